@@ -1,0 +1,183 @@
+/**
+ * The membership view: which agents this node is connected to, and what their cards say. It is
+ * kept from the card exchange on each new connection and from libp2p's disconnect events; peers
+ * tell each other of further peers, which are dialled until the node has `targetPeers`.
+ */
+import type { Libp2p, PeerId, IdentifyResult } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { TypedEventEmitter } from 'main-event'
+import type { RpcService } from '../protocols/rpc/index.js'
+import { RPC_PROTOCOL } from '../protocols/rpc/constants.js'
+import { ValidationError } from '../node/errors.js'
+import { CardExchange, type AgentCard } from './card.js'
+
+export interface PeerInfo {
+  peerId: string
+  name: string
+  roles: string[]
+  capabilities: string[]
+  version: string
+  /** Addresses the agent announced in its card. */
+  addresses: string[]
+  /** The remote addresses of our open connections to it. */
+  connections: Array<{ address: string, direction: 'inbound' | 'outbound' }>
+  /** When this node learned the card (ms since epoch). */
+  joinedAt: number
+  card: AgentCard
+}
+
+export interface MembershipEvents {
+  'peer:join': CustomEvent<PeerInfo>
+  'peer:leave': CustomEvent<{ peerId: string, name: string }>
+}
+
+export interface MembershipInit {
+  libp2p: Libp2p
+  rpc: RpcService
+  mesh: string
+  targetPeers: number
+  card: () => AgentCard
+  onError?: (peer: string, err: Error) => void
+}
+
+export interface AgentQuery { capability?: string, role?: string, name?: string }
+
+const MAX_HINTS = 16
+
+export class Membership extends TypedEventEmitter<MembershipEvents> {
+  private readonly init: MembershipInit
+  private readonly members = new Map<string, { card: AgentCard, joinedAt: number }>()
+  private readonly dialing = new Set<string>()
+  private unhandle?: () => void
+  private running = false
+
+  private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
+    const { peerId, protocols, connection } = evt.detail
+    // The dialling side starts the exchange; the answering side learns the card from the request.
+    if (connection.direction !== 'outbound' || !protocols.includes(RPC_PROTOCOL)) return
+    void this.exchange(peerId.toString())
+  }
+
+  private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    const id = evt.detail.toString()
+    const m = this.members.get(id)
+    if (m === undefined) return
+    this.members.delete(id)
+    this.safeDispatch('peer:leave', { peerId: id, name: m.card.name })
+  }
+
+  constructor (init: MembershipInit) {
+    super()
+    this.init = init
+  }
+
+  start (): void {
+    if (this.running) return
+    this.running = true
+    this.unhandle = this.init.rpc.handle(CardExchange, (req, ctx) => {
+      if (req.card.peerId !== ctx.peer) throw new ValidationError('card peerId is not the authenticated peer')
+      if (req.card.mesh !== this.init.mesh) throw new ValidationError(`not in mesh "${req.card.mesh}"`)
+      this.record(req.card)
+      return { card: this.init.card(), peers: this.hints(ctx.peer) }
+    })
+    this.init.libp2p.addEventListener('peer:identify', this.onIdentify)
+    this.init.libp2p.addEventListener('peer:disconnect', this.onDisconnect)
+  }
+
+  stop (): void {
+    if (!this.running) return
+    this.running = false
+    this.unhandle?.()
+    this.init.libp2p.removeEventListener('peer:identify', this.onIdentify)
+    this.init.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
+    this.members.clear()
+  }
+
+  peers (): PeerInfo[] {
+    return [...this.members.values()].map(m => this.info(m.card, m.joinedAt))
+  }
+
+  get (peerId: string): PeerInfo | undefined {
+    const m = this.members.get(peerId)
+    return m === undefined ? undefined : this.info(m.card, m.joinedAt)
+  }
+
+  find (q: AgentQuery): PeerInfo[] {
+    return this.peers().filter(p =>
+      (q.capability === undefined || p.capabilities.includes(q.capability)) &&
+      (q.role === undefined || p.roles.includes(q.role)) &&
+      (q.name === undefined || p.name === q.name))
+  }
+
+  private async exchange (peer: string): Promise<void> {
+    try {
+      const answer = await this.init.rpc.request(peer, CardExchange, { card: this.init.card() }, { timeoutMs: 10_000 })
+      if (answer.card.peerId !== peer || answer.card.mesh !== this.init.mesh) return
+      this.record(answer.card)
+      this.dialHints(answer.peers)
+    } catch (err) {
+      if (this.running) this.init.onError?.(peer, err as Error)
+    }
+  }
+
+  private record (card: AgentCard): void {
+    // A card that arrives after the connection closed would make a member nobody can reach.
+    if (!this.running || this.init.libp2p.getConnections(peerIdFromString(card.peerId)).length === 0) return
+    const known = this.members.get(card.peerId)
+    this.members.set(card.peerId, { card, joinedAt: known?.joinedAt ?? Date.now() })
+    if (known === undefined) this.safeDispatch('peer:join', this.info(card, Date.now()))
+  }
+
+  private hints (exclude: string): Array<{ peerId: string, addresses: string[] }> {
+    const out: Array<{ peerId: string, addresses: string[] }> = []
+    for (const [id, m] of this.members) {
+      if (id === exclude || m.card.addresses.length === 0) continue
+      out.push({ peerId: id, addresses: m.card.addresses.slice(0, 16) })
+      if (out.length >= MAX_HINTS) break
+    }
+    return out
+  }
+
+  private dialHints (hints: Array<{ peerId: string, addresses: string[] }>): void {
+    const self = this.init.libp2p.peerId.toString()
+    let budget = this.init.targetPeers - this.init.libp2p.getPeers().length
+    for (const h of hints) {
+      if (budget <= 0) return
+      if (h.peerId === self || this.members.has(h.peerId) || this.dialing.has(h.peerId)) continue
+      const addrs = h.addresses.flatMap(a => { try { return [multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${h.peerId}`)] } catch { return [] } })
+      if (addrs.length === 0) continue
+      budget--
+      this.dialing.add(h.peerId)
+      // Spread the dials out: many Noise handshakes at once time out on a busy host.
+      setTimeout(() => {
+        if (!this.running) { this.dialing.delete(h.peerId); return }
+        this.init.libp2p.dial(addrs, { signal: AbortSignal.timeout(10_000) })
+          .catch(() => {})
+          .finally(() => { this.dialing.delete(h.peerId) })
+      }, Math.floor(Math.random() * 250)).unref?.()
+    }
+  }
+
+  private info (card: AgentCard, joinedAt: number): PeerInfo {
+    const conns = this.init.libp2p.getConnections(peerIdFromString(card.peerId))
+    return {
+      peerId: card.peerId,
+      name: card.name,
+      roles: card.roles,
+      capabilities: card.capabilities,
+      version: card.version,
+      addresses: card.addresses,
+      connections: conns.map(c => ({ address: c.remoteAddr.toString(), direction: c.direction })),
+      joinedAt,
+      card
+    }
+  }
+
+  /** A listener that throws must not break the membership bookkeeping. */
+  private safeDispatch<K extends keyof MembershipEvents> (type: K, detail: MembershipEvents[K]['detail']): void {
+    try {
+      this.safeDispatchEvent(type, { detail })
+    } catch { /* listeners' errors are theirs */ }
+  }
+}

@@ -1,0 +1,277 @@
+/**
+ * An agent's node in the mesh: libp2p underneath, and on top the envelope, pub-sub with
+ * batching, request-response over one stream per peer, and the membership view built from
+ * agent cards. This class holds the lifecycle and the public API; each protocol lives in its
+ * own folder and is only wired here.
+ */
+import './polyfills.js'
+import type { PrivateKey } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
+import { TypedEventEmitter } from 'main-event'
+import type { z } from 'zod'
+import { parseConfig, type AgentConfig, type AgentConfigInput } from './config.js'
+import { freshIdentity, loadOrCreateIdentity } from './identity.js'
+import { buildLibp2p, type AgentLibp2p } from './libp2p.js'
+import { Stats } from './stats.js'
+import { DebugServer, type Route } from './debug-server.js'
+import { ConnectionError } from './errors.js'
+import { AGENTMESH_VERSION } from './version.js'
+import { PubSubService, type PublishOptions, type Subscription, type Topic } from '../protocols/pubsub/index.js'
+import { RpcService, RPC_PROTOCOL, type Command, type Handler, type RequestOptions, type SendResult } from '../protocols/rpc/index.js'
+import type { Envelope } from '../protocols/envelope/index.js'
+import { Membership, type AgentQuery, type PeerInfo } from '../discovery/membership.js'
+import { BootstrapDialer } from '../discovery/bootstrap.js'
+import { DiscoveryDialer } from '../discovery/mdns.js'
+import type { AgentCard } from '../discovery/card.js'
+
+export interface AgentNodeEvents {
+  /** An agent connected and told us its card. */
+  'peer:join': CustomEvent<PeerInfo>
+  /** An agent's last connection closed. */
+  'peer:leave': CustomEvent<{ peerId: string, name: string }>
+  /** A bootstrap peer could not be reached; the dial is retried after `retryInMs`. */
+  'bootstrap:error': CustomEvent<{ address: string, error: Error, retryInMs: number }>
+}
+
+export interface Health {
+  status: 'starting' | 'ok' | 'alone' | 'stopped'
+  peerId: string
+  name: string
+  mesh: string
+  version: string
+  addresses: string[]
+  uptimeMs: number
+  peers: Array<{ peerId: string, name: string, roles: string[] }>
+  subscriptions: string[]
+  commands: string[]
+}
+
+export interface CreateAgentNodeOptions extends AgentConfigInput {
+  /** An identity to use instead of `identity` (a file) or a fresh one. */
+  privateKey?: PrivateKey
+}
+
+/** Create a node (not yet started) from options validated against the config schema. */
+export async function createAgentNode (options: CreateAgentNodeOptions = {}): Promise<AgentNode> {
+  const { privateKey, ...rest } = options
+  const config = parseConfig(rest)
+  const id = privateKey !== undefined
+    ? { privateKey }
+    : config.identity !== undefined ? await loadOrCreateIdentity(config.identity) : await freshIdentity()
+  const libp2p = await buildLibp2p(config, id.privateKey)
+  return new AgentNode(config, libp2p)
+}
+
+export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
+  readonly config: AgentConfig
+  readonly libp2p: AgentLibp2p
+  readonly stats = new Stats()
+  readonly name: string
+  private readonly rpc: RpcService
+  private readonly pubsub: PubSubService
+  private readonly membership: Membership
+  private readonly bootstrap: BootstrapDialer
+  private readonly discovery: DiscoveryDialer
+  private debug?: DebugServer
+  private readonly routes: Record<string, Route>
+  private state: 'new' | 'starting' | 'started' | 'stopping' | 'stopped' = 'new'
+  private startedAt = 0
+  debugUrl?: string
+
+  constructor (config: AgentConfig, libp2p: AgentLibp2p) {
+    super()
+    this.config = config
+    this.libp2p = libp2p
+    const id = libp2p.peerId.toString()
+    this.name = config.name ?? `agent-${id.slice(-6)}`
+    this.rpc = new RpcService({
+      libp2p,
+      stats: this.stats,
+      maxMessageBytes: config.maxMessageBytes,
+      window: config.rpc.window,
+      timeoutMs: config.rpc.timeoutMs,
+      firstFrameTimeoutMs: config.rpc.firstFrameTimeoutMs
+    })
+    this.pubsub = new PubSubService({
+      libp2p,
+      mesh: config.mesh,
+      stats: this.stats,
+      maxMessageBytes: config.maxMessageBytes,
+      ...config.pubsub,
+      batchWindowMs: config.pubsub.batchWindowMs
+    })
+    this.membership = new Membership({
+      libp2p,
+      rpc: this.rpc,
+      mesh: config.mesh,
+      targetPeers: config.connections.targetPeers,
+      card: () => this.card()
+    })
+    this.membership.addEventListener('peer:join', (e) => {
+      this.stats.inc('peers_joined_total')
+      this.safeDispatchEvent('peer:join', { detail: e.detail })
+    })
+    this.membership.addEventListener('peer:leave', (e) => {
+      this.stats.inc('peers_left_total')
+      this.safeDispatchEvent('peer:leave', { detail: e.detail })
+    })
+    this.bootstrap = new BootstrapDialer({
+      libp2p,
+      addresses: config.bootstrap,
+      initialDelayMs: config.connections.bootstrapInitialDelayMs,
+      maxDelayMs: config.connections.bootstrapMaxDelayMs,
+      dialTimeoutMs: config.connections.dialTimeoutMs,
+      onDialError: (address, error, retryInMs) => { this.safeDispatchEvent('bootstrap:error', { detail: { address, error, retryInMs } }) }
+    })
+    this.discovery = new DiscoveryDialer(libp2p, () => config.connections.targetPeers)
+    this.routes = {
+      '/health': () => this.health(),
+      '/peers': () => this.peers().map(({ card: _card, ...p }) => p),
+      '/stats': () => this.stats.snapshot()
+    }
+  }
+
+  get peerId (): string { return this.libp2p.peerId.toString() }
+  get started (): boolean { return this.state === 'started' }
+
+  /** Start listening, join the mesh, and open the debug endpoint if configured. */
+  async start (): Promise<void> {
+    if (this.state === 'started' || this.state === 'starting') return
+    if (this.state === 'stopped' || this.state === 'stopping') throw new ConnectionError('a stopped node cannot be started again; create a new one')
+    this.state = 'starting'
+    try {
+      await this.libp2p.start()
+      await this.rpc.start()
+      this.pubsub.start()
+      this.membership.start()
+      this.discovery.start()
+      this.bootstrap.start()
+      if (this.config.debug !== undefined) {
+        this.debug = new DebugServer({
+          listen: this.config.debug,
+          routes: this.routes,
+          ...(this.config.debugToken !== undefined ? { token: this.config.debugToken } : {})
+        })
+        this.debugUrl = await this.debug.start()
+      }
+      this.startedAt = Date.now()
+      this.state = 'started'
+    } catch (err) {
+      this.state = 'started'
+      await this.stop()
+      throw err
+    }
+  }
+
+  /** Leave the mesh: closes every stream, timer, socket and the debug endpoint. Idempotent. */
+  async stop (): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'stopping' || this.state === 'new') {
+      this.state = 'stopped'
+      return
+    }
+    this.state = 'stopping'
+    this.bootstrap.stop()
+    this.discovery.stop()
+    this.membership.stop()
+    await this.pubsub.stop()
+    await this.rpc.stop()
+    await this.debug?.stop()
+    await this.libp2p.stop()
+    this.state = 'stopped'
+  }
+
+  async [Symbol.asyncDispose] (): Promise<void> { await this.stop() }
+
+  /** Addresses others can dial this node on, each ending in /p2p/<peer id>. */
+  addresses (): string[] {
+    return this.libp2p.getMultiaddrs().map(a => a.toString())
+  }
+
+  /** Dial a peer by multiaddr (bootstrap and mDNS do this on their own). */
+  async dial (address: string, options: { signal?: AbortSignal } = {}): Promise<string> {
+    try {
+      const conn = await this.libp2p.dial(multiaddr(address), options)
+      return conn.remotePeer.toString()
+    } catch (err) {
+      throw new ConnectionError(`cannot dial ${address}: ${(err as Error).message}`, { cause: err })
+    }
+  }
+
+  // --- publish-subscribe ---------------------------------------------------------------------
+
+  /** Broadcast an event to the topic's subscribers in the mesh (and on this node). */
+  async publish<S extends z.ZodType> (topic: Topic<S> | string, payload: z.input<S>, options?: PublishOptions): Promise<Envelope> {
+    return await this.pubsub.publish(topic, payload, options)
+  }
+
+  /** Wait until everything published so far has left this node. */
+  async flush (): Promise<void> { await this.pubsub.flush() }
+
+  /** Messages of one topic, as an async iterable; `unsubscribe()` (or `break`) ends it. */
+  subscribe<S extends z.ZodType> (topic: Topic<S> | string): Subscription<z.output<S>> {
+    return this.pubsub.subscribe(topic)
+  }
+
+  /** Peers known to subscribe to a topic, and this node's gossip mesh peers for it. */
+  topicPeers (topic: string): { subscribers: string[], mesh: string[] } {
+    return { subscribers: this.pubsub.subscribers(topic), mesh: this.pubsub.meshPeers(topic) }
+  }
+
+  // --- request-response and commands ------------------------------------------------------
+
+  /** Answer a command; returns a function that removes the handler. */
+  handle<Req extends z.ZodType, Res extends z.ZodType> (command: Command<Req, Res> | string, handler: Handler<Req, Res>): () => void {
+    const name = typeof command === 'string' ? command : command.name
+    if (name.startsWith('$')) throw new TypeError(`command names starting with "$" are agentmesh's own: "${name}"`)
+    return this.rpc.handle(command, handler)
+  }
+
+  /** Ask one peer; resolves with its typed answer or rejects with a typed error. */
+  async request<Req extends z.ZodType, Res extends z.ZodType> (peer: string, command: Command<Req, Res> | string, payload: z.input<Req>, options?: RequestOptions): Promise<z.output<Res>> {
+    return await this.rpc.request(peer, command, payload, options)
+  }
+
+  /** Direct command to one peer or several; each result says whether that peer acknowledged. */
+  async send<Req extends z.ZodType, Res extends z.ZodType> (peers: string | readonly string[], command: Command<Req, Res> | string, payload: z.input<Req>, options?: RequestOptions): Promise<SendResult[]> {
+    return await this.rpc.send(peers, command, payload, options)
+  }
+
+  // --- membership ----------------------------------------------------------------------------
+
+  /** Agents this node is connected to, with what their cards say. */
+  peers (): PeerInfo[] { return this.membership.peers() }
+
+  /** Agents with a capability, a role or a name, from the membership view. */
+  findAgents (query: AgentQuery): PeerInfo[] { return this.membership.find(query) }
+
+  card (): AgentCard {
+    return {
+      peerId: this.peerId,
+      name: this.name,
+      mesh: this.config.mesh,
+      roles: this.config.roles,
+      capabilities: this.config.capabilities,
+      version: AGENTMESH_VERSION,
+      protocols: [RPC_PROTOCOL],
+      addresses: this.addresses().slice(0, 32),
+      startedAt: this.startedAt
+    }
+  }
+
+  health (): Health {
+    const peers = this.peers()
+    const status = this.state === 'started' ? (peers.length > 0 ? 'ok' : 'alone') : this.state === 'stopped' ? 'stopped' : 'starting'
+    return {
+      status,
+      peerId: this.peerId,
+      name: this.name,
+      mesh: this.config.mesh,
+      version: AGENTMESH_VERSION,
+      addresses: this.addresses(),
+      uptimeMs: this.startedAt > 0 ? Date.now() - this.startedAt : 0,
+      peers: peers.map(p => ({ peerId: p.peerId, name: p.name, roles: p.roles })),
+      subscriptions: this.pubsub.subscriptions(),
+      commands: this.rpc.commands().filter(c => !c.startsWith('$'))
+    }
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * The node's HTTP debug endpoint. Bound to loopback unless told otherwise; bound anywhere else
+ * it demands a bearer token, compared in constant time. Routes live in one table so that a new
+ * one (topics, metrics, the coordinator) is one line.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { timingSafeEqual, createHash } from 'node:crypto'
+import { isIP } from 'node:net'
+import { ConfigError } from './errors.js'
+
+export interface DebugRequest { url: URL, req: IncomingMessage }
+export type Route = (r: DebugRequest) => unknown | Promise<unknown>
+
+export interface DebugServerInit {
+  /** host:port; port 0 picks a free one. */
+  listen: string
+  token?: string
+  routes: Record<string, Route>
+}
+
+export function isLoopback (host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '')
+  return h === 'localhost' || h === '::1' || (isIP(h) === 4 && h.startsWith('127.'))
+}
+
+export function splitHostPort (hp: string): { host: string, port: number } {
+  const i = hp.lastIndexOf(':')
+  return { host: hp.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(hp.slice(i + 1)) }
+}
+
+export class DebugServer {
+  private readonly init: DebugServerInit
+  private server?: Server
+  private readonly tokenDigest?: Buffer
+  url = ''
+
+  constructor (init: DebugServerInit) {
+    this.init = init
+    const { host } = splitHostPort(init.listen)
+    if (!isLoopback(host) && init.token === undefined) {
+      throw new ConfigError(`debug endpoint on ${init.listen} is reachable beyond this host: set debugToken (--debug-token) or bind it to 127.0.0.1`)
+    }
+    if (init.token !== undefined) this.tokenDigest = digest(init.token)
+  }
+
+  async start (): Promise<string> {
+    if (this.server !== undefined) return this.url
+    const { host, port } = splitHostPort(this.init.listen)
+    const server = createServer((req, res) => { void this.serve(req, res) })
+    // Keep-alive sockets would hold stop() open until their timeout.
+    server.keepAliveTimeout = 1_000
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err) => {
+        reject(new ConfigError(`debug endpoint cannot listen on ${this.init.listen}: ${err.message}`, { cause: err }))
+      })
+      server.listen(port, host, () => { resolve() })
+    })
+    this.server = server
+    const addr = server.address()
+    const boundPort = typeof addr === 'object' && addr !== null ? addr.port : port
+    this.url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`
+    return this.url
+  }
+
+  async stop (): Promise<void> {
+    const server = this.server
+    if (server === undefined) return
+    this.server = undefined
+    server.closeAllConnections()
+    await new Promise<void>(resolve => { server.close(() => { resolve() }) })
+  }
+
+  private authorised (req: IncomingMessage): boolean {
+    if (this.tokenDigest === undefined) return true
+    const h = req.headers.authorization ?? ''
+    const given = h.startsWith('Bearer ') ? h.slice(7) : ''
+    // Digests have one length whatever the token's, so the comparison leaks neither.
+    return timingSafeEqual(digest(given), this.tokenDigest)
+  }
+
+  private async serve (req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://debug')
+    if (!this.authorised(req)) { send(res, 401, { error: 'unauthorized' }, { 'www-authenticate': 'Bearer' }); return }
+    if (req.method !== 'GET' && req.method !== 'HEAD') { send(res, 405, { error: 'method not allowed' }); return }
+    const route = this.init.routes[url.pathname]
+    if (route === undefined) { send(res, 404, { error: 'not found', routes: Object.keys(this.init.routes) }); return }
+    try {
+      send(res, 200, await route({ url, req }))
+    } catch (err) {
+      send(res, 500, { error: (err as Error).message })
+    }
+  }
+}
+
+function digest (s: string): Buffer {
+  return createHash('sha256').update(s).digest()
+}
+
+function send (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body, null, 2)
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers })
+  res.end(text)
+}

@@ -1,0 +1,138 @@
+/**
+ * Errors of agentmesh: one class per condition, each carrying the specification's code (R-ERR)
+ * so callers can match on `code` or `instanceof`, and a `cause` when one exists.
+ *
+ * MSG001 validation error   - the message does not match its schema (fix it, then retry)
+ * MSG002 serialization error - the bytes could not be decoded (or are too large to try)
+ * COM001 timeout             - no answer within the deadline (retry with backoff)
+ * COM002 connection error    - the peer could not be reached or the stream broke (fail over)
+ */
+export type ErrorCode = 'MSG001' | 'MSG002' | 'COM001' | 'COM002' | 'CMD001' | 'CMD002' | 'CFG001'
+
+export class AgentMeshError extends Error {
+  readonly code: ErrorCode
+  constructor (code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.code = code
+    this.name = 'AgentMeshError'
+  }
+
+  /** The form an error takes on the wire, in an error answer. */
+  toJSON (): { code: ErrorCode, name: string, message: string } {
+    return { code: this.code, name: this.name, message: this.message }
+  }
+}
+
+/** MSG001: a message failed its schema, on send or on receipt. */
+export class ValidationError extends AgentMeshError {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super('MSG001', message, options)
+    this.name = 'ValidationError'
+  }
+}
+
+/** MSG002: bytes that are not an envelope of a version we speak. */
+export class SerializationError extends AgentMeshError {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super('MSG002', message, options)
+    this.name = 'SerializationError'
+  }
+}
+
+/** MSG002: a frame or envelope over the size limit; refused before it is decoded. */
+export class MessageTooLargeError extends AgentMeshError {
+  readonly size: number
+  readonly limit: number
+  constructor (size: number, limit: number) {
+    super('MSG002', `message of ${size} bytes is over the limit of ${limit} bytes`)
+    this.name = 'MessageTooLargeError'
+    this.size = size
+    this.limit = limit
+  }
+}
+
+/** MSG002: an envelope or frame of a protocol version this node does not speak. */
+export class UnsupportedVersionError extends AgentMeshError {
+  constructor (version: unknown, supported: readonly unknown[]) {
+    super('MSG002', `unsupported version ${String(version)} (this node speaks ${supported.join(', ')})`)
+    this.name = 'UnsupportedVersionError'
+  }
+}
+
+/** COM001: the deadline passed before an answer came. */
+export class TimeoutError extends AgentMeshError {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super('COM001', message, options)
+    this.name = 'TimeoutError'
+  }
+}
+
+/** COM002: the peer could not be dialled, or the stream to it broke. */
+export class ConnectionError extends AgentMeshError {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super('COM002', message, options)
+    this.name = 'ConnectionError'
+  }
+}
+
+/** CMD001: the remote node has no handler for the command. */
+export class UnknownCommandError extends AgentMeshError {
+  readonly command: string
+  constructor (command: string) {
+    super('CMD001', `no handler for command "${command}"`)
+    this.name = 'UnknownCommandError'
+    this.command = command
+  }
+}
+
+/** CMD002: the remote handler threw; its message travels back, its stack does not. */
+export class HandlerError extends AgentMeshError {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super('CMD002', message, options)
+    this.name = 'HandlerError'
+  }
+}
+
+/** CFG001: the configuration is invalid; the message names the key. */
+export class ConfigError extends AgentMeshError {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super('CFG001', message, options)
+    this.name = 'ConfigError'
+  }
+}
+
+/** The request was cancelled by the caller's AbortSignal (not a timeout of ours). */
+export class AbortError extends Error {
+  readonly code = 'ABORT_ERR'
+  constructor (message = 'the operation was aborted') {
+    super(message)
+    this.name = 'AbortError'
+  }
+}
+
+const byName: Record<string, (message: string) => AgentMeshError> = {
+  ValidationError: m => new ValidationError(m),
+  SerializationError: m => new SerializationError(m),
+  MessageTooLargeError: m => Object.assign(new SerializationError(m), { name: 'MessageTooLargeError' }),
+  UnsupportedVersionError: m => Object.assign(new SerializationError(m), { name: 'UnsupportedVersionError' }),
+  TimeoutError: m => new TimeoutError(m),
+  ConnectionError: m => new ConnectionError(m),
+  HandlerError: m => new HandlerError(m)
+}
+
+/** Rebuild a typed error from an error answer received from a peer. */
+export function errorFromWire (wire: { code: string, name?: string, message: string }): AgentMeshError {
+  if (wire.code === 'CMD001') {
+    const m = /command "(.*)"/.exec(wire.message)
+    return new UnknownCommandError(m?.[1] ?? wire.message)
+  }
+  const make = wire.name != null ? byName[wire.name] : undefined
+  if (make != null) return make(wire.message)
+  const err = new AgentMeshError(isCode(wire.code) ? wire.code : 'CMD002', wire.message)
+  if (wire.name != null) err.name = wire.name
+  return err
+}
+
+function isCode (c: string): c is ErrorCode {
+  return ['MSG001', 'MSG002', 'COM001', 'COM002', 'CMD001', 'CMD002', 'CFG001'].includes(c)
+}

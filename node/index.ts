@@ -1,0 +1,21 @@
+/**
+ * agentmesh: a peer-to-peer mesh for software agents on libp2p.
+ *
+ *   const node = await createAgentNode({ name: 'a1', listen: ['/ip4/127.0.0.1/tcp/0'] })
+ *   await node.start()
+ *   node.handle('echo', (req) => req)
+ *   for await (const msg of node.subscribe('events')) console.log(msg.payload)
+ */
+import './polyfills.js'
+
+export { createAgentNode, AgentNode, type AgentNodeEvents, type CreateAgentNodeOptions, type Health } from './agent-node.js'
+export { ConfigSchema, parseConfig, loadConfig, configKeys, type AgentConfig, type AgentConfigInput } from './config.js'
+export { loadOrCreateIdentity, freshIdentity, type Identity } from './identity.js'
+export * from './errors.js'
+export { Stats } from './stats.js'
+export { AGENTMESH_VERSION } from './version.js'
+export { defineCommand, type Command, type Handler, type HandlerContext, type RequestOptions, type SendResult, RPC_PROTOCOL } from '../protocols/rpc/index.js'
+export { defineTopic, type Topic, type Message, Subscription, type PublishOptions } from '../protocols/pubsub/index.js'
+export { Envelope, MessageType, Priority, Destination, makeEnvelope, encodeEnvelope, decodeEnvelope } from '../protocols/envelope/index.js'
+export { AgentCard } from '../discovery/card.js'
+export type { PeerInfo, AgentQuery } from '../discovery/membership.js'

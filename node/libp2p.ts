@@ -1,0 +1,61 @@
+/** Assembles the libp2p node an agent runs on, from the agent's configuration. */
+import './polyfills.js'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { webSockets } from '@libp2p/websockets'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import type { PrivateKey } from '@libp2p/interface'
+import type { AgentConfig } from './config.js'
+import { mdnsDiscovery } from '../discovery/mdns.js'
+import { AGENTMESH_VERSION } from './version.js'
+
+export type AgentLibp2p = Libp2p<{ identify: ReturnType<ReturnType<typeof identify>>, ping: ReturnType<ReturnType<typeof ping>>, pubsub: GossipSub }>
+
+/**
+ * Gossipsub's own message ids for signed messages are publisher + sequence number; the same
+ * pair, cheaply concatenated, serves as the fast id, so a duplicate is dropped before its
+ * signature is checked again (the notes measured ~15% more throughput from this alone).
+ */
+function fastMsgId (msg: { from?: Uint8Array, seqno?: Uint8Array, data?: Uint8Array }): string {
+  if (msg.from !== undefined && msg.seqno !== undefined) {
+    return Buffer.from(msg.from.buffer, msg.from.byteOffset, msg.from.byteLength).toString('base64') +
+      Buffer.from(msg.seqno.buffer, msg.seqno.byteOffset, msg.seqno.byteLength).toString('base64')
+  }
+  return 'u' + Buffer.from(msg.data ?? new Uint8Array()).toString('base64').slice(0, 64)
+}
+
+export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey): Promise<AgentLibp2p> {
+  const maxGossip = Math.max(config.pubsub.batchMaxBytes, config.maxMessageBytes) + 64 * 1024
+  return await createLibp2p({
+    privateKey,
+    start: false,
+    addresses: { listen: config.listen, announce: config.announce },
+    transports: [tcp(), webSockets()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    peerDiscovery: config.mdns ? [mdnsDiscovery(config.mesh)] : [],
+    connectionManager: {
+      maxConnections: config.connections.maxConnections,
+      inboundConnectionThreshold: config.connections.inboundConnectionThreshold,
+      dialTimeout: config.connections.dialTimeoutMs
+    },
+    nodeInfo: { name: 'agentmesh', version: AGENTMESH_VERSION },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      pubsub: gossipsub({
+        allowPublishToZeroTopicPeers: true,
+        emitSelf: false,
+        fastMsgIdFn: fastMsgId as any,
+        maxInboundDataLength: maxGossip,
+        scoreParams: {
+          IPColocationFactorWeight: config.pubsub.ipColocationFactorWeight
+        }
+      })
+    }
+  }) as AgentLibp2p
+}

@@ -1,0 +1,97 @@
+import { Envelope } from './schema.js'
+import { SUPPORTED_ENVELOPE_VERSIONS, WIRE_JSON_V1 } from './constants.js'
+import { MessageTooLargeError, SerializationError, UnsupportedVersionError, ValidationError } from '../../node/errors.js'
+
+/*
+ * Wire format: one version byte, then the envelope as UTF-8 JSON. JSON won the measurement in
+ * bench/codec.ts (V8's native JSON.stringify/parse beats a JavaScript CBOR codec on the
+ * object-shaped payloads agents send, see docs/wire-format.md); binary bulk (model updates)
+ * travels on its own stream protocol and never through this codec.
+ */
+
+type Bytes = Uint8Array
+
+function asBuffer (bytes: Bytes): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}
+
+/** Encode a JSON text (already stringified) as a frame. */
+export function frameJson (json: string): Uint8Array {
+  const size = Buffer.byteLength(json)
+  const buf = Buffer.allocUnsafe(size + 1)
+  buf[0] = WIRE_JSON_V1
+  buf.write(json, 1, 'utf8')
+  return buf
+}
+
+/** Stringify an envelope; the string is what batches are built from. */
+export function envelopeToJson (env: Envelope): string {
+  try {
+    return JSON.stringify(env)
+  } catch (err) {
+    throw new SerializationError(`envelope ${env.id} cannot be serialized: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+export function encodeEnvelope (env: Envelope): Uint8Array {
+  return frameJson(envelopeToJson(env))
+}
+
+/** Encode envelopes already stringified as one batch: `[v1]` + a JSON array. */
+export function encodeBatch (jsons: readonly string[]): Uint8Array {
+  return frameJson('[' + jsons.join(',') + ']')
+}
+
+/** Decode the JSON body of a frame after checking its size and version byte. */
+function decodeJson (bytes: Bytes, maxBytes: number): unknown {
+  if (bytes.byteLength > maxBytes) throw new MessageTooLargeError(bytes.byteLength, maxBytes)
+  if (bytes.byteLength === 0) throw new SerializationError('empty frame')
+  if (bytes[0] !== WIRE_JSON_V1) throw new UnsupportedVersionError(`wire format 0x${bytes[0].toString(16)}`, ['wire format 0x01'])
+  try {
+    return JSON.parse(asBuffer(bytes).toString('utf8', 1))
+  } catch (err) {
+    throw new SerializationError(`frame is not valid JSON: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+/** Check a decoded value is an envelope of a version we speak, and return it typed. */
+export function validateEnvelope (value: unknown): Envelope {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ValidationError('envelope must be a JSON object')
+  }
+  const version = (value as { version?: unknown }).version
+  if (!(SUPPORTED_ENVELOPE_VERSIONS as readonly unknown[]).includes(version)) {
+    throw new UnsupportedVersionError(version, SUPPORTED_ENVELOPE_VERSIONS)
+  }
+  const parsed = Envelope.safeParse(value)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    const at = issue.path.length > 0 ? issue.path.join('.') : '(envelope)'
+    throw new ValidationError(`invalid envelope: ${at}: ${issue.message}`, { cause: parsed.error })
+  }
+  return parsed.data
+}
+
+export function decodeEnvelope (bytes: Bytes, maxBytes: number): Envelope {
+  return validateEnvelope(decodeJson(bytes, maxBytes))
+}
+
+/**
+ * Decode a batch. The whole batch is refused when any envelope in it is invalid: a batch comes
+ * from one signer, and one forged or malformed envelope is reason enough to distrust the rest.
+ */
+export function decodeBatch (bytes: Bytes, maxBytes: number): Envelope[] {
+  const value = decodeJson(bytes, maxBytes)
+  if (!Array.isArray(value)) throw new ValidationError('batch must be a JSON array of envelopes')
+  return value.map(validateEnvelope)
+}
+
+/** Best effort: the id of a frame that failed validation, so the error answer can name it. */
+export function peekId (bytes: Bytes): string | undefined {
+  try {
+    const v = JSON.parse(asBuffer(bytes).toString('utf8', 1)) as { id?: unknown }
+    return typeof v?.id === 'string' && v.id.length <= 128 ? v.id : undefined
+  } catch {
+    return undefined
+  }
+}

@@ -1,0 +1,12 @@
+/** The envelope schema version this node writes and accepts (the envelope's `version` field). */
+export const ENVELOPE_VERSION = 1
+export const SUPPORTED_ENVELOPE_VERSIONS = [1] as const
+
+/**
+ * The first byte of every frame and gossip message: the wire format's version. It lets a future
+ * format (CBOR, protobuf) live beside this one; a byte we do not know is a typed MSG002 error.
+ */
+export const WIRE_JSON_V1 = 0x01
+
+/** Largest encoded envelope accepted or sent (R-MSG); checked before any decoding. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024

@@ -1,0 +1,278 @@
+/**
+ * Publish-subscribe over gossipsub (R-PATTERN, R-REL batching). Every gossip message is signed
+ * by its publisher; receivers and relays check each envelope's `source` against that signer and
+ * reject (so gossipsub penalises the sender) any batch that fails its schema.
+ */
+import type { Libp2p, PeerId } from '@libp2p/interface'
+import { TopicValidatorResult, type GossipSub, type Message as GossipMessage } from '@libp2p/gossipsub'
+import type { z } from 'zod'
+import {
+  decodeBatch, encodeBatch, envelopeToJson, isExpired, makeEnvelope, validateEnvelope, type Envelope, type Priority
+} from '../envelope/index.js'
+import { AgentMeshError, MessageTooLargeError, ValidationError } from '../../node/errors.js'
+import type { Stats } from '../../node/stats.js'
+import { Batcher } from './batcher.js'
+import { DRAIN_WAIT_MS } from './constants.js'
+import { Subscription, type Message } from './subscription.js'
+import { gossipTopic, toTopic, type Topic } from './topics.js'
+
+export * from './constants.js'
+export * from './topics.js'
+export { Subscription, type Message } from './subscription.js'
+
+export interface PubSubInit {
+  libp2p: Libp2p<{ pubsub: GossipSub }>
+  mesh: string
+  stats: Stats
+  maxMessageBytes: number
+  batchWindowMs: number
+  batchMaxEnvelopes: number
+  batchMaxBytes: number
+  publishWindow: number
+  subscriptionBuffer: number
+}
+
+export interface PublishOptions {
+  priority?: Priority
+  ttl?: number
+  headers?: Record<string, string>
+  correlationId?: string
+  conversationId?: string
+  type?: 'EVENT' | 'NOTIFICATION' | 'INFORM' | 'HEARTBEAT'
+}
+
+interface LocalTopic {
+  topic: Topic
+  gossip: string
+  subs: Set<Subscription<any>>
+}
+
+export class PubSubService {
+  private readonly init: PubSubInit
+  private readonly localPeer: string
+  private readonly gossipsub: GossipSub
+  private readonly topics = new Map<string, LocalTopic>() // by topic name
+  private readonly batchers = new Map<string, Batcher>() // by gossip topic
+  private readonly schemas = new Map<string, z.ZodType>() // by gossip topic, for validators
+  /** Envelopes decoded by the validator, kept for the delivery that follows it. */
+  private readonly decoded = new WeakMap<Uint8Array, Envelope[]>()
+  private readonly onGossip = (evt: CustomEvent<GossipMessage>): void => { this.receive(evt.detail) }
+  private started = false
+
+  constructor (init: PubSubInit) {
+    this.init = init
+    this.localPeer = init.libp2p.peerId.toString()
+    this.gossipsub = init.libp2p.services.pubsub
+  }
+
+  start (): void {
+    if (this.started) return
+    this.started = true
+    this.gossipsub.addEventListener('message', this.onGossip)
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    this.gossipsub.removeEventListener('message', this.onGossip)
+    for (const b of this.batchers.values()) b.stop()
+    this.batchers.clear()
+    for (const t of this.topics.values()) for (const s of [...t.subs]) s.unsubscribe()
+    this.topics.clear()
+  }
+
+  /** The largest gossip message a node sends or accepts. */
+  private get maxGossipBytes (): number {
+    return Math.max(this.init.batchMaxBytes, this.init.maxMessageBytes) + 16
+  }
+
+  /**
+   * Publish an event to every subscriber of the topic, local ones included. Resolves once the
+   * envelope is queued; waits first when the node already holds `publishWindow` envelopes.
+   */
+  async publish<S extends z.ZodType> (topic: Topic<S> | string, payload: z.input<S>, options: PublishOptions = {}): Promise<Envelope> {
+    const t = toTopic(topic as Topic | string)
+    let value: unknown = payload
+    if (t.schema !== undefined) {
+      const r = t.schema.safeParse(payload)
+      if (!r.success) throw new ValidationError(`payload for topic "${t.name}": ${r.error.issues[0].path.join('.')} ${r.error.issues[0].message}`)
+      value = r.data
+    }
+    const env = makeEnvelope({
+      source: this.localPeer,
+      destination: { topic: t.name },
+      type: options.type ?? 'EVENT',
+      subject: t.name,
+      payload: value,
+      ...(options.priority !== undefined ? { priority: options.priority } : {}),
+      ...(options.ttl !== undefined ? { ttl: options.ttl } : {}),
+      ...(options.headers !== undefined ? { headers: options.headers } : {}),
+      ...(options.correlationId !== undefined ? { correlationId: options.correlationId } : {}),
+      ...(options.conversationId !== undefined ? { conversationId: options.conversationId } : {})
+    })
+    validateEnvelope(env) // R-MSG: on send as on receipt; catches bad headers and the like
+    const json = envelopeToJson(env)
+    const size = Buffer.byteLength(json) + 1
+    if (size > this.init.maxMessageBytes) throw new MessageTooLargeError(size, this.init.maxMessageBytes)
+
+    this.deliverLocal(t.name, env)
+    this.init.stats.inc('messages_total', { direction: 'out', type: env.type, status: 'ok' })
+    await this.batcher(gossipTopic(this.init.mesh, t.name)).add(json)
+    return env
+  }
+
+  /** Wait until every envelope published so far has been handed to gossipsub. */
+  async flush (): Promise<void> {
+    await Promise.all([...this.batchers.values()].map(async b => { await b.drain() }))
+  }
+
+  subscribe<S extends z.ZodType> (topic: Topic<S> | string): Subscription<z.output<S>> {
+    const t = toTopic(topic as Topic | string)
+    const gossip = gossipTopic(this.init.mesh, t.name)
+    let local = this.topics.get(t.name)
+    if (local === undefined) {
+      local = { topic: t, gossip, subs: new Set() }
+      this.topics.set(t.name, local)
+      if (t.schema !== undefined) this.schemas.set(gossip, t.schema)
+      this.gossipsub.topicValidators.set(gossip, (peer, msg) => this.validate(peer, msg, t.name))
+      this.gossipsub.subscribe(gossip)
+    } else if (t.schema !== undefined && local.topic.schema === undefined) {
+      local.topic = t
+      this.schemas.set(gossip, t.schema)
+    }
+    const entry = local
+    const sub: Subscription<z.output<S>> = new Subscription(t.name, this.init.subscriptionBuffer, () => {
+      entry.subs.delete(sub)
+      if (entry.subs.size === 0 && this.topics.get(t.name) === entry) {
+        this.topics.delete(t.name)
+        this.schemas.delete(gossip)
+        this.gossipsub.topicValidators.delete(gossip)
+        if (this.started) this.gossipsub.unsubscribe(gossip)
+      }
+    }, () => { this.init.stats.inc('messages_total', { direction: 'in', type: 'EVENT', status: 'dropped' }) })
+    entry.subs.add(sub)
+    return sub
+  }
+
+  /** Topics with at least one local subscriber. */
+  subscriptions (): string[] { return [...this.topics.keys()] }
+
+  /** Peers known to subscribe to a topic. */
+  subscribers (topic: string): string[] {
+    return this.gossipsub.getSubscribers(gossipTopic(this.init.mesh, topic)).map(p => p.toString())
+  }
+
+  /** Gossip mesh peers for a topic (the peers this node forwards full messages to). */
+  meshPeers (topic: string): string[] {
+    // getMeshPeers exists on the implementation but not on the exported interface.
+    const gs = this.gossipsub as unknown as { getMeshPeers?: (t: string) => string[] }
+    return gs.getMeshPeers?.(gossipTopic(this.init.mesh, topic)) ?? []
+  }
+
+  private batcher (gossip: string): Batcher {
+    let b = this.batchers.get(gossip)
+    if (b === undefined) {
+      b = new Batcher({
+        windowMs: this.init.batchWindowMs,
+        maxEnvelopes: this.init.batchMaxEnvelopes,
+        maxBytes: this.init.batchMaxBytes,
+        maxQueued: this.init.publishWindow,
+        flush: async (jsons) => { await this.sendBatch(gossip, jsons) },
+        onError: (err, count) => {
+          this.init.stats.inc('messages_total', { direction: 'out', type: 'EVENT', status: 'error' }, count)
+          this.init.stats.inc('gossip_rejected_total', { reason: err instanceof AgentMeshError ? err.code : 'publish_failed' })
+        }
+      })
+      this.batchers.set(gossip, b)
+    }
+    return b
+  }
+
+  private async sendBatch (gossip: string, jsons: string[]): Promise<void> {
+    await this.waitForGossipDrain()
+    await this.gossipsub.publish(gossip, encodeBatch(jsons))
+  }
+
+  /**
+   * Gossipsub writes without backpressure, and yamux buffers without bound. Before a batch goes
+   * out, wait (briefly) for any gossip stream whose buffer is full, so a publisher that outruns
+   * its peers is held at `publish` rather than queueing ever more latency in memory.
+   */
+  private async waitForGossipDrain (): Promise<void> {
+    const waits: Array<Promise<void>> = []
+    for (const conn of this.init.libp2p.getConnections()) {
+      for (const s of conn.streams) {
+        if (s.writableNeedsDrain && s.protocol?.startsWith('/meshsub/') === true) {
+          waits.push(s.onDrain({ signal: AbortSignal.timeout(DRAIN_WAIT_MS) }).catch(() => {}))
+        }
+      }
+    }
+    if (waits.length > 0) await Promise.all(waits)
+  }
+
+  private validate (_peer: PeerId, msg: GossipMessage, topic: string): TopicValidatorResult {
+    const reject = (reason: string): TopicValidatorResult => {
+      this.init.stats.inc('gossip_rejected_total', { reason })
+      this.init.stats.inc('messages_total', { direction: 'in', type: 'EVENT', status: 'invalid' })
+      return TopicValidatorResult.Reject
+    }
+    if (msg.type !== 'signed') return reject('unsigned')
+    let envs: Envelope[]
+    try {
+      envs = decodeBatch(msg.data, this.maxGossipBytes)
+    } catch (err) {
+      return reject((err as Error).name)
+    }
+    const from = msg.from.toString()
+    const schema = this.schemas.get(msg.topic)
+    for (const env of envs) {
+      // The gossip signature proves who published the batch; an envelope claiming another
+      // source is a forgery, and the batch goes with it.
+      if (env.source !== from) return reject('forged_source')
+      if (!('topic' in env.destination) || env.destination.topic !== topic) return reject('wrong_topic')
+      if (schema !== undefined && !schema.safeParse(env.payload).success) return reject('invalid_payload')
+    }
+    this.decoded.set(msg.data, envs)
+    return TopicValidatorResult.Accept
+  }
+
+  private receive (msg: GossipMessage): void {
+    const local = this.findByGossip(msg.topic)
+    if (local === undefined || msg.type !== 'signed') return
+    let envs = this.decoded.get(msg.data)
+    if (envs === undefined) {
+      try { envs = decodeBatch(msg.data, this.maxGossipBytes) } catch { return }
+    }
+    const now = Date.now()
+    for (const env of envs) {
+      if (isExpired(env, now)) {
+        this.init.stats.inc('messages_total', { direction: 'in', type: env.type, status: 'expired' })
+        continue
+      }
+      this.init.stats.inc('messages_total', { direction: 'in', type: env.type, status: 'ok' })
+      this.deliver(local, env)
+    }
+  }
+
+  private findByGossip (gossip: string): LocalTopic | undefined {
+    const prefix = `agentmesh/${this.init.mesh}/`
+    if (!gossip.startsWith(prefix)) return undefined
+    return this.topics.get(gossip.slice(prefix.length))
+  }
+
+  private deliverLocal (topic: string, env: Envelope): void {
+    const local = this.topics.get(topic)
+    if (local !== undefined) this.deliver(local, env)
+  }
+
+  private deliver (local: LocalTopic, env: Envelope): void {
+    let payload = env.payload
+    if (local.topic.schema !== undefined) {
+      const r = local.topic.schema.safeParse(payload)
+      if (!r.success) return
+      payload = r.data
+    }
+    const msg: Message = { topic: local.topic.name, payload, from: env.source, envelope: env }
+    for (const sub of local.subs) sub.push(msg)
+  }
+}

@@ -1,0 +1,281 @@
+/**
+ * Request-response and commands over /agentmesh/rpc/1.0.0 (R-PATTERN). Each node keeps one
+ * long-lived stream to each peer it calls and multiplexes requests on it by id: measured 4-5x
+ * the throughput of a stream per request, because a new stream costs a multistream-select round.
+ */
+import type { Connection, Libp2p, Stream } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { z } from 'zod'
+import { encodeEnvelope, makeEnvelope, type Envelope } from '../envelope/index.js'
+import {
+  AbortError, AgentMeshError, ConnectionError, HandlerError, MessageTooLargeError, TimeoutError,
+  UnknownCommandError, ValidationError, errorFromWire
+} from '../../node/errors.js'
+import type { Stats } from '../../node/stats.js'
+import { RpcChannel, abortReason } from './channel.js'
+import { anyCommand, type Command, type Handler, type HandlerContext, type RequestOptions } from './commands.js'
+import { MAX_INBOUND_STREAMS, MAX_OUTBOUND_STREAMS, RPC_PROTOCOL } from './constants.js'
+
+export * from './commands.js'
+export * from './constants.js'
+export { RpcChannel } from './channel.js'
+
+export interface RpcInit {
+  libp2p: Libp2p
+  stats: Stats
+  maxMessageBytes: number
+  window: number
+  timeoutMs: number
+  firstFrameTimeoutMs: number
+}
+
+export type SendResult =
+  | { peer: string, ok: true, reply: unknown }
+  | { peer: string, ok: false, error: AgentMeshError | AbortError }
+
+interface Registered { command: Command, handler: Handler }
+
+export class RpcService {
+  private readonly init: RpcInit
+  private readonly localPeer: string
+  private readonly handlers = new Map<string, Registered>()
+  private readonly outbound = new Map<string, Promise<RpcChannel>>()
+  private readonly inbound = new Set<RpcChannel>()
+  private started = false
+
+  constructor (init: RpcInit) {
+    this.init = init
+    this.localPeer = init.libp2p.peerId.toString()
+  }
+
+  async start (): Promise<void> {
+    if (this.started) return
+    this.started = true
+    await this.init.libp2p.handle(RPC_PROTOCOL, (stream, connection) => { this.onInbound(stream, connection) }, {
+      maxInboundStreams: MAX_INBOUND_STREAMS,
+      maxOutboundStreams: MAX_OUTBOUND_STREAMS
+    })
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    await this.init.libp2p.unhandle(RPC_PROTOCOL).catch(() => {})
+    const closing = new ConnectionError('node stopping')
+    for (const ch of this.inbound) ch.abort(closing)
+    for (const p of this.outbound.values()) p.then(ch => { ch.abort(closing) }, () => {})
+    this.inbound.clear()
+    this.outbound.clear()
+  }
+
+  handle<Req extends z.ZodType, Res extends z.ZodType> (command: Command<Req, Res> | string, handler: Handler<Req, Res>): () => void {
+    const cmd = typeof command === 'string' ? anyCommand(command) : command
+    if (this.handlers.has(cmd.name)) throw new Error(`a handler for "${cmd.name}" is already registered`)
+    const entry: Registered = { command: cmd, handler: handler as Handler }
+    this.handlers.set(cmd.name, entry)
+    return () => { if (this.handlers.get(cmd.name) === entry) this.handlers.delete(cmd.name) }
+  }
+
+  commands (): string[] { return [...this.handlers.keys()] }
+
+  /** Send a request to one peer and return its typed answer, or throw its typed error. */
+  async request<Req extends z.ZodType, Res extends z.ZodType> (
+    peer: string, command: Command<Req, Res> | string, payload: z.input<Req>, options: RequestOptions = {}
+  ): Promise<z.output<Res>> {
+    const cmd = typeof command === 'string' ? anyCommand(command) : command
+    const checked = cmd.request.safeParse(payload)
+    if (!checked.success) throw new ValidationError(`request for "${cmd.name}": ${describe(checked.error)}`)
+
+    const timeoutMs = options.timeoutMs ?? this.init.timeoutMs
+    const deadline = new AbortController()
+    const timer = setTimeout(() => { deadline.abort(new TimeoutError(`"${cmd.name}" to ${peer}: no answer within ${timeoutMs} ms`)) }, timeoutMs)
+    const onUserAbort = (): void => { deadline.abort(abortReason(options.signal as AbortSignal)) }
+    options.signal?.addEventListener('abort', onUserAbort, { once: true })
+    if (options.signal?.aborted === true) onUserAbort()
+
+    try {
+      const env = makeEnvelope({
+        source: this.localPeer,
+        destination: { peer },
+        type: options.type ?? 'REQUEST',
+        subject: cmd.name,
+        payload: checked.data,
+        ttl: timeoutMs,
+        ...(options.headers !== undefined ? { headers: options.headers } : {}),
+        ...(options.conversationId !== undefined ? { conversationId: options.conversationId } : {})
+      })
+      const frame = encodeEnvelope(env)
+      if (frame.byteLength > this.init.maxMessageBytes) throw new MessageTooLargeError(frame.byteLength, this.init.maxMessageBytes)
+      const channel = await this.channel(peer, deadline.signal)
+      this.init.stats.inc('messages_total', { direction: 'out', type: env.type, status: 'ok' })
+      const reply = await channel.request(env, frame, deadline.signal)
+      if (reply.error !== undefined) throw errorFromWire(reply.error)
+      const answer = cmd.response.safeParse(reply.payload)
+      if (!answer.success) throw new ValidationError(`answer to "${cmd.name}" from ${peer}: ${describe(answer.error)}`)
+      return answer.data as z.output<Res>
+    } finally {
+      clearTimeout(timer)
+      options.signal?.removeEventListener('abort', onUserAbort)
+    }
+  }
+
+  /**
+   * Direct messages to one peer or a set (multicast): each peer acknowledges once its handler
+   * ran. Never throws for one peer's failure; every peer gets its own result.
+   */
+  async send<Req extends z.ZodType, Res extends z.ZodType> (
+    peers: string | readonly string[], command: Command<Req, Res> | string, payload: z.input<Req>, options: RequestOptions = {}
+  ): Promise<SendResult[]> {
+    const list = typeof peers === 'string' ? [peers] : [...peers]
+    return await Promise.all(list.map(async (peer): Promise<SendResult> => {
+      try {
+        const reply = await this.request(peer, command, payload, { type: 'COMMAND', ...options })
+        return { peer, ok: true, reply }
+      } catch (err) {
+        const e = err instanceof AgentMeshError || err instanceof AbortError ? err : new ConnectionError(String(err), { cause: err })
+        return { peer, ok: false, error: e }
+      }
+    }))
+  }
+
+  /** The open channel to a peer, dialling and opening the stream on first use. */
+  private async channel (peer: string, signal: AbortSignal): Promise<RpcChannel> {
+    const existing = this.outbound.get(peer)
+    if (existing !== undefined) {
+      const ch = await existing
+      if (!ch.closed) return ch
+    }
+    const opening = this.open(peer, signal)
+    this.outbound.set(peer, opening)
+    opening.catch(() => { if (this.outbound.get(peer) === opening) this.outbound.delete(peer) })
+    return await opening
+  }
+
+  private async open (peer: string, signal: AbortSignal): Promise<RpcChannel> {
+    if (!this.started) throw new ConnectionError('node is not started')
+    let stream: Stream
+    try {
+      stream = await this.init.libp2p.dialProtocol(peerIdFromString(peer), RPC_PROTOCOL, { signal })
+    } catch (err) {
+      if (signal.aborted) throw abortReason(signal)
+      throw new ConnectionError(`cannot open ${RPC_PROTOCOL} to ${peer}: ${(err as Error).message}`, { cause: err })
+    }
+    const channel = new RpcChannel({
+      stream,
+      remotePeer: peer,
+      localPeer: this.localPeer,
+      maxMessageBytes: this.init.maxMessageBytes,
+      window: this.init.window,
+      stats: this.init.stats,
+      onClose: (ch) => {
+        void this.outbound.get(peer)?.then(cur => { if (cur === ch) this.outbound.delete(peer) }, () => {})
+      }
+    })
+    return channel
+  }
+
+  private onInbound (stream: Stream, connection: Connection): void {
+    const channel = new RpcChannel({
+      stream,
+      remotePeer: connection.remotePeer.toString(),
+      localPeer: this.localPeer,
+      maxMessageBytes: this.init.maxMessageBytes,
+      window: this.init.window,
+      stats: this.init.stats,
+      firstFrameTimeoutMs: this.init.firstFrameTimeoutMs,
+      serve: async (env, ch) => await this.serve(env, ch),
+      onClose: (ch) => { this.inbound.delete(ch) }
+    })
+    this.inbound.add(channel)
+  }
+
+  private async serve (env: Envelope, channel: RpcChannel): Promise<Envelope> {
+    const type = env.type
+    const answer = (payload: unknown, error?: AgentMeshError): Envelope => {
+      const reply = makeEnvelope({
+        source: this.localPeer,
+        destination: { peer: env.source },
+        type: 'RESPONSE',
+        subject: env.subject,
+        payload: error === undefined ? payload : null,
+        correlationId: env.id,
+        ...(env.conversationId !== undefined ? { conversationId: env.conversationId } : {})
+      })
+      if (error !== undefined) {
+        reply.error = { code: error.code, name: error.name, message: error.message.slice(0, 4096) }
+        this.init.stats.inc('rpc_errors_total', { code: error.code, reason: error.name })
+      }
+      return reply
+    }
+    const entry = this.handlers.get(env.subject)
+    if (entry === undefined) {
+      this.init.stats.inc('messages_total', { direction: 'in', type, status: 'unknown_command' })
+      return answer(null, new UnknownCommandError(env.subject))
+    }
+    const req = entry.command.request.safeParse(env.payload)
+    if (!req.success) {
+      this.init.stats.inc('messages_total', { direction: 'in', type, status: 'invalid' })
+      return answer(null, new ValidationError(`request for "${env.subject}": ${describe(req.error)}`))
+    }
+    this.init.stats.inc('messages_total', { direction: 'in', type, status: 'ok' })
+    const ctx = new Context(env, channel)
+    try {
+      const result = await entry.handler(req.data, ctx)
+      const res = entry.command.response.safeParse(result)
+      if (!res.success) return answer(null, new ValidationError(`handler of "${env.subject}" answered badly: ${describe(res.error)}`))
+      return answer(res.data)
+    } catch (err) {
+      const e = err instanceof AgentMeshError ? err : new HandlerError(err instanceof Error ? err.message : String(err), { cause: err })
+      return answer(null, e)
+    } finally {
+      ctx.dispose()
+    }
+  }
+}
+
+/** A handler's context; its signal (and the timer behind it) is made only if the handler asks. */
+class Context implements HandlerContext {
+  readonly peer: string
+  readonly envelope: Envelope
+  private readonly channel: RpcChannel
+  private controller?: AbortController
+  private timer?: ReturnType<typeof setTimeout>
+  private onClosed?: () => void
+
+  constructor (env: Envelope, channel: RpcChannel) {
+    this.envelope = env
+    this.peer = channel.remotePeer
+    this.channel = channel
+  }
+
+  get signal (): AbortSignal {
+    if (this.controller === undefined) {
+      const controller = new AbortController()
+      this.controller = controller
+      const closed = this.channel.closeSignal
+      if (closed.aborted) controller.abort(closed.reason)
+      else {
+        this.onClosed = () => { controller.abort(closed.reason) }
+        closed.addEventListener('abort', this.onClosed, { once: true })
+      }
+      const ttl = this.envelope.ttl
+      if (ttl !== undefined) {
+        const left = this.envelope.timestamp + ttl - Date.now()
+        this.timer = setTimeout(() => { controller.abort(new TimeoutError('the caller\'s deadline passed')) }, Math.max(0, left))
+      }
+    }
+    return this.controller.signal
+  }
+
+  dispose (): void {
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    // The channel outlives its requests: leave no listener behind on it.
+    if (this.onClosed !== undefined) this.channel.closeSignal.removeEventListener('abort', this.onClosed)
+  }
+}
+
+function describe (error: z.ZodError): string {
+  const issue = error.issues[0]
+  const at = issue.path.length > 0 ? issue.path.join('.') : '(payload)'
+  return `${at}: ${issue.message}`
+}
