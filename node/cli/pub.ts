@@ -1,0 +1,29 @@
+import { Command } from 'commander'
+import { clientNode, nodeOptions, parseJsonArg, report, waitFor } from './common.js'
+
+export function pubCommand (): Command {
+  return nodeOptions(new Command('pub'))
+    .description('join the mesh, publish an event on a topic, and leave')
+    .argument('<topic>', 'topic name')
+    .argument('[payload]', 'JSON payload (a bare word is sent as a string)')
+    .option('--count <n>', 'publish the payload this many times', '1')
+    .option('--wait <ms>', 'how long to wait for a subscriber to be known', '5000')
+    .action(async (topic: string, payloadText: string | undefined, o) => {
+      try {
+        const payload = parseJsonArg(payloadText, 'payload')
+        const node = await clientNode(o)
+        const seen = await waitFor(() => node.topicPeers(topic).subscribers.length > 0, Number(o.wait))
+        const subscribers = node.topicPeers(topic).subscribers.length
+        const count = Number(o.count)
+        for (let i = 0; i < count; i++) await node.publish(topic, payload)
+        await node.flush()
+        // Gossip writes are asynchronous: give them a moment to leave before the connection goes.
+        await new Promise(resolve => setTimeout(resolve, 300))
+        const line = { event: 'published', topic, count, subscribers }
+        process.stdout.write(o.json === true ? JSON.stringify(line) + '\n' : `published ${count} on ${topic} (${line.subscribers} subscriber(s) known${seen ? '' : ', none seen in time'})\n`)
+        await node.stop()
+      } catch (err) {
+        report(err)
+      }
+    })
+}

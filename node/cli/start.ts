@@ -1,0 +1,36 @@
+import { Command } from 'commander'
+import { createAgentNode } from '../agent-node.js'
+import { configFrom, nodeOptions, onSignals, report } from './common.js'
+
+export function startCommand (): Command {
+  return nodeOptions(new Command('start'))
+    .description('run an agent node until interrupted; it answers the commands "echo" and "info"')
+    .option('--debug <host:port>', 'serve the debug endpoint (loopback unless --debug-token is set)')
+    .option('--debug-token <token>', 'bearer token required by the debug endpoint')
+    .action(async (o) => {
+      try {
+        const config = await configFrom(o)
+        const node = await createAgentNode(config)
+        const json = o.json === true
+        const out = (event: Record<string, unknown>, text: string): void => {
+          process.stdout.write(json ? JSON.stringify({ ...event, ts: new Date().toISOString() }) + '\n' : text + '\n')
+        }
+        node.addEventListener('peer:join', (e) => { out({ event: 'peer:join', peerId: e.detail.peerId, name: e.detail.name }, `+ ${e.detail.name} joined (${e.detail.peerId})`) })
+        node.addEventListener('peer:leave', (e) => { out({ event: 'peer:leave', peerId: e.detail.peerId, name: e.detail.name }, `- ${e.detail.name} left (${e.detail.peerId})`) })
+        node.addEventListener('bootstrap:error', (e) => {
+          if (config.logLevel !== 'silent' && config.logLevel !== 'error') {
+            process.stderr.write(`bootstrap ${e.detail.address}: ${e.detail.error.message}; retrying in ${e.detail.retryInMs} ms\n`)
+          }
+        })
+        node.handle('echo', (req) => req)
+        node.handle('info', () => node.health())
+        await node.start()
+        onSignals(async () => { await node.stop() })
+        const debug = node.debugUrl ?? null
+        out({ event: 'ready', peerId: node.peerId, name: node.name, addresses: node.addresses(), debug },
+          [`agentmesh ${node.name} ready`, `  peer id  ${node.peerId}`, ...node.addresses().map(a => `  listen   ${a}`), `  debug    ${debug ?? '(off: --debug host:port)'}`].join('\n'))
+      } catch (err) {
+        report(err)
+      }
+    })
+}
