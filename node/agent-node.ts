@@ -7,6 +7,7 @@
 import './polyfills.js'
 import type { PrivateKey } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { TypedEventEmitter } from 'main-event'
 import type { z } from 'zod'
 import { parseConfig, type AgentConfig, type AgentConfigInput } from './config.js'
@@ -215,6 +216,11 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   /** Peers known to subscribe to a topic, and this node's gossip mesh peers for it. */
   topicPeers (topic: string): { subscribers: string[], mesh: string[] } {
     return { subscribers: this.pubsub.subscribers(topic), mesh: this.pubsub.meshPeers(topic) }
+  }
+
+  /** A peer's gossipsub score as this node sees it; negative once it sent invalid messages. */
+  gossipScore (peerId: string): number {
+    return this.pubsub.peerScore(peerIdFromString(peerId))
   }
 
   // --- request-response and commands ------------------------------------------------------

@@ -5,6 +5,7 @@
  */
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { TopicValidatorResult, type GossipSub, type Message as GossipMessage } from '@libp2p/gossipsub'
+import { createTopicScoreParams } from '@libp2p/gossipsub/score'
 import type { z } from 'zod'
 import {
   decodeBatch, encodeBatch, envelopeToJson, isExpired, makeEnvelope, validateEnvelope, type Envelope, type Priority
@@ -135,6 +136,7 @@ export class PubSubService {
       this.topics.set(t.name, local)
       if (t.schema !== undefined) this.schemas.set(gossip, t.schema)
       this.gossipsub.topicValidators.set(gossip, (peer, msg) => this.validate(peer, msg, t.name))
+      this.scoreTopic(gossip)
       this.gossipsub.subscribe(gossip)
     } else if (t.schema !== undefined && local.topic.schema === undefined) {
       local.topic = t
@@ -167,6 +169,36 @@ export class PubSubService {
     // getMeshPeers exists on the implementation but not on the exported interface.
     const gs = this.gossipsub as unknown as { getMeshPeers?: (t: string) => string[] }
     return gs.getMeshPeers?.(gossipTopic(this.init.mesh, topic)) ?? []
+  }
+
+  /** The gossipsub score of a peer as this node sees it; negative after invalid messages. */
+  peerScore (peer: PeerId): number {
+    const gs = this.gossipsub as unknown as { getScore?: (id: string) => number }
+    return gs.getScore?.(peer.toString()) ?? 0
+  }
+
+  /**
+   * Gossipsub penalises a peer for rejected messages only on topics that have score parameters,
+   * and agentmesh's topics are made at run time. Each gets parameters that punish invalid
+   * messages hard (one forgery puts the sender below the graylist threshold, decaying by half
+   * each second) and reward first deliveries, but leave out the mesh-delivery-rate penalty:
+   * agent topics are often quiet, and quiet is not misbehaviour.
+   */
+  private scoreTopic (gossip: string): void {
+    const score = (this.gossipsub as unknown as { score?: { params?: { topics?: Record<string, unknown> } } }).score
+    const topics = score?.params?.topics
+    if (topics === undefined || topics[gossip] !== undefined) return
+    topics[gossip] = createTopicScoreParams({
+      topicWeight: 1,
+      timeInMeshWeight: 0,
+      firstMessageDeliveriesWeight: 1,
+      firstMessageDeliveriesDecay: 0.5,
+      firstMessageDeliveriesCap: 100,
+      meshMessageDeliveriesWeight: 0,
+      meshFailurePenaltyWeight: 0,
+      invalidMessageDeliveriesWeight: -100,
+      invalidMessageDeliveriesDecay: 0.5
+    })
   }
 
   private batcher (gossip: string): Batcher {

@@ -1,0 +1,95 @@
+/** Helpers shared by the tests: real nodes on 127.0.0.1, conditions waited for with deadlines. */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { createAgentNode, type AgentNode, type CreateAgentNodeOptions } from '../node/index.js'
+
+export const CLI = fileURLToPath(new URL('../node/cli/main.js', import.meta.url))
+export const DIST = fileURLToPath(new URL('..', import.meta.url))
+
+let meshCounter = 0
+/** A mesh name no other test (or leftover process) shares. */
+export function uniqueMesh (): string {
+  return `t${process.pid}-${++meshCounter}-${Math.floor(Math.random() * 1e6)}`
+}
+
+/** Wait until `check` holds, polling; fails with `what` after the deadline. */
+export async function waitFor (check: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+  const end = Date.now() + timeoutMs
+  while (Date.now() < end) {
+    if (await check()) return
+    await sleep(50)
+  }
+  if (await check()) return
+  throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`)
+}
+
+export async function sleep (ms: number): Promise<void> {
+  await new Promise(resolve => setTimeout(resolve, ms))
+}
+
+export function nodeOptions (mesh: string, extra: CreateAgentNodeOptions = {}): CreateAgentNodeOptions {
+  return { mesh, mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], ...extra }
+}
+
+/** Start n nodes, each bootstrapping from the first, and wait until every one sees n-1 agents. */
+export async function startMesh (n: number, extra: (i: number) => CreateAgentNodeOptions = () => ({})): Promise<AgentNode[]> {
+  const mesh = uniqueMesh()
+  const first = await createAgentNode(nodeOptions(mesh, { name: 'n0', ...extra(0) }))
+  await first.start()
+  const nodes = [first]
+  for (let i = 1; i < n; i++) {
+    const node = await createAgentNode(nodeOptions(mesh, { name: `n${i}`, bootstrap: [first.addresses()[0]], ...extra(i) }))
+    await node.start()
+    nodes.push(node)
+  }
+  await waitFor(() => nodes.every(x => x.peers().length === n - 1), `${n} nodes to see each other`, 20_000)
+  return nodes
+}
+
+export async function stopAll (nodes: Array<AgentNode | undefined>): Promise<void> {
+  await Promise.all(nodes.map(async n => { await n?.stop() }))
+}
+
+/** A child process whose stdout lines can be awaited. */
+export class Proc {
+  readonly child: ChildProcess
+  readonly lines: string[] = []
+  stderr = ''
+  private readonly listeners = new Set<() => void>()
+
+  constructor (args: string[], env: NodeJS.ProcessEnv = {}) {
+    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AGENTMESH_')))
+    this.child = spawn(process.execPath, args, { env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    createInterface({ input: this.child.stdout! }).on('line', (l) => { this.lines.push(l); for (const f of this.listeners) f() })
+    this.child.stderr!.on('data', (d) => { this.stderr += String(d) })
+  }
+
+  /** The first JSON line (already printed or still to come) that matches. */
+  async json (match: (o: any) => boolean, what: string, timeoutMs = 15_000): Promise<any> {
+    const find = (): any => {
+      for (const l of this.lines) {
+        try { const o = JSON.parse(l); if (match(o)) return o } catch {}
+      }
+      return undefined
+    }
+    await waitFor(() => find() !== undefined || this.child.exitCode !== null, what, timeoutMs)
+    const found = find()
+    if (found === undefined) throw new Error(`process exited (${this.child.exitCode}) before ${what}; stderr: ${this.stderr}`)
+    return found
+  }
+
+  async exited (timeoutMs = 15_000): Promise<number | null> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode
+    return await new Promise((resolve, reject) => {
+      const t = setTimeout(() => { reject(new Error(`process did not exit within ${timeoutMs} ms`)) }, timeoutMs)
+      this.child.once('exit', (code) => { clearTimeout(t); resolve(code) })
+    })
+  }
+
+  async stop (signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return
+    this.child.kill(signal)
+    try { await this.exited(5_000) } catch { this.child.kill('SIGKILL'); await this.exited(5_000).catch(() => {}) }
+  }
+}

@@ -1,0 +1,82 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { z } from 'zod'
+import { AbortError, createAgentNode, defineCommand, TimeoutError, type AgentNode } from '../node/index.js'
+import { nodeOptions, startMesh, stopAll, uniqueMesh } from './helpers.js'
+
+const Div = defineCommand('div', { request: z.object({ a: z.number(), b: z.number() }), response: z.object({ q: z.number() }) })
+
+test('typed errors: validation on both ends, handler failure, unknown command', async () => {
+  const [a, b] = await startMesh(2)
+  try {
+    b.handle(Div, ({ a, b }) => { if (b === 0) throw new Error('division by zero'); return { q: a / b } })
+    assert.deepEqual(await a.request(b.peerId, Div, { a: 6, b: 3 }), { q: 2 })
+    // Caught before sending: nothing crosses the network.
+    await assert.rejects(a.request(b.peerId, Div, { a: 1, b: 'x' } as any), (e: any) => e.name === 'ValidationError' && e.code === 'MSG001' && /b:/.test(e.message))
+    // Sent untyped, refused by the receiver's schema.
+    await assert.rejects(a.request(b.peerId, 'div', { a: 1 }), (e: any) => e.name === 'ValidationError' && e.code === 'MSG001')
+    await assert.rejects(a.request(b.peerId, Div, { a: 1, b: 0 }), (e: any) => e.name === 'HandlerError' && e.code === 'CMD002' && e.message === 'division by zero')
+    await assert.rejects(a.request(b.peerId, 'nope', {}), (e: any) => e.name === 'UnknownCommandError' && e.code === 'CMD001' && e.command === 'nope')
+    assert.equal(b.stats.get('messages_total', { status: 'unknown_command' }), 1)
+    assert.ok(b.stats.get('rpc_errors_total', { code: 'MSG001' }) >= 1)
+  } finally {
+    await stopAll([a, b])
+  }
+})
+
+test('deadlines: a silent handler times out with COM001, a caller abort is an AbortError, the handler sees its signal fire', async () => {
+  const [a, b] = await startMesh(2)
+  try {
+    let handlerSawAbort = false
+    b.handle('slow', async (_req, ctx) => {
+      await new Promise<void>(resolve => { ctx.signal.addEventListener('abort', () => { handlerSawAbort = true; resolve() }) })
+      return 'too late'
+    })
+    const t0 = Date.now()
+    await assert.rejects(a.request(b.peerId, 'slow', null, { timeoutMs: 300 }), (e: any) => e instanceof TimeoutError && e.code === 'COM001')
+    assert.ok(Date.now() - t0 < 5_000)
+    const ac = new AbortController()
+    const p = a.request(b.peerId, 'slow', null, { signal: ac.signal })
+    setTimeout(() => { ac.abort() }, 100)
+    await assert.rejects(p, (e: any) => e instanceof AbortError)
+    await new Promise(resolve => setTimeout(resolve, 500))
+    assert.equal(handlerSawAbort, true)
+    // The channel is still good after requests were abandoned on it.
+    b.handle('fast', () => 'ok')
+    assert.equal(await a.request(b.peerId, 'fast', null), 'ok')
+  } finally {
+    await stopAll([a, b])
+  }
+})
+
+test('send: direct commands to a set of peers report each peer; an unreachable peer is COM002', async () => {
+  const nodes = await startMesh(3)
+  const mesh = uniqueMesh()
+  let gone: AgentNode | undefined
+  try {
+    const seen: string[] = []
+    for (const n of nodes.slice(1)) n.handle('note', (req: any) => { seen.push(`${n.name}:${req.text}`); return null })
+    gone = await createAgentNode(nodeOptions(mesh))
+    const goneId = gone.peerId // never started: nobody can reach it
+    const results = await nodes[0].send([nodes[1].peerId, nodes[2].peerId, goneId], 'note', { text: 'hi' }, { timeoutMs: 3_000 })
+    assert.deepEqual(results.map(r => r.ok), [true, true, false])
+    const failed = results[2]
+    assert.ok(!failed.ok && failed.error.code === 'COM002', `unreachable peer: ${!failed.ok ? failed.error.message : ''}`)
+    assert.deepEqual(seen.sort(), ['n1:hi', 'n2:hi'])
+  } finally {
+    await stopAll([...nodes, gone])
+  }
+})
+
+test('64 concurrent requests over one channel all get their own answers', async () => {
+  const [a, b] = await startMesh(2, () => ({ rpc: { window: 16 } }))
+  try {
+    b.handle('sq', async (n: any) => { await new Promise(resolve => setTimeout(resolve, Math.random() * 5)); return n * n })
+    const answers = await Promise.all(Array.from({ length: 64 * 8 }, async (_, i) => await a.request(b.peerId, 'sq', i)))
+    assert.deepEqual(answers, Array.from({ length: 64 * 8 }, (_, i) => i * i))
+    const rpcStreams = a.libp2p.getConnections(b.libp2p.peerId).flatMap(c => c.streams).filter(s => s.protocol === '/agentmesh/rpc/1.0.0')
+    assert.equal(rpcStreams.filter(s => s.direction === 'outbound').length, 1, 'one long-lived stream carries them all')
+  } finally {
+    await stopAll([a, b])
+  }
+})
