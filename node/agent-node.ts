@@ -18,6 +18,7 @@ import { DebugServer, type Route } from './debug-server.js'
 import { ConnectionError } from './errors.js'
 import { AGENTMESH_VERSION } from './version.js'
 import { PubSubService, type PublishOptions, type Subscription, type Topic } from '../protocols/pubsub/index.js'
+import { abortReason } from '../protocols/rpc/channel.js'
 import { RpcService, RPC_PROTOCOL, type Command, type Handler, type RequestOptions, type SendResult } from '../protocols/rpc/index.js'
 import type { Envelope } from '../protocols/envelope/index.js'
 import { Membership, type AgentQuery, type PeerInfo } from '../discovery/membership.js'
@@ -246,6 +247,27 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
 
   /** Agents this node is connected to, with what their cards say. */
   peers (): PeerInfo[] { return this.membership.peers() }
+
+  /**
+   * Resolves once this node sees at least `min` agents (or the one agent `peer`): `start()`
+   * returns as soon as the node listens, before bootstrap and discovery have found anyone.
+   */
+  async joined (options: { min?: number, peer?: string, signal?: AbortSignal } = {}): Promise<void> {
+    const min = options.min ?? 1
+    const done = (): boolean => options.peer !== undefined ? this.membership.get(options.peer) !== undefined : this.peers().length >= min
+    if (done()) return
+    await new Promise<void>((resolve, reject) => {
+      const onJoin = (): void => { if (done()) { cleanup(); resolve() } }
+      const onAbort = (): void => { cleanup(); reject(abortReason(options.signal as AbortSignal)) }
+      const cleanup = (): void => {
+        this.removeEventListener('peer:join', onJoin)
+        options.signal?.removeEventListener('abort', onAbort)
+      }
+      this.addEventListener('peer:join', onJoin)
+      options.signal?.addEventListener('abort', onAbort, { once: true })
+      if (options.signal?.aborted === true) onAbort()
+    })
+  }
 
   /** Agents with a capability, a role or a name, from the membership view. */
   findAgents (query: AgentQuery): PeerInfo[] { return this.membership.find(query) }

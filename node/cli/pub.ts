@@ -12,6 +12,7 @@ export function pubCommand (): Command {
       try {
         const payload = parseJsonArg(payloadText, 'payload')
         const node = await clientNode(o)
+        await node.joined({ signal: AbortSignal.timeout(Number(o.wait)) }).catch(() => {})
         const seen = await waitFor(() => node.topicPeers(topic).subscribers.length > 0, Number(o.wait))
         const subscribers = node.topicPeers(topic).subscribers.length
         const count = Number(o.count)

@@ -14,7 +14,11 @@ export function requestCommand (): Command {
         const node = await clientNode(o)
         const isPeerId = /^(12D3Koo|Qm)[1-9A-HJ-NP-Za-km-z]+$/.test(agent)
         let peer = isPeerId ? agent : undefined
-        if (peer === undefined) {
+        if (peer !== undefined) {
+          // Give bootstrap and peer exchange a moment to reach the agent; dialling it by id
+          // needs its addresses, which arrive with its card.
+          await node.joined({ peer, signal: AbortSignal.timeout(10_000) }).catch(() => {})
+        } else {
           await waitFor(() => node.findAgents({ name: agent }).length > 0, 10_000)
           peer = node.findAgents({ name: agent })[0]?.peerId
           if (peer === undefined) { await node.stop(); fail(`no agent named "${agent}" found in the mesh`, 1) }

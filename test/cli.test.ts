@@ -1,0 +1,137 @@
+// The CLI as a user runs it: real processes, real sockets on 127.0.0.1.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { CLI, Proc, uniqueMesh } from './helpers.js'
+
+async function startCli (args: string[]): Promise<{ proc: Proc, ready: any }> {
+  const proc = new Proc([CLI, 'start', '--json', '--listen', '/ip4/127.0.0.1/tcp/0', ...args])
+  const ready = await proc.json(o => o.event === 'ready', 'the ready line')
+  return { proc, ready }
+}
+
+test('two CLI nodes find each other through --bootstrap; the debug endpoint shows it; pub, sub and request work', async () => {
+  const mesh = uniqueMesh()
+  const procs: Proc[] = []
+  try {
+    const a = await startCli(['--name', 'a1', '--mesh', mesh, '--no-mdns', '--debug', '127.0.0.1:0'])
+    procs.push(a.proc)
+    assert.match(a.ready.peerId, /^12D3Koo/)
+    assert.ok(a.ready.addresses.every((x: string) => x.endsWith(`/p2p/${a.ready.peerId}`)))
+    assert.match(a.ready.debug, /^http:\/\/127\.0\.0\.1:\d+$/)
+    const boot = a.ready.addresses[0]
+    const b = await startCli(['--name', 'a2', '--mesh', mesh, '--no-mdns', '--bootstrap', boot])
+    procs.push(b.proc)
+    await a.proc.json(o => o.event === 'peer:join' && o.name === 'a2', 'a1 to log a2 joining')
+    await b.proc.json(o => o.event === 'peer:join' && o.name === 'a1', 'a2 to log a1 joining')
+
+    const health: any = await (await fetch(`${a.ready.debug}/health`)).json()
+    assert.equal(health.status, 'ok')
+    assert.equal(health.peerId, a.ready.peerId)
+    assert.deepEqual(health.peers.map((p: any) => p.name), ['a2'])
+    const peers: any = await (await fetch(`${a.ready.debug}/peers`)).json()
+    assert.equal(peers[0].peerId, b.ready.peerId)
+    assert.equal(peers[0].connections.length >= 1, true)
+    const missing = await fetch(`${a.ready.debug}/nope`)
+    assert.equal(missing.status, 404)
+
+    // request by agent name, through the bootstrap node
+    const req = new Proc([CLI, 'request', '--json', '--mesh', mesh, '--no-mdns', '--bootstrap', boot, 'a2', 'echo', '{"x":[1,2]}'])
+    const answer = await req.json(o => o.event === 'answer', 'the answer')
+    assert.deepEqual(answer.answer, { x: [1, 2] })
+    assert.equal(await req.exited(), 0)
+
+    const bad = new Proc([CLI, 'request', '--mesh', mesh, '--no-mdns', '--bootstrap', boot, a.ready.peerId, 'nothere'])
+    assert.equal(await bad.exited(), 1)
+    assert.match(bad.stderr, /CMD001 UnknownCommandError/)
+
+    // sub in one process, pub in another
+    const sub = new Proc([CLI, 'sub', '--json', '--mesh', mesh, '--no-mdns', '--bootstrap', boot, 'alerts', '--count', '2'])
+    procs.push(sub)
+    await sub.json(o => o.event === 'subscribed', 'the subscriber to start')
+    const pub = new Proc([CLI, 'pub', '--json', '--mesh', mesh, '--no-mdns', '--bootstrap', boot, 'alerts', '{"level":"high"}', '--count', '2'])
+    const published = await pub.json(o => o.event === 'published', 'the publish')
+    assert.equal(published.count, 2)
+    assert.equal(await pub.exited(), 0)
+    const m = await sub.json(o => o.event === 'message', 'the message to arrive')
+    assert.deepEqual(m.payload, { level: 'high' })
+    assert.equal(await sub.exited(), 0)
+    assert.equal(sub.lines.filter(l => l.includes('"event":"message"')).length, 2)
+  } finally {
+    await Promise.all(procs.map(async p => { await p.stop() }))
+  }
+})
+
+test('two CLI nodes with no bootstrap find each other by mDNS', async () => {
+  const mesh = uniqueMesh()
+  const procs: Proc[] = []
+  try {
+    const a = await startCli(['--name', 'm1', '--mesh', mesh])
+    procs.push(a.proc)
+    const b = await startCli(['--name', 'm2', '--mesh', mesh])
+    procs.push(b.proc)
+    await a.proc.json(o => o.event === 'peer:join' && o.name === 'm2', 'm1 to find m2 by mDNS', 30_000)
+    await b.proc.json(o => o.event === 'peer:join' && o.name === 'm1', 'm2 to find m1 by mDNS', 30_000)
+  } finally {
+    await Promise.all(procs.map(async p => { await p.stop() }))
+  }
+})
+
+test('stopping a node with SIGTERM exits 0, and its peer logs the leave', async () => {
+  const mesh = uniqueMesh()
+  const a = await startCli(['--name', 's1', '--mesh', mesh, '--no-mdns'])
+  const b = await startCli(['--name', 's2', '--mesh', mesh, '--no-mdns', '--bootstrap', a.ready.addresses[0]])
+  try {
+    await a.proc.json(o => o.event === 'peer:join', 'the join')
+    b.proc.child.kill('SIGTERM')
+    assert.equal(await b.proc.exited(), 0)
+    await a.proc.json(o => o.event === 'peer:leave' && o.name === 's2', 'the leave')
+  } finally {
+    await a.proc.stop()
+    await b.proc.stop()
+  }
+})
+
+test('agentmesh id creates a 0600 identity file and shows the same id again; start keeps it', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'am-cli-'))
+  try {
+    const file = join(dir, 'me.json')
+    const first = new Proc([CLI, 'id', '--identity', file, '--json'])
+    const one = await first.json(o => o.event === 'identity', 'the id')
+    assert.equal(one.created, true)
+    assert.equal((await stat(file)).mode & 0o777, 0o600)
+    const again = await new Proc([CLI, 'id', '--identity', file, '--json']).json(o => o.event === 'identity', 'the id again')
+    assert.equal(again.peerId, one.peerId)
+    assert.equal(again.created, false)
+    const node = await startCli(['--identity', file, '--no-mdns'])
+    assert.equal(node.ready.peerId, one.peerId)
+    await node.proc.stop()
+  } finally {
+    await rm(dir, { recursive: true })
+  }
+})
+
+test('a bad config file, a bad variable or a public debug address without a token fails at start, naming the key', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'am-cli-'))
+  try {
+    const file = join(dir, 'bad.json')
+    await writeFile(file, JSON.stringify({ mesh: 'ok', rpc: { timeoutMs: -5 }, colour: 'blue' }))
+    const p = new Proc([CLI, 'start', '--config', file])
+    assert.equal(await p.exited(), 2)
+    assert.match(p.stderr, /CFG001/)
+    assert.match(p.stderr, /rpc\.timeoutMs: .*(from file .*bad\.json)/)
+    assert.match(p.stderr, /colour: unknown key/)
+
+    const e = new Proc([CLI, 'start', '--no-mdns'], { AGENTMESH_PUBSUB_BATCH_WINDOW_MS: 'fast' })
+    assert.equal(await e.exited(), 2)
+    assert.match(e.stderr, /pubsub\.batchWindowMs: .*environment AGENTMESH_PUBSUB_BATCH_WINDOW_MS/)
+
+    const d = new Proc([CLI, 'start', '--no-mdns', '--debug', '0.0.0.0:0'])
+    assert.equal(await d.exited(), 2)
+    assert.match(d.stderr, /debugToken/)
+  } finally {
+    await rm(dir, { recursive: true })
+  }
+})
