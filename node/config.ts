@@ -35,7 +35,15 @@ export const PubSubConfig = z.strictObject({
    * host, or behind one NAT, would otherwise score itself out of the gossip mesh (-405 past 10
    * peers) and deliver nothing. Set it negative (e.g. -53) on a public mesh to resist Sybils.
    */
-  ipColocationFactorWeight: z.number().max(0).default(0)
+  ipColocationFactorWeight: z.number().max(0).default(0),
+  /**
+   * Gossipsub's mesh degree D: how many peers each node forwards every message to. Each node
+   * receives about D copies of each message, so D sets the price of redundancy; the other
+   * degrees follow from it (Dlo = D - 2, Dhi = 2D, Dout = D / 3).
+   */
+  meshDegree: z.number().int().min(2).max(24).default(6),
+  /** Send own messages to every subscriber known, not only mesh peers (faster first hop, more copies). */
+  floodPublish: z.boolean().default(true)
 })
 
 export const ConnectionsConfig = z.strictObject({

@@ -52,6 +52,11 @@ export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey):
         emitSelf: false,
         fastMsgIdFn: fastMsgId as any,
         maxInboundDataLength: maxGossip,
+        D: config.pubsub.meshDegree,
+        Dlo: Math.max(1, config.pubsub.meshDegree - 2),
+        Dhi: config.pubsub.meshDegree * 2,
+        Dout: Math.max(1, Math.floor(config.pubsub.meshDegree / 3)),
+        floodPublish: config.pubsub.floodPublish,
         scoreParams: {
           IPColocationFactorWeight: config.pubsub.ipColocationFactorWeight
         }

@@ -1,0 +1,178 @@
+/**
+ * npm run bench [-- --json] [--quick] [--only agentmesh|vanilla]
+ *
+ * agentmesh and vanilla libp2p 3 on the same topology, each node its own process on 127.0.0.1,
+ * in one run: broadcast throughput and delivery latency (1 KiB messages, N = 5 and 10, one
+ * publisher flat out, one paced at 1,000/s, all publishing 200/s), loss, request-response
+ * (sequential p50/p99, 64 concurrent req/s), dial-to-first-answer, and RSS per process.
+ */
+import { fork, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+
+const { values: args } = parseArgs({ options: { json: { type: 'boolean', default: false }, quick: { type: 'boolean', default: false }, only: { type: 'string' }, n: { type: 'string' }, profile: { type: 'string' }, scenario: { type: 'string' } } })
+const want = (name: string): boolean => args.scenario === undefined || args.scenario.split(',').includes(name)
+const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url))
+const SECONDS = args.quick ? 2 : 4
+const log = (s: string): void => { if (!args.json) process.stderr.write(s + '\n') }
+
+class Worker {
+  readonly child: ChildProcess
+  private next = 0
+  private readonly waiting = new Map<number, { resolve: (v: any) => void, reject: (e: Error) => void }>()
+  constructor () {
+    // --profile DIR: every worker writes a V8 CPU profile there when it stops.
+    const execArgv = args.profile !== undefined ? ['--cpu-prof', '--cpu-prof-dir', args.profile] : []
+    this.child = fork(WORKER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv })
+    this.child.on('message', (m: any) => {
+      const w = this.waiting.get(m.id)
+      this.waiting.delete(m.id)
+      if (m.error !== undefined) w?.reject(new Error(m.error)); else w?.resolve(m.result)
+    })
+  }
+
+  async call (cmd: string, params: Record<string, unknown> = {}, timeoutMs = 120_000): Promise<any> {
+    const id = this.next++
+    return await new Promise((resolve, reject) => {
+      const t = setTimeout(() => { reject(new Error(`${cmd} timed out`)) }, timeoutMs)
+      this.waiting.set(id, { resolve: (v) => { clearTimeout(t); resolve(v) }, reject: (e) => { clearTimeout(t); reject(e) } })
+      this.child.send({ id, cmd, ...params })
+    })
+  }
+
+  /** Let the worker exit on its own (so a CPU profile gets written), then make sure it is gone. */
+  async kill (): Promise<void> {
+    if (this.child.exitCode === null) {
+      await new Promise<void>(resolve => { const t = setTimeout(resolve, 5_000); this.child.once('exit', () => { clearTimeout(t); resolve() }) })
+    }
+    if (this.child.exitCode === null) this.child.kill('SIGKILL')
+  }
+}
+
+const pct = (xs: number[], p: number): number => { const s = xs.slice().sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))] }
+const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d
+
+interface BroadcastResult {
+  scenario: string, impl: string, n: number, publishers: number, offeredPerSec: number | 'max',
+  sent: number, deliveredPerSecPerReceiver: number, lossPct: number, lost: number, p50Ms: number, p99Ms: number, duplicates: number
+}
+
+async function mesh (impl: string, n: number): Promise<{ workers: Worker[], ids: Array<{ peerId: string, addr: string }>, rssJoined: number[] }> {
+  const workers = Array.from({ length: n }, () => new Worker())
+  const meshName = `bench${process.pid}${impl}${n}`
+  const ids = await Promise.all(workers.map(async (w, i) => await w.call('init', { impl, index: i, mesh: meshName })))
+  // Full mesh, the topology of the baseline figures: each node dials every node after it.
+  const rss: number[] = []
+  for (let i = 0; i < n; i++) rss.push((await workers[i].call('connect', { addrs: ids.slice(i + 1).map(x => x.addr) })).rss)
+  return { workers, ids, rssJoined: rss }
+}
+
+async function broadcast (impl: string, workers: Worker[], topic: string, publishers: number, rate: number, label: string): Promise<BroadcastResult> {
+  const n = workers.length
+  const gossipTopic = impl === 'agentmesh' ? `agentmesh/${`bench${process.pid}${impl}${n}`}/${topic}` : topic
+  for (const w of workers) await w.call('subscribe', { topic })
+  // Publishers must know every subscriber before the clock starts.
+  for (const w of workers) await w.call('waitSubscribers', { topic: impl === 'agentmesh' ? topic : gossipTopic, n: n - 1 })
+  await new Promise(resolve => setTimeout(resolve, 1500)) // let the gossip mesh settle (GRAFTs)
+  for (const w of workers) await w.call('reset')
+  const pubs = workers.slice(0, publishers)
+  const results = await Promise.all(pubs.map(async w => await w.call('publish', { topic, rate, durationMs: SECONDS * 1000 })))
+  const sent = results.reduce((a, r) => a + r.sent, 0)
+  const start = Math.min(...results.map(r => r.startedAt))
+  // Wait for delivery to finish: until nothing new arrives for 2 s (or 20 s in all).
+  let reports: any[] = []
+  let last = -1
+  const deadline = Date.now() + 20_000
+  while (Date.now() < deadline) {
+    await new Promise(resolve => setTimeout(resolve, 1000))
+    reports = await Promise.all(workers.map(async w => await w.call('report')))
+    const total = reports.reduce((a, r) => a + r.count, 0)
+    const expected = workers.reduce((a, _w, i) => a + (sent - (i < publishers ? results[i].sent : 0)), 0)
+    if (total >= expected) break
+    if (total === last) { await new Promise(resolve => setTimeout(resolve, 1000)); const again = (await Promise.all(workers.map(async w => await w.call('report')))).reduce((a, r) => a + r.count, 0); if (again === total) break }
+    last = total
+  }
+  // Per receiver: what it got of what others sent, and how fast (first send to its last receipt).
+  let lost = 0
+  let expectedAll = 0
+  const rates: number[] = []
+  const p50s: number[] = []
+  const p99s: number[] = []
+  let dups = 0
+  reports.forEach((r, i) => {
+    const expected = sent - (i < publishers ? results[i].sent : 0)
+    expectedAll += expected
+    lost += Math.max(0, expected - r.count)
+    if (r.count > 0) rates.push(r.count / ((r.lastReceipt - start) / 1000))
+    if (!Number.isNaN(r.p50)) { p50s.push(r.p50); p99s.push(r.p99) }
+    dups += r.duplicates
+  })
+  const res: BroadcastResult = {
+    scenario: label, impl, n, publishers, offeredPerSec: rate === 0 ? 'max' : rate * publishers, sent,
+    deliveredPerSecPerReceiver: round(Math.min(...rates), 0),
+    lossPct: round(100 * lost / Math.max(1, expectedAll), 2), lost,
+    p50Ms: round(Math.max(...p50s)), p99Ms: round(Math.max(...p99s)), duplicates: dups
+  }
+  log(`  ${label.padEnd(34)} ${String(res.deliveredPerSecPerReceiver).padStart(7)}/s per receiver  p50 ${String(res.p50Ms).padStart(7)} ms  p99 ${String(res.p99Ms).padStart(7)} ms  loss ${res.lossPct}% (${lost}/${expectedAll})`)
+  return res
+}
+
+async function runImpl (impl: string): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = { broadcast: [] as BroadcastResult[] }
+  const rss: number[] = []
+  for (const n of args.n !== undefined ? [Number(args.n)] : [5, 10]) {
+    log(`${impl}, ${n} nodes`)
+    const { workers, ids, rssJoined } = await mesh(impl, n)
+    if (n === 5) {
+      out.rssMiBJoined = round(pct(rssJoined, 0.5) / 2 ** 20)
+      log(`  RSS per process, joined, idle      ${out.rssMiBJoined} MiB (median)`)
+    }
+    try {
+      const b = out.broadcast as BroadcastResult[]
+      if (want('flat')) b.push(await broadcast(impl, workers, `flat${n}`, 1, 0, `one publisher, flat out`))
+      if (want('paced')) b.push(await broadcast(impl, workers, `paced${n}`, 1, 1000, `one publisher, 1,000/s`))
+      if (want('all')) b.push(await broadcast(impl, workers, `all${n}`, n, 200, `all ${n} publishing 200/s each`))
+      if (n === 5 && want('rpc')) {
+        const seq = (await workers[1].call('rpcSeq', { target: ids[0].peerId, addr: ids[0].addr, count: args.quick ? 500 : 2000 })).latencies as number[]
+        const conc = await workers[1].call('rpcConc', { target: ids[0].peerId, addr: ids[0].addr, concurrency: 64, durationMs: SECONDS * 1000 })
+        const cf = (await workers[2].call('connectFirst', { target: ids[0].peerId, addr: ids[0].addr, times: args.quick ? 5 : 20 })).latencies as number[]
+        out.rpc = {
+          sequentialP50Ms: round(pct(seq, 0.5), 3), sequentialP99Ms: round(pct(seq, 0.99), 3),
+          concurrent64ReqPerSec: round(conc.done / (conc.elapsedMs / 1000), 0),
+          connectToFirstAnswerP50Ms: round(pct(cf, 0.5)), connectToFirstAnswerP99Ms: round(pct(cf, 0.99))
+        }
+        const r = out.rpc as Record<string, number>
+        log(`  request-response sequential        p50 ${r.sequentialP50Ms} ms  p99 ${r.sequentialP99Ms} ms`)
+        log(`  request-response, 64 concurrent    ${r.concurrent64ReqPerSec} req/s`)
+        log(`  dial to first answer               p50 ${r.connectToFirstAnswerP50Ms} ms  p99 ${r.connectToFirstAnswerP99Ms} ms`)
+        const reports = await Promise.all(workers.map(async w => await w.call('report')))
+        rss.push(...reports.map(r => r.rss))
+        out.rssMiBAfterRun = round(pct(rss, 0.5) / 2 ** 20)
+        log(`  RSS per process, after the run     ${out.rssMiBAfterRun} MiB (median; includes the bench's own receipt records)`)
+      }
+    } finally {
+      await Promise.all(workers.map(async w => { await w.call('stop', {}, 10_000).catch(() => {}); await w.kill() }))
+    }
+  }
+  return out
+}
+
+const impls = args.only !== undefined ? [args.only] : ['agentmesh', 'vanilla']
+const results: Record<string, any> = {}
+for (const impl of impls) results[impl] = await runImpl(impl)
+
+if (results.agentmesh !== undefined && results.vanilla !== undefined) {
+  const ratios: Record<string, number> = {}
+  results.agentmesh.broadcast.forEach((a: BroadcastResult, i: number) => {
+    const v = results.vanilla.broadcast[i] as BroadcastResult
+    ratios[`${a.scenario} N=${a.n}: delivered/s`] = round(a.deliveredPerSecPerReceiver / Math.max(1, v.deliveredPerSecPerReceiver), 1)
+  })
+  ratios['rpc 64 concurrent req/s'] = round(results.agentmesh.rpc.concurrent64ReqPerSec / results.vanilla.rpc.concurrent64ReqPerSec, 1)
+  ratios['rpc sequential p50 (vanilla/agentmesh)'] = round(results.vanilla.rpc.sequentialP50Ms / results.agentmesh.rpc.sequentialP50Ms, 1)
+  results.ratios = ratios
+  log('\nagentmesh / vanilla, same run:')
+  for (const [k, v] of Object.entries(ratios)) log(`  ${k.padEnd(48)} ${v}x`)
+}
+results.machine = { node: process.version, cores: (await import('node:os')).cpus().length, seconds: SECONDS }
+if (args.json) process.stdout.write(JSON.stringify(results) + '\n')
+process.exit(0)

@@ -1,0 +1,192 @@
+/**
+ * One benchmark node in its own process, driven by bench/run.ts over the IPC channel. The same
+ * commands run on an agentmesh node or a vanilla libp2p node, so both meet the same topology
+ * and load.
+ */
+import '../node/polyfills.js'
+import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { createAgentNode, type AgentNode } from '../node/index.js'
+import { createVanilla, vanillaRequest, type Vanilla } from './vanilla.js'
+
+type Impl = 'agentmesh' | 'vanilla'
+interface Cmd { id: number, cmd: string, [k: string]: any }
+
+const now = (): number => performance.timeOrigin + performance.now()
+const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+const PAD = 'x'.repeat(1000)
+
+let impl: Impl
+let am: AgentNode | undefined
+let va: Vanilla | undefined
+let index = 0
+let mesh = 'bench'
+
+// receipt bookkeeping: per publisher index, how many and how late
+let received = new Map<number, number>()
+let latencies: number[] = []
+let lastReceipt = 0
+let duplicates = 0
+let seen = new Set<string>()
+
+function record (pub: number, seq: number, sentAt: number): void {
+  const key = `${pub}:${seq}`
+  if (seen.has(key)) { duplicates++; return }
+  seen.add(key)
+  const t = now()
+  received.set(pub, (received.get(pub) ?? 0) + 1)
+  latencies.push(t - sentAt)
+  lastReceipt = t
+}
+
+function encodeVanilla (pub: number, seq: number): Uint8Array {
+  const buf = Buffer.alloc(1024)
+  buf.writeDoubleLE(now(), 0)
+  buf.writeUInt32LE(seq, 8)
+  buf.writeUInt32LE(pub, 12)
+  return buf
+}
+
+async function handle (m: Cmd): Promise<unknown> {
+  switch (m.cmd) {
+    case 'init': {
+      impl = m.impl; index = m.index; mesh = m.mesh
+      if (impl === 'agentmesh') {
+        am = await createAgentNode({ mesh, name: `b${index}`, mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], connections: { targetPeers: 0, inboundConnectionThreshold: 1000 }, ...(process.env.BENCH_PUBSUB !== undefined ? { pubsub: JSON.parse(process.env.BENCH_PUBSUB) } : {}) })
+        am.handle('echo', (x) => x)
+        await am.start()
+        return { peerId: am.peerId, addr: am.addresses()[0] }
+      }
+      va = await createVanilla()
+      await va.start()
+      return { peerId: va.peerId.toString(), addr: va.getMultiaddrs()[0].toString() }
+    }
+    case 'connect': {
+      for (const a of m.addrs as string[]) {
+        if (am !== undefined) await am.dial(a)
+        else await va!.dial(multiaddr(a))
+        await sleep(20) // a burst of Noise handshakes times out on 2 cores
+      }
+      return { peers: am !== undefined ? am.libp2p.getPeers().length : va!.getPeers().length, rss: process.memoryUsage().rss }
+    }
+    case 'subscribe': {
+      const topic = m.topic as string
+      if (am !== undefined) {
+        const sub = am.subscribe(topic)
+        void (async () => { for await (const msg of sub) { const p = msg.payload as any; if (msg.from !== am!.peerId) record(p.pub, p.seq, p.t) } })()
+      } else {
+        va!.services.pubsub.subscribe(topic)
+        va!.services.pubsub.addEventListener('message', (e) => {
+          if (e.detail.topic !== topic) return
+          const b = Buffer.from(e.detail.data.buffer, e.detail.data.byteOffset, e.detail.data.byteLength)
+          record(b.readUInt32LE(12), b.readUInt32LE(8), b.readDoubleLE(0))
+        })
+      }
+      return {}
+    }
+    case 'waitSubscribers': {
+      const end = Date.now() + 20_000
+      const count = (): number => am !== undefined ? am.topicPeers(m.topic).subscribers.length : va!.services.pubsub.getSubscribers(m.topic).length
+      while (count() < m.n && Date.now() < end) await sleep(50)
+      return { subscribers: count() }
+    }
+    case 'reset': {
+      received = new Map(); latencies = []; lastReceipt = 0; duplicates = 0; seen = new Set()
+      return {}
+    }
+    case 'publish': {
+      // rate 0: flat out (as fast as publish lets us); otherwise paced in 2 ms ticks.
+      const { topic, rate, durationMs } = m as unknown as { topic: string, rate: number, durationMs: number }
+      const start = now()
+      let seq = 0
+      const one = async (): Promise<void> => {
+        if (am !== undefined) await am.publish(topic, { pub: index, seq: seq++, t: now(), pad: PAD })
+        else await va!.services.pubsub.publish(topic, encodeVanilla(index, seq++))
+      }
+      if (rate === 0) {
+        while (now() - start < durationMs) {
+          await one()
+          // Yield to the event loop now and then: a loop of resolved promises would starve it.
+          if (seq % 50 === 0) await new Promise(resolve => setImmediate(resolve))
+        }
+      } else {
+        while (true) {
+          const elapsed = now() - start
+          if (elapsed >= durationMs) break
+          const due = Math.floor(elapsed * rate / 1000)
+          while (seq < due) await one()
+          await sleep(2)
+        }
+      }
+      if (am !== undefined) await am.flush()
+      return { sent: seq, startedAt: start, elapsedMs: now() - start }
+    }
+    case 'report': {
+      const sorted = latencies.slice().sort((a, b) => a - b)
+      const pct = (p: number): number => sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]
+      return { received: Object.fromEntries(received), count: latencies.length, p50: pct(0.5), p99: pct(0.99), max: sorted[sorted.length - 1] ?? NaN, lastReceipt, duplicates, rss: process.memoryUsage().rss }
+    }
+    case 'rpcSeq': {
+      const lat: number[] = []
+      for (let i = 0; i < m.count; i++) {
+        const t0 = performance.now()
+        await request(m.target, m.addr, i)
+        lat.push(performance.now() - t0)
+      }
+      return { latencies: lat }
+    }
+    case 'rpcConc': {
+      const end = performance.now() + m.durationMs
+      let done = 0
+      const t0 = performance.now()
+      await Promise.all(Array.from({ length: m.concurrency }, async () => {
+        while (performance.now() < end) { await request(m.target, m.addr, done); done++ }
+      }))
+      return { done, elapsedMs: performance.now() - t0 }
+    }
+    case 'connectFirst': {
+      // A fresh node each time (not timed), then dial + first answered request (timed).
+      const lat: number[] = []
+      for (let i = 0; i < m.times; i++) {
+        if (impl === 'agentmesh') {
+          const n = await createAgentNode({ mesh, mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], connections: { targetPeers: 0 } })
+          await n.start()
+          const t0 = performance.now()
+          await n.dial(m.addr)
+          await n.request(m.target, 'echo', 1)
+          lat.push(performance.now() - t0)
+          await n.stop()
+        } else {
+          const n = await createVanilla()
+          await n.start()
+          const t0 = performance.now()
+          await vanillaRequest(n, m.addr, new Uint8Array([1]))
+          lat.push(performance.now() - t0)
+          await n.stop()
+        }
+      }
+      return { latencies: lat }
+    }
+    case 'stop': {
+      await am?.stop()
+      await va?.stop()
+      return {}
+    }
+  }
+  throw new Error(`unknown command ${m.cmd}`)
+}
+
+const body = new Uint8Array(64)
+async function request (target: string, addr: string, i: number): Promise<void> {
+  void addr
+  if (am !== undefined) await am.request(target, 'echo', i)
+  else await vanillaRequest(va!, peerIdFromString(target), body)
+}
+
+process.on('message', (m: Cmd) => {
+  handle(m).then(
+    (result) => { process.send!({ id: m.id, result }) },
+    (err) => { process.send!({ id: m.id, error: String((err as Error)?.stack ?? err) }) }
+  )
+  if (m.cmd === 'stop') setTimeout(() => process.exit(0), 200)
+})
