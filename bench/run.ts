@@ -10,7 +10,7 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 
-const { values: args } = parseArgs({ options: { json: { type: 'boolean', default: false }, quick: { type: 'boolean', default: false }, only: { type: 'string' }, n: { type: 'string' }, profile: { type: 'string' }, scenario: { type: 'string' } } })
+const { values: args } = parseArgs({ options: { json: { type: 'boolean', default: false }, quick: { type: 'boolean', default: false }, only: { type: 'string' }, n: { type: 'string' }, profile: { type: 'string' }, scenario: { type: 'string' }, rate: { type: 'string' } } })
 const want = (name: string): boolean => args.scenario === undefined || args.scenario.split(',').includes(name)
 const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url))
 const SECONDS = args.quick ? 2 : 4
@@ -54,7 +54,7 @@ const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d
 
 interface BroadcastResult {
   scenario: string, impl: string, n: number, publishers: number, offeredPerSec: number | 'max',
-  sent: number, deliveredPerSecPerReceiver: number, lossPct: number, lost: number, p50Ms: number, p99Ms: number, duplicates: number
+  sent: number, deliveredPerSecPerReceiver: number, cpuUsPerDelivery: number, lossPct: number, lost: number, p50Ms: number, p99Ms: number, duplicates: number
 }
 
 async function mesh (impl: string, n: number): Promise<{ workers: Worker[], ids: Array<{ peerId: string, addr: string }>, rssJoined: number[] }> {
@@ -99,7 +99,11 @@ async function broadcast (impl: string, workers: Worker[], topic: string, publis
   const p50s: number[] = []
   const p99s: number[] = []
   let dups = 0
+  let cpuMs = 0
+  let delivered = 0
   reports.forEach((r, i) => {
+    cpuMs += r.cpuMs
+    delivered += r.count
     const expected = sent - (i < publishers ? results[i].sent : 0)
     expectedAll += expected
     lost += Math.max(0, expected - r.count)
@@ -110,10 +114,13 @@ async function broadcast (impl: string, workers: Worker[], topic: string, publis
   const res: BroadcastResult = {
     scenario: label, impl, n, publishers, offeredPerSec: rate === 0 ? 'max' : rate * publishers, sent,
     deliveredPerSecPerReceiver: round(Math.min(...rates), 0),
+    // CPU of every process (publishers included) per envelope delivered: steadier than latency
+    // on a shared machine, and what a change to the hot path should move.
+    cpuUsPerDelivery: round(1000 * cpuMs / Math.max(1, delivered), 0),
     lossPct: round(100 * lost / Math.max(1, expectedAll), 2), lost,
     p50Ms: round(Math.max(...p50s)), p99Ms: round(Math.max(...p99s)), duplicates: dups
   }
-  log(`  ${label.padEnd(34)} ${String(res.deliveredPerSecPerReceiver).padStart(7)}/s per receiver  p50 ${String(res.p50Ms).padStart(7)} ms  p99 ${String(res.p99Ms).padStart(7)} ms  loss ${res.lossPct}% (${lost}/${expectedAll})`)
+  log(`  ${label.padEnd(34)} ${String(res.deliveredPerSecPerReceiver).padStart(7)}/s per receiver  p50 ${String(res.p50Ms).padStart(7)} ms  p99 ${String(res.p99Ms).padStart(7)} ms  loss ${res.lossPct}% (${lost}/${expectedAll})  cpu ${res.cpuUsPerDelivery} µs/delivery`)
   return res
 }
 
@@ -131,6 +138,7 @@ async function runImpl (impl: string): Promise<Record<string, unknown>> {
       const b = out.broadcast as BroadcastResult[]
       if (want('flat')) b.push(await broadcast(impl, workers, `flat${n}`, 1, 0, `one publisher, flat out`))
       if (want('paced')) b.push(await broadcast(impl, workers, `paced${n}`, 1, 1000, `one publisher, 1,000/s`))
+      if (args.rate !== undefined) b.push(await broadcast(impl, workers, `rate${n}`, 1, Number(args.rate), `one publisher, ${args.rate}/s`))
       if (want('all')) b.push(await broadcast(impl, workers, `all${n}`, n, 200, `all ${n} publishing 200/s each`))
       if (n === 5 && want('rpc')) {
         const seq = (await workers[1].call('rpcSeq', { target: ids[0].peerId, addr: ids[0].addr, count: args.quick ? 500 : 2000 })).latencies as number[]

@@ -14,7 +14,7 @@ interface Cmd { id: number, cmd: string, [k: string]: any }
 
 const now = (): number => performance.timeOrigin + performance.now()
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
-const PAD = 'x'.repeat(1000)
+const PAD = 'x'.repeat(Number(process.env.BENCH_PAD ?? 1000))
 
 let impl: Impl
 let am: AgentNode | undefined
@@ -28,6 +28,7 @@ let latencies: number[] = []
 let lastReceipt = 0
 let duplicates = 0
 let seen = new Set<string>()
+let cpuAtReset = process.cpuUsage()
 
 function record (pub: number, seq: number, sentAt: number): void {
   const key = `${pub}:${seq}`
@@ -91,7 +92,7 @@ async function handle (m: Cmd): Promise<unknown> {
       return { subscribers: count() }
     }
     case 'reset': {
-      received = new Map(); latencies = []; lastReceipt = 0; duplicates = 0; seen = new Set()
+      received = new Map(); latencies = []; lastReceipt = 0; duplicates = 0; seen = new Set(); cpuAtReset = process.cpuUsage()
       return {}
     }
     case 'publish': {
@@ -124,7 +125,8 @@ async function handle (m: Cmd): Promise<unknown> {
     case 'report': {
       const sorted = latencies.slice().sort((a, b) => a - b)
       const pct = (p: number): number => sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]
-      return { received: Object.fromEntries(received), count: latencies.length, p50: pct(0.5), p99: pct(0.99), max: sorted[sorted.length - 1] ?? NaN, lastReceipt, duplicates, rss: process.memoryUsage().rss }
+      const cpu = process.cpuUsage(cpuAtReset)
+      return { cpuMs: (cpu.user + cpu.system) / 1000, received: Object.fromEntries(received), count: latencies.length, p50: pct(0.5), p99: pct(0.99), max: sorted[sorted.length - 1] ?? NaN, lastReceipt, duplicates, rss: process.memoryUsage().rss }
     }
     case 'rpcSeq': {
       const lat: number[] = []

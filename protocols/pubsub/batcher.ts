@@ -6,6 +6,12 @@
  */
 export interface BatcherInit {
   windowMs: number
+  /**
+   * Gossip messages this topic may cost per second before batches wait to grow. A gossip
+   * message costs every receiver the same fixed work whatever its size, so under load it is
+   * cheaper to send fewer, fuller batches than more, emptier ones.
+   */
+  maxBatchesPerSec: number
   maxEnvelopes: number
   maxBytes: number
   /** Envelopes held before `add` makes its caller wait. */
@@ -25,9 +31,12 @@ export class Batcher {
   private flushing = false
   private stopped = false
   private readonly spaceWaiters: Array<() => void> = []
+  private readonly budget: TokenBucket
 
   constructor (init: BatcherInit) {
     this.init = init
+    // A burst of a few lets an occasional publisher send at the plain window's latency.
+    this.budget = new TokenBucket(init.maxBatchesPerSec, Math.max(1, Math.ceil(init.maxBatchesPerSec / 10)))
   }
 
   /**
@@ -45,9 +54,11 @@ export class Batcher {
     this.currentBytes += size + 1
     this.queued++
     if (this.current.length >= this.init.maxEnvelopes || this.currentBytes >= this.init.maxBytes) {
+      // A full batch goes at once (it is the cheapest message there is), in debt if need be.
+      this.budget.take(true)
       this.seal()
     } else if (this.timer === undefined) {
-      this.timer = setTimeout(() => { this.timer = undefined; this.seal() }, this.init.windowMs)
+      this.timer = setTimeout(() => { this.timer = undefined; this.onWindow() }, this.init.windowMs)
     }
   }
 
@@ -66,6 +77,13 @@ export class Batcher {
     if (this.timer !== undefined) clearTimeout(this.timer)
     this.timer = undefined
     for (const wake of this.spaceWaiters.splice(0)) wake()
+  }
+
+  /** The window closed: send now if the budget allows, else let the batch grow a little more. */
+  private onWindow (): void {
+    if (this.stopped || this.current.length === 0) return
+    if (this.budget.take(false)) { this.seal(); return }
+    this.timer = setTimeout(() => { this.timer = undefined; this.onWindow() }, this.budget.msUntilNext())
   }
 
   private seal (): void {
@@ -92,5 +110,31 @@ export class Batcher {
     }
     this.flushing = false
     for (const wake of this.spaceWaiters.splice(0)) wake()
+  }
+}
+
+/** Tokens refilled continuously at `rate` per second up to `burst`; forced takes run into debt. */
+class TokenBucket {
+  private tokens: number
+  private last = performance.now()
+  constructor (private readonly rate: number, private readonly burst: number) {
+    this.tokens = burst
+  }
+
+  take (force: boolean): boolean {
+    this.refill()
+    if (this.tokens >= 1 || force) { this.tokens -= 1; return true }
+    return false
+  }
+
+  msUntilNext (): number {
+    this.refill()
+    return Math.max(1, Math.ceil((1 - this.tokens) * 1000 / this.rate))
+  }
+
+  private refill (): void {
+    const now = performance.now()
+    this.tokens = Math.min(this.burst, this.tokens + (now - this.last) * this.rate / 1000)
+    this.last = now
   }
 }

@@ -29,6 +29,7 @@ export interface PubSubInit {
   batchWindowMs: number
   batchMaxEnvelopes: number
   batchMaxBytes: number
+  maxBatchesPerSec: number
   publishWindow: number
   subscriptionBuffer: number
 }
@@ -208,6 +209,7 @@ export class PubSubService {
         windowMs: this.init.batchWindowMs,
         maxEnvelopes: this.init.batchMaxEnvelopes,
         maxBytes: this.init.batchMaxBytes,
+        maxBatchesPerSec: this.init.maxBatchesPerSec,
         maxQueued: this.init.publishWindow,
         flush: async (jsons) => { await this.sendBatch(gossip, jsons) },
         onError: (err, count) => {
