@@ -113,12 +113,13 @@ async function broadcast (impl: string, workers: Worker[], topic: string, publis
   })
   const res: BroadcastResult = {
     scenario: label, impl, n, publishers, offeredPerSec: rate === 0 ? 'max' : rate * publishers, sent,
-    deliveredPerSecPerReceiver: round(Math.min(...rates), 0),
+    // A receiver that got nothing delivered 0/s; latencies exist only for what arrived.
+    deliveredPerSecPerReceiver: rates.length < reports.length ? 0 : round(Math.min(...rates), 0),
     // CPU of every process (publishers included) per envelope delivered: steadier than latency
     // on a shared machine, and what a change to the hot path should move.
     cpuUsPerDelivery: round(1000 * cpuMs / Math.max(1, delivered), 0),
     lossPct: round(100 * lost / Math.max(1, expectedAll), 2), lost,
-    p50Ms: round(Math.max(...p50s)), p99Ms: round(Math.max(...p99s)), duplicates: dups
+    p50Ms: p50s.length === 0 ? NaN : round(Math.max(...p50s)), p99Ms: p99s.length === 0 ? NaN : round(Math.max(...p99s)), duplicates: dups
   }
   log(`  ${label.padEnd(34)} ${String(res.deliveredPerSecPerReceiver).padStart(7)}/s per receiver  p50 ${String(res.p50Ms).padStart(7)} ms  p99 ${String(res.p99Ms).padStart(7)} ms  loss ${res.lossPct}% (${lost}/${expectedAll})  cpu ${res.cpuUsPerDelivery} µs/delivery`)
   return res

@@ -99,8 +99,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       mesh: config.mesh,
       stats: this.stats,
       maxMessageBytes: config.maxMessageBytes,
-      ...config.pubsub,
-      batchWindowMs: config.pubsub.batchWindowMs
+      ...config.pubsub
     })
     this.membership = new Membership({
       libp2p,
@@ -134,6 +133,11 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   }
 
   get peerId (): string { return this.libp2p.peerId.toString() }
+
+  /** Handlers may be registered before start(); everything that talks to the mesh may not. */
+  private assertStarted (what: string): void {
+    if (this.state !== 'started') throw new ConnectionError(`cannot ${what}: the node is ${this.state === 'new' ? 'not started' : this.state}`)
+  }
   get started (): boolean { return this.state === 'started' }
 
   /** Start listening, join the mesh, and open the debug endpoint if configured. */
@@ -203,6 +207,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
 
   /** Broadcast an event to the topic's subscribers in the mesh (and on this node). */
   async publish<S extends z.ZodType> (topic: Topic<S> | string, payload: z.input<S>, options?: PublishOptions): Promise<Envelope> {
+    this.assertStarted('publish')
     return await this.pubsub.publish(topic, payload, options)
   }
 
@@ -211,6 +216,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
 
   /** Messages of one topic, as an async iterable; `unsubscribe()` (or `break`) ends it. */
   subscribe<S extends z.ZodType> (topic: Topic<S> | string): Subscription<z.output<S>> {
+    this.assertStarted('subscribe')
     return this.pubsub.subscribe(topic)
   }
 
@@ -235,11 +241,13 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
 
   /** Ask one peer; resolves with its typed answer or rejects with a typed error. */
   async request<Req extends z.ZodType, Res extends z.ZodType> (peer: string, command: Command<Req, Res> | string, payload: z.input<Req>, options?: RequestOptions): Promise<z.output<Res>> {
+    this.assertStarted('request')
     return await this.rpc.request(peer, command, payload, options)
   }
 
   /** Direct command to one peer or several; each result says whether that peer acknowledged. */
   async send<Req extends z.ZodType, Res extends z.ZodType> (peers: string | readonly string[], command: Command<Req, Res> | string, payload: z.input<Req>, options?: RequestOptions): Promise<SendResult[]> {
+    this.assertStarted('send')
     return await this.rpc.send(peers, command, payload, options)
   }
 

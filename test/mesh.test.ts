@@ -137,3 +137,16 @@ test('a node that dials only a /ws address reaches a node listening on WebSocket
     await stopAll([client, server])
   }
 })
+
+test('a node not started, or stopped, refuses to talk with a COM002 error; stop() is idempotent', async () => {
+  const node = await createAgentNode(nodeOptions(uniqueMesh()))
+  node.handle('early', () => 'registered before start is fine')
+  await assert.rejects(node.publish('t', 1), (e: any) => e.code === 'COM002' && /not started/.test(e.message))
+  assert.throws(() => node.subscribe('t'), (e: any) => e.code === 'COM002')
+  await node.start()
+  await node.publish('t', 1)
+  await node.stop()
+  await node.stop()
+  await assert.rejects(node.request(node.peerId, 'early', null), (e: any) => e.code === 'COM002' && /stopped/.test(e.message))
+  await assert.rejects(node.start(), (e: any) => e.code === 'COM002')
+})
