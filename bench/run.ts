@@ -101,11 +101,13 @@ async function broadcast (impl: string, workers: Worker[], topic: string, publis
   let dups = 0
   let cpuMs = 0
   let delivered = 0
+  let receivers = 0
   reports.forEach((r, i) => {
     cpuMs += r.cpuMs
     delivered += r.count
     const expected = sent - (i < publishers ? results[i].sent : 0)
     expectedAll += expected
+    if (expected > 0) receivers++
     lost += Math.max(0, expected - r.count)
     if (r.count > 0) rates.push(r.count / ((r.lastReceipt - start) / 1000))
     if (!Number.isNaN(r.p50)) { p50s.push(r.p50); p99s.push(r.p99) }
@@ -114,7 +116,7 @@ async function broadcast (impl: string, workers: Worker[], topic: string, publis
   const res: BroadcastResult = {
     scenario: label, impl, n, publishers, offeredPerSec: rate === 0 ? 'max' : rate * publishers, sent,
     // A receiver that got nothing delivered 0/s; latencies exist only for what arrived.
-    deliveredPerSecPerReceiver: rates.length < reports.length ? 0 : round(Math.min(...rates), 0),
+    deliveredPerSecPerReceiver: rates.length < receivers ? 0 : round(Math.min(...rates), 0),
     // CPU of every process (publishers included) per envelope delivered: steadier than latency
     // on a shared machine, and what a change to the hot path should move.
     cpuUsPerDelivery: round(1000 * cpuMs / Math.max(1, delivered), 0),
