@@ -92,7 +92,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       maxMessageBytes: config.maxMessageBytes,
       window: config.rpc.window,
       timeoutMs: config.rpc.timeoutMs,
-      firstFrameTimeoutMs: config.rpc.firstFrameTimeoutMs
+      stallTimeoutMs: config.rpc.stallTimeoutMs
     })
     this.pubsub = new PubSubService({
       libp2p,

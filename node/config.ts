@@ -15,8 +15,8 @@ export const RpcConfig = z.strictObject({
   timeoutMs: z.number().int().positive().default(30_000),
   /** Requests in flight per peer and direction before callers wait (R-REL flow control). */
   window: z.number().int().min(1).max(10_000).default(100),
-  /** An inbound stream that sends nothing for this long is closed (stalled peers). */
-  firstFrameTimeoutMs: z.number().int().positive().default(10_000)
+  /** An inbound stream that sends nothing, or leaves a frame half-sent, this long is closed. */
+  stallTimeoutMs: z.number().int().positive().default(10_000)
 })
 
 export const PubSubConfig = z.strictObject({

@@ -33,7 +33,7 @@ function request (from: AgentNode, to: AgentNode, patch: Record<string, unknown>
 }
 
 test('rpc: oversized frames, random bytes, schema failures, unknown versions and forged sources', async () => {
-  const [victim, attacker, honest] = await startMesh(3)
+  const [victim, attacker, honest] = await startMesh(3, () => ({ rpc: { stallTimeoutMs: 1_000 } }))
   try {
     victim.handle('echo', (x) => x)
 
@@ -48,14 +48,25 @@ test('rpc: oversized frames, random bytes, schema failures, unknown versions and
     assert.equal(victim.stats.get('rpc_errors_total', { reason: 'MessageTooLargeError' }), 1)
     await stillServes(victim, honest)
 
-    // 2. Random bytes: typed errors and a closed stream, never a crash.
-    raw = await rawRpc(attacker, victim)
-    const before = victim.stats.get('rpc_errors_total')
-    raw.stream.send(randomBytes(64 * 1024))
-    await waitFor(() => raw.closed() || raw.received.length > 0, 'a reaction to random bytes')
-    assert.ok(raw.received.every(e => e.error?.code === 'MSG002' || e.error?.code === 'MSG001'), JSON.stringify(raw.received.map(e => e.error)))
-    assert.ok(victim.stats.get('rpc_errors_total') > before)
+    // 2. Random bytes, several times over (they may start with a plausible length, or not):
+    //    typed errors, or the stream closed once a frame is left unfinished; never a crash.
+    for (let round = 0; round < 5; round++) {
+      raw = await rawRpc(attacker, victim)
+      const before = victim.stats.get('rpc_errors_total') + victim.stats.get('streams_aborted_total')
+      raw.stream.send(randomBytes(64 * 1024))
+      await waitFor(() => raw.closed() || raw.received.length > 0, 'a reaction to random bytes')
+      assert.ok(raw.received.every(e => e.error?.code === 'MSG002' || e.error?.code === 'MSG001'), JSON.stringify(raw.received.map(e => e.error)))
+      await waitFor(() => victim.stats.get('rpc_errors_total') + victim.stats.get('streams_aborted_total') > before, 'the bad bytes to be counted')
+      raw.stream.abort(new Error('next round'))
+    }
     await stillServes(victim, honest)
+
+    // 2b. Half a frame, then silence: the stream is closed after the stall timeout.
+    raw = await rawRpc(attacker, victim)
+    const stalled = victim.stats.get('streams_aborted_total', { reason: 'stalled' })
+    raw.stream.send(Uint8Array.from([...encodeLength(500), 1, 0x7b]))
+    await waitFor(() => raw.closed(), 'the half-sent frame\'s stream to close')
+    assert.equal(victim.stats.get('streams_aborted_total', { reason: 'stalled' }), stalled + 1)
 
     // 3-5. Well-framed but wrong envelopes: each answered with its code, the stream stays usable.
     raw = await rawRpc(attacker, victim)
@@ -85,7 +96,7 @@ test('rpc: oversized frames, random bytes, schema failures, unknown versions and
 })
 
 test('rpc: a peer that opens streams and never writes loses them; others are served meanwhile', async () => {
-  const [victim, attacker, honest] = await startMesh(3, () => ({ rpc: { firstFrameTimeoutMs: 600 } }))
+  const [victim, attacker, honest] = await startMesh(3, () => ({ rpc: { stallTimeoutMs: 600 } }))
   try {
     victim.handle('echo', (x) => x)
     // The attacker already holds rpc streams to the victim (its card exchange); libp2p resets

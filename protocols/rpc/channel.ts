@@ -15,8 +15,11 @@ export interface ChannelInit {
   stats: Stats
   /** Inbound channels: answers a request; resolves to the reply, or undefined for none. */
   serve?: (env: Envelope, channel: RpcChannel) => Promise<Envelope | undefined>
-  /** Inbound channels: abort the stream when no frame arrives in this time. */
-  firstFrameTimeoutMs?: number
+  /**
+   * Inbound channels: abort the stream when it opens and sends nothing, or leaves a frame
+   * half-sent, for this long. Either would hold one of the few stream slots per connection.
+   */
+  stallTimeoutMs?: number
   onClose?: (channel: RpcChannel) => void
 }
 
@@ -42,7 +45,7 @@ export class RpcChannel {
   private draining = false
   private serving = 0
   private paused = false
-  private firstFrameTimer?: ReturnType<typeof setTimeout>
+  private stallTimer?: ReturnType<typeof setTimeout>
   private closedError?: Error
   /** Fires when the channel closes; handlers of requests received on it see it in ctx.signal. */
   private readonly closeController = new AbortController()
@@ -54,13 +57,22 @@ export class RpcChannel {
     this.decoder = new FrameDecoder(init.maxMessageBytes)
     this.stream.addEventListener('message', (e) => { this.onData(e.data) })
     this.stream.addEventListener('close', (e) => { this.onClosed((e as any).error) })
-    if (init.firstFrameTimeoutMs !== undefined && init.firstFrameTimeoutMs > 0) {
-      this.firstFrameTimer = setTimeout(() => {
-        init.stats.inc('streams_aborted_total', { protocol: 'rpc', reason: 'stalled' })
-        this.stream.abort(new TimeoutError(`no frame within ${init.firstFrameTimeoutMs} ms of opening the stream`))
-      }, init.firstFrameTimeoutMs)
-      this.firstFrameTimer.unref?.()
-    }
+    this.armStallTimer('no frame')
+  }
+
+  /** Inbound only: a stream that owes us a frame gets stallTimeoutMs to deliver it. */
+  private armStallTimer (what: string): void {
+    const ms = this.init.stallTimeoutMs
+    if (ms === undefined || ms <= 0 || this.init.serve === undefined || this.stallTimer !== undefined) return
+    this.stallTimer = setTimeout(() => {
+      this.init.stats.inc('streams_aborted_total', { protocol: 'rpc', reason: 'stalled' })
+      this.stream.abort(new TimeoutError(`${what} within ${ms} ms`))
+    }, ms)
+    this.stallTimer.unref?.()
+  }
+
+  private clearStallTimer (): void {
+    if (this.stallTimer !== undefined) { clearTimeout(this.stallTimer); this.stallTimer = undefined }
   }
 
   get closed (): boolean { return this.closedError !== undefined }
@@ -127,9 +139,11 @@ export class RpcChannel {
   }
 
   private onData (chunk: Uint8Array | Uint8ArrayList): void {
-    if (this.firstFrameTimer !== undefined) { clearTimeout(this.firstFrameTimer); this.firstFrameTimer = undefined }
+    this.clearStallTimer()
     try {
       for (const frame of this.decoder.push(chunk)) this.onFrame(frame)
+      // Bytes of an unfinished frame are waiting: the rest must follow in time.
+      if (this.decoder.buffered > 0) this.armStallTimer('frame left unfinished')
     } catch (err) {
       // The framing itself is broken (a length over the limit, a prefix that is no varint):
       // nothing after it on this stream can be trusted. Answer with the typed error, then end
@@ -241,7 +255,7 @@ export class RpcChannel {
 
   private onClosed (error?: Error): void {
     if (this.closedError !== undefined) return
-    if (this.firstFrameTimer !== undefined) clearTimeout(this.firstFrameTimer)
+    this.clearStallTimer()
     this.closedError = new ConnectionError(`stream to ${this.remotePeer} closed${error != null ? `: ${error.message}` : ''}`, { cause: error })
     this.closeController.abort(this.closedError)
     for (const [, p] of this.pending) p.reject(this.closedError)

@@ -12,10 +12,11 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
 export const DEFAULT_WINDOW = 100
 
 /**
- * An inbound stream must carry its first frame within this time. A peer that opens streams and
- * never writes would otherwise hold one of the few inbound stream slots per connection forever.
+ * An inbound stream must carry its first frame, and finish any frame it starts, within this
+ * time. A peer that opens streams and never writes, or sends half a frame and stops, would
+ * otherwise hold one of the few inbound stream slots per connection forever.
  */
-export const DEFAULT_FIRST_FRAME_TIMEOUT_MS = 10_000
+export const DEFAULT_STALL_TIMEOUT_MS = 10_000
 
 /**
  * Streams one peer may open to us at once. One long-lived stream per peer is what agentmesh

@@ -26,7 +26,7 @@ export interface RpcInit {
   maxMessageBytes: number
   window: number
   timeoutMs: number
-  firstFrameTimeoutMs: number
+  stallTimeoutMs: number
 }
 
 export type SendResult =
@@ -182,7 +182,7 @@ export class RpcService {
       maxMessageBytes: this.init.maxMessageBytes,
       window: this.init.window,
       stats: this.init.stats,
-      firstFrameTimeoutMs: this.init.firstFrameTimeoutMs,
+      stallTimeoutMs: this.init.stallTimeoutMs,
       serve: async (env, ch) => await this.serve(env, ch),
       onClose: (ch) => { this.inbound.delete(ch) }
     })
