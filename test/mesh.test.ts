@@ -150,3 +150,43 @@ test('a node not started, or stopped, refuses to talk with a COM002 error; stop(
   await assert.rejects(node.request(node.peerId, 'early', null), (e: any) => e.code === 'COM002' && /stopped/.test(e.message))
   await assert.rejects(node.start(), (e: any) => e.code === 'COM002')
 })
+
+test('an expired ttl is dropped and counted by the receiver; a live one is delivered', async () => {
+  const [a, b] = await startMesh(2)
+  try {
+    const sub = b.subscribe('ttl')
+    await waitFor(() => a.topicPeers('ttl').subscribers.length === 1, 'the subscription to reach a')
+    const got: unknown[] = []
+    void (async () => { for await (const m of sub) got.push(m.payload) })()
+    // The 10 ms batch window alone outlasts a 1 ms ttl.
+    await a.publish('ttl', 'too late', { ttl: 1 })
+    await a.publish('ttl', 'in time', { ttl: 60_000 })
+    await waitFor(() => got.includes('in time'), 'the live message')
+    await waitFor(() => b.stats.get('messages_total', { direction: 'in', status: 'expired' }) === 1, 'the expired one to be counted')
+    assert.deepEqual(got, ['in time'])
+    sub.unsubscribe()
+  } finally {
+    await stopAll([a, b])
+  }
+})
+
+test('publish applies backpressure: past publishWindow queued envelopes, callers wait; nothing is lost', async () => {
+  // One gossip message per second at most, five envelopes queued at most: a fast publisher must wait.
+  const [a, b] = await startMesh(2, () => ({ pubsub: { publishWindow: 5, maxBatchesPerSec: 1 } }))
+  try {
+    const sub = b.subscribe('bp')
+    await waitFor(() => a.topicPeers('bp').subscribers.length === 1, 'the subscription to reach a')
+    const got: number[] = []
+    void (async () => { for await (const m of sub) got.push(m.payload as number) })()
+    let resolved = 0
+    const all = Array.from({ length: 20 }, async (_, i) => { await a.publish('bp', i); resolved++ })
+    await sleep(300)
+    assert.ok(resolved < 20 && resolved <= 10, `only about a window's worth resolves at once (resolved ${resolved})`)
+    await Promise.all(all)
+    await waitFor(() => got.length === 20, 'all twenty to arrive')
+    assert.deepEqual(got, Array.from({ length: 20 }, (_, i) => i))
+    sub.unsubscribe()
+  } finally {
+    await stopAll([a, b])
+  }
+})
