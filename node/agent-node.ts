@@ -14,7 +14,7 @@ import { parseConfig, type AgentConfig, type AgentConfigInput } from './config.j
 import { freshIdentity, loadOrCreateIdentity } from './identity.js'
 import { buildLibp2p, type AgentLibp2p } from './libp2p.js'
 import { Stats } from './stats.js'
-import { DebugServer, type Route } from './debug-server.js'
+import { DebugServer, RawBody, type Route } from './debug-server.js'
 import { ConnectionError } from './errors.js'
 import { AGENTMESH_VERSION } from './version.js'
 import { PubSubService, type PublishOptions, type Subscription, type Topic } from '../protocols/pubsub/index.js'
@@ -60,14 +60,15 @@ export async function createAgentNode (options: CreateAgentNodeOptions = {}): Pr
   const id = privateKey !== undefined
     ? { privateKey }
     : config.identity !== undefined ? await loadOrCreateIdentity(config.identity) : await freshIdentity()
-  const libp2p = await buildLibp2p(config, id.privateKey)
-  return new AgentNode(config, libp2p)
+  const stats = new Stats()
+  const libp2p = await buildLibp2p(config, id.privateKey, config.debug !== undefined ? stats.registry : undefined)
+  return new AgentNode(config, libp2p, stats)
 }
 
 export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   readonly config: AgentConfig
   readonly libp2p: AgentLibp2p
-  readonly stats = new Stats()
+  readonly stats: Stats
   readonly name: string
   private readonly rpc: RpcService
   private readonly pubsub: PubSubService
@@ -80,10 +81,12 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   private startedAt = 0
   debugUrl?: string
 
-  constructor (config: AgentConfig, libp2p: AgentLibp2p) {
+  constructor (config: AgentConfig, libp2p: AgentLibp2p, stats = new Stats()) {
     super()
     this.config = config
     this.libp2p = libp2p
+    this.stats = stats
+    stats.countConnections(() => libp2p.getConnections().length)
     const id = libp2p.peerId.toString()
     this.name = config.name ?? `agent-${id.slice(-6)}`
     this.rpc = new RpcService({
@@ -128,7 +131,8 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     this.routes = {
       '/health': () => this.health(),
       '/peers': () => this.peers().map(({ card: _card, ...p }) => p),
-      '/stats': () => this.stats.snapshot()
+      '/stats': () => this.stats.snapshot(),
+      '/metrics': async () => new RawBody(await this.stats.exposition())
     }
   }
 

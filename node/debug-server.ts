@@ -9,6 +9,16 @@ import { isIP } from 'node:net'
 import { ConfigError } from './errors.js'
 
 export interface DebugRequest { url: URL, req: IncomingMessage }
+
+/** A route's answer sent as it is (Prometheus text, a page) rather than as JSON. */
+export class RawBody {
+  readonly contentType: string
+  readonly body: string
+  constructor (r: { contentType: string, body: string }) {
+    this.contentType = r.contentType
+    this.body = r.body
+  }
+}
 export type Route = (r: DebugRequest) => unknown | Promise<unknown>
 
 export interface DebugServerInit {
@@ -85,7 +95,13 @@ export class DebugServer {
     const route = this.init.routes[url.pathname]
     if (route === undefined) { send(res, 404, { error: 'not found', routes: Object.keys(this.init.routes) }); return }
     try {
-      send(res, 200, await route({ url, req }))
+      const result = await route({ url, req })
+      if (result instanceof RawBody) {
+        res.writeHead(200, { 'content-type': result.contentType, 'cache-control': 'no-store' })
+        res.end(result.body)
+        return
+      }
+      send(res, 200, result)
     } catch (err) {
       send(res, 500, { error: (err as Error).message })
     }

@@ -9,6 +9,8 @@ import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import type { PrivateKey } from '@libp2p/interface'
+import { prometheusMetrics } from '@libp2p/prometheus-metrics'
+import type { Registry } from 'prom-client'
 import type { AgentConfig } from './config.js'
 import { mdnsDiscovery } from '../discovery/mdns.js'
 import { AGENTMESH_VERSION } from './version.js'
@@ -28,7 +30,7 @@ function fastMsgId (msg: { from?: Uint8Array, seqno?: Uint8Array, data?: Uint8Ar
   return 'u' + Buffer.from(msg.data ?? new Uint8Array()).toString('base64').slice(0, 64)
 }
 
-export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey): Promise<AgentLibp2p> {
+export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, registry?: Registry): Promise<AgentLibp2p> {
   const maxGossip = Math.max(config.pubsub.batchMaxBytes, config.maxMessageBytes) + 64 * 1024
   return await createLibp2p({
     privateKey,
@@ -44,6 +46,9 @@ export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey):
       dialTimeout: config.connections.dialTimeoutMs
     },
     nodeInfo: { name: 'agentmesh', version: AGENTMESH_VERSION },
+    // libp2p's own metrics (connections, streams, bytes per protocol, gossipsub internals) go
+    // into the node's registry only when something can scrape them: the debug endpoint.
+    ...(registry !== undefined ? { metrics: prometheusMetrics({ registry, collectDefaultMetrics: true }) } : {}),
     services: {
       identify: identify(),
       ping: ping(),

@@ -1,17 +1,24 @@
 /**
- * Counters the node keeps about itself, named as R-MON names them. They are plain labelled
- * counters so that tests and /health can read them; the Prometheus exposition of the
- * observability issue is built on top of this, not beside it.
+ * What the node counts about itself, named as R-MON names it. The counters are plain labelled
+ * numbers on the hot path (tests and /health read them); the Prometheus registry reads them only
+ * when scraped, so a node nobody scrapes pays nothing for its metrics. Each node has its own
+ * registry: several nodes may share a process.
  */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+
 export type Labels = Record<string, string>
 
-export type CounterName =
-  | 'messages_total' // {direction: in|out, type, status: ok|invalid|expired|error|dropped}
-  | 'rpc_errors_total' // {code, reason}
-  | 'gossip_rejected_total' // {reason}
-  | 'streams_aborted_total' // {protocol, reason}
-  | 'peers_joined_total'
-  | 'peers_left_total'
+/** Counter names with their help text and label names: one place, read by the exposition. */
+const COUNTERS = {
+  messages_total: { help: 'Messages sent and received, by direction (in|out), type and status (ok|invalid|expired|error|dropped|late|unknown_command)', labels: ['direction', 'type', 'status'] },
+  rpc_errors_total: { help: 'Error answers and stream-level protocol errors on /agentmesh/rpc/1.0.0, by error code and class', labels: ['code', 'reason'] },
+  gossip_rejected_total: { help: 'Gossip messages rejected by validation (the sender is penalised), by reason', labels: ['reason'] },
+  streams_aborted_total: { help: 'Inbound streams closed by this node, by protocol and reason', labels: ['protocol', 'reason'] },
+  peers_joined_total: { help: 'Agents that joined this node\'s membership view', labels: [] },
+  peers_left_total: { help: 'Agents that left this node\'s membership view', labels: [] }
+} as const
+
+export type CounterName = keyof typeof COUNTERS
 
 function key (labels: Labels): string {
   return Object.keys(labels).sort().map(k => `${k}=${labels[k]}`).join(',')
@@ -19,6 +26,42 @@ function key (labels: Labels): string {
 
 export class Stats {
   private readonly counters = new Map<CounterName, Map<string, { labels: Labels, value: number }>>()
+  /** The Prometheus registry of this node: its counters, latencies, and libp2p's own metrics. */
+  readonly registry = new Registry()
+  private readonly latency: Histogram<'operation' | 'type'>
+  private connections: () => number = () => 0
+
+  constructor () {
+    for (const [name, spec] of Object.entries(COUNTERS) as Array<[CounterName, typeof COUNTERS[CounterName]]>) {
+      const read = (): Iterable<{ labels: Labels, value: number }> => this.counters.get(name)?.values() ?? []
+      // eslint-disable-next-line no-new
+      new Counter({
+        name,
+        help: spec.help,
+        labelNames: [...spec.labels],
+        registers: [this.registry],
+        collect () {
+          this.reset()
+          for (const s of read()) this.inc(s.labels, s.value)
+        }
+      })
+    }
+    const connections = (): number => this.connections()
+    // eslint-disable-next-line no-new
+    new Gauge({
+      name: 'active_connections',
+      help: 'Open libp2p connections of this node',
+      registers: [this.registry],
+      collect () { this.set(connections()) }
+    })
+    this.latency = new Histogram({
+      name: 'message_latency_seconds',
+      help: 'Latency by operation: request (caller, send to answer), handle (handler run time), deliver (publish to receipt, sender clock)',
+      labelNames: ['operation', 'type'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [this.registry]
+    })
+  }
 
   inc (name: CounterName, labels: Labels = {}, by = 1): void {
     let series = this.counters.get(name)
@@ -28,6 +71,13 @@ export class Stats {
     if (entry === undefined) series.set(k, { labels, value: by })
     else entry.value += by
   }
+
+  observe (operation: 'request' | 'handle' | 'deliver', type: string, seconds: number): void {
+    if (seconds >= 0) this.latency.observe({ operation, type }, seconds)
+  }
+
+  /** Where active_connections comes from (the node sets it once libp2p exists). */
+  countConnections (fn: () => number): void { this.connections = fn }
 
   /** The sum of a counter over every series whose labels include `match`. */
   get (name: CounterName, match: Labels = {}): number {
@@ -43,4 +93,33 @@ export class Stats {
     for (const [name, series] of this.counters) out[name] = [...series.values()].map(e => ({ labels: { ...e.labels }, value: e.value }))
     return out
   }
+
+  /** The Prometheus text exposition of everything in the registry. */
+  async exposition (): Promise<{ contentType: string, body: string }> {
+    return { contentType: this.registry.contentType, body: fixTotalSuffix(await this.registry.metrics()) }
+  }
+}
+
+/**
+ * Some gauges of libp2p (libp2p_protocol_streams_total, ...) and of prom-client's default
+ * metrics (nodejs_active_handles_total, ...) end in `_total`, which Prometheus reserves for
+ * counters: `promtool check metrics` rejects the exposition. Their names cannot be changed at
+ * the source, so here, at scrape time, such a family loses the suffix, or is left out where a
+ * family of the shorter name already exists (prom-client's are sums of those).
+ */
+export function fixTotalSuffix (text: string): string {
+  const types = new Map<string, string>()
+  for (const m of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) types.set(m[1], m[2])
+  const wrong = [...types].filter(([name, type]) => name.endsWith('_total') && type !== 'counter').map(([name]) => name)
+  if (wrong.length === 0) return text
+  const rename = new Map(wrong.map(n => [n, types.has(n.slice(0, -6)) ? null : n.slice(0, -6)]))
+  const out: string[] = []
+  for (const line of text.split('\n')) {
+    const name = /^(?:# (?:HELP|TYPE) )?([a-zA-Z_:][a-zA-Z0-9_:]*)/.exec(line)?.[1]
+    const to = name !== undefined ? rename.get(name) : undefined
+    if (to === undefined) { out.push(line); continue }
+    if (to === null) continue
+    out.push(line.replace(name as string, to))
+  }
+  return out.join('\n')
 }

@@ -284,6 +284,7 @@ export class PubSubService {
         continue
       }
       this.init.stats.inc('messages_total', { direction: 'in', type: env.type, status: 'ok' })
+      this.init.stats.observe('deliver', env.type, (now - env.timestamp) / 1000)
       this.deliver(local, env)
     }
   }

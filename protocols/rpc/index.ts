@@ -108,7 +108,9 @@ export class RpcService {
       if (frame.byteLength > this.init.maxMessageBytes) throw new MessageTooLargeError(frame.byteLength, this.init.maxMessageBytes)
       const channel = await this.channel(peer, deadline.signal)
       this.init.stats.inc('messages_total', { direction: 'out', type: env.type, status: 'ok' })
+      const sentAt = performance.now()
       const reply = await channel.request(env, frame, deadline.signal)
+      this.init.stats.observe('request', env.type, (performance.now() - sentAt) / 1000)
       if (reply.error !== undefined) throw errorFromWire(reply.error)
       const answer = cmd.response.safeParse(reply.payload)
       if (!answer.success) throw new ValidationError(`answer to "${cmd.name}" from ${peer}: ${describe(answer.error)}`)
@@ -219,8 +221,10 @@ export class RpcService {
     }
     this.init.stats.inc('messages_total', { direction: 'in', type, status: 'ok' })
     const ctx = new Context(env, channel)
+    const started = performance.now()
     try {
       const result = await entry.handler(req.data, ctx)
+      this.init.stats.observe('handle', type, (performance.now() - started) / 1000)
       const res = entry.command.response.safeParse(result)
       if (!res.success) return answer(null, new ValidationError(`handler of "${env.subject}" answered badly: ${describe(res.error)}`))
       return answer(res.data)
