@@ -14,7 +14,8 @@ import { parseConfig, type AgentConfig, type AgentConfigInput } from './config.j
 import { freshIdentity, loadOrCreateIdentity } from './identity.js'
 import { buildLibp2p, type AgentLibp2p } from './libp2p.js'
 import { Stats } from './stats.js'
-import { DebugServer, RawBody, type Route } from './debug-server.js'
+import { DebugServer, RawBody, Takeover, type Route } from './debug-server.js'
+import { EventStream } from './event-stream.js'
 import { ConnectionError } from './errors.js'
 import { AGENTMESH_VERSION } from './version.js'
 import { PubSubService, type PublishOptions, type Subscription, type Topic } from '../protocols/pubsub/index.js'
@@ -76,6 +77,8 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   private readonly bootstrap: BootstrapDialer
   private readonly discovery: DiscoveryDialer
   private debug?: DebugServer
+  private events?: EventStream
+  private readonly stopFeeds: Array<() => void> = []
   private readonly routes: Record<string, Route>
   private state: 'new' | 'starting' | 'started' | 'stopping' | 'stopped' = 'new'
   private startedAt = 0
@@ -130,9 +133,17 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     this.discovery = new DiscoveryDialer(libp2p, () => config.connections.targetPeers)
     this.routes = {
       '/health': () => this.health(),
-      '/peers': () => this.peers().map(({ card: _card, ...p }) => p),
       '/stats': () => this.stats.snapshot(),
-      '/metrics': async () => new RawBody(await this.stats.exposition())
+      '/metrics': async () => new RawBody(await this.stats.exposition()),
+      '/peers': async () => await this.peerDetails(),
+      '/topics': () => this.topicDetails(),
+      '/messages': ({ url }) => {
+        const asked = Number.parseInt(url.searchParams.get('limit') ?? '', 10)
+        return this.stats.messages.recent(Number.isFinite(asked) ? Math.min(Math.max(asked, 1), this.stats.messages.capacity) : 100)
+      },
+      '/events': () => new Takeover((req, res) => {
+        this.events?.attach(req, res, { peerId: this.peerId, name: this.name, peers: this.peers().map(p => ({ peerId: p.peerId, name: p.name, roles: p.roles })) })
+      })
     }
   }
 
@@ -157,6 +168,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       this.discovery.start()
       this.bootstrap.start()
       if (this.config.debug !== undefined) {
+        this.openEventFeed()
         this.debug = new DebugServer({
           listen: this.config.debug,
           routes: this.routes,
@@ -185,6 +197,8 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     this.membership.stop()
     await this.pubsub.stop()
     await this.rpc.stop()
+    for (const stop of this.stopFeeds.splice(0)) stop()
+    this.events?.close()
     await this.debug?.stop()
     await this.libp2p.stop()
     this.state = 'stopped'
@@ -296,6 +310,50 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       addresses: this.addresses().slice(0, 32),
       startedAt: this.startedAt
     }
+  }
+
+  /** What /events streams: joins and leaves, subscription changes, and sampled messages. */
+  private openEventFeed (): void {
+    const events = new EventStream({ onDrop: () => { this.stats.inc('streams_aborted_total', { protocol: 'debug-events', reason: 'slow_client' }) } })
+    this.events = events
+    const on = <K extends keyof AgentNodeEvents>(type: K, fn: (e: AgentNodeEvents[K]) => void): void => {
+      this.addEventListener(type, fn as any)
+      this.stopFeeds.push(() => { this.removeEventListener(type, fn as any) })
+    }
+    on('peer:join', (e) => { events.send('peer:join', { peerId: e.detail.peerId, name: e.detail.name, roles: e.detail.roles, capabilities: e.detail.capabilities }) })
+    on('peer:leave', (e) => { events.send('peer:leave', e.detail) })
+    const gossip = this.libp2p.services.pubsub
+    const onSubs = (e: CustomEvent<{ peerId: { toString: () => string }, subscriptions: Array<{ topic: string, subscribe: boolean }> }>): void => {
+      events.send('topic', { peerId: e.detail.peerId.toString(), changes: e.detail.subscriptions.map(s => ({ topic: s.topic, subscribe: s.subscribe })) })
+    }
+    gossip.addEventListener('subscription-change', onSubs as any)
+    this.stopFeeds.push(() => { gossip.removeEventListener('subscription-change', onSubs as any) })
+    this.stopFeeds.push(this.stats.messages.listen((r) => { events.send('message', r) }))
+  }
+
+  /** /peers: each agent with its card and, per connection, direction, round-trip time and open streams. */
+  private async peerDetails (): Promise<unknown[]> {
+    return await Promise.all(this.peers().map(async ({ card: _card, connections: _c, ...p }) => {
+      const conns = this.libp2p.getConnections(peerIdFromString(p.peerId))
+      return {
+        ...p,
+        connections: await Promise.all(conns.map(async c => ({
+          address: c.remoteAddr.toString(),
+          direction: c.direction,
+          // libp2p's connection monitor measures rtt every few seconds; ask once if it has not yet.
+          rttMs: c.rtt ?? await this.libp2p.services.ping.ping(c.remotePeer, { signal: AbortSignal.timeout(1_000) }).catch(() => null),
+          streams: c.streams.map(s => ({ protocol: s.protocol, direction: s.direction }))
+        })))
+      }
+    }))
+  }
+
+  /** /topics: local subscriptions, the peers known to subscribe, gossip mesh peers and their scores. */
+  private topicDetails (): unknown[] {
+    return this.pubsub.subscriptions().map(topic => {
+      const { subscribers, mesh } = this.topicPeers(topic)
+      return { topic, subscribers, mesh, scores: Object.fromEntries(subscribers.map(p => [p, Math.round(this.gossipScore(p) * 100) / 100])) }
+    })
   }
 
   health (): Health {

@@ -10,6 +10,11 @@ import { ConfigError } from './errors.js'
 
 export interface DebugRequest { url: URL, req: IncomingMessage }
 
+/** A route that takes over the response (a stream of events). */
+export class Takeover {
+  constructor (readonly handle: (req: IncomingMessage, res: ServerResponse) => void) {}
+}
+
 /** A route's answer sent as it is (Prometheus text, a page) rather than as JSON. */
 export class RawBody {
   readonly contentType: string
@@ -96,6 +101,7 @@ export class DebugServer {
     if (route === undefined) { send(res, 404, { error: 'not found', routes: Object.keys(this.init.routes) }); return }
     try {
       const result = await route({ url, req })
+      if (result instanceof Takeover) { result.handle(req, res); return }
       if (result instanceof RawBody) {
         res.writeHead(200, { 'content-type': result.contentType, 'cache-control': 'no-store' })
         res.end(result.body)

@@ -5,6 +5,7 @@
  * registry: several nodes may share a process.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { MessageLog } from './message-log.js'
 
 export type Labels = Record<string, string>
 
@@ -28,6 +29,8 @@ export class Stats {
   private readonly counters = new Map<CounterName, Map<string, { labels: Labels, value: number }>>()
   /** The Prometheus registry of this node: its counters, latencies, and libp2p's own metrics. */
   readonly registry = new Registry()
+  /** Recent messages for the debug endpoint (/messages, /events). */
+  readonly messages = new MessageLog()
   private readonly latency: Histogram<'operation' | 'type'>
   private connections: () => number = () => 0
 

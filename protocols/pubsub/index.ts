@@ -119,6 +119,7 @@ export class PubSubService {
 
     this.deliverLocal(t.name, env)
     this.init.stats.inc('messages_total', { direction: 'out', type: env.type, status: 'ok' })
+    this.init.stats.messages.add(env, 'out', size)
     await this.batcher(gossipTopic(this.init.mesh, t.name)).add(json)
     return env
   }
@@ -285,6 +286,7 @@ export class PubSubService {
       }
       this.init.stats.inc('messages_total', { direction: 'in', type: env.type, status: 'ok' })
       this.init.stats.observe('deliver', env.type, (now - env.timestamp) / 1000)
+      this.init.stats.messages.add(env, 'in', undefined, now - env.timestamp)
       this.deliver(local, env)
     }
   }

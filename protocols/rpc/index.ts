@@ -110,7 +110,9 @@ export class RpcService {
       this.init.stats.inc('messages_total', { direction: 'out', type: env.type, status: 'ok' })
       const sentAt = performance.now()
       const reply = await channel.request(env, frame, deadline.signal)
-      this.init.stats.observe('request', env.type, (performance.now() - sentAt) / 1000)
+      const took = performance.now() - sentAt
+      this.init.stats.observe('request', env.type, took / 1000)
+      this.init.stats.messages.add(env, 'out', frame.byteLength, took)
       if (reply.error !== undefined) throw errorFromWire(reply.error)
       const answer = cmd.response.safeParse(reply.payload)
       if (!answer.success) throw new ValidationError(`answer to "${cmd.name}" from ${peer}: ${describe(answer.error)}`)
@@ -220,6 +222,7 @@ export class RpcService {
       return answer(null, new ValidationError(`request for "${env.subject}": ${describe(req.error)}`))
     }
     this.init.stats.inc('messages_total', { direction: 'in', type, status: 'ok' })
+    this.init.stats.messages.add(env, 'in', undefined, Date.now() - env.timestamp)
     const ctx = new Context(env, channel)
     const started = performance.now()
     try {

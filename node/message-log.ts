@@ -1,0 +1,73 @@
+/**
+ * Recent messages, for people watching a node: a fixed ring (the debug endpoint's /messages) and
+ * a sampled feed (its /events stream). Bounded in memory and in rate whatever the traffic.
+ */
+import type { Envelope } from '../protocols/envelope/index.js'
+
+export interface MessageRecord {
+  at: number
+  direction: 'in' | 'out'
+  id: string
+  type: string
+  subject: string
+  source: string
+  destination: string
+  topic?: string
+  size?: number
+  /** in: sender timestamp to receipt (ms, sender clock); out REQUEST: send to answer. */
+  latencyMs?: number
+}
+
+export class MessageLog {
+  private readonly ring: Array<MessageRecord | undefined>
+  private next = 0
+  private listeners = new Set<(r: MessageRecord) => void>()
+  private windowStart = 0
+  private inWindow = 0
+
+  /** `capacity` records kept; at most `samplesPerSec` passed on to listeners. */
+  constructor (readonly capacity = 500, readonly samplesPerSec = 20) {
+    this.ring = new Array(capacity)
+  }
+
+  add (env: Envelope, direction: 'in' | 'out', size?: number, latencyMs?: number): void {
+    const d = env.destination
+    const rec: MessageRecord = {
+      at: Date.now(),
+      direction,
+      id: env.id,
+      type: env.type,
+      subject: env.subject,
+      source: env.source,
+      destination: 'peer' in d ? d.peer : 'peers' in d ? d.peers.join(',') : `topic:${d.topic}`
+    }
+    if ('topic' in d) rec.topic = d.topic
+    if (size !== undefined) rec.size = size
+    if (latencyMs !== undefined) rec.latencyMs = Math.round(latencyMs * 1000) / 1000
+    this.ring[this.next] = rec
+    this.next = (this.next + 1) % this.capacity
+    if (this.listeners.size > 0 && this.admit(rec.at)) for (const l of this.listeners) l(rec)
+  }
+
+  /** The most recent records, newest first. */
+  recent (limit: number): MessageRecord[] {
+    const out: MessageRecord[] = []
+    for (let i = 1; i <= this.capacity && out.length < limit; i++) {
+      const r = this.ring[(this.next - i + this.capacity) % this.capacity]
+      if (r === undefined) break
+      out.push(r)
+    }
+    return out
+  }
+
+  /** Sampled records as they happen; returns the function that stops them. */
+  listen (fn: (r: MessageRecord) => void): () => void {
+    this.listeners.add(fn)
+    return () => { this.listeners.delete(fn) }
+  }
+
+  private admit (now: number): boolean {
+    if (now - this.windowStart >= 1000) { this.windowStart = now; this.inWindow = 0 }
+    return ++this.inWindow <= this.samplesPerSec
+  }
+}
