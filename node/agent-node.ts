@@ -16,6 +16,7 @@ import { buildLibp2p, type AgentLibp2p } from './libp2p.js'
 import { Stats } from './stats.js'
 import { DebugServer, RawBody, Takeover, type Route } from './debug-server.js'
 import { EventStream } from './event-stream.js'
+import { DEBUG_PAGE } from './debug-page.js'
 import { ConnectionError } from './errors.js'
 import { AGENTMESH_VERSION } from './version.js'
 import { PubSubService, type PublishOptions, type Subscription, type Topic } from '../protocols/pubsub/index.js'
@@ -26,6 +27,7 @@ import { Membership, type AgentQuery, type PeerInfo } from '../discovery/members
 import { BootstrapDialer } from '../discovery/bootstrap.js'
 import { DiscoveryDialer } from '../discovery/mdns.js'
 import type { AgentCard } from '../discovery/card.js'
+import { MESH_TOPIC, MeshMap, type MeshAnnouncement } from '../discovery/mesh-map.js'
 
 export interface AgentNodeEvents {
   /** An agent connected and told us its card. */
@@ -79,6 +81,10 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   private debug?: DebugServer
   private events?: EventStream
   private readonly stopFeeds: Array<() => void> = []
+  private meshMap?: MeshMap
+  private announceTimer?: ReturnType<typeof setTimeout>
+  private lastRates: Record<string, number> = {}
+  private lastAnnounce = Date.now()
   private readonly routes: Record<string, Route>
   private state: 'new' | 'starting' | 'started' | 'stopping' | 'stopped' = 'new'
   private startedAt = 0
@@ -141,6 +147,8 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
         const asked = Number.parseInt(url.searchParams.get('limit') ?? '', 10)
         return this.stats.messages.recent(Number.isFinite(asked) ? Math.min(Math.max(asked, 1), this.stats.messages.capacity) : 100)
       },
+      '/': () => new RawBody({ contentType: 'text/html; charset=utf-8', body: DEBUG_PAGE }),
+      '/mesh': () => this.meshMap?.snapshot() ?? { nodes: [], edges: [], ageMs: 0, intervalMs: 0 },
       '/events': () => new Takeover((req, res) => {
         this.events?.attach(req, res, { peerId: this.peerId, name: this.name, peers: this.peers().map(p => ({ peerId: p.peerId, name: p.name, roles: p.roles })) })
       })
@@ -167,7 +175,9 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       this.membership.start()
       this.discovery.start()
       this.bootstrap.start()
+      this.startAnnouncing()
       if (this.config.debug !== undefined) {
+        this.watchMesh()
         this.openEventFeed()
         this.debug = new DebugServer({
           listen: this.config.debug,
@@ -197,6 +207,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     this.membership.stop()
     await this.pubsub.stop()
     await this.rpc.stop()
+    if (this.announceTimer !== undefined) clearTimeout(this.announceTimer)
     for (const stop of this.stopFeeds.splice(0)) stop()
     this.events?.close()
     await this.debug?.stop()
@@ -226,6 +237,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   /** Broadcast an event to the topic's subscribers in the mesh (and on this node). */
   async publish<S extends z.ZodType> (topic: Topic<S> | string, payload: z.input<S>, options?: PublishOptions): Promise<Envelope> {
     this.assertStarted('publish')
+    reserved(topic)
     return await this.pubsub.publish(topic, payload, options)
   }
 
@@ -235,6 +247,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   /** Messages of one topic, as an async iterable; `unsubscribe()` (or `break`) ends it. */
   subscribe<S extends z.ZodType> (topic: Topic<S> | string): Subscription<z.output<S>> {
     this.assertStarted('subscribe')
+    reserved(topic)
     return this.pubsub.subscribe(topic)
   }
 
@@ -312,6 +325,47 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     }
   }
 
+  /** This node's part of the mesh map: its neighbours and message rates, told every interval. */
+  private announcement (): MeshAnnouncement {
+    return { peerId: this.peerId, name: this.name, roles: this.config.roles, peers: this.peers().map(p => p.peerId), rates: this.lastRates, at: Date.now() }
+  }
+
+  private startAnnouncing (): void {
+    const every = this.config.meshAnnounceIntervalMs
+    if (every <= 0) return
+    const announce = (): void => {
+      this.announceTimer = undefined
+      if (this.state !== 'started' && this.state !== 'starting') return
+      const seconds = Math.max(0.001, (Date.now() - this.lastAnnounce) / 1000)
+      this.lastAnnounce = Date.now()
+      this.lastRates = Object.fromEntries([...this.stats.messages.takeCounts()].map(([p, n]) => [p, Math.round(n / seconds * 10) / 10]))
+      this.pubsub.publish(MESH_TOPIC, this.announcement()).catch(() => { /* stopping */ })
+      this.announceTimer = setTimeout(announce, every)
+      this.announceTimer.unref?.()
+    }
+    // Soon after start and after each join or leave (debounced), so the map follows quickly.
+    const soon = (): void => {
+      if (this.announceTimer !== undefined) clearTimeout(this.announceTimer)
+      this.announceTimer = setTimeout(announce, 300 + Math.floor(Math.random() * 200))
+      this.announceTimer.unref?.()
+    }
+    this.addEventListener('peer:join', soon)
+    this.addEventListener('peer:leave', soon)
+    this.stopFeeds.push(() => { this.removeEventListener('peer:join', soon); this.removeEventListener('peer:leave', soon) })
+    soon()
+  }
+
+  /** Nodes with a debug endpoint assemble the map from everyone's announcements. */
+  private watchMesh (): void {
+    const map = new MeshMap(() => this.announcement(), Math.max(1_000, this.config.meshAnnounceIntervalMs))
+    this.meshMap = map
+    const sub = this.pubsub.subscribe(MESH_TOPIC)
+    void (async () => { for await (const m of sub) if (m.from === m.payload.peerId) map.record(m.payload) })()
+    const onLeave = (e: AgentNodeEvents['peer:leave']): void => { map.forget(e.detail.peerId) }
+    this.addEventListener('peer:leave', onLeave)
+    this.stopFeeds.push(() => { sub.unsubscribe(); this.removeEventListener('peer:leave', onLeave) })
+  }
+
   /** What /events streams: joins and leaves, subscription changes, and sampled messages. */
   private openEventFeed (): void {
     const events = new EventStream({ onDrop: () => { this.stats.inc('streams_aborted_total', { protocol: 'debug-events', reason: 'slow_client' }) } })
@@ -372,4 +426,10 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       commands: this.rpc.commands().filter(c => !c.startsWith('$'))
     }
   }
+}
+
+/** Names starting with "$" are agentmesh's own (the mesh map, the card exchange). */
+function reserved (topic: Topic | string): void {
+  const name = typeof topic === 'string' ? topic : topic.name
+  if (name.startsWith('$')) throw new TypeError(`topic names starting with "$" are agentmesh's own: "${name}"`)
 }

@@ -95,6 +95,8 @@ export const ConfigSchema = z.strictObject({
   /** Largest encoded envelope sent or accepted (R-MSG: 1 MiB). */
   maxMessageBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(1024 * 1024),
   logLevel: z.enum(['silent', 'error', 'warn', 'info', 'debug']).default('info'),
+  /** How often the node tells the mesh its neighbours, for /mesh and the live page; 0 = never. */
+  meshAnnounceIntervalMs: z.number().int().min(0).default(5_000),
   rpc: RpcConfig.prefault({}),
   pubsub: PubSubConfig.prefault({}),
   connections: ConnectionsConfig.prefault({})

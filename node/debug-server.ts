@@ -85,17 +85,18 @@ export class DebugServer {
     await new Promise<void>(resolve => { server.close(() => { resolve() }) })
   }
 
-  private authorised (req: IncomingMessage): boolean {
+  private authorised (req: IncomingMessage, url: URL): boolean {
     if (this.tokenDigest === undefined) return true
     const h = req.headers.authorization ?? ''
-    const given = h.startsWith('Bearer ') ? h.slice(7) : ''
+    // A browser's EventSource cannot send headers: the live page passes ?token= instead.
+    const given = h.startsWith('Bearer ') ? h.slice(7) : (url.searchParams.get('token') ?? '')
     // Digests have one length whatever the token's, so the comparison leaks neither.
     return timingSafeEqual(digest(given), this.tokenDigest)
   }
 
   private async serve (req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://debug')
-    if (!this.authorised(req)) { send(res, 401, { error: 'unauthorized' }, { 'www-authenticate': 'Bearer' }); return }
+    if (!this.authorised(req, url)) { send(res, 401, { error: 'unauthorized' }, { 'www-authenticate': 'Bearer' }); return }
     if (req.method !== 'GET' && req.method !== 'HEAD') { send(res, 405, { error: 'method not allowed' }); return }
     const route = this.init.routes[url.pathname]
     if (route === undefined) { send(res, 404, { error: 'not found', routes: Object.keys(this.init.routes) }); return }

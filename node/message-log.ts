@@ -24,6 +24,8 @@ export class MessageLog {
   private listeners = new Set<(r: MessageRecord) => void>()
   private windowStart = 0
   private inWindow = 0
+  /** Messages exchanged with each remote peer since the last takeCounts(). */
+  private perPeer = new Map<string, number>()
 
   /** `capacity` records kept; at most `samplesPerSec` passed on to listeners. */
   constructor (readonly capacity = 500, readonly samplesPerSec = 20) {
@@ -43,10 +45,19 @@ export class MessageLog {
     }
     if ('topic' in d) rec.topic = d.topic
     if (size !== undefined) rec.size = size
+    const remote = direction === 'in' ? env.source : ('peer' in d ? d.peer : undefined)
+    if (remote !== undefined) this.perPeer.set(remote, (this.perPeer.get(remote) ?? 0) + 1)
     if (latencyMs !== undefined) rec.latencyMs = Math.round(latencyMs * 1000) / 1000
     this.ring[this.next] = rec
     this.next = (this.next + 1) % this.capacity
     if (this.listeners.size > 0 && this.admit(rec.at)) for (const l of this.listeners) l(rec)
+  }
+
+  /** Per-peer message counts since the previous call, and a fresh count from now on. */
+  takeCounts (): Map<string, number> {
+    const counts = this.perPeer
+    this.perPeer = new Map()
+    return counts
   }
 
   /** The most recent records, newest first. */
