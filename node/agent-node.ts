@@ -404,7 +404,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
 
   /** /topics: local subscriptions, the peers known to subscribe, gossip mesh peers and their scores. */
   private topicDetails (): unknown[] {
-    return this.pubsub.subscriptions().map(topic => {
+    return this.pubsub.subscriptions().filter(t => !t.startsWith('$')).map(topic => {
       const { subscribers, mesh } = this.topicPeers(topic)
       return { topic, subscribers, mesh, scores: Object.fromEntries(subscribers.map(p => [p, Math.round(this.gossipScore(p) * 100) / 100])) }
     })
@@ -422,7 +422,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       addresses: this.addresses(),
       uptimeMs: this.startedAt > 0 ? Date.now() - this.startedAt : 0,
       peers: peers.map(p => ({ peerId: p.peerId, name: p.name, roles: p.roles })),
-      subscriptions: this.pubsub.subscriptions(),
+      subscriptions: this.pubsub.subscriptions().filter(t => !t.startsWith('$')),
       commands: this.rpc.commands().filter(c => !c.startsWith('$'))
     }
   }
