@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { CLI, Proc, uniqueMesh } from './helpers.js'
+import { CLI, Proc, uniqueMesh, waitFor } from './helpers.js'
 
 async function startCli (args: string[]): Promise<{ proc: Proc, ready: any }> {
   const proc = new Proc([CLI, 'start', '--json', '--listen', '/ip4/127.0.0.1/tcp/0', ...args])
@@ -36,6 +36,17 @@ test('two CLI nodes find each other through --bootstrap; the debug endpoint show
     assert.equal(peers[0].connections.length >= 1, true)
     const missing = await fetch(`${a.ready.debug}/nope`)
     assert.equal(missing.status, 404)
+
+    // agentmesh status: the mesh as a table (here as JSON), once a2's announcement reached a1
+    let rows: any[] = []
+    await waitFor(async () => {
+      const st = new Proc([CLI, 'status', '--json', a.ready.debug])
+      await st.exited()
+      rows = st.lines.length > 0 ? JSON.parse(st.lines[0]) : []
+      return rows.length === 2
+    }, 'status to list both agents', 20_000)
+    assert.deepEqual(rows.map(r => r.agent), ['a1 *', 'a2'])
+    assert.equal(rows[1].peers, 1)
 
     // request by agent name, through the bootstrap node
     const req = new Proc([CLI, 'request', '--json', '--mesh', mesh, '--no-mdns', '--bootstrap', boot, 'a2', 'echo', '{"x":[1,2]}'])

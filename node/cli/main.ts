@@ -9,6 +9,7 @@ import { pubCommand } from './pub.js'
 import { subCommand } from './sub.js'
 import { requestCommand } from './request.js'
 import { idCommand } from './id.js'
+import { statusCommand } from './status.js'
 
 const program = new Command('agentmesh')
   .description('a peer-to-peer mesh for software agents')
@@ -18,6 +19,7 @@ const program = new Command('agentmesh')
   .addCommand(subCommand())
   .addCommand(requestCommand())
   .addCommand(idCommand())
+  .addCommand(statusCommand())
   .showHelpAfterError()
 
 await program.parseAsync(process.argv)
