@@ -13,9 +13,10 @@ const Greetings = defineTopic('greetings', z.object({ text: z.string() }))
 export async function main (): Promise<void> {
   const mesh = `embed-${process.pid}`
   // Two agents in one process here; in real use each is its own process (or host).
-  const alice = await createAgentNode({ name: 'alice', mesh, mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'] })
+  // logLevel 'info' (the default) would also log joins and leaves as JSON on stderr.
+  const alice = await createAgentNode({ name: 'alice', mesh, mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'warn' })
   await alice.start()
-  const bob = await createAgentNode({ name: 'bob', mesh, mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: alice.addresses() })
+  const bob = await createAgentNode({ name: 'bob', mesh, mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: alice.addresses(), logLevel: 'warn' })
   await bob.start()
 
   alice.handle(Add, ({ a, b }) => ({ sum: a + b })) // a and b are numbers, checked on arrival

@@ -19,11 +19,14 @@ function startAgent (i: number, bootstrap: string | undefined): Promise<Ready> {
   const name = `agent-${i + 1}`
   const env: NodeJS.ProcessEnv = {
     ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AGENTMESH_'))),
+    ...(process.env.AGENTMESH_LOG_LEVEL !== undefined ? { AGENTMESH_LOG_LEVEL: process.env.AGENTMESH_LOG_LEVEL } : {}),
     AGENTMESH_NAME: name,
     AGENTMESH_MESH: values.mesh,
     AGENTMESH_LISTEN: '/ip4/127.0.0.1/tcp/0',
     AGENTMESH_DEBUG: '127.0.0.1:0',
     AGENTMESH_MDNS: 'false',
+    // The agents print what they do; their JSON logs (stderr) only for warnings here.
+    AGENTMESH_LOG_LEVEL: process.env.AGENTMESH_LOG_LEVEL ?? 'warn',
     AGENTMESH_ROLES: i === 0 ? 'bootstrap,agent' : 'agent',
     ...(bootstrap !== undefined ? { AGENTMESH_BOOTSTRAP: bootstrap } : {})
   }

@@ -19,6 +19,7 @@ import { EventStream } from './event-stream.js'
 import { DEBUG_PAGE } from './debug-page.js'
 import { ConnectionError } from './errors.js'
 import { AGENTMESH_VERSION } from './version.js'
+import { createLogger, type Logger } from './log.js'
 import { PubSubService, type PublishOptions, type Subscription, type Topic } from '../protocols/pubsub/index.js'
 import { abortReason } from '../protocols/rpc/channel.js'
 import { RpcService, RPC_PROTOCOL, type Command, type Handler, type RequestOptions, type SendResult } from '../protocols/rpc/index.js'
@@ -54,24 +55,29 @@ export interface Health {
 export interface CreateAgentNodeOptions extends AgentConfigInput {
   /** An identity to use instead of `identity` (a file) or a fresh one. */
   privateKey?: PrivateKey
+  /** A pino logger to write to instead of the node's own (JSON on stderr at `logLevel`). */
+  logger?: Logger
 }
 
 /** Create a node (not yet started) from options validated against the config schema. */
 export async function createAgentNode (options: CreateAgentNodeOptions = {}): Promise<AgentNode> {
-  const { privateKey, ...rest } = options
+  const { privateKey, logger, ...rest } = options
   const config = parseConfig(rest)
   const id = privateKey !== undefined
     ? { privateKey }
     : config.identity !== undefined ? await loadOrCreateIdentity(config.identity) : await freshIdentity()
   const stats = new Stats()
   const libp2p = await buildLibp2p(config, id.privateKey, config.debug !== undefined ? stats.registry : undefined)
-  return new AgentNode(config, libp2p, stats)
+  const peerId = libp2p.peerId.toString()
+  const log = (logger ?? createLogger(config.logLevel, { peer_id: peerId, agent: config.name ?? `agent-${peerId.slice(-6)}` }))
+  return new AgentNode(config, libp2p, stats, log)
 }
 
 export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   readonly config: AgentConfig
   readonly libp2p: AgentLibp2p
   readonly stats: Stats
+  readonly log: Logger
   readonly name: string
   private readonly rpc: RpcService
   private readonly pubsub: PubSubService
@@ -90,17 +96,19 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   private startedAt = 0
   debugUrl?: string
 
-  constructor (config: AgentConfig, libp2p: AgentLibp2p, stats = new Stats()) {
+  constructor (config: AgentConfig, libp2p: AgentLibp2p, stats = new Stats(), log?: Logger) {
     super()
     this.config = config
     this.libp2p = libp2p
     this.stats = stats
+    this.log = log ?? createLogger(config.logLevel, { peer_id: libp2p.peerId.toString(), agent: config.name ?? 'agent' })
     stats.countConnections(() => libp2p.getConnections().length)
     const id = libp2p.peerId.toString()
     this.name = config.name ?? `agent-${id.slice(-6)}`
     this.rpc = new RpcService({
       libp2p,
       stats: this.stats,
+      log: this.log,
       maxMessageBytes: config.maxMessageBytes,
       window: config.rpc.window,
       timeoutMs: config.rpc.timeoutMs,
@@ -110,6 +118,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       libp2p,
       mesh: config.mesh,
       stats: this.stats,
+      log: this.log,
       maxMessageBytes: config.maxMessageBytes,
       ...config.pubsub
     })
@@ -122,10 +131,12 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     })
     this.membership.addEventListener('peer:join', (e) => {
       this.stats.inc('peers_joined_total')
+      this.log.info({ peer: e.detail.peerId, peer_name: e.detail.name, roles: e.detail.roles }, 'agent joined')
       this.safeDispatchEvent('peer:join', { detail: e.detail })
     })
     this.membership.addEventListener('peer:leave', (e) => {
       this.stats.inc('peers_left_total')
+      this.log.info({ peer: e.detail.peerId, peer_name: e.detail.name }, 'agent left')
       this.safeDispatchEvent('peer:leave', { detail: e.detail })
     })
     this.bootstrap = new BootstrapDialer({
@@ -134,7 +145,10 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       initialDelayMs: config.connections.bootstrapInitialDelayMs,
       maxDelayMs: config.connections.bootstrapMaxDelayMs,
       dialTimeoutMs: config.connections.dialTimeoutMs,
-      onDialError: (address, error, retryInMs) => { this.safeDispatchEvent('bootstrap:error', { detail: { address, error, retryInMs } }) }
+      onDialError: (address, error, retryInMs) => {
+        this.log.warn({ address, error: error.message, retry_in_ms: retryInMs }, 'bootstrap peer unreachable')
+        this.safeDispatchEvent('bootstrap:error', { detail: { address, error, retryInMs } })
+      }
     })
     this.discovery = new DiscoveryDialer(libp2p, () => config.connections.targetPeers)
     this.routes = {
@@ -188,6 +202,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       }
       this.startedAt = Date.now()
       this.state = 'started'
+      this.log.info({ addresses: this.addresses(), debug: this.debugUrl, mesh: this.config.mesh }, 'node started')
     } catch (err) {
       this.state = 'started'
       await this.stop()
@@ -213,6 +228,8 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     await this.debug?.stop()
     await this.libp2p.stop()
     this.state = 'stopped'
+    this.log.info('node stopped')
+    this.log.flush()
   }
 
   async [Symbol.asyncDispose] (): Promise<void> { await this.stop() }

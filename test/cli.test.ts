@@ -146,3 +146,23 @@ test('a bad config file, a bad variable or a public debug address without a toke
     await rm(dir, { recursive: true })
   }
 })
+
+test('structured logs: JSON lines on stderr with time, level, peer id and, per message, correlation_id, source, destination, message_type', async () => {
+  const mesh = uniqueMesh()
+  const a = await startCli(['--name', 'log1', '--mesh', mesh, '--no-mdns', '--log-level', 'debug'])
+  try {
+    const req = new Proc([CLI, 'request', '--mesh', mesh, '--no-mdns', '--log-level', 'silent', '--bootstrap', a.ready.addresses[0], a.ready.peerId, 'echo', '"hi"'])
+    assert.equal(await req.exited(), 0, req.stderr)
+    const lines = (): any[] => a.proc.stderr.split('\n').filter(l => l.startsWith('{')).map(l => JSON.parse(l))
+    await waitFor(() => lines().some(l => l.msg === 'request received' && l.subject === 'echo'), 'the request to be logged')
+    const started = lines().find(l => l.msg === 'node started')
+    assert.ok(started !== undefined && started.peer_id === a.ready.peerId && started.agent === 'log1' && typeof started.time === 'string')
+    const got = lines().find(l => l.msg === 'request received' && l.subject === 'echo')
+    for (const k of ['time', 'level', 'peer_id', 'correlation_id', 'source', 'destination', 'message_type']) assert.ok(got[k] !== undefined, `log line has ${k}: ${JSON.stringify(got)}`)
+    assert.equal(got.destination, a.ready.peerId)
+    assert.equal(got.message_type, 'REQUEST')
+    assert.ok(lines().some(l => l.msg === 'agent joined'))
+  } finally {
+    await a.proc.stop()
+  }
+})

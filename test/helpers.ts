@@ -29,7 +29,8 @@ export async function sleep (ms: number): Promise<void> {
 }
 
 export function nodeOptions (mesh: string, extra: CreateAgentNodeOptions = {}): CreateAgentNodeOptions {
-  return { mesh, mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], ...extra }
+  // Quiet unless a test asks: the log lines of many nodes would bury the test report.
+  return { mesh, mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'silent', ...extra }
 }
 
 /** Start n nodes, each bootstrapping from the first, and wait until every one sees n-1 agents. */

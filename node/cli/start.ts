@@ -17,11 +17,6 @@ export function startCommand (): Command {
         }
         node.addEventListener('peer:join', (e) => { out({ event: 'peer:join', peerId: e.detail.peerId, name: e.detail.name }, `+ ${e.detail.name} joined (${e.detail.peerId})`) })
         node.addEventListener('peer:leave', (e) => { out({ event: 'peer:leave', peerId: e.detail.peerId, name: e.detail.name }, `- ${e.detail.name} left (${e.detail.peerId})`) })
-        node.addEventListener('bootstrap:error', (e) => {
-          if (config.logLevel !== 'silent' && config.logLevel !== 'error') {
-            process.stderr.write(`bootstrap ${e.detail.address}: ${e.detail.error.message}; retrying in ${e.detail.retryInMs} ms\n`)
-          }
-        })
         node.handle('echo', (req) => req)
         node.handle('info', () => node.health())
         await node.start()

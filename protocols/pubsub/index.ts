@@ -12,6 +12,7 @@ import {
 } from '../envelope/index.js'
 import { AgentMeshError, MessageTooLargeError, ValidationError } from '../../node/errors.js'
 import type { Stats } from '../../node/stats.js'
+import { messageFields, type Logger } from '../../node/log.js'
 import { Batcher } from './batcher.js'
 import { DRAIN_WAIT_MS } from './constants.js'
 import { Subscription, type Message } from './subscription.js'
@@ -25,6 +26,7 @@ export interface PubSubInit {
   libp2p: Libp2p<{ pubsub: GossipSub }>
   mesh: string
   stats: Stats
+  log: Logger
   maxMessageBytes: number
   batchWindowMs: number
   batchMaxEnvelopes: number
@@ -60,9 +62,11 @@ export class PubSubService {
   private readonly decoded = new WeakMap<Uint8Array, Envelope[]>()
   private readonly onGossip = (evt: CustomEvent<GossipMessage>): void => { this.receive(evt.detail) }
   private started = false
+  private readonly debug: boolean
 
   constructor (init: PubSubInit) {
     this.init = init
+    this.debug = init.log.isLevelEnabled('debug')
     this.localPeer = init.libp2p.peerId.toString()
     this.gossipsub = init.libp2p.services.pubsub
   }
@@ -120,6 +124,7 @@ export class PubSubService {
     this.deliverLocal(t.name, env)
     this.init.stats.inc('messages_total', { direction: 'out', type: env.type, status: 'ok' })
     this.init.stats.messages.add(env, 'out', size)
+    if (this.debug) this.init.log.debug(messageFields(env), 'event published')
     await this.batcher(gossipTopic(this.init.mesh, t.name)).add(json)
     return env
   }
@@ -245,9 +250,10 @@ export class PubSubService {
     if (waits.length > 0) await Promise.all(waits)
   }
 
-  private validate (_peer: PeerId, msg: GossipMessage, topic: string): TopicValidatorResult {
+  private validate (peer: PeerId, msg: GossipMessage, topic: string): TopicValidatorResult {
     const reject = (reason: string): TopicValidatorResult => {
       this.init.stats.inc('gossip_rejected_total', { reason })
+      this.init.log.warn({ peer: peer.toString(), publisher: msg.type === 'signed' ? msg.from.toString() : undefined, topic, reason }, 'gossip message rejected')
       this.init.stats.inc('messages_total', { direction: 'in', type: 'EVENT', status: 'invalid' })
       return TopicValidatorResult.Reject
     }
@@ -287,6 +293,7 @@ export class PubSubService {
       this.init.stats.inc('messages_total', { direction: 'in', type: env.type, status: 'ok' })
       this.init.stats.observe('deliver', env.type, (now - env.timestamp) / 1000)
       this.init.stats.messages.add(env, 'in', undefined, now - env.timestamp)
+      if (this.debug) this.init.log.debug({ ...messageFields(env), latency_ms: now - env.timestamp }, 'event received')
       this.deliver(local, env)
     }
   }

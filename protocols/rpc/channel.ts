@@ -3,6 +3,7 @@ import type { Uint8ArrayList } from 'uint8arraylist'
 import { decodeEnvelope, encodeEnvelope, isExpired, makeEnvelope, peekId, type Envelope } from '../envelope/index.js'
 import { AbortError, AgentMeshError, ConnectionError, SerializationError, TimeoutError, ValidationError } from '../../node/errors.js'
 import type { Stats } from '../../node/stats.js'
+import type { Logger } from '../../node/log.js'
 import { FrameDecoder, joinFrames } from './frames.js'
 
 export interface ChannelInit {
@@ -13,6 +14,7 @@ export interface ChannelInit {
   maxMessageBytes: number
   window: number
   stats: Stats
+  log: Logger
   /** Inbound channels: answers a request; resolves to the reply, or undefined for none. */
   serve?: (env: Envelope, channel: RpcChannel) => Promise<Envelope | undefined>
   /**
@@ -66,6 +68,7 @@ export class RpcChannel {
     if (ms === undefined || ms <= 0 || this.init.serve === undefined || this.stallTimer !== undefined) return
     this.stallTimer = setTimeout(() => {
       this.init.stats.inc('streams_aborted_total', { protocol: 'rpc', reason: 'stalled' })
+      this.init.log.warn({ peer: this.remotePeer, reason: what, after_ms: ms }, 'rpc stream stalled: closed')
       this.stream.abort(new TimeoutError(`${what} within ${ms} ms`))
     }, ms)
     this.stallTimer.unref?.()
@@ -151,6 +154,7 @@ export class RpcChannel {
       const e = err instanceof AgentMeshError ? err : new SerializationError(String(err))
       this.init.stats.inc('rpc_errors_total', { code: e.code, reason: e.name })
       this.init.stats.inc('messages_total', { direction: 'in', type: 'unknown', status: 'invalid' })
+      this.init.log.warn({ peer: this.remotePeer, code: e.code, error: e.name, detail: e.message }, 'rpc framing broken: stream closed')
       this.sendError(undefined, e)
       this.flush()
       this.stream.close().catch(() => {})
@@ -169,7 +173,9 @@ export class RpcChannel {
       const e = err as AgentMeshError
       this.init.stats.inc('messages_total', { direction: 'in', type: 'unknown', status: 'invalid' })
       this.init.stats.inc('rpc_errors_total', { code: e.code ?? 'MSG002', reason: e.name })
-      if (this.init.serve !== undefined) this.sendError(peekId(frame), e)
+      const id = peekId(frame)
+      this.init.log.warn({ peer: this.remotePeer, code: e.code, error: e.name, detail: e.message, correlation_id: id }, 'rpc message refused')
+      if (this.init.serve !== undefined) this.sendError(id, e)
       return
     }
     if (env.type === 'RESPONSE') {

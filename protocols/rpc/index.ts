@@ -12,6 +12,7 @@ import {
   UnknownCommandError, ValidationError, errorFromWire
 } from '../../node/errors.js'
 import type { Stats } from '../../node/stats.js'
+import { messageFields, type Logger } from '../../node/log.js'
 import { RpcChannel, abortReason } from './channel.js'
 import { anyCommand, type Command, type Handler, type HandlerContext, type RequestOptions } from './commands.js'
 import { MAX_INBOUND_STREAMS, MAX_OUTBOUND_STREAMS, RPC_PROTOCOL } from './constants.js'
@@ -23,6 +24,7 @@ export { RpcChannel } from './channel.js'
 export interface RpcInit {
   libp2p: Libp2p
   stats: Stats
+  log: Logger
   maxMessageBytes: number
   window: number
   timeoutMs: number
@@ -42,10 +44,13 @@ export class RpcService {
   private readonly outbound = new Map<string, Promise<RpcChannel>>()
   private readonly inbound = new Set<RpcChannel>()
   private started = false
+  /** Per-message log lines only when debug is on: the check is made once, not per message. */
+  private readonly debug: boolean
 
   constructor (init: RpcInit) {
     this.init = init
     this.localPeer = init.libp2p.peerId.toString()
+    this.debug = init.log.isLevelEnabled('debug')
   }
 
   async start (): Promise<void> {
@@ -113,6 +118,7 @@ export class RpcService {
       const took = performance.now() - sentAt
       this.init.stats.observe('request', env.type, took / 1000)
       this.init.stats.messages.add(env, 'out', frame.byteLength, took)
+      if (this.debug) this.init.log.debug({ ...messageFields(env), latency_ms: took, error: reply.error?.code }, 'answer received')
       if (reply.error !== undefined) throw errorFromWire(reply.error)
       const answer = cmd.response.safeParse(reply.payload)
       if (!answer.success) throw new ValidationError(`answer to "${cmd.name}" from ${peer}: ${describe(answer.error)}`)
@@ -171,6 +177,7 @@ export class RpcService {
       maxMessageBytes: this.init.maxMessageBytes,
       window: this.init.window,
       stats: this.init.stats,
+      log: this.init.log,
       onClose: (ch) => {
         void this.outbound.get(peer)?.then(cur => { if (cur === ch) this.outbound.delete(peer) }, () => {})
       }
@@ -186,6 +193,7 @@ export class RpcService {
       maxMessageBytes: this.init.maxMessageBytes,
       window: this.init.window,
       stats: this.init.stats,
+      log: this.init.log,
       stallTimeoutMs: this.init.stallTimeoutMs,
       serve: async (env, ch) => await this.serve(env, ch),
       onClose: (ch) => { this.inbound.delete(ch) }
@@ -208,6 +216,7 @@ export class RpcService {
       if (error !== undefined) {
         reply.error = { code: error.code, name: error.name, message: error.message.slice(0, 4096) }
         this.init.stats.inc('rpc_errors_total', { code: error.code, reason: error.name })
+        this.init.log.warn({ ...messageFields(env), code: error.code, error: error.name, detail: error.message }, 'request answered with an error')
       }
       return reply
     }
@@ -223,6 +232,7 @@ export class RpcService {
     }
     this.init.stats.inc('messages_total', { direction: 'in', type, status: 'ok' })
     this.init.stats.messages.add(env, 'in', undefined, Date.now() - env.timestamp)
+    if (this.debug) this.init.log.debug(messageFields(env), 'request received')
     const ctx = new Context(env, channel)
     const started = performance.now()
     try {

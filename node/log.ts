@@ -1,0 +1,32 @@
+/**
+ * Structured logs (R-OBS): one JSON object a line on stderr, with the time, the level, this
+ * node's peer id and name, and for messages correlation_id, source, destination and
+ * message_type. On a terminal they are pretty-printed instead. Per-message lines are at debug
+ * level and cost nothing unless it is on.
+ */
+import { pino, type Logger, type LevelWithSilent } from 'pino'
+import pretty from 'pino-pretty'
+import type { Envelope } from '../protocols/envelope/index.js'
+
+export type { Logger } from 'pino'
+
+export function createLogger (level: LevelWithSilent, base: { peer_id: string, agent: string }): Logger {
+  const options = { level, base, timestamp: pino.stdTimeFunctions.isoTime }
+  if (process.stderr.isTTY === true) {
+    return pino(options, pretty({ colorize: true, destination: 2, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' }))
+  }
+  return pino(options, pino.destination({ fd: 2, sync: false }))
+}
+
+/** The fields R-OBS asks of a log line about a message. */
+export function messageFields (env: Envelope): Record<string, string> {
+  const d = env.destination
+  return {
+    message_id: env.id,
+    correlation_id: env.correlationId ?? env.id,
+    source: env.source,
+    destination: 'peer' in d ? d.peer : 'peers' in d ? d.peers.join(',') : `topic:${d.topic}`,
+    message_type: env.type,
+    subject: env.subject
+  }
+}
