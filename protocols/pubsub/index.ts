@@ -13,6 +13,7 @@ import {
 import { AgentMeshError, MessageTooLargeError, ValidationError } from '../../node/errors.js'
 import type { Stats } from '../../node/stats.js'
 import { messageFields, type Logger } from '../../node/log.js'
+import { endSpan, SpanKind, startReceiveSpan, startSendSpan } from '../../node/tracing.js'
 import { Batcher } from './batcher.js'
 import { DRAIN_WAIT_MS } from './constants.js'
 import { Subscription, type Message } from './subscription.js'
@@ -104,15 +105,18 @@ export class PubSubService {
       if (!r.success) throw new ValidationError(`payload for topic "${t.name}": ${r.error.issues[0].path.join('.')} ${r.error.issues[0].message}`)
       value = r.data
     }
+    const headers: Record<string, string> = { ...options.headers }
+    const { span } = startSendSpan(`agentmesh publish ${t.name}`, SpanKind.PRODUCER, { 'agentmesh.peer_id': this.localPeer, 'agentmesh.topic': t.name }, headers)
+    span.end() // the span marks the send; delivery is each receiver's span
     const env = makeEnvelope({
       source: this.localPeer,
       destination: { topic: t.name },
       type: options.type ?? 'EVENT',
       subject: t.name,
       payload: value,
+      headers,
       ...(options.priority !== undefined ? { priority: options.priority } : {}),
       ...(options.ttl !== undefined ? { ttl: options.ttl } : {}),
-      ...(options.headers !== undefined ? { headers: options.headers } : {}),
       ...(options.correlationId !== undefined ? { correlationId: options.correlationId } : {}),
       ...(options.conversationId !== undefined ? { conversationId: options.conversationId } : {})
     })
@@ -294,7 +298,9 @@ export class PubSubService {
       this.init.stats.observe('deliver', env.type, (now - env.timestamp) / 1000)
       this.init.stats.messages.add(env, 'in', undefined, now - env.timestamp)
       if (this.debug) this.init.log.debug({ ...messageFields(env), latency_ms: now - env.timestamp }, 'event received')
+      const { span } = startReceiveSpan(`agentmesh receive ${local.topic.name}`, SpanKind.CONSUMER, { 'agentmesh.peer_id': this.localPeer, 'agentmesh.remote_peer': env.source, 'agentmesh.topic': local.topic.name, 'agentmesh.message_id': env.id }, env.headers)
       this.deliver(local, env)
+      endSpan(span)
     }
   }
 

@@ -13,6 +13,7 @@ import {
 } from '../../node/errors.js'
 import type { Stats } from '../../node/stats.js'
 import { messageFields, type Logger } from '../../node/log.js'
+import { endSpan, inSpan, SpanKind, startReceiveSpan, startSendSpan } from '../../node/tracing.js'
 import { RpcChannel, abortReason } from './channel.js'
 import { anyCommand, type Command, type Handler, type HandlerContext, type RequestOptions } from './commands.js'
 import { MAX_INBOUND_STREAMS, MAX_OUTBOUND_STREAMS, RPC_PROTOCOL } from './constants.js'
@@ -98,6 +99,9 @@ export class RpcService {
     options.signal?.addEventListener('abort', onUserAbort, { once: true })
     if (options.signal?.aborted === true) onUserAbort()
 
+    const headers: Record<string, string> = { ...options.headers }
+    const { span } = startSendSpan(`agentmesh request ${cmd.name}`, SpanKind.CLIENT, { 'agentmesh.peer_id': this.localPeer, 'agentmesh.remote_peer': peer, 'agentmesh.subject': cmd.name }, headers)
+    let failure: AgentMeshError | Error | undefined
     try {
       const env = makeEnvelope({
         source: this.localPeer,
@@ -106,7 +110,7 @@ export class RpcService {
         subject: cmd.name,
         payload: checked.data,
         ttl: timeoutMs,
-        ...(options.headers !== undefined ? { headers: options.headers } : {}),
+        headers,
         ...(options.conversationId !== undefined ? { conversationId: options.conversationId } : {})
       })
       const frame = encodeEnvelope(env)
@@ -123,7 +127,11 @@ export class RpcService {
       const answer = cmd.response.safeParse(reply.payload)
       if (!answer.success) throw new ValidationError(`answer to "${cmd.name}" from ${peer}: ${describe(answer.error)}`)
       return answer.data as z.output<Res>
+    } catch (err) {
+      failure = err as Error
+      throw err
     } finally {
+      endSpan(span, failure)
       clearTimeout(timer)
       options.signal?.removeEventListener('abort', onUserAbort)
     }
@@ -235,16 +243,20 @@ export class RpcService {
     if (this.debug) this.init.log.debug(messageFields(env), 'request received')
     const ctx = new Context(env, channel)
     const started = performance.now()
+    const traced = startReceiveSpan(`agentmesh handle ${env.subject}`, SpanKind.SERVER, { 'agentmesh.peer_id': this.localPeer, 'agentmesh.remote_peer': env.source, 'agentmesh.subject': env.subject, 'agentmesh.message_id': env.id }, env.headers)
+    let failure: AgentMeshError | undefined
     try {
-      const result = await entry.handler(req.data, ctx)
+      // The handler runs inside the span: requests it makes continue the caller's trace.
+      const result = await inSpan(traced.ctx, async () => await entry.handler(req.data, ctx))
       this.init.stats.observe('handle', type, (performance.now() - started) / 1000)
       const res = entry.command.response.safeParse(result)
-      if (!res.success) return answer(null, new ValidationError(`handler of "${env.subject}" answered badly: ${describe(res.error)}`))
-      return answer(res.data)
+      if (!res.success) failure = new ValidationError(`handler of "${env.subject}" answered badly: ${describe(res.error)}`)
+      return failure !== undefined ? answer(null, failure) : answer(res.data)
     } catch (err) {
-      const e = err instanceof AgentMeshError ? err : new HandlerError(err instanceof Error ? err.message : String(err), { cause: err })
-      return answer(null, e)
+      failure = err instanceof AgentMeshError ? err : new HandlerError(err instanceof Error ? err.message : String(err), { cause: err })
+      return answer(null, failure)
     } finally {
+      endSpan(traced.span, failure)
       ctx.dispose()
     }
   }
