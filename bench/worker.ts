@@ -53,7 +53,7 @@ async function handle (m: Cmd): Promise<unknown> {
     case 'init': {
       impl = m.impl; index = m.index; mesh = m.mesh
       if (impl === 'agentmesh') {
-        am = await createAgentNode({ mesh, name: `b${index}`, mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], connections: { targetPeers: 0, inboundConnectionThreshold: 1000 }, ...(process.env.BENCH_PUBSUB !== undefined ? { pubsub: JSON.parse(process.env.BENCH_PUBSUB) } : {}), ...(process.env.BENCH_DEBUG !== undefined ? { debug: '127.0.0.1:0' } : {}) })
+        am = await createAgentNode({ mesh, name: `b${index}`, mdns: false, logLevel: 'warn', listen: ['/ip4/127.0.0.1/tcp/0'], connections: { targetPeers: 0, inboundConnectionThreshold: 1000 }, ...(process.env.BENCH_PUBSUB !== undefined ? { pubsub: JSON.parse(process.env.BENCH_PUBSUB) } : {}), ...(process.env.BENCH_DEBUG !== undefined ? { debug: '127.0.0.1:0' } : {}) })
         am.handle('echo', (x) => x)
         await am.start()
         return { peerId: am.peerId, addr: am.addresses()[0] }
@@ -151,7 +151,7 @@ async function handle (m: Cmd): Promise<unknown> {
       const lat: number[] = []
       for (let i = 0; i < m.times; i++) {
         if (impl === 'agentmesh') {
-          const n = await createAgentNode({ mesh, mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], connections: { targetPeers: 0 } })
+          const n = await createAgentNode({ mesh, mdns: false, logLevel: 'warn', listen: ['/ip4/127.0.0.1/tcp/0'], connections: { targetPeers: 0 } })
           await n.start()
           const t0 = performance.now()
           await n.dial(m.addr)

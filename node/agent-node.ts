@@ -68,9 +68,7 @@ export async function createAgentNode (options: CreateAgentNodeOptions = {}): Pr
     : config.identity !== undefined ? await loadOrCreateIdentity(config.identity) : await freshIdentity()
   const stats = new Stats()
   const libp2p = await buildLibp2p(config, id.privateKey, config.debug !== undefined ? stats.registry : undefined)
-  const peerId = libp2p.peerId.toString()
-  const log = (logger ?? createLogger(config.logLevel, { peer_id: peerId, agent: config.name ?? `agent-${peerId.slice(-6)}` }))
-  return new AgentNode(config, libp2p, stats, log)
+  return new AgentNode(config, libp2p, stats, logger)
 }
 
 export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
@@ -101,10 +99,10 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     this.config = config
     this.libp2p = libp2p
     this.stats = stats
-    this.log = log ?? createLogger(config.logLevel, { peer_id: libp2p.peerId.toString(), agent: config.name ?? 'agent' })
-    stats.countConnections(() => libp2p.getConnections().length)
     const id = libp2p.peerId.toString()
     this.name = config.name ?? `agent-${id.slice(-6)}`
+    this.log = log ?? createLogger(config.logLevel, { peer_id: id, agent: this.name })
+    stats.countConnections(() => libp2p.getConnections().length)
     this.rpc = new RpcService({
       libp2p,
       stats: this.stats,
