@@ -53,9 +53,14 @@ async function handle (m: Cmd): Promise<unknown> {
     case 'init': {
       impl = m.impl; index = m.index; mesh = m.mesh
       if (impl === 'agentmesh') {
-        am = await createAgentNode({ mesh, name: `b${index}`, mdns: false, logLevel: 'warn', listen: ['/ip4/127.0.0.1/tcp/0'], connections: { targetPeers: 0, inboundConnectionThreshold: 1000 }, ...(process.env.BENCH_PUBSUB !== undefined ? { pubsub: JSON.parse(process.env.BENCH_PUBSUB) } : {}), ...(process.env.BENCH_DEBUG !== undefined ? { debug: '127.0.0.1:0' } : {}) })
+        am = await createAgentNode({ mesh, name: `b${index}`, mdns: false, logLevel: 'warn', listen: ['/ip4/127.0.0.1/tcp/0'], connections: { targetPeers: 0, inboundConnectionThreshold: 1000 }, ...(process.env.BENCH_PUBSUB !== undefined ? { pubsub: JSON.parse(process.env.BENCH_PUBSUB) } : {}), ...(process.env.BENCH_DEBUG !== undefined || process.env.BENCH_EVENTS !== undefined ? { debug: '127.0.0.1:0' } : {}) })
         am.handle('echo', (x) => x)
         await am.start()
+        if (process.env.BENCH_EVENTS !== undefined && am.debugUrl !== undefined) {
+          // One /events client attached for the whole run, reading (and discarding) everything.
+          const res = await fetch(`${am.debugUrl}/events`)
+          void (async () => { try { for await (const _chunk of res.body as any) { /* read */ } } catch {} })()
+        }
         return { peerId: am.peerId, addr: am.addresses()[0] }
       }
       va = await createVanilla()

@@ -41,6 +41,8 @@ export interface AgentNodeEvents {
 
 export interface Health {
   status: 'starting' | 'ok' | 'alone' | 'stopped'
+  /** Liveness and readiness: started, has agent peers, and every subscribed topic has gossip mesh peers. */
+  ready: { started: boolean, hasPeers: boolean, gossipMeshFormed: boolean, topicsWithoutMesh: string[] }
   peerId: string
   name: string
   mesh: string
@@ -428,8 +430,13 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   health (): Health {
     const peers = this.peers()
     const status = this.state === 'started' ? (peers.length > 0 ? 'ok' : 'alone') : this.state === 'stopped' ? 'stopped' : 'starting'
+    const subscriptions = this.pubsub.subscriptions().filter(t => !t.startsWith('$'))
+    // A topic that other agents subscribe to but no gossip mesh peer is grafted for yet cannot
+    // deliver to this node: gossip mesh formation is the readiness that counts for pub-sub.
+    const topicsWithoutMesh = subscriptions.filter(t => this.pubsub.subscribers(t).length > 0 && this.pubsub.meshPeers(t).length === 0)
     return {
       status,
+      ready: { started: this.state === 'started', hasPeers: peers.length > 0, gossipMeshFormed: topicsWithoutMesh.length === 0, topicsWithoutMesh },
       peerId: this.peerId,
       name: this.name,
       mesh: this.config.mesh,
@@ -437,7 +444,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       addresses: this.addresses(),
       uptimeMs: this.startedAt > 0 ? Date.now() - this.startedAt : 0,
       peers: peers.map(p => ({ peerId: p.peerId, name: p.name, roles: p.roles })),
-      subscriptions: this.pubsub.subscriptions().filter(t => !t.startsWith('$')),
+      subscriptions,
       commands: this.rpc.commands().filter(c => !c.startsWith('$'))
     }
   }

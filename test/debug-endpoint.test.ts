@@ -18,6 +18,7 @@ test('debug endpoint: health of a node alone, bearer token checked, unknown rout
     assert.equal(ok.status, 200)
     const health: any = await ok.json()
     assert.equal(health.status, 'alone')
+    assert.deepEqual(health.ready, { started: true, hasPeers: false, gossipMeshFormed: true, topicsWithoutMesh: [] })
     assert.equal(health.name, 'dbg')
     assert.equal(health.peerId, node.peerId)
     const nf = await fetch(`${url}/nowhere`, { headers: { authorization: `Bearer ${token}` } })
@@ -83,6 +84,9 @@ test('debug endpoint: /peers with rtt and streams, /topics, /messages clamped, /
 
     const subs = nodes.map(n => n.subscribe('news'))
     await waitFor(() => a.topicPeers('news').subscribers.length === 2, 'subscriptions')
+    await waitFor(async () => ((await (await fetch(`${url}/health`)).json()) as any).ready.gossipMeshFormed === true, 'the gossip mesh to form')
+    const health: any = await (await fetch(`${url}/health`)).json()
+    assert.deepEqual(health.ready, { started: true, hasPeers: true, gossipMeshFormed: true, topicsWithoutMesh: [] })
     const topics: any = await (await fetch(`${url}/topics`)).json()
     assert.deepEqual(topics.map((t: any) => t.topic), ['news'])
     assert.equal(topics[0].subscribers.length, 2)
