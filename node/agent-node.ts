@@ -20,6 +20,7 @@ import { DEBUG_PAGE } from './debug-page.js'
 import { ConnectionError } from './errors.js'
 import { AGENTMESH_VERSION } from './version.js'
 import { createLogger, type Logger } from './log.js'
+import { installOtlpTracing, type TracingHandle } from './otlp.js'
 import { PubSubService, type PublishOptions, type Subscription, type Topic } from '../protocols/pubsub/index.js'
 import { abortReason } from '../protocols/rpc/channel.js'
 import { RpcService, RPC_PROTOCOL, type Command, type Handler, type RequestOptions, type SendResult } from '../protocols/rpc/index.js'
@@ -70,7 +71,9 @@ export async function createAgentNode (options: CreateAgentNodeOptions = {}): Pr
     : config.identity !== undefined ? await loadOrCreateIdentity(config.identity) : await freshIdentity()
   const stats = new Stats()
   const libp2p = await buildLibp2p(config, id.privateKey, config.debug !== undefined ? stats.registry : undefined)
-  return new AgentNode(config, libp2p, stats, logger)
+  const node = new AgentNode(config, libp2p, stats, logger)
+  if (config.tracing.otlpEndpoint !== undefined) node.tracing = await installOtlpTracing(config.tracing.otlpEndpoint, config.tracing.serviceName)
+  return node
 }
 
 export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
@@ -91,6 +94,8 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   private announceTimer?: ReturnType<typeof setTimeout>
   private lastRates: Record<string, number> = {}
   private lastAnnounce = Date.now()
+  /** Set when this node configured the OTLP exporter; stop() flushes it. */
+  tracing?: TracingHandle
   private readonly routes: Record<string, Route>
   private state: 'new' | 'starting' | 'started' | 'stopping' | 'stopped' = 'new'
   private startedAt = 0
@@ -228,6 +233,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     await this.debug?.stop()
     await this.libp2p.stop()
     this.state = 'stopped'
+    await this.tracing?.flush().catch((err) => { this.log.warn({ error: (err as Error).message }, 'traces could not be flushed') })
     this.log.info('node stopped')
     this.log.flush()
   }

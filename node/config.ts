@@ -69,6 +69,17 @@ export const ConnectionsConfig = z.strictObject({
   bootstrapMaxDelayMs: z.number().int().positive().default(30_000)
 })
 
+export const TracingConfig = z.strictObject({
+  /**
+   * OTLP/HTTP endpoint for traces, e.g. http://127.0.0.1:4318/v1/traces. Unset (the default),
+   * agentmesh exports nothing and only uses the OpenTelemetry API: spans then go wherever an SDK
+   * the application registered sends them, or nowhere.
+   */
+  otlpEndpoint: z.url().optional(),
+  /** service.name of the exported spans. */
+  serviceName: z.string().min(1).default('agentmesh')
+})
+
 export const ConfigSchema = z.strictObject({
   /** A readable name for this agent; defaults to "agent-" and the end of its peer id. */
   name: z.string().min(1).max(64).optional(),
@@ -99,7 +110,8 @@ export const ConfigSchema = z.strictObject({
   meshAnnounceIntervalMs: z.number().int().min(0).default(5_000),
   rpc: RpcConfig.prefault({}),
   pubsub: PubSubConfig.prefault({}),
-  connections: ConnectionsConfig.prefault({})
+  connections: ConnectionsConfig.prefault({}),
+  tracing: TracingConfig.prefault({})
 })
 
 export type AgentConfig = z.output<typeof ConfigSchema>

@@ -2,12 +2,13 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CLI, Proc, uniqueMesh, waitFor } from './helpers.js'
 
-async function startCli (args: string[]): Promise<{ proc: Proc, ready: any }> {
-  const proc = new Proc([CLI, 'start', '--json', '--listen', '/ip4/127.0.0.1/tcp/0', ...args])
+async function startCli (args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ proc: Proc, ready: any }> {
+  const proc = new Proc([CLI, 'start', '--json', '--listen', '/ip4/127.0.0.1/tcp/0', ...args], env)
   const ready = await proc.json(o => o.event === 'ready', 'the ready line')
   return { proc, ready }
 }
@@ -164,5 +165,30 @@ test('structured logs: JSON lines on stderr with time, level, peer id and, per m
     assert.ok(lines().some(l => l.msg === 'agent joined'))
   } finally {
     await a.proc.stop()
+  }
+})
+
+test('tracing.otlpEndpoint: a node exports its spans over OTLP/HTTP, flushed when it stops', async () => {
+  const bodies: Buffer[] = []
+  const collector = createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => { bodies.push(Buffer.concat(chunks)); res.writeHead(200, { 'content-type': 'application/json' }); res.end('{}') })
+  })
+  await new Promise<void>(resolve => { collector.listen(0, '127.0.0.1', () => { resolve() }) })
+  const endpoint = `http://127.0.0.1:${(collector.address() as { port: number }).port}/v1/traces`
+  const mesh = uniqueMesh()
+  const a = await startCli(['--name', 'traced', '--mesh', mesh, '--no-mdns'], { AGENTMESH_TRACING_OTLP_ENDPOINT: endpoint, AGENTMESH_TRACING_SERVICE_NAME: 'agentmesh-test' })
+  try {
+    const req = new Proc([CLI, 'request', '--mesh', mesh, '--no-mdns', '--log-level', 'silent', '--bootstrap', a.ready.addresses[0], a.ready.peerId, 'echo', '1'])
+    assert.equal(await req.exited(), 0, req.stderr)
+    a.proc.child.kill('SIGTERM')
+    assert.equal(await a.proc.exited(), 0)
+    const all = Buffer.concat(bodies).toString('latin1')
+    assert.ok(all.includes('agentmesh handle echo'), 'the handler span reached the collector')
+    assert.ok(all.includes('agentmesh-test'), 'with the configured service name')
+  } finally {
+    await a.proc.stop()
+    await new Promise(resolve => collector.close(resolve))
   }
 })
