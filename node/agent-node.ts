@@ -110,6 +110,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     this.name = config.name ?? `agent-${id.slice(-6)}`
     this.log = log ?? createLogger(config.logLevel, { peer_id: id, agent: this.name })
     stats.countConnections(() => libp2p.getConnections().length)
+    stats.messages.keepRecords = config.debug !== undefined
     this.rpc = new RpcService({
       libp2p,
       stats: this.stats,

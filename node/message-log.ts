@@ -26,6 +26,11 @@ export class MessageLog {
   private inWindow = 0
   /** Messages exchanged with each remote peer since the last takeCounts(). */
   private perPeer = new Map<string, number>()
+  /**
+   * Records are kept only where someone can read them (a node with a debug endpoint); elsewhere
+   * only the per-peer counts behind the mesh announcements are, which cost far less.
+   */
+  keepRecords = true
 
   /** `capacity` records kept; at most `samplesPerSec` passed on to listeners. */
   constructor (readonly capacity = 500, readonly samplesPerSec = 20) {
@@ -34,6 +39,9 @@ export class MessageLog {
 
   add (env: Envelope, direction: 'in' | 'out', size?: number, latencyMs?: number): void {
     const d = env.destination
+    const remote = direction === 'in' ? env.source : ('peer' in d ? d.peer : undefined)
+    if (remote !== undefined) this.perPeer.set(remote, (this.perPeer.get(remote) ?? 0) + 1)
+    if (!this.keepRecords) return
     const rec: MessageRecord = {
       at: Date.now(),
       direction,
@@ -45,8 +53,6 @@ export class MessageLog {
     }
     if ('topic' in d) rec.topic = d.topic
     if (size !== undefined) rec.size = size
-    const remote = direction === 'in' ? env.source : ('peer' in d ? d.peer : undefined)
-    if (remote !== undefined) this.perPeer.set(remote, (this.perPeer.get(remote) ?? 0) + 1)
     if (latencyMs !== undefined) rec.latencyMs = Math.round(latencyMs * 1000) / 1000
     this.ring[this.next] = rec
     this.next = (this.next + 1) % this.capacity
