@@ -1,0 +1,64 @@
+/**
+ * npm run bench:inprocess [-- --runs 3]: the steadier A/B for small costs, such as the debug
+ * endpoint's. Nodes in one process (so the scheduler of a shared 2-core machine matters less),
+ * the two variants interleaved: 64 concurrent requests between two nodes (req/s), and a 4-node
+ * broadcast flat out (CPU µs per delivery, all nodes' CPU), each with the debug endpoint off and on.
+ */
+import { parseArgs } from 'node:util'
+import { createAgentNode, type AgentNode, type CreateAgentNodeOptions } from '../node/index.js'
+
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, seconds: { type: 'string', default: '4' } } })
+const runs = Number(values.runs)
+const ms = Number(values.seconds) * 1000
+const sleep = async (t: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, t)) }
+
+async function nodes (n: number, debug: boolean): Promise<AgentNode[]> {
+  const base: CreateAgentNodeOptions = { mesh: `ip${process.pid}${Math.random()}`.replace('.', ''), mdns: false, logLevel: 'silent', listen: ['/ip4/127.0.0.1/tcp/0'], connections: { targetPeers: 0 }, ...(debug ? { debug: '127.0.0.1:0' } : {}) }
+  const out: AgentNode[] = []
+  for (let i = 0; i < n; i++) { const x = await createAgentNode(base); await x.start(); out.push(x) }
+  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) await out[i].dial(out[j].addresses()[0])
+  return out
+}
+
+async function rpc64 (debug: boolean): Promise<number> {
+  const [a, b] = await nodes(2, debug)
+  a.handle('echo', (x) => x)
+  await b.joined({ peer: a.peerId, signal: AbortSignal.timeout(10_000) })
+  for (let i = 0; i < 3000; i++) await b.request(a.peerId, 'echo', i)
+  let done = 0
+  const t0 = performance.now()
+  const end = t0 + ms
+  await Promise.all(Array.from({ length: 64 }, async () => { while (performance.now() < end) { await b.request(a.peerId, 'echo', done); done++ } }))
+  const rate = done / ((performance.now() - t0) / 1000)
+  await a.stop(); await b.stop()
+  return Math.round(rate)
+}
+
+async function broadcastCpu (debug: boolean): Promise<number> {
+  const all = await nodes(4, debug)
+  let got = 0
+  const subs = all.slice(1).map(n => n.subscribe('t'))
+  for (const s of subs) void (async () => { for await (const _m of s) got++ })()
+  await sleep(2500)
+  const cpu0 = process.cpuUsage()
+  const t0 = performance.now()
+  let seq = 0
+  while (performance.now() - t0 < ms) {
+    await all[0].publish('t', { seq: seq++, pad: 'x'.repeat(1000) })
+    if (seq % 50 === 0) await new Promise(resolve => setImmediate(resolve))
+  }
+  await all[0].flush()
+  const end = Date.now() + 10_000
+  while (got < seq * 3 && Date.now() < end) await sleep(50)
+  const cpu = process.cpuUsage(cpu0)
+  for (const n of all) await n.stop()
+  return Math.round((cpu.user + cpu.system) / Math.max(1, got))
+}
+
+const rows: Array<Record<string, string | number>> = []
+for (let r = 0; r < runs; r++) {
+  for (const debug of [false, true]) {
+    rows.push({ run: r + 1, debug: debug ? 'on' : 'off', 'rpc 64 concurrent req/s': await rpc64(debug), 'broadcast CPU µs/delivery': await broadcastCpu(debug) })
+  }
+}
+console.table(rows)

@@ -1,0 +1,34 @@
+/**
+ * node dist/bench/profile-summary.js DIR: self time by package and by function, as a share of
+ * busy (non-idle) CPU, over the .cpuprofile files in DIR (from `node --cpu-prof`, or from
+ * `npm run bench -- --profile DIR`). How the figures in docs/benchmarks.md were read.
+ */
+import { readdirSync, readFileSync } from 'node:fs'
+
+interface Profile { nodes: Array<{ id: number, callFrame: { functionName: string, url: string, lineNumber: number } }>, samples: number[], timeDeltas: number[] }
+
+const dir = process.argv[2]
+if (dir === undefined) { console.error('usage: profile-summary DIR'); process.exit(2) }
+const byPkg = new Map<string, number>()
+const byFn = new Map<string, number>()
+let busy = 0
+for (const f of readdirSync(dir).filter(f => f.endsWith('.cpuprofile'))) {
+  const p = JSON.parse(readFileSync(`${dir}/${f}`, 'utf8')) as Profile
+  const nodes = new Map(p.nodes.map(n => [n.id, n]))
+  const self = new Map<number, number>()
+  p.samples.forEach((s, i) => self.set(s, (self.get(s) ?? 0) + (p.timeDeltas[i] ?? 0)))
+  for (const [id, t] of self) {
+    const cf = nodes.get(id)?.callFrame
+    if (cf === undefined || cf.functionName === '(idle)') continue
+    busy += t
+    const url = cf.url.replace(/^file:\/\/.*?\/(node_modules|dist)\//, '$1/')
+    const mod = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1]
+    const pkg = mod ?? (url === '' ? `(native ${cf.functionName})` : url.split('/').slice(0, 3).join('/'))
+    byPkg.set(pkg, (byPkg.get(pkg) ?? 0) + t)
+    const fn = `${cf.functionName === '' ? '(anonymous)' : cf.functionName} ${url.split('/').slice(-2).join('/')}:${cf.lineNumber}`
+    byFn.set(fn, (byFn.get(fn) ?? 0) + t)
+  }
+}
+const top = (m: Map<string, number>, n: number): string => [...m].sort((a, b) => b[1] - a[1]).slice(0, n)
+  .map(([k, t]) => `${(100 * t / busy).toFixed(2).padStart(6)}%  ${k}`).join('\n')
+console.log(`busy CPU ${(busy / 1e6).toFixed(2)} s\n\nby package (share of busy CPU)\n${top(byPkg, 30)}\n\nby function\n${top(byFn, 30)}`)
