@@ -137,7 +137,7 @@ async function handle (m: Cmd): Promise<unknown> {
       const lat: number[] = []
       for (let i = 0; i < m.count; i++) {
         const t0 = performance.now()
-        await request(m.target, m.addr, i)
+        await request(m.target, i)
         lat.push(performance.now() - t0)
       }
       return { latencies: lat }
@@ -147,7 +147,7 @@ async function handle (m: Cmd): Promise<unknown> {
       let done = 0
       const t0 = performance.now()
       await Promise.all(Array.from({ length: m.concurrency }, async () => {
-        while (performance.now() < end) { await request(m.target, m.addr, done); done++ }
+        while (performance.now() < end) { await request(m.target, done); done++ }
       }))
       return { done, elapsedMs: performance.now() - t0 }
     }
@@ -184,8 +184,7 @@ async function handle (m: Cmd): Promise<unknown> {
 }
 
 const body = new Uint8Array(64)
-async function request (target: string, addr: string, i: number): Promise<void> {
-  void addr
+async function request (target: string, i: number): Promise<void> {
   if (am !== undefined) await am.request(target, 'echo', i)
   else await vanillaRequest(va!, peerIdFromString(target), body)
 }
