@@ -1,0 +1,145 @@
+/**
+ * Failure detection as a pure state machine (no I/O, no timers: the caller feeds it events and
+ * the time), after hashicorp/memberlist's state.go and suspicion.go:
+ *
+ *   alive --probe failed / suspicion reported--> suspect --timeout--> offline
+ *   any   --leave (graceful, announced)-------> left
+ *   suspect/offline --heartbeat with an incarnation at least as new--> alive (refuted)
+ *
+ * A suspicion lasts `suspicionMaxMs` when one peer suspects, and shrinks toward
+ * `suspicionMinMs` as independent peers confirm it (memberlist's formula, logarithmic in the
+ * confirmations up to `confirmationsForMin`). So a node that is merely slow is not declared dead
+ * on one peer's word, while a node many peers cannot reach is declared dead quickly.
+ *
+ * Incarnations order a member's own statements: a member refutes a suspicion of itself by
+ * raising its incarnation; a stale statement (lower incarnation) is ignored.
+ */
+export type MemberState = 'alive' | 'suspect' | 'offline' | 'left'
+
+export interface FailureDetectorConfig {
+  suspicionMinMs: number
+  suspicionMaxMs: number
+  /** Confirmations from distinct peers that bring the timeout down to the minimum. */
+  confirmationsForMin: number
+}
+
+export interface Transition { peer: string, from: MemberState | 'unknown', to: MemberState, at: number, incarnation: number }
+
+interface Member {
+  state: MemberState
+  incarnation: number
+  since: number
+  suspicion?: { startedAt: number, confirmations: Set<string>, deadline: number }
+}
+
+export class FailureDetector {
+  private readonly members = new Map<string, Member>()
+  constructor (private readonly config: FailureDetectorConfig) {
+    if (config.suspicionMinMs > config.suspicionMaxMs) throw new RangeError('suspicionMinMs must not exceed suspicionMaxMs')
+  }
+
+  state (peer: string): MemberState | undefined { return this.members.get(peer)?.state }
+
+  incarnation (peer: string): number | undefined { return this.members.get(peer)?.incarnation }
+
+  /** Every known member with its state. */
+  view (): Array<{ peer: string, state: MemberState, incarnation: number, since: number }> {
+    return [...this.members].map(([peer, m]) => ({ peer, state: m.state, incarnation: m.incarnation, since: m.since }))
+  }
+
+  /** The member spoke (heartbeat, probe answer, any message): alive, unless the word is stale. */
+  heartbeat (peer: string, incarnation: number, now: number): Transition[] {
+    if (!validIncarnation(incarnation)) return []
+    const m = this.members.get(peer)
+    if (m === undefined) return [this.set(peer, undefined, 'alive', incarnation, now)]
+    if (incarnation < m.incarnation) return []
+    // A member that left comes back only with a newer incarnation (a restart).
+    if (m.state === 'left' && incarnation === m.incarnation) return []
+    if (m.state === 'alive') { m.incarnation = incarnation; return [] }
+    // Refutes a suspicion or an offline verdict only with an incarnation at least as new.
+    return [this.set(peer, m, 'alive', incarnation, now)]
+  }
+
+  /** Our own probe of the member got no answer in time. */
+  probeFailed (peer: string, by: string, now: number): Transition[] {
+    const m = this.members.get(peer)
+    if (m === undefined) return []
+    return this.suspect(peer, m, m.incarnation, by, now)
+  }
+
+  /** Another peer says it suspects the member (at the incarnation it knew). */
+  suspicionReported (peer: string, by: string, incarnation: number, now: number): Transition[] {
+    if (!validIncarnation(incarnation)) return []
+    const m = this.members.get(peer)
+    if (m === undefined || incarnation < m.incarnation) return []
+    return this.suspect(peer, m, incarnation, by, now)
+  }
+
+  /** The member announced that it leaves: final until it returns with a newer incarnation. */
+  leave (peer: string, incarnation: number, now: number): Transition[] {
+    if (!validIncarnation(incarnation)) return []
+    const m = this.members.get(peer)
+    if (m !== undefined && (incarnation < m.incarnation || m.state === 'left')) return []
+    return [this.set(peer, m, 'left', incarnation, now)]
+  }
+
+  /** Let time pass: suspicions past their deadline become offline verdicts. */
+  tick (now: number): Transition[] {
+    const out: Transition[] = []
+    for (const [peer, m] of this.members) {
+      if (m.state === 'suspect' && m.suspicion !== undefined && now >= m.suspicion.deadline) {
+        out.push(this.set(peer, m, 'offline', m.incarnation, now))
+      }
+    }
+    return out
+  }
+
+  /** When the next suspicion expires, for the caller's single timer; undefined if none. */
+  nextDeadline (): number | undefined {
+    let next: number | undefined
+    for (const m of this.members.values()) {
+      if (m.state === 'suspect' && m.suspicion !== undefined && (next === undefined || m.suspicion.deadline < next)) next = m.suspicion.deadline
+    }
+    return next
+  }
+
+  /** memberlist: max - (max - min) * log(c + 1) / log(k + 1), never below min. */
+  timeoutFor (confirmations: number): number {
+    const { suspicionMinMs: min, suspicionMaxMs: max, confirmationsForMin: k } = this.config
+    if (k <= 0) return min
+    const frac = Math.log(Math.min(confirmations, k) + 1) / Math.log(k + 1)
+    return Math.max(min, Math.round(max - (max - min) * frac))
+  }
+
+  private suspect (peer: string, m: Member, incarnation: number, by: string, now: number): Transition[] {
+    if (m.state === 'left' || m.state === 'offline') return []
+    if (m.state === 'alive') {
+      const t = this.set(peer, m, 'suspect', incarnation, now)
+      m.suspicion = { startedAt: now, confirmations: new Set([by]), deadline: now + this.config.suspicionMaxMs }
+      return [t]
+    }
+    // Already suspect: an independent confirmation shortens the deadline (never lengthens it).
+    const s = m.suspicion
+    if (s === undefined || s.confirmations.has(by)) return []
+    s.confirmations.add(by)
+    s.deadline = Math.min(s.deadline, s.startedAt + this.timeoutFor(s.confirmations.size - 1))
+    return []
+  }
+
+  /** Move a member to a state, in place (callers keep their reference), dropping any suspicion. */
+  private set (peer: string, m: Member | undefined, to: MemberState, incarnation: number, now: number): Transition {
+    const from = m?.state ?? 'unknown'
+    const member = m ?? { state: to, incarnation, since: now }
+    member.state = to
+    member.incarnation = incarnation
+    member.since = now
+    member.suspicion = undefined
+    if (m === undefined) this.members.set(peer, member)
+    return { peer, from, to, at: now, incarnation }
+  }
+}
+
+/** Incarnations are counters a member raises: a negative or fractional one is garbage, ignored. */
+function validIncarnation (n: number): boolean {
+  return Number.isSafeInteger(n) && n >= 0
+}

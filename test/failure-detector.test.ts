@@ -1,0 +1,123 @@
+// The failure detector alone: a pure state machine fed events and a simulated clock.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { FailureDetector, type MemberState } from '../discovery/failure-detector.js'
+
+const config = { suspicionMinMs: 1_000, suspicionMaxMs: 8_000, confirmationsForMin: 3 }
+
+test('alive, suspect on a failed probe, offline when the suspicion runs out', () => {
+  const fd = new FailureDetector(config)
+  assert.deepEqual(fd.heartbeat('b', 1, 0).map(t => t.to), ['alive'])
+  assert.deepEqual(fd.probeFailed('b', 'a', 100).map(t => `${t.from}>${t.to}`), ['alive>suspect'])
+  assert.equal(fd.nextDeadline(), 8_100)
+  assert.deepEqual(fd.tick(8_099), [])
+  assert.deepEqual(fd.tick(8_100).map(t => `${t.from}>${t.to}`), ['suspect>offline'])
+  assert.equal(fd.nextDeadline(), undefined)
+})
+
+test('a heartbeat refutes a suspicion; a stale one does not', () => {
+  const fd = new FailureDetector(config)
+  fd.heartbeat('b', 3, 0)
+  fd.probeFailed('b', 'a', 10)
+  assert.deepEqual(fd.heartbeat('b', 2, 20), [], 'an older incarnation is ignored')
+  assert.equal(fd.state('b'), 'suspect')
+  assert.deepEqual(fd.heartbeat('b', 3, 30).map(t => `${t.from}>${t.to}`), ['suspect>alive'])
+  assert.deepEqual(fd.tick(100_000), [], 'no leftover deadline')
+})
+
+test('independent confirmations shorten the suspicion to the minimum; repeats do not', () => {
+  const fd = new FailureDetector(config)
+  fd.heartbeat('b', 1, 0)
+  fd.probeFailed('b', 'a', 0)
+  fd.suspicionReported('b', 'a', 1, 10) // the same suspecter again: no change
+  assert.equal(fd.nextDeadline(), 8_000)
+  fd.suspicionReported('b', 'c', 1, 20)
+  const afterOne = fd.nextDeadline() as number
+  assert.ok(afterOne < 8_000 && afterOne > 1_000, `one confirmation shortens: ${afterOne}`)
+  fd.suspicionReported('b', 'd', 1, 30)
+  fd.suspicionReported('b', 'e', 1, 40)
+  assert.equal(fd.nextDeadline(), 1_000, 'three confirmations: the minimum')
+  assert.deepEqual(fd.tick(1_000).map(t => t.to), ['offline'])
+  assert.equal(fd.timeoutFor(0), 8_000)
+  assert.equal(fd.timeoutFor(99), 1_000)
+})
+
+test('garbage incarnations are ignored', () => {
+  const fd = new FailureDetector(config)
+  assert.deepEqual(fd.heartbeat('b', -1, 0), [])
+  assert.deepEqual(fd.heartbeat('b', 1.5, 0), [])
+  assert.equal(fd.state('b'), undefined)
+})
+
+test('left is final until the member returns with a newer incarnation', () => {
+  const fd = new FailureDetector(config)
+  fd.heartbeat('b', 1, 0)
+  assert.deepEqual(fd.leave('b', 1, 5).map(t => `${t.from}>${t.to}`), ['alive>left'])
+  assert.deepEqual(fd.heartbeat('b', 1, 6), [])
+  assert.deepEqual(fd.probeFailed('b', 'a', 7), [])
+  assert.deepEqual(fd.heartbeat('b', 2, 8).map(t => `${t.from}>${t.to}`), ['left>alive'])
+})
+
+test('a slow node is not declared offline on one peer\'s word while it keeps talking', () => {
+  const fd = new FailureDetector(config)
+  fd.heartbeat('slow', 1, 0)
+  let offline = 0
+  for (let t = 0; t < 60_000; t += 500) {
+    if (t % 3_000 === 0) fd.probeFailed('slow', 'a', t) // its answers are often late...
+    if (t % 7_000 === 0) fd.heartbeat('slow', 1, t) // ...but it speaks within the suspicion window
+    offline += fd.tick(t).filter(x => x.to === 'offline').length
+  }
+  assert.equal(offline, 0)
+})
+
+/** A small seeded PRNG, so a failing schedule can be replayed from its seed. */
+function rng (seed: number): () => number {
+  let s = seed >>> 0
+  return () => { s = (s + 0x6D2B79F5) >>> 0; let t = s; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return ((t ^ (t >>> 14)) >>> 0) / 4294967296 }
+}
+
+test('2,000 random schedules: offline never comes sooner than the minimum suspicion, nor without one, nor from a stale word', () => {
+  const peers = ['b', 'c', 'd', 'e']
+  const observers = ['a', 'x', 'y', 'z']
+  let offlines = 0
+  let refuted = 0
+  for (let seed = 1; seed <= 2_000; seed++) {
+    const random = rng(seed)
+    const fd = new FailureDetector(config)
+    const suspectedAt = new Map<string, number>()
+    const lastIncarnation = new Map<string, number>()
+    let now = 0
+    for (let step = 0; step < 200; step++) {
+      now += Math.floor(random() * 800)
+      const peer = peers[Math.floor(random() * peers.length)]
+      const by = observers[Math.floor(random() * observers.length)]
+      const r = random()
+      const inc = (fd.incarnation(peer) ?? 0) + (random() < 0.2 ? 1 : random() < 0.1 ? -1 : 0)
+      const ts = r < 0.4 ? fd.heartbeat(peer, inc, now)
+        : r < 0.6 ? fd.probeFailed(peer, by, now)
+          : r < 0.85 ? fd.suspicionReported(peer, by, inc, now)
+            : r < 0.9 ? fd.leave(peer, inc, now)
+              : fd.tick(now)
+      for (const t of [...ts, ...fd.tick(now)]) {
+        const where = `seed ${seed}, step ${step}, ${t.peer} ${t.from}>${t.to} at ${t.at}`
+        if (t.to === 'suspect') suspectedAt.set(t.peer, t.at)
+        if (t.to === 'alive' && t.from === 'suspect') refuted++
+        if (t.to === 'offline') {
+          offlines++
+          assert.equal(t.from, 'suspect', `offline only after a suspicion (${where})`)
+          const since = suspectedAt.get(t.peer) as number
+          assert.ok(t.at - since >= config.suspicionMinMs, `suspicion lasted at least the minimum (${where})`)
+          assert.ok(t.at - since <= config.suspicionMaxMs + 800, `and at most the maximum, give or take a step (${where})`)
+        }
+        assert.ok(t.incarnation >= (lastIncarnation.get(t.peer) ?? 0), `no transition lowers the incarnation (${where})`)
+        lastIncarnation.set(t.peer, t.incarnation)
+      }
+      for (const p of peers) {
+        const st: MemberState | undefined = fd.state(p)
+        if (st !== 'suspect') suspectedAt.delete(p)
+      }
+    }
+  }
+  // The schedules must reach the transitions the invariants are about, or they prove nothing.
+  assert.ok(offlines > 1_000 && refuted > 1_000, `offline verdicts ${offlines}, refuted suspicions ${refuted}`)
+})
