@@ -1,11 +1,10 @@
 /**
  * The membership view: which agents this node is connected to, and what their cards say. It is
  * kept from the card exchange on each new connection and from libp2p's disconnect events; peers
- * tell each other of further peers, which are dialled until the node has `targetPeers`.
+ * tell each other of further peers, which the PeerDialer dials until the node has `targetPeers`.
  */
 import type { Libp2p, PeerId, IdentifyResult } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { multiaddr } from '@multiformats/multiaddr'
 import { TypedEventEmitter } from 'main-event'
 import type { RpcService } from '../protocols/rpc/index.js'
 import { RPC_PROTOCOL } from '../protocols/rpc/constants.js'
@@ -36,8 +35,9 @@ export interface MembershipInit {
   libp2p: Libp2p
   rpc: RpcService
   mesh: string
-  targetPeers: number
   card: () => AgentCard
+  /** Dials a peer another agent told of (the peer exchange); the dialer keeps the budget. */
+  dial: (peerId: string, addresses: string[]) => void
   onError?: (peer: string, err: Error) => void
 }
 
@@ -48,7 +48,6 @@ const MAX_HINTS = 16
 export class Membership extends TypedEventEmitter<MembershipEvents> {
   private readonly init: MembershipInit
   private readonly members = new Map<string, { card: AgentCard, joinedAt: number }>()
-  private readonly dialing = new Set<string>()
   private unhandle?: () => void
   private running = false
 
@@ -141,21 +140,8 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
 
   private dialHints (hints: Array<{ peerId: string, addresses: string[] }>): void {
     const self = this.init.libp2p.peerId.toString()
-    let budget = this.init.targetPeers - this.init.libp2p.getPeers().length
     for (const h of hints) {
-      if (budget <= 0) return
-      if (h.peerId === self || this.members.has(h.peerId) || this.dialing.has(h.peerId)) continue
-      const addrs = h.addresses.flatMap(a => { try { return [multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${h.peerId}`)] } catch { return [] } })
-      if (addrs.length === 0) continue
-      budget--
-      this.dialing.add(h.peerId)
-      // Spread the dials out: many Noise handshakes at once time out on a busy host.
-      setTimeout(() => {
-        if (!this.running) { this.dialing.delete(h.peerId); return }
-        this.init.libp2p.dial(addrs, { signal: AbortSignal.timeout(10_000) })
-          .catch(() => {})
-          .finally(() => { this.dialing.delete(h.peerId) })
-      }, Math.floor(Math.random() * 250)).unref?.()
+      if (h.peerId !== self && !this.members.has(h.peerId) && h.addresses.length > 0) this.init.dial(h.peerId, h.addresses)
     }
   }
 

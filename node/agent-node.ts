@@ -27,7 +27,7 @@ import { RpcService, RPC_PROTOCOL, type Command, type Handler, type RequestOptio
 import type { Envelope } from '../protocols/envelope/index.js'
 import { Membership, type AgentQuery, type PeerInfo } from '../discovery/membership.js'
 import { BootstrapDialer } from '../discovery/bootstrap.js'
-import { DiscoveryDialer } from '../discovery/mdns.js'
+import { PeerDialer } from '../discovery/dialer.js'
 import type { AgentCard } from '../discovery/card.js'
 import { MESH_TOPIC, MeshMap, type MeshAnnouncement } from '../discovery/mesh-map.js'
 
@@ -86,7 +86,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   private readonly pubsub: PubSubService
   private readonly membership: Membership
   private readonly bootstrap: BootstrapDialer
-  private readonly discovery: DiscoveryDialer
+  private readonly discovery: PeerDialer
   private debug?: DebugServer
   private events?: EventStream
   private readonly stopFeeds: Array<() => void> = []
@@ -132,8 +132,8 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       libp2p,
       rpc: this.rpc,
       mesh: config.mesh,
-      targetPeers: config.connections.targetPeers,
-      card: () => this.card()
+      card: () => this.card(),
+      dial: (peerId, addresses) => { this.dialHint(peerId, addresses) }
     })
     this.membership.addEventListener('peer:join', (e) => {
       this.stats.inc('peers_joined_total')
@@ -156,7 +156,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
         this.safeDispatchEvent('bootstrap:error', { detail: { address, error, retryInMs } })
       }
     })
-    this.discovery = new DiscoveryDialer(libp2p, () => config.connections.targetPeers)
+    this.discovery = new PeerDialer(libp2p, () => config.connections.targetPeers)
     this.routes = {
       '/health': () => this.health(),
       '/stats': () => this.stats.snapshot(),
@@ -307,6 +307,12 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   }
 
   // --- membership ----------------------------------------------------------------------------
+
+  /** A peer another agent told of: addresses that do not parse are skipped, not fatal. */
+  private dialHint (peerId: string, addresses: string[]): void {
+    const multiaddrs = addresses.flatMap(a => { try { return [multiaddr(a)] } catch { return [] } })
+    if (multiaddrs.length > 0) this.discovery.consider({ id: peerIdFromString(peerId), multiaddrs })
+  }
 
   /** Agents this node is connected to, with what their cards say. */
   peers (): PeerInfo[] { return this.membership.peers() }
