@@ -59,8 +59,12 @@ export class PubSubService {
   private readonly topics = new Map<string, LocalTopic>() // by topic name
   private readonly batchers = new Map<string, Batcher>() // by gossip topic
   private readonly schemas = new Map<string, z.ZodType>() // by gossip topic, for validators
-  /** Envelopes decoded by the validator, kept for the delivery that follows it. */
-  private readonly decoded = new WeakMap<Uint8Array, Envelope[]>()
+  /**
+   * What the validator decoded, kept for the delivery that follows it: the envelopes and, for a
+   * typed topic, their payloads as its schema parsed them (with the schema, so a different one
+   * installed in between is not trusted).
+   */
+  private readonly decoded = new WeakMap<Uint8Array, { envs: Envelope[], schema?: z.ZodType, payloads?: unknown[] }>()
   private readonly onGossip = (evt: CustomEvent<GossipMessage>): void => { this.receive(evt.detail) }
   private started = false
   private readonly debug: boolean
@@ -125,7 +129,7 @@ export class PubSubService {
     const size = Buffer.byteLength(json) + 1
     if (size > this.init.maxMessageBytes) throw new MessageTooLargeError(size, this.init.maxMessageBytes)
 
-    this.deliverLocal(t.name, env)
+    this.deliverLocal(t, env, value)
     this.init.stats.inc('messages_total', { direction: 'out', type: env.type, status: 'ok' })
     this.init.stats.messages.add(env, 'out', size)
     if (this.debug) this.init.log.debug(messageFields(env), 'event published')
@@ -270,26 +274,33 @@ export class PubSubService {
     }
     const from = msg.from.toString()
     const schema = this.schemas.get(msg.topic)
+    const payloads: unknown[] = []
     for (const env of envs) {
       // The gossip signature proves who published the batch; an envelope claiming another
       // source is a forgery, and the batch goes with it.
       if (env.source !== from) return reject('forged_source')
       if (!('topic' in env.destination) || env.destination.topic !== topic) return reject('wrong_topic')
-      if (schema !== undefined && !schema.safeParse(env.payload).success) return reject('invalid_payload')
+      if (schema !== undefined) {
+        const r = schema.safeParse(env.payload)
+        if (!r.success) return reject('invalid_payload')
+        payloads.push(r.data)
+      }
     }
-    this.decoded.set(msg.data, envs)
+    this.decoded.set(msg.data, schema !== undefined ? { envs, schema, payloads } : { envs })
     return TopicValidatorResult.Accept
   }
 
   private receive (msg: GossipMessage): void {
     const local = this.findByGossip(msg.topic)
     if (local === undefined || msg.type !== 'signed') return
-    let envs = this.decoded.get(msg.data)
+    const cached = this.decoded.get(msg.data)
+    let envs = cached?.envs
     if (envs === undefined) {
       try { envs = decodeBatch(msg.data, this.maxGossipBytes) } catch { return }
     }
+    const parsed = cached?.schema !== undefined && cached.schema === local.topic.schema ? cached.payloads : undefined
     const now = Date.now()
-    for (const env of envs) {
+    for (const [i, env] of envs.entries()) {
       if (isExpired(env, now)) {
         this.init.stats.inc('messages_total', { direction: 'in', type: env.type, status: 'expired' })
         continue
@@ -299,7 +310,7 @@ export class PubSubService {
       this.init.stats.messages.add(env, 'in', undefined, now - env.timestamp)
       if (this.debug) this.init.log.debug({ ...messageFields(env), latency_ms: now - env.timestamp }, 'event received')
       const { span } = startReceiveSpan(`agentmesh receive ${local.topic.name}`, SpanKind.CONSUMER, { 'agentmesh.peer_id': this.localPeer, 'agentmesh.remote_peer': env.source, 'agentmesh.topic': local.topic.name, 'agentmesh.message_id': env.id }, env.headers)
-      this.deliver(local, env)
+      this.deliver(local, env, parsed !== undefined ? { value: parsed[i] } : undefined)
       endSpan(span)
     }
   }
@@ -310,14 +321,18 @@ export class PubSubService {
     return this.topics.get(gossip.slice(prefix.length))
   }
 
-  private deliverLocal (topic: string, env: Envelope): void {
-    const local = this.topics.get(topic)
-    if (local !== undefined) this.deliver(local, env)
+  /** Local subscribers get the payload publish() already parsed, if by the same schema. */
+  private deliverLocal (topic: Topic, env: Envelope, value: unknown): void {
+    const local = this.topics.get(topic.name)
+    if (local === undefined) return
+    const same = topic.schema !== undefined && topic.schema === local.topic.schema
+    this.deliver(local, env, same ? { value } : undefined)
   }
 
-  private deliver (local: LocalTopic, env: Envelope): void {
-    let payload = env.payload
-    if (local.topic.schema !== undefined) {
+  /** `parsed`: the payload as the topic's schema already parsed it, so it is not parsed twice. */
+  private deliver (local: LocalTopic, env: Envelope, parsed?: { value: unknown }): void {
+    let payload = parsed !== undefined ? parsed.value : env.payload
+    if (parsed === undefined && local.topic.schema !== undefined) {
       const r = local.topic.schema.safeParse(payload)
       if (!r.success) return
       payload = r.data
