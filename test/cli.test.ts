@@ -1,11 +1,10 @@
 // The CLI as a user runs it: real processes, real sockets on 127.0.0.1.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
+import { stat, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { CLI, Proc, uniqueMesh, waitFor } from './helpers.js'
+import { CLI, Proc, uniqueMesh, waitFor, withTempDir } from './helpers.js'
 
 async function startCli (args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ proc: Proc, ready: any }> {
   const proc = new Proc([CLI, 'start', '--json', '--listen', '/ip4/127.0.0.1/tcp/0', ...args], env)
@@ -107,8 +106,7 @@ test('stopping a node with SIGTERM exits 0, and its peer logs the leave', async 
 })
 
 test('agentmesh id creates a 0600 identity file and shows the same id again; start keeps it', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'am-cli-'))
-  try {
+  await withTempDir(async (dir) => {
     const file = join(dir, 'me.json')
     const first = new Proc([CLI, 'id', '--identity', file, '--json'])
     const one = await first.json(o => o.event === 'identity', 'the id')
@@ -120,14 +118,11 @@ test('agentmesh id creates a 0600 identity file and shows the same id again; sta
     const node = await startCli(['--identity', file, '--no-mdns'])
     assert.equal(node.ready.peerId, one.peerId)
     await node.proc.stop()
-  } finally {
-    await rm(dir, { recursive: true })
-  }
+  })
 })
 
 test('a bad config file, a bad variable or a public debug address without a token fails at start, naming the key', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'am-cli-'))
-  try {
+  await withTempDir(async (dir) => {
     const file = join(dir, 'bad.json')
     await writeFile(file, JSON.stringify({ mesh: 'ok', rpc: { timeoutMs: -5 }, colour: 'blue' }))
     const p = new Proc([CLI, 'start', '--config', file])
@@ -143,9 +138,7 @@ test('a bad config file, a bad variable or a public debug address without a toke
     const d = new Proc([CLI, 'start', '--no-mdns', '--debug', '0.0.0.0:0'])
     assert.equal(await d.exited(), 2)
     assert.match(d.stderr, /debugToken/)
-  } finally {
-    await rm(dir, { recursive: true })
-  }
+  })
 })
 
 test('structured logs: JSON lines on stderr with time, level, peer id and, per message, correlation_id, source, destination, message_type', async () => {

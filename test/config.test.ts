@@ -1,9 +1,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, writeFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { loadConfig, parseConfig, ConfigError } from '../node/index.js'
+import { withTempDir } from './helpers.js'
 
 test('defaults fill every key, nested groups included', () => {
   const c = parseConfig({})
@@ -16,8 +16,7 @@ test('defaults fill every key, nested groups included', () => {
 })
 
 test('file < environment < flags, and arrays and numbers come from strings', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'am-'))
-  try {
+  await withTempDir(async (dir) => {
     const file = join(dir, 'c.json')
     await writeFile(file, JSON.stringify({ name: 'from-file', mesh: 'filemesh', pubsub: { batchWindowMs: 5, batchMaxEnvelopes: 20 } }))
     const c = await loadConfig({
@@ -31,20 +30,15 @@ test('file < environment < flags, and arrays and numbers come from strings', asy
     assert.equal(c.pubsub.batchMaxEnvelopes, 20)
     assert.deepEqual(c.bootstrap, ['/ip4/1.2.3.4/tcp/1', '/ip4/1.2.3.5/tcp/2'])
     assert.equal(c.mdns, false)
-  } finally {
-    await rm(dir, { recursive: true })
-  }
+  })
 })
 
 test('an unknown key in a file fails naming the key and the file', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'am-'))
-  try {
+  await withTempDir(async (dir) => {
     const file = join(dir, 'c.json')
     await writeFile(file, JSON.stringify({ pubsub: { batchWindw: 5 } }))
     await assert.rejects(loadConfig({ file }), (e: any) => e instanceof ConfigError && e.code === 'CFG001' && /pubsub\.batchWindw: unknown key/.test(e.message) && e.message.includes(file))
-  } finally {
-    await rm(dir, { recursive: true })
-  }
+  })
 })
 
 test('a bad value names the key and where it came from; unknown AGENTMESH_ variables fail', async () => {

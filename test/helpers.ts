@@ -1,5 +1,8 @@
 /** Helpers shared by the tests: real nodes on 127.0.0.1, conditions waited for with deadlines. */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { createAgentNode, type AgentNode, type CreateAgentNodeOptions } from '../node/index.js'
@@ -22,6 +25,16 @@ export async function waitFor (check: () => boolean | Promise<boolean>, what: st
   }
   if (await check()) return
   throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`)
+}
+
+/** Run `fn` with a fresh temporary directory, removed afterwards whatever happens. */
+export async function withTempDir<T> (fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), 'agentmesh-test-'))
+  try {
+    return await fn(dir)
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
 }
 
 export async function sleep (ms: number): Promise<void> {

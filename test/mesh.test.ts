@@ -1,11 +1,10 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, rm, stat } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { z } from 'zod'
 import { createAgentNode, defineCommand, defineTopic, type AgentNode } from '../node/index.js'
-import { nodeOptions, sleep, startMesh, stopAll, uniqueMesh, waitFor } from './helpers.js'
+import { nodeOptions, sleep, startMesh, stopAll, uniqueMesh, waitFor, withTempDir } from './helpers.js'
 
 test('5-node mesh: every node gets every broadcast exactly once, from every publisher', async () => {
   const nodes = await startMesh(5)
@@ -66,7 +65,10 @@ test('membership: cards give names, roles and capabilities; findAgents answers; 
 })
 
 test('a node restarted from its identity file keeps its peer id and rejoins', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'am-id-'))
+  await withTempDir(async (dir) => { await restartKeepsIdentity(dir) })
+})
+
+async function restartKeepsIdentity (dir: string): Promise<void> {
   const mesh = uniqueMesh()
   const identity = join(dir, 'sub', 'id.json')
   let hub: AgentNode | undefined
@@ -91,9 +93,8 @@ test('a node restarted from its identity file keeps its peer id and rejoins', as
     assert.equal(await agent.request(hub.peerId, 'ping', null), 'pong')
   } finally {
     await stopAll([agent, hub])
-    await rm(dir, { recursive: true })
   }
-})
+}
 
 test('bootstrap retries with backoff until its peer comes up', async () => {
   const mesh = uniqueMesh()
