@@ -9,7 +9,6 @@ import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import type { PrivateKey } from '@libp2p/interface'
-import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import type { Registry } from 'prom-client'
 import type { AgentConfig } from './config.js'
 import { mdnsDiscovery } from '../discovery/mdns.js'
@@ -32,6 +31,8 @@ function fastMsgId (msg: { from?: Uint8Array, seqno?: Uint8Array, data?: Uint8Ar
 
 export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, registry?: Registry): Promise<AgentLibp2p> {
   const maxGossip = Math.max(config.pubsub.batchMaxBytes, config.maxMessageBytes) + 64 * 1024
+  // Loaded only for nodes with a debug endpoint: short-lived CLI clients need not pay for it.
+  const metrics = registry !== undefined ? (await import('@libp2p/prometheus-metrics')).prometheusMetrics({ registry, collectDefaultMetrics: true }) : undefined
   return await createLibp2p({
     privateKey,
     start: false,
@@ -48,7 +49,7 @@ export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, 
     nodeInfo: { name: 'agentmesh', version: AGENTMESH_VERSION },
     // libp2p's own metrics (connections, streams, bytes per protocol, gossipsub internals) go
     // into the node's registry only when something can scrape them: the debug endpoint.
-    ...(registry !== undefined ? { metrics: prometheusMetrics({ registry, collectDefaultMetrics: true }) } : {}),
+    ...(metrics !== undefined ? { metrics } : {}),
     services: {
       identify: identify(),
       ping: ping(),

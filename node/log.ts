@@ -4,8 +4,8 @@
  * message_type. On a terminal they are pretty-printed instead. Per-message lines are at debug
  * level and cost nothing unless it is on.
  */
+import { createRequire } from 'node:module'
 import { pino, type Logger, type LevelWithSilent } from 'pino'
-import pretty from 'pino-pretty'
 import type { Envelope } from '../protocols/envelope/index.js'
 
 export type { Logger } from 'pino'
@@ -13,6 +13,8 @@ export type { Logger } from 'pino'
 export function createLogger (level: LevelWithSilent, base: { peer_id: string, agent: string }): Logger {
   const options = { level, base, timestamp: pino.stdTimeFunctions.isoTime }
   if (process.stderr.isTTY === true) {
+    // Only a terminal needs the pretty printer, so only then is it loaded (it is CommonJS).
+    const pretty = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty')
     return pino(options, pretty({ colorize: true, destination: 2, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' }))
   }
   return pino(options, pino.destination({ fd: 2, sync: false }))
