@@ -30,6 +30,8 @@ import { BootstrapDialer } from '../discovery/bootstrap.js'
 import { PeerDialer } from '../discovery/dialer.js'
 import type { AgentCard } from '../discovery/card.js'
 import { MESH_TOPIC, MeshMap, type MeshAnnouncement } from '../discovery/mesh-map.js'
+import { MemberView, type Member, type MemberChange } from '../discovery/members.js'
+import { CoordinationService, type CoordinationStatus, type CoordinatorChange, type DirectiveAction, type DirectiveHandler, type DirectiveRun } from '../protocols/coordination/index.js'
 
 export interface AgentNodeEvents {
   /** An agent connected and told us its card. */
@@ -38,6 +40,10 @@ export interface AgentNodeEvents {
   'peer:leave': CustomEvent<{ peerId: string, name: string }>
   /** A bootstrap peer could not be reached; the dial is retried after `retryInMs`. */
   'bootstrap:error': CustomEvent<{ address: string, error: Error, retryInMs: number }>
+  /** Failure detection moved an agent to another state (alive, suspect, offline, left). */
+  'member:change': CustomEvent<MemberChange>
+  /** A coordinator took office, or this node knows of none any more. */
+  'coordinator:change': CustomEvent<CoordinatorChange>
 }
 
 export interface Health {
@@ -53,6 +59,8 @@ export interface Health {
   peers: Array<{ peerId: string, name: string, roles: string[] }>
   subscriptions: string[]
   commands: string[]
+  /** Who coordinates, and whether this node's side of the mesh can elect anyone at all. */
+  coordination: { situation: CoordinationStatus['situation'], term: number, leader?: string, inOffice: boolean, quorum: CoordinationStatus['quorum'] }
 }
 
 export interface CreateAgentNodeOptions extends AgentConfigInput {
@@ -85,6 +93,9 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   private readonly rpc: RpcService
   private readonly pubsub: PubSubService
   private readonly membership: Membership
+  private readonly memberView: MemberView
+  /** Elections, directives and coordination rounds: `node.coordination.coordinate(...)` on the coordinator. */
+  readonly coordination: CoordinationService
   private readonly bootstrap: BootstrapDialer
   private readonly discovery: PeerDialer
   private debug?: DebugServer
@@ -98,6 +109,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   tracing?: TracingHandle
   private readonly routes: Record<string, Route>
   private state: 'new' | 'starting' | 'started' | 'stopping' | 'stopped' = 'new'
+  private readonly directiveTime: (labels: { directive_type: string }, seconds: number) => void
   private startedAt = 0
   debugUrl?: string
 
@@ -157,6 +169,58 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       }
     })
     this.discovery = new PeerDialer(libp2p, () => config.connections.targetPeers)
+    this.memberView = new MemberView({
+      ...config.membership,
+      self: { peerId: id, name: this.name, roles: config.roles, eligible: config.coordination.eligible },
+      rpc: this.rpc,
+      pubsub: this.pubsub,
+      onError: (err) => { this.log.debug({ error: err.message }, 'member heartbeat not sent') }
+    })
+    this.membership.addEventListener('peer:join', (e) => { this.memberView.seen(e.detail.peerId, e.detail.card) })
+    this.memberView.addEventListener('member:change', (e) => {
+      const c = e.detail
+      this.stats.inc('member_changes_total', { state: c.to })
+      if (c.from !== c.to) this.log.info({ peer: c.peerId, peer_name: c.name, from: c.from, to: c.to, incarnation: c.incarnation }, 'member state changed')
+      if (c.to === 'alive') this.coordination.agentAlive(c.peerId)
+      this.coordination.election.setMembers(this.liveMembers().map(m => ({ peer: m.peerId, eligible: m.eligible })))
+      this.safeDispatchEvent('member:change', { detail: c })
+    })
+    const c = config.coordination
+    this.coordination = new CoordinationService({
+      self: { peerId: id, name: this.name, capabilities: config.capabilities },
+      eligible: c.eligible,
+      rpc: this.rpc,
+      heartbeatIntervalMs: c.heartbeatIntervalMs,
+      electionTimeoutMinMs: c.electionTimeoutMinMs,
+      electionTimeoutMaxMs: c.electionTimeoutMaxMs,
+      voterRemoveAfterMs: c.voterRemoveAfterMs,
+      bootstrapExpect: c.bootstrapExpect,
+      ...((c.stateFile ?? (config.identity !== undefined ? `${config.identity}.coordination.json` : undefined)) !== undefined ? { stateFile: c.stateFile ?? `${config.identity as string}.coordination.json` } : {}),
+      requestTimeoutMs: c.requestTimeoutMs,
+      agents: () => this.liveMembers().map(m => m.peerId),
+      onRejected: (from, message, reason) => {
+        this.stats.inc('coordination_rejected_total', { message, reason })
+        this.log.warn({ peer: from, message_type: message, reason }, 'coordination message refused')
+      },
+      onDirective: (role, action, outcome, seconds) => {
+        this.stats.inc('directives_total', { role, action, outcome })
+        if (seconds !== undefined) this.directiveTime({ directive_type: action }, seconds)
+      },
+      onReport: (report) => {
+        this.log.info({ round: report.roundId, outcome: report.outcome, duration_ms: report.durationMs, directives: report.directives.length }, 'coordination round finished')
+        if (this.state === 'started') this.pubsub.publish('coordination.performance', report).catch(() => {})
+      },
+      onError: (err) => { this.log.warn({ error: err.message }, 'coordination') }
+    })
+    this.coordination.addEventListener('coordinator:change', (e) => {
+      this.stats.inc('coordinator_changes_total')
+      this.log.info({ leader: e.detail.leader, term: e.detail.term, self: e.detail.self }, e.detail.leader !== undefined ? 'coordinator in office' : 'no coordinator')
+      this.safeDispatchEvent('coordinator:change', { detail: e.detail })
+    })
+    stats.gauge('coordinator_term', 'The newest coordinator term this node has seen', () => this.coordination.term)
+    stats.gauge('coordinator_in_office', '1 while this node is the coordinator in office, else 0', () => this.coordination.inOffice ? 1 : 0)
+    stats.gauge('coordination_success_rate', 'Coordination rounds of this coordinator that completed, over all its rounds (1 before any)', () => this.coordination.successRate())
+    this.directiveTime = stats.histogram('directive_completion_time_seconds', 'From sending a directive to its completion or failure, on the coordinator', ['directive_type'])
     this.routes = {
       '/health': () => this.health(),
       '/stats': () => this.stats.snapshot(),
@@ -169,6 +233,8 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       },
       '/': () => new RawBody({ contentType: 'text/html; charset=utf-8', body: DEBUG_PAGE }),
       '/mesh': () => this.meshMap?.snapshot() ?? { nodes: [], edges: [], ageMs: 0, intervalMs: 0 },
+      '/coordinator': () => this.coordinator(),
+      '/members': () => this.members(),
       '/events': () => new Takeover((req, res) => {
         this.events?.attach(req, res, { peerId: this.peerId, name: this.name, peers: this.peers().map(p => ({ peerId: p.peerId, name: p.name, roles: p.roles })) })
       })
@@ -193,6 +259,8 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       await this.rpc.start()
       this.pubsub.start()
       this.membership.start()
+      this.memberView.start()
+      this.coordination.start()
       this.discovery.start()
       this.bootstrap.start()
       this.startAnnouncing()
@@ -225,7 +293,11 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     this.state = 'stopping'
     this.bootstrap.stop()
     this.discovery.stop()
+    this.coordination.stop()
+    await this.memberView.stop()
     this.membership.stop()
+    // The "left" heartbeat goes out before gossip closes, so others need not time us out.
+    await Promise.race([this.pubsub.flush(), new Promise(resolve => setTimeout(resolve, 500).unref())]).catch(() => {})
     await this.pubsub.stop()
     await this.rpc.stop()
     if (this.announceTimer !== undefined) clearTimeout(this.announceTimer)
@@ -338,6 +410,42 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     })
   }
 
+  /** Every agent this node has heard of, with its failure-detection state (alive, suspect, offline, left). */
+  members (): Member[] { return this.memberView.members() }
+
+  private liveMembers (): Member[] { return this.members().filter(m => m.state === 'alive' || m.state === 'suspect') }
+
+  /** Who coordinates: term, leader, voters, quorum, and this node's part in it. */
+  coordinator (): CoordinationStatus & { leaderName?: string } {
+    const s = this.coordination.status()
+    const leaderName = s.leader === this.peerId ? this.name : s.leader !== undefined ? this.memberView.member(s.leader)?.name : undefined
+    return { ...s, ...(leaderName !== undefined ? { leaderName } : {}) }
+  }
+
+  /** Carry out directives of one action when the coordinator sends them (see CoordinationService). */
+  onDirective (action: DirectiveAction, handler: DirectiveHandler | DirectiveRun): () => void { return this.coordination.onDirective(action, handler) }
+
+  /**
+   * Resolves once a coordinator is in office as this node sees it (this node, or one it
+   * follows), with its peer id and term.
+   */
+  async coordinatorElected (options: { signal?: AbortSignal } = {}): Promise<{ leader: string, term: number }> {
+    const now = (): { leader: string, term: number } | undefined => {
+      const s = this.coordination.status()
+      return s.leader !== undefined && (s.inOffice || s.leader !== this.peerId) ? { leader: s.leader, term: s.term } : undefined
+    }
+    for (;;) {
+      const got = now()
+      if (got !== undefined) return got
+      if (options.signal?.aborted === true) throw abortReason(options.signal)
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(done, 50)
+        function done (): void { clearTimeout(t); resolve() }
+        options.signal?.addEventListener('abort', done, { once: true })
+      })
+    }
+  }
+
   /** Agents with a capability, a role or a name, from the membership view. */
   findAgents (query: AgentQuery): PeerInfo[] { return this.membership.find(query) }
 
@@ -406,6 +514,8 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     }
     on('peer:join', (e) => { events.send('peer:join', { peerId: e.detail.peerId, name: e.detail.name, roles: e.detail.roles, capabilities: e.detail.capabilities }) })
     on('peer:leave', (e) => { events.send('peer:leave', e.detail) })
+    on('coordinator:change', (e) => { events.send('coordinator', e.detail) })
+    on('member:change', (e) => { events.send('member', e.detail) })
     const gossip = this.libp2p.services.pubsub
     const onSubs = (e: CustomEvent<{ peerId: { toString: () => string }, subscriptions: Array<{ topic: string, subscribe: boolean }> }>): void => {
       events.send('topic', { peerId: e.detail.peerId.toString(), changes: e.detail.subscriptions.map(s => ({ topic: s.topic, subscribe: s.subscribe })) })
@@ -458,7 +568,8 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       uptimeMs: this.startedAt > 0 ? Date.now() - this.startedAt : 0,
       peers: peers.map(p => ({ peerId: p.peerId, name: p.name, roles: p.roles })),
       subscriptions,
-      commands: this.rpc.commands().filter(c => !c.startsWith('$'))
+      commands: this.rpc.commands().filter(c => !c.startsWith('$')),
+      coordination: (({ situation, term, leader, inOffice, quorum }) => ({ situation, term, ...(leader !== undefined ? { leader } : {}), inOffice, quorum }))(this.coordination.status())
     }
   }
 }

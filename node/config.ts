@@ -80,6 +80,49 @@ export const TracingConfig = z.strictObject({
   serviceName: z.string().min(1).default('agentmesh')
 })
 
+export const MembershipConfig = z.strictObject({
+  /** How often each agent tells the mesh it is alive (gossip, with the suspicions it holds). */
+  heartbeatIntervalMs: z.number().int().min(50).default(1_000),
+  /** How often each agent probes one other agent directly (round robin), and how long it waits. */
+  probeIntervalMs: z.number().int().min(50).default(1_000),
+  probeTimeoutMs: z.number().int().min(10).default(500),
+  /** An agent not heard from this long is probed at once, out of turn. */
+  silenceMs: z.number().int().min(100).default(3_000),
+  /**
+   * A suspicion becomes "offline" after suspicionMaxMs when one agent suspects; each other agent
+   * that confirms shortens it, down to suspicionMinMs at confirmationsForMin (memberlist's rule).
+   */
+  suspicionMinMs: z.number().int().min(100).default(2_000),
+  suspicionMaxMs: z.number().int().min(100).default(6_000),
+  confirmationsForMin: z.number().int().min(0).max(64).default(3)
+})
+
+export const CoordinationConfig = z.strictObject({
+  /** May this agent vote in coordinator elections and be elected (all agents by default). */
+  eligible: z.boolean().default(true),
+  /**
+   * Eligible agents that must see each other before the first voter set forms (Consul's
+   * bootstrap_expect). Set it above half the agents that start the mesh; later agents join the
+   * voter set without it.
+   */
+  bootstrapExpect: z.number().int().min(1).max(64).default(3),
+  /** The coordinator's heartbeat to every agent; also renews its lease. */
+  heartbeatIntervalMs: z.number().int().min(10).default(100),
+  /** An agent that hears no coordinator for a random time in [min, max] calls an election. */
+  electionTimeoutMinMs: z.number().int().min(20).default(400),
+  electionTimeoutMaxMs: z.number().int().min(20).default(800),
+  /** A voter silent this long is removed from the voter set (never below bootstrapExpect). */
+  voterRemoveAfterMs: z.number().int().min(100).default(30_000),
+  /**
+   * Where the term, the vote and the voter set are kept across restarts (a vote must never be
+   * given twice in one term). Defaults to "<identity>.coordination.json" when an identity file
+   * is set; a node with a fresh identity is a new voter and needs none.
+   */
+  stateFile: z.string().min(1).optional(),
+  /** How long the coordinator waits for an agent's answer to a directive or status request. */
+  requestTimeoutMs: z.number().int().positive().default(5_000)
+})
+
 export const ConfigSchema = z.strictObject({
   /** A readable name for this agent; defaults to "agent-" and the end of its peer id. */
   name: z.string().min(1).max(64).optional(),
@@ -111,7 +154,15 @@ export const ConfigSchema = z.strictObject({
   rpc: RpcConfig.prefault({}),
   pubsub: PubSubConfig.prefault({}),
   connections: ConnectionsConfig.prefault({}),
-  tracing: TracingConfig.prefault({})
+  tracing: TracingConfig.prefault({}),
+  membership: MembershipConfig.prefault({}),
+  coordination: CoordinationConfig.prefault({})
+}).refine(c => c.coordination.heartbeatIntervalMs < c.coordination.electionTimeoutMinMs && c.coordination.electionTimeoutMinMs <= c.coordination.electionTimeoutMaxMs, {
+  path: ['coordination', 'electionTimeoutMinMs'],
+  message: 'expected heartbeatIntervalMs < electionTimeoutMinMs <= electionTimeoutMaxMs'
+}).refine(c => c.membership.suspicionMinMs <= c.membership.suspicionMaxMs, {
+  path: ['membership', 'suspicionMinMs'],
+  message: 'expected suspicionMinMs <= suspicionMaxMs'
 })
 
 export type AgentConfig = z.output<typeof ConfigSchema>

@@ -6,8 +6,16 @@
  * MSG002 serialization error - the bytes could not be decoded (or are too large to try)
  * COM001 timeout             - no answer within the deadline (retry with backoff)
  * COM002 connection error    - the peer could not be reached or the stream broke (fail over)
+ *
+ * Coordination (R-COORD), agentmesh's own:
+ * CRD001 stale term          - a directive or vote from a term older than one already seen (fenced)
+ * CRD002 not the coordinator - the sender is not the coordinator this agent follows, or this node
+ *                              is asked to coordinate without being in office (no quorum)
+ * CRD003 resource conflict   - the agent cannot take the directive with the resources it holds (re-plan)
+ * CRD004 directive failed    - the agent accepted the directive and then failed it (roll back, retry)
+ * CRD005 no handler          - the agent has no handler for the directive's action
  */
-export type ErrorCode = 'MSG001' | 'MSG002' | 'COM001' | 'COM002' | 'CMD001' | 'CMD002' | 'CFG001'
+export type ErrorCode = 'MSG001' | 'MSG002' | 'COM001' | 'COM002' | 'CMD001' | 'CMD002' | 'CFG001' | 'CRD001' | 'CRD002' | 'CRD003' | 'CRD004' | 'CRD005'
 
 export class AgentMeshError extends Error {
   readonly code: ErrorCode
@@ -101,6 +109,46 @@ export class ConfigError extends AgentMeshError {
   }
 }
 
+/** CRD001: fenced: the term of the directive or vote is older than the newest this agent has seen. */
+export class StaleTermError extends AgentMeshError {
+  constructor (message: string) {
+    super('CRD001', message)
+    this.name = 'StaleTermError'
+  }
+}
+
+/** CRD002: not the coordinator: the sender does not lead the term, or this node is not in office. */
+export class NotCoordinatorError extends AgentMeshError {
+  constructor (message: string) {
+    super('CRD002', message)
+    this.name = 'NotCoordinatorError'
+  }
+}
+
+/** CRD003: the directive conflicts with resources the agent holds; the coordinator re-plans. */
+export class ResourceConflictError extends AgentMeshError {
+  constructor (message: string) {
+    super('CRD003', message)
+    this.name = 'ResourceConflictError'
+  }
+}
+
+/** CRD004: the directive was accepted and then failed; the coordinator rolls back and retries. */
+export class DirectiveFailedError extends AgentMeshError {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super('CRD004', message, options)
+    this.name = 'DirectiveFailedError'
+  }
+}
+
+/** CRD005: the agent has no handler for the directive's action. */
+export class NoDirectiveHandlerError extends AgentMeshError {
+  constructor (action: string) {
+    super('CRD005', `no handler for directive action "${action}"`)
+    this.name = 'NoDirectiveHandlerError'
+  }
+}
+
 /** The request was cancelled by the caller's AbortSignal (not a timeout of ours). */
 export class AbortError extends Error {
   readonly code = 'ABORT_ERR'
@@ -117,7 +165,12 @@ const byName: Record<string, (message: string) => AgentMeshError> = {
   UnsupportedVersionError: m => Object.assign(new SerializationError(m), { name: 'UnsupportedVersionError' }),
   TimeoutError: m => new TimeoutError(m),
   ConnectionError: m => new ConnectionError(m),
-  HandlerError: m => new HandlerError(m)
+  HandlerError: m => new HandlerError(m),
+  StaleTermError: m => new StaleTermError(m),
+  NotCoordinatorError: m => new NotCoordinatorError(m),
+  ResourceConflictError: m => new ResourceConflictError(m),
+  DirectiveFailedError: m => new DirectiveFailedError(m),
+  NoDirectiveHandlerError: m => Object.assign(new NoDirectiveHandlerError(''), { message: m })
 }
 
 /** Rebuild a typed error from an error answer received from a peer. */
@@ -134,5 +187,5 @@ export function errorFromWire (wire: { code: string, name?: string, message: str
 }
 
 function isCode (c: string): c is ErrorCode {
-  return ['MSG001', 'MSG002', 'COM001', 'COM002', 'CMD001', 'CMD002', 'CFG001'].includes(c)
+  return ['MSG001', 'MSG002', 'COM001', 'COM002', 'CMD001', 'CMD002', 'CFG001', 'CRD001', 'CRD002', 'CRD003', 'CRD004', 'CRD005'].includes(c)
 }

@@ -16,10 +16,26 @@ const COUNTERS = {
   gossip_rejected_total: { help: 'Gossip messages rejected by validation (the sender is penalised), by reason', labels: ['reason'] },
   streams_aborted_total: { help: 'Inbound streams closed by this node, by protocol and reason', labels: ['protocol', 'reason'] },
   peers_joined_total: { help: 'Agents that joined this node\'s membership view', labels: [] },
-  peers_left_total: { help: 'Agents that left this node\'s membership view', labels: [] }
+  peers_left_total: { help: 'Agents that left this node\'s membership view', labels: [] },
+  member_changes_total: { help: 'Failure-detection state changes of other agents, by new state (alive|suspect|offline|left)', labels: ['state'] },
+  coordination_rejected_total: { help: 'Election and coordination messages refused, by message and reason (stale-term, not-a-voter, forged-leader, not-coordinator, ...)', labels: ['message', 'reason'] },
+  coordinator_changes_total: { help: 'Times this node saw a new coordinator (or none) take office', labels: [] },
+  housekeeping_messages_total: { help: 'The mesh\'s own periodic traffic (member heartbeats, probes, election heartbeats and votes), by subject and direction; kept out of messages_total and the message log so they show the agents\' traffic', labels: ['subject', 'direction'] },
+  directives_total: { help: 'Coordination directives, by role (sent|received), action and outcome (ack|reject|error|completed|failed)', labels: ['role', 'action', 'outcome'] }
 } as const
 
 export type CounterName = keyof typeof COUNTERS
+
+/**
+ * Subjects of the mesh's own periodic traffic. A follower answers ten election heartbeats a
+ * second: counted as messages, they would drown the agents' own traffic in messages_total, in
+ * the latency histograms and on the live page.
+ */
+const HOUSEKEEPING = new Set(['$agentmesh/members', '$agentmesh/probe', '$agentmesh/election'])
+
+export function isHousekeeping (subject: string | undefined): boolean {
+  return subject !== undefined && HOUSEKEEPING.has(subject)
+}
 
 function key (labels: Labels): string {
   return Object.keys(labels).sort().map(k => `${k}=${labels[k]}`).join(',')
@@ -75,8 +91,34 @@ export class Stats {
     else entry.value += by
   }
 
+  /**
+   * Counts a message that was handled normally: in messages_total (and the caller goes on to
+   * log and time it), or for housekeeping subjects in housekeeping_messages_total only. Returns
+   * whether the message is the agents' own traffic.
+   */
+  message (subject: string | undefined, labels: { direction: string, type: string, status: string }): boolean {
+    if (isHousekeeping(subject)) {
+      this.inc('housekeeping_messages_total', { subject: subject as string, direction: labels.direction })
+      return false
+    }
+    this.inc('messages_total', labels)
+    return true
+  }
+
   observe (operation: 'request' | 'handle' | 'deliver', type: string, seconds: number): void {
     if (seconds >= 0) this.latency.observe({ operation, type }, seconds)
+  }
+
+  /** A gauge read at scrape time. */
+  gauge (name: string, help: string, read: () => number): void {
+    // eslint-disable-next-line no-new
+    new Gauge({ name, help, registers: [this.registry], collect () { this.set(read()) } })
+  }
+
+  /** A histogram in seconds with the given labels; returns its observe function. */
+  histogram<L extends string> (name: string, help: string, labelNames: L[]): (labels: Record<L, string>, seconds: number) => void {
+    const h = new Histogram({ name, help, labelNames, buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [this.registry] })
+    return (labels, seconds) => { if (seconds >= 0) h.observe(labels as any, seconds) }
   }
 
   /** Where active_connections comes from (the node sets it once libp2p exists). */

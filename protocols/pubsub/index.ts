@@ -130,8 +130,7 @@ export class PubSubService {
     if (size > this.init.maxMessageBytes) throw new MessageTooLargeError(size, this.init.maxMessageBytes)
 
     this.deliverLocal(t, env, value)
-    this.init.stats.inc('messages_total', { direction: 'out', type: env.type, status: 'ok' })
-    this.init.stats.messages.add(env, 'out', size)
+    if (this.init.stats.message(t.name, { direction: 'out', type: env.type, status: 'ok' })) this.init.stats.messages.add(env, 'out', size)
     if (this.debug) this.init.log.debug(messageFields(env), 'event published')
     await this.batcher(gossipTopic(this.init.mesh, t.name)).add(json)
     return env
@@ -305,9 +304,10 @@ export class PubSubService {
         this.init.stats.inc('messages_total', { direction: 'in', type: env.type, status: 'expired' })
         continue
       }
-      this.init.stats.inc('messages_total', { direction: 'in', type: env.type, status: 'ok' })
-      this.init.stats.observe('deliver', env.type, (now - env.timestamp) / 1000)
-      this.init.stats.messages.add(env, 'in', undefined, now - env.timestamp)
+      if (this.init.stats.message(local.topic.name, { direction: 'in', type: env.type, status: 'ok' })) {
+        this.init.stats.observe('deliver', env.type, (now - env.timestamp) / 1000)
+        this.init.stats.messages.add(env, 'in', undefined, now - env.timestamp)
+      }
       if (this.debug) this.init.log.debug({ ...messageFields(env), latency_ms: now - env.timestamp }, 'event received')
       const { span } = startReceiveSpan(`agentmesh receive ${local.topic.name}`, SpanKind.CONSUMER, { 'agentmesh.peer_id': this.localPeer, 'agentmesh.remote_peer': env.source, 'agentmesh.topic': local.topic.name, 'agentmesh.message_id': env.id }, env.headers)
       this.deliver(local, env, parsed !== undefined ? { value: parsed[i] } : undefined)

@@ -187,7 +187,7 @@ export class RpcChannel {
         return
       }
       this.settle(id)
-      this.init.stats.inc('messages_total', { direction: 'in', type: 'RESPONSE', status: env.error === undefined ? 'ok' : 'error' })
+      this.init.stats.message(env.subject, { direction: 'in', type: 'RESPONSE', status: env.error === undefined ? 'ok' : 'error' })
       p.resolve(env)
       return
     }

@@ -116,12 +116,14 @@ export class RpcService {
       const frame = encodeEnvelope(env)
       if (frame.byteLength > this.init.maxMessageBytes) throw new MessageTooLargeError(frame.byteLength, this.init.maxMessageBytes)
       const channel = await this.channel(peer, deadline.signal)
-      this.init.stats.inc('messages_total', { direction: 'out', type: env.type, status: 'ok' })
+      const counted = this.init.stats.message(env.subject, { direction: 'out', type: env.type, status: 'ok' })
       const sentAt = performance.now()
       const reply = await channel.request(env, frame, deadline.signal)
       const took = performance.now() - sentAt
-      this.init.stats.observe('request', env.type, took / 1000)
-      this.init.stats.messages.add(env, 'out', frame.byteLength, took)
+      if (counted) {
+        this.init.stats.observe('request', env.type, took / 1000)
+        this.init.stats.messages.add(env, 'out', frame.byteLength, took)
+      }
       if (this.debug) this.init.log.debug({ ...messageFields(env), latency_ms: took, error: reply.error?.code }, 'answer received')
       if (reply.error !== undefined) throw errorFromWire(reply.error)
       const answer = cmd.response.safeParse(reply.payload)
@@ -238,8 +240,8 @@ export class RpcService {
       this.init.stats.inc('messages_total', { direction: 'in', type, status: 'invalid' })
       return answer(null, new ValidationError(`request for "${env.subject}": ${describe(req.error)}`))
     }
-    this.init.stats.inc('messages_total', { direction: 'in', type, status: 'ok' })
-    this.init.stats.messages.add(env, 'in', undefined, Date.now() - env.timestamp)
+    const counted = this.init.stats.message(env.subject, { direction: 'in', type, status: 'ok' })
+    if (counted) this.init.stats.messages.add(env, 'in', undefined, Date.now() - env.timestamp)
     if (this.debug) this.init.log.debug(messageFields(env), 'request received')
     const ctx = new Context(env, channel)
     const started = performance.now()
@@ -248,7 +250,7 @@ export class RpcService {
     try {
       // The handler runs inside the span: requests it makes continue the caller's trace.
       const result = await inSpan(traced.ctx, async () => await entry.handler(req.data, ctx))
-      this.init.stats.observe('handle', type, (performance.now() - started) / 1000)
+      if (counted) this.init.stats.observe('handle', type, (performance.now() - started) / 1000)
       const res = entry.command.response.safeParse(result)
       if (!res.success) failure = new ValidationError(`handler of "${env.subject}" answered badly: ${describe(res.error)}`)
       return failure !== undefined ? answer(null, failure) : answer(res.data)

@@ -1,0 +1,360 @@
+/**
+ * The coordinator's side of R-COORD, run by the elected coordinator only (every call checks that
+ * this node is in office, with a lease, and stamps its term on what it sends):
+ *
+ *   idle -> coordinating: ask every agent for its status, then call the plan hook
+ *        -> executing:    send the plan's directives, gather the acknowledgements
+ *        -> monitoring:   wait for each directive's completion (progress updates)
+ *        -> idle, with a performance report (published on `coordination.performance`)
+ *
+ * The specification's error rules: an agent that does not answer is marked offline and not
+ * retried; a resource conflict (CRD003) sends the round back to coordinating to re-plan, and
+ * the plan is retried; a directive that failed is rolled back on its agent and retried. A plan
+ * hook that throws puts the coordinator in `error`, from which it retries or gives up.
+ */
+import { randomUUID } from 'node:crypto'
+import type { RpcService } from '../rpc/index.js'
+import { AgentMeshError, ConnectionError, NotCoordinatorError } from '../../node/errors.js'
+import { CoordinatorStateMachine, type CoordinatorState } from './coordinator-state.js'
+import type { AgentSide } from './agent-side.js'
+import {
+  ConsensusCommand, DirectiveCommand, RollbackCommand, StatusCommand,
+  type AgentStatus, type CoordinationDirective, type DirectiveAction, type ProgressUpdate
+} from './schemas.js'
+
+export interface PlannedDirective { target: string, action: DirectiveAction, parameters: Record<string, unknown> }
+
+export interface PlanContext {
+  /** Status of every agent that answered (this node included). */
+  statuses: AgentStatus[]
+  /** Agents marked offline (did not answer a status request or a directive). */
+  offline: string[]
+  /** 1 for the first plan of a round; more after a resource conflict or a planning error. */
+  attempt: number
+  /** Directives refused for a resource conflict in the previous attempt. */
+  conflicts: Array<PlannedDirective & { reason: string }>
+  signal: AbortSignal
+}
+
+export type Planner = (ctx: PlanContext) => PlannedDirective[] | Promise<PlannedDirective[]>
+
+export interface DirectiveOutcome {
+  directiveId: string
+  target: string
+  action: DirectiveAction
+  outcome: 'completed' | 'failed' | 'unavailable' | 'conflict' | 'rejected'
+  attempts: number
+  durationMs: number
+  result?: unknown
+  error?: { code: string, message: string }
+}
+
+export interface CoordinationReport {
+  roundId: string
+  term: number
+  coordinator: string
+  outcome: 'completed' | 'partial' | 'failed'
+  startedAt: string
+  durationMs: number
+  agentsAsked: number
+  agentsAnswered: number
+  offline: string[]
+  plans: number
+  directives: DirectiveOutcome[]
+  successRate: number
+  error?: string
+}
+
+export interface ConsensusResult {
+  roundId: string
+  question: string
+  /** Every agent asked answered, and all answers are equal. */
+  agreed: boolean
+  value?: unknown
+  results: Record<string, unknown>
+  /** Agents that did not answer (unreachable, no handler, or an error), with the reason. */
+  missing: Record<string, string>
+}
+
+export interface CoordinatorInit {
+  self: string
+  rpc: RpcService
+  agent: AgentSide
+  inOffice: () => boolean
+  term: () => number
+  /** Agents alive in the member view (peer ids, this node excluded). */
+  agents: () => string[]
+  requestTimeoutMs: number
+  onStateChange?: (from: CoordinatorState, to: CoordinatorState, trigger: string) => void
+  onDirective?: (action: string, outcome: string, seconds: number) => void
+  onReport?: (report: CoordinationReport) => void
+}
+
+interface Waiter { resolve: (u: ProgressUpdate) => void, onProgress?: (u: ProgressUpdate) => void }
+
+const MAX_DIRECTIVE_RETRIES = 3
+
+export class Coordinator {
+  private readonly init: CoordinatorInit
+  readonly machine: CoordinatorStateMachine
+  private readonly waiters = new Map<string, Waiter>()
+  private readonly offline = new Set<string>()
+  private planner?: Planner
+  private running?: Promise<CoordinationReport>
+  private rounds = 0
+  private roundsOk = 0
+
+  constructor (init: CoordinatorInit) {
+    this.init = init
+    this.machine = new CoordinatorStateMachine(init.onStateChange)
+  }
+
+  setPlanner (planner: Planner): void { this.planner = planner }
+
+  /** Completed rounds over all rounds (R-MON coordination_success_rate); 1 before any round. */
+  successRate (): number { return this.rounds === 0 ? 1 : this.roundsOk / this.rounds }
+
+  offlineAgents (): string[] { return [...this.offline] }
+
+  /** The member view says an agent is alive again: it may be planned for. */
+  cleared (peer: string): void { this.offline.delete(peer) }
+
+  /** A progress update arrived (over RPC, or from this node's own agent side). */
+  progress (update: ProgressUpdate): boolean {
+    const w = this.waiters.get(key(update.directive_id, update.attempt))
+    if (w === undefined) return false
+    if (update.status === 'in_progress') w.onProgress?.(update)
+    else w.resolve(update)
+    return true
+  }
+
+  private assertInOffice (): void {
+    if (!this.init.inOffice()) throw new NotCoordinatorError('this node is not the coordinator in office (no election won, or its lease lapsed without a quorum)')
+  }
+
+  async requestStatus (target: string, signal?: AbortSignal): Promise<AgentStatus> {
+    this.assertInOffice()
+    const requestId = randomUUID()
+    if (target === this.init.self) return await this.init.agent.statusReport(requestId)
+    return await this.init.rpc.request(target, StatusCommand, { request_id: requestId, timestamp: new Date().toISOString(), target_agent: target, term: this.init.term() }, { timeoutMs: this.init.requestTimeoutMs, ...(signal !== undefined ? { signal } : {}) })
+  }
+
+  /** Status of every agent; those that do not answer are marked offline. */
+  async statusAll (signal?: AbortSignal): Promise<{ statuses: AgentStatus[], unavailable: string[] }> {
+    const targets = [this.init.self, ...this.init.agents().filter(p => !this.offline.has(p))]
+    const answers = await Promise.all(targets.map(async t => await this.requestStatus(t, signal).then(s => ({ t, s }), (err: Error) => ({ t, err }))))
+    const statuses: AgentStatus[] = []
+    const unavailable: string[] = []
+    for (const a of answers) {
+      if ('s' in a) statuses.push(a.s)
+      else if (isUnavailable(a.err)) { unavailable.push(a.t); this.offline.add(a.t) }
+    }
+    return { statuses, unavailable }
+  }
+
+  /**
+   * Send one directive and wait for its acknowledgement. `completion` settles with the agent's
+   * final progress update (completed or failed).
+   */
+  async directive (target: string, action: DirectiveAction, parameters: Record<string, unknown>, options: { directiveId?: string, attempt?: number, onProgress?: (u: ProgressUpdate) => void, signal?: AbortSignal } = {}): Promise<{ directiveId: string, duplicate: boolean, completion: Promise<ProgressUpdate> }> {
+    this.assertInOffice()
+    const d: CoordinationDirective = {
+      directive_id: options.directiveId ?? randomUUID(),
+      timestamp: new Date().toISOString(),
+      target_agent: target,
+      action,
+      parameters,
+      term: this.init.term(),
+      attempt: options.attempt ?? 1
+    }
+    const k = key(d.directive_id, d.attempt)
+    const completion = new Promise<ProgressUpdate>((resolve) => {
+      this.waiters.set(k, { resolve: (u) => { this.waiters.delete(k); resolve(u) }, ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}) })
+    })
+    try {
+      const ack = target === this.init.self
+        ? await this.init.agent.takeLocal(d, (u) => { this.progress(u) })
+        : await this.init.rpc.request(target, DirectiveCommand, d, { timeoutMs: this.init.requestTimeoutMs, type: 'COMMAND', ...(options.signal !== undefined ? { signal: options.signal } : {}) })
+      return { directiveId: d.directive_id, duplicate: ack.duplicate, completion }
+    } catch (err) {
+      this.waiters.delete(k)
+      throw err
+    }
+  }
+
+  /** Ask every agent the same question and report whether their answers agree. */
+  async consensus (question: string, input: unknown, options: { signal?: AbortSignal } = {}): Promise<ConsensusResult> {
+    this.assertInOffice()
+    const roundId = randomUUID()
+    const term = this.init.term()
+    const targets = [this.init.self, ...this.init.agents().filter(p => !this.offline.has(p))]
+    const results: Record<string, unknown> = {}
+    const missing: Record<string, string> = {}
+    await Promise.all(targets.map(async t => {
+      try {
+        results[t] = t === this.init.self
+          ? await this.init.agent.answerConsensus(question, input, { from: t, term, roundId })
+          : (await this.init.rpc.request(t, ConsensusCommand, { round_id: roundId, term, question, input }, { timeoutMs: this.init.requestTimeoutMs, ...(options.signal !== undefined ? { signal: options.signal } : {}) })).result
+      } catch (err) {
+        missing[t] = err instanceof AgentMeshError ? `${err.code} ${err.message}` : String(err)
+      }
+    }))
+    const values = Object.values(results).map(canonical)
+    const agreed = Object.keys(missing).length === 0 && values.length > 0 && values.every(v => v === values[0])
+    return { roundId, question, agreed, ...(agreed ? { value: Object.values(results)[0] } : {}), results, missing }
+  }
+
+  /** One coordination round, from status collection to the performance report. */
+  async coordinate (options: { planner?: Planner, signal?: AbortSignal, maxAttempts?: number } = {}): Promise<CoordinationReport> {
+    this.assertInOffice()
+    if (this.running !== undefined) throw new Error('a coordination round is already running on this coordinator')
+    const planner = options.planner ?? this.planner
+    if (planner === undefined) throw new TypeError('no planner: pass one, or set it with setPlanner()')
+    const run = this.round(planner, options.signal ?? new AbortController().signal, options.maxAttempts ?? 3)
+    this.running = run
+    try {
+      return await run
+    } finally {
+      this.running = undefined
+    }
+  }
+
+  private async round (planner: Planner, signal: AbortSignal, maxAttempts: number): Promise<CoordinationReport> {
+    const started = performance.now()
+    const report: CoordinationReport = {
+      roundId: randomUUID(),
+      term: this.init.term(),
+      coordinator: this.init.self,
+      outcome: 'completed',
+      startedAt: new Date().toISOString(),
+      durationMs: 0,
+      agentsAsked: 0,
+      agentsAnswered: 0,
+      offline: [],
+      plans: 0,
+      directives: [],
+      successRate: 0
+    }
+    const m = this.machine
+    let conflicts: PlanContext['conflicts'] = []
+    try {
+      m.fire('system_state_change')
+      for (let attempt = 1; ; attempt++) {
+        this.assertInOffice()
+        const { statuses, unavailable } = await this.statusAll(signal)
+        report.agentsAsked = statuses.length + unavailable.length
+        report.agentsAnswered = statuses.length
+        let plan: PlannedDirective[]
+        try {
+          plan = await planner({ statuses, offline: this.offlineAgents(), attempt, conflicts, signal })
+          report.plans++
+        } catch (err) {
+          m.fire('coordination_failure')
+          if (attempt < maxAttempts && !signal.aborted) { m.fire('retry_coordination'); continue }
+          m.fire('recovery_complete')
+          report.outcome = 'failed'
+          report.error = `planning failed: ${(err as Error).message}`
+          return this.finish(report, started)
+        }
+        m.fire('plan_ready')
+        const acked = await Promise.all(plan.map(async p => await this.send(p, 1)))
+        m.fire('execution_started')
+        const outcomes = await Promise.all(acked.map(async a => await this.monitor(a)))
+        conflicts = outcomes.filter(o => o.outcome === 'conflict').map(o => ({ target: o.target, action: o.action, parameters: plan.find(p => p.target === o.target && p.action === o.action)?.parameters ?? {}, reason: o.error?.message ?? 'resource conflict' }))
+        report.directives.push(...outcomes.filter(o => o.outcome !== 'conflict' || attempt >= maxAttempts))
+        if (conflicts.length > 0 && attempt < maxAttempts && !signal.aborted) {
+          m.fire('adjustment_needed')
+          continue
+        }
+        m.fire('completion')
+        report.outcome = report.directives.every(d => d.outcome === 'completed') ? 'completed' : 'partial'
+        return this.finish(report, started)
+      }
+    } catch (err) {
+      m.reset()
+      throw err
+    }
+  }
+
+  private finish (report: CoordinationReport, started: number): CoordinationReport {
+    report.durationMs = Math.round((performance.now() - started) * 100) / 100
+    report.offline = this.offlineAgents()
+    report.successRate = report.directives.length === 0 ? 1 : report.directives.filter(d => d.outcome === 'completed').length / report.directives.length
+    this.rounds++
+    if (report.outcome === 'completed') this.roundsOk++
+    this.init.onReport?.(report)
+    return report
+  }
+
+  private async send (p: PlannedDirective, attempt: number, directiveId: string = randomUUID()): Promise<{ p: PlannedDirective, directiveId: string, attempt: number, started: number, completion?: Promise<ProgressUpdate>, failure?: DirectiveOutcome }> {
+    const started = performance.now()
+    try {
+      const sent = await this.directive(p.target, p.action, p.parameters, { directiveId, attempt })
+      return { p, directiveId, attempt, started, completion: sent.completion }
+    } catch (err) {
+      const e = err instanceof AgentMeshError ? err : new ConnectionError(String(err))
+      const outcome: DirectiveOutcome['outcome'] = isUnavailable(e) ? 'unavailable' : e.code === 'CRD003' ? 'conflict' : 'rejected'
+      // Agent unavailable: marked offline, not retried (the specification's rule).
+      if (outcome === 'unavailable') this.offline.add(p.target)
+      return { p, directiveId, attempt, started, failure: { directiveId, target: p.target, action: p.action, outcome, attempts: attempt, durationMs: performance.now() - started, error: { code: e.code, message: e.message } } }
+    }
+  }
+
+  /** Wait for completion; a failed directive is rolled back and retried. */
+  private async monitor (a: Awaited<ReturnType<Coordinator['send']>>): Promise<DirectiveOutcome> {
+    let cur = a
+    for (;;) {
+      if (cur.failure !== undefined) return cur.failure
+      const done = await this.withTimeout(cur.completion as Promise<ProgressUpdate>, cur)
+      const seconds = (performance.now() - a.started) / 1000
+      if (done.status === 'completed') {
+        this.init.onDirective?.(a.p.action, 'completed', seconds)
+        return { directiveId: a.directiveId, target: a.p.target, action: a.p.action, outcome: 'completed', attempts: cur.attempt, durationMs: seconds * 1000, result: done.result }
+      }
+      this.init.onDirective?.(a.p.action, 'failed', seconds)
+      if (cur.attempt >= MAX_DIRECTIVE_RETRIES || !this.init.inOffice()) {
+        return { directiveId: a.directiveId, target: a.p.target, action: a.p.action, outcome: 'failed', attempts: cur.attempt, durationMs: seconds * 1000, ...(done.error !== undefined ? { error: done.error } : {}) }
+      }
+      await this.rollback(a.p.target, a.directiveId, cur.attempt)
+      cur = { ...(await this.send(a.p, cur.attempt + 1, a.directiveId)), started: a.started }
+    }
+  }
+
+  /** An agent that accepted and then went silent: its directive fails as unavailable. */
+  private async withTimeout (completion: Promise<ProgressUpdate>, a: { directiveId: string, attempt: number, p: PlannedDirective }): Promise<ProgressUpdate> {
+    let timer: ReturnType<typeof setInterval> | undefined
+    const gone = new Promise<ProgressUpdate>((resolve) => {
+      timer = setInterval(() => {
+        if (a.p.target !== this.init.self && !this.init.agents().includes(a.p.target)) {
+          resolve({ event_id: randomUUID(), timestamp: new Date().toISOString(), source_agent: a.p.target, directive_id: a.directiveId, attempt: a.attempt, status: 'failed', metrics: {}, error: { code: 'COM002', message: 'the agent went offline while running the directive' } })
+        }
+      }, 250)
+    })
+    try {
+      return await Promise.race([completion, gone])
+    } finally {
+      clearInterval(timer)
+      this.waiters.delete(key(a.directiveId, a.attempt))
+    }
+  }
+
+  private async rollback (target: string, directiveId: string, attempt: number): Promise<void> {
+    try {
+      if (target === this.init.self) await this.init.agent.rollback(directiveId, attempt)
+      else await this.init.rpc.request(target, RollbackCommand, { directive_id: directiveId, attempt, term: this.init.term() }, { timeoutMs: this.init.requestTimeoutMs })
+    } catch { /* a rollback that cannot reach its agent leaves the retry to find out */ }
+  }
+}
+
+function key (id: string, attempt: number): string { return `${id}#${attempt}` }
+
+function isUnavailable (err: unknown): boolean {
+  return err instanceof AgentMeshError && (err.code === 'COM001' || err.code === 'COM002')
+}
+
+/** JSON with sorted keys, so equal answers compare equal whatever their key order. */
+function canonical (v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => x !== null && typeof x === 'object' && !Array.isArray(x)
+    ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0))
+    : x) ?? 'undefined'
+}

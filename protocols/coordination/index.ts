@@ -1,0 +1,198 @@
+/**
+ * Coordination elected among the peers (R-COORD, R-SHAPE): the election, the managed agent's
+ * side and the coordinator's side, wired to one node's RPC service and member view. Every node
+ * runs all three; only the node in office acts as coordinator.
+ */
+import { TypedEventEmitter } from 'main-event'
+import type { RpcService } from '../rpc/index.js'
+import { ElectionService, type CoordinatorChange } from './election-service.js'
+import type { ElectionTimings, Role } from './election.js'
+import { AgentSide, type ConsensusHandler, type DirectiveHandler, type DirectiveRun, type StatusProvider } from './agent-side.js'
+import { Coordinator, type ConsensusResult, type CoordinationReport, type PlannedDirective, type Planner } from './coordinator.js'
+import type { CoordinatorState } from './coordinator-state.js'
+import { ProgressCommand, type AgentStatus, type DirectiveAction, type ProgressUpdate } from './schemas.js'
+
+export * from './schemas.js'
+export type { CoordinatorChange } from './election-service.js'
+export type { ElectionStatus, Role, VoterConfig } from './election.js'
+export type { DirectiveContext, DirectiveHandler, DirectiveRun, StatusProvider, ConsensusHandler } from './agent-side.js'
+export type { Planner, PlanContext, PlannedDirective, CoordinationReport, DirectiveOutcome, ConsensusResult } from './coordinator.js'
+export type { CoordinatorState } from './coordinator-state.js'
+
+export interface CoordinationEvents {
+  /** A coordinator took office (or none is known): on every node. */
+  'coordinator:change': CustomEvent<CoordinatorChange>
+  /** This node's election role changed. */
+  'role:change': CustomEvent<{ role: Role, term: number }>
+  /** On the coordinator: its state machine moved. */
+  'state:change': CustomEvent<{ from: CoordinatorState, to: CoordinatorState, trigger: string }>
+  /** On the coordinator: a round finished. */
+  'report': CustomEvent<CoordinationReport>
+  /** On the coordinator: an agent reported progress on a directive. */
+  'progress': CustomEvent<ProgressUpdate>
+}
+
+export interface CoordinationStatus {
+  term: number
+  leader?: string
+  /** This node's role in the election, and whether it is the coordinator in office. */
+  role: Role
+  inOffice: boolean
+  eligible: boolean
+  voters: string[]
+  voterSetVersion: number
+  quorum: { size: number, needed: number, reachable: number, has: boolean }
+  /** no-quorum: this node cannot see a majority of the voters, so nobody here can coordinate. */
+  situation: 'coordinator' | 'following' | 'electing' | 'no-quorum' | 'no-voter-set'
+  /** The coordinator's state machine (idle on every other node). */
+  state: CoordinatorState
+  leaseRemainingMs?: number
+  lastLeaderContactMsAgo?: number
+  offlineAgents: string[]
+  successRate: number
+}
+
+export interface CoordinationInit extends ElectionTimings {
+  self: { peerId: string, name: string, capabilities: string[] }
+  eligible: boolean
+  rpc: RpcService
+  stateFile?: string
+  requestTimeoutMs: number
+  /** Agents alive in the member view, this node excluded. */
+  agents: () => string[]
+  onRejected: (from: string, message: string, reason: string) => void
+  onDirective: (role: 'sent' | 'received', action: string, outcome: string, seconds?: number) => void
+  onReport: (report: CoordinationReport) => void
+  onError: (err: Error) => void
+}
+
+export class CoordinationService extends TypedEventEmitter<CoordinationEvents> {
+  readonly election: ElectionService
+  private readonly agent: AgentSide
+  private readonly coordinator: Coordinator
+  private readonly init: CoordinationInit
+  private unhandle?: () => void
+
+  constructor (init: CoordinationInit) {
+    super()
+    this.init = init
+    this.election = new ElectionService({ ...init, self: init.self.peerId, onError: init.onError, ...(init.stateFile !== undefined ? { stateFile: init.stateFile } : {}) })
+    this.election.addEventListener('coordinator:change', (e) => { this.forward('coordinator:change', e.detail) })
+    this.election.addEventListener('role:change', (e) => { this.forward('role:change', e.detail) })
+    this.election.addEventListener('rejected', (e) => { init.onRejected(e.detail.from, e.detail.message, e.detail.reason) })
+    this.agent = new AgentSide({
+      self: init.self,
+      rpc: init.rpc,
+      admits: (term, from) => this.election.admits(term, from),
+      currentTerm: () => this.election.term,
+      currentLeader: () => this.election.leader,
+      onRejected: init.onRejected,
+      onDirective: (action, outcome) => { init.onDirective('received', action, outcome) },
+      onError: init.onError,
+      progressTimeoutMs: init.requestTimeoutMs
+    })
+    this.coordinator = new Coordinator({
+      self: init.self.peerId,
+      rpc: init.rpc,
+      agent: this.agent,
+      inOffice: () => this.election.inOffice(),
+      term: () => this.election.term,
+      agents: init.agents,
+      requestTimeoutMs: init.requestTimeoutMs,
+      onStateChange: (from, to, trigger) => { this.forward('state:change', { from, to, trigger }) },
+      onDirective: (action, outcome, seconds) => { init.onDirective('sent', action, outcome, seconds) },
+      onReport: (r) => { init.onReport(r); this.forward('report', r) }
+    })
+  }
+
+  start (): void {
+    this.agent.start()
+    this.unhandle = this.init.rpc.handle(ProgressCommand, (u) => {
+      const known = this.coordinator.progress(u)
+      if (known) this.forward('progress', u)
+      return { known }
+    })
+    this.election.start()
+  }
+
+  stop (): void {
+    this.election.stop()
+    this.agent.stop()
+    this.unhandle?.()
+  }
+
+  // --- what every agent does -------------------------------------------------------------
+
+  /** Handle directives of one action: a function (run after the ack) or { accept, run, rollback }. */
+  onDirective (action: DirectiveAction, handler: DirectiveHandler | DirectiveRun): () => void { return this.agent.onDirective(action, handler) }
+
+  /** What this agent answers to the coordinator's status requests. */
+  onStatusRequest (provider: StatusProvider): void { this.agent.onStatusRequest(provider) }
+
+  /** This agent's answer to a consensus question. */
+  onConsensus (question: string, handler: ConsensusHandler): () => void { return this.agent.onConsensus(question, handler) }
+
+  // --- what the coordinator does (each call throws CRD002 on a node not in office) --------
+
+  setPlanner (planner: Planner): void { this.coordinator.setPlanner(planner) }
+
+  async coordinate (options?: { planner?: Planner, signal?: AbortSignal, maxAttempts?: number }): Promise<CoordinationReport> { return await this.coordinator.coordinate(options) }
+
+  async requestStatus (target: string, signal?: AbortSignal): Promise<AgentStatus> { return await this.coordinator.requestStatus(target, signal) }
+
+  async statusAll (signal?: AbortSignal): Promise<{ statuses: AgentStatus[], unavailable: string[] }> { return await this.coordinator.statusAll(signal) }
+
+  async directive (directive: PlannedDirective, options?: { onProgress?: (u: ProgressUpdate) => void, signal?: AbortSignal }): Promise<{ directiveId: string, duplicate: boolean, completion: Promise<ProgressUpdate> }> {
+    return await this.coordinator.directive(directive.target, directive.action, directive.parameters, options)
+  }
+
+  async consensus (question: string, input: unknown, options?: { signal?: AbortSignal }): Promise<ConsensusResult> { return await this.coordinator.consensus(question, input, options) }
+
+  /** The member view saw an agent alive again: it may be planned for. */
+  agentAlive (peer: string): void { this.coordinator.cleared(peer) }
+
+  // --- observation -----------------------------------------------------------------------
+
+  get inOffice (): boolean { return this.election.inOffice() }
+  get leader (): string | undefined { return this.election.leader }
+  get term (): number { return this.election.term }
+  get state (): CoordinatorState { return this.coordinator.machine.state }
+
+  successRate (): number { return this.coordinator.successRate() }
+
+  status (): CoordinationStatus {
+    const s = this.election.status()
+    const now = Date.now()
+    const role = s?.role ?? 'follower'
+    const inOffice = s?.inOffice ?? false
+    const voters = s?.voters ?? []
+    const quorum = s?.quorum ?? { size: 0, needed: 0, reachable: 0, has: false }
+    const situation = inOffice
+      ? 'coordinator'
+      : s?.leader !== undefined && s.leader !== this.init.self.peerId
+        ? 'following'
+        : voters.length === 0 ? 'no-voter-set' : quorum.has ? 'electing' : 'no-quorum'
+    return {
+      term: s?.term ?? 0,
+      ...(s?.leader !== undefined ? { leader: s.leader } : {}),
+      role,
+      inOffice,
+      eligible: this.init.eligible,
+      voters,
+      voterSetVersion: s?.configVersion ?? 0,
+      quorum,
+      situation,
+      state: this.coordinator.machine.state,
+      ...(s?.leaseUntil !== undefined ? { leaseRemainingMs: Math.max(0, Math.round(s.leaseUntil - now)) } : {}),
+      ...(s?.lastLeaderContact !== undefined ? { lastLeaderContactMsAgo: now - s.lastLeaderContact } : {}),
+      offlineAgents: this.coordinator.offlineAgents(),
+      successRate: this.coordinator.successRate()
+    }
+  }
+
+  private forward<K extends keyof CoordinationEvents> (type: K, detail: CoordinationEvents[K]['detail']): void {
+    try {
+      this.safeDispatchEvent(type, { detail } as any)
+    } catch { /* listeners' errors are theirs */ }
+  }
+}
