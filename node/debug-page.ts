@@ -13,7 +13,7 @@ export const DEBUG_PAGE = /* html */ `<!doctype html>
   header h1 { font-size:16px; margin:0 } header .dim { color:var(--dim) } #live { width:9px; height:9px; border-radius:50%; background:var(--warn); display:inline-block }
   main { flex:1; display:flex; min-height:0 } #graph { flex:1; min-width:0 } aside { width:360px; background:var(--panel); border-left:1px solid var(--line); padding:14px; overflow:auto }
   svg { width:100%; height:100% } .edge { stroke:#3a4a5a } .edge.hot { stroke:var(--accent); transition:stroke .1s }
-  .agent circle { fill:#1f2a36; stroke:var(--accent); stroke-width:2; cursor:pointer } .agent.self circle { stroke:var(--ok) } .agent.coordinator circle { stroke:gold; stroke-width:4 }
+  .agent circle { fill:#1f2a36; stroke:var(--accent); stroke-width:2; cursor:pointer } .agent.self circle { stroke:var(--ok) } .agent.coordinator circle { stroke:gold; stroke-width:4 } .agent text.crown { fill:gold; font-size:16px }
   .agent.selected circle { fill:#24425a } .agent text { fill:var(--text); text-anchor:middle; font-size:12px; pointer-events:none } .agent text.roles { fill:var(--dim); font-size:10px }
   .rate { fill:var(--dim); font-size:10px; text-anchor:middle } h2 { font-size:14px; margin:0 0 8px } dl { display:grid; grid-template-columns:90px 1fr; gap:4px 8px; margin:0 0 12px } dt { color:var(--dim) } dd { margin:0; word-break:break-all }
   table { width:100%; border-collapse:collapse; font-size:12px } td { padding:3px 4px; border-bottom:1px solid var(--line); vertical-align:top } .in { color:var(--ok) } .out { color:var(--accent) }
@@ -27,7 +27,7 @@ const token = new URLSearchParams(location.search).get('token')
 const opts = token ? { headers: { authorization: 'Bearer ' + token } } : {}
 const q = (p) => token ? p + (p.includes('?') ? '&' : '?') + 'token=' + encodeURIComponent(token) : p
 const get = async (p) => (await fetch(p, opts)).json()
-let mesh = { nodes: [], edges: [] }, self = null, selected = null, hot = new Map()
+let mesh = { nodes: [], edges: [] }, self = null, selected = null, hot = new Map(), coord = null
 const esc = (s) => String(s).replace(/[&<>"]/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c])
 const short = (id) => id.slice(0, 8) + '…' + id.slice(-4)
 
@@ -50,14 +50,25 @@ function draw () {
   }
   for (const n of mesh.nodes) {
     const [x, y] = pos.get(n.peerId)
-    const cls = ['agent', n.self ? 'self' : '', n.roles.includes('coordinator') ? 'coordinator' : '', selected === n.peerId ? 'selected' : ''].join(' ')
+    const cls = ['agent', n.self ? 'self' : '', coord && coord.inOfficeLeader === n.peerId ? 'coordinator' : '', selected === n.peerId ? 'selected' : ''].join(' ')
     html += '<g class="' + cls + '" data-peer="' + esc(n.peerId) + '" data-name="' + esc(n.name) + '" transform="translate(' + x + ',' + y + ')">' +
-      '<circle r="22"></circle><text y="38">' + esc(n.name) + '</text><text class="roles" y="51">' + esc(n.roles.join(', ')) + '</text></g>'
+      '<circle r="22"></circle>' + (coord && coord.inOfficeLeader === n.peerId ? '<text class="crown" y="5">★</text>' : '') + '<text y="38">' + esc(n.name) + '</text><text class="roles" y="51">' + esc(n.roles.join(', ')) + '</text></g>'
   }
   svg.innerHTML = html
   for (const g of svg.querySelectorAll('.agent')) g.addEventListener('click', () => { selected = g.dataset.peer; draw(); showPanel() })
   const s = document.getElementById('summary')
-  s.textContent = (self ? self.name + ' in mesh "' + self.mesh + '" · ' : '') + mesh.nodes.length + ' agents · ' + mesh.edges.length + ' links · map age ' + (mesh.ageMs / 1000).toFixed(1) + ' s'
+  s.textContent = (self ? self.name + ' in mesh "' + self.mesh + '" · ' : '') + mesh.nodes.length + ' agents · ' + mesh.edges.length + ' links · ' + coordText() + ' · map age ' + (mesh.ageMs / 1000).toFixed(1) + ' s'
+}
+
+// What this node knows of the coordinator: the leader it follows (or is), its term, and why
+// there is none when its side of the mesh lacks a quorum.
+function coordText () {
+  if (!coord) return 'coordinator: ?'
+  const name = mesh.nodes.find(n => n.peerId === coord.leader)?.name ?? coord.leaderName ?? (coord.leader ? short(coord.leader) : '')
+  if (coord.situation === 'coordinator' || coord.situation === 'following') return 'coordinator ' + name + ' (term ' + coord.term + ')'
+  if (coord.situation === 'no-quorum') return 'no coordinator: no quorum here (' + coord.quorum.reachable + ' of ' + coord.quorum.needed + ' voters needed)'
+  if (coord.situation === 'no-voter-set') return 'no coordinator yet: waiting for the first voters'
+  return 'electing a coordinator (term ' + coord.term + ')'
 }
 
 async function showPanel () {
@@ -68,6 +79,7 @@ async function showPanel () {
   const links = mesh.edges.filter(e => e.a === selected || e.b === selected).map(e => mesh.nodes.find(x => x.peerId === (e.a === selected ? e.b : e.a))?.name).filter(Boolean)
   let h = '<h2>' + esc(n.name) + (n.self ? ' (this node)' : '') + '</h2><dl><dt>peer id</dt><dd>' + esc(n.peerId) + '</dd><dt>roles</dt><dd>' + esc(n.roles.join(', ')) + '</dd>' +
     '<dt>linked to</dt><dd>' + esc(links.join(', ') || 'none') + '</dd><dt>announced</dt><dd>' + (n.ageMs / 1000).toFixed(1) + ' s ago</dd>'
+  if (coord && coord.voters.includes(n.peerId)) h += '<dt>coordination</dt><dd>' + (coord.leader === n.peerId ? 'coordinator, term ' + coord.term : 'voter') + '</dd>'
   if (p) h += '<dt>capabilities</dt><dd>' + esc(p.capabilities.join(', ') || 'none') + '</dd><dt>version</dt><dd>' + esc(p.version) + '</dd>' +
     p.connections.map(c => '<dt>' + c.direction + '</dt><dd>' + esc(c.address) + '<br>rtt ' + (c.rttMs ?? '?') + ' ms · ' + c.streams.length + ' streams</dd>').join('')
   h += '</dl><h2>Recent messages</h2><table>' + mine.map(m => '<tr><td class="' + m.direction + '">' + m.direction + '</td><td>' + esc(m.type) + '<br><span class="dim">' + esc(m.subject) + '</span></td><td>' +
@@ -76,7 +88,14 @@ async function showPanel () {
 }
 
 async function refresh () {
-  try { mesh = await get(q('/mesh')); draw(); if (selected) showPanel() } catch (e) { document.getElementById('summary').textContent = 'cannot reach the node: ' + e.message }
+  try { [mesh] = await Promise.all([get(q('/mesh')), refreshCoordinator()]); draw(); if (selected) showPanel() } catch (e) { document.getElementById('summary').textContent = 'cannot reach the node: ' + e.message }
+}
+
+async function refreshCoordinator () {
+  const c = await get(q('/coordinator'))
+  // The star goes to a leader only while some node holds office in its term as this node sees it.
+  c.inOfficeLeader = c.situation === 'coordinator' || c.situation === 'following' ? c.leader : undefined
+  coord = c
 }
 
 function flash (a, b) {
@@ -93,6 +112,7 @@ async function start () {
   es.onopen = () => { document.getElementById('live').style.background = 'var(--ok)' }
   es.onerror = () => { document.getElementById('live').style.background = 'var(--warn)' }
   es.addEventListener('peer:join', refresh)
+  es.addEventListener('coordinator', async () => { await refreshCoordinator(); draw(); if (selected) showPanel() })
   es.addEventListener('peer:leave', (e) => { const id = JSON.parse(e.data).peerId; mesh.nodes = mesh.nodes.filter(n => n.peerId !== id); mesh.edges = mesh.edges.filter(x => x.a !== id && x.b !== id); draw(); refresh() })
   es.addEventListener('message', (e) => { const m = JSON.parse(e.data); const other = m.direction === 'in' ? m.source : m.destination; if (self && !other.startsWith('topic:')) flash(self.peerId, other) })
 }

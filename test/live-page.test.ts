@@ -12,7 +12,7 @@ import { DIST, startMesh, stopAll } from './helpers.js'
 const CHROMIUM = '/usr/bin/chromium'
 const OUT = join(DIST, '..', 'test-output')
 
-test('live page: five agents drawn, one stops, four remain; clicking one shows its details', async () => {
+test('live page: five agents drawn, the coordinator starred, one stops, four remain; clicking one shows its details', async () => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is needed for this test: install Debian's "chromium" package (apt-get install chromium), as .ci/run does`)
   await mkdir(OUT, { recursive: true })
   const nodes = await startMesh(5, (i) => ({ meshAnnounceIntervalMs: 1_000, ...(i === 0 ? { debug: '127.0.0.1:0' } : {}) }))
@@ -29,6 +29,15 @@ test('live page: five agents drawn, one stops, four remain; clicking one shows i
     const names = await page.$$eval('g.agent', gs => gs.map(g => (g as SVGGElement).dataset.name).sort())
     assert.deepEqual(names, ['n0', 'n1', 'n2', 'n3', 'n4'])
     await page.waitForFunction(() => document.querySelectorAll('line.edge').length === 10, undefined, { timeout: 20_000 })
+    // The coordinator is starred, and named in the summary with its term.
+    await nodes[0].coordinatorElected()
+    const leader = (): string | undefined => nodes[0].coordinator().leader
+    await page.waitForFunction((id) => {
+      const marked = Array.from(document.querySelectorAll('g.agent.coordinator'), g => (g as SVGGElement).dataset.peer)
+      return marked.length === 1 && marked[0] === id
+    }, leader(), { timeout: 20_000 })
+    const leaderName = nodes.find(n => n.peerId === leader())?.name as string
+    assert.match(await page.textContent('#summary') ?? '', new RegExp(`coordinator ${leaderName} \\(term \\d+\\)`))
     await page.screenshot({ path: join(OUT, 'live-page-5-agents.png') })
 
     await nodes[4].stop()
