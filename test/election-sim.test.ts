@@ -1,12 +1,39 @@
-// The election state machine in a deterministic simulation: simulated clock and network, seeded
-// schedules of crashes, restarts, partitions, delays and message loss. Every step checks the
-// safety invariants; after each schedule the network heals and exactly one coordinator must be
-// in office. A failing seed is printed; replay it with SIM_SEED=<seed> (SIM_SEEDS=<n> for more).
+// The election and membership state machines in a deterministic simulation: simulated clock
+// and network, seeded schedules of crashes, restarts, partitions, delays and message loss. Each
+// node runs the failure detector (fed by gossip heartbeats carrying suspicions, and direct
+// probes, as discovery/members.ts feeds it) and the election, whose view of who is up comes from
+// that failure detector, as in a real node. Every step checks the safety invariants of both;
+// after each schedule the network heals: every agent must see every other alive, exactly one
+// coordinator must be in office, and an agent then crashed must be found offline by all.
+// A failing seed is printed; replay it with SIM_SEED=<seed> (SIM_SEEDS=<n> for more).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Election, type ElectionMessage, type PersistedElection } from '../protocols/coordination/election.js'
+import { FailureDetector, type MemberState, type Transition } from '../discovery/failure-detector.js'
 
 const TIMINGS = { heartbeatIntervalMs: 50, electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300, voterRemoveAfterMs: 2_000 }
+/** The member view's timings, scaled like the election's (a tenth of the defaults, about). */
+const MEMBERSHIP = { heartbeatIntervalMs: 100, probeIntervalMs: 100, probeTimeoutMs: 60, silenceMs: 300, suspicionMinMs: 200, suspicionMaxMs: 600, confirmationsForMin: 3 }
+
+type MemberMessage =
+  | { type: 'member-heartbeat', incarnation: number, eligible: boolean, suspects: Array<{ peer: string, incarnation: number }> }
+  | { type: 'probe', incarnation: number, nonce: number }
+  | { type: 'probe-ack', incarnation: number, eligible: boolean, nonce: number }
+
+/** One node's member view: the failure detector and what discovery/members.ts does around it. */
+interface MemberView {
+  fd: FailureDetector
+  incarnation: number
+  eligible: Map<string, boolean>
+  lastHeard: Map<string, number>
+  probeOrder: string[]
+  /** Probes awaiting an answer: nonce -> peer and deadline. */
+  probes: Map<number, { peer: string, deadline: number }>
+  nextHeartbeat: number
+  nextProbe: number
+  /** Per member: the incarnation last seen and when a suspicion began (for the invariants). */
+  seen: Map<string, { incarnation: number, suspectAt?: number }>
+}
 
 /** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
 function rng (seed: number): () => number {
@@ -20,15 +47,64 @@ function rng (seed: number): () => number {
   }
 }
 
-interface SimNode { id: string, eligible: boolean, election?: Election, persisted?: PersistedElection, directiveTerm: number, votes: Map<number, string> }
-interface InFlight { at: number, from: string, to: string, msg: ElectionMessage | { type: 'directive', term: number }, order: number }
+interface SimNode { id: string, eligible: boolean, election?: Election, members?: MemberView, lastIncarnation: number, persisted?: PersistedElection, directiveTerm: number, votes: Map<number, string> }
+interface InFlight { at: number, from: string, to: string, msg: ElectionMessage | MemberMessage | { type: 'directive', term: number }, order: number }
+
+/** Messages in flight, earliest first (ties in send order): a binary heap. */
+class Flights {
+  private readonly heap: InFlight[] = []
+  get size (): number { return this.heap.length }
+  peek (): InFlight | undefined { return this.heap[0] }
+  private less (a: InFlight, b: InFlight): boolean { return a.at < b.at || (a.at === b.at && a.order < b.order) }
+  push (f: InFlight): void {
+    const h = this.heap
+    h.push(f)
+    let i = h.length - 1
+    while (i > 0) {
+      const p = (i - 1) >> 1
+      if (!this.less(h[i], h[p])) break;
+      [h[i], h[p]] = [h[p], h[i]]
+      i = p
+    }
+  }
+
+  pop (): InFlight | undefined {
+    const h = this.heap
+    const top = h[0]
+    const last = h.pop()
+    if (h.length > 0 && last !== undefined) {
+      h[0] = last
+      let i = 0
+      for (;;) {
+        const l = 2 * i + 1
+        const r = l + 1
+        let m = i
+        if (l < h.length && this.less(h[l], h[m])) m = l
+        if (r < h.length && this.less(h[r], h[m])) m = r
+        if (m === i) break;
+        [h[i], h[m]] = [h[m], h[i]]
+        i = m
+      }
+    }
+    return top
+  }
+}
+
+const ALLOWED: Record<MemberState | 'unknown', MemberState[]> = {
+  unknown: ['alive', 'left'],
+  alive: ['suspect', 'left'],
+  suspect: ['alive', 'offline', 'left'],
+  offline: ['alive', 'left'],
+  left: ['alive']
+}
 
 class Simulation {
   now = 0
   readonly nodes: SimNode[]
   private readonly random: () => number
-  private flight: InFlight[] = []
+  private readonly flight = new Flights()
   private order = 0
+  private nonce = 0
   private group = new Map<string, number>()
   loss = 0
   delay: [number, number] = [1, 10]
@@ -40,20 +116,34 @@ class Simulation {
     this.random = rng(seed)
     this.tracing = tracing
     // One agent in four is not coordinator-eligible, when there are enough to spare one.
-    this.nodes = Array.from({ length: n }, (_, i) => ({ id: `n${i}`, eligible: n < 4 || i % 4 !== 3, directiveTerm: 0, votes: new Map() }))
+    this.nodes = Array.from({ length: n }, (_, i) => ({ id: `n${i}`, eligible: n < 4 || i % 4 !== 3, lastIncarnation: -1, directiveTerm: 0, votes: new Map() }))
     for (const node of this.nodes) this.start(node)
-    this.updateViews()
   }
 
   log (line: string): void { if (this.tracing) this.trace.push(`${this.now} ${line}`) }
 
   start (node: SimNode): void {
     node.election = new Election({ self: node.id, eligible: node.eligible, bootstrapExpect: this.bootstrapExpect, ...TIMINGS, random: this.random, now: this.now, ...(node.persisted !== undefined ? { persisted: node.persisted } : {}) })
-    this.log(`start ${node.id} term=${node.persisted?.term ?? 0}`)
+    // The member view is not persisted: a restarted agent starts above its old incarnation
+    // (a real one takes the wall clock) and learns the mesh anew.
+    node.lastIncarnation = Math.max(this.now, node.lastIncarnation + 1)
+    node.members = {
+      fd: new FailureDetector(MEMBERSHIP),
+      incarnation: node.lastIncarnation,
+      eligible: new Map(),
+      lastHeard: new Map(),
+      probeOrder: [],
+      probes: new Map(),
+      nextHeartbeat: this.now,
+      nextProbe: this.now + MEMBERSHIP.probeIntervalMs,
+      seen: new Map()
+    }
+    this.log(`start ${node.id} term=${node.persisted?.term ?? 0} incarnation=${node.lastIncarnation}`)
   }
 
   crash (node: SimNode): void {
     node.election = undefined
+    node.members = undefined
     this.log(`crash ${node.id}`)
   }
 
@@ -68,12 +158,111 @@ class Simulation {
 
   heal (): void { this.group.clear(); this.log('heal') }
 
-  /** A perfect membership view: the agents up and reachable. (The real one lags; so do timeouts.) */
-  updateViews (): void {
-    for (const n of this.up()) {
-      n.election?.setMembers(this.up().filter(m => m !== n && this.connected(n.id, m.id)).map(m => ({ peer: m.id, eligible: m.eligible })))
+  // --- the member view (discovery/members.ts over the simulated network) ------------------
+
+  private memberWake (node: SimNode): number {
+    const m = node.members
+    if (m === undefined) return Infinity
+    let t = Math.min(m.nextHeartbeat, m.nextProbe, m.fd.nextDeadline() ?? Infinity)
+    for (const p of m.probes.values()) t = Math.min(t, p.deadline)
+    return t
+  }
+
+  private memberTick (node: SimNode): void {
+    const m = node.members as MemberView
+    if (this.now >= m.nextHeartbeat) {
+      m.nextHeartbeat = this.now + MEMBERSHIP.heartbeatIntervalMs
+      this.announce(node)
+    }
+    if (this.now >= m.nextProbe) {
+      m.nextProbe = this.now + MEMBERSHIP.probeIntervalMs
+      const candidates = m.fd.view().filter(v => v.state === 'alive' || v.state === 'suspect').map(v => v.peer)
+      for (const p of candidates) if (this.now - (m.lastHeard.get(p) ?? 0) >= MEMBERSHIP.silenceMs) this.probe(node, p)
+      if (m.probeOrder.length === 0) m.probeOrder = [...candidates]
+      const next = m.probeOrder.splice(Math.floor(this.random() * m.probeOrder.length), 1)[0]
+      if (next !== undefined) this.probe(node, next)
+    }
+    for (const [nonce, p] of m.probes) {
+      if (this.now >= p.deadline) {
+        m.probes.delete(nonce)
+        this.applyMember(node, m.fd.probeFailed(p.peer, node.id, this.now))
+      }
+    }
+    this.applyMember(node, m.fd.tick(this.now))
+  }
+
+  /** Gossip: every agent hears the heartbeat (the simulated network loses or delays it per link). */
+  private announce (node: SimNode): void {
+    const m = node.members as MemberView
+    const suspects = m.fd.view().filter(v => v.state === 'suspect').map(v => ({ peer: v.peer, incarnation: v.incarnation }))
+    for (const other of this.nodes) if (other !== node) this.send(node.id, other.id, { type: 'member-heartbeat', incarnation: m.incarnation, eligible: node.eligible, suspects })
+  }
+
+  private probe (node: SimNode, peer: string): void {
+    const m = node.members as MemberView
+    if ([...m.probes.values()].some(p => p.peer === peer)) return
+    const nonce = ++this.nonce
+    m.probes.set(nonce, { peer, deadline: this.now + MEMBERSHIP.probeTimeoutMs })
+    this.send(node.id, peer, { type: 'probe', incarnation: m.incarnation, nonce })
+  }
+
+  private onMemberMessage (node: SimNode, from: string, msg: MemberMessage): void {
+    const m = node.members as MemberView
+    m.lastHeard.set(from, this.now)
+    switch (msg.type) {
+      case 'member-heartbeat':
+        if (m.eligible.get(from) !== msg.eligible) { m.eligible.set(from, msg.eligible); this.tellElection(node) }
+        this.applyMember(node, m.fd.heartbeat(from, msg.incarnation, this.now))
+        for (const s of msg.suspects) {
+          if (s.peer === node.id) {
+            // Refute: a newer incarnation outranks every suspicion of the older one.
+            if (s.incarnation >= m.incarnation) { m.incarnation = s.incarnation + 1; node.lastIncarnation = m.incarnation; this.announce(node) }
+            continue
+          }
+          this.applyMember(node, m.fd.suspicionReported(s.peer, from, s.incarnation, this.now))
+        }
+        break
+      case 'probe':
+        this.applyMember(node, m.fd.heartbeat(from, msg.incarnation, this.now))
+        this.send(node.id, from, { type: 'probe-ack', incarnation: m.incarnation, eligible: node.eligible, nonce: msg.nonce })
+        break
+      case 'probe-ack':
+        if (!m.probes.delete(msg.nonce)) return // too late: the probe already failed
+        if (m.eligible.get(from) !== msg.eligible) { m.eligible.set(from, msg.eligible); this.tellElection(node) }
+        this.applyMember(node, m.fd.heartbeat(from, msg.incarnation, this.now))
+        break
     }
   }
+
+  /** Check each transition against the member invariants, then tell the election who is up. */
+  private applyMember (node: SimNode, transitions: Transition[]): void {
+    const m = node.members as MemberView
+    for (const t of transitions) {
+      const where = `seed ${this.seed}: ${node.id} saw ${t.peer} ${t.from} -> ${t.to} at ${this.now}`
+      assert.ok(ALLOWED[t.from].includes(t.to), `${where}: not an allowed transition`)
+      const seen = m.seen.get(t.peer)
+      assert.ok(seen === undefined || t.incarnation >= seen.incarnation, `${where}: incarnation went back ${seen?.incarnation} -> ${t.incarnation}`)
+      if (t.to === 'offline') {
+        assert.ok(seen?.suspectAt !== undefined && this.now - seen.suspectAt >= MEMBERSHIP.suspicionMinMs, `${where}: offline after a suspicion of ${this.now - (seen?.suspectAt ?? this.now)} ms (minimum ${MEMBERSHIP.suspicionMinMs})`)
+        assert.ok(this.now - (seen?.suspectAt ?? this.now) <= MEMBERSHIP.suspicionMaxMs, `${where}: suspicion outlived its maximum`)
+      }
+      m.seen.set(t.peer, { incarnation: t.incarnation, ...(t.to === 'suspect' ? { suspectAt: this.now } : {}) })
+      if (this.tracing) this.log(`${node.id} member ${t.peer} ${t.from}->${t.to} inc ${t.incarnation}`)
+    }
+    if (transitions.length > 0) this.tellElection(node)
+  }
+
+  /** The election's view of who is up: the failure detector's alive and suspect members. */
+  private tellElection (node: SimNode): void {
+    const m = node.members as MemberView
+    {
+      const up = m.fd.view().filter(v => v.state === 'alive' || v.state === 'suspect').map(v => ({ peer: v.peer, eligible: m.eligible.get(v.peer) ?? false }))
+      node.election?.setMembers(up)
+    }
+  }
+
+  /** What `observer` believes of `peer`. */
+  memberState (observer: SimNode, peer: string): MemberState | undefined { return observer.members?.fd.state(peer) }
 
   private send (from: string, to: string, msg: InFlight['msg']): void {
     if (this.random() < this.loss) return
@@ -109,6 +298,9 @@ class Simulation {
   }
 
   private checkOffice (): void {
+    let count = 0
+    for (const n of this.nodes) if (n.election?.inOffice(this.now) === true) count++
+    if (count <= 1) return
     const inOffice = this.up().filter(n => n.election?.inOffice(this.now) === true).map(n => n.id)
     assert.ok(inOffice.length <= 1, `seed ${this.seed}: ${inOffice.length} coordinators in office at ${this.now}: ${inOffice.join(', ')}`)
   }
@@ -118,22 +310,26 @@ class Simulation {
     let nextChaos = chaos ? this.now + this.exp(400) : Infinity
     let nextDirective = this.now + 20
     while (this.now < until) {
-      const wake = Math.min(...this.up().map(n => n.election?.nextWakeup() ?? Infinity))
-      const msgAt = this.flight.length > 0 ? Math.min(...this.flight.map(f => f.at)) : Infinity
+      let wake = Infinity
+      for (const n of this.nodes) if (n.election !== undefined) wake = Math.min(wake, n.election.nextWakeup(), this.memberWake(n))
+      const msgAt = this.flight.peek()?.at ?? Infinity
       const t = Math.min(wake, msgAt, nextChaos, nextDirective, until)
       this.now = Math.max(this.now, t)
       if (t === msgAt) {
-        const i = this.flight.reduce((best, f, j) => (f.at < this.flight[best].at || (f.at === this.flight[best].at && f.order < this.flight[best].order)) ? j : best, 0)
-        const [f] = this.flight.splice(i, 1)
+        const f = this.flight.pop() as InFlight
         const to = this.nodes.find(n => n.id === f.to)
         if (to?.election !== undefined && this.connected(f.from, f.to)) this.deliver(to, f)
       } else if (t === wake) {
-        for (const n of this.up()) {
-          if ((n.election?.nextWakeup() ?? Infinity) <= this.now) {
-            n.election?.tick(this.now)
-            n.election?.reviewVoters(this.now)
-            this.flush(n)
+        for (const n of this.nodes) {
+          if (n.election === undefined) continue
+          const member = this.memberWake(n) <= this.now
+          const election = n.election.nextWakeup() <= this.now
+          if (member) this.memberTick(n)
+          if (election) {
+            n.election.tick(this.now)
+            n.election.reviewVoters(this.now)
           }
+          if (member || election) this.flush(n)
         }
       } else if (t === nextChaos) {
         this.chaos()
@@ -151,6 +347,11 @@ class Simulation {
 
   private deliver (to: SimNode, f: InFlight): void {
     const e = to.election as Election
+    if (f.msg.type === 'member-heartbeat' || f.msg.type === 'probe' || f.msg.type === 'probe-ack') {
+      this.onMemberMessage(to, f.from, f.msg)
+      this.flush(to)
+      return
+    }
     if (f.msg.type === 'directive') {
       if (e.admits(f.msg.term, f.from) !== 'ok') return
       assert.ok(f.msg.term >= to.directiveTerm, `seed ${this.seed}: ${to.id} accepted a directive of term ${f.msg.term} after one of term ${to.directiveTerm}`)
@@ -180,7 +381,6 @@ class Simulation {
       this.delay = this.random() < 0.7 ? [1, 10] : [1, 80 + Math.floor(this.random() * 200)]
       this.log(`delay ${this.delay.join('-')}`)
     }
-    this.updateViews()
   }
 
   /** Heal everything and restart every node: the mesh must settle on one coordinator. */
@@ -189,7 +389,6 @@ class Simulation {
     this.loss = 0
     this.delay = [1, 10]
     for (const n of this.nodes) if (n.election === undefined) this.start(n)
-    this.updateViews()
     this.run(this.now + ms, false)
   }
 
@@ -219,9 +418,19 @@ function check (sim: Simulation, seed: number): void {
   assert.equal(inOffice.length, 1, `seed ${seed}: after healing, ${inOffice.length} coordinators in office`)
   const leader = inOffice[0].id
   for (const x of up) assert.equal(x.election?.currentLeader, leader, `seed ${seed}: ${x.id} follows ${String(x.election?.currentLeader)}, not ${leader}`)
+  // Accuracy once the network is whole: nobody up is believed down.
+  for (const x of up) {
+    for (const y of up) if (x !== y) assert.equal(sim.memberState(x, y.id), 'alive', `seed ${seed}: after healing, ${x.id} sees ${y.id} as ${String(sim.memberState(x, y.id))}`)
+  }
+  // Completeness: an agent that crashes is found offline by every other within the maximum
+  // suspicion plus a probe round or two.
+  const victim = up[seed % up.length]
+  sim.crash(victim)
+  sim.run(sim.now + MEMBERSHIP.silenceMs + MEMBERSHIP.probeIntervalMs * 2 + MEMBERSHIP.suspicionMaxMs, false)
+  for (const x of sim.up()) assert.equal(sim.memberState(x, victim.id), 'offline', `seed ${seed}: ${x.id} still sees the crashed ${victim.id} as ${String(sim.memberState(x, victim.id))}`)
 }
 
-test('election simulation: safety on every step, one coordinator after healing', () => {
+test('election and membership simulation: safety on every step; after healing, all alive and one coordinator; a crash then found by all', () => {
   const only = process.env.SIM_SEED
   if (only !== undefined) {
     runSeed(Number(only), true)

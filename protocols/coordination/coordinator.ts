@@ -13,6 +13,7 @@
  * hook that throws puts the coordinator in `error`, from which it retries or gives up.
  */
 import { randomUUID } from 'node:crypto'
+import { setMaxListeners } from 'node:events'
 import type { RpcService } from '../rpc/index.js'
 import { AgentMeshError, ConnectionError, NotCoordinatorError } from '../../node/errors.js'
 import { CoordinatorStateMachine, type CoordinatorState } from './coordinator-state.js'
@@ -142,7 +143,8 @@ export class Coordinator {
   /** Status of every agent; those that do not answer are marked offline. */
   async statusAll (signal?: AbortSignal): Promise<{ statuses: AgentStatus[], unavailable: string[] }> {
     const targets = [this.init.self, ...this.init.agents().filter(p => !this.offline.has(p))]
-    const answers = await Promise.all(targets.map(async t => await this.requestStatus(t, signal).then(s => ({ t, s }), (err: Error) => ({ t, err }))))
+    const shared = fanOut(signal)
+    const answers = await Promise.all(targets.map(async t => await this.requestStatus(t, shared.signal).then(s => ({ t, s }), (err: Error) => ({ t, err })))).finally(shared.done)
     const statuses: AgentStatus[] = []
     const unavailable: string[] = []
     for (const a of answers) {
@@ -190,15 +192,16 @@ export class Coordinator {
     const targets = [this.init.self, ...this.init.agents().filter(p => !this.offline.has(p))]
     const results: Record<string, unknown> = {}
     const missing: Record<string, string> = {}
+    const shared = fanOut(options.signal)
     await Promise.all(targets.map(async t => {
       try {
         results[t] = t === this.init.self
           ? await this.init.agent.answerConsensus(question, input, { from: t, term, roundId })
-          : (await this.init.rpc.request(t, ConsensusCommand, { round_id: roundId, term, question, input }, { timeoutMs: this.init.requestTimeoutMs, ...(options.signal !== undefined ? { signal: options.signal } : {}) })).result
+          : (await this.init.rpc.request(t, ConsensusCommand, { round_id: roundId, term, question, input }, { timeoutMs: this.init.requestTimeoutMs, ...(shared.signal !== undefined ? { signal: shared.signal } : {}) })).result
       } catch (err) {
         missing[t] = err instanceof AgentMeshError ? `${err.code} ${err.message}` : String(err)
       }
-    }))
+    })).finally(shared.done)
     const values = Object.values(results).map(canonical)
     const agreed = Object.keys(missing).length === 0 && values.length > 0 && values.every(v => v === values[0])
     return { roundId, question, agreed, ...(agreed ? { value: Object.values(results)[0] } : {}), results, missing }
@@ -357,4 +360,19 @@ function canonical (v: unknown): string {
   return JSON.stringify(v, (_k, x: unknown) => x !== null && typeof x === 'object' && !Array.isArray(x)
     ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0))
     : x) ?? 'undefined'
+}
+
+/**
+ * One signal for the requests of a fan-out, following the caller's: every request listens to
+ * it, and a node warns of a leak past ten listeners on one signal. Ours may have any number;
+ * the caller's gets one listener, removed when the fan-out is done.
+ */
+function fanOut (signal: AbortSignal | undefined): { signal: AbortSignal | undefined, done: () => void } {
+  if (signal === undefined) return { signal: undefined, done: () => {} }
+  const own = new AbortController()
+  setMaxListeners(Infinity, own.signal)
+  const forward = (): void => { own.abort(signal.reason) }
+  if (signal.aborted) forward()
+  else signal.addEventListener('abort', forward, { once: true })
+  return { signal: own.signal, done: () => { signal.removeEventListener('abort', forward) } }
 }
