@@ -1,6 +1,6 @@
 // One agent of the local demo mesh (examples/local-mesh.ts starts five of these, each its own
 // process). It answers "square" requests, broadcasts its status every few seconds, asks a random
-// peer to square a number, and prints what it sees. Options come as AGENTMESH_* variables.
+// peer to square a number, and prints what it sees (joins, leaves, being elected coordinator). Options come as AGENTMESH_* variables.
 import { z } from 'zod'
 import { createAgentNode, defineCommand, defineTopic, loadConfig } from 'agentmesh'
 
@@ -16,6 +16,8 @@ let served = 0
 node.handle(Square, ({ n }) => { served++; return { square: n * n, by: node.name } })
 node.addEventListener('peer:join', (e) => { console.log(`sees ${e.detail.name} join`) })
 node.addEventListener('peer:leave', (e) => { console.log(`sees ${e.detail.name} leave`) })
+// The agents elect a coordinator among themselves; the one elected says so.
+node.addEventListener('coordinator:change', (e) => { if (e.detail.self) console.log(`elected coordinator (term ${e.detail.term})`) })
 await node.start()
 console.log(JSON.stringify({ event: 'ready', name: node.name, peerId: node.peerId, addresses: node.addresses(), debug: node.debugUrl }))
 

@@ -11,7 +11,7 @@ test('examples/embed-agent: typed request and a broadcast between two embedded a
   assert.ok(p.lines.includes('alice heard on greetings: "hello from bob" from bob'), p.lines.join('\n'))
 })
 
-test('examples/local-mesh (the README\'s first command): five agent processes hear and answer each other', async () => {
+test('examples/local-mesh (the README\'s first command): five agent processes hear and answer each other and elect a coordinator', async () => {
   const p = new Proc([join(DIST, 'examples/local-mesh.js'), '--agents', '5', '--duration', '9'])
   assert.equal(await p.exited(40_000), 0, p.stderr)
   const out = p.lines.join('\n')
@@ -23,5 +23,7 @@ test('examples/local-mesh (the README\'s first command): five agent processes he
     for (const j of others) assert.match(out, new RegExp(`^agent-${i} +heard agent-${j}:`, 'm'), `agent-${i} heard agent-${j}`)
     assert.match(out, new RegExp(`^agent-${i} +asked agent-\\d: \\d+² = \\d+`, 'm'), `agent-${i} got an answer`)
   }
-  assert.doesNotMatch(out, /failed with/)
+  assert.deepEqual(p.lines.filter(l => /failed with/.test(l)), [], 'no request failed')
+  // They elected a coordinator among themselves, and it said so.
+  assert.match(out, /^agent-\d +elected coordinator \(term \d+\)$/m)
 })
