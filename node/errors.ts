@@ -14,8 +14,16 @@
  * CRD003 resource conflict   - the agent cannot take the directive with the resources it holds (re-plan)
  * CRD004 directive failed    - the agent accepted the directive and then failed it (roll back, retry)
  * CRD005 no handler          - the agent has no handler for the directive's action
+ *
+ * Tasks (R-TASK), agentmesh's own:
+ * TSK001 unknown task        - no task with that id (a control command or status for nothing)
+ * TSK002 invalid transition  - the command does not apply in the task's state (resume of a completed task)
+ * TSK003 dependency error    - a dependency is unknown, failed, or part of a cycle
+ * TSK004 not the holder      - a status update from an agent that does not hold the task
+ * TSK005 deadline            - the deadline is in the past, or passed before the task finished
+ * TSK006 cannot run          - the agent has no handler for the task's type, or not the resources
  */
-export type ErrorCode = 'MSG001' | 'MSG002' | 'COM001' | 'COM002' | 'CMD001' | 'CMD002' | 'CFG001' | 'CRD001' | 'CRD002' | 'CRD003' | 'CRD004' | 'CRD005'
+export type ErrorCode = 'MSG001' | 'MSG002' | 'COM001' | 'COM002' | 'CMD001' | 'CMD002' | 'CFG001' | 'CRD001' | 'CRD002' | 'CRD003' | 'CRD004' | 'CRD005' | 'TSK001' | 'TSK002' | 'TSK003' | 'TSK004' | 'TSK005' | 'TSK006'
 
 export class AgentMeshError extends Error {
   readonly code: ErrorCode
@@ -149,6 +157,36 @@ export class NoDirectiveHandlerError extends AgentMeshError {
   }
 }
 
+/** TSK001: no task with that id. */
+export class UnknownTaskError extends AgentMeshError {
+  constructor (message: string) { super('TSK001', message); this.name = 'UnknownTaskError' }
+}
+
+/** TSK002: the command does not apply in the task's current state. */
+export class InvalidTaskStateError extends AgentMeshError {
+  constructor (message: string) { super('TSK002', message); this.name = 'InvalidTaskStateError' }
+}
+
+/** TSK003: a dependency is unknown, failed or cancelled, or the dependencies form a cycle. */
+export class DependencyError extends AgentMeshError {
+  constructor (message: string) { super('TSK003', message); this.name = 'DependencyError' }
+}
+
+/** TSK004: a status update for a task from an agent that does not hold it. */
+export class NotTaskHolderError extends AgentMeshError {
+  constructor (message: string) { super('TSK004', message); this.name = 'NotTaskHolderError' }
+}
+
+/** TSK005: the deadline is in the past at submission, or passed before the task finished. */
+export class DeadlineError extends AgentMeshError {
+  constructor (message: string) { super('TSK005', message); this.name = 'DeadlineError' }
+}
+
+/** TSK006: this agent cannot run the task: no handler for its type, or not the free resources. */
+export class CannotRunTaskError extends AgentMeshError {
+  constructor (message: string) { super('TSK006', message); this.name = 'CannotRunTaskError' }
+}
+
 /** The request was cancelled by the caller's AbortSignal (not a timeout of ours). */
 export class AbortError extends Error {
   readonly code = 'ABORT_ERR'
@@ -170,7 +208,13 @@ const byName: Record<string, (message: string) => AgentMeshError> = {
   NotCoordinatorError: m => new NotCoordinatorError(m),
   ResourceConflictError: m => new ResourceConflictError(m),
   DirectiveFailedError: m => new DirectiveFailedError(m),
-  NoDirectiveHandlerError: m => Object.assign(new NoDirectiveHandlerError(''), { message: m })
+  NoDirectiveHandlerError: m => Object.assign(new NoDirectiveHandlerError(''), { message: m }),
+  UnknownTaskError: m => new UnknownTaskError(m),
+  InvalidTaskStateError: m => new InvalidTaskStateError(m),
+  DependencyError: m => new DependencyError(m),
+  NotTaskHolderError: m => new NotTaskHolderError(m),
+  DeadlineError: m => new DeadlineError(m),
+  CannotRunTaskError: m => new CannotRunTaskError(m)
 }
 
 /** Rebuild a typed error from an error answer received from a peer. */
@@ -187,5 +231,5 @@ export function errorFromWire (wire: { code: string, name?: string, message: str
 }
 
 function isCode (c: string): c is ErrorCode {
-  return ['MSG001', 'MSG002', 'COM001', 'COM002', 'CMD001', 'CMD002', 'CFG001', 'CRD001', 'CRD002', 'CRD003', 'CRD004', 'CRD005'].includes(c)
+  return ['MSG001', 'MSG002', 'COM001', 'COM002', 'CMD001', 'CMD002', 'CFG001', 'CRD001', 'CRD002', 'CRD003', 'CRD004', 'CRD005', 'TSK001', 'TSK002', 'TSK003', 'TSK004', 'TSK005', 'TSK006'].includes(c)
 }

@@ -1,0 +1,256 @@
+/**
+ * The agent's side of the task protocol: it runs the tasks the coordinator hands it, within the
+ * resources it advertises, and reports back. Each (task, attempt) runs at most once here; a
+ * handler sees an AbortSignal that fires on pause, cancel or a missed deadline, can save a
+ * checkpoint, and reports progress. The end of an attempt is reported to whichever coordinator
+ * is in office, again and again until one acknowledges it: a coordinator that dies mid-task does
+ * not lose the result.
+ */
+import type { RpcService } from '../rpc/index.js'
+import { AgentMeshError, CannotRunTaskError, HandlerError, NotCoordinatorError, StaleTermError } from '../../node/errors.js'
+import { HeldCommand, ReportCommand, RunCommand, StopCommand, type Requirements, type TaskReport, type TaskSpec } from './schemas.js'
+
+export interface TaskContext {
+  readonly taskId: string
+  readonly attempt: number
+  readonly task: TaskSpec
+  /** Results of the tasks this one depends on, by task id. */
+  readonly inputs: Record<string, unknown>
+  /** Where a resumed task starts from: the checkpoint saved before its pause, or given on resume. */
+  readonly checkpoint: unknown
+  /** Fires on pause, cancel, a missed deadline, or the node stopping; `signal.reason` says which. */
+  readonly signal: AbortSignal
+  /** Report progress (0..1) and metrics; best effort, published on tasks.status.<task_id>. */
+  progress: (fraction: number, metrics?: Record<string, unknown>) => void
+  /** Save where to resume from; sent with the next progress report, and kept across a pause. */
+  saveCheckpoint: (checkpoint: unknown) => void
+}
+
+export type TaskHandler = (ctx: TaskContext) => unknown
+
+export class TaskStopped extends Error {
+  constructor (readonly why: 'pause' | 'cancel' | 'deadline' | 'stopping') { super(`task stopped: ${why}`); this.name = 'TaskStopped' }
+}
+
+interface Attempt {
+  spec: TaskSpec
+  attempt: number
+  state: 'running' | 'completed' | 'failed' | 'paused' | 'cancelled'
+  progress: number
+  controller: AbortController
+  checkpoint?: unknown
+  result?: unknown
+  error?: { code: string, message: string }
+  /** The final report was acknowledged by a coordinator. */
+  delivered: boolean
+}
+
+export interface ExecutorInit {
+  self: string
+  rpc: RpcService
+  resources: Requirements
+  admits: (term: number, from: string) => 'ok' | 'stale-term' | 'not-coordinator'
+  currentLeader: () => string | undefined
+  /** Reports for the coordinator on this node go straight to it. */
+  localReport: (from: string, report: TaskReport) => boolean
+  onRejected: (from: string, message: string, reason: string) => void
+  onError: (err: Error) => void
+}
+
+/** Finished attempts kept for a new coordinator's questions, oldest dropped first. */
+const KEEP_FINISHED = 10_000
+
+export class TaskExecutor {
+  private readonly init: ExecutorInit
+  private readonly handlers = new Map<string, TaskHandler>()
+  private readonly attempts = new Map<string, Attempt>()
+  private unhandles: Array<() => void> = []
+  private running = false
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>()
+
+  constructor (init: ExecutorInit) { this.init = init }
+
+  onTask (type: string, handler: TaskHandler): () => void {
+    if (this.handlers.has(type)) throw new Error(`a handler for task type "${type}" is already registered`)
+    this.handlers.set(type, handler)
+    return () => { if (this.handlers.get(type) === handler) this.handlers.delete(type) }
+  }
+
+  start (): void {
+    this.running = true
+    const { rpc } = this.init
+    this.unhandles = [
+      rpc.handle(RunCommand, (req, ctx) => {
+        this.fence(req.term, ctx.peer, 'task-run')
+        return this.accept(req.spec, req.attempt, req.checkpoint, req.inputs)
+      }),
+      rpc.handle(StopCommand, (req, ctx) => {
+        this.fence(req.term, ctx.peer, 'task-stop')
+        return { stopped: this.stop(req.task_id, req.attempt, req.why) }
+      }),
+      rpc.handle(HeldCommand, (req, ctx) => {
+        this.fence(req.term, ctx.peer, 'task-held')
+        return { tasks: this.held() }
+      })
+    ]
+  }
+
+  stop (taskId?: string, attempt?: number, why: 'pause' | 'cancel' | 'deadline' = 'cancel'): boolean {
+    if (taskId === undefined) return false
+    const a = this.attempts.get(taskId)
+    if (a === undefined || a.attempt !== attempt || a.state !== 'running') return false
+    a.controller.abort(new TaskStopped(why))
+    return true
+  }
+
+  shutdown (): void {
+    this.running = false
+    for (const u of this.unhandles.splice(0)) u()
+    for (const a of this.attempts.values()) if (a.state === 'running') a.controller.abort(new TaskStopped('stopping'))
+    for (const t of this.timers) clearTimeout(t)
+    this.timers.clear()
+  }
+
+  /** What this agent holds, for a coordinator that took office. */
+  held (): Array<{ task_id: string, attempt: number, state: Attempt['state'], progress: number, result?: unknown, error?: { code: string, message: string }, checkpoint?: unknown }> {
+    return [...this.attempts.values()].map(a => ({
+      task_id: a.spec.task_id, attempt: a.attempt, state: a.state, progress: a.progress,
+      ...(a.result !== undefined ? { result: a.result } : {}),
+      ...(a.error !== undefined ? { error: a.error } : {}),
+      ...(a.checkpoint !== undefined ? { checkpoint: a.checkpoint } : {})
+    }))
+  }
+
+  /** Resources taken by the attempts running now. */
+  inUse (): Required<Requirements> {
+    const sum = { cpu_cores: 0, memory_gb: 0, storage_gb: 0, gpu_units: 0 }
+    for (const a of this.attempts.values()) {
+      if (a.state !== 'running') continue
+      sum.cpu_cores += a.spec.requirements.cpu_cores
+      sum.memory_gb += a.spec.requirements.memory_gb
+      sum.storage_gb += a.spec.requirements.storage_gb
+      sum.gpu_units += a.spec.requirements.gpu_units ?? 0
+    }
+    return sum
+  }
+
+  private fence (term: number, from: string, message: string): void {
+    if (from === this.init.self) return
+    const verdict = this.init.admits(term, from)
+    if (verdict === 'ok') return
+    this.init.onRejected(from, message, verdict)
+    if (verdict === 'stale-term') throw new StaleTermError(`term ${term} is no longer current: ${from} is not the coordinator`)
+    throw new NotCoordinatorError(`${from} is not the coordinator this agent follows`)
+  }
+
+  /** Take a task (the coordinator's run command, or the local coordinator's call). */
+  accept (spec: TaskSpec, attempt: number, checkpoint: unknown, inputs: Record<string, unknown>): { accepted: true, duplicate: boolean } {
+    const known = this.attempts.get(spec.task_id)
+    if (known !== undefined && known.attempt >= attempt) return { accepted: true, duplicate: true }
+    const handler = this.handlers.get(spec.type)
+    if (handler === undefined) throw new CannotRunTaskError(`no handler for task type "${spec.type}" on this agent`)
+    const free = this.free()
+    const r = spec.requirements
+    if (r.cpu_cores > free.cpu_cores || r.memory_gb > free.memory_gb || r.storage_gb > free.storage_gb || (r.gpu_units ?? 0) > (free.gpu_units ?? 0)) {
+      throw new CannotRunTaskError(`not enough free resources for task ${spec.task_id} (needs ${JSON.stringify(r)}, free ${JSON.stringify(free)})`)
+    }
+    if (known?.state === 'running') known.controller.abort(new TaskStopped('cancel'))
+    const a: Attempt = { spec, attempt, state: 'running', progress: 0, controller: new AbortController(), delivered: false, ...(checkpoint !== undefined ? { checkpoint } : {}) }
+    this.attempts.set(spec.task_id, a)
+    this.forgetOld()
+    // After the acknowledgement: the coordinator learns of the start from the first report.
+    setImmediate(() => { void this.run(a, handler, checkpoint, inputs) })
+    return { accepted: true, duplicate: false }
+  }
+
+  private free (): Requirements {
+    const used = this.inUse()
+    const all = this.init.resources
+    return { cpu_cores: all.cpu_cores - used.cpu_cores, memory_gb: all.memory_gb - used.memory_gb, storage_gb: all.storage_gb - used.storage_gb, gpu_units: (all.gpu_units ?? 0) - used.gpu_units }
+  }
+
+  private async run (a: Attempt, handler: TaskHandler, checkpoint: unknown, inputs: Record<string, unknown>): Promise<void> {
+    const report = (extra: Partial<TaskReport> = {}): void => {
+      void this.send({ task_id: a.spec.task_id, attempt: a.attempt, status: 'running', progress: a.progress, metrics: {}, ...(a.checkpoint !== undefined ? { checkpoint: a.checkpoint } : {}), ...extra }, false)
+    }
+    report()
+    const ctx: TaskContext = {
+      taskId: a.spec.task_id,
+      attempt: a.attempt,
+      task: a.spec,
+      inputs,
+      checkpoint,
+      signal: a.controller.signal,
+      progress: (fraction, metrics) => {
+        if (a.state !== 'running') return
+        a.progress = Math.min(1, Math.max(0, Number.isFinite(fraction) ? fraction : 0))
+        report({ metrics: metrics ?? {} })
+      },
+      saveCheckpoint: (c) => { a.checkpoint = c }
+    }
+    try {
+      const result = await handler(ctx)
+      if (a.controller.signal.aborted) throw a.controller.signal.reason
+      a.state = 'completed'
+      a.progress = 1
+      a.result = result
+    } catch (err) {
+      const stopped = a.controller.signal.aborted ? a.controller.signal.reason : err
+      if (stopped instanceof TaskStopped) {
+        a.state = stopped.why === 'pause' ? 'paused' : 'cancelled'
+        if (stopped.why === 'stopping') return // this node stops: the coordinator will see it gone
+      } else {
+        a.state = 'failed'
+        const e = err instanceof AgentMeshError ? err : new HandlerError(err instanceof Error ? err.message : String(err))
+        a.error = { code: e.code, message: e.message.slice(0, 4096) }
+      }
+    }
+    await this.send({
+      task_id: a.spec.task_id,
+      attempt: a.attempt,
+      status: a.state,
+      progress: a.progress,
+      metrics: {},
+      ...(a.checkpoint !== undefined ? { checkpoint: a.checkpoint } : {}),
+      ...(a.result !== undefined ? { result: a.result } : {}),
+      ...(a.error !== undefined ? { error: a.error } : {})
+    }, true)
+  }
+
+  /**
+   * Report to the coordinator in office. A progress report is sent once; the end of an attempt
+   * is sent until a coordinator acknowledges it (backing off to 2 s), so that a coordinator
+   * dying mid-task, or none being in office for a while, does not lose it.
+   */
+  private async send (report: TaskReport, final: boolean): Promise<void> {
+    let delay = 100
+    while (this.running) {
+      const leader = this.init.currentLeader()
+      if (leader !== undefined) {
+        try {
+          if (leader === this.init.self) {
+            if (this.init.localReport(this.init.self, report) || !final) break
+          } else {
+            const { known } = await this.init.rpc.request(leader, ReportCommand, report, { timeoutMs: 2_000 })
+            if (known || !final) break
+          }
+        } catch (err) {
+          if (!final) return
+          if (!(err instanceof AgentMeshError)) this.init.onError(err as Error)
+        }
+      } else if (!final) return
+      await new Promise<void>(resolve => { const t = setTimeout(() => { this.timers.delete(t); resolve() }, delay); this.timers.add(t) })
+      delay = Math.min(2_000, delay * 2)
+    }
+    const a = this.attempts.get(report.task_id)
+    if (final && a !== undefined && a.attempt === report.attempt) a.delivered = true
+  }
+
+  private forgetOld (): void {
+    if (this.attempts.size <= KEEP_FINISHED) return
+    for (const [id, a] of this.attempts) {
+      if (this.attempts.size <= KEEP_FINISHED) break
+      if (a.state !== 'running' && a.delivered) this.attempts.delete(id)
+    }
+  }
+}

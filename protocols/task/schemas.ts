@@ -1,0 +1,159 @@
+/**
+ * The task protocol's messages (R-TASK), with the specification's field names: `task.submit`,
+ * `task.status` (published on `tasks.status.<task_id>`), the control commands
+ * `task.control.pause|resume|cancel` and their answers `task.control.ack|reject`. The commands
+ * between the coordinator and the agents that carry them are agentmesh's own ($agentmesh/task/*).
+ */
+import { z } from 'zod'
+import { defineCommand } from '../rpc/index.js'
+
+export const TaskId = z.string().min(1).max(128).regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits and _ . : - only (it names a topic)')
+const Timestamp = z.iso.datetime({ offset: true })
+const Metrics = z.record(z.string().max(128), z.unknown())
+
+/** Bounds that refuse absurd requirements at the door rather than queue them forever. */
+export const Requirements = z.strictObject({
+  cpu_cores: z.number().int().min(0).max(4096),
+  memory_gb: z.number().min(0).max(65_536),
+  storage_gb: z.number().min(0).max(1_048_576),
+  gpu_units: z.number().int().min(0).max(1024).optional()
+})
+export type Requirements = z.infer<typeof Requirements>
+
+export const TaskSpec = z.strictObject({
+  task_id: TaskId,
+  type: z.string().min(1).max(128),
+  /** Lower runs first (1 before 5), as in the specification's example. */
+  priority: z.number().int().min(-1_000_000).max(1_000_000).default(5),
+  deadline: Timestamp.optional(),
+  requirements: Requirements.default({ cpu_cores: 0, memory_gb: 0, storage_gb: 0 }),
+  /** Task ids that must complete before this one starts. */
+  dependencies: z.array(TaskId).max(1000).default([]),
+  metadata: Metrics.default({}),
+  /** What a missed deadline does: fail the task (default) or cancel it. */
+  on_deadline: z.enum(['fail', 'cancel']).default('fail'),
+  /** Attempts on agents that died or were lost before the task is failed. */
+  max_attempts: z.number().int().min(1).max(20).default(3)
+})
+export type TaskSpec = z.output<typeof TaskSpec>
+export type TaskSpecInput = z.input<typeof TaskSpec>
+
+export const TASK_STATES = ['submitted', 'assigned', 'running', 'paused', 'completed', 'failed', 'cancelled'] as const
+export const TaskState = z.enum(TASK_STATES)
+export type TaskState = z.infer<typeof TaskState>
+export const TERMINAL: ReadonlySet<TaskState> = new Set(['completed', 'failed', 'cancelled'])
+
+/** `task.status`: what `tasks.status.<task_id>` carries and `status()` answers. */
+export const TaskStatus = z.strictObject({
+  task_id: TaskId,
+  status: TaskState,
+  progress: z.number().min(0).max(1),
+  metrics: Metrics,
+  timestamp: Timestamp,
+  /** The agent that holds (or last held) the task. */
+  agent: z.string().max(128).optional(),
+  attempt: z.number().int().min(0),
+  result: z.unknown().optional(),
+  error: z.strictObject({ code: z.string().max(16), message: z.string().max(4096) }).optional(),
+  /** Why it waits (dependencies, no agent free) or why it ended. */
+  reason: z.string().max(1024).optional()
+})
+export type TaskStatus = z.infer<typeof TaskStatus>
+
+export const ControlAction = z.enum(['pause', 'resume', 'cancel'])
+export type ControlAction = z.infer<typeof ControlAction>
+
+/** task.control.pause (task_id, reason), .resume (task_id, checkpoint), .cancel (task_id, reason). */
+export const TaskControl = z.strictObject({
+  command_id: z.string().min(1).max(128),
+  type: z.enum(['task.control.pause', 'task.control.resume', 'task.control.cancel']),
+  task_id: TaskId,
+  reason: z.string().max(1024).optional(),
+  checkpoint: z.unknown().optional()
+})
+export type TaskControl = z.infer<typeof TaskControl>
+
+/** task.control.ack (command_id, status) or task.control.reject (command_id, reason). */
+export const TaskControlAnswer = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('task.control.ack'), command_id: z.string(), status: TaskState }),
+  z.strictObject({ type: z.literal('task.control.reject'), command_id: z.string(), reason: z.string().max(1024), code: z.string().max(16) })
+])
+export type TaskControlAnswer = z.infer<typeof TaskControlAnswer>
+
+/** The coordinator's record of a task: replicated to the voters, merged by version. */
+export const TaskRecord = z.strictObject({
+  spec: TaskSpec,
+  status: TaskStatus,
+  /** The peer that submitted it: status updates are sent there. */
+  submitter: z.string().max(128),
+  submitted_at: z.number(),
+  version: z.number().int().nonnegative(),
+  checkpoint: z.unknown().optional(),
+  /** Results of completed dependencies are handed to the task that needs them. */
+  paused_by_request: z.boolean().optional()
+})
+export type TaskRecord = z.infer<typeof TaskRecord>
+
+// --- commands -------------------------------------------------------------------------------
+
+/** Submitter -> coordinator: one task or a pipeline; acknowledged once the voters hold it. */
+export const SubmitCommand = defineCommand('$agentmesh/task/submit', {
+  request: z.strictObject({ tasks: z.array(TaskSpec).min(1).max(1000) }),
+  response: z.strictObject({ accepted: z.array(z.strictObject({ task_id: TaskId, duplicate: z.boolean(), status: TaskState })) })
+})
+
+/** Anyone -> coordinator: a task's status. */
+export const QueryCommand = defineCommand('$agentmesh/task/query', {
+  request: z.strictObject({ task_id: TaskId }),
+  response: TaskStatus
+})
+
+/** Submitter -> coordinator: pause, resume, cancel. */
+export const ControlCommand = defineCommand('$agentmesh/task/control', { request: TaskControl, response: TaskControlAnswer })
+
+/** Coordinator -> agent: run this task (attempt n), with its dependencies' results and a checkpoint. */
+export const RunCommand = defineCommand('$agentmesh/task/run', {
+  request: z.strictObject({ term: z.number().int().nonnegative(), spec: TaskSpec, attempt: z.number().int().min(1), checkpoint: z.unknown().optional(), inputs: z.record(TaskId, z.unknown()).default({}) }),
+  response: z.strictObject({ accepted: z.literal(true), duplicate: z.boolean() })
+})
+
+/** Coordinator -> agent: stop a running attempt (pause or cancel). */
+export const StopCommand = defineCommand('$agentmesh/task/stop', {
+  request: z.strictObject({ term: z.number().int().nonnegative(), task_id: TaskId, attempt: z.number().int().min(1), why: z.enum(['pause', 'cancel', 'deadline']) }),
+  response: z.strictObject({ stopped: z.boolean() })
+})
+
+/** Agent -> coordinator: progress, checkpoint and the end of an attempt. */
+export const ReportCommand = defineCommand('$agentmesh/task/report', {
+  request: z.strictObject({
+    task_id: TaskId,
+    attempt: z.number().int().min(1),
+    status: z.enum(['running', 'completed', 'failed', 'paused', 'cancelled']),
+    progress: z.number().min(0).max(1),
+    metrics: Metrics,
+    checkpoint: z.unknown().optional(),
+    result: z.unknown().optional(),
+    error: z.strictObject({ code: z.string().max(16), message: z.string().max(4096) }).optional()
+  }),
+  response: z.strictObject({ known: z.boolean() })
+})
+export type TaskReport = z.infer<typeof ReportCommand.request>
+
+/** Coordinator -> agents: what each holds, for a coordinator that just took office. */
+export const HeldCommand = defineCommand('$agentmesh/task/held', {
+  request: z.strictObject({ term: z.number().int().nonnegative() }),
+  response: z.strictObject({ tasks: z.array(z.strictObject({ task_id: TaskId, attempt: z.number().int().min(1), state: z.enum(['running', 'completed', 'failed', 'paused', 'cancelled']), progress: z.number(), result: z.unknown().optional(), error: z.strictObject({ code: z.string(), message: z.string() }).optional(), checkpoint: z.unknown().optional() })).max(100_000) })
+})
+
+/** Coordinator -> voters: task records to keep; a new coordinator reads them back. */
+export const ReplicateCommand = defineCommand('$agentmesh/task/replicate', {
+  request: z.strictObject({ term: z.number().int().nonnegative(), records: z.array(TaskRecord).max(10_000) }),
+  response: z.strictObject({ stored: z.number().int() })
+})
+export const RecordsCommand = defineCommand('$agentmesh/task/records', {
+  request: z.strictObject({ term: z.number().int().nonnegative() }),
+  response: z.strictObject({ records: z.array(TaskRecord).max(100_000) })
+})
+
+/** Coordinator -> submitter: a status change of a task it submitted. */
+export const UpdateCommand = defineCommand('$agentmesh/task/update', { request: TaskStatus, response: z.null() })
