@@ -31,6 +31,7 @@ import { PeerDialer } from '../discovery/dialer.js'
 import type { AgentCard } from '../discovery/card.js'
 import { MESH_TOPIC, MeshMap, type MeshAnnouncement } from '../discovery/mesh-map.js'
 import { MemberView, type Member, type MemberChange } from '../discovery/members.js'
+import { TaskService, type TaskContext, type TaskHandle, type TaskHandler, type TaskSpecInput } from '../protocols/task/index.js'
 import { CoordinationService, type CoordinationStatus, type CoordinatorChange, type DirectiveAction, type DirectiveHandler, type DirectiveRun } from '../protocols/coordination/index.js'
 
 export interface AgentNodeEvents {
@@ -84,6 +85,8 @@ export async function createAgentNode (options: CreateAgentNodeOptions = {}): Pr
   return node
 }
 
+const TERMINAL_TASK = new Set(['completed', 'failed', 'cancelled'])
+
 export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   readonly config: AgentConfig
   readonly libp2p: AgentLibp2p
@@ -96,6 +99,8 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   private readonly memberView: MemberView
   /** Elections, directives and coordination rounds: `node.coordination.coordinate(...)` on the coordinator. */
   readonly coordination: CoordinationService
+  /** Tasks: the executor, the scheduler (on the coordinator) and the submitter's client. */
+  readonly tasks: TaskService
   private readonly bootstrap: BootstrapDialer
   private readonly discovery: PeerDialer
   private debug?: DebugServer
@@ -182,6 +187,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       this.stats.inc('member_changes_total', { state: c.to })
       if (c.from !== c.to) this.log.info({ peer: c.peerId, peer_name: c.name, from: c.from, to: c.to, incarnation: c.incarnation }, 'member state changed')
       if (c.to === 'alive') this.coordination.agentAlive(c.peerId)
+      if (c.to === 'offline' || c.to === 'left') this.tasks.scheduler.agentLost(c.peerId)
       this.coordination.election.setMembers(this.liveMembers().map(m => ({ peer: m.peerId, eligible: m.eligible })))
       this.safeDispatchEvent('member:change', { detail: c })
     })
@@ -212,7 +218,31 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       },
       onError: (err) => { this.log.warn({ error: err.message }, 'coordination') }
     })
+    const r = config.resources
+    this.tasks = new TaskService({
+      self: id,
+      rpc: this.rpc,
+      resources: { cpu_cores: r.cpuCores, memory_gb: r.memoryGb, storage_gb: r.storageGb, gpu_units: r.gpuUnits },
+      inOffice: () => this.coordination.inOffice,
+      term: () => this.coordination.term,
+      leader: () => this.coordination.leader,
+      admits: (term, from) => this.coordination.election.admits(term, from),
+      voters: () => this.coordination.status().voters,
+      agents: () => this.liveMembers().filter(m => m.state === 'alive').map(m => m.peerId),
+      coordinator: async (signal) => (await this.coordinatorElected({ signal })).leader,
+      publish: (topic, status) => {
+        if (TERMINAL_TASK.has(status.status) && this.coordination.inOffice) this.stats.inc('tasks_finished_total', { status: status.status })
+        if (this.state === 'started') this.pubsub.publish(topic, status).catch(() => {})
+      },
+      onRejected: (from, message, reason) => {
+        this.stats.inc('coordination_rejected_total', { message, reason })
+        this.log.warn({ peer: from, message_type: message, reason }, 'task message refused')
+      },
+      onError: (err) => { this.log.warn({ error: err.message }, 'tasks') },
+      requestTimeoutMs: c.requestTimeoutMs
+    })
     this.coordination.addEventListener('coordinator:change', (e) => {
+      this.tasks.coordinatorChanged()
       this.stats.inc('coordinator_changes_total')
       this.log.info({ leader: e.detail.leader, term: e.detail.term, self: e.detail.self }, e.detail.leader !== undefined ? 'coordinator in office' : 'no coordinator')
       this.safeDispatchEvent('coordinator:change', { detail: e.detail })
@@ -261,6 +291,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       this.membership.start()
       this.memberView.start()
       this.coordination.start()
+      this.tasks.start()
       this.discovery.start()
       this.bootstrap.start()
       this.startAnnouncing()
@@ -293,6 +324,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     this.state = 'stopping'
     this.bootstrap.stop()
     this.discovery.stop()
+    this.tasks.stop()
     this.coordination.stop()
     await this.memberView.stop()
     this.membership.stop()
@@ -422,6 +454,22 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     return { ...s, ...(leaderName !== undefined ? { leaderName } : {}) }
   }
 
+  /**
+   * Run tasks of one type on this agent. The handler gets the task, its dependencies' results,
+   * the checkpoint to resume from, progress reporting, and a signal that fires on pause, cancel
+   * or a missed deadline; what it returns is the task's result, what it throws fails the task.
+   */
+  onTask (type: string, handler: (ctx: TaskContext) => unknown): () => void { return this.tasks.onTask(type, handler as TaskHandler) }
+
+  /**
+   * Submit a task to the mesh's coordinator; resolves once a majority of the voters hold it.
+   * Retried to whichever coordinator is in office (idempotent by task_id, generated if absent).
+   */
+  async submitTask (spec: TaskSpecInput, options?: { signal?: AbortSignal }): Promise<TaskHandle> { return await this.tasks.submit(spec, options) }
+
+  /** Submit several tasks at once: a pipeline whose dependencies refer to each other. */
+  async submitTasks (specs: TaskSpecInput[], options?: { signal?: AbortSignal }): Promise<TaskHandle[]> { return await this.tasks.submitAll(specs, options) }
+
   /** Carry out directives of one action when the coordinator sends them (see CoordinationService). */
   onDirective (action: DirectiveAction, handler: DirectiveHandler | DirectiveRun): () => void { return this.coordination.onDirective(action, handler) }
 
@@ -440,8 +488,9 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       if (options.signal?.aborted === true) throw abortReason(options.signal)
       await new Promise<void>((resolve) => {
         const t = setTimeout(done, 50)
-        function done (): void { clearTimeout(t); resolve() }
-        options.signal?.addEventListener('abort', done, { once: true })
+        const signal = options.signal
+        function done (): void { clearTimeout(t); signal?.removeEventListener('abort', done); resolve() }
+        signal?.addEventListener('abort', done, { once: true })
       })
     }
   }

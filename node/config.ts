@@ -4,6 +4,7 @@
  * before; unknown keys and bad values fail with a message that names the key and its source.
  */
 import { readFile } from 'node:fs/promises'
+import { availableParallelism, totalmem } from 'node:os'
 import { z } from 'zod'
 import { ConfigError } from './errors.js'
 
@@ -97,6 +98,17 @@ export const MembershipConfig = z.strictObject({
   confirmationsForMin: z.number().int().min(0).max(64).default(3)
 })
 
+/**
+ * What this agent offers to tasks (R-TASK requirements): a task runs here only while the tasks
+ * already running leave its requirements free. Defaults: this machine's cores and memory.
+ */
+export const ResourcesConfig = z.strictObject({
+  cpuCores: z.number().int().min(0).max(4096).default(() => availableParallelism()),
+  memoryGb: z.number().min(0).max(65_536).default(() => Math.floor(totalmem() / 2 ** 30)),
+  storageGb: z.number().min(0).max(1_048_576).default(100),
+  gpuUnits: z.number().int().min(0).max(1024).default(0)
+})
+
 export const CoordinationConfig = z.strictObject({
   /** May this agent vote in coordinator elections and be elected (all agents by default). */
   eligible: z.boolean().default(true),
@@ -156,7 +168,8 @@ export const ConfigSchema = z.strictObject({
   connections: ConnectionsConfig.prefault({}),
   tracing: TracingConfig.prefault({}),
   membership: MembershipConfig.prefault({}),
-  coordination: CoordinationConfig.prefault({})
+  coordination: CoordinationConfig.prefault({}),
+  resources: ResourcesConfig.prefault({})
 }).refine(c => c.coordination.heartbeatIntervalMs < c.coordination.electionTimeoutMinMs && c.coordination.electionTimeoutMinMs <= c.coordination.electionTimeoutMaxMs, {
   path: ['coordination', 'electionTimeoutMinMs'],
   message: 'expected heartbeatIntervalMs < electionTimeoutMinMs <= electionTimeoutMaxMs'

@@ -18,4 +18,5 @@ export { defineCommand, type Command, type Handler, type HandlerContext, type Re
 export { defineTopic, type Topic, type Message, Subscription, type PublishOptions } from '../protocols/pubsub/index.js'
 export { Envelope, MessageType, Priority, Destination, makeEnvelope, encodeEnvelope, decodeEnvelope } from '../protocols/envelope/index.js'
 export { AgentCard } from '../discovery/card.js'
+export { TaskHandle, TaskFailedError, TaskStopped, type TaskContext, type TaskSpecInput, type TaskStatus, type TaskState } from '../protocols/task/index.js'
 export type { PeerInfo, AgentQuery } from '../discovery/membership.js'

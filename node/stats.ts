@@ -21,6 +21,7 @@ const COUNTERS = {
   coordination_rejected_total: { help: 'Election and coordination messages refused, by message and reason (stale-term, not-a-voter, forged-leader, not-coordinator, ...)', labels: ['message', 'reason'] },
   coordinator_changes_total: { help: 'Times this node saw a new coordinator (or none) take office', labels: [] },
   housekeeping_messages_total: { help: 'The mesh\'s own periodic traffic (member heartbeats, probes, election heartbeats and votes), by subject and direction; kept out of messages_total and the message log so they show the agents\' traffic', labels: ['subject', 'direction'] },
+  tasks_finished_total: { help: 'Tasks that ended while this node was the coordinator, by final status (completed|failed|cancelled)', labels: ['status'] },
   directives_total: { help: 'Coordination directives, by role (sent|received), action and outcome (ack|reject|error|completed|failed)', labels: ['role', 'action', 'outcome'] }
 } as const
 

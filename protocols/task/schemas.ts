@@ -89,8 +89,8 @@ export const TaskRecord = z.strictObject({
   submitted_at: z.number(),
   version: z.number().int().nonnegative(),
   checkpoint: z.unknown().optional(),
-  /** Results of completed dependencies are handed to the task that needs them. */
-  paused_by_request: z.boolean().optional()
+  /** Times the agent holding it was lost; at `max_attempts` the task fails. */
+  losses: z.number().int().nonnegative().default(0)
 })
 export type TaskRecord = z.infer<typeof TaskRecord>
 

@@ -1,0 +1,173 @@
+/**
+ * The submitter's side: `node.submitTask(spec)` returns a TaskHandle. Submission goes to the
+ * coordinator in office and is retried, to whichever coordinator is in office, until one
+ * acknowledges it: it is idempotent by task_id, so a retry after a lost acknowledgement never
+ * runs the task twice. Status changes come from the coordinator (direct messages); when the
+ * coordinator changes, every open handle asks the new one, and submits again if it must.
+ */
+import { randomUUID } from 'node:crypto'
+import { AgentMeshError, TimeoutError, ValidationError } from '../../node/errors.js'
+import type { RpcService } from '../rpc/index.js'
+import { ControlCommand, QueryCommand, SubmitCommand, TaskSpec, TERMINAL, type TaskControlAnswer, type TaskSpecInput, type TaskStatus } from './schemas.js'
+
+export interface TaskClientInit {
+  self: string
+  rpc: RpcService
+  /** Resolves with the coordinator in office (waiting for an election if need be). */
+  coordinator: (signal: AbortSignal) => Promise<string>
+  /** Local calls when this node is the coordinator. */
+  local: {
+    submit: (specs: TaskSpec[]) => Promise<Array<{ task_id: string, duplicate: boolean }>>
+    query: (taskId: string) => Promise<TaskStatus>
+    control: (c: { command_id: string, type: 'task.control.pause' | 'task.control.resume' | 'task.control.cancel', task_id: string, reason?: string, checkpoint?: unknown }) => Promise<TaskControlAnswer>
+  }
+  submitTimeoutMs: number
+}
+
+/** A task's failure or cancellation, as `result()` rejects with it. */
+export class TaskFailedError extends Error {
+  constructor (readonly status: TaskStatus) {
+    super(`task ${status.task_id} ${status.status}: ${status.error?.message ?? status.reason ?? ''}`)
+    this.name = 'TaskFailedError'
+  }
+
+  get code (): string | undefined { return this.status.error?.code }
+}
+
+export class TaskHandle {
+  readonly taskId: string
+  readonly spec: TaskSpec
+  private last?: TaskStatus
+  private readonly queue: TaskStatus[] = []
+  private readonly wakers = new Set<() => void>()
+  private settled?: { status: TaskStatus }
+  private readonly done: Promise<TaskStatus>
+  private resolveDone!: (s: TaskStatus) => void
+
+  constructor (spec: TaskSpec, private readonly client: TaskClient) {
+    this.spec = spec
+    this.taskId = spec.task_id
+    this.done = new Promise(resolve => { this.resolveDone = resolve })
+  }
+
+  /** The latest status known here (no network); `status()` asks the coordinator. */
+  get latest (): TaskStatus | undefined { return this.last }
+
+  async status (): Promise<TaskStatus> {
+    const s = await this.client.query(this.taskId)
+    this.push(s)
+    return s
+  }
+
+  /** Every status change from now until the task ends. */
+  async * updates (): AsyncGenerator<TaskStatus> {
+    let i = 0
+    const seen = this.queue
+    for (;;) {
+      while (i < seen.length) yield seen[i++]
+      if (this.settled !== undefined) return
+      await new Promise<void>(resolve => { this.wakers.add(resolve) })
+    }
+  }
+
+  /** The task's result once it completed; rejects with TaskFailedError if it failed or was cancelled. */
+  async result (): Promise<unknown> {
+    const s = await this.done
+    if (s.status === 'completed') return s.result
+    throw new TaskFailedError(s)
+  }
+
+  async pause (reason?: string): Promise<TaskControlAnswer> { return await this.client.control(this.taskId, 'task.control.pause', { ...(reason !== undefined ? { reason } : {}) }) }
+  async resume (checkpoint?: unknown): Promise<TaskControlAnswer> { return await this.client.control(this.taskId, 'task.control.resume', { ...(checkpoint !== undefined ? { checkpoint } : {}) }) }
+  async cancel (reason?: string): Promise<TaskControlAnswer> { return await this.client.control(this.taskId, 'task.control.cancel', { ...(reason !== undefined ? { reason } : {}) }) }
+
+  /** A status from the coordinator: kept if newer than what we have. */
+  push (s: TaskStatus): void {
+    if (this.settled !== undefined) return
+    const last = this.last
+    if (last !== undefined && last.status === s.status && last.progress === s.progress && last.timestamp === s.timestamp) return
+    if (last !== undefined && Date.parse(s.timestamp) < Date.parse(last.timestamp)) return
+    this.last = s
+    this.queue.push(s)
+    if (TERMINAL.has(s.status)) { this.settled = { status: s }; this.resolveDone(s) }
+    for (const w of this.wakers) w()
+    this.wakers.clear()
+  }
+
+  get finished (): boolean { return this.settled !== undefined }
+}
+
+export class TaskClient {
+  private readonly init: TaskClientInit
+  readonly handles = new Map<string, TaskHandle>()
+
+  constructor (init: TaskClientInit) { this.init = init }
+
+  /** Submit tasks (a pipeline may refer to its own tasks in `dependencies`). */
+  async submit (inputs: TaskSpecInput[], options: { signal?: AbortSignal } = {}): Promise<TaskHandle[]> {
+    const specs = inputs.map((input, i) => {
+      const parsed = TaskSpec.safeParse({ ...input, task_id: input.task_id ?? randomUUID() })
+      if (!parsed.success) throw new ValidationError(`task ${i} (${String(input.task_id ?? 'no id')}): ${parsed.error.issues.map(x => `${x.path.join('.')}: ${x.message}`).join('; ')}`)
+      return parsed.data
+    })
+    const handles = specs.map(s => this.handles.get(s.task_id) ?? new TaskHandle(s, this))
+    for (const h of handles) this.handles.set(h.taskId, h)
+    try {
+      await this.send(specs, options.signal)
+    } catch (err) {
+      for (const h of handles) if (h.latest === undefined) this.handles.delete(h.taskId)
+      throw err
+    }
+    return handles
+  }
+
+  private async send (specs: TaskSpec[], signal?: AbortSignal): Promise<void> {
+    const deadline = AbortSignal.any([AbortSignal.timeout(this.init.submitTimeoutMs), ...(signal !== undefined ? [signal] : [])])
+    let last: unknown
+    while (!deadline.aborted) {
+      try {
+        const coordinator = await this.init.coordinator(deadline)
+        if (coordinator === this.init.self) await this.init.local.submit(specs)
+        else await this.init.rpc.request(coordinator, SubmitCommand, { tasks: specs }, { signal: deadline })
+        return
+      } catch (err) {
+        last = err
+        // A refusal for what the tasks are (validation, dependencies, deadline) is final.
+        if (err instanceof AgentMeshError && (err.code === 'MSG001' || err.code === 'TSK003' || err.code === 'TSK005')) throw err
+        await new Promise(resolve => setTimeout(resolve, 200))
+      }
+    }
+    if (signal?.aborted === true) throw signal.reason
+    throw new TimeoutError(`no coordinator acknowledged the submission within ${this.init.submitTimeoutMs} ms (last: ${(last as Error)?.message ?? 'none'})`)
+  }
+
+  async query (taskId: string): Promise<TaskStatus> {
+    const signal = AbortSignal.timeout(this.init.submitTimeoutMs)
+    const coordinator = await this.init.coordinator(signal)
+    return coordinator === this.init.self ? await this.init.local.query(taskId) : await this.init.rpc.request(coordinator, QueryCommand, { task_id: taskId }, { signal })
+  }
+
+  async control (taskId: string, type: 'task.control.pause' | 'task.control.resume' | 'task.control.cancel', extra: { reason?: string, checkpoint?: unknown }): Promise<TaskControlAnswer> {
+    const c = { command_id: randomUUID(), type, task_id: taskId, ...extra }
+    const signal = AbortSignal.timeout(this.init.submitTimeoutMs)
+    const coordinator = await this.init.coordinator(signal)
+    const answer = coordinator === this.init.self ? await this.init.local.control(c) : await this.init.rpc.request(coordinator, ControlCommand, c, { signal })
+    // The ack's status is the new state: show it at once rather than wait for the update.
+    return answer
+  }
+
+  /** A status change sent by the coordinator. */
+  update (s: TaskStatus): void { this.handles.get(s.task_id)?.push(s) }
+
+  /** A new coordinator: bring every open handle up to date, and submit again what it lacks. */
+  async resync (): Promise<void> {
+    for (const h of this.handles.values()) {
+      if (h.finished) { this.handles.delete(h.taskId); continue }
+      try {
+        await h.status()
+      } catch (err) {
+        if (err instanceof AgentMeshError && err.code === 'TSK001') await this.send([h.spec]).catch(() => {})
+      }
+    }
+  }
+}
