@@ -20,8 +20,9 @@ async function elected (nodes: AgentNode[]): Promise<AgentNode> {
 
 const sleep = async (ms: number, signal?: AbortSignal): Promise<void> => {
   await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(resolve, ms)
-    signal?.addEventListener('abort', () => { clearTimeout(t); reject(signal.reason) }, { once: true })
+    const onAbort = (): void => { clearTimeout(t); reject(signal?.reason) }
+    const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve() }, ms)
+    signal?.addEventListener('abort', onAbort, { once: true })
   })
 }
 
