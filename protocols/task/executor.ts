@@ -236,6 +236,9 @@ export class TaskExecutor {
           }
         } catch (err) {
           if (!final) return
+          // The coordinator gave the task to another agent (this one was thought lost): the
+          // attempt's end is no longer anyone's to take, and retrying would never succeed.
+          if (err instanceof AgentMeshError && err.code === 'TSK004') break
           if (!(err instanceof AgentMeshError)) this.init.onError(err as Error)
         }
       } else if (!final) return

@@ -1,0 +1,114 @@
+/**
+ * Acknowledged tasks survive the loss of the coordinator and of the agent running them: five
+ * agent processes on 127.0.0.1 run tasks submitted by this process's node; the coordinator is
+ * killed with SIGKILL mid-task, then an agent holding a task. Every task must end completed
+ * once: one completion in the whole mesh, one terminal status, and the new coordinator's table
+ * agreeing with what the submitter saw.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { fileURLToPath } from 'node:url'
+import { createAgentNode, type AgentNode, type TaskHandle, type TaskStatus } from '../node/index.js'
+import { nodeOptions, Proc, uniqueMesh, waitFor } from './helpers.js'
+
+const AGENT = fileURLToPath(new URL('./fixtures/task-agent.js', import.meta.url))
+const TIMINGS = {
+  AGENTMESH_MEMBERSHIP_HEARTBEAT_INTERVAL_MS: '200',
+  AGENTMESH_MEMBERSHIP_PROBE_INTERVAL_MS: '200',
+  AGENTMESH_MEMBERSHIP_PROBE_TIMEOUT_MS: '300',
+  AGENTMESH_MEMBERSHIP_SILENCE_MS: '800',
+  AGENTMESH_MEMBERSHIP_SUSPICION_MIN_MS: '600',
+  AGENTMESH_MEMBERSHIP_SUSPICION_MAX_MS: '1500',
+  AGENTMESH_COORDINATION_HEARTBEAT_INTERVAL_MS: '100',
+  AGENTMESH_COORDINATION_ELECTION_TIMEOUT_MIN_MS: '400',
+  AGENTMESH_COORDINATION_ELECTION_TIMEOUT_MAX_MS: '800',
+  AGENTMESH_COORDINATION_BOOTSTRAP_EXPECT: '5'
+}
+
+test('tasks: the coordinator and then an executing agent are killed mid-task; every acknowledged task completes exactly once', async () => {
+  const mesh = uniqueMesh()
+  const agents: Proc[] = []
+  let submitter: AgentNode | undefined
+  try {
+    const start = (i: number, bootstrap: string[]): Proc => new Proc([AGENT], {
+      ...TIMINGS,
+      AGENTMESH_NAME: `worker${i}`,
+      AGENTMESH_MESH: mesh,
+      AGENTMESH_LISTEN: '/ip4/127.0.0.1/tcp/0',
+      AGENTMESH_BOOTSTRAP: bootstrap.join(','),
+      AGENTMESH_MDNS: 'false',
+      AGENTMESH_LOG_LEVEL: 'silent'
+    })
+    agents.push(start(0, []))
+    const first = await agents[0].json(o => o.event === 'started', 'worker0 to start')
+    for (let i = 1; i < 5; i++) agents.push(start(i, first.addresses))
+    const started = await Promise.all(agents.map(async (a, i) => await a.json(o => o.event === 'started', `worker${i} to start`)))
+    const peerOf = new Map<string, Proc>(started.map((s, i) => [s.peerId as string, agents[i]]))
+
+    // The submitter takes no part in elections and runs no tasks: what it sees is the user's view.
+    submitter = await createAgentNode(nodeOptions(mesh, {
+      name: 'submitter',
+      bootstrap: first.addresses,
+      membership: { heartbeatIntervalMs: 200, probeIntervalMs: 200, probeTimeoutMs: 300, silenceMs: 800, suspicionMinMs: 600, suspicionMaxMs: 1500 },
+      coordination: { eligible: false }
+    }))
+    await submitter.start()
+    const sub = submitter
+    await waitFor(() => sub.peers().length === 5, 'the submitter to see the five workers', 20_000)
+    const firstLeader = (await sub.coordinatorElected({ signal: AbortSignal.timeout(20_000) })).leader
+
+    const handles: TaskHandle[] = await sub.submitTasks(Array.from({ length: 6 }, (_, i) => ({
+      task_id: `job-${i}`, type: 'work', metadata: { steps: 30, stepMs: 100 }
+    })))
+    const seen = new Map<string, TaskStatus[]>()
+    const watching = handles.map(async h => { const list: TaskStatus[] = []; seen.set(h.taskId, list); for await (const s of h.updates()) list.push(s) })
+    await waitFor(() => handles.every(h => h.latest?.status === 'running' && h.latest.progress > 0), 'all six tasks to run', 20_000)
+
+    // The coordinator dies mid-task, taking the tasks it ran itself with it.
+    const old = peerOf.get(firstLeader) as Proc
+    old.child.kill('SIGKILL')
+    await waitFor(() => { const c = sub.coordinator(); return c.leader !== undefined && c.leader !== firstLeader }, 'a new coordinator', 20_000)
+    const newLeader = sub.coordinator().leader as string
+
+    // Then an agent holding a running task (not the new coordinator) dies too.
+    const victimPeer = await (async () => {
+      let found: string | undefined
+      await waitFor(() => {
+        found = handles.map(h => h.latest).find(s => s?.status === 'running' && s.agent !== undefined && s.agent !== newLeader && s.agent !== firstLeader)?.agent
+        return found !== undefined
+      }, 'a task running on an agent other than the coordinators', 20_000)
+      return found as string
+    })()
+    const victim = peerOf.get(victimPeer) as Proc
+    victim.child.kill('SIGKILL')
+
+    const results = await Promise.all(handles.map(async h => await Promise.race([
+      h.result(),
+      new Promise((_resolve, reject) => setTimeout(() => { reject(new Error(`task ${h.taskId} did not finish: ${JSON.stringify(h.latest)}`)) }, 60_000).unref())
+    ])))
+    await Promise.all(watching)
+
+    for (const [i, h] of handles.entries()) {
+      const list = seen.get(h.taskId) as TaskStatus[]
+      assert.equal(list.filter(s => ['completed', 'failed', 'cancelled'].includes(s.status)).length, 1, `${h.taskId}: one terminal status`)
+      assert.deepEqual((results[i] as { steps: number }).steps, 30)
+    }
+    // One completion per task across every process, the killed ones included (their output
+    // up to the kill is kept).
+    const ends = agents.flatMap(a => a.lines.map(l => { try { return JSON.parse(l) } catch { return {} } })).filter(o => o.event === 'task' && o.phase === 'end')
+    for (const h of handles) assert.equal(ends.filter(e => e.task_id === h.taskId).length, 1, `${h.taskId} completed once in the mesh`)
+    // Some task really moved: the dead agents' attempts were placed again, from their checkpoints.
+    const starts = agents.flatMap(a => a.lines.map(l => { try { return JSON.parse(l) } catch { return {} } })).filter(o => o.event === 'task' && o.phase === 'start')
+    const resumed = starts.filter(s => s.attempt > 1)
+    assert.ok(resumed.length >= 1, 'at least one task was placed again after its agent died')
+    assert.ok(resumed.some(s => s.from > 0), 'a re-placed task resumed from its checkpoint')
+    // The coordinator in office now agrees with what the submitter saw.
+    for (const h of handles) {
+      const s = await h.status()
+      assert.equal(s.status, 'completed')
+    }
+  } finally {
+    await submitter?.stop()
+    await Promise.all(agents.map(async a => { await a.stop() }))
+  }
+})
