@@ -17,7 +17,14 @@ export const AgentCard = z.strictObject({
   protocols: z.array(z.string().max(128)).max(64),
   /** Where it listens, for peers that learn of it second-hand. */
   addresses: z.array(z.string().max(512)).max(32),
-  startedAt: z.number().int().nonnegative()
+  startedAt: z.number().int().nonnegative(),
+  /** What it offers to run tasks with; the resource manager allocates from it. */
+  resources: z.strictObject({
+    cpu_cores: z.number().int().min(0).max(4096),
+    memory_gb: z.number().min(0).max(65_536),
+    storage_gb: z.number().min(0).max(1_048_576),
+    gpu_units: z.number().int().min(0).max(1024)
+  }).optional()
 })
 export type AgentCard = z.infer<typeof AgentCard>
 

@@ -31,6 +31,8 @@ import { PeerDialer } from '../discovery/dialer.js'
 import type { AgentCard } from '../discovery/card.js'
 import { MESH_TOPIC, MeshMap, type MeshAnnouncement } from '../discovery/mesh-map.js'
 import { MemberView, type Member, type MemberChange } from '../discovery/members.js'
+import { NegotiationService, NEGOTIATE_PROTOCOL, type NegotiationEvent } from '../protocols/negotiation/index.js'
+import { ResourceService, type AllocateAnswer, type AllocateRequest } from '../protocols/resource/index.js'
 import { TaskService, type TaskContext, type TaskHandle, type TaskHandler, type TaskSpecInput } from '../protocols/task/index.js'
 import { CoordinationService, type CoordinationStatus, type CoordinatorChange, type DirectiveAction, type DirectiveHandler, type DirectiveRun } from '../protocols/coordination/index.js'
 
@@ -45,6 +47,8 @@ export interface AgentNodeEvents {
   'member:change': CustomEvent<MemberChange>
   /** A coordinator took office, or this node knows of none any more. */
   'coordinator:change': CustomEvent<CoordinatorChange>
+  /** A negotiation this node took part in ended (awarded, agreed, rejected, late, NEG002...). */
+  'negotiation': CustomEvent<NegotiationEvent>
 }
 
 export interface Health {
@@ -101,6 +105,10 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   readonly coordination: CoordinationService
   /** Tasks: the executor, the scheduler (on the coordinator) and the submitter's client. */
   readonly tasks: TaskService
+  /** Resources: the manager's table (on the coordinator) and this agent's allocations. */
+  readonly resources: ResourceService
+  /** Contract net and bilateral negotiation over /agentmesh/negotiate/1.0.0. */
+  readonly negotiation: NegotiationService
   private readonly bootstrap: BootstrapDialer
   private readonly discovery: PeerDialer
   private debug?: DebugServer
@@ -187,7 +195,10 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       this.stats.inc('member_changes_total', { state: c.to })
       if (c.from !== c.to) this.log.info({ peer: c.peerId, peer_name: c.name, from: c.from, to: c.to, incarnation: c.incarnation }, 'member state changed')
       if (c.to === 'alive') this.coordination.agentAlive(c.peerId)
-      if (c.to === 'offline' || c.to === 'left') this.tasks.scheduler.agentLost(c.peerId)
+      if (c.to === 'offline' || c.to === 'left') {
+        this.tasks.scheduler.agentLost(c.peerId)
+        if (this.coordination.inOffice) this.resources.agentLost(c.peerId)
+      }
       this.coordination.election.setMembers(this.liveMembers().map(m => ({ peer: m.peerId, eligible: m.eligible })))
       this.safeDispatchEvent('member:change', { detail: c })
     })
@@ -218,7 +229,40 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       },
       onError: (err) => { this.log.warn({ error: err.message }, 'coordination') }
     })
+    this.negotiation = new NegotiationService({
+      libp2p,
+      maxMessageBytes: config.maxMessageBytes,
+      onEvent: (e) => {
+        this.stats.inc('negotiations_total', { kind: e.kind, role: e.role, outcome: e.outcome })
+        this.log.debug({ ...e }, 'negotiation ended')
+        this.safeDispatchEvent('negotiation', { detail: e })
+      },
+      onError: (err) => { this.log.warn({ error: err.message }, 'negotiation') }
+    })
     const r = config.resources
+    this.resources = new ResourceService({
+      self: id,
+      rpc: this.rpc,
+      inOffice: () => this.coordination.inOffice,
+      term: () => this.coordination.term,
+      admits: (term, from) => this.coordination.election.admits(term, from),
+      capacities: () => {
+        const caps = new Map([[id, this.card().resources as NonNullable<AgentCard['resources']>]])
+        for (const m of this.liveMembers()) {
+          const card = this.membership.get(m.peerId)?.card
+          if (m.state === 'alive' && card?.resources !== undefined) caps.set(m.peerId, card.resources)
+        }
+        return caps
+      },
+      coordinator: async (signal) => (await this.coordinatorElected({ signal })).leader,
+      publish: (topic, status) => { if (this.state === 'started') this.pubsub.publish(topic, status).catch(() => {}) },
+      onDenied: (from, reason) => {
+        this.stats.inc('resource_denied_total')
+        this.log.info({ peer: from, reason }, 'resource allocation denied')
+      },
+      onError: (err) => { this.log.warn({ error: err.message }, 'resources') },
+      requestTimeoutMs: c.requestTimeoutMs
+    })
     this.tasks = new TaskService({
       self: id,
       rpc: this.rpc,
@@ -239,7 +283,9 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
         this.log.warn({ peer: from, message_type: message, reason }, 'task message refused')
       },
       onError: (err) => { this.log.warn({ error: err.message }, 'tasks') },
-      requestTimeoutMs: c.requestTimeoutMs
+      requestTimeoutMs: c.requestTimeoutMs,
+      resourceManager: this.resources,
+      negotiation: this.negotiation
     })
     this.coordination.addEventListener('coordinator:change', (e) => {
       this.tasks.coordinatorChanged()
@@ -265,6 +311,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       '/mesh': () => this.meshMap?.snapshot() ?? { nodes: [], edges: [], ageMs: 0, intervalMs: 0 },
       '/coordinator': () => this.coordinator(),
       '/members': () => this.members(),
+      '/resources': () => this.resources.snapshot(),
       '/events': () => new Takeover((req, res) => {
         this.events?.attach(req, res, { peerId: this.peerId, name: this.name, peers: this.peers().map(p => ({ peerId: p.peerId, name: p.name, roles: p.roles })) })
       })
@@ -291,6 +338,8 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       this.membership.start()
       this.memberView.start()
       this.coordination.start()
+      this.resources.start()
+      await this.negotiation.start()
       this.tasks.start()
       this.discovery.start()
       this.bootstrap.start()
@@ -325,6 +374,8 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     this.bootstrap.stop()
     this.discovery.stop()
     this.tasks.stop()
+    this.resources.stop()
+    await this.negotiation.stop()
     this.coordination.stop()
     await this.memberView.stop()
     this.membership.stop()
@@ -470,6 +521,23 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   /** Submit several tasks at once: a pipeline whose dependencies refer to each other. */
   async submitTasks (specs: TaskSpecInput[], options?: { signal?: AbortSignal }): Promise<TaskHandle[]> { return await this.tasks.submitAll(specs, options) }
 
+  /**
+   * `resource.allocate`: ask the resource manager (the coordinator in office) for units on one
+   * agent (`agent`) or on any that has them free. Resolves with `resource.allocated` (the
+   * resource ids) or `resource.denied` (the reason, code CRD003); the units are held until
+   * `releaseResources` or until this agent leaves the mesh.
+   */
+  async allocateResources (request: AllocateRequest, options?: { signal?: AbortSignal }): Promise<AllocateAnswer> {
+    this.assertStarted('allocate resources')
+    return await this.resources.allocate(request, options)
+  }
+
+  /** `resource.release`: some of a task's units, or all of them; resolves with the ids released. */
+  async releaseResources (taskId: string, resourceIds?: string[], options?: { signal?: AbortSignal }): Promise<string[]> {
+    this.assertStarted('release resources')
+    return await this.resources.release(taskId, resourceIds, options)
+  }
+
   /** Carry out directives of one action when the coordinator sends them (see CoordinationService). */
   onDirective (action: DirectiveAction, handler: DirectiveHandler | DirectiveRun): () => void { return this.coordination.onDirective(action, handler) }
 
@@ -506,9 +574,10 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       roles: this.config.roles,
       capabilities: this.config.capabilities,
       version: AGENTMESH_VERSION,
-      protocols: [RPC_PROTOCOL],
+      protocols: [RPC_PROTOCOL, NEGOTIATE_PROTOCOL],
       addresses: this.addresses().slice(0, 32),
-      startedAt: this.startedAt
+      startedAt: this.startedAt,
+      resources: { cpu_cores: this.config.resources.cpuCores, memory_gb: this.config.resources.memoryGb, storage_gb: this.config.resources.storageGb, gpu_units: this.config.resources.gpuUnits }
     }
   }
 

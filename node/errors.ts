@@ -22,8 +22,12 @@
  * TSK004 not the holder      - a status update from an agent that does not hold the task
  * TSK005 deadline            - the deadline is in the past, or passed before the task finished
  * TSK006 cannot run          - the agent has no handler for the task's type, or not the resources
+ * NEG001 too late            - a proposal or answer after the negotiation's deadline
+ * NEG002 no agreement        - no acceptable proposal, a walk-away, or the rounds ran out
+ * LRN001 content mismatch    - a model update whose bytes do not hash to what was announced
+ * LRN002 stale version       - a model version older than (or equal to) the one applied
  */
-export type ErrorCode = 'MSG001' | 'MSG002' | 'COM001' | 'COM002' | 'CMD001' | 'CMD002' | 'CFG001' | 'CRD001' | 'CRD002' | 'CRD003' | 'CRD004' | 'CRD005' | 'TSK001' | 'TSK002' | 'TSK003' | 'TSK004' | 'TSK005' | 'TSK006'
+export type ErrorCode = 'MSG001' | 'MSG002' | 'COM001' | 'COM002' | 'CMD001' | 'CMD002' | 'CFG001' | 'CRD001' | 'CRD002' | 'CRD003' | 'CRD004' | 'CRD005' | 'TSK001' | 'TSK002' | 'TSK003' | 'TSK004' | 'TSK005' | 'TSK006' | 'NEG001' | 'NEG002' | 'LRN001' | 'LRN002'
 
 export class AgentMeshError extends Error {
   readonly code: ErrorCode
@@ -187,6 +191,26 @@ export class CannotRunTaskError extends AgentMeshError {
   constructor (message: string) { super('TSK006', message); this.name = 'CannotRunTaskError' }
 }
 
+/** NEG001: a proposal or an answer that came after the negotiation's deadline. */
+export class LateProposalError extends AgentMeshError {
+  constructor (message: string) { super('NEG001', message); this.name = 'LateProposalError' }
+}
+
+/** NEG002: the negotiation ended without agreement (no proposal, walk-away, rounds exhausted). */
+export class NoAgreementError extends AgentMeshError {
+  constructor (message: string) { super('NEG002', message); this.name = 'NoAgreementError' }
+}
+
+/** LRN001: a model update's bytes do not match the size or the hash that was announced. */
+export class ModelMismatchError extends AgentMeshError {
+  constructor (message: string) { super('LRN001', message); this.name = 'ModelMismatchError' }
+}
+
+/** LRN002: a model version not newer than the one this agent applied. */
+export class StaleModelError extends AgentMeshError {
+  constructor (message: string) { super('LRN002', message); this.name = 'StaleModelError' }
+}
+
 /** The request was cancelled by the caller's AbortSignal (not a timeout of ours). */
 export class AbortError extends Error {
   readonly code = 'ABORT_ERR'
@@ -214,7 +238,11 @@ const byName: Record<string, (message: string) => AgentMeshError> = {
   DependencyError: m => new DependencyError(m),
   NotTaskHolderError: m => new NotTaskHolderError(m),
   DeadlineError: m => new DeadlineError(m),
-  CannotRunTaskError: m => new CannotRunTaskError(m)
+  CannotRunTaskError: m => new CannotRunTaskError(m),
+  LateProposalError: m => new LateProposalError(m),
+  NoAgreementError: m => new NoAgreementError(m),
+  ModelMismatchError: m => new ModelMismatchError(m),
+  StaleModelError: m => new StaleModelError(m)
 }
 
 /** Rebuild a typed error from an error answer received from a peer. */
@@ -231,5 +259,5 @@ export function errorFromWire (wire: { code: string, name?: string, message: str
 }
 
 function isCode (c: string): c is ErrorCode {
-  return ['MSG001', 'MSG002', 'COM001', 'COM002', 'CMD001', 'CMD002', 'CFG001', 'CRD001', 'CRD002', 'CRD003', 'CRD004', 'CRD005', 'TSK001', 'TSK002', 'TSK003', 'TSK004', 'TSK005', 'TSK006'].includes(c)
+  return ['MSG001', 'MSG002', 'COM001', 'COM002', 'CMD001', 'CMD002', 'CFG001', 'CRD001', 'CRD002', 'CRD003', 'CRD004', 'CRD005', 'TSK001', 'TSK002', 'TSK003', 'TSK004', 'TSK005', 'TSK006', 'NEG001', 'NEG002', 'LRN001', 'LRN002'].includes(c)
 }

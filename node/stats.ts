@@ -22,6 +22,10 @@ const COUNTERS = {
   coordinator_changes_total: { help: 'Times this node saw a new coordinator (or none) take office', labels: [] },
   housekeeping_messages_total: { help: 'The mesh\'s own periodic traffic (member heartbeats, probes, election heartbeats and votes), by subject and direction; kept out of messages_total and the message log so they show the agents\' traffic', labels: ['subject', 'direction'] },
   tasks_finished_total: { help: 'Tasks that ended while this node was the coordinator, by final status (completed|failed|cancelled)', labels: ['status'] },
+  resource_denied_total: { help: 'resource.allocate requests this node, as the resource manager, answered with resource.denied', labels: [] },
+  negotiations_total: { help: 'Negotiations this node took part in, by kind (contract_net|bilateral), role (initiator|participant) and outcome', labels: ['kind', 'role', 'outcome'] },
+  alerts_total: { help: 'Alerts this node published on monitoring.alerts.<severity>', labels: ['severity'] },
+  model_updates_total: { help: 'Model updates this node received, by outcome (applied|stale|hash_mismatch|failed)', labels: ['outcome'] },
   directives_total: { help: 'Coordination directives, by role (sent|received), action and outcome (ack|reject|error|completed|failed)', labels: ['role', 'action', 'outcome'] }
 } as const
 

@@ -9,6 +9,7 @@
 import type { RpcService } from '../rpc/index.js'
 import { AgentMeshError, CannotRunTaskError, HandlerError, NotCoordinatorError, StaleTermError } from '../../node/errors.js'
 import { HeldCommand, ReportCommand, RunCommand, StopCommand, type Requirements, type TaskReport, type TaskSpec } from './schemas.js'
+import type { ResourceItem } from '../resource/items.js'
 
 export interface TaskContext {
   readonly taskId: string
@@ -18,6 +19,8 @@ export interface TaskContext {
   readonly inputs: Record<string, unknown>
   /** Where a resumed task starts from: the checkpoint saved before its pause, or given on resume. */
   readonly checkpoint: unknown
+  /** The units the resource manager allocated to this attempt (cores, GPUs, memory, storage). */
+  readonly resources: ResourceItem[]
   /** Fires on pause, cancel, a missed deadline, or the node stopping; `signal.reason` says which. */
   readonly signal: AbortSignal
   /** Report progress (0..1) and metrics; best effort, published on tasks.status.<task_id>. */
@@ -82,7 +85,7 @@ export class TaskExecutor {
     this.unhandles = [
       rpc.handle(RunCommand, (req, ctx) => {
         this.fence(req.term, ctx.peer, 'task-run')
-        return this.accept(req.spec, req.attempt, req.checkpoint, req.inputs)
+        return this.accept(req.spec, req.attempt, req.checkpoint, req.inputs, req.resources)
       }),
       rpc.handle(StopCommand, (req, ctx) => {
         this.fence(req.term, ctx.peer, 'task-stop')
@@ -144,7 +147,7 @@ export class TaskExecutor {
   }
 
   /** Take a task (the coordinator's run command, or the local coordinator's call). */
-  accept (spec: TaskSpec, attempt: number, checkpoint: unknown, inputs: Record<string, unknown>): { accepted: true, duplicate: boolean } {
+  accept (spec: TaskSpec, attempt: number, checkpoint: unknown, inputs: Record<string, unknown>, resources: ResourceItem[] = []): { accepted: true, duplicate: boolean } {
     const known = this.attempts.get(spec.task_id)
     if (known !== undefined && known.attempt >= attempt) return { accepted: true, duplicate: true }
     const handler = this.handlers.get(spec.type)
@@ -159,8 +162,20 @@ export class TaskExecutor {
     this.attempts.set(spec.task_id, a)
     this.forgetOld()
     // After the acknowledgement: the coordinator learns of the start from the first report.
-    setImmediate(() => { void this.run(a, handler, checkpoint, inputs) })
+    setImmediate(() => { void this.run(a, handler, checkpoint, inputs, resources) })
     return { accepted: true, duplicate: false }
+  }
+
+  /**
+   * This agent's bid for a task in a contract net: undefined if it cannot take it now, else how
+   * busy it is (the coordinator's default scoring prefers fewer running tasks, then more cores).
+   */
+  bid (spec: TaskSpec): { running: number, free_cores: number } | undefined {
+    if (!this.handlers.has(spec.type)) return undefined
+    const free = this.free()
+    const r = spec.requirements
+    if (r.cpu_cores > free.cpu_cores || r.memory_gb > free.memory_gb || r.storage_gb > free.storage_gb || (r.gpu_units ?? 0) > (free.gpu_units ?? 0)) return undefined
+    return { running: [...this.attempts.values()].filter(a => a.state === 'running').length, free_cores: free.cpu_cores }
   }
 
   private free (): Requirements {
@@ -169,7 +184,7 @@ export class TaskExecutor {
     return { cpu_cores: all.cpu_cores - used.cpu_cores, memory_gb: all.memory_gb - used.memory_gb, storage_gb: all.storage_gb - used.storage_gb, gpu_units: (all.gpu_units ?? 0) - used.gpu_units }
   }
 
-  private async run (a: Attempt, handler: TaskHandler, checkpoint: unknown, inputs: Record<string, unknown>): Promise<void> {
+  private async run (a: Attempt, handler: TaskHandler, checkpoint: unknown, inputs: Record<string, unknown>, resources: ResourceItem[]): Promise<void> {
     const report = (extra: Partial<TaskReport> = {}): void => {
       void this.send({ task_id: a.spec.task_id, attempt: a.attempt, status: 'running', progress: a.progress, metrics: {}, ...(a.checkpoint !== undefined ? { checkpoint: a.checkpoint } : {}), ...extra }, false)
     }
@@ -180,6 +195,7 @@ export class TaskExecutor {
       task: a.spec,
       inputs,
       checkpoint,
+      resources,
       signal: a.controller.signal,
       progress: (fraction, metrics) => {
         if (a.state !== 'running') return

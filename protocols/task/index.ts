@@ -5,13 +5,14 @@
  * `tasks.status.<task_id>` for anyone watching, and sent straight to the task's submitter.
  */
 import type { RpcService } from '../rpc/index.js'
+import type { NegotiationService } from '../negotiation/index.js'
 import { NotCoordinatorError } from '../../node/errors.js'
 import { TaskExecutor, type TaskHandler } from './executor.js'
-import { TaskScheduler } from './scheduler.js'
+import { TaskScheduler, type SchedulerResources } from './scheduler.js'
 import { TaskClient, type TaskHandle } from './handle.js'
 import {
   ControlCommand, QueryCommand, RecordsCommand, ReplicateCommand, ReportCommand, SubmitCommand, UpdateCommand,
-  type Requirements, type TaskRecord, type TaskSpecInput, type TaskStatus
+  TaskSpec, type Requirements, type TaskRecord, type TaskSpecInput, type TaskStatus
 } from './schemas.js'
 
 export * from './schemas.js'
@@ -34,6 +35,8 @@ export interface TaskServiceInit {
   onRejected: (from: string, message: string, reason: string) => void
   onError: (err: Error) => void
   requestTimeoutMs: number
+  resourceManager: SchedulerResources
+  negotiation: NegotiationService
 }
 
 export class TaskService {
@@ -67,7 +70,18 @@ export class TaskService {
       onStatus: (r) => { this.statusChanged(r) },
       onRejected: init.onRejected,
       onError: init.onError,
-      requestTimeoutMs: init.requestTimeoutMs
+      requestTimeoutMs: init.requestTimeoutMs,
+      resources: init.resourceManager,
+      contractNet: async (spec, candidates) => {
+        const r = await init.negotiation.contractNet<{ running: number, free_cores: number }>({
+          subject: `task:${spec.type}`,
+          candidates,
+          task: spec,
+          replyWithinMs: 500,
+          score: (p) => -p.running * 10_000 + p.free_cores
+        })
+        return r.winner?.peer
+      }
     })
     this.client = new TaskClient({
       self: init.self,
@@ -117,7 +131,18 @@ export class TaskService {
     void this.client.resync()
   }
 
-  onTask (type: string, handler: TaskHandler): () => void { return this.executor.onTask(type, handler) }
+  /** Run tasks of one type here; this agent also bids for them when a coordinator asks (contract net). */
+  onTask (type: string, handler: TaskHandler): () => void {
+    const off = this.executor.onTask(type, handler)
+    const offBids = this.init.negotiation.onCallForProposals(`task:${type}`, {
+      propose: (cfp) => {
+        const spec = TaskSpec.safeParse(cfp.task)
+        return spec.success ? this.executor.bid(spec.data) : undefined
+      },
+      award: () => ({ ready: true })
+    })
+    return () => { off(); offBids() }
+  }
 
   async submit (spec: TaskSpecInput, options?: { signal?: AbortSignal }): Promise<TaskHandle> {
     const [h] = await this.client.submit([spec], options)

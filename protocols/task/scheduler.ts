@@ -19,6 +19,8 @@
 import type { RpcService } from '../rpc/index.js'
 import { AgentMeshError, DeadlineError, DependencyError, NotCoordinatorError, NotTaskHolderError, TimeoutError, UnknownTaskError } from '../../node/errors.js'
 import type { TaskExecutor } from './executor.js'
+import type { ResourceItem } from '../resource/items.js'
+import type { AllocateAnswer } from '../resource/schemas.js'
 import { canMove, checkDependencies, controlRefusal } from './lifecycle.js'
 import {
   HeldCommand, RecordsCommand, ReplicateCommand, RunCommand, StopCommand, TERMINAL,
@@ -40,6 +42,17 @@ export interface SchedulerInit {
   onRejected: (from: string, message: string, reason: string) => void
   onError: (err: Error) => void
   requestTimeoutMs: number
+  /** Asks the candidates for bids and awards the task; resolves with the winner, if any. */
+  contractNet: (spec: TaskSpec, candidates: string[]) => Promise<string | undefined>
+  /** The resource manager on this node: placement allocates through it (R-RES). */
+  resources: SchedulerResources
+}
+
+export interface SchedulerResources {
+  ready: () => Promise<void>
+  grant: (taskId: string, holder: string, r: TaskSpec['requirements'], agents: string[]) => AllocateAnswer
+  free: (taskId: string) => string[]
+  restore: (a: { task_id: string, agent: string, holder: string, resources: ResourceItem[] }) => void
 }
 
 const REPLICATE_EVERY_MS = 25
@@ -58,6 +71,8 @@ export class TaskScheduler {
   private deadlineTimer?: ReturnType<typeof setTimeout>
   private tick?: ReturnType<typeof setInterval>
   private running = false
+  /** True while a new coordinator reads the records and the agents: nothing is placed meanwhile. */
+  private takingOver = false
 
   constructor (init: SchedulerInit) { this.init = init }
 
@@ -83,7 +98,10 @@ export class TaskScheduler {
     const term = this.init.term()
     if (this.officeTerm === term) return
     this.officeTerm = term
-    this.ready = this.takeOver(term).catch((err: Error) => { this.init.onError(err) })
+    this.takingOver = true
+    this.ready = this.takeOver(term).catch((err: Error) => { this.init.onError(err) }).finally(() => {
+      if (this.officeTerm === term) { this.takingOver = false; this.schedule() }
+    })
   }
 
   // --- the replica's side (every node) ----------------------------------------------------
@@ -154,6 +172,14 @@ export class TaskScheduler {
       else if (h.state === 'cancelled') this.finish(r, 'cancelled', { reason: 'cancelled' })
       else if (h.state === 'paused') this.update(r, { status: 'paused', checkpoint: h.checkpoint })
       else this.update(r, { status: 'running', progress: h.progress })
+    }
+    // The resource table is rebuilt: agents' direct allocations, then those of running tasks.
+    await this.init.resources.ready()
+    if (this.officeTerm !== term) return
+    for (const r of this.records.values()) {
+      if ((r.status.status === 'assigned' || r.status.status === 'running') && r.status.agent !== undefined && r.resources !== undefined) {
+        this.init.resources.restore({ task_id: r.spec.task_id, agent: r.status.agent, holder: this.init.self, resources: r.resources })
+      }
     }
     // Every record is re-stamped by the new coordinator and sent to the voters.
     for (const r of this.records.values()) { r.version++; this.queueReplication(r) }
@@ -278,7 +304,7 @@ export class TaskScheduler {
 
   /** Place every queued task whose dependencies completed, by priority, then age. */
   schedule (): void {
-    if (!this.leading()) return
+    if (!this.leading() || this.takingOver) return
     const queue = [...this.records.values()]
       .filter(r => r.status.status === 'submitted' && !this.placing.has(r.spec.task_id))
       .sort((a, b) => a.spec.priority - b.spec.priority || a.submitted_at - b.submitted_at)
@@ -303,26 +329,42 @@ export class TaskScheduler {
       for (const x of this.records.values()) {
         if ((x.status.status === 'assigned' || x.status.status === 'running') && x.status.agent !== undefined) load.set(x.status.agent, (load.get(x.status.agent) ?? 0) + 1)
       }
-      const candidates = [this.init.self, ...this.init.agents()]
+      let candidates = [this.init.self, ...this.init.agents()]
         .map(c => ({ c, load: load.get(c) ?? 0, tie: Math.random() }))
         .sort((a, b) => a.load - b.load || a.tie - b.tie)
         .map(x => x.c)
+      if (r.spec.assignment === 'contract_net') {
+        // The submitter asked for bids: the agents other than the coordinator are called, and
+        // the one awarded is the only candidate for this attempt.
+        const winner = await this.init.contractNet(r.spec, candidates.filter(c => c !== this.init.self)).catch(() => undefined)
+        candidates = winner !== undefined ? [winner] : []
+        if (winner === undefined && this.leading() && r.status.status === 'submitted' && r.status.reason !== 'no agent bid for it (NEG002)') this.update(r, { reason: 'no agent bid for it (NEG002)' })
+        if (winner === undefined) return
+      }
       const attempt = r.status.attempt + 1
       const refusals: string[] = []
       for (const agent of candidates) {
         if (!this.leading() || r.status.status !== 'submitted') return
+        // The resource manager's word first: two tasks never hold the same unit. A denial
+        // (CRD003) is the re-plan rule's conflict: the task waits and is placed again on the
+        // next release.
+        const grant = this.init.resources.grant(id, this.init.self, r.spec.requirements, [agent])
+        if (grant.type === 'resource.denied') { refusals.push(grant.code); continue }
         this.offered.set(id, { agent, attempt })
         try {
-          if (agent === this.init.self) this.init.executor.accept(r.spec, attempt, r.checkpoint, inputs)
-          else await this.init.rpc.request(agent, RunCommand, { term: this.init.term(), spec: r.spec, attempt, ...(r.checkpoint !== undefined ? { checkpoint: r.checkpoint } : {}), inputs }, { timeoutMs: this.init.requestTimeoutMs })
+          if (agent === this.init.self) this.init.executor.accept(r.spec, attempt, r.checkpoint, inputs, grant.resources)
+          else await this.init.rpc.request(agent, RunCommand, { term: this.init.term(), spec: r.spec, attempt, ...(r.checkpoint !== undefined ? { checkpoint: r.checkpoint } : {}), inputs, resources: grant.resources }, { timeoutMs: this.init.requestTimeoutMs })
         } catch (err) {
+          this.init.resources.free(id)
           refusals.push(err instanceof AgentMeshError ? err.code : 'error')
           continue
         }
+        r.resources = grant.resources
         if (r.status.agent === agent && r.status.attempt === attempt) return // its first report came first
         if (r.status.status !== 'submitted') {
           // Cancelled or deadline passed while it was being placed.
           this.stopAttemptOn(agent, id, attempt, 'cancel')
+          this.releaseResources(r)
           return
         }
         this.update(r, { status: 'assigned', agent, attempt, reason: undefined })
@@ -410,12 +452,22 @@ export class TaskScheduler {
       else next.reason = patch.reason
     }
     r.status = next
+    // Only an attempt that is placed or runs holds resources.
+    if (next.status !== 'assigned' && next.status !== 'running') this.releaseResources(r)
     if (patch.checkpoint !== undefined) r.checkpoint = patch.checkpoint
     if (patch.losses !== undefined) r.losses = patch.losses
     r.version++
     this.queueReplication(r)
     this.init.onStatus(r)
     if (TERMINAL.has(next.status)) this.armDeadlines()
+  }
+
+  private releaseResources (r: TaskRecord): void {
+    if (r.resources === undefined) return
+    delete r.resources
+    this.init.resources.free(r.spec.task_id)
+    // What was freed may let a waiting task run.
+    queueMicrotask(() => { this.schedule() })
   }
 
   // --- replication ------------------------------------------------------------------------

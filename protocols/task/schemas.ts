@@ -6,6 +6,7 @@
  */
 import { z } from 'zod'
 import { defineCommand } from '../rpc/index.js'
+import { ResourceItem } from '../resource/items.js'
 
 export const TaskId = z.string().min(1).max(128).regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits and _ . : - only (it names a topic)')
 const Timestamp = z.iso.datetime({ offset: true })
@@ -33,7 +34,9 @@ export const TaskSpec = z.strictObject({
   /** What a missed deadline does: fail the task (default) or cancel it. */
   on_deadline: z.enum(['fail', 'cancel']).default('fail'),
   /** Attempts on agents that died or were lost before the task is failed. */
-  max_attempts: z.number().int().min(1).max(20).default(3)
+  max_attempts: z.number().int().min(1).max(20).default(3),
+  /** How the coordinator picks the agent: least loaded (direct), or by asking for bids (contract net). */
+  assignment: z.enum(['direct', 'contract_net']).default('direct')
 })
 export type TaskSpec = z.output<typeof TaskSpec>
 export type TaskSpecInput = z.input<typeof TaskSpec>
@@ -90,7 +93,9 @@ export const TaskRecord = z.strictObject({
   version: z.number().int().nonnegative(),
   checkpoint: z.unknown().optional(),
   /** Times the agent holding it was lost; at `max_attempts` the task fails. */
-  losses: z.number().int().nonnegative().default(0)
+  losses: z.number().int().nonnegative().default(0),
+  /** The units the resource manager allocated to the attempt that runs (R-RES). */
+  resources: z.array(ResourceItem).max(10_000).optional()
 })
 export type TaskRecord = z.infer<typeof TaskRecord>
 
@@ -113,7 +118,7 @@ export const ControlCommand = defineCommand('$agentmesh/task/control', { request
 
 /** Coordinator -> agent: run this task (attempt n), with its dependencies' results and a checkpoint. */
 export const RunCommand = defineCommand('$agentmesh/task/run', {
-  request: z.strictObject({ term: z.number().int().nonnegative(), spec: TaskSpec, attempt: z.number().int().min(1), checkpoint: z.unknown().optional(), inputs: z.record(TaskId, z.unknown()).default({}) }),
+  request: z.strictObject({ term: z.number().int().nonnegative(), spec: TaskSpec, attempt: z.number().int().min(1), checkpoint: z.unknown().optional(), inputs: z.record(TaskId, z.unknown()).default({}), resources: z.array(ResourceItem).max(10_000).default([]) }),
   response: z.strictObject({ accepted: z.literal(true), duplicate: z.boolean() })
 })
 

@@ -1,0 +1,185 @@
+/**
+ * Negotiation on one node (R-NEG) over its own stream protocol, /agentmesh/negotiate/1.0.0:
+ * contract net (the initiator's side in contract-net.ts) and bilateral rounds (bilateral.ts).
+ * Participants register per subject: `onCallForProposals(subject, ...)` to bid and to carry out
+ * an award, `onNegotiation(subject, respond)` to answer offers.
+ */
+import { randomUUID } from 'node:crypto'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { Connection, Stream } from '@libp2p/interface'
+import type { z } from 'zod'
+import type { AgentLibp2p } from '../../node/libp2p.js'
+import { AgentMeshError, ConnectionError, LateProposalError, NoAgreementError } from '../../node/errors.js'
+import { FramedStream } from '../rpc/framed-stream.js'
+import { runContractNet, type ContractNetOptions, type ContractNetResult } from './contract-net.js'
+import { converse, type Agreement, type Respond } from './bilateral.js'
+import { Decision, NEGOTIATE_PROTOCOL, Opening, type Cfp } from './schemas.js'
+
+export * from './schemas.js'
+export type { ContractNetOptions, ContractNetResult } from './contract-net.js'
+export type { Agreement, Respond, Response } from './bilateral.js'
+
+export interface Participant<P> {
+  /** A proposal for the call, or undefined to refuse it. Throwing refuses it with the message. */
+  propose: (cfp: Cfp, ctx: { from: string, signal: AbortSignal }) => P | undefined | Promise<P | undefined>
+  /** The award: do what was proposed (or commit to it); what it returns goes back in the confirmation. */
+  award?: (cfp: Cfp, proposal: P, ctx: { from: string }) => unknown
+}
+
+export interface NegotiationEvent { kind: 'contract_net' | 'bilateral', role: 'initiator' | 'participant', outcome: string, negotiationId: string, peer: string, subject: string }
+
+export interface NegotiationInit {
+  libp2p: AgentLibp2p
+  maxMessageBytes: number
+  onEvent: (e: NegotiationEvent) => void
+  onError: (err: Error) => void
+}
+
+export class NegotiationService {
+  private readonly init: NegotiationInit
+  private readonly participants = new Map<string, Participant<unknown>>()
+  private readonly responders = new Map<string, { respond: Respond<unknown>, terms?: z.ZodType }>()
+  private readonly open = new Set<Stream>()
+
+  constructor (init: NegotiationInit) { this.init = init }
+
+  async start (): Promise<void> {
+    await this.init.libp2p.handle(NEGOTIATE_PROTOCOL, (stream, connection) => { void this.inbound(stream, connection) }, { maxInboundStreams: 256, maxOutboundStreams: 256 })
+  }
+
+  async stop (): Promise<void> {
+    await this.init.libp2p.unhandle(NEGOTIATE_PROTOCOL).catch(() => {})
+    for (const s of this.open) s.abort(new Error('node stopping'))
+    this.open.clear()
+  }
+
+  onCallForProposals<P> (subject: string, participant: Participant<P>): () => void {
+    this.participants.set(subject, participant as Participant<unknown>)
+    return () => { if (this.participants.get(subject) === participant) this.participants.delete(subject) }
+  }
+
+  onNegotiation<T> (subject: string, respond: Respond<T>, options: { terms?: z.ZodType<T> } = {}): () => void {
+    const entry = { respond: respond as Respond<unknown>, ...(options.terms !== undefined ? { terms: options.terms } : {}) }
+    this.responders.set(subject, entry)
+    return () => { if (this.responders.get(subject) === entry) this.responders.delete(subject) }
+  }
+
+  /** Run a contract net among `candidates`; resolves with the confirmed winner or rejects NEG002. */
+  async contractNet<P> (o: ContractNetOptions<P>): Promise<ContractNetResult<P>> {
+    try {
+      const r = await runContractNet(async (peer, signal) => await this.dial(peer, signal), o)
+      this.event('contract_net', 'initiator', 'awarded', r.negotiationId, r.winner?.peer ?? '', o.subject)
+      return r
+    } catch (err) {
+      const id = ((err as { result?: ContractNetResult<P> }).result)?.negotiationId ?? ''
+      this.event('contract_net', 'initiator', err instanceof AgentMeshError ? err.code : 'error', id, '', o.subject)
+      throw err
+    }
+  }
+
+  /** Negotiate with one peer, opening with `terms`; resolves with the agreement or rejects NEG002. */
+  async negotiate<T> (o: { peer: string, subject: string, terms: T, respond: Respond<T>, maxRounds?: number, deadlineMs?: number, schema?: z.ZodType<T>, signal?: AbortSignal }): Promise<Agreement<T>> {
+    const negotiationId = randomUUID()
+    const maxRounds = o.maxRounds ?? 10
+    const deadline = Date.now() + (o.deadlineMs ?? 10_000)
+    const fs = await this.dial(o.peer, AbortSignal.any([AbortSignal.timeout(Math.max(1, deadline - Date.now())), ...(o.signal !== undefined ? [o.signal] : [])]))
+    try {
+      await fs.writeJson({ type: 'offer', negotiation_id: negotiationId, round: 1, terms: o.terms, subject: o.subject, max_rounds: maxRounds, deadline: new Date(deadline).toISOString() })
+      const a = await converse(fs, { negotiationId, maxRounds, deadline, respond: o.respond, ...(o.schema !== undefined ? { terms: o.schema } : {}), ours: { terms: o.terms, round: 1 } })
+      this.event('bilateral', 'initiator', 'agreed', negotiationId, o.peer, o.subject)
+      return a
+    } catch (err) {
+      this.event('bilateral', 'initiator', err instanceof AgentMeshError ? err.code : 'error', negotiationId, o.peer, o.subject)
+      throw err
+    } finally { this.open.delete(fs.stream) }
+  }
+
+  private async dial (peer: string, signal: AbortSignal): Promise<FramedStream> {
+    let stream: Stream
+    try {
+      stream = await this.init.libp2p.dialProtocol(peerIdFromString(peer), NEGOTIATE_PROTOCOL, { signal })
+    } catch (err) {
+      throw new ConnectionError(`cannot open ${NEGOTIATE_PROTOCOL} to ${peer}: ${(err as Error).message}`, { cause: err })
+    }
+    this.open.add(stream)
+    return new FramedStream(stream, this.init.maxMessageBytes)
+  }
+
+  private async inbound (stream: Stream, connection: Connection): Promise<void> {
+    const from = connection.remotePeer.toString()
+    this.open.add(stream)
+    const fs = new FramedStream(stream, this.init.maxMessageBytes)
+    let opening: z.output<typeof Opening> | undefined
+    try {
+      opening = await fs.readJson(Opening, AbortSignal.timeout(10_000))
+      if (opening.type === 'cfp') await this.participate(fs, from, opening)
+      else await this.answerOffers(fs, from, opening)
+    } catch (err) {
+      // A malformed opening, a walk-away, a vanished peer: this conversation ends, no other.
+      const code = err instanceof AgentMeshError ? err.code : 'error'
+      if (opening === undefined) this.event('bilateral', 'participant', code, '', from, '')
+      if (!(err instanceof AgentMeshError)) this.init.onError(err as Error)
+      fs.abort(err as Error)
+    } finally { this.open.delete(stream) }
+  }
+
+  private async participate (fs: FramedStream, from: string, cfp: Cfp): Promise<void> {
+    const p = this.participants.get(cfp.subject)
+    const id = cfp.negotiation_id
+    const done = (outcome: string): void => { this.event('contract_net', 'participant', outcome, id, from, cfp.subject) }
+    if (p === undefined) {
+      await fs.writeJson({ type: 'refuse', negotiation_id: id, reason: `no participant for "${cfp.subject}" here` })
+      await fs.close(); done('refused'); return
+    }
+    let proposal: unknown
+    try {
+      proposal = await p.propose(cfp, { from, signal: AbortSignal.timeout(Math.max(1, Date.parse(cfp.reply_by) - Date.now() + 1_000)) })
+    } catch (err) {
+      await fs.writeJson({ type: 'refuse', negotiation_id: id, reason: (err as Error).message.slice(0, 1024) })
+      await fs.close(); done('refused'); return
+    }
+    if (proposal === undefined) {
+      await fs.writeJson({ type: 'refuse', negotiation_id: id, reason: 'declined' })
+      await fs.close(); done('refused'); return
+    }
+    await fs.writeJson({ type: 'propose', negotiation_id: id, proposal })
+    const decision = await fs.readJson(Decision, AbortSignal.timeout(30_000))
+    if (decision.type === 'reject-proposal') {
+      await fs.close()
+      done(decision.code === new LateProposalError('').code ? 'late' : 'rejected')
+      return
+    }
+    try {
+      const result = await p.award?.(cfp, proposal, { from })
+      await fs.writeJson({ type: 'confirm', negotiation_id: id, ...(result !== undefined ? { result } : {}) })
+      done('awarded')
+    } catch (err) {
+      await fs.writeJson({ type: 'failure', negotiation_id: id, reason: (err as Error).message.slice(0, 1024) })
+      done('failed')
+    }
+    await fs.close()
+  }
+
+  private async answerOffers (fs: FramedStream, from: string, offer: z.output<typeof Opening> & { type: 'offer' }): Promise<void> {
+    const subject = offer.subject ?? ''
+    const r = this.responders.get(subject)
+    const id = offer.negotiation_id
+    if (r === undefined || offer.round !== 1) {
+      await fs.writeJson({ type: 'walk-away', negotiation_id: id, round: offer.round, reason: r === undefined ? `no one negotiates "${subject}" here` : 'a conversation opens with round 1' })
+      await fs.close()
+      this.event('bilateral', 'participant', 'NEG002', id, from, subject)
+      return
+    }
+    const deadline = offer.deadline !== undefined ? Date.parse(offer.deadline) : Date.now() + 10_000
+    try {
+      await converse(fs, { negotiationId: id, maxRounds: offer.max_rounds ?? 10, deadline, respond: r.respond, ...(r.terms !== undefined ? { terms: r.terms } : {}), theirs: { terms: offer.terms, round: 1 } })
+      this.event('bilateral', 'participant', 'agreed', id, from, subject)
+    } catch (err) {
+      this.event('bilateral', 'participant', err instanceof NoAgreementError ? 'NEG002' : err instanceof AgentMeshError ? err.code : 'error', id, from, subject)
+    }
+  }
+
+  private event (kind: NegotiationEvent['kind'], role: NegotiationEvent['role'], outcome: string, negotiationId: string, peer: string, subject: string): void {
+    this.init.onEvent({ kind, role, outcome, negotiationId, peer, subject })
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * The resource protocol on one node (R-RES). The resource manager is a role of the coordinator
+ * in office: it already is the one node every agent follows, and its term fences a deposed
+ * manager's answers the same way it fences directives. Agents advertise what they have in their
+ * cards; the manager's table says which task holds which unit.
+ *
+ * A new manager rebuilds the table rather than trusting a stale one: the task scheduler puts
+ * back the allocations of the tasks that run (they are in the replicated task records), and the
+ * agents tell what they allocated directly (`$agentmesh/resource/held`). Allocations of an agent
+ * that is lost (offline or left) are released.
+ */
+import type { RpcService } from '../rpc/index.js'
+import { NotCoordinatorError, ResourceConflictError, ValidationError } from '../../node/errors.js'
+import type { Requirements } from '../task/schemas.js'
+import { ResourcePool, type Held } from './pool.js'
+import {
+  AllocateAnswer, AllocateCommand, AllocateRequest, HeldResourcesCommand, ReleaseCommand, ReleaseRequest,
+  type Allocation, type ResourceItem, type ResourceStatus
+} from './schemas.js'
+
+export * from './schemas.js'
+export { ResourcePool, type Held, type Grant } from './pool.js'
+
+export interface ResourceServiceInit {
+  self: string
+  rpc: RpcService
+  inOffice: () => boolean
+  term: () => number
+  admits: (term: number, from: string) => 'ok' | 'stale-term' | 'not-coordinator'
+  /** Agents alive and what each advertises (this node included). */
+  capacities: () => Map<string, Requirements>
+  coordinator: (signal: AbortSignal) => Promise<string>
+  publish: (topic: string, status: ResourceStatus) => void
+  onDenied: (from: string, reason: string) => void
+  onError: (err: Error) => void
+  requestTimeoutMs: number
+}
+
+export class ResourceService {
+  readonly pool = new ResourcePool()
+  private readonly init: ResourceServiceInit
+  private officeTerm = -1
+  private rebuilt: Promise<void> = Promise.resolve()
+  /** Allocations this node asked for directly (not through a task), for a new manager. */
+  private readonly mine = new Map<string, Allocation>()
+  private unhandles: Array<() => void> = []
+
+  constructor (init: ResourceServiceInit) { this.init = init }
+
+  start (): void {
+    const { rpc } = this.init
+    this.unhandles = [
+      rpc.handle(AllocateCommand, async (req, ctx) => await this.allocateHere(ctx.peer, req)),
+      rpc.handle(ReleaseCommand, async (req, ctx) => await this.releaseHere(ctx.peer, req.task_id, req.resource_ids)),
+      rpc.handle(HeldResourcesCommand, (req, ctx) => {
+        if (this.init.admits(req.term, ctx.peer) === 'stale-term') throw new NotCoordinatorError(`term ${req.term} is stale`)
+        return { allocations: [...this.mine.values()].map(a => ({ task_id: a.task_id, agent: a.agent, resources: a.resources })) }
+      })
+    ]
+  }
+
+  stop (): void { for (const u of this.unhandles.splice(0)) u() }
+
+  // --- the agent's side -------------------------------------------------------------------
+
+  /** `resource.allocate`: resolves with `resource.allocated` or `resource.denied` (CRD003). */
+  async allocate (input: AllocateRequest, options: { signal?: AbortSignal } = {}): Promise<AllocateAnswer> {
+    const parsed = AllocateRequest.safeParse(input)
+    if (!parsed.success) throw new ValidationError(`resource.allocate: ${parsed.error.issues.map(x => `${x.path.join('.')}: ${x.message}`).join('; ')}`)
+    const req = parsed.data
+    const signal = options.signal ?? AbortSignal.timeout(this.init.requestTimeoutMs * 2)
+    const manager = await this.init.coordinator(signal)
+    const answer = manager === this.init.self ? await this.allocateHere(this.init.self, req) : await this.init.rpc.request(manager, AllocateCommand, req, { signal })
+    if (answer.type === 'resource.allocated') this.mine.set(answer.task_id, answer)
+    return answer
+  }
+
+  /** `resource.release`: some units of a task's allocation, or all of them. */
+  async release (taskId: string, resourceIds?: string[], options: { signal?: AbortSignal } = {}): Promise<string[]> {
+    const signal = options.signal ?? AbortSignal.timeout(this.init.requestTimeoutMs * 2)
+    const manager = await this.init.coordinator(signal)
+    const req = { type: 'resource.release' as const, task_id: taskId, ...(resourceIds !== undefined ? { resource_ids: resourceIds } : {}) }
+    const answer = manager === this.init.self ? await this.releaseHere(this.init.self, taskId, resourceIds) : await this.init.rpc.request(manager, ReleaseCommand, ReleaseRequest.parse(req), { signal })
+    const a = this.mine.get(taskId)
+    if (a !== undefined) {
+      a.resources = a.resources.filter(r => !answer.resource_ids.includes(r.resource_id))
+      if (resourceIds === undefined || a.resources.length === 0) this.mine.delete(taskId)
+    }
+    return answer.resource_ids
+  }
+
+  // --- the manager's side (the coordinator in office) -------------------------------------
+
+  /** Take over the table when this node took office; resolves once it is rebuilt. */
+  async ready (): Promise<void> {
+    if (!this.init.inOffice()) throw new NotCoordinatorError('this node is not the coordinator in office, so not the resource manager')
+    const term = this.init.term()
+    if (this.officeTerm !== term) {
+      this.officeTerm = term
+      this.pool.allocations.clear()
+      this.rebuilt = this.rebuild(term)
+    }
+    await this.rebuilt
+  }
+
+  private async rebuild (term: number): Promise<void> {
+    this.refresh()
+    const agents = this.pool.agents().filter(a => a !== this.init.self)
+    const answers = await Promise.all(agents.map(async agent => {
+      try { return { agent, ...(await this.init.rpc.request(agent, HeldResourcesCommand, { term }, { timeoutMs: this.init.requestTimeoutMs })) } } catch { return { agent, allocations: [] } }
+    }))
+    for (const a of [...this.mine.values()].map(x => ({ ...x, holder: this.init.self }))) this.restoreOne(a)
+    for (const { agent, allocations } of answers) for (const a of allocations) this.restoreOne({ ...a, holder: agent })
+  }
+
+  private restoreOne (a: Held): void {
+    if (!this.pool.restore(a)) this.init.onError(new ResourceConflictError(`allocation of ${a.task_id} on ${a.agent} claims units already held; not restored`))
+  }
+
+  /** Allocations of tasks that run, from the task records (called by the scheduler at takeover). */
+  restore (a: Held): void { this.restoreOne(a) }
+
+  /** Keep capacities in step with the agents alive; a lost agent's allocations are released. */
+  private refresh (): void {
+    const caps = this.init.capacities()
+    for (const agent of this.pool.agents()) if (!caps.has(agent)) this.agentLost(agent)
+    for (const [agent, r] of caps) this.pool.setCapacity(agent, r)
+  }
+
+  agentLost (agent: string): void {
+    for (const a of this.pool.removeAgent(agent)) this.announce(a.agent, a.resources, 'free')
+  }
+
+  /** Allocate now (the scheduler's call on the coordinator): on `agent` or the first that fits. */
+  grant (taskId: string, holder: string, r: Requirements, agents?: string[]): AllocateAnswer {
+    this.refresh()
+    const g = this.pool.allocate(taskId, holder, r, agents ?? this.pool.agents())
+    if (!g.ok) return { type: 'resource.denied', task_id: taskId, reason: g.reason, code: new ResourceConflictError('').code }
+    if (g.allocation.resources.length > 0 && this.pool.allocations.get(taskId) === g.allocation) this.announce(g.allocation.agent, g.allocation.resources, 'allocated', taskId)
+    return { type: 'resource.allocated', task_id: taskId, agent: g.allocation.agent, resources: g.allocation.resources }
+  }
+
+  /** Release now (the scheduler's call when a task ends, pauses or loses its agent). */
+  free (taskId: string, ids?: string[]): string[] {
+    const a = this.pool.allocations.get(taskId)
+    const going = this.pool.release(taskId, ids)
+    if (a !== undefined && going.length > 0) this.announce(a.agent, going, 'free')
+    return going.map(r => r.resource_id)
+  }
+
+  private async allocateHere (from: string, req: AllocateRequest): Promise<AllocateAnswer> {
+    await this.ready()
+    const parsed = AllocateRequest.parse(req)
+    const answer = this.grant(parsed.task_id, from, parsed.requirements, parsed.agent !== undefined ? [parsed.agent] : undefined)
+    if (answer.type === 'resource.denied') this.init.onDenied(from, answer.reason)
+    return answer
+  }
+
+  private async releaseHere (from: string, taskId: string, ids?: string[]): Promise<{ type: 'resource.released', task_id: string, resource_ids: string[] }> {
+    await this.ready()
+    const a = this.pool.allocations.get(taskId)
+    // Only the holder releases; the scheduler frees a task's allocation with free().
+    if (a !== undefined && a.holder !== from) throw new ResourceConflictError(`the resources of ${taskId} are held by ${a.holder}, not ${from}`)
+    return { type: 'resource.released', task_id: taskId, resource_ids: this.free(taskId, ids) }
+  }
+
+  private announce (agent: string, items: ResourceItem[], state: 'allocated' | 'free', taskId?: string): void {
+    const timestamp = new Date().toISOString()
+    for (const it of items) {
+      this.init.publish(`resources.status.${it.resource_id}`, { resource_id: it.resource_id, agent, kind: it.kind, amount: it.amount, state, ...(taskId !== undefined ? { task_id: taskId } : {}), timestamp })
+    }
+  }
+
+  /** The table, for the debug endpoint: each agent's free resources and the allocations. */
+  snapshot (): { manager: boolean, agents: Array<{ agent: string, free: Required<Requirements> }>, allocations: Held[] } {
+    return {
+      manager: this.init.inOffice(),
+      agents: this.pool.agents().map(agent => { const { cpu: _c, gpu: _g, ...free } = this.pool.free(agent); return { agent, free } }),
+      allocations: [...this.pool.allocations.values()]
+    }
+  }
+}
