@@ -32,6 +32,8 @@ import type { AgentCard } from '../discovery/card.js'
 import { MESH_TOPIC, MeshMap, type MeshAnnouncement } from '../discovery/mesh-map.js'
 import { MemberView, type Member, type MemberChange } from '../discovery/members.js'
 import { NegotiationService, NEGOTIATE_PROTOCOL, type NegotiationEvent } from '../protocols/negotiation/index.js'
+import { MonitoringService, MetricReport, METRICS_TOPIC, type Alert } from '../protocols/monitoring/index.js'
+import { LearningService, LearningMetrics, ModelUpdate, LEARNING_METRICS_TOPIC, LEARNING_PROTOCOL, MODEL_UPDATE_TOPIC } from '../protocols/learning/index.js'
 import { ResourceService, type AllocateAnswer, type AllocateRequest } from '../protocols/resource/index.js'
 import { TaskService, type TaskContext, type TaskHandle, type TaskHandler, type TaskSpecInput } from '../protocols/task/index.js'
 import { CoordinationService, type CoordinationStatus, type CoordinatorChange, type DirectiveAction, type DirectiveHandler, type DirectiveRun } from '../protocols/coordination/index.js'
@@ -109,6 +111,10 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   readonly resources: ResourceService
   /** Contract net and bilateral negotiation over /agentmesh/negotiate/1.0.0. */
   readonly negotiation: NegotiationService
+  /** Metric reports on monitoring.metrics, alerts on monitoring.alerts.<severity>. */
+  readonly monitoring: MonitoringService
+  /** Model updates: announced on learning.model_update, fetched in chunks over /agentmesh/learning/1.0.0. */
+  readonly learning: LearningService
   private readonly bootstrap: BootstrapDialer
   private readonly discovery: PeerDialer
   private debug?: DebugServer
@@ -197,7 +203,11 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       if (c.to === 'alive') this.coordination.agentAlive(c.peerId)
       if (c.to === 'offline' || c.to === 'left') {
         this.tasks.scheduler.agentLost(c.peerId)
-        if (this.coordination.inOffice) this.resources.agentLost(c.peerId)
+        if (this.coordination.inOffice) {
+          this.resources.agentLost(c.peerId)
+          if (c.to === 'offline' && this.state === 'started') this.monitoring.alert({ severity: 'warning', message: `agent ${c.name} (${c.peerId}) is offline`, labels: { agent: c.peerId, reason: 'offline' } }).catch(() => {})
+        }
+        this.monitoring.forget(c.peerId)
       }
       this.coordination.election.setMembers(this.liveMembers().map(m => ({ peer: m.peerId, eligible: m.eligible })))
       this.safeDispatchEvent('member:change', { detail: c })
@@ -225,7 +235,9 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       },
       onReport: (report) => {
         this.log.info({ round: report.roundId, outcome: report.outcome, duration_ms: report.durationMs, directives: report.directives.length }, 'coordination round finished')
-        if (this.state === 'started') this.pubsub.publish('coordination.performance', report).catch(() => {})
+        // With the latest metric report of each agent of the round (R-MON).
+        const agentMetrics = this.monitoring.reports().filter(m => m.agent !== undefined)
+        if (this.state === 'started') this.pubsub.publish('coordination.performance', { ...report, agentMetrics }).catch(() => {})
       },
       onError: (err) => { this.log.warn({ error: err.message }, 'coordination') }
     })
@@ -238,6 +250,41 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
         this.safeDispatchEvent('negotiation', { detail: e })
       },
       onError: (err) => { this.log.warn({ error: err.message }, 'negotiation') }
+    })
+    this.monitoring = new MonitoringService({
+      self: id,
+      name: this.name,
+      rpc: this.rpc,
+      intervalMs: config.monitoring.metricsIntervalMs,
+      figures: () => {
+        const sum = (direction: string): number => (this.stats.snapshot().messages_total ?? []).filter(e => e.labels.direction === direction).reduce((a, e) => a + e.value, 0)
+        return {
+          messages_in: sum('in'),
+          messages_out: sum('out'),
+          active_connections: libp2p.getConnections().length,
+          peers: this.peers().length,
+          tasks_running: this.tasks.executor.held().filter(t => t.state === 'running').length
+        }
+      },
+      publish: async (topic, payload) => { if (this.state === 'started') await this.pubsub.publish(topic, payload) },
+      onAlert: (a: Alert) => {
+        this.stats.inc('alerts_total', { severity: a.severity })
+        this.log.info({ alert_id: a.alert_id, severity: a.severity, alert: a.message }, 'alert published')
+      },
+      onError: (err) => { this.log.debug({ error: err.message }, 'metric report not published') }
+    })
+    this.learning = new LearningService({
+      self: id,
+      libp2p,
+      ...config.learning,
+      publish: async (topic, payload) => { if (this.state === 'started') await this.pubsub.publish(topic, payload) },
+      onOutcome: (m) => {
+        this.stats.inc('model_updates_total', { outcome: m.status })
+        const fields = { model_id: m.model_id, version: m.version, bytes: m.bytes, duration_ms: m.duration_ms, error: m.error?.message }
+        if (m.status === 'applied') this.log.info(fields, 'model update applied')
+        else this.log.warn({ ...fields, status: m.status }, 'model update not applied')
+      },
+      onError: (err) => { this.log.warn({ error: err.message }, 'learning') }
     })
     const r = config.resources
     this.resources = new ResourceService({
@@ -340,6 +387,9 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       this.coordination.start()
       this.resources.start()
       await this.negotiation.start()
+      this.monitoring.start()
+      await this.learning.start()
+      this.listenForMetrics()
       this.tasks.start()
       this.discovery.start()
       this.bootstrap.start()
@@ -376,6 +426,8 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     this.tasks.stop()
     this.resources.stop()
     await this.negotiation.stop()
+    this.monitoring.stop()
+    await this.learning.stop()
     this.coordination.stop()
     await this.memberView.stop()
     this.membership.stop()
@@ -574,7 +626,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       roles: this.config.roles,
       capabilities: this.config.capabilities,
       version: AGENTMESH_VERSION,
-      protocols: [RPC_PROTOCOL, NEGOTIATE_PROTOCOL],
+      protocols: [RPC_PROTOCOL, NEGOTIATE_PROTOCOL, LEARNING_PROTOCOL],
       addresses: this.addresses().slice(0, 32),
       startedAt: this.startedAt,
       resources: { cpu_cores: this.config.resources.cpuCores, memory_gb: this.config.resources.memoryGb, storage_gb: this.config.resources.storageGb, gpu_units: this.config.resources.gpuUnits }
@@ -609,6 +661,34 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     this.addEventListener('peer:leave', soon)
     this.stopFeeds.push(() => { this.removeEventListener('peer:join', soon); this.removeEventListener('peer:leave', soon) })
     soon()
+  }
+
+  /** Every agent's latest metric report, kept as heard: the coordinator's performance report uses them. */
+  private listenForMetrics (): void {
+    const sub = this.pubsub.subscribe(METRICS_TOPIC)
+    void (async () => {
+      for await (const m of sub) {
+        const r = MetricReport.safeParse(m.payload)
+        if (r.success && r.data.agent === m.from) this.monitoring.record(r.data)
+      }
+    })()
+    // Model updates and the agents' answers to them (R-LEARN).
+    const updates = this.pubsub.subscribe(MODEL_UPDATE_TOPIC)
+    void (async () => {
+      for await (const m of updates) {
+        const u = ModelUpdate.safeParse(m.payload)
+        if (u.success) this.learning.announced(u.data, m.from)
+        else this.stats.inc('model_updates_total', { outcome: 'invalid' })
+      }
+    })()
+    const answers = this.pubsub.subscribe(LEARNING_METRICS_TOPIC)
+    void (async () => {
+      for await (const m of answers) {
+        const a = LearningMetrics.safeParse(m.payload)
+        if (a.success) this.learning.heard(a.data, m.from)
+      }
+    })()
+    this.stopFeeds.push(() => { sub.unsubscribe(); updates.unsubscribe(); answers.unsubscribe() })
   }
 
   /** Nodes with a debug endpoint assemble the map from everyone's announcements. */

@@ -109,6 +109,18 @@ export const ResourcesConfig = z.strictObject({
   gpuUnits: z.number().int().min(0).max(1024).default(0)
 })
 
+/** Monitoring (R-MON): how often this agent publishes its metric report; 0 = only on demand. */
+export const MonitoringConfig = z.strictObject({
+  metricsIntervalMs: z.number().int().min(0).default(10_000)
+})
+
+/** Model updates (R-LEARN): the chunk size of transfers, the largest model accepted, and the time a fetch may take. */
+export const LearningConfig = z.strictObject({
+  chunkBytes: z.number().int().min(1024).max(4 * 1024 * 1024).default(256 * 1024),
+  maxModelBytes: z.number().int().min(1024).default(512 * 1024 * 1024),
+  fetchTimeoutMs: z.number().int().min(100).default(120_000)
+})
+
 export const CoordinationConfig = z.strictObject({
   /** May this agent vote in coordinator elections and be elected (all agents by default). */
   eligible: z.boolean().default(true),
@@ -169,7 +181,9 @@ export const ConfigSchema = z.strictObject({
   tracing: TracingConfig.prefault({}),
   membership: MembershipConfig.prefault({}),
   coordination: CoordinationConfig.prefault({}),
-  resources: ResourcesConfig.prefault({})
+  resources: ResourcesConfig.prefault({}),
+  monitoring: MonitoringConfig.prefault({}),
+  learning: LearningConfig.prefault({})
 }).refine(c => c.coordination.heartbeatIntervalMs < c.coordination.electionTimeoutMinMs && c.coordination.electionTimeoutMinMs <= c.coordination.electionTimeoutMaxMs, {
   path: ['coordination', 'electionTimeoutMinMs'],
   message: 'expected heartbeatIntervalMs < electionTimeoutMinMs <= electionTimeoutMaxMs'

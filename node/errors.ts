@@ -26,8 +26,9 @@
  * NEG002 no agreement        - no acceptable proposal, a walk-away, or the rounds ran out
  * LRN001 content mismatch    - a model update whose bytes do not hash to what was announced
  * LRN002 stale version       - a model version older than (or equal to) the one applied
+ * LRN003 unknown model       - the agent asked does not hold that model version
  */
-export type ErrorCode = 'MSG001' | 'MSG002' | 'COM001' | 'COM002' | 'CMD001' | 'CMD002' | 'CFG001' | 'CRD001' | 'CRD002' | 'CRD003' | 'CRD004' | 'CRD005' | 'TSK001' | 'TSK002' | 'TSK003' | 'TSK004' | 'TSK005' | 'TSK006' | 'NEG001' | 'NEG002' | 'LRN001' | 'LRN002'
+export type ErrorCode = 'MSG001' | 'MSG002' | 'COM001' | 'COM002' | 'CMD001' | 'CMD002' | 'CFG001' | 'CRD001' | 'CRD002' | 'CRD003' | 'CRD004' | 'CRD005' | 'TSK001' | 'TSK002' | 'TSK003' | 'TSK004' | 'TSK005' | 'TSK006' | 'NEG001' | 'NEG002' | 'LRN001' | 'LRN002' | 'LRN003'
 
 export class AgentMeshError extends Error {
   readonly code: ErrorCode
@@ -211,6 +212,11 @@ export class StaleModelError extends AgentMeshError {
   constructor (message: string) { super('LRN002', message); this.name = 'StaleModelError' }
 }
 
+/** LRN003: the agent asked does not hold that model version. */
+export class UnknownModelError extends AgentMeshError {
+  constructor (message: string) { super('LRN003', message); this.name = 'UnknownModelError' }
+}
+
 /** The request was cancelled by the caller's AbortSignal (not a timeout of ours). */
 export class AbortError extends Error {
   readonly code = 'ABORT_ERR'
@@ -242,7 +248,8 @@ const byName: Record<string, (message: string) => AgentMeshError> = {
   LateProposalError: m => new LateProposalError(m),
   NoAgreementError: m => new NoAgreementError(m),
   ModelMismatchError: m => new ModelMismatchError(m),
-  StaleModelError: m => new StaleModelError(m)
+  StaleModelError: m => new StaleModelError(m),
+  UnknownModelError: m => new UnknownModelError(m)
 }
 
 /** Rebuild a typed error from an error answer received from a peer. */
@@ -259,5 +266,5 @@ export function errorFromWire (wire: { code: string, name?: string, message: str
 }
 
 function isCode (c: string): c is ErrorCode {
-  return ['MSG001', 'MSG002', 'COM001', 'COM002', 'CMD001', 'CMD002', 'CFG001', 'CRD001', 'CRD002', 'CRD003', 'CRD004', 'CRD005', 'TSK001', 'TSK002', 'TSK003', 'TSK004', 'TSK005', 'TSK006', 'NEG001', 'NEG002', 'LRN001', 'LRN002'].includes(c)
+  return ['MSG001', 'MSG002', 'COM001', 'COM002', 'CMD001', 'CMD002', 'CFG001', 'CRD001', 'CRD002', 'CRD003', 'CRD004', 'CRD005', 'TSK001', 'TSK002', 'TSK003', 'TSK004', 'TSK005', 'TSK006', 'NEG001', 'NEG002', 'LRN001', 'LRN002', 'LRN003'].includes(c)
 }

@@ -1,0 +1,228 @@
+/**
+ * Model-update distribution (R-LEARN). The publisher keeps the bytes and announces the version
+ * on `learning.model_update` (size, SHA-256); every agent that wants it (it has an apply
+ * handler for the model, and the version is newer than the one it applied) fetches the bytes
+ * over /agentmesh/learning/1.0.0 in chunks, checks size and hash as they arrive, applies them,
+ * and answers on `learning.metrics`. An agent that applied a version serves it too, so a fetch
+ * that fails at the source is tried at agents that already have it.
+ *
+ * An older version never replaces a newer one: updates of a model are applied one at a time,
+ * and the version is checked again after the download, before the apply.
+ */
+import { createHash } from 'node:crypto'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { Connection, Stream } from '@libp2p/interface'
+import type { AgentLibp2p } from '../../node/libp2p.js'
+import { AgentMeshError, ConnectionError, ModelMismatchError, StaleModelError, UnknownModelError, ValidationError } from '../../node/errors.js'
+import { FramedStream } from '../rpc/framed-stream.js'
+import { FetchHeader, FetchRequest, LEARNING_METRICS_TOPIC, LEARNING_PROTOCOL, MODEL_UPDATE_TOPIC, type LearningMetrics, type ModelUpdate } from './schemas.js'
+
+export * from './schemas.js'
+
+export interface ModelVersion { model_id: string, version: number, data: Uint8Array, sha256: string, metadata: Record<string, unknown> }
+/** Apply a model version on this agent; may return figures reported on learning.metrics. */
+export type ApplyModel = (update: ModelVersion) => void | Record<string, number> | Promise<void | Record<string, number>>
+
+export interface LearningInit {
+  self: string
+  libp2p: AgentLibp2p
+  chunkBytes: number
+  maxModelBytes: number
+  fetchTimeoutMs: number
+  publish: (topic: string, payload: unknown) => Promise<void>
+  onOutcome: (m: LearningMetrics) => void
+  onError: (err: Error) => void
+}
+
+export class LearningService {
+  private readonly init: LearningInit
+  /** Versions this node can serve: what it published and what it applied (the newest of each model). */
+  private readonly store = new Map<string, ModelVersion>()
+  private readonly applied = new Map<string, number>()
+  private readonly appliers = new Map<string, ApplyModel>()
+  /** Agents known to hold a version (they answered "applied"): fallbacks for a fetch. */
+  private readonly holders = new Map<string, Set<string>>()
+  private readonly queues = new Map<string, Promise<void>>()
+  private readonly open = new Set<Stream>()
+  private readonly stopping = new AbortController()
+
+  constructor (init: LearningInit) { this.init = init }
+
+  async start (): Promise<void> {
+    await this.init.libp2p.handle(LEARNING_PROTOCOL, (stream, connection) => { void this.serve(stream, connection) }, { maxInboundStreams: 64 })
+  }
+
+  async stop (): Promise<void> {
+    this.stopping.abort(new ConnectionError('node stopping'))
+    await this.init.libp2p.unhandle(LEARNING_PROTOCOL).catch(() => {})
+    for (const s of this.open) s.abort(new Error('node stopping'))
+    this.open.clear()
+  }
+
+  /** Apply updates of one model here (`*` for every model). */
+  onModelUpdate (modelId: string, apply: ApplyModel): () => void {
+    this.appliers.set(modelId, apply)
+    return () => { if (this.appliers.get(modelId) === apply) this.appliers.delete(modelId) }
+  }
+
+  /** The version of a model applied here, if any. */
+  version (modelId: string): number | undefined { return this.applied.get(modelId) }
+
+  /** Keep a version to serve without announcing it. */
+  offer (modelId: string, version: number, data: Uint8Array, metadata: Record<string, unknown> = {}): ModelVersion {
+    const m = { model_id: modelId, version, data, sha256: createHash('sha256').update(data).digest('hex'), metadata }
+    const had = this.store.get(modelId)
+    if (had === undefined || had.version <= version) this.store.set(modelId, m)
+    return m
+  }
+
+  /** Publish a model version: keep the bytes to serve, and announce it on learning.model_update. */
+  async publishModel (u: { model_id: string, version: number, data: Uint8Array, metadata?: Record<string, unknown> }): Promise<ModelUpdate> {
+    if (u.data.byteLength > this.init.maxModelBytes) throw new ValidationError(`model of ${u.data.byteLength} bytes is over learning.maxModelBytes (${this.init.maxModelBytes})`)
+    const had = this.store.get(u.model_id)
+    if (had !== undefined && had.version >= u.version) throw new StaleModelError(`model ${u.model_id} version ${u.version} is not newer than version ${had.version}`)
+    const m = this.offer(u.model_id, u.version, u.data, u.metadata ?? {})
+    const announce: ModelUpdate = { type: 'learning.model_update', model_id: m.model_id, version: m.version, size: m.data.byteLength, sha256: m.sha256, source: this.init.self, timestamp: new Date().toISOString(), metadata: m.metadata }
+    await this.init.publish(MODEL_UPDATE_TOPIC, announce)
+    return announce
+  }
+
+  /** An agent's answer heard on learning.metrics: one that applied a version can serve it. */
+  heard (m: LearningMetrics, from: string): void {
+    if (m.status !== 'applied' || m.agent !== from) return
+    const key = `${m.model_id}@${m.version}`
+    const set = this.holders.get(key) ?? new Set()
+    set.add(from)
+    this.holders.set(key, set)
+  }
+
+  /** An announcement heard on learning.model_update. */
+  announced (u: ModelUpdate, from: string): void {
+    if (u.source !== from) { this.init.onError(new ValidationError(`model update announced by ${from} names ${u.source} as its source`)); return }
+    if (this.appliers.get(u.model_id) === undefined && this.appliers.get('*') === undefined) return
+    // One update of a model at a time, in the order heard.
+    const prev = this.queues.get(u.model_id) ?? Promise.resolve()
+    const next = prev.then(async () => { await this.take(u) }).catch((err: Error) => { this.init.onError(err) })
+    this.queues.set(u.model_id, next)
+    void next.finally(() => { if (this.queues.get(u.model_id) === next) this.queues.delete(u.model_id) })
+  }
+
+  private async take (u: ModelUpdate): Promise<void> {
+    const started = performance.now()
+    const answer = async (status: LearningMetrics['status'], bytes: number, extra: Partial<LearningMetrics> = {}): Promise<void> => {
+      const m: LearningMetrics = { model_id: u.model_id, version: u.version, agent: this.init.self, status, bytes, duration_ms: Math.round(performance.now() - started), timestamp: new Date().toISOString(), metrics: {}, ...extra }
+      this.init.onOutcome(m)
+      await this.init.publish(LEARNING_METRICS_TOPIC, m).catch(() => {})
+    }
+    const current = this.applied.get(u.model_id)
+    if (current !== undefined && current >= u.version) {
+      const e = new StaleModelError(`model ${u.model_id}: version ${u.version} is not newer than the applied ${current}`)
+      await answer('stale', 0, { error: { code: e.code, message: e.message } })
+      return
+    }
+    if (u.size > this.init.maxModelBytes) {
+      await answer('failed', 0, { error: { code: 'MSG002', message: `model of ${u.size} bytes is over learning.maxModelBytes` } })
+      return
+    }
+    // This node's own announcement: the bytes are here already.
+    const own = this.store.get(u.model_id)
+    let data: Uint8Array | undefined = u.source === this.init.self && own?.version === u.version && own.sha256 === u.sha256 ? own.data : undefined
+    let lastError: AgentMeshError | undefined = u.source === this.init.self && own?.version === u.version && own.sha256 !== u.sha256
+      ? new ModelMismatchError(`${u.model_id}@${u.version} held here hashes to ${own.sha256}, announced ${u.sha256}`)
+      : undefined
+    const sources = [u.source, ...(this.holders.get(`${u.model_id}@${u.version}`) ?? [])].filter((p, i, all) => p !== this.init.self && all.indexOf(p) === i)
+    for (const source of data === undefined ? sources : []) {
+      try {
+        data = await this.fetch(source, u)
+        break
+      } catch (err) {
+        lastError = err instanceof AgentMeshError ? err : new ConnectionError((err as Error).message)
+        if (this.stopping.signal.aborted) return
+      }
+    }
+    if (data === undefined) {
+      const e = lastError ?? new ConnectionError('no source to fetch from')
+      await answer(e.code === 'LRN001' ? 'hash_mismatch' : 'failed', 0, { error: { code: e.code, message: e.message.slice(0, 4096) } })
+      return
+    }
+    // Checked again: a newer version may have been applied while this one downloaded.
+    const now = this.applied.get(u.model_id)
+    if (now !== undefined && now >= u.version) {
+      const e = new StaleModelError(`model ${u.model_id}: version ${u.version} is not newer than the applied ${now}`)
+      await answer('stale', data.byteLength, { error: { code: e.code, message: e.message } })
+      return
+    }
+    const version: ModelVersion = { model_id: u.model_id, version: u.version, data, sha256: u.sha256, metadata: u.metadata }
+    try {
+      const apply = this.appliers.get(u.model_id) ?? this.appliers.get('*') as ApplyModel
+      const figures = await apply(version)
+      this.applied.set(u.model_id, u.version)
+      this.offer(u.model_id, u.version, data, u.metadata)
+      await answer('applied', data.byteLength, { metrics: figures ?? {} })
+    } catch (err) {
+      await answer('failed', data.byteLength, { error: { code: 'CMD002', message: (err as Error).message.slice(0, 4096) } })
+    }
+  }
+
+  /** Fetch a version's bytes from one agent, checking size and hash (LRN001 if they differ). */
+  async fetch (source: string, u: Pick<ModelUpdate, 'model_id' | 'version' | 'size' | 'sha256'>): Promise<Uint8Array> {
+    const signal = AbortSignal.any([AbortSignal.timeout(this.init.fetchTimeoutMs), this.stopping.signal])
+    let stream: Stream
+    try {
+      stream = await this.init.libp2p.dialProtocol(peerIdFromString(source), LEARNING_PROTOCOL, { signal })
+    } catch (err) {
+      throw new ConnectionError(`cannot open ${LEARNING_PROTOCOL} to ${source}: ${(err as Error).message}`, { cause: err })
+    }
+    this.open.add(stream)
+    const fs = new FramedStream(stream, this.init.chunkBytes + 1024)
+    try {
+      await fs.writeJson({ model_id: u.model_id, version: u.version }, signal)
+      const header = await fs.readJson(FetchHeader, signal)
+      if (!header.ok) throw new UnknownModelError(`${source} cannot serve ${u.model_id}@${u.version}: ${header.message}`)
+      if (header.size !== u.size || header.sha256 !== u.sha256) throw new ModelMismatchError(`${source} serves ${u.model_id}@${u.version} as ${header.size} bytes ${header.sha256}, announced ${u.size} bytes ${u.sha256}`)
+      const out = Buffer.allocUnsafe(u.size)
+      const hash = createHash('sha256')
+      let at = 0
+      while (at < u.size) {
+        const chunk = await fs.read(signal)
+        if (chunk === undefined) throw new ConnectionError(`${source} ended the transfer at ${at} of ${u.size} bytes`)
+        if (at + chunk.byteLength > u.size) throw new ModelMismatchError(`${source} sent more than the announced ${u.size} bytes`)
+        out.set(chunk, at)
+        hash.update(chunk)
+        at += chunk.byteLength
+      }
+      const got = hash.digest('hex')
+      if (got !== u.sha256) throw new ModelMismatchError(`${u.model_id}@${u.version} from ${source} hashes to ${got}, announced ${u.sha256}`)
+      await fs.close()
+      return out
+    } catch (err) {
+      fs.abort(err as Error)
+      throw err
+    } finally { this.open.delete(stream) }
+  }
+
+  private async serve (stream: Stream, _connection: Connection): Promise<void> {
+    this.open.add(stream)
+    const fs = new FramedStream(stream, 4096)
+    try {
+      const req = await fs.readJson(FetchRequest, AbortSignal.timeout(10_000))
+      const m = this.store.get(req.model_id)
+      if (m === undefined || m.version !== req.version) {
+        const e = new UnknownModelError(`no ${req.model_id}@${req.version} here${m !== undefined ? ` (version ${m.version} is)` : ''}`)
+        await fs.writeJson({ ok: false, code: e.code, message: e.message })
+        await fs.close()
+        return
+      }
+      await fs.writeJson({ ok: true, size: m.data.byteLength, sha256: m.sha256 })
+      const signal = AbortSignal.any([AbortSignal.timeout(this.init.fetchTimeoutMs), this.stopping.signal])
+      // Chunk by chunk, waiting for the stream to drain: a slow fetcher holds no more than a
+      // window of the model in buffers here.
+      for (let at = 0; at < m.data.byteLength; at += this.init.chunkBytes) {
+        await fs.write(m.data.subarray(at, Math.min(at + this.init.chunkBytes, m.data.byteLength)), signal)
+      }
+      await fs.close()
+    } catch (err) {
+      fs.abort(err as Error)
+    } finally { this.open.delete(stream) }
+  }
+}

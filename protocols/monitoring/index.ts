@@ -1,0 +1,112 @@
+/**
+ * Monitoring on one node (R-MON): the agent's metric report, published on `monitoring.metrics`
+ * every interval and on demand, alerts published by severity, and the latest report of every
+ * agent, kept by whoever listens (the coordinator's performance report uses it).
+ */
+import { randomUUID } from 'node:crypto'
+import { performance } from 'node:perf_hooks'
+import type { RpcService } from '../rpc/index.js'
+import { ValidationError } from '../../node/errors.js'
+import { Alert, CollectCommand, MetricReport, alertTopic, METRICS_TOPIC, type AlertInput } from './schemas.js'
+
+export * from './schemas.js'
+
+export interface MonitoringInit {
+  self: string
+  name: string
+  rpc: RpcService
+  intervalMs: number
+  /** The figures of this node now. */
+  figures: () => Omit<MetricReport['metrics'], 'rss_mb' | 'event_loop_utilization' | 'uptime_s'>
+  publish: (topic: string, payload: unknown) => Promise<void>
+  onAlert: (alert: Alert) => void
+  onError: (err: Error) => void
+}
+
+export class MonitoringService {
+  private readonly init: MonitoringInit
+  private timer?: ReturnType<typeof setInterval>
+  private readonly latest = new Map<string, MetricReport>()
+  private readonly custom: Record<string, number> = {}
+  private elu = performance.eventLoopUtilization()
+  private readonly startedAt = Date.now()
+  private unhandle?: () => void
+
+  constructor (init: MonitoringInit) { this.init = init }
+
+  start (): void {
+    this.unhandle = this.init.rpc.handle(CollectCommand, () => this.snapshot('demand'))
+    if (this.init.intervalMs > 0) {
+      this.timer = setInterval(() => { this.report('interval').catch((err: Error) => { this.init.onError(err) }) }, this.init.intervalMs)
+      this.timer.unref?.()
+    }
+  }
+
+  stop (): void {
+    if (this.timer !== undefined) clearInterval(this.timer)
+    this.unhandle?.()
+  }
+
+  /** An agent-specific figure carried in every report from now on (`custom`). */
+  setCustom (name: string, value: number): void { this.custom[name] = value }
+
+  /** This node's report as of now. */
+  snapshot (trigger: MetricReport['trigger'] = 'demand'): MetricReport {
+    const elu = performance.eventLoopUtilization(this.elu)
+    this.elu = performance.eventLoopUtilization()
+    return {
+      report_id: randomUUID(),
+      agent: this.init.self,
+      name: this.init.name,
+      timestamp: new Date().toISOString(),
+      trigger,
+      metrics: {
+        ...this.init.figures(),
+        rss_mb: Math.round(process.memoryUsage.rss() / 2 ** 20 * 10) / 10,
+        event_loop_utilization: Math.round(elu.utilization * 1000) / 1000,
+        uptime_s: Math.round((Date.now() - this.startedAt) / 1000)
+      },
+      custom: { ...this.custom }
+    }
+  }
+
+  /** Publish a report on `monitoring.metrics` now. */
+  async report (trigger: MetricReport['trigger'] = 'demand'): Promise<MetricReport> {
+    const r = this.snapshot(trigger)
+    this.record(r)
+    await this.init.publish(METRICS_TOPIC, r)
+    return r
+  }
+
+  /** Publish an alert on `monitoring.alerts.<severity>`. */
+  async alert (input: AlertInput): Promise<Alert> {
+    const parsed = Alert.safeParse({ alert_id: input.alert_id ?? randomUUID(), source: this.init.self, timestamp: new Date().toISOString(), labels: {}, ...input })
+    if (!parsed.success) throw new ValidationError(`alert: ${parsed.error.issues.map(i => `${i.path.join('.')}: ${i.message}`).join('; ')}`)
+    this.init.onAlert(parsed.data)
+    await this.init.publish(alertTopic(parsed.data.severity), parsed.data)
+    return parsed.data
+  }
+
+  /** A report heard on `monitoring.metrics` (or made here). Only an agent's own reports count. */
+  record (r: MetricReport): void {
+    const had = this.latest.get(r.agent)
+    if (had === undefined || Date.parse(had.timestamp) <= Date.parse(r.timestamp)) this.latest.set(r.agent, r)
+  }
+
+  forget (agent: string): void { this.latest.delete(agent) }
+
+  /** The latest report of each agent heard from. */
+  reports (): MetricReport[] { return [...this.latest.values()] }
+
+  /** Ask agents for a report now (the coordinator does before its performance report). */
+  async collect (agents: string[], timeoutMs: number): Promise<MetricReport[]> {
+    const got = await Promise.all(agents.map(async a => {
+      if (a === this.init.self) return this.snapshot('demand')
+      try { return await this.init.rpc.request(a, CollectCommand, {}, { timeoutMs }) } catch { return undefined }
+    }))
+    // A report counts for the agent that answered, whatever it says its id is.
+    const reports = got.filter((r, i): r is MetricReport => r !== undefined && r.agent === agents[i])
+    for (const r of reports) this.record(r)
+    return reports
+  }
+}
