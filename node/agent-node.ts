@@ -284,7 +284,9 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
         if (m.status === 'applied') this.log.info(fields, 'model update applied')
         else this.log.warn({ ...fields, status: m.status }, 'model update not applied')
       },
-      onError: (err) => { this.log.warn({ error: err.message }, 'learning') }
+      onError: (err) => { this.log.warn({ error: err.message }, 'learning') },
+      // Only agents that take or publish models listen to the learning topics.
+      listen: () => { this.listenForModels() }
     })
     const r = config.resources
     this.resources = new ResourceService({
@@ -406,6 +408,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       }
       this.startedAt = Date.now()
       this.state = 'started'
+      if (this.learning.wantsUpdates) this.listenForModels()
       this.log.info({ addresses: this.addresses(), debug: this.debugUrl, mesh: this.config.mesh }, 'node started')
     } catch (err) {
       this.state = 'started'
@@ -672,7 +675,15 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
         if (r.success && r.data.agent === m.from) this.monitoring.record(r.data)
       }
     })()
-    // Model updates and the agents' answers to them (R-LEARN).
+    this.stopFeeds.push(() => { sub.unsubscribe() })
+  }
+
+  private listeningForModels = false
+
+  /** Model updates and the agents' answers to them (R-LEARN); from the first applier or publish on. */
+  private listenForModels (): void {
+    if (this.listeningForModels || this.state !== 'started') return
+    this.listeningForModels = true
     const updates = this.pubsub.subscribe(MODEL_UPDATE_TOPIC)
     void (async () => {
       for await (const m of updates) {
@@ -688,7 +699,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
         if (a.success) this.learning.heard(a.data, m.from)
       }
     })()
-    this.stopFeeds.push(() => { sub.unsubscribe(); updates.unsubscribe(); answers.unsubscribe() })
+    this.stopFeeds.push(() => { updates.unsubscribe(); answers.unsubscribe() })
   }
 
   /** Nodes with a debug endpoint assemble the map from everyone's announcements. */

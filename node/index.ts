@@ -20,3 +20,7 @@ export { Envelope, MessageType, Priority, Destination, makeEnvelope, encodeEnvel
 export { AgentCard } from '../discovery/card.js'
 export { TaskHandle, TaskFailedError, TaskStopped, type TaskContext, type TaskSpecInput, type TaskStatus, type TaskState } from '../protocols/task/index.js'
 export type { PeerInfo, AgentQuery } from '../discovery/membership.js'
+export { ResourceStatus, type AllocateAnswer, type AllocateRequest, type Allocation, type ResourceItem } from '../protocols/resource/index.js'
+export { NEGOTIATE_PROTOCOL, type Cfp, type ContractNetOptions, type ContractNetResult, type Agreement, type Respond, type Response, type Participant, type NegotiationEvent } from '../protocols/negotiation/index.js'
+export { MetricReport, Alert, Severity, alertTopic, METRICS_TOPIC, type AlertInput } from '../protocols/monitoring/index.js'
+export { ModelUpdate, LearningMetrics, LEARNING_PROTOCOL, MODEL_UPDATE_TOPIC, LEARNING_METRICS_TOPIC, type ModelVersion, type ApplyModel } from '../protocols/learning/index.js'

@@ -32,6 +32,8 @@ export interface LearningInit {
   publish: (topic: string, payload: unknown) => Promise<void>
   onOutcome: (m: LearningMetrics) => void
   onError: (err: Error) => void
+  /** Start listening to learning.model_update and learning.metrics (called on first use). */
+  listen: () => void
 }
 
 export class LearningService {
@@ -62,8 +64,11 @@ export class LearningService {
   /** Apply updates of one model here (`*` for every model). */
   onModelUpdate (modelId: string, apply: ApplyModel): () => void {
     this.appliers.set(modelId, apply)
+    this.init.listen()
     return () => { if (this.appliers.get(modelId) === apply) this.appliers.delete(modelId) }
   }
+
+  get wantsUpdates (): boolean { return this.appliers.size > 0 }
 
   /** The version of a model applied here, if any. */
   version (modelId: string): number | undefined { return this.applied.get(modelId) }
@@ -81,6 +86,7 @@ export class LearningService {
     if (u.data.byteLength > this.init.maxModelBytes) throw new ValidationError(`model of ${u.data.byteLength} bytes is over learning.maxModelBytes (${this.init.maxModelBytes})`)
     const had = this.store.get(u.model_id)
     if (had !== undefined && had.version >= u.version) throw new StaleModelError(`model ${u.model_id} version ${u.version} is not newer than version ${had.version}`)
+    this.init.listen()
     const m = this.offer(u.model_id, u.version, u.data, u.metadata ?? {})
     const announce: ModelUpdate = { type: 'learning.model_update', model_id: m.model_id, version: m.version, size: m.data.byteLength, sha256: m.sha256, source: this.init.self, timestamp: new Date().toISOString(), metadata: m.metadata }
     await this.init.publish(MODEL_UPDATE_TOPIC, announce)

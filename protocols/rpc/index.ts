@@ -226,7 +226,10 @@ export class RpcService {
       if (error !== undefined) {
         reply.error = { code: error.code, name: error.name, message: error.message.slice(0, 4096) }
         this.init.stats.inc('rpc_errors_total', { code: error.code, reason: error.name })
-        this.init.log.warn({ ...messageFields(env), code: error.code, error: error.name, detail: error.message }, 'request answered with an error')
+        // agentmesh's own commands refuse as part of their protocol (not the coordinator, no
+        // handler for a task type): counted above, logged only at debug. A user's are warnings.
+        const level = env.subject.startsWith('$') ? 'debug' : 'warn'
+        this.init.log[level]({ ...messageFields(env), code: error.code, error: error.name, detail: error.message }, 'request answered with an error')
       }
       return reply
     }

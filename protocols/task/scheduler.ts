@@ -57,6 +57,7 @@ export interface SchedulerResources {
 
 const REPLICATE_EVERY_MS = 25
 const RESCHEDULE_EVERY_MS = 1_000
+const NO_HANDLER_RETRY_MS = 30_000
 
 export class TaskScheduler {
   readonly records = new Map<string, TaskRecord>()
@@ -71,6 +72,8 @@ export class TaskScheduler {
   private deadlineTimer?: ReturnType<typeof setTimeout>
   private tick?: ReturnType<typeof setInterval>
   private running = false
+  /** Agents that answered TSK006 for a task type (no handler), skipped until the time stored. */
+  private readonly cannotRun = new Map<string, number>()
   /** True while a new coordinator reads the records and the agents: nothing is placed meanwhile. */
   private takingOver = false
 
@@ -190,6 +193,8 @@ export class TaskScheduler {
   // --- requests from submitters -----------------------------------------------------------
 
   async submit (from: string, specs: TaskSpec[]): Promise<Array<{ task_id: string, duplicate: boolean, status: TaskState }>> {
+    // A submission may arrive before the coordinator:change event that starts the takeover.
+    this.officeCheck()
     await this.ready
     this.assertLeading()
     const fresh = specs.filter(s => !this.records.has(s.task_id))
@@ -220,6 +225,7 @@ export class TaskScheduler {
   }
 
   async query (taskId: string): Promise<TaskStatus> {
+    this.officeCheck()
     await this.ready
     this.assertLeading()
     const r = this.records.get(taskId)
@@ -228,6 +234,7 @@ export class TaskScheduler {
   }
 
   async control (from: string, c: TaskControl): Promise<TaskControlAnswer> {
+    this.officeCheck()
     await this.ready
     this.assertLeading()
     const reject = (code: string, reason: string): TaskControlAnswer => {
@@ -329,7 +336,9 @@ export class TaskScheduler {
       for (const x of this.records.values()) {
         if ((x.status.status === 'assigned' || x.status.status === 'running') && x.status.agent !== undefined) load.set(x.status.agent, (load.get(x.status.agent) ?? 0) + 1)
       }
-      let candidates = [this.init.self, ...this.init.agents()]
+      const now = Date.now()
+      const able = (c: string): boolean => (this.cannotRun.get(`${c}\0${r.spec.type}`) ?? 0) < now
+      let candidates = [this.init.self, ...this.init.agents()].filter(able)
         .map(c => ({ c, load: load.get(c) ?? 0, tie: Math.random() }))
         .sort((a, b) => a.load - b.load || a.tie - b.tie)
         .map(x => x.c)
@@ -357,6 +366,8 @@ export class TaskScheduler {
         } catch (err) {
           this.init.resources.free(id)
           refusals.push(err instanceof AgentMeshError ? err.code : 'error')
+          // No handler for the type there: do not ask again for a while (handlers may come later).
+          if (err instanceof AgentMeshError && err.code === 'TSK006' && /no handler/.test(err.message)) this.cannotRun.set(`${agent}\0${r.spec.type}`, Date.now() + NO_HANDLER_RETRY_MS)
           continue
         }
         r.resources = grant.resources
