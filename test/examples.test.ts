@@ -27,3 +27,34 @@ test('examples/local-mesh (the README\'s first command): five agent processes he
   // They elected a coordinator among themselves, and it said so.
   assert.match(out, /^agent-\d +elected coordinator \(term \d+\)$/m)
 })
+
+test('examples/pipeline: three worker processes run a pipeline with dependencies, in order, to its result', async () => {
+  const p = new Proc([join(DIST, 'examples/pipeline.js')])
+  assert.equal(await p.exited(60_000), 0, p.stderr)
+  const out = p.lines.join('\n')
+  assert.match(out, /^pipeline result: 103$/m, out)
+  const at = (re: RegExp): number => p.lines.findIndex(l => re.test(l))
+  assert.ok(at(/^fetch +completed/) < at(/^square +running/) && at(/^fetch +completed/) < at(/^keep-even +running/), out)
+  assert.ok(at(/^square +completed/) < at(/^sum +running/) && at(/^keep-even +completed/) < at(/^sum +running/), out)
+  assert.doesNotMatch(p.stderr, /"level":(40|50)/, 'no warnings or errors logged')
+})
+
+test('examples/auction: the cheapest bid in time wins, the late one is refused', async () => {
+  const p = new Proc([join(DIST, 'examples/auction.js')])
+  assert.equal(await p.exited(30_000), 0, p.stderr)
+  const out = p.lines.join('\n')
+  assert.match(out, /^awarded to bo at 9/m, out)
+  assert.match(out, /^late: dee$/m, out)
+  assert.match(out, /^dee +hears: late$/m, out)
+  assert.match(out, /^ada +hears: rejected$/m, out)
+})
+
+test('examples/model-rollout: 20 MiB of weights reach four agents with the announced hash', async () => {
+  const p = new Proc([join(DIST, 'examples/model-rollout.js')])
+  assert.equal(await p.exited(60_000), 0, p.stderr)
+  const out = p.lines.join('\n')
+  const hash = /^trainer announced ranker v7: 20971520 bytes, sha256 ([0-9a-f]{12})…$/m.exec(out)?.[1]
+  assert.ok(hash !== undefined, out)
+  for (let i = 1; i <= 4; i++) assert.match(out, new RegExp(`^agent-${i} applied ranker v7: 20 MiB, sha256 ${hash}…$`, 'm'))
+  assert.match(out, /^rolled out to 4\/4 agents in \d+ ms$/m)
+})
