@@ -162,3 +162,35 @@ test('gossip: a forged source, garbage and an unknown version are rejected and t
     await stopAll([victim, attacker, honest])
   }
 })
+
+test('negotiation and learning streams: garbage, an oversized frame, a stall or a hang-up end that conversation only; the node keeps negotiating and serving models', async () => {
+  const { NEGOTIATE_PROTOCOL, LEARNING_PROTOCOL } = await import('../node/index.js')
+  const nodes = await startMesh(2)
+  try {
+    const [attacker, victim] = nodes
+    victim.negotiation.onCallForProposals('job', { propose: () => ({ cost: 1 }), award: () => 'ok' })
+    victim.learning.offer('m', 1, randomBytes(4096))
+    const bad: Stream[] = []
+    // Not JSON; JSON of the wrong shape; a length prefix far over the limit; a hang-up mid-frame.
+    for (const payload of [joinFrames([randomBytes(64)]), joinFrames([Buffer.from('{"type":"cfp","subject":7}')]), encodeLength(1 << 30), encodeLength(500).subarray(0, 1)]) {
+      for (const proto of [NEGOTIATE_PROTOCOL, LEARNING_PROTOCOL]) {
+        const s = await attacker.libp2p.dialProtocol(victim.libp2p.peerId, proto)
+        s.send(payload)
+        bad.push(s)
+      }
+    }
+    await waitFor(async () => /negotiations_total\{kind="bilateral",role="participant",outcome="MSG00[12]"\} [1-9]/.test((await victim.stats.exposition()).body), 'the bad openings to be counted')
+    const m = (await victim.stats.exposition()).body
+    assert.match(m, /outcome="MSG002"/)
+    assert.match(m, /outcome="MSG001"/)
+    for (const s of bad) s.abort(new Error('done'))
+    // The victim still serves everyone else.
+    const r = await attacker.negotiation.contractNet({ subject: 'job', candidates: [victim.peerId], task: {}, replyWithinMs: 300 })
+    assert.equal(r.winner?.peer, victim.peerId)
+    const bytes = await attacker.learning.fetch(victim.peerId, { model_id: 'm', version: 1, size: 4096, sha256: (await import('node:crypto')).createHash('sha256').update((victim.learning as unknown as { store: Map<string, { data: Uint8Array }> }).store.get('m')!.data).digest('hex') })
+    assert.equal(bytes.byteLength, 4096)
+    await assert.rejects(attacker.learning.fetch(victim.peerId, { model_id: 'm', version: 2, size: 1, sha256: '0'.repeat(64) }), (e: Error & { code?: string }) => e.code === 'LRN003')
+  } finally {
+    await stopAll(nodes)
+  }
+})

@@ -207,13 +207,13 @@ test('tasks: an agent that stops mid-task loses it to another, and it completes 
         return n.name
       })
     }
-    const submitter = nodes.find(n => n !== coordinator) as AgentNode
-    const h = await submitter.submitTask({ task_id: 'survivor', type: 'work', requirements: { cpu_cores: 0, memory_gb: 0, storage_gb: 0 } })
+    // Submitted from the coordinator: the agent that stops must not be the one waiting for the result.
+    const h = await coordinator.submitTask({ task_id: 'survivor', type: 'work', requirements: { cpu_cores: 0, memory_gb: 0, storage_gb: 0 } })
     await waitFor(() => h.latest?.status === 'running' || h.latest?.status === 'assigned', 'the task to start')
     const holder = nodes.find(n => n.peerId === h.latest?.agent) as AgentNode
     assert.notEqual(holder, coordinator)
     await holder.stop()
-    const result = await h.result()
+    const result = await Promise.race([h.result(), sleep(20_000).then(() => { throw new Error(`no result: ${JSON.stringify(h.latest)}`) })])
     assert.notEqual(result, holder.name)
     assert.equal(runs.filter(r => r !== holder.name).length, 1, `ran once after the loss: ${runs.join(', ')}`)
     assert.equal(h.latest?.attempt, 2)

@@ -1,0 +1,124 @@
+/**
+ * npm run bench:tasks [-- --agents 10 --latency 300 --throughput 2000 --bidders 10 --rounds 300]
+ *
+ * Ten agent processes on 127.0.0.1 (test/fixtures/task-agent.ts) run no-op tasks; the
+ * submitter is a node in this process that neither votes nor runs tasks.
+ * - submit-to-start: one task at a time, from submitTask() to the handler starting in its
+ *   agent's process (both clocks are this machine's: performance.timeOrigin + now()).
+ * - throughput: tasks submitted in pipelines of 100, 4 pipelines in flight, until every one
+ *   completed: tasks/s through submit -> assign -> run -> complete -> submitter told.
+ * - contract net: the submitter calls for proposals for a task among the agents (they bid for
+ *   the task types they run), awards the best, gets its confirmation and rejects the others.
+ */
+import { parseArgs } from 'node:util'
+import { fileURLToPath } from 'node:url'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createInterface } from 'node:readline'
+import { createAgentNode } from '../node/index.js'
+
+const { values } = parseArgs({
+  options: {
+    agents: { type: 'string', default: '10' },
+    latency: { type: 'string', default: '300' },
+    throughput: { type: 'string', default: '2000' },
+    rounds: { type: 'string', default: '300' },
+    skip: { type: 'string', default: '' }
+  }
+})
+const AGENT = fileURLToPath(new URL('../test/fixtures/task-agent.js', import.meta.url))
+const pct = (xs: number[], p: number): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))] }
+const r1 = (x: number): number => Math.round(x * 10) / 10
+const skip = new Set(values.skip.split(',').filter(Boolean))
+const now = (): number => performance.timeOrigin + performance.now()
+
+const n = Number(values.agents)
+const mesh = `taskbench${process.pid}`
+const submitter = await createAgentNode({ name: 'submitter', mesh, mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'error', coordination: { eligible: false }, monitoring: { metricsIntervalMs: 0 } })
+await submitter.start()
+const starts = new Map<string, number>()
+const procs: ChildProcess[] = []
+for (let i = 0; i < n; i++) {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AGENTMESH_')))
+  const child = spawn(process.execPath, [AGENT], {
+    env: {
+      ...clean,
+      TASK_AGENT_LOG_NOOP: '1',
+      AGENTMESH_NAME: `w${i}`,
+      AGENTMESH_MESH: mesh,
+      AGENTMESH_LISTEN: '/ip4/127.0.0.1/tcp/0',
+      AGENTMESH_BOOTSTRAP: submitter.addresses()[0],
+      AGENTMESH_MDNS: 'false',
+      AGENTMESH_LOG_LEVEL: 'error',
+      AGENTMESH_COORDINATION_BOOTSTRAP_EXPECT: String(Math.min(5, n)),
+      AGENTMESH_MONITORING_METRICS_INTERVAL_MS: '0'
+    },
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
+  createInterface({ input: child.stdout! }).on('line', (l) => {
+    try { const o = JSON.parse(l); if (o.event === 'task' && o.phase === 'start' && !starts.has(o.task_id)) starts.set(o.task_id, o.at) } catch {}
+  })
+  procs.push(child)
+}
+
+try {
+  await submitter.joined({ min: n, signal: AbortSignal.timeout(60_000) })
+  const { leader } = await submitter.coordinatorElected({ signal: AbortSignal.timeout(60_000) })
+  const agents = submitter.peers().map(p => p.peerId)
+  // Let every agent see every other before measuring (the coordinator places on live members).
+  await new Promise(resolve => setTimeout(resolve, 3_000))
+  console.log(`${n} agent processes, coordinator ${submitter.peers().find(p => p.peerId === leader)?.name ?? leader}`)
+  const noop = (id: string): { task_id: string, type: string, metadata: { steps: number } } => ({ task_id: id, type: 'work', metadata: { steps: 0 } })
+  // Warm-up: connections, streams, JIT.
+  await Promise.all((await submitter.submitTasks(Array.from({ length: 50 }, (_, i) => noop(`warm-${i}`)))).map(async h => await h.result()))
+
+  if (!skip.has('latency')) {
+    const toStart: number[] = []
+    const toDone: number[] = []
+    for (let i = 0; i < Number(values.latency); i++) {
+      const id = `lat-${i}`
+      const t0 = now()
+      const h = await submitter.submitTask(noop(id))
+      await h.result()
+      toDone.push(now() - t0)
+      const s = starts.get(id)
+      if (s !== undefined) toStart.push(s - t0)
+    }
+    console.log(`submit-to-start (one at a time, ${toStart.length}): p50 ${r1(pct(toStart, 0.5))} ms, p99 ${r1(pct(toStart, 0.99))} ms, max ${r1(Math.max(...toStart))} ms`)
+    console.log(`submit-to-result (one at a time): p50 ${r1(pct(toDone, 0.5))} ms, p99 ${r1(pct(toDone, 0.99))} ms -> ${r1(1000 / (toDone.reduce((a, b) => a + b, 0) / toDone.length))} tasks/s sequential`)
+  }
+
+  if (!skip.has('throughput')) {
+    const total = Number(values.throughput)
+    const batch = 100
+    let next = 0
+    const t0 = now()
+    const lanes = Array.from({ length: 4 }, async () => {
+      while (next < total) {
+        const from = next
+        next += batch
+        const hs = await submitter.submitTasks(Array.from({ length: Math.min(batch, total - from) }, (_, i) => noop(`tp-${from + i}`)))
+        await Promise.all(hs.map(async h => await h.result()))
+      }
+    })
+    await Promise.all(lanes)
+    const s = (now() - t0) / 1000
+    console.log(`throughput: ${total} no-op tasks in ${r1(s)} s = ${Math.round(total / s)} tasks/s (batches of ${batch}, 4 in flight)`)
+  }
+
+  if (!skip.has('contract-net')) {
+    const rounds: number[] = []
+    for (let i = 0; i < Number(values.rounds); i++) {
+      const t0 = now()
+      const r = await submitter.negotiation.contractNet<{ running: number, free_cores: number }>({
+        subject: 'task:work', candidates: agents, task: noop(`cnp-${i}`), replyWithinMs: 2_000, score: (p) => -p.running * 10_000 + p.free_cores
+      })
+      rounds.push(now() - t0)
+      if (r.proposals.length !== agents.length) console.log(`round ${i}: ${r.proposals.length} proposals of ${agents.length}`)
+    }
+    console.log(`contract net, ${agents.length} bidders (cfp, proposals, award, confirmation, rejections): p50 ${r1(pct(rounds, 0.5))} ms, p99 ${r1(pct(rounds, 0.99))} ms over ${rounds.length} rounds`)
+  }
+} finally {
+  for (const p of procs) p.kill('SIGTERM')
+  await Promise.all(procs.map(async p => { if (p.exitCode === null) await new Promise(resolve => p.once('exit', resolve)) }))
+  await submitter.stop()
+}
