@@ -39,7 +39,9 @@ const starts = new Map<string, number>()
 const procs: ChildProcess[] = []
 for (let i = 0; i < n; i++) {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AGENTMESH_')))
-  const child = spawn(process.execPath, [AGENT], {
+  // BENCH_PROFILE=DIR: every agent process writes a CPU profile there (node --cpu-prof).
+  const prof = process.env.BENCH_PROFILE !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []
+  const child = spawn(process.execPath, [...prof, AGENT], {
     env: {
       ...clean,
       TASK_AGENT_LOG_NOOP: '1',
@@ -69,7 +71,10 @@ try {
   console.log(`${n} agent processes, coordinator ${submitter.peers().find(p => p.peerId === leader)?.name ?? leader}`)
   const noop = (id: string): { task_id: string, type: string, metadata: { steps: number } } => ({ task_id: id, type: 'work', metadata: { steps: 0 } })
   // Warm-up: connections, streams, JIT.
-  await Promise.all((await submitter.submitTasks(Array.from({ length: 50 }, (_, i) => noop(`warm-${i}`)))).map(async h => await h.result()))
+  const warm = await submitter.submitTasks(Array.from({ length: 50 }, (_, i) => noop(`warm-${i}`)))
+  const warming = process.env.BENCH_TAIL === '1' ? setInterval(() => { console.log('warm-up:', warm.filter(h => h.finished).length, 'of 50 done;', JSON.stringify(warm.find(h => !h.finished)?.latest)) }, 5_000) : undefined
+  await Promise.all(warm.map(async h => await h.result()))
+  if (warming !== undefined) clearInterval(warming)
 
   if (!skip.has('latency')) {
     const toStart: number[] = []
@@ -92,15 +97,24 @@ try {
     const batch = 100
     let next = 0
     const t0 = now()
+    const open: Array<{ latest?: { status: string, reason?: string } }> = []
+    // BENCH_TAIL=1: every 5 s, what the tasks in flight wait for.
+    const tail = process.env.BENCH_TAIL === '1' ? setInterval(() => {
+      const by = new Map<string, number>()
+      for (const h of open) { const k = `${h.latest?.status ?? '?'} ${h.latest?.reason ?? ''}`; by.set(k, (by.get(k) ?? 0) + 1) }
+      console.log([...by].map(([k, v]) => `${v}x ${k}`).join(' | '))
+    }, 5_000) : undefined
     const lanes = Array.from({ length: 4 }, async () => {
       while (next < total) {
         const from = next
         next += batch
         const hs = await submitter.submitTasks(Array.from({ length: Math.min(batch, total - from) }, (_, i) => noop(`tp-${from + i}`)))
+        open.push(...hs)
         await Promise.all(hs.map(async h => await h.result()))
       }
     })
     await Promise.all(lanes)
+    if (tail !== undefined) clearInterval(tail)
     const s = (now() - t0) / 1000
     console.log(`throughput: ${total} no-op tasks in ${r1(s)} s = ${Math.round(total / s)} tasks/s (batches of ${batch}, 4 in flight)`)
   }

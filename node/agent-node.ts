@@ -304,7 +304,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
         return caps
       },
       coordinator: async (signal) => (await this.coordinatorElected({ signal })).leader,
-      publish: (topic, status) => { if (this.state === 'started') this.pubsub.publish(topic, status).catch(() => {}) },
+      publish: (topic, status) => { if (this.state === 'started' && this.listened(topic)) this.pubsub.publish(topic, status).catch(() => {}) },
       onDenied: (from, reason) => {
         this.stats.inc('resource_denied_total')
         this.log.info({ peer: from, reason }, 'resource allocation denied')
@@ -325,7 +325,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       coordinator: async (signal) => (await this.coordinatorElected({ signal })).leader,
       publish: (topic, status) => {
         if (TERMINAL_TASK.has(status.status) && this.coordination.inOffice) this.stats.inc('tasks_finished_total', { status: status.status })
-        if (this.state === 'started') this.pubsub.publish(topic, status).catch(() => {})
+        if (this.state === 'started' && this.listened(topic)) this.pubsub.publish(topic, status).catch(() => {})
       },
       onRejected: (from, message, reason) => {
         this.stats.inc('coordination_rejected_total', { message, reason })
@@ -679,6 +679,15 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   }
 
   private listeningForModels = false
+
+  /**
+   * Whether anyone listens on a topic (a peer announced the subscription, or this node has
+   * one). Per-task and per-resource status topics are published only then: a topic per task
+   * that nobody reads would cost gossip state and heartbeat work for every task ever run.
+   */
+  private listened (topic: string): boolean {
+    return this.pubsub.subscribers(topic).length > 0 || this.pubsub.subscriptions().includes(topic)
+  }
 
   /** Model updates and the agents' answers to them (R-LEARN); from the first applier or publish on. */
   private listenForModels (): void {

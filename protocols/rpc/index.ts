@@ -254,6 +254,9 @@ export class RpcService {
       // The handler runs inside the span: requests it makes continue the caller's trace.
       const result = await inSpan(traced.ctx, async () => await entry.handler(req.data, ctx))
       if (counted) this.init.stats.observe('handle', type, (performance.now() - started) / 1000)
+      // The handler was told the caller's deadline passed: its answer is no answer. Said as
+      // COM001 so the caller sees a timeout whether this or its own timer comes first.
+      if (ctx.expired) return answer(null, failure = new TimeoutError(`"${env.subject}": the caller's deadline passed before the handler answered`))
       const res = entry.command.response.safeParse(result)
       if (!res.success) failure = new ValidationError(`handler of "${env.subject}" answered badly: ${describe(res.error)}`)
       return failure !== undefined ? answer(null, failure) : answer(res.data)
@@ -299,6 +302,11 @@ class Context implements HandlerContext {
       }
     }
     return this.controller.signal
+  }
+
+  /** True once the deadline timer behind `signal` has fired. */
+  get expired (): boolean {
+    return this.controller?.signal.reason instanceof TimeoutError
   }
 
   dispose (): void {

@@ -93,7 +93,7 @@ export class TaskExecutor {
       }),
       rpc.handle(HeldCommand, (req, ctx) => {
         this.fence(req.term, ctx.peer, 'task-held')
-        return { tasks: this.held() }
+        return { tasks: this.held(req.task_ids) }
       })
     ]
   }
@@ -115,8 +115,9 @@ export class TaskExecutor {
   }
 
   /** What this agent holds, for a coordinator that took office. */
-  held (): Array<{ task_id: string, attempt: number, state: Attempt['state'], progress: number, result?: unknown, error?: { code: string, message: string }, checkpoint?: unknown }> {
-    return [...this.attempts.values()].map(a => ({
+  held (ids?: string[]): Array<{ task_id: string, attempt: number, state: Attempt['state'], progress: number, result?: unknown, error?: { code: string, message: string }, checkpoint?: unknown }> {
+    const asked = ids !== undefined ? new Set(ids) : undefined
+    return [...this.attempts.values()].filter(a => asked === undefined || asked.has(a.spec.task_id)).map(a => ({
       task_id: a.spec.task_id, attempt: a.attempt, state: a.state, progress: a.progress,
       ...(a.result !== undefined ? { result: a.result } : {}),
       ...(a.error !== undefined ? { error: a.error } : {}),
@@ -149,7 +150,12 @@ export class TaskExecutor {
   /** Take a task (the coordinator's run command, or the local coordinator's call). */
   accept (spec: TaskSpec, attempt: number, checkpoint: unknown, inputs: Record<string, unknown>, resources: ResourceItem[] = []): { accepted: true, duplicate: boolean } {
     const known = this.attempts.get(spec.task_id)
-    if (known !== undefined && known.attempt >= attempt) return { accepted: true, duplicate: true }
+    if (known !== undefined && known.attempt >= attempt) {
+      // The same offer again (its acknowledgement was lost): if that attempt already ended, its
+      // end is told again, since the coordinator evidently does not have it.
+      if (known.attempt === attempt && known.state !== 'running') setImmediate(() => { void this.sendEnd(known) })
+      return { accepted: true, duplicate: true }
+    }
     const handler = this.handlers.get(spec.type)
     if (handler === undefined) throw new CannotRunTaskError(`no handler for task type "${spec.type}" on this agent`)
     const free = this.free()
@@ -221,6 +227,11 @@ export class TaskExecutor {
         a.error = { code: e.code, message: e.message.slice(0, 4096) }
       }
     }
+    await this.sendEnd(a)
+  }
+
+  private async sendEnd (a: Attempt): Promise<void> {
+    if (a.state === 'running') return
     await this.send({
       task_id: a.spec.task_id,
       attempt: a.attempt,

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto'
 import { AgentMeshError, TimeoutError, ValidationError } from '../../node/errors.js'
 import type { RpcService } from '../rpc/index.js'
-import { ControlCommand, QueryCommand, SubmitCommand, TaskSpec, TERMINAL, type TaskControlAnswer, type TaskSpecInput, type TaskStatus } from './schemas.js'
+import { ControlCommand, QueryCommand, QueryManyCommand, SubmitCommand, TaskSpec, TERMINAL, type TaskControlAnswer, type TaskSpecInput, type TaskStatus } from './schemas.js'
 
 export interface TaskClientInit {
   self: string
@@ -19,6 +19,7 @@ export interface TaskClientInit {
   local: {
     submit: (specs: TaskSpec[]) => Promise<Array<{ task_id: string, duplicate: boolean }>>
     query: (taskId: string) => Promise<TaskStatus>
+    queryMany: (taskIds: string[]) => Promise<TaskStatus[]>
     control: (c: { command_id: string, type: 'task.control.pause' | 'task.control.resume' | 'task.control.cancel', task_id: string, reason?: string, checkpoint?: unknown }) => Promise<TaskControlAnswer>
   }
   submitTimeoutMs: number
@@ -34,10 +35,15 @@ export class TaskFailedError extends Error {
   get code (): string | undefined { return this.status.error?.code }
 }
 
+const POLL_EVERY_MS = 1_000
+const QUIET_MS = 3_000
+
 export class TaskHandle {
   readonly taskId: string
   readonly spec: TaskSpec
   private last?: TaskStatus
+  /** When this handle last heard of its task (an update or an answer). */
+  heardAt = Date.now()
   private readonly queue: TaskStatus[] = []
   private readonly wakers = new Set<() => void>()
   private settled?: { status: TaskStatus }
@@ -83,6 +89,7 @@ export class TaskHandle {
 
   /** A status from the coordinator: kept if newer than what we have. */
   push (s: TaskStatus): void {
+    this.heardAt = Date.now()
     if (this.settled !== undefined) return
     const last = this.last
     if (last !== undefined && last.status === s.status && last.progress === s.progress && last.timestamp === s.timestamp) return
@@ -101,7 +108,47 @@ export class TaskClient {
   private readonly init: TaskClientInit
   readonly handles = new Map<string, TaskHandle>()
 
+  private pollTimer?: ReturnType<typeof setInterval>
+  private polling = false
+
   constructor (init: TaskClientInit) { this.init = init }
+
+  /**
+   * Updates are sent by the coordinator without a guarantee (a submitter busy or unreachable
+   * for a moment loses them): a handle that heard nothing for a while asks for itself, so
+   * `result()` settles even if the last update was lost.
+   */
+  start (): void {
+    this.pollTimer = setInterval(() => { void this.poll() }, POLL_EVERY_MS)
+    this.pollTimer.unref?.()
+  }
+
+  stop (): void { if (this.pollTimer !== undefined) clearInterval(this.pollTimer) }
+
+  private async poll (): Promise<void> {
+    if (this.polling) return
+    this.polling = true
+    try {
+      const quiet = Date.now() - QUIET_MS
+      const asking: TaskHandle[] = []
+      for (const h of [...this.handles.values()]) {
+        if (h.finished) { this.handles.delete(h.taskId); continue }
+        if (h.heardAt <= quiet) asking.push(h)
+      }
+      // One question for all of them; a task still queued is quiet for good reason.
+      for (let i = 0; i < asking.length; i += 5_000) {
+        const part = asking.slice(i, i + 5_000)
+        try {
+          const signal = AbortSignal.timeout(this.init.submitTimeoutMs)
+          const coordinator = await this.init.coordinator(signal)
+          const ids = part.map(h => h.taskId)
+          const statuses = coordinator === this.init.self ? await this.init.local.queryMany(ids) : (await this.init.rpc.request(coordinator, QueryManyCommand, { task_ids: ids }, { signal })).statuses
+          for (const s of statuses) this.handles.get(s.task_id)?.push(s)
+        } catch { /* asked again next time */ }
+        for (const h of part) h.heardAt = Date.now()
+      }
+    } finally { this.polling = false }
+  }
 
   /** Submit tasks (a pipeline may refer to its own tasks in `dependencies`). */
   async submit (inputs: TaskSpecInput[], options: { signal?: AbortSignal } = {}): Promise<TaskHandle[]> {

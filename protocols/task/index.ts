@@ -11,7 +11,7 @@ import { TaskExecutor, type TaskHandler } from './executor.js'
 import { TaskScheduler, type SchedulerResources } from './scheduler.js'
 import { TaskClient, type TaskHandle } from './handle.js'
 import {
-  ControlCommand, QueryCommand, RecordsCommand, ReplicateCommand, ReportCommand, SubmitCommand, UpdateCommand,
+  ControlCommand, QueryCommand, QueryManyCommand, RecordsCommand, ReplicateCommand, ReportCommand, SubmitCommand, UpdateCommand,
   TaskSpec, type Requirements, type TaskRecord, type TaskSpecInput, type TaskStatus
 } from './schemas.js'
 
@@ -19,6 +19,8 @@ export * from './schemas.js'
 export { TaskHandle, TaskFailedError } from './handle.js'
 export { TaskStopped, type TaskContext, type TaskHandler } from './executor.js'
 export { checkDependencies } from './lifecycle.js'
+
+const UPDATE_BATCH_MS = 5
 
 export interface TaskServiceInit {
   self: string
@@ -45,6 +47,8 @@ export class TaskService {
   readonly client: TaskClient
   private readonly init: TaskServiceInit
   private unhandles: Array<() => void> = []
+  private readonly outbox = new Map<string, TaskStatus[]>()
+  private flushTimer?: ReturnType<typeof setTimeout>
 
   constructor (init: TaskServiceInit) {
     this.init = init
@@ -90,6 +94,7 @@ export class TaskService {
       local: {
         submit: async (specs) => await this.scheduler.submit(init.self, specs),
         query: async (id) => await this.scheduler.query(id),
+        queryMany: async (ids) => await this.scheduler.queryMany(ids),
         control: async (c) => await this.scheduler.control(init.self, c)
       },
       submitTimeoutMs: 30_000
@@ -100,20 +105,22 @@ export class TaskService {
     const { rpc } = this.init
     this.executor.start()
     this.scheduler.start()
+    this.client.start()
     this.unhandles = [
       rpc.handle(SubmitCommand, async ({ tasks }, ctx) => ({ accepted: await this.scheduler.submit(ctx.peer, tasks) })),
       rpc.handle(QueryCommand, async ({ task_id: id }) => await this.scheduler.query(id)),
+      rpc.handle(QueryManyCommand, async ({ task_ids: ids }) => ({ statuses: await this.scheduler.queryMany(ids) })),
       rpc.handle(ControlCommand, async (c, ctx) => await this.scheduler.control(ctx.peer, c)),
       rpc.handle(ReportCommand, (r, ctx) => ({ known: this.scheduler.report(ctx.peer, r) })),
       rpc.handle(ReplicateCommand, ({ term, records }, ctx) => ({ stored: this.scheduler.replicate(ctx.peer, term, records) })),
-      rpc.handle(RecordsCommand, ({ term }, ctx) => ({ records: this.scheduler.recordsFor(ctx.peer, term) })),
-      rpc.handle(UpdateCommand, (s, ctx) => {
+      rpc.handle(RecordsCommand, ({ term, offset, limit }, ctx) => this.scheduler.recordsFor(ctx.peer, term, offset, limit)),
+      rpc.handle(UpdateCommand, ({ statuses }, ctx) => {
         // Only the coordinator this node follows speaks for the task table.
         if (ctx.peer !== this.init.leader()) {
           this.init.onRejected(ctx.peer, 'task-update', 'not-coordinator')
           throw new NotCoordinatorError(`${ctx.peer} is not the coordinator`)
         }
-        this.client.update(s)
+        for (const s of statuses) this.client.update(s)
         return null
       })
     ]
@@ -121,6 +128,8 @@ export class TaskService {
 
   stop (): void {
     for (const u of this.unhandles.splice(0)) u()
+    if (this.flushTimer !== undefined) clearTimeout(this.flushTimer)
+    this.client.stop()
     this.scheduler.stop()
     this.executor.shutdown()
   }
@@ -154,6 +163,28 @@ export class TaskService {
   private statusChanged (r: TaskRecord): void {
     this.init.publish(`tasks.status.${r.spec.task_id}`, r.status)
     if (r.submitter === this.init.self) { this.client.update(r.status); return }
-    this.init.rpc.request(r.submitter, UpdateCommand, r.status, { timeoutMs: this.init.requestTimeoutMs }).catch(() => {})
+    // Coalesced per submitter: a burst of changes is one message, not one per change.
+    const box = this.outbox.get(r.submitter) ?? []
+    box.push(r.status)
+    this.outbox.set(r.submitter, box)
+    if (box.length >= 1_000) this.flush(r.submitter)
+    else if (this.flushTimer === undefined) {
+      this.flushTimer = setTimeout(() => { this.flushTimer = undefined; for (const to of [...this.outbox.keys()]) this.flush(to) }, UPDATE_BATCH_MS)
+      this.flushTimer.unref?.()
+    }
+  }
+
+  private flush (to: string): void {
+    const statuses = this.outbox.get(to)
+    this.outbox.delete(to)
+    if (statuses === undefined || statuses.length === 0) return
+    // A few tries; beyond them the submitter's handles ask for themselves (TaskClient.poll).
+    const send = async (): Promise<void> => {
+      for (let attempt = 0, delay = 100; attempt < 3; attempt++, delay *= 4) {
+        try { await this.init.rpc.request(to, UpdateCommand, { statuses }, { timeoutMs: this.init.requestTimeoutMs }); return } catch {}
+        await new Promise(resolve => setTimeout(resolve, delay).unref())
+      }
+    }
+    void send()
   }
 }

@@ -58,6 +58,10 @@ export interface SchedulerResources {
 const REPLICATE_EVERY_MS = 25
 const RESCHEDULE_EVERY_MS = 1_000
 const NO_HANDLER_RETRY_MS = 30_000
+/** Records per message when replicating or reading the table (a record is ~1 KB; messages stay far below 1 MiB). */
+const RECORDS_PAGE = 200
+/** A finished task's record is kept this long (idempotent resubmission, status queries), then dropped everywhere. */
+export const FINISHED_RETENTION_MS = 10 * 60_000
 
 export class TaskScheduler {
   readonly records = new Map<string, TaskRecord>()
@@ -72,6 +76,8 @@ export class TaskScheduler {
   private deadlineTimer?: ReturnType<typeof setTimeout>
   private tick?: ReturnType<typeof setInterval>
   private running = false
+  /** The attempt number of the latest offer of each task (offers may be refused or lost). */
+  private readonly lastOffer = new Map<string, number>()
   /** Agents that answered TSK006 for a task type (no handler), skipped until the time stored. */
   private readonly cannotRun = new Map<string, number>()
   /** True while a new coordinator reads the records and the agents: nothing is placed meanwhile. */
@@ -82,7 +88,7 @@ export class TaskScheduler {
   start (): void {
     this.running = true
     // Queued tasks wait for agents to come and resources to free: look again every second.
-    this.tick = setInterval(() => { this.officeCheck(); if (this.leading()) this.schedule() }, RESCHEDULE_EVERY_MS)
+    this.tick = setInterval(() => { this.officeCheck(); this.prune(); if (this.leading()) this.schedule() }, RESCHEDULE_EVERY_MS)
     this.tick.unref?.()
   }
 
@@ -115,12 +121,27 @@ export class TaskScheduler {
     return records.length
   }
 
-  recordsFor (from: string, term: number): TaskRecord[] {
+  recordsFor (from: string, term: number, offset: number, limit: number): { records: TaskRecord[], more: boolean } {
     if (from !== this.init.self && this.init.admits(term, from) === 'stale-term') {
       this.init.onRejected(from, 'task-records', 'stale-term')
       throw new NotCoordinatorError(`term ${term} is stale`)
     }
-    return [...this.records.values()]
+    const all = [...this.records.values()]
+    return { records: all.slice(offset, offset + limit), more: offset + limit < all.length }
+  }
+
+  /**
+   * Drop the records of tasks that finished more than FINISHED_RETENTION_MS ago, unless an
+   * open task depends on them. Every replica applies the same rule to the same timestamps, so
+   * the tables agree without a message. A submit of a dropped task id is a new task.
+   */
+  private prune (): void {
+    const before = Date.now() - FINISHED_RETENTION_MS
+    const needed = new Set<string>()
+    for (const r of this.records.values()) if (!TERMINAL.has(r.status.status)) for (const d of r.spec.dependencies) needed.add(d)
+    for (const [id, r] of this.records) {
+      if (TERMINAL.has(r.status.status) && Date.parse(r.status.timestamp) < before && !needed.has(id)) this.records.delete(id)
+    }
   }
 
   private merge (r: TaskRecord): void {
@@ -147,8 +168,15 @@ export class TaskScheduler {
       let left = voters.length
       const t = setTimeout(resolve, this.init.requestTimeoutMs)
       for (const v of voters) {
-        this.init.rpc.request(v, RecordsCommand, { term }, { timeoutMs: this.init.requestTimeoutMs }).then(({ records }) => {
-          for (const r of records) this.merge(r)
+        // Page by page: a table of thousands of tasks does not fit one message.
+        const readAll = async (): Promise<void> => {
+          for (let offset = 0; ; offset += RECORDS_PAGE) {
+            const page = await this.init.rpc.request(v, RecordsCommand, { term, offset, limit: RECORDS_PAGE }, { timeoutMs: this.init.requestTimeoutMs })
+            for (const r of page.records) this.merge(r)
+            if (!page.more) return
+          }
+        }
+        readAll().then(() => {
           if (++heard >= needed) { clearTimeout(t); resolve() }
         }, () => {}).finally(() => { if (--left === 0) { clearTimeout(t); resolve() } })
       }
@@ -160,10 +188,16 @@ export class TaskScheduler {
     const held = new Map<string, Map<string, { attempt: number, state: string, progress: number, result?: unknown, error?: { code: string, message: string }, checkpoint?: unknown }>>()
     await Promise.all([...holders].map(async (agent) => {
       try {
-        const { tasks } = agent === this.init.self
-          ? { tasks: this.init.executor.held() }
-          : await this.init.rpc.request(agent, HeldCommand, { term }, { timeoutMs: this.init.requestTimeoutMs })
-        held.set(agent, new Map(tasks.map(t => [t.task_id, t])))
+        const ids = open.filter(r => r.status.agent === agent).map(r => r.spec.task_id)
+        const found = new Map<string, { attempt: number, state: string, progress: number, result?: unknown, error?: { code: string, message: string }, checkpoint?: unknown }>()
+        for (let i = 0; i < ids.length; i += RECORDS_PAGE) {
+          const part = ids.slice(i, i + RECORDS_PAGE)
+          const { tasks } = agent === this.init.self
+            ? { tasks: this.init.executor.held(part) }
+            : await this.init.rpc.request(agent, HeldCommand, { term, task_ids: part }, { timeoutMs: this.init.requestTimeoutMs })
+          for (const t of tasks) found.set(t.task_id, t)
+        }
+        held.set(agent, found)
       } catch { /* unreachable: its tasks are placed again below */ }
     }))
     if (this.officeTerm !== term) return
@@ -231,6 +265,13 @@ export class TaskScheduler {
     const r = this.records.get(taskId)
     if (r === undefined) throw new UnknownTaskError(`no task ${taskId}`)
     return r.status
+  }
+
+  async queryMany (ids: string[]): Promise<TaskStatus[]> {
+    this.officeCheck()
+    await this.ready
+    this.assertLeading()
+    return ids.flatMap(id => { const r = this.records.get(id); return r !== undefined ? [r.status] : [] })
   }
 
   async control (from: string, c: TaskControl): Promise<TaskControlAnswer> {
@@ -350,10 +391,13 @@ export class TaskScheduler {
         if (winner === undefined && this.leading() && r.status.status === 'submitted' && r.status.reason !== 'no agent bid for it (NEG002)') this.update(r, { reason: 'no agent bid for it (NEG002)' })
         if (winner === undefined) return
       }
-      const attempt = r.status.attempt + 1
+      // A fresh attempt number for every offer: an agent that took an earlier offer whose
+      // acknowledgement was lost must not take this one for a duplicate of it.
       const refusals: string[] = []
       for (const agent of candidates) {
         if (!this.leading() || r.status.status !== 'submitted') return
+        const attempt = Math.max(r.status.attempt, this.lastOffer.get(id) ?? 0) + 1
+        this.lastOffer.set(id, attempt)
         // The resource manager's word first: two tasks never hold the same unit. A denial
         // (CRD003) is the re-plan rule's conflict: the task waits and is placed again on the
         // next release.
@@ -463,6 +507,7 @@ export class TaskScheduler {
       else next.reason = patch.reason
     }
     r.status = next
+    if (TERMINAL.has(next.status)) this.lastOffer.delete(r.spec.task_id)
     // Only an attempt that is placed or runs holds resources.
     if (next.status !== 'assigned' && next.status !== 'running') this.releaseResources(r)
     if (patch.checkpoint !== undefined) r.checkpoint = patch.checkpoint
@@ -500,7 +545,7 @@ export class TaskScheduler {
     const voters = this.init.voters().filter(v => v !== this.init.self)
     const results = await Promise.all(voters.map(async v => {
       try {
-        for (let i = 0; i < records.length; i += 1000) await this.init.rpc.request(v, ReplicateCommand, { term, records: records.slice(i, i + 1000) }, { timeoutMs: this.init.requestTimeoutMs })
+        for (let i = 0; i < records.length; i += RECORDS_PAGE) await this.init.rpc.request(v, ReplicateCommand, { term, records: records.slice(i, i + RECORDS_PAGE) }, { timeoutMs: this.init.requestTimeoutMs })
         return 1
       } catch { return 0 }
     }))
@@ -518,8 +563,11 @@ export class TaskScheduler {
       let left = others.length
       const fail = (): void => { reject(new TimeoutError(`the task records reached ${acked} of the ${needed} voters needed; submit again (it is idempotent)`)) }
       if (left === 0) { fail(); return }
+      const pages = async (v: string): Promise<void> => {
+        for (let i = 0; i < records.length; i += RECORDS_PAGE) await this.init.rpc.request(v, ReplicateCommand, { term, records: records.slice(i, i + RECORDS_PAGE) }, { timeoutMs: this.init.requestTimeoutMs })
+      }
       for (const v of others) {
-        this.init.rpc.request(v, ReplicateCommand, { term, records }, { timeoutMs: this.init.requestTimeoutMs }).then(() => {
+        pages(v).then(() => {
           if (++acked === needed) resolve()
         }, () => {}).finally(() => { if (--left === 0 && acked < needed) fail() })
       }

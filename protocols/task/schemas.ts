@@ -113,6 +113,12 @@ export const QueryCommand = defineCommand('$agentmesh/task/query', {
   response: TaskStatus
 })
 
+/** Submitter -> coordinator: the status of several tasks (unknown ones are left out). */
+export const QueryManyCommand = defineCommand('$agentmesh/task/query-many', {
+  request: z.strictObject({ task_ids: z.array(TaskId).min(1).max(5_000) }),
+  response: z.strictObject({ statuses: z.array(TaskStatus) })
+})
+
 /** Submitter -> coordinator: pause, resume, cancel. */
 export const ControlCommand = defineCommand('$agentmesh/task/control', { request: TaskControl, response: TaskControlAnswer })
 
@@ -146,19 +152,21 @@ export type TaskReport = z.infer<typeof ReportCommand.request>
 
 /** Coordinator -> agents: what each holds, for a coordinator that just took office. */
 export const HeldCommand = defineCommand('$agentmesh/task/held', {
-  request: z.strictObject({ term: z.number().int().nonnegative() }),
+  /** The tasks asked about (the coordinator's open ones on that agent). */
+  request: z.strictObject({ term: z.number().int().nonnegative(), task_ids: z.array(TaskId).max(1_000).optional() }),
   response: z.strictObject({ tasks: z.array(z.strictObject({ task_id: TaskId, attempt: z.number().int().min(1), state: z.enum(['running', 'completed', 'failed', 'paused', 'cancelled']), progress: z.number(), result: z.unknown().optional(), error: z.strictObject({ code: z.string(), message: z.string() }).optional(), checkpoint: z.unknown().optional() })).max(100_000) })
 })
 
 /** Coordinator -> voters: task records to keep; a new coordinator reads them back. */
 export const ReplicateCommand = defineCommand('$agentmesh/task/replicate', {
-  request: z.strictObject({ term: z.number().int().nonnegative(), records: z.array(TaskRecord).max(10_000) }),
+  request: z.strictObject({ term: z.number().int().nonnegative(), records: z.array(TaskRecord).max(1_000) }),
   response: z.strictObject({ stored: z.number().int() })
 })
+/** A new coordinator -> voters: their task records, a page at a time (`offset`, up to `limit`). */
 export const RecordsCommand = defineCommand('$agentmesh/task/records', {
-  request: z.strictObject({ term: z.number().int().nonnegative() }),
-  response: z.strictObject({ records: z.array(TaskRecord).max(100_000) })
+  request: z.strictObject({ term: z.number().int().nonnegative(), offset: z.number().int().nonnegative().default(0), limit: z.number().int().min(1).max(1_000).default(200) }),
+  response: z.strictObject({ records: z.array(TaskRecord).max(1_000), more: z.boolean() })
 })
 
-/** Coordinator -> submitter: a status change of a task it submitted. */
-export const UpdateCommand = defineCommand('$agentmesh/task/update', { request: TaskStatus, response: z.null() })
+/** Coordinator -> submitter: status changes of tasks it submitted, in the order they happened. */
+export const UpdateCommand = defineCommand('$agentmesh/task/update', { request: z.strictObject({ statuses: z.array(TaskStatus).min(1).max(5_000) }), response: z.null() })
