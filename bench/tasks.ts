@@ -36,6 +36,17 @@ const mesh = `taskbench${process.pid}`
 const submitter = await createAgentNode({ name: 'submitter', mesh, mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'error', coordination: { eligible: false }, monitoring: { metricsIntervalMs: 0 } })
 await submitter.start()
 const starts = new Map<string, number>()
+const debugUrls: string[] = []
+/** BENCH_TAIL=1: the coordinator's view of its open tasks, from its /tasks route. */
+async function showTable (): Promise<void> {
+  for (const u of debugUrls) {
+    const t = await (await fetch(`${u}/tasks?limit=5`)).json() as { table: { leading: boolean, term: number, taking_over: boolean, counts: unknown, open: unknown[] } }
+    const m = await (await fetch(`${u}/metrics`)).text()
+    const lag = (q: string): string => (Number(new RegExp(`^nodejs_eventloop_lag_${q}_seconds (\\S+)`, 'm').exec(m)?.[1] ?? NaN) * 1000).toFixed(0)
+    console.log(`  ${u.slice(-5)} loop lag p99 ${lag('p99')} ms max ${lag('max')} ms`)
+    if (t.table.leading || t.table.taking_over) console.log(`  ${u} term ${t.table.term}${t.table.taking_over ? ' (taking over)' : ''}: ${JSON.stringify(t.table.counts)} oldest open: ${JSON.stringify(t.table.open)}`)
+  }
+}
 const procs: ChildProcess[] = []
 for (let i = 0; i < n; i++) {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AGENTMESH_')))
@@ -52,12 +63,14 @@ for (let i = 0; i < n; i++) {
       AGENTMESH_MDNS: 'false',
       AGENTMESH_LOG_LEVEL: 'error',
       AGENTMESH_COORDINATION_BOOTSTRAP_EXPECT: String(Math.min(5, n)),
-      AGENTMESH_MONITORING_METRICS_INTERVAL_MS: '0'
+      AGENTMESH_MONITORING_METRICS_INTERVAL_MS: '0',
+      // BENCH_TAIL=1: each agent serves its debug endpoint; a stalled run prints the table.
+      ...(process.env.BENCH_TAIL === '1' ? { AGENTMESH_DEBUG: '127.0.0.1:0' } : {})
     },
     stdio: ['ignore', 'pipe', 'inherit']
   })
   createInterface({ input: child.stdout! }).on('line', (l) => {
-    try { const o = JSON.parse(l); if (o.event === 'task' && o.phase === 'start' && !starts.has(o.task_id)) starts.set(o.task_id, o.at) } catch {}
+    try { const o = JSON.parse(l); if (o.event === 'started' && o.debug !== undefined) debugUrls.push(o.debug); if (o.event === 'task' && o.phase === 'start' && !starts.has(o.task_id)) starts.set(o.task_id, o.at) } catch {}
   })
   procs.push(child)
 }
@@ -68,11 +81,13 @@ try {
   const agents = submitter.peers().map(p => p.peerId)
   // Let every agent see every other before measuring (the coordinator places on live members).
   await new Promise(resolve => setTimeout(resolve, 3_000))
+  // A change of coordinator mid-run costs a takeover: say so, it explains a slow figure.
+  submitter.addEventListener('coordinator:change', (e) => { console.log(`coordinator change: term ${e.detail.term}, ${submitter.peers().find(p => p.peerId === e.detail.leader)?.name ?? String(e.detail.leader)}`) })
   console.log(`${n} agent processes, coordinator ${submitter.peers().find(p => p.peerId === leader)?.name ?? leader}`)
   const noop = (id: string): { task_id: string, type: string, metadata: { steps: number } } => ({ task_id: id, type: 'work', metadata: { steps: 0 } })
   // Warm-up: connections, streams, JIT.
   const warm = await submitter.submitTasks(Array.from({ length: 50 }, (_, i) => noop(`warm-${i}`)))
-  const warming = process.env.BENCH_TAIL === '1' ? setInterval(() => { console.log('warm-up:', warm.filter(h => h.finished).length, 'of 50 done;', JSON.stringify(warm.find(h => !h.finished)?.latest)) }, 5_000) : undefined
+  const warming = process.env.BENCH_TAIL === '1' ? setInterval(() => { console.log('warm-up:', warm.filter(h => h.finished).length, 'of 50 done;', JSON.stringify(warm.find(h => !h.finished)?.latest)); void showTable().catch(() => {}) }, 5_000) : undefined
   await Promise.all(warm.map(async h => await h.result()))
   if (warming !== undefined) clearInterval(warming)
 
@@ -103,6 +118,7 @@ try {
       const by = new Map<string, number>()
       for (const h of open) { const k = `${h.latest?.status ?? '?'} ${h.latest?.reason ?? ''}`; by.set(k, (by.get(k) ?? 0) + 1) }
       console.log([...by].map(([k, v]) => `${v}x ${k}`).join(' | '))
+      void showTable().catch((err: Error) => { console.log(`  /tasks: ${err.message}`) })
     }, 5_000) : undefined
     const lanes = Array.from({ length: 4 }, async () => {
       while (next < total) {

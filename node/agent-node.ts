@@ -361,6 +361,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       '/coordinator': () => this.coordinator(),
       '/members': () => this.members(),
       '/resources': () => this.resources.snapshot(),
+      '/tasks': ({ url }) => this.tasks.snapshot(Math.min(1_000, Math.max(1, Number(url.searchParams.get('limit') ?? 100) || 100))),
       '/events': () => new Takeover((req, res) => {
         this.events?.attach(req, res, { peerId: this.peerId, name: this.name, peers: this.peers().map(p => ({ peerId: p.peerId, name: p.name, roles: p.roles })) })
       })

@@ -68,7 +68,10 @@ test('membership: a stopped agent is "left" at once, the others stay alive; node
     await gone.stop()
     await waitFor(() => nodes[0].members().find(m => m.peerId === gone.peerId)?.state === 'left', 'the stopped agent to be "left"')
     assert.ok(changes.includes(`${gone.peerId}:left`))
-    assert.equal(nodes[0].members().find(m => m.peerId === nodes[1].peerId)?.state, 'alive')
+    // A loaded machine may let one probe of the healthy agent time out (a passing "suspect" is
+    // what suspicion is for); it must never be declared offline and must be alive again.
+    await waitFor(() => nodes[0].members().find(m => m.peerId === nodes[1].peerId)?.state === 'alive', 'the healthy agent alive')
+    assert.ok(!changes.some(c => c === `${nodes[1].peerId}:offline` || c === `${nodes[1].peerId}:left`), changes.join(', '))
   } finally {
     await stopAll(nodes)
   }

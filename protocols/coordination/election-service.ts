@@ -146,11 +146,28 @@ export class ElectionService extends TypedEventEmitter<ElectionServiceEvents> {
     if (this.timer !== undefined) clearTimeout(this.timer)
     const e = this.election
     if (e === undefined || !this.running) return
-    const wait = Math.max(0, e.nextWakeup() - Date.now())
-    this.timer = setTimeout(() => {
+    let deferred = false
+    const fire = (): void => {
       this.timer = undefined
       this.election?.tick(Date.now())
       this.flush()
+    }
+    const due = e.nextWakeup()
+    const wait = Math.max(0, due - Date.now())
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      const now = Date.now()
+      // This process was stalled (a busy machine, a long GC): heartbeats that came meanwhile
+      // wait unread in the socket, and timers run before I/O in Node's loop. A follower gives
+      // them one heartbeat interval to be read before it counts the leader silent; the
+      // leader's own heartbeats go at once.
+      if (!deferred && now - due > this.init.heartbeatIntervalMs && this.election?.status(now).role !== 'leader') {
+        deferred = true
+        this.timer = setTimeout(fire, this.init.heartbeatIntervalMs)
+        this.timer.unref?.()
+        return
+      }
+      fire()
     }, wait)
     this.timer.unref?.()
   }

@@ -17,6 +17,14 @@
  *   for `maxTimeout`. Because voters refuse votes for `minTimeout` after a heartbeat, no other
  *   leader can be elected while the lease runs: two coordinators are never in office at once
  *   (given clocks that run at about the same rate, which is why the lease is a fraction below).
+ * - Timeouts that stretch under load (memberlist's "awareness", applied to elections): a
+ *   follower measures how late the leader's heartbeats arrive and a leader how long acks take;
+ *   twice that lateness (a maximum decaying with a half-life of SLACK_HALF_LIFE_MS, at most
+ *   SLACK_CAP_FACTOR election timeouts) is added to the election timeout, the vote refusal
+ *   after a heartbeat and the check-quorum. A busy machine whose event loops lag by hundreds of
+ *   milliseconds then keeps its coordinator instead of electing one after another; on a quiet
+ *   one the slack decays to nothing and fail-over keeps its speed. Only waits grow: the lease
+ *   stays `minTimeout` from a heartbeat's send time, so safety is the same.
  * - The voter set is the only replicated state. It changes one voter at a time (dissertation
  *   4.1, single-server changes), each change committed by a majority of the new set before the
  *   next, and only after the leader committed an entry of its own term (the fix for the bug
@@ -97,11 +105,25 @@ export interface ElectionStatus {
   /** Voters this node heard from recently (the leader: acked; others: via the leader's view). */
   quorum: { size: number, needed: number, reachable: number, has: boolean }
   lastLeaderContact?: number
+  /** Added to this node's timeouts for the lateness seen lately (0 on a quiet mesh). */
+  slackMs: number
   eligible: boolean
 }
 
 /** Leases are shortened by this factor to allow for clocks that run at slightly different rates. */
 const LEASE_FACTOR = 0.9
+/** Lateness observed is forgotten with this half-life. */
+const SLACK_HALF_LIFE_MS = 5_000
+/** The added wait is at most this many maximum election timeouts. */
+const SLACK_CAP_FACTOR = 3
+
+/** A maximum of recent samples that decays by half every SLACK_HALF_LIFE_MS. */
+class DecayingMax {
+  private value = 0
+  private at = 0
+  get (now: number): number { return now <= this.at ? this.value : this.value * 0.5 ** ((now - this.at) / SLACK_HALF_LIFE_MS) }
+  add (sample: number, now: number): void { this.value = Math.max(sample, this.get(now)); this.at = Math.max(now, this.at) }
+}
 
 export class Election {
   private readonly init: ElectionInit
@@ -111,6 +133,10 @@ export class Election {
   private config?: VoterConfig
   private leader?: string
   private lastLeaderContact?: number
+  /** Follower: how much later than the interval the leader's heartbeats came lately. */
+  private readonly heartbeatLateness = new DecayingMax()
+  /** Leader: how long heartbeat acks took lately. */
+  private readonly ackDelay = new DecayingMax()
   /** Refuse votes until then (leader stickiness; also right after start, as if a leader spoke). */
   private stickyUntil: number
   private electionDeadline: number
@@ -181,6 +207,7 @@ export class Election {
       configVersion: this.config?.version ?? 0,
       quorum: { size: voters.length, needed, reachable, has: voters.length > 0 && reachable >= needed },
       ...(this.lastLeaderContact !== undefined ? { lastLeaderContact: this.lastLeaderContact } : {}),
+      slackMs: Math.round(this.slack(now)),
       eligible: this.init.eligible
     }
   }
@@ -205,13 +232,22 @@ export class Election {
 
   /** The earliest time `tick` has something to do. */
   nextWakeup (): number {
-    if (this.role === 'leader') return Math.min(this.nextHeartbeat, this.quorumAt + this.init.electionTimeoutMaxMs)
+    if (this.role === 'leader') return Math.min(this.nextHeartbeat, this.quorumDeadline())
     return this.electionDeadline
   }
 
+  /** The added wait for the lateness seen lately (see "awareness" above). */
+  slack (now: number): number {
+    const late = this.role === 'leader' ? this.ackDelay.get(now) : this.heartbeatLateness.get(now)
+    return Math.min(2 * late, SLACK_CAP_FACTOR * this.init.electionTimeoutMaxMs)
+  }
+
+  /** Check-quorum's deadline; the slack is read as of the last quorum, so the deadline is fixed until acks move it. */
+  private quorumDeadline (): number { return this.quorumAt + this.init.electionTimeoutMaxMs + this.slack(this.quorumAt) }
+
   tick (now: number): void {
     if (this.role === 'leader') {
-      if (now >= this.quorumAt + this.init.electionTimeoutMaxMs) {
+      if (now >= this.quorumDeadline()) {
         // Check-quorum: no majority answered for a whole election timeout; we may be on the
         // minority side of a partition, so stop claiming office.
         this.becomeFollower(now, this.term, undefined)
@@ -377,6 +413,7 @@ export class Election {
     if (this.role !== 'leader' || msg.term !== this.term || !msg.success) return
     const sent = this.sentAt.get(msg.seq)
     if (sent === undefined) return
+    this.ackDelay.add(now - sent, now)
     this.lastHeard.set(from, now)
     if (sent > (this.ackedAt.get(from) ?? -Infinity)) this.ackedAt.set(from, sent)
     if (msg.configVersion > (this.ackedVersion.get(from) ?? 0)) this.ackedVersion.set(from, msg.configVersion)
@@ -458,10 +495,14 @@ export class Election {
       return
     }
     if (msg.term === this.term && this.role === 'leader') { this.reject(from, 'forged-leader', msg); ack(false); return }
+    if (msg.term === this.term && this.leader === from && this.lastLeaderContact !== undefined) {
+      this.heartbeatLateness.add(now - this.lastLeaderContact - this.init.heartbeatIntervalMs, now)
+    }
     if (msg.term > this.term || this.role !== 'follower' || this.leader !== from) this.becomeFollower(now, msg.term, from)
     this.lastLeaderContact = now
-    this.stickyUntil = now + this.init.electionTimeoutMinMs
-    this.electionDeadline = now + this.randomTimeout()
+    const slack = this.slack(now)
+    this.stickyUntil = now + this.init.electionTimeoutMinMs + slack
+    this.electionDeadline = now + this.randomTimeout() + slack
     if (this.config === undefined || this.config.version !== msg.config.version || this.config.term !== msg.config.term) {
       this.config = msg.config
       this.persistPending = true

@@ -6,6 +6,7 @@
  * deadline is the initiator's clock, so no participant's clock matters.
  */
 import { randomUUID } from 'node:crypto'
+import { setMaxListeners } from 'node:events'
 import type { z } from 'zod'
 import { AgentMeshError, LateProposalError, NoAgreementError, TimeoutError } from '../../node/errors.js'
 import type { FramedStream } from '../rpc/framed-stream.js'
@@ -49,6 +50,8 @@ export async function runContractNet<P> (open: OpenConversation, o: ContractNetO
   const result: ContractNetResult<P> = { negotiationId, proposals: [], refusals: [], late: [], failed: [] }
   const streams = new Map<string, FramedStream>()
   const overall = AbortSignal.any([AbortSignal.timeout((o.replyWithinMs ?? 1_000) + (o.confirmWithinMs ?? 2_000) * (o.candidates.length + 1) + 5_000), ...(o.signal !== undefined ? [o.signal] : [])])
+  // One conversation per candidate listens on it: ten bidders are not a leak.
+  setMaxListeners(Infinity, overall)
   let closedForBids = false
   const score = o.score ?? ((p: P) => { const c = (p as { cost?: unknown } | undefined)?.cost; return typeof c === 'number' ? -c : 0 })
 

@@ -125,6 +125,14 @@ export class TaskExecutor {
     }))
   }
 
+  /** The attempts this agent holds, for the debug endpoint (running first). */
+  snapshot (limit: number): Array<{ task_id: string, type: string, attempt: number, state: Attempt['state'], progress: number, delivered: boolean }> {
+    return [...this.attempts.values()]
+      .sort((a, b) => Number(b.state === 'running') - Number(a.state === 'running'))
+      .slice(0, limit)
+      .map(a => ({ task_id: a.spec.task_id, type: a.spec.type, attempt: a.attempt, state: a.state, progress: a.progress, delivered: a.delivered }))
+  }
+
   /** Resources taken by the attempts running now. */
   inUse (): Required<Requirements> {
     const sum = { cpu_cores: 0, memory_gb: 0, storage_gb: 0, gpu_units: 0 }
@@ -148,12 +156,16 @@ export class TaskExecutor {
   }
 
   /** Take a task (the coordinator's run command, or the local coordinator's call). */
-  accept (spec: TaskSpec, attempt: number, checkpoint: unknown, inputs: Record<string, unknown>, resources: ResourceItem[] = []): { accepted: true, duplicate: boolean } {
+  accept (spec: TaskSpec, attempt: number, checkpoint: unknown, inputs: Record<string, unknown>, resources: ResourceItem[] = []): { accepted: true, duplicate: boolean } | { accepted: false, holds: number } {
     const known = this.attempts.get(spec.task_id)
-    if (known !== undefined && known.attempt >= attempt) {
+    // An older attempt than one this agent took: the coordinator offering it has not seen the
+    // later offer (it took office since). Saying "yes, a duplicate" would leave it waiting for
+    // reports of an attempt nobody runs; it is told the number to go past instead.
+    if (known !== undefined && known.attempt > attempt) return { accepted: false, holds: known.attempt }
+    if (known !== undefined && known.attempt === attempt) {
       // The same offer again (its acknowledgement was lost): if that attempt already ended, its
       // end is told again, since the coordinator evidently does not have it.
-      if (known.attempt === attempt && known.state !== 'running') setImmediate(() => { void this.sendEnd(known) })
+      if (known.state !== 'running') setImmediate(() => { void this.sendEnd(known) })
       return { accepted: true, duplicate: true }
     }
     const handler = this.handlers.get(spec.type)

@@ -150,6 +150,17 @@ export class TaskClient {
     } finally { this.polling = false }
   }
 
+  /** The tasks this node submitted and waits for, for the debug endpoint. */
+  snapshot (limit: number): Array<{ task_id: string, status?: string, progress?: number, reason?: string, heard_ms_ago: number }> {
+    const now = Date.now()
+    return [...this.handles.values()].filter(h => !h.finished).slice(0, limit).map(h => ({
+      task_id: h.taskId,
+      ...(h.latest !== undefined ? { status: h.latest.status, progress: h.latest.progress } : {}),
+      ...(h.latest?.reason !== undefined ? { reason: h.latest.reason } : {}),
+      heard_ms_ago: now - h.heardAt
+    }))
+  }
+
   /** Submit tasks (a pipeline may refer to its own tasks in `dependencies`). */
   async submit (inputs: TaskSpecInput[], options: { signal?: AbortSignal } = {}): Promise<TaskHandle[]> {
     const specs = inputs.map((input, i) => {

@@ -101,6 +101,11 @@ export class TaskService {
     })
   }
 
+  /** `/tasks` on the debug endpoint: the table (as this replica holds it), what runs here, what this node waits for. */
+  snapshot (limit = 100): { table: ReturnType<TaskScheduler['snapshot']>, executing: ReturnType<TaskExecutor['snapshot']>, submitted: ReturnType<TaskClient['snapshot']> } {
+    return { table: this.scheduler.snapshot(limit), executing: this.executor.snapshot(limit), submitted: this.client.snapshot(limit) }
+  }
+
   start (): void {
     const { rpc } = this.init
     this.executor.start()

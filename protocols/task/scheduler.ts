@@ -16,6 +16,7 @@
  * - Reports are accepted only from the agent holding the current attempt (TSK004 otherwise), so
  *   a task completes at most once in the table even if a lost agent comes back.
  */
+import type { z } from 'zod'
 import type { RpcService } from '../rpc/index.js'
 import { AgentMeshError, DeadlineError, DependencyError, NotCoordinatorError, NotTaskHolderError, TimeoutError, UnknownTaskError } from '../../node/errors.js'
 import type { TaskExecutor } from './executor.js'
@@ -55,11 +56,16 @@ export interface SchedulerResources {
   restore: (a: { task_id: string, agent: string, holder: string, resources: ResourceItem[] }) => void
 }
 
+/** What an agent says of an attempt it was given (HeldCommand). */
+type HeldTask = z.output<typeof HeldCommand.response>['tasks'][number]
+
 const REPLICATE_EVERY_MS = 25
 const RESCHEDULE_EVERY_MS = 1_000
 const NO_HANDLER_RETRY_MS = 30_000
 /** Records per message when replicating or reading the table (a record is ~1 KB; messages stay far below 1 MiB). */
 const RECORDS_PAGE = 200
+/** An open task with no word from its agent for this long is asked about (reconcileQuiet). */
+const RECONCILE_AFTER_MS = 5_000
 /** A finished task's record is kept this long (idempotent resubmission, status queries), then dropped everywhere. */
 export const FINISHED_RETENTION_MS = 10 * 60_000
 
@@ -82,13 +88,16 @@ export class TaskScheduler {
   private readonly cannotRun = new Map<string, number>()
   /** True while a new coordinator reads the records and the agents: nothing is placed meanwhile. */
   private takingOver = false
+  private reconciling = false
+  /** When reconcileQuiet() last asked about a task. */
+  private readonly checkedAt = new Map<string, number>()
 
   constructor (init: SchedulerInit) { this.init = init }
 
   start (): void {
     this.running = true
     // Queued tasks wait for agents to come and resources to free: look again every second.
-    this.tick = setInterval(() => { this.officeCheck(); this.prune(); if (this.leading()) this.schedule() }, RESCHEDULE_EVERY_MS)
+    this.tick = setInterval(() => { this.officeCheck(); this.prune(); if (this.leading()) { this.schedule(); this.reconcileQuiet() } }, RESCHEDULE_EVERY_MS)
     this.tick.unref?.()
   }
 
@@ -111,6 +120,32 @@ export class TaskScheduler {
     this.ready = this.takeOver(term).catch((err: Error) => { this.init.onError(err) }).finally(() => {
       if (this.officeTerm === term) { this.takingOver = false; this.schedule() }
     })
+  }
+
+  /**
+   * The table as the debug endpoint shows it (`/tasks`): counts by state and the open tasks,
+   * oldest first, with what each waits for. Every replica has the table; only the coordinator
+   * in office acts on it.
+   */
+  snapshot (limit: number): { leading: boolean, term: number, taking_over: boolean, records: number, counts: Record<string, number>, open: Array<TaskStatus & { type: string, priority: number, placing: boolean, waiting_on?: string[] }> } {
+    const counts: Record<string, number> = {}
+    const open: TaskRecord[] = []
+    for (const r of this.records.values()) {
+      counts[r.status.status] = (counts[r.status.status] ?? 0) + 1
+      if (!TERMINAL.has(r.status.status)) open.push(r)
+    }
+    open.sort((a, b) => a.submitted_at - b.submitted_at)
+    return {
+      leading: this.leading(),
+      term: this.officeTerm,
+      taking_over: this.takingOver,
+      records: this.records.size,
+      counts,
+      open: open.slice(0, limit).map(r => {
+        const waiting = r.spec.dependencies.filter(d => this.records.get(d)?.status.status !== 'completed')
+        return { ...r.status, type: r.spec.type, priority: r.spec.priority, placing: this.placing.has(r.spec.task_id), ...(waiting.length > 0 ? { waiting_on: waiting } : {}) }
+      })
+    }
   }
 
   // --- the replica's side (every node) ----------------------------------------------------
@@ -184,32 +219,8 @@ export class TaskScheduler {
     if (this.officeTerm !== term) return
     // What the agents hold decides attempts that ran while nobody was coordinating.
     const open = [...this.records.values()].filter(r => r.status.status === 'assigned' || r.status.status === 'running')
-    const holders = new Set(open.map(r => r.status.agent).filter((a): a is string => a !== undefined))
-    const held = new Map<string, Map<string, { attempt: number, state: string, progress: number, result?: unknown, error?: { code: string, message: string }, checkpoint?: unknown }>>()
-    await Promise.all([...holders].map(async (agent) => {
-      try {
-        const ids = open.filter(r => r.status.agent === agent).map(r => r.spec.task_id)
-        const found = new Map<string, { attempt: number, state: string, progress: number, result?: unknown, error?: { code: string, message: string }, checkpoint?: unknown }>()
-        for (let i = 0; i < ids.length; i += RECORDS_PAGE) {
-          const part = ids.slice(i, i + RECORDS_PAGE)
-          const { tasks } = agent === this.init.self
-            ? { tasks: this.init.executor.held(part) }
-            : await this.init.rpc.request(agent, HeldCommand, { term, task_ids: part }, { timeoutMs: this.init.requestTimeoutMs })
-          for (const t of tasks) found.set(t.task_id, t)
-        }
-        held.set(agent, found)
-      } catch { /* unreachable: its tasks are placed again below */ }
-    }))
+    await this.reconcile(open, term, true)
     if (this.officeTerm !== term) return
-    for (const r of open) {
-      const h = held.get(r.status.agent ?? '')?.get(r.spec.task_id)
-      if (h === undefined || h.attempt !== r.status.attempt) { this.lost(r, `its agent ${r.status.agent ?? '?'} does not hold it after a change of coordinator`); continue }
-      if (h.state === 'completed') this.finish(r, 'completed', { result: h.result })
-      else if (h.state === 'failed') this.finish(r, 'failed', { error: h.error ?? { code: 'CMD002', message: 'failed' } })
-      else if (h.state === 'cancelled') this.finish(r, 'cancelled', { reason: 'cancelled' })
-      else if (h.state === 'paused') this.update(r, { status: 'paused', checkpoint: h.checkpoint })
-      else this.update(r, { status: 'running', progress: h.progress })
-    }
     // The resource table is rebuilt: agents' direct allocations, then those of running tasks.
     await this.init.resources.ready()
     if (this.officeTerm !== term) return
@@ -222,6 +233,66 @@ export class TaskScheduler {
     for (const r of this.records.values()) { r.version++; this.queueReplication(r) }
     this.armDeadlines()
     this.schedule()
+  }
+
+  /**
+   * Ask the agents holding these tasks what became of them, and take their word: the end of an
+   * attempt whose report was lost, an attempt the agent never took. On taking office, for every
+   * open task (an agent that does not answer loses its tasks); then every second for the tasks
+   * quiet for RECONCILE_AFTER_MS (anti-entropy: a lost report cannot leave a task "assigned"
+   * for ever; an agent slow to answer keeps its tasks, the member view judges it).
+   */
+  private async reconcile (open: TaskRecord[], term: number, unansweredIsLost: boolean): Promise<void> {
+    const asked = new Map(open.map(r => [r.spec.task_id, { agent: r.status.agent, attempt: r.status.attempt }]))
+    const holders = new Set(open.map(r => r.status.agent).filter((a): a is string => a !== undefined))
+    const held = new Map<string, Map<string, HeldTask>>()
+    await Promise.all([...holders].map(async (agent) => {
+      try {
+        const ids = open.filter(r => r.status.agent === agent).map(r => r.spec.task_id)
+        const found = new Map<string, HeldTask>()
+        for (let i = 0; i < ids.length; i += RECORDS_PAGE) {
+          const part = ids.slice(i, i + RECORDS_PAGE)
+          const { tasks } = agent === this.init.self
+            ? { tasks: this.init.executor.held(part) }
+            : await this.init.rpc.request(agent, HeldCommand, { term, task_ids: part }, { timeoutMs: this.init.requestTimeoutMs })
+          for (const t of tasks) found.set(t.task_id, t)
+        }
+        held.set(agent, found)
+      } catch { /* unanswered: see unansweredIsLost */ }
+    }))
+    for (const r of open) {
+      if (this.officeTerm !== term || !this.running) return
+      const was = asked.get(r.spec.task_id)
+      // Changed while the question was out (a report came): the newer word stands.
+      if (was?.agent !== r.status.agent || was?.attempt !== r.status.attempt || (r.status.status !== 'assigned' && r.status.status !== 'running')) continue
+      const answers = held.get(r.status.agent ?? '')
+      if (answers === undefined && !unansweredIsLost) continue
+      const h = answers?.get(r.spec.task_id)
+      if (h === undefined || h.attempt !== r.status.attempt) {
+        const holds = h !== undefined ? ` (it holds attempt ${h.attempt}, ${h.state})` : answers === undefined ? ' (it did not answer)' : ''
+        this.lost(r, `its agent ${r.status.agent ?? '?'} does not hold attempt ${r.status.attempt}${holds}`)
+        continue
+      }
+      if (h.state === 'completed') this.finish(r, 'completed', { result: h.result })
+      else if (h.state === 'failed') this.finish(r, 'failed', { error: h.error ?? { code: 'CMD002', message: 'failed' } })
+      else if (h.state === 'cancelled') this.finish(r, 'cancelled', { reason: 'cancelled' })
+      else if (h.state === 'paused') this.update(r, { status: 'paused', checkpoint: h.checkpoint })
+      else if (r.status.status !== 'running' || r.status.progress !== h.progress) this.update(r, { status: 'running', progress: h.progress })
+    }
+  }
+
+  /** The steady-state half of reconcile(): open tasks nobody heard of for a while. */
+  private reconcileQuiet (): void {
+    if (!this.leading() || this.takingOver || this.reconciling) return
+    const now = Date.now()
+    const quiet = [...this.records.values()].filter(r => (r.status.status === 'assigned' || r.status.status === 'running') &&
+      !this.placing.has(r.spec.task_id) && now - Date.parse(r.status.timestamp) > RECONCILE_AFTER_MS &&
+      now - (this.checkedAt.get(r.spec.task_id) ?? 0) > RECONCILE_AFTER_MS)
+    for (const id of this.checkedAt.keys()) { const r = this.records.get(id); if (r === undefined || TERMINAL.has(r.status.status)) this.checkedAt.delete(id) }
+    if (quiet.length === 0) return
+    for (const r of quiet) this.checkedAt.set(r.spec.task_id, now)
+    this.reconciling = true
+    this.reconcile(quiet, this.officeTerm, false).catch((err: Error) => { this.init.onError(err) }).finally(() => { this.reconciling = false })
   }
 
   // --- requests from submitters -----------------------------------------------------------
@@ -405,8 +476,16 @@ export class TaskScheduler {
         if (grant.type === 'resource.denied') { refusals.push(grant.code); continue }
         this.offered.set(id, { agent, attempt })
         try {
-          if (agent === this.init.self) this.init.executor.accept(r.spec, attempt, r.checkpoint, inputs, grant.resources)
-          else await this.init.rpc.request(agent, RunCommand, { term: this.init.term(), spec: r.spec, attempt, ...(r.checkpoint !== undefined ? { checkpoint: r.checkpoint } : {}), inputs, resources: grant.resources }, { timeoutMs: this.init.requestTimeoutMs })
+          const answer = agent === this.init.self
+            ? this.init.executor.accept(r.spec, attempt, r.checkpoint, inputs, grant.resources)
+            : await this.init.rpc.request(agent, RunCommand, { term: this.init.term(), spec: r.spec, attempt, ...(r.checkpoint !== undefined ? { checkpoint: r.checkpoint } : {}), inputs, resources: grant.resources }, { timeoutMs: this.init.requestTimeoutMs })
+          if (!answer.accepted) {
+            // It holds a later attempt, offered by an earlier coordinator: number past it.
+            this.lastOffer.set(id, Math.max(this.lastOffer.get(id) ?? 0, answer.holds))
+            this.init.resources.free(id)
+            refusals.push('older attempt')
+            continue
+          }
         } catch (err) {
           this.init.resources.free(id)
           refusals.push(err instanceof AgentMeshError ? err.code : 'error')

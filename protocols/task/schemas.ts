@@ -125,7 +125,12 @@ export const ControlCommand = defineCommand('$agentmesh/task/control', { request
 /** Coordinator -> agent: run this task (attempt n), with its dependencies' results and a checkpoint. */
 export const RunCommand = defineCommand('$agentmesh/task/run', {
   request: z.strictObject({ term: z.number().int().nonnegative(), spec: TaskSpec, attempt: z.number().int().min(1), checkpoint: z.unknown().optional(), inputs: z.record(TaskId, z.unknown()).default({}), resources: z.array(ResourceItem).max(10_000).default([]) }),
-  response: z.strictObject({ accepted: z.literal(true), duplicate: z.boolean() })
+  // Refused with the attempt the agent holds when the offer's is older: attempt numbers are
+  // counted by each coordinator, and one newly in office may not have seen the last offers.
+  response: z.union([
+    z.strictObject({ accepted: z.literal(true), duplicate: z.boolean() }),
+    z.strictObject({ accepted: z.literal(false), holds: z.number().int().min(1) })
+  ])
 })
 
 /** Coordinator -> agent: stop a running attempt (pause or cancel). */

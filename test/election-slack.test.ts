@@ -1,0 +1,70 @@
+// The election machine's timeouts stretch when heartbeats come late and shrink back when they
+// come on time (the "awareness" rule in protocols/coordination/election.ts). Pure: the machine
+// is fed messages and times; no network, no timers.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { Election, type ElectionMessage, type VoterConfig } from '../protocols/coordination/election.js'
+
+const TIMINGS = { heartbeatIntervalMs: 100, electionTimeoutMinMs: 400, electionTimeoutMaxMs: 800, voterRemoveAfterMs: 60_000, bootstrapExpect: 3 }
+const config: VoterConfig = { version: 1, term: 1, voters: ['f', 'leader', 'x'] }
+
+function follower (now: number): Election {
+  return new Election({ self: 'f', eligible: true, ...TIMINGS, random: () => 0.5, now, persisted: { term: 1, config } })
+}
+
+let seq = 0
+function heartbeat (e: Election, now: number): void {
+  const msg: ElectionMessage = { type: 'heartbeat', term: 1, leader: 'leader', config, seq: ++seq }
+  e.receive('leader', msg, now)
+  e.drain()
+}
+
+/** Advance to `until`, ticking at every wake-up the machine asks for; true if it campaigned. */
+function campaignedBy (e: Election, from: number, until: number): boolean {
+  let t = from
+  for (;;) {
+    t = Math.max(t, e.nextWakeup())
+    if (t > until) return false
+    e.tick(t)
+    if (e.drain().messages.some(m => m.msg.type === 'vote')) return true
+    t += 1
+  }
+}
+
+test('election slack: late heartbeats stretch a follower\'s timeout; on-time ones shrink it back; a dead leader is still replaced', () => {
+  const e = follower(0)
+  let now = 0
+  for (let i = 0; i < 20; i++) { now += 100; heartbeat(e, now) }
+  assert.equal(e.status(now).slackMs, 0, 'on-time heartbeats add nothing')
+  // The timeout is min..max (650 with random 0.5) after the last heartbeat.
+  assert.equal(e.nextWakeup(), now + 600)
+
+  // One heartbeat 250 ms late (a busy leader) ...
+  now += 350
+  heartbeat(e, now)
+  const slack = e.status(now).slackMs
+  assert.ok(slack >= 490 && slack <= 500, `slack after 250 ms lateness: ${slack}`)
+  // ... and the next gap of 850 ms, beyond the plain maximum timeout, elects nobody.
+  assert.equal(campaignedBy(e, now, now + 849), false, 'a follower that saw lateness waits longer')
+  now += 850
+  heartbeat(e, now)
+  assert.equal(e.status(now).role, 'follower')
+  assert.equal(e.status(now).leader, 'leader')
+
+  // A minute of on-time heartbeats: the slack decays to nothing.
+  for (let i = 0; i < 600; i++) { now += 100; heartbeat(e, now) }
+  assert.ok(e.status(now).slackMs < 5, `slack after a quiet minute: ${e.status(now).slackMs}`)
+
+  // The leader dies: the follower campaigns within the plain timeout.
+  assert.equal(campaignedBy(e, now, now + TIMINGS.electionTimeoutMaxMs + 10), true, 'a silent leader is replaced')
+})
+
+test('election slack: the added wait is capped, so a leader that died during a slow spell is replaced in bounded time', () => {
+  const e = follower(0)
+  let now = 0
+  heartbeat(e, now)
+  // Heartbeats 5 s apart would ask for 10 s of slack; the cap is 3 maximum timeouts (2.4 s).
+  for (let i = 0; i < 3; i++) { now += 5_000; heartbeat(e, now) }
+  assert.equal(e.status(now).slackMs, 3 * TIMINGS.electionTimeoutMaxMs)
+  assert.equal(campaignedBy(e, now, now + TIMINGS.electionTimeoutMaxMs + 3 * TIMINGS.electionTimeoutMaxMs + 10), true)
+})
