@@ -28,6 +28,8 @@ function startAgent (i: number, bootstrap: string | undefined): Promise<Ready> {
     // The agents print what they do; their JSON logs (stderr) only for warnings here.
     AGENTMESH_LOG_LEVEL: process.env.AGENTMESH_LOG_LEVEL ?? 'warn',
     AGENTMESH_ROLES: i === 0 ? 'bootstrap,agent' : 'agent',
+    // The first agent also submits a small pipeline of tasks every 10 s.
+    ...(i === 0 ? { DEMO_SUBMITS: '1' } : {}),
     ...(bootstrap !== undefined ? { AGENTMESH_BOOTSTRAP: bootstrap } : {})
   }
   const child = spawn(process.execPath, [agentScript], { env, stdio: ['ignore', 'pipe', 'inherit'] })
@@ -58,6 +60,7 @@ try {
   const all = [first, ...rest]
   console.log(`\nagentmesh: ${all.length} agents in mesh "${values.mesh}", each its own process. Debug endpoints:`)
   for (const a of all) console.log(`  ${a.name.padEnd(8)} ${a.debug}/health   ${a.peerId}`)
+  console.log(`Watch: ${first.debug}/ (live page)   ${first.debug}/tasks   ${first.debug}/coordinator`)
   console.log(`Try: curl ${first.debug}/peers   |   npx agentmesh request --mesh ${values.mesh} --no-mdns --bootstrap ${first.addresses[0]} agent-2 demo.square '{"n":12}'`)
   console.log('Ctrl-C stops the mesh.\n')
   if (values.duration !== undefined) {

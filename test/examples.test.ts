@@ -11,8 +11,8 @@ test('examples/embed-agent: typed request and a broadcast between two embedded a
   assert.ok(p.lines.includes('alice heard on greetings: "hello from bob" from bob'), p.lines.join('\n'))
 })
 
-test('examples/local-mesh (the README\'s first command): five agent processes hear and answer each other and elect a coordinator', async () => {
-  const p = new Proc([join(DIST, 'examples/local-mesh.js'), '--agents', '5', '--duration', '9'])
+test('examples/local-mesh (the README\'s first command): five agent processes hear and answer each other, elect a coordinator and run a task pipeline', async () => {
+  const p = new Proc([join(DIST, 'examples/local-mesh.js'), '--agents', '5', '--duration', '12'])
   assert.equal(await p.exited(40_000), 0, p.stderr)
   const out = p.lines.join('\n')
   const debugUrls = p.lines.filter(l => /^ {2}agent-\d +http:\/\/127\.0\.0\.1:\d+\/health/.test(l))
@@ -26,6 +26,8 @@ test('examples/local-mesh (the README\'s first command): five agent processes he
   assert.deepEqual(p.lines.filter(l => /failed with/.test(l)), [], 'no request failed')
   // They elected a coordinator among themselves, and it said so.
   assert.match(out, /^agent-\d +elected coordinator \(term \d+\)$/m)
+  // The first agent's pipeline: two sums, then the sum of their results on whichever agent.
+  assert.match(out, /^agent-1 +pipeline 1: \(1\+1\) on agent-\d, \(1\+2\) on agent-\d, total 5 on agent-\d \(/m, out)
 })
 
 test('examples/pipeline: three worker processes run a pipeline with dependencies, in order, to its result', async () => {
