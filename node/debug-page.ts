@@ -27,7 +27,7 @@ const token = new URLSearchParams(location.search).get('token')
 const opts = token ? { headers: { authorization: 'Bearer ' + token } } : {}
 const q = (p) => token ? p + (p.includes('?') ? '&' : '?') + 'token=' + encodeURIComponent(token) : p
 const get = async (p) => (await fetch(p, opts)).json()
-let mesh = { nodes: [], edges: [] }, self = null, selected = null, hot = new Map(), coord = null
+let mesh = { nodes: [], edges: [] }, self = null, selected = null, hot = new Map(), coord = null, tasks = null
 const esc = (s) => String(s).replace(/[&<>"]/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c])
 const short = (id) => id.slice(0, 8) + '…' + id.slice(-4)
 
@@ -57,7 +57,14 @@ function draw () {
   svg.innerHTML = html
   for (const g of svg.querySelectorAll('.agent')) g.addEventListener('click', () => { selected = g.dataset.peer; draw(); showPanel() })
   const s = document.getElementById('summary')
-  s.textContent = (self ? self.name + ' in mesh "' + self.mesh + '" · ' : '') + mesh.nodes.length + ' agents · ' + mesh.edges.length + ' links · ' + coordText() + ' · map age ' + (mesh.ageMs / 1000).toFixed(1) + ' s'
+  s.textContent = (self ? self.name + ' in mesh "' + self.mesh + '" · ' : '') + mesh.nodes.length + ' agents · ' + mesh.edges.length + ' links · ' + coordText() + tasksText() + ' · map age ' + (mesh.ageMs / 1000).toFixed(1) + ' s'
+}
+
+// The task table as this node holds it (every voter has a copy), by state; /tasks has the rest.
+function tasksText () {
+  if (!tasks || tasks.table.records === 0) return ''
+  const order = ['submitted', 'assigned', 'running', 'paused', 'completed', 'failed', 'cancelled']
+  return ' · tasks: ' + order.filter(k => tasks.table.counts[k]).map(k => tasks.table.counts[k] + ' ' + k).join(', ')
 }
 
 // What this node knows of the coordinator: the leader it follows (or is), its term, and why
@@ -88,7 +95,7 @@ async function showPanel () {
 }
 
 async function refresh () {
-  try { [mesh] = await Promise.all([get(q('/mesh')), refreshCoordinator()]); draw(); if (selected) showPanel() } catch (e) { document.getElementById('summary').textContent = 'cannot reach the node: ' + e.message }
+  try { [mesh, tasks] = await Promise.all([get(q('/mesh')), get(q('/tasks?limit=1')), refreshCoordinator()]); draw(); if (selected) showPanel() } catch (e) { document.getElementById('summary').textContent = 'cannot reach the node: ' + e.message }
 }
 
 async function refreshCoordinator () {

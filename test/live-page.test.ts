@@ -38,6 +38,11 @@ test('live page: five agents drawn, the coordinator starred, one stops, four rem
     }, leader(), { timeout: 20_000 })
     const leaderName = nodes.find(n => n.peerId === leader())?.name as string
     assert.match(await page.textContent('#summary') ?? '', new RegExp(`coordinator ${leaderName} \\(term \\d+\\)`))
+    // A task run on the mesh shows in the summary (the table as this node holds it).
+    for (const n of nodes) n.onTask('shown', () => 'done')
+    const task = await nodes[0].submitTask({ task_id: 'shown-1', type: 'shown' })
+    assert.equal(await task.result(), 'done')
+    await page.waitForFunction(() => /tasks: 1 completed/.test(document.querySelector('#summary')?.textContent ?? ''), undefined, { timeout: 20_000 })
     await page.screenshot({ path: join(OUT, 'live-page-5-agents.png') })
 
     await nodes[4].stop()
