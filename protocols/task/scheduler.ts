@@ -467,13 +467,13 @@ export class TaskScheduler {
       const refusals: string[] = []
       for (const agent of candidates) {
         if (!this.leading() || r.status.status !== 'submitted') return
-        const attempt = Math.max(r.status.attempt, this.lastOffer.get(id) ?? 0) + 1
-        this.lastOffer.set(id, attempt)
         // The resource manager's word first: two tasks never hold the same unit. A denial
         // (CRD003) is the re-plan rule's conflict: the task waits and is placed again on the
         // next release.
         const grant = this.init.resources.grant(id, this.init.self, r.spec.requirements, [agent])
         if (grant.type === 'resource.denied') { refusals.push(grant.code); continue }
+        const attempt = Math.max(r.status.attempt, this.lastOffer.get(id) ?? 0) + 1
+        this.lastOffer.set(id, attempt)
         this.offered.set(id, { agent, attempt })
         try {
           const answer = agent === this.init.self
@@ -489,6 +489,10 @@ export class TaskScheduler {
         } catch (err) {
           this.init.resources.free(id)
           refusals.push(err instanceof AgentMeshError ? err.code : 'error')
+          // A refusal the agent answered (no handler, no room, not its coordinator) took
+          // nothing: the number is free again, so attempts count runs. After a timeout or a lost
+          // connection the agent may have taken it, and the number stays spent.
+          if (err instanceof AgentMeshError && !['COM001', 'COM002', 'MSG001'].includes(err.code) && this.lastOffer.get(id) === attempt) this.lastOffer.set(id, attempt - 1)
           // No handler for the type there: do not ask again for a while (handlers may come later).
           if (err instanceof AgentMeshError && err.code === 'TSK006' && /no handler/.test(err.message)) this.cannotRun.set(`${agent}\0${r.spec.type}`, Date.now() + NO_HANDLER_RETRY_MS)
           continue
