@@ -18,8 +18,8 @@
  *   leader can be elected while the lease runs: two coordinators are never in office at once
  *   (given clocks that run at about the same rate, which is why the lease is a fraction below).
  * - Timeouts that stretch under load (memberlist's "awareness", applied to elections): a
- *   follower measures how late the leader's heartbeats arrive and a leader how long acks take;
- *   twice that lateness (a maximum decaying with a half-life of SLACK_HALF_LIFE_MS, at most
+ *   follower measures how late the leader's heartbeats arrive (beyond a missed interval) and a
+ *   leader how long acks take (beyond one interval); twice that lateness (a maximum decaying with a half-life of SLACK_HALF_LIFE_MS, at most
  *   SLACK_CAP_FACTOR election timeouts) is added to the election timeout, the vote refusal
  *   after a heartbeat and the check-quorum. A busy machine whose event loops lag by hundreds of
  *   milliseconds then keeps its coordinator instead of electing one after another; on a quiet
@@ -133,9 +133,9 @@ export class Election {
   private config?: VoterConfig
   private leader?: string
   private lastLeaderContact?: number
-  /** Follower: how much later than the interval the leader's heartbeats came lately. */
+  /** Follower: how much later than two intervals the leader's heartbeats came lately. */
   private readonly heartbeatLateness = new DecayingMax()
-  /** Leader: how long heartbeat acks took lately. */
+  /** Leader: how much longer than an interval heartbeat acks took lately. */
   private readonly ackDelay = new DecayingMax()
   /** Refuse votes until then (leader stickiness; also right after start, as if a leader spoke). */
   private stickyUntil: number
@@ -413,7 +413,7 @@ export class Election {
     if (this.role !== 'leader' || msg.term !== this.term || !msg.success) return
     const sent = this.sentAt.get(msg.seq)
     if (sent === undefined) return
-    this.ackDelay.add(now - sent, now)
+    this.ackDelay.add(now - sent - this.init.heartbeatIntervalMs, now)
     this.lastHeard.set(from, now)
     if (sent > (this.ackedAt.get(from) ?? -Infinity)) this.ackedAt.set(from, sent)
     if (msg.configVersion > (this.ackedVersion.get(from) ?? 0)) this.ackedVersion.set(from, msg.configVersion)
@@ -496,7 +496,8 @@ export class Election {
     }
     if (msg.term === this.term && this.role === 'leader') { this.reject(from, 'forged-leader', msg); ack(false); return }
     if (msg.term === this.term && this.leader === from && this.lastLeaderContact !== undefined) {
-      this.heartbeatLateness.add(now - this.lastLeaderContact - this.init.heartbeatIntervalMs, now)
+      // Late means a whole interval missed: ordinary jitter adds nothing to fail-over time.
+      this.heartbeatLateness.add(now - this.lastLeaderContact - 2 * this.init.heartbeatIntervalMs, now)
     }
     if (msg.term > this.term || this.role !== 'follower' || this.leader !== from) this.becomeFollower(now, msg.term, from)
     this.lastLeaderContact = now
