@@ -221,3 +221,27 @@ test('tasks: an agent that stops mid-task loses it to another, and it completes 
     await stopAll(nodes)
   }
 })
+
+test('tasks: an agent refuses an offer older than the attempt it ran, with the attempt it holds; the same offer again is a duplicate', async () => {
+  const nodes = await startMesh(3, () => fast)
+  try {
+    const coordinator = await elected(nodes)
+    const agent = nodes.find(n => n !== coordinator) as AgentNode
+    const runs: number[] = []
+    agent.onTask('once', (ctx: TaskContext) => { runs.push(ctx.attempt); return ctx.attempt })
+    const h = await coordinator.submitTask({ task_id: 'numbered', type: 'once' })
+    assert.equal(await h.result(), 1)
+    // A coordinator that took office without hearing of the later offers would send these: its
+    // own numbering, which may be behind what the agent ran.
+    const { RunCommand } = await import('../protocols/task/index.js')
+    const offer = (attempt: number): Promise<unknown> => coordinator.request(agent.peerId, RunCommand, { term: coordinator.coordinator().term, spec: { task_id: 'numbered', type: 'once' } as any, attempt })
+    assert.deepEqual(await offer(3), { accepted: true, duplicate: false })
+    await waitFor(() => runs.length === 2, 'attempt 3 to run')
+    assert.deepEqual(await offer(2), { accepted: false, holds: 3 }, 'an older attempt is refused with the one held')
+    assert.deepEqual(await offer(3), { accepted: true, duplicate: true }, 'the same offer again is a duplicate')
+    assert.deepEqual(runs, [1, 3], 'neither refusal nor duplicate ran the handler')
+    assert.equal((await h.status()).status, 'completed', 'the stray attempt did not change the finished task')
+  } finally {
+    await stopAll(nodes)
+  }
+})
