@@ -9,7 +9,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { fileURLToPath } from 'node:url'
 import { createAgentNode, type AgentNode, type TaskHandle, type TaskStatus } from '../node/index.js'
-import { nodeOptions, Proc, uniqueMesh, waitFor } from './helpers.js'
+import { join } from 'node:path'
+import { nodeOptions, Proc, uniqueMesh, waitFor, withTempDir } from './helpers.js'
 
 const AGENT = fileURLToPath(new URL('./fixtures/task-agent.js', import.meta.url))
 const TIMINGS = {
@@ -111,4 +112,68 @@ test('tasks: the coordinator and then an executing agent are killed mid-task; ev
     await submitter?.stop()
     await Promise.all(agents.map(async a => { await a.stop() }))
   }
+})
+
+test('tasks: an agent killed mid-task and back with the same identity before anyone finds it offline loses nothing: the coordinator asks it, learns it no longer holds the task, and places it again', async () => {
+  await withTempDir(async (dir) => {
+    const mesh = uniqueMesh()
+    const agents: Proc[] = []
+    let submitter: AgentNode | undefined
+    // Failure detection slow on purpose: the restart happens long before anyone could call the
+    // agent offline, so only the coordinator's questions can find the lost attempt.
+    const slowDetection = { AGENTMESH_MEMBERSHIP_SILENCE_MS: '30000', AGENTMESH_MEMBERSHIP_SUSPICION_MIN_MS: '30000', AGENTMESH_MEMBERSHIP_SUSPICION_MAX_MS: '60000' }
+    try {
+      const start = (i: number, bootstrap: string[]): Proc => new Proc([AGENT], {
+        ...TIMINGS,
+        ...slowDetection,
+        AGENTMESH_COORDINATION_BOOTSTRAP_EXPECT: '3',
+        AGENTMESH_NAME: `worker${i}`,
+        AGENTMESH_IDENTITY: join(dir, `worker${i}.json`),
+        AGENTMESH_MESH: mesh,
+        AGENTMESH_LISTEN: '/ip4/127.0.0.1/tcp/0',
+        AGENTMESH_BOOTSTRAP: bootstrap.join(','),
+        AGENTMESH_MDNS: 'false',
+        AGENTMESH_LOG_LEVEL: 'silent'
+      })
+      agents.push(start(0, []))
+      const first = await agents[0].json(o => o.event === 'started', 'worker0 to start')
+      for (let i = 1; i < 3; i++) agents.push(start(i, first.addresses))
+      const started = await Promise.all(agents.map(async (a, i) => await a.json(o => o.event === 'started', `worker${i} to start`)))
+      submitter = await createAgentNode(nodeOptions(mesh, { name: 'submitter', bootstrap: first.addresses, coordination: { eligible: false } }))
+      await submitter.start()
+      const sub = submitter
+      await waitFor(() => sub.peers().length === 3, 'the submitter to see the three workers', 20_000)
+      const leader = (await sub.coordinatorElected({ signal: AbortSignal.timeout(20_000) })).leader
+
+      const handles = await sub.submitTasks(Array.from({ length: 3 }, (_, i) => ({ task_id: `long-${i}`, type: 'work', metadata: { steps: 40, stepMs: 100 } })))
+      const reasons: string[] = []
+      const watching = handles.map(async h => { for await (const s of h.updates()) if (s.reason !== undefined) reasons.push(s.reason) })
+      let target: TaskHandle | undefined
+      await waitFor(() => {
+        target = handles.find(h => h.latest?.status === 'running' && h.latest.progress > 0 && h.latest.agent !== leader)
+        return target !== undefined
+      }, 'a task running on an agent that is not the coordinator', 20_000)
+      const task = target as TaskHandle
+      const victimIndex = started.findIndex(s => s.peerId === task.latest?.agent)
+      const killedAttempt = task.latest?.attempt as number
+      agents[victimIndex].child.kill('SIGKILL')
+      await agents[victimIndex].exited()
+      agents[victimIndex] = start(victimIndex, started.filter((_, i) => i !== victimIndex).flatMap(s => s.addresses))
+      const back = await agents[victimIndex].json(o => o.event === 'started', 'the killed worker to come back')
+      assert.equal(back.peerId, started[victimIndex].peerId, 'same identity')
+
+      const results = await Promise.all(handles.map(async h => await Promise.race([
+        h.result(),
+        new Promise((_resolve, reject) => setTimeout(() => { reject(new Error(`task ${h.taskId} did not finish: ${JSON.stringify(h.latest)}`)) }, 45_000).unref())
+      ])))
+      await Promise.all(watching)
+      for (const r of results) assert.equal((r as { steps: number }).steps, 40)
+      assert.ok((task.latest?.attempt ?? 0) > killedAttempt, `placed again: attempt ${String(task.latest?.attempt)} after ${killedAttempt}`)
+      assert.ok(reasons.some(r => /does not hold attempt/.test(r)), `found by asking the agent: ${reasons.join(' | ')}`)
+      assert.ok(!reasons.some(r => /was lost/.test(r)), 'not by failure detection')
+    } finally {
+      await submitter?.stop()
+      await Promise.all(agents.map(async a => { await a.stop() }))
+    }
+  })
 })
