@@ -26,24 +26,33 @@ const TIMINGS = {
   AGENTMESH_COORDINATION_BOOTSTRAP_EXPECT: '5'
 }
 
+function workerEnv (mesh: string, i: number, bootstrap: string[]): NodeJS.ProcessEnv {
+  return {
+    ...TIMINGS,
+    AGENTMESH_NAME: `worker${i}`,
+    AGENTMESH_MESH: mesh,
+    AGENTMESH_LISTEN: '/ip4/127.0.0.1/tcp/0',
+    AGENTMESH_BOOTSTRAP: bootstrap.join(','),
+    AGENTMESH_MDNS: 'false',
+    AGENTMESH_LOG_LEVEL: 'silent'
+  }
+}
+
+/** Start `n` worker processes into `agents` (the first, then the rest bootstrapping from it); their "started" lines. */
+async function startWorkers (agents: Proc[], n: number, env: (i: number, bootstrap: string[]) => NodeJS.ProcessEnv): Promise<{ first: any, started: any[] }> {
+  agents.push(new Proc([AGENT], env(0, [])))
+  const first = await agents[0].json(o => o.event === 'started', 'worker0 to start')
+  for (let i = 1; i < n; i++) agents.push(new Proc([AGENT], env(i, first.addresses)))
+  const started = await Promise.all(agents.map(async (a, i) => await a.json(o => o.event === 'started', `worker${i} to start`)))
+  return { first, started }
+}
+
 test('tasks: the coordinator and then an executing agent are killed mid-task; every acknowledged task completes exactly once', async () => {
   const mesh = uniqueMesh()
   const agents: Proc[] = []
   let submitter: AgentNode | undefined
   try {
-    const start = (i: number, bootstrap: string[]): Proc => new Proc([AGENT], {
-      ...TIMINGS,
-      AGENTMESH_NAME: `worker${i}`,
-      AGENTMESH_MESH: mesh,
-      AGENTMESH_LISTEN: '/ip4/127.0.0.1/tcp/0',
-      AGENTMESH_BOOTSTRAP: bootstrap.join(','),
-      AGENTMESH_MDNS: 'false',
-      AGENTMESH_LOG_LEVEL: 'silent'
-    })
-    agents.push(start(0, []))
-    const first = await agents[0].json(o => o.event === 'started', 'worker0 to start')
-    for (let i = 1; i < 5; i++) agents.push(start(i, first.addresses))
-    const started = await Promise.all(agents.map(async (a, i) => await a.json(o => o.event === 'started', `worker${i} to start`)))
+    const { first, started } = await startWorkers(agents, 5, (i, bootstrap) => workerEnv(mesh, i, bootstrap))
     const peerOf = new Map<string, Proc>(started.map((s, i) => [s.peerId as string, agents[i]]))
 
     // The submitter takes no part in elections and runs no tasks: what it sees is the user's view.
@@ -123,22 +132,13 @@ test('tasks: an agent killed mid-task and back with the same identity before any
     // agent offline, so only the coordinator's questions can find the lost attempt.
     const slowDetection = { AGENTMESH_MEMBERSHIP_SILENCE_MS: '30000', AGENTMESH_MEMBERSHIP_SUSPICION_MIN_MS: '30000', AGENTMESH_MEMBERSHIP_SUSPICION_MAX_MS: '60000' }
     try {
-      const start = (i: number, bootstrap: string[]): Proc => new Proc([AGENT], {
-        ...TIMINGS,
+      const env = (i: number, bootstrap: string[]): NodeJS.ProcessEnv => ({
+        ...workerEnv(mesh, i, bootstrap),
         ...slowDetection,
         AGENTMESH_COORDINATION_BOOTSTRAP_EXPECT: '3',
-        AGENTMESH_NAME: `worker${i}`,
-        AGENTMESH_IDENTITY: join(dir, `worker${i}.json`),
-        AGENTMESH_MESH: mesh,
-        AGENTMESH_LISTEN: '/ip4/127.0.0.1/tcp/0',
-        AGENTMESH_BOOTSTRAP: bootstrap.join(','),
-        AGENTMESH_MDNS: 'false',
-        AGENTMESH_LOG_LEVEL: 'silent'
+        AGENTMESH_IDENTITY: join(dir, `worker${i}.json`)
       })
-      agents.push(start(0, []))
-      const first = await agents[0].json(o => o.event === 'started', 'worker0 to start')
-      for (let i = 1; i < 3; i++) agents.push(start(i, first.addresses))
-      const started = await Promise.all(agents.map(async (a, i) => await a.json(o => o.event === 'started', `worker${i} to start`)))
+      const { first, started } = await startWorkers(agents, 3, env)
       submitter = await createAgentNode(nodeOptions(mesh, { name: 'submitter', bootstrap: first.addresses, coordination: { eligible: false } }))
       await submitter.start()
       const sub = submitter
@@ -158,7 +158,7 @@ test('tasks: an agent killed mid-task and back with the same identity before any
       const killedAttempt = task.latest?.attempt as number
       agents[victimIndex].child.kill('SIGKILL')
       await agents[victimIndex].exited()
-      agents[victimIndex] = start(victimIndex, started.filter((_, i) => i !== victimIndex).flatMap(s => s.addresses))
+      agents[victimIndex] = new Proc([AGENT], env(victimIndex, started.filter((_, i) => i !== victimIndex).flatMap(s => s.addresses)))
       const back = await agents[victimIndex].json(o => o.event === 'started', 'the killed worker to come back')
       assert.equal(back.peerId, started[victimIndex].peerId, 'same identity')
 

@@ -161,7 +161,7 @@ export class ElectionService extends TypedEventEmitter<ElectionServiceEvents> {
       // wait unread in the socket, and timers run before I/O in Node's loop. A follower gives
       // them one heartbeat interval to be read before it counts the leader silent; the
       // leader's own heartbeats go at once.
-      if (!deferred && now - due > this.init.heartbeatIntervalMs && this.election?.status(now).role !== 'leader') {
+      if (!deferred && now - due > this.init.heartbeatIntervalMs && this.election?.currentRole !== 'leader') {
         deferred = true
         this.timer = setTimeout(fire, this.init.heartbeatIntervalMs)
         this.timer.unref?.()

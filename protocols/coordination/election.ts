@@ -229,6 +229,7 @@ export class Election {
 
   get currentTerm (): number { return this.term }
   get currentLeader (): string | undefined { return this.leader }
+  get currentRole (): Role { return this.role }
 
   /** The earliest time `tick` has something to do. */
   nextWakeup (): number {

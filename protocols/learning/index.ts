@@ -10,11 +10,10 @@
  * and the version is checked again after the download, before the apply.
  */
 import { createHash } from 'node:crypto'
-import { peerIdFromString } from '@libp2p/peer-id'
 import type { Connection, Stream } from '@libp2p/interface'
 import type { AgentLibp2p } from '../../node/libp2p.js'
 import { AgentMeshError, ConnectionError, ModelMismatchError, StaleModelError, UnknownModelError, ValidationError } from '../../node/errors.js'
-import { FramedStream } from '../rpc/framed-stream.js'
+import { dialFramed, FramedStream } from '../rpc/framed-stream.js'
 import { FetchHeader, FetchRequest, LEARNING_METRICS_TOPIC, LEARNING_PROTOCOL, MODEL_UPDATE_TOPIC, type LearningMetrics, type ModelUpdate } from './schemas.js'
 
 export * from './schemas.js'
@@ -173,14 +172,8 @@ export class LearningService {
   /** Fetch a version's bytes from one agent, checking size and hash (LRN001 if they differ). */
   async fetch (source: string, u: Pick<ModelUpdate, 'model_id' | 'version' | 'size' | 'sha256'>): Promise<Uint8Array> {
     const signal = AbortSignal.any([AbortSignal.timeout(this.init.fetchTimeoutMs), this.stopping.signal])
-    let stream: Stream
-    try {
-      stream = await this.init.libp2p.dialProtocol(peerIdFromString(source), LEARNING_PROTOCOL, { signal })
-    } catch (err) {
-      throw new ConnectionError(`cannot open ${LEARNING_PROTOCOL} to ${source}: ${(err as Error).message}`, { cause: err })
-    }
-    this.open.add(stream)
-    const fs = new FramedStream(stream, this.init.chunkBytes + 1024)
+    const fs = await dialFramed(this.init.libp2p, source, LEARNING_PROTOCOL, this.init.chunkBytes + 1024, this.open, signal)
+    const stream = fs.stream
     try {
       await fs.writeJson({ model_id: u.model_id, version: u.version }, signal)
       const header = await fs.readJson(FetchHeader, signal)

@@ -5,12 +5,11 @@
  * an award, `onNegotiation(subject, respond)` to answer offers.
  */
 import { randomUUID } from 'node:crypto'
-import { peerIdFromString } from '@libp2p/peer-id'
 import type { Connection, Stream } from '@libp2p/interface'
 import type { z } from 'zod'
 import type { AgentLibp2p } from '../../node/libp2p.js'
-import { AgentMeshError, ConnectionError, LateProposalError, NoAgreementError } from '../../node/errors.js'
-import { FramedStream } from '../rpc/framed-stream.js'
+import { AgentMeshError, LateProposalError, NoAgreementError } from '../../node/errors.js'
+import { dialFramed, FramedStream } from '../rpc/framed-stream.js'
 import { runContractNet, type ContractNetOptions, type ContractNetResult } from './contract-net.js'
 import { converse, type Agreement, type Respond } from './bilateral.js'
 import { Decision, NEGOTIATE_PROTOCOL, Opening, type Cfp } from './schemas.js'
@@ -95,14 +94,7 @@ export class NegotiationService {
   }
 
   private async dial (peer: string, signal: AbortSignal): Promise<FramedStream> {
-    let stream: Stream
-    try {
-      stream = await this.init.libp2p.dialProtocol(peerIdFromString(peer), NEGOTIATE_PROTOCOL, { signal })
-    } catch (err) {
-      throw new ConnectionError(`cannot open ${NEGOTIATE_PROTOCOL} to ${peer}: ${(err as Error).message}`, { cause: err })
-    }
-    this.open.add(stream)
-    return new FramedStream(stream, this.init.maxMessageBytes)
+    return await dialFramed(this.init.libp2p, peer, NEGOTIATE_PROTOCOL, this.init.maxMessageBytes, this.open, signal)
   }
 
   private async inbound (stream: Stream, connection: Connection): Promise<void> {

@@ -4,10 +4,26 @@
  * conversation rather than a call (negotiation's rounds, a model's chunks) use it: the stream
  * is the conversation, and closing it ends it.
  */
-import type { Stream } from '@libp2p/interface'
+import type { Libp2p, Stream } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import type { z } from 'zod'
 import { AbortError, ConnectionError, SerializationError, TimeoutError, ValidationError } from '../../node/errors.js'
 import { FrameDecoder, joinFrames } from './frames.js'
+
+/**
+ * Open a conversation with `peer` on `protocol`; a failed dial is a ConnectionError (COM002)
+ * naming both. The stream is added to `open`, so the owner's stop() can abort it.
+ */
+export async function dialFramed (libp2p: Libp2p, peer: string, protocol: string, maxFrameBytes: number, open: Set<Stream>, signal: AbortSignal): Promise<FramedStream> {
+  let stream: Stream
+  try {
+    stream = await libp2p.dialProtocol(peerIdFromString(peer), protocol, { signal })
+  } catch (err) {
+    throw new ConnectionError(`cannot open ${protocol} to ${peer}: ${(err as Error).message}`, { cause: err })
+  }
+  open.add(stream)
+  return new FramedStream(stream, maxFrameBytes)
+}
 
 export class FramedStream {
   private readonly decoder: FrameDecoder
