@@ -17,7 +17,7 @@ const ENV = {
   AGENTMESH_MEMBERSHIP_SUSPICION_MAX_MS: '3000'
 }
 
-interface Coord { term: number, leader?: string, inOffice: boolean, situation: string, voters: string[], quorum: { has: boolean } }
+interface Coord { term: number, role?: string, leader?: string, inOffice: boolean, situation: string, voters: string[], quorum: { has: boolean }, slackMs?: number }
 
 async function coord (a: LabAgent): Promise<Coord | undefined> {
   if (!a.running) return undefined
@@ -28,15 +28,20 @@ async function coord (a: LabAgent): Promise<Coord | undefined> {
 /** Wait until exactly one of `agents` is in office and all of them follow it in one term. */
 async function oneCoordinator (agents: LabAgent[], what: string, timeoutMs = 30_000): Promise<{ agent: LabAgent, term: number }> {
   let found: { agent: LabAgent, term: number } | undefined
+  let last: Array<Coord | undefined> = []
   await waitFor(async () => {
     const cs = await Promise.all(agents.map(coord))
+    last = cs
     const office = agents.filter((_, i) => cs[i]?.inOffice === true)
     if (office.length !== 1) return false
     const c = cs[agents.indexOf(office[0])] as Coord
     if (!cs.every(x => x !== undefined && x.leader === office[0].peerId && x.term === c.term)) return false
     found = { agent: office[0], term: c.term }
     return true
-  }, what, timeoutMs)
+  }, what, timeoutMs).catch((err: Error) => {
+    // Say what each agent last said: which one is stuck, in which role and term.
+    throw new Error(`${err.message}; last seen: ${JSON.stringify(last.map(c => c === undefined ? null : { role: c.role, term: c.term, leader: c.leader?.slice(-6), inOffice: c.inOffice, situation: c.situation, quorum: c.quorum, slackMs: c.slackMs }))}`)
+  })
   return found as { agent: LabAgent, term: number }
 }
 
@@ -69,6 +74,9 @@ test('netns: five hosts elect one coordinator; kill -9 it and the four others el
 test('netns: partition 2|3 with the coordinator on the small side: it steps down, the minority elects nobody and says so, the majority elects one; after the heal one coordinator, and the old term is refused', async () => {
   await withLab(5, async (lab, agents) => {
     const old = await oneCoordinator(agents, 'the first coordinator')
+    // The voter set grows one agent at a time after bootstrap: the partition must split five
+    // voters 2|3, so wait until all five are in it (with four, three agents may hold only two).
+    await waitFor(async () => (await Promise.all(agents.map(coord))).every(c => c?.voters.length === 5 && c.term === old.term), 'all five agents to be voters', 20_000)
     const oldIndex = old.agent.host.index
     const minority = [oldIndex, (oldIndex + 1) % 5]
     const majority = agents.map(a => a.host.index).filter(i => !minority.includes(i))
