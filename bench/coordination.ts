@@ -42,12 +42,12 @@ interface Proc { child: ChildProcess, events: any[], peerId: string }
 function startProc (i: number, dir: string, ports: number[]): Proc {
   return spawnAgent({
     AGENTMESH_NAME: `a${i}`,
-      AGENTMESH_MESH: `failover${process.pid}`,
-      AGENTMESH_IDENTITY: join(dir, `a${i}.key`),
-      AGENTMESH_LISTEN: `/ip4/127.0.0.1/tcp/${ports[i]}`,
-      AGENTMESH_BOOTSTRAP: ports.filter((_, j) => j !== i).map(p => `/ip4/127.0.0.1/tcp/${p}`).join(','),
-      AGENTMESH_MDNS: 'false',
-      AGENTMESH_LOG_LEVEL: 'error',
+    AGENTMESH_MESH: `failover${process.pid}`,
+    AGENTMESH_IDENTITY: join(dir, `a${i}.key`),
+    AGENTMESH_LISTEN: `/ip4/127.0.0.1/tcp/${ports[i]}`,
+    AGENTMESH_BOOTSTRAP: ports.filter((_, j) => j !== i).map(p => `/ip4/127.0.0.1/tcp/${p}`).join(','),
+    AGENTMESH_MDNS: 'false',
+    AGENTMESH_LOG_LEVEL: 'error',
     AGENTMESH_COORDINATION_BOOTSTRAP_EXPECT: String(ports.length)
   })
 }

@@ -49,6 +49,7 @@ async function broadcastCpu (debug: boolean): Promise<number> {
   }
   await all[0].flush()
   const end = Date.now() + 10_000
+  // eslint-disable-next-line no-unmodified-loop-condition -- `got` grows in the subscribers' loops
   while (got < seq * 3 && Date.now() < end) await sleep(50)
   const cpu = process.cpuUsage(cpu0)
   for (const n of all) await n.stop()

@@ -53,8 +53,19 @@ const pct = (xs: number[], p: number): number => { const s = xs.slice().sort((a,
 const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d
 
 interface BroadcastResult {
-  scenario: string, impl: string, n: number, publishers: number, offeredPerSec: number | 'max',
-  sent: number, deliveredPerSecPerReceiver: number, cpuUsPerDelivery: number, lossPct: number, lost: number, p50Ms: number, p99Ms: number, duplicates: number
+  scenario: string,
+  impl: string,
+  n: number,
+  publishers: number,
+  offeredPerSec: number | 'max',
+  sent: number,
+  deliveredPerSecPerReceiver: number,
+  cpuUsPerDelivery: number,
+  lossPct: number,
+  lost: number,
+  p50Ms: number,
+  p99Ms: number,
+  duplicates: number
 }
 
 async function mesh (impl: string, n: number): Promise<{ workers: Worker[], ids: Array<{ peerId: string, addr: string }>, rssJoined: number[] }> {
@@ -114,14 +125,22 @@ async function broadcast (impl: string, workers: Worker[], topic: string, publis
     dups += r.duplicates
   })
   const res: BroadcastResult = {
-    scenario: label, impl, n, publishers, offeredPerSec: rate === 0 ? 'max' : rate * publishers, sent,
+    scenario: label,
+    impl,
+    n,
+    publishers,
+    offeredPerSec: rate === 0 ? 'max' : rate * publishers,
+    sent,
     // A receiver that got nothing delivered 0/s; latencies exist only for what arrived.
     deliveredPerSecPerReceiver: rates.length < receivers ? 0 : round(Math.min(...rates), 0),
     // CPU of every process (publishers included) per envelope delivered: steadier than latency
     // on a shared machine, and what a change to the hot path should move.
     cpuUsPerDelivery: round(1000 * cpuMs / Math.max(1, delivered), 0),
-    lossPct: round(100 * lost / Math.max(1, expectedAll), 2), lost,
-    p50Ms: p50s.length === 0 ? NaN : round(Math.max(...p50s)), p99Ms: p99s.length === 0 ? NaN : round(Math.max(...p99s)), duplicates: dups
+    lossPct: round(100 * lost / Math.max(1, expectedAll), 2),
+    lost,
+    p50Ms: p50s.length === 0 ? NaN : round(Math.max(...p50s)),
+    p99Ms: p99s.length === 0 ? NaN : round(Math.max(...p99s)),
+    duplicates: dups
   }
   log(`  ${label.padEnd(34)} ${String(res.deliveredPerSecPerReceiver).padStart(7)}/s per receiver  p50 ${String(res.p50Ms).padStart(7)} ms  p99 ${String(res.p99Ms).padStart(7)} ms  loss ${res.lossPct}% (${lost}/${expectedAll})  cpu ${res.cpuUsPerDelivery} µs/delivery`)
   return res
@@ -139,8 +158,8 @@ async function runImpl (impl: string): Promise<Record<string, unknown>> {
     }
     try {
       const b = out.broadcast as BroadcastResult[]
-      if (want('flat')) b.push(await broadcast(impl, workers, `flat${n}`, 1, 0, `one publisher, flat out`))
-      if (want('paced')) b.push(await broadcast(impl, workers, `paced${n}`, 1, 1000, `one publisher, 1,000/s`))
+      if (want('flat')) b.push(await broadcast(impl, workers, `flat${n}`, 1, 0, 'one publisher, flat out'))
+      if (want('paced')) b.push(await broadcast(impl, workers, `paced${n}`, 1, 1000, 'one publisher, 1,000/s'))
       if (args.rate !== undefined) b.push(await broadcast(impl, workers, `rate${n}`, 1, Number(args.rate), `one publisher, ${args.rate}/s`))
       if (want('all')) b.push(await broadcast(impl, workers, `all${n}`, n, 200, `all ${n} publishing 200/s each`))
       if (n === 5 && want('rpc')) {
@@ -148,9 +167,11 @@ async function runImpl (impl: string): Promise<Record<string, unknown>> {
         const conc = await workers[1].call('rpcConc', { target: ids[0].peerId, addr: ids[0].addr, concurrency: 64, durationMs: SECONDS * 1000 })
         const cf = (await workers[2].call('connectFirst', { target: ids[0].peerId, addr: ids[0].addr, times: args.quick ? 5 : 20 })).latencies as number[]
         out.rpc = {
-          sequentialP50Ms: round(pct(seq, 0.5), 3), sequentialP99Ms: round(pct(seq, 0.99), 3),
+          sequentialP50Ms: round(pct(seq, 0.5), 3),
+          sequentialP99Ms: round(pct(seq, 0.99), 3),
           concurrent64ReqPerSec: round(conc.done / (conc.elapsedMs / 1000), 0),
-          connectToFirstAnswerP50Ms: round(pct(cf, 0.5)), connectToFirstAnswerP99Ms: round(pct(cf, 0.99))
+          connectToFirstAnswerP50Ms: round(pct(cf, 0.5)),
+          connectToFirstAnswerP99Ms: round(pct(cf, 0.99))
         }
         const r = out.rpc as Record<string, number>
         log(`  request-response sequential        p50 ${r.sequentialP50Ms} ms  p99 ${r.sequentialP99Ms} ms`)

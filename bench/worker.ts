@@ -120,6 +120,7 @@ async function handle (m: Cmd): Promise<unknown> {
           const elapsed = now() - start
           if (elapsed >= durationMs) break
           const due = Math.floor(elapsed * rate / 1000)
+          // eslint-disable-next-line no-unmodified-loop-condition -- one() advances `seq`
           while (seq < due) await one()
           await sleep(2)
         }

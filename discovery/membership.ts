@@ -8,7 +8,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { TypedEventEmitter } from 'main-event'
 import type { RpcService } from '../protocols/rpc/index.js'
 import { RPC_PROTOCOL } from '../protocols/rpc/constants.js'
-import { ValidationError } from '../node/errors.js'
+import { ValidationError } from '../protocols/core/errors.js'
 import { CardExchange, type AgentCard } from './card.js'
 
 export interface PeerInfo {

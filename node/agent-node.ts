@@ -17,8 +17,8 @@ import { Stats } from './stats.js'
 import { DebugServer, RawBody, Takeover, type Route } from './debug-server.js'
 import { EventStream } from './event-stream.js'
 import { DEBUG_PAGE } from './debug-page.js'
-import { ConnectionError } from './errors.js'
-import { AGENTMESH_VERSION } from './version.js'
+import { ConnectionError } from '../protocols/core/errors.js'
+import { AGENTMESH_VERSION } from '../protocols/core/version.js'
 import { createLogger, type Logger } from './log.js'
 import { installOtlpTracing, type TracingHandle } from './otlp.js'
 import { PubSubService, type PublishOptions, type Subscription, type Topic } from '../protocols/pubsub/index.js'
@@ -50,7 +50,7 @@ export interface AgentNodeEvents {
   /** A coordinator took office, or this node knows of none any more. */
   'coordinator:change': CustomEvent<CoordinatorChange>
   /** A negotiation this node took part in ended (awarded, agreed, rejected, late, NEG002...). */
-  'negotiation': CustomEvent<NegotiationEvent>
+  negotiation: CustomEvent<NegotiationEvent>
 }
 
 export interface Health {
@@ -374,6 +374,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   private assertStarted (what: string): void {
     if (this.state !== 'started') throw new ConnectionError(`cannot ${what}: the node is ${this.state === 'new' ? 'not started' : this.state}`)
   }
+
   get started (): boolean { return this.state === 'started' }
 
   /** Start listening, join the mesh, and open the debug endpoint if configured. */

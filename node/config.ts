@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises'
 import { availableParallelism, totalmem } from 'node:os'
 import { z } from 'zod'
-import { ConfigError } from './errors.js'
+import { ConfigError } from '../protocols/core/errors.js'
 
 const Multiaddr = z.string().regex(/^\/(ip4|ip6|dns|dns4|dns6|dnsaddr)\//, 'expected a multiaddr such as /ip4/127.0.0.1/tcp/7001')
 const HostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8001')

@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { timingSafeEqual, createHash } from 'node:crypto'
 import { isIP } from 'node:net'
-import { ConfigError } from './errors.js'
+import { ConfigError } from '../protocols/core/errors.js'
 
 export interface DebugRequest { url: URL, req: IncomingMessage }
 

@@ -9,7 +9,7 @@ import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { z } from 'zod'
-import { ConfigError } from './errors.js'
+import { ConfigError } from '../protocols/core/errors.js'
 
 const IdentityFile = z.strictObject({
   type: z.literal('Ed25519'),

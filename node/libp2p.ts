@@ -12,7 +12,7 @@ import type { PrivateKey } from '@libp2p/interface'
 import type { Registry } from 'prom-client'
 import type { AgentConfig } from './config.js'
 import { mdnsDiscovery } from '../discovery/mdns.js'
-import { AGENTMESH_VERSION } from './version.js'
+import { AGENTMESH_VERSION } from '../protocols/core/version.js'
 
 export type AgentLibp2p = Libp2p<{ identify: ReturnType<ReturnType<typeof identify>>, ping: ReturnType<ReturnType<typeof ping>>, pubsub: GossipSub }>
 

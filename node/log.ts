@@ -6,7 +6,6 @@
  */
 import { createRequire } from 'node:module'
 import { pino, type Logger, type LevelWithSilent } from 'pino'
-import type { Envelope } from '../protocols/envelope/index.js'
 
 export type { Logger } from 'pino'
 
@@ -18,17 +17,4 @@ export function createLogger (level: LevelWithSilent, base: { peer_id: string, a
     return pino(options, pretty({ colorize: true, destination: 2, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' }))
   }
   return pino(options, pino.destination({ fd: 2, sync: false }))
-}
-
-/** The fields R-OBS asks of a log line about a message. */
-export function messageFields (env: Envelope): Record<string, string> {
-  const d = env.destination
-  return {
-    message_id: env.id,
-    correlation_id: env.correlationId ?? env.id,
-    source: env.source,
-    destination: 'peer' in d ? d.peer : 'peers' in d ? d.peers.join(',') : `topic:${d.topic}`,
-    message_type: env.type,
-    subject: env.subject
-  }
 }

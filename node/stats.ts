@@ -6,6 +6,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { MessageLog } from './message-log.js'
+import type { MessageMetrics } from '../protocols/envelope/metrics.js'
 
 export type Labels = Record<string, string>
 
@@ -46,7 +47,7 @@ function key (labels: Labels): string {
   return Object.keys(labels).sort().map(k => `${k}=${labels[k]}`).join(',')
 }
 
-export class Stats {
+export class Stats implements MessageMetrics {
   private readonly counters = new Map<CounterName, Map<string, { labels: Labels, value: number }>>()
   /** The Prometheus registry of this node: its counters, latencies, and libp2p's own metrics. */
   readonly registry = new Registry()

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import {
   decodeBatch, decodeEnvelope, encodeBatch, encodeEnvelope, envelopeToJson, frameJson, makeEnvelope, isExpired
 } from '../protocols/envelope/index.js'
-import { MessageTooLargeError, SerializationError, UnsupportedVersionError, ValidationError } from '../node/errors.js'
+import { MessageTooLargeError, SerializationError, UnsupportedVersionError, ValidationError } from '../protocols/core/errors.js'
 
 const base = () => makeEnvelope({ source: '12D3KooWsource', destination: { topic: 'x' }, type: 'EVENT', subject: 'x', payload: { a: [1, 2, 3], s: 'é' } })
 

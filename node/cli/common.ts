@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander'
 import { createAgentNode, type AgentNode } from '../agent-node.js'
 import { loadConfig, type AgentConfig } from '../config.js'
-import { AgentMeshError } from '../errors.js'
+import { AgentMeshError } from '../../protocols/core/errors.js'
 
 /** Flags shared by every command that runs a node; they map onto config keys. */
 /** List flags repeat or take commas (`--bootstrap A --bootstrap B` or `--bootstrap A,B`); they are

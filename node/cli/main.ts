@@ -3,7 +3,7 @@
 // importing the library never runs a CLI.
 import '../polyfills.js'
 import { Command } from 'commander'
-import { AGENTMESH_VERSION } from '../version.js'
+import { AGENTMESH_VERSION } from '../../protocols/core/version.js'
 import { startCommand } from './start.js'
 import { pubCommand } from './pub.js'
 import { subCommand } from './sub.js'

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto'
 import type { z } from 'zod'
 import type { RpcService } from '../rpc/index.js'
-import { AgentMeshError, DirectiveFailedError, NoDirectiveHandlerError, NotCoordinatorError, StaleTermError } from '../../node/errors.js'
+import { AgentMeshError, DirectiveFailedError, NoDirectiveHandlerError, NotCoordinatorError, StaleTermError } from '../core/errors.js'
 import {
   ConsensusCommand, DirectiveCommand, ProgressCommand, RollbackCommand, StatusCommand,
   type AgentStatus, type CoordinationDirective, type DirectiveAction, type ProgressUpdate

@@ -15,7 +15,7 @@
 import { randomUUID } from 'node:crypto'
 import { setMaxListeners } from 'node:events'
 import type { RpcService } from '../rpc/index.js'
-import { AgentMeshError, ConnectionError, NotCoordinatorError } from '../../node/errors.js'
+import { AgentMeshError, ConnectionError, NotCoordinatorError } from '../core/errors.js'
 import { CoordinatorStateMachine, type CoordinatorState } from './coordinator-state.js'
 import type { AgentSide } from './agent-side.js'
 import {

@@ -43,7 +43,7 @@ export interface ElectionServiceEvents {
   'coordinator:change': CustomEvent<CoordinatorChange>
   'role:change': CustomEvent<{ role: Role, term: number }>
   'voters:change': CustomEvent<{ voters: string[], version: number }>
-  'rejected': CustomEvent<{ from: string, message: string, reason: string }>
+  rejected: CustomEvent<{ from: string, message: string, reason: string }>
 }
 
 export interface ElectionServiceInit extends ElectionTimings {

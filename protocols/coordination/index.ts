@@ -27,9 +27,9 @@ export interface CoordinationEvents {
   /** On the coordinator: its state machine moved. */
   'state:change': CustomEvent<{ from: CoordinatorState, to: CoordinatorState, trigger: string }>
   /** On the coordinator: a round finished. */
-  'report': CustomEvent<CoordinationReport>
+  report: CustomEvent<CoordinationReport>
   /** On the coordinator: an agent reported progress on a directive. */
-  'progress': CustomEvent<ProgressUpdate>
+  progress: CustomEvent<ProgressUpdate>
 }
 
 export interface CoordinationStatus {

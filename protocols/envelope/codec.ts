@@ -1,6 +1,6 @@
 import { Envelope } from './schema.js'
 import { SUPPORTED_ENVELOPE_VERSIONS, WIRE_JSON_V1 } from './constants.js'
-import { MessageTooLargeError, SerializationError, UnsupportedVersionError, ValidationError } from '../../node/errors.js'
+import { MessageTooLargeError, SerializationError, UnsupportedVersionError, ValidationError } from '../core/errors.js'
 
 /*
  * Wire format: one version byte, then the envelope as UTF-8 JSON. JSON won the measurement in

@@ -10,9 +10,8 @@
  * and the version is checked again after the download, before the apply.
  */
 import { createHash } from 'node:crypto'
-import type { Connection, Stream } from '@libp2p/interface'
-import type { AgentLibp2p } from '../../node/libp2p.js'
-import { AgentMeshError, ConnectionError, ModelMismatchError, StaleModelError, UnknownModelError, ValidationError } from '../../node/errors.js'
+import type { Connection, Libp2p, Stream } from '@libp2p/interface'
+import { AgentMeshError, ConnectionError, ModelMismatchError, StaleModelError, UnknownModelError, ValidationError } from '../core/errors.js'
 import { dialFramed, FramedStream } from '../rpc/framed-stream.js'
 import { FetchHeader, FetchRequest, LEARNING_METRICS_TOPIC, LEARNING_PROTOCOL, MODEL_UPDATE_TOPIC, type LearningMetrics, type ModelUpdate } from './schemas.js'
 
@@ -24,7 +23,7 @@ export type ApplyModel = (update: ModelVersion) => void | Record<string, number>
 
 export interface LearningInit {
   self: string
-  libp2p: AgentLibp2p
+  libp2p: Libp2p
   chunkBytes: number
   maxModelBytes: number
   fetchTimeoutMs: number

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import type { RpcService } from '../rpc/index.js'
-import { ValidationError } from '../../node/errors.js'
+import { ValidationError } from '../core/errors.js'
 import { Alert, CollectCommand, MetricReport, alertTopic, METRICS_TOPIC, type AlertInput } from './schemas.js'
 
 export * from './schemas.js'

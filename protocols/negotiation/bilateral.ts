@@ -6,7 +6,7 @@
  * away instead.
  */
 import type { z } from 'zod'
-import { NoAgreementError, TimeoutError, ValidationError } from '../../node/errors.js'
+import { NoAgreementError, TimeoutError, ValidationError } from '../core/errors.js'
 import type { FramedStream } from '../rpc/framed-stream.js'
 import { Move } from './schemas.js'
 

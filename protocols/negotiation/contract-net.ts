@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto'
 import { setMaxListeners } from 'node:events'
 import type { z } from 'zod'
-import { AgentMeshError, LateProposalError, NoAgreementError, TimeoutError } from '../../node/errors.js'
+import { AgentMeshError, LateProposalError, NoAgreementError, TimeoutError } from '../core/errors.js'
 import type { FramedStream } from '../rpc/framed-stream.js'
 import { Answer, Outcome, type Cfp } from './schemas.js'
 

@@ -5,10 +5,9 @@
  * an award, `onNegotiation(subject, respond)` to answer offers.
  */
 import { randomUUID } from 'node:crypto'
-import type { Connection, Stream } from '@libp2p/interface'
+import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import type { z } from 'zod'
-import type { AgentLibp2p } from '../../node/libp2p.js'
-import { AgentMeshError, LateProposalError, NoAgreementError } from '../../node/errors.js'
+import { AgentMeshError, LateProposalError, NoAgreementError } from '../core/errors.js'
 import { dialFramed, FramedStream } from '../rpc/framed-stream.js'
 import { runContractNet, type ContractNetOptions, type ContractNetResult } from './contract-net.js'
 import { converse, type Agreement, type Respond } from './bilateral.js'
@@ -28,7 +27,7 @@ export interface Participant<P> {
 export interface NegotiationEvent { kind: 'contract_net' | 'bilateral', role: 'initiator' | 'participant', outcome: string, negotiationId: string, peer: string, subject: string }
 
 export interface NegotiationInit {
-  libp2p: AgentLibp2p
+  libp2p: Libp2p
   maxMessageBytes: number
   onEvent: (e: NegotiationEvent) => void
   onError: (err: Error) => void

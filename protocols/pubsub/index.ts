@@ -10,10 +10,11 @@ import type { z } from 'zod'
 import {
   decodeBatch, encodeBatch, envelopeToJson, isExpired, makeEnvelope, validateEnvelope, type Envelope, type Priority
 } from '../envelope/index.js'
-import { AgentMeshError, MessageTooLargeError, ValidationError } from '../../node/errors.js'
-import type { Stats } from '../../node/stats.js'
-import { messageFields, type Logger } from '../../node/log.js'
-import { endSpan, SpanKind, startReceiveSpan, startSendSpan } from '../../node/tracing.js'
+import { AgentMeshError, MessageTooLargeError, ValidationError } from '../core/errors.js'
+import type { MessageMetrics } from '../envelope/metrics.js'
+import type { Logger } from 'pino'
+import { messageFields } from '../envelope/log-fields.js'
+import { endSpan, SpanKind, startReceiveSpan, startSendSpan } from '../envelope/trace.js'
 import { Batcher } from './batcher.js'
 import { DRAIN_WAIT_MS } from './constants.js'
 import { Subscription, type Message } from './subscription.js'
@@ -26,7 +27,7 @@ export { Subscription, type Message } from './subscription.js'
 export interface PubSubInit {
   libp2p: Libp2p<{ pubsub: GossipSub }>
   mesh: string
-  stats: Stats
+  stats: MessageMetrics
   log: Logger
   maxMessageBytes: number
   batchWindowMs: number

@@ -10,7 +10,7 @@
  * that is lost (offline or left) are released.
  */
 import type { RpcService } from '../rpc/index.js'
-import { NotCoordinatorError, ResourceConflictError, ValidationError } from '../../node/errors.js'
+import { NotCoordinatorError, ResourceConflictError, ValidationError } from '../core/errors.js'
 import type { Requirements } from '../task/schemas.js'
 import { ResourcePool, type Held } from './pool.js'
 import {

@@ -1,9 +1,9 @@
 import type { Stream } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { decodeEnvelope, encodeEnvelope, isExpired, makeEnvelope, peekId, type Envelope } from '../envelope/index.js'
-import { AbortError, AgentMeshError, ConnectionError, SerializationError, TimeoutError, ValidationError } from '../../node/errors.js'
-import type { Stats } from '../../node/stats.js'
-import type { Logger } from '../../node/log.js'
+import { AbortError, AgentMeshError, ConnectionError, SerializationError, TimeoutError, ValidationError } from '../core/errors.js'
+import type { MessageMetrics } from '../envelope/metrics.js'
+import type { Logger } from 'pino'
 import { FrameDecoder, joinFrames } from './frames.js'
 
 export interface ChannelInit {
@@ -13,7 +13,7 @@ export interface ChannelInit {
   localPeer: string
   maxMessageBytes: number
   window: number
-  stats: Stats
+  stats: MessageMetrics
   log: Logger
   /** Inbound channels: answers a request; resolves to the reply, or undefined for none. */
   serve?: (env: Envelope, channel: RpcChannel) => Promise<Envelope | undefined>

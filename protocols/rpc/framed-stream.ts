@@ -7,7 +7,7 @@
 import type { Libp2p, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { z } from 'zod'
-import { AbortError, ConnectionError, SerializationError, TimeoutError, ValidationError } from '../../node/errors.js'
+import { AbortError, ConnectionError, SerializationError, TimeoutError, ValidationError } from '../core/errors.js'
 import { FrameDecoder, joinFrames } from './frames.js'
 
 /**

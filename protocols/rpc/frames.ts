@@ -1,5 +1,5 @@
 import { Uint8ArrayList } from 'uint8arraylist'
-import { MessageTooLargeError, SerializationError } from '../../node/errors.js'
+import { MessageTooLargeError, SerializationError } from '../core/errors.js'
 
 /*
  * Frames on /agentmesh/rpc/1.0.0: an unsigned varint length, then that many bytes (an encoded

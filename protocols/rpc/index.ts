@@ -10,10 +10,11 @@ import { encodeEnvelope, makeEnvelope, type Envelope } from '../envelope/index.j
 import {
   AbortError, AgentMeshError, ConnectionError, HandlerError, MessageTooLargeError, TimeoutError,
   UnknownCommandError, ValidationError, errorFromWire
-} from '../../node/errors.js'
-import type { Stats } from '../../node/stats.js'
-import { messageFields, type Logger } from '../../node/log.js'
-import { endSpan, inSpan, SpanKind, startReceiveSpan, startSendSpan } from '../../node/tracing.js'
+} from '../core/errors.js'
+import type { MessageMetrics } from '../envelope/metrics.js'
+import type { Logger } from 'pino'
+import { messageFields } from '../envelope/log-fields.js'
+import { endSpan, inSpan, SpanKind, startReceiveSpan, startSendSpan } from '../envelope/trace.js'
 import { RpcChannel, abortReason } from './channel.js'
 import { anyCommand, type Command, type Handler, type HandlerContext, type RequestOptions } from './commands.js'
 import { MAX_INBOUND_STREAMS, MAX_OUTBOUND_STREAMS, RPC_PROTOCOL } from './constants.js'
@@ -24,7 +25,7 @@ export { RpcChannel } from './channel.js'
 
 export interface RpcInit {
   libp2p: Libp2p
-  stats: Stats
+  stats: MessageMetrics
   log: Logger
   maxMessageBytes: number
   window: number
@@ -256,7 +257,10 @@ export class RpcService {
       if (counted) this.init.stats.observe('handle', type, (performance.now() - started) / 1000)
       // The handler was told the caller's deadline passed: its answer is no answer. Said as
       // COM001 so the caller sees a timeout whether this or its own timer comes first.
-      if (ctx.expired) return answer(null, failure = new TimeoutError(`"${env.subject}": the caller's deadline passed before the handler answered`))
+      if (ctx.expired) {
+        failure = new TimeoutError(`"${env.subject}": the caller's deadline passed before the handler answered`)
+        return answer(null, failure)
+      }
       const res = entry.command.response.safeParse(result)
       if (!res.success) failure = new ValidationError(`handler of "${env.subject}" answered badly: ${describe(res.error)}`)
       return failure !== undefined ? answer(null, failure) : answer(res.data)

@@ -7,7 +7,7 @@
  * not lose the result.
  */
 import type { RpcService } from '../rpc/index.js'
-import { AgentMeshError, CannotRunTaskError, HandlerError, NotCoordinatorError, StaleTermError } from '../../node/errors.js'
+import { AgentMeshError, CannotRunTaskError, HandlerError, NotCoordinatorError, StaleTermError } from '../core/errors.js'
 import { HeldCommand, ReportCommand, RunCommand, StopCommand, type Requirements, type TaskReport, type TaskSpec } from './schemas.js'
 import type { ResourceItem } from '../resource/items.js'
 
@@ -118,7 +118,10 @@ export class TaskExecutor {
   held (ids?: string[]): Array<{ task_id: string, attempt: number, state: Attempt['state'], progress: number, result?: unknown, error?: { code: string, message: string }, checkpoint?: unknown }> {
     const asked = ids !== undefined ? new Set(ids) : undefined
     return [...this.attempts.values()].filter(a => asked === undefined || asked.has(a.spec.task_id)).map(a => ({
-      task_id: a.spec.task_id, attempt: a.attempt, state: a.state, progress: a.progress,
+      task_id: a.spec.task_id,
+      attempt: a.attempt,
+      state: a.state,
+      progress: a.progress,
       ...(a.result !== undefined ? { result: a.result } : {}),
       ...(a.error !== undefined ? { error: a.error } : {}),
       ...(a.checkpoint !== undefined ? { checkpoint: a.checkpoint } : {})

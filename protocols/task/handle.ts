@@ -6,7 +6,7 @@
  * coordinator changes, every open handle asks the new one, and submits again if it must.
  */
 import { randomUUID } from 'node:crypto'
-import { AgentMeshError, TimeoutError, ValidationError } from '../../node/errors.js'
+import { AgentMeshError, TimeoutError, ValidationError } from '../core/errors.js'
 import type { RpcService } from '../rpc/index.js'
 import { ControlCommand, QueryCommand, QueryManyCommand, SubmitCommand, TaskSpec, TERMINAL, type TaskControlAnswer, type TaskSpecInput, type TaskStatus } from './schemas.js'
 

@@ -6,7 +6,7 @@
  */
 import type { RpcService } from '../rpc/index.js'
 import type { NegotiationService } from '../negotiation/index.js'
-import { NotCoordinatorError } from '../../node/errors.js'
+import { NotCoordinatorError } from '../core/errors.js'
 import { TaskExecutor, type TaskHandler } from './executor.js'
 import { TaskScheduler, type SchedulerResources } from './scheduler.js'
 import { TaskClient, type TaskHandle } from './handle.js'

@@ -6,7 +6,7 @@
  *   assigned | running -> submitted (its agent was lost: another attempt)
  *   any state that is not final -> cancelled | failed (cancel, deadline, dependency failed)
  */
-import { DependencyError } from '../../node/errors.js'
+import { DependencyError } from '../core/errors.js'
 import type { TaskState } from './schemas.js'
 
 const NEXT: Record<TaskState, readonly TaskState[]> = {

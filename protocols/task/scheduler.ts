@@ -18,7 +18,7 @@
  */
 import type { z } from 'zod'
 import type { RpcService } from '../rpc/index.js'
-import { AgentMeshError, DeadlineError, DependencyError, NotCoordinatorError, NotTaskHolderError, TimeoutError, UnknownTaskError } from '../../node/errors.js'
+import { AgentMeshError, DeadlineError, DependencyError, NotCoordinatorError, NotTaskHolderError, TimeoutError, UnknownTaskError } from '../core/errors.js'
 import type { TaskExecutor } from './executor.js'
 import type { ResourceItem } from '../resource/items.js'
 import type { AllocateAnswer } from '../resource/schemas.js'

@@ -6,7 +6,7 @@
  * registered by the application every call here is a no-op, and no exporter runs.
  */
 import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api'
-import { AGENTMESH_VERSION } from './version.js'
+import { AGENTMESH_VERSION } from '../core/version.js'
 
 export { SpanKind } from '@opentelemetry/api'
 

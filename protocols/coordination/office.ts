@@ -1,0 +1,34 @@
+/**
+ * What the protocols that act through the coordinator (tasks, resources) need to know of the
+ * coordination: who is in office, in which term, and whether a message of some term from some
+ * peer is to be admitted (fencing). One interface instead of a closure per question, so a
+ * service's dependencies read as one line. `CoordinationService` implements it.
+ */
+import type { TypedEventTarget } from 'main-event'
+
+export interface OfficeChange {
+  /** The coordinator in office, or undefined while none is known. */
+  leader?: string
+  term: number
+  /** Whether this node is the one in office. */
+  self: boolean
+}
+
+export interface OfficeEvents {
+  'coordinator:change': CustomEvent<OfficeChange>
+}
+
+export interface Office extends TypedEventTarget<OfficeEvents> {
+  /** This node is the coordinator in office (elected, holding its lease). */
+  readonly inOffice: boolean
+  /** The newest term this node has seen. */
+  readonly term: number
+  /** The coordinator this node follows (or itself), if any. */
+  readonly leader: string | undefined
+  /** The voters of the current voter set (peer ids). */
+  voters: () => string[]
+  /** Fencing: a message of `term` from `from` comes from the coordinator this node follows. */
+  admits: (term: number, from: string) => boolean
+  /** Resolves with the coordinator's peer id once one is in office; rejects when `signal` fires. */
+  coordinator: (options?: { signal?: AbortSignal }) => Promise<string>
+}
