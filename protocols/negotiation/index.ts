@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
+import { TypedEventEmitter } from 'main-event'
 import type { z } from 'zod'
 import { AgentMeshError, LateProposalError, NoAgreementError } from '../core/errors.js'
 import { dialFramed, FramedStream } from '../rpc/framed-stream.js'
@@ -29,23 +30,39 @@ export interface NegotiationEvent { kind: 'contract_net' | 'bilateral', role: 'i
 export interface NegotiationInit {
   libp2p: Libp2p
   maxMessageBytes: number
-  onEvent: (e: NegotiationEvent) => void
-  onError: (err: Error) => void
 }
 
-export class NegotiationService {
+export interface NegotiationEvents {
+  /** A negotiation this node took part in ended (awarded, agreed, rejected, late, NEG002...). */
+  negotiation: CustomEvent<NegotiationEvent>
+  /** A conversation failed for a reason other than the protocol's own (a bug, a broken stream). */
+  error: CustomEvent<{ error: Error }>
+}
+
+export class NegotiationService extends TypedEventEmitter<NegotiationEvents> {
   private readonly init: NegotiationInit
   private readonly participants = new Map<string, Participant<unknown>>()
   private readonly responders = new Map<string, { respond: Respond<unknown>, terms?: z.ZodType }>()
   private readonly open = new Set<Stream>()
+  private running = false
 
-  constructor (init: NegotiationInit) { this.init = init }
+  constructor (init: NegotiationInit) {
+    super()
+    this.init = init
+  }
 
   async start (): Promise<void> {
-    await this.init.libp2p.handle(NEGOTIATE_PROTOCOL, (stream, connection) => { void this.inbound(stream, connection) }, { maxInboundStreams: 256, maxOutboundStreams: 256 })
+    if (this.running) return
+    this.running = true
+    await this.init.libp2p.handle(NEGOTIATE_PROTOCOL, (stream, connection) => { void this.inbound(stream, connection) }, {
+      maxInboundStreams: 256,
+      maxOutboundStreams: 256
+    })
   }
 
   async stop (): Promise<void> {
+    if (!this.running) return
+    this.running = false
     await this.init.libp2p.unhandle(NEGOTIATE_PROTOCOL).catch(() => {})
     for (const s of this.open) s.abort(new Error('node stopping'))
     this.open.clear()
@@ -109,7 +126,7 @@ export class NegotiationService {
       // A malformed opening, a walk-away, a vanished peer: this conversation ends, no other.
       const code = err instanceof AgentMeshError ? err.code : 'error'
       if (opening === undefined) this.event('bilateral', 'participant', code, '', from, '')
-      if (!(err instanceof AgentMeshError)) this.init.onError(err as Error)
+      if (!(err instanceof AgentMeshError)) this.safeDispatchEvent('error', { detail: { error: err as Error } })
       fs.abort(err as Error)
     } finally { this.open.delete(stream) }
   }
@@ -171,6 +188,6 @@ export class NegotiationService {
   }
 
   private event (kind: NegotiationEvent['kind'], role: NegotiationEvent['role'], outcome: string, negotiationId: string, peer: string, subject: string): void {
-    this.init.onEvent({ kind, role, outcome, negotiationId, peer, subject })
+    this.safeDispatchEvent('negotiation', { detail: { kind, role, outcome, negotiationId, peer, subject } })
   }
 }
