@@ -24,7 +24,7 @@ import { ConnectionError } from '../protocols/core/errors.js'
 import type { Startable } from '../protocols/core/service.js'
 import { AGENTMESH_VERSION } from '../protocols/core/version.js'
 import type { PublishOptions, Subscription, Topic } from '../protocols/pubsub/index.js'
-import { abortReason } from '../protocols/rpc/channel.js'
+import { until } from './until.js'
 import { RPC_PROTOCOL, type Command, type Handler, type RequestOptions, type SendResult } from '../protocols/rpc/index.js'
 import type { Envelope } from '../protocols/envelope/index.js'
 import { matches, type AgentQuery, type PeerInfo } from '../discovery/membership.js'
@@ -230,18 +230,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   async joined (options: { min?: number, peer?: string, signal?: AbortSignal } = {}): Promise<void> {
     const min = options.min ?? 1
     const done = (): boolean => options.peer !== undefined ? this.s.membership.get(options.peer) !== undefined : this.peers().length >= min
-    if (done()) return
-    await new Promise<void>((resolve, reject) => {
-      const onJoin = (): void => { if (done()) { cleanup(); resolve() } }
-      const onAbort = (): void => { cleanup(); reject(abortReason(options.signal as AbortSignal)) }
-      const cleanup = (): void => {
-        this.removeEventListener('peer:join', onJoin)
-        options.signal?.removeEventListener('abort', onAbort)
-      }
-      this.addEventListener('peer:join', onJoin)
-      options.signal?.addEventListener('abort', onAbort, { once: true })
-      if (options.signal?.aborted === true) onAbort()
-    })
+    await until(this, 'peer:join', () => done() ? true : undefined, options.signal)
   }
 
   /** Every agent this node has heard of, with its failure-detection state (alive, suspect, offline, left). */
@@ -301,32 +290,8 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       const s = this.coordination.status()
       return s.leader !== undefined && (s.inOffice || s.leader !== this.peerId) ? { leader: s.leader, term: s.term } : undefined
     }
-    const signal = options.signal
-    const got = now()
-    if (got !== undefined) return got
-    if (signal?.aborted === true) throw abortReason(signal)
-    return await new Promise((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout> | undefined
-      const check = (): void => {
-        if (timer !== undefined) clearTimeout(timer)
-        timer = undefined
-        const elected = now()
-        if (elected !== undefined) { cleanup(); resolve(elected); return }
-        if (this.coordination.leader === this.peerId) {
-          timer = setTimeout(check, this.config.coordination.heartbeatIntervalMs)
-          timer.unref?.()
-        }
-      }
-      const onAbort = (): void => { cleanup(); reject(abortReason(signal as AbortSignal)) }
-      const cleanup = (): void => {
-        if (timer !== undefined) clearTimeout(timer)
-        this.coordination.removeEventListener('coordinator:change', check)
-        signal?.removeEventListener('abort', onAbort)
-      }
-      this.coordination.addEventListener('coordinator:change', check)
-      signal?.addEventListener('abort', onAbort, { once: true })
-      check()
-    })
+    const elected = (): number | undefined => this.coordination.leader === this.peerId ? this.config.coordination.heartbeatIntervalMs : undefined
+    return await until(this.coordination, 'coordinator:change', now, options.signal, elected)
   }
 
   /** Agents with a capability, a role or a name, from the membership view. */
@@ -338,20 +303,10 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
    * signal's reason when it fires.
    */
   async waitForAgent (query: AgentQuery, options: { signal?: AbortSignal } = {}): Promise<PeerInfo> {
-    const signal = options.signal
-    const known = this.findAgents(query)[0]
-    if (known !== undefined) return known
-    if (signal?.aborted === true) throw abortReason(signal)
-    return await new Promise((resolve, reject) => {
-      const onJoin = (e: AgentNodeEvents['peer:join']): void => { if (matches(e.detail, query)) { cleanup(); resolve(e.detail) } }
-      const onAbort = (): void => { cleanup(); reject(abortReason(signal as AbortSignal)) }
-      const cleanup = (): void => {
-        this.removeEventListener('peer:join', onJoin)
-        signal?.removeEventListener('abort', onAbort)
-      }
-      this.addEventListener('peer:join', onJoin)
-      signal?.addEventListener('abort', onAbort, { once: true })
-    })
+    return await until(this, 'peer:join', (e?: Event) => {
+      const joined = (e as AgentNodeEvents['peer:join'] | undefined)?.detail
+      return joined !== undefined ? (matches(joined, query) ? joined : undefined) : this.findAgents(query)[0]
+    }, options.signal)
   }
 
   card (): AgentCard {

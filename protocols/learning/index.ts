@@ -166,7 +166,17 @@ export class LearningService extends TypedEventEmitter<LearningEvents> {
   private async take (u: ModelUpdate): Promise<void> {
     const started = performance.now()
     const answer = async (status: LearningMetrics['status'], bytes: number, extra: Partial<LearningMetrics> = {}): Promise<void> => {
-      const m: LearningMetrics = { model_id: u.model_id, version: u.version, agent: this.init.self, status, bytes, duration_ms: Math.round(performance.now() - started), timestamp: new Date().toISOString(), metrics: {}, ...extra }
+      const m: LearningMetrics = {
+        model_id: u.model_id,
+        version: u.version,
+        agent: this.init.self,
+        status,
+        bytes,
+        duration_ms: Math.round(performance.now() - started),
+        timestamp: new Date().toISOString(),
+        metrics: {},
+        ...extra
+      }
       this.safeDispatchEvent('outcome', { detail: m })
       await this.publish(LEARNING_METRICS_TOPIC, m).catch(() => {})
     }

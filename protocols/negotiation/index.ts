@@ -93,14 +93,21 @@ export class NegotiationService extends TypedEventEmitter<NegotiationEvents> {
   }
 
   /** Negotiate with one peer, opening with `terms`; resolves with the agreement or rejects NEG002. */
-  async negotiate<T> (o: { peer: string, subject: string, terms: T, respond: Respond<T>, maxRounds?: number, deadlineMs?: number, schema?: z.ZodType<T>, signal?: AbortSignal }): Promise<Agreement<T>> {
+  async negotiate<T> (o: {
+    peer: string, subject: string, terms: T, respond: Respond<T>, maxRounds?: number, deadlineMs?: number, schema?: z.ZodType<T>, signal?: AbortSignal
+  }): Promise<Agreement<T>> {
     const negotiationId = randomUUID()
     const maxRounds = o.maxRounds ?? 10
     const deadline = Date.now() + (o.deadlineMs ?? 10_000)
-    const fs = await this.dial(o.peer, AbortSignal.any([AbortSignal.timeout(Math.max(1, deadline - Date.now())), ...(o.signal !== undefined ? [o.signal] : [])]))
+    const signals = [AbortSignal.timeout(Math.max(1, deadline - Date.now())), ...(o.signal !== undefined ? [o.signal] : [])]
+    const fs = await this.dial(o.peer, AbortSignal.any(signals))
     try {
-      await fs.writeJson({ type: 'offer', negotiation_id: negotiationId, round: 1, terms: o.terms, subject: o.subject, max_rounds: maxRounds, deadline: new Date(deadline).toISOString() })
-      const a = await converse(fs, { negotiationId, maxRounds, deadline, respond: o.respond, ...(o.schema !== undefined ? { terms: o.schema } : {}), ours: { terms: o.terms, round: 1 } })
+      await fs.writeJson({
+        type: 'offer', negotiation_id: negotiationId, round: 1, terms: o.terms, subject: o.subject, max_rounds: maxRounds, deadline: new Date(deadline).toISOString()
+      })
+      const a = await converse(fs, {
+        negotiationId, maxRounds, deadline, respond: o.respond, ...(o.schema !== undefined ? { terms: o.schema } : {}), ours: { terms: o.terms, round: 1 }
+      })
       this.event('bilateral', 'initiator', 'agreed', negotiationId, o.peer, o.subject)
       return a
     } catch (err) {
@@ -180,7 +187,14 @@ export class NegotiationService extends TypedEventEmitter<NegotiationEvents> {
     }
     const deadline = offer.deadline !== undefined ? Date.parse(offer.deadline) : Date.now() + 10_000
     try {
-      await converse(fs, { negotiationId: id, maxRounds: offer.max_rounds ?? 10, deadline, respond: r.respond, ...(r.terms !== undefined ? { terms: r.terms } : {}), theirs: { terms: offer.terms, round: 1 } })
+      await converse(fs, {
+        negotiationId: id,
+        maxRounds: offer.max_rounds ?? 10,
+        deadline,
+        respond: r.respond,
+        ...(r.terms !== undefined ? { terms: r.terms } : {}),
+        theirs: { terms: offer.terms, round: 1 }
+      })
       this.event('bilateral', 'participant', 'agreed', id, from, subject)
     } catch (err) {
       this.event('bilateral', 'participant', err instanceof NoAgreementError ? 'NEG002' : err instanceof AgentMeshError ? err.code : 'error', id, from, subject)
