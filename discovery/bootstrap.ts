@@ -5,6 +5,7 @@
  */
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
+import { TypedEventEmitter } from 'main-event'
 
 export interface BootstrapInit {
   libp2p: Libp2p
@@ -12,15 +13,19 @@ export interface BootstrapInit {
   initialDelayMs: number
   maxDelayMs: number
   dialTimeoutMs: number
-  onDialError?: (address: string, err: Error, nextDelayMs: number) => void
+}
+
+export interface BootstrapEvents {
+  /** A bootstrap peer could not be reached; the dial is retried after `retryInMs`. */
+  'dial:error': CustomEvent<{ address: string, error: Error, retryInMs: number }>
 }
 
 interface Target { address: string, peerId?: string, delay: number, timer?: ReturnType<typeof setTimeout>, dialing: boolean }
 
-export class BootstrapDialer {
+export class BootstrapDialer extends TypedEventEmitter<BootstrapEvents> {
   private readonly init: BootstrapInit
   private readonly targets: Target[]
-  private readonly controller = new AbortController()
+  private controller = new AbortController()
   private running = false
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
     const id = evt.detail.toString()
@@ -28,6 +33,7 @@ export class BootstrapDialer {
   }
 
   constructor (init: BootstrapInit) {
+    super()
     this.init = init
     this.targets = init.addresses.map(address => ({
       address,
@@ -40,6 +46,7 @@ export class BootstrapDialer {
   start (): void {
     if (this.running) return
     this.running = true
+    if (this.controller.signal.aborted) this.controller = new AbortController()
     this.init.libp2p.addEventListener('peer:disconnect', this.onDisconnect)
     for (const t of this.targets) this.schedule(t, 0)
   }
@@ -49,7 +56,10 @@ export class BootstrapDialer {
     this.running = false
     this.controller.abort()
     this.init.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
-    for (const t of this.targets) if (t.timer !== undefined) clearTimeout(t.timer)
+    for (const t of this.targets) {
+      if (t.timer !== undefined) clearTimeout(t.timer)
+      t.timer = undefined
+    }
   }
 
   private schedule (t: Target, delay: number): void {
@@ -73,7 +83,7 @@ export class BootstrapDialer {
       const next = Math.min(t.delay * 2, this.init.maxDelayMs)
       const wait = Math.round(t.delay / 2 + Math.random() * t.delay / 2)
       t.delay = next
-      this.init.onDialError?.(t.address, err as Error, wait)
+      this.safeDispatchEvent('dial:error', { detail: { address: t.address, error: err as Error, retryInMs: wait } })
       t.dialing = false
       this.schedule(t, wait)
       return

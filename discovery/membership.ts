@@ -29,6 +29,8 @@ export interface PeerInfo {
 export interface MembershipEvents {
   'peer:join': CustomEvent<PeerInfo>
   'peer:leave': CustomEvent<{ peerId: string, name: string }>
+  /** A card exchange failed (the peer stays unknown until it connects again). */
+  error: CustomEvent<{ error: Error, peer: string }>
 }
 
 export interface MembershipInit {
@@ -38,7 +40,6 @@ export interface MembershipInit {
   card: () => AgentCard
   /** Dials a peer another agent told of (the peer exchange); the dialer keeps the budget. */
   dial: (peerId: string, addresses: string[]) => void
-  onError?: (peer: string, err: Error) => void
 }
 
 export interface AgentQuery { capability?: string, role?: string, name?: string }
@@ -103,10 +104,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
   }
 
   find (q: AgentQuery): PeerInfo[] {
-    return this.peers().filter(p =>
-      (q.capability === undefined || p.capabilities.includes(q.capability)) &&
-      (q.role === undefined || p.roles.includes(q.role)) &&
-      (q.name === undefined || p.name === q.name))
+    return this.peers().filter(p => matches(p, q))
   }
 
   private async exchange (peer: string): Promise<void> {
@@ -116,7 +114,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
       this.record(answer.card)
       this.dialHints(answer.peers)
     } catch (err) {
-      if (this.running) this.init.onError?.(peer, err as Error)
+      if (this.running) this.safeDispatch('error', { error: err as Error, peer })
     }
   }
 
@@ -166,4 +164,11 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
       this.safeDispatchEvent(type, { detail })
     } catch { /* listeners' errors are theirs */ }
   }
+}
+
+/** Whether an agent has the capability, the role and the name the query asks for (each if given). */
+export function matches (p: Pick<PeerInfo, 'capabilities' | 'roles' | 'name'>, q: AgentQuery): boolean {
+  return (q.capability === undefined || p.capabilities.includes(q.capability)) &&
+    (q.role === undefined || p.roles.includes(q.role)) &&
+    (q.name === undefined || p.name === q.name)
 }

@@ -51,16 +51,15 @@ export class DebugServer {
 
   constructor (init: DebugServerInit) {
     this.init = init
-    const { host } = splitHostPort(init.listen)
-    if (!isLoopback(host) && init.token === undefined) {
-      throw new ConfigError(`debug endpoint on ${init.listen} is reachable beyond this host: set debugToken (--debug-token) or bind it to 127.0.0.1`)
-    }
     if (init.token !== undefined) this.tokenDigest = digest(init.token)
   }
 
   async start (): Promise<string> {
     if (this.server !== undefined) return this.url
     const { host, port } = splitHostPort(this.init.listen)
+    if (!isLoopback(host) && this.init.token === undefined) {
+      throw new ConfigError(`debug endpoint on ${this.init.listen} is reachable beyond this host: set debugToken (--debug-token) or bind it to 127.0.0.1`)
+    }
     const server = createServer((req, res) => { void this.serve(req, res) })
     // Keep-alive sockets would hold stop() open until their timeout.
     server.keepAliveTimeout = 1_000

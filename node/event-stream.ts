@@ -18,17 +18,27 @@ export class EventStream {
   private readonly clients = new Set<ServerResponse>()
   private readonly maxClients: number
   private readonly maxBufferedBytes: number
-  private readonly heartbeat: ReturnType<typeof setInterval>
+  private readonly heartbeatMs: number
+  private heartbeat?: ReturnType<typeof setInterval>
   private readonly onDrop?: () => void
 
   constructor (init: EventStreamInit = {}) {
     this.maxClients = init.maxClients ?? 32
     this.maxBufferedBytes = init.maxBufferedBytes ?? 1024 * 1024
+    this.heartbeatMs = init.heartbeatMs ?? 15_000
     this.onDrop = init.onDrop
+  }
+
+  /** Starts the keep-alive comments; attach() and send() work without it. */
+  start (): void {
+    if (this.heartbeat !== undefined) return
     // A comment line now and then keeps proxies and idle timeouts from closing the stream.
-    this.heartbeat = setInterval(() => { this.write(': keep-alive\n\n') }, init.heartbeatMs ?? 15_000)
+    this.heartbeat = setInterval(() => { this.write(': keep-alive\n\n') }, this.heartbeatMs)
     this.heartbeat.unref()
   }
+
+  /** Ends every client's stream and the keep-alive. */
+  stop (): void { this.close() }
 
   get size (): number { return this.clients.size }
 
@@ -52,7 +62,8 @@ export class EventStream {
   }
 
   close (): void {
-    clearInterval(this.heartbeat)
+    if (this.heartbeat !== undefined) clearInterval(this.heartbeat)
+    this.heartbeat = undefined
     for (const res of this.clients) res.end()
     this.clients.clear()
   }

@@ -12,7 +12,10 @@ let installed: Promise<TracingHandle> | undefined
 
 export async function installOtlpTracing (url: string, serviceName: string): Promise<TracingHandle> {
   installed ??= (async () => {
-    const [{ TracerProvider, BatchSpanProcessor }, { OTLPTraceExporter }, { AsyncLocalStorageContextManager }, { W3CTraceContextPropagator }, { resourceFromAttributes }] = await Promise.all([
+    const [
+      { TracerProvider, BatchSpanProcessor }, { OTLPTraceExporter }, { AsyncLocalStorageContextManager },
+      { W3CTraceContextPropagator }, { resourceFromAttributes }
+    ] = await Promise.all([
       import('@opentelemetry/sdk-trace'),
       import('@opentelemetry/exporter-trace-otlp-http'),
       import('@opentelemetry/context-async-hooks'),

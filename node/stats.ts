@@ -123,7 +123,8 @@ export class Stats implements MessageMetrics {
 
   /** A histogram in seconds with the given labels; returns its observe function. */
   histogram<L extends string> (name: string, help: string, labelNames: L[]): (labels: Record<L, string>, seconds: number) => void {
-    const h = new Histogram({ name, help, labelNames, buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers: [this.registry] })
+    const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+    const h = new Histogram({ name, help, labelNames, buckets, registers: [this.registry] })
     return (labels, seconds) => { if (seconds >= 0) h.observe(labels as any, seconds) }
   }
 

@@ -11,9 +11,11 @@
  */
 import { createHash } from 'node:crypto'
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
+import { TypedEventEmitter } from 'main-event'
 import { AgentMeshError, ConnectionError, ModelMismatchError, StaleModelError, UnknownModelError, ValidationError } from '../core/errors.js'
 import { dialFramed, FramedStream } from '../rpc/framed-stream.js'
-import { FetchHeader, FetchRequest, LEARNING_METRICS_TOPIC, LEARNING_PROTOCOL, MODEL_UPDATE_TOPIC, type LearningMetrics, type ModelUpdate } from './schemas.js'
+import type { PubSubService, Subscription } from '../pubsub/index.js'
+import { FetchHeader, FetchRequest, LEARNING_METRICS_TOPIC, LEARNING_PROTOCOL, MODEL_UPDATE_TOPIC, LearningMetrics, ModelUpdate } from './schemas.js'
 
 export * from './schemas.js'
 
@@ -27,14 +29,20 @@ export interface LearningInit {
   chunkBytes: number
   maxModelBytes: number
   fetchTimeoutMs: number
-  publish: (topic: string, payload: unknown) => Promise<void>
-  onOutcome: (m: LearningMetrics) => void
-  onError: (err: Error) => void
-  /** Start listening to learning.model_update and learning.metrics (called on first use). */
-  listen: () => void
+  /** Announcements and answers go out on it (while started) and are heard on it. */
+  pubsub: PubSubService
 }
 
-export class LearningService {
+export interface LearningEvents {
+  /** This node's answer to a model update (applied, stale, failed, hash_mismatch). */
+  outcome: CustomEvent<LearningMetrics>
+  /** An announcement on learning.model_update that does not parse. */
+  rejected: CustomEvent<{ from: string, message: string, reason: string }>
+  /** Something failed in the background (an announcement naming another source, a failed update). */
+  error: CustomEvent<{ error: Error }>
+}
+
+export class LearningService extends TypedEventEmitter<LearningEvents> {
   private readonly init: LearningInit
   /** Versions this node can serve: what it published and what it applied (the newest of each model). */
   private readonly store = new Map<string, ModelVersion>()
@@ -44,25 +52,69 @@ export class LearningService {
   private readonly holders = new Map<string, Set<string>>()
   private readonly queues = new Map<string, Promise<void>>()
   private readonly open = new Set<Stream>()
-  private readonly stopping = new AbortController()
+  private stopping = new AbortController()
+  private running = false
+  /** learning.model_update and learning.metrics, once this node takes or publishes models. */
+  private listening: Array<Subscription<unknown>> = []
 
-  constructor (init: LearningInit) { this.init = init }
+  constructor (init: LearningInit) {
+    super()
+    this.init = init
+  }
 
   async start (): Promise<void> {
+    if (this.running) return
+    this.running = true
+    if (this.stopping.signal.aborted) this.stopping = new AbortController()
     await this.init.libp2p.handle(LEARNING_PROTOCOL, (stream, connection) => { void this.serve(stream, connection) }, { maxInboundStreams: 64 })
+    if (this.wantsUpdates) this.listen()
   }
 
   async stop (): Promise<void> {
+    if (!this.running) return
+    this.running = false
     this.stopping.abort(new ConnectionError('node stopping'))
+    for (const sub of this.listening.splice(0)) sub.unsubscribe()
     await this.init.libp2p.unhandle(LEARNING_PROTOCOL).catch(() => {})
     for (const s of this.open) s.abort(new Error('node stopping'))
     this.open.clear()
   }
 
+  /**
+   * Model updates and the agents' answers to them (R-LEARN): only agents that take or publish
+   * models listen to the learning topics, from the first applier or publish on.
+   */
+  private listen (): void {
+    if (this.listening.length > 0 || !this.running) return
+    const updates = this.init.pubsub.subscribe(MODEL_UPDATE_TOPIC)
+    const answers = this.init.pubsub.subscribe(LEARNING_METRICS_TOPIC)
+    this.listening = [updates, answers]
+    void (async () => {
+      for await (const m of updates) {
+        const u = ModelUpdate.safeParse(m.payload)
+        if (u.success) this.announced(u.data, m.from)
+        else this.safeDispatchEvent('rejected', { detail: { from: m.from, message: 'learning.model_update', reason: 'invalid' } })
+      }
+    })()
+    void (async () => {
+      for await (const m of answers) {
+        const a = LearningMetrics.safeParse(m.payload)
+        if (a.success) this.heard(a.data, m.from)
+      }
+    })()
+  }
+
+  /** Only while started: announcements and answers of a node not in the mesh go nowhere. */
+  private async publish (topic: string, payload: unknown): Promise<void> {
+    if (this.running) await this.init.pubsub.publish(topic, payload)
+  }
+
+  private fail (error: Error): void { this.safeDispatchEvent('error', { detail: { error } }) }
+
   /** Apply updates of one model here (`*` for every model). */
   onModelUpdate (modelId: string, apply: ApplyModel): () => void {
     this.appliers.set(modelId, apply)
-    this.init.listen()
+    this.listen()
     return () => { if (this.appliers.get(modelId) === apply) this.appliers.delete(modelId) }
   }
 
@@ -84,10 +136,10 @@ export class LearningService {
     if (u.data.byteLength > this.init.maxModelBytes) throw new ValidationError(`model of ${u.data.byteLength} bytes is over learning.maxModelBytes (${this.init.maxModelBytes})`)
     const had = this.store.get(u.model_id)
     if (had !== undefined && had.version >= u.version) throw new StaleModelError(`model ${u.model_id} version ${u.version} is not newer than version ${had.version}`)
-    this.init.listen()
+    this.listen()
     const m = this.offer(u.model_id, u.version, u.data, u.metadata ?? {})
     const announce: ModelUpdate = { type: 'learning.model_update', model_id: m.model_id, version: m.version, size: m.data.byteLength, sha256: m.sha256, source: this.init.self, timestamp: new Date().toISOString(), metadata: m.metadata }
-    await this.init.publish(MODEL_UPDATE_TOPIC, announce)
+    await this.publish(MODEL_UPDATE_TOPIC, announce)
     return announce
   }
 
@@ -102,11 +154,11 @@ export class LearningService {
 
   /** An announcement heard on learning.model_update. */
   announced (u: ModelUpdate, from: string): void {
-    if (u.source !== from) { this.init.onError(new ValidationError(`model update announced by ${from} names ${u.source} as its source`)); return }
+    if (u.source !== from) { this.fail(new ValidationError(`model update announced by ${from} names ${u.source} as its source`)); return }
     if (this.appliers.get(u.model_id) === undefined && this.appliers.get('*') === undefined) return
     // One update of a model at a time, in the order heard.
     const prev = this.queues.get(u.model_id) ?? Promise.resolve()
-    const next = prev.then(async () => { await this.take(u) }).catch((err: Error) => { this.init.onError(err) })
+    const next = prev.then(async () => { await this.take(u) }).catch((err: Error) => { this.fail(err) })
     this.queues.set(u.model_id, next)
     void next.finally(() => { if (this.queues.get(u.model_id) === next) this.queues.delete(u.model_id) })
   }
@@ -114,9 +166,19 @@ export class LearningService {
   private async take (u: ModelUpdate): Promise<void> {
     const started = performance.now()
     const answer = async (status: LearningMetrics['status'], bytes: number, extra: Partial<LearningMetrics> = {}): Promise<void> => {
-      const m: LearningMetrics = { model_id: u.model_id, version: u.version, agent: this.init.self, status, bytes, duration_ms: Math.round(performance.now() - started), timestamp: new Date().toISOString(), metrics: {}, ...extra }
-      this.init.onOutcome(m)
-      await this.init.publish(LEARNING_METRICS_TOPIC, m).catch(() => {})
+      const m: LearningMetrics = {
+        model_id: u.model_id,
+        version: u.version,
+        agent: this.init.self,
+        status,
+        bytes,
+        duration_ms: Math.round(performance.now() - started),
+        timestamp: new Date().toISOString(),
+        metrics: {},
+        ...extra
+      }
+      this.safeDispatchEvent('outcome', { detail: m })
+      await this.publish(LEARNING_METRICS_TOPIC, m).catch(() => {})
     }
     const current = this.applied.get(u.model_id)
     if (current !== undefined && current >= u.version) {

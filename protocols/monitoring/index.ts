@@ -5,7 +5,9 @@
  */
 import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
+import { TypedEventEmitter } from 'main-event'
 import type { RpcService } from '../rpc/index.js'
+import type { PubSubService, Subscription } from '../pubsub/index.js'
 import { ValidationError } from '../core/errors.js'
 import { Alert, CollectCommand, MetricReport, alertTopic, METRICS_TOPIC, type AlertInput } from './schemas.js'
 
@@ -15,15 +17,21 @@ export interface MonitoringInit {
   self: string
   name: string
   rpc: RpcService
+  /** Reports and alerts go out on it (while started); every agent's reports are heard on it. */
+  pubsub: PubSubService
   intervalMs: number
   /** The figures of this node now. */
   figures: () => Omit<MetricReport['metrics'], 'rss_mb' | 'event_loop_utilization' | 'uptime_s'>
-  publish: (topic: string, payload: unknown) => Promise<void>
-  onAlert: (alert: Alert) => void
-  onError: (err: Error) => void
 }
 
-export class MonitoringService {
+export interface MonitoringEvents {
+  /** An alert this node published. */
+  alert: CustomEvent<Alert>
+  /** A report could not be published. */
+  error: CustomEvent<{ error: Error }>
+}
+
+export class MonitoringService extends TypedEventEmitter<MonitoringEvents> {
   private readonly init: MonitoringInit
   private timer?: ReturnType<typeof setInterval>
   private readonly latest = new Map<string, MetricReport>()
@@ -31,20 +39,53 @@ export class MonitoringService {
   private elu = performance.eventLoopUtilization()
   private readonly startedAt = Date.now()
   private unhandle?: () => void
+  private reportsHeard?: Subscription<unknown>
+  private running = false
 
-  constructor (init: MonitoringInit) { this.init = init }
+  constructor (init: MonitoringInit) {
+    super()
+    this.init = init
+  }
 
   start (): void {
+    if (this.running) return
+    this.running = true
     this.unhandle = this.init.rpc.handle(CollectCommand, () => this.snapshot('demand'))
     if (this.init.intervalMs > 0) {
-      this.timer = setInterval(() => { this.report('interval').catch((err: Error) => { this.init.onError(err) }) }, this.init.intervalMs)
+      this.timer = setInterval(() => {
+        this.report('interval').catch((err: Error) => { this.safeDispatchEvent('error', { detail: { error: err } }) })
+      }, this.init.intervalMs)
       this.timer.unref?.()
     }
+    this.listenForReports()
   }
 
   stop (): void {
+    if (!this.running) return
+    this.running = false
     if (this.timer !== undefined) clearInterval(this.timer)
+    this.timer = undefined
     this.unhandle?.()
+    this.unhandle = undefined
+    this.reportsHeard?.unsubscribe()
+    this.reportsHeard = undefined
+  }
+
+  /** Every agent's latest metric report, kept as heard: the coordinator's performance report uses them. */
+  private listenForReports (): void {
+    const sub = this.init.pubsub.subscribe(METRICS_TOPIC)
+    this.reportsHeard = sub
+    void (async () => {
+      for await (const m of sub) {
+        const r = MetricReport.safeParse(m.payload)
+        if (r.success && r.data.agent === m.from) this.record(r.data)
+      }
+    })()
+  }
+
+  /** Only while started: a report or alert of a node that is not in the mesh goes nowhere. */
+  private async publish (topic: string, payload: unknown): Promise<void> {
+    if (this.running) await this.init.pubsub.publish(topic, payload)
   }
 
   /** An agent-specific figure carried in every report from now on (`custom`). */
@@ -74,16 +115,20 @@ export class MonitoringService {
   async report (trigger: MetricReport['trigger'] = 'demand'): Promise<MetricReport> {
     const r = this.snapshot(trigger)
     this.record(r)
-    await this.init.publish(METRICS_TOPIC, r)
+    await this.publish(METRICS_TOPIC, r)
     return r
   }
 
   /** Publish an alert on `monitoring.alerts.<severity>`. */
   async alert (input: AlertInput): Promise<Alert> {
-    const parsed = Alert.safeParse({ alert_id: input.alert_id ?? randomUUID(), source: this.init.self, timestamp: new Date().toISOString(), labels: {}, ...input })
-    if (!parsed.success) throw new ValidationError(`alert: ${parsed.error.issues.map(i => `${i.path.join('.')}: ${i.message}`).join('; ')}`)
-    this.init.onAlert(parsed.data)
-    await this.init.publish(alertTopic(parsed.data.severity), parsed.data)
+    const parsed = Alert.safeParse({
+      alert_id: input.alert_id ?? randomUUID(), source: this.init.self, timestamp: new Date().toISOString(), labels: {}, ...input
+    })
+    if (!parsed.success) {
+      throw new ValidationError(`alert: ${parsed.error.issues.map(i => `${i.path.join('.')}: ${i.message}`).join('; ')}`)
+    }
+    this.safeDispatchEvent('alert', { detail: parsed.data })
+    await this.publish(alertTopic(parsed.data.severity), parsed.data)
     return parsed.data
   }
 

@@ -49,7 +49,8 @@ export async function runContractNet<P> (open: OpenConversation, o: ContractNetO
   const cfp: Cfp = { type: 'cfp', negotiation_id: negotiationId, subject: o.subject, task: o.task, constraints: o.constraints ?? {}, reply_by: new Date(replyBy).toISOString() }
   const result: ContractNetResult<P> = { negotiationId, proposals: [], refusals: [], late: [], failed: [] }
   const streams = new Map<string, FramedStream>()
-  const overall = AbortSignal.any([AbortSignal.timeout((o.replyWithinMs ?? 1_000) + (o.confirmWithinMs ?? 2_000) * (o.candidates.length + 1) + 5_000), ...(o.signal !== undefined ? [o.signal] : [])])
+  const budgetMs = (o.replyWithinMs ?? 1_000) + (o.confirmWithinMs ?? 2_000) * (o.candidates.length + 1) + 5_000
+  const overall = AbortSignal.any([AbortSignal.timeout(budgetMs), ...(o.signal !== undefined ? [o.signal] : [])])
   // One conversation per candidate listens on it: ten bidders are not a leak.
   setMaxListeners(Infinity, overall)
   let closedForBids = false

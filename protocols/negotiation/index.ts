@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
+import { TypedEventEmitter } from 'main-event'
 import type { z } from 'zod'
 import { AgentMeshError, LateProposalError, NoAgreementError } from '../core/errors.js'
 import { dialFramed, FramedStream } from '../rpc/framed-stream.js'
@@ -29,23 +30,39 @@ export interface NegotiationEvent { kind: 'contract_net' | 'bilateral', role: 'i
 export interface NegotiationInit {
   libp2p: Libp2p
   maxMessageBytes: number
-  onEvent: (e: NegotiationEvent) => void
-  onError: (err: Error) => void
 }
 
-export class NegotiationService {
+export interface NegotiationEvents {
+  /** A negotiation this node took part in ended (awarded, agreed, rejected, late, NEG002...). */
+  negotiation: CustomEvent<NegotiationEvent>
+  /** A conversation failed for a reason other than the protocol's own (a bug, a broken stream). */
+  error: CustomEvent<{ error: Error }>
+}
+
+export class NegotiationService extends TypedEventEmitter<NegotiationEvents> {
   private readonly init: NegotiationInit
   private readonly participants = new Map<string, Participant<unknown>>()
   private readonly responders = new Map<string, { respond: Respond<unknown>, terms?: z.ZodType }>()
   private readonly open = new Set<Stream>()
+  private running = false
 
-  constructor (init: NegotiationInit) { this.init = init }
+  constructor (init: NegotiationInit) {
+    super()
+    this.init = init
+  }
 
   async start (): Promise<void> {
-    await this.init.libp2p.handle(NEGOTIATE_PROTOCOL, (stream, connection) => { void this.inbound(stream, connection) }, { maxInboundStreams: 256, maxOutboundStreams: 256 })
+    if (this.running) return
+    this.running = true
+    await this.init.libp2p.handle(NEGOTIATE_PROTOCOL, (stream, connection) => { void this.inbound(stream, connection) }, {
+      maxInboundStreams: 256,
+      maxOutboundStreams: 256
+    })
   }
 
   async stop (): Promise<void> {
+    if (!this.running) return
+    this.running = false
     await this.init.libp2p.unhandle(NEGOTIATE_PROTOCOL).catch(() => {})
     for (const s of this.open) s.abort(new Error('node stopping'))
     this.open.clear()
@@ -76,14 +93,21 @@ export class NegotiationService {
   }
 
   /** Negotiate with one peer, opening with `terms`; resolves with the agreement or rejects NEG002. */
-  async negotiate<T> (o: { peer: string, subject: string, terms: T, respond: Respond<T>, maxRounds?: number, deadlineMs?: number, schema?: z.ZodType<T>, signal?: AbortSignal }): Promise<Agreement<T>> {
+  async negotiate<T> (o: {
+    peer: string, subject: string, terms: T, respond: Respond<T>, maxRounds?: number, deadlineMs?: number, schema?: z.ZodType<T>, signal?: AbortSignal
+  }): Promise<Agreement<T>> {
     const negotiationId = randomUUID()
     const maxRounds = o.maxRounds ?? 10
     const deadline = Date.now() + (o.deadlineMs ?? 10_000)
-    const fs = await this.dial(o.peer, AbortSignal.any([AbortSignal.timeout(Math.max(1, deadline - Date.now())), ...(o.signal !== undefined ? [o.signal] : [])]))
+    const signals = [AbortSignal.timeout(Math.max(1, deadline - Date.now())), ...(o.signal !== undefined ? [o.signal] : [])]
+    const fs = await this.dial(o.peer, AbortSignal.any(signals))
     try {
-      await fs.writeJson({ type: 'offer', negotiation_id: negotiationId, round: 1, terms: o.terms, subject: o.subject, max_rounds: maxRounds, deadline: new Date(deadline).toISOString() })
-      const a = await converse(fs, { negotiationId, maxRounds, deadline, respond: o.respond, ...(o.schema !== undefined ? { terms: o.schema } : {}), ours: { terms: o.terms, round: 1 } })
+      await fs.writeJson({
+        type: 'offer', negotiation_id: negotiationId, round: 1, terms: o.terms, subject: o.subject, max_rounds: maxRounds, deadline: new Date(deadline).toISOString()
+      })
+      const a = await converse(fs, {
+        negotiationId, maxRounds, deadline, respond: o.respond, ...(o.schema !== undefined ? { terms: o.schema } : {}), ours: { terms: o.terms, round: 1 }
+      })
       this.event('bilateral', 'initiator', 'agreed', negotiationId, o.peer, o.subject)
       return a
     } catch (err) {
@@ -109,7 +133,7 @@ export class NegotiationService {
       // A malformed opening, a walk-away, a vanished peer: this conversation ends, no other.
       const code = err instanceof AgentMeshError ? err.code : 'error'
       if (opening === undefined) this.event('bilateral', 'participant', code, '', from, '')
-      if (!(err instanceof AgentMeshError)) this.init.onError(err as Error)
+      if (!(err instanceof AgentMeshError)) this.safeDispatchEvent('error', { detail: { error: err as Error } })
       fs.abort(err as Error)
     } finally { this.open.delete(stream) }
   }
@@ -163,7 +187,14 @@ export class NegotiationService {
     }
     const deadline = offer.deadline !== undefined ? Date.parse(offer.deadline) : Date.now() + 10_000
     try {
-      await converse(fs, { negotiationId: id, maxRounds: offer.max_rounds ?? 10, deadline, respond: r.respond, ...(r.terms !== undefined ? { terms: r.terms } : {}), theirs: { terms: offer.terms, round: 1 } })
+      await converse(fs, {
+        negotiationId: id,
+        maxRounds: offer.max_rounds ?? 10,
+        deadline,
+        respond: r.respond,
+        ...(r.terms !== undefined ? { terms: r.terms } : {}),
+        theirs: { terms: offer.terms, round: 1 }
+      })
       this.event('bilateral', 'participant', 'agreed', id, from, subject)
     } catch (err) {
       this.event('bilateral', 'participant', err instanceof NoAgreementError ? 'NEG002' : err instanceof AgentMeshError ? err.code : 'error', id, from, subject)
@@ -171,6 +202,6 @@ export class NegotiationService {
   }
 
   private event (kind: NegotiationEvent['kind'], role: NegotiationEvent['role'], outcome: string, negotiationId: string, peer: string, subject: string): void {
-    this.init.onEvent({ kind, role, outcome, negotiationId, peer, subject })
+    this.safeDispatchEvent('negotiation', { detail: { kind, role, outcome, negotiationId, peer, subject } })
   }
 }

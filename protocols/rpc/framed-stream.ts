@@ -14,7 +14,9 @@ import { FrameDecoder, joinFrames } from './frames.js'
  * Open a conversation with `peer` on `protocol`; a failed dial is a ConnectionError (COM002)
  * naming both. The stream is added to `open`, so the owner's stop() can abort it.
  */
-export async function dialFramed (libp2p: Libp2p, peer: string, protocol: string, maxFrameBytes: number, open: Set<Stream>, signal: AbortSignal): Promise<FramedStream> {
+export async function dialFramed (
+  libp2p: Libp2p, peer: string, protocol: string, maxFrameBytes: number, open: Set<Stream>, signal: AbortSignal
+): Promise<FramedStream> {
   let stream: Stream
   try {
     stream = await libp2p.dialProtocol(peerIdFromString(peer), protocol, { signal })

@@ -1,0 +1,98 @@
+/**
+ * This node's part of the mesh map (mesh-map.ts): its neighbours and message rates, announced
+ * on an internal topic every interval, soon after start and after each join or leave; and, on
+ * nodes that serve a debug endpoint, the map assembled from everyone's announcements.
+ */
+import type { Startable } from '../protocols/core/service.js'
+import type { PubSubService, Subscription } from '../protocols/pubsub/index.js'
+import type { Membership, MembershipEvents } from './membership.js'
+import { MESH_TOPIC, MeshMap, type MeshAnnouncement, type MeshSnapshot } from './mesh-map.js'
+
+export interface MeshAnnouncerInit {
+  self: { peerId: string, name: string, roles: string[] }
+  pubsub: PubSubService
+  membership: Membership
+  /** How often to announce; 0 or less never announces. */
+  intervalMs: number
+  /** Messages exchanged with each remote peer since the last call (the rates are made from it). */
+  takeCounts: () => Map<string, number>
+  /** Assemble the map from everyone's announcements (nodes with a debug endpoint do). */
+  watch: boolean
+}
+
+export class MeshAnnouncer implements Startable {
+  private readonly init: MeshAnnouncerInit
+  private running = false
+  private timer?: ReturnType<typeof setTimeout>
+  private lastRates: Record<string, number> = {}
+  private lastAnnounce = Date.now()
+  private map?: MeshMap
+  private sub?: Subscription<MeshAnnouncement>
+  private readonly soon = (): void => {
+    // Debounced: a burst of joins makes one announcement, so the map follows quickly but cheaply.
+    if (!this.running) return
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timer = setTimeout(() => { this.announce() }, 300 + Math.floor(Math.random() * 200))
+    this.timer.unref?.()
+  }
+
+  private readonly onLeave = (e: MembershipEvents['peer:leave']): void => { this.map?.forget(e.detail.peerId) }
+
+  constructor (init: MeshAnnouncerInit) { this.init = init }
+
+  start (): void {
+    if (this.running) return
+    this.running = true
+    const { membership, pubsub } = this.init
+    if (this.init.intervalMs > 0) {
+      this.lastAnnounce = Date.now()
+      membership.addEventListener('peer:join', this.soon)
+      membership.addEventListener('peer:leave', this.soon)
+      this.soon()
+    }
+    if (this.init.watch) {
+      const map = new MeshMap(() => this.announcement(), Math.max(1_000, this.init.intervalMs))
+      this.map = map
+      const sub = pubsub.subscribe(MESH_TOPIC)
+      this.sub = sub
+      // An announcement counts only from the node it describes.
+      void (async () => { for await (const m of sub) if (m.from === m.payload.peerId) map.record(m.payload) })()
+      membership.addEventListener('peer:leave', this.onLeave)
+    }
+  }
+
+  stop (): void {
+    if (!this.running) return
+    this.running = false
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timer = undefined
+    const { membership } = this.init
+    membership.removeEventListener('peer:join', this.soon)
+    membership.removeEventListener('peer:leave', this.soon)
+    membership.removeEventListener('peer:leave', this.onLeave)
+    this.sub?.unsubscribe()
+    this.sub = undefined
+  }
+
+  /** This node's part of the mesh map as of now. */
+  announcement (): MeshAnnouncement {
+    const { peerId, name, roles } = this.init.self
+    return { peerId, name, roles, peers: this.init.membership.peers().map(p => p.peerId), rates: this.lastRates, at: Date.now() }
+  }
+
+  /** The map assembled so far (empty on a node that does not watch). */
+  snapshot (): MeshSnapshot {
+    return this.map?.snapshot() ?? { nodes: [], edges: [], ageMs: 0, intervalMs: 0 }
+  }
+
+  private announce (): void {
+    this.timer = undefined
+    if (!this.running) return
+    const seconds = Math.max(0.001, (Date.now() - this.lastAnnounce) / 1000)
+    this.lastAnnounce = Date.now()
+    this.lastRates = Object.fromEntries([...this.init.takeCounts()].map(([p, n]) => [p, Math.round(n / seconds * 10) / 10]))
+    this.init.pubsub.publish(MESH_TOPIC, this.announcement()).catch(() => { /* stopping */ })
+    this.timer = setTimeout(() => { this.announce() }, this.init.intervalMs)
+    this.timer.unref?.()
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * What the debug endpoint (debug-server.ts) serves: the route table (/health, /peers, /topics,
+ * /mesh, /events ...) and the /events feed (joins and leaves, subscription changes, sampled
+ * messages). Built only on nodes with `debug` configured.
+ */
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { AgentNode } from './agent-node.js'
+import type { AgentNodeEvents } from './types.js'
+import type { NodeServices } from './services.js'
+import type { Startable } from '../protocols/core/service.js'
+import { DebugServer, RawBody, Takeover, type Route } from './debug-server.js'
+import { EventStream } from './event-stream.js'
+import { DEBUG_PAGE } from './debug-page.js'
+
+export interface DebugEndpoint {
+  server: DebugServer
+  events: EventStream
+  /** The feed, the event stream and the server, in start order. */
+  ordered: Startable[]
+}
+
+export function debugEndpoint (node: AgentNode, s: NodeServices, listen: string, token?: string): DebugEndpoint {
+  const { stats } = node
+  const events = new EventStream({ onDrop: () => { stats.inc('streams_aborted_total', { protocol: 'debug-events', reason: 'slow_client' }) } })
+  const routes: Record<string, Route> = {
+    '/health': () => node.health(),
+    '/stats': () => stats.snapshot(),
+    '/metrics': async () => new RawBody(await stats.exposition()),
+    '/peers': async () => await peerDetails(node),
+    '/topics': () => topicDetails(node, s),
+    '/messages': ({ url }) => {
+      const asked = Number.parseInt(url.searchParams.get('limit') ?? '', 10)
+      return stats.messages.recent(Number.isFinite(asked) ? Math.min(Math.max(asked, 1), stats.messages.capacity) : 100)
+    },
+    '/': () => new RawBody({ contentType: 'text/html; charset=utf-8', body: DEBUG_PAGE }),
+    '/mesh': () => s.announcer.snapshot(),
+    '/coordinator': () => node.coordinator(),
+    '/members': () => node.members(),
+    '/resources': () => s.resources.snapshot(),
+    '/tasks': ({ url }) => s.tasks.snapshot(Math.min(1_000, Math.max(1, Number(url.searchParams.get('limit') ?? 100) || 100))),
+    '/events': () => new Takeover((req, res) => {
+      events.attach(req, res, { peerId: node.peerId, name: node.name, peers: node.peers().map(p => ({ peerId: p.peerId, name: p.name, roles: p.roles })) })
+    })
+  }
+  const server = new DebugServer({ listen, routes, ...(token !== undefined ? { token } : {}) })
+  const listening: Startable = { start: async () => { await server.start() }, stop: async () => { await server.stop() } }
+  return { server, events, ordered: [eventFeed(node, s, events), events, listening] }
+}
+
+/** What /events streams: joins and leaves, coordinator and member changes, subscription changes, and sampled messages. */
+function eventFeed (node: AgentNode, s: NodeServices, events: EventStream): Startable {
+  let stops: Array<() => void> = []
+  const on = <K extends keyof AgentNodeEvents>(type: K, fn: (e: AgentNodeEvents[K]) => void): void => {
+    node.addEventListener(type, fn as any)
+    stops.push(() => { node.removeEventListener(type, fn as any) })
+  }
+  return {
+    start: () => {
+      if (stops.length > 0) return
+      on('peer:join', (e) => {
+        const { peerId, name, roles, capabilities } = e.detail
+        events.send('peer:join', { peerId, name, roles, capabilities })
+      })
+      on('peer:leave', (e) => { events.send('peer:leave', e.detail) })
+      on('coordinator:change', (e) => { events.send('coordinator', e.detail) })
+      on('member:change', (e) => { events.send('member', e.detail) })
+      const gossip = s.libp2p.services.pubsub
+      const onSubs = (e: CustomEvent<{ peerId: { toString: () => string }, subscriptions: Array<{ topic: string, subscribe: boolean }> }>): void => {
+        events.send('topic', { peerId: e.detail.peerId.toString(), changes: e.detail.subscriptions.map(s => ({ topic: s.topic, subscribe: s.subscribe })) })
+      }
+      gossip.addEventListener('subscription-change', onSubs as any)
+      stops.push(() => { gossip.removeEventListener('subscription-change', onSubs as any) })
+      stops.push(node.stats.messages.listen((r) => { events.send('message', r) }))
+    },
+    stop: () => {
+      for (const stop of stops) stop()
+      stops = []
+    }
+  }
+}
+
+/** /peers: each agent with its card and, per connection, direction, round-trip time and open streams. */
+async function peerDetails (node: AgentNode): Promise<unknown[]> {
+  const { libp2p } = node
+  return await Promise.all(node.peers().map(async ({ card: _card, connections: _c, ...p }) => {
+    const conns = libp2p.getConnections(peerIdFromString(p.peerId))
+    return {
+      ...p,
+      connections: await Promise.all(conns.map(async c => ({
+        address: c.remoteAddr.toString(),
+        direction: c.direction,
+        // libp2p's connection monitor measures rtt every few seconds; ask once if it has not yet.
+        rttMs: c.rtt ?? await libp2p.services.ping.ping(c.remotePeer, { signal: AbortSignal.timeout(1_000) }).catch(() => null),
+        streams: c.streams.map(s => ({ protocol: s.protocol, direction: s.direction }))
+      })))
+    }
+  }))
+}
+
+/** /topics: local subscriptions, the peers known to subscribe, gossip mesh peers and their scores. */
+function topicDetails (node: AgentNode, s: NodeServices): unknown[] {
+  return s.pubsub.subscriptions().filter(t => !t.startsWith('$')).map(topic => {
+    const { subscribers, mesh } = node.topicPeers(topic)
+    return { topic, subscribers, mesh, scores: Object.fromEntries(subscribers.map(p => [p, Math.round(node.gossipScore(p) * 100) / 100])) }
+  })
+}

@@ -1,0 +1,118 @@
+/**
+ * What the node counts and logs about its services, in one place: every service reports what
+ * happened through typed events, and this file turns them into counters (stats.inc), gauges and
+ * log lines, and passes the public ones on as the node's own events. No service carries a
+ * callback that only exists to count or log.
+ */
+import type { TypedEventEmitter } from 'main-event'
+import type { Stats } from './stats.js'
+import type { Logger } from './log.js'
+import type { AgentNodeEvents } from './types.js'
+import type { NodeServices } from './services.js'
+import type { CoordinationReport } from '../protocols/coordination/index.js'
+
+/** What a service reports on its way, named for what the callbacks of coordination, tasks and resources say today. */
+export interface Observer {
+  /** A protocol message refused (coordination, tasks). */
+  rejected: (service: 'coordination' | 'task', d: { from: string, message: string, reason: string }) => void
+  /** A directive sent or received, and how it ended (with its duration on the coordinator). */
+  directive: (d: { role: string, action: string, outcome: string, seconds?: number }) => void
+  /** A coordination round finished. */
+  report: (r: CoordinationReport) => void
+  /** The resource manager answered resource.denied. */
+  denied: (d: { from: string, reason: string }) => void
+  /** A task reached a terminal status while this node was in office. */
+  taskFinished: (status: string) => void
+  /** Something failed in the background. */
+  error: (service: string, error: Error, level?: 'warn' | 'debug') => void
+}
+
+/** Counters and log lines for what the services that still take callbacks report. */
+export function createObserver (stats: Stats, log: Logger): Observer {
+  const directiveTime = stats.histogram(
+    'directive_completion_time_seconds', 'From sending a directive to its completion or failure, on the coordinator', ['directive_type'])
+  return {
+    rejected: (service, d) => {
+      stats.inc('coordination_rejected_total', { message: d.message, reason: d.reason })
+      log.warn({ peer: d.from, message_type: d.message, reason: d.reason }, `${service} message refused`)
+    },
+    directive: (d) => {
+      stats.inc('directives_total', { role: d.role, action: d.action, outcome: d.outcome })
+      if (d.seconds !== undefined) directiveTime({ directive_type: d.action }, d.seconds)
+    },
+    report: (r) => {
+      log.info({ round: r.roundId, outcome: r.outcome, duration_ms: r.durationMs, directives: r.directives.length }, 'coordination round finished')
+    },
+    denied: (d) => {
+      stats.inc('resource_denied_total')
+      log.info({ peer: d.from, reason: d.reason }, 'resource allocation denied')
+    },
+    taskFinished: (status) => { stats.inc('tasks_finished_total', { status }) },
+    error: (service, error, level = 'warn') => { log[level]({ error: error.message }, service) }
+  }
+}
+
+/**
+ * Listen to every service's events: counters, gauges and log lines, and the node's public
+ * events (`emit`). Called after the services' glue has its listeners, so a node event is
+ * dispatched once the services have taken the change into account.
+ */
+export function observe (s: NodeServices, stats: Stats, log: Logger, emit: TypedEventEmitter<AgentNodeEvents>, o: Observer): void {
+  stats.countConnections(() => s.libp2p.getConnections().length)
+  stats.gauge('coordinator_term', 'The newest coordinator term this node has seen', () => s.coordination.term)
+  stats.gauge('coordinator_in_office', '1 while this node is the coordinator in office, else 0', () => s.coordination.inOffice ? 1 : 0)
+  stats.gauge('coordination_success_rate', 'Coordination rounds of this coordinator that completed, over all its rounds (1 before any)',
+    () => s.coordination.successRate())
+
+  s.membership.addEventListener('peer:join', (e) => {
+    stats.inc('peers_joined_total')
+    log.info({ peer: e.detail.peerId, peer_name: e.detail.name, roles: e.detail.roles }, 'agent joined')
+    emit.safeDispatchEvent('peer:join', { detail: e.detail })
+  })
+  s.membership.addEventListener('peer:leave', (e) => {
+    stats.inc('peers_left_total')
+    log.info({ peer: e.detail.peerId, peer_name: e.detail.name }, 'agent left')
+    emit.safeDispatchEvent('peer:leave', { detail: e.detail })
+  })
+  s.bootstrap.addEventListener('dial:error', (e) => {
+    const { address, error, retryInMs } = e.detail
+    log.warn({ address, error: error.message, retry_in_ms: retryInMs }, 'bootstrap peer unreachable')
+    emit.safeDispatchEvent('bootstrap:error', { detail: e.detail })
+  })
+  s.memberView.addEventListener('member:change', (e) => {
+    const c = e.detail
+    stats.inc('member_changes_total', { state: c.to })
+    if (c.from !== c.to) {
+      log.info({ peer: c.peerId, peer_name: c.name, from: c.from, to: c.to, incarnation: c.incarnation }, 'member state changed')
+    }
+    emit.safeDispatchEvent('member:change', { detail: c })
+  })
+  s.coordination.addEventListener('coordinator:change', (e) => {
+    stats.inc('coordinator_changes_total')
+    const { leader, term, self } = e.detail
+    log.info({ leader, term, self }, leader !== undefined ? 'coordinator in office' : 'no coordinator')
+    emit.safeDispatchEvent('coordinator:change', { detail: e.detail })
+  })
+  s.negotiation.addEventListener('negotiation', (e) => {
+    const n = e.detail
+    stats.inc('negotiations_total', { kind: n.kind, role: n.role, outcome: n.outcome })
+    log.debug({ ...n }, 'negotiation ended')
+    emit.safeDispatchEvent('negotiation', { detail: n })
+  })
+  s.negotiation.addEventListener('error', (e) => { o.error('negotiation', e.detail.error) })
+  s.monitoring.addEventListener('alert', (e) => {
+    const a = e.detail
+    stats.inc('alerts_total', { severity: a.severity })
+    log.info({ alert_id: a.alert_id, severity: a.severity, alert: a.message }, 'alert published')
+  })
+  s.monitoring.addEventListener('error', (e) => { log.debug({ error: e.detail.error.message }, 'metric report not published') })
+  s.learning.addEventListener('outcome', (e) => {
+    const m = e.detail
+    stats.inc('model_updates_total', { outcome: m.status })
+    const fields = { model_id: m.model_id, version: m.version, bytes: m.bytes, duration_ms: m.duration_ms, error: m.error?.message }
+    if (m.status === 'applied') log.info(fields, 'model update applied')
+    else log.warn({ ...fields, status: m.status }, 'model update not applied')
+  })
+  s.learning.addEventListener('rejected', () => { stats.inc('model_updates_total', { outcome: 'invalid' }) })
+  s.learning.addEventListener('error', (e) => { o.error('learning', e.detail.error) })
+}

@@ -1,0 +1,53 @@
+/** The public types of an agent's node: its events, its health report and its options. */
+import type { PrivateKey } from '@libp2p/interface'
+import type { AgentConfigInput } from './config.js'
+import type { Logger } from './log.js'
+import type { PeerInfo } from '../discovery/membership.js'
+import type { MemberChange } from '../discovery/members.js'
+import type { NegotiationEvent } from '../protocols/negotiation/index.js'
+import type { CoordinationStatus, CoordinatorChange } from '../protocols/coordination/index.js'
+
+export interface AgentNodeEvents {
+  /** An agent connected and told us its card. */
+  'peer:join': CustomEvent<PeerInfo>
+  /** An agent's last connection closed. */
+  'peer:leave': CustomEvent<{ peerId: string, name: string }>
+  /** A bootstrap peer could not be reached; the dial is retried after `retryInMs`. */
+  'bootstrap:error': CustomEvent<{ address: string, error: Error, retryInMs: number }>
+  /** Failure detection moved an agent to another state (alive, suspect, offline, left). */
+  'member:change': CustomEvent<MemberChange>
+  /** A coordinator took office, or this node knows of none any more. */
+  'coordinator:change': CustomEvent<CoordinatorChange>
+  /** A negotiation this node took part in ended (awarded, agreed, rejected, late, NEG002...). */
+  negotiation: CustomEvent<NegotiationEvent>
+}
+
+export interface Health {
+  status: 'starting' | 'ok' | 'alone' | 'stopped'
+  /** Liveness and readiness: started, has agent peers, and every subscribed topic has gossip mesh peers. */
+  ready: { started: boolean, hasPeers: boolean, gossipMeshFormed: boolean, topicsWithoutMesh: string[] }
+  peerId: string
+  name: string
+  mesh: string
+  version: string
+  addresses: string[]
+  uptimeMs: number
+  peers: Array<{ peerId: string, name: string, roles: string[] }>
+  subscriptions: string[]
+  commands: string[]
+  /** Who coordinates, and whether this node's side of the mesh can elect anyone at all. */
+  coordination: {
+    situation: CoordinationStatus['situation']
+    term: number
+    leader?: string
+    inOffice: boolean
+    quorum: CoordinationStatus['quorum']
+  }
+}
+
+export interface CreateAgentNodeOptions extends AgentConfigInput {
+  /** An identity to use instead of `identity` (a file) or a fresh one. */
+  privateKey?: PrivateKey
+  /** A pino logger to write to instead of the node's own (JSON on stderr at `logLevel`). */
+  logger?: Logger
+}
