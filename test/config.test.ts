@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { loadConfig, parseConfig, ConfigError } from '../node/index.js'
 import { presets } from '../node/config.js'
@@ -8,7 +8,7 @@ import * as coordination from '../protocols/coordination/constants.js'
 import * as discovery from '../discovery/constants.js'
 import * as pubsub from '../protocols/pubsub/constants.js'
 import * as rpc from '../protocols/rpc/constants.js'
-import { withTempDir } from './helpers.js'
+import { CLI, DIST, Proc, withTempDir } from './helpers.js'
 
 test('defaults fill every key, nested groups included', () => {
   const c = parseConfig({})
@@ -139,4 +139,28 @@ test('an unknown preset is CFG001, naming the key and its source; AGENTMESH_TEST
     (e: any) => e.code === 'CFG001' && /preset: .*\(from environment AGENTMESH_PRESET\)/.test(e.message))
   const c = await loadConfig({ env: { AGENTMESH_TEST_REQUIRE: 'all', AGENTMESH_PRESET: 'wan' } })
   assert.equal(c.preset, 'wan')
+})
+
+test('the README\'s table of presets is the presets\' values', async () => {
+  const readme = await readFile(join(DIST, '..', 'README.md'), 'utf8')
+  const rows = new Map([...readme.matchAll(/^\| (\w+\.\w+) \| (\d+) \| (\d+) \| (\d+) \|$/gm)].map(m => [m[1], m.slice(2).map(Number)]))
+  for (const [group, values] of Object.entries(presets.lan)) {
+    for (const key of Object.keys(values)) {
+      const v = (name: 'local' | 'lan' | 'wan'): number => (presets[name] as any)[group][key]
+      assert.deepEqual(rows.get(`${group}.${key}`), [v('local'), v('lan'), v('wan')], `README row for ${group}.${key}`)
+    }
+  }
+  assert.equal(rows.size, Object.values(presets.lan).reduce((n, g) => n + Object.keys(g).length, 0), 'no row for a key presets do not set')
+})
+
+test('the CLI takes --preset, and an unknown one stops it with CFG001 naming the flag', async () => {
+  const p = new Proc([CLI, 'start', '--preset', 'moon', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0'])
+  assert.equal(await p.exited(), 2, p.stderr)
+  assert.match(p.stderr, /CFG001 .*preset: .*"local"\|"lan"\|"wan" \(from flags\)/s)
+  const q = new Proc([CLI, 'start', '--preset', 'moon', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0'], { AGENTMESH_PRESET: 'local' })
+  try {
+    assert.equal(await q.exited(), 2, 'the flag wins over the environment')
+  } finally {
+    await q.stop()
+  }
 })
