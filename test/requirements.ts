@@ -77,7 +77,8 @@ export function skipWithout (t: Pick<TestContext, 'skip'>, ...parts: Part[]): bo
     if (why === undefined) continue
     const { what, install } = PARTS[part]
     if (required(part)) {
-      throw new Error(`this test needs ${what}: ${why}. AGENTMESH_TEST_REQUIRE=${process.env.AGENTMESH_TEST_REQUIRE ?? ''} makes that a failure; install: ${install}`)
+      const setting = `AGENTMESH_TEST_REQUIRE=${process.env.AGENTMESH_TEST_REQUIRE ?? ''}`
+      throw new Error(`this test needs ${what}: ${why}. ${setting} makes that a failure; install: ${install}`)
     }
     t.skip(`needs ${what}: ${why}; install: ${install}`)
     return true
