@@ -73,7 +73,8 @@ const submitPipeline = (): void => {
         { task_id: `${node.name}-r${r}-total`, type: 'demo.sum', dependencies: [`${node.name}-r${r}-a`, `${node.name}-r${r}-b`] }
       ])
       const results = await Promise.all([a, b, total].map(async h => await h.result() as { sum: number, by: string }))
-      console.log(`pipeline ${r}: (${r}+1) on ${results[0].by}, (${r}+2) on ${results[1].by}, total ${results[2].sum} on ${results[2].by} (${((performance.now() - t0) / 1000).toFixed(1)} s)`)
+      const took = ((performance.now() - t0) / 1000).toFixed(1)
+      console.log(`pipeline ${r}: (${r}+1) on ${results[0].by}, (${r}+2) on ${results[1].by}, total ${results[2].sum} on ${results[2].by} (${took} s)`)
     } catch (err) {
       console.log(`pipeline ${r}: ${(err as { code?: string }).code ?? ''} ${(err as Error).message}`)
     }

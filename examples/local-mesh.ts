@@ -3,13 +3,19 @@
 // rest to each other. Prints each agent's output with its name and the debug endpoint URLs.
 //   node dist/examples/local-mesh.js [--agents 5] [--duration SECONDS]
 import { spawn, type ChildProcess } from 'node:child_process'
+import { relative } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 
-const { values } = parseArgs({ options: { agents: { type: 'string', default: '5' }, duration: { type: 'string' }, mesh: { type: 'string', default: `demo-${process.pid}` } } })
+const { values } = parseArgs({
+  options: { agents: { type: 'string', default: '5' }, duration: { type: 'string' }, mesh: { type: 'string', default: `demo-${process.pid}` } }
+})
 const count = Number(values.agents)
 const agentScript = fileURLToPath(new URL('./demo-agent.js', import.meta.url))
+// This checkout's CLI. Not `npx agentmesh`: in the repository npx would not find it (npx runs the
+// commands of installed packages) and would fetch whatever the registry calls agentmesh instead.
+const cli = `node ${relative(process.cwd(), fileURLToPath(new URL('../node/cli/main.js', import.meta.url)))}`
 const children: ChildProcess[] = []
 const colors = [31, 32, 33, 34, 35, 36, 91, 92, 93, 94]
 
@@ -61,7 +67,8 @@ try {
   console.log(`\nagentmesh: ${all.length} agents in mesh "${values.mesh}", each its own process. Debug endpoints:`)
   for (const a of all) console.log(`  ${a.name.padEnd(8)} ${a.debug}/health   ${a.peerId}`)
   console.log(`Watch: ${first.debug}/ (live page)   ${first.debug}/tasks   ${first.debug}/coordinator`)
-  console.log(`Try: curl ${first.debug}/peers   |   npx agentmesh request --mesh ${values.mesh} --no-mdns --bootstrap ${first.addresses[0]} agent-2 demo.square '{"n":12}'`)
+  console.log(`Try: curl ${first.debug}/peers`)
+  console.log(`     ${cli} request --mesh ${values.mesh} --no-mdns --bootstrap ${first.addresses[0]} agent-2 demo.square '{"n":12}'`)
   console.log('Ctrl-C stops the mesh.\n')
   if (values.duration !== undefined) {
     setTimeout(() => { stopAll(); setTimeout(() => process.exit(0), 1_500).unref() }, Number(values.duration) * 1000)

@@ -1,56 +1,63 @@
 /**
- * The node's configuration: one zod schema, every default beside its key (R-CONF). It is read
- * from a JSON file, then AGENTMESH_* environment variables, then flags, each overriding the one
- * before; unknown keys and bad values fail with a message that names the key and its source.
+ * The node's configuration: one zod schema (R-CONF). It is read from a JSON file, then
+ * AGENTMESH_* environment variables, then flags, each overriding the one before; unknown keys
+ * and bad values fail with a message that names the key and its source.
+ *
+ * Each default is defined once, with its reason, in the constants file of the protocol it
+ * belongs to (protocols/<name>/constants.ts, discovery/constants.ts); the schema imports it.
+ * Only the node's own settings (connections, tracing, identity, ...) have their defaults here.
+ * The timings of failure detection and election come from a named preset (node/presets.ts)
+ * unless given explicitly.
  */
 import { readFile } from 'node:fs/promises'
 import { availableParallelism, totalmem } from 'node:os'
 import { z } from 'zod'
+import * as coordination from '../protocols/coordination/constants.js'
 import { ConfigError } from '../protocols/core/errors.js'
+import * as envelope from '../protocols/envelope/constants.js'
+import * as learning from '../protocols/learning/constants.js'
+import * as monitoring from '../protocols/monitoring/constants.js'
+import * as pubsub from '../protocols/pubsub/constants.js'
+import * as rpc from '../protocols/rpc/constants.js'
+import * as discovery from '../discovery/constants.js'
+import { DEFAULT_PRESET, PRESET_NAMES, presets, type PresetName } from './presets.js'
 
-const Multiaddr = z.string().regex(/^\/(ip4|ip6|dns|dns4|dns6|dnsaddr)\//, 'expected a multiaddr such as /ip4/127.0.0.1/tcp/7001')
+export { presets, PRESET_NAMES, type Preset, type PresetName } from './presets.js'
+
+const Multiaddr = z.string()
+  .regex(/^\/(ip4|ip6|dns|dns4|dns6|dnsaddr)\//, 'expected a multiaddr such as /ip4/127.0.0.1/tcp/7001')
 const HostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8001')
 
+/** Request-response (protocols/rpc/constants.ts says why each default). */
 export const RpcConfig = z.strictObject({
   /** Deadline of a request when the caller gives no signal (R-PATTERN). */
-  timeoutMs: z.number().int().positive().default(30_000),
+  timeoutMs: z.number().int().positive().default(rpc.DEFAULT_REQUEST_TIMEOUT_MS),
   /** Requests in flight per peer and direction before callers wait (R-REL flow control). */
-  window: z.number().int().min(1).max(10_000).default(100),
+  window: z.number().int().min(1).max(rpc.MAX_WINDOW).default(rpc.DEFAULT_WINDOW),
   /** An inbound stream that sends nothing, or leaves a frame half-sent, this long is closed. */
-  stallTimeoutMs: z.number().int().positive().default(10_000)
+  stallTimeoutMs: z.number().int().positive().default(rpc.DEFAULT_STALL_TIMEOUT_MS)
 })
 
+/** Batched gossip (protocols/pubsub/constants.ts says why each default). */
 export const PubSubConfig = z.strictObject({
-  /** Envelopes published within this window share one gossip message (R-REL: 10 ms). */
-  batchWindowMs: z.number().int().min(0).max(1_000).default(10),
-  /** ... up to this many per gossip message (R-REL: 50). */
-  batchMaxEnvelopes: z.number().int().min(1).max(10_000).default(50),
-  /** ... and up to this many bytes (gossip drops messages over ~4 MiB silently). */
-  batchMaxBytes: z.number().int().min(1024).max(2 * 1024 * 1024).default(256 * 1024),
-  /**
-   * Gossip messages one topic may cost per second before batches wait to fill further. Every
-   * gossip message costs each receiver a fixed few ms whatever its size (measured: ~100/s
-   * saturate 5 processes on 2 cores), so a busy publisher sends fuller batches, not more.
-   */
-  maxBatchesPerSec: z.number().min(1).max(10_000).default(40),
+  /** Envelopes published within this window share one gossip message. */
+  batchWindowMs: z.number().int().min(0).max(1_000).default(pubsub.DEFAULT_BATCH_WINDOW_MS),
+  /** ... up to this many per gossip message. */
+  batchMaxEnvelopes: z.number().int().min(1).max(10_000).default(pubsub.DEFAULT_BATCH_MAX_ENVELOPES),
+  /** ... and up to this many bytes. */
+  batchMaxBytes: z.number().int().min(1024).max(pubsub.MAX_BATCH_BYTES).default(pubsub.DEFAULT_BATCH_MAX_BYTES),
+  /** Gossip messages one topic may cost per second before batches wait to fill further. */
+  maxBatchesPerSec: z.number().min(1).max(10_000).default(pubsub.DEFAULT_MAX_BATCHES_PER_SEC),
   /** Envelopes held for gossip before publish() waits: the backpressure bound. */
-  publishWindow: z.number().int().min(1).default(2_000),
+  publishWindow: z.number().int().min(1).default(pubsub.DEFAULT_PUBLISH_WINDOW),
   /** Messages a subscription buffers for a consumer that is not reading; older ones are dropped. */
-  subscriptionBuffer: z.number().int().min(1).default(10_000),
-  /**
-   * Gossipsub's penalty for many peers on one IP. Off (0) by default: a mesh of agents on one
-   * host, or behind one NAT, would otherwise score itself out of the gossip mesh (-405 past 10
-   * peers) and deliver nothing. Set it negative (e.g. -53) on a public mesh to resist Sybils.
-   */
-  ipColocationFactorWeight: z.number().max(0).default(0),
-  /**
-   * Gossipsub's mesh degree D: how many peers each node forwards every message to. Each node
-   * receives about D copies of each message, so D sets the price of redundancy; the other
-   * degrees follow from it (Dlo = D - 2, Dhi = 2D, Dout = D / 3).
-   */
-  meshDegree: z.number().int().min(2).max(24).default(6),
-  /** Send own messages to every subscriber known, not only mesh peers (faster first hop, more copies). */
-  floodPublish: z.boolean().default(true)
+  subscriptionBuffer: z.number().int().min(1).default(pubsub.DEFAULT_SUBSCRIPTION_BUFFER),
+  /** Gossipsub's penalty for many peers on one IP: 0 (off), or negative on a public mesh. */
+  ipColocationFactorWeight: z.number().max(0).default(pubsub.DEFAULT_IP_COLOCATION_FACTOR_WEIGHT),
+  /** Gossipsub's mesh degree D (Dlo = D - 2, Dhi = 2D, Dout = D / 3). */
+  meshDegree: z.number().int().min(2).max(24).default(pubsub.DEFAULT_MESH_DEGREE),
+  /** Send own messages to every subscriber known, not only mesh peers. */
+  floodPublish: z.boolean().default(pubsub.DEFAULT_FLOOD_PUBLISH)
 })
 
 export const ConnectionsConfig = z.strictObject({
@@ -81,46 +88,56 @@ export const TracingConfig = z.strictObject({
   serviceName: z.string().min(1).default('agentmesh')
 })
 
+/**
+ * Failure detection (discovery/constants.ts says why each default). The timings default to the
+ * chosen preset's (node/presets.ts); the schema's own defaults are the `lan` preset.
+ */
 export const MembershipConfig = z.strictObject({
   /** How often each agent tells the mesh it is alive (gossip, with the suspicions it holds). */
-  heartbeatIntervalMs: z.number().int().min(50).default(1_000),
+  heartbeatIntervalMs: z.number().int().min(50).default(discovery.DEFAULT_HEARTBEAT_INTERVAL_MS),
   /** How often each agent probes one other agent directly (round robin), and how long it waits. */
-  probeIntervalMs: z.number().int().min(50).default(1_000),
-  probeTimeoutMs: z.number().int().min(10).default(500),
+  probeIntervalMs: z.number().int().min(50).default(discovery.DEFAULT_PROBE_INTERVAL_MS),
+  probeTimeoutMs: z.number().int().min(10).default(discovery.DEFAULT_PROBE_TIMEOUT_MS),
   /** An agent not heard from this long is probed at once, out of turn. */
-  silenceMs: z.number().int().min(100).default(3_000),
+  silenceMs: z.number().int().min(100).default(discovery.DEFAULT_SILENCE_MS),
   /**
    * A suspicion becomes "offline" after suspicionMaxMs when one agent suspects; each other agent
    * that confirms shortens it, down to suspicionMinMs at confirmationsForMin (memberlist's rule).
    */
-  suspicionMinMs: z.number().int().min(100).default(2_000),
-  suspicionMaxMs: z.number().int().min(100).default(6_000),
-  confirmationsForMin: z.number().int().min(0).max(64).default(3)
+  suspicionMinMs: z.number().int().min(100).default(discovery.DEFAULT_SUSPICION_MIN_MS),
+  suspicionMaxMs: z.number().int().min(100).default(discovery.DEFAULT_SUSPICION_MAX_MS),
+  confirmationsForMin: z.number().int().min(0).max(discovery.MAX_CONFIRMATIONS_FOR_MIN).default(discovery.DEFAULT_CONFIRMATIONS_FOR_MIN)
 })
 
+const limits = discovery.RESOURCE_LIMITS
 /**
  * What this agent offers to tasks (R-TASK requirements): a task runs here only while the tasks
- * already running leave its requirements free. Defaults: this machine's cores and memory.
+ * already running leave its requirements free. Defaults: this machine's cores and memory. The
+ * limits are the agent card's and the task requirements' (discovery/constants.ts).
  */
 export const ResourcesConfig = z.strictObject({
-  cpuCores: z.number().int().min(0).max(4096).default(() => availableParallelism()),
-  memoryGb: z.number().min(0).max(65_536).default(() => Math.floor(totalmem() / 2 ** 30)),
-  storageGb: z.number().min(0).max(1_048_576).default(100),
-  gpuUnits: z.number().int().min(0).max(1024).default(0)
+  cpuCores: z.number().int().min(0).max(limits.cpuCores).default(() => Math.min(availableParallelism(), limits.cpuCores)),
+  memoryGb: z.number().min(0).max(limits.memoryGb).default(() => Math.min(Math.floor(totalmem() / 2 ** 30), limits.memoryGb)),
+  storageGb: z.number().min(0).max(limits.storageGb).default(discovery.DEFAULT_STORAGE_GB),
+  gpuUnits: z.number().int().min(0).max(limits.gpuUnits).default(discovery.DEFAULT_GPU_UNITS)
 })
 
 /** Monitoring (R-MON): how often this agent publishes its metric report; 0 = only on demand. */
 export const MonitoringConfig = z.strictObject({
-  metricsIntervalMs: z.number().int().min(0).default(10_000)
+  metricsIntervalMs: z.number().int().min(0).default(monitoring.DEFAULT_METRICS_INTERVAL_MS)
 })
 
 /** Model updates (R-LEARN): the chunk size of transfers, the largest model accepted, and the time a fetch may take. */
 export const LearningConfig = z.strictObject({
-  chunkBytes: z.number().int().min(1024).max(4 * 1024 * 1024).default(256 * 1024),
-  maxModelBytes: z.number().int().min(1024).default(512 * 1024 * 1024),
-  fetchTimeoutMs: z.number().int().min(100).default(120_000)
+  chunkBytes: z.number().int().min(learning.MIN_CHUNK_BYTES).max(learning.MAX_CHUNK_BYTES).default(learning.DEFAULT_CHUNK_BYTES),
+  maxModelBytes: z.number().int().min(1024).default(learning.DEFAULT_MAX_MODEL_BYTES),
+  fetchTimeoutMs: z.number().int().min(100).default(learning.DEFAULT_FETCH_TIMEOUT_MS)
 })
 
+/**
+ * The coordinator election and the coordinator's requests (protocols/coordination/constants.ts
+ * says why each default). The timings default to the chosen preset's (node/presets.ts).
+ */
 export const CoordinationConfig = z.strictObject({
   /** May this agent vote in coordinator elections and be elected (all agents by default). */
   eligible: z.boolean().default(true),
@@ -129,14 +146,14 @@ export const CoordinationConfig = z.strictObject({
    * bootstrap_expect). Set it above half the agents that start the mesh; later agents join the
    * voter set without it.
    */
-  bootstrapExpect: z.number().int().min(1).max(64).default(3),
+  bootstrapExpect: z.number().int().min(1).max(coordination.MAX_BOOTSTRAP_EXPECT).default(coordination.DEFAULT_BOOTSTRAP_EXPECT),
   /** The coordinator's heartbeat to every agent; also renews its lease. */
-  heartbeatIntervalMs: z.number().int().min(10).default(100),
+  heartbeatIntervalMs: z.number().int().min(10).default(coordination.DEFAULT_HEARTBEAT_INTERVAL_MS),
   /** An agent that hears no coordinator for a random time in [min, max] calls an election. */
-  electionTimeoutMinMs: z.number().int().min(20).default(400),
-  electionTimeoutMaxMs: z.number().int().min(20).default(800),
+  electionTimeoutMinMs: z.number().int().min(20).default(coordination.DEFAULT_ELECTION_TIMEOUT_MIN_MS),
+  electionTimeoutMaxMs: z.number().int().min(20).default(coordination.DEFAULT_ELECTION_TIMEOUT_MAX_MS),
   /** A voter silent this long is removed from the voter set (never below bootstrapExpect). */
-  voterRemoveAfterMs: z.number().int().min(100).default(30_000),
+  voterRemoveAfterMs: z.number().int().min(100).default(coordination.DEFAULT_VOTER_REMOVE_AFTER_MS),
   /**
    * Where the term, the vote and the voter set are kept across restarts (a vote must never be
    * given twice in one term). Defaults to "<identity>.coordination.json" when an identity file
@@ -144,14 +161,21 @@ export const CoordinationConfig = z.strictObject({
    */
   stateFile: z.string().min(1).optional(),
   /** How long the coordinator waits for an agent's answer to a directive or status request. */
-  requestTimeoutMs: z.number().int().positive().default(5_000)
+  requestTimeoutMs: z.number().int().positive().default(coordination.DEFAULT_REQUEST_TIMEOUT_MS)
 })
 
-export const ConfigSchema = z.strictObject({
+/** The configuration as given, before the preset fills the timings not given. */
+export const ConfigObject = z.strictObject({
+  /**
+   * Named timings (node/presets.ts): 'local' (one host, tests), 'lan' (the defaults), 'wan'
+   * (real networks). A timing given explicitly wins over the preset's.
+   */
+  preset: z.enum(PRESET_NAMES).default(DEFAULT_PRESET),
   /** A readable name for this agent; defaults to "agent-" and the end of its peer id. */
   name: z.string().min(1).max(64).optional(),
   /** Agents only see agents of the same mesh (gossip topics and mDNS tags carry it). */
-  mesh: z.string().regex(/^[a-zA-Z0-9_-]{1,40}$/, 'expected 1-40 letters, digits, "_" or "-"').default('default'),
+  mesh: z.string().regex(/^[a-zA-Z0-9_-]{1,40}$/, 'expected 1-40 letters, digits, "_" or "-"')
+    .default('default'),
   /** Roles announced in the agent card (coordinator, managed_agent, resource_manager, ...). */
   roles: z.array(z.string().min(1).max(64)).max(32).default(['agent']),
   /** Capabilities announced in the agent card, matched by findAgents(). */
@@ -170,11 +194,11 @@ export const ConfigSchema = z.strictObject({
   debug: HostPort.optional(),
   /** Bearer token the debug endpoint requires; mandatory when it binds beyond loopback. */
   debugToken: z.string().min(16).optional(),
-  /** Largest encoded envelope sent or accepted (R-MSG: 1 MiB). */
-  maxMessageBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(1024 * 1024),
+  /** Largest encoded envelope sent or accepted (R-MSG: 1 MiB; protocols/envelope/constants.ts). */
+  maxMessageBytes: z.number().int().min(1024).max(envelope.MAX_MAX_MESSAGE_BYTES).default(envelope.DEFAULT_MAX_MESSAGE_BYTES),
   logLevel: z.enum(['silent', 'error', 'warn', 'info', 'debug']).default('info'),
   /** How often the node tells the mesh its neighbours, for /mesh and the live page; 0 = never. */
-  meshAnnounceIntervalMs: z.number().int().min(0).default(5_000),
+  meshAnnounceIntervalMs: z.number().int().min(0).default(discovery.DEFAULT_MESH_ANNOUNCE_INTERVAL_MS),
   rpc: RpcConfig.prefault({}),
   pubsub: PubSubConfig.prefault({}),
   connections: ConnectionsConfig.prefault({}),
@@ -184,7 +208,10 @@ export const ConfigSchema = z.strictObject({
   resources: ResourcesConfig.prefault({}),
   monitoring: MonitoringConfig.prefault({}),
   learning: LearningConfig.prefault({})
-}).refine(c => c.coordination.heartbeatIntervalMs < c.coordination.electionTimeoutMinMs && c.coordination.electionTimeoutMinMs <= c.coordination.electionTimeoutMaxMs, {
+}).refine(c => {
+  const t = c.coordination
+  return t.heartbeatIntervalMs < t.electionTimeoutMinMs && t.electionTimeoutMinMs <= t.electionTimeoutMaxMs
+}, {
   path: ['coordination', 'electionTimeoutMinMs'],
   message: 'expected heartbeatIntervalMs < electionTimeoutMinMs <= electionTimeoutMaxMs'
 }).refine(c => c.membership.suspicionMinMs <= c.membership.suspicionMaxMs, {
@@ -192,15 +219,53 @@ export const ConfigSchema = z.strictObject({
   message: 'expected suspicionMinMs <= suspicionMaxMs'
 })
 
-export type AgentConfig = z.output<typeof ConfigSchema>
-export type AgentConfigInput = z.input<typeof ConfigSchema>
+function isRecord (v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+/** The preset an input names, or undefined when it names none that exists (the schema says so). */
+function presetOf (input: Record<string, unknown>): PresetName | undefined {
+  const name = input.preset ?? DEFAULT_PRESET
+  return (PRESET_NAMES as readonly unknown[]).includes(name) ? name as PresetName : undefined
+}
+
+/**
+ * The input with its preset's timings filled in where it gives none (explicit values win). A
+ * parsed configuration holds every timing, so parsing it again changes nothing.
+ */
+function withPreset (input: unknown): unknown {
+  if (!isRecord(input)) return input
+  const name = presetOf(input)
+  return name === undefined ? input : merge(presets[name] as unknown as Record<string, unknown>, input)
+}
+
+/** The schema that parses a configuration: the preset's timings applied, then every default. */
+export const ConfigSchema = z.preprocess(withPreset, ConfigObject)
+
+export type AgentConfig = z.output<typeof ConfigObject>
+export type AgentConfigInput = z.input<typeof ConfigObject>
 
 type Source = Map<string, string> // config path -> where the value came from
+
+/** Marks the keys the preset fills (the input gives no value for them) as coming from it. */
+function markPreset (input: unknown, sources: Source): void {
+  if (!isRecord(input)) return
+  const name = presetOf(input)
+  if (name === undefined) return
+  for (const [group, values] of Object.entries(presets[name])) {
+    const given = input[group]
+    for (const key of Object.keys(values)) {
+      const path = `${group}.${key}`
+      if ((!isRecord(given) || given[key] === undefined) && !sources.has(path)) sources.set(path, `preset ${name}`)
+    }
+  }
+}
 
 /** Parse a configuration object; a bad one throws a ConfigError naming the key. */
 export function parseConfig (input: unknown, sources: Source = new Map()): AgentConfig {
   const r = ConfigSchema.safeParse(input)
   if (r.success) return r.data
+  markPreset(input, sources)
   const lines = r.error.issues.map(issue => {
     const keys = issue.code === 'unrecognized_keys' ? issue.keys.map(k => [...issue.path, k].join('.')) : [issue.path.join('.')]
     return keys.map(key => {
@@ -234,7 +299,7 @@ function envName (path: string[]): string {
 /** Every config path with its environment variable and leaf kind, derived from the schema. */
 export function configKeys (): Array<{ path: string[], env: string, kind: Leaf }> {
   const out: Array<{ path: string[], env: string, kind: Leaf }> = []
-  for (const [key, schema] of Object.entries(ConfigSchema.shape)) {
+  for (const [key, schema] of Object.entries(ConfigObject.shape)) {
     const inner: any = unwrap(schema as z.ZodType)
     if (inner.def.type === 'object') {
       for (const [sub, s] of Object.entries(inner.shape)) out.push({ path: [key, sub], env: envName([key, sub]), kind: leafKind(s as z.ZodType) })
@@ -260,12 +325,18 @@ function setPath (obj: Record<string, any>, path: string[], value: unknown): voi
   cur[path[path.length - 1]] = value
 }
 
+/**
+ * Variables the test suite reads (AGENTMESH_TEST_REQUIRE, ...): never config keys, so a shell
+ * that runs the tests can also run a node.
+ */
+const RESERVED_ENV_PREFIX = 'AGENTMESH_TEST_'
+
 /** Config values from AGENTMESH_* variables; an unknown AGENTMESH_ variable is an error. */
 export function configFromEnv (env: NodeJS.ProcessEnv, sources: Source = new Map()): Record<string, unknown> {
   const out: Record<string, unknown> = {}
   const known = new Map(configKeys().map(k => [k.env, k]))
   for (const [name, raw] of Object.entries(env)) {
-    if (!name.startsWith('AGENTMESH_') || raw === undefined) continue
+    if (!name.startsWith('AGENTMESH_') || name.startsWith(RESERVED_ENV_PREFIX) || raw === undefined) continue
     const k = known.get(name)
     if (k === undefined) throw new ConfigError(`unknown environment variable ${name} (known: ${[...known.keys()].join(', ')})`)
     setPath(out, k.path, coerce(raw, k.kind))
@@ -298,6 +369,7 @@ export async function configFromFile (path: string, sources: Source = new Map())
   return value as Record<string, unknown>
 }
 
+/** b over a, group by group; undefined in b leaves a's value. */
 function merge (a: Record<string, any>, b: Record<string, any>): Record<string, any> {
   const out: Record<string, any> = { ...a }
   for (const [k, v] of Object.entries(b)) {

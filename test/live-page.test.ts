@@ -1,24 +1,25 @@
 /// <reference lib="dom" />
 // The live mesh page as a person sees it: headless Chromium (Debian's chromium, driven by
 // playwright-core) opens a five-node mesh's page, sees five agents, one stops, the page shows four.
+// Without Chromium the test is skipped, saying how to install it (test/requirements.ts).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { chromium } from 'playwright-core'
 import { DIST, startMesh, stopAll } from './helpers.js'
+import { CHROMIUM, skipWithout } from './requirements.js'
 
-const CHROMIUM = '/usr/bin/chromium'
 const OUT = join(DIST, '..', 'test-output')
 
-test('live page: five agents drawn, the coordinator starred, one stops, four remain; clicking one shows its details', async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is needed for this test: install Debian's "chromium" package (apt-get install chromium), as .ci/run does`)
+test('live page: five agents drawn, the coordinator starred, one stops, four remain; clicking one shows its details', async (t) => {
+  if (skipWithout(t, 'chromium')) return
   await mkdir(OUT, { recursive: true })
   const nodes = await startMesh(5, (i) => ({ meshAnnounceIntervalMs: 1_000, ...(i === 0 ? { debug: '127.0.0.1:0' } : {}) }))
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync']
   })
   try {
     const page = await browser.newPage({ viewport: { width: 1200, height: 700 } })
@@ -42,7 +43,8 @@ test('live page: five agents drawn, the coordinator starred, one stops, four rem
     for (const n of nodes) n.onTask('shown', () => 'done')
     const task = await nodes[0].submitTask({ task_id: 'shown-1', type: 'shown' })
     assert.equal(await task.result(), 'done')
-    await page.waitForFunction(() => /tasks: 1 completed/.test(document.querySelector('#summary')?.textContent ?? ''), undefined, { timeout: 20_000 })
+    await page.waitForFunction(() => /tasks: 1 completed/.test(document.querySelector('#summary')?.textContent ?? ''),
+      undefined, { timeout: 20_000 })
     await page.screenshot({ path: join(OUT, 'live-page-5-agents.png') })
 
     await nodes[4].stop()

@@ -1,12 +1,14 @@
 /**
  * The election across real hosts: each agent its own process in its own network namespace, on a
  * bridge, with links cut and sides partitioned by the kernel, processes killed and paused.
- * Where namespaces cannot be made (not root, no iproute2), each test fails with the reason.
+ * Where namespaces cannot be made (not root, no iproute2), each test is skipped with the reason,
+ * or fails with it under AGENTMESH_TEST_REQUIRE=all (test/requirements.ts).
  */
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { NetnsLab, type LabAgent } from './netns.js'
 import { waitFor } from './helpers.js'
+import { skipWithout } from './requirements.js'
 
 /** The coordinator's timings are the defaults; membership is faster so the tests take less time. */
 const ENV = {
@@ -17,7 +19,16 @@ const ENV = {
   AGENTMESH_MEMBERSHIP_SUSPICION_MAX_MS: '3000'
 }
 
-interface Coord { term: number, role?: string, leader?: string, inOffice: boolean, situation: string, voters: string[], quorum: { has: boolean }, slackMs?: number }
+interface Coord {
+  term: number
+  role?: string
+  leader?: string
+  inOffice: boolean
+  situation: string
+  voters: string[]
+  quorum: { has: boolean }
+  slackMs?: number
+}
 
 async function coord (a: LabAgent): Promise<Coord | undefined> {
   if (!a.running) return undefined
@@ -40,12 +51,17 @@ async function oneCoordinator (agents: LabAgent[], what: string, timeoutMs = 30_
     return true
   }, what, timeoutMs).catch((err: Error) => {
     // Say what each agent last said: which one is stuck, in which role and term.
-    throw new Error(`${err.message}; last seen: ${JSON.stringify(last.map(c => c === undefined ? null : { role: c.role, term: c.term, leader: c.leader?.slice(-6), inOffice: c.inOffice, situation: c.situation, quorum: c.quorum, slackMs: c.slackMs }))}`)
+    const seen = last.map(c => c === undefined
+      ? null
+      : { role: c.role, term: c.term, leader: c.leader?.slice(-6), inOffice: c.inOffice, situation: c.situation, quorum: c.quorum, slackMs: c.slackMs })
+    throw new Error(`${err.message}; last seen: ${JSON.stringify(seen)}`)
   })
   return found as { agent: LabAgent, term: number }
 }
 
-async function withLab (size: number, fn: (lab: NetnsLab, agents: LabAgent[]) => Promise<void>): Promise<void> {
+/** Run `fn` on a lab of `size` hosts, destroyed afterwards; skipped where no lab can be made. */
+async function withLab (t: TestContext, size: number, fn: (lab: NetnsLab, agents: LabAgent[]) => Promise<void>): Promise<void> {
+  if (skipWithout(t, 'netns')) return
   const lab = NetnsLab.create(size)
   try {
     const agents = await lab.start(ENV)
@@ -55,8 +71,8 @@ async function withLab (size: number, fn: (lab: NetnsLab, agents: LabAgent[]) =>
   }
 }
 
-test('netns: five hosts elect one coordinator; kill -9 it and the four others elect a new one in a higher term', async () => {
-  await withLab(5, async (lab, agents) => {
+test('netns: five hosts elect one coordinator; kill -9 it and the four others elect a new one in a higher term', async (t) => {
+  await withLab(t, 5, async (lab, agents) => {
     const first = await oneCoordinator(agents, 'the first coordinator')
     lab.kill(first.agent.host.index)
     const rest = agents.filter(a => a !== first.agent)
@@ -71,12 +87,14 @@ test('netns: five hosts elect one coordinator; kill -9 it and the four others el
   })
 })
 
-test('netns: partition 2|3 with the coordinator on the small side: it steps down, the minority elects nobody and says so, the majority elects one; after the heal one coordinator, and the old term is refused', async () => {
-  await withLab(5, async (lab, agents) => {
+test('netns: partition 2|3 with the coordinator on the small side: it steps down, the minority elects nobody and says so, ' +
+  'the majority elects one; after the heal one coordinator, and the old term is refused', async (t) => {
+  await withLab(t, 5, async (lab, agents) => {
     const old = await oneCoordinator(agents, 'the first coordinator')
     // The voter set grows one agent at a time after bootstrap: the partition must split five
     // voters 2|3, so wait until all five are in it (with four, three agents may hold only two).
-    await waitFor(async () => (await Promise.all(agents.map(coord))).every(c => c?.voters.length === 5 && c.term === old.term), 'all five agents to be voters', 20_000)
+    await waitFor(async () => (await Promise.all(agents.map(coord))).every(c => c?.voters.length === 5 && c.term === old.term),
+      'all five agents to be voters', 20_000)
     const oldIndex = old.agent.host.index
     const minority = [oldIndex, (oldIndex + 1) % 5]
     const majority = agents.map(a => a.host.index).filter(i => !minority.includes(i))
@@ -114,7 +132,9 @@ test('netns: partition 2|3 with the coordinator on the small side: it steps down
     // counts is the agent's, and it must be the refusal.
     for (const a of agents.filter(x => x !== old.agent)) {
       let r = await old.agent.command({ cmd: 'raw-directive', target: a.peerId, term: old.term })
-      for (let i = 0; i < 5 && (r.code === 'COM001' || r.code === 'COM002'); i++) r = await old.agent.command({ cmd: 'raw-directive', target: a.peerId, term: old.term })
+      for (let i = 0; i < 5 && (r.code === 'COM001' || r.code === 'COM002'); i++) {
+        r = await old.agent.command({ cmd: 'raw-directive', target: a.peerId, term: old.term })
+      }
       assert.equal(r.ok, false, `${a.host.name} accepted a directive of the old term`)
       assert.equal(r.code, 'CRD001', JSON.stringify(r))
     }
@@ -122,8 +142,9 @@ test('netns: partition 2|3 with the coordinator on the small side: it steps down
   })
 })
 
-test('netns: the coordinator paused (SIGSTOP) past its lease, and cut off, is out of office when it resumes; the others elected a successor it then follows', async () => {
-  await withLab(3, async (lab, agents) => {
+test('netns: the coordinator paused (SIGSTOP) past its lease, and cut off, is out of office when it resumes; ' +
+  'the others elected a successor it then follows', async (t) => {
+  await withLab(t, 3, async (lab, agents) => {
     const old = await oneCoordinator(agents, 'the first coordinator')
     // Cut off, then paused at once, while still in office: it wakes up with no message of the
     // successor's waiting (the kernel would have buffered those for a paused process), so only
@@ -148,8 +169,8 @@ test('netns: the coordinator paused (SIGSTOP) past its lease, and cut off, is ou
   })
 })
 
-test('netns: a host whose link is cut is marked offline by the others, and alive again once its link is back', async () => {
-  await withLab(3, async (lab, agents) => {
+test('netns: a host whose link is cut is marked offline by the others, and alive again once its link is back', async (t) => {
+  await withLab(t, 3, async (lab, agents) => {
     const [a, b, c] = agents
     const state = async (of: LabAgent, by: LabAgent): Promise<string | undefined> => {
       const r = await by.command({ cmd: 'status' })

@@ -27,7 +27,7 @@ export function netnsUnavailable (): string | undefined {
   try {
     execFileSync('ip', ['-V'], { stdio: 'ignore' })
   } catch {
-    return 'the "ip" command is missing: install Debian\'s iproute2 (apt-get install iproute2), as .ci/run does'
+    return 'the "ip" command (iproute2) is not on PATH'
   }
   const probe = `${PREFIX}${process.pid}-probe`
   try {
@@ -87,7 +87,10 @@ export class LabAgent {
       this.events.push(o)
       for (const w of this.watchers) w()
     })
-    this.child.on('exit', () => { for (const [id, resolve] of this.pending) resolve({ id, ok: false, code: 'EXITED', error: 'the agent exited' }); this.pending.clear() })
+    this.child.on('exit', () => {
+      for (const [id, resolve] of this.pending) resolve({ id, ok: false, code: 'EXITED', error: 'the agent exited' })
+      this.pending.clear()
+    })
   }
 
   get running (): boolean { return this.child.exitCode === null && this.child.signalCode === null }
@@ -98,7 +101,10 @@ export class LabAgent {
     if (!this.running) return { ok: false, code: 'EXITED', error: 'the agent is not running' }
     const id = this.nextId++
     return await new Promise((resolve, reject) => {
-      const t = setTimeout(() => { this.pending.delete(id); reject(new Error(`${this.host.name}: no answer to ${JSON.stringify(cmd)} within ${timeoutMs} ms`)) }, timeoutMs)
+      const t = setTimeout(() => {
+        this.pending.delete(id)
+        reject(new Error(`${this.host.name}: no answer to ${JSON.stringify(cmd)} within ${timeoutMs} ms`))
+      }, timeoutMs)
       this.pending.set(id, (o) => { clearTimeout(t); resolve(o) })
       this.child.stdin?.write(`${JSON.stringify({ id, ...cmd })}\n`)
     })
@@ -116,7 +122,10 @@ export class LabAgent {
         if (e !== undefined) resolve(e)
         else reject(new Error(`${this.host.name} exited before ${what}: ${this.stderr.slice(-2000)}`))
       }
-      const t = setTimeout(() => { this.watchers.delete(done); reject(new Error(`${this.host.name}: timed out after ${timeoutMs} ms waiting for ${what}`)) }, timeoutMs)
+      const t = setTimeout(() => {
+        this.watchers.delete(done)
+        reject(new Error(`${this.host.name}: timed out after ${timeoutMs} ms waiting for ${what}`))
+      }, timeoutMs)
       this.watchers.add(done)
       this.child.once('exit', done)
     })
@@ -151,7 +160,7 @@ export class NetnsLab {
   /** Make the namespaces, the bridges and one link per host. Throws with the reason where it cannot. */
   static create (size: number): NetnsLab {
     const why = netnsUnavailable()
-    if (why !== undefined) throw new Error(`the network-namespace lab cannot run here: ${why}`)
+    if (why !== undefined) throw new Error(`the network-namespace lab cannot run here: ${why} (run as root, with iproute2 installed)`)
     removeOrphans()
     const lab = new NetnsLab(size, `${process.pid}x${Math.floor(Math.random() * 1e4)}`)
     try {
@@ -269,7 +278,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
         case 'status':
           for (const a of lab.agents) {
             const c = a?.running === true ? (await a.command({ cmd: 'status' })).result?.coordinator : undefined
-            console.log(`${a?.host.name ?? '?'}  ${c === undefined ? 'down' : `term ${String(c.term)} ${String(c.situation)} leader ${String(c.leaderName ?? '-')}`}`)
+            const what = c === undefined ? 'down' : `term ${String(c.term)} ${String(c.situation)} leader ${String(c.leaderName ?? '-')}`
+            console.log(`${a?.host.name ?? '?'}  ${what}`)
           }
           break
         case 'quit': await quit(); break

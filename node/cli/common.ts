@@ -23,13 +23,15 @@ export function nodeOptions (cmd: Command): Command {
     .option('--capabilities <caps>', 'capabilities announced in the agent card (repeat or comma-separate)', list)
     .addOption(new Option('--no-mdns', 'do not discover peers by multicast DNS'))
     .option('--log-level <level>', 'silent | error | warn | info | debug')
+    .option('--preset <name>', 'timings of failure detection and elections: local (one host) | lan (default) | wan')
     .option('--json', 'print one JSON object per line')
 }
 
 /** Flags as config keys: only those given, so lower layers keep theirs. */
 export function flagsToConfig (o: Record<string, any>, extra: Record<string, unknown> = {}): Record<string, unknown> {
   const out: Record<string, unknown> = { ...extra }
-  for (const k of ['name', 'mesh', 'listen', 'announce', 'bootstrap', 'identity', 'roles', 'capabilities', 'logLevel', 'debug', 'debugToken']) {
+  const keys = ['preset', 'name', 'mesh', 'listen', 'announce', 'bootstrap', 'identity', 'roles', 'capabilities', 'logLevel', 'debug', 'debugToken']
+  for (const k of keys) {
     if (o[k] !== undefined) out[k] = o[k]
   }
   // commander sets mdns=true by default for --no-mdns; only an explicit --no-mdns is a flag.

@@ -21,7 +21,8 @@ export function pubCommand (): Command {
         // Gossip writes are asynchronous: give them a moment to leave before the connection goes.
         await new Promise(resolve => setTimeout(resolve, 300))
         const line = { event: 'published', topic, count, subscribers }
-        process.stdout.write(o.json === true ? JSON.stringify(line) + '\n' : `published ${count} on ${topic} (${line.subscribers} subscriber(s) known${seen ? '' : ', none seen in time'})\n`)
+        const text = `published ${count} on ${topic} (${line.subscribers} subscriber(s) known${seen ? '' : ', none seen in time'})`
+        process.stdout.write(o.json === true ? JSON.stringify(line) + '\n' : text + '\n')
         await node.stop()
       } catch (err) {
         report(err)

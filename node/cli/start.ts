@@ -15,15 +15,24 @@ export function startCommand (): Command {
         const out = (event: Record<string, unknown>, text: string): void => {
           process.stdout.write(json ? JSON.stringify({ ...event, ts: new Date().toISOString() }) + '\n' : text + '\n')
         }
-        node.addEventListener('peer:join', (e) => { out({ event: 'peer:join', peerId: e.detail.peerId, name: e.detail.name }, `+ ${e.detail.name} joined (${e.detail.peerId})`) })
-        node.addEventListener('peer:leave', (e) => { out({ event: 'peer:leave', peerId: e.detail.peerId, name: e.detail.name }, `- ${e.detail.name} left (${e.detail.peerId})`) })
+        node.addEventListener('peer:join', (e) => {
+          out({ event: 'peer:join', peerId: e.detail.peerId, name: e.detail.name }, `+ ${e.detail.name} joined (${e.detail.peerId})`)
+        })
+        node.addEventListener('peer:leave', (e) => {
+          out({ event: 'peer:leave', peerId: e.detail.peerId, name: e.detail.name }, `- ${e.detail.name} left (${e.detail.peerId})`)
+        })
         node.handle('echo', (req) => req)
         node.handle('info', () => node.health())
         await node.start()
         onSignals(async () => { await node.stop() })
         const debug = node.debugUrl ?? null
         out({ event: 'ready', peerId: node.peerId, name: node.name, addresses: node.addresses(), debug },
-          [`agentmesh ${node.name} ready`, `  peer id  ${node.peerId}`, ...node.addresses().map(a => `  listen   ${a}`), `  debug    ${debug ?? '(off: --debug host:port)'}`].join('\n'))
+          [
+            `agentmesh ${node.name} ready`,
+            `  peer id  ${node.peerId}`,
+            ...node.addresses().map(a => `  listen   ${a}`),
+            `  debug    ${debug ?? '(off: --debug host:port)'}`
+          ].join('\n'))
       } catch (err) {
         report(err)
       }

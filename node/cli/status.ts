@@ -1,7 +1,11 @@
 import { Command } from 'commander'
 import { fail, report } from './common.js'
 
-interface MeshView { nodes: Array<{ peerId: string, name: string, roles: string[], ageMs: number, self: boolean }>, edges: Array<{ a: string, b: string, rate: number }>, ageMs: number }
+interface MeshView {
+  nodes: Array<{ peerId: string, name: string, roles: string[], ageMs: number, self: boolean }>
+  edges: Array<{ a: string, b: string, rate: number }>
+  ageMs: number
+}
 interface PeerView { peerId: string, name: string, connections: Array<{ rttMs: number | null }> }
 
 /** One row per agent of the mesh, as the node at `url` sees it. */

@@ -10,3 +10,8 @@ export const WIRE_JSON_V1 = 0x01
 
 /** Largest encoded envelope accepted or sent (R-MSG); checked before any decoding. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024
+/**
+ * The largest envelope limit a node may be configured with: a frame is buffered whole before it
+ * is decoded, so the limit is also the memory one message may cost each hop.
+ */
+export const MAX_MAX_MESSAGE_BYTES = 16 * 1024 * 1024

@@ -24,3 +24,8 @@ export const DEFAULT_STALL_TIMEOUT_MS = 10_000
  */
 export const MAX_INBOUND_STREAMS = 8
 export const MAX_OUTBOUND_STREAMS = 8
+/**
+ * Upper bound of the window a node may be configured with: past a few thousand requests in
+ * flight on one stream, the memory held per peer matters more than the round trips saved.
+ */
+export const MAX_WINDOW = 10_000

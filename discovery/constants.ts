@@ -1,0 +1,57 @@
+/**
+ * Defaults of membership and failure detection (the `lan` preset: agents on one network, round
+ * trips under a few ms), and the limits of what an agent card may advertise. The config schema
+ * (node/config.ts) and the card and task schemas take their numbers from here; the `local` and
+ * `wan` presets (node/presets.ts) scale the timings for one host and for real networks.
+ */
+
+/**
+ * How often each agent gossips that it is alive, with the suspicions it holds. A suspicion
+ * travels with the next heartbeat, so this also bounds how fast others can confirm one.
+ */
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 1_000
+/** How often each agent probes one other agent directly, round robin (memberlist's LAN: 1 s). */
+export const DEFAULT_PROBE_INTERVAL_MS = 1_000
+/**
+ * How long a probe may go unanswered before the prober suspects. Hundreds of times a LAN round
+ * trip, so a loaded host that pauses for a garbage collection is not suspected (memberlist's
+ * LAN: 500 ms).
+ */
+export const DEFAULT_PROBE_TIMEOUT_MS = 500
+/** An agent not heard from this long (three heartbeats) is probed at once, out of turn. */
+export const DEFAULT_SILENCE_MS = 3_000
+/**
+ * A suspicion becomes "offline" after SUSPICION_MAX when one agent alone suspects; each other
+ * agent that confirms shortens it, down to SUSPICION_MIN at CONFIRMATIONS_FOR_MIN (memberlist's
+ * rule). The minimum leaves the suspect two heartbeats to refute; the maximum keeps a lone
+ * suspecter behind a bad link from calling a healthy agent offline quickly.
+ */
+export const DEFAULT_SUSPICION_MIN_MS = 2_000
+export const DEFAULT_SUSPICION_MAX_MS = 6_000
+export const DEFAULT_CONFIRMATIONS_FOR_MIN = 3
+/** Confirmations counted at most: past this many the suspicion is at its minimum anyway. */
+export const MAX_CONFIRMATIONS_FOR_MIN = 64
+
+/**
+ * How often a node tells the mesh its neighbours, for /mesh and the live page. The map is for
+ * people watching, so a few seconds of lag is fine and the gossip it costs stays small.
+ */
+export const DEFAULT_MESH_ANNOUNCE_INTERVAL_MS = 5_000
+
+/**
+ * The largest amounts an agent card may advertise and a task may require: far above any one
+ * machine, low enough that sums over a mesh of agents stay exact in a double and a forged card
+ * cannot claim the mesh's whole capacity many times over. One table for the card, the task's
+ * requirements and the node's `resources` config.
+ */
+export const RESOURCE_LIMITS = {
+  cpuCores: 4096,
+  memoryGb: 65_536,
+  storageGb: 1_048_576,
+  gpuUnits: 1024
+} as const
+
+/** Storage an agent offers to tasks unless told otherwise (cores and memory: the machine's own). */
+export const DEFAULT_STORAGE_GB = 100
+/** GPUs an agent offers unless told: none, since a GPU in the machine may not be the agent's to give. */
+export const DEFAULT_GPU_UNITS = 0

@@ -1,0 +1,37 @@
+/**
+ * Defaults of the coordinator election and of the coordinator's requests (the `lan` preset). The
+ * config schema (node/config.ts) takes its numbers from here; node/presets.ts scales the timings
+ * for one host (`local`) and for real networks (`wan`).
+ */
+
+/**
+ * Eligible agents that must see each other before the first voter set forms (Consul's
+ * bootstrap_expect). 3 is the smallest voter set that survives the loss of one agent.
+ */
+export const DEFAULT_BOOTSTRAP_EXPECT = 3
+/** A first voter set larger than this is a mistake in the config, not a mesh. */
+export const MAX_BOOTSTRAP_EXPECT = 64
+/**
+ * The coordinator's heartbeat to every agent; it also renews the coordinator's lease. Raft's rule
+ * is heartbeat << election timeout: a quarter of the shortest timeout lets three heartbeats be
+ * lost before anyone calls an election.
+ */
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 100
+/**
+ * An agent that hears no coordinator for a random time in [min, max] calls an election. The
+ * randomness spreads the candidates out so one usually wins the first round; the width (the
+ * maximum twice the minimum) is Raft's usual choice. Fail-over thus takes about half a second.
+ */
+export const DEFAULT_ELECTION_TIMEOUT_MIN_MS = 400
+export const DEFAULT_ELECTION_TIMEOUT_MAX_MS = 800
+/**
+ * A voter silent this long is removed from the voter set (never below bootstrapExpect), like
+ * Consul autopilot's dead-server clean-up. Long against failure detection, so a restart or a
+ * short partition does not shrink the quorum and grow it again.
+ */
+export const DEFAULT_VOTER_REMOVE_AFTER_MS = 30_000
+/**
+ * How long the coordinator waits for an agent's answer to a directive or status request: an
+ * agent that has not answered in this time is treated as failed for that round and retried.
+ */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 5_000
