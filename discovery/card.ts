@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { defineCommand } from '../protocols/rpc/commands.js'
+import { RESOURCE_LIMITS } from './constants.js'
 
 /**
  * What an agent tells each peer about itself when they connect: the membership view is built
@@ -20,10 +21,10 @@ export const AgentCard = z.strictObject({
   startedAt: z.number().int().nonnegative(),
   /** What it offers to run tasks with; the resource manager allocates from it. */
   resources: z.strictObject({
-    cpu_cores: z.number().int().min(0).max(4096),
-    memory_gb: z.number().min(0).max(65_536),
-    storage_gb: z.number().min(0).max(1_048_576),
-    gpu_units: z.number().int().min(0).max(1024)
+    cpu_cores: z.number().int().min(0).max(RESOURCE_LIMITS.cpuCores),
+    memory_gb: z.number().min(0).max(RESOURCE_LIMITS.memoryGb),
+    storage_gb: z.number().min(0).max(RESOURCE_LIMITS.storageGb),
+    gpu_units: z.number().int().min(0).max(RESOURCE_LIMITS.gpuUnits)
   }).optional()
 })
 export type AgentCard = z.infer<typeof AgentCard>

@@ -9,7 +9,7 @@
 import './polyfills.js'
 
 export { createAgentNode, AgentNode, type AgentNodeEvents, type CreateAgentNodeOptions, type Health } from './agent-node.js'
-export { ConfigSchema, parseConfig, loadConfig, configKeys, type AgentConfig, type AgentConfigInput } from './config.js'
+export { ConfigSchema, parseConfig, loadConfig, configKeys, presets, PRESET_NAMES, type AgentConfig, type AgentConfigInput, type Preset, type PresetName } from './config.js'
 export { loadOrCreateIdentity, freshIdentity, type Identity } from './identity.js'
 export * from '../protocols/core/errors.js'
 export { Stats } from './stats.js'
