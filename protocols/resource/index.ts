@@ -11,11 +11,10 @@
  */
 import type { RpcService } from '../rpc/index.js'
 import { NotCoordinatorError, ResourceConflictError, ValidationError } from '../core/errors.js'
-import type { Requirements } from '../task/schemas.js'
 import { ResourcePool, type Held } from './pool.js'
 import {
   AllocateAnswer, AllocateCommand, AllocateRequest, HeldResourcesCommand, ReleaseCommand, ReleaseRequest,
-  type Allocation, type ResourceItem, type ResourceStatus
+  type Allocation, type Requirements, type ResourceItem, type ResourceStatus
 } from './schemas.js'
 
 export * from './schemas.js'

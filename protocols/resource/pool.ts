@@ -4,8 +4,7 @@
  * nothing and the reason. The table never gives a unit to two tasks; `restore` (a new manager
  * rebuilding it) refuses a claim on a unit someone already holds.
  */
-import type { Requirements } from '../task/schemas.js'
-import type { ResourceItem } from './schemas.js'
+import type { Requirements, ResourceItem } from './schemas.js'
 
 export interface Held { task_id: string, agent: string, holder: string, resources: ResourceItem[] }
 

@@ -9,7 +9,7 @@
 import type { RpcService } from '../rpc/index.js'
 import { AgentMeshError, CannotRunTaskError, HandlerError, NotCoordinatorError, StaleTermError } from '../core/errors.js'
 import { HeldCommand, ReportCommand, RunCommand, StopCommand, type Requirements, type TaskReport, type TaskSpec } from './schemas.js'
-import type { ResourceItem } from '../resource/items.js'
+import type { ResourceItem } from '../resource/schemas.js'
 
 export interface TaskContext {
   readonly taskId: string

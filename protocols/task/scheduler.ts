@@ -20,7 +20,7 @@ import type { z } from 'zod'
 import type { RpcService } from '../rpc/index.js'
 import { AgentMeshError, DeadlineError, DependencyError, NotCoordinatorError, NotTaskHolderError, TimeoutError, UnknownTaskError } from '../core/errors.js'
 import type { TaskExecutor } from './executor.js'
-import type { ResourceItem } from '../resource/items.js'
+import type { ResourceItem } from '../resource/schemas.js'
 import type { AllocateAnswer } from '../resource/schemas.js'
 import { canMove, checkDependencies, controlRefusal } from './lifecycle.js'
 import {

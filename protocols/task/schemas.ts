@@ -6,20 +6,13 @@
  */
 import { z } from 'zod'
 import { defineCommand } from '../rpc/index.js'
-import { ResourceItem } from '../resource/items.js'
+import { Requirements, ResourceItem, TaskId } from '../resource/schemas.js'
 
-export const TaskId = z.string().min(1).max(128).regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits and _ . : - only (it names a topic)')
+// Defined with the resource protocol (task depends on resource, never the reverse); the task
+// protocol's public names stay.
+export { Requirements, TaskId }
 const Timestamp = z.iso.datetime({ offset: true })
 const Metrics = z.record(z.string().max(128), z.unknown())
-
-/** Bounds that refuse absurd requirements at the door rather than queue them forever. */
-export const Requirements = z.strictObject({
-  cpu_cores: z.number().int().min(0).max(4096),
-  memory_gb: z.number().min(0).max(65_536),
-  storage_gb: z.number().min(0).max(1_048_576),
-  gpu_units: z.number().int().min(0).max(1024).optional()
-})
-export type Requirements = z.infer<typeof Requirements>
 
 export const TaskSpec = z.strictObject({
   task_id: TaskId,
