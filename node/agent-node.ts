@@ -36,6 +36,7 @@ import { MonitoringService, MetricReport, METRICS_TOPIC, type Alert } from '../p
 import { LearningService, LearningMetrics, ModelUpdate, LEARNING_METRICS_TOPIC, LEARNING_PROTOCOL, MODEL_UPDATE_TOPIC } from '../protocols/learning/index.js'
 import { ResourceService, type AllocateAnswer, type AllocateRequest } from '../protocols/resource/index.js'
 import { TaskService, type TaskContext, type TaskHandle, type TaskHandler, type TaskSpecInput } from '../protocols/task/index.js'
+import type { Office } from '../protocols/coordination/office.js'
 import { CoordinationService, type CoordinationStatus, type CoordinatorChange, type DirectiveAction, type DirectiveHandler, type DirectiveRun } from '../protocols/coordination/index.js'
 
 export interface AgentNodeEvents {
@@ -202,9 +203,8 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       if (c.from !== c.to) this.log.info({ peer: c.peerId, peer_name: c.name, from: c.from, to: c.to, incarnation: c.incarnation }, 'member state changed')
       if (c.to === 'alive') this.coordination.agentAlive(c.peerId)
       if (c.to === 'offline' || c.to === 'left') {
-        this.tasks.scheduler.agentLost(c.peerId)
+        // Tasks and resources take a lost agent's work back themselves (they listen to the member view).
         if (this.coordination.inOffice) {
-          this.resources.agentLost(c.peerId)
           if (c.to === 'offline' && this.state === 'started') this.monitoring.alert({ severity: 'warning', message: `agent ${c.name} (${c.peerId}) is offline`, labels: { agent: c.peerId, reason: 'offline' } }).catch(() => {})
         }
         this.monitoring.forget(c.peerId)
@@ -289,12 +289,26 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       listen: () => { this.listenForModels() }
     })
     const r = config.resources
+    // glue: the Office of the coordination, until CoordinationService implements it itself.
+    const coordination = this.coordination
+    const office = {
+      get inOffice () { return coordination.inOffice },
+      get term () { return coordination.term },
+      get leader () { return coordination.leader },
+      voters: () => coordination.status().voters,
+      admits: (term: number, from: string) => coordination.election.admits(term, from) === 'ok',
+      coordinator: async (options?: { signal?: AbortSignal }) => (await this.coordinatorElected(options)).leader,
+      addEventListener: coordination.addEventListener.bind(coordination),
+      removeEventListener: coordination.removeEventListener.bind(coordination),
+      dispatchEvent: coordination.dispatchEvent.bind(coordination),
+      listenerCount: coordination.listenerCount.bind(coordination),
+      safeDispatchEvent: coordination.safeDispatchEvent.bind(coordination)
+    } as unknown as Office
     this.resources = new ResourceService({
       self: id,
       rpc: this.rpc,
-      inOffice: () => this.coordination.inOffice,
-      term: () => this.coordination.term,
-      admits: (term, from) => this.coordination.election.admits(term, from),
+      office,
+      members: this.memberView,
       capacities: () => {
         const caps = new Map([[id, this.card().resources as NonNullable<AgentCard['resources']>]])
         for (const m of this.liveMembers()) {
@@ -303,41 +317,34 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
         }
         return caps
       },
-      coordinator: async (signal) => (await this.coordinatorElected({ signal })).leader,
       publish: (topic, status) => { if (this.state === 'started' && this.listened(topic)) this.pubsub.publish(topic, status).catch(() => {}) },
-      onDenied: (from, reason) => {
-        this.stats.inc('resource_denied_total')
-        this.log.info({ peer: from, reason }, 'resource allocation denied')
-      },
-      onError: (err) => { this.log.warn({ error: err.message }, 'resources') },
       requestTimeoutMs: c.requestTimeoutMs
     })
+    this.resources.addEventListener('denied', ({ detail: { from, reason } }) => {
+      this.stats.inc('resource_denied_total')
+      this.log.info({ peer: from, reason }, 'resource allocation denied')
+    })
+    this.resources.addEventListener('error', (e) => { this.log.warn({ error: e.detail.error.message }, 'resources') })
     this.tasks = new TaskService({
       self: id,
       rpc: this.rpc,
       resources: { cpu_cores: r.cpuCores, memory_gb: r.memoryGb, storage_gb: r.storageGb, gpu_units: r.gpuUnits },
-      inOffice: () => this.coordination.inOffice,
-      term: () => this.coordination.term,
-      leader: () => this.coordination.leader,
-      admits: (term, from) => this.coordination.election.admits(term, from),
-      voters: () => this.coordination.status().voters,
-      agents: () => this.liveMembers().filter(m => m.state === 'alive').map(m => m.peerId),
-      coordinator: async (signal) => (await this.coordinatorElected({ signal })).leader,
-      publish: (topic, status) => {
-        if (TERMINAL_TASK.has(status.status) && this.coordination.inOffice) this.stats.inc('tasks_finished_total', { status: status.status })
-        if (this.state === 'started' && this.listened(topic)) this.pubsub.publish(topic, status).catch(() => {})
-      },
-      onRejected: (from, message, reason) => {
-        this.stats.inc('coordination_rejected_total', { message, reason })
-        this.log.warn({ peer: from, message_type: message, reason }, 'task message refused')
-      },
-      onError: (err) => { this.log.warn({ error: err.message }, 'tasks') },
+      office,
+      members: this.memberView,
+      publish: (topic, status) => { if (this.state === 'started' && this.listened(topic)) this.pubsub.publish(topic, status).catch(() => {}) },
       requestTimeoutMs: c.requestTimeoutMs,
       resourceManager: this.resources,
       negotiation: this.negotiation
     })
+    this.tasks.addEventListener('status', ({ detail: { status } }) => {
+      if (TERMINAL_TASK.has(status.status) && this.coordination.inOffice) this.stats.inc('tasks_finished_total', { status: status.status })
+    })
+    this.tasks.addEventListener('rejected', ({ detail: { from, message, reason } }) => {
+      this.stats.inc('coordination_rejected_total', { message, reason })
+      this.log.warn({ peer: from, message_type: message, reason }, 'task message refused')
+    })
+    this.tasks.addEventListener('error', (e) => { this.log.warn({ error: e.detail.error.message }, 'tasks') })
     this.coordination.addEventListener('coordinator:change', (e) => {
-      this.tasks.coordinatorChanged()
       this.stats.inc('coordinator_changes_total')
       this.log.info({ leader: e.detail.leader, term: e.detail.term, self: e.detail.self }, e.detail.leader !== undefined ? 'coordinator in office' : 'no coordinator')
       this.safeDispatchEvent('coordinator:change', { detail: e.detail })
