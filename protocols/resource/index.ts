@@ -97,7 +97,9 @@ export class ResourceService extends TypedEventEmitter<ResourceServiceEvents> {
     const req = parsed.data
     const signal = options.signal ?? AbortSignal.timeout(this.init.requestTimeoutMs * 2)
     const manager = await this.init.office.coordinator({ signal })
-    const answer = manager === this.init.self ? await this.allocateHere(this.init.self, req) : await this.init.rpc.request(manager, AllocateCommand, req, { signal })
+    const answer = manager === this.init.self
+      ? await this.allocateHere(this.init.self, req)
+      : await this.init.rpc.request(manager, AllocateCommand, req, { signal })
     if (answer.type === 'resource.allocated') this.mine.set(answer.task_id, answer)
     return answer
   }
@@ -107,7 +109,9 @@ export class ResourceService extends TypedEventEmitter<ResourceServiceEvents> {
     const signal = options.signal ?? AbortSignal.timeout(this.init.requestTimeoutMs * 2)
     const manager = await this.init.office.coordinator({ signal })
     const req = { type: 'resource.release' as const, task_id: taskId, ...(resourceIds !== undefined ? { resource_ids: resourceIds } : {}) }
-    const answer = manager === this.init.self ? await this.releaseHere(this.init.self, taskId, resourceIds) : await this.init.rpc.request(manager, ReleaseCommand, ReleaseRequest.parse(req), { signal })
+    const answer = manager === this.init.self
+      ? await this.releaseHere(this.init.self, taskId, resourceIds)
+      : await this.init.rpc.request(manager, ReleaseCommand, ReleaseRequest.parse(req), { signal })
     const a = this.mine.get(taskId)
     if (a !== undefined) {
       a.resources = a.resources.filter(r => !answer.resource_ids.includes(r.resource_id))
@@ -134,7 +138,9 @@ export class ResourceService extends TypedEventEmitter<ResourceServiceEvents> {
     this.refresh()
     const agents = this.pool.agents().filter(a => a !== this.init.self)
     const answers = await Promise.all(agents.map(async agent => {
-      try { return { agent, ...(await this.init.rpc.request(agent, HeldResourcesCommand, { term }, { timeoutMs: this.init.requestTimeoutMs })) } } catch { return { agent, allocations: [] } }
+      try {
+        return { agent, ...(await this.init.rpc.request(agent, HeldResourcesCommand, { term }, { timeoutMs: this.init.requestTimeoutMs })) }
+      } catch { return { agent, allocations: [] } }
     }))
     for (const a of [...this.mine.values()].map(x => ({ ...x, holder: this.init.self }))) this.restoreOne(a)
     for (const { agent, allocations } of answers) for (const a of allocations) this.restoreOne({ ...a, holder: agent })

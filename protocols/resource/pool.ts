@@ -50,7 +50,8 @@ export class ResourcePool {
   /** Whether an agent could ever run it (its whole capacity, nothing allocated). */
   fitsCapacity (agent: string, r: Requirements): boolean {
     const cap = this.capacity.get(agent)
-    return cap !== undefined && r.cpu_cores <= cap.cpu_cores && r.memory_gb <= cap.memory_gb && r.storage_gb <= cap.storage_gb && (r.gpu_units ?? 0) <= cap.gpu_units
+    return cap !== undefined && r.cpu_cores <= cap.cpu_cores && r.memory_gb <= cap.memory_gb && r.storage_gb <= cap.storage_gb &&
+      (r.gpu_units ?? 0) <= cap.gpu_units
   }
 
   /**

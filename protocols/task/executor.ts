@@ -165,7 +165,9 @@ export class TaskExecutor {
   }
 
   /** Take a task (the coordinator's run command, or the local coordinator's call). */
-  accept (spec: TaskSpec, attempt: number, checkpoint: unknown, inputs: Record<string, unknown>, resources: ResourceItem[] = []): { accepted: true, duplicate: boolean } | { accepted: false, holds: number } {
+  accept (
+    spec: TaskSpec, attempt: number, checkpoint: unknown, inputs: Record<string, unknown>, resources: ResourceItem[] = []
+  ): { accepted: true, duplicate: boolean } | { accepted: false, holds: number } {
     const known = this.attempts.get(spec.task_id)
     // An older attempt than one this agent took: the coordinator offering it has not seen the
     // later offer (it took office since). Saying "yes, a duplicate" would leave it waiting for
@@ -201,14 +203,21 @@ export class TaskExecutor {
     if (!this.handlers.has(spec.type)) return undefined
     const free = this.free()
     const r = spec.requirements
-    if (r.cpu_cores > free.cpu_cores || r.memory_gb > free.memory_gb || r.storage_gb > free.storage_gb || (r.gpu_units ?? 0) > (free.gpu_units ?? 0)) return undefined
+    const fits = r.cpu_cores <= free.cpu_cores && r.memory_gb <= free.memory_gb && r.storage_gb <= free.storage_gb &&
+      (r.gpu_units ?? 0) <= (free.gpu_units ?? 0)
+    if (!fits) return undefined
     return { running: [...this.attempts.values()].filter(a => a.state === 'running').length, free_cores: free.cpu_cores }
   }
 
   private free (): Requirements {
     const used = this.inUse()
     const all = this.init.resources
-    return { cpu_cores: all.cpu_cores - used.cpu_cores, memory_gb: all.memory_gb - used.memory_gb, storage_gb: all.storage_gb - used.storage_gb, gpu_units: (all.gpu_units ?? 0) - used.gpu_units }
+    return {
+      cpu_cores: all.cpu_cores - used.cpu_cores,
+      memory_gb: all.memory_gb - used.memory_gb,
+      storage_gb: all.storage_gb - used.storage_gb,
+      gpu_units: (all.gpu_units ?? 0) - used.gpu_units
+    }
   }
 
   private async run (a: Attempt, handler: TaskHandler, checkpoint: unknown, inputs: Record<string, unknown>, resources: ResourceItem[]): Promise<void> {

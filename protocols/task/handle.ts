@@ -149,7 +149,9 @@ export class TaskClient {
           const signal = AbortSignal.timeout(this.init.submitTimeoutMs)
           const coordinator = await this.coordinator(signal)
           const ids = part.map(h => h.taskId)
-          const statuses = coordinator === this.init.self ? await this.init.local.queryMany(ids) : (await this.init.rpc.request(coordinator, QueryManyCommand, { task_ids: ids }, { signal })).statuses
+          const statuses = coordinator === this.init.self
+            ? await this.init.local.queryMany(ids)
+            : (await this.init.rpc.request(coordinator, QueryManyCommand, { task_ids: ids }, { signal })).statuses
           for (const s of statuses) this.handles.get(s.task_id)?.push(s)
         } catch { /* asked again next time */ }
         for (const h of part) h.heardAt = Date.now()
@@ -209,7 +211,9 @@ export class TaskClient {
   async query (taskId: string): Promise<TaskStatus> {
     const signal = AbortSignal.timeout(this.init.submitTimeoutMs)
     const coordinator = await this.coordinator(signal)
-    return coordinator === this.init.self ? await this.init.local.query(taskId) : await this.init.rpc.request(coordinator, QueryCommand, { task_id: taskId }, { signal })
+    return coordinator === this.init.self
+      ? await this.init.local.query(taskId)
+      : await this.init.rpc.request(coordinator, QueryCommand, { task_id: taskId }, { signal })
   }
 
   async control (taskId: string, type: 'task.control.pause' | 'task.control.resume' | 'task.control.cancel', extra: { reason?: string, checkpoint?: unknown }): Promise<TaskControlAnswer> {

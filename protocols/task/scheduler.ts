@@ -78,9 +78,14 @@ export class TaskScheduler {
     this.init = init
     const { self, rpc, office, requestTimeoutMs, resources, executor } = init
     const leading = (): boolean => this.leading()
-    this.replication = new Replication({ self, rpc, office, requestTimeoutMs, leading })
+    const shared = { self, rpc, requestTimeoutMs }
+    this.replication = new Replication({ ...shared, office, leading })
     this.placement = new Placement({
-      self, rpc, office, requestTimeoutMs, resources, executor, leading,
+      ...shared,
+      office,
+      resources,
+      executor,
+      leading,
       members: init.members,
       table: this.table,
       contractNet: init.contractNet,
@@ -89,7 +94,9 @@ export class TaskScheduler {
       withdraw: (r, agent, attempt) => { this.stopAttemptOn(agent, r.spec.task_id, attempt, 'cancel'); this.releaseResources(r) }
     })
     this.takeover = new Takeover({
-      self, rpc, executor, resources, requestTimeoutMs,
+      ...shared,
+      executor,
+      resources,
       table: this.table,
       replication: this.replication,
       current: (term) => this.running && this.officeTerm === term,

@@ -117,7 +117,14 @@ export const ControlCommand = defineCommand('$agentmesh/task/control', { request
 
 /** Coordinator -> agent: run this task (attempt n), with its dependencies' results and a checkpoint. */
 export const RunCommand = defineCommand('$agentmesh/task/run', {
-  request: z.strictObject({ term: z.number().int().nonnegative(), spec: TaskSpec, attempt: z.number().int().min(1), checkpoint: z.unknown().optional(), inputs: z.record(TaskId, z.unknown()).default({}), resources: z.array(ResourceItem).max(10_000).default([]) }),
+  request: z.strictObject({
+    term: z.number().int().nonnegative(),
+    spec: TaskSpec,
+    attempt: z.number().int().min(1),
+    checkpoint: z.unknown().optional(),
+    inputs: z.record(TaskId, z.unknown()).default({}),
+    resources: z.array(ResourceItem).max(10_000).default([])
+  }),
   // Refused with the attempt the agent holds when the offer's is older: attempt numbers are
   // counted by each coordinator, and one newly in office may not have seen the last offers.
   response: z.union([
@@ -162,7 +169,11 @@ export const ReplicateCommand = defineCommand('$agentmesh/task/replicate', {
 })
 /** A new coordinator -> voters: their task records, a page at a time (`offset`, up to `limit`). */
 export const RecordsCommand = defineCommand('$agentmesh/task/records', {
-  request: z.strictObject({ term: z.number().int().nonnegative(), offset: z.number().int().nonnegative().default(0), limit: z.number().int().min(1).max(1_000).default(200) }),
+  request: z.strictObject({
+    term: z.number().int().nonnegative(),
+    offset: z.number().int().nonnegative().default(0),
+    limit: z.number().int().min(1).max(1_000).default(200)
+  }),
   response: z.strictObject({ records: z.array(TaskRecord).max(1_000), more: z.boolean() })
 })
 
