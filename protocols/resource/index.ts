@@ -9,34 +9,45 @@
  * agents tell what they allocated directly (`$agentmesh/resource/held`). Allocations of an agent
  * that is lost (offline or left) are released.
  */
+import { TypedEventEmitter } from 'main-event'
 import type { RpcService } from '../rpc/index.js'
+import type { Office } from '../coordination/office.js'
+import type { MemberSource, MemberSourceEvents } from '../../discovery/member-source.js'
+import { verdict } from './fencing.js'
 import { NotCoordinatorError, ResourceConflictError, ValidationError } from '../core/errors.js'
-import type { Requirements } from '../task/schemas.js'
 import { ResourcePool, type Held } from './pool.js'
 import {
   AllocateAnswer, AllocateCommand, AllocateRequest, HeldResourcesCommand, ReleaseCommand, ReleaseRequest,
-  type Allocation, type ResourceItem, type ResourceStatus
+  type Allocation, type Requirements, type ResourceItem, type ResourceStatus
 } from './schemas.js'
 
 export * from './schemas.js'
 export { ResourcePool, type Held, type Grant } from './pool.js'
+export { verdict, type Verdict } from './fencing.js'
 
 export interface ResourceServiceInit {
   self: string
   rpc: RpcService
-  inOffice: () => boolean
-  term: () => number
-  admits: (term: number, from: string) => 'ok' | 'stale-term' | 'not-coordinator'
+  /** Who coordinates: the manager is the coordinator in office; its term fences a deposed one. */
+  office: Office
+  /** The member view: an agent going offline or leaving loses its allocations (on the manager). */
+  members: MemberSource
   /** Agents alive and what each advertises (this node included). */
   capacities: () => Map<string, Requirements>
-  coordinator: (signal: AbortSignal) => Promise<string>
+  /** Publish a status on `resources.status.<resource_id>` (the node decides whether anyone listens). */
   publish: (topic: string, status: ResourceStatus) => void
-  onDenied: (from: string, reason: string) => void
-  onError: (err: Error) => void
   requestTimeoutMs: number
 }
 
-export class ResourceService {
+export interface ResourceServiceEvents {
+  /** An allocation this node (as manager) denied (CRD003). */
+  denied: CustomEvent<{ from: string, reason: string }>
+  /** Something failed in the background (an allocation a new manager could not restore). */
+  error: CustomEvent<{ error: Error }>
+}
+
+/** Events: 'denied' { from, reason }, 'error' { error }. */
+export class ResourceService extends TypedEventEmitter<ResourceServiceEvents> {
   readonly pool = new ResourcePool()
   private readonly init: ResourceServiceInit
   private officeTerm = -1
@@ -44,22 +55,38 @@ export class ResourceService {
   /** Allocations this node asked for directly (not through a task), for a new manager. */
   private readonly mine = new Map<string, Allocation>()
   private unhandles: Array<() => void> = []
+  private started = false
 
-  constructor (init: ResourceServiceInit) { this.init = init }
+  constructor (init: ResourceServiceInit) {
+    super()
+    this.init = init
+  }
+
+  private readonly memberChanged = (e: MemberSourceEvents['member:change']): void => {
+    if ((e.detail.to === 'offline' || e.detail.to === 'left') && this.init.office.inOffice) this.agentLost(e.detail.peerId)
+  }
 
   start (): void {
+    if (this.started) return
+    this.started = true
     const { rpc } = this.init
+    this.init.members.addEventListener('member:change', this.memberChanged)
     this.unhandles = [
       rpc.handle(AllocateCommand, async (req, ctx) => await this.allocateHere(ctx.peer, req)),
       rpc.handle(ReleaseCommand, async (req, ctx) => await this.releaseHere(ctx.peer, req.task_id, req.resource_ids)),
       rpc.handle(HeldResourcesCommand, (req, ctx) => {
-        if (this.init.admits(req.term, ctx.peer) === 'stale-term') throw new NotCoordinatorError(`term ${req.term} is stale`)
+        if (verdict(this.init.office, req.term, ctx.peer) === 'stale-term') throw new NotCoordinatorError(`term ${req.term} is stale`)
         return { allocations: [...this.mine.values()].map(a => ({ task_id: a.task_id, agent: a.agent, resources: a.resources })) }
       })
     ]
   }
 
-  stop (): void { for (const u of this.unhandles.splice(0)) u() }
+  stop (): void {
+    if (!this.started) return
+    this.started = false
+    this.init.members.removeEventListener('member:change', this.memberChanged)
+    for (const u of this.unhandles.splice(0)) u()
+  }
 
   // --- the agent's side -------------------------------------------------------------------
 
@@ -69,8 +96,10 @@ export class ResourceService {
     if (!parsed.success) throw new ValidationError(`resource.allocate: ${parsed.error.issues.map(x => `${x.path.join('.')}: ${x.message}`).join('; ')}`)
     const req = parsed.data
     const signal = options.signal ?? AbortSignal.timeout(this.init.requestTimeoutMs * 2)
-    const manager = await this.init.coordinator(signal)
-    const answer = manager === this.init.self ? await this.allocateHere(this.init.self, req) : await this.init.rpc.request(manager, AllocateCommand, req, { signal })
+    const manager = await this.init.office.coordinator({ signal })
+    const answer = manager === this.init.self
+      ? await this.allocateHere(this.init.self, req)
+      : await this.init.rpc.request(manager, AllocateCommand, req, { signal })
     if (answer.type === 'resource.allocated') this.mine.set(answer.task_id, answer)
     return answer
   }
@@ -78,9 +107,11 @@ export class ResourceService {
   /** `resource.release`: some units of a task's allocation, or all of them. */
   async release (taskId: string, resourceIds?: string[], options: { signal?: AbortSignal } = {}): Promise<string[]> {
     const signal = options.signal ?? AbortSignal.timeout(this.init.requestTimeoutMs * 2)
-    const manager = await this.init.coordinator(signal)
+    const manager = await this.init.office.coordinator({ signal })
     const req = { type: 'resource.release' as const, task_id: taskId, ...(resourceIds !== undefined ? { resource_ids: resourceIds } : {}) }
-    const answer = manager === this.init.self ? await this.releaseHere(this.init.self, taskId, resourceIds) : await this.init.rpc.request(manager, ReleaseCommand, ReleaseRequest.parse(req), { signal })
+    const answer = manager === this.init.self
+      ? await this.releaseHere(this.init.self, taskId, resourceIds)
+      : await this.init.rpc.request(manager, ReleaseCommand, ReleaseRequest.parse(req), { signal })
     const a = this.mine.get(taskId)
     if (a !== undefined) {
       a.resources = a.resources.filter(r => !answer.resource_ids.includes(r.resource_id))
@@ -93,8 +124,8 @@ export class ResourceService {
 
   /** Take over the table when this node took office; resolves once it is rebuilt. */
   async ready (): Promise<void> {
-    if (!this.init.inOffice()) throw new NotCoordinatorError('this node is not the coordinator in office, so not the resource manager')
-    const term = this.init.term()
+    if (!this.init.office.inOffice) throw new NotCoordinatorError('this node is not the coordinator in office, so not the resource manager')
+    const term = this.init.office.term
     if (this.officeTerm !== term) {
       this.officeTerm = term
       this.pool.allocations.clear()
@@ -107,14 +138,18 @@ export class ResourceService {
     this.refresh()
     const agents = this.pool.agents().filter(a => a !== this.init.self)
     const answers = await Promise.all(agents.map(async agent => {
-      try { return { agent, ...(await this.init.rpc.request(agent, HeldResourcesCommand, { term }, { timeoutMs: this.init.requestTimeoutMs })) } } catch { return { agent, allocations: [] } }
+      try {
+        return { agent, ...(await this.init.rpc.request(agent, HeldResourcesCommand, { term }, { timeoutMs: this.init.requestTimeoutMs })) }
+      } catch { return { agent, allocations: [] } }
     }))
     for (const a of [...this.mine.values()].map(x => ({ ...x, holder: this.init.self }))) this.restoreOne(a)
     for (const { agent, allocations } of answers) for (const a of allocations) this.restoreOne({ ...a, holder: agent })
   }
 
   private restoreOne (a: Held): void {
-    if (!this.pool.restore(a)) this.init.onError(new ResourceConflictError(`allocation of ${a.task_id} on ${a.agent} claims units already held; not restored`))
+    if (this.pool.restore(a)) return
+    const error = new ResourceConflictError(`allocation of ${a.task_id} on ${a.agent} claims units already held; not restored`)
+    this.safeDispatchEvent('error', { detail: { error } })
   }
 
   /** Allocations of tasks that run, from the task records (called by the scheduler at takeover). */
@@ -152,7 +187,7 @@ export class ResourceService {
     await this.ready()
     const parsed = AllocateRequest.parse(req)
     const answer = this.grant(parsed.task_id, from, parsed.requirements, parsed.agent !== undefined ? [parsed.agent] : undefined)
-    if (answer.type === 'resource.denied') this.init.onDenied(from, answer.reason)
+    if (answer.type === 'resource.denied') this.safeDispatchEvent('denied', { detail: { from, reason: answer.reason } })
     return answer
   }
 
@@ -174,7 +209,7 @@ export class ResourceService {
   /** The table, for the debug endpoint: each agent's free resources and the allocations. */
   snapshot (): { manager: boolean, agents: Array<{ agent: string, free: Required<Requirements> }>, allocations: Held[] } {
     return {
-      manager: this.init.inOffice(),
+      manager: this.init.office.inOffice,
       agents: this.pool.agents().map(agent => { const { cpu: _c, gpu: _g, ...free } = this.pool.free(agent); return { agent, free } }),
       allocations: [...this.pool.allocations.values()]
     }

@@ -4,8 +4,7 @@
  * nothing and the reason. The table never gives a unit to two tasks; `restore` (a new manager
  * rebuilding it) refuses a claim on a unit someone already holds.
  */
-import type { Requirements } from '../task/schemas.js'
-import type { ResourceItem } from './schemas.js'
+import type { Requirements, ResourceItem } from './schemas.js'
 
 export interface Held { task_id: string, agent: string, holder: string, resources: ResourceItem[] }
 
@@ -51,7 +50,8 @@ export class ResourcePool {
   /** Whether an agent could ever run it (its whole capacity, nothing allocated). */
   fitsCapacity (agent: string, r: Requirements): boolean {
     const cap = this.capacity.get(agent)
-    return cap !== undefined && r.cpu_cores <= cap.cpu_cores && r.memory_gb <= cap.memory_gb && r.storage_gb <= cap.storage_gb && (r.gpu_units ?? 0) <= cap.gpu_units
+    return cap !== undefined && r.cpu_cores <= cap.cpu_cores && r.memory_gb <= cap.memory_gb && r.storage_gb <= cap.storage_gb &&
+      (r.gpu_units ?? 0) <= cap.gpu_units
   }
 
   /**

@@ -10,10 +10,34 @@
  */
 import { z } from 'zod'
 import { defineCommand } from '../rpc/index.js'
-import { Requirements, TaskId } from '../task/schemas.js'
-import { ResourceItem, ResourceKind } from './items.js'
 
-export { ResourceKind, ResourceItem } from './items.js'
+/**
+ * A task id as both protocols name it (a resource allocation is named after the task that
+ * holds it). Defined here, below the task protocol, which depends on resources and not the
+ * reverse; `task/schemas.ts` re-exports it.
+ */
+export const TaskId = z.string().min(1).max(128).regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits and _ . : - only (it names a topic)')
+
+/** What a task needs, or an agent has. Bounds refuse absurd requirements at the door rather than queue them forever. */
+export const Requirements = z.strictObject({
+  cpu_cores: z.number().int().min(0).max(4096),
+  memory_gb: z.number().min(0).max(65_536),
+  storage_gb: z.number().min(0).max(1_048_576),
+  gpu_units: z.number().int().min(0).max(1024).optional()
+})
+export type Requirements = z.infer<typeof Requirements>
+
+export const ResourceKind = z.enum(['cpu', 'gpu', 'memory', 'storage'])
+export type ResourceKind = z.infer<typeof ResourceKind>
+
+/** A unit of an agent's resources as allocations name it (task records carry them too). */
+export const ResourceItem = z.strictObject({
+  resource_id: z.string().min(1).max(200),
+  kind: ResourceKind,
+  /** 1 for a core or a GPU; GB for memory and storage. */
+  amount: z.number().positive()
+})
+export type ResourceItem = z.infer<typeof ResourceItem>
 
 export const AllocateRequest = z.strictObject({
   type: z.literal('resource.allocate').default('resource.allocate'),

@@ -7,9 +7,12 @@
  * not lose the result.
  */
 import type { RpcService } from '../rpc/index.js'
-import { AgentMeshError, CannotRunTaskError, HandlerError, NotCoordinatorError, StaleTermError } from '../core/errors.js'
+import type { Office } from '../coordination/office.js'
+import { AgentMeshError, CannotRunTaskError, ConfigError, HandlerError, NotCoordinatorError, StaleTermError } from '../core/errors.js'
+import type { ResourceItem } from '../resource/schemas.js'
+import { verdict } from '../resource/fencing.js'
+import type { TaskEvents } from './events.js'
 import { HeldCommand, ReportCommand, RunCommand, StopCommand, type Requirements, type TaskReport, type TaskSpec } from './schemas.js'
-import type { ResourceItem } from '../resource/items.js'
 
 export interface TaskContext {
   readonly taskId: string
@@ -52,12 +55,12 @@ export interface ExecutorInit {
   self: string
   rpc: RpcService
   resources: Requirements
-  admits: (term: number, from: string) => 'ok' | 'stale-term' | 'not-coordinator'
-  currentLeader: () => string | undefined
+  /** Fences the coordinator's commands; reports go to its leader. */
+  office: Office
   /** Reports for the coordinator on this node go straight to it. */
   localReport: (from: string, report: TaskReport) => boolean
-  onRejected: (from: string, message: string, reason: string) => void
-  onError: (err: Error) => void
+  /** Where 'rejected' and 'error' are reported (the TaskService). */
+  events: TaskEvents
 }
 
 /** Finished attempts kept for a new coordinator's questions, oldest dropped first. */
@@ -74,12 +77,13 @@ export class TaskExecutor {
   constructor (init: ExecutorInit) { this.init = init }
 
   onTask (type: string, handler: TaskHandler): () => void {
-    if (this.handlers.has(type)) throw new Error(`a handler for task type "${type}" is already registered`)
+    if (this.handlers.has(type)) throw new ConfigError(`a handler for task type "${type}" is already registered`)
     this.handlers.set(type, handler)
     return () => { if (this.handlers.get(type) === handler) this.handlers.delete(type) }
   }
 
   start (): void {
+    if (this.running) return
     this.running = true
     const { rpc } = this.init
     this.unhandles = [
@@ -89,7 +93,7 @@ export class TaskExecutor {
       }),
       rpc.handle(StopCommand, (req, ctx) => {
         this.fence(req.term, ctx.peer, 'task-stop')
-        return { stopped: this.stop(req.task_id, req.attempt, req.why) }
+        return { stopped: this.stopAttempt(req.task_id, req.attempt, req.why) }
       }),
       rpc.handle(HeldCommand, (req, ctx) => {
         this.fence(req.term, ctx.peer, 'task-held')
@@ -98,15 +102,17 @@ export class TaskExecutor {
     ]
   }
 
-  stop (taskId?: string, attempt?: number, why: 'pause' | 'cancel' | 'deadline' = 'cancel'): boolean {
-    if (taskId === undefined) return false
+  /** Stop a running attempt (pause, cancel, deadline); false if this agent does not run that attempt. */
+  stopAttempt (taskId: string, attempt: number, why: 'pause' | 'cancel' | 'deadline'): boolean {
     const a = this.attempts.get(taskId)
     if (a === undefined || a.attempt !== attempt || a.state !== 'running') return false
     a.controller.abort(new TaskStopped(why))
     return true
   }
 
-  shutdown (): void {
+  /** Unregister the handlers and stop every attempt running here (their ends are not reported). */
+  stop (): void {
+    if (!this.running) return
     this.running = false
     for (const u of this.unhandles.splice(0)) u()
     for (const a of this.attempts.values()) if (a.state === 'running') a.controller.abort(new TaskStopped('stopping'))
@@ -151,15 +157,17 @@ export class TaskExecutor {
 
   private fence (term: number, from: string, message: string): void {
     if (from === this.init.self) return
-    const verdict = this.init.admits(term, from)
-    if (verdict === 'ok') return
-    this.init.onRejected(from, message, verdict)
-    if (verdict === 'stale-term') throw new StaleTermError(`term ${term} is no longer current: ${from} is not the coordinator`)
+    const v = verdict(this.init.office, term, from)
+    if (v === 'ok') return
+    this.init.events.safeDispatchEvent('rejected', { detail: { from, message, reason: v } })
+    if (v === 'stale-term') throw new StaleTermError(`term ${term} is no longer current: ${from} is not the coordinator`)
     throw new NotCoordinatorError(`${from} is not the coordinator this agent follows`)
   }
 
   /** Take a task (the coordinator's run command, or the local coordinator's call). */
-  accept (spec: TaskSpec, attempt: number, checkpoint: unknown, inputs: Record<string, unknown>, resources: ResourceItem[] = []): { accepted: true, duplicate: boolean } | { accepted: false, holds: number } {
+  accept (
+    spec: TaskSpec, attempt: number, checkpoint: unknown, inputs: Record<string, unknown>, resources: ResourceItem[] = []
+  ): { accepted: true, duplicate: boolean } | { accepted: false, holds: number } {
     const known = this.attempts.get(spec.task_id)
     // An older attempt than one this agent took: the coordinator offering it has not seen the
     // later offer (it took office since). Saying "yes, a duplicate" would leave it waiting for
@@ -195,14 +203,21 @@ export class TaskExecutor {
     if (!this.handlers.has(spec.type)) return undefined
     const free = this.free()
     const r = spec.requirements
-    if (r.cpu_cores > free.cpu_cores || r.memory_gb > free.memory_gb || r.storage_gb > free.storage_gb || (r.gpu_units ?? 0) > (free.gpu_units ?? 0)) return undefined
+    const fits = r.cpu_cores <= free.cpu_cores && r.memory_gb <= free.memory_gb && r.storage_gb <= free.storage_gb &&
+      (r.gpu_units ?? 0) <= (free.gpu_units ?? 0)
+    if (!fits) return undefined
     return { running: [...this.attempts.values()].filter(a => a.state === 'running').length, free_cores: free.cpu_cores }
   }
 
   private free (): Requirements {
     const used = this.inUse()
     const all = this.init.resources
-    return { cpu_cores: all.cpu_cores - used.cpu_cores, memory_gb: all.memory_gb - used.memory_gb, storage_gb: all.storage_gb - used.storage_gb, gpu_units: (all.gpu_units ?? 0) - used.gpu_units }
+    return {
+      cpu_cores: all.cpu_cores - used.cpu_cores,
+      memory_gb: all.memory_gb - used.memory_gb,
+      storage_gb: all.storage_gb - used.storage_gb,
+      gpu_units: (all.gpu_units ?? 0) - used.gpu_units
+    }
   }
 
   private async run (a: Attempt, handler: TaskHandler, checkpoint: unknown, inputs: Record<string, unknown>, resources: ResourceItem[]): Promise<void> {
@@ -267,7 +282,7 @@ export class TaskExecutor {
   private async send (report: TaskReport, final: boolean): Promise<void> {
     let delay = 100
     while (this.running) {
-      const leader = this.init.currentLeader()
+      const leader = this.init.office.leader
       if (leader !== undefined) {
         try {
           if (leader === this.init.self) {
@@ -281,7 +296,7 @@ export class TaskExecutor {
           // The coordinator gave the task to another agent (this one was thought lost): the
           // attempt's end is no longer anyone's to take, and retrying would never succeed.
           if (err instanceof AgentMeshError && err.code === 'TSK004') break
-          if (!(err instanceof AgentMeshError)) this.init.onError(err as Error)
+          if (!(err instanceof AgentMeshError)) this.init.events.safeDispatchEvent('error', { detail: { error: err as Error } })
         }
       } else if (!final) return
       await new Promise<void>(resolve => { const t = setTimeout(() => { this.timers.delete(t); resolve() }, delay); this.timers.add(t) })

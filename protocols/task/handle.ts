@@ -8,13 +8,14 @@
 import { randomUUID } from 'node:crypto'
 import { AgentMeshError, TimeoutError, ValidationError } from '../core/errors.js'
 import type { RpcService } from '../rpc/index.js'
+import type { Office } from '../coordination/office.js'
 import { ControlCommand, QueryCommand, QueryManyCommand, SubmitCommand, TaskSpec, TERMINAL, type TaskControlAnswer, type TaskSpecInput, type TaskStatus } from './schemas.js'
 
 export interface TaskClientInit {
   self: string
   rpc: RpcService
-  /** Resolves with the coordinator in office (waiting for an election if need be). */
-  coordinator: (signal: AbortSignal) => Promise<string>
+  /** Where the coordinator in office is found (waiting for an election if need be). */
+  office: Office
   /** Local calls when this node is the coordinator. */
   local: {
     submit: (specs: TaskSpec[]) => Promise<Array<{ task_id: string, duplicate: boolean }>>
@@ -119,11 +120,17 @@ export class TaskClient {
    * `result()` settles even if the last update was lost.
    */
   start (): void {
+    if (this.pollTimer !== undefined) return
     this.pollTimer = setInterval(() => { void this.poll() }, POLL_EVERY_MS)
     this.pollTimer.unref?.()
   }
 
-  stop (): void { if (this.pollTimer !== undefined) clearInterval(this.pollTimer) }
+  stop (): void {
+    if (this.pollTimer !== undefined) clearInterval(this.pollTimer)
+    this.pollTimer = undefined
+  }
+
+  private async coordinator (signal: AbortSignal): Promise<string> { return await this.init.office.coordinator({ signal }) }
 
   private async poll (): Promise<void> {
     if (this.polling) return
@@ -140,9 +147,11 @@ export class TaskClient {
         const part = asking.slice(i, i + 5_000)
         try {
           const signal = AbortSignal.timeout(this.init.submitTimeoutMs)
-          const coordinator = await this.init.coordinator(signal)
+          const coordinator = await this.coordinator(signal)
           const ids = part.map(h => h.taskId)
-          const statuses = coordinator === this.init.self ? await this.init.local.queryMany(ids) : (await this.init.rpc.request(coordinator, QueryManyCommand, { task_ids: ids }, { signal })).statuses
+          const statuses = coordinator === this.init.self
+            ? await this.init.local.queryMany(ids)
+            : (await this.init.rpc.request(coordinator, QueryManyCommand, { task_ids: ids }, { signal })).statuses
           for (const s of statuses) this.handles.get(s.task_id)?.push(s)
         } catch { /* asked again next time */ }
         for (const h of part) h.heardAt = Date.now()
@@ -184,7 +193,7 @@ export class TaskClient {
     let last: unknown
     while (!deadline.aborted) {
       try {
-        const coordinator = await this.init.coordinator(deadline)
+        const coordinator = await this.coordinator(deadline)
         if (coordinator === this.init.self) await this.init.local.submit(specs)
         else await this.init.rpc.request(coordinator, SubmitCommand, { tasks: specs }, { signal: deadline })
         return
@@ -201,14 +210,16 @@ export class TaskClient {
 
   async query (taskId: string): Promise<TaskStatus> {
     const signal = AbortSignal.timeout(this.init.submitTimeoutMs)
-    const coordinator = await this.init.coordinator(signal)
-    return coordinator === this.init.self ? await this.init.local.query(taskId) : await this.init.rpc.request(coordinator, QueryCommand, { task_id: taskId }, { signal })
+    const coordinator = await this.coordinator(signal)
+    return coordinator === this.init.self
+      ? await this.init.local.query(taskId)
+      : await this.init.rpc.request(coordinator, QueryCommand, { task_id: taskId }, { signal })
   }
 
   async control (taskId: string, type: 'task.control.pause' | 'task.control.resume' | 'task.control.cancel', extra: { reason?: string, checkpoint?: unknown }): Promise<TaskControlAnswer> {
     const c = { command_id: randomUUID(), type, task_id: taskId, ...extra }
     const signal = AbortSignal.timeout(this.init.submitTimeoutMs)
-    const coordinator = await this.init.coordinator(signal)
+    const coordinator = await this.coordinator(signal)
     const answer = coordinator === this.init.self ? await this.init.local.control(c) : await this.init.rpc.request(coordinator, ControlCommand, c, { signal })
     // The ack's status is the new state: show it at once rather than wait for the update.
     return answer

@@ -4,12 +4,16 @@
  * in office), and the client behind `node.submitTask`. Status changes are published on
  * `tasks.status.<task_id>` for anyone watching, and sent straight to the task's submitter.
  */
+import { TypedEventEmitter } from 'main-event'
 import type { RpcService } from '../rpc/index.js'
 import type { NegotiationService } from '../negotiation/index.js'
+import type { Office } from '../coordination/office.js'
+import type { MemberSource } from '../../discovery/member-source.js'
 import { NotCoordinatorError } from '../core/errors.js'
 import { TaskExecutor, type TaskHandler } from './executor.js'
 import { TaskScheduler, type SchedulerResources } from './scheduler.js'
 import { TaskClient, type TaskHandle } from './handle.js'
+import type { TaskServiceEvents } from './events.js'
 import {
   ControlCommand, QueryCommand, QueryManyCommand, RecordsCommand, ReplicateCommand, ReportCommand, SubmitCommand, UpdateCommand,
   TaskSpec, type Requirements, type TaskRecord, type TaskSpecInput, type TaskStatus
@@ -19,29 +23,32 @@ export * from './schemas.js'
 export { TaskHandle, TaskFailedError } from './handle.js'
 export { TaskStopped, type TaskContext, type TaskHandler } from './executor.js'
 export { checkDependencies } from './lifecycle.js'
+export type { TaskServiceEvents } from './events.js'
+export type { SchedulerResources } from './placement.js'
 
 const UPDATE_BATCH_MS = 5
 
 export interface TaskServiceInit {
   self: string
   rpc: RpcService
+  /** What this agent advertises and runs tasks within. */
   resources: Requirements
-  inOffice: () => boolean
-  term: () => number
-  leader: () => string | undefined
-  admits: (term: number, from: string) => 'ok' | 'stale-term' | 'not-coordinator'
-  voters: () => string[]
-  agents: () => string[]
-  coordinator: (signal: AbortSignal) => Promise<string>
+  /** Who coordinates: fencing, the voters, the coordinator to submit to; its 'coordinator:change' starts a takeover. */
+  office: Office
+  /** The member view: alive agents take tasks; one going offline or leaving loses them. */
+  members: MemberSource
+  /** Publish a status on `tasks.status.<task_id>` (the node decides whether anyone listens). */
   publish: (topic: string, status: TaskStatus) => void
-  onRejected: (from: string, message: string, reason: string) => void
-  onError: (err: Error) => void
   requestTimeoutMs: number
   resourceManager: SchedulerResources
   negotiation: NegotiationService
 }
 
-export class TaskService {
+/**
+ * Events: 'rejected' { from, message, reason } (a message refused), 'error' { error } (a
+ * background failure), 'status' { status } (every status this node publishes as coordinator).
+ */
+export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
   readonly executor: TaskExecutor
   readonly scheduler: TaskScheduler
   readonly client: TaskClient
@@ -49,31 +56,27 @@ export class TaskService {
   private unhandles: Array<() => void> = []
   private readonly outbox = new Map<string, TaskStatus[]>()
   private flushTimer?: ReturnType<typeof setTimeout>
+  private started = false
 
   constructor (init: TaskServiceInit) {
+    super()
     this.init = init
     this.executor = new TaskExecutor({
       self: init.self,
       rpc: init.rpc,
       resources: init.resources,
-      admits: init.admits,
-      currentLeader: init.leader,
+      office: init.office,
       localReport: (from, report) => this.scheduler.report(from, report),
-      onRejected: init.onRejected,
-      onError: init.onError
+      events: this
     })
     this.scheduler = new TaskScheduler({
       self: init.self,
       rpc: init.rpc,
       executor: this.executor,
-      inOffice: init.inOffice,
-      term: init.term,
-      admits: init.admits,
-      voters: init.voters,
-      agents: init.agents,
-      onStatus: (r) => { this.statusChanged(r) },
-      onRejected: init.onRejected,
-      onError: init.onError,
+      office: init.office,
+      members: init.members,
+      events: this,
+      changed: (r) => { this.statusChanged(r) },
       requestTimeoutMs: init.requestTimeoutMs,
       resources: init.resourceManager,
       contractNet: async (spec, candidates) => {
@@ -90,7 +93,7 @@ export class TaskService {
     this.client = new TaskClient({
       self: init.self,
       rpc: init.rpc,
-      coordinator: init.coordinator,
+      office: init.office,
       local: {
         submit: async (specs) => await this.scheduler.submit(init.self, specs),
         query: async (id) => await this.scheduler.query(id),
@@ -107,7 +110,10 @@ export class TaskService {
   }
 
   start (): void {
-    const { rpc } = this.init
+    if (this.started) return
+    this.started = true
+    const { rpc, office } = this.init
+    office.addEventListener('coordinator:change', this.coordinatorChanged)
     this.executor.start()
     this.scheduler.start()
     this.client.start()
@@ -121,8 +127,8 @@ export class TaskService {
       rpc.handle(RecordsCommand, ({ term, offset, limit }, ctx) => this.scheduler.recordsFor(ctx.peer, term, offset, limit)),
       rpc.handle(UpdateCommand, ({ statuses }, ctx) => {
         // Only the coordinator this node follows speaks for the task table.
-        if (ctx.peer !== this.init.leader()) {
-          this.init.onRejected(ctx.peer, 'task-update', 'not-coordinator')
+        if (ctx.peer !== this.init.office.leader) {
+          this.safeDispatchEvent('rejected', { detail: { from: ctx.peer, message: 'task-update', reason: 'not-coordinator' } })
           throw new NotCoordinatorError(`${ctx.peer} is not the coordinator`)
         }
         for (const s of statuses) this.client.update(s)
@@ -132,15 +138,19 @@ export class TaskService {
   }
 
   stop (): void {
+    if (!this.started) return
+    this.started = false
+    this.init.office.removeEventListener('coordinator:change', this.coordinatorChanged)
     for (const u of this.unhandles.splice(0)) u()
     if (this.flushTimer !== undefined) clearTimeout(this.flushTimer)
+    this.flushTimer = undefined
     this.client.stop()
     this.scheduler.stop()
-    this.executor.shutdown()
+    this.executor.stop()
   }
 
   /** The coordinator changed: take over if it is us; re-sync open handles either way. */
-  coordinatorChanged (): void {
+  private readonly coordinatorChanged = (): void => {
     this.scheduler.officeCheck()
     void this.client.resync()
   }
@@ -167,6 +177,7 @@ export class TaskService {
 
   private statusChanged (r: TaskRecord): void {
     this.init.publish(`tasks.status.${r.spec.task_id}`, r.status)
+    this.safeDispatchEvent('status', { detail: { status: r.status } })
     if (r.submitter === this.init.self) { this.client.update(r.status); return }
     // Coalesced per submitter: a burst of changes is one message, not one per change.
     const box = this.outbox.get(r.submitter) ?? []

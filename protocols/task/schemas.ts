@@ -6,20 +6,13 @@
  */
 import { z } from 'zod'
 import { defineCommand } from '../rpc/index.js'
-import { ResourceItem } from '../resource/items.js'
+import { Requirements, ResourceItem, TaskId } from '../resource/schemas.js'
 
-export const TaskId = z.string().min(1).max(128).regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits and _ . : - only (it names a topic)')
+// Defined with the resource protocol (task depends on resource, never the reverse); the task
+// protocol's public names stay.
+export { Requirements, TaskId }
 const Timestamp = z.iso.datetime({ offset: true })
 const Metrics = z.record(z.string().max(128), z.unknown())
-
-/** Bounds that refuse absurd requirements at the door rather than queue them forever. */
-export const Requirements = z.strictObject({
-  cpu_cores: z.number().int().min(0).max(4096),
-  memory_gb: z.number().min(0).max(65_536),
-  storage_gb: z.number().min(0).max(1_048_576),
-  gpu_units: z.number().int().min(0).max(1024).optional()
-})
-export type Requirements = z.infer<typeof Requirements>
 
 export const TaskSpec = z.strictObject({
   task_id: TaskId,
@@ -124,7 +117,14 @@ export const ControlCommand = defineCommand('$agentmesh/task/control', { request
 
 /** Coordinator -> agent: run this task (attempt n), with its dependencies' results and a checkpoint. */
 export const RunCommand = defineCommand('$agentmesh/task/run', {
-  request: z.strictObject({ term: z.number().int().nonnegative(), spec: TaskSpec, attempt: z.number().int().min(1), checkpoint: z.unknown().optional(), inputs: z.record(TaskId, z.unknown()).default({}), resources: z.array(ResourceItem).max(10_000).default([]) }),
+  request: z.strictObject({
+    term: z.number().int().nonnegative(),
+    spec: TaskSpec,
+    attempt: z.number().int().min(1),
+    checkpoint: z.unknown().optional(),
+    inputs: z.record(TaskId, z.unknown()).default({}),
+    resources: z.array(ResourceItem).max(10_000).default([])
+  }),
   // Refused with the attempt the agent holds when the offer's is older: attempt numbers are
   // counted by each coordinator, and one newly in office may not have seen the last offers.
   response: z.union([
@@ -169,7 +169,11 @@ export const ReplicateCommand = defineCommand('$agentmesh/task/replicate', {
 })
 /** A new coordinator -> voters: their task records, a page at a time (`offset`, up to `limit`). */
 export const RecordsCommand = defineCommand('$agentmesh/task/records', {
-  request: z.strictObject({ term: z.number().int().nonnegative(), offset: z.number().int().nonnegative().default(0), limit: z.number().int().min(1).max(1_000).default(200) }),
+  request: z.strictObject({
+    term: z.number().int().nonnegative(),
+    offset: z.number().int().nonnegative().default(0),
+    limit: z.number().int().min(1).max(1_000).default(200)
+  }),
   response: z.strictObject({ records: z.array(TaskRecord).max(1_000), more: z.boolean() })
 })
 

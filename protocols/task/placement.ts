@@ -1,0 +1,147 @@
+/**
+ * Placement on the coordinator: which agent runs a queued task. Candidates are this node and
+ * the agents alive in the member view, least loaded first (or the one a contract net awarded);
+ * the resource manager grants the units first (two tasks never hold the same unit), then the
+ * agent is offered the attempt (`RunCommand`, or the executor here). The table decides attempt
+ * numbers; the scheduler writes what came of the offer through the hooks in the init.
+ */
+import type { RpcService } from '../rpc/index.js'
+import type { Office } from '../coordination/office.js'
+import type { MemberSource } from '../../discovery/member-source.js'
+import type { AllocateAnswer, ResourceItem } from '../resource/schemas.js'
+import { AgentMeshError } from '../core/errors.js'
+import type { TaskExecutor } from './executor.js'
+import type { TaskTable } from './table.js'
+import { RunCommand, type TaskRecord, type TaskSpec } from './schemas.js'
+
+/** An agent that has no handler for a task type is not asked again for this long (handlers may come later). */
+const NO_HANDLER_RETRY_MS = 30_000
+const NO_BID = 'no agent bid for it (NEG002)'
+
+/** The resource manager on this node, as the scheduler uses it: placement allocates through it (R-RES). */
+export interface SchedulerResources {
+  ready: () => Promise<void>
+  grant: (taskId: string, holder: string, r: TaskSpec['requirements'], agents: string[]) => AllocateAnswer
+  free: (taskId: string) => string[]
+  restore: (a: { task_id: string, agent: string, holder: string, resources: ResourceItem[] }) => void
+}
+
+export interface PlacementInit {
+  self: string
+  rpc: RpcService
+  executor: TaskExecutor
+  office: Office
+  members: MemberSource
+  resources: SchedulerResources
+  table: TaskTable
+  requestTimeoutMs: number
+  /** Asks the candidates for bids and awards the task; resolves with the winner, if any. */
+  contractNet: (spec: TaskSpec, candidates: string[]) => Promise<string | undefined>
+  leading: () => boolean
+  /** The offer was taken: the record says so (status assigned). */
+  assigned: (r: TaskRecord, agent: string, attempt: number) => void
+  /** Why the task still waits (written only when it changed). */
+  waiting: (r: TaskRecord, reason: string) => void
+  /** Taken by an agent after the task was cancelled or ran out of time meanwhile: stop it there. */
+  withdraw: (r: TaskRecord, agent: string, attempt: number) => void
+}
+
+export class Placement {
+  private readonly init: PlacementInit
+  private readonly placing = new Set<string>()
+  /** The run command in flight for a task being placed: its agent and attempt. */
+  private readonly offered = new Map<string, { agent: string, attempt: number }>()
+  /** Agents that answered TSK006 for a task type (no handler), skipped until the time stored. */
+  private readonly cannotRun = new Map<string, number>()
+
+  constructor (init: PlacementInit) { this.init = init }
+
+  /** Task ids being placed now (the queue skips them). */
+  get busy (): ReadonlySet<string> { return this.placing }
+
+  /** The offer in flight for a task, if any (an agent may report before its acknowledgement arrives). */
+  offer (id: string): { agent: string, attempt: number } | undefined { return this.offered.get(id) }
+
+  /** The report came first: the offer is settled. */
+  settle (id: string): void { this.offered.delete(id) }
+
+  /** Candidates for a task: this node and the agents alive, those known unable to run its type left out, least loaded first. */
+  private candidates (spec: TaskSpec, now: number): string[] {
+    const load = this.init.table.load()
+    const able = (c: string): boolean => (this.cannotRun.get(`${c}\0${spec.type}`) ?? 0) < now
+    const alive = this.init.members.members().filter(m => m.state === 'alive').map(m => m.peerId)
+    return [this.init.self, ...alive].filter(able)
+      .map(c => ({ c, load: load.get(c) ?? 0, tie: Math.random() }))
+      .sort((a, b) => a.load - b.load || a.tie - b.tie)
+      .map(x => x.c)
+  }
+
+  async place (r: TaskRecord, inputs: Record<string, unknown>): Promise<void> {
+    const { init } = this
+    const id = r.spec.task_id
+    this.placing.add(id)
+    try {
+      let candidates = this.candidates(r.spec, Date.now())
+      if (r.spec.assignment === 'contract_net') {
+        // The submitter asked for bids: the agents other than the coordinator are called, and
+        // the one awarded is the only candidate for this attempt.
+        const winner = await init.contractNet(r.spec, candidates.filter(c => c !== init.self)).catch(() => undefined)
+        candidates = winner !== undefined ? [winner] : []
+        if (winner === undefined && init.leading() && r.status.status === 'submitted' && r.status.reason !== NO_BID) init.waiting(r, NO_BID)
+        if (winner === undefined) return
+      }
+      const refusals: string[] = []
+      for (const agent of candidates) {
+        if (!init.leading() || r.status.status !== 'submitted') return
+        // The resource manager's word first: two tasks never hold the same unit. A denial
+        // (CRD003) is the re-plan rule's conflict: the task waits and is placed again on the
+        // next release.
+        const grant = init.resources.grant(id, init.self, r.spec.requirements, [agent])
+        if (grant.type === 'resource.denied') { refusals.push(grant.code); continue }
+        const attempt = init.table.offer(id)
+        this.offered.set(id, { agent, attempt })
+        try {
+          const answer = agent === init.self
+            ? init.executor.accept(r.spec, attempt, r.checkpoint, inputs, grant.resources)
+            : await init.rpc.request(agent, RunCommand, {
+              term: init.office.term,
+              spec: r.spec,
+              attempt,
+              ...(r.checkpoint !== undefined ? { checkpoint: r.checkpoint } : {}),
+              inputs,
+              resources: grant.resources
+            }, { timeoutMs: init.requestTimeoutMs })
+          if (!answer.accepted) {
+            // It holds a later attempt, offered by an earlier coordinator: number past it.
+            init.table.offerRefused(id, answer.holds)
+            init.resources.free(id)
+            refusals.push('older attempt')
+            continue
+          }
+        } catch (err) {
+          init.resources.free(id)
+          refusals.push(err instanceof AgentMeshError ? err.code : 'error')
+          // A refusal the agent answered (no handler, no room, not its coordinator) took
+          // nothing: the number is free again, so attempts count runs. After a timeout or a lost
+          // connection the agent may have taken it, and the number stays spent.
+          if (err instanceof AgentMeshError && !['COM001', 'COM002', 'MSG001'].includes(err.code)) init.table.offerReturned(id, attempt)
+          // No handler for the type there: do not ask again for a while (handlers may come later).
+          if (err instanceof AgentMeshError && err.code === 'TSK006' && /no handler/.test(err.message)) {
+            this.cannotRun.set(`${agent}\0${r.spec.type}`, Date.now() + NO_HANDLER_RETRY_MS)
+          }
+          continue
+        }
+        r.resources = grant.resources
+        if (r.status.agent === agent && r.status.attempt === attempt) return // its first report came first
+        if (r.status.status !== 'submitted') { init.withdraw(r, agent, attempt); return } // cancelled or deadline passed meanwhile
+        init.assigned(r, agent, attempt)
+        return
+      }
+      const reason = candidates.length === 0 ? 'no agents' : `no agent can run it now (${[...new Set(refusals)].join(', ')})`
+      if (r.status.reason !== reason) init.waiting(r, reason)
+    } finally {
+      this.placing.delete(id)
+      this.offered.delete(id)
+    }
+  }
+}

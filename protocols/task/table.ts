@@ -1,0 +1,293 @@
+/**
+ * The task table with no network, no timer and no clock in it: the records, the moves between
+ * states, the queue, attempt numbers, deadlines as data, and the pruning of finished records.
+ * Every method that needs the time takes `now` (ms since the epoch). The scheduler
+ * (`scheduler.ts`) is the shell that acts on what the table decides: it places, replicates,
+ * reports and arms timers.
+ */
+import { DeadlineError, DependencyError, InvalidTaskStateError } from '../core/errors.js'
+import { canMove, checkDependencies } from './lifecycle.js'
+import { TERMINAL, type TaskRecord, type TaskReport, type TaskSpec, type TaskState, type TaskStatus } from './schemas.js'
+
+/** A finished task's record is kept this long (idempotent resubmission, status queries), then dropped everywhere. */
+export const FINISHED_RETENTION_MS = 10 * 60_000
+
+export type TaskError = { code: string, message: string }
+
+/** A change of a record: what `apply` writes. `reason: undefined` clears the reason. */
+export interface TaskPatch {
+  status?: TaskState
+  progress?: number
+  metrics?: Record<string, unknown>
+  agent?: string
+  attempt?: number
+  result?: unknown
+  error?: TaskError
+  reason?: string | undefined
+  checkpoint?: unknown
+  losses?: number
+}
+
+/** What an agent says of an attempt it was given (HeldCommand's answer, one task). */
+export interface HeldAttempt {
+  task_id: string
+  attempt: number
+  state: 'running' | 'completed' | 'failed' | 'paused' | 'cancelled'
+  progress: number
+  result?: unknown
+  error?: TaskError
+  checkpoint?: unknown
+}
+
+/** Whether a queued task may be placed: its dependencies completed, wait, or one broke. */
+export type Readiness = { ready: true, inputs: Record<string, unknown> } | { ready: false, broken?: TaskError }
+
+const isOpenAttempt = (r: TaskRecord): boolean => r.status.status === 'assigned' || r.status.status === 'running'
+
+/** The end of a task as a patch: `completed`, `failed` or `cancelled`, with what it carries. */
+export function finishPatch (
+  status: 'completed' | 'failed' | 'cancelled',
+  extra: { result?: unknown, error?: TaskError, reason?: string, metrics?: Record<string, unknown>, losses?: number }
+): TaskPatch {
+  return {
+    status,
+    ...(status === 'completed' ? { progress: 1 } : {}),
+    ...(extra.result !== undefined ? { result: extra.result } : {}),
+    ...(extra.error !== undefined ? { error: extra.error } : {}),
+    ...(extra.metrics !== undefined ? { metrics: extra.metrics } : {}),
+    ...(extra.losses !== undefined ? { losses: extra.losses } : {}),
+    reason: extra.reason ?? (extra.error !== undefined ? extra.error.message : undefined)
+  }
+}
+
+export class TaskTable {
+  readonly records = new Map<string, TaskRecord>()
+  /** The attempt number of the latest offer of each task (offers may be refused or lost). */
+  private readonly lastOffer = new Map<string, number>()
+
+  get (id: string): TaskRecord | undefined { return this.records.get(id) }
+  has (id: string): boolean { return this.records.has(id) }
+  get size (): number { return this.records.size }
+
+  /** A replica's record (or one read by a new coordinator): kept if newer by version. */
+  merge (r: TaskRecord): void {
+    const mine = this.records.get(r.spec.task_id)
+    if (mine === undefined || r.version > mine.version) this.records.set(r.spec.task_id, r)
+  }
+
+  /** A page of the table, in insertion order. */
+  page (offset: number, limit: number): { records: TaskRecord[], more: boolean } {
+    const all = [...this.records.values()]
+    return { records: all.slice(offset, offset + limit), more: offset + limit < all.length }
+  }
+
+  /**
+   * New tasks in: the ones not known yet get a record (`submitted`, attempt 0). A deadline
+   * already past (TSK005) or a dependency unknown or in a cycle (TSK003) refuses the whole
+   * batch and changes nothing. Returns the records created.
+   */
+  submit (specs: TaskSpec[], submitter: string, now: number): TaskRecord[] {
+    const fresh = specs.filter(s => !this.records.has(s.task_id))
+    for (const s of fresh) {
+      if (s.deadline !== undefined && Date.parse(s.deadline) <= now) throw new DeadlineError(`task ${s.task_id}: deadline ${s.deadline} is already past`)
+    }
+    checkDependencies(fresh, id => this.records.has(id))
+    return fresh.map(spec => {
+      const r: TaskRecord = {
+        spec,
+        submitter,
+        submitted_at: now,
+        version: 1,
+        losses: 0,
+        status: {
+          task_id: spec.task_id,
+          status: 'submitted',
+          progress: 0,
+          metrics: {},
+          timestamp: new Date(now).toISOString(),
+          attempt: 0,
+          ...(spec.dependencies.length > 0 ? { reason: 'waiting for dependencies' } : {})
+        }
+      }
+      this.records.set(spec.task_id, r)
+      return r
+    })
+  }
+
+  /**
+   * Write a patch: the status moves only as the lifecycle allows (InvalidTaskStateError
+   * otherwise, and nothing changes), the version goes up, the timestamp is `now`. A task that
+   * ended forgets its offers.
+   */
+  apply (r: TaskRecord, patch: TaskPatch, now: number): TaskStatus {
+    const s = r.status
+    if (patch.status !== undefined && !canMove(s.status, patch.status)) {
+      throw new InvalidTaskStateError(`task ${r.spec.task_id}: no move from ${s.status} to ${patch.status}`)
+    }
+    const next: TaskStatus = {
+      ...s,
+      ...(patch.status !== undefined ? { status: patch.status } : {}),
+      ...(patch.progress !== undefined ? { progress: patch.progress } : {}),
+      ...(patch.metrics !== undefined ? { metrics: patch.metrics } : {}),
+      ...(patch.agent !== undefined ? { agent: patch.agent } : {}),
+      ...(patch.attempt !== undefined ? { attempt: patch.attempt } : {}),
+      ...(patch.result !== undefined ? { result: patch.result } : {}),
+      ...(patch.error !== undefined ? { error: patch.error } : {}),
+      timestamp: new Date(now).toISOString()
+    }
+    if ('reason' in patch) {
+      if (patch.reason === undefined) delete next.reason
+      else next.reason = patch.reason
+    }
+    r.status = next
+    if (TERMINAL.has(next.status)) this.lastOffer.delete(r.spec.task_id)
+    if (patch.checkpoint !== undefined) r.checkpoint = patch.checkpoint
+    if (patch.losses !== undefined) r.losses = patch.losses
+    r.version++
+    return next
+  }
+
+  // --- attempts ---------------------------------------------------------------------------
+
+  /**
+   * A fresh attempt number for an offer: past the record's and past every earlier offer, so an
+   * agent that took an earlier offer whose acknowledgement was lost does not take this one for
+   * a duplicate of it.
+   */
+  offer (id: string): number {
+    const attempt = Math.max(this.records.get(id)?.status.attempt ?? 0, this.lastOffer.get(id) ?? 0) + 1
+    this.lastOffer.set(id, attempt)
+    return attempt
+  }
+
+  /** The agent holds attempt `holds` (offered by an earlier coordinator): number past it. */
+  offerRefused (id: string, holds: number): void { this.lastOffer.set(id, Math.max(this.lastOffer.get(id) ?? 0, holds)) }
+
+  /** The agent refused the offer and took nothing: its number is free again, so attempts count runs. */
+  offerReturned (id: string, attempt: number): void { if (this.lastOffer.get(id) === attempt) this.lastOffer.set(id, attempt - 1) }
+
+  lastOffered (id: string): number | undefined { return this.lastOffer.get(id) }
+
+  // --- decisions (pure: a patch, or nothing to do) -----------------------------------------
+
+  /** The agent holding the task was lost: another attempt, or failed (COM002) after `max_attempts` losses. */
+  lostPatch (r: TaskRecord, why: string): TaskPatch {
+    const losses = r.losses + 1
+    if (losses >= r.spec.max_attempts) {
+      return finishPatch('failed', { error: { code: 'COM002', message: `${why}; ${losses} of ${r.spec.max_attempts} attempts lost` }, losses })
+    }
+    return { status: 'submitted', reason: `${why}; placing it again`, losses }
+  }
+
+  /** An agent's report of the attempt it holds, as a patch (undefined: nothing changes). */
+  reportPatch (r: TaskRecord, rep: TaskReport): TaskPatch | undefined {
+    if (TERMINAL.has(r.status.status)) return undefined
+    const checkpoint = rep.checkpoint !== undefined ? { checkpoint: rep.checkpoint } : {}
+    switch (rep.status) {
+      case 'running':
+        if (r.status.status === 'paused') return checkpoint
+        return { status: 'running', progress: rep.progress, metrics: rep.metrics, ...checkpoint }
+      case 'completed': return finishPatch('completed', { result: rep.result, metrics: rep.metrics })
+      case 'failed': return finishPatch('failed', { error: rep.error ?? { code: 'CMD002', message: 'the handler failed' }, metrics: rep.metrics })
+      case 'paused': return { status: 'paused', ...checkpoint }
+      case 'cancelled': return r.status.status !== 'paused' ? finishPatch('cancelled', { reason: r.status.reason ?? 'cancelled' }) : undefined
+    }
+  }
+
+  /**
+   * What an agent said it holds (`h`, undefined if it holds nothing of this task), against the
+   * attempt the record names: the agent's word stands. `{ lost }` when it does not hold the attempt.
+   */
+  heldPatch (r: TaskRecord, h: HeldAttempt | undefined, answered: boolean): TaskPatch | { lost: string } | undefined {
+    if (h === undefined || h.attempt !== r.status.attempt) {
+      const holds = h !== undefined ? ` (it holds attempt ${h.attempt}, ${h.state})` : !answered ? ' (it did not answer)' : ''
+      return { lost: `its agent ${r.status.agent ?? '?'} does not hold attempt ${r.status.attempt}${holds}` }
+    }
+    if (h.state === 'completed') return finishPatch('completed', { result: h.result })
+    if (h.state === 'failed') return finishPatch('failed', { error: h.error ?? { code: 'CMD002', message: 'failed' } })
+    if (h.state === 'cancelled') return finishPatch('cancelled', { reason: 'cancelled' })
+    if (h.state === 'paused') return { status: 'paused', checkpoint: h.checkpoint }
+    if (r.status.status !== 'running' || r.status.progress !== h.progress) return { status: 'running', progress: h.progress }
+    return undefined
+  }
+
+  // --- the queue --------------------------------------------------------------------------
+
+  /** Tasks waiting for an agent, by priority (lower first), then age; `skip` are being placed. */
+  queue (skip: ReadonlySet<string> = new Set()): TaskRecord[] {
+    return [...this.records.values()]
+      .filter(r => r.status.status === 'submitted' && !skip.has(r.spec.task_id))
+      .sort((a, b) => a.spec.priority - b.spec.priority || a.submitted_at - b.submitted_at)
+  }
+
+  /** Ready when every dependency completed (their results are its inputs); broken (TSK003) when one failed, was cancelled or is gone. */
+  readiness (r: TaskRecord): Readiness {
+    const deps = r.spec.dependencies.map(d => this.records.get(d))
+    const broken = deps.find(d => d === undefined || d.status.status === 'failed' || d.status.status === 'cancelled')
+    if (broken !== undefined || deps.includes(undefined)) {
+      const e = new DependencyError(`dependency ${broken?.spec.task_id ?? '?'} ${broken?.status.status ?? 'is unknown'}`)
+      return { ready: false, broken: { code: e.code, message: e.message } }
+    }
+    if (!deps.every(d => d?.status.status === 'completed')) return { ready: false }
+    return { ready: true, inputs: Object.fromEntries((deps as TaskRecord[]).map(d => [d.spec.task_id, d.status.result])) }
+  }
+
+  /** Dependencies of a task that have not completed. */
+  waitingOn (r: TaskRecord): string[] { return r.spec.dependencies.filter(d => this.records.get(d)?.status.status !== 'completed') }
+
+  /** Tasks placed on an agent or running there. */
+  open (agent?: string): TaskRecord[] {
+    return [...this.records.values()].filter(r => isOpenAttempt(r) && (agent === undefined || r.status.agent === agent))
+  }
+
+  /** Attempts placed or running, per agent. */
+  load (): Map<string, number> {
+    const load = new Map<string, number>()
+    for (const r of this.records.values()) {
+      if (isOpenAttempt(r) && r.status.agent !== undefined) load.set(r.status.agent, (load.get(r.status.agent) ?? 0) + 1)
+    }
+    return load
+  }
+
+  // --- deadlines --------------------------------------------------------------------------
+
+  /** The earliest deadline of a task not finished (ms), or undefined. */
+  nextDeadline (): number | undefined {
+    let next = Infinity
+    for (const r of this.records.values()) {
+      if (r.spec.deadline !== undefined && !TERMINAL.has(r.status.status)) next = Math.min(next, Date.parse(r.spec.deadline))
+    }
+    return Number.isFinite(next) ? next : undefined
+  }
+
+  /** Tasks not finished whose deadline is at or before `now`. */
+  overdue (now: number): TaskRecord[] {
+    return [...this.records.values()].filter(r => r.spec.deadline !== undefined && !TERMINAL.has(r.status.status) && Date.parse(r.spec.deadline) <= now)
+  }
+
+  /** A missed deadline (TSK005): failed, or cancelled if the task asked for that. */
+  deadlinePatch (r: TaskRecord): TaskPatch {
+    const e = new DeadlineError(`task ${r.spec.task_id} missed its deadline ${r.spec.deadline ?? '?'}`)
+    const error = { code: e.code, message: e.message }
+    return r.spec.on_deadline === 'cancel' ? finishPatch('cancelled', { reason: e.message, error }) : finishPatch('failed', { error })
+  }
+
+  // --- pruning ----------------------------------------------------------------------------
+
+  /**
+   * Drop the records of tasks that finished more than FINISHED_RETENTION_MS before `now`,
+   * unless an open task depends on them. Every replica applies the same rule to the same
+   * timestamps, so the tables agree without a message. A submit of a dropped task id is a new
+   * task. Returns the ids dropped.
+   */
+  prune (now: number, retentionMs = FINISHED_RETENTION_MS): string[] {
+    const before = now - retentionMs
+    const needed = new Set<string>()
+    for (const r of this.records.values()) if (!TERMINAL.has(r.status.status)) for (const d of r.spec.dependencies) needed.add(d)
+    const dropped: string[] = []
+    for (const [id, r] of this.records) {
+      if (TERMINAL.has(r.status.status) && Date.parse(r.status.timestamp) < before && !needed.has(id)) { this.records.delete(id); dropped.push(id) }
+    }
+    return dropped
+  }
+}

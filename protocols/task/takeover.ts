@@ -1,0 +1,140 @@
+/**
+ * Recovery on the coordinator: taking office, and anti-entropy after it (docs/tasks.md).
+ *
+ * - A new coordinator reads the records of a majority of the voters before it acts (it could
+ *   not have been elected without one), so every acknowledged task is in what it reads.
+ * - It then asks every agent what it holds: an attempt that finished while no coordinator was
+ *   listening is taken from the agent; an attempt its agent does not hold (or an agent gone) is
+ *   placed again. The resource table is rebuilt, every record re-stamped and sent to the voters.
+ * - Every second, open tasks nobody heard of for RECONCILE_AFTER_MS are asked about the same way,
+ *   so a lost report cannot leave a task "assigned" for ever.
+ */
+import type { z } from 'zod'
+import type { RpcService } from '../rpc/index.js'
+import type { TaskExecutor } from './executor.js'
+import type { SchedulerResources } from './placement.js'
+import type { Replication } from './replication.js'
+import { RECORDS_PAGE } from './replication.js'
+import type { TaskPatch, TaskTable } from './table.js'
+import { HeldCommand, TERMINAL, type TaskRecord } from './schemas.js'
+
+/** What an agent says of an attempt it was given (HeldCommand). */
+type HeldTask = z.output<typeof HeldCommand.response>['tasks'][number]
+
+/** An open task with no word from its agent for this long is asked about (`quiet`). */
+const RECONCILE_AFTER_MS = 5_000
+
+export interface TakeoverInit {
+  self: string
+  rpc: RpcService
+  executor: TaskExecutor
+  resources: SchedulerResources
+  table: TaskTable
+  replication: Replication
+  requestTimeoutMs: number
+  /** This node still leads `term` and runs. */
+  current: (term: number) => boolean
+  /** Write a change the agents' answers call for. */
+  write: (r: TaskRecord, patch: TaskPatch) => void
+  /** The task's agent does not hold its attempt: another attempt, or failed. */
+  lost: (r: TaskRecord, why: string) => void
+  /** Tasks being placed right now (not asked about). */
+  placing: () => ReadonlySet<string>
+  /** After taking office: arm the deadline timer and place what waits. */
+  resume: () => void
+}
+
+export class Takeover {
+  private readonly init: TakeoverInit
+  private reconciling = false
+  /** When `quiet` last asked about a task. */
+  private readonly checkedAt = new Map<string, number>()
+
+  constructor (init: TakeoverInit) { this.init = init }
+
+  stop (): void { this.checkedAt.clear() }
+
+  /** Take office in `term`: read the voters' records, ask the agents, rebuild the resource table. */
+  async takeOver (term: number): Promise<void> {
+    const { init } = this
+    await init.replication.readMajority(term, r => { init.table.merge(r) })
+    if (!init.current(term)) return
+    // What the agents hold decides attempts that ran while nobody was coordinating.
+    await this.reconcile(init.table.open(), term, true)
+    if (!init.current(term)) return
+    // The resource table is rebuilt: agents' direct allocations, then those of running tasks.
+    await init.resources.ready()
+    if (!init.current(term)) return
+    for (const r of init.table.open()) {
+      if (r.status.agent !== undefined && r.resources !== undefined) {
+        init.resources.restore({ task_id: r.spec.task_id, agent: r.status.agent, holder: init.self, resources: r.resources })
+      }
+    }
+    // Every record is re-stamped by the new coordinator and sent to the voters.
+    for (const r of init.table.records.values()) { r.version++; init.replication.queue(r) }
+    init.resume()
+  }
+
+  /**
+   * The steady-state half: open tasks quiet for RECONCILE_AFTER_MS (an agent slow to answer
+   * keeps its tasks; the member view judges it). Returns the reconciliation started, if any.
+   */
+  quiet (term: number, now: number): Promise<void> | undefined {
+    const { table } = this.init
+    if (this.reconciling) return undefined
+    const placing = this.init.placing()
+    const quiet = table.open().filter(r => !placing.has(r.spec.task_id) && now - Date.parse(r.status.timestamp) > RECONCILE_AFTER_MS &&
+      now - (this.checkedAt.get(r.spec.task_id) ?? 0) > RECONCILE_AFTER_MS)
+    for (const id of this.checkedAt.keys()) {
+      const r = table.get(id)
+      if (r === undefined || TERMINAL.has(r.status.status)) this.checkedAt.delete(id)
+    }
+    if (quiet.length === 0) return undefined
+    for (const r of quiet) this.checkedAt.set(r.spec.task_id, now)
+    this.reconciling = true
+    return this.reconcile(quiet, term, false).finally(() => { this.reconciling = false })
+  }
+
+  /** What each agent holding one of these tasks says of it (agents that did not answer are absent). */
+  private async ask (open: TaskRecord[], term: number): Promise<Map<string, Map<string, HeldTask>>> {
+    const holders = new Set(open.map(r => r.status.agent).filter((a): a is string => a !== undefined))
+    const held = new Map<string, Map<string, HeldTask>>()
+    await Promise.all([...holders].map(async (agent) => {
+      try {
+        const ids = open.filter(r => r.status.agent === agent).map(r => r.spec.task_id)
+        const found = new Map<string, HeldTask>()
+        for (let i = 0; i < ids.length; i += RECORDS_PAGE) {
+          const part = ids.slice(i, i + RECORDS_PAGE)
+          const { tasks } = agent === this.init.self
+            ? { tasks: this.init.executor.held(part) }
+            : await this.init.rpc.request(agent, HeldCommand, { term, task_ids: part }, { timeoutMs: this.init.requestTimeoutMs })
+          for (const t of tasks) found.set(t.task_id, t)
+        }
+        held.set(agent, found)
+      } catch { /* unanswered: see unansweredIsLost */ }
+    }))
+    return held
+  }
+
+  /**
+   * Ask the agents holding these tasks what became of them, and take their word: the end of an
+   * attempt whose report was lost, an attempt the agent never took. On taking office an agent
+   * that does not answer loses its tasks (`unansweredIsLost`); in steady state it keeps them.
+   */
+  private async reconcile (open: TaskRecord[], term: number, unansweredIsLost: boolean): Promise<void> {
+    const asked = new Map(open.map(r => [r.spec.task_id, { agent: r.status.agent, attempt: r.status.attempt }]))
+    const held = await this.ask(open, term)
+    for (const r of open) {
+      if (!this.init.current(term)) return
+      const was = asked.get(r.spec.task_id)
+      // Changed while the question was out (a report came): the newer word stands.
+      if (was?.agent !== r.status.agent || was?.attempt !== r.status.attempt || (r.status.status !== 'assigned' && r.status.status !== 'running')) continue
+      const answers = held.get(r.status.agent ?? '')
+      if (answers === undefined && !unansweredIsLost) continue
+      const patch = this.init.table.heldPatch(r, answers?.get(r.spec.task_id), answers !== undefined)
+      if (patch === undefined) continue
+      if ('lost' in patch) this.init.lost(r, patch.lost)
+      else this.init.write(r, patch)
+    }
+  }
+}

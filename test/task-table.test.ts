@@ -1,0 +1,236 @@
+/**
+ * The task table alone: no network, no timer, time passed in. What the coordinator decides
+ * (moves, attempts, the queue, deadlines, pruning) is checked here apart from placement,
+ * replication and recovery, which tasks.test.ts and task-recovery.test.ts drive through nodes.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { FINISHED_RETENTION_MS, TaskTable, finishPatch } from '../protocols/task/table.js'
+import { TaskSpec, type TaskRecord, type TaskReport, type TaskSpecInput } from '../protocols/task/schemas.js'
+import { AgentMeshError } from '../protocols/core/errors.js'
+
+const T0 = Date.parse('2030-01-01T00:00:00Z')
+const spec = (input: Partial<TaskSpecInput> & { task_id: string }): TaskSpec => TaskSpec.parse({ type: 'work', ...input })
+const code = (fn: () => unknown): string => {
+  try { fn() } catch (err) { if (err instanceof AgentMeshError) return err.code; throw err }
+  return 'none'
+}
+const get = (t: TaskTable, id: string): TaskRecord => t.get(id) as TaskRecord
+const report = (r: Partial<TaskReport> & { task_id: string, attempt: number, status: TaskReport['status'] }): TaskReport => ({ progress: 0, metrics: {}, ...r })
+
+test('submit: a record per new task, submitted at attempt 0; a known id is a duplicate and changes nothing', () => {
+  const t = new TaskTable()
+  const made = t.submit([spec({ task_id: 'a' })], 'peer-1', T0)
+  assert.equal(made.length, 1)
+  const a = get(t, 'a')
+  assert.deepEqual([a.status.status, a.status.attempt, a.version, a.losses, a.submitter], ['submitted', 0, 1, 0, 'peer-1'])
+  assert.equal(a.status.timestamp, new Date(T0).toISOString())
+  assert.equal(a.status.reason, undefined)
+  assert.deepEqual(t.submit([spec({ task_id: 'a', priority: 1 })], 'peer-2', T0 + 5), [])
+  assert.equal(get(t, 'a').submitter, 'peer-1', 'the first submission stands')
+})
+
+test('submit refuses the whole batch for a past deadline (TSK005), an unknown dependency or a cycle (TSK003)', () => {
+  const t = new TaskTable()
+  assert.equal(code(() => t.submit([spec({ task_id: 'ok' }), spec({ task_id: 'late', deadline: new Date(T0).toISOString() })], 'p', T0)), 'TSK005')
+  assert.equal(t.size, 0, 'nothing of the batch was kept')
+  assert.equal(code(() => t.submit([spec({ task_id: 'x', dependencies: ['nobody'] })], 'p', T0)), 'TSK003')
+  assert.equal(code(() => t.submit([spec({ task_id: 'x', dependencies: ['y'] }), spec({ task_id: 'y', dependencies: ['x'] })], 'p', T0)), 'TSK003')
+  assert.equal(code(() => t.submit([spec({ task_id: 'self', dependencies: ['self'] })], 'p', T0)), 'TSK003')
+  assert.equal(t.size, 0)
+  // A pipeline naming its own tasks, and a dependency known from before, are fine.
+  t.submit([spec({ task_id: 'x' }), spec({ task_id: 'y', dependencies: ['x'] })], 'p', T0)
+  t.submit([spec({ task_id: 'z', dependencies: ['y'] })], 'p', T0)
+  assert.equal(get(t, 'z').status.reason, 'waiting for dependencies')
+})
+
+test('apply: moves the lifecycle allows; a refused move (TSK002) changes nothing', () => {
+  const t = new TaskTable()
+  t.submit([spec({ task_id: 'a' })], 'p', T0)
+  const a = get(t, 'a')
+  assert.equal(code(() => t.apply(a, { status: 'running' }, T0 + 1)), 'TSK002', 'submitted cannot jump to running')
+  assert.equal(code(() => t.apply(a, { status: 'paused' }, T0 + 1)), 'TSK002')
+  assert.deepEqual([a.status.status, a.version], ['submitted', 1])
+  t.apply(a, { status: 'assigned', agent: 'w1', attempt: 1, reason: undefined }, T0 + 2)
+  assert.deepEqual([a.status.status, a.status.agent, a.status.attempt, a.version], ['assigned', 'w1', 1, 2])
+  assert.equal(a.status.timestamp, new Date(T0 + 2).toISOString(), 'time is what the caller passed')
+  t.apply(a, { status: 'running', progress: 0.5 }, T0 + 3)
+  t.apply(a, { status: 'paused', checkpoint: { at: 5 } }, T0 + 4)
+  assert.deepEqual(a.checkpoint, { at: 5 })
+  t.apply(a, { status: 'submitted', reason: 'resumed' }, T0 + 5)
+  assert.equal(a.status.reason, 'resumed')
+  t.apply(a, { reason: undefined }, T0 + 6)
+  assert.equal('reason' in a.status, false, 'reason: undefined clears the reason')
+  t.apply(a, finishPatch('cancelled', { reason: 'no longer wanted' }), T0 + 7)
+  for (const to of ['submitted', 'assigned', 'running', 'paused', 'completed', 'failed'] as const) {
+    assert.equal(code(() => t.apply(a, { status: to }, T0 + 8)), 'TSK002', `cancelled -> ${to} is refused`)
+  }
+  assert.equal(a.status.status, 'cancelled')
+})
+
+test('finishPatch: completed has progress 1; the reason defaults to the error message', () => {
+  assert.deepEqual(finishPatch('completed', { result: 42 }), { status: 'completed', progress: 1, result: 42, reason: undefined })
+  assert.deepEqual(finishPatch('failed', { error: { code: 'CMD002', message: 'boom' } }), { status: 'failed', error: { code: 'CMD002', message: 'boom' }, reason: 'boom' })
+})
+
+test('attempts: a fresh number per offer, past any the agents hold; an answered refusal gives it back', () => {
+  const t = new TaskTable()
+  t.submit([spec({ task_id: 'a' })], 'p', T0)
+  assert.equal(t.offer('a'), 1)
+  assert.equal(t.offer('a'), 2, 'an offer whose answer was lost keeps its number spent')
+  t.offerReturned('a', 2)
+  assert.equal(t.offer('a'), 2, 'a refusal the agent answered took nothing: the number is reused')
+  t.offerReturned('a', 1)
+  assert.equal(t.lastOffered('a'), 2, 'only the latest offer gives its number back')
+  t.offerRefused('a', 7)
+  assert.equal(t.offer('a'), 8, 'an agent holding attempt 7 (from an earlier coordinator): number past it')
+  const a = get(t, 'a')
+  t.apply(a, { status: 'assigned', agent: 'w', attempt: 8 }, T0 + 1)
+  t.apply(a, finishPatch('completed', {}), T0 + 2)
+  assert.equal(t.lastOffered('a'), undefined, 'a finished task forgets its offers')
+})
+
+test('a lost agent: the task is queued again, and fails (COM002) at max_attempts losses', () => {
+  const t = new TaskTable()
+  t.submit([spec({ task_id: 'a', max_attempts: 2 })], 'p', T0)
+  const a = get(t, 'a')
+  t.apply(a, { status: 'assigned', agent: 'w1', attempt: 1 }, T0 + 1)
+  const first = t.lostPatch(a, 'agent w1 was lost')
+  assert.deepEqual(first, { status: 'submitted', reason: 'agent w1 was lost; placing it again', losses: 1 })
+  t.apply(a, first, T0 + 2)
+  t.apply(a, { status: 'assigned', agent: 'w2', attempt: 2 }, T0 + 3)
+  const second = t.lostPatch(a, 'agent w2 was lost')
+  assert.equal(second.status, 'failed')
+  assert.equal(second.error?.code, 'COM002')
+  assert.match(second.error?.message ?? '', /2 of 2 attempts lost/)
+  t.apply(a, second, T0 + 4)
+  assert.equal(a.losses, 2)
+})
+
+test('reports: progress, pause keeps the checkpoint, the end; nothing after the end', () => {
+  const t = new TaskTable()
+  t.submit([spec({ task_id: 'a' })], 'p', T0)
+  const a = get(t, 'a')
+  t.apply(a, { status: 'assigned', agent: 'w', attempt: 1 }, T0)
+  assert.deepEqual(t.reportPatch(a, report({ task_id: 'a', attempt: 1, status: 'running', progress: 0.25, checkpoint: 'c1' })),
+    { status: 'running', progress: 0.25, metrics: {}, checkpoint: 'c1' })
+  t.apply(a, { status: 'paused' }, T0 + 1)
+  assert.deepEqual(t.reportPatch(a, report({ task_id: 'a', attempt: 1, status: 'running', checkpoint: 'c2' })), { checkpoint: 'c2' },
+    'a late progress report of a paused task keeps it paused')
+  assert.equal(t.reportPatch(a, report({ task_id: 'a', attempt: 1, status: 'cancelled' })), undefined, 'a paused attempt stopping is not a cancel')
+  t.apply(a, { status: 'submitted' }, T0 + 2)
+  t.apply(a, { status: 'assigned', agent: 'w', attempt: 2 }, T0 + 3)
+  const failed = t.reportPatch(a, report({ task_id: 'a', attempt: 2, status: 'failed' }))
+  assert.deepEqual(failed?.error, { code: 'CMD002', message: 'the handler failed' })
+  t.apply(a, failed ?? {}, T0 + 4)
+  assert.equal(t.reportPatch(a, report({ task_id: 'a', attempt: 2, status: 'completed', result: 1 })), undefined, 'a finished task stays finished')
+})
+
+test('what an agent holds decides an attempt: its end, its progress, or lost', () => {
+  const t = new TaskTable()
+  t.submit([spec({ task_id: 'a' })], 'p', T0)
+  const a = get(t, 'a')
+  t.apply(a, { status: 'assigned', agent: 'w', attempt: 3 }, T0)
+  const held = { task_id: 'a', attempt: 3, progress: 0.5 }
+  assert.deepEqual(t.heldPatch(a, { ...held, state: 'completed', result: 'r' }, true), finishPatch('completed', { result: 'r' }))
+  assert.deepEqual(t.heldPatch(a, { ...held, state: 'running' }, true), { status: 'running', progress: 0.5 })
+  assert.deepEqual(t.heldPatch(a, { ...held, state: 'paused', checkpoint: 9 }, true), { status: 'paused', checkpoint: 9 })
+  assert.deepEqual(t.heldPatch(a, { ...held, attempt: 2, state: 'running' }, true),
+    { lost: 'its agent w does not hold attempt 3 (it holds attempt 2, running)' })
+  assert.deepEqual(t.heldPatch(a, undefined, true), { lost: 'its agent w does not hold attempt 3' })
+  assert.deepEqual(t.heldPatch(a, undefined, false), { lost: 'its agent w does not hold attempt 3 (it did not answer)' })
+  t.apply(a, { status: 'running', progress: 0.5 }, T0 + 1)
+  assert.equal(t.heldPatch(a, { ...held, state: 'running' }, true), undefined, 'nothing new')
+})
+
+test('the queue: by priority, then age; being placed is skipped; dependencies decide readiness', () => {
+  const t = new TaskTable()
+  t.submit([spec({ task_id: 'late-low', priority: 9 })], 'p', T0)
+  t.submit([spec({ task_id: 'old-high', priority: 1 })], 'p', T0 + 1)
+  t.submit([spec({ task_id: 'new-high', priority: 1 })], 'p', T0 + 2)
+  assert.deepEqual(t.queue().map(r => r.spec.task_id), ['old-high', 'new-high', 'late-low'])
+  assert.deepEqual(t.queue(new Set(['old-high'])).map(r => r.spec.task_id), ['new-high', 'late-low'])
+
+  t.submit([spec({ task_id: 'child', dependencies: ['old-high', 'new-high'] })], 'p', T0 + 3)
+  const child = get(t, 'child')
+  assert.deepEqual(t.readiness(child), { ready: false })
+  assert.deepEqual(t.waitingOn(child), ['old-high', 'new-high'])
+  for (const id of ['old-high', 'new-high']) {
+    const r = get(t, id)
+    t.apply(r, { status: 'assigned', agent: 'w', attempt: 1 }, T0 + 4)
+    t.apply(r, finishPatch('completed', { result: `${id}!` }), T0 + 5)
+  }
+  assert.deepEqual(t.readiness(child), { ready: true, inputs: { 'old-high': 'old-high!', 'new-high': 'new-high!' } })
+
+  t.submit([spec({ task_id: 'orphan', dependencies: ['late-low'] })], 'p', T0 + 6)
+  t.apply(get(t, 'late-low'), finishPatch('failed', { error: { code: 'CMD002', message: 'x' } }), T0 + 7)
+  const r = t.readiness(get(t, 'orphan'))
+  assert.equal(r.ready, false)
+  assert.equal(!r.ready && r.broken?.code, 'TSK003', 'a failed dependency fails its dependents')
+})
+
+test('load and open attempts count placed and running tasks per agent', () => {
+  const t = new TaskTable()
+  t.submit(['a', 'b', 'c', 'd'].map(id => spec({ task_id: id })), 'p', T0)
+  t.apply(get(t, 'a'), { status: 'assigned', agent: 'w1', attempt: 1 }, T0)
+  t.apply(get(t, 'b'), { status: 'assigned', agent: 'w1', attempt: 1 }, T0)
+  t.apply(get(t, 'b'), { status: 'running' }, T0)
+  t.apply(get(t, 'c'), { status: 'assigned', agent: 'w2', attempt: 1 }, T0)
+  t.apply(get(t, 'c'), finishPatch('completed', {}), T0)
+  assert.deepEqual([...t.load()], [['w1', 2]])
+  assert.deepEqual(t.open('w1').map(r => r.spec.task_id), ['a', 'b'])
+  assert.deepEqual(t.open('w2'), [])
+})
+
+test('deadlines as data: the earliest open one, the overdue, fail or cancel (TSK005)', () => {
+  const t = new TaskTable()
+  const at = (ms: number): string => new Date(T0 + ms).toISOString()
+  assert.equal(t.nextDeadline(), undefined)
+  t.submit([
+    spec({ task_id: 'soon', deadline: at(1_000) }),
+    spec({ task_id: 'later', deadline: at(5_000), on_deadline: 'cancel' }),
+    spec({ task_id: 'none' })
+  ], 'p', T0)
+  assert.equal(t.nextDeadline(), T0 + 1_000)
+  assert.deepEqual(t.overdue(T0 + 999), [])
+  assert.deepEqual(t.overdue(T0 + 1_000).map(r => r.spec.task_id), ['soon'], 'due at the deadline itself')
+  const soon = get(t, 'soon')
+  const fail = t.deadlinePatch(soon)
+  assert.deepEqual([fail.status, fail.error?.code], ['failed', 'TSK005'])
+  t.apply(soon, fail, T0 + 1_000)
+  assert.equal(t.nextDeadline(), T0 + 5_000, 'a finished task has no deadline left')
+  const cancel = t.deadlinePatch(get(t, 'later'))
+  assert.deepEqual([cancel.status, cancel.error?.code], ['cancelled', 'TSK005'])
+  assert.match(cancel.reason ?? '', /missed its deadline/)
+})
+
+test('pruning: finished records go after the retention, unless an open task depends on them', () => {
+  const t = new TaskTable()
+  t.submit([spec({ task_id: 'done' }), spec({ task_id: 'parent' }), spec({ task_id: 'open' })], 'p', T0)
+  t.submit([spec({ task_id: 'child', dependencies: ['parent'] })], 'p', T0)
+  for (const id of ['done', 'parent']) t.apply(get(t, id), finishPatch('cancelled', {}), T0)
+  assert.deepEqual(t.prune(T0 + FINISHED_RETENTION_MS), [], 'kept for the whole retention')
+  assert.deepEqual(t.prune(T0 + FINISHED_RETENTION_MS + 1), ['done'])
+  assert.deepEqual([...t.records.keys()].sort(), ['child', 'open', 'parent'])
+  t.apply(get(t, 'child'), finishPatch('cancelled', {}), T0 + FINISHED_RETENTION_MS + 1)
+  assert.deepEqual(t.prune(T0 + 2 * FINISHED_RETENTION_MS + 2).sort(), ['child', 'parent'], 'once its dependent ended too')
+  // A dropped id is a new task when submitted again.
+  assert.equal(t.submit([spec({ task_id: 'done' })], 'p', T0 + 3 * FINISHED_RETENTION_MS).length, 1)
+})
+
+test('merge keeps the newer version; pages walk the table', () => {
+  const t = new TaskTable()
+  t.submit(['a', 'b', 'c'].map(id => spec({ task_id: id })), 'p', T0)
+  const older = structuredClone(get(t, 'a'))
+  t.apply(get(t, 'a'), { status: 'assigned', agent: 'w', attempt: 1 }, T0 + 1)
+  t.merge(older)
+  assert.equal(get(t, 'a').status.status, 'assigned', 'an older version does not replace a newer one')
+  const newer = structuredClone(get(t, 'a'))
+  newer.version += 5
+  newer.status.status = 'running'
+  t.merge(newer)
+  assert.equal(get(t, 'a').status.status, 'running')
+  assert.deepEqual(t.page(0, 2).records.map(r => r.spec.task_id), ['a', 'b'])
+  assert.equal(t.page(0, 2).more, true)
+  assert.deepEqual(t.page(2, 2), { records: [get(t, 'c')], more: false })
+})
