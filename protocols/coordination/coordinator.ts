@@ -104,10 +104,32 @@ export class Coordinator {
   private running?: Promise<CoordinationReport>
   private rounds = 0
   private roundsOk = 0
+  private started = false
 
   constructor (init: CoordinatorInit) {
     this.init = init
     this.machine = new CoordinatorStateMachine(init.onStateChange)
+  }
+
+  start (): void { this.started = true }
+
+  /** Directives still awaited end as failed (their agent is not heard any more): no round waits for ever. */
+  stop (): void {
+    if (!this.started) return
+    this.started = false
+    for (const [k, w] of [...this.waiters]) {
+      const [id, attempt] = k.split('#')
+      w.resolve({
+        event_id: randomUUID(),
+        timestamp: new Date().toISOString(),
+        source_agent: this.init.self,
+        directive_id: id,
+        attempt: Number(attempt),
+        status: 'failed',
+        metrics: {},
+        error: { code: 'COM002', message: 'the coordinator stopped before the directive ended' }
+      })
+    }
   }
 
   setPlanner (planner: Planner): void { this.planner = planner }
