@@ -200,7 +200,6 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       const c = e.detail
       this.stats.inc('member_changes_total', { state: c.to })
       if (c.from !== c.to) this.log.info({ peer: c.peerId, peer_name: c.name, from: c.from, to: c.to, incarnation: c.incarnation }, 'member state changed')
-      if (c.to === 'alive') this.coordination.agentAlive(c.peerId)
       if (c.to === 'offline' || c.to === 'left') {
         this.tasks.scheduler.agentLost(c.peerId)
         if (this.coordination.inOffice) {
@@ -209,7 +208,6 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
         }
         this.monitoring.forget(c.peerId)
       }
-      this.coordination.election.setMembers(this.liveMembers().map(m => ({ peer: m.peerId, eligible: m.eligible })))
       this.safeDispatchEvent('member:change', { detail: c })
     })
     const c = config.coordination
@@ -224,23 +222,23 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       bootstrapExpect: c.bootstrapExpect,
       ...((c.stateFile ?? (config.identity !== undefined ? `${config.identity}.coordination.json` : undefined)) !== undefined ? { stateFile: c.stateFile ?? `${config.identity as string}.coordination.json` } : {}),
       requestTimeoutMs: c.requestTimeoutMs,
-      agents: () => this.liveMembers().map(m => m.peerId),
-      onRejected: (from, message, reason) => {
-        this.stats.inc('coordination_rejected_total', { message, reason })
-        this.log.warn({ peer: from, message_type: message, reason }, 'coordination message refused')
-      },
-      onDirective: (role, action, outcome, seconds) => {
-        this.stats.inc('directives_total', { role, action, outcome })
-        if (seconds !== undefined) this.directiveTime({ directive_type: action }, seconds)
-      },
-      onReport: (report) => {
-        this.log.info({ round: report.roundId, outcome: report.outcome, duration_ms: report.durationMs, directives: report.directives.length }, 'coordination round finished')
-        // With the latest metric report of each agent of the round (R-MON).
-        const agentMetrics = this.monitoring.reports().filter(m => m.agent !== undefined)
-        if (this.state === 'started') this.pubsub.publish('coordination.performance', { ...report, agentMetrics }).catch(() => {})
-      },
-      onError: (err) => { this.log.warn({ error: err.message }, 'coordination') }
+      members: this.memberView
     })
+    this.coordination.addEventListener('rejected', ({ detail: { from, message, reason } }) => {
+      this.stats.inc('coordination_rejected_total', { message, reason })
+      this.log.warn({ peer: from, message_type: message, reason }, 'coordination message refused')
+    })
+    this.coordination.addEventListener('directive', ({ detail: { role, action, outcome, seconds } }) => {
+      this.stats.inc('directives_total', { role, action, outcome })
+      if (seconds !== undefined) this.directiveTime({ directive_type: action }, seconds)
+    })
+    this.coordination.addEventListener('report', ({ detail: report }) => {
+      this.log.info({ round: report.roundId, outcome: report.outcome, duration_ms: report.durationMs, directives: report.directives.length }, 'coordination round finished')
+      // With the latest metric report of each agent of the round (R-MON).
+      const agentMetrics = this.monitoring.reports().filter(m => m.agent !== undefined)
+      if (this.state === 'started') this.pubsub.publish('coordination.performance', { ...report, agentMetrics }).catch(() => {})
+    })
+    this.coordination.addEventListener('error', ({ detail: { error } }) => { this.log.warn({ error: error.message }, 'coordination') })
     this.negotiation = new NegotiationService({
       libp2p,
       maxMessageBytes: config.maxMessageBytes,
