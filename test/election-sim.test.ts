@@ -14,7 +14,9 @@ import { MemberTable, type Heartbeat, type MemberChange, type ProbeAnswer } from
 
 const TIMINGS = { heartbeatIntervalMs: 50, electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300, voterRemoveAfterMs: 2_000 }
 /** The member view's timings, scaled like the election's (a tenth of the defaults, about). */
-const MEMBERSHIP = { heartbeatIntervalMs: 100, probeIntervalMs: 100, probeTimeoutMs: 60, silenceMs: 300, suspicionMinMs: 200, suspicionMaxMs: 600, confirmationsForMin: 3 }
+const MEMBERSHIP = {
+  heartbeatIntervalMs: 100, probeIntervalMs: 100, probeTimeoutMs: 60, silenceMs: 300, suspicionMinMs: 200, suspicionMaxMs: 600, confirmationsForMin: 3
+}
 
 type MemberMessage =
   | { type: 'member-heartbeat', heartbeat: Heartbeat }
@@ -44,7 +46,16 @@ function rng (seed: number): () => number {
   }
 }
 
-interface SimNode { id: string, eligible: boolean, election?: Election, members?: MemberView, lastIncarnation: number, persisted?: PersistedElection, directiveTerm: number, votes: Map<number, string> }
+interface SimNode {
+  id: string
+  eligible: boolean
+  election?: Election
+  members?: MemberView
+  lastIncarnation: number
+  persisted?: PersistedElection
+  directiveTerm: number
+  votes: Map<number, string>
+}
 interface InFlight { at: number, from: string, to: string, msg: ElectionMessage | MemberMessage | { type: 'directive', term: number }, order: number }
 
 /** Messages in flight, earliest first (ties in send order): a binary heap. */
@@ -120,7 +131,9 @@ class Simulation {
   log (line: string): void { if (this.tracing) this.trace.push(`${this.now} ${line}`) }
 
   start (node: SimNode): void {
-    node.election = new Election({ self: node.id, eligible: node.eligible, bootstrapExpect: this.bootstrapExpect, ...TIMINGS, random: this.random, now: this.now, ...(node.persisted !== undefined ? { persisted: node.persisted } : {}) })
+    const persisted = node.persisted !== undefined ? { persisted: node.persisted } : {}
+    const { id, eligible } = node
+    node.election = new Election({ self: id, eligible, bootstrapExpect: this.bootstrapExpect, ...TIMINGS, random: this.random, now: this.now, ...persisted })
     // The member view is not persisted: a restarted agent starts above its old incarnation
     // (a real one takes the wall clock) and learns the mesh anew.
     node.lastIncarnation = Math.max(this.now, node.lastIncarnation + 1)

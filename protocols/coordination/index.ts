@@ -84,7 +84,7 @@ export interface CoordinationInit extends ElectionTimings {
 export class CoordinationService extends TypedEventEmitter<CoordinationEvents> implements Office {
   readonly election: ElectionService
   private readonly agent: AgentSide
-  private readonly coordinator: Coordinator
+  private readonly coordinatorSide: Coordinator
   private readonly init: CoordinationInit
   private unhandle?: () => void
   private running = false
@@ -111,7 +111,7 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
       onError: error,
       progressTimeoutMs: init.requestTimeoutMs
     })
-    this.coordinator = new Coordinator({
+    this.coordinatorSide = new Coordinator({
       self: init.self.peerId,
       rpc: init.rpc,
       agent: this.agent,
@@ -129,9 +129,9 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
     if (this.running) return
     this.running = true
     this.agent.start()
-    this.coordinator.start()
+    this.coordinatorSide.start()
     this.unhandle = this.init.rpc.handle(ProgressCommand, (u) => {
-      const known = this.coordinator.progress(u)
+      const known = this.coordinatorSide.progress(u)
       if (known) this.forward('progress', u)
       return { known }
     })
@@ -145,14 +145,14 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
     this.running = false
     this.init.members.removeEventListener('member:change', this.onMemberChange)
     this.election.stop()
-    this.coordinator.stop()
+    this.coordinatorSide.stop()
     this.agent.stop()
     this.unhandle?.()
     this.unhandle = undefined
   }
 
   private memberChanged (c: MemberChange): void {
-    if (c.to === 'alive') this.coordinator.cleared(c.peerId)
+    if (c.to === 'alive') this.coordinatorSide.cleared(c.peerId)
     this.tellElection()
   }
 
@@ -177,19 +177,26 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
 
   // --- what the coordinator does (each call throws CRD002 on a node not in office) --------
 
-  setPlanner (planner: Planner): void { this.coordinator.setPlanner(planner) }
+  setPlanner (planner: Planner): void { this.coordinatorSide.setPlanner(planner) }
 
-  async coordinate (options?: { planner?: Planner, signal?: AbortSignal, maxAttempts?: number }): Promise<CoordinationReport> { return await this.coordinator.coordinate(options) }
-
-  async requestStatus (target: string, signal?: AbortSignal): Promise<AgentStatus> { return await this.coordinator.requestStatus(target, signal) }
-
-  async statusAll (signal?: AbortSignal): Promise<{ statuses: AgentStatus[], unavailable: string[] }> { return await this.coordinator.statusAll(signal) }
-
-  async directive (directive: PlannedDirective, options?: { onProgress?: (u: ProgressUpdate) => void, signal?: AbortSignal }): Promise<{ directiveId: string, duplicate: boolean, completion: Promise<ProgressUpdate> }> {
-    return await this.coordinator.directive(directive.target, directive.action, directive.parameters, options)
+  async coordinate (options?: { planner?: Planner, signal?: AbortSignal, maxAttempts?: number }): Promise<CoordinationReport> {
+    return await this.coordinatorSide.coordinate(options)
   }
 
-  async consensus (question: string, input: unknown, options?: { signal?: AbortSignal }): Promise<ConsensusResult> { return await this.coordinator.consensus(question, input, options) }
+  async requestStatus (target: string, signal?: AbortSignal): Promise<AgentStatus> { return await this.coordinatorSide.requestStatus(target, signal) }
+
+  async statusAll (signal?: AbortSignal): Promise<{ statuses: AgentStatus[], unavailable: string[] }> { return await this.coordinatorSide.statusAll(signal) }
+
+  async directive (
+    directive: PlannedDirective,
+    options?: { onProgress?: (u: ProgressUpdate) => void, signal?: AbortSignal }
+  ): Promise<{ directiveId: string, duplicate: boolean, completion: Promise<ProgressUpdate> }> {
+    return await this.coordinatorSide.directive(directive.target, directive.action, directive.parameters, options)
+  }
+
+  async consensus (question: string, input: unknown, options?: { signal?: AbortSignal }): Promise<ConsensusResult> {
+    return await this.coordinatorSide.consensus(question, input, options)
+  }
 
   // --- observation (the Office interface) ------------------------------------------------
 
@@ -233,9 +240,10 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
       signal?.addEventListener('abort', onAbort, { once: true })
     })
   }
-  get state (): CoordinatorState { return this.coordinator.machine.state }
 
-  successRate (): number { return this.coordinator.successRate() }
+  get state (): CoordinatorState { return this.coordinatorSide.machine.state }
+
+  successRate (): number { return this.coordinatorSide.successRate() }
 
   status (): CoordinationStatus {
     const s = this.election.status()
@@ -259,11 +267,11 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
       voterSetVersion: s?.configVersion ?? 0,
       quorum,
       situation,
-      state: this.coordinator.machine.state,
+      state: this.coordinatorSide.machine.state,
       ...(s?.leaseUntil !== undefined ? { leaseRemainingMs: Math.max(0, Math.round(s.leaseUntil - now)) } : {}),
       ...(s?.lastLeaderContact !== undefined ? { lastLeaderContactMsAgo: now - s.lastLeaderContact } : {}),
-      offlineAgents: this.coordinator.offlineAgents(),
-      successRate: this.coordinator.successRate()
+      offlineAgents: this.coordinatorSide.offlineAgents(),
+      successRate: this.coordinatorSide.successRate()
     }
   }
 
