@@ -1,34 +1,33 @@
 // The election and membership state machines in a deterministic simulation: simulated clock
 // and network, seeded schedules of crashes, restarts, partitions, delays and message loss. Each
 // node runs the failure detector (fed by gossip heartbeats carrying suspicions, and direct
-// probes, as discovery/members.ts feeds it) and the election, whose view of who is up comes from
-// that failure detector, as in a real node. Every step checks the safety invariants of both;
+// probes: the member view's own pure core, discovery/member-table.ts, that MemberView drives
+// over gossip and RPC) and the election, whose view of who is up comes from it, as in a node. Every step checks the safety invariants of both;
 // after each schedule the network heals: every agent must see every other alive, exactly one
 // coordinator must be in office, and an agent then crashed must be found offline by all.
 // A failing seed is printed; replay it with SIM_SEED=<seed> (SIM_SEEDS=<n> for more).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Election, type ElectionMessage, type PersistedElection } from '../protocols/coordination/election.js'
-import { FailureDetector, type MemberState, type Transition } from '../discovery/failure-detector.js'
+import type { MemberState } from '../discovery/failure-detector.js'
+import { MemberTable, type Heartbeat, type MemberChange, type ProbeAnswer } from '../discovery/member-table.js'
 
 const TIMINGS = { heartbeatIntervalMs: 50, electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300, voterRemoveAfterMs: 2_000 }
 /** The member view's timings, scaled like the election's (a tenth of the defaults, about). */
-const MEMBERSHIP = { heartbeatIntervalMs: 100, probeIntervalMs: 100, probeTimeoutMs: 60, silenceMs: 300, suspicionMinMs: 200, suspicionMaxMs: 600, confirmationsForMin: 3 }
+const MEMBERSHIP = {
+  heartbeatIntervalMs: 100, probeIntervalMs: 100, probeTimeoutMs: 60, silenceMs: 300, suspicionMinMs: 200, suspicionMaxMs: 600, confirmationsForMin: 3
+}
 
 type MemberMessage =
-  | { type: 'member-heartbeat', incarnation: number, eligible: boolean, suspects: Array<{ peer: string, incarnation: number }> }
+  | { type: 'member-heartbeat', heartbeat: Heartbeat }
   | { type: 'probe', incarnation: number, nonce: number }
-  | { type: 'probe-ack', incarnation: number, eligible: boolean, nonce: number }
+  | { type: 'probe-ack', answer: ProbeAnswer, nonce: number }
 
-/** One node's member view: the failure detector and what discovery/members.ts does around it. */
+/** One node's member view: the real pure core, with the timers and probe matching a node's shell (MemberView, RpcService) adds. */
 interface MemberView {
-  fd: FailureDetector
-  incarnation: number
-  eligible: Map<string, boolean>
-  lastHeard: Map<string, number>
-  probeOrder: string[]
-  /** Probes awaiting an answer: nonce -> peer and deadline. */
-  probes: Map<number, { peer: string, deadline: number }>
+  table: MemberTable
+  /** Probes sent: nonce -> peer (what RpcService does to match an answer to its request). */
+  nonces: Map<number, string>
   nextHeartbeat: number
   nextProbe: number
   /** Per member: the incarnation last seen and when a suspicion began (for the invariants). */
@@ -47,7 +46,16 @@ function rng (seed: number): () => number {
   }
 }
 
-interface SimNode { id: string, eligible: boolean, election?: Election, members?: MemberView, lastIncarnation: number, persisted?: PersistedElection, directiveTerm: number, votes: Map<number, string> }
+interface SimNode {
+  id: string
+  eligible: boolean
+  election?: Election
+  members?: MemberView
+  lastIncarnation: number
+  persisted?: PersistedElection
+  directiveTerm: number
+  votes: Map<number, string>
+}
 interface InFlight { at: number, from: string, to: string, msg: ElectionMessage | MemberMessage | { type: 'directive', term: number }, order: number }
 
 /** Messages in flight, earliest first (ties in send order): a binary heap. */
@@ -123,17 +131,16 @@ class Simulation {
   log (line: string): void { if (this.tracing) this.trace.push(`${this.now} ${line}`) }
 
   start (node: SimNode): void {
-    node.election = new Election({ self: node.id, eligible: node.eligible, bootstrapExpect: this.bootstrapExpect, ...TIMINGS, random: this.random, now: this.now, ...(node.persisted !== undefined ? { persisted: node.persisted } : {}) })
+    const persisted = node.persisted !== undefined ? { persisted: node.persisted } : {}
+    const { id, eligible } = node
+    node.election = new Election({ self: id, eligible, bootstrapExpect: this.bootstrapExpect, ...TIMINGS, random: this.random, now: this.now, ...persisted })
     // The member view is not persisted: a restarted agent starts above its old incarnation
     // (a real one takes the wall clock) and learns the mesh anew.
     node.lastIncarnation = Math.max(this.now, node.lastIncarnation + 1)
+    const self = { peerId: node.id, name: node.id, roles: [], eligible: node.eligible }
     node.members = {
-      fd: new FailureDetector(MEMBERSHIP),
-      incarnation: node.lastIncarnation,
-      eligible: new Map(),
-      lastHeard: new Map(),
-      probeOrder: [],
-      probes: new Map(),
+      table: new MemberTable({ ...MEMBERSHIP, self, incarnation: node.lastIncarnation, random: this.random }),
+      nonces: new Map(),
       nextHeartbeat: this.now,
       nextProbe: this.now + MEMBERSHIP.probeIntervalMs,
       seen: new Map()
@@ -163,9 +170,7 @@ class Simulation {
   private memberWake (node: SimNode): number {
     const m = node.members
     if (m === undefined) return Infinity
-    let t = Math.min(m.nextHeartbeat, m.nextProbe, m.fd.nextDeadline() ?? Infinity)
-    for (const p of m.probes.values()) t = Math.min(t, p.deadline)
-    return t
+    return Math.min(m.nextHeartbeat, m.nextProbe, m.table.nextDeadline() ?? Infinity)
   }
 
   private memberTick (node: SimNode): void {
@@ -176,93 +181,83 @@ class Simulation {
     }
     if (this.now >= m.nextProbe) {
       m.nextProbe = this.now + MEMBERSHIP.probeIntervalMs
-      const candidates = m.fd.view().filter(v => v.state === 'alive' || v.state === 'suspect').map(v => v.peer)
-      for (const p of candidates) if (this.now - (m.lastHeard.get(p) ?? 0) >= MEMBERSHIP.silenceMs) this.probe(node, p)
-      if (m.probeOrder.length === 0) m.probeOrder = [...candidates]
-      const next = m.probeOrder.splice(Math.floor(this.random() * m.probeOrder.length), 1)[0]
-      if (next !== undefined) this.probe(node, next)
+      for (const p of m.table.probeRound(this.now)) this.probe(node, p)
     }
-    for (const [nonce, p] of m.probes) {
-      if (this.now >= p.deadline) {
-        m.probes.delete(nonce)
-        this.applyMember(node, m.fd.probeFailed(p.peer, node.id, this.now))
-      }
-    }
-    this.applyMember(node, m.fd.tick(this.now))
+    m.table.tick(this.now)
+    this.applyMember(node)
   }
 
   /** Gossip: every agent hears the heartbeat (the simulated network loses or delays it per link). */
   private announce (node: SimNode): void {
-    const m = node.members as MemberView
-    const suspects = m.fd.view().filter(v => v.state === 'suspect').map(v => ({ peer: v.peer, incarnation: v.incarnation }))
-    for (const other of this.nodes) if (other !== node) this.send(node.id, other.id, { type: 'member-heartbeat', incarnation: m.incarnation, eligible: node.eligible, suspects })
+    const heartbeat = (node.members as MemberView).table.announcement()
+    for (const other of this.nodes) if (other !== node) this.send(node.id, other.id, { type: 'member-heartbeat', heartbeat })
   }
 
   private probe (node: SimNode, peer: string): void {
     const m = node.members as MemberView
-    if ([...m.probes.values()].some(p => p.peer === peer)) return
+    if (!m.table.probeStarted(peer, this.now)) return
+    // An answer to an earlier probe of this peer (it already failed) does not answer this one.
+    for (const [n, p] of m.nonces) if (p === peer) m.nonces.delete(n)
     const nonce = ++this.nonce
-    m.probes.set(nonce, { peer, deadline: this.now + MEMBERSHIP.probeTimeoutMs })
-    this.send(node.id, peer, { type: 'probe', incarnation: m.incarnation, nonce })
+    m.nonces.set(nonce, peer)
+    this.send(node.id, peer, { type: 'probe', incarnation: m.table.incarnation, nonce })
   }
 
   private onMemberMessage (node: SimNode, from: string, msg: MemberMessage): void {
     const m = node.members as MemberView
-    m.lastHeard.set(from, this.now)
     switch (msg.type) {
       case 'member-heartbeat':
-        if (m.eligible.get(from) !== msg.eligible) { m.eligible.set(from, msg.eligible); this.tellElection(node) }
-        this.applyMember(node, m.fd.heartbeat(from, msg.incarnation, this.now))
-        for (const s of msg.suspects) {
-          if (s.peer === node.id) {
-            // Refute: a newer incarnation outranks every suspicion of the older one.
-            if (s.incarnation >= m.incarnation) { m.incarnation = s.incarnation + 1; node.lastIncarnation = m.incarnation; this.announce(node) }
-            continue
-          }
-          this.applyMember(node, m.fd.suspicionReported(s.peer, from, s.incarnation, this.now))
-        }
+        m.table.heartbeat(msg.heartbeat, this.now)
         break
-      case 'probe':
-        this.applyMember(node, m.fd.heartbeat(from, msg.incarnation, this.now))
-        this.send(node.id, from, { type: 'probe-ack', incarnation: m.incarnation, eligible: node.eligible, nonce: msg.nonce })
+      case 'probe': {
+        m.table.probedBy(from, msg.incarnation, this.now)
+        const answer = { incarnation: m.table.incarnation, eligible: node.eligible, name: node.id, roles: [] }
+        this.send(node.id, from, { type: 'probe-ack', answer, nonce: msg.nonce })
         break
-      case 'probe-ack':
-        if (!m.probes.delete(msg.nonce)) return // too late: the probe already failed
-        if (m.eligible.get(from) !== msg.eligible) { m.eligible.set(from, msg.eligible); this.tellElection(node) }
-        this.applyMember(node, m.fd.heartbeat(from, msg.incarnation, this.now))
-        break
-    }
-  }
-
-  /** Check each transition against the member invariants, then tell the election who is up. */
-  private applyMember (node: SimNode, transitions: Transition[]): void {
-    const m = node.members as MemberView
-    for (const t of transitions) {
-      const where = `seed ${this.seed}: ${node.id} saw ${t.peer} ${t.from} -> ${t.to} at ${this.now}`
-      assert.ok(ALLOWED[t.from].includes(t.to), `${where}: not an allowed transition`)
-      const seen = m.seen.get(t.peer)
-      assert.ok(seen === undefined || t.incarnation >= seen.incarnation, `${where}: incarnation went back ${seen?.incarnation} -> ${t.incarnation}`)
-      if (t.to === 'offline') {
-        assert.ok(seen?.suspectAt !== undefined && this.now - seen.suspectAt >= MEMBERSHIP.suspicionMinMs, `${where}: offline after a suspicion of ${this.now - (seen?.suspectAt ?? this.now)} ms (minimum ${MEMBERSHIP.suspicionMinMs})`)
-        assert.ok(this.now - (seen?.suspectAt ?? this.now) <= MEMBERSHIP.suspicionMaxMs, `${where}: suspicion outlived its maximum`)
       }
-      m.seen.set(t.peer, { incarnation: t.incarnation, ...(t.to === 'suspect' ? { suspectAt: this.now } : {}) })
-      if (this.tracing) this.log(`${node.id} member ${t.peer} ${t.from}->${t.to} inc ${t.incarnation}`)
+      case 'probe-ack':
+        if (m.nonces.get(msg.nonce) !== from) return
+        m.nonces.delete(msg.nonce)
+        m.table.probeAnswered(from, msg.answer, this.now)
+        break
     }
-    if (transitions.length > 0) this.tellElection(node)
+    this.applyMember(node)
   }
 
-  /** The election's view of who is up: the failure detector's alive and suspect members. */
-  private tellElection (node: SimNode): void {
+  /** Drain the table: check each change against the member invariants, then tell the election who is up. */
+  private applyMember (node: SimNode): void {
     const m = node.members as MemberView
-    {
-      const up = m.fd.view().filter(v => v.state === 'alive' || v.state === 'suspect').map(v => ({ peer: v.peer, eligible: m.eligible.get(v.peer) ?? false }))
-      node.election?.setMembers(up)
+    const { changes, announce } = m.table.drain()
+    node.lastIncarnation = Math.max(node.lastIncarnation, m.table.incarnation)
+    for (const t of changes) this.checkMember(node, m, t)
+    if (changes.length > 0) this.tellElection(node)
+    if (announce) this.announce(node)
+  }
+
+  private checkMember (node: SimNode, m: MemberView, t: MemberChange): void {
+    // An eligibility told anew is a change of its own, in the same state.
+    if (t.from === t.to) return
+    const where = `seed ${this.seed}: ${node.id} saw ${t.peerId} ${t.from} -> ${t.to} at ${this.now}`
+    assert.ok(ALLOWED[t.from].includes(t.to), `${where}: not an allowed transition`)
+    const seen = m.seen.get(t.peerId)
+    assert.ok(seen === undefined || t.incarnation >= seen.incarnation, `${where}: incarnation went back ${seen?.incarnation} -> ${t.incarnation}`)
+    if (t.to === 'offline') {
+      const suspected = this.now - (seen?.suspectAt ?? this.now)
+      assert.ok(seen?.suspectAt !== undefined && suspected >= MEMBERSHIP.suspicionMinMs, `${where}: offline after a suspicion of ${suspected} ms (minimum ${MEMBERSHIP.suspicionMinMs})`)
+      assert.ok(suspected <= MEMBERSHIP.suspicionMaxMs, `${where}: suspicion outlived its maximum`)
     }
+    m.seen.set(t.peerId, { incarnation: t.incarnation, ...(t.to === 'suspect' ? { suspectAt: this.now } : {}) })
+    if (this.tracing) this.log(`${node.id} member ${t.peerId} ${t.from}->${t.to} inc ${t.incarnation}`)
+  }
+
+  /** The election's view of who is up: the member view's alive and suspect members (liveMembers in a node). */
+  private tellElection (node: SimNode): void {
+    const up = (node.members as MemberView).table.members().filter(x => x.state === 'alive' || x.state === 'suspect')
+    node.election?.setMembers(up.map(x => ({ peer: x.peerId, eligible: x.eligible })))
   }
 
   /** What `observer` believes of `peer`. */
-  memberState (observer: SimNode, peer: string): MemberState | undefined { return observer.members?.fd.state(peer) }
+  memberState (observer: SimNode, peer: string): MemberState | undefined { return observer.members?.table.state(peer) }
 
   private send (from: string, to: string, msg: InFlight['msg']): void {
     if (this.random() < this.loss) return

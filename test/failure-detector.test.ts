@@ -73,7 +73,13 @@ test('a slow node is not declared offline on one peer\'s word while it keeps tal
 /** A small seeded PRNG, so a failing schedule can be replayed from its seed. */
 function rng (seed: number): () => number {
   let s = seed >>> 0
-  return () => { s = (s + 0x6D2B79F5) >>> 0; let t = s; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return ((t ^ (t >>> 14)) >>> 0) / 4294967296 }
+  return () => {
+    s = (s + 0x6D2B79F5) >>> 0
+    let t = s
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
 }
 
 test('2,000 random schedules: offline never comes sooner than the minimum suspicion, nor without one, nor from a stale word', () => {

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto'
 import type { z } from 'zod'
 import type { RpcService } from '../rpc/index.js'
-import { AgentMeshError, DirectiveFailedError, NoDirectiveHandlerError, NotCoordinatorError, StaleTermError } from '../core/errors.js'
+import { AgentMeshError, ConfigError, ConnectionError, DirectiveFailedError, NoDirectiveHandlerError, NotCoordinatorError, StaleTermError } from '../core/errors.js'
 import {
   ConsensusCommand, DirectiveCommand, ProgressCommand, RollbackCommand, StatusCommand,
   type AgentStatus, type CoordinationDirective, type DirectiveAction, type ProgressUpdate
@@ -75,12 +75,14 @@ export class AgentSide {
   private readonly accepted = new Map<string, Accepted>()
   private status: StatusProvider = () => ({ status: this.active().length > 0 ? 'busy' : 'idle' })
   private unhandles: Array<() => void> = []
-  private readonly stopping = new AbortController()
+  /** Fires when the node stops: every running directive's signal follows it. */
+  private stopping = new AbortController()
+  private running = false
 
   constructor (init: AgentSideInit) { this.init = init }
 
   onDirective (action: DirectiveAction, handler: DirectiveHandler | DirectiveRun): () => void {
-    if (this.handlers.has(action)) throw new Error(`a handler for directive "${action}" is already registered`)
+    if (this.handlers.has(action)) throw new ConfigError(`a handler for directive "${action}" is already registered`)
     const h = typeof handler === 'function' ? { run: handler } : handler
     this.handlers.set(action, h)
     return () => { if (this.handlers.get(action) === h) this.handlers.delete(action) }
@@ -96,6 +98,9 @@ export class AgentSide {
   active (): string[] { return [...this.accepted.values()].filter(a => !a.done).map(a => a.directive.directive_id) }
 
   start (): void {
+    if (this.running) return
+    this.running = true
+    if (this.stopping.signal.aborted) this.stopping = new AbortController()
     const { rpc } = this.init
     this.unhandles = [
       rpc.handle(StatusCommand, async (req, ctx) => {
@@ -115,6 +120,8 @@ export class AgentSide {
   }
 
   stop (): void {
+    if (!this.running) return
+    this.running = false
     for (const u of this.unhandles.splice(0)) u()
     this.stopping.abort()
   }
@@ -217,7 +224,9 @@ export class AgentSide {
         const r = await this.init.rpc.request(to, ProgressCommand, update, { timeoutMs: this.init.progressTimeoutMs })
         if (r.known) return
       } catch (err) {
-        if (update.status !== 'in_progress') this.init.onError?.(new Error(`progress of directive ${d.directive_id} could not reach ${to}: ${(err as Error).message}`))
+        if (update.status !== 'in_progress') {
+          this.init.onError?.(new ConnectionError(`progress of directive ${d.directive_id} could not reach ${to}: ${(err as Error).message}`, { cause: err }))
+        }
       }
     }
   }

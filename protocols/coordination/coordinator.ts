@@ -17,65 +17,14 @@ import { setMaxListeners } from 'node:events'
 import type { RpcService } from '../rpc/index.js'
 import { AgentMeshError, ConnectionError, NotCoordinatorError } from '../core/errors.js'
 import { CoordinatorStateMachine, type CoordinatorState } from './coordinator-state.js'
+import type { ConsensusResult, CoordinationReport, DirectiveOutcome, PlanContext, PlannedDirective, Planner } from './coordinator-types.js'
 import type { AgentSide } from './agent-side.js'
+
+export type * from './coordinator-types.js'
 import {
   ConsensusCommand, DirectiveCommand, RollbackCommand, StatusCommand,
   type AgentStatus, type CoordinationDirective, type DirectiveAction, type ProgressUpdate
 } from './schemas.js'
-
-export interface PlannedDirective { target: string, action: DirectiveAction, parameters: Record<string, unknown> }
-
-export interface PlanContext {
-  /** Status of every agent that answered (this node included). */
-  statuses: AgentStatus[]
-  /** Agents marked offline (did not answer a status request or a directive). */
-  offline: string[]
-  /** 1 for the first plan of a round; more after a resource conflict or a planning error. */
-  attempt: number
-  /** Directives refused for a resource conflict in the previous attempt. */
-  conflicts: Array<PlannedDirective & { reason: string }>
-  signal: AbortSignal
-}
-
-export type Planner = (ctx: PlanContext) => PlannedDirective[] | Promise<PlannedDirective[]>
-
-export interface DirectiveOutcome {
-  directiveId: string
-  target: string
-  action: DirectiveAction
-  outcome: 'completed' | 'failed' | 'unavailable' | 'conflict' | 'rejected'
-  attempts: number
-  durationMs: number
-  result?: unknown
-  error?: { code: string, message: string }
-}
-
-export interface CoordinationReport {
-  roundId: string
-  term: number
-  coordinator: string
-  outcome: 'completed' | 'partial' | 'failed'
-  startedAt: string
-  durationMs: number
-  agentsAsked: number
-  agentsAnswered: number
-  offline: string[]
-  plans: number
-  directives: DirectiveOutcome[]
-  successRate: number
-  error?: string
-}
-
-export interface ConsensusResult {
-  roundId: string
-  question: string
-  /** Every agent asked answered, and all answers are equal. */
-  agreed: boolean
-  value?: unknown
-  results: Record<string, unknown>
-  /** Agents that did not answer (unreachable, no handler, or an error), with the reason. */
-  missing: Record<string, string>
-}
 
 export interface CoordinatorInit {
   self: string
@@ -91,6 +40,16 @@ export interface CoordinatorInit {
   onReport?: (report: CoordinationReport) => void
 }
 
+/** A directive sent: awaiting its completion, or failed at once. */
+interface Sent {
+  p: PlannedDirective
+  directiveId: string
+  attempt: number
+  started: number
+  completion?: Promise<ProgressUpdate>
+  failure?: DirectiveOutcome
+}
+
 interface Waiter { resolve: (u: ProgressUpdate) => void, onProgress?: (u: ProgressUpdate) => void }
 
 const MAX_DIRECTIVE_RETRIES = 3
@@ -104,10 +63,32 @@ export class Coordinator {
   private running?: Promise<CoordinationReport>
   private rounds = 0
   private roundsOk = 0
+  private started = false
 
   constructor (init: CoordinatorInit) {
     this.init = init
     this.machine = new CoordinatorStateMachine(init.onStateChange)
+  }
+
+  start (): void { this.started = true }
+
+  /** Directives still awaited end as failed (their agent is not heard any more): no round waits for ever. */
+  stop (): void {
+    if (!this.started) return
+    this.started = false
+    for (const [k, w] of [...this.waiters]) {
+      const [id, attempt] = k.split('#')
+      w.resolve({
+        event_id: randomUUID(),
+        timestamp: new Date().toISOString(),
+        source_agent: this.init.self,
+        directive_id: id,
+        attempt: Number(attempt),
+        status: 'failed',
+        metrics: {},
+        error: { code: 'COM002', message: 'the coordinator stopped before the directive ended' }
+      })
+    }
   }
 
   setPlanner (planner: Planner): void { this.planner = planner }
@@ -137,14 +118,17 @@ export class Coordinator {
     this.assertInOffice()
     const requestId = randomUUID()
     if (target === this.init.self) return await this.init.agent.statusReport(requestId)
-    return await this.init.rpc.request(target, StatusCommand, { request_id: requestId, timestamp: new Date().toISOString(), target_agent: target, term: this.init.term() }, { timeoutMs: this.init.requestTimeoutMs, ...(signal !== undefined ? { signal } : {}) })
+    const request = { request_id: requestId, timestamp: new Date().toISOString(), target_agent: target, term: this.init.term() }
+    return await this.init.rpc.request(target, StatusCommand, request, { timeoutMs: this.init.requestTimeoutMs, ...(signal !== undefined ? { signal } : {}) })
   }
 
   /** Status of every agent; those that do not answer are marked offline. */
   async statusAll (signal?: AbortSignal): Promise<{ statuses: AgentStatus[], unavailable: string[] }> {
     const targets = [this.init.self, ...this.init.agents().filter(p => !this.offline.has(p))]
     const shared = fanOut(signal)
-    const answers = await Promise.all(targets.map(async t => await this.requestStatus(t, shared.signal).then(s => ({ t, s }), (err: Error) => ({ t, err })))).finally(shared.done)
+    const ask = async (t: string): Promise<{ t: string, s: AgentStatus } | { t: string, err: Error }> =>
+      await this.requestStatus(t, shared.signal).then(s => ({ t, s }), (err: Error) => ({ t, err }))
+    const answers = await Promise.all(targets.map(ask)).finally(shared.done)
     const statuses: AgentStatus[] = []
     const unavailable: string[] = []
     for (const a of answers) {
@@ -158,7 +142,12 @@ export class Coordinator {
    * Send one directive and wait for its acknowledgement. `completion` settles with the agent's
    * final progress update (completed or failed).
    */
-  async directive (target: string, action: DirectiveAction, parameters: Record<string, unknown>, options: { directiveId?: string, attempt?: number, onProgress?: (u: ProgressUpdate) => void, signal?: AbortSignal } = {}): Promise<{ directiveId: string, duplicate: boolean, completion: Promise<ProgressUpdate> }> {
+  async directive (
+    target: string,
+    action: DirectiveAction,
+    parameters: Record<string, unknown>,
+    options: { directiveId?: string, attempt?: number, onProgress?: (u: ProgressUpdate) => void, signal?: AbortSignal } = {}
+  ): Promise<{ directiveId: string, duplicate: boolean, completion: Promise<ProgressUpdate> }> {
     this.assertInOffice()
     const d: CoordinationDirective = {
       directive_id: options.directiveId ?? randomUUID(),
@@ -171,7 +160,8 @@ export class Coordinator {
     }
     const k = key(d.directive_id, d.attempt)
     const completion = new Promise<ProgressUpdate>((resolve) => {
-      this.waiters.set(k, { resolve: (u) => { this.waiters.delete(k); resolve(u) }, ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}) })
+      const onProgress = options.onProgress !== undefined ? { onProgress: options.onProgress } : {}
+      this.waiters.set(k, { resolve: (u) => { this.waiters.delete(k); resolve(u) }, ...onProgress })
     })
     try {
       const ack = target === this.init.self
@@ -197,7 +187,10 @@ export class Coordinator {
       try {
         results[t] = t === this.init.self
           ? await this.init.agent.answerConsensus(question, input, { from: t, term, roundId })
-          : (await this.init.rpc.request(t, ConsensusCommand, { round_id: roundId, term, question, input }, { timeoutMs: this.init.requestTimeoutMs, ...(shared.signal !== undefined ? { signal: shared.signal } : {}) })).result
+          : (await this.init.rpc.request(t, ConsensusCommand, { round_id: roundId, term, question, input }, {
+              timeoutMs: this.init.requestTimeoutMs,
+              ...(shared.signal !== undefined ? { signal: shared.signal } : {})
+            })).result
       } catch (err) {
         missing[t] = err instanceof AgentMeshError ? `${err.code} ${err.message}` : String(err)
       }
@@ -289,7 +282,7 @@ export class Coordinator {
     return report
   }
 
-  private async send (p: PlannedDirective, attempt: number, directiveId: string = randomUUID()): Promise<{ p: PlannedDirective, directiveId: string, attempt: number, started: number, completion?: Promise<ProgressUpdate>, failure?: DirectiveOutcome }> {
+  private async send (p: PlannedDirective, attempt: number, directiveId: string = randomUUID()): Promise<Sent> {
     const started = performance.now()
     try {
       const sent = await this.directive(p.target, p.action, p.parameters, { directiveId, attempt })
@@ -299,7 +292,9 @@ export class Coordinator {
       const outcome: DirectiveOutcome['outcome'] = isUnavailable(e) ? 'unavailable' : e.code === 'CRD003' ? 'conflict' : 'rejected'
       // Agent unavailable: marked offline, not retried (the specification's rule).
       if (outcome === 'unavailable') this.offline.add(p.target)
-      return { p, directiveId, attempt, started, failure: { directiveId, target: p.target, action: p.action, outcome, attempts: attempt, durationMs: performance.now() - started, error: { code: e.code, message: e.message } } }
+      const durationMs = performance.now() - started
+      const failure = { directiveId, target: p.target, action: p.action, outcome, attempts: attempt, durationMs, error: { code: e.code, message: e.message } }
+      return { p, directiveId, attempt, started, failure }
     }
   }
 
@@ -344,7 +339,10 @@ export class Coordinator {
   private async rollback (target: string, directiveId: string, attempt: number): Promise<void> {
     try {
       if (target === this.init.self) await this.init.agent.rollback(directiveId, attempt)
-      else await this.init.rpc.request(target, RollbackCommand, { directive_id: directiveId, attempt, term: this.init.term() }, { timeoutMs: this.init.requestTimeoutMs })
+      else {
+        const request = { directive_id: directiveId, attempt, term: this.init.term() }
+        await this.init.rpc.request(target, RollbackCommand, request, { timeoutMs: this.init.requestTimeoutMs })
+      }
     } catch { /* a rollback that cannot reach its agent leaves the retry to find out */ }
   }
 }

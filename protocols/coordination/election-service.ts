@@ -1,49 +1,29 @@
 /**
- * Runs the Election state machine over RPC: one command, `$agentmesh/election`, carries votes,
- * heartbeats and voter-set queries; their replies come back as the RPC answers. One timer, at
+ * Runs the Election state machine over RPC (the command in election-wire.ts), with one timer at
  * the machine's next wake-up. The term, the vote and the voter set are written to the state file
- * (atomically, fsynced) before any message that depends on them leaves the node.
+ * (election-state-file.ts) before any message that depends on them leaves the node; when that
+ * write fails, nothing of that step goes out (a vote is refused, never granted), the machine is
+ * rebuilt from the state last stored, as after a restart, and an 'error' event is emitted.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
-import { z } from 'zod'
 import { TypedEventEmitter } from 'main-event'
-import { defineCommand, type RpcService } from '../rpc/index.js'
-import { Election, type ElectionEvent, type ElectionMessage, type ElectionStatus, type ElectionTimings, type MemberInfo, type PersistedElection, type Role } from './election.js'
+import type { RpcService } from '../rpc/index.js'
+import { Election } from './election.js'
+import type { ElectionEvent, ElectionMessage, ElectionStatus, ElectionTimings, MemberInfo, PersistedElection, Role } from './election-types.js'
+import { ElectionStateFile } from './election-state-file.js'
+import { ElectionCommand, REQUESTS } from './election-wire.js'
 
-const PeerId = z.string().min(1).max(128)
-const Term = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)
-export const VoterConfigSchema = z.strictObject({ version: Term, term: Term, voters: z.array(PeerId).max(256) })
-
-export const ElectionMessageSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('vote'), term: Term, candidate: PeerId, config: VoterConfigSchema, pre: z.boolean() }),
-  z.strictObject({
-    type: z.literal('vote-reply'),
-    term: Term,
-    granted: z.boolean(),
-    pre: z.boolean(),
-    reason: z.enum(['stale-term', 'already-voted', 'not-up-to-date', 'leader-alive', 'not-a-voter', 'bootstrap-mismatch', 'not-eligible']).optional(),
-    config: VoterConfigSchema.optional()
-  }),
-  z.strictObject({ type: z.literal('heartbeat'), term: Term, leader: PeerId, config: VoterConfigSchema, seq: Term }),
-  z.strictObject({ type: z.literal('heartbeat-ack'), term: Term, seq: Term, success: z.boolean(), configVersion: Term }),
-  z.strictObject({ type: z.literal('config-query') }),
-  z.strictObject({ type: z.literal('config-reply'), term: Term, config: VoterConfigSchema.optional() })
-])
-
-export const ElectionCommand = defineCommand('$agentmesh/election', {
-  request: ElectionMessageSchema,
-  response: z.union([ElectionMessageSchema, z.null()])
-})
-
-const REQUESTS = new Set<ElectionMessage['type']>(['vote', 'heartbeat', 'config-query'])
+export { ElectionCommand, ElectionMessageSchema, VoterConfigSchema } from './election-wire.js'
 
 export interface CoordinatorChange { leader?: string, term: number, self: boolean }
 
 export interface ElectionServiceEvents {
+  /** A coordinator is in office (for this node itself: once its lease holds), or none is known. */
   'coordinator:change': CustomEvent<CoordinatorChange>
   'role:change': CustomEvent<{ role: Role, term: number }>
   'voters:change': CustomEvent<{ voters: string[], version: number }>
   rejected: CustomEvent<{ from: string, message: string, reason: string }>
+  /** The state file could not be written: what depended on it was not sent. */
+  error: CustomEvent<{ error: Error }>
 }
 
 export interface ElectionServiceInit extends ElectionTimings {
@@ -51,28 +31,36 @@ export interface ElectionServiceInit extends ElectionTimings {
   eligible: boolean
   rpc: RpcService
   stateFile?: string
-  onError?: (err: Error) => void
 }
 
 export class ElectionService extends TypedEventEmitter<ElectionServiceEvents> {
   private readonly init: ElectionServiceInit
+  private readonly file?: ElectionStateFile
   private election?: Election
+  /** The state last stored (or loaded): what the machine is rebuilt from when a write fails. */
+  private stored?: PersistedElection
   private timer?: ReturnType<typeof setTimeout>
   private reviewTimer?: ReturnType<typeof setInterval>
   private unhandle?: () => void
   private running = false
   private members: MemberInfo[] = []
+  /** The leader last told to listeners; this node's own win is told once its lease holds. */
+  private told?: string
+  private pendingOffice?: number
 
   constructor (init: ElectionServiceInit) {
     super()
     this.init = init
+    if (init.stateFile !== undefined) this.file = new ElectionStateFile(init.stateFile)
   }
 
   start (): void {
     if (this.running) return
+    this.stored = this.file?.load()
+    this.told = undefined
+    this.pendingOffice = undefined
     this.running = true
-    this.election = new Election({ ...this.init, random: Math.random, now: Date.now(), ...this.load() })
-    this.election.setMembers(this.members)
+    this.election = this.build()
     this.unhandle = this.init.rpc.handle(ElectionCommand, (msg, ctx) => {
       const e = this.election
       if (e === undefined || !this.running) return null
@@ -88,11 +76,14 @@ export class ElectionService extends TypedEventEmitter<ElectionServiceEvents> {
     if (!this.running) return
     this.running = false
     this.unhandle?.()
+    this.unhandle = undefined
     if (this.timer !== undefined) clearTimeout(this.timer)
     if (this.reviewTimer !== undefined) clearInterval(this.reviewTimer)
+    this.timer = undefined
+    this.reviewTimer = undefined
   }
 
-  /** The agents alive in the member view, with their eligibility. */
+  /** The agents alive in the member view, with their eligibility (and those that left, flagged). */
   setMembers (members: MemberInfo[]): void {
     this.members = members
     this.election?.setMembers(members)
@@ -110,15 +101,21 @@ export class ElectionService extends TypedEventEmitter<ElectionServiceEvents> {
     return this.election?.admits(term, from) ?? 'not-coordinator'
   }
 
+  private build (): Election {
+    const e = new Election({ ...this.init, random: Math.random, now: Date.now(), ...(this.stored !== undefined ? { persisted: this.stored } : {}) })
+    e.setMembers(this.members)
+    return e
+  }
+
   /**
-   * Send what the machine produced and re-arm the timer. When called from a request handler,
-   * the reply to `replyTo` is returned to become the RPC answer.
+   * Store, then send what the machine produced, and re-arm the timer. When called from a request
+   * handler, the reply to `replyTo` is returned to become the RPC answer.
    */
   private flush (replyTo?: string): ElectionMessage | null {
     const e = this.election
     if (e === undefined || !this.running) return null
     const out = e.drain()
-    if (out.persist !== undefined) this.save(out.persist)
+    if (out.persist !== undefined && !this.store(out.persist)) return this.refuse(out.messages.find(m => m.to === replyTo && !REQUESTS.has(m.msg.type))?.msg)
     let reply: ElectionMessage | null = null
     for (const { to, msg } of out.messages) {
       if (to === replyTo && reply === null && !REQUESTS.has(msg.type)) { reply = msg; continue }
@@ -126,8 +123,37 @@ export class ElectionService extends TypedEventEmitter<ElectionServiceEvents> {
       // A reply with no request to answer (the request's caller is gone) is dropped.
     }
     for (const ev of out.events) this.emit(ev)
+    this.tellOffice()
     this.arm()
     return reply
+  }
+
+  private store (state: PersistedElection): boolean {
+    if (this.file === undefined) { this.stored = state; return true }
+    try {
+      this.file.save(state)
+      this.stored = state
+      return true
+    } catch (err) {
+      this.safeDispatchEvent('error', { detail: { error: err as Error } })
+      return false
+    }
+  }
+
+  /**
+   * The state of this step could not be stored: nothing of it goes out, the machine is rebuilt
+   * from what was stored (as after a crash), and a reply that granted something is turned into
+   * a refusal in the term still stored.
+   */
+  private refuse (reply: ElectionMessage | undefined): ElectionMessage | null {
+    this.election = this.build()
+    this.election.drain()
+    this.pendingOffice = undefined
+    if (this.told !== undefined) this.emit({ type: 'leader', leader: undefined, term: this.term })
+    this.arm()
+    if (reply?.type === 'vote-reply') return { type: 'vote-reply', term: this.term, granted: false, pre: reply.pre }
+    if (reply?.type === 'heartbeat-ack') return { ...reply, term: this.term, success: false }
+    return null
   }
 
   private async send (to: string, msg: ElectionMessage): Promise<void> {
@@ -172,47 +198,29 @@ export class ElectionService extends TypedEventEmitter<ElectionServiceEvents> {
     this.timer.unref?.()
   }
 
+  /** This node won: tell it once its lease holds, so a listener finds it in office. */
+  private tellOffice (): void {
+    if (this.pendingOffice === undefined || !this.inOffice() || this.term !== this.pendingOffice) return
+    this.pendingOffice = undefined
+    this.told = this.init.self
+    this.safeDispatchEvent('coordinator:change', { detail: { leader: this.init.self, term: this.term, self: true } })
+  }
+
   private emit (ev: ElectionEvent): void {
     try {
       switch (ev.type) {
-        case 'leader': this.safeDispatchEvent('coordinator:change', { detail: { ...(ev.leader !== undefined ? { leader: ev.leader } : {}), term: ev.term, self: ev.leader === this.init.self } }); break
+        case 'leader':
+          if (ev.leader === this.init.self) { this.pendingOffice = ev.term; break }
+          this.pendingOffice = undefined
+          // Listeners never heard of a win whose lease did not start: no loss to tell them.
+          if (ev.leader === undefined && this.told === undefined) break
+          this.told = ev.leader
+          this.safeDispatchEvent('coordinator:change', { detail: { ...(ev.leader !== undefined ? { leader: ev.leader } : {}), term: ev.term, self: false } })
+          break
         case 'role': this.safeDispatchEvent('role:change', { detail: { role: ev.role, term: ev.term } }); break
         case 'voters': this.safeDispatchEvent('voters:change', { detail: { voters: ev.config.voters, version: ev.config.version } }); break
         case 'rejected': this.safeDispatchEvent('rejected', { detail: { from: ev.from, message: ev.message, reason: ev.reason } }); break
       }
     } catch { /* listeners' errors are theirs */ }
-  }
-
-  private load (): { persisted?: PersistedElection } {
-    const file = this.init.stateFile
-    if (file === undefined) return {}
-    let text: string
-    try {
-      text = readFileSync(file, 'utf8')
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {}
-      throw err
-    }
-    const parsed = z.strictObject({ term: Term, votedFor: PeerId.optional(), config: VoterConfigSchema.optional() }).safeParse(JSON.parse(text))
-    if (!parsed.success) throw new Error(`coordination state file ${file} is damaged: ${parsed.error.issues[0]?.message ?? 'invalid'}`)
-    return { persisted: parsed.data }
-  }
-
-  private save (state: PersistedElection): void {
-    const file = this.init.stateFile
-    if (file === undefined) return
-    try {
-      const tmp = `${file}.tmp`
-      const fd = openSync(tmp, 'w', 0o600)
-      try {
-        writeSync(fd, JSON.stringify(state))
-        fsyncSync(fd)
-      } finally {
-        closeSync(fd)
-      }
-      renameSync(tmp, file)
-    } catch (err) {
-      this.init.onError?.(err as Error)
-    }
   }
 }

@@ -5,6 +5,10 @@
  */
 import { TypedEventEmitter } from 'main-event'
 import type { RpcService } from '../rpc/index.js'
+import { AbortError } from '../core/errors.js'
+import { liveMembers, type MemberSource } from '../../discovery/member-source.js'
+import type { MemberChange } from '../../discovery/members.js'
+import type { Office } from './office.js'
 import { ElectionService, type CoordinatorChange } from './election-service.js'
 import type { ElectionTimings, Role } from './election.js'
 import { AgentSide, type ConsensusHandler, type DirectiveHandler, type DirectiveRun, type StatusProvider } from './agent-side.js'
@@ -30,6 +34,21 @@ export interface CoordinationEvents {
   report: CustomEvent<CoordinationReport>
   /** On the coordinator: an agent reported progress on a directive. */
   progress: CustomEvent<ProgressUpdate>
+  /** A coordination message (election, directive, status, rollback, consensus) was refused. */
+  rejected: CustomEvent<{ from: string, message: string, reason: string }>
+  /** A directive was sent (by the coordinator, with its duration once it ended) or received (by an agent). */
+  directive: CustomEvent<DirectiveEvent>
+  /** Something failed in the background (the state file could not be written, progress could not be told). */
+  error: CustomEvent<{ error: Error }>
+}
+
+export interface DirectiveEvent {
+  role: 'sent' | 'received'
+  action: string
+  /** sent: completed or failed; received: ack, reject, completed or failed. */
+  outcome: string
+  /** sent: seconds from sending to the end. */
+  seconds?: number
 }
 
 export interface CoordinationStatus {
@@ -58,67 +77,91 @@ export interface CoordinationInit extends ElectionTimings {
   rpc: RpcService
   stateFile?: string
   requestTimeoutMs: number
-  /** Agents alive in the member view, this node excluded. */
-  agents: () => string[]
-  onRejected: (from: string, message: string, reason: string) => void
-  onDirective: (role: 'sent' | 'received', action: string, outcome: string, seconds?: number) => void
-  onReport: (report: CoordinationReport) => void
-  onError: (err: Error) => void
+  /** The member view: who may be planned for and who may vote; followed on 'member:change'. */
+  members: MemberSource
 }
 
-export class CoordinationService extends TypedEventEmitter<CoordinationEvents> {
+export class CoordinationService extends TypedEventEmitter<CoordinationEvents> implements Office {
   readonly election: ElectionService
   private readonly agent: AgentSide
-  private readonly coordinator: Coordinator
+  private readonly coordinatorSide: Coordinator
   private readonly init: CoordinationInit
   private unhandle?: () => void
+  private running = false
+  private readonly onMemberChange = (e: CustomEvent<MemberChange>): void => { this.memberChanged(e.detail) }
 
   constructor (init: CoordinationInit) {
     super()
     this.init = init
-    this.election = new ElectionService({ ...init, self: init.self.peerId, onError: init.onError, ...(init.stateFile !== undefined ? { stateFile: init.stateFile } : {}) })
+    const rejected = (from: string, message: string, reason: string): void => { this.forward('rejected', { from, message, reason }) }
+    const error = (err: Error): void => { this.forward('error', { error: err }) }
+    this.election = new ElectionService({ ...init, self: init.self.peerId, ...(init.stateFile !== undefined ? { stateFile: init.stateFile } : {}) })
     this.election.addEventListener('coordinator:change', (e) => { this.forward('coordinator:change', e.detail) })
     this.election.addEventListener('role:change', (e) => { this.forward('role:change', e.detail) })
-    this.election.addEventListener('rejected', (e) => { init.onRejected(e.detail.from, e.detail.message, e.detail.reason) })
+    this.election.addEventListener('rejected', (e) => { rejected(e.detail.from, e.detail.message, e.detail.reason) })
+    this.election.addEventListener('error', (e) => { error(e.detail.error) })
     this.agent = new AgentSide({
       self: init.self,
       rpc: init.rpc,
       admits: (term, from) => this.election.admits(term, from),
       currentTerm: () => this.election.term,
       currentLeader: () => this.election.leader,
-      onRejected: init.onRejected,
-      onDirective: (action, outcome) => { init.onDirective('received', action, outcome) },
-      onError: init.onError,
+      onRejected: rejected,
+      onDirective: (action, outcome) => { this.forward('directive', { role: 'received', action, outcome }) },
+      onError: error,
       progressTimeoutMs: init.requestTimeoutMs
     })
-    this.coordinator = new Coordinator({
+    this.coordinatorSide = new Coordinator({
       self: init.self.peerId,
       rpc: init.rpc,
       agent: this.agent,
       inOffice: () => this.election.inOffice(),
       term: () => this.election.term,
-      agents: init.agents,
+      agents: () => liveMembers(init.members).map(m => m.peerId),
       requestTimeoutMs: init.requestTimeoutMs,
       onStateChange: (from, to, trigger) => { this.forward('state:change', { from, to, trigger }) },
-      onDirective: (action, outcome, seconds) => { init.onDirective('sent', action, outcome, seconds) },
-      onReport: (r) => { init.onReport(r); this.forward('report', r) }
+      onDirective: (action, outcome, seconds) => { this.forward('directive', { role: 'sent', action, outcome, seconds }) },
+      onReport: (r) => { this.forward('report', r) }
     })
   }
 
   start (): void {
+    if (this.running) return
+    this.running = true
     this.agent.start()
+    this.coordinatorSide.start()
     this.unhandle = this.init.rpc.handle(ProgressCommand, (u) => {
-      const known = this.coordinator.progress(u)
+      const known = this.coordinatorSide.progress(u)
       if (known) this.forward('progress', u)
       return { known }
     })
+    this.init.members.addEventListener('member:change', this.onMemberChange)
+    this.tellElection()
     this.election.start()
   }
 
   stop (): void {
+    if (!this.running) return
+    this.running = false
+    this.init.members.removeEventListener('member:change', this.onMemberChange)
     this.election.stop()
+    this.coordinatorSide.stop()
     this.agent.stop()
     this.unhandle?.()
+    this.unhandle = undefined
+  }
+
+  private memberChanged (c: MemberChange): void {
+    if (c.to === 'alive') this.coordinatorSide.cleared(c.peerId)
+    this.tellElection()
+  }
+
+  /** The election's view: agents alive (or only suspected), and those that announced they leave. */
+  private tellElection (): void {
+    const members = this.init.members.members()
+      .filter(m => m.state === 'alive' || m.state === 'suspect' || m.state === 'left')
+      .map(m => ({ peer: m.peerId, eligible: m.eligible, ...(m.state === 'left' ? { left: true } : {}) }))
+    this.election.setMembers(members)
   }
 
   // --- what every agent does -------------------------------------------------------------
@@ -134,31 +177,73 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> {
 
   // --- what the coordinator does (each call throws CRD002 on a node not in office) --------
 
-  setPlanner (planner: Planner): void { this.coordinator.setPlanner(planner) }
+  setPlanner (planner: Planner): void { this.coordinatorSide.setPlanner(planner) }
 
-  async coordinate (options?: { planner?: Planner, signal?: AbortSignal, maxAttempts?: number }): Promise<CoordinationReport> { return await this.coordinator.coordinate(options) }
-
-  async requestStatus (target: string, signal?: AbortSignal): Promise<AgentStatus> { return await this.coordinator.requestStatus(target, signal) }
-
-  async statusAll (signal?: AbortSignal): Promise<{ statuses: AgentStatus[], unavailable: string[] }> { return await this.coordinator.statusAll(signal) }
-
-  async directive (directive: PlannedDirective, options?: { onProgress?: (u: ProgressUpdate) => void, signal?: AbortSignal }): Promise<{ directiveId: string, duplicate: boolean, completion: Promise<ProgressUpdate> }> {
-    return await this.coordinator.directive(directive.target, directive.action, directive.parameters, options)
+  async coordinate (options?: { planner?: Planner, signal?: AbortSignal, maxAttempts?: number }): Promise<CoordinationReport> {
+    return await this.coordinatorSide.coordinate(options)
   }
 
-  async consensus (question: string, input: unknown, options?: { signal?: AbortSignal }): Promise<ConsensusResult> { return await this.coordinator.consensus(question, input, options) }
+  async requestStatus (target: string, signal?: AbortSignal): Promise<AgentStatus> { return await this.coordinatorSide.requestStatus(target, signal) }
 
-  /** The member view saw an agent alive again: it may be planned for. */
-  agentAlive (peer: string): void { this.coordinator.cleared(peer) }
+  async statusAll (signal?: AbortSignal): Promise<{ statuses: AgentStatus[], unavailable: string[] }> { return await this.coordinatorSide.statusAll(signal) }
 
-  // --- observation -----------------------------------------------------------------------
+  async directive (
+    directive: PlannedDirective,
+    options?: { onProgress?: (u: ProgressUpdate) => void, signal?: AbortSignal }
+  ): Promise<{ directiveId: string, duplicate: boolean, completion: Promise<ProgressUpdate> }> {
+    return await this.coordinatorSide.directive(directive.target, directive.action, directive.parameters, options)
+  }
+
+  async consensus (question: string, input: unknown, options?: { signal?: AbortSignal }): Promise<ConsensusResult> {
+    return await this.coordinatorSide.consensus(question, input, options)
+  }
+
+  // --- observation (the Office interface) ------------------------------------------------
 
   get inOffice (): boolean { return this.election.inOffice() }
   get leader (): string | undefined { return this.election.leader }
   get term (): number { return this.election.term }
-  get state (): CoordinatorState { return this.coordinator.machine.state }
 
-  successRate (): number { return this.coordinator.successRate() }
+  voters (): string[] { return this.election.status()?.voters ?? [] }
+
+  /** Fencing: a message of `term` from `from` comes from the coordinator this node follows. */
+  admits (term: number, from: string): boolean { return this.election.admits(term, from) === 'ok' }
+
+  /**
+   * Resolves with the coordinator's peer id once one is in office as this node sees it (this
+   * node in office, or a leader it follows); waits on 'coordinator:change'. Rejects when
+   * `signal` fires.
+   */
+  async coordinator (options: { signal?: AbortSignal } = {}): Promise<string> {
+    const { signal } = options
+    const found = (): string | undefined => {
+      if (this.inOffice) return this.init.self.peerId
+      const leader = this.leader
+      return leader !== undefined && leader !== this.init.self.peerId ? leader : undefined
+    }
+    const now = found()
+    if (now !== undefined) return now
+    if (signal?.aborted === true) throw abortReason(signal)
+    return await new Promise<string>((resolve, reject) => {
+      const onChange = (): void => {
+        const got = found()
+        if (got === undefined) return
+        done()
+        resolve(got)
+      }
+      const onAbort = (): void => { done(); reject(abortReason(signal as AbortSignal)) }
+      const done = (): void => {
+        this.removeEventListener('coordinator:change', onChange)
+        signal?.removeEventListener('abort', onAbort)
+      }
+      this.addEventListener('coordinator:change', onChange)
+      signal?.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+
+  get state (): CoordinatorState { return this.coordinatorSide.machine.state }
+
+  successRate (): number { return this.coordinatorSide.successRate() }
 
   status (): CoordinationStatus {
     const s = this.election.status()
@@ -182,11 +267,11 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> {
       voterSetVersion: s?.configVersion ?? 0,
       quorum,
       situation,
-      state: this.coordinator.machine.state,
+      state: this.coordinatorSide.machine.state,
       ...(s?.leaseUntil !== undefined ? { leaseRemainingMs: Math.max(0, Math.round(s.leaseUntil - now)) } : {}),
       ...(s?.lastLeaderContact !== undefined ? { lastLeaderContactMsAgo: now - s.lastLeaderContact } : {}),
-      offlineAgents: this.coordinator.offlineAgents(),
-      successRate: this.coordinator.successRate()
+      offlineAgents: this.coordinatorSide.offlineAgents(),
+      successRate: this.coordinatorSide.successRate()
     }
   }
 
@@ -195,4 +280,8 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> {
       this.safeDispatchEvent(type, { detail } as any)
     } catch { /* listeners' errors are theirs */ }
   }
+}
+
+function abortReason (signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new AbortError()
 }

@@ -1,0 +1,190 @@
+/**
+ * The member view's pure core: what a node does with heartbeats (carrying the sender's
+ * suspicions), probes and their answers, refutation by incarnation, and time passing. No I/O and
+ * no timers: `MemberView` feeds it over gossip and RPC, and the election simulation drives the
+ * same code over its simulated network. It wraps the FailureDetector (alive, suspect, offline,
+ * left) and adds what agents tell of themselves (name, roles, eligibility), when each was last
+ * heard, whom to probe next, and which probes are awaited.
+ */
+import { FailureDetector, type MemberState, type Transition } from './failure-detector.js'
+import type { MemberTimings } from './member-timings.js'
+
+export interface Member {
+  peerId: string
+  name: string
+  roles: string[]
+  /** May vote and be elected coordinator. */
+  eligible: boolean
+  state: MemberState
+  incarnation: number
+  /** When it entered its state (ms since epoch). */
+  since: number
+  /** When this node last heard from it, directly or by gossip. */
+  lastHeard: number
+}
+
+export interface MemberChange { peerId: string, name: string, from: MemberState | 'unknown', to: MemberState, incarnation: number }
+
+export interface SelfInfo { peerId: string, name: string, roles: string[], eligible: boolean }
+
+/** A heartbeat as gossiped (the MEMBERS_TOPIC payload). */
+export interface Heartbeat extends SelfInfo {
+  incarnation: number
+  leaving?: boolean
+  suspects: Array<{ peerId: string, incarnation: number }>
+}
+
+/** A probe's answer: the prober learns the agent's incarnation and what it tells of itself. */
+export interface ProbeAnswer { incarnation: number, eligible: boolean, name: string, roles: string[] }
+
+export interface MemberTableInit extends MemberTimings {
+  self: SelfInfo
+  /** Start above any incarnation of an earlier run with the same identity (a node takes the clock). */
+  incarnation: number
+  /** In [0, 1): Math.random in a node, a seeded generator in the simulation. */
+  random: () => number
+}
+
+interface Told { name: string, roles: string[], eligible: boolean, lastHeard: number }
+
+export class MemberTable {
+  private readonly init: MemberTableInit
+  private readonly fd: FailureDetector
+  private readonly info = new Map<string, Told>()
+  private probeOrder: string[] = []
+  /** Probes awaiting an answer: peer -> deadline. */
+  private readonly probes = new Map<string, number>()
+  private changes: MemberChange[] = []
+  private announceNow = false
+  incarnation: number
+
+  constructor (init: MemberTableInit) {
+    this.init = init
+    this.fd = new FailureDetector(init)
+    this.incarnation = init.incarnation
+  }
+
+  /** Changes since the last drain, and whether to announce at once (a refutation). */
+  drain (): { changes: MemberChange[], announce: boolean } {
+    const out = { changes: this.changes, announce: this.announceNow }
+    this.changes = []
+    this.announceNow = false
+    return out
+  }
+
+  members (): Member[] {
+    return this.fd.view().map(v => {
+      const i = this.info.get(v.peer)
+      const told = { name: i?.name ?? '', roles: i?.roles ?? [], eligible: i?.eligible ?? false }
+      return { peerId: v.peer, ...told, state: v.state, incarnation: v.incarnation, since: v.since, lastHeard: i?.lastHeard ?? 0 }
+    })
+  }
+
+  state (peer: string): MemberState | undefined { return this.fd.state(peer) }
+
+  /** What this node gossips of itself: its incarnation and the suspicions it holds. */
+  announcement (leaving = false): Heartbeat {
+    const suspects = this.fd.view().filter(v => v.state === 'suspect').map(v => ({ peerId: v.peer, incarnation: v.incarnation }))
+    return { ...this.init.self, incarnation: this.incarnation, suspects: suspects.slice(0, 256), ...(leaving ? { leaving } : {}) }
+  }
+
+  /** A heartbeat another agent gossiped (its sender checked by the caller). */
+  heartbeat (hb: Heartbeat, now: number): void {
+    this.learn(hb.peerId, hb, now)
+    if (hb.leaving === true) { this.apply(this.fd.leave(hb.peerId, hb.incarnation, now)); return }
+    this.apply(this.fd.heartbeat(hb.peerId, hb.incarnation, now))
+    for (const s of hb.suspects) {
+      if (s.peerId === this.init.self.peerId) {
+        // Refute: a newer incarnation outranks every suspicion of the older one.
+        if (s.incarnation >= this.incarnation) { this.incarnation = s.incarnation + 1; this.announceNow = true }
+        continue
+      }
+      this.apply(this.fd.suspicionReported(s.peerId, hb.peerId, s.incarnation, now))
+    }
+  }
+
+  /** An agent probed this node: it spoke, at the incarnation it gave. */
+  probedBy (peer: string, incarnation: number, now: number): void {
+    const known = this.info.get(peer)
+    if (known !== undefined) known.lastHeard = now
+    this.apply(this.fd.heartbeat(peer, incarnation, now))
+  }
+
+  /** An agent connected and showed its card: as good as a heartbeat at the incarnation we know. True: unknown till now, probe it. */
+  seen (peer: string, card: { name: string, roles: string[] }, now: number): boolean {
+    const known = this.info.get(peer)
+    this.info.set(peer, { eligible: known?.eligible ?? false, ...known, name: card.name, roles: card.roles, lastHeard: now })
+    this.apply(this.fd.heartbeat(peer, this.fd.incarnation(peer) ?? 0, now))
+    // Eligibility is only told by heartbeats and probes: ask now rather than wait for gossip.
+    return known === undefined
+  }
+
+  /** Whom to probe this round: agents silent for `silenceMs`, out of turn, then the next in shuffled order. */
+  probeRound (now: number): string[] {
+    const candidates = this.fd.view().filter(v => v.state === 'alive' || v.state === 'suspect').map(v => v.peer)
+    const out = candidates.filter(p => now - (this.info.get(p)?.lastHeard ?? 0) >= this.init.silenceMs)
+    if (this.probeOrder.length === 0) this.probeOrder = this.shuffle(candidates)
+    const next = this.probeOrder.pop()
+    if (next !== undefined && !out.includes(next)) out.push(next)
+    return out
+  }
+
+  /** A probe of `peer` is to go out now; false when one is already awaited. */
+  probeStarted (peer: string, now: number): boolean {
+    if (this.probes.has(peer)) return false
+    this.probes.set(peer, now + this.init.probeTimeoutMs)
+    return true
+  }
+
+  probeAnswered (peer: string, answer: ProbeAnswer, now: number): void {
+    if (!this.probes.delete(peer)) return // too late: the probe already failed
+    this.learn(peer, answer, now)
+    this.apply(this.fd.heartbeat(peer, answer.incarnation, now))
+  }
+
+  probeFailed (peer: string, now: number): void {
+    if (!this.probes.delete(peer)) return
+    this.apply(this.fd.probeFailed(peer, this.init.self.peerId, now))
+  }
+
+  /** Let time pass: probes past their deadline fail, suspicions past theirs become offline. */
+  tick (now: number): void {
+    for (const [peer, deadline] of [...this.probes]) if (now >= deadline) this.probeFailed(peer, now)
+    this.apply(this.fd.tick(now))
+  }
+
+  /** The next suspicion or probe deadline, for the caller's single timer. */
+  nextDeadline (): number | undefined {
+    let next = this.fd.nextDeadline()
+    for (const d of this.probes.values()) if (next === undefined || d < next) next = d
+    return next
+  }
+
+  /**
+   * What an agent told of itself. A change of eligibility is a member change of its own: the
+   * election's view of who may vote must follow it, whether a heartbeat or a probe told it.
+   */
+  private learn (peer: string, told: { name: string, roles: string[], eligible: boolean }, now: number): void {
+    const known = this.info.get(peer)
+    this.info.set(peer, { name: told.name, roles: told.roles, eligible: told.eligible, lastHeard: now })
+    // A member first heard through a probe has no eligibility yet (false to the listeners).
+    const state = this.fd.state(peer)
+    if ((known?.eligible ?? false) !== told.eligible && state !== undefined) this.change(peer, state, state)
+  }
+
+  private apply (transitions: Transition[]): void {
+    for (const t of transitions) this.change(t.peer, t.from, t.to, t.incarnation)
+  }
+
+  private change (peerId: string, from: MemberState | 'unknown', to: MemberState, incarnation = this.fd.incarnation(peerId) ?? 0): void {
+    this.changes.push({ peerId, name: this.info.get(peerId)?.name ?? '', from, to, incarnation })
+  }
+
+  private shuffle<T> (xs: T[]): T[] {
+    for (let i = xs.length - 1; i > 0; i--) {
+      const j = Math.floor(this.init.random() * (i + 1))
+      const tmp = xs[i]; xs[i] = xs[j]; xs[j] = tmp
+    }
+    return xs
+  }
+}

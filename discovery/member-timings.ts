@@ -1,0 +1,10 @@
+/** The member view's timings (see MemberView for what each drives). */
+export interface MemberTimings {
+  heartbeatIntervalMs: number
+  probeIntervalMs: number
+  probeTimeoutMs: number
+  silenceMs: number
+  suspicionMinMs: number
+  suspicionMaxMs: number
+  confirmationsForMin: number
+}

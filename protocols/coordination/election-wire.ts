@@ -1,0 +1,37 @@
+/**
+ * The election's wire format: one command, `$agentmesh/election`, carries votes, heartbeats and
+ * voter-set queries; their replies come back as the RPC answers (or null when there is none).
+ */
+import { z } from 'zod'
+import { defineCommand } from '../rpc/index.js'
+import type { ElectionMessage } from './election-types.js'
+
+export const PeerIdSchema = z.string().min(1).max(128)
+export const TermSchema = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)
+export const VoterConfigSchema = z.strictObject({ version: TermSchema, term: TermSchema, voters: z.array(PeerIdSchema).max(256) })
+
+const VoteDenialSchema = z.enum(['stale-term', 'already-voted', 'not-up-to-date', 'leader-alive', 'not-a-voter', 'bootstrap-mismatch', 'not-eligible'])
+
+export const ElectionMessageSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('vote'), term: TermSchema, candidate: PeerIdSchema, config: VoterConfigSchema, pre: z.boolean() }),
+  z.strictObject({
+    type: z.literal('vote-reply'),
+    term: TermSchema,
+    granted: z.boolean(),
+    pre: z.boolean(),
+    reason: VoteDenialSchema.optional(),
+    config: VoterConfigSchema.optional()
+  }),
+  z.strictObject({ type: z.literal('heartbeat'), term: TermSchema, leader: PeerIdSchema, config: VoterConfigSchema, seq: TermSchema }),
+  z.strictObject({ type: z.literal('heartbeat-ack'), term: TermSchema, seq: TermSchema, success: z.boolean(), configVersion: TermSchema }),
+  z.strictObject({ type: z.literal('config-query') }),
+  z.strictObject({ type: z.literal('config-reply'), term: TermSchema, config: VoterConfigSchema.optional() })
+])
+
+export const ElectionCommand = defineCommand('$agentmesh/election', {
+  request: ElectionMessageSchema,
+  response: z.union([ElectionMessageSchema, z.null()])
+})
+
+/** The messages that are requests (sent with the command); the others are replies. */
+export const REQUESTS: ReadonlySet<ElectionMessage['type']> = new Set<ElectionMessage['type']>(['vote', 'heartbeat', 'config-query'])

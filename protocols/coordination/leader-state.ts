@@ -1,0 +1,74 @@
+/**
+ * What only a leader keeps, made fresh on every win (hashicorp/raft's leaderState): its
+ * heartbeats' send times, what each voter acknowledged, the lease and the commit of the voter
+ * set. Pure: the election passes in the time and the set.
+ */
+import { majority, type VoterConfig } from './voter-set.js'
+
+/** Leases are shortened by this factor to allow for clocks that run at slightly different rates. */
+export const LEASE_FACTOR = 0.9
+/** Send times kept for acks still to come: an ack older than this many heartbeats is ignored. */
+const SENT_KEPT = 64
+
+export class LeaderState {
+  seq = 0
+  nextHeartbeat = 0
+  leaseUntil?: number
+  /** The send time of the newest heartbeat a majority acknowledged (check-quorum counts from it). */
+  quorumAt: number
+  committedVersion = 0
+  /** When each voter last acknowledged; voters removed when silent for long. */
+  readonly lastHeard = new Map<string, number>()
+  private readonly sentAt = new Map<number, number>()
+  private readonly ackedAt = new Map<string, number>()
+  private readonly ackedVersion = new Map<string, number>()
+
+  constructor (voters: string[], now: number) {
+    this.quorumAt = now
+    for (const v of voters) this.lastHeard.set(v, now)
+  }
+
+  /** A heartbeat goes out now, carrying `configVersion` (which the leader holds itself): its seq. */
+  sent (self: string, configVersion: number, now: number, intervalMs: number): number {
+    this.seq += 1
+    this.sentAt.set(this.seq, now)
+    // Forget send times no ack can still be useful for.
+    for (const s of this.sentAt.keys()) { if (s < this.seq - SENT_KEPT) this.sentAt.delete(s); else break }
+    this.nextHeartbeat = now + intervalMs
+    this.ackedVersion.set(self, configVersion)
+    return this.seq
+  }
+
+  /** A successful ack of heartbeat `seq`: the send time of that heartbeat, or undefined if unknown. */
+  acked (from: string, seq: number, configVersion: number, now: number): number | undefined {
+    const sent = this.sentAt.get(seq)
+    if (sent === undefined) return undefined
+    this.lastHeard.set(from, now)
+    if (sent > (this.ackedAt.get(from) ?? -Infinity)) this.ackedAt.set(from, sent)
+    if (configVersion > (this.ackedVersion.get(from) ?? 0)) this.ackedVersion.set(from, configVersion)
+    return sent
+  }
+
+  /** Voters that acknowledged a heartbeat sent after `since` (the leader counts itself). */
+  reachable (voters: string[], self: string, since: number): number {
+    return voters.filter(v => v === self || (this.ackedAt.get(v) ?? -Infinity) > since).length
+  }
+
+  /**
+   * Move the lease to `minTimeoutMs` (shortened) past the newest heartbeat a majority answered,
+   * counting the leader as acking now. True when `config` just became committed (a majority
+   * holds it): the leader may then make the next change.
+   */
+  update (config: VoterConfig, self: string, now: number, minTimeoutMs: number): boolean {
+    const needed = majority(config.voters.length)
+    const times = config.voters.map(v => v === self ? now : this.ackedAt.get(v) ?? -Infinity).sort((a, b) => b - a)
+    const quorumSent = times[needed - 1]
+    if (quorumSent === undefined || !Number.isFinite(quorumSent)) return false
+    this.quorumAt = Math.max(this.quorumAt, quorumSent)
+    this.leaseUntil = Math.max(this.leaseUntil ?? -Infinity, quorumSent + minTimeoutMs * LEASE_FACTOR)
+    const holding = config.voters.filter(v => (this.ackedVersion.get(v) ?? 0) >= config.version).length
+    if (holding < needed || this.committedVersion >= config.version) return false
+    this.committedVersion = config.version
+    return true
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * The voter-set rules of the election, pure (after hashicorp/raft's configuration.go): how a
+ * bootstrap proposal is formed and matched, which of two sets is newer or at least as up to
+ * date, which votes win, and which single change the leader makes next. No state and no time
+ * of their own: the election passes in what it knows.
+ *
+ * The voter set is the election's only replicated state. It changes one voter at a time
+ * (dissertation 4.1, single-server changes), each change committed by a majority of the new set
+ * before the next, and only after the leader committed an entry of its own term (the fix for the
+ * bug Ongaro found in single-server changes). Its "log position" is (config term, config
+ * version), which decides whether a candidate is up to date.
+ *
+ * Bootstrap as in Consul's `bootstrap_expect`: before any voter set exists, a node that sees
+ * `bootstrapExpect` eligible agents proposes them all as the first voter set; a voter without a
+ * set votes only for a proposal equal to what it sees itself, and a proposal wins only with
+ * every proposed voter's vote. Two groups that cannot see each other can still both bootstrap
+ * if each has `bootstrapExpect` agents: set it above half the agents that start the mesh, as
+ * Consul asks of its servers. Once a leader exists, agents that join are added by the leader,
+ * and voters that announced they leave, or stayed unreachable for `voterRemoveAfterMs`, are
+ * removed (Consul autopilot's dead-server clean-up), never below `bootstrapExpect` voters.
+ */
+
+export interface VoterConfig {
+  /** Raised by one on every change. */
+  version: number
+  /** The term of the leader that made this set (0 for a bootstrap proposal). */
+  term: number
+  /** Peer ids, sorted. */
+  voters: string[]
+}
+
+export interface MemberInfo {
+  peer: string
+  eligible: boolean
+  /** It announced that it leaves: a voter that left is removed at once, not after `voterRemoveAfterMs`. */
+  left?: boolean
+}
+
+/** Votes (or acks) needed among `size` voters. */
+export function majority (size: number): number { return Math.floor(size / 2) + 1 }
+
+export function sameVoters (a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i])
+}
+
+/** Raft's "at least as up to date", with (config term, config version) as the log position. */
+export function upToDate (candidate: VoterConfig, mine: VoterConfig): boolean {
+  return candidate.term > mine.term || (candidate.term === mine.term && candidate.version >= mine.version)
+}
+
+/** Strictly newer: made in a later term, or later in the same term. */
+export function newer (a: VoterConfig, b: VoterConfig): boolean {
+  return a.term > b.term || (a.term === b.term && a.version > b.version)
+}
+
+/**
+ * Consul's `bootstrap_expect`: the first voter set this node would propose, once it sees
+ * `bootstrapExpect` eligible agents (itself included); undefined before that.
+ */
+export function bootstrapProposal (self: string, members: MemberInfo[], bootstrapExpect: number): VoterConfig | undefined {
+  const voters = [self, ...members.filter(m => m.eligible && m.left !== true && m.peer !== self).map(m => m.peer)].sort()
+  if (voters.length < bootstrapExpect) return undefined
+  return { version: 1, term: 0, voters }
+}
+
+/** A voter without a set votes for a bootstrap proposal only when it equals its own. */
+export function matchesProposal (proposal: VoterConfig, mine: VoterConfig | undefined): boolean {
+  return mine !== undefined && sameVoters(mine.voters, proposal.voters)
+}
+
+/**
+ * Do these votes win with this set? A majority; but a bootstrap proposal needs every proposed
+ * voter, so two proposals made from different views cannot both win (a shared voter's view
+ * would have to equal both).
+ */
+export function wins (config: VoterConfig, votes: ReadonlySet<string>): boolean {
+  const granted = config.voters.filter(v => votes.has(v)).length
+  return config.term === 0 ? granted === config.voters.length : granted >= majority(config.voters.length)
+}
+
+export interface VoterChangeInput {
+  self: string
+  config: VoterConfig
+  /** The agents alive in the member view, itself excluded; those that left are flagged. */
+  members: MemberInfo[]
+  /** When the leader last heard from each voter. */
+  lastHeard: ReadonlyMap<string, number>
+  now: number
+  bootstrapExpect: number
+  voterRemoveAfterMs: number
+}
+
+/**
+ * The leader's next single change (dissertation 4.1), or undefined: add an eligible agent it
+ * sees; else, above `bootstrapExpect` voters, remove a voter that announced it left, else one
+ * silent for `voterRemoveAfterMs` (Consul autopilot's dead-server clean-up).
+ */
+export function nextVoters (i: VoterChangeInput): string[] | undefined {
+  const { config } = i
+  const add = i.members.find(m => m.eligible && m.left !== true && !config.voters.includes(m.peer))
+  if (add !== undefined) return [...config.voters, add.peer].sort()
+  if (config.voters.length <= i.bootstrapExpect) return undefined
+  const left = new Set(i.members.filter(m => m.left === true).map(m => m.peer))
+  const gone = config.voters.find(v => v !== i.self && left.has(v)) ??
+    config.voters.find(v => v !== i.self && i.now - (i.lastHeard.get(v) ?? i.now) >= i.voterRemoveAfterMs)
+  return gone !== undefined ? config.voters.filter(v => v !== gone) : undefined
+}

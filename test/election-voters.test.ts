@@ -1,0 +1,81 @@
+// The election's voter-set rules (protocols/coordination/voter-set.ts), pure, and the machine
+// removing a voter that announced it leaves at once rather than after voterRemoveAfterMs.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { Election, type ElectionMessage, type VoterConfig } from '../protocols/coordination/election.js'
+import { bootstrapProposal, nextVoters, wins } from '../protocols/coordination/voter-set.js'
+
+const TIMINGS = { heartbeatIntervalMs: 100, electionTimeoutMinMs: 400, electionTimeoutMaxMs: 800, voterRemoveAfterMs: 60_000, bootstrapExpect: 3 }
+
+test('voter set: one change at a time; a voter that left goes at once, a silent one only after voterRemoveAfterMs; never below bootstrapExpect', () => {
+  const config: VoterConfig = { version: 3, term: 2, voters: ['a', 'b', 'c', 'd'] }
+  const lastHeard = new Map([['a', 0], ['b', 0], ['c', 0], ['d', 0]])
+  const base = { self: 'a', config, lastHeard, now: 1_000, bootstrapExpect: 3, voterRemoveAfterMs: 60_000 }
+  const alive = [{ peer: 'b', eligible: true }, { peer: 'c', eligible: true }, { peer: 'd', eligible: true }]
+  assert.equal(nextVoters({ ...base, members: alive }), undefined, 'nothing to change')
+  assert.deepEqual(nextVoters({ ...base, members: [...alive, { peer: 'e', eligible: true }] }), ['a', 'b', 'c', 'd', 'e'], 'an eligible agent is added')
+  assert.equal(nextVoters({ ...base, members: [...alive, { peer: 'e', eligible: false }] }), undefined, 'a non-eligible one is not')
+  const left = [alive[0], alive[1], { peer: 'd', eligible: true, left: true }]
+  assert.deepEqual(nextVoters({ ...base, members: left }), ['a', 'b', 'c'], 'a voter that left is removed at once')
+  assert.equal(nextVoters({ ...base, members: [...alive.slice(0, 2)] }), undefined, 'a silent one waits for voterRemoveAfterMs')
+  const heard = new Map([['a', 0], ['b', 59_000], ['c', 59_000], ['d', 0]])
+  assert.deepEqual(nextVoters({ ...base, lastHeard: heard, now: 60_000, members: [...alive.slice(0, 2)] }), ['a', 'b', 'c'], 'then goes')
+  const three = { ...base, config: { ...config, voters: ['a', 'b', 'c'] } }
+  assert.equal(nextVoters({ ...three, members: [alive[0], { peer: 'c', eligible: true, left: true }] }), undefined, 'never below bootstrapExpect')
+  assert.equal(nextVoters({ ...base, members: [{ peer: 'a', eligible: true, left: true }, ...alive] }), undefined, 'the leader never removes itself')
+})
+
+test('voter set: bootstrap proposals need bootstrapExpect eligible agents, and every proposed vote to win', () => {
+  assert.equal(bootstrapProposal('a', [{ peer: 'b', eligible: true }, { peer: 'c', eligible: false }], 3), undefined)
+  assert.deepEqual(bootstrapProposal('b', [{ peer: 'c', eligible: true }, { peer: 'a', eligible: true }, { peer: 'd', eligible: true, left: true }], 3),
+    { version: 1, term: 0, voters: ['a', 'b', 'c'] })
+  const proposal = { version: 1, term: 0, voters: ['a', 'b', 'c'] }
+  assert.equal(wins(proposal, new Set(['a', 'b'])), false, 'a bootstrap proposal needs every vote')
+  assert.equal(wins(proposal, new Set(['a', 'b', 'c'])), true)
+  const set = { version: 2, term: 1, voters: ['a', 'b', 'c'] }
+  assert.equal(wins(set, new Set(['a'])), false)
+  assert.equal(wins(set, new Set(['a', 'c'])), true, 'a majority wins an established set')
+  assert.equal(wins({ ...set, voters: ['a', 'b', 'c', 'd'] }, new Set(['a', 'b'])), false, 'half is not a majority')
+})
+
+/** Drive a leader with four voters; returns it with the voter set it holds once committed. */
+function leaderOfFour (): { e: Election, now: number } {
+  const config: VoterConfig = { version: 1, term: 1, voters: ['a', 'b', 'c', 'd'] }
+  let now = 0
+  const e = new Election({ self: 'a', eligible: true, ...TIMINGS, random: () => 0, now, persisted: { term: 1, config } })
+  const members = ['b', 'c', 'd'].map(peer => ({ peer, eligible: true }))
+  e.setMembers(members)
+  // Past the start-up stickiness, campaign; every voter grants.
+  now = Math.max(now + 1, e.nextWakeup())
+  e.tick(now)
+  for (let i = 0; i < 4 && e.currentRole !== 'leader'; i++) {
+    for (const { to, msg } of e.drain().messages) {
+      if (msg.type === 'vote') e.receive(to, { type: 'vote-reply', term: msg.term, granted: true, pre: msg.pre }, now)
+    }
+  }
+  assert.equal(e.currentRole, 'leader')
+  ack(e, now)
+  return { e, now }
+}
+
+/** Every heartbeat the leader has queued is acked by its target, holding the set it carries. */
+function ack (e: Election, now: number): void {
+  for (let round = 0; round < 4; round++) {
+    const hbs = e.drain().messages.filter((m): m is { to: string, msg: Extract<ElectionMessage, { type: 'heartbeat' }> } => m.msg.type === 'heartbeat')
+    if (hbs.length === 0) return
+    for (const { to, msg } of hbs) e.receive(to, { type: 'heartbeat-ack', term: msg.term, seq: msg.seq, success: true, configVersion: msg.config.version }, now)
+  }
+}
+
+test('election: the leader removes a voter that announced it leaves at once, without waiting voterRemoveAfterMs', () => {
+  const { e, now } = leaderOfFour()
+  assert.deepEqual(e.status(now).voters, ['a', 'b', 'c', 'd'])
+  e.setMembers([{ peer: 'b', eligible: true }, { peer: 'c', eligible: true }, { peer: 'd', eligible: true, left: true }])
+  e.reviewVoters(now + 1)
+  assert.deepEqual(e.status(now + 1).voters, ['a', 'b', 'c'], 'removed at once')
+  // A voter only silent stays until voterRemoveAfterMs.
+  const other = leaderOfFour()
+  other.e.setMembers([{ peer: 'b', eligible: true }, { peer: 'c', eligible: true }])
+  other.e.reviewVoters(other.now + 1)
+  assert.deepEqual(other.e.status(other.now + 1).voters, ['a', 'b', 'c', 'd'], 'a silent voter is kept for now')
+})
