@@ -290,8 +290,8 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       const s = this.coordination.status()
       return s.leader !== undefined && (s.inOffice || s.leader !== this.peerId) ? { leader: s.leader, term: s.term } : undefined
     }
-    const elected = (): number | undefined => this.coordination.leader === this.peerId ? this.config.coordination.heartbeatIntervalMs : undefined
-    return await until(this.coordination, 'coordinator:change', now, options.signal, elected)
+    // This node's own change is told once its lease holds, so the event alone is enough.
+    return await until(this.coordination, 'coordinator:change', now, options.signal)
   }
 
   /** Agents with a capability, a role or a name, from the membership view. */

@@ -181,30 +181,11 @@ function listened (pubsub: PubSubService, topic: string): boolean {
 const TERMINAL_TASK = new Set(['completed', 'failed', 'cancelled'])
 
 /**
- * Start and stop once whatever the service does on a second call.
- * LEAD'S GLUE: only for coordination, resources and tasks until their rewrite (idempotent
- * start/stop) is merged; then put the services themselves in `ordered`.
- */
-function once (service: Startable): Startable {
-  let running = false
-  return {
-    start: async () => { if (!running) { running = true; await service.start() } },
-    stop: async () => { if (running) { running = false; await service.stop() } }
-  }
-}
-
-/*
- * ============================================================================================
- * THE LEAD'S GLUE (issue 12): coordination, resources and tasks with their CURRENT inits, and
- * the member-change glue. After merging the helpers that give them `office: Office` and
- * `members: MemberSource` and events ('rejected', 'error', 'directive', 'report', 'status',
- * 'denied'), this function is the one place to switch:
- *   - resources and tasks take `office: coordination, members: memberView` instead of
- *     inOffice/term/leader/admits/voters/agents/coordinator closures;
- *   - the on* callbacks below become listeners calling the same `observer` functions;
- *   - the member-change listener shrinks to what the services do not do themselves;
- *   - `once(...)` goes (see above).
- * ============================================================================================
+ * Coordination, resources and tasks: the services that act through the coordinator in office.
+ * Resources and tasks take the coordination as their `Office` and the member view as their
+ * `MemberSource` and follow both themselves; what they report goes to the observer. What is
+ * left here belongs to no one protocol: the coordinator's performance report carries the
+ * agents' metric reports, and the coordinator alerts when an agent goes offline.
  */
 export function buildOffice (
   host: NodeHost,
@@ -216,7 +197,9 @@ export function buildOffice (
   const id = host.peerId
   const c = config.coordination
   const stateFile = c.stateFile ?? (config.identity !== undefined ? `${config.identity}.coordination.json` : undefined)
-  const coordinator = async (signal: AbortSignal): Promise<string> => (await host.coordinatorElected({ signal })).leader
+  const publishIfListened = (topic: string, payload: unknown): void => {
+    if (host.started && listened(pubsub, topic)) pubsub.publish(topic, payload).catch(() => {})
+  }
   const coordination = new CoordinationService({
     self: { peerId: id, name: host.name, capabilities: config.capabilities },
     eligible: c.eligible,
@@ -228,25 +211,22 @@ export function buildOffice (
     bootstrapExpect: c.bootstrapExpect,
     ...(stateFile !== undefined ? { stateFile } : {}),
     requestTimeoutMs: c.requestTimeoutMs,
-    agents: () => liveMembers(memberView).map(m => m.peerId),
-    onRejected: (from, message, reason) => { observer.rejected('coordination', { from, message, reason }) },
-    onDirective: (role, action, outcome, seconds) => {
-      observer.directive({ role, action, outcome, ...(seconds !== undefined ? { seconds } : {}) })
-    },
-    onReport: (report) => {
-      observer.report(report)
-      // With the latest metric report of each agent of the round (R-MON).
-      const agentMetrics = monitoring.reports().filter(m => m.agent !== undefined)
-      if (host.started) pubsub.publish('coordination.performance', { ...report, agentMetrics }).catch(() => {})
-    },
-    onError: (err) => { observer.error('coordination', err) }
+    members: memberView
+  })
+  coordination.addEventListener('rejected', (e) => { observer.rejected('coordination', e.detail) })
+  coordination.addEventListener('directive', (e) => { observer.directive(e.detail) })
+  coordination.addEventListener('error', (e) => { observer.error('coordination', e.detail.error) })
+  coordination.addEventListener('report', (e) => {
+    observer.report(e.detail)
+    // With the latest metric report of each agent of the round (R-MON).
+    const agentMetrics = monitoring.reports().filter(m => m.agent !== undefined)
+    if (host.started) pubsub.publish('coordination.performance', { ...e.detail, agentMetrics }).catch(() => {})
   })
   const resources = new ResourceService({
     self: id,
     rpc,
-    inOffice: () => coordination.inOffice,
-    term: () => coordination.term,
-    admits: (term, from) => coordination.election.admits(term, from),
+    office: coordination,
+    members: memberView,
     capacities: () => {
       const caps = new Map([[id, offeredResources(config.resources)]])
       for (const m of liveMembers(memberView)) {
@@ -255,49 +235,35 @@ export function buildOffice (
       }
       return caps
     },
-    coordinator,
-    publish: (topic, status) => { if (host.started && listened(pubsub, topic)) pubsub.publish(topic, status).catch(() => {}) },
-    onDenied: (from, reason) => { observer.denied({ from, reason }) },
-    onError: (err) => { observer.error('resources', err) },
+    publish: publishIfListened,
     requestTimeoutMs: c.requestTimeoutMs
   })
+  resources.addEventListener('denied', (e) => { observer.denied(e.detail) })
+  resources.addEventListener('error', (e) => { observer.error('resources', e.detail.error) })
   const tasks = new TaskService({
     self: id,
     rpc,
     resources: offeredResources(config.resources),
-    inOffice: () => coordination.inOffice,
-    term: () => coordination.term,
-    leader: () => coordination.leader,
-    admits: (term, from) => coordination.election.admits(term, from),
-    voters: () => coordination.status().voters,
-    agents: () => liveMembers(memberView).filter(m => m.state === 'alive').map(m => m.peerId),
-    coordinator,
-    publish: (topic, status) => {
-      if (TERMINAL_TASK.has(status.status) && coordination.inOffice) observer.taskFinished(status.status)
-      if (host.started && listened(pubsub, topic)) pubsub.publish(topic, status).catch(() => {})
-    },
-    onRejected: (from, message, reason) => { observer.rejected('task', { from, message, reason }) },
-    onError: (err) => { observer.error('tasks', err) },
+    office: coordination,
+    members: memberView,
+    publish: publishIfListened,
     requestTimeoutMs: c.requestTimeoutMs,
     resourceManager: resources,
     negotiation
   })
+  tasks.addEventListener('rejected', (e) => { observer.rejected('task', e.detail) })
+  tasks.addEventListener('error', (e) => { observer.error('tasks', e.detail.error) })
+  tasks.addEventListener('status', (e) => {
+    const status = e.detail.status
+    if (TERMINAL_TASK.has(status.status) && coordination.inOffice) observer.taskFinished(status.status)
+  })
   memberView.addEventListener('member:change', (e) => {
     const m = e.detail
-    if (m.to === 'alive') coordination.agentAlive(m.peerId)
-    if (m.to === 'offline' || m.to === 'left') {
-      tasks.scheduler.agentLost(m.peerId)
-      if (coordination.inOffice) {
-        resources.agentLost(m.peerId)
-        if (m.to === 'offline' && host.started) {
-          monitoring.alert({ severity: 'warning', message: `agent ${m.name} (${m.peerId}) is offline`, labels: { agent: m.peerId, reason: 'offline' } })
-            .catch(() => {})
-        }
-      }
-      monitoring.forget(m.peerId)
+    if (m.to === 'offline' && coordination.inOffice && host.started) {
+      const message = `agent ${m.name} (${m.peerId}) is offline`
+      monitoring.alert({ severity: 'warning', message, labels: { agent: m.peerId, reason: 'offline' } }).catch(() => {})
     }
-    coordination.election.setMembers(liveMembers(memberView).map(l => ({ peer: l.peerId, eligible: l.eligible })))
+    if (m.to === 'offline' || m.to === 'left') monitoring.forget(m.peerId)
   })
-  coordination.addEventListener('coordinator:change', () => { tasks.coordinatorChanged() })
-  return { coordination, resources, tasks, ordered: [once(coordination), once(resources), once(tasks)] }
+  return { coordination, resources, tasks, ordered: [coordination, resources, tasks] }
 }
