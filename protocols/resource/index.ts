@@ -44,6 +44,8 @@ export class ResourceService {
   /** Allocations this node asked for directly (not through a task), for a new manager. */
   private readonly mine = new Map<string, Allocation>()
   private unhandles: Array<() => void> = []
+  /** The task scheduler's takeover: until it restored the running tasks' allocations, their units look free. */
+  private settled: () => Promise<void> = async () => {}
 
   constructor (init: ResourceServiceInit) { this.init = init }
 
@@ -60,6 +62,8 @@ export class ResourceService {
   }
 
   stop (): void { for (const u of this.unhandles.splice(0)) u() }
+
+  settleWith (takenOver: () => Promise<void>): void { this.settled = takenOver }
 
   // --- the agent's side -------------------------------------------------------------------
 
@@ -150,6 +154,7 @@ export class ResourceService {
 
   private async allocateHere (from: string, req: AllocateRequest): Promise<AllocateAnswer> {
     await this.ready()
+    await this.settled()
     const parsed = AllocateRequest.parse(req)
     const answer = this.grant(parsed.task_id, from, parsed.requirements, parsed.agent !== undefined ? [parsed.agent] : undefined)
     if (answer.type === 'resource.denied') this.init.onDenied(from, answer.reason)
@@ -158,6 +163,7 @@ export class ResourceService {
 
   private async releaseHere (from: string, taskId: string, ids?: string[]): Promise<{ type: 'resource.released', task_id: string, resource_ids: string[] }> {
     await this.ready()
+    await this.settled()
     const a = this.pool.allocations.get(taskId)
     // Only the holder releases; the scheduler frees a task's allocation with free().
     if (a !== undefined && a.holder !== from) throw new ResourceConflictError(`the resources of ${taskId} are held by ${a.holder}, not ${from}`)

@@ -54,6 +54,8 @@ export interface SchedulerResources {
   grant: (taskId: string, holder: string, r: TaskSpec['requirements'], agents: string[]) => AllocateAnswer
   free: (taskId: string) => string[]
   restore: (a: { task_id: string, agent: string, holder: string, resources: ResourceItem[] }) => void
+  /** Hold the manager's own answers until `takenOver` resolves (the tasks' allocations restored). */
+  settleWith?: (takenOver: () => Promise<void>) => void
 }
 
 /** What an agent says of an attempt it was given (HeldCommand). */
@@ -92,7 +94,10 @@ export class TaskScheduler {
   /** When reconcileQuiet() last asked about a task. */
   private readonly checkedAt = new Map<string, number>()
 
-  constructor (init: SchedulerInit) { this.init = init }
+  constructor (init: SchedulerInit) {
+    this.init = init
+    init.resources.settleWith?.(async () => { this.officeCheck(); await this.ready })
+  }
 
   start (): void {
     this.running = true
