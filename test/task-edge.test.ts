@@ -22,6 +22,13 @@ async function elected (nodes: AgentNode[]): Promise<AgentNode> {
   return leader() as AgentNode
 }
 
+/** `p`, or a failure after `ms`: a broken scheduler fails the test instead of hanging it. */
+async function within<T> (p: Promise<T>, what: string, ms = 15_000): Promise<T> {
+  let t: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<never>((_resolve, reject) => { t = setTimeout(() => { reject(new Error(`timed out after ${ms} ms waiting for ${what}`)) }, ms) })
+  try { return await Promise.race([p, late]) } finally { clearTimeout(t) }
+}
+
 /** Resolves after `ms`, or rejects when the task's signal aborts. */
 async function wait (ms: number, signal: AbortSignal): Promise<void> {
   await new Promise<void>((resolve, reject) => {
@@ -48,7 +55,7 @@ test('tasks: status on tasks.status.<id> for a watcher; a failed or cancelled de
     void (async () => { for await (const m of sub) seen.push(m.payload as TaskStatus) })()
     await waitFor(() => coordinator.topicPeers('tasks.status.watched').subscribers.includes(watcher.peerId), 'the coordinator to see the subscription')
     const h = await submitter.submitTask({ task_id: 'watched', type: 'ok' })
-    assert.equal(await h.result(), 'done')
+    assert.equal(await within(h.result(), 'the watched task'), 'done')
     await waitFor(() => seen.some(s => s.status === 'completed'), `the completion on the topic (saw ${seen.map(s => s.status).join(', ')})`)
     const states = seen.map(s => s.status)
     assert.ok(seen.every(s => s.task_id === 'watched'))
@@ -61,8 +68,8 @@ test('tasks: status on tasks.status.<id> for a watcher; a failed or cancelled de
       { task_id: 'bad', type: 'boom' },
       { task_id: 'after-bad', type: 'ok', dependencies: ['bad'] }
     ])
-    await assert.rejects(bad.result(), (e: TaskFailedError) => e.status.status === 'failed' && e.code === 'CMD002')
-    await assert.rejects(afterBad.result(), (e: TaskFailedError) => e.status.status === 'failed' && e.code === 'TSK003' && /bad/.test(e.message))
+    await assert.rejects(within(bad.result(), 'bad'), (e: TaskFailedError) => e.status.status === 'failed' && e.code === 'CMD002')
+    await assert.rejects(within(afterBad.result(), 'afterBad'), (e: TaskFailedError) => e.status.status === 'failed' && e.code === 'TSK003' && /bad/.test(e.message))
     // A dependency that is cancelled: the same.
     const [held, afterHeld] = await submitter.submitTasks([
       { task_id: 'held', type: 'forever' },
@@ -71,7 +78,7 @@ test('tasks: status on tasks.status.<id> for a watcher; a failed or cancelled de
     await waitFor(() => held.latest?.status === 'running', 'the dependency to run')
     assert.equal((await afterHeld.status()).status, 'submitted', 'the dependent waits for its dependency')
     assert.equal((await held.cancel('not needed')).type, 'task.control.ack')
-    await assert.rejects(afterHeld.result(), (e: TaskFailedError) => e.status.status === 'failed' && e.code === 'TSK003' && /cancelled/.test(e.message))
+    await assert.rejects(within(afterHeld.result(), 'afterHeld'), (e: TaskFailedError) => e.status.status === 'failed' && e.code === 'TSK003' && /cancelled/.test(e.message))
 
     // Pause, then pause again: refused with TSK002, and the task stays paused.
     const p = await submitter.submitTask({ task_id: 'paused-twice', type: 'forever' })
@@ -107,7 +114,7 @@ test('tasks: an agent lost max_attempts times fails the task with COM002; one lo
     const second = workers.find(n => n.peerId === h.latest?.agent) as AgentNode
     assert.ok(second !== undefined && second !== first)
     await second.stop()
-    await assert.rejects(h.result(), (e: TaskFailedError) => e.status.status === 'failed' && e.code === 'COM002' && /2 of 2/.test(e.message))
+    await assert.rejects(within(h.result(), 'the task to fail'), (e: TaskFailedError) => e.status.status === 'failed' && e.code === 'COM002' && /2 of 2/.test(e.message))
     assert.equal(runs.length, 2)
   } finally {
     await stopAll(nodes)
