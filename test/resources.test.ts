@@ -109,11 +109,13 @@ test('resources: a new manager (the coordinator stopped) rebuilds the table from
   try {
     const first = await elected(nodes)
     const gpuAgent = nodes[1]
-    const [submitter, holder] = nodes.filter(n => n !== first && n !== gpuAgent)
+    const submitter = nodes.find(n => n !== first && n !== gpuAgent) as AgentNode
+    // The direct allocation's holder is never the new manager: only asking it can restore it.
+    const holder = gpuAgent
     let finish: () => void = () => {}
     const finished = new Promise<void>(resolve => { finish = resolve })
     for (const n of nodes) n.onTask('render', async () => { await finished; return n.name })
-    // The GPU held by a running task; 3 of the GPU agent's 4 GB held by an agent directly.
+    // The GPU held by a running task; 3 of the GPU agent's 4 GB held by that agent directly.
     const h = await submitter.submitTask({ task_id: 'long-render', type: 'render', requirements: gpu })
     await waitFor(() => h.latest?.status === 'running', 'the render to run')
     const cache = await holder.allocateResources({ task_id: 'cache', requirements: { cpu_cores: 0, memory_gb: 3, storage_gb: 0 }, agent: gpuAgent.peerId })

@@ -68,8 +68,8 @@ test('tasks: status on tasks.status.<id> for a watcher; a failed or cancelled de
       { task_id: 'bad', type: 'boom' },
       { task_id: 'after-bad', type: 'ok', dependencies: ['bad'] }
     ])
-    await assert.rejects(within(bad.result(), 'bad'), (e: TaskFailedError) => e.status.status === 'failed' && e.code === 'CMD002')
-    await assert.rejects(within(afterBad.result(), 'afterBad'), (e: TaskFailedError) => e.status.status === 'failed' && e.code === 'TSK003' && /bad/.test(e.message))
+    await assert.rejects(within(bad.result(), 'bad'), (e: Error) => e instanceof TaskFailedError && e.status.status === 'failed' && e.code === 'CMD002')
+    await assert.rejects(within(afterBad.result(), 'afterBad'), (e: Error) => e instanceof TaskFailedError && e.status.status === 'failed' && e.code === 'TSK003' && /bad/.test(e.message))
     // A dependency that is cancelled: the same.
     const [held, afterHeld] = await submitter.submitTasks([
       { task_id: 'held', type: 'forever' },
@@ -78,7 +78,7 @@ test('tasks: status on tasks.status.<id> for a watcher; a failed or cancelled de
     await waitFor(() => held.latest?.status === 'running', 'the dependency to run')
     assert.equal((await afterHeld.status()).status, 'submitted', 'the dependent waits for its dependency')
     assert.equal((await held.cancel('not needed')).type, 'task.control.ack')
-    await assert.rejects(within(afterHeld.result(), 'afterHeld'), (e: TaskFailedError) => e.status.status === 'failed' && e.code === 'TSK003' && /cancelled/.test(e.message))
+    await assert.rejects(within(afterHeld.result(), 'afterHeld'), (e: Error) => e instanceof TaskFailedError && e.status.status === 'failed' && e.code === 'TSK003' && /cancelled/.test(e.message))
 
     // Pause, then pause again: refused with TSK002, and the task stays paused.
     const p = await submitter.submitTask({ task_id: 'paused-twice', type: 'forever' })
@@ -114,7 +114,7 @@ test('tasks: an agent lost max_attempts times fails the task with COM002; one lo
     const second = workers.find(n => n.peerId === h.latest?.agent) as AgentNode
     assert.ok(second !== undefined && second !== first)
     await second.stop()
-    await assert.rejects(within(h.result(), 'the task to fail'), (e: TaskFailedError) => e.status.status === 'failed' && e.code === 'COM002' && /2 of 2/.test(e.message))
+    await assert.rejects(within(h.result(), 'the task to fail'), (e: Error) => e instanceof TaskFailedError && e.status.status === 'failed' && e.code === 'COM002' && /2 of 2/.test(e.message))
     assert.equal(runs.length, 2)
   } finally {
     await stopAll(nodes)
