@@ -18,6 +18,16 @@ const fast = {
   coordination: { bootstrapExpect: 3, heartbeatIntervalMs: 50, electionTimeoutMinMs: 300, electionTimeoutMaxMs: 600 }
 }
 
+/** Check `check` every 50 ms for `ms`: it must hold every time (a bounded window, not a sleep). */
+async function holdsFor (check: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms
+  while (Date.now() < end) {
+    assert.ok(check(), `${what}: stopped holding after ${ms - (end - Date.now())} ms`)
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  assert.ok(check(), what)
+}
+
 function inOffice (nodes: AgentNode[]): AgentNode[] { return nodes.filter(n => n.coordinator().inOffice) }
 
 /** One coordinator in office among these (running) nodes, followed by all of them: returns it. */
@@ -106,6 +116,9 @@ test('coordination round: status from every agent, a plan, directives acknowledg
     assert.equal(coordinator.coordination.successRate(), 1)
     await waitFor(() => progress.length >= 3, 'progress updates from the remote agents')
     assert.ok(coordinator.stats.get('directives_total', { role: 'sent', outcome: 'completed' }) >= 4)
+    // The four directives were timed: a sample line (not the # HELP line) with their count.
+    const timed = /^directive_completion_time_seconds_count\{directive_type="assign_task"\} (\d+)$/m.exec((await coordinator.stats.exposition()).body)
+    assert.equal(Number(timed?.[1]), 4, 'directive_completion_time_seconds counted the four directives')
 
     // A resource conflict sends the round back to planning; the second plan succeeds.
     const target = nodes.find(n => n !== coordinator) as AgentNode
@@ -168,16 +181,24 @@ test('coordination: an agent that does not answer is marked offline and not retr
     assert.equal(tries, 1, 'an unavailable agent is not retried')
     assert.equal(report.outcome, 'partial')
     assert.ok(coordinator.coordinator().offlineAgents.includes(victim.peerId))
+    // Three of four directives completed; the round, this coordinator's only one, did not.
+    assert.equal(report.successRate, 0.75)
+    assert.equal(coordinator.coordination.successRate(), 0)
+    assert.match((await coordinator.stats.exposition()).body, /^coordination_success_rate 0$/m)
   } finally {
     await stopAll(nodes)
   }
 })
 
 test('fencing: a directive with a stale or forged term, or from an agent that is not the coordinator, is refused and counted', async () => {
-  const nodes = await startMesh(3, () => fast)
+  const nodes = await startMesh(4, () => fast)
   try {
-    const coordinator = await oneCoordinator(nodes)
-    const [agent, impostor] = nodes.filter(n => n !== coordinator)
+    // A second coordinator, so that the term before it is a real (positive) stale term.
+    const first = await oneCoordinator(nodes)
+    await first.stop()
+    const running = nodes.filter(n => n !== first)
+    const coordinator = await oneCoordinator(running)
+    const [agent, impostor] = running.filter(n => n !== coordinator)
     let ran = 0
     agent.onDirective('assign_task', () => { ran++ })
     const term = agent.coordinator().term
@@ -189,7 +210,8 @@ test('fencing: a directive with a stale or forged term, or from an agent that is
     // Not the coordinator, with a forged higher term: no election backs it.
     await assert.rejects(impostor.request(agent.peerId, DirectiveCommand, directive(term + 5)), (e: { code?: string }) => e.code === 'CRD002')
     // A stale term from the coordinator itself (as an old coordinator's would be).
-    if (term > 1) await assert.rejects(coordinator.request(agent.peerId, DirectiveCommand, directive(term - 1)), (e: { code?: string }) => e.code === 'CRD001')
+    assert.ok(term >= 2, `a second coordinator's term (${term}) is past the first's`)
+    await assert.rejects(coordinator.request(agent.peerId, DirectiveCommand, directive(term - 1)), (e: { code?: string }) => e.code === 'CRD001')
     await assert.rejects(coordinator.request(agent.peerId, DirectiveCommand, directive(0)), (e: { code?: string }) => e.code === 'CRD001')
     // A status request from an impostor.
     await assert.rejects(impostor.request(agent.peerId, StatusCommand, { request_id: 'x', timestamp: new Date().toISOString(), target_agent: agent.peerId, term }), (e: { code?: string }) => e.code === 'CRD002')
@@ -206,9 +228,9 @@ test('fencing: a directive with a stale or forged term, or from an agent that is
     const forged = await impostor.request(agent.peerId, ElectionCommand, {
       type: 'heartbeat', term, leader: impostor.peerId, config: { version: 1, term: 0, voters }, seq: 1
     })
-    assert.ok(forged === null || forged.type !== 'heartbeat-ack' || !forged.success, 'a heartbeat from the wrong leader in the current term is refused')
+    assert.ok(forged !== null && forged.type === 'heartbeat-ack' && !forged.success, `a heartbeat from the wrong leader in the current term is refused: ${JSON.stringify(forged)}`)
     assert.equal(agent.coordinator().leader, coordinator.peerId)
-    assert.ok(agent.stats.get('coordination_rejected_total', { message: 'heartbeat' }) >= 1)
+    assert.ok(agent.stats.get('coordination_rejected_total', { message: 'heartbeat', reason: 'forged-leader' }) >= 1)
 
     // The real coordinator's directive goes through.
     const { completion } = await coordinator.coordination.directive({ target: agent.peerId, action: 'assign_task', parameters: {} })
@@ -235,6 +257,20 @@ test('election: a vote request from an agent outside the voter set is refused an
     assert.ok(voter.stats.get('coordination_rejected_total', { message: 'vote' }) >= 1)
     assert.equal(voter.coordinator().term, term, 'a non-voter cannot raise the term')
     assert.equal(voter.coordinator().leader, coordinator.peerId)
+    // Heartbeats from the non-voter claiming leadership in a higher term: with a voter set that
+    // leaves it out, and with a "newer" set of its own that names it. Both refused, nothing moves.
+    const voters = voter.coordinator().voters
+    const heartbeat = (config: { version: number, term: number, voters: string[] }): Promise<unknown> =>
+      outsider.request(voter.peerId, ElectionCommand, { type: 'heartbeat', term: term + 3, leader: outsider.peerId, config, seq: 1 })
+    const refusedBefore = voter.stats.get('coordination_rejected_total', { message: 'heartbeat', reason: 'not-a-voter' })
+    for (const config of [{ version: 1, term, voters }, { version: 99, term: term + 2, voters: [...voters, outsider.peerId] }]) {
+      const ack = await heartbeat(config) as { type: string, success?: boolean } | null
+      assert.ok(ack !== null && ack.type === 'heartbeat-ack' && ack.success === false, `heartbeat from a non-voter refused: ${JSON.stringify(ack)}`)
+    }
+    assert.equal(voter.stats.get('coordination_rejected_total', { message: 'heartbeat', reason: 'not-a-voter' }), refusedBefore + 2)
+    assert.equal(voter.coordinator().term, term, 'a non-voter\'s heartbeat does not raise the term')
+    assert.equal(voter.coordinator().leader, coordinator.peerId)
+    assert.deepEqual(voter.coordinator().voters, voters, 'nor change the voter set')
     // A non-eligible agent still follows the coordinator and takes its directives.
     await waitFor(() => outsider.coordinator().leader === coordinator.peerId, 'the outsider to follow the coordinator')
     outsider.onDirective('assign_task', () => 'done')
@@ -248,8 +284,10 @@ test('election: a vote request from an agent outside the voter set is refused an
 test('election: two agents with bootstrapExpect 3 elect nobody and say why in /health and /coordinator', async () => {
   const nodes = await startMesh(2, (i) => ({ ...fast, ...(i === 0 ? { debug: '127.0.0.1:0' } : {}) }))
   try {
-    await new Promise(resolve => setTimeout(resolve, 1500))
-    assert.equal(inOffice(nodes).length, 0)
+    // Both have heard each other and know they are not enough; then, over three of the longest
+    // election timeouts, neither takes office.
+    await waitFor(() => nodes.every(n => n.coordinator().situation === 'no-voter-set' && n.peers().length === 1), 'both agents to wait for a voter set')
+    await holdsFor(() => inOffice(nodes).length === 0 && nodes.every(n => n.coordinator().term === 0), 3 * fast.coordination.electionTimeoutMaxMs, 'nobody elected')
     const health = await (await fetch(`${nodes[0].debugUrl as string}/health`)).json() as { coordination: { situation: string } }
     assert.equal(health.coordination.situation, 'no-voter-set')
     const coord = await (await fetch(`${nodes[0].debugUrl as string}/coordinator`)).json() as { term: number, voters: string[], role: string }

@@ -7,7 +7,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import type { AgentNode } from '../node/index.js'
-import type { LearningMetrics } from '../protocols/learning/index.js'
+import { FetchRequest, LEARNING_PROTOCOL, type LearningMetrics } from '../protocols/learning/index.js'
+import { FramedStream } from '../protocols/rpc/framed-stream.js'
 import { startMesh, stopAll, waitFor } from './helpers.js'
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
@@ -57,11 +58,64 @@ test('learning: a 20 MiB model update reaches every agent intact; an older versi
     assert.ok(answers.filter(m => m.version === 4).every(m => m.error?.code === 'LRN001'))
     for (const a of agents) assert.equal(a.learning.version('policy'), 3)
     for (const a of agents.filter(x => x !== liar)) assert.ok(!got.get(a)?.some(g => g.version === 4))
+
+    // Version 5 served by a source whose header agrees with the announcement (size and hash)
+    // but whose bytes differ by one: only the hash of the streamed bytes can tell.
+    const v5 = randomBytes(64 * 1024)
+    const corrupted = Uint8Array.from(v5)
+    corrupted[1234] ^= 0xff
+    await publisher.libp2p.unhandle(LEARNING_PROTOCOL)
+    await publisher.libp2p.handle(LEARNING_PROTOCOL, async (stream) => {
+      const fs = new FramedStream(stream, 4096)
+      try {
+        await fs.readJson(FetchRequest, AbortSignal.timeout(5_000))
+        await fs.writeJson({ ok: true, size: v5.byteLength, sha256: sha(v5) })
+        await fs.write(corrupted)
+        await fs.close()
+      } catch (err) { fs.abort(err as Error) }
+    })
+    await publisher.publish('learning.model_update', { type: 'learning.model_update', model_id: 'policy', version: 5, size: v5.byteLength, sha256: sha(v5), source: publisher.peerId, timestamp: new Date().toISOString() })
+    await waitFor(() => answers.filter(m => m.version === 5 && m.status === 'hash_mismatch').length === 4, 'the agents to refuse version 5 (streamed bytes mismatch)')
+    assert.ok(answers.filter(m => m.version === 5).every(m => m.error?.code === 'LRN001' && /hashes to/.test(m.error.message)), JSON.stringify(answers.filter(m => m.version === 5)))
+    for (const a of agents) assert.equal(a.learning.version('policy'), 3)
+    for (const a of agents) assert.ok(!got.get(a)?.some(g => g.version === 5), `${a.name} did not apply the corrupted bytes`)
     const m = (await agents[2].stats.exposition()).body
-    assert.match(m, /model_updates_total\{outcome="hash_mismatch"\} 1/)
+    assert.match(m, /model_updates_total\{outcome="hash_mismatch"\} 2/)
     assert.match(m, /model_updates_total\{outcome="applied"\} 2/)
     // An update announced for someone else's bytes is not taken at all.
     await assert.rejects(publisher.learning.publishModel({ model_id: 'policy', version: 1, data: v3 }), (e: Error & { code?: string }) => e.code === 'LRN002')
+    sub.unsubscribe()
+  } finally {
+    await stopAll(nodes)
+  }
+})
+
+test('learning: when the publisher is gone, an agent fetches the version from agents that answered they applied it', async () => {
+  const nodes = await startMesh(4)
+  try {
+    const [publisher, a, b, late] = nodes
+    for (const n of [a, b]) n.learning.onModelUpdate('policy', () => {})
+    // The late agent is still applying version 1 when version 2 is announced, and only gets to
+    // version 2 once the publisher has stopped.
+    let release: () => void = () => {}
+    const held = new Promise<void>(resolve => { release = resolve })
+    const lateGot: Array<{ version: number, hash: string }> = []
+    late.learning.onModelUpdate('policy', async (u) => { if (u.version === 1) await held; lateGot.push({ version: u.version, hash: sha(u.data) }) })
+    const heard: LearningMetrics[] = []
+    const sub = late.subscribe('learning.metrics')
+    void (async () => { for await (const m of sub) heard.push(m.payload as LearningMetrics) })()
+    await waitFor(() => [a, b, late].every(n => n.topicPeers('learning.model_update').mesh.length > 0) &&
+      [a, b].every(n => n.topicPeers('learning.metrics').subscribers.includes(late.peerId)), 'the learning topics to form')
+
+    await publisher.learning.publishModel({ model_id: 'policy', version: 1, data: randomBytes(1024) })
+    await waitFor(() => [a, b].every(n => n.learning.version('policy') === 1), 'a and b to apply version 1')
+    const v2 = randomBytes(600 * 1024)
+    await publisher.learning.publishModel({ model_id: 'policy', version: 2, data: v2 })
+    await waitFor(() => [a, b].every(n => heard.some(m => m.agent === n.peerId && m.version === 2 && m.status === 'applied')), 'the late agent to hear a and b applied version 2')
+    await publisher.stop()
+    release()
+    await waitFor(() => late.learning.version('policy') === 2, 'the late agent to apply version 2 from a or b', 20_000)
+    assert.deepEqual(lateGot, [{ version: 1, hash: lateGot[0].hash }, { version: 2, hash: sha(v2) }])
     sub.unsubscribe()
   } finally {
     await stopAll(nodes)

@@ -7,10 +7,14 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { AgentNode } from '../node/index.js'
 import type { Alert, MetricReport } from '../protocols/monitoring/index.js'
-import { startMesh, stopAll, waitFor } from './helpers.js'
+import { fileURLToPath } from 'node:url'
+import { Proc, startMesh, stopAll, waitFor } from './helpers.js'
+
+const AGENT = fileURLToPath(new URL('./fixtures/task-agent.js', import.meta.url))
+const coordination = { bootstrapExpect: 3, heartbeatIntervalMs: 50, electionTimeoutMinMs: 300, electionTimeoutMaxMs: 600 }
 
 test('monitoring: metric reports on an interval and on demand, alerts by severity, the coordinator\'s performance report uses them', async () => {
-  const nodes = await startMesh(3, () => ({ monitoring: { metricsIntervalMs: 300 }, coordination: { bootstrapExpect: 3, heartbeatIntervalMs: 50, electionTimeoutMinMs: 300, electionTimeoutMaxMs: 600 } }))
+  const nodes = await startMesh(3, () => ({ monitoring: { metricsIntervalMs: 300 }, coordination }))
   try {
     const [n0, n1, n2] = nodes
     const reports: Array<{ from: string, r: MetricReport }> = []
@@ -31,7 +35,7 @@ test('monitoring: metric reports on an interval and on demand, alerts by severit
     assert.equal(asked.trigger, 'demand')
     assert.equal(asked.custom.queue_depth, 7)
 
-    await waitFor(() => n0.topicPeers('monitoring.alerts.critical').subscribers.length >= 0 && n2.topicPeers('monitoring.alerts.critical').subscribers.includes(n0.peerId), 'n2 to see the alert subscription')
+    await waitFor(() => n2.topicPeers('monitoring.alerts.critical').subscribers.includes(n0.peerId), 'n2 to see the alert subscription')
     await n2.monitoring.alert({ severity: 'critical', message: 'disk full', labels: { disk: '/var' } })
     await waitFor(() => alerts.length === 1, 'the critical alert')
     assert.equal(alerts[0].source, n2.peerId)
@@ -48,15 +52,71 @@ test('monitoring: metric reports on an interval and on demand, alerts by severit
     const performance: Array<{ agentMetrics: MetricReport[] }> = []
     void (async () => { for await (const m of perf) performance.push(m.payload as { agentMetrics: MetricReport[] }) })()
     await waitFor(() => coordinator === n0 || coordinator.topicPeers('coordination.performance').subscribers.includes(n0.peerId), 'the coordinator to see the subscription')
-    await coordinator.coordination.coordinate({ planner: () => [] })
+    // A round whose directives all complete, then one where a directive fails on every attempt.
+    for (const n of nodes) {
+      n.onDirective('assign_task', () => 'ok')
+      n.onDirective('form_coalition', () => { throw new Error('never') })
+    }
+    const done = await coordinator.coordination.coordinate({ planner: ({ statuses }) => statuses.map(s => ({ target: s.agent, action: 'assign_task', parameters: {} })) })
+    assert.equal(done.outcome, 'completed')
     await waitFor(() => performance.length === 1, 'the performance report')
     assert.deepEqual([...new Set(performance[0].agentMetrics.map(r => r.agent))].sort(), nodes.map(n => n.peerId).sort())
-    // The coordination figures are on every node's /metrics.
+    assert.match((await coordinator.stats.exposition()).body, /^coordination_success_rate 1$/m)
+    const failing = nodes.find(n => n !== coordinator) as AgentNode
+    const partial = await coordinator.coordination.coordinate({
+      planner: ({ statuses }) => statuses.map(s => ({ target: s.agent, action: s.agent === failing.peerId ? 'form_coalition' : 'assign_task', parameters: {} }))
+    })
+    assert.equal(partial.outcome, 'partial')
+    // The coordination figures are on every node's /metrics: one round of two completed, and a
+    // sample line (not the # HELP line) for each directive type timed.
     const exposition = (await coordinator.stats.exposition()).body
-    assert.match(exposition, /coordination_success_rate 1/)
-    assert.match(exposition, /directive_completion_time_seconds/)
+    assert.match(exposition, /^coordination_success_rate 0\.5$/m)
+    const count = (type: string): number => Number(new RegExp(`^directive_completion_time_seconds_count\\{directive_type="${type}"\\} (\\d+)$`, 'm').exec(exposition)?.[1])
+    assert.equal(count('assign_task'), 5, 'three directives, then two')
+    assert.equal(count('form_coalition'), 3, 'three failed attempts, each timed')
     for (const s of [metrics, critical, perf]) s.unsubscribe()
   } finally {
+    await stopAll(nodes)
+  }
+})
+
+test('monitoring: the coordinator alerts on monitoring.alerts.warning when an agent goes offline (killed, not left)', async () => {
+  const membership = { heartbeatIntervalMs: 200, probeIntervalMs: 200, probeTimeoutMs: 300, silenceMs: 600, suspicionMinMs: 400, suspicionMaxMs: 1200 }
+  const nodes = await startMesh(3, () => ({ membership, coordination }))
+  // An agent process that takes no part in elections: its death costs no quorum.
+  const worker = new Proc([AGENT], {
+    AGENTMESH_NAME: 'doomed',
+    AGENTMESH_MESH: nodes[0].config.mesh,
+    AGENTMESH_LISTEN: '/ip4/127.0.0.1/tcp/0',
+    AGENTMESH_BOOTSTRAP: nodes[0].addresses()[0],
+    AGENTMESH_MDNS: 'false',
+    AGENTMESH_LOG_LEVEL: 'silent',
+    AGENTMESH_COORDINATION_ELIGIBLE: 'false',
+    ...Object.fromEntries(Object.entries(membership).map(([k, v]) => [`AGENTMESH_MEMBERSHIP_${k.replace(/[A-Z]/g, c => `_${c}`).toUpperCase()}`, String(v)]))
+  })
+  try {
+    const doomed = (await worker.json(o => o.event === 'started', 'the worker to start')).peerId as string
+    await waitFor(() => nodes.every(n => n.members().find(m => m.peerId === doomed)?.state === 'alive'), 'every node to see the worker alive')
+    await waitFor(() => nodes.filter(n => n.coordinator().inOffice).length === 1, 'a coordinator', 20_000)
+    const coordinator = nodes.find(n => n.coordinator().inOffice) as AgentNode
+    const watcher = nodes.find(n => n !== coordinator) as AgentNode
+    const warnings: Array<{ from: string, alert: Alert }> = []
+    const sub = watcher.subscribe('monitoring.alerts.warning')
+    void (async () => { for await (const m of sub) warnings.push({ from: m.from, alert: m.payload as Alert }) })()
+    await waitFor(() => coordinator.topicPeers('monitoring.alerts.warning').subscribers.includes(watcher.peerId), 'the coordinator to see the subscription')
+
+    worker.child.kill('SIGKILL')
+    await waitFor(() => watcher.members().find(m => m.peerId === doomed)?.state === 'offline', 'the killed worker to be offline')
+    await waitFor(() => warnings.some(w => w.alert.labels.agent === doomed), 'the offline alert')
+    const w = warnings.find(x => x.alert.labels.agent === doomed) as { from: string, alert: Alert }
+    assert.equal(w.from, coordinator.peerId, 'the coordinator published it')
+    assert.equal(w.alert.source, coordinator.peerId)
+    assert.equal(w.alert.severity, 'warning')
+    assert.equal(w.alert.labels.reason, 'offline')
+    assert.match(w.alert.message, /doomed.*offline/)
+    sub.unsubscribe()
+  } finally {
+    await worker.stop('SIGKILL')
     await stopAll(nodes)
   }
 })

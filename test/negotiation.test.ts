@@ -111,7 +111,8 @@ test('negotiation: bilateral rounds reach agreement, run out of rounds (NEG002),
 })
 
 test('negotiation: a task submitted with assignment "contract_net" goes to the agent that won the bids', async () => {
-  const nodes = await startMesh(4, () => ({ coordination: { bootstrapExpect: 4, heartbeatIntervalMs: 50, electionTimeoutMinMs: 300, electionTimeoutMaxMs: 600 } }))
+  const coordination = { bootstrapExpect: 4, heartbeatIntervalMs: 50, electionTimeoutMinMs: 300, electionTimeoutMaxMs: 600 }
+  const nodes = await startMesh(4, () => ({ coordination }))
   try {
     await waitFor(() => nodes.filter(n => n.coordinator().inOffice).length === 1 && nodes.every(n => n.coordinator().leader !== undefined), 'a coordinator', 20_000)
     const coordinator = nodes.find(n => n.coordinator().inOffice) as AgentNode
@@ -124,6 +125,38 @@ test('negotiation: a task submitted with assignment "contract_net" goes to the a
     const i = nodes.indexOf(winner)
     assert.ok(seen[i].some(e => e.kind === 'contract_net' && e.role === 'participant' && e.outcome === 'awarded'))
     assert.ok(seen[nodes.indexOf(coordinator)].some(e => e.kind === 'contract_net' && e.role === 'initiator' && e.outcome === 'awarded'))
+  } finally {
+    await stopAll(nodes)
+  }
+})
+
+test('negotiation: a bilateral negotiation past its deadline ends with NEG002 on both sides, at the deadline, whoever is slow', async () => {
+  const nodes = await startMesh(2)
+  try {
+    const [buyer, seller] = nodes
+    const seen = events(seller)
+    // The seller thinks longer than the deadline allows.
+    seller.negotiation.onNegotiation<{ price: number }>('clock', async () => { await new Promise(resolve => setTimeout(resolve, 1_500)); return { accept: true } })
+    let started = performance.now()
+    await assert.rejects(buyer.negotiation.negotiate({ peer: seller.peerId, subject: 'clock', terms: { price: 5 }, deadlineMs: 500, respond: () => ({ accept: true }) }),
+      (e: Error & { code?: string }) => e.code === 'NEG002' && /deadline/.test(e.message))
+    const waited = performance.now() - started
+    assert.ok(waited >= 450 && waited < 1_400, `the buyer gave up at its deadline, not when the seller answered (${Math.round(waited)} ms)`)
+    await waitFor(() => seen.some(e => e.kind === 'bilateral' && e.role === 'participant' && e.subject === 'clock'), 'the seller to end its side')
+    assert.equal(seen.find(e => e.subject === 'clock')?.outcome, 'NEG002')
+
+    // The buyer is the slow one this time: the seller's counter is never answered in time.
+    seller.negotiation.onNegotiation<{ price: number }>('clock2', () => ({ counter: { price: 9 } }))
+    started = performance.now()
+    await assert.rejects(buyer.negotiation.negotiate({
+      peer: seller.peerId,
+      subject: 'clock2',
+      terms: { price: 5 },
+      deadlineMs: 500,
+      respond: async () => { await new Promise(resolve => setTimeout(resolve, 1_000)); return { accept: true } }
+    }), (e: Error & { code?: string }) => e.code === 'NEG002' && /deadline/.test(e.message))
+    await waitFor(() => seen.some(e => e.subject === 'clock2'), 'the seller to end its side')
+    assert.equal(seen.find(e => e.subject === 'clock2')?.outcome, 'NEG002', 'the seller did not take the late accept as an agreement')
   } finally {
     await stopAll(nodes)
   }

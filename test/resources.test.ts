@@ -102,3 +102,49 @@ test('resources: two tasks that need the one GPU run one after the other; the se
     await stopAll(nodes)
   }
 })
+
+test('resources: a new manager (the coordinator stopped) rebuilds the table from the running tasks and the agents\' own allocations; nothing is double-booked', async () => {
+  // n1 has the GPU and takes no part in elections, so stopping the coordinator never takes it.
+  const nodes = await startMesh(4, (i) => ({ ...withGpu(i), coordination: { ...fast.coordination, eligible: i !== 1 } }))
+  try {
+    const first = await elected(nodes)
+    const gpuAgent = nodes[1]
+    const submitter = nodes.find(n => n !== first && n !== gpuAgent) as AgentNode
+    // The direct allocation's holder is never the new manager: only asking it can restore it.
+    const holder = gpuAgent
+    let finish: () => void = () => {}
+    const finished = new Promise<void>(resolve => { finish = resolve })
+    for (const n of nodes) n.onTask('render', async () => { await finished; return n.name })
+    // The GPU held by a running task; 3 of the GPU agent's 4 GB held by that agent directly.
+    const h = await submitter.submitTask({ task_id: 'long-render', type: 'render', requirements: gpu })
+    await waitFor(() => h.latest?.status === 'running', 'the render to run')
+    const cache = await holder.allocateResources({ task_id: 'cache', requirements: { cpu_cores: 0, memory_gb: 3, storage_gb: 0 }, agent: gpuAgent.peerId })
+    assert.equal(cache.type, 'resource.allocated')
+
+    await first.stop()
+    const running = nodes.filter(n => n !== first)
+    const manager = await elected(running)
+    // Asked at once, the new manager refuses what the old one gave.
+    const other = await submitter.allocateResources({ task_id: 'other-render', requirements: gpu })
+    assert.ok(other.type === 'resource.denied' && other.code === 'CRD003', `the GPU is still the running task's: ${JSON.stringify(other)}`)
+    const mem = await submitter.allocateResources({ task_id: 'more-cache', requirements: { cpu_cores: 0, memory_gb: 2, storage_gb: 0 }, agent: gpuAgent.peerId })
+    assert.equal(mem.type, 'resource.denied', `3 of 4 GB are still held: ${JSON.stringify(mem)}`)
+    const table = manager.resources.snapshot()
+    assert.deepEqual(table.allocations.map(a => a.task_id).sort(), ['cache', 'long-render'])
+    assert.equal(table.allocations.find(a => a.task_id === 'cache')?.holder, holder.peerId)
+    assert.deepEqual(table.allocations.find(a => a.task_id === 'long-render')?.resources.map(r => r.resource_id), [`${gpuAgent.peerId}/gpu/0`])
+    assert.equal(table.agents.find(a => a.agent === gpuAgent.peerId)?.free.memory_gb, 1)
+    assert.equal(table.agents.find(a => a.agent === gpuAgent.peerId)?.free.gpu_units, 0)
+
+    // Once the task ends and the holder releases, the units are free again, once.
+    finish()
+    assert.equal(await h.result(), gpuAgent.name)
+    await waitFor(() => !manager.resources.snapshot().allocations.some(a => a.task_id === 'long-render'), 'the render\'s GPU to be freed')
+    const now = await submitter.allocateResources({ task_id: 'other-render', requirements: gpu })
+    assert.ok(now.type === 'resource.allocated' && now.resources[0].resource_id === `${gpuAgent.peerId}/gpu/0`)
+    await holder.releaseResources('cache')
+    assert.equal(manager.resources.snapshot().agents.find(a => a.agent === gpuAgent.peerId)?.free.memory_gb, 4)
+  } finally {
+    await stopAll(nodes)
+  }
+})

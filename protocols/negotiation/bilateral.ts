@@ -58,6 +58,8 @@ export async function converse<T> (fs: FramedStream, o: {
       const checked = o.terms !== undefined ? o.terms.safeParse(pending.terms) : { success: true as const, data: pending.terms as T }
       if (!checked.success) return await walk(pending.round, `terms that do not parse: ${checked.error.issues.map(i => i.message).join('; ')}`)
       const r = await o.respond(checked.data, pending.round)
+      // A response that took past the deadline is not sent: the other side has given up (NEG002 both sides).
+      if (signal.aborted) throw new TimeoutError('the deadline passed while responding')
       if ('accept' in r) {
         await fs.writeJson({ type: 'accept', negotiation_id: id, round: pending.round }, signal)
         await fs.close()

@@ -56,6 +56,8 @@ export class ResourceService extends TypedEventEmitter<ResourceServiceEvents> {
   private readonly mine = new Map<string, Allocation>()
   private unhandles: Array<() => void> = []
   private started = false
+  /** The task scheduler's takeover: until it restored the running tasks' allocations, their units look free. */
+  private settled: () => Promise<void> = async () => {}
 
   constructor (init: ResourceServiceInit) {
     super()
@@ -87,6 +89,8 @@ export class ResourceService extends TypedEventEmitter<ResourceServiceEvents> {
     this.init.members.removeEventListener('member:change', this.memberChanged)
     for (const u of this.unhandles.splice(0)) u()
   }
+
+  settleWith (takenOver: () => Promise<void>): void { this.settled = takenOver }
 
   // --- the agent's side -------------------------------------------------------------------
 
@@ -185,6 +189,7 @@ export class ResourceService extends TypedEventEmitter<ResourceServiceEvents> {
 
   private async allocateHere (from: string, req: AllocateRequest): Promise<AllocateAnswer> {
     await this.ready()
+    await this.settled()
     const parsed = AllocateRequest.parse(req)
     const answer = this.grant(parsed.task_id, from, parsed.requirements, parsed.agent !== undefined ? [parsed.agent] : undefined)
     if (answer.type === 'resource.denied') this.safeDispatchEvent('denied', { detail: { from, reason: answer.reason } })
@@ -193,6 +198,7 @@ export class ResourceService extends TypedEventEmitter<ResourceServiceEvents> {
 
   private async releaseHere (from: string, taskId: string, ids?: string[]): Promise<{ type: 'resource.released', task_id: string, resource_ids: string[] }> {
     await this.ready()
+    await this.settled()
     const a = this.pool.allocations.get(taskId)
     // Only the holder releases; the scheduler frees a task's allocation with free().
     if (a !== undefined && a.holder !== from) throw new ResourceConflictError(`the resources of ${taskId} are held by ${a.holder}, not ${from}`)

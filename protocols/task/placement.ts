@@ -24,6 +24,8 @@ export interface SchedulerResources {
   grant: (taskId: string, holder: string, r: TaskSpec['requirements'], agents: string[]) => AllocateAnswer
   free: (taskId: string) => string[]
   restore: (a: { task_id: string, agent: string, holder: string, resources: ResourceItem[] }) => void
+  /** Hold the manager's own answers until `takenOver` resolves (the tasks' allocations restored). */
+  settleWith?: (takenOver: () => Promise<void>) => void
 }
 
 export interface PlacementInit {

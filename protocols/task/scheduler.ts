@@ -106,6 +106,8 @@ export class TaskScheduler {
       resume: () => { this.armDeadlines(); this.schedule() }
     })
     this.deadlines = new DeadlineTimer(() => { this.deadlinesPassed() })
+    // A new manager answers allocations only once the takeover restored the running tasks' own.
+    resources.settleWith?.(async () => { this.officeCheck(); await this.ready })
   }
 
   /** Every record this replica holds, by task id. */
