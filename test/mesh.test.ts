@@ -202,8 +202,12 @@ test('await using: leaving the block stops the node (Symbol.asyncDispose)', asyn
     url = n.debugUrl as string
     assert.equal((await fetch(`${url}/health`)).status, 200)
   }
-  assert.equal(node.started, false)
-  await assert.rejects(node.publish('t', 1), (e: any) => e.code === 'COM002' && /stopped/.test(e.message))
-  await assert.rejects(fetch(`${url}/health`), 'the debug endpoint is closed')
-  assert.equal(node.libp2p.status, 'stopped')
+  try {
+    assert.equal(node.started, false)
+    await assert.rejects(node.publish('t', 1), (e: any) => e.code === 'COM002' && /stopped/.test(e.message))
+    await assert.rejects(fetch(`${url}/health`), 'the debug endpoint is closed')
+    assert.equal(node.libp2p.status, 'stopped')
+  } finally {
+    await node.stop() // a no-op when disposal worked; otherwise the failed test must not hang the run
+  }
 })
