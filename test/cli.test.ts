@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { stat, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import { join } from 'node:path'
-import { CLI, Proc, uniqueMesh, waitFor, withTempDir } from './helpers.js'
+import { CLI, Proc, startMesh, stopAll, uniqueMesh, waitFor, withTempDir } from './helpers.js'
 
 async function startCli (args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ proc: Proc, ready: any }> {
   const proc = new Proc([CLI, 'start', '--json', '--listen', '/ip4/127.0.0.1/tcp/0', ...args], env)
@@ -183,5 +183,36 @@ test('tracing.otlpEndpoint: a node exports its spans over OTLP/HTTP, flushed whe
   } finally {
     await a.proc.stop()
     await new Promise(resolve => collector.close(resolve))
+  }
+})
+
+test('agentmesh status --watch redraws the table until interrupted, then exits 0 and leaves no process', async () => {
+  const nodes = await startMesh(2, (i) => i === 0 ? { debug: '127.0.0.1:0' } : {})
+  const url = nodes[0].debugUrl as string
+  const watch = new Proc([CLI, 'status', url, '--watch', '0.3'])
+  try {
+    // Each frame clears the screen, then prints a header with the time and the URL, then the table.
+    const frames = (): string[][] => {
+      const out: string[][] = []
+      for (const l of watch.lines) {
+        if (l.includes('\x1b[2J')) out.push([l])
+        else out[out.length - 1]?.push(l)
+      }
+      return out
+    }
+    const listsBoth = (f: string[]): boolean => f.some(l => l.startsWith('n0 *')) && f.some(l => l.startsWith('n1 '))
+    await waitFor(() => frames().filter(listsBoth).length >= 2, 'two frames listing both agents', 15_000)
+    const drawn = frames().filter(listsBoth)
+    const header = (f: string[]): string => f[0].replace(/^.*\x1b\[H/, '') // eslint-disable-line no-control-regex
+    assert.match(header(drawn[0]), new RegExp(`^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z  ${url}$`))
+    assert.notEqual(header(drawn[0]), header(drawn[1]), 'each frame is drawn afresh, with its own time')
+    assert.ok(drawn[0].some(l => /^agent\s+roles\s+peers\s+rtt ms/.test(l)), drawn[0].join('\n'))
+    watch.child.kill('SIGINT')
+    assert.equal(await watch.exited(5_000), 0)
+    const pid = watch.child.pid as number
+    assert.throws(() => process.kill(pid, 0), (e: any) => e.code === 'ESRCH', 'the process is gone')
+  } finally {
+    await watch.stop()
+    await stopAll(nodes)
   }
 })

@@ -4,6 +4,8 @@ import { createServer } from 'node:http'
 import { connect } from 'node:net'
 import { createAgentNode, ConfigError, type AgentNode } from '../node/index.js'
 import { EventStream } from '../node/event-stream.js'
+import { encodeBatch, envelopeToJson, makeEnvelope } from '../protocols/envelope/index.js'
+import { gossipTopic } from '../protocols/pubsub/index.js'
 import { nodeOptions, sleep, startMesh, stopAll, uniqueMesh, waitFor } from './helpers.js'
 
 test('debug endpoint: health of a node alone, bearer token checked, unknown routes 404, stop closes it', async () => {
@@ -140,5 +142,121 @@ test('/events: a client that stops reading is dropped instead of buffering witho
     socket.destroy()
     stream.close()
     await new Promise(resolve => server.close(resolve))
+  }
+})
+
+test('/mesh: an announcement whose peerId is not its publisher is dropped; the publisher\'s own is kept', async () => {
+  const [watcher, forger] = await startMesh(2, (i) => i === 0 ? { debug: '127.0.0.1:0' } : {})
+  try {
+    const mesh = async (): Promise<any> => await (await fetch(`${watcher.debugUrl as string}/mesh`)).json()
+    await waitFor(async () => (await mesh()).nodes.some((n: any) => n.peerId === forger.peerId), 'the forger\'s own announcement')
+    // Published by hand (node.publish refuses "$" topics): one announcement for a peer that is
+    // not the publisher, then one for the publisher itself, in one signed gossip message.
+    const ghost = (await createAgentNode(nodeOptions(uniqueMesh()))).peerId // never started
+    const at = Date.now() + 60_000 // newer than any the forger will send on its own
+    const announce = (payload: Record<string, unknown>): string => envelopeToJson(makeEnvelope({
+      source: forger.peerId, destination: { topic: '$agentmesh/mesh' }, type: 'EVENT', subject: '$agentmesh/mesh', payload
+    }))
+    await forger.libp2p.services.pubsub.publish(gossipTopic(watcher.config.mesh, '$agentmesh/mesh'), encodeBatch([
+      announce({ peerId: ghost, name: 'ghost', roles: ['agent'], peers: [watcher.peerId, forger.peerId], rates: {}, at }),
+      announce({ peerId: forger.peerId, name: 'renamed', roles: ['agent'], peers: [watcher.peerId], rates: {}, at })
+    ]))
+    await waitFor(async () => (await mesh()).nodes.some((n: any) => n.name === 'renamed'), 'the honest announcement to be recorded')
+    const map = await mesh()
+    assert.deepEqual(map.nodes.map((n: any) => n.name).sort(), ['n0', 'renamed'])
+    assert.ok(map.edges.every((e: any) => e.a !== ghost && e.b !== ghost), 'no edge to the ghost')
+  } finally {
+    await stopAll([watcher, forger])
+  }
+})
+
+test('/members, /resources and /stats: the failure detector\'s view, the resource table, the raw counters', async () => {
+  const resources = { cpuCores: 2, memoryGb: 4, storageGb: 10, gpuUnits: 0 }
+  const nodes = await startMesh(3, () => ({ debug: '127.0.0.1:0', resources }))
+  const get = async (n: AgentNode, path: string): Promise<any> => await (await fetch(`${n.debugUrl as string}${path}`)).json()
+  try {
+    const byId = new Map(nodes.map(n => [n.peerId, n.name]))
+    // /members: every other agent with its state, incarnation and eligibility (docs/coordination.md).
+    await waitFor(async () => (await get(nodes[0], '/members')).filter((m: any) => m.state === 'alive').length === 2, 'two live members')
+    const members = await get(nodes[0], '/members')
+    assert.deepEqual(members.map((m: any) => m.name).sort(), ['n1', 'n2'])
+    for (const m of members) {
+      assert.equal(byId.get(m.peerId), m.name)
+      assert.deepEqual(Object.keys(m).sort(), ['eligible', 'incarnation', 'lastHeard', 'name', 'peerId', 'roles', 'since', 'state'])
+      assert.equal(m.eligible, true)
+      assert.ok(Number.isInteger(m.incarnation) && m.since > 0 && m.lastHeard > 0)
+    }
+
+    // /resources on the resource manager (the coordinator): each agent's free resources and the allocations.
+    await nodes[0].coordinatorElected({ signal: AbortSignal.timeout(20_000) })
+    const manager = nodes.find(n => n.peerId === nodes[0].coordinator().leader) as AgentNode
+    const answer = await nodes[1].allocateResources({ task_id: 'cache', requirements: { cpu_cores: 1, memory_gb: 3, storage_gb: 0 }, agent: nodes[2].peerId })
+    assert.equal(answer.type, 'resource.allocated')
+    const table = await get(manager, '/resources')
+    assert.equal(table.manager, true)
+    const free = Object.fromEntries(table.agents.map((a: any) => [byId.get(a.agent), a.free]))
+    const all = { cpu_cores: 2, memory_gb: 4, storage_gb: 10, gpu_units: 0 }
+    assert.deepEqual(free, { n0: all, n1: all, n2: { ...all, cpu_cores: 1, memory_gb: 1 } })
+    assert.equal(table.allocations.length, 1)
+    const [held] = table.allocations
+    assert.deepEqual([held.task_id, held.agent, held.holder], ['cache', nodes[2].peerId, nodes[1].peerId])
+    assert.deepEqual(held.resources.map((r: any) => r.kind).sort(), ['cpu', 'memory'])
+    const other = nodes.find(n => n !== manager) as AgentNode
+    assert.equal((await get(other, '/resources')).manager, false)
+
+    // /stats: every counter as { labels, value } series, the same numbers node.stats holds.
+    await assert.rejects(nodes[0].request(nodes[1].peerId, 'nope', null))
+    await assert.rejects(nodes[0].request(nodes[1].peerId, 'nope', null))
+    const stats = await get(nodes[1], '/stats')
+    for (const series of Object.values(stats) as any[]) {
+      for (const s of series) assert.ok(typeof s.labels === 'object' && typeof s.value === 'number', JSON.stringify(s))
+    }
+    assert.deepEqual(stats.rpc_errors_total.filter((s: any) => s.labels.code === 'CMD001'), [{ labels: { code: 'CMD001', reason: 'UnknownCommandError' }, value: 2 }])
+    assert.deepEqual(stats.messages_total.filter((s: any) => s.labels.status === 'unknown_command'), [{ labels: { direction: 'in', type: 'REQUEST', status: 'unknown_command' }, value: 2 }])
+  } finally {
+    await stopAll(nodes)
+  }
+})
+
+test('/events samples message events at 20 per second however many messages pass', async () => {
+  // No periodic traffic of the nodes' own, so the feed's sampling windows can be known.
+  const quiet = { meshAnnounceIntervalMs: 0, monitoring: { metricsIntervalMs: 0 } }
+  const [a, b] = await startMesh(2, (i) => i === 0 ? { ...quiet, debug: '127.0.0.1:0' } : quiet)
+  const res = await fetch(`${a.debugUrl as string}/events`)
+  const feed = sse(res.body as ReadableStream<Uint8Array>)
+  const sampled: number[] = [] // what the node passed to its feed, to know when the feed has it all
+  const unlisten = a.stats.messages.listen((r) => { sampled.push(r.at) })
+  try {
+    const sub = a.subscribe('busy')
+    let got = 0
+    void (async () => { for await (const _ of sub) got++ })()
+    await waitFor(() => b.topicPeers('busy').subscribers.length === 1, 'the subscription to reach b')
+    await waitFor(() => feed.events.some(e => e.event === 'hello'), 'the hello event')
+    // A second with no message at all: the first message after it opens a sampling window.
+    await waitFor(() => Date.now() - (a.stats.messages.recent(1)[0]?.at ?? 0) > 1_100, 'a quiet second')
+    const from = Date.now()
+    // 1,500 messages over about 1.5 s: far more than the sampling lets through.
+    for (let i = 0; i < 30; i++) {
+      await Promise.all(Array.from({ length: 50 }, async (_, k) => { await b.publish('busy', i * 50 + k) }))
+      await sleep(50)
+    }
+    await waitFor(() => got === 1500, 'a to receive all 1,500')
+    const at = (): number[] => feed.events.filter(e => e.event === 'message' && e.data.at >= from).map(e => e.data.at as number)
+    await waitFor(() => at().length === sampled.filter(t => t >= from).length, 'the feed to carry every sampled message')
+    // The first 20 messages of each window pass; a window opens with the first message a second
+    // or more after the previous window opened: rebuild the windows from what the feed carried.
+    const windows: number[] = []
+    let start = -Infinity
+    for (const t of at()) {
+      if (t - start >= 1000) { start = t; windows.push(0) }
+      windows[windows.length - 1]++
+    }
+    assert.ok(windows.length >= 2 && windows.every(n => n <= 20), `message events per window: ${JSON.stringify(windows)}`)
+    assert.equal(windows[0], 20, 'the first window is full: sampling lets events through, it does not stop them')
+    sub.unsubscribe()
+  } finally {
+    unlisten()
+    feed.stop()
+    await stopAll([a, b])
   }
 })

@@ -191,3 +191,23 @@ test('publish applies backpressure: past publishWindow queued envelopes, callers
     await stopAll([a, b])
   }
 })
+
+test('await using: leaving the block stops the node (Symbol.asyncDispose)', async () => {
+  let node: AgentNode | undefined
+  let url = ''
+  {
+    await using n = await createAgentNode(nodeOptions(uniqueMesh(), { debug: '127.0.0.1:0' }))
+    await n.start()
+    node = n
+    url = n.debugUrl as string
+    assert.equal((await fetch(`${url}/health`)).status, 200)
+  }
+  try {
+    assert.equal(node.started, false)
+    await assert.rejects(node.publish('t', 1), (e: any) => e.code === 'COM002' && /stopped/.test(e.message))
+    await assert.rejects(fetch(`${url}/health`), 'the debug endpoint is closed')
+    assert.equal(node.libp2p.status, 'stopped')
+  } finally {
+    await node.stop() // a no-op when disposal worked; otherwise the failed test must not hang the run
+  }
+})

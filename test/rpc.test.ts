@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { z } from 'zod'
 import { AbortError, createAgentNode, defineCommand, TimeoutError, type AgentNode } from '../node/index.js'
-import { nodeOptions, startMesh, stopAll, uniqueMesh } from './helpers.js'
+import { nodeOptions, startMesh, stopAll, uniqueMesh, waitFor } from './helpers.js'
 
 const Div = defineCommand('div', { request: z.object({ a: z.number(), b: z.number() }), response: z.object({ q: z.number() }) })
 
@@ -76,6 +76,63 @@ test('64 concurrent requests over one channel all get their own answers', async 
     assert.deepEqual(answers, Array.from({ length: 64 * 8 }, (_, i) => i * i))
     const rpcStreams = a.libp2p.getConnections(b.libp2p.peerId).flatMap(c => c.streams).filter(s => s.protocol === '/agentmesh/rpc/1.0.0')
     assert.equal(rpcStreams.filter(s => s.direction === 'outbound').length, 1, 'one long-lived stream carries them all')
+  } finally {
+    await stopAll([a, b])
+  }
+})
+
+test('rpc.window bounds the requests in flight on one channel: the receiver never runs more handlers at once', async () => {
+  const window = 6
+  const [a, b] = await startMesh(2, () => ({ rpc: { window } }))
+  let pacer: ReturnType<typeof setInterval> | undefined
+  try {
+    let running = 0
+    let most = 0
+    const held: Array<() => void> = []
+    b.handle('hold', async (n: any) => {
+      running++
+      most = Math.max(most, running)
+      await new Promise<void>(resolve => { held.push(resolve) })
+      running--
+      return n
+    })
+    const count = window * 6
+    // All sent in the same tick: without the window they would leave in one write and arrive together.
+    const answers = Promise.all(Array.from({ length: count }, async (_, i) => await a.request(b.peerId, 'hold', i)))
+    // Usually a full window arrives at once. When one of the mesh's own requests (a membership
+    // probe) held a slot, the receiver has paused reading until half the window is free again:
+    // the wait is bounded, and the pacing below frees the handlers in either case.
+    await waitFor(() => running >= window, 'a window\'s worth of handlers to be running', 3_000).catch(() => {})
+    // Then let them finish one at a time, so every later request arrives while others are held.
+    pacer = setInterval(() => { held.shift()?.() }, 5)
+    assert.deepEqual(await answers, Array.from({ length: count }, (_, i) => i))
+    assert.ok(most <= window, `handlers running at once: at most ${most}, window ${window}`)
+    assert.ok(most >= window / 2, `requests are pipelined, not one at a time: at most ${most} at once`)
+  } finally {
+    clearInterval(pacer)
+    await stopAll([a, b])
+  }
+})
+
+test('rpc ttl: a request that arrives after its ttl is not handled but counted as expired; the caller gets COM001', async () => {
+  const [a, b] = await startMesh(2)
+  try {
+    let handled = 0
+    b.handle('late', () => { handled++; return 'handled' })
+    assert.equal(await a.request(b.peerId, 'late', null), 'handled', 'the channel is open and the handler works')
+    const expired = (): number => b.stats.get('messages_total', { direction: 'in', type: 'REQUEST', status: 'expired' })
+    const before = expired()
+    // The envelope is stamped now with ttl = the 150 ms deadline. This process then stalls for
+    // 400 ms (as a congested link or a paused receiver would), so the frame reaches b expired.
+    const late = a.request(b.peerId, 'late', null, { timeoutMs: 150 })
+    const stalledUntil = Date.now() + 400
+    while (Date.now() < stalledUntil) { /* stall the event loop on purpose */ }
+    await assert.rejects(late, (e: any) => e instanceof TimeoutError && e.code === 'COM001')
+    await waitFor(() => expired() > before || handled > 1, 'the late request to reach b')
+    assert.equal(expired(), before + 1)
+    assert.equal(handled, 1, 'the expired request never reached the handler')
+    // The channel is still good afterwards.
+    assert.equal(await a.request(b.peerId, 'late', null), 'handled')
   } finally {
     await stopAll([a, b])
   }
