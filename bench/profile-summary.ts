@@ -5,7 +5,11 @@
  */
 import { readdirSync, readFileSync } from 'node:fs'
 
-interface Profile { nodes: Array<{ id: number, callFrame: { functionName: string, url: string, lineNumber: number } }>, samples: number[], timeDeltas: number[] }
+interface Profile {
+  nodes: Array<{ id: number, callFrame: { functionName: string, url: string, lineNumber: number } }>
+  samples: number[]
+  timeDeltas: number[]
+}
 
 const dir = process.argv[2]
 if (dir === undefined) { console.error('usage: profile-summary DIR'); process.exit(2) }

@@ -132,7 +132,17 @@ async function handle (m: Cmd): Promise<unknown> {
       const sorted = latencies.slice().sort((a, b) => a - b)
       const pct = (p: number): number => sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]
       const cpu = process.cpuUsage(cpuAtReset)
-      return { cpuMs: (cpu.user + cpu.system) / 1000, received: Object.fromEntries(received), count: latencies.length, p50: pct(0.5), p99: pct(0.99), max: sorted[sorted.length - 1] ?? NaN, lastReceipt, duplicates, rss: process.memoryUsage().rss }
+      return {
+        cpuMs: (cpu.user + cpu.system) / 1000,
+        received: Object.fromEntries(received),
+        count: latencies.length,
+        p50: pct(0.5),
+        p99: pct(0.99),
+        max: sorted[sorted.length - 1] ?? NaN,
+        lastReceipt,
+        duplicates,
+        rss: process.memoryUsage().rss
+      }
     }
     case 'rpcSeq': {
       const lat: number[] = []

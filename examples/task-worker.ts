@@ -8,7 +8,11 @@ import { createAgentNode, loadConfig, type TaskContext } from 'agentmesh'
 
 const { values } = parseArgs({ options: { name: { type: 'string' }, bootstrap: { type: 'string', multiple: true } } })
 const config = await loadConfig({ env: process.env })
-const node = await createAgentNode({ ...config, ...(values.name !== undefined ? { name: values.name } : {}), ...(values.bootstrap !== undefined ? { bootstrap: values.bootstrap } : {}) })
+const node = await createAgentNode({
+  ...config,
+  ...(values.name !== undefined ? { name: values.name } : {}),
+  ...(values.bootstrap !== undefined ? { bootstrap: values.bootstrap } : {})
+})
 
 node.onTask('step', async (ctx: TaskContext) => {
   const op = String(ctx.task.metadata.op)

@@ -5,7 +5,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
-import type { AgentNode } from '../node/index.js'
+import { presets, type AgentNode } from '../node/index.js'
 import { ResourceConflictError } from '../protocols/core/errors.js'
 import type { z } from 'zod'
 import { CoordinationDirective, DirectiveCommand, StatusCommand } from '../protocols/coordination/index.js'
@@ -13,10 +13,7 @@ import { ElectionCommand } from '../protocols/coordination/election-service.js'
 import { startMesh, stopAll, waitFor } from './helpers.js'
 
 /** Fast timings: the tests wait on conditions, these only make the conditions come sooner. */
-const fast = {
-  membership: { heartbeatIntervalMs: 200, probeIntervalMs: 200, probeTimeoutMs: 300, silenceMs: 600, suspicionMinMs: 400, suspicionMaxMs: 1200 },
-  coordination: { bootstrapExpect: 3, heartbeatIntervalMs: 50, electionTimeoutMinMs: 300, electionTimeoutMaxMs: 600 }
-}
+const fast = { preset: 'local' as const, coordination: { bootstrapExpect: 3 } }
 
 /** Check `check` every 50 ms for `ms`: it must hold every time (a bounded window, not a sleep). */
 async function holdsFor (check: () => boolean, ms: number, what: string): Promise<void> {
@@ -287,7 +284,7 @@ test('election: two agents with bootstrapExpect 3 elect nobody and say why in /h
     // Both have heard each other and know they are not enough; then, over three of the longest
     // election timeouts, neither takes office.
     await waitFor(() => nodes.every(n => n.coordinator().situation === 'no-voter-set' && n.peers().length === 1), 'both agents to wait for a voter set')
-    await holdsFor(() => inOffice(nodes).length === 0 && nodes.every(n => n.coordinator().term === 0), 3 * fast.coordination.electionTimeoutMaxMs, 'nobody elected')
+    await holdsFor(() => inOffice(nodes).length === 0 && nodes.every(n => n.coordinator().term === 0), 3 * presets.local.coordination.electionTimeoutMaxMs, 'nobody elected')
     const health = await (await fetch(`${nodes[0].debugUrl as string}/health`)).json() as { coordination: { situation: string } }
     assert.equal(health.coordination.situation, 'no-voter-set')
     const coord = await (await fetch(`${nodes[0].debugUrl as string}/coordinator`)).json() as { term: number, voters: string[], role: string }

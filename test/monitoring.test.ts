@@ -11,10 +11,11 @@ import { fileURLToPath } from 'node:url'
 import { Proc, startMesh, stopAll, waitFor } from './helpers.js'
 
 const AGENT = fileURLToPath(new URL('./fixtures/task-agent.js', import.meta.url))
-const coordination = { bootstrapExpect: 3, heartbeatIntervalMs: 50, electionTimeoutMinMs: 300, electionTimeoutMaxMs: 600 }
+/** One host's timings (fast failure detection and elections), three voters to start. */
+const local = { preset: 'local' as const, coordination: { bootstrapExpect: 3 } }
 
 test('monitoring: metric reports on an interval and on demand, alerts by severity, the coordinator\'s performance report uses them', async () => {
-  const nodes = await startMesh(3, () => ({ monitoring: { metricsIntervalMs: 300 }, coordination }))
+  const nodes = await startMesh(3, () => ({ ...local, monitoring: { metricsIntervalMs: 300 } }))
   try {
     const [n0, n1, n2] = nodes
     const reports: Array<{ from: string, r: MetricReport }> = []
@@ -81,8 +82,7 @@ test('monitoring: metric reports on an interval and on demand, alerts by severit
 })
 
 test('monitoring: the coordinator alerts on monitoring.alerts.warning when an agent goes offline (killed, not left)', async () => {
-  const membership = { heartbeatIntervalMs: 200, probeIntervalMs: 200, probeTimeoutMs: 300, silenceMs: 600, suspicionMinMs: 400, suspicionMaxMs: 1200 }
-  const nodes = await startMesh(3, () => ({ membership, coordination }))
+  const nodes = await startMesh(3, () => ({ ...local }))
   // An agent process that takes no part in elections: its death costs no quorum.
   const worker = new Proc([AGENT], {
     AGENTMESH_NAME: 'doomed',
@@ -92,7 +92,7 @@ test('monitoring: the coordinator alerts on monitoring.alerts.warning when an ag
     AGENTMESH_MDNS: 'false',
     AGENTMESH_LOG_LEVEL: 'silent',
     AGENTMESH_COORDINATION_ELIGIBLE: 'false',
-    ...Object.fromEntries(Object.entries(membership).map(([k, v]) => [`AGENTMESH_MEMBERSHIP_${k.replace(/[A-Z]/g, c => `_${c}`).toUpperCase()}`, String(v)]))
+    AGENTMESH_PRESET: 'local'
   })
   try {
     const doomed = (await worker.json(o => o.event === 'started', 'the worker to start')).peerId as string

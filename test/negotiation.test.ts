@@ -111,8 +111,7 @@ test('negotiation: bilateral rounds reach agreement, run out of rounds (NEG002),
 })
 
 test('negotiation: a task submitted with assignment "contract_net" goes to the agent that won the bids', async () => {
-  const coordination = { bootstrapExpect: 4, heartbeatIntervalMs: 50, electionTimeoutMinMs: 300, electionTimeoutMaxMs: 600 }
-  const nodes = await startMesh(4, () => ({ coordination }))
+  const nodes = await startMesh(4, () => ({ preset: 'local' as const, coordination: { bootstrapExpect: 4 } }))
   try {
     await waitFor(() => nodes.filter(n => n.coordinator().inOffice).length === 1 && nodes.every(n => n.coordinator().leader !== undefined), 'a coordinator', 20_000)
     const coordinator = nodes.find(n => n.coordinator().inOffice) as AgentNode

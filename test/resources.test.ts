@@ -8,10 +8,7 @@ import assert from 'node:assert/strict'
 import type { AgentNode, TaskContext } from '../node/index.js'
 import { startMesh, stopAll, waitFor } from './helpers.js'
 
-const fast = {
-  membership: { heartbeatIntervalMs: 200, probeIntervalMs: 200, probeTimeoutMs: 300, silenceMs: 600, suspicionMinMs: 400, suspicionMaxMs: 1200 },
-  coordination: { bootstrapExpect: 3, heartbeatIntervalMs: 50, electionTimeoutMinMs: 300, electionTimeoutMaxMs: 600 }
-}
+const fast = { preset: 'local' as const, coordination: { bootstrapExpect: 3 } }
 // Only n1 has a GPU; every node has two cores, 4 GB of memory and no storage.
 const withGpu = (i: number): Record<string, unknown> => ({ ...fast, resources: { cpuCores: 2, memoryGb: 4, storageGb: 0, gpuUnits: i === 1 ? 1 : 0 } })
 

@@ -10,10 +10,7 @@ import type { AgentNode, TaskContext, TaskStatus } from '../node/index.js'
 import { TaskFailedError } from '../node/index.js'
 import { startMesh, stopAll, waitFor } from './helpers.js'
 
-const fast = {
-  membership: { heartbeatIntervalMs: 200, probeIntervalMs: 200, probeTimeoutMs: 300, silenceMs: 600, suspicionMinMs: 400, suspicionMaxMs: 1200 },
-  coordination: { bootstrapExpect: 3, heartbeatIntervalMs: 50, electionTimeoutMinMs: 300, electionTimeoutMaxMs: 600 }
-}
+const fast = { preset: 'local' as const, coordination: { bootstrapExpect: 3 } }
 
 async function elected (nodes: AgentNode[]): Promise<AgentNode> {
   const leader = (): AgentNode | undefined => nodes.find(x => x.coordinator().inOffice)
