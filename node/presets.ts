@@ -11,20 +11,14 @@
  */
 import * as coordination from '../protocols/coordination/constants.js'
 import * as membership from '../discovery/constants.js'
+import type { MemberTimings } from '../discovery/member-timings.js'
 
 export const PRESET_NAMES = ['local', 'lan', 'wan'] as const
 export type PresetName = typeof PRESET_NAMES[number]
 
 /** The keys a preset sets: the timings of failure detection and of the coordinator election. */
 export interface Preset {
-  membership: {
-    heartbeatIntervalMs: number
-    probeIntervalMs: number
-    probeTimeoutMs: number
-    silenceMs: number
-    suspicionMinMs: number
-    suspicionMaxMs: number
-  }
+  membership: Omit<MemberTimings, 'confirmationsForMin'>
   coordination: {
     heartbeatIntervalMs: number
     electionTimeoutMinMs: number

@@ -8,7 +8,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { z } from 'zod'
 import { encodeEnvelope, makeEnvelope, type Envelope } from '../envelope/index.js'
 import {
-  AbortError, AgentMeshError, ConnectionError, HandlerError, MessageTooLargeError, TimeoutError,
+  AbortError, AgentMeshError, ConfigError, ConnectionError, HandlerError, MessageTooLargeError, TimeoutError,
   UnknownCommandError, ValidationError, errorFromWire
 } from '../core/errors.js'
 import type { MessageMetrics } from '../envelope/metrics.js'
@@ -77,7 +77,7 @@ export class RpcService {
 
   handle<Req extends z.ZodType, Res extends z.ZodType> (command: Command<Req, Res> | string, handler: Handler<Req, Res>): () => void {
     const cmd = typeof command === 'string' ? anyCommand(command) : command
-    if (this.handlers.has(cmd.name)) throw new Error(`a handler for "${cmd.name}" is already registered`)
+    if (this.handlers.has(cmd.name)) throw new ConfigError(`a handler for "${cmd.name}" is already registered`)
     const entry: Registered = { command: cmd, handler: handler as Handler }
     this.handlers.set(cmd.name, entry)
     return () => { if (this.handlers.get(cmd.name) === entry) this.handlers.delete(cmd.name) }
