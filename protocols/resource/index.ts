@@ -100,10 +100,9 @@ export class ResourceService extends TypedEventEmitter<ResourceServiceEvents> {
     if (!parsed.success) throw new ValidationError(`resource.allocate: ${parsed.error.issues.map(x => `${x.path.join('.')}: ${x.message}`).join('; ')}`)
     const req = parsed.data
     const signal = options.signal ?? AbortSignal.timeout(this.init.requestTimeoutMs * 2)
-    const manager = await this.init.office.coordinator({ signal })
-    const answer = manager === this.init.self
+    const answer = await this.toManager(signal, async (manager) => manager === this.init.self
       ? await this.allocateHere(this.init.self, req)
-      : await this.init.rpc.request(manager, AllocateCommand, req, { signal })
+      : await this.init.rpc.request(manager, AllocateCommand, req, { signal }))
     if (answer.type === 'resource.allocated') this.mine.set(answer.task_id, answer)
     return answer
   }
@@ -111,17 +110,38 @@ export class ResourceService extends TypedEventEmitter<ResourceServiceEvents> {
   /** `resource.release`: some units of a task's allocation, or all of them. */
   async release (taskId: string, resourceIds?: string[], options: { signal?: AbortSignal } = {}): Promise<string[]> {
     const signal = options.signal ?? AbortSignal.timeout(this.init.requestTimeoutMs * 2)
-    const manager = await this.init.office.coordinator({ signal })
     const req = { type: 'resource.release' as const, task_id: taskId, ...(resourceIds !== undefined ? { resource_ids: resourceIds } : {}) }
-    const answer = manager === this.init.self
+    const answer = await this.toManager(signal, async (manager) => manager === this.init.self
       ? await this.releaseHere(this.init.self, taskId, resourceIds)
-      : await this.init.rpc.request(manager, ReleaseCommand, ReleaseRequest.parse(req), { signal })
+      : await this.init.rpc.request(manager, ReleaseCommand, ReleaseRequest.parse(req), { signal }))
     const a = this.mine.get(taskId)
     if (a !== undefined) {
       a.resources = a.resources.filter(r => !answer.resource_ids.includes(r.resource_id))
       if (resourceIds === undefined || a.resources.length === 0) this.mine.delete(taskId)
     }
     return answer.resource_ids
+  }
+
+  /**
+   * Ask the coordinator this node follows, again while it answers CRD002. A follower learns of
+   * a new coordinator from its first heartbeat, before the coordinator holds its lease and may
+   * act: a request in that moment, or one to a coordinator just deposed, is refused without
+   * effect, so asking again (whoever is in office by then) is safe.
+   */
+  private async toManager<T> (signal: AbortSignal, ask: (manager: string) => Promise<T>): Promise<T> {
+    for (let wait = 25; ; wait = Math.min(wait * 2, 400)) {
+      const manager = await this.init.office.coordinator({ signal })
+      try {
+        return await ask(manager)
+      } catch (err) {
+        if (!(err instanceof NotCoordinatorError) || signal.aborted) throw err
+      }
+      await new Promise<void>((resolve) => {
+        const done = (): void => { clearTimeout(t); signal.removeEventListener('abort', done); resolve() }
+        const t = setTimeout(done, wait)
+        signal.addEventListener('abort', done, { once: true })
+      })
+    }
   }
 
   // --- the manager's side (the coordinator in office) -------------------------------------
