@@ -72,7 +72,9 @@ test('tasks: the coordinator and then an executing agent are killed mid-task; ev
     })))
     const seen = new Map<string, TaskStatus[]>()
     const watching = handles.map(async h => { const list: TaskStatus[] = []; seen.set(h.taskId, list); for await (const s of h.updates()) list.push(s) })
-    await waitFor(() => handles.every(h => h.latest?.status === 'running' && h.latest.progress > 0), 'all six tasks to run', 20_000)
+    // Three steps in: each task's checkpoint has been replicated to the voters (every 25 ms) by
+    // then, so a task of the coordinator about to die has one to resume from.
+    await waitFor(() => handles.every(h => h.latest?.status === 'running' && h.latest.progress >= 0.1), 'all six tasks past their third step', 20_000)
 
     // The coordinator dies mid-task, taking the tasks it ran itself with it.
     const old = peerOf.get(firstLeader) as Proc
@@ -89,6 +91,11 @@ test('tasks: the coordinator and then an executing agent are killed mid-task; ev
       }, 'a task running on an agent other than the coordinators', 20_000)
       return found as string
     })()
+    // The victim's task must have reported to the new coordinator (the submitter hears its
+    // progress move on through it) so that its checkpoint is the new coordinator's to resume.
+    const victimTask = handles.find(h => h.latest?.agent === victimPeer) as TaskHandle
+    const progressThen = victimTask.latest?.progress ?? 0
+    await waitFor(() => (victimTask.latest?.progress ?? 0) >= progressThen + 0.066, 'the victim\'s task to report through the new coordinator', 20_000)
     const victim = peerOf.get(victimPeer) as Proc
     victim.child.kill('SIGKILL')
 

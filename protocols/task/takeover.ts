@@ -11,6 +11,7 @@
  */
 import type { z } from 'zod'
 import type { RpcService } from '../rpc/index.js'
+import { NotCoordinatorError } from '../core/errors.js'
 import type { TaskExecutor } from './executor.js'
 import type { SchedulerResources } from './placement.js'
 import type { Replication } from './replication.js'
@@ -107,13 +108,31 @@ export class Takeover {
           const part = ids.slice(i, i + RECORDS_PAGE)
           const { tasks } = agent === this.init.self
             ? { tasks: this.init.executor.held(part) }
-            : await this.init.rpc.request(agent, HeldCommand, { term, task_ids: part }, { timeoutMs: this.init.requestTimeoutMs })
+            : await this.askHeld(agent, term, part)
           for (const t of tasks) found.set(t.task_id, t)
         }
         held.set(agent, found)
       } catch { /* unanswered: see unansweredIsLost */ }
     }))
     return held
+  }
+
+  /**
+   * One agent's answer about some tasks. The coordinator takes office (its lease holds) as its
+   * first heartbeats go out, so an agent may not follow this term yet and refuse with CRD002:
+   * that is no answer about its tasks, and counting it as one would place again a task that
+   * still runs (two completions). It is asked again, backing off, within requestTimeoutMs.
+   */
+  private async askHeld (agent: string, term: number, ids: string[]): Promise<{ tasks: HeldTask[] }> {
+    const end = Date.now() + this.init.requestTimeoutMs
+    for (let wait = 25; ; wait = Math.min(wait * 2, 400)) {
+      try {
+        return await this.init.rpc.request(agent, HeldCommand, { term, task_ids: ids }, { timeoutMs: Math.max(1, end - Date.now()) })
+      } catch (err) {
+        if (!(err instanceof NotCoordinatorError) || Date.now() + wait >= end || !this.init.current(term)) throw err
+      }
+      await new Promise(resolve => setTimeout(resolve, wait))
+    }
   }
 
   /**
