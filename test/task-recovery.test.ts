@@ -112,7 +112,12 @@ test('tasks: the coordinator and then an executing agent are killed mid-task; ev
     }
     // One completion per task across every process, the killed ones included (their output
     // up to the kill is kept).
-    const ends = agents.flatMap(a => a.lines.map(l => { try { return JSON.parse(l) } catch { return {} } })).filter(o => o.event === 'task' && o.phase === 'end')
+    // A worker's "end" line and its result reach this process by different paths (its stdout,
+    // the mesh), so the line may come a moment after the result: wait for one per task first.
+    const endLines = (): any[] => agents.flatMap(a => a.lines.map(l => { try { return JSON.parse(l) } catch { return {} } }))
+      .filter(o => o.event === 'task' && o.phase === 'end')
+    await waitFor(() => handles.every(h => endLines().some(e => e.task_id === h.taskId)), 'every task\'s end line from its worker', 10_000)
+    const ends = endLines()
     for (const h of handles) assert.equal(ends.filter(e => e.task_id === h.taskId).length, 1, `${h.taskId} completed once in the mesh`)
     // Some task really moved: the dead agents' attempts were placed again, from their checkpoints.
     const starts = agents.flatMap(a => a.lines.map(l => { try { return JSON.parse(l) } catch { return {} } })).filter(o => o.event === 'task' && o.phase === 'start')
