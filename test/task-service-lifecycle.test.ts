@@ -21,6 +21,7 @@ class FakeOffice extends TypedEventEmitter<OfficeEvents> implements Office {
   leader: string | undefined = 'self'
   voters = (): string[] => ['self']
   admits = (): boolean => true
+  fencing = (): 'ok' => 'ok'
   coordinator = async (): Promise<string> => 'self'
 }
 

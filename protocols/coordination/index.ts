@@ -208,6 +208,7 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
 
   /** Fencing: a message of `term` from `from` comes from the coordinator this node follows. */
   admits (term: number, from: string): boolean { return this.election.admits(term, from) === 'ok' }
+  fencing (term: number, from: string): 'ok' | 'stale-term' | 'not-coordinator' { return this.election.admits(term, from) }
 
   /**
    * Resolves with the coordinator's peer id once one is in office as this node sees it (this

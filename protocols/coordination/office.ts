@@ -29,6 +29,12 @@ export interface Office extends TypedEventTarget<OfficeEvents> {
   voters: () => string[]
   /** Fencing: a message of `term` from `from` comes from the coordinator this node follows. */
   admits: (term: number, from: string) => boolean
+  /**
+   * The same judgement with its reason, as the protocols acting through the coordinator report
+   * it: an older term is a deposed coordinator (`stale-term`, CRD001), anything else not admitted
+   * is a claim this node cannot check (`not-coordinator`, CRD002).
+   */
+  fencing: (term: number, from: string) => 'ok' | 'stale-term' | 'not-coordinator'
   /** Resolves with the coordinator's peer id once one is in office; rejects when `signal` fires. */
   coordinator: (options?: { signal?: AbortSignal }) => Promise<string>
 }

@@ -13,7 +13,6 @@ import { TypedEventEmitter } from 'main-event'
 import type { RpcService } from '../rpc/index.js'
 import type { Office } from '../coordination/office.js'
 import type { MemberSource, MemberSourceEvents } from '../../discovery/member-source.js'
-import { verdict } from './fencing.js'
 import { NotCoordinatorError, ResourceConflictError, ValidationError } from '../core/errors.js'
 import { ResourcePool, type Held } from './pool.js'
 import {
@@ -23,7 +22,6 @@ import {
 
 export * from './schemas.js'
 export { ResourcePool, type Held, type Grant } from './pool.js'
-export { verdict, type Verdict } from './fencing.js'
 
 export interface ResourceServiceInit {
   self: string
@@ -77,7 +75,7 @@ export class ResourceService extends TypedEventEmitter<ResourceServiceEvents> {
       rpc.handle(AllocateCommand, async (req, ctx) => await this.allocateHere(ctx.peer, req)),
       rpc.handle(ReleaseCommand, async (req, ctx) => await this.releaseHere(ctx.peer, req.task_id, req.resource_ids)),
       rpc.handle(HeldResourcesCommand, (req, ctx) => {
-        if (verdict(this.init.office, req.term, ctx.peer) === 'stale-term') throw new NotCoordinatorError(`term ${req.term} is stale`)
+        if (this.init.office.fencing(req.term, ctx.peer) === 'stale-term') throw new NotCoordinatorError(`term ${req.term} is stale`)
         return { allocations: [...this.mine.values()].map(a => ({ task_id: a.task_id, agent: a.agent, resources: a.resources })) }
       })
     ]

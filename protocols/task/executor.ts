@@ -10,7 +10,6 @@ import type { RpcService } from '../rpc/index.js'
 import type { Office } from '../coordination/office.js'
 import { AgentMeshError, CannotRunTaskError, ConfigError, HandlerError, NotCoordinatorError, StaleTermError } from '../core/errors.js'
 import type { ResourceItem } from '../resource/schemas.js'
-import { verdict } from '../resource/fencing.js'
 import type { TaskEvents } from './events.js'
 import { HeldCommand, ReportCommand, RunCommand, StopCommand, type Requirements, type TaskReport, type TaskSpec } from './schemas.js'
 
@@ -157,7 +156,7 @@ export class TaskExecutor {
 
   private fence (term: number, from: string, message: string): void {
     if (from === this.init.self) return
-    const v = verdict(this.init.office, term, from)
+    const v = this.init.office.fencing(term, from)
     if (v === 'ok') return
     this.init.events.safeDispatchEvent('rejected', { detail: { from, message, reason: v } })
     if (v === 'stale-term') throw new StaleTermError(`term ${term} is no longer current: ${from} is not the coordinator`)

@@ -17,7 +17,6 @@ import type { RpcService } from '../rpc/index.js'
 import type { Office } from '../coordination/office.js'
 import type { MemberSource, MemberSourceEvents } from '../../discovery/member-source.js'
 import { NotCoordinatorError, NotTaskHolderError, UnknownTaskError } from '../core/errors.js'
-import { verdict } from '../resource/fencing.js'
 import type { TaskExecutor } from './executor.js'
 import type { TaskEvents } from './events.js'
 import { controlRefusal } from './lifecycle.js'
@@ -207,7 +206,7 @@ export class TaskScheduler {
   }
 
   recordsFor (from: string, term: number, offset: number, limit: number): { records: TaskRecord[], more: boolean } {
-    if (from !== this.init.self && verdict(this.init.office, term, from) === 'stale-term') {
+    if (from !== this.init.self && this.init.office.fencing(term, from) === 'stale-term') {
       this.rejected(from, 'task-records', 'stale-term')
       throw new NotCoordinatorError(`term ${term} is stale`)
     }
@@ -216,7 +215,7 @@ export class TaskScheduler {
 
   private fence (term: number, from: string, message: string): void {
     if (from === this.init.self) return
-    const v = verdict(this.init.office, term, from)
+    const v = this.init.office.fencing(term, from)
     if (v === 'ok') return
     this.rejected(from, message, v)
     throw new NotCoordinatorError(`${from} is not the coordinator of term ${term} here (${v})`)
