@@ -19,6 +19,8 @@ export const AgentCard = z.strictObject({
   /** Where it listens, for peers that learn of it second-hand. */
   addresses: z.array(z.string().max(512)).max(32),
   startedAt: z.number().int().nonnegative(),
+  /** A client (config `client`): it calls and publishes but is no member of the mesh. */
+  client: z.literal(true).optional(),
   /** What it offers to run tasks with; the resource manager allocates from it. */
   resources: z.strictObject({
     cpu_cores: z.number().int().min(0).max(RESOURCE_LIMITS.cpuCores),

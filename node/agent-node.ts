@@ -320,7 +320,8 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       protocols: [RPC_PROTOCOL, NEGOTIATE_PROTOCOL, LEARNING_PROTOCOL],
       addresses: this.addresses().slice(0, 32),
       startedAt: this.startedAt,
-      resources: offeredResources(this.config.resources)
+      // A client offers nothing to run tasks with, and says it is a client.
+      ...(this.config.client ? { client: true as const } : { resources: offeredResources(this.config.resources) })
     }
   }
 

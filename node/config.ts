@@ -176,6 +176,13 @@ export const ConfigObject = z.strictObject({
   /** Agents only see agents of the same mesh (gossip topics and mDNS tags carry it). */
   mesh: z.string().regex(/^[a-zA-Z0-9_-]{1,40}$/, 'expected 1-40 letters, digits, "_" or "-"')
     .default('default'),
+  /**
+   * A client joins the mesh to call agents and publish or read events, not as an agent: it never
+   * votes or stands for coordinator, is offered no work, is neither listed by peers() nor
+   * announced as joined, and sends no heartbeats or metric reports. The CLI's one-shot commands
+   * (request, pub, sub) run as clients. Claiming it only gives up rights, so peers believe it.
+   */
+  client: z.boolean().default(false),
   /** Roles announced in the agent card (coordinator, managed_agent, resource_manager, ...). */
   roles: z.array(z.string().min(1).max(64)).max(32).default(['agent']),
   /** Capabilities announced in the agent card, matched by findAgents(). */
