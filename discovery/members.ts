@@ -56,6 +56,13 @@ export interface MemberViewInit extends MemberTimings {
   self: { peerId: string, name: string, roles: string[], eligible: boolean }
   rpc: RpcService
   pubsub: PubSubService
+  /**
+   * A client's view: it listens to the members' heartbeats but sends none and probes nobody, so
+   * no agent ever counts it as a member (a probe would make the prober known to the probed).
+   */
+  passive?: boolean
+  /** Peers whose heartbeats and probes are dropped: the clients, which are no members. */
+  ignores?: (peerId: string) => boolean
   onError?: (err: Error) => void
 }
 
@@ -82,8 +89,10 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
     // agent's heartbeats would be taken for stale ones and it would stay "offline".
     this.table.incarnation = Math.max(Date.now(), this.table.incarnation + 1)
     this.unhandle = this.init.rpc.handle(Probe, (req, ctx) => {
-      this.table.probedBy(ctx.peer, req.incarnation, Date.now())
-      this.flush()
+      if (this.init.ignores?.(ctx.peer) !== true) {
+        this.table.probedBy(ctx.peer, req.incarnation, Date.now())
+        this.flush()
+      }
       const { eligible, name, roles } = this.init.self
       return { incarnation: this.table.incarnation, eligible, name, roles }
     })
@@ -92,7 +101,7 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
     void (async () => {
       for await (const m of sub) {
         // The gossip validator already checked that the envelope's source signed it.
-        if (m.from === m.payload.peerId && m.from !== this.init.self.peerId) {
+        if (m.from === m.payload.peerId && m.from !== this.init.self.peerId && this.init.ignores?.(m.from) !== true) {
           this.table.heartbeat(m.payload, Date.now())
           this.flush()
         }
@@ -132,13 +141,13 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
   get ownIncarnation (): number { return this.table.incarnation }
 
   private announce (leaving = false): void {
-    if (!this.running) return
+    if (!this.running || this.init.passive === true) return
     this.init.pubsub.publish(MEMBERS_TOPIC, this.table.announcement(leaving))
       .catch((err) => { if (this.running) this.init.onError?.(err as Error) })
   }
 
   private async probe (peerId: string): Promise<void> {
-    if (!this.running || !this.table.probeStarted(peerId, Date.now())) return
+    if (!this.running || this.init.passive === true || !this.table.probeStarted(peerId, Date.now())) return
     this.armDeadline()
     try {
       const answer = await this.init.rpc.request(peerId, Probe, { incarnation: this.table.incarnation }, { timeoutMs: this.init.probeTimeoutMs })

@@ -49,6 +49,11 @@ const MAX_HINTS = 16
 export class Membership extends TypedEventEmitter<MembershipEvents> {
   private readonly init: MembershipInit
   private readonly members = new Map<string, { card: AgentCard, joinedAt: number }>()
+  /**
+   * Connected clients (cards that say `client`): answered like anyone, but no members. They are
+   * not listed, announced, told to others as peers to dial, nor offered work.
+   */
+  private readonly clientCards = new Map<string, AgentCard>()
   private unhandle?: () => void
   private running = false
 
@@ -61,6 +66,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
 
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
     const id = evt.detail.toString()
+    this.clientCards.delete(id)
     const m = this.members.get(id)
     if (m === undefined) return
     this.members.delete(id)
@@ -92,6 +98,15 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     this.init.libp2p.removeEventListener('peer:identify', this.onIdentify)
     this.init.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
     this.members.clear()
+    this.clientCards.clear()
+  }
+
+  /** Whether a connected peer said it is a client: it is no member, and counts for nothing. */
+  isClient (peerId: string): boolean { return this.clientCards.has(peerId) }
+
+  /** The connected clients (for the debug endpoint). */
+  clients (): Array<{ peerId: string, name: string }> {
+    return [...this.clientCards.values()].map(c => ({ peerId: c.peerId, name: c.name }))
   }
 
   peers (): PeerInfo[] {
@@ -121,6 +136,17 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
   private record (card: AgentCard): void {
     // A card that arrives after the connection closed would make a member nobody can reach.
     if (!this.running || this.init.libp2p.getConnections(peerIdFromString(card.peerId)).length === 0) return
+    if (card.client === true) {
+      // Saying "client" only gives up rights, so it is believed; a member that turns client is gone.
+      this.clientCards.set(card.peerId, card)
+      const was = this.members.get(card.peerId)
+      if (was !== undefined) {
+        this.members.delete(card.peerId)
+        this.safeDispatch('peer:leave', { peerId: card.peerId, name: was.card.name })
+      }
+      return
+    }
+    this.clientCards.delete(card.peerId)
     const known = this.members.get(card.peerId)
     this.members.set(card.peerId, { card, joinedAt: known?.joinedAt ?? Date.now() })
     if (known === undefined) this.safeDispatch('peer:join', this.info(card, Date.now()))

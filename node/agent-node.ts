@@ -12,7 +12,7 @@ import { TypedEventEmitter } from 'main-event'
 import type { z } from 'zod'
 import { parseConfig, type AgentConfig } from './config.js'
 import { freshIdentity, loadOrCreateIdentity } from './identity.js'
-import { buildLibp2p, type AgentLibp2p } from './libp2p.js'
+import { buildLibp2p, listenError, type AgentLibp2p } from './libp2p.js'
 import { Stats } from './stats.js'
 import { createLogger, type Logger } from './log.js'
 import { installOtlpTracing, type TracingHandle } from './otlp.js'
@@ -129,7 +129,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       // Every stop() is safe before its start(): stopping them all stops what started.
       this.state = 'started'
       await this.stop()
-      throw err
+      throw listenError(err) ?? err
     }
   }
 
@@ -333,7 +333,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     // A topic that other agents subscribe to but no gossip mesh peer is grafted for yet cannot
     // deliver to this node: gossip mesh formation is the readiness that counts for pub-sub.
     const topicsWithoutMesh = subscriptions.filter(t => pubsub.subscribers(t).length > 0 && pubsub.meshPeers(t).length === 0)
-    const { situation, term, leader, inOffice, quorum } = this.coordination.status()
+    const { situation, reason, term, leader, inOffice, quorum } = this.coordination.status()
     return {
       status,
       ready: { started: this.state === 'started', hasPeers: peers.length > 0, gossipMeshFormed: topicsWithoutMesh.length === 0, topicsWithoutMesh },
@@ -344,9 +344,10 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       addresses: this.addresses(),
       uptimeMs: this.startedAt > 0 ? Date.now() - this.startedAt : 0,
       peers: peers.map(p => ({ peerId: p.peerId, name: p.name, roles: p.roles })),
+      clients: this.s.membership.clients().length,
       subscriptions,
       commands: this.s.rpc.commands().filter(c => !c.startsWith('$')),
-      coordination: { situation, term, ...(leader !== undefined ? { leader } : {}), inOffice, quorum }
+      coordination: { situation, reason, term, ...(leader !== undefined ? { leader } : {}), inOffice, quorum }
     }
   }
 }

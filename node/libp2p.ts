@@ -13,6 +13,7 @@ import type { Registry } from 'prom-client'
 import type { AgentConfig } from './config.js'
 import { mdnsDiscovery } from '../discovery/mdns.js'
 import { AGENTMESH_VERSION } from '../protocols/core/version.js'
+import { ConfigError } from '../protocols/core/errors.js'
 
 export type AgentLibp2p = Libp2p<{ identify: ReturnType<ReturnType<typeof identify>>, ping: ReturnType<ReturnType<typeof ping>>, pubsub: GossipSub }>
 
@@ -69,4 +70,17 @@ export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, 
       })
     }
   }) as AgentLibp2p
+}
+
+/**
+ * libp2p's error for listen addresses it could not bind lists each address with a stack trace
+ * and advice about `transportManager.faultTolerance`; a person needs the address and the cause.
+ * A ConfigError (CFG001), like a debug port already taken; undefined for any other error.
+ */
+export function listenError (err: unknown): ConfigError | undefined {
+  if ((err as Error)?.name !== 'UnsupportedListenAddressesError') return undefined
+  const failed = [...String((err as Error).message).matchAll(/^\s*(\/\S+): (?:\w*Error: )?(.+)$/gm)]
+    .map(([, address, cause]) => `${address}: ${cause.replace(/^listen \w+: /, '').replace(/ \S+:\d+$/, '')}`)
+  const what = failed.length > 0 ? failed.join('; ') : (err as Error).message.split('\n')[0]
+  return new ConfigError(`cannot listen on ${what}`, { cause: err })
 }

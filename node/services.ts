@@ -99,9 +99,11 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
   })
   const memberView = new MemberView({
     ...config.membership,
-    self: { peerId: host.peerId, name: host.name, roles: config.roles, eligible: config.coordination.eligible },
+    self: { peerId: host.peerId, name: host.name, roles: config.roles, eligible: config.coordination.eligible && !config.client },
     rpc,
     pubsub,
+    passive: config.client,
+    ignores: (peer) => membership.isClient(peer),
     onError: (err) => { observer.error('member heartbeat not sent', err, 'debug') }
   })
   membership.addEventListener('peer:join', (e) => { memberView.seen(e.detail.peerId, e.detail.card) })
@@ -113,7 +115,8 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     name: host.name,
     rpc,
     pubsub,
-    intervalMs: config.monitoring.metricsIntervalMs,
+    // A client reports no metrics: it is no agent of the mesh.
+    intervalMs: config.client ? 0 : config.monitoring.metricsIntervalMs,
     figures: () => {
       const sum = (direction: string): number =>
         (stats.snapshot().messages_total ?? []).filter(e => e.labels.direction === direction).reduce((a, e) => a + e.value, 0)
@@ -134,7 +137,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     self: { peerId: host.peerId, name: host.name, roles: config.roles },
     pubsub,
     membership,
-    intervalMs: config.meshAnnounceIntervalMs,
+    intervalMs: config.client ? 0 : config.meshAnnounceIntervalMs,
     takeCounts: () => stats.messages.takeCounts(),
     watch: config.debug !== undefined
   })
@@ -202,7 +205,8 @@ export function buildOffice (
   }
   const coordination = new CoordinationService({
     self: { peerId: id, name: host.name, capabilities: config.capabilities },
-    eligible: c.eligible,
+    eligible: c.eligible && !config.client,
+    client: config.client,
     rpc,
     heartbeatIntervalMs: c.heartbeatIntervalMs,
     electionTimeoutMinMs: c.electionTimeoutMinMs,

@@ -33,11 +33,14 @@ export interface Health {
   addresses: string[]
   uptimeMs: number
   peers: Array<{ peerId: string, name: string, roles: string[] }>
+  /** Clients connected (CLI calls, config `client`): no members, so not among `peers`. */
+  clients: number
   subscriptions: string[]
   commands: string[]
   /** Who coordinates, and whether this node's side of the mesh can elect anyone at all. */
   coordination: {
     situation: CoordinationStatus['situation']
+    reason: CoordinationStatus['reason']
     term: number
     leader?: string
     inOffice: boolean

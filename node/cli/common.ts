@@ -45,7 +45,7 @@ export async function configFrom (o: Record<string, any>, extra: Record<string, 
 
 /** A short-lived node for one job (pub, sub, request): no listening socket beyond loopback. */
 export async function clientNode (o: Record<string, any>): Promise<AgentNode> {
-  const config = await configFrom(o, { listen: o.listen ?? ['/ip4/127.0.0.1/tcp/0'], name: o.name ?? `cli-${process.pid}` })
+  const config = await configFrom(o, { client: true, listen: o.listen ?? ['/ip4/127.0.0.1/tcp/0'], name: o.name ?? `cli-${process.pid}` })
   if (config.bootstrap.length === 0 && !config.mdns) fail('nothing to join: give --bootstrap <multiaddr> or allow mDNS')
   const node = await createAgentNode({ ...config })
   await node.start()

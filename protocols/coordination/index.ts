@@ -3,6 +3,7 @@
  * side and the coordinator's side, wired to one node's RPC service and member view. Every node
  * runs all three; only the node in office acts as coordinator.
  */
+import { situationReason, type Situation } from './situation.js'
 import { TypedEventEmitter } from 'main-event'
 import type { RpcService } from '../rpc/index.js'
 import { AbortError } from '../core/errors.js'
@@ -62,7 +63,9 @@ export interface CoordinationStatus {
   voterSetVersion: number
   quorum: { size: number, needed: number, reachable: number, has: boolean }
   /** no-quorum: this node cannot see a majority of the voters, so nobody here can coordinate. */
-  situation: 'coordinator' | 'following' | 'electing' | 'no-quorum' | 'no-voter-set'
+  situation: Situation
+  /** Why there is no coordinator, in words ("waiting for 3 eligible agents ..., 2 seen"); null when there is one. */
+  reason: string | null
   /** The coordinator's state machine (idle on every other node). */
   state: CoordinatorState
   leaseRemainingMs?: number
@@ -74,6 +77,8 @@ export interface CoordinationStatus {
 export interface CoordinationInit extends ElectionTimings {
   self: { peerId: string, name: string, capabilities: string[] }
   eligible: boolean
+  /** A client (config `client`): it never votes, and no coordinator directs it. */
+  client?: boolean
   rpc: RpcService
   stateFile?: string
   requestTimeoutMs: number
@@ -253,13 +258,17 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
     const inOffice = s?.inOffice ?? false
     const voters = s?.voters ?? []
     const quorum = s?.quorum ?? { size: 0, needed: 0, reachable: 0, has: false }
-    const situation = inOffice
+    const situation: Situation = inOffice
       ? 'coordinator'
       : s?.leader !== undefined && s.leader !== this.init.self.peerId
         ? 'following'
         : voters.length === 0 ? 'no-voter-set' : quorum.has ? 'electing' : 'no-quorum'
+    const eligibleSeen = liveMembers(this.init.members).filter(m => m.eligible).length
+    const term = s?.term ?? 0
+    const { eligible, bootstrapExpect } = this.init
+    const reason = situationReason({ situation, term, eligible, client: this.init.client === true, bootstrapExpect, eligibleSeen, quorum })
     return {
-      term: s?.term ?? 0,
+      term,
       ...(s?.leader !== undefined ? { leader: s.leader } : {}),
       role,
       inOffice,
@@ -268,6 +277,7 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
       voterSetVersion: s?.configVersion ?? 0,
       quorum,
       situation,
+      reason,
       state: this.coordinatorSide.machine.state,
       ...(s?.leaseUntil !== undefined ? { leaseRemainingMs: Math.max(0, Math.round(s.leaseUntil - now)) } : {}),
       ...(s?.lastLeaderContact !== undefined ? { lastLeaderContactMsAgo: now - s.lastLeaderContact } : {}),
