@@ -85,7 +85,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
       if (req.card.peerId !== ctx.peer) throw new ValidationError('card peerId is not the authenticated peer')
       if (req.card.mesh !== this.init.mesh) throw new ValidationError(`not in mesh "${req.card.mesh}"`)
       this.record(req.card)
-      return { card: this.init.card(), peers: this.hints(ctx.peer) }
+      return { card: this.init.card(), peers: this.hints(ctx.peer, req.card.client === true) }
     })
     this.init.libp2p.addEventListener('peer:identify', this.onIdentify)
     this.init.libp2p.addEventListener('peer:disconnect', this.onDisconnect)
@@ -152,11 +152,18 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     if (known === undefined) this.safeDispatch('peer:join', this.info(card, Date.now()))
   }
 
-  private hints (exclude: string): Array<{ peerId: string, addresses: string[] }> {
+  /**
+   * Peers to tell a newcomer of: members; and, to a client only, the other clients, since
+   * gossip reaches a client's subscription only from a peer connected to it, and no agent relays
+   * a topic it does not subscribe to itself (so `pub` and `sub` meet directly). Agents are never
+   * told of clients: they have no reason to dial one.
+   */
+  private hints (exclude: string, forClient: boolean): Array<{ peerId: string, addresses: string[] }> {
+    const cards = [...[...this.members.values()].map(m => m.card), ...(forClient ? this.clientCards.values() : [])]
     const out: Array<{ peerId: string, addresses: string[] }> = []
-    for (const [id, m] of this.members) {
-      if (id === exclude || m.card.addresses.length === 0) continue
-      out.push({ peerId: id, addresses: m.card.addresses.slice(0, 16) })
+    for (const card of cards) {
+      if (card.peerId === exclude || card.addresses.length === 0) continue
+      out.push({ peerId: card.peerId, addresses: card.addresses.slice(0, 16) })
       if (out.length >= MAX_HINTS) break
     }
     return out
@@ -165,7 +172,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
   private dialHints (hints: Array<{ peerId: string, addresses: string[] }>): void {
     const self = this.init.libp2p.peerId.toString()
     for (const h of hints) {
-      if (h.peerId !== self && !this.members.has(h.peerId) && h.addresses.length > 0) this.init.dial(h.peerId, h.addresses)
+      if (h.peerId !== self && !this.members.has(h.peerId) && !this.clientCards.has(h.peerId) && h.addresses.length > 0) this.init.dial(h.peerId, h.addresses)
     }
   }
 
