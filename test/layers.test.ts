@@ -1,7 +1,7 @@
 /**
  * The layer rule and the file sizes, read from the TypeScript sources (this file runs from
  * dist/test; the sources are two folders up). Layers run one way:
- *   protocols/core -> protocols/envelope -> protocols/rpc, protocols/pubsub -> discovery
+ *   protocols/core -> protocols/envelope, protocols/admission -> protocols/rpc, protocols/pubsub -> discovery
  *   -> the other protocols (coordination, resource, task, negotiation, monitoring, learning) -> node
  * Nothing in protocols/ or discovery/ imports node/; protocols/core imports no other local
  * folder; protocols/envelope only core; task may import resource, never the reverse.
@@ -47,6 +47,7 @@ function folder (file: string): string {
 const RANK: Record<string, number> = {
   'protocols/core': 0,
   'protocols/envelope': 1,
+  'protocols/admission': 1,
   'protocols/rpc': 2,
   'protocols/pubsub': 2,
   discovery: 3,
@@ -67,6 +68,7 @@ function broken (from: string, to: string): string | undefined {
   if (a !== 'node' && b === 'node') return 'nothing in protocols/ or discovery/ imports node/'
   if (a === 'protocols/core') return 'protocols/core imports no other local folder'
   if (a === 'protocols/envelope' && b !== 'protocols/core') return 'protocols/envelope imports only protocols/core'
+  if (a === 'protocols/admission' && b !== 'protocols/core') return 'protocols/admission imports only protocols/core'
   if (a === 'protocols/resource' && b === 'protocols/task') return 'resource never imports task (task may import resource)'
   const ra = RANK[a]
   const rb = RANK[b]

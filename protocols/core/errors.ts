@@ -30,7 +30,8 @@ export const CODES = {
   NEG002: 'no agreement: no acceptable proposal, a walk-away, or the rounds ran out',
   LRN001: 'content mismatch: a model update whose bytes do not hash to what was announced',
   LRN002: 'stale version: a model version older than (or equal to) the one applied',
-  LRN003: 'unknown model: the agent asked does not hold that model version'
+  LRN003: 'unknown model: the agent asked does not hold that model version',
+  SEC001: 'not admitted: no credential, or one that is malformed, expired, revoked, for another mesh or another peer'
 } as const
 
 export type ErrorCode = keyof typeof CODES
@@ -195,6 +196,11 @@ export class UnknownModelError extends AgentMeshError {
   constructor (message: string, options?: ErrorOptions) { super('LRN003', message, options) }
 }
 
+/** SEC001: a peer without a valid credential of this mesh (see protocols/admission). */
+export class NotAdmittedError extends AgentMeshError {
+  constructor (message: string, options?: ErrorOptions) { super('SEC001', message, options) }
+}
+
 /** The request was cancelled by the caller's AbortSignal (not a timeout of ours). */
 export class AbortError extends Error {
   readonly code = 'ABORT_ERR'
@@ -211,7 +217,7 @@ const WIRE_CLASSES = [
   NotCoordinatorError, ResourceConflictError, DirectiveFailedError, NoDirectiveHandlerError,
   UnknownTaskError, InvalidTaskStateError, DependencyError, NotTaskHolderError, DeadlineError,
   CannotRunTaskError, LateProposalError, NoAgreementError, ModelMismatchError, StaleModelError,
-  UnknownModelError
+  UnknownModelError, NotAdmittedError
 ] as const
 
 type WireClass = abstract new (...args: any[]) => AgentMeshError

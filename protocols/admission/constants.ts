@@ -1,0 +1,17 @@
+/** Defaults of admission, each with its reason. */
+
+/** What a credential signature covers starts with this, so no other signed statement can pass for one. */
+export const CREDENTIAL_DOMAIN = 'agentmesh credential v1'
+export const REVOCATION_DOMAIN = 'agentmesh revocation list v1'
+
+/**
+ * Clocks of agents differ: a credential is taken this long before it is issued and after it
+ * expires. NTP keeps hosts within well under a second; containers share the host's clock.
+ */
+export const CLOCK_SKEW_MS = 60_000
+
+/** A year and a day: longer-lived credentials are keys nobody remembers to rotate. */
+export const MAX_CREDENTIAL_TTL_MS = 366 * 24 * 3_600_000
+
+/** Entries a revocation list may hold: it travels by gossip, so it is bounded. */
+export const MAX_REVOKED = 4_096
