@@ -26,9 +26,13 @@ function statement (l: Omit<RevocationList, 'signature'>): Uint8Array {
   return new TextEncoder().encode(`${REVOCATION_DOMAIN}\n${JSON.stringify(fields)}`)
 }
 
-export async function signRevocations (owner: PrivateKey, l: { mesh: string, serials: string[], subjects: string[], issuedAt: number }): Promise<RevocationList> {
-  const unsigned = { v: 1 as const, mesh: l.mesh, issuer: peerIdFromPrivateKey(owner).toString(), serials: [...new Set(l.serials)], subjects: [...new Set(l.subjects)], issuedAt: l.issuedAt }
-  return RevocationList.parse({ ...unsigned, signature: Buffer.from(await owner.sign(statement(unsigned))).toString('base64') })
+export interface RevocationFields { mesh: string, serials: string[], subjects: string[], issuedAt: number }
+
+export async function signRevocations (owner: PrivateKey, l: RevocationFields): Promise<RevocationList> {
+  const issuer = peerIdFromPrivateKey(owner).toString()
+  const unsigned = { v: 1 as const, mesh: l.mesh, issuer, serials: [...new Set(l.serials)], subjects: [...new Set(l.subjects)], issuedAt: l.issuedAt }
+  const signature = Buffer.from(await owner.sign(statement(unsigned))).toString('base64')
+  return RevocationList.parse({ ...unsigned, signature })
 }
 
 /** The list, checked against the mesh and its owner; a NotAdmittedError says what is wrong. */
