@@ -59,7 +59,7 @@ export function debugEndpoint (node: AgentNode, s: NodeServices, listen: string,
 }
 
 /** /tasks' `recent`: the task table's records (this replica's) that changed last, newest first, with state and agent. */
-export function recentTasks (records: Iterable<TaskRecord>, limit: number): Array<Record<string, unknown>> {
+function recentTasks (records: Iterable<TaskRecord>, limit: number): Array<Record<string, unknown>> {
   // The table is pruned of finished tasks after a while, so a sort per call stays small.
   const kept = Array.from(records, r => ({ at: Date.parse(r.status.timestamp), r })).sort((x, y) => y.at - x.at).slice(0, limit)
   return kept.map(({ r }) => ({
