@@ -1,7 +1,7 @@
 /**
  * What the debug endpoint (debug-server.ts) serves: the route table (/health, /peers, /topics,
- * /mesh, /events ...) and the /events feed (joins and leaves, subscription changes, sampled
- * messages). Built only on nodes with `debug` configured.
+ * /gossip, /mesh, /tasks, /events ...) and the /events feed (joins and leaves, subscription
+ * changes, sampled messages, gossip rates each second). Built only on nodes with `debug` configured.
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { AgentNode } from './agent-node.js'
@@ -10,7 +10,12 @@ import type { NodeServices } from './services.js'
 import type { Startable } from '../protocols/core/service.js'
 import { DebugServer, RawBody, Takeover, type Route } from './debug-server.js'
 import { EventStream } from './event-stream.js'
+import { TopicRates } from './message-log.js'
 import { DEBUG_PAGE } from './debug-page.js'
+import type { TaskRecord } from '../protocols/task/index.js'
+
+/** How often the gossip rates are sampled and sent on /events. */
+const GOSSIP_TICK_MS = 1_000
 
 export interface DebugEndpoint {
   server: DebugServer
@@ -22,33 +27,58 @@ export interface DebugEndpoint {
 export function debugEndpoint (node: AgentNode, s: NodeServices, listen: string, token?: string): DebugEndpoint {
   const { stats } = node
   const events = new EventStream({ onDrop: () => { stats.inc('streams_aborted_total', { protocol: 'debug-events', reason: 'slow_client' }) } })
+  const gossip = new TopicRates()
+  const limit = (url: URL, fallback: number, max: number): number => {
+    const asked = Number.parseInt(url.searchParams.get('limit') ?? '', 10)
+    return Number.isFinite(asked) ? Math.min(Math.max(asked, 1), max) : fallback
+  }
   const routes: Record<string, Route> = {
     '/health': () => node.health(),
     '/stats': () => stats.snapshot(),
     '/metrics': async () => new RawBody(await stats.exposition()),
     '/peers': async () => await peerDetails(node),
     '/topics': () => topicDetails(node, s),
-    '/messages': ({ url }) => {
-      const asked = Number.parseInt(url.searchParams.get('limit') ?? '', 10)
-      return stats.messages.recent(Number.isFinite(asked) ? Math.min(Math.max(asked, 1), stats.messages.capacity) : 100)
-    },
+    '/messages': ({ url }) => stats.messages.recent(limit(url, 100, stats.messages.capacity)),
+    '/gossip': () => ({ windowMs: gossip.windowMs, topics: gossip.rates() }),
     '/': () => new RawBody({ contentType: 'text/html; charset=utf-8', body: DEBUG_PAGE }),
     '/mesh': () => s.announcer.snapshot(),
     '/coordinator': () => node.coordinator(),
     '/members': () => node.members(),
     '/resources': () => s.resources.snapshot(),
-    '/tasks': ({ url }) => s.tasks.snapshot(Math.min(1_000, Math.max(1, Number(url.searchParams.get('limit') ?? 100) || 100))),
+    '/tasks': ({ url }) => {
+      const n = limit(url, 100, 1_000)
+      return { ...s.tasks.snapshot(n), recent: recentTasks(s.tasks.scheduler.records.values(), n) }
+    },
     '/events': () => new Takeover((req, res) => {
       events.attach(req, res, { peerId: node.peerId, name: node.name, peers: node.peers().map(p => ({ peerId: p.peerId, name: p.name, roles: p.roles })) })
     })
   }
   const server = new DebugServer({ listen, routes, ...(token !== undefined ? { token } : {}) })
   const listening: Startable = { start: async () => { await server.start() }, stop: async () => { await server.stop() } }
-  return { server, events, ordered: [eventFeed(node, s, events), events, listening] }
+  return { server, events, ordered: [eventFeed(node, s, events, gossip), events, listening] }
 }
 
-/** What /events streams: joins and leaves, coordinator and member changes, subscription changes, and sampled messages. */
-function eventFeed (node: AgentNode, s: NodeServices, events: EventStream): Startable {
+/** /tasks' `recent`: the task table's records (this replica's) that changed last, newest first, with state and agent. */
+function recentTasks (records: Iterable<TaskRecord>, limit: number): Array<Record<string, unknown>> {
+  // The table is pruned of finished tasks after a while, so a sort per call stays small.
+  const kept = Array.from(records, r => ({ at: Date.parse(r.status.timestamp), r })).sort((x, y) => y.at - x.at).slice(0, limit)
+  return kept.map(({ r }) => ({
+    task_id: r.spec.task_id,
+    type: r.spec.type,
+    status: r.status.status,
+    ...(r.status.agent !== undefined ? { agent: r.status.agent } : {}),
+    attempt: r.status.attempt,
+    progress: r.status.progress,
+    updated_at: r.status.timestamp,
+    ...(r.status.reason !== undefined ? { reason: r.status.reason } : {})
+  }))
+}
+
+/**
+ * What /events streams: joins and leaves, coordinator and member changes, subscription changes,
+ * sampled messages, and each second the per-topic gossip rates (sampled for /gossip too).
+ */
+function eventFeed (node: AgentNode, s: NodeServices, events: EventStream, rates: TopicRates): Startable {
   let stops: Array<() => void> = []
   const on = <K extends keyof AgentNodeEvents>(type: K, fn: (e: AgentNodeEvents[K]) => void): void => {
     node.addEventListener(type, fn as any)
@@ -71,6 +101,14 @@ function eventFeed (node: AgentNode, s: NodeServices, events: EventStream): Star
       gossip.addEventListener('subscription-change', onSubs as any)
       stops.push(() => { gossip.removeEventListener('subscription-change', onSubs as any) })
       stops.push(node.stats.messages.listen((r) => { events.send('message', r) }))
+      const { messages } = node.stats
+      rates.sample(messages.topicTotals(), Date.now())
+      const tick = setInterval(() => {
+        rates.sample(messages.topicTotals(), Date.now())
+        if (events.size > 0) events.send('gossip', { windowMs: rates.windowMs, topics: rates.rates() })
+      }, GOSSIP_TICK_MS)
+      tick.unref()
+      stops.push(() => { clearInterval(tick) })
     },
     stop: () => {
       for (const stop of stops) stop()

@@ -4,6 +4,7 @@ import { createServer } from 'node:http'
 import { connect } from 'node:net'
 import { createAgentNode, ConfigError, type AgentNode } from '../node/index.js'
 import { EventStream } from '../node/event-stream.js'
+import { MAX_COUNTED_TOPICS, MessageLog, OTHER_TOPICS, TopicRates } from '../node/message-log.js'
 import { encodeBatch, envelopeToJson, makeEnvelope } from '../protocols/envelope/index.js'
 import { gossipTopic } from '../protocols/pubsub/index.js'
 import { nodeOptions, sleep, startMesh, stopAll, uniqueMesh, waitFor } from './helpers.js'
@@ -170,7 +171,7 @@ test('/mesh: an announcement whose peerId is not its publisher is dropped; the p
   }
 })
 
-test('/members, /resources and /stats: the failure detector\'s view, the resource table, the raw counters', async () => {
+test('/members, /resources, /stats and /tasks: the failure detector\'s view, the resource table, the raw counters, the recent tasks', async () => {
   const resources = { cpuCores: 2, memoryGb: 4, storageGb: 10, gpuUnits: 0 }
   const nodes = await startMesh(3, () => ({ debug: '127.0.0.1:0', resources }))
   const get = async (n: AgentNode, path: string): Promise<any> => await (await fetch(`${n.debugUrl as string}${path}`)).json()
@@ -213,12 +214,24 @@ test('/members, /resources and /stats: the failure detector\'s view, the resourc
     }
     assert.deepEqual(stats.rpc_errors_total.filter((s: any) => s.labels.code === 'CMD001'), [{ labels: { code: 'CMD001', reason: 'UnknownCommandError' }, value: 2 }])
     assert.deepEqual(stats.messages_total.filter((s: any) => s.labels.status === 'unknown_command'), [{ labels: { direction: 'in', type: 'REQUEST', status: 'unknown_command' }, value: 2 }])
+
+    // /tasks: besides counts and open tasks, the records that changed last with state and agent.
+    let ranBy = ''
+    for (const n of nodes) n.onTask('listed', () => { ranBy = n.peerId; return 'ok' })
+    await (await nodes[1].submitTask({ task_id: 'listed-1', type: 'listed' })).result()
+    await waitFor(async () => (await get(manager, '/tasks')).recent?.[0]?.status === 'completed', 'the finished task in /tasks recent')
+    const tasks = await get(manager, '/tasks?limit=5')
+    assert.deepEqual(Object.keys(tasks).sort(), ['executing', 'recent', 'submitted', 'table'])
+    const [done] = tasks.recent
+    assert.deepEqual([done.task_id, done.type, done.status, done.agent, done.attempt, done.progress], ['listed-1', 'listed', 'completed', ranBy, 1, 1])
+    assert.ok(Number.isFinite(Date.parse(done.updated_at)))
+    assert.equal(tasks.table.counts.completed, 1)
   } finally {
     await stopAll(nodes)
   }
 })
 
-test('/events samples message events at 20 per second however many messages pass', async () => {
+test('/events samples message events at 20 per second however many messages pass; /gossip counts them all', async () => {
   // No periodic traffic of the nodes' own, so the feed's sampling windows can be known.
   const quiet = { meshAnnounceIntervalMs: 0, monitoring: { metricsIntervalMs: 0 } }
   const [a, b] = await startMesh(2, (i) => i === 0 ? { ...quiet, debug: '127.0.0.1:0' } : quiet)
@@ -253,10 +266,48 @@ test('/events samples message events at 20 per second however many messages pass
     }
     assert.ok(windows.length >= 2 && windows.every(n => n <= 20), `message events per window: ${JSON.stringify(windows)}`)
     assert.equal(windows[0], 20, 'the first window is full: sampling lets events through, it does not stop them')
+    // /gossip and the feed's gossip event: the topic's count in (as of the last sample, taken each
+    // second), and a rate over the last seconds.
+    const gossip = async (): Promise<any> => (await (await fetch(`${a.debugUrl as string}/gossip`)).json() as any).topics.find((t: any) => t.topic === 'busy')
+    await waitFor(async () => (await gossip())?.in === 1500, 'the count of busy on /gossip to reach 1,500')
+    const busy = await gossip()
+    assert.equal(busy.out, 0)
+    assert.ok(busy.inPerSec > 0, JSON.stringify(busy))
+    await waitFor(() => feed.events.some(e => e.event === 'gossip' && e.data.topics.some((t: any) => t.topic === 'busy' && t.inPerSec > 0)), 'a gossip event with busy\'s rate')
     sub.unsubscribe()
   } finally {
     unlisten()
     feed.stop()
     await stopAll([a, b])
   }
+})
+
+test('gossip rates: counted per topic up to a cap, rates over a window of samples, zero once quiet', () => {
+  const log = new MessageLog(10)
+  const env = (topic: string, source = 'p1'): any => ({ id: 'x', type: 'EVENT', subject: topic, source, destination: { topic } })
+  for (let i = 0; i < 30; i++) log.add(env('a'), 'in')
+  for (let i = 0; i < 10; i++) log.add(env('a', 'me'), 'out')
+  log.add({ ...env('a'), destination: { peer: 'p2' } }, 'out') // rpc: no topic
+  assert.deepEqual(log.topicTotals().get('a'), { in: 30, out: 10 })
+  assert.equal(log.topicTotals().size, 1)
+  for (let i = 0; i < MAX_COUNTED_TOPICS + 5; i++) log.add(env(`t${i}`), 'in')
+  assert.equal(log.topicTotals().size, MAX_COUNTED_TOPICS + 1, 'topics past the cap share one line')
+  assert.equal(log.topicTotals().get(OTHER_TOPICS)?.in, 6)
+
+  const rates = new TopicRates(2_000)
+  const totals = new Map<string, { in: number, out: number }>()
+  rates.sample(totals, 0)
+  totals.set('a', { in: 10, out: 2 })
+  rates.sample(totals, 1_000)
+  assert.deepEqual(rates.rates(), [{ topic: 'a', in: 10, out: 2, inPerSec: 10, outPerSec: 2 }])
+  totals.set('a', { in: 30, out: 2 })
+  totals.set('b', { in: 0, out: 4 })
+  rates.sample(totals, 2_000)
+  assert.deepEqual(rates.rates(), [
+    { topic: 'a', in: 30, out: 2, inPerSec: 15, outPerSec: 1 },
+    { topic: 'b', in: 0, out: 4, inPerSec: 0, outPerSec: 2 }
+  ])
+  rates.sample(totals, 3_000)
+  rates.sample(totals, 4_000)
+  assert.deepEqual(rates.rates().map(r => [r.topic, r.inPerSec, r.outPerSec]), [['a', 0, 0], ['b', 0, 0]], 'no message in the window: zero')
 })
