@@ -37,7 +37,7 @@ export type CounterName = keyof typeof COUNTERS
  * second: counted as messages, they would drown the agents' own traffic in messages_total, in
  * the latency histograms and on the live page.
  */
-const HOUSEKEEPING = new Set(['$agentmesh/members', '$agentmesh/probe', '$agentmesh/election'])
+const HOUSEKEEPING = new Set(['$agentmesh/members', '$agentmesh/probe', '$agentmesh/election', '$agentmesh/mesh'])
 
 export function isHousekeeping (subject: string | undefined): boolean {
   return subject !== undefined && HOUSEKEEPING.has(subject)

@@ -62,6 +62,8 @@ export interface CoordinationStatus {
   voters: string[]
   voterSetVersion: number
   quorum: { size: number, needed: number, reachable: number, has: boolean }
+  /** How much the election timeouts are stretched now because heartbeats or acks came late (ms). */
+  slackMs: number
   /** no-quorum: this node cannot see a majority of the voters, so nobody here can coordinate. */
   situation: Situation
   /** Why there is no coordinator, in words ("waiting for 3 eligible agents ..., 2 seen"); null when there is one. */
@@ -276,6 +278,7 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
       voters,
       voterSetVersion: s?.configVersion ?? 0,
       quorum,
+      slackMs: s?.slackMs ?? 0,
       situation,
       reason,
       state: this.coordinatorSide.machine.state,
