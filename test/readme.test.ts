@@ -4,11 +4,14 @@
 // fragment (`// fragment: ...`), type-checked in the context FRAGMENT_CONTEXT declares.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import ts from 'typescript'
-import { configKeys } from '../node/index.js'
-import { DIST, Proc, uniqueMesh, waitFor } from './helpers.js'
+import { z } from 'zod'
+import { configKeys, createAgentNode, defineCommand, type AgentNode } from '../node/index.js'
+import { DIST, nodeOptions, Proc, uniqueMesh, waitFor, withTempDir } from './helpers.js'
 
 const ROOT = join(DIST, '..')
 
@@ -137,4 +140,55 @@ test('README code runs as printed: its programs against real nodes, its fragment
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
+})
+
+/** A command run to its end within a deadline (then killed), with what it printed. */
+async function run (cmd: string, args: string[], cwd: string, timeoutMs = 60_000): Promise<{ stdout: string, stderr: string }> {
+  const { stdout, stderr } = await promisify(execFile)(cmd, args, { cwd, timeout: timeoutMs, env: { ...process.env, npm_config_update_notifier: 'false' } })
+  return { stdout: stdout.trim(), stderr }
+}
+
+test('as the README says: packed, installed into a project, imported, its CLI run, and calc.ts run there as calc.mjs', async () => {
+  await withTempDir(async (tmp) => {
+    const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8'))
+    // --ignore-scripts: dist/ is already built (the test runs from it); npm pack would rebuild it.
+    const tarball = (await run('npm', ['pack', '--ignore-scripts', '--pack-destination', tmp], ROOT)).stdout.split('\n').at(-1) ?? ''
+    assert.equal(tarball, `agentmesh-${pkg.version}.tgz`)
+    const project = join(tmp, 'my-agent')
+    await mkdir(project)
+    // The override the README asks for on Node 20 (libp2p's p-retry 8 declares Node >= 22).
+    await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'my-agent', private: true, type: 'module', overrides: { 'p-retry': '^7.1.1' } }))
+    // zod too, as the README tells: calc.ts imports it for its schemas.
+    const install = await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', join(tmp, tarball), 'zod'], project)
+    assert.doesNotMatch(install.stderr, /EBADENGINE/, install.stderr)
+    const deps = JSON.parse(await readFile(join(project, 'package.json'), 'utf8')).dependencies
+    assert.deepEqual(Object.keys(deps).sort(), ['agentmesh', 'zod'])
+
+    assert.equal((await run(join(project, 'node_modules', '.bin', 'agentmesh'), ['--version'], project)).stdout, pkg.version)
+    assert.equal((await run('npx', ['--no-install', 'agentmesh', '--version'], project)).stdout, pkg.version)
+
+    // The README's calc.ts, saved as calc.mjs (it says it runs as it is), against an agent that adds.
+    const readme = await readFile(join(ROOT, 'README.md'), 'utf8')
+    const calc = tsBlocks(readme).find(b => b.file === 'calc.ts')
+    assert.ok(calc !== undefined)
+    await writeFile(join(project, 'calc.mjs'), calc.code)
+    const mesh = uniqueMesh()
+    let adder: AgentNode | undefined
+    const p = new Proc([join(project, 'calc.mjs')], { AGENTMESH_MESH: mesh, AGENTMESH_MDNS: 'false', AGENTMESH_LISTEN: '/ip4/127.0.0.1/tcp/0', AGENTMESH_LOG_LEVEL: 'warn' })
+    try {
+      adder = await createAgentNode(nodeOptions(mesh, { name: 'adder', capabilities: ['math'], bootstrap: [] }))
+      const Add = defineCommand('math.add', { request: z.object({ a: z.number(), b: z.number() }), response: z.object({ sum: z.number() }) })
+      adder.handle(Add, ({ a, b }) => ({ sum: a + b }))
+      await adder.start()
+      await printed(p, / listening on \//, 'calc.mjs prints its address')
+      await adder.dial(p.lines[0].replace(/^.* listening on /, ''))
+      await printed(p, 'alert high from myself', 'calc.mjs asks the adder and hears its own alert')
+      assert.deepEqual(p.lines.slice(1, 3), ['adder joined (math)', 'adder says 2 + 3 = 5'], p.lines.join('\n'))
+      p.child.kill('SIGINT')
+      assert.equal(await p.exited(10_000), 0, p.stderr)
+    } finally {
+      await p.stop('SIGKILL')
+      await adder?.stop()
+    }
+  })
 })
