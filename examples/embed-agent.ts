@@ -1,36 +1,38 @@
-// The smallest agent embedded in a process: it joins a mesh, answers a typed command, publishes
-// and receives an event, and calls a peer. Run: node dist/examples/embed-agent.js
+// The README's embedding example (calc.ts) in one process: alice adds numbers for the mesh, bob
+// finds an agent that can, asks it, and publishes an alert that alice hears.
+// Run: node dist/examples/embed-agent.js
 import { z } from 'zod'
-import { createAgentNode, defineCommand, defineTopic } from 'agentmesh'
+import { createAgentNode, defineCommand, defineTopic, type CreateAgentNodeOptions } from 'agentmesh'
 
 // A protocol is a pair of zod schemas; TypeScript takes the payload types from them.
 const Add = defineCommand('math.add', {
   request: z.object({ a: z.number(), b: z.number() }),
   response: z.object({ sum: z.number() })
 })
-const Greetings = defineTopic('greetings', z.object({ text: z.string() }))
+const Alerts = defineTopic('alerts', z.object({ level: z.enum(['low', 'high']) }))
 
 export async function main (): Promise<void> {
   const mesh = `embed-${process.pid}`
   // Two agents in one process here; in real use each is its own process (or host).
   // logLevel 'info' (the default) would also log joins and leaves as JSON on stderr.
-  const alice = await createAgentNode({ name: 'alice', mesh, mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'warn' })
+  const options: CreateAgentNodeOptions = { mesh, mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'warn' }
+  const alice = await createAgentNode({ ...options, name: 'alice', capabilities: ['math'] })
+  alice.handle(Add, ({ a, b }) => ({ sum: a + b })) // a and b are numbers, checked on arrival
   await alice.start()
-  const bob = await createAgentNode({ name: 'bob', mesh, mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: alice.addresses(), logLevel: 'warn' })
+  const alerts = alice.subscribe(Alerts)
+  const bob = await createAgentNode({ ...options, name: 'bob', bootstrap: alice.addresses() })
   await bob.start()
 
-  alice.handle(Add, ({ a, b }) => ({ sum: a + b })) // a and b are numbers, checked on arrival
-  const greetings = alice.subscribe(Greetings)
-
-  await new Promise<void>(resolve => { bob.addEventListener('peer:join', () => { resolve() }, { once: true }) })
-  const { sum } = await bob.request(alice.peerId, Add, { a: 2, b: 3 }, { signal: AbortSignal.timeout(5_000) })
-  console.log(`bob asked alice: 2 + 3 = ${sum}`)
+  // start() returns before any peer is found: bob waits for an agent that can add.
+  const peer = await bob.waitForAgent({ capability: 'math' }, { signal: AbortSignal.timeout(10_000) })
+  const { sum } = await bob.request(peer.peerId, Add, { a: 2, b: 3 }, { signal: AbortSignal.timeout(5_000) })
+  console.log(`bob asked ${peer.name}: 2 + 3 = ${sum}`)
 
   // Gossip needs a moment to learn who subscribes; publish until alice hears it.
-  const timer = setInterval(() => { void bob.publish(Greetings, { text: 'hello from bob' }) }, 200)
-  // eslint-disable-next-line no-unreachable-loop -- the first greeting is all this example waits for
-  for await (const msg of greetings) {
-    console.log(`alice heard on ${msg.topic}: "${msg.payload.text}" from ${msg.from === bob.peerId ? 'bob' : msg.from}`)
+  const timer = setInterval(() => { void bob.publish(Alerts, { level: 'high' }) }, 200)
+  // eslint-disable-next-line no-unreachable-loop -- the first alert is all this example waits for
+  for await (const msg of alerts) {
+    console.log(`alice heard alert ${msg.payload.level} from ${alice.peers().find(p => p.peerId === msg.from)?.name ?? msg.from}`)
     break
   }
   clearInterval(timer)
