@@ -10,7 +10,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { TypedEventEmitter } from 'main-event'
 import type { z } from 'zod'
-import { parseConfig, type AgentConfig } from './config.js'
+import { loadConfig, parseConfig, type AgentConfig } from './config.js'
 import { freshIdentity, loadOrCreateIdentity } from './identity.js'
 import { buildLibp2p, listenError, type AgentLibp2p } from './libp2p.js'
 import { Stats } from './stats.js'
@@ -41,8 +41,9 @@ export type { AgentNodeEvents, CreateAgentNodeOptions, Health } from './types.js
 
 /** Create a node (not yet started) from options validated against the config schema. */
 export async function createAgentNode (options: CreateAgentNodeOptions = {}): Promise<AgentNode> {
-  const { privateKey, logger, ...rest } = options
-  const config = parseConfig(rest)
+  const { privateKey, logger, env, ...rest } = options
+  // With `env`, the AGENTMESH_* variables apply under the options given, as for the CLI's flags.
+  const config = env !== undefined ? await loadConfig({ env, flags: rest }) : parseConfig(rest)
   const id = privateKey !== undefined
     ? { privateKey }
     : config.identity !== undefined ? await loadOrCreateIdentity(config.identity) : await freshIdentity()

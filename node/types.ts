@@ -53,4 +53,9 @@ export interface CreateAgentNodeOptions extends AgentConfigInput {
   privateKey?: PrivateKey
   /** A pino logger to write to instead of the node's own (JSON on stderr at `logLevel`). */
   logger?: Logger
+  /**
+   * Environment variables to read AGENTMESH_* settings from (`process.env`), as the CLI does;
+   * the options given here win over them. Without it, the environment is not read.
+   */
+  env?: NodeJS.ProcessEnv
 }
