@@ -28,14 +28,14 @@ export async function main (): Promise<void> {
   const { sum } = await bob.request(peer.peerId, Add, { a: 2, b: 3 }, { signal: AbortSignal.timeout(5_000) })
   console.log(`bob asked ${peer.name}: 2 + 3 = ${sum}`)
 
-  // Gossip needs a moment to learn who subscribes; publish until alice hears it.
-  const timer = setInterval(() => { void bob.publish(Alerts, { level: 'high' }) }, 200)
+  // Who subscribes spreads by gossip a moment after peers connect: publish once alice listens.
+  await bob.waitForSubscribers(Alerts, { signal: AbortSignal.timeout(10_000) })
+  await bob.publish(Alerts, { level: 'high' })
   // eslint-disable-next-line no-unreachable-loop -- the first alert is all this example waits for
   for await (const msg of alerts) {
     console.log(`alice heard alert ${msg.payload.level} from ${alice.peers().find(p => p.peerId === msg.from)?.name ?? msg.from}`)
     break
   }
-  clearInterval(timer)
   await bob.stop()
   await alice.stop()
 }

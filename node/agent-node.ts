@@ -189,6 +189,21 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     return { subscribers: this.s.pubsub.subscribers(topic), mesh: this.s.pubsub.meshPeers(topic) }
   }
 
+  /**
+   * Resolves with the peers known to subscribe to a topic once there are at least `min` (1).
+   * Subscriptions spread by gossip a moment after peers connect: an event published before any
+   * subscriber is known reaches only this node's own subscribers.
+   */
+  async waitForSubscribers (topic: Topic | string, options: { min?: number, signal?: AbortSignal } = {}): Promise<string[]> {
+    this.assertStarted('wait for subscribers')
+    const name = typeof topic === 'string' ? topic : topic.name
+    const min = options.min ?? 1
+    return await until(this.libp2p.services.pubsub, 'subscription-change', () => {
+      const subs = this.s.pubsub.subscribers(name)
+      return subs.length >= min ? subs : undefined
+    }, options.signal)
+  }
+
   /** A peer's gossipsub score as this node sees it; negative once it sent invalid messages. */
   gossipScore (peerId: string): number {
     return this.s.pubsub.peerScore(peerIdFromString(peerId))
