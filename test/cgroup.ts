@@ -7,7 +7,7 @@
  * A process joins it before any of its code runs: `node --import <JOIN_CGROUP> ...` with
  * AGENTMESH_TEST_CGROUP_PROCS set to `procsFiles` (fixtures/join-cgroup.ts).
  */
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
@@ -33,6 +33,7 @@ export class Cgroup {
   static create ({ cpus, memoryBytes }: Limits, name = `${PREFIX}${process.pid}-${Math.floor(Math.random() * 1e6)}`): Cgroup {
     const period = 100_000
     const quota = String(Math.round(cpus * period))
+    removeOrphans()
     const made: string[] = []
     const mk = (dir: string): string => { mkdirSync(dir); made.push(dir); return dir }
     try {
@@ -67,6 +68,20 @@ export class Cgroup {
       try { rmdirSync(dir) } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
       }
+    }
+  }
+}
+
+/** Cgroups left by test runs whose process died before removing them (emptied when it died). */
+function removeOrphans (): void {
+  const parents = [ROOT, ...['cpu', 'cpu,cpuacct', 'memory'].map(d => join(ROOT, d))].filter(d => existsSync(d))
+  for (const parent of parents) {
+    for (const name of readdirSync(parent)) {
+      const pid = new RegExp(`^${PREFIX}(\\d+)-`).exec(name)?.[1]
+      if (pid === undefined) continue
+      let alive = true
+      try { process.kill(Number(pid), 0) } catch { alive = false }
+      if (!alive) { try { rmdirSync(join(parent, name)) } catch {} }
     }
   }
 }
