@@ -10,7 +10,6 @@
  * unless given explicitly.
  */
 import { readFile } from 'node:fs/promises'
-import { availableParallelism, totalmem } from 'node:os'
 import { z } from 'zod'
 import * as coordination from '../protocols/coordination/constants.js'
 import { ConfigError } from '../protocols/core/errors.js'
@@ -20,6 +19,7 @@ import * as monitoring from '../protocols/monitoring/constants.js'
 import * as pubsub from '../protocols/pubsub/constants.js'
 import * as rpc from '../protocols/rpc/constants.js'
 import * as discovery from '../discovery/constants.js'
+import { machineCpuCores, machineMemoryGb } from './machine.js'
 import { DEFAULT_PRESET, PRESET_NAMES, presets, type PresetName } from './presets.js'
 
 export { presets, PRESET_NAMES, type Preset, type PresetName } from './presets.js'
@@ -116,8 +116,8 @@ const limits = discovery.RESOURCE_LIMITS
  * limits are the agent card's and the task requirements' (discovery/constants.ts).
  */
 export const ResourcesConfig = z.strictObject({
-  cpuCores: z.number().int().min(0).max(limits.cpuCores).default(() => Math.min(availableParallelism(), limits.cpuCores)),
-  memoryGb: z.number().min(0).max(limits.memoryGb).default(() => Math.min(Math.floor(totalmem() / 2 ** 30), limits.memoryGb)),
+  cpuCores: z.number().int().min(0).max(limits.cpuCores).default(() => Math.min(machineCpuCores(), limits.cpuCores)),
+  memoryGb: z.number().min(0).max(limits.memoryGb).default(() => Math.min(machineMemoryGb(), limits.memoryGb)),
   storageGb: z.number().min(0).max(limits.storageGb).default(discovery.DEFAULT_STORAGE_GB),
   gpuUnits: z.number().int().min(0).max(limits.gpuUnits).default(discovery.DEFAULT_GPU_UNITS)
 })

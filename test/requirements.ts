@@ -1,6 +1,7 @@
 /**
  * Outside parts some tests need: Chromium (the live page), promtool (the /metrics exposition),
- * root with iproute2 (the network-namespace lab). On a machine without one, the test that needs
+ * root with iproute2 (the network-namespace lab), root with a writable /sys/fs/cgroup (a node
+ * under container-like CPU and memory limits). On a machine without one, the test that needs
  * it is skipped with the reason and the install line, and the run stays green; with
  * AGENTMESH_TEST_REQUIRE=all (what .ci/run sets, after installing them) a missing part fails
  * the test instead, so CI never passes by skipping.
@@ -16,9 +17,10 @@
 import { spawnSync } from 'node:child_process'
 import { accessSync, constants } from 'node:fs'
 import type { TestContext } from 'node:test'
+import { cgroupUnavailable } from './cgroup.js'
 import { netnsUnavailable } from './netns.js'
 
-export type Part = 'chromium' | 'promtool' | 'netns'
+export type Part = 'chromium' | 'promtool' | 'netns' | 'cgroup'
 
 /** The Chromium that playwright-core drives. */
 export const CHROMIUM = process.env.AGENTMESH_TEST_CHROMIUM ?? '/usr/bin/chromium'
@@ -49,6 +51,11 @@ const PARTS: Record<Part, { what: string, install: string, check: () => string |
     what: 'network namespaces, to run each agent as its own host',
     install: 'run the tests as root, with iproute2 installed (apt-get install iproute2)',
     check: netnsUnavailable
+  },
+  cgroup: {
+    what: 'a cgroup with CPU and memory limits, to run a node as a container with --cpus and --memory would',
+    install: 'run the tests as root on a machine (or privileged container) whose /sys/fs/cgroup is writable',
+    check: cgroupUnavailable
   }
 }
 
