@@ -112,7 +112,7 @@ export const MembershipConfig = z.strictObject({
 const limits = discovery.RESOURCE_LIMITS
 /**
  * What this agent offers to tasks (R-TASK requirements): a task runs here only while the tasks
- * already running leave its requirements free. Defaults: this machine's cores and memory. The
+ * already running leave its requirements free. Defaults: this machine's cores and memory, cut to its cgroup's limits (node/machine.ts). The
  * limits are the agent card's and the task requirements' (discovery/constants.ts).
  */
 export const ResourcesConfig = z.strictObject({
