@@ -18,6 +18,8 @@ const Square = defineCommand(SQUARE, {
 })
 const Status = defineTopic('demo.status', z.object({ name: z.string(), peers: z.number(), served: z.number() }))
 const SUMMARY_EVERY_MS = 10_000
+// A pipeline takes about 2 s; one not done in 30 s is stuck, and the demo says so.
+const PIPELINE_LATE_MS = 30_000
 const verbose = process.env.DEMO_VERBOSE === '1'
 // The mesh has formed for this agent once it sees this many others; until then joins are start-up.
 const expected = Number(process.env.DEMO_AGENTS ?? '0') - 1
@@ -122,17 +124,27 @@ const summary = setInterval(() => {
 let round = 0
 let pipeline: ReturnType<typeof setTimeout> | undefined
 const submitPipeline = (): void => {
+  // Submitting needs a coordinator: before the first election, look again in a second.
+  if (node.coordinator().leader === undefined) { pipeline = setTimeout(submitPipeline, 1_000); return }
   pipeline = setTimeout(submitPipeline, 10_000)
   void (async () => {
     const r = ++round
     const t0 = performance.now()
     try {
-      const [a, b, total] = await node.submitTasks([
+      const handles = await node.submitTasks([
         { task_id: `${node.name}-r${r}-a`, type: 'demo.sum', metadata: { numbers: [r, 1] } },
         { task_id: `${node.name}-r${r}-b`, type: 'demo.sum', metadata: { numbers: [r, 2] } },
         { task_id: `${node.name}-r${r}-total`, type: 'demo.sum', dependencies: [`${node.name}-r${r}-a`, `${node.name}-r${r}-b`] }
       ])
-      const results = await Promise.all([a, b, total].map(async h => await h.result() as { sum: number, by: string }))
+      // A pipeline that does not finish says where it stands instead of staying silent.
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const late = new Promise<undefined>(resolve => { timer = setTimeout(() => { resolve(undefined) }, PIPELINE_LATE_MS) })
+      const results = await Promise.race([Promise.all(handles.map(async h => await h.result() as { sum: number, by: string })), late])
+      clearTimeout(timer)
+      if (results === undefined) {
+        say(`pipeline ${r}: not done after ${PIPELINE_LATE_MS / 1000} s (${handles.map(h => `${h.taskId}: ${h.latest?.status ?? 'no status'}`).join(', ')})`)
+        return
+      }
       const took = ((performance.now() - t0) / 1000).toFixed(1)
       say(`pipeline ${r}: (${r}+1) on ${results[0].by}, (${r}+2) on ${results[1].by}, total ${results[2].sum} on ${results[2].by} (${took} s)`)
     } catch (err) {
@@ -140,7 +152,7 @@ const submitPipeline = (): void => {
     }
   })()
 }
-// The first pipeline once the mesh has formed, then one every 10 s.
+// The first pipeline once the mesh has formed and elected a coordinator, then one every 10 s.
 if (process.env.DEMO_SUBMITS === '1') pipeline = setTimeout(submitPipeline, 4_000)
 
 // Ctrl-C in a terminal reaches every process of the group, and local-mesh also sends SIGTERM:
