@@ -14,6 +14,7 @@ import type { MemberSourceEvents } from '../discovery/member-source.js'
 import type { Member } from '../discovery/members.js'
 import { TaskService } from '../protocols/task/index.js'
 import { ResourceService } from '../protocols/resource/index.js'
+import { NotCoordinatorError } from '../protocols/core/errors.js'
 
 class FakeOffice extends TypedEventEmitter<OfficeEvents> implements Office {
   inOffice = true
@@ -111,4 +112,32 @@ test('the executor refuses a second handler for a type with a typed error (CFG00
   const { tasks } = build()
   tasks.executor.onTask('work', () => 1)
   assert.throws(() => tasks.executor.onTask('work', () => 2), (e: Error & { code?: string }) => e.code === 'CFG001')
+})
+
+test('a takeover that fails while the node stays in office (its lease lapsed a moment) is tried again, not left half done', async () => {
+  const { resources, tasks } = build()
+  let calls = 0
+  const ready = resources.ready.bind(resources)
+  // The resource manager's readiness fails once, as it does when the lease lapses mid-takeover.
+  resources.ready = async () => {
+    calls++
+    if (calls === 1) throw new NotCoordinatorError('this node is not the coordinator in office, so not the resource manager')
+    await ready()
+  }
+  const errors: string[] = []
+  tasks.addEventListener('error', (e) => { errors.push(e.detail.error.message) })
+  resources.start()
+  tasks.start()
+  try {
+    tasks.scheduler.officeCheck()
+    const end = Date.now() + 5_000
+    while (Date.now() < end && (calls < 2 || tasks.scheduler.snapshot(1).taking_over)) await new Promise(resolve => setTimeout(resolve, 50))
+    assert.ok(calls >= 2, 'the takeover ran again')
+    assert.equal(tasks.scheduler.snapshot(1).taking_over, false)
+    assert.equal(tasks.scheduler.snapshot(1).leading, true, 'and this node leads its term')
+    assert.deepEqual(errors.slice(0, 1), ['this node is not the coordinator in office, so not the resource manager'])
+  } finally {
+    tasks.stop()
+    resources.stop()
+  }
 })

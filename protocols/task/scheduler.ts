@@ -160,7 +160,13 @@ export class TaskScheduler {
     if (this.officeTerm === term) return
     this.officeTerm = term
     this.takingOver = true
-    this.ready = this.takeover.takeOver(term).catch((err: Error) => { this.error(err) }).finally(() => {
+    this.ready = this.takeover.takeOver(term).catch((err: Error) => {
+      this.error(err)
+      // Still this term's coordinator (its lease lapsed a moment, or a step failed): the next
+      // second's check takes over again. Left as it was, the table would never be re-stamped
+      // or resumed in this term, and the tasks submitted to it would wait for good.
+      if (this.officeTerm === term) { this.officeTerm = -1; this.takingOver = false }
+    }).finally(() => {
       if (this.officeTerm === term) { this.takingOver = false; this.schedule() }
     })
   }
