@@ -130,8 +130,8 @@ test('a takeover that fails while the node stays in office (its lease lapsed a m
   tasks.start()
   try {
     tasks.scheduler.officeCheck()
-    const end = Date.now() + 5_000
-    while (Date.now() < end && (calls < 2 || tasks.scheduler.snapshot(1).taking_over)) await new Promise(resolve => setTimeout(resolve, 50))
+    const settled = (): boolean => calls >= 2 && !tasks.scheduler.snapshot(1).taking_over
+    for (const end = Date.now() + 5_000; Date.now() < end && !settled();) await new Promise(resolve => setTimeout(resolve, 50))
     assert.ok(calls >= 2, 'the takeover ran again')
     assert.equal(tasks.scheduler.snapshot(1).taking_over, false)
     assert.equal(tasks.scheduler.snapshot(1).leading, true, 'and this node leads its term')
