@@ -12,7 +12,11 @@
  * on one peer's word, while a node many peers cannot reach is declared dead quickly.
  *
  * Incarnations order a member's own statements: a member refutes a suspicion of itself by
- * raising its incarnation; a stale statement (lower incarnation) is ignored.
+ * raising its incarnation; a stale statement (lower incarnation) is ignored. A member's
+ * incarnation here is only ever raised by its own word (`heartbeat` and `leave` are called with
+ * what the member itself said), never by what others say of it: a suspicion of an incarnation
+ * above it is ignored. Otherwise one suspicion at MAX_SAFE_INTEGER would make any live member
+ * offline for good, as it could never say an incarnation above it to refute it.
  */
 export type MemberState = 'alive' | 'suspect' | 'offline' | 'left'
 
@@ -47,7 +51,7 @@ export class FailureDetector {
     return [...this.members].map(([peer, m]) => ({ peer, state: m.state, incarnation: m.incarnation, since: m.since }))
   }
 
-  /** The member spoke (heartbeat, probe answer, any message): alive, unless the word is stale. */
+  /** The member spoke (heartbeat, probe answer, any message), at the incarnation it said: alive, unless the word is stale. */
   heartbeat (peer: string, incarnation: number, now: number): Transition[] {
     if (!validIncarnation(incarnation)) return []
     const m = this.members.get(peer)
@@ -67,15 +71,21 @@ export class FailureDetector {
     return this.suspect(peer, m, m.incarnation, by, now)
   }
 
-  /** Another peer says it suspects the member (at the incarnation it knew). */
+  /**
+   * Another peer says it suspects the member at the incarnation it knew: taken only at the
+   * incarnation the member itself last said here. An older one is stale (refuted already); a
+   * newer one the member never said here, so it is a lie, or a word of the member this node has
+   * not heard yet (the suspecter repeats its suspicions with every heartbeat: heard again once
+   * this node has caught up).
+   */
   suspicionReported (peer: string, by: string, incarnation: number, now: number): Transition[] {
     if (!validIncarnation(incarnation)) return []
     const m = this.members.get(peer)
-    if (m === undefined || incarnation < m.incarnation) return []
+    if (m === undefined || incarnation !== m.incarnation) return []
     return this.suspect(peer, m, incarnation, by, now)
   }
 
-  /** The member announced that it leaves: final until it returns with a newer incarnation. */
+  /** The member itself announced that it leaves: final until it returns with a newer incarnation. */
   leave (peer: string, incarnation: number, now: number): Transition[] {
     if (!validIncarnation(incarnation)) return []
     const m = this.members.get(peer)

@@ -88,18 +88,34 @@ export class MemberTable {
     return { ...this.init.self, incarnation: this.incarnation, suspects: suspects.slice(0, 256), ...(leaving ? { leaving } : {}) }
   }
 
-  /** A heartbeat another agent gossiped (its sender checked by the caller). */
-  heartbeat (hb: Heartbeat, now: number): void {
-    this.learn(hb.peerId, hb, now)
-    if (hb.leaving === true) { this.apply(this.fd.leave(hb.peerId, hb.incarnation, now)); return }
-    this.apply(this.fd.heartbeat(hb.peerId, hb.incarnation, now))
+  /**
+   * A heartbeat gossiped by `from` (the publisher the gossip layer verified; the simulation's
+   * messages are its own). Whom to believe, and on what (issue 13, after memberlist's state.go):
+   * - A heartbeat speaks for its sender only: an incarnation, a "leaving" or a card claimed for
+   *   another agent is dropped whole.
+   * - Its suspicions count only if the sender was a member before it (alive or suspect after
+   *   it): a stranger's first word, or the word of an agent gone, accuses nobody.
+   * - A suspicion names an incarnation of the suspect; the failure detector takes it only up to
+   *   the highest the suspect itself said (see `FailureDetector.suspicionReported`).
+   * - A suspicion of this node refutes only at this node's own incarnation: one above it is of an
+   *   incarnation this node never had, a lie (taking it would let anyone push the incarnation
+   *   to MAX_SAFE_INTEGER, where it can no longer be refuted); one below is stale.
+   */
+  heartbeat (hb: Heartbeat, now: number, from = hb.peerId): void {
+    if (from !== hb.peerId || from === this.init.self.peerId) return
+    const before = this.fd.state(from)
+    this.learn(from, hb, now)
+    if (hb.leaving === true) { this.apply(this.fd.leave(from, hb.incarnation, now)); return }
+    this.apply(this.fd.heartbeat(from, hb.incarnation, now))
+    const after = this.fd.state(from)
+    const vouched = before !== undefined && (after === 'alive' || after === 'suspect')
     for (const s of hb.suspects) {
       if (s.peerId === this.init.self.peerId) {
         // Refute: a newer incarnation outranks every suspicion of the older one.
-        if (s.incarnation >= this.incarnation) { this.incarnation = s.incarnation + 1; this.announceNow = true }
+        if (s.incarnation === this.incarnation) { this.incarnation++; this.announceNow = true }
         continue
       }
-      this.apply(this.fd.suspicionReported(s.peerId, hb.peerId, s.incarnation, now))
+      if (vouched && s.peerId !== from) this.apply(this.fd.suspicionReported(s.peerId, from, s.incarnation, now))
     }
   }
 

@@ -10,6 +10,8 @@
  * - A graceful stop announces "left".
  *
  * An agent told it is suspected refutes by raising its incarnation and telling the mesh at once.
+ * What is believed of whom (a heartbeat speaks for its sender only; suspicions from members, up
+ * to the incarnation the suspect itself said) is MemberTable's and FailureDetector's rule.
  */
 import { z } from 'zod'
 import { TypedEventEmitter } from 'main-event'
@@ -100,9 +102,10 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
     this.unsubscribe = () => { sub.unsubscribe() }
     void (async () => {
       for await (const m of sub) {
-        // The gossip validator already checked that the envelope's source signed it.
-        if (m.from === m.payload.peerId && m.from !== this.init.self.peerId && this.init.ignores?.(m.from) !== true) {
-          this.table.heartbeat(m.payload, Date.now())
+        // The gossip validator already checked that the envelope's source signed it; the table
+        // takes a heartbeat only from the agent it speaks for (see MemberTable.heartbeat).
+        if (this.init.ignores?.(m.from) !== true) {
+          this.table.heartbeat(m.payload, Date.now(), m.from)
           this.flush()
         }
       }

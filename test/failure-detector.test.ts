@@ -1,7 +1,9 @@
-// The failure detector alone: a pure state machine fed events and a simulated clock.
+// The failure detector alone, and the member table around it: pure state machines fed events
+// and a simulated clock.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { FailureDetector, type MemberState } from '../discovery/failure-detector.js'
+import { MemberTable, type Heartbeat } from '../discovery/member-table.js'
 
 const config = { suspicionMinMs: 1_000, suspicionMaxMs: 8_000, confirmationsForMin: 3 }
 
@@ -40,6 +42,20 @@ test('independent confirmations shorten the suspicion to the minimum; repeats do
   assert.deepEqual(fd.tick(1_000).map(t => t.to), ['offline'])
   assert.equal(fd.timeoutFor(0), 8_000)
   assert.equal(fd.timeoutFor(99), 1_000)
+})
+
+test('a suspicion counts only at the incarnation the member itself said: above it is a lie, below it stale', () => {
+  const fd = new FailureDetector(config)
+  fd.heartbeat('b', 5, 0)
+  assert.deepEqual(fd.suspicionReported('b', 'x', Number.MAX_SAFE_INTEGER, 10), [], 'an incarnation b never said')
+  assert.deepEqual(fd.suspicionReported('b', 'x', 6, 10), [], 'one above: b has not said it here (yet)')
+  assert.deepEqual(fd.suspicionReported('b', 'x', 4, 10), [], 'one below: refuted already')
+  assert.deepEqual([fd.state('b'), fd.incarnation('b'), fd.nextDeadline()], ['alive', 5, undefined], 'nothing changed, not even the incarnation')
+  assert.deepEqual(fd.suspicionReported('b', 'x', 5, 20).map(t => `${t.from}>${t.to}@${t.incarnation}`), ['alive>suspect@5'])
+  // While suspected, a lie confirms nothing either: the deadline stays one suspecter's.
+  fd.suspicionReported('b', 'y', Number.MAX_SAFE_INTEGER, 30)
+  assert.equal(fd.nextDeadline(), 20 + config.suspicionMaxMs)
+  assert.deepEqual(fd.heartbeat('b', 6, 40).map(t => `${t.from}>${t.to}@${t.incarnation}`), ['suspect>alive@6'], 'refuted by b itself')
 })
 
 test('garbage incarnations are ignored', () => {
@@ -126,4 +142,60 @@ test('2,000 random schedules: offline never comes sooner than the minimum suspic
   }
   // The schedules must reach the transitions the invariants are about, or they prove nothing.
   assert.ok(offlines > 1_000 && refuted > 1_000, `offline verdicts ${offlines}, refuted suspicions ${refuted}`)
+})
+
+const timings = { heartbeatIntervalMs: 100, probeIntervalMs: 100, probeTimeoutMs: 50, silenceMs: 300, ...config }
+const card = (peerId: string): Omit<Heartbeat, 'incarnation' | 'suspects'> => ({ peerId, name: peerId, roles: [], eligible: true })
+const beat = (peerId: string, incarnation: number, suspects: Heartbeat['suspects'] = [], extra: Partial<Heartbeat> = {}): Heartbeat =>
+  ({ ...card(peerId), incarnation, suspects, ...extra })
+const states = (t: MemberTable): Record<string, string> => Object.fromEntries(t.members().map(m => [m.peerId, `${m.state}@${m.incarnation}`]))
+
+test('member table: a heartbeat speaks for its sender only; its incarnation, "leaving" or card claimed for another agent are dropped', () => {
+  const t = new MemberTable({ ...timings, self: card('a'), incarnation: 10, random: () => 0.5 })
+  t.heartbeat(beat('b', 3), 0)
+  t.heartbeat(beat('b', Number.MAX_SAFE_INTEGER, [], { leaving: true, name: 'forged' }), 10, 'mallory')
+  t.heartbeat(beat('b', 4, [], { name: 'forged' }), 20, 'mallory')
+  assert.deepEqual(states(t), { b: 'alive@3' })
+  assert.equal(t.members()[0].name, 'b')
+  t.heartbeat(beat('a', 99, [], { leaving: true }), 30, 'a')
+  assert.deepEqual(states(t), { b: 'alive@3' }, 'nor is this node a member of its own view')
+})
+
+test('member table: suspicions count only from a member known before, and only up to the incarnation the suspect said', () => {
+  const t = new MemberTable({ ...timings, self: card('a'), incarnation: 10, random: () => 0.5 })
+  t.heartbeat(beat('b', 3), 0)
+  // A stranger's first heartbeat accuses nobody; it is a member from then on.
+  t.heartbeat(beat('m', 1, [{ peerId: 'b', incarnation: 3 }]), 10)
+  assert.deepEqual(states(t), { b: 'alive@3', m: 'alive@1' })
+  // A known member's suspicion of an incarnation b never said (the attack of issue 13): nothing.
+  for (let now = 20; now < 20 + 10 * config.suspicionMaxMs; now += 100) {
+    t.heartbeat(beat('m', 1, [{ peerId: 'b', incarnation: Number.MAX_SAFE_INTEGER }]), now)
+    t.tick(now)
+  }
+  assert.deepEqual(states(t), { b: 'alive@3', m: 'alive@1' }, 'b is still alive, at its own incarnation')
+  assert.ok(!t.drain().changes.some(c => c.peerId === 'b' && c.to !== 'alive'))
+  // The same member's suspicion at b's own incarnation counts, and b's own word refutes it.
+  t.heartbeat(beat('m', 1, [{ peerId: 'b', incarnation: 3 }]), 100_000)
+  assert.deepEqual(states(t).b, 'suspect@3')
+  t.heartbeat(beat('b', 4), 100_010)
+  assert.deepEqual(states(t).b, 'alive@4')
+  // A member that left accuses nobody either.
+  t.heartbeat(beat('m', 1, [], { leaving: true }), 100_020)
+  t.heartbeat(beat('m', 1, [{ peerId: 'b', incarnation: 4 }]), 100_030)
+  assert.deepEqual(states(t), { b: 'alive@4', m: 'left@1' })
+})
+
+test('member table: this node refutes a suspicion of its own incarnation, and takes none of one it never had', () => {
+  const t = new MemberTable({ ...timings, self: card('a'), incarnation: 10, random: () => 0.5 })
+  t.heartbeat(beat('b', 3), 0)
+  t.drain()
+  t.heartbeat(beat('b', 3, [{ peerId: 'a', incarnation: Number.MAX_SAFE_INTEGER }]), 10)
+  assert.equal(t.incarnation, 10, 'a suspicion of a future incarnation is a lie: it would leave nothing to refute with')
+  assert.equal(t.drain().announce, false)
+  t.heartbeat(beat('b', 3, [{ peerId: 'a', incarnation: 9 }]), 20)
+  assert.equal(t.incarnation, 10, 'a stale one is refuted already')
+  t.heartbeat(beat('b', 3, [{ peerId: 'a', incarnation: 10 }]), 30)
+  assert.equal(t.incarnation, 11, 'refuted with the next incarnation')
+  assert.equal(t.drain().announce, true, 'and told at once')
+  assert.equal(t.announcement().incarnation, 11)
 })

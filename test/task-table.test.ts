@@ -6,7 +6,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { FINISHED_RETENTION_MS, TaskTable, finishPatch } from '../protocols/task/table.js'
-import { TaskSpec, type TaskRecord, type TaskReport, type TaskSpecInput } from '../protocols/task/schemas.js'
+import { ReplicateCommand, TaskSpec, type TaskRecord, type TaskReport, type TaskSpecInput } from '../protocols/task/schemas.js'
+import { mayControl, mayRead, partyTo } from '../protocols/task/access.js'
 import { AgentMeshError } from '../protocols/core/errors.js'
 
 const T0 = Date.parse('2030-01-01T00:00:00Z')
@@ -233,4 +234,33 @@ test('merge keeps the newer version; pages walk the table', () => {
   assert.deepEqual(t.page(0, 2).records.map(r => r.spec.task_id), ['a', 'b'])
   assert.equal(t.page(0, 2).more, true)
   assert.deepEqual(t.page(2, 2), { records: [get(t, 'c')], more: false })
+})
+
+test('access: the submitter or the coordinator control a task; they, its agent and the voters read it; nobody else', () => {
+  const t = new TaskTable()
+  t.submit([spec({ task_id: 'a' })], 'sub', T0)
+  const a = get(t, 'a')
+  t.apply(a, { status: 'assigned', agent: 'worker', attempt: 1 }, T0 + 1)
+  const parties = { coordinator: 'coord', voters: ['coord', 'v1', 'v2'] }
+  const who = ['sub', 'coord', 'worker', 'v1', 'stranger']
+  assert.deepEqual(who.map(p => partyTo(a, p, parties)), ['submitter', 'coordinator', 'agent', 'voter', undefined])
+  assert.deepEqual(who.map(p => mayControl(a, p, parties)), [true, true, false, false, false])
+  assert.deepEqual(who.map(p => mayRead(a, p, parties)), [true, true, true, true, false])
+  // Placed elsewhere: the agent that ran an earlier attempt reads it no more.
+  t.apply(a, { status: 'submitted', reason: 'lost' }, T0 + 2)
+  t.apply(a, { status: 'assigned', agent: 'other', attempt: 2 }, T0 + 3)
+  assert.equal(mayRead(a, 'worker', parties), false)
+  assert.equal(mayRead(a, 'other', parties), true)
+})
+
+test('a replicated record keeps its submitter, and one without a submitter is refused', () => {
+  const t = new TaskTable()
+  t.submit([spec({ task_id: 'a' })], 'sub', T0)
+  const wire = JSON.parse(JSON.stringify({ term: 3, records: [get(t, 'a')] }))
+  const parsed = ReplicateCommand.request.parse(wire)
+  const replica = new TaskTable()
+  replica.merge(parsed.records[0])
+  assert.equal(get(replica, 'a').submitter, 'sub')
+  delete wire.records[0].submitter
+  assert.equal(ReplicateCommand.request.safeParse(wire).success, false)
 })

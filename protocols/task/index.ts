@@ -2,7 +2,8 @@
  * The task protocol on one node (R-TASK): every node runs the executor (it takes tasks), a
  * replica of the task table with the scheduler (acting only while this node is the coordinator
  * in office), and the client behind `node.submitTask`. Status changes are published on
- * `tasks.status.<task_id>` for anyone watching, and sent straight to the task's submitter.
+ * `tasks.status.<task_id>` for anyone watching (without the result), and sent straight to the
+ * task's submitter with it. Who may control a task or read its result: access.ts.
  */
 import { TypedEventEmitter } from 'main-event'
 import type { RpcService } from '../rpc/index.js'
@@ -37,7 +38,7 @@ export interface TaskServiceInit {
   office: Office
   /** The member view: alive agents take tasks; one going offline or leaving loses them. */
   members: MemberSource
-  /** Publish a status on `tasks.status.<task_id>` (the node decides whether anyone listens). */
+  /** Publish a status (without its result) on `tasks.status.<task_id>` (the node decides whether anyone listens). */
   publish: (topic: string, status: TaskStatus) => void
   requestTimeoutMs: number
   resourceManager: SchedulerResources
@@ -96,8 +97,8 @@ export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
       office: init.office,
       local: {
         submit: async (specs) => await this.scheduler.submit(init.self, specs),
-        query: async (id) => await this.scheduler.query(id),
-        queryMany: async (ids) => await this.scheduler.queryMany(ids),
+        query: async (id) => await this.scheduler.query(init.self, id),
+        queryMany: async (ids) => await this.scheduler.queryMany(init.self, ids),
         control: async (c) => await this.scheduler.control(init.self, c)
       },
       submitTimeoutMs: 30_000
@@ -119,8 +120,9 @@ export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
     this.client.start()
     this.unhandles = [
       rpc.handle(SubmitCommand, async ({ tasks }, ctx) => ({ accepted: await this.scheduler.submit(ctx.peer, tasks) })),
-      rpc.handle(QueryCommand, async ({ task_id: id }) => await this.scheduler.query(id)),
-      rpc.handle(QueryManyCommand, async ({ task_ids: ids }) => ({ statuses: await this.scheduler.queryMany(ids) })),
+      // The asker is the authenticated peer of the stream: what it may see or do follows from it (access.ts).
+      rpc.handle(QueryCommand, async ({ task_id: id }, ctx) => await this.scheduler.query(ctx.peer, id)),
+      rpc.handle(QueryManyCommand, async ({ task_ids: ids }, ctx) => ({ statuses: await this.scheduler.queryMany(ctx.peer, ids) })),
       rpc.handle(ControlCommand, async (c, ctx) => await this.scheduler.control(ctx.peer, c)),
       rpc.handle(ReportCommand, (r, ctx) => ({ known: this.scheduler.report(ctx.peer, r) })),
       rpc.handle(ReplicateCommand, ({ term, records }, ctx) => ({ stored: this.scheduler.replicate(ctx.peer, term, records) })),
@@ -176,7 +178,10 @@ export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
   async submitAll (specs: TaskSpecInput[], options?: { signal?: AbortSignal }): Promise<TaskHandle[]> { return await this.client.submit(specs, options) }
 
   private statusChanged (r: TaskRecord): void {
-    this.init.publish(`tasks.status.${r.spec.task_id}`, r.status)
+    // The topic is open to anyone who subscribes: it carries the state, not the result, which
+    // goes to the submitter (and whoever access.ts lets query the task).
+    const { result: _result, ...open } = r.status
+    this.init.publish(`tasks.status.${r.spec.task_id}`, open)
     this.safeDispatchEvent('status', { detail: { status: r.status } })
     if (r.submitter === this.init.self) { this.client.update(r.status); return }
     // Coalesced per submitter: a burst of changes is one message, not one per change.

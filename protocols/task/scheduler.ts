@@ -16,7 +16,8 @@
 import type { RpcService } from '../rpc/index.js'
 import type { Office } from '../coordination/office.js'
 import type { MemberSource, MemberSourceEvents } from '../../discovery/member-source.js'
-import { NotCoordinatorError, NotTaskHolderError, UnknownTaskError } from '../core/errors.js'
+import { NotCoordinatorError, NotTaskHolderError, TaskAccessError, UnknownTaskError } from '../core/errors.js'
+import { mayControl, mayRead, type TaskParties } from './access.js'
 import type { TaskExecutor } from './executor.js'
 import type { TaskEvents } from './events.js'
 import { controlRefusal } from './lifecycle.js'
@@ -50,14 +51,7 @@ export interface SchedulerInit {
 
 const RESCHEDULE_EVERY_MS = 1_000
 
-type TableSnapshot = {
-  leading: boolean
-  term: number
-  taking_over: boolean
-  records: number
-  counts: Record<string, number>
-  open: Array<TaskStatus & { type: string, priority: number, placing: boolean, waiting_on?: string[] }>
-}
+type TableSnapshot = { leading: boolean, term: number, taking_over: boolean } & ReturnType<TaskTable['overview']>
 
 export class TaskScheduler {
   readonly table = new TaskTable()
@@ -177,30 +171,7 @@ export class TaskScheduler {
    * in office acts on it.
    */
   snapshot (limit: number): TableSnapshot {
-    const counts: Record<string, number> = {}
-    const open: TaskRecord[] = []
-    for (const r of this.table.records.values()) {
-      counts[r.status.status] = (counts[r.status.status] ?? 0) + 1
-      if (!TERMINAL.has(r.status.status)) open.push(r)
-    }
-    open.sort((a, b) => a.submitted_at - b.submitted_at)
-    return {
-      leading: this.leading(),
-      term: this.officeTerm,
-      taking_over: this.takingOver,
-      records: this.table.size,
-      counts,
-      open: open.slice(0, limit).map(r => {
-        const waiting = this.table.waitingOn(r)
-        return {
-          ...r.status,
-          type: r.spec.type,
-          priority: r.spec.priority,
-          placing: this.placement.busy.has(r.spec.task_id),
-          ...(waiting.length > 0 ? { waiting_on: waiting } : {})
-        }
-      })
-    }
+    return { leading: this.leading(), term: this.officeTerm, taking_over: this.takingOver, ...this.table.overview(limit, this.placement.busy) }
   }
 
   // --- the replica's side (every node) ----------------------------------------------------
@@ -212,9 +183,13 @@ export class TaskScheduler {
   }
 
   recordsFor (from: string, term: number, offset: number, limit: number): { records: TaskRecord[], more: boolean } {
-    if (from !== this.init.self && this.init.office.fencing(term, from) === 'stale-term') {
-      this.rejected(from, 'task-records', 'stale-term')
-      throw new NotCoordinatorError(`term ${term} is stale`)
+    // A coordinator taking office reads them, of a term not stale, and it is a voter (the voters
+    // elected it): anyone else would read every task with its result.
+    const office = this.init.office
+    const why = from === this.init.self ? undefined : office.fencing(term, from) === 'stale-term' ? 'stale-term' : !office.voters().includes(from) ? 'not-a-voter' : undefined
+    if (why !== undefined) {
+      this.rejected(from, 'task-records', why)
+      throw new NotCoordinatorError(why === 'stale-term' ? `term ${term} is stale` : `${from} is not a voter: only a coordinator taking office reads the task records`)
     }
     return this.table.page(offset, limit)
   }
@@ -249,18 +224,38 @@ export class TaskScheduler {
     return specs.map(s => ({ task_id: s.task_id, duplicate: !made.has(s), status: (this.table.get(s.task_id) as TaskRecord).status.status }))
   }
 
-  async query (taskId: string): Promise<TaskStatus> {
+  /** Who the task's parties are as this coordinator sees them (see access.ts). */
+  private parties (): TaskParties { return { coordinator: this.init.self, voters: this.init.office.voters() } }
+
+  /** A task's status for `from` (the authenticated asker): TSK007 unless it is a party to the task. */
+  async query (from: string, taskId: string): Promise<TaskStatus> {
     await this.leadingNow()
     const r = this.table.get(taskId)
     if (r === undefined) throw new UnknownTaskError(`no task ${taskId}`)
+    if (!mayRead(r, from, this.parties())) {
+      this.rejected(from, 'task-query', 'TSK007')
+      throw new TaskAccessError(`${from} is no party to task ${taskId}`)
+    }
     return r.status
   }
 
-  async queryMany (ids: string[]): Promise<TaskStatus[]> {
+  /**
+   * Several tasks' statuses for `from`: unknown ones and those it is no party to are left out
+   * (a submitter's poll still gets its own); TSK007 when it may see none of the known ones.
+   */
+  async queryMany (from: string, ids: string[]): Promise<TaskStatus[]> {
     await this.leadingNow()
-    return ids.flatMap(id => { const r = this.table.get(id); return r !== undefined ? [r.status] : [] })
+    const parties = this.parties()
+    const known = ids.flatMap(id => this.table.get(id) ?? [])
+    const visible = known.filter(r => mayRead(r, from, parties))
+    if (visible.length < known.length) {
+      this.rejected(from, 'task-query-many', 'TSK007')
+      if (visible.length === 0) throw new TaskAccessError(`${from} is no party to any of the ${known.length} tasks asked about`)
+    }
+    return visible.map(r => r.status)
   }
 
+  /** Pause, resume, cancel from `from` (the authenticated asker): only the submitter or this coordinator (TSK007). */
   async control (from: string, c: TaskControl): Promise<TaskControlAnswer> {
     await this.leadingNow()
     const reject = (code: string, reason: string): TaskControlAnswer => {
@@ -269,6 +264,7 @@ export class TaskScheduler {
     }
     const r = this.table.get(c.task_id)
     if (r === undefined) return reject('TSK001', `no task ${c.task_id}`)
+    if (!mayControl(r, from, this.parties())) return reject('TSK007', `only the task's submitter or the coordinator may control it; ${from} is neither`)
     const action = c.type.slice('task.control.'.length) as 'pause' | 'resume' | 'cancel'
     const refusal = controlRefusal(action, r.status.status)
     if (refusal !== undefined) return reject('TSK002', refusal)

@@ -249,6 +249,33 @@ export class TaskTable {
     return load
   }
 
+  /**
+   * The table as the debug endpoint shows it (`/tasks`): counts by state and the open tasks,
+   * oldest first, with what each waits for; `placing` are being placed right now.
+   */
+  overview (limit: number, placing: ReadonlySet<string>): {
+    records: number
+    counts: Record<string, number>
+    open: Array<TaskStatus & { type: string, priority: number, placing: boolean, waiting_on?: string[] }>
+  } {
+    const counts: Record<string, number> = {}
+    const open: TaskRecord[] = []
+    for (const r of this.records.values()) {
+      counts[r.status.status] = (counts[r.status.status] ?? 0) + 1
+      if (!TERMINAL.has(r.status.status)) open.push(r)
+    }
+    open.sort((a, b) => a.submitted_at - b.submitted_at)
+    return {
+      records: this.records.size,
+      counts,
+      open: open.slice(0, limit).map(r => {
+        const waiting = this.waitingOn(r)
+        const waits = waiting.length > 0 ? { waiting_on: waiting } : {}
+        return { ...r.status, type: r.spec.type, priority: r.spec.priority, placing: placing.has(r.spec.task_id), ...waits }
+      })
+    }
+  }
+
   // --- deadlines --------------------------------------------------------------------------
 
   /** The earliest deadline of a task not finished (ms), or undefined. */

@@ -1,0 +1,41 @@
+/**
+ * Who may act on a task and who may read it (R-SEC, issue 13): rights come from what the mesh
+ * recorded, never from what the asker says. `peer` is always the authenticated peer of the rpc
+ * stream (Noise), and the submitter is the one recorded when the task was submitted; nothing
+ * a sender fills in is taken for either. Pure: the scheduler asks, and refuses with TSK007.
+ *
+ * - Control (pause, resume, cancel): the task's submitter, or the coordinator in office (a
+ *   control made on the coordinator's own node). Anyone else could stop other agents' work.
+ * - Status and result: the submitter and the coordinator, the agent holding the current attempt
+ *   (it runs the task and makes the result), and the voters (they hold every task record as a
+ *   replica, result included: refusing them would protect nothing). A stranger learns nothing
+ *   of the task beyond "not yours", not even its state.
+ */
+import type { TaskRecord } from './schemas.js'
+
+export interface TaskParties {
+  /** The coordinator in office (the node answering, when it answers at all). */
+  coordinator: string
+  /** The voters of the current voter set: they hold the replicated records. */
+  voters: readonly string[]
+}
+
+/** Who `peer` is to the task, or undefined when it is none of its parties. */
+export function partyTo (r: TaskRecord, peer: string, parties: TaskParties): 'submitter' | 'coordinator' | 'agent' | 'voter' | undefined {
+  if (peer === r.submitter) return 'submitter'
+  if (peer === parties.coordinator) return 'coordinator'
+  if (r.status.agent !== undefined && peer === r.status.agent) return 'agent'
+  if (parties.voters.includes(peer)) return 'voter'
+  return undefined
+}
+
+/** Pause, resume and cancel: only the submitter or the coordinator in office. */
+export function mayControl (r: TaskRecord, peer: string, parties: TaskParties): boolean {
+  const party = partyTo(r, peer, parties)
+  return party === 'submitter' || party === 'coordinator'
+}
+
+/** The task's status with its result: any of its parties. */
+export function mayRead (r: TaskRecord, peer: string, parties: TaskParties): boolean {
+  return partyTo(r, peer, parties) !== undefined
+}
