@@ -157,6 +157,7 @@ test('a bad config file, a bad variable or a public debug address without a toke
 test('structured logs: JSON lines on stderr with time, level, peer id and, per message, correlation_id, source, destination, message_type', async () => {
   const mesh = uniqueMesh()
   const a = await startCli(['--name', 'log1', '--mesh', mesh, '--no-mdns', '--log-level', 'debug'])
+  let b: Awaited<ReturnType<typeof startCli>> | undefined
   try {
     const req = new Proc([CLI, 'request', '--mesh', mesh, '--no-mdns', '--log-level', 'silent', '--bootstrap', a.ready.addresses[0], a.ready.peerId, 'echo', '"hi"'])
     assert.equal(await req.exited(), 0, req.stderr)
@@ -168,9 +169,12 @@ test('structured logs: JSON lines on stderr with time, level, peer id and, per m
     for (const k of ['time', 'level', 'peer_id', 'correlation_id', 'source', 'destination', 'message_type']) assert.ok(got[k] !== undefined, `log line has ${k}: ${JSON.stringify(got)}`)
     assert.equal(got.destination, a.ready.peerId)
     assert.equal(got.message_type, 'REQUEST')
-    assert.ok(lines().some(l => l.msg === 'agent joined'))
+    // The request ran as a client, which joins as no agent: an agent's join is logged at info.
+    b = await startCli(['--name', 'log2', '--mesh', mesh, '--no-mdns', '--log-level', 'silent', '--bootstrap', a.ready.addresses[0]])
+    await waitFor(() => lines().some(l => l.msg === 'agent joined' && l.peer_name === 'log2'), 'log1 to log log2 joining')
   } finally {
     await a.proc.stop()
+    await b?.proc.stop()
   }
 })
 
