@@ -144,7 +144,8 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     for (const service of [...this.ordered].reverse()) await service.stop()
     this.state = 'stopped'
     await this.tracing?.flush().catch((err) => { this.log.warn({ error: (err as Error).message }, 'traces could not be flushed') })
-    this.log.info('node stopped')
+    // Only a node that started says it stopped: a failed start reports its error and nothing else.
+    if (this.startedAt > 0) this.log.info('node stopped')
     this.log.flush()
   }
 

@@ -45,8 +45,21 @@ test('two CLI nodes find each other through --bootstrap; the debug endpoint show
       rows = st.lines.length > 0 ? JSON.parse(st.lines[0]) : []
       return rows.length === 2
     }, 'status to list both agents', 20_000)
-    assert.deepEqual(rows.map(r => r.agent), ['a1 *', 'a2'])
+    assert.deepEqual(rows.map(r => r.name), ['a1', 'a2'])
+    assert.deepEqual(rows.map(r => r.self), [true, false])
+    assert.deepEqual(rows.map(r => r.peerId), [a.ready.peerId, b.ready.peerId])
+    assert.deepEqual(rows[1].roles, ['agent'])
     assert.equal(rows[1].peers, 1)
+    assert.equal(rows[0].rttMs, null)
+    for (const k of ['msgsPerSec', 'seenSecondsAgo']) assert.equal(typeof rows[1][k], 'number', k)
+    // Two agents elect nobody (coordination.bootstrapExpect is 3): no row is the coordinator.
+    assert.deepEqual(rows.map(r => r.coordinator), [false, false])
+    // The text table, asked with host:port as --debug takes it: whose view it is, said above the table.
+    const table = new Proc([CLI, 'status', a.ready.debug.replace('http://', '')])
+    assert.equal(await table.exited(), 0, table.stderr)
+    assert.match(table.lines[0], /^as a1 sees it \(first row\); no coordinator/)
+    assert.match(table.lines[1], /^agent\s+roles\s+peers\s+rtt ms\s+msgs\/s\s+seen s ago\s+coordinator\s+peer id$/)
+    assert.match(table.lines[3], /^a1\s+agent\s+1\s+-\s/)
 
     // request by agent name, through the bootstrap node
     const req = new Proc([CLI, 'request', '--json', '--mesh', mesh, '--no-mdns', '--bootstrap', boot, 'a2', 'echo', '{"x":[1,2]}'])
@@ -144,6 +157,7 @@ test('a bad config file, a bad variable or a public debug address without a toke
 test('structured logs: JSON lines on stderr with time, level, peer id and, per message, correlation_id, source, destination, message_type', async () => {
   const mesh = uniqueMesh()
   const a = await startCli(['--name', 'log1', '--mesh', mesh, '--no-mdns', '--log-level', 'debug'])
+  let b: Awaited<ReturnType<typeof startCli>> | undefined
   try {
     const req = new Proc([CLI, 'request', '--mesh', mesh, '--no-mdns', '--log-level', 'silent', '--bootstrap', a.ready.addresses[0], a.ready.peerId, 'echo', '"hi"'])
     assert.equal(await req.exited(), 0, req.stderr)
@@ -155,9 +169,12 @@ test('structured logs: JSON lines on stderr with time, level, peer id and, per m
     for (const k of ['time', 'level', 'peer_id', 'correlation_id', 'source', 'destination', 'message_type']) assert.ok(got[k] !== undefined, `log line has ${k}: ${JSON.stringify(got)}`)
     assert.equal(got.destination, a.ready.peerId)
     assert.equal(got.message_type, 'REQUEST')
-    assert.ok(lines().some(l => l.msg === 'agent joined'))
+    // The request ran as a client, which joins as no agent: an agent's join is logged at info.
+    b = await startCli(['--name', 'log2', '--mesh', mesh, '--no-mdns', '--log-level', 'silent', '--bootstrap', a.ready.addresses[0]])
+    await waitFor(() => lines().some(l => l.msg === 'agent joined' && l.peer_name === 'log2'), 'log1 to log log2 joining')
   } finally {
     await a.proc.stop()
+    await b?.proc.stop()
   }
 })
 
@@ -200,13 +217,13 @@ test('agentmesh status --watch redraws the table until interrupted, then exits 0
       }
       return out
     }
-    const listsBoth = (f: string[]): boolean => f.some(l => l.startsWith('n0 *')) && f.some(l => l.startsWith('n1 '))
+    const listsBoth = (f: string[]): boolean => f.some(l => l.startsWith('as n0 sees it')) && f.some(l => l.startsWith('n0 ')) && f.some(l => l.startsWith('n1 '))
     await waitFor(() => frames().filter(listsBoth).length >= 2, 'two frames listing both agents', 15_000)
     const drawn = frames().filter(listsBoth)
     const header = (f: string[]): string => f[0].replace(/^.*\x1b\[H/, '') // eslint-disable-line no-control-regex
     assert.match(header(drawn[0]), new RegExp(`^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z  ${url}$`))
     assert.notEqual(header(drawn[0]), header(drawn[1]), 'each frame is drawn afresh, with its own time')
-    assert.ok(drawn[0].some(l => /^agent\s+roles\s+peers\s+rtt ms/.test(l)), drawn[0].join('\n'))
+    assert.ok(drawn[0].some(l => /^agent\s+roles\s+peers\s+rtt ms\s+msgs\/s\s+seen s ago\s+coordinator/.test(l)), drawn[0].join('\n'))
     watch.child.kill('SIGINT')
     assert.equal(await watch.exited(5_000), 0)
     const pid = watch.child.pid as number

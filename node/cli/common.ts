@@ -1,17 +1,26 @@
 import { Command, Option } from 'commander'
 import { createAgentNode, type AgentNode } from '../agent-node.js'
-import { loadConfig, type AgentConfig } from '../config.js'
+import { configFromEnv, configFromFile, loadConfig, type AgentConfig } from '../config.js'
 import { AgentMeshError } from '../../protocols/core/errors.js'
+import { watchBootstrap } from './join.js'
 
-/** Flags shared by every command that runs a node; they map onto config keys. */
+/** Exit codes, one convention for every command (README's CLI section says the same). */
+export const EXIT_RUNTIME = 1
+export const EXIT_USAGE = 2
+
 /** List flags repeat or take commas (`--bootstrap A --bootstrap B` or `--bootstrap A,B`); they are
  * not variadic, which would swallow the positional arguments after them. */
 function list (value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), ...value.split(',').map(s => s.trim()).filter(s => s.length > 0)]
 }
 
-export function nodeOptions (cmd: Command): Command {
-  return cmd
+/**
+ * Flags shared by every command that runs a node; they map onto config keys. A `client` command
+ * (request, pub, sub) logs at warn unless told otherwise, like the nats CLI that prints the answer
+ * and nothing else, and takes -v for info.
+ */
+export function nodeOptions (cmd: Command, kind: 'agent' | 'client' = 'agent'): Command {
+  cmd
     .option('-c, --config <file>', 'JSON config file (flags override AGENTMESH_* variables, which override the file)')
     .option('--name <name>', 'agent name shown to peers')
     .option('--mesh <mesh>', 'mesh name; agents only see their own mesh')
@@ -22,7 +31,9 @@ export function nodeOptions (cmd: Command): Command {
     .option('--roles <roles>', 'roles announced in the agent card (repeat or comma-separate)', list)
     .option('--capabilities <caps>', 'capabilities announced in the agent card (repeat or comma-separate)', list)
     .addOption(new Option('--no-mdns', 'do not discover peers by multicast DNS'))
-    .option('--log-level <level>', 'silent | error | warn | info | debug')
+    .option('--log-level <level>', `silent | error | warn | info | debug; logs go to stderr (default ${kind === 'client' ? 'warn' : 'info'}, or AGENTMESH_LOG_LEVEL, or the file's logLevel)`)
+  if (kind === 'client') cmd.option('-v, --verbose', 'log at info level (--log-level info)')
+  return cmd
     .option('--preset <name>', 'timings of failure detection and elections: local (one host) | lan (default) | wan')
     .option('--json', 'print one JSON object per line')
 }
@@ -43,24 +54,82 @@ export async function configFrom (o: Record<string, any>, extra: Record<string, 
   return await loadConfig({ file: o.config, env: process.env, flags: flagsToConfig(o, extra) })
 }
 
-/** A short-lived node for one job (pub, sub, request): no listening socket beyond loopback. */
-export async function clientNode (o: Record<string, any>): Promise<AgentNode> {
-  const config = await configFrom(o, { client: true, listen: o.listen ?? ['/ip4/127.0.0.1/tcp/0'], name: o.name ?? `cli-${process.pid}` })
-  if (config.bootstrap.length === 0 && !config.mdns) fail('nothing to join: give --bootstrap <multiaddr> or allow mDNS')
-  const node = await createAgentNode({ ...config })
-  await node.start()
-  return node
+/**
+ * The log level of a client command: --log-level, then -v, then AGENTMESH_LOG_LEVEL or the file,
+ * then warn. Only the last two need looking up (the sources map of the config loader says whether
+ * they give it); undefined leaves the key to them.
+ */
+async function clientLogLevel (o: Record<string, any>): Promise<string | undefined> {
+  if (o.logLevel !== undefined) return o.logLevel
+  if (o.verbose === true) return 'info'
+  const sources = new Map<string, string>()
+  configFromEnv(process.env, sources)
+  if (o.config !== undefined) await configFromFile(o.config, sources)
+  return sources.has('logLevel') ? undefined : 'warn'
 }
 
-export function fail (message: string, code = 2): never {
+export interface Client {
+  node: AgentNode
+  /** Aborted, with a ConnectionError saying why, once every bootstrap peer failed and no agent is connected. */
+  unreachable: AbortSignal
+}
+
+/**
+ * A short-lived node for one job (pub, sub, request): a client of the mesh (it never votes and
+ * is not listed as an agent), listening on loopback only, under its own name, whatever the file says.
+ */
+export async function clientNode (o: Record<string, any>): Promise<Client> {
+  const config = await configFrom(o, {
+    client: true,
+    listen: o.listen ?? ['/ip4/127.0.0.1/tcp/0'],
+    name: o.name ?? `cli-${process.pid}`,
+    logLevel: await clientLogLevel(o)
+  })
+  if (config.bootstrap.length === 0 && !config.mdns) fail('nothing to join: give --bootstrap <multiaddr> or allow mDNS')
+  const node = await createAgentNode({ ...config })
+  // Watching before start(): the first dial starts with it.
+  const unreachable = watchBootstrap(node, config.bootstrap)
+  await node.start()
+  return { node, unreachable }
+}
+
+/**
+ * A signal that fires at the deadline, or earlier when the mesh is found unreachable. Not
+ * AbortSignal.any over AbortSignal.timeout: on Node 20 the timeout signal, held only weakly by
+ * both, can be collected before it fires, and the wait never ends (nodejs/node#57736). The timer
+ * here holds its controller; it is unref'd so that it keeps no finished command alive.
+ */
+export function within (client: Client, ms: number): AbortSignal {
+  const controller = new AbortController()
+  const onUnreachable = (): void => { clearTimeout(timer); controller.abort(client.unreachable.reason) }
+  const timer = setTimeout(() => {
+    client.unreachable.removeEventListener('abort', onUnreachable)
+    controller.abort(new DOMException(`no answer within ${ms} ms`, 'TimeoutError'))
+  }, ms)
+  timer.unref()
+  if (client.unreachable.aborted) onUnreachable()
+  else client.unreachable.addEventListener('abort', onUnreachable, { once: true })
+  return controller.signal
+}
+
+/** For a wait that may run out (the caller goes on), but must not hide an unreachable mesh. */
+export function unlessUnreachable (client: Client): (err: unknown) => void {
+  return () => { if (client.unreachable.aborted) throw client.unreachable.reason }
+}
+
+export function fail (message: string, code = EXIT_USAGE): never {
   process.stderr.write(`agentmesh: ${message}\n`)
   process.exit(code)
 }
 
-/** One handler for every command's errors: a typed error prints its code, nothing prints a stack. */
+/**
+ * One handler for every command's errors: a typed error prints its code, nothing prints a stack.
+ * A configuration error (CFG001: a bad value, a port already in use) is the user's to fix before
+ * running again, so it exits as a usage error.
+ */
 export function report (err: unknown): never {
-  if (err instanceof AgentMeshError) fail(`${err.code} ${err.name}: ${err.message}`, err.code === 'CFG001' ? 2 : 1)
-  fail((err as Error)?.message ?? String(err), 1)
+  if (err instanceof AgentMeshError) fail(`${err.code} ${err.name}: ${err.message}`, err.code === 'CFG001' ? EXIT_USAGE : EXIT_RUNTIME)
+  fail((err as Error)?.message ?? String(err), EXIT_RUNTIME)
 }
 
 export function parseJsonArg (text: string | undefined, what: string): unknown {
@@ -83,13 +152,14 @@ export async function waitFor (check: () => boolean, timeoutMs: number, interval
   return check()
 }
 
-export function onSignals (stop: () => Promise<void>): void {
+export function onSignals (stop: () => Promise<void>): () => void {
   let stopping = false
   const handler = (): void => {
     if (stopping) process.exit(130)
     stopping = true
-    stop().then(() => process.exit(0), () => process.exit(1))
+    stop().then(() => process.exit(0), () => process.exit(EXIT_RUNTIME))
   }
   process.on('SIGINT', handler)
   process.on('SIGTERM', handler)
+  return handler
 }

@@ -2,7 +2,7 @@
 // The agentmesh command: a thin layer over the library. Kept apart from node/index.ts so that
 // importing the library never runs a CLI.
 import '../polyfills.js'
-import { Command } from 'commander'
+import { Command, type CommanderError } from 'commander'
 import { AGENTMESH_VERSION } from '../../protocols/core/version.js'
 import { startCommand } from './start.js'
 import { pubCommand } from './pub.js'
@@ -10,6 +10,17 @@ import { subCommand } from './sub.js'
 import { requestCommand } from './request.js'
 import { idCommand } from './id.js'
 import { statusCommand } from './status.js'
+import { EXIT_USAGE } from './common.js'
+
+const EXIT_CODES = `
+Exit codes:
+  0  done (or stopped by SIGINT/SIGTERM)
+  1  failed at run time: a request failed, no such agent, the mesh or debug endpoint unreachable
+  2  usage or configuration: unknown flag, missing argument, bad config value (CFG001), port in use`
+
+// Commander exits 1 on an unknown flag or a missing argument; a usage error exits 2 here, as
+// the configuration errors do, so a script can tell "fix the command" from "it failed".
+const usageExit = (err: CommanderError): never => process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE)
 
 const program = new Command('agentmesh')
   .description('a peer-to-peer mesh for software agents')
@@ -20,6 +31,12 @@ const program = new Command('agentmesh')
   .addCommand(requestCommand())
   .addCommand(idCommand())
   .addCommand(statusCommand())
+  .addHelpText('after', EXIT_CODES)
   .showHelpAfterError()
+  .exitOverride(usageExit)
+for (const cmd of program.commands) {
+  // addCommand does not pass these settings down: each command gets them itself.
+  cmd.exitOverride(usageExit).showHelpAfterError(`(agentmesh ${cmd.name()} --help shows its usage)`).addHelpText('after', EXIT_CODES)
+}
 
 await program.parseAsync(process.argv)

@@ -1,9 +1,9 @@
 import { Command } from 'commander'
-import { clientNode, nodeOptions, parseJsonArg, report, waitFor } from './common.js'
+import { clientNode, nodeOptions, parseJsonArg, report, unlessUnreachable, waitFor, within } from './common.js'
 
 export function pubCommand (): Command {
-  return nodeOptions(new Command('pub'))
-    .description('join the mesh, publish an event on a topic, and leave')
+  return nodeOptions(new Command('pub'), 'client')
+    .description('join the mesh as a client, publish an event on a topic, and leave')
     .argument('<topic>', 'topic name')
     .argument('[payload]', 'JSON payload (a bare word is sent as a string)')
     .option('--count <n>', 'publish the payload this many times', '1')
@@ -11,19 +11,23 @@ export function pubCommand (): Command {
     .action(async (topic: string, payloadText: string | undefined, o) => {
       try {
         const payload = parseJsonArg(payloadText, 'payload')
-        const node = await clientNode(o)
-        await node.joined({ signal: AbortSignal.timeout(Number(o.wait)) }).catch(() => {})
-        const seen = await waitFor(() => node.topicPeers(topic).subscribers.length > 0, Number(o.wait))
-        const subscribers = node.topicPeers(topic).subscribers.length
-        const count = Number(o.count)
-        for (let i = 0; i < count; i++) await node.publish(topic, payload)
-        await node.flush()
-        // Gossip writes are asynchronous: give them a moment to leave before the connection goes.
-        await new Promise(resolve => setTimeout(resolve, 300))
-        const line = { event: 'published', topic, count, subscribers }
-        const text = `published ${count} on ${topic} (${line.subscribers} subscriber(s) known${seen ? '' : ', none seen in time'})`
-        process.stdout.write(o.json === true ? JSON.stringify(line) + '\n' : text + '\n')
-        await node.stop()
+        const client = await clientNode(o)
+        const { node } = client
+        try {
+          await node.joined({ signal: within(client, Number(o.wait)) }).catch(unlessUnreachable(client))
+          const seen = await waitFor(() => node.topicPeers(topic).subscribers.length > 0, Number(o.wait))
+          const subscribers = node.topicPeers(topic).subscribers.length
+          const count = Number(o.count)
+          for (let i = 0; i < count; i++) await node.publish(topic, payload)
+          await node.flush()
+          // Gossip writes are asynchronous: give them a moment to leave before the connection goes.
+          await new Promise(resolve => setTimeout(resolve, 300))
+          const line = { event: 'published', topic, count, subscribers }
+          const text = `published ${count} on ${topic} (${line.subscribers} subscriber(s) known${seen ? '' : ', none seen in time'})`
+          process.stdout.write(o.json === true ? JSON.stringify(line) + '\n' : text + '\n')
+        } finally {
+          await node.stop()
+        }
       } catch (err) {
         report(err)
       }

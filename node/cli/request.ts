@@ -1,9 +1,12 @@
 import { Command } from 'commander'
-import { clientNode, fail, nodeOptions, parseJsonArg, report, waitFor } from './common.js'
+import { clientNode, nodeOptions, parseJsonArg, report, unlessUnreachable, within } from './common.js'
+
+/** How long to look for the agent asked: bootstrap, then peer exchange bring the cards in. */
+const FIND_MS = 10_000
 
 export function requestCommand (): Command {
-  return nodeOptions(new Command('request'))
-    .description('join the mesh, send a request to one agent (peer id or name), print the answer')
+  return nodeOptions(new Command('request'), 'client')
+    .description('join the mesh as a client, send a request to one agent (peer id or name), print the answer')
     .argument('<agent>', 'peer id or agent name')
     .argument('<command>', 'command name, e.g. echo or info')
     .argument('[payload]', 'JSON payload')
@@ -11,19 +14,23 @@ export function requestCommand (): Command {
     .action(async (agent: string, command: string, payloadText: string | undefined, o) => {
       try {
         const payload = parseJsonArg(payloadText, 'payload')
-        const node = await clientNode(o)
-        const isPeerId = /^(12D3Koo|Qm)[1-9A-HJ-NP-Za-km-z]+$/.test(agent)
-        let peer = isPeerId ? agent : undefined
-        if (peer !== undefined) {
-          // Give bootstrap and peer exchange a moment to reach the agent; dialling it by id
-          // needs its addresses, which arrive with its card.
-          await node.joined({ peer, signal: AbortSignal.timeout(10_000) }).catch(() => {})
-        } else {
-          await waitFor(() => node.findAgents({ name: agent }).length > 0, 10_000)
-          peer = node.findAgents({ name: agent })[0]?.peerId
-          if (peer === undefined) { await node.stop(); fail(`no agent named "${agent}" found in the mesh`, 1) }
-        }
+        const client = await clientNode(o)
+        const { node } = client
         try {
+          const isPeerId = /^(12D3Koo|Qm)[1-9A-HJ-NP-Za-km-z]+$/.test(agent)
+          let peer = isPeerId ? agent : undefined
+          if (peer !== undefined) {
+            // Dialling an agent by id needs its addresses, which arrive with its card: wait for
+            // it a while, then try anyway (the request says what went wrong).
+            await node.joined({ peer, signal: within(client, FIND_MS) }).catch(unlessUnreachable(client))
+          } else {
+            await node.waitForAgent({ name: agent }, { signal: within(client, FIND_MS) }).catch(unlessUnreachable(client))
+            peer = node.findAgents({ name: agent })[0]?.peerId
+            if (peer === undefined) {
+              const seen = [...new Set(node.peers().map(p => p.name))].sort()
+              throw new Error(`no agent named "${agent}"; agents seen: ${seen.length > 0 ? seen.join(', ') : 'none'}`)
+            }
+          }
           const answer = await node.request(peer, command, payload, { timeoutMs: Number(o.timeout) })
           process.stdout.write(JSON.stringify(o.json === true ? { event: 'answer', peer, command, answer } : answer, null, o.json === true ? 0 : 2) + '\n')
         } finally {

@@ -1,6 +1,8 @@
 import { Command } from 'commander'
 import { createAgentNode } from '../agent-node.js'
 import { configFrom, nodeOptions, onSignals, report } from './common.js'
+import { printCoordinator, type Out } from './coordinator-lines.js'
+import { stopWithNpmParent } from './parent-watch.js'
 
 export function startCommand (): Command {
   return nodeOptions(new Command('start'))
@@ -12,7 +14,7 @@ export function startCommand (): Command {
         const config = await configFrom(o)
         const node = await createAgentNode(config)
         const json = o.json === true
-        const out = (event: Record<string, unknown>, text: string): void => {
+        const out: Out = (event, text) => {
           process.stdout.write(json ? JSON.stringify({ ...event, ts: new Date().toISOString() }) + '\n' : text + '\n')
         }
         node.addEventListener('peer:join', (e) => {
@@ -24,7 +26,6 @@ export function startCommand (): Command {
         node.handle('echo', (req) => req)
         node.handle('info', () => node.health())
         await node.start()
-        onSignals(async () => { await node.stop() })
         const debug = node.debugUrl ?? null
         out({ event: 'ready', peerId: node.peerId, name: node.name, addresses: node.addresses(), debug },
           [
@@ -33,6 +34,9 @@ export function startCommand (): Command {
             ...node.addresses().map(a => `  listen   ${a}`),
             `  debug    ${debug ?? '(off: --debug host:port)'}`
           ].join('\n'))
+        const quiet = printCoordinator(node, out)
+        const stop = onSignals(async () => { quiet(); await node.stop() })
+        stopWithNpmParent(stop)
       } catch (err) {
         report(err)
       }

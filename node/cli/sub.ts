@@ -2,15 +2,21 @@ import { Command } from 'commander'
 import { clientNode, nodeOptions, onSignals, report } from './common.js'
 
 export function subCommand (): Command {
-  return nodeOptions(new Command('sub'))
-    .description('join the mesh and print the events of a topic until interrupted')
+  return nodeOptions(new Command('sub'), 'client')
+    .description('join the mesh as a client and print the events of a topic until interrupted')
     .argument('<topic>', 'topic name')
     .option('--count <n>', 'exit after this many messages')
     .action(async (topic: string, o) => {
       try {
-        const node = await clientNode(o)
+        const client = await clientNode(o)
+        const { node } = client
         const sub = node.subscribe(topic)
-        onSignals(async () => { sub.unsubscribe(); await node.stop() })
+        const stop = async (): Promise<void> => { sub.unsubscribe(); await node.stop() }
+        onSignals(stop)
+        // A subscriber that never reached the mesh would wait for nothing: say why and stop.
+        client.unreachable.addEventListener('abort', () => {
+          stop().finally(() => report(client.unreachable.reason))
+        })
         if (o.json === true) process.stdout.write(JSON.stringify({ event: 'subscribed', topic, peerId: node.peerId }) + '\n')
         else process.stderr.write(`subscribed to ${topic} as ${node.peerId}\n`)
         let n = 0

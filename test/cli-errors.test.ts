@@ -1,0 +1,149 @@
+// What a newcomer meets when something is wrong: exit codes (2 = fix the command, 1 = it
+// failed), the cause said first, and no stack traces. Real processes against real nodes.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { CLI, Proc, startMesh, stopAll, withTempDir } from './helpers.js'
+
+/** A port nothing listens on: bound once by the OS, then let go. */
+async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>(resolve => { server.listen(0, '127.0.0.1', resolve) })
+  const port = (server.address() as { port: number }).port
+  await new Promise(resolve => server.close(resolve))
+  return port
+}
+
+const STACK = /\n\s+at /
+
+test('usage errors exit 2: unknown flag, missing argument, bad JSON payload, nothing to join; --help and --version exit 0', async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['start', '--bogus'], /unknown option '--bogus'/],
+    [['request', '--no-mdns', '--bootstrap', '/ip4/127.0.0.1/tcp/1'], /missing required argument/],
+    [['pub', '--no-mdns', '--bootstrap', '/ip4/127.0.0.1/tcp/1', 'topic', '{oops'], /payload is not valid JSON/],
+    [['sub', '--no-mdns', 'topic'], /nothing to join/],
+    [['status'], /missing required argument/],
+    [['status', 'not a url'], /expected a debug endpoint/],
+    [['frobnicate'], /unknown command/],
+    [[], /Usage: agentmesh/]
+  ]
+  for (const [args, stderr] of cases) {
+    const p = new Proc([CLI, ...args])
+    assert.equal(await p.exited(), 2, `agentmesh ${args.join(' ')}: ${p.stderr}`)
+    assert.match(p.stderr, stderr)
+  }
+  for (const args of [['--help'], ['request', '--help'], ['--version']]) {
+    const p = new Proc([CLI, ...args])
+    assert.equal(await p.exited(), 0, `agentmesh ${args.join(' ')}`)
+  }
+  const help = new Proc([CLI, 'request', '--help'])
+  await help.exited()
+  const text = help.lines.join('\n')
+  assert.match(text, /-v, --verbose/)
+  assert.match(text, /default warn/)
+  assert.match(text, /Exit codes:[\s\S]*1 {2}failed at run time[\s\S]*2 {2}usage or configuration/)
+})
+
+test('a bootstrap address where nothing listens: the connection error is said, exit 1, not "no agent named"', async () => {
+  const port = await freePort()
+  const p = new Proc([CLI, 'request', '--no-mdns', '--bootstrap', `/ip4/127.0.0.1/tcp/${port}`, 'a2', 'echo', '1'])
+  assert.equal(await p.exited(), 1, p.stderr)
+  const said = p.stderr.split('\n').filter(l => l.startsWith('agentmesh:'))
+  assert.equal(said.length, 1, p.stderr)
+  assert.match(said[0], /^agentmesh: COM002 ConnectionError: cannot reach the mesh: .*ECONNREFUSED/)
+  assert.ok(said[0].includes(`/ip4/127.0.0.1/tcp/${port}`), 'the message names the address')
+  assert.doesNotMatch(p.stderr, /no agent named/)
+  assert.doesNotMatch(p.stderr, STACK)
+
+  // pub and sub say the same instead of waiting
+  for (const args of [['pub', 'topic', '1'], ['sub', 'topic']]) {
+    const q = new Proc([CLI, args[0], '--no-mdns', '--bootstrap', `/ip4/127.0.0.1/tcp/${port}`, ...args.slice(1)])
+    assert.equal(await q.exited(), 1, `${args[0]}: ${q.stderr}`)
+    assert.match(q.stderr, /agentmesh: COM002 ConnectionError: cannot reach the mesh: .*ECONNREFUSED/)
+  }
+})
+
+test('a bootstrap address with the wrong peer id: the identity mismatch is said, exit 1', async () => {
+  const [a, other] = await startMesh(2)
+  try {
+    const addr = a.addresses()[0].replace(a.peerId, other.peerId)
+    const p = new Proc([CLI, 'request', '--no-mdns', '--mesh', a.health().mesh, '--bootstrap', addr, a.peerId, 'echo', '1'])
+    assert.equal(await p.exited(), 1, p.stderr)
+    assert.match(p.stderr, /agentmesh: COM002 ConnectionError: cannot reach the mesh: .*does not match/)
+    assert.doesNotMatch(p.stderr, STACK)
+  } finally {
+    await stopAll([a, other])
+  }
+})
+
+test('an unknown agent name lists the agents seen, exit 1', async () => {
+  const nodes = await startMesh(2)
+  try {
+    const p = new Proc([CLI, 'request', '--no-mdns', '--mesh', nodes[0].health().mesh, '--bootstrap', nodes[0].addresses()[0], 'a9', 'echo', '1'])
+    assert.equal(await p.exited(20_000), 1, p.stderr)
+    assert.match(p.stderr, /^agentmesh: no agent named "a9"; agents seen: n0, n1$/m)
+    assert.equal(p.lines.length, 0, 'nothing on stdout')
+  } finally {
+    await stopAll(nodes)
+  }
+})
+
+test('request, pub and status print no logs by default; -v, --log-level, AGENTMESH_LOG_LEVEL and the config file bring them back', async () => {
+  const nodes = await startMesh(1, () => ({ debug: '127.0.0.1:0' }))
+  const [a] = nodes
+  a.handle('echo', (req) => req)
+  const via = ['--no-mdns', '--mesh', a.health().mesh, '--bootstrap', a.addresses()[0]]
+  const logs = (p: Proc): string[] => p.stderr.split('\n').filter(l => l.startsWith('{') && l.includes('"msg":"node started"'))
+  try {
+    const quiet = new Proc([CLI, 'request', ...via, a.peerId, 'echo', '{"hi":1}'])
+    assert.equal(await quiet.exited(), 0, quiet.stderr)
+    assert.equal(quiet.stderr, '', 'request writes nothing on stderr')
+    assert.deepEqual(JSON.parse(quiet.lines.join('\n')), { hi: 1 }, 'stdout holds the answer and nothing else')
+
+    const pub = new Proc([CLI, 'pub', ...via, '--wait', '500', 'nobody', '1'])
+    assert.equal(await pub.exited(), 0, pub.stderr)
+    assert.equal(pub.stderr, '')
+
+    const status = new Proc([CLI, 'status', a.debugUrl as string])
+    assert.equal(await status.exited(), 0, status.stderr)
+    assert.equal(status.stderr, '')
+
+    await withTempDir(async (dir) => {
+      const file = join(dir, 'client.json')
+      await writeFile(file, JSON.stringify({ logLevel: 'info' }))
+      const loud: Array<[string[], NodeJS.ProcessEnv]> = [
+        [['-v'], {}],
+        [['--log-level', 'info'], {}],
+        [[], { AGENTMESH_LOG_LEVEL: 'info' }],
+        [['--config', file], {}]
+      ]
+      for (const [flags, env] of loud) {
+        const p = new Proc([CLI, 'request', ...via, ...flags, a.peerId, 'echo', '{"hi":1}'], env)
+        assert.equal(await p.exited(), 0, p.stderr)
+        assert.equal(logs(p).length, 1, `${flags.join(' ')} ${JSON.stringify(env)} logs at info: ${p.stderr}`)
+      }
+      // A flag beats the file: --log-level warn silences a file that says info.
+      const p = new Proc([CLI, 'request', ...via, '--config', file, '--log-level', 'warn', a.peerId, 'echo', '{"hi":1}'])
+      assert.equal(await p.exited(), 0, p.stderr)
+      assert.equal(p.stderr, '')
+    })
+  } finally {
+    await stopAll(nodes)
+  }
+})
+
+test('a listen address already in use: CFG001 naming the address, exit 2, no stack trace (with the node.start() change of issue 18)', async () => {
+  const nodes = await startMesh(1)
+  try {
+    const taken = nodes[0].addresses()[0].replace(/\/p2p\/.*$/, '')
+    const p = new Proc([CLI, 'start', '--no-mdns', '--listen', taken])
+    assert.equal(await p.exited(), 2, p.stderr)
+    assert.ok(p.stderr.startsWith('agentmesh: CFG001'), p.stderr)
+    assert.ok(p.stderr.includes(taken), 'the message names the address')
+    assert.doesNotMatch(p.stderr, STACK)
+  } finally {
+    await stopAll(nodes)
+  }
+})
