@@ -6,6 +6,7 @@
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { TypedEventEmitter } from 'main-event'
+import { deadline } from '../protocols/core/deadline.js'
 
 export interface BootstrapInit {
   libp2p: Libp2p
@@ -71,9 +72,9 @@ export class BootstrapDialer extends TypedEventEmitter<BootstrapEvents> {
     if (!this.running) return
     if (t.peerId !== undefined && t.peerId === this.init.libp2p.peerId.toString()) return
     t.dialing = true
+    const limit = deadline(this.init.dialTimeoutMs, this.controller.signal)
     try {
-      const signal = AbortSignal.any([this.controller.signal, AbortSignal.timeout(this.init.dialTimeoutMs)])
-      const conn = await this.init.libp2p.dial(multiaddr(t.address), { signal })
+      const conn = await this.init.libp2p.dial(multiaddr(t.address), { signal: limit.signal })
       t.peerId = conn.remotePeer.toString()
       t.delay = this.init.initialDelayMs
     } catch (err) {
@@ -88,6 +89,7 @@ export class BootstrapDialer extends TypedEventEmitter<BootstrapEvents> {
       this.schedule(t, wait)
       return
     } finally {
+      limit.clear()
       t.dialing = false
     }
   }

@@ -16,6 +16,7 @@ import { AgentMeshError, ConnectionError, ModelMismatchError, StaleModelError, U
 import { dialFramed, FramedStream } from '../rpc/framed-stream.js'
 import type { PubSubService, Subscription } from '../pubsub/index.js'
 import { FetchHeader, FetchRequest, LEARNING_METRICS_TOPIC, LEARNING_PROTOCOL, MODEL_UPDATE_TOPIC, LearningMetrics, ModelUpdate } from './schemas.js'
+import { deadline, type Deadline } from '../core/deadline.js'
 
 export * from './schemas.js'
 
@@ -232,8 +233,10 @@ export class LearningService extends TypedEventEmitter<LearningEvents> {
 
   /** Fetch a version's bytes from one agent, checking size and hash (LRN001 if they differ). */
   async fetch (source: string, u: Pick<ModelUpdate, 'model_id' | 'version' | 'size' | 'sha256'>): Promise<Uint8Array> {
-    const signal = AbortSignal.any([AbortSignal.timeout(this.init.fetchTimeoutMs), this.stopping.signal])
+    const limit = deadline(this.init.fetchTimeoutMs, this.stopping.signal)
+    const signal = limit.signal
     const fs = await dialFramed(this.init.libp2p, source, LEARNING_PROTOCOL, this.init.chunkBytes + 1024, this.open, signal)
+      .catch((err) => { limit.clear(); throw err })
     const stream = fs.stream
     try {
       await fs.writeJson({ model_id: u.model_id, version: u.version }, signal)
@@ -258,12 +261,13 @@ export class LearningService extends TypedEventEmitter<LearningEvents> {
     } catch (err) {
       fs.abort(err as Error)
       throw err
-    } finally { this.open.delete(stream) }
+    } finally { limit.clear(); this.open.delete(stream) }
   }
 
   private async serve (stream: Stream, _connection: Connection): Promise<void> {
     this.open.add(stream)
     const fs = new FramedStream(stream, 4096)
+    let limit: Deadline | undefined
     try {
       const req = await fs.readJson(FetchRequest, AbortSignal.timeout(10_000))
       const m = this.store.get(req.model_id)
@@ -274,7 +278,8 @@ export class LearningService extends TypedEventEmitter<LearningEvents> {
         return
       }
       await fs.writeJson({ ok: true, size: m.data.byteLength, sha256: m.sha256 })
-      const signal = AbortSignal.any([AbortSignal.timeout(this.init.fetchTimeoutMs), this.stopping.signal])
+      limit = deadline(this.init.fetchTimeoutMs, this.stopping.signal)
+      const signal = limit.signal
       // Chunk by chunk, waiting for the stream to drain: a slow fetcher holds no more than a
       // window of the model in buffers here.
       for (let at = 0; at < m.data.byteLength; at += this.init.chunkBytes) {
@@ -283,6 +288,6 @@ export class LearningService extends TypedEventEmitter<LearningEvents> {
       await fs.close()
     } catch (err) {
       fs.abort(err as Error)
-    } finally { this.open.delete(stream) }
+    } finally { limit?.clear(); this.open.delete(stream) }
   }
 }

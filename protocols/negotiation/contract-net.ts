@@ -11,6 +11,7 @@ import type { z } from 'zod'
 import { AgentMeshError, LateProposalError, NoAgreementError, TimeoutError } from '../core/errors.js'
 import type { FramedStream } from '../rpc/framed-stream.js'
 import { Answer, Outcome, type Cfp } from './schemas.js'
+import { deadline } from '../core/deadline.js'
 
 export interface ContractNetOptions<P> {
   subject: string
@@ -50,7 +51,8 @@ export async function runContractNet<P> (open: OpenConversation, o: ContractNetO
   const result: ContractNetResult<P> = { negotiationId, proposals: [], refusals: [], late: [], failed: [] }
   const streams = new Map<string, FramedStream>()
   const budgetMs = (o.replyWithinMs ?? 1_000) + (o.confirmWithinMs ?? 2_000) * (o.candidates.length + 1) + 5_000
-  const overall = AbortSignal.any([AbortSignal.timeout(budgetMs), ...(o.signal !== undefined ? [o.signal] : [])])
+  // Not cleared: answers still on the way are read in the background until the budget runs out.
+  const overall = deadline(budgetMs, o.signal).signal
   // One conversation per candidate listens on it: ten bidders are not a leak.
   setMaxListeners(Infinity, overall)
   let closedForBids = false
@@ -107,7 +109,8 @@ export async function runContractNet<P> (open: OpenConversation, o: ContractNetO
       if (fs === undefined) continue
       try {
         await fs.writeJson({ type: 'accept-proposal', negotiation_id: negotiationId }, overall)
-        const outcome = await fs.readJson(Outcome, AbortSignal.any([overall, AbortSignal.timeout(o.confirmWithinMs ?? 2_000)]))
+        const confirmBy = deadline(o.confirmWithinMs ?? 2_000, overall)
+        const outcome = await fs.readJson(Outcome, confirmBy.signal).finally(confirmBy.clear)
         if (outcome.type === 'confirm') {
           result.winner = { ...bid, ...(outcome.result !== undefined ? { result: outcome.result } : {}) }
           await fs.close(); streams.delete(bid.peer)

@@ -13,6 +13,7 @@ import { dialFramed, FramedStream } from '../rpc/framed-stream.js'
 import { runContractNet, type ContractNetOptions, type ContractNetResult } from './contract-net.js'
 import { converse, type Agreement, type Respond } from './bilateral.js'
 import { Decision, NEGOTIATE_PROTOCOL, Opening, type Cfp } from './schemas.js'
+import { deadline as within } from '../core/deadline.js'
 
 export * from './schemas.js'
 export type { ContractNetOptions, ContractNetResult } from './contract-net.js'
@@ -99,8 +100,8 @@ export class NegotiationService extends TypedEventEmitter<NegotiationEvents> {
     const negotiationId = randomUUID()
     const maxRounds = o.maxRounds ?? 10
     const deadline = Date.now() + (o.deadlineMs ?? 10_000)
-    const signals = [AbortSignal.timeout(Math.max(1, deadline - Date.now())), ...(o.signal !== undefined ? [o.signal] : [])]
-    const fs = await this.dial(o.peer, AbortSignal.any(signals))
+    const dialBy = within(Math.max(1, deadline - Date.now()), o.signal)
+    const fs = await this.dial(o.peer, dialBy.signal).finally(dialBy.clear)
     try {
       await fs.writeJson({
         type: 'offer', negotiation_id: negotiationId, round: 1, terms: o.terms, subject: o.subject, max_rounds: maxRounds, deadline: new Date(deadline).toISOString()

@@ -10,6 +10,7 @@ import { AgentMeshError, TimeoutError, ValidationError } from '../core/errors.js
 import type { RpcService } from '../rpc/index.js'
 import type { Office } from '../coordination/office.js'
 import { ControlCommand, QueryCommand, QueryManyCommand, SubmitCommand, TaskSpec, TERMINAL, type TaskControlAnswer, type TaskSpecInput, type TaskStatus } from './schemas.js'
+import { deadline } from '../core/deadline.js'
 
 export interface TaskClientInit {
   self: string
@@ -189,20 +190,24 @@ export class TaskClient {
   }
 
   private async send (specs: TaskSpec[], signal?: AbortSignal): Promise<void> {
-    const deadline = AbortSignal.any([AbortSignal.timeout(this.init.submitTimeoutMs), ...(signal !== undefined ? [signal] : [])])
+    const limit = deadline(this.init.submitTimeoutMs, signal)
     let last: unknown
-    while (!deadline.aborted) {
-      try {
-        const coordinator = await this.coordinator(deadline)
-        if (coordinator === this.init.self) await this.init.local.submit(specs)
-        else await this.init.rpc.request(coordinator, SubmitCommand, { tasks: specs }, { signal: deadline })
-        return
-      } catch (err) {
-        last = err
-        // A refusal for what the tasks are (validation, dependencies, deadline) is final.
-        if (err instanceof AgentMeshError && (err.code === 'MSG001' || err.code === 'TSK003' || err.code === 'TSK005')) throw err
-        await new Promise(resolve => setTimeout(resolve, 200))
+    try {
+      while (!limit.signal.aborted) {
+        try {
+          const coordinator = await this.coordinator(limit.signal)
+          if (coordinator === this.init.self) await this.init.local.submit(specs)
+          else await this.init.rpc.request(coordinator, SubmitCommand, { tasks: specs }, { signal: limit.signal })
+          return
+        } catch (err) {
+          last = err
+          // A refusal for what the tasks are (validation, dependencies, deadline) is final.
+          if (err instanceof AgentMeshError && (err.code === 'MSG001' || err.code === 'TSK003' || err.code === 'TSK005')) throw err
+          await new Promise(resolve => setTimeout(resolve, 200))
+        }
       }
+    } finally {
+      limit.clear()
     }
     if (signal?.aborted === true) throw signal.reason
     throw new TimeoutError(`no coordinator acknowledged the submission within ${this.init.submitTimeoutMs} ms (last: ${(last as Error)?.message ?? 'none'})`)
