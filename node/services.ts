@@ -85,7 +85,8 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     stallTimeoutMs: config.rpc.stallTimeoutMs
   })
   const pubsub = new PubSubService({
-    libp2p, mesh: config.mesh, stats, log, maxMessageBytes: config.maxMessageBytes, ...config.pubsub, admits: (from, publisher) => admission.admitsGossip(from, publisher)
+    libp2p, mesh: config.mesh, stats, log, maxMessageBytes: config.maxMessageBytes, ...config.pubsub,
+    admits: (from, publisher) => admission.admitsGossip(from, publisher)
   })
   later.pubsub = pubsub
   const discovery = new PeerDialer(libp2p, () => config.connections.targetPeers)
@@ -173,7 +174,8 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     announcer
   ]
   return {
-    libp2p, admission, rpc, pubsub, membership, memberView, coordination, resources, negotiation, monitoring, learning, tasks, discovery, bootstrap, announcer, ordered
+    libp2p, admission, rpc, pubsub, membership, memberView, coordination, resources, negotiation, monitoring, learning, tasks, discovery, bootstrap, announcer,
+    ordered
   }
 }
 

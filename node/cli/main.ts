@@ -10,6 +10,8 @@ import { subCommand } from './sub.js'
 import { requestCommand } from './request.js'
 import { idCommand } from './id.js'
 import { statusCommand } from './status.js'
+import { meshCommand } from './mesh.js'
+import { credentialCommand } from './credential.js'
 
 const program = new Command('agentmesh')
   .description('a peer-to-peer mesh for software agents')
@@ -20,6 +22,8 @@ const program = new Command('agentmesh')
   .addCommand(requestCommand())
   .addCommand(idCommand())
   .addCommand(statusCommand())
+  .addCommand(meshCommand())
+  .addCommand(credentialCommand())
   .showHelpAfterError()
 
 await program.parseAsync(process.argv)
