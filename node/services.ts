@@ -85,7 +85,12 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     stallTimeoutMs: config.rpc.stallTimeoutMs
   })
   const pubsub = new PubSubService({
-    libp2p, mesh: config.mesh, stats, log, maxMessageBytes: config.maxMessageBytes, ...config.pubsub,
+    ...config.pubsub,
+    libp2p,
+    mesh: config.mesh,
+    stats,
+    log,
+    maxMessageBytes: config.maxMessageBytes,
     admits: (from, publisher) => admission.admitsGossip(from, publisher)
   })
   later.pubsub = pubsub
@@ -173,10 +178,8 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     bootstrap,
     announcer
   ]
-  return {
-    libp2p, admission, rpc, pubsub, membership, memberView, coordination, resources, negotiation, monitoring, learning, tasks, discovery, bootstrap, announcer,
-    ordered
-  }
+  const protocols = { rpc, pubsub, membership, memberView, coordination, resources, negotiation, monitoring, learning, tasks }
+  return { libp2p, admission, ...protocols, discovery, bootstrap, announcer, ordered }
 }
 
 /**
