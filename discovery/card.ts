@@ -34,11 +34,22 @@ export type AgentCard = z.infer<typeof AgentCard>
 const PeerHint = z.strictObject({ peerId: z.string().max(128), addresses: z.array(z.string().max(512)).max(16) })
 
 /**
+ * What a node of a closed mesh adds to its side of the card exchange (docs/security.md): its
+ * credential, checked by the other side (left unparsed here so the check can say which part is
+ * wrong), and the newest revocation list it holds, so a node that was away learns of it on
+ * its next connection.
+ */
+const Admission = {
+  credential: z.unknown().optional(),
+  revocations: z.unknown().optional()
+}
+
+/**
  * The card exchange, run by the dialling side of each new connection. The answer carries the
  * answering agent's card and a few peers it knows: that peer exchange is how a mesh joined
  * through one bootstrap node becomes a mesh where agents are connected to each other.
  */
 export const CardExchange = defineCommand('$agentmesh/card', {
-  request: z.strictObject({ card: AgentCard }),
-  response: z.strictObject({ card: AgentCard, peers: z.array(PeerHint).max(32) })
+  request: z.strictObject({ card: AgentCard, ...Admission }),
+  response: z.strictObject({ card: AgentCard, peers: z.array(PeerHint).max(32), ...Admission })
 })

@@ -65,6 +65,11 @@ export interface MemberViewInit extends MemberTimings {
   passive?: boolean
   /** Peers whose heartbeats and probes are dropped: the clients, which are no members. */
   ignores?: (peerId: string) => boolean
+  /**
+   * Whether a member may be eligible at all (closed mesh: its credential grants the coordinator
+   * role). A member is eligible only when it says so and this allows it; what it says cannot widen it.
+   */
+  mayBeEligible?: (peerId: string) => boolean
   onError?: (err: Error) => void
 }
 
@@ -137,7 +142,10 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
     if (unknown) void this.probe(peerId)
   }
 
-  members (): Member[] { return this.table.members() }
+  members (): Member[] {
+    const may = this.init.mayBeEligible
+    return may === undefined ? this.table.members() : this.table.members().map(m => m.eligible && !may(m.peerId) ? { ...m, eligible: false } : m)
+  }
 
   member (peerId: string): Member | undefined { return this.members().find(m => m.peerId === peerId) }
 

@@ -33,6 +33,19 @@ export interface MembershipEvents {
   error: CustomEvent<{ error: Error, peer: string }>
 }
 
+/**
+ * Admission in a closed mesh (node/admission.ts fills it): what this node shows in the card
+ * exchange, and the check of what a peer shows, which throws a NotAdmittedError (SEC001) for a
+ * peer without a valid credential. It returns the roles and capabilities the credential grants,
+ * which replace those the card claims, or undefined in an open mesh (the card's stand).
+ */
+export interface CardAdmission {
+  shown: () => { credential?: unknown, revocations?: unknown }
+  /** This node starts an exchange with `peer` (its requests wait for it); call the result when it ends. */
+  expecting: (peer: string) => () => void
+  check: (peer: string, shown: { credential?: unknown, revocations?: unknown }) => Promise<{ roles: string[], capabilities: string[] } | undefined>
+}
+
 export interface MembershipInit {
   libp2p: Libp2p
   rpc: RpcService
@@ -40,6 +53,7 @@ export interface MembershipInit {
   card: () => AgentCard
   /** Dials a peer another agent told of (the peer exchange); the dialer keeps the budget. */
   dial: (peerId: string, addresses: string[]) => void
+  admission?: CardAdmission
 }
 
 export interface AgentQuery { capability?: string, role?: string, name?: string }
@@ -81,11 +95,12 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
   start (): void {
     if (this.running) return
     this.running = true
-    this.unhandle = this.init.rpc.handle(CardExchange, (req, ctx) => {
+    this.unhandle = this.init.rpc.handle(CardExchange, async (req, ctx) => {
       if (req.card.peerId !== ctx.peer) throw new ValidationError('card peerId is not the authenticated peer')
       if (req.card.mesh !== this.init.mesh) throw new ValidationError(`not in mesh "${req.card.mesh}"`)
-      this.record(req.card)
-      return { card: this.init.card(), peers: this.hints(ctx.peer, req.card.client === true) }
+      const granted = await this.init.admission?.check(ctx.peer, req)
+      this.record(granted === undefined ? req.card : { ...req.card, ...granted })
+      return { card: this.init.card(), peers: this.hints(ctx.peer, req.card.client === true), ...this.init.admission?.shown() }
     })
     this.init.libp2p.addEventListener('peer:identify', this.onIdentify)
     this.init.libp2p.addEventListener('peer:disconnect', this.onDisconnect)
@@ -123,13 +138,17 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
   }
 
   private async exchange (peer: string): Promise<void> {
+    const done = this.init.admission?.expecting(peer)
     try {
-      const answer = await this.init.rpc.request(peer, CardExchange, { card: this.init.card() }, { timeoutMs: 10_000 })
+      const answer = await this.init.rpc.request(peer, CardExchange, { card: this.init.card(), ...this.init.admission?.shown() }, { timeoutMs: 10_000 })
       if (answer.card.peerId !== peer || answer.card.mesh !== this.init.mesh) return
-      this.record(answer.card)
+      const granted = await this.init.admission?.check(peer, answer)
+      this.record(granted === undefined ? answer.card : { ...answer.card, ...granted })
       this.dialHints(answer.peers)
     } catch (err) {
       if (this.running) this.safeDispatch('error', { error: err as Error, peer })
+    } finally {
+      done?.()
     }
   }
 

@@ -7,7 +7,7 @@
  */
 import './polyfills.js'
 import { multiaddr } from '@multiformats/multiaddr'
-import { peerIdFromString } from '@libp2p/peer-id'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { TypedEventEmitter } from 'main-event'
 import type { z } from 'zod'
 import { loadConfig, parseConfig, type AgentConfig } from './config.js'
@@ -25,6 +25,7 @@ import type { Startable } from '../protocols/core/service.js'
 import { AGENTMESH_VERSION } from '../protocols/core/version.js'
 import type { PublishOptions, Subscription, Topic } from '../protocols/pubsub/index.js'
 import { until } from './until.js'
+import { loadSecurity, type Security } from './admission.js'
 import { RPC_PROTOCOL, type Command, type Handler, type RequestOptions, type SendResult } from '../protocols/rpc/index.js'
 import type { Envelope } from '../protocols/envelope/index.js'
 import { matches, type AgentQuery, type PeerInfo } from '../discovery/membership.js'
@@ -47,9 +48,11 @@ export async function createAgentNode (options: CreateAgentNodeOptions = {}): Pr
   const id = privateKey !== undefined
     ? { privateKey }
     : config.identity !== undefined ? await loadOrCreateIdentity(config.identity) : await freshIdentity()
+  // Before anything listens: a closed-mesh node whose credential does not verify never starts.
+  const security = await loadSecurity(config, peerIdFromPrivateKey(id.privateKey).toString(), privateKey !== undefined)
   const stats = new Stats()
   const libp2p = await buildLibp2p(config, id.privateKey, config.debug !== undefined ? stats.registry : undefined)
-  const node = new AgentNode(config, libp2p, stats, logger)
+  const node = new AgentNode(config, libp2p, stats, logger, security)
   if (config.tracing.otlpEndpoint !== undefined) node.tracing = await installOtlpTracing(config.tracing.otlpEndpoint, config.tracing.serviceName)
   return node
 }
@@ -81,10 +84,12 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   private readonly ordered: Startable[]
   private state: 'new' | 'starting' | 'started' | 'stopping' | 'stopped' = 'new'
   private startedAt = 0
+  readonly security: Security
 
-  constructor (config: AgentConfig, libp2p: AgentLibp2p, stats = new Stats(), log?: Logger) {
+  constructor (config: AgentConfig, libp2p: AgentLibp2p, stats = new Stats(), log?: Logger, security: Security = {}) {
     super()
     this.config = config
+    this.security = security
     this.libp2p = libp2p
     this.stats = stats
     this.name = config.name ?? `agent-${this.peerId.slice(-6)}`
@@ -342,7 +347,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     }
   }
 
-  health (): Health {
+  health (): Health & { security: ReturnType<NodeServices['admission']['health']> } {
     const peers = this.peers()
     const { pubsub } = this.s
     const status = this.state === 'started' ? (peers.length > 0 ? 'ok' : 'alone') : this.state === 'stopped' ? 'stopped' : 'starting'
@@ -364,7 +369,8 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       clients: this.s.membership.clients().length,
       subscriptions,
       commands: this.s.rpc.commands().filter(c => !c.startsWith('$')),
-      coordination: { situation, reason, term, ...(leader !== undefined ? { leader } : {}), inOffice, quorum }
+      coordination: { situation, reason, term, ...(leader !== undefined ? { leader } : {}), inOffice, quorum },
+      security: this.s.admission.health()
     }
   }
 }

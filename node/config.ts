@@ -21,6 +21,7 @@ import * as rpc from '../protocols/rpc/constants.js'
 import * as discovery from '../discovery/constants.js'
 import { machineCpuCores, machineMemoryGb } from './machine.js'
 import { DEFAULT_PRESET, PRESET_NAMES, presets, type PresetName } from './presets.js'
+import { SecurityConfig } from './security-config.js'
 
 export { presets, PRESET_NAMES, type Preset, type PresetName } from './presets.js'
 
@@ -111,9 +112,8 @@ export const MembershipConfig = z.strictObject({
 
 const limits = discovery.RESOURCE_LIMITS
 /**
- * What this agent offers to tasks (R-TASK requirements): a task runs here only while the tasks
- * already running leave its requirements free. Defaults: this machine's cores and memory, cut to its cgroup's limits (node/machine.ts). The
- * limits are the agent card's and the task requirements' (discovery/constants.ts).
+ * What this agent offers to tasks (R-TASK requirements): a task runs here only while the tasks already running leave its requirements free.
+ * Defaults: this machine's cores and memory, cut to its cgroup's limits (node/machine.ts); limits: the card's (discovery/constants.ts).
  */
 export const ResourcesConfig = z.strictObject({
   cpuCores: z.number().int().min(0).max(limits.cpuCores).default(() => Math.min(machineCpuCores(), limits.cpuCores)),
@@ -214,7 +214,8 @@ export const ConfigObject = z.strictObject({
   coordination: CoordinationConfig.prefault({}),
   resources: ResourcesConfig.prefault({}),
   monitoring: MonitoringConfig.prefault({}),
-  learning: LearningConfig.prefault({})
+  learning: LearningConfig.prefault({}),
+  security: SecurityConfig.prefault({})
 }).refine(c => {
   const t = c.coordination
   return t.heartbeatIntervalMs < t.electionTimeoutMinMs && t.electionTimeoutMinMs <= t.electionTimeoutMaxMs

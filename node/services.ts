@@ -27,6 +27,7 @@ import { LearningService } from '../protocols/learning/index.js'
 import { ResourceService } from '../protocols/resource/index.js'
 import { TaskService } from '../protocols/task/index.js'
 import { CoordinationService } from '../protocols/coordination/index.js'
+import { Admission, type Security } from './admission.js'
 
 /** What the services need of the node that holds them. */
 export interface NodeHost {
@@ -38,12 +39,15 @@ export interface NodeHost {
   readonly peerId: string
   /** The node is started (not starting, not stopping). */
   readonly started: boolean
+  /** This node's checked credential and revocation list (closed mode; node/admission.ts). */
+  readonly security: Security
   card: () => AgentCard
   coordinatorElected: (options: { signal?: AbortSignal }) => Promise<{ leader: string, term: number }>
 }
 
 export interface NodeServices {
   libp2p: AgentLibp2p
+  admission: Admission
   rpc: RpcService
   pubsub: PubSubService
   membership: Membership
@@ -68,7 +72,10 @@ export function offeredResources (r: AgentConfig['resources']): NonNullable<Agen
 
 export function buildServices (host: NodeHost, observer: Observer): NodeServices {
   const { config, libp2p, stats, log } = host
+  const later: { tasks?: TaskService, pubsub?: PubSubService } = {}
+  const admission = new Admission({ libp2p, log, config, security: host.security, pubsub: () => later.pubsub as PubSubService })
   const rpc = new RpcService({
+    admits: (peer, command) => admission.admitsCommand(peer, command),
     libp2p,
     stats,
     log,
@@ -77,13 +84,23 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     timeoutMs: config.rpc.timeoutMs,
     stallTimeoutMs: config.rpc.stallTimeoutMs
   })
-  const pubsub = new PubSubService({ libp2p, mesh: config.mesh, stats, log, maxMessageBytes: config.maxMessageBytes, ...config.pubsub })
+  const pubsub = new PubSubService({
+    ...config.pubsub,
+    libp2p,
+    mesh: config.mesh,
+    stats,
+    log,
+    maxMessageBytes: config.maxMessageBytes,
+    admits: (from, publisher) => admission.admitsGossip(from, publisher)
+  })
+  later.pubsub = pubsub
   const discovery = new PeerDialer(libp2p, () => config.connections.targetPeers)
   const membership = new Membership({
     libp2p,
     rpc,
     mesh: config.mesh,
     card: () => host.card(),
+    admission,
     // A peer another agent told of: addresses that do not parse are skipped, not fatal.
     dial: (peerId, addresses) => {
       const multiaddrs = addresses.flatMap(a => { try { return [multiaddr(a)] } catch { return [] } })
@@ -99,17 +116,16 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
   })
   const memberView = new MemberView({
     ...config.membership,
-    self: { peerId: host.peerId, name: host.name, roles: config.roles, eligible: config.coordination.eligible && !config.client },
+    self: { peerId: host.peerId, name: host.name, roles: config.roles, eligible: selfEligible(config, admission) },
     rpc,
     pubsub,
     passive: config.client,
-    ignores: (peer) => membership.isClient(peer),
+    ignores: (peer) => membership.isClient(peer) || admission.distrusts(peer),
+    ...(admission.closed ? { mayBeEligible: (peer: string) => admission.mayBeEligible(peer) } : {}),
     onError: (err) => { observer.error('member heartbeat not sent', err, 'debug') }
   })
   membership.addEventListener('peer:join', (e) => { memberView.seen(e.detail.peerId, e.detail.card) })
-  const negotiation = new NegotiationService({ libp2p, maxMessageBytes: config.maxMessageBytes })
-  // Built with the office below; the figures are read only once the node runs.
-  const later: { tasks?: TaskService } = {}
+  const negotiation = new NegotiationService({ libp2p, maxMessageBytes: config.maxMessageBytes, admits: peer => admission.admits(peer) })
   const monitoring = new MonitoringService({
     self: host.peerId,
     name: host.name,
@@ -129,8 +145,8 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
       }
     }
   })
-  const learning = new LearningService({ self: host.peerId, libp2p, pubsub, ...config.learning })
-  const office = buildOffice(host, { rpc, pubsub, membership, memberView, negotiation, monitoring }, observer)
+  const learning = new LearningService({ self: host.peerId, libp2p, pubsub, ...config.learning, admits: peer => admission.admits(peer) })
+  const office = buildOffice(host, { rpc, pubsub, membership, memberView, negotiation, monitoring, admission }, observer)
   const { coordination, resources, tasks } = office
   later.tasks = tasks
   const announcer = new MeshAnnouncer({
@@ -145,6 +161,8 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     libp2p,
     rpc,
     pubsub,
+    // After pubsub (it subscribes to the revocation lists), before anyone exchanges cards.
+    admission,
     // Stopped between the membership and pubsub: the "left" heartbeat goes out before gossip
     // closes, so the others need not time this node out.
     { start: () => {}, stop: async () => { await settleWithin(pubsub.flush(), 500) } },
@@ -160,9 +178,16 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     bootstrap,
     announcer
   ]
-  return {
-    libp2p, rpc, pubsub, membership, memberView, coordination, resources, negotiation, monitoring, learning, tasks, discovery, bootstrap, announcer, ordered
-  }
+  const protocols = { rpc, pubsub, membership, memberView, coordination, resources, negotiation, monitoring, learning, tasks }
+  return { libp2p, admission, ...protocols, discovery, bootstrap, announcer, ordered }
+}
+
+/**
+ * Whether this node may vote and be elected: `coordination.eligible`, never as a client, and in a
+ * closed mesh only when its own credential grants the coordinator role (docs/security.md).
+ */
+function selfEligible (config: AgentConfig, admission: Admission): boolean {
+  return config.coordination.eligible && !config.client && admission.selfEligible
 }
 
 /** Wait for `p` (its failure ignored), no longer than `ms`. */
@@ -192,7 +217,7 @@ const TERMINAL_TASK = new Set(['completed', 'failed', 'cancelled'])
  */
 export function buildOffice (
   host: NodeHost,
-  s: Pick<NodeServices, 'rpc' | 'pubsub' | 'membership' | 'memberView' | 'negotiation' | 'monitoring'>,
+  s: Pick<NodeServices, 'rpc' | 'pubsub' | 'membership' | 'memberView' | 'negotiation' | 'monitoring' | 'admission'>,
   observer: Observer
 ): { coordination: CoordinationService, resources: ResourceService, tasks: TaskService, ordered: [Startable, Startable, Startable] } {
   const { config } = host
@@ -205,7 +230,7 @@ export function buildOffice (
   }
   const coordination = new CoordinationService({
     self: { peerId: id, name: host.name, capabilities: config.capabilities },
-    eligible: c.eligible && !config.client,
+    eligible: selfEligible(config, s.admission),
     client: config.client,
     rpc,
     heartbeatIntervalMs: c.heartbeatIntervalMs,

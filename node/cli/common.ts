@@ -36,6 +36,8 @@ export function nodeOptions (cmd: Command, kind: 'agent' | 'client' = 'agent'): 
   return cmd
     .option('--preset <name>', 'timings of failure detection and elections: local (one host) | lan (default) | wan')
     .option('--json', 'print one JSON object per line')
+    .option('--credential <file>', 'credential file from the mesh owner; joins a closed mesh (security.mode closed)')
+    .option('--revocations <file>', 'signed revocation list to hold, spread and watch (agentmesh credential revoke --list)')
 }
 
 /** Flags as config keys: only those given, so lower layers keep theirs. */
@@ -47,6 +49,10 @@ export function flagsToConfig (o: Record<string, any>, extra: Record<string, unk
   }
   // commander sets mdns=true by default for --no-mdns; only an explicit --no-mdns is a flag.
   if (o.mdns === false) out.mdns = false
+  // A credential is given to join a closed mesh: the flag closes this node's side too.
+  if (o.credential !== undefined || o.revocations !== undefined) {
+    out.security = { ...(o.credential !== undefined ? { mode: 'closed', credential: o.credential } : {}), ...(o.revocations !== undefined ? { revocations: o.revocations } : {}) }
+  }
   return out
 }
 

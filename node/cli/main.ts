@@ -10,6 +10,8 @@ import { subCommand } from './sub.js'
 import { requestCommand } from './request.js'
 import { idCommand } from './id.js'
 import { statusCommand } from './status.js'
+import { meshCommand } from './mesh.js'
+import { credentialCommand } from './credential.js'
 import { EXIT_USAGE } from './common.js'
 
 const EXIT_CODES = `
@@ -31,12 +33,16 @@ const program = new Command('agentmesh')
   .addCommand(requestCommand())
   .addCommand(idCommand())
   .addCommand(statusCommand())
+  .addCommand(meshCommand())
+  .addCommand(credentialCommand())
   .addHelpText('after', EXIT_CODES)
   .showHelpAfterError()
   .exitOverride(usageExit)
-for (const cmd of program.commands) {
-  // addCommand does not pass these settings down: each command gets them itself.
-  cmd.exitOverride(usageExit).showHelpAfterError(`(agentmesh ${cmd.name()} --help shows its usage)`).addHelpText('after', EXIT_CODES)
+// addCommand does not pass these settings down: each command (and `credential issue`, ...) gets them itself.
+const settle = (cmd: Command, path: string): void => {
+  cmd.exitOverride(usageExit).showHelpAfterError(`(agentmesh ${path} --help shows its usage)`).addHelpText('after', EXIT_CODES)
+  for (const sub of cmd.commands) settle(sub, `${path} ${sub.name()}`)
 }
+for (const cmd of program.commands) settle(cmd, cmd.name())
 
 await program.parseAsync(process.argv)

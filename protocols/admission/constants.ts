@@ -15,3 +15,16 @@ export const MAX_CREDENTIAL_TTL_MS = 366 * 24 * 3_600_000
 
 /** Entries a revocation list may hold: it travels by gossip, so it is bounded. */
 export const MAX_REVOKED = 4_096
+
+/**
+ * A connected peer that has not shown a valid credential this long after connecting is
+ * disconnected. The card exchange runs right after identify, well under a second on a LAN; a
+ * few seconds leave room for a loaded host without letting a stranger linger.
+ */
+export const DEFAULT_ADMISSION_TIMEOUT_MS = 5_000
+
+/** The gossip topic revocation lists spread on; every node re-publishes a newer list it accepts. */
+export const REVOCATIONS_TOPIC_NAME = '$agentmesh/revocations'
+
+/** The role that makes an agent eligible to vote and be elected in a closed mesh. */
+export const COORDINATOR_ROLE = 'coordinator'

@@ -30,6 +30,8 @@ export interface LearningInit {
   chunkBytes: number
   maxModelBytes: number
   fetchTimeoutMs: number
+  /** Admission (closed mesh): a stream from a peer not admitted is closed unread. */
+  admits?: (peer: string) => boolean
   /** Announcements and answers go out on it (while started) and are heard on it. */
   pubsub: PubSubService
 }
@@ -264,7 +266,8 @@ export class LearningService extends TypedEventEmitter<LearningEvents> {
     } finally { limit.clear(); this.open.delete(stream) }
   }
 
-  private async serve (stream: Stream, _connection: Connection): Promise<void> {
+  private async serve (stream: Stream, connection: Connection): Promise<void> {
+    if (this.init.admits?.(connection.remotePeer.toString()) === false) { stream.abort(new Error('not admitted')); return }
     this.open.add(stream)
     const fs = new FramedStream(stream, 4096)
     let limit: Deadline | undefined

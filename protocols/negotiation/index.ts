@@ -31,6 +31,8 @@ export interface NegotiationEvent { kind: 'contract_net' | 'bilateral', role: 'i
 export interface NegotiationInit {
   libp2p: Libp2p
   maxMessageBytes: number
+  /** Admission (closed mesh): a stream from a peer not admitted is closed unread. */
+  admits?: (peer: string) => boolean
 }
 
 export interface NegotiationEvents {
@@ -123,6 +125,7 @@ export class NegotiationService extends TypedEventEmitter<NegotiationEvents> {
 
   private async inbound (stream: Stream, connection: Connection): Promise<void> {
     const from = connection.remotePeer.toString()
+    if (this.init.admits?.(from) === false) { stream.abort(new Error('not admitted')); return }
     this.open.add(stream)
     const fs = new FramedStream(stream, this.init.maxMessageBytes)
     let opening: z.output<typeof Opening> | undefined

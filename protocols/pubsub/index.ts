@@ -36,6 +36,12 @@ export interface PubSubInit {
   maxBatchesPerSec: number
   publishWindow: number
   subscriptionBuffer: number
+  /**
+   * Admission (closed mesh): whether gossip that `propagator` relays and `publisher` signed is
+   * taken. 'reject' (a refused or revoked peer) makes gossipsub penalise the sender; 'ignore'
+   * (a peer whose card exchange has not finished) drops the message without penalty.
+   */
+  admits?: (propagator: string, publisher: string) => 'accept' | 'ignore' | 'reject'
 }
 
 export interface PublishOptions {
@@ -266,6 +272,12 @@ export class PubSubService {
       return TopicValidatorResult.Reject
     }
     if (msg.type !== 'signed') return reject('unsigned')
+    const admitted = this.init.admits?.(peer.toString(), msg.from.toString()) ?? 'accept'
+    if (admitted === 'reject') return reject('not_admitted')
+    if (admitted === 'ignore') {
+      this.init.stats.inc('gossip_rejected_total', { reason: 'not_yet_admitted' })
+      return TopicValidatorResult.Ignore
+    }
     let envs: Envelope[]
     try {
       envs = decodeBatch(msg.data, this.maxGossipBytes)

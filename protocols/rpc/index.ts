@@ -8,7 +8,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { z } from 'zod'
 import { encodeEnvelope, makeEnvelope, type Envelope } from '../envelope/index.js'
 import {
-  AbortError, AgentMeshError, ConfigError, ConnectionError, HandlerError, MessageTooLargeError, TimeoutError,
+  AbortError, AgentMeshError, ConfigError, ConnectionError, HandlerError, MessageTooLargeError, NotAdmittedError, TimeoutError,
   UnknownCommandError, ValidationError, errorFromWire
 } from '../core/errors.js'
 import type { MessageMetrics } from '../envelope/metrics.js'
@@ -31,6 +31,11 @@ export interface RpcInit {
   window: number
   timeoutMs: number
   stallTimeoutMs: number
+  /**
+   * Admission (closed mesh): whether the peer may run the command. A peer refused gets SEC001
+   * and its request reaches no handler (nor its schema); the card exchange that admits it is let through.
+   */
+  admits?: (peer: string, command: string) => boolean | Promise<boolean>
 }
 
 export type SendResult =
@@ -233,6 +238,13 @@ export class RpcService {
         this.init.log[level]({ ...messageFields(env), code: error.code, error: error.name, detail: error.message }, 'request answered with an error')
       }
       return reply
+    }
+    // A promise while this node's own card exchange with the peer is under way: its first
+    // requests may overtake the answer that admits it.
+    const admitted = this.init.admits?.(channel.remotePeer, env.subject)
+    if (admitted !== undefined && admitted !== true && !(await admitted)) {
+      this.init.stats.inc('messages_total', { direction: 'in', type, status: 'not_admitted' })
+      return answer(null, new NotAdmittedError(`peer ${channel.remotePeer} is not admitted to this mesh: show a credential in the card exchange first`))
     }
     const entry = this.handlers.get(env.subject)
     if (entry === undefined) {
