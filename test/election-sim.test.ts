@@ -11,6 +11,7 @@ import assert from 'node:assert/strict'
 import { Election, type ElectionMessage, type PersistedElection } from '../protocols/coordination/election.js'
 import type { MemberState } from '../discovery/failure-detector.js'
 import { MemberTable, type Heartbeat, type MemberChange, type ProbeAnswer } from '../discovery/member-table.js'
+import { fakeKeys } from './election-fakes.js'
 
 const TIMINGS = { heartbeatIntervalMs: 50, electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300, voterRemoveAfterMs: 2_000 }
 /** The member view's timings, scaled like the election's (a tenth of the defaults, about). */
@@ -133,7 +134,8 @@ class Simulation {
   start (node: SimNode): void {
     const persisted = node.persisted !== undefined ? { persisted: node.persisted } : {}
     const { id, eligible } = node
-    node.election = new Election({ self: id, eligible, bootstrapExpect: this.bootstrapExpect, ...TIMINGS, random: this.random, now: this.now, ...persisted })
+    const init = { self: id, eligible, bootstrapExpect: this.bootstrapExpect, ...TIMINGS, random: this.random, now: this.now, keys: fakeKeys(id) }
+    node.election = new Election({ ...init, ...persisted })
     // The member view is not persisted: a restarted agent starts above its old incarnation
     // (a real one takes the wall clock) and learns the mesh anew.
     node.lastIncarnation = Math.max(this.now, node.lastIncarnation + 1)
