@@ -6,6 +6,7 @@
 import { DecayingMax, slackFor } from './election-slack.js'
 import type { LeaderState } from './leader-state.js'
 import { bootstrapProposal, majority, newer, sameConfig, type MemberInfo, type VoterConfig } from './voter-set.js'
+import { MAX_TERM_STEP } from './election-proof.js'
 import type { VoterView } from './vote-rules.js'
 import type {
   Certificate, ElectionInit, ElectionMessage, ElectionOutput, ElectionStatus, PersistedElection, RejectReason, Role
@@ -33,6 +34,8 @@ export abstract class ElectionBase {
   protected proof?: Certificate
   /** Newer voter sets told by voters of ours: one is taken once a majority tells the same. */
   protected readonly vouches = new Map<string, VoterConfig>()
+  /** The latest term each voter of ours told (in any message): see `claim`. */
+  protected readonly claims = new Map<string, number>()
   /** The voter set this node campaigns with (its own, or its bootstrap proposal). */
   protected campaign?: VoterConfig
   /** Agents alive in the member view (itself excluded); `left` holds those that announced they leave. */
@@ -143,6 +146,24 @@ export abstract class ElectionBase {
     this.config = config
     this.persistPending = true
     this.out.events.push({ type: 'voters', config })
+  }
+
+  /**
+   * `from` says it is at `term`. Without a proof, one voter's word moves nobody (a forger's
+   * would move everyone, and a partitioned node's would depose healthy leaders); a follower or
+   * candidate moves to the term that a majority of its voters (itself counted) are at or past,
+   * MAX_TERM_STEP at most at a time. One forger shifts that majority by one voter only: the term
+   * it reaches is one an honest voter holds. So honest nodes that drifted apart (one restarted
+   * far behind while the others failed elections) converge, and no forgery lifts them.
+   */
+  protected claim (from: string, term: number, now: number): void {
+    const set = this.config ?? this.campaign
+    if (set === undefined || !set.voters.includes(from) || term <= (this.claims.get(from) ?? -1)) return
+    this.claims.set(from, term)
+    if (this.role === 'leader') return
+    const terms = set.voters.map(v => v === this.init.self ? this.term : this.claims.get(v) ?? 0).sort((a, b) => b - a)
+    const held = terms[majority(set.voters.length) - 1] ?? 0
+    if (held > this.term) this.becomeFollower(now, Math.min(held, this.term + MAX_TERM_STEP), undefined)
   }
 
   protected becomeFollower (now: number, term: number, leader: string | undefined): void {

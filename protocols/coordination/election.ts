@@ -36,12 +36,15 @@ export type * from './election-types.js'
 export type { MemberInfo, VoterConfig } from './voter-set.js'
 
 /** A leader renews its election for a voter ahead of it at most once per this many maximum election timeouts. */
-export const RENEW_EVERY_TIMEOUTS = 10
+export const RENEW_EVERY_TIMEOUTS = 5
 
 export class Election extends ElectionBase {
   private renewedAt = -Infinity
+  /** While the leader renews its election in office: the term it asks for, the signed votes so far, and until when it waits. */
+  private renewal?: { term: number, votes: Map<string, string>, until: number }
 
   tick (now: number): void {
+    if (this.renewal !== undefined && now >= this.renewal.until) this.renewal = undefined
     if (this.lead !== undefined) {
       if (now >= this.quorumDeadline(this.lead)) {
         // Check-quorum: no majority answered for a whole election timeout; we may be on the
@@ -68,6 +71,9 @@ export class Election extends ElectionBase {
         break
       case 'config-reply': this.vouch(from, msg.config); break
     }
+    // The term the sender is at (a pre-vote asks for the one after it; a pre-vote grant echoes it).
+    if (msg.type === 'vote' && msg.pre) this.claim(from, msg.term - 1, now)
+    else if (msg.type !== 'config-query' && !(msg.type === 'vote-reply' && msg.pre && msg.granted)) this.claim(from, msg.term, now)
   }
 
   // --- elections -------------------------------------------------------------------------
@@ -141,10 +147,14 @@ export class Election extends ElectionBase {
   }
 
   private onVoteReply (from: string, msg: Extract<ElectionMessage, { type: 'vote-reply' }>, now: number): void {
+    if (msg.granted && !msg.pre && msg.term === this.renewal?.term) return this.renewed(from, msg, now)
     this.acceptProof(from, msg.proof, msg, now)
     if (!msg.granted) this.vouch(from, msg.config)
-    // A denial from a later term means we are behind: catch up rather than campaign on.
-    if (msg.term > this.term && (!msg.pre || !msg.granted)) { this.unprovenTerm(from, msg, now); return }
+    // A denial of a real vote from a later term means we are behind: catch up rather than campaign
+    // on. A pre-vote's denial moves nothing: it answers a question that moved no term, and would
+    // let a forger push a node cut off with it ever further (a proof it carries was taken above).
+    if (msg.term > this.term && !msg.pre) { this.unprovenTerm(from, msg, now); return }
+    if (msg.term > this.term + 1 && msg.pre) return
     if (!msg.granted) return
     const config = this.campaign
     if (config === undefined || !config.voters.includes(from)) return
@@ -163,6 +173,7 @@ export class Election extends ElectionBase {
     this.role = 'leader'
     this.leader = this.init.self
     this.lead = new LeaderState(config.voters, now)
+    this.renewedAt = now
     // Raft's no-op entry: a set stamped with this term, committed by the first majority of acks;
     // only then may the voter set change.
     this.config = { version: config.version + 1, term: this.term, voters: config.voters }
@@ -319,34 +330,59 @@ export class Election extends ElectionBase {
 
   /**
    * A later term in a denial or an ack, with no proof: this node is behind, or is told so by a
-   * forger. Anyone but a leader moves, by MAX_TERM_STEP at most. A leader keeps its office
-   * (check-quorum steps it down if a majority really moved on). But a voter can be honestly
-   * ahead of it: it granted a vote in a later term to a candidate that then lost, and it now
-   * refuses this leader's heartbeats as stale, for good, while the majority keeps the leader in
-   * office. Raft's leader would step down on the ack, and so would it on a forger's. Instead
-   * the leader renews its own election in that term plus one: its followers, sticky to it, vote
-   * for it again, and so does the voter left behind. At most once per RENEW_EVERY_TIMEOUTS
-   * maximum election timeouts, so a forger's acks cost one vote round now and then, never the
-   * office.
+   * forger. A follower or candidate moves only once a majority of its voters tell as much
+   * (`claim`). A leader keeps its office: check-quorum steps it down if a majority really moved
+   * on. But a voter can be honestly ahead of it: it granted a vote in a later term to a
+   * candidate that then lost, and now refuses the leader's heartbeats as stale, for good, while
+   * the majority keeps the leader in office. Raft's leader steps down on that ack, and would on
+   * a forger's. This one renews its election in office instead (`renew`), at most once per
+   * RENEW_EVERY_TIMEOUTS maximum election timeouts: a forger's acks cost a vote round now and
+   * then, never the office.
    */
   private unprovenTerm (from: string, msg: Extract<ElectionMessage, { type: 'vote-reply' | 'heartbeat-ack' }>, now: number): void {
-    const to = Math.min(msg.term, this.term + MAX_TERM_STEP)
-    if (this.role === 'leader') {
-      this.reject(from, 'unproven', msg)
-      const due = now >= this.renewedAt + RENEW_EVERY_TIMEOUTS * this.init.electionTimeoutMaxMs
-      if (msg.type === 'heartbeat-ack' && due && this.config?.voters.includes(from) === true) this.renew(now, to)
-      return
-    }
-    if (msg.term > this.term + MAX_TERM_STEP) this.reject(from, 'term-too-far', msg)
-    this.becomeFollower(now, to, undefined)
+    // Further than a step no honest voter gets without a proof (and the renewal must stay within it).
+    if (msg.term >= this.term + MAX_TERM_STEP) return this.reject(from, 'term-too-far', msg)
+    if (this.role !== 'leader') return
+    this.reject(from, 'unproven', msg)
+    const due = now >= this.renewedAt + RENEW_EVERY_TIMEOUTS * this.init.electionTimeoutMaxMs
+    if (msg.type === 'heartbeat-ack' && due && this.renewal === undefined && this.config?.voters.includes(from) === true) this.renew(now, msg.term)
   }
 
-  /** The leader stands again, from `term`, with the voter set it holds (see unprovenTerm). */
-  private renew (now: number, term: number): void {
+  /**
+   * The leader asks its voters for their votes in a term past `claim` (within the step they
+   * accept), and stays in office meanwhile: its followers vote for the leader they follow
+   * (stickiness spares it), the voter left behind votes too, and a majority moves the leader to
+   * that term with a new certificate. Its lease runs on: the voters that acked it still refuse
+   * anyone else. Without a majority within a maximum election timeout, it gives up and leads on.
+   */
+  private renew (now: number, claim: number): void {
+    const config = this.config as VoterConfig
+    const term = claim + 1
     this.renewedAt = now
-    this.term = term
-    this.lead = undefined
-    this.campaign = this.config
-    this.startElection(now)
+    this.renewal = { term, votes: new Map(), until: now + this.init.electionTimeoutMaxMs }
+    for (const v of config.voters) {
+      if (v !== this.init.self) this.send(v, { type: 'vote', term, candidate: this.init.self, config, pre: false, ...(this.proof !== undefined ? { proof: this.proof } : {}) })
+    }
+  }
+
+  private renewed (from: string, msg: Extract<ElectionMessage, { type: 'vote-reply' }>, now: number): void {
+    const r = this.renewal
+    const config = this.config as VoterConfig
+    const lead = this.lead
+    if (r === undefined || lead === undefined || r.term <= this.term || !config.voters.includes(from) || r.votes.has(from)) return
+    if (msg.sig === undefined || !this.init.keys.verify(from, voteStatement(r.term, this.init.self), msg.sig)) return this.reject(from, 'bad-signature', msg)
+    r.votes.set(from, msg.sig)
+    if (!wins(config, new Set([...r.votes.keys(), this.init.self]))) return
+    this.renewal = undefined
+    this.term = r.term
+    this.votedFor = this.init.self
+    this.grants = new Map([[this.init.self, this.init.keys.sign(voteStatement(r.term, this.init.self))], ...r.votes])
+    this.campaign = config
+    this.config = { version: config.version + 1, term: r.term, voters: config.voters }
+    this.certify()
+    lead.certified.clear()
+    this.persistPending = true
+    this.out.events.push({ type: 'role', role: 'leader', term: r.term }, { type: 'leader', leader: this.init.self, term: r.term }, { type: 'voters', config: this.config })
+    this.broadcastHeartbeat(now)
   }
 }

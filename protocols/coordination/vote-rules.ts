@@ -46,8 +46,11 @@ export function judgeVote (v: VoterView, from: string, msg: Extract<ElectionMess
   // Leader stickiness: a leader we heard from recently is alive; do not help depose it.
   if (now < v.stickyUntil && from !== v.leader) return { ok: false, deny: 'leader-alive' }
   if (v.role === 'leader') return { ok: false, deny: 'leader-alive' }
-  // Proves nothing: moves this node MAX_TERM_STEP at most (election-proof.ts), and wins nothing here.
-  if (msg.term > v.term + MAX_TERM_STEP) return { ok: false, deny: 'term-too-far', reject: 'term-too-far', catchUp: !msg.pre }
+  // Beyond what an unproven message may move this node (election-proof.ts): moves nothing. A
+  // request, unlike a denial, can be sent at will: a forger would drive every term up by a step
+  // per message. An honest candidate so far ahead brings the newer terms to this node through
+  // the denials of its own campaigns.
+  if (msg.term > v.term + MAX_TERM_STEP) return { ok: false, deny: 'term-too-far', reject: 'term-too-far' }
   const current = v.config !== undefined
     ? upToDate(msg.config, v.config)
     : msg.config.term !== 0 || matchesProposal(msg.config, v.proposal)
