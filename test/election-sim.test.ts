@@ -12,6 +12,8 @@ import { Election, type Certificate, type ElectionMessage, type PersistedElectio
 import type { MemberState } from '../discovery/failure-detector.js'
 import { MemberTable, type Heartbeat, type MemberChange, type ProbeAnswer } from '../discovery/member-table.js'
 import { fakeKeys } from './election-fakes.js'
+import { MAX_TERM_STEP } from '../protocols/coordination/election-proof.js'
+import { RENEW_EVERY_TIMEOUTS } from '../protocols/coordination/election.js'
 
 const TIMINGS = { heartbeatIntervalMs: 50, electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300, voterRemoveAfterMs: 2_000 }
 /** The member view's timings, scaled like the election's (a tenth of the defaults, about). */
@@ -126,6 +128,8 @@ class Simulation {
    * acks and denials. It signs only as itself (fakeKeys): identities are not forged.
    */
   forger?: { id: string, mode: 'heartbeats' | 'replies', stolen?: Certificate, seq: number }
+  /** Checked after every step, when set. */
+  watch?: () => void
   private readonly tracing: boolean
 
   constructor (readonly seed: number, n: number, readonly bootstrapExpect: number, tracing = false) {
@@ -389,6 +393,7 @@ class Simulation {
       }
       this.checkOffice()
       this.checkFollowing()
+      this.watch?.()
     }
   }
 
@@ -509,4 +514,42 @@ test('election and membership simulation: safety on every step; after healing, a
   }
   // The schedules must actually exercise elections, or the invariants were checked on nothing.
   assert.ok(elections > seeds * 2, `only ${elections} elections in ${seeds} schedules`)
+})
+
+test('election simulation: a forging voter never unseats a healthy coordinator; forged heartbeats and terms move no term, inflated acks cost a renewal in office', () => {
+  for (let seed = 1; seed <= 60; seed++) {
+    const sim = new Simulation(seed, 3 + (seed % 3), 3)
+    sim.settle(3_000)
+    assert.ok(settled(sim), `seed ${seed}: settled before the forger starts`)
+    const leader = sim.up().find(x => x.election?.inOffice(sim.now) === true) as SimNode
+    const term = leader.election?.currentTerm as number
+    const honest = (x: SimNode): boolean => x.id !== sim.forger?.id
+    // A voter that is not the coordinator forges: heartbeats of a term one up and of
+    // Number.MAX_SAFE_INTEGER, certificates replayed and relabelled, vote requests of
+    // Number.MAX_SAFE_INTEGER. Nothing may change: not the leader, not a term, not the office.
+    const forger = sim.nodes.find(x => x.eligible && x !== leader) as SimNode
+    sim.forger = { id: forger.id, mode: 'heartbeats', seq: 0 }
+    sim.watch = () => {
+      assert.ok(leader.election?.inOffice(sim.now), `seed ${seed}: the coordinator left office at ${sim.now}`)
+      for (const x of sim.up().filter(honest)) {
+        assert.equal(x.election?.currentLeader, leader.id, `seed ${seed}: ${x.id} left the coordinator at ${sim.now}`)
+        assert.equal(x.election?.currentTerm, term, `seed ${seed}: ${x.id} moved to term ${String(x.election?.currentTerm)}`)
+      }
+    }
+    sim.run(sim.now + 2_000, false)
+    // Now it also answers with inflated terms: the coordinator renews its election in office now
+    // and then (its followers briefly know no leader while they vote for it again), and nobody
+    // else ever leads.
+    sim.forger.mode = 'replies'
+    sim.watch = () => {
+      assert.equal(leader.election?.currentRole, 'leader', `seed ${seed}: the coordinator stepped down at ${sim.now}`)
+      for (const x of sim.up().filter(honest)) {
+        const followed = x.election?.currentLeader
+        assert.ok(followed === leader.id || followed === undefined, `seed ${seed}: ${x.id} follows ${String(followed)}`)
+      }
+    }
+    sim.run(sim.now + 3_000, false)
+    const renewals = 3_000 / (RENEW_EVERY_TIMEOUTS * TIMINGS.electionTimeoutMaxMs) + 1
+    assert.ok((leader.election?.currentTerm as number) <= term + renewals * MAX_TERM_STEP, `seed ${seed}: term ${String(leader.election?.currentTerm)} from ${term}`)
+  }
 })

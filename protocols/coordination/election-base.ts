@@ -134,14 +134,16 @@ export abstract class ElectionBase {
 
   /**
    * A newer voter set told by a voter of the set we hold (or campaign with) in a denial or a
-   * config reply; taken once a majority of that set told the same one, as one voter could lie.
+   * config reply; taken once a majority of that set told the same one, as one voter could lie
+   * (in a set of two, the other's word: it holds a veto anyway).
    */
   protected vouch (from: string, config: VoterConfig | undefined): void {
     const trusted = this.config ?? this.campaign
     if (trusted === undefined || !trusted.voters.includes(from) || config === undefined || config.term === 0) return
     if (this.config !== undefined && !newer(config, this.config)) return
     this.vouches.set(from, config)
-    if (trusted.voters.filter(v => sameConfig(this.vouches.get(v), config)).length < majority(trusted.voters.length)) return
+    const n = trusted.voters.length
+    if (trusted.voters.filter(v => sameConfig(this.vouches.get(v), config)).length < (n === 2 ? 1 : majority(n))) return
     this.vouches.clear()
     this.config = config
     this.persistPending = true
@@ -150,19 +152,23 @@ export abstract class ElectionBase {
 
   /**
    * `from` says it is at `term`. Without a proof, one voter's word moves nobody (a forger's
-   * would move everyone, and a partitioned node's would depose healthy leaders); a follower or
-   * candidate moves to the term that a majority of its voters (itself counted) are at or past,
-   * MAX_TERM_STEP at most at a time. One forger shifts that majority by one voter only: the term
-   * it reaches is one an honest voter holds. So honest nodes that drifted apart (one restarted
-   * far behind while the others failed elections) converge, and no forgery lifts them.
+   * would move everyone). A node that follows no leader it heard lately moves to the highest
+   * term that enough of its voters (itself counted) are at or past that no majority can form
+   * without one of them (n - majority + 1: two of three, three of six), MAX_TERM_STEP at most at
+   * a time. No election below that term can succeed anyway, and a single forger cannot make up
+   * such a group (of two or more) alone: the term it reaches is one an honest voter holds. So
+   * honest voters that drifted apart (one restarted far behind while others failed elections)
+   * converge, and no forgery lifts them. Two voters at least, always: in a two-voter set the
+   * other's word moves nothing (it learns the newer set instead, from the other: see `vouch`).
    */
   protected claim (from: string, term: number, now: number): void {
     const set = this.config ?? this.campaign
     if (set === undefined || !set.voters.includes(from) || term <= (this.claims.get(from) ?? -1)) return
     this.claims.set(from, term)
-    if (this.role === 'leader') return
+    if (this.role === 'leader' || now < this.stickyUntil) return
+    const n = set.voters.length
     const terms = set.voters.map(v => v === this.init.self ? this.term : this.claims.get(v) ?? 0).sort((a, b) => b - a)
-    const held = terms[majority(set.voters.length) - 1] ?? 0
+    const held = terms[Math.min(n - 1, Math.max(1, n - majority(n)))] ?? 0
     if (held > this.term) this.becomeFollower(now, Math.min(held, this.term + MAX_TERM_STEP), undefined)
   }
 
