@@ -20,12 +20,13 @@ import { majority, wins } from './voter-set.js'
 /**
  * How far past its own term an unproven message may move a node. Terms rise by one per election
  * attempt, and pre-vote lets an attempt happen only where a majority would grant: the terms of
- * honest voters that heard each other stay within a few of one another, and a node that was cut
+ * honest voters that hear each other stay within a few of one another, and a node that was cut
  * off catches up through the certificate of the leader elected meanwhile (carried as `proof` on
- * vote requests, denials and acks), not through this step. A message further ahead moves the
- * node by this step only (so honest nodes that drifted apart still converge) and is counted as
- * `term-too-far`: a forged term of Number.MAX_SAFE_INTEGER costs a node eight terms, not every
- * future election.
+ * vote requests, denials and acks), not through this step. Within it, a node moves to vote in a
+ * real election, or towards the term a group of its voters holds that one forger cannot make up
+ * (election-base.ts, `claim`); one voter's word moves it nowhere, and a message further ahead
+ * moves nothing and is counted as `term-too-far`. A forged term of Number.MAX_SAFE_INTEGER so
+ * costs nothing; driving terms up at all takes honest voters' votes, a step per election.
  */
 export const MAX_TERM_STEP = 8
 
