@@ -160,7 +160,8 @@ export class ElectionService extends TypedEventEmitter<ElectionServiceEvents> {
     if (this.told !== undefined) this.emit({ type: 'leader', leader: undefined, term: this.term })
     this.arm()
     if (reply?.type === 'vote-reply') return { type: 'vote-reply', term: this.term, granted: false, pre: reply.pre }
-    if (reply?.type === 'heartbeat-ack') return { ...reply, term: this.term, success: false }
+    // Rebuilt, not copied: an endorsement in it is a vote, and it was not stored.
+    if (reply?.type === 'heartbeat-ack') return { type: 'heartbeat-ack', term: this.term, seq: reply.seq, success: false, configVersion: reply.configVersion }
     return null
   }
 
