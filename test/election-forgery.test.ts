@@ -23,7 +23,9 @@ test('election: forged heartbeats, inflated terms and self-made certificates fro
     forger = await createAgentNode(nodeOptions(agents[0].config.mesh, { name: 'forger', bootstrap: [agents[0].addresses()[0]], ...fast }))
     await forger.start()
     const all = [...agents, forger]
-    // The forger is an eligible agent: the coordinator makes it a voter, as it would any.
+    // The forger is an eligible agent: the coordinator makes it a voter, as it would any. It
+    // talks to each agent directly, so it waits to know them all.
+    await waitFor(() => all.every(n => n.peers().length === 3), 'all four to see each other', 20_000)
     await waitFor(() => {
       const leader = agents[0].coordinator().leader
       return leader !== undefined && all.every(n => n.coordinator().leader === leader && n.coordinator().voters.includes(forger!.peerId))
