@@ -28,6 +28,7 @@ import { ResourceService } from '../protocols/resource/index.js'
 import { TaskService } from '../protocols/task/index.js'
 import { CoordinationService } from '../protocols/coordination/index.js'
 import { Admission, type Security } from './admission.js'
+import { electionKeys, privateKeyOf } from '../protocols/coordination/election-keys.js'
 
 /** What the services need of the node that holds them. */
 export interface NodeHost {
@@ -239,6 +240,7 @@ export function buildOffice (
     voterRemoveAfterMs: c.voterRemoveAfterMs,
     bootstrapExpect: c.bootstrapExpect,
     ...(stateFile !== undefined ? { stateFile } : {}),
+    keys: electionKeys(privateKeyOf(host.libp2p), config.mesh),
     requestTimeoutMs: c.requestTimeoutMs,
     members: memberView
   })

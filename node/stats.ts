@@ -19,7 +19,7 @@ const COUNTERS = {
   peers_joined_total: { help: 'Agents that joined this node\'s membership view', labels: [] },
   peers_left_total: { help: 'Agents that left this node\'s membership view', labels: [] },
   member_changes_total: { help: 'Failure-detection state changes of other agents, by new state (alive|suspect|offline|left)', labels: ['state'] },
-  coordination_rejected_total: { help: 'Election and coordination messages refused, by message and reason (stale-term, not-a-voter, forged-leader, not-coordinator; task reads and controls by no party: TSK007)', labels: ['message', 'reason'] },
+  coordination_rejected_total: { help: 'Election and coordination messages refused, by message and reason (stale-term, not-a-voter, forged-leader, not-coordinator, unproven, bad-certificate, term-too-far, bad-signature, malformed; task reads and controls by no party: TSK007)', labels: ['message', 'reason'] },
   coordinator_changes_total: { help: 'Times this node saw a new coordinator (or none) take office', labels: [] },
   housekeeping_messages_total: { help: 'The mesh\'s own periodic traffic (member heartbeats, probes, election heartbeats and votes), by subject and direction; kept out of messages_total and the message log so they show the agents\' traffic', labels: ['subject', 'direction'] },
   tasks_finished_total: { help: 'Tasks that ended while this node was the coordinator, by final status (completed|failed|cancelled)', labels: ['status'] },

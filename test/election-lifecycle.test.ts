@@ -13,7 +13,8 @@ import { nodeOptions, stopAll, uniqueMesh, waitFor } from './helpers.js'
 const coordination = { bootstrapExpect: 1, heartbeatIntervalMs: 50, electionTimeoutMinMs: 300, electionTimeoutMaxMs: 600 }
 
 test('coordination: start and stop twice are no-ops, stop before start is fine, and coordinator() waits for the office', async () => {
-  const idle = new ElectionService({ self: 'x', eligible: true, rpc: {} as unknown as RpcService, ...coordination, voterRemoveAfterMs: 60_000 })
+  const keys = { sign: () => '', verify: () => false }
+  const idle = new ElectionService({ self: 'x', eligible: true, rpc: {} as unknown as RpcService, ...coordination, voterRemoveAfterMs: 60_000, keys })
   idle.stop()
   idle.stop()
 

@@ -8,9 +8,12 @@
 // A failing seed is printed; replay it with SIM_SEED=<seed> (SIM_SEEDS=<n> for more).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Election, type ElectionMessage, type PersistedElection } from '../protocols/coordination/election.js'
+import { Election, type Certificate, type ElectionMessage, type PersistedElection } from '../protocols/coordination/election.js'
 import type { MemberState } from '../discovery/failure-detector.js'
 import { MemberTable, type Heartbeat, type MemberChange, type ProbeAnswer } from '../discovery/member-table.js'
+import { fakeKeys } from './election-fakes.js'
+import { MAX_TERM_STEP } from '../protocols/coordination/election-proof.js'
+import { RENEW_EVERY_TIMEOUTS } from '../protocols/coordination/election.js'
 
 const TIMINGS = { heartbeatIntervalMs: 50, electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300, voterRemoveAfterMs: 2_000 }
 /** The member view's timings, scaled like the election's (a tenth of the defaults, about). */
@@ -118,6 +121,15 @@ class Simulation {
   delay: [number, number] = [1, 10]
   readonly leaders = new Map<number, string>()
   readonly trace: string[] = []
+  /**
+   * A voter that runs the election honestly and cheats on the side: 'heartbeats' sends forged
+   * heartbeats (a higher term, Number.MAX_SAFE_INTEGER, certificates replayed or relabelled) and
+   * vote requests with inflated terms to everyone; 'replies' also inflates the terms of its own
+   * acks and denials. It signs only as itself (fakeKeys): identities are not forged.
+   */
+  forger?: { id: string, mode: 'heartbeats' | 'replies', stolen?: Certificate, seq: number }
+  /** Checked after every step, when set. */
+  watch?: () => void
   private readonly tracing: boolean
 
   constructor (readonly seed: number, n: number, readonly bootstrapExpect: number, tracing = false) {
@@ -133,7 +145,8 @@ class Simulation {
   start (node: SimNode): void {
     const persisted = node.persisted !== undefined ? { persisted: node.persisted } : {}
     const { id, eligible } = node
-    node.election = new Election({ self: id, eligible, bootstrapExpect: this.bootstrapExpect, ...TIMINGS, random: this.random, now: this.now, ...persisted })
+    const init = { self: id, eligible, bootstrapExpect: this.bootstrapExpect, ...TIMINGS, random: this.random, now: this.now, keys: fakeKeys(id) }
+    node.election = new Election({ ...init, ...persisted })
     // The member view is not persisted: a restarted agent starts above its old incarnation
     // (a real one takes the wall clock) and learns the mesh anew.
     node.lastIncarnation = Math.max(this.now, node.lastIncarnation + 1)
@@ -289,7 +302,48 @@ class Simulation {
         this.leaders.set(ev.term, node.id)
       }
     }
-    for (const { to, msg } of out.messages) this.send(node.id, to, msg)
+    for (const { to, msg } of out.messages) this.send(node.id, to, node.id === this.forger?.id ? this.inflate(msg) : msg)
+  }
+
+  /** The forger's own replies, with inflated terms half the time (mode 'replies'). */
+  private inflate (msg: ElectionMessage): ElectionMessage {
+    if (this.forger?.mode !== 'replies' || (msg.type !== 'heartbeat-ack' && msg.type !== 'vote-reply') || this.random() < 0.5) return msg
+    return { ...msg, term: this.pick([msg.term + 1, msg.term + 100, Number.MAX_SAFE_INTEGER]) }
+  }
+
+  /** The forger's forgeries, to every other node. */
+  private forge (): void {
+    const f = this.forger
+    const me = this.nodes.find(n => n.id === f?.id)
+    if (f === undefined || me?.election === undefined) return
+    const e = me.election
+    const term = e.currentTerm
+    const status = e.status(this.now)
+    const voters = status.voters.length > 0 ? status.voters : this.nodes.map(n => n.id).sort()
+    const config = { version: status.configVersion + 1, term: Math.max(0, term - 1), voters }
+    const stolen = f.stolen
+    const relabelled = stolen !== undefined ? { ...stolen, term: term + 1, leader: f.id } : undefined
+    const heartbeat = (t: number, cert?: Certificate): ElectionMessage => ({ type: 'heartbeat', term: t, leader: f.id, config, seq: ++f.seq, ...(cert !== undefined ? { cert } : {}) })
+    const forgeries: ElectionMessage[] = [
+      heartbeat(term + 1),
+      heartbeat(Number.MAX_SAFE_INTEGER),
+      ...(stolen !== undefined && relabelled !== undefined ? [heartbeat(term + 1, stolen), heartbeat(term + 1, relabelled)] : []),
+      { type: 'vote', term: Number.MAX_SAFE_INTEGER, candidate: f.id, config, pre: false, ...(relabelled !== undefined ? { proof: { ...relabelled, term: Number.MAX_SAFE_INTEGER } } : {}) }
+    ]
+    const msg = this.pick(forgeries)
+    for (const n of this.nodes) if (n !== me) this.send(f.id, n.id, msg)
+  }
+
+  /** A node follows only a leader that won its term, and no term comes near Number.MAX_SAFE_INTEGER. */
+  private checkFollowing (): void {
+    for (const n of this.nodes) {
+      const e = n.election
+      if (e === undefined || n.id === this.forger?.id) continue
+      const leader = e.currentLeader
+      assert.ok(leader === undefined || this.leaders.get(e.currentTerm) === leader,
+        `seed ${this.seed}: ${n.id} follows ${String(leader)} in term ${e.currentTerm}, won by ${String(this.leaders.get(e.currentTerm))}`)
+      assert.ok(e.currentTerm < 1_000_000, `seed ${this.seed}: ${n.id} reached term ${e.currentTerm}`)
+    }
   }
 
   private checkOffice (): void {
@@ -335,8 +389,11 @@ class Simulation {
           if (n.election?.inOffice(this.now) === true) for (const m of this.nodes) if (m !== n) this.send(n.id, m.id, { type: 'directive', term: n.election.currentTerm })
         }
         nextDirective = this.now + 20
+        this.forge()
       }
       this.checkOffice()
+      this.checkFollowing()
+      this.watch?.()
     }
   }
 
@@ -353,6 +410,10 @@ class Simulation {
       assert.equal(this.leaders.get(f.msg.term), f.from, `seed ${this.seed}: ${to.id} accepted a directive of term ${f.msg.term} from ${f.from}, not that term's leader`)
       to.directiveTerm = f.msg.term
       return
+    }
+    if (to.id === this.forger?.id) {
+      const cert = f.msg.type === 'heartbeat' ? f.msg.cert : 'proof' in f.msg ? f.msg.proof : undefined
+      if (cert !== undefined) this.forger.stolen = cert
     }
     e.receive(f.from, f.msg, this.now)
     this.flush(to)
@@ -387,7 +448,7 @@ class Simulation {
     this.run(this.now + ms, false)
   }
 
-  private pick<T> (xs: T[]): T { return xs[Math.floor(this.random() * xs.length)] }
+  pick<T> (xs: T[]): T { return xs[Math.floor(this.random() * xs.length)] }
   private exp (mean: number): number { return Math.max(1, Math.round(-Math.log(1 - this.random()) * mean)) }
 }
 
@@ -397,6 +458,8 @@ function runSeed (seed: number, tracing = false): Simulation {
   const eligible = n < 4 ? n : n - Math.floor(n / 4)
   const bootstrapExpect = Math.floor(eligible / 2) + 1 + Math.floor(r() * (eligible - Math.floor(eligible / 2)))
   const sim = new Simulation(seed, n, Math.min(bootstrapExpect, eligible), tracing)
+  // One schedule in four has a forger among the voters (n0 is always eligible).
+  if (seed % 4 === 0) sim.forger = { id: 'n0', mode: seed % 8 === 0 ? 'replies' : 'heartbeats', seq: 0 }
   try {
     check(sim, seed)
   } finally {
@@ -405,9 +468,18 @@ function runSeed (seed: number, tracing = false): Simulation {
   return sim
 }
 
+/** One coordinator in office, followed by every node up. */
+function settled (sim: Simulation): boolean {
+  const inOffice = sim.up().filter(x => x.election?.inOffice(sim.now) === true)
+  return inOffice.length === 1 && sim.up().every(x => x.election?.currentLeader === inOffice[0].id)
+}
+
 function check (sim: Simulation, seed: number): void {
   sim.run(8_000, true)
   sim.settle(6_000)
+  // A forger's inflated acks make the coordinator renew its election now and then (a vote round,
+  // in office throughout), while which its followers briefly know no leader: wait one out.
+  for (let i = 0; sim.forger !== undefined && i < 100 && !settled(sim); i++) sim.run(sim.now + 10, false)
   const up = sim.up()
   const inOffice = up.filter(x => x.election?.inOffice(sim.now) === true)
   assert.equal(inOffice.length, 1, `seed ${seed}: after healing, ${inOffice.length} coordinators in office`)
@@ -442,4 +514,42 @@ test('election and membership simulation: safety on every step; after healing, a
   }
   // The schedules must actually exercise elections, or the invariants were checked on nothing.
   assert.ok(elections > seeds * 2, `only ${elections} elections in ${seeds} schedules`)
+})
+
+test('election simulation: a forging voter never unseats a healthy coordinator; forged heartbeats and terms move no term, inflated acks cost a renewal in office', () => {
+  for (let seed = 1; seed <= 60; seed++) {
+    const sim = new Simulation(seed, 3 + (seed % 3), 3)
+    sim.settle(3_000)
+    assert.ok(settled(sim), `seed ${seed}: settled before the forger starts`)
+    const leader = sim.up().find(x => x.election?.inOffice(sim.now) === true) as SimNode
+    const term = leader.election?.currentTerm as number
+    const honest = (x: SimNode): boolean => x.id !== sim.forger?.id
+    // A voter that is not the coordinator forges: heartbeats of a term one up and of
+    // Number.MAX_SAFE_INTEGER, certificates replayed and relabelled, vote requests of
+    // Number.MAX_SAFE_INTEGER. Nothing may change: not the leader, not a term, not the office.
+    const forger = sim.nodes.find(x => x.eligible && x !== leader) as SimNode
+    sim.forger = { id: forger.id, mode: 'heartbeats', seq: 0 }
+    sim.watch = () => {
+      assert.ok(leader.election?.inOffice(sim.now), `seed ${seed}: the coordinator left office at ${sim.now}`)
+      for (const x of sim.up().filter(honest)) {
+        assert.equal(x.election?.currentLeader, leader.id, `seed ${seed}: ${x.id} left the coordinator at ${sim.now}`)
+        assert.equal(x.election?.currentTerm, term, `seed ${seed}: ${x.id} moved to term ${String(x.election?.currentTerm)}`)
+      }
+    }
+    sim.run(sim.now + 2_000, false)
+    // Now it also answers with inflated terms: the coordinator renews its election in office now
+    // and then (its followers briefly know no leader while they vote for it again), and nobody
+    // else ever leads.
+    sim.forger.mode = 'replies'
+    sim.watch = () => {
+      assert.equal(leader.election?.currentRole, 'leader', `seed ${seed}: the coordinator stepped down at ${sim.now}`)
+      for (const x of sim.up().filter(honest)) {
+        const followed = x.election?.currentLeader
+        assert.ok(followed === leader.id || followed === undefined, `seed ${seed}: ${x.id} follows ${String(followed)}`)
+      }
+    }
+    sim.run(sim.now + 3_000, false)
+    const renewals = 3_000 / (RENEW_EVERY_TIMEOUTS * TIMINGS.electionTimeoutMaxMs) + 1
+    assert.ok((leader.election?.currentTerm as number) <= term + renewals * MAX_TERM_STEP, `seed ${seed}: term ${String(leader.election?.currentTerm)} from ${term}`)
+  }
 })

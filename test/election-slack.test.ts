@@ -4,17 +4,23 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Election, type ElectionMessage, type VoterConfig } from '../protocols/coordination/election.js'
+import { certificate, fakeKeys } from './election-fakes.js'
 
 const TIMINGS = { heartbeatIntervalMs: 100, electionTimeoutMinMs: 400, electionTimeoutMaxMs: 800, voterRemoveAfterMs: 60_000, bootstrapExpect: 3 }
 const config: VoterConfig = { version: 1, term: 1, voters: ['f', 'leader', 'x'] }
 
+/** The leader won term 2 with the votes of 'leader' and 'x'. */
+const cert = certificate(2, 'leader', config, ['leader', 'x'])
+
 function follower (now: number): Election {
-  return new Election({ self: 'f', eligible: true, ...TIMINGS, random: () => 0.5, now, persisted: { term: 1, config } })
+  const e = new Election({ self: 'f', eligible: true, ...TIMINGS, random: () => 0.5, now, persisted: { term: 1, config }, keys: fakeKeys('f') })
+  e.setMembers([{ peer: 'leader', eligible: true }, { peer: 'x', eligible: true }])
+  return e
 }
 
 let seq = 0
 function heartbeat (e: Election, now: number): void {
-  const msg: ElectionMessage = { type: 'heartbeat', term: 1, leader: 'leader', config, seq: ++seq }
+  const msg: ElectionMessage = { type: 'heartbeat', term: 2, leader: 'leader', config, seq: ++seq, cert }
   e.receive('leader', msg, now)
   e.drain()
 }

@@ -4,6 +4,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Election, type ElectionMessage, type VoterConfig } from '../protocols/coordination/election.js'
 import { bootstrapProposal, nextVoters, wins } from '../protocols/coordination/voter-set.js'
+import { voteStatement } from '../protocols/coordination/election-proof.js'
+import { fakeKeys } from './election-fakes.js'
 
 const TIMINGS = { heartbeatIntervalMs: 100, electionTimeoutMinMs: 400, electionTimeoutMaxMs: 800, voterRemoveAfterMs: 60_000, bootstrapExpect: 3 }
 
@@ -42,7 +44,7 @@ test('voter set: bootstrap proposals need bootstrapExpect eligible agents, and e
 function leaderOfFour (): { e: Election, now: number } {
   const config: VoterConfig = { version: 1, term: 1, voters: ['a', 'b', 'c', 'd'] }
   let now = 0
-  const e = new Election({ self: 'a', eligible: true, ...TIMINGS, random: () => 0, now, persisted: { term: 1, config } })
+  const e = new Election({ self: 'a', eligible: true, ...TIMINGS, random: () => 0, now, persisted: { term: 1, config }, keys: fakeKeys('a') })
   const members = ['b', 'c', 'd'].map(peer => ({ peer, eligible: true }))
   e.setMembers(members)
   // Past the start-up stickiness, campaign; every voter grants.
@@ -50,7 +52,10 @@ function leaderOfFour (): { e: Election, now: number } {
   e.tick(now)
   for (let i = 0; i < 4 && e.currentRole !== 'leader'; i++) {
     for (const { to, msg } of e.drain().messages) {
-      if (msg.type === 'vote') e.receive(to, { type: 'vote-reply', term: msg.term, granted: true, pre: msg.pre }, now)
+      if (msg.type === 'vote') {
+        const sig = msg.pre ? {} : { sig: fakeKeys(to).sign(voteStatement(msg.term, 'a')) }
+        e.receive(to, { type: 'vote-reply', term: msg.term, granted: true, pre: msg.pre, ...sig }, now)
+      }
     }
   }
   assert.equal(e.currentRole, 'leader')

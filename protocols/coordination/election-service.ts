@@ -8,11 +8,12 @@
 import { TypedEventEmitter } from 'main-event'
 import type { RpcService } from '../rpc/index.js'
 import { Election } from './election.js'
-import type { ElectionEvent, ElectionMessage, ElectionStatus, ElectionTimings, MemberInfo, PersistedElection, Role } from './election-types.js'
+import type { ElectionEvent, ElectionKeys, ElectionMessage, ElectionStatus, ElectionTimings, MemberInfo, PersistedElection, Role } from './election-types.js'
 import { ElectionStateFile } from './election-state-file.js'
 import { ElectionCommand, REQUESTS } from './election-wire.js'
 
 export { ElectionCommand, ElectionMessageSchema, VoterConfigSchema } from './election-wire.js'
+export { electionKeys, privateKeyOf } from './election-keys.js'
 
 export interface CoordinatorChange { leader?: string, term: number, self: boolean }
 
@@ -31,6 +32,8 @@ export interface ElectionServiceInit extends ElectionTimings {
   eligible: boolean
   rpc: RpcService
   stateFile?: string
+  /** Signs this node's votes and checks others' (election-keys.ts: `electionKeys(privateKey, mesh)`). */
+  keys: ElectionKeys
 }
 
 export class ElectionService extends TypedEventEmitter<ElectionServiceEvents> {
@@ -64,6 +67,11 @@ export class ElectionService extends TypedEventEmitter<ElectionServiceEvents> {
     this.unhandle = this.init.rpc.handle(ElectionCommand, (msg, ctx) => {
       const e = this.election
       if (e === undefined || !this.running) return null
+      // A reply sent as a request (an ack with a high term, a voter set nobody asked for) is a forgery.
+      if (!REQUESTS.has(msg.type)) {
+        this.emit({ type: 'rejected', from: ctx.peer, reason: 'malformed', message: msg.type })
+        return null
+      }
       e.receive(ctx.peer, msg as ElectionMessage, Date.now())
       return this.flush(ctx.peer)
     })
@@ -152,7 +160,8 @@ export class ElectionService extends TypedEventEmitter<ElectionServiceEvents> {
     if (this.told !== undefined) this.emit({ type: 'leader', leader: undefined, term: this.term })
     this.arm()
     if (reply?.type === 'vote-reply') return { type: 'vote-reply', term: this.term, granted: false, pre: reply.pre }
-    if (reply?.type === 'heartbeat-ack') return { ...reply, term: this.term, success: false }
+    // Rebuilt, not copied: an endorsement in it is a vote, and it was not stored.
+    if (reply?.type === 'heartbeat-ack') return { type: 'heartbeat-ack', term: this.term, seq: reply.seq, success: false, configVersion: reply.configVersion }
     return null
   }
 

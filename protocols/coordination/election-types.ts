@@ -5,18 +5,44 @@ export type { MemberInfo, VoterConfig }
 
 export type Role = 'follower' | 'pre-candidate' | 'candidate' | 'leader'
 
+/** A voter's signed vote: a grant, or a follower's endorsement of the leader it accepted (election-proof.ts). */
+export interface VoteSignature { voter: string, sig: string }
+
+/**
+ * A leader's proof of its election: the signed grants of a majority of the voter set it
+ * campaigned with (every voter of a bootstrap proposal), for its term.
+ */
+export interface Certificate { term: number, leader: string, config: VoterConfig, votes: VoteSignature[] }
+
+/**
+ * `proof` on a vote request, a denial or an ack: the newest certificate the sender holds, so a
+ * receiver that is behind may move to a term a majority proved (election-proof.ts). `cert` on a
+ * heartbeat: the leader's own, until the receiver has accepted it. `sig` on a granted vote and
+ * `endorse` on the ack of a heartbeat that carried the certificate: the voter's signed vote.
+ */
 export type ElectionMessage =
-  | { type: 'vote', term: number, candidate: string, config: VoterConfig, pre: boolean }
+  | { type: 'vote', term: number, candidate: string, config: VoterConfig, pre: boolean, proof?: Certificate }
   | {
-    type: 'vote-reply', term: number, granted: boolean, pre: boolean, reason?: VoteDenial, config?: VoterConfig
+    type: 'vote-reply', term: number, granted: boolean, pre: boolean, reason?: VoteDenial, config?: VoterConfig, sig?: string, proof?: Certificate
   }
-  | { type: 'heartbeat', term: number, leader: string, config: VoterConfig, seq: number }
-  | { type: 'heartbeat-ack', term: number, seq: number, success: boolean, configVersion: number }
+  | { type: 'heartbeat', term: number, leader: string, config: VoterConfig, seq: number, cert?: Certificate }
+  | { type: 'heartbeat-ack', term: number, seq: number, success: boolean, configVersion: number, proof?: Certificate, endorse?: string }
   | { type: 'config-query' }
   | { type: 'config-reply', term: number, config?: VoterConfig }
 
 export type VoteDenial =
-  | 'stale-term' | 'already-voted' | 'not-up-to-date' | 'leader-alive' | 'not-a-voter' | 'bootstrap-mismatch' | 'not-eligible'
+  | 'stale-term' | 'already-voted' | 'not-up-to-date' | 'leader-alive' | 'not-a-voter' | 'bootstrap-mismatch' | 'not-eligible' | 'term-too-far'
+
+/**
+ * Signing and checking votes, passed in so the machine stays pure: a node signs with its libp2p
+ * identity key (election-keys.ts), the simulation with deterministic fakes.
+ */
+export interface ElectionKeys {
+  /** This node's signature over `statement` (an encoded string). */
+  sign: (statement: string) => string
+  /** Whether `signature` is `peer`'s over `statement`; false for anything malformed. */
+  verify: (peer: string, statement: string, signature: string) => boolean
+}
 
 export interface ElectionTimings {
   heartbeatIntervalMs: number
@@ -34,6 +60,7 @@ export interface ElectionInit extends ElectionTimings {
   random: () => number
   now: number
   persisted?: PersistedElection
+  keys: ElectionKeys
 }
 
 /** What must survive a restart for a vote never to be given twice in one term. */
@@ -51,7 +78,13 @@ export type ElectionEvent =
   | { type: 'voters', config: VoterConfig }
   | { type: 'rejected', from: string, reason: RejectReason, message: ElectionMessage['type'] }
 
-export type RejectReason = 'forged-leader' | 'not-a-voter' | 'stale-term' | 'malformed'
+/**
+ * unproven: a heartbeat of a leader this node has not accepted, with no certificate; bad-certificate: one that
+ * does not check out (signatures, majority, term, leader); term-too-far: an unproven term beyond MAX_TERM_STEP;
+ * bad-signature: a granted vote whose signature does not check out.
+ */
+export type RejectReason =
+  'forged-leader' | 'not-a-voter' | 'stale-term' | 'malformed' | 'unproven' | 'bad-certificate' | 'term-too-far' | 'bad-signature'
 
 export interface ElectionStatus {
   role: Role

@@ -10,20 +10,44 @@ export const PeerIdSchema = z.string().min(1).max(128)
 export const TermSchema = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)
 export const VoterConfigSchema = z.strictObject({ version: TermSchema, term: TermSchema, voters: z.array(PeerIdSchema).max(256) })
 
-const VoteDenialSchema = z.enum(['stale-term', 'already-voted', 'not-up-to-date', 'leader-alive', 'not-a-voter', 'bootstrap-mismatch', 'not-eligible'])
+const VoteDenialSchema = z.enum(['stale-term', 'already-voted', 'not-up-to-date', 'leader-alive', 'not-a-voter', 'bootstrap-mismatch', 'not-eligible', 'term-too-far'])
+
+/** A signature, base64: 88 characters for Ed25519; room for the longer ones of other key types. */
+export const SignatureSchema = z.string().min(1).max(700)
+/** At most one signed vote per voter of the set (VoterConfigSchema's 256). */
+export const CertificateSchema = z.strictObject({
+  term: TermSchema,
+  leader: PeerIdSchema,
+  config: VoterConfigSchema,
+  votes: z.array(z.strictObject({ voter: PeerIdSchema, sig: SignatureSchema })).min(1).max(256)
+})
 
 export const ElectionMessageSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('vote'), term: TermSchema, candidate: PeerIdSchema, config: VoterConfigSchema, pre: z.boolean() }),
+  z.strictObject({
+    type: z.literal('vote'), term: TermSchema, candidate: PeerIdSchema, config: VoterConfigSchema, pre: z.boolean(), proof: CertificateSchema.optional()
+  }),
   z.strictObject({
     type: z.literal('vote-reply'),
     term: TermSchema,
     granted: z.boolean(),
     pre: z.boolean(),
     reason: VoteDenialSchema.optional(),
-    config: VoterConfigSchema.optional()
+    config: VoterConfigSchema.optional(),
+    sig: SignatureSchema.optional(),
+    proof: CertificateSchema.optional()
   }),
-  z.strictObject({ type: z.literal('heartbeat'), term: TermSchema, leader: PeerIdSchema, config: VoterConfigSchema, seq: TermSchema }),
-  z.strictObject({ type: z.literal('heartbeat-ack'), term: TermSchema, seq: TermSchema, success: z.boolean(), configVersion: TermSchema }),
+  z.strictObject({
+    type: z.literal('heartbeat'), term: TermSchema, leader: PeerIdSchema, config: VoterConfigSchema, seq: TermSchema, cert: CertificateSchema.optional()
+  }),
+  z.strictObject({
+    type: z.literal('heartbeat-ack'),
+    term: TermSchema,
+    seq: TermSchema,
+    success: z.boolean(),
+    configVersion: TermSchema,
+    proof: CertificateSchema.optional(),
+    endorse: SignatureSchema.optional()
+  }),
   z.strictObject({ type: z.literal('config-query') }),
   z.strictObject({ type: z.literal('config-reply'), term: TermSchema, config: VoterConfigSchema.optional() })
 ])
@@ -33,5 +57,8 @@ export const ElectionCommand = defineCommand('$agentmesh/election', {
   response: z.union([ElectionMessageSchema, z.null()])
 })
 
-/** The messages that are requests (sent with the command); the others are replies. */
+/**
+ * The messages that are requests (sent with the command); the others are replies, and are
+ * taken only as the answer to a request this node sent: sent as requests they are refused.
+ */
 export const REQUESTS: ReadonlySet<ElectionMessage['type']> = new Set<ElectionMessage['type']>(['vote', 'heartbeat', 'config-query'])

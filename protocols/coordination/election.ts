@@ -20,129 +20,31 @@
  * - Timeouts that stretch under load (election-slack.ts); only waits grow, never the lease.
  * - The voter set is the only replicated state, changed one voter at a time; before any exists
  *   it is bootstrapped as Consul's `bootstrap_expect` does. Its rules are in voter-set.ts.
+ * - Proven leaders and bounded terms (election-proof.ts): real votes are signed, a leader of a
+ *   new term is followed only with a certificate of a majority's signed votes, and a message
+ *   that proves nothing moves a term by MAX_TERM_STEP at most. A leader in office moves for no
+ *   unproven term at all: check-quorum, not a follower's word, tells it a majority moved on.
  */
-import { DecayingMax, slackFor } from './election-slack.js'
 import { LeaderState } from './leader-state.js'
-import { bootstrapProposal, majority, newer, nextVoters, wins, type MemberInfo, type VoterConfig } from './voter-set.js'
-import { judgeHeartbeat, judgeVote, type VoterView } from './vote-rules.js'
-import type { ElectionInit, ElectionMessage, ElectionOutput, ElectionStatus, PersistedElection, RejectReason, Role, VoteDenial } from './election-types.js'
+import { nextVoters, wins, type VoterConfig } from './voter-set.js'
+import { judgeHeartbeat, judgeVote } from './vote-rules.js'
+import { checkCertificate, MAX_TERM_STEP, voteStatement } from './election-proof.js'
+import { ElectionBase } from './election-base.js'
+import type { Certificate, ElectionMessage, VoteDenial } from './election-types.js'
 
 export type * from './election-types.js'
 export type { MemberInfo, VoterConfig } from './voter-set.js'
 
-export class Election {
-  private readonly init: ElectionInit
-  private role: Role = 'follower'
-  private term = 0
-  private votedFor?: string
-  private config?: VoterConfig
-  private leader?: string
-  private lastLeaderContact?: number
-  /** Follower: how much later than two intervals the leader's heartbeats came lately. */
-  private readonly heartbeatLateness = new DecayingMax()
-  /** Leader: how much longer than an interval heartbeat acks took lately. */
-  private readonly ackDelay = new DecayingMax()
-  /** Refuse votes until then (leader stickiness; also right after start, as if a leader spoke). */
-  private stickyUntil: number
-  private electionDeadline: number
-  private votes = new Set<string>()
-  /** The voter set this node campaigns with (its own, or its bootstrap proposal). */
-  private campaign?: VoterConfig
-  /** Agents alive in the member view (itself excluded); `left` holds those that announced they leave. */
-  private members: MemberInfo[] = []
-  private left: MemberInfo[] = []
-  /** Set while this node leads: made fresh on every win. */
-  private lead?: LeaderState
-  private out: ElectionOutput = { messages: [], events: [] }
-  private persistPending = false
-  private queriedAt = -Infinity
+/** A leader renews its election for a voter ahead of it at most once per this many maximum election timeouts. */
+export const RENEW_EVERY_TIMEOUTS = 5
 
-  constructor (init: ElectionInit) {
-    if (init.electionTimeoutMinMs > init.electionTimeoutMaxMs) throw new RangeError('electionTimeoutMinMs must not exceed electionTimeoutMaxMs')
-    if (init.heartbeatIntervalMs >= init.electionTimeoutMinMs) throw new RangeError('heartbeatIntervalMs must be below electionTimeoutMinMs')
-    this.init = init
-    if (init.persisted !== undefined) ({ term: this.term, votedFor: this.votedFor, config: this.config } = init.persisted)
-    // A restarted voter may have acked a leader's heartbeat just before it crashed: it waits out
-    // that leader's lease before it votes, or the lease would not hold.
-    this.stickyUntil = init.now + init.electionTimeoutMinMs
-    this.electionDeadline = init.now + this.randomTimeout()
-  }
-
-  /** What to send and report since the last drain; `persist`, when set, must be written before any message goes out. */
-  drain (): ElectionOutput {
-    const out = { ...this.out, ...(this.persistPending ? { persist: this.persisted() } : {}) }
-    this.out = { messages: [], events: [] }
-    this.persistPending = false
-    return out
-  }
-
-  persisted (): PersistedElection {
-    const { term, votedFor, config } = this
-    return { term, ...(votedFor !== undefined ? { votedFor } : {}), ...(config !== undefined ? { config } : {}) }
-  }
-
-  /** Agents alive in the member view (itself not included), and those that announced they leave (flagged `left`). */
-  setMembers (members: MemberInfo[]): void {
-    const others = members.filter(m => m.peer !== this.init.self)
-    this.members = others.filter(m => m.left !== true)
-    this.left = others.filter(m => m.left === true)
-  }
-
-  status (now: number): ElectionStatus {
-    const voters = this.config?.voters ?? []
-    const needed = majority(voters.length)
-    const recently = now - this.init.electionTimeoutMaxMs
-    const reachable = this.lead !== undefined
-      ? this.lead.reachable(voters, this.init.self, recently)
-      : voters.filter(v => v === this.init.self || this.members.some(m => m.peer === v)).length
-    return {
-      role: this.role,
-      term: this.term,
-      ...(this.leader !== undefined ? { leader: this.leader } : {}),
-      inOffice: this.inOffice(now),
-      ...(this.lead?.leaseUntil !== undefined ? { leaseUntil: this.lead.leaseUntil } : {}),
-      voters,
-      configVersion: this.config?.version ?? 0,
-      quorum: { size: voters.length, needed, reachable, has: voters.length > 0 && reachable >= needed },
-      ...(this.lastLeaderContact !== undefined ? { lastLeaderContact: this.lastLeaderContact } : {}),
-      slackMs: Math.round(this.slack(now)),
-      eligible: this.init.eligible
-    }
-  }
-
-  inOffice (now: number): boolean { return this.role === 'leader' && this.lead?.leaseUntil !== undefined && now < this.lead.leaseUntil }
-
-  /**
-   * Fencing: may a directive of `term` from `from` be carried out? Only the leader we follow, in
-   * the term we are in: an older term is a deposed coordinator; a newer one we have not seen
-   * confirmed by a heartbeat is a claim we cannot check yet.
-   */
-  admits (term: number, from: string): 'ok' | 'stale-term' | 'not-coordinator' {
-    if (term < this.term) return 'stale-term'
-    if (term > this.term || from !== this.leader || from === this.init.self) return 'not-coordinator'
-    return 'ok'
-  }
-
-  get currentTerm (): number { return this.term }
-  get currentLeader (): string | undefined { return this.leader }
-  get currentRole (): Role { return this.role }
-
-  /** The earliest time `tick` has something to do. */
-  nextWakeup (): number {
-    if (this.lead !== undefined) return Math.min(this.lead.nextHeartbeat, this.quorumDeadline(this.lead))
-    return this.electionDeadline
-  }
-
-  /** The added wait for the lateness seen lately (see "awareness" above). */
-  slack (now: number): number {
-    const late = this.role === 'leader' ? this.ackDelay.get(now) : this.heartbeatLateness.get(now)
-    return slackFor(late, this.init.electionTimeoutMaxMs)
-  }
-
-  /** Check-quorum's deadline; the slack is read as of the last quorum, so it is fixed until acks move it. */
-  private quorumDeadline (lead: LeaderState): number { return lead.quorumAt + this.init.electionTimeoutMaxMs + this.slack(lead.quorumAt) }
+export class Election extends ElectionBase {
+  private renewedAt = -Infinity
+  /** While the leader renews its election in office: the term it asks for, the signed votes so far, and until when it waits. */
+  private renewal?: { term: number, votes: Map<string, string>, until: number }
 
   tick (now: number): void {
+    if (this.renewal !== undefined && now >= this.renewal.until) this.renewal = undefined
     if (this.lead !== undefined) {
       if (now >= this.quorumDeadline(this.lead)) {
         // Check-quorum: no majority answered for a whole election timeout; we may be on the
@@ -167,8 +69,11 @@ export class Election {
       case 'config-query':
         this.send(from, { type: 'config-reply', term: this.term, ...this.committedConfig() })
         break
-      case 'config-reply': this.adoptFromVoter(from, msg.config); break
+      case 'config-reply': this.vouch(from, msg.config); break
     }
+    // The term the sender is at (a pre-vote asks for the one after it; a pre-vote grant echoes it).
+    if (msg.type === 'vote' && msg.pre) this.claim(from, msg.term - 1, now)
+    else if (msg.type !== 'config-query' && !(msg.type === 'vote-reply' && msg.pre && msg.granted)) this.claim(from, msg.term, now)
   }
 
   // --- elections -------------------------------------------------------------------------
@@ -201,6 +106,7 @@ export class Election {
     this.role = 'candidate'
     this.leader = undefined
     this.votes = new Set([this.init.self])
+    this.grants = new Map([[this.init.self, this.init.keys.sign(voteStatement(this.term, this.init.self))]])
     this.electionDeadline = now + this.randomTimeout()
     this.out.events.push({ type: 'role', role: 'candidate', term: this.term })
     this.askVotes(config, false)
@@ -209,19 +115,25 @@ export class Election {
 
   private askVotes (config: VoterConfig, pre: boolean): void {
     const term = pre ? this.term + 1 : this.term
+    const proof = this.proof !== undefined ? { proof: this.proof } : {}
     for (const v of config.voters) {
-      if (v !== this.init.self) this.send(v, { type: 'vote', term, candidate: this.init.self, config, pre })
+      if (v !== this.init.self) this.send(v, { type: 'vote', term, candidate: this.init.self, config, pre, ...proof })
     }
   }
 
   private onVote (from: string, msg: Extract<ElectionMessage, { type: 'vote' }>, now: number): void {
     // A denial carries our voter set: a voter that was cut off while the set changed learns the
     // current one from a voter it already trusts, and can then accept the new leader.
-    const deny = (reason: VoteDenial): void => { this.send(from, { type: 'vote-reply', term: this.term, granted: false, pre: msg.pre, reason, ...this.committedConfig() }) }
+    // And our newest certificate, when the candidate is behind it.
+    const deny = (reason: VoteDenial): void => {
+      const proof = this.proof !== undefined && this.proof.term >= msg.term ? { proof: this.proof } : {}
+      this.send(from, { type: 'vote-reply', term: this.term, granted: false, pre: msg.pre, reason, ...this.committedConfig(), ...proof })
+    }
+    this.acceptProof(from, msg.proof, msg, now)
     const verdict = judgeVote(this.view(), from, msg, now)
     if (!verdict.ok) {
       if (verdict.reject !== undefined) this.reject(from, verdict.reject, msg)
-      if (verdict.catchUp === true) this.becomeFollower(now, msg.term, undefined)
+      if (verdict.catchUp === true) this.becomeFollower(now, Math.min(msg.term, this.term + MAX_TERM_STEP), undefined)
       return deny(verdict.deny)
     }
     if (msg.pre) return this.send(from, { type: 'vote-reply', term: msg.term, granted: true, pre: true })
@@ -230,16 +142,24 @@ export class Election {
     this.votedFor = from
     this.persistPending = true
     this.electionDeadline = now + this.randomTimeout()
-    this.send(from, { type: 'vote-reply', term: this.term, granted: true, pre: false })
+    const sig = this.init.keys.sign(voteStatement(this.term, from))
+    this.send(from, { type: 'vote-reply', term: this.term, granted: true, pre: false, sig })
   }
 
   private onVoteReply (from: string, msg: Extract<ElectionMessage, { type: 'vote-reply' }>, now: number): void {
-    if (!msg.granted) this.adoptFromVoter(from, msg.config)
-    // A denial from a later term means we are behind: catch up rather than campaign on.
-    if (msg.term > this.term && (!msg.pre || !msg.granted)) { this.becomeFollower(now, msg.term, undefined); return }
+    if (msg.granted && !msg.pre && msg.term === this.renewal?.term) return this.renewed(from, msg, now)
+    this.acceptProof(from, msg.proof, msg, now)
+    if (!msg.granted) this.vouch(from, msg.config)
+    // A denial of a real vote from a later term means we are behind: catch up rather than campaign
+    // on. A pre-vote's denial moves nothing: it answers a question that moved no term, and would
+    // let a forger push a node cut off with it ever further (a proof it carries was taken above).
+    if (msg.term > this.term && !msg.pre) { this.unprovenTerm(from, msg, now); return }
+    if (msg.term > this.term + 1 && msg.pre) return
     if (!msg.granted) return
     const config = this.campaign
     if (config === undefined || !config.voters.includes(from)) return
+    // A grant counts only signed: it is a part of the certificate.
+    if (!msg.pre && (msg.term !== this.term || !this.signed(from, msg, msg.sig))) return
     const current = msg.pre ? this.role === 'pre-candidate' && msg.term === this.term + 1 : this.role === 'candidate' && msg.term === this.term
     if (!current) return
     this.votes.add(from)
@@ -253,9 +173,11 @@ export class Election {
     this.role = 'leader'
     this.leader = this.init.self
     this.lead = new LeaderState(config.voters, now)
+    this.renewedAt = now
     // Raft's no-op entry: a set stamped with this term, committed by the first majority of acks;
     // only then may the voter set change.
     this.config = { version: config.version + 1, term: this.term, voters: config.voters }
+    this.certify()
     this.persistPending = true
     const term = this.term
     this.out.events.push({ type: 'role', role: 'leader', term }, { type: 'leader', leader: this.init.self, term }, { type: 'voters', config: this.config })
@@ -269,17 +191,55 @@ export class Election {
     const seq = lead.sent(this.init.self, config.version, now, this.init.heartbeatIntervalMs)
     const targets = new Set([...config.voters, ...this.members.map(m => m.peer)])
     targets.delete(this.init.self)
-    for (const to of targets) this.send(to, { type: 'heartbeat', term: this.term, leader: this.init.self, config, seq })
+    // The certificate goes along until the receiver has accepted it (acked this term's heartbeat).
+    for (const to of targets) {
+      const cert = !lead.certified.has(to) && this.proof !== undefined ? { cert: this.proof } : {}
+      this.send(to, { type: 'heartbeat', term: this.term, leader: this.init.self, config, seq, ...cert })
+    }
     this.updateLease(now)
   }
 
   private onHeartbeatAck (from: string, msg: Extract<ElectionMessage, { type: 'heartbeat-ack' }>, now: number): void {
-    if (msg.term > this.term) { this.becomeFollower(now, msg.term, undefined); return }
-    if (this.lead === undefined || msg.term !== this.term || !msg.success) return
+    this.acceptProof(from, msg.proof, msg, now)
+    if (msg.term > this.term) { this.unprovenTerm(from, msg, now); return }
+    if (this.lead === undefined || msg.term !== this.term) return
+    // A refusal may come from a follower that restarted and forgot our certificate: send it again.
+    if (!msg.success) { this.lead.certified.delete(from); return }
+    this.lead.certified.add(from)
+    if (msg.endorse !== undefined) this.signed(from, msg, msg.endorse)
     const sent = this.lead.acked(from, msg.seq, msg.configVersion, now)
     if (sent === undefined) return
     this.ackDelay.add(now - sent - this.init.heartbeatIntervalMs, now)
     this.updateLease(now)
+  }
+
+  /**
+   * A vote for this node in its term, signed by `from`: a grant, or a follower's endorsement.
+   * Kept for the certificate; false (and counted) when the signature does not check out.
+   */
+  private signed (from: string, msg: ElectionMessage, sig: string | undefined): boolean {
+    if (this.grants.has(from)) return true
+    if (sig === undefined || !this.init.keys.verify(from, voteStatement(this.term, this.init.self), sig)) {
+      this.reject(from, 'bad-signature', msg)
+      return false
+    }
+    this.grants.set(from, sig)
+    if (this.role === 'leader') this.certify()
+    return true
+  }
+
+  /**
+   * The leader's certificate: every signed vote it holds for its term, with its current voter
+   * set once they are a majority of it (voters added later endorse it as they accept it), else
+   * with the set it won with. So a follower that holds a much newer set than the one of the
+   * election, as one restarted or added later does, still finds a majority of its own set.
+   */
+  private certify (): void {
+    const config = this.config as VoterConfig
+    const signers = new Set(this.grants.keys())
+    const set = wins(config, signers) ? config : this.campaign ?? config
+    const votes = [...this.grants].filter(([voter]) => set.voters.includes(voter) || config.voters.includes(voter)).map(([voter, sig]) => ({ voter, sig }))
+    this.proof = { term: this.term, leader: this.init.self, config: set, votes }
   }
 
   private updateLease (now: number): void {
@@ -298,6 +258,7 @@ export class Election {
     const voters = nextVoters({ self, config, members, lastHeard: lead.lastHeard, now, bootstrapExpect, voterRemoveAfterMs })
     if (voters === undefined) return
     this.config = { version: config.version + 1, term: this.term, voters }
+    this.certify()
     for (const v of voters) if (!lead.lastHeard.has(v)) lead.lastHeard.set(v, now)
     this.persistPending = true
     this.out.events.push({ type: 'voters', config: this.config })
@@ -311,8 +272,12 @@ export class Election {
 
   // --- followers -------------------------------------------------------------------------
   private onHeartbeat (from: string, msg: Extract<ElectionMessage, { type: 'heartbeat' }>, now: number): void {
-    const ack = (success: boolean): void => { this.send(from, { type: 'heartbeat-ack', term: this.term, seq: msg.seq, success, configVersion: this.config?.version ?? 0 }) }
-    const verdict = judgeHeartbeat(this.view(), from, msg)
+    const ack = (success: boolean, endorse?: string): void => {
+      const proof = !success && this.proof !== undefined && this.proof.term > msg.term ? { proof: this.proof } : {}
+      const signed = endorse !== undefined ? { endorse } : {}
+      this.send(from, { type: 'heartbeat-ack', term: this.term, seq: msg.seq, success, configVersion: this.config?.version ?? 0, ...proof, ...signed })
+    }
+    const verdict = judgeHeartbeat(this.view(), from, msg, this.init.keys)
     if (!verdict.ok) {
       this.reject(from, verdict.reject, msg)
       if (verdict.ask !== undefined && verdict.ask.length > 0 && now >= this.queriedAt + this.init.electionTimeoutMinMs) {
@@ -322,6 +287,7 @@ export class Election {
       }
       return ack(false)
     }
+    if (verdict.proven !== undefined) this.proof = verdict.proven
     if (msg.term === this.term && this.leader === from && this.lastLeaderContact !== undefined) {
       // Late means a whole interval missed: ordinary jitter adds nothing to fail-over time.
       this.heartbeatLateness.add(now - this.lastLeaderContact - 2 * this.init.heartbeatIntervalMs, now)
@@ -336,62 +302,87 @@ export class Election {
       this.persistPending = true
       this.out.events.push({ type: 'voters', config: msg.config })
     }
-    ack(true)
-  }
-
-  /** A newer voter set told by a voter of the set we hold (or campaign with) is adopted. */
-  private adoptFromVoter (from: string, config: VoterConfig | undefined): void {
-    const trusted = (this.config ?? this.campaign)?.voters.includes(from) === true
-    if (!trusted || config === undefined || config.term === 0) return
-    if (this.config !== undefined && !newer(config, this.config)) return
-    this.config = config
-    this.persistPending = true
-    this.out.events.push({ type: 'voters', config })
-  }
-
-  private becomeFollower (now: number, term: number, leader: string | undefined): void {
-    const was = this.role
-    const hadLeader = this.leader
-    if (term > this.term) {
-      this.term = term
-      this.votedFor = undefined
+    // Asked to accept (the heartbeat carried the certificate), an eligible follower that gave no
+    // other vote in this term endorses the leader with one, signed: the certificate so keeps a
+    // majority of the voter set as the set changes.
+    if (msg.cert === undefined || !this.init.eligible || (this.votedFor !== undefined && this.votedFor !== from)) return ack(true)
+    if (this.votedFor === undefined) {
+      this.votedFor = from
       this.persistPending = true
     }
-    this.role = 'follower'
-    this.leader = leader
-    this.campaign = undefined
-    this.lead = undefined
-    this.electionDeadline = now + this.randomTimeout()
-    if (was !== 'follower') this.out.events.push({ type: 'role', role: 'follower', term: this.term })
-    if (hadLeader !== leader) this.out.events.push({ type: 'leader', leader, term: this.term })
+    ack(true, this.init.keys.sign(voteStatement(this.term, from)))
   }
 
-  // --- helpers ---------------------------------------------------------------------------
-  private bootstrapProposal (): VoterConfig | undefined {
-    if (this.config !== undefined || !this.init.eligible) return undefined
-    return bootstrapProposal(this.init.self, this.members, this.init.bootstrapExpect)
+  /**
+   * A certificate carried as proof of a newer term: checked (once: a term it moved us past is not
+   * checked again), kept, and followed to its term, however far.
+   */
+  private acceptProof (from: string, proof: Certificate | undefined, msg: ElectionMessage, now: number): void {
+    if (proof === undefined || proof.term <= this.term) return
+    const verdict = checkCertificate(proof, this.init.keys, this.view())
+    if (!verdict.ok) {
+      if (verdict.reason === 'bad-certificate') this.reject(from, 'bad-certificate', msg)
+      return
+    }
+    this.proof = proof
+    this.becomeFollower(now, proof.term, undefined)
   }
 
-  /** What the vote and heartbeat checks (vote-rules.ts) read. */
-  private view (): VoterView {
-    const { self, eligible } = this.init
-    const { term, role, config, leader, stickyUntil, members } = this
-    return { self, eligible, term, role, stickyUntil, members, config, leader, proposal: config === undefined ? this.bootstrapProposal() : undefined }
+  /**
+   * A later term in a denial or an ack, with no proof: this node is behind, or is told so by a
+   * forger. A follower or candidate moves only once a majority of its voters tell as much
+   * (`claim`). A leader keeps its office: check-quorum steps it down if a majority really moved
+   * on. But a voter can be honestly ahead of it: it granted a vote in a later term to a
+   * candidate that then lost, and now refuses the leader's heartbeats as stale, for good, while
+   * the majority keeps the leader in office. Raft's leader steps down on that ack, and would on
+   * a forger's. This one renews its election in office instead (`renew`), at most once per
+   * RENEW_EVERY_TIMEOUTS maximum election timeouts: a forger's acks cost a vote round now and
+   * then, never the office.
+   */
+  private unprovenTerm (from: string, msg: Extract<ElectionMessage, { type: 'vote-reply' | 'heartbeat-ack' }>, now: number): void {
+    // Further than a step no honest voter gets without a proof (and the renewal must stay within it).
+    if (msg.term >= this.term + MAX_TERM_STEP) return this.reject(from, 'term-too-far', msg)
+    if (this.role !== 'leader') return
+    this.reject(from, 'unproven', msg)
+    const due = now >= this.renewedAt + RENEW_EVERY_TIMEOUTS * this.init.electionTimeoutMaxMs
+    if (msg.type === 'heartbeat-ack' && due && this.renewal === undefined && this.config?.voters.includes(from) === true) this.renew(now, msg.term)
   }
 
-  /** The voter set to tell others, once a leader made it (a bootstrap proposal is not told). */
-  private committedConfig (): { config?: VoterConfig } {
-    return this.config !== undefined && this.config.term > 0 ? { config: this.config } : {}
+  /**
+   * The leader asks its voters for their votes in a term past `claim` (within the step they
+   * accept), and stays in office meanwhile: its followers vote for the leader they follow
+   * (stickiness spares it), the voter left behind votes too, and a majority moves the leader to
+   * that term with a new certificate. Its lease runs on: the voters that acked it still refuse
+   * anyone else. Without a majority within a maximum election timeout, it gives up and leads on.
+   */
+  private renew (now: number, claim: number): void {
+    const config = this.config as VoterConfig
+    const term = claim + 1
+    this.renewedAt = now
+    this.renewal = { term, votes: new Map(), until: now + this.init.electionTimeoutMaxMs }
+    for (const v of config.voters) {
+      if (v !== this.init.self) this.send(v, { type: 'vote', term, candidate: this.init.self, config, pre: false, ...(this.proof !== undefined ? { proof: this.proof } : {}) })
+    }
   }
 
-  private send (to: string, msg: ElectionMessage): void { this.out.messages.push({ to, msg }) }
-
-  private reject (from: string, reason: RejectReason, msg: ElectionMessage): void {
-    this.out.events.push({ type: 'rejected', from, reason, message: msg.type })
-  }
-
-  private randomTimeout (): number {
-    const { electionTimeoutMinMs: min, electionTimeoutMaxMs: max } = this.init
-    return min + Math.floor(this.init.random() * (max - min + 1))
+  private renewed (from: string, msg: Extract<ElectionMessage, { type: 'vote-reply' }>, now: number): void {
+    const r = this.renewal
+    const config = this.config as VoterConfig
+    const lead = this.lead
+    if (r === undefined || lead === undefined || r.term <= this.term || !config.voters.includes(from) || r.votes.has(from)) return
+    if (msg.sig === undefined || !this.init.keys.verify(from, voteStatement(r.term, this.init.self), msg.sig)) return this.reject(from, 'bad-signature', msg)
+    r.votes.set(from, msg.sig)
+    if (!wins(config, new Set([...r.votes.keys(), this.init.self]))) return
+    this.renewal = undefined
+    this.term = r.term
+    this.votedFor = this.init.self
+    this.grants = new Map([[this.init.self, this.init.keys.sign(voteStatement(r.term, this.init.self))], ...r.votes])
+    this.campaign = config
+    this.config = { version: config.version + 1, term: r.term, voters: config.voters }
+    this.certify()
+    lead.certified.clear()
+    this.persistPending = true
+    this.out.events.push({ type: 'role', role: 'leader', term: r.term }, { type: 'leader', leader: this.init.self, term: r.term }, { type: 'voters', config: this.config })
+    this.broadcastHeartbeat(now)
   }
 }

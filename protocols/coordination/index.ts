@@ -11,7 +11,7 @@ import { liveMembers, type MemberSource } from '../../discovery/member-source.js
 import type { MemberChange } from '../../discovery/members.js'
 import type { Office } from './office.js'
 import { ElectionService, type CoordinatorChange } from './election-service.js'
-import type { ElectionTimings, Role } from './election.js'
+import type { ElectionKeys, ElectionTimings, Role } from './election.js'
 import { AgentSide, type ConsensusHandler, type DirectiveHandler, type DirectiveRun, type StatusProvider } from './agent-side.js'
 import { Coordinator, type ConsensusResult, type CoordinationReport, type PlannedDirective, type Planner } from './coordinator.js'
 import type { CoordinatorState } from './coordinator-state.js'
@@ -83,6 +83,8 @@ export interface CoordinationInit extends ElectionTimings {
   client?: boolean
   rpc: RpcService
   stateFile?: string
+  /** Signs this node's election votes and checks others' (`electionKeys` of election-keys.ts). */
+  keys: ElectionKeys
   requestTimeoutMs: number
   /** The member view: who may be planned for and who may vote; followed on 'member:change'. */
   members: MemberSource

@@ -17,6 +17,8 @@ export class LeaderState {
   /** The send time of the newest heartbeat a majority acknowledged (check-quorum counts from it). */
   quorumAt: number
   committedVersion = 0
+  /** Who acknowledged a heartbeat of this term: they accepted the certificate, which goes to the others. */
+  readonly certified = new Set<string>()
   /** When each voter last acknowledged; voters removed when silent for long. */
   readonly lastHeard = new Map<string, number>()
   private readonly sentAt = new Map<number, number>()

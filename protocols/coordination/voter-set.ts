@@ -43,6 +43,11 @@ export function sameVoters (a: string[], b: string[]): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i])
 }
 
+/** The same set: same term, version and voters. */
+export function sameConfig (a: VoterConfig | undefined, b: VoterConfig): boolean {
+  return a !== undefined && a.term === b.term && a.version === b.version && sameVoters(a.voters, b.voters)
+}
+
 /** Raft's "at least as up to date", with (config term, config version) as the log position. */
 export function upToDate (candidate: VoterConfig, mine: VoterConfig): boolean {
   return candidate.term > mine.term || (candidate.term === mine.term && candidate.version >= mine.version)

@@ -1,0 +1,221 @@
+/**
+ * The election's state and its plumbing (election.ts holds the protocol): the fields the
+ * machine keeps, what it reports (status, fencing, output), and the moves every handler shares
+ * (becoming a follower, taking a voter set a majority vouched for). Pure, like the machine.
+ */
+import { DecayingMax, slackFor } from './election-slack.js'
+import type { LeaderState } from './leader-state.js'
+import { bootstrapProposal, majority, newer, sameConfig, type MemberInfo, type VoterConfig } from './voter-set.js'
+import { MAX_TERM_STEP } from './election-proof.js'
+import type { VoterView } from './vote-rules.js'
+import type {
+  Certificate, ElectionInit, ElectionMessage, ElectionOutput, ElectionStatus, PersistedElection, RejectReason, Role
+} from './election-types.js'
+
+export abstract class ElectionBase {
+  protected readonly init: ElectionInit
+  protected role: Role = 'follower'
+  protected term = 0
+  protected votedFor?: string
+  protected config?: VoterConfig
+  protected leader?: string
+  protected lastLeaderContact?: number
+  /** Follower: how much later than two intervals the leader's heartbeats came lately. */
+  protected readonly heartbeatLateness = new DecayingMax()
+  /** Leader: how much longer than an interval heartbeat acks took lately. */
+  protected readonly ackDelay = new DecayingMax()
+  /** Refuse votes until then (leader stickiness; also right after start, as if a leader spoke). */
+  protected stickyUntil: number
+  protected electionDeadline: number
+  protected votes = new Set<string>()
+  /** The signed grants of this node's candidacy, its own included: its certificate once it wins. */
+  protected grants = new Map<string, string>()
+  /** The newest certificate accepted (or, as leader, made): carried as proof of the term. */
+  protected proof?: Certificate
+  /** Newer voter sets told by voters of ours: one is taken once a majority tells the same. */
+  protected readonly vouches = new Map<string, VoterConfig>()
+  /** The latest term each voter of ours told (in any message): see `claim`. */
+  protected readonly claims = new Map<string, number>()
+  /** The voter set this node campaigns with (its own, or its bootstrap proposal). */
+  protected campaign?: VoterConfig
+  /** Agents alive in the member view (itself excluded); `left` holds those that announced they leave. */
+  protected members: MemberInfo[] = []
+  protected left: MemberInfo[] = []
+  /** Set while this node leads: made fresh on every win. */
+  protected lead?: LeaderState
+  protected out: ElectionOutput = { messages: [], events: [] }
+  protected persistPending = false
+  protected queriedAt = -Infinity
+
+  constructor (init: ElectionInit) {
+    if (init.electionTimeoutMinMs > init.electionTimeoutMaxMs) throw new RangeError('electionTimeoutMinMs must not exceed electionTimeoutMaxMs')
+    if (init.heartbeatIntervalMs >= init.electionTimeoutMinMs) throw new RangeError('heartbeatIntervalMs must be below electionTimeoutMinMs')
+    this.init = init
+    if (init.persisted !== undefined) ({ term: this.term, votedFor: this.votedFor, config: this.config } = init.persisted)
+    // A restarted voter may have acked a leader's heartbeat just before it crashed: it waits out
+    // that leader's lease before it votes, or the lease would not hold.
+    this.stickyUntil = init.now + init.electionTimeoutMinMs
+    this.electionDeadline = init.now + this.randomTimeout()
+  }
+
+  /** What to send and report since the last drain; `persist`, when set, must be written before any message goes out. */
+  drain (): ElectionOutput {
+    const out = { ...this.out, ...(this.persistPending ? { persist: this.persisted() } : {}) }
+    this.out = { messages: [], events: [] }
+    this.persistPending = false
+    return out
+  }
+
+  persisted (): PersistedElection {
+    const { term, votedFor, config } = this
+    return { term, ...(votedFor !== undefined ? { votedFor } : {}), ...(config !== undefined ? { config } : {}) }
+  }
+
+  /** Agents alive in the member view (itself not included), and those that announced they leave (flagged `left`). */
+  setMembers (members: MemberInfo[]): void {
+    const others = members.filter(m => m.peer !== this.init.self)
+    this.members = others.filter(m => m.left !== true)
+    this.left = others.filter(m => m.left === true)
+  }
+
+  status (now: number): ElectionStatus {
+    const voters = this.config?.voters ?? []
+    const needed = majority(voters.length)
+    const recently = now - this.init.electionTimeoutMaxMs
+    const reachable = this.lead !== undefined
+      ? this.lead.reachable(voters, this.init.self, recently)
+      : voters.filter(v => v === this.init.self || this.members.some(m => m.peer === v)).length
+    return {
+      role: this.role,
+      term: this.term,
+      ...(this.leader !== undefined ? { leader: this.leader } : {}),
+      inOffice: this.inOffice(now),
+      ...(this.lead?.leaseUntil !== undefined ? { leaseUntil: this.lead.leaseUntil } : {}),
+      voters,
+      configVersion: this.config?.version ?? 0,
+      quorum: { size: voters.length, needed, reachable, has: voters.length > 0 && reachable >= needed },
+      ...(this.lastLeaderContact !== undefined ? { lastLeaderContact: this.lastLeaderContact } : {}),
+      slackMs: Math.round(this.slack(now)),
+      eligible: this.init.eligible
+    }
+  }
+
+  inOffice (now: number): boolean { return this.role === 'leader' && this.lead?.leaseUntil !== undefined && now < this.lead.leaseUntil }
+
+  /**
+   * Fencing: may a directive of `term` from `from` be carried out? Only the leader we follow, in
+   * the term we are in: an older term is a deposed coordinator; a newer one we have not seen
+   * confirmed by a heartbeat is a claim we cannot check yet.
+   */
+  admits (term: number, from: string): 'ok' | 'stale-term' | 'not-coordinator' {
+    if (term < this.term) return 'stale-term'
+    if (term > this.term || from !== this.leader || from === this.init.self) return 'not-coordinator'
+    return 'ok'
+  }
+
+  get currentTerm (): number { return this.term }
+  get currentLeader (): string | undefined { return this.leader }
+  get currentRole (): Role { return this.role }
+
+  /** The earliest time `tick` has something to do. */
+  nextWakeup (): number {
+    if (this.lead !== undefined) return Math.min(this.lead.nextHeartbeat, this.quorumDeadline(this.lead))
+    return this.electionDeadline
+  }
+
+  /** The added wait for the lateness seen lately (see "awareness" above). */
+  slack (now: number): number {
+    const late = this.role === 'leader' ? this.ackDelay.get(now) : this.heartbeatLateness.get(now)
+    return slackFor(late, this.init.electionTimeoutMaxMs)
+  }
+
+  /** Check-quorum's deadline; the slack is read as of the last quorum, so it is fixed until acks move it. */
+  protected quorumDeadline (lead: LeaderState): number { return lead.quorumAt + this.init.electionTimeoutMaxMs + this.slack(lead.quorumAt) }
+
+  /**
+   * A newer voter set told by a voter of the set we hold (or campaign with) in a denial or a
+   * config reply; taken once a majority of that set told the same one, as one voter could lie
+   * (in a set of two, the other's word: it holds a veto anyway).
+   */
+  protected vouch (from: string, config: VoterConfig | undefined): void {
+    const trusted = this.config ?? this.campaign
+    if (trusted === undefined || !trusted.voters.includes(from) || config === undefined || config.term === 0) return
+    if (this.config !== undefined && !newer(config, this.config)) return
+    this.vouches.set(from, config)
+    const n = trusted.voters.length
+    if (trusted.voters.filter(v => sameConfig(this.vouches.get(v), config)).length < (n === 2 ? 1 : majority(n))) return
+    this.vouches.clear()
+    this.config = config
+    this.persistPending = true
+    this.out.events.push({ type: 'voters', config })
+  }
+
+  /**
+   * `from` says it is at `term`. Without a proof, one voter's word moves nobody (a forger's
+   * would move everyone). A node that follows no leader it heard lately moves to the highest
+   * term that enough of its voters (itself counted) are at or past that no majority can form
+   * without one of them (n - majority + 1: two of three, three of six), MAX_TERM_STEP at most at
+   * a time. No election below that term can succeed anyway, and a single forger cannot make up
+   * such a group (of two or more) alone: the term it reaches is one an honest voter holds. So
+   * honest voters that drifted apart (one restarted far behind while others failed elections)
+   * converge, and no forgery lifts them. Two voters at least, always: in a two-voter set the
+   * other's word moves nothing (it learns the newer set instead, from the other: see `vouch`).
+   */
+  protected claim (from: string, term: number, now: number): void {
+    const set = this.config ?? this.campaign
+    if (set === undefined || !set.voters.includes(from) || term <= (this.claims.get(from) ?? -1)) return
+    this.claims.set(from, term)
+    if (this.role === 'leader' || now < this.stickyUntil) return
+    const n = set.voters.length
+    const terms = set.voters.map(v => v === this.init.self ? this.term : this.claims.get(v) ?? 0).sort((a, b) => b - a)
+    const held = terms[Math.min(n - 1, Math.max(1, n - majority(n)))] ?? 0
+    if (held > this.term) this.becomeFollower(now, Math.min(held, this.term + MAX_TERM_STEP), undefined)
+  }
+
+  protected becomeFollower (now: number, term: number, leader: string | undefined): void {
+    const was = this.role
+    const hadLeader = this.leader
+    if (term > this.term) {
+      this.term = term
+      this.votedFor = undefined
+      this.persistPending = true
+    }
+    this.role = 'follower'
+    this.leader = leader
+    this.campaign = undefined
+    this.lead = undefined
+    this.electionDeadline = now + this.randomTimeout()
+    if (was !== 'follower') this.out.events.push({ type: 'role', role: 'follower', term: this.term })
+    if (hadLeader !== leader) this.out.events.push({ type: 'leader', leader, term: this.term })
+  }
+
+  // --- helpers ---------------------------------------------------------------------------
+  protected bootstrapProposal (): VoterConfig | undefined {
+    if (this.config !== undefined || !this.init.eligible) return undefined
+    return bootstrapProposal(this.init.self, this.members, this.init.bootstrapExpect)
+  }
+
+  /** What the vote and heartbeat checks (vote-rules.ts) read. */
+  protected view (): VoterView {
+    const { self, eligible } = this.init
+    const { term, role, config, leader, stickyUntil, members, proof, votedFor } = this
+    const proposal = config === undefined ? this.bootstrapProposal() : undefined
+    return { self, eligible, term, role, stickyUntil, members, config, leader, proof, votedFor, proposal }
+  }
+
+  /** The voter set to tell others, once a leader made it (a bootstrap proposal is not told). */
+  protected committedConfig (): { config?: VoterConfig } {
+    return this.config !== undefined && this.config.term > 0 ? { config: this.config } : {}
+  }
+
+  protected send (to: string, msg: ElectionMessage): void { this.out.messages.push({ to, msg }) }
+
+  protected reject (from: string, reason: RejectReason, msg: ElectionMessage): void {
+    this.out.events.push({ type: 'rejected', from, reason, message: msg.type })
+  }
+
+  protected randomTimeout (): number {
+    const { electionTimeoutMinMs: min, electionTimeoutMaxMs: max } = this.init
+    return min + Math.floor(this.init.random() * (max - min + 1))
+  }
+}

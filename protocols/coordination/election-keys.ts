@@ -1,0 +1,62 @@
+/**
+ * The election's signatures with the node's libp2p identity key (the pure machine takes them as
+ * ElectionKeys). A vote is checked from the voter's peer id alone: an Ed25519 or secp256k1 peer
+ * id carries its public key. An RSA peer id carries only a hash of it, so an RSA node's votes
+ * cannot be checked and do not count (agentmesh makes Ed25519 identities).
+ *
+ * Every statement is signed under a domain (protocol, version and mesh name), so a vote given
+ * in one mesh, or signed by the same key for another purpose, proves nothing here.
+ */
+import type { PrivateKey, PublicKey } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { ElectionKeys } from './election-types.js'
+
+const DOMAIN = 'agentmesh/election/1'
+/** Public keys parsed from peer ids, kept for the few voters a mesh has; bounded all the same. */
+const KEYS_KEPT = 1024
+
+export function electionKeys (privateKey: PrivateKey, mesh: string): ElectionKeys {
+  const keys = new Map<string, PublicKey | null>()
+  const bytes = (statement: string): Uint8Array => new TextEncoder().encode(`${DOMAIN}\n${mesh}\n${statement}`)
+  const publicKey = (peer: string): PublicKey | null => {
+    let key = keys.get(peer)
+    if (key !== undefined) return key
+    try {
+      key = peerIdFromString(peer).publicKey ?? null
+    } catch {
+      key = null
+    }
+    if (keys.size >= KEYS_KEPT) keys.clear()
+    keys.set(peer, key)
+    return key
+  }
+  return {
+    sign: (statement) => {
+      const sig = privateKey.sign(bytes(statement))
+      // Node's crypto signs Ed25519 (and libp2p secp256k1) synchronously; the machine needs it so.
+      if (!(sig instanceof Uint8Array)) throw new TypeError(`election votes need a key that signs synchronously, not ${privateKey.type}`)
+      return Buffer.from(sig).toString('base64')
+    },
+    verify: (peer, statement, signature) => {
+      const key = publicKey(peer)
+      if (key === null) return false
+      try {
+        const ok = key.verify(bytes(statement), Buffer.from(signature, 'base64'))
+        if (ok instanceof Promise) ok.catch(() => {})
+        return ok === true
+      } catch {
+        return false
+      }
+    }
+  }
+}
+
+/**
+ * The node's identity key, which libp2p keeps among its components (a public field of its
+ * Libp2p class, not of the interface it returns).
+ */
+export function privateKeyOf (libp2p: unknown): PrivateKey {
+  const key = (libp2p as { components?: { privateKey?: PrivateKey } }).components?.privateKey
+  if (key === undefined) throw new TypeError('the libp2p node has no private key in its components')
+  return key
+}
