@@ -3,18 +3,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
-import { CLI, Proc, startMesh, stopAll, withTempDir } from './helpers.js'
-
-/** A port nothing listens on: bound once by the OS, then let go. */
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => { server.listen(0, '127.0.0.1', resolve) })
-  const port = (server.address() as { port: number }).port
-  await new Promise(resolve => server.close(resolve))
-  return port
-}
+import { CLI, Proc, startMesh, stopAll, withTempDir, freePort } from './helpers.js'
 
 const STACK = /\n\s+at /
 

@@ -4,17 +4,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
-import { CLI, DIST, Proc, uniqueMesh, waitFor } from './helpers.js'
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => { server.listen(0, '127.0.0.1', resolve) })
-  const port = (server.address() as { port: number }).port
-  await new Promise(resolve => server.close(resolve))
-  return port
-}
+import { CLI, DIST, Proc, uniqueMesh, waitFor, freePort } from './helpers.js'
 
 /** Words of a shell line as sh would split them (enough for the README: single quotes only). */
 function words (line: string): string[] {

@@ -1,6 +1,7 @@
 /** Helpers shared by the tests: real nodes on 127.0.0.1, conditions waited for with deadlines. */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -35,6 +36,15 @@ export async function withTempDir<T> (fn: (dir: string) => Promise<T>): Promise<
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
+}
+
+/** A port nothing listens on: bound once by the OS, then let go. */
+export async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>(resolve => { server.listen(0, '127.0.0.1', resolve) })
+  const port = (server.address() as { port: number }).port
+  await new Promise(resolve => server.close(resolve))
+  return port
 }
 
 export async function sleep (ms: number): Promise<void> {
