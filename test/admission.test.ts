@@ -145,8 +145,14 @@ test('a closed mesh admits only peers with a valid credential of its owner, and 
         return !p0.includes(peerIds[2]) && !p1.includes(peerIds[2]) && p2.length === 0
       }
       await waitFor(cut, 'agent 2 disconnected from agents 0 and 1', 15_000)
-      await sleep(1_500) // agent 2 keeps dialling its bootstrap peer: each time it is refused
-      assert.ok(await cut(), 'a revoked agent is refused when it reconnects')
+      // Agent 2 keeps dialling, and the others' dialers may try it too: for a moment its own view
+      // may hold an agent that dialled it, until that agent reads its credential and hangs up.
+      // What must never happen is an agent that holds the list admitting it.
+      for (let i = 0; i < 10; i++) {
+        await sleep(150)
+        const [p0, p1] = await Promise.all(debug.slice(0, 2).map(async d => ids(await get(d, '/peers'))))
+        assert.ok(!p0.includes(peerIds[2]) && !p1.includes(peerIds[2]), 'a revoked agent is refused when it reconnects')
+      }
       assert.ok((await get(debug[1], '/health')).security.revocationsIssuedAt > 0, 'agent 1 holds the list it heard by gossip or card exchange')
     } finally {
       await stopAll(strangers)
