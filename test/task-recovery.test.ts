@@ -64,7 +64,7 @@ test('tasks: the coordinator and then an executing agent are killed mid-task; ev
     }))
     await submitter.start()
     const sub = submitter
-    await waitFor(() => sub.peers().length === 5, 'the submitter to see the five workers', 20_000)
+    await waitFor(() => sub.peers().length === 5, 'the submitter to see the five workers', 45_000)
     const firstLeader = (await sub.coordinatorElected({ signal: AbortSignal.timeout(20_000) })).leader
 
     const handles: TaskHandle[] = await sub.submitTasks(Array.from({ length: 6 }, (_, i) => ({
