@@ -69,11 +69,11 @@ test('rpc: a flooding peer gets RATE001 unrun, is counted, then disconnected and
     await sleep(1_200) // the honest peer's run of refusals ends
 
     // The flood: 20 at a time, no retries, until the victim hangs up.
-    let stop = false
+    const run = { stop: false }
     const codes = new Map<string, number>()
     let sent = 0
     const flood = (async () => {
-      while (!stop) {
+      while (!run.stop) {
         const batch = await Promise.allSettled(Array.from({ length: 20 }, async () => { sent++; return await flooder.request(victim.peerId, 'work', 'x', { rateLimitRetries: 0, timeoutMs: 2_000 }) }))
         for (const r of batch) {
           const code = r.status === 'fulfilled' ? 'ok' : (r.reason as AgentMeshError).code
@@ -86,14 +86,14 @@ test('rpc: a flooding peer gets RATE001 unrun, is counted, then disconnected and
     // The honest peer's sequential requests, under the limit, all succeed during the flood.
     let honestDone = 0
     const honestLoop = (async () => {
-      while (!stop) { await serves(victim, honest); honestDone++; await sleep(50) }
+      while (!run.stop) { await serves(victim, honest); honestDone++; await sleep(50) }
     })()
     try {
       await waitFor(() => victim.stats.get('rpc_flooders_disconnected_total', { peer: flooder.peerId }) === 1, 'the flooder to be disconnected', 20_000)
       await waitFor(() => victim.libp2p.getConnections(flooder.libp2p.peerId).length === 0, 'the flooder\'s connections to close')
       await sleep(500)
     } finally {
-      stop = true
+      run.stop = true
       await Promise.all([flood, honestLoop])
     }
     assert.ok(honestDone >= 10, `the honest peer made ${honestDone} requests during the flood`)
