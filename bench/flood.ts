@@ -135,7 +135,8 @@ async function run (label: string, rpc: Record<string, number>, seconds: number,
     await sleep(300) // the flood under way
     const loaded = await honest.call('sequential', { target: v.peerId, durationMs: seconds * 1000 })
     const f = await flooding
-    const fig = (r: { latencies: number[], errors: number }): Figures => ({ p50: round(pct(r.latencies, 0.5)), p99: round(pct(r.latencies, 0.99)), n: r.latencies.length, errors: r.errors })
+    const fig = (r: { latencies: number[], errors: number }): Figures =>
+      ({ p50: round(pct(r.latencies, 0.5)), p99: round(pct(r.latencies, 0.99)), n: r.latencies.length, errors: r.errors })
     const answered = Object.values(f.codes as Record<string, number>).reduce((a, b) => a + b, 0)
     return { label, quiet: fig(quiet), flood: fig(loaded), flooder: { ...f, perSec: round(answered / (f.elapsedMs / 1000), 0) } }
   } finally {
