@@ -76,18 +76,6 @@ async function child (m: { cmd: string, [k: string]: any }): Promise<unknown> {
   throw new Error(`unknown command ${m.cmd}`)
 }
 
-if (process.env.FLOOD_CHILD === '1') {
-  process.on('message', (m: any) => {
-    child(m).then(
-      (result) => { process.send!({ id: m.id, result }) },
-      (err) => { process.send!({ id: m.id, error: String((err as Error)?.stack ?? err) }) }
-    )
-    if (m.cmd === 'stop') setTimeout(() => process.exit(0), 200)
-  })
-} else {
-  await main()
-}
-
 // --- the driver --------------------------------------------------------------------------------
 
 class Proc {
@@ -123,7 +111,7 @@ interface Run { label: string, quiet: Figures, flood: Figures, flooder: any }
 async function run (label: string, rpc: Record<string, number>, seconds: number, concurrency: number): Promise<Run> {
   const [victim, honest, flooder] = [new Proc(), new Proc(), new Proc()]
   try {
-    const mesh = `flood${process.pid}${label}`
+    const mesh = `flood${process.pid}-${label.split(' ')[0]}`
     const v = await victim.call('init', { mesh, rpc })
     await honest.call('init', { mesh, rpc })
     await flooder.call('init', { mesh, rpc })
@@ -160,4 +148,19 @@ async function main (): Promise<void> {
   }
   if (args.json) process.stdout.write(JSON.stringify({ runs, machine: { node: process.version, seconds, concurrency } }) + '\n')
   process.exit(0)
+}
+
+// The same file is the driver and, forked with FLOOD_CHILD=1, each node.
+if (process.env.FLOOD_CHILD === '1') {
+  // A driver that dies takes its nodes with it.
+  process.on('disconnect', () => { process.exit(0) })
+  process.on('message', (m: any) => {
+    child(m).then(
+      (result) => { process.send!({ id: m.id, result }) },
+      (err) => { process.send!({ id: m.id, error: String((err as Error)?.stack ?? err) }) }
+    )
+    if (m.cmd === 'stop') setTimeout(() => process.exit(0), 200)
+  })
+} else {
+  await main()
 }
