@@ -1,5 +1,5 @@
 /**
- * node dist/bench/flood.js [--json] [--seconds 4] [--concurrency 128]
+ * node dist/bench/flood.js [--json] [--seconds 4] [--concurrency 128] [--handler-us 0]
  *
  * An honest peer's sequential request latency to a node, quiet and while one other peer floods
  * that node with requests (issue 13: ~8,000/s took p99 from 6-9 ms to 0.6-1 s), first with the
@@ -30,7 +30,13 @@ async function child (m: { cmd: string, [k: string]: any }): Promise<unknown> {
   switch (m.cmd) {
     case 'init':
       node = await createAgentNode({ mesh: m.mesh, mdns: false, logLevel: 'silent', listen: ['/ip4/127.0.0.1/tcp/0'], connections: { targetPeers: 0, inboundConnectionThreshold: 1000 }, rpc: m.rpc })
-      node.handle('echo', (x) => x)
+      node.handle('echo', (x) => {
+        // A handler that does some work (--handler-us of CPU), as real ones do: what a flood
+        // costs the node is then mostly the handlers it runs, which the limits cut.
+        const until = performance.now() + (m.handlerUs ?? 0) / 1000
+        while (performance.now() < until) { /* busy */ }
+        return x
+      })
       await node.start()
       return { peerId: node.peerId, addr: node.addresses()[0] }
     case 'connect':
@@ -108,11 +114,11 @@ class Proc {
 interface Figures { p50: number, p99: number, n: number, errors: number }
 interface Run { label: string, quiet: Figures, flood: Figures, flooder: any }
 
-async function run (label: string, rpc: Record<string, number>, seconds: number, concurrency: number): Promise<Run> {
+async function run (label: string, rpc: Record<string, number>, seconds: number, concurrency: number, handlerUs: number): Promise<Run> {
   const [victim, honest, flooder] = [new Proc(), new Proc(), new Proc()]
   try {
     const mesh = `flood${process.pid}-${label.split(' ')[0]}`
-    const v = await victim.call('init', { mesh, rpc })
+    const v = await victim.call('init', { mesh, rpc, handlerUs })
     await honest.call('init', { mesh, rpc })
     await flooder.call('init', { mesh, rpc })
     await honest.call('connect', { addr: v.addr, target: v.peerId })
@@ -133,20 +139,21 @@ async function run (label: string, rpc: Record<string, number>, seconds: number,
 }
 
 async function main (): Promise<void> {
-  const { values: args } = parseArgs({ options: { json: { type: 'boolean', default: false }, seconds: { type: 'string', default: '4' }, concurrency: { type: 'string', default: '128' } } })
+  const { values: args } = parseArgs({ options: { json: { type: 'boolean', default: false }, seconds: { type: 'string', default: '4' }, concurrency: { type: 'string', default: '128' }, 'handler-us': { type: 'string', default: '0' } } })
   const seconds = Number(args.seconds)
   const concurrency = Number(args.concurrency)
+  const handlerUs = Number(args['handler-us'])
   const log = (s: string): void => { if (!args.json) process.stderr.write(s + '\n') }
   const runs: Run[] = []
   for (const [label, rpc] of [['before (limits off)', { requestsPerSec: 0, bytesPerSec: 0, floodSeconds: 0 }], ['after (defaults)', {}]] as const) {
-    const r = await run(label, rpc, seconds, concurrency)
+    const r = await run(label, rpc, seconds, concurrency, handlerUs)
     runs.push(r)
     log(`${label}`)
     log(`  honest, quiet          p50 ${r.quiet.p50} ms  p99 ${r.quiet.p99} ms  (${r.quiet.n} requests, ${r.quiet.errors} errors)`)
     log(`  honest, under flood    p50 ${r.flood.p50} ms  p99 ${r.flood.p99} ms  (${r.flood.n} requests, ${r.flood.errors} errors)`)
     log(`  flooder                ${r.flooder.perSec} requests/s answered: ${JSON.stringify(r.flooder.codes)}${r.flooder.cutOffAtMs !== undefined ? `, disconnected after ${round(r.flooder.cutOffAtMs / 1000, 1)} s` : ''}`)
   }
-  if (args.json) process.stdout.write(JSON.stringify({ runs, machine: { node: process.version, seconds, concurrency } }) + '\n')
+  if (args.json) process.stdout.write(JSON.stringify({ runs, machine: { node: process.version, seconds, concurrency, handlerUs } }) + '\n')
   process.exit(0)
 }
 
