@@ -53,7 +53,11 @@ async function handle (m: Cmd): Promise<unknown> {
     case 'init': {
       impl = m.impl; index = m.index; mesh = m.mesh
       if (impl === 'agentmesh') {
-        am = await createAgentNode({ mesh, name: `b${index}`, mdns: false, logLevel: 'warn', listen: ['/ip4/127.0.0.1/tcp/0'], connections: { targetPeers: 0, inboundConnectionThreshold: 1000 }, ...(process.env.BENCH_PUBSUB !== undefined ? { pubsub: JSON.parse(process.env.BENCH_PUBSUB) } : {}), ...(process.env.BENCH_DEBUG !== undefined || process.env.BENCH_EVENTS !== undefined ? { debug: '127.0.0.1:0' } : {}) })
+        // The request figures measure what one channel carries, so the per-peer request limit
+        // (1,000/s by default, docs/security.md) is off here; bench/flood.ts measures the limits.
+        // BENCH_RPC (JSON merged into the rpc config) puts it back: '{"requestsPerSec":1000}'.
+        const rpc = { requestsPerSec: 0, ...(process.env.BENCH_RPC !== undefined ? JSON.parse(process.env.BENCH_RPC) : {}) }
+        am = await createAgentNode({ mesh, name: `b${index}`, mdns: false, logLevel: 'warn', listen: ['/ip4/127.0.0.1/tcp/0'], connections: { targetPeers: 0, inboundConnectionThreshold: 1000 }, rpc, ...(process.env.BENCH_PUBSUB !== undefined ? { pubsub: JSON.parse(process.env.BENCH_PUBSUB) } : {}), ...(process.env.BENCH_DEBUG !== undefined || process.env.BENCH_EVENTS !== undefined ? { debug: '127.0.0.1:0' } : {}) })
         am.handle('echo', (x) => x)
         await am.start()
         if (process.env.BENCH_EVENTS !== undefined && am.debugUrl !== undefined) {

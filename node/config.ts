@@ -17,27 +17,18 @@ import * as envelope from '../protocols/envelope/constants.js'
 import * as learning from '../protocols/learning/constants.js'
 import * as monitoring from '../protocols/monitoring/constants.js'
 import * as pubsub from '../protocols/pubsub/constants.js'
-import * as rpc from '../protocols/rpc/constants.js'
 import * as discovery from '../discovery/constants.js'
 import { machineCpuCores, machineMemoryGb } from './machine.js'
 import { DEFAULT_PRESET, PRESET_NAMES, presets, type PresetName } from './presets.js'
 import { SecurityConfig } from './security-config.js'
+import { RpcConfig } from './rpc-config.js'
 
+export { RpcConfig } from './rpc-config.js'
 export { presets, PRESET_NAMES, type Preset, type PresetName } from './presets.js'
 
 const Multiaddr = z.string()
   .regex(/^\/(ip4|ip6|dns|dns4|dns6|dnsaddr)\//, 'expected a multiaddr such as /ip4/127.0.0.1/tcp/7001')
 const HostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8001')
-
-/** Request-response (protocols/rpc/constants.ts says why each default). */
-export const RpcConfig = z.strictObject({
-  /** Deadline of a request when the caller gives no signal (R-PATTERN). */
-  timeoutMs: z.number().int().positive().default(rpc.DEFAULT_REQUEST_TIMEOUT_MS),
-  /** Requests in flight per peer and direction before callers wait (R-REL flow control). */
-  window: z.number().int().min(1).max(rpc.MAX_WINDOW).default(rpc.DEFAULT_WINDOW),
-  /** An inbound stream that sends nothing, or leaves a frame half-sent, this long is closed. */
-  stallTimeoutMs: z.number().int().positive().default(rpc.DEFAULT_STALL_TIMEOUT_MS)
-})
 
 /** Batched gossip (protocols/pubsub/constants.ts says why each default). */
 export const PubSubConfig = z.strictObject({

@@ -14,8 +14,27 @@ import type { AgentConfig } from './config.js'
 import { mdnsDiscovery } from '../discovery/mdns.js'
 import { AGENTMESH_VERSION } from '../protocols/core/version.js'
 import { ConfigError } from '../protocols/core/errors.js'
+import { PeerLimiter } from '../protocols/rpc/limits.js'
 
-export type AgentLibp2p = Libp2p<{ identify: ReturnType<ReturnType<typeof identify>>, ping: ReturnType<ReturnType<typeof ping>>, pubsub: GossipSub }>
+export type AgentLibp2p = Libp2p<{
+  identify: ReturnType<ReturnType<typeof identify>>
+  ping: ReturnType<ReturnType<typeof ping>>
+  pubsub: GossipSub
+  /** Per-peer request limits (LIMITER_SERVICE): the rpc protocol charges them, the gater below enforces their cool-downs. */
+  rpcLimits: PeerLimiter
+}>
+
+/**
+ * Gossipsub keeps one stream per peer and direction; a few more cover a stream replaced on
+ * reconnect. libp2p's default of 32 per protocol and connection only serves a flooder.
+ */
+const GOSSIP_MAX_INBOUND_STREAMS = 4
+
+/** The per-peer limits of rpc, from its config keys (protocols/rpc/limits.ts). */
+export function rpcLimiter (config: AgentConfig): PeerLimiter {
+  const { requestsPerSec, bytesPerSec, internalPerSec, floodSeconds, cooldownMs } = config.rpc
+  return new PeerLimiter({ requestsPerSec, bytesPerSec, internalPerSec, floodSeconds, cooldownMs, maxMessageBytes: config.maxMessageBytes })
+}
 
 /**
  * Gossipsub's own message ids for signed messages are publisher + sequence number; the same
@@ -33,6 +52,10 @@ function fastMsgId (msg: { from?: Uint8Array, seqno?: Uint8Array, data?: Uint8Ar
 export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, registry?: Registry): Promise<AgentLibp2p> {
   const maxGossip = Math.max(config.pubsub.batchMaxBytes, config.maxMessageBytes) + 64 * 1024
   // Loaded only for nodes with a debug endpoint: short-lived CLI clients need not pay for it.
+  const limiter = rpcLimiter(config)
+  // A flooder in its cool-down is refused right after Noise names it (before any protocol
+  // runs), and this node does not dial it back either (membership or bootstrap would).
+  const cooling = (peer: { toString: () => string }): boolean => limiter.coolingDown(peer.toString(), Date.now())
   const metrics = registry !== undefined ? (await import('@libp2p/prometheus-metrics')).prometheusMetrics({ registry, collectDefaultMetrics: true }) : undefined
   return await createLibp2p({
     privateKey,
@@ -47,6 +70,11 @@ export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, 
       inboundConnectionThreshold: config.connections.inboundConnectionThreshold,
       dialTimeout: config.connections.dialTimeoutMs
     },
+    connectionGater: {
+      denyInboundEncryptedConnection: cooling,
+      denyOutboundEncryptedConnection: cooling,
+      denyDialPeer: cooling
+    },
     nodeInfo: { name: 'agentmesh', version: AGENTMESH_VERSION },
     // libp2p's own metrics (connections, streams, bytes per protocol, gossipsub internals) go
     // into the node's registry only when something can scrape them: the debug endpoint.
@@ -54,7 +82,9 @@ export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, 
     services: {
       identify: identify(),
       ping: ping(),
+      rpcLimits: () => limiter,
       pubsub: gossipsub({
+        maxInboundStreams: GOSSIP_MAX_INBOUND_STREAMS,
         allowPublishToZeroTopicPeers: true,
         emitSelf: false,
         fastMsgIdFn: fastMsgId as any,

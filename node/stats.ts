@@ -12,9 +12,11 @@ export type Labels = Record<string, string>
 
 /** Counter names with their help text and label names: one place, read by the exposition. */
 const COUNTERS = {
-  messages_total: { help: 'Messages sent and received, by direction (in|out), type and status (ok|invalid|expired|error|dropped|late|unknown_command)', labels: ['direction', 'type', 'status'] },
+  messages_total: { help: 'Messages sent and received, by direction (in|out), type and status (ok|invalid|expired|error|dropped|late|unknown_command|not_admitted|rate_limited)', labels: ['direction', 'type', 'status'] },
   rpc_errors_total: { help: 'Error answers and stream-level protocol errors on /agentmesh/rpc/1.0.0, by error code and class', labels: ['code', 'reason'] },
   gossip_rejected_total: { help: 'Gossip messages rejected by validation (the sender is penalised), by reason', labels: ['reason'] },
+  rpc_rate_limited_total: { help: 'Requests refused unrun (RATE001) because their sender was over its per-peer limit, by peer (the first 64 limited peers by id, then "other") and limit (requests|bytes|internal|internal_bytes)', labels: ['peer', 'limit'] },
+  rpc_flooders_disconnected_total: { help: 'Peers disconnected and refused for the cool-down after staying over their rpc limits for rpc.floodSeconds, by peer (as in rpc_rate_limited_total)', labels: ['peer'] },
   streams_aborted_total: { help: 'Inbound streams closed by this node, by protocol and reason', labels: ['protocol', 'reason'] },
   peers_joined_total: { help: 'Agents that joined this node\'s membership view', labels: [] },
   peers_left_total: { help: 'Agents that left this node\'s membership view', labels: [] },

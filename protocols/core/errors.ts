@@ -32,7 +32,8 @@ export const CODES = {
   LRN001: 'content mismatch: a model update whose bytes do not hash to what was announced',
   LRN002: 'stale version: a model version older than (or equal to) the one applied',
   LRN003: 'unknown model: the agent asked does not hold that model version',
-  SEC001: 'not admitted: no credential, or one that is malformed, expired, revoked, for another mesh or another peer'
+  SEC001: 'not admitted: no credential, or one that is malformed, expired, revoked, for another mesh or another peer',
+  RATE001: 'rate limited: the peer sent more requests or bytes per second than this node allows it (back off, then retry; a peer that keeps on is disconnected for a cool-down)'
 } as const
 
 export type ErrorCode = keyof typeof CODES
@@ -210,6 +211,14 @@ export class NotAdmittedError extends AgentMeshError {
   constructor (message: string, options?: ErrorOptions) { super('SEC001', message, options) }
 }
 
+/**
+ * RATE001: the request was refused unrun because its sender is over its per-peer limit
+ * (protocols/rpc/limits.ts). The caller's rpc client retries it a few times after a short delay.
+ */
+export class RateLimitedError extends AgentMeshError {
+  constructor (message: string, options?: ErrorOptions) { super('RATE001', message, options) }
+}
+
 /** The request was cancelled by the caller's AbortSignal (not a timeout of ours). */
 export class AbortError extends Error {
   readonly code = 'ABORT_ERR'
@@ -226,7 +235,7 @@ const WIRE_CLASSES = [
   NotCoordinatorError, ResourceConflictError, DirectiveFailedError, NoDirectiveHandlerError,
   UnknownTaskError, InvalidTaskStateError, DependencyError, NotTaskHolderError, DeadlineError,
   CannotRunTaskError, TaskAccessError, LateProposalError, NoAgreementError, ModelMismatchError,
-  StaleModelError, UnknownModelError, NotAdmittedError
+  StaleModelError, UnknownModelError, NotAdmittedError, RateLimitedError
 ] as const
 
 type WireClass = abstract new (...args: any[]) => AgentMeshError

@@ -16,7 +16,7 @@ export interface ChannelInit {
   stats: MessageMetrics
   log: Logger
   /** Inbound channels: answers a request; resolves to the reply, or undefined for none. */
-  serve?: (env: Envelope, channel: RpcChannel) => Promise<Envelope | undefined>
+  serve?: (env: Envelope, channel: RpcChannel, bytes: number) => Promise<Envelope | undefined>
   /**
    * Inbound channels: abort the stream when it opens and sends nothing, or leaves a frame
    * half-sent, for this long. Either would hold one of the few stream slots per connection.
@@ -200,10 +200,10 @@ export class RpcChannel {
       this.init.stats.inc('messages_total', { direction: 'in', type: env.type, status: 'expired' })
       return
     }
-    this.serveRequest(env)
+    this.serveRequest(env, frame.byteLength)
   }
 
-  private serveRequest (env: Envelope): void {
+  private serveRequest (env: Envelope, bytes: number): void {
     const serve = this.init.serve
     if (serve === undefined) return
     this.serving++
@@ -213,7 +213,7 @@ export class RpcChannel {
       this.paused = true
       this.stream.pause()
     }
-    serve(env, this).then((reply) => {
+    serve(env, this, bytes).then((reply) => {
       if (reply !== undefined) this.write(encodeEnvelope(reply))
     }, (err) => {
       this.sendError(env.id, err instanceof AgentMeshError ? err : new SerializationError(String(err)))

@@ -39,6 +39,8 @@ export interface RequestOptions {
   /** REQUEST by default; COMMAND for an instruction that is acknowledged rather than answered. */
   type?: 'REQUEST' | 'COMMAND' | 'QUERY' | 'PROPOSE' | 'INFORM' | 'ACCEPT' | 'REJECT' | 'NOTIFICATION'
   conversationId?: string
+  /** Times a RATE001 answer is retried after a short backoff, within the deadline (default RATE_LIMIT_RETRIES; 0 = none). */
+  rateLimitRetries?: number
 }
 
 /** The untyped command used when a plain string names the command. */

@@ -29,3 +29,47 @@ export const MAX_OUTBOUND_STREAMS = 8
  * flight on one stream, the memory held per peer matters more than the round trips saved.
  */
 export const MAX_WINDOW = 10_000
+
+/*
+ * Per-peer limits (issue 13). One flooding peer (~8,000 requests/s measured) took an honest
+ * caller's p99 from a few ms to a second: every request it sends is decoded, checked and run
+ * before anyone else's. Each remote peer therefore has its own token buckets, whatever the
+ * number of connections or streams it opens; 0 turns a limit off.
+ */
+
+/**
+ * Requests per second one peer may send (a burst of one second's worth is allowed). An honest
+ * agent calling one peer sequentially makes ~2,000/s at most on loopback; 1,000/s is a fifth of
+ * what this node serves on two cores, so a few flooding peers cannot take all of it.
+ */
+export const DEFAULT_REQUESTS_PER_SEC = 1_000
+/** Request bytes per second one peer may send; the burst always admits two frames of the maximum size. */
+export const DEFAULT_BYTES_PER_SEC = 16 * 1024 * 1024
+/**
+ * The mesh's own liveness messages (membership probes, election, card exchange) have a bucket
+ * of their own, so an agent whose application floods a peer is not also declared offline or
+ * deposed there. Their rates are set by the mesh's timers (at most ~20 election heartbeats and
+ * ~5 probes per second and peer in the local preset): 200/s is ten times that.
+ */
+export const DEFAULT_INTERNAL_PER_SEC = 200
+/** The subjects of that bucket; every other subject, agentmesh's or the application's, is a request. */
+export const INTERNAL_SUBJECTS: ReadonlySet<string> = new Set(['$agentmesh/probe', '$agentmesh/election', '$agentmesh/card'])
+/**
+ * A peer refused in every second for this many seconds in a row is flooding, not bursting: it is
+ * disconnected and refused for the cool-down. An honest caller that backs off on RATE001 never
+ * stays over for this long.
+ */
+export const DEFAULT_FLOOD_SECONDS = 5
+/** How long a disconnected flooder is refused (connection gater: inbound and dials). */
+export const DEFAULT_COOLDOWN_MS = 60_000
+/**
+ * A caller answered RATE001 tries again this many times, after 50, 100, 200 ms or the wait the
+ * refusal names if longer (plus up to half again, so refused callers do not all return at once),
+ * within its deadline: a short burst over the limit then costs a little latency, not an error.
+ */
+export const RATE_LIMIT_RETRIES = 3
+export const RATE_LIMIT_RETRY_BASE_MS = 50
+/** Peers named in the rate-limit counters' labels; the others are counted as "other" (bounded cardinality). */
+export const MAX_LABELLED_PEERS = 64
+/** The name of the libp2p service holding the limiter, shared by the rpc protocol and the connection gater. */
+export const LIMITER_SERVICE = 'rpcLimits'

@@ -8,24 +8,28 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { z } from 'zod'
 import { encodeEnvelope, makeEnvelope, type Envelope } from '../envelope/index.js'
 import {
-  AbortError, AgentMeshError, ConfigError, ConnectionError, HandlerError, MessageTooLargeError, NotAdmittedError, TimeoutError,
-  UnknownCommandError, ValidationError, errorFromWire
+  AbortError, AgentMeshError, ConfigError, ConnectionError, HandlerError, MessageTooLargeError, NotAdmittedError, RateLimitedError,
+  TimeoutError, UnknownCommandError, ValidationError, errorFromWire
 } from '../core/errors.js'
-import type { MessageMetrics } from '../envelope/metrics.js'
 import type { Logger } from 'pino'
 import { messageFields } from '../envelope/log-fields.js'
 import { endSpan, inSpan, SpanKind, startReceiveSpan, startSendSpan } from '../envelope/trace.js'
 import { RpcChannel, abortReason } from './channel.js'
 import { anyCommand, type Command, type Handler, type HandlerContext, type RequestOptions } from './commands.js'
+import * as limits from './constants.js'
 import { MAX_INBOUND_STREAMS, MAX_OUTBOUND_STREAMS, RPC_PROTOCOL } from './constants.js'
+import { RateGuard, pause, type RpcMetrics } from './guard.js'
+import type { PeerLimiter } from './limits.js'
 
 export * from './commands.js'
 export * from './constants.js'
 export { RpcChannel } from './channel.js'
+export { PeerLimiter, type RateLimits } from './limits.js'
+export type { RpcMetrics } from './guard.js'
 
 export interface RpcInit {
   libp2p: Libp2p
-  stats: MessageMetrics
+  stats: RpcMetrics
   log: Logger
   maxMessageBytes: number
   window: number
@@ -36,6 +40,11 @@ export interface RpcInit {
    * and its request reaches no handler (nor its schema); the card exchange that admits it is let through.
    */
   admits?: (peer: string, command: string) => boolean | Promise<boolean>
+  /**
+   * Per-peer limits. Without one, the libp2p node's LIMITER_SERVICE (node/libp2p.ts builds it
+   * from the config and gives its cool-downs to the connection gater), else the defaults.
+   */
+  limiter?: PeerLimiter
 }
 
 export type SendResult =
@@ -51,6 +60,7 @@ export class RpcService {
   private readonly outbound = new Map<string, Promise<RpcChannel>>()
   private readonly inbound = new Set<RpcChannel>()
   private started = false
+  private readonly guard: RateGuard
   /** Per-message log lines only when debug is on: the check is made once, not per message. */
   private readonly debug: boolean
 
@@ -58,6 +68,7 @@ export class RpcService {
     this.init = init
     this.localPeer = init.libp2p.peerId.toString()
     this.debug = init.log.isLevelEnabled('debug')
+    this.guard = new RateGuard(init)
   }
 
   async start (): Promise<void> {
@@ -124,7 +135,15 @@ export class RpcService {
       const channel = await this.channel(peer, deadline.signal)
       const counted = this.init.stats.message(env.subject, { direction: 'out', type: env.type, status: 'ok' })
       const sentAt = performance.now()
-      const reply = await channel.request(env, frame, deadline.signal)
+      let reply = await channel.request(env, frame, deadline.signal)
+      // Over the peer's limit: back off and try again within the deadline (RATE_LIMIT_RETRIES).
+      const retries = options.rateLimitRetries ?? limits.RATE_LIMIT_RETRIES
+      for (let attempt = 0; reply.error?.code === 'RATE001' && attempt < retries; attempt++) {
+        const hint = Number(/retry after (\d+) ms/.exec(reply.error.message)?.[1] ?? 0)
+        const wait = Math.max(hint, limits.RATE_LIMIT_RETRY_BASE_MS * 2 ** attempt) * (1 + Math.random() / 2)
+        await pause(wait, deadline.signal, () => abortReason(deadline.signal))
+        reply = await (await this.channel(peer, deadline.signal)).request(env, frame, deadline.signal)
+      }
       const took = performance.now() - sentAt
       if (counted) {
         this.init.stats.observe('request', env.type, took / 1000)
@@ -202,6 +221,8 @@ export class RpcService {
   }
 
   private onInbound (stream: Stream, connection: Connection): void {
+    // The gater refuses a flooder's new connections; a stream on one still open is refused here.
+    if (this.guard.refusesStream(connection.remotePeer.toString(), stream)) return
     const channel = new RpcChannel({
       stream,
       remotePeer: connection.remotePeer.toString(),
@@ -211,13 +232,13 @@ export class RpcService {
       stats: this.init.stats,
       log: this.init.log,
       stallTimeoutMs: this.init.stallTimeoutMs,
-      serve: async (env, ch) => await this.serve(env, ch),
+      serve: async (env, ch, bytes) => await this.serve(env, ch, bytes),
       onClose: (ch) => { this.inbound.delete(ch) }
     })
     this.inbound.add(channel)
   }
 
-  private async serve (env: Envelope, channel: RpcChannel): Promise<Envelope> {
+  private async serve (env: Envelope, channel: RpcChannel, bytes: number): Promise<Envelope> {
     const type = env.type
     const answer = (payload: unknown, error?: AgentMeshError): Envelope => {
       const reply = makeEnvelope({
@@ -234,11 +255,15 @@ export class RpcService {
         this.init.stats.inc('rpc_errors_total', { code: error.code, reason: error.name })
         // agentmesh's own commands refuse as part of their protocol (not the coordinator, no
         // handler for a task type): counted above, logged only at debug. A user's are warnings.
-        const level = env.subject.startsWith('$') ? 'debug' : 'warn'
+        // A flood's thousands of refusals are counted, not logged one by one.
+        const level = env.subject.startsWith('$') || error instanceof RateLimitedError ? 'debug' : 'warn'
         this.init.log[level]({ ...messageFields(env), code: error.code, error: error.name, detail: error.message }, 'request answered with an error')
       }
       return reply
     }
+    // Limits first: a flood is refused at the least cost, before admission or any schema.
+    const limited = this.guard.check(env, channel.remotePeer, bytes)
+    if (limited !== undefined) return answer(null, limited)
     // A promise while this node's own card exchange with the peer is under way: its first
     // requests may overtake the answer that admits it.
     const admitted = this.init.admits?.(channel.remotePeer, env.subject)

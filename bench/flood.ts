@@ -1,0 +1,173 @@
+/**
+ * node dist/bench/flood.js [--json] [--seconds 4] [--concurrency 128] [--handler-us 0]
+ *
+ * An honest peer's sequential request latency to a node, quiet and while one other peer floods
+ * that node with requests (issue 13: ~8,000/s took p99 from 6-9 ms to 0.6-1 s), first with the
+ * per-peer limits off (before) and then with the defaults (after). Each node is its own process
+ * on 127.0.0.1. The flood phase lasts `seconds` from the flood's start, less than
+ * rpc.floodSeconds, so "after" shows the refusals at work, not the quiet after the flooder is
+ * disconnected; the flooder's own figures say what it got, and when it was cut off.
+ */
+import '../node/polyfills.js'
+import { fork, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { createAgentNode, type AgentNode } from '../node/index.js'
+import type { AgentMeshError } from '../protocols/core/errors.js'
+
+const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+const pct = (xs: number[], p: number): number => {
+  const s = xs.slice().sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? NaN
+}
+const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d
+
+// --- a node in its own process ---------------------------------------------------------------
+
+let node: AgentNode | undefined
+
+async function child (m: { cmd: string, [k: string]: any }): Promise<unknown> {
+  switch (m.cmd) {
+    case 'init':
+      node = await createAgentNode({ mesh: m.mesh, mdns: false, logLevel: 'silent', listen: ['/ip4/127.0.0.1/tcp/0'], connections: { targetPeers: 0, inboundConnectionThreshold: 1000 }, rpc: m.rpc })
+      node.handle('echo', (x) => {
+        // A handler that does some work (--handler-us of CPU), as real ones do: what a flood
+        // costs the node is then mostly the handlers it runs, which the limits cut.
+        const until = performance.now() + (m.handlerUs ?? 0) / 1000
+        while (performance.now() < until) { /* busy */ }
+        return x
+      })
+      await node.start()
+      return { peerId: node.peerId, addr: node.addresses()[0] }
+    case 'connect':
+      await node!.dial(m.addr)
+      await node!.request(m.target, 'echo', 0)
+      return {}
+    case 'sequential': {
+      // As fast as one caller goes, one request at a time, for durationMs.
+      const lat: number[] = []
+      let errors = 0
+      const end = performance.now() + m.durationMs
+      while (performance.now() < end) {
+        const t0 = performance.now()
+        try { await node!.request(m.target, 'echo', lat.length) } catch { errors++ }
+        lat.push(performance.now() - t0)
+      }
+      return { latencies: lat, errors }
+    }
+    case 'flood': {
+      // Flat out, `concurrency` at a time, no retries; a dead connection is retried every 100 ms.
+      const codes: Record<string, number> = {}
+      const t0 = performance.now()
+      let cutOffAtMs: number | undefined
+      const end = t0 + m.durationMs
+      await Promise.all(Array.from({ length: m.concurrency }, async () => {
+        while (performance.now() < end) {
+          try {
+            await node!.request(m.target, 'echo', 1, { rateLimitRetries: 0, timeoutMs: 2_000 })
+            codes.ok = (codes.ok ?? 0) + 1
+          } catch (err) {
+            const code = (err as AgentMeshError).code ?? 'other'
+            codes[code] = (codes[code] ?? 0) + 1
+            if (code === 'COM002') { cutOffAtMs ??= performance.now() - t0; await sleep(100) }
+          }
+        }
+      }))
+      return { codes, cutOffAtMs, elapsedMs: performance.now() - t0 }
+    }
+    case 'stop':
+      await node?.stop()
+      return {}
+  }
+  throw new Error(`unknown command ${m.cmd}`)
+}
+
+// --- the driver --------------------------------------------------------------------------------
+
+class Proc {
+  readonly child: ChildProcess
+  private next = 0
+  private readonly waiting = new Map<number, { resolve: (v: any) => void, reject: (e: Error) => void }>()
+  constructor () {
+    this.child = fork(fileURLToPath(import.meta.url), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, FLOOD_CHILD: '1' } })
+    this.child.on('message', (m: any) => {
+      const w = this.waiting.get(m.id)
+      this.waiting.delete(m.id)
+      if (m.error !== undefined) w?.reject(new Error(m.error)); else w?.resolve(m.result)
+    })
+  }
+
+  async call (cmd: string, params: Record<string, unknown> = {}): Promise<any> {
+    const id = this.next++
+    return await new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject })
+      this.child.send({ id, cmd, ...params })
+    })
+  }
+
+  async stop (): Promise<void> {
+    await Promise.race([this.call('stop').catch(() => {}), sleep(5_000)])
+    if (this.child.exitCode === null) this.child.kill('SIGKILL')
+  }
+}
+
+interface Figures { p50: number, p99: number, n: number, errors: number }
+interface Run { label: string, quiet: Figures, flood: Figures, flooder: any }
+
+async function run (label: string, rpc: Record<string, number>, seconds: number, concurrency: number, handlerUs: number): Promise<Run> {
+  const [victim, honest, flooder] = [new Proc(), new Proc(), new Proc()]
+  try {
+    const mesh = `flood${process.pid}-${label.split(' ')[0]}`
+    const v = await victim.call('init', { mesh, rpc, handlerUs })
+    await honest.call('init', { mesh, rpc })
+    await flooder.call('init', { mesh, rpc })
+    await honest.call('connect', { addr: v.addr, target: v.peerId })
+    await flooder.call('connect', { addr: v.addr, target: v.peerId })
+    await honest.call('sequential', { target: v.peerId, durationMs: 1_000 }) // warm-up
+    const quiet = await honest.call('sequential', { target: v.peerId, durationMs: seconds * 1000 })
+    const flooding = flooder.call('flood', { target: v.peerId, durationMs: (seconds + 4) * 1000, concurrency })
+    await sleep(300) // the flood under way
+    const loaded = await honest.call('sequential', { target: v.peerId, durationMs: seconds * 1000 })
+    const f = await flooding
+    const fig = (r: { latencies: number[], errors: number }): Figures =>
+      ({ p50: round(pct(r.latencies, 0.5)), p99: round(pct(r.latencies, 0.99)), n: r.latencies.length, errors: r.errors })
+    const answered = Object.values(f.codes as Record<string, number>).reduce((a, b) => a + b, 0)
+    return { label, quiet: fig(quiet), flood: fig(loaded), flooder: { ...f, perSec: round(answered / (f.elapsedMs / 1000), 0) } }
+  } finally {
+    await Promise.all([victim.stop(), honest.stop(), flooder.stop()])
+  }
+}
+
+async function main (): Promise<void> {
+  const { values: args } = parseArgs({ options: { json: { type: 'boolean', default: false }, seconds: { type: 'string', default: '4' }, concurrency: { type: 'string', default: '128' }, 'handler-us': { type: 'string', default: '0' } } })
+  const seconds = Number(args.seconds)
+  const concurrency = Number(args.concurrency)
+  const handlerUs = Number(args['handler-us'])
+  const log = (s: string): void => { if (!args.json) process.stderr.write(s + '\n') }
+  const runs: Run[] = []
+  for (const [label, rpc] of [['before (limits off)', { requestsPerSec: 0, bytesPerSec: 0, floodSeconds: 0 }], ['after (defaults)', {}]] as const) {
+    const r = await run(label, rpc, seconds, concurrency, handlerUs)
+    runs.push(r)
+    log(`${label}`)
+    log(`  honest, quiet          p50 ${r.quiet.p50} ms  p99 ${r.quiet.p99} ms  (${r.quiet.n} requests, ${r.quiet.errors} errors)`)
+    log(`  honest, under flood    p50 ${r.flood.p50} ms  p99 ${r.flood.p99} ms  (${r.flood.n} requests, ${r.flood.errors} errors)`)
+    log(`  flooder                ${r.flooder.perSec} requests/s answered: ${JSON.stringify(r.flooder.codes)}${r.flooder.cutOffAtMs !== undefined ? `, disconnected after ${round(r.flooder.cutOffAtMs / 1000, 1)} s` : ''}`)
+  }
+  if (args.json) process.stdout.write(JSON.stringify({ runs, machine: { node: process.version, seconds, concurrency, handlerUs } }) + '\n')
+  process.exit(0)
+}
+
+// The same file is the driver and, forked with FLOOD_CHILD=1, each node.
+if (process.env.FLOOD_CHILD === '1') {
+  // A driver that dies takes its nodes with it.
+  process.on('disconnect', () => { process.exit(0) })
+  process.on('message', (m: any) => {
+    child(m).then(
+      (result) => { process.send!({ id: m.id, result }) },
+      (err) => { process.send!({ id: m.id, error: String((err as Error)?.stack ?? err) }) }
+    )
+    if (m.cmd === 'stop') setTimeout(() => process.exit(0), 200)
+  })
+} else {
+  await main()
+}

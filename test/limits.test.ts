@@ -1,0 +1,144 @@
+// Per-peer limits (issue 13): a flooding peer is refused with RATE001, counted, then disconnected
+// and kept out for the cool-down, while an honest peer's requests all succeed; stream limits per
+// protocol hold against a peer that opens many.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import type { Stream } from '@libp2p/interface'
+import { RPC_PROTOCOL, type AgentNode } from '../node/index.js'
+import { AgentMeshError, RateLimitedError } from '../protocols/core/errors.js'
+import { MAX_INBOUND_STREAMS } from '../protocols/rpc/constants.js'
+import { PeerLimiter, type RateLimits } from '../protocols/rpc/limits.js'
+import { sleep, startMesh, stopAll, waitFor } from './helpers.js'
+
+const LIMITS: RateLimits = { requestsPerSec: 10, bytesPerSec: 10_000, internalPerSec: 5, floodSeconds: 3, cooldownMs: 60_000, maxMessageBytes: 2_000 }
+
+test('limiter: buckets per peer, liveness messages apart, bytes counted, a run of refusals cools the peer down', () => {
+  const l = new PeerLimiter(LIMITS)
+  let now = 1_000_000
+  for (let i = 0; i < 10; i++) assert.equal(l.check('a', 'work', 10, now).ok, true, `request ${i} within the burst`)
+  const refused = l.check('a', 'work', 10, now)
+  assert.ok(!refused.ok && refused.limit === 'requests' && refused.retryAfterMs === 100 && !refused.flooding)
+  // Another peer, and this peer's liveness messages, have buckets of their own.
+  assert.equal(l.check('b', 'work', 10, now).ok, true)
+  for (const subject of ['$agentmesh/probe', '$agentmesh/election', '$agentmesh/card']) assert.equal(l.check('a', subject, 10, now).ok, true, subject)
+  // Other $agentmesh subjects are requests like any.
+  assert.equal(l.check('a', '$agentmesh/task/query', 10, now).ok, false)
+  // The bytes bucket holds two frames of the maximum size, whatever the rate.
+  assert.equal(l.check('c', 'big', 2_000, now).ok, true)
+  assert.equal(l.check('c', 'big', 10_000, now).ok, false)
+  // Refill: a tenth of a second gives one request back.
+  now += 100
+  assert.equal(l.check('a', 'work', 10, now).ok, true)
+  // Refused in every second for floodSeconds: cooled down, then free again after it.
+  let flooding = false
+  for (let t = 0; t <= 3_000 && !flooding; t += 50) {
+    const v = l.check('a', 'work', 10, now + t)
+    if (!v.ok) flooding = v.flooding
+  }
+  assert.equal(flooding, true)
+  assert.equal(l.coolingDown('a', now + 3_100), true)
+  assert.deepEqual(l.cooled(now + 3_100), ['a'])
+  assert.equal(l.coolingDown('a', now + 3_100 + LIMITS.cooldownMs), false)
+  // A refusal now and then (runs broken by quiet seconds) never cools a peer down.
+  const m = new PeerLimiter({ ...LIMITS, requestsPerSec: 1 })
+  for (let t = 0; t < 20_000; t += 1_500) {
+    m.check('d', 'work', 1, now + t)
+    const v = m.check('d', 'work', 1, now + t)
+    assert.ok(!v.ok && !v.flooding)
+  }
+  // 0 turns a limit off.
+  const off = new PeerLimiter({ ...LIMITS, requestsPerSec: 0, bytesPerSec: 0 })
+  for (let i = 0; i < 1_000; i++) assert.equal(off.check('e', 'work', 1e9, now).ok, true)
+})
+
+async function serves (victim: AgentNode, honest: AgentNode): Promise<void> {
+  assert.equal(await honest.request(victim.peerId, 'work', 'ping'), 'ping')
+}
+
+test('rpc: a flooding peer gets RATE001 unrun, is counted, then disconnected and refused; an honest peer is served throughout', async () => {
+  // Only the victim limits: 40 requests/s per peer, a flooder out after 2 s over it.
+  const [victim, honest, flooder] = await startMesh(3, i => i === 0 ? { rpc: { requestsPerSec: 40, floodSeconds: 2, cooldownMs: 60_000 } } : {})
+  try {
+    const ran = new Map<string, number>()
+    victim.handle('work', (x, ctx) => { ran.set(ctx.peer, (ran.get(ctx.peer) ?? 0) + 1); return x })
+
+    // An honest burst a little over the limit: the refused part is retried after a backoff and succeeds.
+    const burst = await Promise.all(Array.from({ length: 50 }, async (_, i) => await honest.request(victim.peerId, 'work', i)))
+    assert.deepEqual(burst, Array.from({ length: 50 }, (_, i) => i))
+    assert.ok(victim.stats.get('rpc_rate_limited_total', { peer: honest.peerId }) >= 1, 'part of the burst was refused, then retried')
+    await sleep(1_200) // the honest peer's run of refusals ends
+
+    // The flood: 20 at a time, no retries, until the victim hangs up.
+    const run = { stop: false }
+    const codes = new Map<string, number>()
+    let sent = 0
+    const flood = (async () => {
+      while (!run.stop) {
+        const batch = await Promise.allSettled(Array.from({ length: 20 }, async () => { sent++; return await flooder.request(victim.peerId, 'work', 'x', { rateLimitRetries: 0, timeoutMs: 2_000 }) }))
+        for (const r of batch) {
+          const code = r.status === 'fulfilled' ? 'ok' : (r.reason as AgentMeshError).code
+          codes.set(code, (codes.get(code) ?? 0) + 1)
+          if (r.status === 'rejected' && code === 'RATE001') assert.ok(r.reason instanceof RateLimitedError)
+        }
+        await sleep(5)
+      }
+    })()
+    // The honest peer's sequential requests, under the limit, all succeed during the flood.
+    let honestDone = 0
+    const honestLoop = (async () => {
+      while (!run.stop) { await serves(victim, honest); honestDone++; await sleep(50) }
+    })()
+    try {
+      await waitFor(() => victim.stats.get('rpc_flooders_disconnected_total', { peer: flooder.peerId }) === 1, 'the flooder to be disconnected', 20_000)
+      await waitFor(() => victim.libp2p.getConnections(flooder.libp2p.peerId).length === 0, 'the flooder\'s connections to close')
+      await sleep(500)
+    } finally {
+      run.stop = true
+      await Promise.all([flood, honestLoop])
+    }
+    assert.ok(honestDone >= 10, `the honest peer made ${honestDone} requests during the flood`)
+    assert.ok((codes.get('RATE001') ?? 0) > 0, `the flooder was answered RATE001: ${JSON.stringify([...codes])}`)
+    const limited = victim.stats.get('rpc_rate_limited_total', { peer: flooder.peerId, limit: 'requests' })
+    assert.ok(limited >= (codes.get('RATE001') ?? 0), 'every refusal counted by peer')
+    // Refused requests never reached the handler.
+    assert.ok((ran.get(flooder.peerId) ?? 0) + limited <= sent)
+    assert.ok((ran.get(flooder.peerId) ?? 0) < sent / 2, `handler ran ${ran.get(flooder.peerId) ?? 0} times for ${sent} requests`)
+    // Its liveness messages were never refused for its application flood.
+    assert.equal(victim.stats.get('rpc_rate_limited_total', { peer: flooder.peerId, limit: 'internal' }), 0)
+    const body = (await victim.stats.exposition()).body
+    assert.match(body, new RegExp(`rpc_rate_limited_total\\{peer="${flooder.peerId}",limit="requests"\\} \\d+`))
+
+    // Refused for the cool-down: its dial fails, and the victim does not dial it either.
+    // (The dialler may finish its side of the handshake before the victim's gater closes it.)
+    const redial = await flooder.libp2p.dial(victim.libp2p.getMultiaddrs()[0]).catch(() => undefined)
+    await waitFor(() => redial === undefined || redial.status !== 'open', 'the redial to be refused', 5_000)
+    await assert.rejects(flooder.request(victim.peerId, 'work', 'again', { timeoutMs: 2_000 }), (e: AgentMeshError) => e.code === 'COM002' || e.code === 'COM001')
+    await assert.rejects(victim.libp2p.dial(flooder.libp2p.peerId))
+    assert.equal(victim.libp2p.getConnections(flooder.libp2p.peerId).length, 0)
+    await serves(victim, honest)
+  } finally {
+    await stopAll([victim, honest, flooder])
+  }
+})
+
+test('streams: 50 rpc streams opened by one peer on one connection do not all get through', async () => {
+  const [victim, attacker] = await startMesh(2)
+  try {
+    victim.handle('work', (x) => x)
+    const inbound = (): number => victim.libp2p.getConnections(attacker.libp2p.peerId)
+      .flatMap(c => c.streams).filter(s => s.protocol === RPC_PROTOCOL && s.direction === 'inbound' && s.status === 'open').length
+    const streams: Stream[] = []
+    const opened = await Promise.allSettled(Array.from({ length: 50 }, async () => await attacker.libp2p.dialProtocol(victim.libp2p.peerId, RPC_PROTOCOL)))
+    for (const r of opened) if (r.status === 'fulfilled') streams.push(r.value)
+    // libp2p negotiates each stream, then resets those over the protocol's limit.
+    await waitFor(() => streams.filter(s => s.status === 'open').length <= MAX_INBOUND_STREAMS, 'the streams over the limit to be reset')
+    assert.ok(inbound() <= MAX_INBOUND_STREAMS, `the victim holds ${inbound()} rpc streams from the attacker (limit ${MAX_INBOUND_STREAMS})`)
+    await sleep(300)
+    assert.ok(streams.filter(s => s.status === 'open').length <= MAX_INBOUND_STREAMS)
+    for (const s of streams) s.abort(new Error('done'))
+    // The attacker's connection is fine for honest use afterwards.
+    assert.equal(await attacker.request(victim.peerId, 'work', 'ok'), 'ok')
+  } finally {
+    await stopAll([victim, attacker])
+  }
+})
