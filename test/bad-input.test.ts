@@ -120,7 +120,7 @@ test('rpc: a peer that opens streams and never writes loses them; others are ser
 })
 
 test('rpc: a flooding peer is slowed by the window, every request answered, others still served', async () => {
-  const [victim, attacker, honest] = await startMesh(3, () => ({ rpc: { window: 32 } }))
+  const [victim, attacker, honest] = await startMesh(3, () => ({ rpc: { window: 32, requestsPerSec: 0 } }))
   try {
     victim.handle('echo', async (x) => { await sleep(1); return x })
     const flood = Promise.all(Array.from({ length: 3000 }, async (_, i) => await attacker.request(victim.peerId, 'echo', i, { timeoutMs: 60_000 })))

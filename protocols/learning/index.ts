@@ -69,7 +69,7 @@ export class LearningService extends TypedEventEmitter<LearningEvents> {
     if (this.running) return
     this.running = true
     if (this.stopping.signal.aborted) this.stopping = new AbortController()
-    await this.init.libp2p.handle(LEARNING_PROTOCOL, (stream, connection) => { void this.serve(stream, connection) }, { maxInboundStreams: 64 })
+    await this.init.libp2p.handle(LEARNING_PROTOCOL, (stream, connection) => { void this.serve(stream, connection) }, { maxInboundStreams: 8 })
     if (this.wantsUpdates) this.listen()
   }
 

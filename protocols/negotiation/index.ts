@@ -58,7 +58,7 @@ export class NegotiationService extends TypedEventEmitter<NegotiationEvents> {
     if (this.running) return
     this.running = true
     await this.init.libp2p.handle(NEGOTIATE_PROTOCOL, (stream, connection) => { void this.inbound(stream, connection) }, {
-      maxInboundStreams: 256,
+      maxInboundStreams: 16,
       maxOutboundStreams: 256
     })
   }
