@@ -166,11 +166,14 @@ export function chunked (bytes: fc.Arbitrary<Uint8Array>): fc.Arbitrary<Uint8Arr
   }))
 }
 
+/** Nesting depths for texts: past a decoder's bound but stringifiable, or past what JSON.stringify takes (~4,000). */
+const deepLevels = fc.oneof(fc.integer({ min: 200, max: 1_000 }), fc.integer({ min: 4_500, max: 8_000 }))
+
 /** Frame bodies of the kinds a peer could send: random bytes, JSON of any shape, JSON nested past any bound. */
 export const frameBodies: fc.Arbitrary<Uint8Array> = fc.oneof(
   fc.uint8Array({ maxLength: 256 }),
   fc.jsonValue({ maxDepth: 4 }).map(v => Buffer.from(JSON.stringify(v))),
-  fc.tuple(fc.integer({ min: 200, max: 6_000 }), fc.boolean()).map(([d, arrays]) => Buffer.from(nestedText(d, arrays)))
+  fc.tuple(deepLevels, fc.boolean()).map(([d, arrays]) => Buffer.from(nestedText(d, arrays)))
 )
 
 /** The payload of the envelopes wireBytes is given: where it puts JSON nested past any bound. */
@@ -186,8 +189,10 @@ export function wireBytes (validJson: unknown): fc.Arbitrary<Uint8Array> {
   return fc.oneof(
     { weight: 4, arbitrary: messagesLike(validJson).map(v => frameJson(JSON.stringify(v))) },
     frameBodies.map(b => frameJson(b.toString())),
-    fc.tuple(fc.integer({ min: 200, max: 6_000 }), fc.boolean()).map(([d, arrays]) =>
-      frameJson(JSON.stringify(validJson).replace(hole, nestedText(d, arrays)))),
+    {
+      weight: 2,
+      arbitrary: fc.tuple(deepLevels, fc.boolean()).map(([d, arrays]) => frameJson(JSON.stringify(validJson).replace(hole, nestedText(d, arrays))))
+    },
     fc.uint8Array({ maxLength: 512 }),
     fc.tuple(fc.integer({ min: 0, max: 255 }), frameBodies).map(([v, b]) => Uint8Array.from([v, ...b]))
   )

@@ -7,9 +7,14 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
+import { RPC_PROTOCOL } from '../node/index.js'
+import { isErrorCode } from '../protocols/core/errors.js'
+import { decodeEnvelope, encodeEnvelope, makeEnvelope, type Envelope } from '../protocols/envelope/index.js'
+import { FrameDecoder, joinFrames } from '../protocols/rpc/frames.js'
 import { CALL_LIMIT_MS, makeTargets, once } from './fuzz-targets.js'
+import { PAYLOAD_HOLE, chunked, framedChunks, wireBytes } from './fuzz-inputs.js'
 import { samples } from './fuzz-samples.js'
-import { withTempDir } from './helpers.js'
+import { startMesh, stopAll, waitFor, withTempDir } from './helpers.js'
 
 const SEED = Number(process.env.AGENTMESH_TEST_FUZZ_SEED ?? 13)
 const RUNS = Number(process.env.AGENTMESH_TEST_FUZZ_RUNS ?? 40)
@@ -36,4 +41,47 @@ test('fuzz: decoders and schemas return a valid value or a typed error, in time,
       })
     }
   })
+})
+
+test('fuzz: a node fed random frames on /agentmesh/rpc answers typed errors or closes the stream, and serves an honest request after', async (t) => {
+  const runs = Math.max(1, Math.round(RUNS / 4))
+  t.diagnostic(`seed ${SEED}, ${runs} runs`)
+  const [victim, attacker] = await startMesh(2, () => ({ rpc: { stallTimeoutMs: 500 } }))
+  try {
+    victim.handle('echo', (x) => x)
+    const request = makeEnvelope({ source: attacker.peerId, destination: { peer: victim.peerId }, type: 'REQUEST', subject: 'echo', payload: PAYLOAD_HOLE })
+    const envelopes = chunked(fc.array(wireBytes(request), { minLength: 1, maxLength: 4 }).map(frames => joinFrames(frames)))
+    const input = fc.oneof(framedChunks, { weight: 2, arbitrary: envelopes })
+    // The victim runs in this process: a promise it leaves rejected unhandled would crash a real node.
+    const rejections: unknown[] = []
+    const onRejection = (reason: unknown): void => { rejections.push(reason) }
+    process.on('unhandledRejection', onRejection)
+    t.after(() => { process.off('unhandledRejection', onRejection) })
+    await fc.assert(fc.asyncProperty(input, async (chunks) => {
+      const stream = await attacker.libp2p.dialProtocol(victim.libp2p.peerId, RPC_PROTOCOL)
+      const decoder = new FrameDecoder(1 << 22)
+      const answers: Envelope[] = []
+      let closed = false
+      stream.addEventListener('message', (e) => { for (const f of decoder.push(e.data)) answers.push(decodeEnvelope(f, 1 << 22)) })
+      stream.addEventListener('close', () => { closed = true })
+      try {
+        for (const c of chunks) stream.send(c)
+        // An honest request after the garbage: answered if the framing survived it, else the stream is closed.
+        const sentinel = { ...request, id: `sentinel-${Math.random()}`, payload: 'sentinel', timestamp: Date.now() }
+        stream.send(joinFrames([encodeEnvelope(sentinel)]))
+        await waitFor(() => closed || answers.some(a => a.correlationId === sentinel.id), 'the sentinel answered or the stream closed', 10_000)
+        for (const a of answers) {
+          if (a.error !== undefined) assert.ok(isErrorCode(a.error.code), `an answer with the code ${a.error.code}`)
+        }
+        const reply = answers.find(a => a.correlationId === sentinel.id)
+        if (reply !== undefined) assert.equal(reply.payload, 'sentinel')
+      } finally {
+        stream.abort(new Error('next run'))
+      }
+      assert.equal(await attacker.request(victim.peerId, 'echo', 'still here', { timeoutMs: 5_000 }), 'still here')
+      assert.deepEqual(rejections.map(String), [], 'the node left a promise rejected unhandled')
+    }), { seed: SEED, numRuns: runs, endOnFailure: true, includeErrorInReport: true })
+  } finally {
+    await stopAll([victim, attacker])
+  }
 })
