@@ -377,17 +377,13 @@ export async function configFromFile (path: string, sources: Source = new Map())
   return value as Record<string, unknown>
 }
 
-/**
- * b over a, group by group; undefined in b leaves a's value. Keys are defined, never assigned:
- * `out.__proto__ = v` (a file's JSON.parse gives "__proto__" as an own key) would set out's
- * prototype instead, and the schema would then read values from it past its unknown-key check.
- */
+/** b over a, group by group; undefined in b leaves a's value. Keys are defined, not assigned: `out.__proto__ = v` (a file's
+ *  "__proto__" key) would set out's prototype, whose values the schema would read past its unknown-key check. */
 function merge (a: Record<string, any>, b: Record<string, any>): Record<string, any> {
   const out: Record<string, any> = { ...a }
   for (const [k, v] of Object.entries(b)) {
     if (v === undefined) continue
-    const mine = Object.hasOwn(out, k) ? out[k] : undefined
-    const value = isRecord(v) && isRecord(mine) ? merge(mine, v) : v
+    const value = isRecord(v) && Object.hasOwn(out, k) && isRecord(out[k]) ? merge(out[k], v) : v
     Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true })
   }
   return out
