@@ -132,7 +132,9 @@ export class Admission {
     if (file !== undefined) {
       // The operator revokes into the file a running node was given (`agentmesh credential revoke --list`).
       watchFile(file, { interval: 500, persistent: false }, () => {
-        readFile(file, 'utf8').then(text => this.offer(JSON.parse(text), `file ${file}`), () => {})
+        // A file caught mid-write is not JSON yet: say so, and read it again at its next change.
+        readFile(file, 'utf8').then(async text => { await this.offer(JSON.parse(text), `file ${file}`) })
+          .catch((err: Error) => { this.init.log.warn({ file, error: err.message }, 'revocation list file unreadable') })
       })
     }
     if (this.revocations.current !== undefined) this.spread(this.revocations.current)

@@ -368,14 +368,14 @@ export async function configFromFile (path: string, sources: Source = new Map())
   return value as Record<string, unknown>
 }
 
-/** b over a, group by group; undefined in b leaves a's value. */
+/** b over a, group by group; undefined in b leaves a's value. Keys are defined, not assigned: `out.__proto__ = v` (a file's
+ *  "__proto__" key) would set out's prototype, whose values the schema would read past its unknown-key check. */
 function merge (a: Record<string, any>, b: Record<string, any>): Record<string, any> {
   const out: Record<string, any> = { ...a }
   for (const [k, v] of Object.entries(b)) {
     if (v === undefined) continue
-    out[k] = typeof v === 'object' && v !== null && !Array.isArray(v) && typeof out[k] === 'object' && out[k] !== null && !Array.isArray(out[k])
-      ? merge(out[k], v)
-      : v
+    const value = isRecord(v) && Object.hasOwn(out, k) && isRecord(out[k]) ? merge(out[k], v) : v
+    Object.defineProperty(out, k, { value, enumerable: true, writable: true, configurable: true })
   }
   return out
 }

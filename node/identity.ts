@@ -51,12 +51,14 @@ export async function loadOrCreateIdentity (path: string): Promise<Identity> {
     return id
   }
   let parsed: z.infer<typeof IdentityFile>
+  let privateKey: PrivateKey
   try {
     parsed = IdentityFile.parse(JSON.parse(text))
+    // The key's bytes are checked here too: a damaged key is a damaged file, said as such (CFG001).
+    privateKey = privateKeyFromProtobuf(Buffer.from(parsed.privateKey, 'base64'))
   } catch (err) {
     throw new ConfigError(`identity file ${path} is not an agentmesh identity: ${(err as Error).message}`, { cause: err })
   }
-  const privateKey = privateKeyFromProtobuf(Buffer.from(parsed.privateKey, 'base64'))
   const peerId = peerIdFromPrivateKey(privateKey)
   if (peerId.toString() !== parsed.id) throw new ConfigError(`identity file ${path}: the key does not match the id ${parsed.id}`)
   return { privateKey, peerId, created: false }

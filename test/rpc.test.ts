@@ -19,6 +19,11 @@ test('typed errors: validation on both ends, handler failure, unknown command', 
     await assert.rejects(a.request(b.peerId, 'nope', {}), (e: any) => e.name === 'UnknownCommandError' && e.code === 'CMD001' && e.command === 'nope')
     assert.equal(b.stats.get('messages_total', { status: 'unknown_command' }), 1)
     assert.ok(b.stats.get('rpc_errors_total', { code: 'MSG001' }) >= 1)
+    // An answer that cannot be encoded (found by fuzzing: it was an unhandled rejection, the
+    // process's end) is answered as the failure it is, and the node goes on serving.
+    b.handle('big', () => ({ n: 1n }))
+    await assert.rejects(a.request(b.peerId, 'big', {}), (e: any) => e.code === 'MSG002' && /cannot be serialized/.test(e.message))
+    assert.deepEqual(await a.request(b.peerId, Div, { a: 8, b: 2 }), { q: 4 })
   } finally {
     await stopAll([a, b])
   }

@@ -214,7 +214,14 @@ export class RpcChannel {
       this.stream.pause()
     }
     serve(env, this, bytes).then((reply) => {
-      if (reply !== undefined) this.write(encodeEnvelope(reply))
+      if (reply === undefined) return
+      // A reply that cannot be encoded (a BigInt, a cycle) is the handler's failure, answered as
+      // such: never an unhandled rejection, which would take the whole node down.
+      try {
+        this.write(encodeEnvelope(reply))
+      } catch (err) {
+        this.sendError(env.id, err instanceof AgentMeshError ? err : new SerializationError(`the answer cannot be encoded: ${String(err)}`))
+      }
     }, (err) => {
       this.sendError(env.id, err instanceof AgentMeshError ? err : new SerializationError(String(err)))
     }).finally(() => {

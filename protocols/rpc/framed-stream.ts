@@ -7,7 +7,8 @@
 import type { Libp2p, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { z } from 'zod'
-import { AbortError, ConnectionError, SerializationError, TimeoutError, ValidationError } from '../core/errors.js'
+import { AbortError, ConnectionError, TimeoutError, ValidationError } from '../core/errors.js'
+import { parseJson } from '../envelope/codec.js'
 import { FrameDecoder, joinFrames } from './frames.js'
 
 /**
@@ -59,14 +60,11 @@ export class FramedStream {
     return this.ready.shift()
   }
 
-  /** The next message, checked: MSG002 if it is not JSON, MSG001 if it is not what `schema` says. */
+  /** The next message, checked: MSG002 if it is not JSON (or nested too deep), MSG001 if it is not what `schema` says. */
   async readJson<S extends z.ZodType> (schema: S, signal?: AbortSignal): Promise<z.output<S>> {
     const frame = await this.read(signal)
     if (frame === undefined) throw new ConnectionError('the peer ended the conversation')
-    let raw: unknown
-    try { raw = JSON.parse(Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength).toString('utf8')) } catch (err) {
-      throw new SerializationError('a frame that is not JSON', { cause: err })
-    }
+    const raw = parseJson(Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength).toString('utf8'), frame.byteLength)
     const parsed = schema.safeParse(raw)
     if (!parsed.success) throw new ValidationError(parsed.error.issues.map(i => `${i.path.join('.')}: ${i.message}`).join('; '))
     return parsed.data
