@@ -381,11 +381,14 @@ function merge (a: Record<string, any>, b: Record<string, any>): Record<string, 
 }
 
 /** File, then environment, then flags (highest precedence), parsed into one configuration. */
-export async function loadConfig (opts: { file?: string, env?: NodeJS.ProcessEnv, flags?: Record<string, unknown> }): Promise<AgentConfig> {
+/** `defaults`: values under the file's (a command's own defaults, such as a client's log level). */
+export async function loadConfig (opts: {
+  defaults?: Record<string, unknown>, file?: string, env?: NodeJS.ProcessEnv, flags?: Record<string, unknown>
+}): Promise<AgentConfig> {
   const sources: Source = new Map()
   const fromFile = opts.file !== undefined ? await configFromFile(opts.file, sources) : {}
   const fromEnv = configFromEnv(opts.env ?? {}, sources)
   const flags = opts.flags ?? {}
   for (const k of Object.keys(flags)) if (flags[k] !== undefined) sources.set(k, 'flags')
-  return parseConfig(merge(merge(fromFile, fromEnv), flags), sources)
+  return parseConfig(merge(merge(merge(opts.defaults ?? {}, fromFile), fromEnv), flags), sources)
 }

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander'
 import { createAgentNode, type AgentNode } from '../agent-node.js'
-import { configFromEnv, configFromFile, loadConfig, type AgentConfig } from '../config.js'
+import { loadConfig, type AgentConfig } from '../config.js'
 import { AgentMeshError } from '../../protocols/core/errors.js'
 import { watchBootstrap } from './join.js'
 
@@ -56,22 +56,9 @@ export function flagsToConfig (o: Record<string, any>, extra: Record<string, unk
   return out
 }
 
-export async function configFrom (o: Record<string, any>, extra: Record<string, unknown> = {}): Promise<AgentConfig> {
-  return await loadConfig({ file: o.config, env: process.env, flags: flagsToConfig(o, extra) })
-}
-
-/**
- * The log level of a client command: --log-level, then -v, then AGENTMESH_LOG_LEVEL or the file,
- * then warn. Only the last two need looking up (the sources map of the config loader says whether
- * they give it); undefined leaves the key to them.
- */
-async function clientLogLevel (o: Record<string, any>): Promise<string | undefined> {
-  if (o.logLevel !== undefined) return o.logLevel
-  if (o.verbose === true) return 'info'
-  const sources = new Map<string, string>()
-  configFromEnv(process.env, sources)
-  if (o.config !== undefined) await configFromFile(o.config, sources)
-  return sources.has('logLevel') ? undefined : 'warn'
+/** `defaults` sit under the file, the variables and the flags: a command's own defaults. */
+export async function configFrom (o: Record<string, any>, extra: Record<string, unknown> = {}, defaults: Record<string, unknown> = {}): Promise<AgentConfig> {
+  return await loadConfig({ defaults, file: o.config, env: process.env, flags: flagsToConfig(o, extra) })
 }
 
 export interface Client {
@@ -85,12 +72,14 @@ export interface Client {
  * is not listed as an agent), listening on loopback only, under its own name, whatever the file says.
  */
 export async function clientNode (o: Record<string, any>): Promise<Client> {
+  // Log level: --log-level, then -v, then AGENTMESH_LOG_LEVEL or the file, then warn (a default
+  // under them all: the answer is what a client prints).
   const config = await configFrom(o, {
     client: true,
     listen: o.listen ?? ['/ip4/127.0.0.1/tcp/0'],
     name: o.name ?? `cli-${process.pid}`,
-    logLevel: await clientLogLevel(o)
-  })
+    ...(o.verbose === true && o.logLevel === undefined ? { logLevel: 'info' } : {})
+  }, { logLevel: 'warn' })
   if (config.bootstrap.length === 0 && !config.mdns) fail('nothing to join: give --bootstrap <multiaddr> or allow mDNS')
   const node = await createAgentNode({ ...config })
   // Watching before start(): the first dial starts with it.
