@@ -28,3 +28,12 @@ export const REVOCATIONS_TOPIC_NAME = '$agentmesh/revocations'
 
 /** The role that makes an agent eligible to vote and be elected in a closed mesh. */
 export const COORDINATOR_ROLE = 'coordinator'
+
+/** Audit entries kept in memory for `/audit`: a few minutes of a busy mesh's refusals, a few hundred KB. */
+export const DEFAULT_AUDIT_KEEP = 1_000
+
+/** R-SEC: keys for sealed payloads are rotated daily. */
+export const DEFAULT_KEY_ROTATION_MS = 24 * 3_600_000
+
+/** An old content key opens payloads an hour after its replacement: messages in flight, dead letters retried. */
+export const DEFAULT_KEY_GRACE_MS = 3_600_000

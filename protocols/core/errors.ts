@@ -33,6 +33,9 @@ export const CODES = {
   LRN002: 'stale version: a model version older than (or equal to) the one applied',
   LRN003: 'unknown model: the agent asked does not hold that model version',
   SEC001: 'not admitted: no credential, or one that is malformed, expired, revoked, for another mesh or another peer',
+  SEC002: 'forbidden: the caller is admitted, but its credential lacks a role or capability the command requires',
+  SEC003: 'cannot open: a sealed payload not addressed to this node, or sealed with a key it does not hold (expired or never given)',
+  SEC004: 'bad signature: a signed envelope whose signature does not verify for its source, or one that must be signed and is not',
   RATE001: 'rate limited: the peer sent more requests or bytes per second than this node allows it (back off, then retry; a peer that keeps on is disconnected for a cool-down)'
 } as const
 
@@ -211,6 +214,21 @@ export class NotAdmittedError extends AgentMeshError {
   constructor (message: string, options?: ErrorOptions) { super('SEC001', message, options) }
 }
 
+/** SEC002: the caller's credential lacks a role or capability the command allows (`handle(cmd, h, { allow })`). */
+export class ForbiddenError extends AgentMeshError {
+  constructor (message: string, options?: ErrorOptions) { super('SEC002', message, options) }
+}
+
+/** SEC003: a sealed payload this node cannot open (not a recipient, or the key is gone). */
+export class SealedError extends AgentMeshError {
+  constructor (message: string, options?: ErrorOptions) { super('SEC003', message, options) }
+}
+
+/** SEC004: an envelope signature that does not verify for its source (or is missing where required). */
+export class BadSignatureError extends AgentMeshError {
+  constructor (message: string, options?: ErrorOptions) { super('SEC004', message, options) }
+}
+
 /**
  * RATE001: the request was refused unrun because its sender is over its per-peer limit
  * (protocols/rpc/limits.ts). The caller's rpc client retries it a few times after a short delay.
@@ -235,7 +253,8 @@ const WIRE_CLASSES = [
   NotCoordinatorError, ResourceConflictError, DirectiveFailedError, NoDirectiveHandlerError,
   UnknownTaskError, InvalidTaskStateError, DependencyError, NotTaskHolderError, DeadlineError,
   CannotRunTaskError, TaskAccessError, LateProposalError, NoAgreementError, ModelMismatchError,
-  StaleModelError, UnknownModelError, NotAdmittedError, RateLimitedError
+  StaleModelError, UnknownModelError, NotAdmittedError, ForbiddenError, SealedError, BadSignatureError,
+  RateLimitedError
 ] as const
 
 type WireClass = abstract new (...args: any[]) => AgentMeshError
