@@ -38,6 +38,8 @@ async function child (m: { cmd: string, [k: string]: any }): Promise<unknown> {
         return x
       })
       await node.start()
+      // The scenario without the hold after a refusal (the node answers each refusal at once, as before).
+      if (m.holdMinMs !== undefined) (node.libp2p.services as any).rpcLimits.limits.holdMinMs = m.holdMinMs
       return { peerId: node.peerId, addr: node.addresses()[0] }
     case 'connect':
       await node!.dial(m.addr)
@@ -107,6 +109,8 @@ class Proc {
 
   async stop (): Promise<void> {
     await Promise.race([this.call('stop').catch(() => {}), sleep(5_000)])
+    // It exits by itself 200 ms after stopping (writing its --cpu-prof profile if asked): wait for that first.
+    if (this.child.exitCode === null) await Promise.race([new Promise(resolve => this.child.once('exit', resolve)), sleep(3_000)])
     if (this.child.exitCode === null) this.child.kill('SIGKILL')
   }
 }
@@ -114,11 +118,11 @@ class Proc {
 interface Figures { p50: number, p99: number, n: number, errors: number }
 interface Run { label: string, quiet: Figures, flood: Figures, flooder: any }
 
-async function run (label: string, rpc: Record<string, number>, seconds: number, concurrency: number, handlerUs: number): Promise<Run> {
+async function run (label: string, rpc: Record<string, number>, seconds: number, concurrency: number, handlerUs: number, holdMinMs?: number): Promise<Run> {
   const [victim, honest, flooder] = [new Proc(), new Proc(), new Proc()]
   try {
     const mesh = `flood${process.pid}-${label.split(' ')[0]}`
-    const v = await victim.call('init', { mesh, rpc, handlerUs })
+    const v = await victim.call('init', { mesh, rpc, handlerUs, holdMinMs })
     await honest.call('init', { mesh, rpc })
     await flooder.call('init', { mesh, rpc })
     await honest.call('connect', { addr: v.addr, target: v.peerId })
@@ -145,8 +149,13 @@ async function main (): Promise<void> {
   const handlerUs = Number(args['handler-us'])
   const log = (s: string): void => { if (!args.json) process.stderr.write(s + '\n') }
   const runs: Run[] = []
-  for (const [label, rpc] of [['before (limits off)', { requestsPerSec: 0, bytesPerSec: 0, floodSeconds: 0 }], ['after (defaults)', {}]] as const) {
-    const r = await run(label, rpc, seconds, concurrency, handlerUs)
+  const scenarios: Array<[string, Record<string, number>, number | undefined]> = [
+    ['limits off', { requestsPerSec: 0, bytesPerSec: 0, floodSeconds: 0 }, undefined],
+    ['limits on, refusals answered at once', {}, 0],
+    ['limits on (defaults: a refused peer is held)', {}, undefined]
+  ]
+  for (const [label, rpc, holdMinMs] of scenarios) {
+    const r = await run(label, rpc, seconds, concurrency, handlerUs, holdMinMs)
     runs.push(r)
     log(`${label}`)
     log(`  honest, quiet          p50 ${r.quiet.p50} ms  p99 ${r.quiet.p99} ms  (${r.quiet.n} requests, ${r.quiet.errors} errors)`)

@@ -18,12 +18,21 @@ export interface ChannelInit {
   /** Inbound channels: answers a request; resolves to the reply, or undefined for none. */
   serve?: (env: Envelope, channel: RpcChannel, bytes: number) => Promise<Envelope | undefined>
   /**
+   * Inbound channels: how long to stop reading the peer's frames now (ms, 0: go on); asked after
+   * each frame. A peer over its limits is held rather than answered at the rate it sends.
+   */
+  holdMs?: () => number
+  /**
    * Inbound channels: abort the stream when it opens and sends nothing, or leaves a frame
    * half-sent, for this long. Either would hold one of the few stream slots per connection.
    */
   stallTimeoutMs?: number
   onClose?: (channel: RpcChannel) => void
 }
+
+/** Frames one inbound stream may have handled before other peers' reads get a turn. */
+const FRAMES_PER_TURN = 16
+const EMPTY = new Uint8Array(0)
 
 interface Pending {
   resolve: (env: Envelope) => void
@@ -46,7 +55,14 @@ export class RpcChannel {
   private flushScheduled = false
   private draining = false
   private serving = 0
-  private paused = false
+  /** Requests in flight reached the window: reading waits until half of them are answered. */
+  private windowFull = false
+  /** Frames read from the stream and not yet handled, and whether a turn is handling them. */
+  private backlog: Uint8Array[] = []
+  private backlogAt = 0
+  private reading = false
+  private held?: ReturnType<typeof setTimeout>
+  private yielded = false
   private stallTimer?: ReturnType<typeof setTimeout>
   private closedError?: Error
   /** Fires when the channel closes; handlers of requests received on it see it in ctx.signal. */
@@ -144,7 +160,8 @@ export class RpcChannel {
   private onData (chunk: Uint8Array | Uint8ArrayList): void {
     this.clearStallTimer()
     try {
-      for (const frame of this.decoder.push(chunk)) this.onFrame(frame)
+      for (const frame of this.decoder.push(chunk)) this.backlog.push(frame)
+      this.readBacklog()
       // Bytes of an unfinished frame are waiting: the rest must follow in time.
       if (this.decoder.buffered > 0) this.armStallTimer('frame left unfinished')
     } catch (err) {
@@ -152,6 +169,7 @@ export class RpcChannel {
       // nothing after it on this stream can be trusted. Answer with the typed error, then end
       // the stream; the peer's other streams and every other peer are unaffected.
       const e = err instanceof AgentMeshError ? err : new SerializationError(String(err))
+      this.readBacklog() // the frames before the broken one are served
       this.init.stats.inc('rpc_errors_total', { code: e.code, reason: e.name })
       this.init.stats.inc('messages_total', { direction: 'in', type: 'unknown', status: 'invalid' })
       this.init.log.warn({ peer: this.remotePeer, code: e.code, error: e.name, detail: e.message }, 'rpc framing broken: stream closed')
@@ -160,6 +178,50 @@ export class RpcChannel {
       this.stream.close().catch(() => {})
       setTimeout(() => { if (!this.closed) this.stream.abort(e) }, 1000).unref?.()
     }
+  }
+
+  /**
+   * Handles the frames read, FRAMES_PER_TURN at a time: one peer's chunk of a hundred requests
+   * must not keep every other peer's waiting for the whole of it, so after a turn the rest wait
+   * for the next one (setImmediate: after the other sockets' reads). While frames wait, or the
+   * peer is held after a refusal, the stream is paused: what the peer sends meanwhile stays in
+   * the muxer, and yamux stops granting it window, so it is slowed at its own end.
+   */
+  private readBacklog (): void {
+    if (this.reading || this.held !== undefined || this.yielded) { this.updatePaused(); return }
+    this.reading = true
+    try {
+      let n = 0
+      while (this.backlogAt < this.backlog.length && this.closedError === undefined && !this.windowFull) {
+        if (n++ >= FRAMES_PER_TURN) {
+          this.yielded = true
+          setImmediate(() => { this.yielded = false; this.readBacklog() })
+          break
+        }
+        const frame = this.backlog[this.backlogAt]
+        this.backlog[this.backlogAt++] = EMPTY
+        this.onFrame(frame)
+        const hold = this.init.holdMs?.() ?? 0
+        if (hold > 0) {
+          this.held = setTimeout(() => { this.held = undefined; this.readBacklog() }, hold)
+          break
+        }
+      }
+      if (this.backlogAt >= this.backlog.length) { this.backlog = []; this.backlogAt = 0 }
+    } finally {
+      this.reading = false
+      this.updatePaused()
+    }
+  }
+
+  /** Reads from the stream only while nothing waits: no backlog, no hold, a window not full. */
+  private updatePaused (): void {
+    if (this.closedError !== undefined) return
+    const pause = this.windowFull || this.held !== undefined || this.yielded || this.backlogAt < this.backlog.length
+    try {
+      if (pause && this.stream.readStatus === 'readable') this.stream.pause()
+      else if (!pause && this.stream.readStatus === 'paused') this.stream.resume()
+    } catch { /* the stream is closing: its close handler cleans up */ }
   }
 
   private onFrame (frame: Uint8Array): void {
@@ -207,12 +269,9 @@ export class RpcChannel {
     const serve = this.init.serve
     if (serve === undefined) return
     this.serving++
-    if (this.serving >= this.init.window && !this.paused) {
-      // Flow control: stop reading until answers go out; yamux then stops granting the
-      // sender window, so a flooding peer is slowed at its own end.
-      this.paused = true
-      this.stream.pause()
-    }
+    // Flow control: stop reading until answers go out; yamux then stops granting the
+    // sender window, so a flooding peer is slowed at its own end.
+    if (this.serving >= this.init.window) this.windowFull = true
     serve(env, this, bytes).then((reply) => {
       if (reply === undefined) return
       // A reply that cannot be encoded (a BigInt, a cycle) is the handler's failure, answered as
@@ -226,9 +285,9 @@ export class RpcChannel {
       this.sendError(env.id, err instanceof AgentMeshError ? err : new SerializationError(String(err)))
     }).finally(() => {
       this.serving--
-      if (this.paused && this.serving < this.init.window / 2) {
-        this.paused = false
-        this.stream.resume()
+      if (this.windowFull && this.serving < this.init.window / 2) {
+        this.windowFull = false
+        this.readBacklog()
       }
     })
   }
@@ -269,6 +328,9 @@ export class RpcChannel {
   private onClosed (error?: Error): void {
     if (this.closedError !== undefined) return
     this.clearStallTimer()
+    if (this.held !== undefined) { clearTimeout(this.held); this.held = undefined }
+    this.backlog = []
+    this.backlogAt = 0
     this.closedError = new ConnectionError(`stream to ${this.remotePeer} closed${error != null ? `: ${error.message}` : ''}`, { cause: error })
     this.closeController.abort(this.closedError)
     for (const [, p] of this.pending) p.reject(this.closedError)

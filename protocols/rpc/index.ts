@@ -222,10 +222,11 @@ export class RpcService {
 
   private onInbound (stream: Stream, connection: Connection): void {
     // The gater refuses a flooder's new connections; a stream on one still open is refused here.
-    if (this.guard.refusesStream(connection.remotePeer.toString(), stream)) return
+    const remotePeer = connection.remotePeer.toString()
+    if (this.guard.refusesStream(remotePeer, stream)) return
     const channel = new RpcChannel({
       stream,
-      remotePeer: connection.remotePeer.toString(),
+      remotePeer,
       localPeer: this.localPeer,
       maxMessageBytes: this.init.maxMessageBytes,
       window: this.init.window,
@@ -233,6 +234,7 @@ export class RpcService {
       log: this.init.log,
       stallTimeoutMs: this.init.stallTimeoutMs,
       serve: async (env, ch, bytes) => await this.serve(env, ch, bytes),
+      holdMs: () => this.guard.limiter.holdMs(remotePeer, Date.now()),
       onClose: (ch) => { this.inbound.delete(ch) }
     })
     this.inbound.add(channel)

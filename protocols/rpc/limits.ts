@@ -20,6 +20,8 @@ export interface RateLimits {
   cooldownMs: number
   /** The largest frame: the bytes bucket always holds two, so no allowed message is refused for its size alone. */
   maxMessageBytes: number
+  /** After a refusal the peer's frames are not read for the wait it was told, at least this long (ms; 0: not held). */
+  holdMinMs?: number
 }
 
 export type LimitName = 'requests' | 'bytes' | 'internal' | 'internal_bytes'
@@ -57,12 +59,21 @@ interface PeerState {
   overSince?: number
   lastRefused?: number
   lastSeen: number
+  /** Its frames are not read before this time (after a refusal). */
+  heldUntil?: number
 }
 
 /** State for this many peers is kept before idle ones (all buckets full) are dropped. */
 const PRUNE_ABOVE = 1_024
 /** A run of refusals ends when a second passes without one. */
 const RUN_GAP_MS = 1_000
+/**
+ * A refused peer's frames wait at least this long (enough for the bucket to refill a few
+ * percent, so the peer is refused a few dozen times a second rather than thousands), and at
+ * most a second whatever the wait it was told (liveness messages share the stream).
+ */
+const HOLD_MIN_MS = 20
+const HOLD_MAX_MS = 1_000
 
 export class PeerLimiter {
   readonly limits: RateLimits
@@ -86,9 +97,24 @@ export class PeerLimiter {
     for (const [limit, n] of [[count, 1], [size, bytes]] as const) {
       const bucket = this.bucket(state, limit, now)
       const wait = bucket?.take(n, now) ?? 0
-      if (wait > 0) return { ok: false, limit, retryAfterMs: wait, flooding: this.refused(peer, state, now) }
+      if (wait > 0) {
+        const hold = this.limits.holdMinMs ?? HOLD_MIN_MS
+        if (hold > 0) state.heldUntil = now + Math.min(Math.max(wait, hold), HOLD_MAX_MS)
+        return { ok: false, limit, retryAfterMs: wait, flooding: this.refused(peer, state, now) }
+      }
     }
     return { ok: true }
+  }
+
+  /**
+   * How long the peer's next frames wait before they are read (0: at once). A refused peer that
+   * is answered at once just sends again: a flooder with 100 requests in flight was answered
+   * ~10,000 refusals a second, and that work, not its admitted requests, delayed everyone else.
+   * Held, it is answered about once per hold, and its requests wait at its own end.
+   */
+  holdMs (peer: string, now: number): number {
+    const until = this.peers.get(peer)?.heldUntil
+    return until !== undefined && until > now ? until - now : 0
   }
 
   /** Whether the peer is in its cool-down (the gater refuses its connections). */
