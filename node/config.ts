@@ -49,7 +49,11 @@ export const PubSubConfig = z.strictObject({
   /** Gossipsub's mesh degree D (Dlo = D - 2, Dhi = 2D, Dout = D / 3). */
   meshDegree: z.number().int().min(2).max(24).default(pubsub.DEFAULT_MESH_DEGREE),
   /** Send own messages to every subscriber known, not only mesh peers. */
-  floodPublish: z.boolean().default(pubsub.DEFAULT_FLOOD_PUBLISH)
+  floodPublish: z.boolean().default(pubsub.DEFAULT_FLOOD_PUBLISH),
+  /** Gossip messages per second one publisher may get this node to take (a batch of more than 50 envelopes counts one per 50); 0 = no limit. */
+  publishPerSec: z.number().min(0).default(pubsub.DEFAULT_PUBLISH_PER_SEC),
+  /** A publisher over its limit in every second for this many seconds is disconnected for rpc.cooldownMs; 0 = never. */
+  floodSeconds: z.number().int().min(0).max(3_600).default(pubsub.DEFAULT_GOSSIP_FLOOD_SECONDS)
 })
 
 export const ConnectionsConfig = z.strictObject({

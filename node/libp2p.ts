@@ -15,6 +15,7 @@ import { mdnsDiscovery } from '../discovery/mdns.js'
 import { AGENTMESH_VERSION } from '../protocols/core/version.js'
 import { ConfigError } from '../protocols/core/errors.js'
 import { PeerLimiter } from '../protocols/rpc/limits.js'
+import { gossipLimiter } from '../protocols/pubsub/gossip-limits.js'
 
 export type AgentLibp2p = Libp2p<{
   identify: ReturnType<ReturnType<typeof identify>>
@@ -22,6 +23,8 @@ export type AgentLibp2p = Libp2p<{
   pubsub: GossipSub
   /** Per-peer request limits (LIMITER_SERVICE): the rpc protocol charges them, the gater below enforces their cool-downs. */
   rpcLimits: PeerLimiter
+  /** Per-publisher gossip limits (GOSSIP_LIMITER_SERVICE): the pubsub validator charges them, the gater enforces their cool-downs. */
+  gossipLimits: PeerLimiter
 }>
 
 /**
@@ -53,9 +56,15 @@ export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, 
   const maxGossip = Math.max(config.pubsub.batchMaxBytes, config.maxMessageBytes) + 64 * 1024
   // Loaded only for nodes with a debug endpoint: short-lived CLI clients need not pay for it.
   const limiter = rpcLimiter(config)
-  // A flooder in its cool-down is refused right after Noise names it (before any protocol
-  // runs), and this node does not dial it back either (membership or bootstrap would).
-  const cooling = (peer: { toString: () => string }): boolean => limiter.coolingDown(peer.toString(), Date.now())
+  const gossipLimits = gossipLimiter({ publishPerSec: config.pubsub.publishPerSec, floodSeconds: config.pubsub.floodSeconds, cooldownMs: config.rpc.cooldownMs })
+  // A flooder (of requests or gossip) in its cool-down is refused right after Noise names it
+  // (before any protocol runs), and this node does not dial it back either (membership or
+  // bootstrap would).
+  const cooling = (peer: { toString: () => string }): boolean => {
+    const id = peer.toString()
+    const now = Date.now()
+    return limiter.coolingDown(id, now) || gossipLimits.coolingDown(id, now)
+  }
   const metrics = registry !== undefined ? (await import('@libp2p/prometheus-metrics')).prometheusMetrics({ registry, collectDefaultMetrics: true }) : undefined
   return await createLibp2p({
     privateKey,
@@ -83,6 +92,7 @@ export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, 
       identify: identify(),
       ping: ping(),
       rpcLimits: () => limiter,
+      gossipLimits: () => gossipLimits,
       pubsub: gossipsub({
         maxInboundStreams: GOSSIP_MAX_INBOUND_STREAMS,
         allowPublishToZeroTopicPeers: true,

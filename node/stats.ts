@@ -16,6 +16,8 @@ const COUNTERS = {
   rpc_errors_total: { help: 'Error answers and stream-level protocol errors on /agentmesh/rpc/1.0.0, by error code and class', labels: ['code', 'reason'] },
   gossip_rejected_total: { help: 'Gossip messages rejected by validation (the sender is penalised), by reason', labels: ['reason'] },
   rpc_rate_limited_total: { help: 'Requests refused unrun (RATE001) because their sender was over its per-peer limit, by peer (the first 64 limited peers by id, then "other") and limit (requests|bytes|internal|internal_bytes)', labels: ['peer', 'limit'] },
+  gossip_rate_limited_total: { help: 'Gossip messages refused (rejected when sent directly, ignored when relayed) because their publisher was over pubsub.publishPerSec, by publisher (the first 64 limited peers by id, then "other")', labels: ['peer'] },
+  gossip_flooders_disconnected_total: { help: 'Publishers disconnected and refused for the cool-down after staying over their gossip limit for pubsub.floodSeconds, by peer (as in gossip_rate_limited_total)', labels: ['peer'] },
   rpc_flooders_disconnected_total: { help: 'Peers disconnected and refused for the cool-down after staying over their rpc limits for rpc.floodSeconds, by peer (as in rpc_rate_limited_total)', labels: ['peer'] },
   streams_aborted_total: { help: 'Inbound streams closed by this node, by protocol and reason', labels: ['protocol', 'reason'] },
   peers_joined_total: { help: 'Agents that joined this node\'s membership view', labels: [] },

@@ -9,6 +9,10 @@ import { AgentMeshError, RateLimitedError } from '../protocols/core/errors.js'
 import { MAX_INBOUND_STREAMS } from '../protocols/rpc/constants.js'
 import { PeerLimiter, type RateLimits } from '../protocols/rpc/limits.js'
 import { sleep, startMesh, stopAll, waitFor } from './helpers.js'
+import { pino } from 'pino'
+import type { AuditEvent } from '../protocols/core/audit.js'
+import { encodeBatch, envelopeToJson, makeEnvelope } from '../protocols/envelope/index.js'
+import { GossipGuard, gossipTopic } from '../protocols/pubsub/index.js'
 
 const LIMITS: RateLimits = { requestsPerSec: 10, bytesPerSec: 10_000, internalPerSec: 5, floodSeconds: 3, cooldownMs: 60_000, maxMessageBytes: 2_000 }
 
@@ -140,5 +144,89 @@ test('streams: 50 rpc streams opened by one peer on one connection do not all ge
     assert.equal(await attacker.request(victim.peerId, 'work', 'ok'), 'ok')
   } finally {
     await stopAll([victim, attacker])
+  }
+})
+
+test('gossip guard: the publisher is charged whoever relays, penalised when it sent directly, audited once a second', () => {
+  const counted: Array<[string, Record<string, string> | undefined]> = []
+  const events: AuditEvent[] = []
+  const guard = new GossipGuard({
+    libp2p: { services: {}, hangUp: async () => {} } as any,
+    stats: { inc: (name: string, labels?: Record<string, string>) => { counted.push([name, labels]) } } as any,
+    log: pino({ level: 'silent' }),
+    publishPerSec: 5,
+    floodSeconds: 0,
+    audit: { record: (e) => { events.push(e) } },
+    penalise: (peer) => { penalised.push(peer) }
+  })
+  const penalised: string[] = []
+  // Relays share the publisher's bucket: five through three relays use it up.
+  for (const via of ['p', 'r1', 'r2', 'p', 'r1']) assert.equal(guard.check(via, 'p', 't'), true)
+  assert.equal(guard.check('r2', 'p', 't'), false, 'relayed over the limit: dropped')
+  assert.deepEqual(penalised, [], 'the relay is not penalised, nor the publisher for what others relay')
+  assert.equal(guard.check('p', 'p', 't'), false, 'sent directly over the limit: dropped, the publisher penalised')
+  for (let i = 0; i < 50; i++) guard.check('p', 'p', 't')
+  assert.equal(penalised.length, 51)
+  assert.ok(penalised.every(p => p === 'p'))
+  // Another publisher is unaffected.
+  assert.equal(guard.check('r1', 'r1', 't'), true)
+  assert.equal(counted.filter(([n, l]) => n === 'gossip_rate_limited_total' && l?.peer === 'p').length, 52)
+  // One limit.exceeded for the run so far (the run began with a relayed message: no graylisting audited).
+  assert.deepEqual(events.map(e => e.kind), ['limit.exceeded'])
+  // A publisher whose run starts with its own messages is audited as graylisted.
+  for (let i = 0; i < 6; i++) guard.check('q', 'q', 't')
+  assert.deepEqual(events.filter(e => e.peer === 'q').map(e => e.kind), ['limit.exceeded', 'gossip.graylisted'])
+  // A batch of 120 envelopes costs three messages.
+  assert.equal(GossipGuard.weightOf(120), 3)
+  assert.equal(GossipGuard.weightOf(1), 1)
+})
+
+test('gossip: a publisher far over its limit is dropped, counted and graylisted; an honest publisher\'s messages all arrive and its relaying costs it nothing', async () => {
+  const open = { security: { mode: 'open' as const } }
+  // Only the victim limits tightly: 20 gossip messages/s per publisher, a flooder out after 2 s over it.
+  const [victim, honest, flooder] = await startMesh(3, i => i === 0 ? { ...open, pubsub: { publishPerSec: 20, floodSeconds: 2 } } : open)
+  try {
+    const got: unknown[] = []
+    const sub = victim.subscribe('news')
+    void (async () => { for await (const m of sub) if (m.from === honest.peerId) got.push(m.payload) })()
+    honest.subscribe('news')
+    await waitFor(() => flooder.topicPeers('news').subscribers.includes(victim.peerId), 'the flooder to see the victim subscribe')
+    await waitFor(() => honest.topicPeers('news').subscribers.includes(victim.peerId), 'the honest publisher to see the victim subscribe')
+    const topic = gossipTopic(victim.config.mesh, 'news')
+    const gossip = flooder.libp2p.services.pubsub
+    const run = { stop: false }
+    let sent = 0
+    // Valid, signed gossip, one envelope per message, as fast as the flooder goes (not batched).
+    const flood = (async () => {
+      while (!run.stop) {
+        const env = makeEnvelope({ source: flooder.peerId, destination: { topic: 'news' }, type: 'EVENT', subject: 'news', payload: sent++ })
+        await gossip.publish(topic, encodeBatch([envelopeToJson(env)])).catch(() => {})
+        if (sent % 10 === 0) await sleep(1)
+      }
+    })()
+    // The honest publisher, under the limit (10/s), all through the flood.
+    const honestSent: number[] = []
+    const honestLoop = (async () => {
+      for (let i = 0; i < 30 && !run.stop; i++) { await honest.publish('news', i); honestSent.push(i); await sleep(100) }
+    })()
+    try {
+      await waitFor(() => victim.stats.get('gossip_rate_limited_total', { peer: flooder.peerId }) > 0, 'the flooder to be rate limited')
+      await waitFor(() => victim.gossipScore(flooder.peerId) < -80, 'the flooder to fall below the graylist threshold')
+      await honestLoop
+    } finally {
+      run.stop = true
+      await Promise.all([flood, honestLoop])
+    }
+    // Every honest message arrived, the honest relay was never penalised for the flood it relayed.
+    await waitFor(() => got.length === honestSent.length, `the honest publisher's ${honestSent.length} messages to arrive (got ${got.length})`)
+    assert.deepEqual(got, honestSent)
+    assert.ok(victim.gossipScore(honest.peerId) >= 0, `honest score ${victim.gossipScore(honest.peerId)}`)
+    assert.ok(victim.libp2p.getConnections(honest.libp2p.peerId).length > 0)
+    assert.ok(sent > 20 * 3, `the flooder sent ${sent}`)
+    const body = (await victim.stats.exposition()).body
+    assert.match(body, new RegExp(`gossip_rate_limited_total\\{peer="${flooder.peerId}"\\} \\d+`))
+    sub.unsubscribe()
+  } finally {
+    await stopAll([victim, honest, flooder])
   }
 })

@@ -45,3 +45,25 @@ export const DEFAULT_MESH_DEGREE = 6
  * everyone at once (lower latency on the small meshes agents form) at the price of more copies.
  */
 export const DEFAULT_FLOOD_PUBLISH = true
+/**
+ * Gossip messages one publisher may get this node to take per second, whoever relays them
+ * (a burst of one second's worth); 0 = no limit. Counted in gossip messages, not envelopes: a
+ * receiver's cost is mostly per gossip message (~3 ms of CPU each at 5 nodes: signature,
+ * duplicates, IDONTWANT, control traffic), and an agentmesh publisher batches, so it sends at
+ * most `maxBatchesPerSec` (40) messages per topic and second however many envelopes it
+ * publishes: the broadcast bench's flat-out publisher (2,000-4,000 envelopes/s) sends 40. A
+ * message carrying more than GOSSIP_ENVELOPES_PER_MESSAGE envelopes counts as one per that
+ * many, so packing envelopes into huge batches does not escape the limit. 400/s is ten topics
+ * flat out; the flood in issue 13 was ~800/s.
+ */
+export const DEFAULT_PUBLISH_PER_SEC = 400
+/** Envelopes a gossip message may carry for the price of one (the default batch size). */
+export const GOSSIP_ENVELOPES_PER_MESSAGE = 50
+/**
+ * A publisher over its limit in every second for this many seconds in a row is disconnected
+ * and refused for rpc.cooldownMs. Before that, each message over the limit it sends directly is
+ * rejected: gossipsub's invalid-message penalty puts it below the graylist threshold at once.
+ */
+export const DEFAULT_GOSSIP_FLOOD_SECONDS = 5
+/** The name of the libp2p service holding the gossip limiter, shared with the connection gater. */
+export const GOSSIP_LIMITER_SERVICE = 'gossipLimits'

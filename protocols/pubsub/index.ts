@@ -11,23 +11,25 @@ import {
   decodeBatch, encodeBatch, envelopeToJson, isExpired, makeEnvelope, validateEnvelope, type Envelope, type Priority
 } from '../envelope/index.js'
 import { AgentMeshError, MessageTooLargeError, ValidationError } from '../core/errors.js'
-import type { MessageMetrics } from '../envelope/metrics.js'
 import type { Logger } from 'pino'
 import { messageFields } from '../envelope/log-fields.js'
 import { endSpan, SpanKind, startReceiveSpan, startSendSpan } from '../envelope/trace.js'
 import { Batcher } from './batcher.js'
 import { DRAIN_WAIT_MS } from './constants.js'
+import { GossipGuard, type GossipMetrics } from './gossip-limits.js'
+import type { AuditSink } from '../core/audit.js'
 import { Subscription, type Message } from './subscription.js'
 import { gossipTopic, toTopic, type Topic } from './topics.js'
 
 export * from './constants.js'
 export * from './topics.js'
 export { Subscription, type Message } from './subscription.js'
+export { GossipGuard, gossipLimiter, type GossipLimits, type GossipMetrics } from './gossip-limits.js'
 
 export interface PubSubInit {
   libp2p: Libp2p<{ pubsub: GossipSub }>
   mesh: string
-  stats: MessageMetrics
+  stats: GossipMetrics
   log: Logger
   maxMessageBytes: number
   batchWindowMs: number
@@ -42,6 +44,10 @@ export interface PubSubInit {
    * (a peer whose card exchange has not finished) drops the message without penalty.
    */
   admits?: (propagator: string, publisher: string) => 'accept' | 'ignore' | 'reject'
+  /** Gossip messages per second per publisher, and seconds over it before a disconnection (gossip-limits.ts; the libp2p node's GOSSIP_LIMITER_SERVICE wins). */
+  publishPerSec?: number
+  floodSeconds?: number
+  audit?: AuditSink
 }
 
 export interface PublishOptions {
@@ -75,12 +81,14 @@ export class PubSubService {
   private readonly onGossip = (evt: CustomEvent<GossipMessage>): void => { this.receive(evt.detail) }
   private started = false
   private readonly debug: boolean
+  private readonly guard: GossipGuard
 
   constructor (init: PubSubInit) {
     this.init = init
     this.debug = init.log.isLevelEnabled('debug')
     this.localPeer = init.libp2p.peerId.toString()
     this.gossipsub = init.libp2p.services.pubsub
+    this.guard = new GossipGuard({ ...init, penalise: (peer) => { this.penalise(peer) } })
   }
 
   start (): void {
@@ -222,6 +230,12 @@ export class PubSubService {
     })
   }
 
+  /** Gossipsub's behaviour penalty (P7) for a publisher over its limit (gossip-limits.ts says why not a rejection). */
+  private penalise (peer: string): void {
+    const score = (this.gossipsub as unknown as { score?: { addPenalty?: (id: string, n: number, label: string) => void } }).score
+    score?.addPenalty?.(peer, 1, 'rate_limited')
+  }
+
   private batcher (gossip: string): Batcher {
     let b = this.batchers.get(gossip)
     if (b === undefined) {
@@ -278,13 +292,17 @@ export class PubSubService {
       this.init.stats.inc('gossip_rejected_total', { reason: 'not_yet_admitted' })
       return TopicValidatorResult.Ignore
     }
+    // Limits before decoding: a flood is refused at the least cost (counted by the guard, not logged).
+    const from = msg.from.toString()
+    if (!this.guard.check(peer.toString(), from, topic)) return TopicValidatorResult.Ignore
     let envs: Envelope[]
     try {
       envs = decodeBatch(msg.data, this.maxGossipBytes)
     } catch (err) {
       return reject((err as Error).name)
     }
-    const from = msg.from.toString()
+    const extra = GossipGuard.weightOf(envs.length) - 1
+    if (extra > 0 && !this.guard.check(peer.toString(), from, topic, extra)) return TopicValidatorResult.Ignore
     const schema = this.schemas.get(msg.topic)
     const payloads: unknown[] = []
     for (const env of envs) {

@@ -85,16 +85,16 @@ export class PeerLimiter {
   }
 
   /**
-   * Charges one request of `bytes` from `peer` on `subject` and says whether it may run. A
+   * Charges one request of `bytes` from `peer` on `subject` (`weight` requests' worth) and says whether it may run. A
    * refusal that ends a run of `floodSeconds` puts the peer in its cool-down (`flooding`): the
    * caller disconnects it.
    */
-  check (peer: string, subject: string, bytes: number, now: number): Verdict {
+  check (peer: string, subject: string, bytes: number, now: number, weight = 1): Verdict {
     const state = this.state(peer, now)
     const internal = INTERNAL_SUBJECTS.has(subject)
     const count: LimitName = internal ? 'internal' : 'requests'
     const size: LimitName = internal ? 'internal_bytes' : 'bytes'
-    for (const [limit, n] of [[count, 1], [size, bytes]] as const) {
+    for (const [limit, n] of [[count, weight], [size, bytes]] as const) {
       const bucket = this.bucket(state, limit, now)
       const wait = bucket?.take(n, now) ?? 0
       if (wait > 0) {
@@ -124,6 +124,12 @@ export class PeerLimiter {
     if (until > now) return true
     this.cooling.delete(peer)
     return false
+  }
+
+  /** Puts the peer in its cool-down now (a flooder found by other means). */
+  coolDown (peer: string, now: number): void {
+    this.cooling.set(peer, now + this.limits.cooldownMs)
+    this.peers.delete(peer)
   }
 
   /** Peers in their cool-down now. */

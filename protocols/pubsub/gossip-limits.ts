@@ -1,0 +1,136 @@
+/**
+ * Per-publisher limits on gossip (issue 13): a flooder sent 12,000 gossip messages in 15 s and
+ * was never throttled. Each publisher (the signer of the message, msg.from: gossipsub checked
+ * its signature before any validator runs) has a token bucket of gossip messages per second,
+ * whoever relays them, so an honest relay is never charged for what it forwards.
+ *
+ * A message over the limit is ignored (dropped, not forwarded), never rejected: gossipsub marks
+ * a rejected message invalid and penalises every peer that forwards a copy of it later, so an
+ * honest relay that took the message (under its own limit) would be graylisted for the flood it
+ * relayed (measured: its score fell as low as the flooder's). When the publisher sent it to us
+ * itself, it gets a behaviour penalty instead (P7, -10 x count squared, decaying to a fifth each
+ * second): three messages over the limit within a second or so put it below the graylist
+ * threshold (-80), and gossipsub then drops its traffic before any validation. A publisher still
+ * refused in every second for `floodSeconds` is disconnected and refused for the cool-down (the
+ * connection gater in node/libp2p.ts asks the same limiter).
+ */
+import type { Libp2p } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { Logger } from 'pino'
+import { noAudit, type AuditSink } from '../core/audit.js'
+import type { Labels, MessageCounter, MessageMetrics } from '../envelope/metrics.js'
+import { PeerLabels, PeerLimiter } from '../rpc/limits.js'
+import { MAX_LABELLED_PEERS, DEFAULT_COOLDOWN_MS } from '../rpc/constants.js'
+import { DEFAULT_GOSSIP_FLOOD_SECONDS, DEFAULT_PUBLISH_PER_SEC, GOSSIP_ENVELOPES_PER_MESSAGE, GOSSIP_LIMITER_SERVICE } from './constants.js'
+
+/** What gossip counts: the message protocols' counters and the two of its limits (node/stats.ts describes them). */
+export interface GossipMetrics extends Omit<MessageMetrics, 'inc'> {
+  inc: (name: MessageCounter | 'gossip_rate_limited_total' | 'gossip_flooders_disconnected_total', labels?: Labels, by?: number) => void
+}
+
+export interface GossipLimits {
+  /** Gossip messages per second per publisher (0: no limit). */
+  publishPerSec: number
+  /** Seconds in a row over the limit after which the publisher is disconnected (0: never). */
+  floodSeconds: number
+  /** How long a disconnected flooder is refused. */
+  cooldownMs: number
+}
+
+/** The limiter of gossip publishers: rpc's per-peer buckets with one bucket (messages/s) and no hold. */
+export function gossipLimiter (limits: GossipLimits): PeerLimiter {
+  return new PeerLimiter({
+    requestsPerSec: limits.publishPerSec,
+    bytesPerSec: 0,
+    internalPerSec: 0,
+    floodSeconds: limits.floodSeconds,
+    cooldownMs: limits.cooldownMs,
+    maxMessageBytes: 0,
+    holdMinMs: 0
+  })
+}
+
+export interface GossipGuardInit {
+  libp2p: Libp2p
+  stats: GossipMetrics
+  log: Logger
+  publishPerSec?: number
+  floodSeconds?: number
+  audit?: AuditSink
+  /** Lowers the gossipsub score of a publisher that sent us messages over its limit itself. */
+  penalise?: (peer: string) => void
+}
+
+/** A limit.exceeded audit event at most this often per publisher; a gap longer than this starts a new run (gossip.graylisted). */
+const AUDIT_EVERY_MS = 1_000
+/** How long after the verdict a flooder is hung up on (out of the validator's call). */
+const HANG_UP_DELAY_MS = 10
+
+export class GossipGuard {
+  readonly limiter: PeerLimiter
+  private readonly init: GossipGuardInit
+  private readonly audit: AuditSink
+  private readonly labels = new PeerLabels(MAX_LABELLED_PEERS)
+  /** Per publisher over its limit: when it was last audited and how many refused since. */
+  private readonly audited = new Map<string, { at: number, refused: number }>()
+
+  constructor (init: GossipGuardInit) {
+    this.init = init
+    this.audit = init.audit ?? noAudit
+    // The node's own limiter (node/libp2p.ts), shared with its connection gater; else one from the init.
+    const shared = (init.libp2p.services as Record<string, unknown> | undefined)?.[GOSSIP_LIMITER_SERVICE]
+    this.limiter = shared instanceof PeerLimiter
+      ? shared
+      : gossipLimiter({
+        publishPerSec: init.publishPerSec ?? DEFAULT_PUBLISH_PER_SEC,
+        floodSeconds: init.floodSeconds ?? DEFAULT_GOSSIP_FLOOD_SECONDS,
+        cooldownMs: DEFAULT_COOLDOWN_MS
+      })
+  }
+
+  /**
+   * Charges `weight` gossip messages to the publisher: whether the message may be taken (false:
+   * ignore it). A message is charged one before it is decoded, then weightOf(its envelopes) - 1 more.
+   */
+  check (propagator: string, publisher: string, topic: string, weight = 1): boolean {
+    const now = Date.now()
+    const verdict = this.limiter.check(publisher, topic, 0, now, weight)
+    if (verdict.ok) return true
+    const { stats, log, libp2p } = this.init
+    const label = this.labels.label(publisher)
+    stats.inc('gossip_rate_limited_total', { peer: label })
+    stats.inc('messages_total', { direction: 'in', type: 'EVENT', status: 'rate_limited' })
+    const direct = propagator === publisher
+    this.record(publisher, now, topic, direct)
+    if (verdict.flooding) {
+      stats.inc('gossip_flooders_disconnected_total', { peer: label })
+      const cooldownMs = this.limiter.limits.cooldownMs
+      log.warn({ peer: publisher, topic, cooldown_ms: cooldownMs }, 'publisher stayed over its gossip limit: disconnected for the cool-down')
+      this.audit.record({ kind: 'limit.disconnected', peer: publisher, code: 'RATE001', reason: 'gossip published over the limit', detail: { limit: 'gossip', cooldown_ms: cooldownMs } })
+      setTimeout(() => { libp2p.hangUp(peerIdFromString(publisher)).catch(() => {}) }, HANG_UP_DELAY_MS)
+    }
+    if (direct) this.init.penalise?.(publisher)
+    return false
+  }
+
+  /** What a message of `envelopes` envelopes costs, in gossip messages. */
+  static weightOf (envelopes: number): number {
+    return Math.max(1, Math.ceil(envelopes / GOSSIP_ENVELOPES_PER_MESSAGE))
+  }
+
+  /** Audits a publisher over its limit once a second at most, and each new run as graylisting. */
+  private record (publisher: string, now: number, topic: string, direct: boolean): void {
+    const last = this.audited.get(publisher)
+    if (last !== undefined && now - last.at < AUDIT_EVERY_MS) { last.refused++; return }
+    if (this.audited.size >= 1_024) {
+      for (const [p, a] of this.audited) if (now - a.at > AUDIT_EVERY_MS) this.audited.delete(p)
+    }
+    const detail = { limit: 'gossip', per_sec: this.limiter.limits.requestsPerSec, topic, refused: (last?.refused ?? 0) + 1 }
+    this.audit.record({ kind: 'limit.exceeded', peer: publisher, code: 'RATE001', reason: 'gossip published over the limit', detail })
+    // A new run: its penalties put it below gossipsub's graylist threshold.
+    if (direct && (last === undefined || now - last.at > 2 * AUDIT_EVERY_MS)) {
+      this.audit.record({ kind: 'gossip.graylisted', peer: publisher, code: 'RATE001', reason: 'invalid-message penalty for gossip over the limit', detail: { topic } })
+    }
+    this.audited.set(publisher, { at: now, refused: 0 })
+  }
+}
