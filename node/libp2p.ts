@@ -56,7 +56,8 @@ export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, 
   const maxGossip = Math.max(config.pubsub.batchMaxBytes, config.maxMessageBytes) + 64 * 1024
   // Loaded only for nodes with a debug endpoint: short-lived CLI clients need not pay for it.
   const limiter = rpcLimiter(config)
-  const gossipLimits = gossipLimiter({ publishPerSec: config.pubsub.publishPerSec, floodSeconds: config.pubsub.floodSeconds, cooldownMs: config.rpc.cooldownMs })
+  const { publishPerSec, floodSeconds } = config.pubsub
+  const gossipLimits = gossipLimiter({ publishPerSec, floodSeconds, cooldownMs: config.rpc.cooldownMs })
   // A flooder (of requests or gossip) in its cool-down is refused right after Noise names it
   // (before any protocol runs), and this node does not dial it back either (membership or
   // bootstrap would).
