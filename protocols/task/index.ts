@@ -109,12 +109,13 @@ export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
         return r.winner?.peer
       }
     })
-    const key = identityKey(init)
+    // Looked up at the first submission: services built without a network (tests) never need it.
+    let key: PrivateKey | undefined
     this.client = new TaskClient({
       self: init.self,
       rpc: init.rpc,
       office: init.office,
-      sign: (spec) => signSubmission(spec, init.self, key),
+      sign: (spec) => signSubmission(spec, init.self, key ??= identityKey(init)),
       local: {
         submit: async (specs, signed) => await this.scheduler.submit(init.self, specs, signed),
         query: async (id) => await this.scheduler.query(init.self, id),
