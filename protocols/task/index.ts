@@ -115,7 +115,7 @@ export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
       self: init.self,
       rpc: init.rpc,
       office: init.office,
-      sign: (spec) => signSubmission(spec, init.self, key ??= identityKey(init)),
+      sign: (spec) => { key ??= identityKey(init); return signSubmission(spec, init.self, key) },
       local: {
         submit: async (specs, signed) => await this.scheduler.submit(init.self, specs, signed),
         query: async (id) => await this.scheduler.query(init.self, id),
