@@ -8,6 +8,7 @@ import type { Destination, Envelope, MessageType, Priority } from './schema.js'
 export * from './schema.js'
 export * from './constants.js'
 export * from './codec.js'
+export * from './signature.js'
 
 export interface EnvelopeFields {
   source: string

@@ -10,6 +10,9 @@ export type MessageType = z.infer<typeof MessageType>
 export const Priority = z.enum(['low', 'normal', 'high', 'critical'])
 export type Priority = z.infer<typeof Priority>
 
+/** An Ed25519 signature is 86 base64url characters; room for a DER secp256k1 one (up to 96), no more. */
+const MAX_SIGNATURE_CHARS = 128
+
 const PeerIdString = z.string().min(1).max(128)
 
 /** One peer, a set of peers (multicast), or a topic (broadcast to its subscribers). */
@@ -52,6 +55,12 @@ export const Envelope = z.strictObject({
   correlationId: z.string().max(128).optional(),
   conversationId: z.string().max(128).optional(),
   /** Set only on a RESPONSE that reports a failure. */
-  error: WireError.optional()
+  error: WireError.optional(),
+  /**
+   * The source's signature over every other field (base64url; signature.ts), on envelopes that
+   * outlive their stream: stored, forwarded, replayed. Absent on the others, which Noise
+   * (rpc) or gossipsub's own signature (gossip) authenticate; unsigned envelopes decode as ever.
+   */
+  signature: z.string().min(1).max(MAX_SIGNATURE_CHARS).regex(/^[A-Za-z0-9_-]+$/).optional()
 })
 export type Envelope = z.infer<typeof Envelope>

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto'
 import { AgentMeshError, TimeoutError, ValidationError } from '../core/errors.js'
 import type { RpcService } from '../rpc/index.js'
 import type { Office } from '../coordination/office.js'
-import { ControlCommand, QueryCommand, QueryManyCommand, SubmitCommand, TaskSpec, TERMINAL, type TaskControlAnswer, type TaskSpecInput, type TaskStatus } from './schemas.js'
+import { ControlCommand, QueryCommand, QueryManyCommand, SubmitCommand, TaskSpec, TERMINAL, type SubmissionProof, type TaskControlAnswer, type TaskSpecInput, type TaskStatus } from './schemas.js'
 import { deadline } from '../core/deadline.js'
 
 export interface TaskClientInit {
@@ -17,9 +17,11 @@ export interface TaskClientInit {
   rpc: RpcService
   /** Where the coordinator in office is found (waiting for an election if need be). */
   office: Office
+  /** This node's signature of a task it submits (submission.ts): the coordinator refuses unsigned ones. */
+  sign: (spec: TaskSpec) => SubmissionProof
   /** Local calls when this node is the coordinator. */
   local: {
-    submit: (specs: TaskSpec[]) => Promise<Array<{ task_id: string, duplicate: boolean }>>
+    submit: (specs: TaskSpec[], signed: SubmissionProof[]) => Promise<Array<{ task_id: string, duplicate: boolean }>>
     query: (taskId: string) => Promise<TaskStatus>
     queryMany: (taskIds: string[]) => Promise<TaskStatus[]>
     control: (c: { command_id: string, type: 'task.control.pause' | 'task.control.resume' | 'task.control.cancel', task_id: string, reason?: string, checkpoint?: unknown }) => Promise<TaskControlAnswer>
@@ -191,18 +193,20 @@ export class TaskClient {
 
   private async send (specs: TaskSpec[], signal?: AbortSignal): Promise<void> {
     const limit = deadline(this.init.submitTimeoutMs, signal)
+    // Signed once per submission, kept by the coordinator with each task's record.
+    const signed = specs.map(s => this.init.sign(s))
     let last: unknown
     try {
       while (!limit.signal.aborted) {
         try {
           const coordinator = await this.coordinator(limit.signal)
-          if (coordinator === this.init.self) await this.init.local.submit(specs)
-          else await this.init.rpc.request(coordinator, SubmitCommand, { tasks: specs }, { signal: limit.signal })
+          if (coordinator === this.init.self) await this.init.local.submit(specs, signed)
+          else await this.init.rpc.request(coordinator, SubmitCommand, { tasks: specs, signed }, { signal: limit.signal })
           return
         } catch (err) {
           last = err
           // A refusal for what the tasks are (validation, dependencies, deadline) is final.
-          if (err instanceof AgentMeshError && (err.code === 'MSG001' || err.code === 'TSK003' || err.code === 'TSK005')) throw err
+          if (err instanceof AgentMeshError && (err.code === 'MSG001' || err.code === 'TSK003' || err.code === 'TSK005' || err.code === 'SEC004')) throw err
           await new Promise(resolve => setTimeout(resolve, 200))
         }
       }

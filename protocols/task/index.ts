@@ -10,7 +10,11 @@ import type { RpcService } from '../rpc/index.js'
 import type { NegotiationService } from '../negotiation/index.js'
 import type { Office } from '../coordination/office.js'
 import type { MemberSource } from '../../discovery/member-source.js'
+import type { PrivateKey } from '@libp2p/interface'
 import { NotCoordinatorError } from '../core/errors.js'
+import type { AuditSink } from '../core/audit.js'
+import { privateKeyOf } from '../coordination/election-keys.js'
+import { signSubmission } from './submission.js'
 import { TaskExecutor, type TaskHandler } from './executor.js'
 import { TaskScheduler, type SchedulerResources } from './scheduler.js'
 import { TaskClient, type TaskHandle } from './handle.js'
@@ -24,6 +28,7 @@ export * from './schemas.js'
 export { TaskHandle, TaskFailedError } from './handle.js'
 export { TaskStopped, type TaskContext, type TaskHandler } from './executor.js'
 export { checkDependencies } from './lifecycle.js'
+export { signSubmission, submissionEnvelope, checkSubmissions, SubmissionCheck } from './submission.js'
 export type { TaskServiceEvents } from './events.js'
 export type { SchedulerResources } from './placement.js'
 
@@ -43,6 +48,18 @@ export interface TaskServiceInit {
   requestTimeoutMs: number
   resourceManager: SchedulerResources
   negotiation: NegotiationService
+  /**
+   * This node's identity key: it signs the tasks this node submits (submission.ts). Without it,
+   * the key of the libp2p node under `rpc` (node/services.ts should pass it: see identityKey).
+   */
+  privateKey?: PrivateKey
+  /** Where refused task submissions and records are audited (`signature.refused`); none by default. */
+  audit?: AuditSink
+}
+
+/** The node's identity key, from the libp2p node the rpc service runs on when none was given. */
+function identityKey (init: TaskServiceInit): PrivateKey {
+  return init.privateKey ?? privateKeyOf((init.rpc as unknown as { init: { libp2p: unknown } }).init.libp2p)
 }
 
 /**
@@ -80,6 +97,7 @@ export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
       changed: (r) => { this.statusChanged(r) },
       requestTimeoutMs: init.requestTimeoutMs,
       resources: init.resourceManager,
+      ...(init.audit !== undefined ? { audit: init.audit } : {}),
       contractNet: async (spec, candidates) => {
         const r = await init.negotiation.contractNet<{ running: number, free_cores: number }>({
           subject: `task:${spec.type}`,
@@ -91,12 +109,15 @@ export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
         return r.winner?.peer
       }
     })
+    // Looked up at the first submission: services built without a network (tests) never need it.
+    let key: PrivateKey | undefined
     this.client = new TaskClient({
       self: init.self,
       rpc: init.rpc,
       office: init.office,
+      sign: (spec) => { key ??= identityKey(init); return signSubmission(spec, init.self, key) },
       local: {
-        submit: async (specs) => await this.scheduler.submit(init.self, specs),
+        submit: async (specs, signed) => await this.scheduler.submit(init.self, specs, signed),
         query: async (id) => await this.scheduler.query(init.self, id),
         queryMany: async (ids) => await this.scheduler.queryMany(init.self, ids),
         control: async (c) => await this.scheduler.control(init.self, c)
@@ -119,7 +140,7 @@ export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
     this.scheduler.start()
     this.client.start()
     this.unhandles = [
-      rpc.handle(SubmitCommand, async ({ tasks }, ctx) => ({ accepted: await this.scheduler.submit(ctx.peer, tasks) })),
+      rpc.handle(SubmitCommand, async ({ tasks, signed }, ctx) => ({ accepted: await this.scheduler.submit(ctx.peer, tasks, signed) })),
       // The asker is the authenticated peer of the stream: what it may see or do follows from it (access.ts).
       rpc.handle(QueryCommand, async ({ task_id: id }, ctx) => await this.scheduler.query(ctx.peer, id)),
       rpc.handle(QueryManyCommand, async ({ task_ids: ids }, ctx) => ({ statuses: await this.scheduler.queryMany(ctx.peer, ids) })),

@@ -87,10 +87,10 @@ export class Replication {
 
   /**
    * A new coordinator of `term` reads the records of the other voters, page by page, giving each
-   * to `merge`; resolves once a majority (this node counted) answered, every voter answered or
-   * failed, or the request timeout passed.
+   * to `merge` with the voter it came from; resolves once a majority (this node counted)
+   * answered, every voter answered or failed, or the request timeout passed.
    */
-  async readMajority (term: number, merge: (r: TaskRecord) => void): Promise<void> {
+  async readMajority (term: number, merge: (r: TaskRecord, voter: string) => void): Promise<void> {
     const voters = this.init.office.voters().filter(v => v !== this.init.self)
     const needed = Math.floor((voters.length + 1) / 2) + 1
     let heard = 1
@@ -103,7 +103,7 @@ export class Replication {
         const readAll = async (): Promise<void> => {
           for (let offset = 0; ; offset += RECORDS_PAGE) {
             const page = await this.init.rpc.request(v, RecordsCommand, { term, offset, limit: RECORDS_PAGE }, { timeoutMs: this.init.requestTimeoutMs })
-            for (const r of page.records) merge(r)
+            for (const r of page.records) merge(r, v)
             if (!page.more) return
           }
         }

@@ -25,8 +25,10 @@ import { DeadlineTimer } from './deadlines.js'
 import { Placement, type SchedulerResources } from './placement.js'
 import { Replication } from './replication.js'
 import { Takeover } from './takeover.js'
+import { SubmissionCheck } from './submission.js'
+import type { AuditSink } from '../core/audit.js'
 import { TaskTable, finishPatch, type TaskPatch } from './table.js'
-import { StopCommand, TERMINAL, type TaskControl, type TaskControlAnswer, type TaskRecord, type TaskReport, type TaskSpec, type TaskState, type TaskStatus } from './schemas.js'
+import { StopCommand, TERMINAL, type SubmissionProof, type TaskControl, type TaskControlAnswer, type TaskRecord, type TaskReport, type TaskSpec, type TaskState, type TaskStatus } from './schemas.js'
 
 export { FINISHED_RETENTION_MS } from './table.js'
 export type { SchedulerResources } from './placement.js'
@@ -47,6 +49,8 @@ export interface SchedulerInit {
   contractNet: (spec: TaskSpec, candidates: string[]) => Promise<string | undefined>
   /** The resource manager on this node: placement allocates through it (R-RES). */
   resources: SchedulerResources
+  /** Where refused submissions and records are reported (`signature.refused`); none by default. */
+  audit?: AuditSink
 }
 
 const RESCHEDULE_EVERY_MS = 1_000
@@ -60,6 +64,7 @@ export class TaskScheduler {
   private readonly replication: Replication
   private readonly takeover: Takeover
   private readonly deadlines: DeadlineTimer
+  private readonly check: SubmissionCheck
   private officeTerm = -1
   private ready: Promise<void> = Promise.resolve()
   private tick?: ReturnType<typeof setInterval>
@@ -69,6 +74,7 @@ export class TaskScheduler {
 
   constructor (init: SchedulerInit) {
     this.init = init
+    this.check = new SubmissionCheck((from, message) => { this.rejected(from, message, 'SEC004') }, init.audit)
     const { self, rpc, office, requestTimeoutMs, resources, executor } = init
     const leading = (): boolean => this.leading()
     const shared = { self, rpc, requestTimeoutMs }
@@ -96,7 +102,8 @@ export class TaskScheduler {
       write: (r, patch) => { this.update(r, patch) },
       lost: (r, why) => { this.lost(r, why) },
       placing: () => this.placement.busy,
-      resume: () => { this.armDeadlines(); this.schedule() }
+      resume: () => { this.armDeadlines(); this.schedule() },
+      check: this.check
     })
     this.deadlines = new DeadlineTimer(() => { this.deadlinesPassed() })
     // A new manager answers allocations only once the takeover restored the running tasks' own.
@@ -212,9 +219,11 @@ export class TaskScheduler {
     if (!this.leading()) throw new NotCoordinatorError('this node is not the coordinator in office')
   }
 
-  async submit (from: string, specs: TaskSpec[]): Promise<Array<{ task_id: string, duplicate: boolean, status: TaskState }>> {
+  async submit (from: string, specs: TaskSpec[], signed?: SubmissionProof[]): Promise<Array<{ task_id: string, duplicate: boolean, status: TaskState }>> {
     await this.leadingNow()
-    const created = this.table.submit(specs, from, Date.now())
+    // Signed by `from` (the authenticated peer), or refused: the record keeps the signature (submission.ts).
+    this.check.submissions(from, specs, signed)
+    const created = this.table.submit(specs, from, Date.now(), signed)
     // Acknowledged only once a majority of the voters keep the records.
     if (created.length > 0) await this.replication.toMajority(created)
     for (const r of created) this.init.changed(r)

@@ -76,6 +76,20 @@ export const TaskControlAnswer = z.discriminatedUnion('type', [
 ])
 export type TaskControlAnswer = z.infer<typeof TaskControlAnswer>
 
+/**
+ * The submitter's signature of a task it submitted (issue 13): with the record's `submitter` and
+ * `spec` it rebuilds the signed submission envelope (submission.ts), so a coordinator taking
+ * office can tell a record a voter altered or invented from one the submitter sent.
+ */
+export const SubmissionProof = z.strictObject({
+  /** The submission envelope's id and timestamp (ms since the epoch), as the submitter signed them. */
+  id: z.string().min(1).max(128),
+  timestamp: z.number().int().nonnegative(),
+  /** The submitter's Ed25519 signature (base64url) of the envelope (protocols/envelope/signature.ts). */
+  signature: z.string().min(1).max(128)
+})
+export type SubmissionProof = z.infer<typeof SubmissionProof>
+
 /** The coordinator's record of a task: replicated to the voters, merged by version. */
 export const TaskRecord = z.strictObject({
   spec: TaskSpec,
@@ -88,7 +102,9 @@ export const TaskRecord = z.strictObject({
   /** Times the agent holding it was lost; at `max_attempts` the task fails. */
   losses: z.number().int().nonnegative().default(0),
   /** The units the resource manager allocated to the attempt that runs (R-RES). */
-  resources: z.array(ResourceItem).max(10_000).optional()
+  resources: z.array(ResourceItem).max(10_000).optional(),
+  /** The submitter's signature of `spec`; a coordinator taking office drops a record without a valid one. */
+  submission: SubmissionProof.optional()
 })
 export type TaskRecord = z.infer<typeof TaskRecord>
 
@@ -96,7 +112,11 @@ export type TaskRecord = z.infer<typeof TaskRecord>
 
 /** Submitter -> coordinator: one task or a pipeline; acknowledged once the voters hold it. */
 export const SubmitCommand = defineCommand('$agentmesh/task/submit', {
-  request: z.strictObject({ tasks: z.array(TaskSpec).min(1).max(1000) }),
+  request: z.strictObject({
+    tasks: z.array(TaskSpec).min(1).max(1000),
+    /** The submitter's signature of each task, in the same order; required (SEC004 without), optional only so the schema names the error. */
+    signed: z.array(SubmissionProof).max(1000).optional()
+  }),
   response: z.strictObject({ accepted: z.array(z.strictObject({ task_id: TaskId, duplicate: z.boolean(), status: TaskState })) })
 })
 

@@ -7,7 +7,7 @@
  */
 import { DeadlineError, DependencyError, InvalidTaskStateError } from '../core/errors.js'
 import { canMove, checkDependencies } from './lifecycle.js'
-import { TERMINAL, type TaskRecord, type TaskReport, type TaskSpec, type TaskState, type TaskStatus } from './schemas.js'
+import { TERMINAL, type SubmissionProof, type TaskRecord, type TaskReport, type TaskSpec, type TaskState, type TaskStatus } from './schemas.js'
 
 /** A finished task's record is kept this long (idempotent resubmission, status queries), then dropped everywhere. */
 export const FINISHED_RETENTION_MS = 10 * 60_000
@@ -75,6 +75,9 @@ export class TaskTable {
     if (mine === undefined || r.version > mine.version) this.records.set(r.spec.task_id, r)
   }
 
+  /** Forget a record (one whose submission does not verify: nobody may act on it). */
+  drop (id: string): void { this.records.delete(id); this.lastOffer.delete(id) }
+
   /** A page of the table, in insertion order. */
   page (offset: number, limit: number): { records: TaskRecord[], more: boolean } {
     const all = [...this.records.values()]
@@ -86,16 +89,20 @@ export class TaskTable {
    * already past (TSK005) or a dependency unknown or in a cycle (TSK003) refuses the whole
    * batch and changes nothing. Returns the records created.
    */
-  submit (specs: TaskSpec[], submitter: string, now: number): TaskRecord[] {
+  submit (specs: TaskSpec[], submitter: string, now: number, proofs: readonly SubmissionProof[] = []): TaskRecord[] {
+    const proofOf = new Map(specs.map((s, i) => [s, proofs[i]]))
     const fresh = specs.filter(s => !this.records.has(s.task_id))
     for (const s of fresh) {
       if (s.deadline !== undefined && Date.parse(s.deadline) <= now) throw new DeadlineError(`task ${s.task_id}: deadline ${s.deadline} is already past`)
     }
     checkDependencies(fresh, id => this.records.has(id))
     return fresh.map(spec => {
+      const submission = proofOf.get(spec)
       const r: TaskRecord = {
         spec,
         submitter,
+        // The submitter's signature travels with the record, so the next coordinator can check it.
+        ...(submission !== undefined ? { submission } : {}),
         submitted_at: now,
         version: 1,
         losses: 0,

@@ -2,7 +2,8 @@
  * Recovery on the coordinator: taking office, and anti-entropy after it (docs/tasks.md).
  *
  * - A new coordinator reads the records of a majority of the voters before it acts (it could
- *   not have been elected without one), so every acknowledged task is in what it reads.
+ *   not have been elected without one), so every acknowledged task is in what it reads. A record
+ *   whose submission is not signed by its submitter is dropped (submission.ts).
  * - It then asks every agent what it holds: an attempt that finished while no coordinator was
  *   listening is taken from the agent; an attempt its agent does not hold (or an agent gone) is
  *   placed again. The resource table is rebuilt, every record re-stamped and sent to the voters.
@@ -17,6 +18,7 @@ import type { SchedulerResources } from './placement.js'
 import type { Replication } from './replication.js'
 import { RECORDS_PAGE } from './replication.js'
 import type { TaskPatch, TaskTable } from './table.js'
+import type { SubmissionCheck } from './submission.js'
 import { HeldCommand, TERMINAL, type TaskRecord } from './schemas.js'
 
 /** What an agent says of an attempt it was given (HeldCommand). */
@@ -43,6 +45,8 @@ export interface TakeoverInit {
   placing: () => ReadonlySet<string>
   /** After taking office: arm the deadline timer and place what waits. */
   resume: () => void
+  /** Refuses the records whose submission does not verify (submission.ts); counts and audits them. */
+  check: SubmissionCheck
 }
 
 export class Takeover {
@@ -58,7 +62,12 @@ export class Takeover {
   /** Take office in `term`: read the voters' records, ask the agents, rebuild the resource table. */
   async takeOver (term: number): Promise<void> {
     const { init } = this
-    await init.replication.readMajority(term, r => { init.table.merge(r) })
+    // Nothing is acted on unless its submitter signed it: this replica's own records first (a
+    // deposed coordinator may have sent them), then each voter's before it is merged, so an
+    // altered record with a higher version never displaces the true one.
+    for (const r of [...init.table.records.values()]) if (!init.check.accepts(r, init.self)) init.table.drop(r.spec.task_id)
+    await init.replication.readMajority(term, (r, voter) => { if (init.check.accepts(r, voter)) init.table.merge(r) })
+    init.check.clear()
     if (!init.current(term)) return
     // What the agents hold decides attempts that ran while nobody was coordinating.
     await this.reconcile(init.table.open(), term, true)
