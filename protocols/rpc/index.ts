@@ -99,7 +99,9 @@ export class RpcService {
     this.outbound.clear()
   }
 
-  handle<Req extends z.ZodType, Res extends z.ZodType> (command: Command<Req, Res> | string, handler: Handler<Req, Res>, options: HandleOptions = {}): () => void {
+  handle<Req extends z.ZodType, Res extends z.ZodType> (
+    command: Command<Req, Res> | string, handler: Handler<Req, Res>, options: HandleOptions = {}
+  ): () => void {
     const cmd = typeof command === 'string' ? anyCommand(command) : command
     if (this.handlers.has(cmd.name)) throw new ConfigError(`a handler for "${cmd.name}" is already registered`)
     const wrong = options.allow !== undefined ? checkAllow(cmd.name, options.allow) : undefined

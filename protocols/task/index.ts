@@ -11,6 +11,7 @@ import type { NegotiationService } from '../negotiation/index.js'
 import type { Office } from '../coordination/office.js'
 import type { MemberSource } from '../../discovery/member-source.js'
 import { NotCoordinatorError } from '../core/errors.js'
+import type { AuditSink } from '../core/audit.js'
 import { TaskExecutor, type TaskHandler } from './executor.js'
 import { TaskScheduler, type SchedulerResources } from './scheduler.js'
 import { TaskClient, type TaskHandle } from './handle.js'
@@ -43,6 +44,8 @@ export interface TaskServiceInit {
   requestTimeoutMs: number
   resourceManager: SchedulerResources
   negotiation: NegotiationService
+  /** Where refused task controls and reads (TSK007) are recorded. */
+  audit?: AuditSink
 }
 
 /**
@@ -62,6 +65,18 @@ export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
   constructor (init: TaskServiceInit) {
     super()
     this.init = init
+    // Refusals are told as events (counted and logged by the node); those of a peer no party to the task are audited.
+    this.addEventListener('rejected', ({ detail: d }) => {
+      if (d.reason !== 'TSK007') return
+      init.audit?.record({
+        kind: d.message.startsWith('task.control.') ? 'task.control.refused' : 'task.read.refused',
+        peer: d.from,
+        ...(d.correlationId !== undefined ? { correlationId: d.correlationId } : {}),
+        code: 'TSK007',
+        reason: `${d.from} is no party to the task`,
+        detail: { message: d.message, ...(d.taskId !== undefined ? { task_id: d.taskId } : {}) }
+      })
+    })
     this.executor = new TaskExecutor({
       self: init.self,
       rpc: init.rpc,
@@ -121,9 +136,9 @@ export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
     this.unhandles = [
       rpc.handle(SubmitCommand, async ({ tasks }, ctx) => ({ accepted: await this.scheduler.submit(ctx.peer, tasks) })),
       // The asker is the authenticated peer of the stream: what it may see or do follows from it (access.ts).
-      rpc.handle(QueryCommand, async ({ task_id: id }, ctx) => await this.scheduler.query(ctx.peer, id)),
-      rpc.handle(QueryManyCommand, async ({ task_ids: ids }, ctx) => ({ statuses: await this.scheduler.queryMany(ctx.peer, ids) })),
-      rpc.handle(ControlCommand, async (c, ctx) => await this.scheduler.control(ctx.peer, c)),
+      rpc.handle(QueryCommand, async ({ task_id: id }, ctx) => await this.scheduler.query(ctx.peer, id, ctx.envelope.id)),
+      rpc.handle(QueryManyCommand, async ({ task_ids: ids }, ctx) => ({ statuses: await this.scheduler.queryMany(ctx.peer, ids, ctx.envelope.id) })),
+      rpc.handle(ControlCommand, async (c, ctx) => await this.scheduler.control(ctx.peer, c, ctx.envelope.id)),
       rpc.handle(ReportCommand, (r, ctx) => ({ known: this.scheduler.report(ctx.peer, r) })),
       rpc.handle(ReplicateCommand, ({ term, records }, ctx) => ({ stored: this.scheduler.replicate(ctx.peer, term, records) })),
       rpc.handle(RecordsCommand, ({ term, offset, limit }, ctx) => this.scheduler.recordsFor(ctx.peer, term, offset, limit)),
