@@ -101,6 +101,8 @@ export class AuditLog implements AuditSink {
   private tick?: ReturnType<typeof setInterval>
   private dropping = false
   private running = false
+  /** Stopped after a start: the file is closed, later entries stay in memory only. */
+  private closed = false
 
   constructor (init: AuditLogInit) { this.init = init }
 
@@ -108,6 +110,7 @@ export class AuditLog implements AuditSink {
   async start (): Promise<void> {
     if (this.running) return
     this.running = true
+    this.closed = false
     const path = this.init.path
     if (path === undefined || this.file !== undefined) return
     try {
@@ -129,6 +132,7 @@ export class AuditLog implements AuditSink {
     clearInterval(this.tick)
     this.tick = undefined
     for (const e of this.coalescer.due(Date.now(), true)) this.write(e)
+    this.closed = true
     this.kick()
     while (this.writing !== undefined) await this.writing
     await this.file?.close().catch(() => {})
@@ -167,7 +171,7 @@ export class AuditLog implements AuditSink {
       else this.ring[this.next] = entry
       this.next = (this.next + 1) % this.init.keep
     }
-    if (this.init.path === undefined) return
+    if (this.init.path === undefined || this.closed) return
     if (this.queue.length >= MAX_QUEUED_LINES) { this.dropped(1); return }
     this.queue.push(JSON.stringify(entry) + '\n')
     this.kick()
