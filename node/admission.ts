@@ -5,6 +5,10 @@
  * shows none within `admissionTimeoutMs` of connecting, or a bad one, is disconnected. The
  * newest signed revocation list is kept, spread by gossip and by the card exchange, and every
  * admitted peer it revokes is disconnected at once. In open mode every gate says yes.
+ *
+ * Credentials are timed while connected: an admitted peer is disconnected when its credential
+ * expires (`admission.expired`), and this node warns before its own expires and reports it
+ * expired on /health (it keeps running: see `ownExpired`). Every decision goes to the audit sink.
  */
 import { readFile } from 'node:fs/promises'
 import { unwatchFile, watchFile } from 'node:fs'
@@ -19,6 +23,7 @@ import { COORDINATOR_ROLE, REVOCATIONS_TOPIC_NAME } from '../protocols/admission
 import { defineTopic } from '../protocols/pubsub/topics.js'
 import type { PubSubService } from '../protocols/pubsub/index.js'
 import { CardExchange } from '../discovery/card.js'
+import { noAudit, type AuditEvent, type AuditSink } from '../protocols/core/audit.js'
 
 export const REVOCATIONS_TOPIC = defineTopic(REVOCATIONS_TOPIC_NAME, RevocationList)
 
@@ -75,6 +80,25 @@ export interface AdmissionInit {
   security: Security
   /** Built after the gates that use this service; read once it starts. */
   pubsub: () => PubSubService
+  /** Where admission decisions, revocations and credential changes are recorded. */
+  audit?: AuditSink
+}
+
+/** setTimeout's longest delay (~24.8 days): a credential lives up to a year, so longer waits are re-armed. */
+const MAX_DELAY_MS = 2 ** 31 - 1
+/** This node warns of its own credential's expiry this long before it (a day), or at 10% of its life if shorter. */
+const EXPIRY_WARNING_MS = 24 * 3_600_000
+
+/** Run `fn` at the time `at` (ms since the epoch), however far away; returns the cancel. */
+function runAt (at: number, fn: () => void): () => void {
+  let t: ReturnType<typeof setTimeout>
+  const arm = (): void => {
+    const left = at - Date.now()
+    t = setTimeout(left > MAX_DELAY_MS ? arm : fn, Math.max(0, Math.min(left, MAX_DELAY_MS)))
+    t.unref?.()
+  }
+  arm()
+  return () => { clearTimeout(t) }
 }
 
 /** Refused peers remembered (so their gossip relayed by others is refused too), oldest forgotten first. */
@@ -87,6 +111,10 @@ export class Admission {
   private readonly refused = new Set<string>()
   private readonly pending = new Map<string, Promise<void>>()
   private readonly timers = new Map<string, ReturnType<typeof setTimeout>>()
+  /** Per admitted peer: cancels the timer that expels it when its credential expires. */
+  private readonly expiries = new Map<string, () => void>()
+  private ownTimers: Array<() => void> = []
+  private ownExpired = false
   private readonly revocations = new Revocations()
   private running = false
   private unsubscribe?: () => void
@@ -100,12 +128,17 @@ export class Admission {
 
   private get own (): Credential { return this.init.security.credential as Credential }
 
+  private audit (e: AuditEvent): void { (this.init.audit ?? noAudit).record(e) }
+
   private readonly onConnect = (evt: CustomEvent<Connection>): void => {
     const peer = evt.detail.remotePeer.toString()
     if (this.admitted.has(peer) || this.timers.has(peer)) return
     const t = setTimeout(() => {
       this.timers.delete(peer)
-      if (!this.admitted.has(peer)) this.expel(peer, 'no valid credential shown in time')
+      if (this.admitted.has(peer)) return
+      const reason = 'no valid credential shown in time'
+      this.audit({ kind: 'admission.refused', peer, code: 'SEC001', reason, detail: { timeoutMs: this.init.config.security.admissionTimeoutMs } })
+      this.expel(peer, reason)
     }, this.init.config.security.admissionTimeoutMs)
     t.unref?.()
     this.timers.set(peer, t)
@@ -115,6 +148,7 @@ export class Admission {
     const peer = evt.detail.toString()
     // A peer that comes back shows its credential again: it may have been revoked meanwhile.
     this.admitted.delete(peer)
+    this.unexpire(peer)
     clearTimeout(this.timers.get(peer))
     this.timers.delete(peer)
   }
@@ -138,6 +172,51 @@ export class Admission {
       })
     }
     if (this.revocations.current !== undefined) this.spread(this.revocations.current)
+    this.watchOwn()
+  }
+
+  /**
+   * This node's own credential: loaded (audited), warned of before it expires, and reported
+   * once expired. The node keeps running then: its peers disconnect it at the same moment (their
+   * timers) and refuse it on reconnecting, so it is cut off either way; exiting would turn a
+   * late renewal into a crash loop under a supervisor and take the debug endpoint with it,
+   * which is where /health (`security.credentialExpired`) and the error line tell the operator.
+   * It still admits peers with valid credentials: its own lapse says nothing against theirs.
+   */
+  private watchOwn (): void {
+    const c = this.own
+    this.audit({ kind: 'credential.loaded', peer: c.subject, detail: { serial: c.serial, roles: c.roles.join(','), expiresAt: c.expiresAt } })
+    const warnAt = c.expiresAt - Math.min(EXPIRY_WARNING_MS, (c.expiresAt - c.issuedAt) / 10)
+    const expiresIn = (): number => c.expiresAt - Date.now()
+    this.ownTimers = [
+      runAt(warnAt, () => {
+        if (expiresIn() <= 0) return
+        this.init.log.warn({ serial: c.serial, expiresAt: new Date(c.expiresAt).toISOString() }, 'this node\'s credential expires soon: ask the mesh owner for a new one')
+        this.audit({ kind: 'credential.expiring', peer: c.subject, reason: `expires in ${Math.round(expiresIn() / 1000)} s`, detail: { serial: c.serial, expiresAt: c.expiresAt } })
+      }),
+      runAt(c.expiresAt, () => {
+        this.ownExpired = true
+        this.init.log.error({ serial: c.serial, expiresAt: new Date(c.expiresAt).toISOString() }, 'this node\'s credential expired: the mesh refuses it until it is given a new one and restarted')
+        this.audit({ kind: 'credential.expired', peer: c.subject, code: 'SEC001', reason: 'own credential expired', detail: { serial: c.serial, expiresAt: c.expiresAt } })
+      })
+    ]
+  }
+
+  /** Disconnect an admitted peer when its credential expires (checked at connection only, before). */
+  private expireAt (peer: string, c: Credential): void {
+    this.unexpire(peer)
+    this.expiries.set(peer, runAt(c.expiresAt, () => {
+      this.expiries.delete(peer)
+      if (this.admitted.get(peer) !== c) return
+      const reason = `credential ${c.serial} expired at ${new Date(c.expiresAt).toISOString()}`
+      this.audit({ kind: 'admission.expired', peer, code: 'SEC001', reason, detail: { serial: c.serial } })
+      this.expel(peer, reason)
+    }))
+  }
+
+  private unexpire (peer: string): void {
+    this.expiries.get(peer)?.()
+    this.expiries.delete(peer)
   }
 
   stop (): void {
@@ -150,6 +229,9 @@ export class Admission {
     this.unsubscribe?.()
     for (const t of this.timers.values()) clearTimeout(t)
     this.timers.clear()
+    for (const cancel of [...this.expiries.values(), ...this.ownTimers]) cancel()
+    this.expiries.clear()
+    this.ownTimers = []
     this.admitted.clear()
   }
 
@@ -191,10 +273,18 @@ export class Admission {
   /** The credential an admitted peer showed. */
   credentialOf (peer: string): Credential | undefined { return this.admitted.get(peer) }
 
-  health (): { mode: 'open' | 'closed', issuer?: string, admitted?: number, revocationsIssuedAt?: number } {
+  health (): { mode: 'open' | 'closed', issuer?: string, admitted?: number, revocationsIssuedAt?: number, credentialExpiresAt?: number, credentialExpired?: boolean } {
     if (!this.closed) return { mode: 'open' }
     const list = this.revocations.current
-    return { mode: 'closed', issuer: this.own.issuer, admitted: this.admitted.size, ...(list !== undefined ? { revocationsIssuedAt: list.issuedAt } : {}) }
+    const expired = this.ownExpired || this.own.expiresAt <= Date.now()
+    return {
+      mode: 'closed',
+      issuer: this.own.issuer,
+      admitted: this.admitted.size,
+      ...(list !== undefined ? { revocationsIssuedAt: list.issuedAt } : {}),
+      credentialExpiresAt: this.own.expiresAt,
+      credentialExpired: expired
+    }
   }
 
   // --- the card exchange's side (discovery/membership.ts CardAdmission) ----------------------
@@ -220,15 +310,23 @@ export class Admission {
       const c = await verifyCredential(shown.credential, {
         issuer: this.own.issuer, mesh: this.own.mesh, subject: peer, now: Date.now(), revoked: x => this.revocations.revoked(x)
       })
+      // The skew allowance of verifyCredential is for clocks at connection; past its expiry on
+      // this node's clock it would be disconnected at once by the timer below, and reconnect.
+      if (c.expiresAt <= Date.now()) throw new NotAdmittedError(`credential expired at ${new Date(c.expiresAt).toISOString()}`)
       if (!this.connected(peer)) throw new NotAdmittedError('the peer disconnected during its card exchange')
+      const again = this.admitted.get(peer)?.serial === c.serial
       this.admitted.set(peer, c)
+      this.expireAt(peer, c)
       this.refused.delete(peer)
       clearTimeout(this.timers.get(peer))
       this.timers.delete(peer)
       this.init.log.debug({ peer, serial: c.serial, roles: c.roles }, 'peer admitted')
+      // Both sides' exchanges show the credential: one line per admission, not two.
+      if (!again) this.audit({ kind: 'admission.admitted', peer, detail: { serial: c.serial, roles: c.roles.join(','), capabilities: c.capabilities.length, expiresAt: c.expiresAt } })
       return { roles: c.roles, capabilities: c.capabilities }
     } catch (err) {
       const why = shown.credential === undefined ? new NotAdmittedError('no credential shown: this mesh is closed') : err as Error
+      this.audit({ kind: 'admission.refused', peer, code: 'SEC001', reason: why.message.slice(0, 512) })
       // At once, yet after the SEC001 answer has gone out, so the peer learns why.
       setTimeout(() => { this.expel(peer, why.message) }, 100).unref?.()
       throw why
@@ -247,9 +345,12 @@ export class Admission {
     }
     if (!this.revocations.offer(list)) return
     this.init.log.warn({ from, issuedAt: list.issuedAt, serials: list.serials.length, subjects: list.subjects.length }, 'newer revocation list taken')
+    this.audit({ kind: 'revocations.accepted', reason: from, detail: { issuedAt: list.issuedAt, serials: list.serials.length, subjects: list.subjects.length } })
     if (this.revocations.revoked(this.own)) this.init.log.error({ serial: this.own.serial }, 'this node\'s own credential is revoked: the mesh will refuse it')
     for (const [peer, c] of [...this.admitted]) {
-      if (this.revocations.revoked(c)) this.expel(peer, `credential ${c.serial} revoked`)
+      if (!this.revocations.revoked(c)) continue
+      this.audit({ kind: 'admission.expelled', peer, code: 'SEC001', reason: `credential ${c.serial} revoked`, detail: { serial: c.serial, listIssuedAt: list.issuedAt } })
+      this.expel(peer, `credential ${c.serial} revoked`)
     }
     this.spread(list)
   }
@@ -260,6 +361,7 @@ export class Admission {
 
   private expel (peer: string, reason: string): void {
     this.admitted.delete(peer)
+    this.unexpire(peer)
     this.refused.add(peer)
     if (this.refused.size > MAX_REFUSED) this.refused.delete(this.refused.values().next().value as string)
     if (!this.running || !this.connected(peer)) return

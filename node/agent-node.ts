@@ -16,7 +16,7 @@ import { buildLibp2p, listenError, type AgentLibp2p } from './libp2p.js'
 import { Stats } from './stats.js'
 import { createLogger, type Logger } from './log.js'
 import { installOtlpTracing, type TracingHandle } from './otlp.js'
-import type { AgentNodeEvents, CreateAgentNodeOptions, Health } from './types.js'
+import type { AgentNodeEvents, CreateAgentNodeOptions, HandleOptions, Health } from './types.js'
 import { buildServices, offeredResources, type NodeServices } from './services.js'
 import { createObserver, observe } from './observe.js'
 import { debugEndpoint, type DebugEndpoint } from './debug-routes.js'
@@ -38,7 +38,7 @@ import type { AllocateAnswer, AllocateRequest, ResourceService } from '../protoc
 import type { TaskContext, TaskHandle, TaskHandler, TaskService, TaskSpecInput } from '../protocols/task/index.js'
 import type { CoordinationService, CoordinationStatus, DirectiveAction, DirectiveHandler, DirectiveRun } from '../protocols/coordination/index.js'
 
-export type { AgentNodeEvents, CreateAgentNodeOptions, Health } from './types.js'
+export type { AgentNodeEvents, CreateAgentNodeOptions, HandleOptions, Health } from './types.js'
 
 /** Create a node (not yet started) from options validated against the config schema. */
 export async function createAgentNode (options: CreateAgentNodeOptions = {}): Promise<AgentNode> {
@@ -217,11 +217,15 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
 
   // --- request-response and commands ------------------------------------------------------
 
-  /** Answer a command; returns a function that removes the handler. */
-  handle<Req extends z.ZodType, Res extends z.ZodType> (command: Command<Req, Res> | string, handler: Handler<Req, Res>): () => void {
+  /**
+   * Answer a command; returns a function that removes the handler. With `allow`, only callers
+   * holding one of its roles (and one of its capabilities, if listed) reach the handler; others
+   * get SEC002 (ForbiddenError). Closed mesh: the credential's; open mesh: the card's claims.
+   */
+  handle<Req extends z.ZodType, Res extends z.ZodType> (command: Command<Req, Res> | string, handler: Handler<Req, Res>, options?: HandleOptions): () => void {
     const name = typeof command === 'string' ? command : command.name
     if (name.startsWith('$')) throw new TypeError(`command names starting with "$" are agentmesh's own: "${name}"`)
-    return this.s.rpc.handle(command, handler)
+    return this.s.rpc.handle(command, handler, options)
   }
 
   /** Ask one peer; resolves with its typed answer or rejects with a typed error. */

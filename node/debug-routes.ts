@@ -1,6 +1,6 @@
 /**
  * What the debug endpoint (debug-server.ts) serves: the route table (/health, /peers, /topics,
- * /gossip, /mesh, /tasks, /events ...) and the /events feed (joins and leaves, subscription
+ * /gossip, /mesh, /tasks, /audit, /events ...) and the /events feed (joins and leaves, subscription
  * changes, sampled messages, gossip rates each second). Built only on nodes with `debug` configured.
  */
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -48,6 +48,12 @@ export function debugEndpoint (node: AgentNode, s: NodeServices, listen: string,
     '/tasks': ({ url }) => {
       const n = limit(url, 100, 1_000)
       return { ...s.tasks.snapshot(n), recent: recentTasks(s.tasks.scheduler.records.values(), n) }
+    },
+    // The audit trail, newest first: ?kind= (a kind, or its area: "admission"), ?peer=, ?limit=.
+    '/audit': ({ url }) => {
+      const q = url.searchParams
+      const max = Math.max(s.audit.capacity, 1)
+      return s.audit.recent({ kind: q.get('kind') ?? undefined, peer: q.get('peer') ?? undefined, limit: limit(url, Math.min(100, max), max) })
     },
     '/events': () => new Takeover((req, res) => {
       events.attach(req, res, { peerId: node.peerId, name: node.name, peers: node.peers().map(p => ({ peerId: p.peerId, name: p.name, roles: p.roles })) })

@@ -29,6 +29,8 @@ import { TaskService } from '../protocols/task/index.js'
 import { CoordinationService } from '../protocols/coordination/index.js'
 import { Admission, type Security } from './admission.js'
 import { electionKeys, privateKeyOf } from '../protocols/coordination/election-keys.js'
+import type { Grants } from '../protocols/rpc/commands.js'
+import { AuditLog } from './audit.js'
 
 /** What the services need of the node that holds them. */
 export interface NodeHost {
@@ -47,6 +49,8 @@ export interface NodeHost {
 }
 
 export interface NodeServices {
+  /** The audit trail every protocol that refuses something reports to (node/audit.ts). */
+  audit: AuditLog
   libp2p: AgentLibp2p
   admission: Admission
   rpc: RpcService
@@ -73,10 +77,15 @@ export function offeredResources (r: AgentConfig['resources']): NonNullable<Agen
 
 export function buildServices (host: NodeHost, observer: Observer): NodeServices {
   const { config, libp2p, stats, log } = host
-  const later: { tasks?: TaskService, pubsub?: PubSubService } = {}
-  const admission = new Admission({ libp2p, log, config, security: host.security, pubsub: () => later.pubsub as PubSubService })
+  const later: { tasks?: TaskService, pubsub?: PubSubService, membership?: Membership } = {}
+  const { auditLog, auditKeep } = config.security
+  const audit = new AuditLog({ node: host.peerId, keep: auditKeep, stats, log, ...(auditLog !== undefined ? { path: auditLog } : {}) })
+  const admission = new Admission({ libp2p, log, config, security: host.security, pubsub: () => later.pubsub as PubSubService, audit })
   const rpc = new RpcService({
     admits: (peer, command) => admission.admitsCommand(peer, command),
+    // `allow`: a closed mesh's credential; an open mesh trusts the card's claims.
+    grants: (peer) => admission.closed ? admission.credentialOf(peer) : claimsOf(later.membership as Membership, peer),
+    audit,
     libp2p,
     stats,
     log,
@@ -92,7 +101,8 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     stats,
     log,
     maxMessageBytes: config.maxMessageBytes,
-    admits: (from, publisher) => admission.admitsGossip(from, publisher)
+    admits: (from, publisher) => admission.admitsGossip(from, publisher),
+    audit
   })
   later.pubsub = pubsub
   const discovery = new PeerDialer(libp2p, () => config.connections.targetPeers)
@@ -108,6 +118,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
       if (multiaddrs.length > 0) discovery.consider({ id: peerIdFromString(peerId), multiaddrs })
     }
   })
+  later.membership = membership
   const bootstrap = new BootstrapDialer({
     libp2p,
     addresses: config.bootstrap,
@@ -147,7 +158,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     }
   })
   const learning = new LearningService({ self: host.peerId, libp2p, pubsub, ...config.learning, admits: peer => admission.admits(peer) })
-  const office = buildOffice(host, { rpc, pubsub, membership, memberView, negotiation, monitoring, admission }, observer)
+  const office = buildOffice(host, { rpc, pubsub, membership, memberView, negotiation, monitoring, admission, audit }, observer)
   const { coordination, resources, tasks } = office
   later.tasks = tasks
   const announcer = new MeshAnnouncer({
@@ -159,6 +170,8 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     watch: config.debug !== undefined
   })
   const ordered: Startable[] = [
+    // First and stopped last: it opens the file before any decision, and writes the last ones.
+    audit,
     libp2p,
     rpc,
     pubsub,
@@ -180,7 +193,25 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     announcer
   ]
   const protocols = { rpc, pubsub, membership, memberView, coordination, resources, negotiation, monitoring, learning, tasks }
-  return { libp2p, admission, ...protocols, discovery, bootstrap, announcer, ordered }
+  return { audit, libp2p, admission, ...protocols, discovery, bootstrap, announcer, ordered }
+}
+
+/** How long a request of a peer whose card has not arrived yet waits for it, for `allow` in an open mesh. */
+const CARD_WAIT_MS = 2_000
+
+/**
+ * An open mesh's roles and capabilities of a caller: its card's claims. A request may overtake
+ * the card exchange of a peer that just connected: it waits for the card a moment.
+ */
+async function claimsOf (membership: Membership, peer: string): Promise<Grants | undefined> {
+  const known = membership.get(peer)
+  if (known !== undefined || membership.isClient(peer)) return known
+  return await new Promise(resolve => {
+    const done = (): void => { clearTimeout(t); membership.removeEventListener('peer:join', onJoin); resolve(membership.get(peer)) }
+    const onJoin = (e: CustomEvent<{ peerId: string }>): void => { if (e.detail.peerId === peer) done() }
+    const t = setTimeout(done, CARD_WAIT_MS)
+    membership.addEventListener('peer:join', onJoin)
+  })
 }
 
 /**
@@ -218,11 +249,11 @@ const TERMINAL_TASK = new Set(['completed', 'failed', 'cancelled'])
  */
 export function buildOffice (
   host: NodeHost,
-  s: Pick<NodeServices, 'rpc' | 'pubsub' | 'membership' | 'memberView' | 'negotiation' | 'monitoring' | 'admission'>,
+  s: Pick<NodeServices, 'rpc' | 'pubsub' | 'membership' | 'memberView' | 'negotiation' | 'monitoring' | 'admission' | 'audit'>,
   observer: Observer
 ): { coordination: CoordinationService, resources: ResourceService, tasks: TaskService, ordered: [Startable, Startable, Startable] } {
   const { config } = host
-  const { rpc, pubsub, membership, memberView, negotiation, monitoring } = s
+  const { rpc, pubsub, membership, memberView, negotiation, monitoring, audit } = s
   const id = host.peerId
   const c = config.coordination
   const stateFile = c.stateFile ?? (config.identity !== undefined ? `${config.identity}.coordination.json` : undefined)
@@ -242,7 +273,8 @@ export function buildOffice (
     ...(stateFile !== undefined ? { stateFile } : {}),
     keys: electionKeys(privateKeyOf(host.libp2p), config.mesh),
     requestTimeoutMs: c.requestTimeoutMs,
-    members: memberView
+    members: memberView,
+    audit
   })
   coordination.addEventListener('rejected', (e) => { observer.rejected('coordination', e.detail) })
   coordination.addEventListener('directive', (e) => { observer.directive(e.detail) })
@@ -267,7 +299,8 @@ export function buildOffice (
       return caps
     },
     publish: publishIfListened,
-    requestTimeoutMs: c.requestTimeoutMs
+    requestTimeoutMs: c.requestTimeoutMs,
+    audit
   })
   resources.addEventListener('denied', (e) => { observer.denied(e.detail) })
   resources.addEventListener('error', (e) => { observer.error('resources', e.detail.error) })
@@ -280,7 +313,9 @@ export function buildOffice (
     publish: publishIfListened,
     requestTimeoutMs: c.requestTimeoutMs,
     resourceManager: resources,
-    negotiation
+    negotiation,
+    privateKey: privateKeyOf(host.libp2p),
+    audit
   })
   tasks.addEventListener('rejected', (e) => { observer.rejected('task', e.detail) })
   tasks.addEventListener('error', (e) => { observer.error('tasks', e.detail.error) })

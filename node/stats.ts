@@ -12,7 +12,7 @@ export type Labels = Record<string, string>
 
 /** Counter names with their help text and label names: one place, read by the exposition. */
 const COUNTERS = {
-  messages_total: { help: 'Messages sent and received, by direction (in|out), type and status (ok|invalid|expired|error|dropped|late|unknown_command|not_admitted|rate_limited)', labels: ['direction', 'type', 'status'] },
+  messages_total: { help: 'Messages sent and received, by direction (in|out), type and status (ok|invalid|expired|error|dropped|late|unknown_command|not_admitted|forbidden|rate_limited)', labels: ['direction', 'type', 'status'] },
   rpc_errors_total: { help: 'Error answers and stream-level protocol errors on /agentmesh/rpc/1.0.0, by error code and class', labels: ['code', 'reason'] },
   gossip_rejected_total: { help: 'Gossip messages rejected by validation (the sender is penalised), by reason', labels: ['reason'] },
   rpc_rate_limited_total: { help: 'Requests refused unrun (RATE001) because their sender was over its per-peer limit, by peer (the first 64 limited peers by id, then "other") and limit (requests|bytes|internal|internal_bytes)', labels: ['peer', 'limit'] },
@@ -31,7 +31,9 @@ const COUNTERS = {
   negotiations_total: { help: 'Negotiations this node took part in, by kind (contract_net|bilateral), role (initiator|participant) and outcome', labels: ['kind', 'role', 'outcome'] },
   alerts_total: { help: 'Alerts this node published on monitoring.alerts.<severity>', labels: ['severity'] },
   model_updates_total: { help: 'Model updates this node received, by outcome (applied|stale|hash_mismatch|failed)', labels: ['outcome'] },
-  directives_total: { help: 'Coordination directives, by role (sent|received), action and outcome (ack|reject|error|completed|failed)', labels: ['role', 'action', 'outcome'] }
+  directives_total: { help: 'Coordination directives, by role (sent|received), action and outcome (ack|reject|error|completed|failed)', labels: ['role', 'action', 'outcome'] },
+  audit_events_total: { help: 'Audit events recorded, by kind (admission.refused, command.forbidden, ...); a flood counts here in full and writes one line a second', labels: ['kind'] },
+  audit_lines_dropped_total: { help: 'Audit lines left out of the audit log file because the disk did not keep up (still kept in memory for /audit)', labels: [] }
 } as const
 
 export type CounterName = keyof typeof COUNTERS

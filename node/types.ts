@@ -7,6 +7,9 @@ import type { MemberChange } from '../discovery/members.js'
 import type { NegotiationEvent } from '../protocols/negotiation/index.js'
 import type { CoordinationStatus, CoordinatorChange } from '../protocols/coordination/index.js'
 
+/** `node.handle(cmd, handler, { allow: { roles?, capabilities? } })`: who may call it (protocols/rpc/commands.ts says how lists combine). */
+export type { Allow, HandleOptions } from '../protocols/rpc/index.js'
+
 export interface AgentNodeEvents {
   /** An agent connected and told us its card. */
   'peer:join': CustomEvent<PeerInfo>

@@ -15,6 +15,10 @@ import type { Member } from '../discovery/members.js'
 import { TaskService } from '../protocols/task/index.js'
 import { ResourceService } from '../protocols/resource/index.js'
 import { NotCoordinatorError } from '../protocols/core/errors.js'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+
+/** Signs the submissions of this node's tasks (none are submitted here, but the service needs one). */
+const KEY = await generateKeyPair('Ed25519')
 
 class FakeOffice extends TypedEventEmitter<OfficeEvents> implements Office {
   inOffice = true
@@ -56,7 +60,8 @@ function build (): { office: FakeOffice, members: FakeMembers, rpc: RpcService &
     publish: () => {},
     requestTimeoutMs: 500,
     resourceManager: resources,
-    negotiation
+    negotiation,
+    privateKey: KEY
   })
   return { office, members, rpc, resources, tasks }
 }

@@ -50,7 +50,8 @@ export interface AgentSideInit {
   currentTerm: () => number
   /** Where progress goes when the issuing coordinator is gone: the current one. */
   currentLeader: () => string | undefined
-  onRejected: (from: string, message: string, reason: string) => void
+  /** A refusal, with the refused request's envelope id (its correlation id) for the audit trail. */
+  onRejected: (from: string, message: string, reason: string, correlationId?: string) => void
   onDirective?: (action: string, outcome: 'ack' | 'reject' | 'completed' | 'failed') => void
   onError?: (err: Error) => void
   progressTimeoutMs: number
@@ -104,16 +105,16 @@ export class AgentSide {
     const { rpc } = this.init
     this.unhandles = [
       rpc.handle(StatusCommand, async (req, ctx) => {
-        this.fence(req.term, ctx.peer, 'status')
+        this.fence(req.term, ctx.peer, 'status', ctx.envelope.id)
         return await this.statusReport(req.request_id)
       }),
-      rpc.handle(DirectiveCommand, async (d, ctx) => await this.take(d, ctx.peer)),
+      rpc.handle(DirectiveCommand, async (d, ctx) => await this.take(d, ctx.peer, ctx.envelope.id)),
       rpc.handle(RollbackCommand, async (r, ctx) => {
-        this.fence(r.term, ctx.peer, 'rollback')
+        this.fence(r.term, ctx.peer, 'rollback', ctx.envelope.id)
         return { rolled_back: await this.rollback(r.directive_id, r.attempt) }
       }),
       rpc.handle(ConsensusCommand, async (q, ctx) => {
-        this.fence(q.term, ctx.peer, 'consensus')
+        this.fence(q.term, ctx.peer, 'consensus', ctx.envelope.id)
         return { result: await this.answerConsensus(q.question, q.input, { from: ctx.peer, term: q.term, roundId: q.round_id }) }
       })
     ]
@@ -126,19 +127,19 @@ export class AgentSide {
     this.stopping.abort()
   }
 
-  private fence (term: number, from: string, message: string): void {
+  private fence (term: number, from: string, message: string, correlationId?: string): void {
     const verdict = this.init.admits(term, from)
     if (verdict === 'ok') return
-    this.init.onRejected(from, message, verdict)
+    this.init.onRejected(from, message, verdict, correlationId)
     if (verdict === 'stale-term') throw new StaleTermError(`term ${term} is older than term ${this.init.currentTerm()}: ${from} is no longer the coordinator`)
     throw new NotCoordinatorError(`${from} is not the coordinator of term ${term} as this agent knows it (it follows ${this.init.currentLeader() ?? 'nobody'} in term ${this.init.currentTerm()})`)
   }
 
   /** Fence, then accept: a directive from a coordinator over the network. */
-  private async take (d: CoordinationDirective, from: string): Promise<z.input<typeof DirectiveCommand.response>> {
-    this.fence(d.term, from, 'directive')
+  private async take (d: CoordinationDirective, from: string, correlationId?: string): Promise<z.input<typeof DirectiveCommand.response>> {
+    this.fence(d.term, from, 'directive', correlationId)
     if (d.target_agent !== this.init.self.peerId) {
-      this.init.onRejected(from, 'directive', 'wrong-target')
+      this.init.onRejected(from, 'directive', 'wrong-target', correlationId)
       throw new AgentMeshError('MSG001', `directive ${d.directive_id} is for ${d.target_agent}, not this agent`)
     }
     return await this.accept(d, from, async (update) => { await this.report(d, from, update) })

@@ -22,7 +22,8 @@ export interface ElectionServiceEvents {
   'coordinator:change': CustomEvent<CoordinatorChange>
   'role:change': CustomEvent<{ role: Role, term: number }>
   'voters:change': CustomEvent<{ voters: string[], version: number }>
-  rejected: CustomEvent<{ from: string, message: string, reason: string }>
+  /** With the refused request's envelope id when a request was refused (not a reply). */
+  rejected: CustomEvent<{ from: string, message: string, reason: string, correlationId?: string }>
   /** The state file could not be written: what depended on it was not sent. */
   error: CustomEvent<{ error: Error }>
 }
@@ -49,6 +50,8 @@ export class ElectionService extends TypedEventEmitter<ElectionServiceEvents> {
   private members: MemberInfo[] = []
   /** The leader last told to listeners; this node's own win is told once its lease holds. */
   private told?: string
+  /** The envelope id of the request being handled, for the refusals it causes. */
+  private inbound?: string
   private pendingOffice?: number
 
   constructor (init: ElectionServiceInit) {
@@ -69,11 +72,17 @@ export class ElectionService extends TypedEventEmitter<ElectionServiceEvents> {
       if (e === undefined || !this.running) return null
       // A reply sent as a request (an ack with a high term, a voter set nobody asked for) is a forgery.
       if (!REQUESTS.has(msg.type)) {
-        this.emit({ type: 'rejected', from: ctx.peer, reason: 'malformed', message: msg.type })
+        this.safeDispatchEvent('rejected', { detail: { from: ctx.peer, message: msg.type, reason: 'malformed', correlationId: ctx.envelope.id } })
         return null
       }
-      e.receive(ctx.peer, msg as ElectionMessage, Date.now())
-      return this.flush(ctx.peer)
+      // The machine's refusals of this request are told while it flushes, tagged with its id.
+      this.inbound = ctx.envelope.id
+      try {
+        e.receive(ctx.peer, msg as ElectionMessage, Date.now())
+        return this.flush(ctx.peer)
+      } finally {
+        this.inbound = undefined
+      }
     })
     this.reviewTimer = setInterval(() => { this.election?.reviewVoters(Date.now()); this.flush() }, 1_000)
     this.reviewTimer.unref?.()
@@ -228,7 +237,11 @@ export class ElectionService extends TypedEventEmitter<ElectionServiceEvents> {
           break
         case 'role': this.safeDispatchEvent('role:change', { detail: { role: ev.role, term: ev.term } }); break
         case 'voters': this.safeDispatchEvent('voters:change', { detail: { voters: ev.config.voters, version: ev.config.version } }); break
-        case 'rejected': this.safeDispatchEvent('rejected', { detail: { from: ev.from, message: ev.message, reason: ev.reason } }); break
+        case 'rejected': {
+          const correlationId = this.inbound
+          this.safeDispatchEvent('rejected', { detail: { from: ev.from, message: ev.message, reason: ev.reason, ...(correlationId !== undefined ? { correlationId } : {}) } })
+          break
+        }
       }
     } catch { /* listeners' errors are theirs */ }
   }

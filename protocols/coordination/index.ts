@@ -7,6 +7,7 @@ import { situationReason, type Situation } from './situation.js'
 import { TypedEventEmitter } from 'main-event'
 import type { RpcService } from '../rpc/index.js'
 import { AbortError } from '../core/errors.js'
+import { noAudit, type AuditSink } from '../core/audit.js'
 import { liveMembers, type MemberSource } from '../../discovery/member-source.js'
 import type { MemberChange } from '../../discovery/members.js'
 import type { Office } from './office.js'
@@ -36,7 +37,7 @@ export interface CoordinationEvents {
   /** On the coordinator: an agent reported progress on a directive. */
   progress: CustomEvent<ProgressUpdate>
   /** A coordination message (election, directive, status, rollback, consensus) was refused. */
-  rejected: CustomEvent<{ from: string, message: string, reason: string }>
+  rejected: CustomEvent<{ from: string, message: string, reason: string, correlationId?: string }>
   /** A directive was sent (by the coordinator, with its duration once it ended) or received (by an agent). */
   directive: CustomEvent<DirectiveEvent>
   /** Something failed in the background (the state file could not be written, progress could not be told). */
@@ -88,7 +89,14 @@ export interface CoordinationInit extends ElectionTimings {
   requestTimeoutMs: number
   /** The member view: who may be planned for and who may vote; followed on 'member:change'. */
   members: MemberSource
+  /** Where refused directives and election messages are recorded (with the request's envelope id). */
+  audit?: AuditSink
 }
+
+/** What the fencing verdicts are as error codes, for the audit trail. */
+const REFUSAL_CODES: Record<string, string> = { 'stale-term': 'CRD001', 'not-coordinator': 'CRD002', 'wrong-target': 'MSG001' }
+/** The agent side's messages; every other refused message is the election's. */
+const DIRECTIVE_MESSAGES = new Set(['directive', 'status', 'rollback', 'consensus'])
 
 export class CoordinationService extends TypedEventEmitter<CoordinationEvents> implements Office {
   readonly election: ElectionService
@@ -102,12 +110,24 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
   constructor (init: CoordinationInit) {
     super()
     this.init = init
-    const rejected = (from: string, message: string, reason: string): void => { this.forward('rejected', { from, message, reason }) }
+    const audit = init.audit ?? noAudit
+    const rejected = (from: string, message: string, reason: string, correlationId?: string): void => {
+      this.forward('rejected', { from, message, reason, ...(correlationId !== undefined ? { correlationId } : {}) })
+      const code = REFUSAL_CODES[reason]
+      audit.record({
+        kind: DIRECTIVE_MESSAGES.has(message) ? 'directive.refused' : 'vote.refused',
+        peer: from,
+        ...(correlationId !== undefined ? { correlationId } : {}),
+        ...(code !== undefined ? { code } : {}),
+        reason,
+        detail: { message, term: this.election.term }
+      })
+    }
     const error = (err: Error): void => { this.forward('error', { error: err }) }
     this.election = new ElectionService({ ...init, self: init.self.peerId, ...(init.stateFile !== undefined ? { stateFile: init.stateFile } : {}) })
     this.election.addEventListener('coordinator:change', (e) => { this.forward('coordinator:change', e.detail) })
     this.election.addEventListener('role:change', (e) => { this.forward('role:change', e.detail) })
-    this.election.addEventListener('rejected', (e) => { rejected(e.detail.from, e.detail.message, e.detail.reason) })
+    this.election.addEventListener('rejected', (e) => { rejected(e.detail.from, e.detail.message, e.detail.reason, e.detail.correlationId) })
     this.election.addEventListener('error', (e) => { error(e.detail.error) })
     this.agent = new AgentSide({
       self: init.self,

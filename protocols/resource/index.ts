@@ -14,6 +14,7 @@ import type { RpcService } from '../rpc/index.js'
 import type { Office } from '../coordination/office.js'
 import type { MemberSource, MemberSourceEvents } from '../../discovery/member-source.js'
 import { NotCoordinatorError, ResourceConflictError, ValidationError } from '../core/errors.js'
+import type { AuditSink } from '../core/audit.js'
 import { ResourcePool, type Held } from './pool.js'
 import {
   AllocateAnswer, AllocateCommand, AllocateRequest, HeldResourcesCommand, ReleaseCommand, ReleaseRequest,
@@ -35,6 +36,8 @@ export interface ResourceServiceInit {
   /** Publish a status on `resources.status.<resource_id>` (the node decides whether anyone listens). */
   publish: (topic: string, status: ResourceStatus) => void
   requestTimeoutMs: number
+  /** Where a release or allocation refused to a peer that does not hold the task's resources is recorded. */
+  audit?: AuditSink
 }
 
 export interface ResourceServiceEvents {
@@ -72,8 +75,8 @@ export class ResourceService extends TypedEventEmitter<ResourceServiceEvents> {
     const { rpc } = this.init
     this.init.members.addEventListener('member:change', this.memberChanged)
     this.unhandles = [
-      rpc.handle(AllocateCommand, async (req, ctx) => await this.allocateHere(ctx.peer, req)),
-      rpc.handle(ReleaseCommand, async (req, ctx) => await this.releaseHere(ctx.peer, req.task_id, req.resource_ids)),
+      rpc.handle(AllocateCommand, async (req, ctx) => await this.allocateHere(ctx.peer, req, ctx.envelope.id)),
+      rpc.handle(ReleaseCommand, async (req, ctx) => await this.releaseHere(ctx.peer, req.task_id, req.resource_ids, ctx.envelope.id)),
       rpc.handle(HeldResourcesCommand, (req, ctx) => {
         if (this.init.office.fencing(req.term, ctx.peer) === 'stale-term') throw new NotCoordinatorError(`term ${req.term} is stale`)
         return { allocations: [...this.mine.values()].map(a => ({ task_id: a.task_id, agent: a.agent, resources: a.resources })) }
@@ -205,22 +208,39 @@ export class ResourceService extends TypedEventEmitter<ResourceServiceEvents> {
     return going.map(r => r.resource_id)
   }
 
-  private async allocateHere (from: string, req: AllocateRequest): Promise<AllocateAnswer> {
+  private async allocateHere (from: string, req: AllocateRequest, correlationId?: string): Promise<AllocateAnswer> {
     await this.ready()
     await this.settled()
     const parsed = AllocateRequest.parse(req)
+    // Allocation is idempotent by task id for its holder only: another peer asking for the same
+    // task would be told it holds what it does not (and learn where the units are).
+    const held = this.pool.allocations.get(parsed.task_id)
+    if (held !== undefined && held.holder !== from) {
+      const reason = `the resources of ${parsed.task_id} are held by another peer`
+      this.refused(from, 'resource.allocate', parsed.task_id, reason, correlationId)
+      this.safeDispatchEvent('denied', { detail: { from, reason } })
+      return { type: 'resource.denied', task_id: parsed.task_id, reason, code: new ResourceConflictError('').code }
+    }
     const answer = this.grant(parsed.task_id, from, parsed.requirements, parsed.agent !== undefined ? [parsed.agent] : undefined)
     if (answer.type === 'resource.denied') this.safeDispatchEvent('denied', { detail: { from, reason: answer.reason } })
     return answer
   }
 
-  private async releaseHere (from: string, taskId: string, ids?: string[]): Promise<{ type: 'resource.released', task_id: string, resource_ids: string[] }> {
+  private async releaseHere (from: string, taskId: string, ids?: string[], correlationId?: string): Promise<{ type: 'resource.released', task_id: string, resource_ids: string[] }> {
     await this.ready()
     await this.settled()
     const a = this.pool.allocations.get(taskId)
-    // Only the holder releases; the scheduler frees a task's allocation with free().
-    if (a !== undefined && a.holder !== from) throw new ResourceConflictError(`the resources of ${taskId} are held by ${a.holder}, not ${from}`)
+    // Only the holder releases, even on the coordinator's own node: the scheduler frees a task's
+    // allocation (held by the coordinator) with free(), never through this request.
+    if (a !== undefined && a.holder !== from) {
+      this.refused(from, 'resource.release', taskId, `held by ${a.holder}`, correlationId)
+      throw new ResourceConflictError(`the resources of ${taskId} are held by ${a.holder}, not ${from}`)
+    }
     return { type: 'resource.released', task_id: taskId, resource_ids: this.free(taskId, ids) }
+  }
+
+  private refused (from: string, message: string, taskId: string, reason: string, correlationId?: string): void {
+    this.init.audit?.record({ kind: 'resource.refused', peer: from, ...(correlationId !== undefined ? { correlationId } : {}), code: 'CRD003', reason, detail: { message, task_id: taskId } })
   }
 
   private announce (agent: string, items: ResourceItem[], state: 'allocated' | 'free', taskId?: string): void {

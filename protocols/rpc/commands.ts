@@ -43,5 +43,46 @@ export interface RequestOptions {
   rateLimitRetries?: number
 }
 
+/**
+ * Who may call a command (`handle(cmd, h, { allow })`, issue 13). Each list is any-of: the
+ * caller needs one of the roles; and one of the capabilities. When both are given the caller
+ * needs both (a role of the list and a capability of the list): a second list narrows, never
+ * widens. Roles and capabilities are, in a closed mesh, those of the caller's admitted
+ * credential; in an open mesh, what the caller's agent card claims (open mode trusts claims).
+ */
+export interface Allow {
+  roles?: readonly string[]
+  capabilities?: readonly string[]
+}
+
+export interface HandleOptions {
+  /** Refuse callers without these with SEC002 (ForbiddenError), before the schema or the handler runs. */
+  allow?: Allow
+}
+
+/** What a caller holds, as the node knows it (credential or card). */
+export interface Grants { roles: readonly string[], capabilities: readonly string[] }
+
+/** Whether a caller with `g` (undefined: nothing known of it) may call a command that allows `a`. */
+export function allows (a: Allow, g: Grants | undefined): boolean {
+  if (a.roles !== undefined && !a.roles.some(r => g?.roles.includes(r) === true)) return false
+  if (a.capabilities !== undefined && !a.capabilities.some(c => g?.capabilities.includes(c) === true)) return false
+  return true
+}
+
+/** An `allow` that lets nobody or everybody through is a mistake, refused when the handler is registered. */
+export function checkAllow (name: string, a: Allow): string | undefined {
+  if (a.roles === undefined && a.capabilities === undefined) return `allow of "${name}" names no roles and no capabilities`
+  if (a.roles?.length === 0 || a.capabilities?.length === 0) return `allow of "${name}" has an empty list: it would refuse every caller`
+  return undefined
+}
+
+/** "roles ops|admin and capabilities deploy", for SEC002's message. */
+export function describeAllow (a: Allow): string {
+  const roles = a.roles !== undefined ? `roles ${a.roles.join('|')}` : ''
+  const caps = a.capabilities !== undefined ? `capabilities ${a.capabilities.join('|')}` : ''
+  return [roles, caps].filter(x => x !== '').join(' and ')
+}
+
 /** The untyped command used when a plain string names the command. */
 export const anyCommand = (name: string): Command => ({ name, request: z.unknown(), response: z.unknown() })

@@ -8,14 +8,15 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { z } from 'zod'
 import { encodeEnvelope, makeEnvelope, type Envelope } from '../envelope/index.js'
 import {
-  AbortError, AgentMeshError, ConfigError, ConnectionError, HandlerError, MessageTooLargeError, NotAdmittedError, RateLimitedError,
+  AbortError, AgentMeshError, ConfigError, ConnectionError, ForbiddenError, HandlerError, MessageTooLargeError, NotAdmittedError, RateLimitedError,
   TimeoutError, UnknownCommandError, ValidationError, errorFromWire
 } from '../core/errors.js'
 import type { Logger } from 'pino'
 import { messageFields } from '../envelope/log-fields.js'
 import { endSpan, inSpan, SpanKind, startReceiveSpan, startSendSpan } from '../envelope/trace.js'
 import { RpcChannel, abortReason } from './channel.js'
-import { anyCommand, type Command, type Handler, type HandlerContext, type RequestOptions } from './commands.js'
+import { allows, anyCommand, checkAllow, describeAllow, type Allow, type Command, type Grants, type Handler, type HandlerContext, type HandleOptions, type RequestOptions } from './commands.js'
+import type { AuditSink } from '../core/audit.js'
 import * as limits from './constants.js'
 import { MAX_INBOUND_STREAMS, MAX_OUTBOUND_STREAMS, RPC_PROTOCOL } from './constants.js'
 import { RateGuard, pause, type RpcMetrics } from './guard.js'
@@ -45,13 +46,20 @@ export interface RpcInit {
    * from the config and gives its cool-downs to the connection gater), else the defaults.
    */
   limiter?: PeerLimiter
+  /**
+   * The roles and capabilities of a caller, for commands registered with `allow`: the admitted
+   * credential's in a closed mesh, the card's claims in an open one; undefined when unknown.
+   */
+  grants?: (peer: string) => Grants | undefined | Promise<Grants | undefined>
+  /** Where refusals are audited (SEC001 not admitted, SEC002 forbidden; the guard's limit breaches). */
+  audit?: AuditSink
 }
 
 export type SendResult =
   | { peer: string, ok: true, reply: unknown }
   | { peer: string, ok: false, error: AgentMeshError | AbortError }
 
-interface Registered { command: Command, handler: Handler }
+interface Registered { command: Command, handler: Handler, allow?: Allow }
 
 export class RpcService {
   private readonly init: RpcInit
@@ -91,10 +99,14 @@ export class RpcService {
     this.outbound.clear()
   }
 
-  handle<Req extends z.ZodType, Res extends z.ZodType> (command: Command<Req, Res> | string, handler: Handler<Req, Res>): () => void {
+  handle<Req extends z.ZodType, Res extends z.ZodType> (
+    command: Command<Req, Res> | string, handler: Handler<Req, Res>, options: HandleOptions = {}
+  ): () => void {
     const cmd = typeof command === 'string' ? anyCommand(command) : command
     if (this.handlers.has(cmd.name)) throw new ConfigError(`a handler for "${cmd.name}" is already registered`)
-    const entry: Registered = { command: cmd, handler: handler as Handler }
+    const wrong = options.allow !== undefined ? checkAllow(cmd.name, options.allow) : undefined
+    if (wrong !== undefined) throw new ConfigError(wrong)
+    const entry: Registered = { command: cmd, handler: handler as Handler, ...(options.allow !== undefined ? { allow: options.allow } : {}) }
     this.handlers.set(cmd.name, entry)
     return () => { if (this.handlers.get(cmd.name) === entry) this.handlers.delete(cmd.name) }
   }
@@ -271,12 +283,20 @@ export class RpcService {
     const admitted = this.init.admits?.(channel.remotePeer, env.subject)
     if (admitted !== undefined && admitted !== true && !(await admitted)) {
       this.init.stats.inc('messages_total', { direction: 'in', type, status: 'not_admitted' })
-      return answer(null, new NotAdmittedError(`peer ${channel.remotePeer} is not admitted to this mesh: show a credential in the card exchange first`))
+      const refused = new NotAdmittedError(`peer ${channel.remotePeer} is not admitted to this mesh: show a credential in the card exchange first`)
+      this.audit('admission.refused', env, channel.remotePeer, refused)
+      return answer(null, refused)
     }
     const entry = this.handlers.get(env.subject)
     if (entry === undefined) {
       this.init.stats.inc('messages_total', { direction: 'in', type, status: 'unknown_command' })
       return answer(null, new UnknownCommandError(env.subject))
+    }
+    if (entry.allow !== undefined && !allows(entry.allow, await this.init.grants?.(channel.remotePeer))) {
+      this.init.stats.inc('messages_total', { direction: 'in', type, status: 'forbidden' })
+      const forbidden = new ForbiddenError(`"${env.subject}" allows ${describeAllow(entry.allow)}; peer ${channel.remotePeer} does not hold them`)
+      this.audit('command.forbidden', env, channel.remotePeer, forbidden)
+      return answer(null, forbidden)
     }
     const req = entry.command.request.safeParse(env.payload)
     if (!req.success) {
@@ -310,6 +330,10 @@ export class RpcService {
       endSpan(traced.span, failure)
       ctx.dispose()
     }
+  }
+
+  private audit (kind: 'admission.refused' | 'command.forbidden', env: Envelope, peer: string, err: AgentMeshError): void {
+    this.init.audit?.record({ kind, peer, correlationId: env.id, code: err.code, reason: err.message.slice(0, 512), detail: { command: env.subject } })
   }
 }
 

@@ -7,7 +7,7 @@ import type { TaskStatus } from './schemas.js'
 
 export interface TaskServiceEvents {
   /** A protocol message refused (fencing, a report from an agent that does not hold the task, a control command refused). */
-  rejected: CustomEvent<{ from: string, message: string, reason: string }>
+  rejected: CustomEvent<{ from: string, message: string, reason: string, correlationId?: string, taskId?: string }>
   /** Something failed in the background. */
   error: CustomEvent<{ error: Error }>
   /** A task status this node published as the coordinator (`tasks.status.<task_id>`). */

@@ -13,7 +13,6 @@ import type { MemberSource } from '../../discovery/member-source.js'
 import type { PrivateKey } from '@libp2p/interface'
 import { NotCoordinatorError } from '../core/errors.js'
 import type { AuditSink } from '../core/audit.js'
-import { privateKeyOf } from '../coordination/election-keys.js'
 import { signSubmission } from './submission.js'
 import { TaskExecutor, type TaskHandler } from './executor.js'
 import { TaskScheduler, type SchedulerResources } from './scheduler.js'
@@ -48,18 +47,10 @@ export interface TaskServiceInit {
   requestTimeoutMs: number
   resourceManager: SchedulerResources
   negotiation: NegotiationService
-  /**
-   * This node's identity key: it signs the tasks this node submits (submission.ts). Without it,
-   * the key of the libp2p node under `rpc` (node/services.ts should pass it: see identityKey).
-   */
-  privateKey?: PrivateKey
-  /** Where refused task submissions and records are audited (`signature.refused`); none by default. */
+  /** This node's identity key: it signs the tasks this node submits (submission.ts). */
+  privateKey: PrivateKey
+  /** Where refused task submissions and records (`signature.refused`), controls and reads (TSK007) are audited. */
   audit?: AuditSink
-}
-
-/** The node's identity key, from the libp2p node the rpc service runs on when none was given. */
-function identityKey (init: TaskServiceInit): PrivateKey {
-  return init.privateKey ?? privateKeyOf((init.rpc as unknown as { init: { libp2p: unknown } }).init.libp2p)
 }
 
 /**
@@ -79,6 +70,18 @@ export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
   constructor (init: TaskServiceInit) {
     super()
     this.init = init
+    // Refusals are told as events (counted and logged by the node); those of a peer no party to the task are audited.
+    this.addEventListener('rejected', ({ detail: d }) => {
+      if (d.reason !== 'TSK007') return
+      init.audit?.record({
+        kind: d.message.startsWith('task.control.') ? 'task.control.refused' : 'task.read.refused',
+        peer: d.from,
+        ...(d.correlationId !== undefined ? { correlationId: d.correlationId } : {}),
+        code: 'TSK007',
+        reason: `${d.from} is no party to the task`,
+        detail: { message: d.message, ...(d.taskId !== undefined ? { task_id: d.taskId } : {}) }
+      })
+    })
     this.executor = new TaskExecutor({
       self: init.self,
       rpc: init.rpc,
@@ -109,13 +112,11 @@ export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
         return r.winner?.peer
       }
     })
-    // Looked up at the first submission: services built without a network (tests) never need it.
-    let key: PrivateKey | undefined
     this.client = new TaskClient({
       self: init.self,
       rpc: init.rpc,
       office: init.office,
-      sign: (spec) => { key ??= identityKey(init); return signSubmission(spec, init.self, key) },
+      sign: (spec) => signSubmission(spec, init.self, init.privateKey),
       local: {
         submit: async (specs, signed) => await this.scheduler.submit(init.self, specs, signed),
         query: async (id) => await this.scheduler.query(init.self, id),
@@ -142,9 +143,9 @@ export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
     this.unhandles = [
       rpc.handle(SubmitCommand, async ({ tasks, signed }, ctx) => ({ accepted: await this.scheduler.submit(ctx.peer, tasks, signed) })),
       // The asker is the authenticated peer of the stream: what it may see or do follows from it (access.ts).
-      rpc.handle(QueryCommand, async ({ task_id: id }, ctx) => await this.scheduler.query(ctx.peer, id)),
-      rpc.handle(QueryManyCommand, async ({ task_ids: ids }, ctx) => ({ statuses: await this.scheduler.queryMany(ctx.peer, ids) })),
-      rpc.handle(ControlCommand, async (c, ctx) => await this.scheduler.control(ctx.peer, c)),
+      rpc.handle(QueryCommand, async ({ task_id: id }, ctx) => await this.scheduler.query(ctx.peer, id, ctx.envelope.id)),
+      rpc.handle(QueryManyCommand, async ({ task_ids: ids }, ctx) => ({ statuses: await this.scheduler.queryMany(ctx.peer, ids, ctx.envelope.id) })),
+      rpc.handle(ControlCommand, async (c, ctx) => await this.scheduler.control(ctx.peer, c, ctx.envelope.id)),
       rpc.handle(ReportCommand, (r, ctx) => ({ known: this.scheduler.report(ctx.peer, r) })),
       rpc.handle(ReplicateCommand, ({ term, records }, ctx) => ({ stored: this.scheduler.replicate(ctx.peer, term, records) })),
       rpc.handle(RecordsCommand, ({ term, offset, limit }, ctx) => this.scheduler.recordsFor(ctx.peer, term, offset, limit)),

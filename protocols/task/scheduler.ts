@@ -150,8 +150,8 @@ export class TaskScheduler {
 
   private error (error: Error): void { this.init.events.safeDispatchEvent('error', { detail: { error } }) }
 
-  private rejected (from: string, message: string, reason: string): void {
-    this.init.events.safeDispatchEvent('rejected', { detail: { from, message, reason } })
+  private rejected (from: string, message: string, reason: string, about: { correlationId?: string, taskId?: string } = {}): void {
+    this.init.events.safeDispatchEvent('rejected', { detail: { from, message, reason, ...about } })
   }
 
   /** Called when the coordinator changes (and every second): take over when this node took office. */
@@ -237,12 +237,12 @@ export class TaskScheduler {
   private parties (): TaskParties { return { coordinator: this.init.self, voters: this.init.office.voters() } }
 
   /** A task's status for `from` (the authenticated asker): TSK007 unless it is a party to the task. */
-  async query (from: string, taskId: string): Promise<TaskStatus> {
+  async query (from: string, taskId: string, correlationId?: string): Promise<TaskStatus> {
     await this.leadingNow()
     const r = this.table.get(taskId)
     if (r === undefined) throw new UnknownTaskError(`no task ${taskId}`)
     if (!mayRead(r, from, this.parties())) {
-      this.rejected(from, 'task-query', 'TSK007')
+      this.rejected(from, 'task-query', 'TSK007', { ...(correlationId !== undefined ? { correlationId } : {}), taskId })
       throw new TaskAccessError(`${from} is no party to task ${taskId}`)
     }
     return r.status
@@ -252,23 +252,23 @@ export class TaskScheduler {
    * Several tasks' statuses for `from`: unknown ones and those it is no party to are left out
    * (a submitter's poll still gets its own); TSK007 when it may see none of the known ones.
    */
-  async queryMany (from: string, ids: string[]): Promise<TaskStatus[]> {
+  async queryMany (from: string, ids: string[], correlationId?: string): Promise<TaskStatus[]> {
     await this.leadingNow()
     const parties = this.parties()
     const known = ids.flatMap(id => this.table.get(id) ?? [])
     const visible = known.filter(r => mayRead(r, from, parties))
     if (visible.length < known.length) {
-      this.rejected(from, 'task-query-many', 'TSK007')
+      this.rejected(from, 'task-query-many', 'TSK007', correlationId !== undefined ? { correlationId } : {})
       if (visible.length === 0) throw new TaskAccessError(`${from} is no party to any of the ${known.length} tasks asked about`)
     }
     return visible.map(r => r.status)
   }
 
   /** Pause, resume, cancel from `from` (the authenticated asker): only the submitter or this coordinator (TSK007). */
-  async control (from: string, c: TaskControl): Promise<TaskControlAnswer> {
+  async control (from: string, c: TaskControl, correlationId?: string): Promise<TaskControlAnswer> {
     await this.leadingNow()
     const reject = (code: string, reason: string): TaskControlAnswer => {
-      this.rejected(from, c.type, code)
+      this.rejected(from, c.type, code, { ...(correlationId !== undefined ? { correlationId } : {}), taskId: c.task_id })
       return { type: 'task.control.reject', command_id: c.command_id, reason, code }
     }
     const r = this.table.get(c.task_id)
