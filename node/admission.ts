@@ -27,6 +27,20 @@ export interface Security { credential?: Credential, revocations?: RevocationLis
 
 const HOW_TO_GET = 'ask the mesh owner for one: agentmesh credential issue --owner mesh-owner.json --peer <this peer id> --roles agent,coordinator --out cred.json'
 
+/** What a node with neither a credential nor `--open` is told: every command that gets it one, and the way out for local development. */
+function howToClose (mesh: string): string {
+  return 'a node is closed by default (security.mode "closed") and needs a credential of the mesh owner to start. To get one:\n' +
+    `  agentmesh mesh init --mesh ${mesh}     (once, by the mesh owner: writes mesh-owner.json, kept offline, and mesh.psk)\n` +
+    '  agentmesh id --identity id.json     (this node\'s identity, created mode 0600)\n' +
+    '  agentmesh credential issue --owner mesh-owner.json --identity id.json --roles agent,coordinator --out cred.json\n' +
+    'then give --identity id.json --credential cred.json (and --psk mesh.psk if the mesh uses its key). ' +
+    'For local development only, --open (security.mode "open", or --preset local) admits any peer that knows the mesh name.'
+}
+
+/** Logged at start and listed by /health (`warnings`) while a node runs open. */
+export const OPEN_MODE_WARNING = 'open mode: any peer that knows the mesh name is admitted, with the roles and capabilities it claims; ' +
+  'for local development only (a mesh is closed with credentials: docs/security.md)'
+
 async function readJson (path: string, what: string): Promise<unknown> {
   try {
     return JSON.parse(await readFile(path, 'utf8'))
@@ -42,9 +56,10 @@ async function readJson (path: string, what: string): Promise<unknown> {
 export async function loadSecurity (config: AgentConfig, peerId: string, keyGiven: boolean): Promise<Security> {
   const sec = config.security
   if (sec.mode === 'open') return {}
-  if (sec.credential === undefined) throw new ConfigError(`security.mode "closed" needs security.credential (--credential <file>): ${HOW_TO_GET}`)
+  if (sec.credential === undefined) throw new ConfigError(howToClose(config.mesh))
   if (config.identity === undefined && !keyGiven) {
-    throw new ConfigError('security.mode "closed" needs an identity file (--identity <file>): a credential names one peer id, and a fresh identity is another each start')
+    throw new ConfigError('security.mode "closed" needs an identity file (--identity <file>): a credential names one peer id, and a fresh identity is another each start ' +
+      '(--open, for local development only, needs neither)')
   }
   const raw = await readJson(sec.credential, 'credential file')
   const issuer = typeof raw === 'object' && raw !== null ? String((raw as { issuer?: unknown }).issuer) : ''
@@ -120,7 +135,13 @@ export class Admission {
   }
 
   start (): void {
-    if (!this.closed || this.running) return
+    if (!this.closed) {
+      // A client is short-lived and prints answers, not warnings: its open mode is said at info.
+      if (!this.running) this.init.log[this.init.config.client ? 'info' : 'warn'](OPEN_MODE_WARNING)
+      this.running = true
+      return
+    }
+    if (this.running) return
     this.running = true
     const { libp2p } = this.init
     libp2p.addEventListener('connection:open', this.onConnect)
@@ -143,6 +164,7 @@ export class Admission {
   stop (): void {
     if (!this.running) return
     this.running = false
+    if (!this.closed) return
     const { libp2p } = this.init
     libp2p.removeEventListener('connection:open', this.onConnect)
     libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
@@ -191,8 +213,8 @@ export class Admission {
   /** The credential an admitted peer showed. */
   credentialOf (peer: string): Credential | undefined { return this.admitted.get(peer) }
 
-  health (): { mode: 'open' | 'closed', issuer?: string, admitted?: number, revocationsIssuedAt?: number } {
-    if (!this.closed) return { mode: 'open' }
+  health (): { mode: 'open' | 'closed', warning?: string, issuer?: string, admitted?: number, revocationsIssuedAt?: number } {
+    if (!this.closed) return { mode: 'open', warning: OPEN_MODE_WARNING }
     const list = this.revocations.current
     return { mode: 'closed', issuer: this.own.issuer, admitted: this.admitted.size, ...(list !== undefined ? { revocationsIssuedAt: list.issuedAt } : {}) }
   }
