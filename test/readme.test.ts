@@ -174,7 +174,7 @@ test('as the README says: packed, installed into a project, imported, its CLI ru
     await writeFile(join(project, 'calc.mjs'), calc.code)
     const mesh = uniqueMesh()
     let adder: AgentNode | undefined
-    const p = new Proc([join(project, 'calc.mjs')], { AGENTMESH_MESH: mesh, AGENTMESH_MDNS: 'false', AGENTMESH_LISTEN: '/ip4/127.0.0.1/tcp/0', AGENTMESH_LOG_LEVEL: 'warn' })
+    const p = new Proc([join(project, 'calc.mjs')], { AGENTMESH_MESH: mesh, AGENTMESH_MDNS: 'false', AGENTMESH_LISTEN: '/ip4/127.0.0.1/tcp/0', AGENTMESH_LOG_LEVEL: 'warn', AGENTMESH_SECURITY_MODE: 'open' })
     try {
       adder = await createAgentNode(nodeOptions(mesh, { name: 'adder', capabilities: ['math'], bootstrap: [] }))
       const Add = defineCommand('math.add', { request: z.object({ a: z.number(), b: z.number() }), response: z.object({ sum: z.number() }) })
