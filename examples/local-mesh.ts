@@ -8,7 +8,7 @@
 // directory removed when it stops.
 //   node dist/examples/local-mesh.js [--agents 5] [--duration SECONDS] [--verbose]
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -29,8 +29,11 @@ const agentScript = fileURLToPath(new URL('./demo-agent.js', import.meta.url))
 // commands of installed packages) and would fetch whatever the registry calls agentmesh instead.
 const cliPath = fileURLToPath(new URL('../node/cli/main.js', import.meta.url))
 const cli = `node ${relative(process.cwd(), cliPath)}`
-// The owner key, the mesh key and the credentials: the demo's own, gone with it.
-const keys = mkdtempSync(join(tmpdir(), 'agentmesh-demo-'))
+// The owner key, the mesh key and the credentials: the demo's own, gone with it. Named after the
+// mesh (not random), so the commands the demo prints keep one shape from run to run.
+const keys = join(tmpdir(), `agentmesh-${values.mesh}`)
+rmSync(keys, { recursive: true, force: true })
+mkdirSync(keys, { mode: 0o700 })
 const file = (name: string): string => join(keys, name)
 /** The flags that make a node (or a client) of this closed mesh. */
 const closedFlags = (who: string): string => `--identity ${file(`${who}.json`)} --credential ${file(`${who}.cred.json`)} --psk ${file('mesh.psk')}`

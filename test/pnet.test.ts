@@ -35,7 +35,8 @@ test('pnet: the same mesh key connects, another key or none completes no handsha
       await waitFor(() => a.peers().some(p => p.name === 'b') && b.peers().some(p => p.name === 'a'), 'a and b, with one key, to see each other')
 
       for (const [name, psk] of [['other-key', k2], ['no-key', undefined]] as const) {
-        const x = await createAgentNode(opts(psk, { name, bootstrap: [a.addresses()[0]], connections: { bootstrapInitialDelayMs: 100, bootstrapMaxDelayMs: 200 } }))
+        const retry = { bootstrapInitialDelayMs: 100, bootstrapMaxDelayMs: 200 }
+        const x = await createAgentNode(opts(psk, { name, bootstrap: [a.addresses()[0]], connections: retry }))
         nodes.push(x)
         let failures = 0
         x.addEventListener('bootstrap:error', () => { failures++ })
