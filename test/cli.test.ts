@@ -144,11 +144,11 @@ test('a bad config file, a bad variable or a public debug address without a toke
     assert.match(p.stderr, /rpc\.timeoutMs: .*(from file .*bad\.json)/)
     assert.match(p.stderr, /colour: unknown key/)
 
-    const e = new Proc([CLI, 'start', '--no-mdns'], { AGENTMESH_PUBSUB_BATCH_WINDOW_MS: 'fast' })
+    const e = new Proc([CLI, 'start', '--open', '--no-mdns'], { AGENTMESH_PUBSUB_BATCH_WINDOW_MS: 'fast' })
     assert.equal(await e.exited(), 2)
     assert.match(e.stderr, /pubsub\.batchWindowMs: .*environment AGENTMESH_PUBSUB_BATCH_WINDOW_MS/)
 
-    const d = new Proc([CLI, 'start', '--no-mdns', '--debug', '0.0.0.0:0'])
+    const d = new Proc([CLI, 'start', '--open', '--no-mdns', '--debug', '0.0.0.0:0'])
     assert.equal(await d.exited(), 2)
     assert.match(d.stderr, /debugToken/)
   })
