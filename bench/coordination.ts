@@ -47,6 +47,7 @@ function startProc (i: number, dir: string, ports: number[]): Proc {
     AGENTMESH_LISTEN: `/ip4/127.0.0.1/tcp/${ports[i]}`,
     AGENTMESH_BOOTSTRAP: ports.filter((_, j) => j !== i).map(p => `/ip4/127.0.0.1/tcp/${p}`).join(','),
     AGENTMESH_MDNS: 'false',
+    AGENTMESH_SECURITY_MODE: 'open',
     AGENTMESH_LOG_LEVEL: 'error',
     AGENTMESH_COORDINATION_BOOTSTRAP_EXPECT: String(ports.length)
   })
@@ -123,7 +124,7 @@ async function failover (kills: number, n: number): Promise<number[]> {
 
 async function rounds (count: number, agents: number): Promise<{ p50: number, p99: number, seqRate: number, rate: number }> {
   const mesh = `round${process.pid}`
-  const opts = { mesh, mdns: false, logLevel: 'silent' as const, listen: ['/ip4/127.0.0.1/tcp/0'], coordination: { bootstrapExpect: 1 } }
+  const opts = { mesh, mdns: false, security: { mode: 'open' as const }, logLevel: 'silent' as const, listen: ['/ip4/127.0.0.1/tcp/0'], coordination: { bootstrapExpect: 1 } }
   const coordinator = await createAgentNode({ ...opts, name: 'coordinator' })
   await coordinator.start()
   await coordinator.coordinatorElected({ signal: AbortSignal.timeout(10_000) })
@@ -140,7 +141,7 @@ async function rounds (count: number, agents: number): Promise<{ p50: number, p9
       local.push(n)
       targets.push(n.peerId)
     } else {
-      const p = spawnAgent({ AGENTMESH_NAME: `agent${i}`, AGENTMESH_MESH: mesh, AGENTMESH_LISTEN: '/ip4/127.0.0.1/tcp/0', AGENTMESH_BOOTSTRAP: coordinator.addresses()[0], AGENTMESH_MDNS: 'false', AGENTMESH_LOG_LEVEL: 'error', AGENTMESH_COORDINATION_ELIGIBLE: 'false' })
+      const p = spawnAgent({ AGENTMESH_NAME: `agent${i}`, AGENTMESH_MESH: mesh, AGENTMESH_LISTEN: '/ip4/127.0.0.1/tcp/0', AGENTMESH_BOOTSTRAP: coordinator.addresses()[0], AGENTMESH_MDNS: 'false', AGENTMESH_SECURITY_MODE: 'open', AGENTMESH_LOG_LEVEL: 'error', AGENTMESH_COORDINATION_ELIGIBLE: 'false' })
       procs.push(p)
       await until(() => p.peerId !== '', 'an agent process to start')
       targets.push(p.peerId)

@@ -33,7 +33,7 @@ const now = (): number => performance.timeOrigin + performance.now()
 
 const n = Number(values.agents)
 const mesh = `taskbench${process.pid}`
-const submitter = await createAgentNode({ name: 'submitter', mesh, mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'error', coordination: { eligible: false }, monitoring: { metricsIntervalMs: 0 } })
+const submitter = await createAgentNode({ name: 'submitter', mesh, mdns: false, security: { mode: 'open' }, listen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'error', coordination: { eligible: false }, monitoring: { metricsIntervalMs: 0 } })
 await submitter.start()
 const starts = new Map<string, number>()
 const debugUrls: string[] = []
@@ -61,6 +61,7 @@ for (let i = 0; i < n; i++) {
       AGENTMESH_LISTEN: '/ip4/127.0.0.1/tcp/0',
       AGENTMESH_BOOTSTRAP: submitter.addresses()[0],
       AGENTMESH_MDNS: 'false',
+      AGENTMESH_SECURITY_MODE: 'open',
       AGENTMESH_LOG_LEVEL: 'error',
       AGENTMESH_COORDINATION_BOOTSTRAP_EXPECT: String(Math.min(5, n)),
       AGENTMESH_MONITORING_METRICS_INTERVAL_MS: '0',

@@ -57,7 +57,7 @@ async function handle (m: Cmd): Promise<unknown> {
         // (1,000/s by default, docs/security.md) is off here; bench/flood.ts measures the limits.
         // BENCH_RPC (JSON merged into the rpc config) puts it back: '{"requestsPerSec":1000}'.
         const rpc = { requestsPerSec: 0, ...(process.env.BENCH_RPC !== undefined ? JSON.parse(process.env.BENCH_RPC) : {}) }
-        am = await createAgentNode({ mesh, name: `b${index}`, mdns: false, logLevel: 'warn', listen: ['/ip4/127.0.0.1/tcp/0'], connections: { targetPeers: 0, inboundConnectionThreshold: 1000 }, rpc, ...(process.env.BENCH_PUBSUB !== undefined ? { pubsub: JSON.parse(process.env.BENCH_PUBSUB) } : {}), ...(process.env.BENCH_DEBUG !== undefined || process.env.BENCH_EVENTS !== undefined ? { debug: '127.0.0.1:0' } : {}) })
+        am = await createAgentNode({ mesh, name: `b${index}`, mdns: false, security: { mode: 'open' }, logLevel: 'warn', listen: ['/ip4/127.0.0.1/tcp/0'], connections: { targetPeers: 0, inboundConnectionThreshold: 1000 }, rpc, ...(process.env.BENCH_PUBSUB !== undefined ? { pubsub: JSON.parse(process.env.BENCH_PUBSUB) } : {}), ...(process.env.BENCH_DEBUG !== undefined || process.env.BENCH_EVENTS !== undefined ? { debug: '127.0.0.1:0' } : {}) })
         am.handle('echo', (x) => x)
         await am.start()
         if (process.env.BENCH_EVENTS !== undefined && am.debugUrl !== undefined) {
@@ -171,7 +171,7 @@ async function handle (m: Cmd): Promise<unknown> {
       const lat: number[] = []
       for (let i = 0; i < m.times; i++) {
         if (impl === 'agentmesh') {
-          const n = await createAgentNode({ mesh, mdns: false, logLevel: 'warn', listen: ['/ip4/127.0.0.1/tcp/0'], connections: { targetPeers: 0 } })
+          const n = await createAgentNode({ mesh, mdns: false, security: { mode: 'open' }, logLevel: 'warn', listen: ['/ip4/127.0.0.1/tcp/0'], connections: { targetPeers: 0 } })
           await n.start()
           const t0 = performance.now()
           await n.dial(m.addr)

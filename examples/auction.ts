@@ -10,7 +10,10 @@ type Bid = z.infer<typeof Bid>
 
 export async function main (): Promise<void> {
   const mesh = `auction-${process.pid}`
-  const base = { mesh, mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'warn' as const }
+  // Open (nodes are closed by default): the agents of one example process trust each other, and
+  // credentials would be the longest part of it. A real mesh is closed: README "Security", and
+  // examples/local-mesh.ts, which makes its keys. Each node warns that it is open, on stderr.
+  const base = { mesh, mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'warn' as const, security: { mode: 'open' as const } }
   const dispatcher = await createAgentNode({ ...base, name: 'dispatcher' })
   await dispatcher.start()
   const couriers: AgentNode[] = []

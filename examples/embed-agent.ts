@@ -15,7 +15,10 @@ export async function main (): Promise<void> {
   const mesh = `embed-${process.pid}`
   // Two agents in one process here; in real use each is its own process (or host).
   // logLevel 'info' (the default) would also log joins and leaves as JSON on stderr.
-  const options: CreateAgentNodeOptions = { mesh, mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'warn' }
+  // Open (nodes are closed by default): the agents of one example process trust each other, and
+  // credentials would be the longest part of it. A real mesh is closed: README "Security", and
+  // examples/local-mesh.ts, which makes its keys. Each node warns that it is open, on stderr.
+  const options: CreateAgentNodeOptions = { mesh, mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'warn', security: { mode: 'open' } }
   const alice = await createAgentNode({ ...options, name: 'alice', capabilities: ['math'] })
   alice.handle(Add, ({ a, b }) => ({ sum: a + b })) // a and b are numbers, checked on arrival
   await alice.start()

@@ -3,9 +3,14 @@
 // rest to each other. Prints each agent's lines with its name: a few per 10 s (coordinator,
 // joins and leaves, pipeline results, one summary per agent), every message with --verbose.
 // The debug URLs and the commands to try come once the mesh is up, and again on Ctrl-C.
+// The mesh is closed, as a real one: the demo makes its own owner key, mesh key (pnet) and one
+// credential per agent (and one for the commands it suggests) with the CLI, in a temporary
+// directory removed when it stops.
 //   node dist/examples/local-mesh.js [--agents 5] [--duration SECONDS] [--verbose]
-import { spawn, type ChildProcess } from 'node:child_process'
-import { relative } from 'node:path'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { mkdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, relative } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -22,7 +27,16 @@ const count = Number(values.agents)
 const agentScript = fileURLToPath(new URL('./demo-agent.js', import.meta.url))
 // This checkout's CLI. Not `npx agentmesh`: in the repository npx would not find it (npx runs the
 // commands of installed packages) and would fetch whatever the registry calls agentmesh instead.
-const cli = `node ${relative(process.cwd(), fileURLToPath(new URL('../node/cli/main.js', import.meta.url)))}`
+const cliPath = fileURLToPath(new URL('../node/cli/main.js', import.meta.url))
+const cli = `node ${relative(process.cwd(), cliPath)}`
+// The owner key, the mesh key and the credentials: the demo's own, gone with it. Named after the
+// mesh (not random), so the commands the demo prints keep one shape from run to run.
+const keys = join(tmpdir(), `agentmesh-${values.mesh}`)
+rmSync(keys, { recursive: true, force: true })
+mkdirSync(keys, { mode: 0o700 })
+const file = (name: string): string => join(keys, name)
+/** The flags that make a node (or a client) of this closed mesh. */
+const closedFlags = (who: string): string => `--identity ${file(`${who}.json`)} --credential ${file(`${who}.cred.json`)} --psk ${file('mesh.psk')}`
 const colors = [31, 32, 33, 34, 35, 36, 91, 92, 93, 94]
 // How long the agents get to stop cleanly (leave announced, state written) before being killed.
 const STOP_GRACE_MS = 10_000
@@ -47,6 +61,9 @@ function startAgent (i: number, bootstrap: string | undefined): Promise<Ready> {
     // The agents print what they do; their JSON logs (stderr) only for warnings here.
     AGENTMESH_LOG_LEVEL: process.env.AGENTMESH_LOG_LEVEL ?? 'warn',
     AGENTMESH_ROLES: i === 0 ? 'bootstrap,agent' : 'agent',
+    AGENTMESH_IDENTITY: file(`${name}.json`),
+    AGENTMESH_SECURITY_CREDENTIAL: file(`${name}.cred.json`),
+    AGENTMESH_SECURITY_PSK: file('mesh.psk'),
     DEMO_AGENTS: String(count),
     DEMO_VERBOSE: values.verbose ? '1' : '0',
     // The first agent also submits a small pipeline of tasks every 10 s.
@@ -85,10 +102,36 @@ function printEndpoints (header: string): void {
   console.log(`  curl ${first.debug}/peers`)
   console.log(`  ${cli} status ${first.debug}`)
   // The CLI logs at info by default: a dozen JSON lines around the one answer.
-  console.log(`  ${cli} request --mesh ${values.mesh} --no-mdns --log-level warn --bootstrap ${first.addresses[0]} ${other.name} demo.square '{"n":12}'`)
+  console.log(`  ${cli} request --mesh ${values.mesh} --no-mdns --log-level warn ${closedFlags('cli')} --bootstrap ${first.addresses[0]} ${other.name} demo.square '{"n":12}'`)
   // Stopping one agent shows a leave, and a new election if it was the coordinator.
   console.log(`  kill ${all[all.length - 1].pid}`)
   console.log('Ctrl-C stops the mesh. Every message: npm run demo -- --verbose\n')
+}
+
+/** One CLI command, as an operator would type it; its output only when it fails. */
+async function run (args: string[]): Promise<void> {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AGENTMESH_')))
+  await new Promise<void>((resolve, reject) => {
+    execFile(process.execPath, [cliPath, ...args], { env }, (err, _stdout, stderr) => {
+      if (err === null) resolve()
+      else reject(new Error(`agentmesh ${args.join(' ')}: ${stderr.trim() || err.message}`))
+    })
+  })
+}
+
+/**
+ * What the mesh owner does once (`mesh init`: owner key and mesh key), and for each agent (an
+ * identity, then a credential for it). The credentials carry the roles and capabilities the agents
+ * are seen with: in a closed mesh those are the credential's, not what an agent announces.
+ */
+async function makeKeys (): Promise<void> {
+  await run(['mesh', 'init', '--mesh', values.mesh, '--out', file('mesh-owner.json'), '--psk', file('mesh.psk')])
+  const who = [...Array.from({ length: count }, (_, i) => `agent-${i + 1}`), 'cli']
+  await Promise.all(who.map(async (name, i) => {
+    await run(['id', '--identity', file(`${name}.json`)])
+    const grant = name === 'cli' ? ['--roles', 'agent'] : ['--roles', i === 0 ? 'bootstrap,agent,coordinator' : 'agent,coordinator', '--capabilities', 'demo.square']
+    await run(['credential', 'issue', '--owner', file('mesh-owner.json'), '--identity', file(`${name}.json`), ...grant, '--ttl', '1d', '--out', file(`${name}.cred.json`)])
+  }))
 }
 
 async function stopAll (why: string, code = 0): Promise<void> {
@@ -106,6 +149,7 @@ async function stopAll (why: string, code = 0): Promise<void> {
   } else {
     console.log(`agentmesh: all ${agents.length} agents stopped`)
   }
+  rmSync(keys, { recursive: true, force: true })
   process.exit(done ? code : 1)
 }
 // A second Ctrl-C does not wait for the agents.
@@ -116,6 +160,8 @@ process.on('SIGINT', () => {
 process.on('SIGTERM', () => { void stopAll('SIGTERM') })
 
 try {
+  await makeKeys()
+  console.log(`agentmesh: mesh "${values.mesh}" is closed: its owner key, mesh key and credentials are in ${keys} (agentmesh mesh init, credential issue)`)
   const first = await startAgent(0, undefined)
   const rest = await Promise.all(Array.from({ length: count - 1 }, async (_, i) => {
     // Staggered: many Noise handshakes at once time out on a small host.

@@ -7,7 +7,10 @@ import { createAgentNode, type AgentNode, type LearningMetrics } from 'agentmesh
 
 export async function main (): Promise<void> {
   const mesh = `rollout-${process.pid}`
-  const base = { mesh, mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'warn' as const }
+  // Open (nodes are closed by default): the agents of one example process trust each other, and
+  // credentials would be the longest part of it. A real mesh is closed: README "Security", and
+  // examples/local-mesh.ts, which makes its keys. Each node warns that it is open, on stderr.
+  const base = { mesh, mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'warn' as const, security: { mode: 'open' as const } }
   const trainer = await createAgentNode({ ...base, name: 'trainer' })
   await trainer.start()
   const agents: AgentNode[] = []

@@ -16,13 +16,15 @@ const WORKER = fileURLToPath(new URL('./task-worker.js', import.meta.url))
 export async function main (): Promise<void> {
   const mesh = `pipeline-${process.pid}`
   // The submitter takes no part in elections and runs no tasks: the workers coordinate.
-  const me = await createAgentNode({ name: 'submitter', mesh, mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'warn', coordination: { eligible: false } })
+  // Open, it and its workers (AGENTMESH_SECURITY_MODE below): one program's processes on one host,
+  // and nodes are closed by default. A real mesh is closed: README "Security", examples/local-mesh.ts.
+  const me = await createAgentNode({ name: 'submitter', mesh, mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'warn', coordination: { eligible: false }, security: { mode: 'open' } })
   await me.start()
   const workers: ChildProcess[] = []
   try {
     for (let i = 1; i <= 3; i++) {
       const w = spawn(process.execPath, [WORKER, '--name', `worker-${i}`, '--bootstrap', me.addresses()[0]], {
-        env: { ...process.env, AGENTMESH_MESH: mesh, AGENTMESH_MDNS: 'false', AGENTMESH_LISTEN: '/ip4/127.0.0.1/tcp/0', AGENTMESH_LOG_LEVEL: 'warn', AGENTMESH_COORDINATION_BOOTSTRAP_EXPECT: '3' },
+        env: { ...process.env, AGENTMESH_MESH: mesh, AGENTMESH_MDNS: 'false', AGENTMESH_LISTEN: '/ip4/127.0.0.1/tcp/0', AGENTMESH_LOG_LEVEL: 'warn', AGENTMESH_COORDINATION_BOOTSTRAP_EXPECT: '3', AGENTMESH_SECURITY_MODE: 'open' },
         stdio: ['ignore', 'pipe', 'inherit']
       })
       createInterface({ input: w.stdout! }).on('line', (l) => { if (!l.startsWith('{')) console.log(`  ${l}`) })

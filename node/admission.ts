@@ -10,12 +10,13 @@
  * expires (`admission.expired`), and this node warns before its own expires and reports it
  * expired on /health (it keeps running: see `ownExpired`). Every decision goes to the audit sink.
  */
-import { readFile } from 'node:fs/promises'
 import { unwatchFile, watchFile } from 'node:fs'
 import type { Connection, Libp2p, PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { AgentConfig } from './config.js'
 import type { Logger } from './log.js'
+import { readFile } from 'node:fs/promises'
+import { HOW_TO_GET, OPEN_MODE_WARNING, type Security } from './security-load.js'
 import { ConfigError, NotAdmittedError } from '../protocols/core/errors.js'
 import { verifyCredential, type Credential } from '../protocols/admission/credential.js'
 import { RevocationList, Revocations, verifyRevocations } from '../protocols/admission/revocation.js'
@@ -26,52 +27,6 @@ import { CardExchange } from '../discovery/card.js'
 import { noAudit, type AuditEvent, type AuditSink } from '../protocols/core/audit.js'
 
 export const REVOCATIONS_TOPIC = defineTopic(REVOCATIONS_TOPIC_NAME, RevocationList)
-
-/** This node's own credential and the revocation list it was given, both checked. */
-export interface Security { credential?: Credential, revocations?: RevocationList }
-
-const HOW_TO_GET = 'ask the mesh owner for one: agentmesh credential issue --owner mesh-owner.json --peer <this peer id> --roles agent,coordinator --out cred.json'
-
-async function readJson (path: string, what: string): Promise<unknown> {
-  try {
-    return JSON.parse(await readFile(path, 'utf8'))
-  } catch (err) {
-    throw new ConfigError(`cannot read the ${what} ${path}: ${(err as Error).message}`, { cause: err })
-  }
-}
-
-/**
- * In closed mode, this node's credential (it must verify for this very peer id, or the node
- * refuses to start) and the revocation list of `security.revocations`; nothing in open mode.
- */
-export async function loadSecurity (config: AgentConfig, peerId: string, keyGiven: boolean): Promise<Security> {
-  const sec = config.security
-  if (sec.mode === 'open') return {}
-  if (sec.credential === undefined) throw new ConfigError(`security.mode "closed" needs security.credential (--credential <file>): ${HOW_TO_GET}`)
-  if (config.identity === undefined && !keyGiven) {
-    throw new ConfigError('security.mode "closed" needs an identity file (--identity <file>): a credential names one peer id, and a fresh identity is another each start')
-  }
-  const raw = await readJson(sec.credential, 'credential file')
-  const issuer = typeof raw === 'object' && raw !== null ? String((raw as { issuer?: unknown }).issuer) : ''
-  let revocations: RevocationList | undefined
-  if (sec.revocations !== undefined) revocations = await readRevocations(sec.revocations, { mesh: config.mesh, issuer })
-  const held = new Revocations()
-  if (revocations !== undefined) held.offer(revocations)
-  try {
-    const credential = await verifyCredential(raw, { issuer, mesh: config.mesh, subject: peerId, now: Date.now(), revoked: c => held.revoked(c) })
-    return { credential, ...(revocations !== undefined ? { revocations } : {}) }
-  } catch (err) {
-    throw new ConfigError(`credential ${sec.credential} does not admit this node (${peerId}): ${(err as Error).message}; ${HOW_TO_GET.replace('<this peer id>', peerId)}`, { cause: err })
-  }
-}
-
-async function readRevocations (path: string, trust: { mesh: string, issuer: string }): Promise<RevocationList> {
-  try {
-    return await verifyRevocations(await readJson(path, 'revocation list'), trust)
-  } catch (err) {
-    throw err instanceof ConfigError ? err : new ConfigError(`revocation list ${path}: ${(err as Error).message}`, { cause: err })
-  }
-}
 
 export interface AdmissionInit {
   libp2p: Libp2p
@@ -154,7 +109,13 @@ export class Admission {
   }
 
   start (): void {
-    if (!this.closed || this.running) return
+    if (!this.closed) {
+      // A client is short-lived and prints answers, not warnings: its open mode is said at info.
+      if (!this.running) this.init.log[this.init.config.client ? 'info' : 'warn'](OPEN_MODE_WARNING)
+      this.running = true
+      return
+    }
+    if (this.running) return
     this.running = true
     const { libp2p } = this.init
     libp2p.addEventListener('connection:open', this.onConnect)
@@ -222,6 +183,7 @@ export class Admission {
   stop (): void {
     if (!this.running) return
     this.running = false
+    if (!this.closed) return
     const { libp2p } = this.init
     libp2p.removeEventListener('connection:open', this.onConnect)
     libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
@@ -273,8 +235,8 @@ export class Admission {
   /** The credential an admitted peer showed. */
   credentialOf (peer: string): Credential | undefined { return this.admitted.get(peer) }
 
-  health (): { mode: 'open' | 'closed', issuer?: string, admitted?: number, revocationsIssuedAt?: number, credentialExpiresAt?: number, credentialExpired?: boolean } {
-    if (!this.closed) return { mode: 'open' }
+  health (): { mode: 'open' | 'closed', warning?: string, issuer?: string, admitted?: number, revocationsIssuedAt?: number, credentialExpiresAt?: number, credentialExpired?: boolean } {
+    if (!this.closed) return { mode: 'open', warning: OPEN_MODE_WARNING }
     const list = this.revocations.current
     const expired = this.ownExpired || this.own.expiresAt <= Date.now()
     return {

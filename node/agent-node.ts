@@ -25,7 +25,7 @@ import type { Startable } from '../protocols/core/service.js'
 import { AGENTMESH_VERSION } from '../protocols/core/version.js'
 import type { PublishOptions, Subscription, Topic } from '../protocols/pubsub/index.js'
 import { until } from './until.js'
-import { loadSecurity, type Security } from './admission.js'
+import { loadSecurity, type Security } from './security-load.js'
 import { RPC_PROTOCOL, type Command, type Handler, type RequestOptions, type SendResult } from '../protocols/rpc/index.js'
 import type { Envelope } from '../protocols/envelope/index.js'
 import { matches, type AgentQuery, type PeerInfo } from '../discovery/membership.js'
@@ -351,7 +351,11 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     }
   }
 
-  health (): Health & { security: ReturnType<NodeServices['admission']['health']> } {
+  /**
+   * `warnings`: what an operator should know is unsafe or unusual about this node, one sentence
+   * each (today: open mode); empty when there is nothing to say, so a program can test its length.
+   */
+  health (): Health & { security: ReturnType<NodeServices['admission']['health']>, warnings: string[] } {
     const peers = this.peers()
     const { pubsub } = this.s
     const status = this.state === 'started' ? (peers.length > 0 ? 'ok' : 'alone') : this.state === 'stopped' ? 'stopped' : 'starting'
@@ -360,6 +364,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     // deliver to this node: gossip mesh formation is the readiness that counts for pub-sub.
     const topicsWithoutMesh = subscriptions.filter(t => pubsub.subscribers(t).length > 0 && pubsub.meshPeers(t).length === 0)
     const { situation, reason, term, leader, inOffice, quorum } = this.coordination.status()
+    const security = this.s.admission.health()
     return {
       status,
       ready: { started: this.state === 'started', hasPeers: peers.length > 0, gossipMeshFormed: topicsWithoutMesh.length === 0, topicsWithoutMesh },
@@ -374,7 +379,8 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       subscriptions,
       commands: this.s.rpc.commands().filter(c => !c.startsWith('$')),
       coordination: { situation, reason, term, ...(leader !== undefined ? { leader } : {}), inOffice, quorum },
-      security: this.s.admission.health()
+      security,
+      warnings: security.warning !== undefined ? [security.warning] : []
     }
   }
 }

@@ -6,8 +6,8 @@
  * Each default is defined once, with its reason, in the constants file of the protocol it
  * belongs to (protocols/<name>/constants.ts, discovery/constants.ts); the schema imports it.
  * Only the node's own settings (connections, tracing, identity, ...) have their defaults here.
- * The timings of failure detection and election come from a named preset (node/presets.ts)
- * unless given explicitly.
+ * The timings of failure detection and election, and the security mode, come from a named
+ * preset (node/presets.ts) unless given explicitly.
  */
 import { readFile } from 'node:fs/promises'
 import { z } from 'zod'
@@ -162,8 +162,8 @@ export const CoordinationConfig = z.strictObject({
 /** The configuration as given, before the preset fills the timings not given. */
 export const ConfigObject = z.strictObject({
   /**
-   * Named timings (node/presets.ts): 'local' (one host, tests), 'lan' (the defaults), 'wan'
-   * (real networks). A timing given explicitly wins over the preset's.
+   * Named timings and security mode (node/presets.ts): 'local' (one host, tests; open), 'lan'
+   * (the defaults; closed), 'wan' (real networks; closed). A value given explicitly wins over the preset's.
    */
   preset: z.enum(PRESET_NAMES).default(DEFAULT_PRESET),
   /** A readable name for this agent; defaults to "agent-" and the end of its peer id. */

@@ -1,11 +1,12 @@
 /**
- * Named sets of timings, like memberlist's DefaultLocalConfig / DefaultLANConfig /
- * DefaultWANConfig: the config key `preset` (flag `--preset`, variable AGENTMESH_PRESET) picks
- * one, and any timing given explicitly (file, environment, flags, options) wins over it.
+ * Named sets of timings and the security mode, like memberlist's DefaultLocalConfig /
+ * DefaultLANConfig / DefaultWANConfig: the config key `preset` (flag `--preset`, variable
+ * AGENTMESH_PRESET) picks one, and any value given explicitly (file, environment, flags,
+ * options) wins over it.
  *
- *   lan    the defaults: agents on one network, round trips under a few ms.
- *   local  agents on one host, and the tests: fast failure detection and elections.
- *   wan    agents across real networks: round trips of 50-300 ms, loss, and pauses.
+ *   lan    the defaults: agents on one network, round trips under a few ms; closed.
+ *   local  agents on one host, and the tests: fast failure detection and elections; open.
+ *   wan    agents across real networks: round trips of 50-300 ms, loss, and pauses; closed.
  *
  * A preset sets the same keys whatever its name, so changing presets changes every timing.
  */
@@ -16,8 +17,13 @@ import type { MemberTimings } from '../discovery/member-timings.js'
 export const PRESET_NAMES = ['local', 'lan', 'wan'] as const
 export type PresetName = typeof PRESET_NAMES[number]
 
-/** The keys a preset sets: the timings of failure detection and of the coordinator election. */
+/** The keys a preset sets: the timings of failure detection and of the coordinator election, and the security mode. */
 export interface Preset {
+  /**
+   * Closed unless the preset is `local`: one host, where development and tests run without keys
+   * (docs/security.md "Modes"); an explicit `security.mode` (`--open`, `--credential`) wins.
+   */
+  security: { mode: 'open' | 'closed' }
   membership: Omit<MemberTimings, 'confirmationsForMin'>
   coordination: {
     heartbeatIntervalMs: number
@@ -29,6 +35,7 @@ export interface Preset {
 
 /** The defaults, each explained where it is defined (discovery/ and coordination/constants.ts). */
 const lan: Preset = {
+  security: { mode: 'closed' },
   membership: {
     heartbeatIntervalMs: membership.DEFAULT_HEARTBEAT_INTERVAL_MS,
     probeIntervalMs: membership.DEFAULT_PROBE_INTERVAL_MS,
@@ -52,6 +59,8 @@ const lan: Preset = {
  * stops is offline in about a second and a coordinator is replaced in under one.
  */
 const local: Preset = {
+  // Open: a local try and the tests need no owner key or credentials; the node warns that it is.
+  security: { mode: 'open' },
   membership: {
     heartbeatIntervalMs: 200,
     probeIntervalMs: 200,
@@ -78,6 +87,7 @@ const local: Preset = {
  * retransmission (1 s and more), and gossip that needs several rounds to reach everyone.
  */
 const wan: Preset = {
+  security: { mode: 'closed' },
   membership: {
     // Half the gossip of a LAN: heartbeats cross slow and metered links; still several per suspicion.
     heartbeatIntervalMs: 2_000,
@@ -108,6 +118,7 @@ const wan: Preset = {
 export const presets: Readonly<Record<PresetName, Readonly<Preset>>> = Object.freeze({ local: frozen(local), lan: frozen(lan), wan: frozen(wan) })
 
 function frozen (p: Preset): Readonly<Preset> {
+  Object.freeze(p.security)
   Object.freeze(p.membership)
   Object.freeze(p.coordination)
   return Object.freeze(p)

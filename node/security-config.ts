@@ -7,11 +7,17 @@ import { DEFAULT_ADMISSION_TIMEOUT_MS, DEFAULT_AUDIT_KEEP, DEFAULT_KEY_GRACE_MS,
 
 export const SecurityConfig = z.strictObject({
   /**
-   * 'open' admits any peer of the mesh name (local development, the default for now); 'closed'
-   * admits only peers that show a credential of this node's own mesh owner, and needs one.
+   * 'closed' (the default, and the `lan` and `wan` presets') admits only peers that show a
+   * credential of this node's own mesh owner, and needs one to start; 'open' (`--open`, the `local`
+   * preset) admits any peer that knows the mesh name: local development and tests, said in a
+   * warning at start and on /health. The preset sets it unless given (node/presets.ts).
    */
-  mode: z.enum(['open', 'closed']).default('open'),
-  /** Path of this node's credential file (`agentmesh credential issue`); required when closed. */
+  mode: z.enum(['open', 'closed']).default('closed'),
+  /**
+   * Path of this node's credential file (`agentmesh credential issue`); required when closed.
+   * Checked when the node is created (node/admission.ts loadSecurity), not here: a configuration
+   * without one still parses, so its defaults can be shown, and the refusal can say how to get one.
+   */
   credential: z.string().min(1).optional(),
   /** Path of a signed revocation list (`agentmesh credential revoke`), spread to the mesh at start. */
   revocations: z.string().min(1).optional(),
@@ -30,8 +36,5 @@ export const SecurityConfig = z.strictObject({
   keyRotationMs: z.number().int().min(1_000).max(366 * 24 * 3_600_000).default(DEFAULT_KEY_ROTATION_MS),
   /** A replaced content key still opens payloads this long, for messages in flight and late readers. */
   keyGraceMs: z.number().int().min(0).max(30 * 24 * 3_600_000).default(DEFAULT_KEY_GRACE_MS)
-}).refine(s => s.mode === 'open' || s.credential !== undefined, {
-  path: ['credential'],
-  message: 'security.mode "closed" needs a credential: ask the mesh owner to run `agentmesh credential issue --peer <your peer id>` and give its file'
 })
 export type SecurityConfig = z.output<typeof SecurityConfig>

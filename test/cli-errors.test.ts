@@ -38,7 +38,7 @@ test('usage errors exit 2: unknown flag, missing argument, bad JSON payload, not
 
 test('a bootstrap address where nothing listens: the connection error is said, exit 1, not "no agent named"', async () => {
   const port = await freePort()
-  const p = new Proc([CLI, 'request', '--no-mdns', '--bootstrap', `/ip4/127.0.0.1/tcp/${port}`, 'a2', 'echo', '1'])
+  const p = new Proc([CLI, 'request', '--open', '--no-mdns', '--bootstrap', `/ip4/127.0.0.1/tcp/${port}`, 'a2', 'echo', '1'])
   assert.equal(await p.exited(), 1, p.stderr)
   const said = p.stderr.split('\n').filter(l => l.startsWith('agentmesh:'))
   assert.equal(said.length, 1, p.stderr)
@@ -49,7 +49,7 @@ test('a bootstrap address where nothing listens: the connection error is said, e
 
   // pub and sub say the same instead of waiting
   for (const args of [['pub', 'topic', '1'], ['sub', 'topic']]) {
-    const q = new Proc([CLI, args[0], '--no-mdns', '--bootstrap', `/ip4/127.0.0.1/tcp/${port}`, ...args.slice(1)])
+    const q = new Proc([CLI, args[0], '--open', '--no-mdns', '--bootstrap', `/ip4/127.0.0.1/tcp/${port}`, ...args.slice(1)])
     assert.equal(await q.exited(), 1, `${args[0]}: ${q.stderr}`)
     assert.match(q.stderr, /agentmesh: COM002 ConnectionError: cannot reach the mesh: .*ECONNREFUSED/)
   }
@@ -59,7 +59,7 @@ test('a bootstrap address with the wrong peer id: the identity mismatch is said,
   const [a, other] = await startMesh(2)
   try {
     const addr = a.addresses()[0].replace(a.peerId, other.peerId)
-    const p = new Proc([CLI, 'request', '--no-mdns', '--mesh', a.health().mesh, '--bootstrap', addr, a.peerId, 'echo', '1'])
+    const p = new Proc([CLI, 'request', '--open', '--no-mdns', '--mesh', a.health().mesh, '--bootstrap', addr, a.peerId, 'echo', '1'])
     assert.equal(await p.exited(), 1, p.stderr)
     assert.match(p.stderr, /agentmesh: COM002 ConnectionError: cannot reach the mesh: .*does not match/)
     assert.doesNotMatch(p.stderr, STACK)
@@ -71,7 +71,7 @@ test('a bootstrap address with the wrong peer id: the identity mismatch is said,
 test('an unknown agent name lists the agents seen, exit 1', async () => {
   const nodes = await startMesh(2)
   try {
-    const p = new Proc([CLI, 'request', '--no-mdns', '--mesh', nodes[0].health().mesh, '--bootstrap', nodes[0].addresses()[0], 'a9', 'echo', '1'])
+    const p = new Proc([CLI, 'request', '--open', '--no-mdns', '--mesh', nodes[0].health().mesh, '--bootstrap', nodes[0].addresses()[0], 'a9', 'echo', '1'])
     assert.equal(await p.exited(20_000), 1, p.stderr)
     assert.match(p.stderr, /^agentmesh: no agent named "a9"; agents seen: n0, n1$/m)
     assert.equal(p.lines.length, 0, 'nothing on stdout')
@@ -84,7 +84,7 @@ test('request, pub and status print no logs by default; -v, --log-level, AGENTME
   const nodes = await startMesh(1, () => ({ debug: '127.0.0.1:0' }))
   const [a] = nodes
   a.handle('echo', (req) => req)
-  const via = ['--no-mdns', '--mesh', a.health().mesh, '--bootstrap', a.addresses()[0]]
+  const via = ['--open', '--no-mdns', '--mesh', a.health().mesh, '--bootstrap', a.addresses()[0]]
   const logs = (p: Proc): string[] => p.stderr.split('\n').filter(l => l.startsWith('{') && l.includes('"msg":"node started"'))
   try {
     const quiet = new Proc([CLI, 'request', ...via, a.peerId, 'echo', '{"hi":1}'])
@@ -128,7 +128,7 @@ test('a listen address already in use: CFG001 naming the address, exit 2, no sta
   const nodes = await startMesh(1)
   try {
     const taken = nodes[0].addresses()[0].replace(/\/p2p\/.*$/, '')
-    const p = new Proc([CLI, 'start', '--no-mdns', '--listen', taken])
+    const p = new Proc([CLI, 'start', '--open', '--no-mdns', '--listen', taken])
     assert.equal(await p.exited(), 2, p.stderr)
     assert.ok(p.stderr.startsWith('agentmesh: CFG001'), p.stderr)
     assert.ok(p.stderr.includes(taken), 'the message names the address')

@@ -64,7 +64,7 @@ test('start through npm: when npm is killed (it does not pass the signal on), th
     const child = spawn(process.execPath, process.argv.slice(1), { stdio: 'inherit', env: { ...process.env, npm_command: 'exec' } })
     console.log(JSON.stringify({ event: 'child', pid: child.pid }))
     setInterval(() => {}, 1000)
-  `, CLI, 'start', '--json', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--mesh', uniqueMesh()])
+  `, CLI, 'start', '--open', '--json', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--mesh', uniqueMesh()])
   let pid: number | undefined
   try {
     pid = (await parent.json(o => o.event === 'child', 'the child pid')).pid as number

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { CLI, Proc, startMesh, stopAll, uniqueMesh, waitFor, withTempDir } from './helpers.js'
 
 async function startCli (args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ proc: Proc, ready: any }> {
-  const proc = new Proc([CLI, 'start', '--json', '--listen', '/ip4/127.0.0.1/tcp/0', ...args], env)
+  const proc = new Proc([CLI, 'start', '--open', '--json', '--listen', '/ip4/127.0.0.1/tcp/0', ...args], env)
   const ready = await proc.json(o => o.event === 'ready', 'the ready line')
   return { proc, ready }
 }
@@ -62,20 +62,20 @@ test('two CLI nodes find each other through --bootstrap; the debug endpoint show
     assert.match(table.lines[3], /^a1\s+agent\s+1\s+-\s/)
 
     // request by agent name, through the bootstrap node
-    const req = new Proc([CLI, 'request', '--json', '--mesh', mesh, '--no-mdns', '--bootstrap', boot, 'a2', 'echo', '{"x":[1,2]}'])
+    const req = new Proc([CLI, 'request', '--open', '--json', '--mesh', mesh, '--no-mdns', '--bootstrap', boot, 'a2', 'echo', '{"x":[1,2]}'])
     const answer = await req.json(o => o.event === 'answer', 'the answer')
     assert.deepEqual(answer.answer, { x: [1, 2] })
     assert.equal(await req.exited(), 0)
 
-    const bad = new Proc([CLI, 'request', '--mesh', mesh, '--no-mdns', '--bootstrap', boot, a.ready.peerId, 'nothere'])
+    const bad = new Proc([CLI, 'request', '--open', '--mesh', mesh, '--no-mdns', '--bootstrap', boot, a.ready.peerId, 'nothere'])
     assert.equal(await bad.exited(), 1)
     assert.match(bad.stderr, /CMD001 UnknownCommandError/)
 
     // sub in one process, pub in another
-    const sub = new Proc([CLI, 'sub', '--json', '--mesh', mesh, '--no-mdns', '--bootstrap', boot, 'alerts', '--count', '2'])
+    const sub = new Proc([CLI, 'sub', '--open', '--json', '--mesh', mesh, '--no-mdns', '--bootstrap', boot, 'alerts', '--count', '2'])
     procs.push(sub)
     await sub.json(o => o.event === 'subscribed', 'the subscriber to start')
-    const pub = new Proc([CLI, 'pub', '--json', '--mesh', mesh, '--no-mdns', '--bootstrap', boot, 'alerts', '{"level":"high"}', '--count', '2'])
+    const pub = new Proc([CLI, 'pub', '--open', '--json', '--mesh', mesh, '--no-mdns', '--bootstrap', boot, 'alerts', '{"level":"high"}', '--count', '2'])
     const published = await pub.json(o => o.event === 'published', 'the publish')
     assert.equal(published.count, 2)
     assert.equal(await pub.exited(), 0)
@@ -144,11 +144,11 @@ test('a bad config file, a bad variable or a public debug address without a toke
     assert.match(p.stderr, /rpc\.timeoutMs: .*(from file .*bad\.json)/)
     assert.match(p.stderr, /colour: unknown key/)
 
-    const e = new Proc([CLI, 'start', '--no-mdns'], { AGENTMESH_PUBSUB_BATCH_WINDOW_MS: 'fast' })
+    const e = new Proc([CLI, 'start', '--open', '--no-mdns'], { AGENTMESH_PUBSUB_BATCH_WINDOW_MS: 'fast' })
     assert.equal(await e.exited(), 2)
     assert.match(e.stderr, /pubsub\.batchWindowMs: .*environment AGENTMESH_PUBSUB_BATCH_WINDOW_MS/)
 
-    const d = new Proc([CLI, 'start', '--no-mdns', '--debug', '0.0.0.0:0'])
+    const d = new Proc([CLI, 'start', '--open', '--no-mdns', '--debug', '0.0.0.0:0'])
     assert.equal(await d.exited(), 2)
     assert.match(d.stderr, /debugToken/)
   })
@@ -159,7 +159,7 @@ test('structured logs: JSON lines on stderr with time, level, peer id and, per m
   const a = await startCli(['--name', 'log1', '--mesh', mesh, '--no-mdns', '--log-level', 'debug'])
   let b: Awaited<ReturnType<typeof startCli>> | undefined
   try {
-    const req = new Proc([CLI, 'request', '--mesh', mesh, '--no-mdns', '--log-level', 'silent', '--bootstrap', a.ready.addresses[0], a.ready.peerId, 'echo', '"hi"'])
+    const req = new Proc([CLI, 'request', '--open', '--mesh', mesh, '--no-mdns', '--log-level', 'silent', '--bootstrap', a.ready.addresses[0], a.ready.peerId, 'echo', '"hi"'])
     assert.equal(await req.exited(), 0, req.stderr)
     const lines = (): any[] => a.proc.stderr.split('\n').filter(l => l.startsWith('{')).map(l => JSON.parse(l))
     await waitFor(() => lines().some(l => l.msg === 'request received' && l.subject === 'echo'), 'the request to be logged')
@@ -190,7 +190,7 @@ test('tracing.otlpEndpoint: a node exports its spans over OTLP/HTTP, flushed whe
   const mesh = uniqueMesh()
   const a = await startCli(['--name', 'traced', '--mesh', mesh, '--no-mdns'], { AGENTMESH_TRACING_OTLP_ENDPOINT: endpoint, AGENTMESH_TRACING_SERVICE_NAME: 'agentmesh-test' })
   try {
-    const req = new Proc([CLI, 'request', '--mesh', mesh, '--no-mdns', '--log-level', 'silent', '--bootstrap', a.ready.addresses[0], a.ready.peerId, 'echo', '1'])
+    const req = new Proc([CLI, 'request', '--open', '--mesh', mesh, '--no-mdns', '--log-level', 'silent', '--bootstrap', a.ready.addresses[0], a.ready.peerId, 'echo', '1'])
     assert.equal(await req.exited(), 0, req.stderr)
     a.proc.child.kill('SIGTERM')
     assert.equal(await a.proc.exited(), 0)

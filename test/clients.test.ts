@@ -67,7 +67,7 @@ interface Agent { proc: Proc, name: string, peerId: string, address: string, deb
 // The wan preset's election timeouts (2.5-5 s) ride out the event-loop stalls of fifty node
 // processes starting on a small machine: a change of coordinator here is the clients' doing.
 async function startAgent (name: string, mesh: string, bootstrap?: string): Promise<Agent> {
-  const args = [CLI, 'start', '--json', '--name', name, '--mesh', mesh, '--no-mdns', '--preset', 'wan', '--listen', '/ip4/127.0.0.1/tcp/0', '--debug', '127.0.0.1:0']
+  const args = [CLI, 'start', '--open', '--json', '--name', name, '--mesh', mesh, '--no-mdns', '--preset', 'wan', '--listen', '/ip4/127.0.0.1/tcp/0', '--debug', '127.0.0.1:0']
   const proc = new Proc(bootstrap !== undefined ? [...args, '--bootstrap', bootstrap] : args)
   const ready = await proc.json(o => o.event === 'ready', `${name}'s ready line`)
   return { proc, name, peerId: ready.peerId, address: ready.addresses[0], debug: ready.debug }
@@ -115,7 +115,7 @@ test('fifty CLI requests, some concurrent and some killed mid-way, leave a three
     for (let batch = 0; batch < 10; batch++) {
       const procs = Array.from({ length: 5 }, (_, i) => {
         const to = agents[(batch + i) % 3]
-        const p = new Proc([CLI, 'request', '--mesh', mesh, '--no-mdns', '--bootstrap', agents[(batch + i + 1) % 3].address, to.name, 'echo', `{"n":${batch * 5 + i}}`])
+        const p = new Proc([CLI, 'request', '--open', '--mesh', mesh, '--no-mdns', '--bootstrap', agents[(batch + i + 1) % 3].address, to.name, 'echo', `{"n":${batch * 5 + i}}`])
         clients.push(p)
         return { p, n: batch * 5 + i }
       })

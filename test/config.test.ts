@@ -87,13 +87,17 @@ test('a preset\'s timings apply: local is the fast one the tests use, wan the sl
   assert.equal(local.coordination.electionTimeoutMaxMs, 600)
   const wan = parseConfig({ preset: 'wan' })
   assert.deepEqual(pick(wan, presets.wan), presets.wan)
-  for (const [group, values] of Object.entries(presets.wan)) {
+  // The timings only: the security mode is no duration (closed in lan and wan, open in local).
+  for (const [group, values] of Object.entries(presets.wan).filter(([g]) => g !== 'security')) {
     for (const [key, v] of Object.entries(values)) {
       const lan = (presets.lan as any)[group][key]
       assert.ok(v >= lan, `wan ${group}.${key} is no shorter than lan's`)
       assert.ok(lan >= (presets.local as any)[group][key], `lan ${group}.${key} is no shorter than local's`)
     }
   }
+  assert.deepEqual([presets.local.security.mode, presets.lan.security.mode, presets.wan.security.mode], ['open', 'closed', 'closed'])
+  assert.equal(parseConfig({}).security.mode, 'closed', 'closed by default')
+  assert.equal(parseConfig({ preset: 'local', security: { mode: 'closed', credential: 'c.json' } }).security.mode, 'closed', 'an explicit mode wins over the preset')
   // Keys a preset does not set keep their defaults.
   assert.equal(local.coordination.bootstrapExpect, coordination.DEFAULT_BOOTSTRAP_EXPECT)
   assert.equal(wan.rpc.timeoutMs, rpc.DEFAULT_REQUEST_TIMEOUT_MS)
@@ -143,10 +147,11 @@ test('an unknown preset is CFG001, naming the key and its source; AGENTMESH_TEST
 
 test('the README\'s table of presets is the presets\' values', async () => {
   const readme = await readFile(join(DIST, '..', 'README.md'), 'utf8')
-  const rows = new Map([...readme.matchAll(/^\| (\w+\.\w+) \| (\d+) \| (\d+) \| (\d+) \|$/gm)].map(m => [m[1], m.slice(2).map(Number)]))
+  // Timings, and the security mode (`open` in local, `closed` in the others).
+  const rows = new Map([...readme.matchAll(/^\| (\w+\.\w+) \| `?(\d+|open|closed)`? \| `?(\d+|open|closed)`? \| `?(\d+|open|closed)`? \|$/gm)].map(m => [m[1], m.slice(2)]))
   for (const [group, values] of Object.entries(presets.lan)) {
     for (const key of Object.keys(values)) {
-      const v = (name: 'local' | 'lan' | 'wan'): number => (presets[name] as any)[group][key]
+      const v = (name: 'local' | 'lan' | 'wan'): string => String((presets[name] as any)[group][key])
       assert.deepEqual(rows.get(`${group}.${key}`), [v('local'), v('lan'), v('wan')], `README row for ${group}.${key}`)
     }
   }

@@ -138,7 +138,8 @@ test('the image\'s files alone run: its environment starts a node, its HEALTHCHE
       AGENTMESH_IDENTITY: join(dir, 'identity.json'),
       AGENTMESH_LISTEN: '/ip4/127.0.0.1/tcp/0,/ip4/127.0.0.1/tcp/0/ws'
     }
-    const env = { ...image, AGENTMESH_DEBUG: `0.0.0.0:${debugPort}`, AGENTMESH_DEBUG_TOKEN: token, AGENTMESH_MESH: mesh }
+    // compose.yaml runs open (a local try: nodes are closed by default, and compose makes no credentials).
+    const env = { ...image, AGENTMESH_DEBUG: `0.0.0.0:${debugPort}`, AGENTMESH_DEBUG_TOKEN: token, AGENTMESH_MESH: mesh, AGENTMESH_SECURITY_MODE: 'open' }
     const node = new Proc([cli, 'start', '--json', '--name', 'bootstrap', '--roles', 'bootstrap,agent', '--no-mdns'], env)
     try {
       const ready = await node.json(o => o.event === 'ready', 'the ready line')
@@ -154,7 +155,7 @@ test('the image\'s files alone run: its environment starts a node, its HEALTHCHE
       // `docker compose run --rm cli request bootstrap echo ...`: the cli service's environment,
       // its bootstrap address (/dns4/bootstrap/tcp/7001 on the compose network) made local.
       const tcp = (ready.addresses as string[]).find(a => !a.includes('/ws/'))!.replace(/\/p2p\/.*$/, '')
-      const cliEnv = { ...image, AGENTMESH_IDENTITY: join(dir, 'cli-identity.json'), AGENTMESH_DEBUG: `127.0.0.1:${debugPort + 1}`, AGENTMESH_MESH: mesh, AGENTMESH_BOOTSTRAP: tcp }
+      const cliEnv = { ...image, AGENTMESH_IDENTITY: join(dir, 'cli-identity.json'), AGENTMESH_DEBUG: `127.0.0.1:${debugPort + 1}`, AGENTMESH_MESH: mesh, AGENTMESH_BOOTSTRAP: tcp, AGENTMESH_SECURITY_MODE: 'open' }
       const request = new Proc([cli, 'request', '--log-level', 'silent', '--no-mdns', 'bootstrap', 'echo', '"from the cli service"'], cliEnv)
       assert.equal(await request.exited(30_000), 0, request.stderr)
       assert.equal(JSON.parse(request.lines.join('\n')), 'from the cli service')

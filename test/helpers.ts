@@ -52,8 +52,10 @@ export async function sleep (ms: number): Promise<void> {
 }
 
 export function nodeOptions (mesh: string, extra: CreateAgentNodeOptions = {}): CreateAgentNodeOptions {
-  // Quiet unless a test asks: the log lines of many nodes would bury the test report.
-  return { mesh, mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'silent', ...extra }
+  // Quiet unless a test asks: the log lines of many nodes would bury the test report. Open, said
+  // here rather than by the local preset, so the tests keep the timings they were written for
+  // (lan's, unless they give a preset); a test of a closed mesh gives its own `security`.
+  return { mesh, mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'silent', security: { mode: 'open' }, ...extra }
 }
 
 /** Start n nodes, each bootstrapping from the first, and wait until every one sees n-1 agents. */
@@ -82,9 +84,9 @@ export class Proc {
   stderr = ''
   private readonly listeners = new Set<() => void>()
 
-  constructor (args: string[], env: NodeJS.ProcessEnv = {}) {
+  constructor (args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string) {
     const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AGENTMESH_')))
-    this.child = spawn(process.execPath, args, { env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    this.child = spawn(process.execPath, args, { env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...(cwd !== undefined ? { cwd } : {}) })
     createInterface({ input: this.child.stdout! }).on('line', (l) => { this.lines.push(l); for (const f of this.listeners) f() })
     this.child.stderr!.on('data', (d) => { this.stderr += String(d) })
   }

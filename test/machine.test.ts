@@ -114,7 +114,7 @@ test('a node started in a cgroup of 1.5 CPUs and 1.5 GB announces 1 core and 1.5
   let limited: Proc | undefined
   try {
     await watcher.start()
-    limited = new Proc(['--import', JOIN_CGROUP, CLI, 'start', '--json', '--name', 'limited', '--mesh', mesh, '--no-mdns', '--log-level', 'silent',
+    limited = new Proc(['--import', JOIN_CGROUP, CLI, 'start', '--open', '--json', '--name', 'limited', '--mesh', mesh, '--no-mdns', '--log-level', 'silent',
       '--listen', '/ip4/127.0.0.1/tcp/0', '--bootstrap', watcher.addresses()[0]!], { AGENTMESH_TEST_CGROUP_PROCS: cgroup.procsFiles.join(',') })
     await limited.json(o => o.event === 'ready', 'the limited node to be ready')
     await waitFor(() => watcher.findAgents({ name: 'limited' }).length > 0, 'the watcher to see the limited node')

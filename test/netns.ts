@@ -211,6 +211,8 @@ export class NetnsLab {
         AGENTMESH_MDNS: 'false',
         AGENTMESH_DEBUG: '127.0.0.1:0',
         AGENTMESH_LOG_LEVEL: 'warn',
+        // A lab of one owner's hosts: open (nodes are closed by default), the warning it logs aside.
+        AGENTMESH_SECURITY_MODE: 'open',
         ...env
       })
       this.agents[i] = agent

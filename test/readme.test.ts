@@ -86,7 +86,8 @@ async function printed (p: Proc, line: string | RegExp, what: string, timeoutMs 
 const RUNS: Record<string, (js: string) => Promise<void>> = {
   // Twice, the second joining through the address the first prints; both stop at Ctrl-C.
   'calc.ts': async (js) => {
-    const env = { AGENTMESH_MESH: uniqueMesh(), AGENTMESH_MDNS: 'false', AGENTMESH_LISTEN: '/ip4/127.0.0.1/tcp/0', AGENTMESH_LOG_LEVEL: 'warn' }
+    // Open, as calc.ts's first line runs it (a local try; closed needs a credential per agent).
+    const env = { AGENTMESH_MESH: uniqueMesh(), AGENTMESH_MDNS: 'false', AGENTMESH_LISTEN: '/ip4/127.0.0.1/tcp/0', AGENTMESH_LOG_LEVEL: 'warn', AGENTMESH_SECURITY_MODE: 'open' }
     const procs: Proc[] = []
     try {
       const first = new Proc([js], { ...env, AGENTMESH_NAME: 'calc-1' })
@@ -174,7 +175,7 @@ test('as the README says: packed, installed into a project, imported, its CLI ru
     await writeFile(join(project, 'calc.mjs'), calc.code)
     const mesh = uniqueMesh()
     let adder: AgentNode | undefined
-    const p = new Proc([join(project, 'calc.mjs')], { AGENTMESH_MESH: mesh, AGENTMESH_MDNS: 'false', AGENTMESH_LISTEN: '/ip4/127.0.0.1/tcp/0', AGENTMESH_LOG_LEVEL: 'warn' })
+    const p = new Proc([join(project, 'calc.mjs')], { AGENTMESH_MESH: mesh, AGENTMESH_MDNS: 'false', AGENTMESH_LISTEN: '/ip4/127.0.0.1/tcp/0', AGENTMESH_LOG_LEVEL: 'warn', AGENTMESH_SECURITY_MODE: 'open' })
     try {
       adder = await createAgentNode(nodeOptions(mesh, { name: 'adder', capabilities: ['math'], bootstrap: [] }))
       const Add = defineCommand('math.add', { request: z.object({ a: z.number(), b: z.number() }), response: z.object({ sum: z.number() }) })

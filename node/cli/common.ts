@@ -36,7 +36,9 @@ export function nodeOptions (cmd: Command, kind: 'agent' | 'client' = 'agent'): 
   return cmd
     .option('--preset <name>', 'timings of failure detection and elections: local (one host) | lan (default) | wan')
     .option('--json', 'print one JSON object per line')
-    .option('--credential <file>', 'credential file from the mesh owner; joins a closed mesh (security.mode closed)')
+    .option('--credential <file>', 'credential file from the mesh owner (agentmesh credential issue): a node is closed by default and needs one, with --identity')
+    .option('--psk <file>', 'the mesh\'s pre-shared key (agentmesh mesh init writes mesh.psk): no handshake with a host without it')
+    .option('--open', 'open mode, for local development: no credential; any peer that knows the mesh name is admitted (security.mode open)')
     .option('--revocations <file>', 'signed revocation list to hold, spread and watch (agentmesh credential revoke --list)')
 }
 
@@ -49,10 +51,16 @@ export function flagsToConfig (o: Record<string, any>, extra: Record<string, unk
   }
   // commander sets mdns=true by default for --no-mdns; only an explicit --no-mdns is a flag.
   if (o.mdns === false) out.mdns = false
+  // Open admits anyone, a credential is shown only in a closed mesh: asking for both is a mistake to say, not to guess.
+  if (o.open === true && o.credential !== undefined) fail('--open and --credential contradict each other: an open node shows no credential (drop one)')
   // A credential is given to join a closed mesh: the flag closes this node's side too.
-  if (o.credential !== undefined || o.revocations !== undefined) {
-    out.security = { ...(o.credential !== undefined ? { mode: 'closed', credential: o.credential } : {}), ...(o.revocations !== undefined ? { revocations: o.revocations } : {}) }
+  const security: Record<string, unknown> = {
+    ...(o.open === true ? { mode: 'open' } : {}),
+    ...(o.credential !== undefined ? { mode: 'closed', credential: o.credential } : {}),
+    ...(o.psk !== undefined ? { psk: o.psk } : {}),
+    ...(o.revocations !== undefined ? { revocations: o.revocations } : {})
   }
+  if (Object.keys(security).length > 0) out.security = security
   return out
 }
 

@@ -27,12 +27,17 @@ export function startCommand (): Command {
         node.handle('info', () => node.health())
         await node.start()
         const debug = node.debugUrl ?? null
-        out({ event: 'ready', peerId: node.peerId, name: node.name, addresses: node.addresses(), debug },
+        const { warnings } = node.health()
+        const security = config.security.mode === 'open'
+          ? 'OPEN: any peer that knows the mesh name is admitted (local development only)'
+          : `closed: credential ${node.security.credential?.serial ?? '?'}${config.security.psk !== undefined ? ', mesh key' : ', no mesh key (--psk)'}`
+        out({ event: 'ready', peerId: node.peerId, name: node.name, addresses: node.addresses(), debug, security: config.security.mode, warnings },
           [
             `agentmesh ${node.name} ready`,
             `  peer id  ${node.peerId}`,
             ...node.addresses().map(a => `  listen   ${a}`),
-            `  debug    ${debug ?? '(off: --debug host:port)'}`
+            `  debug    ${debug ?? '(off: --debug host:port)'}`,
+            `  security ${security}`
           ].join('\n'))
         const quiet = printCoordinator(node, out)
         const stop = onSignals(async () => { quiet(); await node.stop() })
