@@ -70,6 +70,7 @@ export class Admission {
   private readonly expiries = new Map<string, () => void>()
   private ownTimers: Array<() => void> = []
   private ownExpired = false
+  private readonly listeners: Array<() => void> = []
   private readonly revocations = new Revocations()
   private running = false
   private unsubscribe?: () => void
@@ -214,8 +215,10 @@ export class Admission {
    */
   admitsGossip (propagator: string, publisher: string): 'accept' | 'ignore' | 'reject' {
     if (!this.closed) return 'accept'
-    if (this.refused.has(propagator) || this.distrusts(publisher)) return 'reject'
-    return this.admitted.has(propagator) ? 'accept' : 'ignore'
+    if (this.refused.has(propagator) || this.refused.has(publisher) || this.revocations.revoked({ serial: '', subject: publisher })) return 'reject'
+    // A publisher connected here whose card exchange is still running is no stranger yet: its
+    // gossip, first-hand or relayed by an admitted agent, is ignored, so the relay is not penalised.
+    return this.admitted.has(propagator) && (this.admitted.has(publisher) || !this.connected(publisher)) ? 'accept' : 'ignore'
   }
 
   /** The member view's `ignores`: heartbeats and probes of these peers count for nothing. */
@@ -223,6 +226,15 @@ export class Admission {
     if (!this.closed || this.admitted.has(peer)) return false
     return this.refused.has(peer) || this.revocations.revoked({ serial: '', subject: peer }) || this.connected(peer)
   }
+
+  /**
+   * Called when a peer is admitted or expelled: what `mayBeEligible` says of it changed, and the
+   * election (told of members only when their state changes) must read the member view again.
+   * An agent heard by gossip before its card exchange ended was told to it as not eligible.
+   */
+  onChange (listener: () => void): void { this.listeners.push(listener) }
+
+  private changed (): void { for (const l of this.listeners) l() }
 
   /** Closed mesh: only a peer whose credential grants the coordinator role may vote or be elected. */
   mayBeEligible (peer: string): boolean {
@@ -284,6 +296,7 @@ export class Admission {
       this.timers.delete(peer)
       this.init.log.debug({ peer, serial: c.serial, roles: c.roles }, 'peer admitted')
       // Both sides' exchanges show the credential: one line per admission, not two.
+      if (!again) this.changed()
       if (!again) this.audit({ kind: 'admission.admitted', peer, detail: { serial: c.serial, roles: c.roles.join(','), capabilities: c.capabilities.length, expiresAt: c.expiresAt } })
       return { roles: c.roles, capabilities: c.capabilities }
     } catch (err) {
@@ -322,7 +335,7 @@ export class Admission {
   }
 
   private expel (peer: string, reason: string): void {
-    this.admitted.delete(peer)
+    if (this.admitted.delete(peer)) this.changed()
     this.unexpire(peer)
     this.refused.add(peer)
     if (this.refused.size > MAX_REFUSED) this.refused.delete(this.refused.values().next().value as string)

@@ -277,6 +277,7 @@ export function buildOffice (
     members: memberView,
     audit
   })
+  s.admission.onChange(() => { coordination.refreshMembers() })
   coordination.addEventListener('rejected', (e) => { observer.rejected('coordination', e.detail) })
   coordination.addEventListener('directive', (e) => { observer.directive(e.detail) })
   coordination.addEventListener('error', (e) => { observer.error('coordination', e.detail.error) })

@@ -185,6 +185,9 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
     this.tellElection()
   }
 
+  /** Read the member view again: who may vote changed without a change of state (a credential shown). */
+  refreshMembers (): void { if (this.running) this.tellElection() }
+
   /** The election's view: agents alive (or only suspected), and those that announced they leave. */
   private tellElection (): void {
     const members = this.init.members.members()
