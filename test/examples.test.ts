@@ -34,7 +34,7 @@ const shape = (line: string): string => line.replace(/12D3KooW\S*/g, 'ID').repla
 /** The README's sample of the demo's output: the first block after its paragraph, less the elisions. */
 async function readmeSample (): Promise<string[]> {
   const readme = await readFile(join(DIST, '..', 'README.md'), 'utf8')
-  const after = readme.slice(readme.indexOf('Node 20 or 22. The demo prints'))
+  const after = readme.slice(readme.indexOf('Node 20 or 22. The demo'))
   const block = /```\n([^`]*)```/.exec(after)?.[1] ?? ''
   return block.split('\n').filter(l => l.trim() !== '' && l.trim() !== '...')
 }
