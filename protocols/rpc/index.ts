@@ -20,6 +20,7 @@ import * as limits from './constants.js'
 import { MAX_INBOUND_STREAMS, MAX_OUTBOUND_STREAMS, RPC_PROTOCOL } from './constants.js'
 import { RateGuard, pause, type RpcMetrics } from './guard.js'
 import type { PeerLimiter } from './limits.js'
+import type { AuditSink } from '../core/audit.js'
 
 export * from './commands.js'
 export * from './constants.js'
@@ -45,6 +46,8 @@ export interface RpcInit {
    * from the config and gives its cool-downs to the connection gater), else the defaults.
    */
   limiter?: PeerLimiter
+  /** Where limit breaches are recorded (limit.exceeded, limit.disconnected); none: not audited. */
+  audit?: AuditSink
 }
 
 export type SendResult =
