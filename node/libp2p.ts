@@ -109,11 +109,11 @@ export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, 
     return limiter.coolingDown(id, now) || gossipLimits.coolingDown(id, now)
   }
   // Assigned below: the gater runs only once the node is built and listening.
-  let node: AgentLibp2p | undefined
+  const built: { node?: AgentLibp2p } = {}
   const perPeer = new PerPeerConnections(config.connections.maxPerPeer, peer =>
-    node?.getConnections(peer).filter(c => c.direction === 'inbound' && c.status === 'open').length ?? 0)
+    built.node?.getConnections(peer).filter(c => c.direction === 'inbound' && c.status === 'open').length ?? 0)
   const metrics = registry !== undefined ? (await import('@libp2p/prometheus-metrics')).prometheusMetrics({ registry, collectDefaultMetrics: true }) : undefined
-  node = await createLibp2p({
+  const node = built.node = await createLibp2p({
     privateKey,
     start: false,
     addresses: { listen: config.listen, announce: config.announce },

@@ -15,6 +15,7 @@ import { encodeBatch, envelopeToJson, makeEnvelope } from '../protocols/envelope
 import { GossipGuard, gossipTopic } from '../protocols/pubsub/index.js'
 import { NegotiationService, StreamGuard } from '../protocols/negotiation/index.js'
 import { PerPeerConnections } from '../node/libp2p.js'
+import { RateGuard } from '../protocols/rpc/guard.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { LearningService } from '../protocols/learning/index.js'
 
@@ -235,6 +236,32 @@ test('gossip: a publisher far over its limit is dropped, counted and graylisted;
   }
 })
 
+test('rpc guard: limit.exceeded audited at most once a second per peer, with the count since, and limit.disconnected', async () => {
+  const events: AuditEvent[] = []
+  const hungUp: string[] = []
+  const guard = new RateGuard({
+    libp2p: { services: {}, hangUp: async (p: unknown) => { hungUp.push(String(p)) } } as any,
+    stats: { inc: () => {} } as any,
+    log: pino({ level: 'silent' }),
+    maxMessageBytes: 2_000,
+    limiter: new PeerLimiter({ ...LIMITS, requestsPerSec: 2, floodSeconds: 1 }),
+    audit: { record: (e) => { events.push(e) } }
+  })
+  const peer = '12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA'
+  const env = makeEnvelope({ source: peer, destination: { peer: 'x' }, type: 'REQUEST', subject: 'work', payload: 1 })
+  const refusals = Array.from({ length: 10 }, () => guard.check(env, peer, 10))
+  assert.equal(refusals.filter(r => r?.code === 'RATE001').length, 8)
+  assert.deepEqual(events.map(e => [e.kind, e.peer, e.code, e.detail?.limit]), [['limit.exceeded', peer, 'RATE001', 'requests']], 'one event for the second')
+  // Still over it for a second (floodSeconds): disconnected; the second event counts the refusals since the first.
+  for (let i = 0; i < 30 && !events.some(e => e.kind === 'limit.disconnected'); i++) {
+    for (let j = 0; j < 3; j++) guard.check(env, peer, 10)
+    await sleep(100)
+  }
+  assert.deepEqual(events.map(e => e.kind), ['limit.exceeded', 'limit.exceeded', 'limit.disconnected'])
+  assert.ok(Number(events[1].detail?.refused) > 8, `refused since the first event: ${String(events[1].detail?.refused)}`)
+  await waitFor(() => hungUp.length === 1, 'the flooder to be hung up on', 2_000)
+})
+
 test('stream guard: new conversations per second and open at once per peer, counted, audited once a second', () => {
   const counted: Array<Record<string, string> | undefined> = []
   const events: AuditEvent[] = []
@@ -276,8 +303,9 @@ test('negotiation and learning: a peer opening conversations too fast or too man
   const audit = { record: (e: AuditEvent) => { events.push(e) } }
   await victim.negotiation.stop()
   await victim.learning.stop()
-  const negotiation = new NegotiationService({ libp2p: victim.libp2p, maxMessageBytes: victim.config.maxMessageBytes, limits: { perSec: 20, concurrent: 4 }, stats: victim.stats, audit })
-  const learning = new LearningService({ self: victim.peerId, libp2p: victim.libp2p, pubsub: undefined as any, ...victim.config.learning, stats: victim.stats, audit })
+  const { libp2p, stats, peerId: self } = victim
+  const negotiation = new NegotiationService({ libp2p, maxMessageBytes: victim.config.maxMessageBytes, limits: { perSec: 20, concurrent: 4 }, stats, audit })
+  const learning = new LearningService({ self, libp2p, pubsub: undefined as any, ...victim.config.learning, stats, audit })
   await negotiation.start()
   await learning.start()
   try {
