@@ -17,6 +17,7 @@ import '../node/polyfills.js'
 import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { createAgentNode, type AgentNode } from '../node/index.js'
 import type { AgentMeshError } from '../protocols/core/errors.js'
 import { encodeBatch, envelopeToJson, makeEnvelope } from '../protocols/envelope/index.js'
@@ -34,6 +35,11 @@ const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d
 let node: AgentNode | undefined
 /** The victim's delivery delays (ms) of the honest peer's broadcast, since the last 'delivered'. */
 let delays: number[] = []
+/** This process's CPU time and event-loop delay since the last 'load'. */
+let cpuSince = process.cpuUsage()
+let wallSince = performance.now()
+const loopDelay = monitorEventLoopDelay({ resolution: 10 })
+loopDelay.enable()
 const TOPIC = 'news'
 
 async function child (m: { cmd: string, [k: string]: any }): Promise<unknown> {
@@ -86,6 +92,12 @@ async function child (m: { cmd: string, [k: string]: any }): Promise<unknown> {
         }
       }))
       return { codes, cutOffAtMs, elapsedMs: performance.now() - t0 }
+    }
+    case 'load': {
+      const cpu = process.cpuUsage(cpuSince)
+      const out = { cpu: round((cpu.user + cpu.system) / 1000 / (performance.now() - wallSince)), loopP99Ms: round(loopDelay.percentile(99) / 1e6, 1) }
+      cpuSince = process.cpuUsage(); wallSince = performance.now(); loopDelay.reset()
+      return out
     }
     case 'listen': {
       const sub = node!.subscribe(TOPIC)
@@ -194,7 +206,9 @@ async function run (label: string, rpc: Record<string, number>, seconds: number,
 }
 
 interface Delivery { sent: number, delivered: number, p50: number, p99: number }
-type Honest = Figures & { broadcast: Delivery }
+/** CPU used (cores) and event-loop delay p99 of the victim and the honest peer during the phase. */
+interface Load { victim: { cpu: number, loopP99Ms: number }, honest: { cpu: number, loopP99Ms: number } }
+type Honest = Figures & { broadcast: Delivery, load: Load }
 interface GossipRun {
   label: string, quiet: Honest, flood: Honest, flooder: { sent: number, perSec: number }, victim: { rateLimited: number, flooderScore: number }
 }
@@ -203,10 +217,12 @@ interface GossipRun {
 async function honestPhase (
   honest: Proc, victim: Proc, target: string, flooder: string, seconds: number
 ): Promise<Honest & { rateLimited: number, flooderScore: number }> {
+  await Promise.all([victim.call('load'), honest.call('load')])
   const [req, b] = await Promise.all([
     honest.call('sequential', { target, durationMs: seconds * 1000 }),
     honest.call('broadcast', { perSec: 20, durationMs: seconds * 1000 })
   ])
+  const load = { victim: await victim.call('load'), honest: await honest.call('load') }
   await sleep(1_000) // the last messages on their way
   const d = await victim.call('delivered', { flooder })
   return {
@@ -216,7 +232,8 @@ async function honestPhase (
     errors: req.errors,
     broadcast: { sent: b.sent, delivered: d.delays.length, p50: round(pct(d.delays, 0.5), 0), p99: round(pct(d.delays, 0.99), 0) },
     rateLimited: d.rateLimited,
-    flooderScore: d.flooderScore
+    flooderScore: d.flooderScore,
+    load
   }
 }
 
@@ -271,7 +288,9 @@ async function main (): Promise<void> {
   for (const [label, pubsub] of args.only === 'rpc' ? [] : gossipScenarios) {
     const r = await gossipRun(label, pubsub, seconds)
     gossipRuns.push(r)
-    const line = (x: GossipRun['quiet']): string => `requests p50 ${x.p50} ms p99 ${x.p99} ms (${x.n}, ${x.errors} errors); broadcast ${x.broadcast.delivered}/${x.broadcast.sent} delivered, delay p50 ${x.broadcast.p50} ms p99 ${x.broadcast.p99} ms`
+    const line = (x: GossipRun['quiet']): string => `requests p50 ${x.p50} ms p99 ${x.p99} ms (${x.n}, ${x.errors} errors); ` +
+      `broadcast ${x.broadcast.delivered}/${x.broadcast.sent} delivered, delay p50 ${x.broadcast.p50} ms p99 ${x.broadcast.p99} ms; ` +
+      `victim ${x.load.victim.cpu} cores, loop p99 ${x.load.victim.loopP99Ms} ms; honest ${x.load.honest.cpu} cores, loop p99 ${x.load.honest.loopP99Ms} ms`
     log(label)
     log(`  honest, quiet          ${line(r.quiet)}`)
     log(`  honest, under flood    ${line(r.flood)}`)
