@@ -56,7 +56,7 @@ async function child (m: { cmd: string, [k: string]: any }): Promise<unknown> {
       await node.start()
       // The scenario without the hold after a refusal (the node answers each refusal at once, as before).
       if (m.holdMinMs !== undefined) (node.libp2p.services as any).rpcLimits.limits.holdMinMs = m.holdMinMs
-      return { peerId: node.peerId, addr: node.addresses()[0] }
+      return { peerId: node.peerId, addr: node.addresses()[0], pid: process.pid }
     case 'connect':
       await node!.dial(m.addr)
       await node!.request(m.target, 'echo', 0)
@@ -154,7 +154,10 @@ class Proc {
   private next = 0
   private readonly waiting = new Map<number, { resolve: (v: any) => void, reject: (e: Error) => void }>()
   constructor () {
-    this.child = fork(fileURLToPath(import.meta.url), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, FLOOD_CHILD: '1' } })
+    // FLOOD_CPU_PROF_DIR=dir: each node writes a CPU profile there (named with its pid, which the driver logs).
+    const prof = process.env.FLOOD_CPU_PROF_DIR
+    const execArgv = prof !== undefined ? [...process.execArgv, '--cpu-prof', '--cpu-prof-dir', prof] : process.execArgv
+    this.child = fork(fileURLToPath(import.meta.url), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, FLOOD_CHILD: '1' }, execArgv })
     this.child.on('message', (m: any) => {
       const w = this.waiting.get(m.id)
       this.waiting.delete(m.id)
@@ -242,6 +245,7 @@ async function gossipRun (label: string, pubsub: Record<string, number>, seconds
   try {
     const mesh = `gflood${process.pid}-${label.split(' ')[1]}`
     const v = await victim.call('init', { mesh, rpc: {}, pubsub })
+    if (process.env.FLOOD_CPU_PROF_DIR !== undefined) process.stderr.write(`${label}: victim pid ${String(v.pid)}\n`)
     const h = await honest.call('init', { mesh, rpc: {}, pubsub })
     const f = await flooder.call('init', { mesh, rpc: {}, pubsub })
     await victim.call('listen', { from: h.peerId })
