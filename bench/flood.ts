@@ -1,5 +1,5 @@
 /**
- * node dist/bench/flood.js [--json] [--seconds 4] [--concurrency 128] [--handler-us 0]
+ * node dist/bench/flood.js [--json] [--seconds 4] [--concurrency 128] [--handler-us 0] [--only rpc|gossip]
  *
  * An honest peer's sequential request latency to a node, quiet and while one other peer floods
  * that node with requests (issue 13: ~8,000/s took p99 from 6-9 ms to 0.6-1 s), first with the
@@ -7,13 +7,21 @@
  * on 127.0.0.1. The flood phase lasts `seconds` from the flood's start, less than
  * rpc.floodSeconds, so "after" shows the refusals at work, not the quiet after the flooder is
  * disconnected; the flooder's own figures say what it got, and when it was cut off.
+ *
+ * The gossip scenarios: the same honest peer's requests, and its broadcast (20 messages/s on a
+ * topic the node subscribes to: how many arrive, and how late), quiet and while the other peer
+ * publishes signed gossip on that topic flat out, one envelope per message (not batched), with
+ * the gossip limits off and on (pubsub.publishPerSec, pubsub.floodSeconds 5 > the phase).
  */
 import '../node/polyfills.js'
 import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { createAgentNode, type AgentNode } from '../node/index.js'
 import type { AgentMeshError } from '../protocols/core/errors.js'
+import { encodeBatch, envelopeToJson, makeEnvelope } from '../protocols/envelope/index.js'
+import { gossipTopic } from '../protocols/pubsub/index.js'
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 const pct = (xs: number[], p: number): number => {
@@ -25,11 +33,19 @@ const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d
 // --- a node in its own process ---------------------------------------------------------------
 
 let node: AgentNode | undefined
+/** The victim's delivery delays (ms) of the honest peer's broadcast, since the last 'delivered'. */
+let delays: number[] = []
+/** This process's CPU time and event-loop delay since the last 'load'. */
+let cpuSince = process.cpuUsage()
+let wallSince = performance.now()
+const loopDelay = monitorEventLoopDelay({ resolution: 10 })
+loopDelay.enable()
+const TOPIC = 'news'
 
 async function child (m: { cmd: string, [k: string]: any }): Promise<unknown> {
   switch (m.cmd) {
     case 'init':
-      node = await createAgentNode({ mesh: m.mesh, mdns: false, security: { mode: 'open' }, logLevel: 'silent', listen: ['/ip4/127.0.0.1/tcp/0'], connections: { targetPeers: 0, inboundConnectionThreshold: 1000 }, rpc: m.rpc })
+      node = await createAgentNode({ mesh: m.mesh, mdns: false, security: { mode: 'open' }, logLevel: 'silent', listen: ['/ip4/127.0.0.1/tcp/0'], connections: { targetPeers: 0, inboundConnectionThreshold: 1000 }, rpc: m.rpc, ...(m.pubsub !== undefined ? { pubsub: m.pubsub } : {}) })
       node.handle('echo', (x) => {
         // A handler that does some work (--handler-us of CPU), as real ones do: what a flood
         // costs the node is then mostly the handlers it runs, which the limits cut.
@@ -40,7 +56,7 @@ async function child (m: { cmd: string, [k: string]: any }): Promise<unknown> {
       await node.start()
       // The scenario without the hold after a refusal (the node answers each refusal at once, as before).
       if (m.holdMinMs !== undefined) (node.libp2p.services as any).rpcLimits.limits.holdMinMs = m.holdMinMs
-      return { peerId: node.peerId, addr: node.addresses()[0] }
+      return { peerId: node.peerId, addr: node.addresses()[0], pid: process.pid }
     case 'connect':
       await node!.dial(m.addr)
       await node!.request(m.target, 'echo', 0)
@@ -77,6 +93,53 @@ async function child (m: { cmd: string, [k: string]: any }): Promise<unknown> {
       }))
       return { codes, cutOffAtMs, elapsedMs: performance.now() - t0 }
     }
+    case 'load': {
+      const cpu = process.cpuUsage(cpuSince)
+      const out = { cpu: round((cpu.user + cpu.system) / 1000 / (performance.now() - wallSince)), loopP99Ms: round(loopDelay.percentile(99) / 1e6, 1) }
+      cpuSince = process.cpuUsage(); wallSince = performance.now(); loopDelay.reset()
+      return out
+    }
+    case 'listen': {
+      const sub = node!.subscribe(TOPIC)
+      void (async () => { for await (const msg of sub) if (msg.from === m.from) delays.push(Date.now() - (msg.payload as { t: number }).t) })()
+      return {}
+    }
+    case 'delivered': {
+      const out = { delays, rateLimited: node!.stats.get('gossip_rate_limited_total', { peer: m.flooder }), flooderScore: round(node!.gossipScore(m.flooder), 0) }
+      delays = []
+      return out
+    }
+    case 'seesSubscriber': {
+      const end = performance.now() + 15_000
+      while (!node!.topicPeers(TOPIC).subscribers.includes(m.target)) {
+        if (performance.now() > end) throw new Error('the victim\'s subscription never arrived')
+        await sleep(50)
+      }
+      return {}
+    }
+    case 'broadcast': {
+      // perSec messages a second for durationMs, each with its send time (one host: one clock).
+      let sent = 0
+      const t0 = performance.now()
+      while (performance.now() - t0 < m.durationMs) {
+        await node!.publish(TOPIC, { t: Date.now(), i: sent++ })
+        await sleep(Math.max(0, t0 + sent * 1000 / m.perSec - performance.now()))
+      }
+      return { sent }
+    }
+    case 'gossipFlood': {
+      // Signed gossip, one envelope per message, as fast as this node goes, straight to gossipsub.
+      const topic = gossipTopic(node!.config.mesh, TOPIC)
+      const gossip = node!.libp2p.services.pubsub
+      let sent = 0
+      const t0 = performance.now()
+      while (performance.now() - t0 < m.durationMs) {
+        const env = makeEnvelope({ source: node!.peerId, destination: { topic: TOPIC }, type: 'EVENT', subject: TOPIC, payload: sent++ })
+        await gossip.publish(topic, encodeBatch([envelopeToJson(env)])).catch(() => {})
+        if (sent % 10 === 0) await sleep(0)
+      }
+      return { sent, perSec: round(sent / ((performance.now() - t0) / 1000), 0) }
+    }
     case 'stop':
       await node?.stop()
       return {}
@@ -91,7 +154,10 @@ class Proc {
   private next = 0
   private readonly waiting = new Map<number, { resolve: (v: any) => void, reject: (e: Error) => void }>()
   constructor () {
-    this.child = fork(fileURLToPath(import.meta.url), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, FLOOD_CHILD: '1' } })
+    // FLOOD_CPU_PROF_DIR=dir: each node writes a CPU profile there (named with its pid, which the driver logs).
+    const prof = process.env.FLOOD_CPU_PROF_DIR
+    const execArgv = prof !== undefined ? [...process.execArgv, '--cpu-prof', '--cpu-prof-dir', prof] : process.execArgv
+    this.child = fork(fileURLToPath(import.meta.url), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, FLOOD_CHILD: '1' }, execArgv })
     this.child.on('message', (m: any) => {
       const w = this.waiting.get(m.id)
       this.waiting.delete(m.id)
@@ -142,8 +208,64 @@ async function run (label: string, rpc: Record<string, number>, seconds: number,
   }
 }
 
+interface Delivery { sent: number, delivered: number, p50: number, p99: number }
+/** CPU used (cores) and event-loop delay p99 of the victim and the honest peer during the phase. */
+interface Load { victim: { cpu: number, loopP99Ms: number }, honest: { cpu: number, loopP99Ms: number } }
+type Honest = Figures & { broadcast: Delivery, load: Load }
+interface GossipRun {
+  label: string, quiet: Honest, flood: Honest, flooder: { sent: number, perSec: number }, victim: { rateLimited: number, flooderScore: number }
+}
+
+/** The honest peer's requests and broadcast for `seconds`, at once; what the victim got of the broadcast. */
+async function honestPhase (
+  honest: Proc, victim: Proc, target: string, flooder: string, seconds: number
+): Promise<Honest & { rateLimited: number, flooderScore: number }> {
+  await Promise.all([victim.call('load'), honest.call('load')])
+  const [req, b] = await Promise.all([
+    honest.call('sequential', { target, durationMs: seconds * 1000 }),
+    honest.call('broadcast', { perSec: 20, durationMs: seconds * 1000 })
+  ])
+  const load = { victim: await victim.call('load'), honest: await honest.call('load') }
+  await sleep(1_000) // the last messages on their way
+  const d = await victim.call('delivered', { flooder })
+  return {
+    p50: round(pct(req.latencies, 0.5)),
+    p99: round(pct(req.latencies, 0.99)),
+    n: req.latencies.length,
+    errors: req.errors,
+    broadcast: { sent: b.sent, delivered: d.delays.length, p50: round(pct(d.delays, 0.5), 0), p99: round(pct(d.delays, 0.99), 0) },
+    rateLimited: d.rateLimited,
+    flooderScore: d.flooderScore,
+    load
+  }
+}
+
+async function gossipRun (label: string, pubsub: Record<string, number>, seconds: number): Promise<GossipRun> {
+  const [victim, honest, flooder] = [new Proc(), new Proc(), new Proc()]
+  try {
+    const mesh = `gflood${process.pid}-${label.split(' ')[1]}`
+    const v = await victim.call('init', { mesh, rpc: {}, pubsub })
+    if (process.env.FLOOD_CPU_PROF_DIR !== undefined) process.stderr.write(`${label}: victim pid ${String(v.pid)}\n`)
+    const h = await honest.call('init', { mesh, rpc: {}, pubsub })
+    const f = await flooder.call('init', { mesh, rpc: {}, pubsub })
+    await victim.call('listen', { from: h.peerId })
+    await honest.call('connect', { addr: v.addr, target: v.peerId })
+    await flooder.call('connect', { addr: v.addr, target: v.peerId })
+    await honest.call('seesSubscriber', { target: v.peerId })
+    await flooder.call('seesSubscriber', { target: v.peerId })
+    await honestPhase(honest, victim, v.peerId, f.peerId, 1) // warm-up
+    const { rateLimited: _q, flooderScore: _s, ...quiet } = await honestPhase(honest, victim, v.peerId, f.peerId, seconds)
+    const flooding = flooder.call('gossipFlood', { durationMs: (seconds + 2) * 1000 })
+    await sleep(300) // the flood under way
+    const { rateLimited, flooderScore, ...loaded } = await honestPhase(honest, victim, v.peerId, f.peerId, seconds)
+    return { label, quiet, flood: loaded, flooder: await flooding, victim: { rateLimited, flooderScore } }
+  } finally {
+    await Promise.all([victim.stop(), honest.stop(), flooder.stop()])
+  }
+}
+
 async function main (): Promise<void> {
-  const { values: args } = parseArgs({ options: { json: { type: 'boolean', default: false }, seconds: { type: 'string', default: '4' }, concurrency: { type: 'string', default: '128' }, 'handler-us': { type: 'string', default: '0' } } })
+  const { values: args } = parseArgs({ options: { json: { type: 'boolean', default: false }, seconds: { type: 'string', default: '4' }, concurrency: { type: 'string', default: '128' }, 'handler-us': { type: 'string', default: '0' }, only: { type: 'string' } } })
   const seconds = Number(args.seconds)
   const concurrency = Number(args.concurrency)
   const handlerUs = Number(args['handler-us'])
@@ -154,7 +276,7 @@ async function main (): Promise<void> {
     ['limits on, refusals answered at once', {}, 0],
     ['limits on (defaults: a refused peer is held)', {}, undefined]
   ]
-  for (const [label, rpc, holdMinMs] of scenarios) {
+  for (const [label, rpc, holdMinMs] of args.only === 'gossip' ? [] : scenarios) {
     const r = await run(label, rpc, seconds, concurrency, handlerUs, holdMinMs)
     runs.push(r)
     log(`${label}`)
@@ -162,7 +284,23 @@ async function main (): Promise<void> {
     log(`  honest, under flood    p50 ${r.flood.p50} ms  p99 ${r.flood.p99} ms  (${r.flood.n} requests, ${r.flood.errors} errors)`)
     log(`  flooder                ${r.flooder.perSec} requests/s answered: ${JSON.stringify(r.flooder.codes)}${r.flooder.cutOffAtMs !== undefined ? `, disconnected after ${round(r.flooder.cutOffAtMs / 1000, 1)} s` : ''}`)
   }
-  if (args.json) process.stdout.write(JSON.stringify({ runs, machine: { node: process.version, seconds, concurrency, handlerUs } }) + '\n')
+  const gossipRuns: GossipRun[] = []
+  const gossipScenarios: Array<[string, Record<string, number>]> = [
+    ['gossip limits off', { publishPerSec: 0, floodSeconds: 0 }],
+    ['gossip limits on (defaults)', {}]
+  ]
+  for (const [label, pubsub] of args.only === 'rpc' ? [] : gossipScenarios) {
+    const r = await gossipRun(label, pubsub, seconds)
+    gossipRuns.push(r)
+    const line = (x: GossipRun['quiet']): string => `requests p50 ${x.p50} ms p99 ${x.p99} ms (${x.n}, ${x.errors} errors); ` +
+      `broadcast ${x.broadcast.delivered}/${x.broadcast.sent} delivered, delay p50 ${x.broadcast.p50} ms p99 ${x.broadcast.p99} ms; ` +
+      `victim ${x.load.victim.cpu} cores, loop p99 ${x.load.victim.loopP99Ms} ms; honest ${x.load.honest.cpu} cores, loop p99 ${x.load.honest.loopP99Ms} ms`
+    log(label)
+    log(`  honest, quiet          ${line(r.quiet)}`)
+    log(`  honest, under flood    ${line(r.flood)}`)
+    log(`  flooder                ${r.flooder.perSec} gossip messages/s sent; the victim refused ${r.victim.rateLimited}, its score there ${r.victim.flooderScore}`)
+  }
+  if (args.json) process.stdout.write(JSON.stringify({ runs, gossipRuns, machine: { node: process.version, seconds, concurrency, handlerUs } }) + '\n')
   process.exit(0)
 }
 

@@ -14,7 +14,6 @@ import { z } from 'zod'
 import * as coordination from '../protocols/coordination/constants.js'
 import { ConfigError } from '../protocols/core/errors.js'
 import * as envelope from '../protocols/envelope/constants.js'
-import * as learning from '../protocols/learning/constants.js'
 import * as monitoring from '../protocols/monitoring/constants.js'
 import * as pubsub from '../protocols/pubsub/constants.js'
 import * as discovery from '../discovery/constants.js'
@@ -22,8 +21,10 @@ import { machineCpuCores, machineMemoryGb } from './machine.js'
 import { DEFAULT_PRESET, PRESET_NAMES, presets, type PresetName } from './presets.js'
 import { SecurityConfig } from './security-config.js'
 import { RpcConfig } from './rpc-config.js'
+import { LearningConfig, NegotiationConfig } from './conversation-config.js'
 
 export { RpcConfig } from './rpc-config.js'
+export { LearningConfig, NegotiationConfig } from './conversation-config.js'
 export { presets, PRESET_NAMES, type Preset, type PresetName } from './presets.js'
 
 const Multiaddr = z.string()
@@ -66,6 +67,12 @@ export const ConnectionsConfig = z.strictObject({
    * mesh of agents started together on one host refuse each other (ECONNRESET in Noise).
    */
   inboundConnectionThreshold: z.number().int().min(1).default(100),
+  /**
+   * Inbound connections one peer may hold open; the gater refuses more after Noise. libp2p has
+   * no cap per peer, and each connection brings its own stream limits. Two peers dialling each
+   * other at once hold two, a reconnect briefly overlaps the old one: 4 leaves room for both.
+   */
+  maxPerPeer: z.number().int().min(1).default(4),
   /** A dial that takes longer than this fails (COM002). */
   dialTimeoutMs: z.number().int().positive().default(10_000),
   /** Retry of bootstrap peers: first delay, doubled on each failure up to the maximum. */
@@ -120,13 +127,6 @@ export const ResourcesConfig = z.strictObject({
 /** Monitoring (R-MON): how often this agent publishes its metric report; 0 = only on demand. */
 export const MonitoringConfig = z.strictObject({
   metricsIntervalMs: z.number().int().min(0).default(monitoring.DEFAULT_METRICS_INTERVAL_MS)
-})
-
-/** Model updates (R-LEARN): the chunk size of transfers, the largest model accepted, and the time a fetch may take. */
-export const LearningConfig = z.strictObject({
-  chunkBytes: z.number().int().min(learning.MIN_CHUNK_BYTES).max(learning.MAX_CHUNK_BYTES).default(learning.DEFAULT_CHUNK_BYTES),
-  maxModelBytes: z.number().int().min(1024).default(learning.DEFAULT_MAX_MODEL_BYTES),
-  fetchTimeoutMs: z.number().int().min(100).default(learning.DEFAULT_FETCH_TIMEOUT_MS)
 })
 
 /**
@@ -209,6 +209,7 @@ export const ConfigObject = z.strictObject({
   coordination: CoordinationConfig.prefault({}),
   resources: ResourcesConfig.prefault({}),
   monitoring: MonitoringConfig.prefault({}),
+  negotiation: NegotiationConfig.prefault({}),
   learning: LearningConfig.prefault({}),
   security: SecurityConfig.prefault({})
 }).refine(c => {

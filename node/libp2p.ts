@@ -9,7 +9,7 @@ import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { preSharedKey } from '@libp2p/pnet'
-import type { PrivateKey } from '@libp2p/interface'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
 import type { Registry } from 'prom-client'
 import type { AgentConfig } from './config.js'
 import { mdnsDiscovery } from '../discovery/mdns.js'
@@ -18,6 +18,7 @@ import { ConfigError } from '../protocols/core/errors.js'
 import { PeerLimiter } from '../protocols/rpc/limits.js'
 import { gossipLimiter } from '../protocols/pubsub/gossip-limits.js'
 import { readPsk } from './psk.js'
+import type { StreamLimitSettings } from '../protocols/negotiation/stream-guard.js'
 
 export type AgentLibp2p = Libp2p<{
   identify: ReturnType<ReturnType<typeof identify>>
@@ -27,6 +28,8 @@ export type AgentLibp2p = Libp2p<{
   rpcLimits: PeerLimiter
   /** Per-publisher gossip limits (GOSSIP_LIMITER_SERVICE): the pubsub validator charges them, the gater enforces their cool-downs. */
   gossipLimits: PeerLimiter
+  /** Per-peer limits of negotiation and model fetches (STREAM_LIMITS_SERVICE), from the config. */
+  streamLimits: StreamLimitSettings
 }>
 
 /**
@@ -54,6 +57,45 @@ function fastMsgId (msg: { from?: Uint8Array, seqno?: Uint8Array, data?: Uint8Ar
   return 'u' + Buffer.from(msg.data ?? new Uint8Array()).toString('base64').slice(0, 64)
 }
 
+/** The per-peer limits of the stream protocols with a stream per conversation, from their config keys. */
+export function streamLimits (config: AgentConfig): StreamLimitSettings {
+  return {
+    negotiation: { perSec: config.negotiation.conversationsPerSec, concurrent: config.negotiation.conversationsPerPeer },
+    learning: { perSec: config.learning.fetchesPerSec, concurrent: config.learning.fetchesPerPeer }
+  }
+}
+
+/** An inbound connection the gater let through is counted for its peer until it opens, or for this long (a failed upgrade). */
+const PENDING_MS = 10_000
+
+/**
+ * A cap on the inbound connections one peer holds (connections.maxPerPeer): libp2p has none.
+ * Connections let through but not open yet count too, or ten opened at once would all pass
+ * the check before the first is listed.
+ */
+export class PerPeerConnections {
+  private readonly pending = new Map<string, number[]>()
+  constructor (private readonly max: number, private readonly open: (peer: PeerId) => number) {}
+
+  /** Whether to refuse one more inbound connection from `peer` (and, if not, it counts from now). */
+  denies (peer: PeerId, now = Date.now()): boolean {
+    const id = peer.toString()
+    const waiting = (this.pending.get(id) ?? []).filter(t => now - t < PENDING_MS)
+    if (this.open(peer) + waiting.length >= this.max) return true
+    waiting.push(now)
+    this.pending.set(id, waiting)
+    return false
+  }
+
+  /** An inbound connection of `peer` opened: it is listed now, no longer pending. */
+  opened (peer: PeerId): void {
+    const id = peer.toString()
+    const waiting = this.pending.get(id)
+    waiting?.shift()
+    if (waiting?.length === 0) this.pending.delete(id)
+  }
+}
+
 export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, registry?: Registry): Promise<AgentLibp2p> {
   const maxGossip = Math.max(config.pubsub.batchMaxBytes, config.maxMessageBytes) + 64 * 1024
   // Loaded only for nodes with a debug endpoint: short-lived CLI clients need not pay for it.
@@ -73,8 +115,12 @@ export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, 
   // 'drain' (js-libp2p#3552, in the 3.0.27 installed; 3.0.23 lacked it and wedged a connection's
   // sending side after ~4 MB): test/pnet.test.ts sends 16 MiB through it.
   const psk = config.security.psk !== undefined ? await readPsk(config.security.psk) : undefined
+  // Assigned below: the gater runs only once the node is built and listening.
+  const built: { node?: AgentLibp2p } = {}
+  const perPeer = new PerPeerConnections(config.connections.maxPerPeer, peer =>
+    built.node?.getConnections(peer).filter(c => c.direction === 'inbound' && c.status === 'open').length ?? 0)
   const metrics = registry !== undefined ? (await import('@libp2p/prometheus-metrics')).prometheusMetrics({ registry, collectDefaultMetrics: true }) : undefined
-  return await createLibp2p({
+  const node = built.node = await createLibp2p({
     privateKey,
     start: false,
     addresses: { listen: config.listen, announce: config.announce },
@@ -89,7 +135,7 @@ export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, 
       dialTimeout: config.connections.dialTimeoutMs
     },
     connectionGater: {
-      denyInboundEncryptedConnection: cooling,
+      denyInboundEncryptedConnection: (peer) => cooling(peer) || perPeer.denies(peer),
       denyOutboundEncryptedConnection: cooling,
       denyDialPeer: cooling
     },
@@ -102,6 +148,7 @@ export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, 
       ping: ping(),
       rpcLimits: () => limiter,
       gossipLimits: () => gossipLimits,
+      streamLimits: () => streamLimits(config),
       pubsub: gossipsub({
         maxInboundStreams: GOSSIP_MAX_INBOUND_STREAMS,
         allowPublishToZeroTopicPeers: true,
@@ -119,6 +166,8 @@ export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, 
       })
     }
   }) as AgentLibp2p
+  node.addEventListener('connection:open', (e) => { if (e.detail.direction === 'inbound') perPeer.opened(e.detail.remotePeer) })
+  return node
 }
 
 /**

@@ -138,7 +138,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     onError: (err) => { observer.error('member heartbeat not sent', err, 'debug') }
   })
   membership.addEventListener('peer:join', (e) => { memberView.seen(e.detail.peerId, e.detail.card) })
-  const negotiation = new NegotiationService({ libp2p, maxMessageBytes: config.maxMessageBytes, admits: peer => admission.admits(peer) })
+  const negotiation = new NegotiationService({ libp2p, maxMessageBytes: config.maxMessageBytes, admits: peer => admission.admits(peer), stats, audit })
   const monitoring = new MonitoringService({
     self: host.peerId,
     name: host.name,
@@ -158,7 +158,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
       }
     }
   })
-  const learning = new LearningService({ self: host.peerId, libp2p, pubsub, ...config.learning, admits: peer => admission.admits(peer) })
+  const learning = new LearningService({ self: host.peerId, libp2p, pubsub, ...config.learning, admits: peer => admission.admits(peer), stats, audit })
   const office = buildOffice(host, { rpc, pubsub, membership, memberView, negotiation, monitoring, admission, audit }, observer)
   const { coordination, resources, tasks } = office
   later.tasks = tasks

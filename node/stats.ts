@@ -19,6 +19,7 @@ const COUNTERS = {
   gossip_rate_limited_total: { help: 'Gossip messages refused (rejected when sent directly, ignored when relayed) because their publisher was over pubsub.publishPerSec, by publisher (the first 64 limited peers by id, then "other")', labels: ['peer'] },
   gossip_flooders_disconnected_total: { help: 'Publishers disconnected and refused for the cool-down after staying over their gossip limit for pubsub.floodSeconds, by peer (as in gossip_rate_limited_total)', labels: ['peer'] },
   rpc_flooders_disconnected_total: { help: 'Peers disconnected and refused for the cool-down after staying over their rpc limits for rpc.floodSeconds, by peer (as in rpc_rate_limited_total)', labels: ['peer'] },
+  stream_rate_limited_total: { help: 'Conversations (negotiation) and model fetches (learning) refused because their peer opened too many per second or held too many open, by peer (as in rpc_rate_limited_total) and protocol', labels: ['peer', 'protocol'] },
   streams_aborted_total: { help: 'Inbound streams closed by this node, by protocol and reason', labels: ['protocol', 'reason'] },
   peers_joined_total: { help: 'Agents that joined this node\'s membership view', labels: [] },
   peers_left_total: { help: 'Agents that left this node\'s membership view', labels: [] },

@@ -13,6 +13,11 @@ import { pino } from 'pino'
 import type { AuditEvent } from '../protocols/core/audit.js'
 import { encodeBatch, envelopeToJson, makeEnvelope } from '../protocols/envelope/index.js'
 import { GossipGuard, gossipTopic } from '../protocols/pubsub/index.js'
+import { NegotiationService, StreamGuard } from '../protocols/negotiation/index.js'
+import { PerPeerConnections } from '../node/libp2p.js'
+import { RateGuard } from '../protocols/rpc/guard.js'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { LearningService } from '../protocols/learning/index.js'
 
 const LIMITS: RateLimits = { requestsPerSec: 10, bytesPerSec: 10_000, internalPerSec: 5, floodSeconds: 3, cooldownMs: 60_000, maxMessageBytes: 2_000 }
 
@@ -228,5 +233,164 @@ test('gossip: a publisher far over its limit is dropped, counted and graylisted;
     sub.unsubscribe()
   } finally {
     await stopAll([victim, honest, flooder])
+  }
+})
+
+test('rpc guard: limit.exceeded audited at most once a second per peer, with the count since, and limit.disconnected', async () => {
+  const events: AuditEvent[] = []
+  const hungUp: string[] = []
+  const guard = new RateGuard({
+    libp2p: { services: {}, hangUp: async (p: unknown) => { hungUp.push(String(p)) } } as any,
+    stats: { inc: () => {} } as any,
+    log: pino({ level: 'silent' }),
+    maxMessageBytes: 2_000,
+    limiter: new PeerLimiter({ ...LIMITS, requestsPerSec: 2, floodSeconds: 1 }),
+    audit: { record: (e) => { events.push(e) } }
+  })
+  const peer = '12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA'
+  const env = makeEnvelope({ source: peer, destination: { peer: 'x' }, type: 'REQUEST', subject: 'work', payload: 1 })
+  const refusals = Array.from({ length: 10 }, () => guard.check(env, peer, 10))
+  assert.equal(refusals.filter(r => r?.code === 'RATE001').length, 8)
+  assert.deepEqual(events.map(e => [e.kind, e.peer, e.code, e.detail?.limit]), [['limit.exceeded', peer, 'RATE001', 'requests']], 'one event for the second')
+  // Still over it for a second (floodSeconds): disconnected; the second event counts the refusals since the first.
+  for (let i = 0; i < 30 && !events.some(e => e.kind === 'limit.disconnected'); i++) {
+    for (let j = 0; j < 3; j++) guard.check(env, peer, 10)
+    await sleep(100)
+  }
+  assert.deepEqual(events.map(e => e.kind), ['limit.exceeded', 'limit.exceeded', 'limit.disconnected'])
+  assert.ok(Number(events[1].detail?.refused) > 8, `refused since the first event: ${String(events[1].detail?.refused)}`)
+  await waitFor(() => hungUp.length === 1, 'the flooder to be hung up on', 2_000)
+})
+
+test('stream guard: new conversations per second and open at once per peer, counted, audited once a second', () => {
+  const counted: Array<Record<string, string> | undefined> = []
+  const events: AuditEvent[] = []
+  const guard = new StreamGuard({
+    protocol: 'negotiation',
+    limits: { perSec: 5, concurrent: 3 },
+    stats: { inc: (_name, labels) => { counted.push(labels) } },
+    audit: { record: (e) => { events.push(e) } }
+  })
+  const now = 1_000_000
+  const held = [guard.admit('a', now), guard.admit('a', now), guard.admit('a', now)]
+  assert.ok(held.every(v => v.ok))
+  const over = guard.admit('a', now)
+  assert.ok(!over.ok && over.limit === 'concurrent' && over.error.code === 'RATE001')
+  assert.ok(guard.admit('b', now).ok, 'another peer has limits of its own')
+  for (const v of held) if (v.ok) { v.release(); v.release() }
+  assert.equal(guard.openBy('a'), 0, 'a release counts once')
+  // Two more tokens in the burst of five, then refused for the rate.
+  assert.ok(guard.admit('a', now).ok && guard.admit('a', now).ok)
+  const fast = guard.admit('a', now)
+  assert.ok(!fast.ok && fast.limit === 'rate')
+  assert.ok(guard.admit('a', now + 200).ok, 'a fifth of a second gives one back')
+  assert.equal(counted.length, 2)
+  assert.deepEqual(counted[0], { peer: 'a', protocol: 'negotiation' })
+  assert.deepEqual(events.map(e => [e.kind, e.peer, e.code]), [['limit.exceeded', 'a', 'RATE001']], 'one audit event in the second')
+  guard.admit('a', now + 1_500); guard.admit('a', now + 1_500); guard.admit('a', now + 1_500)
+  assert.equal(events.length, 2)
+  assert.equal(events[1].detail?.refused, 2, 'the next event counts the refusals since the last')
+  // 0 turns both off.
+  const off = new StreamGuard({ protocol: 'learning', limits: { perSec: 0, concurrent: 0 } })
+  for (let i = 0; i < 1_000; i++) assert.ok(off.admit('a', now).ok)
+})
+
+test('negotiation and learning: a peer opening conversations too fast or too many is refused and counted; an honest peer\'s complete', async () => {
+  const open = { security: { mode: 'open' as const } }
+  const [victim, honest, flooder] = await startMesh(3, i => i === 0 ? { ...open, learning: { fetchesPerSec: 5, fetchesPerPeer: 2 } } : open)
+  // The victim's services as the node builds them, with its counters and an audit sink (node/services.ts passes the same).
+  const events: AuditEvent[] = []
+  const audit = { record: (e: AuditEvent) => { events.push(e) } }
+  await victim.negotiation.stop()
+  await victim.learning.stop()
+  const { libp2p, stats, peerId: self } = victim
+  const negotiation = new NegotiationService({ libp2p, maxMessageBytes: victim.config.maxMessageBytes, limits: { perSec: 20, concurrent: 4 }, stats, audit })
+  const learning = new LearningService({ self, libp2p, pubsub: undefined as any, ...victim.config.learning, stats, audit })
+  await negotiation.start()
+  await learning.start()
+  try {
+    assert.deepEqual(learning.guard.limits, { perSec: 5, concurrent: 2 }, 'the config keys reach the service')
+    // The victim takes a while to answer, so conversations stay open.
+    negotiation.onNegotiation<number>('price', async (theirs) => { await sleep(200); return theirs >= 10 ? { accept: true } : { counter: 10 } })
+    const offer = (node: AgentNode, terms: number) => node.negotiation.negotiate({ peer: victim.peerId, subject: 'price', terms, respond: () => ({ accept: true }), deadlineMs: 5_000 })
+    const flood = await Promise.allSettled(Array.from({ length: 40 }, async () => await offer(flooder, 10)))
+    const agreed = flood.filter(r => r.status === 'fulfilled').length
+    assert.ok(agreed >= 1 && agreed <= 24, `${agreed} of the flooder's 40 conversations went through`)
+    // libp2p itself resets streams over 16 per connection before they reach the service: the rest are counted.
+    const refused = victim.stats.get('stream_rate_limited_total', { peer: flooder.peerId, protocol: 'negotiation' })
+    assert.ok(refused >= 1 && refused + agreed <= 40, `${refused} refused, ${agreed} agreed`)
+    assert.equal((await offer(honest, 12)).terms, 12, 'the honest peer\'s conversation completes')
+    assert.equal(victim.stats.get('stream_rate_limited_total', { peer: honest.peerId, protocol: 'negotiation' }), 0)
+    await waitFor(() => negotiation.guard.openBy(flooder.peerId) === 0, 'the flooder\'s conversations to be released')
+
+    // Model fetches: 12 at once from the flooder (libp2p resets those over 8 per connection),
+    // then 12 one after the other; over 2 open or 5 a second, they are answered RATE001.
+    const data = new Uint8Array(64 * 1024).fill(7)
+    const m = learning.offer('ranker', 1, data)
+    const wanted = { model_id: 'ranker', version: 1, size: data.byteLength, sha256: m.sha256 }
+    const fetchCode = async (): Promise<string> => await flooder.learning.fetch(victim.peerId, wanted).then(() => 'ok', (err: AgentMeshError) => String(err.code))
+    const codes = await Promise.all(Array.from({ length: 12 }, fetchCode))
+    assert.ok(codes.includes('RATE001'), `too many at once: ${JSON.stringify(codes)}`)
+    for (let i = 0; i < 12; i++) codes.push(await fetchCode())
+    assert.ok(codes.filter(c => c === 'ok').length <= 5 + 2, `at most the burst and a second's refill went through: ${JSON.stringify(codes)}`)
+    assert.ok(codes.slice(12).includes('RATE001'), `too many a second: ${JSON.stringify(codes)}`)
+    assert.equal(victim.stats.get('stream_rate_limited_total', { peer: flooder.peerId, protocol: 'learning' }), codes.filter(c => c === 'RATE001').length)
+    assert.deepEqual(await honest.learning.fetch(victim.peerId, wanted), Buffer.from(data), 'the honest peer\'s fetch completes')
+    const kinds = events.filter(e => e.peer === flooder.peerId).map(e => `${e.kind} ${String(e.detail?.limit)}`)
+    assert.ok(kinds.some(k => k.startsWith('limit.exceeded negotiation_')) && kinds.some(k => k.startsWith('limit.exceeded learning_')), kinds.join(', '))
+    assert.ok(events.length <= 6, `audited at most once a second per peer and protocol: ${events.length}`)
+    const body = (await victim.stats.exposition()).body
+    assert.match(body, new RegExp(`stream_rate_limited_total\\{peer="${flooder.peerId}",protocol="learning"\\} \\d+`))
+  } finally {
+    await negotiation.stop()
+    await learning.stop()
+    await stopAll([victim, honest, flooder])
+  }
+})
+
+test('connections per peer: the ones let through but not open yet count, until they open or fail', () => {
+  let open = 0
+  const cap = new PerPeerConnections(4, () => open)
+  const peer = peerIdFromString('12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA')
+  const now = 1_000_000
+  // Ten upgrades at once: four pass, whatever has opened yet.
+  assert.deepEqual(Array.from({ length: 10 }, () => cap.denies(peer, now)), [false, false, false, false, true, true, true, true, true, true])
+  // As they open they move from pending to open: still four.
+  for (let i = 0; i < 4; i++) { open++; cap.opened(peer) }
+  assert.equal(cap.denies(peer, now), true)
+  open = 2
+  assert.equal(cap.denies(peer, now), false, 'two closed: room for another')
+  // One let through that never opens stops counting after a while.
+  open = 0
+  const c = new PerPeerConnections(1, () => open)
+  assert.equal(c.denies(peer, now), false)
+  assert.equal(c.denies(peer, now + 1_000), true)
+  assert.equal(c.denies(peer, now + 20_000), false)
+})
+
+test('connections: a peer opening 10 connections holds at most connections.maxPerPeer of them', async () => {
+  const open = { security: { mode: 'open' as const } }
+  const [victim, other] = await startMesh(2, () => open)
+  try {
+    const max = victim.config.connections.maxPerPeer
+    assert.equal(max, 4)
+    const inbound = (): number => victim.libp2p.getConnections(other.libp2p.peerId).filter(c => c.status === 'open' && c.direction === 'inbound').length
+    const addr = victim.libp2p.getMultiaddrs()[0]
+    // Each dial with force opens a new connection (libp2p joins dials to one address made at once, so one after the other).
+    for (let i = 0; i < 10; i++) {
+      const c = await other.libp2p.dial(addr, { force: true }).catch(() => undefined)
+      // The dialler may finish its side of the handshake before the victim's gater closes it.
+      if (c !== undefined) await waitFor(() => c.status === 'open' || c.status === 'closed', 'the connection to settle', 5_000)
+      await sleep(50)
+    }
+    await waitFor(() => other.libp2p.getConnections(victim.libp2p.peerId).length <= max + 1, 'the refused connections to close', 5_000)
+    const held = inbound()
+    assert.ok(held <= max, `the victim holds ${held} inbound connections from one peer (cap ${max})`)
+    assert.ok(held >= 1)
+    // The peer is still served over what it holds.
+    victim.handle('work', (x) => x)
+    assert.equal(await other.request(victim.peerId, 'work', 'ok'), 'ok')
+  } finally {
+    await stopAll([victim, other])
   }
 })

@@ -18,3 +18,11 @@ export const DEFAULT_MAX_MODEL_BYTES = 512 * 1024 * 1024
  * modest 5 MB/s takes about 100 s.
  */
 export const DEFAULT_FETCH_TIMEOUT_MS = 120_000
+/**
+ * Per-peer limits of model fetches served here (issue 13). An honest agent fetches one version
+ * of a model at a time (updates of a model are queued), after an announcement, which comes
+ * seconds or hours apart: 10 new fetches a second and 8 at once per peer are far above that,
+ * and a flooder is stopped there (libp2p alone allows 8 per connection, times its connections).
+ */
+export const DEFAULT_FETCHES_PER_SEC = 10
+export const DEFAULT_FETCHES_PER_PEER = 8

@@ -12,11 +12,14 @@
 import { createHash } from 'node:crypto'
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
-import { AgentMeshError, ConnectionError, ModelMismatchError, StaleModelError, UnknownModelError, ValidationError } from '../core/errors.js'
+import { AgentMeshError, ConnectionError, ModelMismatchError, RateLimitedError, StaleModelError, UnknownModelError, ValidationError } from '../core/errors.js'
 import { dialFramed, FramedStream } from '../rpc/framed-stream.js'
 import type { PubSubService, Subscription } from '../pubsub/index.js'
 import { FetchHeader, FetchRequest, LEARNING_METRICS_TOPIC, LEARNING_PROTOCOL, MODEL_UPDATE_TOPIC, LearningMetrics, ModelUpdate } from './schemas.js'
 import { deadline, type Deadline } from '../core/deadline.js'
+import type { AuditSink } from '../core/audit.js'
+import { StreamGuard, streamLimitsOf, type StreamLimits, type StreamMetrics } from '../negotiation/stream-guard.js'
+import { DEFAULT_FETCHES_PER_PEER, DEFAULT_FETCHES_PER_SEC } from './constants.js'
 
 export * from './schemas.js'
 
@@ -34,6 +37,18 @@ export interface LearningInit {
   admits?: (peer: string) => boolean
   /** Announcements and answers go out on it (while started) and are heard on it. */
   pubsub: PubSubService
+  /**
+   * Per-peer limits of fetches served here. Without them, the libp2p node's STREAM_LIMITS_SERVICE
+   * (node/libp2p.ts builds it from the config), else the defaults (constants.ts).
+   */
+  limits?: StreamLimits
+  /** The same limits as the config keys give them (learning.fetchesPerSec, learning.fetchesPerPeer): used when `limits` is not given. */
+  fetchesPerSec?: number
+  fetchesPerPeer?: number
+  /** Counts refused fetches (stream_rate_limited_total). */
+  stats?: StreamMetrics
+  /** Records limit.exceeded, at most once a second per peer. */
+  audit?: AuditSink
 }
 
 export interface LearningEvents {
@@ -59,10 +74,14 @@ export class LearningService extends TypedEventEmitter<LearningEvents> {
   private running = false
   /** learning.model_update and learning.metrics, once this node takes or publishes models. */
   private listening: Array<Subscription<unknown>> = []
+  readonly guard: StreamGuard
 
   constructor (init: LearningInit) {
     super()
     this.init = init
+    const shared = streamLimitsOf(init.libp2p.services, 'learning', { perSec: DEFAULT_FETCHES_PER_SEC, concurrent: DEFAULT_FETCHES_PER_PEER })
+    const limits = init.limits ?? { perSec: init.fetchesPerSec ?? shared.perSec, concurrent: init.fetchesPerPeer ?? shared.concurrent }
+    this.guard = new StreamGuard({ protocol: 'learning', limits, ...(init.stats !== undefined ? { stats: init.stats } : {}), ...(init.audit !== undefined ? { audit: init.audit } : {}) })
   }
 
   async start (): Promise<void> {
@@ -243,6 +262,7 @@ export class LearningService extends TypedEventEmitter<LearningEvents> {
     try {
       await fs.writeJson({ model_id: u.model_id, version: u.version }, signal)
       const header = await fs.readJson(FetchHeader, signal)
+      if (!header.ok && header.code === 'RATE001') throw new RateLimitedError(`${source}: ${header.message}`)
       if (!header.ok) throw new UnknownModelError(`${source} cannot serve ${u.model_id}@${u.version}: ${header.message}`)
       if (header.size !== u.size || header.sha256 !== u.sha256) throw new ModelMismatchError(`${source} serves ${u.model_id}@${u.version} as ${header.size} bytes ${header.sha256}, announced ${u.size} bytes ${u.sha256}`)
       const out = Buffer.allocUnsafe(u.size)
@@ -267,9 +287,19 @@ export class LearningService extends TypedEventEmitter<LearningEvents> {
   }
 
   private async serve (stream: Stream, connection: Connection): Promise<void> {
-    if (this.init.admits?.(connection.remotePeer.toString()) === false) { stream.abort(new Error('not admitted')); return }
+    const from = connection.remotePeer.toString()
+    if (this.init.admits?.(from) === false) { stream.abort(new Error('not admitted')); return }
     this.open.add(stream)
     const fs = new FramedStream(stream, 4096)
+    // Over its limits: the fetch's own error header (RATE001), written before its request is read.
+    const admitted = this.guard.admit(from)
+    if (!admitted.ok) {
+      try {
+        await fs.writeJson({ ok: false, code: admitted.error.code, message: admitted.error.message.slice(0, 1024) }, AbortSignal.timeout(1_000))
+        await fs.close()
+      } catch (err) { fs.abort(err as Error) } finally { this.open.delete(stream) }
+      return
+    }
     let limit: Deadline | undefined
     try {
       const req = await fs.readJson(FetchRequest, AbortSignal.timeout(10_000))
@@ -291,6 +321,6 @@ export class LearningService extends TypedEventEmitter<LearningEvents> {
       await fs.close()
     } catch (err) {
       fs.abort(err as Error)
-    } finally { limit?.clear(); this.open.delete(stream) }
+    } finally { limit?.clear(); this.open.delete(stream); admitted.release() }
   }
 }

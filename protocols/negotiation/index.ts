@@ -14,10 +14,14 @@ import { runContractNet, type ContractNetOptions, type ContractNetResult } from 
 import { converse, type Agreement, type Respond } from './bilateral.js'
 import { Decision, NEGOTIATE_PROTOCOL, Opening, type Cfp } from './schemas.js'
 import { deadline as within } from '../core/deadline.js'
+import type { AuditSink } from '../core/audit.js'
+import { DEFAULT_CONVERSATIONS_PER_PEER, DEFAULT_CONVERSATIONS_PER_SEC } from './constants.js'
+import { StreamGuard, streamLimitsOf, type StreamLimits, type StreamMetrics } from './stream-guard.js'
 
 export * from './schemas.js'
 export type { ContractNetOptions, ContractNetResult } from './contract-net.js'
 export type { Agreement, Respond, Response } from './bilateral.js'
+export { StreamGuard, STREAM_LIMITS_SERVICE, type StreamLimits, type StreamLimitSettings, type StreamMetrics } from './stream-guard.js'
 
 export interface Participant<P> {
   /** A proposal for the call, or undefined to refuse it. Throwing refuses it with the message. */
@@ -33,6 +37,15 @@ export interface NegotiationInit {
   maxMessageBytes: number
   /** Admission (closed mesh): a stream from a peer not admitted is closed unread. */
   admits?: (peer: string) => boolean
+  /**
+   * Per-peer limits of new conversations. Without them, the libp2p node's STREAM_LIMITS_SERVICE
+   * (node/libp2p.ts builds it from the config), else the defaults (constants.ts).
+   */
+  limits?: StreamLimits
+  /** Counts refused conversations (stream_rate_limited_total). */
+  stats?: StreamMetrics
+  /** Records limit.exceeded, at most once a second per peer. */
+  audit?: AuditSink
 }
 
 export interface NegotiationEvents {
@@ -48,10 +61,14 @@ export class NegotiationService extends TypedEventEmitter<NegotiationEvents> {
   private readonly responders = new Map<string, { respond: Respond<unknown>, terms?: z.ZodType }>()
   private readonly open = new Set<Stream>()
   private running = false
+  readonly guard: StreamGuard
 
   constructor (init: NegotiationInit) {
     super()
     this.init = init
+    const fallback = { perSec: DEFAULT_CONVERSATIONS_PER_SEC, concurrent: DEFAULT_CONVERSATIONS_PER_PEER }
+    const limits = init.limits ?? streamLimitsOf(init.libp2p.services, 'negotiation', fallback)
+    this.guard = new StreamGuard({ protocol: 'negotiation', limits, ...(init.stats !== undefined ? { stats: init.stats } : {}), ...(init.audit !== undefined ? { audit: init.audit } : {}) })
   }
 
   async start (): Promise<void> {
@@ -126,6 +143,10 @@ export class NegotiationService extends TypedEventEmitter<NegotiationEvents> {
   private async inbound (stream: Stream, connection: Connection): Promise<void> {
     const from = connection.remotePeer.toString()
     if (this.init.admits?.(from) === false) { stream.abort(new Error('not admitted')); return }
+    // The conversation has no error frame before its opening is read (refuse and walk-away need
+    // its id): a peer over its limits has the stream aborted unread.
+    const admitted = this.guard.admit(from)
+    if (!admitted.ok) { stream.abort(admitted.error); return }
     this.open.add(stream)
     const fs = new FramedStream(stream, this.init.maxMessageBytes)
     let opening: z.output<typeof Opening> | undefined
@@ -139,7 +160,7 @@ export class NegotiationService extends TypedEventEmitter<NegotiationEvents> {
       if (opening === undefined) this.event('bilateral', 'participant', code, '', from, '')
       if (!(err instanceof AgentMeshError)) this.safeDispatchEvent('error', { detail: { error: err as Error } })
       fs.abort(err as Error)
-    } finally { this.open.delete(stream) }
+    } finally { this.open.delete(stream); admitted.release() }
   }
 
   private async participate (fs: FramedStream, from: string, cfp: Cfp): Promise<void> {

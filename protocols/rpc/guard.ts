@@ -6,6 +6,7 @@
 import type { Libp2p, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from 'pino'
+import { noAudit, type AuditSink } from '../core/audit.js'
 import { RateLimitedError } from '../core/errors.js'
 import type { Envelope } from '../envelope/index.js'
 import type { Labels, MessageCounter, MessageMetrics } from '../envelope/metrics.js'
@@ -23,7 +24,14 @@ export interface GuardInit {
   log: Logger
   maxMessageBytes: number
   limiter?: PeerLimiter
+  /** Records limit.exceeded (at most once a second per peer) and limit.disconnected. */
+  audit?: AuditSink
 }
+
+/** A limit.exceeded audit event at most this often per peer. */
+const AUDIT_EVERY_MS = 1_000
+/** Peers remembered for the audit's pacing before those quiet for a second are dropped. */
+const AUDITED_MAX = 1_024
 
 /** How long after the refusal a flooder is hung up on: its answer is written first. */
 const HANG_UP_DELAY_MS = 10
@@ -32,9 +40,13 @@ export class RateGuard {
   readonly limiter: PeerLimiter
   private readonly init: GuardInit
   private readonly labels = new PeerLabels(c.MAX_LABELLED_PEERS)
+  private readonly audit: AuditSink
+  /** Per peer over its limits: when it was last audited and how many refused since. */
+  private readonly audited = new Map<string, { at: number, refused: number }>()
 
   constructor (init: GuardInit) {
     this.init = init
+    this.audit = init.audit ?? noAudit
     // The node's own limiter (node/libp2p.ts), shared with its connection gater; else the defaults.
     const shared = (init.libp2p.services as Record<string, unknown> | undefined)?.[c.LIMITER_SERVICE]
     this.limiter = init.limiter ?? (shared instanceof PeerLimiter ? shared : defaultLimiter(init.maxMessageBytes))
@@ -42,15 +54,19 @@ export class RateGuard {
 
   /** The error to answer `env` with when its sender is over a limit; undefined when it may run. */
   check (env: Envelope, peer: string, bytes: number): RateLimitedError | undefined {
-    const verdict = this.limiter.check(peer, env.subject, bytes, Date.now())
+    const now = Date.now()
+    const verdict = this.limiter.check(peer, env.subject, bytes, now)
     if (verdict.ok) return undefined
     const { stats, log, libp2p } = this.init
     const label = this.labels.label(peer)
     stats.inc('rpc_rate_limited_total', { peer: label, limit: verdict.limit })
     stats.inc('messages_total', { direction: 'in', type: env.type, status: 'rate_limited' })
+    this.record(peer, verdict.limit, env, now)
     if (verdict.flooding) {
       stats.inc('rpc_flooders_disconnected_total', { peer: label })
-      log.warn({ peer, limit: verdict.limit, cooldown_ms: this.limiter.limits.cooldownMs }, 'peer stayed over its rpc limits: disconnected for the cool-down')
+      const cooldownMs = this.limiter.limits.cooldownMs
+      log.warn({ peer, limit: verdict.limit, cooldown_ms: cooldownMs }, 'peer stayed over its rpc limits: disconnected for the cool-down')
+      this.audit.record({ kind: 'limit.disconnected', peer, code: 'RATE001', reason: 'rpc requests over the limit', detail: { limit: verdict.limit, cooldown_ms: cooldownMs } })
       setTimeout(() => { libp2p.hangUp(peerIdFromString(peer)).catch(() => {}) }, HANG_UP_DELAY_MS)
     }
     return new RateLimitedError(`over the ${verdict.limit} limit for this peer (${this.rateOf(verdict.limit)}/s): retry after ${verdict.retryAfterMs} ms`)
@@ -62,6 +78,16 @@ export class RateGuard {
     this.init.stats.inc('streams_aborted_total', { protocol: 'rpc', reason: 'cooling_down' })
     stream.abort(new RateLimitedError('this peer is in its cool-down after flooding'))
     return true
+  }
+
+  /** Audits a peer over its limits once a second at most, with the count refused since the last. */
+  private record (peer: string, limit: LimitName, env: Envelope, now: number): void {
+    const last = this.audited.get(peer)
+    if (last !== undefined && now - last.at < AUDIT_EVERY_MS) { last.refused++; return }
+    if (this.audited.size >= AUDITED_MAX) for (const [p, a] of this.audited) if (now - a.at > AUDIT_EVERY_MS) this.audited.delete(p)
+    const detail = { limit, per_sec: this.rateOf(limit), subject: env.subject.slice(0, 128), refused: (last?.refused ?? 0) + 1 }
+    this.audit.record({ kind: 'limit.exceeded', peer, correlationId: env.id, code: 'RATE001', reason: 'rpc requests over the limit', detail })
+    this.audited.set(peer, { at: now, refused: 0 })
   }
 
   private rateOf (limit: LimitName): number {

@@ -1,0 +1,121 @@
+/**
+ * Per-peer limits of the protocols where one stream is one conversation: negotiation and model
+ * fetches (issue 13). libp2p bounds only the streams open at once per connection (16 and 8), and
+ * a peer may open several connections and a new stream as soon as one ends, so each peer has a
+ * token bucket of new conversations per second (rpc's TokenBucket) and a cap on its
+ * conversations open at once, whatever its connections. A conversation over either is refused
+ * before a byte of it is read; the service answers the refusal in its own framing.
+ */
+import { noAudit, type AuditSink } from '../core/audit.js'
+import { RateLimitedError } from '../core/errors.js'
+import { MAX_LABELLED_PEERS } from '../rpc/constants.js'
+import { PeerLabels, TokenBucket } from '../rpc/limits.js'
+
+/** The libp2p service a node gives its stream limits in (node/libp2p.ts builds it from the config). */
+export const STREAM_LIMITS_SERVICE = 'streamLimits'
+
+export interface StreamLimits {
+  /** New conversations per second per peer, a one-second burst (0: no limit). */
+  perSec: number
+  /** Conversations one peer may hold open at once (0: no limit). */
+  concurrent: number
+}
+
+/** What a node's STREAM_LIMITS_SERVICE holds: the limits of each protocol. */
+export interface StreamLimitSettings { negotiation: StreamLimits, learning: StreamLimits }
+
+/** The counter a refusal is counted in (node/stats.ts describes it). */
+export interface StreamMetrics {
+  inc: (name: 'stream_rate_limited_total', labels?: Record<string, string>, by?: number) => void
+}
+
+export interface StreamGuardInit {
+  /** The protocol's name in the counter's label and the audit (negotiation, learning). */
+  protocol: string
+  limits: StreamLimits
+  stats?: StreamMetrics
+  audit?: AuditSink
+}
+
+export type StreamVerdict =
+  | { ok: true, release: () => void }
+  | { ok: false, limit: 'rate' | 'concurrent', error: RateLimitedError }
+
+interface PeerState { bucket?: TokenBucket, open: number }
+
+/** State for this many peers is kept before idle ones are dropped. */
+const PRUNE_ABOVE = 1_024
+/** A limit.exceeded audit event at most this often per peer. */
+const AUDIT_EVERY_MS = 1_000
+
+/** The limits of the stream protocols a node has when its libp2p node gives none. */
+export function streamLimitsOf (services: unknown, protocol: keyof StreamLimitSettings, fallback: StreamLimits): StreamLimits {
+  const shared = (services as Record<string, unknown> | undefined)?.[STREAM_LIMITS_SERVICE] as Partial<StreamLimitSettings> | undefined
+  return shared?.[protocol] ?? fallback
+}
+
+export class StreamGuard {
+  private readonly init: StreamGuardInit
+  private readonly audit: AuditSink
+  private readonly peers = new Map<string, PeerState>()
+  private readonly labels = new PeerLabels(MAX_LABELLED_PEERS)
+  private readonly audited = new Map<string, { at: number, refused: number }>()
+
+  constructor (init: StreamGuardInit) {
+    this.init = init
+    this.audit = init.audit ?? noAudit
+  }
+
+  get limits (): StreamLimits { return this.init.limits }
+
+  /**
+   * A new conversation from `peer`: allowed (call `release` when it ends, once) or refused,
+   * counted and audited. A refused one takes no token and holds no place.
+   */
+  admit (peer: string, now = Date.now()): StreamVerdict {
+    const { perSec, concurrent } = this.init.limits
+    const state = this.state(peer, now)
+    if (concurrent > 0 && state.open >= concurrent) return this.refuse(peer, 'concurrent', `${concurrent} ${this.init.protocol} conversations open`, now)
+    const wait = state.bucket?.take(1, now) ?? 0
+    if (wait > 0) return this.refuse(peer, 'rate', `over ${perSec} new ${this.init.protocol} conversations/s: retry after ${wait} ms`, now)
+    state.open++
+    let released = false
+    return {
+      ok: true,
+      release: () => {
+        if (released) return
+        released = true
+        state.open--
+      }
+    }
+  }
+
+  /** Conversations `peer` holds open now. */
+  openBy (peer: string): number { return this.peers.get(peer)?.open ?? 0 }
+
+  private refuse (peer: string, limit: 'rate' | 'concurrent', why: string, now: number): StreamVerdict {
+    const { protocol } = this.init
+    this.init.stats?.inc('stream_rate_limited_total', { peer: this.labels.label(peer), protocol })
+    const last = this.audited.get(peer)
+    if (last !== undefined && now - last.at < AUDIT_EVERY_MS) last.refused++
+    else {
+      if (this.audited.size >= PRUNE_ABOVE) for (const [p, a] of this.audited) if (now - a.at > AUDIT_EVERY_MS) this.audited.delete(p)
+      const detail = { limit: `${protocol}_${limit}`, per_sec: this.init.limits.perSec, concurrent: this.init.limits.concurrent, refused: (last?.refused ?? 0) + 1 }
+      this.audit.record({ kind: 'limit.exceeded', peer, code: 'RATE001', reason: `${protocol} conversations over the limit`, detail })
+      this.audited.set(peer, { at: now, refused: 0 })
+    }
+    return { ok: false, limit, error: new RateLimitedError(`${why} for this peer`) }
+  }
+
+  private state (peer: string, now: number): PeerState {
+    let state = this.peers.get(peer)
+    if (state !== undefined) return state
+    if (this.peers.size >= PRUNE_ABOVE) {
+      for (const [p, s] of this.peers) if (s.open === 0 && (s.bucket?.full(now) ?? true)) this.peers.delete(p)
+    }
+    const { perSec } = this.init.limits
+    state = { open: 0, ...(perSec > 0 ? { bucket: new TokenBucket(perSec, perSec, now) } : {}) }
+    this.peers.set(peer, state)
+    return state
+  }
+}
