@@ -29,6 +29,7 @@ import { TaskService } from '../protocols/task/index.js'
 import { CoordinationService } from '../protocols/coordination/index.js'
 import { Admission, type Security } from './admission.js'
 import { electionKeys, privateKeyOf } from '../protocols/coordination/election-keys.js'
+import { SealingService } from '../protocols/sealing/index.js'
 
 /** What the services need of the node that holds them. */
 export interface NodeHost {
@@ -92,7 +93,8 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     stats,
     log,
     maxMessageBytes: config.maxMessageBytes,
-    admits: (from, publisher) => admission.admitsGossip(from, publisher)
+    admits: (from, publisher) => admission.admitsGossip(from, publisher),
+    sealer: sealing(host, () => membership)
   })
   later.pubsub = pubsub
   const discovery = new PeerDialer(libp2p, () => config.connections.targetPeers)
@@ -189,6 +191,22 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
  */
 function selfEligible (config: AgentConfig, admission: Admission): boolean {
   return config.coordination.eligible && !config.client && admission.selfEligible
+}
+
+/**
+ * Sealed payloads (`encryptFor`): a role's recipients are the connected agents whose credential
+ * (closed mesh) or card (open: a claim) gives it, and this node if its own credential or config does.
+ */
+function sealing (host: NodeHost, membership: () => Membership): SealingService {
+  const { config } = host
+  const ownRoles = host.security.credential?.roles ?? config.roles
+  return new SealingService({
+    privateKey: privateKeyOf(host.libp2p),
+    mesh: config.mesh,
+    rotationMs: config.security.keyRotationMs,
+    graceMs: config.security.keyGraceMs,
+    withRole: role => [...membership().find({ role }).map(p => p.peerId), ...(ownRoles.includes(role) ? [host.peerId] : [])]
+  })
 }
 
 /** Wait for `p` (its failure ignored), no longer than `ms`. */
