@@ -11,7 +11,7 @@
  * On the wire, inside the envelope's `payload` (JSON, binary fields base64):
  *   { sealed: 1, kid, at, ek, wraps: [{ to, ct }], nonce, ct }
  * `at` is when the key was made (checked against rotation and grace); `to` is the recipient's
- * tag (keys.ts). Overhead: about 190 bytes per payload, plus about 75 bytes per recipient,
+ * tag (keys.ts). Overhead (JSON): about 190 bytes per payload, plus 93 bytes per recipient,
  * plus base64's third on the plaintext.
  */
 import { x25519 } from '@noble/curves/ed25519.js'

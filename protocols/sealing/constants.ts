@@ -21,5 +21,5 @@ export const MAX_SENDER_KEYS = 1_024
 export const MAX_RECEIVED_KEYS = 4_096
 /** Peer ids whose X25519 keys are kept (deriving one costs about half a millisecond). */
 export const MAX_PEER_KEYS = 1_024
-/** A payload may be sealed for at most this many recipients (each adds ~90 bytes). */
+/** A payload may be sealed for at most this many recipients (each adds 93 bytes to every payload). */
 export const MAX_RECIPIENTS = 256
