@@ -54,10 +54,7 @@ export interface PublishOptions {
   correlationId?: string
   conversationId?: string
   type?: 'EVENT' | 'NOTIFICATION' | 'INFORM' | 'HEARTBEAT'
-  /**
-   * Seal the payload for these peers, or for the agents holding a role now: others (and relays)
-   * see only ciphertext. Local subscribers read it only when this node is a recipient.
-   */
+  /** Seal the payload for these peers, or the agents holding a role now (docs/security.md, "Sealed payloads"). */
   encryptFor?: EncryptFor
 }
 
@@ -334,7 +331,7 @@ export class PubSubService {
       if (env === undefined) continue
       if (this.init.stats.message(local.topic.name, { direction: 'in', type: env.type, status: 'ok' })) {
         this.init.stats.observe('deliver', env.type, (now - env.timestamp) / 1000)
-        this.init.stats.messages.add(env, 'in', undefined, now - env.timestamp)
+        this.init.stats.messages.add(received, 'in', undefined, now - env.timestamp) // as it came: sealed stays sealed in the log
       }
       if (this.debug) this.init.log.debug({ ...messageFields(env), latency_ms: now - env.timestamp }, 'event received')
       const { span } = startReceiveSpan(`agentmesh receive ${local.topic.name}`, SpanKind.CONSUMER, { 'agentmesh.peer_id': this.localPeer, 'agentmesh.remote_peer': env.source, 'agentmesh.topic': local.topic.name, 'agentmesh.message_id': env.id }, env.headers)

@@ -49,27 +49,25 @@ export class SealingService implements Sealer {
   readonly self: string
   private readonly init: SealingInit
   private readonly sender: SenderKeys
-  private readonly received: ReceivedKeys
+  private received?: ReceivedKeys
   private readonly audit: AuditSink
   private readonly now: () => number
 
   constructor (init: SealingInit) {
     this.init = init
     this.self = peerIdFromPrivateKey(init.privateKey).toString()
-    const self = this.self
     this.audit = init.audit ?? noAudit
     this.now = init.now ?? Date.now
-    const rotation = { rotationMs: init.rotationMs, graceMs: init.graceMs }
-    this.sender = new SenderKeys({ ...rotation, mesh: init.mesh, self, peers: new PeerKeys() })
-    this.received = new ReceivedKeys({ ...rotation, own: ownKey(init.privateKey) })
+    this.sender = new SenderKeys({ rotationMs: init.rotationMs, graceMs: init.graceMs, mesh: init.mesh, self: this.self, peers: new PeerKeys() })
   }
 
   /** The recipients, sorted and without repeats; ValidationError when there are none or too many. */
   recipients (to: EncryptFor): string[] {
-    const list = 'role' in to ? this.init.withRole(to.role) : to
+    const role = typeof to === 'object' && to !== null && !Array.isArray(to) ? (to as { role?: unknown }).role : undefined
+    const list: unknown = typeof role === 'string' ? this.init.withRole(role) : to
     if (!Array.isArray(list) || list.some(p => typeof p !== 'string')) throw new ValidationError('encryptFor: a list of peer ids, or { role }')
-    const set = [...new Set(list)].sort()
-    if (set.length === 0) throw new ValidationError(`encryptFor: no recipient${'role' in to ? ` holds the role "${to.role}"` : ''}: the payload could be read by no one`)
+    const set = [...new Set(list as string[])].sort()
+    if (set.length === 0) throw new ValidationError(`encryptFor: no recipient${role !== undefined ? ` holds the role "${String(role)}"` : ''}: the payload could be read by no one`)
     if (set.length > MAX_RECIPIENTS) throw new ValidationError(`encryptFor: ${set.length} recipients, at most ${MAX_RECIPIENTS}`)
     return set
   }
@@ -88,7 +86,14 @@ export class SealingService implements Sealer {
       const error = new SealedError(`malformed sealed payload (sealed by ${source} on "${subject}")`)
       return this.refused({ ok: false, reason: 'not_authentic', first: true, error }, b, id)
     }
-    const r = this.received.open(parsed.data, b, this.now())
+    let received: ReceivedKeys
+    try {
+      // Made at the first sealed payload: a node whose identity is not Ed25519 still runs, and opens none.
+      received = this.received ??= new ReceivedKeys({ rotationMs: this.init.rotationMs, graceMs: this.init.graceMs, own: ownKey(this.init.privateKey) })
+    } catch (err) {
+      return this.refused({ ok: false, reason: 'not_recipient', first: false, error: err as SealedError }, b, id)
+    }
+    const r = received.open(parsed.data, b, this.now())
     if (r.ok && r.received) this.audit.record({ kind: 'key.received', peer: source, detail: { subject, kid: parsed.data.kid } })
     return r.ok ? r : this.refused(r, b, id, parsed.data.kid)
   }
