@@ -130,12 +130,14 @@ test('encryptFor [B]: B reads it; C, subscribed, gets nothing and its gossipsub 
     const sealedBefore = c.stats.get('messages_total', { direction: 'in', status: 'sealed' })
     await waitFor(() => a.topicPeers('orders').subscribers.length === 2, 'both subscriptions to reach a')
     await a.publish('orders', { text: SECRET }, { encryptFor: [b.peerId] })
-    await a.publish('orders', { text: 'plain marker' })
+    // An application's own payload with a `sealed` field is an ordinary payload.
+    await a.publish('orders', { sealed: 1, text: 'plain marker' })
     await waitFor(() => atB.length === 2 && atC.length === 1, 'b to get both, c the plain one')
     assert.deepEqual(atB[0].payload, { text: SECRET })
     assert.equal(atB[0].sealed, true)
+    assert.equal(atB[1].sealed, undefined, 'the marker was not sealed')
     assert.deepEqual(atB[0].envelope.payload, { text: SECRET }, 'the envelope B sees carries the opened payload')
-    assert.deepEqual(atC.map(m => m.payload), [{ text: 'plain marker' }], 'c never got the sealed one')
+    assert.deepEqual(atC.map(m => m.payload), [{ sealed: 1, text: 'plain marker' }], 'c never got the sealed one')
     assert.equal(c.stats.get('messages_total', { direction: 'in', status: 'sealed' }) - sealedBefore, 1, 'counted as sealed at c')
     const bytes = raw.map(d => Buffer.from(d).toString('utf8')).join('\n')
     assert.ok(bytes.includes('plain marker'), 'the raw listener does see gossip in clear (so the next check can fail)')
@@ -143,7 +145,7 @@ test('encryptFor [B]: B reads it; C, subscribed, gets nothing and its gossipsub 
     const sealedEnv = raw.flatMap(d => decodeBatch(d, 1 << 20)).find(e => SealedPayload.safeParse(e.payload).success)
     assert.ok(sealedEnv !== undefined, 'c relayed-and-saw a sealed envelope')
     await waitFor(() => atA.length === 1, 'a\'s own subscriber to get the plain one')
-    assert.deepEqual(atA.map(m => m.payload), [{ text: 'plain marker' }], 'a is no recipient: its own subscriber does not read it')
+    assert.deepEqual(atA.map(m => m.payload), [{ sealed: 1, text: 'plain marker' }], 'a is no recipient: its own subscriber does not read it')
   } finally {
     await stopAll(nodes)
   }

@@ -37,9 +37,19 @@ export const SealedPayload = z.strictObject({
 })
 export type SealedPayload = z.output<typeof SealedPayload>
 
-/** A payload that says it is sealed (its shape is checked apart, by SealedPayload). */
-export function isSealed (payload: unknown): boolean {
-  return typeof payload === 'object' && payload !== null && (payload as { sealed?: unknown }).sealed !== undefined
+/** Payloads already found sealed: the validator, the delivery and the sealer each ask, about the same object. */
+const seen = new WeakSet<object>()
+
+/**
+ * Whether a payload is sealed: exactly the sealed shape, nothing less. An application's own
+ * payload with a `sealed` field stays an ordinary payload.
+ */
+export function isSealed (payload: unknown): payload is SealedPayload {
+  if (typeof payload !== 'object' || payload === null || (payload as { sealed?: unknown }).sealed !== SEALED_VERSION) return false
+  if (seen.has(payload)) return true
+  if (!SealedPayload.safeParse(payload).success) return false
+  seen.add(payload)
+  return true
 }
 
 /** What a sealed payload is bound to: who sent it, in which mesh, under which subject (topic or command). */

@@ -10,7 +10,7 @@ import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { SealedError, ValidationError } from '../core/errors.js'
 import { noAudit, type AuditSink } from '../core/audit.js'
-import { seal as sealWith, SealedPayload, type Binding } from './box.js'
+import { isSealed, seal as sealWith, type Binding, type SealedPayload } from './box.js'
 import { MAX_RECIPIENTS } from './constants.js'
 import { ownKey, PeerKeys } from './keys.js'
 import { ReceivedKeys, SenderKeys, type Opened } from './keyring.js'
@@ -81,8 +81,7 @@ export class SealingService implements Sealer {
 
   open (subject: string, source: string, payload: unknown, id?: string): Opened {
     const b = this.binding(subject, source)
-    const parsed = SealedPayload.safeParse(payload)
-    if (!parsed.success) {
+    if (!isSealed(payload)) {
       const error = new SealedError(`malformed sealed payload (sealed by ${source} on "${subject}")`)
       return this.refused({ ok: false, reason: 'not_authentic', first: true, error }, b, id)
     }
@@ -93,9 +92,9 @@ export class SealingService implements Sealer {
     } catch (err) {
       return this.refused({ ok: false, reason: 'not_recipient', first: false, error: err as SealedError }, b, id)
     }
-    const r = received.open(parsed.data, b, this.now())
-    if (r.ok && r.received) this.audit.record({ kind: 'key.received', peer: source, detail: { subject, kid: parsed.data.kid } })
-    return r.ok ? r : this.refused(r, b, id, parsed.data.kid)
+    const r = received.open(payload, b, this.now())
+    if (r.ok && r.received) this.audit.record({ kind: 'key.received', peer: source, detail: { subject, kid: payload.kid } })
+    return r.ok ? r : this.refused(r, b, id, payload.kid)
   }
 
   private refused (r: Opened & { ok: false }, b: Binding, id?: string, kid?: string): Opened {
