@@ -24,7 +24,7 @@ const sleep = async (t: number): Promise<void> => { await new Promise(resolve =>
 const PAD = 'x'.repeat(1000)
 
 async function mesh (n: number): Promise<AgentNode[]> {
-  const base = { mesh: `seal${process.pid}${Math.random()}`.replace('.', ''), mdns: false, logLevel: 'silent' as const, preset: 'local' as const, listen: ['/ip4/127.0.0.1/tcp/0'], connections: { targetPeers: 0 }, security: { mode: 'open' as const } }
+  const base = { mesh: `seal${process.pid}${Math.random()}`.replace('.', ''), mdns: false, logLevel: 'silent' as const, listen: ['/ip4/127.0.0.1/tcp/0'], connections: { targetPeers: 0 }, security: { mode: 'open' as const } }
   const out: AgentNode[] = []
   for (let i = 0; i < n; i++) { const x = await createAgentNode({ ...base, name: `s${i}` }); await x.start(); out.push(x) }
   for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) await out[i].dial(out[j].addresses()[0])
@@ -52,8 +52,10 @@ async function broadcast (all: AgentNode[], got: number[], v: Variant): Promise<
   const seconds = (performance.now() - t0) / 1000
   const cpu = process.cpuUsage(cpu0)
   if (!done()) {
-    const scores = subs.map(s => Math.round(pub.gossipScore(s.peerId)))
-    throw new Error(`${v}: not every reader got ${N} messages in time (${readers.map(i => got[i] - start[i]).join(', ')}; gossip mesh ${pub.topicPeers('bench').mesh.length} peers, scores ${scores.join(', ')})`)
+    // Counted as no figure (the medians leave it out), and said: gossip lost messages under load.
+    console.log(`${v}: not every reader got ${N} messages within 60 s (${readers.map(i => got[i] - start[i]).join(', ')}); round left out`)
+    await sleep(2_000) // stragglers land before the next round starts counting
+    return { rate: NaN, cpu: NaN }
   }
   return { rate: Math.round(N / seconds), cpu: Math.round((cpu.user + cpu.system) / N) }
 }
@@ -124,7 +126,7 @@ for (let r = 0; r < runs; r++) {
   }
 }
 console.table(rows)
-const median = (xs: number[]): number => { const s = [...xs].sort((x, y) => x - y); return s[Math.floor(s.length / 2)] }
+const median = (xs: number[]): number => { const s = xs.filter(x => !Number.isNaN(x)).sort((x, y) => x - y); return s[Math.floor(s.length / 2)] ?? NaN }
 const summary = VARIANTS.map(v => {
   const mine = rows.filter(x => x.variant === v)
   const m = (k: string): number => median(mine.map(x => x[k] as number))

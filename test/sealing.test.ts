@@ -1,5 +1,7 @@
 // Sealed payloads (encryptFor, issue 13): the box and the keyring alone, then real nodes.
 import { test } from 'node:test'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import assert from 'node:assert/strict'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
@@ -14,7 +16,8 @@ import { ReceivedKeys, SenderKeys } from '../protocols/sealing/keyring.js'
 import { SealingService } from '../protocols/sealing/index.js'
 import { decodeBatch, encodeBatch, envelopeToJson, makeEnvelope } from '../protocols/envelope/index.js'
 import { gossipTopic } from '../protocols/pubsub/index.js'
-import { nodeOptions, startMesh, stopAll, waitFor } from './helpers.js'
+import { nodeOptions, startMesh, stopAll, uniqueMesh, waitFor, withTempDir } from './helpers.js'
+import { issueCredential, newOwnerKey } from '../protocols/admission/credential.js'
 
 const SECRET = 'the launch code is 0000'
 
@@ -211,4 +214,46 @@ test('encryptFor { role }: agents holding the role read it, one that joins later
   } finally {
     await stopAll([...nodes, d])
   }
+})
+
+test('closed mesh: a role is resolved from credentials, so an agent that only claims it in its card is not sealed for', async () => {
+  await withTempDir(async (dir) => {
+    const mesh = uniqueMesh()
+    const owner = await newOwnerKey()
+    const now = Date.now()
+    const nodes: AgentNode[] = []
+    try {
+      // b's credential grants 'auditor'; c's does not, though c's config (its card) claims it.
+      for (const [i, granted] of [['agent'], ['agent', 'auditor'], ['agent']].entries()) {
+        const key = await generateKeyPair('Ed25519')
+        const subject = peerIdFromPrivateKey(key).toString()
+        const cred = await issueCredential(owner, { mesh, subject, roles: granted, capabilities: [], issuedAt: now, expiresAt: now + 86_400_000 })
+        const file = join(dir, `cred${i}.json`)
+        await writeFile(file, JSON.stringify(cred))
+        const node = await createAgentNode(nodeOptions(mesh, {
+          name: `c${i}`,
+          privateKey: key,
+          preset: 'local',
+          roles: i === 2 ? ['agent', 'auditor'] : ['agent'],
+          security: { mode: 'closed', credential: file },
+          ...(i > 0 ? { bootstrap: [nodes[0].addresses()[0]] } : {})
+        }))
+        await node.start()
+        nodes.push(node)
+      }
+      const [a, b, c] = nodes
+      await waitFor(() => nodes.every(n => n.peers().length === 2), 'the three to admit each other')
+      assert.deepEqual(a.findAgents({ role: 'auditor' }).map(p => p.peerId), [b.peerId], 'roles shown are the credential\'s')
+      const atB = collect(b, 'books')
+      const atC = collect(c, 'books')
+      await waitFor(() => a.topicPeers('books').subscribers.length === 2, 'both subscriptions to reach a')
+      await a.publish('books', 'for auditors', { encryptFor: { role: 'auditor' } })
+      await a.publish('books', 'marker')
+      await waitFor(() => atB.length === 2 && atC.length === 1, 'b both, c the marker')
+      assert.deepEqual(atB.map(m => m.payload), ['for auditors', 'marker'])
+      assert.deepEqual(atC.map(m => m.payload), ['marker'], 'c claimed the role and got nothing sealed')
+    } finally {
+      await stopAll(nodes)
+    }
+  })
 })
