@@ -2,6 +2,8 @@
 import { test } from 'node:test'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { xchacha20poly1305 } from '@noble/ciphers/chacha.js'
 import assert from 'node:assert/strict'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
@@ -12,6 +14,7 @@ import { SealedError, ValidationError } from '../protocols/core/errors.js'
 import type { AuditEvent } from '../protocols/core/audit.js'
 import { makeContentKey, open, seal, SealedPayload, unwrap, type Binding } from '../protocols/sealing/box.js'
 import { ownKey, PeerKeys } from '../protocols/sealing/keys.js'
+import { xchachaOpen, xchachaSeal } from '../protocols/sealing/aead.js'
 import { ReceivedKeys, SenderKeys } from '../protocols/sealing/keyring.js'
 import { SealingService } from '../protocols/sealing/index.js'
 import { decodeBatch, encodeBatch, envelopeToJson, makeEnvelope } from '../protocols/envelope/index.js'
@@ -45,6 +48,19 @@ test('box: only the recipients open a sealed payload, and it is bound to its mes
   flipped[0] ^= 1
   assert.throws(() => open(key, { ...s, ct: flipped.toString('base64') }, bind), SealedError, 'altered ciphertext')
   assert.throws(() => peers.of('QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N'), SealedError, 'an RSA peer id carries no key to seal for')
+})
+
+test('aead: XChaCha20-Poly1305 through Node\'s ChaCha20-Poly1305 is byte for byte @noble/ciphers\' own', () => {
+  for (const len of [0, 1, 15, 16, 17, 64, 1000, 4096]) {
+    const [key, nonce, ad, plain] = [randomBytes(32), randomBytes(24), randomBytes(len % 50), randomBytes(len)]
+    const ours = xchachaSeal(key, nonce, ad, plain)
+    assert.deepEqual(new Uint8Array(ours), xchacha20poly1305(key, nonce, ad).encrypt(plain), `sealed, ${len} bytes`)
+    assert.deepEqual(xchachaOpen(key, nonce, ad, ours), plain)
+    const bad = Buffer.from(ours)
+    bad[bad.length - 1] ^= 1
+    assert.throws(() => xchachaOpen(key, nonce, ad, bad), 'a bad tag does not open')
+    assert.throws(() => xchachaOpen(key, nonce, Buffer.concat([ad, Buffer.from('x')]), ours), 'other associated data does not open')
+  }
 })
 
 test('keyring: a sender key lasts rotationMs and per recipient set; a recipient reads across rotations until the grace ends', async () => {

@@ -15,7 +15,7 @@
  * plus base64's third on the plaintext.
  */
 import { x25519 } from '@noble/curves/ed25519.js'
-import { chacha20poly1305, xchacha20poly1305 } from '@noble/ciphers/chacha.js'
+import { chacha20poly1305 } from '@noble/ciphers/chacha.js'
 import { hkdf } from '@noble/hashes/hkdf.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { randomBytes } from 'node:crypto'
@@ -23,6 +23,7 @@ import { z } from 'zod'
 import { SealedError } from '../core/errors.js'
 import { CONTENT_DOMAIN, KEY_BYTES, KID_BYTES, MAX_RECIPIENTS, NONCE_BYTES, SEALED_VERSION, WRAP_DOMAIN } from './constants.js'
 import { tagOf, type OwnKey } from './keys.js'
+import { xchachaOpen, xchachaSeal } from './aead.js'
 
 const b64 = (bytes: number): z.ZodString => z.string().length(Math.ceil(bytes / 3) * 4).regex(/^[A-Za-z0-9+/]+=*$/)
 
@@ -96,8 +97,8 @@ function contentAd (b: Binding, kid: string): Uint8Array {
 /** Seal one payload (its JSON) under a content key: one AEAD, the wraps as they are. */
 export function seal (k: ContentKey, b: Binding, payload: unknown): SealedPayload {
   const nonce = randomBytes(NONCE_BYTES)
-  const ct = xchacha20poly1305(k.key, nonce, contentAd(b, k.kid)).encrypt(utf8.encode(JSON.stringify(payload) ?? 'null'))
-  return { sealed: SEALED_VERSION, kid: k.kid, at: k.at, ek: k.ek, wraps: k.wraps, nonce: nonce.toString('base64'), ct: Buffer.from(ct).toString('base64') }
+  const ct = xchachaSeal(k.key, nonce, contentAd(b, k.kid), Buffer.from(JSON.stringify(payload) ?? 'null'))
+  return { sealed: SEALED_VERSION, kid: k.kid, at: k.at, ek: k.ek, wraps: k.wraps, nonce: nonce.toString('base64'), ct: ct.toString('base64') }
 }
 
 /** The content key of a sealed payload, if one of its wraps is for `own`; undefined when none is. */
@@ -122,14 +123,14 @@ export function unwrap (own: OwnKey, s: SealedPayload, b: Omit<Binding, 'subject
 
 /** The payload a content key opens; SealedError when the ciphertext does not authenticate. */
 export function open (key: Uint8Array, s: SealedPayload, b: Binding): unknown {
-  let plain: Uint8Array
+  let plain: Buffer
   try {
-    plain = xchacha20poly1305(key, Buffer.from(s.nonce, 'base64'), contentAd(b, s.kid)).decrypt(Buffer.from(s.ct, 'base64'))
+    plain = xchachaOpen(key, Buffer.from(s.nonce, 'base64'), contentAd(b, s.kid), Buffer.from(s.ct, 'base64'))
   } catch (err) {
     throw new SealedError(`sealed payload from ${b.source} on "${b.subject}" does not authenticate (altered, or bound to another subject)`, { cause: err })
   }
   try {
-    return JSON.parse(Buffer.from(plain).toString('utf8'))
+    return JSON.parse(plain.toString('utf8'))
   } catch (err) {
     throw new SealedError(`sealed payload from ${b.source} on "${b.subject}" is not JSON inside`, { cause: err })
   }
