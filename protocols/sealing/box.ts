@@ -18,7 +18,7 @@ import { x25519 } from '@noble/curves/ed25519.js'
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js'
 import { hkdf } from '@noble/hashes/hkdf.js'
 import { sha256 } from '@noble/hashes/sha2.js'
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomFillSync } from 'node:crypto'
 import { z } from 'zod'
 import { SealedError } from '../core/errors.js'
 import { CONTENT_DOMAIN, KEY_BYTES, KID_BYTES, MAX_RECIPIENTS, NONCE_BYTES, SEALED_VERSION, WRAP_DOMAIN } from './constants.js'
@@ -90,15 +90,24 @@ export function makeContentKey (recipients: Uint8Array[], b: Omit<Binding, 'subj
   return { kid, at: now, key, ek: Buffer.from(ek).toString('base64'), wraps }
 }
 
+/** Nonces come from a pool filled 4 KiB at a time: one randomBytes call per nonce costs more than the AEAD. */
+const pool = Buffer.alloc(NONCE_BYTES * 170)
+let used = pool.length
+function nonce (): Buffer {
+  if (used + NONCE_BYTES > pool.length) { randomFillSync(pool); used = 0 }
+  used += NONCE_BYTES
+  return Buffer.from(pool.subarray(used - NONCE_BYTES, used)) // a copy: the pool is refilled in place
+}
+
 function contentAd (b: Binding, kid: string): Uint8Array {
   return utf8.encode(`${CONTENT_DOMAIN}\n${b.mesh}\n${b.subject}\n${b.source}\n${kid}`)
 }
 
 /** Seal one payload (its JSON) under a content key: one AEAD, the wraps as they are. */
 export function seal (k: ContentKey, b: Binding, payload: unknown): SealedPayload {
-  const nonce = randomBytes(NONCE_BYTES)
-  const ct = xchachaSeal(k.key, nonce, contentAd(b, k.kid), Buffer.from(JSON.stringify(payload) ?? 'null'))
-  return { sealed: SEALED_VERSION, kid: k.kid, at: k.at, ek: k.ek, wraps: k.wraps, nonce: nonce.toString('base64'), ct: ct.toString('base64') }
+  const n = nonce()
+  const ct = xchachaSeal(k.key, n, contentAd(b, k.kid), Buffer.from(JSON.stringify(payload) ?? 'null'))
+  return { sealed: SEALED_VERSION, kid: k.kid, at: k.at, ek: k.ek, wraps: k.wraps, nonce: n.toString('base64'), ct: ct.toString('base64') }
 }
 
 /** The content key of a sealed payload, if one of its wraps is for `own`; undefined when none is. */
