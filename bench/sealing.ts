@@ -108,6 +108,7 @@ function sealCost (to: string[]): { seal: number, open: number } {
   return { seal: Math.round(seal), open: Math.round((performance.now() - t) * 1000 / k) }
 }
 for (const to of [[subs[0].peerId], subs.map(s => s.peerId)]) {
+  sealCost(to) // warm-up
   const c = sealCost(to)
   const size = JSON.stringify(sealers.a.seal('cost', { seq: 0, pad: PAD }, to).payload).length - JSON.stringify({ seq: 0, pad: PAD }).length
   console.log(`sealed for ${to.length}: seal ${c.seal} µs, open ${c.open} µs per 1 KiB payload (keys cached); ${size} bytes more than plain`)

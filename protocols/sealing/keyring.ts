@@ -41,7 +41,15 @@ export type Opened =
   | { ok: true, value: unknown, /** the key was opened from its wrap just now */ received: boolean }
   | { ok: false, reason: 'not_recipient' | 'expired' | 'not_authentic', /** first refusal of this key */ first: boolean, error: SealedError }
 
-interface Held { key: Uint8Array | null, at: number, expired?: true }
+type Refusal = Extract<Opened, { ok: false }>
+
+interface Held {
+  key: Uint8Array | null
+  at: number
+  expired?: true
+  /** The refusal of a key not for us, made once: a non-recipient meets every payload under it, and an error's stack costs more than the rest. */
+  refusal?: Refusal
+}
 
 export class ReceivedKeys {
   private readonly keys = new Map<string, Held>() // by source and key id; null: not for us
@@ -51,7 +59,7 @@ export class ReceivedKeys {
 
   open (s: SealedPayload, b: Binding, now: number): Opened {
     const id = `${b.source}\n${s.kid}`
-    const refuse = (reason: 'not_recipient' | 'expired' | 'not_authentic', message: string, first: boolean): Opened =>
+    const refuse = (reason: Refusal['reason'], message: string, first: boolean): Refusal =>
       ({ ok: false, reason, first, error: new SealedError(`${message} (sealed by ${b.source} on "${b.subject}", key ${s.kid})`) })
     if (now > s.at + this.init.rotationMs + this.init.graceMs) {
       return refuse('expired', `sealed with a key past its grace: made ${now - s.at} ms ago, rotation ${this.init.rotationMs} ms + grace ${this.init.graceMs} ms`, this.expire(id, s.at))
@@ -63,9 +71,13 @@ export class ReceivedKeys {
       held = { key, at: s.at }
       this.remember(id, held)
       received = key !== null
-      if (key === null) return refuse('not_recipient', 'not sealed for this node', true)
+      if (key === null) {
+        const r = refuse('not_recipient', 'not sealed for this node', true)
+        held.refusal = { ...r, first: false }
+        return r
+      }
     }
-    if (held.key === null) return refuse('not_recipient', 'not sealed for this node', false)
+    if (held.key === null) return held.refusal ?? refuse('not_recipient', 'not sealed for this node', false)
     if (held.at !== s.at) return refuse('not_authentic', 'key id reused with another date', false)
     try {
       return { ok: true, value: open(held.key, s, b), received }
