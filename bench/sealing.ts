@@ -1,5 +1,5 @@
 /**
- * node dist/bench/sealing.js [--runs 3] [--messages 1500] [--requests 2000]: what sealed payloads
+ * node dist/bench/sealing.js [--runs 3] [--messages 1500] [--requests 2000] [--pad 1000]: what sealed payloads
  * (`encryptFor`) cost, printed beside plain. Six nodes in one process, full mesh, the variants
  * interleaved in each run, in a rotating order, after a warm-up of each (the scheduler of a shared
  * 2-core machine matters less so):
@@ -16,12 +16,13 @@ import { createAgentNode, type AgentNode } from '../node/index.js'
 import { SealingService } from '../protocols/sealing/index.js'
 import { privateKeyOf } from '../protocols/coordination/election-keys.js'
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, messages: { type: 'string', default: '1500' }, requests: { type: 'string', default: '2000' } } })
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, messages: { type: 'string', default: '1500' }, requests: { type: 'string', default: '2000' }, pad: { type: 'string', default: '1000' } } })
 const runs = Number(values.runs)
 const N = Number(values.messages)
 const R = Number(values.requests)
 const sleep = async (t: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, t)) }
-const PAD = 'x'.repeat(1000)
+// --pad 1620: a plain payload as long as a sealed 1 KiB one, to tell the cost of bytes from the cost of sealing.
+const PAD = 'x'.repeat(Number(values.pad))
 
 async function mesh (n: number): Promise<AgentNode[]> {
   const base = { mesh: `seal${process.pid}${Math.random()}`.replace('.', ''), mdns: false, logLevel: 'silent' as const, listen: ['/ip4/127.0.0.1/tcp/0'], connections: { targetPeers: 0 }, security: { mode: 'open' as const } }
