@@ -173,7 +173,10 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
 
   // --- publish-subscribe ---------------------------------------------------------------------
 
-  /** Broadcast an event to the topic's subscribers in the mesh (and on this node). */
+  /**
+   * Broadcast an event to the topic's subscribers in the mesh (and on this node); with
+   * `encryptFor` (peer ids or `{ role }`), sealed so that only those recipients can read it.
+   */
   async publish<S extends z.ZodType> (topic: Topic<S> | string, payload: z.input<S>, options?: PublishOptions): Promise<Envelope> {
     this.assertStarted('publish')
     reserved(topic)

@@ -24,3 +24,4 @@ export { ResourceStatus, type AllocateAnswer, type AllocateRequest, type Allocat
 export { NEGOTIATE_PROTOCOL, type Cfp, type ContractNetOptions, type ContractNetResult, type Agreement, type Respond, type Response, type Participant, type NegotiationEvent } from '../protocols/negotiation/index.js'
 export { MetricReport, Alert, Severity, alertTopic, METRICS_TOPIC, type AlertInput } from '../protocols/monitoring/index.js'
 export { ModelUpdate, LearningMetrics, LEARNING_PROTOCOL, MODEL_UPDATE_TOPIC, LEARNING_METRICS_TOPIC, type ModelVersion, type ApplyModel } from '../protocols/learning/index.js'
+export type { EncryptFor } from '../protocols/sealing/index.js'

@@ -32,6 +32,8 @@ import type { Security } from './security-load.js'
 import { electionKeys, privateKeyOf } from '../protocols/coordination/election-keys.js'
 import type { Grants } from '../protocols/rpc/commands.js'
 import { AuditLog } from './audit.js'
+import type { AuditSink } from '../protocols/core/audit.js'
+import { SealingService } from '../protocols/sealing/index.js'
 
 /** What the services need of the node that holds them. */
 export interface NodeHost {
@@ -103,7 +105,8 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     log,
     maxMessageBytes: config.maxMessageBytes,
     admits: (from, publisher) => admission.admitsGossip(from, publisher),
-    audit
+    audit,
+    sealer: sealing(host, () => membership, audit)
   })
   later.pubsub = pubsub
   const discovery = new PeerDialer(libp2p, () => config.connections.targetPeers)
@@ -221,6 +224,23 @@ async function claimsOf (membership: Membership, peer: string): Promise<Grants |
  */
 function selfEligible (config: AgentConfig, admission: Admission): boolean {
   return config.coordination.eligible && !config.client && admission.selfEligible
+}
+
+/**
+ * Sealed payloads (`encryptFor`): a role's recipients are the connected agents whose credential
+ * (closed mesh) or card (open: a claim) gives it, and this node if its own credential or config does.
+ */
+function sealing (host: NodeHost, membership: () => Membership, audit: AuditSink): SealingService {
+  const { config } = host
+  const ownRoles = host.security.credential?.roles ?? config.roles
+  return new SealingService({
+    privateKey: privateKeyOf(host.libp2p),
+    mesh: config.mesh,
+    rotationMs: config.security.keyRotationMs,
+    graceMs: config.security.keyGraceMs,
+    withRole: role => [...membership().find({ role }).map(p => p.peerId), ...(ownRoles.includes(role) ? [host.peerId] : [])],
+    audit
+  })
 }
 
 /** Wait for `p` (its failure ignored), no longer than `ms`. */

@@ -12,7 +12,7 @@ export type Labels = Record<string, string>
 
 /** Counter names with their help text and label names: one place, read by the exposition. */
 const COUNTERS = {
-  messages_total: { help: 'Messages sent and received, by direction (in|out), type and status (ok|invalid|expired|error|dropped|late|unknown_command|not_admitted|forbidden|rate_limited)', labels: ['direction', 'type', 'status'] },
+  messages_total: { help: 'Messages sent and received, by direction (in|out), type and status (ok|invalid|expired|error|dropped|late|unknown_command|not_admitted|forbidden|rate_limited|sealed)', labels: ['direction', 'type', 'status'] },
   rpc_errors_total: { help: 'Error answers and stream-level protocol errors on /agentmesh/rpc/1.0.0, by error code and class', labels: ['code', 'reason'] },
   gossip_rejected_total: { help: 'Gossip messages rejected by validation (the sender is penalised), by reason', labels: ['reason'] },
   rpc_rate_limited_total: { help: 'Requests refused unrun (RATE001) because their sender was over its per-peer limit, by peer (the first 64 limited peers by id, then "other") and limit (requests|bytes|internal|internal_bytes)', labels: ['peer', 'limit'] },

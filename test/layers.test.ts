@@ -1,7 +1,7 @@
 /**
  * The layer rule and the file sizes, read from the TypeScript sources (this file runs from
  * dist/test; the sources are two folders up). Layers run one way:
- *   protocols/core -> protocols/envelope, protocols/admission -> protocols/rpc, protocols/pubsub -> discovery
+ *   protocols/core -> protocols/envelope, protocols/admission -> protocols/sealing -> protocols/rpc, protocols/pubsub -> discovery
  *   -> the other protocols (coordination, resource, task, negotiation, monitoring, learning) -> node
  * Nothing in protocols/ or discovery/ imports node/; protocols/core imports no other local
  * folder; protocols/envelope only core; task may import resource, never the reverse.
@@ -48,6 +48,8 @@ const RANK: Record<string, number> = {
   'protocols/core': 0,
   'protocols/envelope': 1,
   'protocols/admission': 1,
+  // Between admission and pubsub: pubsub seals and opens through it; it needs only core.
+  'protocols/sealing': 1.5,
   'protocols/rpc': 2,
   'protocols/pubsub': 2,
   discovery: 3,
@@ -69,6 +71,7 @@ function broken (from: string, to: string): string | undefined {
   if (a === 'protocols/core') return 'protocols/core imports no other local folder'
   if (a === 'protocols/envelope' && b !== 'protocols/core') return 'protocols/envelope imports only protocols/core'
   if (a === 'protocols/admission' && b !== 'protocols/core') return 'protocols/admission imports only protocols/core'
+  if (a === 'protocols/sealing' && b !== 'protocols/core') return 'protocols/sealing imports only protocols/core'
   if (a === 'protocols/resource' && b === 'protocols/task') return 'resource never imports task (task may import resource)'
   const ra = RANK[a]
   const rb = RANK[b]
@@ -98,6 +101,8 @@ test('layers: the rule itself catches what it should', () => {
   assert.match(broken('protocols/resource/index.ts', 'protocols/task/schemas.js') ?? '', /resource never imports task/)
   assert.match(broken('protocols/pubsub/index.ts', 'discovery/card.js') ?? '', /one way/)
   assert.equal(broken('protocols/task/index.ts', 'protocols/resource/index.js'), undefined)
+  assert.match(broken('protocols/sealing/box.ts', 'protocols/pubsub/index.js') ?? '', /sealing imports only/)
+  assert.equal(broken('protocols/pubsub/index.ts', 'protocols/sealing/index.js'), undefined)
   assert.equal(broken('node/agent-node.ts', 'protocols/core/errors.js'), undefined)
   assert.deepEqual(localImports('node/index.ts').filter(f => f.startsWith('node/')).sort().slice(0, 1), ['node/agent-node.js'])
 })

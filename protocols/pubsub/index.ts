@@ -19,6 +19,7 @@ import { DRAIN_WAIT_MS } from './constants.js'
 import { GossipGuard, type GossipMetrics } from './gossip-limits.js'
 import type { AuditSink } from '../core/audit.js'
 import { Subscription, type Message } from './subscription.js'
+import { isSealed, noSealer, type EncryptFor, type Sealer } from '../sealing/index.js'
 import { gossipTopic, toTopic, type Topic } from './topics.js'
 
 export * from './constants.js'
@@ -48,6 +49,8 @@ export interface PubSubInit {
   publishPerSec?: number
   floodSeconds?: number
   audit?: AuditSink
+  /** Seals payloads published with `encryptFor` and opens those sealed for this node (protocols/sealing). */
+  sealer?: Sealer
 }
 
 export interface PublishOptions {
@@ -57,6 +60,8 @@ export interface PublishOptions {
   correlationId?: string
   conversationId?: string
   type?: 'EVENT' | 'NOTIFICATION' | 'INFORM' | 'HEARTBEAT'
+  /** Seal the payload for these peers, or the agents holding a role now (docs/security.md, "Sealed payloads"). */
+  encryptFor?: EncryptFor
 }
 
 interface LocalTopic {
@@ -127,12 +132,13 @@ export class PubSubService {
     const headers: Record<string, string> = { ...options.headers }
     const { span } = startSendSpan(`agentmesh publish ${t.name}`, SpanKind.PRODUCER, { 'agentmesh.peer_id': this.localPeer, 'agentmesh.topic': t.name }, headers)
     span.end() // the span marks the send; delivery is each receiver's span
+    const sealed = options.encryptFor !== undefined ? (this.init.sealer ?? noSealer).seal(t.name, value, options.encryptFor) : undefined
     const env = makeEnvelope({
       source: this.localPeer,
       destination: { topic: t.name },
       type: options.type ?? 'EVENT',
       subject: t.name,
-      payload: value,
+      payload: sealed?.payload ?? value,
       headers,
       ...(options.priority !== undefined ? { priority: options.priority } : {}),
       ...(options.ttl !== undefined ? { ttl: options.ttl } : {}),
@@ -144,7 +150,7 @@ export class PubSubService {
     const size = Buffer.byteLength(json) + 1
     if (size > this.init.maxMessageBytes) throw new MessageTooLargeError(size, this.init.maxMessageBytes)
 
-    this.deliverLocal(t, env, value)
+    if (sealed === undefined || sealed.toSelf) this.deliverLocal(t, sealed === undefined ? env : { ...env, payload: value }, value, sealed !== undefined)
     if (this.init.stats.message(t.name, { direction: 'out', type: env.type, status: 'ok' })) this.init.stats.messages.add(env, 'out', size)
     if (this.debug) this.init.log.debug(messageFields(env), 'event published')
     await this.batcher(gossipTopic(this.init.mesh, t.name)).add(json)
@@ -310,7 +316,8 @@ export class PubSubService {
       // source is a forgery, and the batch goes with it.
       if (env.source !== from) return reject('forged_source')
       if (!('topic' in env.destination) || env.destination.topic !== topic) return reject('wrong_topic')
-      if (schema !== undefined) {
+      if (isSealed(env.payload)) payloads.push(undefined) // opened and schema-checked at delivery, by recipients only
+      else if (schema !== undefined) {
         const r = schema.safeParse(env.payload)
         if (!r.success) return reject('invalid_payload')
         payloads.push(r.data)
@@ -330,20 +337,35 @@ export class PubSubService {
     }
     const parsed = cached?.schema !== undefined && cached.schema === local.topic.schema ? cached.payloads : undefined
     const now = Date.now()
-    for (const [i, env] of envs.entries()) {
-      if (isExpired(env, now)) {
-        this.init.stats.inc('messages_total', { direction: 'in', type: env.type, status: 'expired' })
+    for (const [i, received] of envs.entries()) {
+      if (isExpired(received, now)) {
+        this.init.stats.inc('messages_total', { direction: 'in', type: received.type, status: 'expired' })
         continue
       }
+      const env = this.unseal(received, local.topic.name)
+      if (env === undefined) continue
       if (this.init.stats.message(local.topic.name, { direction: 'in', type: env.type, status: 'ok' })) {
         this.init.stats.observe('deliver', env.type, (now - env.timestamp) / 1000)
-        this.init.stats.messages.add(env, 'in', undefined, now - env.timestamp)
+        this.init.stats.messages.add(received, 'in', undefined, now - env.timestamp) // as it came: sealed stays sealed in the log
       }
       if (this.debug) this.init.log.debug({ ...messageFields(env), latency_ms: now - env.timestamp }, 'event received')
       const { span } = startReceiveSpan(`agentmesh receive ${local.topic.name}`, SpanKind.CONSUMER, { 'agentmesh.peer_id': this.localPeer, 'agentmesh.remote_peer': env.source, 'agentmesh.topic': local.topic.name, 'agentmesh.message_id': env.id }, env.headers)
-      this.deliver(local, env, parsed !== undefined ? { value: parsed[i] } : undefined)
+      this.deliver(local, env, parsed !== undefined && env === received ? { value: parsed[i] } : undefined, env !== received)
       endSpan(span)
     }
+  }
+
+  /**
+   * The envelope with its payload opened, when sealed for this node; undefined (counted as
+   * 'sealed', audited once per key by the sealer) when not: a subscriber that is no recipient gets nothing.
+   */
+  private unseal (env: Envelope, topic: string): Envelope | undefined {
+    if (!isSealed(env.payload)) return env
+    const r = (this.init.sealer ?? noSealer).open(topic, env.source, env.payload, env.id)
+    if (r.ok) return { ...env, payload: r.value }
+    this.init.stats.inc('messages_total', { direction: 'in', type: env.type, status: 'sealed' })
+    if (this.debug) this.init.log.debug({ ...messageFields(env), reason: r.reason }, 'sealed event not opened')
+    return undefined
   }
 
   private findByGossip (gossip: string): LocalTopic | undefined {
@@ -353,22 +375,22 @@ export class PubSubService {
   }
 
   /** Local subscribers get the payload publish() already parsed, if by the same schema. */
-  private deliverLocal (topic: Topic, env: Envelope, value: unknown): void {
+  private deliverLocal (topic: Topic, env: Envelope, value: unknown, sealed: boolean): void {
     const local = this.topics.get(topic.name)
     if (local === undefined) return
     const same = topic.schema !== undefined && topic.schema === local.topic.schema
-    this.deliver(local, env, same ? { value } : undefined)
+    this.deliver(local, env, same ? { value } : undefined, sealed)
   }
 
   /** `parsed`: the payload as the topic's schema already parsed it, so it is not parsed twice. */
-  private deliver (local: LocalTopic, env: Envelope, parsed?: { value: unknown }): void {
+  private deliver (local: LocalTopic, env: Envelope, parsed: { value: unknown } | undefined, sealed: boolean): void {
     let payload = parsed !== undefined ? parsed.value : env.payload
     if (parsed === undefined && local.topic.schema !== undefined) {
       const r = local.topic.schema.safeParse(payload)
       if (!r.success) return
       payload = r.data
     }
-    const msg: Message = { topic: local.topic.name, payload, from: env.source, envelope: env }
+    const msg: Message = { topic: local.topic.name, payload, from: env.source, envelope: env, ...(sealed ? { sealed } : {}) }
     for (const sub of local.subs) sub.push(msg)
   }
 }

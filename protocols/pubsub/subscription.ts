@@ -7,6 +7,8 @@ export interface Message<T = unknown> {
   /** The peer that published it: checked against the gossip signature. */
   from: string
   envelope: Envelope
+  /** It came sealed (`encryptFor`) and this node opened it: `payload` and `envelope.payload` are the plain payload. */
+  sealed?: boolean
 }
 
 /**

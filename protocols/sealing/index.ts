@@ -1,0 +1,121 @@
+/**
+ * Sealed payloads (`encryptFor`, issue 13): a payload only its recipients can read, whoever
+ * relays or stores it. Recipients are peer ids, or a role resolved when the payload is sealed;
+ * their X25519 keys come from their peer ids (keys.ts), so no key exchange protocol is needed.
+ * The format is in box.ts, rotation and caches in keyring.ts; this service holds this node's
+ * keys and reports what an operator audits (a key made or received, a payload refused).
+ * docs/security.md, "Sealed payloads", says what it protects and what it does not.
+ */
+import type { PrivateKey } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { SealedError, ValidationError } from '../core/errors.js'
+import { noAudit, type AuditSink } from '../core/audit.js'
+import { isSealed, seal as sealWith, type Binding, type SealedPayload } from './box.js'
+import { MAX_RECIPIENTS } from './constants.js'
+import { ownKey, PeerKeys } from './keys.js'
+import { ReceivedKeys, SenderKeys, type Opened } from './keyring.js'
+
+export { isSealed, SealedPayload, type Binding } from './box.js'
+export type { Opened } from './keyring.js'
+
+/** Who may read a sealed payload: peer ids, or every agent that holds a role when it is sealed. */
+export type EncryptFor = readonly string[] | { role: string }
+
+/** What pubsub (and later a relay or store) needs of sealing. */
+export interface Sealer {
+  /** Seal `payload`; `toSelf`: this node is among the recipients (its local subscribers may read it). */
+  seal: (subject: string, payload: unknown, to: EncryptFor) => { payload: SealedPayload, toSelf: boolean }
+  /** Open a sealed payload sent by `source` under `subject`; `id` (the envelope's) goes to the audit. */
+  open: (subject: string, source: string, payload: unknown, id?: string) => Opened
+}
+
+export interface SealingInit {
+  privateKey: PrivateKey
+  mesh: string
+  /** Each sender key is replaced this often (security.keyRotationMs). */
+  rotationMs: number
+  /** A replaced key still opens payloads this long (security.keyGraceMs). */
+  graceMs: number
+  /**
+   * The peers that hold a role: in a closed mesh the admitted peers whose credential grants it,
+   * in an open one those whose card claims it (a claim, not a grant); with this node if it has it.
+   */
+  withRole: (role: string) => string[]
+  audit?: AuditSink
+  now?: () => number
+}
+
+export class SealingService implements Sealer {
+  readonly self: string
+  private readonly init: SealingInit
+  private readonly sender: SenderKeys
+  private received?: ReceivedKeys
+  private readonly audit: AuditSink
+  private readonly now: () => number
+
+  constructor (init: SealingInit) {
+    this.init = init
+    this.self = peerIdFromPrivateKey(init.privateKey).toString()
+    this.audit = init.audit ?? noAudit
+    this.now = init.now ?? Date.now
+    this.sender = new SenderKeys({ rotationMs: init.rotationMs, graceMs: init.graceMs, mesh: init.mesh, self: this.self, peers: new PeerKeys() })
+  }
+
+  /** The recipients, sorted and without repeats; ValidationError when there are none or too many. */
+  recipients (to: EncryptFor): string[] {
+    const role = typeof to === 'object' && to !== null && !Array.isArray(to) ? (to as { role?: unknown }).role : undefined
+    const list: unknown = typeof role === 'string' ? this.init.withRole(role) : to
+    if (!Array.isArray(list) || list.some(p => typeof p !== 'string')) throw new ValidationError('encryptFor: a list of peer ids, or { role }')
+    const set = [...new Set(list as string[])].sort()
+    if (set.length === 0) throw new ValidationError(`encryptFor: no recipient${role !== undefined ? ` holds the role "${String(role)}"` : ''}: the payload could be read by no one`)
+    if (set.length > MAX_RECIPIENTS) throw new ValidationError(`encryptFor: ${set.length} recipients, at most ${MAX_RECIPIENTS}`)
+    return set
+  }
+
+  seal (subject: string, payload: unknown, to: EncryptFor): { payload: SealedPayload, toSelf: boolean } {
+    const recipients = this.recipients(to)
+    const { key, made } = this.sender.current(subject, recipients, this.now())
+    if (made) this.audit.record({ kind: 'key.rotated', detail: { subject, kid: key.kid, recipients: recipients.length } })
+    return { payload: sealWith(key, this.binding(subject, this.self), payload), toSelf: recipients.includes(this.self) }
+  }
+
+  open (subject: string, source: string, payload: unknown, id?: string): Opened {
+    const b = this.binding(subject, source)
+    if (!isSealed(payload)) {
+      const error = new SealedError(`malformed sealed payload (sealed by ${source} on "${subject}")`)
+      return this.refused({ ok: false, reason: 'not_authentic', first: true, error }, b, id)
+    }
+    let received: ReceivedKeys
+    try {
+      // Made at the first sealed payload: a node whose identity is not Ed25519 still runs, and opens none.
+      received = this.received ??= new ReceivedKeys({ rotationMs: this.init.rotationMs, graceMs: this.init.graceMs, own: ownKey(this.init.privateKey) })
+    } catch (err) {
+      return this.refused({ ok: false, reason: 'not_recipient', first: false, error: err as SealedError }, b, id)
+    }
+    const r = received.open(payload, b, this.now())
+    if (r.ok && r.received) this.audit.record({ kind: 'key.received', peer: source, detail: { subject, kid: payload.kid } })
+    return r.ok ? r : this.refused(r, b, id, payload.kid)
+  }
+
+  private refused (r: Opened & { ok: false }, b: Binding, id?: string, kid?: string): Opened {
+    if (r.first) {
+      this.audit.record({
+        kind: 'sealed.refused',
+        peer: b.source,
+        code: r.error.code,
+        reason: r.reason,
+        ...(id !== undefined ? { correlationId: id } : {}),
+        detail: { subject: b.subject, ...(kid !== undefined ? { kid } : {}) }
+      })
+    }
+    return r
+  }
+
+  private binding (subject: string, source: string): Binding { return { mesh: this.init.mesh, source, subject } }
+}
+
+/** The sealer of a pubsub without one: it seals nothing and opens nothing. */
+export const noSealer: Sealer = {
+  seal: () => { throw new ValidationError('encryptFor: this node has no sealing service') },
+  open: (subject, source) => ({ ok: false, reason: 'not_recipient', first: false, error: new SealedError(`this node opens no sealed payloads (sealed by ${source} on "${subject}")`) })
+}

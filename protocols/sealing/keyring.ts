@@ -1,0 +1,104 @@
+/**
+ * Rotation and caches, pure (time passed in). A sender keeps one content key per subject and
+ * recipient set and replaces it every `rotationMs` (or when the set changes, which is another
+ * key: so a peer added to a role reads from its first message after the change, and a peer
+ * removed cannot read what follows). A recipient opens each key's wrap once and caches the key by
+ * sender and key id; a key is refused once it is older than `rotationMs + graceMs` (the sender
+ * stopped using it at `rotationMs`; the grace is for messages in flight and late readers).
+ */
+import { MAX_RECEIVED_KEYS, MAX_SENDER_KEYS } from './constants.js'
+import { makeContentKey, open, unwrap, type Binding, type ContentKey, type SealedPayload } from './box.js'
+import type { OwnKey, PeerKeys } from './keys.js'
+import { SealedError } from '../core/errors.js'
+
+export interface Rotation { rotationMs: number, graceMs: number }
+
+export class SenderKeys {
+  private readonly keys = new Map<string, ContentKey>()
+  private readonly init: Rotation & { mesh: string, self: string, peers: PeerKeys }
+
+  constructor (init: Rotation & { mesh: string, self: string, peers: PeerKeys }) { this.init = init }
+
+  /**
+   * The key to seal with for `subject` and these recipients (peer ids, sorted, no repeats); a new
+   * one (`made`) when there is none yet or the last is `rotationMs` old.
+   */
+  current (subject: string, recipients: readonly string[], now: number): { key: ContentKey, made: boolean } {
+    const id = `${subject}\n${recipients.join(',')}`
+    const held = this.keys.get(id)
+    if (held !== undefined && now - held.at < this.init.rotationMs && now >= held.at) return { key: held, made: false }
+    const key = makeContentKey(recipients.map(p => this.init.peers.of(p)), { mesh: this.init.mesh, source: this.init.self }, now)
+    this.keys.delete(id)
+    if (this.keys.size >= MAX_SENDER_KEYS) this.keys.delete(this.keys.keys().next().value as string)
+    this.keys.set(id, key)
+    return { key, made: true }
+  }
+
+  get size (): number { return this.keys.size }
+}
+
+export type Opened =
+  | { ok: true, value: unknown, /** the key was opened from its wrap just now */ received: boolean }
+  | { ok: false, reason: 'not_recipient' | 'expired' | 'not_authentic', /** first refusal of this key */ first: boolean, error: SealedError }
+
+type Refusal = Extract<Opened, { ok: false }>
+
+interface Held {
+  key: Uint8Array | null
+  at: number
+  expired?: true
+  /** The refusal of a key not for us, made once: a non-recipient meets every payload under it, and an error's stack costs more than the rest. */
+  refusal?: Refusal
+}
+
+export class ReceivedKeys {
+  private readonly keys = new Map<string, Held>() // by source and key id; null: not for us
+  private readonly init: Rotation & { own: OwnKey }
+
+  constructor (init: Rotation & { own: OwnKey }) { this.init = init }
+
+  open (s: SealedPayload, b: Binding, now: number): Opened {
+    const id = `${b.source}\n${s.kid}`
+    const refuse = (reason: Refusal['reason'], message: string, first: boolean): Refusal =>
+      ({ ok: false, reason, first, error: new SealedError(`${message} (sealed by ${b.source} on "${b.subject}", key ${s.kid})`) })
+    if (now > s.at + this.init.rotationMs + this.init.graceMs) {
+      return refuse('expired', `sealed with a key past its grace: made ${now - s.at} ms ago, rotation ${this.init.rotationMs} ms + grace ${this.init.graceMs} ms`, this.expire(id, s.at))
+    }
+    let held = this.keys.get(id)
+    let received = false
+    if (held === undefined) {
+      const key = unwrap(this.init.own, s, b) ?? null
+      held = { key, at: s.at }
+      this.remember(id, held)
+      received = key !== null
+      if (key === null) {
+        const r = refuse('not_recipient', 'not sealed for this node', true)
+        held.refusal = { ...r, first: false }
+        return r
+      }
+    }
+    if (held.key === null) return held.refusal ?? refuse('not_recipient', 'not sealed for this node', false)
+    if (held.at !== s.at) return refuse('not_authentic', 'key id reused with another date', false)
+    try {
+      return { ok: true, value: open(held.key, s, b), received }
+    } catch (err) {
+      return { ok: false, reason: 'not_authentic', first: false, error: err as SealedError }
+    }
+  }
+
+  private remember (id: string, held: Held): void {
+    if (this.keys.size >= MAX_RECEIVED_KEYS) this.keys.delete(this.keys.keys().next().value as string)
+    this.keys.set(id, held)
+  }
+
+  /** Drop an expired key, keeping the fact; true the first time (for the audit). */
+  private expire (id: string, at: number): boolean {
+    const held = this.keys.get(id)
+    if (held?.expired === true) return false
+    this.keys.delete(id)
+    this.remember(id, { key: null, at, expired: true })
+    return true
+  }
+
+  get size (): number { return this.keys.size }
+}

@@ -1,0 +1,275 @@
+// Sealed payloads (encryptFor, issue 13): the box and the keyring alone, then real nodes.
+import { test } from 'node:test'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { xchacha20poly1305 } from '@noble/ciphers/chacha.js'
+import assert from 'node:assert/strict'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import type { PrivateKey } from '@libp2p/interface'
+import type { Message as GossipMessage } from '@libp2p/gossipsub'
+import { createAgentNode, type AgentNode, type Message } from '../node/index.js'
+import { SealedError, ValidationError } from '../protocols/core/errors.js'
+import type { AuditEvent } from '../protocols/core/audit.js'
+import { makeContentKey, open, seal, SealedPayload, unwrap, type Binding } from '../protocols/sealing/box.js'
+import { ownKey, PeerKeys } from '../protocols/sealing/keys.js'
+import { xchachaOpen, xchachaSeal } from '../protocols/sealing/aead.js'
+import { ReceivedKeys, SenderKeys } from '../protocols/sealing/keyring.js'
+import { SealingService } from '../protocols/sealing/index.js'
+import { decodeBatch, encodeBatch, envelopeToJson, makeEnvelope } from '../protocols/envelope/index.js'
+import { gossipTopic } from '../protocols/pubsub/index.js'
+import { nodeOptions, startMesh, stopAll, uniqueMesh, waitFor, withTempDir } from './helpers.js'
+import { issueCredential, newOwnerKey } from '../protocols/admission/credential.js'
+
+const SECRET = 'the launch code is 0000'
+
+async function party (): Promise<{ key: PrivateKey, id: string }> {
+  const key = await generateKeyPair('Ed25519')
+  return { key, id: peerIdFromPrivateKey(key).toString() }
+}
+
+test('box: only the recipients open a sealed payload, and it is bound to its mesh, subject and source', async () => {
+  const [a, b, c] = await Promise.all([party(), party(), party()])
+  const peers = new PeerKeys()
+  const bind: Binding = { mesh: 'm', source: a.id, subject: 'orders' }
+  const k = makeContentKey([peers.of(b.id)], bind, Date.now())
+  const s = seal(k, bind, { text: SECRET })
+  assert.ok(SealedPayload.safeParse(s).success, 'the payload has the documented shape')
+  assert.ok(!JSON.stringify(s).includes('launch'), 'no plaintext in the sealed payload')
+  const key = unwrap(ownKey(b.key), s, bind)
+  assert.ok(key !== undefined, 'B unwraps the content key')
+  assert.deepEqual(open(key, s, bind), { text: SECRET })
+  assert.equal(unwrap(ownKey(c.key), s, bind), undefined, 'C has no wrap')
+  assert.equal(unwrap(ownKey(b.key), s, { ...bind, source: c.id }), undefined, 'a wrap claimed by another source does not open')
+  assert.throws(() => open(key, s, { ...bind, subject: 'other' }), SealedError, 'replayed under another subject')
+  assert.throws(() => open(key, s, { ...bind, mesh: 'n' }), SealedError, 'replayed in another mesh')
+  const flipped = Buffer.from(s.ct, 'base64')
+  flipped[0] ^= 1
+  assert.throws(() => open(key, { ...s, ct: flipped.toString('base64') }, bind), SealedError, 'altered ciphertext')
+  assert.throws(() => peers.of('QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N'), SealedError, 'an RSA peer id carries no key to seal for')
+})
+
+test('aead: XChaCha20-Poly1305 through Node\'s ChaCha20-Poly1305 is byte for byte @noble/ciphers\' own', () => {
+  for (const len of [0, 1, 15, 16, 17, 64, 1000, 4096]) {
+    const [key, nonce, ad, plain] = [randomBytes(32), randomBytes(24), randomBytes(len % 50), randomBytes(len)]
+    const ours = xchachaSeal(key, nonce, ad, plain)
+    assert.deepEqual(new Uint8Array(ours), xchacha20poly1305(key, nonce, ad).encrypt(plain), `sealed, ${len} bytes`)
+    assert.deepEqual(xchachaOpen(key, nonce, ad, ours), plain)
+    const bad = Buffer.from(ours)
+    bad[bad.length - 1] ^= 1
+    assert.throws(() => xchachaOpen(key, nonce, ad, bad), 'a bad tag does not open')
+    assert.throws(() => xchachaOpen(key, nonce, Buffer.concat([ad, Buffer.from('x')]), ours), 'other associated data does not open')
+  }
+})
+
+test('keyring: a sender key lasts rotationMs and per recipient set; a recipient reads across rotations until the grace ends', async () => {
+  const [a, b, c] = await Promise.all([party(), party(), party()])
+  const rotation = { rotationMs: 1_000, graceMs: 500 }
+  const sender = new SenderKeys({ ...rotation, mesh: 'm', self: a.id, peers: new PeerKeys() })
+  const bObs = new ReceivedKeys({ ...rotation, own: ownKey(b.key) })
+  const cObs = new ReceivedKeys({ ...rotation, own: ownKey(c.key) })
+  const bind: Binding = { mesh: 'm', source: a.id, subject: 't' }
+  const t0 = 1_000_000
+  const k1 = sender.current('t', [b.id], t0)
+  assert.equal(k1.made, true)
+  assert.equal(sender.current('t', [b.id], t0 + 999).key.kid, k1.key.kid, 'the same key within rotationMs')
+  assert.notEqual(sender.current('t', [b.id, c.id].sort(), t0 + 10).key.kid, k1.key.kid, 'another recipient set, another key')
+  const k2 = sender.current('t', [b.id], t0 + 1_000)
+  assert.equal(k2.made, true, 'replaced after rotationMs')
+  const old = seal(k1.key, bind, 1)
+  const cur = seal(k2.key, bind, 2)
+  const r1 = bObs.open(old, bind, t0 + 1_100)
+  assert.ok(r1.ok && r1.value === 1 && r1.received, 'the old key opens within its grace, unwrapped once')
+  const r1again = bObs.open(seal(k1.key, bind, 3), bind, t0 + 1_200)
+  assert.ok(r1again.ok && !r1again.received, 'then from the cache')
+  const r2 = bObs.open(cur, bind, t0 + 1_200)
+  assert.ok(r2.ok && r2.value === 2)
+  const late = bObs.open(old, bind, t0 + 1_501)
+  assert.ok(!late.ok && late.reason === 'expired' && late.first && late.error.code === 'SEC003', 'past rotation + grace: refused')
+  const later = bObs.open(old, bind, t0 + 1_600)
+  assert.ok(!later.ok && !later.first, 'refused again, audited once')
+  const cr = cObs.open(cur, bind, t0 + 1_200)
+  assert.ok(!cr.ok && cr.reason === 'not_recipient' && cr.first)
+  const cr2 = cObs.open(cur, bind, t0 + 1_300)
+  assert.ok(!cr2.ok && !cr2.first, 'a refusal is cached: no second unwrap, no second audit')
+})
+
+test('service: roles resolve when sealing, this node reads only when it is a recipient, keys and refusals are audited', async () => {
+  const [a, b, c] = await Promise.all([party(), party(), party()])
+  const events: AuditEvent[] = []
+  const audit = { record: (e: AuditEvent) => { events.push(e) } }
+  const roles: Record<string, string[]> = { auditor: [b.id], nobody: [] }
+  const make = (key: PrivateKey): SealingService =>
+    new SealingService({ privateKey: key, mesh: 'm', rotationMs: 60_000, graceMs: 1_000, withRole: r => roles[r] ?? [], audit })
+  const [sa, sb, sc] = [make(a.key), make(b.key), make(c.key)]
+  const { payload, toSelf } = sa.seal('t', { n: 1 }, { role: 'auditor' })
+  assert.equal(toSelf, false)
+  assert.equal(sa.seal('t', 1, [a.id, b.id]).toSelf, true)
+  assert.throws(() => sa.seal('t', 1, { role: 'nobody' }), ValidationError, 'sealed for no one')
+  assert.throws(() => sa.seal('t', 1, [a.id, 'not a peer id']), SealedError)
+  const rb = sb.open('t', a.id, payload, 'env-1')
+  assert.ok(rb.ok && (rb.value as { n: number }).n === 1)
+  const rc = sc.open('t', a.id, payload, 'env-1')
+  assert.ok(!rc.ok && rc.reason === 'not_recipient')
+  sc.open('t', a.id, sa.seal('t', { n: 2 }, { role: 'auditor' }).payload)
+  const kinds = events.map(e => e.kind)
+  assert.deepEqual(kinds.filter(k => k === 'key.rotated').length, 2, 'one key per recipient set')
+  assert.deepEqual(kinds.filter(k => k === 'key.received').length, 1)
+  const refused = events.filter(e => e.kind === 'sealed.refused')
+  assert.equal(refused.length, 1, 'refused once per key')
+  assert.deepEqual({ peer: refused[0].peer, code: refused[0].code, id: refused[0].correlationId }, { peer: a.id, code: 'SEC003', id: 'env-1' })
+  const malformed = sb.open('t', a.id, { sealed: 1, kid: 'x' })
+  assert.ok(!malformed.ok && malformed.reason === 'not_authentic')
+})
+
+/** What one node's gossipsub hears on a topic, before agentmesh opens anything. */
+function rawGossip (node: AgentNode, topic: string): Uint8Array[] {
+  const seen: Uint8Array[] = []
+  const gossip = gossipTopic(node.config.mesh, topic)
+  node.libp2p.services.pubsub.addEventListener('message', (e: CustomEvent<GossipMessage>) => { if (e.detail.topic === gossip) seen.push(e.detail.data) })
+  return seen
+}
+
+function collect (node: AgentNode, topic: string): Message[] {
+  const got: Message[] = []
+  const sub = node.subscribe(topic)
+  void (async () => { for await (const m of sub) got.push(m) })()
+  return got
+}
+
+test('encryptFor [B]: B reads it; C, subscribed, gets nothing and its gossipsub sees only ciphertext', async () => {
+  const nodes = await startMesh(3, () => ({ preset: 'local', security: { mode: 'open' } }))
+  const [a, b, c] = nodes
+  try {
+    const atB = collect(b, 'orders')
+    const atC = collect(c, 'orders')
+    const atA = collect(a, 'orders')
+    const raw = rawGossip(c, 'orders')
+    const sealedBefore = c.stats.get('messages_total', { direction: 'in', status: 'sealed' })
+    await waitFor(() => a.topicPeers('orders').subscribers.length === 2, 'both subscriptions to reach a')
+    await a.publish('orders', { text: SECRET }, { encryptFor: [b.peerId] })
+    // An application's own payload with a `sealed` field is an ordinary payload.
+    await a.publish('orders', { sealed: 1, text: 'plain marker' })
+    await waitFor(() => atB.length === 2 && atC.length === 1, 'b to get both, c the plain one')
+    assert.deepEqual(atB[0].payload, { text: SECRET })
+    assert.equal(atB[0].sealed, true)
+    assert.equal(atB[1].sealed, undefined, 'the marker was not sealed')
+    assert.deepEqual(atB[0].envelope.payload, { text: SECRET }, 'the envelope B sees carries the opened payload')
+    assert.deepEqual(atC.map(m => m.payload), [{ sealed: 1, text: 'plain marker' }], 'c never got the sealed one')
+    assert.equal(c.stats.get('messages_total', { direction: 'in', status: 'sealed' }) - sealedBefore, 1, 'counted as sealed at c')
+    const bytes = raw.map(d => Buffer.from(d).toString('utf8')).join('\n')
+    assert.ok(bytes.includes('plain marker'), 'the raw listener does see gossip in clear (so the next check can fail)')
+    assert.ok(!bytes.includes('launch code'), 'but not the sealed payload')
+    const sealedEnv = raw.flatMap(d => decodeBatch(d, 1 << 20)).find(e => SealedPayload.safeParse(e.payload).success)
+    assert.ok(sealedEnv !== undefined, 'c relayed-and-saw a sealed envelope')
+    await waitFor(() => atA.length === 1, 'a\'s own subscriber to get the plain one')
+    assert.deepEqual(atA.map(m => m.payload), [{ sealed: 1, text: 'plain marker' }], 'a is no recipient: its own subscriber does not read it')
+  } finally {
+    await stopAll(nodes)
+  }
+})
+
+test('rotation: B reads across key rotations; a payload sealed with a key past its grace is refused', async () => {
+  const security = { mode: 'open' as const, keyRotationMs: 1_000, keyGraceMs: 2_000 }
+  const nodes = await startMesh(2, () => ({ preset: 'local', security }))
+  const [a, b] = nodes
+  try {
+    const atB = collect(b, 'ticks')
+    const raw = rawGossip(b, 'ticks')
+    await waitFor(() => a.topicPeers('ticks').subscribers.length === 1, 'the subscription to reach a')
+    const sent: number[] = []
+    const start = Date.now()
+    for (let i = 0; Date.now() - start < 2_600; i++) {
+      await a.publish('ticks', i, { encryptFor: [b.peerId] })
+      sent.push(i)
+      await new Promise(resolve => setTimeout(resolve, 200))
+    }
+    await waitFor(() => atB.length === sent.length, `b to read all ${sent.length}`)
+    assert.deepEqual(atB.map(m => m.payload), sent)
+    const kids = new Set(raw.flatMap(d => decodeBatch(d, 1 << 20)).map(e => (e.payload as { kid: string }).kid))
+    assert.ok(kids.size >= 3, `the key rotated at least twice in 2.6 s (${kids.size} keys)`)
+
+    // A payload A seals with a key made 10 s ago (past 1 s rotation + 2 s grace), signed and sent by A as usual.
+    const bind = { mesh: a.config.mesh, source: a.peerId, subject: 'ticks' }
+    const stale = makeContentKey([new PeerKeys().of(b.peerId)], bind, Date.now() - 10_000)
+    const env = makeEnvelope({ source: a.peerId, destination: { topic: 'ticks' }, type: 'EVENT', subject: 'ticks', payload: seal(stale, bind, 'stale') })
+    const refusedBefore = b.stats.get('messages_total', { direction: 'in', status: 'sealed' })
+    await a.libp2p.services.pubsub.publish(gossipTopic(a.config.mesh, 'ticks'), encodeBatch([envelopeToJson(env)]))
+    await waitFor(() => b.stats.get('messages_total', { direction: 'in', status: 'sealed' }) > refusedBefore, 'b to refuse the stale one')
+    await a.publish('ticks', 'fresh', { encryptFor: [b.peerId] })
+    await waitFor(() => atB.length === sent.length + 1, 'the next fresh one')
+    assert.equal(atB.at(-1)?.payload, 'fresh', 'the stale one was never delivered')
+  } finally {
+    await stopAll(nodes)
+  }
+})
+
+test('encryptFor { role }: agents holding the role read it, one that joins later reads from the next message', async () => {
+  const nodes = await startMesh(3, i => ({ preset: 'local', security: { mode: 'open' }, roles: i === 1 ? ['auditor'] : ['agent'] }))
+  const [a, b, c] = nodes
+  let d: AgentNode | undefined
+  try {
+    const atB = collect(b, 'ledger')
+    const atC = collect(c, 'ledger')
+    await waitFor(() => a.topicPeers('ledger').subscribers.length === 2, 'both subscriptions to reach a')
+    await a.publish('ledger', 1, { encryptFor: { role: 'auditor' } })
+    await a.publish('ledger', 'marker')
+    await waitFor(() => atB.length === 2 && atC.length === 1, 'b both, c the marker')
+    assert.deepEqual(atB.map(m => m.payload), [1, 'marker'])
+    assert.deepEqual(atC.map(m => m.payload), ['marker'])
+    await assert.rejects(a.publish('ledger', 2, { encryptFor: { role: 'nobody-has-it' } }), ValidationError)
+
+    d = await createAgentNode(nodeOptions(a.config.mesh, { name: 'd', preset: 'local', security: { mode: 'open' }, roles: ['auditor'], bootstrap: [a.addresses()[0]] }))
+    await d.start()
+    const atD = collect(d, 'ledger')
+    await waitFor(() => a.findAgents({ role: 'auditor' }).length === 2 && a.topicPeers('ledger').subscribers.length === 3, 'a to know d, auditor and subscriber')
+    await a.publish('ledger', 3, { encryptFor: { role: 'auditor' } })
+    await waitFor(() => atB.length === 3 && atD.length === 1, 'b and the newcomer d to read it')
+    assert.deepEqual(atD.map(m => m.payload), [3])
+  } finally {
+    await stopAll([...nodes, d])
+  }
+})
+
+test('closed mesh: a role is resolved from credentials, so an agent that only claims it in its card is not sealed for', async () => {
+  await withTempDir(async (dir) => {
+    const mesh = uniqueMesh()
+    const owner = await newOwnerKey()
+    const now = Date.now()
+    const nodes: AgentNode[] = []
+    try {
+      // b's credential grants 'auditor'; c's does not, though c's config (its card) claims it.
+      for (const [i, granted] of [['agent'], ['agent', 'auditor'], ['agent']].entries()) {
+        const key = await generateKeyPair('Ed25519')
+        const subject = peerIdFromPrivateKey(key).toString()
+        const cred = await issueCredential(owner, { mesh, subject, roles: granted, capabilities: [], issuedAt: now, expiresAt: now + 86_400_000 })
+        const file = join(dir, `cred${i}.json`)
+        await writeFile(file, JSON.stringify(cred))
+        const node = await createAgentNode(nodeOptions(mesh, {
+          name: `c${i}`,
+          privateKey: key,
+          preset: 'local',
+          roles: i === 2 ? ['agent', 'auditor'] : ['agent'],
+          security: { mode: 'closed', credential: file },
+          ...(i > 0 ? { bootstrap: [nodes[0].addresses()[0]] } : {})
+        }))
+        await node.start()
+        nodes.push(node)
+      }
+      const [a, b, c] = nodes
+      await waitFor(() => nodes.every(n => n.peers().length === 2), 'the three to admit each other')
+      assert.deepEqual(a.findAgents({ role: 'auditor' }).map(p => p.peerId), [b.peerId], 'roles shown are the credential\'s')
+      const atB = collect(b, 'books')
+      const atC = collect(c, 'books')
+      await waitFor(() => a.topicPeers('books').subscribers.length === 2, 'both subscriptions to reach a')
+      await a.publish('books', 'for auditors', { encryptFor: { role: 'auditor' } })
+      await a.publish('books', 'marker')
+      await waitFor(() => atB.length === 2 && atC.length === 1, 'b both, c the marker')
+      assert.deepEqual(atB.map(m => m.payload), ['for auditors', 'marker'])
+      assert.deepEqual(atC.map(m => m.payload), ['marker'], 'c claimed the role and got nothing sealed')
+    } finally {
+      await stopAll(nodes)
+    }
+  })
+})
