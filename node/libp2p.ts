@@ -8,7 +8,6 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
-import { preSharedKey } from '@libp2p/pnet'
 import type { PeerId, PrivateKey } from '@libp2p/interface'
 import type { Registry } from 'prom-client'
 import type { AgentConfig } from './config.js'
@@ -18,6 +17,7 @@ import { ConfigError } from '../protocols/core/errors.js'
 import { PeerLimiter } from '../protocols/rpc/limits.js'
 import { gossipLimiter } from '../protocols/pubsub/gossip-limits.js'
 import { readPsk } from './psk.js'
+import { meshKey } from './mesh-key.js'
 import type { StreamLimitSettings } from '../protocols/negotiation/stream-guard.js'
 
 export type AgentLibp2p = Libp2p<{
@@ -111,9 +111,9 @@ export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, 
     return limiter.coolingDown(id, now) || gossipLimits.coolingDown(id, now)
   }
   // The mesh key (security.psk), read before anything listens: a bad file is CFG001, not a node
-  // that starts and then completes no handshake. @libp2p/pnet must forward the connection's
-  // 'drain' (js-libp2p#3552, in the 3.0.27 installed; 3.0.23 lacked it and wedged a connection's
-  // sending side after ~4 MB): test/pnet.test.ts sends 16 MiB through it.
+  // that starts and then completes no handshake. The protector is ours (node/mesh-key.ts says
+  // why); it forwards the socket's 'drain' (js-libp2p#3552: without it a sender wedged after
+  // ~4 MB): test/pnet.test.ts sends 16 MiB through it.
   const psk = config.security.psk !== undefined ? await readPsk(config.security.psk) : undefined
   // Assigned below: the gater runs only once the node is built and listening.
   const built: { node?: AgentLibp2p } = {}
@@ -127,7 +127,7 @@ export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, 
     transports: [tcp(), webSockets()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    ...(psk !== undefined ? { connectionProtector: preSharedKey({ psk }) } : {}),
+    ...(psk !== undefined ? { connectionProtector: meshKey(psk) } : {}),
     peerDiscovery: config.mdns ? [mdnsDiscovery(config.mesh)] : [],
     connectionManager: {
       maxConnections: config.connections.maxConnections,

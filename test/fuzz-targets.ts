@@ -20,6 +20,7 @@ import { FramedStream } from '../protocols/rpc/framed-stream.js'
 import { issueCredential, newOwnerKey, verifyCredential } from '../protocols/admission/credential.js'
 import { signRevocations, verifyRevocations } from '../protocols/admission/revocation.js'
 import { ElectionStateFile } from '../protocols/coordination/election-state-file.js'
+import { SealingService } from '../protocols/sealing/index.js'
 import { configFromEnv, configFromFile, configKeys, parseConfig } from '../node/config.js'
 import { loadOrCreateIdentity } from '../node/identity.js'
 import { PAYLOAD_HOLE, POLLUTION_MARK, chunked, framedChunks, frameBodies, hostile, messagesLike, wireBytes } from './fuzz-inputs.js'
@@ -96,6 +97,11 @@ export async function makeTargets (dir: string): Promise<Target[]> {
   const revocations = await signRevocations(owner, { mesh: 'fuzz', serials: [credential.serial, 'b'.repeat(32)], subjects: [a], issuedAt: now })
   const env = makeEnvelope({ source: a, destination: { peer: b }, type: 'REQUEST', subject: 'echo', payload: PAYLOAD_HOLE, ttl: 5_000, headers: { traceparent: 'x' } })
   const MAX = 64 * 1024
+  // A payload the agent sealed for the owner's peer id; the owner's service opens what peers send.
+  const sealing = (privateKey: typeof owner): SealingService => new SealingService({ privateKey, mesh: 'fuzz', rotationMs: 3_600_000, graceMs: 3_600_000, withRole: () => [] })
+  const plain = { task: 'fuzz', n: 1 }
+  const sealed = sealing(agentKey).seal('fuzz-topic', plain, [b]).payload
+  const opener = sealing(owner)
   const targets: Target[] = [
     {
       name: 'envelope: decodeEnvelope',
@@ -176,6 +182,14 @@ export async function makeTargets (dir: string): Promise<Target[]> {
         const sorted = (l: typeof revocations): unknown => ({ ...l, serials: [...l.serials].sort(), subjects: [...l.subjects].sort() })
         check(isDeepStrictEqual(sorted(v as typeof revocations), sorted(revocations)), 'a changed revocation list verified')
       }
+    },
+    {
+      // A refusal is an answer here (`ok: false`, SEC003 inside), never a throw; AEAD: whatever opens is what was sealed.
+      name: 'sealing: SealingService.open',
+      codes: [],
+      input: messagesLike(sealed),
+      run: x => { const r = opener.open('fuzz-topic', a, x); return r.ok ? r.value : undefined },
+      accepted: v => { check(v === undefined || isDeepStrictEqual(v, plain), 'a changed sealed payload opened to something else') }
     },
     ...configTargets(dir),
     ...await fileTargets(dir, a),

@@ -9,7 +9,15 @@ import assert from 'node:assert/strict'
 import { stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createAgentNode, type AgentNode } from '../node/index.js'
-import { writePsk } from '../node/psk.js'
+import { readPsk, writePsk } from '../node/psk.js'
+import { KeyStream, meshKey } from '../node/mesh-key.js'
+import { xsalsa20 } from '@noble/ciphers/salsa.js'
+import { preSharedKey } from '@libp2p/pnet'
+import { createLibp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import type { ConnectionProtector, Libp2p } from '@libp2p/interface'
 import { nodeOptions, stopAll, uniqueMesh, waitFor, withTempDir } from './helpers.js'
 
 const BULK = '/agentmesh-test/bulk/1.0.0'
@@ -91,6 +99,60 @@ test('pnet: 16 MiB sent flat out over one protected connection all arrive (no st
       assert.ok(drains > 0, 'the sender met backpressure at least once: the case that stalled')
     } finally {
       await stopAll(nodes)
+    }
+  })
+})
+
+test('mesh key: the key stream is one XSalsa20 stream however the bytes are cut, and each side of a connection has its own', () => {
+  const key = new Uint8Array(32).fill(7)
+  const nonce = new Uint8Array(24).fill(9)
+  const data = new Uint8Array(5_000).map((_, i) => i * 31)
+  const whole = xsalsa20(key, nonce, data)
+  for (const cuts of [[1], [63, 1, 64, 65], [100, 3, 700, 4_000], [64, 64, 64]]) {
+    const s = new KeyStream(key, nonce)
+    const parts: Uint8Array[] = []
+    let at = 0
+    for (const n of [...cuts, data.length]) { if (at >= data.length) break; parts.push(s.update(data.subarray(at, at + n))); at += n }
+    assert.deepEqual(Buffer.concat(parts), Buffer.from(whole), `cut as ${cuts.join(',')}`)
+  }
+  assert.notDeepEqual(new KeyStream(key, new Uint8Array(24)).update(data.subarray(0, 64)), whole.subarray(0, 64), 'another nonce, another stream')
+})
+
+test('mesh key: ours and @libp2p/pnet speak the same protocol (plain libp2p nodes, both ways, 4 MiB each way)', async () => {
+  await withTempDir(async (dir) => {
+    const file = join(dir, 'mesh.psk')
+    await writePsk(file)
+    const psk = await readPsk(file)
+    const node = async (protector: () => ConnectionProtector): Promise<Libp2p> => await createLibp2p({
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      connectionProtector: protector
+    })
+    const ours = await node(meshKey(psk))
+    const theirs = await node(preSharedKey({ psk }))
+    const bulk = 4 * 1024 * 1024
+    try {
+      for (const n of [ours, theirs]) {
+        await n.handle(BULK, async (stream) => {
+          // Echo: every byte decrypted on the way in is encrypted again on the way out.
+          for await (const chunk of stream) if (!stream.send(chunk.subarray())) await stream.onDrain()
+          await stream.close()
+        })
+      }
+      for (const [from, to] of [[ours, theirs], [theirs, ours]]) {
+        const stream = await from.dialProtocol(to.getMultiaddrs()[0], BULK)
+        const sent = new Uint8Array(bulk).map((_, i) => (i * 7) & 0xff)
+        const received: Uint8Array[] = []
+        const reading = (async () => { for await (const c of stream) received.push(c.subarray()) })()
+        for (let i = 0; i < bulk; i += 64 * 1024) if (!stream.send(sent.subarray(i, i + 64 * 1024))) await stream.onDrain()
+        await stream.close()
+        await reading
+        assert.ok(Buffer.concat(received).equals(sent), `${from === ours ? 'ours to theirs' : 'theirs to ours'}: the same bytes back`)
+      }
+    } finally {
+      await Promise.all([ours.stop(), theirs.stop()])
     }
   })
 })

@@ -1,0 +1,109 @@
+/**
+ * The connection protector of `security.psk`: libp2p's private-network protocol (pnet v1, the
+ * one go-libp2p and `@libp2p/pnet` speak: each side sends a random 24-byte nonce, then every
+ * byte each way is XORed with XSalsa20(psk, the sender's nonce)), written on @noble/ciphers.
+ *
+ * Why not `@libp2p/pnet`'s own: its cipher, the `xsalsa20` package, keeps one WebAssembly memory
+ * for the whole process and a view of it per cipher; when one cipher grows the memory the other
+ * views go stale and each grows it again at its next chunk, so a node with a busy pnet connection
+ * reaches WebAssembly's 4 GiB limit and throws from a socket's data event: the process dies
+ * (bench/security.ts killed a node in its fourth second of broadcast; js-libp2p#3585 has the
+ * fix, not in a release as of @libp2p/pnet 3.0.27). Pure JS costs more CPU per byte and
+ * cannot run out of anything. The wire is the same: test/pnet.test.ts connects both ways with
+ * `@libp2p/pnet`'s protector.
+ */
+import type { AbortOptions, ConnectionProtector, MultiaddrConnection } from '@libp2p/interface'
+import { InvalidParametersError } from '@libp2p/interface'
+import { AbstractMultiaddrConnection, byteStream, type SendResult } from '@libp2p/utils'
+import type { Uint8ArrayList } from 'uint8arraylist'
+import { xsalsa20 } from '@noble/ciphers/salsa.js'
+
+const NONCE_BYTES = 24
+const KEY_BYTES = 32
+const BLOCK = 64
+/** A nonce exchange that takes longer is no peer of this mesh (pnet's own default). */
+const HANDSHAKE_TIMEOUT_MS = 1_000
+
+/** The 32 key bytes of a v1 swarm key file (its third line, hex); the file was checked by readPsk. */
+export function keyOfPskFile (file: Uint8Array): Uint8Array {
+  const hex = Buffer.from(file).toString('latin1').split(/\r?\n/)[2]?.trim() ?? ''
+  const key = Buffer.from(hex, 'hex')
+  if (key.byteLength !== KEY_BYTES) throw new InvalidParametersError('a mesh key holds 32 bytes in hex on its third line')
+  return new Uint8Array(key)
+}
+
+/** XSalsa20 as one stream over many chunks: each chunk continues the key stream where the last stopped. */
+export class KeyStream {
+  private offset = 0
+  constructor (private readonly key: Uint8Array, private readonly nonce: Uint8Array) {}
+
+  update (data: Uint8Array): Uint8Array {
+    if (data.byteLength === 0) return data
+    const skip = this.offset % BLOCK
+    const counter = Math.floor(this.offset / BLOCK)
+    this.offset += data.byteLength
+    if (skip === 0) return xsalsa20(this.key, this.nonce, data, undefined, counter)
+    // Mid-block: XOR from the block's start and drop the bytes the last chunk already used.
+    const padded = new Uint8Array(skip + data.byteLength)
+    padded.set(data, skip)
+    return xsalsa20(this.key, this.nonce, padded, padded, counter).subarray(skip)
+  }
+}
+
+interface BoxInit { key: Uint8Array, localNonce: Uint8Array, remoteNonce: Uint8Array, maConn: MultiaddrConnection }
+
+/** The connection above the socket: what goes down is encrypted, what comes up decrypted. */
+class BoxedConnection extends AbstractMultiaddrConnection {
+  private readonly maConn: MultiaddrConnection
+  private readonly inbound: KeyStream
+  private readonly outbound: KeyStream
+
+  constructor (init: BoxInit) {
+    const { maConn } = init
+    super({ log: maConn.log.newScope('mesh-key'), remoteAddr: maConn.remoteAddr, direction: maConn.direction })
+    this.maConn = maConn
+    this.inbound = new KeyStream(init.key, init.remoteNonce)
+    this.outbound = new KeyStream(init.key, init.localNonce)
+    maConn.addEventListener('message', (evt) => {
+      const data = evt.data
+      if (data instanceof Uint8Array) this.onData(this.inbound.update(data))
+      else for (const buf of data) this.onData(this.inbound.update(buf))
+    })
+    // The socket can take more again: so can this connection.
+    maConn.addEventListener('drain', () => { this.onMuxerDrain() })
+    maConn.addEventListener('close', (evt) => {
+      if (evt.error == null) this.onTransportClosed()
+      else if (evt.local) this.abort(evt.error)
+      else this.onRemoteReset()
+    })
+  }
+
+  async sendClose (options?: AbortOptions): Promise<void> { await this.maConn.close(options) }
+
+  sendData (data: Uint8ArrayList): SendResult {
+    return { sentBytes: data.byteLength, canSendMore: this.maConn.send(this.outbound.update(data.subarray())) }
+  }
+
+  sendReset (err: Error): void { this.maConn.abort(err) }
+  sendPause (): void { this.maConn.pause() }
+  sendResume (): void { this.maConn.resume() }
+}
+
+class MeshKeyProtector implements ConnectionProtector {
+  readonly [Symbol.toStringTag] = 'agentmesh/mesh-key'
+  constructor (private readonly key: Uint8Array) {}
+
+  async protect (connection: MultiaddrConnection, options?: AbortOptions): Promise<MultiaddrConnection> {
+    const localNonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES))
+    const opts = options?.signal != null ? options : { signal: AbortSignal.timeout(HANDSHAKE_TIMEOUT_MS) }
+    const bytes = byteStream(connection)
+    const [remote] = await Promise.all([bytes.read({ bytes: NONCE_BYTES, ...opts }), bytes.write(localNonce, opts)])
+    return new BoxedConnection({ key: this.key, localNonce, remoteNonce: remote.subarray(), maConn: bytes.unwrap() })
+  }
+}
+
+/** libp2p's `connectionProtector` for the key file's bytes (as readPsk returns them). */
+export function meshKey (pskFile: Uint8Array): () => ConnectionProtector {
+  const key = keyOfPskFile(pskFile)
+  return () => new MeshKeyProtector(key)
+}
