@@ -10,7 +10,7 @@
  * - closed + signed: as closed, and every request and broadcast payload is an envelope signed by
  *   its sender (signEnvelope) and verified by its receiver: what signing every message would cost,
  *   which agentmesh does only for envelopes that outlive their stream (docs/security.md).
- * - closed + pnet (`security.psk`; listed as skipped in a build without it), and closed with the
+ * - closed + pnet (`security.psk`, node/mesh-key.ts), and closed with the
  *   broadcast sealed for its two receivers (`encryptFor`; requests are not sealed).
  *
  * Then the targets (issue 13): at most +10% on request p50, at most -20% on broadcast throughput.
@@ -19,7 +19,7 @@
  */
 import '../node/polyfills.js'
 import { fork, type ChildProcess } from 'node:child_process'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir, cpus } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -162,12 +162,6 @@ class Worker {
 interface Scenario { name: string, closed: boolean, signed: boolean, psk: boolean, sealed?: boolean }
 interface Figures { p50: number, p99: number, msgsPerSec: number, loss: number }
 
-/** `security.psk` is wired when the libp2p builder uses @libp2p/pnet (the closed-mode helper adds it). */
-async function pskWired (): Promise<boolean> {
-  const text = await readFile(fileURLToPath(new URL('../node/libp2p.js', import.meta.url)), 'utf8')
-  return text.includes('@libp2p/pnet')
-}
-
 async function run (s: Scenario, dir: string, n: number, seconds: number, requests: number): Promise<Figures> {
   const mesh = `sec${process.pid}${s.name.replace(/\W/g, '')}`
   const owner = await newOwnerKey()
@@ -243,12 +237,11 @@ async function driver (): Promise<void> {
   const n = 3
   const out: Record<string, unknown> = { perEnvelope: await perEnvelope(args.quick ? 2000 : 10_000) }
   log(`per envelope (1 KiB payload): ${JSON.stringify(out.perEnvelope)}`)
-  const hasPsk = await pskWired()
   const scenarios: Array<Scenario | { name: string, skip: string }> = [
     { name: 'open', closed: false, signed: false, psk: false },
     { name: 'closed (credentials)', closed: true, signed: false, psk: false },
     { name: 'closed + signed envelopes', closed: true, signed: true, psk: false },
-    hasPsk ? { name: 'closed + pnet', closed: true, signed: false, psk: true } : { name: 'closed + pnet', skip: 'security.psk is not wired in this build (node/libp2p.ts has no @libp2p/pnet yet)' },
+    { name: 'closed + pnet', closed: true, signed: false, psk: true },
     // Broadcast sealed for the two receivers; requests are not sealed (Noise encrypts them already).
     { name: 'closed + sealed (encryptFor)', closed: true, signed: false, psk: false, sealed: true }
   ]
