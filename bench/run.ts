@@ -6,7 +6,7 @@
  * publisher flat out, one paced at 1,000/s, all publishing 200/s), loss, request-response
  * (sequential p50/p99, 64 concurrent req/s), dial-to-first-answer, and RSS per process.
  */
-import { fork, type ChildProcess } from 'node:child_process'
+import { ForkedWorker } from './forked-worker.js'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 
@@ -16,38 +16,8 @@ const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url))
 const SECONDS = args.quick ? 2 : 4
 const log = (s: string): void => { if (!args.json) process.stderr.write(s + '\n') }
 
-class Worker {
-  readonly child: ChildProcess
-  private next = 0
-  private readonly waiting = new Map<number, { resolve: (v: any) => void, reject: (e: Error) => void }>()
-  constructor () {
-    // --profile DIR: every worker writes a V8 CPU profile there when it stops.
-    const execArgv = args.profile !== undefined ? ['--cpu-prof', '--cpu-prof-dir', args.profile] : []
-    this.child = fork(WORKER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv })
-    this.child.on('message', (m: any) => {
-      const w = this.waiting.get(m.id)
-      this.waiting.delete(m.id)
-      if (m.error !== undefined) w?.reject(new Error(m.error)); else w?.resolve(m.result)
-    })
-  }
-
-  async call (cmd: string, params: Record<string, unknown> = {}, timeoutMs = 120_000): Promise<any> {
-    const id = this.next++
-    return await new Promise((resolve, reject) => {
-      const t = setTimeout(() => { reject(new Error(`${cmd} timed out`)) }, timeoutMs)
-      this.waiting.set(id, { resolve: (v) => { clearTimeout(t); resolve(v) }, reject: (e) => { clearTimeout(t); reject(e) } })
-      this.child.send({ id, cmd, ...params })
-    })
-  }
-
-  /** Let the worker exit on its own (so a CPU profile gets written), then make sure it is gone. */
-  async kill (): Promise<void> {
-    if (this.child.exitCode === null) {
-      await new Promise<void>(resolve => { const t = setTimeout(resolve, 5_000); this.child.once('exit', () => { clearTimeout(t); resolve() }) })
-    }
-    if (this.child.exitCode === null) this.child.kill('SIGKILL')
-  }
-}
+// --profile DIR: every worker writes a V8 CPU profile there when it stops.
+const newWorker = (): ForkedWorker => new ForkedWorker(WORKER, [], args.profile !== undefined ? ['--cpu-prof', '--cpu-prof-dir', args.profile] : [])
 
 const pct = (xs: number[], p: number): number => { const s = xs.slice().sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))] }
 const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d
@@ -68,8 +38,8 @@ interface BroadcastResult {
   duplicates: number
 }
 
-async function mesh (impl: string, n: number): Promise<{ workers: Worker[], ids: Array<{ peerId: string, addr: string }>, rssJoined: number[] }> {
-  const workers = Array.from({ length: n }, () => new Worker())
+async function mesh (impl: string, n: number): Promise<{ workers: ForkedWorker[], ids: Array<{ peerId: string, addr: string }>, rssJoined: number[] }> {
+  const workers = Array.from({ length: n }, () => newWorker())
   const meshName = `bench${process.pid}${impl}${n}`
   const ids = await Promise.all(workers.map(async (w, i) => await w.call('init', { impl, index: i, mesh: meshName })))
   // Full mesh, the topology of the baseline figures: each node dials every node after it.
@@ -78,7 +48,7 @@ async function mesh (impl: string, n: number): Promise<{ workers: Worker[], ids:
   return { workers, ids, rssJoined: rss }
 }
 
-async function broadcast (impl: string, workers: Worker[], topic: string, publishers: number, rate: number, label: string): Promise<BroadcastResult> {
+async function broadcast (impl: string, workers: ForkedWorker[], topic: string, publishers: number, rate: number, label: string): Promise<BroadcastResult> {
   const n = workers.length
   const gossipTopic = impl === 'agentmesh' ? `agentmesh/${`bench${process.pid}${impl}${n}`}/${topic}` : topic
   for (const w of workers) await w.call('subscribe', { topic })

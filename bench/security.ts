@@ -18,7 +18,7 @@
  * The same file is the worker: `security.js --worker` (forked by the driver over IPC).
  */
 import '../node/polyfills.js'
-import { fork, type ChildProcess } from 'node:child_process'
+import { ForkedWorker } from './forked-worker.js'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir, cpus } from 'node:os'
 import { join } from 'node:path'
@@ -132,33 +132,6 @@ async function worker (): Promise<void> {
 
 // --- the driver -----------------------------------------------------------------------------
 
-class Worker {
-  readonly child: ChildProcess = fork(SELF, ['--worker'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-  private next = 0
-  private readonly waiting = new Map<number, { resolve: (v: any) => void, reject: (e: Error) => void }>()
-  constructor () {
-    this.child.on('message', (m: any) => {
-      const w = this.waiting.get(m.id)
-      this.waiting.delete(m.id)
-      if (m.error !== undefined) w?.reject(new Error(m.error)); else w?.resolve(m.result)
-    })
-  }
-
-  async call (cmd: string, params: Record<string, unknown> = {}, timeoutMs = 120_000): Promise<any> {
-    const id = this.next++
-    return await new Promise((resolve, reject) => {
-      const t = setTimeout(() => { reject(new Error(`${cmd} timed out`)) }, timeoutMs)
-      this.waiting.set(id, { resolve: (v) => { clearTimeout(t); resolve(v) }, reject: (e) => { clearTimeout(t); reject(e) } })
-      this.child.send({ id, cmd, ...params })
-    })
-  }
-
-  async kill (): Promise<void> {
-    if (this.child.exitCode === null) await new Promise<void>(resolve => { const t = setTimeout(resolve, 5_000); this.child.once('exit', () => { clearTimeout(t); resolve() }) })
-    if (this.child.exitCode === null) this.child.kill('SIGKILL')
-  }
-}
-
 interface Scenario { name: string, closed: boolean, signed: boolean, psk: boolean, sealed?: boolean }
 interface Figures { p50: number, p99: number, msgsPerSec: number, loss: number }
 
@@ -173,7 +146,7 @@ async function run (s: Scenario, dir: string, n: number, seconds: number, reques
     psk = join(dir, `${mesh}.psk`)
     await writeFile(psk, bytes)
   }
-  const workers = Array.from({ length: n }, () => new Worker())
+  const workers = Array.from({ length: n }, () => new ForkedWorker(SELF, ['--worker']))
   try {
     const ids = await Promise.all(workers.map(async (w, i) => {
       const key = await generateKeyPair('Ed25519')

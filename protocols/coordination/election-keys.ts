@@ -7,29 +7,14 @@
  * Every statement is signed under a domain (protocol, version and mesh name), so a vote given
  * in one mesh, or signed by the same key for another purpose, proves nothing here.
  */
-import type { PrivateKey, PublicKey } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
+import type { PrivateKey } from '@libp2p/interface'
+import { publicKeyOf } from '../core/peer-keys.js'
 import type { ElectionKeys } from './election-types.js'
 
 const DOMAIN = 'agentmesh/election/1'
-/** Public keys parsed from peer ids, kept for the few voters a mesh has; bounded all the same. */
-const KEYS_KEPT = 1024
 
 export function electionKeys (privateKey: PrivateKey, mesh: string): ElectionKeys {
-  const keys = new Map<string, PublicKey | null>()
   const bytes = (statement: string): Uint8Array => new TextEncoder().encode(`${DOMAIN}\n${mesh}\n${statement}`)
-  const publicKey = (peer: string): PublicKey | null => {
-    let key = keys.get(peer)
-    if (key !== undefined) return key
-    try {
-      key = peerIdFromString(peer).publicKey ?? null
-    } catch {
-      key = null
-    }
-    if (keys.size >= KEYS_KEPT) keys.clear()
-    keys.set(peer, key)
-    return key
-  }
   return {
     sign: (statement) => {
       const sig = privateKey.sign(bytes(statement))
@@ -38,7 +23,7 @@ export function electionKeys (privateKey: PrivateKey, mesh: string): ElectionKey
       return Buffer.from(sig).toString('base64')
     },
     verify: (peer, statement, signature) => {
-      const key = publicKey(peer)
+      const key = publicKeyOf(peer)
       if (key === null) return false
       try {
         const ok = key.verify(bytes(statement), Buffer.from(signature, 'base64'))

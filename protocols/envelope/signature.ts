@@ -8,9 +8,9 @@
  * (object keys sorted at every level, values as JSON writes them), so the bytes do not depend on
  * the order fields were set in, nor on a JSON round trip through another node.
  */
-import type { PrivateKey, PublicKey } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
+import type { PrivateKey } from '@libp2p/interface'
 import { BadSignatureError } from '../core/errors.js'
+import { publicKeyOf } from '../core/peer-keys.js'
 import type { Envelope } from './schema.js'
 
 /**
@@ -18,24 +18,6 @@ import type { Envelope } from './schema.js'
  * as one of the node's other statements (election votes, credentials), nor the reverse.
  */
 export const ENVELOPE_SIGNATURE_DOMAIN = 'agentmesh envelope v1\n'
-
-/** Public keys parsed from peer ids: parsing costs more than a verify's hashing of a small envelope. */
-const KEYS_KEPT = 4096
-const keys = new Map<string, PublicKey | null>()
-
-function publicKeyOf (peer: string): PublicKey | null {
-  let key = keys.get(peer)
-  if (key !== undefined) return key
-  try {
-    key = peerIdFromString(peer).publicKey ?? null
-  } catch {
-    key = null
-  }
-  // Bounded: a flood of made-up sources must not grow it without end.
-  if (keys.size >= KEYS_KEPT) keys.clear()
-  keys.set(peer, key)
-  return key
-}
 
 /** Sorted keys at every level; what JSON.stringify leaves out (undefined, functions) is left out here too. */
 function sortedKeys (_key: string, value: unknown): unknown {
