@@ -19,6 +19,7 @@
  */
 import '../node/polyfills.js'
 import { ForkedWorker } from './forked-worker.js'
+import { writePsk } from '../node/psk.js'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir, cpus } from 'node:os'
 import { join } from 'node:path'
@@ -140,11 +141,8 @@ async function run (s: Scenario, dir: string, n: number, seconds: number, reques
   const owner = await newOwnerKey()
   let psk: string | undefined
   if (s.psk) {
-    const { generateKey } = await import('@libp2p/pnet')
-    const bytes = new Uint8Array(95)
-    generateKey(bytes)
     psk = join(dir, `${mesh}.psk`)
-    await writeFile(psk, bytes)
+    await writePsk(psk)
   }
   const workers = Array.from({ length: n }, () => new ForkedWorker(SELF, ['--worker']))
   try {
@@ -210,7 +208,7 @@ async function driver (): Promise<void> {
   const n = 3
   const out: Record<string, unknown> = { perEnvelope: await perEnvelope(args.quick ? 2000 : 10_000) }
   log(`per envelope (1 KiB payload): ${JSON.stringify(out.perEnvelope)}`)
-  const scenarios: Array<Scenario | { name: string, skip: string }> = [
+  const scenarios: Scenario[] = [
     { name: 'open', closed: false, signed: false, psk: false },
     { name: 'closed (credentials)', closed: true, signed: false, psk: false },
     { name: 'closed + signed envelopes', closed: true, signed: true, psk: false },
@@ -219,10 +217,9 @@ async function driver (): Promise<void> {
     { name: 'closed + sealed (encryptFor)', closed: true, signed: false, psk: false, sealed: true }
   ]
   const dir = await mkdtemp(join(tmpdir(), 'agentmesh-security-'))
-  const rows: Array<{ name: string, figures?: Figures, skip?: string }> = []
+  const rows: Array<{ name: string, figures: Figures }> = []
   try {
     for (const s of scenarios) {
-      if ('skip' in s) { rows.push({ name: s.name, skip: s.skip }); log(`${s.name}: skipped, ${s.skip}`); continue }
       const figures = await run(s, dir, n, seconds, requests)
       rows.push({ name: s.name, figures })
       log(`${s.name.padEnd(30)} request p50 ${figures.p50} ms p99 ${figures.p99} ms   broadcast ${figures.msgsPerSec} msgs/s (loss ${figures.loss}%)`)
@@ -234,7 +231,6 @@ async function driver (): Promise<void> {
   const delta = (x: number, y: number): string => `${x >= y ? '+' : ''}${round(100 * (x - y) / y)}%`
   log('\n| mode | request p50 | p99 | Δ p50 (≤ +10%) | broadcast msgs/s | Δ (≥ -20%) |\n|---|---|---|---|---|---|')
   for (const r of rows) {
-    if (r.figures === undefined) { log(`| ${r.name} | skipped: ${r.skip ?? ''} | | | | |`); continue }
     const f = r.figures
     const dp = (f.p50 - base.p50) / base.p50
     const db = (f.msgsPerSec - base.msgsPerSec) / base.msgsPerSec

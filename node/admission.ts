@@ -71,6 +71,7 @@ export class Admission {
   private ownTimers: Array<() => void> = []
   private ownExpired = false
   private readonly listeners: Array<() => void> = []
+  private onRevocationsFile?: () => void
   private readonly revocations = new Revocations()
   private running = false
   private unsubscribe?: () => void
@@ -127,11 +128,12 @@ export class Admission {
     const file = this.init.config.security.revocations
     if (file !== undefined) {
       // The operator revokes into the file a running node was given (`agentmesh credential revoke --list`).
-      watchFile(file, { interval: 500, persistent: false }, () => {
+      this.onRevocationsFile = () => {
         // A file caught mid-write is not JSON yet: say so, and read it again at its next change.
         readFile(file, 'utf8').then(async text => { await this.offer(JSON.parse(text), `file ${file}`) })
           .catch((err: Error) => { this.init.log.warn({ file, error: err.message }, 'revocation list file unreadable') })
-      })
+      }
+      watchFile(file, { interval: 500, persistent: false }, this.onRevocationsFile)
     }
     if (this.revocations.current !== undefined) this.spread(this.revocations.current)
     this.watchOwn()
@@ -188,7 +190,10 @@ export class Admission {
     const { libp2p } = this.init
     libp2p.removeEventListener('connection:open', this.onConnect)
     libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
-    if (this.init.config.security.revocations !== undefined) unwatchFile(this.init.config.security.revocations)
+    // This node's listener only: another node of the process may watch the same file.
+    const file = this.init.config.security.revocations
+    if (file !== undefined && this.onRevocationsFile !== undefined) unwatchFile(file, this.onRevocationsFile)
+    this.onRevocationsFile = undefined
     this.unsubscribe?.()
     for (const t of this.timers.values()) clearTimeout(t)
     this.timers.clear()

@@ -23,8 +23,6 @@ import { SecurityConfig } from './security-config.js'
 import { RpcConfig } from './rpc-config.js'
 import { LearningConfig, NegotiationConfig } from './conversation-config.js'
 
-export { RpcConfig } from './rpc-config.js'
-export { LearningConfig, NegotiationConfig } from './conversation-config.js'
 export { presets, PRESET_NAMES, type Preset, type PresetName } from './presets.js'
 
 const Multiaddr = z.string()

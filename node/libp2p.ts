@@ -73,6 +73,9 @@ const PENDING_MS = 10_000
  * Connections let through but not open yet count too, or ten opened at once would all pass
  * the check before the first is listed.
  */
+/** Peers with connections pending before the stale ones are swept. */
+const MAX_PENDING_PEERS = 1_024
+
 export class PerPeerConnections {
   private readonly pending = new Map<string, number[]>()
   constructor (private readonly max: number, private readonly open: (peer: PeerId) => number) {}
@@ -80,6 +83,9 @@ export class PerPeerConnections {
   /** Whether to refuse one more inbound connection from `peer` (and, if not, it counts from now). */
   denies (peer: PeerId, now = Date.now()): boolean {
     const id = peer.toString()
+    // A connection let through that failed later never opens: past PENDING_MS it stops counting,
+    // and the peers only such connections left behind are forgotten, so new identities cannot grow the map.
+    if (this.pending.size > MAX_PENDING_PEERS) for (const [p, ts] of this.pending) if (ts.every(t => now - t >= PENDING_MS)) this.pending.delete(p)
     const waiting = (this.pending.get(id) ?? []).filter(t => now - t < PENDING_MS)
     if (this.open(peer) + waiting.length >= this.max) return true
     waiting.push(now)

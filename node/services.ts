@@ -32,6 +32,7 @@ import type { Security } from './security-load.js'
 import { electionKeys, privateKeyOf } from '../protocols/coordination/election-keys.js'
 import type { Grants } from '../protocols/rpc/commands.js'
 import { AuditLog } from './audit.js'
+import { until } from './until.js'
 import type { AuditSink } from '../protocols/core/audit.js'
 import { SealingService } from '../protocols/sealing/index.js'
 
@@ -80,14 +81,16 @@ export function offeredResources (r: AgentConfig['resources']): NonNullable<Agen
 
 export function buildServices (host: NodeHost, observer: Observer): NodeServices {
   const { config, libp2p, stats, log } = host
-  const later: { tasks?: TaskService, pubsub?: PubSubService, membership?: Membership } = {}
+  // Built after the services that report to it; read only once running (closures below read
+  // pubsub and membership the same way: they run after everything is built).
+  const later: { tasks?: TaskService } = {}
   const { auditLog, auditKeep } = config.security
   const audit = new AuditLog({ node: host.peerId, keep: auditKeep, stats, log, ...(auditLog !== undefined ? { path: auditLog } : {}) })
-  const admission = new Admission({ libp2p, log, config, security: host.security, pubsub: () => later.pubsub as PubSubService, audit })
+  const admission = new Admission({ libp2p, log, config, security: host.security, pubsub: (): PubSubService => pubsub, audit })
   const rpc = new RpcService({
     admits: (peer, command) => admission.admitsCommand(peer, command),
     // `allow`: a closed mesh's credential; an open mesh trusts the card's claims.
-    grants: (peer) => admission.closed ? admission.credentialOf(peer) : claimsOf(later.membership as Membership, peer),
+    grants: (peer): Grants | undefined | Promise<Grants | undefined> => admission.closed ? admission.credentialOf(peer) : claimsOf(membership, peer),
     audit,
     libp2p,
     stats,
@@ -108,7 +111,6 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     audit,
     sealer: sealing(host, () => membership, audit)
   })
-  later.pubsub = pubsub
   const discovery = new PeerDialer(libp2p, () => config.connections.targetPeers)
   const membership = new Membership({
     libp2p,
@@ -122,7 +124,6 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
       if (multiaddrs.length > 0) discovery.consider({ id: peerIdFromString(peerId), multiaddrs })
     }
   })
-  later.membership = membership
   const bootstrap = new BootstrapDialer({
     libp2p,
     addresses: config.bootstrap,
@@ -208,14 +209,8 @@ const CARD_WAIT_MS = 2_000
  * the card exchange of a peer that just connected: it waits for the card a moment.
  */
 async function claimsOf (membership: Membership, peer: string): Promise<Grants | undefined> {
-  const known = membership.get(peer)
-  if (known !== undefined || membership.isClient(peer)) return known
-  return await new Promise(resolve => {
-    const done = (): void => { clearTimeout(t); membership.removeEventListener('peer:join', onJoin); resolve(membership.get(peer)) }
-    const onJoin = (e: CustomEvent<{ peerId: string }>): void => { if (e.detail.peerId === peer) done() }
-    const t = setTimeout(done, CARD_WAIT_MS)
-    membership.addEventListener('peer:join', onJoin)
-  })
+  if (membership.isClient(peer)) return membership.get(peer)
+  return await until(membership, 'peer:join', () => membership.get(peer), AbortSignal.timeout(CARD_WAIT_MS)).catch(() => membership.get(peer))
 }
 
 /**

@@ -10,7 +10,7 @@ export const EXIT_USAGE = 2
 
 /** List flags repeat or take commas (`--bootstrap A --bootstrap B` or `--bootstrap A,B`); they are
  * not variadic, which would swallow the positional arguments after them. */
-function list (value: string, previous: string[] | undefined): string[] {
+export function list (value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), ...value.split(',').map(s => s.trim()).filter(s => s.length > 0)]
 }
 

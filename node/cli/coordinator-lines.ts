@@ -25,8 +25,8 @@ export function printCoordinator (node: AgentNode, out: Out): () => void {
       : `coordinator ${self ? `${node.name} (this node)` : `${name ?? '?'} (${leader})`}, term ${term}`
     out({ event: 'coordinator', leader: leader ?? null, name, term, self, reason: leader === undefined ? reason : null }, text)
   }
-  // Until the merge types it, the reason is read as optional: null while a coordinator is in office.
-  const reasonNow = (): string | null => (node.coordinator() as { reason?: string | null }).reason ?? null
+  // Null while a coordinator is in office.
+  const reasonNow = (): string | null => node.coordinator().reason
   const onChange = (e: CustomEvent<{ leader?: string, term: number }>): void => {
     leader = e.detail.leader
     print(e.detail.term, reasonNow())

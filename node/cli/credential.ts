@@ -4,7 +4,8 @@ import { Command } from 'commander'
 import { readFile, rename, writeFile } from 'node:fs/promises'
 import { issueCredential, PeerIdString } from '../../protocols/admission/credential.js'
 import { signRevocations, verifyRevocations } from '../../protocols/admission/revocation.js'
-import { fail, report } from './common.js'
+import { MAX_CREDENTIAL_TTL_MS } from '../../protocols/admission/constants.js'
+import { fail, list, report } from './common.js'
 import { readOwner } from './mesh.js'
 
 const UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }
@@ -14,10 +15,6 @@ export function parseTtl (text: string): number {
   const m = /^(\d+)([smhd])$/.exec(text)
   if (m === null) fail(`--ttl: expected a number and a unit (s, m, h, d), e.g. 30d; got "${text}"`)
   return Number(m[1]) * UNITS[m[2]]
-}
-
-function list (value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), ...value.split(',').map(s => s.trim()).filter(s => s.length > 0)]
 }
 
 async function peerOf (o: { peer?: string, identity?: string }): Promise<string> {
@@ -57,7 +54,7 @@ function issue (): Command {
         const owner = await readOwner(o.owner)
         const subject = await peerOf(o)
         const ttl = parseTtl(o.ttl)
-        if (ttl > 366 * UNITS.d) fail('--ttl: a credential may last at most 366 days')
+        if (ttl > MAX_CREDENTIAL_TTL_MS) fail('--ttl: a credential may last at most 366 days')
         const now = Date.now()
         const c = await issueCredential(owner.key, {
           mesh: owner.mesh, subject, roles: o.roles ?? ['agent'], capabilities: o.capabilities ?? [], issuedAt: now, expiresAt: now + ttl

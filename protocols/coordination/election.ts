@@ -233,12 +233,13 @@ export class Election extends ElectionBase {
    * set once they are a majority of it (voters added later endorse it as they accept it), else
    * with the set it won with. So a follower that holds a much newer set than the one of the
    * election, as one restarted or added later does, still finds a majority of its own set.
+   * Only the votes of the set named: a signer outside it makes the whole certificate bad.
    */
   private certify (): void {
     const config = this.config as VoterConfig
     const signers = new Set(this.grants.keys())
     const set = wins(config, signers) ? config : this.campaign ?? config
-    const votes = [...this.grants].filter(([voter]) => set.voters.includes(voter) || config.voters.includes(voter)).map(([voter, sig]) => ({ voter, sig }))
+    const votes = [...this.grants].filter(([voter]) => set.voters.includes(voter)).map(([voter, sig]) => ({ voter, sig }))
     this.proof = { term: this.term, leader: this.init.self, config: set, votes }
   }
 

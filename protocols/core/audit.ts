@@ -35,3 +35,22 @@ export interface AuditSink {
 
 /** The sink of nodes and tests that keep no audit trail. */
 export const noAudit: AuditSink = { record: () => {} }
+
+/**
+ * Audit pacing for refusals that come by the thousand (limit breaches): per peer, the first
+ * refusal in a second is audited with the count refused since the last audited one; the rest of
+ * the second only count. Bounded: past 1,024 peers, those quiet for a second are forgotten.
+ */
+export class AuditPacer {
+  private readonly last = new Map<string, { at: number, refused: number }>()
+  constructor (private readonly everyMs = 1_000, private readonly maxPeers = 1_024) {}
+
+  /** Undefined when this refusal only counts; else audit it: `refused` so far, `sinceMs` since the last audited (Infinity: none). */
+  pace (peer: string, now: number): { refused: number, sinceMs: number } | undefined {
+    const last = this.last.get(peer)
+    if (last !== undefined && now - last.at < this.everyMs) { last.refused++; return undefined }
+    if (this.last.size >= this.maxPeers) for (const [p, a] of this.last) if (now - a.at > this.everyMs) this.last.delete(p)
+    this.last.set(peer, { at: now, refused: 0 })
+    return { refused: (last?.refused ?? 0) + 1, sinceMs: last === undefined ? Infinity : now - last.at }
+  }
+}

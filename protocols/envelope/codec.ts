@@ -1,5 +1,6 @@
 import { Envelope } from './schema.js'
-import { MAX_JSON_DEPTH, SUPPORTED_ENVELOPE_VERSIONS, WIRE_JSON_V1 } from './constants.js'
+import { SUPPORTED_ENVELOPE_VERSIONS, WIRE_JSON_V1 } from './constants.js'
+import { parseJson } from '../core/json.js'
 import { MessageTooLargeError, SerializationError, UnsupportedVersionError, ValidationError } from '../core/errors.js'
 
 /*
@@ -16,6 +17,8 @@ function asBuffer (bytes: Bytes): Buffer {
 }
 
 /** Encode a JSON text (already stringified) as a frame. */
+export { parseJson }
+
 export function frameJson (json: string): Uint8Array {
   const size = Buffer.byteLength(json)
   const buf = Buffer.allocUnsafe(size + 1)
@@ -48,36 +51,6 @@ function decodeJson (bytes: Bytes, maxBytes: number): unknown {
   if (bytes.byteLength === 0) throw new SerializationError('empty frame')
   if (bytes[0] !== WIRE_JSON_V1) throw new UnsupportedVersionError(`wire format 0x${bytes[0].toString(16)}`, ['wire format 0x01'])
   return parseJson(asBuffer(bytes).toString('utf8', 1), bytes.byteLength)
-}
-
-/**
- * JSON.parse, with its failures as SerializationError (MSG002), refusing values nested deeper
- * than MAX_JSON_DEPTH (they could be decoded but never encoded again). `size` is the text's
- * length in bytes: a text shorter than twice the bound cannot be that deep, and is not walked.
- */
-export function parseJson (text: string, size: number): unknown {
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch (err) {
-    throw new SerializationError(`frame is not valid JSON: ${(err as Error).message}`, { cause: err })
-  }
-  if (size > 2 * MAX_JSON_DEPTH && deeperThan(value, MAX_JSON_DEPTH)) {
-    throw new SerializationError(`frame nests arrays or objects more than ${MAX_JSON_DEPTH} levels deep`)
-  }
-  return value
-}
-
-/** Whether `v` has arrays or objects nested more than `levels` deep; stops at the first such branch. */
-function deeperThan (v: unknown, levels: number): boolean {
-  if (typeof v !== 'object' || v === null) return false
-  if (levels === 0) return true
-  if (Array.isArray(v)) {
-    for (const x of v) if (deeperThan(x, levels - 1)) return true
-    return false
-  }
-  for (const k in v) if (deeperThan((v as Record<string, unknown>)[k], levels - 1)) return true
-  return false
 }
 
 /** Check a decoded value is an envelope of a version we speak, and return it typed. */

@@ -16,10 +16,5 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024
  */
 export const MAX_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
-/**
- * Deepest nesting of arrays and objects a decoded message may have, the envelope's own levels
- * included. V8's JSON.parse takes any depth, but JSON.stringify throws past about 4,000 levels
- * (less on a deeper stack): without this bound a 12 KB frame would decode into a value that
- * cannot be answered, stored or forwarded. Agents' payloads are records of records, never this deep.
- */
-export const MAX_JSON_DEPTH = 256
+/** The bound on nesting of decoded JSON lives with the parser every decoder uses (protocols/core/json.ts). */
+export { MAX_JSON_DEPTH } from '../core/json.js'

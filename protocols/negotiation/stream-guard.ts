@@ -6,7 +6,7 @@
  * conversations open at once, whatever its connections. A conversation over either is refused
  * before a byte of it is read; the service answers the refusal in its own framing.
  */
-import { noAudit, type AuditSink } from '../core/audit.js'
+import { AuditPacer, noAudit, type AuditSink } from '../core/audit.js'
 import { RateLimitedError } from '../core/errors.js'
 import { MAX_LABELLED_PEERS } from '../rpc/constants.js'
 import { PeerLabels, TokenBucket } from '../rpc/limits.js'
@@ -45,8 +45,6 @@ interface PeerState { bucket?: TokenBucket, open: number }
 
 /** State for this many peers is kept before idle ones are dropped. */
 const PRUNE_ABOVE = 1_024
-/** A limit.exceeded audit event at most this often per peer. */
-const AUDIT_EVERY_MS = 1_000
 
 /** The limits of the stream protocols a node has when its libp2p node gives none. */
 export function streamLimitsOf (services: unknown, protocol: keyof StreamLimitSettings, fallback: StreamLimits): StreamLimits {
@@ -59,7 +57,8 @@ export class StreamGuard {
   private readonly audit: AuditSink
   private readonly peers = new Map<string, PeerState>()
   private readonly labels = new PeerLabels(MAX_LABELLED_PEERS)
-  private readonly audited = new Map<string, { at: number, refused: number }>()
+  /** A limit.exceeded audit event at most once a second per peer. */
+  private readonly pacer = new AuditPacer()
 
   constructor (init: StreamGuardInit) {
     this.init = init
@@ -96,13 +95,10 @@ export class StreamGuard {
   private refuse (peer: string, limit: 'rate' | 'concurrent', why: string, now: number): StreamVerdict {
     const { protocol } = this.init
     this.init.stats?.inc('stream_rate_limited_total', { peer: this.labels.label(peer), protocol })
-    const last = this.audited.get(peer)
-    if (last !== undefined && now - last.at < AUDIT_EVERY_MS) last.refused++
-    else {
-      if (this.audited.size >= PRUNE_ABOVE) for (const [p, a] of this.audited) if (now - a.at > AUDIT_EVERY_MS) this.audited.delete(p)
-      const detail = { limit: `${protocol}_${limit}`, per_sec: this.init.limits.perSec, concurrent: this.init.limits.concurrent, refused: (last?.refused ?? 0) + 1 }
+    const paced = this.pacer.pace(peer, now)
+    if (paced !== undefined) {
+      const detail = { limit: `${protocol}_${limit}`, per_sec: this.init.limits.perSec, concurrent: this.init.limits.concurrent, refused: paced.refused }
       this.audit.record({ kind: 'limit.exceeded', peer, code: 'RATE001', reason: `${protocol} conversations over the limit`, detail })
-      this.audited.set(peer, { at: now, refused: 0 })
     }
     return { ok: false, limit, error: new RateLimitedError(`${why} for this peer`) }
   }

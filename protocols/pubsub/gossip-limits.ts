@@ -17,7 +17,7 @@
 import type { Libp2p } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from 'pino'
-import { noAudit, type AuditSink } from '../core/audit.js'
+import { AuditPacer, noAudit, type AuditSink } from '../core/audit.js'
 import type { Labels, MessageCounter, MessageMetrics } from '../envelope/metrics.js'
 import { PeerLabels, PeerLimiter } from '../rpc/limits.js'
 import { MAX_LABELLED_PEERS, DEFAULT_COOLDOWN_MS } from '../rpc/constants.js'
@@ -71,8 +71,8 @@ export class GossipGuard {
   private readonly init: GossipGuardInit
   private readonly audit: AuditSink
   private readonly labels = new PeerLabels(MAX_LABELLED_PEERS)
-  /** Per publisher over its limit: when it was last audited and how many refused since. */
-  private readonly audited = new Map<string, { at: number, refused: number }>()
+  /** A limit.exceeded audit event at most once a second per publisher, with the count refused since. */
+  private readonly pacer = new AuditPacer(AUDIT_EVERY_MS)
 
   constructor (init: GossipGuardInit) {
     this.init = init
@@ -120,17 +120,13 @@ export class GossipGuard {
 
   /** Audits a publisher over its limit once a second at most, and each new run as graylisting. */
   private record (publisher: string, now: number, topic: string, direct: boolean): void {
-    const last = this.audited.get(publisher)
-    if (last !== undefined && now - last.at < AUDIT_EVERY_MS) { last.refused++; return }
-    if (this.audited.size >= 1_024) {
-      for (const [p, a] of this.audited) if (now - a.at > AUDIT_EVERY_MS) this.audited.delete(p)
-    }
-    const detail = { limit: 'gossip', per_sec: this.limiter.limits.requestsPerSec, topic, refused: (last?.refused ?? 0) + 1 }
+    const paced = this.pacer.pace(publisher, now)
+    if (paced === undefined) return
+    const detail = { limit: 'gossip', per_sec: this.limiter.limits.requestsPerSec, topic, refused: paced.refused }
     this.audit.record({ kind: 'limit.exceeded', peer: publisher, code: 'RATE001', reason: 'gossip published over the limit', detail })
     // A new run: its penalties put it below gossipsub's graylist threshold.
-    if (direct && (last === undefined || now - last.at > 2 * AUDIT_EVERY_MS)) {
+    if (direct && paced.sinceMs > 2 * AUDIT_EVERY_MS) {
       this.audit.record({ kind: 'gossip.graylisted', peer: publisher, code: 'RATE001', reason: 'invalid-message penalty for gossip over the limit', detail: { topic } })
     }
-    this.audited.set(publisher, { at: now, refused: 0 })
   }
 }

@@ -6,7 +6,7 @@
 import type { Libp2p, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Logger } from 'pino'
-import { noAudit, type AuditSink } from '../core/audit.js'
+import { AuditPacer, noAudit, type AuditSink } from '../core/audit.js'
 import { RateLimitedError } from '../core/errors.js'
 import type { Envelope } from '../envelope/index.js'
 import type { Labels, MessageCounter, MessageMetrics } from '../envelope/metrics.js'
@@ -28,11 +28,6 @@ export interface GuardInit {
   audit?: AuditSink
 }
 
-/** A limit.exceeded audit event at most this often per peer. */
-const AUDIT_EVERY_MS = 1_000
-/** Peers remembered for the audit's pacing before those quiet for a second are dropped. */
-const AUDITED_MAX = 1_024
-
 /** How long after the refusal a flooder is hung up on: its answer is written first. */
 const HANG_UP_DELAY_MS = 10
 
@@ -41,8 +36,8 @@ export class RateGuard {
   private readonly init: GuardInit
   private readonly labels = new PeerLabels(c.MAX_LABELLED_PEERS)
   private readonly audit: AuditSink
-  /** Per peer over its limits: when it was last audited and how many refused since. */
-  private readonly audited = new Map<string, { at: number, refused: number }>()
+  /** A limit.exceeded audit event at most once a second per peer, with the count refused since. */
+  private readonly pacer = new AuditPacer()
 
   constructor (init: GuardInit) {
     this.init = init
@@ -82,12 +77,10 @@ export class RateGuard {
 
   /** Audits a peer over its limits once a second at most, with the count refused since the last. */
   private record (peer: string, limit: LimitName, env: Envelope, now: number): void {
-    const last = this.audited.get(peer)
-    if (last !== undefined && now - last.at < AUDIT_EVERY_MS) { last.refused++; return }
-    if (this.audited.size >= AUDITED_MAX) for (const [p, a] of this.audited) if (now - a.at > AUDIT_EVERY_MS) this.audited.delete(p)
-    const detail = { limit, per_sec: this.rateOf(limit), subject: env.subject.slice(0, 128), refused: (last?.refused ?? 0) + 1 }
+    const paced = this.pacer.pace(peer, now)
+    if (paced === undefined) return
+    const detail = { limit, per_sec: this.rateOf(limit), subject: env.subject.slice(0, 128), refused: paced.refused }
     this.audit.record({ kind: 'limit.exceeded', peer, correlationId: env.id, code: 'RATE001', reason: 'rpc requests over the limit', detail })
-    this.audited.set(peer, { at: now, refused: 0 })
   }
 
   private rateOf (limit: LimitName): number {

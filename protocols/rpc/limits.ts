@@ -126,12 +126,6 @@ export class PeerLimiter {
     return false
   }
 
-  /** Puts the peer in its cool-down now (a flooder found by other means). */
-  coolDown (peer: string, now: number): void {
-    this.cooling.set(peer, now + this.limits.cooldownMs)
-    this.peers.delete(peer)
-  }
-
   /** Peers in their cool-down now. */
   cooled (now: number): string[] {
     return [...this.cooling.keys()].filter(p => this.coolingDown(p, now))

@@ -20,6 +20,7 @@ import { hkdf } from '@noble/hashes/hkdf.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { randomBytes, randomFillSync } from 'node:crypto'
 import { z } from 'zod'
+import { parseJson } from '../core/json.js'
 import { SealedError } from '../core/errors.js'
 import { CONTENT_DOMAIN, KEY_BYTES, KID_BYTES, MAX_RECIPIENTS, NONCE_BYTES, SEALED_VERSION, WRAP_DOMAIN } from './constants.js'
 import { tagOf, type OwnKey } from './keys.js'
@@ -141,8 +142,9 @@ export function open (key: Uint8Array, s: SealedPayload, b: Binding): unknown {
     throw new SealedError(`sealed payload from ${b.source} on "${b.subject}" does not authenticate (altered, or bound to another subject)`, { cause: err })
   }
   try {
-    return JSON.parse(plain.toString('utf8'))
+    // The same nesting bound as any frame: the outer frame's check saw only base64.
+    return parseJson(plain.toString('utf8'), plain.byteLength)
   } catch (err) {
-    throw new SealedError(`sealed payload from ${b.source} on "${b.subject}" is not JSON inside`, { cause: err })
+    throw new SealedError(`sealed payload from ${b.source} on "${b.subject}" is not JSON inside, or nests too deep`, { cause: err })
   }
 }

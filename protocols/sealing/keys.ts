@@ -4,7 +4,7 @@
  * sealing for a peer needs no key distribution protocol: knowing its peer id is enough.
  */
 import type { PrivateKey } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
+import { publicKeyOf } from '../core/peer-keys.js'
 import { ed25519 } from '@noble/curves/ed25519.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { SealedError } from '../core/errors.js'
@@ -34,13 +34,9 @@ export class PeerKeys {
   of (peer: string): Uint8Array {
     let key = this.keys.get(peer)
     if (key !== undefined) return key
-    let pub: Uint8Array | undefined
-    try {
-      const id = peerIdFromString(peer)
-      if (id.type === 'Ed25519') pub = id.publicKey.raw
-    } catch {}
-    if (pub === undefined) throw new SealedError(`cannot seal for ${peer}: not an Ed25519 peer id (its public key is not in it)`)
-    key = ed25519.utils.toMontgomery(pub)
+    const pub = publicKeyOf(peer)
+    if (pub?.type !== 'Ed25519') throw new SealedError(`cannot seal for ${peer}: not an Ed25519 peer id (its public key is not in it)`)
+    key = ed25519.utils.toMontgomery(pub.raw)
     if (this.keys.size >= MAX_PEER_KEYS) this.keys.delete(this.keys.keys().next().value as string)
     this.keys.set(peer, key)
     return key

@@ -27,7 +27,7 @@ export * from './schemas.js'
 export { TaskHandle, TaskFailedError } from './handle.js'
 export { TaskStopped, type TaskContext, type TaskHandler } from './executor.js'
 export { checkDependencies } from './lifecycle.js'
-export { signSubmission, submissionEnvelope, checkSubmissions, SubmissionCheck } from './submission.js'
+export { signSubmission, SubmissionCheck } from './submission.js'
 export type { TaskServiceEvents } from './events.js'
 export type { SchedulerResources } from './placement.js'
 
