@@ -7,16 +7,17 @@
  */
 import './polyfills.js'
 import { multiaddr } from '@multiformats/multiaddr'
-import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { TypedEventEmitter } from 'main-event'
 import type { z } from 'zod'
-import { loadConfig, parseConfig, type AgentConfig } from './config.js'
-import { freshIdentity, loadOrCreateIdentity } from './identity.js'
-import { buildLibp2p, listenError, type AgentLibp2p } from './libp2p.js'
+import type { AgentConfig } from './config.js'
+import { listenError, type AgentLibp2p } from './libp2p.js'
+import { nodeHealth, type NodeHealth } from './health.js'
+import { MemoryStore, type Store } from '../protocols/core/store.js'
 import { Stats } from './stats.js'
 import { createLogger, type Logger } from './log.js'
-import { installOtlpTracing, type TracingHandle } from './otlp.js'
-import type { AgentNodeEvents, CreateAgentNodeOptions, HandleOptions, Health } from './types.js'
+import type { TracingHandle } from './otlp.js'
+import type { AgentNodeEvents, HandleOptions } from './types.js'
 import { buildServices, offeredResources, type NodeServices } from './services.js'
 import { createObserver, observe } from './observe.js'
 import { debugEndpoint, type DebugEndpoint } from './debug-routes.js'
@@ -25,7 +26,7 @@ import type { Startable } from '../protocols/core/service.js'
 import { AGENTMESH_VERSION } from '../protocols/core/version.js'
 import type { PublishOptions, Subscription, Topic } from '../protocols/pubsub/index.js'
 import { until } from './until.js'
-import { loadSecurity, type Security } from './security-load.js'
+import type { Security } from './security-load.js'
 import { RPC_PROTOCOL, type Command, type Handler, type RequestOptions, type SendResult } from '../protocols/rpc/index.js'
 import type { Envelope } from '../protocols/envelope/index.js'
 import { matches, type AgentQuery, type PeerInfo } from '../discovery/membership.js'
@@ -39,22 +40,15 @@ import type { TaskContext, TaskHandle, TaskHandler, TaskService, TaskSpecInput }
 import type { CoordinationService, CoordinationStatus, DirectiveAction, DirectiveHandler, DirectiveRun } from '../protocols/coordination/index.js'
 
 export type { AgentNodeEvents, CreateAgentNodeOptions, HandleOptions, Health } from './types.js'
+export { createAgentNode } from './create-node.js'
 
-/** Create a node (not yet started) from options validated against the config schema. */
-export async function createAgentNode (options: CreateAgentNodeOptions = {}): Promise<AgentNode> {
-  const { privateKey, logger, env, ...rest } = options
-  // With `env`, the AGENTMESH_* variables apply under the options given, as for the CLI's flags.
-  const config = env !== undefined ? await loadConfig({ env, flags: rest }) : parseConfig(rest)
-  const id = privateKey !== undefined
-    ? { privateKey }
-    : config.identity !== undefined ? await loadOrCreateIdentity(config.identity) : await freshIdentity()
-  // Before anything listens: a closed-mesh node whose credential does not verify never starts.
-  const security = await loadSecurity(config, peerIdFromPrivateKey(id.privateKey).toString(), privateKey !== undefined)
-  const stats = new Stats()
-  const libp2p = await buildLibp2p(config, id.privateKey, config.debug !== undefined ? stats.registry : undefined)
-  const node = new AgentNode(config, libp2p, stats, logger, security)
-  if (config.tracing.otlpEndpoint !== undefined) node.tracing = await installOtlpTracing(config.tracing.otlpEndpoint, config.tracing.serviceName)
-  return node
+/** What createAgentNode hands the node besides its config and libp2p. */
+export interface NodeParts {
+  stats?: Stats
+  log?: Logger
+  security?: Security
+  /** Closed by the node's stop(). */
+  store?: Store
 }
 
 export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
@@ -85,11 +79,15 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   private state: 'new' | 'starting' | 'started' | 'stopping' | 'stopped' = 'new'
   private startedAt = 0
   readonly security: Security
+  /** What this node keeps across restarts: the data directory's store, or memory without one (node/store.ts). */
+  readonly store: Store
 
-  constructor (config: AgentConfig, libp2p: AgentLibp2p, stats = new Stats(), log?: Logger, security: Security = {}) {
+  constructor (config: AgentConfig, libp2p: AgentLibp2p, parts: NodeParts = {}) {
     super()
+    const { stats = new Stats(), log, security = {}, store = new MemoryStore() } = parts
     this.config = config
     this.security = security
+    this.store = store
     this.libp2p = libp2p
     this.stats = stats
     this.name = config.name ?? `agent-${this.peerId.slice(-6)}`
@@ -147,6 +145,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     }
     this.state = 'stopping'
     for (const service of [...this.ordered].reverse()) await service.stop()
+    await this.store.close()
     this.state = 'stopped'
     await this.tracing?.flush().catch((err) => { this.log.warn({ error: (err as Error).message }, 'traces could not be flushed') })
     // Only a node that started says it stopped: a failed start reports its error and nothing else.
@@ -358,34 +357,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
    * `warnings`: what an operator should know is unsafe or unusual about this node, one sentence
    * each (today: open mode); empty when there is nothing to say, so a program can test its length.
    */
-  health (): Health & { security: ReturnType<NodeServices['admission']['health']>, warnings: string[] } {
-    const peers = this.peers()
-    const { pubsub } = this.s
-    const status = this.state === 'started' ? (peers.length > 0 ? 'ok' : 'alone') : this.state === 'stopped' ? 'stopped' : 'starting'
-    const subscriptions = pubsub.subscriptions().filter(t => !t.startsWith('$'))
-    // A topic that other agents subscribe to but no gossip mesh peer is grafted for yet cannot
-    // deliver to this node: gossip mesh formation is the readiness that counts for pub-sub.
-    const topicsWithoutMesh = subscriptions.filter(t => pubsub.subscribers(t).length > 0 && pubsub.meshPeers(t).length === 0)
-    const { situation, reason, term, leader, inOffice, quorum } = this.coordination.status()
-    const security = this.s.admission.health()
-    return {
-      status,
-      ready: { started: this.state === 'started', hasPeers: peers.length > 0, gossipMeshFormed: topicsWithoutMesh.length === 0, topicsWithoutMesh },
-      peerId: this.peerId,
-      name: this.name,
-      mesh: this.config.mesh,
-      version: AGENTMESH_VERSION,
-      addresses: this.addresses(),
-      uptimeMs: this.startedAt > 0 ? Date.now() - this.startedAt : 0,
-      peers: peers.map(p => ({ peerId: p.peerId, name: p.name, roles: p.roles })),
-      clients: this.s.membership.clients().length,
-      subscriptions,
-      commands: this.s.rpc.commands().filter(c => !c.startsWith('$')),
-      coordination: { situation, reason, term, ...(leader !== undefined ? { leader } : {}), inOffice, quorum },
-      security,
-      warnings: security.warning !== undefined ? [security.warning] : []
-    }
-  }
+  health (): NodeHealth { return nodeHealth(this, this.s, this.state, this.startedAt) }
 }
 
 /** Names starting with "$" are agentmesh's own (the mesh map, the card exchange). */

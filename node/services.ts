@@ -34,6 +34,7 @@ import type { Grants } from '../protocols/rpc/commands.js'
 import { AuditLog } from './audit.js'
 import { until } from './until.js'
 import type { AuditSink } from '../protocols/core/audit.js'
+import type { Store } from '../protocols/core/store.js'
 import { SealingService } from '../protocols/sealing/index.js'
 
 /** What the services need of the node that holds them. */
@@ -48,6 +49,8 @@ export interface NodeHost {
   readonly started: boolean
   /** This node's checked credential and revocation list (closed mode; node/admission.ts). */
   readonly security: Security
+  /** What the node keeps across restarts (the data directory's, or memory; protocols/core/store.ts). */
+  readonly store: Store
   card: () => AgentCard
   coordinatorElected: (options: { signal?: AbortSignal }) => Promise<{ leader: string, term: number }>
 }

@@ -1,7 +1,7 @@
 /**
  * The layer rule and the file sizes, read from the TypeScript sources (this file runs from
  * dist/test; the sources are two folders up). Layers run one way:
- *   protocols/core -> protocols/envelope, protocols/admission -> protocols/sealing -> protocols/rpc, protocols/pubsub -> discovery
+ *   protocols/core -> protocols/envelope, protocols/admission -> protocols/sealing -> protocols/rpc, protocols/pubsub -> protocols/delivery -> discovery
  *   -> the other protocols (coordination, resource, task, negotiation, monitoring, learning) -> node
  * Nothing in protocols/ or discovery/ imports node/; protocols/core imports no other local
  * folder; protocols/envelope only core; task may import resource, never the reverse.
@@ -52,6 +52,7 @@ const RANK: Record<string, number> = {
   'protocols/sealing': 1.5,
   'protocols/rpc': 2,
   'protocols/pubsub': 2,
+  'protocols/delivery': 2.5,
   discovery: 3,
   'protocols/coordination': 4,
   'protocols/resource': 4,

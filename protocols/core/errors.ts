@@ -36,6 +36,7 @@ export const CODES = {
   SEC002: 'forbidden: the caller is admitted, but its credential lacks a role or capability the command requires',
   SEC003: 'cannot open: a sealed payload not addressed to this node, or sealed with a key it does not hold (expired or never given)',
   SEC004: 'bad signature: a signed envelope whose signature does not verify for its source, or one that must be signed and is not',
+  STO001: 'store error: the data directory cannot be opened, is corrupt, or a durable write failed (the message names the path; nothing is deleted)',
   RATE001: 'rate limited: the peer sent more requests or bytes per second than this node allows it (back off, then retry; a peer that keeps on is disconnected for a cool-down)'
 } as const
 
@@ -237,6 +238,24 @@ export class RateLimitedError extends AgentMeshError {
   constructor (message: string, options?: ErrorOptions) { super('RATE001', message, options) }
 }
 
+/**
+ * COM002, failing fast: the destination's circuit breaker is open after consecutive failures
+ * (protocols/delivery); the message says since when and when it lets a call through again.
+ */
+export class CircuitOpenError extends AgentMeshError {
+  constructor (message: string, options?: ErrorOptions) { super('COM002', message, options) }
+}
+
+/** MSG001: an exactly-once message whose idempotency key was seen with another body (refused and dead-lettered). */
+export class IdempotencyConflictError extends AgentMeshError {
+  constructor (message: string, options?: ErrorOptions) { super('MSG001', message, options) }
+}
+
+/** STO001: the node's store could not be opened or written; the message names the path. Data is never deleted to recover. */
+export class StoreError extends AgentMeshError {
+  constructor (message: string, options?: ErrorOptions) { super('STO001', message, options) }
+}
+
 /** The request was cancelled by the caller's AbortSignal (not a timeout of ours). */
 export class AbortError extends Error {
   readonly code = 'ABORT_ERR'
@@ -254,7 +273,7 @@ const WIRE_CLASSES = [
   UnknownTaskError, InvalidTaskStateError, DependencyError, NotTaskHolderError, DeadlineError,
   CannotRunTaskError, TaskAccessError, LateProposalError, NoAgreementError, ModelMismatchError,
   StaleModelError, UnknownModelError, NotAdmittedError, ForbiddenError, SealedError, BadSignatureError,
-  RateLimitedError
+  RateLimitedError, CircuitOpenError, IdempotencyConflictError, StoreError
 ] as const
 
 type WireClass = abstract new (...args: any[]) => AgentMeshError

@@ -20,6 +20,7 @@ import { GossipGuard, type GossipMetrics } from './gossip-limits.js'
 import type { AuditSink } from '../core/audit.js'
 import { Subscription, type Message } from './subscription.js'
 import { isSealed, noSealer, type EncryptFor, type Sealer } from '../sealing/index.js'
+import type { DeliveryGuarantee } from '../envelope/delivery.js'
 import { gossipTopic, toTopic, type Topic } from './topics.js'
 
 export * from './constants.js'
@@ -62,6 +63,8 @@ export interface PublishOptions {
   type?: 'EVENT' | 'NOTIFICATION' | 'INFORM' | 'HEARTBEAT'
   /** Seal the payload for these peers, or the agents holding a role now (docs/security.md, "Sealed payloads"). */
   encryptFor?: EncryptFor
+  /** The guarantee on a topic (docs/delivery.md says what each means for gossip); default: the config's. */
+  delivery?: DeliveryGuarantee
 }
 
 interface LocalTopic {

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import type { DeliveryGuarantee } from '../envelope/delivery.js'
 import type { Envelope } from '../envelope/index.js'
 
 /**
@@ -41,6 +42,10 @@ export interface RequestOptions {
   conversationId?: string
   /** Times a RATE001 answer is retried after a short backoff, within the deadline (default RATE_LIMIT_RETRIES; 0 = none). */
   rateLimitRetries?: number
+  /** The guarantee (protocols/delivery/constants.ts); default: the config's delivery.guarantee. */
+  delivery?: DeliveryGuarantee
+  /** exactly-once: the key a duplicate is recognised by (default: the message id, kept across retries). */
+  idempotencyKey?: string
 }
 
 /**

@@ -1,0 +1,138 @@
+/**
+ * The groups of the node's configuration (node/config.ts puts them together): each default is
+ * defined once, with its reason, in the constants file of the protocol it belongs to.
+ */
+import { z } from 'zod'
+import * as coordination from '../protocols/coordination/constants.js'
+import * as monitoring from '../protocols/monitoring/constants.js'
+import * as pubsub from '../protocols/pubsub/constants.js'
+import * as discovery from '../discovery/constants.js'
+import { machineCpuCores, machineMemoryGb } from './machine.js'
+
+/** Batched gossip (protocols/pubsub/constants.ts says why each default). */
+export const PubSubConfig = z.strictObject({
+  /** Envelopes published within this window share one gossip message. */
+  batchWindowMs: z.number().int().min(0).max(1_000).default(pubsub.DEFAULT_BATCH_WINDOW_MS),
+  /** ... up to this many per gossip message. */
+  batchMaxEnvelopes: z.number().int().min(1).max(10_000).default(pubsub.DEFAULT_BATCH_MAX_ENVELOPES),
+  /** ... and up to this many bytes. */
+  batchMaxBytes: z.number().int().min(1024).max(pubsub.MAX_BATCH_BYTES).default(pubsub.DEFAULT_BATCH_MAX_BYTES),
+  /** Gossip messages one topic may cost per second before batches wait to fill further. */
+  maxBatchesPerSec: z.number().min(1).max(10_000).default(pubsub.DEFAULT_MAX_BATCHES_PER_SEC),
+  /** Envelopes held for gossip before publish() waits: the backpressure bound. */
+  publishWindow: z.number().int().min(1).default(pubsub.DEFAULT_PUBLISH_WINDOW),
+  /** Messages a subscription buffers for a consumer that is not reading; older ones are dropped. */
+  subscriptionBuffer: z.number().int().min(1).default(pubsub.DEFAULT_SUBSCRIPTION_BUFFER),
+  /** Gossipsub's penalty for many peers on one IP: 0 (off), or negative on a public mesh. */
+  ipColocationFactorWeight: z.number().max(0).default(pubsub.DEFAULT_IP_COLOCATION_FACTOR_WEIGHT),
+  /** Gossipsub's mesh degree D (Dlo = D - 2, Dhi = 2D, Dout = D / 3). */
+  meshDegree: z.number().int().min(2).max(24).default(pubsub.DEFAULT_MESH_DEGREE),
+  /** Send own messages to every subscriber known, not only mesh peers. */
+  floodPublish: z.boolean().default(pubsub.DEFAULT_FLOOD_PUBLISH),
+  /** Gossip messages per second one publisher may get this node to take (a batch of more than 50 envelopes counts one per 50); 0 = no limit. */
+  publishPerSec: z.number().min(0).default(pubsub.DEFAULT_PUBLISH_PER_SEC),
+  /** A publisher over its limit in every second for this many seconds is disconnected for rpc.cooldownMs; 0 = never. */
+  floodSeconds: z.number().int().min(0).max(3_600).default(pubsub.DEFAULT_GOSSIP_FLOOD_SECONDS)
+})
+
+export const ConnectionsConfig = z.strictObject({
+  /** Peers each node tries to stay connected to, dialling ones its peers tell it of. */
+  targetPeers: z.number().int().min(0).default(8),
+  /** Hard cap on open connections (libp2p's connection manager). */
+  maxConnections: z.number().int().min(1).default(300),
+  /**
+   * Inbound connections accepted per second from one host. libp2p's default of 5 makes a
+   * mesh of agents started together on one host refuse each other (ECONNRESET in Noise).
+   */
+  inboundConnectionThreshold: z.number().int().min(1).default(100),
+  /**
+   * Inbound connections one peer may hold open; the gater refuses more after Noise. libp2p has
+   * no cap per peer, and each connection brings its own stream limits. Two peers dialling each
+   * other at once hold two, a reconnect briefly overlaps the old one: 4 leaves room for both.
+   */
+  maxPerPeer: z.number().int().min(1).default(4),
+  /** A dial that takes longer than this fails (COM002). */
+  dialTimeoutMs: z.number().int().positive().default(10_000),
+  /** Retry of bootstrap peers: first delay, doubled on each failure up to the maximum. */
+  bootstrapInitialDelayMs: z.number().int().positive().default(500),
+  bootstrapMaxDelayMs: z.number().int().positive().default(30_000)
+})
+
+export const TracingConfig = z.strictObject({
+  /**
+   * OTLP/HTTP endpoint for traces, e.g. http://127.0.0.1:4318/v1/traces. Unset (the default),
+   * agentmesh exports nothing and only uses the OpenTelemetry API: spans then go wherever an SDK
+   * the application registered sends them, or nowhere.
+   */
+  otlpEndpoint: z.url().optional(),
+  /** service.name of the exported spans. */
+  serviceName: z.string().min(1).default('agentmesh')
+})
+
+/**
+ * Failure detection (discovery/constants.ts says why each default). The timings default to the
+ * chosen preset's (node/presets.ts); the schema's own defaults are the `lan` preset.
+ */
+export const MembershipConfig = z.strictObject({
+  /** How often each agent tells the mesh it is alive (gossip, with the suspicions it holds). */
+  heartbeatIntervalMs: z.number().int().min(50).default(discovery.DEFAULT_HEARTBEAT_INTERVAL_MS),
+  /** How often each agent probes one other agent directly (round robin), and how long it waits. */
+  probeIntervalMs: z.number().int().min(50).default(discovery.DEFAULT_PROBE_INTERVAL_MS),
+  probeTimeoutMs: z.number().int().min(10).default(discovery.DEFAULT_PROBE_TIMEOUT_MS),
+  /** An agent not heard from this long is probed at once, out of turn. */
+  silenceMs: z.number().int().min(100).default(discovery.DEFAULT_SILENCE_MS),
+  /**
+   * A suspicion becomes "offline" after suspicionMaxMs when one agent suspects; each other agent
+   * that confirms shortens it, down to suspicionMinMs at confirmationsForMin (memberlist's rule).
+   */
+  suspicionMinMs: z.number().int().min(100).default(discovery.DEFAULT_SUSPICION_MIN_MS),
+  suspicionMaxMs: z.number().int().min(100).default(discovery.DEFAULT_SUSPICION_MAX_MS),
+  confirmationsForMin: z.number().int().min(0).max(discovery.MAX_CONFIRMATIONS_FOR_MIN).default(discovery.DEFAULT_CONFIRMATIONS_FOR_MIN)
+})
+
+const limits = discovery.RESOURCE_LIMITS
+/**
+ * What this agent offers to tasks (R-TASK requirements): a task runs here only while the tasks already running leave its requirements free.
+ * Defaults: this machine's cores and memory, cut to its cgroup's limits (node/machine.ts); limits: the card's (discovery/constants.ts).
+ */
+export const ResourcesConfig = z.strictObject({
+  cpuCores: z.number().int().min(0).max(limits.cpuCores).default(() => Math.min(machineCpuCores(), limits.cpuCores)),
+  memoryGb: z.number().min(0).max(limits.memoryGb).default(() => Math.min(machineMemoryGb(), limits.memoryGb)),
+  storageGb: z.number().min(0).max(limits.storageGb).default(discovery.DEFAULT_STORAGE_GB),
+  gpuUnits: z.number().int().min(0).max(limits.gpuUnits).default(discovery.DEFAULT_GPU_UNITS)
+})
+
+/** Monitoring (R-MON): how often this agent publishes its metric report; 0 = only on demand. */
+export const MonitoringConfig = z.strictObject({
+  metricsIntervalMs: z.number().int().min(0).default(monitoring.DEFAULT_METRICS_INTERVAL_MS)
+})
+
+/**
+ * The coordinator election and the coordinator's requests (protocols/coordination/constants.ts
+ * says why each default). The timings default to the chosen preset's (node/presets.ts).
+ */
+export const CoordinationConfig = z.strictObject({
+  /** May this agent vote in coordinator elections and be elected (all agents by default). */
+  eligible: z.boolean().default(true),
+  /**
+   * Eligible agents that must see each other before the first voter set forms (Consul's
+   * bootstrap_expect). Set it above half the agents that start the mesh; later agents join the
+   * voter set without it.
+   */
+  bootstrapExpect: z.number().int().min(1).max(coordination.MAX_BOOTSTRAP_EXPECT).default(coordination.DEFAULT_BOOTSTRAP_EXPECT),
+  /** The coordinator's heartbeat to every agent; also renews its lease. */
+  heartbeatIntervalMs: z.number().int().min(10).default(coordination.DEFAULT_HEARTBEAT_INTERVAL_MS),
+  /** An agent that hears no coordinator for a random time in [min, max] calls an election. */
+  electionTimeoutMinMs: z.number().int().min(20).default(coordination.DEFAULT_ELECTION_TIMEOUT_MIN_MS),
+  electionTimeoutMaxMs: z.number().int().min(20).default(coordination.DEFAULT_ELECTION_TIMEOUT_MAX_MS),
+  /** A voter silent this long is removed from the voter set (never below bootstrapExpect). */
+  voterRemoveAfterMs: z.number().int().min(100).default(coordination.DEFAULT_VOTER_REMOVE_AFTER_MS),
+  /**
+   * Where the term, the vote and the voter set are kept across restarts (a vote must never be
+   * given twice in one term). Defaults to "<identity>.coordination.json" when an identity file
+   * is set; a node with a fresh identity is a new voter and needs none.
+   */
+  stateFile: z.string().min(1).optional(),
+  /** How long the coordinator waits for an agent's answer to a directive or status request. */
+  requestTimeoutMs: z.number().int().positive().default(coordination.DEFAULT_REQUEST_TIMEOUT_MS)
+})

@@ -1,0 +1,165 @@
+/**
+ * The data directory's store (issue 14): LMDB through `lmdb` (docs/durability.md says why, with
+ * the figures). One environment in <dataDir>/store, one named database per space. Writes are
+ * batched by lmdb into one transaction per turn of its writer thread; a write's promise resolves
+ * only after that transaction is flushed to disk (`flushed`), so an acknowledgement given after
+ * `await put()` survives kill -9 and a power cut (as far as the disk's fsync goes).
+ *
+ * A data directory is used by one process at a time: <dataDir>/LOCK holds the pid, and a second
+ * node on the same directory refuses to start (two nodes with one identity and one vote would
+ * break the election's promises). A store that cannot be opened fails with STO001 and its path;
+ * nothing is ever deleted to recover.
+ */
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { open, type Database, type RootDatabase } from 'lmdb'
+import { StoreError } from '../protocols/core/errors.js'
+import type { Store, StoreOp, StoreRange, StoreSpace } from '../protocols/core/store.js'
+
+/** Named databases one environment may hold (lmdb's maxDbs); spaces are few and fixed. */
+const MAX_SPACES = 32
+
+class LmdbSpace<V> implements StoreSpace<V> {
+  constructor (private readonly db: Database<V, string>, private readonly root: RootDatabase, private readonly path: string) {}
+
+  get (key: string): V | undefined { return this.db.get(key) }
+  has (key: string): boolean { return this.db.doesExist(key) }
+
+  async put (key: string, value: V): Promise<void> {
+    await this.durable(this.db.put(key, value))
+  }
+
+  async remove (key: string): Promise<void> {
+    await this.durable(this.db.remove(key))
+  }
+
+  async batch (ops: ReadonlyArray<StoreOp<V>>): Promise<void> {
+    if (ops.length === 0) return
+    await this.durable(this.db.batch(() => {
+      for (const op of ops) {
+        if ('remove' in op) void this.db.remove(op.key)
+        else void this.db.put(op.key, op.value)
+      }
+    }))
+  }
+
+  * entries (range: StoreRange = {}): Iterable<[string, V]> {
+    const opts: { start?: string, end?: string, limit?: number, reverse?: boolean } = {}
+    if (range.reverse === true) {
+      // lmdb walks a reverse range from `start` down to `end`: swap so callers say it one way.
+      opts.reverse = true
+      if (range.end !== undefined) opts.start = range.end
+      if (range.start !== undefined) opts.end = range.start
+    } else {
+      if (range.start !== undefined) opts.start = range.start
+      if (range.end !== undefined) opts.end = range.end
+    }
+    if (range.limit !== undefined) opts.limit = range.limit
+    for (const { key, value } of this.db.getRange(opts)) {
+      // A reverse walk starts at `end` itself when it exists: `end` is exclusive.
+      if (range.reverse === true && range.end !== undefined && key >= range.end) continue
+      yield [key, value]
+    }
+  }
+
+  count (): number { return this.db.getCount() }
+
+  async clear (): Promise<void> { await this.durable(this.db.clearAsync()) }
+
+  private async durable (write: Promise<unknown>): Promise<void> {
+    try {
+      await write
+      await this.root.flushed
+    } catch (err) {
+      throw new StoreError(`write to the store in ${this.path} failed: ${(err as Error).message}`, { cause: err })
+    }
+  }
+}
+
+export class LmdbStore implements Store {
+  readonly durable = true
+  readonly path: string
+  private readonly root: RootDatabase
+  private readonly spaces = new Map<string, LmdbSpace<any>>()
+  private readonly lock: string
+  private closed = false
+
+  private constructor (path: string, root: RootDatabase, lock: string) {
+    this.path = path
+    this.root = root
+    this.lock = lock
+  }
+
+  /** Open (or create) the store of a data directory; STO001 when it is locked by a live process or cannot be opened. */
+  static open (dataDir: string): LmdbStore {
+    try {
+      mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+    } catch (err) {
+      throw new StoreError(`cannot create the data directory ${dataDir}: ${(err as Error).message}`, { cause: err })
+    }
+    const lock = takeLock(dataDir)
+    const path = join(dataDir, 'store')
+    try {
+      const root = open({ path, maxDbs: MAX_SPACES, compression: false })
+      return new LmdbStore(path, root, lock)
+    } catch (err) {
+      rmSync(lock, { force: true })
+      throw new StoreError(`cannot open the store ${path} (it is left as it is; move it away to start empty): ${(err as Error).message}`, { cause: err })
+    }
+  }
+
+  space<V = unknown> (name: string): StoreSpace<V> {
+    if (this.closed) throw new StoreError(`the store ${this.path} is closed`)
+    let s = this.spaces.get(name)
+    if (s === undefined) {
+      let db: Database<V, string>
+      try {
+        db = this.root.openDB<V, string>({ name, compression: false })
+      } catch (err) {
+        throw new StoreError(`cannot open the space "${name}" of the store ${this.path}: ${(err as Error).message}`, { cause: err })
+      }
+      this.spaces.set(name, s = new LmdbSpace<V>(db, this.root, this.path))
+    }
+    return s
+  }
+
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    try {
+      await this.root.flushed
+      await this.root.close()
+    } finally {
+      rmSync(this.lock, { force: true })
+    }
+  }
+}
+
+/** <dataDir>/LOCK with this pid; one held by a live process refuses, one left by a dead process is taken over. */
+function takeLock (dataDir: string): string {
+  const lock = join(dataDir, 'LOCK')
+  for (let i = 0; i < 2; i++) {
+    try {
+      writeFileSync(lock, `${process.pid}\n`, { flag: 'wx', mode: 0o600 })
+      return lock
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new StoreError(`cannot lock the data directory ${dataDir}: ${(err as Error).message}`, { cause: err })
+    }
+    const pid = Number.parseInt(readFileSync(lock, 'utf8'), 10)
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+      throw new StoreError(`the data directory ${dataDir} is in use by process ${pid} (another node with the same data directory is running)`)
+    }
+    if (pid === process.pid) throw new StoreError(`the data directory ${dataDir} is already open in this process`)
+    rmSync(lock, { force: true })
+  }
+  throw new StoreError(`cannot lock the data directory ${dataDir}`)
+}
+
+function alive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
