@@ -15,18 +15,21 @@ import type { Logger } from 'pino'
 import { messageFields } from '../envelope/log-fields.js'
 import { endSpan, inSpan, SpanKind, startReceiveSpan, startSendSpan } from '../envelope/trace.js'
 import { RpcChannel, abortReason } from './channel.js'
-import { allows, anyCommand, checkAllow, describeAllow, type Allow, type Command, type Grants, type Handler, type HandlerContext, type HandleOptions, type RequestOptions } from './commands.js'
+import { allows, anyCommand, checkAllow, describeAllow, type Allow, type Command, type Grants, type Handler, type HandleOptions, type RequestOptions } from './commands.js'
 import type { AuditSink } from '../core/audit.js'
 import * as limits from './constants.js'
 import { MAX_INBOUND_STREAMS, MAX_OUTBOUND_STREAMS, RPC_PROTOCOL } from './constants.js'
 import { RateGuard, pause, type RpcMetrics } from './guard.js'
 import type { PeerLimiter } from './limits.js'
+import { Context, describe } from './context.js'
+import { isReliable, type Outcome, type ReliableReceiver } from './receiver.js'
 
 export * from './commands.js'
 export * from './constants.js'
 export { RpcChannel } from './channel.js'
 export { PeerLimiter, type RateLimits } from './limits.js'
 export type { RpcMetrics } from './guard.js'
+export { isReliable, type Outcome, type ReliableReceiver } from './receiver.js'
 
 export interface RpcInit {
   libp2p: Libp2p
@@ -71,6 +74,7 @@ export class RpcService {
   private readonly guard: RateGuard
   /** Per-message log lines only when debug is on: the check is made once, not per message. */
   private readonly debug: boolean
+  private receiver?: ReliableReceiver
 
   constructor (init: RpcInit) {
     this.init = init
@@ -113,9 +117,22 @@ export class RpcService {
 
   commands (): string[] { return [...this.handlers.keys()] }
 
+  /** Reliable delivery's side of the server (protocols/delivery sets it once, when built). */
+  receiveWith (receiver: ReliableReceiver): void { this.receiver = receiver }
+
   /** Send a request to one peer and return its typed answer, or throw its typed error. */
   async request<Req extends z.ZodType, Res extends z.ZodType> (
     peer: string, command: Command<Req, Res> | string, payload: z.input<Req>, options: RequestOptions = {}
+  ): Promise<z.output<Res>> {
+    return await this.requestAs(undefined, peer, command, payload, options)
+  }
+
+  /**
+   * `request` under a given envelope id (fresh when undefined): protocols/delivery sends each
+   * attempt of one message, and a replayed dead letter, under the message's first id.
+   */
+  async requestAs<Req extends z.ZodType, Res extends z.ZodType> (
+    id: string | undefined, peer: string, command: Command<Req, Res> | string, payload: z.input<Req>, options: RequestOptions = {}
   ): Promise<z.output<Res>> {
     const cmd = typeof command === 'string' ? anyCommand(command) : command
     const checked = cmd.request.safeParse(payload)
@@ -140,6 +157,7 @@ export class RpcService {
         payload: checked.data,
         ttl: timeoutMs,
         headers,
+        ...(id !== undefined ? { id } : {}),
         ...(options.conversationId !== undefined ? { conversationId: options.conversationId } : {})
       })
       const frame = encodeEnvelope(env)
@@ -285,106 +303,66 @@ export class RpcService {
       this.init.stats.inc('messages_total', { direction: 'in', type, status: 'not_admitted' })
       const refused = new NotAdmittedError(`peer ${channel.remotePeer} is not admitted to this mesh: show a credential in the card exchange first`)
       this.audit('admission.refused', env, channel.remotePeer, refused)
-      return answer(null, refused)
+      return this.refuse(env, channel.remotePeer, refused, answer)
     }
     const entry = this.handlers.get(env.subject)
     if (entry === undefined) {
       this.init.stats.inc('messages_total', { direction: 'in', type, status: 'unknown_command' })
-      return answer(null, new UnknownCommandError(env.subject))
+      return this.refuse(env, channel.remotePeer, new UnknownCommandError(env.subject), answer)
     }
     if (entry.allow !== undefined && !allows(entry.allow, await this.init.grants?.(channel.remotePeer))) {
       this.init.stats.inc('messages_total', { direction: 'in', type, status: 'forbidden' })
       const forbidden = new ForbiddenError(`"${env.subject}" allows ${describeAllow(entry.allow)}; peer ${channel.remotePeer} does not hold them`)
       this.audit('command.forbidden', env, channel.remotePeer, forbidden)
-      return answer(null, forbidden)
+      return this.refuse(env, channel.remotePeer, forbidden, answer)
     }
     const req = entry.command.request.safeParse(env.payload)
     if (!req.success) {
       this.init.stats.inc('messages_total', { direction: 'in', type, status: 'invalid' })
-      return answer(null, new ValidationError(`request for "${env.subject}": ${describe(req.error)}`))
+      return this.refuse(env, channel.remotePeer, new ValidationError(`request for "${env.subject}": ${describe(req.error)}`), answer)
     }
     const counted = this.init.stats.message(env.subject, { direction: 'in', type, status: 'ok' })
     if (counted) this.init.stats.messages.add(env, 'in', undefined, Date.now() - env.timestamp)
     if (this.debug) this.init.log.debug(messageFields(env), 'request received')
-    const ctx = new Context(env, channel)
-    const started = performance.now()
-    const traced = startReceiveSpan(`agentmesh handle ${env.subject}`, SpanKind.SERVER, { 'agentmesh.peer_id': this.localPeer, 'agentmesh.remote_peer': env.source, 'agentmesh.subject': env.subject, 'agentmesh.message_id': env.id }, env.headers)
-    let failure: AgentMeshError | undefined
-    try {
-      // The handler runs inside the span: requests it makes continue the caller's trace.
-      const result = await inSpan(traced.ctx, async () => await entry.handler(req.data, ctx))
-      if (counted) this.init.stats.observe('handle', type, (performance.now() - started) / 1000)
-      // The handler was told the caller's deadline passed: its answer is no answer. Said as
-      // COM001 so the caller sees a timeout whether this or its own timer comes first.
-      if (ctx.expired) {
-        failure = new TimeoutError(`"${env.subject}": the caller's deadline passed before the handler answered`)
-        return answer(null, failure)
+    const reliable = this.receiver !== undefined && isReliable(env) ? this.receiver : undefined
+    const run = async (): Promise<Outcome> => {
+      const ctx = new Context(env, channel)
+      const started = performance.now()
+      const traced = startReceiveSpan(`agentmesh handle ${env.subject}`, SpanKind.SERVER, { 'agentmesh.peer_id': this.localPeer, 'agentmesh.remote_peer': env.source, 'agentmesh.subject': env.subject, 'agentmesh.message_id': env.id }, env.headers)
+      let failure: AgentMeshError | undefined
+      try {
+        // The handler runs inside the span: requests it makes continue the caller's trace.
+        const result = await inSpan(traced.ctx, async () => await entry.handler(req.data, ctx))
+        if (counted) this.init.stats.observe('handle', type, (performance.now() - started) / 1000)
+        // The handler was told the caller's deadline passed: its answer is no answer. Said as
+        // COM001 so the caller sees a timeout whether this or its own timer comes first. A
+        // reliable message keeps its answer: the sender's retry gets it from the dedup window.
+        if (ctx.expired && reliable === undefined) {
+          failure = new TimeoutError(`"${env.subject}": the caller's deadline passed before the handler answered`)
+          return { error: failure }
+        }
+        const res = entry.command.response.safeParse(result)
+        if (!res.success) failure = new ValidationError(`handler of "${env.subject}" answered badly: ${describe(res.error)}`)
+        return failure !== undefined ? { error: failure } : { payload: res.data }
+      } catch (err) {
+        failure = err instanceof AgentMeshError ? err : new HandlerError(err instanceof Error ? err.message : String(err), { cause: err })
+        return { error: failure }
+      } finally {
+        endSpan(traced.span, failure)
+        ctx.dispose()
       }
-      const res = entry.command.response.safeParse(result)
-      if (!res.success) failure = new ValidationError(`handler of "${env.subject}" answered badly: ${describe(res.error)}`)
-      return failure !== undefined ? answer(null, failure) : answer(res.data)
-    } catch (err) {
-      failure = err instanceof AgentMeshError ? err : new HandlerError(err instanceof Error ? err.message : String(err), { cause: err })
-      return answer(null, failure)
-    } finally {
-      endSpan(traced.span, failure)
-      ctx.dispose()
     }
+    const outcome = reliable !== undefined ? await reliable.serve(env, channel.remotePeer, run) : await run()
+    return outcome.error !== undefined ? answer(null, outcome.error) : answer(outcome.payload)
+  }
+
+  /** Refused before any handler: answered with the error, and told to reliable delivery when the sender asked for it. */
+  private refuse (env: Envelope, peer: string, error: AgentMeshError, answer: (p: unknown, e: AgentMeshError) => Envelope): Envelope {
+    if (this.receiver !== undefined && isReliable(env)) this.receiver.refused(env, peer, error)
+    return answer(null, error)
   }
 
   private audit (kind: 'admission.refused' | 'command.forbidden', env: Envelope, peer: string, err: AgentMeshError): void {
     this.init.audit?.record({ kind, peer, correlationId: env.id, code: err.code, reason: err.message.slice(0, 512), detail: { command: env.subject } })
   }
-}
-
-/** A handler's context; its signal (and the timer behind it) is made only if the handler asks. */
-class Context implements HandlerContext {
-  readonly peer: string
-  readonly envelope: Envelope
-  private readonly channel: RpcChannel
-  private controller?: AbortController
-  private timer?: ReturnType<typeof setTimeout>
-  private onClosed?: () => void
-
-  constructor (env: Envelope, channel: RpcChannel) {
-    this.envelope = env
-    this.peer = channel.remotePeer
-    this.channel = channel
-  }
-
-  get signal (): AbortSignal {
-    if (this.controller === undefined) {
-      const controller = new AbortController()
-      this.controller = controller
-      const closed = this.channel.closeSignal
-      if (closed.aborted) controller.abort(closed.reason)
-      else {
-        this.onClosed = () => { controller.abort(closed.reason) }
-        closed.addEventListener('abort', this.onClosed, { once: true })
-      }
-      const ttl = this.envelope.ttl
-      if (ttl !== undefined) {
-        const left = this.envelope.timestamp + ttl - Date.now()
-        this.timer = setTimeout(() => { controller.abort(new TimeoutError('the caller\'s deadline passed')) }, Math.max(0, left))
-      }
-    }
-    return this.controller.signal
-  }
-
-  /** True once the deadline timer behind `signal` has fired. */
-  get expired (): boolean {
-    return this.controller?.signal.reason instanceof TimeoutError
-  }
-
-  dispose (): void {
-    if (this.timer !== undefined) clearTimeout(this.timer)
-    // The channel outlives its requests: leave no listener behind on it.
-    if (this.onClosed !== undefined) this.channel.closeSignal.removeEventListener('abort', this.onClosed)
-  }
-}
-
-function describe (error: z.ZodError): string {
-  const issue = error.issues[0]
-  const at = issue.path.length > 0 ? issue.path.join('.') : '(payload)'
-  return `${at}: ${issue.message}`
 }

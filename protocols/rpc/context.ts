@@ -1,0 +1,58 @@
+/** A handler's context (HandlerContext) and how a zod failure is said in one line. */
+import type { z } from 'zod'
+import type { Envelope } from '../envelope/index.js'
+import { TimeoutError } from '../core/errors.js'
+import type { RpcChannel } from './channel.js'
+import type { HandlerContext } from './commands.js'
+
+/** A handler's context; its signal (and the timer behind it) is made only if the handler asks. */
+export class Context implements HandlerContext {
+  readonly peer: string
+  readonly envelope: Envelope
+  private readonly channel: RpcChannel
+  private controller?: AbortController
+  private timer?: ReturnType<typeof setTimeout>
+  private onClosed?: () => void
+
+  constructor (env: Envelope, channel: RpcChannel) {
+    this.envelope = env
+    this.peer = channel.remotePeer
+    this.channel = channel
+  }
+
+  get signal (): AbortSignal {
+    if (this.controller === undefined) {
+      const controller = new AbortController()
+      this.controller = controller
+      const closed = this.channel.closeSignal
+      if (closed.aborted) controller.abort(closed.reason)
+      else {
+        this.onClosed = () => { controller.abort(closed.reason) }
+        closed.addEventListener('abort', this.onClosed, { once: true })
+      }
+      const ttl = this.envelope.ttl
+      if (ttl !== undefined) {
+        const left = this.envelope.timestamp + ttl - Date.now()
+        this.timer = setTimeout(() => { controller.abort(new TimeoutError('the caller\'s deadline passed')) }, Math.max(0, left))
+      }
+    }
+    return this.controller.signal
+  }
+
+  /** True once the deadline timer behind `signal` has fired. */
+  get expired (): boolean {
+    return this.controller?.signal.reason instanceof TimeoutError
+  }
+
+  dispose (): void {
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    // The channel outlives its requests: leave no listener behind on it.
+    if (this.onClosed !== undefined) this.channel.closeSignal.removeEventListener('abort', this.onClosed)
+  }
+}
+
+export function describe (error: z.ZodError): string {
+  const issue = error.issues[0]
+  const at = issue.path.length > 0 ? issue.path.join('.') : '(payload)'
+  return `${at}: ${issue.message}`
+}
