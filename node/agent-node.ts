@@ -29,6 +29,7 @@ import { until } from './until.js'
 import type { Security } from './security-load.js'
 import { RPC_PROTOCOL, type Command, type Handler, type RequestOptions, type SendResult } from '../protocols/rpc/index.js'
 import type { Envelope } from '../protocols/envelope/index.js'
+import { checkPublishDelivery, type DeliveryService } from '../protocols/delivery/index.js'
 import { matches, type AgentQuery, type PeerInfo } from '../discovery/membership.js'
 import type { AgentCard } from '../discovery/card.js'
 import type { Member } from '../discovery/members.js'
@@ -59,6 +60,8 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   readonly name: string
   /** Elections, directives and coordination rounds: `node.coordination.coordinate(...)` on the coordinator. */
   readonly coordination: CoordinationService
+  /** Reliable delivery: `delivery.breakers()` (circuit breakers per destination), `delivery.resend(envelope, peer)` (replay). */
+  readonly delivery: DeliveryService
   /** Tasks: the executor, the scheduler (on the coordinator) and the submitter's client. */
   readonly tasks: TaskService
   /** Resources: the manager's table (on the coordinator) and this agent's allocations. */
@@ -97,6 +100,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     const s = buildServices(this, observer)
     this.s = s
     ;({ coordination: this.coordination, tasks: this.tasks, resources: this.resources } = s)
+    ;({ delivery: this.delivery } = s)
     ;({ negotiation: this.negotiation, monitoring: this.monitoring, learning: this.learning } = s)
     observe(s, stats, this.log, this, observer)
     this.ordered = [...s.ordered]
@@ -179,6 +183,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   async publish<S extends z.ZodType> (topic: Topic<S> | string, payload: z.input<S>, options?: PublishOptions): Promise<Envelope> {
     this.assertStarted('publish')
     reserved(topic)
+    checkPublishDelivery(options?.delivery)
     return await this.s.pubsub.publish(topic, payload, options)
   }
 
@@ -230,12 +235,16 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     return this.s.rpc.handle(command, handler, options)
   }
 
-  /** Ask one peer; resolves with its typed answer or rejects with a typed error. */
+  /**
+   * Ask one peer; resolves with its typed answer or rejects with a typed error. With `delivery`
+   * at-least-once or exactly-once (default: the config's), retried until answered, then rejected
+   * with DeliveryFailedError naming its dead letter (docs/delivery.md).
+   */
   async request<Req extends z.ZodType, Res extends z.ZodType> (
     peer: string, command: Command<Req, Res> | string, payload: z.input<Req>, options?: RequestOptions
   ): Promise<z.output<Res>> {
     this.assertStarted('request')
-    return await this.s.rpc.request(peer, command, payload, options)
+    return await this.s.delivery.request(peer, command, payload, options)
   }
 
   /** Direct command to one peer or several; each result says whether that peer acknowledged. */
@@ -243,7 +252,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     peers: string | readonly string[], command: Command<Req, Res> | string, payload: z.input<Req>, options?: RequestOptions
   ): Promise<SendResult[]> {
     this.assertStarted('send')
-    return await this.s.rpc.send(peers, command, payload, options)
+    return await this.s.delivery.send(peers, command, payload, options)
   }
 
   // --- membership ----------------------------------------------------------------------------

@@ -115,4 +115,29 @@ export function observe (s: NodeServices, stats: Stats, log: Logger, emit: Typed
   })
   s.learning.addEventListener('rejected', () => { stats.inc('model_updates_total', { outcome: 'invalid' }) })
   s.learning.addEventListener('error', (e) => { o.error('learning', e.detail.error) })
+  observeDelivery(s, stats, log)
+}
+
+/** Reliable delivery: retries, outcomes, dedup, breakers and dead letters (protocols/delivery). */
+function observeDelivery (s: NodeServices, stats: Stats, log: Logger): void {
+  const d = s.delivery
+  stats.gauge('breakers_open', 'Destinations whose circuit breaker is open or half-open', () => d.openBreakers())
+  stats.gauge('outbox_messages', 'Reliable messages in this node\'s outbox, not yet answered nor given up', () => d.outbox.size)
+  stats.gauge('dedup_entries', 'Idempotency keys this node remembers (exactly-once receiver)', () => d.dedupEntries)
+  d.addEventListener('retry', (e) => {
+    stats.inc('delivery_retries_total', { code: e.detail.error.code })
+    log.debug({ peer: e.detail.peer, message_id: e.detail.id, attempt: e.detail.attempt, delay_ms: e.detail.delayMs, error: e.detail.error.message }, 'delivery attempt failed, retrying')
+  })
+  d.addEventListener('outcome', (e) => { stats.inc('delivery_outcomes_total', { guarantee: e.detail.guarantee, outcome: e.detail.outcome }) })
+  d.addEventListener('dedup', (e) => { stats.inc('dedup_total', { result: e.detail.result }) })
+  d.addEventListener('evicted', (e) => { stats.inc('dedup_evicted_total', { reason: e.detail.reason }, e.detail.count) })
+  d.addEventListener('dead-letter', (e) => {
+    stats.inc('delivery_given_up_total', { side: e.detail.side, reason: e.detail.reason, kept: e.detail.id !== undefined ? 'yes' : 'no' })
+  })
+  d.addEventListener('breaker', (e) => {
+    const c = e.detail
+    stats.inc('breaker_transitions_total', { to: c.to })
+    const level = c.to === 'half-open' ? 'debug' : c.to === 'open' ? 'warn' : 'info'
+    log[level]({ peer: c.peer, from: c.from, to: c.to, failures: c.state.failures, half_open_at: c.state.halfOpenAt, error: c.state.lastError?.message }, 'circuit breaker changed')
+  })
 }

@@ -36,6 +36,7 @@ import { until } from './until.js'
 import type { AuditSink } from '../protocols/core/audit.js'
 import type { Store } from '../protocols/core/store.js'
 import { SealingService } from '../protocols/sealing/index.js'
+import { DeliveryService } from '../protocols/delivery/index.js'
 
 /** What the services need of the node that holds them. */
 export interface NodeHost {
@@ -61,6 +62,8 @@ export interface NodeServices {
   libp2p: AgentLibp2p
   admission: Admission
   rpc: RpcService
+  /** Reliable delivery over rpc: guarantees, outbox, dedup window, breakers (protocols/delivery). */
+  delivery: DeliveryService
   pubsub: PubSubService
   membership: Membership
   memberView: MemberView
@@ -102,6 +105,16 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     window: config.rpc.window,
     timeoutMs: config.rpc.timeoutMs,
     stallTimeoutMs: config.rpc.stallTimeoutMs
+  })
+  const delivery = new DeliveryService({
+    rpc,
+    store: host.store,
+    log,
+    guarantee: config.delivery.guarantee,
+    retry: config.retry,
+    breaker: config.breaker,
+    dedup: { windowMs: config.delivery.dedupWindowMs, maxEntries: config.delivery.dedupMaxEntries },
+    timeoutMs: config.rpc.timeoutMs
   })
   const pubsub = new PubSubService({
     ...config.pubsub,
@@ -198,10 +211,12 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     office.ordered[2],
     discovery,
     bootstrap,
-    announcer
+    announcer,
+    // Last: what its outbox held at start is resent once the node can find its peers.
+    delivery
   ]
   const protocols = { rpc, pubsub, membership, memberView, coordination, resources, negotiation, monitoring, learning, tasks }
-  return { audit, libp2p, admission, ...protocols, discovery, bootstrap, announcer, ordered }
+  return { audit, libp2p, admission, delivery, ...protocols, discovery, bootstrap, announcer, ordered }
 }
 
 /** How long a request of a peer whose card has not arrived yet waits for it, for `allow` in an open mesh. */

@@ -34,6 +34,12 @@ const COUNTERS = {
   model_updates_total: { help: 'Model updates this node received, by outcome (applied|stale|hash_mismatch|failed)', labels: ['outcome'] },
   directives_total: { help: 'Coordination directives, by role (sent|received), action and outcome (ack|reject|error|completed|failed)', labels: ['role', 'action', 'outcome'] },
   audit_events_total: { help: 'Audit events recorded, by kind (admission.refused, command.forbidden, ...); a flood counts here in full and writes one line a second', labels: ['kind'] },
+  delivery_retries_total: { help: 'Attempts of at-least-once and exactly-once messages that failed and will be retried, by the failure\'s code (COM001|COM002|RATE001)', labels: ['code'] },
+  delivery_outcomes_total: { help: 'Reliable messages ended, by guarantee and outcome (delivered|failed: answered with an error|given_up: retries ran out, a dead letter)', labels: ['guarantee', 'outcome'] },
+  delivery_given_up_total: { help: 'Messages handed to dead letters, by side (sender|receiver), reason and kept (yes|no: dead letters off, logged only)', labels: ['side', 'reason', 'kept'] },
+  dedup_total: { help: 'Exactly-once messages received, by result (first|duplicate: answered from the dedup window|conflict: same key, other body, MSG001)', labels: ['result'] },
+  dedup_evicted_total: { help: 'Idempotency keys forgotten, by reason (age: past delivery.dedupWindowMs|count: past delivery.dedupMaxEntries)', labels: ['reason'] },
+  breaker_transitions_total: { help: 'Circuit breaker state changes, by new state (open|half-open|closed)', labels: ['to'] },
   audit_lines_dropped_total: { help: 'Audit lines left out of the audit log file because the disk did not keep up (still kept in memory for /audit)', labels: [] }
 } as const
 

@@ -1,0 +1,334 @@
+/**
+ * Reliable delivery over rpc (R-REL, issue 14): the guarantee a request or send asks for, the
+ * outbox and its retries on the sender, the dedup window on the receiver, one circuit breaker per
+ * destination, and dead letters for what is given up. docs/delivery.md says what each promises.
+ *
+ * at-most-once goes straight to rpc (one Map lookup for the breaker): today's path and cost.
+ */
+import { randomUUID } from 'node:crypto'
+import { TypedEventEmitter } from 'main-event'
+import type { Logger } from 'pino'
+import type { z } from 'zod'
+import { AbortError, AgentMeshError, ConfigError, ConnectionError, ValidationError } from '../core/errors.js'
+import type { Store } from '../core/store.js'
+import { makeEnvelope, type Envelope } from '../envelope/index.js'
+import { HEADER_ATTEMPT, HEADER_DELIVERY, HEADER_IDEMPOTENCY_KEY, type DeliveryGuarantee } from '../envelope/delivery.js'
+import { anyCommand, type Command, type RequestOptions, type RpcService, type SendResult, type Outcome } from '../rpc/index.js'
+import { abortReason } from '../rpc/channel.js'
+import { pause } from '../rpc/guard.js'
+import { retryDelay, type RetryPolicy } from './backoff.js'
+import { Breakers, isTransportFailure, type BreakerChange, type BreakerPolicy, type BreakerState } from './breaker.js'
+import { DedupWindow, type DedupPolicy, type DedupResult } from './dedup.js'
+import { DeliveryFailedError } from './errors.js'
+import { Outbox, type OutboxEntry } from './outbox.js'
+import type { DeadLetter, DeadLetterReason, DeadLetterSink } from './types.js'
+
+export { DeliveryFailedError } from './errors.js'
+export { Breakers, type BreakerState, type BreakerChange } from './breaker.js'
+export { retryDelay, type RetryPolicy } from './backoff.js'
+export { OUTBOX_MAX_ENTRIES, type OutboxEntry } from './outbox.js'
+
+export interface DeliveryInit {
+  rpc: RpcService
+  store: Store
+  log: Logger
+  /** The default guarantee of a request or send (config delivery.guarantee). */
+  guarantee: DeliveryGuarantee
+  retry: RetryPolicy
+  breaker: BreakerPolicy
+  dedup: DedupPolicy
+  /** Where given-up messages go (protocols/delivery/dead-letters.ts); default: logged and dropped (counted). */
+  deadLetters?: DeadLetterSink
+  /** Each attempt's deadline when the caller gives none (config rpc.timeoutMs). */
+  timeoutMs: number
+  /** The outbox's bound (OUTBOX_MAX_ENTRIES). */
+  outboxMax?: number
+}
+
+export interface DeliveryEvents {
+  /** A breaker changed state. */
+  breaker: CustomEvent<BreakerChange>
+  /** A reliable message failed an attempt and waits `delayMs` for its next. */
+  retry: CustomEvent<{ peer: string, id: string, attempt: number, delayMs: number, error: AgentMeshError }>
+  /** A reliable message ended: delivered (answered), failed (a final error answer), or given up. */
+  outcome: CustomEvent<{ peer: string, id: string, guarantee: DeliveryGuarantee, outcome: 'delivered' | 'failed' | 'given_up', attempts: number, background: boolean }>
+  /** Receiver: an exactly-once message was first seen, a duplicate, or a conflict. */
+  dedup: CustomEvent<{ peer: string, result: DedupResult }>
+  /** Receiver: keys forgotten (past the window, or past maxEntries). */
+  evicted: CustomEvent<{ reason: 'age' | 'count', count: number }>
+  /** A dead letter was handed to the sink (`id` undefined when the sink did not keep it). */
+  'dead-letter': CustomEvent<{ side: DeadLetter['side'], reason: DeadLetterReason, peer?: string, messageId: string, id?: string }>
+}
+
+export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
+  private readonly init: DeliveryInit
+  private readonly rpc: RpcService
+  readonly outbox: Outbox
+  private readonly dedup: DedupWindow
+  private readonly breakerSet: Breakers
+  /** Aborted on stop: background resends and callers' retries end; their messages stay in the outbox. */
+  private running?: AbortController
+  private sweep?: ReturnType<typeof setInterval>
+
+  constructor (init: DeliveryInit) {
+    super()
+    this.init = init
+    this.rpc = init.rpc
+    this.outbox = new Outbox(init.store.space<OutboxEntry>('outbox'), init.outboxMax)
+    this.dedup = new DedupWindow(init.store.space('dedup'), init.dedup, (reason, count) => {
+      this.safeDispatchEvent('evicted', { detail: { reason, count } })
+    })
+    this.breakerSet = new Breakers(init.breaker, (c) => { this.safeDispatchEvent('breaker', { detail: c }) })
+    this.rpc.receiveWith({
+      serve: async (env, peer, run) => await this.receive(env, peer, run),
+      refused: (env, peer, error) => { void this.deadLetter('receiver', env, peer, 'refused', error, 1, env.timestamp) }
+    })
+  }
+
+  async start (): Promise<void> {
+    if (this.running !== undefined) return
+    const running = this.running = new AbortController()
+    this.dedup.load()
+    await this.dedup.evict()
+    // Keys age out even when no new key comes to push them out.
+    const every = Math.max(1_000, Math.min(60_000, Math.floor(this.init.dedup.windowMs / 10)))
+    this.sweep = setInterval(() => { this.dedup.evict().catch(err => { this.init.log.warn({ error: (err as Error).message }, 'dedup eviction failed') }) }, every)
+    this.sweep.unref()
+    // What a previous run left undelivered: resent in the background, its callers are gone.
+    const left = this.outbox.entries()
+    if (left.length > 0) this.init.log.info({ messages: left.length }, 'resending what the outbox held at start')
+    for (const e of left) {
+      this.deliver(e, anyCommand(e.subject), running.signal, true).then(
+        () => { this.init.log.info({ peer: e.peer, message_id: e.id, attempts: e.attempts }, 'outbox message delivered after restart') },
+        (err: Error) => { if (!running.signal.aborted) this.init.log.warn({ peer: e.peer, message_id: e.id, error: err.message }, 'outbox message not delivered after restart') }
+      )
+    }
+  }
+
+  async stop (): Promise<void> {
+    if (this.running === undefined) return
+    this.running.abort(new ConnectionError('node stopping: the message stays in the outbox and is resent at the next start'))
+    this.running = undefined
+    clearInterval(this.sweep)
+  }
+
+  /** Every destination with an open or half-open breaker, or failures counted towards one. */
+  breakers (): BreakerState[] { return this.breakerSet.list() }
+  breaker (peer: string): BreakerState | undefined { return this.breakerSet.get(peer) }
+  openBreakers (): number { return this.breakerSet.openCount() }
+  get dedupEntries (): number { return this.dedup.size }
+
+  /** `request` with the guarantee of `options.delivery` (default: the config's). */
+  async request<Req extends z.ZodType, Res extends z.ZodType> (
+    peer: string, command: Command<Req, Res> | string, payload: z.input<Req>, options: RequestOptions = {}
+  ): Promise<z.output<Res>> {
+    const guarantee = options.delivery ?? this.init.guarantee
+    const cmd = typeof command === 'string' ? anyCommand(command) : command
+    if (guarantee === 'at-most-once') return await this.once(peer, cmd, payload, options)
+    const checked = cmd.request.safeParse(payload)
+    if (!checked.success) throw new ValidationError(`request for "${cmd.name}": ${checked.error.issues[0]?.message ?? 'invalid'}`)
+    const id = randomUUID()
+    const entry: OutboxEntry = {
+      id,
+      peer,
+      subject: cmd.name,
+      payload: checked.data,
+      guarantee,
+      ...(guarantee === 'exactly-once' ? { key: options.idempotencyKey ?? id } : {}),
+      type: options.type ?? 'REQUEST',
+      ...(options.headers !== undefined ? { headers: options.headers } : {}),
+      ...(options.conversationId !== undefined ? { conversationId: options.conversationId } : {}),
+      timeoutMs: options.timeoutMs ?? this.init.timeoutMs,
+      attempts: 0,
+      firstAttemptAt: Date.now()
+    }
+    await this.outbox.add(entry, options.signal)
+    return await this.deliver(entry, cmd, options.signal, false) as z.output<Res>
+  }
+
+  /** `send` to one peer or several, each with the guarantee asked; never throws for one peer's failure. */
+  async send<Req extends z.ZodType, Res extends z.ZodType> (
+    peers: string | readonly string[], command: Command<Req, Res> | string, payload: z.input<Req>, options: RequestOptions = {}
+  ): Promise<SendResult[]> {
+    const list = typeof peers === 'string' ? [peers] : [...peers]
+    return await Promise.all(list.map(async (peer): Promise<SendResult> => {
+      try {
+        return { peer, ok: true, reply: await this.request(peer, command, payload, { type: 'COMMAND', ...options }) }
+      } catch (err) {
+        const e = err instanceof AgentMeshError || err instanceof AbortError ? err : new ConnectionError(String(err), { cause: err })
+        return { peer, ok: false, error: e }
+      }
+    }))
+  }
+
+  /**
+   * Send an envelope again under its ORIGINAL id and idempotency key (a dead letter's replay), so
+   * an exactly-once receiver that already handled it answers with its first answer. A reliable
+   * envelope goes through the outbox and its retries again; an at-most-once one is sent once.
+   */
+  async resend (envelope: Envelope, peer: string, options: { signal?: AbortSignal, timeoutMs?: number } = {}): Promise<unknown> {
+    const h = envelope.headers
+    const guarantee = (h[HEADER_DELIVERY] ?? 'at-most-once') as DeliveryGuarantee
+    const type = envelope.type as NonNullable<RequestOptions['type']>
+    const headers = Object.fromEntries(Object.entries(h).filter(([k]) => ![HEADER_DELIVERY, HEADER_ATTEMPT, HEADER_IDEMPOTENCY_KEY, 'traceparent', 'tracestate'].includes(k)))
+    const timeoutMs = options.timeoutMs ?? envelope.ttl ?? this.init.timeoutMs
+    if (guarantee === 'at-most-once') {
+      return await this.once(peer, anyCommand(envelope.subject), envelope.payload, { type, headers, timeoutMs, ...(options.signal !== undefined ? { signal: options.signal } : {}) }, envelope.id)
+    }
+    const entry: OutboxEntry = {
+      id: envelope.id,
+      peer,
+      subject: envelope.subject,
+      payload: envelope.payload,
+      guarantee,
+      ...(guarantee === 'exactly-once' ? { key: h[HEADER_IDEMPOTENCY_KEY] ?? envelope.id } : {}),
+      type,
+      headers,
+      ...(envelope.conversationId !== undefined ? { conversationId: envelope.conversationId } : {}),
+      timeoutMs,
+      attempts: 0,
+      firstAttemptAt: Date.now()
+    }
+    await this.outbox.add(entry, options.signal)
+    return await this.deliver(entry, anyCommand(envelope.subject), options.signal, false)
+  }
+
+  /** One attempt, through the destination's breaker. */
+  private async once (peer: string, cmd: Command, payload: unknown, options: RequestOptions, id?: string): Promise<any> {
+    this.breakerSet.check(peer)
+    let settled = false
+    try {
+      const answer = await this.rpc.requestAs(id, peer, cmd, payload, options)
+      settled = true
+      this.breakerSet.success(peer)
+      return answer
+    } catch (err) {
+      if (isTransportFailure(err)) {
+        settled = true
+        // The caller's own cancel says nothing of the peer.
+        if (options.signal?.aborted !== true) this.breakerSet.failure(peer, err as AgentMeshError)
+        else settled = false
+      } else if (err instanceof AgentMeshError && err.code !== 'RATE001') {
+        // An error answer: the peer is there and talking.
+        settled = true
+        this.breakerSet.success(peer)
+      }
+      throw err
+    } finally {
+      if (!settled) this.breakerSet.release(peer)
+    }
+  }
+
+  /**
+   * Attempts of one outbox message until it is answered or given up. The caller's signal
+   * withdraws it (removed from the outbox; an attempt already on the wire may still be handled);
+   * the node's stop leaves it in the outbox for the next start.
+   */
+  private async deliver (e: OutboxEntry, cmd: Command, signal: AbortSignal | undefined, background: boolean): Promise<unknown> {
+    const stopping = this.running?.signal
+    const both = signal !== undefined && stopping !== undefined ? AbortSignal.any([signal, stopping]) : signal ?? stopping ?? new AbortController().signal
+    const headers: Record<string, string> = { ...e.headers, [HEADER_DELIVERY]: e.guarantee }
+    if (e.key !== undefined) headers[HEADER_IDEMPOTENCY_KEY] = e.key
+    const end = async (outcome: 'delivered' | 'failed' | 'given_up'): Promise<void> => {
+      await this.outbox.remove(e)
+      this.safeDispatchEvent('outcome', { detail: { peer: e.peer, id: e.id, guarantee: e.guarantee, outcome, attempts: e.attempts, background } })
+    }
+    for (;;) {
+      e.attempts++
+      e.lastAttemptAt = Date.now()
+      if (e.attempts > 1) await this.outbox.update(e)
+      try {
+        const answer = await this.once(e.peer, cmd, e.payload, {
+          type: e.type,
+          timeoutMs: e.timeoutMs,
+          signal: both,
+          headers: { ...headers, [HEADER_ATTEMPT]: String(e.attempts) },
+          ...(e.conversationId !== undefined ? { conversationId: e.conversationId } : {})
+        }, e.id)
+        await end('delivered')
+        return answer
+      } catch (err) {
+        if (both.aborted) {
+          // Withdrawn by its caller: gone. The node stopping: kept for the next start.
+          if (signal?.aborted === true) await end('failed')
+          throw abortReason(both)
+        }
+        const error = err instanceof AgentMeshError ? err : new ConnectionError(String(err), { cause: err })
+        if (!retryable(error)) {
+          // Delivered and answered with an error (the receiver dead-letters a handler's failure
+          // or a refusal itself), or refused before sending (too large): no retry would help.
+          await end('failed')
+          throw error
+        }
+        if (e.attempts > this.init.retry.maxRetries) {
+          const reason: DeadLetterReason = error.name === 'CircuitOpenError' ? 'circuit_open' : 'retries_exhausted'
+          const letter = await this.deadLetter('sender', envelopeOf(e, headers), e.peer, reason, error, e.attempts, e.firstAttemptAt)
+          await end('given_up')
+          throw new DeliveryFailedError(error, { attempts: e.attempts, messageId: e.id, deadLetterId: letter?.id })
+        }
+        let delayMs = retryDelay(e.attempts, this.init.retry)
+        // An open breaker lets nothing through before it half-opens: waiting less burns a retry.
+        const halfOpenAt = this.breakerSet.get(e.peer)?.halfOpenAt
+        if (error.name === 'CircuitOpenError' && halfOpenAt !== undefined) delayMs = Math.max(delayMs, halfOpenAt - Date.now() + 1)
+        this.safeDispatchEvent('retry', { detail: { peer: e.peer, id: e.id, attempt: e.attempts, delayMs, error } })
+        await pause(delayMs, both, () => abortReason(both)).catch(async (reason: Error) => {
+          if (signal?.aborted === true) await end('failed')
+          throw reason
+        })
+      }
+    }
+  }
+
+  /** Receiver side of a reliable message: the dedup window for exactly-once, dead letters for failures. */
+  private async receive (env: Envelope, peer: string, run: () => Promise<Outcome>): Promise<Outcome> {
+    let result = 'first' as DedupResult
+    const out = env.headers[HEADER_DELIVERY] === 'exactly-once'
+      ? await this.dedup.serve(env, peer, run, (r) => { result = r; this.safeDispatchEvent('dedup', { detail: { peer, result: r } }) })
+      : await run()
+    if (out.error !== undefined && result !== 'duplicate') {
+      const attempt = Number(env.headers[HEADER_ATTEMPT] ?? 1)
+      void this.deadLetter('receiver', env, peer, result === 'conflict' ? 'conflict' : 'handler_failed', out.error, Number.isFinite(attempt) ? attempt : 1, env.timestamp)
+    }
+    return out
+  }
+
+  private async deadLetter (
+    side: DeadLetter['side'], envelope: Envelope, peer: string, reason: DeadLetterReason, error: AgentMeshError, attempts: number, firstAttemptAt: number
+  ): Promise<DeadLetter | undefined> {
+    const letter = { side, envelope, peer, reason, error: error.toJSON(), attempts, firstAttemptAt, lastAttemptAt: Date.now() }
+    let kept: DeadLetter | undefined
+    try {
+      kept = await this.init.deadLetters?.add(letter)
+    } catch (err) {
+      this.init.log.warn({ error: (err as Error).message, message_id: envelope.id }, 'dead letter not kept')
+    }
+    if (kept === undefined) {
+      this.init.log.warn({ side, reason, peer, message_id: envelope.id, subject: envelope.subject, code: error.code, attempts }, 'message given up (dead letter not kept)')
+    }
+    this.safeDispatchEvent('dead-letter', { detail: { side, reason, peer, messageId: envelope.id, ...(kept !== undefined ? { id: kept.id } : {}) } })
+    return kept
+  }
+}
+
+/** Failures another attempt may get past: no answer (COM001), no peer or an open breaker (COM002), over its limit (RATE001). */
+function retryable (err: AgentMeshError): boolean {
+  return err.code === 'COM001' || err.code === 'COM002' || err.code === 'RATE001'
+}
+
+/** The envelope of an outbox message as its first attempt sent it (a dead letter's). */
+function envelopeOf (e: OutboxEntry, headers: Record<string, string>): Envelope {
+  const env = makeEnvelope({
+    id: e.id, source: '', destination: { peer: e.peer }, type: e.type, subject: e.subject, payload: e.payload, ttl: e.timeoutMs, headers,
+    ...(e.conversationId !== undefined ? { conversationId: e.conversationId } : {})
+  })
+  env.timestamp = e.firstAttemptAt
+  return env
+}
+
+/** Publish takes at-most-once only until recipients acknowledge gossip (docs/delivery.md). */
+export function checkPublishDelivery (delivery: DeliveryGuarantee | undefined): void {
+  if (delivery !== undefined && delivery !== 'at-most-once') {
+    throw new ConfigError(`publish with delivery "${delivery}" is not supported: gossip is at-most-once (docs/delivery.md); ` +
+      'for a message that must arrive, send it to its recipients with node.send(peers, command, payload, { delivery })')
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * The sender's outbox (at-least-once and exactly-once): each message is written durably to the
+ * store's 'outbox' space before its first attempt and removed once the receiver answered it or it
+ * was given up (dead letter). A node that restarts finds there what it had not delivered.
+ */
+import type { StoreSpace } from '../core/store.js'
+import type { DeliveryGuarantee } from '../envelope/delivery.js'
+import type { RequestOptions } from '../rpc/commands.js'
+import { abortReason } from '../rpc/channel.js'
+
+/**
+ * Messages held at most. A sender that outpaces its receivers (or whose receivers are down)
+ * waits for room rather than filling the disk: `add` resolves once there is a slot, or rejects
+ * with the caller's signal. 10,000 is 100 windows of rpc's 100 requests in flight.
+ */
+export const OUTBOX_MAX_ENTRIES = 10_000
+
+/** One message of the outbox, as stored (JSON): enough to send it again after a restart. */
+export interface OutboxEntry {
+  /** The envelope id, kept across attempts, restarts and replays. */
+  id: string
+  peer: string
+  subject: string
+  payload: unknown
+  guarantee: Exclude<DeliveryGuarantee, 'at-most-once'>
+  /** exactly-once: the idempotency key (the caller's, or the id). */
+  key?: string
+  type: NonNullable<RequestOptions['type']>
+  headers?: Record<string, string>
+  conversationId?: string
+  /** Each attempt's deadline. */
+  timeoutMs: number
+  attempts: number
+  firstAttemptAt: number
+  lastAttemptAt?: number
+}
+
+/** The store key: time first (so a restart resends oldest first), then the id. */
+function slot (e: OutboxEntry): string {
+  return `${String(e.firstAttemptAt).padStart(15, '0')}-${e.id}`
+}
+
+export class Outbox {
+  private readonly space: StoreSpace<OutboxEntry>
+  private readonly max: number
+  /** Callers waiting for room, oldest first. */
+  private readonly waiting: Array<() => void> = []
+  /** Slots reserved by callers whose write is under way, so two cannot take the last one. */
+  private reserved = 0
+
+  constructor (space: StoreSpace<OutboxEntry>, max = OUTBOX_MAX_ENTRIES) {
+    this.space = space
+    this.max = max
+  }
+
+  get size (): number { return this.space.count() }
+
+  /** Every message held, oldest first. */
+  entries (): OutboxEntry[] { return [...this.space.entries()].map(([, e]) => e) }
+
+  /** Keep `e` durably, waiting for room while the outbox is full (backpressure). */
+  async add (e: OutboxEntry, signal?: AbortSignal): Promise<void> {
+    while (this.space.count() + this.reserved >= this.max) {
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = (): void => {
+          const i = this.waiting.indexOf(wake)
+          if (i >= 0) this.waiting.splice(i, 1)
+          reject(abortReason(signal as AbortSignal))
+        }
+        const wake = (): void => { signal?.removeEventListener('abort', onAbort); resolve() }
+        if (signal?.aborted === true) { reject(abortReason(signal)); return }
+        signal?.addEventListener('abort', onAbort, { once: true })
+        this.waiting.push(wake)
+      })
+    }
+    this.reserved++
+    try {
+      await this.space.put(slot(e), e)
+    } finally {
+      this.reserved--
+    }
+  }
+
+  /** The attempts so far, kept so that a restart does not start the count again. */
+  async update (e: OutboxEntry): Promise<void> {
+    const k = slot(e)
+    if (this.space.has(k)) await this.space.put(k, e)
+  }
+
+  async remove (e: OutboxEntry): Promise<void> {
+    const k = slot(e)
+    if (this.space.has(k)) await this.space.remove(k)
+    this.waiting.shift()?.()
+  }
+}
