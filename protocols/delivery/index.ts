@@ -6,6 +6,7 @@
  * at-most-once goes straight to rpc (one Map lookup for the breaker): today's path and cost.
  */
 import { randomUUID } from 'node:crypto'
+import { setMaxListeners } from 'node:events'
 import { TypedEventEmitter } from 'main-event'
 import type { Logger } from 'pino'
 import type { z } from 'zod'
@@ -88,6 +89,8 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
   async start (): Promise<void> {
     if (this.running !== undefined) return
     const running = this.running = new AbortController()
+    // Every reliable message in flight listens to it.
+    setMaxListeners(Infinity, running.signal)
     this.dedup.load()
     await this.dedup.evict()
     // Keys age out even when no new key comes to push them out.
@@ -173,7 +176,8 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
     const headers = Object.fromEntries(Object.entries(h).filter(([k]) => ![HEADER_DELIVERY, HEADER_ATTEMPT, HEADER_IDEMPOTENCY_KEY, 'traceparent', 'tracestate'].includes(k)))
     const timeoutMs = options.timeoutMs ?? envelope.ttl ?? this.init.timeoutMs
     if (guarantee === 'at-most-once') {
-      return await this.once(peer, anyCommand(envelope.subject), envelope.payload, { type, headers, timeoutMs, ...(options.signal !== undefined ? { signal: options.signal } : {}) }, envelope.id)
+      const once: RequestOptions = { type, headers, timeoutMs, ...(options.signal !== undefined ? { signal: options.signal } : {}) }
+      return await this.once(peer, anyCommand(envelope.subject), envelope.payload, once, envelope.id)
     }
     const entry: OutboxEntry = {
       id: envelope.id,
@@ -230,7 +234,11 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
     const headers: Record<string, string> = { ...e.headers, [HEADER_DELIVERY]: e.guarantee }
     if (e.key !== undefined) headers[HEADER_IDEMPOTENCY_KEY] = e.key
     const end = async (outcome: 'delivered' | 'failed' | 'given_up'): Promise<void> => {
-      await this.outbox.remove(e)
+      // Not awaited once answered: a removal lost in a crash only resends a message already
+      // delivered (a duplicate, which at-least-once allows and exactly-once recognises), and
+      // the caller need not wait a second fsync.
+      const removed = this.outbox.remove(e).catch((err: Error) => { this.init.log.warn({ error: err.message, message_id: e.id }, 'outbox removal failed') })
+      if (outcome !== 'delivered') await removed
       this.safeDispatchEvent('outcome', { detail: { peer: e.peer, id: e.id, guarantee: e.guarantee, outcome, attempts: e.attempts, background } })
     }
     for (;;) {
@@ -318,7 +326,14 @@ function retryable (err: AgentMeshError): boolean {
 /** The envelope of an outbox message as its first attempt sent it (a dead letter's). */
 function envelopeOf (e: OutboxEntry, headers: Record<string, string>): Envelope {
   const env = makeEnvelope({
-    id: e.id, source: '', destination: { peer: e.peer }, type: e.type, subject: e.subject, payload: e.payload, ttl: e.timeoutMs, headers,
+    id: e.id,
+    source: '',
+    destination: { peer: e.peer },
+    type: e.type,
+    subject: e.subject,
+    payload: e.payload,
+    ttl: e.timeoutMs,
+    headers,
     ...(e.conversationId !== undefined ? { conversationId: e.conversationId } : {})
   })
   env.timestamp = e.firstAttemptAt
