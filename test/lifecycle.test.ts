@@ -21,7 +21,7 @@ test('every service of a started node survives start() twice and stop() twice; t
     // the audit log, libp2p, rpc, pubsub, admission (and the pubsub flush), membership, member view, coordination, resources,
     // negotiation, monitoring, learning, tasks, dialer, bootstrap, mesh announcer, debug feed,
     // event stream, debug server.
-    assert.equal(services.length, 20)
+    assert.equal(services.length, 21)
     b.handle('echo', (req) => req)
     for (const s of services) {
       await s.start()
