@@ -36,6 +36,8 @@ import { until } from './until.js'
 import type { AuditSink } from '../protocols/core/audit.js'
 import type { Store } from '../protocols/core/store.js'
 import { SealingService } from '../protocols/sealing/index.js'
+import { DeadLetters } from '../protocols/delivery/dead-letters.js'
+import type { DeadLetter } from '../protocols/delivery/types.js'
 
 /** What the services need of the node that holds them. */
 export interface NodeHost {
@@ -73,6 +75,8 @@ export interface NodeServices {
   discovery: PeerDialer
   bootstrap: BootstrapDialer
   announcer: MeshAnnouncer
+  /** What reliable delivery gave up on (protocols/delivery/dead-letters.ts), in the store's 'dead-letters' space. */
+  deadLetters: DeadLetters
   /** Every service above in start order (the node stops them in reverse), with the pubsub flush. */
   ordered: Startable[]
 }
@@ -89,6 +93,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
   const later: { tasks?: TaskService } = {}
   const { auditLog, auditKeep } = config.security
   const audit = new AuditLog({ node: host.peerId, keep: auditKeep, stats, log, ...(auditLog !== undefined ? { path: auditLog } : {}) })
+  const deadLetters = buildDeadLetters(host)
   const admission = new Admission({ libp2p, log, config, security: host.security, pubsub: (): PubSubService => pubsub, audit })
   const rpc = new RpcService({
     admits: (peer, command) => admission.admitsCommand(peer, command),
@@ -180,6 +185,8 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
   const ordered: Startable[] = [
     // First and stopped last: it opens the file before any decision, and writes the last ones.
     audit,
+    // Before delivery sends anything, stopped after it: its last dead letters are written before the store closes.
+    deadLetters,
     libp2p,
     rpc,
     pubsub,
@@ -201,7 +208,17 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     announcer
   ]
   const protocols = { rpc, pubsub, membership, memberView, coordination, resources, negotiation, monitoring, learning, tasks }
-  return { audit, libp2p, admission, ...protocols, discovery, bootstrap, announcer, ordered }
+  return { audit, libp2p, admission, ...protocols, discovery, bootstrap, announcer, deadLetters, ordered }
+}
+
+/** Dead letters in the store's 'dead-letters' space, with their metrics. */
+function buildDeadLetters (host: NodeHost): DeadLetters {
+  const { stats } = host
+  const deadLetters = new DeadLetters({ space: host.store.space<DeadLetter>('dead-letters'), ...host.config.deadLetters, log: host.log })
+  deadLetters.addEventListener('dead', (e) => { stats.inc('dead_letters_total', { reason: e.detail.reason, kept: String(e.detail.kept) }) })
+  deadLetters.addEventListener('evicted', (e) => { stats.inc('dead_letters_evicted_total', { bound: e.detail.bound }, e.detail.count) })
+  stats.gauge('dead_letters', 'Dead letters held in this node\'s store (deadLetters.maxEntries at most)', () => deadLetters.count)
+  return deadLetters
 }
 
 /** How long a request of a peer whose card has not arrived yet waits for it, for `allow` in an open mesh. */

@@ -34,6 +34,8 @@ const COUNTERS = {
   model_updates_total: { help: 'Model updates this node received, by outcome (applied|stale|hash_mismatch|failed)', labels: ['outcome'] },
   directives_total: { help: 'Coordination directives, by role (sent|received), action and outcome (ack|reject|error|completed|failed)', labels: ['role', 'action', 'outcome'] },
   audit_events_total: { help: 'Audit events recorded, by kind (admission.refused, command.forbidden, ...); a flood counts here in full and writes one line a second', labels: ['kind'] },
+  dead_letters_total: { help: 'Messages reliable delivery gave up on, by reason (retries_exhausted|expired|handler_failed|refused|conflict|circuit_open) and kept (true; false while deadLetters.enabled is off: logged only)', labels: ['reason', 'kept'] },
+  dead_letters_evicted_total: { help: 'Dead letters removed by a bound, by bound (entries: past deadLetters.maxEntries, oldest first; age: older than deadLetters.maxAgeMs)', labels: ['bound'] },
   audit_lines_dropped_total: { help: 'Audit lines left out of the audit log file because the disk did not keep up (still kept in memory for /audit)', labels: [] }
 } as const
 
