@@ -217,7 +217,7 @@ function buildDeadLetters (host: NodeHost): DeadLetters {
   const deadLetters = new DeadLetters({ space: host.store.space<DeadLetter>('dead-letters'), ...host.config.deadLetters, log: host.log })
   deadLetters.addEventListener('dead', (e) => { stats.inc('dead_letters_total', { reason: e.detail.reason, kept: String(e.detail.kept) }) })
   deadLetters.addEventListener('evicted', (e) => { stats.inc('dead_letters_evicted_total', { bound: e.detail.bound }, e.detail.count) })
-  stats.gauge('dead_letters', 'Dead letters held in this node\'s store (deadLetters.maxEntries at most)', () => deadLetters.count)
+  stats.gauge('dead_letters_held', 'Dead letters held in this node\'s store (deadLetters.maxEntries at most)', () => deadLetters.count)
   return deadLetters
 }
 
