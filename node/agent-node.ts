@@ -39,6 +39,7 @@ import { LEARNING_PROTOCOL, type LearningService } from '../protocols/learning/i
 import type { AllocateAnswer, AllocateRequest, ResourceService } from '../protocols/resource/index.js'
 import type { TaskContext, TaskHandle, TaskHandler, TaskService, TaskSpecInput } from '../protocols/task/index.js'
 import type { CoordinationService, CoordinationStatus, DirectiveAction, DirectiveHandler, DirectiveRun } from '../protocols/coordination/index.js'
+import type { DeadLetters } from '../protocols/delivery/dead-letters.js'
 
 export type { AgentNodeEvents, CreateAgentNodeOptions, HandleOptions, Health } from './types.js'
 export { createAgentNode } from './create-node.js'
@@ -72,6 +73,8 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   readonly monitoring: MonitoringService
   /** Model updates: announced on learning.model_update, fetched in chunks over /agentmesh/learning/1.0.0. */
   readonly learning: LearningService
+  /** What reliable delivery gave up on: list, get, replay, purge (docs/dead-letters.md). */
+  readonly deadLetters: DeadLetters
   /** Set when this node configured the OTLP exporter; stop() flushes it. */
   tracing?: TracingHandle
   debugUrl?: string
@@ -102,6 +105,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     ;({ coordination: this.coordination, tasks: this.tasks, resources: this.resources } = s)
     ;({ delivery: this.delivery } = s)
     ;({ negotiation: this.negotiation, monitoring: this.monitoring, learning: this.learning } = s)
+    this.deadLetters = s.deadLetters
     observe(s, stats, this.log, this, observer)
     this.ordered = [...s.ordered]
     if (config.debug !== undefined) {

@@ -2,7 +2,8 @@
  * The live mesh page served at / by the debug endpoint: one self-contained HTML file (no build
  * step, no framework) that draws /mesh as a graph and keeps it live from /events, with this
  * node's gossip rates per topic (/gossip, then each second from /events) and its recent tasks
- * (/tasks). With a token, open it as /?token=...: the page passes the token on to every call it makes.
+ * (/tasks) and its dead letters (a count and the last few, from /dead-letters, then live from
+ * /events). With a token, open it as /?token=...: the page passes the token on to every call it makes.
  * Agents are shown by name wherever one was ever seen (mesh map, peers, the hello event); the id
  * is on hover, and shown shortened where no name is known (a client node, an agent long gone).
  */
@@ -28,14 +29,15 @@ export const DEBUG_PAGE = /* html */ `<!doctype html>
 <header><h1>agentmesh</h1><span id="live" title="live feed"></span><span id="summary" class="dim">loading…</span></header>
 <main><div id="left"><div id="graph"><svg id="svg" viewBox="-400 -300 800 600"></svg></div>
 <div id="tables"><section><h2>Gossip on this node <span class="dim">msgs/s</span></h2><table id="gossip"></table></section>
-<section><h2>Recent tasks <span class="dim">this node's copy of the table</span></h2><table id="tasks"></table></section></div></div>
+<section><h2>Recent tasks <span class="dim">this node's copy of the table</span></h2><table id="tasks"></table></section>
+<section><h2>Dead letters <span id="dead-count" class="dim"></span></h2><table id="dead"></table></section></div></div>
 <aside id="panel"><h2>Select an agent</h2><p class="dim">Click a node in the graph to see its details and recent messages.</p></aside></main>
 <script>
 const token = new URLSearchParams(location.search).get('token')
 const opts = token ? { headers: { authorization: 'Bearer ' + token } } : {}
 const q = (p) => token ? p + (p.includes('?') ? '&' : '?') + 'token=' + encodeURIComponent(token) : p
 const get = async (p) => (await fetch(p, opts)).json()
-let mesh = { nodes: [], edges: [] }, self = null, selected = null, hot = new Map(), coord = null, tasks = null, es = null
+let mesh = { nodes: [], edges: [] }, self = null, selected = null, hot = new Map(), coord = null, tasks = null, es = null, dead = null
 const esc = (s) => String(s).replace(/[&<>"]/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c])
 const short = (id) => id.slice(0, 8) + '…' + id.slice(-4)
 // Every name seen, kept after its agent leaves, so older messages and tasks still read by name.
@@ -111,8 +113,9 @@ async function refresh () {
   try {
     // Gossip rates come each second on /events; polled only while the feed is down.
     const live = es && es.readyState === EventSource.OPEN
-    ;[mesh, tasks] = await Promise.all([get(q('/mesh')), get(q('/tasks?limit=' + TASK_ROWS)), refreshCoordinator(), live ? null : get(q('/gossip')).then(drawGossip)])
-    learn(mesh.nodes); draw(); drawTasks(); if (selected) showPanel()
+    ;[mesh, tasks, dead] = await Promise.all([get(q('/mesh')), get(q('/tasks?limit=' + TASK_ROWS)), get(q('/dead-letters?newest=1&limit=' + DEAD_ROWS)),
+      refreshCoordinator(), live ? null : get(q('/gossip')).then(drawGossip)])
+    learn(mesh.nodes); draw(); drawTasks(); drawDead(); if (selected) showPanel()
   } catch (e) { document.getElementById('summary').textContent = 'cannot reach the node: ' + e.message }
 }
 
@@ -135,6 +138,28 @@ function drawTasks () {
       '<tr data-task="' + esc(t.task_id) + '"><td>' + esc(t.task_id) + '<br><span class="dim">' + esc(t.type) + '</span></td><td class="state ' + esc(t.status) + '"' +
       (t.reason ? ' title="' + esc(t.reason) + '"' : '') + '>' + esc(t.status) + (t.status === 'running' ? ' ' + Math.round(t.progress * 100) + '%' : '') + '</td><td class="agent">' +
       (t.agent ? who(t.agent) : '<span class="dim">none</span>') + '</td><td class="dim">' + new Date(t.updated_at).toLocaleTimeString() + '</td></tr>').join('')
+}
+
+// Dead letters held by this node (the store's count) and the last few, newest first; the
+// envelope and error are on /dead-letters/<id> (agentmesh dead-letters show).
+const DEAD_ROWS = 5
+function drawDead () {
+  if (!dead) return
+  document.getElementById('dead-count').textContent = dead.total + ' held' + (dead.evicted ? ' · ' + dead.evicted + ' evicted' : '') + (dead.enabled === false ? ' · off' : '')
+  const rows = dead.letters
+  document.getElementById('dead').innerHTML = rows.length === 0
+    ? '<tr><td class="dim">none</td></tr>'
+    : '<tr><th>reason</th><th>message</th><th>peer</th><th>died</th></tr>' + rows.map(l =>
+      '<tr data-dead="' + esc(l.id) + '"><td class="reason failed">' + esc(l.reason) + '</td><td>' + esc(l.envelope?.subject ?? l.subject ?? '') + '</td><td>' +
+      (l.peer ? who(l.peer) : esc(l.topic ?? '')) + '</td><td class="dim">' + new Date(l.deadAt).toLocaleTimeString() + '</td></tr>').join('')
+}
+
+// A dead letter told on /events: counted and listed at once, before the next poll.
+function onDead (d) {
+  if (!dead || !d.kept) return
+  dead.total = d.total
+  dead.letters = [{ id: d.id, reason: d.reason, subject: d.subject, peer: d.peer, topic: d.topic, deadAt: d.deadAt }, ...dead.letters.filter(l => l.id !== d.id)].slice(0, DEAD_ROWS)
+  drawDead()
 }
 
 async function refreshCoordinator () {
@@ -175,6 +200,7 @@ async function start () {
   es.addEventListener('coordinator', async () => { await refreshCoordinator(); draw(); if (selected) showPanel() })
   es.addEventListener('peer:leave', (e) => { const id = JSON.parse(e.data).peerId; mesh.nodes = mesh.nodes.filter(n => n.peerId !== id); mesh.edges = mesh.edges.filter(x => x.a !== id && x.b !== id); draw(); refresh() })
   es.addEventListener('message', (e) => { onMessage(JSON.parse(e.data)) })
+  es.addEventListener('dead-letter', (e) => { onDead(JSON.parse(e.data)) })
 }
 start()
 </script></body></html>

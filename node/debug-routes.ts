@@ -1,14 +1,19 @@
 /**
  * What the debug endpoint (debug-server.ts) serves: the route table (/health, /peers, /topics,
- * /gossip, /mesh, /tasks, /audit, /events ...) and the /events feed (joins and leaves, subscription
- * changes, sampled messages, gossip rates each second). Built only on nodes with `debug` configured.
+ * /gossip, /mesh, /tasks, /audit, /dead-letters, /events ...) and the /events feed (joins and
+ * leaves, subscription changes, sampled messages, dead letters, gossip rates each second). Built
+ * only on nodes with `debug` configured.
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { AgentNode } from './agent-node.js'
 import type { AgentNodeEvents } from './types.js'
 import type { NodeServices } from './services.js'
 import type { Startable } from '../protocols/core/service.js'
-import { DebugServer, RawBody, Takeover, type Route } from './debug-server.js'
+import { z } from 'zod'
+import { DebugServer, HttpError, RawBody, Takeover, type DebugRequest, type Route } from './debug-server.js'
+import { ValidationError } from '../protocols/core/errors.js'
+import type { DeadLetters, DeadLettersEvents } from '../protocols/delivery/dead-letters.js'
+import type { DeadLetterReason } from '../protocols/delivery/types.js'
 import { EventStream } from './event-stream.js'
 import { TopicRates } from './message-log.js'
 import { DEBUG_PAGE } from './debug-page.js'
@@ -55,6 +60,7 @@ export function debugEndpoint (node: AgentNode, s: NodeServices, listen: string,
       const max = Math.max(s.audit.capacity, 1)
       return s.audit.recent({ kind: q.get('kind') ?? undefined, peer: q.get('peer') ?? undefined, limit: limit(url, Math.min(100, max), max) })
     },
+    ...deadLetterRoutes(s.deadLetters),
     '/events': () => new Takeover((req, res) => {
       events.attach(req, res, { peerId: node.peerId, name: node.name, peers: node.peers().map(p => ({ peerId: p.peerId, name: p.name, roles: p.roles })) })
     })
@@ -62,6 +68,44 @@ export function debugEndpoint (node: AgentNode, s: NodeServices, listen: string,
   const server = new DebugServer({ listen, routes, ...(token !== undefined ? { token } : {}) })
   const listening: Startable = { start: async () => { await server.start() }, stop: async () => { await server.stop() } }
   return { server, events, ordered: [eventFeed(node, s, events, gossip), events, listening] }
+}
+
+/** Ids in a replay or purge body: at most this many in one call. */
+const MAX_IDS = 10_000
+const Ids = z.array(z.string().min(1).max(128)).min(1).max(MAX_IDS)
+
+/**
+ * /dead-letters (?limit ?after ?reason ?peer ?newest), /dead-letters/<id>, and the POSTs replay
+ * {ids} and purge {ids?} (every letter when `ids` is absent; the body must still be an object).
+ */
+function deadLetterRoutes (dead: DeadLetters): Record<string, Route> {
+  const ids = async (r: DebugRequest, required: boolean): Promise<string[] | undefined> => {
+    const body = z.strictObject({ ids: required ? Ids : Ids.optional() }).safeParse(await r.body())
+    if (!body.success) throw new ValidationError(`expected a JSON body {"ids": ["<id>", ...]}${required ? '' : ' (or {} for every letter)'}: ${body.error.issues[0]?.message ?? ''}`)
+    return body.data.ids
+  }
+  return {
+    '/dead-letters': ({ url }) => {
+      const q = url.searchParams
+      const limit = q.get('limit')
+      if (limit !== null && !/^\d+$/.test(limit)) throw new ValidationError(`limit must be a positive integer, got "${limit}"`)
+      const page = dead.list({
+        ...(limit !== null ? { limit: Number(limit) } : {}),
+        ...(q.get('after') !== null ? { after: q.get('after') as string } : {}),
+        ...(q.get('reason') !== null ? { reason: q.get('reason') as DeadLetterReason } : {}),
+        ...(q.get('peer') !== null ? { peer: q.get('peer') as string } : {}),
+        newest: q.get('newest') === '1' || q.get('newest') === 'true'
+      })
+      return { ...page, evicted: dead.evictedCount, enabled: dead.enabled, maxEntries: dead.maxEntries, maxAgeMs: dead.maxAgeMs }
+    },
+    '/dead-letters/*': ({ rest }) => {
+      const letter = rest !== undefined ? dead.get(rest) : undefined
+      if (letter === undefined) throw new HttpError(404, { error: 'no such dead letter', id: rest })
+      return letter
+    },
+    'POST /dead-letters/replay': async (r) => ({ results: await dead.replay(await ids(r, true) as string[]) }),
+    'POST /dead-letters/purge': async (r) => await dead.purge(await ids(r, false))
+  }
 }
 
 /** /tasks' `recent`: the task table's records (this replica's) that changed last, newest first, with state and agent. */
@@ -100,6 +144,12 @@ function eventFeed (node: AgentNode, s: NodeServices, events: EventStream, rates
       on('peer:leave', (e) => { events.send('peer:leave', e.detail) })
       on('coordinator:change', (e) => { events.send('coordinator', e.detail) })
       on('member:change', (e) => { events.send('member', e.detail) })
+      const onDead = (e: DeadLettersEvents['dead']): void => {
+        const { reason, kept, letter: l } = e.detail
+        events.send('dead-letter', { reason, kept, total: s.deadLetters.count, ...(l !== undefined ? { id: l.id, peer: l.peer, topic: l.topic, subject: l.envelope.subject, deadAt: l.deadAt } : {}) })
+      }
+      s.deadLetters.addEventListener('dead', onDead)
+      stops.push(() => { s.deadLetters.removeEventListener('dead', onDead) })
       const gossip = s.libp2p.services.pubsub
       const onSubs = (e: CustomEvent<{ peerId: { toString: () => string }, subscriptions: Array<{ topic: string, subscribe: boolean }> }>): void => {
         events.send('topic', { peerId: e.detail.peerId.toString(), changes: e.detail.subscriptions.map(s => ({ topic: s.topic, subscribe: s.subscribe })) })

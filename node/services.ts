@@ -35,8 +35,11 @@ import { AuditLog } from './audit.js'
 import { until } from './until.js'
 import type { AuditSink } from '../protocols/core/audit.js'
 import type { Store } from '../protocols/core/store.js'
+import { ValidationError } from '../protocols/core/errors.js'
 import { SealingService } from '../protocols/sealing/index.js'
 import { DeliveryService } from '../protocols/delivery/index.js'
+import { DeadLetters } from '../protocols/delivery/dead-letters.js'
+import type { DeadLetter } from '../protocols/delivery/types.js'
 
 /** What the services need of the node that holds them. */
 export interface NodeHost {
@@ -76,6 +79,8 @@ export interface NodeServices {
   discovery: PeerDialer
   bootstrap: BootstrapDialer
   announcer: MeshAnnouncer
+  /** What reliable delivery gave up on (protocols/delivery/dead-letters.ts), in the store's 'dead-letters' space. */
+  deadLetters: DeadLetters
   /** Every service above in start order (the node stops them in reverse), with the pubsub flush. */
   ordered: Startable[]
 }
@@ -92,6 +97,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
   const later: { tasks?: TaskService } = {}
   const { auditLog, auditKeep } = config.security
   const audit = new AuditLog({ node: host.peerId, keep: auditKeep, stats, log, ...(auditLog !== undefined ? { path: auditLog } : {}) })
+  const deadLetters = buildDeadLetters(host)
   const admission = new Admission({ libp2p, log, config, security: host.security, pubsub: (): PubSubService => pubsub, audit })
   const rpc = new RpcService({
     admits: (peer, command) => admission.admitsCommand(peer, command),
@@ -114,7 +120,13 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     retry: config.retry,
     breaker: config.breaker,
     dedup: { windowMs: config.delivery.dedupWindowMs, maxEntries: config.delivery.dedupMaxEntries },
-    timeoutMs: config.rpc.timeoutMs
+    timeoutMs: config.rpc.timeoutMs,
+    deadLetters
+  })
+  // Replay sends a letter again under its original id and idempotency key (an exactly-once receiver still recognises it).
+  deadLetters.resendWith(async (l) => {
+    if (l.peer === undefined) throw new ValidationError(`dead letter ${l.id} names no peer to send it to`)
+    await delivery.resend(l.envelope, l.peer)
   })
   const pubsub = new PubSubService({
     ...config.pubsub,
@@ -193,6 +205,8 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
   const ordered: Startable[] = [
     // First and stopped last: it opens the file before any decision, and writes the last ones.
     audit,
+    // Before delivery sends anything, stopped after it: its last dead letters are written before the store closes.
+    deadLetters,
     libp2p,
     rpc,
     pubsub,
@@ -216,7 +230,17 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     delivery
   ]
   const protocols = { rpc, pubsub, membership, memberView, coordination, resources, negotiation, monitoring, learning, tasks }
-  return { audit, libp2p, admission, delivery, ...protocols, discovery, bootstrap, announcer, ordered }
+  return { audit, libp2p, admission, delivery, ...protocols, discovery, bootstrap, announcer, deadLetters, ordered }
+}
+
+/** Dead letters in the store's 'dead-letters' space, with their metrics. */
+function buildDeadLetters (host: NodeHost): DeadLetters {
+  const { stats } = host
+  const deadLetters = new DeadLetters({ space: host.store.space<DeadLetter>('dead-letters'), ...host.config.deadLetters, log: host.log })
+  deadLetters.addEventListener('dead', (e) => { stats.inc('dead_letters_total', { reason: e.detail.reason, kept: String(e.detail.kept) }) })
+  deadLetters.addEventListener('evicted', (e) => { stats.inc('dead_letters_evicted_total', { bound: e.detail.bound }, e.detail.count) })
+  stats.gauge('dead_letters_held', 'Dead letters held in this node\'s store (deadLetters.maxEntries at most)', () => deadLetters.count)
+  return deadLetters
 }
 
 /** How long a request of a peer whose card has not arrived yet waits for it, for `allow` in an open mesh. */

@@ -40,6 +40,8 @@ const COUNTERS = {
   dedup_total: { help: 'Exactly-once messages received, by result (first|duplicate: answered from the dedup window|conflict: same key, other body, MSG001)', labels: ['result'] },
   dedup_evicted_total: { help: 'Idempotency keys forgotten, by reason (age: past delivery.dedupWindowMs|count: past delivery.dedupMaxEntries)', labels: ['reason'] },
   breaker_transitions_total: { help: 'Circuit breaker state changes, by new state (open|half-open|closed)', labels: ['to'] },
+  dead_letters_total: { help: 'Messages reliable delivery gave up on, by reason (retries_exhausted|expired|handler_failed|refused|conflict|circuit_open) and kept (true; false while deadLetters.enabled is off: logged only)', labels: ['reason', 'kept'] },
+  dead_letters_evicted_total: { help: 'Dead letters removed by a bound, by bound (entries: past deadLetters.maxEntries, oldest first; age: older than deadLetters.maxAgeMs)', labels: ['bound'] },
   audit_lines_dropped_total: { help: 'Audit lines left out of the audit log file because the disk did not keep up (still kept in memory for /audit)', labels: [] }
 } as const
 

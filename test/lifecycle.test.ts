@@ -18,10 +18,10 @@ test('every service of a started node survives start() twice and stop() twice; t
   const [a, b] = await startMesh(2, (i) => i === 0 ? { debug: '127.0.0.1:0' } : {})
   try {
     const services = a.services
-    // the audit log, libp2p, rpc, pubsub, admission (and the pubsub flush), membership, member view, coordination, resources,
-    // negotiation, monitoring, learning, tasks, dialer, bootstrap, mesh announcer, debug feed,
+    // the audit log, dead letters, libp2p, rpc, pubsub, admission (and the pubsub flush), membership, member view, coordination,
+    // resources, negotiation, monitoring, learning, tasks, dialer, bootstrap, mesh announcer, delivery, debug feed,
     // event stream, debug server.
-    assert.equal(services.length, 21)
+    assert.equal(services.length, 22)
     b.handle('echo', (req) => req)
     for (const s of services) {
       await s.start()

@@ -12,6 +12,7 @@ import { idCommand } from './id.js'
 import { statusCommand } from './status.js'
 import { meshCommand } from './mesh.js'
 import { credentialCommand } from './credential.js'
+import { deadLettersCommand } from './dead-letters.js'
 import { EXIT_USAGE } from './common.js'
 
 const EXIT_CODES = `
@@ -35,6 +36,7 @@ const program = new Command('agentmesh')
   .addCommand(statusCommand())
   .addCommand(meshCommand())
   .addCommand(credentialCommand())
+  .addCommand(deadLettersCommand())
   .addHelpText('after', EXIT_CODES)
   .showHelpAfterError()
   .exitOverride(usageExit)
