@@ -6,10 +6,11 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { cp, mkdir, readdir, readFile, stat, symlink } from 'node:fs/promises'
+import { cp, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises'
 import { builtinModules, createRequire } from 'node:module'
 import { join, relative } from 'node:path'
 import { configKeys } from '../node/index.js'
+import { LmdbStore } from '../node/store.js'
 import { CLI, DIST, freePort, Proc, uniqueMesh, waitFor, withTempDir } from './helpers.js'
 
 // js-yaml comes with eslint (a dev dependency) and has no types of its own here.
@@ -299,14 +300,14 @@ test('k8s: the StatefulSet\'s three pods, run as processes on 127.0.0.1-3 with t
     const secrets = { '/secrets/agent': join(dir, 'agent-secrets'), '/secrets/mesh': join(dir, 'mesh-secrets') }
     await mkdir(secrets['/secrets/agent'])
     await mkdir(secrets['/secrets/mesh'])
-    const run = async (args: string[]): Promise<void> => { const p = new Proc([CLI, ...args]); assert.equal(await p.exited(), 0, p.stderr) }
+    const run = async (args: string[]): Promise<Proc> => { const p = new Proc([CLI, ...args]); assert.equal(await p.exited(), 0, p.stderr); return p }
     await run(['mesh', 'init', '--mesh', mesh, '--out', join(dir, 'mesh-owner.json'), '--psk', join(secrets['/secrets/mesh'], 'mesh.psk')])
     const names = Array.from({ length: sts.spec.replicas as number }, (_, i) => `${sts.metadata.name}-${i}`)
-    for (const name of names) {
-      const identity = join(secrets['/secrets/agent'], `${name}.identity.json`)
-      await run(['id', '--identity', identity])
-      await run(['credential', 'issue', '--owner', join(dir, 'mesh-owner.json'), '--identity', identity, '--roles', 'agent,coordinator', '--capabilities', 'compute', '--out', join(secrets['/secrets/agent'], `${name}.credential.json`)])
-    }
+    const identity = (name: string): string => join(secrets['/secrets/agent'], `${name}.identity.json`)
+    // Side by side: each CLI process takes seconds to load on a busy machine.
+    const peerIds = await Promise.all(names.map(async name => (await run(['id', '--identity', identity(name), '--json'])).json(o => o.peerId !== undefined, 'the peer id')))
+    await Promise.all(names.map(async name => await run(['credential', 'issue', '--owner', join(dir, 'mesh-owner.json'), '--identity', identity(name),
+      '--roles', 'agent,coordinator', '--capabilities', 'compute', '--out', join(secrets['/secrets/agent'], `${name}.credential.json`)])))
     const p2p = 20_000 + Math.floor(Math.random() * 20_000)
     const [tcpPort, wsPort] = portsOf(image.AGENTMESH_LISTEN!)
     // Each pod on its own loopback address, as on its own pod IP; its DNS name mapped there.
@@ -341,15 +342,15 @@ test('k8s: the StatefulSet\'s three pods, run as processes on 127.0.0.1-3 with t
       }, 'the three pods see each other and elect a coordinator', 60_000)
       const probe = (p: typeof pods[number], command: string[]): Proc =>
         new Proc([join(app, command[1]!), ...command.slice(2)], { AGENTMESH_DEBUG: p.debug }, app)
-      for (const p of pods) {
-        for (const kind of ['startupProbe', 'livenessProbe', 'readinessProbe']) {
-          const check = probe(p, container[kind].exec.command)
-          assert.equal(await check.exited(), 0, `${p.name} ${kind}: ${check.stderr}`)
+      for (const [i, p] of pods.entries()) {
+        // startupProbe and livenessProbe run the same command: once is enough.
+        const commands = new Set(['startupProbe', 'livenessProbe', 'readinessProbe'].map(kind => JSON.stringify(container[kind].exec.command)))
+        for (const command of commands) {
+          const check = probe(p, JSON.parse(command))
+          assert.equal(await check.exited(), 0, `${p.name} ${command}: ${check.stderr}`)
         }
         const h = await health(p)
-        const secret = join(secrets['/secrets/agent'], `${p.name}.identity.json`)
-        const shown = spawnSync(process.execPath, [CLI, 'id', '--identity', secret, '--json'], { encoding: 'utf8' })
-        assert.equal(h.peerId, JSON.parse(shown.stdout).peerId, `${p.name} runs the identity of its Secret`)
+        assert.equal(h.peerId, peerIds[i].peerId, `${p.name} runs the identity of its Secret`)
         assert.equal(h.name, p.name)
         assert.equal((await stat(join(p.volume, 'identity.json'))).mode & 0o777, 0o600)
         assert.ok((await readdir(p.volume)).includes('LOCK'), `${p.name} keeps its store in its volume`)
@@ -360,5 +361,17 @@ test('k8s: the StatefulSet\'s three pods, run as processes on 127.0.0.1-3 with t
     } finally {
       for (const p of pods) await p.proc.stop()
     }
+  })
+})
+
+// A container's node is pid 1 in every life: after a kill -9 (or an OOM kill) its LOCK says 1,
+// and the restarted container's node is pid 1 again. Here the LOCK names this test's own pid,
+// left "by an earlier process" that never closed the store. Fails until node/store.ts tells its
+// own open directories from a stale lock with its pid (see the wt-docker report).
+test('a data directory left locked by a killed container\'s pid 1 opens in the restarted container (pid 1 again)', { todo: 'node/store.ts: a stale LOCK with our own pid' }, async () => {
+  await withTempDir(async (dir) => {
+    await writeFile(join(dir, 'LOCK'), `${process.pid}\n`)
+    const store = LmdbStore.open(dir)
+    await store.close()
   })
 })
