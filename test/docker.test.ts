@@ -139,12 +139,14 @@ test('the image\'s files alone run: its environment starts a node, its HEALTHCHE
     // The Dockerfile's ENV (with ports the test can own), plus compose's bootstrap service.
     const image = {
       NODE_ENV: 'production',
-      AGENTMESH_IDENTITY: join(dir, 'identity.json'),
+      AGENTMESH_DATA_DIR: join(dir, 'data'),
+      AGENTMESH_IDENTITY: join(dir, 'data', 'identity.json'),
       AGENTMESH_LISTEN: '/ip4/127.0.0.1/tcp/0,/ip4/127.0.0.1/tcp/0/ws'
     }
     // compose.yaml runs open (a local try: nodes are closed by default, and compose makes no credentials).
     const env = { ...image, AGENTMESH_DEBUG: `0.0.0.0:${debugPort}`, AGENTMESH_DEBUG_TOKEN: token, AGENTMESH_MESH: mesh, AGENTMESH_SECURITY_MODE: 'open' }
-    const node = new Proc([cli, 'start', '--json', '--name', 'bootstrap', '--roles', 'bootstrap,agent', '--no-mdns'], env)
+    const start = (): Proc => new Proc([cli, 'start', '--json', '--name', 'bootstrap', '--roles', 'bootstrap,agent', '--no-mdns'], env)
+    let node = start()
     try {
       const ready = await node.json(o => o.event === 'ready', 'the ready line')
       assert.ok(ready.addresses.some((a: string) => a.includes('/ws/')), 'listens on WebSockets too')
@@ -159,10 +161,16 @@ test('the image\'s files alone run: its environment starts a node, its HEALTHCHE
       // `docker compose run --rm cli request bootstrap echo ...`: the cli service's environment,
       // its bootstrap address (/dns4/bootstrap/tcp/7001 on the compose network) made local.
       const tcp = (ready.addresses as string[]).find(a => !a.includes('/ws/'))!.replace(/\/p2p\/.*$/, '')
-      const cliEnv = { ...image, AGENTMESH_IDENTITY: join(dir, 'cli-identity.json'), AGENTMESH_DEBUG: `127.0.0.1:${debugPort + 1}`, AGENTMESH_MESH: mesh, AGENTMESH_BOOTSTRAP: tcp, AGENTMESH_SECURITY_MODE: 'open' }
+      const cliEnv = { ...image, AGENTMESH_DATA_DIR: join(dir, 'cli-data'), AGENTMESH_IDENTITY: join(dir, 'cli-data', 'identity.json'), AGENTMESH_DEBUG: `127.0.0.1:${debugPort + 1}`, AGENTMESH_MESH: mesh, AGENTMESH_BOOTSTRAP: tcp, AGENTMESH_SECURITY_MODE: 'open' }
       const request = new Proc([cli, 'request', '--log-level', 'silent', '--no-mdns', 'bootstrap', 'echo', '"from the cli service"'], cliEnv)
       assert.equal(await request.exited(30_000), 0, request.stderr)
       assert.equal(JSON.parse(request.lines.join('\n')), 'from the cli service')
+
+      // A new container on the same volume: the data directory was the store's, and the node comes back as itself.
+      assert.ok((await readdir(image.AGENTMESH_DATA_DIR)).includes('LOCK'), 'the store is in the data directory')
+      await node.stop()
+      node = start()
+      assert.equal((await node.json(o => o.event === 'ready', 'the ready line again')).peerId, ready.peerId)
     } finally {
       await node.stop()
     }
