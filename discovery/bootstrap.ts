@@ -79,6 +79,9 @@ export class BootstrapDialer extends TypedEventEmitter<BootstrapEvents> {
       t.delay = this.init.initialDelayMs
     } catch (err) {
       if (!this.running) return
+      // Our own address (a StatefulSet gives every pod one list that names itself too): the
+      // handshake found this node's peer id. Never dial it again, and say nothing.
+      if (/dial self/i.test((err as Error).message)) { t.peerId = this.init.libp2p.peerId.toString(); return }
       // Full jitter on the doubled delay, so nodes that lost the same bootstrap peer at the same
       // moment do not all come back at the same moment.
       const next = Math.min(t.delay * 2, this.init.maxDelayMs)
