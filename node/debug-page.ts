@@ -30,7 +30,8 @@ export const DEBUG_PAGE = /* html */ `<!doctype html>
 <main><div id="left"><div id="graph"><svg id="svg" viewBox="-400 -300 800 600"></svg></div>
 <div id="tables"><section><h2>Gossip on this node <span class="dim">msgs/s</span></h2><table id="gossip"></table></section>
 <section><h2>Recent tasks <span class="dim">this node's copy of the table</span></h2><table id="tasks"></table></section>
-<section><h2>Dead letters <span id="dead-count" class="dim"></span></h2><table id="dead"></table></section></div></div>
+<section><h2>Dead letters <span id="dead-count" class="dim"></span></h2><table id="dead"></table></section>
+<section><h2>Circuit breakers <span id="breaker-count" class="dim"></span></h2><table id="breakers"></table></section></div></div>
 <aside id="panel"><h2>Select an agent</h2><p class="dim">Click a node in the graph to see its details and recent messages.</p></aside></main>
 <script>
 const token = new URLSearchParams(location.search).get('token')
@@ -114,7 +115,7 @@ async function refresh () {
     // Gossip rates come each second on /events; polled only while the feed is down.
     const live = es && es.readyState === EventSource.OPEN
     ;[mesh, tasks, dead] = await Promise.all([get(q('/mesh')), get(q('/tasks?limit=' + TASK_ROWS)), get(q('/dead-letters?newest=1&limit=' + DEAD_ROWS)),
-      refreshCoordinator(), live ? null : get(q('/gossip')).then(drawGossip)])
+      refreshCoordinator(), live ? null : get(q('/gossip')).then(drawGossip), get(q('/breakers')).then(drawBreakers)])
     learn(mesh.nodes); draw(); drawTasks(); drawDead(); if (selected) showPanel()
   } catch (e) { document.getElementById('summary').textContent = 'cannot reach the node: ' + e.message }
 }
@@ -152,6 +153,14 @@ function drawDead () {
     : '<tr><th>reason</th><th>message</th><th>peer</th><th>died</th></tr>' + rows.map(l =>
       '<tr data-dead="' + esc(l.id) + '"><td class="reason failed">' + esc(l.reason) + '</td><td>' + esc(l.envelope?.subject ?? l.subject ?? '') + '</td><td>' +
       (l.peer ? who(l.peer) : esc(l.topic ?? '')) + '</td><td class="dim">' + new Date(l.deadAt).toLocaleTimeString() + '</td></tr>').join('')
+}
+
+// Reliable delivery's breakers that are not closed: calls to these peers fail fast (COM002) until one goes through.
+function drawBreakers (list) {
+  const rows = list.filter(b => b.state !== 'closed')
+  document.getElementById('breaker-count').textContent = rows.length + ' open of ' + list.length
+  document.getElementById('breakers').innerHTML = rows.map(b => '<tr><td class="reason failed">' + esc(b.state) + '</td><td>' + who(b.peer) +
+    '</td><td class="dim">' + b.failures + ' failures' + (b.lastError ? ' · ' + esc(b.lastError.code) : '') + '</td></tr>').join('')
 }
 
 // A dead letter told on /events: counted and listed at once, before the next poll.

@@ -47,6 +47,8 @@ export function debugEndpoint (node: AgentNode, s: NodeServices, listen: string,
     '/gossip': () => ({ windowMs: gossip.windowMs, topics: gossip.rates() }),
     '/': () => new RawBody({ contentType: 'text/html; charset=utf-8', body: DEBUG_PAGE }),
     '/mesh': () => s.announcer.snapshot(),
+    // Every destination's breaker, connected or not (an open one is often for a peer that is gone).
+    '/breakers': () => node.delivery.breakers(),
     '/coordinator': () => node.coordinator(),
     '/members': () => node.members(),
     '/resources': () => s.resources.snapshot(),
@@ -180,6 +182,8 @@ async function peerDetails (node: AgentNode): Promise<unknown[]> {
     const conns = libp2p.getConnections(peerIdFromString(p.peerId))
     return {
       ...p,
+      // Reliable delivery's circuit breaker for this peer (closed when it never failed).
+      breaker: node.delivery.breaker(p.peerId) ?? { peer: p.peerId, state: 'closed', failures: 0 },
       connections: await Promise.all(conns.map(async c => ({
         address: c.remoteAddr.toString(),
         direction: c.direction,

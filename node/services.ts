@@ -123,10 +123,12 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     timeoutMs: config.rpc.timeoutMs,
     deadLetters
   })
-  // Replay sends a letter again under its original id and idempotency key (an exactly-once receiver still recognises it).
+  // Replay sends a letter again under its original id and idempotency key (an exactly-once
+  // receiver still recognises it). A reliable one leaves the dead letters once back in the outbox;
+  // if its retries run out again it returns as a new letter. An at-most-once one is tried once here.
   deadLetters.resendWith(async (l) => {
     if (l.peer === undefined) throw new ValidationError(`dead letter ${l.id} names no peer to send it to`)
-    await delivery.resend(l.envelope, l.peer)
+    await delivery.resend(l.envelope, l.peer, { handOff: true })
   })
   const pubsub = new PubSubService({
     ...config.pubsub,

@@ -168,8 +168,11 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
    * Send an envelope again under its ORIGINAL id and idempotency key (a dead letter's replay), so
    * an exactly-once receiver that already handled it answers with its first answer. A reliable
    * envelope goes through the outbox and its retries again; an at-most-once one is sent once.
+   * `handOff`: a reliable envelope resolves once it is in the outbox (durably), and its retries go
+   * on in the background; if they run out it comes back as a new dead letter (replay uses this, so
+   * one message is never held twice: in the outbox and in the dead letters).
    */
-  async resend (envelope: Envelope, peer: string, options: { signal?: AbortSignal, timeoutMs?: number } = {}): Promise<unknown> {
+  async resend (envelope: Envelope, peer: string, options: { signal?: AbortSignal, timeoutMs?: number, handOff?: boolean } = {}): Promise<unknown> {
     const h = envelope.headers
     const guarantee = (h[HEADER_DELIVERY] ?? 'at-most-once') as DeliveryGuarantee
     const type = envelope.type as NonNullable<RequestOptions['type']>
@@ -194,6 +197,13 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
       firstAttemptAt: Date.now()
     }
     await this.outbox.add(entry, options.signal)
+    const running = this.running?.signal
+    if (options.handOff === true && running !== undefined) {
+      this.deliver(entry, anyCommand(envelope.subject), running, true).catch((err: Error) => {
+        if (!running.aborted) this.init.log.warn({ peer, message_id: entry.id, error: err.message }, 'replayed message not delivered')
+      })
+      return undefined
+    }
     return await this.deliver(entry, anyCommand(envelope.subject), options.signal, false)
   }
 
