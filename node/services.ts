@@ -121,6 +121,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     breaker: config.breaker,
     dedup: { windowMs: config.delivery.dedupWindowMs, maxEntries: config.delivery.dedupMaxEntries },
     timeoutMs: config.rpc.timeoutMs,
+    ordering: { reorderBuffer: config.delivery.reorderBuffer, gapTimeoutMs: config.delivery.gapTimeoutMs },
     deadLetters
   })
   // Replay sends a letter again under its original id and idempotency key (an exactly-once

@@ -39,6 +39,7 @@ const COUNTERS = {
   delivery_given_up_total: { help: 'Messages handed to dead letters, by side (sender|receiver), reason and kept (yes|no: dead letters off, logged only)', labels: ['side', 'reason', 'kept'] },
   dedup_total: { help: 'Exactly-once messages received, by result (first|duplicate: answered from the dedup window|conflict: same key, other body, MSG001)', labels: ['result'] },
   dedup_evicted_total: { help: 'Idempotency keys forgotten, by reason (age: past delivery.dedupWindowMs|count: past delivery.dedupMaxEntries)', labels: ['reason'] },
+  delivery_gaps_total: { help: 'Sequence gaps of reliable direct messages open past delivery.gapTimeoutMs, after which the later messages ran without the missing ones (initial: at a stream\'s start, a receiver that joined late)', labels: ['initial'] },
   breaker_transitions_total: { help: 'Circuit breaker state changes, by new state (open|half-open|closed)', labels: ['to'] },
   dead_letters_total: { help: 'Messages reliable delivery gave up on, by reason (retries_exhausted|expired|handler_failed|refused|conflict|circuit_open) and kept (true; false while deadLetters.enabled is off: logged only)', labels: ['reason', 'kept'] },
   dead_letters_evicted_total: { help: 'Dead letters removed by a bound, by bound (entries: past deadLetters.maxEntries, oldest first; age: older than deadLetters.maxAgeMs)', labels: ['bound'] },

@@ -13,7 +13,7 @@ import type { z } from 'zod'
 import { AbortError, AgentMeshError, ConfigError, ConnectionError, ValidationError } from '../core/errors.js'
 import type { Store } from '../core/store.js'
 import { makeEnvelope, type Envelope } from '../envelope/index.js'
-import { HEADER_ATTEMPT, HEADER_DELIVERY, HEADER_IDEMPOTENCY_KEY, type DeliveryGuarantee } from '../envelope/delivery.js'
+import { HEADER_ATTEMPT, HEADER_DELIVERY, HEADER_IDEMPOTENCY_KEY, HEADER_SEQUENCE, type DeliveryGuarantee } from '../envelope/delivery.js'
 import { anyCommand, type Command, type RequestOptions, type RpcService, type SendResult, type Outcome } from '../rpc/index.js'
 import { abortReason } from '../rpc/channel.js'
 import { pause } from '../rpc/guard.js'
@@ -22,6 +22,7 @@ import { Breakers, isTransportFailure, type BreakerChange, type BreakerPolicy, t
 import { DedupWindow, type DedupPolicy, type DedupResult } from './dedup.js'
 import { DeliveryFailedError } from './errors.js'
 import { Outbox, type OutboxEntry } from './outbox.js'
+import { HEADER_STREAM, InOrder } from './in-order.js'
 import type { DeadLetter, DeadLetterReason, DeadLetterSink } from './types.js'
 
 export { DeliveryFailedError } from './errors.js'
@@ -44,6 +45,8 @@ export interface DeliveryInit {
   timeoutMs: number
   /** The outbox's bound (OUTBOX_MAX_ENTRIES). */
   outboxMax?: number
+  /** Ordering of reliable direct messages (config delivery.reorderBuffer, delivery.gapTimeoutMs). */
+  ordering: { reorderBuffer: number, gapTimeoutMs: number }
 }
 
 export interface DeliveryEvents {
@@ -57,6 +60,11 @@ export interface DeliveryEvents {
   dedup: CustomEvent<{ peer: string, result: DedupResult }>
   /** Receiver: keys forgotten (past the window, or past maxEntries). */
   evicted: CustomEvent<{ reason: 'age' | 'count', count: number }>
+  /**
+   * Receiver: a sequence gap stayed open past delivery.gapTimeoutMs; the messages after it ran
+   * without it (`initial`: the stream's start, a receiver that joined late).
+   */
+  gap: CustomEvent<{ peer: string, from: number, to: number, initial: boolean }>
   /** A dead letter was handed to the sink (`id` undefined when the sink did not keep it). */
   'dead-letter': CustomEvent<{ side: DeadLetter['side'], reason: DeadLetterReason, peer?: string, messageId: string, id?: string }>
 }
@@ -70,6 +78,9 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
   /** Aborted on stop: background resends and callers' retries end; their messages stay in the outbox. */
   private running?: AbortController
   private sweep?: ReturnType<typeof setInterval>
+  private readonly inOrder: InOrder
+  /** This run's sequence stream: a restarted sender counts again from 1 in a new one. */
+  private stream = randomUUID().slice(0, 13)
 
   constructor (init: DeliveryInit) {
     super()
@@ -80,6 +91,10 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
       this.safeDispatchEvent('evicted', { detail: { reason, count } })
     })
     this.breakerSet = new Breakers(init.breaker, (c) => { this.safeDispatchEvent('breaker', { detail: c }) })
+    this.inOrder = new InOrder({
+      ...init.ordering,
+      onGap: (peer, r) => { this.safeDispatchEvent('gap', { detail: { peer, from: r.from, to: r.to, initial: r.initial } }) }
+    })
     this.rpc.receiveWith({
       serve: async (env, peer, run) => await this.receive(env, peer, run),
       refused: (env, peer, error) => { void this.deadLetter('receiver', env, peer, 'refused', error, 1, env.timestamp) }
@@ -89,6 +104,7 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
   async start (): Promise<void> {
     if (this.running !== undefined) return
     const running = this.running = new AbortController()
+    this.stream = randomUUID().slice(0, 13)
     // Every reliable message in flight listens to it.
     setMaxListeners(Infinity, running.signal)
     this.dedup.load()
@@ -113,6 +129,7 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
     this.running.abort(new ConnectionError('node stopping: the message stays in the outbox and is resent at the next start'))
     this.running = undefined
     clearInterval(this.sweep)
+    this.inOrder.stop()
   }
 
   /** Every destination with an open or half-open breaker, or failures counted towards one. */
@@ -139,7 +156,7 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
       guarantee,
       ...(guarantee === 'exactly-once' ? { key: options.idempotencyKey ?? id } : {}),
       type: options.type ?? 'REQUEST',
-      ...(options.headers !== undefined ? { headers: options.headers } : {}),
+      headers: { ...options.headers, ...this.inOrder.number(this.stream, peer) },
       ...(options.conversationId !== undefined ? { conversationId: options.conversationId } : {}),
       timeoutMs: options.timeoutMs ?? this.init.timeoutMs,
       attempts: 0,
@@ -176,7 +193,9 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
     const h = envelope.headers
     const guarantee = (h[HEADER_DELIVERY] ?? 'at-most-once') as DeliveryGuarantee
     const type = envelope.type as NonNullable<RequestOptions['type']>
-    const headers = Object.fromEntries(Object.entries(h).filter(([k]) => ![HEADER_DELIVERY, HEADER_ATTEMPT, HEADER_IDEMPOTENCY_KEY, 'traceparent', 'tracestate'].includes(k)))
+    // A replay is out of order by nature: it leaves its old sequence behind.
+    const dropped = [HEADER_DELIVERY, HEADER_ATTEMPT, HEADER_IDEMPOTENCY_KEY, HEADER_SEQUENCE, HEADER_STREAM, 'traceparent', 'tracestate']
+    const headers = Object.fromEntries(Object.entries(h).filter(([k]) => !dropped.includes(k)))
     const timeoutMs = options.timeoutMs ?? envelope.ttl ?? this.init.timeoutMs
     if (guarantee === 'at-most-once') {
       const once: RequestOptions = { type, headers, timeoutMs, ...(options.signal !== undefined ? { signal: options.signal } : {}) }
@@ -299,6 +318,11 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
 
   /** Receiver side of a reliable message: the dedup window for exactly-once, dead letters for failures. */
   private async receive (env: Envelope, peer: string, run: () => Promise<Outcome>): Promise<Outcome> {
+    try {
+      await this.inOrder.gate(env, peer)
+    } catch (err) {
+      return { error: err as AgentMeshError }
+    }
     let result = 'first' as DedupResult
     const out = env.headers[HEADER_DELIVERY] === 'exactly-once'
       ? await this.dedup.serve(env, peer, run, (r) => { result = r; this.safeDispatchEvent('dedup', { detail: { peer, result: r } }) })
