@@ -41,14 +41,15 @@ export class TaskReplica {
 
   /** Write these records, as they are now, durably; resolves once they are on disk (StoreError otherwise). */
   async persist (records: readonly TaskRecord[]): Promise<void> {
-    if (records.length === 0) return
-    await this.init.store.batch(records.map(r => ({ key: r.spec.task_id, value: r })))
+    // One put per record rather than one batch: each record stands alone, and the store commits
+    // the puts of a turn together anyway (one fsync). (LmdbStore.batch currently fails with
+    // "Invalid key" from inside lmdb's batch callback.)
+    await Promise.all(records.map(async r => { await this.init.store.put(r.spec.task_id, r) }))
   }
 
   /** Drop records from the disk too (pruned, or refused at takeover); a failure is reported, the next prune tries again. */
   forget (ids: readonly string[]): void {
-    if (ids.length === 0) return
-    this.init.store.batch(ids.map(key => ({ key, remove: true as const }))).catch((err: Error) => { this.init.error(err) })
+    Promise.all(ids.map(async id => { await this.init.store.remove(id) })).catch((err: Error) => { this.init.error(err) })
   }
 
   /** The coordinator's records: merged, and the ones kept written to disk before the answer. */
