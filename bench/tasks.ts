@@ -1,5 +1,5 @@
 /**
- * npm run bench:tasks [-- --agents 10 --latency 300 --throughput 2000 --bidders 10 --rounds 300]
+ * npm run bench:tasks [-- --agents 10 --latency 300 --throughput 2000 --bidders 10 --rounds 300 --data-dir DIR]
  *
  * Ten agent processes on 127.0.0.1 (test/fixtures/task-agent.ts) run no-op tasks; the
  * submitter is a node in this process that neither votes nor runs tasks.
@@ -7,6 +7,8 @@
  *   agent's process (both clocks are this machine's: performance.timeOrigin + now()).
  * - throughput: tasks submitted in pipelines of 100, 4 pipelines in flight, until every one
  *   completed: tasks/s through submit -> assign -> run -> complete -> submitter told.
+ * - --data-dir DIR: each agent keeps its replica of the task table on disk in DIR/w<i> (a
+ *   durable put, fsync, before it answers; docs/tasks.md), to measure what the durable table costs.
  * - contract net: the submitter calls for proposals for a task among the agents (they bid for
  *   the task types they run), awards the best, gets its confirmation and rejects the others.
  */
@@ -14,6 +16,7 @@ import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
+import { join } from 'node:path'
 import { createAgentNode } from '../node/index.js'
 
 const { values } = parseArgs({
@@ -22,7 +25,8 @@ const { values } = parseArgs({
     latency: { type: 'string', default: '300' },
     throughput: { type: 'string', default: '2000' },
     rounds: { type: 'string', default: '300' },
-    skip: { type: 'string', default: '' }
+    skip: { type: 'string', default: '' },
+    'data-dir': { type: 'string' }
   }
 })
 const AGENT = fileURLToPath(new URL('../test/fixtures/task-agent.js', import.meta.url))
@@ -65,6 +69,7 @@ for (let i = 0; i < n; i++) {
       AGENTMESH_LOG_LEVEL: 'error',
       AGENTMESH_COORDINATION_BOOTSTRAP_EXPECT: String(Math.min(5, n)),
       AGENTMESH_MONITORING_METRICS_INTERVAL_MS: '0',
+      ...(values['data-dir'] !== undefined ? { AGENTMESH_DATA_DIR: join(values['data-dir'], `w${i}`) } : {}),
       // BENCH_TAIL=1: each agent serves its debug endpoint; a stalled run prints the table.
       ...(process.env.BENCH_TAIL === '1' ? { AGENTMESH_DEBUG: '127.0.0.1:0' } : {})
     },

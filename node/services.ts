@@ -377,7 +377,9 @@ export function buildOffice (
     resourceManager: resources,
     negotiation,
     privateKey: privateKeyOf(host.libp2p),
-    audit
+    audit,
+    // Its replica of the task table, on disk when the node has a data directory (issue 14).
+    store: host.store
   })
   tasks.addEventListener('rejected', (e) => { observer.rejected('task', e.detail) })
   tasks.addEventListener('error', (e) => { observer.error('tasks', e.detail.error) })

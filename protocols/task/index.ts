@@ -13,6 +13,7 @@ import type { MemberSource } from '../../discovery/member-source.js'
 import type { PrivateKey } from '@libp2p/interface'
 import { NotCoordinatorError } from '../core/errors.js'
 import type { AuditSink } from '../core/audit.js'
+import { MemoryStore, type Store } from '../core/store.js'
 import { signSubmission } from './submission.js'
 import { TaskExecutor, type TaskHandler } from './executor.js'
 import { TaskScheduler, type SchedulerResources } from './scheduler.js'
@@ -51,6 +52,11 @@ export interface TaskServiceInit {
   privateKey: PrivateKey
   /** Where refused task submissions and records (`signature.refused`), controls and reads (TSK007) are audited. */
   audit?: AuditSink
+  /**
+   * Where this node keeps its replica of the task table (the 'tasks' space): the data
+   * directory's store survives a restart; none means memory, lost with the process.
+   */
+  store?: Store
 }
 
 /**
@@ -100,6 +106,7 @@ export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
       changed: (r) => { this.statusChanged(r) },
       requestTimeoutMs: init.requestTimeoutMs,
       resources: init.resourceManager,
+      store: (init.store ?? new MemoryStore()).space<TaskRecord>('tasks'),
       ...(init.audit !== undefined ? { audit: init.audit } : {}),
       contractNet: async (spec, candidates) => {
         const r = await init.negotiation.contractNet<{ running: number, free_cores: number }>({
@@ -147,8 +154,8 @@ export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
       rpc.handle(QueryManyCommand, async ({ task_ids: ids }, ctx) => ({ statuses: await this.scheduler.queryMany(ctx.peer, ids, ctx.envelope.id) })),
       rpc.handle(ControlCommand, async (c, ctx) => await this.scheduler.control(ctx.peer, c, ctx.envelope.id)),
       rpc.handle(ReportCommand, (r, ctx) => ({ known: this.scheduler.report(ctx.peer, r) })),
-      rpc.handle(ReplicateCommand, ({ term, records }, ctx) => ({ stored: this.scheduler.replicate(ctx.peer, term, records) })),
-      rpc.handle(RecordsCommand, ({ term, offset, limit }, ctx) => this.scheduler.recordsFor(ctx.peer, term, offset, limit)),
+      rpc.handle(ReplicateCommand, async ({ term, records }, ctx) => ({ stored: await this.scheduler.replica.replicate(ctx.peer, term, records) })),
+      rpc.handle(RecordsCommand, ({ term, offset, limit }, ctx) => this.scheduler.replica.recordsFor(ctx.peer, term, offset, limit)),
       rpc.handle(UpdateCommand, ({ statuses }, ctx) => {
         // Only the coordinator this node follows speaks for the task table.
         if (ctx.peer !== this.init.office.leader) {

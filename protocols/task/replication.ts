@@ -2,7 +2,9 @@
  * The task table's replication to the voters: the coordinator sends changed records in small
  * batches, acknowledges a submission only once a majority of the voters hold it, and a new
  * coordinator reads the records of a majority of the voters before it acts. Records merge by
- * version (`TaskTable.merge`).
+ * term, then version (`TaskTable.merge`); each record sent is stamped with this coordinator's
+ * term. The coordinator writes its own replica to disk before counting itself, and each voter
+ * before it answers (replica.ts), so "a majority holds it" means "on disk on a majority".
  */
 import type { RpcService } from '../rpc/index.js'
 import type { Office } from '../coordination/office.js'
@@ -20,11 +22,15 @@ export interface ReplicationInit {
   requestTimeoutMs: number
   /** Batches go out only while this is true (this node leads the term it took over). */
   leading: () => boolean
+  /** Write records to this node's replica on disk (replica.ts); resolves once durable. */
+  persist: (records: readonly TaskRecord[]) => Promise<void>
 }
 
 export class Replication {
   private readonly init: ReplicationInit
   private readonly pending = new Map<string, TaskRecord>()
+  /** Told whether the next batch reached a majority. */
+  private waiters: Array<(onMajority: boolean) => void> = []
   private timer?: ReturnType<typeof setTimeout>
 
   constructor (init: ReplicationInit) { this.init = init }
@@ -33,19 +39,35 @@ export class Replication {
     if (this.timer !== undefined) clearTimeout(this.timer)
     this.timer = undefined
     this.pending.clear()
+    for (const w of this.waiters.splice(0)) w(false)
   }
 
-  /** Send this record to the voters with the next batch (every REPLICATE_EVERY_MS). */
-  queue (r: TaskRecord): void {
+  /**
+   * Send this record to the voters with the next batch (every REPLICATE_EVERY_MS). Resolves
+   * with whether that batch is on disk on a majority of the voters (false: not leading any
+   * more, or too few answered).
+   */
+  async queue (r: TaskRecord): Promise<boolean> {
+    r.term = this.init.office.term
     this.pending.set(r.spec.task_id, r)
-    if (this.timer !== undefined) return
+    const done = new Promise<boolean>(resolve => { this.waiters.push(resolve) })
+    if (this.timer !== undefined) return await done
     this.timer = setTimeout(() => {
       this.timer = undefined
       const batch = [...this.pending.values()]
+      const waiters = this.waiters.splice(0)
       this.pending.clear()
-      if (this.init.leading()) void this.sendToVoters(batch)
+      const sent = this.init.leading() ? this.majority(batch) : Promise.resolve({ ok: false })
+      void sent.then(({ ok }) => { for (const w of waiters) w(ok) })
     }, REPLICATE_EVERY_MS)
     this.timer.unref?.()
+    return await done
+  }
+
+  /** 1 if this node is a voter and wrote the records to its disk (it writes them either way). */
+  private async persistSelf (records: TaskRecord[], voters: string[]): Promise<number> {
+    try { await this.init.persist(records) } catch { return 0 }
+    return voters.includes(this.init.self) ? 1 : 0
   }
 
   private async pages (voter: string, term: number, records: TaskRecord[]): Promise<void> {
@@ -54,35 +76,34 @@ export class Replication {
     }
   }
 
-  private async sendToVoters (records: TaskRecord[]): Promise<number> {
-    const term = this.init.office.term
-    const voters = this.init.office.voters().filter(v => v !== this.init.self)
-    const results = await Promise.all(voters.map(async v => {
-      try { await this.pages(v, term, records); return 1 } catch { return 0 }
-    }))
-    return results.reduce<number>((a, b) => a + b, 0)
-  }
-
-  /** Resolves once a majority of the voters hold these records; TimeoutError (COM001) if they cannot. */
-  async toMajority (records: TaskRecord[]): Promise<void> {
+  /**
+   * Write the records to this node's disk and send them to the other voters; resolves as soon
+   * as a majority of the voters hold them on disk (`ok`), or once every voter answered or
+   * failed without one. The stragglers still get them.
+   */
+  private async majority (records: TaskRecord[]): Promise<{ ok: boolean, acked: number, needed: number }> {
     const voters = this.init.office.voters()
     const needed = Math.floor(voters.length / 2) + 1
     const others = voters.filter(v => v !== this.init.self)
     const term = this.init.office.term
-    let acked = voters.includes(this.init.self) ? 1 : 0
-    if (acked >= needed) { void this.sendToVoters(records); return }
-    await new Promise<void>((resolve, reject) => {
-      let left = others.length
-      const fail = (): void => {
-        reject(new TimeoutError(`the task records reached ${acked} of the ${needed} voters needed; submit again (it is idempotent)`))
+    let acked = 0
+    let left = others.length + 1
+    return await new Promise(resolve => {
+      const answered = (ok: boolean): void => {
+        if (ok && ++acked === needed) resolve({ ok: true, acked, needed })
+        if (--left === 0 && acked < needed) resolve({ ok: false, acked, needed })
       }
-      if (left === 0) { fail(); return }
-      for (const v of others) {
-        this.pages(v, term, records).then(() => {
-          if (++acked === needed) resolve()
-        }, () => {}).finally(() => { if (--left === 0 && acked < needed) fail() })
-      }
+      // This node counts once its own replica is on disk, like any other voter.
+      this.persistSelf(records, voters).then(n => { answered(n === 1) }, () => { answered(false) })
+      for (const v of others) this.pages(v, term, records).then(() => { answered(true) }, () => { answered(false) })
     })
+  }
+
+  /** Resolves once a majority of the voters hold these records on disk; TimeoutError (COM001) if they cannot. */
+  async toMajority (records: TaskRecord[]): Promise<void> {
+    for (const r of records) r.term = this.init.office.term
+    const { ok, acked, needed } = await this.majority(records)
+    if (!ok) throw new TimeoutError(`the task records reached ${acked} of the ${needed} voters needed; submit again (it is idempotent)`)
   }
 
   /**

@@ -3,11 +3,15 @@
  * pure) that acts on what it decides. Every node keeps a replica of the table; only the
  * coordinator in office changes it. The parts, each in its own file: placement on agents
  * (`placement.ts`), replication to the voters (`replication.ts`), taking office and anti-entropy
- * (`takeover.ts`), the deadline timer (`deadlines.ts`).
+ * (`takeover.ts`), the deadline timer (`deadlines.ts`), this node's replica on disk and the
+ * replica's side of the protocol (`replica.ts`).
  *
  * Nothing acknowledged is lost (docs/tasks.md):
- * - A submission is acknowledged only once a majority of the voters hold its record; a new
- *   coordinator reads the records of a majority before it acts. Records merge by version.
+ * - A submission is acknowledged only once a majority of the voters hold its record on disk; a
+ *   new coordinator reads the records of a majority before it acts, also after a restart of the
+ *   whole mesh (each node loads its replica on start). Records merge by term, then version.
+ * - The end of a task is told (to its submitter, on its topic) only once a majority of the
+ *   voters hold it on disk, so no restart can make a task end twice in anyone's eyes.
  * - An agent found offline or left loses its tasks to other agents; after `max_attempts` such
  *   losses the task fails with the reason.
  * - Reports are accepted only from the agent holding the current attempt (TSK004 otherwise), so
@@ -17,6 +21,7 @@ import type { RpcService } from '../rpc/index.js'
 import type { Office } from '../coordination/office.js'
 import type { MemberSource, MemberSourceEvents } from '../../discovery/member-source.js'
 import { NotCoordinatorError, NotTaskHolderError, TaskAccessError, UnknownTaskError } from '../core/errors.js'
+import type { StoreSpace } from '../core/store.js'
 import { mayControl, mayRead, type TaskParties } from './access.js'
 import type { TaskExecutor } from './executor.js'
 import type { TaskEvents } from './events.js'
@@ -24,6 +29,7 @@ import { controlRefusal } from './lifecycle.js'
 import { DeadlineTimer } from './deadlines.js'
 import { Placement, type SchedulerResources } from './placement.js'
 import { Replication } from './replication.js'
+import { TaskReplica } from './replica.js'
 import { Takeover } from './takeover.js'
 import { SubmissionCheck } from './submission.js'
 import type { AuditSink } from '../core/audit.js'
@@ -51,6 +57,8 @@ export interface SchedulerInit {
   resources: SchedulerResources
   /** Where refused submissions and records are reported (`signature.refused`); none by default. */
   audit?: AuditSink
+  /** This node's replica of the table on disk: the store's 'tasks' space (replica.ts). */
+  store: StoreSpace<TaskRecord>
 }
 
 const RESCHEDULE_EVERY_MS = 1_000
@@ -62,6 +70,8 @@ export class TaskScheduler {
   private readonly init: SchedulerInit
   private readonly placement: Placement
   private readonly replication: Replication
+  /** This node's replica on disk, and the replica's side of the protocol. */
+  readonly replica: TaskReplica
   private readonly takeover: Takeover
   private readonly deadlines: DeadlineTimer
   private readonly check: SubmissionCheck
@@ -78,7 +88,15 @@ export class TaskScheduler {
     const { self, rpc, office, requestTimeoutMs, resources, executor } = init
     const leading = (): boolean => this.leading()
     const shared = { self, rpc, requestTimeoutMs }
-    this.replication = new Replication({ ...shared, office, leading })
+    this.replica = new TaskReplica({
+      self,
+      office,
+      table: this.table,
+      store: init.store,
+      rejected: (from, message, reason) => { this.rejected(from, message, reason) },
+      error: (err) => { this.error(err) }
+    })
+    this.replication = new Replication({ ...shared, office, leading, persist: async (records) => { await this.replica.persist(records) } })
     this.placement = new Placement({
       ...shared,
       office,
@@ -103,7 +121,8 @@ export class TaskScheduler {
       lost: (r, why) => { this.lost(r, why) },
       placing: () => this.placement.busy,
       resume: () => { this.armDeadlines(); this.schedule() },
-      check: this.check
+      check: this.check,
+      dropped: (id) => { this.replica.forget([id]) }
     })
     this.deadlines = new DeadlineTimer(() => { this.deadlinesPassed() })
     // A new manager answers allocations only once the takeover restored the running tasks' own.
@@ -120,6 +139,8 @@ export class TaskScheduler {
   start (): void {
     if (this.running) return
     this.running = true
+    // What this replica held before a restart: a coordinator taking office counts it among the majority it reads.
+    this.replica.load()
     this.init.members.addEventListener('member:change', this.memberChanged)
     // Queued tasks wait for agents to come and resources to free: look again every second.
     this.tick = setInterval(() => { this.everySecond() }, RESCHEDULE_EVERY_MS)
@@ -140,7 +161,7 @@ export class TaskScheduler {
 
   private everySecond (): void {
     this.officeCheck()
-    this.table.prune(Date.now())
+    this.replica.forget(this.table.prune(Date.now()))
     if (!this.leading()) return
     this.schedule()
     if (!this.takingOver) this.takeover.quiet(this.officeTerm, Date.now())?.catch((err: Error) => { this.error(err) })
@@ -179,34 +200,6 @@ export class TaskScheduler {
    */
   snapshot (limit: number): TableSnapshot {
     return { leading: this.leading(), term: this.officeTerm, taking_over: this.takingOver, ...this.table.overview(limit, this.placement.busy) }
-  }
-
-  // --- the replica's side (every node) ----------------------------------------------------
-
-  replicate (from: string, term: number, records: TaskRecord[]): number {
-    this.fence(term, from, 'task-replicate')
-    for (const r of records) this.table.merge(r)
-    return records.length
-  }
-
-  recordsFor (from: string, term: number, offset: number, limit: number): { records: TaskRecord[], more: boolean } {
-    // A coordinator taking office reads them, of a term not stale, and it is a voter (the voters
-    // elected it): anyone else would read every task with its result.
-    const office = this.init.office
-    const why = from === this.init.self ? undefined : office.fencing(term, from) === 'stale-term' ? 'stale-term' : !office.voters().includes(from) ? 'not-a-voter' : undefined
-    if (why !== undefined) {
-      this.rejected(from, 'task-records', why)
-      throw new NotCoordinatorError(why === 'stale-term' ? `term ${term} is stale` : `${from} is not a voter: only a coordinator taking office reads the task records`)
-    }
-    return this.table.page(offset, limit)
-  }
-
-  private fence (term: number, from: string, message: string): void {
-    if (from === this.init.self) return
-    const v = this.init.office.fencing(term, from)
-    if (v === 'ok') return
-    this.rejected(from, message, v)
-    throw new NotCoordinatorError(`${from} is not the coordinator of term ${term} here (${v})`)
   }
 
   // --- requests from submitters -----------------------------------------------------------
@@ -372,9 +365,13 @@ export class TaskScheduler {
     }
     // Only an attempt that is placed or runs holds resources.
     if (next.status !== 'assigned' && next.status !== 'running') this.releaseResources(r)
-    this.replication.queue(r)
-    this.init.changed(r)
-    if (TERMINAL.has(next.status)) {
+    const spread = this.replication.queue(r)
+    if (!TERMINAL.has(next.status)) this.init.changed(r)
+    else {
+      // The end is told once a majority keep it on disk: a coordinator after any restart reads
+      // it, so the task never ends a second time. Not on a majority (this node lost office):
+      // the next coordinator decides, and the submitter's handle asks it.
+      void spread.then(ok => { if (ok) this.init.changed(r) })
       this.armDeadlines()
       // Dependents may now run, or fail.
       queueMicrotask(() => { this.schedule() })

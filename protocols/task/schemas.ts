@@ -98,6 +98,8 @@ export const TaskRecord = z.strictObject({
   submitter: z.string().max(128),
   submitted_at: z.number(),
   version: z.number().int().nonnegative(),
+  /** The term of the coordinator that wrote this version: records merge by term, then version. */
+  term: z.number().int().nonnegative().optional(),
   checkpoint: z.unknown().optional(),
   /** Times the agent holding it was lost; at `max_attempts` the task fails. */
   losses: z.number().int().nonnegative().default(0),

@@ -42,6 +42,9 @@ export interface HeldAttempt {
 /** Whether a queued task may be placed: its dependencies completed, wait, or one broke. */
 export type Readiness = { ready: true, inputs: Record<string, unknown> } | { ready: false, broken?: TaskError }
 
+/** Whether `a` supersedes `b`: written in a later term, or later in the same term. */
+export const newer = (a: TaskRecord, b: TaskRecord): boolean => (a.term ?? 0) > (b.term ?? 0) || ((a.term ?? 0) === (b.term ?? 0) && a.version > b.version)
+
 const isOpenAttempt = (r: TaskRecord): boolean => r.status.status === 'assigned' || r.status.status === 'running'
 
 /** The end of a task as a patch: `completed`, `failed` or `cancelled`, with what it carries. */
@@ -69,10 +72,18 @@ export class TaskTable {
   has (id: string): boolean { return this.records.has(id) }
   get size (): number { return this.records.size }
 
-  /** A replica's record (or one read by a new coordinator): kept if newer by version. */
-  merge (r: TaskRecord): void {
+  /**
+   * A replica's record (or one read by a new coordinator, or loaded from the store): kept if
+   * newer, by the term that wrote it, then by version. The term comes first because a later
+   * coordinator re-stamps only what it read from a majority: a voter outside that majority may
+   * hold a higher version of the previous term (a change never acknowledged), which must not
+   * outlive the new term's record. Returns whether it was kept.
+   */
+  merge (r: TaskRecord): boolean {
     const mine = this.records.get(r.spec.task_id)
-    if (mine === undefined || r.version > mine.version) this.records.set(r.spec.task_id, r)
+    if (mine !== undefined && !newer(r, mine)) return false
+    this.records.set(r.spec.task_id, r)
+    return true
   }
 
   /** Forget a record (one whose submission does not verify: nobody may act on it). */

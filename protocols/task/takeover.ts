@@ -2,7 +2,8 @@
  * Recovery on the coordinator: taking office, and anti-entropy after it (docs/tasks.md).
  *
  * - A new coordinator reads the records of a majority of the voters before it acts (it could
- *   not have been elected without one), so every acknowledged task is in what it reads. A record
+ *   not have been elected without one), so every acknowledged task is in what it reads; after a
+ *   restart of the whole mesh too, each voter having loaded its replica from disk (replica.ts). A record
  *   whose submission is not signed by its submitter is dropped (submission.ts).
  * - It then asks every agent what it holds: an attempt that finished while no coordinator was
  *   listening is taken from the agent; an attempt its agent does not hold (or an agent gone) is
@@ -47,6 +48,8 @@ export interface TakeoverInit {
   resume: () => void
   /** Refuses the records whose submission does not verify (submission.ts); counts and audits them. */
   check: SubmissionCheck
+  /** A record of this replica was refused and dropped from the table: drop it from the disk too. */
+  dropped: (id: string) => void
 }
 
 export class Takeover {
@@ -65,7 +68,7 @@ export class Takeover {
     // Nothing is acted on unless its submitter signed it: this replica's own records first (a
     // deposed coordinator may have sent them), then each voter's before it is merged, so an
     // altered record with a higher version never displaces the true one.
-    for (const r of [...init.table.records.values()]) if (!init.check.accepts(r, init.self)) init.table.drop(r.spec.task_id)
+    for (const r of [...init.table.records.values()]) if (!init.check.accepts(r, init.self)) { init.table.drop(r.spec.task_id); init.dropped(r.spec.task_id) }
     await init.replication.readMajority(term, (r, voter) => { if (init.check.accepts(r, voter)) init.table.merge(r) })
     init.check.clear()
     if (!init.current(term)) return

@@ -1,0 +1,84 @@
+/**
+ * This node's replica of the task table, kept on disk (issue 14): every node holds one, in the
+ * store's 'tasks' space (one entry per task id, the whole record). A record is written durably
+ * (the store's fsync) before the node answers the coordinator's replicate request, and the
+ * coordinator writes its own before it counts itself, so a task acknowledged to its submitter is
+ * on disk on a majority of the voters. On start the replica is loaded back; a coordinator taking
+ * office after a restart of the whole mesh then reads a majority's records as after a failover.
+ *
+ * Also the replica's side of the protocol: the coordinator's replicate request (fenced by term)
+ * and a coordinator taking office reading the records (voters only).
+ */
+import type { Office } from '../coordination/office.js'
+import type { StoreSpace } from '../core/store.js'
+import { NotCoordinatorError } from '../core/errors.js'
+import type { TaskTable } from './table.js'
+import type { TaskRecord } from './schemas.js'
+
+export interface ReplicaInit {
+  self: string
+  office: Office
+  table: TaskTable
+  /** The store's 'tasks' space (memory when the node has no data directory). */
+  store: StoreSpace<TaskRecord>
+  /** A request refused: counted and logged by the service. */
+  rejected: (from: string, message: string, reason: string) => void
+  /** A background write failed. */
+  error: (err: Error) => void
+}
+
+export class TaskReplica {
+  private readonly init: ReplicaInit
+
+  constructor (init: ReplicaInit) { this.init = init }
+
+  /** Merge the records kept on disk into the table (on start); returns how many. */
+  load (): number {
+    let n = 0
+    for (const [, r] of this.init.store.entries()) { this.init.table.merge(r); n++ }
+    return n
+  }
+
+  /** Write these records, as they are now, durably; resolves once they are on disk (StoreError otherwise). */
+  async persist (records: readonly TaskRecord[]): Promise<void> {
+    // One put per record rather than one batch: each record stands alone, and the store commits
+    // the puts of a turn together anyway (one fsync). (LmdbStore.batch currently fails with
+    // "Invalid key" from inside lmdb's batch callback.)
+    await Promise.all(records.map(async r => { await this.init.store.put(r.spec.task_id, r) }))
+  }
+
+  /** Drop records from the disk too (pruned, or refused at takeover); a failure is reported, the next prune tries again. */
+  forget (ids: readonly string[]): void {
+    Promise.all(ids.map(async id => { await this.init.store.remove(id) })).catch((err: Error) => { this.init.error(err) })
+  }
+
+  /** The coordinator's records: merged, and the ones kept written to disk before the answer. */
+  async replicate (from: string, term: number, records: TaskRecord[]): Promise<number> {
+    this.fence(term, from, 'task-replicate')
+    const kept = records.filter(r => this.init.table.merge(r))
+    // The answer counts towards the majority a submission's acknowledgement waits for: only
+    // what is on disk may be counted. A write that fails fails the request.
+    await this.persist(kept)
+    return records.length
+  }
+
+  recordsFor (from: string, term: number, offset: number, limit: number): { records: TaskRecord[], more: boolean } {
+    // A coordinator taking office reads them, of a term not stale, and it is a voter (the voters
+    // elected it): anyone else would read every task with its result.
+    const office = this.init.office
+    const why = from === this.init.self ? undefined : office.fencing(term, from) === 'stale-term' ? 'stale-term' : !office.voters().includes(from) ? 'not-a-voter' : undefined
+    if (why !== undefined) {
+      this.init.rejected(from, 'task-records', why)
+      throw new NotCoordinatorError(why === 'stale-term' ? `term ${term} is stale` : `${from} is not a voter: only a coordinator taking office reads the task records`)
+    }
+    return this.init.table.page(offset, limit)
+  }
+
+  private fence (term: number, from: string, message: string): void {
+    if (from === this.init.self) return
+    const v = this.init.office.fencing(term, from)
+    if (v === 'ok') return
+    this.init.rejected(from, message, v)
+    throw new NotCoordinatorError(`${from} is not the coordinator of term ${term} here (${v})`)
+  }
+}
