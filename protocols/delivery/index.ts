@@ -262,7 +262,12 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
     const both = signal !== undefined && stopping !== undefined ? AbortSignal.any([signal, stopping]) : signal ?? stopping ?? new AbortController().signal
     const headers: Record<string, string> = { ...e.headers, [HEADER_DELIVERY]: e.guarantee }
     if (e.key !== undefined) headers[HEADER_IDEMPOTENCY_KEY] = e.key
+    // Numbered in this run's stream: ordered, with the floor below which nothing is waited for.
+    // From an earlier run (the outbox after a restart): sent unnumbered, order across a crash is not promised.
+    const numbered = e.headers?.[HEADER_STREAM] === this.stream
+    if (!numbered) { delete headers[HEADER_STREAM]; delete headers[HEADER_SEQUENCE] }
     const end = async (outcome: 'delivered' | 'failed' | 'given_up'): Promise<void> => {
+      this.inOrder.settle(e.peer, e.headers ?? {}, this.stream)
       // Not awaited once answered: a removal lost in a crash only resends a message already
       // delivered (a duplicate, which at-least-once allows and exactly-once recognises), and
       // the caller need not wait a second fsync.
@@ -279,7 +284,7 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
           type: e.type,
           timeoutMs: e.timeoutMs,
           signal: both,
-          headers: { ...headers, [HEADER_ATTEMPT]: String(e.attempts) },
+          headers: { ...headers, ...(numbered ? this.inOrder.floor(e.peer) : {}), [HEADER_ATTEMPT]: String(e.attempts) },
           ...(e.conversationId !== undefined ? { conversationId: e.conversationId } : {})
         }, e.id)
         await end('delivered')
@@ -316,13 +321,19 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
     }
   }
 
-  /** Receiver side of a reliable message: the dedup window for exactly-once, dead letters for failures. */
   private async receive (env: Envelope, peer: string, run: () => Promise<Outcome>): Promise<Outcome> {
-    try {
-      await this.inOrder.gate(env, peer)
-    } catch (err) {
-      return { error: err as AgentMeshError }
-    }
+    // In the sender's order (in-order.ts): `handle` is begun synchronously when its turn comes.
+    return await new Promise<Outcome>((resolve) => {
+      try {
+        this.inOrder.admit(env, peer, () => { resolve(this.handle(env, peer, run)) })
+      } catch (err) {
+        resolve({ error: err as AgentMeshError })
+      }
+    })
+  }
+
+  /** Receiver side of a reliable message: the dedup window for exactly-once, dead letters for failures. */
+  private async handle (env: Envelope, peer: string, run: () => Promise<Outcome>): Promise<Outcome> {
     let result = 'first' as DedupResult
     const out = env.headers[HEADER_DELIVERY] === 'exactly-once'
       ? await this.dedup.serve(env, peer, run, (r) => { result = r; this.safeDispatchEvent('dedup', { detail: { peer, result: r } }) })

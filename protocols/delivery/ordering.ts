@@ -188,6 +188,35 @@ export class ReorderBuffer<T> {
     return earliest === undefined ? undefined : earliest + this.gapTimeoutMs
   }
 
+  /**
+   * The sender says no seq below `floor` will come (each was answered or given up): what waits
+   * below it is delivered now, in order, with what it unblocks, and the stream moves on to
+   * `floor`. A stream not tracked yet (a receiver that restarted) starts there instead of waiting
+   * for seqs it will never see. A floor beyond the buffer is taken only up to it.
+   */
+  advance (key: string, floor: number): T[] {
+    if (!Number.isSafeInteger(floor) || floor < 1) return []
+    const stream = this.streams.get(key)
+    if (stream === undefined) {
+      this.evictFor(key)
+      this.streams.set(key, { next: floor, pending: new Map(), fresh: false })
+      return []
+    }
+    const to = Math.min(floor, stream.next + this.reorderBuffer)
+    if (to <= stream.next) return []
+    const items: T[] = []
+    for (const seq of [...stream.pending.keys()].filter(q => q < to).sort((x, y) => x - y)) {
+      items.push((stream.pending.get(seq) as { item: T }).item)
+      stream.pending.delete(seq)
+    }
+    this.counts.buffered -= items.length
+    this.counts.delivered += items.length
+    this.counts.skipped += to - stream.next - items.length
+    stream.next = to
+    stream.fresh = false
+    return [...items, ...this.drain(stream)]
+  }
+
   /** Forgets a stream (its sender left): its waiting items are dropped, not counted as evicted. */
   forget (key: string): void {
     const stream = this.streams.get(key)

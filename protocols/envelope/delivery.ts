@@ -22,5 +22,7 @@ export const HEADER_DELIVERY = 'am-delivery'
 export const HEADER_IDEMPOTENCY_KEY = 'am-idempotency-key'
 /** Per-sender sequence number (decimal) on ordered direct messages and topic envelopes. */
 export const HEADER_SEQUENCE = 'am-seq'
+/** The sender's lowest seq (of `am-seq`'s stream) still unanswered to this receiver: nothing below it will come, so none is waited for. */
+export const HEADER_SEQUENCE_FLOOR = 'am-seq-floor'
 /** Which attempt this is (1 = first); a receiver may log it, never trusts it for dedup. */
 export const HEADER_ATTEMPT = 'am-attempt'
