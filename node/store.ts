@@ -7,13 +7,14 @@
  *
  * A data directory is used by one process at a time: <dataDir>/LOCK holds the pid, and a second
  * node on the same directory refuses to start (two nodes with one identity and one vote would
- * break the election's promises). A store that cannot be opened fails with STO001 and its path;
- * nothing is ever deleted to recover.
+ * break the election's promises). A store that cannot be opened, or that node/store-check.ts finds
+ * damaged before it is opened, fails with STO001 and its path; nothing is ever deleted to recover.
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { open, type Database, type RootDatabase } from 'lmdb'
 import { StoreError } from '../protocols/core/errors.js'
+import { checkStore } from './store-check.js'
 import type { Store, StoreOp, StoreRange, StoreSpace } from '../protocols/core/store.js'
 
 /** Named databases one environment may hold (lmdb's maxDbs); spaces are few and fixed. */
@@ -99,6 +100,13 @@ export class LmdbStore implements Store {
     }
     const lock = takeLock(dataDir)
     const path = join(dataDir, 'store')
+    try {
+      // With the lock held, so no other node writes while the check reads; LMDB would crash on a damaged file.
+      checkStore(path)
+    } catch (err) {
+      rmSync(lock, { force: true })
+      throw err
+    }
     try {
       const root = open({ path, maxDbs: MAX_SPACES, compression: false })
       return new LmdbStore(path, root, lock)
