@@ -23,7 +23,8 @@ export async function bindIdentity (store: Store, dataDir: string, peerId: strin
   }
   if (owner !== peerId) {
     throw new StoreError(`the data directory ${dataDir} belongs to peer ${owner}, not to this node's identity ${peerId}` +
-      `${identityFile !== undefined ? ` (${identityFile})` : ''}: give each identity its own data directory, or use the identity it was made with`)
+      `${identityFile !== undefined ? ` (${identityFile})` : ''}: give this identity a data directory of its own (--data-dir), or start with the identity the directory was made with` +
+      ' (nothing was changed)')
   }
 }
 

@@ -131,6 +131,21 @@ export class LmdbStore implements Store {
     return s
   }
 
+  /**
+   * A consistent copy of the store, taken while the node runs (one read transaction: writers go on),
+   * into `dest` (a new directory; its data.mdb is what <dataDir>/store/data.mdb would be).
+   */
+  async backup (dest: string): Promise<void> {
+    if (this.closed) throw new StoreError(`the store ${this.path} is closed`)
+    try {
+      mkdirSync(dest, { recursive: true, mode: 0o700 })
+      // LMDB's copy of an environment in a directory writes <dest>/data.mdb.
+      await this.root.backup(dest, false)
+    } catch (err) {
+      throw new StoreError(`cannot back up the store ${this.path} to ${dest}: ${(err as Error).message}`, { cause: err })
+    }
+  }
+
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true

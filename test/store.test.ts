@@ -86,6 +86,26 @@ test('LmdbStore: values survive close and reopen, in every space; the lock goes 
   })
 })
 
+test('LmdbStore.backup: a copy taken while the store is open opens as a store with the same values, and passes the check', async () => {
+  await withTempDir(async (dir) => {
+    const store = LmdbStore.open(join(dir, 'live'))
+    try {
+      await fill(store, 500)
+      await store.backup(join(dir, 'copy', 'store'))
+      await store.space('outbox').put('after', { i: -1, body: '' })
+    } finally {
+      await store.close()
+    }
+    const copy = LmdbStore.open(join(dir, 'copy'))
+    try {
+      assert.equal(copy.space('outbox').count(), 500, 'the copy is of the moment it was taken')
+      assert.equal(copy.space<number>('dedup').get('a'), 1)
+    } finally {
+      await copy.close()
+    }
+  })
+})
+
 test('a second process on the same data directory gets STO001 naming the pid; after kill -9 of the holder, every acknowledged put is there', async () => {
   await withTempDir(async (dir) => {
     // The holder acknowledges each put on stdout only after `await put()` (the store's fdatasync).
