@@ -15,7 +15,9 @@ try {
   // The same options as node/store.ts (MAX_SPACES, no compression), read-only: the check writes nothing.
   const root = open({ path, maxDbs: 32, compression: false, readOnly: true })
   const spaces: Record<string, number> = {}
-  for (const name of root.getKeys()) {
+  // Names first: opening a space while the main database's cursor is live invalidates its read transaction (MDB_BAD_TXN).
+  const names = [...root.getKeys()]
+  for (const name of names) {
     if (typeof name !== 'string') throw new Error(`the main database holds a key that is not a space name (${String(name)})`)
     const db = root.openDB({ name, compression: false })
     let n = 0

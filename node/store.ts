@@ -11,7 +11,7 @@
  * damaged before it is opened, fails with STO001 and its path; nothing is ever deleted to recover.
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { open, type Database, type RootDatabase } from 'lmdb'
 import { StoreError } from '../protocols/core/errors.js'
 import { checkStore } from './store-check.js'
@@ -104,14 +104,14 @@ export class LmdbStore implements Store {
       // With the lock held, so no other node writes while the check reads; LMDB would crash on a damaged file.
       checkStore(path)
     } catch (err) {
-      rmSync(lock, { force: true })
+      releaseLock(lock)
       throw err
     }
     try {
       const root = open({ path, maxDbs: MAX_SPACES, compression: false })
       return new LmdbStore(path, root, lock)
     } catch (err) {
-      rmSync(lock, { force: true })
+      releaseLock(lock)
       throw new StoreError(`cannot open the store ${path} (it is left as it is; move it away to start empty): ${(err as Error).message}`, { cause: err })
     }
   }
@@ -153,29 +153,39 @@ export class LmdbStore implements Store {
       await this.root.flushed
       await this.root.close()
     } finally {
-      rmSync(this.lock, { force: true })
+      releaseLock(this.lock)
     }
   }
 }
 
+/** The LOCK files this process holds: a LOCK with our own pid that is not here was left by an earlier process that had our pid. */
+const held = new Set<string>()
+
 /** <dataDir>/LOCK with this pid; one held by a live process refuses, one left by a dead process is taken over. */
 function takeLock (dataDir: string): string {
-  const lock = join(dataDir, 'LOCK')
+  const lock = resolve(dataDir, 'LOCK')
+  if (held.has(lock)) throw new StoreError(`the data directory ${dataDir} is already open in this process`)
   for (let i = 0; i < 2; i++) {
     try {
       writeFileSync(lock, `${process.pid}\n`, { flag: 'wx', mode: 0o600 })
+      held.add(lock)
       return lock
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new StoreError(`cannot lock the data directory ${dataDir}: ${(err as Error).message}`, { cause: err })
     }
     const pid = Number.parseInt(readFileSync(lock, 'utf8'), 10)
+    // Our own pid here is stale: a container restarted after kill -9 runs node with the same pid (often 1) as before.
     if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
       throw new StoreError(`the data directory ${dataDir} is in use by process ${pid} (another node with the same data directory is running)`)
     }
-    if (pid === process.pid) throw new StoreError(`the data directory ${dataDir} is already open in this process`)
     rmSync(lock, { force: true })
   }
   throw new StoreError(`cannot lock the data directory ${dataDir}`)
+}
+
+function releaseLock (lock: string): void {
+  held.delete(lock)
+  rmSync(lock, { force: true })
 }
 
 function alive (pid: number): boolean {

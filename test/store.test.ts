@@ -106,6 +106,21 @@ test('LmdbStore.backup: a copy taken while the store is open opens as a store wi
   })
 })
 
+test('LOCK: a second open in this process is refused; a LOCK with this pid left by an earlier process (a restarted container) is taken over', async () => {
+  await withTempDir(async (dir) => {
+    const store = LmdbStore.open(dir)
+    try {
+      assert.throws(() => LmdbStore.open(join(dir, '.')), /already open in this process/)
+    } finally {
+      await store.close()
+    }
+    await writeFile(join(dir, 'LOCK'), `${process.pid}\n`)
+    const again = LmdbStore.open(dir)
+    assert.equal((await readFile(join(dir, 'LOCK'), 'utf8')).trim(), String(process.pid))
+    await again.close()
+  })
+})
+
 test('a second process on the same data directory gets STO001 naming the pid; after kill -9 of the holder, every acknowledged put is there', async () => {
   await withTempDir(async (dir) => {
     // The holder acknowledges each put on stdout only after `await put()` (the store's fdatasync).
