@@ -1,6 +1,7 @@
 /** createAgentNode: the config, identity, security checks, store and libp2p a node is made of. */
 import './polyfills.js'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { join } from 'node:path'
 import { loadConfig, parseConfig } from './config.js'
 import { freshIdentity, loadOrCreateIdentity } from './identity.js'
 import { buildLibp2p } from './libp2p.js'
@@ -10,6 +11,7 @@ import type { CreateAgentNodeOptions } from './types.js'
 import { loadSecurity } from './security-load.js'
 import { AgentNode } from './agent-node.js'
 import { LmdbStore } from './store.js'
+import { bindIdentity } from './data-dir.js'
 import { MemoryStore } from '../protocols/core/store.js'
 
 /** Create a node (not yet started) from options validated against the config schema. */
@@ -17,16 +19,27 @@ export async function createAgentNode (options: CreateAgentNodeOptions = {}): Pr
   const { privateKey, logger, env, ...rest } = options
   // With `env`, the AGENTMESH_* variables apply under the options given, as for the CLI's flags.
   const config = env !== undefined ? await loadConfig({ env, flags: rest }) : parseConfig(rest)
+  // With a data directory and no identity file named, the identity lives in the data directory.
+  const identityFile = config.identity ?? (config.dataDir !== undefined ? join(config.dataDir, 'identity.key') : undefined)
   const id = privateKey !== undefined
     ? { privateKey }
-    : config.identity !== undefined ? await loadOrCreateIdentity(config.identity) : await freshIdentity()
+    : identityFile !== undefined ? await loadOrCreateIdentity(identityFile) : await freshIdentity()
+  const peerId = peerIdFromPrivateKey(id.privateKey).toString()
   // Before anything listens: a closed-mesh node whose credential does not verify never starts.
-  const security = await loadSecurity(config, peerIdFromPrivateKey(id.privateKey).toString(), privateKey !== undefined)
+  const security = await loadSecurity(config, peerId, privateKey !== undefined)
+  // After the security check, so a start refused for its credential leaves no store behind and binds no directory.
   // Before anything listens: a data directory in use by another node, or a damaged store, stops here (STO001).
   const store = config.dataDir !== undefined ? LmdbStore.open(config.dataDir) : new MemoryStore()
-  const stats = new Stats()
-  const libp2p = await buildLibp2p(config, id.privateKey, config.debug !== undefined ? stats.registry : undefined)
-  const node = new AgentNode(config, libp2p, { stats, security, store, ...(logger !== undefined ? { log: logger } : {}) })
-  if (config.tracing.otlpEndpoint !== undefined) node.tracing = await installOtlpTracing(config.tracing.otlpEndpoint, config.tracing.serviceName)
-  return node
+  try {
+    if (config.dataDir !== undefined) await bindIdentity(store, config.dataDir, peerId, identityFile)
+    const stats = new Stats()
+    const libp2p = await buildLibp2p(config, id.privateKey, config.debug !== undefined ? stats.registry : undefined)
+    const node = new AgentNode(config, libp2p, { stats, security, store, ...(logger !== undefined ? { log: logger } : {}) })
+    if (config.tracing.otlpEndpoint !== undefined) node.tracing = await installOtlpTracing(config.tracing.otlpEndpoint, config.tracing.serviceName)
+    return node
+  } catch (err) {
+    // The lock is this process's until the node stops: a failed creation lets it go.
+    await store.close()
+    throw err
+  }
 }

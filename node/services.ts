@@ -317,7 +317,7 @@ export function buildOffice (
   const { rpc, pubsub, membership, memberView, negotiation, monitoring, audit } = s
   const id = host.peerId
   const c = config.coordination
-  const stateFile = c.stateFile ?? (config.identity !== undefined ? `${config.identity}.coordination.json` : undefined)
+  const stateFile = c.stateFile ?? (config.dataDir !== undefined ? `${config.dataDir}/coordination.json` : config.identity !== undefined ? `${config.identity}.coordination.json` : undefined)
   const publishIfListened = (topic: string, payload: unknown): void => {
     if (host.started && listened(pubsub, topic)) pubsub.publish(topic, payload).catch(() => {})
   }

@@ -7,13 +7,14 @@
  *
  * A data directory is used by one process at a time: <dataDir>/LOCK holds the pid, and a second
  * node on the same directory refuses to start (two nodes with one identity and one vote would
- * break the election's promises). A store that cannot be opened fails with STO001 and its path;
- * nothing is ever deleted to recover.
+ * break the election's promises). A store that cannot be opened, or that node/store-check.ts finds
+ * damaged before it is opened, fails with STO001 and its path; nothing is ever deleted to recover.
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { open, type Database, type RootDatabase } from 'lmdb'
 import { StoreError } from '../protocols/core/errors.js'
+import { checkStore } from './store-check.js'
 import type { Store, StoreOp, StoreRange, StoreSpace } from '../protocols/core/store.js'
 
 /** Named databases one environment may hold (lmdb's maxDbs); spaces are few and fixed. */
@@ -100,10 +101,17 @@ export class LmdbStore implements Store {
     const lock = takeLock(dataDir)
     const path = join(dataDir, 'store')
     try {
+      // With the lock held, so no other node writes while the check reads; LMDB would crash on a damaged file.
+      checkStore(path)
+    } catch (err) {
+      releaseLock(lock)
+      throw err
+    }
+    try {
       const root = open({ path, maxDbs: MAX_SPACES, compression: false })
       return new LmdbStore(path, root, lock)
     } catch (err) {
-      rmSync(lock, { force: true })
+      releaseLock(lock)
       throw new StoreError(`cannot open the store ${path} (it is left as it is; move it away to start empty): ${(err as Error).message}`, { cause: err })
     }
   }
@@ -123,6 +131,21 @@ export class LmdbStore implements Store {
     return s
   }
 
+  /**
+   * A consistent copy of the store, taken while the node runs (one read transaction: writers go on),
+   * into `dest` (a new directory; its data.mdb is what <dataDir>/store/data.mdb would be).
+   */
+  async backup (dest: string): Promise<void> {
+    if (this.closed) throw new StoreError(`the store ${this.path} is closed`)
+    try {
+      mkdirSync(dest, { recursive: true, mode: 0o700 })
+      // LMDB's copy of an environment in a directory writes <dest>/data.mdb.
+      await this.root.backup(dest, false)
+    } catch (err) {
+      throw new StoreError(`cannot back up the store ${this.path} to ${dest}: ${(err as Error).message}`, { cause: err })
+    }
+  }
+
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
@@ -130,29 +153,39 @@ export class LmdbStore implements Store {
       await this.root.flushed
       await this.root.close()
     } finally {
-      rmSync(this.lock, { force: true })
+      releaseLock(this.lock)
     }
   }
 }
 
+/** The LOCK files this process holds: a LOCK with our own pid that is not here was left by an earlier process that had our pid. */
+const held = new Set<string>()
+
 /** <dataDir>/LOCK with this pid; one held by a live process refuses, one left by a dead process is taken over. */
 function takeLock (dataDir: string): string {
-  const lock = join(dataDir, 'LOCK')
+  const lock = resolve(dataDir, 'LOCK')
+  if (held.has(lock)) throw new StoreError(`the data directory ${dataDir} is already open in this process`)
   for (let i = 0; i < 2; i++) {
     try {
       writeFileSync(lock, `${process.pid}\n`, { flag: 'wx', mode: 0o600 })
+      held.add(lock)
       return lock
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new StoreError(`cannot lock the data directory ${dataDir}: ${(err as Error).message}`, { cause: err })
     }
     const pid = Number.parseInt(readFileSync(lock, 'utf8'), 10)
+    // Our own pid here is stale: a container restarted after kill -9 runs node with the same pid (often 1) as before.
     if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
       throw new StoreError(`the data directory ${dataDir} is in use by process ${pid} (another node with the same data directory is running)`)
     }
-    if (pid === process.pid) throw new StoreError(`the data directory ${dataDir} is already open in this process`)
     rmSync(lock, { force: true })
   }
   throw new StoreError(`cannot lock the data directory ${dataDir}`)
+}
+
+function releaseLock (lock: string): void {
+  held.delete(lock)
+  rmSync(lock, { force: true })
 }
 
 function alive (pid: number): boolean {

@@ -1,18 +1,24 @@
-import { Command } from 'commander'
+import { Command, Option } from 'commander'
 import { createAgentNode } from '../agent-node.js'
 import { configFrom, nodeOptions, onSignals, report } from './common.js'
 import { printCoordinator, type Out } from './coordinator-lines.js'
 import { stopWithNpmParent } from './parent-watch.js'
+import { defaultDataDir } from '../data-dir.js'
 
 export function startCommand (): Command {
   return nodeOptions(new Command('start'))
     .description('run an agent node until interrupted; it answers the commands "echo" and "info"')
     .option('--debug <host:port>', 'serve the debug endpoint (loopback unless --debug-token is set)')
     .option('--debug-token <token>', 'bearer token required by the debug endpoint')
+    .option('--data-dir <dir>', 'the node\'s data directory: identity (unless --identity), election state, outbox, dedup window, dead letters ' +
+      '(default ~/.agentmesh/<name>, or ~/.agentmesh/default without a name)')
+    .addOption(new Option('--no-data-dir', 'keep everything in memory: a restart forgets the identity, the election\'s term and vote, and every message not yet delivered'))
     .action(async (o) => {
       try {
-        const config = await configFrom(o)
-        const node = await createAgentNode(config)
+        const { dataDir: given, ...config } = await configFrom(o, typeof o.dataDir === 'string' ? { dataDir: o.dataDir } : {})
+        // --no-data-dir wins over the file and the variables; otherwise one directory per agent name (the library's default is memory).
+        const dataDir = o.dataDir === false ? undefined : given ?? defaultDataDir(config.name)
+        const node = await createAgentNode({ ...config, ...(dataDir !== undefined ? { dataDir } : {}) })
         const json = o.json === true
         const out: Out = (event, text) => {
           process.stdout.write(json ? JSON.stringify({ ...event, ts: new Date().toISOString() }) + '\n' : text + '\n')
@@ -31,13 +37,14 @@ export function startCommand (): Command {
         const security = config.security.mode === 'open'
           ? 'OPEN: any peer that knows the mesh name is admitted (local development only)'
           : `closed: credential ${node.security.credential?.serial ?? '?'}${config.security.psk !== undefined ? ', mesh key' : ', no mesh key (--psk)'}`
-        out({ event: 'ready', peerId: node.peerId, name: node.name, addresses: node.addresses(), debug, security: config.security.mode, warnings },
+        out({ event: 'ready', peerId: node.peerId, name: node.name, addresses: node.addresses(), debug, security: config.security.mode, dataDir: dataDir ?? null, warnings },
           [
             `agentmesh ${node.name} ready`,
             `  peer id  ${node.peerId}`,
             ...node.addresses().map(a => `  listen   ${a}`),
             `  debug    ${debug ?? '(off: --debug host:port)'}`,
-            `  security ${security}`
+            `  security ${security}`,
+            `  data     ${dataDir ?? '(in memory: --no-data-dir)'}`
           ].join('\n'))
         const quiet = printCoordinator(node, out)
         const stop = onSignals(async () => { quiet(); await node.stop() })
