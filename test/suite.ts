@@ -21,6 +21,7 @@ const SERIAL: Record<string, string> = {
   'netns.test.js': 'five hosts in network namespaces, kill -9, partitions and SIGSTOP past a lease',
   'limits.test.js': 'floods a peer and counts what a rate limit let through per second',
   'negotiation.test.js': 'proposals and awards inside deadline windows of a few hundred ms',
+  'examples.test.js': 'the auction\'s bids in time and the pipeline\'s three workers (both failed even alone on a host at load 20)',
   'pnet.test.js': '16 MiB flat out over one connection, and the cipher against @libp2p/pnet',
   'docker.test.js': 'containers built and run by docker compose'
 }
