@@ -26,7 +26,7 @@ const DAY = 86_400_000
 async function cli (args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AGENTMESH_')))
   return await new Promise(resolve => {
-    execFile(process.execPath, [CLI, ...args], { env: clean, timeout: 20_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [CLI, ...args], { env: clean, timeout: 60_000 }, (err, stdout, stderr) => {
       resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr })
     })
   })
@@ -60,19 +60,23 @@ test('a closed mesh admits only peers with a valid credential of its owner, and 
     const made = await cli(['mesh', 'init', '--mesh', mesh, '--out', owner, '--json'])
     assert.equal(made.code, 0, made.stderr)
     const issuer = JSON.parse(made.stdout).issuer as string
-    assert.equal((await cli(['mesh', 'init', '--mesh', mesh, '--out', owner])).code, 2, 'an owner key is never overwritten')
-
-    const peerIds: string[] = []
-    for (let i = 0; i < 3; i++) {
-      const id = await cli(['id', '--identity', join(dir, `id${i}.json`), '--json'])
-      peerIds.push(JSON.parse(id.stdout).peerId)
-      // Agents 0 and 1 may coordinate; agent 2's credential lacks the role.
-      const roles = i < 2 ? 'agent,coordinator' : 'agent'
-      const issued = await cli(['credential', 'issue', '--owner', owner, '--identity', join(dir, `id${i}.json`), '--roles', roles, '--capabilities', `cap${i}`, '--ttl', '1d', '--out', join(dir, `cred${i}.json`)])
-      assert.equal(issued.code, 0, issued.stderr)
-    }
-    // A list revoking nothing of ours, given to agent 0, which watches the file.
-    assert.equal((await cli(['credential', 'revoke', '--owner', owner, '--serial', '0'.repeat(32), '--list', rev])).code, 0)
+    // The commands below need the owner key and nothing of each other (an agent's credential needs
+    // its own identity only): they run at once, each agent's two in turn.
+    const [again, peerIds, revokedNothing] = await Promise.all([
+      cli(['mesh', 'init', '--mesh', mesh, '--out', owner]),
+      Promise.all([0, 1, 2].map(async (i) => {
+        const id = await cli(['id', '--identity', join(dir, `id${i}.json`), '--json'])
+        // Agents 0 and 1 may coordinate; agent 2's credential lacks the role.
+        const roles = i < 2 ? 'agent,coordinator' : 'agent'
+        const issued = await cli(['credential', 'issue', '--owner', owner, '--identity', join(dir, `id${i}.json`), '--roles', roles, '--capabilities', `cap${i}`, '--ttl', '1d', '--out', join(dir, `cred${i}.json`)])
+        assert.equal(issued.code, 0, issued.stderr)
+        return JSON.parse(id.stdout).peerId as string
+      })),
+      // A list revoking nothing of ours, given to agent 0, which watches the file.
+      cli(['credential', 'revoke', '--owner', owner, '--serial', '0'.repeat(32), '--list', rev])
+    ])
+    assert.equal(again.code, 2, 'an owner key is never overwritten')
+    assert.equal(revokedNothing.code, 0, revokedNothing.stderr)
 
     // A credential for another peer id does not admit this one: the node refuses to start (CFG001, exit 2).
     const wrong = await cli(['start', '--mesh', mesh, '--identity', join(dir, 'id0.json'), '--credential', join(dir, 'cred1.json'), '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0'])

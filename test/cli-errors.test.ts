@@ -19,18 +19,16 @@ test('usage errors exit 2: unknown flag, missing argument, bad JSON payload, not
     [['frobnicate'], /unknown command/],
     [[], /Usage: agentmesh/]
   ]
-  for (const [args, stderr] of cases) {
-    const p = new Proc([CLI, ...args])
-    assert.equal(await p.exited(), 2, `agentmesh ${args.join(' ')}: ${p.stderr}`)
+  // Each case is its own process, and none depends on another: they run at once (a CLI process
+  // spends most of its life loading modules, which the two cores share).
+  const usage = cases.map(([args, stderr]) => ({ args, stderr, p: new Proc([CLI, ...args]) }))
+  const ok = [['--help'], ['request', '--help'], ['--version']].map(args => ({ args, p: new Proc([CLI, ...args]) }))
+  for (const { args, stderr, p } of usage) {
+    assert.equal(await p.exited(60_000), 2, `agentmesh ${args.join(' ')}: ${p.stderr}`)
     assert.match(p.stderr, stderr)
   }
-  for (const args of [['--help'], ['request', '--help'], ['--version']]) {
-    const p = new Proc([CLI, ...args])
-    assert.equal(await p.exited(), 0, `agentmesh ${args.join(' ')}`)
-  }
-  const help = new Proc([CLI, 'request', '--help'])
-  await help.exited()
-  const text = help.lines.join('\n')
+  for (const { args, p } of ok) assert.equal(await p.exited(60_000), 0, `agentmesh ${args.join(' ')}`)
+  const text = ok[1].p.lines.join('\n')
   assert.match(text, /-v, --verbose/)
   assert.match(text, /default warn/)
   assert.match(text, /Exit codes:[\s\S]*1 {2}failed at run time[\s\S]*2 {2}usage or configuration/)
@@ -47,10 +45,10 @@ test('a bootstrap address where nothing listens: the connection error is said, e
   assert.doesNotMatch(p.stderr, /no agent named/)
   assert.doesNotMatch(p.stderr, STACK)
 
-  // pub and sub say the same instead of waiting
-  for (const args of [['pub', 'topic', '1'], ['sub', 'topic']]) {
-    const q = new Proc([CLI, args[0], '--open', '--no-mdns', '--bootstrap', `/ip4/127.0.0.1/tcp/${port}`, ...args.slice(1)])
-    assert.equal(await q.exited(), 1, `${args[0]}: ${q.stderr}`)
+  // pub and sub say the same instead of waiting (each its own process, run at once)
+  const others = [['pub', 'topic', '1'], ['sub', 'topic']].map(args => ({ args, q: new Proc([CLI, args[0], '--open', '--no-mdns', '--bootstrap', `/ip4/127.0.0.1/tcp/${port}`, ...args.slice(1)]) }))
+  for (const { args, q } of others) {
+    assert.equal(await q.exited(30_000), 1, `${args[0]}: ${q.stderr}`)
     assert.match(q.stderr, /agentmesh: COM002 ConnectionError: cannot reach the mesh: .*ECONNREFUSED/)
   }
 })
@@ -86,20 +84,13 @@ test('request, pub and status print no logs by default; -v, --log-level, AGENTME
   a.handle('echo', (req) => req)
   const via = ['--open', '--no-mdns', '--mesh', a.health().mesh, '--bootstrap', a.addresses()[0]]
   const logs = (p: Proc): string[] => p.stderr.split('\n').filter(l => l.startsWith('{') && l.includes('"msg":"node started"'))
+  const procs: Proc[] = []
+  const run = (args: string[], env: NodeJS.ProcessEnv = {}): Proc => { const p = new Proc([CLI, ...args], env); procs.push(p); return p }
   try {
-    const quiet = new Proc([CLI, 'request', ...via, a.peerId, 'echo', '{"hi":1}'])
-    assert.equal(await quiet.exited(), 0, quiet.stderr)
-    assert.equal(quiet.stderr, '', 'request writes nothing on stderr')
-    assert.deepEqual(JSON.parse(quiet.lines.join('\n')), { hi: 1 }, 'stdout holds the answer and nothing else')
-
-    const pub = new Proc([CLI, 'pub', ...via, '--wait', '500', 'nobody', '1'])
-    assert.equal(await pub.exited(), 0, pub.stderr)
-    assert.equal(pub.stderr, '')
-
-    const status = new Proc([CLI, 'status', a.debugUrl as string])
-    assert.equal(await status.exited(), 0, status.stderr)
-    assert.equal(status.stderr, '')
-
+    // Every process below is its own client of the one agent, and none depends on another: they run at once.
+    const quiet = run(['request', ...via, a.peerId, 'echo', '{"hi":1}'])
+    const pub = run(['pub', ...via, '--wait', '500', 'nobody', '1'])
+    const status = run(['status', a.debugUrl as string])
     await withTempDir(async (dir) => {
       const file = join(dir, 'client.json')
       await writeFile(file, JSON.stringify({ logLevel: 'info' }))
@@ -109,17 +100,29 @@ test('request, pub and status print no logs by default; -v, --log-level, AGENTME
         [[], { AGENTMESH_LOG_LEVEL: 'info' }],
         [['--config', file], {}]
       ]
-      for (const [flags, env] of loud) {
-        const p = new Proc([CLI, 'request', ...via, ...flags, a.peerId, 'echo', '{"hi":1}'], env)
-        assert.equal(await p.exited(), 0, p.stderr)
+      const louder = loud.map(([flags, env]) => ({ flags, env, p: run(['request', ...via, ...flags, a.peerId, 'echo', '{"hi":1}'], env) }))
+      // A flag beats the file: --log-level warn silences a file that says info.
+      const beaten = run(['request', ...via, '--config', file, '--log-level', 'warn', a.peerId, 'echo', '{"hi":1}'])
+
+      assert.equal(await quiet.exited(60_000), 0, quiet.stderr)
+      assert.equal(quiet.stderr, '', 'request writes nothing on stderr')
+      assert.deepEqual(JSON.parse(quiet.lines.join('\n')), { hi: 1 }, 'stdout holds the answer and nothing else')
+
+      assert.equal(await pub.exited(60_000), 0, pub.stderr)
+      assert.equal(pub.stderr, '')
+
+      assert.equal(await status.exited(60_000), 0, status.stderr)
+      assert.equal(status.stderr, '')
+
+      for (const { flags, env, p } of louder) {
+        assert.equal(await p.exited(60_000), 0, p.stderr)
         assert.equal(logs(p).length, 1, `${flags.join(' ')} ${JSON.stringify(env)} logs at info: ${p.stderr}`)
       }
-      // A flag beats the file: --log-level warn silences a file that says info.
-      const p = new Proc([CLI, 'request', ...via, '--config', file, '--log-level', 'warn', a.peerId, 'echo', '{"hi":1}'])
-      assert.equal(await p.exited(), 0, p.stderr)
-      assert.equal(p.stderr, '')
+      assert.equal(await beaten.exited(60_000), 0, beaten.stderr)
+      assert.equal(beaten.stderr, '')
     })
   } finally {
+    await Promise.all(procs.map(async p => { await p.stop('SIGKILL') }))
     await stopAll(nodes)
   }
 })

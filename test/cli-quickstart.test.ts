@@ -48,26 +48,29 @@ async function quickStart (dir: string): Promise<void> {
     assert.equal((await stat(join(dir, 'mesh.psk'))).mode & 0o777, 0o600, 'the mesh key is the owner\'s only')
     const starts = lines.filter(l => l.startsWith(cli + 'start '))
     assert.equal(starts.length, 3, 'three nodes')
-    for (const line of starts) {
-      assert.match(line, /--credential \S+ --psk \S+/, 'closed, with the mesh key')
-      const p = new Proc([CLI, ...args(line), '--no-mdns'], {}, dir)
-      procs.push(p)
-      await waitForLine(p, l => l.startsWith('  peer id  '), 'the node to print its peer id')
-      id ??= p.lines.find(l => l.startsWith('  peer id  '))?.slice('  peer id  '.length)
-    }
+    for (const line of starts) assert.match(line, /--credential \S+ --psk \S+/, 'closed, with the mesh key')
+    // a1 first, for the peer id the others need; then a2 and a3 at once, as two terminals would.
+    const started = (line: string): Proc => { const p = new Proc([CLI, ...args(line), '--no-mdns'], {}, dir); procs.push(p); return p }
+    const printsId = async (p: Proc): Promise<void> => { await waitForLine(p, l => l.startsWith('  peer id  '), 'the node to print its peer id', 30_000) }
+    const a1 = started(starts[0])
+    await printsId(a1)
+    id = a1.lines.find(l => l.startsWith('  peer id  '))?.slice('  peer id  '.length)
+    await Promise.all(starts.slice(1).map(started).map(printsId))
     assert.match(id ?? '', /^12D3Koo/)
     // Each node says who coordinates once the third has joined.
     for (const p of procs) await waitForLine(p, l => /^coordinator a\d /.test(l), 'a coordinator line', 30_000)
 
     const status = lines.find(l => l.startsWith(cli + 'status ')) as string
+    const request = lines.find(l => l.startsWith(cli + 'request ')) as string
+    // status and request from "a fourth" terminal: independent of each other, run at once.
     const st = new Proc([CLI, ...args(status)], {}, dir)
-    assert.equal(await st.exited(), 0, st.stderr)
+    const req = new Proc([CLI, ...args(request), '--no-mdns'], {}, dir)
+    procs.push(st, req)
+    assert.equal(await st.exited(30_000), 0, st.stderr)
     for (const name of ['a1', 'a2', 'a3']) assert.ok(st.lines.some(l => l.startsWith(`${name} `)), st.lines.join('\n'))
     assert.ok(st.lines.some(l => /\byes\s+12D3Koo/.test(l)), 'a row marked as the coordinator')
 
-    const request = lines.find(l => l.startsWith(cli + 'request ')) as string
-    const req = new Proc([CLI, ...args(request), '--no-mdns'], {}, dir)
-    assert.equal(await req.exited(), 0, req.stderr)
+    assert.equal(await req.exited(30_000), 0, req.stderr)
     assert.deepEqual(JSON.parse(req.lines.join('\n')), { hello: 'mesh' })
 
     const curl = words(lines.find(l => l.startsWith('curl ')) as string)[1]

@@ -54,27 +54,30 @@ test('two CLI nodes find each other through --bootstrap; the debug endpoint show
     for (const k of ['msgsPerSec', 'seenSecondsAgo']) assert.equal(typeof rows[1][k], 'number', k)
     // Two agents elect nobody (coordination.bootstrapExpect is 3): no row is the coordinator.
     assert.deepEqual(rows.map(r => r.coordinator), [false, false])
+    // The table, the two requests and the subscriber below are separate processes that depend on
+    // none of each other: they start at once (a CLI process spends most of its life loading).
     // The text table, asked with host:port as --debug takes it: whose view it is, said above the table.
     const table = new Proc([CLI, 'status', a.ready.debug.replace('http://', '')])
-    assert.equal(await table.exited(), 0, table.stderr)
+    // request by agent name, through the bootstrap node
+    const req = new Proc([CLI, 'request', '--open', '--json', '--mesh', mesh, '--no-mdns', '--bootstrap', boot, 'a2', 'echo', '{"x":[1,2]}'])
+    const bad = new Proc([CLI, 'request', '--open', '--mesh', mesh, '--no-mdns', '--bootstrap', boot, a.ready.peerId, 'nothere'])
+    // sub in one process, pub in another
+    const sub = new Proc([CLI, 'sub', '--open', '--json', '--mesh', mesh, '--no-mdns', '--bootstrap', boot, 'alerts', '--count', '2'])
+    procs.push(table, req, bad, sub)
+
+    assert.equal(await table.exited(30_000), 0, table.stderr)
     assert.match(table.lines[0], /^as a1 sees it \(first row\); no coordinator/)
     assert.match(table.lines[1], /^agent\s+roles\s+peers\s+rtt ms\s+msgs\/s\s+seen s ago\s+coordinator\s+peer id$/)
     assert.match(table.lines[3], /^a1\s+agent\s+1\s+-\s/)
 
-    // request by agent name, through the bootstrap node
-    const req = new Proc([CLI, 'request', '--open', '--json', '--mesh', mesh, '--no-mdns', '--bootstrap', boot, 'a2', 'echo', '{"x":[1,2]}'])
-    const answer = await req.json(o => o.event === 'answer', 'the answer')
+    const answer = await req.json(o => o.event === 'answer', 'the answer', 30_000)
     assert.deepEqual(answer.answer, { x: [1, 2] })
     assert.equal(await req.exited(), 0)
 
-    const bad = new Proc([CLI, 'request', '--open', '--mesh', mesh, '--no-mdns', '--bootstrap', boot, a.ready.peerId, 'nothere'])
-    assert.equal(await bad.exited(), 1)
+    assert.equal(await bad.exited(30_000), 1)
     assert.match(bad.stderr, /CMD001 UnknownCommandError/)
 
-    // sub in one process, pub in another
-    const sub = new Proc([CLI, 'sub', '--open', '--json', '--mesh', mesh, '--no-mdns', '--bootstrap', boot, 'alerts', '--count', '2'])
-    procs.push(sub)
-    await sub.json(o => o.event === 'subscribed', 'the subscriber to start')
+    await sub.json(o => o.event === 'subscribed', 'the subscriber to start', 30_000)
     const pub = new Proc([CLI, 'pub', '--open', '--json', '--mesh', mesh, '--no-mdns', '--bootstrap', boot, 'alerts', '{"level":"high"}', '--count', '2'])
     const published = await pub.json(o => o.event === 'published', 'the publish')
     assert.equal(published.count, 2)
@@ -138,18 +141,19 @@ test('a bad config file, a bad variable or a public debug address without a toke
   await withTempDir(async (dir) => {
     const file = join(dir, 'bad.json')
     await writeFile(file, JSON.stringify({ mesh: 'ok', rpc: { timeoutMs: -5 }, colour: 'blue' }))
+    // Three processes, none depending on another: they start at once.
     const p = new Proc([CLI, 'start', '--config', file])
-    assert.equal(await p.exited(), 2)
+    const e = new Proc([CLI, 'start', '--open', '--no-mdns'], { AGENTMESH_PUBSUB_BATCH_WINDOW_MS: 'fast' })
+    const d = new Proc([CLI, 'start', '--open', '--no-mdns', '--debug', '0.0.0.0:0'])
+    assert.equal(await p.exited(30_000), 2)
     assert.match(p.stderr, /CFG001/)
     assert.match(p.stderr, /rpc\.timeoutMs: .*(from file .*bad\.json)/)
     assert.match(p.stderr, /colour: unknown key/)
 
-    const e = new Proc([CLI, 'start', '--open', '--no-mdns'], { AGENTMESH_PUBSUB_BATCH_WINDOW_MS: 'fast' })
-    assert.equal(await e.exited(), 2)
+    assert.equal(await e.exited(30_000), 2)
     assert.match(e.stderr, /pubsub\.batchWindowMs: .*environment AGENTMESH_PUBSUB_BATCH_WINDOW_MS/)
 
-    const d = new Proc([CLI, 'start', '--open', '--no-mdns', '--debug', '0.0.0.0:0'])
-    assert.equal(await d.exited(), 2)
+    assert.equal(await d.exited(30_000), 2)
     assert.match(d.stderr, /debugToken/)
   })
 })

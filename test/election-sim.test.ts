@@ -340,9 +340,12 @@ class Simulation {
       const e = n.election
       if (e === undefined || n.id === this.forger?.id) continue
       const leader = e.currentLeader
-      assert.ok(leader === undefined || this.leaders.get(e.currentTerm) === leader,
-        `seed ${this.seed}: ${n.id} follows ${String(leader)} in term ${e.currentTerm}, won by ${String(this.leaders.get(e.currentTerm))}`)
-      assert.ok(e.currentTerm < 1_000_000, `seed ${this.seed}: ${n.id} reached term ${e.currentTerm}`)
+      // Checked after every step: the messages are built only on failure (building them each time
+      // was four tenths of the simulation's CPU).
+      if (!(leader === undefined || this.leaders.get(e.currentTerm) === leader)) {
+        assert.fail(`seed ${this.seed}: ${n.id} follows ${String(leader)} in term ${e.currentTerm}, won by ${String(this.leaders.get(e.currentTerm))}`)
+      }
+      if (!(e.currentTerm < 1_000_000)) assert.fail(`seed ${this.seed}: ${n.id} reached term ${e.currentTerm}`)
     }
   }
 
