@@ -1,5 +1,6 @@
 /** Helpers shared by the tests: real nodes on 127.0.0.1, conditions waited for with deadlines. */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -86,7 +87,15 @@ export class Proc {
 
   constructor (args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string) {
     const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AGENTMESH_')))
-    this.child = spawn(process.execPath, args, { env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...(cwd !== undefined ? { cwd } : {}) })
+    // A HOME of its own unless the test gives one: `start` keeps its data directory in ~/.agentmesh/<name>
+    // (issue 14), and processes that reuse a name, in one test or across runs, must not share it (nor write to the user's home).
+    const home = env.HOME === undefined ? mkdtempSync(join(tmpdir(), 'agentmesh-home-')) : undefined
+    this.child = spawn(process.execPath, args, {
+      env: { ...clean, ...(home !== undefined ? { HOME: home } : {}), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(cwd !== undefined ? { cwd } : {})
+    })
+    if (home !== undefined) this.child.once('exit', () => { rmSync(home, { recursive: true, force: true }) })
     createInterface({ input: this.child.stdout! }).on('line', (l) => { this.lines.push(l); for (const f of this.listeners) f() })
     this.child.stderr!.on('data', (d) => { this.stderr += String(d) })
   }

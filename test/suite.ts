@@ -23,7 +23,9 @@ const SERIAL: Record<string, string> = {
   'negotiation.test.js': 'proposals and awards inside deadline windows of a few hundred ms',
   'examples.test.js': 'the auction\'s bids in time and the pipeline\'s three workers (both failed even alone on a host at load 20)',
   'pnet.test.js': '16 MiB flat out over one connection, and the cipher against @libp2p/pnet',
-  'docker.test.js': 'containers built and run by docker compose'
+  'docker.test.js': 'the StatefulSet\'s three pods as processes on 127.0.0.1-3, electing in a closed mesh',
+  'task-durable.test.js': 'five agent processes killed together and restarted, elections on the local preset\'s short timeouts',
+  'data-dir.test.js': 'kill -9 of a node process and its restart on the same data directory'
 }
 
 const here = dirname(fileURLToPath(import.meta.url))
