@@ -8,6 +8,7 @@
 // A failing seed is printed; replay it with SIM_SEED=<seed> (SIM_SEEDS=<n> for more).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { seededRandom } from './helpers.js'
 import { Election, type Certificate, type ElectionMessage, type PersistedElection } from '../protocols/coordination/election.js'
 import type { MemberState } from '../discovery/failure-detector.js'
 import { MemberTable, type Heartbeat, type MemberChange, type ProbeAnswer } from '../discovery/member-table.js'
@@ -37,17 +38,7 @@ interface MemberView {
   seen: Map<string, { incarnation: number, suspectAt?: number }>
 }
 
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-function rng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+const rng = seededRandom
 
 interface SimNode {
   id: string

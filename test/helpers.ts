@@ -128,3 +128,34 @@ export class Proc {
     try { await this.exited(5_000) } catch { this.child.kill('SIGKILL'); await this.exited(5_000).catch(() => {}) }
   }
 }
+
+/**
+ * The environment of a test's agent processes (test/fixtures/task-agent.ts): fast failure
+ * detection and elections, `expect` agents for the first voter set.
+ */
+export function agentTimings (expect: number): Record<string, string> {
+  return {
+    AGENTMESH_MEMBERSHIP_HEARTBEAT_INTERVAL_MS: '200',
+    AGENTMESH_MEMBERSHIP_PROBE_INTERVAL_MS: '200',
+    AGENTMESH_MEMBERSHIP_PROBE_TIMEOUT_MS: '300',
+    AGENTMESH_MEMBERSHIP_SILENCE_MS: '800',
+    AGENTMESH_MEMBERSHIP_SUSPICION_MIN_MS: '600',
+    AGENTMESH_MEMBERSHIP_SUSPICION_MAX_MS: '1500',
+    AGENTMESH_COORDINATION_HEARTBEAT_INTERVAL_MS: '100',
+    AGENTMESH_COORDINATION_ELECTION_TIMEOUT_MIN_MS: '400',
+    AGENTMESH_COORDINATION_ELECTION_TIMEOUT_MAX_MS: '800',
+    AGENTMESH_COORDINATION_BOOTSTRAP_EXPECT: String(expect)
+  }
+}
+
+/** mulberry32: a small seeded generator, the same sequence for the same seed everywhere, so a failing run repeats from its seed. */
+export function seededRandom (seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6D2B79F5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}

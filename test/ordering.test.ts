@@ -3,6 +3,7 @@
 // and loses messages.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { seededRandom } from './helpers.js'
 import { ReorderBuffer, Sequencer, type GapReport } from '../protocols/delivery/ordering.js'
 
 test('in order: each arrival is delivered at once', () => {
@@ -136,17 +137,7 @@ test('the sequencer hands out 1, 2, 3... per stream', () => {
   assert.equal(seq.next('a'), 1)
 })
 
-/** mulberry32: a small seeded generator, so a failing run can be repeated from its seed. */
-function random (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32
-  }
-}
+const random = seededRandom
 
 interface Item { key: string, seq: number }
 interface Run { delivered: Map<string, number[]>, gaps: Array<GapReport<Item>>, lost: Map<string, Set<number>>, sent: number, buf: ReorderBuffer<Item> }

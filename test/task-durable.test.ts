@@ -15,22 +15,11 @@ import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
 import { createAgentNode, type AgentNode, type TaskStatus } from '../node/index.js'
-import { freePort, nodeOptions, Proc, uniqueMesh, waitFor, withTempDir } from './helpers.js'
+import { agentTimings, freePort, nodeOptions, Proc, uniqueMesh, waitFor, withTempDir } from './helpers.js'
 
 const AGENT = fileURLToPath(new URL('./fixtures/task-agent.js', import.meta.url))
 const N = 5
-const TIMINGS = {
-  AGENTMESH_MEMBERSHIP_HEARTBEAT_INTERVAL_MS: '200',
-  AGENTMESH_MEMBERSHIP_PROBE_INTERVAL_MS: '200',
-  AGENTMESH_MEMBERSHIP_PROBE_TIMEOUT_MS: '300',
-  AGENTMESH_MEMBERSHIP_SILENCE_MS: '800',
-  AGENTMESH_MEMBERSHIP_SUSPICION_MIN_MS: '600',
-  AGENTMESH_MEMBERSHIP_SUSPICION_MAX_MS: '1500',
-  AGENTMESH_COORDINATION_HEARTBEAT_INTERVAL_MS: '100',
-  AGENTMESH_COORDINATION_ELECTION_TIMEOUT_MIN_MS: '400',
-  AGENTMESH_COORDINATION_ELECTION_TIMEOUT_MAX_MS: '800',
-  AGENTMESH_COORDINATION_BOOTSTRAP_EXPECT: String(N)
-}
+const TIMINGS = agentTimings(N)
 const MEMBERSHIP = { heartbeatIntervalMs: 200, probeIntervalMs: 200, probeTimeoutMs: 300, silenceMs: 800, suspicionMinMs: 600, suspicionMaxMs: 1500 }
 
 const parsed = (procs: Proc[]): any[] => procs.flatMap(p => p.lines.map(l => { try { return JSON.parse(l) } catch { return {} } }))

@@ -10,21 +10,10 @@ import assert from 'node:assert/strict'
 import { fileURLToPath } from 'node:url'
 import { createAgentNode, type AgentNode, type TaskHandle, type TaskStatus } from '../node/index.js'
 import { join } from 'node:path'
-import { nodeOptions, Proc, uniqueMesh, waitFor, withTempDir } from './helpers.js'
+import { agentTimings, nodeOptions, Proc, uniqueMesh, waitFor, withTempDir } from './helpers.js'
 
 const AGENT = fileURLToPath(new URL('./fixtures/task-agent.js', import.meta.url))
-const TIMINGS = {
-  AGENTMESH_MEMBERSHIP_HEARTBEAT_INTERVAL_MS: '200',
-  AGENTMESH_MEMBERSHIP_PROBE_INTERVAL_MS: '200',
-  AGENTMESH_MEMBERSHIP_PROBE_TIMEOUT_MS: '300',
-  AGENTMESH_MEMBERSHIP_SILENCE_MS: '800',
-  AGENTMESH_MEMBERSHIP_SUSPICION_MIN_MS: '600',
-  AGENTMESH_MEMBERSHIP_SUSPICION_MAX_MS: '1500',
-  AGENTMESH_COORDINATION_HEARTBEAT_INTERVAL_MS: '100',
-  AGENTMESH_COORDINATION_ELECTION_TIMEOUT_MIN_MS: '400',
-  AGENTMESH_COORDINATION_ELECTION_TIMEOUT_MAX_MS: '800',
-  AGENTMESH_COORDINATION_BOOTSTRAP_EXPECT: '5'
-}
+const TIMINGS = agentTimings(5)
 
 function workerEnv (mesh: string, i: number, bootstrap: string[]): NodeJS.ProcessEnv {
   return {
