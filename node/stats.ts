@@ -164,7 +164,7 @@ export class Stats implements MessageMetrics {
 
   /** The Prometheus text exposition of everything in the registry. */
   async exposition (): Promise<{ contentType: string, body: string }> {
-    return { contentType: this.registry.contentType, body: fixTotalSuffix(await this.registry.metrics()) }
+    return { contentType: this.registry.contentType, body: millisecondsToSeconds(fixTotalSuffix(await this.registry.metrics())) }
   }
 }
 
@@ -190,4 +190,29 @@ export function fixTotalSuffix (text: string): string {
     out.push(line.replace(name as string, to))
   }
   return out.join('\n')
+}
+
+const MS = '_milliseconds'
+
+/**
+ * libp2p measures some durations in milliseconds (libp2p_connection_monitor_ping_time_milliseconds,
+ * once its monitor has pinged: ~30 s after start), which `promtool check metrics` rejects ("use
+ * base unit seconds"). At scrape time such a family becomes `<name>_seconds`: bucket bounds, sums
+ * and plain values divided by 1,000, counts unchanged.
+ */
+export function millisecondsToSeconds (text: string): string {
+  const families = [...text.matchAll(/^# TYPE (\S+_milliseconds) \S+$/gm)].map(m => m[1])
+  if (families.length === 0) return text
+  return text.split('\n').map(line => {
+    const family = families.find(f => line.startsWith(f) || line.startsWith(`# HELP ${f} `) || line.startsWith(`# TYPE ${f} `))
+    if (family === undefined) return line
+    const seconds = family.slice(0, -MS.length) + '_seconds'
+    if (line.startsWith('#')) return line.replace(family, seconds)
+    const m = /^(\S+?)(_bucket|_sum|_count)?(\{[^}]*\})? (\S+)(.*)$/.exec(line)
+    if (m === null || m[1] !== family) return line
+    const [, , suffix = '', labels = '', value, rest] = m
+    const bounds = suffix === '_bucket' ? labels.replace(/le="([^"]+)"/, (_all, le: string) => `le="${le === '+Inf' ? le : String(Number(le) / 1000)}"`) : labels
+    const scaled = suffix === '_count' || suffix === '_bucket' ? value : String(Number(value) / 1000)
+    return `${seconds}${suffix}${bounds} ${scaled}${rest}`
+  }).join('\n')
 }

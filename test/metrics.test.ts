@@ -2,6 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { startMesh, stopAll, waitFor } from './helpers.js'
+import { millisecondsToSeconds } from '../node/stats.js'
 import { skipWithout } from './requirements.js'
 
 /** promtool comes from Debian's prometheus package; .ci/run installs it. */
@@ -45,4 +46,30 @@ test('/metrics: the spec\'s metrics and libp2p\'s, in a Prometheus exposition th
   } finally {
     await stopAll([a, b])
   }
+})
+
+test('/metrics: a duration libp2p gives in milliseconds is exposed in seconds, which promtool accepts', (t) => {
+  // libp2p's ping histogram as prom-client writes it once the connection monitor has pinged (~30 s after start).
+  const ms = [
+    '# HELP libp2p_connection_monitor_ping_time_milliseconds Ping round trip time',
+    '# TYPE libp2p_connection_monitor_ping_time_milliseconds histogram',
+    'libp2p_connection_monitor_ping_time_milliseconds_bucket{le="5"} 1',
+    'libp2p_connection_monitor_ping_time_milliseconds_bucket{le="250"} 3',
+    'libp2p_connection_monitor_ping_time_milliseconds_bucket{le="+Inf"} 3',
+    'libp2p_connection_monitor_ping_time_milliseconds_sum 412',
+    'libp2p_connection_monitor_ping_time_milliseconds_count 3',
+    ''
+  ].join('\n')
+  const s = millisecondsToSeconds(ms)
+  assert.match(s, /^# TYPE libp2p_connection_monitor_ping_time_seconds histogram$/m)
+  assert.match(s, /^libp2p_connection_monitor_ping_time_seconds_bucket\{le="0.005"\} 1$/m)
+  assert.match(s, /^libp2p_connection_monitor_ping_time_seconds_bucket\{le="0.25"\} 3$/m)
+  assert.match(s, /^libp2p_connection_monitor_ping_time_seconds_bucket\{le="\+Inf"\} 3$/m)
+  assert.match(s, /^libp2p_connection_monitor_ping_time_seconds_sum 0.412$/m)
+  assert.match(s, /^libp2p_connection_monitor_ping_time_seconds_count 3$/m)
+  assert.doesNotMatch(s, /milliseconds/)
+  if (skipWithout(t, 'promtool')) return
+  assert.notEqual(promtool(ms).status, 0, 'promtool refuses the milliseconds')
+  const checked = promtool(s)
+  assert.equal(checked.status, 0, checked.output)
 })
