@@ -81,6 +81,8 @@ export class TaskScheduler {
   private running = false
   /** True while a new coordinator reads the records and the agents: nothing is placed meanwhile. */
   private takingOver = false
+  /** Ends not yet on a majority: their dependents wait, so a restart never reruns a dependency whose result they used. */
+  private readonly unsettled = new Set<string>()
 
   constructor (init: SchedulerInit) {
     this.init = init
@@ -318,6 +320,7 @@ export class TaskScheduler {
   schedule (): void {
     if (!this.leading() || this.takingOver) return
     for (const r of this.table.queue(this.placement.busy)) {
+      if (r.spec.dependencies.some(d => this.unsettled.has(d))) continue
       const ready = this.table.readiness(r)
       if (ready.ready) void this.placement.place(r, ready.inputs)
       else if (ready.broken !== undefined) this.update(r, finishPatch('failed', { error: ready.broken }))
@@ -371,10 +374,16 @@ export class TaskScheduler {
       // The end is told once a majority keep it on disk: a coordinator after any restart reads
       // it, so the task never ends a second time. Not on a majority (this node lost office):
       // the next coordinator decides, and the submitter's handle asks it.
-      void spread.then(ok => { if (ok) this.init.changed(r) })
+      // Dependents run, or fail, only then too.
+      const id = r.spec.task_id
+      this.unsettled.add(id)
+      void spread.then(ok => {
+        this.unsettled.delete(id)
+        if (!ok) return
+        this.init.changed(r)
+        this.schedule()
+      })
       this.armDeadlines()
-      // Dependents may now run, or fail.
-      queueMicrotask(() => { this.schedule() })
     }
   }
 
