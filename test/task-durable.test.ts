@@ -54,9 +54,10 @@ test('tasks: kill -9 all five agents and start them again on their data director
     }
     try {
       first.push(new Proc([AGENT], env(0, [])))
-      const w0 = await first[0].json(o => o.event === 'started', 'w0 to start')
+      // Each start checks its store in a child process first: on a loaded host that takes seconds.
+      const w0 = await first[0].json(o => o.event === 'started', 'w0 to start', 60_000)
       for (let i = 1; i < N; i++) first.push(new Proc([AGENT], env(i, w0.addresses)))
-      const started = await Promise.all(first.map(async (p, i) => await p.json(o => o.event === 'started', `w${i} to start`)))
+      const started = await Promise.all(first.map(async (p, i) => await p.json(o => o.event === 'started', `w${i} to start`, 60_000)))
       const addresses = started.map(s => s.addresses[0] as string)
 
       submitter = await newSubmitter(addresses)
@@ -80,7 +81,7 @@ test('tasks: kill -9 all five agents and start them again on their data director
       await Promise.all(first.map(async p => await p.exited()))
       for (let i = 0; i < N; i++) assert.ok(existsSync(join(dataDir(i), 'store')), `w${i} has a store in its data directory`)
       for (let i = 0; i < N; i++) second.push(new Proc([AGENT], env(i, addresses.filter((_, j) => j !== i))))
-      const again = await Promise.all(second.map(async (p, i) => await p.json(o => o.event === 'started', `w${i} to start again`)))
+      const again = await Promise.all(second.map(async (p, i) => await p.json(o => o.event === 'started', `w${i} to start again`, 60_000)))
       assert.deepEqual(again.map(s => s.peerId), started.map(s => s.peerId), 'the same identities')
       submitter = await newSubmitter(addresses)
       const sub2 = submitter
