@@ -35,11 +35,10 @@ import { AuditLog } from './audit.js'
 import { until } from './until.js'
 import type { AuditSink } from '../protocols/core/audit.js'
 import type { Store } from '../protocols/core/store.js'
-import { ValidationError } from '../protocols/core/errors.js'
 import { SealingService } from '../protocols/sealing/index.js'
-import { DeliveryService } from '../protocols/delivery/index.js'
-import { DeadLetters } from '../protocols/delivery/dead-letters.js'
-import type { DeadLetter } from '../protocols/delivery/types.js'
+import type { DeadLetters } from '../protocols/delivery/dead-letters.js'
+import type { DeliveryService } from '../protocols/delivery/index.js'
+import { buildDeadLetters, buildDelivery } from './delivery-services.js'
 
 /** What the services need of the node that holds them. */
 export interface NodeHost {
@@ -112,25 +111,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     timeoutMs: config.rpc.timeoutMs,
     stallTimeoutMs: config.rpc.stallTimeoutMs
   })
-  const delivery = new DeliveryService({
-    rpc,
-    store: host.store,
-    log,
-    guarantee: config.delivery.guarantee,
-    retry: config.retry,
-    breaker: config.breaker,
-    dedup: { windowMs: config.delivery.dedupWindowMs, maxEntries: config.delivery.dedupMaxEntries },
-    timeoutMs: config.rpc.timeoutMs,
-    ordering: { reorderBuffer: config.delivery.reorderBuffer, gapTimeoutMs: config.delivery.gapTimeoutMs },
-    deadLetters
-  })
-  // Replay sends a letter again under its original id and idempotency key (an exactly-once
-  // receiver still recognises it). A reliable one leaves the dead letters once back in the outbox;
-  // if its retries run out again it returns as a new letter. An at-most-once one is tried once here.
-  deadLetters.resendWith(async (l) => {
-    if (l.peer === undefined) throw new ValidationError(`dead letter ${l.id} names no peer to send it to`)
-    await delivery.resend(l.envelope, l.peer, { handOff: true })
-  })
+  const delivery = buildDelivery(host, rpc, deadLetters)
   const pubsub = new PubSubService({
     ...config.pubsub,
     libp2p,
@@ -234,16 +215,6 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
   ]
   const protocols = { rpc, pubsub, membership, memberView, coordination, resources, negotiation, monitoring, learning, tasks }
   return { audit, libp2p, admission, delivery, ...protocols, discovery, bootstrap, announcer, deadLetters, ordered }
-}
-
-/** Dead letters in the store's 'dead-letters' space, with their metrics. */
-function buildDeadLetters (host: NodeHost): DeadLetters {
-  const { stats } = host
-  const deadLetters = new DeadLetters({ space: host.store.space<DeadLetter>('dead-letters'), ...host.config.deadLetters, log: host.log })
-  deadLetters.addEventListener('dead', (e) => { stats.inc('dead_letters_total', { reason: e.detail.reason, kept: String(e.detail.kept) }) })
-  deadLetters.addEventListener('evicted', (e) => { stats.inc('dead_letters_evicted_total', { bound: e.detail.bound }, e.detail.count) })
-  stats.gauge('dead_letters_held', 'Dead letters held in this node\'s store (deadLetters.maxEntries at most)', () => deadLetters.count)
-  return deadLetters
 }
 
 /** How long a request of a peer whose card has not arrived yet waits for it, for `allow` in an open mesh. */
