@@ -5,7 +5,6 @@
  */
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { TopicValidatorResult, type GossipSub, type Message as GossipMessage } from '@libp2p/gossipsub'
-import { createTopicScoreParams } from '@libp2p/gossipsub/score'
 import type { z } from 'zod'
 import {
   decodeBatch, encodeBatch, envelopeToJson, isExpired, makeEnvelope, validateEnvelope, type Envelope, type Priority
@@ -15,7 +14,7 @@ import type { Logger } from 'pino'
 import { messageFields } from '../envelope/log-fields.js'
 import { endSpan, SpanKind, startReceiveSpan, startSendSpan } from '../envelope/trace.js'
 import { Batcher } from './batcher.js'
-import { DRAIN_WAIT_MS } from './constants.js'
+import { penalise, scoreTopic, waitForGossipDrain } from './gossip-tuning.js'
 import { GossipGuard, type GossipMetrics } from './gossip-limits.js'
 import type { AuditSink } from '../core/audit.js'
 import { Subscription, type Message } from './subscription.js'
@@ -96,7 +95,7 @@ export class PubSubService {
     this.debug = init.log.isLevelEnabled('debug')
     this.localPeer = init.libp2p.peerId.toString()
     this.gossipsub = init.libp2p.services.pubsub
-    this.guard = new GossipGuard({ ...init, penalise: (peer) => { this.penalise(peer) } })
+    this.guard = new GossipGuard({ ...init, penalise: (peer) => { penalise(this.gossipsub, peer) } })
   }
 
   start (): void {
@@ -174,7 +173,7 @@ export class PubSubService {
       this.topics.set(t.name, local)
       if (t.schema !== undefined) this.schemas.set(gossip, t.schema)
       this.gossipsub.topicValidators.set(gossip, (peer, msg) => this.validate(peer, msg, t.name))
-      this.scoreTopic(gossip)
+      scoreTopic(this.gossipsub, gossip)
       this.gossipsub.subscribe(gossip)
     } else if (t.schema !== undefined && local.topic.schema === undefined) {
       local.topic = t
@@ -215,36 +214,6 @@ export class PubSubService {
     return gs.getScore?.(peer.toString()) ?? 0
   }
 
-  /**
-   * Gossipsub penalises a peer for rejected messages only on topics that have score parameters,
-   * and agentmesh's topics are made at run time. Each gets parameters that punish invalid
-   * messages hard (one forgery puts the sender below the graylist threshold, decaying by half
-   * each second) and reward first deliveries, but leave out the mesh-delivery-rate penalty:
-   * agent topics are often quiet, and quiet is not misbehaviour.
-   */
-  private scoreTopic (gossip: string): void {
-    const score = (this.gossipsub as unknown as { score?: { params?: { topics?: Record<string, unknown> } } }).score
-    const topics = score?.params?.topics
-    if (topics === undefined || topics[gossip] !== undefined) return
-    topics[gossip] = createTopicScoreParams({
-      topicWeight: 1,
-      timeInMeshWeight: 0,
-      firstMessageDeliveriesWeight: 1,
-      firstMessageDeliveriesDecay: 0.5,
-      firstMessageDeliveriesCap: 100,
-      meshMessageDeliveriesWeight: 0,
-      meshFailurePenaltyWeight: 0,
-      invalidMessageDeliveriesWeight: -100,
-      invalidMessageDeliveriesDecay: 0.5
-    })
-  }
-
-  /** Gossipsub's behaviour penalty (P7) for a publisher over its limit (gossip-limits.ts says why not a rejection). */
-  private penalise (peer: string): void {
-    const score = (this.gossipsub as unknown as { score?: { addPenalty?: (id: string, n: number, label: string) => void } }).score
-    score?.addPenalty?.(peer, 1, 'rate_limited')
-  }
-
   private batcher (gossip: string): Batcher {
     let b = this.batchers.get(gossip)
     if (b === undefined) {
@@ -266,25 +235,8 @@ export class PubSubService {
   }
 
   private async sendBatch (gossip: string, jsons: string[]): Promise<void> {
-    await this.waitForGossipDrain()
+    await waitForGossipDrain(this.init.libp2p)
     await this.gossipsub.publish(gossip, encodeBatch(jsons))
-  }
-
-  /**
-   * Gossipsub writes without backpressure, and yamux buffers without bound. Before a batch goes
-   * out, wait (briefly) for any gossip stream whose buffer is full, so a publisher that outruns
-   * its peers is held at `publish` rather than queueing ever more latency in memory.
-   */
-  private async waitForGossipDrain (): Promise<void> {
-    const waits: Array<Promise<void>> = []
-    for (const conn of this.init.libp2p.getConnections()) {
-      for (const s of conn.streams) {
-        if (s.writableNeedsDrain && s.protocol?.startsWith('/meshsub/') === true) {
-          waits.push(s.onDrain({ signal: AbortSignal.timeout(DRAIN_WAIT_MS) }).catch(() => {}))
-        }
-      }
-    }
-    if (waits.length > 0) await Promise.all(waits)
   }
 
   private validate (peer: PeerId, msg: GossipMessage, topic: string): TopicValidatorResult {
