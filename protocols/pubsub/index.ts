@@ -7,7 +7,7 @@ import type { Libp2p, PeerId } from '@libp2p/interface'
 import { TopicValidatorResult, type GossipSub, type Message as GossipMessage } from '@libp2p/gossipsub'
 import type { z } from 'zod'
 import {
-  decodeBatch, encodeBatch, envelopeToJson, isExpired, makeEnvelope, validateEnvelope, type Envelope, type Priority
+  decodeBatch, encodeBatch, envelopeToJson, isExpired, makeEnvelope, validateEnvelope, type Envelope
 } from '../envelope/index.js'
 import { AgentMeshError, MessageTooLargeError, ValidationError } from '../core/errors.js'
 import type { Logger } from 'pino'
@@ -18,13 +18,15 @@ import { penalise, scoreTopic, waitForGossipDrain } from './gossip-tuning.js'
 import { GossipGuard, type GossipMetrics } from './gossip-limits.js'
 import type { AuditSink } from '../core/audit.js'
 import { Subscription, type Message } from './subscription.js'
-import { isSealed, noSealer, type EncryptFor, type Sealer } from '../sealing/index.js'
-import type { DeliveryGuarantee } from '../envelope/delivery.js'
+import { isSealed, noSealer, type Sealer } from '../sealing/index.js'
+import { isReliable } from '../rpc/receiver.js'
+import type { GateVerdict, PublishOptions, TopicGate } from './publish-options.js'
 import { gossipTopic, toTopic, type Topic } from './topics.js'
 
 export * from './constants.js'
 export * from './topics.js'
 export { Subscription, type Message } from './subscription.js'
+export type { PublishOptions, Recipients, TopicGate, GateVerdict } from './publish-options.js'
 export { GossipGuard, gossipLimiter, type GossipLimits, type GossipMetrics } from './gossip-limits.js'
 
 export interface PubSubInit {
@@ -53,17 +55,16 @@ export interface PubSubInit {
   sealer?: Sealer
 }
 
-export interface PublishOptions {
-  priority?: Priority
-  ttl?: number
-  headers?: Record<string, string>
-  correlationId?: string
-  conversationId?: string
-  type?: 'EVENT' | 'NOTIFICATION' | 'INFORM' | 'HEARTBEAT'
-  /** Seal the payload for these peers, or the agents holding a role now (docs/security.md, "Sealed payloads"). */
-  encryptFor?: EncryptFor
-  /** The guarantee on a topic (docs/delivery.md says what each means for gossip); default: the config's. */
-  delivery?: DeliveryGuarantee
+/** A publish's envelope, checked and encoded, not yet sent. */
+export interface Prepared {
+  topic: Topic
+  env: Envelope
+  json: string
+  size: number
+  /** The payload as given (parsed by the topic's schema); `env.payload` is sealed when `sealedToSelf` is set. */
+  value: unknown
+  /** Sealed (`encryptFor`): whether this node is among the recipients. */
+  sealedToSelf?: boolean
 }
 
 interface LocalTopic {
@@ -87,6 +88,7 @@ export class PubSubService {
   private readonly decoded = new WeakMap<Uint8Array, { envs: Envelope[], schema?: z.ZodType, payloads?: unknown[] }>()
   private readonly onGossip = (evt: CustomEvent<GossipMessage>): void => { this.receive(evt.detail) }
   private started = false
+  private gate?: TopicGate
   private readonly debug: boolean
   private readonly guard: GossipGuard
 
@@ -124,6 +126,13 @@ export class PubSubService {
    * envelope is queued; waits first when the node already holds `publishWindow` envelopes.
    */
   async publish<S extends z.ZodType> (topic: Topic<S> | string, payload: z.input<S>, options: PublishOptions = {}): Promise<Envelope> {
+    const p = this.prepare(topic, payload, options)
+    await this.send(p)
+    return p.env
+  }
+
+  /** The envelope of a publish, checked, not yet sent: reliable publish keeps it in the outbox before `send`. */
+  prepare<S extends z.ZodType> (topic: Topic<S> | string, payload: z.input<S>, options: PublishOptions = {}): Prepared {
     const t = toTopic(topic as Topic | string)
     let value: unknown = payload
     if (t.schema !== undefined) {
@@ -151,12 +160,45 @@ export class PubSubService {
     const json = envelopeToJson(env)
     const size = Buffer.byteLength(json) + 1
     if (size > this.init.maxMessageBytes) throw new MessageTooLargeError(size, this.init.maxMessageBytes)
+    return { topic: t, env, json, size, value, ...(sealed !== undefined ? { sealedToSelf: sealed.toSelf } : {}) }
+  }
 
-    if (sealed === undefined || sealed.toSelf) this.deliverLocal(t, sealed === undefined ? env : { ...env, payload: value }, value, sealed !== undefined)
-    if (this.init.stats.message(t.name, { direction: 'out', type: env.type, status: 'ok' })) this.init.stats.messages.add(env, 'out', size)
+  /** Deliver a prepared envelope to local subscribers and queue it for gossip. */
+  async send (p: Prepared): Promise<void> {
+    const { topic: t, env, value } = p
+    const sealed = p.sealedToSelf !== undefined
+    if (!sealed || p.sealedToSelf === true) this.deliverLocal(t, sealed ? { ...env, payload: value } : env, value, sealed)
+    if (this.init.stats.message(t.name, { direction: 'out', type: env.type, status: 'ok' })) this.init.stats.messages.add(env, 'out', p.size)
     if (this.debug) this.init.log.debug(messageFields(env), 'event published')
-    await this.batcher(gossipTopic(this.init.mesh, t.name)).add(json)
-    return env
+    await this.batcher(gossipTopic(this.init.mesh, t.name)).add(p.json)
+  }
+
+  /** Reliable delivery's side of receipt (protocols/delivery sets it once, when built). */
+  gateWith (gate: TopicGate): void { this.gate = gate }
+
+  /**
+   * A topic envelope sent directly by its publisher, the authenticated `peer` (reliable publish's
+   * fallback when no acknowledgement came): delivered as if it came by gossip, through the gate.
+   */
+  receiveDirect (received: Envelope, peer: string): GateVerdict | 'unsubscribed' {
+    if (received.source !== peer) throw new ValidationError(`topic envelope ${received.id} claims source ${received.source} but came from ${peer}`)
+    if (!('topic' in received.destination)) throw new ValidationError(`envelope ${received.id} has no topic`)
+    const local = this.topics.get(received.destination.topic)
+    if (local === undefined) return 'unsubscribed'
+    const now = Date.now()
+    if (isExpired(received, now)) {
+      this.init.stats.inc('messages_total', { direction: 'in', type: received.type, status: 'expired' })
+      return 'accepted' // nothing to retry: it would be expired again
+    }
+    const env = this.unseal(received, local.topic.name)
+    if (env === undefined) return 'accepted' // sealed for others: this node has nothing to deliver
+    if (this.init.stats.message(local.topic.name, { direction: 'in', type: env.type, status: 'ok' })) {
+      this.init.stats.observe('deliver', env.type, (now - env.timestamp) / 1000)
+      this.init.stats.messages.add(received, 'in', undefined, now - env.timestamp)
+    }
+    const deliver = (): void => { this.deliver(local, env, undefined, env !== received) }
+    if (this.gate === undefined || !isReliable(env)) { deliver(); return 'accepted' }
+    return this.gate(env, local.topic.name, 'direct', deliver)
   }
 
   /** Wait until every envelope published so far has been handed to gossipsub. */
@@ -305,7 +347,9 @@ export class PubSubService {
       }
       if (this.debug) this.init.log.debug({ ...messageFields(env), latency_ms: now - env.timestamp }, 'event received')
       const { span } = startReceiveSpan(`agentmesh receive ${local.topic.name}`, SpanKind.CONSUMER, { 'agentmesh.peer_id': this.localPeer, 'agentmesh.remote_peer': env.source, 'agentmesh.topic': local.topic.name, 'agentmesh.message_id': env.id }, env.headers)
-      this.deliver(local, env, parsed !== undefined && env === received ? { value: parsed[i] } : undefined, env !== received)
+      const deliver = (): void => { this.deliver(local, env, parsed !== undefined && env === received ? { value: parsed[i] } : undefined, env !== received) }
+      if (this.gate !== undefined && isReliable(env)) this.gate(env, local.topic.name, 'gossip', deliver)
+      else deliver()
       endSpan(span)
     }
   }
