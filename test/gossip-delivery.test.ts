@@ -8,8 +8,9 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { makeEnvelope, type AgentNode, type Message, type Subscription } from '../node/index.js'
-import { startMesh, stopAll, waitFor } from './helpers.js'
+import { join } from 'node:path'
+import { createAgentNode, makeEnvelope, type AgentNode, type Message, type Subscription } from '../node/index.js'
+import { nodeOptions, startMesh, stopAll, waitFor, withTempDir } from './helpers.js'
 
 /** Everything a subscription yields, collected in the background (reading never races a timeout). */
 function collect (sub: Subscription): Message[] {
@@ -139,4 +140,33 @@ test('topic order: a publisher\'s reliable envelopes reach a subscriber in its o
   } finally {
     await stopAll(nodes)
   }
+})
+
+test('a reliable publish not yet acknowledged survives its publisher\'s restart: the outbox sends it directly at the next start', async () => {
+  await withTempDir(async (dir) => {
+    const retry = { initialDelayMs: 100, maxDelayMs: 300, maxRetries: 30, jitter: 0 }
+    const nodes = await startMesh(2, (i) => ({ preset: 'local', retry, ...(i === 0 ? { dataDir: join(dir, 'a') } : {}) }))
+    const [a, d] = nodes
+    let a2: AgentNode | undefined
+    try {
+      // d is no subscriber yet: the gossip copy reaches nobody, and the ack would take a minute to be missed.
+      const pending = a.publish('news', { n: 1 }, { delivery: 'at-least-once', recipients: [d.peerId], ackTimeoutMs: 60_000 }).then(() => undefined, (e: any) => e)
+      await waitFor(() => a.delivery.outbox.size === 1, 'the direct copy is in the outbox')
+      await a.stop()
+      const err = await pending
+      assert.equal(err?.name, 'TopicDeliveryError', String(err))
+      assert.equal(err.failures[0].code, 'COM002', 'the node stopped under it')
+      const got = collect(d.subscribe('news'))
+      a2 = await createAgentNode(nodeOptions(a.config.mesh, { name: 'a', preset: 'local', retry, dataDir: join(dir, 'a') }))
+      await a2.start()
+      assert.equal(a2.peerId, a.peerId)
+      await d.dial(a2.addresses()[0])
+      await waitFor(() => got.length === 1, 'd got the envelope from the restarted publisher\'s outbox')
+      assert.equal(got[0].envelope.id, err.messageId)
+      assert.deepEqual(got[0].payload, { n: 1 })
+      await waitFor(() => a2?.delivery.outbox.size === 0, 'the outbox is empty once d answered')
+    } finally {
+      await stopAll([...nodes, a2])
+    }
+  })
 })
