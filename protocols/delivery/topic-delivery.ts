@@ -193,6 +193,8 @@ export class TopicDelivery {
   /** The recipients' peer ids, this node left out (its own subscriptions get the envelope at once). */
   private resolve (r: Recipients): string[] {
     const list = 'role' in r ? this.init.withRole(r.role) : [...r]
+    // Acknowledged by nobody is no guarantee: said, not resolved at once.
+    if (list.length === 0) throw 'role' in r ? new ConnectionError(`no agent holds role "${r.role}" now: nobody to acknowledge the publish`) : new ConfigError('reliable publish: `recipients` is empty')
     const peers = [...new Set(list)].filter(p => p !== this.init.self)
     if (peers.length > TOPIC_MAX_RECIPIENTS) {
       throw new ConfigError(`a reliable publish names at most ${TOPIC_MAX_RECIPIENTS} recipients (${peers.length} given): send to more with node.send`)
