@@ -75,21 +75,23 @@ test('at-least-once publish: meshed recipients ack the gossip copy; a late subsc
 })
 
 test('exactly-once publish: gossip and the direct copy both arrive, the subscriber delivers each id once', async () => {
-  const nodes = await startMesh(3, () => ({ preset: 'local', ...quickRetries }))
+  const nodes = await startMesh(3, (i) => ({ preset: 'local', ...quickRetries, ...(i === 1 ? { roles: ['desk'] } : {}) }))
   const [a, b, c] = nodes
   try {
+    await waitFor(() => a.findAgents({ role: 'desk' }).length === 1, 'a knows b\'s role')
     const gotB = collect(b.subscribe('orders'))
     const gotC = collect(c.subscribe('orders'))
     await waitFor(() => a.topicPeers('orders').subscribers.length >= 2, 'b and c subscribed, as a sees it')
-    // ackTimeoutMs 1: the direct copy leaves before any ack can come, so b gets both copies of each.
+    // ackTimeoutMs 1: the direct copy leaves before any ack can come, so b (the one agent with role desk) gets both copies of each.
     const ids: string[] = []
     for (let n = 1; n <= 5; n++) {
-      ids.push((await a.publish('orders', { n }, { delivery: 'exactly-once', recipients: [b.peerId], ackTimeoutMs: 1 })).id)
+      ids.push((await a.publish('orders', { n }, { delivery: 'exactly-once', recipients: { role: 'desk' }, ackTimeoutMs: 1 })).id)
     }
     await waitFor(() => counter(b, 'dedup_total', { result: 'duplicate' }) >= 5, 'b saw a second copy of each of the 5')
     await waitFor(() => gotC.length === 5, 'c (no recipient) got all 5 by gossip')
     assert.deepEqual(gotB.map(m => m.envelope.id), ids, 'each id once, in order')
     assert.deepEqual(gotC.map(m => m.envelope.id), ids)
+    await assert.rejects(a.publish('orders', { n: 6 }, { delivery: 'exactly-once', recipients: { role: 'nobody' } }), (e: any) => e.code === 'COM002' && /role "nobody"/.test(e.message))
   } finally {
     await stopAll(nodes)
   }
