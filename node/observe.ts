@@ -131,10 +131,10 @@ function observeDelivery (s: NodeServices, stats: Stats, log: Logger): void {
   d.addEventListener('outcome', (e) => { stats.inc('delivery_outcomes_total', { guarantee: e.detail.guarantee, outcome: e.detail.outcome }) })
   d.addEventListener('dedup', (e) => { stats.inc('dedup_total', { result: e.detail.result }) })
   d.addEventListener('gap', (e) => {
-    const { peer, from, to, initial } = e.detail
+    const { peer, from, to, initial, topic } = e.detail
     stats.inc('delivery_gaps_total', { initial: String(initial) })
     // A stream's start is a receiver that joined late or restarted: worth a debug line, not a warning.
-    log[initial ? 'debug' : 'warn']({ peer, from, to }, 'sequence gap: messages after it ran without it')
+    log[initial ? 'debug' : 'warn']({ peer, from, to, ...(topic !== undefined ? { topic } : {}) }, 'sequence gap: messages after it ran without it')
   })
   d.addEventListener('evicted', (e) => { stats.inc('dedup_evicted_total', { reason: e.detail.reason }, e.detail.count) })
   d.addEventListener('dead-letter', (e) => {
