@@ -139,6 +139,10 @@ test('topic order: a publisher\'s reliable envelopes reach a subscriber in its o
     assert.equal(env.headers['am-seq'], '1')
     assert.equal(env.headers['am-seq-floor'], '1')
     assert.equal(env.headers['am-stream'], a.delivery.streamId)
+    // One refused before it left (too large) does not hold the floor down: nobody waits for it.
+    await assert.rejects(a.publish('steps', { big: 'x'.repeat(2_000_000) }, { delivery: 'at-least-once', recipients: [b.peerId] }), (e: any) => e.code === 'MSG002')
+    const env3 = await a.publish('steps', { seq: 3 }, { delivery: 'at-least-once', recipients: [b.peerId] })
+    assert.deepEqual([env3.headers['am-seq'], env3.headers['am-seq-floor']], ['3', '3'])
   } finally {
     await stopAll(nodes)
   }

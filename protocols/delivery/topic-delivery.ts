@@ -15,7 +15,7 @@ import { AgentMeshError, ConfigError, ConnectionError, RateLimitedError } from '
 import type { Store } from '../core/store.js'
 import { validateEnvelope, type Envelope } from '../envelope/index.js'
 import { HEADER_DELIVERY, HEADER_SEQUENCE, HEADER_SEQUENCE_FLOOR } from '../envelope/delivery.js'
-import { toTopic, type PublishOptions, type PubSubService, type Recipients, type Topic } from '../pubsub/index.js'
+import { toTopic, type Prepared, type PublishOptions, type PubSubService, type Recipients, type Topic } from '../pubsub/index.js'
 import type { RpcService } from '../rpc/index.js'
 import { abortReason } from '../rpc/channel.js'
 import { DEFAULT_TOPIC_ACK_TIMEOUT_MS, TOPIC_MAX_RECIPIENTS } from './constants.js'
@@ -146,10 +146,18 @@ export class TopicDelivery {
     const recipients = this.resolve(options.recipients as Recipients)
     const seq = this.number(name)
     const headers = { ...options.headers, [HEADER_DELIVERY]: guarantee, ...seq, [HEADER_ACK]: recipients.join(',') }
-    const p = this.init.pubsub.prepare(topic, payload, { ...options, headers })
+    let p: Prepared
+    try {
+      p = this.init.pubsub.prepare(topic, payload, { ...options, headers })
+    } catch (err) {
+      this.settle(name, seq) // a seq never sent must not hold the floor down
+      throw err
+    }
     const signal = options.signal
     const waits = new Map<string, { settle: (send: boolean) => void, fail: (err: Error) => void }>()
     const needs = recipients.map(peer => new Promise<boolean>((resolve, reject) => { waits.set(peer, { settle: resolve, fail: reject }) }))
+    // Failed (abort, stop) possibly before deliverHeld listens: not an unhandled rejection; deliverHeld still sees it.
+    for (const n of needs) n.catch(() => {})
     const entries = recipients.map((peer): OutboxEntry => ({
       id: randomUUID(),
       peer,
