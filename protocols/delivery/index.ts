@@ -147,7 +147,8 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
       throw err
     }
     if (!send) {
-      await this.outbox.remove(entry)
+      // Not awaited, as after an answer (deliver's `end`): a removal lost in a crash only resends a copy already acknowledged.
+      this.outbox.remove(entry).catch((err: Error) => { this.init.log.warn({ error: err.message, message_id: entry.id }, 'outbox removal failed') })
       this.safeDispatchEvent('outcome', { detail: { peer: entry.peer, id: entry.id, guarantee: entry.guarantee, outcome: 'delivered', attempts: 0, background: false } })
       return undefined
     }
