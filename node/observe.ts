@@ -124,6 +124,7 @@ function observeDelivery (s: NodeServices, stats: Stats, log: Logger): void {
   stats.gauge('breakers_open', 'Destinations whose circuit breaker is open or half-open', () => d.openBreakers())
   stats.gauge('outbox_messages', 'Reliable messages in this node\'s outbox, not yet answered nor given up', () => d.outbox.size)
   stats.gauge('dedup_entries', 'Idempotency keys this node remembers (exactly-once receiver)', () => d.dedupEntries)
+  stats.gauge('topic_seen_entries', 'Envelope ids of exactly-once topics this node remembers delivering', () => d.topics?.seenEntries ?? 0)
   d.addEventListener('retry', (e) => {
     stats.inc('delivery_retries_total', { code: e.detail.error.code })
     log.debug({ peer: e.detail.peer, message_id: e.detail.id, attempt: e.detail.attempt, delay_ms: e.detail.delayMs, error: e.detail.error.message }, 'delivery attempt failed, retrying')
