@@ -69,6 +69,7 @@ test('at-least-once publish: meshed recipients ack the gossip copy; a late subsc
 
     // Without recipients a reliable publish is refused, saying why.
     await assert.rejects(a.publish('news', { n: 4 }, { delivery: 'at-least-once' }), (e: any) => e.code === 'CFG001' && /recipients/.test(e.message))
+    await assert.rejects(a.publish('news', { n: 5 }, { recipients: [b.peerId] }), (e: any) => e.code === 'CFG001' && /at-least-once/.test(e.message))
   } finally {
     await stopAll(nodes)
   }
@@ -173,6 +174,34 @@ test('a reliable publish not yet acknowledged survives its publisher\'s restart:
       await waitFor(() => a2?.delivery.outbox.size === 0, 'the outbox is empty once d answered')
     } finally {
       await stopAll([...nodes, a2])
+    }
+  })
+})
+
+test('a recipient briefly down gets its copy directly once it is back, exactly once in its subscription', async () => {
+  await withTempDir(async (dir) => {
+    // No breaker: the test is about the retries reaching a peer that comes back, not about failing fast.
+    const publisher = { retry: { initialDelayMs: 100, maxDelayMs: 300, maxRetries: 60, jitter: 0 }, breaker: { failures: 0 } }
+    const nodes = await startMesh(2, (i) => ({ preset: 'local', ...(i === 0 ? publisher : { dataDir: join(dir, 'd') }) }))
+    const [a, d] = nodes
+    let d2: AgentNode | undefined
+    try {
+      await d.stop()
+      const pending = a.publish('news', { n: 1 }, { delivery: 'exactly-once', recipients: [d.peerId], ackTimeoutMs: 200 })
+      await waitFor(() => counter(a, 'delivery_retries_total', {}) >= 2, 'the direct copy to d is being retried')
+      d2 = await createAgentNode(nodeOptions(a.config.mesh, { name: 'd', preset: 'local', dataDir: join(dir, 'd') }))
+      await d2.start()
+      const got = collect(d2.subscribe('news'))
+      await d2.dial(a.addresses()[0])
+      const env = await pending
+      await waitFor(() => got.length === 1, 'd got it')
+      assert.equal(got[0].envelope.id, env.id)
+      // The next one is the next thing d's subscription yields: no second copy of the first came in between.
+      const env2 = await a.publish('news', { n: 2 }, { delivery: 'exactly-once', recipients: [d2.peerId], ackTimeoutMs: 200 })
+      await waitFor(() => got.length === 2, 'd got the second')
+      assert.deepEqual(got.map(m => m.envelope.id), [env.id, env2.id])
+    } finally {
+      await stopAll([...nodes, d2])
     }
   })
 })

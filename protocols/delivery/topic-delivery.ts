@@ -48,7 +48,11 @@ export interface TopicDeliveryInit {
 /** Reliable publish is refused without recipients, and says why. */
 export function checkPublishOptions (options: PublishOptions | undefined): void {
   const d = options?.delivery
-  if (d === undefined || d === 'at-most-once') return
+  if (d === undefined || d === 'at-most-once') {
+    // Named recipients without a guarantee would be silently ignored: said instead.
+    if (options?.recipients !== undefined) throw new ConfigError('publish `recipients` need `delivery: \'at-least-once\'` or `\'exactly-once\'`: at-most-once gossip has no acknowledgements')
+    return
+  }
   if (options?.recipients === undefined) {
     throw new ConfigError(`publish with delivery "${d}" needs \`recipients\` (peer ids or { role }): on a topic a guarantee means ` +
       'acknowledgement by named recipients, since "every subscriber" is no set a publisher can know (docs/delivery.md, "Publish (gossip)")')
