@@ -103,6 +103,8 @@ test('topic order: a publisher\'s reliable envelopes reach a subscriber in its o
   const [a, b] = nodes
   try {
     const got = collect(b.subscribe('steps'))
+    const gaps: unknown[] = []
+    b.delivery.addEventListener('gap', (e) => { gaps.push(e.detail) })
     const rpc = (a as any).s.rpc
     /** One envelope of `stream` with `seq`, sent straight to b as a direct copy (injected reordering: the test picks the order). */
     const put = async (stream: string, seq: number, floor?: number): Promise<unknown> => {
@@ -124,6 +126,7 @@ test('topic order: a publisher\'s reliable envelopes reach a subscriber in its o
     await waitFor(() => got.length === 7, 'delivered past the gap')
     assert.deepEqual(seqs().slice(5), [7, 8])
     assert.equal(counter(b, 'delivery_gaps_total', { initial: 'false' }), 1)
+    assert.deepEqual(gaps, [{ peer: a.peerId, from: 6, to: 6, initial: false, topic: 'steps' }])
     // A copy of one already delivered is dropped.
     await put('one', 7)
     await put('one', 9)

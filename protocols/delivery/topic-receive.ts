@@ -36,8 +36,6 @@ export class TopicReceiver {
   private readonly acks = new Map<string, string[]>()
   private ackTimer?: ReturnType<typeof setTimeout>
   private gapTimer?: ReturnType<typeof setTimeout>
-  /** Stream key -> topic, for gap reports. */
-  private readonly topics = new Map<string, string>()
 
   constructor (init: TopicReceiverInit) {
     this.init = init
@@ -60,7 +58,6 @@ export class TopicReceiver {
     this.gapTimer = undefined
     // What waits is delivered now rather than lost with the buffer.
     for (const report of this.buffer.expire(Number.MAX_SAFE_INTEGER)) for (const go of report.items) go()
-    this.topics.clear()
   }
 
   private named (env: Envelope): boolean {
@@ -82,9 +79,10 @@ export class TopicReceiver {
   private order (env: Envelope, topic: string, deliver: () => void): GateVerdict {
     const stream = env.headers[HEADER_STREAM]
     const raw = env.headers[HEADER_SEQUENCE]
-    if (stream === undefined || raw === undefined) { deliver(); return 'accepted' }
+    // A stream with a '/' could not be told from the topic in the key: unsequenced, as a malformed seq is.
+    if (stream === undefined || raw === undefined || stream.includes('/')) { deliver(); return 'accepted' }
+    // Peer ids and streams hold no '/': the key reads back into (publisher, stream, topic) for gap reports.
     const key = `${env.source}/${stream}/${topic}`
-    this.topics.set(key, topic)
     const floor = env.headers[HEADER_SEQUENCE_FLOOR]
     if (floor !== undefined) for (const go of this.buffer.advance(key, Number(floor))) go()
     const r = this.buffer.accept(key, Number(raw), deliver, Date.now())
@@ -129,7 +127,8 @@ export class TopicReceiver {
     this.gapTimer = setTimeout(() => {
       this.gapTimer = undefined
       for (const { items, key, ...report } of this.buffer.expire(Date.now())) {
-        this.init.onGap(key.slice(0, key.indexOf('/')), this.topics.get(key) ?? '', report)
+        const [publisher, stream] = key.split('/', 2)
+        this.init.onGap(publisher, key.slice(publisher.length + stream.length + 2), report)
         for (const go of items) go()
       }
       this.arm()
