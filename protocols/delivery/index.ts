@@ -121,7 +121,7 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
   /** Reliable publish, once `publishWith` set it up (node/services.ts: it needs pubsub, built after this). */
   topics?: TopicDelivery
 
-  publishWith (p: Pick<TopicDeliveryInit, 'self' | 'pubsub' | 'withRole'>): TopicDelivery {
+  publishWith (p: Pick<TopicDeliveryInit, 'self' | 'pubsub' | 'withRole' | 'ackTimeoutMs'>): TopicDelivery {
     const { store, log, dedup, ordering, timeoutMs } = this.init
     this.topics = new TopicDelivery({ ...p, rpc: this.rpc, delivery: this, store, log, dedup, ordering, timeoutMs })
     if (this.running !== undefined) this.topics.start()
