@@ -29,7 +29,8 @@ import { until } from './until.js'
 import type { Security } from './security-load.js'
 import { RPC_PROTOCOL, type Command, type Handler, type RequestOptions, type SendResult } from '../protocols/rpc/index.js'
 import type { Envelope } from '../protocols/envelope/index.js'
-import { checkPublishDelivery, type DeliveryService } from '../protocols/delivery/index.js'
+import type { DeliveryService } from '../protocols/delivery/index.js'
+import { checkPublishOptions, type TopicDelivery } from '../protocols/delivery/topic-delivery.js'
 import { matches, type AgentQuery, type PeerInfo } from '../discovery/membership.js'
 import type { AgentCard } from '../discovery/card.js'
 import type { Member } from '../discovery/members.js'
@@ -183,11 +184,15 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   /**
    * Broadcast an event to the topic's subscribers in the mesh (and on this node); with
    * `encryptFor` (peer ids or `{ role }`), sealed so that only those recipients can read it.
+   * With `delivery` at-least-once or exactly-once and `recipients`, resolves once each recipient
+   * acknowledged it, or rejects with TopicDeliveryError naming those that did not (docs/delivery.md).
    */
   async publish<S extends z.ZodType> (topic: Topic<S> | string, payload: z.input<S>, options?: PublishOptions): Promise<Envelope> {
     this.assertStarted('publish')
     reserved(topic)
-    checkPublishDelivery(options?.delivery)
+    checkPublishOptions(options)
+    // The config's delivery.guarantee is not applied here: a reliable publish needs recipients.
+    if (options?.delivery !== undefined && options.delivery !== 'at-most-once') return await (this.s.delivery.topics as TopicDelivery).publish(topic, payload, options)
     return await this.s.pubsub.publish(topic, payload, options)
   }
 

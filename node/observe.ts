@@ -124,6 +124,7 @@ function observeDelivery (s: NodeServices, stats: Stats, log: Logger): void {
   stats.gauge('breakers_open', 'Destinations whose circuit breaker is open or half-open', () => d.openBreakers())
   stats.gauge('outbox_messages', 'Reliable messages in this node\'s outbox, not yet answered nor given up', () => d.outbox.size)
   stats.gauge('dedup_entries', 'Idempotency keys this node remembers (exactly-once receiver)', () => d.dedupEntries)
+  stats.gauge('topic_seen_entries', 'Envelope ids of exactly-once topics this node remembers delivering', () => d.topics?.seenEntries ?? 0)
   d.addEventListener('retry', (e) => {
     stats.inc('delivery_retries_total', { code: e.detail.error.code })
     log.debug({ peer: e.detail.peer, message_id: e.detail.id, attempt: e.detail.attempt, delay_ms: e.detail.delayMs, error: e.detail.error.message }, 'delivery attempt failed, retrying')
@@ -131,10 +132,10 @@ function observeDelivery (s: NodeServices, stats: Stats, log: Logger): void {
   d.addEventListener('outcome', (e) => { stats.inc('delivery_outcomes_total', { guarantee: e.detail.guarantee, outcome: e.detail.outcome }) })
   d.addEventListener('dedup', (e) => { stats.inc('dedup_total', { result: e.detail.result }) })
   d.addEventListener('gap', (e) => {
-    const { peer, from, to, initial } = e.detail
+    const { peer, from, to, initial, topic } = e.detail
     stats.inc('delivery_gaps_total', { initial: String(initial) })
     // A stream's start is a receiver that joined late or restarted: worth a debug line, not a warning.
-    log[initial ? 'debug' : 'warn']({ peer, from, to }, 'sequence gap: messages after it ran without it')
+    log[initial ? 'debug' : 'warn']({ peer, from, to, ...(topic !== undefined ? { topic } : {}) }, 'sequence gap: messages after it ran without it')
   })
   d.addEventListener('evicted', (e) => { stats.inc('dedup_evicted_total', { reason: e.detail.reason }, e.detail.count) })
   d.addEventListener('dead-letter', (e) => {

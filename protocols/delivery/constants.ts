@@ -42,3 +42,18 @@ export const DEFAULT_BREAKER_RESET_MS = 30_000
 /** Dead letters kept at most, and for how long; past either bound the oldest are evicted (and counted). */
 export const DEFAULT_DEAD_LETTERS_MAX = 10_000
 export const DEFAULT_DEAD_LETTERS_MAX_AGE_MS = 7 * 24 * 60 * 60_000
+
+/**
+ * Reliable publish: how long a named recipient's acknowledgement of the gossip copy may take
+ * before the publisher sends it the envelope directly. Gossip reaches a meshed peer in
+ * milliseconds (LIBP2P-NOTES: p99 17 ms paced); 2 s leaves room for a loaded mesh and for
+ * the ack batching, while a peer outside the mesh gets its copy soon enough.
+ */
+export const DEFAULT_TOPIC_ACK_TIMEOUT_MS = 2_000
+/**
+ * Named recipients of one reliable publish at most: their ids travel in the `am-ack` header
+ * (8 KiB, a peer id is ~53 characters) and each costs an outbox entry. More is a job for send().
+ */
+export const TOPIC_MAX_RECIPIENTS = 100
+/** Recipients gather their acknowledgements to one publisher this long, and send them as one request. */
+export const TOPIC_ACK_BATCH_MS = 20

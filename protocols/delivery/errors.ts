@@ -19,3 +19,35 @@ export class DeliveryFailedError extends AgentMeshError {
     if (info.deadLetterId !== undefined) this.deadLetterId = info.deadLetterId
   }
 }
+
+/** One named recipient of a reliable publish that did not acknowledge it. */
+export interface TopicDeliveryFailure {
+  peer: string
+  code: string
+  message: string
+  /** The dead letter its direct copy became (undefined when dead letters are off, or it was refused). */
+  deadLetterId?: string
+}
+
+/**
+ * A reliable publish some named recipients never acknowledged, neither its gossip copy nor,
+ * after all retries, the direct one: which, and the dead letters of their copies. The code is
+ * the first failure's (COM001, COM002, RATE001 for a recipient that never subscribed).
+ */
+export class TopicDeliveryError extends AgentMeshError {
+  readonly messageId: string
+  readonly failures: TopicDeliveryFailure[]
+
+  constructor (topic: string, messageId: string, recipients: number, failures: Array<{ peer: string, error: AgentMeshError }>) {
+    const list = failures.map(f => ({
+      peer: f.peer,
+      code: f.error.code,
+      message: f.error.message,
+      ...(f.error instanceof DeliveryFailedError && f.error.deadLetterId !== undefined ? { deadLetterId: f.error.deadLetterId } : {})
+    }))
+    const said = list.map(f => `${f.peer} (${f.code}${f.deadLetterId !== undefined ? `, dead letter ${f.deadLetterId}` : ''})`).join(', ')
+    super(failures[0].error.code, `publish ${messageId} on "${topic}": ${list.length} of ${recipients} recipients did not acknowledge it: ${said}`, { cause: failures[0].error })
+    this.messageId = messageId
+    this.failures = list
+  }
+}

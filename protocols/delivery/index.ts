@@ -10,20 +10,24 @@ import { setMaxListeners } from 'node:events'
 import { TypedEventEmitter } from 'main-event'
 import type { Logger } from 'pino'
 import type { z } from 'zod'
-import { AbortError, AgentMeshError, ConfigError, ConnectionError, ValidationError } from '../core/errors.js'
+import { AbortError, AgentMeshError, ConnectionError, ValidationError } from '../core/errors.js'
 import type { Store } from '../core/store.js'
-import { makeEnvelope, type Envelope } from '../envelope/index.js'
+import type { Envelope } from '../envelope/index.js'
+import { envelopeOf, retryable } from './attempts.js'
 import { HEADER_ATTEMPT, HEADER_DELIVERY, HEADER_IDEMPOTENCY_KEY, HEADER_SEQUENCE, type DeliveryGuarantee } from '../envelope/delivery.js'
 import { anyCommand, type Command, type RequestOptions, type RpcService, type SendResult, type Outcome } from '../rpc/index.js'
 import { abortReason } from '../rpc/channel.js'
 import { pause } from '../rpc/guard.js'
 import { retryDelay, type RetryPolicy } from './backoff.js'
-import { Breakers, isTransportFailure, type BreakerChange, type BreakerPolicy, type BreakerState } from './breaker.js'
+import { Breakers, isTransportFailure, type BreakerPolicy, type BreakerState } from './breaker.js'
 import { DedupWindow, type DedupPolicy, type DedupResult } from './dedup.js'
 import { DeliveryFailedError } from './errors.js'
 import { Outbox, type OutboxEntry } from './outbox.js'
 import { HEADER_STREAM, InOrder } from './in-order.js'
-import type { DeadLetter, DeadLetterReason, DeadLetterSink } from './types.js'
+import type { DeadLetter, DeadLetterReason, DeadLetterSink, DeliveryEvents } from './types.js'
+import { TopicDelivery, type TopicDeliveryInit } from './topic-delivery.js'
+
+export type { DeliveryEvents } from './types.js'
 
 export { DeliveryFailedError } from './errors.js'
 export { Breakers, type BreakerState, type BreakerChange } from './breaker.js'
@@ -47,26 +51,6 @@ export interface DeliveryInit {
   outboxMax?: number
   /** Ordering of reliable direct messages (config delivery.reorderBuffer, delivery.gapTimeoutMs). */
   ordering: { reorderBuffer: number, gapTimeoutMs: number }
-}
-
-export interface DeliveryEvents {
-  /** A breaker changed state. */
-  breaker: CustomEvent<BreakerChange>
-  /** A reliable message failed an attempt and waits `delayMs` for its next. */
-  retry: CustomEvent<{ peer: string, id: string, attempt: number, delayMs: number, error: AgentMeshError }>
-  /** A reliable message ended: delivered (answered), failed (a final error answer), or given up. */
-  outcome: CustomEvent<{ peer: string, id: string, guarantee: DeliveryGuarantee, outcome: 'delivered' | 'failed' | 'given_up', attempts: number, background: boolean }>
-  /** Receiver: an exactly-once message was first seen, a duplicate, or a conflict. */
-  dedup: CustomEvent<{ peer: string, result: DedupResult }>
-  /** Receiver: keys forgotten (past the window, or past maxEntries). */
-  evicted: CustomEvent<{ reason: 'age' | 'count', count: number }>
-  /**
-   * Receiver: a sequence gap stayed open past delivery.gapTimeoutMs; the messages after it ran
-   * without it (`initial`: the stream's start, a receiver that joined late).
-   */
-  gap: CustomEvent<{ peer: string, from: number, to: number, initial: boolean }>
-  /** A dead letter was handed to the sink (`id` undefined when the sink did not keep it). */
-  'dead-letter': CustomEvent<{ side: DeadLetter['side'], reason: DeadLetterReason, peer?: string, messageId: string, id?: string }>
 }
 
 export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
@@ -113,6 +97,7 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
     const every = Math.max(1_000, Math.min(60_000, Math.floor(this.init.dedup.windowMs / 10)))
     this.sweep = setInterval(() => { this.dedup.evict().catch(err => { this.init.log.warn({ error: (err as Error).message }, 'dedup eviction failed') }) }, every)
     this.sweep.unref()
+    this.topics?.start()
     // What a previous run left undelivered: resent in the background, its callers are gone.
     const left = this.outbox.entries()
     if (left.length > 0) this.init.log.info({ messages: left.length }, 'resending what the outbox held at start')
@@ -130,6 +115,44 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
     this.running = undefined
     clearInterval(this.sweep)
     this.inOrder.stop()
+    this.topics?.stop()
+  }
+
+  /** Reliable publish, once `publishWith` set it up (node/services.ts: it needs pubsub, built after this). */
+  topics?: TopicDelivery
+
+  publishWith (p: Pick<TopicDeliveryInit, 'self' | 'pubsub' | 'withRole' | 'ackTimeoutMs'>): TopicDelivery {
+    const { store, log, dedup, ordering, timeoutMs } = this.init
+    this.topics = new TopicDelivery({ ...p, rpc: this.rpc, delivery: this, store, log, dedup, ordering, timeoutMs })
+    if (this.running !== undefined) this.topics.start()
+    return this.topics
+  }
+
+  /** This run's sequence stream (`am-stream`): topic sequencing counts in it too. */
+  get streamId (): string { return this.stream }
+
+  /**
+   * A reliable message the caller already put in the outbox (`outbox.add`), whose first attempt
+   * waits for `needed`: false (acknowledged another way, e.g. a recipient's ack of a topic's
+   * gossip copy) removes it as delivered; true sends it with the usual retries and dead letters.
+   * `needed` rejecting: withdrawn by `signal` (removed), or the node stopping (kept: resent at
+   * the next start, like any outbox message).
+   */
+  async deliverHeld (entry: OutboxEntry, needed: Promise<boolean>, signal?: AbortSignal): Promise<unknown> {
+    let send: boolean
+    try {
+      send = await needed
+    } catch (err) {
+      if (signal?.aborted === true) await this.outbox.remove(entry)
+      throw err
+    }
+    if (!send) {
+      // Not awaited, as after an answer (deliver's `end`): a removal lost in a crash only resends a copy already acknowledged.
+      this.outbox.remove(entry).catch((err: Error) => { this.init.log.warn({ error: err.message, message_id: entry.id }, 'outbox removal failed') })
+      this.safeDispatchEvent('outcome', { detail: { peer: entry.peer, id: entry.id, guarantee: entry.guarantee, outcome: 'delivered', attempts: 0, background: false } })
+      return undefined
+    }
+    return await this.deliver(entry, anyCommand(entry.subject), signal, false)
   }
 
   /** Every destination with an open or half-open breaker, or failures counted towards one. */
@@ -338,7 +361,8 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
     const out = env.headers[HEADER_DELIVERY] === 'exactly-once'
       ? await this.dedup.serve(env, peer, run, (r) => { result = r; this.safeDispatchEvent('dedup', { detail: { peer, result: r } }) })
       : await run()
-    if (out.error !== undefined && result !== 'duplicate') {
+    // RATE001 answered is "retry later" (the sender retries it), not a handler's failure.
+    if (out.error !== undefined && result !== 'duplicate' && out.error.code !== 'RATE001') {
       const attempt = Number(env.headers[HEADER_ATTEMPT] ?? 1)
       void this.deadLetter('receiver', env, peer, result === 'conflict' ? 'conflict' : 'handler_failed', out.error, Number.isFinite(attempt) ? attempt : 1, env.timestamp)
     }
@@ -360,35 +384,5 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
     }
     this.safeDispatchEvent('dead-letter', { detail: { side, reason, peer, messageId: envelope.id, ...(kept !== undefined ? { id: kept.id } : {}) } })
     return kept
-  }
-}
-
-/** Failures another attempt may get past: no answer (COM001), no peer or an open breaker (COM002), over its limit (RATE001). */
-function retryable (err: AgentMeshError): boolean {
-  return err.code === 'COM001' || err.code === 'COM002' || err.code === 'RATE001'
-}
-
-/** The envelope of an outbox message as its first attempt sent it (a dead letter's). */
-function envelopeOf (e: OutboxEntry, headers: Record<string, string>): Envelope {
-  const env = makeEnvelope({
-    id: e.id,
-    source: '',
-    destination: { peer: e.peer },
-    type: e.type,
-    subject: e.subject,
-    payload: e.payload,
-    ttl: e.timeoutMs,
-    headers,
-    ...(e.conversationId !== undefined ? { conversationId: e.conversationId } : {})
-  })
-  env.timestamp = e.firstAttemptAt
-  return env
-}
-
-/** Publish takes at-most-once only until recipients acknowledge gossip (docs/delivery.md). */
-export function checkPublishDelivery (delivery: DeliveryGuarantee | undefined): void {
-  if (delivery !== undefined && delivery !== 'at-most-once') {
-    throw new ConfigError(`publish with delivery "${delivery}" is not supported: gossip is at-most-once (docs/delivery.md); ` +
-      'for a message that must arrive, send it to its recipients with node.send(peers, command, payload, { delivery })')
   }
 }

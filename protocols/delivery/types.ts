@@ -3,6 +3,10 @@
  * (protocols/delivery/dead-letters.ts). Contracts of issue 14; see constants.ts for the guarantees.
  */
 import type { Envelope } from '../envelope/schema.js'
+import type { AgentMeshError } from '../core/errors.js'
+import type { DeliveryGuarantee } from '../envelope/delivery.js'
+import type { BreakerChange } from './breaker.js'
+import type { DedupResult } from './dedup.js'
 
 /** Why a message became a dead letter. */
 export const DEAD_LETTER_REASONS = [
@@ -45,4 +49,25 @@ export interface DeadLetter {
 /** What reliable delivery hands a message to when it gives up on it. */
 export interface DeadLetterSink {
   add: (letter: Omit<DeadLetter, 'id' | 'deadAt'>) => Promise<DeadLetter | undefined>
+}
+
+/** What DeliveryService reports (node/observe.ts turns it into metrics and log lines). */
+export interface DeliveryEvents {
+  /** A breaker changed state. */
+  breaker: CustomEvent<BreakerChange>
+  /** A reliable message failed an attempt and waits `delayMs` for its next. */
+  retry: CustomEvent<{ peer: string, id: string, attempt: number, delayMs: number, error: AgentMeshError }>
+  /** A reliable message ended: delivered (answered), failed (a final error answer), or given up. */
+  outcome: CustomEvent<{ peer: string, id: string, guarantee: DeliveryGuarantee, outcome: 'delivered' | 'failed' | 'given_up', attempts: number, background: boolean }>
+  /** Receiver: an exactly-once message was first seen, a duplicate, or a conflict. */
+  dedup: CustomEvent<{ peer: string, result: DedupResult }>
+  /** Receiver: keys forgotten (past the window, or past maxEntries). */
+  evicted: CustomEvent<{ reason: 'age' | 'count', count: number }>
+  /**
+   * Receiver: a sequence gap stayed open past delivery.gapTimeoutMs; the messages after it ran
+   * without it (`initial`: the stream's start, a receiver that joined late). `topic`: a publisher's sequence on a topic.
+   */
+  gap: CustomEvent<{ peer: string, from: number, to: number, initial: boolean, topic?: string }>
+  /** A dead letter was handed to the sink (`id` undefined when the sink did not keep it). */
+  'dead-letter': CustomEvent<{ side: DeadLetter['side'], reason: DeadLetterReason, peer?: string, messageId: string, id?: string }>
 }

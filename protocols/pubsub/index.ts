@@ -5,27 +5,28 @@
  */
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { TopicValidatorResult, type GossipSub, type Message as GossipMessage } from '@libp2p/gossipsub'
-import { createTopicScoreParams } from '@libp2p/gossipsub/score'
 import type { z } from 'zod'
 import {
-  decodeBatch, encodeBatch, envelopeToJson, isExpired, makeEnvelope, validateEnvelope, type Envelope, type Priority
+  decodeBatch, encodeBatch, envelopeToJson, isExpired, makeEnvelope, validateEnvelope, type Envelope
 } from '../envelope/index.js'
 import { AgentMeshError, MessageTooLargeError, ValidationError } from '../core/errors.js'
 import type { Logger } from 'pino'
 import { messageFields } from '../envelope/log-fields.js'
 import { endSpan, SpanKind, startReceiveSpan, startSendSpan } from '../envelope/trace.js'
 import { Batcher } from './batcher.js'
-import { DRAIN_WAIT_MS } from './constants.js'
+import { penalise, scoreTopic, waitForGossipDrain } from './gossip-tuning.js'
 import { GossipGuard, type GossipMetrics } from './gossip-limits.js'
 import type { AuditSink } from '../core/audit.js'
 import { Subscription, type Message } from './subscription.js'
-import { isSealed, noSealer, type EncryptFor, type Sealer } from '../sealing/index.js'
-import type { DeliveryGuarantee } from '../envelope/delivery.js'
+import { isSealed, noSealer, type Sealer } from '../sealing/index.js'
+import { isReliable } from '../rpc/receiver.js'
+import type { GateVerdict, PublishOptions, TopicGate } from './publish-options.js'
 import { gossipTopic, toTopic, type Topic } from './topics.js'
 
 export * from './constants.js'
 export * from './topics.js'
 export { Subscription, type Message } from './subscription.js'
+export type { PublishOptions, Recipients, TopicGate, GateVerdict } from './publish-options.js'
 export { GossipGuard, gossipLimiter, type GossipLimits, type GossipMetrics } from './gossip-limits.js'
 
 export interface PubSubInit {
@@ -54,17 +55,16 @@ export interface PubSubInit {
   sealer?: Sealer
 }
 
-export interface PublishOptions {
-  priority?: Priority
-  ttl?: number
-  headers?: Record<string, string>
-  correlationId?: string
-  conversationId?: string
-  type?: 'EVENT' | 'NOTIFICATION' | 'INFORM' | 'HEARTBEAT'
-  /** Seal the payload for these peers, or the agents holding a role now (docs/security.md, "Sealed payloads"). */
-  encryptFor?: EncryptFor
-  /** The guarantee on a topic (docs/delivery.md says what each means for gossip); default: the config's. */
-  delivery?: DeliveryGuarantee
+/** A publish's envelope, checked and encoded, not yet sent. */
+export interface Prepared {
+  topic: Topic
+  env: Envelope
+  json: string
+  size: number
+  /** The payload as given (parsed by the topic's schema); `env.payload` is sealed when `sealedToSelf` is set. */
+  value: unknown
+  /** Sealed (`encryptFor`): whether this node is among the recipients. */
+  sealedToSelf?: boolean
 }
 
 interface LocalTopic {
@@ -88,6 +88,7 @@ export class PubSubService {
   private readonly decoded = new WeakMap<Uint8Array, { envs: Envelope[], schema?: z.ZodType, payloads?: unknown[] }>()
   private readonly onGossip = (evt: CustomEvent<GossipMessage>): void => { this.receive(evt.detail) }
   private started = false
+  private gate?: TopicGate
   private readonly debug: boolean
   private readonly guard: GossipGuard
 
@@ -96,7 +97,7 @@ export class PubSubService {
     this.debug = init.log.isLevelEnabled('debug')
     this.localPeer = init.libp2p.peerId.toString()
     this.gossipsub = init.libp2p.services.pubsub
-    this.guard = new GossipGuard({ ...init, penalise: (peer) => { this.penalise(peer) } })
+    this.guard = new GossipGuard({ ...init, penalise: (peer) => { penalise(this.gossipsub, peer) } })
   }
 
   start (): void {
@@ -125,6 +126,13 @@ export class PubSubService {
    * envelope is queued; waits first when the node already holds `publishWindow` envelopes.
    */
   async publish<S extends z.ZodType> (topic: Topic<S> | string, payload: z.input<S>, options: PublishOptions = {}): Promise<Envelope> {
+    const p = this.prepare(topic, payload, options)
+    await this.send(p)
+    return p.env
+  }
+
+  /** The envelope of a publish, checked, not yet sent: reliable publish keeps it in the outbox before `send`. */
+  prepare<S extends z.ZodType> (topic: Topic<S> | string, payload: z.input<S>, options: PublishOptions = {}): Prepared {
     const t = toTopic(topic as Topic | string)
     let value: unknown = payload
     if (t.schema !== undefined) {
@@ -152,12 +160,45 @@ export class PubSubService {
     const json = envelopeToJson(env)
     const size = Buffer.byteLength(json) + 1
     if (size > this.init.maxMessageBytes) throw new MessageTooLargeError(size, this.init.maxMessageBytes)
+    return { topic: t, env, json, size, value, ...(sealed !== undefined ? { sealedToSelf: sealed.toSelf } : {}) }
+  }
 
-    if (sealed === undefined || sealed.toSelf) this.deliverLocal(t, sealed === undefined ? env : { ...env, payload: value }, value, sealed !== undefined)
-    if (this.init.stats.message(t.name, { direction: 'out', type: env.type, status: 'ok' })) this.init.stats.messages.add(env, 'out', size)
+  /** Deliver a prepared envelope to local subscribers and queue it for gossip. */
+  async send (p: Prepared): Promise<void> {
+    const { topic: t, env, value } = p
+    const sealed = p.sealedToSelf !== undefined
+    if (!sealed || p.sealedToSelf === true) this.deliverLocal(t, sealed ? { ...env, payload: value } : env, value, sealed)
+    if (this.init.stats.message(t.name, { direction: 'out', type: env.type, status: 'ok' })) this.init.stats.messages.add(env, 'out', p.size)
     if (this.debug) this.init.log.debug(messageFields(env), 'event published')
-    await this.batcher(gossipTopic(this.init.mesh, t.name)).add(json)
-    return env
+    await this.batcher(gossipTopic(this.init.mesh, t.name)).add(p.json)
+  }
+
+  /** Reliable delivery's side of receipt (protocols/delivery sets it once, when built). */
+  gateWith (gate: TopicGate): void { this.gate = gate }
+
+  /**
+   * A topic envelope sent directly by its publisher, the authenticated `peer` (reliable publish's
+   * fallback when no acknowledgement came): delivered as if it came by gossip, through the gate.
+   */
+  receiveDirect (received: Envelope, peer: string): GateVerdict | 'unsubscribed' {
+    if (received.source !== peer) throw new ValidationError(`topic envelope ${received.id} claims source ${received.source} but came from ${peer}`)
+    if (!('topic' in received.destination)) throw new ValidationError(`envelope ${received.id} has no topic`)
+    const local = this.topics.get(received.destination.topic)
+    if (local === undefined) return 'unsubscribed'
+    const now = Date.now()
+    if (isExpired(received, now)) {
+      this.init.stats.inc('messages_total', { direction: 'in', type: received.type, status: 'expired' })
+      return 'accepted' // nothing to retry: it would be expired again
+    }
+    const env = this.unseal(received, local.topic.name)
+    if (env === undefined) return 'accepted' // sealed for others: this node has nothing to deliver
+    if (this.init.stats.message(local.topic.name, { direction: 'in', type: env.type, status: 'ok' })) {
+      this.init.stats.observe('deliver', env.type, (now - env.timestamp) / 1000)
+      this.init.stats.messages.add(received, 'in', undefined, now - env.timestamp)
+    }
+    const deliver = (): void => { this.deliver(local, env, undefined, env !== received) }
+    if (this.gate === undefined || !isReliable(env)) { deliver(); return 'accepted' }
+    return this.gate(env, local.topic.name, 'direct', deliver)
   }
 
   /** Wait until every envelope published so far has been handed to gossipsub. */
@@ -174,7 +215,7 @@ export class PubSubService {
       this.topics.set(t.name, local)
       if (t.schema !== undefined) this.schemas.set(gossip, t.schema)
       this.gossipsub.topicValidators.set(gossip, (peer, msg) => this.validate(peer, msg, t.name))
-      this.scoreTopic(gossip)
+      scoreTopic(this.gossipsub, gossip)
       this.gossipsub.subscribe(gossip)
     } else if (t.schema !== undefined && local.topic.schema === undefined) {
       local.topic = t
@@ -215,36 +256,6 @@ export class PubSubService {
     return gs.getScore?.(peer.toString()) ?? 0
   }
 
-  /**
-   * Gossipsub penalises a peer for rejected messages only on topics that have score parameters,
-   * and agentmesh's topics are made at run time. Each gets parameters that punish invalid
-   * messages hard (one forgery puts the sender below the graylist threshold, decaying by half
-   * each second) and reward first deliveries, but leave out the mesh-delivery-rate penalty:
-   * agent topics are often quiet, and quiet is not misbehaviour.
-   */
-  private scoreTopic (gossip: string): void {
-    const score = (this.gossipsub as unknown as { score?: { params?: { topics?: Record<string, unknown> } } }).score
-    const topics = score?.params?.topics
-    if (topics === undefined || topics[gossip] !== undefined) return
-    topics[gossip] = createTopicScoreParams({
-      topicWeight: 1,
-      timeInMeshWeight: 0,
-      firstMessageDeliveriesWeight: 1,
-      firstMessageDeliveriesDecay: 0.5,
-      firstMessageDeliveriesCap: 100,
-      meshMessageDeliveriesWeight: 0,
-      meshFailurePenaltyWeight: 0,
-      invalidMessageDeliveriesWeight: -100,
-      invalidMessageDeliveriesDecay: 0.5
-    })
-  }
-
-  /** Gossipsub's behaviour penalty (P7) for a publisher over its limit (gossip-limits.ts says why not a rejection). */
-  private penalise (peer: string): void {
-    const score = (this.gossipsub as unknown as { score?: { addPenalty?: (id: string, n: number, label: string) => void } }).score
-    score?.addPenalty?.(peer, 1, 'rate_limited')
-  }
-
   private batcher (gossip: string): Batcher {
     let b = this.batchers.get(gossip)
     if (b === undefined) {
@@ -266,25 +277,8 @@ export class PubSubService {
   }
 
   private async sendBatch (gossip: string, jsons: string[]): Promise<void> {
-    await this.waitForGossipDrain()
+    await waitForGossipDrain(this.init.libp2p)
     await this.gossipsub.publish(gossip, encodeBatch(jsons))
-  }
-
-  /**
-   * Gossipsub writes without backpressure, and yamux buffers without bound. Before a batch goes
-   * out, wait (briefly) for any gossip stream whose buffer is full, so a publisher that outruns
-   * its peers is held at `publish` rather than queueing ever more latency in memory.
-   */
-  private async waitForGossipDrain (): Promise<void> {
-    const waits: Array<Promise<void>> = []
-    for (const conn of this.init.libp2p.getConnections()) {
-      for (const s of conn.streams) {
-        if (s.writableNeedsDrain && s.protocol?.startsWith('/meshsub/') === true) {
-          waits.push(s.onDrain({ signal: AbortSignal.timeout(DRAIN_WAIT_MS) }).catch(() => {}))
-        }
-      }
-    }
-    if (waits.length > 0) await Promise.all(waits)
   }
 
   private validate (peer: PeerId, msg: GossipMessage, topic: string): TopicValidatorResult {
@@ -353,7 +347,9 @@ export class PubSubService {
       }
       if (this.debug) this.init.log.debug({ ...messageFields(env), latency_ms: now - env.timestamp }, 'event received')
       const { span } = startReceiveSpan(`agentmesh receive ${local.topic.name}`, SpanKind.CONSUMER, { 'agentmesh.peer_id': this.localPeer, 'agentmesh.remote_peer': env.source, 'agentmesh.topic': local.topic.name, 'agentmesh.message_id': env.id }, env.headers)
-      this.deliver(local, env, parsed !== undefined && env === received ? { value: parsed[i] } : undefined, env !== received)
+      const deliver = (): void => { this.deliver(local, env, parsed !== undefined && env === received ? { value: parsed[i] } : undefined, env !== received) }
+      if (this.gate !== undefined && isReliable(env)) this.gate(env, local.topic.name, 'gossip', deliver)
+      else deliver()
       endSpan(span)
     }
   }

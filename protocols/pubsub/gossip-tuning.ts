@@ -1,0 +1,52 @@
+/** What pubsub adjusts in gossipsub itself: topic scores, penalties, and waiting for full gossip streams. */
+import type { Libp2p } from '@libp2p/interface'
+import type { GossipSub } from '@libp2p/gossipsub'
+import { createTopicScoreParams } from '@libp2p/gossipsub/score'
+import { DRAIN_WAIT_MS } from './constants.js'
+
+/**
+ * Gossipsub penalises a peer for rejected messages only on topics that have score parameters,
+ * and agentmesh's topics are made at run time. Each gets parameters that punish invalid
+ * messages hard (one forgery puts the sender below the graylist threshold, decaying by half
+ * each second) and reward first deliveries, but leave out the mesh-delivery-rate penalty:
+ * agent topics are often quiet, and quiet is not misbehaviour.
+ */
+export function scoreTopic (gossipsub: GossipSub, gossip: string): void {
+  const score = (gossipsub as unknown as { score?: { params?: { topics?: Record<string, unknown> } } }).score
+  const topics = score?.params?.topics
+  if (topics === undefined || topics[gossip] !== undefined) return
+  topics[gossip] = createTopicScoreParams({
+    topicWeight: 1,
+    timeInMeshWeight: 0,
+    firstMessageDeliveriesWeight: 1,
+    firstMessageDeliveriesDecay: 0.5,
+    firstMessageDeliveriesCap: 100,
+    meshMessageDeliveriesWeight: 0,
+    meshFailurePenaltyWeight: 0,
+    invalidMessageDeliveriesWeight: -100,
+    invalidMessageDeliveriesDecay: 0.5
+  })
+}
+
+/** Gossipsub's behaviour penalty (P7) for a publisher over its limit (gossip-limits.ts says why not a rejection). */
+export function penalise (gossipsub: GossipSub, peer: string): void {
+  const score = (gossipsub as unknown as { score?: { addPenalty?: (id: string, n: number, label: string) => void } }).score
+  score?.addPenalty?.(peer, 1, 'rate_limited')
+}
+
+/**
+ * Gossipsub writes without backpressure, and yamux buffers without bound. Before a batch goes
+ * out, wait (briefly) for any gossip stream whose buffer is full, so a publisher that outruns
+ * its peers is held at `publish` rather than queueing ever more latency in memory.
+ */
+export async function waitForGossipDrain (libp2p: Libp2p): Promise<void> {
+  const waits: Array<Promise<void>> = []
+  for (const conn of libp2p.getConnections()) {
+    for (const s of conn.streams) {
+      if (s.writableNeedsDrain && s.protocol?.startsWith('/meshsub/') === true) {
+        waits.push(s.onDrain({ signal: AbortSignal.timeout(DRAIN_WAIT_MS) }).catch(() => {}))
+      }
+    }
+  }
+  if (waits.length > 0) await Promise.all(waits)
+}
