@@ -6,8 +6,10 @@ import { z } from 'zod'
 import * as delivery from '../protocols/delivery/constants.js'
 
 export const DeliveryConfig = z.strictObject({
-  /** The guarantee of a send, request or publish that names none. */
+  /** The guarantee of a send or request that names none (a reliable publish names its own, with recipients). */
   guarantee: z.enum(delivery.DELIVERY_GUARANTEES).default(delivery.DEFAULT_DELIVERY),
+  /** Reliable publish: how long a recipient's ack of the gossip copy may take before it is sent the envelope directly. */
+  topicAckTimeoutMs: z.number().int().min(1).default(delivery.DEFAULT_TOPIC_ACK_TIMEOUT_MS),
   /** How long a receiver remembers an exactly-once message's key and first answer. */
   dedupWindowMs: z.number().int().min(1_000).default(delivery.DEFAULT_DEDUP_WINDOW_MS),
   /** Idempotency keys remembered at most (oldest evicted first, counted). */

@@ -123,7 +123,12 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     audit,
     sealer: sealing(host, () => membership, audit)
   })
-  delivery.publishWith({ self: host.peerId, pubsub, withRole: role => membership.find({ role }).map(p => p.peerId) })
+  delivery.publishWith({
+    self: host.peerId,
+    pubsub,
+    withRole: role => membership.find({ role }).map(p => p.peerId),
+    ackTimeoutMs: config.delivery.topicAckTimeoutMs
+  })
   const discovery = new PeerDialer(libp2p, () => config.connections.targetPeers)
   const membership = new Membership({
     libp2p,
