@@ -14,7 +14,10 @@ import { SealedError, ValidationError } from '../protocols/core/errors.js'
 import type { AuditEvent } from '../protocols/core/audit.js'
 import { makeContentKey, open, seal, SealedPayload, unwrap, type Binding } from '../protocols/sealing/box.js'
 import { ownKey, PeerKeys } from '../protocols/sealing/keys.js'
-import { xchachaOpen, xchachaSeal } from '../protocols/sealing/aead.js'
+import { XChaCha, xchachaOpen, xchachaSeal } from '../protocols/sealing/aead.js'
+import { hasSealedShape } from '../protocols/sealing/shape.js'
+import fc from 'fast-check'
+import { hostile, mutationsOf, plantedIn } from './fuzz-inputs.js'
 import { ReceivedKeys, SenderKeys } from '../protocols/sealing/keyring.js'
 import { SealingService } from '../protocols/sealing/index.js'
 import { decodeBatch, encodeBatch, envelopeToJson, makeEnvelope } from '../protocols/envelope/index.js'
@@ -61,6 +64,55 @@ test('aead: XChaCha20-Poly1305 through Node\'s ChaCha20-Poly1305 is byte for byt
     assert.throws(() => xchachaOpen(key, nonce, ad, bad), 'a bad tag does not open')
     assert.throws(() => xchachaOpen(key, nonce, Buffer.concat([ad, Buffer.from('x')]), ours), 'other associated data does not open')
   }
+})
+
+test('aead: the subkey cached by nonce prefix gives what a fresh derivation gives, whatever the order of prefixes', () => {
+  const key = randomBytes(32)
+  const cached = new XChaCha(key)
+  const [p1, p2] = [randomBytes(16), randomBytes(16)]
+  for (const prefix of [p1, p1, p2, p1, p2, p2]) {
+    const nonce = Buffer.concat([prefix, randomBytes(8)])
+    const [ad, plain] = [randomBytes(20), randomBytes(300)]
+    const ct = cached.seal(nonce, ad, plain)
+    assert.deepEqual(new Uint8Array(ct), xchacha20poly1305(key, nonce, ad).encrypt(plain))
+    assert.deepEqual(cached.open(nonce, ad, ct), plain)
+    assert.throws(() => cached.open(Buffer.concat([p1.subarray(0, 15), Buffer.from([p1[15] ^ 1]), nonce.subarray(16)]), ad, ct), 'another prefix does not open')
+  }
+})
+
+test('box: nonces are one random prefix per key and a counter; a payload with a random nonce (older senders) still opens', async () => {
+  const [a, b] = await Promise.all([party(), party()])
+  const bind: Binding = { mesh: 'm', source: a.id, subject: 't' }
+  const peers = new PeerKeys()
+  const [k1, k2] = [makeContentKey([peers.of(b.id)], bind, Date.now()), makeContentKey([peers.of(b.id)], bind, Date.now())]
+  const nonces = [seal(k1, bind, 1), seal(k1, bind, 2), seal(k1, bind, 3), seal(k2, bind, 1)].map(s => Buffer.from(s.nonce, 'base64'))
+  assert.ok(nonces.slice(0, 3).every(n => n.subarray(0, 16).equals(nonces[0].subarray(0, 16))), 'one prefix per key')
+  assert.deepEqual(nonces.slice(0, 3).map(n => n.readUInt32LE(16) + n.readUInt32LE(20) * 2 ** 32), [0, 1, 2], 'then a count')
+  assert.ok(!nonces[3].subarray(0, 16).equals(nonces[0].subarray(0, 16)), 'another key, another prefix')
+  const rb = new ReceivedKeys({ rotationMs: 60_000, graceMs: 1_000, own: ownKey(b.key) })
+  // What a sender before this format change put on the wire: a random 24-byte nonce per payload.
+  const legacy = (value: unknown): SealedPayload => {
+    const s = seal(k1, bind, 0)
+    const nonce = randomBytes(24)
+    const ad = Buffer.from(`agentmesh/sealed/1/content\n${bind.mesh}\n${bind.subject}\n${bind.source}\n${k1.kid}`)
+    return { ...s, nonce: nonce.toString('base64'), ct: xchachaSeal(k1.key, nonce, ad, Buffer.from(JSON.stringify(value))).toString('base64') }
+  }
+  const got = [legacy('x'), seal(k1, bind, 'y'), legacy('z'), seal(k1, bind, 'w')].map(s => rb.open(s, bind, Date.now()))
+  assert.deepEqual(got.map(r => r.ok ? r.value : r.reason), ['x', 'y', 'z', 'w'])
+})
+
+test('shape: the hand-written check of the sealed shape answers as the zod schema, on valid, mutated and hostile values', async () => {
+  const [a, ...rs] = await Promise.all([party(), party(), party(), party()])
+  const bind: Binding = { mesh: 'm', source: a.id, subject: 't' }
+  const peers = new PeerKeys()
+  const one = JSON.parse(JSON.stringify(seal(makeContentKey([peers.of(rs[0].id)], bind, Date.now()), bind, { n: 1 }))) as unknown
+  const three = JSON.parse(JSON.stringify(seal(makeContentKey(rs.map(r => peers.of(r.id)), bind, Date.now()), bind, 'x'))) as unknown
+  for (const v of [one, three]) assert.ok(hasSealedShape(v) && SealedPayload.safeParse(v).success)
+  const agree = (v: unknown): void => { assert.equal(hasSealedShape(v), SealedPayload.safeParse(v).success, JSON.stringify(v)?.slice(0, 300)) }
+  fc.assert(fc.property(fc.oneof(mutationsOf(one), mutationsOf(three), plantedIn(one), hostile), agree), { numRuns: 3_000 })
+  const edges: unknown[] = [{ ...(one as object), at: -1 }, { ...(one as object), at: 1.5 }, { ...(one as object), at: 2 ** 53 }, { ...(one as object), at: -0 },
+    { ...(one as object), ct: 'x'.repeat(23) }, { ...(one as object), wraps: [] }, { ...(one as object), sealed: true }, Object.assign(Object.create({ extra: 1 }), one)]
+  for (const v of edges) agree(v)
 })
 
 test('keyring: a sender key lasts rotationMs and per recipient set; a recipient reads across rotations until the grace ends', async () => {

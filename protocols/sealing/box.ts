@@ -18,28 +18,15 @@ import { x25519 } from '@noble/curves/ed25519.js'
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js'
 import { hkdf } from '@noble/hashes/hkdf.js'
 import { sha256 } from '@noble/hashes/sha2.js'
-import { randomBytes, randomFillSync } from 'node:crypto'
-import { z } from 'zod'
+import { randomBytes } from 'node:crypto'
 import { parseJson } from '../core/json.js'
 import { SealedError } from '../core/errors.js'
-import { CONTENT_DOMAIN, KEY_BYTES, KID_BYTES, MAX_RECIPIENTS, NONCE_BYTES, SEALED_VERSION, WRAP_DOMAIN } from './constants.js'
+import { CONTENT_DOMAIN, KEY_BYTES, KID_BYTES, NONCE_BYTES, SEALED_VERSION, WRAP_DOMAIN } from './constants.js'
 import { tagOf, type OwnKey } from './keys.js'
-import { xchachaOpen, xchachaSeal } from './aead.js'
+import { XChaCha } from './aead.js'
+import { hasSealedShape, type SealedPayload } from './shape.js'
 
-const b64 = (bytes: number): z.ZodString => z.string().length(Math.ceil(bytes / 3) * 4).regex(/^[A-Za-z0-9+/]+=*$/)
-
-export const SealedPayload = z.strictObject({
-  sealed: z.literal(SEALED_VERSION),
-  kid: z.string().regex(/^[A-Za-z0-9_-]{11}$/),
-  at: z.number().int().nonnegative(),
-  ek: b64(32),
-  wraps: z.array(z.strictObject({ to: z.string().regex(/^[A-Za-z0-9_-]{11}$/), ct: b64(KEY_BYTES + 16) })).min(1).max(MAX_RECIPIENTS),
-  nonce: b64(NONCE_BYTES),
-  // No pattern on the ciphertext: every node would run it over the whole payload, and what is
-  // not base64 fails the AEAD all the same.
-  ct: z.string().min(24)
-})
-export type SealedPayload = z.output<typeof SealedPayload>
+export { SealedPayload } from './shape.js'
 
 /** Payloads already found sealed: the validator, the delivery and the sealer each ask, about the same object. */
 const seen = new WeakSet<object>()
@@ -51,7 +38,7 @@ const seen = new WeakSet<object>()
 export function isSealed (payload: unknown): payload is SealedPayload {
   if (typeof payload !== 'object' || payload === null || (payload as { sealed?: unknown }).sealed !== SEALED_VERSION) return false
   if (seen.has(payload)) return true
-  if (!SealedPayload.safeParse(payload).success) return false
+  if (!hasSealedShape(payload)) return false
   seen.add(payload)
   return true
 }
@@ -67,6 +54,12 @@ export interface ContentKey {
   key: Uint8Array
   ek: string
   wraps: Array<{ to: string, ct: string }>
+  /** The key's AEAD, its HChaCha20 subkey derived once (aead.ts). */
+  cipher: XChaCha
+  /** The first 16 bytes of every nonce under this key (random), then `sealedCount`. */
+  prefix: Buffer
+  sealedCount: number
+  ad?: { b: Binding, bytes: Uint8Array }
 }
 
 const utf8 = new TextEncoder()
@@ -90,26 +83,40 @@ export function makeContentKey (recipients: Uint8Array[], b: Omit<Binding, 'subj
     const k = wrapKey(x25519.getSharedSecret(eSecret, pub), ek, pub, b, kid, now)
     return { to: tagOf(pub), ct: Buffer.from(chacha20poly1305(k, ZERO_NONCE).encrypt(key)).toString('base64') }
   })
-  return { kid, at: now, key, ek: Buffer.from(ek).toString('base64'), wraps }
+  return { kid, at: now, key, ek: Buffer.from(ek).toString('base64'), wraps, cipher: new XChaCha(key), prefix: randomBytes(16), sealedCount: 0 }
 }
 
-/** Nonces come from a pool filled 4 KiB at a time: one randomBytes call per nonce costs more than the AEAD. */
-const pool = Buffer.alloc(NONCE_BYTES * 170)
-let used = pool.length
-function nonce (): Buffer {
-  if (used + NONCE_BYTES > pool.length) { randomFillSync(pool); used = 0 }
-  used += NONCE_BYTES
-  return Buffer.from(pool.subarray(used - NONCE_BYTES, used)) // a copy: the pool is refilled in place
+/**
+ * The next nonce of a key: its random 16-byte prefix, then a little-endian count of the payloads
+ * sealed under it. Unique per key as long as the count is (the key lives in this process only,
+ * and 2^53 payloads is beyond any rotation period), and one prefix means one HChaCha20 subkey.
+ */
+function nextNonce (k: ContentKey): Buffer {
+  const n = k.sealedCount++
+  const out = Buffer.allocUnsafe(NONCE_BYTES)
+  k.prefix.copy(out, 0)
+  out.writeUInt32LE(n >>> 0, 16)
+  out.writeUInt32LE(Math.floor(n / 0x1_0000_0000), 20)
+  return out
 }
 
 function contentAd (b: Binding, kid: string): Uint8Array {
   return utf8.encode(`${CONTENT_DOMAIN}\n${b.mesh}\n${b.subject}\n${b.source}\n${kid}`)
 }
 
+/** The associated data of a key's payloads under one binding, made once while the binding stays the same. */
+export function adOf (cache: { ad?: { b: Binding, bytes: Uint8Array } }, b: Binding, kid: string): Uint8Array {
+  const held = cache.ad
+  if (held !== undefined && held.b.subject === b.subject && held.b.source === b.source && held.b.mesh === b.mesh) return held.bytes
+  const bytes = contentAd(b, kid)
+  cache.ad = { b: { mesh: b.mesh, source: b.source, subject: b.subject }, bytes }
+  return bytes
+}
+
 /** Seal one payload (its JSON) under a content key: one AEAD, the wraps as they are. */
 export function seal (k: ContentKey, b: Binding, payload: unknown): SealedPayload {
-  const n = nonce()
-  const ct = xchachaSeal(k.key, n, contentAd(b, k.kid), Buffer.from(JSON.stringify(payload) ?? 'null'))
+  const n = nextNonce(k)
+  const ct = k.cipher.seal(n, adOf(k, b, k.kid), Buffer.from(JSON.stringify(payload) ?? 'null'))
   return { sealed: SEALED_VERSION, kid: k.kid, at: k.at, ek: k.ek, wraps: k.wraps, nonce: n.toString('base64'), ct: ct.toString('base64') }
 }
 
@@ -133,11 +140,15 @@ export function unwrap (own: OwnKey, s: SealedPayload, b: Omit<Binding, 'subject
   return undefined
 }
 
+/** A received content key as keyring.ts holds it: the AEAD and the associated data last used. */
+export interface OpenKey { cipher: XChaCha, ad?: { b: Binding, bytes: Uint8Array } }
+
 /** The payload a content key opens; SealedError when the ciphertext does not authenticate. */
-export function open (key: Uint8Array, s: SealedPayload, b: Binding): unknown {
+export function open (key: Uint8Array | OpenKey, s: SealedPayload, b: Binding): unknown {
+  const k = key instanceof Uint8Array ? { cipher: new XChaCha(key) } : key
   let plain: Buffer
   try {
-    plain = xchachaOpen(key, Buffer.from(s.nonce, 'base64'), contentAd(b, s.kid), Buffer.from(s.ct, 'base64'))
+    plain = k.cipher.open(Buffer.from(s.nonce, 'base64'), adOf(k, b, s.kid), Buffer.from(s.ct, 'base64'))
   } catch (err) {
     throw new SealedError(`sealed payload from ${b.source} on "${b.subject}" does not authenticate (altered, or bound to another subject)`, { cause: err })
   }

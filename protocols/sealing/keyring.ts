@@ -7,7 +7,8 @@
  * stopped using it at `rotationMs`; the grace is for messages in flight and late readers).
  */
 import { MAX_RECEIVED_KEYS, MAX_SENDER_KEYS } from './constants.js'
-import { makeContentKey, open, unwrap, type Binding, type ContentKey, type SealedPayload } from './box.js'
+import { makeContentKey, open, unwrap, type Binding, type ContentKey, type OpenKey, type SealedPayload } from './box.js'
+import { XChaCha } from './aead.js'
 import type { OwnKey, PeerKeys } from './keys.js'
 import { SealedError } from '../core/errors.js'
 
@@ -44,7 +45,7 @@ export type Opened =
 type Refusal = Extract<Opened, { ok: false }>
 
 interface Held {
-  key: Uint8Array | null
+  key: OpenKey | null
   at: number
   expired?: true
   /** The refusal of a key not for us, made once: a non-recipient meets every payload under it, and an error's stack costs more than the rest. */
@@ -67,7 +68,8 @@ export class ReceivedKeys {
     let held = this.keys.get(id)
     let received = false
     if (held === undefined) {
-      const key = unwrap(this.init.own, s, b) ?? null
+      const raw = unwrap(this.init.own, s, b)
+      const key = raw !== undefined ? { cipher: new XChaCha(raw) } : null
       held = { key, at: s.at }
       this.remember(id, held)
       received = key !== null
