@@ -110,9 +110,9 @@ test('shape: the hand-written check of the sealed shape answers as the zod schem
   for (const v of [one, three]) assert.ok(hasSealedShape(v) && SealedPayload.safeParse(v).success)
   const agree = (v: unknown): void => { assert.equal(hasSealedShape(v), SealedPayload.safeParse(v).success, JSON.stringify(v)?.slice(0, 300)) }
   fc.assert(fc.property(fc.oneof(mutationsOf(one), mutationsOf(three), plantedIn(one), hostile), agree), { numRuns: 3_000 })
-  const edges: unknown[] = [{ ...(one as object), at: -1 }, { ...(one as object), at: 1.5 }, { ...(one as object), at: 2 ** 53 }, { ...(one as object), at: -0 },
-    { ...(one as object), ct: 'x'.repeat(23) }, { ...(one as object), wraps: [] }, { ...(one as object), sealed: true }, Object.assign(Object.create({ extra: 1 }), one)]
-  for (const v of edges) agree(v)
+  const edges = [{ at: -1 }, { at: 1.5 }, { at: 2 ** 53 }, { at: -0 }, { ct: 'x'.repeat(23) }, { wraps: [] }, { sealed: true }]
+  for (const e of edges) agree({ ...(one as object), ...e })
+  agree(Object.assign(Object.create({ extra: 1 }), one))
 })
 
 test('keyring: a sender key lasts rotationMs and per recipient set; a recipient reads across rotations until the grace ends', async () => {
