@@ -1,5 +1,5 @@
 /**
- * npm run bench:security [-- --json] [--quick]
+ * npm run bench:security [-- --json] [--quick] [--only closed,sealed] [--rounds 3] [--profile DIR]
  *
  * What security costs (issue 13): request-response p50/p99 (sequential) and broadcast msgs/s
  * (one publisher flat out, 1 KiB payloads, the slowest receiver's rate) between real nodes, each
@@ -15,6 +15,10 @@
  *
  * Then the targets (issue 13): at most +10% on request p50, at most -20% on broadcast throughput.
  * Also the cost of one signature and one verification per envelope, in this process.
+ * `--only`: these modes (open, closed, signed, pnet, sealed; the first listed is the base of the
+ * deltas); `--rounds N`: the modes N times over, interleaved, medians reported (one mode's
+ * broadcast moves by 20-40% run to run on a shared 2-core machine); `--profile DIR`: each worker
+ * writes a V8 CPU profile to DIR/<mode>/<node> (bench/profile-summary.ts reads a folder).
  * The same file is the worker: `security.js --worker` (forked by the driver over IPC).
  */
 import '../node/polyfills.js'
@@ -38,6 +42,7 @@ const sleep = async (ms: number): Promise<void> => { await new Promise(resolve =
 const pct = (xs: number[], p: number): number => { const s = xs.slice().sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))] }
 const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d
 const PAD = 'x'.repeat(1000)
+const fail = (message: string): never => { throw new Error(message) }
 
 // --- the worker -----------------------------------------------------------------------------
 
@@ -133,10 +138,10 @@ async function worker (): Promise<void> {
 
 // --- the driver -----------------------------------------------------------------------------
 
-interface Scenario { name: string, closed: boolean, signed: boolean, psk: boolean, sealed?: boolean }
+interface Scenario { key: string, name: string, closed: boolean, signed: boolean, psk: boolean, sealed?: boolean }
 interface Figures { p50: number, p99: number, msgsPerSec: number, loss: number }
 
-async function run (s: Scenario, dir: string, n: number, seconds: number, requests: number): Promise<Figures> {
+async function run (s: Scenario, dir: string, n: number, seconds: number, requests: number, profile?: string): Promise<Figures> {
   const mesh = `sec${process.pid}${s.name.replace(/\W/g, '')}`
   const owner = await newOwnerKey()
   let psk: string | undefined
@@ -144,7 +149,8 @@ async function run (s: Scenario, dir: string, n: number, seconds: number, reques
     psk = join(dir, `${mesh}.psk`)
     await writePsk(psk)
   }
-  const workers = Array.from({ length: n }, () => new ForkedWorker(SELF, ['--worker']))
+  const prof = (i: number): string[] => profile !== undefined ? ['--cpu-prof', '--cpu-prof-dir', join(profile, s.name.replace(/\W+/g, '-'), i === 0 ? 'publisher' : 'receivers')] : []
+  const workers = Array.from({ length: n }, (_, i) => new ForkedWorker(SELF, ['--worker'], prof(i)))
   try {
     const ids = await Promise.all(workers.map(async (w, i) => {
       const key = await generateKeyPair('Ed25519')
@@ -201,32 +207,57 @@ async function perEnvelope (times: number): Promise<Record<string, number>> {
 }
 
 async function driver (): Promise<void> {
-  const { values: args } = parseArgs({ options: { json: { type: 'boolean', default: false }, quick: { type: 'boolean', default: false }, worker: { type: 'boolean', default: false } } })
+  const { values: args } = parseArgs({
+    options: {
+      json: { type: 'boolean', default: false },
+      quick: { type: 'boolean', default: false },
+      worker: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      rounds: { type: 'string', default: '1' },
+      profile: { type: 'string' }
+    }
+  })
   const log = (s: string): void => { if (!args.json) process.stderr.write(s + '\n') }
   const seconds = args.quick ? 2 : 4
   const requests = args.quick ? 500 : 2000
   const n = 3
-  const out: Record<string, unknown> = { perEnvelope: await perEnvelope(args.quick ? 2000 : 10_000) }
-  log(`per envelope (1 KiB payload): ${JSON.stringify(out.perEnvelope)}`)
-  const scenarios: Scenario[] = [
-    { name: 'open', closed: false, signed: false, psk: false },
-    { name: 'closed (credentials)', closed: true, signed: false, psk: false },
-    { name: 'closed + signed envelopes', closed: true, signed: true, psk: false },
-    { name: 'closed + pnet', closed: true, signed: false, psk: true },
+  const all: Scenario[] = [
+    { key: 'open', name: 'open', closed: false, signed: false, psk: false },
+    { key: 'closed', name: 'closed (credentials)', closed: true, signed: false, psk: false },
+    { key: 'signed', name: 'closed + signed envelopes', closed: true, signed: true, psk: false },
+    { key: 'pnet', name: 'closed + pnet', closed: true, signed: false, psk: true },
     // Broadcast sealed for the two receivers; requests are not sealed (Noise encrypts them already).
-    { name: 'closed + sealed (encryptFor)', closed: true, signed: false, psk: false, sealed: true }
+    { key: 'sealed', name: 'closed + sealed (encryptFor)', closed: true, signed: false, psk: false, sealed: true }
   ]
+  const words = args.only?.split(',').map(w => w.trim()).filter(w => w !== '')
+  const scenarios = words === undefined ? all : words.map(w => all.find(s => s.key === w) ?? fail(`--only: no mode "${w}" (${all.map(s => s.key).join(', ')})`))
+  const rounds = Math.max(1, Number(args.rounds))
+  const out: Record<string, unknown> = {}
+  if (scenarios.some(s => s.signed)) {
+    out.perEnvelope = await perEnvelope(args.quick ? 2000 : 10_000)
+    log(`per envelope (1 KiB payload): ${JSON.stringify(out.perEnvelope)}`)
+  }
   const dir = await mkdtemp(join(tmpdir(), 'agentmesh-security-'))
-  const rows: Array<{ name: string, figures: Figures }> = []
+  const runs = new Map<string, Figures[]>(scenarios.map(s => [s.name, []]))
   try {
-    for (const s of scenarios) {
-      const figures = await run(s, dir, n, seconds, requests)
-      rows.push({ name: s.name, figures })
-      log(`${s.name.padEnd(30)} request p50 ${figures.p50} ms p99 ${figures.p99} ms   broadcast ${figures.msgsPerSec} msgs/s (loss ${figures.loss}%)`)
+    for (let r = 0; r < rounds; r++) {
+      // Each round starts with another mode, so none is always measured first.
+      for (const s of [...scenarios.slice(r % scenarios.length), ...scenarios.slice(0, r % scenarios.length)]) {
+        const figures = await run(s, dir, n, seconds, requests, args.profile)
+        runs.get(s.name)!.push(figures)
+        log(`${rounds > 1 ? `round ${r + 1} ` : ''}${s.name.padEnd(30)} request p50 ${figures.p50} ms p99 ${figures.p99} ms   broadcast ${figures.msgsPerSec} msgs/s (loss ${figures.loss}%)`)
+      }
     }
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
+  const median = (xs: number[]): number => xs.slice().sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]
+  const rows = scenarios.map(s => {
+    const fs = runs.get(s.name)!
+    const m = (k: keyof Figures): number => median(fs.map(f => f[k]))
+    return { name: s.name, figures: { p50: m('p50'), p99: m('p99'), msgsPerSec: m('msgsPerSec'), loss: m('loss') }, rounds: fs }
+  })
+  if (rounds > 1) log(`\nmedians of ${rounds} rounds (lower median of an even count):`)
   const base = rows[0].figures as Figures
   const delta = (x: number, y: number): string => `${x >= y ? '+' : ''}${round(100 * (x - y) / y)}%`
   log('\n| mode | request p50 | p99 | Δ p50 (≤ +10%) | broadcast msgs/s | Δ (≥ -20%) |\n|---|---|---|---|---|---|')
@@ -237,7 +268,7 @@ async function driver (): Promise<void> {
     log(`| ${r.name} | ${f.p50} ms | ${f.p99} ms | ${delta(f.p50, base.p50)} ${dp <= 0.1 ? 'ok' : 'OVER'} | ${f.msgsPerSec} | ${delta(f.msgsPerSec, base.msgsPerSec)} ${db >= -0.2 ? 'ok' : 'OVER'} |`)
   }
   out.scenarios = rows
-  out.machine = { node: process.version, cores: cpus().length, seconds, requests, nodes: n }
+  out.machine = { node: process.version, cores: cpus().length, seconds, requests, nodes: n, rounds }
   if (args.json) process.stdout.write(JSON.stringify(out) + '\n')
   process.exit(0)
 }
