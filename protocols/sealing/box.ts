@@ -1,18 +1,19 @@
 /**
  * Sealed payloads (issue 13, R-SEC): the format and its two halves. A sender's content key is
  * wrapped once per recipient when the key is made (an ephemeral X25519 key, ECDH with each
- * recipient's key, HKDF-SHA256, ChaCha20-Poly1305), and the wraps travel with every payload
- * sealed under it; each payload is then one XChaCha20-Poly1305 encryption with a random nonce,
- * whose associated data binds it to the mesh, subject, source and key id, so it cannot be
+ * recipient's key, HKDF-SHA256, ChaCha20-Poly1305), and the wraps travel with the first payloads
+ * sealed under it and then now and then (constants.ts, WRAPS_*); each payload is one
+ * XChaCha20-Poly1305 encryption (nonce: a random prefix per key, then a count), whose
+ * associated data binds it to the mesh, subject, source and key id, so it cannot be
  * replayed under another topic or claimed by another sender. This is HPKE's base mode in
  * shape (RFC 9180: DHKEM(X25519), HKDF-SHA256, ChaCha20Poly1305), with one encapsulated key
  * shared by the recipients of one content key.
  *
- * On the wire, inside the envelope's `payload` (JSON, binary fields base64):
- *   { sealed: 1, kid, at, ek, wraps: [{ to, ct }], nonce, ct }
+ * On the wire, inside the envelope's `payload` (JSON, binary fields base64; shape.ts):
+ *   { sealed: 2, kid, at, ek?, wraps?: [{ to, ct }], nonce, ct }     (version 1: ek and wraps always)
  * `at` is when the key was made (checked against rotation and grace); `to` is the recipient's
- * tag (keys.ts). Overhead (JSON): about 190 bytes per payload, plus 93 bytes per recipient,
- * plus base64's third on the plaintext.
+ * tag (keys.ts). Overhead (JSON): about 95 bytes per payload and base64's third on the
+ * plaintext, plus 50 bytes and 93 per recipient on the payloads that carry the wraps.
  */
 import { x25519 } from '@noble/curves/ed25519.js'
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js'
@@ -21,7 +22,7 @@ import { sha256 } from '@noble/hashes/sha2.js'
 import { randomBytes } from 'node:crypto'
 import { parseJson } from '../core/json.js'
 import { SealedError } from '../core/errors.js'
-import { CONTENT_DOMAIN, KEY_BYTES, KID_BYTES, NONCE_BYTES, SEALED_VERSION, WRAP_DOMAIN } from './constants.js'
+import { CONTENT_DOMAIN, KEY_BYTES, KID_BYTES, NONCE_BYTES, SEALED_VERSION, WRAP_DOMAIN, WRAPS_EVERY, WRAPS_EVERY_MS, WRAPS_FIRST } from './constants.js'
 import { tagOf, type OwnKey } from './keys.js'
 import { XChaCha } from './aead.js'
 import { hasSealedShape, type SealedPayload } from './shape.js'
@@ -36,7 +37,9 @@ const seen = new WeakSet<object>()
  * payload with a `sealed` field stays an ordinary payload.
  */
 export function isSealed (payload: unknown): payload is SealedPayload {
-  if (typeof payload !== 'object' || payload === null || (payload as { sealed?: unknown }).sealed !== SEALED_VERSION) return false
+  if (typeof payload !== 'object' || payload === null) return false
+  const version = (payload as { sealed?: unknown }).sealed
+  if (version !== 1 && version !== 2) return false
   if (seen.has(payload)) return true
   if (!hasSealedShape(payload)) return false
   seen.add(payload)
@@ -59,6 +62,9 @@ export interface ContentKey {
   /** The first 16 bytes of every nonce under this key (random), then `sealedCount`. */
   prefix: Buffer
   sealedCount: number
+  /** When the wraps last travelled, and how many payloads went without them since (WRAPS_*). */
+  wrapsAt: number
+  sinceWraps: number
   ad?: { b: Binding, bytes: Uint8Array }
 }
 
@@ -83,7 +89,7 @@ export function makeContentKey (recipients: Uint8Array[], b: Omit<Binding, 'subj
     const k = wrapKey(x25519.getSharedSecret(eSecret, pub), ek, pub, b, kid, now)
     return { to: tagOf(pub), ct: Buffer.from(chacha20poly1305(k, ZERO_NONCE).encrypt(key)).toString('base64') }
   })
-  return { kid, at: now, key, ek: Buffer.from(ek).toString('base64'), wraps, cipher: new XChaCha(key), prefix: randomBytes(16), sealedCount: 0 }
+  return { kid, at: now, key, ek: Buffer.from(ek).toString('base64'), wraps, cipher: new XChaCha(key), prefix: randomBytes(16), sealedCount: 0, wrapsAt: -Infinity, sinceWraps: 0 }
 }
 
 /**
@@ -113,15 +119,30 @@ export function adOf (cache: { ad?: { b: Binding, bytes: Uint8Array } }, b: Bind
   return bytes
 }
 
-/** Seal one payload (its JSON) under a content key: one AEAD, the wraps as they are. */
-export function seal (k: ContentKey, b: Binding, payload: unknown): SealedPayload {
+/** Whether the next payload under `k` carries its wraps (constants.ts, WRAPS_*); counts it. */
+function wrapsDue (k: ContentKey, now: number): boolean {
+  if (k.sealedCount < WRAPS_FIRST || k.sinceWraps + 1 >= WRAPS_EVERY || now - k.wrapsAt >= WRAPS_EVERY_MS || now < k.wrapsAt) {
+    k.wrapsAt = now
+    k.sinceWraps = 0
+    return true
+  }
+  k.sinceWraps++
+  return false
+}
+
+/** Seal one payload (its JSON) under a content key: one AEAD, and the wraps when they are due. */
+export function seal (k: ContentKey, b: Binding, payload: unknown, now = Date.now()): SealedPayload {
+  const wraps = wrapsDue(k, now)
   const n = nextNonce(k)
   const ct = k.cipher.seal(n, adOf(k, b, k.kid), Buffer.from(JSON.stringify(payload) ?? 'null'))
-  return { sealed: SEALED_VERSION, kid: k.kid, at: k.at, ek: k.ek, wraps: k.wraps, nonce: n.toString('base64'), ct: ct.toString('base64') }
+  return wraps
+    ? { sealed: SEALED_VERSION, kid: k.kid, at: k.at, ek: k.ek, wraps: k.wraps, nonce: n.toString('base64'), ct: ct.toString('base64') }
+    : { sealed: SEALED_VERSION, kid: k.kid, at: k.at, nonce: n.toString('base64'), ct: ct.toString('base64') }
 }
 
 /** The content key of a sealed payload, if one of its wraps is for `own`; undefined when none is. */
 export function unwrap (own: OwnKey, s: SealedPayload, b: Omit<Binding, 'subject'>): Uint8Array | undefined {
+  if (s.ek === undefined || s.wraps === undefined) return undefined
   const mine = s.wraps.filter(w => w.to === own.tag)
   if (mine.length === 0) return undefined
   const ek = Buffer.from(s.ek, 'base64')

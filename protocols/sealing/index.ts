@@ -74,9 +74,10 @@ export class SealingService implements Sealer {
 
   seal (subject: string, payload: unknown, to: EncryptFor): { payload: SealedPayload, toSelf: boolean } {
     const recipients = this.recipients(to)
-    const { key, made } = this.sender.current(subject, recipients, this.now())
+    const now = this.now()
+    const { key, made } = this.sender.current(subject, recipients, now)
     if (made) this.audit.record({ kind: 'key.rotated', detail: { subject, kid: key.kid, recipients: recipients.length } })
-    return { payload: sealWith(key, this.binding(subject, this.self), payload), toSelf: recipients.includes(this.self) }
+    return { payload: sealWith(key, this.binding(subject, this.self), payload, now), toSelf: recipients.includes(this.self) }
   }
 
   open (subject: string, source: string, payload: unknown, id?: string): Opened {

@@ -40,7 +40,14 @@ export class SenderKeys {
 
 export type Opened =
   | { ok: true, value: unknown, /** the key was opened from its wrap just now */ received: boolean }
-  | { ok: false, reason: 'not_recipient' | 'expired' | 'not_authentic', /** first refusal of this key */ first: boolean, error: SealedError }
+  | {
+    ok: false
+    /** no_key: under a key whose wraps this node has not seen yet (it missed the payloads that carried them) */
+    reason: 'not_recipient' | 'expired' | 'not_authentic' | 'no_key'
+    /** first refusal of this key (audited) */
+    first: boolean
+    error: SealedError
+  }
 
 type Refusal = Extract<Opened, { ok: false }>
 
@@ -67,6 +74,8 @@ export class ReceivedKeys {
     }
     let held = this.keys.get(id)
     let received = false
+    // Not cached: the next payload that carries the wraps tells whether the key is for us.
+    if (held === undefined && s.wraps === undefined) return refuse('no_key', 'the key\'s wraps have not reached this node yet', false)
     if (held === undefined) {
       const raw = unwrap(this.init.own, s, b)
       const key = raw !== undefined ? { cipher: new XChaCha(raw) } : null
