@@ -55,6 +55,7 @@ async function worker (): Promise<void> {
   let latencies: number[] = []
   let count = 0
   let last = 0
+  let cpu0 = process.cpuUsage()
   const envelope = (payload: unknown, topic?: string): Envelope => signEnvelope(makeEnvelope({
     source: node!.peerId, destination: topic !== undefined ? { topic } : { peer: node!.peerId }, type: 'EVENT', subject: 'bench', payload
   }), key)
@@ -99,7 +100,7 @@ async function worker (): Promise<void> {
         while (node!.topicPeers(m.topic).subscribers.length < m.n && Date.now() < end) await sleep(50)
         return {}
       }
-      case 'reset': latencies = []; count = 0; last = 0; return {}
+      case 'reset': latencies = []; count = 0; last = 0; cpu0 = process.cpuUsage(); return {}
       case 'publish': {
         const start = now()
         let seq = 0
@@ -111,7 +112,10 @@ async function worker (): Promise<void> {
         await node!.flush()
         return { sent: seq, startedAt: start }
       }
-      case 'report': return { count, last, p50: pct(latencies, 0.5), p99: pct(latencies, 0.99) }
+      case 'report': {
+        const cpu = process.cpuUsage(cpu0)
+        return { count, last, p50: pct(latencies, 0.5), p99: pct(latencies, 0.99), cpuUs: cpu.user + cpu.system }
+      }
       case 'rpcSeq': {
         // Admission (closed) settles after the connection: the first answered request starts the clock.
         const end = Date.now() + 20_000
@@ -139,7 +143,8 @@ async function worker (): Promise<void> {
 // --- the driver -----------------------------------------------------------------------------
 
 interface Scenario { key: string, name: string, closed: boolean, signed: boolean, psk: boolean, sealed?: boolean }
-interface Figures { p50: number, p99: number, msgsPerSec: number, loss: number }
+/** cpuPub, cpuRecv: CPU µs per broadcast message of the publisher and of the receivers together (from reset to the report after the last one arrived). */
+interface Figures { p50: number, p99: number, msgsPerSec: number, loss: number, cpuPub: number, cpuRecv: number }
 
 async function run (s: Scenario, dir: string, n: number, seconds: number, requests: number, profile?: string): Promise<Figures> {
   const mesh = `sec${process.pid}${s.name.replace(/\W/g, '')}`
@@ -180,7 +185,10 @@ async function run (s: Scenario, dir: string, n: number, seconds: number, reques
     const rates = reports.map(r => r.count === 0 ? 0 : r.count / ((r.last - startedAt) / 1000))
     const lost = reports.reduce((a, r) => a + Math.max(0, sent - r.count), 0)
     const loss = round(100 * lost / (sent * (n - 1)), 2)
-    return { p50: round(pct(seq, 0.5), 3), p99: round(pct(seq, 0.99), 3), msgsPerSec: round(Math.min(...rates), 0), loss }
+    const pub = await workers[0].call('report')
+    const cpuPub = round(pub.cpuUs / sent)
+    const cpuRecv = round(reports.reduce((a, r) => a + r.cpuUs, 0) / sent)
+    return { p50: round(pct(seq, 0.5), 3), p99: round(pct(seq, 0.99), 3), msgsPerSec: round(Math.min(...rates), 0), loss, cpuPub, cpuRecv }
   } finally {
     await Promise.all(workers.map(async w => { await w.call('stop', {}, 10_000).catch(() => {}); await w.kill() }))
   }
@@ -245,7 +253,7 @@ async function driver (): Promise<void> {
       for (const s of [...scenarios.slice(r % scenarios.length), ...scenarios.slice(0, r % scenarios.length)]) {
         const figures = await run(s, dir, n, seconds, requests, args.profile)
         runs.get(s.name)!.push(figures)
-        log(`${rounds > 1 ? `round ${r + 1} ` : ''}${s.name.padEnd(30)} request p50 ${figures.p50} ms p99 ${figures.p99} ms   broadcast ${figures.msgsPerSec} msgs/s (loss ${figures.loss}%)`)
+        log(`${rounds > 1 ? `round ${r + 1} ` : ''}${s.name.padEnd(30)} request p50 ${figures.p50} ms p99 ${figures.p99} ms   broadcast ${figures.msgsPerSec} msgs/s (loss ${figures.loss}%), CPU µs/msg publisher ${figures.cpuPub} receivers ${figures.cpuRecv}`)
       }
     }
   } finally {
@@ -255,17 +263,17 @@ async function driver (): Promise<void> {
   const rows = scenarios.map(s => {
     const fs = runs.get(s.name)!
     const m = (k: keyof Figures): number => median(fs.map(f => f[k]))
-    return { name: s.name, figures: { p50: m('p50'), p99: m('p99'), msgsPerSec: m('msgsPerSec'), loss: m('loss') }, rounds: fs }
+    return { name: s.name, figures: { p50: m('p50'), p99: m('p99'), msgsPerSec: m('msgsPerSec'), loss: m('loss'), cpuPub: m('cpuPub'), cpuRecv: m('cpuRecv') }, rounds: fs }
   })
   if (rounds > 1) log(`\nmedians of ${rounds} rounds (lower median of an even count):`)
   const base = rows[0].figures as Figures
   const delta = (x: number, y: number): string => `${x >= y ? '+' : ''}${round(100 * (x - y) / y)}%`
-  log('\n| mode | request p50 | p99 | Δ p50 (≤ +10%) | broadcast msgs/s | Δ (≥ -20%) |\n|---|---|---|---|---|---|')
+  log('\n| mode | request p50 | p99 | Δ p50 (≤ +10%) | broadcast msgs/s | Δ (≥ -20%) | CPU µs/msg (publisher + receivers) |\n|---|---|---|---|---|---|---|')
   for (const r of rows) {
     const f = r.figures
     const dp = (f.p50 - base.p50) / base.p50
     const db = (f.msgsPerSec - base.msgsPerSec) / base.msgsPerSec
-    log(`| ${r.name} | ${f.p50} ms | ${f.p99} ms | ${delta(f.p50, base.p50)} ${dp <= 0.1 ? 'ok' : 'OVER'} | ${f.msgsPerSec} | ${delta(f.msgsPerSec, base.msgsPerSec)} ${db >= -0.2 ? 'ok' : 'OVER'} |`)
+    log(`| ${r.name} | ${f.p50} ms | ${f.p99} ms | ${delta(f.p50, base.p50)} ${dp <= 0.1 ? 'ok' : 'OVER'} | ${f.msgsPerSec} | ${delta(f.msgsPerSec, base.msgsPerSec)} ${db >= -0.2 ? 'ok' : 'OVER'} | ${f.cpuPub} + ${f.cpuRecv} |`)
   }
   out.scenarios = rows
   out.machine = { node: process.version, cores: cpus().length, seconds, requests, nodes: n, rounds }
