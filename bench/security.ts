@@ -18,13 +18,14 @@
  * `--only`: these modes (open, closed, signed, pnet, sealed; the first listed is the base of the
  * deltas); `--rounds N`: the modes N times over, interleaved, medians reported (one mode's
  * broadcast moves by 20-40% run to run on a shared 2-core machine); `--profile DIR`: each worker
- * writes a V8 CPU profile to DIR/<mode>/<node> (bench/profile-summary.ts reads a folder).
+ * writes a V8 CPU profile of the broadcast to DIR/<mode>/publisher or receivers (bench/profile-summary.ts reads a folder).
  * The same file is the worker: `security.js --worker` (forked by the driver over IPC).
  */
 import '../node/polyfills.js'
 import { ForkedWorker } from './forked-worker.js'
 import { writePsk } from '../node/psk.js'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { Session } from 'node:inspector/promises'
 import { tmpdir, cpus } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -56,6 +57,7 @@ async function worker (): Promise<void> {
   let count = 0
   let last = 0
   let cpu0 = process.cpuUsage()
+  let session: Session | undefined
   const envelope = (payload: unknown, topic?: string): Envelope => signEnvelope(makeEnvelope({
     source: node!.peerId, destination: topic !== undefined ? { topic } : { peer: node!.peerId }, type: 'EVENT', subject: 'bench', payload
   }), key)
@@ -130,6 +132,18 @@ async function worker (): Promise<void> {
         }
         return { latencies: lat }
       }
+      case 'profileStart':
+        session = new Session()
+        session.connect()
+        await session.post('Profiler.enable')
+        await session.post('Profiler.start')
+        return {}
+      case 'profileStop': {
+        const { profile } = await session!.post('Profiler.stop')
+        await writeFile(m.file, JSON.stringify(profile))
+        session!.disconnect()
+        return {}
+      }
       case 'stop': await node?.stop(); return {}
     }
     throw new Error(`unknown command ${m.cmd}`)
@@ -154,8 +168,7 @@ async function run (s: Scenario, dir: string, n: number, seconds: number, reques
     psk = join(dir, `${mesh}.psk`)
     await writePsk(psk)
   }
-  const prof = (i: number): string[] => profile !== undefined ? ['--cpu-prof', '--cpu-prof-dir', join(profile, s.name.replace(/\W+/g, '-'), i === 0 ? 'publisher' : 'receivers')] : []
-  const workers = Array.from({ length: n }, (_, i) => new ForkedWorker(SELF, ['--worker'], prof(i)))
+  const workers = Array.from({ length: n }, () => new ForkedWorker(SELF, ['--worker']))
   try {
     const ids = await Promise.all(workers.map(async (w, i) => {
       const key = await generateKeyPair('Ed25519')
@@ -175,6 +188,8 @@ async function run (s: Scenario, dir: string, n: number, seconds: number, reques
     for (const w of workers) await w.call('waitSubscribers', { topic, n: n - 1 })
     await sleep(1500)
     for (const w of workers) await w.call('reset')
+    // The profile covers the broadcast only (not the start, the requests or the stop).
+    if (profile !== undefined) for (const w of workers) await w.call('profileStart')
     const { sent, startedAt } = await workers[0].call('publish', { topic, durationMs: seconds * 1000, ...(s.sealed === true ? { encryptFor: ids.slice(1).map(x => x.peerId) } : {}) })
     let reports: any[] = []
     for (const end = Date.now() + 20_000; Date.now() < end;) {
@@ -186,6 +201,12 @@ async function run (s: Scenario, dir: string, n: number, seconds: number, reques
     const lost = reports.reduce((a, r) => a + Math.max(0, sent - r.count), 0)
     const loss = round(100 * lost / (sent * (n - 1)), 2)
     const pub = await workers[0].call('report')
+    if (profile !== undefined) {
+      const dir = join(profile, s.key)
+      await mkdir(join(dir, 'publisher'), { recursive: true })
+      await mkdir(join(dir, 'receivers'), { recursive: true })
+      for (const [i, w] of workers.entries()) await w.call('profileStop', { file: join(dir, i === 0 ? 'publisher' : 'receivers', `${Date.now()}-${i}.cpuprofile`) })
+    }
     const cpuPub = round(pub.cpuUs / sent)
     const cpuRecv = round(reports.reduce((a, r) => a + r.cpuUs, 0) / sent)
     return { p50: round(pct(seq, 0.5), 3), p99: round(pct(seq, 0.99), 3), msgsPerSec: round(Math.min(...rates), 0), loss, cpuPub, cpuRecv }
