@@ -15,7 +15,7 @@
  *
  * Then the targets (issue 13): at most +10% on request p50, at most -20% on broadcast throughput.
  * Also the cost of one signature and one verification per envelope, in this process.
- * `--only`: these modes (open, closed, signed, pnet, sealed; the first listed is the base of the
+ * `--only`: these modes (open, closed, padded, signed, pnet, sealed; the first listed is the base of the
  * deltas); `--rounds N`: the modes N times over, interleaved, medians reported (one mode's
  * broadcast moves by 20-40% run to run on a shared 2-core machine); `--profile DIR`: each worker
  * writes a V8 CPU profile of the broadcast to DIR/<mode>/publisher or receivers (bench/profile-summary.ts reads a folder).
@@ -107,7 +107,7 @@ async function worker (): Promise<void> {
         const start = now()
         let seq = 0
         while (now() - start < m.durationMs) {
-          const p = { seq, t: now(), pad: PAD }
+          const p = { seq, t: now(), pad: m.pad as string }
           await node!.publish(m.topic, signed ? envelope(p, m.topic) : p, m.encryptFor !== undefined ? { encryptFor: m.encryptFor } : undefined)
           if (++seq % 50 === 0) await new Promise(resolve => setImmediate(resolve))
         }
@@ -156,7 +156,7 @@ async function worker (): Promise<void> {
 
 // --- the driver -----------------------------------------------------------------------------
 
-interface Scenario { key: string, name: string, closed: boolean, signed: boolean, psk: boolean, sealed?: boolean }
+interface Scenario { key: string, name: string, pad?: number, closed: boolean, signed: boolean, psk: boolean, sealed?: boolean }
 /** cpuPub, cpuRecv: CPU µs per broadcast message of the publisher and of the receivers together (from reset to the report after the last one arrived). */
 interface Figures { p50: number, p99: number, msgsPerSec: number, loss: number, cpuPub: number, cpuRecv: number }
 
@@ -190,7 +190,7 @@ async function run (s: Scenario, dir: string, n: number, seconds: number, reques
     for (const w of workers) await w.call('reset')
     // The profile covers the broadcast only (not the start, the requests or the stop).
     if (profile !== undefined) for (const w of workers) await w.call('profileStart')
-    const { sent, startedAt } = await workers[0].call('publish', { topic, durationMs: seconds * 1000, ...(s.sealed === true ? { encryptFor: ids.slice(1).map(x => x.peerId) } : {}) })
+    const { sent, startedAt } = await workers[0].call('publish', { topic, durationMs: seconds * 1000, pad: 'x'.repeat(s.pad ?? 1000), ...(s.sealed === true ? { encryptFor: ids.slice(1).map(x => x.peerId) } : {}) })
     let reports: any[] = []
     for (const end = Date.now() + 20_000; Date.now() < end;) {
       await sleep(1000)
@@ -253,13 +253,15 @@ async function driver (): Promise<void> {
   const all: Scenario[] = [
     { key: 'open', name: 'open', closed: false, signed: false, psk: false },
     { key: 'closed', name: 'closed (credentials)', closed: true, signed: false, psk: false },
+    // Closed, the payload padded to a sealed one's length: what the bytes cost, apart from the cryptography.
+    { key: 'padded', name: 'closed, payload as long as sealed', pad: 1470, closed: true, signed: false, psk: false },
     { key: 'signed', name: 'closed + signed envelopes', closed: true, signed: true, psk: false },
     { key: 'pnet', name: 'closed + pnet', closed: true, signed: false, psk: true },
     // Broadcast sealed for the two receivers; requests are not sealed (Noise encrypts them already).
     { key: 'sealed', name: 'closed + sealed (encryptFor)', closed: true, signed: false, psk: false, sealed: true }
   ]
   const words = args.only?.split(',').map(w => w.trim()).filter(w => w !== '')
-  const scenarios = words === undefined ? all : words.map(w => all.find(s => s.key === w) ?? fail(`--only: no mode "${w}" (${all.map(s => s.key).join(', ')})`))
+  const scenarios = words === undefined ? all.filter(s => s.pad === undefined) : words.map(w => all.find(s => s.key === w) ?? fail(`--only: no mode "${w}" (${all.map(s => s.key).join(', ')})`))
   const rounds = Math.max(1, Number(args.rounds))
   const out: Record<string, unknown> = {}
   if (scenarios.some(s => s.signed)) {
