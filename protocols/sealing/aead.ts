@@ -75,7 +75,9 @@ export class XChaCha {
     const d = createDecipheriv('chacha20-poly1305', s.key, s.iv, { authTagLength: TAG })
     d.setAAD(ad, { plaintextLength: sealed.length - TAG })
     d.setAuthTag(sealed.subarray(sealed.length - TAG))
-    return Buffer.concat([d.update(sealed.subarray(0, sealed.length - TAG)), d.final()])
+    const out = d.update(sealed.subarray(0, sealed.length - TAG))
+    const last = d.final() // empty for a stream cipher, but it is what checks the tag
+    return last.byteLength === 0 ? out : Buffer.concat([out, last])
   }
 }
 

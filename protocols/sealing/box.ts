@@ -161,6 +161,17 @@ export function unwrap (own: OwnKey, s: SealedPayload, b: Omit<Binding, 'subject
   return undefined
 }
 
+/**
+ * The bytes of a base64 text, decoded into a buffer kept for it when they fit: valid only until
+ * the next call (the AEAD reads them at once and writes its plaintext elsewhere). One 1 KiB
+ * allocation less per payload opened, which the garbage collector would otherwise pay for.
+ */
+const scratch = Buffer.allocUnsafe(64 * 1024)
+function fromBase64 (text: string): Buffer {
+  if (text.length > (scratch.byteLength / 3) * 4) return Buffer.from(text, 'base64')
+  return scratch.subarray(0, scratch.write(text, 'base64'))
+}
+
 /** A received content key as keyring.ts holds it: the AEAD and the associated data last used. */
 export interface OpenKey { cipher: XChaCha, ad?: { b: Binding, bytes: Uint8Array } }
 
@@ -169,7 +180,7 @@ export function open (key: Uint8Array | OpenKey, s: SealedPayload, b: Binding): 
   const k = key instanceof Uint8Array ? { cipher: new XChaCha(key) } : key
   let plain: Buffer
   try {
-    plain = k.cipher.open(Buffer.from(s.nonce, 'base64'), adOf(k, b, s.kid), Buffer.from(s.ct, 'base64'))
+    plain = k.cipher.open(Buffer.from(s.nonce, 'base64'), adOf(k, b, s.kid), fromBase64(s.ct))
   } catch (err) {
     throw new SealedError(`sealed payload from ${b.source} on "${b.subject}" does not authenticate (altered, or bound to another subject)`, { cause: err })
   }

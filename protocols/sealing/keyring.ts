@@ -17,6 +17,7 @@ export interface Rotation { rotationMs: number, graceMs: number }
 export class SenderKeys {
   private readonly keys = new Map<string, ContentKey>()
   private readonly init: Rotation & { mesh: string, self: string, peers: PeerKeys }
+  private last?: { subject: string, recipients: readonly string[], id: string }
 
   constructor (init: Rotation & { mesh: string, self: string, peers: PeerKeys }) { this.init = init }
 
@@ -25,7 +26,10 @@ export class SenderKeys {
    * one (`made`) when there is none yet or the last is `rotationMs` old.
    */
   current (subject: string, recipients: readonly string[], now: number): { key: ContentKey, made: boolean } {
-    const id = `${subject}\n${recipients.join(',')}`
+    // The same list as last time (the service hands the same array): no join of up to 256 peer ids.
+    const last = this.last
+    const id = last !== undefined && last.recipients === recipients && last.subject === subject ? last.id : `${subject}\n${recipients.join(',')}`
+    this.last = { subject, recipients, id }
     const held = this.keys.get(id)
     if (held !== undefined && now - held.at < this.init.rotationMs && now >= held.at) return { key: held, made: false }
     const key = makeContentKey(recipients.map(p => this.init.peers.of(p)), { mesh: this.init.mesh, source: this.init.self }, now)
