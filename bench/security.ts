@@ -1,5 +1,5 @@
 /**
- * npm run bench:security [-- --json] [--quick]
+ * npm run bench:security [-- --json] [--quick] [--only closed,sealed] [--rounds 3] [--profile DIR]
  *
  * What security costs (issue 13): request-response p50/p99 (sequential) and broadcast msgs/s
  * (one publisher flat out, 1 KiB payloads, the slowest receiver's rate) between real nodes, each
@@ -15,12 +15,17 @@
  *
  * Then the targets (issue 13): at most +10% on request p50, at most -20% on broadcast throughput.
  * Also the cost of one signature and one verification per envelope, in this process.
+ * `--only`: these modes (open, closed, padded, signed, pnet, sealed; the first listed is the base of the
+ * deltas); `--rounds N`: the modes N times over, interleaved, medians reported (one mode's
+ * broadcast moves by 20-40% run to run on a shared 2-core machine); `--profile DIR`: each worker
+ * writes a V8 CPU profile of the broadcast to DIR/<mode>/publisher or receivers (bench/profile-summary.ts reads a folder).
  * The same file is the worker: `security.js --worker` (forked by the driver over IPC).
  */
 import '../node/polyfills.js'
 import { ForkedWorker } from './forked-worker.js'
 import { writePsk } from '../node/psk.js'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { Session } from 'node:inspector/promises'
 import { tmpdir, cpus } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -38,6 +43,7 @@ const sleep = async (ms: number): Promise<void> => { await new Promise(resolve =
 const pct = (xs: number[], p: number): number => { const s = xs.slice().sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))] }
 const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d
 const PAD = 'x'.repeat(1000)
+const fail = (message: string): never => { throw new Error(message) }
 
 // --- the worker -----------------------------------------------------------------------------
 
@@ -50,6 +56,8 @@ async function worker (): Promise<void> {
   let latencies: number[] = []
   let count = 0
   let last = 0
+  let cpu0 = process.cpuUsage()
+  let session: Session | undefined
   const envelope = (payload: unknown, topic?: string): Envelope => signEnvelope(makeEnvelope({
     source: node!.peerId, destination: topic !== undefined ? { topic } : { peer: node!.peerId }, type: 'EVENT', subject: 'bench', payload
   }), key)
@@ -94,19 +102,22 @@ async function worker (): Promise<void> {
         while (node!.topicPeers(m.topic).subscribers.length < m.n && Date.now() < end) await sleep(50)
         return {}
       }
-      case 'reset': latencies = []; count = 0; last = 0; return {}
+      case 'reset': latencies = []; count = 0; last = 0; cpu0 = process.cpuUsage(); return {}
       case 'publish': {
         const start = now()
         let seq = 0
         while (now() - start < m.durationMs) {
-          const p = { seq, t: now(), pad: PAD }
+          const p = { seq, t: now(), pad: m.pad as string }
           await node!.publish(m.topic, signed ? envelope(p, m.topic) : p, m.encryptFor !== undefined ? { encryptFor: m.encryptFor } : undefined)
           if (++seq % 50 === 0) await new Promise(resolve => setImmediate(resolve))
         }
         await node!.flush()
         return { sent: seq, startedAt: start }
       }
-      case 'report': return { count, last, p50: pct(latencies, 0.5), p99: pct(latencies, 0.99) }
+      case 'report': {
+        const cpu = process.cpuUsage(cpu0)
+        return { count, last, p50: pct(latencies, 0.5), p99: pct(latencies, 0.99), cpuUs: cpu.user + cpu.system }
+      }
       case 'rpcSeq': {
         // Admission (closed) settles after the connection: the first answered request starts the clock.
         const end = Date.now() + 20_000
@@ -121,6 +132,18 @@ async function worker (): Promise<void> {
         }
         return { latencies: lat }
       }
+      case 'profileStart':
+        session = new Session()
+        session.connect()
+        await session.post('Profiler.enable')
+        await session.post('Profiler.start')
+        return {}
+      case 'profileStop': {
+        const { profile } = await session!.post('Profiler.stop')
+        await writeFile(m.file, JSON.stringify(profile))
+        session!.disconnect()
+        return {}
+      }
       case 'stop': await node?.stop(); return {}
     }
     throw new Error(`unknown command ${m.cmd}`)
@@ -133,10 +156,11 @@ async function worker (): Promise<void> {
 
 // --- the driver -----------------------------------------------------------------------------
 
-interface Scenario { name: string, closed: boolean, signed: boolean, psk: boolean, sealed?: boolean }
-interface Figures { p50: number, p99: number, msgsPerSec: number, loss: number }
+interface Scenario { key: string, name: string, pad?: number, closed: boolean, signed: boolean, psk: boolean, sealed?: boolean }
+/** cpuPub, cpuRecv: CPU µs per broadcast message of the publisher and of the receivers together (from reset to the report after the last one arrived). */
+interface Figures { p50: number, p99: number, msgsPerSec: number, loss: number, cpuPub: number, cpuRecv: number }
 
-async function run (s: Scenario, dir: string, n: number, seconds: number, requests: number): Promise<Figures> {
+async function run (s: Scenario, dir: string, n: number, seconds: number, requests: number, profile?: string): Promise<Figures> {
   const mesh = `sec${process.pid}${s.name.replace(/\W/g, '')}`
   const owner = await newOwnerKey()
   let psk: string | undefined
@@ -164,7 +188,9 @@ async function run (s: Scenario, dir: string, n: number, seconds: number, reques
     for (const w of workers) await w.call('waitSubscribers', { topic, n: n - 1 })
     await sleep(1500)
     for (const w of workers) await w.call('reset')
-    const { sent, startedAt } = await workers[0].call('publish', { topic, durationMs: seconds * 1000, ...(s.sealed === true ? { encryptFor: ids.slice(1).map(x => x.peerId) } : {}) })
+    // The profile covers the broadcast only (not the start, the requests or the stop).
+    if (profile !== undefined) for (const w of workers) await w.call('profileStart')
+    const { sent, startedAt } = await workers[0].call('publish', { topic, durationMs: seconds * 1000, pad: 'x'.repeat(s.pad ?? 1000), ...(s.sealed === true ? { encryptFor: ids.slice(1).map(x => x.peerId) } : {}) })
     let reports: any[] = []
     for (const end = Date.now() + 20_000; Date.now() < end;) {
       await sleep(1000)
@@ -174,7 +200,16 @@ async function run (s: Scenario, dir: string, n: number, seconds: number, reques
     const rates = reports.map(r => r.count === 0 ? 0 : r.count / ((r.last - startedAt) / 1000))
     const lost = reports.reduce((a, r) => a + Math.max(0, sent - r.count), 0)
     const loss = round(100 * lost / (sent * (n - 1)), 2)
-    return { p50: round(pct(seq, 0.5), 3), p99: round(pct(seq, 0.99), 3), msgsPerSec: round(Math.min(...rates), 0), loss }
+    const pub = await workers[0].call('report')
+    if (profile !== undefined) {
+      const dir = join(profile, s.key)
+      await mkdir(join(dir, 'publisher'), { recursive: true })
+      await mkdir(join(dir, 'receivers'), { recursive: true })
+      for (const [i, w] of workers.entries()) await w.call('profileStop', { file: join(dir, i === 0 ? 'publisher' : 'receivers', `${Date.now()}-${i}.cpuprofile`) })
+    }
+    const cpuPub = round(pub.cpuUs / sent)
+    const cpuRecv = round(reports.reduce((a, r) => a + r.cpuUs, 0) / sent)
+    return { p50: round(pct(seq, 0.5), 3), p99: round(pct(seq, 0.99), 3), msgsPerSec: round(Math.min(...rates), 0), loss, cpuPub, cpuRecv }
   } finally {
     await Promise.all(workers.map(async w => { await w.call('stop', {}, 10_000).catch(() => {}); await w.kill() }))
   }
@@ -201,43 +236,70 @@ async function perEnvelope (times: number): Promise<Record<string, number>> {
 }
 
 async function driver (): Promise<void> {
-  const { values: args } = parseArgs({ options: { json: { type: 'boolean', default: false }, quick: { type: 'boolean', default: false }, worker: { type: 'boolean', default: false } } })
+  const { values: args } = parseArgs({
+    options: {
+      json: { type: 'boolean', default: false },
+      quick: { type: 'boolean', default: false },
+      worker: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      rounds: { type: 'string', default: '1' },
+      profile: { type: 'string' }
+    }
+  })
   const log = (s: string): void => { if (!args.json) process.stderr.write(s + '\n') }
   const seconds = args.quick ? 2 : 4
   const requests = args.quick ? 500 : 2000
   const n = 3
-  const out: Record<string, unknown> = { perEnvelope: await perEnvelope(args.quick ? 2000 : 10_000) }
-  log(`per envelope (1 KiB payload): ${JSON.stringify(out.perEnvelope)}`)
-  const scenarios: Scenario[] = [
-    { name: 'open', closed: false, signed: false, psk: false },
-    { name: 'closed (credentials)', closed: true, signed: false, psk: false },
-    { name: 'closed + signed envelopes', closed: true, signed: true, psk: false },
-    { name: 'closed + pnet', closed: true, signed: false, psk: true },
+  const all: Scenario[] = [
+    { key: 'open', name: 'open', closed: false, signed: false, psk: false },
+    { key: 'closed', name: 'closed (credentials)', closed: true, signed: false, psk: false },
+    // Closed, the payload padded to a sealed one's length: what the bytes cost, apart from the cryptography.
+    { key: 'padded', name: 'closed, payload as long as sealed', pad: 1470, closed: true, signed: false, psk: false },
+    { key: 'signed', name: 'closed + signed envelopes', closed: true, signed: true, psk: false },
+    { key: 'pnet', name: 'closed + pnet', closed: true, signed: false, psk: true },
     // Broadcast sealed for the two receivers; requests are not sealed (Noise encrypts them already).
-    { name: 'closed + sealed (encryptFor)', closed: true, signed: false, psk: false, sealed: true }
+    { key: 'sealed', name: 'closed + sealed (encryptFor)', closed: true, signed: false, psk: false, sealed: true }
   ]
+  const words = args.only?.split(',').map(w => w.trim()).filter(w => w !== '')
+  const scenarios = words === undefined ? all.filter(s => s.pad === undefined) : words.map(w => all.find(s => s.key === w) ?? fail(`--only: no mode "${w}" (${all.map(s => s.key).join(', ')})`))
+  const rounds = Math.max(1, Number(args.rounds))
+  const out: Record<string, unknown> = {}
+  if (scenarios.some(s => s.signed)) {
+    out.perEnvelope = await perEnvelope(args.quick ? 2000 : 10_000)
+    log(`per envelope (1 KiB payload): ${JSON.stringify(out.perEnvelope)}`)
+  }
   const dir = await mkdtemp(join(tmpdir(), 'agentmesh-security-'))
-  const rows: Array<{ name: string, figures: Figures }> = []
+  const runs = new Map<string, Figures[]>(scenarios.map(s => [s.name, []]))
   try {
-    for (const s of scenarios) {
-      const figures = await run(s, dir, n, seconds, requests)
-      rows.push({ name: s.name, figures })
-      log(`${s.name.padEnd(30)} request p50 ${figures.p50} ms p99 ${figures.p99} ms   broadcast ${figures.msgsPerSec} msgs/s (loss ${figures.loss}%)`)
+    for (let r = 0; r < rounds; r++) {
+      // Each round starts with another mode, so none is always measured first.
+      for (const s of [...scenarios.slice(r % scenarios.length), ...scenarios.slice(0, r % scenarios.length)]) {
+        const figures = await run(s, dir, n, seconds, requests, args.profile)
+        runs.get(s.name)!.push(figures)
+        log(`${rounds > 1 ? `round ${r + 1} ` : ''}${s.name.padEnd(30)} request p50 ${figures.p50} ms p99 ${figures.p99} ms   broadcast ${figures.msgsPerSec} msgs/s (loss ${figures.loss}%), CPU µs/msg publisher ${figures.cpuPub} receivers ${figures.cpuRecv}`)
+      }
     }
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
+  const median = (xs: number[]): number => xs.slice().sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]
+  const rows = scenarios.map(s => {
+    const fs = runs.get(s.name)!
+    const m = (k: keyof Figures): number => median(fs.map(f => f[k]))
+    return { name: s.name, figures: { p50: m('p50'), p99: m('p99'), msgsPerSec: m('msgsPerSec'), loss: m('loss'), cpuPub: m('cpuPub'), cpuRecv: m('cpuRecv') }, rounds: fs }
+  })
+  if (rounds > 1) log(`\nmedians of ${rounds} rounds (lower median of an even count):`)
   const base = rows[0].figures as Figures
   const delta = (x: number, y: number): string => `${x >= y ? '+' : ''}${round(100 * (x - y) / y)}%`
-  log('\n| mode | request p50 | p99 | Δ p50 (≤ +10%) | broadcast msgs/s | Δ (≥ -20%) |\n|---|---|---|---|---|---|')
+  log('\n| mode | request p50 | p99 | Δ p50 (≤ +10%) | broadcast msgs/s | Δ (≥ -20%) | CPU µs/msg (publisher + receivers) |\n|---|---|---|---|---|---|---|')
   for (const r of rows) {
     const f = r.figures
     const dp = (f.p50 - base.p50) / base.p50
     const db = (f.msgsPerSec - base.msgsPerSec) / base.msgsPerSec
-    log(`| ${r.name} | ${f.p50} ms | ${f.p99} ms | ${delta(f.p50, base.p50)} ${dp <= 0.1 ? 'ok' : 'OVER'} | ${f.msgsPerSec} | ${delta(f.msgsPerSec, base.msgsPerSec)} ${db >= -0.2 ? 'ok' : 'OVER'} |`)
+    log(`| ${r.name} | ${f.p50} ms | ${f.p99} ms | ${delta(f.p50, base.p50)} ${dp <= 0.1 ? 'ok' : 'OVER'} | ${f.msgsPerSec} | ${delta(f.msgsPerSec, base.msgsPerSec)} ${db >= -0.2 ? 'ok' : 'OVER'} | ${f.cpuPub} + ${f.cpuRecv} |`)
   }
   out.scenarios = rows
-  out.machine = { node: process.version, cores: cpus().length, seconds, requests, nodes: n }
+  out.machine = { node: process.version, cores: cpus().length, seconds, requests, nodes: n, rounds }
   if (args.json) process.stdout.write(JSON.stringify(out) + '\n')
   process.exit(0)
 }

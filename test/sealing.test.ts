@@ -14,12 +14,15 @@ import { SealedError, ValidationError } from '../protocols/core/errors.js'
 import type { AuditEvent } from '../protocols/core/audit.js'
 import { makeContentKey, open, seal, SealedPayload, unwrap, type Binding } from '../protocols/sealing/box.js'
 import { ownKey, PeerKeys } from '../protocols/sealing/keys.js'
-import { xchachaOpen, xchachaSeal } from '../protocols/sealing/aead.js'
+import { XChaCha, xchachaOpen, xchachaSeal } from '../protocols/sealing/aead.js'
+import { hasSealedShape } from '../protocols/sealing/shape.js'
+import fc from 'fast-check'
+import { hostile, mutationsOf, plantedIn } from './fuzz-inputs.js'
 import { ReceivedKeys, SenderKeys } from '../protocols/sealing/keyring.js'
-import { SealingService } from '../protocols/sealing/index.js'
+import { isSealed, SealingService } from '../protocols/sealing/index.js'
 import { decodeBatch, encodeBatch, envelopeToJson, makeEnvelope } from '../protocols/envelope/index.js'
 import { gossipTopic } from '../protocols/pubsub/index.js'
-import { nodeOptions, startMesh, stopAll, uniqueMesh, waitFor, withTempDir } from './helpers.js'
+import { nodeOptions, sleep, startMesh, stopAll, uniqueMesh, waitFor, withTempDir } from './helpers.js'
 import { issueCredential, newOwnerKey } from '../protocols/admission/credential.js'
 
 const SECRET = 'the launch code is 0000'
@@ -63,6 +66,63 @@ test('aead: XChaCha20-Poly1305 through Node\'s ChaCha20-Poly1305 is byte for byt
   }
 })
 
+test('aead: the subkey cached by nonce prefix gives what a fresh derivation gives, whatever the order of prefixes', () => {
+  const key = randomBytes(32)
+  const cached = new XChaCha(key)
+  const [p1, p2] = [randomBytes(16), randomBytes(16)]
+  for (const prefix of [p1, p1, p2, p1, p2, p2]) {
+    const nonce = Buffer.concat([prefix, randomBytes(8)])
+    const [ad, plain] = [randomBytes(20), randomBytes(300)]
+    const ct = cached.seal(nonce, ad, plain)
+    assert.deepEqual(new Uint8Array(ct), xchacha20poly1305(key, nonce, ad).encrypt(plain))
+    assert.deepEqual(cached.open(nonce, ad, ct), plain)
+    assert.throws(() => cached.open(Buffer.concat([p1.subarray(0, 15), Buffer.from([p1[15] ^ 1]), nonce.subarray(16)]), ad, ct), 'another prefix does not open')
+  }
+})
+
+test('box: nonces are one random prefix per key and a counter; a version 1 payload with a random nonce (older senders) still opens', async () => {
+  const [a, b] = await Promise.all([party(), party()])
+  const bind: Binding = { mesh: 'm', source: a.id, subject: 't' }
+  const peers = new PeerKeys()
+  const [k1, k2] = [makeContentKey([peers.of(b.id)], bind, Date.now()), makeContentKey([peers.of(b.id)], bind, Date.now())]
+  const nonces = [seal(k1, bind, 1), seal(k1, bind, 2), seal(k1, bind, 3), seal(k2, bind, 1)].map(s => Buffer.from(s.nonce, 'base64'))
+  assert.ok(nonces.slice(0, 3).every(n => n.subarray(0, 16).equals(nonces[0].subarray(0, 16))), 'one prefix per key')
+  assert.deepEqual(nonces.slice(0, 3).map(n => n.readUInt32LE(16) + n.readUInt32LE(20) * 2 ** 32), [0, 1, 2], 'then a count')
+  assert.ok(!nonces[3].subarray(0, 16).equals(nonces[0].subarray(0, 16)), 'another key, another prefix')
+  const rb = new ReceivedKeys({ rotationMs: 60_000, graceMs: 1_000, own: ownKey(b.key) })
+  // What a sender before this format change put on the wire: a random 24-byte nonce per payload.
+  const legacy = (value: unknown): SealedPayload => {
+    const s = seal(k1, bind, 0)
+    const nonce = randomBytes(24)
+    const ad = Buffer.from(`agentmesh/sealed/1/content\n${bind.mesh}\n${bind.subject}\n${bind.source}\n${k1.kid}`)
+    const ct = xchachaSeal(k1.key, nonce, ad, Buffer.from(JSON.stringify(value))).toString('base64')
+    return { sealed: 1, kid: s.kid, at: s.at, ek: k1.ek, wraps: k1.wraps, nonce: nonce.toString('base64'), ct }
+  }
+  const got = [legacy('x'), seal(k1, bind, 'y'), legacy('z'), seal(k1, bind, 'w')].map(s => rb.open(s, bind, Date.now()))
+  assert.deepEqual(got.map(r => r.ok ? r.value : r.reason), ['x', 'y', 'z', 'w'])
+})
+
+test('shape: the hand-written check of the sealed shape answers as the zod schema, on valid, mutated and hostile values', async () => {
+  const [a, ...rs] = await Promise.all([party(), party(), party(), party()])
+  const bind: Binding = { mesh: 'm', source: a.id, subject: 't' }
+  const peers = new PeerKeys()
+  const one = JSON.parse(JSON.stringify(seal(makeContentKey([peers.of(rs[0].id)], bind, Date.now()), bind, { n: 1 }))) as unknown
+  const three = JSON.parse(JSON.stringify(seal(makeContentKey(rs.map(r => peers.of(r.id)), bind, Date.now()), bind, 'x'))) as unknown
+  const k = makeContentKey([peers.of(rs[0].id)], bind, Date.now())
+  for (let i = 0; i < 4; i++) seal(k, bind, i)
+  const bare = JSON.parse(JSON.stringify(seal(k, bind, { n: 5 }))) as unknown
+  const v1 = { ...(one as object), sealed: 1 }
+  for (const v of [one, three, bare, v1]) assert.ok(hasSealedShape(v) && SealedPayload.safeParse(v).success)
+  assert.ok(!hasSealedShape({ ...(bare as object), sealed: 1 }), 'version 1 carries the wraps always')
+  assert.ok(!hasSealedShape({ ...(one as object), wraps: undefined }), 'ek and wraps go together')
+  const agree = (v: unknown): void => { assert.equal(hasSealedShape(v), SealedPayload.safeParse(v).success, JSON.stringify(v)?.slice(0, 300)) }
+  const samples = fc.oneof(mutationsOf(one), mutationsOf(three), mutationsOf(bare), mutationsOf(v1), plantedIn(one), plantedIn(bare), hostile)
+  fc.assert(fc.property(samples, agree), { numRuns: 4_000 })
+  const edges = [{ at: -1 }, { at: 1.5 }, { at: 2 ** 53 }, { at: -0 }, { ct: 'x'.repeat(23) }, { wraps: [] }, { sealed: true }]
+  for (const e of edges) agree({ ...(one as object), ...e })
+  agree(Object.assign(Object.create({ extra: 1 }), one))
+})
+
 test('keyring: a sender key lasts rotationMs and per recipient set; a recipient reads across rotations until the grace ends', async () => {
   const [a, b, c] = await Promise.all([party(), party(), party()])
   const rotation = { rotationMs: 1_000, graceMs: 500 }
@@ -93,6 +153,36 @@ test('keyring: a sender key lasts rotationMs and per recipient set; a recipient 
   assert.ok(!cr.ok && cr.reason === 'not_recipient' && cr.first)
   const cr2 = cObs.open(cur, bind, t0 + 1_300)
   assert.ok(!cr2.ok && !cr2.first, 'a refusal is cached: no second unwrap, no second audit')
+})
+
+test('keyring: wraps travel with a key\'s first payloads, then every 64th or once a second; a reader that missed them reads from the next', async () => {
+  const [a, b, c] = await Promise.all([party(), party(), party()])
+  const rotation = { rotationMs: 3_600_000, graceMs: 1_000 }
+  const sender = new SenderKeys({ ...rotation, mesh: 'm', self: a.id, peers: new PeerKeys() })
+  const bind: Binding = { mesh: 'm', source: a.id, subject: 't' }
+  const t0 = 1_000_000
+  const { key } = sender.current('t', [b.id], t0)
+  const sent = Array.from({ length: 140 }, (_, i) => seal(key, bind, i, t0 + i))
+  const carrying = sent.flatMap((p, i) => p.wraps !== undefined ? [i] : [])
+  assert.deepEqual(carrying, [0, 1, 2, 3, 67, 131], 'the first four, then every 64th')
+  assert.ok(sent.every(p => p.sealed === 2 && SealedPayload.safeParse(p).success))
+  assert.ok(seal(key, bind, 'later', t0 + 139 + 1_000).wraps !== undefined, 'and the first a second after the last that carried them')
+  assert.ok(JSON.stringify(sent[10]).length < JSON.stringify(sent[0]).length - 140, 'a payload without wraps is shorter by ek and the wrap')
+
+  // b missed the first payloads (subscribed late): it reads from payload 67 on.
+  const late = new ReceivedKeys({ ...rotation, own: ownKey(b.key) })
+  const missed = late.open(sent[10], bind, t0 + 10)
+  assert.ok(!missed.ok && missed.reason === 'no_key' && !missed.first && missed.error.code === 'SEC003')
+  const r67 = late.open(sent[67], bind, t0 + 67)
+  assert.ok(r67.ok && r67.value === 67 && r67.received, 'the next payload with the wraps opens')
+  assert.ok(sent.slice(68).every(p => { const r = late.open(p, bind, t0 + 140); return r.ok && !r.received }), 'and every one after it, from the cache')
+  // c, no recipient: refused without an audit until the wraps tell it is not one, then once audited.
+  const other = new ReceivedKeys({ ...rotation, own: ownKey(c.key) })
+  assert.ok(!other.open(sent[10], bind, t0).ok)
+  const firstRefusal = other.open(sent[67], bind, t0)
+  assert.ok(!firstRefusal.ok && firstRefusal.reason === 'not_recipient' && firstRefusal.first)
+  const again = other.open(sent[68], bind, t0)
+  assert.ok(!again.ok && again.reason === 'not_recipient' && !again.first)
 })
 
 test('service: roles resolve when sealing, this node reads only when it is a recipient, keys and refusals are audited', async () => {
@@ -165,6 +255,38 @@ test('encryptFor [B]: B reads it; C, subscribed, gets nothing and its gossipsub 
     assert.ok(sealedEnv !== undefined, 'c relayed-and-saw a sealed envelope')
     await waitFor(() => atA.length === 1, 'a\'s own subscriber to get the plain one')
     assert.deepEqual(atA.map(m => m.payload), [{ sealed: 1, text: 'plain marker' }], 'a is no recipient: its own subscriber does not read it')
+  } finally {
+    await stopAll(nodes)
+  }
+})
+
+test('encryptFor [B, C]: C, subscribed after the key\'s wraps went out, reads from the next payload that carries them', async () => {
+  const nodes = await startMesh(3, () => ({ preset: 'local', security: { mode: 'open' } }))
+  const [a, b, c] = nodes
+  try {
+    const to = [b.peerId, c.peerId]
+    const atB = collect(b, 'feed')
+    await waitFor(() => a.topicPeers('feed').subscribers.length === 1, 'b\'s subscription to reach a')
+    let n = 0
+    for (; n < 8; n++) await a.publish('feed', n, { encryptFor: to })
+    await waitFor(() => atB.length === 8, 'b to read the first eight (the first four carry the wraps)')
+    const raw = rawGossip(c, 'feed')
+    const atC = collect(c, 'feed')
+    await waitFor(() => a.topicPeers('feed').subscribers.length === 2, 'c\'s subscription to reach a')
+    const firstHeard = n
+    const refusedBefore = c.stats.get('messages_total', { direction: 'in', status: 'sealed' })
+    // One payload every 20 ms: the wraps come back within a second (or 64 payloads).
+    await waitFor(async () => { await a.publish('feed', n++, { encryptFor: to }); await sleep(20); return atC.length > 0 }, 'c to read one', 10_000)
+    await waitFor(() => atB.length === n, 'b to read every one')
+    const heard = raw.flatMap(d => decodeBatch(d, 1 << 20)).filter(e => isSealed(e.payload))
+    const carrying = heard.filter(e => (e.payload as SealedPayload).wraps !== undefined)
+    assert.ok(carrying.length > 0, 'c heard a payload with the wraps')
+    assert.equal(atC[0].envelope.id, carrying[0].id, 'c read from the first payload with the wraps it heard')
+    assert.ok(c.stats.get('messages_total', { direction: 'in', status: 'sealed' }) > refusedBefore || heard[0].id === carrying[0].id, 'those before it were refused')
+    const first = atC[0].payload as number
+    assert.ok(first >= firstHeard && first - firstHeard < 64, `c missed ${first - firstHeard} payloads after it subscribed (fewer than 64)`)
+    await waitFor(() => atC.length === n - first, 'c to read every one from there on')
+    assert.deepEqual(atC.map(m => m.payload), Array.from({ length: n - first }, (_, i) => first + i))
   } finally {
     await stopAll(nodes)
   }

@@ -4,12 +4,17 @@
  * subkey, then RFC 8439's AEAD runs with nonce 0x00000000 || the last 8 bytes. Byte for byte what
  * @noble/ciphers' xchacha20poly1305 gives (test/sealing.test.ts checks), at a fraction of the
  * cost on a 1 KiB payload (measured: about 10 µs against 40-70 µs in pure JS).
+ *
+ * `XChaCha` keeps the subkey of the last 16-byte nonce prefix it met: a sender that keeps one
+ * prefix per key and counts in the last 8 bytes (box.ts) derives the subkey once per key, on
+ * both sides; any other nonce still works, at the price of one HChaCha20.
  */
 import { createCipheriv, createDecipheriv } from 'node:crypto'
 import { hchacha } from '@noble/ciphers/chacha.js'
 
 const SIGMA = new Uint32Array([0x61707865, 0x3320646e, 0x79622d32, 0x6b206574]) // "expand 32-byte k"
 const TAG = 16
+const PREFIX = 16
 
 /** Little-endian words, whatever the platform's own order. */
 function words (bytes: Uint8Array, n: number): Uint32Array {
@@ -19,30 +24,69 @@ function words (bytes: Uint8Array, n: number): Uint32Array {
   return out
 }
 
-function subkey (key: Uint8Array, nonce: Uint8Array): { key: Buffer, iv: Buffer } {
+function subkey (key: Uint8Array, prefix: Uint8Array): Buffer {
   const out = new Uint32Array(8)
-  hchacha(SIGMA, words(key, 8), words(nonce, 4), out)
+  hchacha(SIGMA, words(key, 8), words(prefix, 4), out)
   const sub = Buffer.alloc(32)
   for (let i = 0; i < 8; i++) sub.writeUInt32LE(out[i], i * 4)
-  const iv = Buffer.alloc(12)
-  iv.set(nonce.subarray(16, 24), 4)
-  return { key: sub, iv }
+  return sub
 }
 
-/** Ciphertext with its 16-byte tag appended, as @noble/ciphers lays it out. */
+/** Whether the first 16 bytes of `nonce` are `prefix`. */
+function samePrefix (prefix: Uint8Array, nonce: Uint8Array): boolean {
+  for (let i = 0; i < PREFIX; i++) if (prefix[i] !== nonce[i]) return false
+  return true
+}
+
+/** XChaCha20-Poly1305 under one key, with the subkey of the last nonce prefix cached. */
+export class XChaCha {
+  private readonly key: Uint8Array
+  private prefix?: Uint8Array
+  private sub?: Buffer
+
+  constructor (key: Uint8Array) {
+    if (key.byteLength !== 32) throw new RangeError('an XChaCha20-Poly1305 key is 32 bytes')
+    this.key = key
+  }
+
+  private subkey (nonce: Uint8Array): { key: Buffer, iv: Buffer } {
+    if (nonce.byteLength !== 24) throw new RangeError('an XChaCha20-Poly1305 nonce is 24 bytes')
+    if (this.sub === undefined || this.prefix === undefined || !samePrefix(this.prefix, nonce)) {
+      this.prefix = Uint8Array.from(nonce.subarray(0, PREFIX))
+      this.sub = subkey(this.key, this.prefix)
+    }
+    const iv = Buffer.alloc(12)
+    iv.set(nonce.subarray(PREFIX, 24), 4)
+    return { key: this.sub, iv }
+  }
+
+  /** Ciphertext with its 16-byte tag appended, as @noble/ciphers lays it out. */
+  seal (nonce: Uint8Array, ad: Uint8Array, plain: Uint8Array): Buffer {
+    const s = this.subkey(nonce)
+    const c = createCipheriv('chacha20-poly1305', s.key, s.iv, { authTagLength: TAG })
+    c.setAAD(ad, { plaintextLength: plain.length })
+    return Buffer.concat([c.update(plain), c.final(), c.getAuthTag()])
+  }
+
+  /** The plaintext; throws when the tag does not verify (altered, or another key, nonce or associated data). */
+  open (nonce: Uint8Array, ad: Uint8Array, sealed: Uint8Array): Buffer {
+    if (sealed.length < TAG) throw new RangeError('ciphertext shorter than its tag')
+    const s = this.subkey(nonce)
+    const d = createDecipheriv('chacha20-poly1305', s.key, s.iv, { authTagLength: TAG })
+    d.setAAD(ad, { plaintextLength: sealed.length - TAG })
+    d.setAuthTag(sealed.subarray(sealed.length - TAG))
+    const out = d.update(sealed.subarray(0, sealed.length - TAG))
+    const last = d.final() // empty for a stream cipher, but it is what checks the tag
+    return last.byteLength === 0 ? out : Buffer.concat([out, last])
+  }
+}
+
+/** One encryption under a key met once (no cache to keep). */
 export function xchachaSeal (key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, plain: Uint8Array): Buffer {
-  const s = subkey(key, nonce)
-  const c = createCipheriv('chacha20-poly1305', s.key, s.iv, { authTagLength: TAG })
-  c.setAAD(ad, { plaintextLength: plain.length })
-  return Buffer.concat([c.update(plain), c.final(), c.getAuthTag()])
+  return new XChaCha(key).seal(nonce, ad, plain)
 }
 
-/** The plaintext; throws when the tag does not verify (altered, or another key, nonce or associated data). */
+/** One decryption under a key met once; throws when the tag does not verify. */
 export function xchachaOpen (key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, sealed: Uint8Array): Buffer {
-  if (sealed.length < TAG) throw new RangeError('ciphertext shorter than its tag')
-  const s = subkey(key, nonce)
-  const d = createDecipheriv('chacha20-poly1305', s.key, s.iv, { authTagLength: TAG })
-  d.setAAD(ad, { plaintextLength: sealed.length - TAG })
-  d.setAuthTag(sealed.subarray(sealed.length - TAG))
-  return Buffer.concat([d.update(sealed.subarray(0, sealed.length - TAG)), d.final()])
+  return new XChaCha(key).open(nonce, ad, sealed)
 }

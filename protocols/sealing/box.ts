@@ -1,45 +1,33 @@
 /**
  * Sealed payloads (issue 13, R-SEC): the format and its two halves. A sender's content key is
  * wrapped once per recipient when the key is made (an ephemeral X25519 key, ECDH with each
- * recipient's key, HKDF-SHA256, ChaCha20-Poly1305), and the wraps travel with every payload
- * sealed under it; each payload is then one XChaCha20-Poly1305 encryption with a random nonce,
- * whose associated data binds it to the mesh, subject, source and key id, so it cannot be
+ * recipient's key, HKDF-SHA256, ChaCha20-Poly1305), and the wraps travel with the first payloads
+ * sealed under it and then now and then (constants.ts, WRAPS_*); each payload is one
+ * XChaCha20-Poly1305 encryption (nonce: a random prefix per key, then a count), whose
+ * associated data binds it to the mesh, subject, source and key id, so it cannot be
  * replayed under another topic or claimed by another sender. This is HPKE's base mode in
  * shape (RFC 9180: DHKEM(X25519), HKDF-SHA256, ChaCha20Poly1305), with one encapsulated key
  * shared by the recipients of one content key.
  *
- * On the wire, inside the envelope's `payload` (JSON, binary fields base64):
- *   { sealed: 1, kid, at, ek, wraps: [{ to, ct }], nonce, ct }
+ * On the wire, inside the envelope's `payload` (JSON, binary fields base64; shape.ts):
+ *   { sealed: 2, kid, at, ek?, wraps?: [{ to, ct }], nonce, ct }     (version 1: ek and wraps always)
  * `at` is when the key was made (checked against rotation and grace); `to` is the recipient's
- * tag (keys.ts). Overhead (JSON): about 190 bytes per payload, plus 93 bytes per recipient,
- * plus base64's third on the plaintext.
+ * tag (keys.ts). Overhead (JSON): about 95 bytes per payload and base64's third on the
+ * plaintext, plus 50 bytes and 93 per recipient on the payloads that carry the wraps.
  */
 import { x25519 } from '@noble/curves/ed25519.js'
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js'
 import { hkdf } from '@noble/hashes/hkdf.js'
 import { sha256 } from '@noble/hashes/sha2.js'
-import { randomBytes, randomFillSync } from 'node:crypto'
-import { z } from 'zod'
+import { randomBytes } from 'node:crypto'
 import { parseJson } from '../core/json.js'
 import { SealedError } from '../core/errors.js'
-import { CONTENT_DOMAIN, KEY_BYTES, KID_BYTES, MAX_RECIPIENTS, NONCE_BYTES, SEALED_VERSION, WRAP_DOMAIN } from './constants.js'
+import { CONTENT_DOMAIN, KEY_BYTES, KID_BYTES, NONCE_BYTES, SEALED_VERSION, WRAP_DOMAIN, WRAPS_EVERY, WRAPS_EVERY_MS, WRAPS_FIRST } from './constants.js'
 import { tagOf, type OwnKey } from './keys.js'
-import { xchachaOpen, xchachaSeal } from './aead.js'
+import { XChaCha } from './aead.js'
+import { hasSealedShape, type SealedPayload } from './shape.js'
 
-const b64 = (bytes: number): z.ZodString => z.string().length(Math.ceil(bytes / 3) * 4).regex(/^[A-Za-z0-9+/]+=*$/)
-
-export const SealedPayload = z.strictObject({
-  sealed: z.literal(SEALED_VERSION),
-  kid: z.string().regex(/^[A-Za-z0-9_-]{11}$/),
-  at: z.number().int().nonnegative(),
-  ek: b64(32),
-  wraps: z.array(z.strictObject({ to: z.string().regex(/^[A-Za-z0-9_-]{11}$/), ct: b64(KEY_BYTES + 16) })).min(1).max(MAX_RECIPIENTS),
-  nonce: b64(NONCE_BYTES),
-  // No pattern on the ciphertext: every node would run it over the whole payload, and what is
-  // not base64 fails the AEAD all the same.
-  ct: z.string().min(24)
-})
-export type SealedPayload = z.output<typeof SealedPayload>
+export { SealedPayload } from './shape.js'
 
 /** Payloads already found sealed: the validator, the delivery and the sealer each ask, about the same object. */
 const seen = new WeakSet<object>()
@@ -49,9 +37,11 @@ const seen = new WeakSet<object>()
  * payload with a `sealed` field stays an ordinary payload.
  */
 export function isSealed (payload: unknown): payload is SealedPayload {
-  if (typeof payload !== 'object' || payload === null || (payload as { sealed?: unknown }).sealed !== SEALED_VERSION) return false
+  if (typeof payload !== 'object' || payload === null) return false
+  const version = (payload as { sealed?: unknown }).sealed
+  if (version !== 1 && version !== 2) return false
   if (seen.has(payload)) return true
-  if (!SealedPayload.safeParse(payload).success) return false
+  if (!hasSealedShape(payload)) return false
   seen.add(payload)
   return true
 }
@@ -67,6 +57,15 @@ export interface ContentKey {
   key: Uint8Array
   ek: string
   wraps: Array<{ to: string, ct: string }>
+  /** The key's AEAD, its HChaCha20 subkey derived once (aead.ts). */
+  cipher: XChaCha
+  /** The first 16 bytes of every nonce under this key (random), then `sealedCount`. */
+  prefix: Buffer
+  sealedCount: number
+  /** When the wraps last travelled, and how many payloads went without them since (WRAPS_*). */
+  wrapsAt: number
+  sinceWraps: number
+  ad?: { b: Binding, bytes: Uint8Array }
 }
 
 const utf8 = new TextEncoder()
@@ -90,31 +89,60 @@ export function makeContentKey (recipients: Uint8Array[], b: Omit<Binding, 'subj
     const k = wrapKey(x25519.getSharedSecret(eSecret, pub), ek, pub, b, kid, now)
     return { to: tagOf(pub), ct: Buffer.from(chacha20poly1305(k, ZERO_NONCE).encrypt(key)).toString('base64') }
   })
-  return { kid, at: now, key, ek: Buffer.from(ek).toString('base64'), wraps }
+  return { kid, at: now, key, ek: Buffer.from(ek).toString('base64'), wraps, cipher: new XChaCha(key), prefix: randomBytes(16), sealedCount: 0, wrapsAt: -Infinity, sinceWraps: 0 }
 }
 
-/** Nonces come from a pool filled 4 KiB at a time: one randomBytes call per nonce costs more than the AEAD. */
-const pool = Buffer.alloc(NONCE_BYTES * 170)
-let used = pool.length
-function nonce (): Buffer {
-  if (used + NONCE_BYTES > pool.length) { randomFillSync(pool); used = 0 }
-  used += NONCE_BYTES
-  return Buffer.from(pool.subarray(used - NONCE_BYTES, used)) // a copy: the pool is refilled in place
+/**
+ * The next nonce of a key: its random 16-byte prefix, then a little-endian count of the payloads
+ * sealed under it. Unique per key as long as the count is (the key lives in this process only,
+ * and 2^53 payloads is beyond any rotation period), and one prefix means one HChaCha20 subkey.
+ */
+function nextNonce (k: ContentKey): Buffer {
+  const n = k.sealedCount++
+  const out = Buffer.allocUnsafe(NONCE_BYTES)
+  k.prefix.copy(out, 0)
+  out.writeUInt32LE(n >>> 0, 16)
+  out.writeUInt32LE(Math.floor(n / 0x1_0000_0000), 20)
+  return out
 }
 
 function contentAd (b: Binding, kid: string): Uint8Array {
   return utf8.encode(`${CONTENT_DOMAIN}\n${b.mesh}\n${b.subject}\n${b.source}\n${kid}`)
 }
 
-/** Seal one payload (its JSON) under a content key: one AEAD, the wraps as they are. */
-export function seal (k: ContentKey, b: Binding, payload: unknown): SealedPayload {
-  const n = nonce()
-  const ct = xchachaSeal(k.key, n, contentAd(b, k.kid), Buffer.from(JSON.stringify(payload) ?? 'null'))
-  return { sealed: SEALED_VERSION, kid: k.kid, at: k.at, ek: k.ek, wraps: k.wraps, nonce: n.toString('base64'), ct: ct.toString('base64') }
+/** The associated data of a key's payloads under one binding, made once while the binding stays the same. */
+export function adOf (cache: { ad?: { b: Binding, bytes: Uint8Array } }, b: Binding, kid: string): Uint8Array {
+  const held = cache.ad
+  if (held !== undefined && held.b.subject === b.subject && held.b.source === b.source && held.b.mesh === b.mesh) return held.bytes
+  const bytes = contentAd(b, kid)
+  cache.ad = { b: { mesh: b.mesh, source: b.source, subject: b.subject }, bytes }
+  return bytes
+}
+
+/** Whether the next payload under `k` carries its wraps (constants.ts, WRAPS_*); counts it. */
+function wrapsDue (k: ContentKey, now: number): boolean {
+  if (k.sealedCount < WRAPS_FIRST || k.sinceWraps + 1 >= WRAPS_EVERY || now - k.wrapsAt >= WRAPS_EVERY_MS || now < k.wrapsAt) {
+    k.wrapsAt = now
+    k.sinceWraps = 0
+    return true
+  }
+  k.sinceWraps++
+  return false
+}
+
+/** Seal one payload (its JSON) under a content key: one AEAD, and the wraps when they are due. */
+export function seal (k: ContentKey, b: Binding, payload: unknown, now = Date.now()): SealedPayload {
+  const wraps = wrapsDue(k, now)
+  const n = nextNonce(k)
+  const ct = k.cipher.seal(n, adOf(k, b, k.kid), Buffer.from(JSON.stringify(payload) ?? 'null'))
+  return wraps
+    ? { sealed: SEALED_VERSION, kid: k.kid, at: k.at, ek: k.ek, wraps: k.wraps, nonce: n.toString('base64'), ct: ct.toString('base64') }
+    : { sealed: SEALED_VERSION, kid: k.kid, at: k.at, nonce: n.toString('base64'), ct: ct.toString('base64') }
 }
 
 /** The content key of a sealed payload, if one of its wraps is for `own`; undefined when none is. */
 export function unwrap (own: OwnKey, s: SealedPayload, b: Omit<Binding, 'subject'>): Uint8Array | undefined {
+  if (s.ek === undefined || s.wraps === undefined) return undefined
   const mine = s.wraps.filter(w => w.to === own.tag)
   if (mine.length === 0) return undefined
   const ek = Buffer.from(s.ek, 'base64')
@@ -133,11 +161,26 @@ export function unwrap (own: OwnKey, s: SealedPayload, b: Omit<Binding, 'subject
   return undefined
 }
 
+/**
+ * The bytes of a base64 text, decoded into a buffer kept for it when they fit: valid only until
+ * the next call (the AEAD reads them at once and writes its plaintext elsewhere). One 1 KiB
+ * allocation less per payload opened, which the garbage collector would otherwise pay for.
+ */
+const scratch = Buffer.allocUnsafe(64 * 1024)
+function fromBase64 (text: string): Buffer {
+  if (text.length > (scratch.byteLength / 3) * 4) return Buffer.from(text, 'base64')
+  return scratch.subarray(0, scratch.write(text, 'base64'))
+}
+
+/** A received content key as keyring.ts holds it: the AEAD and the associated data last used. */
+export interface OpenKey { cipher: XChaCha, ad?: { b: Binding, bytes: Uint8Array } }
+
 /** The payload a content key opens; SealedError when the ciphertext does not authenticate. */
-export function open (key: Uint8Array, s: SealedPayload, b: Binding): unknown {
+export function open (key: Uint8Array | OpenKey, s: SealedPayload, b: Binding): unknown {
+  const k = key instanceof Uint8Array ? { cipher: new XChaCha(key) } : key
   let plain: Buffer
   try {
-    plain = xchachaOpen(key, Buffer.from(s.nonce, 'base64'), contentAd(b, s.kid), Buffer.from(s.ct, 'base64'))
+    plain = k.cipher.open(Buffer.from(s.nonce, 'base64'), adOf(k, b, s.kid), fromBase64(s.ct))
   } catch (err) {
     throw new SealedError(`sealed payload from ${b.source} on "${b.subject}" does not authenticate (altered, or bound to another subject)`, { cause: err })
   }

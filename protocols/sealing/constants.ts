@@ -1,13 +1,38 @@
 /** The sealed-payload format's constants, each with why. */
 
-/** Format version 1; part of every derivation and associated data, so a later format cannot be confused with it. */
-export const SEALED_VERSION = 1
+/**
+ * The layout this node writes: version 2, where a payload carries the wraps of its key only now
+ * and then (WRAPS_*). Version 1 (wraps in every payload, what nodes before it wrote) is still
+ * read. A node that reads only version 1 takes a version 2 payload for an ordinary one: a
+ * mesh upgrades all its nodes before sealing with version 2.
+ */
+export const SEALED_VERSION: 2 = 2
 
-/** Domain of the content AEAD's associated data and of the wrap key derivation. */
+/**
+ * Domains of the content AEAD's associated data and of the wrap key derivation: they name the
+ * construction (version 1's), which version 2 keeps unchanged; only where the wraps travel
+ * differs, so a version 2 payload relabelled 1 (or the reverse) opens to the same plaintext
+ * under the same binding, or fails the shape check.
+ */
 export const CONTENT_DOMAIN = 'agentmesh/sealed/1/content'
 export const WRAP_DOMAIN = 'agentmesh/sealed/1/wrap'
 
-/** XChaCha20-Poly1305: a random 24-byte nonce per message never repeats in practice, whatever the rate. */
+/**
+ * A key's wraps travel with its first WRAPS_FIRST payloads, then again with every WRAPS_EVERY-th
+ * payload and with the first sealed WRAPS_EVERY_MS or more after the last that carried them. A
+ * recipient that missed them (subscribed late, restarted, lost that gossip message) reads from
+ * the next that carries them: it loses at most that many payloads, or that long, of a topic
+ * that is at-most-once anyway. On a busy topic the wraps then cost about 1/WRAPS_EVERY of their
+ * size per payload (93 bytes per recipient) instead of all of it.
+ */
+export const WRAPS_FIRST = 4
+export const WRAPS_EVERY = 64
+export const WRAPS_EVERY_MS = 1_000
+
+/**
+ * XChaCha20-Poly1305's 24-byte nonce: a random 16-byte prefix per key, then a count of the
+ * payloads sealed under it (box.ts), never repeated under one key.
+ */
 export const NONCE_BYTES = 24
 export const KEY_BYTES = 32
 /** A key id: random, only to tell one sender's keys apart (cached per sender, so collisions across senders do not matter). */

@@ -52,6 +52,7 @@ export class SealingService implements Sealer {
   private received?: ReceivedKeys
   private readonly audit: AuditSink
   private readonly now: () => number
+  private lastRecipients?: { given: string[], sorted: string[], toSelf: boolean }
 
   constructor (init: SealingInit) {
     this.init = init
@@ -66,17 +67,26 @@ export class SealingService implements Sealer {
     const role = typeof to === 'object' && to !== null && !Array.isArray(to) ? (to as { role?: unknown }).role : undefined
     const list: unknown = typeof role === 'string' ? this.init.withRole(role) : to
     if (!Array.isArray(list) || list.some(p => typeof p !== 'string')) throw new ValidationError('encryptFor: a list of peer ids, or { role }')
+    // A publisher seals for the same list message after message: the same sorted array (so the
+    // sender's key is found by identity, keyring.ts) without sorting it again.
+    const last = this.lastRecipients
+    if (last !== undefined && sameList(last.given, list as string[])) return last.sorted
     const set = [...new Set(list as string[])].sort()
     if (set.length === 0) throw new ValidationError(`encryptFor: no recipient${role !== undefined ? ` holds the role "${String(role)}"` : ''}: the payload could be read by no one`)
     if (set.length > MAX_RECIPIENTS) throw new ValidationError(`encryptFor: ${set.length} recipients, at most ${MAX_RECIPIENTS}`)
+    // Frozen: handed out again and again, and the key of the sender's cache.
+    Object.freeze(set)
+    this.lastRecipients = { given: [...list as string[]], sorted: set, toSelf: set.includes(this.self) }
     return set
   }
 
   seal (subject: string, payload: unknown, to: EncryptFor): { payload: SealedPayload, toSelf: boolean } {
     const recipients = this.recipients(to)
-    const { key, made } = this.sender.current(subject, recipients, this.now())
+    const now = this.now()
+    const { key, made } = this.sender.current(subject, recipients, now)
     if (made) this.audit.record({ kind: 'key.rotated', detail: { subject, kid: key.kid, recipients: recipients.length } })
-    return { payload: sealWith(key, this.binding(subject, this.self), payload), toSelf: recipients.includes(this.self) }
+    const toSelf = this.lastRecipients?.sorted === recipients ? this.lastRecipients.toSelf : recipients.includes(this.self)
+    return { payload: sealWith(key, this.binding(subject, this.self), payload, now), toSelf }
   }
 
   open (subject: string, source: string, payload: unknown, id?: string): Opened {
@@ -112,6 +122,12 @@ export class SealingService implements Sealer {
   }
 
   private binding (subject: string, source: string): Binding { return { mesh: this.init.mesh, source, subject } }
+}
+
+function sameList (a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
 }
 
 /** The sealer of a pubsub without one: it seals nothing and opens nothing. */

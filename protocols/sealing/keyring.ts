@@ -7,7 +7,8 @@
  * stopped using it at `rotationMs`; the grace is for messages in flight and late readers).
  */
 import { MAX_RECEIVED_KEYS, MAX_SENDER_KEYS } from './constants.js'
-import { makeContentKey, open, unwrap, type Binding, type ContentKey, type SealedPayload } from './box.js'
+import { makeContentKey, open, unwrap, type Binding, type ContentKey, type OpenKey, type SealedPayload } from './box.js'
+import { XChaCha } from './aead.js'
 import type { OwnKey, PeerKeys } from './keys.js'
 import { SealedError } from '../core/errors.js'
 
@@ -16,6 +17,7 @@ export interface Rotation { rotationMs: number, graceMs: number }
 export class SenderKeys {
   private readonly keys = new Map<string, ContentKey>()
   private readonly init: Rotation & { mesh: string, self: string, peers: PeerKeys }
+  private last?: { subject: string, recipients: readonly string[], id: string }
 
   constructor (init: Rotation & { mesh: string, self: string, peers: PeerKeys }) { this.init = init }
 
@@ -24,7 +26,10 @@ export class SenderKeys {
    * one (`made`) when there is none yet or the last is `rotationMs` old.
    */
   current (subject: string, recipients: readonly string[], now: number): { key: ContentKey, made: boolean } {
-    const id = `${subject}\n${recipients.join(',')}`
+    // The same list as last time (the service hands the same array): no join of up to 256 peer ids.
+    const last = this.last
+    const id = last !== undefined && last.recipients === recipients && last.subject === subject ? last.id : `${subject}\n${recipients.join(',')}`
+    this.last = { subject, recipients, id }
     const held = this.keys.get(id)
     if (held !== undefined && now - held.at < this.init.rotationMs && now >= held.at) return { key: held, made: false }
     const key = makeContentKey(recipients.map(p => this.init.peers.of(p)), { mesh: this.init.mesh, source: this.init.self }, now)
@@ -39,12 +44,19 @@ export class SenderKeys {
 
 export type Opened =
   | { ok: true, value: unknown, /** the key was opened from its wrap just now */ received: boolean }
-  | { ok: false, reason: 'not_recipient' | 'expired' | 'not_authentic', /** first refusal of this key */ first: boolean, error: SealedError }
+  | {
+    ok: false
+    /** no_key: under a key whose wraps this node has not seen yet (it missed the payloads that carried them) */
+    reason: 'not_recipient' | 'expired' | 'not_authentic' | 'no_key'
+    /** first refusal of this key (audited) */
+    first: boolean
+    error: SealedError
+  }
 
 type Refusal = Extract<Opened, { ok: false }>
 
 interface Held {
-  key: Uint8Array | null
+  key: OpenKey | null
   at: number
   expired?: true
   /** The refusal of a key not for us, made once: a non-recipient meets every payload under it, and an error's stack costs more than the rest. */
@@ -66,8 +78,11 @@ export class ReceivedKeys {
     }
     let held = this.keys.get(id)
     let received = false
+    // Not cached: the next payload that carries the wraps tells whether the key is for us.
+    if (held === undefined && s.wraps === undefined) return refuse('no_key', 'the key\'s wraps have not reached this node yet', false)
     if (held === undefined) {
-      const key = unwrap(this.init.own, s, b) ?? null
+      const raw = unwrap(this.init.own, s, b)
+      const key = raw !== undefined ? { cipher: new XChaCha(raw) } : null
       held = { key, at: s.at }
       this.remember(id, held)
       received = key !== null
