@@ -271,7 +271,7 @@ export async function runCampaign (options: CampaignOptions): Promise<CampaignRe
 
   /** Invariant 3; returns the number of notes whose outcome is still to come from a live sender. */
   const checkNotes = async (final: boolean): Promise<number> => {
-    const got = new Set(allEvents(lab).filter(x => x.e.event === 'got').map(x => x.e.id as string))
+    const got = new Set(allEvents(lab).filter(x => x.e.event === 'got').map(x => x.e.note as string))
     const letters = await Promise.all(lab.hosts.map(async h => {
       const r = await lab.agent(h.index).command({ cmd: 'dead-letters' }, 10_000).catch(() => undefined)
       return new Set(r?.ok === true ? (r.result.letters as Array<{ note?: string }>).map(l => l.note) : [])
@@ -279,7 +279,7 @@ export async function runCampaign (options: CampaignOptions): Promise<CampaignRe
     let pending = 0
     report.notes = { sent: notes.length, delivered: 0, deadLettered: 0, lostWithSender: 0 }
     for (const n of notes) {
-      const outcome = lab.lives.filter(l => l.host.index === n.fromHost).flatMap(l => l.events).find(e => e.event === 'sent' && e.id === n.id)
+      const outcome = lab.lives.filter(l => l.host.index === n.fromHost).flatMap(l => l.events).find(e => e.event === 'sent' && e.note === n.id)
       const delivered = got.has(n.id)
       const kept = letters[n.fromHost].has(n.id)
       if (delivered) report.notes.delivered++
