@@ -50,7 +50,7 @@ export interface CampaignReport {
   faults: Record<FaultKind, number>
   rounds: number
   /** Checks made, by invariant. */
-  checks: { terms: number, leaders: number, taskStatuses: number, recordedEnds: number, notes: number }
+  checks: { terms: number, leaders: number, taskStatuses: number, recordedEnds: number, endsOnDisk: number, notes: number }
   tasks: { submitted: number, acknowledged: number, completed: number, failed: number, extraEnds: number }
   notes: { sent: number, delivered: number, deadLettered: number, lostWithSender: number }
   /** Broken invariants, each with what broke; empty when the campaign passed. */
@@ -89,7 +89,7 @@ export async function runCampaign (options: CampaignOptions): Promise<CampaignRe
     seed,
     faults: { kill: 0, partition: 0, cut: 0, pause: 0 },
     rounds: 0,
-    checks: { terms: 0, leaders: 0, taskStatuses: 0, recordedEnds: 0, notes: 0 },
+    checks: { terms: 0, leaders: 0, taskStatuses: 0, recordedEnds: 0, endsOnDisk: 0, notes: 0 },
     tasks: { submitted: 0, acknowledged: 0, completed: 0, failed: 0, extraEnds: 0 },
     notes: { sent: 0, delivered: 0, deadLettered: 0, lostWithSender: 0 },
     findings: [],
@@ -120,6 +120,9 @@ export async function runCampaign (options: CampaignOptions): Promise<CampaignRe
   const ended = new Map<string, Ended>()
   const notes: Note[] = []
   const flaggedNotes = new Set<string>()
+  const flaggedTasks = new Set<string>()
+  /** Ends answered by a coordinator, to look for on the voters' disks once they are two seconds old. */
+  const toVerify = new Map<string, { at: number, attempt: number, status: string }>()
   const work = { stop: false }
   let inflight = 0
   let nextTask = 0
@@ -255,14 +258,17 @@ export async function runCampaign (options: CampaignOptions): Promise<CampaignRe
         if (s.error !== undefined) { open++; continue }
         const was = ended.get(id)
         if (was !== undefined) {
+          if (flaggedTasks.has(id)) continue
           report.checks.recordedEnds++
           if (was.status !== s.status || was.attempt !== s.attempt || was.agent !== s.agent) {
             const now = `round ${report.rounds}, from the coordinator ${name(r.result.leader)} of term ${String(r.result.term)}`
+            flaggedTasks.add(id)
             finding(`task ${id}'s recorded end changed: ${JSON.stringify({ ...was, agent: name(was.agent) })} then ${JSON.stringify({ ...s, agent: name(s.agent), seen: now })}`)
           }
           continue
         }
         if (!['completed', 'failed', 'cancelled'].includes(s.status)) { open++; continue }
+        toVerify.set(id, { at: Date.now(), attempt: s.attempt, status: s.status })
         ended.set(id, { ...s, seen: `round ${report.rounds}, from the coordinator ${name(r.result.leader)} of term ${String(r.result.term)}` })
         // Failed after max_attempts losses of its agent is an end too (told once, kept): counted.
         if (s.status !== 'completed') { report.tasks.failed++; log(`task ${id} ended ${String(s.status)}: ${JSON.stringify(s)}`); continue }
@@ -280,6 +286,30 @@ export async function runCampaign (options: CampaignOptions): Promise<CampaignRe
     }
     if (final && open > 0) finding(`${open} acknowledged tasks had not ended (or their submitter could not tell) by the end`)
     return open === 0
+  }
+
+  /**
+   * Part of invariant 2, the cause behind a changed end: an end a coordinator answered must be on
+   * the disks of a majority of the voters (every agent here is one) within two seconds, or a
+   * next coordinator will not know it and place the task again.
+   */
+  const checkEndsOnDisk = async (final: boolean): Promise<void> => {
+    const due = [...toVerify].filter(([, v]) => final || Date.now() - v.at > 2_000)
+    if (due.length === 0) return
+    const ids = due.map(([id]) => id)
+    const replicas = await Promise.all(lab.agents.map(async a => await a?.command({ cmd: 'replica', ids }, 10_000).catch(() => undefined)))
+    if (replicas.some(r => r?.ok !== true)) return // asked again next round
+    for (const [id, v] of due) {
+      toVerify.delete(id)
+      report.checks.endsOnDisk++
+      const holders = replicas.map((r, i) => ({ i, rec: r?.result.records[id] })).filter(x => x.rec?.status === v.status && x.rec?.attempt === v.attempt)
+      if (holders.length < Math.floor(HOSTS / 2) + 1) {
+        const seen = ended.get(id)?.seen ?? ''
+        finding(`task ${id}'s end (${v.status}, attempt ${v.attempt}), answered ${seen}, is on the disk of ${holders.length} of ${HOSTS} voters ` +
+          `(${holders.map(x => lab.hosts[x.i].name).join(',') || 'none'}) ${((Date.now() - v.at) / 1000).toFixed(1)} s later; the others hold ` +
+          JSON.stringify(replicas.map((r, i) => [lab.hosts[i].name, r?.result.records[id]])))
+      }
+    }
   }
 
   /** What the note's two hosts went through, for a finding: each life's start, end and what it printed of the note. */
@@ -347,6 +377,7 @@ export async function runCampaign (options: CampaignOptions): Promise<CampaignRe
       await whole(`the mesh whole after round ${report.rounds}`)
       checkTerms()
       await checkTasks(false)
+      await checkEndsOnDisk(false)
       await checkNotes(false)
       report.tasks.acknowledged = acknowledged.size
       log(`round ${report.rounds}: ${done.splice(0).join(', ')} (* the coordinator); totals ${KINDS.map(k => `${k} ${report.faults[k]}`).join(', ')}; ` +
@@ -359,6 +390,8 @@ export async function runCampaign (options: CampaignOptions): Promise<CampaignRe
     await waitFor(async () => await checkTasks(false) && await checkNotes(false) === 0, 'every acknowledged task to end and every outcome to come in', 60_000).catch(() => {})
     checkTerms()
     await checkTasks(true)
+    await sleep(2_000)
+    await checkEndsOnDisk(true)
     await checkNotes(true)
     report.tasks.acknowledged = acknowledged.size
   } finally {
@@ -376,7 +409,7 @@ export function summary (r: CampaignReport): string {
   const faults = KINDS.reduce((s, k) => s + r.faults[k], 0)
   return [
     `fault campaign seed ${r.seed}: ${faults} faults (${KINDS.map(k => `${k} ${r.faults[k]}`).join(', ')}) in ${r.rounds} rounds, ${(r.ms / 1000).toFixed(1)} s`,
-    `  checks: ${r.checks.terms} terms / ${r.checks.leaders} leader checks, ${r.checks.taskStatuses} task statuses, ${r.checks.recordedEnds} recorded ends re-read, ${r.checks.notes} note outcomes`,
+    `  checks: ${r.checks.terms} terms / ${r.checks.leaders} leader checks, ${r.checks.taskStatuses} task statuses, ${r.checks.recordedEnds} recorded ends re-read, ${r.checks.endsOnDisk} ends looked for on the voters' disks, ${r.checks.notes} note outcomes`,
     `  tasks: ${r.tasks.submitted} submitted, ${r.tasks.acknowledged} acknowledged, ${r.tasks.completed} completed, ${r.tasks.failed} failed (agent lost max_attempts times), ${r.tasks.extraEnds} extra ends of unrecorded attempts`,
     `  notes: ${r.notes.sent} sent, ${r.notes.delivered} delivered, ${r.notes.deadLettered} dead-lettered, ${r.notes.lostWithSender} asked of a sender killed before it told`,
     `  findings: ${r.findings.length === 0 ? 'none' : r.findings.join('; ')}`
