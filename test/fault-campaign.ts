@@ -121,7 +121,7 @@ export async function runCampaign (options: CampaignOptions): Promise<CampaignRe
   const notes: Note[] = []
   const flaggedNotes = new Set<string>()
   const flaggedTasks = new Set<string>()
-  /** Ends answered by a coordinator, to look for on the voters' disks once they are two seconds old. */
+  /** Ends answered by a coordinator, to look for on the voters' disks once they are a second old. */
   const toVerify = new Map<string, { at: number, attempt: number, status: string }>()
   const work = { stop: false }
   let inflight = 0
@@ -144,16 +144,22 @@ export async function runCampaign (options: CampaignOptions): Promise<CampaignRe
   /** Every agent running, connected to the four others, all following one coordinator in one term. */
   const whole = async (what: string): Promise<void> => {
     let last: unknown[] = []
+    let led = false
+    let missing: string[] = []
     await waitFor(async () => {
       const ss = await Promise.all(lab.agents.map(async a => a !== undefined && a.running ? await status(a) : undefined))
       last = ss.map(s => s === undefined ? null : { term: s.coordinator.term, leader: String(s.coordinator.leader ?? '-').slice(-6), inOffice: s.coordinator.inOffice, peers: s.peers.length })
       for (const s of ss) if (s !== undefined) sawLeader(s.coordinator.term, s.coordinator.leader)
-      if (ss.some(s => s === undefined || s.peers.length < HOSTS - 1)) return false
+      if (ss.some(s => s === undefined)) return false
       const c = ss[0]?.coordinator
       const office = ss.filter(s => s?.coordinator.inOffice === true).length
-      return office === 1 && ss.every(s => s?.coordinator.leader === c.leader && s?.coordinator.term === c.term)
+      led = office === 1 && ss.every(s => s?.coordinator.leader === c.leader && s?.coordinator.term === c.term)
+      missing = ss.flatMap((s, i) => peerIds.filter((p, j) => j !== i && s?.peers.includes(p) !== true).map(p => `${lab.hosts[i].name}-${name(p)}`))
+      return led && missing.length === 0
     }, what, 60_000).catch((err: Error) => {
-      throw new Error(`seed ${seed}, round ${report.rounds}: ${err.message}; last seen: ${JSON.stringify(last)}`)
+      // Led by one coordinator, but some agents not connected again: a finding, and the campaign goes on.
+      if (led) finding(`${missing.length} connections still missing 60 s after round ${report.rounds} was healed: ${missing.join(' ')}`)
+      else throw new Error(`seed ${seed}, round ${report.rounds}: ${err.message}; last seen: ${JSON.stringify(last)}`)
     })
   }
 
@@ -290,11 +296,11 @@ export async function runCampaign (options: CampaignOptions): Promise<CampaignRe
 
   /**
    * Part of invariant 2, the cause behind a changed end: an end a coordinator answered must be on
-   * the disks of a majority of the voters (every agent here is one) within two seconds, or a
+   * the disks of a majority of the voters (every agent here is one) within a second, or a
    * next coordinator will not know it and place the task again.
    */
   const checkEndsOnDisk = async (final: boolean): Promise<void> => {
-    const due = [...toVerify].filter(([, v]) => final || Date.now() - v.at > 2_000)
+    const due = [...toVerify].filter(([, v]) => final || Date.now() - v.at > 1_000)
     if (due.length === 0) return
     const ids = due.map(([id]) => id)
     const replicas = await Promise.all(lab.agents.map(async a => await a?.command({ cmd: 'replica', ids }, 10_000).catch(() => undefined)))
@@ -377,6 +383,8 @@ export async function runCampaign (options: CampaignOptions): Promise<CampaignRe
       await whole(`the mesh whole after round ${report.rounds}`)
       checkTerms()
       await checkTasks(false)
+      // The ends just answered, a second later: the mesh is whole and a replication takes 25 ms and a round trip.
+      await sleep(1_000)
       await checkEndsOnDisk(false)
       await checkNotes(false)
       report.tasks.acknowledged = acknowledged.size
