@@ -81,9 +81,12 @@ export async function runCampaign (options: CampaignOptions): Promise<CampaignRe
   const log = options.log ?? ((l: string) => { console.log(l) })
   const [minPer, maxPer] = options.perRound ?? [4, 8]
   log(`fault campaign: seed ${seed} (repeat with AGENTMESH_TEST_FAULT_SEED=${seed}), ${options.faults} faults on ${HOSTS} hosts`)
-  const rand = seededRandom(seed)
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]
-  const between = (a: number, b: number): number => a + Math.floor(rand() * (b - a + 1))
+  // Two generators: the faults' sequence repeats from the seed whatever the workload's timing drew.
+  const faultRand = seededRandom(seed)
+  const workRand = seededRandom(seed ^ 0x9E3779B9)
+  const rand = faultRand
+  const pick = <T>(xs: readonly T[], r = rand): T => xs[Math.floor(r() * xs.length)]
+  const between = (a: number, b: number, r = rand): number => a + Math.floor(r() * (b - a + 1))
   const t0 = Date.now()
   const report: CampaignReport = {
     seed,
@@ -172,17 +175,17 @@ export async function runCampaign (options: CampaignOptions): Promise<CampaignRe
       await sleep(150)
       const up = running()
       if (inflight >= 8 || up.length === 0) continue
-      const from = pick(up)
+      const from = pick(up, workRand)
       const agent = lab.agent(from)
       inflight++
-      if (rand() < 0.5) {
-        const tasks = Array.from({ length: between(1, 2) }, () => ({ task_id: `s${seed}-t${nextTask++}`, steps: between(1, 4), stepMs: 100 }))
+      if (workRand() < 0.5) {
+        const tasks = Array.from({ length: between(1, 2, workRand) }, () => ({ task_id: `s${seed}-t${nextTask++}`, steps: between(1, 4, workRand), stepMs: 100 }))
         report.tasks.submitted += tasks.length
         void agent.command({ cmd: 'submit', tasks }, 20_000).then(r => {
           if (r.ok) for (const id of r.result.acknowledged as string[]) acknowledged.set(id, from)
         }, () => {}).finally(() => { inflight-- })
       } else {
-        const to = pick(lab.hosts.map(h => h.index).filter(i => i !== from))
+        const to = pick(lab.hosts.map(h => h.index).filter(i => i !== from), workRand)
         const note: Note = { id: `s${seed}-n${notes.length}`, fromHost: from, toHost: to, asked: agent }
         notes.push(note)
         void agent.command({ cmd: 'send', target: peerIds[to], note: note.id, timeoutMs: 1_500 }, 5_000).catch(() => {}).finally(() => { inflight-- })
