@@ -73,11 +73,11 @@ export class LabAgent {
   private readonly watchers = new Set<() => void>()
   private nextId = 1
 
-  constructor (readonly host: LabHost, env: Record<string, string>) {
+  constructor (readonly host: LabHost, env: Record<string, string>, script = AGENT) {
     const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AGENTMESH_')))
     // `ip netns exec` enters the namespace and then execs node: the pid is node's own, so the
     // signals of kill() and pause() reach the agent itself.
-    this.child = spawn('ip', ['netns', 'exec', host.ns, process.execPath, AGENT], { env: { ...clean, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
+    this.child = spawn('ip', ['netns', 'exec', host.ns, process.execPath, script], { env: { ...clean, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
     this.child.stderr?.on('data', (d) => { this.stderr = (this.stderr + String(d)).slice(-20_000) })
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
       let o: any
@@ -149,20 +149,22 @@ export interface LabHost { index: number, name: string, ns: string, ip: string, 
 export class NetnsLab {
   readonly hosts: LabHost[]
   readonly agents: Array<LabAgent | undefined> = []
+  /** Every agent process ever started here, in order: a restarted host's earlier lives stay, with what they printed. */
+  readonly lives: LabAgent[] = []
   private readonly bridgeNs: string
   private destroyed = false
 
-  private constructor (readonly size: number, id: string) {
+  private constructor (readonly size: number, id: string, private readonly script: string) {
     this.bridgeNs = `${PREFIX}${id}-br`
     this.hosts = Array.from({ length: size }, (_, i) => ({ index: i, name: `h${i}`, ns: `${PREFIX}${id}-h${i}`, ip: `10.77.0.${i + 1}`, port: `p${i}` }))
   }
 
   /** Make the namespaces, the bridges and one link per host. Throws with the reason where it cannot. */
-  static create (size: number): NetnsLab {
+  static create (size: number, options: { agent?: string } = {}): NetnsLab {
     const why = netnsUnavailable()
     if (why !== undefined) throw new Error(`the network-namespace lab cannot run here: ${why} (run as root, with iproute2 installed)`)
     removeOrphans()
-    const lab = new NetnsLab(size, `${process.pid}x${Math.floor(Math.random() * 1e4)}`)
+    const lab = new NetnsLab(size, `${process.pid}x${Math.floor(Math.random() * 1e4)}`, options.agent ?? AGENT)
     try {
       lab.build()
     } catch (err) {
@@ -198,11 +200,13 @@ export class NetnsLab {
 
   /**
    * Start an agent on every host (or the given ones), each bootstrapping from all the others'
-   * addresses, and wait until each has started. `env` adds AGENTMESH_* settings.
+   * addresses, and wait until each has started. `env` adds AGENTMESH_* settings (per host when a
+   * function). Starting a host that had an agent replaces it (a restart); the old one stays in `lives`.
    */
-  async start (env: Record<string, string> = {}, which: number[] = this.hosts.map(h => h.index)): Promise<LabAgent[]> {
+  async start (env: Record<string, string> | ((i: number) => Record<string, string>) = {}, which = this.hosts.map(h => h.index)): Promise<LabAgent[]> {
     const started = which.map(i => {
       const h = this.hosts[i]
+      const extra = typeof env === 'function' ? env(i) : env
       const agent = new LabAgent(h, {
         AGENTMESH_NAME: h.name,
         AGENTMESH_MESH: 'lab',
@@ -213,9 +217,10 @@ export class NetnsLab {
         AGENTMESH_LOG_LEVEL: 'warn',
         // A lab of one owner's hosts: open (nodes are closed by default), the warning it logs aside.
         AGENTMESH_SECURITY_MODE: 'open',
-        ...env
-      })
+        ...extra
+      }, this.script)
       this.agents[i] = agent
+      this.lives.push(agent)
       return agent
     })
     await Promise.all(started.map(async a => await a.event(e => e.event === 'started', 'the agent to start')))
@@ -252,7 +257,7 @@ export class NetnsLab {
   async destroy (): Promise<void> {
     if (this.destroyed) return
     this.destroyed = true
-    await Promise.all(this.agents.map(async a => { await a?.stop() }))
+    await Promise.all(this.lives.map(async a => { await a.stop() }))
     for (const ns of [...this.hosts.map(h => h.ns), this.bridgeNs]) {
       try { ip('netns', 'del', ns) } catch { /* never made */ }
     }

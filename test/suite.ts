@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url'
 /** Files run alone, each with why. */
 const SERIAL: Record<string, string> = {
   'netns.test.js': 'five hosts in network namespaces, kill -9, partitions and SIGSTOP past a lease',
+  'fault-campaign.test.js': 'five agent processes in network namespaces through 200 faults (kill -9, partitions, SIGSTOP) on the local timings, minutes long',
   'limits.test.js': 'floods a peer and counts what a rate limit let through per second',
   'negotiation.test.js': 'proposals and awards inside deadline windows of a few hundred ms',
   'examples.test.js': 'the auction\'s bids in time and the pipeline\'s three workers (both failed even alone on a host at load 20)',

@@ -1,0 +1,26 @@
+/**
+ * npm run bench:faults [-- --faults 1000 --seed S]: the seeded fault campaign of
+ * test/fault-campaign.ts at length (five agents in network namespaces; needs root and iproute2).
+ * Prints the seed first, a line per round, then the counts of faults of each kind, rounds,
+ * checks and findings. Exits 1 when an invariant broke (the seed repeats the run), 2 when no
+ * lab can be made here.
+ */
+import { parseArgs } from 'node:util'
+import { runCampaign } from '../test/fault-campaign.js'
+import { netnsUnavailable } from '../test/netns.js'
+
+const { values } = parseArgs({ options: { faults: { type: 'string', default: '1000' }, seed: { type: 'string' }, 'per-round': { type: 'string', default: '4-8' } } })
+const why = netnsUnavailable()
+if (why !== undefined) {
+  console.error(`bench:faults needs network namespaces: ${why} (run as root, with iproute2 installed)`)
+  process.exit(2)
+}
+const [lo, hi] = (values['per-round'] ?? '4-8').split('-').map(Number)
+const report = await runCampaign({
+  faults: Number(values.faults),
+  ...(values.seed !== undefined ? { seed: Number(values.seed) } : {}),
+  perRound: [lo, hi ?? lo]
+})
+const { seed, faults, rounds, checks, tasks, notes, findings } = report
+console.log(JSON.stringify({ seed, faults, rounds, checks, tasks, notes, findings, seconds: report.ms / 1000 }))
+process.exitCode = report.findings.length === 0 ? 0 : 1
