@@ -79,6 +79,9 @@ test('a stranger can neither control nor read another agent\'s task, nor stop it
     await waitFor(() => own.latest?.status === 'running', 'the stranger\'s own task to run')
     assert.equal((await own.status()).status, 'running')
     assert.equal((await own.cancel()).type, 'task.control.ack')
+    // The ack is the coordinator's; the stop reaches the worker after it (and its own task's
+    // pause below could get to another worker first).
+    await waitFor(() => (stops as string[]).includes('the-strangers:cancel'), 'the stranger\'s task stopped on its worker')
 
     // The submitter still pauses, resumes and cancels its task.
     assert.equal((await h.pause('mine')).type, 'task.control.ack')

@@ -28,6 +28,7 @@ import type { TaskEvents } from './events.js'
 import { controlRefusal } from './lifecycle.js'
 import { DeadlineTimer } from './deadlines.js'
 import { Placement, type SchedulerResources } from './placement.js'
+import { UntoldEnds } from './untold.js'
 import { Replication } from './replication.js'
 import { TaskReplica } from './replica.js'
 import { Takeover } from './takeover.js'
@@ -81,8 +82,8 @@ export class TaskScheduler {
   private running = false
   /** True while a new coordinator reads the records and the agents: nothing is placed meanwhile. */
   private takingOver = false
-  /** Ends not yet on a majority: their dependents wait, so a restart never reruns a dependency whose result they used. */
-  private readonly unsettled = new Set<string>()
+  /** Ends not yet on a majority (untold.ts): queries answer the status before, dependents wait. */
+  private readonly untold: UntoldEnds
 
   constructor (init: SchedulerInit) {
     this.init = init
@@ -99,6 +100,8 @@ export class TaskScheduler {
       error: (err) => { this.error(err) }
     })
     this.replication = new Replication({ ...shared, office, leading, persist: async (records) => { await this.replica.persist(records) } })
+    const told = (r: TaskRecord): void => { init.changed(r); this.schedule() }
+    this.untold = new UntoldEnds({ queue: async r => await this.replication.queue(r), get: id => this.table.get(id), told })
     this.placement = new Placement({
       ...shared,
       office,
@@ -181,8 +184,9 @@ export class TaskScheduler {
   officeCheck (): void {
     if (!this.running || !this.init.office.inOffice) return
     const term = this.init.office.term
-    if (this.officeTerm === term) return
+    if (this.officeTerm === term) { this.untold.retry(); return }
     this.officeTerm = term
+    this.untold.clear()
     this.takingOver = true
     this.ready = this.takeover.takeOver(term).catch((err: Error) => {
       this.error(err)
@@ -240,7 +244,7 @@ export class TaskScheduler {
       this.rejected(from, 'task-query', 'TSK007', { ...(correlationId !== undefined ? { correlationId } : {}), taskId })
       throw new TaskAccessError(`${from} is no party to task ${taskId}`)
     }
-    return r.status
+    return this.untold.status(r)
   }
 
   /**
@@ -256,7 +260,7 @@ export class TaskScheduler {
       this.rejected(from, 'task-query-many', 'TSK007', correlationId !== undefined ? { correlationId } : {})
       if (visible.length === 0) throw new TaskAccessError(`${from} is no party to any of the ${known.length} tasks asked about`)
     }
-    return visible.map(r => r.status)
+    return visible.map(r => this.untold.status(r))
   }
 
   /** Pause, resume, cancel from `from` (the authenticated asker): only the submitter or this coordinator (TSK007). */
@@ -320,7 +324,7 @@ export class TaskScheduler {
   schedule (): void {
     if (!this.leading() || this.takingOver) return
     for (const r of this.table.queue(this.placement.busy)) {
-      if (r.spec.dependencies.some(d => this.unsettled.has(d))) continue
+      if (r.spec.dependencies.some(d => this.untold.has(d))) continue
       const ready = this.table.readiness(r)
       if (ready.ready) void this.placement.place(r, ready.inputs)
       else if (ready.broken !== undefined) this.update(r, finishPatch('failed', { error: ready.broken }))
@@ -359,6 +363,7 @@ export class TaskScheduler {
 
   /** Write a change to a record, and do what follows from it: resources, replication, the status published, deadlines. */
   private update (r: TaskRecord, patch: TaskPatch): void {
+    const before = { ...r.status }
     let next: TaskStatus
     try {
       next = this.table.apply(r, patch, Date.now())
@@ -374,15 +379,8 @@ export class TaskScheduler {
       // The end is told once a majority keep it on disk: a coordinator after any restart reads
       // it, so the task never ends a second time. Not on a majority (this node lost office):
       // the next coordinator decides, and the submitter's handle asks it.
-      // Dependents run, or fail, only then too.
-      const id = r.spec.task_id
-      this.unsettled.add(id)
-      void spread.then(ok => {
-        this.unsettled.delete(id)
-        if (!ok) return
-        this.init.changed(r)
-        this.schedule()
-      })
+      // Dependents run, or fail, only then too; until then queries answer `before` (untold.ts).
+      this.untold.hold(r, before, spread)
       this.armDeadlines()
     }
   }
