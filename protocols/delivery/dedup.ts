@@ -9,6 +9,7 @@
  */
 import { createHash } from 'node:crypto'
 import type { StoreSpace } from '../core/store.js'
+import { evictWindow } from './window.js'
 import { IdempotencyConflictError } from '../core/errors.js'
 import type { Envelope } from '../envelope/index.js'
 import { HEADER_IDEMPOTENCY_KEY } from '../envelope/delivery.js'
@@ -105,18 +106,6 @@ export class DedupWindow {
 
   /** Forget keys past the window, then the oldest past maxEntries. */
   async evict (now = Date.now()): Promise<void> {
-    const gone: string[] = []
-    let aged = 0
-    for (const [k, at] of this.order) {
-      const old = now - at >= this.policy.windowMs
-      if (!old && this.order.size - gone.length <= this.policy.maxEntries) break
-      gone.push(k)
-      if (old) aged++
-    }
-    if (gone.length === 0) return
-    for (const k of gone) this.order.delete(k)
-    await this.space.batch(gone.map(k => ({ key: k, remove: true as const })))
-    if (aged > 0) this.onEvict('age', aged)
-    if (gone.length > aged) this.onEvict('count', gone.length - aged)
+    await evictWindow(this.order, this.space, this.policy, now, this.onEvict)
   }
 }

@@ -6,6 +6,7 @@
  * then oldest first past the count.
  */
 import type { StoreSpace } from '../core/store.js'
+import { evictWindow } from './window.js'
 import type { DedupPolicy } from './dedup.js'
 
 export class TopicSeen {
@@ -53,18 +54,6 @@ export class TopicSeen {
   }
 
   async evict (now = Date.now()): Promise<void> {
-    const gone: string[] = []
-    let aged = 0
-    for (const [k, at] of this.order) {
-      const old = now - at >= this.policy.windowMs
-      if (!old && this.order.size - gone.length <= this.policy.maxEntries) break
-      gone.push(k)
-      if (old) aged++
-    }
-    if (gone.length === 0) return
-    for (const k of gone) this.order.delete(k)
-    await this.space.batch(gone.map(k => ({ key: k, remove: true as const })))
-    if (aged > 0) this.onEvict('age', aged)
-    if (gone.length > aged) this.onEvict('count', gone.length - aged)
+    await evictWindow(this.order, this.space, this.policy, now, this.onEvict)
   }
 }
