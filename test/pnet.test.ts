@@ -43,7 +43,9 @@ test('pnet: the same mesh key connects, another key or none completes no handsha
       await waitFor(() => a.peers().some(p => p.name === 'b') && b.peers().some(p => p.name === 'a'), 'a and b, with one key, to see each other')
 
       for (const [name, psk] of [['other-key', k2], ['no-key', undefined]] as const) {
-        const retry = { bootstrapInitialDelayMs: 100, bootstrapMaxDelayMs: 200 }
+        // A wrong key turns the Noise frames into noise: a side may then wait for a frame length
+        // that never arrives, until the dial's timeout. A short one keeps three failures quick.
+        const retry = { bootstrapInitialDelayMs: 100, bootstrapMaxDelayMs: 200, dialTimeoutMs: 1_500 }
         const x = await createAgentNode(opts(psk, { name, bootstrap: [a.addresses()[0]], connections: retry }))
         nodes.push(x)
         let failures = 0

@@ -75,6 +75,10 @@ export class RpcChannel {
     this.decoder = new FrameDecoder(init.maxMessageBytes)
     this.stream.addEventListener('message', (e) => { this.onData(e.data) })
     this.stream.addEventListener('close', (e) => { this.onClosed((e as any).error) })
+    // A stream reset while dialProtocol was resolving (the peer stopping) fired its 'close' before
+    // anyone listened: without this the channel looked open, and each request on it waited its
+    // whole timeout (found by gossip-delivery's "recipient briefly down" test under load).
+    if (this.stream.status !== 'open') this.onClosed(new ConnectionError(`stream ${this.stream.status} before use`))
     this.armStallTimer('no frame')
   }
 
@@ -94,13 +98,17 @@ export class RpcChannel {
     if (this.stallTimer !== undefined) { clearTimeout(this.stallTimer); this.stallTimer = undefined }
   }
 
-  get closed (): boolean { return this.closedError !== undefined }
+  get closed (): boolean {
+    // 'close' is dispatched once; a status that moved on without it reaching us still counts.
+    if (this.closedError === undefined && this.stream.status !== 'open') this.onClosed(new ConnectionError(`stream ${this.stream.status}`))
+    return this.closedError !== undefined
+  }
   get inFlight (): number { return this.pending.size }
   get closeSignal (): AbortSignal { return this.closeController.signal }
 
   /** Send a request and wait for the envelope that answers it. */
   async request (env: Envelope, frame: Uint8Array, signal: AbortSignal): Promise<Envelope> {
-    if (this.closedError !== undefined) throw this.closedError
+    if (this.closed) throw this.closedError
     if (this.pending.size >= this.init.window) await this.waitForSlot(signal)
     if (this.closedError !== undefined) throw this.closedError
     return await new Promise<Envelope>((resolve, reject) => {
