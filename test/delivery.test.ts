@@ -126,6 +126,30 @@ test('retries run out: DeliveryFailedError with the attempts, the message out of
   }
 })
 
+test('a ttl that runs out ends the retries: DeliveryFailedError (COM001) and an `expired` dead letter, well before the retries would', async () => {
+  const mesh = uniqueMesh()
+  const gone = await createAgentNode(nodeOptions(mesh, { name: 'gone' }))
+  // 100 retries of up to 500 ms: without the ttl this would take most of a minute.
+  const s = await createAgentNode(nodeOptions(mesh, { name: 's', ...fast, retry: { maxRetries: 100, initialDelayMs: 100, maxDelayMs: 500, jitter: 0 } }))
+  try {
+    await gone.start()
+    await s.start()
+    await s.dial(gone.addresses()[0])
+    await gone.stop()
+    await assert.rejects(s.request(gone.peerId, 'work', { job: 'late' }, { delivery: 'exactly-once', ttlMs: 1_200 }),
+      (e: any) => e.name === 'DeliveryFailedError' && e.code === 'COM001' && /ttl passed/.test(e.message) && e.attempts < 100 && typeof e.deadLetterId === 'string')
+    const letters = s.deadLetters.list().letters
+    assert.equal(letters.length, 1)
+    assert.equal(letters[0].reason, 'expired')
+    assert.deepEqual(letters[0].envelope.payload, { job: 'late' })
+    assert.equal(s.delivery.outbox.size, 0)
+    await assert.rejects(s.request(gone.peerId, 'work', {}, { delivery: 'at-least-once', ttlMs: -5 }), (e: any) => e.code === 'MSG001' || e.name === 'ValidationError')
+    assert.equal(s.delivery.outbox.size, 0, 'a bad ttl is refused before the outbox')
+  } finally {
+    await stopAll([s, gone])
+  }
+})
+
 test('a sender restarted from its data directory resends what its outbox held', async () => {
   await withTempDir(async (dir) => {
     const mesh = uniqueMesh()

@@ -208,3 +208,20 @@ test('a recipient briefly down gets its copy directly once it is back, exactly o
     }
   })
 })
+
+test('a published envelope whose ttl runs out is not retried past it: its recipient\'s copy becomes an `expired` dead letter', async () => {
+  const publisher = { retry: { initialDelayMs: 100, maxDelayMs: 300, maxRetries: 100, jitter: 0 }, breaker: { failures: 0 } }
+  const nodes = await startMesh(2, (i) => ({ preset: 'local', ...(i === 0 ? publisher : {}) }))
+  const [a, d] = nodes
+  try {
+    await d.stop()
+    await assert.rejects(a.publish('news', { n: 1 }, { delivery: 'at-least-once', recipients: [d.peerId], ackTimeoutMs: 100, ttl: 1_000 }),
+      (e: any) => e.name === 'TopicDeliveryError' && e.failures.length === 1 && e.failures[0].code === 'COM001' && typeof e.failures[0].deadLetterId === 'string')
+    const [letter] = a.deadLetters.list({ reason: 'expired' }).letters
+    assert.equal(letter?.peer, d.peerId)
+    assert.deepEqual((letter.envelope.payload as any).envelope.payload, { n: 1 }, 'the letter holds the published envelope')
+    assert.equal(a.delivery.outbox.size, 0)
+  } finally {
+    await stopAll(nodes)
+  }
+})

@@ -10,7 +10,7 @@ import { setMaxListeners } from 'node:events'
 import { TypedEventEmitter } from 'main-event'
 import type { Logger } from 'pino'
 import type { z } from 'zod'
-import { AbortError, AgentMeshError, ConnectionError, ValidationError } from '../core/errors.js'
+import { AbortError, AgentMeshError, ConnectionError, TimeoutError, ValidationError } from '../core/errors.js'
 import type { Store } from '../core/store.js'
 import type { Envelope } from '../envelope/index.js'
 import { envelopeOf, retryable } from './attempts.js'
@@ -22,6 +22,7 @@ import { retryDelay, type RetryPolicy } from './backoff.js'
 import { Breakers, isTransportFailure, type BreakerPolicy, type BreakerState } from './breaker.js'
 import { DedupWindow, type DedupPolicy, type DedupResult } from './dedup.js'
 import { DeliveryFailedError } from './errors.js'
+import { replayEntry, requestEntry } from './entries.js'
 import { Outbox, type OutboxEntry } from './outbox.js'
 import { HEADER_STREAM, InOrder } from './in-order.js'
 import type { DeadLetter, DeadLetterReason, DeadLetterSink, DeliveryEvents } from './types.js'
@@ -171,20 +172,8 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
     const checked = cmd.request.safeParse(payload)
     if (!checked.success) throw new ValidationError(`request for "${cmd.name}": ${checked.error.issues[0]?.message ?? 'invalid'}`)
     const id = randomUUID()
-    const entry: OutboxEntry = {
-      id,
-      peer,
-      subject: cmd.name,
-      payload: checked.data,
-      guarantee,
-      ...(guarantee === 'exactly-once' ? { key: options.idempotencyKey ?? id } : {}),
-      type: options.type ?? 'REQUEST',
-      headers: { ...options.headers, ...this.inOrder.number(this.stream, peer) },
-      ...(options.conversationId !== undefined ? { conversationId: options.conversationId } : {}),
-      timeoutMs: options.timeoutMs ?? this.init.timeoutMs,
-      attempts: 0,
-      firstAttemptAt: Date.now()
-    }
+    const headers = { ...options.headers, ...this.inOrder.number(this.stream, peer) }
+    const entry = requestEntry(id, peer, cmd.name, checked.data, guarantee, options, headers, options.timeoutMs ?? this.init.timeoutMs)
     await this.outbox.add(entry, options.signal)
     return await this.deliver(entry, cmd, options.signal, false) as z.output<Res>
   }
@@ -224,20 +213,7 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
       const once: RequestOptions = { type, headers, timeoutMs, ...(options.signal !== undefined ? { signal: options.signal } : {}) }
       return await this.once(peer, anyCommand(envelope.subject), envelope.payload, once, envelope.id)
     }
-    const entry: OutboxEntry = {
-      id: envelope.id,
-      peer,
-      subject: envelope.subject,
-      payload: envelope.payload,
-      guarantee,
-      ...(guarantee === 'exactly-once' ? { key: h[HEADER_IDEMPOTENCY_KEY] ?? envelope.id } : {}),
-      type,
-      headers,
-      ...(envelope.conversationId !== undefined ? { conversationId: envelope.conversationId } : {}),
-      timeoutMs,
-      attempts: 0,
-      firstAttemptAt: Date.now()
-    }
+    const entry = replayEntry(envelope, peer, guarantee, headers, timeoutMs)
     await this.outbox.add(entry, options.signal)
     const running = this.running?.signal
     if (options.handOff === true && running !== undefined) {
@@ -299,6 +275,12 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
       this.safeDispatchEvent('outcome', { detail: { peer: e.peer, id: e.id, guarantee: e.guarantee, outcome, attempts: e.attempts, background } })
     }
     for (;;) {
+      if (e.expiresAt !== undefined && Date.now() >= e.expiresAt) {
+        const error = new TimeoutError(`ttl passed: not delivered within ${e.expiresAt - e.firstAttemptAt} ms (${e.attempts} attempts)`)
+        const letter = await this.deadLetter('sender', envelopeOf(e, headers), e.peer, 'expired', error, e.attempts, e.firstAttemptAt)
+        await end('given_up')
+        throw new DeliveryFailedError(error, { attempts: e.attempts, messageId: e.id, deadLetterId: letter?.id })
+      }
       e.attempts++
       e.lastAttemptAt = Date.now()
       if (e.attempts > 1) await this.outbox.update(e)
@@ -331,7 +313,8 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
           await end('given_up')
           throw new DeliveryFailedError(error, { attempts: e.attempts, messageId: e.id, deadLetterId: letter?.id })
         }
-        let delayMs = retryDelay(e.attempts, this.init.retry)
+        // No wait past the ttl: the loop's head then dead-letters it as expired.
+        let delayMs = Math.min(retryDelay(e.attempts, this.init.retry), e.expiresAt !== undefined ? Math.max(0, e.expiresAt - Date.now()) : Infinity)
         // An open breaker lets nothing through before it half-opens: waiting less burns a retry.
         const halfOpenAt = this.breakerSet.get(e.peer)?.halfOpenAt
         if (error.name === 'CircuitOpenError' && halfOpenAt !== undefined) delayMs = Math.max(delayMs, halfOpenAt - Date.now() + 1)

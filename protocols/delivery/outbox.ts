@@ -33,6 +33,8 @@ export interface OutboxEntry {
   attempts: number
   firstAttemptAt: number
   lastAttemptAt?: number
+  /** From the caller's `ttlMs` (or a published envelope's ttl): no attempt after it; dead-lettered `expired`. */
+  expiresAt?: number
 }
 
 /** The store key: time first (so a restart resends oldest first), then the id. */

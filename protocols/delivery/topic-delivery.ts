@@ -171,7 +171,9 @@ export class TopicDelivery {
       type: 'COMMAND',
       timeoutMs: this.init.timeoutMs,
       attempts: 0,
-      firstAttemptAt: Date.now()
+      firstAttemptAt: Date.now(),
+      // A copy its recipients would drop as expired is not worth retrying: dead-lettered `expired`.
+      ...(p.env.ttl !== undefined ? { expiresAt: p.env.timestamp + p.env.ttl } : {})
     }))
     const timers: Array<ReturnType<typeof setTimeout>> = []
     const onAbort = (): void => { for (const w of waits.values()) w.fail(abortReason(signal as AbortSignal)) }

@@ -46,6 +46,12 @@ export interface RequestOptions {
   delivery?: DeliveryGuarantee
   /** exactly-once: the key a duplicate is recognised by (default: the message id, kept across retries). */
   idempotencyKey?: string
+  /**
+   * at-least-once / exactly-once: how long the message is worth delivering, from the call, across
+   * its retries and a restart of this node; past it, it is dead-lettered `expired` and the caller
+   * gets DeliveryFailedError (COM001). Default: none (the retry policy alone bounds it).
+   */
+  ttlMs?: number
 }
 
 /**
