@@ -376,7 +376,7 @@ test('k8s: the StatefulSet\'s three pods, run as processes on 127.0.0.1-3 with t
 // and the restarted container's node is pid 1 again. Here the LOCK names this test's own pid,
 // left "by an earlier process" that never closed the store. Fails until node/store.ts tells its
 // own open directories from a stale lock with its pid (see the wt-docker report).
-test('a data directory left locked by a killed container\'s pid 1 opens in the restarted container (pid 1 again)', { todo: 'node/store.ts: a stale LOCK with our own pid' }, async () => {
+test('a data directory left locked by a killed container\'s pid 1 opens in the restarted container (pid 1 again)', async () => {
   await withTempDir(async (dir) => {
     await writeFile(join(dir, 'LOCK'), `${process.pid}\n`)
     const store = LmdbStore.open(dir)

@@ -118,6 +118,7 @@ export async function runCampaign (options: CampaignOptions): Promise<CampaignRe
   const lab = NetnsLab.create(HOSTS, { agent: AGENT })
   const peerIds: string[] = []
   const down = new Set<number>()
+  const restarting = new Map<number, Promise<void>>()
   const paused = new Set<number>()
   const acknowledged = new Map<string, number>() // task id -> submitter host
   const ended = new Map<string, Ended>()
@@ -215,7 +216,9 @@ export async function runCampaign (options: CampaignOptions): Promise<CampaignRe
         paused.delete(i)
         lab.kill(i)
         done.push(`kill ${lab.hosts[i].name}${i === leader ? '*' : ''}`)
-        return async () => { if (down.has(i)) await restart(i) }
+        // The restart runs while the next faults go on (a process start is the slowest part of
+        // a fault); the round waits for every restart before it heals and checks.
+        return async () => { if (down.has(i) && !restarting.has(i)) restarting.set(i, restart(i).finally(() => { restarting.delete(i) })) }
       }
       case 'pause': {
         const i = target(running())
@@ -378,11 +381,12 @@ export async function runCampaign (options: CampaignOptions): Promise<CampaignRe
         undos.push(apply(pick(kinds)))
         // Now and then the next fault starts while this one is still on.
         if (f < n - 1 && undos.length < 3 && rand() < 0.25) { await sleep(between(50, 300)); continue }
-        await sleep(between(150, 1_000))
+        await sleep(between(100, 700))
         for (const undo of undos.splice(0).reverse()) await undo()
       }
       lab.heal()
       for (const undo of undos.splice(0).reverse()) await undo()
+      await Promise.all(restarting.values())
       await whole(`the mesh whole after round ${report.rounds}`)
       checkTerms()
       await checkTasks(false)
@@ -407,6 +411,7 @@ export async function runCampaign (options: CampaignOptions): Promise<CampaignRe
     report.tasks.acknowledged = acknowledged.size
   } finally {
     work.stop = true
+    await Promise.allSettled(restarting.values())
     await lab.destroy()
     await rm(dir, { recursive: true, force: true })
     report.ms = Date.now() - t0

@@ -103,6 +103,7 @@ export class RpcChannel {
     if (this.closedError === undefined && this.stream.status !== 'open') this.onClosed(new ConnectionError(`stream ${this.stream.status}`))
     return this.closedError !== undefined
   }
+
   get inFlight (): number { return this.pending.size }
   get closeSignal (): AbortSignal { return this.closeController.signal }
 
