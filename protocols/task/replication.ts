@@ -109,9 +109,10 @@ export class Replication {
   /**
    * A new coordinator of `term` reads the records of the other voters, page by page, giving each
    * to `merge` with the voter it came from; resolves once a majority (this node counted)
-   * answered, every voter answered or failed, or the request timeout passed.
+   * answered, every voter answered or failed, or the request timeout passed: with whether a
+   * majority answered (without one, a record only the others hold may be missing).
    */
-  async readMajority (term: number, merge: (r: TaskRecord, voter: string) => void): Promise<void> {
+  async readMajority (term: number, merge: (r: TaskRecord, voter: string) => void): Promise<boolean> {
     const voters = this.init.office.voters().filter(v => v !== this.init.self)
     const needed = Math.floor((voters.length + 1) / 2) + 1
     let heard = 1
@@ -133,5 +134,6 @@ export class Replication {
         }, () => {}).finally(() => { if (--left === 0) { clearTimeout(t); resolve() } })
       }
     })
+    return heard >= needed
   }
 }

@@ -13,7 +13,7 @@
  */
 import type { z } from 'zod'
 import type { RpcService } from '../rpc/index.js'
-import { NotCoordinatorError } from '../core/errors.js'
+import { NotCoordinatorError, TimeoutError } from '../core/errors.js'
 import type { TaskExecutor } from './executor.js'
 import type { SchedulerResources } from './placement.js'
 import type { Replication } from './replication.js'
@@ -69,9 +69,12 @@ export class Takeover {
     // deposed coordinator may have sent them), then each voter's before it is merged, so an
     // altered record with a higher version never displaces the true one.
     for (const r of [...init.table.records.values()]) if (!init.check.accepts(r, init.self)) { init.table.drop(r.spec.task_id); init.dropped(r.spec.task_id) }
-    await init.replication.readMajority(term, (r, voter) => { if (init.check.accepts(r, voter)) init.table.merge(r) })
+    const read = await init.replication.readMajority(term, (r, voter) => { if (init.check.accepts(r, voter)) init.table.merge(r) })
     init.check.clear()
     if (!init.current(term)) return
+    // Fewer than a majority read: an acknowledged task, or the end a majority holds, may be
+    // missing. The takeover fails; the scheduler's next second's check takes over again.
+    if (!read) throw new TimeoutError(`taking office in term ${term}: fewer than a majority of the voters answered with their task records`)
     // What the agents hold decides attempts that ran while nobody was coordinating.
     await this.reconcile(init.table.open(), term, true)
     if (!init.current(term)) return
@@ -83,8 +86,16 @@ export class Takeover {
         init.resources.restore({ task_id: r.spec.task_id, agent: r.status.agent, holder: init.self, resources: r.resources })
       }
     }
-    // Every record is re-stamped by the new coordinator and sent to the voters.
-    for (const r of init.table.records.values()) { r.version++; init.replication.queue(r) }
+    // Every record is re-stamped by the new coordinator and written to a majority of the voters
+    // before anything is answered or placed (queries and submits wait for the takeover). An end
+    // merged from an earlier term may sit on a minority's disks only: answered before it is on a
+    // majority, the next coordinator could read a majority without it and run the task to
+    // another end (the fault campaign's seed 2764396340 found it). Not reached: the takeover
+    // fails and is tried again.
+    const all = [...init.table.records.values()]
+    for (const r of all) r.version++
+    if (all.length > 0) await init.replication.toMajority(all)
+    if (!init.current(term)) return
     init.resume()
   }
 
