@@ -377,7 +377,9 @@ export async function runCampaign (options: CampaignOptions): Promise<CampaignRe
       const n = Math.min(options.faults - total(), between(minPer, maxPer))
       const undos: Array<() => Promise<void>> = []
       for (let f = 0; f < n; f++) {
-        const kinds = KINDS.filter(k => k !== 'pause' || running().length > 0)
+        // A kill needs an agent not already down (the killed ones restart in the background, so a
+        // round of many kills can have all five down at once); a pause needs one running.
+        const kinds = KINDS.filter(k => (k !== 'pause' || running().length > 0) && (k !== 'kill' || down.size < HOSTS))
         undos.push(apply(pick(kinds)))
         // Now and then the next fault starts while this one is still on.
         if (f < n - 1 && undos.length < 3 && rand() < 0.25) { await sleep(between(50, 300)); continue }
