@@ -1,0 +1,202 @@
+/**
+ * MeshOperations: what a client that is not a libp2p node may do on the mesh, run by the node it
+ * talks to. The gateway (REST, WebSocket, GraphQL, A2A) and the MCP server are bindings of these
+ * operations; each input is checked against its schema in ./schemas.ts here, once, whichever
+ * binding it came through, and each failure is an AgentMeshError with the spec's code (the
+ * bindings turn it into their own error shape with ./errors.ts).
+ *
+ * Tasks are submitted by this node, so the mesh sees this node as their submitter: it may read
+ * and control them. Which of its clients may is the binding's business (its tokens), not the mesh's.
+ */
+import { randomUUID } from 'node:crypto'
+import type { z } from 'zod'
+import type { AgentNode } from '../agent-node.js'
+import { AgentMeshError, ValidationError, errorFromWire } from '../../protocols/core/errors.js'
+import type { DeadLetters } from '../../protocols/delivery/dead-letters.js'
+import { TERMINAL, type TaskState, type TaskStatus } from '../../protocols/task/schemas.js'
+import type { AllocateAnswer } from '../../protocols/resource/schemas.js'
+import {
+  AgentQuery, AllocateRequest, ControlInput, PublishInput, ReleaseInput, RequestInput, SubmitInput, TaskId, TopicName,
+  type AgentSummary, type CoordinatorInfo, type PublishOutput, type RequestOutput, type SubmitOutput, type TopicEvent
+} from './schemas.js'
+import { TopicFeeds, type TopicFeedsOptions, type Watcher } from './topic-feeds.js'
+
+export * from './schemas.js'
+export { httpStatusOf, errorBody } from './errors.js'
+export { TopicFeeds, Watcher, type TopicFeedsOptions } from './topic-feeds.js'
+
+/** No agent by that peer id or name in this node's view (HTTP 404). */
+export class UnknownAgentError extends AgentMeshError {
+  constructor (ref: string, known: string[]) {
+    super('COM002', `no agent "${ref}" in this node's view${known.length > 0 ? ` (agents seen: ${known.slice(0, 20).join(', ')})` : ''}`)
+    this.name = 'UnknownAgentError'
+  }
+}
+
+/** Parse `input` with `schema`, or throw MSG001 naming the operation and the fields. */
+export function parseInput<S extends z.ZodType> (schema: S, input: unknown, what: string): z.output<S> {
+  const r = schema.safeParse(input)
+  if (r.success) return r.data
+  throw new ValidationError(`${what}: ${r.error.issues.map(i => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`)
+}
+
+const POLL_MS = 1_000
+
+export class MeshOperations {
+  readonly feeds: TopicFeeds
+
+  constructor (readonly node: AgentNode, options: { feeds?: TopicFeedsOptions } = {}) {
+    this.feeds = new TopicFeeds(node, options.feeds)
+  }
+
+  start (): void { this.feeds.start() }
+  stop (): void { this.feeds.stop() }
+
+  // --- agents -------------------------------------------------------------------------------
+
+  /** The agents this node knows (itself included), filtered by capability, role and name. */
+  agents (query: unknown = {}): AgentSummary[] {
+    const q = parseInput(AgentQuery, query, 'agents')
+    const states = new Map(this.node.members().map(m => [m.peerId, m.state]))
+    const self = this.node.card()
+    const all: AgentSummary[] = [
+      { peerId: self.peerId, name: self.name, roles: self.roles, capabilities: self.capabilities, version: self.version, addresses: self.addresses, state: 'self' },
+      ...this.node.peers().map(p => ({
+        peerId: p.peerId,
+        name: p.name,
+        roles: p.roles,
+        capabilities: p.capabilities,
+        version: p.version,
+        addresses: p.addresses,
+        state: states.get(p.peerId) ?? 'alive',
+        joinedAt: p.joinedAt
+      }))
+    ]
+    return all.filter(a => (q.capability === undefined || a.capabilities.includes(q.capability)) &&
+      (q.role === undefined || a.roles.includes(q.role)) && (q.name === undefined || a.name === q.name))
+  }
+
+  /** One agent by peer id or name; UnknownAgentError (COM002, HTTP 404) if this node knows none. */
+  agent (ref: string): AgentSummary {
+    const all = this.agents()
+    const found = all.find(a => a.peerId === ref) ?? all.find(a => a.name === ref)
+    if (found === undefined) throw new UnknownAgentError(ref, all.map(a => a.name))
+    return found
+  }
+
+  coordinator (): CoordinatorInfo {
+    const c = this.node.coordinator()
+    return {
+      term: c.term,
+      ...(c.leader !== undefined ? { leader: c.leader } : {}),
+      ...(c.leaderName !== undefined ? { leaderName: c.leaderName } : {}),
+      inOffice: c.leader !== undefined,
+      voters: c.voters
+    }
+  }
+
+  // --- topics -------------------------------------------------------------------------------
+
+  async publish (input: unknown): Promise<PublishOutput> {
+    const p = parseInput(PublishInput, input, 'publish')
+    const recipients = p.recipients?.map(r => this.agent(r).peerId)
+    const env = await this.node.publish(p.topic, p.payload, {
+      ...(p.delivery !== undefined ? { delivery: p.delivery } : {}),
+      ...(recipients !== undefined ? { recipients } : {})
+    })
+    return { id: env.id, topic: p.topic, timestamp: env.timestamp }
+  }
+
+  /** A live stream of a topic's events from now on; `close()` it when the client goes. */
+  watch (topic: string): Watcher { return this.feeds.watch(parseInput(TopicName, topic, 'watch')) }
+
+  /** A topic's last events (the first ask starts keeping them). */
+  recent (topic: string, limit?: number): { events: TopicEvent[], since: number } {
+    return this.feeds.recent(parseInput(TopicName, topic, 'recent events'), limit)
+  }
+
+  // --- commands -----------------------------------------------------------------------------
+
+  /** Call a command on an agent (by id or name) and answer with its result. */
+  async request (input: unknown, options: { signal?: AbortSignal } = {}): Promise<RequestOutput> {
+    const r = parseInput(RequestInput, input, 'request')
+    const to = this.agent(r.agent).peerId
+    const result = await this.node.request(to, r.command, r.payload, {
+      ...(r.timeoutMs !== undefined ? { timeoutMs: r.timeoutMs } : {}),
+      ...(r.delivery !== undefined ? { delivery: r.delivery } : {}),
+      ...(options.signal !== undefined ? { signal: options.signal } : {})
+    })
+    return { agent: to, result }
+  }
+
+  // --- tasks --------------------------------------------------------------------------------
+
+  /** Submit one task or a pipeline; resolves once the coordinator holds them on a majority. */
+  async submit (input: unknown, options: { signal?: AbortSignal } = {}): Promise<SubmitOutput> {
+    const s = parseInput(SubmitInput, input, 'submit')
+    const handles = await this.node.submitTasks(s.tasks.map(t => ({ ...t, task_id: t.task_id ?? randomUUID() })), options)
+    return { task_ids: handles.map(h => h.taskId) }
+  }
+
+  /** A task's status (with its result once completed), from the coordinator. */
+  async task (taskId: string): Promise<TaskStatus> {
+    return await this.node.tasks.client.query(parseInput(TaskId, taskId, 'task id'))
+  }
+
+  /**
+   * Pause, resume or cancel a task: resolves with the state it is in now (the coordinator's ack);
+   * a refusal (task.control.reject) is thrown as the error of its code (TSK001, TSK002, TSK007).
+   */
+  async control (taskId: string, input: unknown): Promise<{ task_id: string, status: TaskState }> {
+    const c = parseInput(ControlInput, input, 'control')
+    const id = parseInput(TaskId, taskId, 'task id')
+    const extra = { ...(c.reason !== undefined ? { reason: c.reason } : {}), ...(c.checkpoint !== undefined ? { checkpoint: c.checkpoint } : {}) }
+    const answer = await this.node.tasks.client.control(id, `task.control.${c.action}`, extra)
+    if (answer.type === 'task.control.reject') throw errorFromWire({ code: answer.code, message: answer.reason })
+    return { task_id: id, status: answer.status }
+  }
+
+  /**
+   * A task's status changes until it ends (the first is its status now). Tasks this node
+   * submitted are followed from the coordinator's updates; others are asked for once a second.
+   */
+  async * taskUpdates (taskId: string, options: { signal?: AbortSignal } = {}): AsyncGenerator<TaskStatus> {
+    const handle = this.node.tasks.client.handles.get(taskId)
+    let last = await this.task(taskId)
+    yield last
+    if (TERMINAL.has(last.status)) return
+    if (handle !== undefined) {
+      for await (const s of handle.updates()) {
+        if (options.signal?.aborted === true) return
+        if (Date.parse(String(s.timestamp)) < Date.parse(String(last.timestamp))) continue
+        last = s
+        yield s
+      }
+      return
+    }
+    while (options.signal?.aborted !== true && !TERMINAL.has(last.status)) {
+      await new Promise(resolve => setTimeout(resolve, POLL_MS))
+      const s = await this.task(taskId)
+      if (s.status !== last.status || s.progress !== last.progress) yield s
+      last = s
+    }
+  }
+
+  // --- resources ----------------------------------------------------------------------------
+
+  async allocate (input: unknown, options: { signal?: AbortSignal } = {}): Promise<AllocateAnswer> {
+    const req = parseInput(AllocateRequest, input, 'allocate')
+    if (req.agent !== undefined) req.agent = this.agent(req.agent).peerId
+    return await this.node.allocateResources(req, options)
+  }
+
+  async release (input: unknown, options: { signal?: AbortSignal } = {}): Promise<{ released: string[] }> {
+    const r = parseInput(ReleaseInput, input, 'release')
+    return { released: await this.node.releaseResources(r.task_id, r.resource_ids, options) }
+  }
+
+  // --- dead letters -------------------------------------------------------------------------
+
+  /** This node's dead letters (list, get, replay, purge: docs/dead-letters.md). */
+  get deadLetters (): DeadLetters { return this.node.deadLetters }
+}
