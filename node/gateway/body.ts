@@ -1,0 +1,63 @@
+/**
+ * Request bodies and JSON answers for the gateway's HTTP bindings: a body is read up to a bound
+ * (past it the read stops and the client gets 413, not the node's memory), parsed with the
+ * mesh's own nesting bound, and every answer is JSON with the correlation id in a header.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { AgentMeshError, ValidationError } from '../../protocols/core/errors.js'
+import { parseJson } from '../../protocols/core/json.js'
+import { errorBody, httpStatusOf } from '../operations/errors.js'
+
+/** A body past the gateway's limit (HTTP 413; code MSG002 in the body). */
+export class BodyTooLargeError extends AgentMeshError {
+  constructor (limit: number) {
+    super('MSG002', `request body over the limit of ${limit} bytes`)
+    this.name = 'BodyTooLargeError'
+  }
+}
+
+/** The raw body, at most `limit` bytes (BodyTooLargeError past it, the rest not read). */
+export async function readBody (req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'])
+  if (Number.isFinite(declared) && declared > limit) throw new BodyTooLargeError(limit)
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length
+    if (size > limit) throw new BodyTooLargeError(limit)
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks)
+}
+
+/** The body parsed as JSON (an empty body is undefined); malformed JSON is MSG002. */
+export async function readJson (req: IncomingMessage, limit: number): Promise<unknown> {
+  const raw = await readBody(req, limit)
+  if (raw.length === 0) return undefined
+  try {
+    return parseJson(raw.toString('utf8'))
+  } catch (err) {
+    if (err instanceof AgentMeshError) throw err
+    throw new ValidationError(`request body is not JSON: ${(err as Error).message}`)
+  }
+}
+
+/** Answers `value` as JSON with `status`. */
+export function sendJson (res: ServerResponse, status: number, value: unknown, correlationId?: string): void {
+  const body = JSON.stringify(value)
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    ...(correlationId !== undefined ? { 'x-correlation-id': correlationId } : {})
+  })
+  res.end(body)
+}
+
+/** Answers an error as the spec's code in a JSON body, with the status that fits it (413 for a body too large). */
+export function sendError (res: ServerResponse, err: unknown, correlationId?: string): number {
+  const status = err instanceof BodyTooLargeError ? 413 : httpStatusOf(err)
+  if (!res.headersSent) sendJson(res, status, errorBody(err), correlationId)
+  else res.destroy()
+  return status
+}
