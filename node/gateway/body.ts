@@ -4,7 +4,7 @@
  * mesh's own nesting bound, and every answer is JSON with the correlation id in a header.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { AgentMeshError, ValidationError } from '../../protocols/core/errors.js'
+import { AgentMeshError, SerializationError } from '../../protocols/core/errors.js'
 import { parseJson } from '../../protocols/core/json.js'
 import { errorBody, httpStatusOf } from '../operations/errors.js'
 
@@ -30,15 +30,14 @@ export async function readBody (req: IncomingMessage, limit: number): Promise<Bu
   return Buffer.concat(chunks)
 }
 
-/** The body parsed as JSON (an empty body is undefined); malformed JSON is MSG002. */
+/** The body parsed as JSON (an empty body is undefined); malformed or too deeply nested JSON is MSG002. */
 export async function readJson (req: IncomingMessage, limit: number): Promise<unknown> {
   const raw = await readBody(req, limit)
   if (raw.length === 0) return undefined
   try {
-    return parseJson(raw.toString('utf8'))
+    return parseJson(raw.toString('utf8'), raw.length)
   } catch (err) {
-    if (err instanceof AgentMeshError) throw err
-    throw new ValidationError(`request body is not JSON: ${(err as Error).message}`)
+    throw new SerializationError(`request body: ${(err as Error).message.replace(/^frame /, '')}`, { cause: err })
   }
 }
 
