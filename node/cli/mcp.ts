@@ -73,7 +73,7 @@ export function mcpCommand (): Command {
         const ops = new MeshOperations(node)
         ops.start()
         const mcp = new MeshMcp({ ops, unreachable: client.unreachable, listSelf: false })
-        let http: McpHttpServer | undefined
+        const http = stdio ? undefined : new McpHttpServer({ mcp, listen: o.http, ...(token !== undefined ? { token } : {}) })
         const stop = async (): Promise<void> => {
           await mcp.close()
           await http?.stop()
@@ -90,8 +90,7 @@ export function mcpCommand (): Command {
           await stop()
           process.exit(0)
         }
-        http = new McpHttpServer({ mcp, listen: o.http, ...(token !== undefined ? { token } : {}) })
-        const url = await http.start()
+        const url = await (http as McpHttpServer).start()
         process.stdout.write(o.json === true
           ? JSON.stringify({ event: 'ready', url, peerId: node.peerId, name: node.name, token: token !== undefined, debug: node.debugUrl ?? null }) + '\n'
           : `agentmesh mcp: serving ${url} as ${node.peerId}${token !== undefined ? ' (bearer token required)' : ''}\n`)

@@ -15,6 +15,13 @@ export const MAX_WAIT_MS = 300_000
  */
 export const JOIN_WAIT_MS = 10_000
 
+/**
+ * At start, the first tool call waits until no agent joined for this long (after the first): the
+ * bootstrap peer comes first and the agents it tells of a moment later, and a model that lists
+ * the agents at once should see them all.
+ */
+export const SETTLE_MS = 1_000
+
 /** How often a wait on tasks this node submitted looks at their latest status (local, no network). */
 export const LOCAL_POLL_MS = 200
 

@@ -14,7 +14,7 @@ import type { Readable, Writable } from 'node:stream'
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import type { AgentNode } from '../agent-node.js'
 import type { MeshOperations } from '../operations/index.js'
-import { JOIN_WAIT_MS } from './constants.js'
+import { JOIN_WAIT_MS, SETTLE_MS } from './constants.js'
 import { createMcpServer, type McpServerHandle } from './server.js'
 import type { McpContext } from './tool.js'
 
@@ -52,24 +52,31 @@ function callMetric (node: AgentNode): Observe {
 }
 
 /**
- * Resolves once the node sees an agent, `ms` passed, or the mesh was found unreachable. A timer
- * of its own rather than AbortSignal.timeout under AbortSignal.any: on Node 20 the timeout
- * signal, held only weakly, can be collected before it fires (see node/cli/common.ts `within`).
+ * Resolves once the node sees an agent and no other joined for SETTLE_MS (bootstrap brings one
+ * agent, peer exchange the others a moment later: a list answered at the first would miss them),
+ * or `ms` passed, or the mesh was found unreachable. Timers of its own rather than
+ * AbortSignal.timeout under AbortSignal.any: on Node 20 the timeout signal, held only weakly,
+ * can be collected before it fires (see node/cli/common.ts `within`).
  */
 async function firstJoin (node: AgentNode, ms: number, unreachable?: AbortSignal): Promise<void> {
-  const controller = new AbortController()
-  const timer = setTimeout(() => { controller.abort() }, ms)
-  const onUnreachable = (): void => { controller.abort() }
-  unreachable?.addEventListener('abort', onUnreachable, { once: true })
-  if (unreachable?.aborted === true) controller.abort()
-  try {
-    await node.joined({ signal: controller.signal })
-  } catch {
-    // Waited long enough, or unreachable: the caller looks at the node and the signal.
-  } finally {
-    clearTimeout(timer)
-    unreachable?.removeEventListener('abort', onUnreachable)
-  }
+  if (unreachable?.aborted === true) return
+  await new Promise<void>(resolve => {
+    let quiet: ReturnType<typeof setTimeout> | undefined
+    const done = (): void => {
+      clearTimeout(quiet)
+      clearTimeout(deadline)
+      node.removeEventListener('peer:join', onJoin)
+      unreachable?.removeEventListener('abort', done)
+      resolve()
+    }
+    // Unref'd: a MeshMcp nobody serves with must not keep a process alive.
+    const onJoin = (): void => { clearTimeout(quiet); quiet = setTimeout(done, SETTLE_MS); quiet.unref() }
+    const deadline = setTimeout(done, ms)
+    deadline.unref()
+    node.addEventListener('peer:join', onJoin)
+    unreachable?.addEventListener('abort', done, { once: true })
+    if (node.peers().length > 0) onJoin()
+  })
 }
 
 export class MeshMcp {
@@ -81,15 +88,13 @@ export class MeshMcp {
     const node = ops.node
     const waitMs = init.joinWaitMs ?? JOIN_WAIT_MS
     const observe = callMetric(node)
-    // Only the first calls wait for the mesh: once this node has waited (or seen an agent), a
-    // mesh with no agent in it is an answer (an empty list, COM002), not a reason to wait again.
-    let waited: Promise<void> | undefined
+    // The wait starts now, with the node, and only the first calls wait on it: after it, a mesh
+    // with no agent in it is an answer (an empty list, COM002), not a reason to wait again.
+    const waited = firstJoin(node, waitMs, init.unreachable)
     // A function, not a narrowed property: the signal fires while the call waits.
     const cut = (): boolean => node.peers().length === 0 && init.unreachable?.aborted === true
     const joined = async (signal: AbortSignal): Promise<void> => {
-      if (node.peers().length > 0) return
       if (cut()) throw init.unreachable?.reason
-      waited ??= firstJoin(node, waitMs, init.unreachable)
       let onAbort = (): void => {}
       await Promise.race([waited, new Promise<void>(resolve => { onAbort = resolve; signal.addEventListener('abort', onAbort, { once: true }) })])
       signal.removeEventListener('abort', onAbort)
