@@ -55,7 +55,8 @@ function protocolStdout (): Writable {
 
 export function mcpCommand (): Command {
   return nodeOptions(new Command('mcp'), 'client')
-    .description('join the mesh as a client and serve it to an LLM host as a Model Context Protocol server: on stdin/stdout, or Streamable HTTP with --http (docs/mcp.md)')
+    .description('join the mesh (a member that never votes and offers no resources) and serve it to an LLM host as a Model Context Protocol server: ' +
+      'on stdin/stdout, or Streamable HTTP with --http (docs/mcp.md)')
     .option('--http <host:port>', 'serve Streamable HTTP at http://<host:port>/mcp instead of stdio; loopback unless a token is given')
     .option('--http-token <token>', 'bearer token HTTP clients must send; required to bind beyond loopback (or the AGENTMESH_MCP_TOKEN variable)')
     .option('--client', 'join as a client, as `agentmesh request` does: unseen by the agents, but following no coordinator (no task tools)')
@@ -86,6 +87,8 @@ export function mcpCommand (): Command {
         if (out !== undefined) {
           const { closed } = await mcp.serveStdio(process.stdin, out)
           node.log.info({ peerId: node.peerId }, 'mcp server on stdio')
+          // Someone trying it in a terminal would otherwise see nothing happen.
+          if (process.stdin.isTTY === true) process.stderr.write('agentmesh mcp: speaking MCP (JSON-RPC) on stdin/stdout, for an MCP host to start (docs/mcp.md); Ctrl-C stops it\n')
           await closed
           await stop()
           process.exit(0)

@@ -124,7 +124,11 @@ export class MeshMcp {
     const transport = new StdioServerTransport(input, output)
     let ended!: () => void
     const closed = new Promise<void>(resolve => { ended = resolve })
+    let closing = false
     const close = async (): Promise<void> => {
+      // Closing the server closes the transport, whose onclose lands here again.
+      if (closing) return
+      closing = true
       this.closers.delete(close)
       input.off('end', onEnd)
       handle.close()
