@@ -95,6 +95,7 @@ export class MeshMcp {
     const cut = (): boolean => node.peers().length === 0 && init.unreachable?.aborted === true
     const joined = async (signal: AbortSignal): Promise<void> => {
       if (cut()) throw init.unreachable?.reason
+      if (signal.aborted) return
       let onAbort = (): void => {}
       await Promise.race([waited, new Promise<void>(resolve => { onAbort = resolve; signal.addEventListener('abort', onAbort, { once: true }) })])
       signal.removeEventListener('abort', onAbort)
