@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage } from 'node:http'
 import type { z } from 'zod'
+import { ValidationError } from '../../protocols/core/errors.js'
 import { parseInput } from '../operations/index.js'
 import { readJson, sendJson } from './body.js'
 import { MethodNotAllowedError, NotFoundError, UnsupportedMediaTypeError, fail } from './errors.js'
@@ -111,7 +112,11 @@ export class RestMount implements Mount {
     if (hasBody && !/^application\/([\w.+-]*\+)?json\s*(;|$)/i.test(type)) throw new UnsupportedMediaTypeError(type.slice(0, 100))
     const value = hasBody ? await readJson(req, this.ctx.maxBodyBytes) : undefined
     if (route.body === 'any') return value ?? null
-    if (value === undefined && route.bodyRequired !== true) return undefined
+    if (value === undefined) {
+      if (route.bodyRequired === true) throw new ValidationError('body: this route wants a JSON body (GET /v1/openapi.json says which)')
+      return undefined
+    }
+    if (route.bodyCheckedByRun === true) return value
     return parseInput(route.body as z.ZodType, value, 'body')
   }
 }

@@ -47,6 +47,8 @@ export interface Route {
   /** The body's schema ('any' for any JSON, passed on as it is); none: the route takes no body. */
   body?: z.ZodType | 'any'
   bodyRequired?: boolean
+  /** The operation checks the body itself (against the schema documented here): for a union, whose own error would only say "invalid input". */
+  bodyCheckedByRun?: boolean
   /** The success status (200 unless said). */
   status?: number
   response: z.ZodType | 'any'
@@ -167,6 +169,7 @@ export const ROUTES: Route[] = [
     tag: 'tasks',
     body: z.union([SubmitInput, TaskInput]),
     bodyRequired: true,
+    bodyCheckedByRun: true,
     status: 201,
     response: SubmitOutput,
     errors: [403, 409, 422, 502, 503, 504],
