@@ -168,6 +168,15 @@ test('gateway: a client with only HTTP and WebSocket uses a mesh of three agent 
         'a task\'s fields come from the task protocol\'s zod schema')
     })
 
+    await t.test('GraphQL is mounted on the same server: a query at /graphql, counted under its route', async () => {
+      const answer = await post(`${base}/graphql`, { query: '{ agents { name } coordinator { inOffice } }' })
+      assert.equal(answer.status, 200, JSON.stringify(answer.body))
+      assert.deepEqual(answer.body.data.agents.map((a: any) => a.name).sort(), ['a1', 'a2', 'a3', 'gw'])
+      assert.equal(answer.body.data.coordinator.inOffice, true)
+      const text = await (await fetch(`${mesh.debug}/metrics`)).text()
+      assert.ok(metric(text, /gateway_requests_total\{route="\/graphql",status="200"\}/) >= 1)
+    })
+
     await t.test('a Chromium page served by the test subscribes over /v1/ws and shows an event published over REST', async (st) => {
       if (skipWithout(st, 'chromium')) return
       pageBody = pageHtml(wsUrl)

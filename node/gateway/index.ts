@@ -38,7 +38,7 @@ export class Gateway implements Startable {
       mounts: async (base) => {
         const ctx: GatewayContext = { ...base, ops: this.ops, log, maxBodyBytes: c.maxBodyBytes }
         // Loaded when a gateway starts: a node without one never loads its bindings.
-        const [{ wsMount }, { restMount }] = await Promise.all([import('./ws.js'), import('./rest.js')])
+        const [{ wsMount }, { restMount }, { graphqlMount }] = await Promise.all([import('./ws.js'), import('./rest.js'), import('./graphql.js')])
         const ws = wsMount({
           maxBufferedBytes: c.wsMaxBufferedBytes,
           maxSubscriptions: c.wsMaxSubscriptions,
@@ -47,7 +47,7 @@ export class Gateway implements Startable {
           dropped: (reason) => { stats.inc('gateway_ws_dropped_total', { reason }) },
           connections: (n) => { this.wsOpen = n }
         })
-        const mounts: Mount[] = [ws(ctx), restMount(ctx)]
+        const mounts: Mount[] = [ws(ctx), restMount(ctx), graphqlMount(ctx)]
         return mounts
       }
     })
