@@ -25,16 +25,13 @@ export class Gateway implements Startable {
     this.ops = new MeshOperations(node)
     const seconds = stats.histogram('gateway_request_duration_seconds', 'Gateway HTTP requests from arrival to the last byte of the answer, by route pattern', ['route'])
     stats.gauge('gateway_ws_connections', 'WebSocket clients connected to the gateway now', () => this.wsOpen)
-    const count = (route: string, status: number, s?: number): void => {
-      stats.inc('gateway_requests_total', { route, status: String(status) })
-      if (s !== undefined) seconds({ route }, s)
-    }
     this.server = new GatewayServer({
       listen: c.listen,
       ...(c.token !== undefined ? { token: c.token } : {}),
       origins: c.origins,
       log,
-      count,
+      count: (route, status) => { stats.inc('gateway_requests_total', { route, status: String(status) }) },
+      observe: (route, s) => { seconds({ route }, s) },
       mounts: async (base) => {
         const ctx: GatewayContext = { ...base, ops: this.ops, log, maxBodyBytes: c.maxBodyBytes }
         // Loaded when a gateway starts: a node without one never loads its bindings.

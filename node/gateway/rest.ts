@@ -4,7 +4,7 @@
  * Allow; parameters, query and body are checked against their schemas before anything runs
  * (MSG001 / MSG002, 400), a body must be declared JSON (415) and fit gateway.maxBodyBytes (413).
  */
-import type { IncomingMessage } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { z } from 'zod'
 import { ValidationError } from '../../protocols/core/errors.js'
 import { parseInput } from '../operations/index.js'
@@ -45,15 +45,14 @@ export class RestMount implements Mount {
       if ('allow' in found) {
         if (req.method === 'OPTIONS') {
           res.writeHead(204, { allow: found.allow.join(', ') }).end()
-          this.ctx.count('OPTIONS', 204)
+          r.route = 'OPTIONS'
+          this.ctx.count(r.route, 204)
           return true
         }
         throw new MethodNotAllowedError(req.method ?? '?', path, found.allow)
       }
       const { compiled, params } = found
-      this.ctx.count(compiled.label, 200)
-      const ac = new AbortController()
-      res.once('close', () => { if (!res.writableFinished) ac.abort() })
+      r.route = compiled.label
       const route = compiled.route
       const checked: Record<string, string> = {}
       for (const [name, schema] of Object.entries(route.params ?? {})) checked[name] = String(parseInput(schema, params[name], `path parameter ${name}`))
@@ -65,7 +64,8 @@ export class RestMount implements Mount {
         params: checked,
         query: query as Record<string, any>,
         body,
-        signal: ac.signal,
+        // Made for the routes that pass it on (an AbortController per request shows in a profile).
+        get signal () { return abortedWhenGone(res) },
         correlationId: r.correlationId,
         document: () => (this.document ??= openApiDocument(ROUTES, this.ctx.baseUrl()))
       })
@@ -74,8 +74,8 @@ export class RestMount implements Mount {
       this.ctx.count(compiled.label, reply.status)
       sendJson(res, reply.status, reply.body ?? null, r.correlationId)
     } catch (err) {
-      const label = this.labelOf(req.method ?? 'GET', path)
-      this.ctx.count(label, fail(res, err, r.correlationId))
+      r.route ??= this.labelOf(req.method ?? 'GET', path)
+      this.ctx.count(r.route, fail(res, err, r.correlationId))
     }
     return true
   }
@@ -119,6 +119,13 @@ export class RestMount implements Mount {
     if (route.bodyCheckedByRun === true) return value
     return parseInput(route.body as z.ZodType, value, 'body')
   }
+}
+
+/** A signal that aborts when the client goes away before its answer. */
+function abortedWhenGone (res: ServerResponse): AbortSignal {
+  const ac = new AbortController()
+  res.once('close', () => { if (!res.writableFinished) ac.abort() })
+  return ac.signal
 }
 
 /** The path parameters if `segments` fit the pattern, else undefined. */

@@ -11,7 +11,6 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
-import { AsyncLocalStorage } from 'node:async_hooks'
 import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import { ConfigError } from '../../protocols/core/errors.js'
@@ -20,7 +19,7 @@ import { isLoopback, splitHostPort } from '../debug-server.js'
 import { GatewayAuth } from './auth.js'
 import { NotFoundError, fail, statusOf } from './errors.js'
 import type { GatewayCaller, GatewayContext, GatewayRequest, Mount } from './mount.js'
-import { endServerSpan, inContext, nameSpan, startServerSpan } from './trace.js'
+import { endServerSpan, inContext, startServerSpan } from './trace.js'
 import { MAX_CORRELATION_ID_CHARS } from './constants.js'
 
 export interface GatewayServerInit {
@@ -30,14 +29,13 @@ export interface GatewayServerInit {
   /** Browser origins allowed besides the gateway's own. */
   origins: readonly string[]
   log: Logger
-  /** Counts one finished request or WebSocket frame by route pattern and status (node/stats.ts). */
-  count: (route: string, status: number, seconds?: number) => void
+  /** Counts one answered request (or WebSocket operation) by route pattern and status (node/stats.ts). */
+  count: (route: string, status: number) => void
+  /** Observes how long an HTTP request took, by route pattern. */
+  observe: (route: string, seconds: number) => void
   /** Builds the mounts once the server listens (their context names its URL). */
   mounts: (ctx: Pick<GatewayContext, 'baseUrl' | 'count'>) => Promise<Mount[]>
 }
-
-/** What a request in progress records for its count and its log line; mounts fill `route` through ctx.count. */
-interface Pending { route?: string, status?: number }
 
 const CORRELATION_ID = new RegExp(`^[\\w.:@/-]{1,${MAX_CORRELATION_ID_CHARS}}$`)
 
@@ -45,7 +43,6 @@ export class GatewayServer {
   private server?: Server
   private mounts: Mount[] = []
   private readonly auth: GatewayAuth
-  private readonly pending = new AsyncLocalStorage<Pending>()
   url = ''
 
   constructor (private readonly init: GatewayServerInit) {
@@ -69,7 +66,7 @@ export class GatewayServer {
     const boundPort = typeof addr === 'object' && addr !== null ? addr.port : port
     this.url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`
     try {
-      this.mounts = await this.init.mounts({ baseUrl: () => this.url, count: (route, status) => { this.count(route, status) } })
+      this.mounts = await this.init.mounts({ baseUrl: () => this.url, count: this.init.count })
     } catch (err) {
       await this.stop()
       throw err
@@ -88,48 +85,47 @@ export class GatewayServer {
     await new Promise<void>(resolve => { server.close(() => { resolve() }) })
   }
 
-  /** A mount's count: inside a request, it names the request's route (counted once, when it ends); outside (WebSocket frames), it counts at once. */
-  private count (route: string, status: number): void {
-    const p = this.pending.getStore()
-    if (p !== undefined) {
-      p.route = route
-      p.status = status
-      nameSpan(route)
-      return
-    }
-    this.init.count(route, status)
-  }
-
+  /**
+   * A mount counts the requests it answers (ctx.count) and may name their route (r.route); what
+   * no mount took, or what was refused before any saw it, the server counts itself. Every
+   * request gets its span, latency and log line when it ends (by AsyncLocalStorage it could
+   * attribute a mount's count to its request, but on Node 20 that puts a hook on every promise
+   * of the process, libp2p's included).
+   */
   private async serve (req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = process.hrtime.bigint()
     const correlationId = correlationOf(req)
     res.setHeader('x-correlation-id', correlationId)
     const url = parseUrl(req)
     const { span, ctx } = startServerSpan(req, url, correlationId)
-    const p: Pending = {}
+    const r: GatewayRequest = { req, res, url, caller: { via: 'loopback', label: '' }, correlationId }
+    let own: string | undefined
     res.once('close', () => {
       const status = res.writableFinished ? res.statusCode : 499
-      const route = p.route ?? 'unmatched'
+      // A mount that names no route is known by the first segment of its path (/graphql, /a2a): bounded by what mounts take.
+      const route = r.route ?? own ?? `${req.method ?? 'GET'} /${url.pathname.split('/')[1] ?? ''}`
       const seconds = Number(process.hrtime.bigint() - started) / 1e9
-      this.init.count(route, status, seconds)
+      if (own !== undefined) this.init.count(own, status)
+      this.init.observe(route, seconds)
       endServerSpan(span, route, status)
       const line = { correlation_id: correlationId, method: req.method, route, status, ms: Math.round(seconds * 1e4) / 10 }
       if (status >= 500 && status !== 504) this.init.log.warn(line, 'gateway request failed')
       else this.init.log.debug(line, 'gateway request')
     })
-    await this.pending.run(p, async () => await inContext(ctx, async () => {
+    await inContext(ctx, async () => {
       try {
         const caller = this.auth.check(req, url, res)
-        if (caller === 'answered') { p.route = 'preflight'; return }
-        const r: GatewayRequest = { req, res, url, caller, correlationId }
+        if (caller === 'answered') { own = 'preflight'; return }
+        r.caller = caller
         for (const mount of this.mounts) if (await mount.request(r)) return
+        own = 'unmatched'
         throw new NotFoundError(url.pathname)
       } catch (err) {
+        own ??= 'refused'
         if (statusOf(err) >= 500 && errorBody(err).error.code === 'INTERNAL') this.init.log.error({ correlation_id: correlationId, err }, 'gateway request threw')
-        p.status = fail(res, err, correlationId)
-        if (p.route === undefined && p.status !== 404) p.route = 'refused'
+        fail(res, err, correlationId)
       }
-    }))
+    })
   }
 
   private upgrade (req: IncomingMessage, socket: Duplex, head: Buffer): void {

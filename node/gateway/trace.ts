@@ -11,7 +11,7 @@ import { AGENTMESH_VERSION } from '../../protocols/core/version.js'
 
 const tracer = trace.getTracer('agentmesh', AGENTMESH_VERSION)
 
-/** A span for an HTTP request; its name gets the route once a mount has matched one (nameSpan). */
+/** A span for an HTTP request; it is named after its route when it ends. */
 export function startServerSpan (req: IncomingMessage, url: URL, correlationId: string): { span: Span, ctx: Context } {
   const parent = propagation.extract(ROOT_CONTEXT, req.headers)
   const span = tracer.startSpan(`agentmesh gateway ${req.method ?? 'GET'}`, {
@@ -28,18 +28,12 @@ export function startFrameSpan (op: string, traceparent: string | undefined, cor
   return { span, ctx: trace.setSpan(parent, span) }
 }
 
-/** Names the current request's span after its route ("GET /v1/agents/{ref}"). */
-export function nameSpan (route: string): void {
-  const span = trace.getActiveSpan()
-  if (span === undefined) return
-  span.updateName(`agentmesh gateway ${route}`)
-  span.setAttribute('http.route', route)
-}
-
+/** Ends a request's span, named after its route pattern ("agentmesh gateway GET /v1/agents/{ref}"). */
 export function endServerSpan (span: Span, route: string, status: number, error?: { code: string, message: string }): void {
-  span.setAttribute('http.response.status_code', status)
   if (!span.isRecording()) { span.end(); return }
-  if (route !== '' && route !== 'unmatched') span.setAttribute('http.route', route)
+  span.setAttribute('http.response.status_code', status)
+  span.updateName(`agentmesh gateway ${route}`)
+  if (/^[A-Z]+ \//.test(route)) span.setAttribute('http.route', route.slice(route.indexOf(' ') + 1))
   if (status >= 500 || error !== undefined) {
     span.setStatus({ code: SpanStatusCode.ERROR, ...(error !== undefined ? { message: error.message } : {}) })
     if (error !== undefined) span.setAttribute('agentmesh.error_code', error.code)
