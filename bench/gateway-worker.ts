@@ -71,6 +71,9 @@ async function handle (m: Cmd): Promise<unknown> {
     case 'start': {
       node = await createAgentNode({
         mesh: m.mesh, mdns: false, security: { mode: 'open' }, logLevel: 'silent', listen: ['/ip4/127.0.0.1/tcp/0'], name: role,
+        // The gateway is one peer to the agent, however many clients it serves: the agent's per-peer
+        // limit (1,000 requests/s by default) would refuse it, as bench/worker.ts's agents lift it.
+        rpc: { requestsPerSec: 0 },
         ...(m.bootstrap !== undefined ? { bootstrap: [m.bootstrap] } : {}),
         ...(role === 'gateway' ? { gateway: { listen: '127.0.0.1:0', wsMaxConnections: 1000, wsMaxBufferedBytes: 4 * 1024 * 1024 } } : {})
       })
@@ -81,6 +84,7 @@ async function handle (m: Cmd): Promise<unknown> {
       return { address: node.addresses()[0], gateway: node.gatewayUrl }
     }
     case 'client': base = m.base; return null
+    case 'cpu': { const u = process.cpuUsage(); return u.user + u.system }
     case 'embedded-seq': return await sequential(m.n, async () => await node?.request(agentId, 'echo', { n: 1 }))
     case 'embedded-rate': return await concurrent(m.concurrency, m.ms, async () => await node?.request(agentId, 'echo', { n: 1 }))
     case 'rest-seq': return await sequential(m.n, async () => await rest('/v1/agents/agent/commands/echo', { n: 1 }))

@@ -3,7 +3,8 @@
  * Three processes: an agent that answers "echo", a gateway node, and a client with only HTTP and
  * WebSocket. Each figure is printed next to the same operation embedded (the gateway node's own
  * request to the agent, its own subscriptions), the two run one after the other in each round:
- *   - a command round trip, one at a time (p50/p99 ms), and 64 callers at once (req/s);
+ *   - a command round trip, one at a time (p50/p99 ms), and 64 callers at once (req/s, and the
+ *     CPU time each process spent per request, a figure a busy shared machine disturbs less);
  *   - events to 100 subscribers (100 WebSocket clients, or 100 subscriptions in the node), paced
  *     at each rate given: delivered per second in all, their lag p50/p99, clients dropped.
  * `--parts commands` or `--parts events` runs one half; `--profile DIR` writes the gateway
@@ -47,14 +48,16 @@ try {
   await client.call('rest-seq', { n: 2000 })
 
   if (parts.has('commands')) console.log(`\ncommand round trip (echo, ${runs} rounds; embedded = the gateway node's own request to the agent)`)
-  if (parts.has('commands')) line(['round', 'path', 'p50 ms', 'p99 ms', 'req/s at 64'])
+  if (parts.has('commands')) line(['round', 'path', 'p50 ms', 'p99 ms', 'req/s at 64', 'CPU µs/req: gateway node', 'agent', 'HTTP client'])
   for (let r = 1; r <= runs && parts.has('commands'); r++) {
-    const e = await gateway.call('embedded-seq', { n: 2000 })
-    const rs = await client.call('rest-seq', { n: 2000 })
-    const er = await gateway.call('embedded-rate', { concurrency: 64, ms })
-    const rr = await client.call('rest-rate', { concurrency: 64, ms })
-    line([r, 'embedded', e.p50, e.p99, er])
-    line([r, 'REST', rs.p50, rs.p99, rr])
+    const [e, escpu] = await withCpu(async () => await gateway.call('embedded-seq', { n: 2000 }))
+    const [rs, rscpu] = await withCpu(async () => await client.call('rest-seq', { n: 2000 }))
+    const [er, ecpu] = await withCpu(async () => await gateway.call('embedded-rate', { concurrency: 64, ms }))
+    const [rr, rcpu] = await withCpu(async () => await client.call('rest-rate', { concurrency: 64, ms }))
+    line([r, 'embedded, one at a time', e.p50, e.p99, '', ...escpu.map(c => Math.round(c / 2000))])
+    line([r, 'REST, one at a time', rs.p50, rs.p99, '', ...rscpu.map(c => Math.round(c / 2000))])
+    line([r, 'embedded, 64 at once', '', '', er, ...ecpu.map(c => Math.round(c / (er * ms / 1000)))])
+    line([r, 'REST, 64 at once', '', '', rr, ...rcpu.map(c => Math.round(c / (rr * ms / 1000)))])
     line([r, 'REST - embedded', Math.round((rs.p50 - e.p50) * 1000) / 1000, Math.round((rs.p99 - e.p99) * 1000) / 1000, `${Math.round(rr / er * 100)}%`])
   }
 
@@ -65,6 +68,15 @@ try {
     w.child.disconnect()
     await w.kill()
   }
+}
+
+/** What `fn` resolves with, and the CPU time (µs) the gateway node, the agent and the client spent meanwhile. */
+async function withCpu<T> (fn: () => Promise<T>): Promise<[T, number[]]> {
+  const workers = [gateway, agent, client]
+  const before: number[] = await Promise.all(workers.map(async w => await w.call('cpu')))
+  const out = await fn()
+  const after: number[] = await Promise.all(workers.map(async w => await w.call('cpu')))
+  return [out, after.map((a, i) => a - before[i])]
 }
 
 async function events (): Promise<void> {

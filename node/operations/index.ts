@@ -42,6 +42,10 @@ export function parseInput<S extends z.ZodType> (schema: S, input: unknown, what
 }
 
 const POLL_MS = 1_000
+/** What changes an agent's summary: agent(ref) answers again from the membership after any of these. */
+const CHANGES = ['peer:join', 'peer:leave', 'member:change'] as const
+/** Refs remembered at most (a client naming agents that do not exist adds none: only found ones are kept). */
+const MAX_KNOWN = 1_024
 
 export class MeshOperations {
   readonly feeds: TopicFeeds
@@ -50,8 +54,24 @@ export class MeshOperations {
     this.feeds = new TopicFeeds(node, options.feeds)
   }
 
-  start (): void { this.feeds.start() }
-  stop (): void { this.feeds.stop() }
+  /** agent(ref)'s answers while started, forgotten whenever an agent joins, leaves or changes state. */
+  private readonly known = new Map<string, AgentSummary>()
+  private listening = false
+  private readonly forget = (): void => { this.known.clear() }
+
+  start (): void {
+    this.feeds.start()
+    if (this.listening) return
+    this.listening = true
+    for (const e of CHANGES) this.node.addEventListener(e, this.forget)
+  }
+
+  stop (): void {
+    this.feeds.stop()
+    this.listening = false
+    for (const e of CHANGES) this.node.removeEventListener(e, this.forget)
+    this.known.clear()
+  }
 
   // --- agents -------------------------------------------------------------------------------
 
@@ -67,9 +87,18 @@ export class MeshOperations {
   /**
    * One agent by peer id or name (a peer id first, then a name, this node's own first);
    * UnknownAgentError (COM002, HTTP 404) if this node knows none. Every command a binding
-   * calls by agent comes here, so it builds the one summary asked for, not every agent's.
+   * calls by agent comes here: the answer is remembered until the membership changes, and
+   * built for the one agent asked for, not every agent's.
    */
   agent (ref: string): AgentSummary {
+    const hit = this.known.get(ref)
+    if (hit !== undefined) return hit
+    const found = this.lookUp(ref)
+    if (this.listening && this.known.size < MAX_KNOWN) this.known.set(ref, found)
+    return found
+  }
+
+  private lookUp (ref: string): AgentSummary {
     const peers = this.node.peers()
     const self = this.node.card()
     const byId = peers.find(p => p.peerId === ref)
