@@ -18,6 +18,10 @@ import { a2aMount, SCHEMA_EXTENSION } from '../node/gateway/a2a/index.js'
 import { serveMounts } from './mount-server.js'
 import { startMesh, stopAll, waitFor } from './helpers.js'
 
+// The local preset's elections, with timeouts wide enough that a machine loaded by other work
+// (an event loop stalled for a second) does not depose the coordinator in the middle of a test.
+const STEADY = { bootstrapExpect: 3, electionTimeoutMinMs: 2_000, electionTimeoutMaxMs: 4_000 }
+
 const Square = defineCommand('square', { request: z.strictObject({ n: z.number() }), response: z.number() })
 
 function message (data: unknown, ids: { contextId?: string, taskId?: string } = {}, kind: 'data' | 'text' = 'data'): Message {
@@ -48,7 +52,7 @@ async function rejects (p: Promise<unknown>, check: (err: Error) => boolean, wha
 test('a2a: the card, a command, a pipeline streamed, a blocking send, get/list, a task cancelled while followed; unknown method and task, bad input', async () => {
   const nodes = await startMesh(3, (i) => ({
     preset: 'local',
-    coordination: { bootstrapExpect: 3 },
+    coordination: STEADY,
     capabilities: i === 2 ? ['command:square', 'task:add'] : ['task:add', 'task:slow']
   }))
   const gw = await serveMounts(nodes[0], [a2aMount])
@@ -104,9 +108,17 @@ test('a2a: the card, a command, a pipeline streamed, a blocking send, get/list, 
     const inContext = await client.listTasks({ tenant: '', contextId, status: TaskState.TASK_STATE_UNSPECIFIED, pageToken: '', statusTimestampAfter: undefined, pageSize: 1 })
     assert.deepEqual(inContext.tasks.map(t => t.id), ['a2'])
 
-    // A running task, followed by a subscriber, cancelled: the subscriber sees CANCELED and ends.
+    // A running task paused by a message to it: it waits for the client (INPUT_REQUIRED) until a message resumes it.
     const slow = await client.sendMessage(send(message({ type: 'slow' }), true)) as Task
-    await waitFor(async () => (await client.getTask({ tenant: '', id: slow.id })).status?.state === TaskState.TASK_STATE_WORKING, 'the slow task to run', 20_000)
+    const working = async (): Promise<boolean> => (await client.getTask({ tenant: '', id: slow.id })).status?.state === TaskState.TASK_STATE_WORKING
+    await waitFor(working, 'the slow task to run', 20_000)
+    const paused = await client.sendMessage(send(message({ action: 'pause', reason: 'lunch' }, { taskId: slow.id }))) as Task
+    assert.equal(paused.status?.state, TaskState.TASK_STATE_INPUT_REQUIRED)
+    assert.match(paused.status?.message?.parts[0].content?.$case === 'text' ? paused.status.message.parts[0].content.value : '', /paused \(lunch\).*"action": "resume"/)
+    await client.sendMessage(send(message({ action: 'resume' }, { taskId: slow.id }), true))
+    await waitFor(working, 'the slow task to run again', 20_000)
+
+    // The running task, followed by a subscriber, cancelled: the subscriber sees CANCELED and ends.
     const subscription = client.resubscribeTask({ tenant: '', id: slow.id })
     const now = (await subscription.next()).value?.payload
     assert.equal(now?.$case === 'task' ? now.value.status?.state : undefined, TaskState.TASK_STATE_WORKING, 'a subscriber gets the task as it is first')
@@ -122,7 +134,7 @@ test('a2a: the card, a command, a pipeline streamed, a blocking send, get/list, 
     // Errors: an unknown task, an unknown method, no version, bad JSON, a message with no mesh call.
     await rejects(client.getTask({ tenant: '', id: 'no-such-task' }), e => e instanceof TaskNotFoundError, 'an unknown task')
     const unknownTask = await rpc(gw.url, { jsonrpc: '2.0', id: 1, method: 'GetTask', params: { id: 'no-such-task' } })
-    assert.equal(unknownTask.body.error.code, -32001)
+    assert.equal(unknownTask.body.error.code, -32001, JSON.stringify(unknownTask.body))
     assert.equal(unknownTask.body.error.data[0].metadata.code, 'TSK001')
     const unknownMethod = await rpc(gw.url, { jsonrpc: '2.0', id: 2, method: 'DoSomethingElse', params: {} })
     assert.deepEqual([unknownMethod.status, unknownMethod.body.id, unknownMethod.body.error.code], [200, 2, -32601])

@@ -14,7 +14,10 @@ import {
   TaskState, type AgentCard, type CancelTaskRequest, type GetTaskRequest, type ListTasksRequest, type ListTasksResponse,
   type Message, type SendMessageRequest, type StreamResponse, type SubscribeToTaskRequest, type Task
 } from '@a2a-js/sdk'
-import { ExtendedAgentCardNotConfiguredError, PushNotificationNotSupportedError, RequestMalformedError, UnsupportedOperationError } from '@a2a-js/sdk/errors'
+import {
+  A2AError, ExtendedAgentCardNotConfiguredError, PushNotificationNotSupportedError, RequestMalformedError, UnsupportedOperationError
+} from '@a2a-js/sdk/errors'
+import type { Logger } from 'pino'
 import { randomUUID } from 'node:crypto'
 import type { MeshOperations } from '../../operations/index.js'
 import { AgentMeshError, ValidationError } from '../../../protocols/core/errors.js'
@@ -27,6 +30,7 @@ export const SIGNAL = 'agentmesh.signal'
 
 export interface HandlerInit {
   ops: MeshOperations
+  log: Logger
   card: () => AgentCard
   blockingWaitMs: number
   remember: number
@@ -64,7 +68,7 @@ export class MeshA2AHandler implements A2ARequestHandler {
       }
       return toTask(status, r, params.configuration?.historyLength)
     } catch (err) {
-      throw toA2AError(err, call.kind === 'control' && call.action === 'cancel' ? 'cancel' : undefined)
+      throw this.fail(err, call.kind === 'control' && call.action === 'cancel' ? 'cancel' : undefined)
     }
   }
 
@@ -79,7 +83,7 @@ export class MeshA2AHandler implements A2ARequestHandler {
       }
       r = call.kind === 'submit' ? await this.submit(message, call, signal) : await this.control(message, call)
     } catch (err) {
-      throw toA2AError(err)
+      throw this.fail(err)
     }
     yield * this.follow(r, signal)
   }
@@ -88,7 +92,7 @@ export class MeshA2AHandler implements A2ARequestHandler {
     const id = taskIdOf(params.id)
     try {
       return toTask(await this.ops.task(id), this.remembered.get(id), params.historyLength)
-    } catch (err) { throw toA2AError(err) }
+    } catch (err) { throw this.fail(err) }
   }
 
   async cancelTask (params: CancelTaskRequest): Promise<Task> {
@@ -100,7 +104,7 @@ export class MeshA2AHandler implements A2ARequestHandler {
       // A query may answer the state before an end the voters do not all hold yet: the ack is the coordinator's word.
       const after = await this.ops.task(id)
       return toTask(after.status === ack.status ? after : { ...after, status: ack.status }, this.remembered.get(id))
-    } catch (err) { throw toA2AError(err, 'cancel') }
+    } catch (err) { throw this.fail(err, 'cancel') }
   }
 
   async * resubscribe (params: SubscribeToTaskRequest, context: ServerCallContext): AsyncGenerator<StreamResponse> {
@@ -112,7 +116,7 @@ export class MeshA2AHandler implements A2ARequestHandler {
         throw new UnsupportedOperationError(`task ${id} is ${now.status}: there is nothing left to follow (GetTask has its outcome)`)
       }
       r = this.remembered.get(id)
-    } catch (err) { throw toA2AError(err) }
+    } catch (err) { throw this.fail(err) }
     yield * this.follow(r ?? { taskId: id, contextId: id, taskIds: [id], message: agentMessage([], {}), at: 0 }, signalOf(context), r === undefined)
   }
 
@@ -148,16 +152,18 @@ export class MeshA2AHandler implements A2ARequestHandler {
   /** The task now, then its changes until it ends or waits for the client (or the client goes). */
   private async * follow (r: Remembered, signal: AbortSignal, forgotten = false): AsyncGenerator<StreamResponse> {
     let first = true
-    for await (const s of untilAborted(this.ops.taskUpdates(r.taskId, { signal }), signal)) {
-      if (first) {
-        first = false
-        yield { payload: { $case: 'task', value: toTask(s, forgotten ? undefined : r) } }
+    try {
+      for await (const s of untilAborted(this.ops.taskUpdates(r.taskId, { signal }), signal)) {
+        if (first) {
+          first = false
+          yield { payload: { $case: 'task', value: toTask(s, forgotten ? undefined : r) } }
+          if (ends(s.status)) return
+          continue
+        }
+        yield * toEvents(s, forgotten ? undefined : r)
         if (ends(s.status)) return
-        continue
       }
-      yield * toEvents(s, forgotten ? undefined : r)
-      if (ends(s.status)) return
-    }
+    } catch (err) { throw this.fail(err) }
   }
 
   private read (params: SendMessageRequest): { message: Message, call: MeshCall } {
@@ -165,7 +171,7 @@ export class MeshA2AHandler implements A2ARequestHandler {
     if (message === undefined || message.messageId === '') throw new RequestMalformedError('a message with a messageId is required')
     try {
       return { message, call: meshCall(message) }
-    } catch (err) { throw toA2AError(err) }
+    } catch (err) { throw this.fail(err) }
   }
 
   private async submit (message: Message, call: Extract<MeshCall, { kind: 'submit' }>, signal: AbortSignal): Promise<Remembered> {
@@ -189,7 +195,7 @@ export class MeshA2AHandler implements A2ARequestHandler {
   /** A command's answer as an agent message; without an agent, any that names the command among its capabilities. */
   private async command (message: Message, call: Extract<MeshCall, { kind: 'request' }>, signal: AbortSignal): Promise<Message> {
     const agent = call.agent ?? this.ops.agents({ capability: `command:${call.command}` }).find(a => a.state !== 'suspect')?.name
-    if (agent === undefined) throw toA2AError(new ValidationError(`no "agent" given, and no agent offers "command:${call.command}" among its capabilities`))
+    if (agent === undefined) throw this.fail(new ValidationError(`no "agent" given, and no agent offers "command:${call.command}" among its capabilities`))
     try {
       const { agent: to, result } = await this.ops.request({
         agent,
@@ -199,7 +205,13 @@ export class MeshA2AHandler implements A2ARequestHandler {
         ...(call.delivery !== undefined ? { delivery: call.delivery } : {})
       }, { signal })
       return agentMessage([dataPart(result)], { contextId: message.contextId }, { agentmesh: { agent: to, command: call.command } })
-    } catch (err) { throw toA2AError(err) }
+    } catch (err) { throw this.fail(err) }
+  }
+
+  /** The A2A error for a failure; one that is not the mesh's nor A2A's is a bug or a broken part: logged, its message not shown. */
+  private fail (err: unknown, during?: 'cancel'): Error {
+    if (!(err instanceof AgentMeshError) && !(err instanceof A2AError)) this.init.log.error({ err }, 'a2a call failed')
+    return toA2AError(err, during)
   }
 
   private keep (r: Remembered): void {
@@ -214,7 +226,7 @@ export class MeshA2AHandler implements A2ARequestHandler {
     for (let i = 0; i < ids.length; i += 16) {
       const part = await Promise.all(ids.slice(i, i + 16).map(async id => await this.ops.task(id).catch((err: unknown) => {
         if (err instanceof AgentMeshError && err.code === 'TSK001') return undefined
-        throw toA2AError(err)
+        throw this.fail(err)
       })))
       for (const s of part) if (s !== undefined) out.push(s)
     }

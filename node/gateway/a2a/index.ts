@@ -32,7 +32,7 @@ export function createA2aMount (options: A2aOptions = {}): MountFactory {
       ...(o.name !== undefined ? { name: o.name } : {}),
       ...(o.description !== undefined ? { description: o.description } : {})
     })
-    const handler = new MeshA2AHandler({ ops: g.ops, card, blockingWaitMs: o.blockingWaitMs, remember: o.remember })
+    const handler = new MeshA2AHandler({ ops: g.ops, log: g.log, card, blockingWaitMs: o.blockingWaitMs, remember: o.remember })
     const transport = new JsonRpcTransportHandler(handler)
     const closing = new AbortController()
     return {
