@@ -11,7 +11,8 @@ import { z } from 'zod'
 import WebSocket from 'ws'
 import { createClient, type Client } from 'graphql-ws'
 import { defineCommand } from '../node/index.js'
-import { graphqlMount } from '../node/gateway/graphql.js'
+import { buildSchema, graphqlMount } from '../node/gateway/graphql.js'
+import { TaskInput, TaskStatus } from '../node/operations/schemas.js'
 import { serveMounts } from './mount-server.js'
 import { startMesh, stopAll, waitFor } from './helpers.js'
 
@@ -43,6 +44,16 @@ async function follow<T> (client: Client, query: string, variables: Record<strin
   }
   return got
 }
+
+test('graphql: the types are the operations\' zod schemas (a key added there is a field here)', () => {
+  const schema = buildSchema()
+  const fields = (name: string): string[] => Object.keys((schema.getType(name) as unknown as { getFields: () => Record<string, unknown> }).getFields()).sort()
+  assert.deepEqual(fields('TaskStatus'), Object.keys(TaskStatus.shape).sort())
+  assert.deepEqual(fields('TaskInput'), Object.keys(TaskInput.shape).sort())
+  const required = Object.entries((schema.getType('TaskInput') as unknown as { getFields: () => Record<string, { type: { toString: () => string } }> }).getFields())
+    .filter(([, f]) => f.type.toString().endsWith('!')).map(([k]) => k)
+  assert.deepEqual(required, ['type'], 'only what the schema requires without a default is non-null')
+})
 
 test('graphql: agents, a command, topic events over graphql-ws and SSE, a pipeline followed to its end, a task cancelled; limits and bad input refused with codes', async () => {
   const nodes = await startMesh(3, (i) => ({ preset: 'local', coordination: STEADY, capabilities: i === 2 ? ['math'] : [] }))

@@ -94,6 +94,26 @@ export function skillsOf (input: CardInput): { skills: AgentSkill[], schemas: Re
   return { skills, schemas }
 }
 
+/**
+ * The card, built again only when what it says changes (the gateway's URL, the task types and
+ * commands the agents offer): every A2A call checks its version against the card, and a card's
+ * schemas cost a z.toJSONSchema per skill.
+ */
+export class CardCache {
+  private key = ''
+  private card?: AgentCard
+
+  get (input: CardInput): AgentCard {
+    const offered = input.ops.agents().flatMap(a => a.capabilities.filter(c => /^(task|command):./.test(c)).map(c => `${c}@${a.name}`)).sort()
+    const key = `${input.baseUrl}\n${offered.join('\n')}`
+    if (this.card === undefined || key !== this.key) {
+      this.card = buildCard(input)
+      this.key = key
+    }
+    return this.card
+  }
+}
+
 export function buildCard (input: CardInput): AgentCard {
   const self = input.ops.node
   const url = input.baseUrl + input.path

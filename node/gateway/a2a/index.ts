@@ -10,7 +10,7 @@ import { AgentCard } from '@a2a-js/sdk'
 import { JsonRpcTransportHandler } from '@a2a-js/sdk/server'
 import type { Mount, MountFactory } from '../mount.js'
 import { sendJson } from '../body.js'
-import { buildCard } from './card.js'
+import { CardCache, type CardInput } from './card.js'
 import { A2A_DEFAULTS, type A2aOptions } from './constants.js'
 import { MeshA2AHandler } from './handler.js'
 import { serveJsonRpc } from './jsonrpc.js'
@@ -24,14 +24,15 @@ export { STATES } from './mapping.js'
 export function createA2aMount (options: A2aOptions = {}): MountFactory {
   const o = { ...A2A_DEFAULTS, ...options }
   return (g): Mount => {
-    const card = (): ReturnType<typeof buildCard> => buildCard({
+    const cards = new CardCache()
+    const card = (): ReturnType<CardCache['get']> => cards.get({
       ops: g.ops,
       baseUrl: g.baseUrl(),
       path: o.path,
       skills: o.skills ?? [],
       ...(o.name !== undefined ? { name: o.name } : {}),
       ...(o.description !== undefined ? { description: o.description } : {})
-    })
+    } satisfies CardInput)
     const handler = new MeshA2AHandler({ ops: g.ops, log: g.log, card, blockingWaitMs: o.blockingWaitMs, remember: o.remember })
     const transport = new JsonRpcTransportHandler(handler)
     const closing = new AbortController()
