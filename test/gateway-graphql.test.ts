@@ -90,6 +90,9 @@ test('graphql: agents, a command, topic events over graphql-ws and SSE, a pipeli
     assert.deepEqual(got.map(e => e.topicEvents.payload.i), [0, 1, 2])
     assert.equal(got[0].topicEvents.fromName, 'n1')
     await waitFor(() => gw.ops.feeds.list().find(f => f.topic === 'news')?.watchers === 0, 'the finished subscription to let its watcher go')
+    const recent = await gql(gw.url, '{ recentEvents(topic: "news", limit: 2) { events { payload } since } topics { topic watchers recent } }')
+    assert.deepEqual(recent.body.data.recentEvents.events.map((e: { payload: { i: number } }) => e.payload.i), [1, 2], 'the topic\'s last events are kept')
+    assert.deepEqual(recent.body.data.topics.find((t: { topic: string }) => t.topic === 'news'), { topic: 'news', watchers: 0, recent: 3 })
 
     // The same as server-sent events, and a publish from GraphQL that an agent receives.
     const sse = await fetch(`${gw.url}/graphql`, {
