@@ -172,7 +172,8 @@ export class TaskScheduler {
     if (!this.takingOver) this.takeover.quiet(this.officeTerm, Date.now())?.catch((err: Error) => { this.error(err) })
   }
 
-  private leading (): boolean { return this.running && this.init.office.inOffice && this.officeTerm === this.init.office.term }
+  /** In office in the term this node took over, past the takeover's read (takeover.ts, `reading`). */
+  private leading (): boolean { return this.running && this.init.office.inOffice && this.officeTerm === this.init.office.term && !this.takeover.reading }
 
   private error (error: Error): void { this.init.events.safeDispatchEvent('error', { detail: { error } }) }
 
@@ -363,6 +364,10 @@ export class TaskScheduler {
 
   /** Write a change to a record, and do what follows from it: resources, replication, the status published, deadlines. */
   private update (r: TaskRecord, patch: TaskPatch): void {
+    // Only the coordinator leading its term writes, and only the record the table holds: a write
+    // settling from an earlier term, or to an object a takeover's merge replaced, would be
+    // stamped with this term and overwrite what a majority holds.
+    if (!this.leading() || this.table.get(r.spec.task_id) !== r) return
     const before = { ...r.status }
     let next: TaskStatus
     try {
