@@ -121,12 +121,15 @@ export class Replication {
       let left = voters.length
       const t = setTimeout(resolve, this.init.requestTimeoutMs)
       for (const v of voters) {
-        // Page by page: a table of thousands of tasks does not fit one message.
+        // Page by page (a table of thousands of tasks does not fit one message), each after the
+        // last id read: the voter prunes between two pages, and an offset would skip records.
         const readAll = async (): Promise<void> => {
-          for (let offset = 0; ; offset += RECORDS_PAGE) {
-            const page = await this.init.rpc.request(v, RecordsCommand, { term, offset, limit: RECORDS_PAGE }, { timeoutMs: this.init.requestTimeoutMs })
+          for (let after: string | undefined; ;) {
+            const req = { term, ...(after !== undefined ? { after } : {}), limit: RECORDS_PAGE }
+            const page = await this.init.rpc.request(v, RecordsCommand, req, { timeoutMs: this.init.requestTimeoutMs })
             for (const r of page.records) merge(r, v)
-            if (!page.more) return
+            if (!page.more || page.records.length === 0) return
+            after = page.records[page.records.length - 1].spec.task_id
           }
         }
         readAll().then(() => {
