@@ -59,6 +59,16 @@ export interface MembershipInit {
 export interface AgentQuery { capability?: string, role?: string, name?: string }
 
 const MAX_HINTS = 16
+/** How long this node waits for a peer's answer to its card. */
+const EXCHANGE_TIMEOUT_MS = 10_000
+/**
+ * A card exchange that timed out or lost its stream, while the connection that started it stays
+ * open, is tried again after this, doubling up to EXCHANGE_RETRY_MAX_MS, EXCHANGE_RETRIES times;
+ * then that peer's connections are closed, so its disconnect makes the dialers start afresh.
+ */
+const EXCHANGE_RETRY_MS = 500
+const EXCHANGE_RETRY_MAX_MS = 5_000
+const EXCHANGE_RETRIES = 5
 
 export class Membership extends TypedEventEmitter<MembershipEvents> {
   private readonly init: MembershipInit
@@ -70,6 +80,8 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
   private readonly clientCards = new Map<string, AgentCard>()
   private unhandle?: () => void
   private running = false
+  /** Card exchanges to try again, by peer (see EXCHANGE_RETRY_MS). */
+  private readonly retries = new Map<string, ReturnType<typeof setTimeout>>()
 
   private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
     const { peerId, protocols, connection } = evt.detail
@@ -81,6 +93,8 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
     const id = evt.detail.toString()
     this.clientCards.delete(id)
+    clearTimeout(this.retries.get(id))
+    this.retries.delete(id)
     const m = this.members.get(id)
     if (m === undefined) return
     this.members.delete(id)
@@ -114,6 +128,8 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     this.init.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
     this.members.clear()
     this.clientCards.clear()
+    for (const t of this.retries.values()) clearTimeout(t)
+    this.retries.clear()
   }
 
   /** Whether a connected peer said it is a client: it is no member, and counts for nothing. */
@@ -137,19 +153,49 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     return this.peers().filter(p => matches(p, q))
   }
 
-  private async exchange (peer: string): Promise<void> {
+  private async exchange (peer: string, attempt = 0): Promise<void> {
     const done = this.init.admission?.expecting(peer)
     try {
-      const answer = await this.init.rpc.request(peer, CardExchange, { card: this.init.card(), ...this.init.admission?.shown() }, { timeoutMs: 10_000 })
+      const ask = { card: this.init.card(), ...this.init.admission?.shown() }
+      const answer = await this.init.rpc.request(peer, CardExchange, ask, { timeoutMs: EXCHANGE_TIMEOUT_MS })
       if (answer.card.peerId !== peer || answer.card.mesh !== this.init.mesh) return
       const granted = await this.init.admission?.check(peer, answer)
       this.record(granted === undefined ? answer.card : { ...answer.card, ...granted })
       this.dialHints(answer.peers)
     } catch (err) {
-      if (this.running) this.safeDispatch('error', { error: err as Error, peer })
+      if (!this.running) return
+      this.safeDispatch('error', { error: err as Error, peer })
+      this.retry(peer, attempt, err)
     } finally {
       done?.()
     }
+  }
+
+  /**
+   * A card exchange that got no answer (COM001, COM002) is tried again while the connection
+   * stays: nothing else would ever start one on it (identify runs once per connection, and the
+   * dialers leave a connected peer alone), so the two agents would stay connected and unknown to
+   * each other until it closed: a request sent on the stream of an older connection that is
+   * half-open (the peer killed behind a partition) times out so, while the new one works. A
+   * refusal (SEC001, MSG001) is an answer: not retried.
+   */
+  private retry (peer: string, attempt: number, err: unknown): void {
+    const code = (err as { code?: string }).code
+    if ((code !== 'COM001' && code !== 'COM002') || this.members.has(peer) || this.clientCards.has(peer)) return
+    const id = peerIdFromString(peer)
+    if (!this.init.libp2p.getConnections(id).some(c => c.status === 'open')) return
+    clearTimeout(this.retries.get(peer))
+    if (attempt >= EXCHANGE_RETRIES) {
+      this.retries.delete(peer)
+      this.init.libp2p.hangUp(id).catch(() => {})
+      return
+    }
+    const t = setTimeout(() => {
+      this.retries.delete(peer)
+      if (this.running && !this.members.has(peer)) void this.exchange(peer, attempt + 1)
+    }, Math.min(EXCHANGE_RETRY_MS * 2 ** attempt, EXCHANGE_RETRY_MAX_MS))
+    t.unref?.()
+    this.retries.set(peer, t)
   }
 
   private record (card: AgentCard): void {
