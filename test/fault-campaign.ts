@@ -178,7 +178,9 @@ export async function runCampaign (options: CampaignOptions): Promise<CampaignRe
     const load = (): string => loadavg().map(l => l.toFixed(1)).join(' ')
     await waitFor(look, what, 60_000).catch(async () => {
       if (!led) {
-        finding(`no single coordinator in office 60 s after round ${report.rounds} was healed (load average ${load()}); last seen: ${JSON.stringify(last)}`)
+        const why = await Promise.all(lab.agents.map(async a => a?.running === true ? String((await status(a))?.coordinator.reason ?? '') : 'down'))
+        finding(`no single coordinator in office 60 s after round ${report.rounds} was healed (load average ${load()}); last seen: ${JSON.stringify(last)}; ` +
+          `why, as each says: ${JSON.stringify(why)}${missing.length > 0 ? `; ${missing.length} connections missing: ${await apart(missing)}` : ''}`)
         await waitFor(async () => { await look(); return led }, `${what}: one coordinator`, STALL_MS).catch((err: Error) => {
           throw new Error(`seed ${seed}, round ${report.rounds}: ${err.message} (load average ${load()}); last seen: ${JSON.stringify(last)}`)
         })
