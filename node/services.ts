@@ -358,6 +358,8 @@ export function buildOffice (
     // Its replica of the task table, on disk when the node has a data directory (issue 14).
     store: host.store
   })
+  // The voter set changes only once the task table is on a majority of the next set (protocols/task/catch-up.ts).
+  coordination.gateVoterChanges((voters) => tasks.scheduler.catchUp.ready(voters))
   tasks.addEventListener('rejected', (e) => { observer.rejected('task', e.detail) })
   tasks.addEventListener('error', (e) => { observer.error('tasks', e.detail.error) })
   tasks.addEventListener('status', (e) => {

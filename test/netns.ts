@@ -52,7 +52,8 @@ function removeOrphans (): void {
   const dir = '/run/netns'
   if (!existsSync(dir)) return
   for (const name of readdirSync(dir)) {
-    const pid = new RegExp(`^${PREFIX}(\\d+)-`).exec(name)?.[1]
+    // Named `${PREFIX}<pid>x<n>-<host>` (NetnsLab.create): the pid is the lab's process.
+    const pid = new RegExp(`^${PREFIX}(\\d+)x\\d+-`).exec(name)?.[1]
     if (pid === undefined) continue
     let alive = true
     try { process.kill(Number(pid), 0) } catch { alive = false }

@@ -231,9 +231,34 @@ test('merge keeps the newer version; pages walk the table', () => {
   newer.status.status = 'running'
   t.merge(newer)
   assert.equal(get(t, 'a').status.status, 'running')
-  assert.deepEqual(t.page(0, 2).records.map(r => r.spec.task_id), ['a', 'b'])
-  assert.equal(t.page(0, 2).more, true)
-  assert.deepEqual(t.page(2, 2), { records: [get(t, 'c')], more: false })
+  assert.deepEqual(t.page(undefined, 2).records.map(r => r.spec.task_id), ['a', 'b'])
+  assert.equal(t.page(undefined, 2).more, true)
+  assert.deepEqual(t.page('b', 2), { records: [get(t, 'c')], more: false })
+  assert.deepEqual(t.page(undefined, 2, 2), { records: [get(t, 'c')], more: false }, 'an offset still skips (readers before the cursor)')
+})
+
+test('pages after the last id read skip nothing when records are pruned between two pages', () => {
+  const t = new TaskTable()
+  const ids = Array.from({ length: 10 }, (_, i) => `t${String(i).padStart(2, '0')}`)
+  t.submit(ids.map(id => spec({ task_id: id })), 'p', T0)
+  // The first three end early; the rest stay open.
+  for (const id of ids.slice(0, 3)) t.apply(get(t, id), finishPatch('cancelled', {}), T0)
+  const read: string[] = []
+  let page = t.page(undefined, 4)
+  read.push(...page.records.map(r => r.spec.task_id))
+  // The voter's every-second prune runs between the reader's pages.
+  assert.deepEqual(t.prune(T0 + FINISHED_RETENTION_MS + 1), ids.slice(0, 3))
+  while (page.more) {
+    page = t.page(read[read.length - 1], 4)
+    read.push(...page.records.map(r => r.spec.task_id))
+  }
+  assert.deepEqual(read.filter(id => !ids.slice(0, 3).includes(id)), ids.slice(3), 'every open task read')
+  // What an offset did: the page after four records started past two records never read.
+  const u = new TaskTable()
+  u.submit(ids.map(id => spec({ task_id: id })), 'p', T0)
+  for (const id of ids.slice(0, 3)) u.apply(get(u, id), finishPatch('cancelled', {}), T0)
+  u.prune(T0 + FINISHED_RETENTION_MS + 1)
+  assert.deepEqual(u.page(undefined, 4, 4).records.map(r => r.spec.task_id), ['t07', 't08', 't09'], 't04 t05 t06 skipped by the offset')
 })
 
 test('access: the submitter or the coordinator control a task; they, its agent and the voters read it; nobody else', () => {

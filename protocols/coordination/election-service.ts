@@ -35,6 +35,8 @@ export interface ElectionServiceInit extends ElectionTimings {
   stateFile?: string
   /** Signs this node's votes and checks others' (election-keys.ts: `electionKeys(privateKey, mesh)`). */
   keys: ElectionKeys
+  /** Passed to the machine (ElectionInit): whether the leader may move to this voter set now. */
+  mayChangeVoters?: (voters: string[]) => boolean
 }
 
 export class ElectionService extends TypedEventEmitter<ElectionServiceEvents> {

@@ -61,6 +61,12 @@ export interface ElectionInit extends ElectionTimings {
   now: number
   persisted?: PersistedElection
   keys: ElectionKeys
+  /**
+   * Whether the leader may make this voter set the next one now (none: always). What it
+   * replicates apart from the set (the task table) must first be on a majority of the next set,
+   * as a Raft log is before a configuration entry commits; false: asked again later.
+   */
+  mayChangeVoters?: (voters: string[]) => boolean
 }
 
 /** What must survive a restart for a vote never to be given twice in one term. */

@@ -257,7 +257,7 @@ export class Election extends ElectionBase {
     const { self, bootstrapExpect, voterRemoveAfterMs } = this.init
     const members = [...this.members, ...this.left]
     const voters = nextVoters({ self, config, members, lastHeard: lead.lastHeard, now, bootstrapExpect, voterRemoveAfterMs })
-    if (voters === undefined) return
+    if (voters === undefined || this.init.mayChangeVoters?.(voters) === false) return
     this.config = { version: config.version + 1, term: this.term, voters }
     this.certify()
     for (const v of voters) if (!lead.lastHeard.has(v)) lead.lastHeard.set(v, now)

@@ -105,6 +105,8 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
   private readonly init: CoordinationInit
   private unhandle?: () => void
   private running = false
+  /** gateVoterChanges: what must hold before the leader changes the voter set. */
+  private voterGate?: (voters: string[]) => boolean
   private readonly onMemberChange = (e: CustomEvent<MemberChange>): void => { this.memberChanged(e.detail) }
 
   constructor (init: CoordinationInit) {
@@ -124,7 +126,12 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
       })
     }
     const error = (err: Error): void => { this.forward('error', { error: err }) }
-    this.election = new ElectionService({ ...init, self: init.self.peerId, ...(init.stateFile !== undefined ? { stateFile: init.stateFile } : {}) })
+    this.election = new ElectionService({
+      ...init,
+      self: init.self.peerId,
+      ...(init.stateFile !== undefined ? { stateFile: init.stateFile } : {}),
+      mayChangeVoters: (voters) => this.voterGate?.(voters) ?? true
+    })
     this.election.addEventListener('coordinator:change', (e) => { this.forward('coordinator:change', e.detail) })
     this.election.addEventListener('role:change', (e) => { this.forward('role:change', e.detail) })
     this.election.addEventListener('rejected', (e) => { rejected(e.detail.from, e.detail.message, e.detail.reason, e.detail.correlationId) })
@@ -184,6 +191,12 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
     if (c.to === 'alive') this.coordinatorSide.cleared(c.peerId)
     this.tellElection()
   }
+
+  /**
+   * A voter-set change waits until `gate` says the next set may be made (the task service: its
+   * table is on a majority of that set, docs/tasks.md); asked again on the next review.
+   */
+  gateVoterChanges (gate: (voters: string[]) => boolean): void { this.voterGate = gate }
 
   /** Read the member view again: who may vote changed without a change of state (a credential shown). */
   refreshMembers (): void { if (this.running) this.tellElection() }

@@ -155,7 +155,7 @@ export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
       rpc.handle(ControlCommand, async (c, ctx) => await this.scheduler.control(ctx.peer, c, ctx.envelope.id)),
       rpc.handle(ReportCommand, (r, ctx) => ({ known: this.scheduler.report(ctx.peer, r) })),
       rpc.handle(ReplicateCommand, async ({ term, records }, ctx) => ({ stored: await this.scheduler.replica.replicate(ctx.peer, term, records) })),
-      rpc.handle(RecordsCommand, ({ term, offset, limit }, ctx) => this.scheduler.replica.recordsFor(ctx.peer, term, offset, limit)),
+      rpc.handle(RecordsCommand, ({ term, ...page }, ctx) => this.scheduler.replica.recordsFor(ctx.peer, term, page)),
       rpc.handle(UpdateCommand, ({ statuses }, ctx) => {
         // Only the coordinator this node follows speaks for the task table.
         if (ctx.peer !== this.init.office.leader) {

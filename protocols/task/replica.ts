@@ -62,7 +62,7 @@ export class TaskReplica {
     return records.length
   }
 
-  recordsFor (from: string, term: number, offset: number, limit: number): { records: TaskRecord[], more: boolean } {
+  recordsFor (from: string, term: number, page: { after?: string, offset: number, limit: number }): { records: TaskRecord[], more: boolean } {
     // A coordinator taking office reads them, of a term not stale, and it is a voter (the voters
     // elected it): anyone else would read every task with its result.
     const office = this.init.office
@@ -71,7 +71,7 @@ export class TaskReplica {
       this.init.rejected(from, 'task-records', why)
       throw new NotCoordinatorError(why === 'stale-term' ? `term ${term} is stale` : `${from} is not a voter: only a coordinator taking office reads the task records`)
     }
-    return this.init.table.page(offset, limit)
+    return this.init.table.page(page.after, page.limit, page.offset)
   }
 
   private fence (term: number, from: string, message: string): void {

@@ -81,8 +81,7 @@ export class Replication {
    * as a majority of the voters hold them on disk (`ok`), or once every voter answered or
    * failed without one. The stragglers still get them.
    */
-  private async majority (records: TaskRecord[]): Promise<{ ok: boolean, acked: number, needed: number }> {
-    const voters = this.init.office.voters()
+  private async majority (records: TaskRecord[], voters = this.init.office.voters()): Promise<{ ok: boolean, acked: number, needed: number }> {
     const needed = Math.floor(voters.length / 2) + 1
     const others = voters.filter(v => v !== this.init.self)
     const term = this.init.office.term
@@ -98,6 +97,9 @@ export class Replication {
       for (const v of others) this.pages(v, term, records).then(() => { answered(true) }, () => { answered(false) })
     })
   }
+
+  /** Whether a majority of `voters` (the next voter set, catch-up.ts) now hold these records on disk. */
+  async toVoters (records: TaskRecord[], voters: string[]): Promise<boolean> { return (await this.majority(records, voters)).ok }
 
   /** Resolves once a majority of the voters hold these records on disk; TimeoutError (COM001) if they cannot. */
   async toMajority (records: TaskRecord[]): Promise<void> {
@@ -121,12 +123,15 @@ export class Replication {
       let left = voters.length
       const t = setTimeout(resolve, this.init.requestTimeoutMs)
       for (const v of voters) {
-        // Page by page: a table of thousands of tasks does not fit one message.
+        // Page by page (a table of thousands of tasks does not fit one message), each after the
+        // last id read: the voter prunes between two pages, and an offset would skip records.
         const readAll = async (): Promise<void> => {
-          for (let offset = 0; ; offset += RECORDS_PAGE) {
-            const page = await this.init.rpc.request(v, RecordsCommand, { term, offset, limit: RECORDS_PAGE }, { timeoutMs: this.init.requestTimeoutMs })
+          for (let after: string | undefined; ;) {
+            const req = { term, ...(after !== undefined ? { after } : {}), limit: RECORDS_PAGE }
+            const page = await this.init.rpc.request(v, RecordsCommand, req, { timeoutMs: this.init.requestTimeoutMs })
             for (const r of page.records) merge(r, v)
-            if (!page.more) return
+            if (!page.more || page.records.length === 0) return
+            after = page.records[page.records.length - 1].spec.task_id
           }
         }
         readAll().then(() => {

@@ -29,6 +29,7 @@ import { controlRefusal } from './lifecycle.js'
 import { DeadlineTimer } from './deadlines.js'
 import { Placement, type SchedulerResources } from './placement.js'
 import { UntoldEnds } from './untold.js'
+import { VoterCatchUp } from './catch-up.js'
 import { Replication } from './replication.js'
 import { TaskReplica } from './replica.js'
 import { Takeover } from './takeover.js'
@@ -73,6 +74,8 @@ export class TaskScheduler {
   private readonly replication: Replication
   /** This node's replica on disk, and the replica's side of the protocol. */
   readonly replica: TaskReplica
+  /** Voter-set changes wait for the table on a majority of the next set (catch-up.ts; CoordinationService.gateVoterChanges). */
+  readonly catchUp: VoterCatchUp
   private readonly takeover: Takeover
   private readonly deadlines: DeadlineTimer
   private readonly check: SubmissionCheck
@@ -91,15 +94,12 @@ export class TaskScheduler {
     const { self, rpc, office, requestTimeoutMs, resources, executor } = init
     const leading = (): boolean => this.leading()
     const shared = { self, rpc, requestTimeoutMs }
-    this.replica = new TaskReplica({
-      self,
-      office,
-      table: this.table,
-      store: init.store,
-      rejected: (from, message, reason) => { this.rejected(from, message, reason) },
-      error: (err) => { this.error(err) }
-    })
+    const rejected = (from: string, message: string, reason: string): void => { this.rejected(from, message, reason) }
+    this.replica = new TaskReplica({ self, office, table: this.table, store: init.store, rejected, error: (err) => { this.error(err) } })
     this.replication = new Replication({ ...shared, office, leading, persist: async (records) => { await this.replica.persist(records) } })
+    const records = (): TaskRecord[] => [...this.table.records.values()]
+    const write = async (rs: TaskRecord[], voters: string[]): Promise<boolean> => await this.replication.toVoters(rs, voters)
+    this.catchUp = new VoterCatchUp({ settled: () => this.leading() && !this.takingOver, term: () => this.officeTerm, records, write })
     const told = (r: TaskRecord): void => { init.changed(r); this.schedule() }
     this.untold = new UntoldEnds({ queue: async r => await this.replication.queue(r), get: id => this.table.get(id), told })
     this.placement = new Placement({
@@ -162,6 +162,7 @@ export class TaskScheduler {
     this.replication.stop()
     this.deadlines.stop()
     this.takeover.stop()
+    this.catchUp.stop()
   }
 
   private everySecond (): void {
@@ -172,7 +173,8 @@ export class TaskScheduler {
     if (!this.takingOver) this.takeover.quiet(this.officeTerm, Date.now())?.catch((err: Error) => { this.error(err) })
   }
 
-  private leading (): boolean { return this.running && this.init.office.inOffice && this.officeTerm === this.init.office.term }
+  /** In office in the term this node took over, past the takeover's read (takeover.ts, `reading`). */
+  private leading (): boolean { return this.running && this.init.office.inOffice && this.officeTerm === this.init.office.term && !this.takeover.reading }
 
   private error (error: Error): void { this.init.events.safeDispatchEvent('error', { detail: { error } }) }
 
@@ -363,6 +365,9 @@ export class TaskScheduler {
 
   /** Write a change to a record, and do what follows from it: resources, replication, the status published, deadlines. */
   private update (r: TaskRecord, patch: TaskPatch): void {
+    // Only the coordinator leading its term writes, to the record the table holds: a write settling from an
+    // earlier term, or to an object a takeover's merge replaced, would be stamped with this term and win merges.
+    if (!this.leading() || this.table.get(r.spec.task_id) !== r) return
     const before = { ...r.status }
     let next: TaskStatus
     try {

@@ -189,10 +189,15 @@ export const ReplicateCommand = defineCommand('$agentmesh/task/replicate', {
   request: z.strictObject({ term: z.number().int().nonnegative(), records: z.array(TaskRecord).max(1_000) }),
   response: z.strictObject({ stored: z.number().int() })
 })
-/** A new coordinator -> voters: their task records, a page at a time (`offset`, up to `limit`). */
+/**
+ * A new coordinator -> voters: their task records in task-id order, a page at a time: the records
+ * after the id `after` (the last of the page before), up to `limit`. `offset` skips that many
+ * more (what readers before the cursor sent; a reader pages with `after` alone).
+ */
 export const RecordsCommand = defineCommand('$agentmesh/task/records', {
   request: z.strictObject({
     term: z.number().int().nonnegative(),
+    after: TaskId.optional(),
     offset: z.number().int().nonnegative().default(0),
     limit: z.number().int().min(1).max(1_000).default(200)
   }),

@@ -89,10 +89,16 @@ export class TaskTable {
   /** Forget a record (one whose submission does not verify: nobody may act on it). */
   drop (id: string): void { this.records.delete(id); this.lastOffer.delete(id) }
 
-  /** A page of the table, in insertion order. */
-  page (offset: number, limit: number): { records: TaskRecord[], more: boolean } {
-    const all = [...this.records.values()]
-    return { records: all.slice(offset, offset + limit), more: offset + limit < all.length }
+  /**
+   * A page of the table in task-id order: the records after the id `after` (from the first
+   * without one), `offset` more skipped, up to `limit`. A reader pages by the last id it got, not
+   * by an offset: every replica prunes finished records every second, and a record dropped
+   * before the offset between two pages shifted the rest, so a coordinator taking office skipped
+   * records it had to read (open tasks, ends a majority held).
+   */
+  page (after: string | undefined, limit: number, offset = 0): { records: TaskRecord[], more: boolean } {
+    const ids = [...this.records.keys()].filter(id => after === undefined || id > after).sort()
+    return { records: ids.slice(offset, offset + limit).map(id => this.records.get(id) as TaskRecord), more: offset + limit < ids.length }
   }
 
   /**

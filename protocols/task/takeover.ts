@@ -55,15 +55,37 @@ export interface TakeoverInit {
 export class Takeover {
   private readonly init: TakeoverInit
   private reconciling = false
+  /** The term whose voters' records are being read, if any: until they are merged, nothing may write the table. */
+  private readingTerm?: number
   /** When `quiet` last asked about a task. */
   private readonly checkedAt = new Map<string, number>()
 
   constructor (init: TakeoverInit) { this.init = init }
 
-  stop (): void { this.checkedAt.clear() }
+  stop (): void { this.checkedAt.clear(); this.readingTerm = undefined }
+
+  /**
+   * Whether a takeover is reading the voters' records. Meanwhile this replica may be stale, and
+   * a write to it (an agent lost, a report, a placement of an earlier term settling) would be
+   * stamped with the new term and win the merge against the record a majority holds: the
+   * campaign's seed 1606683835 saw a lost agent's task, whose end a majority held, placed again
+   * and run to a second end. The scheduler does not lead until the read is merged.
+   */
+  get reading (): boolean { return this.readingTerm !== undefined }
 
   /** Take office in `term`: read the voters' records, ask the agents, rebuild the resource table. */
   async takeOver (term: number): Promise<void> {
+    this.readingTerm = term
+    try {
+      await this.read(term)
+    } finally {
+      if (this.readingTerm === term) this.readingTerm = undefined
+    }
+    await this.settle(term)
+  }
+
+  /** The majority's records merged into this replica; TimeoutError when fewer than a majority answered. */
+  private async read (term: number): Promise<void> {
     const { init } = this
     // Nothing is acted on unless its submitter signed it: this replica's own records first (a
     // deposed coordinator may have sent them), then each voter's before it is merged, so an
@@ -75,6 +97,12 @@ export class Takeover {
     // Fewer than a majority read: an acknowledged task, or the end a majority holds, may be
     // missing. The takeover fails; the scheduler's next second's check takes over again.
     if (!read) throw new TimeoutError(`taking office in term ${term}: fewer than a majority of the voters answered with their task records`)
+  }
+
+  /** After the read: what the agents hold, the resource table, every record re-stamped on a majority. */
+  private async settle (term: number): Promise<void> {
+    const { init } = this
+    if (!init.current(term)) return
     // What the agents hold decides attempts that ran while nobody was coordinating.
     await this.reconcile(init.table.open(), term, true)
     if (!init.current(term)) return
