@@ -1,5 +1,5 @@
 /**
- * node dist/bench/flood.js [--json] [--seconds 4] [--concurrency 128] [--handler-us 0] [--only rpc|gossip]
+ * node dist/bench/flood.js [--json] [--seconds 4] [--concurrency 128] [--handler-us 0] [--only rpc|gossip] [--runs 1] [--scenarios a,b]
  *
  * An honest peer's sequential request latency to a node, quiet and while one other peer floods
  * that node with requests (issue 13: ~8,000/s took p99 from 6-9 ms to 0.6-1 s), first with the
@@ -40,6 +40,25 @@ let cpuSince = process.cpuUsage()
 let wallSince = performance.now()
 const loopDelay = monitorEventLoopDelay({ resolution: 10 })
 loopDelay.enable()
+/**
+ * The longest stall of this process's event loop since the last 'load' and when it ended
+ * (Date.now(): one host, one clock): a 10 ms timer that fires late was kept from running that long.
+ */
+let stall = { ms: 0, at: 0 }
+let lastTick = performance.now()
+/** The flooder, when this node is the victim: when its gossip score here first fell below the graylist threshold (Date.now()). */
+let watched: { peer: string, graylistedAt?: number } | undefined
+setInterval(() => {
+  const now = performance.now()
+  const late = now - lastTick - 10
+  if (late > stall.ms) stall = { ms: late, at: Date.now() }
+  lastTick = now
+  if (watched !== undefined && watched.graylistedAt === undefined && node !== undefined && node.gossipScore(watched.peer) < GRAYLIST_THRESHOLD) {
+    watched.graylistedAt = Date.now()
+  }
+}, 10).unref()
+/** Gossipsub's default graylist threshold: below it a peer's RPCs are dropped unread. */
+const GRAYLIST_THRESHOLD = -80
 const TOPIC = 'news'
 
 async function child (m: { cmd: string, [k: string]: any }): Promise<unknown> {
@@ -53,6 +72,8 @@ async function child (m: { cmd: string, [k: string]: any }): Promise<unknown> {
         while (performance.now() < until) { /* busy */ }
         return x
       })
+      // The scenario "before the intake": gossipsub reads its streams itself (protocols/pubsub/gossip-intake.ts replaced that on the instance).
+      if (m.intake === false) delete (node.libp2p.services.pubsub as unknown as Record<string, unknown>).pipePeerReadStream
       await node.start()
       // The scenario without the hold after a refusal (the node answers each refusal at once, as before).
       if (m.holdMinMs !== undefined) (node.libp2p.services as any).rpcLimits.limits.holdMinMs = m.holdMinMs
@@ -95,18 +116,21 @@ async function child (m: { cmd: string, [k: string]: any }): Promise<unknown> {
     }
     case 'load': {
       const cpu = process.cpuUsage(cpuSince)
-      const out = { cpu: round((cpu.user + cpu.system) / 1000 / (performance.now() - wallSince)), loopP99Ms: round(loopDelay.percentile(99) / 1e6, 1) }
-      cpuSince = process.cpuUsage(); wallSince = performance.now(); loopDelay.reset()
+      const cores = round((cpu.user + cpu.system) / 1000 / (performance.now() - wallSince))
+      const out = { cpu: cores, loopP99Ms: round(loopDelay.percentile(99) / 1e6, 1), stallMs: round(stall.ms, 0), stallAt: stall.at }
+      cpuSince = process.cpuUsage(); wallSince = performance.now(); loopDelay.reset(); stall = { ms: 0, at: 0 }
       return out
     }
     case 'listen': {
       const sub = node!.subscribe(TOPIC)
       void (async () => { for await (const msg of sub) if (msg.from === m.from) delays.push(Date.now() - (msg.payload as { t: number }).t) })()
+      watched = { peer: m.flooder }
       return {}
     }
     case 'delivered': {
-      const out = { delays, rateLimited: node!.stats.get('gossip_rate_limited_total', { peer: m.flooder }), flooderScore: round(node!.gossipScore(m.flooder), 0) }
+      const out = { delays, rateLimited: node!.stats.get('gossip_rate_limited_total', { peer: m.flooder }), flooderScore: round(node!.gossipScore(m.flooder), 0), graylistedAt: watched?.graylistedAt }
       delays = []
+      if (watched !== undefined) watched = { peer: watched.peer }
       return out
     }
     case 'seesSubscriber': {
@@ -210,16 +234,22 @@ async function run (label: string, rpc: Record<string, number>, seconds: number,
 
 interface Delivery { sent: number, delivered: number, p50: number, p99: number }
 /** CPU used (cores) and event-loop delay p99 of the victim and the honest peer during the phase. */
-interface Load { victim: { cpu: number, loopP99Ms: number }, honest: { cpu: number, loopP99Ms: number } }
+interface LoadOf { cpu: number, loopP99Ms: number, stallMs: number, stallAt: number }
+interface Load { victim: LoadOf, honest: LoadOf }
 type Honest = Figures & { broadcast: Delivery, load: Load }
 interface GossipRun {
-  label: string, quiet: Honest, flood: Honest, flooder: { sent: number, perSec: number }, victim: { rateLimited: number, flooderScore: number }
+  label: string
+  quiet: Honest
+  flood: Honest
+  flooder: { sent: number, perSec: number }
+  /** At the victim: the flooder's messages refused, its score, and when (ms after the flood began) it was first graylisted and its loop stalled longest. */
+  victim: { rateLimited: number, flooderScore: number, graylistedAfterMs?: number, stallAfterMs: number }
 }
 
 /** The honest peer's requests and broadcast for `seconds`, at once; what the victim got of the broadcast. */
 async function honestPhase (
   honest: Proc, victim: Proc, target: string, flooder: string, seconds: number
-): Promise<Honest & { rateLimited: number, flooderScore: number }> {
+): Promise<Honest & { rateLimited: number, flooderScore: number, graylistedAt?: number }> {
   await Promise.all([victim.call('load'), honest.call('load')])
   const [req, b] = await Promise.all([
     honest.call('sequential', { target, durationMs: seconds * 1000 }),
@@ -236,36 +266,40 @@ async function honestPhase (
     broadcast: { sent: b.sent, delivered: d.delays.length, p50: round(pct(d.delays, 0.5), 0), p99: round(pct(d.delays, 0.99), 0) },
     rateLimited: d.rateLimited,
     flooderScore: d.flooderScore,
+    graylistedAt: d.graylistedAt,
     load
   }
 }
 
-async function gossipRun (label: string, pubsub: Record<string, number>, seconds: number): Promise<GossipRun> {
+async function gossipRun (label: string, pubsub: Record<string, number>, seconds: number, intake = true): Promise<GossipRun> {
   const [victim, honest, flooder] = [new Proc(), new Proc(), new Proc()]
   try {
     const mesh = `gflood${process.pid}-${label.split(' ')[1]}`
-    const v = await victim.call('init', { mesh, rpc: {}, pubsub })
+    const v = await victim.call('init', { mesh, rpc: {}, pubsub, intake })
     if (process.env.FLOOD_CPU_PROF_DIR !== undefined) process.stderr.write(`${label}: victim pid ${String(v.pid)}\n`)
     const h = await honest.call('init', { mesh, rpc: {}, pubsub })
     const f = await flooder.call('init', { mesh, rpc: {}, pubsub })
-    await victim.call('listen', { from: h.peerId })
+    await victim.call('listen', { from: h.peerId, flooder: f.peerId })
     await honest.call('connect', { addr: v.addr, target: v.peerId })
     await flooder.call('connect', { addr: v.addr, target: v.peerId })
     await honest.call('seesSubscriber', { target: v.peerId })
     await flooder.call('seesSubscriber', { target: v.peerId })
     await honestPhase(honest, victim, v.peerId, f.peerId, 1) // warm-up
-    const { rateLimited: _q, flooderScore: _s, ...quiet } = await honestPhase(honest, victim, v.peerId, f.peerId, seconds)
+    const { rateLimited: _q, flooderScore: _s, graylistedAt: _g, ...quiet } = await honestPhase(honest, victim, v.peerId, f.peerId, seconds)
+    const floodStart = Date.now()
     const flooding = flooder.call('gossipFlood', { durationMs: (seconds + 2) * 1000 })
     await sleep(300) // the flood under way
-    const { rateLimited, flooderScore, ...loaded } = await honestPhase(honest, victim, v.peerId, f.peerId, seconds)
-    return { label, quiet, flood: loaded, flooder: await flooding, victim: { rateLimited, flooderScore } }
+    const { rateLimited, flooderScore, graylistedAt, ...loaded } = await honestPhase(honest, victim, v.peerId, f.peerId, seconds)
+    const after = (t: number | undefined): number | undefined => t === undefined ? undefined : t - floodStart
+    const atVictim = { rateLimited, flooderScore, graylistedAfterMs: after(graylistedAt), stallAfterMs: after(loaded.load.victim.stallAt) ?? 0 }
+    return { label, quiet, flood: loaded, flooder: await flooding, victim: atVictim }
   } finally {
     await Promise.all([victim.stop(), honest.stop(), flooder.stop()])
   }
 }
 
 async function main (): Promise<void> {
-  const { values: args } = parseArgs({ options: { json: { type: 'boolean', default: false }, seconds: { type: 'string', default: '4' }, concurrency: { type: 'string', default: '128' }, 'handler-us': { type: 'string', default: '0' }, only: { type: 'string' } } })
+  const { values: args } = parseArgs({ options: { json: { type: 'boolean', default: false }, seconds: { type: 'string', default: '4' }, concurrency: { type: 'string', default: '128' }, 'handler-us': { type: 'string', default: '0' }, only: { type: 'string' }, runs: { type: 'string', default: '1' }, scenarios: { type: 'string' } } })
   const seconds = Number(args.seconds)
   const concurrency = Number(args.concurrency)
   const handlerUs = Number(args['handler-us'])
@@ -285,20 +319,25 @@ async function main (): Promise<void> {
     log(`  flooder                ${r.flooder.perSec} requests/s answered: ${JSON.stringify(r.flooder.codes)}${r.flooder.cutOffAtMs !== undefined ? `, disconnected after ${round(r.flooder.cutOffAtMs / 1000, 1)} s` : ''}`)
   }
   const gossipRuns: GossipRun[] = []
-  const gossipScenarios: Array<[string, Record<string, number>]> = [
-    ['gossip limits off', { publishPerSec: 0, floodSeconds: 0 }],
-    ['gossip limits on (defaults)', {}]
-  ]
-  for (const [label, pubsub] of args.only === 'rpc' ? [] : gossipScenarios) {
-    const r = await gossipRun(label, pubsub, seconds)
+  const gossipScenarios: Array<[string, Record<string, number>, boolean]> = [
+    ['gossip limits off, read by gossipsub (before the intake)', { publishPerSec: 0, floodSeconds: 0 }, false],
+    ['gossip limits on, read by gossipsub (before the intake)', {}, false],
+    ['gossip limits off (intake: turns only)', { publishPerSec: 0, floodSeconds: 0 }, true],
+    ['gossip limits on (defaults)', {}, true]
+  ].filter(([label]) => args.scenarios === undefined || args.scenarios.split(',').some(k => (label as string).includes(k))) as Array<[string, Record<string, number>, boolean]>
+  // --runs N: the gossip scenarios N times, interleaved (A, B, A, B...), so the machine's load hits both alike.
+  const rounds = Array.from({ length: Number(args.runs) }, () => gossipScenarios).flat()
+  for (const [label, pubsub, intake] of args.only === 'rpc' ? [] : rounds) {
+    const r = await gossipRun(label, pubsub, seconds, intake)
     gossipRuns.push(r)
     const line = (x: GossipRun['quiet']): string => `requests p50 ${x.p50} ms p99 ${x.p99} ms (${x.n}, ${x.errors} errors); ` +
       `broadcast ${x.broadcast.delivered}/${x.broadcast.sent} delivered, delay p50 ${x.broadcast.p50} ms p99 ${x.broadcast.p99} ms; ` +
-      `victim ${x.load.victim.cpu} cores, loop p99 ${x.load.victim.loopP99Ms} ms; honest ${x.load.honest.cpu} cores, loop p99 ${x.load.honest.loopP99Ms} ms`
+      `victim ${x.load.victim.cpu} cores, loop p99 ${x.load.victim.loopP99Ms} ms, longest stall ${x.load.victim.stallMs} ms; honest ${x.load.honest.cpu} cores, loop p99 ${x.load.honest.loopP99Ms} ms`
     log(label)
     log(`  honest, quiet          ${line(r.quiet)}`)
     log(`  honest, under flood    ${line(r.flood)}`)
-    log(`  flooder                ${r.flooder.perSec} gossip messages/s sent; the victim refused ${r.victim.rateLimited}, its score there ${r.victim.flooderScore}`)
+    log(`  flooder                ${r.flooder.perSec} gossip messages/s sent; the victim refused ${r.victim.rateLimited}, its score there ${r.victim.flooderScore}, ` +
+      `graylisted ${r.victim.graylistedAfterMs !== undefined ? `${r.victim.graylistedAfterMs} ms` : 'never'} after the flood began; the victim's longest stall (${r.flood.load.victim.stallMs} ms) ended ${r.victim.stallAfterMs} ms after it began`)
   }
   if (args.json) process.stdout.write(JSON.stringify({ runs, gossipRuns, machine: { node: process.version, seconds, concurrency, handlerUs } }) + '\n')
   process.exit(0)
