@@ -15,11 +15,13 @@
  * connection gater in node/libp2p.ts asks the same limiter).
  *
  * A publisher refused a message it sent itself is also **held**: every RPC it sends is dropped
- * unread (gossip-intake.ts) and charged one message, until its bucket has a token again (it
- * slowed down) or it has been over for `floodSeconds` (disconnected). So a flooder is refused
- * from its first message over the limit at the cost of reading its frames, instead of having
- * every message verified until gossipsub's score cache notices the penalty (up to a second), and
- * a graylisted flooder that keeps sending is disconnected instead of being read for ever.
+ * unread (gossip-intake.ts) and charged one message, until its bucket is half full again (it
+ * slowed down to under its limit for a while) or it has been over for `floodSeconds`
+ * (disconnected). So a flooder costs this node no validation from its first message over the
+ * limit, only the reading of its frames, instead of having every message verified until
+ * gossipsub's score cache notices the penalty (up to a second) and then a limit's worth a second
+ * for as long as it keeps on; and a graylisted flooder that keeps sending is disconnected
+ * instead of being read for ever.
  */
 import type { Libp2p } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -77,8 +79,10 @@ export interface GossipGuardInit {
 const AUDIT_EVERY_MS = 1_000
 /** How long after the verdict a flooder is hung up on (out of the validator's call). */
 const HANG_UP_DELAY_MS = 10
-/** A held publisher that sends nothing is let go after this long (each refused RPC extends it). */
+/** A held publisher that sends nothing is let go after this long (each RPC it sends meanwhile extends it). */
 const HOLD_MS = 1_000
+/** ... or once its bucket is this full again: a flooder that sends at its limit stays held, not let in a message at a time. */
+const RELEASE_LEVEL = 0.5
 /** Held publishers remembered before the expired ones are swept. */
 const MAX_HELD = 1_024
 /** The subject an RPC read while its peer is held is charged under (any but the liveness subjects: the requests bucket). */
@@ -133,7 +137,7 @@ export class GossipGuard {
    * before gossipsub decodes it). Refused: a peer in its cool-down, one gossipsub graylists, and
    * one held after a direct message over its limit. The last two are charged a message per RPC,
    * so one that keeps sending stays refused and is disconnected after `floodSeconds`; a held
-   * peer whose bucket has a token again is let go.
+   * peer whose bucket is half full again is let go.
    */
   admitsRpc (peer: string, now: number): boolean {
     if (this.limiter.coolingDown(peer, now)) return this.dropped(peer, 'cooling')
@@ -144,9 +148,13 @@ export class GossipGuard {
       return true
     }
     const verdict = this.limiter.check(peer, INTAKE_SUBJECT, 0, now)
-    if (verdict.ok) {
+    if (verdict.ok && !graylisted && this.limiter.level(peer, now) >= RELEASE_LEVEL) {
       this.held.delete(peer)
-      return graylisted ? this.dropped(peer, 'graylisted') : true
+      return true
+    }
+    if (verdict.ok) {
+      if (!graylisted) this.hold(peer, now)
+      return this.dropped(peer, graylisted ? 'graylisted' : 'held')
     }
     this.hold(peer, now)
     this.record(peer, now, undefined, false)
