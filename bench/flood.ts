@@ -1,5 +1,5 @@
 /**
- * node dist/bench/flood.js [--json] [--seconds 4] [--concurrency 128] [--handler-us 0] [--only rpc|gossip] [--runs 1] [--scenarios a,b]
+ * node dist/bench/flood.js [--json] [--seconds 4] [--concurrency 128] [--handler-us 0] [--only rpc|gossip] [--runs 1] [--scenarios before-off,before-on,off,on]
  *
  * An honest peer's sequential request latency to a node, quiet and while one other peer floods
  * that node with requests (issue 13: ~8,000/s took p99 from 6-9 ms to 0.6-1 s), first with the
@@ -128,7 +128,13 @@ async function child (m: { cmd: string, [k: string]: any }): Promise<unknown> {
       return {}
     }
     case 'delivered': {
-      const out = { delays, rateLimited: node!.stats.get('gossip_rate_limited_total', { peer: m.flooder }), flooderScore: round(node!.gossipScore(m.flooder), 0), graylistedAt: watched?.graylistedAt }
+      const out = {
+        delays,
+        rateLimited: node!.stats.get('gossip_rate_limited_total', { peer: m.flooder }),
+        flooderScore: round(node!.gossipScore(m.flooder), 0),
+        graylistedAt: watched?.graylistedAt,
+        droppedUnread: ['held', 'graylisted', 'cooling'].reduce((n, reason) => n + node!.stats.get('gossip_rpcs_dropped_total', { peer: m.flooder, reason }), 0)
+      }
       delays = []
       if (watched !== undefined) watched = { peer: watched.peer }
       return out
@@ -243,13 +249,13 @@ interface GossipRun {
   flood: Honest
   flooder: { sent: number, perSec: number }
   /** At the victim: the flooder's messages refused, its score, and when (ms after the flood began) it was first graylisted and its loop stalled longest. */
-  victim: { rateLimited: number, flooderScore: number, graylistedAfterMs?: number, stallAfterMs: number }
+  victim: { rateLimited: number, droppedUnread: number, flooderScore: number, graylistedAfterMs?: number, stallAfterMs: number }
 }
 
 /** The honest peer's requests and broadcast for `seconds`, at once; what the victim got of the broadcast. */
 async function honestPhase (
   honest: Proc, victim: Proc, target: string, flooder: string, seconds: number
-): Promise<Honest & { rateLimited: number, flooderScore: number, graylistedAt?: number }> {
+): Promise<Honest & { rateLimited: number, droppedUnread: number, flooderScore: number, graylistedAt?: number }> {
   await Promise.all([victim.call('load'), honest.call('load')])
   const [req, b] = await Promise.all([
     honest.call('sequential', { target, durationMs: seconds * 1000 }),
@@ -265,6 +271,7 @@ async function honestPhase (
     errors: req.errors,
     broadcast: { sent: b.sent, delivered: d.delays.length, p50: round(pct(d.delays, 0.5), 0), p99: round(pct(d.delays, 0.99), 0) },
     rateLimited: d.rateLimited,
+    droppedUnread: d.droppedUnread,
     flooderScore: d.flooderScore,
     graylistedAt: d.graylistedAt,
     load
@@ -285,13 +292,13 @@ async function gossipRun (label: string, pubsub: Record<string, number>, seconds
     await honest.call('seesSubscriber', { target: v.peerId })
     await flooder.call('seesSubscriber', { target: v.peerId })
     await honestPhase(honest, victim, v.peerId, f.peerId, 1) // warm-up
-    const { rateLimited: _q, flooderScore: _s, graylistedAt: _g, ...quiet } = await honestPhase(honest, victim, v.peerId, f.peerId, seconds)
+    const { rateLimited: _q, droppedUnread: _d, flooderScore: _s, graylistedAt: _g, ...quiet } = await honestPhase(honest, victim, v.peerId, f.peerId, seconds)
     const floodStart = Date.now()
     const flooding = flooder.call('gossipFlood', { durationMs: (seconds + 2) * 1000 })
     await sleep(300) // the flood under way
-    const { rateLimited, flooderScore, graylistedAt, ...loaded } = await honestPhase(honest, victim, v.peerId, f.peerId, seconds)
+    const { rateLimited, droppedUnread, flooderScore, graylistedAt, ...loaded } = await honestPhase(honest, victim, v.peerId, f.peerId, seconds)
     const after = (t: number | undefined): number | undefined => t === undefined ? undefined : t - floodStart
-    const atVictim = { rateLimited, flooderScore, graylistedAfterMs: after(graylistedAt), stallAfterMs: after(loaded.load.victim.stallAt) ?? 0 }
+    const atVictim = { rateLimited, droppedUnread, flooderScore, graylistedAfterMs: after(graylistedAt), stallAfterMs: after(loaded.load.victim.stallAt) ?? 0 }
     return { label, quiet, flood: loaded, flooder: await flooding, victim: atVictim }
   } finally {
     await Promise.all([victim.stop(), honest.stop(), flooder.stop()])
@@ -319,12 +326,15 @@ async function main (): Promise<void> {
     log(`  flooder                ${r.flooder.perSec} requests/s answered: ${JSON.stringify(r.flooder.codes)}${r.flooder.cutOffAtMs !== undefined ? `, disconnected after ${round(r.flooder.cutOffAtMs / 1000, 1)} s` : ''}`)
   }
   const gossipRuns: GossipRun[] = []
-  const gossipScenarios: Array<[string, Record<string, number>, boolean]> = [
-    ['gossip limits off, read by gossipsub (before the intake)', { publishPerSec: 0, floodSeconds: 0 }, false],
-    ['gossip limits on, read by gossipsub (before the intake)', {}, false],
-    ['gossip limits off (intake: turns only)', { publishPerSec: 0, floodSeconds: 0 }, true],
-    ['gossip limits on (defaults)', {}, true]
-  ].filter(([label]) => args.scenarios === undefined || args.scenarios.split(',').some(k => (label as string).includes(k))) as Array<[string, Record<string, number>, boolean]>
+  // --scenarios a,b picks by key: gossipsub reading its streams itself (before the intake) or not, limits off or on.
+  const gossipScenarios = ([
+    ['before-off', 'gossip limits off, read by gossipsub (before the intake)', { publishPerSec: 0, floodSeconds: 0 }, false],
+    ['before-on', 'gossip limits on, read by gossipsub (before the intake)', {}, false],
+    ['off', 'gossip limits off (intake: turns only)', { publishPerSec: 0, floodSeconds: 0 }, true],
+    ['on', 'gossip limits on (defaults)', {}, true]
+  ] as Array<[string, string, Record<string, number>, boolean]>)
+    .filter(([key]) => args.scenarios === undefined || args.scenarios.split(',').includes(key))
+    .map(([, label, pubsub, intake]) => [label, pubsub, intake] as const)
   // --runs N: the gossip scenarios N times, interleaved (A, B, A, B...), so the machine's load hits both alike.
   const rounds = Array.from({ length: Number(args.runs) }, () => gossipScenarios).flat()
   for (const [label, pubsub, intake] of args.only === 'rpc' ? [] : rounds) {
@@ -336,7 +346,7 @@ async function main (): Promise<void> {
     log(label)
     log(`  honest, quiet          ${line(r.quiet)}`)
     log(`  honest, under flood    ${line(r.flood)}`)
-    log(`  flooder                ${r.flooder.perSec} gossip messages/s sent; the victim refused ${r.victim.rateLimited}, its score there ${r.victim.flooderScore}, ` +
+    log(`  flooder                ${r.flooder.perSec} gossip messages/s sent; the victim refused ${r.victim.rateLimited} validated, dropped ${r.victim.droppedUnread} RPCs unread, its score there ${r.victim.flooderScore}, ` +
       `graylisted ${r.victim.graylistedAfterMs !== undefined ? `${r.victim.graylistedAfterMs} ms` : 'never'} after the flood began; the victim's longest stall (${r.flood.load.victim.stallMs} ms) ended ${r.victim.stallAfterMs} ms after it began`)
   }
   if (args.json) process.stdout.write(JSON.stringify({ runs, gossipRuns, machine: { node: process.version, seconds, concurrency, handlerUs } }) + '\n')

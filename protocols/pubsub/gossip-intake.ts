@@ -26,9 +26,9 @@ import type { PeerId } from '@libp2p/interface'
 import { setImmediate as nextTurn } from 'node:timers/promises'
 
 /** RPCs one stream hands gossipsub in one turn of the event loop. */
-export const SLICE_RPCS = 8
+export const SLICE_RPCS = 2
 /** ... or work (ms, its own and what the RPCs it handed on left queued) before it yields. */
-export const SLICE_MS = 4
+export const SLICE_MS = 2
 
 /** Dropped RPCs between two looks at the clock. */
 const DROPS_PER_CLOCK = 64
