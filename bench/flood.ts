@@ -1,5 +1,6 @@
 /**
- * node dist/bench/flood.js [--json] [--seconds 4] [--concurrency 128] [--handler-us 0] [--only rpc|gossip] [--runs 1] [--scenarios before-off,before-on,off,on]
+ * node dist/bench/flood.js [--json] [--seconds 4] [--concurrency 128] [--handler-us 0] [--only rpc|gossip]
+ *   [--runs 1] [--scenarios before-off,before-on,off,on] [--nice 0]
  *
  * An honest peer's sequential request latency to a node, quiet and while one other peer floods
  * that node with requests (issue 13: ~8,000/s took p99 from 6-9 ms to 0.6-1 s), first with the
@@ -18,6 +19,7 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { setPriority } from 'node:os'
 import { createAgentNode, type AgentNode } from '../node/index.js'
 import type { AgentMeshError } from '../protocols/core/errors.js'
 import { encodeBatch, envelopeToJson, makeEnvelope } from '../protocols/envelope/index.js'
@@ -163,12 +165,15 @@ async function child (m: { cmd: string, [k: string]: any }): Promise<unknown> {
       const gossip = node!.libp2p.services.pubsub
       let sent = 0
       const t0 = performance.now()
+      const cpu0 = process.cpuUsage()
       while (performance.now() - t0 < m.durationMs) {
         const env = makeEnvelope({ source: node!.peerId, destination: { topic: TOPIC }, type: 'EVENT', subject: TOPIC, payload: sent++ })
         await gossip.publish(topic, encodeBatch([envelopeToJson(env)])).catch(() => {})
         if (sent % 10 === 0) await sleep(0)
       }
-      return { sent, perSec: round(sent / ((performance.now() - t0) / 1000), 0) }
+      const cpu = process.cpuUsage(cpu0)
+      const elapsed = performance.now() - t0
+      return { sent, perSec: round(sent / (elapsed / 1000), 0), cpu: round((cpu.user + cpu.system) / 1000 / elapsed) }
     }
     case 'stop':
       await node?.stop()
@@ -247,7 +252,7 @@ interface GossipRun {
   label: string
   quiet: Honest
   flood: Honest
-  flooder: { sent: number, perSec: number }
+  flooder: { sent: number, perSec: number, cpu: number }
   /** At the victim: the flooder's messages refused, its score, and when (ms after the flood began) it was first graylisted and its loop stalled longest. */
   victim: { rateLimited: number, droppedUnread: number, flooderScore: number, graylistedAfterMs?: number, stallAfterMs: number }
 }
@@ -278,7 +283,7 @@ async function honestPhase (
   }
 }
 
-async function gossipRun (label: string, pubsub: Record<string, number>, seconds: number, intake = true): Promise<GossipRun> {
+async function gossipRun (label: string, pubsub: Record<string, number>, seconds: number, intake = true, nice = 0): Promise<GossipRun> {
   const [victim, honest, flooder] = [new Proc(), new Proc(), new Proc()]
   try {
     const mesh = `gflood${process.pid}-${label.split(' ')[1]}`
@@ -286,6 +291,8 @@ async function gossipRun (label: string, pubsub: Record<string, number>, seconds
     if (process.env.FLOOD_CPU_PROF_DIR !== undefined) process.stderr.write(`${label}: victim pid ${String(v.pid)}\n`)
     const h = await honest.call('init', { mesh, rpc: {}, pubsub })
     const f = await flooder.call('init', { mesh, rpc: {}, pubsub })
+    // --nice N: the flooder's process at that niceness, as an attacker on a host of its own would not take the victim's CPU.
+    if (nice !== 0) setPriority(f.pid, nice)
     await victim.call('listen', { from: h.peerId, flooder: f.peerId })
     await honest.call('connect', { addr: v.addr, target: v.peerId })
     await flooder.call('connect', { addr: v.addr, target: v.peerId })
@@ -306,7 +313,7 @@ async function gossipRun (label: string, pubsub: Record<string, number>, seconds
 }
 
 async function main (): Promise<void> {
-  const { values: args } = parseArgs({ options: { json: { type: 'boolean', default: false }, seconds: { type: 'string', default: '4' }, concurrency: { type: 'string', default: '128' }, 'handler-us': { type: 'string', default: '0' }, only: { type: 'string' }, runs: { type: 'string', default: '1' }, scenarios: { type: 'string' } } })
+  const { values: args } = parseArgs({ options: { json: { type: 'boolean', default: false }, seconds: { type: 'string', default: '4' }, concurrency: { type: 'string', default: '128' }, 'handler-us': { type: 'string', default: '0' }, only: { type: 'string' }, runs: { type: 'string', default: '1' }, scenarios: { type: 'string' }, nice: { type: 'string', default: '0' } } })
   const seconds = Number(args.seconds)
   const concurrency = Number(args.concurrency)
   const handlerUs = Number(args['handler-us'])
@@ -338,7 +345,7 @@ async function main (): Promise<void> {
   // --runs N: the gossip scenarios N times, interleaved (A, B, A, B...), so the machine's load hits both alike.
   const rounds = Array.from({ length: Number(args.runs) }, () => gossipScenarios).flat()
   for (const [label, pubsub, intake] of args.only === 'rpc' ? [] : rounds) {
-    const r = await gossipRun(label, pubsub, seconds, intake)
+    const r = await gossipRun(label, pubsub, seconds, intake, Number(args.nice))
     gossipRuns.push(r)
     const line = (x: GossipRun['quiet']): string => `requests p50 ${x.p50} ms p99 ${x.p99} ms (${x.n}, ${x.errors} errors); ` +
       `broadcast ${x.broadcast.delivered}/${x.broadcast.sent} delivered, delay p50 ${x.broadcast.p50} ms p99 ${x.broadcast.p99} ms; ` +
@@ -346,7 +353,7 @@ async function main (): Promise<void> {
     log(label)
     log(`  honest, quiet          ${line(r.quiet)}`)
     log(`  honest, under flood    ${line(r.flood)}`)
-    log(`  flooder                ${r.flooder.perSec} gossip messages/s sent; the victim refused ${r.victim.rateLimited} validated, dropped ${r.victim.droppedUnread} RPCs unread, its score there ${r.victim.flooderScore}, ` +
+    log(`  flooder                ${r.flooder.perSec} gossip messages/s sent (${r.flooder.cpu} cores); the victim refused ${r.victim.rateLimited} validated, dropped ${r.victim.droppedUnread} RPCs unread, its score there ${r.victim.flooderScore}, ` +
       `graylisted ${r.victim.graylistedAfterMs !== undefined ? `${r.victim.graylistedAfterMs} ms` : 'never'} after the flood began; the victim's longest stall (${r.flood.load.victim.stallMs} ms) ended ${r.victim.stallAfterMs} ms after it began`)
   }
   if (args.json) process.stdout.write(JSON.stringify({ runs, gossipRuns, machine: { node: process.version, seconds, concurrency, handlerUs } }) + '\n')
