@@ -164,6 +164,9 @@ export class GossipGuard {
 
   private dropped (peer: string, reason: DropReason): false {
     this.init.stats.inc('gossip_rpcs_dropped_total', { peer: this.labels.label(peer), reason })
+    // Gossipsub's score says what its RPCs no longer show it: under the graylist threshold, it
+    // is also left out of this node's mesh and gossip (publish and gossip thresholds).
+    if (reason === 'held') this.init.penalise?.(peer)
     return false
   }
 
