@@ -1,5 +1,6 @@
 /**
  * node dist/bench/flood.js [--json] [--seconds 4] [--concurrency 128] [--handler-us 0] [--only rpc|gossip]
+ *   [--runs 1] [--scenarios before-off,before-on,off,on] [--nice 0]
  *
  * An honest peer's sequential request latency to a node, quiet and while one other peer floods
  * that node with requests (issue 13: ~8,000/s took p99 from 6-9 ms to 0.6-1 s), first with the
@@ -18,6 +19,7 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { setPriority } from 'node:os'
 import { createAgentNode, type AgentNode } from '../node/index.js'
 import type { AgentMeshError } from '../protocols/core/errors.js'
 import { encodeBatch, envelopeToJson, makeEnvelope } from '../protocols/envelope/index.js'
@@ -40,6 +42,25 @@ let cpuSince = process.cpuUsage()
 let wallSince = performance.now()
 const loopDelay = monitorEventLoopDelay({ resolution: 10 })
 loopDelay.enable()
+/**
+ * The longest stall of this process's event loop since the last 'load' and when it ended
+ * (Date.now(): one host, one clock): a 10 ms timer that fires late was kept from running that long.
+ */
+let stall = { ms: 0, at: 0 }
+let lastTick = performance.now()
+/** The flooder, when this node is the victim: when its gossip score here first fell below the graylist threshold (Date.now()). */
+let watched: { peer: string, graylistedAt?: number } | undefined
+setInterval(() => {
+  const now = performance.now()
+  const late = now - lastTick - 10
+  if (late > stall.ms) stall = { ms: late, at: Date.now() }
+  lastTick = now
+  if (watched !== undefined && watched.graylistedAt === undefined && node !== undefined && node.gossipScore(watched.peer) < GRAYLIST_THRESHOLD) {
+    watched.graylistedAt = Date.now()
+  }
+}, 10).unref()
+/** Gossipsub's default graylist threshold: below it a peer's RPCs are dropped unread. */
+const GRAYLIST_THRESHOLD = -80
 const TOPIC = 'news'
 
 async function child (m: { cmd: string, [k: string]: any }): Promise<unknown> {
@@ -53,6 +74,8 @@ async function child (m: { cmd: string, [k: string]: any }): Promise<unknown> {
         while (performance.now() < until) { /* busy */ }
         return x
       })
+      // The scenario "before the intake": gossipsub reads its streams itself (protocols/pubsub/gossip-intake.ts replaced that on the instance).
+      if (m.intake === false) delete (node.libp2p.services.pubsub as unknown as Record<string, unknown>).pipePeerReadStream
       await node.start()
       // The scenario without the hold after a refusal (the node answers each refusal at once, as before).
       if (m.holdMinMs !== undefined) (node.libp2p.services as any).rpcLimits.limits.holdMinMs = m.holdMinMs
@@ -95,18 +118,27 @@ async function child (m: { cmd: string, [k: string]: any }): Promise<unknown> {
     }
     case 'load': {
       const cpu = process.cpuUsage(cpuSince)
-      const out = { cpu: round((cpu.user + cpu.system) / 1000 / (performance.now() - wallSince)), loopP99Ms: round(loopDelay.percentile(99) / 1e6, 1) }
-      cpuSince = process.cpuUsage(); wallSince = performance.now(); loopDelay.reset()
+      const cores = round((cpu.user + cpu.system) / 1000 / (performance.now() - wallSince))
+      const out = { cpu: cores, loopP99Ms: round(loopDelay.percentile(99) / 1e6, 1), stallMs: round(stall.ms, 0), stallAt: stall.at }
+      cpuSince = process.cpuUsage(); wallSince = performance.now(); loopDelay.reset(); stall = { ms: 0, at: 0 }
       return out
     }
     case 'listen': {
       const sub = node!.subscribe(TOPIC)
       void (async () => { for await (const msg of sub) if (msg.from === m.from) delays.push(Date.now() - (msg.payload as { t: number }).t) })()
+      watched = { peer: m.flooder }
       return {}
     }
     case 'delivered': {
-      const out = { delays, rateLimited: node!.stats.get('gossip_rate_limited_total', { peer: m.flooder }), flooderScore: round(node!.gossipScore(m.flooder), 0) }
+      const out = {
+        delays,
+        rateLimited: node!.stats.get('gossip_rate_limited_total', { peer: m.flooder }),
+        flooderScore: round(node!.gossipScore(m.flooder), 0),
+        graylistedAt: watched?.graylistedAt,
+        droppedUnread: ['held', 'graylisted', 'cooling'].reduce((n, reason) => n + node!.stats.get('gossip_rpcs_dropped_total', { peer: m.flooder, reason }), 0)
+      }
       delays = []
+      if (watched !== undefined) watched = { peer: watched.peer }
       return out
     }
     case 'seesSubscriber': {
@@ -133,12 +165,15 @@ async function child (m: { cmd: string, [k: string]: any }): Promise<unknown> {
       const gossip = node!.libp2p.services.pubsub
       let sent = 0
       const t0 = performance.now()
+      const cpu0 = process.cpuUsage()
       while (performance.now() - t0 < m.durationMs) {
         const env = makeEnvelope({ source: node!.peerId, destination: { topic: TOPIC }, type: 'EVENT', subject: TOPIC, payload: sent++ })
         await gossip.publish(topic, encodeBatch([envelopeToJson(env)])).catch(() => {})
         if (sent % 10 === 0) await sleep(0)
       }
-      return { sent, perSec: round(sent / ((performance.now() - t0) / 1000), 0) }
+      const cpu = process.cpuUsage(cpu0)
+      const elapsed = performance.now() - t0
+      return { sent, perSec: round(sent / (elapsed / 1000), 0), cpu: round((cpu.user + cpu.system) / 1000 / elapsed) }
     }
     case 'stop':
       await node?.stop()
@@ -210,16 +245,22 @@ async function run (label: string, rpc: Record<string, number>, seconds: number,
 
 interface Delivery { sent: number, delivered: number, p50: number, p99: number }
 /** CPU used (cores) and event-loop delay p99 of the victim and the honest peer during the phase. */
-interface Load { victim: { cpu: number, loopP99Ms: number }, honest: { cpu: number, loopP99Ms: number } }
+interface LoadOf { cpu: number, loopP99Ms: number, stallMs: number, stallAt: number }
+interface Load { victim: LoadOf, honest: LoadOf }
 type Honest = Figures & { broadcast: Delivery, load: Load }
 interface GossipRun {
-  label: string, quiet: Honest, flood: Honest, flooder: { sent: number, perSec: number }, victim: { rateLimited: number, flooderScore: number }
+  label: string
+  quiet: Honest
+  flood: Honest
+  flooder: { sent: number, perSec: number, cpu: number }
+  /** At the victim: the flooder's messages refused, its score, and when (ms after the flood began) it was first graylisted and its loop stalled longest. */
+  victim: { rateLimited: number, droppedUnread: number, flooderScore: number, graylistedAfterMs?: number, stallAfterMs: number }
 }
 
 /** The honest peer's requests and broadcast for `seconds`, at once; what the victim got of the broadcast. */
 async function honestPhase (
   honest: Proc, victim: Proc, target: string, flooder: string, seconds: number
-): Promise<Honest & { rateLimited: number, flooderScore: number }> {
+): Promise<Honest & { rateLimited: number, droppedUnread: number, flooderScore: number, graylistedAt?: number }> {
   await Promise.all([victim.call('load'), honest.call('load')])
   const [req, b] = await Promise.all([
     honest.call('sequential', { target, durationMs: seconds * 1000 }),
@@ -235,37 +276,44 @@ async function honestPhase (
     errors: req.errors,
     broadcast: { sent: b.sent, delivered: d.delays.length, p50: round(pct(d.delays, 0.5), 0), p99: round(pct(d.delays, 0.99), 0) },
     rateLimited: d.rateLimited,
+    droppedUnread: d.droppedUnread,
     flooderScore: d.flooderScore,
+    graylistedAt: d.graylistedAt,
     load
   }
 }
 
-async function gossipRun (label: string, pubsub: Record<string, number>, seconds: number): Promise<GossipRun> {
+async function gossipRun (label: string, pubsub: Record<string, number>, seconds: number, intake = true, nice = 0): Promise<GossipRun> {
   const [victim, honest, flooder] = [new Proc(), new Proc(), new Proc()]
   try {
     const mesh = `gflood${process.pid}-${label.split(' ')[1]}`
-    const v = await victim.call('init', { mesh, rpc: {}, pubsub })
+    const v = await victim.call('init', { mesh, rpc: {}, pubsub, intake })
     if (process.env.FLOOD_CPU_PROF_DIR !== undefined) process.stderr.write(`${label}: victim pid ${String(v.pid)}\n`)
     const h = await honest.call('init', { mesh, rpc: {}, pubsub })
     const f = await flooder.call('init', { mesh, rpc: {}, pubsub })
-    await victim.call('listen', { from: h.peerId })
+    // --nice N: the flooder's process at that niceness, as an attacker on a host of its own would not take the victim's CPU.
+    if (nice !== 0) setPriority(f.pid, nice)
+    await victim.call('listen', { from: h.peerId, flooder: f.peerId })
     await honest.call('connect', { addr: v.addr, target: v.peerId })
     await flooder.call('connect', { addr: v.addr, target: v.peerId })
     await honest.call('seesSubscriber', { target: v.peerId })
     await flooder.call('seesSubscriber', { target: v.peerId })
     await honestPhase(honest, victim, v.peerId, f.peerId, 1) // warm-up
-    const { rateLimited: _q, flooderScore: _s, ...quiet } = await honestPhase(honest, victim, v.peerId, f.peerId, seconds)
+    const { rateLimited: _q, droppedUnread: _d, flooderScore: _s, graylistedAt: _g, ...quiet } = await honestPhase(honest, victim, v.peerId, f.peerId, seconds)
+    const floodStart = Date.now()
     const flooding = flooder.call('gossipFlood', { durationMs: (seconds + 2) * 1000 })
     await sleep(300) // the flood under way
-    const { rateLimited, flooderScore, ...loaded } = await honestPhase(honest, victim, v.peerId, f.peerId, seconds)
-    return { label, quiet, flood: loaded, flooder: await flooding, victim: { rateLimited, flooderScore } }
+    const { rateLimited, droppedUnread, flooderScore, graylistedAt, ...loaded } = await honestPhase(honest, victim, v.peerId, f.peerId, seconds)
+    const after = (t: number | undefined): number | undefined => t === undefined ? undefined : t - floodStart
+    const atVictim = { rateLimited, droppedUnread, flooderScore, graylistedAfterMs: after(graylistedAt), stallAfterMs: after(loaded.load.victim.stallAt) ?? 0 }
+    return { label, quiet, flood: loaded, flooder: await flooding, victim: atVictim }
   } finally {
     await Promise.all([victim.stop(), honest.stop(), flooder.stop()])
   }
 }
 
 async function main (): Promise<void> {
-  const { values: args } = parseArgs({ options: { json: { type: 'boolean', default: false }, seconds: { type: 'string', default: '4' }, concurrency: { type: 'string', default: '128' }, 'handler-us': { type: 'string', default: '0' }, only: { type: 'string' } } })
+  const { values: args } = parseArgs({ options: { json: { type: 'boolean', default: false }, seconds: { type: 'string', default: '4' }, concurrency: { type: 'string', default: '128' }, 'handler-us': { type: 'string', default: '0' }, only: { type: 'string' }, runs: { type: 'string', default: '1' }, scenarios: { type: 'string' }, nice: { type: 'string', default: '0' } } })
   const seconds = Number(args.seconds)
   const concurrency = Number(args.concurrency)
   const handlerUs = Number(args['handler-us'])
@@ -285,20 +333,28 @@ async function main (): Promise<void> {
     log(`  flooder                ${r.flooder.perSec} requests/s answered: ${JSON.stringify(r.flooder.codes)}${r.flooder.cutOffAtMs !== undefined ? `, disconnected after ${round(r.flooder.cutOffAtMs / 1000, 1)} s` : ''}`)
   }
   const gossipRuns: GossipRun[] = []
-  const gossipScenarios: Array<[string, Record<string, number>]> = [
-    ['gossip limits off', { publishPerSec: 0, floodSeconds: 0 }],
-    ['gossip limits on (defaults)', {}]
-  ]
-  for (const [label, pubsub] of args.only === 'rpc' ? [] : gossipScenarios) {
-    const r = await gossipRun(label, pubsub, seconds)
+  // --scenarios a,b picks by key: gossipsub reading its streams itself (before the intake) or not, limits off or on.
+  const gossipScenarios = ([
+    ['before-off', 'gossip limits off, read by gossipsub (before the intake)', { publishPerSec: 0, floodSeconds: 0 }, false],
+    ['before-on', 'gossip limits on, read by gossipsub (before the intake)', {}, false],
+    ['off', 'gossip limits off (intake: turns only)', { publishPerSec: 0, floodSeconds: 0 }, true],
+    ['on', 'gossip limits on (defaults)', {}, true]
+  ] as Array<[string, string, Record<string, number>, boolean]>)
+    .filter(([key]) => args.scenarios === undefined || args.scenarios.split(',').includes(key))
+    .map(([, label, pubsub, intake]) => [label, pubsub, intake] as const)
+  // --runs N: the gossip scenarios N times, interleaved (A, B, A, B...), so the machine's load hits both alike.
+  const rounds = Array.from({ length: Number(args.runs) }, () => gossipScenarios).flat()
+  for (const [label, pubsub, intake] of args.only === 'rpc' ? [] : rounds) {
+    const r = await gossipRun(label, pubsub, seconds, intake, Number(args.nice))
     gossipRuns.push(r)
     const line = (x: GossipRun['quiet']): string => `requests p50 ${x.p50} ms p99 ${x.p99} ms (${x.n}, ${x.errors} errors); ` +
       `broadcast ${x.broadcast.delivered}/${x.broadcast.sent} delivered, delay p50 ${x.broadcast.p50} ms p99 ${x.broadcast.p99} ms; ` +
-      `victim ${x.load.victim.cpu} cores, loop p99 ${x.load.victim.loopP99Ms} ms; honest ${x.load.honest.cpu} cores, loop p99 ${x.load.honest.loopP99Ms} ms`
+      `victim ${x.load.victim.cpu} cores, loop p99 ${x.load.victim.loopP99Ms} ms, longest stall ${x.load.victim.stallMs} ms; honest ${x.load.honest.cpu} cores, loop p99 ${x.load.honest.loopP99Ms} ms`
     log(label)
     log(`  honest, quiet          ${line(r.quiet)}`)
     log(`  honest, under flood    ${line(r.flood)}`)
-    log(`  flooder                ${r.flooder.perSec} gossip messages/s sent; the victim refused ${r.victim.rateLimited}, its score there ${r.victim.flooderScore}`)
+    log(`  flooder                ${r.flooder.perSec} gossip messages/s sent (${r.flooder.cpu} cores); the victim refused ${r.victim.rateLimited} validated, dropped ${r.victim.droppedUnread} RPCs unread, its score there ${r.victim.flooderScore}, ` +
+      `graylisted ${r.victim.graylistedAfterMs !== undefined ? `${r.victim.graylistedAfterMs} ms` : 'never'} after the flood began; the victim's longest stall (${r.flood.load.victim.stallMs} ms) ended ${r.victim.stallAfterMs} ms after it began`)
   }
   if (args.json) process.stdout.write(JSON.stringify({ runs, gossipRuns, machine: { node: process.version, seconds, concurrency, handlerUs } }) + '\n')
   process.exit(0)

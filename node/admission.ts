@@ -24,6 +24,8 @@ import { COORDINATOR_ROLE, REVOCATIONS_TOPIC_NAME } from '../protocols/admission
 import { defineTopic } from '../protocols/pubsub/topics.js'
 import type { PubSubService } from '../protocols/pubsub/index.js'
 import { CardExchange } from '../discovery/card.js'
+import { CONNECTION_GATE_SERVICE, ConnectionGate } from './connection-gate.js'
+import { runAt } from './run-at.js'
 import { noAudit, type AuditEvent, type AuditSink } from '../protocols/core/audit.js'
 
 export const REVOCATIONS_TOPIC = defineTopic(REVOCATIONS_TOPIC_NAME, RevocationList)
@@ -37,24 +39,19 @@ export interface AdmissionInit {
   pubsub: () => PubSubService
   /** Where admission decisions, revocations and credential changes are recorded. */
   audit?: AuditSink
+  /** Counts every decision: admission_decisions_total{result, reason}. */
+  stats?: { inc: (name: 'admission_decisions_total', labels: Record<string, string>) => void }
 }
 
-/** setTimeout's longest delay (~24.8 days): a credential lives up to a year, so longer waits are re-armed. */
-const MAX_DELAY_MS = 2 ** 31 - 1
+/** Why a peer was refused, in a few words fit for a metric label (admission_decisions_total's reason). */
+export function refusalReason (err: Error | undefined): string {
+  if (err === undefined) return 'no_credential'
+  const m = err.message
+  return / is revoked/.test(m) ? 'revoked' : /expired/.test(m) ? 'expired' : /disconnected during/.test(m) ? 'left' : 'invalid'
+}
+
 /** This node warns of its own credential's expiry this long before it (a day), or at 10% of its life if shorter. */
 const EXPIRY_WARNING_MS = 24 * 3_600_000
-
-/** Run `fn` at the time `at` (ms since the epoch), however far away; returns the cancel. */
-function runAt (at: number, fn: () => void): () => void {
-  let t: ReturnType<typeof setTimeout>
-  const arm = (): void => {
-    const left = at - Date.now()
-    t = setTimeout(left > MAX_DELAY_MS ? arm : fn, Math.max(0, Math.min(left, MAX_DELAY_MS)))
-    t.unref?.()
-  }
-  arm()
-  return () => { clearTimeout(t) }
-}
 
 /** Refused peers remembered (so their gossip relayed by others is refused too), oldest forgotten first. */
 const MAX_REFUSED = 1_024
@@ -74,6 +71,7 @@ export class Admission {
   private onRevocationsFile?: () => void
   private readonly revocations = new Revocations()
   private running = false
+  private gating = false
   private unsubscribe?: () => void
 
   constructor (init: AdmissionInit) {
@@ -87,6 +85,10 @@ export class Admission {
 
   private audit (e: AuditEvent): void { (this.init.audit ?? noAudit).record(e) }
 
+  private count (result: 'admitted' | 'refused' | 'expelled' | 'expired', reason: string): void {
+    this.init.stats?.inc('admission_decisions_total', { result, reason })
+  }
+
   private readonly onConnect = (evt: CustomEvent<Connection>): void => {
     const peer = evt.detail.remotePeer.toString()
     if (this.admitted.has(peer) || this.timers.has(peer)) return
@@ -94,6 +96,7 @@ export class Admission {
       this.timers.delete(peer)
       if (this.admitted.has(peer)) return
       const reason = 'no valid credential shown in time'
+      this.count('refused', 'timeout')
       this.audit({ kind: 'admission.refused', peer, code: 'SEC001', reason, detail: { timeoutMs: this.init.config.security.admissionTimeoutMs } })
       this.expel(peer, reason)
     }, this.init.config.security.admissionTimeoutMs)
@@ -110,6 +113,20 @@ export class Admission {
     this.timers.delete(peer)
   }
 
+  /** The node's connection gate (node/connection-gate.ts), when its libp2p node has one. */
+  private gate (): ConnectionGate | undefined {
+    const gate = (this.init.libp2p.services as Record<string, unknown> | undefined)?.[CONNECTION_GATE_SERVICE]
+    return gate instanceof ConnectionGate ? gate : undefined
+  }
+
+  /**
+   * The connection gater's rule (closed mesh): a peer whose id the revocation list names is
+   * refused right after Noise, and not dialled, for as long as the list names it.
+   */
+  gates (peer: string): boolean {
+    return this.closed && this.revocations.revoked({ serial: '', subject: peer })
+  }
+
   start (): void {
     if (!this.closed) {
       // A client is short-lived and prints answers, not warnings: its open mode is said at info.
@@ -119,6 +136,8 @@ export class Admission {
     }
     if (this.running) return
     this.running = true
+    if (!this.gating) this.gate()?.rule(peer => this.running && this.gates(peer) ? 'revoked' : undefined)
+    this.gating = true
     const { libp2p } = this.init
     libp2p.addEventListener('connection:open', this.onConnect)
     libp2p.addEventListener('peer:disconnect', this.onDisconnect)
@@ -173,6 +192,7 @@ export class Admission {
       this.expiries.delete(peer)
       if (this.admitted.get(peer) !== c) return
       const reason = `credential ${c.serial} expired at ${new Date(c.expiresAt).toISOString()}`
+      this.count('expired', 'expired')
       this.audit({ kind: 'admission.expired', peer, code: 'SEC001', reason, detail: { serial: c.serial } })
       this.expel(peer, reason)
     }))
@@ -302,10 +322,12 @@ export class Admission {
       this.init.log.debug({ peer, serial: c.serial, roles: c.roles }, 'peer admitted')
       // Both sides' exchanges show the credential: one line per admission, not two.
       if (!again) this.changed()
+      if (!again) this.count('admitted', 'credential')
       if (!again) this.audit({ kind: 'admission.admitted', peer, detail: { serial: c.serial, roles: c.roles.join(','), capabilities: c.capabilities.length, expiresAt: c.expiresAt } })
       return { roles: c.roles, capabilities: c.capabilities }
     } catch (err) {
       const why = shown.credential === undefined ? new NotAdmittedError('no credential shown: this mesh is closed') : err as Error
+      this.count('refused', refusalReason(shown.credential === undefined ? undefined : why))
       this.audit({ kind: 'admission.refused', peer, code: 'SEC001', reason: why.message.slice(0, 512) })
       // At once, yet after the SEC001 answer has gone out, so the peer learns why.
       setTimeout(() => { this.expel(peer, why.message) }, 100).unref?.()
@@ -329,6 +351,10 @@ export class Admission {
     if (this.revocations.revoked(this.own)) this.init.log.error({ serial: this.own.serial }, 'this node\'s own credential is revoked: the mesh will refuse it')
     for (const [peer, c] of [...this.admitted]) {
       if (!this.revocations.revoked(c)) continue
+      this.count('expelled', 'revoked')
+      // Revoked by serial: its connections and this node's dials to it are refused for a while
+      // (it may hold a newer credential); by its peer id: for as long as the list names it (`gates`).
+      if (!this.gates(peer)) this.gate()?.coolDown(peer, this.init.config.rpc.cooldownMs)
       this.audit({ kind: 'admission.expelled', peer, code: 'SEC001', reason: `credential ${c.serial} revoked`, detail: { serial: c.serial, listIssuedAt: list.issuedAt } })
       this.expel(peer, `credential ${c.serial} revoked`)
     }

@@ -51,6 +51,19 @@ export const ConnectionsConfig = z.strictObject({
    * other at once hold two, a reconnect briefly overlaps the old one: 4 leaves room for both.
    */
   maxPerPeer: z.number().int().min(1).default(4),
+  /**
+   * Inbound connections open at once from one host (IP address), whatever their peer ids; the
+   * gater refuses more before Noise. 0: no cap. One host with many identities otherwise holds
+   * as many connections as it likes (libp2p caps only their rate per host).
+   */
+  maxPerHost: z.number().int().min(0).default(64),
+  /** Hosts maxPerHost does not apply to: by default this host's own agents (a local mesh runs many on one address). */
+  trustedHosts: z.array(z.string().min(1)).default(['127.0.0.1', '::1']),
+  /**
+   * Inbound connections open at once, all hosts; the gater refuses more before Noise. 0: no cap.
+   * Below maxConnections, so strangers cannot take every place and leave none for this node's own dials.
+   */
+  maxInbound: z.number().int().min(0).default(200),
   /** A dial that takes longer than this fails (COM002). */
   dialTimeoutMs: z.number().int().positive().default(10_000),
   /** Retry of bootstrap peers: first delay, doubled on each failure up to the maximum. */

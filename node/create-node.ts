@@ -34,6 +34,7 @@ export async function createAgentNode (options: CreateAgentNodeOptions = {}): Pr
     if (config.dataDir !== undefined) await bindIdentity(store, config.dataDir, peerId, identityFile)
     const stats = new Stats()
     const libp2p = await buildLibp2p(config, id.privateKey, config.debug !== undefined ? stats.registry : undefined)
+    libp2p.services.connectionGate.onRefused = (reason) => { stats.inc('connections_refused_total', { reason }) }
     const node = new AgentNode(config, libp2p, { stats, security, store, ...(logger !== undefined ? { log: logger } : {}) })
     if (config.tracing.otlpEndpoint !== undefined) node.tracing = await installOtlpTracing(config.tracing.otlpEndpoint, config.tracing.serviceName)
     return node

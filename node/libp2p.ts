@@ -8,7 +8,8 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
-import type { PeerId, PrivateKey } from '@libp2p/interface'
+import type { PrivateKey } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import type { Registry } from 'prom-client'
 import type { AgentConfig } from './config.js'
 import { mdnsDiscovery } from '../discovery/mdns.js'
@@ -19,6 +20,9 @@ import { gossipLimiter } from '../protocols/pubsub/gossip-limits.js'
 import { readPsk } from './psk.js'
 import { meshKey } from './mesh-key.js'
 import type { StreamLimitSettings } from '../protocols/negotiation/stream-guard.js'
+import { ConnectionGate } from './connection-gate.js'
+
+export { PerPeerConnections, ConnectionGate, CONNECTION_GATE_SERVICE, type RefusalReason } from './connection-gate.js'
 
 export type AgentLibp2p = Libp2p<{
   identify: ReturnType<ReturnType<typeof identify>>
@@ -30,6 +34,8 @@ export type AgentLibp2p = Libp2p<{
   gossipLimits: PeerLimiter
   /** Per-peer limits of negotiation and model fetches (STREAM_LIMITS_SERVICE), from the config. */
   streamLimits: StreamLimitSettings
+  /** What the connection gater asks (CONNECTION_GATE_SERVICE): caps, cool-downs, revoked peers. */
+  connectionGate: ConnectionGate
 }>
 
 /**
@@ -57,48 +63,16 @@ function fastMsgId (msg: { from?: Uint8Array, seqno?: Uint8Array, data?: Uint8Ar
   return 'u' + Buffer.from(msg.data ?? new Uint8Array()).toString('base64').slice(0, 64)
 }
 
-/** The per-peer limits of the stream protocols with a stream per conversation, from their config keys. */
-export function streamLimits (config: AgentConfig): StreamLimitSettings {
-  return {
-    negotiation: { perSec: config.negotiation.conversationsPerSec, concurrent: config.negotiation.conversationsPerPeer },
-    learning: { perSec: config.learning.fetchesPerSec, concurrent: config.learning.fetchesPerPeer }
-  }
-}
-
-/** An inbound connection the gater let through is counted for its peer until it opens, or for this long (a failed upgrade). */
-const PENDING_MS = 10_000
-
 /**
- * A cap on the inbound connections one peer holds (connections.maxPerPeer): libp2p has none.
- * Connections let through but not open yet count too, or ten opened at once would all pass
- * the check before the first is listed.
+ * The per-peer limits of the stream protocols with a stream per conversation, from their config
+ * keys; a peer refused in every second for rpc.floodSeconds is cooled down as an rpc flooder is.
  */
-/** Peers with connections pending before the stale ones are swept. */
-const MAX_PENDING_PEERS = 1_024
-
-export class PerPeerConnections {
-  private readonly pending = new Map<string, number[]>()
-  constructor (private readonly max: number, private readonly open: (peer: PeerId) => number) {}
-
-  /** Whether to refuse one more inbound connection from `peer` (and, if not, it counts from now). */
-  denies (peer: PeerId, now = Date.now()): boolean {
-    const id = peer.toString()
-    // A connection let through that failed later never opens: past PENDING_MS it stops counting,
-    // and the peers only such connections left behind are forgotten, so new identities cannot grow the map.
-    if (this.pending.size > MAX_PENDING_PEERS) for (const [p, ts] of this.pending) if (ts.every(t => now - t >= PENDING_MS)) this.pending.delete(p)
-    const waiting = (this.pending.get(id) ?? []).filter(t => now - t < PENDING_MS)
-    if (this.open(peer) + waiting.length >= this.max) return true
-    waiting.push(now)
-    this.pending.set(id, waiting)
-    return false
-  }
-
-  /** An inbound connection of `peer` opened: it is listed now, no longer pending. */
-  opened (peer: PeerId): void {
-    const id = peer.toString()
-    const waiting = this.pending.get(id)
-    waiting?.shift()
-    if (waiting?.length === 0) this.pending.delete(id)
+export function streamLimits (config: AgentConfig, gate?: ConnectionGate): StreamLimitSettings {
+  const { floodSeconds, cooldownMs } = config.rpc
+  const coolDown = gate !== undefined ? { floodSeconds, coolDown: (peer: string) => { gate.coolDown(peer, cooldownMs) } } : {}
+  return {
+    negotiation: { perSec: config.negotiation.conversationsPerSec, concurrent: config.negotiation.conversationsPerPeer, ...coolDown },
+    learning: { perSec: config.learning.fetchesPerSec, concurrent: config.learning.fetchesPerPeer, ...coolDown }
   }
 }
 
@@ -108,14 +82,6 @@ export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, 
   const limiter = rpcLimiter(config)
   const { publishPerSec, floodSeconds } = config.pubsub
   const gossipLimits = gossipLimiter({ publishPerSec, floodSeconds, cooldownMs: config.rpc.cooldownMs })
-  // A flooder (of requests or gossip) in its cool-down is refused right after Noise names it
-  // (before any protocol runs), and this node does not dial it back either (membership or
-  // bootstrap would).
-  const cooling = (peer: { toString: () => string }): boolean => {
-    const id = peer.toString()
-    const now = Date.now()
-    return limiter.coolingDown(id, now) || gossipLimits.coolingDown(id, now)
-  }
   // The mesh key (security.psk), read before anything listens: a bad file is CFG001, not a node
   // that starts and then completes no handshake. The protector is ours (node/mesh-key.ts says
   // why); it forwards the socket's 'drain' (js-libp2p#3552: without it a sender wedged after
@@ -123,8 +89,13 @@ export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, 
   const psk = config.security.psk !== undefined ? await readPsk(config.security.psk) : undefined
   // Assigned below: the gater runs only once the node is built and listening.
   const built: { node?: AgentLibp2p } = {}
-  const perPeer = new PerPeerConnections(config.connections.maxPerPeer, peer =>
-    built.node?.getConnections(peer).filter(c => c.direction === 'inbound' && c.status === 'open').length ?? 0)
+  const { maxPerPeer, maxPerHost, trustedHosts, maxInbound } = config.connections
+  const gate = new ConnectionGate({ maxPerPeer, maxPerHost, trustedHosts, maxInbound }, () => built.node?.getConnections() ?? [],
+    peer => { built.node?.hangUp(peerIdFromString(peer)).catch(() => {}) })
+  // A flooder (of requests or gossip) in its cool-down is refused right after Noise names it
+  // (before any protocol runs), and this node does not dial it back either (membership or
+  // bootstrap would).
+  gate.rule((peer, now) => limiter.coolingDown(peer, now) || gossipLimits.coolingDown(peer, now) ? 'cooldown' : undefined)
   const metrics = registry !== undefined ? (await import('@libp2p/prometheus-metrics')).prometheusMetrics({ registry, collectDefaultMetrics: true }) : undefined
   const node = built.node = await createLibp2p({
     privateKey,
@@ -141,9 +112,10 @@ export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, 
       dialTimeout: config.connections.dialTimeoutMs
     },
     connectionGater: {
-      denyInboundEncryptedConnection: (peer) => cooling(peer) || perPeer.denies(peer),
-      denyOutboundEncryptedConnection: cooling,
-      denyDialPeer: cooling
+      denyInboundConnection: (maConn) => gate.denyInboundConnection(maConn.remoteAddr),
+      denyInboundEncryptedConnection: (peer) => gate.denyInboundEncrypted(peer),
+      denyOutboundEncryptedConnection: (peer) => gate.denyOutbound(peer),
+      denyDialPeer: (peer) => gate.denyOutbound(peer)
     },
     nodeInfo: { name: 'agentmesh', version: AGENTMESH_VERSION },
     // libp2p's own metrics (connections, streams, bytes per protocol, gossipsub internals) go
@@ -154,7 +126,8 @@ export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, 
       ping: ping(),
       rpcLimits: () => limiter,
       gossipLimits: () => gossipLimits,
-      streamLimits: () => streamLimits(config),
+      streamLimits: () => streamLimits(config, gate),
+      connectionGate: () => gate,
       pubsub: gossipsub({
         maxInboundStreams: GOSSIP_MAX_INBOUND_STREAMS,
         allowPublishToZeroTopicPeers: true,
@@ -172,7 +145,7 @@ export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, 
       })
     }
   }) as AgentLibp2p
-  node.addEventListener('connection:open', (e) => { if (e.detail.direction === 'inbound') perPeer.opened(e.detail.remotePeer) })
+  node.addEventListener('connection:open', (e) => { gate.opened(e.detail) })
   return node
 }
 

@@ -15,7 +15,7 @@ export const RpcConfig = z.strictObject({
   bytesPerSec: z.number().int().min(0).default(rpc.DEFAULT_BYTES_PER_SEC),
   /** Membership probes, election messages and card exchanges per second per peer, a bucket of their own; 0 = no limit. */
   internalPerSec: z.number().min(0).default(rpc.DEFAULT_INTERNAL_PER_SEC),
-  /** A peer over its limits in every second for this many seconds is disconnected; 0 = never. */
+  /** A peer over its rpc, negotiation or learning limits in every second for this many seconds is disconnected; 0 = never. */
   floodSeconds: z.number().int().min(0).max(3_600).default(rpc.DEFAULT_FLOOD_SECONDS),
   /** How long a disconnected flooder's connections and dials are refused. */
   cooldownMs: z.number().int().min(0).default(rpc.DEFAULT_COOLDOWN_MS)

@@ -97,7 +97,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
   const { auditLog, auditKeep } = config.security
   const audit = new AuditLog({ node: host.peerId, keep: auditKeep, stats, log, ...(auditLog !== undefined ? { path: auditLog } : {}) })
   const deadLetters = buildDeadLetters(host)
-  const admission = new Admission({ libp2p, log, config, security: host.security, pubsub: (): PubSubService => pubsub, audit })
+  const admission = new Admission({ libp2p, log, config, security: host.security, pubsub: (): PubSubService => pubsub, audit, stats })
   const rpc = new RpcService({
     admits: (peer, command) => admission.admitsCommand(peer, command),
     // `allow`: a closed mesh's credential; an open mesh trusts the card's claims.

@@ -165,21 +165,23 @@ test('gossip guard: the publisher is charged whoever relays, penalised when it s
     penalise: (peer) => { penalised.push(peer) }
   })
   const penalised: string[] = []
+  // One instant for every call: the audit's once-a-second pacing does not depend on how fast the machine runs the test.
+  const now = Date.now()
   // Relays share the publisher's bucket: five through three relays use it up.
-  for (const via of ['p', 'r1', 'r2', 'p', 'r1']) assert.equal(guard.check(via, 'p', 't'), true)
-  assert.equal(guard.check('r2', 'p', 't'), false, 'relayed over the limit: dropped')
+  for (const via of ['p', 'r1', 'r2', 'p', 'r1']) assert.equal(guard.check(via, 'p', 't', 1, now), true)
+  assert.equal(guard.check('r2', 'p', 't', 1, now), false, 'relayed over the limit: dropped')
   assert.deepEqual(penalised, [], 'the relay is not penalised, nor the publisher for what others relay')
-  assert.equal(guard.check('p', 'p', 't'), false, 'sent directly over the limit: dropped, the publisher penalised')
-  for (let i = 0; i < 50; i++) guard.check('p', 'p', 't')
+  assert.equal(guard.check('p', 'p', 't', 1, now), false, 'sent directly over the limit: dropped, the publisher penalised')
+  for (let i = 0; i < 50; i++) guard.check('p', 'p', 't', 1, now)
   assert.equal(penalised.length, 51)
   assert.ok(penalised.every(p => p === 'p'))
   // Another publisher is unaffected.
-  assert.equal(guard.check('r1', 'r1', 't'), true)
+  assert.equal(guard.check('r1', 'r1', 't', 1, now), true)
   assert.equal(counted.filter(([n, l]) => n === 'gossip_rate_limited_total' && l?.peer === 'p').length, 52)
   // One limit.exceeded for the run so far (the run began with a relayed message: no graylisting audited).
   assert.deepEqual(events.map(e => e.kind), ['limit.exceeded'])
   // A publisher whose run starts with its own messages is audited as graylisted.
-  for (let i = 0; i < 6; i++) guard.check('q', 'q', 't')
+  for (let i = 0; i < 6; i++) guard.check('q', 'q', 't', 1, now)
   assert.deepEqual(events.filter(e => e.peer === 'q').map(e => e.kind), ['limit.exceeded', 'gossip.graylisted'])
   // A batch of 120 envelopes costs three messages.
   assert.equal(GossipGuard.weightOf(120), 3)

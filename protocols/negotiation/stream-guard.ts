@@ -4,7 +4,9 @@
  * a peer may open several connections and a new stream as soon as one ends, so each peer has a
  * token bucket of new conversations per second (rpc's TokenBucket) and a cap on its
  * conversations open at once, whatever its connections. A conversation over either is refused
- * before a byte of it is read; the service answers the refusal in its own framing.
+ * before a byte of it is read; the service answers the refusal in its own framing. A peer
+ * refused in every second for `floodSeconds` is cooled down (hung up on and its connections
+ * refused for a while, node/connection-gate.ts) rather than refused stream by stream for ever.
  */
 import { AuditPacer, noAudit, type AuditSink } from '../core/audit.js'
 import { RateLimitedError } from '../core/errors.js'
@@ -19,6 +21,10 @@ export interface StreamLimits {
   perSec: number
   /** Conversations one peer may hold open at once (0: no limit). */
   concurrent: number
+  /** Seconds in a row with a refusal in each after which `coolDown` is called (0 or absent: never). */
+  floodSeconds?: number
+  /** Hangs up on the peer and refuses its connections for the cool-down (the node's connection gate). */
+  coolDown?: (peer: string) => void
 }
 
 /** What a node's STREAM_LIMITS_SERVICE holds: the limits of each protocol. */
@@ -26,7 +32,7 @@ export interface StreamLimitSettings { negotiation: StreamLimits, learning: Stre
 
 /** The counter a refusal is counted in (node/stats.ts describes it). */
 export interface StreamMetrics {
-  inc: (name: 'stream_rate_limited_total', labels?: Record<string, string>, by?: number) => void
+  inc: (name: 'stream_rate_limited_total' | 'stream_flooders_disconnected_total', labels?: Record<string, string>, by?: number) => void
 }
 
 export interface StreamGuardInit {
@@ -41,7 +47,16 @@ export type StreamVerdict =
   | { ok: true, release: () => void }
   | { ok: false, limit: 'rate' | 'concurrent', error: RateLimitedError }
 
-interface PeerState { bucket?: TokenBucket, open: number }
+interface PeerState {
+  bucket?: TokenBucket
+  open: number
+  /** Start of the current run of refusals, and its last refusal. */
+  overSince?: number
+  lastRefused?: number
+}
+
+/** A run of refusals ends when a second passes without one. */
+const RUN_GAP_MS = 1_000
 
 /** State for this many peers is kept before idle ones are dropped. */
 const PRUNE_ABOVE = 1_024
@@ -74,9 +89,9 @@ export class StreamGuard {
   admit (peer: string, now = Date.now()): StreamVerdict {
     const { perSec, concurrent } = this.init.limits
     const state = this.state(peer, now)
-    if (concurrent > 0 && state.open >= concurrent) return this.refuse(peer, 'concurrent', `${concurrent} ${this.init.protocol} conversations open`, now)
+    if (concurrent > 0 && state.open >= concurrent) return this.refuse(peer, state, 'concurrent', `${concurrent} ${this.init.protocol} conversations open`, now)
     const wait = state.bucket?.take(1, now) ?? 0
-    if (wait > 0) return this.refuse(peer, 'rate', `over ${perSec} new ${this.init.protocol} conversations/s: retry after ${wait} ms`, now)
+    if (wait > 0) return this.refuse(peer, state, 'rate', `over ${perSec} new ${this.init.protocol} conversations/s: retry after ${wait} ms`, now)
     state.open++
     let released = false
     return {
@@ -92,7 +107,7 @@ export class StreamGuard {
   /** Conversations `peer` holds open now. */
   openBy (peer: string): number { return this.peers.get(peer)?.open ?? 0 }
 
-  private refuse (peer: string, limit: 'rate' | 'concurrent', why: string, now: number): StreamVerdict {
+  private refuse (peer: string, state: PeerState, limit: 'rate' | 'concurrent', why: string, now: number): StreamVerdict {
     const { protocol } = this.init
     this.init.stats?.inc('stream_rate_limited_total', { peer: this.labels.label(peer), protocol })
     const paced = this.pacer.pace(peer, now)
@@ -100,14 +115,32 @@ export class StreamGuard {
       const detail = { limit: `${protocol}_${limit}`, per_sec: this.init.limits.perSec, concurrent: this.init.limits.concurrent, refused: paced.refused }
       this.audit.record({ kind: 'limit.exceeded', peer, code: 'RATE001', reason: `${protocol} conversations over the limit`, detail })
     }
+    this.flooding(peer, state, now)
     return { ok: false, limit, error: new RateLimitedError(`${why} for this peer`) }
+  }
+
+  /** A refusal that ends a run of `floodSeconds` cools the peer down. */
+  private flooding (peer: string, state: PeerState, now: number): void {
+    if (state.lastRefused === undefined || now - state.lastRefused > RUN_GAP_MS) state.overSince = now
+    state.lastRefused = now
+    const { floodSeconds = 0, coolDown } = this.init.limits
+    if (floodSeconds <= 0 || coolDown === undefined || now - (state.overSince ?? now) < floodSeconds * 1000) return
+    state.overSince = undefined
+    state.lastRefused = undefined
+    const { protocol } = this.init
+    this.init.stats?.inc('stream_flooders_disconnected_total', { peer: this.labels.label(peer), protocol })
+    this.audit.record({ kind: 'limit.disconnected', peer, code: 'RATE001', reason: `${protocol} conversations over the limit for ${floodSeconds} s`, detail: { limit: protocol } })
+    coolDown(peer)
   }
 
   private state (peer: string, now: number): PeerState {
     let state = this.peers.get(peer)
     if (state !== undefined) return state
     if (this.peers.size >= PRUNE_ABOVE) {
-      for (const [p, s] of this.peers) if (s.open === 0 && (s.bucket?.full(now) ?? true)) this.peers.delete(p)
+      for (const [p, s] of this.peers) {
+        const inRun = s.lastRefused !== undefined && now - s.lastRefused <= RUN_GAP_MS
+        if (s.open === 0 && !inRun && (s.bucket?.full(now) ?? true)) this.peers.delete(p)
+      }
     }
     const { perSec } = this.init.limits
     state = { open: 0, ...(perSec > 0 ? { bucket: new TokenBucket(perSec, perSec, now) } : {}) }

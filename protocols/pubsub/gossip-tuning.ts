@@ -35,6 +35,17 @@ export function penalise (gossipsub: GossipSub, peer: string): void {
 }
 
 /**
+ * Whether gossipsub graylists `peer` now: its score (cached by gossipsub for up to a heartbeat)
+ * below the graylist threshold, under which gossipsub ignores everything the peer sends.
+ */
+export function graylists (gossipsub: GossipSub, peer: string): boolean {
+  const gs = gossipsub as unknown as { score?: { score?: (id: string) => number }, opts?: { scoreThresholds?: { graylistThreshold?: number } } }
+  const threshold = gs.opts?.scoreThresholds?.graylistThreshold
+  const score = gs.score?.score?.(peer)
+  return threshold !== undefined && score !== undefined && score < threshold
+}
+
+/**
  * Gossipsub writes without backpressure, and yamux buffers without bound. Before a batch goes
  * out, wait (briefly) for any gossip stream whose buffer is full, so a publisher that outruns
  * its peers is held at `publish` rather than queueing ever more latency in memory.

@@ -14,7 +14,8 @@ import type { Logger } from 'pino'
 import { messageFields } from '../envelope/log-fields.js'
 import { endSpan, SpanKind, startReceiveSpan, startSendSpan } from '../envelope/trace.js'
 import { Batcher } from './batcher.js'
-import { penalise, scoreTopic, waitForGossipDrain } from './gossip-tuning.js'
+import { graylists, penalise, scoreTopic, waitForGossipDrain } from './gossip-tuning.js'
+import { installIntake } from './gossip-intake.js'
 import { GossipGuard, type GossipMetrics } from './gossip-limits.js'
 import type { AuditSink } from '../core/audit.js'
 import { Subscription, type Message } from './subscription.js'
@@ -97,7 +98,8 @@ export class PubSubService {
     this.debug = init.log.isLevelEnabled('debug')
     this.localPeer = init.libp2p.peerId.toString()
     this.gossipsub = init.libp2p.services.pubsub
-    this.guard = new GossipGuard({ ...init, penalise: (peer) => { penalise(this.gossipsub, peer) } })
+    this.guard = new GossipGuard({ ...init, penalise: (peer) => { penalise(this.gossipsub, peer) }, graylisted: (peer) => graylists(this.gossipsub, peer) })
+    installIntake(this.gossipsub, { admits: (peer, now) => this.guard.admitsRpc(peer, now) })
   }
 
   start (): void {

@@ -47,6 +47,11 @@ export class TokenBucket {
     return Math.ceil((n - this.tokens) * 1000 / this.rate)
   }
 
+  /** How full the bucket is now, from 0 to 1. */
+  level (now: number): number {
+    return Math.min(this.capacity, this.tokens + (now - this.last) * this.rate / 1000) / this.capacity
+  }
+
   /** Full again: nothing to remember about the peer. */
   full (now: number): boolean {
     return this.tokens + (now - this.last) * this.rate / 1000 >= this.capacity
@@ -115,6 +120,11 @@ export class PeerLimiter {
   holdMs (peer: string, now: number): number {
     const until = this.peers.get(peer)?.heldUntil
     return until !== undefined && until > now ? until - now : 0
+  }
+
+  /** How full the peer's requests bucket is (0 to 1; 1 with no limit or nothing charged yet). */
+  level (peer: string, now: number): number {
+    return this.peers.get(peer)?.buckets.get('requests')?.level(now) ?? 1
   }
 
   /** Whether the peer is in its cool-down (the gater refuses its connections). */
