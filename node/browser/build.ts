@@ -1,0 +1,112 @@
+/**
+ * `npm run build:browser`: bundles dist/node/browser.js (node/browser.ts, compiled by tsc) with
+ * esbuild into dist/browser/agentmesh.js, one ES module a page loads with <script type="module">.
+ *
+ * The bundle composes the same protocols as a Node node; what Node.js alone has is replaced at
+ * bundle time, in three ways, each listed here:
+ * - a module with a browser twin (`x.browser.ts` beside `x.ts`, the convention of package.json's
+ *   "browser" field) is bundled as its twin: the version, the AEAD, the machine's size, the logs, the polyfills, the debug endpoint;
+ * - each Node built-in the protocols import is bundled as its stand-in in ./builtins/: crypto,
+ *   events and perf_hooks work on the web's own APIs; fs, fs/promises and path throw CFG001
+ *   when called: only files use them, through settings the browser entry refuses;
+ * - `Buffer` is the `buffer` package, bound where code uses it (esbuild's inject, no global), and
+ *   prom-client, which only the debug endpoint's /metrics reads, keeps its classes inert.
+ * A Node built-in with no stand-in fails the build, naming the file that imports it.
+ */
+import { build, type Metafile, type Plugin } from 'esbuild'
+import { existsSync, readFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const DIST = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
+const HERE = join(DIST, 'node', 'browser')
+
+/** Node built-ins reached from the browser graph, and the stand-in bundled for each. */
+export const BUILTINS: Record<string, string> = {
+  crypto: 'crypto.js',
+  events: 'events.js',
+  perf_hooks: 'perf-hooks.js',
+  fs: 'fs.js',
+  'fs/promises': 'fs-promises.js',
+  path: 'path.js'
+}
+
+/** Packages of the Node graph replaced in the browser one. */
+export const PACKAGES: Record<string, string> = {
+  'prom-client': 'prom-client.js'
+}
+
+/**
+ * Loaded only by code a browser node never runs (libp2p's Prometheus metrics, for a debug
+ * endpoint): left as a dynamic import, never fetched.
+ */
+const NEVER_LOADED = ['@libp2p/prometheus-metrics']
+
+function browserPlugin (): Plugin {
+  return {
+    name: 'agentmesh-browser',
+    setup (b) {
+      b.onResolve({ filter: /^(node:)?[a-z0-9_/-]+$/ }, (args) => {
+        const name = args.path.replace(/^node:/, '')
+        const builtin = BUILTINS[name]
+        if (builtin !== undefined) return { path: join(HERE, 'builtins', builtin) }
+        const pkg = PACKAGES[name]
+        if (pkg !== undefined) return { path: join(HERE, pkg) }
+        if (args.path.startsWith('node:')) {
+          return { errors: [{ text: `${args.path} has no browser stand-in (node/browser/build.ts BUILTINS); imported by ${args.importer}` }] }
+        }
+        return undefined
+      })
+      // A module of ours with a browser twin is bundled as the twin.
+      b.onResolve({ filter: /^\.\.?\/.*\.js$/ }, (args) => {
+        if (!args.importer.startsWith(DIST)) return undefined
+        const twin = resolve(args.resolveDir, args.path).replace(/\.js$/, '.browser.js')
+        return existsSync(twin) ? { path: twin } : undefined
+      })
+    }
+  }
+}
+
+export interface BrowserBuild {
+  /** The bundle's path. */
+  file: string
+  bytes: number
+  /** Every file bundled, by path relative to the repository (esbuild's metafile inputs). */
+  inputs: string[]
+}
+
+/** Bundle the browser entry into `outfile` (default dist/browser/agentmesh.js). */
+export async function buildBrowser (options: { outfile?: string, minify?: boolean } = {}): Promise<BrowserBuild> {
+  const outfile = options.outfile ?? join(DIST, 'browser', 'agentmesh.js')
+  const version = JSON.parse(readFileSync(join(DIST, '..', 'package.json'), 'utf8')).version as string
+  const result = await build({
+    entryPoints: [join(DIST, 'node', 'browser.js')],
+    bundle: true,
+    platform: 'browser',
+    format: 'esm',
+    target: 'es2022',
+    outfile,
+    sourcemap: true,
+    minify: options.minify ?? false,
+    metafile: true,
+    logLevel: 'warning',
+    absWorkingDir: join(DIST, '..'),
+    external: NEVER_LOADED,
+    inject: [join(HERE, 'globals.js')],
+    define: { AGENTMESH_BUILD_VERSION: JSON.stringify(version) },
+    plugins: [browserPlugin()]
+  })
+  const meta = result.metafile as Metafile
+  const out = Object.entries(meta.outputs).find(([path]) => path.endsWith('.js'))
+  return { file: outfile, bytes: out?.[1].bytes ?? 0, inputs: Object.keys(meta.inputs) }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const minify = process.argv.includes('--minify')
+  buildBrowser({ minify }).then((b) => {
+    console.log(`${b.file}: ${(b.bytes / 1024).toFixed(0)} KiB, ${b.inputs.length} modules`)
+  }, (err) => {
+    console.error(err instanceof Error ? err.message : err)
+    process.exitCode = 1
+  })
+}
