@@ -9,7 +9,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer, type Server } from 'node:http'
-import { readFile, writeFile, mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
@@ -29,23 +29,19 @@ import { encodeBatch, envelopeToJson, frameJson, makeEnvelope } from '../protoco
 import { joinFrames } from '../protocols/rpc/frames.js'
 import { XChaCha } from '../protocols/sealing/aead.js'
 import { XChaCha as BrowserXChaCha } from '../protocols/sealing/aead.browser.js'
-import { nodeOptions, stopAll, uniqueMesh, waitFor } from './helpers.js'
+import { startBrowserExample } from '../examples/browser/serve.js'
+import { DIST, nodeOptions, stopAll, uniqueMesh, waitFor } from './helpers.js'
 import { CHROMIUM, skipWithout } from './requirements.js'
 
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync']
 
-let built: Promise<{ dir: string, build: BrowserBuild }> | undefined
-/** The bundle, built once for this file into a temporary directory (removed at the end). */
-async function bundle (): Promise<{ dir: string, build: BrowserBuild }> {
-  built ??= (async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'agentmesh-browser-'))
-    return { dir, build: await buildBrowser({ outfile: join(dir, 'agentmesh.js') }) }
-  })()
+let built: Promise<BrowserBuild> | undefined
+/** The bundle as npm run build:browser makes it (dist/browser/agentmesh.js, which the example serves), built once for this file. */
+async function bundle (): Promise<BrowserBuild> {
+  built ??= buildBrowser()
   return await built
 }
-
-test.after(async () => { if (built !== undefined) await rm((await built).dir, { recursive: true, force: true }) })
 
 /** A page at http://127.0.0.1:<port>/ that loads the bundle and puts its exports on window.agentmesh. */
 async function servePage (file: string): Promise<{ url: string, server: Server }> {
@@ -94,7 +90,8 @@ const wsAddress = (node: AgentNode): string => node.addresses().find(a => a.incl
 
 test('browser node: admitted to a closed mesh over /ws with its credential; answers an agent, receives a broadcast, its messages pass the agents\' validators; garbage from the page is refused and counted, nothing else disturbed', async (t) => {
   if (skipWithout(t, 'chromium')) return
-  const { dir, build } = await bundle()
+  const build = await bundle()
+  const dir = await mkdtemp(join(tmpdir(), 'agentmesh-browser-'))
   const mesh = uniqueMesh()
   const owner = await newOwnerKey()
   const agents: AgentNode[] = []
@@ -229,12 +226,64 @@ test('browser node: admitted to a closed mesh over /ws with its credential; answ
     await browser.close()
     server.close()
     await stopAll(agents)
+    await rm(dir, { recursive: true, force: true })
+  }
+})
+
+test('examples/browser: the page joins the example\'s closed mesh with a credential it asked for; a person sees three agents, sends a request, watches ticks live, and the page answers the agents\' pings', async (t) => {
+  if (skipWithout(t, 'chromium')) return
+  await bundle()
+  const example = await startBrowserExample({ port: 0, agents: 3 })
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
+  const errors: string[] = []
+  try {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 800 } })
+    page.on('pageerror', (e) => { errors.push(e.message) })
+    await page.goto(example.url)
+    // The agents, by name, once the page has found all three (it dialled the first, the cards told it the others).
+    await page.waitForFunction(() => document.querySelectorAll('#agents tr').length === 3, undefined, { timeout: 30_000 })
+    assert.deepEqual(await page.$$eval('#agents tr', rows => rows.map(r => (r as HTMLElement).dataset.name)), ['agent-1', 'agent-2', 'agent-3'])
+    assert.match(await page.textContent('#status') ?? '', /closed\), connected to 3 agents over WebSockets/)
+    // Each agent lists the page as an agent of the mesh, admitted with the credential the page asked for.
+    const pageId = await page.evaluate(() => (window as any).node.peerId as string)
+    await waitFor(() => example.agents.every(a => a.peers().some(p => p.peerId === pageId && p.capabilities.includes('ui'))), 'the agents to list the page')
+    // A request to agent-2, as a person sends it.
+    await page.selectOption('#agent', { label: 'agent-2' })
+    await page.fill('#command', 'math.add')
+    await page.fill('#payload', '{"a": 20, "b": 22}')
+    await page.click('#request button')
+    await page.waitForFunction(() => /answered/.test(document.querySelector('#answer')?.textContent ?? ''), undefined, { timeout: 20_000 })
+    assert.equal(await page.textContent('#answer'), 'agent-2 answered: {"sum":42}')
+    // A wrong one: the typed error, with its code.
+    await page.fill('#command', 'no.such.command')
+    await page.click('#request button')
+    await page.waitForFunction(() => document.querySelector('#answer')?.className === 'error', undefined, { timeout: 20_000 })
+    assert.match(await page.textContent('#answer') ?? '', /^[A-Z]{3}\d{3}: .*no\.such\.command/)
+    // The topic it watches from the start: agent-1's ticks, live.
+    await page.waitForFunction(() => document.querySelectorAll('#events tr').length >= 2, undefined, { timeout: 30_000 })
+    const ticks = await page.$$eval('#events tr', rows => rows.map(r => Array.from(r.querySelectorAll('td'), td => td.textContent)))
+    assert.ok(ticks.every(([, from, payload]) => from === 'agent-1' && /^\{"n":\d+,"at":"/.test(payload ?? '')), JSON.stringify(ticks))
+    // What the page publishes on the watched topic reaches the agents (and its own list).
+    const heard = example.agents[2].subscribe('ticks')
+    await page.waitForFunction((id) => (window as any).node.topicPeers('ticks').subscribers.includes(id), example.agents[2].peerId, { timeout: 20_000 })
+    await page.fill('#publish-payload', '{"hello": "from the page"}')
+    await page.click('#publish button')
+    for await (const m of heard) if (m.from === pageId) { assert.deepEqual(m.payload, { hello: 'from the page' }); break }
+    await page.waitForFunction(() => Array.from(document.querySelectorAll('#events tr td:nth-child(2)')).some(td => /\(this page\)$/.test(td.textContent ?? '')), undefined, { timeout: 20_000 })
+    // The agents' pings, answered by the page.
+    await page.waitForFunction(() => /answered \d+ requests? from agents/.test(document.querySelector('#answered')?.textContent ?? ''), undefined, { timeout: 30_000 })
+    await mkdir(join(DIST, '..', 'test-output'), { recursive: true })
+    await page.screenshot({ path: join(DIST, '..', 'test-output', 'browser-example.png') })
+    assert.deepEqual(errors, [])
+  } finally {
+    await browser.close()
+    await example.stop()
   }
 })
 
 test('browser node: a closed mesh refuses a tab without a credential, or with one issued for another peer id (CFG001), before anything is dialled', async (t) => {
   if (skipWithout(t, 'chromium')) return
-  const { build } = await bundle()
+  const build = await bundle()
   const { url, server } = await servePage(build.file)
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
   try {
@@ -274,7 +323,7 @@ test('browser node: a closed mesh refuses a tab without a credential, or with on
 })
 
 test('browser bundle: no Node-only module is bundled, and each browser twin exports what its original does', async () => {
-  const { build } = await bundle()
+  const build = await bundle()
   const inputs = build.inputs.join('\n')
   for (const absent of ['node_modules/lmdb/', 'node_modules/prom-client/', 'node_modules/@libp2p/tcp/', 'node_modules/@libp2p/mdns/', 'node_modules/ws/',
     'node_modules/pino-pretty/', 'node_modules/@opentelemetry/sdk-trace', 'node_modules/@opentelemetry/context-async-hooks/',
