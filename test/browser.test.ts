@@ -327,11 +327,12 @@ test('browser bundle: no Node-only module is bundled, and each browser twin expo
   const inputs = build.inputs.join('\n')
   for (const absent of ['node_modules/lmdb/', 'node_modules/prom-client/', 'node_modules/@libp2p/tcp/', 'node_modules/@libp2p/mdns/', 'node_modules/ws/',
     'node_modules/pino-pretty/', 'node_modules/@opentelemetry/sdk-trace', 'node_modules/@opentelemetry/context-async-hooks/',
-    'dist/node/store.js', 'dist/node/create-node.js', 'dist/node/debug-server.js', 'dist/node/identity.js', 'dist/node/libp2p-node.js']) {
+    'dist/node/store.js', 'dist/node/create-node.js', 'dist/node/debug-server.js', 'dist/node/identity.js', 'dist/node/libp2p-node.js',
+    'node_modules/zod/v4/locales/index.js', 'node_modules/zod/v4/locales/de.js']) {
     assert.ok(!inputs.includes(absent), `${absent} is not in the browser bundle`)
   }
   for (const present of ['dist/protocols/rpc/index.js', 'dist/protocols/pubsub/index.js', 'dist/protocols/envelope/codec.js', 'dist/node/admission.js',
-    'node_modules/@chainsafe/libp2p-noise/', 'node_modules/@libp2p/websockets/', 'dist/protocols/sealing/aead.browser.js']) {
+    'node_modules/@chainsafe/libp2p-noise/', 'node_modules/@libp2p/websockets/', 'dist/protocols/sealing/aead.browser.js', 'node_modules/zod/v4/locales/en.js']) {
     assert.ok(inputs.includes(present), `${present} is in the browser bundle`)
   }
   for (const twin of ['protocols/core/version', 'protocols/sealing/aead', 'node/machine', 'node/log', 'node/polyfills', 'node/debug-routes']) {

@@ -10,7 +10,8 @@
  *   events and perf_hooks work on the web's own APIs; fs, fs/promises and path throw CFG001
  *   when called: only files use them, through settings the browser entry refuses;
  * - `Buffer` is the `buffer` package, bound where code uses it (esbuild's inject, no global), and
- *   prom-client, which only the debug endpoint's /metrics reads, keeps its classes inert.
+ *   prom-client, which only the debug endpoint's /metrics reads, keeps its classes inert; zod
+ *   keeps its English messages only (./zod-locales.ts).
  * A Node built-in with no stand-in fails the build, naming the file that imports it.
  */
 import { build, type Metafile, type Plugin } from 'esbuild'
@@ -36,6 +37,9 @@ export const PACKAGES: Record<string, string> = {
   'prom-client': 'prom-client.js'
 }
 
+/** zod's index of locales, where its APIs import it (z.locales, z.core.locales): English only (./zod-locales.ts). */
+const ZOD_LOCALES = /node_modules\/zod\/v4\/(classic\/external|core\/index)\.js$/
+
 /**
  * Loaded only by code a browser node never runs (libp2p's Prometheus metrics, for a debug
  * endpoint): left as a dynamic import, never fetched.
@@ -59,6 +63,7 @@ function browserPlugin (): Plugin {
       })
       // A module of ours with a browser twin is bundled as the twin.
       b.onResolve({ filter: /^\.\.?\/.*\.js$/ }, (args) => {
+        if (args.path === '../locales/index.js' && ZOD_LOCALES.test(args.importer)) return { path: join(HERE, 'zod-locales.js') }
         if (!args.importer.startsWith(DIST)) return undefined
         const twin = resolve(args.resolveDir, args.path).replace(/\.js$/, '.browser.js')
         return existsSync(twin) ? { path: twin } : undefined
@@ -73,6 +78,8 @@ export interface BrowserBuild {
   bytes: number
   /** Every file bundled, by path relative to the repository (esbuild's metafile inputs). */
   inputs: string[]
+  /** Bytes of the bundle per package (node_modules/<name>) or folder of ours, largest first. */
+  shares: Array<[string, number]>
 }
 
 /** Bundle the browser entry into `outfile` (default dist/browser/agentmesh.js). */
@@ -98,13 +105,20 @@ export async function buildBrowser (options: { outfile?: string, minify?: boolea
   })
   const meta = result.metafile as Metafile
   const out = Object.entries(meta.outputs).find(([path]) => path.endsWith('.js'))
-  return { file: outfile, bytes: out?.[1].bytes ?? 0, inputs: Object.keys(meta.inputs) }
+  const shares = new Map<string, number>()
+  for (const [input, { bytesInOutput }] of Object.entries(out?.[1].inputs ?? {})) {
+    const owner = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input)?.[1] ?? input.split('/').slice(0, 3).join('/')
+    shares.set(owner, (shares.get(owner) ?? 0) + bytesInOutput)
+  }
+  return { file: outfile, bytes: out?.[1].bytes ?? 0, inputs: Object.keys(meta.inputs), shares: [...shares].sort((a, b) => b[1] - a[1]) }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  // --minify: a smaller bundle (names kept short, harder to debug); --sizes: what takes the room.
   const minify = process.argv.includes('--minify')
   buildBrowser({ minify }).then((b) => {
     console.log(`${b.file}: ${(b.bytes / 1024).toFixed(0)} KiB, ${b.inputs.length} modules`)
+    if (process.argv.includes('--sizes')) for (const [owner, bytes] of b.shares.slice(0, 15)) console.log(`  ${(bytes / 1024).toFixed(0).padStart(5)} KiB  ${owner}`)
   }, (err) => {
     console.error(err instanceof Error ? err.message : err)
     process.exitCode = 1
