@@ -123,6 +123,12 @@ test('browser node: admitted to a closed mesh over /ws with its credential; answ
     const now = Date.now()
     const credential = await issueCredential(owner, { mesh, subject: tabId, roles: ['agent', 'ui'], capabilities: ['ui'], issuedAt: now, expiresAt: now + 3_600_000 })
     const page = await openPage(browser, url, errors)
+    // What the tab logs at warn or error (pino's browser build: console.warn, console.error).
+    const warnings: string[] = []
+    page.on('console', (m) => {
+      if (m.type() !== 'warning' && m.type() !== 'error') return
+      void Promise.all(m.args().map(async a => await a.jsonValue())).then(v => { warnings.push(JSON.stringify(v)) }, () => {})
+    })
     const started = await page.evaluate(async ({ mesh, bootstrap, identity, credential }) => {
       const am = (window as any).agentmesh
       const node = await am.createAgentNode({
@@ -167,17 +173,40 @@ test('browser node: admitted to a closed mesh over /ws with its credential; answ
     await a2.publish('news', { headline: 'hello tab' })
     await page.waitForFunction(() => (window as any).got.length > 0, undefined, { timeout: 20_000 })
     assert.deepEqual(await page.evaluate(() => (window as any).got), [{ from: a2.peerId, payload: { headline: 'hello tab' } }])
-    // The tab publishes; a0's validators accept it (counted ok, nothing rejected).
+    // Sealed for the tab alone (encryptFor): opened in the page by the pure-JS AEAD.
+    await a2.publish('news', { secret: 'for the tab' }, { encryptFor: [tabId] })
+    await page.waitForFunction(() => (window as any).got.length > 1, undefined, { timeout: 20_000 })
+    assert.deepEqual(await page.evaluate(() => (window as any).got[1]), { from: a2.peerId, payload: { secret: 'for the tab' } })
+    // The tab publishes, in the clear and sealed for a0; a0's validators accept both (counted ok, nothing rejected).
     await page.waitForFunction((a0Id) => (window as any).node.topicPeers('from-tab').subscribers.includes(a0Id), a0.peerId, { timeout: 20_000 })
-    await page.evaluate(async () => { await (window as any).node.publish('from-tab', { clicked: 1 }) })
-    await waitFor(() => heard.length === 1, 'a0 to hear the tab')
-    assert.deepEqual(heard, [{ from: tabId, payload: { clicked: 1 } }])
+    await page.evaluate(async (a0Id) => {
+      const node = (window as any).node
+      await node.publish('from-tab', { clicked: 1 })
+      await node.publish('from-tab', { sealed: true }, { encryptFor: [a0Id] })
+    }, a0.peerId)
+    await waitFor(() => heard.length === 2, 'a0 to hear the tab twice')
+    assert.deepEqual(heard, [{ from: tabId, payload: { clicked: 1 } }, { from: tabId, payload: { sealed: true } }])
     for (const a of agents) {
       const [rejectedBefore, invalidBefore, errorsBefore] = before.get(a) as number[]
       assert.equal(rejected(a), rejectedBefore, `${a.name} rejected no gossip of the tab: ${JSON.stringify(a.stats.snapshot().gossip_rejected_total)}`)
       assert.equal(a.stats.get('messages_total', { status: 'invalid' }), invalidBefore, `${a.name} found no message of the tab invalid`)
       assert.equal(rpcErrors(a), errorsBefore, `${a.name} counted no rpc error: ${JSON.stringify(a.stats.snapshot().rpc_errors_total)}`)
     }
+
+    // Signatures, checked synchronously as in Node: the tab follows the coordinator the agents
+    // elected (its certificate's votes verify in the page), and a task the tab submits (a signed
+    // submission) runs on an agent.
+    const { leader } = await a0.coordinatorElected({ signal: AbortSignal.timeout(30_000) })
+    await page.waitForFunction((id) => (window as any).node.coordinator().leader === id, leader, { timeout: 30_000 })
+    for (const a of agents) a.onTask('browser.job', () => `done by ${a.name}`)
+    const result = await page.evaluate(async () => {
+      const handle = await (window as any).node.submitTask({ type: 'browser.job' })
+      return await handle.result()
+    })
+    assert.match(result, /^done by a[012]$/)
+
+    // Up to here the tab had nothing to warn about (a refused certificate or payload would say so).
+    assert.deepEqual(warnings, [])
 
     // Garbage from the page, over its own connection: random bytes and a well-framed envelope
     // that fails its schema on the rpc protocol, random bytes and a forged source on gossip.
@@ -216,8 +245,8 @@ test('browser node: admitted to a closed mesh over /ws with its credential; answ
     assert.equal(await a1.request(a2.peerId, 'echo', 'still here'), 'still here')
     assert.equal(await page.evaluate(async (a0Id) => await (window as any).node.request(a0Id, 'echo', 'again'), a0.peerId), 'again')
     assert.deepEqual(await a2.request(tabId, 'tab.greet', { name: 'a2' }), { hello: 'a2', from: a2.peerId, by: 'tab' })
-    assert.deepEqual(heard.length, 1, 'no forged or garbage event reached a0\'s subscribers')
-    assert.deepEqual(await page.evaluate(() => (window as any).got.length), 1, 'the tab heard nothing of its own garbage')
+    assert.deepEqual(heard.length, 2, 'no forged or garbage event reached a0\'s subscribers')
+    assert.deepEqual(await page.evaluate(() => (window as any).got.length), 2, 'the tab heard nothing of its own garbage')
     await page.evaluate(async () => { await (window as any).node.stop() })
     await waitFor(() => agents.every(a => !a.peers().some(p => p.peerId === tabId)), 'the agents to see the tab leave')
     news.unsubscribe()
@@ -340,6 +369,19 @@ test('browser bundle: no Node-only module is bundled, and each browser twin expo
     const browser = Object.keys(await import(`../${twin}.browser.js`)).sort()
     assert.deepEqual(browser, original, `${twin}.browser.ts exports what ${twin}.ts does`)
   }
+})
+
+test('browser Buffer: the buffer package as the bundle binds it writes and reads what Node\'s does, base64url included', async () => {
+  const { Buffer: BrowserBuffer } = await import('../node/browser/globals.js')
+  for (let n = 0; n < 70; n++) {
+    const bytes = randomBytes(n)
+    for (const encoding of ['base64url', 'base64', 'hex', 'latin1'] as const) {
+      const text = bytes.toString(encoding)
+      assert.equal(BrowserBuffer.from(bytes).toString(encoding), text, `${encoding} of ${n} bytes`)
+      assert.deepEqual(Uint8Array.from(BrowserBuffer.from(text, encoding)), Uint8Array.from(bytes), `${encoding} of ${n} bytes, read back`)
+    }
+  }
+  assert.equal(BrowserBuffer.byteLength('héllo'), Buffer.byteLength('héllo'))
 })
 
 test('browser AEAD: what Node\'s cipher seals the pure-JS twin opens, and the reverse, byte for byte', () => {

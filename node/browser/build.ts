@@ -11,7 +11,8 @@
  *   when called: only files use them, through settings the browser entry refuses;
  * - `Buffer` is the `buffer` package, bound where code uses it (esbuild's inject, no global), and
  *   prom-client, which only the debug endpoint's /metrics reads, keeps its classes inert; zod
- *   keeps its English messages only (./zod-locales.ts).
+ *   keeps its English messages only (./zod-locales.ts); Ed25519 signs and verifies synchronously,
+ *   as in Node (ED25519_SYNC below).
  * A Node built-in with no stand-in fails the build, naming the file that imports it.
  */
 import { build, type Metafile, type Plugin } from 'esbuild'
@@ -41,6 +42,15 @@ export const PACKAGES: Record<string, string> = {
 const ZOD_LOCALES = /node_modules\/zod\/v4\/(classic\/external|core\/index)\.js$/
 
 /**
+ * @libp2p/crypto's Ed25519 in a browser signs and verifies through WebCrypto, asynchronously; the
+ * protocols sign and check election votes and envelope signatures synchronously, as Node's crypto
+ * does (a promise there reads as a bad signature). Its own pure-JS functions (@noble/curves) are
+ * synchronous: the browser bundle's Ed25519 keys use those.
+ */
+const ED25519_KEY = /node_modules\/@libp2p\/crypto\/dist\/src\/keys\/ed25519\/ed25519\.js$/
+const ED25519_SYNC = 'ed25519-sync'
+
+/**
  * Loaded only by code a browser node never runs (libp2p's Prometheus metrics, for a debug
  * endpoint): left as a dynamic import, never fetched.
  */
@@ -61,6 +71,15 @@ function browserPlugin (): Plugin {
         }
         return undefined
       })
+      b.onResolve({ filter: /^\.\/index\.js$/ }, (args) => {
+        if (!ED25519_KEY.test(args.importer)) return undefined
+        return { path: join(dirname(args.importer), 'index.browser.js'), namespace: ED25519_SYNC }
+      })
+      b.onLoad({ filter: /.*/, namespace: ED25519_SYNC }, (args) => ({
+        resolveDir: dirname(args.path),
+        contents: 'export * from "./index.browser.js"\n' +
+          'export { hashAndSignNoble as hashAndSign, hashAndVerifyNoble as hashAndVerify } from "./index.browser.js"\n'
+      }))
       // A module of ours with a browser twin is bundled as the twin.
       b.onResolve({ filter: /^\.\.?\/.*\.js$/ }, (args) => {
         if (args.path === '../locales/index.js' && ZOD_LOCALES.test(args.importer)) return { path: join(HERE, 'zod-locales.js') }
