@@ -26,7 +26,7 @@ import { createAgentNode as createBrowserNode } from '../node/browser.js'
 import { issueCredential, newOwnerKey } from '../protocols/admission/credential.js'
 import { gossipTopic } from '../protocols/pubsub/index.js'
 import { encodeBatch, envelopeToJson, frameJson, makeEnvelope } from '../protocols/envelope/index.js'
-import { joinFrames } from '../protocols/rpc/frames.js'
+import { encodeLength, joinFrames } from '../protocols/rpc/frames.js'
 import { XChaCha } from '../protocols/sealing/aead.js'
 import { XChaCha as BrowserXChaCha } from '../protocols/sealing/aead.browser.js'
 import { startBrowserExample } from '../examples/browser/serve.js'
@@ -205,19 +205,31 @@ test('browser node: admitted to a closed mesh over /ws with its credential; answ
     })
     assert.match(result, /^done by a[012]$/)
 
+    // Exactly-once both ways (the receiver keeps a hash of each idempotency key: the tab's is
+    // @noble/hashes), and a model fetched in chunks over the learning stream, its SHA-256 checked in the page.
+    assert.deepEqual(await a1.request(tabId, 'tab.greet', { name: 'once' }, { delivery: 'exactly-once' }), { hello: 'once', from: a1.peerId, by: 'tab' })
+    assert.equal(await page.evaluate(async (a0Id) => await (window as any).node.request(a0Id, 'echo', 'once', { delivery: 'exactly-once' }), a0.peerId), 'once')
+    const model = a0.learning.offer('weights', 1, randomBytes(200_000))
+    const fetched = await page.evaluate(async ({ a0Id, u }) => {
+      const bytes: Uint8Array = await (window as any).node.learning.fetch(a0Id, u)
+      return Array.from(bytes.subarray(0, 64)).concat([bytes.byteLength])
+    }, { a0Id: a0.peerId, u: { model_id: 'weights', version: 1, size: model.data.byteLength, sha256: model.sha256 } })
+    assert.deepEqual(fetched, [...model.data.subarray(0, 64), model.data.byteLength])
+
     // Up to here the tab had nothing to warn about (a refused certificate or payload would say so).
     assert.deepEqual(warnings, [])
 
-    // Garbage from the page, over its own connection: random bytes and a well-framed envelope
-    // that fails its schema on the rpc protocol, random bytes and a forged source on gossip.
+    // Garbage from the page, over its own connection: a frame announced far over the size limit
+    // and a well-framed envelope that fails its schema on the rpc protocol; random bytes and a
+    // forged source on gossip.
     const tabTopic = gossipTopic(mesh, 'from-tab')
     const forged = makeEnvelope({ source: a1.peerId, destination: { topic: 'from-tab' }, type: 'EVENT', subject: 'from-tab', payload: 'forged' })
     const badSchema = makeEnvelope({ source: tabId, destination: { peer: a0.peerId }, type: 'REQUEST', subject: 'echo', payload: 1 })
-    const answers = await page.evaluate(async ({ a0Id, topic, random, forged, badSchema }) => {
+    const answers = await page.evaluate(async ({ a0Id, topic, oversized, random, forged, badSchema }) => {
       const node = (window as any).node
       const a0 = node.libp2p.getPeers().find((p: { toString: () => string }) => p.toString() === a0Id)
       const out: string[] = []
-      for (const bytes of [random, badSchema]) {
+      for (const bytes of [oversized, badSchema]) {
         const stream = await node.libp2p.dialProtocol(a0, '/agentmesh/rpc/1.0.0')
         const closed = new Promise<void>(resolve => { stream.addEventListener('close', () => { resolve() }) })
         stream.addEventListener('message', (e: { data: { subarray: () => Uint8Array } }) => { out.push(new TextDecoder().decode(e.data.subarray())) })
@@ -232,13 +244,16 @@ test('browser node: admitted to a closed mesh over /ws with its credential; answ
     }, {
       a0Id: a0.peerId,
       topic: tabTopic,
+      oversized: [...encodeLength(64 << 20), ...randomBytes(512)],
       random: [...randomBytes(2048)],
       forged: [...encodeBatch([envelopeToJson(forged)])],
       badSchema: [...joinFrames([frameJson(JSON.stringify({ ...badSchema, priority: 'urgent' }))])]
     })
-    // a0 answered the schema failure with MSG001 and counted each: the page's garbage is like anyone's.
-    assert.match(answers, /MSG001/)
-    await waitFor(() => rpcErrors(a0) - (before.get(a0) as number[])[2] + a0.stats.get('streams_aborted_total') >= 2, 'a0 to count the bad rpc bytes')
+    // a0 answered each with its code (MSG002 too large, MSG001 the schema) and counted both: the page's garbage is like anyone's.
+    assert.match(answers, /"code":"MSG002","name":"MessageTooLargeError"/)
+    assert.match(answers, /"code":"MSG001"/)
+    await waitFor(() => rpcErrors(a0) - (before.get(a0) as number[])[2] >= 2, 'a0 to count the bad rpc frames')
+    assert.equal(a0.stats.get('rpc_errors_total', { reason: 'MessageTooLargeError' }), 1)
     await waitFor(() => rejected(a0) >= (before.get(a0) as number[])[0] + 2, 'the bad gossip to be rejected')
     await waitFor(() => a2.gossipScore(tabId) < 0 || a0.gossipScore(tabId) < 0 || a1.gossipScore(tabId) < 0, 'the tab\'s gossip score to go negative')
     // Nothing else disturbed: the agents still serve each other and the tab, and the tab still answers.
