@@ -25,6 +25,7 @@ import { exportIdentity } from '../node/browser/identity.js'
 import { createAgentNode as createBrowserNode } from '../node/browser.js'
 import { issueCredential, newOwnerKey } from '../protocols/admission/credential.js'
 import { gossipTopic } from '../protocols/pubsub/index.js'
+import { writePsk } from '../node/psk.js'
 import { encodeBatch, envelopeToJson, frameJson, makeEnvelope } from '../protocols/envelope/index.js'
 import { encodeLength, joinFrames } from '../protocols/rpc/frames.js'
 import { XChaCha } from '../protocols/sealing/aead.js'
@@ -322,6 +323,54 @@ test('examples/browser: the page joins the example\'s closed mesh with a credent
   } finally {
     await browser.close()
     await example.stop()
+  }
+})
+
+test('browser node: with the mesh key (meshKey) a tab joins a mesh that has one, without it none; without insecureLocal it dials no ws:// at all', async (t) => {
+  if (skipWithout(t, 'chromium')) return
+  const build = await bundle()
+  const dir = await mkdtemp(join(tmpdir(), 'agentmesh-browser-'))
+  const { url, server } = await servePage(build.file)
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
+  let keyed: AgentNode | undefined
+  try {
+    const psk = join(dir, 'mesh.psk')
+    await writePsk(psk)
+    const mesh = uniqueMesh()
+    keyed = await createAgentNode(nodeOptions(mesh, { name: 'keyed', listen: ['/ip4/127.0.0.1/tcp/0/ws'], security: { mode: 'open', psk } }))
+    await keyed.start()
+    keyed.handle('echo', (x) => x)
+    const page = await openPage(browser, url, [])
+    const tries = await page.evaluate(async ({ mesh, bootstrap, meshKey }) => {
+      const am = (window as any).agentmesh
+      const attempt = async (options: Record<string, unknown>): Promise<string> => {
+        const node = await am.createAgentNode({ mesh, preset: 'local', logLevel: 'silent', bootstrap, ...options })
+        const failures: string[] = []
+        node.addEventListener('bootstrap:error', (e: { detail: { error: Error } }) => { failures.push(e.detail.error.message) })
+        await node.start()
+        try {
+          await node.joined({ signal: AbortSignal.timeout(5_000) })
+          return `joined: ${String(await node.request(node.peers()[0].peerId, 'echo', 'keyed'))}`
+        } catch {
+          return `alone: ${failures[0] ?? 'no bootstrap error'}`
+        } finally {
+          await node.stop()
+        }
+      }
+      return {
+        withKey: await attempt({ insecureLocal: true, meshKey }),
+        withoutKey: await attempt({ insecureLocal: true }),
+        notLocal: await attempt({ meshKey })
+      }
+    }, { mesh, bootstrap: [keyed.addresses()[0]], meshKey: await readFile(psk, 'utf8') })
+    assert.equal(tries.withKey, 'joined: keyed')
+    assert.match(tries.withoutKey, /^alone: /)
+    assert.match(tries.notLocal, /^alone: .*(gater|denied|blocked)/i, tries.notLocal)
+  } finally {
+    await browser.close()
+    server.close()
+    await keyed?.stop()
+    await rm(dir, { recursive: true, force: true })
   }
 })
 
