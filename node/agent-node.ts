@@ -21,6 +21,7 @@ import type { AgentNodeEvents, HandleOptions } from './types.js'
 import { buildServices, offeredResources, type NodeServices } from './services.js'
 import { createObserver, observe } from './observe.js'
 import { debugEndpoint, type DebugEndpoint } from './debug-routes.js'
+import { Gateway } from './gateway/index.js'
 import { ConnectionError } from '../protocols/core/errors.js'
 import type { Startable } from '../protocols/core/service.js'
 import { AGENTMESH_VERSION } from '../protocols/core/version.js'
@@ -80,6 +81,8 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   debugUrl?: string
   private readonly s: NodeServices
   private readonly debug?: DebugEndpoint
+  /** REST and WebSocket (and the other bindings) for clients that are not libp2p nodes (config `gateway`; node/gateway). */
+  readonly gateway?: Gateway
   /** Every service in start order (the debug endpoint's last, when configured); stopped in reverse. */
   private readonly ordered: Startable[]
   private state: 'new' | 'starting' | 'started' | 'stopping' | 'stopped' = 'new'
@@ -112,7 +115,11 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       this.debug = debugEndpoint(this, s, config.debug, config.debugToken)
       this.ordered.push(...this.debug.ordered)
     }
+    if (config.gateway.listen !== undefined) this.ordered.push(this.gateway = new Gateway(this))
   }
+
+  /** The gateway's URL (http://host:port) once started, when `gateway.listen` is configured. */
+  get gatewayUrl (): string | undefined { return this.gateway?.url }
 
   /** The services in start order, for tests that walk them (not a public API). */
   get services (): readonly Startable[] { return this.ordered }

@@ -58,6 +58,7 @@ const NODE_ONLY: Array<[path: string, instead: string]> = [
   ['mdns', 'a browser has no multicast DNS'],
   ['debug', 'a browser cannot serve HTTP: watch the node through an agent\'s debug endpoint'],
   ['debugToken', 'a browser node has no debug endpoint'],
+  ['gateway.listen', 'a browser cannot serve HTTP: run the gateway on an agent'],
   ['security.credential', 'give the credential object itself as credential'],
   ['security.revocations', 'give the revocation list object itself as revocations'],
   ['security.psk', 'give the mesh key file\'s text as meshKey'],

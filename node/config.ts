@@ -22,6 +22,7 @@ import { DEFAULT_PRESET, PRESET_NAMES, presets, type PresetName } from './preset
 import { SecurityConfig } from './security-config.js'
 import { RpcConfig } from './rpc-config.js'
 import { LearningConfig, NegotiationConfig } from './conversation-config.js'
+import { GatewayConfig } from './gateway-config.js'
 
 export { presets, PRESET_NAMES, type Preset, type PresetName } from './presets.js'
 export * from './config-groups.js'
@@ -94,7 +95,9 @@ export const ConfigObject = z.strictObject({
   delivery: DeliveryConfig.prefault({}),
   retry: RetryConfig.prefault({}),
   breaker: BreakerConfig.prefault({}),
-  deadLetters: DeadLettersConfig.prefault({})
+  deadLetters: DeadLettersConfig.prefault({}),
+  /** REST and WebSocket (and the other bindings) for clients that are not libp2p nodes (node/gateway). */
+  gateway: GatewayConfig.prefault({})
 }).refine(c => {
   const t = c.coordination
   return t.heartbeatIntervalMs < t.electionTimeoutMinMs && t.electionTimeoutMinMs <= t.electionTimeoutMaxMs

@@ -43,7 +43,9 @@ const COUNTERS = {
   breaker_transitions_total: { help: 'Circuit breaker state changes, by new state (open|half-open|closed)', labels: ['to'] },
   dead_letters_total: { help: 'Messages reliable delivery gave up on, by reason (retries_exhausted|expired|handler_failed|refused|conflict|circuit_open) and kept (true; false while deadLetters.enabled is off: logged only)', labels: ['reason', 'kept'] },
   dead_letters_evicted_total: { help: 'Dead letters removed by a bound, by bound (entries: past deadLetters.maxEntries, oldest first; age: older than deadLetters.maxAgeMs)', labels: ['bound'] },
-  audit_lines_dropped_total: { help: 'Audit lines left out of the audit log file because the disk did not keep up (still kept in memory for /audit)', labels: [] }
+  audit_lines_dropped_total: { help: 'Audit lines left out of the audit log file because the disk did not keep up (still kept in memory for /audit)', labels: [] },
+  gateway_requests_total: { help: 'Gateway requests answered, by route pattern (GET /v1/agents/{ref}, WS publish for a WebSocket operation; unmatched, refused) and HTTP status (499: the client went away)', labels: ['route', 'status'] },
+  gateway_ws_dropped_total: { help: 'Gateway WebSocket clients dropped, by reason (slow_client: more than gateway.wsMaxBufferedBytes unread; ping_timeout: no pong to the last ping)', labels: ['reason'] }
 } as const
 
 export type CounterName = keyof typeof COUNTERS

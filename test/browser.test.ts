@@ -390,7 +390,7 @@ test('browser node: a closed mesh refuses a tab without a credential, or with on
       const tries = [
         { mesh: 'm', bootstrap: [] },
         { mesh: 'm', privateKey: await am.generateIdentity(), credential: foreign },
-        { mesh: 'm', preset: 'local', listen: ['/ip4/0.0.0.0/tcp/0'], debug: '127.0.0.1:0', security: { auditLog: 'audit.jsonl' } }
+        { mesh: 'm', preset: 'local', listen: ['/ip4/0.0.0.0/tcp/0'], debug: '127.0.0.1:0', security: { auditLog: 'audit.jsonl' }, gateway: { listen: '127.0.0.1:8080' } }
       ]
       const out: Array<{ code: string, message: string }> = []
       for (const options of tries) {
@@ -409,6 +409,7 @@ test('browser node: a closed mesh refuses a tab without a credential, or with on
     assert.match(refusals[2].message, /listen: a browser cannot listen/)
     assert.match(refusals[2].message, /debug: /)
     assert.match(refusals[2].message, /security\.auditLog: /)
+    assert.match(refusals[2].message, /gateway\.listen: /)
   } finally {
     await browser.close()
     server.close()
@@ -420,7 +421,8 @@ test('browser bundle: no Node-only module is bundled, and each browser twin expo
   const inputs = build.inputs.join('\n')
   for (const absent of ['node_modules/lmdb/', 'node_modules/prom-client/', 'node_modules/@libp2p/tcp/', 'node_modules/@libp2p/mdns/', 'node_modules/ws/',
     'node_modules/pino-pretty/', 'node_modules/@opentelemetry/sdk-trace', 'node_modules/@opentelemetry/context-async-hooks/',
-    'dist/node/store.js', 'dist/node/create-node.js', 'dist/node/debug-server.js', 'dist/node/identity.js', 'dist/node/libp2p-node.js',
+    'dist/node/store.js', 'dist/node/create-node.js', 'dist/node/debug-server.js', 'dist/node/identity.js', 'dist/node/libp2p-node.js', 'dist/node/gateway/server.js',
+    'dist/node/mcp/', 'node_modules/graphql/', 'node_modules/@modelcontextprotocol/',
     'node_modules/zod/v4/locales/index.js', 'node_modules/zod/v4/locales/de.js']) {
     assert.ok(!inputs.includes(absent), `${absent} is not in the browser bundle`)
   }
@@ -428,7 +430,7 @@ test('browser bundle: no Node-only module is bundled, and each browser twin expo
     'node_modules/@chainsafe/libp2p-noise/', 'node_modules/@libp2p/websockets/', 'dist/protocols/sealing/aead.browser.js', 'node_modules/zod/v4/locales/en.js']) {
     assert.ok(inputs.includes(present), `${present} is in the browser bundle`)
   }
-  for (const twin of ['protocols/core/version', 'protocols/sealing/aead', 'node/machine', 'node/log', 'node/polyfills', 'node/debug-routes']) {
+  for (const twin of ['protocols/core/version', 'protocols/sealing/aead', 'node/machine', 'node/log', 'node/polyfills', 'node/debug-routes', 'node/gateway/index']) {
     const original = Object.keys(await import(`../${twin}.js`)).sort()
     const browser = Object.keys(await import(`../${twin}.browser.js`)).sort()
     assert.deepEqual(browser, original, `${twin}.browser.ts exports what ${twin}.ts does`)

@@ -36,6 +36,11 @@ export interface GatewayRequest {
   caller: GatewayCaller
   /** The correlation id of this request (x-correlation-id if the client sent a sane one, else new): logged, traced, answered. */
   correlationId: string
+  /**
+   * The route pattern the mount matched (e.g. "GET /v1/agents/{ref}"), if it sets one: the server
+   * names the request's span, log line and latency histogram after it when the request ends.
+   */
+  route?: string
 }
 
 export interface Mount {

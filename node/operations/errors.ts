@@ -40,9 +40,12 @@ const STATUS: Record<ErrorCode, number> = {
   RATE001: 429
 }
 
+/** Errors that name something this node does not know (their codes say why in the mesh's terms). */
+const NOT_FOUND = new Set(['UnknownAgentError', 'UnknownDeadLetterError'])
+
 /** The HTTP status for an error (500 for anything that is not one of ours). */
 export function httpStatusOf (err: unknown): number {
-  if (err instanceof AgentMeshError) return err.name === 'UnknownAgentError' ? 404 : STATUS[err.code] ?? 500
+  if (err instanceof AgentMeshError) return NOT_FOUND.has(err.name) ? 404 : STATUS[err.code] ?? 500
   if ((err as Error)?.name === 'AbortError') return 499
   return 500
 }

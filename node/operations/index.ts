@@ -11,6 +11,7 @@
 import { randomUUID } from 'node:crypto'
 import type { z } from 'zod'
 import type { AgentNode } from '../agent-node.js'
+import type { PeerInfo } from '../../discovery/membership.js'
 import { AgentMeshError, ValidationError, errorFromWire } from '../../protocols/core/errors.js'
 import type { DeadLetters } from '../../protocols/delivery/dead-letters.js'
 import { TERMINAL, type TaskState, type TaskStatus } from '../../protocols/task/schemas.js'
@@ -41,6 +42,10 @@ export function parseInput<S extends z.ZodType> (schema: S, input: unknown, what
 }
 
 const POLL_MS = 1_000
+/** What changes an agent's summary: agent(ref) answers again from the membership after any of these. */
+const CHANGES = ['peer:join', 'peer:leave', 'member:change'] as const
+/** Refs remembered at most (a client naming agents that do not exist adds none: only found ones are kept). */
+const MAX_KNOWN = 1_024
 
 export class MeshOperations {
   readonly feeds: TopicFeeds
@@ -49,8 +54,24 @@ export class MeshOperations {
     this.feeds = new TopicFeeds(node, options.feeds)
   }
 
-  start (): void { this.feeds.start() }
-  stop (): void { this.feeds.stop() }
+  /** agent(ref)'s answers while started, forgotten whenever an agent joins, leaves or changes state. */
+  private readonly known = new Map<string, AgentSummary>()
+  private listening = false
+  private readonly forget = (): void => { this.known.clear() }
+
+  start (): void {
+    this.feeds.start()
+    if (this.listening) return
+    this.listening = true
+    for (const e of CHANGES) this.node.addEventListener(e, this.forget)
+  }
+
+  stop (): void {
+    this.feeds.stop()
+    this.listening = false
+    for (const e of CHANGES) this.node.removeEventListener(e, this.forget)
+    this.known.clear()
+  }
 
   // --- agents -------------------------------------------------------------------------------
 
@@ -58,30 +79,43 @@ export class MeshOperations {
   agents (query: unknown = {}): AgentSummary[] {
     const q = parseInput(AgentQuery, query, 'agents')
     const states = new Map(this.node.members().map(m => [m.peerId, m.state]))
-    const self = this.node.card()
-    const all: AgentSummary[] = [
-      { peerId: self.peerId, name: self.name, roles: self.roles, capabilities: self.capabilities, version: self.version, addresses: self.addresses, state: 'self' },
-      ...this.node.peers().map(p => ({
-        peerId: p.peerId,
-        name: p.name,
-        roles: p.roles,
-        capabilities: p.capabilities,
-        version: p.version,
-        addresses: p.addresses,
-        state: states.get(p.peerId) ?? 'alive',
-        joinedAt: p.joinedAt
-      }))
-    ]
+    const all = [this.self(), ...this.node.peers().map(p => this.summary(p, states.get(p.peerId)))]
     return all.filter(a => (q.capability === undefined || a.capabilities.includes(q.capability)) &&
       (q.role === undefined || a.roles.includes(q.role)) && (q.name === undefined || a.name === q.name))
   }
 
-  /** One agent by peer id or name; UnknownAgentError (COM002, HTTP 404) if this node knows none. */
+  /**
+   * One agent by peer id or name (a peer id first, then a name, this node's own first);
+   * UnknownAgentError (COM002, HTTP 404) if this node knows none. Every command a binding
+   * calls by agent comes here: the answer is remembered until the membership changes, and
+   * built for the one agent asked for, not every agent's.
+   */
   agent (ref: string): AgentSummary {
-    const all = this.agents()
-    const found = all.find(a => a.peerId === ref) ?? all.find(a => a.name === ref)
-    if (found === undefined) throw new UnknownAgentError(ref, all.map(a => a.name))
+    const hit = this.known.get(ref)
+    if (hit !== undefined) return hit
+    const found = this.lookUp(ref)
+    if (this.listening && this.known.size < MAX_KNOWN) this.known.set(ref, found)
     return found
+  }
+
+  private lookUp (ref: string): AgentSummary {
+    const peers = this.node.peers()
+    const self = this.node.card()
+    const byId = peers.find(p => p.peerId === ref)
+    if (byId !== undefined) return this.summary(byId)
+    if (self.peerId === ref || self.name === ref) return this.self()
+    const byName = peers.find(p => p.name === ref)
+    if (byName !== undefined) return this.summary(byName)
+    throw new UnknownAgentError(ref, [self.name, ...peers.map(p => p.name)])
+  }
+
+  private self (): AgentSummary {
+    const c = this.node.card()
+    return { peerId: c.peerId, name: c.name, roles: c.roles, capabilities: c.capabilities, version: c.version, addresses: c.addresses, state: 'self' }
+  }
+
+  private summary (p: PeerInfo, state = this.node.members().find(m => m.peerId === p.peerId)?.state): AgentSummary {
+    return { peerId: p.peerId, name: p.name, roles: p.roles, capabilities: p.capabilities, version: p.version, addresses: p.addresses, state: state ?? 'alive', joinedAt: p.joinedAt }
   }
 
   coordinator (): CoordinatorInfo {
