@@ -44,7 +44,6 @@ import type { CoordinationService, CoordinationStatus, DirectiveAction, Directiv
 import type { DeadLetters } from '../protocols/delivery/dead-letters.js'
 
 export type { AgentNodeEvents, CreateAgentNodeOptions, HandleOptions, Health } from './types.js'
-export { createAgentNode } from './create-node.js'
 
 /** What createAgentNode hands the node besides its config and libp2p. */
 export interface NodeParts {

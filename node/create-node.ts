@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { loadConfig, parseConfig } from './config.js'
 import { freshIdentity, loadOrCreateIdentity } from './identity.js'
 import { buildLibp2p } from './libp2p.js'
+import { nodeConnectivity } from './libp2p-node.js'
 import { Stats } from './stats.js'
 import { installOtlpTracing } from './otlp.js'
 import type { CreateAgentNodeOptions } from './types.js'
@@ -33,7 +34,7 @@ export async function createAgentNode (options: CreateAgentNodeOptions = {}): Pr
   try {
     if (config.dataDir !== undefined) await bindIdentity(store, config.dataDir, peerId, identityFile)
     const stats = new Stats()
-    const libp2p = await buildLibp2p(config, id.privateKey, config.debug !== undefined ? stats.registry : undefined)
+    const libp2p = await buildLibp2p(config, id.privateKey, await nodeConnectivity(config), config.debug !== undefined ? stats.registry : undefined)
     libp2p.services.connectionGate.onRefused = (reason) => { stats.inc('connections_refused_total', { reason }) }
     const node = new AgentNode(config, libp2p, { stats, security, store, ...(logger !== undefined ? { log: logger } : {}) })
     if (config.tracing.otlpEndpoint !== undefined) node.tracing = await installOtlpTracing(config.tracing.otlpEndpoint, config.tracing.serviceName)

@@ -8,7 +8,8 @@
  */
 import './polyfills.js'
 
-export { createAgentNode, AgentNode, type AgentNodeEvents, type CreateAgentNodeOptions, type Health, type HandleOptions } from './agent-node.js'
+export { AgentNode, type AgentNodeEvents, type CreateAgentNodeOptions, type Health, type HandleOptions } from './agent-node.js'
+export { createAgentNode } from './create-node.js'
 export type { Allow } from './types.js'
 export { ConfigSchema, parseConfig, loadConfig, configKeys, presets, PRESET_NAMES, type AgentConfig, type AgentConfigInput, type Preset, type PresetName } from './config.js'
 export { loadOrCreateIdentity, freshIdentity, type Identity } from './identity.js'

@@ -1,24 +1,20 @@
 /** Assembles the libp2p node an agent runs on, from the agent's configuration. */
 import './polyfills.js'
-import { createLibp2p, type Libp2p } from 'libp2p'
-import { tcp } from '@libp2p/tcp'
-import { webSockets } from '@libp2p/websockets'
+import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import type { PrivateKey } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Registry } from 'prom-client'
 import type { AgentConfig } from './config.js'
-import { mdnsDiscovery } from '../discovery/mdns.js'
 import { AGENTMESH_VERSION } from '../protocols/core/version.js'
 import { ConfigError } from '../protocols/core/errors.js'
 import { PeerLimiter } from '../protocols/rpc/limits.js'
 import { gossipLimiter } from '../protocols/pubsub/gossip-limits.js'
-import { readPsk } from './psk.js'
-import { meshKey } from './mesh-key.js'
 import type { StreamLimitSettings } from '../protocols/negotiation/stream-guard.js'
 import { ConnectionGate } from './connection-gate.js'
 
@@ -76,17 +72,29 @@ export function streamLimits (config: AgentConfig, gate?: ConnectionGate): Strea
   }
 }
 
-export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, registry?: Registry): Promise<AgentLibp2p> {
+/**
+ * How a node reaches others, the part that differs between Node.js and a browser tab: its
+ * transports, its peer discovery, the mesh key's protector, and the addresses it will not dial.
+ * Node's (TCP, WebSockets, mDNS, the key file) are in node/libp2p-node.ts, a browser's in
+ * node/browser/connectivity.ts; this file imports neither, so a browser bundle can use it.
+ */
+export interface Connectivity {
+  transports: NonNullable<Libp2pOptions['transports']>
+  peerDiscovery: NonNullable<Libp2pOptions['peerDiscovery']>
+  connectionProtector?: Libp2pOptions['connectionProtector']
+  /**
+   * Addresses never dialled. Unset, libp2p's default applies: none in Node.js; in a browser, every
+   * plain /ws and every private address (a browser node sets its own rule).
+   */
+  denyDialMultiaddr?: (address: Multiaddr) => boolean
+}
+
+export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, reach: Connectivity, registry?: Registry): Promise<AgentLibp2p> {
   const maxGossip = Math.max(config.pubsub.batchMaxBytes, config.maxMessageBytes) + 64 * 1024
   // Loaded only for nodes with a debug endpoint: short-lived CLI clients need not pay for it.
   const limiter = rpcLimiter(config)
   const { publishPerSec, floodSeconds } = config.pubsub
   const gossipLimits = gossipLimiter({ publishPerSec, floodSeconds, cooldownMs: config.rpc.cooldownMs })
-  // The mesh key (security.psk), read before anything listens: a bad file is CFG001, not a node
-  // that starts and then completes no handshake. The protector is ours (node/mesh-key.ts says
-  // why); it forwards the socket's 'drain' (js-libp2p#3552: without it a sender wedged after
-  // ~4 MB): test/pnet.test.ts sends 16 MiB through it.
-  const psk = config.security.psk !== undefined ? await readPsk(config.security.psk) : undefined
   // Assigned below: the gater runs only once the node is built and listening.
   const built: { node?: AgentLibp2p } = {}
   const { maxPerPeer, maxPerHost, trustedHosts, maxInbound } = config.connections
@@ -101,11 +109,11 @@ export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, 
     privateKey,
     start: false,
     addresses: { listen: config.listen, announce: config.announce },
-    transports: [tcp(), webSockets()],
+    transports: reach.transports,
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    ...(psk !== undefined ? { connectionProtector: meshKey(psk) } : {}),
-    peerDiscovery: config.mdns ? [mdnsDiscovery(config.mesh)] : [],
+    ...(reach.connectionProtector !== undefined ? { connectionProtector: reach.connectionProtector } : {}),
+    peerDiscovery: reach.peerDiscovery,
     connectionManager: {
       maxConnections: config.connections.maxConnections,
       inboundConnectionThreshold: config.connections.inboundConnectionThreshold,
@@ -115,7 +123,8 @@ export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, 
       denyInboundConnection: (maConn) => gate.denyInboundConnection(maConn.remoteAddr),
       denyInboundEncryptedConnection: (peer) => gate.denyInboundEncrypted(peer),
       denyOutboundEncryptedConnection: (peer) => gate.denyOutbound(peer),
-      denyDialPeer: (peer) => gate.denyOutbound(peer)
+      denyDialPeer: (peer) => gate.denyOutbound(peer),
+      ...(reach.denyDialMultiaddr !== undefined ? { denyDialMultiaddr: reach.denyDialMultiaddr } : {})
     },
     nodeInfo: { name: 'agentmesh', version: AGENTMESH_VERSION },
     // libp2p's own metrics (connections, streams, bytes per protocol, gossipsub internals) go

@@ -53,13 +53,24 @@ export async function loadSecurity (config: AgentConfig, peerId: string, keyGive
   const issuer = typeof raw === 'object' && raw !== null ? String((raw as { issuer?: unknown }).issuer) : ''
   let revocations: RevocationList | undefined
   if (sec.revocations !== undefined) revocations = await readRevocations(sec.revocations, { mesh: config.mesh, issuer })
+  return await checkOwnCredential(config, peerId, raw, revocations, `credential ${sec.credential}`)
+}
+
+/**
+ * A credential (as parsed JSON) checked for this very peer id and mesh, and against an already
+ * verified revocation list: what loadSecurity does once it has read the files, and what a browser
+ * node, which has no files, does with the objects it is given (node/browser.ts). CFG001 when it
+ * does not admit this node.
+ */
+export async function checkOwnCredential (config: AgentConfig, peerId: string, raw: unknown, revocations?: RevocationList, what = 'the credential'): Promise<Security> {
+  const issuer = typeof raw === 'object' && raw !== null ? String((raw as { issuer?: unknown }).issuer) : ''
   const held = new Revocations()
   if (revocations !== undefined) held.offer(revocations)
   try {
     const credential = await verifyCredential(raw, { issuer, mesh: config.mesh, subject: peerId, now: Date.now(), revoked: c => held.revoked(c) })
     return { credential, ...(revocations !== undefined ? { revocations } : {}) }
   } catch (err) {
-    throw new ConfigError(`credential ${sec.credential} does not admit this node (${peerId}): ${(err as Error).message}; ${HOW_TO_GET.replace('<this peer id>', peerId)}`, { cause: err })
+    throw new ConfigError(`${what} does not admit this node (${peerId}): ${(err as Error).message}; ${HOW_TO_GET.replace('<this peer id>', peerId)}`, { cause: err })
   }
 }
 

@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander'
-import { createAgentNode, type AgentNode } from '../agent-node.js'
+import type { AgentNode } from '../agent-node.js'
+import { createAgentNode } from '../create-node.js'
 import { loadConfig, type AgentConfig } from '../config.js'
 import { AgentMeshError } from '../../protocols/core/errors.js'
 import { watchBootstrap } from './join.js'

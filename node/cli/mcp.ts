@@ -11,7 +11,7 @@
  */
 import { Writable } from 'node:stream'
 import { Command } from 'commander'
-import { createAgentNode } from '../agent-node.js'
+import { createAgentNode } from '../create-node.js'
 import { MeshOperations } from '../operations/index.js'
 import { MeshMcp, McpHttpServer } from '../mcp/index.js'
 import { configFrom, fail, nodeOptions, onSignals, report, type Client } from './common.js'

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander'
-import { createAgentNode } from '../agent-node.js'
+import { createAgentNode } from '../create-node.js'
 import { configFrom, nodeOptions, onSignals, report } from './common.js'
 import { printCoordinator, type Out } from './coordinator-lines.js'
 import { stopWithNpmParent } from './parent-watch.js'

@@ -112,7 +112,7 @@ export class DeadLetters extends TypedEventEmitter<DeadLettersEvents> implements
     if (this.timer !== undefined) return
     const every = Math.min(MAX_SWEEP_INTERVAL_MS, Math.max(100, Math.floor(this.maxAgeMs / 10)))
     this.timer = setInterval(() => { this.sweep().catch((err) => { this.log.warn({ error: (err as Error).message }, 'dead letters: age sweep failed') }) }, every)
-    this.timer.unref()
+    this.timer.unref?.()
     // Letters that aged out while the node was down go at once.
     this.sweep().catch((err) => { this.log.warn({ error: (err as Error).message }, 'dead letters: age sweep failed') })
   }

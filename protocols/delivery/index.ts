@@ -97,7 +97,7 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
     // Keys age out even when no new key comes to push them out.
     const every = Math.max(1_000, Math.min(60_000, Math.floor(this.init.dedup.windowMs / 10)))
     this.sweep = setInterval(() => { this.dedup.evict().catch(err => { this.init.log.warn({ error: (err as Error).message }, 'dedup eviction failed') }) }, every)
-    this.sweep.unref()
+    this.sweep.unref?.()
     this.topics?.start()
     // What a previous run left undelivered: resent in the background, its callers are gone.
     const left = this.outbox.entries()

@@ -103,7 +103,7 @@ export class TopicDelivery {
     this.seen.load()
     const every = Math.max(1_000, Math.min(60_000, Math.floor(this.init.dedup.windowMs / 10)))
     this.sweep = setInterval(() => { this.seen.evict().catch(() => {}) }, every)
-    this.sweep.unref()
+    this.sweep.unref?.()
   }
 
   private handle (): void {

@@ -129,10 +129,10 @@ export async function runContractNet<P> (open: OpenConversation, o: ContractNetO
     }))
     // Late answers still on the way get their refusal: wait a little for them here, and let
     // the rest be answered in the background for a bounded time.
-    await Promise.race([Promise.all(asking), new Promise(resolve => setTimeout(resolve, 300).unref())])
+    await Promise.race([Promise.all(asking), new Promise(resolve => setTimeout(resolve, 300).unref?.())])
   } finally {
     const stragglers = [...streams.values()]
-    if (stragglers.length > 0) setTimeout(() => { for (const fs of stragglers) fs.abort(new Error('negotiation over')) }, 2_000).unref()
+    if (stragglers.length > 0) setTimeout(() => { for (const fs of stragglers) fs.abort(new Error('negotiation over')) }, 2_000).unref?.()
   }
   if (result.winner === undefined) {
     const e = new NoAgreementError(`contract net ${negotiationId} on "${o.subject}": no agent confirmed (${result.proposals.length} proposals, ${result.refusals.length} refusals, ${result.late.length} late)`)

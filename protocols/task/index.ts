@@ -232,7 +232,7 @@ export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
     const send = async (): Promise<void> => {
       for (let attempt = 0, delay = 100; attempt < 3; attempt++, delay *= 4) {
         try { await this.init.rpc.request(to, UpdateCommand, { statuses }, { timeoutMs: this.init.requestTimeoutMs }); return } catch {}
-        await new Promise(resolve => setTimeout(resolve, delay).unref())
+        await new Promise(resolve => setTimeout(resolve, delay).unref?.())
       }
     }
     void send()
