@@ -46,11 +46,17 @@ let nats: NatsServer | undefined
 async function mesh (impl: string, n: number): Promise<{ workers: ForkedWorker[], ids: Array<{ peerId: string, addr: string }>, rssJoined: number[] }> {
   const workers = Array.from({ length: n }, () => newWorker())
   const meshName = `bench${process.pid}${impl}${n}`
-  const ids = await Promise.all(workers.map(async (w, i) => await w.call('init', { impl, index: i, mesh: meshName, url: nats?.url })))
-  // Full mesh, the topology of the baseline figures: each node dials every node after it.
-  const rss: number[] = []
-  for (let i = 0; i < n; i++) rss.push((await workers[i].call('connect', { addrs: ids.slice(i + 1).map(x => x.addr) })).rss)
-  return { workers, ids, rssJoined: rss }
+  try {
+    const ids = await Promise.all(workers.map(async (w, i) => await w.call('init', { impl, index: i, mesh: meshName, url: nats?.url })))
+    // Full mesh, the topology of the baseline figures: each node dials every node after it.
+    const rss: number[] = []
+    for (let i = 0; i < n; i++) rss.push((await workers[i].call('connect', { addrs: ids.slice(i + 1).map(x => x.addr) })).rss)
+    return { workers, ids, rssJoined: rss }
+  } catch (err) {
+    // A mesh that did not form leaves no process behind.
+    for (const w of workers) w.child.kill('SIGKILL')
+    throw err
+  }
 }
 
 async function broadcast (impl: string, workers: ForkedWorker[], topic: string, publishers: number, rate: number, label: string): Promise<BroadcastResult> {

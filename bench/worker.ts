@@ -263,3 +263,6 @@ process.on('message', (m: Cmd) => {
   )
   if (m.cmd === 'stop') setTimeout(() => process.exit(0), 200)
 })
+
+// The driver is gone (it failed, or was killed): no worker outlives it.
+process.on('disconnect', () => { process.exit(0) })
