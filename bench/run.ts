@@ -18,8 +18,12 @@ const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url))
 const SECONDS = args.quick ? 2 : 4
 const log = (s: string): void => { if (!args.json) process.stderr.write(s + '\n') }
 
-// --profile DIR: every worker writes a V8 CPU profile there when it stops.
-const newWorker = (): ForkedWorker => new ForkedWorker(WORKER, [], args.profile !== undefined ? ['--cpu-prof', '--cpu-prof-dir', args.profile] : [])
+// --profile DIR: every worker writes a V8 CPU profile there of each measured phase (the
+// broadcast, from reset to the last report; the requests), not of its start-up.
+const newWorker = (): ForkedWorker => new ForkedWorker(WORKER)
+const profile = async (workers: ForkedWorker[], on: boolean, label: string): Promise<void> => {
+  if (args.profile !== undefined) await Promise.all(workers.map(async (w, i) => await w.call('profile', { on, file: `${args.profile as string}/${label}-${i}.cpuprofile` })))
+}
 
 const pct = (xs: number[], p: number): number => { const s = xs.slice().sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))] }
 const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d
@@ -67,6 +71,7 @@ async function broadcast (impl: string, workers: ForkedWorker[], topic: string, 
   for (const w of workers) await w.call('waitSubscribers', { topic: impl === 'agentmesh' ? topic : gossipTopic, n: n - 1 })
   await new Promise(resolve => setTimeout(resolve, 1500)) // let the gossip mesh settle (GRAFTs)
   for (const w of workers) await w.call('reset')
+  await profile(workers, true, `${impl}-${label.replace(/[^a-z0-9]+/gi, '-')}-n${n}`)
   const brokerCpu0 = impl === 'nats' ? nats?.cpuMs() ?? 0 : 0
   const pubs = workers.slice(0, publishers)
   const results = await Promise.all(pubs.map(async w => await w.call('publish', { topic, rate, durationMs: SECONDS * 1000 })))
@@ -85,6 +90,7 @@ async function broadcast (impl: string, workers: ForkedWorker[], topic: string, 
     if (total === last) { await new Promise(resolve => setTimeout(resolve, 1000)); const again = (await Promise.all(workers.map(async w => await w.call('report')))).reduce((a, r) => a + r.count, 0); if (again === total) break }
     last = total
   }
+  await profile(workers, false, `${impl}-${label.replace(/[^a-z0-9]+/gi, '-')}-n${n}`)
   // Per receiver: what it got of what others sent, and how fast (first send to its last receipt).
   let lost = 0
   let expectedAll = 0
@@ -148,8 +154,10 @@ async function runImpl (impl: string): Promise<Record<string, unknown>> {
       const allRate = args.all !== undefined ? Number(args.all) : 200
       if (want('all')) b.push(await broadcast(impl, workers, `all${n}`, n, allRate, `all ${n} publishing ${allRate}/s each`))
       if (n === 5 && want('rpc')) {
+        await profile(workers.slice(0, 2), true, `${impl}-rpc`)
         const seq = (await workers[1].call('rpcSeq', { target: ids[0].peerId, addr: ids[0].addr, count: args.quick ? 500 : 2000 })).latencies as number[]
         const conc = await workers[1].call('rpcConc', { target: ids[0].peerId, addr: ids[0].addr, concurrency: 64, durationMs: SECONDS * 1000 })
+        await profile(workers.slice(0, 2), false, `${impl}-rpc`)
         const cf = (await workers[2].call('connectFirst', { target: ids[0].peerId, addr: ids[0].addr, times: args.quick ? 5 : 20 })).latencies as number[]
         out.rpc = {
           sequentialP50Ms: round(pct(seq, 0.5), 3),

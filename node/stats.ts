@@ -17,6 +17,7 @@ const COUNTERS = {
   gossip_rejected_total: { help: 'Gossip messages rejected by validation (the sender is penalised), by reason', labels: ['reason'] },
   rpc_rate_limited_total: { help: 'Requests refused unrun (RATE001) because their sender was over its per-peer limit, by peer (the first 64 limited peers by id, then "other") and limit (requests|bytes|internal|internal_bytes)', labels: ['peer', 'limit'] },
   gossip_rate_limited_total: { help: 'Gossip messages refused (rejected when sent directly, ignored when relayed) because their publisher was over pubsub.publishPerSec, by publisher (the first 64 limited peers by id, then "other")', labels: ['peer'] },
+  broadcast_batches_total: { help: 'Batches of published envelopes, by direction (in|out) and way (direct: written on the fan-out streams|gossip)', labels: ['direction', 'via'] },
   gossip_flooders_disconnected_total: { help: 'Publishers disconnected and refused for the cool-down after staying over their gossip limit for pubsub.floodSeconds, by peer (as in gossip_rate_limited_total)', labels: ['peer'] },
   rpc_flooders_disconnected_total: { help: 'Peers disconnected and refused for the cool-down after staying over their rpc limits for rpc.floodSeconds, by peer (as in rpc_rate_limited_total)', labels: ['peer'] },
   stream_rate_limited_total: { help: 'Conversations (negotiation) and model fetches (learning) refused because their peer opened too many per second or held too many open, by peer (as in rpc_rate_limited_total) and protocol', labels: ['peer', 'protocol'] },

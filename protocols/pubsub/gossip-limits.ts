@@ -25,7 +25,7 @@ import { DEFAULT_GOSSIP_FLOOD_SECONDS, DEFAULT_PUBLISH_PER_SEC, GOSSIP_ENVELOPES
 
 /** What gossip counts: the message protocols' counters and the two of its limits (node/stats.ts describes them). */
 export interface GossipMetrics extends Omit<MessageMetrics, 'inc'> {
-  inc: (name: MessageCounter | 'gossip_rate_limited_total' | 'gossip_flooders_disconnected_total', labels?: Labels, by?: number) => void
+  inc: (name: MessageCounter | 'gossip_rate_limited_total' | 'gossip_flooders_disconnected_total' | 'broadcast_batches_total', labels?: Labels, by?: number) => void
 }
 
 export interface GossipLimits {
