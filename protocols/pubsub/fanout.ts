@@ -123,7 +123,7 @@ export class Fanout {
     if (subscribers.length > this.init.maxPeers) return undefined
     for (const peer of subscribers) {
       const link = this.links.get(peer)
-      if (link?.out === undefined || link.hello === undefined) {
+      if (link?.out === undefined || link.hello?.mesh !== this.init.mesh) {
         if (link?.out === undefined) this.reopen(peer)
         return undefined
       }
