@@ -1,5 +1,5 @@
 /**
- * node dist/bench/profile-summary.js DIR: self time by package and by function, as a share of
+ * node dist/bench/profile-summary.js DIR [MATCH]: self time by package and by function, as a share of
  * busy (non-idle) CPU, over the .cpuprofile files in DIR (from `node --cpu-prof`, or from
  * `npm run bench -- --profile DIR`). How the figures in docs/benchmarks.md were read.
  */
@@ -12,11 +12,12 @@ interface Profile {
 }
 
 const dir = process.argv[2]
-if (dir === undefined) { console.error('usage: profile-summary DIR'); process.exit(2) }
+const match = process.argv[3] ?? '' // only the files whose name contains it (one phase, one worker)
+if (dir === undefined) { console.error('usage: profile-summary DIR [MATCH]'); process.exit(2) }
 const byPkg = new Map<string, number>()
 const byFn = new Map<string, number>()
 let busy = 0
-for (const f of readdirSync(dir).filter(f => f.endsWith('.cpuprofile'))) {
+for (const f of readdirSync(dir).filter(f => f.endsWith('.cpuprofile') && f.includes(match))) {
   const p = JSON.parse(readFileSync(`${dir}/${f}`, 'utf8')) as Profile
   const nodes = new Map(p.nodes.map(n => [n.id, n]))
   const self = new Map<number, number>()

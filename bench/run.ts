@@ -1,23 +1,29 @@
 /**
- * npm run bench [-- --json] [--quick] [--only agentmesh|vanilla]
+ * npm run bench [-- --json] [--quick] [--only agentmesh,vanilla,nats]
  *
- * agentmesh and vanilla libp2p 3 on the same topology, each node its own process on 127.0.0.1,
- * in one run: broadcast throughput and delivery latency (1 KiB messages, N = 5 and 10, one
- * publisher flat out, one paced at 1,000/s, all publishing 200/s), loss, request-response
- * (sequential p50/p99, 64 concurrent req/s), dial-to-first-answer, and RSS per process.
+ * agentmesh, vanilla libp2p 3 and NATS (a nats-server on 127.0.0.1, the brokered baseline) on
+ * the same load, each node its own process, in one run: broadcast throughput and delivery
+ * latency (1 KiB messages, N = 5 and 10, one publisher flat out, one paced at 1,000/s, all
+ * publishing 200/s), loss, request-response (sequential p50/p99, 64 concurrent req/s),
+ * dial-to-first-answer, and RSS per process.
  */
 import { ForkedWorker } from './forked-worker.js'
+import { natsMissing, startNats, type NatsServer } from './nats.js'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 
-const { values: args } = parseArgs({ options: { json: { type: 'boolean', default: false }, quick: { type: 'boolean', default: false }, only: { type: 'string' }, n: { type: 'string' }, profile: { type: 'string' }, scenario: { type: 'string' }, rate: { type: 'string' } } })
+const { values: args } = parseArgs({ options: { json: { type: 'boolean', default: false }, quick: { type: 'boolean', default: false }, only: { type: 'string' }, n: { type: 'string' }, profile: { type: 'string' }, scenario: { type: 'string' }, rate: { type: 'string' }, all: { type: 'string' } } })
 const want = (name: string): boolean => args.scenario === undefined || args.scenario.split(',').includes(name)
 const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url))
 const SECONDS = args.quick ? 2 : 4
 const log = (s: string): void => { if (!args.json) process.stderr.write(s + '\n') }
 
-// --profile DIR: every worker writes a V8 CPU profile there when it stops.
-const newWorker = (): ForkedWorker => new ForkedWorker(WORKER, [], args.profile !== undefined ? ['--cpu-prof', '--cpu-prof-dir', args.profile] : [])
+// --profile DIR: every worker writes a V8 CPU profile there of each measured phase (the
+// broadcast, from reset to the last report; the requests), not of its start-up.
+const newWorker = (): ForkedWorker => new ForkedWorker(WORKER)
+const profile = async (workers: ForkedWorker[], on: boolean, label: string): Promise<void> => {
+  if (args.profile !== undefined) await Promise.all(workers.map(async (w, i) => await w.call('profile', { on, file: `${args.profile as string}/${label}-${i}.cpuprofile` })))
+}
 
 const pct = (xs: number[], p: number): number => { const s = xs.slice().sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))] }
 const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d
@@ -38,14 +44,23 @@ interface BroadcastResult {
   duplicates: number
 }
 
+/** The broker of the NATS runs: started once, stopped at the end. */
+let nats: NatsServer | undefined
+
 async function mesh (impl: string, n: number): Promise<{ workers: ForkedWorker[], ids: Array<{ peerId: string, addr: string }>, rssJoined: number[] }> {
   const workers = Array.from({ length: n }, () => newWorker())
   const meshName = `bench${process.pid}${impl}${n}`
-  const ids = await Promise.all(workers.map(async (w, i) => await w.call('init', { impl, index: i, mesh: meshName })))
-  // Full mesh, the topology of the baseline figures: each node dials every node after it.
-  const rss: number[] = []
-  for (let i = 0; i < n; i++) rss.push((await workers[i].call('connect', { addrs: ids.slice(i + 1).map(x => x.addr) })).rss)
-  return { workers, ids, rssJoined: rss }
+  try {
+    const ids = await Promise.all(workers.map(async (w, i) => await w.call('init', { impl, index: i, mesh: meshName, url: nats?.url })))
+    // Full mesh, the topology of the baseline figures: each node dials every node after it.
+    const rss: number[] = []
+    for (let i = 0; i < n; i++) rss.push((await workers[i].call('connect', { addrs: ids.slice(i + 1).map(x => x.addr) })).rss)
+    return { workers, ids, rssJoined: rss }
+  } catch (err) {
+    // A mesh that did not form leaves no process behind.
+    for (const w of workers) w.child.kill('SIGKILL')
+    throw err
+  }
 }
 
 async function broadcast (impl: string, workers: ForkedWorker[], topic: string, publishers: number, rate: number, label: string): Promise<BroadcastResult> {
@@ -56,6 +71,8 @@ async function broadcast (impl: string, workers: ForkedWorker[], topic: string, 
   for (const w of workers) await w.call('waitSubscribers', { topic: impl === 'agentmesh' ? topic : gossipTopic, n: n - 1 })
   await new Promise(resolve => setTimeout(resolve, 1500)) // let the gossip mesh settle (GRAFTs)
   for (const w of workers) await w.call('reset')
+  await profile(workers, true, `${impl}-${label.replace(/[^a-z0-9]+/gi, '-')}-n${n}`)
+  const brokerCpu0 = impl === 'nats' ? nats?.cpuMs() ?? 0 : 0
   const pubs = workers.slice(0, publishers)
   const results = await Promise.all(pubs.map(async w => await w.call('publish', { topic, rate, durationMs: SECONDS * 1000 })))
   const sent = results.reduce((a, r) => a + r.sent, 0)
@@ -73,6 +90,7 @@ async function broadcast (impl: string, workers: ForkedWorker[], topic: string, 
     if (total === last) { await new Promise(resolve => setTimeout(resolve, 1000)); const again = (await Promise.all(workers.map(async w => await w.call('report')))).reduce((a, r) => a + r.count, 0); if (again === total) break }
     last = total
   }
+  await profile(workers, false, `${impl}-${label.replace(/[^a-z0-9]+/gi, '-')}-n${n}`)
   // Per receiver: what it got of what others sent, and how fast (first send to its last receipt).
   let lost = 0
   let expectedAll = 0
@@ -80,7 +98,8 @@ async function broadcast (impl: string, workers: ForkedWorker[], topic: string, 
   const p50s: number[] = []
   const p99s: number[] = []
   let dups = 0
-  let cpuMs = 0
+  // The broker's CPU is part of NATS's cost per delivery (it does the fan-out).
+  let cpuMs = impl === 'nats' ? (nats?.cpuMs() ?? 0) - brokerCpu0 : 0
   let delivered = 0
   let receivers = 0
   reports.forEach((r, i) => {
@@ -131,10 +150,14 @@ async function runImpl (impl: string): Promise<Record<string, unknown>> {
       if (want('flat')) b.push(await broadcast(impl, workers, `flat${n}`, 1, 0, 'one publisher, flat out'))
       if (want('paced')) b.push(await broadcast(impl, workers, `paced${n}`, 1, 1000, 'one publisher, 1,000/s'))
       if (args.rate !== undefined) b.push(await broadcast(impl, workers, `rate${n}`, 1, Number(args.rate), `one publisher, ${args.rate}/s`))
-      if (want('all')) b.push(await broadcast(impl, workers, `all${n}`, n, 200, `all ${n} publishing 200/s each`))
+      // --all R: each of the n publishes R/s (issue 15's targets: 1,000/s at N = 5, 100/s at N = 10).
+      const allRate = args.all !== undefined ? Number(args.all) : 200
+      if (want('all')) b.push(await broadcast(impl, workers, `all${n}`, n, allRate, `all ${n} publishing ${allRate}/s each`))
       if (n === 5 && want('rpc')) {
+        await profile(workers.slice(0, 2), true, `${impl}-rpc`)
         const seq = (await workers[1].call('rpcSeq', { target: ids[0].peerId, addr: ids[0].addr, count: args.quick ? 500 : 2000 })).latencies as number[]
         const conc = await workers[1].call('rpcConc', { target: ids[0].peerId, addr: ids[0].addr, concurrency: 64, durationMs: SECONDS * 1000 })
+        await profile(workers.slice(0, 2), false, `${impl}-rpc`)
         const cf = (await workers[2].call('connectFirst', { target: ids[0].peerId, addr: ids[0].addr, times: args.quick ? 5 : 20 })).latencies as number[]
         out.rpc = {
           sequentialP50Ms: round(pct(seq, 0.5), 3),
@@ -159,21 +182,49 @@ async function runImpl (impl: string): Promise<Record<string, unknown>> {
   return out
 }
 
-const impls = args.only !== undefined ? [args.only] : ['agentmesh', 'vanilla']
+let impls = args.only !== undefined ? args.only.split(',') : ['agentmesh', 'vanilla', 'nats']
 const results: Record<string, any> = {}
-for (const impl of impls) results[impl] = await runImpl(impl)
+if (impls.includes('nats')) {
+  const missing = natsMissing()
+  if (missing !== undefined) {
+    log(`nats: skipped, ${missing}`)
+    results.nats = { skipped: missing }
+    impls = impls.filter(i => i !== 'nats')
+  } else {
+    nats = await startNats()
+  }
+}
+try {
+  for (const impl of impls) results[impl] = await runImpl(impl)
+} finally {
+  await nats?.stop()
+}
 
-if (results.agentmesh !== undefined && results.vanilla !== undefined) {
+/** agentmesh's figures over another's, same run: rates as a/b, latencies as b/a (above 1: agentmesh better). */
+function ratiosAgainst (other: string): Record<string, number> | undefined {
+  const a = results.agentmesh
+  const o = results[other]
+  if (a?.broadcast === undefined || o?.broadcast === undefined) return undefined
   const ratios: Record<string, number> = {}
-  results.agentmesh.broadcast.forEach((a: BroadcastResult, i: number) => {
-    const v = results.vanilla.broadcast[i] as BroadcastResult
-    ratios[`${a.scenario} N=${a.n}: delivered/s`] = round(a.deliveredPerSecPerReceiver / Math.max(1, v.deliveredPerSecPerReceiver), 1)
+  a.broadcast.forEach((x: BroadcastResult) => {
+    const y = (o.broadcast as BroadcastResult[]).find(b => b.scenario === x.scenario && b.n === x.n)
+    if (y === undefined) return
+    ratios[`${x.scenario} N=${x.n}: delivered/s`] = round(x.deliveredPerSecPerReceiver / Math.max(1, y.deliveredPerSecPerReceiver), 2)
+    if (x.p99Ms > 0 && y.p99Ms > 0) ratios[`${x.scenario} N=${x.n}: p99 (${other}/agentmesh)`] = round(y.p99Ms / x.p99Ms, 2)
+    ratios[`${x.scenario} N=${x.n}: CPU/delivery (${other}/agentmesh)`] = round(y.cpuUsPerDelivery / Math.max(1, x.cpuUsPerDelivery), 2)
   })
-  ratios['rpc 64 concurrent req/s'] = round(results.agentmesh.rpc.concurrent64ReqPerSec / results.vanilla.rpc.concurrent64ReqPerSec, 1)
-  ratios['rpc sequential p50 (vanilla/agentmesh)'] = round(results.vanilla.rpc.sequentialP50Ms / results.agentmesh.rpc.sequentialP50Ms, 1)
-  results.ratios = ratios
-  log('\nagentmesh / vanilla, same run:')
-  for (const [k, v] of Object.entries(ratios)) log(`  ${k.padEnd(48)} ${v}x`)
+  if (a.rpc !== undefined && o.rpc !== undefined) {
+    ratios['rpc 64 concurrent req/s'] = round(a.rpc.concurrent64ReqPerSec / o.rpc.concurrent64ReqPerSec, 2)
+    ratios[`rpc sequential p50 (${other}/agentmesh)`] = round(o.rpc.sequentialP50Ms / a.rpc.sequentialP50Ms, 2)
+  }
+  return ratios
+}
+for (const other of ['vanilla', 'nats']) {
+  const ratios = ratiosAgainst(other)
+  if (ratios === undefined) continue
+  results[`ratios_${other}`] = ratios
+  log(`\nagentmesh / ${other}, same run (above 1: agentmesh ahead):`)
+  for (const [k, v] of Object.entries(ratios)) log(`  ${k.padEnd(56)} ${v}x`)
 }
 results.machine = { node: process.version, cores: (await import('node:os')).cpus().length, seconds: SECONDS }
 if (args.json) process.stdout.write(JSON.stringify(results) + '\n')

@@ -8,8 +8,11 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { createAgentNode, type AgentNode } from '../node/index.js'
 import { createVanilla, vanillaRequest, type Vanilla } from './vanilla.js'
+import { connect as natsConnect, type NatsConnection } from '@nats-io/transport-node'
+import { Session } from 'node:inspector/promises'
+import { writeFileSync } from 'node:fs'
 
-type Impl = 'agentmesh' | 'vanilla'
+type Impl = 'agentmesh' | 'vanilla' | 'nats'
 interface Cmd { id: number, cmd: string, [k: string]: any }
 
 const now = (): number => performance.timeOrigin + performance.now()
@@ -19,6 +22,9 @@ const PAD = 'x'.repeat(Number(process.env.BENCH_PAD ?? 1000))
 let impl: Impl
 let am: AgentNode | undefined
 let va: Vanilla | undefined
+let nc: NatsConnection | undefined
+let natsUrl = ''
+let profiler: Session | undefined
 let index = 0
 let mesh = 'bench'
 
@@ -67,14 +73,33 @@ async function handle (m: Cmd): Promise<unknown> {
         }
         return { peerId: am.peerId, addr: am.addresses()[0] }
       }
+      if (impl === 'nats') {
+        // The broker does the fan-out; each worker is one client connection, like an agent.
+        natsUrl = m.url
+        nc = await natsConnect({ servers: natsUrl })
+        const id = `n${index}`
+        nc.subscribe(`echo.${id}`, { callback: (_err, msg) => { msg.respond(msg.data) } })
+        await nc.flush()
+        return { peerId: id, addr: natsUrl }
+      }
       va = await createVanilla()
       await va.start()
       return { peerId: va.peerId.toString(), addr: va.getMultiaddrs()[0].toString() }
     }
     case 'connect': {
+      if (nc !== undefined) return { peers: 1, rss: process.memoryUsage().rss }
       for (const a of m.addrs as string[]) {
-        if (am !== undefined) await am.dial(a)
-        else await va!.dial(multiaddr(a))
+        // A dial may time out on a loaded 2-core machine: tried three times before the run fails.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            if (am !== undefined) await am.dial(a)
+            else await va!.dial(multiaddr(a))
+            break
+          } catch (err) {
+            if (attempt >= 3) throw err
+            await sleep(500)
+          }
+        }
         await sleep(20) // a burst of Noise handshakes times out on 2 cores
       }
       return { peers: am !== undefined ? am.libp2p.getPeers().length : va!.getPeers().length, rss: process.memoryUsage().rss }
@@ -84,6 +109,12 @@ async function handle (m: Cmd): Promise<unknown> {
       if (am !== undefined) {
         const sub = am.subscribe(topic)
         void (async () => { for await (const msg of sub) { const p = msg.payload as any; if (msg.from !== am!.peerId) record(p.pub, p.seq, p.t) } })()
+      } else if (nc !== undefined) {
+        // The same JSON payload as agentmesh's, parsed on receipt as an agent would.
+        nc.subscribe(topic, {
+          callback: (_err, msg) => { const p = JSON.parse(Buffer.from(msg.data).toString()); if (p.pub !== index) record(p.pub, p.seq, p.t) }
+        })
+        await nc.flush() // the server has the subscription before the publishers start
       } else {
         va!.services.pubsub.subscribe(topic)
         va!.services.pubsub.addEventListener('message', (e) => {
@@ -96,6 +127,7 @@ async function handle (m: Cmd): Promise<unknown> {
     }
     case 'waitSubscribers': {
       const end = Date.now() + 20_000
+      if (nc !== undefined) return { subscribers: m.n } // subscribe flushed: the server has them all
       const count = (): number => am !== undefined ? am.topicPeers(m.topic).subscribers.length : va!.services.pubsub.getSubscribers(m.topic).length
       while (count() < m.n && Date.now() < end) await sleep(50)
       return { subscribers: count() }
@@ -111,6 +143,7 @@ async function handle (m: Cmd): Promise<unknown> {
       let seq = 0
       const one = async (): Promise<void> => {
         if (am !== undefined) await am.publish(topic, { pub: index, seq: seq++, t: now(), pad: PAD })
+        else if (nc !== undefined) await natsPublish(topic, { pub: index, seq: seq++, t: now(), pad: PAD })
         else await va!.services.pubsub.publish(topic, encodeVanilla(index, seq++))
       }
       if (rate === 0) {
@@ -130,6 +163,7 @@ async function handle (m: Cmd): Promise<unknown> {
         }
       }
       if (am !== undefined) await am.flush()
+      if (nc !== undefined) await nc.flush()
       return { sent: seq, startedAt: start, elapsedMs: now() - start }
     }
     case 'report': {
@@ -170,7 +204,13 @@ async function handle (m: Cmd): Promise<unknown> {
       // A fresh node each time (not timed), then dial + first answered request (timed).
       const lat: number[] = []
       for (let i = 0; i < m.times; i++) {
-        if (impl === 'agentmesh') {
+        if (impl === 'nats') {
+          const t0 = performance.now()
+          const c = await natsConnect({ servers: natsUrl })
+          await c.request(`echo.${m.target as string}`, body, { timeout: 10_000 })
+          lat.push(performance.now() - t0)
+          await c.close()
+        } else if (impl === 'agentmesh') {
           const n = await createAgentNode({ mesh, mdns: false, security: { mode: 'open' }, logLevel: 'warn', listen: ['/ip4/127.0.0.1/tcp/0'], connections: { targetPeers: 0 } })
           await n.start()
           const t0 = performance.now()
@@ -189,9 +229,25 @@ async function handle (m: Cmd): Promise<unknown> {
       }
       return { latencies: lat }
     }
+    case 'profile': {
+      // A V8 CPU profile of one phase (bench/run.ts --profile DIR), read with bench/profile-summary.ts.
+      if (m.on === true) {
+        profiler = new Session()
+        profiler.connect()
+        await profiler.post('Profiler.enable')
+        await profiler.post('Profiler.start')
+      } else if (profiler !== undefined) {
+        const { profile } = await profiler.post('Profiler.stop')
+        writeFileSync(m.file, JSON.stringify(profile))
+        profiler.disconnect()
+        profiler = undefined
+      }
+      return {}
+    }
     case 'stop': {
       await am?.stop()
       await va?.stop()
+      await nc?.drain()
       return {}
     }
   }
@@ -199,8 +255,22 @@ async function handle (m: Cmd): Promise<unknown> {
 }
 
 const body = new Uint8Array(64)
+
+/**
+ * NATS publish is synchronous into the client's buffer: a flat-out loop would grow it without
+ * bound (and the server cut the connection off as a slow consumer). Past 4 MiB buffered, wait
+ * for the server to have taken it, the backpressure agentmesh's publish window gives.
+ */
+let unflushed = 0
+function natsPublish (topic: string, payload: unknown): void | Promise<void> {
+  const data = Buffer.from(JSON.stringify(payload))
+  nc!.publish(topic, data)
+  unflushed += data.byteLength
+  if (unflushed > 4 * 1024 * 1024) { unflushed = 0; return nc!.flush() }
+}
 async function request (target: string, i: number): Promise<void> {
   if (am !== undefined) await am.request(target, 'echo', i)
+  else if (nc !== undefined) await nc.request(`echo.${target}`, body, { timeout: 10_000 })
   else await vanillaRequest(va!, peerIdFromString(target), body)
 }
 
@@ -211,3 +281,6 @@ process.on('message', (m: Cmd) => {
   )
   if (m.cmd === 'stop') setTimeout(() => process.exit(0), 200)
 })
+
+// The driver is gone (it failed, or was killed): no worker outlives it.
+process.on('disconnect', () => { process.exit(0) })

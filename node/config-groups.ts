@@ -32,7 +32,13 @@ export const PubSubConfig = z.strictObject({
   /** Gossip messages per second one publisher may get this node to take (a batch of more than 50 envelopes counts one per 50); 0 = no limit. */
   publishPerSec: z.number().min(0).default(pubsub.DEFAULT_PUBLISH_PER_SEC),
   /** A publisher over its limit in every second for this many seconds is disconnected for rpc.cooldownMs; 0 = never. */
-  floodSeconds: z.number().int().min(0).max(3_600).default(pubsub.DEFAULT_GOSSIP_FLOOD_SECONDS)
+  floodSeconds: z.number().int().min(0).max(3_600).default(pubsub.DEFAULT_GOSSIP_FLOOD_SECONDS),
+  /** Batches go straight to a topic's subscribers over the fan-out streams while it has at most this many, all connected here; 0 = always gossip. */
+  directFanout: z.number().int().min(0).max(1_024).default(pubsub.DEFAULT_DIRECT_FANOUT),
+  /** Compress fan-out batches (for peers that accept it): off, deflate or brotli (zlib, built into Node). */
+  compression: z.enum(['off', 'deflate', 'brotli']).default(pubsub.DEFAULT_COMPRESSION),
+  /** ... when the batch is at least this many bytes. */
+  compressMinBytes: z.number().int().min(0).default(pubsub.DEFAULT_COMPRESS_MIN_BYTES)
 })
 
 export const ConnectionsConfig = z.strictObject({

@@ -1,4 +1,5 @@
-// Gossip batching and slow subscribers, observed on the receiving node.
+// Gossip batching and slow subscribers, observed on the receiving node's gossipsub: these
+// nodes gossip every batch (pubsub.directFanout 0); test/fanout.test.ts has the direct path.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Message as GossipMessage } from '@libp2p/gossipsub'
@@ -18,7 +19,7 @@ function gossipMessages (node: AgentNode, topic: string): number[] {
 }
 
 test('gossip batching: envelopes published together travel in one gossip message, up to batchMaxEnvelopes', async () => {
-  const [a, b] = await startMesh(2)
+  const [a, b] = await startMesh(2, () => ({ pubsub: { directFanout: 0 } }))
   try {
     const sub = b.subscribe('batched')
     const got: number[] = []
@@ -44,7 +45,7 @@ test('gossip batching: envelopes published together travel in one gossip message
 })
 
 test('a subscriber that stops reading loses the oldest messages past pubsub.subscriptionBuffer, counted as dropped', async () => {
-  const [a, b] = await startMesh(2, () => ({ pubsub: { subscriptionBuffer: 5 } }))
+  const [a, b] = await startMesh(2, () => ({ pubsub: { subscriptionBuffer: 5, directFanout: 0 } }))
   try {
     const slow = b.subscribe('slow') // read only at the end
     await waitFor(() => a.topicPeers('slow').subscribers.length === 1, 'the subscription to reach a')

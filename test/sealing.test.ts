@@ -213,7 +213,7 @@ test('service: roles resolve when sealing, this node reads only when it is a rec
   assert.ok(!malformed.ok && malformed.reason === 'not_authentic')
 })
 
-/** What one node's gossipsub hears on a topic, before agentmesh opens anything. */
+/** What one node's gossipsub hears on a topic, before agentmesh opens anything (the meshes below gossip every batch: pubsub.directFanout 0). */
 function rawGossip (node: AgentNode, topic: string): Uint8Array[] {
   const seen: Uint8Array[] = []
   const gossip = gossipTopic(node.config.mesh, topic)
@@ -229,7 +229,7 @@ function collect (node: AgentNode, topic: string): Message[] {
 }
 
 test('encryptFor [B]: B reads it; C, subscribed, gets nothing and its gossipsub sees only ciphertext', async () => {
-  const nodes = await startMesh(3, () => ({ preset: 'local', security: { mode: 'open' } }))
+  const nodes = await startMesh(3, () => ({ preset: 'local', security: { mode: 'open' }, pubsub: { directFanout: 0 } }))
   const [a, b, c] = nodes
   try {
     const atB = collect(b, 'orders')
@@ -261,7 +261,7 @@ test('encryptFor [B]: B reads it; C, subscribed, gets nothing and its gossipsub 
 })
 
 test('encryptFor [B, C]: C, subscribed after the key\'s wraps went out, reads from the next payload that carries them', async () => {
-  const nodes = await startMesh(3, () => ({ preset: 'local', security: { mode: 'open' } }))
+  const nodes = await startMesh(3, () => ({ preset: 'local', security: { mode: 'open' }, pubsub: { directFanout: 0 } }))
   const [a, b, c] = nodes
   try {
     const to = [b.peerId, c.peerId]
@@ -294,7 +294,7 @@ test('encryptFor [B, C]: C, subscribed after the key\'s wraps went out, reads fr
 
 test('rotation: B reads across key rotations; a payload sealed with a key past its grace is refused', async () => {
   const security = { mode: 'open' as const, keyRotationMs: 1_000, keyGraceMs: 2_000 }
-  const nodes = await startMesh(2, () => ({ preset: 'local', security }))
+  const nodes = await startMesh(2, () => ({ preset: 'local', security, pubsub: { directFanout: 0 } }))
   const [a, b] = nodes
   try {
     const atB = collect(b, 'ticks')

@@ -24,10 +24,24 @@ export function parseJson (text: string, size: number): unknown {
   } catch (err) {
     throw new SerializationError(`frame is not valid JSON: ${(err as Error).message}`, { cause: err })
   }
-  if (size > 2 * MAX_JSON_DEPTH && deeperThan(value, MAX_JSON_DEPTH)) {
+  if (size > 2 * MAX_JSON_DEPTH && openings(text, MAX_JSON_DEPTH) > MAX_JSON_DEPTH && deeperThan(value, MAX_JSON_DEPTH)) {
     throw new SerializationError(`frame nests arrays or objects more than ${MAX_JSON_DEPTH} levels deep`)
   }
   return value
+}
+
+/**
+ * How many '{' and '[' the text holds, counted up to `limit` + 1. Each level of nesting opens
+ * with one, so a text with no more than `limit` cannot nest deeper than `limit`, and the walk of
+ * the decoded value below is skipped: a batch of 50 envelopes has ~200, and the walk cost more
+ * than JSON.parse itself (300 µs against 195 µs for 64 KB, bench of issue 15).
+ */
+function openings (text: string, limit: number): number {
+  let n = 0
+  for (const ch of ['{', '[']) {
+    for (let i = text.indexOf(ch); i !== -1 && n <= limit; i = text.indexOf(ch, i + 1)) n++
+  }
+  return n
 }
 
 /** Whether `v` has arrays or objects nested more than `levels` deep; stops at the first such branch. */

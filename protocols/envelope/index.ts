@@ -9,6 +9,7 @@ export * from './schema.js'
 export * from './constants.js'
 export * from './codec.js'
 export * from './signature.js'
+export * from './compression.js'
 
 export interface EnvelopeFields {
   source: string

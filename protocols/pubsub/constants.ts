@@ -67,3 +67,15 @@ export const GOSSIP_ENVELOPES_PER_MESSAGE = 50
 export const DEFAULT_GOSSIP_FLOOD_SECONDS = 5
 /** The name of the libp2p service holding the gossip limiter, shared with the connection gater. */
 export const GOSSIP_LIMITER_SERVICE = 'gossipLimits'
+/**
+ * Subscribers a topic may have for its batches to be written to each of them over the fan-out
+ * streams (when they are all connected to the publisher) rather than gossiped; 0 turns the
+ * fan-out off. Direct writes cost the publisher one stream write (and one encryption) per
+ * subscriber, gossip costs every subscriber duplicates and signatures: measured in
+ * docs/benchmarks.md ("Fan-out over direct streams"), direct wins on CPU at every size tried up
+ * to 20 and on latency up to TBD; past that a publisher's one core becomes the mesh's limit.
+ */
+export const DEFAULT_DIRECT_FANOUT = 16
+/** `compression`: off, or the codec fan-out batches of at least `compressMinBytes` are compressed with. */
+export const DEFAULT_COMPRESSION: 'off' | 'deflate' | 'brotli' = 'off'
+export const DEFAULT_COMPRESS_MIN_BYTES = 16 * 1024

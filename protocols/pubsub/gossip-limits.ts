@@ -34,7 +34,7 @@ import { DEFAULT_GOSSIP_FLOOD_SECONDS, DEFAULT_PUBLISH_PER_SEC, GOSSIP_ENVELOPES
 
 /** What gossip counts: the message protocols' counters and the two of its limits (node/stats.ts describes them). */
 export interface GossipMetrics extends Omit<MessageMetrics, 'inc'> {
-  inc: (name: MessageCounter | 'gossip_rate_limited_total' | 'gossip_flooders_disconnected_total' | 'gossip_rpcs_dropped_total', labels?: Labels, by?: number) => void
+  inc: (name: MessageCounter | 'gossip_rate_limited_total' | 'gossip_flooders_disconnected_total' | 'gossip_rpcs_dropped_total' | 'broadcast_batches_total', labels?: Labels, by?: number) => void
 }
 
 /** Why an RPC was dropped unread (gossip_rpcs_dropped_total's reason). */

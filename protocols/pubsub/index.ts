@@ -1,34 +1,38 @@
 /**
- * Publish-subscribe over gossipsub (R-PATTERN, R-REL batching). Every gossip message is signed
- * by its publisher; receivers and relays check each envelope's `source` against that signer and
- * reject (so gossipsub penalises the sender) any batch that fails its schema.
+ * Publish-subscribe (R-PATTERN, R-REL batching): batches of envelopes, written straight to the
+ * subscribers connected to the publisher when they are every subscriber (fanout.ts), else by
+ * gossipsub. Every gossip message is signed by its publisher; receivers and relays check each
+ * envelope's `source` against that signer (or, on the fan-out stream, against the peer Noise
+ * authenticated) and reject (so gossipsub penalises the sender) any batch that fails its schema.
  */
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { TopicValidatorResult, type GossipSub, type Message as GossipMessage } from '@libp2p/gossipsub'
 import type { z } from 'zod'
-import {
-  decodeBatch, encodeBatch, envelopeToJson, isExpired, makeEnvelope, validateEnvelope, type Envelope
-} from '../envelope/index.js'
+import { decodeBatch, encodeBatch, envelopeToJson, isExpired, makeEnvelope, validateEnvelope, type CompressionCodec, type Envelope } from '../envelope/index.js'
 import { AgentMeshError, MessageTooLargeError, ValidationError } from '../core/errors.js'
 import type { Logger } from 'pino'
 import { messageFields } from '../envelope/log-fields.js'
-import { endSpan, SpanKind, startReceiveSpan, startSendSpan } from '../envelope/trace.js'
+import { SpanKind, startSendSpan } from '../envelope/trace.js'
 import { Batcher } from './batcher.js'
 import { graylists, penalise, scoreTopic, waitForGossipDrain } from './gossip-tuning.js'
 import { installIntake } from './gossip-intake.js'
 import { GossipGuard, type GossipMetrics } from './gossip-limits.js'
 import type { AuditSink } from '../core/audit.js'
-import { Subscription, type Message } from './subscription.js'
-import { isSealed, noSealer, type Sealer } from '../sealing/index.js'
+import { Subscription } from './subscription.js'
+import { noSealer, type Sealer } from '../sealing/index.js'
 import { isReliable } from '../rpc/receiver.js'
+import { Fanout } from './fanout.js'
+import { Inbound, type Checked, type LocalTopic } from './inbound.js'
 import type { GateVerdict, PublishOptions, TopicGate } from './publish-options.js'
 import { gossipTopic, toTopic, type Topic } from './topics.js'
+import { DEFAULT_COMPRESS_MIN_BYTES, DEFAULT_COMPRESSION, DEFAULT_DIRECT_FANOUT } from './constants.js'
 
 export * from './constants.js'
 export * from './topics.js'
 export { Subscription, type Message } from './subscription.js'
 export type { PublishOptions, Recipients, TopicGate, GateVerdict } from './publish-options.js'
 export { GossipGuard, gossipLimiter, type GossipLimits, type GossipMetrics } from './gossip-limits.js'
+export { FANOUT_PROTOCOL } from './fanout-wire.js'
 
 export interface PubSubInit {
   libp2p: Libp2p<{ pubsub: GossipSub }>
@@ -54,6 +58,14 @@ export interface PubSubInit {
   audit?: AuditSink
   /** Seals payloads published with `encryptFor` and opens those sealed for this node (protocols/sealing). */
   sealer?: Sealer
+  /**
+   * Subscribers a topic may have for its batches to be written to them directly, over the
+   * fan-out streams, when they are every subscriber (0: always gossip). Default DEFAULT_DIRECT_FANOUT.
+   */
+  directFanout?: number
+  /** Compress fan-out batches of at least `compressMinBytes` with this codec, for peers that accept it (default off). */
+  compression?: 'off' | CompressionCodec
+  compressMinBytes?: number
 }
 
 /** A publish's envelope, checked and encoded, not yet sent. */
@@ -68,12 +80,6 @@ export interface Prepared {
   sealedToSelf?: boolean
 }
 
-interface LocalTopic {
-  topic: Topic
-  gossip: string
-  subs: Set<Subscription<any>>
-}
-
 export class PubSubService {
   private readonly init: PubSubInit
   private readonly localPeer: string
@@ -86,32 +92,50 @@ export class PubSubService {
    * typed topic, their payloads as its schema parsed them (with the schema, so a different one
    * installed in between is not trusted).
    */
-  private readonly decoded = new WeakMap<Uint8Array, { envs: Envelope[], schema?: z.ZodType, payloads?: unknown[] }>()
+  private readonly decoded = new WeakMap<Uint8Array, Checked>()
   private readonly onGossip = (evt: CustomEvent<GossipMessage>): void => { this.receive(evt.detail) }
   private started = false
   private gate?: TopicGate
   private readonly debug: boolean
-  private readonly guard: GossipGuard
+  private readonly inbound: Inbound
+  private readonly fanout?: Fanout
 
   constructor (init: PubSubInit) {
     this.init = init
     this.debug = init.log.isLevelEnabled('debug')
     this.localPeer = init.libp2p.peerId.toString()
     this.gossipsub = init.libp2p.services.pubsub
-    this.guard = new GossipGuard({ ...init, penalise: (peer) => { penalise(this.gossipsub, peer) }, graylisted: (peer) => graylists(this.gossipsub, peer) })
-    installIntake(this.gossipsub, { admits: (peer, now) => this.guard.admitsRpc(peer, now) })
+    const guard = new GossipGuard({ ...init, penalise: (peer) => { penalise(this.gossipsub, peer) }, graylisted: (peer) => graylists(this.gossipsub, peer) })
+    // A held, graylisted or cooling publisher's gossipsub RPCs are dropped before they are decoded.
+    installIntake(this.gossipsub, { admits: (peer, now) => guard.admitsRpc(peer, now) })
+    this.inbound = new Inbound({ ...init, self: this.localPeer, guard, maxBatchBytes: this.maxGossipBytes, gate: () => this.gate })
+    const directFanout = init.directFanout ?? DEFAULT_DIRECT_FANOUT
+    if (directFanout > 0) {
+      const codec = init.compression ?? DEFAULT_COMPRESSION
+      this.fanout = new Fanout({
+        ...init,
+        compression: codec === 'off' ? undefined : { codec, minBytes: init.compressMinBytes ?? DEFAULT_COMPRESS_MIN_BYTES },
+        maxPeers: directFanout,
+        maxFrameBytes: this.maxGossipBytes,
+        topics: () => this.topics.keys(),
+        subscribersOf: (topic) => this.subscribers(topic),
+        onBatch: (peer, topic, batch) => { this.receiveFanout(peer, topic, batch) }
+      })
+    }
   }
 
-  start (): void {
+  async start (): Promise<void> {
     if (this.started) return
     this.started = true
     this.gossipsub.addEventListener('message', this.onGossip)
+    await this.fanout?.start()
   }
 
   async stop (): Promise<void> {
     if (!this.started) return
     this.started = false
     this.gossipsub.removeEventListener('message', this.onGossip)
+    await this.fanout?.stop()
     for (const b of this.batchers.values()) b.stop()
     this.batchers.clear()
     for (const t of this.topics.values()) for (const s of [...t.subs]) s.unsubscribe()
@@ -172,7 +196,7 @@ export class PubSubService {
     if (!sealed || p.sealedToSelf === true) this.deliverLocal(t, sealed ? { ...env, payload: value } : env, value, sealed)
     if (this.init.stats.message(t.name, { direction: 'out', type: env.type, status: 'ok' })) this.init.stats.messages.add(env, 'out', p.size)
     if (this.debug) this.init.log.debug(messageFields(env), 'event published')
-    await this.batcher(gossipTopic(this.init.mesh, t.name)).add(p.json)
+    await this.batcher(t.name, gossipTopic(this.init.mesh, t.name)).add(p.json)
   }
 
   /** Reliable delivery's side of receipt (protocols/delivery sets it once, when built). */
@@ -192,13 +216,13 @@ export class PubSubService {
       this.init.stats.inc('messages_total', { direction: 'in', type: received.type, status: 'expired' })
       return 'accepted' // nothing to retry: it would be expired again
     }
-    const env = this.unseal(received, local.topic.name)
+    const env = this.inbound.unseal(received, local.topic.name)
     if (env === undefined) return 'accepted' // sealed for others: this node has nothing to deliver
     if (this.init.stats.message(local.topic.name, { direction: 'in', type: env.type, status: 'ok' })) {
       this.init.stats.observe('deliver', env.type, (now - env.timestamp) / 1000)
       this.init.stats.messages.add(received, 'in', undefined, now - env.timestamp)
     }
-    const deliver = (): void => { this.deliver(local, env, undefined, env !== received) }
+    const deliver = (): void => { this.inbound.deliver(local, env, undefined, env !== received) }
     if (this.gate === undefined || !isReliable(env)) { deliver(); return 'accepted' }
     return this.gate(env, local.topic.name, 'direct', deliver)
   }
@@ -219,6 +243,7 @@ export class PubSubService {
       this.gossipsub.topicValidators.set(gossip, (peer, msg) => this.validate(peer, msg, t.name))
       scoreTopic(this.gossipsub, gossip)
       this.gossipsub.subscribe(gossip)
+      this.fanout?.reachChanged()
     } else if (t.schema !== undefined && local.topic.schema === undefined) {
       local.topic = t
       this.schemas.set(gossip, t.schema)
@@ -231,6 +256,7 @@ export class PubSubService {
         this.schemas.delete(gossip)
         this.gossipsub.topicValidators.delete(gossip)
         if (this.started) this.gossipsub.unsubscribe(gossip)
+        this.fanout?.reachChanged()
       }
     }, () => { this.init.stats.inc('messages_total', { direction: 'in', type: 'EVENT', status: 'dropped' }) })
     entry.subs.add(sub)
@@ -258,7 +284,7 @@ export class PubSubService {
     return gs.getScore?.(peer.toString()) ?? 0
   }
 
-  private batcher (gossip: string): Batcher {
+  private batcher (topic: string, gossip: string): Batcher {
     let b = this.batchers.get(gossip)
     if (b === undefined) {
       b = new Batcher({
@@ -267,7 +293,7 @@ export class PubSubService {
         maxBytes: this.init.batchMaxBytes,
         maxBatchesPerSec: this.init.maxBatchesPerSec,
         maxQueued: this.init.publishWindow,
-        flush: async (jsons) => { await this.sendBatch(gossip, jsons) },
+        flush: async (jsons) => { await this.sendBatch(topic, gossip, jsons) },
         onError: (err, count) => {
           this.init.stats.inc('messages_total', { direction: 'out', type: 'EVENT', status: 'error' }, count)
           this.init.stats.inc('gossip_rejected_total', { reason: err instanceof AgentMeshError ? err.code : 'publish_failed' })
@@ -278,95 +304,60 @@ export class PubSubService {
     return b
   }
 
-  private async sendBatch (gossip: string, jsons: string[]): Promise<void> {
+  /**
+   * One encoding of the batch for every way it goes: written to each subscriber when they are
+   * all connected here (and speak the fan-out protocol), else gossiped. A batch some stream could
+   * not take is gossiped as well (the repair path): those that had it drop it by envelope id.
+   */
+  private async sendBatch (topic: string, gossip: string, jsons: string[]): Promise<void> {
+    const batch = encodeBatch(jsons)
+    const direct = this.fanout?.targets(topic, this.subscribers(topic))
+    if (direct !== undefined) {
+      const failed = await (this.fanout as Fanout).send(topic, direct, batch)
+      if (direct.length > failed.length) this.init.stats.inc('broadcast_batches_total', { direction: 'out', via: 'direct' })
+      if (failed.length === 0) return
+    }
     await waitForGossipDrain(this.init.libp2p)
-    await this.gossipsub.publish(gossip, encodeBatch(jsons))
+    await this.gossipsub.publish(gossip, batch)
+    this.init.stats.inc('broadcast_batches_total', { direction: 'out', via: 'gossip' })
   }
 
   private validate (peer: PeerId, msg: GossipMessage, topic: string): TopicValidatorResult {
-    const reject = (reason: string): TopicValidatorResult => {
-      this.init.stats.inc('gossip_rejected_total', { reason })
-      this.init.log.warn({ peer: peer.toString(), publisher: msg.type === 'signed' ? msg.from.toString() : undefined, topic, reason }, 'gossip message rejected')
+    if (msg.type !== 'signed') {
+      this.init.stats.inc('gossip_rejected_total', { reason: 'unsigned' })
+      this.init.log.warn({ peer: peer.toString(), topic, reason: 'unsigned' }, 'gossip message rejected')
       this.init.stats.inc('messages_total', { direction: 'in', type: 'EVENT', status: 'invalid' })
       return TopicValidatorResult.Reject
     }
-    if (msg.type !== 'signed') return reject('unsigned')
-    const admitted = this.init.admits?.(peer.toString(), msg.from.toString()) ?? 'accept'
-    if (admitted === 'reject') return reject('not_admitted')
-    if (admitted === 'ignore') {
-      this.init.stats.inc('gossip_rejected_total', { reason: 'not_yet_admitted' })
-      return TopicValidatorResult.Ignore
-    }
-    // Limits before decoding: a flood is refused at the least cost (counted by the guard, not logged).
-    const from = msg.from.toString()
-    if (!this.guard.check(peer.toString(), from, topic)) return TopicValidatorResult.Ignore
-    let envs: Envelope[]
-    try {
-      envs = decodeBatch(msg.data, this.maxGossipBytes)
-    } catch (err) {
-      return reject((err as Error).name)
-    }
-    const extra = GossipGuard.weightOf(envs.length) - 1
-    if (extra > 0 && !this.guard.check(peer.toString(), from, topic, extra)) return TopicValidatorResult.Ignore
-    const schema = this.schemas.get(msg.topic)
-    const payloads: unknown[] = []
-    for (const env of envs) {
-      // The gossip signature proves who published the batch; an envelope claiming another
-      // source is a forgery, and the batch goes with it.
-      if (env.source !== from) return reject('forged_source')
-      if (!('topic' in env.destination) || env.destination.topic !== topic) return reject('wrong_topic')
-      if (isSealed(env.payload)) payloads.push(undefined) // opened and schema-checked at delivery, by recipients only
-      else if (schema !== undefined) {
-        const r = schema.safeParse(env.payload)
-        if (!r.success) return reject('invalid_payload')
-        payloads.push(r.data)
-      }
-    }
-    this.decoded.set(msg.data, schema !== undefined ? { envs, schema, payloads } : { envs })
+    const r = this.inbound.check(peer.toString(), msg.from.toString(), topic, msg.data, this.schemas.get(msg.topic))
+    if ('ignore' in r) return TopicValidatorResult.Ignore
+    if ('reason' in r) return TopicValidatorResult.Reject
+    this.decoded.set(msg.data, r)
     return TopicValidatorResult.Accept
   }
 
   private receive (msg: GossipMessage): void {
     const local = this.findByGossip(msg.topic)
     if (local === undefined || msg.type !== 'signed') return
-    const cached = this.decoded.get(msg.data)
-    let envs = cached?.envs
-    if (envs === undefined) {
-      try { envs = decodeBatch(msg.data, this.maxGossipBytes) } catch { return }
+    let checked = this.decoded.get(msg.data)
+    if (checked === undefined) {
+      try { checked = { envs: decodeBatch(msg.data, this.maxGossipBytes) } } catch { return }
     }
-    const parsed = cached?.schema !== undefined && cached.schema === local.topic.schema ? cached.payloads : undefined
-    const now = Date.now()
-    for (const [i, received] of envs.entries()) {
-      if (isExpired(received, now)) {
-        this.init.stats.inc('messages_total', { direction: 'in', type: received.type, status: 'expired' })
-        continue
-      }
-      const env = this.unseal(received, local.topic.name)
-      if (env === undefined) continue
-      if (this.init.stats.message(local.topic.name, { direction: 'in', type: env.type, status: 'ok' })) {
-        this.init.stats.observe('deliver', env.type, (now - env.timestamp) / 1000)
-        this.init.stats.messages.add(received, 'in', undefined, now - env.timestamp) // as it came: sealed stays sealed in the log
-      }
-      if (this.debug) this.init.log.debug({ ...messageFields(env), latency_ms: now - env.timestamp }, 'event received')
-      const { span } = startReceiveSpan(`agentmesh receive ${local.topic.name}`, SpanKind.CONSUMER, { 'agentmesh.peer_id': this.localPeer, 'agentmesh.remote_peer': env.source, 'agentmesh.topic': local.topic.name, 'agentmesh.message_id': env.id }, env.headers)
-      const deliver = (): void => { this.deliver(local, env, parsed !== undefined && env === received ? { value: parsed[i] } : undefined, env !== received) }
-      if (this.gate !== undefined && isReliable(env)) this.gate(env, local.topic.name, 'gossip', deliver)
-      else deliver()
-      endSpan(span)
-    }
+    this.init.stats.inc('broadcast_batches_total', { direction: 'in', via: 'gossip' })
+    this.inbound.deliverBatch(local, checked)
   }
 
-  /**
-   * The envelope with its payload opened, when sealed for this node; undefined (counted as
-   * 'sealed', audited once per key by the sealer) when not: a subscriber that is no recipient gets nothing.
-   */
-  private unseal (env: Envelope, topic: string): Envelope | undefined {
-    if (!isSealed(env.payload)) return env
-    const r = (this.init.sealer ?? noSealer).open(topic, env.source, env.payload, env.id)
-    if (r.ok) return { ...env, payload: r.value }
-    this.init.stats.inc('messages_total', { direction: 'in', type: env.type, status: 'sealed' })
-    if (this.debug) this.init.log.debug({ ...messageFields(env), reason: r.reason }, 'sealed event not opened')
-    return undefined
+  /** A batch on a fan-out stream: `peer`, authenticated by Noise, is its publisher. */
+  private receiveFanout (peer: string, topic: string, batch: Uint8Array): void {
+    const local = this.topics.get(topic)
+    if (local === undefined) {
+      this.init.stats.inc('messages_total', { direction: 'in', type: 'EVENT', status: 'unsubscribed' })
+      return
+    }
+    const r = this.inbound.check(peer, peer, topic, batch, local.topic.schema)
+    if (!('envs' in r)) return
+    this.init.stats.inc('broadcast_batches_total', { direction: 'in', via: 'direct' })
+    this.inbound.deliverBatch(local, r)
   }
 
   private findByGossip (gossip: string): LocalTopic | undefined {
@@ -380,18 +371,6 @@ export class PubSubService {
     const local = this.topics.get(topic.name)
     if (local === undefined) return
     const same = topic.schema !== undefined && topic.schema === local.topic.schema
-    this.deliver(local, env, same ? { value } : undefined, sealed)
-  }
-
-  /** `parsed`: the payload as the topic's schema already parsed it, so it is not parsed twice. */
-  private deliver (local: LocalTopic, env: Envelope, parsed: { value: unknown } | undefined, sealed: boolean): void {
-    let payload = parsed !== undefined ? parsed.value : env.payload
-    if (parsed === undefined && local.topic.schema !== undefined) {
-      const r = local.topic.schema.safeParse(payload)
-      if (!r.success) return
-      payload = r.data
-    }
-    const msg: Message = { topic: local.topic.name, payload, from: env.source, envelope: env, ...(sealed ? { sealed } : {}) }
-    for (const sub of local.subs) sub.push(msg)
+    this.inbound.deliver(local, env, same ? { value } : undefined, sealed)
   }
 }

@@ -1,0 +1,172 @@
+/**
+ * The receiving side of a topic, whatever carried the batch: gossip (gossipsub checked the
+ * publisher's signature) or the fan-out stream (Noise authenticated the peer, who is the
+ * publisher). The same checks run on both: admission, the per-publisher limits, the wire format,
+ * every envelope's source against the authenticated publisher, its topic, the topic's schema;
+ * then each envelope is deduplicated by id, unsealed for this node, passed through reliable
+ * delivery's gate and handed to the subscriptions.
+ */
+import type { z } from 'zod'
+import type { Logger } from 'pino'
+import { decodeBatch, isExpired, type Envelope } from '../envelope/index.js'
+import { messageFields } from '../envelope/log-fields.js'
+import { endSpan, SpanKind, startReceiveSpan } from '../envelope/trace.js'
+import { isSealed, noSealer, type Sealer } from '../sealing/index.js'
+import { isReliable } from '../rpc/receiver.js'
+import { GossipGuard, type GossipMetrics } from './gossip-limits.js'
+import type { TopicGate } from './publish-options.js'
+import type { Subscription, Message } from './subscription.js'
+import type { Topic } from './topics.js'
+
+export interface LocalTopic {
+  topic: Topic
+  gossip: string
+  subs: Set<Subscription<any>>
+}
+
+/** A batch that passed every check: its envelopes, and their payloads as the topic's schema parsed them. */
+export interface Checked { envs: Envelope[], schema?: z.ZodType, payloads?: unknown[] }
+
+/** Why a batch is not taken: `ignore` drops it quietly (not yet admitted, over the limit); a reason rejects it. */
+export type Refusal = { ignore: true } | { reason: string }
+
+export interface InboundInit {
+  self: string
+  stats: GossipMetrics
+  log: Logger
+  guard: GossipGuard
+  maxBatchBytes: number
+  admits?: (propagator: string, publisher: string) => 'accept' | 'ignore' | 'reject'
+  sealer?: Sealer
+  gate: () => TopicGate | undefined
+}
+
+/**
+ * Batches delivered lately, by their first envelope's id and their length: a batch that came both
+ * ways (written directly, and gossiped as the repair path for a stream that could not take it)
+ * is delivered once. By batch, not by envelope: every duplicate the publisher makes is a whole
+ * batch, and a set of every envelope id cost 3.5% of a receiver's busy CPU (fan-out profile).
+ */
+const RECENT_BATCHES = 4_096
+
+export class Inbound {
+  private readonly init: InboundInit
+  private readonly debug: boolean
+  private readonly recent = new Set<string>()
+  private readonly order: string[] = []
+  private orderAt = 0
+
+  constructor (init: InboundInit) {
+    this.init = init
+    this.debug = init.log.isLevelEnabled('debug')
+  }
+
+  /**
+   * The checks a batch on `topic` relayed by `propagator` and published by `publisher` must pass
+   * before anything of it is delivered (or, by gossip, forwarded). The whole batch goes when one
+   * envelope fails: one forgery is reason enough to distrust what came with it.
+   */
+  check (propagator: string, publisher: string, topic: string, data: Uint8Array, schema: z.ZodType | undefined): Checked | Refusal {
+    const admitted = this.init.admits?.(propagator, publisher) ?? 'accept'
+    if (admitted === 'reject') return this.reject(propagator, publisher, topic, 'not_admitted')
+    if (admitted === 'ignore') {
+      this.init.stats.inc('gossip_rejected_total', { reason: 'not_yet_admitted' })
+      return { ignore: true }
+    }
+    // Limits before decoding: a flood is refused at the least cost (counted by the guard, not logged).
+    if (!this.init.guard.check(propagator, publisher, topic)) return { ignore: true }
+    let envs: Envelope[]
+    try {
+      envs = decodeBatch(data, this.init.maxBatchBytes)
+    } catch (err) {
+      return this.reject(propagator, publisher, topic, (err as Error).name)
+    }
+    const extra = GossipGuard.weightOf(envs.length) - 1
+    if (extra > 0 && !this.init.guard.check(propagator, publisher, topic, extra)) return { ignore: true }
+    const payloads: unknown[] = []
+    for (const env of envs) {
+      if (env.source !== publisher) return this.reject(propagator, publisher, topic, 'forged_source')
+      if (!('topic' in env.destination) || env.destination.topic !== topic) return this.reject(propagator, publisher, topic, 'wrong_topic')
+      if (isSealed(env.payload)) payloads.push(undefined) // opened and schema-checked at delivery, by recipients only
+      else if (schema !== undefined) {
+        const r = schema.safeParse(env.payload)
+        if (!r.success) return this.reject(propagator, publisher, topic, 'invalid_payload')
+        payloads.push(r.data)
+      }
+    }
+    return schema !== undefined ? { envs, schema, payloads } : { envs }
+  }
+
+  /** Delivers a checked batch's envelopes to the topic's subscribers, each once. */
+  deliverBatch (local: LocalTopic, checked: Checked): void {
+    const first = checked.envs[0]
+    if (first === undefined || this.seen(`${first.source}/${first.id}/${checked.envs.length}`)) return
+    const parsed = checked.schema !== undefined && checked.schema === local.topic.schema ? checked.payloads : undefined
+    const now = Date.now()
+    const gate = this.init.gate()
+    for (const [i, received] of checked.envs.entries()) {
+      if (isExpired(received, now)) {
+        this.init.stats.inc('messages_total', { direction: 'in', type: received.type, status: 'expired' })
+        continue
+      }
+      const reliable = isReliable(received)
+      const env = this.unseal(received, local.topic.name)
+      if (env === undefined) continue
+      if (this.init.stats.message(local.topic.name, { direction: 'in', type: env.type, status: 'ok' })) {
+        this.init.stats.observe('deliver', env.type, (now - env.timestamp) / 1000)
+        this.init.stats.messages.add(received, 'in', undefined, now - env.timestamp) // as it came: sealed stays sealed in the log
+      }
+      if (this.debug) this.init.log.debug({ ...messageFields(env), latency_ms: now - env.timestamp }, 'event received')
+      const { span } = startReceiveSpan(`agentmesh receive ${local.topic.name}`, SpanKind.CONSUMER, { 'agentmesh.peer_id': this.init.self, 'agentmesh.remote_peer': env.source, 'agentmesh.topic': local.topic.name, 'agentmesh.message_id': env.id }, env.headers)
+      const deliver = (): void => { this.deliver(local, env, parsed !== undefined && env === received ? { value: parsed[i] } : undefined, env !== received) }
+      if (gate !== undefined && reliable) gate(env, local.topic.name, 'gossip', deliver)
+      else deliver()
+      endSpan(span)
+    }
+  }
+
+  /**
+   * The envelope with its payload opened, when sealed for this node; undefined (counted as
+   * 'sealed', audited once per key by the sealer) when not: a subscriber that is no recipient gets nothing.
+   */
+  unseal (env: Envelope, topic: string): Envelope | undefined {
+    if (!isSealed(env.payload)) return env
+    const r = (this.init.sealer ?? noSealer).open(topic, env.source, env.payload, env.id)
+    if (r.ok) return { ...env, payload: r.value }
+    this.init.stats.inc('messages_total', { direction: 'in', type: env.type, status: 'sealed' })
+    if (this.debug) this.init.log.debug({ ...messageFields(env), reason: r.reason }, 'sealed event not opened')
+    return undefined
+  }
+
+  /** `parsed`: the payload as the topic's schema already parsed it, so it is not parsed twice. */
+  deliver (local: LocalTopic, env: Envelope, parsed: { value: unknown } | undefined, sealed: boolean): void {
+    let payload = parsed !== undefined ? parsed.value : env.payload
+    if (parsed === undefined && local.topic.schema !== undefined) {
+      const r = local.topic.schema.safeParse(payload)
+      if (!r.success) return
+      payload = r.data
+    }
+    const msg: Message = { topic: local.topic.name, payload, from: env.source, envelope: env, ...(sealed ? { sealed } : {}) }
+    for (const sub of local.subs) sub.push(msg)
+  }
+
+  /** Whether the batch was delivered lately; records it if not (a ring of the last RECENT_BATCHES). */
+  private seen (key: string): boolean {
+    if (this.recent.has(key)) return true
+    if (this.order.length < RECENT_BATCHES) this.order.push(key)
+    else {
+      this.recent.delete(this.order[this.orderAt])
+      this.order[this.orderAt] = key
+      this.orderAt = (this.orderAt + 1) % RECENT_BATCHES
+    }
+    this.recent.add(key)
+    return false
+  }
+
+  private reject (propagator: string, publisher: string, topic: string, reason: string): Refusal {
+    this.init.stats.inc('gossip_rejected_total', { reason })
+    this.init.log.warn({ peer: propagator, publisher, topic, reason }, 'gossip message rejected')
+    this.init.stats.inc('messages_total', { direction: 'in', type: 'EVENT', status: 'invalid' })
+    return { reason }
+  }
+}
