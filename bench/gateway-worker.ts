@@ -70,7 +70,12 @@ async function handle (m: Cmd): Promise<unknown> {
   switch (m.cmd) {
     case 'start': {
       node = await createAgentNode({
-        mesh: m.mesh, mdns: false, security: { mode: 'open' }, logLevel: 'silent', listen: ['/ip4/127.0.0.1/tcp/0'], name: role,
+        mesh: m.mesh,
+        mdns: false,
+        security: { mode: 'open' },
+        logLevel: 'silent',
+        listen: ['/ip4/127.0.0.1/tcp/0'],
+        name: role,
         // The gateway is one peer to the agent, however many clients it serves: the agent's per-peer
         // limit (1,000 requests/s by default) would refuse it, as bench/worker.ts's agents lift it.
         rpc: { requestsPerSec: 0 },
