@@ -97,19 +97,19 @@ async function withCpu<T> (fn: () => Promise<T>): Promise<[T, number[]]> {
 
 async function events (): Promise<void> {
   console.log(`\nevents to ${subscribers} subscribers (${size}-byte payloads, published by the gateway node, ${ms / 1000} s per rate)`)
-  line(['round', 'rate/s', 'path', 'delivered/s', 'per subscriber/s', 'lag p50 ms', 'lag p99 ms', 'dropped'])
+  line(['round', 'rate/s', 'path', 'published/s', 'delivered/s', 'per subscriber/s', 'lag p50 ms', 'lag p99 ms', 'dropped'])
   await client.call('ws-open', { n: subscribers, topic: 'ws-bench' })
   await gateway.call('sub-open', { n: subscribers, topic: 'embedded-bench' })
   for (let r = 1; r <= runs; r++) {
     for (const rate of rates) {
       for (const [path, who, topic] of [['embedded', gateway, 'embedded-bench'], ['WebSocket', client, 'ws-bench']] as const) {
         await who.call('count-reset')
-        await gateway.call('publish', { topic, rate, ms, size })
+        const published: number = await gateway.call('publish', { topic, rate, ms, size })
         // What is still on its way is given a second to arrive.
         await new Promise(resolve => setTimeout(resolve, 1_000))
         const c = await who.call('count')
         const perSec = Math.round(c.delivered / (ms / 1000))
-        line([r, rate, path, perSec, Math.round(perSec / subscribers), c.lag.p50, c.lag.p99, c.dropped])
+        line([r, rate, path, Math.round(published / (ms / 1000)), perSec, Math.round(perSec / subscribers), c.lag.p50, c.lag.p99, c.dropped])
       }
     }
   }
