@@ -11,9 +11,14 @@ import { z } from 'zod'
 import WebSocket from 'ws'
 import { createClient, type Client } from 'graphql-ws'
 import { defineCommand } from '../node/index.js'
-import { graphqlMount } from '../node/gateway/graphql.js'
+import { buildSchema, graphqlMount } from '../node/gateway/graphql.js'
+import { TaskInput, TaskStatus } from '../node/operations/schemas.js'
 import { serveMounts } from './mount-server.js'
 import { startMesh, stopAll, waitFor } from './helpers.js'
+
+// The local preset's elections, with timeouts wide enough that a machine loaded by other work
+// (an event loop stalled for a second) does not depose the coordinator in the middle of a test.
+const STEADY = { bootstrapExpect: 3, electionTimeoutMinMs: 2_000, electionTimeoutMaxMs: 4_000 }
 
 const Square = defineCommand('square', { request: z.strictObject({ n: z.number() }), response: z.number() })
 
@@ -40,8 +45,18 @@ async function follow<T> (client: Client, query: string, variables: Record<strin
   return got
 }
 
+test('graphql: the types are the operations\' zod schemas (a key added there is a field here)', () => {
+  const schema = buildSchema()
+  const fields = (name: string): string[] => Object.keys((schema.getType(name) as unknown as { getFields: () => Record<string, unknown> }).getFields()).sort()
+  assert.deepEqual(fields('TaskStatus'), Object.keys(TaskStatus.shape).sort())
+  assert.deepEqual(fields('TaskInput'), Object.keys(TaskInput.shape).sort())
+  const required = Object.entries((schema.getType('TaskInput') as unknown as { getFields: () => Record<string, { type: { toString: () => string } }> }).getFields())
+    .filter(([, f]) => f.type.toString().endsWith('!')).map(([k]) => k)
+  assert.deepEqual(required, ['type'], 'only what the schema requires without a default is non-null')
+})
+
 test('graphql: agents, a command, topic events over graphql-ws and SSE, a pipeline followed to its end, a task cancelled; limits and bad input refused with codes', async () => {
-  const nodes = await startMesh(3, (i) => ({ preset: 'local', coordination: { bootstrapExpect: 3 }, capabilities: i === 2 ? ['math'] : [] }))
+  const nodes = await startMesh(3, (i) => ({ preset: 'local', coordination: STEADY, capabilities: i === 2 ? ['math'] : [] }))
   const gw = await serveMounts(nodes[0], [graphqlMount])
   const client = createClient({ url: gw.url.replace('http', 'ws') + '/graphql', webSocketImpl: WebSocket, retryAttempts: 0 })
   try {
@@ -54,7 +69,8 @@ test('graphql: agents, a command, topic events over graphql-ws and SSE, a pipeli
     // Queries: agents by capability, one by name, the coordinator once there is one.
     const agents = await gql(gw.url, '{ agents(capability: "math") { name capabilities state } }')
     assert.equal(agents.status, 200)
-    assert.deepEqual(agents.body.data.agents, [{ name: 'n2', capabilities: ['math'], state: 'ALIVE' }])
+    assert.deepEqual(agents.body.data.agents.map((a: { name: string, capabilities: string[] }) => [a.name, a.capabilities]), [['n2', ['math']]])
+    assert.ok(['ALIVE', 'SUSPECT'].includes(agents.body.data.agents[0].state), 'the state as a GraphQL enum (a loaded machine may make it suspect)')
     assert.equal((await gql(gw.url, 'query($r: String!) { agent(ref: $r) { peerId } }', { r: 'n1' })).body.data.agent.peerId, nodes[1].peerId)
     await waitFor(() => nodes.every(n => n.coordinator().leader !== undefined), 'a coordinator', 20_000)
     assert.equal((await gql(gw.url, '{ coordinator { inOffice voters } }')).body.data.coordinator.inOffice, true)
@@ -74,6 +90,9 @@ test('graphql: agents, a command, topic events over graphql-ws and SSE, a pipeli
     assert.deepEqual(got.map(e => e.topicEvents.payload.i), [0, 1, 2])
     assert.equal(got[0].topicEvents.fromName, 'n1')
     await waitFor(() => gw.ops.feeds.list().find(f => f.topic === 'news')?.watchers === 0, 'the finished subscription to let its watcher go')
+    const recent = await gql(gw.url, '{ recentEvents(topic: "news", limit: 2) { events { payload } since } topics { topic watchers recent } }')
+    assert.deepEqual(recent.body.data.recentEvents.events.map((e: { payload: { i: number } }) => e.payload.i), [1, 2], 'the topic\'s last events are kept')
+    assert.deepEqual(recent.body.data.topics.find((t: { topic: string }) => t.topic === 'news'), { topic: 'news', watchers: 0, recent: 3 })
 
     // The same as server-sent events, and a publish from GraphQL that an agent receives.
     const sse = await fetch(`${gw.url}/graphql`, {
@@ -103,7 +122,8 @@ test('graphql: agents, a command, topic events over graphql-ws and SSE, a pipeli
     assert.deepEqual(submitted.body.data?.submitPipeline.task_ids, ['g1', 'g2'], JSON.stringify(submitted.body.errors))
     const states = await follow<{ taskUpdates: { status: string } }>(client, 'subscription { taskUpdates(id: "g2") { status progress } }', {}, () => false)
     assert.equal(states.at(-1)?.taskUpdates.status, 'COMPLETED')
-    assert.equal((await gql(gw.url, '{ task(id: "g2") { status result attempt } }')).body.data.task.result, 11)
+    const g2 = await gql(gw.url, '{ task(id: "g2") { status result attempt } }')
+    assert.equal(g2.body.data?.task.result, 11, JSON.stringify(g2.body.errors))
 
     // A task cancelled while it runs: the mutation answers its new state, its updates end there.
     const slow = await gql(gw.url, 'mutation { submitTask(task: { type: "slow" }) { task_ids } }')

@@ -168,6 +168,13 @@ test('gateway: a client with only HTTP and WebSocket uses a mesh of three agent 
         'a task\'s fields come from the task protocol\'s zod schema')
     })
 
+    await t.test('A2A is mounted on the same server: the agent card names the gateway\'s /a2a', async () => {
+      const card = await getJson(`${base}/.well-known/agent-card.json`)
+      assert.ok(JSON.stringify(card).includes(`${base}/a2a`), JSON.stringify(card).slice(0, 300))
+      const unknown = await post(`${base}/a2a`, { jsonrpc: '2.0', id: 1, method: 'NoSuchMethod', params: {} }, { 'a2a-version': '1.0' })
+      assert.equal(unknown.body.error.code, -32601, 'JSON-RPC method not found')
+    })
+
     await t.test('GraphQL is mounted on the same server: a query at /graphql, counted under its route', async () => {
       const answer = await post(`${base}/graphql`, { query: '{ agents { name } coordinator { inOffice } }' })
       assert.equal(answer.status, 200, JSON.stringify(answer.body))

@@ -13,6 +13,7 @@ import { statusCommand } from './status.js'
 import { meshCommand } from './mesh.js'
 import { credentialCommand } from './credential.js'
 import { deadLettersCommand } from './dead-letters.js'
+import { mcpCommand } from './mcp.js'
 import { EXIT_USAGE } from './common.js'
 
 const EXIT_CODES = `
@@ -37,6 +38,7 @@ const program = new Command('agentmesh')
   .addCommand(meshCommand())
   .addCommand(credentialCommand())
   .addCommand(deadLettersCommand())
+  .addCommand(mcpCommand())
   .addHelpText('after', EXIT_CODES)
   .showHelpAfterError()
   .exitOverride(usageExit)

@@ -16,6 +16,7 @@ import {
   RequestOutput, SubmitOutput, TaskInput, TaskStatus, TopicEvent
 } from '../../operations/schemas.js'
 import { TASK_STATES } from '../../../protocols/task/schemas.js'
+import { endable } from '../endable.js'
 import { JSONScalar, ZodGraphQL } from './zod-types.js'
 
 /** What every resolver gets: the operations, and a signal that fires when the client goes away. */
@@ -187,32 +188,4 @@ export function buildSchema (): GraphQLSchema {
   })
 
   return new GraphQLSchema({ query, mutation, subscription })
-}
-
-/**
- * A subscription's source whose `return()` (the client unsubscribed, or went) ends at once. An
- * async generator waiting for its next value would queue `return()` behind that wait (the
- * next event of a quiet topic, the next change of a task): `end` frees what the source holds
- * now, and the wait left behind settles on its own.
- */
-export function endable<T> (source: AsyncIterable<T>, end: () => void): AsyncIterableIterator<T> {
-  const it = source[Symbol.asyncIterator]()
-  let ended = false
-  let wake: (() => void) | undefined
-  const stopped = new Promise<IteratorResult<T>>(resolve => { wake = () => { resolve({ done: true, value: undefined }) } })
-  const finish = (): IteratorResult<T> => {
-    if (!ended) {
-      ended = true
-      end()
-      wake?.()
-      void it.return?.()?.catch(() => {})
-    }
-    return { done: true, value: undefined }
-  }
-  return {
-    next: async () => ended ? { done: true, value: undefined } : await Promise.race([it.next(), stopped]),
-    return: async () => finish(),
-    throw: async () => finish(),
-    [Symbol.asyncIterator] () { return this }
-  }
 }
