@@ -93,6 +93,8 @@ test('gateway: a client with only HTTP and WebSocket uses a mesh of three agent 
       }
       const viaWs = await client.call('publish', { topic: 'news', payload: { i: 3 } })
       assert.equal(viaWs.type, 'result')
+      const asked = await client.call('request', { agent: 'a3', command: 'square', payload: { n: 5 } })
+      assert.deepEqual([asked.type, asked.result.result], ['result', 25], 'a command called over the WebSocket')
       // A client node of the mesh (the CLI's pub, through the gateway node's address) publishes too.
       const pub = new Proc([CLI, 'pub', '--open', '--mesh', mesh.mesh, '--no-mdns', '--bootstrap', mesh.address, '--name', 'cli-pub', 'news', '{"i":4}'])
       assert.equal(await pub.exited(60_000), 0, pub.stderr)
