@@ -6,8 +6,12 @@
  */
 import '../node/polyfills.js'
 import { Agent, request as httpRequest } from 'node:http'
+import { createServer, type Server } from 'node:http'
 import WebSocket from 'ws'
+import { z } from 'zod'
 import { createAgentNode, type AgentNode } from '../node/index.js'
+import { GatewayServer } from '../node/gateway/server.js'
+import { RestMount } from '../node/gateway/rest.js'
 
 interface Cmd { id: number, cmd: string, [k: string]: any }
 
@@ -52,6 +56,39 @@ async function rest (path: string, body: unknown): Promise<unknown> {
   })
 }
 
+async function get (url: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    httpRequest(url, { agent: http }, (res) => { res.resume(); res.on('end', resolve) }).on('error', reject).end()
+  })
+}
+
+/**
+ * The HTTP layer alone, in the gateway's process: node:http answering {"ok":true} bare, and the
+ * gateway's server with its REST mount answering the same from a one-route table (no mesh work).
+ */
+let layer: { bare: Server, gateway: GatewayServer } | undefined
+async function startLayer (): Promise<{ bare: string, gateway: string }> {
+  const log = (node as AgentNode).log
+  const bare = createServer((_req, res) => {
+    const body = JSON.stringify({ ok: true })
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body)
+  })
+  await new Promise<void>(resolve => { bare.listen(0, '127.0.0.1', resolve) })
+  const route = { method: 'GET' as const, path: '/v1/ok', operationId: 'ok', summary: 'ok', tag: 'gateway' as const, response: z.unknown(), errors: [], run: () => ({ ok: true }) }
+  const stats = (node as AgentNode).stats
+  const gateway = new GatewayServer({
+    listen: '127.0.0.1:0',
+    origins: [],
+    log,
+    count: (r, status) => { stats.inc('gateway_requests_total', { route: r, status: String(status) }) },
+    observe: () => {},
+    mounts: async (ctx) => [new RestMount({ ...ctx, ops: (node as AgentNode).gateway?.ops as any, log, maxBodyBytes: 1024 }, [route])]
+  })
+  const url = await gateway.start()
+  layer = { bare, gateway }
+  return { bare: `http://127.0.0.1:${(bare.address() as { port: number }).port}/v1/ok`, gateway: `${url}/v1/ok` }
+}
+
 const sockets: WebSocket[] = []
 let delivered = 0
 let lags: number[] = []
@@ -70,7 +107,12 @@ async function handle (m: Cmd): Promise<unknown> {
   switch (m.cmd) {
     case 'start': {
       node = await createAgentNode({
-        mesh: m.mesh, mdns: false, security: { mode: 'open' }, logLevel: 'silent', listen: ['/ip4/127.0.0.1/tcp/0'], name: role,
+        mesh: m.mesh,
+        mdns: false,
+        security: { mode: 'open' },
+        logLevel: 'silent',
+        listen: ['/ip4/127.0.0.1/tcp/0'],
+        name: role,
         // The gateway is one peer to the agent, however many clients it serves: the agent's per-peer
         // limit (1,000 requests/s by default) would refuse it, as bench/worker.ts's agents lift it.
         rpc: { requestsPerSec: 0 },
@@ -89,6 +131,8 @@ async function handle (m: Cmd): Promise<unknown> {
     case 'embedded-rate': return await concurrent(m.concurrency, m.ms, async () => await node?.request(agentId, 'echo', { n: 1 }))
     case 'rest-seq': return await sequential(m.n, async () => await rest('/v1/agents/agent/commands/echo', { n: 1 }))
     case 'rest-rate': return await concurrent(m.concurrency, m.ms, async () => await rest('/v1/agents/agent/commands/echo', { n: 1 }))
+    case 'get-rate': return await concurrent(m.concurrency, m.ms, async () => { await get(m.url) })
+    case 'layer-start': return await startLayer()
     case 'ws-open': {
       const url = `${base.replace(/^http/, 'ws')}/v1/ws`
       await Promise.all(Array.from({ length: m.n }, async () => {
@@ -128,7 +172,7 @@ async function handle (m: Cmd): Promise<unknown> {
       }
       return sent
     }
-    case 'stop': await node?.stop(); for (const ws of sockets) ws.terminate(); http.destroy(); return null
+    case 'stop': layer?.bare.close(); await layer?.gateway.stop(); await node?.stop(); for (const ws of sockets) ws.terminate(); http.destroy(); return null
   }
   throw new Error(`unknown command ${m.cmd}`)
 }

@@ -7,7 +7,9 @@
  *     CPU time each process spent per request, a figure a busy shared machine disturbs less);
  *   - events to 100 subscribers (100 WebSocket clients, or 100 subscriptions in the node), paced
  *     at each rate given: delivered per second in all, their lag p50/p99, clients dropped.
- * `--parts commands` or `--parts events` runs one half; `--profile DIR` writes the gateway
+ *   - the HTTP layer alone, no mesh work: bare node:http and the gateway's server with its REST
+ *     mount, the same answer (req/s, CPU µs per request): what another HTTP layer could save at most.
+ * `--parts commands,http,events` picks which; `--profile DIR` writes the gateway
  * process's CPU profile there (node dist/bench/profile-summary.js DIR reads it).
  */
 import { parseArgs } from 'node:util'
@@ -21,7 +23,7 @@ const { values } = parseArgs({
     rates: { type: 'string', default: '100,400' },
     subscribers: { type: 'string', default: '100' },
     size: { type: 'string', default: '200' },
-    parts: { type: 'string', default: 'commands,events' },
+    parts: { type: 'string', default: 'commands,http,events' },
     profile: { type: 'string' }
   }
 })
@@ -61,12 +63,26 @@ try {
     line([r, 'REST - embedded', Math.round((rs.p50 - e.p50) * 1000) / 1000, Math.round((rs.p99 - e.p99) * 1000) / 1000, `${Math.round(rr / er * 100)}%`])
   }
 
+  if (parts.has('http')) await httpLayer()
   if (parts.has('events')) await events()
 } finally {
   for (const w of [client, gateway, agent]) {
     await w.call('stop').catch(() => {})
     w.child.disconnect()
     await w.kill()
+  }
+}
+
+/** The HTTP layer alone (no mesh work), against bare node:http: what a faster framework could save at most. */
+async function httpLayer (): Promise<void> {
+  const urls = await gateway.call('layer-start')
+  console.log(`\nthe HTTP layer alone: GET answering {"ok":true}, 64 at once, ${ms / 1000} s each (bare node:http, and the gateway's server with its REST mount)`)
+  line(['round', 'path', 'req/s', 'CPU µs/req: gateway node', 'HTTP client'])
+  for (let r = 1; r <= runs; r++) {
+    for (const path of ['bare', 'gateway'] as const) {
+      const [rate, cpu] = await withCpu(async () => await client.call('get-rate', { url: urls[path], concurrency: 64, ms }))
+      line([r, path === 'bare' ? 'bare node:http' : 'gateway server + REST', rate, Math.round(cpu[0] / (rate * ms / 1000)), Math.round(cpu[2] / (rate * ms / 1000))])
+    }
   }
 }
 
@@ -81,19 +97,19 @@ async function withCpu<T> (fn: () => Promise<T>): Promise<[T, number[]]> {
 
 async function events (): Promise<void> {
   console.log(`\nevents to ${subscribers} subscribers (${size}-byte payloads, published by the gateway node, ${ms / 1000} s per rate)`)
-  line(['round', 'rate/s', 'path', 'delivered/s', 'per subscriber/s', 'lag p50 ms', 'lag p99 ms', 'dropped'])
+  line(['round', 'rate/s', 'path', 'published/s', 'delivered/s', 'per subscriber/s', 'lag p50 ms', 'lag p99 ms', 'dropped'])
   await client.call('ws-open', { n: subscribers, topic: 'ws-bench' })
   await gateway.call('sub-open', { n: subscribers, topic: 'embedded-bench' })
   for (let r = 1; r <= runs; r++) {
     for (const rate of rates) {
       for (const [path, who, topic] of [['embedded', gateway, 'embedded-bench'], ['WebSocket', client, 'ws-bench']] as const) {
         await who.call('count-reset')
-        await gateway.call('publish', { topic, rate, ms, size })
+        const published: number = await gateway.call('publish', { topic, rate, ms, size })
         // What is still on its way is given a second to arrive.
         await new Promise(resolve => setTimeout(resolve, 1_000))
         const c = await who.call('count')
         const perSec = Math.round(c.delivered / (ms / 1000))
-        line([r, rate, path, perSec, Math.round(perSec / subscribers), c.lag.p50, c.lag.p99, c.dropped])
+        line([r, rate, path, Math.round(published / (ms / 1000)), perSec, Math.round(perSec / subscribers), c.lag.p50, c.lag.p99, c.dropped])
       }
     }
   }

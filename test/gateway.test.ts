@@ -93,6 +93,8 @@ test('gateway: a client with only HTTP and WebSocket uses a mesh of three agent 
       }
       const viaWs = await client.call('publish', { topic: 'news', payload: { i: 3 } })
       assert.equal(viaWs.type, 'result')
+      const asked = await client.call('request', { agent: 'a3', command: 'square', payload: { n: 5 } })
+      assert.deepEqual([asked.type, asked.result.result], ['result', 25], 'a command called over the WebSocket')
       // A client node of the mesh (the CLI's pub, through the gateway node's address) publishes too.
       const pub = new Proc([CLI, 'pub', '--open', '--mesh', mesh.mesh, '--no-mdns', '--bootstrap', mesh.address, '--name', 'cli-pub', 'news', '{"i":4}'])
       assert.equal(await pub.exited(60_000), 0, pub.stderr)
@@ -166,6 +168,13 @@ test('gateway: a client with only HTTP and WebSocket uses a mesh of three agent 
       }
       assert.equal(doc.paths['/v1/tasks'].post.requestBody.content['application/json'].schema.anyOf[0].properties.tasks.items.properties.priority.type, 'integer',
         'a task\'s fields come from the task protocol\'s zod schema')
+    })
+
+    await t.test('A2A is mounted on the same server: the agent card names the gateway\'s /a2a', async () => {
+      const card = await getJson(`${base}/.well-known/agent-card.json`)
+      assert.ok(JSON.stringify(card).includes(`${base}/a2a`), JSON.stringify(card).slice(0, 300))
+      const unknown = await post(`${base}/a2a`, { jsonrpc: '2.0', id: 1, method: 'NoSuchMethod', params: {} }, { 'a2a-version': '1.0' })
+      assert.equal(unknown.body.error.code, -32601, 'JSON-RPC method not found')
     })
 
     await t.test('GraphQL is mounted on the same server: a query at /graphql, counted under its route', async () => {

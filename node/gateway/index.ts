@@ -35,7 +35,9 @@ export class Gateway implements Startable {
       mounts: async (base) => {
         const ctx: GatewayContext = { ...base, ops: this.ops, log, maxBodyBytes: c.maxBodyBytes }
         // Loaded when a gateway starts: a node without one never loads its bindings.
-        const [{ wsMount }, { restMount }, { graphqlMount }] = await Promise.all([import('./ws.js'), import('./rest.js'), import('./graphql.js')])
+        const [{ wsMount }, { restMount }, { graphqlMount }, { a2aMount }] = await Promise.all([
+          import('./ws.js'), import('./rest.js'), import('./graphql.js'), import('./a2a/index.js')
+        ])
         const ws = wsMount({
           maxBufferedBytes: c.wsMaxBufferedBytes,
           maxSubscriptions: c.wsMaxSubscriptions,
@@ -44,7 +46,7 @@ export class Gateway implements Startable {
           dropped: (reason) => { stats.inc('gateway_ws_dropped_total', { reason }) },
           connections: (n) => { this.wsOpen = n }
         })
-        const mounts: Mount[] = [ws(ctx), restMount(ctx), graphqlMount(ctx)]
+        const mounts: Mount[] = [ws(ctx), restMount(ctx), graphqlMount(ctx), a2aMount(ctx)]
         return mounts
       }
     })
