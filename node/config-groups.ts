@@ -128,6 +128,13 @@ export const CoordinationConfig = z.strictObject({
   /** A voter silent this long is removed from the voter set (never below bootstrapExpect). */
   voterRemoveAfterMs: z.number().int().min(100).default(coordination.DEFAULT_VOTER_REMOVE_AFTER_MS),
   /**
+   * Voters at most (Consul and etcd advise 3 or 5); the other eligible agents are non-voters,
+   * promoted one at a time when a voter is lost, and learn the coordinator from its announcements.
+   */
+  maxVoters: z.number().int().min(1).max(coordination.MAX_MAX_VOTERS).default(coordination.DEFAULT_MAX_VOTERS),
+  /** How often the coordinator announces itself (term, voters, proof of election) on gossip to every agent. */
+  announceIntervalMs: z.number().int().min(10).default(coordination.DEFAULT_ANNOUNCE_INTERVAL_MS),
+  /**
    * Where the term, the vote and the voter set are kept across restarts (a vote must never be
    * given twice in one term). Defaults to "<identity>.coordination.json" when an identity file
    * is set; a node with a fresh identity is a new voter and needs none.

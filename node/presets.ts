@@ -30,6 +30,7 @@ export interface Preset {
     electionTimeoutMinMs: number
     electionTimeoutMaxMs: number
     voterRemoveAfterMs: number
+    announceIntervalMs: number
   }
 }
 
@@ -48,7 +49,8 @@ const lan: Preset = {
     heartbeatIntervalMs: coordination.DEFAULT_HEARTBEAT_INTERVAL_MS,
     electionTimeoutMinMs: coordination.DEFAULT_ELECTION_TIMEOUT_MIN_MS,
     electionTimeoutMaxMs: coordination.DEFAULT_ELECTION_TIMEOUT_MAX_MS,
-    voterRemoveAfterMs: coordination.DEFAULT_VOTER_REMOVE_AFTER_MS
+    voterRemoveAfterMs: coordination.DEFAULT_VOTER_REMOVE_AFTER_MS,
+    announceIntervalMs: coordination.DEFAULT_ANNOUNCE_INTERVAL_MS
   }
 }
 
@@ -78,7 +80,9 @@ const local: Preset = {
     electionTimeoutMinMs: 300,
     electionTimeoutMaxMs: 600,
     // As on a LAN: a test that restarts an agent keeps it in the voter set.
-    voterRemoveAfterMs: coordination.DEFAULT_VOTER_REMOVE_AFTER_MS
+    voterRemoveAfterMs: coordination.DEFAULT_VOTER_REMOVE_AFTER_MS,
+    // Five heartbeats: a lost announcement delays a non-voter by a quarter second.
+    announceIntervalMs: 250
   }
 }
 
@@ -110,7 +114,9 @@ const wan: Preset = {
     electionTimeoutMinMs: 2_500,
     electionTimeoutMaxMs: 5_000,
     // WAN partitions often heal within minutes: shrinking the voter set for one costs a quorum change.
-    voterRemoveAfterMs: 120_000
+    voterRemoveAfterMs: 120_000,
+    // Gossip across regions takes a few hops of the round trip: four heartbeats.
+    announceIntervalMs: 2_000
   }
 }
 

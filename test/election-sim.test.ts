@@ -9,14 +9,15 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { seededRandom } from './helpers.js'
-import { Election, type Certificate, type ElectionMessage, type PersistedElection } from '../protocols/coordination/election.js'
+import { Election, type Announcement, type Certificate, type ElectionMessage, type PersistedElection } from '../protocols/coordination/election.js'
+import { majority } from '../protocols/coordination/voter-set.js'
 import type { MemberState } from '../discovery/failure-detector.js'
 import { MemberTable, type Heartbeat, type MemberChange, type ProbeAnswer } from '../discovery/member-table.js'
 import { fakeKeys } from './election-fakes.js'
 import { MAX_TERM_STEP } from '../protocols/coordination/election-proof.js'
 import { RENEW_EVERY_TIMEOUTS } from '../protocols/coordination/election.js'
 
-const TIMINGS = { heartbeatIntervalMs: 50, electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300, voterRemoveAfterMs: 2_000 }
+const TIMINGS = { heartbeatIntervalMs: 50, electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300, voterRemoveAfterMs: 2_000, announceIntervalMs: 200 }
 /** The member view's timings, scaled like the election's (a tenth of the defaults, about). */
 const MEMBERSHIP = {
   heartbeatIntervalMs: 100, probeIntervalMs: 100, probeTimeoutMs: 60, silenceMs: 300, suspicionMinMs: 200, suspicionMaxMs: 600, confirmationsForMin: 3
@@ -50,7 +51,8 @@ interface SimNode {
   directiveTerm: number
   votes: Map<number, string>
 }
-interface InFlight { at: number, from: string, to: string, msg: ElectionMessage | MemberMessage | { type: 'directive', term: number }, order: number }
+type Gossiped = { type: 'announcement', announcement: Announcement }
+interface InFlight { at: number, from: string, to: string, msg: ElectionMessage | MemberMessage | Gossiped | { type: 'directive', term: number }, order: number }
 
 /** Messages in flight, earliest first (ties in send order): a binary heap. */
 class Flights {
@@ -123,7 +125,7 @@ class Simulation {
   watch?: () => void
   private readonly tracing: boolean
 
-  constructor (readonly seed: number, n: number, readonly bootstrapExpect: number, tracing = false) {
+  constructor (readonly seed: number, n: number, readonly bootstrapExpect: number, tracing = false, readonly maxVoters = 5) {
     this.random = rng(seed)
     this.tracing = tracing
     // One agent in four is not coordinator-eligible, when there are enough to spare one.
@@ -136,7 +138,8 @@ class Simulation {
   start (node: SimNode): void {
     const persisted = node.persisted !== undefined ? { persisted: node.persisted } : {}
     const { id, eligible } = node
-    const init = { self: id, eligible, bootstrapExpect: this.bootstrapExpect, ...TIMINGS, random: this.random, now: this.now, keys: fakeKeys(id) }
+    const { bootstrapExpect, maxVoters } = this
+    const init = { self: id, eligible, bootstrapExpect, maxVoters, ...TIMINGS, random: this.random, now: this.now, keys: fakeKeys(id) }
     node.election = new Election({ ...init, ...persisted })
     // The member view is not persisted: a restarted agent starts above its old incarnation
     // (a real one takes the wall clock) and learns the mesh anew.
@@ -284,6 +287,7 @@ class Simulation {
       }
       node.persisted = structuredClone(out.persist)
     }
+    let won: number | undefined
     for (const ev of out.events) {
       if (this.tracing) this.log(`${node.id} ${JSON.stringify(ev)}`)
       if (ev.type === 'role' && ev.role === 'leader') {
@@ -291,9 +295,31 @@ class Simulation {
         const other = this.leaders.get(ev.term)
         assert.ok(other === undefined || other === node.id, `seed ${this.seed}: two leaders in term ${ev.term}: ${other} and ${node.id}`)
         this.leaders.set(ev.term, node.id)
+        won = ev.term
+      }
+      if (ev.type === 'voters') {
+        // A set an honest leader makes (a forger in office may tell its followers anything: it won its election fairly).
+        const makes = e.currentRole === 'leader' && node.id !== this.forger?.id
+        assert.ok(!makes || ev.config.voters.length <= this.maxVoters, `seed ${this.seed}: ${node.id} made a set of ${ev.config.voters.length} voters, over the cap of ${this.maxVoters}`)
+        // The set a leader won with is the first it makes (its term's no-op): a majority of it
+        // must have stored a vote for it in that term. Votes of non-voters count for nothing.
+        if (won !== undefined) this.checkWin(node.id, won, ev.config.voters)
+        won = undefined
       }
     }
     for (const { to, msg } of out.messages) this.send(node.id, to, node.id === this.forger?.id ? this.inflate(msg) : msg)
+    if (out.announce !== undefined) this.gossip(node.id, { type: 'announcement', announcement: out.announce })
+  }
+
+  /** A leader of `term` with `voters`: a majority of them stored their vote for it (the simulation's own record of every vote persisted). */
+  private checkWin (leader: string, term: number, voters: string[]): void {
+    const votes = voters.filter(v => this.nodes.find(n => n.id === v)?.votes.get(term) === leader).length
+    assert.ok(votes >= majority(voters.length), `seed ${this.seed}: ${leader} leads term ${term} with ${votes} votes of ${voters.length} voters (${voters.join(', ')})`)
+  }
+
+  /** Gossip: every other agent hears it, each copy lost or delayed per link. */
+  private gossip (from: string, msg: Gossiped): void {
+    for (const other of this.nodes) if (other.id !== from) this.send(from, other.id, msg)
   }
 
   /** The forger's own replies, with inflated terms half the time (mode 'replies'). */
@@ -321,6 +347,15 @@ class Simulation {
       ...(stolen !== undefined && relabelled !== undefined ? [heartbeat(term + 1, stolen), heartbeat(term + 1, relabelled)] : []),
       { type: 'vote', term: Number.MAX_SAFE_INTEGER, candidate: f.id, config, pre: false, ...(relabelled !== undefined ? { proof: { ...relabelled, term: Number.MAX_SAFE_INTEGER } } : {}) }
     ]
+    // Announcements gossiped as the forger (gossip proves who published): its own vote alone, or a certificate stolen or relabelled.
+    const own = { term: term + 1, leader: f.id, config, votes: [{ voter: f.id, sig: fakeKeys(f.id).sign(`vote\n${term + 1}\n${f.id}`) }] }
+    const announcements: Announcement[] = [
+      { term: term + 1, leader: f.id, config, cert: own },
+      { term: Number.MAX_SAFE_INTEGER, leader: f.id, config, cert: { ...own, term: Number.MAX_SAFE_INTEGER } },
+      ...(stolen !== undefined ? [{ term: stolen.term, leader: f.id, config, cert: stolen }] : []),
+      ...(relabelled !== undefined ? [{ term: term + 1, leader: f.id, config, cert: relabelled }] : [])
+    ]
+    if (this.random() < 0.3) { this.gossip(f.id, { type: 'announcement', announcement: this.pick(announcements) }); return }
     const msg = this.pick(forgeries)
     for (const n of this.nodes) if (n !== me) this.send(f.id, n.id, msg)
   }
@@ -398,6 +433,12 @@ class Simulation {
       this.flush(to)
       return
     }
+    if (f.msg.type === 'announcement') {
+      if (to.id === this.forger?.id) this.forger.stolen = f.msg.announcement.cert
+      e.announcement(f.from, f.msg.announcement, this.now)
+      this.flush(to)
+      return
+    }
     if (f.msg.type === 'directive') {
       if (e.admits(f.msg.term, f.from) !== 'ok') return
       assert.ok(f.msg.term >= to.directiveTerm, `seed ${this.seed}: ${to.id} accepted a directive of term ${f.msg.term} after one of term ${to.directiveTerm}`)
@@ -451,7 +492,9 @@ function runSeed (seed: number, tracing = false): Simulation {
   const n = 3 + Math.floor(r() * 5) // 3..7 agents
   const eligible = n < 4 ? n : n - Math.floor(n / 4)
   const bootstrapExpect = Math.floor(eligible / 2) + 1 + Math.floor(r() * (eligible - Math.floor(eligible / 2)))
-  const sim = new Simulation(seed, n, Math.min(bootstrapExpect, eligible), tracing)
+  // A cap below the eligible agents in two schedules of three: non-voters, and promotions.
+  const maxVoters = [3, 5, 64][seed % 3]
+  const sim = new Simulation(seed, n, Math.min(bootstrapExpect, eligible), tracing, maxVoters)
   // One schedule in four has a forger among the voters (n0 is always eligible).
   if (seed % 4 === 0) sim.forger = { id: 'n0', mode: seed % 8 === 0 ? 'replies' : 'heartbeats', seq: 0 }
   try {
@@ -479,6 +522,10 @@ function check (sim: Simulation, seed: number): void {
   assert.equal(inOffice.length, 1, `seed ${seed}: after healing, ${inOffice.length} coordinators in office`)
   const leader = inOffice[0].id
   for (const x of up) assert.equal(x.election?.currentLeader, leader, `seed ${seed}: ${x.id} follows ${String(x.election?.currentLeader)}, not ${leader}`)
+  // As many voters as the cap allows, the other eligible agents non-voters that follow too.
+  const eligible = up.filter(x => x.eligible).length
+  const voters = (): string[] => sim.up().find(x => x.election?.currentRole === 'leader')?.election?.status(sim.now).voters ?? []
+  assert.equal(voters().length, Math.min(eligible, sim.maxVoters), `seed ${seed}: ${voters().length} voters of ${eligible} eligible, cap ${sim.maxVoters}`)
   // Accuracy once the network is whole: nobody up is believed down.
   for (const x of up) {
     for (const y of up) if (x !== y) assert.equal(sim.memberState(x, y.id), 'alive', `seed ${seed}: after healing, ${x.id} sees ${y.id} as ${String(sim.memberState(x, y.id))}`)
@@ -486,9 +533,16 @@ function check (sim: Simulation, seed: number): void {
   // Completeness: an agent that crashes is found offline by every other within the maximum
   // suspicion plus a probe round or two.
   const victim = up[seed % up.length]
+  const wasVoter = voters().includes(victim.id) && eligible > sim.maxVoters
   sim.crash(victim)
   sim.run(sim.now + MEMBERSHIP.silenceMs + MEMBERSHIP.probeIntervalMs * 2 + MEMBERSHIP.suspicionMaxMs, false)
   for (const x of sim.up()) assert.equal(sim.memberState(x, victim.id), 'offline', `seed ${seed}: ${x.id} still sees the crashed ${victim.id} as ${String(sim.memberState(x, victim.id))}`)
+  // A crashed voter with a non-voter to spare is replaced: the set is back at the cap without it.
+  if (!wasVoter) return
+  sim.run(sim.now + 2_000, false)
+  const after = voters()
+  assert.ok(!after.includes(victim.id), `seed ${seed}: the crashed voter ${victim.id} is still a voter 2 s later`)
+  assert.equal(after.length, sim.maxVoters, `seed ${seed}: after losing ${victim.id}, ${after.length} voters (${after.join(', ')})`)
 }
 
 test('election and membership simulation: safety on every step; after healing, all alive and one coordinator; a crash then found by all', () => {
