@@ -1,8 +1,9 @@
 // The election and membership state machines in a deterministic simulation: simulated clock
 // and network, seeded schedules of crashes, restarts, partitions, delays and message loss. Each
-// node runs the failure detector (fed by gossip heartbeats carrying suspicions, and direct
-// probes: the member view's own pure core, discovery/member-table.ts, that MemberView drives
-// over gossip and RPC) and the election, whose view of who is up comes from it, as in a node. Every step checks the safety invariants of both;
+// node runs the failure detector (fed by statements passed on by gossip to a few random agents
+// and by full exchanges, and by direct probes: the member view's own pure core,
+// discovery/member-table.ts and discovery/rumours.ts, that MemberView drives over RPC) and the
+// election, whose view of who is up comes from it, as in a node. Every step checks the safety invariants of both;
 // after each schedule the network heals: every agent must see every other alive, exactly one
 // coordinator must be in office, and an agent then crashed must be found offline by all.
 // A failing seed is printed; replay it with SIM_SEED=<seed> (SIM_SEEDS=<n> for more).
@@ -13,6 +14,7 @@ import { Election, type Announcement, type Certificate, type ElectionMessage, ty
 import { majority } from '../protocols/coordination/voter-set.js'
 import type { MemberState } from '../discovery/failure-detector.js'
 import { MemberTable, type Heartbeat, type MemberChange, type ProbeAnswer } from '../discovery/member-table.js'
+import { Rumours } from '../discovery/rumours.js'
 import { fakeKeys } from './election-fakes.js'
 import { MAX_TERM_STEP } from '../protocols/coordination/election-proof.js'
 import { RENEW_EVERY_TIMEOUTS } from '../protocols/coordination/election.js'
@@ -20,17 +22,32 @@ import { RENEW_EVERY_TIMEOUTS } from '../protocols/coordination/election.js'
 const TIMINGS = { heartbeatIntervalMs: 50, electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300, voterRemoveAfterMs: 2_000, announceIntervalMs: 200 }
 /** The member view's timings, scaled like the election's (a tenth of the defaults, about). */
 const MEMBERSHIP = {
-  heartbeatIntervalMs: 100, probeIntervalMs: 100, probeTimeoutMs: 60, silenceMs: 300, suspicionMinMs: 200, suspicionMaxMs: 600, confirmationsForMin: 3
+  heartbeatIntervalMs: 50,
+  probeIntervalMs: 100,
+  probeTimeoutMs: 60,
+  silenceMs: 300,
+  suspicionMinMs: 200,
+  suspicionMaxMs: 600,
+  confirmationsForMin: 3,
+  syncIntervalMs: 500
 }
+const FANOUT = 3
+
+/** A statement as the member view signs it (the simulation's agents do not forge statements: real nodes check signatures). */
+type Statement = Heartbeat & { seq: number }
 
 type MemberMessage =
-  | { type: 'member-heartbeat', heartbeat: Heartbeat }
+  | { type: 'member-gossip', statements: Statement[] }
+  | { type: 'member-sync', statements: Statement[], reply: boolean }
   | { type: 'probe', incarnation: number, nonce: number }
   | { type: 'probe-ack', answer: ProbeAnswer, nonce: number }
 
 /** One node's member view: the real pure core, with the timers and probe matching a node's shell (MemberView, RpcService) adds. */
 interface MemberView {
   table: MemberTable
+  rumours: Rumours<Statement>
+  seq: number
+  nextSync: number
   /** Probes sent: nonce -> peer (what RpcService does to match an answer to its request). */
   nonces: Map<number, string>
   nextHeartbeat: number
@@ -147,12 +164,56 @@ class Simulation {
     const self = { peerId: node.id, name: node.id, roles: [], eligible: node.eligible }
     node.members = {
       table: new MemberTable({ ...MEMBERSHIP, self, incarnation: node.lastIncarnation, random: this.random }),
+      rumours: new Rumours({ retransmitMult: 4 }),
+      seq: 0,
+      nextSync: this.now + MEMBERSHIP.syncIntervalMs,
       nonces: new Map(),
       nextHeartbeat: this.now,
       nextProbe: this.now + MEMBERSHIP.probeIntervalMs,
       seen: new Map()
     }
     this.log(`start ${node.id} term=${node.persisted?.term ?? 0} incarnation=${node.lastIncarnation}`)
+    this.issue(node)
+    // It connects to the agents it can reach (the simulated network is one full mesh): each side
+    // sees the other's card, probes it and exchanges what it holds, as members.ts does on a new connection.
+    for (const other of this.up()) {
+      if (other === node || !this.connected(node.id, other.id)) continue
+      for (const [a, b] of [[node, other], [other, node]]) {
+        const view = a.members as MemberView
+        if (view.table.seen(b.id, { name: b.id, roles: [] }, this.now)) {
+          this.probe(a, b.id)
+          this.sync(a, b.id, false)
+        }
+        this.applyMember(a)
+      }
+    }
+  }
+
+  /** The node's statement, when it says something new: kept and queued for gossip (MemberView.issue). */
+  private issue (node: SimNode): void {
+    const m = node.members as MemberView
+    const hb = m.table.statementDue()
+    if (hb === undefined) return
+    m.seq = Math.max(this.now, m.seq + 1)
+    m.rumours.offer(node.id, m.seq, { ...hb, seq: m.seq }, 1)
+  }
+
+  private sync (node: SimNode, to: string, reply: boolean): void {
+    const m = node.members as MemberView
+    const live = (p: string): boolean => p === node.id || m.table.state(p) === 'alive' || m.table.state(p) === 'suspect'
+    this.send(node.id, to, { type: 'member-sync', statements: structuredClone(m.rumours.all(live)), reply })
+  }
+
+  /** Statements new to the node, taken as MemberView.receive takes them (signatures aside). */
+  private receiveStatements (node: SimNode, from: string, statements: Statement[], full: boolean): void {
+    const m = node.members as MemberView
+    m.table.heard(from, this.now)
+    for (const st of statements) {
+      if (st.peerId === node.id || (m.rumours.seq(st.peerId) ?? -1) >= st.seq) continue
+      m.rumours.offer(st.peerId, st.seq, st, 1)
+      m.table.heartbeat(st, this.now, st.peerId)
+    }
+    if (full) m.table.reconsider(this.now)
   }
 
   crash (node: SimNode): void {
@@ -177,14 +238,18 @@ class Simulation {
   private memberWake (node: SimNode): number {
     const m = node.members
     if (m === undefined) return Infinity
-    return Math.min(m.nextHeartbeat, m.nextProbe, m.table.nextDeadline() ?? Infinity)
+    return Math.min(m.nextHeartbeat, m.nextProbe, m.nextSync, m.table.nextDeadline() ?? Infinity)
   }
 
   private memberTick (node: SimNode): void {
     const m = node.members as MemberView
     if (this.now >= m.nextHeartbeat) {
       m.nextHeartbeat = this.now + MEMBERSHIP.heartbeatIntervalMs
-      this.announce(node)
+      this.gossipRound(node)
+    }
+    if (this.now >= m.nextSync) {
+      m.nextSync = this.now + MEMBERSHIP.syncIntervalMs
+      this.sync(node, this.pick(this.nodes.filter(x => x !== node)).id, false)
     }
     if (this.now >= m.nextProbe) {
       m.nextProbe = this.now + MEMBERSHIP.probeIntervalMs
@@ -194,10 +259,18 @@ class Simulation {
     this.applyMember(node)
   }
 
-  /** Gossip: every agent hears the heartbeat (the simulated network loses or delays it per link). */
-  private announce (node: SimNode): void {
-    const heartbeat = (node.members as MemberView).table.announcement()
-    for (const other of this.nodes) if (other !== node) this.send(node.id, other.id, { type: 'member-heartbeat', heartbeat })
+  /** The least-told news to FANOUT random agents (its connections: every other agent here), when there is any. */
+  private gossipRound (node: SimNode): void {
+    const m = node.members as MemberView
+    if (m.rumours.pending === 0) return
+    const others = this.nodes.filter(x => x !== node)
+    const members = m.table.members().filter(x => x.state === 'alive' || x.state === 'suspect').length + 1
+    for (let i = 0; i < FANOUT && others.length > 0; i++) {
+      const to = others.splice(Math.floor(this.random() * others.length), 1)[0]
+      const statements = m.rumours.take(members, 32, Infinity)
+      if (statements.length === 0) return
+      this.send(node.id, to.id, { type: 'member-gossip', statements: structuredClone(statements) })
+    }
   }
 
   private probe (node: SimNode, peer: string): void {
@@ -213,8 +286,12 @@ class Simulation {
   private onMemberMessage (node: SimNode, from: string, msg: MemberMessage): void {
     const m = node.members as MemberView
     switch (msg.type) {
-      case 'member-heartbeat':
-        m.table.heartbeat(msg.heartbeat, this.now)
+      case 'member-gossip':
+        this.receiveStatements(node, from, msg.statements, false)
+        break
+      case 'member-sync':
+        this.receiveStatements(node, from, msg.statements, true)
+        if (!msg.reply) this.sync(node, from, true)
         break
       case 'probe': {
         m.table.probedBy(from, msg.incarnation, this.now)
@@ -238,7 +315,7 @@ class Simulation {
     node.lastIncarnation = Math.max(node.lastIncarnation, m.table.incarnation)
     for (const t of changes) this.checkMember(node, m, t)
     if (changes.length > 0) this.tellElection(node)
-    if (announce) this.announce(node)
+    if (announce || changes.length > 0) this.issue(node)
   }
 
   private checkMember (node: SimNode, m: MemberView, t: MemberChange): void {
@@ -368,8 +445,8 @@ class Simulation {
       const leader = e.currentLeader
       // Checked after every step: the messages are built only on failure (building them each time
       // was four tenths of the simulation's CPU).
-      if (!(leader === undefined || this.leaders.get(e.currentTerm) === leader)) {
-        assert.fail(`seed ${this.seed}: ${n.id} follows ${String(leader)} in term ${e.currentTerm}, won by ${String(this.leaders.get(e.currentTerm))}`)
+      if (!(leader === undefined || this.leaders.get(e.leaderTerm) === leader)) {
+        assert.fail(`seed ${this.seed}: ${n.id} follows ${String(leader)} in term ${e.leaderTerm}, won by ${String(this.leaders.get(e.leaderTerm))}`)
       }
       if (!(e.currentTerm < 1_000_000)) assert.fail(`seed ${this.seed}: ${n.id} reached term ${e.currentTerm}`)
     }
@@ -428,7 +505,7 @@ class Simulation {
 
   private deliver (to: SimNode, f: InFlight): void {
     const e = to.election as Election
-    if (f.msg.type === 'member-heartbeat' || f.msg.type === 'probe' || f.msg.type === 'probe-ack') {
+    if (f.msg.type === 'member-gossip' || f.msg.type === 'member-sync' || f.msg.type === 'probe' || f.msg.type === 'probe-ack') {
       this.onMemberMessage(to, f.from, f.msg)
       this.flush(to)
       return

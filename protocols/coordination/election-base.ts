@@ -44,6 +44,8 @@ export abstract class ElectionBase {
   protected left: MemberInfo[] = []
   /** Set while this node leads: made fresh on every win. */
   protected lead?: LeaderState
+  /** A non-voter ahead of the leader it follows: that leader's term (see `followBehind`). */
+  protected followTerm?: number
   protected out: ElectionOutput = { messages: [], events: [] }
   protected persistPending = false
   protected queriedAt = -Infinity
@@ -109,6 +111,7 @@ export abstract class ElectionBase {
    * confirmed by a heartbeat is a claim we cannot check yet.
    */
   admits (term: number, from: string): 'ok' | 'stale-term' | 'not-coordinator' {
+    if (this.followTerm !== undefined && term === this.followTerm && from === this.leader) return 'ok'
     if (term < this.term) return 'stale-term'
     if (term > this.term || from !== this.leader || from === this.init.self) return 'not-coordinator'
     return 'ok'
@@ -116,6 +119,8 @@ export abstract class ElectionBase {
 
   get currentTerm (): number { return this.term }
   get currentLeader (): string | undefined { return this.leader }
+  /** The term of the leader followed: this node's own, but for a non-voter that follows one behind it (`followBehind`). */
+  get leaderTerm (): number { return this.followTerm ?? this.term }
   get currentRole (): Role { return this.role }
 
   /** The earliest time `tick` has something to do. */
@@ -200,6 +205,7 @@ export abstract class ElectionBase {
     if (from === this.init.self) return
     const msg = { type: 'heartbeat' as const, term: a.term, leader: a.leader, config: a.config, seq: 0, cert: a.cert }
     if (this.init.eligible && a.config.voters.includes(this.init.self)) { this.acceptProof(from, a.cert, msg, now); return }
+    if (a.term < this.term) { this.followBehind(from, a, now); return }
     const verdict = judgeHeartbeat(this.view(), from, msg, this.init.keys, false)
     if (!verdict.ok) {
       this.reject(from, verdict.reject, 'announcement')
@@ -208,6 +214,41 @@ export abstract class ElectionBase {
     }
     if (verdict.proven !== undefined) this.proof = verdict.proven
     if (a.term > this.term || this.role !== 'follower' || this.leader !== from) this.becomeFollower(now, a.term, from)
+    this.lastLeaderContact = now
+    if (this.config === undefined || newer(a.config, this.config)) {
+      this.config = a.config
+      this.persistPending = true
+      this.out.events.push({ type: 'voters', config: a.config })
+    }
+  }
+
+  /**
+   * A proven leader of a term below this node's own, announced to a non-voter. A node ahead of
+   * its leader is normally a voter, whose refusals make the leader renew its election past it;
+   * but a non-voter can be ahead too (it campaigned, or moved with a set it has since left,
+   * before it was demoted), and the leader never hears of it: non-voters send it nothing. Its
+   * term cannot go back (a vote it gave in it must stay the only one), so it follows that leader
+   * in the leader's term (`admits` takes that leader's directives in it) until a leader of a term
+   * it holds comes; never one older than a leader it follows or was proven (deposed since).
+   */
+  private followBehind (from: string, a: Announcement, now: number): void {
+    // Older than a leader it follows, or than any leader proven to it: that one was deposed.
+    const stale = a.term < (this.followTerm ?? -1) || a.term < (this.proof?.term ?? -1)
+    if (stale || this.role === 'leader' || a.leader !== from || !a.config.voters.includes(from)) return this.reject(from, stale ? 'stale-term' : 'malformed', 'announcement')
+    if (this.leader !== from || this.followTerm !== a.term) {
+      if (a.cert.term !== a.term || a.cert.leader !== from) return this.reject(from, 'bad-certificate', 'announcement')
+      const verdict = checkCertificate(a.cert, this.init.keys, this.view())
+      if (!verdict.ok) {
+        this.reject(from, verdict.reason, 'announcement')
+        if (verdict.reason === 'unproven') this.askVoters(verdict.ask, now)
+        return
+      }
+      this.proof = a.cert
+      this.becomeFollower(now, this.term, undefined)
+      this.leader = from
+      this.followTerm = a.term
+      this.out.events.push({ type: 'leader', leader: from, term: a.term })
+    }
     this.lastLeaderContact = now
     if (this.config === undefined || newer(a.config, this.config)) {
       this.config = a.config
@@ -233,6 +274,7 @@ export abstract class ElectionBase {
     }
     this.role = 'follower'
     this.leader = leader
+    this.followTerm = undefined
     this.campaign = undefined
     this.lead = undefined
     this.electionDeadline = now + this.randomTimeout()

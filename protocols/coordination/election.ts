@@ -35,6 +35,12 @@ import type { ElectionMessage, VoteDenial } from './election-types.js'
 export type * from './election-types.js'
 export type { MemberInfo, VoterConfig } from './voter-set.js'
 
+/**
+ * A voter offline in the member view and silent for this many maximum election timeouts is
+ * replaced by a non-voter (Consul autopilot waits for its server to stabilise likewise): an
+ * agent a loaded host lost sight of for a moment keeps its vote.
+ */
+export const LOST_AFTER_TIMEOUTS = 5
 /** A leader renews its election for a voter ahead of it at most once per this many maximum election timeouts. */
 export const RENEW_EVERY_TIMEOUTS = 5
 
@@ -266,7 +272,7 @@ export class Election extends ElectionBase {
     if (lead === undefined || lead.committedVersion !== config.version) return
     const { self, bootstrapExpect, voterRemoveAfterMs } = this.init
     const members = [...this.members, ...this.left]
-    const lostAfterMs = this.init.electionTimeoutMaxMs
+    const lostAfterMs = LOST_AFTER_TIMEOUTS * this.init.electionTimeoutMaxMs
     const { maxVoters } = this
     const voters = nextVoters({ self, config, members, lastHeard: lead.lastHeard, now, bootstrapExpect, voterRemoveAfterMs, maxVoters, lostAfterMs })
     if (voters === undefined) return

@@ -99,7 +99,7 @@ export interface VoterChangeInput {
   maxVoters: number
   /**
    * A voter gone from the member view (offline) and not heard from this long is lost, and
-   * replaced at once when a non-voter can take its place (the election's maximum timeout).
+   * replaced at once when a non-voter can take its place (five maximum election timeouts).
    */
   lostAfterMs: number
 }
