@@ -6,11 +6,29 @@
  */
 
 /**
- * How often each agent gossips that it is alive, with the suspicions it holds. A suspicion
- * travels with the next heartbeat, so this also bounds how fast others can confirm one.
+ * How often each agent passes the news it holds (statements new to it: joins, suspicions,
+ * refutations, leaves) to DEFAULT_GOSSIP_FANOUT random neighbours: memberlist's GossipInterval
+ * on a LAN. An agent with no news sends nothing, so a short interval costs nothing at rest, and
+ * news reaches a mesh of n agents in about log(n) rounds.
  */
-export const DEFAULT_HEARTBEAT_INTERVAL_MS = 1_000
-/** How often each agent probes one other agent directly, round robin (memberlist's LAN: 1 s). */
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 200
+/** Neighbours each gossip round tells (memberlist's GossipNodes). */
+export const DEFAULT_GOSSIP_FANOUT = 3
+/**
+ * Each piece of news is passed on RETRANSMIT_MULT * ceil(log10(n + 1)) times by every agent that
+ * heard it, n the members it knows (memberlist's RetransmitMult): enough that all hear it with
+ * overwhelming odds, and logarithmic in the mesh.
+ */
+export const RETRANSMIT_MULT = 4
+/**
+ * How often each agent exchanges every statement it holds with one random neighbour
+ * (memberlist's push/pull interval): what gossip missed, such as a refutation lost in a
+ * partition, is caught up. A newcomer does the same at once with the neighbours it meets.
+ */
+export const DEFAULT_SYNC_INTERVAL_MS = 30_000
+/** A full exchange carries at most this much (the rpc limit is 1 MiB): a few thousand members. */
+export const SYNC_MAX_BYTES = 512 * 1024
+/** How often each agent probes one of its neighbours directly, round robin (memberlist's LAN: 1 s). */
 export const DEFAULT_PROBE_INTERVAL_MS = 1_000
 /**
  * How long a probe may go unanswered before the prober suspects. Hundreds of times a LAN round
@@ -18,7 +36,7 @@ export const DEFAULT_PROBE_INTERVAL_MS = 1_000
  * LAN: 500 ms).
  */
 export const DEFAULT_PROBE_TIMEOUT_MS = 500
-/** An agent not heard from this long (three heartbeats) is probed at once, out of turn. */
+/** A neighbour not heard from this long is probed out of turn (the one silent longest, one a round). */
 export const DEFAULT_SILENCE_MS = 3_000
 /**
  * A suspicion becomes "offline" after SUSPICION_MAX when one agent alone suspects; each other

@@ -37,7 +37,7 @@ export interface Heartbeat extends SelfInfo {
 /** A probe's answer: the prober learns the agent's incarnation and what it tells of itself. */
 export interface ProbeAnswer { incarnation: number, eligible: boolean, name: string, roles: string[] }
 
-export interface MemberTableInit extends MemberTimings {
+export interface MemberTableInit extends Omit<MemberTimings, 'syncIntervalMs'> {
   self: SelfInfo
   /** Start above any incarnation of an earlier run with the same identity (a node takes the clock). */
   incarnation: number
@@ -56,6 +56,10 @@ export class MemberTable {
   private readonly probes = new Map<string, number>()
   private changes: MemberChange[] = []
   private announceNow = false
+  /** The accusations in each member's newest statement: counted again each probe round (`reconsider`). */
+  private readonly accusations = new Map<string, Heartbeat['suspects']>()
+  /** What this node last told of itself (`statementDue`). */
+  private told?: { incarnation: number, accused: Set<string> }
   incarnation: number
 
   constructor (init: MemberTableInit) {
@@ -82,10 +86,32 @@ export class MemberTable {
 
   state (peer: string): MemberState | undefined { return this.fd.state(peer) }
 
-  /** What this node gossips of itself: its incarnation and the suspicions it holds. */
+  /**
+   * What this node says of itself: its incarnation, and whom it suspects or holds offline (the
+   * suspects first, then the most recently lost; 256 at most). Offline ones stay in it: a
+   * statement is told once, not every second, and an agent that learns the mesh later (from a
+   * neighbour's full exchange) must still hear that they are gone.
+   */
   announcement (leaving = false): Heartbeat {
-    const suspects = this.fd.view().filter(v => v.state === 'suspect').map(v => ({ peerId: v.peer, incarnation: v.incarnation }))
-    return { ...this.init.self, incarnation: this.incarnation, suspects: suspects.slice(0, 256), ...(leaving ? { leaving } : {}) }
+    const view = this.fd.view()
+    const lost = [...view.filter(v => v.state === 'suspect'), ...view.filter(v => v.state === 'offline').sort((a, b) => b.since - a.since)]
+    const suspects = lost.slice(0, 256).map(v => ({ peerId: v.peer, incarnation: v.incarnation }))
+    return { ...this.init.self, incarnation: this.incarnation, suspects, ...(leaving ? { leaving } : {}) }
+  }
+
+  /**
+   * This node's statement of itself when it says something new (undefined otherwise): a new
+   * incarnation, a new accusation, or that it leaves. An accusation dropped (the suspect
+   * refuted) needs no statement: the refutation outranks it wherever it is heard.
+   */
+  statementDue (leaving = false): Heartbeat | undefined {
+    const hb = this.announcement(leaving)
+    const accused = new Set(hb.suspects.map(s => `${s.peerId}@${s.incarnation}`))
+    const told = this.told
+    const news = leaving || told === undefined || told.incarnation !== hb.incarnation || [...accused].some(a => !told.accused.has(a))
+    if (!news) return undefined
+    this.told = { incarnation: hb.incarnation, accused }
+    return hb
   }
 
   /**
@@ -105,11 +131,28 @@ export class MemberTable {
     if (from !== hb.peerId || from === this.init.self.peerId) return
     const before = this.fd.state(from)
     this.learn(from, hb, now)
-    if (hb.leaving === true) { this.apply(this.fd.leave(from, hb.incarnation, now)); return }
+    if (hb.leaving === true) { this.accusations.delete(from); this.apply(this.fd.leave(from, hb.incarnation, now)); return }
     this.apply(this.fd.heartbeat(from, hb.incarnation, now))
+    this.accusations.set(from, hb.suspects)
     const after = this.fd.state(from)
-    const vouched = before !== undefined && (after === 'alive' || after === 'suspect')
-    for (const s of hb.suspects) {
+    this.accuse(from, hb.suspects, before !== undefined && (after === 'alive' || after === 'suspect'), now)
+  }
+
+  /**
+   * The accusations held are counted again (each probe round, and after a full exchange): a
+   * statement is told once, so one heard before the suspect's own newest word, or from an agent
+   * that was not yet a member, counts once this node has caught up. The old heartbeats did the
+   * same by repeating every suspicion each second.
+   */
+  reconsider (now: number): void {
+    for (const [accuser, suspects] of this.accusations) {
+      const state = this.fd.state(accuser)
+      if (state === 'alive' || state === 'suspect') this.accuse(accuser, suspects, true, now)
+    }
+  }
+
+  private accuse (from: string, suspects: Heartbeat['suspects'], vouched: boolean, now: number): void {
+    for (const s of suspects) {
       if (s.peerId === this.init.self.peerId) {
         // Refute: a newer incarnation outranks every suspicion of the older one.
         if (s.incarnation === this.incarnation) { this.incarnation++; this.announceNow = true }
@@ -117,6 +160,12 @@ export class MemberTable {
       }
       if (vouched && s.peerId !== from) this.apply(this.fd.suspicionReported(s.peerId, from, s.incarnation, now))
     }
+  }
+
+  /** A member spoke to this node directly (a gossip message, a full exchange): heard, at no new incarnation. */
+  heard (peer: string, now: number): void {
+    const known = this.info.get(peer)
+    if (known !== undefined) known.lastHeard = now
   }
 
   /** An agent probed this node: it spoke, at the incarnation it gave. */
@@ -135,12 +184,28 @@ export class MemberTable {
     return known === undefined
   }
 
-  /** Whom to probe this round: agents silent for `silenceMs`, out of turn, then the next in shuffled order. */
-  probeRound (now: number): string[] {
-    const candidates = this.fd.view().filter(v => v.state === 'alive' || v.state === 'suspect').map(v => v.peer)
-    const out = candidates.filter(p => now - (this.info.get(p)?.lastHeard ?? 0) >= this.init.silenceMs)
-    if (this.probeOrder.length === 0) this.probeOrder = this.shuffle(candidates)
-    const next = this.probeOrder.pop()
+  /**
+   * Whom to probe this round, among the live members that are `neighbours` (connected: a probe
+   * of another would open a connection, and probing everyone would connect everyone to
+   * everyone): the next in shuffled order, and out of turn the one silent longest, if silent for
+   * `silenceMs`. Two probes a round at most, however many neighbours. Without `neighbours`
+   * (the simulation's network), every live member is one. Held accusations are counted again first.
+   */
+  probeRound (now: number, neighbours?: ReadonlySet<string>): string[] {
+    this.reconsider(now)
+    const live = (p: string): boolean => { const s = this.fd.state(p); return (s === 'alive' || s === 'suspect') && (neighbours === undefined || neighbours.has(p)) }
+    const candidates = this.fd.view().map(v => v.peer).filter(live)
+    const silence = (p: string): number => now - (this.info.get(p)?.lastHeard ?? 0)
+    const silent = candidates.filter(p => silence(p) >= this.init.silenceMs).sort((a, b) => silence(b) - silence(a))
+    const out = silent.slice(0, 1)
+    let next: string | undefined
+    for (let tries = 0; next === undefined && tries < 2; tries++) {
+      if (this.probeOrder.length === 0) this.probeOrder = this.shuffle([...candidates])
+      while (next === undefined && this.probeOrder.length > 0) {
+        const p = this.probeOrder.pop() as string
+        if (live(p)) next = p
+      }
+    }
     if (next !== undefined && !out.includes(next)) out.push(next)
     return out
   }

@@ -4,6 +4,8 @@ export interface MemberTimings {
   probeIntervalMs: number
   probeTimeoutMs: number
   silenceMs: number
+  /** How often a full exchange of statements with one random neighbour runs. */
+  syncIntervalMs: number
   suspicionMinMs: number
   suspicionMaxMs: number
   confirmationsForMin: number

@@ -1,52 +1,36 @@
 /**
  * The mesh's member list with failure detection: every agent's view of every other agent as
- * alive, suspect, offline or left. It drives the pure FailureDetector with three sources, after
- * hashicorp/memberlist:
+ * alive, suspect, offline or left. It drives the pure MemberTable over RPC, after
+ * hashicorp/memberlist, so that what each agent sends does not grow with the mesh:
  *
- * - Heartbeats on an internal gossip topic every `heartbeatIntervalMs`, carrying the sender's
- *   incarnation and the suspicions it holds (so others' suspicions count as confirmations).
- * - Direct probes over RPC, one agent per `probeIntervalMs` in shuffled round robin, and at once
- *   for an agent silent for `silenceMs`. A probe without an answer in `probeTimeoutMs` suspects.
- * - A graceful stop announces "left".
+ * - Probes: one connected neighbour per `probeIntervalMs` in shuffled round robin, and out of
+ *   turn the one silent longest (past `silenceMs`) or one whose connection just closed. A probe
+ *   without an answer in `probeTimeoutMs` suspects. Only neighbours: a probe of any other agent
+ *   would open a connection, and in time connect everyone to everyone.
+ * - Statements: an agent says something of itself (a new incarnation, a new suspicion, that it
+ *   leaves) in a statement it signs (statement-keys.ts). Each statement new to a node is passed
+ *   on to `gossipFanout` random neighbours every `heartbeatIntervalMs`, a logarithmic number of
+ *   times (rumours.ts); a node with no news sends nothing.
+ * - Full exchanges: every statement held of a live member, with one neighbour on first contact
+ *   (how a newcomer learns the mesh) and every `syncIntervalMs` (anti-entropy: what gossip missed).
  *
- * An agent told it is suspected refutes by raising its incarnation and telling the mesh at once.
- * What is believed of whom (a heartbeat speaks for its sender only; suspicions from members, up
- * to the incarnation the suspect itself said) is MemberTable's and FailureDetector's rule.
+ * An agent told it is suspected refutes by raising its incarnation, in a new statement. What is
+ * believed of whom (a statement speaks for its signer only; suspicions from members, up to the
+ * incarnation the suspect itself said) is MemberTable's and FailureDetector's rule.
  */
-import { z } from 'zod'
 import { TypedEventEmitter } from 'main-event'
-import { defineCommand, type RpcService } from '../protocols/rpc/index.js'
-import type { PubSubService } from '../protocols/pubsub/index.js'
-import { defineTopic } from '../protocols/pubsub/topics.js'
+import type { RpcService } from '../protocols/rpc/index.js'
 import { MemberTable, type Member, type MemberChange } from './member-table.js'
 import type { MemberTimings } from './member-timings.js'
 import type { MemberSource } from './member-source.js'
+import { Rumours } from './rumours.js'
+import type { StatementKeys } from './statement-keys.js'
+import {
+  GOSSIP_MAX_BYTES, GOSSIP_MAX_STATEMENTS, MemberGossip, MemberSync, parseStatement, Probe, SYNC_MAX_STATEMENTS, type SignedStatement
+} from './member-wire.js'
+import { RETRANSMIT_MULT, SYNC_MAX_BYTES } from './constants.js'
 
-const PeerIdString = z.string().min(1).max(128)
-
-export const MemberHeartbeat = z.strictObject({
-  peerId: PeerIdString,
-  name: z.string().max(64),
-  roles: z.array(z.string().max(64)).max(32),
-  eligible: z.boolean(),
-  incarnation: z.number().int().nonnegative(),
-  leaving: z.boolean().optional(),
-  suspects: z.array(z.strictObject({ peerId: PeerIdString, incarnation: z.number().int().nonnegative() })).max(256)
-})
-export type MemberHeartbeat = z.infer<typeof MemberHeartbeat>
-
-export const MEMBERS_TOPIC = defineTopic('$agentmesh/members', MemberHeartbeat)
-
-export const Probe = defineCommand('$agentmesh/probe', {
-  request: z.strictObject({ incarnation: z.number().int().nonnegative() }),
-  response: z.strictObject({
-    incarnation: z.number().int().nonnegative(),
-    eligible: z.boolean(),
-    name: z.string().max(64),
-    roles: z.array(z.string().max(64)).max(32)
-  })
-})
-
+export { MemberGossip, MemberStatement, MemberSync, Probe, SignedStatement } from './member-wire.js'
 export type { Member, MemberChange } from './member-table.js'
 export type { MemberTimings } from './member-timings.js'
 
@@ -57,31 +41,39 @@ export interface MemberViewEvents {
 export interface MemberViewInit extends MemberTimings {
   self: { peerId: string, name: string, roles: string[], eligible: boolean }
   rpc: RpcService
-  pubsub: PubSubService
+  /** Signs this node's statements and checks others' (statement-keys.ts). */
+  keys: StatementKeys
+  /** The agents this node holds a connection to: whom it probes and gossips to. */
+  neighbours: () => Iterable<string>
+  /** Neighbours each gossip round tells the news to (memberlist's GossipNodes). */
+  gossipFanout: number
   /**
-   * A client's view: it listens to the members' heartbeats but sends none and probes nobody, so
-   * no agent ever counts it as a member (a probe would make the prober known to the probed).
+   * A client's view: it learns the members from full exchanges but says nothing and probes
+   * nobody, so no agent ever counts it as a member.
    */
   passive?: boolean
-  /** Peers whose heartbeats and probes are dropped: the clients, which are no members. */
+  /** Peers whose statements, gossip and probes are dropped: the clients, which are no members. */
   ignores?: (peerId: string) => boolean
   /**
    * Whether a member may be eligible at all (closed mesh: its credential grants the coordinator
    * role). A member is eligible only when it says so and this allows it; what it says cannot widen it.
    */
   mayBeEligible?: (peerId: string) => boolean
+  /** A statement refused: not one (`malformed`), or not signed by the agent it speaks for (`bad_signature`). */
+  onRejected?: (reason: 'malformed' | 'bad_signature', from: string) => void
   onError?: (err: Error) => void
 }
 
-/** The I/O shell around MemberTable: gossip, probes over RPC, and the timers. */
+/** The I/O shell around MemberTable: statements, gossip, full exchanges and probes over RPC, and the timers. */
 export class MemberView extends TypedEventEmitter<MemberViewEvents> implements MemberSource {
   private readonly init: MemberViewInit
   private readonly table: MemberTable
+  private readonly rumours = new Rumours<SignedStatement>({ retransmitMult: RETRANSMIT_MULT })
+  private seq = 0
   private running = false
   private readonly timers = new Set<ReturnType<typeof setTimeout>>()
   private deadlineTimer?: ReturnType<typeof setTimeout>
-  private unsubscribe?: () => void
-  private unhandle?: () => void
+  private unhandles: Array<() => void> = []
 
   constructor (init: MemberViewInit) {
     super()
@@ -93,53 +85,73 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
     if (this.running) return
     this.running = true
     // Start above any incarnation of an earlier run with the same identity, or a restarted
-    // agent's heartbeats would be taken for stale ones and it would stay "offline".
+    // agent's statements would be taken for stale ones and it would stay "offline".
     this.table.incarnation = Math.max(Date.now(), this.table.incarnation + 1)
-    this.unhandle = this.init.rpc.handle(Probe, (req, ctx) => {
-      if (this.init.ignores?.(ctx.peer) !== true) {
-        this.table.probedBy(ctx.peer, req.incarnation, Date.now())
-        this.flush()
-      }
-      const { eligible, name, roles } = this.init.self
-      return { incarnation: this.table.incarnation, eligible, name, roles }
-    })
-    const sub = this.init.pubsub.subscribe(MEMBERS_TOPIC)
-    this.unsubscribe = () => { sub.unsubscribe() }
-    void (async () => {
-      for await (const m of sub) {
-        // The gossip validator already checked that the envelope's source signed it; the table
-        // takes a heartbeat only from the agent it speaks for (see MemberTable.heartbeat).
-        if (this.init.ignores?.(m.from) !== true) {
-          this.table.heartbeat(m.payload, Date.now(), m.from)
+    const { rpc } = this.init
+    const ignored = (peer: string): boolean => this.init.ignores?.(peer) === true
+    this.unhandles = [
+      rpc.handle(Probe, (req, ctx) => {
+        if (!ignored(ctx.peer)) {
+          this.table.probedBy(ctx.peer, req.incarnation, Date.now())
           this.flush()
         }
-      }
-    })()
-    this.every(this.init.heartbeatIntervalMs, () => { this.announce() })
-    this.every(this.init.probeIntervalMs, () => { for (const p of this.table.probeRound(Date.now())) void this.probe(p) })
-    this.announce()
+        const { eligible, name, roles } = this.init.self
+        return { incarnation: this.table.incarnation, eligible, name, roles }
+      }),
+      rpc.handle(MemberGossip, (req, ctx) => {
+        if (!ignored(ctx.peer) && this.init.passive !== true) this.receive(ctx.peer, req.statements, false)
+        return {}
+      }),
+      rpc.handle(MemberSync, (req, ctx) => {
+        if (!ignored(ctx.peer) && this.init.passive !== true) this.receive(ctx.peer, req.statements, true)
+        return { statements: this.syncSet() }
+      })
+    ]
+    this.every(this.init.heartbeatIntervalMs, () => { this.gossipRound() })
+    this.every(this.init.probeIntervalMs, () => {
+      for (const p of this.table.probeRound(Date.now(), new Set(this.neighbours()))) void this.probe(p)
+      this.flush()
+    })
+    this.every(this.init.syncIntervalMs, () => {
+      const peers = this.neighbours()
+      if (peers.length > 0) void this.sync(peers[Math.floor(Math.random() * peers.length)])
+    })
+    this.issue()
   }
 
-  /** Tell the mesh this agent leaves (best effort), then stop. */
+  /** Tell the neighbours this agent leaves (best effort, half a second at most), then stop. */
   async stop (): Promise<void> {
     if (!this.running) return
-    this.announce(true)
+    const bye = this.init.passive === true ? undefined : this.issue(true)
     this.running = false
     for (const t of this.timers) clearTimeout(t)
     this.timers.clear()
     if (this.deadlineTimer !== undefined) clearTimeout(this.deadlineTimer)
     this.deadlineTimer = undefined
-    this.unsubscribe?.()
-    this.unhandle?.()
-    this.unsubscribe = undefined
-    this.unhandle = undefined
+    if (bye !== undefined) {
+      const tell = async (to: string): Promise<unknown> => await this.init.rpc.request(to, MemberGossip, { statements: [bye] }, { timeoutMs: 500 })
+      const told = Promise.allSettled(this.neighbours().map(tell))
+      let timer: ReturnType<typeof setTimeout> | undefined
+      await Promise.race([told, new Promise(resolve => { timer = setTimeout(resolve, 600) })])
+      clearTimeout(timer)
+    }
+    for (const u of this.unhandles) u()
+    this.unhandles = []
   }
 
-  /** An agent connected and showed its card: as good as a heartbeat at the incarnation we know. */
+  /** An agent connected and showed its card: as good as a word from it at the incarnation we know; a newcomer is probed and synced with. */
   seen (peerId: string, card: { name: string, roles: string[] }): void {
     const unknown = this.table.seen(peerId, card, Date.now())
     this.flush()
-    if (unknown) void this.probe(peerId)
+    if (!unknown) return
+    void this.probe(peerId)
+    void this.sync(peerId)
+  }
+
+  /** The connection to an agent closed: probe it now (dialling it again), rather than in its turn. */
+  lost (peerId: string): void {
+    const state = this.table.state(peerId)
+    if (this.running && (state === 'alive' || state === 'suspect')) void this.probe(peerId)
   }
 
   members (): Member[] {
@@ -151,10 +163,76 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
 
   get ownIncarnation (): number { return this.table.incarnation }
 
-  private announce (leaving = false): void {
-    if (!this.running || this.init.passive === true) return
-    this.init.pubsub.publish(MEMBERS_TOPIC, this.table.announcement(leaving))
-      .catch((err) => { if (this.running) this.init.onError?.(err as Error) })
+  /** Statements new to this node are taken (each checked against its author's signature), kept and queued to be passed on. */
+  private receive (from: string, statements: SignedStatement[], full: boolean): void {
+    const now = Date.now()
+    this.table.heard(from, now)
+    for (const s of statements) {
+      const body = parseStatement(s.body)
+      if (body === undefined) { this.init.onRejected?.('malformed', from); continue }
+      if (body.peerId === this.init.self.peerId || this.init.ignores?.(body.peerId) === true) continue
+      if ((this.rumours.seq(body.peerId) ?? -1) >= body.seq) continue
+      if (!this.init.keys.verify(body.peerId, s.body, s.sig)) { this.init.onRejected?.('bad_signature', from); continue }
+      this.rumours.offer(body.peerId, body.seq, s, s.body.length + s.sig.length)
+      this.table.heartbeat(body, now, body.peerId)
+    }
+    // A full exchange brings statements in no order: accusations by agents it also introduced count now.
+    if (full) this.table.reconsider(now)
+    this.flush()
+  }
+
+  /** This node's statement, when it says something new (or that it leaves): signed, kept, queued. */
+  private issue (leaving = false): SignedStatement | undefined {
+    if (this.init.passive === true) return undefined
+    const hb = this.table.statementDue(leaving)
+    if (hb === undefined) return undefined
+    this.seq = Math.max(Date.now(), this.seq + 1)
+    const body = JSON.stringify({ ...hb, seq: this.seq })
+    const s = { body, sig: this.init.keys.sign(body) }
+    this.rumours.offer(this.init.self.peerId, this.seq, s, body.length + s.sig.length)
+    return s
+  }
+
+  /** One gossip round: the least-told news to a few random neighbours; nothing when there is none. */
+  private gossipRound (): void {
+    if (this.rumours.pending === 0 || this.init.passive === true) return
+    const peers = this.neighbours()
+    const members = this.table.members().filter(m => m.state === 'alive' || m.state === 'suspect').length + 1
+    for (let i = 0; i < this.init.gossipFanout && peers.length > 0; i++) {
+      const to = peers.splice(Math.floor(Math.random() * peers.length), 1)[0]
+      const statements = this.rumours.take(members, GOSSIP_MAX_STATEMENTS, GOSSIP_MAX_BYTES)
+      if (statements.length === 0) return
+      // Its loss is gossip's: told again by others, or caught up by a full exchange.
+      this.init.rpc.request(to, MemberGossip, { statements }, { timeoutMs: this.init.probeTimeoutMs }).catch(() => {})
+    }
+  }
+
+  /** Every statement held of a live member, and this node's own: what a full exchange gives. */
+  private syncSet (): SignedStatement[] {
+    if (this.init.passive === true) return []
+    const live = (p: string): boolean => { const s = this.table.state(p); return p === this.init.self.peerId || s === 'alive' || s === 'suspect' }
+    const out: SignedStatement[] = []
+    let bytes = 0
+    for (const s of this.rumours.all(live)) {
+      bytes += s.body.length + s.sig.length
+      if (out.length >= SYNC_MAX_STATEMENTS || bytes > SYNC_MAX_BYTES) break
+      out.push(s)
+    }
+    return out
+  }
+
+  private async sync (peer: string): Promise<void> {
+    if (!this.running) return
+    try {
+      const answer = await this.init.rpc.request(peer, MemberSync, { statements: this.syncSet() }, { timeoutMs: Math.max(2_000, this.init.probeTimeoutMs) })
+      if (this.running && this.init.ignores?.(peer) !== true) this.receive(peer, answer.statements, true)
+    } catch {
+      // The next exchange (or gossip) brings what this one would have.
+    }
+  }
+
+  private neighbours (): string[] {
+    return [...this.init.neighbours()].filter(p => p !== this.init.self.peerId && this.init.ignores?.(p) !== true)
   }
 
   private async probe (peerId: string): Promise<void> {
@@ -170,7 +248,7 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
     this.flush()
   }
 
-  /** Tell the changes the table made, announce a refutation at once, re-arm the deadline timer. */
+  /** Tell the changes the table made, state anything new (a suspicion, a refutation), re-arm the deadline timer. */
   private flush (): void {
     const { changes, announce } = this.table.drain()
     for (const c of changes) {
@@ -178,7 +256,7 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
         this.safeDispatchEvent('member:change', { detail: c })
       } catch { /* listeners' errors are theirs */ }
     }
-    if (announce) this.announce()
+    if (this.running && (announce || changes.length > 0)) this.issue()
     this.armDeadline()
   }
 
@@ -196,7 +274,7 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
     const run = (): void => {
       if (!this.running) return
       fn()
-      // Jitter keeps agents started together from beating in lockstep.
+      // Jitter keeps agents started together from acting in lockstep.
       const t = setTimeout(() => { this.timers.delete(t); run() }, ms * (0.9 + Math.random() * 0.2))
       t.unref?.()
       this.timers.add(t)

@@ -93,13 +93,17 @@ export const TracingConfig = z.strictObject({
  * chosen preset's (node/presets.ts); the schema's own defaults are the `lan` preset.
  */
 export const MembershipConfig = z.strictObject({
-  /** How often each agent tells the mesh it is alive (gossip, with the suspicions it holds). */
+  /** How often each agent passes its news (joins, suspicions, refutations, leaves) to gossipFanout random neighbours; nothing without news. */
   heartbeatIntervalMs: z.number().int().min(50).default(discovery.DEFAULT_HEARTBEAT_INTERVAL_MS),
-  /** How often each agent probes one other agent directly (round robin), and how long it waits. */
+  /** Neighbours each gossip round tells. */
+  gossipFanout: z.number().int().min(1).max(16).default(discovery.DEFAULT_GOSSIP_FANOUT),
+  /** How often each agent probes one of its neighbours directly (round robin), and how long it waits. */
   probeIntervalMs: z.number().int().min(50).default(discovery.DEFAULT_PROBE_INTERVAL_MS),
   probeTimeoutMs: z.number().int().min(10).default(discovery.DEFAULT_PROBE_TIMEOUT_MS),
-  /** An agent not heard from this long is probed at once, out of turn. */
+  /** A neighbour not heard from this long is probed out of turn (the one silent longest, one a round). */
   silenceMs: z.number().int().min(100).default(discovery.DEFAULT_SILENCE_MS),
+  /** How often each agent exchanges every statement it holds with one random neighbour (anti-entropy). */
+  syncIntervalMs: z.number().int().min(100).default(discovery.DEFAULT_SYNC_INTERVAL_MS),
   /**
    * A suspicion becomes "offline" after suspicionMaxMs when one agent suspects; each other agent
    * that confirms shortens it, down to suspicionMinMs at confirmationsForMin (memberlist's rule).
@@ -146,6 +150,13 @@ export const CoordinationConfig = z.strictObject({
   electionTimeoutMaxMs: z.number().int().min(20).default(coordination.DEFAULT_ELECTION_TIMEOUT_MAX_MS),
   /** A voter silent this long is removed from the voter set (never below bootstrapExpect). */
   voterRemoveAfterMs: z.number().int().min(100).default(coordination.DEFAULT_VOTER_REMOVE_AFTER_MS),
+  /**
+   * Voters at most (Consul and etcd advise 3 or 5); the other eligible agents are non-voters,
+   * promoted one at a time when a voter is lost, and learn the coordinator from its announcements.
+   */
+  maxVoters: z.number().int().min(1).max(coordination.MAX_MAX_VOTERS).default(coordination.DEFAULT_MAX_VOTERS),
+  /** How often the coordinator announces itself (term, voters, proof of election) on gossip to every agent. */
+  announceIntervalMs: z.number().int().min(10).default(coordination.DEFAULT_ANNOUNCE_INTERVAL_MS),
   /**
    * Where the term, the vote and the voter set are kept across restarts (a vote must never be
    * given twice in one term). Defaults to "<identity>.coordination.json" when an identity file

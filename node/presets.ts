@@ -30,6 +30,7 @@ export interface Preset {
     electionTimeoutMinMs: number
     electionTimeoutMaxMs: number
     voterRemoveAfterMs: number
+    announceIntervalMs: number
   }
 }
 
@@ -41,6 +42,7 @@ const lan: Preset = {
     probeIntervalMs: membership.DEFAULT_PROBE_INTERVAL_MS,
     probeTimeoutMs: membership.DEFAULT_PROBE_TIMEOUT_MS,
     silenceMs: membership.DEFAULT_SILENCE_MS,
+    syncIntervalMs: membership.DEFAULT_SYNC_INTERVAL_MS,
     suspicionMinMs: membership.DEFAULT_SUSPICION_MIN_MS,
     suspicionMaxMs: membership.DEFAULT_SUSPICION_MAX_MS
   },
@@ -48,7 +50,8 @@ const lan: Preset = {
     heartbeatIntervalMs: coordination.DEFAULT_HEARTBEAT_INTERVAL_MS,
     electionTimeoutMinMs: coordination.DEFAULT_ELECTION_TIMEOUT_MIN_MS,
     electionTimeoutMaxMs: coordination.DEFAULT_ELECTION_TIMEOUT_MAX_MS,
-    voterRemoveAfterMs: coordination.DEFAULT_VOTER_REMOVE_AFTER_MS
+    voterRemoveAfterMs: coordination.DEFAULT_VOTER_REMOVE_AFTER_MS,
+    announceIntervalMs: coordination.DEFAULT_ANNOUNCE_INTERVAL_MS
   }
 }
 
@@ -62,12 +65,15 @@ const local: Preset = {
   // Open: a local try and the tests need no owner key or credentials; the node warns that it is.
   security: { mode: 'open' },
   membership: {
-    heartbeatIntervalMs: 200,
+    // News goes round a host's agents in a few tenths of a second.
+    heartbeatIntervalMs: 100,
     probeIntervalMs: 200,
     // Three times a long event-loop stall: a paused but healthy agent still answers in time.
     probeTimeoutMs: 300,
-    // Three heartbeats, as on a LAN.
+    // Three probe rounds, as on a LAN.
     silenceMs: 600,
+    // A test that heals a partition sees the sides agree within a few seconds.
+    syncIntervalMs: 5_000,
     // Two heartbeats to refute a suspicion; alone, six.
     suspicionMinMs: 400,
     suspicionMaxMs: 1_200
@@ -78,7 +84,9 @@ const local: Preset = {
     electionTimeoutMinMs: 300,
     electionTimeoutMaxMs: 600,
     // As on a LAN: a test that restarts an agent keeps it in the voter set.
-    voterRemoveAfterMs: coordination.DEFAULT_VOTER_REMOVE_AFTER_MS
+    voterRemoveAfterMs: coordination.DEFAULT_VOTER_REMOVE_AFTER_MS,
+    // Five heartbeats: a lost announcement delays a non-voter by a quarter second.
+    announceIntervalMs: 250
   }
 }
 
@@ -89,14 +97,16 @@ const local: Preset = {
 const wan: Preset = {
   security: { mode: 'closed' },
   membership: {
-    // Half the gossip of a LAN: heartbeats cross slow and metered links; still several per suspicion.
-    heartbeatIntervalMs: 2_000,
+    // memberlist's WAN gossip interval: news crosses slow and metered links in fewer, fuller messages.
+    heartbeatIntervalMs: 500,
     // memberlist's WAN probe interval: probes cost more round trips and more traffic here.
     probeIntervalMs: 5_000,
     // memberlist's WAN probe timeout: a far round trip plus a retransmission must not read as a failure.
     probeTimeoutMs: 3_000,
     // Five heartbeats: one or two lost on the way are normal on a WAN.
     silenceMs: 10_000,
+    // memberlist's WAN push/pull: a full exchange costs more here.
+    syncIntervalMs: 60_000,
     // A refutation must gossip back across the network (a few heartbeat rounds) before the minimum
     // runs out; a lone suspecter behind a bad route needs half a minute to call an agent offline.
     suspicionMinMs: 8_000,
@@ -110,7 +120,9 @@ const wan: Preset = {
     electionTimeoutMinMs: 2_500,
     electionTimeoutMaxMs: 5_000,
     // WAN partitions often heal within minutes: shrinking the voter set for one costs a quorum change.
-    voterRemoveAfterMs: 120_000
+    voterRemoveAfterMs: 120_000,
+    // Gossip across regions takes a few hops of the round trip: four heartbeats.
+    announceIntervalMs: 2_000
   }
 }
 

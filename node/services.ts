@@ -20,6 +20,7 @@ import { PeerDialer } from '../discovery/dialer.js'
 import type { AgentCard } from '../discovery/card.js'
 import { MeshAnnouncer } from '../discovery/mesh-announcer.js'
 import { MemberView } from '../discovery/members.js'
+import { statementKeys } from '../discovery/statement-keys.js'
 import { liveMembers } from '../discovery/member-source.js'
 import { NegotiationService } from '../protocols/negotiation/index.js'
 import { MonitoringService } from '../protocols/monitoring/index.js'
@@ -153,13 +154,16 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     ...config.membership,
     self: { peerId: host.peerId, name: host.name, roles: config.roles, eligible: selfEligible(config, admission) },
     rpc,
-    pubsub,
+    keys: statementKeys(privateKeyOf(libp2p), config.mesh),
+    neighbours: () => membership.peers().map(p => p.peerId),
+    onRejected: (reason) => { stats.inc('gossip_rejected_total', { reason: `member_${reason}` }) },
     passive: config.client,
     ignores: (peer) => membership.isClient(peer) || admission.distrusts(peer),
     ...(admission.closed ? { mayBeEligible: (peer: string) => admission.mayBeEligible(peer) } : {}),
     onError: (err) => { observer.error('member heartbeat not sent', err, 'debug') }
   })
   membership.addEventListener('peer:join', (e) => { memberView.seen(e.detail.peerId, e.detail.card) })
+  membership.addEventListener('peer:leave', (e) => { memberView.lost(e.detail.peerId) })
   const negotiation = new NegotiationService({ libp2p, maxMessageBytes: config.maxMessageBytes, admits: peer => admission.admits(peer), stats, audit })
   const monitoring = new MonitoringService({
     self: host.peerId,
@@ -308,6 +312,9 @@ export function buildOffice (
     electionTimeoutMaxMs: c.electionTimeoutMaxMs,
     voterRemoveAfterMs: c.voterRemoveAfterMs,
     bootstrapExpect: c.bootstrapExpect,
+    maxVoters: c.maxVoters,
+    announceIntervalMs: c.announceIntervalMs,
+    pubsub,
     ...(stateFile !== undefined ? { stateFile } : {}),
     keys: electionKeys(privateKeyOf(host.libp2p), config.mesh),
     requestTimeoutMs: c.requestTimeoutMs,

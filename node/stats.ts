@@ -31,7 +31,7 @@ const COUNTERS = {
   member_changes_total: { help: 'Failure-detection state changes of other agents, by new state (alive|suspect|offline|left)', labels: ['state'] },
   coordination_rejected_total: { help: 'Election and coordination messages refused, by message and reason (stale-term, not-a-voter, forged-leader, not-coordinator, unproven, bad-certificate, term-too-far, bad-signature, malformed; task reads and controls by no party: TSK007)', labels: ['message', 'reason'] },
   coordinator_changes_total: { help: 'Times this node saw a new coordinator (or none) take office', labels: [] },
-  housekeeping_messages_total: { help: 'The mesh\'s own periodic traffic (member heartbeats, probes, election heartbeats and votes), by subject and direction; kept out of messages_total and the message log so they show the agents\' traffic', labels: ['subject', 'direction'] },
+  housekeeping_messages_total: { help: 'The mesh\'s own periodic traffic (member gossip and sync, probes, election heartbeats and votes, coordinator announcements), by subject and direction; kept out of messages_total and the message log so they show the agents\' traffic', labels: ['subject', 'direction'] },
   tasks_finished_total: { help: 'Tasks that ended while this node was the coordinator, by final status (completed|failed|cancelled)', labels: ['status'] },
   resource_denied_total: { help: 'resource.allocate requests this node, as the resource manager, answered with resource.denied', labels: [] },
   negotiations_total: { help: 'Negotiations this node took part in, by kind (contract_net|bilateral), role (initiator|participant) and outcome', labels: ['kind', 'role', 'outcome'] },
@@ -60,7 +60,9 @@ export type CounterName = keyof typeof COUNTERS
  * second: counted as messages, they would drown the agents' own traffic in messages_total, in
  * the latency histograms and on the live page.
  */
-const HOUSEKEEPING = new Set(['$agentmesh/members', '$agentmesh/probe', '$agentmesh/election', '$agentmesh/mesh'])
+const HOUSEKEEPING = new Set([
+  '$agentmesh/members', '$agentmesh/probe', '$agentmesh/member-gossip', '$agentmesh/member-sync', '$agentmesh/election', '$agentmesh/coordinator', '$agentmesh/mesh'
+])
 
 export function isHousekeeping (subject: string | undefined): boolean {
   return subject !== undefined && HOUSEKEEPING.has(subject)

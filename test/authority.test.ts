@@ -10,8 +10,9 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { AgentMeshError, TaskAccessError, TaskFailedError, type AgentNode, type TaskContext } from '../node/index.js'
 import { ControlCommand, QueryCommand, QueryManyCommand, RecordsCommand, StopCommand } from '../protocols/task/index.js'
-import { MEMBERS_TOPIC, type MemberHeartbeat } from '../discovery/members.js'
-import { PubSubService } from '../protocols/pubsub/index.js'
+import { MemberGossip, type MemberStatement } from '../discovery/members.js'
+import { statementKeys } from '../discovery/statement-keys.js'
+import { privateKeyOf } from '../protocols/coordination/election-keys.js'
 import { sleep, startMesh, stopAll, waitFor } from './helpers.js'
 
 // Elections as the local preset holds them, with a longer timeout: this test is about who may
@@ -96,7 +97,7 @@ test('a stranger can neither control nor read another agent\'s task, nor stop it
   }
 })
 
-test('a suspicion gossiped at an incarnation the suspect never said makes no live agent offline; one at its own is refuted', async () => {
+test('a suspicion gossiped at an incarnation the suspect never said makes no live agent offline; one at its own is refuted; a statement signed by another is dropped', async () => {
   const nodes = await startMesh(4, () => local)
   try {
     const [observer, victim, other, liar] = nodes
@@ -105,21 +106,33 @@ test('a suspicion gossiped at an incarnation the suspect never said makes no liv
       n.addEventListener('member:change', (e) => { if (e.detail.peerId === victim.peerId) seen.push(`${n.name}: ${e.detail.to}@${e.detail.incarnation}`) })
     }
     const incarnation = (of: AgentNode): number => observer.members().find(m => m.peerId === of.peerId)?.incarnation ?? -1
-    // The liar's heartbeats are its own, at its own incarnation: only their suspicions lie.
-    const heartbeat = (suspects: MemberHeartbeat['suspects'], extra: Partial<MemberHeartbeat> = {}): MemberHeartbeat =>
-      ({ peerId: liar.peerId, name: liar.name, roles: [], eligible: true, incarnation: incarnation(liar), suspects, ...extra })
+    // The liar's statements are its own, signed with its key, at its own incarnation: only their
+    // suspicions lie. One it makes for the victim (that the victim leaves) carries its own
+    // signature, not the victim's. It sends them to each agent, as gossip would pass them on.
+    const keys = statementKeys(privateKeyOf(liar.libp2p), liar.config.mesh)
+    // Numbered as the node numbers its own (the clock, and one more when it did not move), so the
+    // liar's own newer statements and these follow one another.
+    let seq = 0
+    const statement = (suspects: MemberStatement['suspects'], extra: Partial<MemberStatement> = {}): { body: string, sig: string } => {
+      seq = Math.max(Date.now(), seq + 1)
+      const body = JSON.stringify({ peerId: liar.peerId, name: liar.name, roles: [], eligible: true, incarnation: incarnation(liar), suspects, seq, ...extra })
+      return { body, sig: keys.sign(body) }
+    }
+    const tell = async (statements: Array<{ body: string, sig: string }>): Promise<void> => {
+      await Promise.all([observer, victim, other].map(async n => { await liar.request(n.peerId, MemberGossip, { statements }) }))
+    }
+    const rejected = (): number => [observer, victim, other].reduce((sum, n) => sum + n.stats.get('gossip_rejected_total', { reason: 'member_bad_signature' }), 0)
 
     // For several suspicion timeouts, the liar repeats it (the attack of issue 13), and claims
     // for the victim that it leaves: neither is the victim's word.
-    // The node's own publish keeps "$" topics for itself: the liar speaks through its pubsub service.
-    const pubsub = liar.services.find((x): x is PubSubService => x instanceof PubSubService) as PubSubService
     const timings = liar.config.membership
     const until = Date.now() + 3 * timings.suspicionMaxMs
     while (Date.now() < until) {
-      await pubsub.publish(MEMBERS_TOPIC, heartbeat([{ peerId: victim.peerId, incarnation: Number.MAX_SAFE_INTEGER }]))
-      await pubsub.publish(MEMBERS_TOPIC, heartbeat([], { peerId: victim.peerId, incarnation: Number.MAX_SAFE_INTEGER, leaving: true }))
-      await sleep(timings.heartbeatIntervalMs)
+      await tell([statement([{ peerId: victim.peerId, incarnation: Number.MAX_SAFE_INTEGER }])])
+      await tell([statement([], { peerId: victim.peerId, incarnation: Number.MAX_SAFE_INTEGER, leaving: true })])
+      await sleep(timings.probeIntervalMs)
     }
+    assert.ok(rejected() > 0, 'the statement signed for another agent is refused and counted')
     // (A suspicion of the victim's own incarnation, from a probe late on a loaded machine, would be
     // fair and refuted: what must never be seen is the lie taken, or the victim offline.)
     const lie = `@${Number.MAX_SAFE_INTEGER}`
@@ -133,7 +146,7 @@ test('a suspicion gossiped at an incarnation the suspect never said makes no liv
     // The same liar's suspicion at the incarnation the victim did say counts, and the victim refutes it.
     const own = incarnation(victim)
     const mark = seen.length
-    await pubsub.publish(MEMBERS_TOPIC, heartbeat([{ peerId: victim.peerId, incarnation: own }]))
+    await tell([statement([{ peerId: victim.peerId, incarnation: own }])])
     await waitFor(() => seen.slice(mark).some(s => s.endsWith(`: suspect@${own}`)), `an observer to suspect the victim (${seen.join('; ')})`)
     await waitFor(() => [observer, other].every(n => n.members().find(m => m.peerId === victim.peerId)?.state === 'alive') && incarnation(victim) > own,
       `the victim to refute it with a newer incarnation (${seen.join('; ')})`)

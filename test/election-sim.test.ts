@@ -1,35 +1,53 @@
 // The election and membership state machines in a deterministic simulation: simulated clock
 // and network, seeded schedules of crashes, restarts, partitions, delays and message loss. Each
-// node runs the failure detector (fed by gossip heartbeats carrying suspicions, and direct
-// probes: the member view's own pure core, discovery/member-table.ts, that MemberView drives
-// over gossip and RPC) and the election, whose view of who is up comes from it, as in a node. Every step checks the safety invariants of both;
+// node runs the failure detector (fed by statements passed on by gossip to a few random agents
+// and by full exchanges, and by direct probes: the member view's own pure core,
+// discovery/member-table.ts and discovery/rumours.ts, that MemberView drives over RPC) and the
+// election, whose view of who is up comes from it, as in a node. Every step checks the safety invariants of both;
 // after each schedule the network heals: every agent must see every other alive, exactly one
 // coordinator must be in office, and an agent then crashed must be found offline by all.
 // A failing seed is printed; replay it with SIM_SEED=<seed> (SIM_SEEDS=<n> for more).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { seededRandom } from './helpers.js'
-import { Election, type Certificate, type ElectionMessage, type PersistedElection } from '../protocols/coordination/election.js'
+import { Election, type Announcement, type Certificate, type ElectionMessage, type PersistedElection } from '../protocols/coordination/election.js'
+import { majority } from '../protocols/coordination/voter-set.js'
 import type { MemberState } from '../discovery/failure-detector.js'
 import { MemberTable, type Heartbeat, type MemberChange, type ProbeAnswer } from '../discovery/member-table.js'
+import { Rumours } from '../discovery/rumours.js'
 import { fakeKeys } from './election-fakes.js'
 import { MAX_TERM_STEP } from '../protocols/coordination/election-proof.js'
 import { RENEW_EVERY_TIMEOUTS } from '../protocols/coordination/election.js'
 
-const TIMINGS = { heartbeatIntervalMs: 50, electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300, voterRemoveAfterMs: 2_000 }
+const TIMINGS = { heartbeatIntervalMs: 50, electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300, voterRemoveAfterMs: 2_000, announceIntervalMs: 200 }
 /** The member view's timings, scaled like the election's (a tenth of the defaults, about). */
 const MEMBERSHIP = {
-  heartbeatIntervalMs: 100, probeIntervalMs: 100, probeTimeoutMs: 60, silenceMs: 300, suspicionMinMs: 200, suspicionMaxMs: 600, confirmationsForMin: 3
+  heartbeatIntervalMs: 50,
+  probeIntervalMs: 100,
+  probeTimeoutMs: 60,
+  silenceMs: 300,
+  suspicionMinMs: 200,
+  suspicionMaxMs: 600,
+  confirmationsForMin: 3,
+  syncIntervalMs: 500
 }
+const FANOUT = 3
+
+/** A statement as the member view signs it (the simulation's agents do not forge statements: real nodes check signatures). */
+type Statement = Heartbeat & { seq: number }
 
 type MemberMessage =
-  | { type: 'member-heartbeat', heartbeat: Heartbeat }
+  | { type: 'member-gossip', statements: Statement[] }
+  | { type: 'member-sync', statements: Statement[], reply: boolean }
   | { type: 'probe', incarnation: number, nonce: number }
   | { type: 'probe-ack', answer: ProbeAnswer, nonce: number }
 
 /** One node's member view: the real pure core, with the timers and probe matching a node's shell (MemberView, RpcService) adds. */
 interface MemberView {
   table: MemberTable
+  rumours: Rumours<Statement>
+  seq: number
+  nextSync: number
   /** Probes sent: nonce -> peer (what RpcService does to match an answer to its request). */
   nonces: Map<number, string>
   nextHeartbeat: number
@@ -50,7 +68,8 @@ interface SimNode {
   directiveTerm: number
   votes: Map<number, string>
 }
-interface InFlight { at: number, from: string, to: string, msg: ElectionMessage | MemberMessage | { type: 'directive', term: number }, order: number }
+type Gossiped = { type: 'announcement', announcement: Announcement }
+interface InFlight { at: number, from: string, to: string, msg: ElectionMessage | MemberMessage | Gossiped | { type: 'directive', term: number }, order: number }
 
 /** Messages in flight, earliest first (ties in send order): a binary heap. */
 class Flights {
@@ -123,7 +142,7 @@ class Simulation {
   watch?: () => void
   private readonly tracing: boolean
 
-  constructor (readonly seed: number, n: number, readonly bootstrapExpect: number, tracing = false) {
+  constructor (readonly seed: number, n: number, readonly bootstrapExpect: number, tracing = false, readonly maxVoters = 5) {
     this.random = rng(seed)
     this.tracing = tracing
     // One agent in four is not coordinator-eligible, when there are enough to spare one.
@@ -136,7 +155,8 @@ class Simulation {
   start (node: SimNode): void {
     const persisted = node.persisted !== undefined ? { persisted: node.persisted } : {}
     const { id, eligible } = node
-    const init = { self: id, eligible, bootstrapExpect: this.bootstrapExpect, ...TIMINGS, random: this.random, now: this.now, keys: fakeKeys(id) }
+    const { bootstrapExpect, maxVoters } = this
+    const init = { self: id, eligible, bootstrapExpect, maxVoters, ...TIMINGS, random: this.random, now: this.now, keys: fakeKeys(id) }
     node.election = new Election({ ...init, ...persisted })
     // The member view is not persisted: a restarted agent starts above its old incarnation
     // (a real one takes the wall clock) and learns the mesh anew.
@@ -144,12 +164,56 @@ class Simulation {
     const self = { peerId: node.id, name: node.id, roles: [], eligible: node.eligible }
     node.members = {
       table: new MemberTable({ ...MEMBERSHIP, self, incarnation: node.lastIncarnation, random: this.random }),
+      rumours: new Rumours({ retransmitMult: 4 }),
+      seq: 0,
+      nextSync: this.now + MEMBERSHIP.syncIntervalMs,
       nonces: new Map(),
       nextHeartbeat: this.now,
       nextProbe: this.now + MEMBERSHIP.probeIntervalMs,
       seen: new Map()
     }
     this.log(`start ${node.id} term=${node.persisted?.term ?? 0} incarnation=${node.lastIncarnation}`)
+    this.issue(node)
+    // It connects to the agents it can reach (the simulated network is one full mesh): each side
+    // sees the other's card, probes it and exchanges what it holds, as members.ts does on a new connection.
+    for (const other of this.up()) {
+      if (other === node || !this.connected(node.id, other.id)) continue
+      for (const [a, b] of [[node, other], [other, node]]) {
+        const view = a.members as MemberView
+        if (view.table.seen(b.id, { name: b.id, roles: [] }, this.now)) {
+          this.probe(a, b.id)
+          this.sync(a, b.id, false)
+        }
+        this.applyMember(a)
+      }
+    }
+  }
+
+  /** The node's statement, when it says something new: kept and queued for gossip (MemberView.issue). */
+  private issue (node: SimNode): void {
+    const m = node.members as MemberView
+    const hb = m.table.statementDue()
+    if (hb === undefined) return
+    m.seq = Math.max(this.now, m.seq + 1)
+    m.rumours.offer(node.id, m.seq, { ...hb, seq: m.seq }, 1)
+  }
+
+  private sync (node: SimNode, to: string, reply: boolean): void {
+    const m = node.members as MemberView
+    const live = (p: string): boolean => p === node.id || m.table.state(p) === 'alive' || m.table.state(p) === 'suspect'
+    this.send(node.id, to, { type: 'member-sync', statements: structuredClone(m.rumours.all(live)), reply })
+  }
+
+  /** Statements new to the node, taken as MemberView.receive takes them (signatures aside). */
+  private receiveStatements (node: SimNode, from: string, statements: Statement[], full: boolean): void {
+    const m = node.members as MemberView
+    m.table.heard(from, this.now)
+    for (const st of statements) {
+      if (st.peerId === node.id || (m.rumours.seq(st.peerId) ?? -1) >= st.seq) continue
+      m.rumours.offer(st.peerId, st.seq, st, 1)
+      m.table.heartbeat(st, this.now, st.peerId)
+    }
+    if (full) m.table.reconsider(this.now)
   }
 
   crash (node: SimNode): void {
@@ -174,14 +238,18 @@ class Simulation {
   private memberWake (node: SimNode): number {
     const m = node.members
     if (m === undefined) return Infinity
-    return Math.min(m.nextHeartbeat, m.nextProbe, m.table.nextDeadline() ?? Infinity)
+    return Math.min(m.nextHeartbeat, m.nextProbe, m.nextSync, m.table.nextDeadline() ?? Infinity)
   }
 
   private memberTick (node: SimNode): void {
     const m = node.members as MemberView
     if (this.now >= m.nextHeartbeat) {
       m.nextHeartbeat = this.now + MEMBERSHIP.heartbeatIntervalMs
-      this.announce(node)
+      this.gossipRound(node)
+    }
+    if (this.now >= m.nextSync) {
+      m.nextSync = this.now + MEMBERSHIP.syncIntervalMs
+      this.sync(node, this.pick(this.nodes.filter(x => x !== node)).id, false)
     }
     if (this.now >= m.nextProbe) {
       m.nextProbe = this.now + MEMBERSHIP.probeIntervalMs
@@ -191,10 +259,18 @@ class Simulation {
     this.applyMember(node)
   }
 
-  /** Gossip: every agent hears the heartbeat (the simulated network loses or delays it per link). */
-  private announce (node: SimNode): void {
-    const heartbeat = (node.members as MemberView).table.announcement()
-    for (const other of this.nodes) if (other !== node) this.send(node.id, other.id, { type: 'member-heartbeat', heartbeat })
+  /** The least-told news to FANOUT random agents (its connections: every other agent here), when there is any. */
+  private gossipRound (node: SimNode): void {
+    const m = node.members as MemberView
+    if (m.rumours.pending === 0) return
+    const others = this.nodes.filter(x => x !== node)
+    const members = m.table.members().filter(x => x.state === 'alive' || x.state === 'suspect').length + 1
+    for (let i = 0; i < FANOUT && others.length > 0; i++) {
+      const to = others.splice(Math.floor(this.random() * others.length), 1)[0]
+      const statements = m.rumours.take(members, 32, Infinity)
+      if (statements.length === 0) return
+      this.send(node.id, to.id, { type: 'member-gossip', statements: structuredClone(statements) })
+    }
   }
 
   private probe (node: SimNode, peer: string): void {
@@ -210,8 +286,12 @@ class Simulation {
   private onMemberMessage (node: SimNode, from: string, msg: MemberMessage): void {
     const m = node.members as MemberView
     switch (msg.type) {
-      case 'member-heartbeat':
-        m.table.heartbeat(msg.heartbeat, this.now)
+      case 'member-gossip':
+        this.receiveStatements(node, from, msg.statements, false)
+        break
+      case 'member-sync':
+        this.receiveStatements(node, from, msg.statements, true)
+        if (!msg.reply) this.sync(node, from, true)
         break
       case 'probe': {
         m.table.probedBy(from, msg.incarnation, this.now)
@@ -235,7 +315,7 @@ class Simulation {
     node.lastIncarnation = Math.max(node.lastIncarnation, m.table.incarnation)
     for (const t of changes) this.checkMember(node, m, t)
     if (changes.length > 0) this.tellElection(node)
-    if (announce) this.announce(node)
+    if (announce || changes.length > 0) this.issue(node)
   }
 
   private checkMember (node: SimNode, m: MemberView, t: MemberChange): void {
@@ -284,6 +364,7 @@ class Simulation {
       }
       node.persisted = structuredClone(out.persist)
     }
+    let won: number | undefined
     for (const ev of out.events) {
       if (this.tracing) this.log(`${node.id} ${JSON.stringify(ev)}`)
       if (ev.type === 'role' && ev.role === 'leader') {
@@ -291,9 +372,31 @@ class Simulation {
         const other = this.leaders.get(ev.term)
         assert.ok(other === undefined || other === node.id, `seed ${this.seed}: two leaders in term ${ev.term}: ${other} and ${node.id}`)
         this.leaders.set(ev.term, node.id)
+        won = ev.term
+      }
+      if (ev.type === 'voters') {
+        // A set an honest leader makes (a forger in office may tell its followers anything: it won its election fairly).
+        const makes = e.currentRole === 'leader' && node.id !== this.forger?.id
+        assert.ok(!makes || ev.config.voters.length <= this.maxVoters, `seed ${this.seed}: ${node.id} made a set of ${ev.config.voters.length} voters, over the cap of ${this.maxVoters}`)
+        // The set a leader won with is the first it makes (its term's no-op): a majority of it
+        // must have stored a vote for it in that term. Votes of non-voters count for nothing.
+        if (won !== undefined) this.checkWin(node.id, won, ev.config.voters)
+        won = undefined
       }
     }
     for (const { to, msg } of out.messages) this.send(node.id, to, node.id === this.forger?.id ? this.inflate(msg) : msg)
+    if (out.announce !== undefined) this.gossip(node.id, { type: 'announcement', announcement: out.announce })
+  }
+
+  /** A leader of `term` with `voters`: a majority of them stored their vote for it (the simulation's own record of every vote persisted). */
+  private checkWin (leader: string, term: number, voters: string[]): void {
+    const votes = voters.filter(v => this.nodes.find(n => n.id === v)?.votes.get(term) === leader).length
+    assert.ok(votes >= majority(voters.length), `seed ${this.seed}: ${leader} leads term ${term} with ${votes} votes of ${voters.length} voters (${voters.join(', ')})`)
+  }
+
+  /** Gossip: every other agent hears it, each copy lost or delayed per link. */
+  private gossip (from: string, msg: Gossiped): void {
+    for (const other of this.nodes) if (other.id !== from) this.send(from, other.id, msg)
   }
 
   /** The forger's own replies, with inflated terms half the time (mode 'replies'). */
@@ -321,6 +424,15 @@ class Simulation {
       ...(stolen !== undefined && relabelled !== undefined ? [heartbeat(term + 1, stolen), heartbeat(term + 1, relabelled)] : []),
       { type: 'vote', term: Number.MAX_SAFE_INTEGER, candidate: f.id, config, pre: false, ...(relabelled !== undefined ? { proof: { ...relabelled, term: Number.MAX_SAFE_INTEGER } } : {}) }
     ]
+    // Announcements gossiped as the forger (gossip proves who published): its own vote alone, or a certificate stolen or relabelled.
+    const own = { term: term + 1, leader: f.id, config, votes: [{ voter: f.id, sig: fakeKeys(f.id).sign(`vote\n${term + 1}\n${f.id}`) }] }
+    const announcements: Announcement[] = [
+      { term: term + 1, leader: f.id, config, cert: own },
+      { term: Number.MAX_SAFE_INTEGER, leader: f.id, config, cert: { ...own, term: Number.MAX_SAFE_INTEGER } },
+      ...(stolen !== undefined ? [{ term: stolen.term, leader: f.id, config, cert: stolen }] : []),
+      ...(relabelled !== undefined ? [{ term: term + 1, leader: f.id, config, cert: relabelled }] : [])
+    ]
+    if (this.random() < 0.3) { this.gossip(f.id, { type: 'announcement', announcement: this.pick(announcements) }); return }
     const msg = this.pick(forgeries)
     for (const n of this.nodes) if (n !== me) this.send(f.id, n.id, msg)
   }
@@ -333,8 +445,8 @@ class Simulation {
       const leader = e.currentLeader
       // Checked after every step: the messages are built only on failure (building them each time
       // was four tenths of the simulation's CPU).
-      if (!(leader === undefined || this.leaders.get(e.currentTerm) === leader)) {
-        assert.fail(`seed ${this.seed}: ${n.id} follows ${String(leader)} in term ${e.currentTerm}, won by ${String(this.leaders.get(e.currentTerm))}`)
+      if (!(leader === undefined || this.leaders.get(e.leaderTerm) === leader)) {
+        assert.fail(`seed ${this.seed}: ${n.id} follows ${String(leader)} in term ${e.leaderTerm}, won by ${String(this.leaders.get(e.leaderTerm))}`)
       }
       if (!(e.currentTerm < 1_000_000)) assert.fail(`seed ${this.seed}: ${n.id} reached term ${e.currentTerm}`)
     }
@@ -393,8 +505,14 @@ class Simulation {
 
   private deliver (to: SimNode, f: InFlight): void {
     const e = to.election as Election
-    if (f.msg.type === 'member-heartbeat' || f.msg.type === 'probe' || f.msg.type === 'probe-ack') {
+    if (f.msg.type === 'member-gossip' || f.msg.type === 'member-sync' || f.msg.type === 'probe' || f.msg.type === 'probe-ack') {
       this.onMemberMessage(to, f.from, f.msg)
+      this.flush(to)
+      return
+    }
+    if (f.msg.type === 'announcement') {
+      if (to.id === this.forger?.id) this.forger.stolen = f.msg.announcement.cert
+      e.announcement(f.from, f.msg.announcement, this.now)
       this.flush(to)
       return
     }
@@ -451,7 +569,9 @@ function runSeed (seed: number, tracing = false): Simulation {
   const n = 3 + Math.floor(r() * 5) // 3..7 agents
   const eligible = n < 4 ? n : n - Math.floor(n / 4)
   const bootstrapExpect = Math.floor(eligible / 2) + 1 + Math.floor(r() * (eligible - Math.floor(eligible / 2)))
-  const sim = new Simulation(seed, n, Math.min(bootstrapExpect, eligible), tracing)
+  // A cap below the eligible agents in two schedules of three: non-voters, and promotions.
+  const maxVoters = [3, 5, 64][seed % 3]
+  const sim = new Simulation(seed, n, Math.min(bootstrapExpect, eligible), tracing, maxVoters)
   // One schedule in four has a forger among the voters (n0 is always eligible).
   if (seed % 4 === 0) sim.forger = { id: 'n0', mode: seed % 8 === 0 ? 'replies' : 'heartbeats', seq: 0 }
   try {
@@ -479,6 +599,10 @@ function check (sim: Simulation, seed: number): void {
   assert.equal(inOffice.length, 1, `seed ${seed}: after healing, ${inOffice.length} coordinators in office`)
   const leader = inOffice[0].id
   for (const x of up) assert.equal(x.election?.currentLeader, leader, `seed ${seed}: ${x.id} follows ${String(x.election?.currentLeader)}, not ${leader}`)
+  // As many voters as the cap allows, the other eligible agents non-voters that follow too.
+  const eligible = up.filter(x => x.eligible).length
+  const voters = (): string[] => sim.up().find(x => x.election?.currentRole === 'leader')?.election?.status(sim.now).voters ?? []
+  assert.equal(voters().length, Math.min(eligible, sim.maxVoters), `seed ${seed}: ${voters().length} voters of ${eligible} eligible, cap ${sim.maxVoters}`)
   // Accuracy once the network is whole: nobody up is believed down.
   for (const x of up) {
     for (const y of up) if (x !== y) assert.equal(sim.memberState(x, y.id), 'alive', `seed ${seed}: after healing, ${x.id} sees ${y.id} as ${String(sim.memberState(x, y.id))}`)
@@ -486,9 +610,16 @@ function check (sim: Simulation, seed: number): void {
   // Completeness: an agent that crashes is found offline by every other within the maximum
   // suspicion plus a probe round or two.
   const victim = up[seed % up.length]
+  const wasVoter = voters().includes(victim.id) && eligible > sim.maxVoters
   sim.crash(victim)
   sim.run(sim.now + MEMBERSHIP.silenceMs + MEMBERSHIP.probeIntervalMs * 2 + MEMBERSHIP.suspicionMaxMs, false)
   for (const x of sim.up()) assert.equal(sim.memberState(x, victim.id), 'offline', `seed ${seed}: ${x.id} still sees the crashed ${victim.id} as ${String(sim.memberState(x, victim.id))}`)
+  // A crashed voter with a non-voter to spare is replaced: the set is back at the cap without it.
+  if (!wasVoter) return
+  sim.run(sim.now + 2_000, false)
+  const after = voters()
+  assert.ok(!after.includes(victim.id), `seed ${seed}: the crashed voter ${victim.id} is still a voter 2 s later`)
+  assert.equal(after.length, sim.maxVoters, `seed ${seed}: after losing ${victim.id}, ${after.length} voters (${after.join(', ')})`)
 }
 
 test('election and membership simulation: safety on every step; after healing, all alive and one coordinator; a crash then found by all', () => {

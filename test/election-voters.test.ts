@@ -12,7 +12,7 @@ const TIMINGS = { heartbeatIntervalMs: 100, electionTimeoutMinMs: 400, electionT
 test('voter set: one change at a time; a voter that left goes at once, a silent one only after voterRemoveAfterMs; never below bootstrapExpect', () => {
   const config: VoterConfig = { version: 3, term: 2, voters: ['a', 'b', 'c', 'd'] }
   const lastHeard = new Map([['a', 0], ['b', 0], ['c', 0], ['d', 0]])
-  const base = { self: 'a', config, lastHeard, now: 1_000, bootstrapExpect: 3, voterRemoveAfterMs: 60_000 }
+  const base = { self: 'a', config, lastHeard, now: 1_000, bootstrapExpect: 3, voterRemoveAfterMs: 60_000, maxVoters: 5, lostAfterMs: 800 }
   const alive = [{ peer: 'b', eligible: true }, { peer: 'c', eligible: true }, { peer: 'd', eligible: true }]
   assert.equal(nextVoters({ ...base, members: alive }), undefined, 'nothing to change')
   assert.deepEqual(nextVoters({ ...base, members: [...alive, { peer: 'e', eligible: true }] }), ['a', 'b', 'c', 'd', 'e'], 'an eligible agent is added')

@@ -15,7 +15,7 @@ import { Answer, Decision, Move, Opening, Outcome } from '../protocols/negotiati
 import { FetchHeader, FetchRequest, LearningMetrics, ModelUpdate } from '../protocols/learning/schemas.js'
 import { Alert, MetricReport } from '../protocols/monitoring/schemas.js'
 import { CardExchange } from '../discovery/card.js'
-import { MemberHeartbeat, Probe } from '../discovery/members.js'
+import { MemberGossip, MemberStatement, MemberSync, Probe } from '../discovery/members.js'
 
 /** How a message reaches its schema: an rpc request or answer, a gossip batch, or a framed conversation. */
 export type Path = 'rpc' | 'gossip' | 'stream'
@@ -88,7 +88,10 @@ export function samples (a: string, b: string): Sample[] {
     ...rpc('resource held', HeldResourcesCommand, { term: 5 }, { allocations: [{ task_id: 't-1', agent: b, resources: [unit] }] }),
     ...rpc('card exchange', CardExchange, { card, credential: { any: 'thing' } }, { card: { ...card, peerId: b, client: true }, peers: [{ peerId: a, addresses: [] }] }),
     ...rpc('member probe', Probe, { incarnation: 3 }, { incarnation: 3, eligible: true, name: 'b', roles: ['agent'] }),
-    { name: 'member heartbeat', path: 'gossip', schema: MemberHeartbeat, valid: { peerId: a, name: 'a', roles: ['agent'], eligible: true, incarnation: 2, leaving: false, suspects: [{ peerId: b, incarnation: 1 }] } },
+    ...rpc('member gossip', MemberGossip, { statements: [{ body: '{}', sig: 'c2ln' }] }, {}),
+    ...rpc('member sync', MemberSync, { statements: [{ body: '{}', sig: 'c2ln' }] }, { statements: [] }),
+    // A statement's body (JSON in a signed string), parsed by the receiver once the signature checks out.
+    { name: 'member statement', path: 'gossip', schema: MemberStatement, valid: { peerId: a, name: 'a', roles: ['agent'], eligible: true, incarnation: 2, leaving: false, suspects: [{ peerId: b, incarnation: 1 }], seq: 7 } },
     { name: 'task status', path: 'gossip', schema: TaskStatus, valid: status },
     { name: 'resource status', path: 'gossip', schema: ResourceStatus, valid: { ...unit, agent: b, state: 'allocated', task_id: 't-1', timestamp: TS } },
     {

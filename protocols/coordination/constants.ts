@@ -35,3 +35,16 @@ export const DEFAULT_VOTER_REMOVE_AFTER_MS = 30_000
  * agent that has not answered in this time is treated as failed for that round and retried.
  */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 5_000
+/**
+ * Voters at most: the other eligible agents are non-voters, promoted one at a time when a voter
+ * is lost. Five survives two failures, and is what Consul and etcd advise: every voter more adds
+ * a vote round trip and a replica of the task table, and no availability a mesh needs.
+ */
+export const DEFAULT_MAX_VOTERS = 5
+export const MAX_MAX_VOTERS = 64
+/**
+ * How often the coordinator announces itself on gossip (term, voter set, the certificate of its
+ * election). Non-voters learn the coordinator from it alone, so each agent costs the coordinator
+ * nothing; ten heartbeats apart, since only a fail-over waits on it.
+ */
+export const DEFAULT_ANNOUNCE_INTERVAL_MS = 1_000

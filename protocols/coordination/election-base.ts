@@ -6,10 +6,11 @@
 import { DecayingMax, slackFor } from './election-slack.js'
 import type { LeaderState } from './leader-state.js'
 import { bootstrapProposal, majority, newer, sameConfig, type MemberInfo, type VoterConfig } from './voter-set.js'
-import { MAX_TERM_STEP } from './election-proof.js'
-import type { VoterView } from './vote-rules.js'
+import { checkCertificate, MAX_TERM_STEP } from './election-proof.js'
+import { DEFAULT_MAX_VOTERS } from './constants.js'
+import { judgeHeartbeat, type VoterView } from './vote-rules.js'
 import type {
-  Certificate, ElectionInit, ElectionMessage, ElectionOutput, ElectionStatus, PersistedElection, RejectReason, Role
+  Announcement, Certificate, ElectionInit, ElectionMessage, ElectionOutput, ElectionStatus, PersistedElection, RejectReason, Role
 } from './election-types.js'
 
 export abstract class ElectionBase {
@@ -43,6 +44,8 @@ export abstract class ElectionBase {
   protected left: MemberInfo[] = []
   /** Set while this node leads: made fresh on every win. */
   protected lead?: LeaderState
+  /** A non-voter ahead of the leader it follows: that leader's term (see `followBehind`). */
+  protected followTerm?: number
   protected out: ElectionOutput = { messages: [], events: [] }
   protected persistPending = false
   protected queriedAt = -Infinity
@@ -108,6 +111,7 @@ export abstract class ElectionBase {
    * confirmed by a heartbeat is a claim we cannot check yet.
    */
   admits (term: number, from: string): 'ok' | 'stale-term' | 'not-coordinator' {
+    if (this.followTerm !== undefined && term === this.followTerm && from === this.leader) return 'ok'
     if (term < this.term) return 'stale-term'
     if (term > this.term || from !== this.leader || from === this.init.self) return 'not-coordinator'
     return 'ok'
@@ -115,11 +119,13 @@ export abstract class ElectionBase {
 
   get currentTerm (): number { return this.term }
   get currentLeader (): string | undefined { return this.leader }
+  /** The term of the leader followed: this node's own, but for a non-voter that follows one behind it (`followBehind`). */
+  get leaderTerm (): number { return this.followTerm ?? this.term }
   get currentRole (): Role { return this.role }
 
   /** The earliest time `tick` has something to do. */
   nextWakeup (): number {
-    if (this.lead !== undefined) return Math.min(this.lead.nextHeartbeat, this.quorumDeadline(this.lead))
+    if (this.lead !== undefined) return Math.min(this.lead.nextHeartbeat, this.lead.nextAnnounce, this.quorumDeadline(this.lead))
     return this.electionDeadline
   }
 
@@ -172,6 +178,92 @@ export abstract class ElectionBase {
     if (held > this.term) this.becomeFollower(now, Math.min(held, this.term + MAX_TERM_STEP), undefined)
   }
 
+  /**
+   * A certificate carried as proof of a newer term: checked (once: a term it moved us past is not
+   * checked again), kept, and followed to its term, however far.
+   */
+  protected acceptProof (from: string, proof: Certificate | undefined, msg: ElectionMessage, now: number): void {
+    if (proof === undefined || proof.term <= this.term) return
+    const verdict = checkCertificate(proof, this.init.keys, this.view())
+    if (!verdict.ok) {
+      if (verdict.reason === 'bad-certificate') this.reject(from, 'bad-certificate', msg)
+      return
+    }
+    this.proof = proof
+    this.becomeFollower(now, proof.term, undefined)
+  }
+
+  /**
+   * The leader's announcement, gossiped by `from` (the gossip layer checked who published it).
+   * A voter of the set announced hears its leader by heartbeats, which the lease counts on: for
+   * it the announcement is only a proof of a newer term. Any other agent follows on it, checked
+   * as a heartbeat (a leader not yet followed needs a certificate that checks out against the
+   * voters this node holds), but gives no endorsement: it is no voter. Its voter set is taken
+   * only when newer than the one held (gossip may reorder).
+   */
+  announcement (from: string, a: Announcement, now: number): void {
+    if (from === this.init.self) return
+    const msg = { type: 'heartbeat' as const, term: a.term, leader: a.leader, config: a.config, seq: 0, cert: a.cert }
+    if (this.init.eligible && a.config.voters.includes(this.init.self)) { this.acceptProof(from, a.cert, msg, now); return }
+    if (a.term < this.term) { this.followBehind(from, a, now); return }
+    const verdict = judgeHeartbeat(this.view(), from, msg, this.init.keys, false)
+    if (!verdict.ok) {
+      this.reject(from, verdict.reject, 'announcement')
+      this.askVoters(verdict.ask, now)
+      return
+    }
+    if (verdict.proven !== undefined) this.proof = verdict.proven
+    if (a.term > this.term || this.role !== 'follower' || this.leader !== from) this.becomeFollower(now, a.term, from)
+    this.lastLeaderContact = now
+    if (this.config === undefined || newer(a.config, this.config)) {
+      this.config = a.config
+      this.persistPending = true
+      this.out.events.push({ type: 'voters', config: a.config })
+    }
+  }
+
+  /**
+   * A proven leader of a term below this node's own, announced to a non-voter. A node ahead of
+   * its leader is normally a voter, whose refusals make the leader renew its election past it;
+   * but a non-voter can be ahead too (it campaigned, or moved with a set it has since left,
+   * before it was demoted), and the leader never hears of it: non-voters send it nothing. Its
+   * term cannot go back (a vote it gave in it must stay the only one), so it follows that leader
+   * in the leader's term (`admits` takes that leader's directives in it) until a leader of a term
+   * it holds comes; never one older than a leader it follows or was proven (deposed since).
+   */
+  private followBehind (from: string, a: Announcement, now: number): void {
+    // Older than a leader it follows, or than any leader proven to it: that one was deposed.
+    const stale = a.term < (this.followTerm ?? -1) || a.term < (this.proof?.term ?? -1)
+    if (stale || this.role === 'leader' || a.leader !== from || !a.config.voters.includes(from)) return this.reject(from, stale ? 'stale-term' : 'malformed', 'announcement')
+    if (this.leader !== from || this.followTerm !== a.term) {
+      if (a.cert.term !== a.term || a.cert.leader !== from) return this.reject(from, 'bad-certificate', 'announcement')
+      const verdict = checkCertificate(a.cert, this.init.keys, this.view())
+      if (!verdict.ok) {
+        this.reject(from, verdict.reason, 'announcement')
+        if (verdict.reason === 'unproven') this.askVoters(verdict.ask, now)
+        return
+      }
+      this.proof = a.cert
+      this.becomeFollower(now, this.term, undefined)
+      this.leader = from
+      this.followTerm = a.term
+      this.out.events.push({ type: 'leader', leader: from, term: a.term })
+    }
+    this.lastLeaderContact = now
+    if (this.config === undefined || newer(a.config, this.config)) {
+      this.config = a.config
+      this.persistPending = true
+      this.out.events.push({ type: 'voters', config: a.config })
+    }
+  }
+
+  /** Ask voters for their set, when a certificate may be genuine but this node's set is too old to tell: at most once per minimum election timeout. */
+  protected askVoters (ask: string[] | undefined, now: number): void {
+    if (ask === undefined || ask.length === 0 || now < this.queriedAt + this.init.electionTimeoutMinMs) return
+    this.queriedAt = now
+    for (const v of ask) this.send(v, { type: 'config-query' })
+  }
+
   protected becomeFollower (now: number, term: number, leader: string | undefined): void {
     const was = this.role
     const hadLeader = this.leader
@@ -182,6 +274,7 @@ export abstract class ElectionBase {
     }
     this.role = 'follower'
     this.leader = leader
+    this.followTerm = undefined
     this.campaign = undefined
     this.lead = undefined
     this.electionDeadline = now + this.randomTimeout()
@@ -192,8 +285,11 @@ export abstract class ElectionBase {
   // --- helpers ---------------------------------------------------------------------------
   protected bootstrapProposal (): VoterConfig | undefined {
     if (this.config !== undefined || !this.init.eligible) return undefined
-    return bootstrapProposal(this.init.self, this.members, this.init.bootstrapExpect)
+    return bootstrapProposal(this.init.self, this.members, this.init.bootstrapExpect, this.maxVoters)
   }
+
+  protected get maxVoters (): number { return this.init.maxVoters ?? DEFAULT_MAX_VOTERS }
+  protected get announceIntervalMs (): number { return this.init.announceIntervalMs ?? 10 * this.init.heartbeatIntervalMs }
 
   /** What the vote and heartbeat checks (vote-rules.ts) read. */
   protected view (): VoterView {
@@ -210,8 +306,8 @@ export abstract class ElectionBase {
 
   protected send (to: string, msg: ElectionMessage): void { this.out.messages.push({ to, msg }) }
 
-  protected reject (from: string, reason: RejectReason, msg: ElectionMessage): void {
-    this.out.events.push({ type: 'rejected', from, reason, message: msg.type })
+  protected reject (from: string, reason: RejectReason, msg: ElectionMessage | 'announcement'): void {
+    this.out.events.push({ type: 'rejected', from, reason, message: msg === 'announcement' ? msg : msg.type })
   }
 
   protected randomTimeout (): number {

@@ -7,10 +7,11 @@
  */
 import { TypedEventEmitter } from 'main-event'
 import type { RpcService } from '../rpc/index.js'
+import type { PubSubService } from '../pubsub/index.js'
 import { Election } from './election.js'
 import type { ElectionEvent, ElectionKeys, ElectionMessage, ElectionStatus, ElectionTimings, MemberInfo, PersistedElection, Role } from './election-types.js'
 import { ElectionStateFile } from './election-state-file.js'
-import { ElectionCommand, REQUESTS } from './election-wire.js'
+import { COORDINATOR_TOPIC, ElectionCommand, REQUESTS } from './election-wire.js'
 
 export { ElectionCommand, ElectionMessageSchema, VoterConfigSchema } from './election-wire.js'
 export { electionKeys, privateKeyOf } from './election-keys.js'
@@ -37,6 +38,12 @@ export interface ElectionServiceInit extends ElectionTimings {
   keys: ElectionKeys
   /** Passed to the machine (ElectionInit): whether the leader may move to this voter set now. */
   mayChangeVoters?: (voters: string[]) => boolean
+  /**
+   * Where the leader's announcements go and come from (COORDINATOR_TOPIC): a node without it
+   * follows a leader only on heartbeats, which go to the voters alone. A client passes none: it
+   * follows no coordinator.
+   */
+  pubsub?: PubSubService
 }
 
 export class ElectionService extends TypedEventEmitter<ElectionServiceEvents> {
@@ -48,6 +55,7 @@ export class ElectionService extends TypedEventEmitter<ElectionServiceEvents> {
   private timer?: ReturnType<typeof setTimeout>
   private reviewTimer?: ReturnType<typeof setInterval>
   private unhandle?: () => void
+  private unsubscribe?: () => void
   private running = false
   private members: MemberInfo[] = []
   /** The leader last told to listeners; this node's own win is told once its lease holds. */
@@ -86,6 +94,19 @@ export class ElectionService extends TypedEventEmitter<ElectionServiceEvents> {
         this.inbound = undefined
       }
     })
+    const pubsub = this.init.pubsub
+    if (pubsub !== undefined) {
+      const sub = pubsub.subscribe(COORDINATOR_TOPIC)
+      this.unsubscribe = () => { sub.unsubscribe() }
+      void (async () => {
+        // The gossip layer checked that `from` published it; the machine checks the rest.
+        for await (const m of sub) {
+          if (!this.running || this.election === undefined) continue
+          this.election.announcement(m.from, m.payload, Date.now())
+          this.flush()
+        }
+      })()
+    }
     this.reviewTimer = setInterval(() => { this.election?.reviewVoters(Date.now()); this.flush() }, 1_000)
     this.reviewTimer.unref?.()
     this.flush()
@@ -96,6 +117,8 @@ export class ElectionService extends TypedEventEmitter<ElectionServiceEvents> {
     this.running = false
     this.unhandle?.()
     this.unhandle = undefined
+    this.unsubscribe?.()
+    this.unsubscribe = undefined
     if (this.timer !== undefined) clearTimeout(this.timer)
     if (this.reviewTimer !== undefined) clearInterval(this.reviewTimer)
     this.timer = undefined
@@ -141,6 +164,7 @@ export class ElectionService extends TypedEventEmitter<ElectionServiceEvents> {
       if (REQUESTS.has(msg.type)) void this.send(to, msg)
       // A reply with no request to answer (the request's caller is gone) is dropped.
     }
+    if (out.announce !== undefined) this.init.pubsub?.publish(COORDINATOR_TOPIC, out.announce).catch(() => { /* stopping; the next one goes in an interval */ })
     for (const ev of out.events) this.emit(ev)
     this.tellOffice()
     this.arm()

@@ -50,7 +50,17 @@ export interface ElectionTimings {
   electionTimeoutMaxMs: number
   voterRemoveAfterMs: number
   bootstrapExpect: number
+  /** Voters at most (DEFAULT_MAX_VOTERS unless given); the other eligible agents are non-voters. */
+  maxVoters?: number
+  /** How often the leader announces itself to everyone on gossip (ten heartbeats unless given). */
+  announceIntervalMs?: number
 }
+
+/**
+ * What the leader gossips to every agent at a slow period (the non-voters' only news of it): its
+ * term, its voter set and the certificate of its election, which a receiver checks before it follows.
+ */
+export interface Announcement { term: number, leader: string, config: VoterConfig, cert: Certificate }
 
 export interface ElectionInit extends ElectionTimings {
   self: string
@@ -76,13 +86,15 @@ export interface ElectionOutput {
   messages: Array<{ to: string, msg: ElectionMessage }>
   events: ElectionEvent[]
   persist?: PersistedElection
+  /** To gossip to everyone (the leader's announcement). */
+  announce?: Announcement
 }
 
 export type ElectionEvent =
   | { type: 'role', role: Role, term: number }
   | { type: 'leader', leader: string | undefined, term: number }
   | { type: 'voters', config: VoterConfig }
-  | { type: 'rejected', from: string, reason: RejectReason, message: ElectionMessage['type'] }
+  | { type: 'rejected', from: string, reason: RejectReason, message: ElectionMessage['type'] | 'announcement' }
 
 /**
  * unproven: a heartbeat of a leader this node has not accepted, with no certificate; bad-certificate: one that

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod'
 import { defineCommand } from '../rpc/index.js'
+import { defineTopic } from '../pubsub/topics.js'
 import type { ElectionMessage } from './election-types.js'
 
 export const PeerIdSchema = z.string().min(1).max(128)
@@ -62,3 +63,13 @@ export const ElectionCommand = defineCommand('$agentmesh/election', {
  * taken only as the answer to a request this node sent: sent as requests they are refused.
  */
 export const REQUESTS: ReadonlySet<ElectionMessage['type']> = new Set<ElectionMessage['type']>(['vote', 'heartbeat', 'config-query'])
+
+/**
+ * The leader's announcement, gossiped to every agent every `coordination.announceIntervalMs`
+ * and at once after a win or a change of the voter set: how non-voters learn the coordinator
+ * (election-base.ts, `announcement`). The certificate is always there: a receiver that has not
+ * followed this leader yet checks it.
+ */
+export const COORDINATOR_TOPIC = defineTopic('$agentmesh/coordinator', z.strictObject({
+  term: TermSchema, leader: PeerIdSchema, config: VoterConfigSchema, cert: CertificateSchema
+}))

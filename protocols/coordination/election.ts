@@ -25,16 +25,22 @@
  *   that proves nothing moves a term by MAX_TERM_STEP at most. A leader in office moves for no
  *   unproven term at all: check-quorum, not a follower's word, tells it a majority moved on.
  */
-import { LeaderState } from './leader-state.js'
-import { nextVoters, wins, type VoterConfig } from './voter-set.js'
+import { FAREWELL_HEARTBEATS, LeaderState } from './leader-state.js'
+import { newer, nextVoters, wins, type VoterConfig } from './voter-set.js'
 import { judgeHeartbeat, judgeVote } from './vote-rules.js'
-import { checkCertificate, MAX_TERM_STEP, voteStatement } from './election-proof.js'
+import { MAX_TERM_STEP, voteStatement } from './election-proof.js'
 import { ElectionBase } from './election-base.js'
-import type { Certificate, ElectionMessage, VoteDenial } from './election-types.js'
+import type { ElectionMessage, VoteDenial } from './election-types.js'
 
 export type * from './election-types.js'
 export type { MemberInfo, VoterConfig } from './voter-set.js'
 
+/**
+ * A voter offline in the member view and silent for this many maximum election timeouts is
+ * replaced by a non-voter (Consul autopilot waits for its server to stabilise likewise): an
+ * agent a loaded host lost sight of for a moment keeps its vote.
+ */
+export const LOST_AFTER_TIMEOUTS = 5
 /** A leader renews its election for a voter ahead of it at most once per this many maximum election timeouts. */
 export const RENEW_EVERY_TIMEOUTS = 5
 
@@ -53,6 +59,7 @@ export class Election extends ElectionBase {
         return
       }
       if (now >= this.lead.nextHeartbeat) this.broadcastHeartbeat(now)
+      if (now >= this.lead.nextAnnounce) this.announce(now)
       return
     }
     if (now < this.electionDeadline) return
@@ -182,6 +189,7 @@ export class Election extends ElectionBase {
     const term = this.term
     this.out.events.push({ type: 'role', role: 'leader', term }, { type: 'leader', leader: this.init.self, term }, { type: 'voters', config: this.config })
     this.broadcastHeartbeat(now)
+    this.announce(now)
   }
 
   // --- the leader's heartbeats -----------------------------------------------------------
@@ -189,14 +197,22 @@ export class Election extends ElectionBase {
     const config = this.config as VoterConfig
     const lead = this.lead as LeaderState
     const seq = lead.sent(this.init.self, config.version, now, this.init.heartbeatIntervalMs)
-    const targets = new Set([...config.voters, ...this.members.map(m => m.peer)])
-    targets.delete(this.init.self)
+    // The voters only: the lease and the voter set need them, and the other agents learn the
+    // leader from its announcements (a heartbeat per agent would make the leader's load grow with the mesh).
     // The certificate goes along until the receiver has accepted it (acked this term's heartbeat).
-    for (const to of targets) {
+    for (const to of lead.targets(this.init.self, config.voters)) {
       const cert = !lead.certified.has(to) && this.proof !== undefined ? { cert: this.proof } : {}
       this.send(to, { type: 'heartbeat', term: this.term, leader: this.init.self, config, seq, ...cert })
     }
     this.updateLease(now)
+  }
+
+  /** Tell every agent who leads, with the proof (non-voters follow on it): at once after a win or a change of the set, then every announceIntervalMs. */
+  private announce (now: number): void {
+    const lead = this.lead
+    if (lead === undefined || this.proof === undefined || this.config === undefined) return
+    lead.nextAnnounce = now + this.announceIntervalMs
+    this.out.announce = { term: this.term, leader: this.init.self, config: this.config, cert: this.proof }
   }
 
   private onHeartbeatAck (from: string, msg: Extract<ElectionMessage, { type: 'heartbeat-ack' }>, now: number): void {
@@ -256,14 +272,21 @@ export class Election extends ElectionBase {
     if (lead === undefined || lead.committedVersion !== config.version) return
     const { self, bootstrapExpect, voterRemoveAfterMs } = this.init
     const members = [...this.members, ...this.left]
-    const voters = nextVoters({ self, config, members, lastHeard: lead.lastHeard, now, bootstrapExpect, voterRemoveAfterMs })
+    const lostAfterMs = LOST_AFTER_TIMEOUTS * this.init.electionTimeoutMaxMs
+    const { maxVoters } = this
+    const voters = nextVoters({ self, config, members, lastHeard: lead.lastHeard, now, bootstrapExpect, voterRemoveAfterMs, maxVoters, lostAfterMs })
     if (voters === undefined || this.init.mayChangeVoters?.(voters) === false) return
     this.config = { version: config.version + 1, term: this.term, voters }
     this.certify()
-    for (const v of voters) if (!lead.lastHeard.has(v)) lead.lastHeard.set(v, now)
+    for (const v of voters) {
+      if (!lead.lastHeard.has(v)) lead.lastHeard.set(v, now)
+      lead.farewell.delete(v)
+    }
+    for (const v of config.voters) if (!voters.includes(v)) lead.farewell.set(v, { left: FAREWELL_HEARTBEATS, version: this.config.version })
     this.persistPending = true
     this.out.events.push({ type: 'voters', config: this.config })
     this.broadcastHeartbeat(now)
+    this.announce(now)
   }
 
   /** Called by the leader's owner on a timer as well: removals depend on time passing. */
@@ -281,11 +304,7 @@ export class Election extends ElectionBase {
     const verdict = judgeHeartbeat(this.view(), from, msg, this.init.keys)
     if (!verdict.ok) {
       this.reject(from, verdict.reject, msg)
-      if (verdict.ask !== undefined && verdict.ask.length > 0 && now >= this.queriedAt + this.init.electionTimeoutMinMs) {
-        // At most once per minimum election timeout.
-        this.queriedAt = now
-        for (const v of verdict.ask) this.send(v, { type: 'config-query' })
-      }
+      this.askVoters(verdict.ask, now)
       return ack(false)
     }
     if (verdict.proven !== undefined) this.proof = verdict.proven
@@ -298,7 +317,11 @@ export class Election extends ElectionBase {
     const slack = this.slack(now)
     this.stickyUntil = now + this.init.electionTimeoutMinMs + slack
     this.electionDeadline = now + this.randomTimeout() + slack
-    if (this.config === undefined || this.config.version !== msg.config.version || this.config.term !== msg.config.term) {
+    // Never back: a heartbeat delayed on its way carries an older set of the same leader, and a
+    // follower that went back to it (and crashed with it stored) could later join the voters of
+    // that older set in electing a second leader of a term (simulation seed 1860, once the cap
+    // made changes frequent). A new leader's set is stamped with its term: always newer.
+    if (this.config === undefined || newer(msg.config, this.config)) {
       this.config = msg.config
       this.persistPending = true
       this.out.events.push({ type: 'voters', config: msg.config })
@@ -312,21 +335,6 @@ export class Election extends ElectionBase {
       this.persistPending = true
     }
     ack(true, this.init.keys.sign(voteStatement(this.term, from)))
-  }
-
-  /**
-   * A certificate carried as proof of a newer term: checked (once: a term it moved us past is not
-   * checked again), kept, and followed to its term, however far.
-   */
-  private acceptProof (from: string, proof: Certificate | undefined, msg: ElectionMessage, now: number): void {
-    if (proof === undefined || proof.term <= this.term) return
-    const verdict = checkCertificate(proof, this.init.keys, this.view())
-    if (!verdict.ok) {
-      if (verdict.reason === 'bad-certificate') this.reject(from, 'bad-certificate', msg)
-      return
-    }
-    this.proof = proof
-    this.becomeFollower(now, proof.term, undefined)
   }
 
   /**
@@ -385,5 +393,6 @@ export class Election extends ElectionBase {
     this.persistPending = true
     this.out.events.push({ type: 'role', role: 'leader', term: r.term }, { type: 'leader', leader: this.init.self, term: r.term }, { type: 'voters', config: this.config })
     this.broadcastHeartbeat(now)
+    this.announce(now)
   }
 }

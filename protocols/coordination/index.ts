@@ -6,6 +6,7 @@
 import { situationReason, type Situation } from './situation.js'
 import { TypedEventEmitter } from 'main-event'
 import type { RpcService } from '../rpc/index.js'
+import type { PubSubService } from '../pubsub/index.js'
 import { AbortError } from '../core/errors.js'
 import { noAudit, type AuditSink } from '../core/audit.js'
 import { liveMembers, type MemberSource } from '../../discovery/member-source.js'
@@ -91,6 +92,8 @@ export interface CoordinationInit extends ElectionTimings {
   members: MemberSource
   /** Where refused directives and election messages are recorded (with the request's envelope id). */
   audit?: AuditSink
+  /** Gossip, for the coordinator's announcements (a client's is ignored: it follows no coordinator). */
+  pubsub?: PubSubService
 }
 
 /** What the fencing verdicts are as error codes, for the audit trail. */
@@ -126,10 +129,12 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
       })
     }
     const error = (err: Error): void => { this.forward('error', { error: err }) }
+    const { pubsub, ...rest } = init
     this.election = new ElectionService({
-      ...init,
+      ...rest,
       self: init.self.peerId,
       ...(init.stateFile !== undefined ? { stateFile: init.stateFile } : {}),
+      ...(pubsub !== undefined && init.client !== true ? { pubsub } : {}),
       mayChangeVoters: (voters) => this.voterGate?.(voters) ?? true
     })
     this.election.addEventListener('coordinator:change', (e) => { this.forward('coordinator:change', e.detail) })

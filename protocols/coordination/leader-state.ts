@@ -7,12 +7,19 @@ import { majority, type VoterConfig } from './voter-set.js'
 
 /** Leases are shortened by this factor to allow for clocks that run at slightly different rates. */
 export const LEASE_FACTOR = 0.9
+/**
+ * Heartbeats a voter the leader removed still gets, until it acks the set without it: it then
+ * knows it is a non-voter, and calls no election (it follows the announcements from then on).
+ */
+export const FAREWELL_HEARTBEATS = 10
 /** Send times kept for acks still to come: an ack older than this many heartbeats is ignored. */
 const SENT_KEPT = 64
 
 export class LeaderState {
   seq = 0
   nextHeartbeat = 0
+  /** When the leader next announces itself on gossip (0: at once). */
+  nextAnnounce = 0
   leaseUntil?: number
   /** The send time of the newest heartbeat a majority acknowledged (check-quorum counts from it). */
   quorumAt: number
@@ -21,6 +28,8 @@ export class LeaderState {
   readonly certified = new Set<string>()
   /** When each voter last acknowledged; voters removed when silent for long. */
   readonly lastHeard = new Map<string, number>()
+  /** Removed voters, with the heartbeats each still gets (FAREWELL_HEARTBEATS) and the set version that removed it. */
+  readonly farewell = new Map<string, { left: number, version: number }>()
   private readonly sentAt = new Map<number, number>()
   private readonly ackedAt = new Map<string, number>()
   private readonly ackedVersion = new Map<string, number>()
@@ -41,8 +50,21 @@ export class LeaderState {
     return this.seq
   }
 
+  /** Who gets this heartbeat: the voters, and the removed voters still owed a farewell (each counted down). */
+  targets (self: string, voters: string[]): string[] {
+    const out = new Set(voters)
+    for (const [peer, f] of this.farewell) {
+      out.add(peer)
+      if (--f.left <= 0) this.farewell.delete(peer)
+    }
+    out.delete(self)
+    return [...out]
+  }
+
   /** A successful ack of heartbeat `seq`: the send time of that heartbeat, or undefined if unknown. */
   acked (from: string, seq: number, configVersion: number, now: number): number | undefined {
+    const bye = this.farewell.get(from)
+    if (bye !== undefined && configVersion >= bye.version) this.farewell.delete(from)
     const sent = this.sentAt.get(seq)
     if (sent === undefined) return undefined
     this.lastHeard.set(from, now)

@@ -67,10 +67,11 @@ export type HeartbeatVerdict =
 /**
  * May the sender of this heartbeat lead this node? A leader it already follows in this term, or
  * whose certificate it accepted, may; any other must prove its election with a certificate
- * (election-proof.ts). `proven`: the certificate that did. `ask`: voters to ask for their set,
+ * (election-proof.ts). `proven`: the certificate that did. `mayEndorse`: false for an announcement,
+ * which gets no answer (so no endorsement: a node then counts no vote of its own). `ask`: voters to ask for their set,
  * when the certificate may be genuine but this node's set is too old to tell.
  */
-export function judgeHeartbeat (v: VoterView, from: string, msg: Extract<ElectionMessage, { type: 'heartbeat' }>, keys: ElectionKeys): HeartbeatVerdict {
+export function judgeHeartbeat (v: VoterView, from: string, msg: Extract<ElectionMessage, { type: 'heartbeat' }>, keys: ElectionKeys, mayEndorse = true): HeartbeatVerdict {
   if (msg.leader !== from) return { ok: false, reject: 'malformed' }
   if (msg.term < v.term) return { ok: false, reject: 'stale-term' }
   if (!msg.config.voters.includes(from)) return { ok: false, reject: 'not-a-voter' }
@@ -82,7 +83,7 @@ export function judgeHeartbeat (v: VoterView, from: string, msg: Extract<Electio
   if (cert === undefined) return { ok: false, reject: v.config !== undefined && !v.config.voters.includes(from) ? 'not-a-voter' : 'unproven' }
   if (cert.term !== msg.term || cert.leader !== from) return { ok: false, reject: 'bad-certificate' }
   // A voter free to vote in that term counts its own vote, which the election then gives as an endorsement.
-  const endorsing = v.eligible && (msg.term > v.term || v.votedFor === undefined || v.votedFor === from)
+  const endorsing = mayEndorse && v.eligible && (msg.term > v.term || v.votedFor === undefined || v.votedFor === from)
   const verdict = checkCertificate(cert, keys, v, endorsing)
   if (!verdict.ok) return { ok: false, reject: verdict.reason, ...(verdict.reason === 'unproven' ? { ask: verdict.ask } : {}) }
   return { ok: true, proven: cert }

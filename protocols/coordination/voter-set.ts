@@ -60,12 +60,14 @@ export function newer (a: VoterConfig, b: VoterConfig): boolean {
 
 /**
  * Consul's `bootstrap_expect`: the first voter set this node would propose, once it sees
- * `bootstrapExpect` eligible agents (itself included); undefined before that.
+ * `bootstrapExpect` eligible agents (itself included); undefined before that. At most
+ * `maxVoters` of them, the lowest peer ids: agents that see the same lowest ones propose the same
+ * set, whatever else each sees (the others join as non-voters).
  */
-export function bootstrapProposal (self: string, members: MemberInfo[], bootstrapExpect: number): VoterConfig | undefined {
+export function bootstrapProposal (self: string, members: MemberInfo[], bootstrapExpect: number, maxVoters = Infinity): VoterConfig | undefined {
   const voters = [self, ...members.filter(m => m.eligible && m.left !== true && m.peer !== self).map(m => m.peer)].sort()
   if (voters.length < bootstrapExpect) return undefined
-  return { version: 1, term: 0, voters }
+  return { version: 1, term: 0, voters: voters.slice(0, Math.max(1, maxVoters)) }
 }
 
 /** A voter without a set votes for a bootstrap proposal only when it equals its own. */
@@ -76,7 +78,7 @@ export function matchesProposal (proposal: VoterConfig, mine: VoterConfig | unde
 /**
  * Do these votes win with this set? A majority; but a bootstrap proposal needs every proposed
  * voter, so two proposals made from different views cannot both win (a shared voter's view
- * would have to equal both).
+ * would have to equal both). Only the set's voters count: a non-voter's vote is no vote.
  */
 export function wins (config: VoterConfig, votes: ReadonlySet<string>): boolean {
   const granted = config.voters.filter(v => votes.has(v)).length
@@ -93,20 +95,50 @@ export interface VoterChangeInput {
   now: number
   bootstrapExpect: number
   voterRemoveAfterMs: number
+  /** The cap: eligible agents beyond it are non-voters, promoted when a voter is lost. */
+  maxVoters: number
+  /**
+   * A voter gone from the member view (offline) and not heard from this long is lost, and
+   * replaced at once when a non-voter can take its place (five maximum election timeouts).
+   */
+  lostAfterMs: number
 }
 
 /**
- * The leader's next single change (dissertation 4.1), or undefined: add an eligible agent it
- * sees; else, above `bootstrapExpect` voters, remove a voter that announced it left, else one
- * silent for `voterRemoveAfterMs` (Consul autopilot's dead-server clean-up).
+ * The leader's next single change (dissertation 4.1), or undefined. As Consul's autopilot does
+ * with its non-voting servers, the set is kept at `maxVoters` and the eligible agents beyond it
+ * wait as non-voters:
+ *
+ * - Over the cap (a set made before the cap was lowered), a voter goes: a lost one first.
+ * - Under it, an eligible non-voter alive in the member view is promoted (the lowest peer id,
+ *   so every leader makes the same choice).
+ * - A voter that announced it left, or was silent for `voterRemoveAfterMs`, is removed while the
+ *   set is above `bootstrapExpect` (Consul autopilot's dead-server clean-up); and a voter lost
+ *   (offline in the member view, unheard for `lostAfterMs`) is removed at once when a non-voter
+ *   is there to take its place, which the next change promotes. So a lost voter is replaced in
+ *   two changes, and the set never goes below the cap's majority for it.
+ *
+ * The leader never removes itself.
  */
 export function nextVoters (i: VoterChangeInput): string[] | undefined {
-  const { config } = i
-  const add = i.members.find(m => m.eligible && m.left !== true && !config.voters.includes(m.peer))
-  if (add !== undefined) return [...config.voters, add.peer].sort()
-  if (config.voters.length <= i.bootstrapExpect) return undefined
+  const { config, self, now } = i
+  const voters = config.voters
+  const alive = new Set(i.members.filter(m => m.left !== true).map(m => m.peer))
   const left = new Set(i.members.filter(m => m.left === true).map(m => m.peer))
-  const gone = config.voters.find(v => v !== i.self && left.has(v)) ??
-    config.voters.find(v => v !== i.self && i.now - (i.lastHeard.get(v) ?? i.now) >= i.voterRemoveAfterMs)
-  return gone !== undefined ? config.voters.filter(v => v !== gone) : undefined
+  const silentFor = (v: string): number => now - (i.lastHeard.get(v) ?? now)
+  const lost = (v: string): boolean => v !== self && (left.has(v) || silentFor(v) >= i.voterRemoveAfterMs || (!alive.has(v) && silentFor(v) >= i.lostAfterMs))
+  const cap = Math.max(1, i.maxVoters)
+  if (voters.length > cap) {
+    const out = voters.find(lost) ?? [...voters].reverse().find(v => v !== self)
+    return out !== undefined ? voters.filter(v => v !== out) : undefined
+  }
+  const candidates = i.members.filter(m => m.eligible && m.left !== true && !voters.includes(m.peer)).map(m => m.peer).sort()
+  if (voters.length < cap && candidates.length > 0) return [...voters, candidates[0]].sort()
+  const gone = voters.find(v => v !== self && left.has(v)) ??
+    voters.find(v => v !== self && silentFor(v) >= i.voterRemoveAfterMs) ??
+    (candidates.length > 0 ? voters.find(lost) : undefined)
+  if (gone === undefined) return undefined
+  const replaced = candidates.length > 0 && voters.length - 1 >= majority(cap)
+  if (voters.length <= Math.min(i.bootstrapExpect, cap) && !replaced) return undefined
+  return voters.filter(v => v !== gone)
 }

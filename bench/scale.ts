@@ -1,0 +1,156 @@
+/**
+ * npm run bench:scale [-- --agents 10,50,100,200 --per-process 25 --preset local]
+ * npm run bench:scale -- --traffic 10,30,50 [--preset lan]
+ *
+ * A mesh of N agents, `per-process` agents in each process (bench/scale-worker.ts), every one
+ * bootstrapping from one of the first three. From the moment the first agent starts, it prints:
+ * - elected: the first coordinator in office; known: every agent follows it; converged: besides,
+ *   every agent sees every other alive (the start itself takes most of it: agents are started
+ *   one after another, 30 ms apart, in each process);
+ * - at rest (after `settle` seconds, over `window` seconds): membership and coordination messages
+ *   per agent and second, as the agents count them (housekeeping_messages_total, in and out),
+ *   gossipsub frames sent per agent and second, connections per agent, CPU per agent (% of one
+ *   core: the processes' CPU over the window, divided by the agents), RSS per process and per agent;
+ * - fail-over: the coordinator's transport is closed under it (as a dead process: connections
+ *   gone, probes unanswered), and the time until every other agent follows a new one in office.
+ *
+ * `--traffic` measures the idle traffic alone, all agents in this one process (scale-traffic.ts).
+ * Nothing else runs: no topic, no request, no task. On a shared machine, run the variants to
+ * compare interleaved, in one sitting (docs/benchmarks.md).
+ */
+import { parseArgs } from 'node:util'
+import { fileURLToPath } from 'node:url'
+import { ForkedWorker } from './forked-worker.js'
+import { measureTraffic } from './scale-traffic.js'
+
+const { values } = parseArgs({
+  options: {
+    agents: { type: 'string', default: '10,50,100,200' },
+    'per-process': { type: 'string', default: '25' },
+    preset: { type: 'string', default: 'local' },
+    settle: { type: 'string', default: '5' },
+    window: { type: 'string', default: '15' },
+    converge: { type: 'string', default: '180' },
+    failover: { type: 'boolean', default: true },
+    traffic: { type: 'string' }
+  }
+})
+const preset = values.preset as 'local' | 'lan' | 'wan'
+const sleep = async (t: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, t)) }
+const r1 = (x: number): number => Math.round(x * 10) / 10
+const WORKER = fileURLToPath(new URL('./scale-worker.js', import.meta.url))
+
+interface AgentStatus { peerId: string, alive: number, leader?: string, inOffice: boolean, term: number, voters: number, connections: number }
+interface Counters { membership: number, coordination: number, frames: number, cpuUs: number, rss: number, agents: number }
+
+async function statuses (workers: ForkedWorker[]): Promise<AgentStatus[]> {
+  return (await Promise.all(workers.map(async w => await w.call('status') as AgentStatus[]))).flat()
+}
+
+/** The leader every agent follows, in office; undefined while they do not all agree. */
+function known (all: AgentStatus[]): string | undefined {
+  const boss = all.filter(a => a.inOffice)
+  if (boss.length !== 1) return undefined
+  const leader = boss[0].peerId
+  return all.every(a => a.peerId === leader || a.leader === leader) ? leader : undefined
+}
+
+async function counters (workers: ForkedWorker[]): Promise<Counters & { at: number, rssMax: number }> {
+  const cs = await Promise.all(workers.map(async w => await w.call('counters') as Counters))
+  const total = (k: keyof Counters): number => cs.reduce((s, c) => s + c[k], 0)
+  return { membership: total('membership'), coordination: total('coordination'), frames: total('frames'), cpuUs: total('cpuUs'), rss: total('rss'), rssMax: Math.max(...cs.map(c => c.rss)), agents: total('agents'), at: performance.now() }
+}
+
+async function run (n: number): Promise<Record<string, string | number | null>> {
+  const per = Number(values['per-process'])
+  const procs = Math.ceil(n / per)
+  const mesh = `scale${process.pid}n${n}`
+  const workers = Array.from({ length: procs }, () => new ForkedWorker(WORKER))
+  const row: Record<string, string | number | null> = { agents: n, processes: procs }
+  try {
+    const t0 = performance.now()
+    const since = (): number => r1((performance.now() - t0) / 1000)
+    // The seeds first (worker 0), then every process starts its share at once.
+    const nSeeds = Math.min(3, n)
+    const seeds = (await workers[0].call('start', { mesh, preset, first: 0, count: nSeeds, seeds: [] }) as Array<{ addr: string }>).map(s => s.addr)
+    const started = workers.map(async (w, i) => {
+      const first = i === 0 ? nSeeds : i * per
+      const count = Math.min(per, n - i * per) - (i === 0 ? nSeeds : 0)
+      if (count > 0) await w.call('start', { mesh, preset, first, count, seeds }, 600_000)
+    })
+    let elected: number | null = null
+    let knownAt: number | null = null
+    let convergedAt: number | null = null
+    const deadline = performance.now() + Number(values.converge) * 1000
+    let all: AgentStatus[] = []
+    let done = false
+    void Promise.all(started).then(() => { row.startedS = since() })
+    while (!done && performance.now() < deadline) {
+      await sleep(250)
+      all = await statuses(workers)
+      if (all.length < n) continue
+      if (elected === null && all.some(a => a.inOffice)) elected = since()
+      const leader = known(all)
+      if (leader !== undefined && knownAt === null) knownAt = since()
+      if (leader !== undefined && all.every(a => a.alive === n - 1)) { convergedAt = since(); done = true }
+    }
+    await Promise.all(started)
+    Object.assign(row, { electedS: elected, knownS: knownAt, convergedS: convergedAt })
+    if (convergedAt === null) {
+      Object.assign(row, { minAlive: Math.min(...all.map(a => a.alive)), following: all.filter(a => a.leader !== undefined).length })
+    }
+    await sleep(Number(values.settle) * 1000)
+    const a = await counters(workers)
+    await sleep(Number(values.window) * 1000)
+    const b = await counters(workers)
+    const seconds = (b.at - a.at) / 1000
+    const perAgent = (x: number): number => r1(x / seconds / b.agents)
+    const now = await statuses(workers)
+    Object.assign(row, {
+      voters: Math.max(...now.map(s => s.voters)),
+      membershipPerS: perAgent(b.membership - a.membership),
+      coordinationPerS: perAgent(b.coordination - a.coordination),
+      gossipFramesPerS: perAgent(b.frames - a.frames),
+      connections: r1(now.reduce((s, x) => s + x.connections, 0) / now.length),
+      cpuPctPerAgent: Math.round((b.cpuUs - a.cpuUs) / 1e6 / seconds / b.agents * 100 * 100) / 100,
+      rssMiBPerProcess: Math.round(b.rssMax / 2 ** 20),
+      rssMiBPerAgent: r1(b.rss / 2 ** 20 / b.agents)
+    })
+    const leader = known(now)
+    if (values.failover && leader !== undefined) {
+      let holder: ForkedWorker | undefined
+      for (const w of workers) if ((await w.call('status') as AgentStatus[]).some(s => s.peerId === leader)) holder = w
+      const k0 = performance.now()
+      await (holder as ForkedWorker).call('crash', { peerId: leader })
+      let failover: number | null = null
+      while (performance.now() - k0 < 60_000) {
+        await sleep(50)
+        const next = known(await statuses(workers))
+        if (next !== undefined && next !== leader) { failover = Math.round(performance.now() - k0); break }
+      }
+      row.failoverMs = failover
+    }
+  } finally {
+    await Promise.all(workers.map(async w => { await w.call('stop', {}, 30_000).catch(() => {}); await w.kill() }))
+  }
+  return row
+}
+
+if (values.traffic !== undefined) {
+  const rows = []
+  for (const n of values.traffic.split(',').map(Number)) {
+    const ms = (k: 'settle' | 'window' | 'converge'): number => Number(values[k]) * 1000
+    const row = await measureTraffic(n, { preset, settleMs: ms('settle'), windowMs: ms('window'), convergeMs: ms('converge') })
+    console.log(JSON.stringify(row))
+    rows.push(row)
+  }
+  console.table(rows)
+} else {
+  const rows = []
+  for (const n of values.agents.split(',').map(Number)) {
+    const row = await run(n)
+    console.log(JSON.stringify(row))
+    rows.push(row)
+  }
+  console.table(rows)
+}

@@ -1,0 +1,59 @@
+/**
+ * The member view's wire format. An agent's statement of itself (its incarnation, card, whom it
+ * suspects, that it leaves) is a signed JSON body, relayed as is: gossip to a few random
+ * neighbours (`member-gossip`, news only), and full exchanges with one neighbour
+ * (`member-sync`, on first contact and every `membership.syncIntervalMs`). Probes stay direct.
+ */
+import { z } from 'zod'
+import { defineCommand } from '../protocols/rpc/index.js'
+
+const PeerIdString = z.string().min(1).max(128)
+const Incarnation = z.number().int().nonnegative()
+
+/** What an agent says of itself; `seq` orders its statements (a new one replaces the older everywhere). */
+export const MemberStatement = z.strictObject({
+  peerId: PeerIdString,
+  name: z.string().max(64),
+  roles: z.array(z.string().max(64)).max(32),
+  eligible: z.boolean(),
+  incarnation: Incarnation,
+  leaving: z.boolean().optional(),
+  suspects: z.array(z.strictObject({ peerId: PeerIdString, incarnation: Incarnation })).max(256),
+  seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)
+})
+export type MemberStatement = z.infer<typeof MemberStatement>
+
+/** 256 suspects of ~70 bytes, and the card: a statement is far below this. */
+export const MAX_STATEMENT_BYTES = 32 * 1024
+
+export const SignedStatement = z.strictObject({ body: z.string().min(2).max(MAX_STATEMENT_BYTES), sig: z.string().min(1).max(700) })
+export type SignedStatement = z.infer<typeof SignedStatement>
+
+/** Statements one gossip message carries at most (the least-told first), and about how many bytes. */
+export const GOSSIP_MAX_STATEMENTS = 32
+export const GOSSIP_MAX_BYTES = 64 * 1024
+/** Statements a full exchange carries at most: one per live member. */
+export const SYNC_MAX_STATEMENTS = 4096
+
+export const MemberGossip = defineCommand('$agentmesh/member-gossip', {
+  request: z.strictObject({ statements: z.array(SignedStatement).max(GOSSIP_MAX_STATEMENTS) }),
+  response: z.strictObject({})
+})
+
+export const MemberSync = defineCommand('$agentmesh/member-sync', {
+  request: z.strictObject({ statements: z.array(SignedStatement).max(SYNC_MAX_STATEMENTS) }),
+  response: z.strictObject({ statements: z.array(SignedStatement).max(SYNC_MAX_STATEMENTS) })
+})
+
+export const Probe = defineCommand('$agentmesh/probe', {
+  request: z.strictObject({ incarnation: Incarnation }),
+  response: z.strictObject({ incarnation: Incarnation, eligible: z.boolean(), name: z.string().max(64), roles: z.array(z.string().max(64)).max(32) })
+})
+
+/** A statement's body, parsed and checked; undefined when it is not one. */
+export function parseStatement (body: string): MemberStatement | undefined {
+  let raw: unknown
+  try { raw = JSON.parse(body) } catch { return undefined }
+  const r = MemberStatement.safeParse(raw)
+  return r.success ? r.data : undefined
+}

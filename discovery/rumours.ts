@@ -1,0 +1,85 @@
+/**
+ * What the member gossip passes on, pure (no I/O, no time): the newest statement held of each
+ * agent, and the queue of those still to be told, after hashicorp/memberlist's
+ * TransmitLimitedQueue. A statement new to this node is queued; each gossip round hands the
+ * least-told ones to a few random neighbours, and one told `retransmitMult * ceil(log10(n + 1))`
+ * times (n: the members known) leaves the queue. So every agent passes each piece of news on a
+ * logarithmic number of times, and an agent with nothing new sends nothing at all: what a mesh
+ * at rest costs does not grow with its size.
+ *
+ * The held statements are also what a full exchange (`member-sync`) sends: a newcomer learns the
+ * mesh from one neighbour, and two agents that missed some news catch up.
+ */
+
+export interface RumoursInit {
+  /** memberlist's RetransmitMult. */
+  retransmitMult: number
+}
+
+interface Queued<T> { item: T, size: number, transmits: number }
+
+export class Rumours<T> {
+  private readonly init: RumoursInit
+  private readonly held = new Map<string, { seq: number, item: T }>()
+  private readonly queue = new Map<string, Queued<T>>()
+
+  constructor (init: RumoursInit) { this.init = init }
+
+  /** The sequence number of the statement held for `key`, if any. */
+  seq (key: string): number | undefined { return this.held.get(key)?.seq }
+
+  /**
+   * A statement of `key` numbered `seq`: kept and queued when newer than the one held (true),
+   * dropped otherwise (false: already heard, or older). A newer one replaces the older in the
+   * queue, with its count of transmissions started anew.
+   */
+  offer (key: string, seq: number, item: T, size: number): boolean {
+    const had = this.held.get(key)
+    if (had !== undefined && had.seq >= seq) return false
+    this.held.set(key, { seq, item })
+    this.queue.set(key, { item, size, transmits: 0 })
+    return true
+  }
+
+  /** How many times each piece of news is passed on, with `members` agents known. */
+  limit (members: number): number {
+    return this.init.retransmitMult * Math.max(1, Math.ceil(Math.log10(members + 1)))
+  }
+
+  /**
+   * What one gossip message to one neighbour carries: the least-told queued statements, up to
+   * `maxItems` and about `maxBytes`, each counted as told once more (and dropped from the queue
+   * when told enough).
+   */
+  take (members: number, maxItems: number, maxBytes: number): T[] {
+    if (this.queue.size === 0) return []
+    const limit = this.limit(members)
+    const order = [...this.queue].sort((a, b) => a[1].transmits - b[1].transmits)
+    const out: T[] = []
+    let bytes = 0
+    for (const [key, q] of order) {
+      if (out.length >= maxItems || (out.length > 0 && bytes + q.size > maxBytes)) break
+      out.push(q.item)
+      bytes += q.size
+      q.transmits++
+      if (q.transmits >= limit) this.queue.delete(key)
+    }
+    return out
+  }
+
+  /** Statements still to be told. */
+  get pending (): number { return this.queue.size }
+
+  /** The statements held whose key passes `keep`: a full exchange's content. */
+  all (keep: (key: string) => boolean = () => true): T[] {
+    const out: T[] = []
+    for (const [key, h] of this.held) if (keep(key)) out.push(h.item)
+    return out
+  }
+
+  /** Drop what is held and queued of `key` (its agent is forgotten). */
+  forget (key: string): void {
+    this.held.delete(key)
+    this.queue.delete(key)
+  }
+}

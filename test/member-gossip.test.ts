@@ -1,0 +1,115 @@
+// The member gossip's pure parts (issue 15): what is passed on and how often (discovery/rumours.ts),
+// when an agent states something new, accusations held and counted again once the suspect's own
+// word catches up, and probes kept to the neighbours (discovery/member-table.ts).
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { Rumours } from '../discovery/rumours.js'
+import { MemberTable, type Heartbeat } from '../discovery/member-table.js'
+import { statementKeys } from '../discovery/statement-keys.js'
+import { parseStatement } from '../discovery/member-wire.js'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+
+test('rumours: a newer statement replaces the older, one already heard is dropped; each is told a logarithmic number of times, least told first', () => {
+  const r = new Rumours<string>({ retransmitMult: 4 })
+  assert.equal(r.offer('a', 5, 'a5', 10), true)
+  assert.equal(r.offer('a', 5, 'a5 again', 10), false, 'heard already')
+  assert.equal(r.offer('a', 4, 'a4', 10), false, 'older')
+  assert.equal(r.offer('a', 6, 'a6', 10), true)
+  assert.equal(r.offer('b', 1, 'b1', 10), true)
+  assert.deepEqual(r.all(), ['a6', 'b1'])
+  assert.equal(r.limit(9), 4, '4 * ceil(log10(10))')
+  assert.equal(r.limit(200), 12, '4 * ceil(log10(201))')
+  assert.equal(r.limit(10_000), 20, 'grows with the logarithm, not with the mesh')
+  // With 9 members each statement goes 4 times, then leaves the queue; the least told go first.
+  const told: string[][] = []
+  while (r.pending > 0) told.push(r.take(9, 1, 1_000))
+  assert.equal(told.length, 8)
+  assert.deepEqual(told.slice(0, 2).flat().sort(), ['a6', 'b1'], 'each told once before either is told twice')
+  assert.deepEqual(r.take(9, 10, 1_000), [], 'nothing new, nothing sent')
+  // A newer statement of a told one is queued afresh.
+  r.offer('a', 7, 'a7', 10)
+  assert.deepEqual(r.take(9, 10, 1_000), ['a7'])
+  // The size bound: at least one, then what fits.
+  const big = new Rumours<string>({ retransmitMult: 1 })
+  for (const k of ['x', 'y', 'z']) big.offer(k, 1, k, 400)
+  assert.equal(big.take(1, 10, 1_000).length, 2)
+  assert.equal(big.take(1, 10, 10).length, 1)
+})
+
+const timings = { heartbeatIntervalMs: 100, probeIntervalMs: 100, probeTimeoutMs: 50, silenceMs: 300 }
+const fd = { suspicionMinMs: 200, suspicionMaxMs: 600, confirmationsForMin: 3 }
+const self = { peerId: 'a', name: 'a', roles: [], eligible: true }
+const beat = (peerId: string, incarnation: number, suspects: Heartbeat['suspects'] = []): Heartbeat => ({ peerId, name: peerId, roles: [], eligible: true, incarnation, suspects })
+
+test('member table: a statement is due only with news (a new incarnation, a new accusation, leaving), not for a dropped accusation', () => {
+  const t = new MemberTable({ ...timings, ...fd, self, incarnation: 10, random: () => 0.5 })
+  assert.equal(t.statementDue()?.incarnation, 10, 'the first one')
+  assert.equal(t.statementDue(), undefined, 'nothing new')
+  t.heartbeat(beat('b', 3), 0)
+  assert.equal(t.statementDue(), undefined, 'hearing of others is no news of its own')
+  t.probeStarted('b', 0)
+  t.probeFailed('b', 60)
+  assert.deepEqual(t.statementDue()?.suspects, [{ peerId: 'b', incarnation: 3 }], 'a new suspicion')
+  t.tick(60 + fd.suspicionMaxMs)
+  assert.equal(t.members()[0].state, 'offline')
+  assert.equal(t.statementDue(), undefined, 'the same accusation, now offline: still said, nothing new')
+  assert.deepEqual(t.announcement().suspects, [{ peerId: 'b', incarnation: 3 }], 'an agent held offline stays accused, for those who learn the mesh later')
+  t.heartbeat(beat('b', 4), 1_000)
+  assert.equal(t.statementDue(), undefined, 'refuted: its refutation outranks the accusation wherever it goes')
+  assert.equal(t.statementDue(true)?.leaving, true, 'leaving always is')
+})
+
+test('member table: an accusation held is counted once the suspect\'s own word catches up, and once its author is a member', () => {
+  const t = new MemberTable({ ...timings, ...fd, self, incarnation: 10, random: () => 0.5 })
+  t.heartbeat(beat('b', 3), 0)
+  // m's first statement: it was no member before, so its accusation waits; and it accuses b at
+  // an incarnation this node has not heard b say yet.
+  t.heartbeat(beat('m', 1, [{ peerId: 'b', incarnation: 4 }]), 10)
+  t.reconsider(20)
+  assert.equal(t.members().find(x => x.peerId === 'b')?.state, 'alive', 'b never said 4 here')
+  t.heartbeat(beat('b', 4), 30)
+  t.reconsider(40)
+  assert.equal(t.members().find(x => x.peerId === 'b')?.state, 'suspect', 'now it did: the held accusation counts')
+  // b refutes; the held accusation of 4 counts no more.
+  t.heartbeat(beat('b', 5), 50)
+  t.reconsider(60)
+  assert.equal(t.members().find(x => x.peerId === 'b')?.state, 'alive')
+  // An accusation of this node held and reconsidered is refuted once, not again and again.
+  t.heartbeat(beat('m', 1, [{ peerId: 'a', incarnation: 10 }]), 70)
+  assert.equal(t.incarnation, 11)
+  t.reconsider(80)
+  assert.equal(t.incarnation, 11)
+})
+
+test('member table: probes go to neighbours only, two a round at most (the next in turn, and the one silent longest)', () => {
+  const t = new MemberTable({ ...timings, ...fd, self, incarnation: 10, random: () => 0.5 })
+  for (const p of ['b', 'c', 'd', 'e', 'f']) t.heartbeat(beat(p, 1), 0)
+  const neighbours = new Set(['b', 'c'])
+  const seen = new Set<string>()
+  for (let round = 0; round < 10; round++) {
+    const out = t.probeRound(1_000 + round * 100, neighbours)
+    assert.ok(out.length >= 1 && out.length <= 2, `round ${round}: ${out.join(', ')}`)
+    for (const p of out) { assert.ok(neighbours.has(p), `${p} is no neighbour`); seen.add(p) }
+  }
+  assert.deepEqual([...seen].sort(), ['b', 'c'], 'every neighbour in turn')
+  assert.equal(t.probeRound(2_000).length <= 2, true, 'without neighbours (the simulation), any live member, still two at most')
+})
+
+test('statement keys: a statement checks out only under its author\'s key and mesh', async () => {
+  const key = await generateKeyPair('Ed25519')
+  const other = await generateKeyPair('Ed25519')
+  const author = peerIdFromPrivateKey(key).toString()
+  const keys = statementKeys(key, 'm')
+  const body = JSON.stringify({ ...beat(author, 1), seq: 1 })
+  const sig = keys.sign(body)
+  assert.equal(keys.verify(author, body, sig), true)
+  assert.equal(parseStatement(body)?.peerId, author)
+  assert.equal(keys.verify(peerIdFromPrivateKey(other).toString(), body, sig), false, 'another author')
+  assert.equal(keys.verify(author, body.replace('"incarnation":1', '"incarnation":2'), sig), false, 'another body')
+  assert.equal(statementKeys(other, 'other-mesh').verify(author, body, sig), false, 'another mesh')
+  assert.equal(statementKeys(other, 'm').verify(author, body, sig), true, 'checked from the peer id alone')
+  assert.equal(keys.verify('not-a-peer-id', body, sig), false)
+  assert.equal(parseStatement('{"peerId": 1}'), undefined)
+  assert.equal(parseStatement('not json'), undefined)
+})
