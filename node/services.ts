@@ -206,8 +206,8 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     pubsub,
     // After pubsub (it subscribes to the revocation lists), before anyone exchanges cards.
     admission,
-    // Stopped between the membership and pubsub: the "left" heartbeat goes out before gossip
-    // closes, so the others need not time this node out.
+    // Stopped between the membership and pubsub: what was published last (the member view tells
+    // its neighbours it leaves over rpc, stopped later still) goes out before gossip closes.
     { start: () => {}, stop: async () => { await settleWithin(pubsub.flush(), 500) } },
     membership,
     memberView,

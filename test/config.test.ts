@@ -81,7 +81,7 @@ test('a preset\'s timings apply: local is the fast one the tests use, wan the sl
   const local = parseConfig({ preset: 'local' })
   assert.deepEqual(pick(local, presets.local), presets.local)
   assert.deepEqual(presets.local.membership,
-    { heartbeatIntervalMs: 200, probeIntervalMs: 200, probeTimeoutMs: 300, silenceMs: 600, suspicionMinMs: 400, suspicionMaxMs: 1200 })
+    { heartbeatIntervalMs: 100, probeIntervalMs: 200, probeTimeoutMs: 300, silenceMs: 600, syncIntervalMs: 5_000, suspicionMinMs: 400, suspicionMaxMs: 1200 })
   assert.equal(local.coordination.heartbeatIntervalMs, 50)
   assert.equal(local.coordination.electionTimeoutMinMs, 300)
   assert.equal(local.coordination.electionTimeoutMaxMs, 600)
