@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { chromium } from 'playwright-core'
 import { createAgentNode, type AgentNode } from '../node/index.js'
-import { buildBrowser } from '../node/browser/build.js'
+import { buildBrowser } from '../tools/build-browser.js'
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, requests: { type: 'string', default: '300' } } })
 const runs = Number(values.runs)

@@ -1,6 +1,6 @@
 /**
  * node dist/bench/flood.js [--json] [--seconds 4] [--concurrency 128] [--handler-us 0] [--only rpc|gossip]
- *   [--runs 1] [--scenarios before-off,before-on,off,on] [--nice 0]
+ *   [--runs 1] [--scenarios before-off,before-on,off,on,on-100] [--nice 0]
  *
  * An honest peer's sequential request latency to a node, quiet and while one other peer floods
  * that node with requests (issue 13: ~8,000/s took p99 from 6-9 ms to 0.6-1 s), first with the
@@ -338,9 +338,10 @@ async function main (): Promise<void> {
     ['before-off', 'gossip limits off, read by gossipsub (before the intake)', { publishPerSec: 0, floodSeconds: 0 }, false],
     ['before-on', 'gossip limits on, read by gossipsub (before the intake)', {}, false],
     ['off', 'gossip limits off (intake: turns only)', { publishPerSec: 0, floodSeconds: 0 }, true],
-    ['on', 'gossip limits on (defaults)', {}, true]
+    ['on', 'gossip limits on (defaults)', {}, true],
+    ['on-100', 'gossip limits on, publishPerSec 100', { publishPerSec: 100 }, true]
   ] as Array<[string, string, Record<string, number>, boolean]>)
-    .filter(([key]) => args.scenarios === undefined || args.scenarios.split(',').includes(key))
+    .filter(([key]) => args.scenarios === undefined ? key !== 'on-100' : args.scenarios.split(',').includes(key))
     .map(([, label, pubsub, intake]) => [label, pubsub, intake] as const)
   // --runs N: the gossip scenarios N times, interleaved (A, B, A, B...), so the machine's load hits both alike.
   const rounds = Array.from({ length: Number(args.runs) }, () => gossipScenarios).flat()

@@ -15,7 +15,7 @@
  *
  * Then the targets (issue 13): at most +10% on request p50, at most -20% on broadcast throughput.
  * Also the cost of one signature and one verification per envelope, in this process.
- * `--only`: these modes (open, closed, padded, signed, pnet, sealed; the first listed is the base of the
+ * `--only`: these modes (open, closed, padded, before-intake, signed, pnet, sealed; the first listed is the base of the
  * deltas); `--rounds N`: the modes N times over, interleaved, medians reported (one mode's
  * broadcast moves by 20-40% run to run on a shared 2-core machine); `--profile DIR`: each worker
  * writes a V8 CPU profile of the broadcast to DIR/<mode>/publisher or receivers (bench/profile-summary.ts reads a folder).
@@ -80,6 +80,8 @@ async function worker (): Promise<void> {
           security
         } as any)
         node.handle('echo', (x: unknown) => { open(x); return 1 })
+        // Mode `before-intake`: gossipsub reads its streams itself (protocols/pubsub/gossip-intake.ts replaced that on the instance).
+        if (m.intake === false) delete (node.libp2p.services.pubsub as unknown as Record<string, unknown>).pipePeerReadStream
         await node.start()
         return { peerId: node.peerId, addr: node.addresses()[0] }
       }
@@ -156,7 +158,7 @@ async function worker (): Promise<void> {
 
 // --- the driver -----------------------------------------------------------------------------
 
-interface Scenario { key: string, name: string, pad?: number, closed: boolean, signed: boolean, psk: boolean, sealed?: boolean }
+interface Scenario { key: string, name: string, pad?: number, closed: boolean, signed: boolean, psk: boolean, sealed?: boolean, intake?: boolean }
 /** cpuPub, cpuRecv: CPU µs per broadcast message of the publisher and of the receivers together (from reset to the report after the last one arrived). */
 interface Figures { p50: number, p99: number, msgsPerSec: number, loss: number, cpuPub: number, cpuRecv: number }
 
@@ -179,7 +181,7 @@ async function run (s: Scenario, dir: string, n: number, seconds: number, reques
         credential = join(dir, `${mesh}-${i}.json`)
         await writeFile(credential, JSON.stringify(c))
       }
-      return await w.call('init', { index: i, mesh, key: Buffer.from(privateKeyToProtobuf(key)).toString('base64'), credential, psk, signed: s.signed })
+      return await w.call('init', { index: i, mesh, key: Buffer.from(privateKeyToProtobuf(key)).toString('base64'), credential, psk, signed: s.signed, intake: s.intake !== false })
     }))
     for (let i = 0; i < n; i++) await workers[i].call('connect', { addrs: ids.slice(i + 1).map(x => x.addr) })
     const seq = (await workers[1].call('rpcSeq', { target: ids[0].peerId, count: requests })).latencies as number[]
@@ -253,6 +255,8 @@ async function driver (): Promise<void> {
   const all: Scenario[] = [
     { key: 'open', name: 'open', closed: false, signed: false, psk: false },
     { key: 'closed', name: 'closed (credentials)', closed: true, signed: false, psk: false },
+    // Closed, with gossipsub reading its streams itself: what the gossip intake (turns, refusals unread) costs a broadcast.
+    { key: 'before-intake', name: 'closed, gossipsub reads streams', closed: true, signed: false, psk: false, intake: false },
     // Closed, the payload padded to a sealed one's length: what the bytes cost, apart from the cryptography.
     { key: 'padded', name: 'closed, payload as long as sealed', pad: 1470, closed: true, signed: false, psk: false },
     { key: 'signed', name: 'closed + signed envelopes', closed: true, signed: true, psk: false },
@@ -261,7 +265,7 @@ async function driver (): Promise<void> {
     { key: 'sealed', name: 'closed + sealed (encryptFor)', closed: true, signed: false, psk: false, sealed: true }
   ]
   const words = args.only?.split(',').map(w => w.trim()).filter(w => w !== '')
-  const scenarios = words === undefined ? all.filter(s => s.pad === undefined) : words.map(w => all.find(s => s.key === w) ?? fail(`--only: no mode "${w}" (${all.map(s => s.key).join(', ')})`))
+  const scenarios = words === undefined ? all.filter(s => s.pad === undefined && s.intake === undefined) : words.map(w => all.find(s => s.key === w) ?? fail(`--only: no mode "${w}" (${all.map(s => s.key).join(', ')})`))
   const rounds = Math.max(1, Number(args.rounds))
   const out: Record<string, unknown> = {}
   if (scenarios.some(s => s.signed)) {

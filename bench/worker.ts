@@ -17,7 +17,21 @@ interface Cmd { id: number, cmd: string, [k: string]: any }
 
 const now = (): number => performance.timeOrigin + performance.now()
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
-const PAD = 'x'.repeat(Number(process.env.BENCH_PAD ?? 1000))
+/**
+ * The payload's padding: BENCH_PAD bytes (1000) of one repeated byte, or with BENCH_PAD_KIND=prose
+ * words from a fixed list, a different run of them per message (text that compresses as text
+ * does, about 4:1 in a batch, where one repeated byte compresses 30:1: what compression is judged on).
+ */
+const PAD_BYTES = Number(process.env.BENCH_PAD ?? 1000)
+const WORDS = ['agent', 'task', 'the', 'result', 'of', 'model', 'queue', 'worker', 'is', 'a', 'status', 'running', 'failed', 'node', 'mesh', 'update', 'latency', 'ok', 'and', 'retry', 'budget', 'plan', 'step', 'tool', 'call', 'answer', 'with', 'for', 'in', 'to']
+let padSeed = 1 + (Number(process.pid) % 1000)
+function pad (): string {
+  if (process.env.BENCH_PAD_KIND !== 'prose') return REPEATED
+  let out = ''
+  while (out.length < PAD_BYTES) { padSeed = (padSeed * 1103515245 + 12345) % 2 ** 31; out += WORDS[padSeed % WORDS.length] + (padSeed % 7 === 0 ? '. ' : ' ') }
+  return out.slice(0, PAD_BYTES)
+}
+const REPEATED = 'x'.repeat(PAD_BYTES)
 
 let impl: Impl
 let am: AgentNode | undefined
@@ -142,8 +156,8 @@ async function handle (m: Cmd): Promise<unknown> {
       const start = now()
       let seq = 0
       const one = async (): Promise<void> => {
-        if (am !== undefined) await am.publish(topic, { pub: index, seq: seq++, t: now(), pad: PAD })
-        else if (nc !== undefined) await natsPublish(topic, { pub: index, seq: seq++, t: now(), pad: PAD })
+        if (am !== undefined) await am.publish(topic, { pub: index, seq: seq++, t: now(), pad: pad() })
+        else if (nc !== undefined) await natsPublish(topic, { pub: index, seq: seq++, t: now(), pad: pad() })
         else await va!.services.pubsub.publish(topic, encodeVanilla(index, seq++))
       }
       if (rate === 0) {

@@ -1,6 +1,6 @@
 /**
  * agentmesh in a browser tab: the entry of the browser bundle (`npm run build:browser` writes
- * dist/browser/agentmesh.js; node/browser/build.ts says how it is made). The same AgentNode as
+ * dist/browser/agentmesh.js; tools/build-browser.ts says how it is made). The same AgentNode as
  * in Node.js, the same protocols, envelope validation, admission and Noise; what differs is how
  * the node is made here and what it cannot do (docs/browser.md):
  *

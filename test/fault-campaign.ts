@@ -34,6 +34,8 @@ import { FINISHED_RETENTION_MS } from '../protocols/task/table.js'
 
 const AGENT = fileURLToPath(new URL('./fixtures/campaign-agent.js', import.meta.url))
 const HOSTS = 5
+/** How late an agent's line may come after another agent's line it follows (two pipes, one busy reader). */
+const LINE_LAG_MS = 10_000
 /** After a finding of no coordinator 60 s after a heal, how much longer the campaign waits for one before it gives up. */
 const STALL_MS = 180_000
 
@@ -405,8 +407,9 @@ export async function runCampaign (options: CampaignOptions): Promise<CampaignRe
         if (!n.asked.running && !delivered && !kept) { if (final) report.notes.lostWithSender++ } else if (n.asked.running) pending++
         continue
       }
-      // The receiver's line and the sender's come down two pipes: judge an outcome a second old.
-      if (!final && !delivered && Date.now() - Number(outcome.at) < 1_000) { pending++; continue }
+      // The receiver's line and the sender's come down two pipes, read by this process when it
+      // gets to them (seconds late on a loaded host): an outcome is judged once LINE_LAG_MS old.
+      if (!final && !delivered && Date.now() - Number(outcome.at) < LINE_LAG_MS) { pending++; continue }
       if (flaggedNotes.has(n.id)) continue
       report.checks.notes++
       const broke = outcome.outcome === 'delivered' && !delivered

@@ -90,7 +90,7 @@ test('gateway: beyond loopback only with a token; a token-less one answers loopb
   await open.stop()
   await assert.rejects(createAgentNode(nodeOptions(mesh, { gateway: { listen: 'nowhere' } })), /gateway\.listen/)
 
-  const node = await createAgentNode(nodeOptions(mesh, { gateway: { listen: '0' } }))
+  const node = await createAgentNode(nodeOptions(mesh, { gateway: { listen: '0', wsPingIntervalMs: 500 } }))
   const gateway = node.services.at(-1)
   assert.ok(gateway !== undefined)
   try {
@@ -105,6 +105,16 @@ test('gateway: beyond loopback only with a token; a token-less one answers loopb
       request({ host: '127.0.0.1', port, path: '/v1/agents', headers: { host: `evil.example:${port}` } }, (res) => { res.resume(); resolve(res.statusCode ?? 0) }).on('error', reject).end()
     })
     assert.equal(status, 403)
+
+    // A WebSocket client that answers no ping is dropped after two rounds; one that does stays.
+    const wsUrl = `${base.replace('http', 'ws')}/v1/ws`
+    const silent = await WsClient.open(wsUrl, { autoPong: false })
+    const answering = await WsClient.open(wsUrl)
+    const gone = new Promise<void>(resolve => { silent.ws.once('close', () => { resolve() }) })
+    await gone
+    assert.equal(node.stats.get('gateway_ws_dropped_total', { reason: 'ping_timeout' }), 1)
+    assert.equal((await answering.call('ping')).type, 'pong', 'the client that answers pings is still served')
+    answering.close()
     await gateway.start()
     await gateway.stop()
     await gateway.stop()

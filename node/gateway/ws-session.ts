@@ -51,9 +51,11 @@ export class WsSession {
 
   /** Pings the client, or drops it if the last ping went unanswered. */
   ping (): void {
+    const { ws } = this.init
+    if (this.closed || ws.readyState !== ws.OPEN) return
     if (!this.alive) { this.drop('ping_timeout'); return }
     this.alive = false
-    this.init.ws.ping()
+    ws.ping()
   }
 
   /** Closes the connection (the node is stopping: 1001 going away); resolves once the client answered. */
@@ -175,6 +177,8 @@ export class WsSession {
     // The first status answers whether the task exists (TSK001 if not) before the subscription is confirmed.
     const first = await updates.next()
     const end = (): void => { ac.abort() }
+    // The client went while the first status was asked for: nothing to follow for it.
+    if (this.closed) { end(); return [target] }
     this.subs.set(key, end)
     const pump = async (): Promise<void> => {
       try {

@@ -1,6 +1,6 @@
 /**
  * agentmesh's version in a browser bundle (the browser build takes this file for version.ts):
- * a page has no package.json to read, so node/browser/build.ts writes the version in.
+ * a page has no package.json to read, so tools/build-browser.ts writes the version in.
  */
 declare const AGENTMESH_BUILD_VERSION: string | undefined
 

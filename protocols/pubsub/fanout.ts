@@ -13,7 +13,7 @@ import type { GossipSub } from '@libp2p/gossipsub'
 import type { Logger } from 'pino'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { AgentMeshError } from '../core/errors.js'
-import { compressFrame, inflateFrame, type CompressionCodec } from '../envelope/compression.js'
+import { COMPRESSION_CODECS, compressFrame, inflateFrame, type CompressionCodec } from '../envelope/compression.js'
 import { FrameDecoder } from '../rpc/frames.js'
 import { DRAIN_WAIT_MS } from './constants.js'
 import { batchFrame, controlFrame, FANOUT_PROTOCOL, parseFrame, REACH_MAX_PEERS, type Control } from './fanout-wire.js'
@@ -80,8 +80,9 @@ export class Fanout {
   constructor (init: FanoutInit) {
     this.init = init
     this.self = init.libp2p.peerId.toString()
-    // Every codec is understood; which one this node writes is its own setting.
-    this.accepts = ['deflate', 'brotli']
+    // Every codec this build has is understood (a browser bundle has none); which one this node
+    // writes is its own setting.
+    this.accepts = [...COMPRESSION_CODECS]
   }
 
   async start (): Promise<void> {

@@ -23,7 +23,9 @@
  */
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
-import { setImmediate as nextTurn } from 'node:timers/promises'
+
+/** Yields to the event loop (setImmediate in Node.js; a browser tab has only setTimeout). */
+const nextTurn = async (): Promise<void> => { await new Promise<void>(resolve => { (globalThis.setImmediate ?? setTimeout)(resolve) }) }
 
 /** RPCs one stream hands gossipsub in one turn of the event loop. */
 export const SLICE_RPCS = 2

@@ -20,7 +20,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-const DIST = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
+const DIST = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const HERE = join(DIST, 'node', 'browser')
 
 /** Node built-ins reached from the browser graph, and the stand-in bundled for each. */
@@ -67,7 +67,7 @@ function browserPlugin (): Plugin {
         const pkg = PACKAGES[name]
         if (pkg !== undefined) return { path: join(HERE, pkg) }
         if (args.path.startsWith('node:')) {
-          return { errors: [{ text: `${args.path} has no browser stand-in (node/browser/build.ts BUILTINS); imported by ${args.importer}` }] }
+          return { errors: [{ text: `${args.path} has no browser stand-in (tools/build-browser.ts BUILTINS); imported by ${args.importer}` }] }
         }
         return undefined
       })
