@@ -73,7 +73,7 @@ test('start through npm: when npm is killed (it does not pass the signal on), th
     assert.ok(await listening(port), 'the node listens')
     parent.child.kill('SIGKILL')
     await parent.exited()
-    await waitFor(() => !alive(pid as number), 'the node to exit once its parent is gone', 15_000)
+    await waitFor(() => !alive(pid as number), 'the node to exit once its parent is gone', 30_000)
     assert.equal(await listening(port), false, 'its port is free')
   } finally {
     await parent.stop()
