@@ -192,7 +192,7 @@ export class PubSubService {
     if (group !== undefined) {
       const g = grouped(env, value, group.recipients)
       if (g.size > this.init.maxMessageBytes) throw new MessageTooLargeError(g.size, this.init.maxMessageBytes)
-      return { topic: t, env: g.env, json: g.head + '{"sealed":3}}', size: g.size, value, sealedToSelf: group.toSelf, grouped: g }
+      return { topic: t, env: g.env, json: g.json, size: g.size, value, sealedToSelf: group.toSelf, grouped: g }
     }
     const json = envelopeToJson(env)
     const size = Buffer.byteLength(json) + 1

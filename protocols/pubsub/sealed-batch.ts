@@ -24,22 +24,27 @@ export interface Grouped {
   recipients: readonly string[]
   /** Its bytes on the wire, sealed (an estimate, a little over: base64 and a member's fields). */
   size: number
+  /** Its JSON as queued (the payload PENDING_GROUP). */
+  json: string
 }
 
 export type BatchItem = string | Grouped
 
-const TAIL = '"payload":0}'
+/** How the JSON of an envelope whose payload (its last field) is PENDING_GROUP ends. */
+const TAIL = `"payload":${JSON.stringify(PENDING_GROUP)}}`
 
-/** A publish to be sealed with its batch: `env` as made (its payload is replaced), `value` its payload. */
+/** A publish to be sealed with its batch: `env` as made, `value` its payload. */
 export function grouped (env: Envelope, value: unknown, recipients: readonly string[]): Grouped {
   const { payload: _, ...rest } = env
-  // The payload last, so the sealed part is appended to a fixed prefix when the batch is written.
-  const shell = envelopeToJson({ ...rest, payload: 0 } as unknown as Envelope)
+  // The payload last (one copy of the envelope, which is also what the message log shows), so
+  // the sealed part is appended to a fixed prefix when the batch is written.
+  const pending = { ...rest, payload: PENDING_GROUP } as Envelope
+  const shell = envelopeToJson(pending)
   if (!shell.endsWith(TAIL)) throw new Error('envelope JSON does not end with its payload')
   const payload = JSON.stringify(value) ?? 'null'
-  const head = shell.slice(0, shell.length - 2)
+  const head = shell.slice(0, shell.length - TAIL.length + '"payload":'.length)
   const size = Buffer.byteLength(head) + Math.ceil(Buffer.byteLength(payload) * 4 / 3) + 48
-  return { env: { ...env, payload: PENDING_GROUP }, head, payload, recipients, size }
+  return { env: pending, head, payload, recipients, size, json: shell }
 }
 
 /**
