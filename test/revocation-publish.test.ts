@@ -77,7 +77,8 @@ test('revocation publish: a list signed offline and handed to one running agent 
       const handed = await publish(f('rev.json'))
       assert.equal(handed.code, 0, handed.stderr)
       const answer = JSON.parse(handed.stdout)
-      assert.deepEqual({ taken: answer.taken, peer: answer.peer, subjects: answer.subjects, expelled: answer.expelled }, { taken: true, peer: peerIds[0], subjects: 1, expelled: 1 })
+      const { taken, peer, subjects, expelled } = answer
+      assert.deepEqual({ taken, peer, subjects, expelled }, { taken: true, peer: peerIds[0], subjects: 1, expelled: 1 })
       await waitFor(async () => {
         const [p0, p1] = await Promise.all(debug.slice(0, 2).map(async d => ids(await get(d, '/peers'))))
         return !p0.includes(peerIds[2]) && !p1.includes(peerIds[2])
