@@ -15,7 +15,7 @@ import { hasSealedShape, SealedPayload } from '../protocols/sealing/shape.js'
 import { decodeBatch, decodeEnvelope, encodeBatch, makeEnvelope, type Envelope } from '../protocols/envelope/index.js'
 import { WIRE_JSON_SEALED_GROUPS } from '../protocols/envelope/constants.js'
 import { gossipTopic } from '../protocols/pubsub/index.js'
-import { openGroups } from '../protocols/pubsub/sealed-batch.js'
+import { openGroups, partJson } from '../protocols/pubsub/sealed-batch.js'
 import { hostile, mutationsOf, plantedIn } from './fuzz-inputs.js'
 import { startMesh, stopAll, waitFor } from './helpers.js'
 
@@ -48,6 +48,9 @@ test('groups: one head and n-1 members; only recipients open them, each payload 
   assert.deepEqual(members, [1, 2, 3].map(i => ({ sealed: 3, kid: head.kid, i })), 'members name the key and their place only')
   assert.ok(envs.every(e => isSealed(e.payload) && SealedPayload.safeParse(e.payload).success))
   assert.ok(!JSON.stringify(envs).includes('two'), 'no payload in clear')
+  for (const p of [head, members[0], ...groupBatch(sa, a.id, [b.id], [1, 2, 3, 4, 5]).map(e => e.payload as GroupPart)]) {
+    assert.deepEqual(JSON.parse(partJson(p)), p, 'a part written out is its JSON')
+  }
 
   assert.deepEqual(values(openGroups(sb, 't', envs)), sent, 'the recipient opens every payload, in its own envelope')
   assert.deepEqual(values(openGroups(sc, 't', envs)), Array(4).fill('not_recipient'), 'another subscriber opens none')

@@ -7,8 +7,9 @@
  *
  * On receipt the groups of a batch are opened before its envelopes are delivered, each once.
  */
+import { randomBytes } from 'node:crypto'
 import { envelopeToJson, type Envelope } from '../envelope/index.js'
-import { isGroupPart, isSealed, type GroupHead, type Opened, type Sealer } from '../sealing/index.js'
+import { isGroupPart, isSealed, type GroupHead, type GroupPart, type Opened, type Sealer } from '../sealing/index.js'
 import { SealedError } from '../core/errors.js'
 
 /** What a queued publish's envelope carries until its batch seals it (the message log and `publish`'s answer show it). */
@@ -17,8 +18,9 @@ export const PENDING_GROUP = Object.freeze({ sealed: 3 })
 /** A publish waiting for its batch to seal it. */
 export interface Grouped {
   env: Envelope
-  /** The envelope's JSON up to its payload (which it ends with), and the payload's JSON text. */
+  /** The envelope's JSON before and after its payload, and the payload's JSON text. */
   head: string
+  tail: string
   payload: string
   /** As `Sealer.forGroup` gave them: the same array for the same set, which is how a batch groups them. */
   recipients: readonly string[]
@@ -30,21 +32,26 @@ export interface Grouped {
 
 export type BatchItem = string | Grouped
 
-/** How the JSON of an envelope whose payload (its last field) is PENDING_GROUP ends. */
-const TAIL = `"payload":${JSON.stringify(PENDING_GROUP)}}`
+/**
+ * What a grouped envelope's payload is while it is written to JSON once, at publish: a string no
+ * envelope field holds (random per process), found again in the JSON to cut it in two.
+ */
+const MARK = `\u0001sealed-group-${randomBytes(8).toString('hex')}`
+const MARK_JSON = `"payload":${JSON.stringify(MARK)}`
+const KEY_JSON = '"payload":'
 
-/** A publish to be sealed with its batch: `env` as made, `value` its payload. */
+/** A publish to be sealed with its batch: `env` as prepare made it (its payload is replaced), `value` its payload. */
 export function grouped (env: Envelope, value: unknown, recipients: readonly string[]): Grouped {
-  const { payload: _, ...rest } = env
-  // The payload last (one copy of the envelope, which is also what the message log shows), so
-  // the sealed part is appended to a fixed prefix when the batch is written.
-  const pending = { ...rest, payload: PENDING_GROUP } as Envelope
-  const shell = envelopeToJson(pending)
-  if (!shell.endsWith(TAIL)) throw new Error('envelope JSON does not end with its payload')
+  env.payload = MARK
+  const json = envelopeToJson(env)
+  env.payload = PENDING_GROUP
+  const at = json.indexOf(MARK_JSON)
+  if (at === -1) throw new Error('a grouped envelope\'s JSON lost its payload mark')
+  const head = json.slice(0, at + KEY_JSON.length)
+  const tail = json.slice(at + MARK_JSON.length)
   const payload = JSON.stringify(value) ?? 'null'
-  const head = shell.slice(0, shell.length - TAIL.length + '"payload":'.length)
-  const size = Buffer.byteLength(head) + Math.ceil(Buffer.byteLength(payload) * 4 / 3) + 48
-  return { env: pending, head, payload, recipients, size, json: shell }
+  const size = Buffer.byteLength(json) + Math.ceil(Buffer.byteLength(payload) * 4 / 3) + 48
+  return { env, head, tail, payload, recipients, size, json: head + JSON.stringify(PENDING_GROUP) + tail }
 }
 
 /**
@@ -66,9 +73,20 @@ export function sealBatch (sealer: Sealer, topic: string, items: readonly BatchI
   for (const [recipients, at] of sets) {
     const group = at.map(i => items[i] as Grouped)
     const parts = sealer.sealGroup(topic, recipients, group.map(g => g.payload), group.map(g => g.env.id))
-    for (let j = 0; j < at.length; j++) jsons[at[j]] = group[j].head + JSON.stringify(parts[j]) + '}'
+    for (let j = 0; j < at.length; j++) jsons[at[j]] = group[j].head + partJson(parts[j]) + group[j].tail
   }
   return { jsons, groups: true }
+}
+
+/**
+ * A part's JSON, written out: its fields are numbers, base64 and key tags, nothing to escape, and
+ * JSON.stringify would scan the head's ciphertext (the whole batch's payloads) once more for
+ * characters to escape.
+ */
+export function partJson (p: GroupPart): string {
+  if (!('ct' in p)) return `{"sealed":3,"kid":"${p.kid}","i":${p.i}}`
+  const wraps = p.wraps !== undefined ? `,"ek":"${p.ek as string}","wraps":${JSON.stringify(p.wraps)}` : ''
+  return `{"sealed":3,"kid":"${p.kid}","at":${p.at}${wraps},"nonce":"${p.nonce}","ct":"${p.ct}","n":${p.n}}`
 }
 
 /**
