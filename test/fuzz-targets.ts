@@ -21,6 +21,7 @@ import { issueCredential, newOwnerKey, verifyCredential } from '../protocols/adm
 import { signRevocations, verifyRevocations } from '../protocols/admission/revocation.js'
 import { ElectionStateFile } from '../protocols/coordination/election-state-file.js'
 import { SealingService } from '../protocols/sealing/index.js'
+import { openGroups } from '../protocols/pubsub/sealed-batch.js'
 import { configFromEnv, configFromFile, configKeys, parseConfig } from '../node/config.js'
 import { loadOrCreateIdentity } from '../node/identity.js'
 import { PAYLOAD_HOLE, POLLUTION_MARK, chunked, framedChunks, frameBodies, hostile, messagesLike, wireBytes } from './fuzz-inputs.js'
@@ -102,6 +103,12 @@ export async function makeTargets (dir: string): Promise<Target[]> {
   const plain = { task: 'fuzz', n: 1 }
   const sealed = sealing(agentKey).seal('fuzz-topic', plain, [b]).payload
   const opener = sealing(owner)
+  // A batch's group as the agent seals it for the owner: the parts, in envelopes with fixed ids.
+  const grouper = sealing(agentKey)
+  const groupValues = [plain, 'two', [3]]
+  const groupIds = groupValues.map((_, i) => `env-${i}`)
+  const groupParts = grouper.sealGroup('fuzz-topic', grouper.forGroup('fuzz-topic', [b]).recipients, groupValues.map(v => JSON.stringify(v)), groupIds)
+  const inEnvelopes = (x: unknown): Envelope[] => (Array.isArray(x) ? x : [x]).map((payload, i) => ({ ...makeEnvelope({ source: a, destination: { topic: 'fuzz-topic' }, type: 'EVENT', subject: 'fuzz-topic', payload: 0, id: `env-${i}` }), payload }))
   const targets: Target[] = [
     {
       name: 'envelope: decodeEnvelope',
@@ -190,6 +197,14 @@ export async function makeTargets (dir: string): Promise<Target[]> {
       input: messagesLike(sealed),
       run: x => { const r = opener.open('fuzz-topic', a, x); return r.ok ? r.value : undefined },
       accepted: v => { check(v === undefined || isDeepStrictEqual(v, plain), 'a changed sealed payload opened to something else') }
+    },
+    {
+      // The same for a batch's sealed group (version 3): a part moved, changed, dropped or added opens nothing, or what was sealed there.
+      name: 'sealing: openGroups',
+      codes: [],
+      input: messagesLike(groupParts),
+      run: x => (openGroups(opener, 'fuzz-topic', inEnvelopes(x)) ?? []).map(r => r?.ok === true ? r.value : undefined),
+      accepted: v => { (v as unknown[]).forEach((x, i) => { check(x === undefined || isDeepStrictEqual(x, groupValues[i]), 'a changed sealed group opened to something else') }) }
     },
     ...configTargets(dir),
     ...await fileTargets(dir, a),
