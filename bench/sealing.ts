@@ -13,7 +13,9 @@
  */
 import { parseArgs } from 'node:util'
 import { createAgentNode, type AgentNode } from '../node/index.js'
-import { SealingService } from '../protocols/sealing/index.js'
+import { isSealed, SealingService } from '../protocols/sealing/index.js'
+import { decodeBatch, encodeBatch, envelopeToJson, makeEnvelope, type Envelope } from '../protocols/envelope/index.js'
+import { grouped, openGroups, sealBatch } from '../protocols/pubsub/sealed-batch.js'
 import { privateKeyOf } from '../protocols/coordination/election-keys.js'
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, messages: { type: 'string', default: '1500' }, requests: { type: 'string', default: '2000' }, pad: { type: 'string', default: '1000' } } })
@@ -117,6 +119,59 @@ for (const to of [[subs[0].peerId], subs.map(s => s.peerId)]) {
   const wraps = JSON.stringify(p.wraps !== undefined ? p : { ...p, ek: 'x'.repeat(44), wraps: to.map(() => ({ to: 'x'.repeat(11), ct: 'x'.repeat(64) })) }).length - plain
   console.log(`sealed for ${to.length}: seal ${c.seal} µs, open ${c.open} µs per 1 KiB payload (keys cached); ${size} bytes more than plain (${wraps} on those that carry the wraps)`)
 }
+
+/**
+ * What a batch of 50 1 KiB payloads costs to write and to read, without the network: plain,
+ * sealed one by one (version 2, what reliable publishes still do) and as a group (version 3, the
+ * at-most-once publish). Publish: the envelopes made, sealed and encoded as one batch; receive:
+ * the batch decoded, shapes checked, payloads opened. Interleaved, medians of 5 rounds.
+ */
+function batchCost (): void {
+  const to = [subs[0].peerId]
+  const a = sealers.a
+  const env = (payload: unknown): Envelope => makeEnvelope({ source: pub.peerId, destination: { topic: 'cost' }, type: 'EVENT', subject: 'cost', payload })
+  const write: Record<string, (seq: number) => Uint8Array> = {
+    plain: seq => encodeBatch(Array.from({ length: 50 }, (_, i) => envelopeToJson(env({ seq: seq + i, pad: PAD })))),
+    'sealed one by one (v2)': seq => encodeBatch(Array.from({ length: 50 }, (_, i) => envelopeToJson(env(a.seal('cost', { seq: seq + i, pad: PAD }, to).payload)))),
+    'sealed as a group (v3)': seq => {
+      const items = Array.from({ length: 50 }, (_, i) => grouped(env(0), { seq: seq + i, pad: PAD }, a.forGroup('cost', to).recipients))
+      const { jsons, groups } = sealBatch(a, 'cost', items)
+      return encodeBatch(jsons, groups)
+    }
+  }
+  const read = (bytes: Uint8Array): void => {
+    const envs = decodeBatch(bytes, 1 << 22)
+    const opened = openGroups(sealers.b, 'cost', envs.filter(e => isSealed(e.payload)))
+    if (opened === undefined) for (const e of envs) if (isSealed(e.payload) && !sealers.b.open('cost', pub.peerId, e.payload).ok) throw new Error('did not open')
+    if (opened !== undefined && opened.some(r => r?.ok !== true)) throw new Error('a group did not open')
+  }
+  const figures = new Map<string, { pub: number[], recv: number[], bytes: number }>()
+  for (let round = 0; round < 6; round++) {
+    for (const [name, f] of Object.entries(write)) {
+      let tw = 0
+      let tr = 0
+      let bytes = 0
+      for (let k = 0; k < 200; k++) {
+        const t0 = performance.now()
+        const batch = f(k * 50)
+        const t1 = performance.now()
+        read(batch)
+        tw += t1 - t0
+        tr += performance.now() - t1
+        bytes = batch.byteLength
+      }
+      if (round === 0) continue // warm-up
+      const x = figures.get(name) ?? { pub: [], recv: [], bytes }
+      x.pub.push(tw * 1000 / 10_000)
+      x.recv.push(tr * 1000 / 10_000)
+      figures.set(name, x)
+    }
+  }
+  const mid = (xs: number[]): number => Math.round(xs.sort((p, q) => p - q)[Math.floor(xs.length / 2)] * 10) / 10
+  console.log('a batch of 50 1 KiB payloads for one recipient, no network (medians of 5 rounds):')
+  console.table([...figures].map(([name, x]) => ({ format: name, 'write µs/msg': mid(x.pub), 'read µs/msg': mid(x.recv), 'bytes/msg': Math.round(x.bytes / 50) })))
+}
+batchCost()
 
 // A warm-up of each, not counted (the first variant measured would otherwise pay for the JIT).
 for (const v of VARIANTS) await broadcast(all, got, v)
