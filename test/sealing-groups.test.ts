@@ -15,7 +15,7 @@ import { hasSealedShape, SealedPayload } from '../protocols/sealing/shape.js'
 import { decodeBatch, decodeEnvelope, encodeBatch, makeEnvelope, type Envelope } from '../protocols/envelope/index.js'
 import { WIRE_JSON_SEALED_GROUPS } from '../protocols/envelope/constants.js'
 import { gossipTopic } from '../protocols/pubsub/index.js'
-import { openGroups, partJson } from '../protocols/pubsub/sealed-batch.js'
+import { grouped, openGroups, partJson, sealBatch } from '../protocols/pubsub/sealed-batch.js'
 import { hostile, mutationsOf, plantedIn } from './fuzz-inputs.js'
 import { startMesh, stopAll, waitFor } from './helpers.js'
 
@@ -64,6 +64,13 @@ test('groups: one head and n-1 members; only recipients open them, each payload 
   assert.deepEqual(values(openGroups(sb, 'other', envs)), Array(4).fill('not_authentic'), 'bound to its topic')
   const alone = sb.open('t', a.id, envs[1].payload, envs[1].id)
   assert.ok(!alone.ok && alone.error instanceof SealedError && alone.error.code === 'SEC003', 'a part alone (a direct copy) is refused with SEC003, never taken for a payload')
+  // A publisher alternating between recipient lists (equal sets as other arrays): one group per key in a batch.
+  const items = ['p', 'q', 'r'].map((v, i) => grouped(makeEnvelope({ source: a.id, destination: { topic: 't' }, type: 'EVENT', subject: 't', payload: 0 }), v,
+    sa.forGroup('t', i === 1 ? [c.id] : [b.id]).recipients))
+  const mixed = decodeBatch(encodeBatch(sealBatch(sa, 't', items).jsons, true), 1 << 20)
+  assert.equal(mixed.filter(e => 'ct' in (e.payload as object)).length, 2, 'two sets, two groups')
+  assert.deepEqual(values(openGroups(sb, 't', mixed)), ['p', 'not_recipient', 'r'], 'b reads both of its own, around c\'s')
+  assert.deepEqual(values(openGroups(sc, 't', mixed)), ['not_recipient', 'q', 'not_recipient'])
   const next = groupBatch(sa, a.id, [b.id], ['x', 'y'])
   assert.deepEqual(values(openGroups(sb, 't', next)), ['x', 'y'], 'the next group under the same key, from the cache')
 })

@@ -70,12 +70,28 @@ export function sealBatch (sealer: Sealer, topic: string, items: readonly BatchI
     else at.push(i)
   }
   if (sets === undefined) return { jsons, groups: false }
+  if (sets.size > 1) sets = sameContent(sets)
   for (const [recipients, at] of sets) {
     const group = at.map(i => items[i] as Grouped)
     const parts = sealer.sealGroup(topic, recipients, group.map(g => g.payload), group.map(g => g.env.id))
     for (let j = 0; j < at.length; j++) jsons[at[j]] = group[j].head + partJson(parts[j]) + group[j].tail
   }
   return { jsons, groups: true }
+}
+
+/**
+ * Recipient lists equal in content but not in identity (a publisher alternating between lists)
+ * merged: one set is one key, and a key must head one group per batch (a receiver keys them by kid).
+ */
+function sameContent (sets: Map<readonly string[], number[]>): Map<readonly string[], number[]> {
+  const byText = new Map<string, { recipients: readonly string[], at: number[] }>()
+  for (const [recipients, at] of sets) {
+    const text = recipients.join(',')
+    const held = byText.get(text)
+    if (held === undefined) byText.set(text, { recipients, at })
+    else held.at = [...held.at, ...at].sort((x, y) => x - y)
+  }
+  return new Map([...byText.values()].map(g => [g.recipients, g.at]))
 }
 
 /**
@@ -96,19 +112,26 @@ export function partJson (p: GroupPart): string {
  */
 export function openGroups (sealer: Sealer, topic: string, envs: readonly Envelope[]): Array<Opened | undefined> | undefined {
   let out: Array<Opened | undefined> | undefined
+  const groups: Array<{ head: GroupHead, at: number[] }> = []
+  // The group each key id heads now: a member belongs to the last head of its key before it.
   let heads: Map<string, { head: GroupHead, at: number[] }> | undefined
   for (let i = 0; i < envs.length; i++) {
     const p = envs[i].payload
     if (!isSealed(p) || !isGroupPart(p)) continue
     out ??= new Array(envs.length)
     heads ??= new Map()
-    if ('ct' in p) { heads.set(p.kid, { head: p, at: [i] }); continue }
+    if ('ct' in p) {
+      const g = { head: p, at: [i] }
+      groups.push(g)
+      heads.set(p.kid, g)
+      continue
+    }
     const g = heads.get(p.kid)
     if (g !== undefined && p.i === g.at.length && g.at.length < g.head.n) g.at.push(i)
     else out[i] = outOfPlace(envs[i], topic)
   }
-  if (out === undefined || heads === undefined) return undefined
-  for (const { head, at } of heads.values()) {
+  if (out === undefined) return undefined
+  for (const { head, at } of groups) {
     const source = envs[at[0]].source
     const r = at.length === head.n
       ? sealer.openGroup(topic, source, head, at.map(i => envs[i].id))
