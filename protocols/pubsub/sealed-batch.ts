@@ -22,7 +22,7 @@ export interface Grouped {
   head: string
   tail: string
   payload: string
-  /** As `Sealer.forGroup` gave them: the same array for the same set, which is how a batch groups them. */
+  /** As `Sealer.forGroup` gave them (a publisher repeating a list gets the same array; equal lists are merged in sealBatch). */
   recipients: readonly string[]
   /** Its bytes on the wire, sealed (an estimate, a little over: base64 and a member's fields). */
   size: number
