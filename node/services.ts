@@ -40,6 +40,7 @@ import { SealingService } from '../protocols/sealing/index.js'
 import type { DeadLetters } from '../protocols/delivery/dead-letters.js'
 import type { DeliveryService } from '../protocols/delivery/index.js'
 import { buildDeadLetters, buildDelivery } from './delivery-services.js'
+import { MemberCredentials } from '../discovery/member-credentials.js'
 
 /** What the services need of the node that holds them. */
 export interface NodeHost {
@@ -160,6 +161,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     passive: config.client,
     ignores: (peer) => membership.isClient(peer) || admission.distrusts(peer),
     ...(admission.closed ? { mayBeEligible: (peer: string) => admission.mayBeEligible(peer) } : {}),
+    ...(admission.credential !== undefined ? { credentials: new MemberCredentials({ own: admission.credential, admitted: p => admission.credentialOf(p) !== undefined, distrusts: p => admission.distrusts(p), revoked: c => admission.revoked(c) }) } : {}),
     onError: (err) => { observer.error('member heartbeat not sent', err, 'debug') }
   })
   membership.addEventListener('peer:join', (e) => { memberView.seen(e.detail.peerId, e.detail.card) })
