@@ -27,8 +27,13 @@ export type MemberStatement = z.infer<typeof MemberStatement>
 /** 256 suspects of ~70 bytes, and the card: a statement is far below this. */
 export const MAX_STATEMENT_BYTES = 32 * 1024
 
-/** `cred`: its author's credential, in a closed mesh (member-credentials.ts): relayed with it, so agents it never met can tell it was let in. */
-export const SignedStatement = z.strictObject({ body: z.string().min(2).max(MAX_STATEMENT_BYTES), sig: z.string().min(1).max(700), cred: Credential.optional() })
+/**
+ * `cred`: its author's credential, in a closed mesh (member-credentials.ts): relayed with it, so
+ * agents it never met can tell it was let in.
+ */
+export const SignedStatement = z.strictObject({
+  body: z.string().min(2).max(MAX_STATEMENT_BYTES), sig: z.string().min(1).max(700), cred: Credential.optional()
+})
 export type SignedStatement = z.infer<typeof SignedStatement>
 
 /** Statements one gossip message carries at most (the least-told first), and about how many bytes. */

@@ -216,7 +216,11 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
     b.at = now
     this.budgets.set(from, b)
     // Full buckets are forgotten: a neighbour that stopped sending costs nothing to keep.
-    if (this.budgets.size > 1_024) for (const [p, x] of this.budgets) if (p !== from && x.tokens + (now - x.at) * STATEMENT_CHECKS_PER_SEC / 1_000 >= STATEMENT_CHECKS_BURST) this.budgets.delete(p)
+    if (this.budgets.size > 1_024) {
+      for (const [p, x] of this.budgets) {
+        if (p !== from && x.tokens + (now - x.at) * STATEMENT_CHECKS_PER_SEC / 1_000 >= STATEMENT_CHECKS_BURST) this.budgets.delete(p)
+      }
+    }
     if (b.tokens < 1) return false
     b.tokens--
     return true

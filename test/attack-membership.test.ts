@@ -41,7 +41,7 @@ const pubsubOf = (n: AgentNode): PubSubService => n.services.find((s): s is PubS
 let dir: string
 let mesh: string
 let owner: PrivateKey
-let nodes: AgentNode[] = []
+const nodes: AgentNode[] = []
 /** Three voters, an honest non-voter, and the hostile agent. */
 let honest: AgentNode[]
 let voters: AgentNode[]
@@ -167,7 +167,8 @@ describe('attacks on the member gossip and the announcements, by an admitted age
     assert.ok(original !== undefined, 'the victim\'s statement in its full exchange')
     // Relayed altered: it leaves, at a higher incarnation, under its real signature.
     const bad = counted('member_bad_signature')
-    const altered = { ...original, body: JSON.stringify({ ...JSON.parse(original.body), leaving: true, incarnation: Number.MAX_SAFE_INTEGER, seq: Number.MAX_SAFE_INTEGER }) }
+    const max = Number.MAX_SAFE_INTEGER
+    const altered = { ...original, body: JSON.stringify({ ...JSON.parse(original.body), leaving: true, incarnation: max, seq: max }) }
     await tellAll([altered])
     await waitFor(() => counted('member_bad_signature') >= bad + honest.length - 1, 'the altered statement refused', 10_000)
 
@@ -186,7 +187,6 @@ describe('attacks on the member gossip and the announcements, by an admitted age
     await tellAll([original])
     await tellAll([original], true)
     // A statement numbered and incarnated at MAX_SAFE_INTEGER, suspecting every agent there.
-    const max = Number.MAX_SAFE_INTEGER
     await tellAll([signed(key, { peerId: hostile.peerId, name: 'hostile', incarnation: max, seq: max, suspects: honest.map(n => ({ peerId: n.peerId, incarnation: max })) })])
     await sleep(timings.membership.suspicionMaxMs + 500)
     await unharmed(before)
@@ -246,7 +246,7 @@ describe('attacks on the member gossip and the announcements, by an admitted age
     // The real announcement, as gossip brings it to the hostile agent.
     const sub = pubsub.subscribe(COORDINATOR_TOPIC)
     let real: any
-    void (async () => { for await (const m of sub) { real = m.payload; break } })()
+    void (async () => { for await (const m of sub) { real ??= m.payload } })()
     await waitFor(() => real !== undefined, 'the coordinator\'s announcement', 10_000)
     sub.unsubscribe()
     const key = privateKeyOf(hostile.libp2p)
@@ -254,7 +254,8 @@ describe('attacks on the member gossip and the announcements, by an admitted age
     const ids = [hostile.peerId, ...ghosts.map(g => peerIdFromPrivateKey(g).toString())].sort()
     const term = real.term + 1
     const config = { version: real.config.version + 1, term: real.term, voters: ids }
-    const votes = (m: string): Array<{ voter: string, sig: string }> => [key, ...ghosts].map(k => ({ voter: peerIdFromPrivateKey(k).toString(), sig: electionKeys(k, m).sign(voteStatement(term, hostile.peerId)) }))
+    const votes = (m: string): Array<{ voter: string, sig: string }> =>
+      [key, ...ghosts].map(k => ({ voter: peerIdFromPrivateKey(k).toString(), sig: electionKeys(k, m).sign(voteStatement(term, hostile.peerId)) }))
     const rejected = (): number => follower.stats.get('coordination_rejected_total', { message: 'announcement' })
     const was = rejected()
     const forged = [
