@@ -30,6 +30,12 @@ import { noAudit, type AuditEvent, type AuditSink } from '../protocols/core/audi
 
 export const REVOCATIONS_TOPIC = defineTopic(REVOCATIONS_TOPIC_NAME, RevocationList)
 
+/** What `Admission.offer` made of a revocation list. */
+export type RevocationVerdict =
+  | { list: RevocationList, taken: true, expelled: number }
+  | { list: RevocationList, held: RevocationList }
+  | { refused: NotAdmittedError | ConfigError }
+
 export interface AdmissionInit {
   libp2p: Libp2p
   log: Logger
@@ -341,17 +347,23 @@ export class Admission {
     }
   }
 
-  /** A revocation list from anywhere: kept if signed by the owner and newer, then enforced and spread. */
-  private async offer (input: unknown, from: string): Promise<void> {
-    if (!this.closed) return
+  /**
+   * A revocation list from anywhere: kept if signed by the owner and newer, then enforced and
+   * spread. What became of it: `taken` (with the peers expelled), or not (`held`: the list kept,
+   * as new or newer), or `refused` (a forged or malformed list: audited, as an admitted peer sent it).
+   */
+  async offer (input: unknown, from: string): Promise<RevocationVerdict> {
+    if (!this.closed) return { refused: new ConfigError('this node is open: it holds no revocation list (a closed mesh\'s owner signs them)') }
     let list: RevocationList
     try {
       list = await verifyRevocations(input, { mesh: this.own.mesh, issuer: this.own.issuer })
     } catch (err) {
       this.init.log.warn({ from, error: (err as Error).message }, 'revocation list refused')
-      return
+      this.audit({ kind: 'revocations.refused', code: (err as NotAdmittedError).code, reason: from, detail: { error: (err as Error).message.slice(0, 200) } })
+      return { refused: err as NotAdmittedError }
     }
-    if (!this.revocations.offer(list)) return
+    if (!this.revocations.offer(list)) return { list, held: this.revocations.current as RevocationList }
+    let expelled = 0
     this.init.log.warn({ from, issuedAt: list.issuedAt, serials: list.serials.length, subjects: list.subjects.length }, 'newer revocation list taken')
     this.audit({ kind: 'revocations.accepted', reason: from, detail: { issuedAt: list.issuedAt, serials: list.serials.length, subjects: list.subjects.length } })
     if (this.revocations.revoked(this.own)) this.init.log.error({ serial: this.own.serial }, 'this node\'s own credential is revoked: the mesh will refuse it')
@@ -363,8 +375,10 @@ export class Admission {
       if (!this.gates(peer)) this.gate()?.coolDown(peer, this.init.config.rpc.cooldownMs)
       this.audit({ kind: 'admission.expelled', peer, code: 'SEC001', reason: `credential ${c.serial} revoked`, detail: { serial: c.serial, listIssuedAt: list.issuedAt } })
       this.expel(peer, `credential ${c.serial} revoked`)
+      expelled++
     }
     this.spread(list)
+    return { list, taken: true, expelled }
   }
 
   private spread (list: RevocationList): void {

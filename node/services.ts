@@ -29,6 +29,7 @@ import { ResourceService } from '../protocols/resource/index.js'
 import { TaskService } from '../protocols/task/index.js'
 import { CoordinationService } from '../protocols/coordination/index.js'
 import { Admission } from './admission.js'
+import { handleRevocations } from './revocation-command.js'
 import type { Security } from './security-load.js'
 import { electionKeys, privateKeyOf } from '../protocols/coordination/election-keys.js'
 import type { Grants } from '../protocols/rpc/commands.js'
@@ -114,6 +115,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     timeoutMs: config.rpc.timeoutMs,
     stallTimeoutMs: config.rpc.stallTimeoutMs
   })
+  handleRevocations(rpc, admission, audit) // `agentmesh revocation publish` hands a list to this node
   const delivery = buildDelivery(host, rpc, deadLetters)
   const pubsub = new PubSubService({
     ...config.pubsub,

@@ -15,7 +15,7 @@ import type { AuditEvent } from '../protocols/core/audit.js'
 import { makeContentKey, open, seal, SealedPayload, unwrap, type Binding } from '../protocols/sealing/box.js'
 import { ownKey, PeerKeys } from '../protocols/sealing/keys.js'
 import { XChaCha, xchachaOpen, xchachaSeal } from '../protocols/sealing/aead.js'
-import { hasSealedShape } from '../protocols/sealing/shape.js'
+import { hasSealedShape, type SealedSingle } from '../protocols/sealing/shape.js'
 import fc from 'fast-check'
 import { hostile, mutationsOf, plantedIn } from './fuzz-inputs.js'
 import { ReceivedKeys, SenderKeys } from '../protocols/sealing/keyring.js'
@@ -91,7 +91,7 @@ test('box: nonces are one random prefix per key and a counter; a version 1 paylo
   assert.ok(!nonces[3].subarray(0, 16).equals(nonces[0].subarray(0, 16)), 'another key, another prefix')
   const rb = new ReceivedKeys({ rotationMs: 60_000, graceMs: 1_000, own: ownKey(b.key) })
   // What a sender before this format change put on the wire: a random 24-byte nonce per payload.
-  const legacy = (value: unknown): SealedPayload => {
+  const legacy = (value: unknown): SealedSingle => {
     const s = seal(k1, bind, 0)
     const nonce = randomBytes(24)
     const ad = Buffer.from(`agentmesh/sealed/1/content\n${bind.mesh}\n${bind.subject}\n${bind.source}\n${k1.kid}`)
@@ -279,7 +279,7 @@ test('encryptFor [B, C]: C, subscribed after the key\'s wraps went out, reads fr
     await waitFor(async () => { await a.publish('feed', n++, { encryptFor: to }); await sleep(20); return atC.length > 0 }, 'c to read one', 10_000)
     await waitFor(() => atB.length === n, 'b to read every one')
     const heard = raw.flatMap(d => decodeBatch(d, 1 << 20)).filter(e => isSealed(e.payload))
-    const carrying = heard.filter(e => (e.payload as SealedPayload).wraps !== undefined)
+    const carrying = heard.filter(e => (e.payload as { wraps?: unknown }).wraps !== undefined)
     assert.ok(carrying.length > 0, 'c heard a payload with the wraps')
     assert.equal(atC[0].envelope.id, carrying[0].id, 'c read from the first payload with the wraps it heard')
     assert.ok(c.stats.get('messages_total', { direction: 'in', status: 'sealed' }) > refusedBefore || heard[0].id === carrying[0].id, 'those before it were refused')

@@ -12,6 +12,7 @@ import { idCommand } from './id.js'
 import { statusCommand } from './status.js'
 import { meshCommand } from './mesh.js'
 import { credentialCommand } from './credential.js'
+import { revocationCommand } from './revocation.js'
 import { deadLettersCommand } from './dead-letters.js'
 import { mcpCommand } from './mcp.js'
 import { EXIT_USAGE } from './common.js'
@@ -37,6 +38,7 @@ const program = new Command('agentmesh')
   .addCommand(statusCommand())
   .addCommand(meshCommand())
   .addCommand(credentialCommand())
+  .addCommand(revocationCommand())
   .addCommand(deadLettersCommand())
   .addCommand(mcpCommand())
   .addHelpText('after', EXIT_CODES)

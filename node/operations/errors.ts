@@ -36,6 +36,7 @@ const STATUS: Record<ErrorCode, number> = {
   SEC002: 403,
   SEC003: 403,
   SEC004: 401,
+  SEC005: 409,
   STO001: 503,
   RATE001: 429
 }

@@ -8,7 +8,7 @@
 /** What happened, by kind: the first word says the area, the second the outcome. */
 export type AuditKind =
   | 'admission.admitted' | 'admission.refused' | 'admission.expelled' | 'admission.expired'
-  | 'credential.loaded' | 'credential.expiring' | 'credential.expired' | 'revocations.accepted'
+  | 'credential.loaded' | 'credential.expiring' | 'credential.expired' | 'revocations.accepted' | 'revocations.refused'
   | 'key.rotated' | 'key.received'
   | 'directive.refused' | 'task.control.refused' | 'task.read.refused' | 'vote.refused' | 'resource.refused'
   | 'command.forbidden' | 'signature.refused' | 'sealed.refused'

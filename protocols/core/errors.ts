@@ -36,6 +36,7 @@ export const CODES = {
   SEC002: 'forbidden: the caller is admitted, but its credential lacks a role or capability the command requires',
   SEC003: 'cannot open: a sealed payload not addressed to this node, or sealed with a key it does not hold (expired or never given)',
   SEC004: 'bad signature: a signed envelope whose signature does not verify for its source, or one that must be signed and is not',
+  SEC005: 'stale: a revocation list older than the one the node holds (an older list never replaces a newer one)',
   STO001: 'store error: the data directory cannot be opened, is corrupt, or a durable write failed (the message names the path; nothing is deleted)',
   RATE001: 'rate limited: the peer sent more requests or bytes per second than this node allows it (back off, then retry; a peer that keeps on is disconnected for a cool-down)'
 } as const
@@ -230,6 +231,11 @@ export class BadSignatureError extends AgentMeshError {
   constructor (message: string, options?: ErrorOptions) { super('SEC004', message, options) }
 }
 
+/** SEC005: a revocation list handed to a node that already holds a newer one. */
+export class StaleRevocationsError extends AgentMeshError {
+  constructor (message: string, options?: ErrorOptions) { super('SEC005', message, options) }
+}
+
 /**
  * RATE001: the request was refused unrun because its sender is over its per-peer limit
  * (protocols/rpc/limits.ts). The caller's rpc client retries it a few times after a short delay.
@@ -273,7 +279,7 @@ const WIRE_CLASSES = [
   UnknownTaskError, InvalidTaskStateError, DependencyError, NotTaskHolderError, DeadlineError,
   CannotRunTaskError, TaskAccessError, LateProposalError, NoAgreementError, ModelMismatchError,
   StaleModelError, UnknownModelError, NotAdmittedError, ForbiddenError, SealedError, BadSignatureError,
-  RateLimitedError, CircuitOpenError, IdempotencyConflictError, StoreError
+  StaleRevocationsError, RateLimitedError, CircuitOpenError, IdempotencyConflictError, StoreError
 ] as const
 
 type WireClass = abstract new (...args: any[]) => AgentMeshError

@@ -1,5 +1,5 @@
 import { Envelope } from './schema.js'
-import { SUPPORTED_ENVELOPE_VERSIONS, WIRE_JSON_V1 } from './constants.js'
+import { SUPPORTED_ENVELOPE_VERSIONS, WIRE_JSON_SEALED_GROUPS, WIRE_JSON_V1 } from './constants.js'
 import { parseJson } from '../core/json.js'
 import { quickCheck } from './quick-check.js'
 import { MessageTooLargeError, SerializationError, UnsupportedVersionError, ValidationError } from '../core/errors.js'
@@ -20,10 +20,10 @@ function asBuffer (bytes: Bytes): Buffer {
 /** Encode a JSON text (already stringified) as a frame. */
 export { parseJson }
 
-export function frameJson (json: string): Uint8Array {
+export function frameJson (json: string, wire: number = WIRE_JSON_V1): Uint8Array {
   const size = Buffer.byteLength(json)
   const buf = Buffer.allocUnsafe(size + 1)
-  buf[0] = WIRE_JSON_V1
+  buf[0] = wire
   buf.write(json, 1, 'utf8')
   return buf
 }
@@ -41,16 +41,18 @@ export function encodeEnvelope (env: Envelope): Uint8Array {
   return frameJson(envelopeToJson(env))
 }
 
-/** Encode envelopes already stringified as one batch: `[v1]` + a JSON array. */
-export function encodeBatch (jsons: readonly string[]): Uint8Array {
-  return frameJson('[' + jsons.join(',') + ']')
+/** Encode envelopes already stringified as one batch: `[v1]` + a JSON array (`sealedGroups`: `[0x03]`, see constants.ts). */
+export function encodeBatch (jsons: readonly string[], sealedGroups = false): Uint8Array {
+  return frameJson('[' + jsons.join(',') + ']', sealedGroups ? WIRE_JSON_SEALED_GROUPS : WIRE_JSON_V1)
 }
 
 /** Decode the JSON body of a frame after checking its size and version byte. */
-function decodeJson (bytes: Bytes, maxBytes: number): unknown {
+function decodeJson (bytes: Bytes, maxBytes: number, batch = false): unknown {
   if (bytes.byteLength > maxBytes) throw new MessageTooLargeError(bytes.byteLength, maxBytes)
   if (bytes.byteLength === 0) throw new SerializationError('empty frame')
-  if (bytes[0] !== WIRE_JSON_V1) throw new UnsupportedVersionError(`wire format 0x${bytes[0].toString(16)}`, ['wire format 0x01'])
+  if (bytes[0] !== WIRE_JSON_V1 && !(batch && bytes[0] === WIRE_JSON_SEALED_GROUPS)) {
+    throw new UnsupportedVersionError(`wire format 0x${bytes[0].toString(16)}`, batch ? ['wire format 0x01', '0x03 (batches with sealed groups)'] : ['wire format 0x01'])
+  }
   return parseJson(asBuffer(bytes).toString('utf8', 1), bytes.byteLength)
 }
 
@@ -82,7 +84,7 @@ export function decodeEnvelope (bytes: Bytes, maxBytes: number): Envelope {
  * from one signer, and one forged or malformed envelope is reason enough to distrust the rest.
  */
 export function decodeBatch (bytes: Bytes, maxBytes: number): Envelope[] {
-  const value = decodeJson(bytes, maxBytes)
+  const value = decodeJson(bytes, maxBytes, true)
   if (!Array.isArray(value)) throw new ValidationError('batch must be a JSON array of envelopes')
   return value.map(validateEnvelope)
 }

@@ -7,6 +7,12 @@ export const SUPPORTED_ENVELOPE_VERSIONS = [1] as const
  * format (CBOR, protobuf) live beside this one; a byte we do not know is a typed MSG002 error.
  */
 export const WIRE_JSON_V1 = 0x01
+/**
+ * A gossip batch (WIRE_JSON_V1's JSON array) holding sealed groups (protocols/sealing/group.ts):
+ * its own byte so a node that does not know groups refuses the batch (MSG002) rather than taking
+ * their parts for ordinary payloads. Batches only; 0x02 is kept for CBOR.
+ */
+export const WIRE_JSON_SEALED_GROUPS = 0x03
 
 /** Largest encoded envelope accepted or sent (R-MSG); checked before any decoding. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024

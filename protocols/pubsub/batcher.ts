@@ -4,7 +4,7 @@
  * control traffic), so one gossip message per envelope caps a mesh at ~250 envelopes/s;
  * fifty per message lifts that ceiling fifty-fold.
  */
-export interface BatcherInit {
+export interface BatcherInit<T = string> {
   windowMs: number
   /**
    * Gossip messages this topic may cost per second before batches wait to grow. A gossip
@@ -16,16 +16,16 @@ export interface BatcherInit {
   maxBytes: number
   /** Envelopes held before `add` makes its caller wait. */
   maxQueued: number
-  /** Writes one batch (the JSON texts of its envelopes) to the network. */
-  flush: (jsons: string[]) => Promise<void>
+  /** Writes one batch (its envelopes: their JSON texts, or what pubsub seals in the batch) to the network. */
+  flush: (items: T[]) => Promise<void>
   onError: (err: unknown, count: number) => void
 }
 
-export class Batcher {
-  private readonly init: BatcherInit
-  private current: string[] = []
+export class Batcher<T = string> {
+  private readonly init: BatcherInit<T>
+  private current: T[] = []
   private currentBytes = 0
-  private readonly ready: string[][] = []
+  private readonly ready: T[][] = []
   private queued = 0
   private timer?: ReturnType<typeof setTimeout>
   private flushing = false
@@ -33,7 +33,7 @@ export class Batcher {
   private readonly spaceWaiters: Array<() => void> = []
   private readonly budget: TokenBucket
 
-  constructor (init: BatcherInit) {
+  constructor (init: BatcherInit<T>) {
     this.init = init
     // A burst of a few lets an occasional publisher send at the plain window's latency.
     this.budget = new TokenBucket(init.maxBatchesPerSec, Math.max(1, Math.ceil(init.maxBatchesPerSec / 10)))
@@ -41,17 +41,18 @@ export class Batcher {
 
   /**
    * Queue one envelope. Resolves at once while the queue has room, and otherwise when the
-   * network has taken enough to make room: this is the backpressure on `publish`.
+   * network has taken enough to make room: this is the backpressure on `publish`. `size`: its
+   * bytes on the wire (of a JSON text, its length unless given).
    */
-  async add (json: string): Promise<void> {
+  async add (item: T, size?: number): Promise<void> {
     while (this.queued >= this.init.maxQueued && !this.stopped) {
       await new Promise<void>(resolve => { this.spaceWaiters.push(resolve) })
     }
     if (this.stopped) return
-    const size = Buffer.byteLength(json)
-    if (this.current.length > 0 && this.currentBytes + size + 1 > this.init.maxBytes) this.seal()
-    this.current.push(json)
-    this.currentBytes += size + 1
+    const bytes = size ?? (typeof item === 'string' ? Buffer.byteLength(item) : 0)
+    if (this.current.length > 0 && this.currentBytes + bytes + 1 > this.init.maxBytes) this.seal()
+    this.current.push(item)
+    this.currentBytes += bytes + 1
     this.queued++
     if (this.current.length >= this.init.maxEnvelopes || this.currentBytes >= this.init.maxBytes) {
       // A full batch goes at once (it is the cheapest message there is), in debt if need be.
@@ -99,7 +100,7 @@ export class Batcher {
   private async pump (): Promise<void> {
     this.flushing = true
     while (this.ready.length > 0 && !this.stopped) {
-      const batch = this.ready.shift() as string[]
+      const batch = this.ready.shift() as T[]
       try {
         await this.init.flush(batch)
       } catch (err) {

@@ -14,6 +14,7 @@ import type { Logger } from 'pino'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { AgentMeshError } from '../core/errors.js'
 import { COMPRESSION_CODECS, compressFrame, inflateFrame, type CompressionCodec } from '../envelope/compression.js'
+import { WIRE_JSON_V1 } from '../envelope/constants.js'
 import { FrameDecoder } from '../rpc/frames.js'
 import { DRAIN_WAIT_MS } from './constants.js'
 import { batchFrame, controlFrame, FANOUT_PROTOCOL, parseFrame, REACH_MAX_PEERS, type Control } from './fanout-wire.js'
@@ -148,7 +149,8 @@ export class Fanout {
       const out = link?.out
       if (out === undefined || out.writeStatus !== 'writable') { failed.push(peer); continue }
       let frame: Uint8Array
-      const compress = c !== undefined && batch.byteLength >= c.minBytes && link?.hello?.accepts.has(c.codec) === true
+      // A compressed frame inflates to WIRE_JSON_V1: a batch with sealed groups (0x03) keeps its byte, uncompressed (ciphertext gains little).
+      const compress = c !== undefined && batch[0] === WIRE_JSON_V1 && batch.byteLength >= c.minBytes && link?.hello?.accepts.has(c.codec) === true
       if (compress) frame = packed ??= batchFrame(topic, compressFrame(batch, c.codec))
       else frame = plain ??= batchFrame(topic, batch)
       try {

@@ -11,7 +11,8 @@ import type { Logger } from 'pino'
 import { decodeBatch, isExpired, type Envelope } from '../envelope/index.js'
 import { messageFields } from '../envelope/log-fields.js'
 import { endSpan, SpanKind, startReceiveSpan } from '../envelope/trace.js'
-import { isSealed, noSealer, type Sealer } from '../sealing/index.js'
+import { isSealed, noSealer, type Opened, type Sealer } from '../sealing/index.js'
+import { openGroups } from './sealed-batch.js'
 import { isReliable } from '../rpc/receiver.js'
 import { GossipGuard, type GossipMetrics } from './gossip-limits.js'
 import type { TopicGate } from './publish-options.js'
@@ -104,13 +105,17 @@ export class Inbound {
     const parsed = checked.schema !== undefined && checked.schema === local.topic.schema ? checked.payloads : undefined
     const now = Date.now()
     const gate = this.init.gate()
+    const sealer = this.init.sealer ?? noSealer
+    // A batch's sealed groups (version 3) open whole, before any of their envelopes is delivered.
+    const groups = openGroups(sealer, local.topic.name, checked.envs)
     for (const [i, received] of checked.envs.entries()) {
       if (isExpired(received, now)) {
         this.init.stats.inc('messages_total', { direction: 'in', type: received.type, status: 'expired' })
         continue
       }
       const reliable = isReliable(received)
-      const env = this.unseal(received, local.topic.name)
+      const opened = groups?.[i]
+      const env = opened !== undefined ? this.opened(received, opened) : this.unseal(received, local.topic.name)
       if (env === undefined) continue
       if (this.init.stats.message(local.topic.name, { direction: 'in', type: env.type, status: 'ok' })) {
         this.init.stats.observe('deliver', env.type, (now - env.timestamp) / 1000)
@@ -131,7 +136,11 @@ export class Inbound {
    */
   unseal (env: Envelope, topic: string): Envelope | undefined {
     if (!isSealed(env.payload)) return env
-    const r = (this.init.sealer ?? noSealer).open(topic, env.source, env.payload, env.id)
+    return this.opened(env, (this.init.sealer ?? noSealer).open(topic, env.source, env.payload, env.id))
+  }
+
+  /** The envelope with its opened payload, or undefined (counted) when it did not open for this node. */
+  private opened (env: Envelope, r: Opened): Envelope | undefined {
     if (r.ok) return { ...env, payload: r.value }
     this.init.stats.inc('messages_total', { direction: 'in', type: env.type, status: 'sealed' })
     if (this.debug) this.init.log.debug({ ...messageFields(env), reason: r.reason }, 'sealed event not opened')

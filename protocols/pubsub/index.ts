@@ -19,10 +19,11 @@ import { installIntake } from './gossip-intake.js'
 import { GossipGuard, type GossipMetrics } from './gossip-limits.js'
 import type { AuditSink } from '../core/audit.js'
 import { Subscription } from './subscription.js'
-import { noSealer, type Sealer } from '../sealing/index.js'
+import { noSealer, type EncryptFor, type Sealer } from '../sealing/index.js'
 import { isReliable } from '../rpc/receiver.js'
 import { Fanout } from './fanout.js'
 import { Inbound, type Checked, type LocalTopic } from './inbound.js'
+import { grouped, sealBatch, type BatchItem, type Grouped } from './sealed-batch.js'
 import type { GateVerdict, PublishOptions, TopicGate } from './publish-options.js'
 import { gossipTopic, toTopic, type Topic } from './topics.js'
 import { DEFAULT_COMPRESS_MIN_BYTES, DEFAULT_COMPRESSION, DEFAULT_DIRECT_FANOUT } from './constants.js'
@@ -78,6 +79,8 @@ export interface Prepared {
   value: unknown
   /** Sealed (`encryptFor`): whether this node is among the recipients. */
   sealedToSelf?: boolean
+  /** Sealed with its batch (at-most-once `encryptFor`, sealed-batch.ts): `env.payload` is a placeholder until then. */
+  grouped?: Grouped
 }
 
 export class PubSubService {
@@ -85,7 +88,7 @@ export class PubSubService {
   private readonly localPeer: string
   private readonly gossipsub: GossipSub
   private readonly topics = new Map<string, LocalTopic>() // by topic name
-  private readonly batchers = new Map<string, Batcher>() // by gossip topic
+  private readonly batchers = new Map<string, Batcher<BatchItem>>() // by gossip topic
   private readonly schemas = new Map<string, z.ZodType>() // by gossip topic, for validators
   /**
    * What the validator decoded, kept for the delivery that follows it: the envelopes and, for a
@@ -169,7 +172,10 @@ export class PubSubService {
     const headers: Record<string, string> = { ...options.headers }
     const { span } = startSendSpan(`agentmesh publish ${t.name}`, SpanKind.PRODUCER, { 'agentmesh.peer_id': this.localPeer, 'agentmesh.topic': t.name }, headers)
     span.end() // the span marks the send; delivery is each receiver's span
-    const sealed = options.encryptFor !== undefined ? (this.init.sealer ?? noSealer).seal(t.name, value, options.encryptFor) : undefined
+    // At most once: sealed with the batch it goes in (one AEAD per batch); reliable: alone, now (its envelope also travels alone).
+    const inGroup = options.encryptFor !== undefined && (options.delivery === undefined || options.delivery === 'at-most-once')
+    const group = inGroup ? (this.init.sealer ?? noSealer).forGroup(t.name, options.encryptFor as EncryptFor) : undefined
+    const sealed = options.encryptFor !== undefined && !inGroup ? (this.init.sealer ?? noSealer).seal(t.name, value, options.encryptFor) : undefined
     const env = makeEnvelope({
       source: this.localPeer,
       destination: { topic: t.name },
@@ -183,6 +189,11 @@ export class PubSubService {
       ...(options.conversationId !== undefined ? { conversationId: options.conversationId } : {})
     })
     validateEnvelope(env) // R-MSG: on send as on receipt; catches bad headers and the like
+    if (group !== undefined) {
+      const g = grouped(env, value, group.recipients)
+      if (g.size > this.init.maxMessageBytes) throw new MessageTooLargeError(g.size, this.init.maxMessageBytes)
+      return { topic: t, env: g.env, json: g.json, size: g.size, value, sealedToSelf: group.toSelf, grouped: g }
+    }
     const json = envelopeToJson(env)
     const size = Buffer.byteLength(json) + 1
     if (size > this.init.maxMessageBytes) throw new MessageTooLargeError(size, this.init.maxMessageBytes)
@@ -196,7 +207,7 @@ export class PubSubService {
     if (!sealed || p.sealedToSelf === true) this.deliverLocal(t, sealed ? { ...env, payload: value } : env, value, sealed)
     if (this.init.stats.message(t.name, { direction: 'out', type: env.type, status: 'ok' })) this.init.stats.messages.add(env, 'out', p.size)
     if (this.debug) this.init.log.debug(messageFields(env), 'event published')
-    await this.batcher(t.name, gossipTopic(this.init.mesh, t.name)).add(p.json)
+    await this.batcher(t.name, gossipTopic(this.init.mesh, t.name)).add(p.grouped ?? p.json, p.size)
   }
 
   /** Reliable delivery's side of receipt (protocols/delivery sets it once, when built). */
@@ -284,16 +295,16 @@ export class PubSubService {
     return gs.getScore?.(peer.toString()) ?? 0
   }
 
-  private batcher (topic: string, gossip: string): Batcher {
+  private batcher (topic: string, gossip: string): Batcher<BatchItem> {
     let b = this.batchers.get(gossip)
     if (b === undefined) {
-      b = new Batcher({
+      b = new Batcher<BatchItem>({
         windowMs: this.init.batchWindowMs,
         maxEnvelopes: this.init.batchMaxEnvelopes,
         maxBytes: this.init.batchMaxBytes,
         maxBatchesPerSec: this.init.maxBatchesPerSec,
         maxQueued: this.init.publishWindow,
-        flush: async (jsons) => { await this.sendBatch(topic, gossip, jsons) },
+        flush: async (items) => { await this.sendBatch(topic, gossip, items) },
         onError: (err, count) => {
           this.init.stats.inc('messages_total', { direction: 'out', type: 'EVENT', status: 'error' }, count)
           this.init.stats.inc('gossip_rejected_total', { reason: err instanceof AgentMeshError ? err.code : 'publish_failed' })
@@ -309,8 +320,9 @@ export class PubSubService {
    * all connected here (and speak the fan-out protocol), else gossiped. A batch some stream could
    * not take is gossiped as well (the repair path): those that had it drop it by envelope id.
    */
-  private async sendBatch (topic: string, gossip: string, jsons: string[]): Promise<void> {
-    const batch = encodeBatch(jsons)
+  private async sendBatch (topic: string, gossip: string, items: BatchItem[]): Promise<void> {
+    const { jsons, groups } = sealBatch(this.init.sealer ?? noSealer, topic, items)
+    const batch = encodeBatch(jsons, groups)
     const direct = this.fanout?.targets(topic, this.subscribers(topic))
     if (direct !== undefined) {
       const failed = await (this.fanout as Fanout).send(topic, direct, batch)

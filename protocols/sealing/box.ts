@@ -25,7 +25,7 @@ import { SealedError } from '../core/errors.js'
 import { CONTENT_DOMAIN, KEY_BYTES, KID_BYTES, NONCE_BYTES, SEALED_VERSION, WRAP_DOMAIN, WRAPS_EVERY, WRAPS_EVERY_MS, WRAPS_FIRST } from './constants.js'
 import { tagOf, type OwnKey } from './keys.js'
 import { XChaCha } from './aead.js'
-import { hasSealedShape, type SealedPayload } from './shape.js'
+import { hasSealedShape, type GroupHead, type SealedPayload, type SealedSingle } from './shape.js'
 
 export { SealedPayload } from './shape.js'
 
@@ -39,7 +39,7 @@ const seen = new WeakSet<object>()
 export function isSealed (payload: unknown): payload is SealedPayload {
   if (typeof payload !== 'object' || payload === null) return false
   const version = (payload as { sealed?: unknown }).sealed
-  if (version !== 1 && version !== 2) return false
+  if (version !== 1 && version !== 2 && version !== 3) return false
   if (seen.has(payload)) return true
   if (!hasSealedShape(payload)) return false
   seen.add(payload)
@@ -97,7 +97,7 @@ export function makeContentKey (recipients: Uint8Array[], b: Omit<Binding, 'subj
  * sealed under it. Unique per key as long as the count is (the key lives in this process only,
  * and 2^53 payloads is beyond any rotation period), and one prefix means one HChaCha20 subkey.
  */
-function nextNonce (k: ContentKey): Buffer {
+export function nextNonce (k: ContentKey): Buffer {
   const n = k.sealedCount++
   const out = Buffer.allocUnsafe(NONCE_BYTES)
   k.prefix.copy(out, 0)
@@ -119,19 +119,22 @@ export function adOf (cache: { ad?: { b: Binding, bytes: Uint8Array } }, b: Bind
   return bytes
 }
 
-/** Whether the next payload under `k` carries its wraps (constants.ts, WRAPS_*); counts it. */
-function wrapsDue (k: ContentKey, now: number): boolean {
-  if (k.sealedCount < WRAPS_FIRST || k.sinceWraps + 1 >= WRAPS_EVERY || now - k.wrapsAt >= WRAPS_EVERY_MS || now < k.wrapsAt) {
+/**
+ * Whether the next payload under `k` (or group of `count` payloads: what a reader that missed
+ * the wraps loses is counted in payloads) carries its wraps (constants.ts, WRAPS_*); counts it.
+ */
+export function wrapsDue (k: ContentKey, now: number, count = 1): boolean {
+  if (k.sealedCount < WRAPS_FIRST || k.sinceWraps + count >= WRAPS_EVERY || now - k.wrapsAt >= WRAPS_EVERY_MS || now < k.wrapsAt) {
     k.wrapsAt = now
     k.sinceWraps = 0
     return true
   }
-  k.sinceWraps++
+  k.sinceWraps += count
   return false
 }
 
 /** Seal one payload (its JSON) under a content key: one AEAD, and the wraps when they are due. */
-export function seal (k: ContentKey, b: Binding, payload: unknown, now = Date.now()): SealedPayload {
+export function seal (k: ContentKey, b: Binding, payload: unknown, now = Date.now()): SealedSingle {
   const wraps = wrapsDue(k, now)
   const n = nextNonce(k)
   const ct = k.cipher.seal(n, adOf(k, b, k.kid), Buffer.from(JSON.stringify(payload) ?? 'null'))
@@ -141,7 +144,7 @@ export function seal (k: ContentKey, b: Binding, payload: unknown, now = Date.no
 }
 
 /** The content key of a sealed payload, if one of its wraps is for `own`; undefined when none is. */
-export function unwrap (own: OwnKey, s: SealedPayload, b: Omit<Binding, 'subject'>): Uint8Array | undefined {
+export function unwrap (own: OwnKey, s: SealedSingle | GroupHead, b: Omit<Binding, 'subject'>): Uint8Array | undefined {
   if (s.ek === undefined || s.wraps === undefined) return undefined
   const mine = s.wraps.filter(w => w.to === own.tag)
   if (mine.length === 0) return undefined
@@ -167,7 +170,7 @@ export function unwrap (own: OwnKey, s: SealedPayload, b: Omit<Binding, 'subject
  * allocation less per payload opened, which the garbage collector would otherwise pay for.
  */
 const scratch = Buffer.allocUnsafe(64 * 1024)
-function fromBase64 (text: string): Buffer {
+export function fromBase64 (text: string): Buffer {
   if (text.length > (scratch.byteLength / 3) * 4) return Buffer.from(text, 'base64')
   return scratch.subarray(0, scratch.write(text, 'base64'))
 }
@@ -176,7 +179,7 @@ function fromBase64 (text: string): Buffer {
 export interface OpenKey { cipher: XChaCha, ad?: { b: Binding, bytes: Uint8Array } }
 
 /** The payload a content key opens; SealedError when the ciphertext does not authenticate. */
-export function open (key: Uint8Array | OpenKey, s: SealedPayload, b: Binding): unknown {
+export function open (key: Uint8Array | OpenKey, s: SealedSingle, b: Binding): unknown {
   const k = key instanceof Uint8Array ? { cipher: new XChaCha(key) } : key
   let plain: Buffer
   try {

@@ -9,6 +9,17 @@
 export const SEALED_VERSION: 2 = 2
 
 /**
+ * Version 3: the payloads of one batch sealed for the same recipients as one group, under one
+ * AEAD (group.ts). Pubsub writes it for at-most-once publishes, in a batch whose wire byte says
+ * so (WIRE_JSON_SEALED_GROUPS), so a node that reads only versions 1 and 2 refuses the batch with
+ * MSG002 rather than taking a group's parts for ordinary payloads. Reliable publishes, whose
+ * envelopes travel alone too (direct copies, the outbox), stay version 2.
+ */
+export const GROUP_VERSION: 3 = 3
+/** Payloads in one group: a batch holds at most `pubsub.batchMaxEnvelopes` (its schema's cap). */
+export const MAX_GROUP = 10_000
+
+/**
  * Domains of the content AEAD's associated data and of the wrap key derivation: they name the
  * construction (version 1's), which version 2 keeps unchanged; only where the wraps travel
  * differs, so a version 2 payload relabelled 1 (or the reverse) opens to the same plaintext
@@ -16,6 +27,8 @@ export const SEALED_VERSION: 2 = 2
  */
 export const CONTENT_DOMAIN = 'agentmesh/sealed/1/content'
 export const WRAP_DOMAIN = 'agentmesh/sealed/1/wrap'
+/** A group's associated data has its own domain (it binds the envelope ids too): a group's ciphertext never opens as a single payload, nor the reverse. */
+export const GROUP_DOMAIN = 'agentmesh/sealed/3/group'
 
 /**
  * A key's wraps travel with its first WRAPS_FIRST payloads, then again with every WRAPS_EVERY-th

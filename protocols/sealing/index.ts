@@ -10,12 +10,15 @@ import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { SealedError, ValidationError } from '../core/errors.js'
 import { noAudit, type AuditSink } from '../core/audit.js'
-import { isSealed, seal as sealWith, type Binding, type SealedPayload } from './box.js'
+import { isSealed, seal as sealWith, type Binding } from './box.js'
+import { sealGroup } from './group.js'
+import type { GroupHead, GroupPart, SealedSingle } from './shape.js'
 import { MAX_RECIPIENTS } from './constants.js'
 import { ownKey, PeerKeys } from './keys.js'
 import { ReceivedKeys, SenderKeys, type Opened } from './keyring.js'
 
 export { isSealed, SealedPayload, type Binding } from './box.js'
+export { isGroupPart, type GroupHead, type GroupMember, type GroupPart } from './shape.js'
 export type { Opened } from './keyring.js'
 
 /** Who may read a sealed payload: peer ids, or every agent that holds a role when it is sealed. */
@@ -24,9 +27,18 @@ export type EncryptFor = readonly string[] | { role: string }
 /** What pubsub (and later a relay or store) needs of sealing. */
 export interface Sealer {
   /** Seal `payload`; `toSelf`: this node is among the recipients (its local subscribers may read it). */
-  seal: (subject: string, payload: unknown, to: EncryptFor) => { payload: SealedPayload, toSelf: boolean }
+  seal: (subject: string, payload: unknown, to: EncryptFor) => { payload: SealedSingle, toSelf: boolean }
   /** Open a sealed payload sent by `source` under `subject`; `id` (the envelope's) goes to the audit. */
   open: (subject: string, source: string, payload: unknown, id?: string) => Opened
+  /**
+   * A publish to be sealed with its batch (version 3, group.ts): its recipients resolved and their
+   * key made now, so a bad recipient fails the publish (SEC003, MSG001) rather than its batch.
+   */
+  forGroup: (subject: string, to: EncryptFor) => { recipients: readonly string[], toSelf: boolean }
+  /** Seal the payloads (JSON texts) of one batch's envelopes `ids`, all for `recipients` (as forGroup gave them), as one group. */
+  sealGroup: (subject: string, recipients: readonly string[], payloads: readonly string[], ids: readonly string[]) => GroupPart[]
+  /** Open a group's head with its envelopes' ids (head first): the value is the group's payloads, in order. */
+  openGroup: (subject: string, source: string, head: GroupHead, ids: readonly string[]) => Opened
 }
 
 export interface SealingInit {
@@ -80,7 +92,7 @@ export class SealingService implements Sealer {
     return set
   }
 
-  seal (subject: string, payload: unknown, to: EncryptFor): { payload: SealedPayload, toSelf: boolean } {
+  seal (subject: string, payload: unknown, to: EncryptFor): { payload: SealedSingle, toSelf: boolean } {
     const recipients = this.recipients(to)
     const now = this.now()
     const { key, made } = this.sender.current(subject, recipients, now)
@@ -89,12 +101,35 @@ export class SealingService implements Sealer {
     return { payload: sealWith(key, this.binding(subject, this.self), payload, now), toSelf }
   }
 
+  forGroup (subject: string, to: EncryptFor): { recipients: readonly string[], toSelf: boolean } {
+    const recipients = this.recipients(to)
+    const { key, made } = this.sender.current(subject, recipients, this.now())
+    if (made) this.audit.record({ kind: 'key.rotated', detail: { subject, kid: key.kid, recipients: recipients.length } })
+    return { recipients, toSelf: this.lastRecipients?.sorted === recipients ? this.lastRecipients.toSelf : recipients.includes(this.self) }
+  }
+
+  sealGroup (subject: string, recipients: readonly string[], payloads: readonly string[], ids: readonly string[]): GroupPart[] {
+    const now = this.now()
+    const { key, made } = this.sender.current(subject, recipients, now)
+    if (made) this.audit.record({ kind: 'key.rotated', detail: { subject, kid: key.kid, recipients: recipients.length } })
+    return sealGroup(key, this.binding(subject, this.self), payloads, ids, now)
+  }
+
   open (subject: string, source: string, payload: unknown, id?: string): Opened {
     const b = this.binding(subject, source)
-    if (!isSealed(payload)) {
-      const error = new SealedError(`malformed sealed payload (sealed by ${source} on "${subject}")`)
+    if (!isSealed(payload) || payload.sealed === 3) {
+      const error = new SealedError(`${isSealed(payload) ? 'a part of a sealed group, which opens only with its batch' : 'malformed sealed payload'} (sealed by ${source} on "${subject}")`)
       return this.refused({ ok: false, reason: 'not_authentic', first: true, error }, b, id)
     }
+    return this.openWith(payload, b, id)
+  }
+
+  openGroup (subject: string, source: string, head: GroupHead, ids: readonly string[]): Opened {
+    return this.openWith(head, this.binding(subject, source), ids[0], ids)
+  }
+
+  private openWith (payload: SealedSingle | GroupHead, b: Binding, id?: string, ids?: readonly string[]): Opened {
+    const source = b.source
     let received: ReceivedKeys
     try {
       // Made at the first sealed payload: a node whose identity is not Ed25519 still runs, and opens none.
@@ -102,8 +137,8 @@ export class SealingService implements Sealer {
     } catch (err) {
       return this.refused({ ok: false, reason: 'not_recipient', first: false, error: err as SealedError }, b, id)
     }
-    const r = received.open(payload, b, this.now())
-    if (r.ok && r.received) this.audit.record({ kind: 'key.received', peer: source, detail: { subject, kid: payload.kid } })
+    const r = received.open(payload, b, this.now(), ids)
+    if (r.ok && r.received) this.audit.record({ kind: 'key.received', peer: source, detail: { subject: b.subject, kid: payload.kid } })
     return r.ok ? r : this.refused(r, b, id, payload.kid)
   }
 
@@ -133,5 +168,8 @@ function sameList (a: readonly string[], b: readonly string[]): boolean {
 /** The sealer of a pubsub without one: it seals nothing and opens nothing. */
 export const noSealer: Sealer = {
   seal: () => { throw new ValidationError('encryptFor: this node has no sealing service') },
-  open: (subject, source) => ({ ok: false, reason: 'not_recipient', first: false, error: new SealedError(`this node opens no sealed payloads (sealed by ${source} on "${subject}")`) })
+  open: (subject, source) => ({ ok: false, reason: 'not_recipient', first: false, error: new SealedError(`this node opens no sealed payloads (sealed by ${source} on "${subject}")`) }),
+  forGroup: () => { throw new ValidationError('encryptFor: this node has no sealing service') },
+  sealGroup: () => { throw new ValidationError('encryptFor: this node has no sealing service') },
+  openGroup: (subject, source) => noSealer.open(subject, source, undefined)
 }

@@ -7,7 +7,9 @@
  * stopped using it at `rotationMs`; the grace is for messages in flight and late readers).
  */
 import { MAX_RECEIVED_KEYS, MAX_SENDER_KEYS } from './constants.js'
-import { makeContentKey, open, unwrap, type Binding, type ContentKey, type OpenKey, type SealedPayload } from './box.js'
+import { makeContentKey, open, unwrap, type Binding, type ContentKey, type OpenKey } from './box.js'
+import { openGroup } from './group.js'
+import type { GroupHead, SealedSingle } from './shape.js'
 import { XChaCha } from './aead.js'
 import type { OwnKey, PeerKeys } from './keys.js'
 import { SealedError } from '../core/errors.js'
@@ -69,7 +71,8 @@ export class ReceivedKeys {
 
   constructor (init: Rotation & { own: OwnKey }) { this.init = init }
 
-  open (s: SealedPayload, b: Binding, now: number): Opened {
+  /** A payload sealed alone; or, with `ids` (its envelopes' ids), a group's head, whose value is the group's payloads. */
+  open (s: SealedSingle | GroupHead, b: Binding, now: number, ids?: readonly string[]): Opened {
     const id = `${b.source}\n${s.kid}`
     const refuse = (reason: Refusal['reason'], message: string, first: boolean): Refusal =>
       ({ ok: false, reason, first, error: new SealedError(`${message} (sealed by ${b.source} on "${b.subject}", key ${s.kid})`) })
@@ -95,7 +98,8 @@ export class ReceivedKeys {
     if (held.key === null) return held.refusal ?? refuse('not_recipient', 'not sealed for this node', false)
     if (held.at !== s.at) return refuse('not_authentic', 'key id reused with another date', false)
     try {
-      return { ok: true, value: open(held.key, s, b), received }
+      const value = s.sealed === 3 ? openGroup(held.key, s, b, ids ?? []) : open(held.key, s, b)
+      return { ok: true, value, received }
     } catch (err) {
       return { ok: false, reason: 'not_authentic', first: false, error: err as SealedError }
     }

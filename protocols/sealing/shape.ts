@@ -7,9 +7,11 @@
  *
  *   version 1: { sealed: 1, kid, at, ek, wraps: [{ to, ct }], nonce, ct }
  *   version 2: { sealed: 2, kid, at, nonce, ct }, with `ek` and `wraps` both or neither
+ *   version 3: a group (group.ts): its head { sealed: 3, kid, at, nonce, ct, n } (with `ek` and
+ *              `wraps` both or neither), then its members { sealed: 3, kid, i }, i = 1 .. n-1
  */
 import { z } from 'zod'
-import { KEY_BYTES, MAX_RECIPIENTS, NONCE_BYTES } from './constants.js'
+import { KEY_BYTES, MAX_GROUP, MAX_RECIPIENTS, NONCE_BYTES } from './constants.js'
 
 const B64 = /^[A-Za-z0-9+/]+=*$/
 const TAG = /^[A-Za-z0-9_-]{11}$/
@@ -26,12 +28,28 @@ const common = {
   ct: z.string().min(24)
 }
 
-export const SealedPayload = z.union([
+/** A payload sealed alone (versions 1 and 2): what opens by itself. */
+export const SealedSingle = z.union([
   z.strictObject({ sealed: z.literal(1), ...common, ek: b64(32), wraps: Wraps }),
   z.strictObject({ sealed: z.literal(2), ...common, ek: b64(32).optional(), wraps: Wraps.optional() })
     .refine(v => (v.ek === undefined) === (v.wraps === undefined), 'ek and wraps go together')
 ])
-export type SealedPayload = z.output<typeof SealedPayload>
+export type SealedSingle = z.output<typeof SealedSingle>
+
+/** The head of a version 3 group: the key's fields, and the ciphertext of the group's `n` payloads. */
+export const GroupHead = z.strictObject({
+  sealed: z.literal(3), ...common, ek: b64(32).optional(), wraps: Wraps.optional(), n: z.number().int().min(1).max(MAX_GROUP)
+})
+  .refine(v => (v.ek === undefined) === (v.wraps === undefined), 'ek and wraps go together')
+export type GroupHead = z.output<typeof GroupHead>
+/** A member of a group: its payload is the `i`-th of the head's with the same key id, earlier in the same batch. */
+export const GroupMember = z.strictObject({ sealed: z.literal(3), kid: z.string().regex(TAG), i: z.number().int().min(1).max(MAX_GROUP - 1) })
+export type GroupMember = z.output<typeof GroupMember>
+export type GroupPart = GroupHead | GroupMember
+
+/** Every sealed shape. */
+export const SealedPayload = z.union([SealedSingle, GroupHead, GroupMember])
+export type SealedPayload = SealedSingle | GroupPart
 
 const EK = b64Length(32)
 const WRAP_CT = b64Length(KEY_BYTES + 16)
@@ -48,6 +66,9 @@ function onlyKeys (v: Record<string, unknown>, names: ReadonlySet<string>): bool
 }
 
 const PAYLOAD_KEYS = new Set(['sealed', 'kid', 'at', 'ek', 'wraps', 'nonce', 'ct'])
+const HEAD_KEYS = new Set([...PAYLOAD_KEYS, 'n'])
+const MEMBER_KEYS = new Set(['sealed', 'kid', 'i'])
+const isCount = (v: unknown, min: number, max: number): boolean => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max
 const WRAP_KEYS = new Set(['to', 'ct'])
 
 function isWrap (w: unknown): boolean {
@@ -62,11 +83,18 @@ function areWraps (wraps: unknown): boolean {
 
 /** What `SealedPayload.safeParse(v).success` answers, without zod. */
 export function hasSealedShape (v: unknown): v is SealedPayload {
-  if (!isRecord(v) || (v.sealed !== 1 && v.sealed !== 2)) return false
+  if (!isRecord(v) || (v.sealed !== 1 && v.sealed !== 2 && v.sealed !== 3)) return false
   const { kid, at, ek, wraps, nonce, ct } = v
-  if (!isTag(kid) || typeof at !== 'number' || !Number.isSafeInteger(at) || at < 0) return false
+  if (!isTag(kid)) return false
+  if (v.sealed === 3 && !('ct' in v)) return isCount(v.i, 1, MAX_GROUP - 1) && onlyKeys(v, MEMBER_KEYS)
+  if (typeof at !== 'number' || !Number.isSafeInteger(at) || at < 0) return false
   if (!isB64(nonce, NONCE) || typeof ct !== 'string' || ct.length < 24) return false
-  // Version 1 carries the wraps always, version 2 now and then.
-  if (v.sealed === 2 && ek === undefined && wraps === undefined) return onlyKeys(v, PAYLOAD_KEYS)
-  return isB64(ek, EK) && areWraps(wraps) && onlyKeys(v, PAYLOAD_KEYS)
+  const keys = v.sealed === 3 ? HEAD_KEYS : PAYLOAD_KEYS
+  if (v.sealed === 3 && !isCount(v.n, 1, MAX_GROUP)) return false
+  // Version 1 carries the wraps always, versions 2 and 3 now and then.
+  if (v.sealed !== 1 && ek === undefined && wraps === undefined) return onlyKeys(v, keys)
+  return isB64(ek, EK) && areWraps(wraps) && onlyKeys(v, keys)
 }
+
+/** Whether a sealed payload is a part of a version 3 group (opened only with its batch). */
+export function isGroupPart (v: SealedPayload): v is GroupPart { return v.sealed === 3 }
