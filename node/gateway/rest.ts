@@ -13,6 +13,7 @@ import { MethodNotAllowedError, NotFoundError, UnsupportedMediaTypeError, fail }
 import type { GatewayContext, GatewayRequest, Mount, MountFactory } from './mount.js'
 import { openApiDocument } from './openapi.js'
 import { ROUTES, Reply, type Route } from './routes.js'
+import { nextTurn } from './turn.js'
 
 interface Compiled { route: Route, segments: string[], label: string }
 
@@ -59,6 +60,8 @@ export class RestMount implements Mount {
       const { token: _token, ...given } = Object.fromEntries(url.searchParams)
       const query = route.query !== undefined ? parseInput(route.query, given, 'query') : {}
       const body = route.body !== undefined ? await this.body(req, route) : undefined
+      // Into the mesh with the other requests read in this turn (turn.ts).
+      await nextTurn()
       const out = await route.run({
         ops: this.ctx.ops,
         params: checked,
