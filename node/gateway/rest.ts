@@ -15,7 +15,8 @@ import { openApiDocument } from './openapi.js'
 import { ROUTES, Reply, type Route } from './routes.js'
 import { nextTurn } from './turn.js'
 
-interface Compiled { route: Route, segments: string[], label: string }
+/** A route ready to match: its path's segments, its label, and its query's value when none is given (parsed once). */
+interface Compiled { route: Route, segments: string[], label: string, noQuery?: Record<string, unknown> }
 
 type Match = { compiled: Compiled, params: Record<string, string> } | { allow: string[] } | undefined
 
@@ -33,7 +34,10 @@ export class RestMount implements Mount {
   private document?: Record<string, unknown>
 
   constructor (private readonly ctx: GatewayContext, routes: readonly Route[] = ROUTES) {
-    this.table = routes.map(route => ({ route, segments: route.path.split('/').slice(1), label: `${route.method} ${route.path}` }))
+    this.table = routes.map(route => {
+      const empty = route.query?.safeParse({})
+      return { route, segments: route.path.split('/').slice(1), label: `${route.method} ${route.path}`, ...(empty?.success === true ? { noQuery: Object.freeze(empty.data) } : {}) }
+    })
   }
 
   async request (r: GatewayRequest): Promise<boolean> {
@@ -57,8 +61,7 @@ export class RestMount implements Mount {
       const route = compiled.route
       const checked: Record<string, string> = {}
       for (const [name, schema] of Object.entries(route.params ?? {})) checked[name] = String(parseInput(schema, params[name], `path parameter ${name}`))
-      const { token: _token, ...given } = Object.fromEntries(url.searchParams)
-      const query = route.query !== undefined ? parseInput(route.query, given, 'query') : {}
+      const query = route.query === undefined ? {} : url.search === '' && compiled.noQuery !== undefined ? compiled.noQuery : this.query(route.query, url)
       const body = route.body !== undefined ? await this.body(req, route) : undefined
       // Into the mesh with the other requests read in this turn (turn.ts).
       await nextTurn()
@@ -100,6 +103,12 @@ export class RestMount implements Mount {
     if (allow.size === 0) return undefined
     if (allow.has('GET')) allow.add('HEAD')
     return { allow: [...allow, 'OPTIONS'] }
+  }
+
+  /** The query's values (all but the token), checked against the route's schema. */
+  private query (schema: z.ZodObject, url: URL): unknown {
+    const { token: _token, ...given } = Object.fromEntries(url.searchParams)
+    return parseInput(schema, given, 'query')
   }
 
   /** The route pattern a request is counted under (its own path is unbounded: never a label). */
