@@ -24,7 +24,7 @@
  * (connections missing, or no single coordinator in office); one with no coordinator for
  * STALL_MS more throws (with the seed). Used by test/fault-campaign.test.ts and bench/faults.ts.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -51,6 +51,12 @@ export interface CampaignOptions {
   perRound?: [number, number]
   /** Where progress lines go (default: console.log). */
   log?: (line: string) => void
+  /**
+   * Keep the lab's directory (data directories, identities, and a logs/ folder with every life's
+   * lines and stderr) after the campaign: always with true, never with false; by default only
+   * when there was a finding, so a finding can be read into afterwards.
+   */
+  keep?: boolean
 }
 
 export interface CampaignReport {
@@ -471,11 +477,34 @@ export async function runCampaign (options: CampaignOptions): Promise<CampaignRe
     work.stop = true
     await Promise.allSettled(restarting.values())
     await lab.destroy()
-    await rm(dir, { recursive: true, force: true })
+    if (options.keep ?? report.findings.length > 0) {
+      await keepLogs(lab, dir, seed, report.findings)
+      log(`kept the lab's data directories and every agent's lines and stderr in ${dir} (logs/)`)
+    } else {
+      await rm(dir, { recursive: true, force: true })
+    }
     report.ms = Date.now() - t0
   }
   log(summary(report))
   return report
+}
+
+/**
+ * Every life of every host, its lines (JSON, as printed) and its stderr (the last of it), in
+ * dir/logs/<host>-<n>-pid<pid>.jsonl and .stderr: what a finding is read against afterwards.
+ */
+async function keepLogs (lab: NetnsLab, dir: string, seed: number, findings: string[]): Promise<void> {
+  const logs = join(dir, 'logs')
+  await mkdir(logs, { recursive: true })
+  const count = new Map<number, number>()
+  for (const life of lab.lives) {
+    const n = count.get(life.host.index) ?? 0
+    count.set(life.host.index, n + 1)
+    const base = join(logs, `${life.host.name}-${n}-pid${life.pid}`)
+    await writeFile(`${base}.jsonl`, life.events.map(e => JSON.stringify(e)).join('\n') + '\n')
+    await writeFile(`${base}.stderr`, life.stderr)
+  }
+  await writeFile(join(logs, 'findings.txt'), `seed ${seed}\n${findings.join('\n')}\n`)
 }
 
 /** The campaign's counts in a few lines. */

@@ -79,7 +79,7 @@ export class LabAgent {
     // `ip netns exec` enters the namespace and then execs node: the pid is node's own, so the
     // signals of kill() and pause() reach the agent itself.
     this.child = spawn('ip', ['netns', 'exec', host.ns, process.execPath, script], { env: { ...clean, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
-    this.child.stderr?.on('data', (d) => { this.stderr = (this.stderr + String(d)).slice(-20_000) })
+    this.child.stderr?.on('data', (d) => { this.stderr = (this.stderr + String(d)).slice(-200_000) })
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
       let o: any
       try { o = JSON.parse(line) } catch { return }
