@@ -16,7 +16,8 @@
  *      agent (its end line). Ends of attempts that were not recorded (a cut-off agent finishing
  *      a task placed again elsewhere) are at-least-once execution: counted, not a failure.
  *      The one TSK001 that is right: a task seen ended more than FINISHED_RETENTION_MS ago (its
- *      status's time), whose record the replicas pruned; it is counted and not asked again;
+ *      status's time), whose record the replicas pruned; it is counted, and asked again every
+ *      tenth round and at the end: it must stay unknown (a pruned record must not come back);
  *   3. every at-least-once note whose sender told an outcome was delivered (the receiver's
  *      handler printed its id) or is in its sender's dead letters.
  * At the end every acknowledged task must have ended and every outcome be in. A broken
@@ -65,7 +66,7 @@ export interface CampaignReport {
   rounds: number
   /** Checks made, by invariant. */
   checks: { terms: number, leaders: number, taskStatuses: number, recordedEnds: number, endsOnDisk: number, notes: number }
-  /** `pruned`: ended tasks whose records the coordinator pruned (FINISHED_RETENTION_MS after the end), no longer asked about. */
+  /** `pruned`: ended tasks whose records were pruned (FINISHED_RETENTION_MS after the end), asked again every tenth round: they must stay unknown. */
   tasks: { submitted: number, acknowledged: number, completed: number, failed: number, extraEnds: number, pruned: number }
   notes: { sent: number, delivered: number, deadLettered: number, lostWithSender: number }
   /** Broken invariants, each with what broke; empty when the campaign passed. */
@@ -136,7 +137,7 @@ export async function runCampaign (options: CampaignOptions): Promise<CampaignRe
   const restarting = new Map<number, Promise<void>>()
   const paused = new Set<number>()
   const acknowledged = new Map<string, number>() // task id -> submitter host
-  /** Ended tasks whose records were pruned after the retention: not asked about any more. */
+  /** Ended tasks whose records were pruned after the retention: TSK001 is their right answer from then on. */
   const pruned = new Set<string>()
   const ended = new Map<string, Ended>()
   const notes: Note[] = []
@@ -306,7 +307,10 @@ export async function runCampaign (options: CampaignOptions): Promise<CampaignRe
   const checkTasks = async (final: boolean): Promise<boolean> => {
     let open = 0
     for (let h = 0; h < HOSTS; h++) {
-      const ids = [...acknowledged].filter(([id, by]) => by === h && !pruned.has(id)).map(([id]) => id)
+      // Pruned ones are asked again every tenth round and at the end: TSK001 must stay, a record
+      // come back (a stale replica's copy merged by a coordinator taking office) would run again.
+      const again = final || report.rounds % 10 === 0
+      const ids = [...acknowledged].filter(([id, by]) => by === h && (again || !pruned.has(id))).map(([id]) => id)
       if (ids.length === 0) continue
       const r = await lab.agent(h).command({ cmd: 'query', ids }, 30_000).catch((err: Error) => ({ ok: false, error: err.message, result: undefined }))
       if (!r.ok) { open += ids.length; continue }
@@ -314,6 +318,13 @@ export async function runCampaign (options: CampaignOptions): Promise<CampaignRe
       for (const id of ids) {
         const s = r.result.statuses[id]
         report.checks.taskStatuses++
+        if (pruned.has(id)) {
+          if (s.error !== undefined || flaggedTasks.has(id)) continue
+          flaggedTasks.add(id)
+          finding(`task ${id} came back after its record was pruned (its end ${JSON.stringify({ ...ended.get(id), agent: name(ended.get(id)?.agent) })}): now ${JSON.stringify({ ...s, agent: name(s.agent) })}, ` +
+            `round ${report.rounds}, from the coordinator ${name(r.result.leader)} of term ${String(r.result.term)}`)
+          continue
+        }
         if (s.error === 'TSK001') {
           // A finished record is pruned FINISHED_RETENTION_MS after its end (table.ts, on every
           // replica): unknown then is right, for a task this campaign saw end that long ago. An
