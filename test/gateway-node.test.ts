@@ -128,7 +128,9 @@ test('gateway: beyond loopback only with a token; a token-less one answers loopb
 })
 
 test('gateway: 64 clients at once, their requests sent into the mesh together, each get their own answer, correlation id and count; a client gone is given up', async () => {
-  const nodes = await startMesh(2, (i) => i === 0 ? { gateway: { listen: '127.0.0.1:0' } } : {})
+  const lines: any[] = []
+  const sink = new Writable({ write (chunk, _enc, done) { for (const l of String(chunk).split('\n')) if (l !== '') lines.push(JSON.parse(l)); done() } })
+  const nodes = await startMesh(2, (i) => i === 0 ? { logger: pino({ level: 'info' }, sink), gateway: { listen: '127.0.0.1:0' } } : {})
   try {
     nodes[1].handle(Square, ({ n }) => n * n)
     const base = nodes[0].gatewayUrl as string
@@ -163,6 +165,17 @@ test('gateway: 64 clients at once, their requests sent into the mesh together, e
     await waitFor(() => nodes[0].stats.get('gateway_requests_total', { route: 'POST /v1/agents/{ref}/commands/{command}', status: '499' }) === 1, 'the request counted 499')
     release()
     await waitFor(() => nodes[0].stats.get('messages_total', { direction: 'in', type: 'RESPONSE', status: 'late' }) >= 1, 'the agent\'s answer arriving after the gateway gave up')
+
+    // A client gone halfway through its body: 499 as well, and not the gateway's error in its log.
+    const { port } = new URL(base)
+    const { connect } = await import('node:net')
+    const half = connect(Number(port), '127.0.0.1')
+    await new Promise(resolve => half.once('connect', resolve))
+    half.write(`POST /v1/agents/n1/commands/square HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"n":`)
+    await new Promise(resolve => setTimeout(resolve, 100))
+    half.destroy()
+    await waitFor(() => nodes[0].stats.get('gateway_requests_total', { route: 'POST /v1/agents/{ref}/commands/{command}', status: '499' }) === 2, 'the half-sent request counted 499')
+    assert.deepEqual(lines.filter(l => l.level >= 50).map(l => l.msg), [], 'no error logged for a client that went away')
   } finally {
     await stopAll(nodes)
   }

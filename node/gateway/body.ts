@@ -25,11 +25,13 @@ export async function readBody (req: IncomingMessage, limit: number): Promise<Bu
   const declared = Number(req.headers['content-length'])
   if (Number.isFinite(declared) && declared > limit) throw new BodyTooLargeError(limit)
   if (req.readableEnded) return Buffer.alloc(0)
+  // Gone already: no event would come to settle the wait.
+  if (req.destroyed) throw new AbortError('the client went away before its request body ended')
   return await new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = []
     let size = 0
     const settle = (err?: Error): void => {
-      req.off('data', onData).off('end', onEnd).off('error', settle).off('close', onClose)
+      req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose)
       if (err !== undefined) reject(err)
       else resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks))
     }
@@ -40,8 +42,10 @@ export async function readBody (req: IncomingMessage, limit: number): Promise<Bu
       req.destroy()
     }
     const onEnd = (): void => { settle() }
+    // A request stream fails only with its connection ("aborted", ECONNRESET): the client is gone (499), not the gateway.
+    const onError = (err: Error): void => { settle(new AbortError('the client went away before its request body ended', { cause: err })) }
     const onClose = (): void => { settle(new AbortError('the client went away before its request body ended')) }
-    req.on('data', onData).on('end', onEnd).on('error', settle).on('close', onClose)
+    req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose)
   })
 }
 
