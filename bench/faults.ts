@@ -1,15 +1,16 @@
 /**
- * npm run bench:faults [-- --faults 1000 --seed S]: the seeded fault campaign of
+ * npm run bench:faults [-- --faults 1000 --seed S --keep]: the seeded fault campaign of
  * test/fault-campaign.ts at length (five agents in network namespaces; needs root and iproute2).
  * Prints the seed first, a line per round, then the counts of faults of each kind, rounds,
  * checks and findings. Exits 1 when an invariant broke (the seed repeats the run), 2 when no
- * lab can be made here.
+ * lab can be made here. The lab's directory (data, and logs/ with every agent's lines and
+ * stderr) is kept when there was a finding, or always with --keep; its path is printed.
  */
 import { parseArgs } from 'node:util'
 import { runCampaign } from '../test/fault-campaign.js'
 import { netnsUnavailable } from '../test/netns.js'
 
-const { values } = parseArgs({ options: { faults: { type: 'string', default: '1000' }, seed: { type: 'string' }, 'per-round': { type: 'string', default: '4-8' } } })
+const { values } = parseArgs({ options: { faults: { type: 'string', default: '1000' }, seed: { type: 'string' }, 'per-round': { type: 'string', default: '4-8' }, keep: { type: 'boolean' } } })
 const why = netnsUnavailable()
 if (why !== undefined) {
   console.error(`bench:faults needs network namespaces: ${why} (run as root, with iproute2 installed)`)
@@ -19,7 +20,8 @@ const [lo, hi] = (values['per-round'] ?? '4-8').split('-').map(Number)
 const report = await runCampaign({
   faults: Number(values.faults),
   ...(values.seed !== undefined ? { seed: Number(values.seed) } : {}),
-  perRound: [lo, hi ?? lo]
+  perRound: [lo, hi ?? lo],
+  ...(values.keep !== undefined ? { keep: values.keep } : {})
 })
 const { seed, faults, rounds, checks, tasks, notes, findings } = report
 console.log(JSON.stringify({ seed, faults, rounds, checks, tasks, notes, findings, seconds: report.ms / 1000 }))

@@ -12,11 +12,16 @@ import { z } from 'zod'
 import { createAgentNode, type AgentNode } from '../node/index.js'
 import { GatewayServer } from '../node/gateway/server.js'
 import { RestMount } from '../node/gateway/rest.js'
+import { coalesceRequests } from '../node/gateway/turn.js'
+import { loadRate } from './gateway-load.js'
+import { Session } from 'node:inspector/promises'
+import { writeFileSync } from 'node:fs'
 
 interface Cmd { id: number, cmd: string, [k: string]: any }
 
 const role = process.argv[2] as 'agent' | 'gateway' | 'client'
 let node: AgentNode | undefined
+let profiler: Session | undefined
 let agentId = ''
 const now = (): number => performance.timeOrigin + performance.now()
 
@@ -126,12 +131,34 @@ async function handle (m: Cmd): Promise<unknown> {
       return { address: node.addresses()[0], gateway: node.gatewayUrl }
     }
     case 'client': base = m.base; return null
+    case 'profile': {
+      // A V8 CPU profile of one phase (bench/gateway.ts --profile DIR), read with bench/profile-summary.ts.
+      if (m.on === true) {
+        profiler = new Session()
+        profiler.connect()
+        await profiler.post('Profiler.enable')
+        await profiler.post('Profiler.start')
+      } else if (profiler !== undefined) {
+        const { profile } = await profiler.post('Profiler.stop')
+        writeFileSync(m.file, JSON.stringify(profile))
+        profiler.disconnect()
+        profiler = undefined
+      }
+      return null
+    }
     case 'cpu': { const u = process.cpuUsage(); return u.user + u.system }
     case 'embedded-seq': return await sequential(m.n, async () => await node?.request(agentId, 'echo', { n: 1 }))
     case 'embedded-rate': return await concurrent(m.concurrency, m.ms, async () => await node?.request(agentId, 'echo', { n: 1 }))
     case 'rest-seq': return await sequential(m.n, async () => await rest('/v1/agents/agent/commands/echo', { n: 1 }))
     case 'rest-rate': return await concurrent(m.concurrency, m.ms, async () => await rest('/v1/agents/agent/commands/echo', { n: 1 }))
     case 'get-rate': return await concurrent(m.concurrency, m.ms, async () => { await get(m.url) })
+    case 'load-rate': {
+      // The raw keep-alive load generator (gateway-load.ts) on the command route, or on m.url.
+      const u = new URL(m.url ?? `${base}/v1/agents/agent/commands/echo`)
+      const post = m.url === undefined
+      return await loadRate({ host: u.hostname, port: Number(u.port), method: post ? 'POST' : 'GET', path: u.pathname, ...(post ? { body: JSON.stringify({ n: 1 }) } : {}) }, m.concurrency, m.ms, m.depth ?? 1)
+    }
+    case 'coalesce': coalesceRequests(m.on === true); return null
     case 'layer-start': return await startLayer()
     case 'ws-open': {
       const url = `${base.replace(/^http/, 'ws')}/v1/ws`

@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs'
 
 interface Profile {
-  nodes: Array<{ id: number, callFrame: { functionName: string, url: string, lineNumber: number } }>
+  nodes: Array<{ id: number, callFrame: { functionName: string, url: string, lineNumber: number }, children?: number[] }>
   samples: number[]
   timeDeltas: number[]
 }
@@ -20,11 +20,14 @@ let busy = 0
 for (const f of readdirSync(dir).filter(f => f.endsWith('.cpuprofile') && f.includes(match))) {
   const p = JSON.parse(readFileSync(`${dir}/${f}`, 'utf8')) as Profile
   const nodes = new Map(p.nodes.map(n => [n.id, n]))
+  // A profile taken over the inspector (a bench's phase) ends with the profiler's own work, under
+  // inspector's post: not the process's.
+  const profiler = new Set(p.nodes.filter(n => n.callFrame.url === 'node:inspector').flatMap(n => n.children ?? []))
   const self = new Map<number, number>()
   p.samples.forEach((s, i) => self.set(s, (self.get(s) ?? 0) + (p.timeDeltas[i] ?? 0)))
   for (const [id, t] of self) {
     const cf = nodes.get(id)?.callFrame
-    if (cf === undefined || cf.functionName === '(idle)') continue
+    if (cf === undefined || cf.functionName === '(idle)' || profiler.has(id)) continue
     busy += t
     const url = cf.url.replace(/^file:\/\/.*?\/(node_modules|dist)\//, '$1/')
     const mod = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1]

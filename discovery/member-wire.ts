@@ -6,6 +6,7 @@
  */
 import { z } from 'zod'
 import { defineCommand } from '../protocols/rpc/index.js'
+import { Credential } from '../protocols/admission/credential.js'
 
 const PeerIdString = z.string().min(1).max(128)
 const Incarnation = z.number().int().nonnegative()
@@ -26,7 +27,13 @@ export type MemberStatement = z.infer<typeof MemberStatement>
 /** 256 suspects of ~70 bytes, and the card: a statement is far below this. */
 export const MAX_STATEMENT_BYTES = 32 * 1024
 
-export const SignedStatement = z.strictObject({ body: z.string().min(2).max(MAX_STATEMENT_BYTES), sig: z.string().min(1).max(700) })
+/**
+ * `cred`: its author's credential, in a closed mesh (member-credentials.ts): relayed with it, so
+ * agents it never met can tell it was let in.
+ */
+export const SignedStatement = z.strictObject({
+  body: z.string().min(2).max(MAX_STATEMENT_BYTES), sig: z.string().min(1).max(700), cred: Credential.optional()
+})
 export type SignedStatement = z.infer<typeof SignedStatement>
 
 /** Statements one gossip message carries at most (the least-told first), and about how many bytes. */
@@ -49,6 +56,11 @@ export const Probe = defineCommand('$agentmesh/probe', {
   request: z.strictObject({ incarnation: Incarnation }),
   response: z.strictObject({ incarnation: Incarnation, eligible: z.boolean(), name: z.string().max(64), roles: z.array(z.string().max(64)).max(32) })
 })
+
+/** About how many bytes a statement takes on the wire (its credential counted at its JSON size). */
+export function statementSize (s: SignedStatement): number {
+  return s.body.length + s.sig.length + (s.cred === undefined ? 0 : JSON.stringify(s.cred).length)
+}
 
 /** A statement's body, parsed and checked; undefined when it is not one. */
 export function parseStatement (body: string): MemberStatement | undefined {

@@ -26,9 +26,10 @@ import type { MemberSource } from './member-source.js'
 import { Rumours } from './rumours.js'
 import type { StatementKeys } from './statement-keys.js'
 import {
-  GOSSIP_MAX_BYTES, GOSSIP_MAX_STATEMENTS, MemberGossip, MemberSync, parseStatement, Probe, SYNC_MAX_STATEMENTS, type SignedStatement
+  GOSSIP_MAX_BYTES, GOSSIP_MAX_STATEMENTS, MemberGossip, MemberSync, parseStatement, Probe, statementSize, SYNC_MAX_STATEMENTS, type SignedStatement
 } from './member-wire.js'
-import { RETRANSMIT_MULT, SYNC_MAX_BYTES } from './constants.js'
+import { RETRANSMIT_MULT, STATEMENT_CHECKS_BURST, STATEMENT_CHECKS_PER_SEC, SYNC_MAX_BYTES } from './constants.js'
+import type { Credential } from '../protocols/admission/credential.js'
 
 export { MemberGossip, MemberStatement, MemberSync, Probe, SignedStatement } from './member-wire.js'
 export type { Member, MemberChange } from './member-table.js'
@@ -59,8 +60,18 @@ export interface MemberViewInit extends MemberTimings {
    * role). A member is eligible only when it says so and this allows it; what it says cannot widen it.
    */
   mayBeEligible?: (peerId: string) => boolean
-  /** A statement refused: not one (`malformed`), or not signed by the agent it speaks for (`bad_signature`). */
-  onRejected?: (reason: 'malformed' | 'bad_signature', from: string) => void
+  /**
+   * Closed mesh: this node's credential, carried on its statements, and whether an author (with
+   * the credential its statement carried) may be a member at all (member-credentials.ts).
+   */
+  credentials?: { own: Credential, vouches: (author: string, credential: unknown) => boolean }
+  /**
+   * A statement refused: not one (`malformed`), not signed by the agent it speaks for
+   * (`bad_signature`: the rest of that message is dropped too, as no honest agent passes one on),
+   * of an agent the mesh did not let in (`not_admitted`), or past what one neighbour may make
+   * this node check (`over_budget`: the rest of that message is dropped).
+   */
+  onRejected?: (reason: 'malformed' | 'bad_signature' | 'not_admitted' | 'over_budget', from: string) => void
   onError?: (err: Error) => void
 }
 
@@ -74,6 +85,8 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
   private readonly timers = new Set<ReturnType<typeof setTimeout>>()
   private deadlineTimer?: ReturnType<typeof setTimeout>
   private unhandles: Array<() => void> = []
+  /** Per neighbour, the signature checks it may still make this node do (a token bucket). */
+  private readonly budgets = new Map<string, { tokens: number, at: number }>()
 
   constructor (init: MemberViewInit) {
     super()
@@ -172,8 +185,10 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
       if (body === undefined) { this.init.onRejected?.('malformed', from); continue }
       if (body.peerId === this.init.self.peerId || this.init.ignores?.(body.peerId) === true) continue
       if ((this.rumours.seq(body.peerId) ?? -1) >= body.seq) continue
-      if (!this.init.keys.verify(body.peerId, s.body, s.sig)) { this.init.onRejected?.('bad_signature', from); continue }
-      this.rumours.offer(body.peerId, body.seq, s, s.body.length + s.sig.length)
+      if (!this.spend(from, now)) { this.init.onRejected?.('over_budget', from); break }
+      if (!this.init.keys.verify(body.peerId, s.body, s.sig)) { this.init.onRejected?.('bad_signature', from); break }
+      if (this.init.credentials !== undefined && !this.init.credentials.vouches(body.peerId, s.cred)) { this.init.onRejected?.('not_admitted', from); continue }
+      this.rumours.offer(body.peerId, body.seq, s, statementSize(s))
       this.table.heartbeat(body, now, body.peerId)
     }
     // A full exchange brings statements in no order: accusations by agents it also introduced count now.
@@ -188,9 +203,27 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
     if (hb === undefined) return undefined
     this.seq = Math.max(Date.now(), this.seq + 1)
     const body = JSON.stringify({ ...hb, seq: this.seq })
-    const s = { body, sig: this.init.keys.sign(body) }
-    this.rumours.offer(this.init.self.peerId, this.seq, s, body.length + s.sig.length)
+    const cred = this.init.credentials?.own
+    const s = { body, sig: this.init.keys.sign(body), ...(cred !== undefined ? { cred } : {}) }
+    this.rumours.offer(this.init.self.peerId, this.seq, s, statementSize(s))
     return s
+  }
+
+  /** One signature check of a statement `from` passed on, if its budget allows (STATEMENT_CHECKS_*). */
+  private spend (from: string, now: number): boolean {
+    const b = this.budgets.get(from) ?? { tokens: STATEMENT_CHECKS_BURST, at: now }
+    b.tokens = Math.min(STATEMENT_CHECKS_BURST, b.tokens + (now - b.at) * STATEMENT_CHECKS_PER_SEC / 1_000)
+    b.at = now
+    this.budgets.set(from, b)
+    // Full buckets are forgotten: a neighbour that stopped sending costs nothing to keep.
+    if (this.budgets.size > 1_024) {
+      for (const [p, x] of this.budgets) {
+        if (p !== from && x.tokens + (now - x.at) * STATEMENT_CHECKS_PER_SEC / 1_000 >= STATEMENT_CHECKS_BURST) this.budgets.delete(p)
+      }
+    }
+    if (b.tokens < 1) return false
+    b.tokens--
+    return true
   }
 
   /** One gossip round: the least-told news to a few random neighbours; nothing when there is none. */
@@ -214,7 +247,7 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
     const out: SignedStatement[] = []
     let bytes = 0
     for (const s of this.rumours.all(live)) {
-      bytes += s.body.length + s.sig.length
+      bytes += statementSize(s)
       if (out.length >= SYNC_MAX_STATEMENTS || bytes > SYNC_MAX_BYTES) break
       out.push(s)
     }

@@ -275,6 +275,12 @@ export class Admission {
   /** Whether this node itself may vote (its own credential, in a closed mesh). */
   get selfEligible (): boolean { return !this.closed || this.own.roles.includes(COORDINATOR_ROLE) }
 
+  /** Whether the newest revocation list names this credential (by serial or subject). */
+  revoked (c: Pick<Credential, 'serial' | 'subject'>): boolean { return this.revocations.revoked(c) }
+
+  /** This node's credential in a closed mesh, carried on its member statements. */
+  get credential (): Credential | undefined { return this.closed ? this.own : undefined }
+
   /** The credential an admitted peer showed. */
   credentialOf (peer: string): Credential | undefined { return this.admitted.get(peer) }
 

@@ -1,6 +1,6 @@
 /**
  * What the debug endpoint (debug-server.ts) serves: the route table (/health, /peers, /topics,
- * /gossip, /mesh, /tasks, /audit, /dead-letters, /events ...) and the /events feed (joins and
+ * /gossip, /mesh and /rates (debug-live-routes.ts), /tasks, /audit, /dead-letters, /events ...) and the /events feed (joins and
  * leaves, subscription changes, sampled messages, dead letters, gossip rates each second). Built
  * only on nodes with `debug` configured.
  */
@@ -17,6 +17,8 @@ import type { DeadLetterReason } from '../protocols/delivery/types.js'
 import { EventStream } from './event-stream.js'
 import { TopicRates } from './message-log.js'
 import { DEBUG_PAGE } from './debug-page.js'
+import { LiveRates } from './live-rates.js'
+import { liveRoutes } from './debug-live-routes.js'
 import type { TaskRecord } from '../protocols/task/index.js'
 
 /** How often the gossip rates are sampled and sent on /events. */
@@ -33,6 +35,11 @@ export function debugEndpoint (node: AgentNode, s: NodeServices, listen: string,
   const { stats } = node
   const events = new EventStream({ onDrop: () => { stats.inc('streams_aborted_total', { protocol: 'debug-events', reason: 'slow_client' }) } })
   const gossip = new TopicRates()
+  const live = new LiveRates({
+    topicTotals: () => stats.messages.topicTotals(),
+    mesh: () => s.announcer.snapshot(),
+    tasks: () => s.tasks.scheduler.records.values()
+  })
   const limit = (url: URL, fallback: number, max: number): number => {
     const asked = Number.parseInt(url.searchParams.get('limit') ?? '', 10)
     return Number.isFinite(asked) ? Math.min(Math.max(asked, 1), max) : fallback
@@ -46,7 +53,8 @@ export function debugEndpoint (node: AgentNode, s: NodeServices, listen: string,
     '/messages': ({ url }) => stats.messages.recent(limit(url, 100, stats.messages.capacity)),
     '/gossip': () => ({ windowMs: gossip.windowMs, topics: gossip.rates() }),
     '/': () => new RawBody({ contentType: 'text/html; charset=utf-8', body: DEBUG_PAGE }),
-    '/mesh': () => s.announcer.snapshot(),
+    // /mesh (paged), /mesh/groups, /rates: debug-live-routes.ts.
+    ...liveRoutes(node, s, live),
     // Every destination's breaker, connected or not (an open one is often for a peer that is gone).
     '/breakers': () => node.delivery.breakers(),
     '/coordinator': () => node.coordinator(),
@@ -69,7 +77,7 @@ export function debugEndpoint (node: AgentNode, s: NodeServices, listen: string,
   }
   const server = new DebugServer({ listen, routes, ...(token !== undefined ? { token } : {}) })
   const listening: Startable = { start: async () => { await server.start() }, stop: async () => { await server.stop() } }
-  return { server, events, ordered: [eventFeed(node, s, events, gossip), events, listening] }
+  return { server, events, ordered: [eventFeed(node, s, events, gossip), live, events, listening] }
 }
 
 /** Ids in a replay or purge body: at most this many in one call. */

@@ -5,9 +5,9 @@
  * GET under that prefix (`rest` is the remainder), 'POST /path' a POST with a JSON body.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import { timingSafeEqual, createHash } from 'node:crypto'
 import { isIP } from 'node:net'
 import { ConfigError, ValidationError } from '../protocols/core/errors.js'
+import { BearerToken, closeServer } from './http-auth.js'
 
 export interface DebugRequest {
   url: URL
@@ -64,12 +64,12 @@ export function splitHostPort (hp: string): { host: string, port: number } {
 export class DebugServer {
   private readonly init: DebugServerInit
   private server?: Server
-  private readonly tokenDigest?: Buffer
+  private readonly token?: BearerToken
   url = ''
 
   constructor (init: DebugServerInit) {
     this.init = init
-    if (init.token !== undefined) this.tokenDigest = digest(init.token)
+    if (init.token !== undefined) this.token = new BearerToken(init.token)
   }
 
   async start (): Promise<string> {
@@ -98,17 +98,13 @@ export class DebugServer {
     const server = this.server
     if (server === undefined) return
     this.server = undefined
-    server.closeAllConnections()
-    await new Promise<void>(resolve => { server.close(() => { resolve() }) })
+    await closeServer(server)
   }
 
   private authorised (req: IncomingMessage, url: URL): boolean {
-    if (this.tokenDigest === undefined) return true
-    const h = req.headers.authorization ?? ''
+    if (this.token === undefined) return true
     // A browser's EventSource cannot send headers: the live page passes ?token= instead.
-    const given = h.startsWith('Bearer ') ? h.slice(7) : (url.searchParams.get('token') ?? '')
-    // Digests have one length whatever the token's, so the comparison leaks neither.
-    return timingSafeEqual(digest(given), this.tokenDigest)
+    return this.token.matches(BearerToken.given(req, url))
   }
 
   private async serve (req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -172,10 +168,6 @@ async function readJson (req: IncomingMessage): Promise<unknown> {
   } catch (err) {
     throw new ValidationError(`the body is not JSON: ${(err as Error).message}`)
   }
-}
-
-function digest (s: string): Buffer {
-  return createHash('sha256').update(s).digest()
 }
 
 function send (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -41,6 +41,8 @@ import { SealingService } from '../protocols/sealing/index.js'
 import type { DeadLetters } from '../protocols/delivery/dead-letters.js'
 import type { DeliveryService } from '../protocols/delivery/index.js'
 import { buildDeadLetters, buildDelivery } from './delivery-services.js'
+import { MemberCredentials } from '../discovery/member-credentials.js'
+import type { Credential } from '../protocols/admission/credential.js'
 
 /** What the services need of the node that holds them. */
 export interface NodeHost {
@@ -162,6 +164,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     passive: config.client,
     ignores: (peer) => membership.isClient(peer) || admission.distrusts(peer),
     ...(admission.closed ? { mayBeEligible: (peer: string) => admission.mayBeEligible(peer) } : {}),
+    ...(admission.credential !== undefined ? { credentials: memberCredentials(admission, admission.credential) } : {}),
     onError: (err) => { observer.error('member heartbeat not sent', err, 'debug') }
   })
   membership.addEventListener('peer:join', (e) => { memberView.seen(e.detail.peerId, e.detail.card) })
@@ -245,6 +248,10 @@ async function claimsOf (membership: Membership, peer: string): Promise<Grants |
  * Whether this node may vote and be elected: `coordination.eligible`, never as a client, and in a
  * closed mesh only when its own credential grants the coordinator role (docs/security.md).
  */
+/** Statements carry this node's credential; an author not admitted here needs a valid one (closed mesh). */
+const memberCredentials = (a: Admission, own: Credential): MemberCredentials =>
+  new MemberCredentials({ own, admitted: p => a.credentialOf(p) !== undefined, distrusts: p => a.distrusts(p), revoked: c => a.revoked(c) })
+
 function selfEligible (config: AgentConfig, admission: Admission): boolean {
   return config.coordination.eligible && !config.client && admission.selfEligible
 }

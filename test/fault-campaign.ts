@@ -16,7 +16,8 @@
  *      agent (its end line). Ends of attempts that were not recorded (a cut-off agent finishing
  *      a task placed again elsewhere) are at-least-once execution: counted, not a failure.
  *      The one TSK001 that is right: a task seen ended more than FINISHED_RETENTION_MS ago (its
- *      status's time), whose record the replicas pruned; it is counted and not asked again;
+ *      status's time), whose record the replicas pruned; it is counted, and asked again every
+ *      tenth round and at the end: it must stay unknown (a pruned record must not come back);
  *   3. every at-least-once note whose sender told an outcome was delivered (the receiver's
  *      handler printed its id) or is in its sender's dead letters.
  * At the end every acknowledged task must have ended and every outcome be in. A broken
@@ -24,7 +25,7 @@
  * (connections missing, or no single coordinator in office); one with no coordinator for
  * STALL_MS more throws (with the seed). Used by test/fault-campaign.test.ts and bench/faults.ts.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -38,6 +39,8 @@ const HOSTS = 5
 const LINE_LAG_MS = 10_000
 /** After a finding of no coordinator 60 s after a heal, how much longer the campaign waits for one before it gives up. */
 const STALL_MS = 180_000
+/** How long a restarted agent may take to start (a node start with its store, at a load average of 20 on two cores, took over 20 s). */
+const START_MS = 60_000
 
 export const KINDS = ['kill', 'partition', 'cut', 'pause'] as const
 export type FaultKind = typeof KINDS[number]
@@ -51,6 +54,12 @@ export interface CampaignOptions {
   perRound?: [number, number]
   /** Where progress lines go (default: console.log). */
   log?: (line: string) => void
+  /**
+   * Keep the lab's directory (data directories, identities, and a logs/ folder with every life's
+   * lines and stderr) after the campaign: always with true, never with false; by default only
+   * when there was a finding, so a finding can be read into afterwards.
+   */
+  keep?: boolean
 }
 
 export interface CampaignReport {
@@ -59,7 +68,7 @@ export interface CampaignReport {
   rounds: number
   /** Checks made, by invariant. */
   checks: { terms: number, leaders: number, taskStatuses: number, recordedEnds: number, endsOnDisk: number, notes: number }
-  /** `pruned`: ended tasks whose records the coordinator pruned (FINISHED_RETENTION_MS after the end), no longer asked about. */
+  /** `pruned`: ended tasks whose records were pruned (FINISHED_RETENTION_MS after the end), asked again every tenth round: they must stay unknown. */
   tasks: { submitted: number, acknowledged: number, completed: number, failed: number, extraEnds: number, pruned: number }
   notes: { sent: number, delivered: number, deadLettered: number, lostWithSender: number }
   /** Broken invariants, each with what broke; empty when the campaign passed. */
@@ -130,7 +139,7 @@ export async function runCampaign (options: CampaignOptions): Promise<CampaignRe
   const restarting = new Map<number, Promise<void>>()
   const paused = new Set<number>()
   const acknowledged = new Map<string, number>() // task id -> submitter host
-  /** Ended tasks whose records were pruned after the retention: not asked about any more. */
+  /** Ended tasks whose records were pruned after the retention: TSK001 is their right answer from then on. */
   const pruned = new Set<string>()
   const ended = new Map<string, Ended>()
   const notes: Note[] = []
@@ -239,7 +248,18 @@ export async function runCampaign (options: CampaignOptions): Promise<CampaignRe
   const restart = async (i: number): Promise<void> => {
     const old = lab.agent(i)
     await waitFor(() => !old.running, `${lab.hosts[i].name} to exit after SIGKILL`, 10_000)
-    const [a] = await lab.start(envFor, [i])
+    let a: LabAgent
+    try {
+      [a] = await lab.start(envFor, [i], START_MS)
+    } catch (err) {
+      // Slower than START_MS to start again (seed 1606683835's second 1,000-fault run: 20 s, at a
+      // load average of 20 on the 2-core machine): a finding; the stuck process is killed and the
+      // host started once more, with a longer bound, before the campaign gives up.
+      finding(`${lab.hosts[i].name} had not started ${START_MS / 1000} s after its restart (load average ${loadavg().map(l => l.toFixed(1)).join(' ')}): ${(err as Error).message.slice(0, 1_500)}`)
+      lab.kill(i)
+      await waitFor(() => !lab.agent(i).running, `${lab.hosts[i].name} to exit after SIGKILL`, 10_000)
+      ;[a] = await lab.start(envFor, [i], 3 * START_MS)
+    }
     if (a.peerId !== peerIds[i]) finding(`${lab.hosts[i].name} came back as ${a.peerId}, not ${peerIds[i]}: its identity was not kept`)
     down.delete(i)
   }
@@ -260,7 +280,14 @@ export async function runCampaign (options: CampaignOptions): Promise<CampaignRe
         done.push(`kill ${lab.hosts[i].name}${i === leader ? '*' : ''}`)
         // The restart runs while the next faults go on (a process start is the slowest part of
         // a fault); the round waits for every restart before it heals and checks.
-        return async () => { if (down.has(i) && !restarting.has(i)) restarting.set(i, restart(i).finally(() => { restarting.delete(i) })) }
+        return async () => {
+          if (!down.has(i) || restarting.has(i)) return
+          const started = restart(i).finally(() => { restarting.delete(i) })
+          // Awaited by the round once its faults are applied; until then a failure must not be
+          // an unhandled rejection (it ended the process with the lab's agents and namespaces left behind).
+          started.catch(() => {})
+          restarting.set(i, started)
+        }
       }
       case 'pause': {
         const i = target(running())
@@ -300,7 +327,10 @@ export async function runCampaign (options: CampaignOptions): Promise<CampaignRe
   const checkTasks = async (final: boolean): Promise<boolean> => {
     let open = 0
     for (let h = 0; h < HOSTS; h++) {
-      const ids = [...acknowledged].filter(([id, by]) => by === h && !pruned.has(id)).map(([id]) => id)
+      // Pruned ones are asked again every tenth round and at the end: TSK001 must stay, a record
+      // come back (a stale replica's copy merged by a coordinator taking office) would run again.
+      const again = final || report.rounds % 10 === 0
+      const ids = [...acknowledged].filter(([id, by]) => by === h && (again || !pruned.has(id))).map(([id]) => id)
       if (ids.length === 0) continue
       const r = await lab.agent(h).command({ cmd: 'query', ids }, 30_000).catch((err: Error) => ({ ok: false, error: err.message, result: undefined }))
       if (!r.ok) { open += ids.length; continue }
@@ -308,6 +338,13 @@ export async function runCampaign (options: CampaignOptions): Promise<CampaignRe
       for (const id of ids) {
         const s = r.result.statuses[id]
         report.checks.taskStatuses++
+        if (pruned.has(id)) {
+          if (s.error !== undefined || flaggedTasks.has(id)) continue
+          flaggedTasks.add(id)
+          finding(`task ${id} came back after its record was pruned (its end ${JSON.stringify({ ...ended.get(id), agent: name(ended.get(id)?.agent) })}): now ${JSON.stringify({ ...s, agent: name(s.agent) })}, ` +
+            `round ${report.rounds}, from the coordinator ${name(r.result.leader)} of term ${String(r.result.term)}`)
+          continue
+        }
         if (s.error === 'TSK001') {
           // A finished record is pruned FINISHED_RETENTION_MS after its end (table.ts, on every
           // replica): unknown then is right, for a task this campaign saw end that long ago. An
@@ -471,11 +508,34 @@ export async function runCampaign (options: CampaignOptions): Promise<CampaignRe
     work.stop = true
     await Promise.allSettled(restarting.values())
     await lab.destroy()
-    await rm(dir, { recursive: true, force: true })
+    if (options.keep ?? report.findings.length > 0) {
+      await keepLogs(lab, dir, seed, report.findings)
+      log(`kept the lab's data directories and every agent's lines and stderr in ${dir} (logs/)`)
+    } else {
+      await rm(dir, { recursive: true, force: true })
+    }
     report.ms = Date.now() - t0
   }
   log(summary(report))
   return report
+}
+
+/**
+ * Every life of every host, its lines (JSON, as printed) and its stderr (the last of it), in
+ * dir/logs/<host>-<n>-pid<pid>.jsonl and .stderr: what a finding is read against afterwards.
+ */
+async function keepLogs (lab: NetnsLab, dir: string, seed: number, findings: string[]): Promise<void> {
+  const logs = join(dir, 'logs')
+  await mkdir(logs, { recursive: true })
+  const count = new Map<number, number>()
+  for (const life of lab.lives) {
+    const n = count.get(life.host.index) ?? 0
+    count.set(life.host.index, n + 1)
+    const base = join(logs, `${life.host.name}-${n}-pid${life.pid}`)
+    await writeFile(`${base}.jsonl`, life.events.map(e => JSON.stringify(e)).join('\n') + '\n')
+    await writeFile(`${base}.stderr`, life.stderr)
+  }
+  await writeFile(join(logs, 'findings.txt'), `seed ${seed}\n${findings.join('\n')}\n`)
 }
 
 /** The campaign's counts in a few lines. */

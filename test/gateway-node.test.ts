@@ -2,7 +2,7 @@
 // from the client's traceparent through the gateway into the agent that answers; each request is
 // logged with its correlation id; the token rules (none on loopback, required beyond it, a wrong
 // one refused); a token-less gateway answers loopback names only; start and stop are safe twice
-// and leave no port open.
+// and leave no port open; many clients at once each get their own answer.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Writable } from 'node:stream'
@@ -125,4 +125,58 @@ test('gateway: beyond loopback only with a token; a token-less one answers loopb
     await node.stop()
   }
   await assert.rejects(fetch(`${node.gatewayUrl as string}/v1/coordinator`), 'no port left open once the node stopped')
+})
+
+test('gateway: 64 clients at once, their requests sent into the mesh together, each get their own answer, correlation id and count; a client gone is given up', async () => {
+  const lines: any[] = []
+  const sink = new Writable({ write (chunk, _enc, done) { for (const l of String(chunk).split('\n')) if (l !== '') lines.push(JSON.parse(l)); done() } })
+  const nodes = await startMesh(2, (i) => i === 0 ? { logger: pino({ level: 'info' }, sink), gateway: { listen: '127.0.0.1:0' } } : {})
+  try {
+    nodes[1].handle(Square, ({ n }) => n * n)
+    const base = nodes[0].gatewayUrl as string
+    const answers = await Promise.all(Array.from({ length: 64 }, async (_, n) => {
+      const res = await fetch(`${base}/v1/agents/n1/commands/square`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-correlation-id': `burst-${n}` },
+        body: JSON.stringify({ n })
+      })
+      return { n, status: res.status, correlation: res.headers.get('x-correlation-id'), body: await res.json() }
+    }))
+    for (const a of answers) assert.deepEqual([a.status, a.correlation, a.body], [200, `burst-${a.n}`, a.n * a.n], `request ${a.n}`)
+    assert.equal(nodes[0].stats.get('gateway_requests_total', { route: 'POST /v1/agents/{ref}/commands/{command}', status: '200' }), 64)
+    // One bad request among good ones is answered alone with its code; the others are not disturbed.
+    const mixed = await Promise.all([{ n: 3 }, { n: 'three' }, { n: 4 }].map(async (body) => {
+      const res = await fetch(`${base}/v1/agents/n1/commands/square`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+      return [res.status, await res.json()]
+    }))
+    assert.deepEqual(mixed.map(([s, b]) => s === 200 ? b : `${String(s)} ${String((b as any).error.code)}`), [9, '400 MSG001', 16])
+
+    // A client that goes away before its answer: counted 499, and the gateway gives up its request
+    // into the mesh then (the agent's answer, once it comes, arrives late), not when the answer comes.
+    let release = (): void => {}
+    let started = (): void => {}
+    const handling = new Promise<void>(resolve => { started = resolve })
+    nodes[1].handle('hold', async () => { started(); await new Promise<void>(resolve => { release = resolve }); return 'late' })
+    const client = new AbortController()
+    const call = fetch(`${base}/v1/agents/n1/commands/hold`, { method: 'POST', signal: client.signal })
+    await handling
+    client.abort()
+    await assert.rejects(call)
+    await waitFor(() => nodes[0].stats.get('gateway_requests_total', { route: 'POST /v1/agents/{ref}/commands/{command}', status: '499' }) === 1, 'the request counted 499')
+    release()
+    await waitFor(() => nodes[0].stats.get('messages_total', { direction: 'in', type: 'RESPONSE', status: 'late' }) >= 1, 'the agent\'s answer arriving after the gateway gave up')
+
+    // A client gone halfway through its body: 499 as well, and not the gateway's error in its log.
+    const { port } = new URL(base)
+    const { connect } = await import('node:net')
+    const half = connect(Number(port), '127.0.0.1')
+    await new Promise(resolve => half.once('connect', resolve))
+    half.write(`POST /v1/agents/n1/commands/square HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"n":`)
+    await new Promise(resolve => setTimeout(resolve, 100))
+    half.destroy()
+    await waitFor(() => nodes[0].stats.get('gateway_requests_total', { route: 'POST /v1/agents/{ref}/commands/{command}', status: '499' }) === 2, 'the half-sent request counted 499')
+    assert.deepEqual(lines.filter(l => l.level >= 50).map(l => l.msg), [], 'no error logged for a client that went away')
+  } finally {
+    await stopAll(nodes)
+  }
 })

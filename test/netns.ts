@@ -79,7 +79,7 @@ export class LabAgent {
     // `ip netns exec` enters the namespace and then execs node: the pid is node's own, so the
     // signals of kill() and pause() reach the agent itself.
     this.child = spawn('ip', ['netns', 'exec', host.ns, process.execPath, script], { env: { ...clean, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
-    this.child.stderr?.on('data', (d) => { this.stderr = (this.stderr + String(d)).slice(-20_000) })
+    this.child.stderr?.on('data', (d) => { this.stderr = (this.stderr + String(d)).slice(-200_000) })
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
       let o: any
       try { o = JSON.parse(line) } catch { return }
@@ -125,7 +125,7 @@ export class LabAgent {
       }
       const t = setTimeout(() => {
         this.watchers.delete(done)
-        reject(new Error(`${this.host.name}: timed out after ${timeoutMs} ms waiting for ${what}`))
+        reject(new Error(`${this.host.name}: timed out after ${timeoutMs} ms waiting for ${what}${this.stderr === '' ? '' : `; its stderr: ${this.stderr.slice(-2000)}`}`))
       }, timeoutMs)
       this.watchers.add(done)
       this.child.once('exit', done)
@@ -203,8 +203,11 @@ export class NetnsLab {
    * Start an agent on every host (or the given ones), each bootstrapping from all the others'
    * addresses, and wait until each has started. `env` adds AGENTMESH_* settings (per host when a
    * function). Starting a host that had an agent replaces it (a restart); the old one stays in `lives`.
+ * Rejects when one has not started within `timeoutMs` (it is left running: stop it or start again).
    */
-  async start (env: Record<string, string> | ((i: number) => Record<string, string>) = {}, which = this.hosts.map(h => h.index)): Promise<LabAgent[]> {
+  async start (
+    env: Record<string, string> | ((i: number) => Record<string, string>) = {}, which = this.hosts.map(h => h.index), timeoutMs = 20_000
+  ): Promise<LabAgent[]> {
     const started = which.map(i => {
       const h = this.hosts[i]
       const extra = typeof env === 'function' ? env(i) : env
@@ -224,7 +227,7 @@ export class NetnsLab {
       this.lives.push(agent)
       return agent
     })
-    await Promise.all(started.map(async a => await a.event(e => e.event === 'started', 'the agent to start')))
+    await Promise.all(started.map(async a => await a.event(e => e.event === 'started', 'the agent to start', timeoutMs)))
     return started
   }
 

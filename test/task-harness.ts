@@ -11,8 +11,9 @@ import type { NegotiationService } from '../protocols/negotiation/index.js'
 import type { Office, OfficeEvents } from '../protocols/coordination/office.js'
 import type { MemberSourceEvents } from '../discovery/member-source.js'
 import type { Member } from '../discovery/members.js'
-import { TaskService, TaskSpec, signSubmission, type TaskRecord, type TaskStatus } from '../protocols/task/index.js'
+import { TaskService, TaskSpec, signSubmission, type PrunedMark, type TaskRecord, type TaskStatus } from '../protocols/task/index.js'
 import { ResourceService } from '../protocols/resource/index.js'
+import type { Store } from '../protocols/core/store.js'
 
 export const KEY = await generateKeyPair('Ed25519')
 export const SUBMITTER = peerIdFromPrivateKey(KEY).toString()
@@ -49,11 +50,11 @@ export function record (id: string, term: number, version: number, status: Parti
 }
 
 /**
- * The voters' side, by hand: `v1` answers the records read with `held` once `release()` is
- * called, `v2` is unreachable for that read. Replication succeeds to anyone not in `down` and is
+ * The voters' side, by hand: `v1` answers the records read with `held` (and the marks of the
+ * records it pruned with `pruned`) once `release()` is called, `v2` is unreachable for that read. Replication succeeds to anyone not in `down` and is
  * kept: the records in `replicated`, each with the peer it went to in `replicatedTo`.
  */
-export function voters (held: TaskRecord[], down: ReadonlySet<string> = new Set()): {
+export function voters (held: TaskRecord[], down: ReadonlySet<string> = new Set(), pruned: PrunedMark[] = []): {
   rpc: RpcService, release: () => void, replicated: TaskRecord[], replicatedTo: Array<{ peer: string, id: string }>
 } {
   const replicated: TaskRecord[] = []
@@ -62,9 +63,13 @@ export function voters (held: TaskRecord[], down: ReadonlySet<string> = new Set(
   const gate = new Promise<void>(resolve => { release = resolve })
   const rpc = {
     handle: () => () => {},
-    request: async (peer: string, cmd: { name: string }, payload: { records?: TaskRecord[] }) => {
+    request: async (peer: string, cmd: { name: string }, payload: { records?: TaskRecord[], pruned?: boolean }) => {
       if (down.has(peer)) throw new Error(`${peer} is down in this test`)
-      if (cmd.name === '$agentmesh/task/records' && peer === 'v1') { await gate; return { records: structuredClone(held), more: false } }
+      if (cmd.name === '$agentmesh/task/records' && peer === 'v1') {
+        await gate
+        // With `pruned`, the marks of the records v1 pruned (`pruned`).
+        return payload.pruned === true ? { records: [], pruned: structuredClone(pruned), more: false } : { records: structuredClone(held), more: false }
+      }
       if (cmd.name === '$agentmesh/task/replicate') {
         const records = payload.records ?? []
         replicated.push(...structuredClone(records))
@@ -78,7 +83,7 @@ export function voters (held: TaskRecord[], down: ReadonlySet<string> = new Set(
   return { rpc: rpc as unknown as RpcService, release: () => { release() }, replicated, replicatedTo }
 }
 
-export function build (rpc: RpcService): { office: TestOffice, members: TestMembers, resources: ResourceService, tasks: TaskService } {
+export function build (rpc: RpcService, store?: Store): { office: TestOffice, members: TestMembers, resources: ResourceService, tasks: TaskService } {
   const office = new TestOffice()
   const members = new TestMembers()
   const resources = new ResourceService({ self: 'self', rpc, office, members, capacities: () => new Map(), publish: () => {}, requestTimeoutMs: 2_000 })
@@ -93,7 +98,8 @@ export function build (rpc: RpcService): { office: TestOffice, members: TestMemb
     requestTimeoutMs: 2_000,
     resourceManager: resources,
     negotiation,
-    privateKey: KEY
+    privateKey: KEY,
+    ...(store !== undefined ? { store } : {})
   })
   return { office, members, resources, tasks }
 }

@@ -5,6 +5,8 @@ interface MeshView {
   nodes: Array<{ peerId: string, name: string, roles: string[], ageMs: number, self: boolean }>
   edges: Array<{ a: string, b: string, rate: number }>
   ageMs: number
+  /** The offset of /mesh's next page (null after the last; absent from an endpoint that does not page). */
+  nextOffset?: number | null
 }
 interface PeerView { peerId: string, name: string, connections: Array<{ rttMs: number | null }> }
 interface CoordinatorView { term: number, leader?: string, leaderName?: string, reason?: string | null }
@@ -50,7 +52,17 @@ export async function meshStatus (url: string, token?: string): Promise<MeshStat
     if (!res.ok) throw new Error(`${url}${path}: HTTP ${res.status}${res.status === 401 ? ' (give --token)' : ''}`)
     return await res.json() as T
   }
-  const [mesh, peers, coordinator] = await Promise.all([get<MeshView>('/mesh'), get<PeerView[]>('/peers'), get<CoordinatorView>('/coordinator')])
+  // /mesh comes in pages (at most 500 agents each): every page, then the links of all of them.
+  const allPages = async (): Promise<MeshView> => {
+    const first = await get<MeshView>('/mesh?limit=500')
+    for (let page = first; typeof page.nextOffset === 'number';) {
+      page = await get<MeshView>(`/mesh?limit=500&offset=${page.nextOffset}`)
+      first.nodes.push(...page.nodes)
+      first.edges.push(...page.edges)
+    }
+    return first
+  }
+  const [mesh, peers, coordinator] = await Promise.all([allPages(), get<PeerView[]>('/peers'), get<CoordinatorView>('/coordinator')])
   const rtt = new Map(peers.map(p => [p.peerId, p.connections.map(c => c.rttMs).find(r => typeof r === 'number')]))
   const rows = mesh.nodes
     .sort((a, b) => (Number(b.self) - Number(a.self)) || a.name.localeCompare(b.name))

@@ -4,7 +4,7 @@
  * mesh's own nesting bound, and every answer is JSON with the correlation id in a header.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { AgentMeshError, SerializationError } from '../../protocols/core/errors.js'
+import { AbortError, AgentMeshError, SerializationError } from '../../protocols/core/errors.js'
 import { parseJson } from '../../protocols/core/json.js'
 import { errorBody, httpStatusOf } from '../operations/errors.js'
 
@@ -16,18 +16,37 @@ export class BodyTooLargeError extends AgentMeshError {
   }
 }
 
-/** The raw body, at most `limit` bytes (BodyTooLargeError past it, the rest not read). */
+/**
+ * The raw body, at most `limit` bytes (BodyTooLargeError past it, the request destroyed and the
+ * rest not read). Read from 'data' events: a `for await` over the request costs an async iterator
+ * and its end-of-stream watcher per request, a few percent of a small request's CPU.
+ */
 export async function readBody (req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'])
   if (Number.isFinite(declared) && declared > limit) throw new BodyTooLargeError(limit)
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length
-    if (size > limit) throw new BodyTooLargeError(limit)
-    chunks.push(chunk)
-  }
-  return Buffer.concat(chunks)
+  if (req.readableEnded) return Buffer.alloc(0)
+  // Gone already: no event would come to settle the wait.
+  if (req.destroyed) throw new AbortError('the client went away before its request body ended')
+  return await new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    const settle = (err?: Error): void => {
+      req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose)
+      if (err !== undefined) reject(err)
+      else resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks))
+    }
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length
+      if (size <= limit) { chunks.push(chunk); return }
+      settle(new BodyTooLargeError(limit))
+      req.destroy()
+    }
+    const onEnd = (): void => { settle() }
+    // A request stream fails only with its connection ("aborted", ECONNRESET): the client is gone (499), not the gateway.
+    const onError = (err: Error): void => { settle(new AbortError('the client went away before its request body ended', { cause: err })) }
+    const onClose = (): void => { settle(new AbortError('the client went away before its request body ended')) }
+    req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose)
+  })
 }
 
 /** The body parsed as JSON (an empty body is undefined); malformed or too deeply nested JSON is MSG002. */

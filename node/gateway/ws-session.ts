@@ -15,6 +15,7 @@ import { statusOf } from './errors.js'
 import { endServerSpan, inContext, startFrameSpan } from './trace.js'
 import { ClientFrame, FrameId, SubmitFrame, SubscriptionTarget, type Op, type ServerFrame } from './ws-frames.js'
 import { WS_MAX_IN_FLIGHT } from './constants.js'
+import { nextTurn } from './turn.js'
 
 export interface WsLimits {
   maxBufferedBytes: number
@@ -152,8 +153,9 @@ export class WsSession {
         this.subs.delete(key)
         return [target]
       }
-      case 'publish': return [await ops.publish(input)]
-      case 'request': return [await ops.request(input)]
+      // Into the mesh with the other clients' operations read in this turn (turn.ts).
+      case 'publish': await nextTurn(); return [await ops.publish(input)]
+      case 'request': await nextTurn(); return [await ops.request(input)]
       case 'submit': {
         const s = parseInput(SubmitFrame, input, 'submit')
         return [await ops.submit('tasks' in s ? s : { tasks: [s.task] })]

@@ -10,10 +10,10 @@
  * a web page cannot reach it through DNS rebinding (the MCP specification's Origin rule).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import { createHash, timingSafeEqual } from 'node:crypto'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
 import { ConfigError } from '../../protocols/core/errors.js'
 import { isLoopback, splitHostPort } from '../debug-server.js'
+import { BearerToken, closeServer } from '../http-auth.js'
 import { MAX_HTTP_BODY_BYTES, MAX_HTTP_IN_FLIGHT } from './constants.js'
 import type { MeshMcp } from './index.js'
 
@@ -27,8 +27,6 @@ export interface McpHttpInit {
 
 export const MCP_PATH = '/mcp'
 
-const digest = (s: string): Buffer => createHash('sha256').update(s).digest()
-
 function sendJson (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body)
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...headers })
@@ -40,7 +38,7 @@ const rpcError = (code: number, message: string): unknown => ({ jsonrpc: '2.0', 
 
 export class McpHttpServer {
   private server?: Server
-  private readonly tokenDigest?: Buffer
+  private readonly token?: BearerToken
   private inFlight = 0
   private hosts = new Set<string>()
   private origins = new Set<string>()
@@ -48,7 +46,7 @@ export class McpHttpServer {
   url = ''
 
   constructor (private readonly init: McpHttpInit) {
-    if (init.token !== undefined) this.tokenDigest = digest(init.token)
+    if (init.token !== undefined) this.token = new BearerToken(init.token)
   }
 
   async start (): Promise<string> {
@@ -80,21 +78,19 @@ export class McpHttpServer {
     const server = this.server
     if (server === undefined) return
     this.server = undefined
-    server.closeAllConnections()
-    await new Promise<void>(resolve => { server.close(() => { resolve() }) })
+    await closeServer(server)
   }
 
   private authorised (req: IncomingMessage): boolean {
-    if (this.tokenDigest === undefined) return true
-    const h = req.headers.authorization ?? ''
-    return timingSafeEqual(digest(h.startsWith('Bearer ') ? h.slice(7) : ''), this.tokenDigest)
+    if (this.token === undefined) return true
+    return this.token.matches(BearerToken.given(req))
   }
 
   private async serve (req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://mcp').pathname
     if (path !== MCP_PATH) { sendJson(res, 404, { error: `not found: the MCP endpoint is ${MCP_PATH}` }); return }
     if (!this.authorised(req)) { sendJson(res, 401, rpcError(-32001, 'unauthorized: send Authorization: Bearer <token>'), { 'www-authenticate': 'Bearer' }); return }
-    if (this.tokenDigest === undefined) {
+    if (this.token === undefined) {
       const origin = req.headers.origin
       if (!this.hosts.has(req.headers.host ?? '') || (origin !== undefined && !this.origins.has(origin))) {
         sendJson(res, 403, rpcError(-32000, 'forbidden: Host or Origin names another site'))

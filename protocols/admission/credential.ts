@@ -83,6 +83,34 @@ export interface CredentialCheck {
  * then the signature. Anything else is a NotAdmittedError (SEC001) that says which check failed.
  */
 export async function verifyCredential (input: unknown, check: CredentialCheck): Promise<Credential> {
+  const c = checkFields(input, check)
+  const key = peerIdFromString(c.issuer).publicKey
+  if (key === undefined) throw new NotAdmittedError('credential issuer has no public key in its id')
+  const { signature, ...unsigned } = c
+  if (!(await key.verify(statement(unsigned), Buffer.from(signature, 'base64')))) throw new NotAdmittedError('credential signature does not verify')
+  if (check.revoked?.(c) === true) throw new NotAdmittedError(`credential ${c.serial} of ${c.subject} is revoked`)
+  return c
+}
+
+/**
+ * verifyCredential at once, for a check made inside a handler that does not wait (the member
+ * view's, of the credential a relayed statement carries). An owner key is Ed25519, which Node
+ * checks synchronously; an issuer key that can only be checked asynchronously is refused.
+ */
+export function verifyCredentialNow (input: unknown, check: CredentialCheck): Credential {
+  const c = checkFields(input, check)
+  const key = peerIdFromString(c.issuer).publicKey
+  if (key === undefined) throw new NotAdmittedError('credential issuer has no public key in its id')
+  const { signature, ...unsigned } = c
+  const ok = key.verify(statement(unsigned), Buffer.from(signature, 'base64'))
+  if (ok instanceof Promise) { ok.catch(() => {}); throw new NotAdmittedError('credential issuer key cannot be checked synchronously') }
+  if (!ok) throw new NotAdmittedError('credential signature does not verify')
+  if (check.revoked?.(c) === true) throw new NotAdmittedError(`credential ${c.serial} of ${c.subject} is revoked`)
+  return c
+}
+
+/** The shape and the cheap checks (mesh, issuer, subject, validity), before any signature. */
+function checkFields (input: unknown, check: CredentialCheck): Credential {
   const parsed = Credential.safeParse(input)
   if (!parsed.success) throw new NotAdmittedError(`malformed credential: ${parsed.error.issues[0]?.message ?? 'invalid'}`)
   const c = parsed.data
@@ -91,10 +119,5 @@ export async function verifyCredential (input: unknown, check: CredentialCheck):
   if (c.subject !== check.subject) throw new NotAdmittedError(`credential belongs to ${c.subject}, not to the peer ${check.subject} that presents it`)
   if (c.issuedAt > check.now + CLOCK_SKEW_MS) throw new NotAdmittedError('credential is issued in the future (check the clocks)')
   if (c.expiresAt <= check.now - CLOCK_SKEW_MS) throw new NotAdmittedError(`credential expired at ${new Date(c.expiresAt).toISOString()}`)
-  const key = peerIdFromString(c.issuer).publicKey
-  if (key === undefined) throw new NotAdmittedError('credential issuer has no public key in its id')
-  const { signature, ...unsigned } = c
-  if (!(await key.verify(statement(unsigned), Buffer.from(signature, 'base64')))) throw new NotAdmittedError('credential signature does not verify')
-  if (check.revoked?.(c) === true) throw new NotAdmittedError(`credential ${c.serial} of ${c.subject} is revoked`)
   return c
 }

@@ -21,7 +21,7 @@ import { TaskClient, type TaskHandle } from './handle.js'
 import type { TaskServiceEvents } from './events.js'
 import {
   ControlCommand, QueryCommand, QueryManyCommand, RecordsCommand, ReplicateCommand, ReportCommand, SubmitCommand, UpdateCommand,
-  TaskSpec, type Requirements, type TaskRecord, type TaskSpecInput, type TaskStatus
+  TaskSpec, type PrunedMark, type Requirements, type TaskRecord, type TaskSpecInput, type TaskStatus
 } from './schemas.js'
 
 export * from './schemas.js'
@@ -96,6 +96,7 @@ export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
       localReport: (from, report) => this.scheduler.report(from, report),
       events: this
     })
+    const store = init.store ?? new MemoryStore()
     this.scheduler = new TaskScheduler({
       self: init.self,
       rpc: init.rpc,
@@ -106,7 +107,8 @@ export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
       changed: (r) => { this.statusChanged(r) },
       requestTimeoutMs: init.requestTimeoutMs,
       resources: init.resourceManager,
-      store: (init.store ?? new MemoryStore()).space<TaskRecord>('tasks'),
+      store: store.space<TaskRecord>('tasks'),
+      marks: store.space<PrunedMark>('tasks-pruned'),
       ...(init.audit !== undefined ? { audit: init.audit } : {}),
       contractNet: async (spec, candidates) => {
         const r = await init.negotiation.contractNet<{ running: number, free_cores: number }>({

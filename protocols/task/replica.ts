@@ -13,7 +13,7 @@ import type { Office } from '../coordination/office.js'
 import type { StoreSpace } from '../core/store.js'
 import { NotCoordinatorError } from '../core/errors.js'
 import type { TaskTable } from './table.js'
-import type { TaskRecord } from './schemas.js'
+import type { PrunedMark, TaskRecord } from './schemas.js'
 
 export interface ReplicaInit {
   self: string
@@ -21,6 +21,8 @@ export interface ReplicaInit {
   table: TaskTable
   /** The store's 'tasks' space (memory when the node has no data directory). */
   store: StoreSpace<TaskRecord>
+  /** The marks of the records pruned (pruned.ts): the store's 'tasks-pruned' space. */
+  marks: StoreSpace<PrunedMark>
   /** A request refused: counted and logged by the service. */
   rejected: (from: string, message: string, reason: string) => void
   /** A background write failed. */
@@ -32,8 +34,9 @@ export class TaskReplica {
 
   constructor (init: ReplicaInit) { this.init = init }
 
-  /** Merge the records kept on disk into the table (on start); returns how many. */
+  /** Merge the marks and records kept on disk into the table (on start); returns how many records. */
   load (): number {
+    for (const [, m] of this.init.marks.entries()) this.init.table.mark(m)
     let n = 0
     for (const [, r] of this.init.store.entries()) { this.init.table.merge(r); n++ }
     return n
@@ -52,6 +55,23 @@ export class TaskReplica {
     Promise.all(ids.map(async id => { await this.init.store.remove(id) })).catch((err: Error) => { this.init.error(err) })
   }
 
+  /** Prune the table's finished records (table.ts), and the marks past their time, from the disk too. */
+  prune (now: number): void { this.pruned(this.init.table.prune(now), this.init.table.marks.expire(now)) }
+
+  /**
+   * Records pruned, refused at takeover, or dropped for a mark read then: off the disk, their
+   * marks (if any) on it; the `expired` marks off it.
+   */
+  pruned (ids: readonly string[], expired: readonly string[] = []): void {
+    if (ids.length === 0 && expired.length === 0) return
+    const { marks, table } = this.init
+    this.forget(ids)
+    Promise.all([
+      ...ids.map(async id => { const m = table.marks.get(id); if (m !== undefined) await marks.put(id, m) }),
+      ...expired.map(async id => { await marks.remove(id) })
+    ]).catch((err: Error) => { this.init.error(err) })
+  }
+
   /** The coordinator's records: merged, and the ones kept written to disk before the answer. */
   async replicate (from: string, term: number, records: TaskRecord[]): Promise<number> {
     this.fence(term, from, 'task-replicate')
@@ -62,7 +82,9 @@ export class TaskReplica {
     return records.length
   }
 
-  recordsFor (from: string, term: number, page: { after?: string, offset: number, limit: number }): { records: TaskRecord[], more: boolean } {
+  recordsFor (
+    from: string, term: number, page: { after?: string, offset: number, limit: number, pruned?: boolean }
+  ): { records: TaskRecord[], pruned?: PrunedMark[], more: boolean } {
     // A coordinator taking office reads them, of a term not stale, and it is a voter (the voters
     // elected it): anyone else would read every task with its result.
     const office = this.init.office
@@ -71,6 +93,8 @@ export class TaskReplica {
       this.init.rejected(from, 'task-records', why)
       throw new NotCoordinatorError(why === 'stale-term' ? `term ${term} is stale` : `${from} is not a voter: only a coordinator taking office reads the task records`)
     }
+    // With `pruned`, the marks of the records pruned here: a stale copy elsewhere must not come back (pruned.ts).
+    if (page.pruned === true) return { records: [], ...this.init.table.marks.page(page.after, page.limit) }
     return this.init.table.page(page.after, page.limit, page.offset)
   }
 

@@ -9,7 +9,7 @@
 import type { RpcService } from '../rpc/index.js'
 import type { Office } from '../coordination/office.js'
 import { TimeoutError } from '../core/errors.js'
-import { RecordsCommand, ReplicateCommand, type TaskRecord } from './schemas.js'
+import { RecordsCommand, ReplicateCommand, type PrunedMark, type TaskRecord } from './schemas.js'
 
 const REPLICATE_EVERY_MS = 25
 /** Records per message when replicating or reading the table (a record is ~1 KB; messages stay far below 1 MiB). */
@@ -110,11 +110,12 @@ export class Replication {
 
   /**
    * A new coordinator of `term` reads the records of the other voters, page by page, giving each
-   * to `merge` with the voter it came from; resolves once a majority (this node counted)
+   * to `merge` with the voter it came from, then the marks of the records each pruned, to
+   * `mark` (a stale copy of a pruned record must not come back); resolves once a majority (this node counted)
    * answered, every voter answered or failed, or the request timeout passed: with whether a
    * majority answered (without one, a record only the others hold may be missing).
    */
-  async readMajority (term: number, merge: (r: TaskRecord, voter: string) => void): Promise<boolean> {
+  async readMajority (term: number, merge: (r: TaskRecord, voter: string) => void, mark: (m: PrunedMark) => void = () => {}): Promise<boolean> {
     const voters = this.init.office.voters().filter(v => v !== this.init.self)
     const needed = Math.floor((voters.length + 1) / 2) + 1
     let heard = 1
@@ -130,8 +131,15 @@ export class Replication {
             const req = { term, ...(after !== undefined ? { after } : {}), limit: RECORDS_PAGE }
             const page = await this.init.rpc.request(v, RecordsCommand, req, { timeoutMs: this.init.requestTimeoutMs })
             for (const r of page.records) merge(r, v)
-            if (!page.more || page.records.length === 0) return
+            if (!page.more || page.records.length === 0) break
             after = page.records[page.records.length - 1].spec.task_id
+          }
+          for (let after: string | undefined; ;) {
+            const req = { term, pruned: true, ...(after !== undefined ? { after } : {}), limit: RECORDS_PAGE }
+            const { pruned = [], more } = await this.init.rpc.request(v, RecordsCommand, req, { timeoutMs: this.init.requestTimeoutMs })
+            for (const m of pruned) mark(m)
+            if (!more || pruned.length === 0) return
+            after = pruned[pruned.length - 1].task_id
           }
         }
         readAll().then(() => {

@@ -36,7 +36,7 @@ import { Takeover } from './takeover.js'
 import { SubmissionCheck } from './submission.js'
 import type { AuditSink } from '../core/audit.js'
 import { TaskTable, finishPatch, type TaskPatch } from './table.js'
-import { StopCommand, TERMINAL, type SubmissionProof, type TaskControl, type TaskControlAnswer, type TaskRecord, type TaskReport, type TaskSpec, type TaskState, type TaskStatus } from './schemas.js'
+import { StopCommand, TERMINAL, type PrunedMark, type SubmissionProof, type TaskControl, type TaskControlAnswer, type TaskRecord, type TaskReport, type TaskSpec, type TaskState, type TaskStatus } from './schemas.js'
 
 export { FINISHED_RETENTION_MS } from './table.js'
 export type { SchedulerResources } from './placement.js'
@@ -59,8 +59,9 @@ export interface SchedulerInit {
   resources: SchedulerResources
   /** Where refused submissions and records are reported (`signature.refused`); none by default. */
   audit?: AuditSink
-  /** This node's replica of the table on disk: the store's 'tasks' space (replica.ts). */
+  /** This node's replica of the table on disk: the store's 'tasks' space, and the marks of the records it pruned (replica.ts, pruned.ts). */
   store: StoreSpace<TaskRecord>
+  marks: StoreSpace<PrunedMark>
 }
 
 const RESCHEDULE_EVERY_MS = 1_000
@@ -95,7 +96,7 @@ export class TaskScheduler {
     const leading = (): boolean => this.leading()
     const shared = { self, rpc, requestTimeoutMs }
     const rejected = (from: string, message: string, reason: string): void => { this.rejected(from, message, reason) }
-    this.replica = new TaskReplica({ self, office, table: this.table, store: init.store, rejected, error: (err) => { this.error(err) } })
+    this.replica = new TaskReplica({ self, office, table: this.table, store: init.store, marks: init.marks, rejected, error: (err) => { this.error(err) } })
     this.replication = new Replication({ ...shared, office, leading, persist: async (records) => { await this.replica.persist(records) } })
     const records = (): TaskRecord[] => [...this.table.records.values()]
     const write = async (rs: TaskRecord[], voters: string[]): Promise<boolean> => await this.replication.toVoters(rs, voters)
@@ -127,7 +128,7 @@ export class TaskScheduler {
       placing: () => this.placement.busy,
       resume: () => { this.armDeadlines(); this.schedule() },
       check: this.check,
-      dropped: (id) => { this.replica.forget([id]) }
+      dropped: (id) => { this.replica.pruned([id]) }
     })
     this.deadlines = new DeadlineTimer(() => { this.deadlinesPassed() })
     // A new manager answers allocations only once the takeover restored the running tasks' own.
@@ -167,7 +168,7 @@ export class TaskScheduler {
 
   private everySecond (): void {
     this.officeCheck()
-    this.replica.forget(this.table.prune(Date.now()))
+    this.replica.prune(Date.now())
     if (!this.leading()) return
     this.schedule()
     if (!this.takingOver) this.takeover.quiet(this.officeTerm, Date.now())?.catch((err: Error) => { this.error(err) })

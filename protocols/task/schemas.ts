@@ -190,18 +190,29 @@ export const ReplicateCommand = defineCommand('$agentmesh/task/replicate', {
   response: z.strictObject({ stored: z.number().int() })
 })
 /**
+ * What a replica keeps of a record it pruned (table.ts): the term and version it was pruned at,
+ * so a stale copy of the record (a voter that missed its end) is not taken for a live task.
+ */
+export const PrunedMark = z.strictObject({
+  task_id: TaskId, term: z.number().int().nonnegative(), version: z.number().int().nonnegative(), at: z.number().int()
+})
+export type PrunedMark = z.output<typeof PrunedMark>
+
+/**
  * A new coordinator -> voters: their task records in task-id order, a page at a time: the records
  * after the id `after` (the last of the page before), up to `limit`. `offset` skips that many
- * more (what readers before the cursor sent; a reader pages with `after` alone).
+ * more (what readers before the cursor sent; a reader pages with `after` alone). With `pruned`,
+ * the marks of the records the voter pruned instead, paged the same way (in `pruned`).
  */
 export const RecordsCommand = defineCommand('$agentmesh/task/records', {
   request: z.strictObject({
     term: z.number().int().nonnegative(),
     after: TaskId.optional(),
     offset: z.number().int().nonnegative().default(0),
-    limit: z.number().int().min(1).max(1_000).default(200)
+    limit: z.number().int().min(1).max(1_000).default(200),
+    pruned: z.boolean().optional()
   }),
-  response: z.strictObject({ records: z.array(TaskRecord).max(1_000), more: z.boolean() })
+  response: z.strictObject({ records: z.array(TaskRecord).max(1_000), pruned: z.array(PrunedMark).max(1_000).optional(), more: z.boolean() })
 })
 
 /** Coordinator -> submitter: status changes of tasks it submitted, in the order they happened. */

@@ -7,7 +7,8 @@
  */
 import { DeadlineError, DependencyError, InvalidTaskStateError } from '../core/errors.js'
 import { canMove, checkDependencies } from './lifecycle.js'
-import { TERMINAL, type SubmissionProof, type TaskRecord, type TaskReport, type TaskSpec, type TaskState, type TaskStatus } from './schemas.js'
+import { PrunedMarks, afterMark } from './pruned.js'
+import { TERMINAL, type PrunedMark, type SubmissionProof, type TaskRecord, type TaskReport, type TaskSpec, type TaskState, type TaskStatus } from './schemas.js'
 
 /** A finished task's record is kept this long (idempotent resubmission, status queries), then dropped everywhere. */
 export const FINISHED_RETENTION_MS = 10 * 60_000
@@ -65,6 +66,8 @@ export function finishPatch (
 
 export class TaskTable {
   readonly records = new Map<string, TaskRecord>()
+  /** Marks of the records pruned here: a stale copy of one is refused (pruned.ts). */
+  readonly marks = new PrunedMarks()
   /** The attempt number of the latest offer of each task (offers may be refused or lost). */
   private readonly lastOffer = new Map<string, number>()
 
@@ -82,7 +85,20 @@ export class TaskTable {
   merge (r: TaskRecord): boolean {
     const mine = this.records.get(r.spec.task_id)
     if (mine !== undefined && !newer(r, mine)) return false
+    if (this.marks.refuses(r)) return false
     this.records.set(r.spec.task_id, r)
+    return true
+  }
+
+  /**
+   * A mark read from a voter (or loaded from the disk): kept if newer than the one held, and the
+   * record it marks dropped unless written after it. Returns whether a record was dropped.
+   */
+  mark (m: PrunedMark): boolean {
+    const kept = this.marks.add(m)
+    const r = this.records.get(m.task_id)
+    if (r === undefined || afterMark(r, kept)) return false
+    this.drop(m.task_id)
     return true
   }
 
@@ -115,13 +131,16 @@ export class TaskTable {
     checkDependencies(fresh, id => this.records.has(id))
     return fresh.map(spec => {
       const submission = proofOf.get(spec)
+      // An id pruned here is a new task: numbered past the mark, so the voters' marks do not refuse it.
+      const mark = this.marks.get(spec.task_id)
+      this.marks.delete(spec.task_id)
       const r: TaskRecord = {
         spec,
         submitter,
         // The submitter's signature travels with the record, so the next coordinator can check it.
         ...(submission !== undefined ? { submission } : {}),
         submitted_at: now,
-        version: 1,
+        version: (mark?.version ?? 0) + 1,
         losses: 0,
         status: {
           task_id: spec.task_id,
@@ -329,7 +348,7 @@ export class TaskTable {
    * Drop the records of tasks that finished more than FINISHED_RETENTION_MS before `now`,
    * unless an open task depends on them. Every replica applies the same rule to the same
    * timestamps, so the tables agree without a message. A submit of a dropped task id is a new
-   * task. Returns the ids dropped.
+   * task. Each leaves a mark (pruned.ts). Returns the ids dropped.
    */
   prune (now: number, retentionMs = FINISHED_RETENTION_MS): string[] {
     const before = now - retentionMs
@@ -337,7 +356,11 @@ export class TaskTable {
     for (const r of this.records.values()) if (!TERMINAL.has(r.status.status)) for (const d of r.spec.dependencies) needed.add(d)
     const dropped: string[] = []
     for (const [id, r] of this.records) {
-      if (TERMINAL.has(r.status.status) && Date.parse(r.status.timestamp) < before && !needed.has(id)) { this.records.delete(id); dropped.push(id) }
+      if (TERMINAL.has(r.status.status) && Date.parse(r.status.timestamp) < before && !needed.has(id)) {
+        this.records.delete(id)
+        this.marks.add({ task_id: id, term: r.term ?? 0, version: r.version, at: now })
+        dropped.push(id)
+      }
     }
     return dropped
   }

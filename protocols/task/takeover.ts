@@ -48,7 +48,7 @@ export interface TakeoverInit {
   resume: () => void
   /** Refuses the records whose submission does not verify (submission.ts); counts and audits them. */
   check: SubmissionCheck
-  /** A record of this replica was refused and dropped from the table: drop it from the disk too. */
+  /** A record of this replica was refused, or dropped for a voter's mark of its prune: off the disk too (the mark on it). */
   dropped: (id: string) => void
 }
 
@@ -91,7 +91,9 @@ export class Takeover {
     // deposed coordinator may have sent them), then each voter's before it is merged, so an
     // altered record with a higher version never displaces the true one.
     for (const r of [...init.table.records.values()]) if (!init.check.accepts(r, init.self)) { init.table.drop(r.spec.task_id); init.dropped(r.spec.task_id) }
-    const read = await init.replication.readMajority(term, (r, voter) => { if (init.check.accepts(r, voter)) init.table.merge(r) })
+    // A voter's mark of a record it pruned drops a stale copy read from another, or held here (pruned.ts).
+    const read = await init.replication.readMajority(term, (r, voter) => { if (init.check.accepts(r, voter)) init.table.merge(r) },
+      (m) => { if (init.table.mark(m)) init.dropped(m.task_id) })
     init.check.clear()
     if (!init.current(term)) return
     // Fewer than a majority read: an acknowledged task, or the end a majority holds, may be
