@@ -27,14 +27,9 @@ import { CardExchange } from '../discovery/card.js'
 import { CONNECTION_GATE_SERVICE, ConnectionGate } from './connection-gate.js'
 import { runAt } from './run-at.js'
 import { noAudit, type AuditEvent, type AuditSink } from '../protocols/core/audit.js'
+import type { RevocationVerdict } from './revocation-command.js'
 
 export const REVOCATIONS_TOPIC = defineTopic(REVOCATIONS_TOPIC_NAME, RevocationList)
-
-/** What `Admission.offer` made of a revocation list. */
-export type RevocationVerdict =
-  | { list: RevocationList, taken: true, expelled: number }
-  | { list: RevocationList, held: RevocationList }
-  | { refused: NotAdmittedError | ConfigError }
 
 export interface AdmissionInit {
   libp2p: Libp2p

@@ -17,9 +17,15 @@ import { z } from 'zod'
 import { defineCommand } from '../protocols/rpc/commands.js'
 import type { RpcService } from '../protocols/rpc/index.js'
 import { RevocationList } from '../protocols/admission/revocation.js'
-import { StaleRevocationsError } from '../protocols/core/errors.js'
+import { StaleRevocationsError, type ConfigError, type NotAdmittedError } from '../protocols/core/errors.js'
 import type { AuditSink } from '../protocols/core/audit.js'
 import type { Admission } from './admission.js'
+
+/** What `Admission.offer` made of a revocation list. */
+export type RevocationVerdict =
+  | { list: RevocationList, taken: true, expelled: number }
+  | { list: RevocationList, held: RevocationList }
+  | { refused: NotAdmittedError | ConfigError }
 
 export const PublishRevocations = defineCommand('$agentmesh/revocations', {
   request: z.strictObject({ list: RevocationList }),
