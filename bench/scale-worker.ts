@@ -53,10 +53,13 @@ async function handle (m: Cmd): Promise<unknown> {
         meshAnnounceIntervalMs: 0,
         ...m.options
       }
-      const seeds = m.seeds as string[]
-      const out = []
+      const given = m.seeds as string[]
+      const out: Array<{ peerId: string, addr: string }> = []
       for (let i = 0; i < m.count; i++) {
         const index = (m.first as number) + i
+        // The seeds themselves (no seeds given) bootstrap from those started before them: without
+        // it the first three were strangers to each other and the mesh three islands that never met.
+        const seeds = given.length > 0 ? given : out.map(o => o.addr)
         const bootstrap = seeds.length > 0 ? [seeds[index % seeds.length]] : []
         const node = await createAgentNode({ ...base, name: `a${index}`, ...(bootstrap.length > 0 ? { bootstrap } : {}) })
         await node.start()
