@@ -61,7 +61,9 @@ async function handle (m: Cmd): Promise<unknown> {
         // it the first three were strangers to each other and the mesh three islands that never met.
         const seeds = given.length > 0 ? given : out.map(o => o.addr)
         const bootstrap = seeds.length > 0 ? [seeds[index % seeds.length]] : []
-        const node = await createAgentNode({ ...base, name: `a${index}`, ...(bootstrap.length > 0 ? { bootstrap } : {}) })
+        // --page: the first agent serves the debug endpoint whose live page is measured.
+        const debug = m.debugFirst === true && index === 0 ? { debug: '127.0.0.1:0' } : {}
+        const node = await createAgentNode({ ...base, ...debug, name: `a${index}`, ...(bootstrap.length > 0 ? { bootstrap } : {}) })
         await node.start()
         agents.push(node)
         frames.set(node, countFrames(node))
@@ -124,6 +126,23 @@ async function handle (m: Cmd): Promise<unknown> {
         await sleep(5)
       }
       return sent
+    }
+    case 'page': {
+      // What the live page fetches (node/debug-page.ts), in bytes: every 2 s, every 5 s, and what
+      // the page before paging fetched every 2 s (the whole map, indented JSON).
+      const url = agents.find(a => a.debugUrl !== undefined)?.debugUrl as string
+      const size = async (path: string): Promise<number> => (await (await fetch(url + path)).arrayBuffer()).byteLength
+      const sum = async (paths: string[]): Promise<number> => (await Promise.all(paths.map(size))).reduce((s, x) => s + x, 0)
+      const every2s = await sum(['/mesh/groups', '/coordinator', '/tasks?limit=10', '/dead-letters?newest=1&limit=5', '/breakers'])
+      const every5s = await sum(['/rates?limit=10', '/mesh?edges=0&series=1&sort=rate&limit=25'])
+      const whole: { nodes: unknown[], edges: unknown[] } = { nodes: [], edges: [] }
+      for (let offset: number | null = 0; offset !== null;) {
+        const page = await (await fetch(`${url}/mesh?limit=500&offset=${offset}`)).json() as { nodes: unknown[], edges: unknown[], nextOffset: number | null }
+        whole.nodes.push(...page.nodes)
+        whole.edges.push(...page.edges)
+        offset = page.nextOffset
+      }
+      return { every2s, every5s, mapAgents: whole.nodes.length, mapLinks: whole.edges.length, wholeMapBytes: JSON.stringify(whole, null, 2).length }
     }
     case 'latencies': {
       for (const stop of heard.stops) stop()

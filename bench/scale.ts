@@ -19,6 +19,9 @@
  * - fail-over: the coordinator's transport is closed under it (as a dead process: connections
  *   gone, probes unanswered), and the time until every other agent follows a new one in office.
  *
+ * `--page` measures instead what the live page fetches from a0's debug endpoint (every agent
+ * announcing its neighbours every 5 s, as by default): bytes per 2-s refresh, against the whole map.
+ *
  * `--traffic` measures the idle traffic alone, all agents in this one process (scale-traffic.ts).
  * Nothing else runs: no topic, no request, no task. On a shared machine, run the variants to
  * compare interleaved, in one sitting (docs/benchmarks.md).
@@ -39,7 +42,8 @@ const { values } = parseArgs({
     failover: { type: 'boolean', default: true },
     rate: { type: 'string', default: '100' },
     seconds: { type: 'string', default: '10' },
-    traffic: { type: 'string' }
+    traffic: { type: 'string' },
+    page: { type: 'boolean', default: false }
   }
 })
 const preset = values.preset as 'local' | 'lan' | 'wan'
@@ -106,11 +110,12 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
     const since = (): number => r1((performance.now() - t0) / 1000)
     // The seeds first (worker 0), then every process starts its share at once.
     const nSeeds = Math.min(3, n)
-    const seeds = (await workers[0].call('start', { mesh, preset, first: 0, count: nSeeds, seeds: [] }) as Array<{ addr: string }>).map(s => s.addr)
+    const options = values.page ? { meshAnnounceIntervalMs: 5_000 } : {}
+    const seeds = (await workers[0].call('start', { mesh, preset, first: 0, count: nSeeds, seeds: [], options, debugFirst: values.page }) as Array<{ addr: string }>).map(s => s.addr)
     const started = workers.map(async (w, i) => {
       const first = i === 0 ? nSeeds : i * per
       const count = Math.min(per, n - i * per) - (i === 0 ? nSeeds : 0)
-      if (count > 0) await w.call('start', { mesh, preset, first, count, seeds }, 600_000)
+      if (count > 0) await w.call('start', { mesh, preset, first, count, seeds, options }, 600_000)
     })
     let elected: number | null = null
     let knownAt: number | null = null
@@ -134,6 +139,13 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
       Object.assign(row, { minAlive: Math.min(...all.map(a => a.alive)), following: all.filter(a => a.leader !== undefined).length })
     }
     await sleep(Number(values.settle) * 1000)
+    if (values.page) {
+      // Two announcement intervals, so a0's map holds everyone still there.
+      await sleep(10_000)
+      const p = await workers[0].call('page') as { every2s: number, every5s: number, mapAgents: number, mapLinks: number, wholeMapBytes: number }
+      Object.assign(row, { ...p, pageBytesPerRefresh: Math.round(p.every2s + p.every5s * 2 / 5) })
+      return row
+    }
     const a = await counters(workers)
     await sleep(Number(values.window) * 1000)
     const b = await counters(workers)
