@@ -100,7 +100,11 @@ async function handle (m: Cmd): Promise<unknown> {
       for (const a of agents.filter(x => !crashed.has(x))) {
         const sub = a.subscribe(m.topic)
         // The publisher subscribes too (so it is in the topic's mesh) but its own copies are not counted.
-        if (a.peerId === m.except) { heard.stops.push(() => { sub.unsubscribe() }); void (async () => { for await (const _ of sub) { /* its own */ } })(); continue }
+        if (a.peerId === m.except) {
+          heard.stops.push(() => { sub.unsubscribe() })
+          void (async () => { for await (const _ of sub) { /* its own */ } })()
+          continue
+        }
         const seen = new Set<number>()
         heard.stops.push(() => { sub.unsubscribe() })
         void (async () => {

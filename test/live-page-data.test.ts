@@ -46,7 +46,8 @@ function bigMap (n: number): { snap: MeshSnapshot, roles: MeshRoles } {
       edges.set(`${a} ${b}`, { a, b, rate: Math.round(rnd() * 30) / 10 })
     }
   }
-  return { snap: { nodes, edges: [...edges.values()], ageMs: 4_000, intervalMs: 5_000 }, roles: { leader: id(3), voters: [id(1), id(3), id(5), id(9), id(11)] } }
+  const roles = { leader: id(3), voters: [id(1), id(3), id(5), id(9), id(11)] }
+  return { snap: { nodes, edges: [...edges.values()], ageMs: 4_000, intervalMs: 5_000 }, roles }
 }
 
 test('/mesh pages: every agent and every link exactly once across pages, in any order asked; filters; bad values refused', () => {

@@ -31,8 +31,12 @@ const WORKER = fileURLToPath(new URL('../bench/scale-worker.js', import.meta.url
 async function startFifty (): Promise<{ watch: AgentNode, workers: ForkedWorker[] }> {
   const mesh = uniqueMesh()
   const watch = await createAgentNode(nodeOptions(mesh, {
-    name: 'a0', preset: 'local', debug: '127.0.0.1:0', meshAnnounceIntervalMs: ANNOUNCE_MS,
-    connections: { inboundConnectionThreshold: 10_000 }, monitoring: { metricsIntervalMs: 0 }
+    name: 'a0',
+    preset: 'local',
+    debug: '127.0.0.1:0',
+    meshAnnounceIntervalMs: ANNOUNCE_MS,
+    connections: { inboundConnectionThreshold: 10_000 },
+    monitoring: { metricsIntervalMs: 0 }
   }))
   await watch.start()
   const workers = Array.from({ length: Math.ceil((N - 1) / PER_PROCESS) }, () => new ForkedWorker(WORKER))
