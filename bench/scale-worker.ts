@@ -1,8 +1,11 @@
 /**
  * Several agents in one process for bench/scale.ts, driven over IPC (bench/forked-worker.ts):
  * `start` makes `count` agents bootstrapping from the seeds given, `status` tells what each
- * sees, `counters` what the process spent, `crash` closes one agent's transport under it (its
- * peers see a dead process: connections gone, probes unanswered), `stop` ends them all.
+ * sees, `counters` what the process spent (and its RSS before any agent: `rssBase`), `crash`
+ * closes one agent's transport under it (its peers see a dead process: connections gone, probes
+ * unanswered), `subscribe` / `publish` / `latencies` run a broadcast (every agent subscribes,
+ * one publishes at a given rate, each receiver keeps send-to-receipt times: one machine, one
+ * clock), `stop` ends them all.
  */
 import '../node/polyfills.js'
 import { createAgentNode, type AgentNode, type CreateAgentNodeOptions } from '../node/index.js'
@@ -13,9 +16,13 @@ const sleep = async (ms: number): Promise<void> => { await new Promise(resolve =
 const MEMBERSHIP = ['$agentmesh/members', '$agentmesh/probe', '$agentmesh/member-gossip', '$agentmesh/member-sync']
 const COORDINATION = ['$agentmesh/election', '$agentmesh/coordinator']
 
+// Taken before any agent exists: what one more agent costs is (rss - rssBase) / agents.
+const rssBase = process.memoryUsage().rss
 const agents: AgentNode[] = []
 const crashed = new Set<AgentNode>()
 const frames = new Map<AgentNode, () => number>()
+/** The broadcast under way: each receiver's send-to-receipt times (ms) and the ids it got. */
+const heard = { latencies: [] as number[], received: 0, duplicates: 0, stops: [] as Array<() => void> }
 
 function countFrames (node: AgentNode): () => number {
   const gs = node.libp2p.services.pubsub as unknown as { sendRpc: (id: unknown, rpc: unknown) => boolean }
@@ -46,12 +53,17 @@ async function handle (m: Cmd): Promise<unknown> {
         meshAnnounceIntervalMs: 0,
         ...m.options
       }
-      const seeds = m.seeds as string[]
-      const out = []
+      const given = m.seeds as string[]
+      const out: Array<{ peerId: string, addr: string }> = []
       for (let i = 0; i < m.count; i++) {
         const index = (m.first as number) + i
+        // The seeds themselves (no seeds given) bootstrap from those started before them: without
+        // it the first three were strangers to each other and the mesh three islands that never met.
+        const seeds = given.length > 0 ? given : out.map(o => o.addr)
         const bootstrap = seeds.length > 0 ? [seeds[index % seeds.length]] : []
-        const node = await createAgentNode({ ...base, name: `a${index}`, ...(bootstrap.length > 0 ? { bootstrap } : {}) })
+        // --page: the first agent serves the debug endpoint whose live page is measured.
+        const debug = m.debugFirst === true && index === 0 ? { debug: '127.0.0.1:0' } : {}
+        const node = await createAgentNode({ ...base, ...debug, name: `a${index}`, ...(bootstrap.length > 0 ? { bootstrap } : {}) })
         await node.start()
         agents.push(node)
         frames.set(node, countFrames(node))
@@ -79,8 +91,67 @@ async function handle (m: Cmd): Promise<unknown> {
         frames: [...frames.values()].reduce((s, f) => s + f(), 0),
         cpuUs: cpu.user + cpu.system,
         rss: process.memoryUsage().rss,
+        rssBase,
         agents: agents.length - crashed.size
       }
+    }
+    case 'subscribe': {
+      Object.assign(heard, { latencies: [], received: 0, duplicates: 0 })
+      for (const a of agents.filter(x => !crashed.has(x))) {
+        const sub = a.subscribe(m.topic)
+        // The publisher subscribes too (so it is in the topic's mesh) but its own copies are not counted.
+        if (a.peerId === m.except) {
+          heard.stops.push(() => { sub.unsubscribe() })
+          void (async () => { for await (const _ of sub) { /* its own */ } })()
+          continue
+        }
+        const seen = new Set<number>()
+        heard.stops.push(() => { sub.unsubscribe() })
+        void (async () => {
+          for await (const msg of sub) {
+            const p = msg.payload as { i: number, t: number }
+            if (seen.has(p.i)) { heard.duplicates++; continue }
+            seen.add(p.i)
+            heard.received++
+            heard.latencies.push(Math.round((Date.now() - p.t) * 10) / 10)
+          }
+        })()
+      }
+      return true
+    }
+    case 'publish': {
+      // Paced by the clock, not by a timer per message: a late timer sends what is due at once.
+      const a = agents.find(x => x.peerId === m.peerId) as AgentNode
+      const t0 = Date.now()
+      let sent = 0
+      while (Date.now() - t0 < m.seconds * 1000) {
+        const due = Math.floor((Date.now() - t0) / 1000 * m.rate)
+        while (sent < due) await a.publish(m.topic, { i: sent++, t: Date.now() })
+        await sleep(5)
+      }
+      return sent
+    }
+    case 'page': {
+      // What the live page fetches (node/debug-page.ts), in bytes: every 2 s, every 5 s, and what
+      // the page before paging fetched every 2 s (the whole map, indented JSON).
+      const url = agents.find(a => a.debugUrl !== undefined)?.debugUrl as string
+      const size = async (path: string): Promise<number> => (await (await fetch(url + path)).arrayBuffer()).byteLength
+      const sum = async (paths: string[]): Promise<number> => (await Promise.all(paths.map(size))).reduce((s, x) => s + x, 0)
+      const every2s = await sum(['/mesh/groups', '/coordinator', '/tasks?limit=10', '/dead-letters?newest=1&limit=5', '/breakers'])
+      const every5s = await sum(['/rates?limit=10', '/mesh?edges=0&series=1&sort=rate&limit=25'])
+      const whole: { nodes: unknown[], edges: unknown[] } = { nodes: [], edges: [] }
+      for (let offset: number | null = 0; offset !== null;) {
+        const page = await (await fetch(`${url}/mesh?limit=500&offset=${offset}`)).json() as { nodes: unknown[], edges: unknown[], nextOffset: number | null }
+        whole.nodes.push(...page.nodes)
+        whole.edges.push(...page.edges)
+        offset = page.nextOffset
+      }
+      return { every2s, every5s, mapAgents: whole.nodes.length, mapLinks: whole.edges.length, wholeMapBytes: JSON.stringify(whole, null, 2).length }
+    }
+    case 'latencies': {
+      for (const stop of heard.stops) stop()
+      heard.stops = []
+      return { latencies: heard.latencies, received: heard.received, duplicates: heard.duplicates }
     }
     case 'crash': {
       const a = agents.find(x => x.peerId === m.peerId)

@@ -11,8 +11,16 @@
  *   per agent and second, as the agents count them (housekeeping_messages_total, in and out),
  *   gossipsub frames sent per agent and second, connections per agent, CPU per agent (% of one
  *   core: the processes' CPU over the window, divided by the agents), RSS per process and per agent;
+ * - broadcast: every agent subscribes to one topic, one agent (not the coordinator) publishes at
+ *   `rate` messages/s for `seconds`; send-to-receipt p50, p99 and max over every receiver (one
+ *   machine, one clock), the share of the messages × receivers delivered, duplicates;
+ * - memory: RSS per process, and per agent beyond the process's own (RSS less the RSS the
+ *   process had before its first agent, divided by its agents);
  * - fail-over: the coordinator's transport is closed under it (as a dead process: connections
  *   gone, probes unanswered), and the time until every other agent follows a new one in office.
+ *
+ * `--page` measures instead what the live page fetches from a0's debug endpoint (every agent
+ * announcing its neighbours every 5 s, as by default): bytes per 2-s refresh, against the whole map.
  *
  * `--traffic` measures the idle traffic alone, all agents in this one process (scale-traffic.ts).
  * Nothing else runs: no topic, no request, no task. On a shared machine, run the variants to
@@ -32,7 +40,10 @@ const { values } = parseArgs({
     window: { type: 'string', default: '15' },
     converge: { type: 'string', default: '180' },
     failover: { type: 'boolean', default: true },
-    traffic: { type: 'string' }
+    rate: { type: 'string', default: '100' },
+    seconds: { type: 'string', default: '10' },
+    traffic: { type: 'string' },
+    page: { type: 'boolean', default: false }
   }
 })
 const preset = values.preset as 'local' | 'lan' | 'wan'
@@ -41,7 +52,7 @@ const r1 = (x: number): number => Math.round(x * 10) / 10
 const WORKER = fileURLToPath(new URL('./scale-worker.js', import.meta.url))
 
 interface AgentStatus { peerId: string, alive: number, leader?: string, inOffice: boolean, term: number, voters: number, connections: number }
-interface Counters { membership: number, coordination: number, frames: number, cpuUs: number, rss: number, agents: number }
+interface Counters { membership: number, coordination: number, frames: number, cpuUs: number, rss: number, rssBase: number, agents: number }
 
 async function statuses (workers: ForkedWorker[]): Promise<AgentStatus[]> {
   return (await Promise.all(workers.map(async w => await w.call('status') as AgentStatus[]))).flat()
@@ -58,7 +69,34 @@ function known (all: AgentStatus[]): string | undefined {
 async function counters (workers: ForkedWorker[]): Promise<Counters & { at: number, rssMax: number }> {
   const cs = await Promise.all(workers.map(async w => await w.call('counters') as Counters))
   const total = (k: keyof Counters): number => cs.reduce((s, c) => s + c[k], 0)
-  return { membership: total('membership'), coordination: total('coordination'), frames: total('frames'), cpuUs: total('cpuUs'), rss: total('rss'), rssMax: Math.max(...cs.map(c => c.rss)), agents: total('agents'), at: performance.now() }
+  return { membership: total('membership'), coordination: total('coordination'), frames: total('frames'), cpuUs: total('cpuUs'), rss: total('rss'), rssBase: total('rssBase'), rssMax: Math.max(...cs.map(c => c.rss)), agents: total('agents'), at: performance.now() }
+}
+
+const pct = (sorted: number[], p: number): number | null => sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]
+
+/** One agent other than the coordinator publishes at `rate`/s for `seconds`; every other agent receives. */
+async function broadcast (workers: ForkedWorker[], all: AgentStatus[], leader: string | undefined): Promise<Record<string, number | null>> {
+  const topic = 'scale-broadcast'
+  const publisher = all.filter(a => a.peerId !== leader).at(-1) as AgentStatus
+  await Promise.all(workers.map(async w => await w.call('subscribe', { topic, except: publisher.peerId })))
+  // Long enough for the subscriptions to reach the publisher and the topic's gossip mesh to form.
+  await sleep(5_000)
+  let holder: ForkedWorker | undefined
+  for (const w of workers) if ((await w.call('status') as AgentStatus[]).some(s => s.peerId === publisher.peerId)) holder = w
+  const seconds = Number(values.seconds)
+  const sent = await (holder as ForkedWorker).call('publish', { peerId: publisher.peerId, topic, rate: Number(values.rate), seconds }, (seconds + 120) * 1000) as number
+  await sleep(3_000)
+  const heard = await Promise.all(workers.map(async w => await w.call('latencies') as { latencies: number[], received: number, duplicates: number }))
+  const lat = heard.flatMap(h => h.latencies).sort((x, y) => x - y)
+  const received = heard.reduce((s, h) => s + h.received, 0)
+  return {
+    broadcastSent: sent,
+    broadcastDelivered: Math.round(received / Math.max(1, sent * (all.length - 1)) * 10_000) / 10_000,
+    broadcastDuplicates: heard.reduce((s, h) => s + h.duplicates, 0),
+    broadcastP50Ms: pct(lat, 0.5),
+    broadcastP99Ms: pct(lat, 0.99),
+    broadcastMaxMs: lat.at(-1) ?? null
+  }
 }
 
 async function run (n: number): Promise<Record<string, string | number | null>> {
@@ -72,11 +110,12 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
     const since = (): number => r1((performance.now() - t0) / 1000)
     // The seeds first (worker 0), then every process starts its share at once.
     const nSeeds = Math.min(3, n)
-    const seeds = (await workers[0].call('start', { mesh, preset, first: 0, count: nSeeds, seeds: [] }) as Array<{ addr: string }>).map(s => s.addr)
+    const options = values.page ? { meshAnnounceIntervalMs: 5_000 } : {}
+    const seeds = (await workers[0].call('start', { mesh, preset, first: 0, count: nSeeds, seeds: [], options, debugFirst: values.page }) as Array<{ addr: string }>).map(s => s.addr)
     const started = workers.map(async (w, i) => {
       const first = i === 0 ? nSeeds : i * per
       const count = Math.min(per, n - i * per) - (i === 0 ? nSeeds : 0)
-      if (count > 0) await w.call('start', { mesh, preset, first, count, seeds }, 600_000)
+      if (count > 0) await w.call('start', { mesh, preset, first, count, seeds, options }, 600_000)
     })
     let elected: number | null = null
     let knownAt: number | null = null
@@ -100,6 +139,13 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
       Object.assign(row, { minAlive: Math.min(...all.map(a => a.alive)), following: all.filter(a => a.leader !== undefined).length })
     }
     await sleep(Number(values.settle) * 1000)
+    if (values.page) {
+      // Two announcement intervals, so a0's map holds everyone still there.
+      await sleep(10_000)
+      const p = await workers[0].call('page') as { every2s: number, every5s: number, mapAgents: number, mapLinks: number, wholeMapBytes: number }
+      Object.assign(row, { ...p, pageBytesPerRefresh: Math.round(p.every2s + p.every5s * 2 / 5) })
+      return row
+    }
     const a = await counters(workers)
     await sleep(Number(values.window) * 1000)
     const b = await counters(workers)
@@ -114,9 +160,11 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
       connections: r1(now.reduce((s, x) => s + x.connections, 0) / now.length),
       cpuPctPerAgent: Math.round((b.cpuUs - a.cpuUs) / 1e6 / seconds / b.agents * 100 * 100) / 100,
       rssMiBPerProcess: Math.round(b.rssMax / 2 ** 20),
-      rssMiBPerAgent: r1(b.rss / 2 ** 20 / b.agents)
+      rssMiBPerAgent: r1(b.rss / 2 ** 20 / b.agents),
+      rssMiBPerExtraAgent: r1((b.rss - b.rssBase) / 2 ** 20 / b.agents)
     })
     const leader = known(now)
+    if (Number(values.rate) > 0) Object.assign(row, await broadcast(workers, now, leader))
     if (values.failover && leader !== undefined) {
       let holder: ForkedWorker | undefined
       for (const w of workers) if ((await w.call('status') as AgentStatus[]).some(s => s.peerId === leader)) holder = w

@@ -156,7 +156,9 @@ export function meshPage (snap: MeshSnapshot, query: MeshQuery, roles: MeshRoles
     rate: round(stats.get(n.peerId)?.rate ?? 0)
   }))
   const q = query.q
-  if (q !== undefined) all = all.filter(n => n.name.toLowerCase().includes(q) || n.peerId.toLowerCase().includes(q) || n.roles.some(r => r.toLowerCase().includes(q)))
+  const has = (text: string): boolean => q !== undefined && text.toLowerCase().includes(q)
+  const hit = (n: MeshNode): boolean => has(n.name) || has(n.peerId) || n.roles.some(has)
+  if (q !== undefined) all = all.filter(hit)
   if (query.group !== undefined) all = all.filter(n => n.group === query.group)
   const byId = (x: MeshViewNode, y: MeshViewNode): number => x.peerId < y.peerId ? -1 : x.peerId > y.peerId ? 1 : 0
   all.sort(query.sort === 'name'
