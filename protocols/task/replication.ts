@@ -98,6 +98,14 @@ export class Replication {
     })
   }
 
+  /** Tell a voter the marks of records others pruned, whose stale copies it sent (pruned.ts); it drops them. */
+  async tellPruned (voter: string, term: number, marks: PrunedMark[]): Promise<void> {
+    for (let i = 0; i < marks.length; i += RECORDS_PAGE) {
+      const pruned = marks.slice(i, i + RECORDS_PAGE)
+      await this.init.rpc.request(voter, ReplicateCommand, { term, records: [], pruned }, { timeoutMs: this.init.requestTimeoutMs })
+    }
+  }
+
   /** Whether a majority of `voters` (the next voter set, catch-up.ts) now hold these records on disk. */
   async toVoters (records: TaskRecord[], voters: string[]): Promise<boolean> { return (await this.majority(records, voters)).ok }
 
