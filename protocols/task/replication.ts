@@ -14,6 +14,8 @@ import { RecordsCommand, ReplicateCommand, type PrunedMark, type TaskRecord } fr
 const REPLICATE_EVERY_MS = 25
 /** Records per message when replicating or reading the table (a record is ~1 KB; messages stay far below 1 MiB). */
 export const RECORDS_PAGE = 200
+/** Marks of pruned records per page of the takeover's read (~100 bytes each; the most a page may hold). */
+const MARKS_PAGE = 1_000
 
 export interface ReplicationInit {
   self: string
@@ -143,7 +145,7 @@ export class Replication {
             after = page.records[page.records.length - 1].spec.task_id
           }
           for (let after: string | undefined; ;) {
-            const req = { term, pruned: true, ...(after !== undefined ? { after } : {}), limit: RECORDS_PAGE }
+            const req = { term, pruned: true, ...(after !== undefined ? { after } : {}), limit: MARKS_PAGE }
             const { pruned = [], more } = await this.init.rpc.request(v, RecordsCommand, req, { timeoutMs: this.init.requestTimeoutMs })
             for (const m of pruned) mark(m)
             if (!more || pruned.length === 0) return
