@@ -55,15 +55,20 @@ export function record (id: string, term: number, version: number, status: Parti
  * kept: the records in `replicated`, each with the peer it went to in `replicatedTo`.
  */
 export function voters (held: TaskRecord[], down: ReadonlySet<string> = new Set(), pruned: PrunedMark[] = []): {
-  rpc: RpcService, release: () => void, replicated: TaskRecord[], replicatedTo: Array<{ peer: string, id: string }>
+  rpc: RpcService
+  release: () => void
+  replicated: TaskRecord[]
+  replicatedTo: Array<{ peer: string, id: string }>
+  toldPruned: Array<{ peer: string, id: string }>
 } {
   const replicated: TaskRecord[] = []
   const replicatedTo: Array<{ peer: string, id: string }> = []
+  const toldPruned: Array<{ peer: string, id: string }> = []
   let release = (): void => {}
   const gate = new Promise<void>(resolve => { release = resolve })
   const rpc = {
     handle: () => () => {},
-    request: async (peer: string, cmd: { name: string }, payload: { records?: TaskRecord[], pruned?: boolean }) => {
+    request: async (peer: string, cmd: { name: string }, payload: { records?: TaskRecord[], pruned?: boolean | PrunedMark[] }) => {
       if (down.has(peer)) throw new Error(`${peer} is down in this test`)
       if (cmd.name === '$agentmesh/task/records' && peer === 'v1') {
         await gate
@@ -74,13 +79,14 @@ export function voters (held: TaskRecord[], down: ReadonlySet<string> = new Set(
         const records = payload.records ?? []
         replicated.push(...structuredClone(records))
         replicatedTo.push(...records.map(r => ({ peer, id: r.spec.task_id })))
+        if (Array.isArray(payload.pruned)) toldPruned.push(...payload.pruned.map(m => ({ peer, id: m.task_id })))
         return { stored: records.length }
       }
       if (cmd.name === '$agentmesh/task/held') return { tasks: [] }
       throw new Error(`${peer} is unreachable in this test`)
     }
   }
-  return { rpc: rpc as unknown as RpcService, release: () => { release() }, replicated, replicatedTo }
+  return { rpc: rpc as unknown as RpcService, release: () => { release() }, replicated, replicatedTo, toldPruned }
 }
 
 export function build (rpc: RpcService, store?: Store): { office: TestOffice, members: TestMembers, resources: ResourceService, tasks: TaskService } {

@@ -78,7 +78,7 @@ test('a voter\'s stale copy read by a coordinator that pruned the task does not 
   const store = new MemoryStore()
   // This coordinator pruned t9 before a restart: only its mark is on its disk.
   await store.space<PrunedMark>('tasks-pruned').put('t9', { task_id: 't9', term: 66, version: 8, at: T0 })
-  const { rpc, release, replicated } = voters([stale('t9'), record('t10', 66, 2, { status: 'submitted' })])
+  const { rpc, release, replicated, toldPruned } = voters([stale('t9'), record('t10', 66, 2, { status: 'submitted' })])
   const { resources, tasks } = build(rpc, store)
   resources.start()
   tasks.start()
@@ -89,6 +89,25 @@ test('a voter\'s stale copy read by a coordinator that pruned the task does not 
     assert.equal(tasks.scheduler.table.get('t9'), undefined, 'v1\'s copy of t9, running on w0, was refused')
     assert.equal(tasks.scheduler.table.get('t10')?.spec.task_id, 't10', 'an open task v1 holds is taken as before')
     assert.deepEqual(replicated.filter(r => r.spec.task_id === 't9'), [])
+    // v1 is told the mark, so its copy does not outlive the marks there.
+    await until('v1 to be told', () => toldPruned.length > 0)
+    assert.deepEqual(toldPruned, [{ peer: 'v1', id: 't9' }])
+  } finally {
+    tasks.stop()
+    resources.stop()
+  }
+})
+
+test('a voter told the mark of a record others pruned drops its stale copy, on its disk too', async () => {
+  const store = new MemoryStore()
+  await store.space<TaskRecord>('tasks').put('t9', stale('t9'))
+  const { resources, tasks } = build(voters([]).rpc, store)
+  tasks.start()
+  try {
+    assert.equal(tasks.scheduler.table.get('t9')?.status.status, 'running')
+    await tasks.scheduler.replica.replicate('self', 67, [], [{ task_id: 't9', term: 66, version: 8, at: T0 }])
+    assert.equal(tasks.scheduler.table.get('t9'), undefined)
+    await until('the disk to follow', () => store.space('tasks').get('t9') === undefined && store.space('tasks-pruned').get('t9') !== undefined)
   } finally {
     tasks.stop()
     resources.stop()

@@ -107,8 +107,7 @@ export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
       changed: (r) => { this.statusChanged(r) },
       requestTimeoutMs: init.requestTimeoutMs,
       resources: init.resourceManager,
-      store: store.space<TaskRecord>('tasks'),
-      marks: store.space<PrunedMark>('tasks-pruned'),
+      store: { records: store.space<TaskRecord>('tasks'), marks: store.space<PrunedMark>('tasks-pruned') },
       ...(init.audit !== undefined ? { audit: init.audit } : {}),
       contractNet: async (spec, candidates) => {
         const r = await init.negotiation.contractNet<{ running: number, free_cores: number }>({
@@ -156,7 +155,9 @@ export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
       rpc.handle(QueryManyCommand, async ({ task_ids: ids }, ctx) => ({ statuses: await this.scheduler.queryMany(ctx.peer, ids, ctx.envelope.id) })),
       rpc.handle(ControlCommand, async (c, ctx) => await this.scheduler.control(ctx.peer, c, ctx.envelope.id)),
       rpc.handle(ReportCommand, (r, ctx) => ({ known: this.scheduler.report(ctx.peer, r) })),
-      rpc.handle(ReplicateCommand, async ({ term, records }, ctx) => ({ stored: await this.scheduler.replica.replicate(ctx.peer, term, records) })),
+      rpc.handle(ReplicateCommand, async ({ term, records, pruned }, ctx) => ({
+        stored: await this.scheduler.replica.replicate(ctx.peer, term, records, pruned)
+      })),
       rpc.handle(RecordsCommand, ({ term, ...page }, ctx) => this.scheduler.replica.recordsFor(ctx.peer, term, page)),
       rpc.handle(UpdateCommand, ({ statuses }, ctx) => {
         // Only the coordinator this node follows speaks for the task table.

@@ -20,7 +20,7 @@ export interface ReplicaInit {
   office: Office
   table: TaskTable
   /** The store's 'tasks' space (memory when the node has no data directory). */
-  store: StoreSpace<TaskRecord>
+  records: StoreSpace<TaskRecord>
   /** The marks of the records pruned (pruned.ts): the store's 'tasks-pruned' space. */
   marks: StoreSpace<PrunedMark>
   /** A request refused: counted and logged by the service. */
@@ -38,7 +38,7 @@ export class TaskReplica {
   load (): number {
     for (const [, m] of this.init.marks.entries()) this.init.table.mark(m)
     let n = 0
-    for (const [, r] of this.init.store.entries()) { this.init.table.merge(r); n++ }
+    for (const [, r] of this.init.records.entries()) { this.init.table.merge(r); n++ }
     return n
   }
 
@@ -47,12 +47,12 @@ export class TaskReplica {
     // One put per record rather than one batch: each record stands alone, and the store commits
     // the puts of a turn together anyway (one fsync). (LmdbStore.batch currently fails with
     // "Invalid key" from inside lmdb's batch callback.)
-    await Promise.all(records.map(async r => { await this.init.store.put(r.spec.task_id, r) }))
+    await Promise.all(records.map(async r => { await this.init.records.put(r.spec.task_id, r) }))
   }
 
   /** Drop records from the disk too (pruned, or refused at takeover); a failure is reported, the next prune tries again. */
   forget (ids: readonly string[]): void {
-    Promise.all(ids.map(async id => { await this.init.store.remove(id) })).catch((err: Error) => { this.init.error(err) })
+    Promise.all(ids.map(async id => { await this.init.records.remove(id) })).catch((err: Error) => { this.init.error(err) })
   }
 
   /** Prune the table's finished records (table.ts), and the marks past their time, from the disk too. */
@@ -72,9 +72,14 @@ export class TaskReplica {
     ]).catch((err: Error) => { this.init.error(err) })
   }
 
-  /** The coordinator's records: merged, and the ones kept written to disk before the answer. */
-  async replicate (from: string, term: number, records: TaskRecord[]): Promise<number> {
+  /**
+   * The coordinator's records: merged, and the ones kept written to disk before the answer. With
+   * `pruned`, marks of records the others pruned whose stale copy this replica held (pruned.ts).
+   */
+  async replicate (from: string, term: number, records: TaskRecord[], pruned: PrunedMark[] = []): Promise<number> {
     this.fence(term, from, 'task-replicate')
+    for (const m of pruned) this.init.table.mark(m)
+    this.pruned(pruned.map(m => m.task_id))
     const kept = records.filter(r => this.init.table.merge(r))
     // The answer counts towards the majority a submission's acknowledgement waits for: only
     // what is on disk may be counted. A write that fails fails the request.

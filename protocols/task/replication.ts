@@ -14,6 +14,8 @@ import { RecordsCommand, ReplicateCommand, type PrunedMark, type TaskRecord } fr
 const REPLICATE_EVERY_MS = 25
 /** Records per message when replicating or reading the table (a record is ~1 KB; messages stay far below 1 MiB). */
 export const RECORDS_PAGE = 200
+/** Marks of pruned records per page of the takeover's read (~100 bytes each; the most a page may hold). */
+const MARKS_PAGE = 1_000
 
 export interface ReplicationInit {
   self: string
@@ -98,6 +100,14 @@ export class Replication {
     })
   }
 
+  /** Tell a voter the marks of records others pruned, whose stale copies it sent (pruned.ts); it drops them. */
+  async tellPruned (voter: string, term: number, marks: PrunedMark[]): Promise<void> {
+    for (let i = 0; i < marks.length; i += RECORDS_PAGE) {
+      const pruned = marks.slice(i, i + RECORDS_PAGE)
+      await this.init.rpc.request(voter, ReplicateCommand, { term, records: [], pruned }, { timeoutMs: this.init.requestTimeoutMs })
+    }
+  }
+
   /** Whether a majority of `voters` (the next voter set, catch-up.ts) now hold these records on disk. */
   async toVoters (records: TaskRecord[], voters: string[]): Promise<boolean> { return (await this.majority(records, voters)).ok }
 
@@ -135,7 +145,7 @@ export class Replication {
             after = page.records[page.records.length - 1].spec.task_id
           }
           for (let after: string | undefined; ;) {
-            const req = { term, pruned: true, ...(after !== undefined ? { after } : {}), limit: RECORDS_PAGE }
+            const req = { term, pruned: true, ...(after !== undefined ? { after } : {}), limit: MARKS_PAGE }
             const { pruned = [], more } = await this.init.rpc.request(v, RecordsCommand, req, { timeoutMs: this.init.requestTimeoutMs })
             for (const m of pruned) mark(m)
             if (!more || pruned.length === 0) return

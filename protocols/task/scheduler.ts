@@ -59,9 +59,8 @@ export interface SchedulerInit {
   resources: SchedulerResources
   /** Where refused submissions and records are reported (`signature.refused`); none by default. */
   audit?: AuditSink
-  /** This node's replica of the table on disk: the store's 'tasks' space, and the marks of the records it pruned (replica.ts, pruned.ts). */
-  store: StoreSpace<TaskRecord>
-  marks: StoreSpace<PrunedMark>
+  /** This node's replica of the table on disk (the store's 'tasks' space) and the marks of the records it pruned ('tasks-pruned'; replica.ts, pruned.ts). */
+  store: { records: StoreSpace<TaskRecord>, marks: StoreSpace<PrunedMark> }
 }
 
 const RESCHEDULE_EVERY_MS = 1_000
@@ -96,7 +95,7 @@ export class TaskScheduler {
     const leading = (): boolean => this.leading()
     const shared = { self, rpc, requestTimeoutMs }
     const rejected = (from: string, message: string, reason: string): void => { this.rejected(from, message, reason) }
-    this.replica = new TaskReplica({ self, office, table: this.table, store: init.store, marks: init.marks, rejected, error: (err) => { this.error(err) } })
+    this.replica = new TaskReplica({ self, office, table: this.table, ...init.store, rejected, error: (err) => { this.error(err) } })
     this.replication = new Replication({ ...shared, office, leading, persist: async (records) => { await this.replica.persist(records) } })
     const records = (): TaskRecord[] => [...this.table.records.values()]
     const write = async (rs: TaskRecord[], voters: string[]): Promise<boolean> => await this.replication.toVoters(rs, voters)

@@ -184,11 +184,6 @@ export const HeldCommand = defineCommand('$agentmesh/task/held', {
   response: z.strictObject({ tasks: z.array(z.strictObject({ task_id: TaskId, attempt: z.number().int().min(1), state: z.enum(['running', 'completed', 'failed', 'paused', 'cancelled']), progress: z.number(), result: z.unknown().optional(), error: z.strictObject({ code: z.string(), message: z.string() }).optional(), checkpoint: z.unknown().optional() })).max(100_000) })
 })
 
-/** Coordinator -> voters: task records to keep; a new coordinator reads them back. */
-export const ReplicateCommand = defineCommand('$agentmesh/task/replicate', {
-  request: z.strictObject({ term: z.number().int().nonnegative(), records: z.array(TaskRecord).max(1_000) }),
-  response: z.strictObject({ stored: z.number().int() })
-})
 /**
  * What a replica keeps of a record it pruned (table.ts): the term and version it was pruned at,
  * so a stale copy of the record (a voter that missed its end) is not taken for a live task.
@@ -197,6 +192,13 @@ export const PrunedMark = z.strictObject({
   task_id: TaskId, term: z.number().int().nonnegative(), version: z.number().int().nonnegative(), at: z.number().int()
 })
 export type PrunedMark = z.output<typeof PrunedMark>
+
+/** Coordinator -> voters: task records to keep; a new coordinator reads them back. */
+export const ReplicateCommand = defineCommand('$agentmesh/task/replicate', {
+  // `pruned`: marks of records others pruned, sent by a coordinator taking office to a voter that held a stale copy (pruned.ts).
+  request: z.strictObject({ term: z.number().int().nonnegative(), records: z.array(TaskRecord).max(1_000), pruned: z.array(PrunedMark).max(1_000).optional() }),
+  response: z.strictObject({ stored: z.number().int() })
+})
 
 /**
  * A new coordinator -> voters: their task records in task-id order, a page at a time: the records

@@ -20,7 +20,8 @@ import type { Replication } from './replication.js'
 import { RECORDS_PAGE } from './replication.js'
 import type { TaskPatch, TaskTable } from './table.js'
 import type { SubmissionCheck } from './submission.js'
-import { HeldCommand, TERMINAL, type TaskRecord } from './schemas.js'
+import { afterMark } from './pruned.js'
+import { HeldCommand, TERMINAL, type PrunedMark, type TaskRecord } from './schemas.js'
 
 /** What an agent says of an attempt it was given (HeldCommand). */
 type HeldTask = z.output<typeof HeldCommand.response>['tasks'][number]
@@ -92,10 +93,22 @@ export class Takeover {
     // altered record with a higher version never displaces the true one.
     for (const r of [...init.table.records.values()]) if (!init.check.accepts(r, init.self)) { init.table.drop(r.spec.task_id); init.dropped(r.spec.task_id) }
     // A voter's mark of a record it pruned drops a stale copy read from another, or held here (pruned.ts).
-    const read = await init.replication.readMajority(term, (r, voter) => { if (init.check.accepts(r, voter)) init.table.merge(r) },
-      (m) => { if (init.table.mark(m)) init.dropped(m.task_id) })
+    const open: Array<{ voter: string, r: TaskRecord }> = []
+    const read = await init.replication.readMajority(term, (r, voter) => {
+      if (!init.check.accepts(r, voter)) return
+      init.table.merge(r)
+      if (!TERMINAL.has(r.status.status)) open.push({ voter, r })
+    }, (m) => { if (init.table.mark(m)) init.dropped(m.task_id) })
     init.check.clear()
     if (!init.current(term)) return
+    // The voters that sent a stale copy of a pruned record are told its mark, so the copy does
+    // not outlive the marks (PRUNED_MARK_MS) there. Not waited for: the next takeover tells them again.
+    const stale = new Map<string, PrunedMark[]>()
+    for (const { voter, r } of open) {
+      const m = init.table.marks.get(r.spec.task_id)
+      if (m !== undefined && !afterMark(r, m)) stale.set(voter, [...stale.get(voter) ?? [], m])
+    }
+    for (const [voter, marks] of stale) init.replication.tellPruned(voter, term, marks).catch(() => {})
     // Fewer than a majority read: an acknowledged task, or the end a majority holds, may be
     // missing. The takeover fails; the scheduler's next second's check takes over again.
     if (!read) throw new TimeoutError(`taking office in term ${term}: fewer than a majority of the voters answered with their task records`)
