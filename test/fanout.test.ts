@@ -171,11 +171,13 @@ test('bad input on a fan-out stream: forged source, wrong topic, other mesh and 
     // Over pubsub.publishPerSec (20/s, a burst of 20): the rest of 100 is dropped and counted.
     for (let i = 0; i < 100; i++) s.send(batch(attacker.peerId, 'news', i))
     await waitFor(() => victim.stats.get('gossip_rate_limited_total', { peer: attacker.peerId }) > 0, 'the flood to be limited')
-    // The burst (20) is taken; what is refused is counted, not delivered (how many more the
-    // bucket refilled while the 100 were read depends on the machine's load).
-    await waitFor(() => got.filter(x => typeof x === 'number').length >= 20, 'the burst to be delivered')
-    const refused = victim.stats.get('messages_total', { direction: 'in', status: 'rate_limited' })
-    assert.equal(got.filter(x => typeof x === 'number').length + refused, 100, 'each of the 100 delivered or counted as refused')
+    // About the burst (20) is taken, less what the forged and misfiled batches drew from the same
+    // bucket, more what it refilled while the 100 were read (the machine's load decides): what is
+    // refused is counted, not delivered.
+    const delivered = (): number => got.filter(x => typeof x === 'number').length
+    const refused = (): number => victim.stats.get('messages_total', { direction: 'in', status: 'rate_limited' })
+    await waitFor(() => delivered() + refused() === 100, 'each of the 100 delivered or counted as refused')
+    assert.ok(delivered() > 0 && refused() > 0, `some delivered (${delivered()}), the rest refused (${refused()})`)
     const elsewhere = await open('another-mesh')
     elsewhere.send(batch(attacker.peerId, 'news', 'from another mesh'))
     await waitFor(() => rejected('fanout_no_hello') === 1, 'a batch under another mesh\'s hello to be refused')
