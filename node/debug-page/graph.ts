@@ -51,10 +51,22 @@ function drawGroups () {
   const all = groups.groups, pos = new Map([['coordinator', [0, 0]], ['voters', [0, 0]]])
   const others = all.filter(g => g.id !== 'coordinator' && g.id !== 'voters')
   const R = 215
-  others.forEach((g, i) => { const t = Math.PI / 2 + 2 * Math.PI * i / others.length; pos.set(g.id, others.length === 1 ? [0, R] : [R * Math.cos(t), R * Math.sin(t)]) })
+  const nVoters = all.find(g => g.id === 'voters')?.members?.length ?? 0
+  // Bubbles sit between two voters, so a line to one never runs under a voter's name.
+  const turn = Math.PI / 2 + (nVoters > 0 ? Math.PI / nVoters : 0)
+  others.forEach((g, i) => { const t = turn + 2 * Math.PI * i / others.length; pos.set(g.id, [R * Math.cos(t), R * Math.sin(t)]) })
   let html = ''
   // Between groups: one line each, its width by the number of links, its label count and rate.
+  // The coordinator and the voters share the middle: their links to a group make one line.
+  const centre = (id) => id === 'coordinator' || id === 'voters' ? 'centre' : id
+  const merged = new Map()
   for (const l of groups.groupLinks) {
+    const [a, b] = [centre(l.a), centre(l.b)].sort(), key = a + ' ' + b
+    const m = merged.get(key) ?? { a: l.a, b: l.b, links: 0, rate: 0 }
+    m.links += l.links; m.rate = Math.round((m.rate + l.rate) * 10) / 10
+    merged.set(key, m)
+  }
+  for (const l of merged.values()) {
     const A = pos.get(l.a), B = pos.get(l.b)
     if (!A || !B || l.a === l.b || (A[0] === B[0] && A[1] === B[1])) continue
     html += '<line class="group-link" data-link="' + esc(l.a + ' ' + l.b) + '" x1="' + A[0] + '" y1="' + A[1] + '" x2="' + B[0] + '" y2="' + B[1] + '" stroke-width="' + (1 + Math.log2(1 + l.links)).toFixed(1) + '"/>' +

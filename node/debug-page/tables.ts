@@ -23,13 +23,14 @@ function coordText () {
 }
 
 // The selected agent: its node on the map with its sparklines (GET /mesh?q=<its id>), its card and
-// connections (GET /peers, fetched when it is selected) and the recent messages with it.
+// connections (GET /peers, fetched when it is selected) and the recent messages with it (the last
+// 200 of this node's when selected, the last 50 on each later refresh: a few KB, not 60).
 let peersCache = null
 async function showPanel (fresh) {
   if (!selected) return
   const id = selected
   if (fresh || !peersCache) peersCache = await get(q('/peers'))
-  const [page, msgs] = await Promise.all([get(q('/mesh?series=1&limit=1&q=' + encodeURIComponent(id))), get(q('/messages?limit=200'))])
+  const [page, msgs] = await Promise.all([get(q('/mesh?series=1&limit=1&q=' + encodeURIComponent(id))), get(q('/messages?limit=' + (fresh ? 200 : 50)))])
   if (id !== selected) return
   learn(peersCache)
   const n = page.nodes.find(x => x.peerId === id) ?? known.get(id)
