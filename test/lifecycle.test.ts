@@ -20,8 +20,8 @@ test('every service of a started node survives start() twice and stop() twice; t
     const services = a.services
     // the audit log, dead letters, libp2p, rpc, pubsub, admission (and the pubsub flush), membership, member view, coordination,
     // resources, negotiation, monitoring, learning, tasks, dialer, bootstrap, mesh announcer, delivery, debug feed,
-    // event stream, debug server.
-    assert.equal(services.length, 22)
+    // the live page's rate rings, event stream, debug server.
+    assert.equal(services.length, 23)
     b.handle('echo', (req) => req)
     for (const s of services) {
       await s.start()
