@@ -5,6 +5,7 @@
  * all, only HTTP (node:http with keep-alive) and WebSockets (`ws`), as a gateway's clients have.
  */
 import '../node/polyfills.js'
+import { phaseProfile } from './phase-profile.js'
 import { Agent, request as httpRequest } from 'node:http'
 import { createServer, type Server } from 'node:http'
 import WebSocket from 'ws'
@@ -14,14 +15,11 @@ import { GatewayServer } from '../node/gateway/server.js'
 import { RestMount } from '../node/gateway/rest.js'
 import { coalesceRequests } from '../node/gateway/turn.js'
 import { loadRate } from './gateway-load.js'
-import { Session } from 'node:inspector/promises'
-import { writeFileSync } from 'node:fs'
 
 interface Cmd { id: number, cmd: string, [k: string]: any }
 
 const role = process.argv[2] as 'agent' | 'gateway' | 'client'
 let node: AgentNode | undefined
-let profiler: Session | undefined
 let agentId = ''
 const now = (): number => performance.timeOrigin + performance.now()
 
@@ -132,18 +130,7 @@ async function handle (m: Cmd): Promise<unknown> {
     }
     case 'client': base = m.base; return null
     case 'profile': {
-      // A V8 CPU profile of one phase (bench/gateway.ts --profile DIR), read with bench/profile-summary.ts.
-      if (m.on === true) {
-        profiler = new Session()
-        profiler.connect()
-        await profiler.post('Profiler.enable')
-        await profiler.post('Profiler.start')
-      } else if (profiler !== undefined) {
-        const { profile } = await profiler.post('Profiler.stop')
-        writeFileSync(m.file, JSON.stringify(profile))
-        profiler.disconnect()
-        profiler = undefined
-      }
+      await phaseProfile(m)
       return null
     }
     case 'cpu': { const u = process.cpuUsage(); return u.user + u.system }

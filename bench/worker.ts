@@ -4,13 +4,12 @@
  * and load.
  */
 import '../node/polyfills.js'
+import { phaseProfile } from './phase-profile.js'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { createAgentNode, type AgentNode } from '../node/index.js'
 import { createVanilla, vanillaRequest, type Vanilla } from './vanilla.js'
 import { connect as natsConnect, type NatsConnection } from '@nats-io/transport-node'
-import { Session } from 'node:inspector/promises'
-import { writeFileSync } from 'node:fs'
 
 type Impl = 'agentmesh' | 'vanilla' | 'nats'
 interface Cmd { id: number, cmd: string, [k: string]: any }
@@ -38,7 +37,6 @@ let am: AgentNode | undefined
 let va: Vanilla | undefined
 let nc: NatsConnection | undefined
 let natsUrl = ''
-let profiler: Session | undefined
 let index = 0
 let mesh = 'bench'
 
@@ -244,18 +242,7 @@ async function handle (m: Cmd): Promise<unknown> {
       return { latencies: lat }
     }
     case 'profile': {
-      // A V8 CPU profile of one phase (bench/run.ts --profile DIR), read with bench/profile-summary.ts.
-      if (m.on === true) {
-        profiler = new Session()
-        profiler.connect()
-        await profiler.post('Profiler.enable')
-        await profiler.post('Profiler.start')
-      } else if (profiler !== undefined) {
-        const { profile } = await profiler.post('Profiler.stop')
-        writeFileSync(m.file, JSON.stringify(profile))
-        profiler.disconnect()
-        profiler = undefined
-      }
+      await phaseProfile(m)
       return {}
     }
     case 'stop': {

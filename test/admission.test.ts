@@ -10,7 +10,6 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
 import { join } from 'node:path'
 import { createAgentNode, type AgentNode } from '../node/index.js'
 import { Membership } from '../discovery/membership.js'
@@ -20,18 +19,11 @@ import { RpcService } from '../protocols/rpc/index.js'
 import { issueCredential, newOwnerKey } from '../protocols/admission/credential.js'
 import { readOwner } from '../node/cli/mesh.js'
 import { AgentMeshError } from '../protocols/core/errors.js'
-import { CLI, nodeOptions, Proc, sleep, stopAll, uniqueMesh, waitFor, withTempDir } from './helpers.js'
+import { CLI, nodeOptions, Proc, sleep, stopAll, uniqueMesh, waitFor, withTempDir, runCli } from './helpers.js'
 
 const DAY = 86_400_000
 
-async function cli (args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AGENTMESH_')))
-  return await new Promise(resolve => {
-    execFile(process.execPath, [CLI, ...args], { env: clean, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr })
-    })
-  })
-}
+const cli = runCli
 
 async function get (base: string, path: string): Promise<any> {
   const res = await fetch(base + path)

@@ -1,5 +1,5 @@
 /** Helpers shared by the tests: real nodes on 127.0.0.1, conditions waited for with deadlines. */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
@@ -158,4 +158,14 @@ export function seededRandom (seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
+}
+
+/** One CLI command to its end, without the caller's AGENTMESH_ variables: its exit code and output. */
+export async function runCli (args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AGENTMESH_')))
+  return await new Promise(resolve => {
+    execFile(process.execPath, [CLI, ...args], { env: clean, timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr })
+    })
+  })
 }

@@ -8,19 +8,11 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { CLI, Proc, sleep, uniqueMesh, waitFor, withTempDir } from './helpers.js'
+import { CLI, Proc, sleep, uniqueMesh, waitFor, withTempDir, runCli } from './helpers.js'
 
-async function cli (args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AGENTMESH_')))
-  return await new Promise(resolve => {
-    execFile(process.execPath, [CLI, ...args], { env: clean, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr })
-    })
-  })
-}
+const cli = runCli
 
 async function get (base: string, path: string): Promise<any> {
   const res = await fetch(base + path)
