@@ -28,6 +28,7 @@ import { AGENTMESH_VERSION } from '../protocols/core/version.js'
 import type { PublishOptions, Subscription, Topic } from '../protocols/pubsub/index.js'
 import { until } from './until.js'
 import type { Security } from './security-load.js'
+import type { Keyring } from './keyring.js'
 import { RPC_PROTOCOL, type Command, type Handler, type RequestOptions, type SendResult } from '../protocols/rpc/index.js'
 import type { Envelope } from '../protocols/envelope/index.js'
 import type { DeliveryService } from '../protocols/delivery/index.js'
@@ -52,6 +53,8 @@ export interface NodeParts {
   security?: Security
   /** Closed by the node's stop(). */
   store?: Store
+  /** The mesh keys its connections are protected with (node/keyring.ts), when it has any. */
+  keyring?: Keyring
 }
 
 export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
@@ -90,6 +93,8 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   readonly security: Security
   /** What this node keeps across restarts: the data directory's store, or memory without one (node/store.ts). */
   readonly store: Store
+  /** The mesh keys (`agentmesh keyring`, node/keyring.ts); undefined on a node with no mesh key. */
+  readonly keyring?: Keyring
 
   constructor (config: AgentConfig, libp2p: AgentLibp2p, parts: NodeParts = {}) {
     super()
@@ -97,6 +102,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     this.config = config
     this.security = security
     this.store = store
+    if (parts.keyring !== undefined) this.keyring = parts.keyring
     this.libp2p = libp2p
     this.stats = stats
     this.name = config.name ?? `agent-${this.peerId.slice(-6)}`

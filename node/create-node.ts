@@ -14,6 +14,8 @@ import { AgentNode } from './agent-node.js'
 import { LmdbStore } from './store.js'
 import { bindIdentity } from './data-dir.js'
 import { MemoryStore } from '../protocols/core/store.js'
+import { readPsk } from './psk.js'
+import { loadKeyring } from './keyring.js'
 
 /** Create a node (not yet started) from options validated against the config schema. */
 export async function createAgentNode (options: CreateAgentNodeOptions = {}): Promise<AgentNode> {
@@ -34,9 +36,12 @@ export async function createAgentNode (options: CreateAgentNodeOptions = {}): Pr
   try {
     if (config.dataDir !== undefined) await bindIdentity(store, config.dataDir, peerId, identityFile)
     const stats = new Stats()
-    const libp2p = await buildLibp2p(config, id.privateKey, await nodeConnectivity(config), config.debug !== undefined ? stats.registry : undefined)
+    // The mesh keys: the data directory's keyring (what `agentmesh keyring` last set), else security.psk.
+    const keyring = await loadKeyring(config.dataDir, config.security.psk !== undefined ? await readPsk(config.security.psk) : undefined)
+    if (keyring !== undefined) keyring.onRefused = () => { stats.inc('connections_refused_total', { reason: 'mesh_key' }) }
+    const libp2p = await buildLibp2p(config, id.privateKey, await nodeConnectivity(config, keyring), config.debug !== undefined ? stats.registry : undefined)
     libp2p.services.connectionGate.onRefused = (reason) => { stats.inc('connections_refused_total', { reason }) }
-    const node = new AgentNode(config, libp2p, { stats, security, store, ...(logger !== undefined ? { log: logger } : {}) })
+    const node = new AgentNode(config, libp2p, { stats, security, store, ...(keyring !== undefined ? { keyring } : {}), ...(logger !== undefined ? { log: logger } : {}) })
     if (config.tracing.otlpEndpoint !== undefined) node.tracing = await installOtlpTracing(config.tracing.otlpEndpoint, config.tracing.serviceName)
     return node
   } catch (err) {

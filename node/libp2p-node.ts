@@ -8,18 +8,20 @@ import { webSockets } from '@libp2p/websockets'
 import type { AgentConfig } from './config.js'
 import type { Connectivity } from './libp2p.js'
 import { mdnsDiscovery } from '../discovery/mdns.js'
-import { readPsk } from './psk.js'
 import { meshKey } from './mesh-key.js'
+import type { Keyring } from './keyring.js'
 
-export async function nodeConnectivity (config: AgentConfig): Promise<Connectivity> {
-  // The mesh key (security.psk), read before anything listens: a bad file is CFG001, not a node
-  // that starts and then completes no handshake. The protector is ours (node/mesh-key.ts says
-  // why); it forwards the socket's 'drain' (js-libp2p#3552: without it a sender wedged after
-  // ~4 MB): test/pnet.test.ts sends 16 MiB through it.
-  const psk = config.security.psk !== undefined ? await readPsk(config.security.psk) : undefined
+/**
+ * `keyring`: the mesh keys (node/keyring.ts: the data directory's keyring, else security.psk,
+ * read before anything listens, so a bad file is CFG001, not a node that starts and then
+ * completes no handshake). The protector is ours (node/mesh-key.ts says why); it forwards the
+ * socket's 'drain' (js-libp2p#3552: without it a sender wedged after ~4 MB): test/pnet.test.ts
+ * sends 16 MiB through it.
+ */
+export async function nodeConnectivity (config: AgentConfig, keyring?: Keyring): Promise<Connectivity> {
   return {
     transports: [tcp(), webSockets()],
     peerDiscovery: config.mdns ? [mdnsDiscovery(config.mesh)] : [],
-    ...(psk !== undefined ? { connectionProtector: meshKey(psk) } : {})
+    ...(keyring !== undefined ? { connectionProtector: meshKey(keyring) } : {})
   }
 }

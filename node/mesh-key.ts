@@ -89,21 +89,81 @@ class BoxedConnection extends AbstractMultiaddrConnection {
   sendResume (): void { this.maConn.resume() }
 }
 
-class MeshKeyProtector implements ConnectionProtector {
+/** One key of a ring: its id (node/keyring.ts `keyId`) and its 32 bytes. */
+export interface RingKey { id: string, key: Uint8Array }
+
+/** The keys a protector works with (node/keyring.ts `Keyring`, or one key alone). */
+export interface MeshKeys {
+  /** The key outbound connections use. */
+  primary: () => RingKey
+  /** Every key an inbound connection may use, the primary first. */
+  all: () => readonly RingKey[]
+  /** A connection made with key `id`, to close if that key is removed; returns its release. */
+  track?: (id: string, conn: { abort: (err: Error) => void }) => () => void
+  /** An inbound handshake that no key opened. */
+  refused?: () => void
+}
+
+/**
+ * The first bytes every libp2p dialer sends once the nonces are exchanged: multistream-select's
+ * header, length-prefixed (varint 19, then `/multistream/1.0.0\n`; @libp2p/multistream-select
+ * `select` writes it with the first protocol, and go-libp2p's dialer does the same), and the
+ * listener sends nothing before it has read them. So a listener can tell which key a dialer
+ * used from these 20 bytes alone, before it writes a byte under any key.
+ */
+export const DIALER_HEADER = new Uint8Array([19, ...new TextEncoder().encode('/multistream/1.0.0\n')])
+
+/** The key whose XSalsa20 stream turns the dialer's first bytes into the header, if any: one 64-byte block per key tried. */
+export function keyOfDialer (keys: readonly RingKey[], remoteNonce: Uint8Array, first: Uint8Array): RingKey | undefined {
+  for (const k of keys) {
+    const plain = xsalsa20(k.key, remoteNonce, first)
+    if (plain.every((b, i) => b === DIALER_HEADER[i])) return k
+  }
+  return undefined
+}
+
+export class MeshKeyProtector implements ConnectionProtector {
   readonly [Symbol.toStringTag] = 'agentmesh/mesh-key'
-  constructor (private readonly key: Uint8Array) {}
+  constructor (private readonly keys: MeshKeys) {}
 
   async protect (connection: MultiaddrConnection, options?: AbortOptions): Promise<MultiaddrConnection> {
     const localNonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES))
     const opts = options?.signal != null ? options : { signal: AbortSignal.timeout(HANDSHAKE_TIMEOUT_MS) }
     const bytes = byteStream(connection)
     const [remote] = await Promise.all([bytes.read({ bytes: NONCE_BYTES, ...opts }), bytes.write(localNonce, opts)])
-    return new BoxedConnection({ key: this.key, localNonce, remoteNonce: remote.subarray(), maConn: bytes.unwrap() })
+    const remoteNonce = remote.subarray()
+    let chosen = this.keys.primary()
+    let first: Uint8Array | undefined
+    if (connection.direction === 'inbound') {
+      // Which key did the dialer use? Trial decryption of its first bytes (DIALER_HEADER says why that is sound).
+      first = (await bytes.read({ bytes: DIALER_HEADER.byteLength, ...opts })).subarray()
+      const found = keyOfDialer(this.keys.all(), remoteNonce, first)
+      if (found === undefined) {
+        this.keys.refused?.()
+        const err = new InvalidParametersError('the dialer holds no key of this mesh\'s keyring')
+        bytes.unwrap().abort(err)
+        throw err
+      }
+      chosen = found
+    }
+    const maConn = bytes.unwrap()
+    // Read, not lost: the decrypting connection reads them first, as if never taken.
+    if (first !== undefined) maConn.unshift(first)
+    const boxed = new BoxedConnection({ key: chosen.key, localNonce, remoteNonce, maConn })
+    const release = this.keys.track?.(chosen.id, boxed)
+    if (release !== undefined) boxed.addEventListener('close', release, { once: true })
+    return boxed
   }
 }
 
-/** libp2p's `connectionProtector` for the key file's bytes (as readPsk returns them). */
-export function meshKey (pskFile: Uint8Array): () => ConnectionProtector {
-  const key = keyOfPskFile(pskFile)
-  return () => new MeshKeyProtector(key)
+/** A ring of one key: the key file's bytes (as readPsk returns them); what a node without a keyring (a browser tab) uses. */
+export function singleKey (pskFile: Uint8Array): MeshKeys {
+  const k: RingKey = { id: 'psk', key: keyOfPskFile(pskFile) }
+  return { primary: () => k, all: () => [k] }
+}
+
+/** libp2p's `connectionProtector` for a keyring, or for the key file's bytes (as readPsk returns them). */
+export function meshKey (keys: Uint8Array | MeshKeys): () => ConnectionProtector {
+  const ring = keys instanceof Uint8Array ? singleKey(keys) : keys
+  return () => new MeshKeyProtector(ring)
 }

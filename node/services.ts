@@ -30,6 +30,8 @@ import { TaskService } from '../protocols/task/index.js'
 import { CoordinationService } from '../protocols/coordination/index.js'
 import { Admission } from './admission.js'
 import { handleRevocations } from './revocation-command.js'
+import { handleKeyring } from './keyring-command.js'
+import type { Keyring } from './keyring.js'
 import type { Security } from './security-load.js'
 import { electionKeys, privateKeyOf } from '../protocols/coordination/election-keys.js'
 import type { Grants } from '../protocols/rpc/commands.js'
@@ -58,6 +60,8 @@ export interface NodeHost {
   readonly security: Security
   /** What the node keeps across restarts (the data directory's, or memory; protocols/core/store.ts). */
   readonly store: Store
+  /** The mesh keys, when the node has any (node/keyring.ts; `agentmesh keyring` changes them). */
+  readonly keyring?: Keyring
   card: () => AgentCard
   coordinatorElected: (options: { signal?: AbortSignal }) => Promise<{ leader: string, term: number }>
 }
@@ -116,6 +120,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     stallTimeoutMs: config.rpc.stallTimeoutMs
   })
   handleRevocations(rpc, admission, audit) // `agentmesh revocation publish` hands a list to this node
+  handleKeyring(rpc, host, audit) // `agentmesh keyring install|use|remove|list`, operators only
   const delivery = buildDelivery(host, rpc, deadLetters)
   const pubsub = new PubSubService({
     ...config.pubsub,
