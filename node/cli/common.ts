@@ -116,6 +116,29 @@ export function within (client: Client, ms: number): AbortSignal {
   return controller.signal
 }
 
+/** How long `agentToAsk` looks for the agent. */
+const FIND_AGENT_MS = 10_000
+
+/**
+ * The agent a one-shot command asks (`revocation publish`, `keyring`): `to` by peer id (its card
+ * brings its name; asked anyway when late, the request then says what is wrong) or by name, or
+ * the first agent met. Throws when none is met.
+ */
+export async function agentToAsk (client: Client, to: string | undefined, what: string): Promise<{ peerId: string, name: string }> {
+  const { node } = client
+  let agent: { peerId: string, name: string } | undefined
+  if (to !== undefined && /^(12D3Koo|Qm)[1-9A-HJ-NP-Za-km-z]+$/.test(to)) {
+    await node.joined({ peer: to, signal: within(client, FIND_AGENT_MS) }).catch(unlessUnreachable(client))
+    agent = node.peers().find(p => p.peerId === to) ?? { peerId: to, name: to }
+  } else {
+    const query = to === undefined ? {} : { name: to }
+    await node.waitForAgent(query, { signal: within(client, FIND_AGENT_MS) }).catch(unlessUnreachable(client))
+    agent = node.findAgents(query)[0]
+  }
+  if (agent === undefined) throw new Error(to === undefined ? `no agent met to ${what}` : `no agent named "${to}" met`)
+  return agent
+}
+
 /** For a wait that may run out (the caller goes on), but must not hide an unreachable mesh. */
 export function unlessUnreachable (client: Client): (err: unknown) => void {
   return () => { if (client.unreachable.aborted) throw client.unreachable.reason }

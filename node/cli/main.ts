@@ -13,6 +13,7 @@ import { statusCommand } from './status.js'
 import { meshCommand } from './mesh.js'
 import { credentialCommand } from './credential.js'
 import { revocationCommand } from './revocation.js'
+import { keyringCommand } from './keyring.js'
 import { deadLettersCommand } from './dead-letters.js'
 import { mcpCommand } from './mcp.js'
 import { EXIT_USAGE } from './common.js'
@@ -39,6 +40,7 @@ const program = new Command('agentmesh')
   .addCommand(meshCommand())
   .addCommand(credentialCommand())
   .addCommand(revocationCommand())
+  .addCommand(keyringCommand())
   .addCommand(deadLettersCommand())
   .addCommand(mcpCommand())
   .addHelpText('after', EXIT_CODES)

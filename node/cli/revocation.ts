@@ -10,10 +10,7 @@
 import { Command } from 'commander'
 import { readFile } from 'node:fs/promises'
 import { PublishRevocations } from '../revocation-command.js'
-import { clientNode, fail, nodeOptions, report, unlessUnreachable, within } from './common.js'
-
-/** How long to look for an agent to hand the list to. */
-const FIND_MS = 10_000
+import { agentToAsk, clientNode, fail, nodeOptions, report } from './common.js'
 
 async function readList (file: string): Promise<unknown> {
   try {
@@ -35,18 +32,7 @@ function publish (): Command {
         const client = await clientNode(o)
         const { node } = client
         try {
-          const to = o.to as string | undefined
-          let agent: { peerId: string, name: string } | undefined
-          if (to !== undefined && /^(12D3Koo|Qm)[1-9A-HJ-NP-Za-km-z]+$/.test(to)) {
-            // By id: its card brings its addresses and name; try anyway when it is late (the request says what is wrong).
-            await node.joined({ peer: to, signal: within(client, FIND_MS) }).catch(unlessUnreachable(client))
-            agent = node.peers().find(p => p.peerId === to) ?? { peerId: to, name: to }
-          } else {
-            const query = to === undefined ? {} : { name: to }
-            await node.waitForAgent(query, { signal: within(client, FIND_MS) }).catch(unlessUnreachable(client))
-            agent = node.findAgents(query)[0]
-          }
-          if (agent === undefined) throw new Error(to === undefined ? 'no agent met to hand the list to' : `no agent named "${to}" met`)
+          const agent = await agentToAsk(client, o.to as string | undefined, 'hand the list to')
           const answer = await node.request(agent.peerId, PublishRevocations, { list: list as never }, { timeoutMs: Number(o.timeout) })
           const held = new Date(answer.held).toISOString()
           const line = { event: 'revocations', peer: agent.peerId, name: agent.name, ...answer }
