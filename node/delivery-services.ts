@@ -5,6 +5,8 @@ import { DeliveryService } from '../protocols/delivery/index.js'
 import type { DeadLetter } from '../protocols/delivery/types.js'
 import type { RpcService } from '../protocols/rpc/index.js'
 import type { NodeHost } from './services.js'
+import type { AuditSink } from '../protocols/core/audit.js'
+import { privateKeyOf } from '../protocols/coordination/election-keys.js'
 
 /** Delivery over the node's rpc, its state in the store, what it gives up on to the dead letters. */
 export function buildDelivery (host: NodeHost, rpc: RpcService, deadLetters: DeadLetters): DeliveryService {
@@ -31,10 +33,11 @@ export function buildDelivery (host: NodeHost, rpc: RpcService, deadLetters: Dea
   return delivery
 }
 
-/** Dead letters in the store's 'dead-letters' space, with their metrics. */
-export function buildDeadLetters (host: NodeHost): DeadLetters {
+/** Dead letters in the store's 'dead-letters' space, signed with the node's key (checked on replay), with their metrics. */
+export function buildDeadLetters (host: NodeHost, audit: AuditSink): DeadLetters {
   const { stats } = host
-  const deadLetters = new DeadLetters({ space: host.store.space<DeadLetter>('dead-letters'), ...host.config.deadLetters, log: host.log })
+  const signer = { peer: host.peerId, privateKey: privateKeyOf(host.libp2p) }
+  const deadLetters = new DeadLetters({ space: host.store.space<DeadLetter>('dead-letters'), ...host.config.deadLetters, log: host.log, signer, audit })
   deadLetters.addEventListener('dead', (e) => { stats.inc('dead_letters_total', { reason: e.detail.reason, kept: String(e.detail.kept) }) })
   deadLetters.addEventListener('evicted', (e) => { stats.inc('dead_letters_evicted_total', { bound: e.detail.bound }, e.detail.count) })
   stats.gauge('dead_letters_held', 'Dead letters held in this node\'s store (deadLetters.maxEntries at most)', () => deadLetters.count)

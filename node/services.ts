@@ -104,7 +104,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
   const later: { tasks?: TaskService } = {}
   const { auditLog, auditKeep } = config.security
   const audit = new AuditLog({ node: host.peerId, keep: auditKeep, stats, log, ...(auditLog !== undefined ? { path: auditLog } : {}) })
-  const deadLetters = buildDeadLetters(host)
+  const deadLetters = buildDeadLetters(host, audit)
   const admission = new Admission({ libp2p, log, config, security: host.security, pubsub: (): PubSubService => pubsub, audit, stats })
   const rpc = new RpcService({
     admits: (peer, command) => admission.admitsCommand(peer, command),

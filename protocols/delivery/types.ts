@@ -44,6 +44,12 @@ export interface DeadLetter {
   deadAt: number
   /** Times it was replayed from here (a replayed letter that dies again comes back as a new entry). */
   replays?: number
+  /**
+   * The storing node's signature over every other field but `replays` (base64url;
+   * dead-letters.ts `letterSignature`): replay refuses a letter altered in the store, or put
+   * there by anything but this node, with SEC004.
+   */
+  signature?: string
 }
 
 /** What reliable delivery hands a message to when it gives up on it. */

@@ -82,3 +82,19 @@ export function verifyEnvelope<E extends Envelope> (env: E): E {
   if (!hasValidSignature(env)) throw new BadSignatureError(`envelope ${env.id}: the signature does not verify for its source ${env.source}`)
   return env
 }
+
+/**
+ * Statements other than envelopes signed the same way (a domain line, then the canonical JSON of
+ * the value), with the signer's identity key: what a node keeps and must find unaltered later,
+ * e.g. its dead letters (protocols/delivery/dead-letters.ts, DEAD_LETTER_SIGNATURE_DOMAIN).
+ */
+export function signValue (domain: string, value: unknown, privateKey: PrivateKey): string {
+  const sig = privateKey.sign(Buffer.from(domain + canonicalJson(value), 'utf8'))
+  if (!(sig instanceof Uint8Array)) throw new TypeError(`signing needs a key that signs synchronously, not ${privateKey.type}`)
+  return Buffer.from(sig).toString('base64url')
+}
+
+/** Whether `signature` is `signer`'s (a peer id) signValue of `value` under `domain`. */
+export function valueSignatureVerifies (signer: string, domain: string, value: unknown, signature: string): boolean {
+  return signatureVerifies(signer, Buffer.from(domain + canonicalJson(value), 'utf8'), signature)
+}
