@@ -21,6 +21,9 @@ import {
   type AgentSummary, type CoordinatorInfo, type PublishOutput, type RequestOutput, type SubmitOutput, type TopicEvent
 } from './schemas.js'
 import { TopicFeeds, type TopicFeedsOptions, type Watcher } from './topic-feeds.js'
+import { signEnvelope } from '../../protocols/envelope/signature.js'
+import type { Envelope } from '../../protocols/envelope/schema.js'
+import { privateKeyOf } from '../../protocols/coordination/election-keys.js'
 
 export * from './schemas.js'
 export { httpStatusOf, errorBody } from './errors.js'
@@ -50,8 +53,20 @@ const MAX_KNOWN = 1_024
 export class MeshOperations {
   readonly feeds: TopicFeeds
 
-  constructor (readonly node: AgentNode, options: { feeds?: TopicFeedsOptions } = {}) {
+  /** Headers and signature of what this node sends on a client's behalf (`signAs`), or nothing. */
+  private readonly onBehalf: { headers?: Record<string, string>, sign?: (env: Envelope) => Envelope }
+
+  /**
+   * `signAs`: sign every envelope published or requested through these operations with this
+   * node's identity key, the client named in headers the signature covers (`am-via`, `am-client`):
+   * the gateway does, so that a receiver that keeps or passes one on can show who injected it.
+   */
+  constructor (readonly node: AgentNode, options: { feeds?: TopicFeedsOptions, signAs?: { via: string, client: string } } = {}) {
     this.feeds = new TopicFeeds(node, options.feeds)
+    const s = options.signAs
+    this.onBehalf = s === undefined
+      ? {}
+      : { headers: { 'am-via': s.via, 'am-client': s.client }, sign: (env) => signEnvelope(env, privateKeyOf(node.libp2p)) }
   }
 
   /** agent(ref)'s answers while started, forgotten whenever an agent joins, leaves or changes state. */
@@ -135,6 +150,7 @@ export class MeshOperations {
     const p = parseInput(PublishInput, input, 'publish')
     const recipients = p.recipients?.map(r => this.agent(r).peerId)
     const env = await this.node.publish(p.topic, p.payload, {
+      ...this.onBehalf,
       ...(p.delivery !== undefined ? { delivery: p.delivery } : {}),
       ...(recipients !== undefined ? { recipients } : {})
     })
@@ -156,6 +172,7 @@ export class MeshOperations {
     const r = parseInput(RequestInput, input, 'request')
     const to = this.agent(r.agent).peerId
     const result = await this.node.request(to, r.command, r.payload, {
+      ...this.onBehalf,
       ...(r.timeoutMs !== undefined ? { timeoutMs: r.timeoutMs } : {}),
       ...(r.delivery !== undefined ? { delivery: r.delivery } : {}),
       ...(options.signal !== undefined ? { signal: options.signal } : {})

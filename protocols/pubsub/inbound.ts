@@ -10,6 +10,7 @@ import type { z } from 'zod'
 import type { Logger } from 'pino'
 import { decodeBatch, isExpired, type Envelope } from '../envelope/index.js'
 import { messageFields } from '../envelope/log-fields.js'
+import { hasValidSignature } from '../envelope/signature.js'
 import { endSpan, SpanKind, startReceiveSpan } from '../envelope/trace.js'
 import { isSealed, noSealer, type Opened, type Sealer } from '../sealing/index.js'
 import { openGroups } from './sealed-batch.js'
@@ -87,6 +88,8 @@ export class Inbound {
     const payloads: unknown[] = []
     for (const env of envs) {
       if (env.source !== publisher) return this.reject(propagator, publisher, topic, 'forged_source')
+      // Signed envelopes (the gateway's, docs/security.md "Signed messages") are rare: only they pay a verification here.
+      if (env.signature !== undefined && !hasValidSignature(env)) return this.reject(propagator, publisher, topic, 'bad_signature')
       if (!('topic' in env.destination) || env.destination.topic !== topic) return this.reject(propagator, publisher, topic, 'wrong_topic')
       if (isSealed(env.payload)) payloads.push(undefined) // opened and schema-checked at delivery, by recipients only
       else if (schema !== undefined) {

@@ -176,7 +176,7 @@ export class PubSubService {
     const inGroup = options.encryptFor !== undefined && (options.delivery === undefined || options.delivery === 'at-most-once')
     const group = inGroup ? (this.init.sealer ?? noSealer).forGroup(t.name, options.encryptFor as EncryptFor) : undefined
     const sealed = options.encryptFor !== undefined && !inGroup ? (this.init.sealer ?? noSealer).seal(t.name, value, options.encryptFor) : undefined
-    const env = makeEnvelope({
+    const built = makeEnvelope({
       source: this.localPeer,
       destination: { topic: t.name },
       type: options.type ?? 'EVENT',
@@ -188,6 +188,8 @@ export class PubSubService {
       ...(options.correlationId !== undefined ? { correlationId: options.correlationId } : {}),
       ...(options.conversationId !== undefined ? { conversationId: options.conversationId } : {})
     })
+    if (options.sign !== undefined && group !== undefined) throw new ValidationError('a signed publish cannot be sealed in a group: give it a reliable delivery, or no encryptFor')
+    const env = options.sign !== undefined ? options.sign(built) : built
     validateEnvelope(env) // R-MSG: on send as on receipt; catches bad headers and the like
     if (group !== undefined) {
       const g = grouped(env, value, group.recipients)

@@ -37,6 +37,8 @@ export interface RequestOptions {
   /** Deadline in ms, used when no signal is given. */
   timeoutMs?: number
   headers?: Record<string, string>
+  /** Signs the envelope once built (signature.ts `signEnvelope`): the gateway signs what it sends on a client's behalf. */
+  sign?: (env: Envelope) => Envelope
   /** REQUEST by default; COMMAND for an instruction that is acknowledged rather than answered. */
   type?: 'REQUEST' | 'COMMAND' | 'QUERY' | 'PROPOSE' | 'INFORM' | 'ACCEPT' | 'REJECT' | 'NOTIFICATION'
   conversationId?: string

@@ -8,11 +8,12 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { z } from 'zod'
 import { encodeEnvelope, makeEnvelope, type Envelope } from '../envelope/index.js'
 import {
-  AbortError, AgentMeshError, ConfigError, ConnectionError, ForbiddenError, HandlerError, MessageTooLargeError, NotAdmittedError, RateLimitedError,
+  AbortError, AgentMeshError, BadSignatureError, ConfigError, ConnectionError, ForbiddenError, HandlerError, MessageTooLargeError, NotAdmittedError, RateLimitedError,
   TimeoutError, UnknownCommandError, ValidationError, errorFromWire
 } from '../core/errors.js'
 import type { Logger } from 'pino'
 import { messageFields } from '../envelope/log-fields.js'
+import { hasValidSignature } from '../envelope/signature.js'
 import { endSpan, inSpan, SpanKind, startReceiveSpan, startSendSpan } from '../envelope/trace.js'
 import { RpcChannel, abortReason } from './channel.js'
 import { allows, anyCommand, checkAllow, describeAllow, type Allow, type Command, type Grants, type Handler, type HandleOptions, type RequestOptions } from './commands.js'
@@ -149,7 +150,7 @@ export class RpcService {
     const { span } = startSendSpan(`agentmesh request ${cmd.name}`, SpanKind.CLIENT, { 'agentmesh.peer_id': this.localPeer, 'agentmesh.remote_peer': peer, 'agentmesh.subject': cmd.name }, headers)
     let failure: AgentMeshError | Error | undefined
     try {
-      const env = makeEnvelope({
+      const built = makeEnvelope({
         source: this.localPeer,
         destination: { peer },
         type: options.type ?? 'REQUEST',
@@ -160,6 +161,7 @@ export class RpcService {
         ...(id !== undefined ? { id } : {}),
         ...(options.conversationId !== undefined ? { conversationId: options.conversationId } : {})
       })
+      const env = options.sign !== undefined ? options.sign(built) : built
       const frame = encodeEnvelope(env)
       if (frame.byteLength > this.init.maxMessageBytes) throw new MessageTooLargeError(frame.byteLength, this.init.maxMessageBytes)
       const channel = await this.channel(peer, deadline.signal)
@@ -305,6 +307,13 @@ export class RpcService {
       this.audit('admission.refused', env, channel.remotePeer, refused)
       return this.refuse(env, channel.remotePeer, refused, answer)
     }
+    // A signature, where an envelope carries one (the gateway's), must verify: the handler may keep or pass on what it says.
+    if (env.signature !== undefined && !hasValidSignature(env)) {
+      this.init.stats.inc('messages_total', { direction: 'in', type, status: 'bad_signature' })
+      const bad = new BadSignatureError(`envelope ${env.id}: the signature does not verify for its source ${env.source}`)
+      this.audit('signature.refused', env, channel.remotePeer, bad)
+      return this.refuse(env, channel.remotePeer, bad, answer)
+    }
     const entry = this.handlers.get(env.subject)
     if (entry === undefined) {
       this.init.stats.inc('messages_total', { direction: 'in', type, status: 'unknown_command' })
@@ -362,7 +371,7 @@ export class RpcService {
     return answer(null, error)
   }
 
-  private audit (kind: 'admission.refused' | 'command.forbidden', env: Envelope, peer: string, err: AgentMeshError): void {
+  private audit (kind: 'admission.refused' | 'command.forbidden' | 'signature.refused', env: Envelope, peer: string, err: AgentMeshError): void {
     this.init.audit?.record({ kind, peer, correlationId: env.id, code: err.code, reason: err.message.slice(0, 512), detail: { command: env.subject } })
   }
 }

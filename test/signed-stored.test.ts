@@ -1,8 +1,11 @@
 /**
- * Signed dead letters (issue 13, "signed messages"): a node signs each letter it keeps with its
- * identity key and replays only those that verify. Through real nodes with a data directory: an
- * honest letter replays; one altered in the store, one put there with no signature and one
- * signed by another node are refused with SEC004, stay for a person to look at, and are audited.
+ * Signed messages where a stream no longer vouches for them (issue 13): dead letters and what the
+ * gateway injects. A node signs each dead letter it keeps with its identity key and replays only
+ * those that verify: through real nodes with a data directory, an honest letter replays; one
+ * altered in the store, one put there with no signature and one signed by another node are
+ * refused with SEC004, stay for a person to look at, and are audited. A gateway signs what it
+ * publishes and requests for its clients, naming the client in headers the signature covers; the
+ * receiver checks it, and refuses an envelope whose signature does not verify.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -10,7 +13,8 @@ import { join } from 'node:path'
 import { makeEnvelope, type AgentNode } from '../node/index.js'
 import type { DeadLetter } from '../protocols/delivery/types.js'
 import { DEAD_LETTER_SIGNATURE_DOMAIN } from '../protocols/delivery/dead-letters.js'
-import { signValue } from '../protocols/envelope/signature.js'
+import { hasValidSignature, signEnvelope, signValue } from '../protocols/envelope/signature.js'
+import type { Envelope } from '../protocols/envelope/schema.js'
 import { privateKeyOf } from '../protocols/coordination/election-keys.js'
 import { startMesh, stopAll, waitFor, withTempDir } from './helpers.js'
 
@@ -56,4 +60,38 @@ test('signed dead letters: an honest letter replays; one altered in the store, i
       await stopAll([a, b])
     }
   })
+})
+
+test('gateway-injected envelopes: a publish and a command sent through the gateway arrive signed by the gateway node, the client named under the signature; a bad signature is refused SEC004', async () => {
+  const [gw, b] = await startMesh(2, (i) => i === 0 ? { gateway: { listen: '127.0.0.1:0' } } : {})
+  try {
+    const events: Envelope[] = []
+    const sub = b.subscribe('news')
+    void (async () => { for await (const m of sub) events.push(m.envelope) })()
+    const commands: Envelope[] = []
+    b.handle('echo', (x, ctx) => { commands.push(ctx.envelope); return x })
+    await waitFor(() => gw.topicPeers('news').subscribers.length === 1, 'the gateway node to see b\'s subscription')
+    const post = async (path: string, body: unknown): Promise<Response> => await fetch(`${gw.gatewayUrl as string}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    assert.equal((await post('/v1/topics/news/publish', { n: 1 })).status, 200)
+    assert.deepEqual(await (await post(`/v1/agents/${b.peerId}/commands/echo`, { n: 2 })).json(), { n: 2 })
+    await waitFor(() => events.length === 1 && commands.length === 1, 'the event and the command at b')
+    for (const env of [events[0], commands[0]]) {
+      assert.equal(env.source, gw.peerId, 'the gateway node is the source')
+      assert.ok(hasValidSignature(env), `${env.subject}: the signature verifies at the receiver`)
+      assert.deepEqual([env.headers['am-via'], env.headers['am-client']], ['gateway', 'loopback'])
+      assert.ok(!hasValidSignature({ ...env, headers: { ...env.headers, 'am-client': 'someone-else' } }), 'the client is covered by the signature')
+    }
+    // What nodes send themselves stays unsigned: Noise or gossipsub authenticate it.
+    await gw.publish('news', { n: 3 })
+    await waitFor(() => events.length === 2, 'a direct publish')
+    assert.equal(events[1].signature, undefined)
+    // A signature that does not verify (the payload changed after signing) is refused before the handler.
+    const rpc = (gw as any).s.rpc
+    const tamper = (env: Envelope): Envelope => ({ ...signEnvelope(env, privateKeyOf(gw.libp2p)), payload: { n: 999 } })
+    await assert.rejects(rpc.request(b.peerId, 'echo', { n: 4 }, { sign: tamper }), (e: any) => e.code === 'SEC004')
+    assert.equal(commands.length, 1, 'the handler never ran')
+    sub.unsubscribe()
+  } finally {
+    await stopAll([gw, b])
+  }
 })
