@@ -41,7 +41,8 @@ export async function createAgentNode (options: CreateAgentNodeOptions = {}): Pr
     if (keyring !== undefined) keyring.onRefused = () => { stats.inc('connections_refused_total', { reason: 'mesh_key' }) }
     const libp2p = await buildLibp2p(config, id.privateKey, await nodeConnectivity(config, keyring), config.debug !== undefined ? stats.registry : undefined)
     libp2p.services.connectionGate.onRefused = (reason) => { stats.inc('connections_refused_total', { reason }) }
-    const node = new AgentNode(config, libp2p, { stats, security, store, ...(keyring !== undefined ? { keyring } : {}), ...(logger !== undefined ? { log: logger } : {}) })
+    const parts = { stats, security, store, ...(keyring !== undefined ? { keyring } : {}), ...(logger !== undefined ? { log: logger } : {}) }
+    const node = new AgentNode(config, libp2p, parts)
     if (config.tracing.otlpEndpoint !== undefined) node.tracing = await installOtlpTracing(config.tracing.otlpEndpoint, config.tracing.serviceName)
     return node
   } catch (err) {

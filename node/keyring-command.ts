@@ -46,7 +46,10 @@ export const KeyringCommand = defineCommand('$agentmesh/keyring', {
     changed: z.boolean(),
     /** Connections closed because they used the removed key. */
     closed: z.number().int().nonnegative(),
-    /** Whether the ring as it is now is in the data directory's keyring file, so a restart keeps it (false without a data directory, or before the first change). */
+    /**
+     * Whether the ring as it is now is in the data directory's keyring file, so a restart keeps
+     * it (false without a data directory, or before the first change).
+     */
     persisted: z.boolean()
   })
 })

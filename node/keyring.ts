@@ -15,7 +15,10 @@ import { join } from 'node:path'
 import { ConfigError, ValidationError } from '../protocols/core/errors.js'
 import { keyOfPskFile, type MeshKeys, type RingKey } from './mesh-key.js'
 
-/** Keys a ring holds at most: a rotation needs two; a few more cover a rotation begun before the last one ended. Each is one more trial per inbound handshake. */
+/**
+ * Keys a ring holds at most: a rotation needs two; a few more cover a rotation begun before the
+ * last one ended. Each is one more trial per inbound handshake.
+ */
 export const MAX_KEYS = 4
 /** The keyring's file in a data directory. */
 export const KEYRING_FILE = 'keyring.json'

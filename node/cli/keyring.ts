@@ -39,7 +39,7 @@ function keyringRequest (name: string, description: string, argument: string | u
       const req = await build(argument !== undefined ? args[0] : '')
       const client = await clientNode(o)
       try {
-        const agent = await agentToAsk(client, o.to as string | undefined, `ask for its keyring`)
+        const agent = await agentToAsk(client, o.to as string | undefined, 'ask for its keyring')
         const answer = await client.node.request(agent.peerId, KeyringCommand, req, { timeoutMs: Number(o.timeout) })
         const line = { event: 'keyring', op: req.op, peer: agent.peerId, name: agent.name, ...answer }
         const ring = answer.keys.map(k => `  ${k.id}${k.primary ? '  primary' : '         '}  ${k.connections} connection(s)`).join('\n')

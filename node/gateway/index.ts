@@ -22,7 +22,8 @@ export class Gateway implements Startable {
     const c = node.config.gateway
     if (c.listen === undefined) throw new TypeError('a gateway needs gateway.listen')
     const { stats, log } = node
-    // What the gateway sends for its clients is signed by this node (docs/security.md "Signed messages"); its client is the token's holder, or whoever reaches loopback.
+    // What the gateway sends for its clients is signed by this node (docs/security.md "Signed
+    // messages"); its client is the token's holder, or whoever reaches loopback.
     this.ops = new MeshOperations(node, { signAs: { via: 'gateway', client: c.token !== undefined ? 'token' : 'loopback' } })
     const seconds = stats.histogram('gateway_request_duration_seconds', 'Gateway HTTP requests from arrival to the last byte of the answer, by route pattern', ['route'])
     stats.gauge('gateway_ws_connections', 'WebSocket clients connected to the gateway now', () => this.wsOpen)

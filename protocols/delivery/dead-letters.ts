@@ -169,7 +169,9 @@ export class DeadLetters extends TypedEventEmitter<DeadLettersEvents> implements
     const deadAt = this.now()
     const unsigned: DeadLetter = { ...fields, id: this.newId(deadAt), deadAt }
     // About 50 µs of Ed25519 per letter kept: letters are what failed, not the traffic.
-    const letter: DeadLetter = this.signer === undefined ? unsigned : { ...unsigned, signature: signValue(DEAD_LETTER_SIGNATURE_DOMAIN, signedPart(unsigned), this.signer.privateKey) }
+    const letter: DeadLetter = this.signer === undefined
+      ? unsigned
+      : { ...unsigned, signature: signValue(DEAD_LETTER_SIGNATURE_DOMAIN, signedPart(unsigned), this.signer.privateKey) }
     await this.serial(async () => {
       // The oldest go in the same commit as the new one: the bound holds at every moment.
       const over = this.space.count() + 1 - this.maxEntries
@@ -252,7 +254,8 @@ export class DeadLetters extends TypedEventEmitter<DeadLettersEvents> implements
   private refuse (letter: DeadLetter): ReplayResult {
     const why = letter.signature === undefined ? 'carries no signature' : 'has a signature that does not verify'
     const err = new BadSignatureError(`dead letter ${letter.id} ${why}: altered in the store, or not kept by this node; not sent (look at it, then purge it)`)
-    this.audit?.record({ kind: 'signature.refused', correlationId: letter.envelope.id, code: err.code, reason: err.message.slice(0, 200), detail: { deadLetter: letter.id, subject: letter.envelope.subject.slice(0, 100) } })
+    const detail = { deadLetter: letter.id, subject: letter.envelope.subject.slice(0, 100) }
+    this.audit?.record({ kind: 'signature.refused', correlationId: letter.envelope.id, code: err.code, reason: err.message.slice(0, 200), detail })
     this.log.warn({ dead_letter: letter.id, message_id: letter.envelope.id, error: err.code }, 'dead letter refused on replay: its signature does not verify')
     return { id: letter.id, status: 'failed', replays: letter.replays ?? 0, error: err.toJSON() }
   }

@@ -9,7 +9,10 @@ export interface PublishOptions {
   priority?: Priority
   ttl?: number
   headers?: Record<string, string>
-  /** Signs the envelope once built (signature.ts `signEnvelope`): the gateway signs what it publishes on a client's behalf. Not with a sealed at-most-once publish (its group is made after). */
+  /**
+   * Signs the envelope once built (signature.ts `signEnvelope`): the gateway signs what it
+   * publishes on a client's behalf. Not with a sealed at-most-once publish (its group is made after).
+   */
   sign?: (env: Envelope) => Envelope
   correlationId?: string
   conversationId?: string

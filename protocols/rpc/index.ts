@@ -8,8 +8,8 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { z } from 'zod'
 import { encodeEnvelope, makeEnvelope, type Envelope } from '../envelope/index.js'
 import {
-  AbortError, AgentMeshError, BadSignatureError, ConfigError, ConnectionError, ForbiddenError, HandlerError, MessageTooLargeError, NotAdmittedError, RateLimitedError,
-  TimeoutError, UnknownCommandError, ValidationError, errorFromWire
+  AbortError, AgentMeshError, BadSignatureError, ConfigError, ConnectionError, ForbiddenError, HandlerError, MessageTooLargeError, NotAdmittedError,
+  RateLimitedError, TimeoutError, UnknownCommandError, ValidationError, errorFromWire
 } from '../core/errors.js'
 import type { Logger } from 'pino'
 import { messageFields } from '../envelope/log-fields.js'
