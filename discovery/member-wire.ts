@@ -7,6 +7,7 @@
 import { z } from 'zod'
 import { defineCommand } from '../protocols/rpc/index.js'
 import { Credential } from '../protocols/admission/credential.js'
+import { MAX_ADDR_LENGTH, MAX_STATEMENT_ADDRS } from './member-addresses.js'
 
 const PeerIdString = z.string().min(1).max(128)
 const Incarnation = z.number().int().nonnegative()
@@ -20,7 +21,9 @@ export const MemberStatement = z.strictObject({
   incarnation: Incarnation,
   leaving: z.boolean().optional(),
   suspects: z.array(z.strictObject({ peerId: PeerIdString, incarnation: Incarnation })).max(256),
-  seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)
+  seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  /** Where it can be dialled (member-addresses.ts): agents that know it by rumour alone reach it. */
+  addrs: z.array(z.string().min(1).max(MAX_ADDR_LENGTH)).max(MAX_STATEMENT_ADDRS).optional()
 })
 export type MemberStatement = z.infer<typeof MemberStatement>
 

@@ -30,7 +30,9 @@ import {
 } from './member-wire.js'
 import { RETRANSMIT_MULT, STATEMENT_CHECKS_BURST, STATEMENT_CHECKS_PER_SEC, SYNC_MAX_BYTES } from './constants.js'
 import type { Credential } from '../protocols/admission/credential.js'
+import type { MemberAddresses } from './member-addresses.js'
 
+export { memberAddresses } from './member-addresses.js'
 export { MemberGossip, MemberStatement, MemberSync, Probe, SignedStatement } from './member-wire.js'
 export type { Member, MemberChange } from './member-table.js'
 export type { MemberTimings } from './member-timings.js'
@@ -73,6 +75,8 @@ export interface MemberViewInit extends MemberTimings {
    */
   onRejected?: (reason: 'malformed' | 'bad_signature' | 'not_admitted' | 'over_budget', from: string) => void
   onError?: (err: Error) => void
+  /** This node's addresses, stated with it, and where the addresses others state go (member-addresses.ts). */
+  addresses?: MemberAddresses
 }
 
 /** The I/O shell around MemberTable: statements, gossip, full exchanges and probes over RPC, and the timers. */
@@ -190,6 +194,7 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
       if (this.init.credentials !== undefined && !this.init.credentials.vouches(body.peerId, s.cred)) { this.init.onRejected?.('not_admitted', from); continue }
       this.rumours.offer(body.peerId, body.seq, s, statementSize(s))
       this.table.heartbeat(body, now, body.peerId)
+      if (body.addrs !== undefined) this.init.addresses?.learn(body.peerId, body.addrs)
     }
     // A full exchange brings statements in no order: accusations by agents it also introduced count now.
     if (full) this.table.reconsider(now)
@@ -202,7 +207,8 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
     const hb = this.table.statementDue(leaving)
     if (hb === undefined) return undefined
     this.seq = Math.max(Date.now(), this.seq + 1)
-    const body = JSON.stringify({ ...hb, seq: this.seq })
+    const addrs = this.init.addresses?.own() ?? []
+    const body = JSON.stringify({ ...hb, seq: this.seq, ...(addrs.length > 0 ? { addrs } : {}) })
     const cred = this.init.credentials?.own
     const s = { body, sig: this.init.keys.sign(body), ...(cred !== undefined ? { cred } : {}) }
     this.rumours.offer(this.init.self.peerId, this.seq, s, statementSize(s))

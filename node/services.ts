@@ -19,7 +19,7 @@ import { BootstrapDialer } from '../discovery/bootstrap.js'
 import { PeerDialer } from '../discovery/dialer.js'
 import type { AgentCard } from '../discovery/card.js'
 import { MeshAnnouncer } from '../discovery/mesh-announcer.js'
-import { MemberView } from '../discovery/members.js'
+import { MemberView, memberAddresses } from '../discovery/members.js'
 import { statementKeys } from '../discovery/statement-keys.js'
 import { liveMembers } from '../discovery/member-source.js'
 import { NegotiationService } from '../protocols/negotiation/index.js'
@@ -170,7 +170,8 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     ignores: (peer) => membership.isClient(peer) || admission.distrusts(peer),
     ...(admission.closed ? { mayBeEligible: (peer: string) => admission.mayBeEligible(peer) } : {}),
     ...(admission.credential !== undefined ? { credentials: memberCredentials(admission, admission.credential) } : {}),
-    onError: (err) => { observer.error('member heartbeat not sent', err, 'debug') }
+    onError: (err) => { observer.error('member heartbeat not sent', err, 'debug') },
+    addresses: memberAddresses(libp2p)
   })
   membership.addEventListener('peer:join', (e) => { memberView.seen(e.detail.peerId, e.detail.card) })
   membership.addEventListener('peer:leave', (e) => { memberView.lost(e.detail.peerId) })

@@ -33,3 +33,18 @@ export function deadline (timeoutMs: number, ...signals: Array<AbortSignal | und
   }
   return { signal: controller.signal, clear }
 }
+
+/** `work`'s outcome, or `signal`'s abort reason as soon as it fires (the work itself goes on). */
+export async function untilAborted<T> (work: Promise<T>, signal: AbortSignal, reason: (signal: AbortSignal) => unknown = s => s.reason): Promise<T> {
+  if (signal.aborted) throw reason(signal)
+  let onAbort: (() => void) | undefined
+  const aborted = new Promise<never>((resolve, reject) => {
+    onAbort = () => { reject(reason(signal)) }
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    return await Promise.race([work, aborted])
+  } finally {
+    signal.removeEventListener('abort', onAbort as () => void)
+  }
+}

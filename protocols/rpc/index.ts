@@ -18,6 +18,7 @@ import { endSpan, inSpan, SpanKind, startReceiveSpan, startSendSpan } from '../e
 import { RpcChannel, abortReason } from './channel.js'
 import { allows, anyCommand, checkAllow, describeAllow, type Allow, type Command, type Grants, type Handler, type HandleOptions, type RequestOptions } from './commands.js'
 import type { AuditSink } from '../core/audit.js'
+import { untilAborted } from '../core/deadline.js'
 import * as limits from './constants.js'
 import { MAX_INBOUND_STREAMS, MAX_OUTBOUND_STREAMS, RPC_PROTOCOL } from './constants.js'
 import { RateGuard, pause, type RpcMetrics } from './guard.js'
@@ -72,6 +73,8 @@ export class RpcService {
   private readonly outbound = new Map<string, Promise<RpcChannel>>()
   private readonly inbound = new Set<RpcChannel>()
   private started = false
+  /** Aborts the dials under way when the service stops. */
+  private stopping = new AbortController()
   private readonly guard: RateGuard
   /** Per-message log lines only when debug is on: the check is made once, not per message. */
   private readonly debug: boolean
@@ -87,6 +90,7 @@ export class RpcService {
   async start (): Promise<void> {
     if (this.started) return
     this.started = true
+    this.stopping = new AbortController()
     await this.init.libp2p.handle(RPC_PROTOCOL, (stream, connection) => { this.onInbound(stream, connection) }, {
       maxInboundStreams: MAX_INBOUND_STREAMS,
       maxOutboundStreams: MAX_OUTBOUND_STREAMS
@@ -98,6 +102,7 @@ export class RpcService {
     this.started = false
     await this.init.libp2p.unhandle(RPC_PROTOCOL).catch(() => {})
     const closing = new ConnectionError('node stopping')
+    this.stopping.abort(closing)
     for (const ch of this.inbound) ch.abort(closing)
     for (const p of this.outbound.values()) p.then(ch => { ch.abort(closing) }, () => {})
     this.inbound.clear()
@@ -215,17 +220,24 @@ export class RpcService {
     }))
   }
 
-  /** The open channel to a peer, dialling and opening the stream on first use. */
+  /**
+   * The open channel to a peer, dialling and opening the stream on first use. The dial is shared
+   * by every request to that peer meanwhile and is not cut short by one request's deadline: a
+   * request that gives up (an election's vote request waits 300 ms) must not abort the dial the
+   * next one needs, or on a loaded machine, where a Noise handshake takes longer than that, a
+   * peer not yet connected is never reached (50 agents elected no coordinator, bench:scale).
+   * libp2p's `dialTimeout` bounds the dial itself.
+   */
   private async channel (peer: string, signal: AbortSignal): Promise<RpcChannel> {
     const existing = this.outbound.get(peer)
     if (existing !== undefined) {
-      const ch = await existing
+      const ch = await untilAborted(existing, signal, abortReason)
       if (!ch.closed) return ch
     }
-    const opening = this.open(peer, signal)
+    const opening = this.open(peer, this.stopping.signal)
     this.outbound.set(peer, opening)
     opening.catch(() => { if (this.outbound.get(peer) === opening) this.outbound.delete(peer) })
-    return await opening
+    return await untilAborted(opening, signal, abortReason)
   }
 
   private async open (peer: string, signal: AbortSignal): Promise<RpcChannel> {
