@@ -42,6 +42,8 @@ import type { DeadLetters } from '../protocols/delivery/dead-letters.js'
 import type { DeliveryService } from '../protocols/delivery/index.js'
 import { buildDeadLetters, buildDelivery } from './delivery-services.js'
 import { MemberCredentials } from '../discovery/member-credentials.js'
+import { PeerLabels } from '../protocols/rpc/limits.js'
+import { MAX_LABELLED_PEERS } from '../protocols/rpc/constants.js'
 import type { Credential } from '../protocols/admission/credential.js'
 
 /** What the services need of the node that holds them. */
@@ -154,13 +156,19 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     maxDelayMs: config.connections.bootstrapMaxDelayMs,
     dialTimeoutMs: config.connections.dialTimeoutMs
   })
+  const memberLabels = new PeerLabels(MAX_LABELLED_PEERS)
   const memberView = new MemberView({
     ...config.membership,
     self: { peerId: host.peerId, name: host.name, roles: config.roles, eligible: selfEligible(config, admission) },
     rpc,
     keys: statementKeys(privateKeyOf(libp2p), config.mesh),
     neighbours: () => membership.peers().map(p => p.peerId),
-    onRejected: (reason) => { stats.inc('gossip_rejected_total', { reason: `member_${reason}` }) },
+    onRejected: (reason, from) => {
+      stats.inc('gossip_rejected_total', { reason: `member_${reason}` })
+      // A full exchange refused over its budget: counted by peer with the rpc limits' refusals.
+      if (reason === 'sync_over_budget') stats.inc('rpc_rate_limited_total', { peer: memberLabels.label(from), limit: 'member_sync' })
+    },
+    audit,
     passive: config.client,
     ignores: (peer) => membership.isClient(peer) || admission.distrusts(peer),
     ...(admission.closed ? { mayBeEligible: (peer: string) => admission.mayBeEligible(peer) } : {}),
@@ -250,7 +258,7 @@ async function claimsOf (membership: Membership, peer: string): Promise<Grants |
  */
 /** Statements carry this node's credential; an author not admitted here needs a valid one (closed mesh). */
 const memberCredentials = (a: Admission, own: Credential): MemberCredentials =>
-  new MemberCredentials({ own, admitted: p => a.credentialOf(p) !== undefined, distrusts: p => a.distrusts(p), revoked: c => a.revoked(c) })
+  new MemberCredentials({ own, credentialOf: p => a.credentialOf(p), distrusts: p => a.distrusts(p), revoked: c => a.revoked(c) })
 
 function selfEligible (config: AgentConfig, admission: Admission): boolean {
   return config.coordination.eligible && !config.client && admission.selfEligible
