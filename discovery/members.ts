@@ -218,11 +218,11 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
    */
   members (): Member[] {
     const may = this.init.mayBeEligible
-    const grants = this.init.credentials?.grants
+    const credentials = this.init.credentials
     return this.table.members().map(m => {
       const eligible = m.eligible && (may === undefined || may(m.peerId))
-      if (grants === undefined) return { ...m, eligible, rolesSource: 'claimed' as const }
-      const g = grants(m.peerId)
+      if (credentials === undefined) return { ...m, eligible, rolesSource: 'claimed' as const }
+      const g = credentials.grants(m.peerId)
       const roles = g?.roles ?? []
       const claimed = m.roles.filter(r => !roles.includes(r))
       return { ...m, eligible, roles: [...roles], capabilities: [...(g?.capabilities ?? [])], rolesSource: 'credential' as const, ...(claimed.length > 0 ? { claimed } : {}) }
