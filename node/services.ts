@@ -163,11 +163,8 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     rpc,
     keys: statementKeys(privateKeyOf(libp2p), config.mesh),
     neighbours: () => membership.peers().map(p => p.peerId),
-    onRejected: (reason, from) => {
-      stats.inc('gossip_rejected_total', { reason: `member_${reason}` })
-      // A full exchange refused over its budget: counted by peer with the rpc limits' refusals.
-      if (reason === 'sync_over_budget') stats.inc('rpc_rate_limited_total', { peer: memberLabels.label(from), limit: 'member_sync' })
-    },
+    // A full exchange refused over its budget is also counted by peer, with the rpc limits' refusals.
+    onRejected: (reason, from) => { stats.inc('gossip_rejected_total', { reason: `member_${reason}` }); if (reason === 'sync_over_budget') stats.inc('rpc_rate_limited_total', { peer: memberLabels.label(from), limit: 'member_sync' }) },
     audit,
     passive: config.client,
     ignores: (peer) => membership.isClient(peer) || admission.distrusts(peer),
@@ -202,9 +199,10 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
   const { coordination, resources, tasks } = office
   later.tasks = tasks
   const announcer = new MeshAnnouncer({
-    self: { peerId: host.peerId, name: host.name, roles: config.roles },
+    self: { peerId: host.peerId, name: host.name, roles: admission.credential?.roles ?? config.roles },
     pubsub,
     membership,
+    ...(admission.closed ? { rolesOf: (peer: string) => memberView.member(peer)?.roles ?? [] } : {}),
     intervalMs: config.client ? 0 : config.meshAnnounceIntervalMs,
     takeCounts: () => stats.messages.takeCounts(),
     watch: config.debug !== undefined

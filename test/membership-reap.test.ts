@@ -18,6 +18,7 @@ import { issueCredential, newOwnerKey } from '../protocols/admission/credential.
 import { MemberGossip, MemberSync, type Member, type SignedStatement } from '../discovery/members.js'
 import { statementKeys } from '../discovery/statement-keys.js'
 import { RpcService } from '../protocols/rpc/index.js'
+import { MeshAnnouncer } from '../discovery/mesh-announcer.js'
 import { nodeOptions, sleep, stopAll, uniqueMesh, waitFor, withTempDir } from './helpers.js'
 
 const REAP_MS = 2_000
@@ -133,6 +134,11 @@ describe('/members shows the roles a closed mesh\'s credential grants', () => {
       assert.equal(m.rolesSource, 'credential')
       assert.deepEqual(m.claimed, ['coordinator'], 'the claim shown apart')
       assert.deepEqual(m.capabilities, ['cap1'])
+      // The live page's map: the claimant's announcement says coordinator; the map shows its credential's roles.
+      const announcer = watcher.services.find((x): x is MeshAnnouncer => x instanceof MeshAnnouncer) as MeshAnnouncer
+      const onMap = (): { roles: string[] } | undefined => announcer.snapshot().nodes.find(n => n.peerId === claimant.peerId)
+      await waitFor(() => onMap() !== undefined, 'the claimant on the mesh map', 20_000)
+      assert.deepEqual(onMap()?.roles, ['agent'], 'the map shows the credential\'s roles')
     })
   })
 })
