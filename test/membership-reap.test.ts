@@ -19,6 +19,8 @@ import { MemberGossip, MemberSync, type Member, type SignedStatement } from '../
 import { statementKeys } from '../discovery/statement-keys.js'
 import { RpcService } from '../protocols/rpc/index.js'
 import { MeshAnnouncer } from '../discovery/mesh-announcer.js'
+import { MESH_TOPIC } from '../discovery/mesh-map.js'
+import { PubSubService } from '../protocols/pubsub/index.js'
 import { nodeOptions, sleep, stopAll, uniqueMesh, waitFor, withTempDir } from './helpers.js'
 
 const REAP_MS = 2_000
@@ -138,6 +140,12 @@ describe('/members shows the roles a closed mesh\'s credential grants', () => {
       const announcer = watcher.services.find((x): x is MeshAnnouncer => x instanceof MeshAnnouncer) as MeshAnnouncer
       const onMap = (): { roles: string[] } | undefined => announcer.snapshot().nodes.find(n => n.peerId === claimant.peerId)
       await waitFor(() => onMap() !== undefined, 'the claimant on the mesh map', 20_000)
+      // An honest node announces its credential's roles; the claimant announces coordinator itself,
+      // dated ahead so that no later announcement of its own replaces it on the map.
+      const pubsub = claimant.services.find((x): x is PubSubService => x instanceof PubSubService) as PubSubService
+      const claim = { ...(claimant.services.find((x): x is MeshAnnouncer => x instanceof MeshAnnouncer) as MeshAnnouncer).announcement(), roles: ['agent', 'coordinator'], at: Date.now() + 600_000 }
+      await pubsub.publish(MESH_TOPIC, claim)
+      await waitFor(() => (announcer.snapshot().nodes.find(n => n.peerId === claimant.peerId)?.ageMs ?? 1) === 0, 'the claim on the map', 15_000)
       assert.deepEqual(onMap()?.roles, ['agent'], 'the map shows the credential\'s roles')
     })
   })
