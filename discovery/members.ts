@@ -29,10 +29,12 @@ import type { MemberSource } from './member-source.js'
 import { Rumours } from './rumours.js'
 import type { StatementKeys } from './statement-keys.js'
 import {
-  GOSSIP_MAX_BYTES, GOSSIP_MAX_STATEMENTS, MemberGossip, MemberSync, MemberSyncIntake, parseStatement, Probe, statementSize, SYNC_MAX_STATEMENTS, type SignedStatement
+  GOSSIP_MAX_BYTES, GOSSIP_MAX_STATEMENTS, MemberGossip, MemberSync, MemberSyncIntake, parseStatement, Probe, statementSize,
+  SYNC_MAX_STATEMENTS, type SignedStatement
 } from './member-wire.js'
 import {
-  DEFAULT_MAX_MEMBERS, DEFAULT_REAP_AFTER_MS, DEFAULT_SYNC_STATEMENTS_PER_INTERVAL, RETRANSMIT_MULT, STATEMENT_CHECKS_BURST, STATEMENT_CHECKS_PER_SEC, SYNC_MAX_BYTES
+  DEFAULT_MAX_MEMBERS, DEFAULT_REAP_AFTER_MS, DEFAULT_SYNC_STATEMENTS_PER_INTERVAL, RETRANSMIT_MULT, STATEMENT_CHECKS_BURST,
+  STATEMENT_CHECKS_PER_SEC, SYNC_MAX_BYTES
 } from './constants.js'
 import { NeighbourBudgets } from './member-budgets.js'
 import { Tombstones } from './member-tombstones.js'
@@ -284,10 +286,8 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
     const paced = this.pacer.pace(from, now)
     const perInterval = this.syncs.capacity
     if (paced !== undefined) {
-      this.init.audit?.record({
-        kind: 'limit.exceeded', peer: from, correlationId, code: 'RATE001', reason: 'full member exchanges over the budget',
-        detail: { limit: 'member_sync', statements: n, per_interval: perInterval, interval_ms: this.init.syncIntervalMs, refused: paced.refused }
-      })
+      const detail = { limit: 'member_sync', statements: n, per_interval: perInterval, interval_ms: this.init.syncIntervalMs, refused: paced.refused }
+      this.init.audit?.record({ kind: 'limit.exceeded', peer: from, correlationId, code: 'RATE001', reason: 'full member exchanges over the budget', detail })
     }
     throw new RateLimitedError(`full member exchanges over this peer's budget (${perInterval} statements per ${this.init.syncIntervalMs} ms): retry after ${wait} ms`)
   }
