@@ -81,6 +81,8 @@ async function handle (m: Cmd): Promise<unknown> {
         inOffice: a.coordination.inOffice,
         term: a.coordination.term,
         voters: a.coordination.voters().length,
+        reason: a.coordination.status().reason,
+        states: a.members().reduce<Record<string, number>>((o, x) => { o[x.state] = (o[x.state] ?? 0) + 1; return o }, {}),
         connections: a.libp2p.getConnections().length
       }))
     case 'counters': {

@@ -51,7 +51,11 @@ const sleep = async (t: number): Promise<void> => { await new Promise(resolve =>
 const r1 = (x: number): number => Math.round(x * 10) / 10
 const WORKER = fileURLToPath(new URL('./scale-worker.js', import.meta.url))
 
-interface AgentStatus { peerId: string, alive: number, leader?: string, inOffice: boolean, term: number, voters: number, connections: number }
+interface AgentStatus {
+  peerId: string, alive: number, leader?: string, inOffice: boolean, term: number, voters: number, connections: number,
+  /** Its own account of its situation, and how many members it sees in each state: printed when a mesh does not converge. */
+  reason?: string, states?: Record<string, number>
+}
 interface Counters { membership: number, coordination: number, frames: number, cpuUs: number, rss: number, rssBase: number, agents: number }
 
 async function statuses (workers: ForkedWorker[]): Promise<AgentStatus[]> {
@@ -137,6 +141,11 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
     Object.assign(row, { electedS: elected, knownS: knownAt, convergedS: convergedAt })
     if (convergedAt === null) {
       Object.assign(row, { minAlive: Math.min(...all.map(a => a.alive)), following: all.filter(a => a.leader !== undefined).length })
+      // Why not: each agent's own account of its situation, counted.
+      const why = new Map<string, number>()
+      for (const a of all) why.set(a.reason ?? '-', (why.get(a.reason ?? '-') ?? 0) + 1)
+      console.error(`not converged at ${n} agents:`, Object.fromEntries(why))
+      console.error('member states seen by each agent:', JSON.stringify(all.map(a => a.states)))
     }
     await sleep(Number(values.settle) * 1000)
     if (values.page) {

@@ -39,6 +39,36 @@ export const SYNC_MAX_BYTES = 512 * 1024
  */
 export const STATEMENT_CHECKS_BURST = 1_024
 export const STATEMENT_CHECKS_PER_SEC = 128
+/**
+ * Statements one neighbour's full exchanges may make this node handle per `syncIntervalMs` (what
+ * it sends, and the full set this node answers it with), in a bucket that refills over the
+ * interval: beyond it an exchange is refused before its statements are parsed (RATE001). Each
+ * statement of an exchange is parsed and compared even when already known (20-50 ms for 3,000
+ * on the shared 2-core machine), so without it one admitted peer could send full exchanges as
+ * fast as the rpc limits let it (a dozen a second of 3,000) and take half the node's CPU. An
+ * honest neighbour sends one on first contact and then about one per interval (two for the
+ * pair when each picks the other): four full exchanges of the largest mesh one carries
+ * (SYNC_MAX_STATEMENTS) fit, forty at 200 agents.
+ */
+export const DEFAULT_SYNC_STATEMENTS_PER_INTERVAL = 16_384
+/**
+ * How long an offline or left member stays listed before its statement is dropped (reaped, after
+ * Serf's reconnect_timeout and tombstone_timeout, 24 h there). An hour: far above every timer of
+ * failure detection and the election (suspicions up to 30 s in the wan preset, voters removed
+ * after 30 s), so an agent back from a restart or a partition of minutes finds its entry as it
+ * left it, and an operator looking at /members after an incident still sees who went down; short
+ * enough that a mesh whose agents come and go under new identities does not pile them up for a
+ * day. What a reaped member said is kept as a tombstone (its last seq and incarnation), so a
+ * replay of its old statement does not bring it back; a fresh statement of its own does.
+ */
+export const DEFAULT_REAP_AFTER_MS = 3_600_000
+/**
+ * Members a table holds at most, offline and left ones included: the most a full exchange can
+ * describe (SYNC_MAX_STATEMENTS). Over it, statements of agents unknown here that a relay passes
+ * on are refused (an open mesh lets anyone sign statements for made-up peer ids, which would
+ * otherwise stay in every table for good); agents connected here are always taken.
+ */
+export const DEFAULT_MAX_MEMBERS = 4_096
 /** How often each agent probes one of its neighbours directly, round robin (memberlist's LAN: 1 s). */
 export const DEFAULT_PROBE_INTERVAL_MS = 1_000
 /**

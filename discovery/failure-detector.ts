@@ -104,6 +104,12 @@ export class FailureDetector {
     return out
   }
 
+  /** Drop the member (reaped): nothing of it is kept; a word of it later makes it a member anew. */
+  forget (peer: string): void { this.members.delete(peer) }
+
+  /** How many members are known, in any state. */
+  get size (): number { return this.members.size }
+
   /** When the next suspicion expires, for the caller's single timer; undefined if none. */
   nextDeadline (): number | undefined {
     let next: number | undefined

@@ -15,6 +15,15 @@ export interface Member {
   roles: string[]
   /** May vote and be elected coordinator. */
   eligible: boolean
+  /**
+   * Where `roles` come from (the member view sets it): `credential`, the roles its credential
+   * grants (closed mesh); `claimed`, what its own statement says (open mesh, which trusts claims).
+   */
+  rolesSource?: 'credential' | 'claimed'
+  /** Closed mesh: the capabilities its credential grants. */
+  capabilities?: string[]
+  /** Closed mesh: roles its statement claims that its credential does not grant (not roles it holds). */
+  claimed?: string[]
   state: MemberState
   incarnation: number
   /** When it entered its state (ms since epoch). */
@@ -85,6 +94,27 @@ export class MemberTable {
   }
 
   state (peer: string): MemberState | undefined { return this.fd.state(peer) }
+
+  /** How many members are held, offline and left ones included. */
+  get size (): number { return this.fd.size }
+
+  /**
+   * Drop the members offline or left for `afterMs` or more (memberlist/Serf's reap), with all
+   * that is held of them; returned with the incarnation they had. No change is told: their
+   * state did not change, they are only no longer listed.
+   */
+  reap (now: number, afterMs: number): Array<{ peer: string, incarnation: number }> {
+    const out: Array<{ peer: string, incarnation: number }> = []
+    for (const v of this.fd.view()) {
+      if ((v.state !== 'offline' && v.state !== 'left') || now - v.since < afterMs) continue
+      this.fd.forget(v.peer)
+      this.info.delete(v.peer)
+      this.accusations.delete(v.peer)
+      this.probes.delete(v.peer)
+      out.push({ peer: v.peer, incarnation: v.incarnation })
+    }
+    return out
+  }
 
   /**
    * What this node says of itself: its incarnation, and whom it suspects or holds offline (the

@@ -55,6 +55,16 @@ export const MemberSync = defineCommand('$agentmesh/member-sync', {
   response: z.strictObject({ statements: z.array(SignedStatement).max(SYNC_MAX_STATEMENTS) })
 })
 
+/**
+ * The same command as the server takes it: the statements only counted, so that an exchange over
+ * its sender's budget is refused before any is parsed (members.ts parses them with MemberSync's
+ * schema after charging them).
+ */
+export const MemberSyncIntake = defineCommand(MemberSync.name, {
+  request: z.strictObject({ statements: z.array(z.unknown()).max(SYNC_MAX_STATEMENTS) }),
+  response: MemberSync.response
+})
+
 export const Probe = defineCommand('$agentmesh/probe', {
   request: z.strictObject({ incarnation: Incarnation }),
   response: z.strictObject({ incarnation: Incarnation, eligible: z.boolean(), name: z.string().max(64), roles: z.array(z.string().max(64)).max(32) })

@@ -13,6 +13,9 @@
  *   times (rumours.ts); a node with no news sends nothing.
  * - Full exchanges: every statement held of a live member, with one neighbour on first contact
  *   (how a newcomer learns the mesh) and every `syncIntervalMs` (anti-entropy: what gossip missed).
+ *   What one neighbour's exchanges may make this node handle is budgeted (member-budgets.ts).
+ * - Reaping: an offline or left member is dropped `reapAfterMs` after it went, a tombstone keeps
+ *   replays of its old statements out (member-tombstones.ts); at most `maxMembers` are held.
  *
  * An agent told it is suspected refutes by raising its incarnation, in a new statement. What is
  * believed of whom (a statement speaks for its signer only; suspicions from members, up to the
@@ -26,11 +29,19 @@ import type { MemberSource } from './member-source.js'
 import { Rumours } from './rumours.js'
 import type { StatementKeys } from './statement-keys.js'
 import {
-  GOSSIP_MAX_BYTES, GOSSIP_MAX_STATEMENTS, MemberGossip, MemberSync, parseStatement, Probe, statementSize, SYNC_MAX_STATEMENTS, type SignedStatement
+  GOSSIP_MAX_BYTES, GOSSIP_MAX_STATEMENTS, MemberGossip, MemberSync, MemberSyncIntake, parseStatement, Probe, statementSize,
+  SYNC_MAX_STATEMENTS, type SignedStatement
 } from './member-wire.js'
-import { RETRANSMIT_MULT, STATEMENT_CHECKS_BURST, STATEMENT_CHECKS_PER_SEC, SYNC_MAX_BYTES } from './constants.js'
+import {
+  DEFAULT_MAX_MEMBERS, DEFAULT_REAP_AFTER_MS, DEFAULT_SYNC_STATEMENTS_PER_INTERVAL, RETRANSMIT_MULT, STATEMENT_CHECKS_BURST,
+  STATEMENT_CHECKS_PER_SEC, SYNC_MAX_BYTES
+} from './constants.js'
+import { NeighbourBudgets } from './member-budgets.js'
+import { Tombstones } from './member-tombstones.js'
 import type { Credential } from '../protocols/admission/credential.js'
 import type { MemberAddresses } from './member-addresses.js'
+import { RateLimitedError, ValidationError } from '../protocols/core/errors.js'
+import { AuditPacer, type AuditSink } from '../protocols/core/audit.js'
 
 export { memberAddresses } from './member-addresses.js'
 export { MemberGossip, MemberStatement, MemberSync, Probe, SignedStatement } from './member-wire.js'
@@ -42,6 +53,14 @@ export interface MemberViewEvents {
 }
 
 export interface MemberViewInit extends MemberTimings {
+  /** Statements one neighbour's full exchanges may make this node handle per syncIntervalMs (config; discovery/constants.ts). */
+  syncStatementsPerInterval?: number
+  /** An offline or left member is dropped this long after it went. */
+  reapAfterMs?: number
+  /** Members held at most; over it, statements of unknown agents from relays are refused. */
+  maxMembers?: number
+  /** Where a full exchange refused over its budget is audited (limit.exceeded, once a second per peer at most). */
+  audit?: AuditSink
   self: { peerId: string, name: string, roles: string[], eligible: boolean }
   rpc: RpcService
   /** Signs this node's statements and checks others' (statement-keys.ts). */
@@ -66,18 +85,27 @@ export interface MemberViewInit extends MemberTimings {
    * Closed mesh: this node's credential, carried on its statements, and whether an author (with
    * the credential its statement carried) may be a member at all (member-credentials.ts).
    */
-  credentials?: { own: Credential, vouches: (author: string, credential: unknown) => boolean }
+  credentials?: {
+    own: Credential
+    vouches: (author: string, credential: unknown) => boolean
+    /** The roles and capabilities a member's credential grants, when this node holds it: what /members shows. */
+    grants: (peer: string) => { roles: string[], capabilities: string[] } | undefined
+  }
   /**
    * A statement refused: not one (`malformed`), not signed by the agent it speaks for
    * (`bad_signature`: the rest of that message is dropped too, as no honest agent passes one on),
-   * of an agent the mesh did not let in (`not_admitted`), or past what one neighbour may make
-   * this node check (`over_budget`: the rest of that message is dropped).
+   * of an agent the mesh did not let in (`not_admitted`), past what one neighbour may make
+   * this node check (`over_budget`: the rest of that message is dropped), an old word of a
+   * reaped member (`reaped`), of an unknown agent with the table full (`over_cap`); or a whole
+   * full exchange refused over its sender's budget (`sync_over_budget`, answered RATE001).
    */
-  onRejected?: (reason: 'malformed' | 'bad_signature' | 'not_admitted' | 'over_budget', from: string) => void
+  onRejected?: (reason: MemberRejection, from: string) => void
   onError?: (err: Error) => void
   /** This node's addresses, stated with it, and where the addresses others state go (member-addresses.ts). */
   addresses?: MemberAddresses
 }
+
+export type MemberRejection = 'malformed' | 'bad_signature' | 'not_admitted' | 'over_budget' | 'reaped' | 'over_cap' | 'sync_over_budget'
 
 /** The I/O shell around MemberTable: statements, gossip, full exchanges and probes over RPC, and the timers. */
 export class MemberView extends TypedEventEmitter<MemberViewEvents> implements MemberSource {
@@ -89,13 +117,24 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
   private readonly timers = new Set<ReturnType<typeof setTimeout>>()
   private deadlineTimer?: ReturnType<typeof setTimeout>
   private unhandles: Array<() => void> = []
-  /** Per neighbour, the signature checks it may still make this node do (a token bucket). */
-  private readonly budgets = new Map<string, { tokens: number, at: number }>()
+  /** Per neighbour, the signature checks it may still make this node do. */
+  private readonly checks = new NeighbourBudgets(STATEMENT_CHECKS_BURST, STATEMENT_CHECKS_PER_SEC)
+  /** Per neighbour, the statements its full exchanges may still make this node handle. */
+  private readonly syncs: NeighbourBudgets
+  private readonly tombstones: Tombstones
+  private readonly maxMembers: number
+  private readonly reapAfterMs: number
+  private readonly pacer = new AuditPacer()
 
   constructor (init: MemberViewInit) {
     super()
     this.init = init
     this.table = new MemberTable({ ...init, incarnation: 0, random: Math.random })
+    const perInterval = init.syncStatementsPerInterval ?? DEFAULT_SYNC_STATEMENTS_PER_INTERVAL
+    this.syncs = new NeighbourBudgets(perInterval, perInterval * 1_000 / init.syncIntervalMs)
+    this.maxMembers = init.maxMembers ?? DEFAULT_MAX_MEMBERS
+    this.reapAfterMs = init.reapAfterMs ?? DEFAULT_REAP_AFTER_MS
+    this.tombstones = new Tombstones(this.maxMembers)
   }
 
   start (): void {
@@ -119,9 +158,14 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
         if (!ignored(ctx.peer) && this.init.passive !== true) this.receive(ctx.peer, req.statements, false)
         return {}
       }),
-      rpc.handle(MemberSync, (req, ctx) => {
-        if (!ignored(ctx.peer) && this.init.passive !== true) this.receive(ctx.peer, req.statements, true)
-        return { statements: this.syncSet() }
+      // Its statements are counted, charged and only then parsed: over budget, none is.
+      rpc.handle(MemberSyncIntake, (req, ctx) => {
+        const answer = this.syncSet()
+        this.charge(ctx.peer, req.statements.length + answer.length, ctx.envelope.id)
+        const full = MemberSync.request.safeParse(req)
+        if (!full.success) throw new ValidationError(`request for "${MemberSync.name}": ${full.error.issues[0]?.message ?? 'invalid'}`)
+        if (!ignored(ctx.peer) && this.init.passive !== true) this.receive(ctx.peer, full.data.statements, true)
+        return { statements: answer }
       })
     ]
     this.every(this.init.heartbeatIntervalMs, () => { this.gossipRound() })
@@ -133,6 +177,7 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
       const peers = this.neighbours()
       if (peers.length > 0) void this.sync(peers[Math.floor(Math.random() * peers.length)])
     })
+    this.every(Math.min(60_000, Math.max(100, this.reapAfterMs / 4)), () => { this.reap() })
     this.issue()
   }
 
@@ -158,6 +203,7 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
 
   /** An agent connected and showed its card: as good as a word from it at the incarnation we know; a newcomer is probed and synced with. */
   seen (peerId: string, card: { name: string, roles: string[] }): void {
+    this.tombstones.clear(peerId) // connected here: alive, whatever it said before it was reaped
     const unknown = this.table.seen(peerId, card, Date.now())
     this.flush()
     if (!unknown) return
@@ -171,9 +217,22 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
     if (this.running && (state === 'alive' || state === 'suspect')) void this.probe(peerId)
   }
 
+  /**
+   * Every member held, with the roles it holds: in a closed mesh those its credential grants
+   * (with its capabilities; roles its statement claims beyond them are listed as `claimed`), in
+   * an open mesh what it claims (`rolesSource: 'claimed'`).
+   */
   members (): Member[] {
     const may = this.init.mayBeEligible
-    return may === undefined ? this.table.members() : this.table.members().map(m => m.eligible && !may(m.peerId) ? { ...m, eligible: false } : m)
+    const credentials = this.init.credentials
+    return this.table.members().map(m => {
+      const eligible = m.eligible && (may === undefined || may(m.peerId))
+      if (credentials === undefined) return { ...m, eligible, rolesSource: 'claimed' as const }
+      const g = credentials.grants(m.peerId)
+      const roles = g?.roles ?? []
+      const claimed = m.roles.filter(r => !roles.includes(r))
+      return { ...m, eligible, roles: [...roles], capabilities: [...(g?.capabilities ?? [])], rolesSource: 'credential' as const, ...(claimed.length > 0 ? { claimed } : {}) }
+    })
   }
 
   member (peerId: string): Member | undefined { return this.members().find(m => m.peerId === peerId) }
@@ -184,14 +243,20 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
   private receive (from: string, statements: SignedStatement[], full: boolean): void {
     const now = Date.now()
     this.table.heard(from, now)
+    let neighbours: Set<string> | undefined
     for (const s of statements) {
       const body = parseStatement(s.body)
       if (body === undefined) { this.init.onRejected?.('malformed', from); continue }
       if (body.peerId === this.init.self.peerId || this.init.ignores?.(body.peerId) === true) continue
       if ((this.rumours.seq(body.peerId) ?? -1) >= body.seq) continue
-      if (!this.spend(from, now)) { this.init.onRejected?.('over_budget', from); break }
+      if (this.tombstones.buries(body.peerId, body.seq, body.incarnation)) { this.init.onRejected?.('reaped', from); continue }
+      // Table full: an unknown agent is taken only from itself or when connected here.
+      if (this.table.state(body.peerId) === undefined && this.table.size >= this.maxMembers && body.peerId !== from &&
+        !(neighbours ??= new Set(this.neighbours())).has(body.peerId)) { this.init.onRejected?.('over_cap', from); continue }
+      if (this.checks.take(from, 1, now) > 0) { this.init.onRejected?.('over_budget', from); break }
       if (!this.init.keys.verify(body.peerId, s.body, s.sig)) { this.init.onRejected?.('bad_signature', from); break }
       if (this.init.credentials !== undefined && !this.init.credentials.vouches(body.peerId, s.cred)) { this.init.onRejected?.('not_admitted', from); continue }
+      this.tombstones.clear(body.peerId)
       this.rumours.offer(body.peerId, body.seq, s, statementSize(s))
       this.table.heartbeat(body, now, body.peerId)
       if (body.addrs !== undefined) this.init.addresses?.learn(body.peerId, body.addrs)
@@ -215,21 +280,30 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
     return s
   }
 
-  /** One signature check of a statement `from` passed on, if its budget allows (STATEMENT_CHECKS_*). */
-  private spend (from: string, now: number): boolean {
-    const b = this.budgets.get(from) ?? { tokens: STATEMENT_CHECKS_BURST, at: now }
-    b.tokens = Math.min(STATEMENT_CHECKS_BURST, b.tokens + (now - b.at) * STATEMENT_CHECKS_PER_SEC / 1_000)
-    b.at = now
-    this.budgets.set(from, b)
-    // Full buckets are forgotten: a neighbour that stopped sending costs nothing to keep.
-    if (this.budgets.size > 1_024) {
-      for (const [p, x] of this.budgets) {
-        if (p !== from && x.tokens + (now - x.at) * STATEMENT_CHECKS_PER_SEC / 1_000 >= STATEMENT_CHECKS_BURST) this.budgets.delete(p)
-      }
+  /**
+   * Charge `n` statements of a full exchange to `from`'s budget, or refuse the exchange unparsed
+   * (RATE001), counted and audited (limit.exceeded, once a second per peer at most).
+   */
+  private charge (from: string, n: number, correlationId: string): void {
+    const now = Date.now()
+    const wait = this.syncs.take(from, n, now)
+    if (wait === 0) return
+    this.init.onRejected?.('sync_over_budget', from)
+    const paced = this.pacer.pace(from, now)
+    const perInterval = this.syncs.capacity
+    if (paced !== undefined) {
+      const detail = { limit: 'member_sync', statements: n, per_interval: perInterval, interval_ms: this.init.syncIntervalMs, refused: paced.refused }
+      this.init.audit?.record({ kind: 'limit.exceeded', peer: from, correlationId, code: 'RATE001', reason: 'full member exchanges over the budget', detail })
     }
-    if (b.tokens < 1) return false
-    b.tokens--
-    return true
+    throw new RateLimitedError(`full member exchanges over this peer's budget (${perInterval} statements per ${this.init.syncIntervalMs} ms): retry after ${wait} ms`)
+  }
+
+  /** Drop the members offline or left for reapAfterMs; a tombstone of each keeps its old statements out. */
+  private reap (): void {
+    for (const { peer, incarnation } of this.table.reap(Date.now(), this.reapAfterMs)) {
+      this.tombstones.bury(peer, { seq: this.rumours.seq(peer) ?? 0, incarnation })
+      this.rumours.forget(peer)
+    }
   }
 
   /** One gossip round: the least-told news to a few random neighbours; nothing when there is none. */

@@ -18,6 +18,11 @@ export interface MeshAnnouncerInit {
   takeCounts: () => Map<string, number>
   /** Assemble the map from everyone's announcements (nodes with a debug endpoint do). */
   watch: boolean
+  /**
+   * Closed mesh: the roles an agent holds (its credential's, as the member view shows them),
+   * which replace those its announcement claims on the map and the live page.
+   */
+  rolesOf?: (peerId: string) => string[]
 }
 
 export class MeshAnnouncer implements Startable {
@@ -56,7 +61,12 @@ export class MeshAnnouncer implements Startable {
       const sub = pubsub.subscribe(MESH_TOPIC)
       this.sub = sub
       // An announcement counts only from the node it describes.
-      void (async () => { for await (const m of sub) if (m.from === m.payload.peerId) map.record(m.payload) })()
+      const rolesOf = this.init.rolesOf
+      void (async () => {
+        for await (const m of sub) {
+          if (m.from === m.payload.peerId) map.record(rolesOf === undefined ? m.payload : { ...m.payload, roles: rolesOf(m.payload.peerId) })
+        }
+      })()
       membership.addEventListener('peer:leave', this.onLeave)
     }
   }

@@ -104,6 +104,13 @@ export const MembershipConfig = z.strictObject({
   silenceMs: z.number().int().min(100).default(discovery.DEFAULT_SILENCE_MS),
   /** How often each agent exchanges every statement it holds with one random neighbour (anti-entropy). */
   syncIntervalMs: z.number().int().min(100).default(discovery.DEFAULT_SYNC_INTERVAL_MS),
+  /** Statements one neighbour's full exchanges may make this node handle per syncIntervalMs; beyond, refused with RATE001. */
+  // At least two of the largest full exchanges (4,096 statements each way), or one would never pass.
+  syncStatementsPerInterval: z.number().int().min(8_192).default(discovery.DEFAULT_SYNC_STATEMENTS_PER_INTERVAL),
+  /** An offline or left member is dropped this long after it went (a tombstone keeps replays of its old statements out). */
+  reapAfterMs: z.number().int().min(100).default(discovery.DEFAULT_REAP_AFTER_MS),
+  /** Members held at most; over it, statements of unknown agents from relays are refused (neighbours are always taken). */
+  maxMembers: z.number().int().min(16).max(1_000_000).default(discovery.DEFAULT_MAX_MEMBERS),
   /**
    * A suspicion becomes "offline" after suspicionMaxMs when one agent suspects; each other agent
    * that confirms shortens it, down to suspicionMinMs at confirmationsForMin (memberlist's rule).

@@ -19,8 +19,8 @@ import { BootstrapDialer } from '../discovery/bootstrap.js'
 import { PeerDialer } from '../discovery/dialer.js'
 import type { AgentCard } from '../discovery/card.js'
 import { MeshAnnouncer } from '../discovery/mesh-announcer.js'
-import { MemberView, memberAddresses } from '../discovery/members.js'
-import { statementKeys } from '../discovery/statement-keys.js'
+import type { MemberView } from '../discovery/members.js'
+import { buildMemberView, selfEligible } from './member-view.js'
 import { liveMembers } from '../discovery/member-source.js'
 import { NegotiationService } from '../protocols/negotiation/index.js'
 import { MonitoringService } from '../protocols/monitoring/index.js'
@@ -43,8 +43,6 @@ import { SealingService } from '../protocols/sealing/index.js'
 import type { DeadLetters } from '../protocols/delivery/dead-letters.js'
 import type { DeliveryService } from '../protocols/delivery/index.js'
 import { buildDeadLetters, buildDelivery } from './delivery-services.js'
-import { MemberCredentials } from '../discovery/member-credentials.js'
-import type { Credential } from '../protocols/admission/credential.js'
 
 /** What the services need of the node that holds them. */
 export interface NodeHost {
@@ -159,20 +157,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     maxDelayMs: config.connections.bootstrapMaxDelayMs,
     dialTimeoutMs: config.connections.dialTimeoutMs
   })
-  const memberView = new MemberView({
-    ...config.membership,
-    self: { peerId: host.peerId, name: host.name, roles: config.roles, eligible: selfEligible(config, admission) },
-    rpc,
-    keys: statementKeys(privateKeyOf(libp2p), config.mesh),
-    neighbours: () => membership.peers().map(p => p.peerId),
-    onRejected: (reason) => { stats.inc('gossip_rejected_total', { reason: `member_${reason}` }) },
-    passive: config.client,
-    ignores: (peer) => membership.isClient(peer) || admission.distrusts(peer),
-    ...(admission.closed ? { mayBeEligible: (peer: string) => admission.mayBeEligible(peer) } : {}),
-    ...(admission.credential !== undefined ? { credentials: memberCredentials(admission, admission.credential) } : {}),
-    onError: (err) => { observer.error('member heartbeat not sent', err, 'debug') },
-    addresses: memberAddresses(libp2p)
-  })
+  const memberView = buildMemberView(host, { rpc, membership, admission, audit }, observer)
   membership.addEventListener('peer:join', (e) => { memberView.seen(e.detail.peerId, e.detail.card) })
   membership.addEventListener('peer:leave', (e) => { memberView.lost(e.detail.peerId) })
   const negotiation = new NegotiationService({ libp2p, maxMessageBytes: config.maxMessageBytes, admits: peer => admission.admits(peer), stats, audit })
@@ -200,9 +185,10 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
   const { coordination, resources, tasks } = office
   later.tasks = tasks
   const announcer = new MeshAnnouncer({
-    self: { peerId: host.peerId, name: host.name, roles: config.roles },
+    self: { peerId: host.peerId, name: host.name, roles: admission.credential?.roles ?? config.roles },
     pubsub,
     membership,
+    ...(admission.closed ? { rolesOf: (peer: string) => memberView.member(peer)?.roles ?? [] } : {}),
     intervalMs: config.client ? 0 : config.meshAnnounceIntervalMs,
     takeCounts: () => stats.messages.takeCounts(),
     watch: config.debug !== undefined
@@ -248,18 +234,6 @@ const CARD_WAIT_MS = 2_000
 async function claimsOf (membership: Membership, peer: string): Promise<Grants | undefined> {
   if (membership.isClient(peer)) return membership.get(peer)
   return await until(membership, 'peer:join', () => membership.get(peer), AbortSignal.timeout(CARD_WAIT_MS)).catch(() => membership.get(peer))
-}
-
-/**
- * Whether this node may vote and be elected: `coordination.eligible`, never as a client, and in a
- * closed mesh only when its own credential grants the coordinator role (docs/security.md).
- */
-/** Statements carry this node's credential; an author not admitted here needs a valid one (closed mesh). */
-const memberCredentials = (a: Admission, own: Credential): MemberCredentials =>
-  new MemberCredentials({ own, admitted: p => a.credentialOf(p) !== undefined, distrusts: p => a.distrusts(p), revoked: c => a.revoked(c) })
-
-function selfEligible (config: AgentConfig, admission: Admission): boolean {
-  return config.coordination.eligible && !config.client && admission.selfEligible
 }
 
 /**

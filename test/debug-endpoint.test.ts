@@ -183,7 +183,8 @@ test('/members, /resources, /stats and /tasks: the failure detector\'s view, the
     assert.deepEqual(members.map((m: any) => m.name).sort(), ['n1', 'n2'])
     for (const m of members) {
       assert.equal(byId.get(m.peerId), m.name)
-      assert.deepEqual(Object.keys(m).sort(), ['eligible', 'incarnation', 'lastHeard', 'name', 'peerId', 'roles', 'since', 'state'])
+      assert.deepEqual(Object.keys(m).sort(), ['eligible', 'incarnation', 'lastHeard', 'name', 'peerId', 'roles', 'rolesSource', 'since', 'state'])
+      assert.equal(m.rolesSource, 'claimed', 'an open mesh shows the roles members claim, marked so')
       assert.equal(m.eligible, true)
       assert.ok(Number.isInteger(m.incarnation) && m.since > 0 && m.lastHeard > 0)
     }

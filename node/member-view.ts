@@ -1,0 +1,55 @@
+/**
+ * The member view of a node (discovery/members.ts), wired to what it needs: the node's identity
+ * key for its statements, its addresses, the admission's credentials (closed mesh), the limits'
+ * per-peer counting and the audit.
+ */
+import type { AgentConfig } from './config.js'
+import type { Observer } from './observe.js'
+import type { NodeHost } from './services.js'
+import type { Admission } from './admission.js'
+import type { Membership } from '../discovery/membership.js'
+import type { RpcService } from '../protocols/rpc/index.js'
+import type { AuditSink } from '../protocols/core/audit.js'
+import type { Credential } from '../protocols/admission/credential.js'
+import { MemberView, memberAddresses } from '../discovery/members.js'
+import { statementKeys } from '../discovery/statement-keys.js'
+import { MemberCredentials } from '../discovery/member-credentials.js'
+import { privateKeyOf } from '../protocols/coordination/election-keys.js'
+import { PeerLabels } from '../protocols/rpc/limits.js'
+import { MAX_LABELLED_PEERS } from '../protocols/rpc/constants.js'
+
+export function buildMemberView (
+  host: NodeHost, s: { rpc: RpcService, membership: Membership, admission: Admission, audit: AuditSink }, observer: Observer
+): MemberView {
+  const { config, libp2p, stats } = host
+  const { rpc, membership, admission, audit } = s
+  const memberLabels = new PeerLabels(MAX_LABELLED_PEERS)
+  return new MemberView({
+    ...config.membership,
+    self: { peerId: host.peerId, name: host.name, roles: config.roles, eligible: selfEligible(config, admission) },
+    rpc,
+    keys: statementKeys(privateKeyOf(libp2p), config.mesh),
+    neighbours: () => membership.peers().map(p => p.peerId),
+    // A full exchange refused over its budget is also counted by peer, with the rpc limits' refusals.
+    onRejected: (reason, from) => { stats.inc('gossip_rejected_total', { reason: `member_${reason}` }); if (reason === 'sync_over_budget') stats.inc('rpc_rate_limited_total', { peer: memberLabels.label(from), limit: 'member_sync' }) },
+    audit,
+    passive: config.client,
+    ignores: (peer) => membership.isClient(peer) || admission.distrusts(peer),
+    ...(admission.closed ? { mayBeEligible: (peer: string) => admission.mayBeEligible(peer) } : {}),
+    ...(admission.credential !== undefined ? { credentials: memberCredentials(admission, admission.credential) } : {}),
+    onError: (err) => { observer.error('member heartbeat not sent', err, 'debug') },
+    addresses: memberAddresses(libp2p)
+  })
+}
+
+/** Statements carry this node's credential; an author not admitted here needs a valid one (closed mesh). */
+const memberCredentials = (a: Admission, own: Credential): MemberCredentials =>
+  new MemberCredentials({ own, credentialOf: p => a.credentialOf(p), distrusts: p => a.distrusts(p), revoked: c => a.revoked(c) })
+
+/**
+ * Whether this node may vote and be elected: `coordination.eligible`, never as a client, and in a
+ * closed mesh only when its own credential grants the coordinator role (docs/security.md).
+ */
+export function selfEligible (config: AgentConfig, admission: Admission): boolean {
+  return config.coordination.eligible && !config.client && admission.selfEligible
+}
