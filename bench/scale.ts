@@ -52,9 +52,16 @@ const r1 = (x: number): number => Math.round(x * 10) / 10
 const WORKER = fileURLToPath(new URL('./scale-worker.js', import.meta.url))
 
 interface AgentStatus {
-  peerId: string, alive: number, leader?: string, inOffice: boolean, term: number, voters: number, connections: number,
+  peerId: string,
+  alive: number,
+  leader?: string,
+  inOffice: boolean,
+  term: number,
+  voters: number,
+  connections: number,
   /** Its own account of its situation, and how many members it sees in each state: printed when a mesh does not converge. */
-  reason?: string, states?: Record<string, number>
+  reason?: string,
+  states?: Record<string, number>
 }
 interface Counters { membership: number, coordination: number, frames: number, cpuUs: number, rss: number, rssBase: number, agents: number }
 
