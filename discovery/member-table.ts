@@ -241,9 +241,9 @@ export class MemberTable {
   }
 
   /** A probe of `peer` is to go out now; false when one is already awaited. */
-  probeStarted (peer: string, now: number): boolean {
+  probeStarted (peer: string, now: number, timeoutMs = this.init.probeTimeoutMs): boolean {
     if (this.probes.has(peer)) return false
-    this.probes.set(peer, now + this.init.probeTimeoutMs)
+    this.probes.set(peer, now + timeoutMs)
     return true
   }
 

@@ -40,7 +40,10 @@ import { NeighbourBudgets } from './member-budgets.js'
 import { Tombstones } from './member-tombstones.js'
 import type { Credential } from '../protocols/admission/credential.js'
 import type { MemberAddresses } from './member-addresses.js'
-import { RateLimitedError, ValidationError } from '../protocols/core/errors.js'
+import { RateLimitedError, TimeoutError, ValidationError } from '../protocols/core/errors.js'
+import { DeadlineTimer } from './deadline-timer.js'
+import { LocalHealth } from './local-health.js'
+import { Repeaters } from './repeat.js'
 import { AuditPacer, type AuditSink } from '../protocols/core/audit.js'
 
 export { memberAddresses } from './member-addresses.js'
@@ -114,8 +117,12 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
   private readonly rumours = new Rumours<SignedStatement>({ retransmitMult: RETRANSMIT_MULT })
   private seq = 0
   private running = false
-  private readonly timers = new Set<ReturnType<typeof setTimeout>>()
-  private deadlineTimer?: ReturnType<typeof setTimeout>
+  private readonly timers = new Repeaters(() => this.running)
+  /** Lifeguard's local health: probe timeouts and rounds stretched while this process is behind. */
+  private readonly health: LocalHealth
+  private probeTicks = 0
+  private refutedAt = 0
+  private readonly deadline: DeadlineTimer
   private unhandles: Array<() => void> = []
   /** Per neighbour, the signature checks it may still make this node do. */
   private readonly checks = new NeighbourBudgets(STATEMENT_CHECKS_BURST, STATEMENT_CHECKS_PER_SEC)
@@ -130,6 +137,9 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
     super()
     this.init = init
     this.table = new MemberTable({ ...init, incarnation: 0, random: Math.random })
+    const hold = init.heartbeatIntervalMs
+    this.health = new LocalHealth(hold)
+    this.deadline = new DeadlineTimer({ lateMs: hold, holdMs: hold, fire: now => { this.table.tick(now); this.flush() } })
     const perInterval = init.syncStatementsPerInterval ?? DEFAULT_SYNC_STATEMENTS_PER_INTERVAL
     this.syncs = new NeighbourBudgets(perInterval, perInterval * 1_000 / init.syncIntervalMs)
     this.maxMembers = init.maxMembers ?? DEFAULT_MAX_MEMBERS
@@ -168,16 +178,17 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
         return { statements: answer }
       })
     ]
-    this.every(this.init.heartbeatIntervalMs, () => { this.gossipRound() })
-    this.every(this.init.probeIntervalMs, () => {
+    this.timers.every(this.init.heartbeatIntervalMs, (late) => { this.health.timer(late); this.gossipRound() })
+    this.timers.every(this.init.probeIntervalMs, () => {
+      if (++this.probeTicks % this.health.multiplier !== 0) return
       for (const p of this.table.probeRound(Date.now(), new Set(this.neighbours()))) void this.probe(p)
       this.flush()
     })
-    this.every(this.init.syncIntervalMs, () => {
+    this.timers.every(this.init.syncIntervalMs, () => {
       const peers = this.neighbours()
       if (peers.length > 0) void this.sync(peers[Math.floor(Math.random() * peers.length)])
     })
-    this.every(Math.min(60_000, Math.max(100, this.reapAfterMs / 4)), () => { this.reap() })
+    this.timers.every(Math.min(60_000, Math.max(100, this.reapAfterMs / 4)), () => { this.reap() })
     this.issue()
   }
 
@@ -186,10 +197,8 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
     if (!this.running) return
     const bye = this.init.passive === true ? undefined : this.issue(true)
     this.running = false
-    for (const t of this.timers) clearTimeout(t)
     this.timers.clear()
-    if (this.deadlineTimer !== undefined) clearTimeout(this.deadlineTimer)
-    this.deadlineTimer = undefined
+    this.deadline.clear()
     if (bye !== undefined) {
       const tell = async (to: string): Promise<unknown> => await this.init.rpc.request(to, MemberGossip, { statements: [bye] }, { timeoutMs: 500 })
       const told = Promise.allSettled(this.neighbours().map(tell))
@@ -349,13 +358,15 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
   }
 
   private async probe (peerId: string): Promise<void> {
-    if (!this.running || this.init.passive === true || !this.table.probeStarted(peerId, Date.now())) return
+    const timeoutMs = this.init.probeTimeoutMs * this.health.multiplier
+    if (!this.running || this.init.passive === true || !this.table.probeStarted(peerId, Date.now(), timeoutMs)) return
     this.armDeadline()
     try {
-      const answer = await this.init.rpc.request(peerId, Probe, { incarnation: this.table.incarnation }, { timeoutMs: this.init.probeTimeoutMs })
+      // The table's deadline (probeTimeoutMs, held through a stall of this process) decides a silence.
+      const answer = await this.init.rpc.request(peerId, Probe, { incarnation: this.table.incarnation }, { timeoutMs: 3 * timeoutMs })
       this.table.probeAnswered(peerId, answer, Date.now())
-    } catch {
-      if (!this.running) return
+    } catch (err) {
+      if (!this.running || err instanceof TimeoutError) return
       this.table.probeFailed(peerId, Date.now())
     }
     this.flush()
@@ -364,6 +375,8 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
   /** Tell the changes the table made, state anything new (a suspicion, a refutation), re-arm the deadline timer. */
   private flush (): void {
     const { changes, announce } = this.table.drain()
+    // A raised incarnation is a refutation: others suspected this node, so it is the slow one.
+    if (this.table.incarnation > this.refutedAt) { if (this.refutedAt > 0) this.health.refuted(); this.refutedAt = this.table.incarnation }
     for (const c of changes) {
       try {
         this.safeDispatchEvent('member:change', { detail: c })
@@ -374,26 +387,5 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
   }
 
   /** One timer, at the next suspicion or probe deadline. */
-  private armDeadline (): void {
-    if (this.deadlineTimer !== undefined) clearTimeout(this.deadlineTimer)
-    this.deadlineTimer = undefined
-    const next = this.table.nextDeadline()
-    if (next === undefined || !this.running) return
-    this.deadlineTimer = setTimeout(() => { this.table.tick(Date.now()); this.flush() }, Math.max(0, next - Date.now()))
-    this.deadlineTimer.unref?.()
-  }
-
-  private every (ms: number, fn: () => void): void {
-    const run = (): void => {
-      if (!this.running) return
-      fn()
-      // Jitter keeps agents started together from acting in lockstep.
-      const t = setTimeout(() => { this.timers.delete(t); run() }, ms * (0.9 + Math.random() * 0.2))
-      t.unref?.()
-      this.timers.add(t)
-    }
-    const t = setTimeout(() => { this.timers.delete(t); run() }, Math.random() * ms)
-    t.unref?.()
-    this.timers.add(t)
-  }
+  private armDeadline (): void { this.deadline.arm(this.running ? this.table.nextDeadline() : undefined) }
 }

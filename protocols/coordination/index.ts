@@ -108,6 +108,8 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
   private readonly init: CoordinationInit
   private unhandle?: () => void
   private running = false
+  /** A read of the member view for the election is queued. */
+  private telling = false
   /** gateVoterChanges: what must hold before the leader changes the voter set. */
   private voterGate?: (voters: string[]) => boolean
   private readonly onMemberChange = (e: CustomEvent<MemberChange>): void => { this.memberChanged(e.detail) }
@@ -194,7 +196,11 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
 
   private memberChanged (c: MemberChange): void {
     if (c.to === 'alive') this.coordinatorSide.cleared(c.peerId)
-    this.tellElection()
+    // A full exchange or a gossip message changes many members at once: the election reads the
+    // view once for all of them (each read walks every member: per change, it was quadratic).
+    if (this.telling) return
+    this.telling = true
+    queueMicrotask(() => { this.telling = false; if (this.running) this.tellElection() })
   }
 
   /**

@@ -73,8 +73,8 @@ export class RpcService {
   private readonly outbound = new Map<string, Promise<RpcChannel>>()
   private readonly inbound = new Set<RpcChannel>()
   private started = false
-  /** Aborts the dials under way when the service stops. */
-  private stopping = new AbortController()
+  /** The dials under way, aborted when the service stops (one controller each: a shared signal would gather a listener per dial). */
+  private readonly dials = new Set<AbortController>()
   private readonly guard: RateGuard
   /** Per-message log lines only when debug is on: the check is made once, not per message. */
   private readonly debug: boolean
@@ -90,7 +90,6 @@ export class RpcService {
   async start (): Promise<void> {
     if (this.started) return
     this.started = true
-    this.stopping = new AbortController()
     await this.init.libp2p.handle(RPC_PROTOCOL, (stream, connection) => { this.onInbound(stream, connection) }, {
       maxInboundStreams: MAX_INBOUND_STREAMS,
       maxOutboundStreams: MAX_OUTBOUND_STREAMS
@@ -102,7 +101,8 @@ export class RpcService {
     this.started = false
     await this.init.libp2p.unhandle(RPC_PROTOCOL).catch(() => {})
     const closing = new ConnectionError('node stopping')
-    this.stopping.abort(closing)
+    for (const d of this.dials) d.abort(closing)
+    this.dials.clear()
     for (const ch of this.inbound) ch.abort(closing)
     for (const p of this.outbound.values()) p.then(ch => { ch.abort(closing) }, () => {})
     this.inbound.clear()
@@ -234,7 +234,9 @@ export class RpcService {
       const ch = await untilAborted(existing, signal, abortReason)
       if (!ch.closed) return ch
     }
-    const opening = this.open(peer, this.stopping.signal)
+    const dial = new AbortController()
+    this.dials.add(dial)
+    const opening = this.open(peer, dial.signal).finally(() => this.dials.delete(dial))
     this.outbound.set(peer, opening)
     opening.catch(() => { if (this.outbound.get(peer) === opening) this.outbound.delete(peer) })
     return await untilAborted(opening, signal, abortReason)
