@@ -1,5 +1,5 @@
 /**
- * node dist/bench/sealing.js [--runs 3] [--messages 1500] [--requests 2000] [--pad 1000]: what sealed payloads
+ * node dist/bench/sealing.js [--runs 3] [--messages 1500] [--requests 2000] [--pad 1000] [--profile DIR]: what sealed payloads
  * (`encryptFor`) cost, printed beside plain. Six nodes in one process, full mesh, the variants
  * interleaved in each run, in a rotating order, after a warm-up of each (the scheduler of a shared
  * 2-core machine matters less so):
@@ -10,15 +10,20 @@
  *  - request: sequential 1 KiB requests to one peer, p50 and p99. Requests are not sealed by rpc
  *    (Noise already encrypts a direct request end to end; docs/security.md), so this measures what
  *    sealing one would add: the caller seals with its SealingService, the handler opens.
+ * `--profile DIR`: a V8 CPU profile of each measured broadcast, by variant (DIR/<variant>/, read
+ * with bench/profile-summary.ts), apart from the set-up and the tables without the network.
  */
 import { parseArgs } from 'node:util'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { Session } from 'node:inspector/promises'
+import { join } from 'node:path'
 import { createAgentNode, type AgentNode } from '../node/index.js'
 import { isSealed, SealingService } from '../protocols/sealing/index.js'
 import { decodeBatch, encodeBatch, envelopeToJson, makeEnvelope, type Envelope } from '../protocols/envelope/index.js'
 import { grouped, openGroups, sealBatch } from '../protocols/pubsub/sealed-batch.js'
 import { privateKeyOf } from '../protocols/coordination/election-keys.js'
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, messages: { type: 'string', default: '1500' }, requests: { type: 'string', default: '2000' }, pad: { type: 'string', default: '1000' } } })
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, messages: { type: 'string', default: '1500' }, requests: { type: 'string', default: '2000' }, pad: { type: 'string', default: '1000' }, profile: { type: 'string' } } })
 const runs = Number(values.runs)
 const N = Number(values.messages)
 const R = Number(values.requests)
@@ -37,8 +42,10 @@ async function mesh (n: number): Promise<AgentNode[]> {
 type Variant = 'plain' | 'sealed for 1' | 'sealed for 5'
 const VARIANTS: Variant[] = ['plain', 'sealed for 1', 'sealed for 5']
 
-async function broadcast (all: AgentNode[], got: number[], v: Variant): Promise<{ rate: number, cpu: number }> {
+async function broadcast (all: AgentNode[], got: number[], v: Variant, profile?: string): Promise<{ rate: number, cpu: number }> {
   const [pub, ...subs] = all
+  const session = profile !== undefined ? new Session() : undefined
+  if (session !== undefined) { session.connect(); await session.post('Profiler.enable'); await session.post('Profiler.start') }
   const readers = v === 'sealed for 1' ? [0] : [0, 1, 2, 3, 4]
   const encryptFor = v === 'plain' ? undefined : readers.map(i => subs[i].peerId)
   const start = got.map(x => x)
@@ -54,6 +61,13 @@ async function broadcast (all: AgentNode[], got: number[], v: Variant): Promise<
   while (!done() && Date.now() < end) await sleep(5)
   const seconds = (performance.now() - t0) / 1000
   const cpu = process.cpuUsage(cpu0)
+  if (session !== undefined && profile !== undefined) {
+    const { profile: p } = await session.post('Profiler.stop')
+    const dir = join(profile, v.replace(/\W+/g, '-'))
+    await mkdir(dir, { recursive: true })
+    await writeFile(join(dir, `${Date.now()}.cpuprofile`), JSON.stringify(p))
+    session.disconnect()
+  }
   if (!done()) {
     // Counted as no figure (the medians leave it out), and said: gossip lost messages under load.
     console.log(`${v}: not every reader got ${N} messages within 60 s (${readers.map(i => got[i] - start[i]).join(', ')}); round left out`)
@@ -179,7 +193,7 @@ const rows: Array<Record<string, string | number>> = []
 for (let r = 0; r < runs; r++) {
   // Each run starts with another variant, so none is always measured first.
   for (const v of [...VARIANTS.slice(r % 3), ...VARIANTS.slice(0, r % 3)]) {
-    const b = await broadcast(all, got, v)
+    const b = await broadcast(all, got, v, values.profile)
     const to = v === 'plain' ? undefined : v === 'sealed for 1' ? [subs[0].peerId] : subs.map(s => s.peerId)
     const q = await requests(pub, subs[0], sealers, to)
     rows.push({ run: r + 1, variant: v, 'broadcast msgs/s': b.rate, 'CPU µs/msg (6 nodes)': b.cpu, 'request p50 ms': q.p50, 'request p99 ms': q.p99 })
