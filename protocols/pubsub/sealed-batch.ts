@@ -162,13 +162,18 @@ export function openGroups (sealer: Sealer, topic: string, envs: readonly Envelo
   for (const { head, at } of groups) {
     const source = envs[at[0]].source
     const r = at.length === head.n
-      ? sealer.openGroup(topic, source, head, at.map(i => envs[i].id), 'cs' in head ? sections[head.cs] : undefined)
+      ? sealer.openGroup(topic, source, head, at.map(i => envs[i].id), sectionOf(head, sections))
       : outOfPlace(envs[at[0]], topic, `came with ${at.length} of its ${head.n} payloads`)
     for (let j = 0; j < at.length; j++) {
       out[at[j]] = r.ok ? { ok: true, value: (r.value as unknown[])[j], received: r.received } : r
     }
   }
   return out
+}
+
+/** The bytes of the section a head names (`cs`); undefined for a head with base64 (`ct`) or a section its batch lacks. */
+function sectionOf (head: GroupHead, sections: readonly Uint8Array[]): Uint8Array | undefined {
+  return 'cs' in head ? sections[head.cs] : undefined
 }
 
 function outOfPlace (env: Envelope, topic: string, what = 'is out of place in its batch'): Opened {

@@ -47,7 +47,9 @@ export function sealGroup (k: ContentKey, b: Binding, payloads: readonly string[
  * The same group for a batch with binary sections: its head names section `section`, and `ct` is
  * that section's bytes (the ciphertext with its tag), for the batch's encoder to carry as they are.
  */
-export function sealGroupSection (k: ContentKey, b: Binding, payloads: readonly string[], ids: readonly string[], now: number, section: number): { parts: GroupPart[], ct: Buffer } {
+export function sealGroupSection (
+  k: ContentKey, b: Binding, payloads: readonly string[], ids: readonly string[], now: number, section: number
+): { parts: GroupPart[], ct: Buffer } {
   const sealed = sealGroupBytes(k, b, payloads, ids, now)
   sealed.parts[0] = { ...sealed.parts[0], cs: section } as GroupHead
   return sealed

@@ -21,6 +21,9 @@ export { isSealed, SealedPayload, type Binding } from './box.js'
 export { isGroupHead, isGroupPart, type GroupHead, type GroupMember, type GroupPart } from './shape.js'
 export type { Opened } from './keyring.js'
 
+/** A group sealed for a batch with binary sections: its parts, and its ciphertext (the section's bytes). */
+export interface SealedSection { parts: GroupPart[], ct: Uint8Array }
+
 /** Who may read a sealed payload: peer ids, or every agent that holds a role when it is sealed. */
 export type EncryptFor = readonly string[] | { role: string }
 
@@ -38,7 +41,7 @@ export interface Sealer {
   /** Seal the payloads (JSON texts) of one batch's envelopes `ids`, all for `recipients` (as forGroup gave them), as one group. */
   sealGroup: (subject: string, recipients: readonly string[], payloads: readonly string[], ids: readonly string[]) => GroupPart[]
   /** The same, for a batch with binary sections (wire byte 0x04): the head names `section`, whose bytes are `ct`. */
-  sealGroupSection: (subject: string, recipients: readonly string[], payloads: readonly string[], ids: readonly string[], section: number) => { parts: GroupPart[], ct: Uint8Array }
+  sealGroupSection: (subject: string, recipients: readonly string[], payloads: readonly string[], ids: readonly string[], section: number) => SealedSection
   /**
    * Open a group's head with its envelopes' ids (head first): the value is the group's payloads, in
    * order. `section`: the bytes of the batch's section the head names (a head with `cs`).
@@ -120,7 +123,7 @@ export class SealingService implements Sealer {
     return sealGroup(key, this.binding(subject, this.self), payloads, ids, now)
   }
 
-  sealGroupSection (subject: string, recipients: readonly string[], payloads: readonly string[], ids: readonly string[], section: number): { parts: GroupPart[], ct: Uint8Array } {
+  sealGroupSection (subject: string, recipients: readonly string[], payloads: readonly string[], ids: readonly string[], section: number): SealedSection {
     const now = this.now()
     const { key, made } = this.sender.current(subject, recipients, now)
     if (made) this.audit.record({ kind: 'key.rotated', detail: { subject, kid: key.kid, recipients: recipients.length } })
