@@ -138,7 +138,9 @@ export function partJson (p: GroupPart): string {
  * (before its head, out of order, past `n`) or a group that came incomplete is refused.
  * `sections`: the batch's binary sections (0x04), which heads with `cs` name.
  */
-export function openGroups (sealer: Sealer, topic: string, envs: readonly Envelope[], sections: readonly Uint8Array[] = []): Array<Opened | undefined> | undefined {
+export function openGroups (
+  sealer: Sealer, topic: string, envs: readonly Envelope[], sections: readonly Uint8Array[] = []
+): Array<Opened | undefined> | undefined {
   let out: Array<Opened | undefined> | undefined
   const groups: Array<{ head: GroupHead, at: number[] }> = []
   // The group each key id heads now: a member belongs to the last head of its key before it.
