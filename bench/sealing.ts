@@ -1,5 +1,5 @@
 /**
- * node dist/bench/sealing.js [--runs 3] [--messages 1500] [--requests 2000] [--pad 1000]: what sealed payloads
+ * node dist/bench/sealing.js [--runs 3] [--messages 1500] [--requests 2000] [--pad 1000] [--profile DIR]: what sealed payloads
  * (`encryptFor`) cost, printed beside plain. Six nodes in one process, full mesh, the variants
  * interleaved in each run, in a rotating order, after a warm-up of each (the scheduler of a shared
  * 2-core machine matters less so):
@@ -10,15 +10,20 @@
  *  - request: sequential 1 KiB requests to one peer, p50 and p99. Requests are not sealed by rpc
  *    (Noise already encrypts a direct request end to end; docs/security.md), so this measures what
  *    sealing one would add: the caller seals with its SealingService, the handler opens.
+ * `--profile DIR`: a V8 CPU profile of each measured broadcast, by variant (DIR/<variant>/, read
+ * with bench/profile-summary.ts), apart from the set-up and the tables without the network.
  */
 import { parseArgs } from 'node:util'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { Session } from 'node:inspector/promises'
+import { join } from 'node:path'
 import { createAgentNode, type AgentNode } from '../node/index.js'
 import { isSealed, SealingService } from '../protocols/sealing/index.js'
-import { decodeBatch, encodeBatch, envelopeToJson, makeEnvelope, type Envelope } from '../protocols/envelope/index.js'
-import { grouped, openGroups, sealBatch } from '../protocols/pubsub/sealed-batch.js'
+import { decodeBatchFrame, encodeBatch, envelopeToJson, makeEnvelope, type Envelope } from '../protocols/envelope/index.js'
+import { encodeSealedBatch, grouped, openGroups, sealBatch } from '../protocols/pubsub/sealed-batch.js'
 import { privateKeyOf } from '../protocols/coordination/election-keys.js'
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, messages: { type: 'string', default: '1500' }, requests: { type: 'string', default: '2000' }, pad: { type: 'string', default: '1000' } } })
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, messages: { type: 'string', default: '1500' }, requests: { type: 'string', default: '2000' }, pad: { type: 'string', default: '1000' }, profile: { type: 'string' } } })
 const runs = Number(values.runs)
 const N = Number(values.messages)
 const R = Number(values.requests)
@@ -37,8 +42,10 @@ async function mesh (n: number): Promise<AgentNode[]> {
 type Variant = 'plain' | 'sealed for 1' | 'sealed for 5'
 const VARIANTS: Variant[] = ['plain', 'sealed for 1', 'sealed for 5']
 
-async function broadcast (all: AgentNode[], got: number[], v: Variant): Promise<{ rate: number, cpu: number }> {
+async function broadcast (all: AgentNode[], got: number[], v: Variant, profile?: string): Promise<{ rate: number, cpu: number }> {
   const [pub, ...subs] = all
+  const session = profile !== undefined ? new Session() : undefined
+  if (session !== undefined) { session.connect(); await session.post('Profiler.enable'); await session.post('Profiler.start') }
   const readers = v === 'sealed for 1' ? [0] : [0, 1, 2, 3, 4]
   const encryptFor = v === 'plain' ? undefined : readers.map(i => subs[i].peerId)
   const start = got.map(x => x)
@@ -54,6 +61,13 @@ async function broadcast (all: AgentNode[], got: number[], v: Variant): Promise<
   while (!done() && Date.now() < end) await sleep(5)
   const seconds = (performance.now() - t0) / 1000
   const cpu = process.cpuUsage(cpu0)
+  if (session !== undefined && profile !== undefined) {
+    const { profile: p } = await session.post('Profiler.stop')
+    const dir = join(profile, v.replace(/\W+/g, '-'))
+    await mkdir(dir, { recursive: true })
+    await writeFile(join(dir, `${Date.now()}.cpuprofile`), JSON.stringify(p))
+    session.disconnect()
+  }
   if (!done()) {
     // Counted as no figure (the medians leave it out), and said: gossip lost messages under load.
     console.log(`${v}: not every reader got ${N} messages within 60 s (${readers.map(i => got[i] - start[i]).join(', ')}); round left out`)
@@ -123,7 +137,8 @@ for (const to of [[subs[0].peerId], subs.map(s => s.peerId)]) {
 /**
  * What a batch of 50 1 KiB payloads costs to write and to read, without the network: plain,
  * sealed one by one (version 2, what reliable publishes still do) and as a group (version 3, the
- * at-most-once publish). Publish: the envelopes made, sealed and encoded as one batch; receive:
+ * at-most-once publish), its ciphertext in base64 in the JSON (wire byte 0x03, what the build
+ * before sent) or as a binary section (0x04). Publish: the envelopes made, sealed and encoded as one batch; receive:
  * the batch decoded, shapes checked, payloads opened. Interleaved, medians of 5 rounds.
  */
 function batchCost (): void {
@@ -133,15 +148,18 @@ function batchCost (): void {
   const write: Record<string, (seq: number) => Uint8Array> = {
     plain: seq => encodeBatch(Array.from({ length: 50 }, (_, i) => envelopeToJson(env({ seq: seq + i, pad: PAD })))),
     'sealed one by one (v2)': seq => encodeBatch(Array.from({ length: 50 }, (_, i) => envelopeToJson(env(a.seal('cost', { seq: seq + i, pad: PAD }, to).payload)))),
-    'sealed as a group (v3)': seq => {
+    'group, base64 in the JSON (0x03)': seq => {
       const items = Array.from({ length: 50 }, (_, i) => grouped(env(0), { seq: seq + i, pad: PAD }, a.forGroup('cost', to).recipients))
-      const { jsons, groups } = sealBatch(a, 'cost', items)
-      return encodeBatch(jsons, groups)
+      return encodeSealedBatch(sealBatch(a, 'cost', items, 'base64'))
+    },
+    'group, binary section (0x04)': seq => {
+      const items = Array.from({ length: 50 }, (_, i) => grouped(env(0), { seq: seq + i, pad: PAD }, a.forGroup('cost', to).recipients))
+      return encodeSealedBatch(sealBatch(a, 'cost', items))
     }
   }
   const read = (bytes: Uint8Array): void => {
-    const envs = decodeBatch(bytes, 1 << 22)
-    const opened = openGroups(sealers.b, 'cost', envs.filter(e => isSealed(e.payload)))
+    const { envs, sections } = decodeBatchFrame(bytes, 1 << 22)
+    const opened = openGroups(sealers.b, 'cost', envs.filter(e => isSealed(e.payload)), sections)
     if (opened === undefined) for (const e of envs) if (isSealed(e.payload) && !sealers.b.open('cost', pub.peerId, e.payload).ok) throw new Error('did not open')
     if (opened !== undefined && opened.some(r => r?.ok !== true)) throw new Error('a group did not open')
   }
@@ -179,7 +197,7 @@ const rows: Array<Record<string, string | number>> = []
 for (let r = 0; r < runs; r++) {
   // Each run starts with another variant, so none is always measured first.
   for (const v of [...VARIANTS.slice(r % 3), ...VARIANTS.slice(0, r % 3)]) {
-    const b = await broadcast(all, got, v)
+    const b = await broadcast(all, got, v, values.profile)
     const to = v === 'plain' ? undefined : v === 'sealed for 1' ? [subs[0].peerId] : subs.map(s => s.peerId)
     const q = await requests(pub, subs[0], sealers, to)
     rows.push({ run: r + 1, variant: v, 'broadcast msgs/s': b.rate, 'CPU µs/msg (6 nodes)': b.cpu, 'request p50 ms': q.p50, 'request p99 ms': q.p99 })

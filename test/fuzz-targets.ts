@@ -22,6 +22,7 @@ import { signRevocations, verifyRevocations } from '../protocols/admission/revoc
 import { ElectionStateFile } from '../protocols/coordination/election-state-file.js'
 import { SealingService } from '../protocols/sealing/index.js'
 import { openGroups } from '../protocols/pubsub/sealed-batch.js'
+import { decodeBatchFrame, encodeSectionBatch } from '../protocols/envelope/index.js'
 import { configFromEnv, configFromFile, configKeys, parseConfig } from '../node/config.js'
 import { loadOrCreateIdentity } from '../node/identity.js'
 import { PAYLOAD_HOLE, POLLUTION_MARK, chunked, framedChunks, frameBodies, hostile, messagesLike, wireBytes } from './fuzz-inputs.js'
@@ -108,6 +109,29 @@ export async function makeTargets (dir: string): Promise<Target[]> {
   const groupValues = [plain, 'two', [3]]
   const groupIds = groupValues.map((_, i) => `env-${i}`)
   const groupParts = grouper.sealGroup('fuzz-topic', grouper.forGroup('fuzz-topic', [b]).recipients, groupValues.map(v => JSON.stringify(v)), groupIds)
+  // The same group in a batch with binary sections (0x04), beside a plain envelope: its frame, to change byte by byte.
+  const sectioned = grouper.sealGroupSection('fuzz-topic', grouper.forGroup('fuzz-topic', [b]).recipients, groupValues.map(v => JSON.stringify(v)), groupIds, 0)
+  const sectionEnvs = sectioned.parts.map((payload, i) => ({ ...makeEnvelope({ source: a, destination: { topic: 'fuzz-topic' }, type: 'EVENT', subject: 'fuzz-topic', payload: 0, id: `env-${i}` }), payload }))
+  const plainEnv = makeEnvelope({ source: a, destination: { topic: 'fuzz-topic' }, type: 'EVENT', subject: 'fuzz-topic', payload: plain, id: 'env-plain' })
+  const sectionFrame = encodeSectionBatch([...sectionEnvs, plainEnv].map(e => JSON.stringify(e)), [sectioned.ct])
+  const sectionFrames: fc.Arbitrary<Uint8Array> = fc.oneof(
+    {
+      weight: 4,
+      arbitrary: fc.tuple(fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }), fc.nat(), fc.uint8Array({ maxLength: 24 }))
+        .map(([flips, cut, tail]) => {
+          const bytes = Buffer.from(sectionFrame)
+          for (const [at, byte] of flips) bytes[at % bytes.byteLength] = byte
+          return Buffer.concat([bytes.subarray(0, bytes.byteLength - (cut % 8 === 0 ? cut % bytes.byteLength : 0)), tail])
+        })
+    },
+    {
+      weight: 2,
+      arbitrary: fc.tuple(messagesLike([...sectionEnvs, plainEnv]), fc.array(fc.uint8Array({ maxLength: 80 }), { maxLength: 4 }))
+        .map(([v, extra]) => encodeSectionBatch([JSON.stringify(v) ?? 'null'].map(t => t.slice(1, -1)), [sectioned.ct, ...extra]))
+    },
+    wireBytes([env, env]).map(bytes => Uint8Array.from([0x04, ...bytes.subarray(1)])),
+    fc.uint8Array({ maxLength: 64 }).map(bytes => Uint8Array.from([0x04, ...bytes]))
+  )
   const inEnvelopes = (x: unknown): Envelope[] => (Array.isArray(x) ? x : [x]).map((payload, i) => ({ ...makeEnvelope({ source: a, destination: { topic: 'fuzz-topic' }, type: 'EVENT', subject: 'fuzz-topic', payload: 0, id: `env-${i}` }), payload }))
   const targets: Target[] = [
     {
@@ -205,6 +229,22 @@ export async function makeTargets (dir: string): Promise<Target[]> {
       input: messagesLike(groupParts),
       run: x => (openGroups(opener, 'fuzz-topic', inEnvelopes(x)) ?? []).map(r => r?.ok === true ? r.value : undefined),
       accepted: v => { (v as unknown[]).forEach((x, i) => { check(x === undefined || isDeepStrictEqual(x, groupValues[i]), 'a changed sealed group opened to something else') }) }
+    },
+    {
+      // A batch with binary sections (0x04): its framing refused with MSG002 or taken; whatever opens of its group is what was sealed there.
+      name: 'envelope: decodeBatchFrame (0x04) and its groups',
+      codes: ['MSG001', 'MSG002'],
+      input: sectionFrames,
+      run: x => {
+        const { envs, sections } = decodeBatchFrame(x as Uint8Array, MAX)
+        check(sections.length <= envs.length, `${sections.length} sections for ${envs.length} envelopes`)
+        return (openGroups(opener, 'fuzz-topic', envs, sections) ?? []).map((r, i) => r?.ok === true ? { id: envs[i].id, value: r.value } : undefined)
+      },
+      accepted: v => {
+        for (const o of v as Array<{ id: string, value: unknown } | undefined>) {
+          if (o !== undefined) check(isDeepStrictEqual(o.value, groupValues[groupIds.indexOf(o.id)]), 'a changed 0x04 batch opened a group to something else')
+        }
+      }
     },
     ...configTargets(dir),
     ...await fileTargets(dir, a),

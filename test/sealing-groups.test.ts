@@ -10,12 +10,12 @@ import type { Message as GossipMessage } from '@libp2p/gossipsub'
 import type { AgentNode, Message } from '../node/index.js'
 import { SealedError, UnsupportedVersionError } from '../protocols/core/errors.js'
 import type { AuditEvent } from '../protocols/core/audit.js'
-import { isSealed, SealingService, type GroupHead, type GroupPart } from '../protocols/sealing/index.js'
+import { isGroupHead, isGroupPart, isSealed, SealingService, type GroupHead, type GroupPart } from '../protocols/sealing/index.js'
 import { hasSealedShape, SealedPayload } from '../protocols/sealing/shape.js'
-import { decodeBatch, decodeEnvelope, encodeBatch, makeEnvelope, type Envelope } from '../protocols/envelope/index.js'
-import { WIRE_JSON_SEALED_GROUPS } from '../protocols/envelope/constants.js'
+import { decodeBatch, decodeBatchFrame, decodeEnvelope, encodeBatch, makeEnvelope, type Envelope } from '../protocols/envelope/index.js'
+import { WIRE_JSON_SEALED_GROUPS, WIRE_JSON_SECTIONS } from '../protocols/envelope/constants.js'
 import { gossipTopic } from '../protocols/pubsub/index.js'
-import { grouped, openGroups, partJson, sealBatch } from '../protocols/pubsub/sealed-batch.js'
+import { encodeSealedBatch, grouped, openGroups, partJson, sealBatch } from '../protocols/pubsub/sealed-batch.js'
 import { hostile, mutationsOf, plantedIn } from './fuzz-inputs.js'
 import { startMesh, stopAll, waitFor } from './helpers.js'
 
@@ -67,10 +67,11 @@ test('groups: one head and n-1 members; only recipients open them, each payload 
   // A publisher alternating between recipient lists (equal sets as other arrays): one group per key in a batch.
   const items = ['p', 'q', 'r'].map((v, i) => grouped(makeEnvelope({ source: a.id, destination: { topic: 't' }, type: 'EVENT', subject: 't', payload: 0 }), v,
     sa.forGroup('t', i === 1 ? [c.id] : [b.id]).recipients))
-  const mixed = decodeBatch(encodeBatch(sealBatch(sa, 't', items).jsons, true), 1 << 20)
-  assert.equal(mixed.filter(e => 'ct' in (e.payload as object)).length, 2, 'two sets, two groups')
-  assert.deepEqual(values(openGroups(sb, 't', mixed)), ['p', 'not_recipient', 'r'], 'b reads both of its own, around c\'s')
-  assert.deepEqual(values(openGroups(sc, 't', mixed)), ['not_recipient', 'q', 'not_recipient'])
+  const mixed = decodeBatchFrame(encodeSealedBatch(sealBatch(sa, 't', items)), 1 << 20)
+  assert.equal(mixed.envs.filter(e => 'cs' in (e.payload as object)).length, 2, 'two sets, two groups, each naming its section')
+  assert.equal(mixed.sections.length, 2)
+  assert.deepEqual(values(openGroups(sb, 't', mixed.envs, mixed.sections)), ['p', 'not_recipient', 'r'], 'b reads both of its own, around c\'s')
+  assert.deepEqual(values(openGroups(sc, 't', mixed.envs, mixed.sections)), ['not_recipient', 'q', 'not_recipient'])
   const next = groupBatch(sa, a.id, [b.id], ['x', 'y'])
   assert.deepEqual(values(openGroups(sb, 't', next)), ['x', 'y'], 'the next group under the same key, from the cache')
 })
@@ -132,8 +133,8 @@ for (const directFanout of [0, 8]) {
       assert.deepEqual(atC.map(m => m.payload), ['plain marker'])
       await waitFor(() => c.stats.get('messages_total', { direction: 'in', status: 'sealed' }) - sealedBefore === n, 'c to count every sealed one it could not open')
       if (directFanout === 0) {
-        const sealedBatches = raw.filter(d => d[0] === WIRE_JSON_SEALED_GROUPS)
-        const heads = sealedBatches.flatMap(d => decodeBatch(d, 1 << 20)).filter(e => isSealed(e.payload) && 'ct' in e.payload)
+        const sealedBatches = raw.filter(d => d[0] === WIRE_JSON_SECTIONS)
+        const heads = sealedBatches.flatMap(d => decodeBatch(d, 1 << 20)).filter(e => isSealed(e.payload) && isGroupPart(e.payload) && isGroupHead(e.payload))
         assert.ok(sealedBatches.length > 0 && heads.length < n / 4, `${n} payloads sealed in ${heads.length} groups`)
         assert.ok(!raw.map(d => Buffer.from(d).toString('utf8')).join('\n').includes('"secret"'), 'no payload in clear on the wire')
       }

@@ -1,5 +1,6 @@
 import { Envelope } from './schema.js'
-import { SUPPORTED_ENVELOPE_VERSIONS, WIRE_JSON_SEALED_GROUPS, WIRE_JSON_V1 } from './constants.js'
+import { MIN_SECTION_BYTES, SUPPORTED_ENVELOPE_VERSIONS, WIRE_JSON_SEALED_GROUPS, WIRE_JSON_SECTIONS, WIRE_JSON_V1 } from './constants.js'
+import { encodeSections, jsonPart, sectionsOf } from './sections.js'
 import { parseJson } from '../core/json.js'
 import { quickCheck } from './quick-check.js'
 import { MessageTooLargeError, SerializationError, UnsupportedVersionError, ValidationError } from '../core/errors.js'
@@ -46,12 +47,26 @@ export function encodeBatch (jsons: readonly string[], sealedGroups = false): Ui
   return frameJson('[' + jsons.join(',') + ']', sealedGroups ? WIRE_JSON_SEALED_GROUPS : WIRE_JSON_V1)
 }
 
-/** Decode the JSON body of a frame after checking its size and version byte. */
+/**
+ * A batch with sealed groups whose ciphertexts travel as binary sections (`[0x04]`, sections.ts):
+ * the envelopes' JSON texts, and the sections their heads name, in order.
+ */
+export function encodeSectionBatch (jsons: readonly string[], sections: readonly Uint8Array[]): Uint8Array {
+  return encodeSections('[' + jsons.join(',') + ']', sections)
+}
+
+const BATCH_FORMATS = ['wire format 0x01', '0x03 (batches with sealed groups)', '0x04 (batches with binary sections)']
+
+/** Decode the JSON body of a frame after checking its size and version byte (0x04: its JSON part). */
 function decodeJson (bytes: Bytes, maxBytes: number, batch = false): unknown {
   if (bytes.byteLength > maxBytes) throw new MessageTooLargeError(bytes.byteLength, maxBytes)
   if (bytes.byteLength === 0) throw new SerializationError('empty frame')
+  if (batch && bytes[0] === WIRE_JSON_SECTIONS) {
+    const { start, end } = jsonPart(bytes)
+    return parseJson(asBuffer(bytes).toString('utf8', start, end), end - start)
+  }
   if (bytes[0] !== WIRE_JSON_V1 && !(batch && bytes[0] === WIRE_JSON_SEALED_GROUPS)) {
-    throw new UnsupportedVersionError(`wire format 0x${bytes[0].toString(16)}`, batch ? ['wire format 0x01', '0x03 (batches with sealed groups)'] : ['wire format 0x01'])
+    throw new UnsupportedVersionError(`wire format 0x${bytes[0].toString(16)}`, batch ? BATCH_FORMATS : ['wire format 0x01'])
   }
   return parseJson(asBuffer(bytes).toString('utf8', 1), bytes.byteLength)
 }
@@ -84,9 +99,19 @@ export function decodeEnvelope (bytes: Bytes, maxBytes: number): Envelope {
  * from one signer, and one forged or malformed envelope is reason enough to distrust the rest.
  */
 export function decodeBatch (bytes: Bytes, maxBytes: number): Envelope[] {
+  return decodeBatchFrame(bytes, maxBytes).envs
+}
+
+/**
+ * A batch's envelopes and, in a batch with binary sections (0x04), its sections (views into
+ * `bytes`, not copies; none for 0x01 and 0x03): what a receiver opens sealed groups with.
+ */
+export function decodeBatchFrame (bytes: Bytes, maxBytes: number): { envs: Envelope[], sections: Uint8Array[] } {
   const value = decodeJson(bytes, maxBytes, true)
   if (!Array.isArray(value)) throw new ValidationError('batch must be a JSON array of envelopes')
-  return value.map(validateEnvelope)
+  const envs = value.map(validateEnvelope)
+  if (bytes[0] !== WIRE_JSON_SECTIONS) return { envs, sections: [] }
+  return { envs, sections: sectionsOf(bytes, jsonPart(bytes).end, envs.length, MIN_SECTION_BYTES) }
 }
 
 /** Best effort: the id of a frame that failed validation, so the error answer can name it. */

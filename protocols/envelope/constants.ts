@@ -13,6 +13,15 @@ export const WIRE_JSON_V1 = 0x01
  * their parts for ordinary payloads. Batches only; 0x02 is kept for CBOR.
  */
 export const WIRE_JSON_SEALED_GROUPS = 0x03
+/**
+ * A gossip batch with binary sections (sections.ts): the JSON array of envelopes, then raw byte
+ * sections that their sealed groups' heads name (`cs`) instead of carrying base64 (`ct`). What
+ * this node writes for a batch with groups; 0x03 is still read. A node that knows neither refuses
+ * it (MSG002), as one that knows only 0x01 refuses 0x03. Batches only.
+ */
+export const WIRE_JSON_SECTIONS = 0x04
+/** The shortest section: a ciphertext is at least its AEAD's 16-byte tag. */
+export const MIN_SECTION_BYTES = 16
 
 /** Largest encoded envelope accepted or sent (R-MSG); checked before any decoding. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024

@@ -4,7 +4,8 @@
  * /agentmesh/rpc, frames of an unsigned varint length and that many bytes. A frame's first byte
  * says what it is:
  * - KIND_BATCH: the topic (varint length, UTF-8), then a gossip batch exactly as gossip carries
- *   it (WIRE_JSON_V1 and a JSON array of envelopes), or compressed (envelope/compression.ts);
+ *   it (WIRE_JSON_V1 and a JSON array of envelopes, or a batch with sealed groups: 0x04 with its
+ *   binary sections, envelope/sections.ts), or compressed (envelope/compression.ts; 0x01 only);
  * - KIND_CONTROL: a JSON object, `hello` first (the sender's mesh and the codecs it accepts),
  *   then `reach` whenever it changes (for each topic the sender subscribes to, its directly
  *   connected peers that subscribe too: what lets a publisher know it reaches every subscriber).

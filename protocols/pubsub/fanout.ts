@@ -149,7 +149,8 @@ export class Fanout {
       const out = link?.out
       if (out === undefined || out.writeStatus !== 'writable') { failed.push(peer); continue }
       let frame: Uint8Array
-      // A compressed frame inflates to WIRE_JSON_V1: a batch with sealed groups (0x03) keeps its byte, uncompressed (ciphertext gains little).
+      // A compressed frame inflates to WIRE_JSON_V1: a batch with sealed groups (0x04, or 0x03 from
+      // an older build) keeps its byte, uncompressed: most of its bytes are ciphertext, which does not compress.
       const compress = c !== undefined && batch[0] === WIRE_JSON_V1 && batch.byteLength >= c.minBytes && link?.hello?.accepts.has(c.codec) === true
       if (compress) frame = packed ??= batchFrame(topic, compressFrame(batch, c.codec))
       else frame = plain ??= batchFrame(topic, batch)

@@ -8,7 +8,7 @@
  */
 import type { z } from 'zod'
 import type { Logger } from 'pino'
-import { decodeBatch, isExpired, type Envelope } from '../envelope/index.js'
+import { decodeBatchFrame, isExpired, type Envelope } from '../envelope/index.js'
 import { messageFields } from '../envelope/log-fields.js'
 import { hasValidSignature } from '../envelope/signature.js'
 import { endSpan, SpanKind, startReceiveSpan } from '../envelope/trace.js'
@@ -26,8 +26,11 @@ export interface LocalTopic {
   subs: Set<Subscription<any>>
 }
 
-/** A batch that passed every check: its envelopes, and their payloads as the topic's schema parsed them. */
-export interface Checked { envs: Envelope[], schema?: z.ZodType, payloads?: unknown[] }
+/**
+ * A batch that passed every check: its envelopes, their payloads as the topic's schema parsed
+ * them, and its binary sections (a 0x04 batch: its sealed groups' ciphertexts).
+ */
+export interface Checked { envs: Envelope[], schema?: z.ZodType, payloads?: unknown[], sections?: Uint8Array[] }
 
 /** Why a batch is not taken: `ignore` drops it quietly (not yet admitted, over the limit); a reason rejects it. */
 export type Refusal = { ignore: true } | { reason: string }
@@ -78,8 +81,9 @@ export class Inbound {
     // Limits before decoding: a flood is refused at the least cost (counted by the guard, not logged).
     if (!this.init.guard.check(propagator, publisher, topic)) return { ignore: true }
     let envs: Envelope[]
+    let sections: Uint8Array[]
     try {
-      envs = decodeBatch(data, this.init.maxBatchBytes)
+      ({ envs, sections } = decodeBatchFrame(data, this.init.maxBatchBytes))
     } catch (err) {
       return this.reject(propagator, publisher, topic, (err as Error).name)
     }
@@ -98,7 +102,9 @@ export class Inbound {
         payloads.push(r.data)
       }
     }
-    return schema !== undefined ? { envs, schema, payloads } : { envs }
+    const checked: Checked = schema !== undefined ? { envs, schema, payloads } : { envs }
+    if (sections.length > 0) checked.sections = sections
+    return checked
   }
 
   /** Delivers a checked batch's envelopes to the topic's subscribers, each once. */
@@ -110,7 +116,7 @@ export class Inbound {
     const gate = this.init.gate()
     const sealer = this.init.sealer ?? noSealer
     // A batch's sealed groups (version 3) open whole, before any of their envelopes is delivered.
-    const groups = openGroups(sealer, local.topic.name, checked.envs)
+    const groups = openGroups(sealer, local.topic.name, checked.envs, checked.sections)
     for (const [i, received] of checked.envs.entries()) {
       if (isExpired(received, now)) {
         this.init.stats.inc('messages_total', { direction: 'in', type: received.type, status: 'expired' })

@@ -8,7 +8,7 @@
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { TopicValidatorResult, type GossipSub, type Message as GossipMessage } from '@libp2p/gossipsub'
 import type { z } from 'zod'
-import { decodeBatch, encodeBatch, envelopeToJson, isExpired, makeEnvelope, validateEnvelope, type CompressionCodec, type Envelope } from '../envelope/index.js'
+import { decodeBatchFrame, envelopeToJson, isExpired, makeEnvelope, validateEnvelope, type CompressionCodec, type Envelope } from '../envelope/index.js'
 import { AgentMeshError, MessageTooLargeError, ValidationError } from '../core/errors.js'
 import type { Logger } from 'pino'
 import { messageFields } from '../envelope/log-fields.js'
@@ -23,7 +23,7 @@ import { noSealer, type EncryptFor, type Sealer } from '../sealing/index.js'
 import { isReliable } from '../rpc/receiver.js'
 import { Fanout } from './fanout.js'
 import { Inbound, type Checked, type LocalTopic } from './inbound.js'
-import { grouped, sealBatch, type BatchItem, type Grouped } from './sealed-batch.js'
+import { encodeSealedBatch, grouped, sealBatch, type BatchItem, type Grouped } from './sealed-batch.js'
 import type { GateVerdict, PublishOptions, TopicGate } from './publish-options.js'
 import { gossipTopic, toTopic, type Topic } from './topics.js'
 import { DEFAULT_COMPRESS_MIN_BYTES, DEFAULT_COMPRESSION, DEFAULT_DIRECT_FANOUT } from './constants.js'
@@ -323,8 +323,7 @@ export class PubSubService {
    * not take is gossiped as well (the repair path): those that had it drop it by envelope id.
    */
   private async sendBatch (topic: string, gossip: string, items: BatchItem[]): Promise<void> {
-    const { jsons, groups } = sealBatch(this.init.sealer ?? noSealer, topic, items)
-    const batch = encodeBatch(jsons, groups)
+    const batch = encodeSealedBatch(sealBatch(this.init.sealer ?? noSealer, topic, items))
     const direct = this.fanout?.targets(topic, this.subscribers(topic))
     if (direct !== undefined) {
       const failed = await (this.fanout as Fanout).send(topic, direct, batch)
@@ -355,7 +354,7 @@ export class PubSubService {
     if (local === undefined || msg.type !== 'signed') return
     let checked = this.decoded.get(msg.data)
     if (checked === undefined) {
-      try { checked = { envs: decodeBatch(msg.data, this.maxGossipBytes) } } catch { return }
+      try { checked = decodeBatchFrame(msg.data, this.maxGossipBytes) } catch { return }
     }
     this.init.stats.inc('broadcast_batches_total', { direction: 'in', via: 'gossip' })
     this.inbound.deliverBatch(local, checked)

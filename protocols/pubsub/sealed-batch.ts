@@ -2,14 +2,16 @@
  * Sealed groups in batches (format version 3, protocols/sealing/group.ts): an at-most-once
  * publish with `encryptFor` is queued with its payload in clear, in this node's memory, and sealed
  * when its batch is written, together with the batch's other payloads for the same recipients:
- * one AEAD and one base64 per batch instead of one per payload. A reliable publish is sealed alone
- * (version 2) when it is made, since its envelope also travels alone (direct copies, the outbox).
+ * one AEAD per batch instead of one per payload, and each group's ciphertext carried as a binary
+ * section of the batch (wire byte 0x04, envelope/sections.ts), not as base64 in its JSON. A
+ * reliable publish is sealed alone (version 2) when it is made, since its envelope also travels
+ * alone (direct copies, the outbox).
  *
  * On receipt the groups of a batch are opened before its envelopes are delivered, each once.
  */
 import { randomBytes } from 'node:crypto'
-import { envelopeToJson, type Envelope } from '../envelope/index.js'
-import { isGroupPart, isSealed, type GroupHead, type GroupPart, type Opened, type Sealer } from '../sealing/index.js'
+import { encodeBatch, encodeSectionBatch, envelopeToJson, type Envelope } from '../envelope/index.js'
+import { isGroupHead, isGroupPart, isSealed, type GroupHead, type GroupPart, type Opened, type Sealer } from '../sealing/index.js'
 import { SealedError } from '../core/errors.js'
 
 /** What a queued publish's envelope carries until its batch seals it (the message log and `publish`'s answer show it). */
@@ -54,11 +56,22 @@ export function grouped (env: Envelope, value: unknown, recipients: readonly str
   return { env, head, tail, payload, recipients, size, json: head + JSON.stringify(PENDING_GROUP) + tail }
 }
 
+/** A batch ready to encode: its envelopes' JSON texts and, when its groups' ciphertexts travel as sections, those. */
+export interface SealedBatch {
+  jsons: string[]
+  /** Whether any group was sealed (the batch's wire byte: 0x04 with sections, 0x03 without). */
+  groups: boolean
+  /** The groups' ciphertexts, in the order their heads name them; undefined in the base64 form. */
+  sections?: Uint8Array[]
+}
+
 /**
  * The JSON texts of a batch's envelopes, its grouped publishes sealed: one group per recipient
- * set, its head where its first envelope is. `groups`: whether any was (the batch's wire byte).
+ * set, its head where its first envelope is. `form`: where a group's ciphertext travels, a binary
+ * section (what this node sends) or base64 in its head (the 0x03 form, still read; kept for
+ * measuring the two side by side, bench/sealing.ts).
  */
-export function sealBatch (sealer: Sealer, topic: string, items: readonly BatchItem[]): { jsons: string[], groups: boolean } {
+export function sealBatch (sealer: Sealer, topic: string, items: readonly BatchItem[], form: 'sections' | 'base64' = 'sections'): SealedBatch {
   const jsons = new Array<string>(items.length)
   let sets: Map<readonly string[], number[]> | undefined
   for (let i = 0; i < items.length; i++) {
@@ -71,12 +84,25 @@ export function sealBatch (sealer: Sealer, topic: string, items: readonly BatchI
   }
   if (sets === undefined) return { jsons, groups: false }
   if (sets.size > 1) sets = sameContent(sets)
+  const sections: Uint8Array[] | undefined = form === 'sections' ? [] : undefined
   for (const [recipients, at] of sets) {
     const group = at.map(i => items[i] as Grouped)
-    const parts = sealer.sealGroup(topic, recipients, group.map(g => g.payload), group.map(g => g.env.id))
+    const payloads = group.map(g => g.payload)
+    const ids = group.map(g => g.env.id)
+    let parts: GroupPart[]
+    if (sections !== undefined) {
+      const sealed = sealer.sealGroupSection(topic, recipients, payloads, ids, sections.length)
+      sections.push(sealed.ct)
+      parts = sealed.parts
+    } else parts = sealer.sealGroup(topic, recipients, payloads, ids)
     for (let j = 0; j < at.length; j++) jsons[at[j]] = group[j].head + partJson(parts[j]) + group[j].tail
   }
-  return { jsons, groups: true }
+  return sections !== undefined ? { jsons, groups: true, sections } : { jsons, groups: true }
+}
+
+/** The batch's frame: 0x01 without groups, 0x04 with their sections, 0x03 with their base64. */
+export function encodeSealedBatch (b: SealedBatch): Uint8Array {
+  return b.sections !== undefined ? encodeSectionBatch(b.jsons, b.sections) : encodeBatch(b.jsons, b.groups)
 }
 
 /**
@@ -100,17 +126,21 @@ function sameContent (sets: Map<readonly string[], number[]>): Map<readonly stri
  * characters to escape.
  */
 export function partJson (p: GroupPart): string {
-  if (!('ct' in p)) return `{"sealed":3,"kid":"${p.kid}","i":${p.i}}`
+  if (!isGroupHead(p)) return `{"sealed":3,"kid":"${p.kid}","i":${p.i}}`
   const wraps = p.wraps !== undefined ? `,"ek":"${p.ek as string}","wraps":${JSON.stringify(p.wraps)}` : ''
-  return `{"sealed":3,"kid":"${p.kid}","at":${p.at}${wraps},"nonce":"${p.nonce}","ct":"${p.ct}","n":${p.n}}`
+  const ct = 'ct' in p ? `"ct":"${p.ct}"` : `"cs":${p.cs}`
+  return `{"sealed":3,"kid":"${p.kid}","at":${p.at}${wraps},"nonce":"${p.nonce}",${ct},"n":${p.n}}`
 }
 
 /**
  * The payloads of a batch's sealed groups, opened for this node, by envelope index (undefined
  * where the envelope is no group part); undefined when the batch has none. A part out of place
  * (before its head, out of order, past `n`) or a group that came incomplete is refused.
+ * `sections`: the batch's binary sections (0x04), which heads with `cs` name.
  */
-export function openGroups (sealer: Sealer, topic: string, envs: readonly Envelope[]): Array<Opened | undefined> | undefined {
+export function openGroups (
+  sealer: Sealer, topic: string, envs: readonly Envelope[], sections: readonly Uint8Array[] = []
+): Array<Opened | undefined> | undefined {
   let out: Array<Opened | undefined> | undefined
   const groups: Array<{ head: GroupHead, at: number[] }> = []
   // The group each key id heads now: a member belongs to the last head of its key before it.
@@ -120,7 +150,7 @@ export function openGroups (sealer: Sealer, topic: string, envs: readonly Envelo
     if (!isSealed(p) || !isGroupPart(p)) continue
     out ??= new Array(envs.length)
     heads ??= new Map()
-    if ('ct' in p) {
+    if (isGroupHead(p)) {
       const g = { head: p, at: [i] }
       groups.push(g)
       heads.set(p.kid, g)
@@ -134,13 +164,18 @@ export function openGroups (sealer: Sealer, topic: string, envs: readonly Envelo
   for (const { head, at } of groups) {
     const source = envs[at[0]].source
     const r = at.length === head.n
-      ? sealer.openGroup(topic, source, head, at.map(i => envs[i].id))
+      ? sealer.openGroup(topic, source, head, at.map(i => envs[i].id), sectionOf(head, sections))
       : outOfPlace(envs[at[0]], topic, `came with ${at.length} of its ${head.n} payloads`)
     for (let j = 0; j < at.length; j++) {
       out[at[j]] = r.ok ? { ok: true, value: (r.value as unknown[])[j], received: r.received } : r
     }
   }
   return out
+}
+
+/** The bytes of the section a head names (`cs`); undefined for a head with base64 (`ct`) or a section its batch lacks. */
+function sectionOf (head: GroupHead, sections: readonly Uint8Array[]): Uint8Array | undefined {
+  return 'cs' in head ? sections[head.cs] : undefined
 }
 
 function outOfPlace (env: Envelope, topic: string, what = 'is out of place in its batch'): Opened {

@@ -11,6 +11,11 @@
  *   head:   { sealed: 3, kid, at, [ek, wraps], nonce, ct, n }
  *   member: { sealed: 3, kid, i }          (after its head, in the same batch, i = 1 .. n-1)
  *
+ * In a batch with binary sections (wire byte 0x04, envelope/sections.ts) the head carries `cs`,
+ * the index of the section that holds the ciphertext's bytes, in place of `ct` (its base64): no
+ * base64 on either side, a third fewer bytes, and no ciphertext in the JSON a receiver parses.
+ * The ciphertext and its associated data are the same in both forms.
+ *
  * The associated data binds the group to the mesh, subject, source, key id and the ids of its
  * envelopes in order, so a payload cannot move to another envelope, nor a group lose or gain
  * one, without the AEAD failing. A part opens only with the batch it came in.
@@ -33,27 +38,52 @@ function groupAd (b: Binding, kid: string, ids: readonly string[]): Uint8Array {
  * payload first, then one member per other envelope, in the same order.
  */
 export function sealGroup (k: ContentKey, b: Binding, payloads: readonly string[], ids: readonly string[], now: number): GroupPart[] {
+  const { parts, ct } = sealGroupBytes(k, b, payloads, ids, now)
+  parts[0] = { ...parts[0], ct: ct.toString('base64') } as GroupHead
+  return parts
+}
+
+/**
+ * The same group for a batch with binary sections: its head names section `section`, and `ct` is
+ * that section's bytes (the ciphertext with its tag), for the batch's encoder to carry as they are.
+ */
+export function sealGroupSection (
+  k: ContentKey, b: Binding, payloads: readonly string[], ids: readonly string[], now: number, section: number
+): { parts: GroupPart[], ct: Buffer } {
+  const sealed = sealGroupBytes(k, b, payloads, ids, now)
+  sealed.parts[0] = { ...sealed.parts[0], cs: section } as GroupHead
+  return sealed
+}
+
+/** The group's ciphertext, and its parts with the head still to be told where the ciphertext travels. */
+function sealGroupBytes (k: ContentKey, b: Binding, payloads: readonly string[], ids: readonly string[], now: number): { parts: GroupPart[], ct: Buffer } {
   const n = payloads.length
   if (n === 0 || n !== ids.length) throw new RangeError('a sealed group needs one envelope id per payload')
   const wraps = wrapsDue(k, now, n)
   const nonce = nextNonce(k)
   const ct = k.cipher.seal(nonce, groupAd(b, k.kid, ids), Buffer.from(`[${payloads.join(',')}]`))
-  const head: GroupHead = wraps
-    ? { sealed: GROUP_VERSION, kid: k.kid, at: k.at, ek: k.ek, wraps: k.wraps, nonce: nonce.toString('base64'), ct: ct.toString('base64'), n }
-    : { sealed: GROUP_VERSION, kid: k.kid, at: k.at, nonce: nonce.toString('base64'), ct: ct.toString('base64'), n }
-  const parts: GroupPart[] = [head]
+  // Without `ct` or `cs` yet: the callers add the one their batch's form carries.
+  const head = wraps
+    ? { sealed: GROUP_VERSION, kid: k.kid, at: k.at, ek: k.ek, wraps: k.wraps, nonce: nonce.toString('base64'), n }
+    : { sealed: GROUP_VERSION, kid: k.kid, at: k.at, nonce: nonce.toString('base64'), n }
+  const parts: GroupPart[] = [head as GroupHead]
   for (let i = 1; i < n; i++) parts.push({ sealed: GROUP_VERSION, kid: k.kid, i } satisfies GroupMember)
-  return parts
+  return { parts, ct }
 }
 
-/** The `n` payloads of a group, in order; SealedError when it does not authenticate or is not what it says. */
-export function openGroup (key: OpenKey, head: GroupHead, b: Binding, ids: readonly string[]): unknown[] {
+/**
+ * The `n` payloads of a group, in order; SealedError when it does not authenticate or is not what
+ * it says. `section`: the bytes of the section a head with `cs` names (undefined when its batch has none).
+ */
+export function openGroup (key: OpenKey, head: GroupHead, b: Binding, ids: readonly string[], section?: Uint8Array): unknown[] {
   const fail = (what: string, cause?: unknown): SealedError =>
     new SealedError(`sealed group from ${b.source} on "${b.subject}" ${what}`, cause !== undefined ? { cause } : undefined)
   if (ids.length !== head.n) throw fail(`names ${head.n} payloads but came with ${ids.length}`)
+  const ct = 'ct' in head ? fromBase64(head.ct) : section
+  if (ct === undefined) throw fail(`names section ${'cs' in head ? head.cs : '?'}, which its batch does not have`)
   let plain: Buffer
   try {
-    plain = key.cipher.open(Buffer.from(head.nonce, 'base64'), groupAd(b, head.kid, ids), fromBase64(head.ct))
+    plain = key.cipher.open(Buffer.from(head.nonce, 'base64'), groupAd(b, head.kid, ids), ct)
   } catch (err) {
     throw fail('does not authenticate (altered, reordered, or bound to other envelopes or another subject)', err)
   }

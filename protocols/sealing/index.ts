@@ -11,15 +11,18 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { SealedError, ValidationError } from '../core/errors.js'
 import { noAudit, type AuditSink } from '../core/audit.js'
 import { isSealed, seal as sealWith, type Binding } from './box.js'
-import { sealGroup } from './group.js'
+import { sealGroup, sealGroupSection } from './group.js'
 import type { GroupHead, GroupPart, SealedSingle } from './shape.js'
 import { MAX_RECIPIENTS } from './constants.js'
 import { ownKey, PeerKeys } from './keys.js'
 import { ReceivedKeys, SenderKeys, type Opened } from './keyring.js'
 
 export { isSealed, SealedPayload, type Binding } from './box.js'
-export { isGroupPart, type GroupHead, type GroupMember, type GroupPart } from './shape.js'
+export { isGroupHead, isGroupPart, type GroupHead, type GroupMember, type GroupPart } from './shape.js'
 export type { Opened } from './keyring.js'
+
+/** A group sealed for a batch with binary sections: its parts, and its ciphertext (the section's bytes). */
+export interface SealedSection { parts: GroupPart[], ct: Uint8Array }
 
 /** Who may read a sealed payload: peer ids, or every agent that holds a role when it is sealed. */
 export type EncryptFor = readonly string[] | { role: string }
@@ -37,8 +40,13 @@ export interface Sealer {
   forGroup: (subject: string, to: EncryptFor) => { recipients: readonly string[], toSelf: boolean }
   /** Seal the payloads (JSON texts) of one batch's envelopes `ids`, all for `recipients` (as forGroup gave them), as one group. */
   sealGroup: (subject: string, recipients: readonly string[], payloads: readonly string[], ids: readonly string[]) => GroupPart[]
-  /** Open a group's head with its envelopes' ids (head first): the value is the group's payloads, in order. */
-  openGroup: (subject: string, source: string, head: GroupHead, ids: readonly string[]) => Opened
+  /** The same, for a batch with binary sections (wire byte 0x04): the head names `section`, whose bytes are `ct`. */
+  sealGroupSection: (subject: string, recipients: readonly string[], payloads: readonly string[], ids: readonly string[], section: number) => SealedSection
+  /**
+   * Open a group's head with its envelopes' ids (head first): the value is the group's payloads, in
+   * order. `section`: the bytes of the batch's section the head names (a head with `cs`).
+   */
+  openGroup: (subject: string, source: string, head: GroupHead, ids: readonly string[], section?: Uint8Array) => Opened
 }
 
 export interface SealingInit {
@@ -115,6 +123,13 @@ export class SealingService implements Sealer {
     return sealGroup(key, this.binding(subject, this.self), payloads, ids, now)
   }
 
+  sealGroupSection (subject: string, recipients: readonly string[], payloads: readonly string[], ids: readonly string[], section: number): SealedSection {
+    const now = this.now()
+    const { key, made } = this.sender.current(subject, recipients, now)
+    if (made) this.audit.record({ kind: 'key.rotated', detail: { subject, kid: key.kid, recipients: recipients.length } })
+    return sealGroupSection(key, this.binding(subject, this.self), payloads, ids, now, section)
+  }
+
   open (subject: string, source: string, payload: unknown, id?: string): Opened {
     const b = this.binding(subject, source)
     if (!isSealed(payload) || payload.sealed === 3) {
@@ -124,11 +139,11 @@ export class SealingService implements Sealer {
     return this.openWith(payload, b, id)
   }
 
-  openGroup (subject: string, source: string, head: GroupHead, ids: readonly string[]): Opened {
-    return this.openWith(head, this.binding(subject, source), ids[0], ids)
+  openGroup (subject: string, source: string, head: GroupHead, ids: readonly string[], section?: Uint8Array): Opened {
+    return this.openWith(head, this.binding(subject, source), ids[0], ids, section)
   }
 
-  private openWith (payload: SealedSingle | GroupHead, b: Binding, id?: string, ids?: readonly string[]): Opened {
+  private openWith (payload: SealedSingle | GroupHead, b: Binding, id?: string, ids?: readonly string[], section?: Uint8Array): Opened {
     const source = b.source
     let received: ReceivedKeys
     try {
@@ -137,7 +152,7 @@ export class SealingService implements Sealer {
     } catch (err) {
       return this.refused({ ok: false, reason: 'not_recipient', first: false, error: err as SealedError }, b, id)
     }
-    const r = received.open(payload, b, this.now(), ids)
+    const r = received.open(payload, b, this.now(), ids, section)
     if (r.ok && r.received) this.audit.record({ kind: 'key.received', peer: source, detail: { subject: b.subject, kid: payload.kid } })
     return r.ok ? r : this.refused(r, b, id, payload.kid)
   }
@@ -171,5 +186,6 @@ export const noSealer: Sealer = {
   open: (subject, source) => ({ ok: false, reason: 'not_recipient', first: false, error: new SealedError(`this node opens no sealed payloads (sealed by ${source} on "${subject}")`) }),
   forGroup: () => { throw new ValidationError('encryptFor: this node has no sealing service') },
   sealGroup: () => { throw new ValidationError('encryptFor: this node has no sealing service') },
+  sealGroupSection: () => { throw new ValidationError('encryptFor: this node has no sealing service') },
   openGroup: (subject, source) => noSealer.open(subject, source, undefined)
 }

@@ -71,8 +71,11 @@ export class ReceivedKeys {
 
   constructor (init: Rotation & { own: OwnKey }) { this.init = init }
 
-  /** A payload sealed alone; or, with `ids` (its envelopes' ids), a group's head, whose value is the group's payloads. */
-  open (s: SealedSingle | GroupHead, b: Binding, now: number, ids?: readonly string[]): Opened {
+  /**
+   * A payload sealed alone; or, with `ids` (its envelopes' ids), a group's head, whose value is the
+   * group's payloads (`section`: the bytes of the binary section the head names, if it names one).
+   */
+  open (s: SealedSingle | GroupHead, b: Binding, now: number, ids?: readonly string[], section?: Uint8Array): Opened {
     const id = `${b.source}\n${s.kid}`
     const refuse = (reason: Refusal['reason'], message: string, first: boolean): Refusal =>
       ({ ok: false, reason, first, error: new SealedError(`${message} (sealed by ${b.source} on "${b.subject}", key ${s.kid})`) })
@@ -98,7 +101,7 @@ export class ReceivedKeys {
     if (held.key === null) return held.refusal ?? refuse('not_recipient', 'not sealed for this node', false)
     if (held.at !== s.at) return refuse('not_authentic', 'key id reused with another date', false)
     try {
-      const value = s.sealed === 3 ? openGroup(held.key, s, b, ids ?? []) : open(held.key, s, b)
+      const value = s.sealed === 3 ? openGroup(held.key, s, b, ids ?? [], section) : open(held.key, s, b)
       return { ok: true, value, received }
     } catch (err) {
       return { ok: false, reason: 'not_authentic', first: false, error: err as SealedError }

@@ -8,7 +8,9 @@
  *   version 1: { sealed: 1, kid, at, ek, wraps: [{ to, ct }], nonce, ct }
  *   version 2: { sealed: 2, kid, at, nonce, ct }, with `ek` and `wraps` both or neither
  *   version 3: a group (group.ts): its head { sealed: 3, kid, at, nonce, ct, n } (with `ek` and
- *              `wraps` both or neither), then its members { sealed: 3, kid, i }, i = 1 .. n-1
+ *              `wraps` both or neither), then its members { sealed: 3, kid, i }, i = 1 .. n-1;
+ *              in a batch with binary sections (wire byte 0x04) the head names its ciphertext's
+ *              section, `cs`, in place of `ct`: { sealed: 3, kid, at, nonce, cs, n }
  */
 import { z } from 'zod'
 import { KEY_BYTES, MAX_GROUP, MAX_RECIPIENTS, NONCE_BYTES } from './constants.js'
@@ -19,10 +21,13 @@ const b64Length = (bytes: number): number => Math.ceil(bytes / 3) * 4
 const b64 = (bytes: number): z.ZodString => z.string().length(b64Length(bytes)).regex(B64)
 
 const Wraps = z.array(z.strictObject({ to: z.string().regex(TAG), ct: b64(KEY_BYTES + 16) })).min(1).max(MAX_RECIPIENTS)
-const common = {
+const keyed = {
   kid: z.string().regex(TAG),
   at: z.number().int().nonnegative(),
-  nonce: b64(NONCE_BYTES),
+  nonce: b64(NONCE_BYTES)
+}
+const common = {
+  ...keyed,
   // No pattern on the ciphertext: every node would run it over the whole payload, and what is
   // not base64 fails the AEAD all the same.
   ct: z.string().min(24)
@@ -36,10 +41,15 @@ export const SealedSingle = z.union([
 ])
 export type SealedSingle = z.output<typeof SealedSingle>
 
-/** The head of a version 3 group: the key's fields, and the ciphertext of the group's `n` payloads. */
-export const GroupHead = z.strictObject({
-  sealed: z.literal(3), ...common, ek: b64(32).optional(), wraps: Wraps.optional(), n: z.number().int().min(1).max(MAX_GROUP)
-})
+const head = { sealed: z.literal(3), ...keyed, ek: b64(32).optional(), wraps: Wraps.optional(), n: z.number().int().min(1).max(MAX_GROUP) }
+/**
+ * The head of a version 3 group: the key's fields, and the ciphertext of the group's `n` payloads,
+ * in base64 (`ct`, a 0x03 batch) or as the index of a binary section of its batch (`cs`, 0x04).
+ */
+export const GroupHead = z.union([
+  z.strictObject({ ...head, ct: common.ct }),
+  z.strictObject({ ...head, cs: z.number().int().min(0).max(MAX_GROUP - 1) })
+])
   .refine(v => (v.ek === undefined) === (v.wraps === undefined), 'ek and wraps go together')
 export type GroupHead = z.output<typeof GroupHead>
 /** A member of a group: its payload is the `i`-th of the head's with the same key id, earlier in the same batch. */
@@ -67,6 +77,7 @@ function onlyKeys (v: Record<string, unknown>, names: ReadonlySet<string>): bool
 
 const PAYLOAD_KEYS = new Set(['sealed', 'kid', 'at', 'ek', 'wraps', 'nonce', 'ct'])
 const HEAD_KEYS = new Set([...PAYLOAD_KEYS, 'n'])
+const SECTION_HEAD_KEYS = new Set(['sealed', 'kid', 'at', 'ek', 'wraps', 'nonce', 'cs', 'n'])
 const MEMBER_KEYS = new Set(['sealed', 'kid', 'i'])
 const isCount = (v: unknown, min: number, max: number): boolean => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max
 const WRAP_KEYS = new Set(['to', 'ct'])
@@ -86,10 +97,12 @@ export function hasSealedShape (v: unknown): v is SealedPayload {
   if (!isRecord(v) || (v.sealed !== 1 && v.sealed !== 2 && v.sealed !== 3)) return false
   const { kid, at, ek, wraps, nonce, ct } = v
   if (!isTag(kid)) return false
-  if (v.sealed === 3 && !('ct' in v)) return isCount(v.i, 1, MAX_GROUP - 1) && onlyKeys(v, MEMBER_KEYS)
+  const inSection = v.sealed === 3 && 'cs' in v
+  if (v.sealed === 3 && !('ct' in v) && !inSection) return isCount(v.i, 1, MAX_GROUP - 1) && onlyKeys(v, MEMBER_KEYS)
   if (typeof at !== 'number' || !Number.isSafeInteger(at) || at < 0) return false
-  if (!isB64(nonce, NONCE) || typeof ct !== 'string' || ct.length < 24) return false
-  const keys = v.sealed === 3 ? HEAD_KEYS : PAYLOAD_KEYS
+  if (!isB64(nonce, NONCE)) return false
+  if (inSection ? !isCount(v.cs, 0, MAX_GROUP - 1) : typeof ct !== 'string' || ct.length < 24) return false
+  const keys = inSection ? SECTION_HEAD_KEYS : v.sealed === 3 ? HEAD_KEYS : PAYLOAD_KEYS
   if (v.sealed === 3 && !isCount(v.n, 1, MAX_GROUP)) return false
   // Version 1 carries the wraps always, versions 2 and 3 now and then.
   if (v.sealed !== 1 && ek === undefined && wraps === undefined) return onlyKeys(v, keys)
@@ -98,3 +111,6 @@ export function hasSealedShape (v: unknown): v is SealedPayload {
 
 /** Whether a sealed payload is a part of a version 3 group (opened only with its batch). */
 export function isGroupPart (v: SealedPayload): v is GroupPart { return v.sealed === 3 }
+
+/** Whether a group part is its group's head (it carries the ciphertext, or names its section), not a member. */
+export function isGroupHead (v: GroupPart): v is GroupHead { return 'n' in v }
