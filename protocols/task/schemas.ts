@@ -205,7 +205,10 @@ export const ReplicateCommand = defineCommand('$agentmesh/task/replicate', {
   // `pruned`: marks of records others pruned, sent by a coordinator taking office to a voter that held a stale copy (pruned.ts).
   // `cert`: the coordinator's certificate of its term, with its first request of the term to each voter (term-proofs.ts).
   request: z.strictObject({
-    term: z.number().int().nonnegative(), records: z.array(TaskRecord).max(1_000), pruned: z.array(PrunedMark).max(1_000).optional(), cert: CertificateSchema.optional()
+    term: z.number().int().nonnegative(),
+    records: z.array(TaskRecord).max(1_000),
+    pruned: z.array(PrunedMark).max(1_000).optional(),
+    cert: CertificateSchema.optional()
   }),
   response: z.strictObject({ stored: z.number().int() })
 })
@@ -226,7 +229,10 @@ export const RecordsCommand = defineCommand('$agentmesh/task/records', {
   }),
   // `certs`: the certificates of the terms the records name, as the voter holds them (term-proofs.ts).
   response: z.strictObject({
-    records: z.array(TaskRecord).max(1_000), pruned: z.array(PrunedMark).max(1_000).optional(), more: z.boolean(), certs: z.array(CertificateSchema).max(1_000).optional()
+    records: z.array(TaskRecord).max(1_000),
+    pruned: z.array(PrunedMark).max(1_000).optional(),
+    more: z.boolean(),
+    certs: z.array(CertificateSchema).max(1_000).optional()
   })
 })
 
