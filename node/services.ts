@@ -350,6 +350,7 @@ export function buildOffice (
     resourceManager: resources,
     negotiation,
     privateKey: privateKeyOf(host.libp2p),
+    mesh: config.mesh, // in what the coordinator's record signatures cover (protocols/task/record-seal.ts)
     audit,
     // Its replica of the task table, on disk when the node has a data directory (issue 14).
     store: host.store

@@ -14,9 +14,14 @@ import type { Member } from '../discovery/members.js'
 import { TaskService, TaskSpec, signSubmission, type PrunedMark, type TaskRecord, type TaskStatus } from '../protocols/task/index.js'
 import { ResourceService } from '../protocols/resource/index.js'
 import type { Store } from '../protocols/core/store.js'
+import { RecordSealer } from '../protocols/task/record-seal.js'
 
 export const KEY = await generateKeyPair('Ed25519')
 export const SUBMITTER = peerIdFromPrivateKey(KEY).toString()
+/** The coordinator of the terms before the test's (67): it signed the records the voters hold (protocols/task/record-seal.ts). */
+export const FORMER_KEY = await generateKeyPair('Ed25519')
+export const FORMER = peerIdFromPrivateKey(FORMER_KEY).toString()
+const former = new RecordSealer(FORMER, '', FORMER_KEY)
 const T0 = Date.now() - 60_000
 
 export class TestOffice extends TypedEventEmitter<OfficeEvents> implements Office {
@@ -34,10 +39,10 @@ export class TestMembers extends TypedEventEmitter<MemberSourceEvents> {
   members = (): Member[] => this.list
 }
 
-/** A record of task `id` as a coordinator of `term` wrote it, signed by its submitter. */
+/** A record of task `id` as a coordinator of `term` wrote it (FORMER, who signed it), submitted and signed by SUBMITTER. */
 export function record (id: string, term: number, version: number, status: Partial<TaskStatus>): TaskRecord {
   const spec = TaskSpec.parse({ task_id: id, type: 'work' })
-  return {
+  return former.seal({
     spec,
     submitter: SUBMITTER,
     submission: signSubmission(spec, SUBMITTER, KEY, T0),
@@ -46,7 +51,7 @@ export function record (id: string, term: number, version: number, status: Parti
     term,
     losses: 0,
     status: { task_id: id, status: 'submitted', progress: 0, metrics: {}, timestamp: new Date(T0).toISOString(), attempt: 0, ...status }
-  }
+  })
 }
 
 /**
@@ -107,6 +112,8 @@ export function build (rpc: RpcService, store?: Store): { office: TestOffice, me
     privateKey: KEY,
     ...(store !== undefined ? { store } : {})
   })
+  // This node followed FORMER in every term before its own: FORMER's records of those terms are proven (term-proofs.ts).
+  for (let t = 0; t < office.term; t++) tasks.proofs.follow(t, FORMER)
   return { office, members, resources, tasks }
 }
 

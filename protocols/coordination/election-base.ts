@@ -122,6 +122,8 @@ export abstract class ElectionBase {
   /** The term of the leader followed: this node's own, but for a non-voter that follows one behind it (`followBehind`). */
   get leaderTerm (): number { return this.followTerm ?? this.term }
   get currentRole (): Role { return this.role }
+  /** The newest certificate held (this node's own as leader): task records name it as proof of who led a term. */
+  get certificate (): Certificate | undefined { return this.proof }
 
   /** The earliest time `tick` has something to do. */
   nextWakeup (): number {

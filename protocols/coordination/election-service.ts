@@ -9,7 +9,7 @@ import { TypedEventEmitter } from 'main-event'
 import type { RpcService } from '../rpc/index.js'
 import type { PubSubService } from '../pubsub/index.js'
 import { Election } from './election.js'
-import type { ElectionEvent, ElectionKeys, ElectionMessage, ElectionStatus, ElectionTimings, MemberInfo, PersistedElection, Role } from './election-types.js'
+import type { Certificate, ElectionEvent, ElectionKeys, ElectionMessage, ElectionStatus, ElectionTimings, MemberInfo, PersistedElection, Role } from './election-types.js'
 import { ElectionStateFile } from './election-state-file.js'
 import { COORDINATOR_TOPIC, ElectionCommand, REQUESTS } from './election-wire.js'
 
@@ -138,6 +138,7 @@ export class ElectionService extends TypedEventEmitter<ElectionServiceEvents> {
 
   get term (): number { return this.election?.currentTerm ?? 0 }
   get leader (): string | undefined { return this.election?.currentLeader }
+  get certificate (): Certificate | undefined { return this.election?.certificate }
 
   admits (term: number, from: string): 'ok' | 'stale-term' | 'not-coordinator' {
     return this.election?.admits(term, from) ?? 'not-coordinator'

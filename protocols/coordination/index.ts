@@ -14,6 +14,7 @@ import type { MemberChange } from '../../discovery/members.js'
 import type { Office } from './office.js'
 import { ElectionService, type CoordinatorChange } from './election-service.js'
 import type { ElectionKeys, ElectionTimings, Role } from './election.js'
+import type { Certificate } from './election-types.js'
 import { AgentSide, type ConsensusHandler, type DirectiveHandler, type DirectiveRun, type StatusProvider } from './agent-side.js'
 import { Coordinator, type ConsensusResult, type CoordinationReport, type PlannedDirective, type Planner } from './coordinator.js'
 import type { CoordinatorState } from './coordinator-state.js'
@@ -259,6 +260,8 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
   get inOffice (): boolean { return this.election.inOffice() }
   get leader (): string | undefined { return this.election.leader }
   get term (): number { return this.election.term }
+  /** The certificate of the newest term this node knows a leader of (task records' proof of a term, protocols/task/term-proofs.ts). */
+  certificate (): Certificate | undefined { return this.election.certificate }
 
   voters (): string[] { return this.election.status()?.voters ?? [] }
 

@@ -5,6 +5,7 @@
  * service's dependencies read as one line. `CoordinationService` implements it.
  */
 import type { TypedEventTarget } from 'main-event'
+import type { Certificate } from './election-types.js'
 
 export interface OfficeChange {
   /** The coordinator in office, or undefined while none is known. */
@@ -37,4 +38,6 @@ export interface Office extends TypedEventTarget<OfficeEvents> {
   fencing: (term: number, from: string) => 'ok' | 'stale-term' | 'not-coordinator'
   /** Resolves with the coordinator's peer id once one is in office; rejects when `signal` fires. */
   coordinator: (options?: { signal?: AbortSignal }) => Promise<string>
+  /** The certificate of the leader's election this node holds, if any (CoordinationService): the proof of who led a term. */
+  certificate?: () => Certificate | undefined
 }

@@ -8,13 +8,17 @@
 import { TypedEventEmitter } from 'main-event'
 import type { RpcService } from '../rpc/index.js'
 import type { NegotiationService } from '../negotiation/index.js'
-import type { Office } from '../coordination/office.js'
+import type { Office, OfficeChange } from '../coordination/office.js'
+import { electionKeys } from '../coordination/election-keys.js'
+import type { Certificate } from '../coordination/election-types.js'
 import type { MemberSource } from '../../discovery/member-source.js'
 import type { PrivateKey } from '@libp2p/interface'
 import { NotCoordinatorError } from '../core/errors.js'
 import type { AuditSink } from '../core/audit.js'
 import { MemoryStore, type Store } from '../core/store.js'
 import { signSubmission } from './submission.js'
+import { RecordSealer } from './record-seal.js'
+import { TermProofs } from './term-proofs.js'
 import { TaskExecutor, type TaskHandler } from './executor.js'
 import { TaskScheduler, type SchedulerResources } from './scheduler.js'
 import { TaskClient, type TaskHandle } from './handle.js'
@@ -48,8 +52,10 @@ export interface TaskServiceInit {
   requestTimeoutMs: number
   resourceManager: SchedulerResources
   negotiation: NegotiationService
-  /** This node's identity key: it signs the tasks this node submits (submission.ts). */
+  /** This node's identity key: it signs the tasks this node submits (submission.ts), and the records it writes as coordinator (record-seal.ts). */
   privateKey: PrivateKey
+  /** The mesh's name: in what a record's signature covers, so a record of one mesh proves nothing in another. */
+  mesh?: string
   /** Where refused task submissions and records (`signature.refused`), controls and reads (TSK007) are audited. */
   audit?: AuditSink
   /**
@@ -67,6 +73,8 @@ export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
   readonly executor: TaskExecutor
   readonly scheduler: TaskScheduler
   readonly client: TaskClient
+  /** Who led which term, for the check of a record's signer (term-proofs.ts). */
+  readonly proofs: TermProofs
   private readonly init: TaskServiceInit
   private unhandles: Array<() => void> = []
   private readonly outbox = new Map<string, TaskStatus[]>()
@@ -97,6 +105,11 @@ export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
       events: this
     })
     const store = init.store ?? new MemoryStore()
+    const mesh = init.mesh ?? ''
+    const error = (err: Error): void => { this.safeDispatchEvent('error', { detail: { error: err } }) }
+    // Coordinator-signed records (record-seal.ts), and the certificates that say who led a term (term-proofs.ts).
+    this.proofs = new TermProofs({ self: init.self, office: init.office, keys: electionKeys(init.privateKey, mesh), space: store.space<Certificate>('task-terms'), error })
+    const trust = { mesh, sealer: new RecordSealer(init.self, mesh, init.privateKey), proofs: this.proofs }
     this.scheduler = new TaskScheduler({
       self: init.self,
       rpc: init.rpc,
@@ -108,6 +121,7 @@ export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
       requestTimeoutMs: init.requestTimeoutMs,
       resources: init.resourceManager,
       store: { records: store.space<TaskRecord>('tasks'), marks: store.space<PrunedMark>('tasks-pruned') },
+      trust,
       ...(init.audit !== undefined ? { audit: init.audit } : {}),
       contractNet: async (spec, candidates) => {
         const r = await init.negotiation.contractNet<{ running: number, free_cores: number }>({
@@ -145,6 +159,7 @@ export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
     this.started = true
     const { rpc, office } = this.init
     office.addEventListener('coordinator:change', this.coordinatorChanged)
+    this.proofs.load()
     this.executor.start()
     this.scheduler.start()
     this.client.start()
@@ -155,8 +170,8 @@ export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
       rpc.handle(QueryManyCommand, async ({ task_ids: ids }, ctx) => ({ statuses: await this.scheduler.queryMany(ctx.peer, ids, ctx.envelope.id) })),
       rpc.handle(ControlCommand, async (c, ctx) => await this.scheduler.control(ctx.peer, c, ctx.envelope.id)),
       rpc.handle(ReportCommand, (r, ctx) => ({ known: this.scheduler.report(ctx.peer, r) })),
-      rpc.handle(ReplicateCommand, async ({ term, records, pruned }, ctx) => ({
-        stored: await this.scheduler.replica.replicate(ctx.peer, term, records, pruned)
+      rpc.handle(ReplicateCommand, async ({ term, records, pruned, cert }, ctx) => ({
+        stored: await this.scheduler.replica.replicate(ctx.peer, term, records, pruned, cert)
       })),
       rpc.handle(RecordsCommand, ({ term, ...page }, ctx) => this.scheduler.replica.recordsFor(ctx.peer, term, page)),
       rpc.handle(UpdateCommand, ({ statuses }, ctx) => {
@@ -184,7 +199,9 @@ export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
   }
 
   /** The coordinator changed: take over if it is us; re-sync open handles either way. */
-  private readonly coordinatorChanged = (): void => {
+  private readonly coordinatorChanged = (e: CustomEvent<OfficeChange>): void => {
+    // A leader this node's election accepted (its certificate checked): proof of who led that term (term-proofs.ts).
+    this.proofs.follow(e.detail.term, e.detail.leader)
     this.scheduler.officeCheck()
     void this.client.resync()
   }

@@ -14,6 +14,8 @@ import type { StoreSpace } from '../core/store.js'
 import { NotCoordinatorError } from '../core/errors.js'
 import type { TaskTable } from './table.js'
 import type { PrunedMark, TaskRecord } from './schemas.js'
+import type { Certificate } from '../coordination/election-types.js'
+import type { RecordTrust } from './record-check.js'
 
 export interface ReplicaInit {
   self: string
@@ -27,6 +29,8 @@ export interface ReplicaInit {
   rejected: (from: string, message: string, reason: string) => void
   /** A background write failed. */
   error: (err: Error) => void
+  /** Keeps the coordinators' certificates and signs again what this node signed and changed since (record-check.ts). */
+  trust: RecordTrust
 }
 
 export class TaskReplica {
@@ -76,8 +80,9 @@ export class TaskReplica {
    * The coordinator's records: merged, and the ones kept written to disk before the answer. With
    * `pruned`, marks of records the others pruned whose stale copy this replica held (pruned.ts).
    */
-  async replicate (from: string, term: number, records: TaskRecord[], pruned: PrunedMark[] = []): Promise<number> {
+  async replicate (from: string, term: number, records: TaskRecord[], pruned: PrunedMark[] = [], cert?: Certificate): Promise<number> {
     this.fence(term, from, 'task-replicate')
+    if (cert !== undefined) this.init.trust.proofs.keep(cert, from, term)
     for (const m of pruned) this.init.table.mark(m)
     this.pruned(pruned.map(m => m.task_id))
     const kept = records.filter(r => this.init.table.merge(r))
@@ -89,7 +94,7 @@ export class TaskReplica {
 
   recordsFor (
     from: string, term: number, page: { after?: string, offset: number, limit: number, pruned?: boolean }
-  ): { records: TaskRecord[], pruned?: PrunedMark[], more: boolean } {
+  ): { records: TaskRecord[], pruned?: PrunedMark[], more: boolean, certs?: Certificate[] } {
     // A coordinator taking office reads them, of a term not stale, and it is a voter (the voters
     // elected it): anyone else would read every task with its result.
     const office = this.init.office
@@ -100,7 +105,12 @@ export class TaskReplica {
     }
     // With `pruned`, the marks of the records pruned here: a stale copy elsewhere must not come back (pruned.ts).
     if (page.pruned === true) return { records: [], ...this.init.table.marks.page(page.after, page.limit) }
-    return this.init.table.page(page.after, page.limit, page.offset)
+    const { records, more } = this.init.table.page(page.after, page.limit, page.offset)
+    // Records this node signed as coordinator are signed again if they changed since; the reader
+    // gets the certificates of the terms the records name, to tell who led them (term-proofs.ts).
+    const { sealer, proofs } = this.init.trust
+    const sent = records.map(r => sealer.fresh(r))
+    return { records: sent, more, certs: proofs.forTerms(sent.map(r => r.term ?? 0)) }
   }
 
   private fence (term: number, from: string, message: string): void {

@@ -10,6 +10,7 @@ import type { RpcService } from '../rpc/index.js'
 import type { Office } from '../coordination/office.js'
 import { TimeoutError } from '../core/errors.js'
 import { RecordsCommand, ReplicateCommand, type PrunedMark, type TaskRecord } from './schemas.js'
+import type { RecordTrust } from './record-check.js'
 
 const REPLICATE_EVERY_MS = 25
 /** Records per message when replicating or reading the table (a record is ~1 KB; messages stay far below 1 MiB). */
@@ -26,6 +27,8 @@ export interface ReplicationInit {
   leading: () => boolean
   /** Write records to this node's replica on disk (replica.ts); resolves once durable. */
   persist: (records: readonly TaskRecord[]) => Promise<void>
+  /** Signs every record sent (record-seal.ts); its certificate goes with the first request of a term to each voter. */
+  trust: RecordTrust
 }
 
 export class Replication {
@@ -73,8 +76,12 @@ export class Replication {
   }
 
   private async pages (voter: string, term: number, records: TaskRecord[]): Promise<void> {
+    const { proofs } = this.init.trust
     for (let i = 0; i < records.length; i += RECORDS_PAGE) {
-      await this.init.rpc.request(voter, ReplicateCommand, { term, records: records.slice(i, i + RECORDS_PAGE) }, { timeoutMs: this.init.requestTimeoutMs })
+      const cert = proofs.toSend(voter, term)
+      const req = { term, records: records.slice(i, i + RECORDS_PAGE), ...(cert !== undefined ? { cert } : {}) }
+      await this.init.rpc.request(voter, ReplicateCommand, req, { timeoutMs: this.init.requestTimeoutMs })
+      if (cert !== undefined) proofs.sent(voter, term)
     }
   }
 
@@ -83,7 +90,9 @@ export class Replication {
    * as a majority of the voters hold them on disk (`ok`), or once every voter answered or
    * failed without one. The stragglers still get them.
    */
-  private async majority (records: TaskRecord[], voters = this.init.office.voters()): Promise<{ ok: boolean, acked: number, needed: number }> {
+  private async majority (unsigned: TaskRecord[], voters = this.init.office.voters()): Promise<{ ok: boolean, acked: number, needed: number }> {
+    // Signed as they are now, one signature per record per batch: copies, so later changes do not alter what was signed.
+    const records = unsigned.map(r => this.init.trust.sealer.seal(r))
     const needed = Math.floor(voters.length / 2) + 1
     const others = voters.filter(v => v !== this.init.self)
     const term = this.init.office.term
@@ -140,6 +149,8 @@ export class Replication {
           for (let after: string | undefined; ;) {
             const req = { term, ...(after !== undefined ? { after } : {}), limit: RECORDS_PAGE }
             const page = await this.init.rpc.request(v, RecordsCommand, req, { timeoutMs: this.init.requestTimeoutMs })
+            // The certificates of the terms its records name come first: the check of each record needs them (term-proofs.ts).
+            for (const c of page.certs ?? []) this.init.trust.proofs.offer(c)
             for (const r of page.records) merge(r, v)
             if (!page.more || page.records.length === 0) break
             after = page.records[page.records.length - 1].spec.task_id

@@ -34,6 +34,7 @@ import { Replication } from './replication.js'
 import { TaskReplica } from './replica.js'
 import { Takeover } from './takeover.js'
 import { SubmissionCheck } from './submission.js'
+import type { RecordTrust } from './record-check.js'
 import type { AuditSink } from '../core/audit.js'
 import { TaskTable, finishPatch, type TaskPatch } from './table.js'
 import { StopCommand, TERMINAL, type PrunedMark, type SubmissionProof, type TaskControl, type TaskControlAnswer, type TaskRecord, type TaskReport, type TaskSpec, type TaskState, type TaskStatus } from './schemas.js'
@@ -61,6 +62,7 @@ export interface SchedulerInit {
   audit?: AuditSink
   /** This node's replica of the table on disk (the store's 'tasks' space) and the marks of the records it pruned ('tasks-pruned'; replica.ts, pruned.ts). */
   store: { records: StoreSpace<TaskRecord>, marks: StoreSpace<PrunedMark> }
+  trust: RecordTrust // signs the records this node sends as coordinator, proves who led the terms others name (record-check.ts)
 }
 
 const RESCHEDULE_EVERY_MS = 1_000
@@ -93,9 +95,9 @@ export class TaskScheduler {
     this.check = new SubmissionCheck((from, message) => { this.rejected(from, message, 'SEC004') }, init.audit)
     const { self, rpc, office, requestTimeoutMs, resources, executor } = init
     const leading = (): boolean => this.leading()
-    const shared = { self, rpc, requestTimeoutMs }
+    const shared = { self, rpc, requestTimeoutMs, trust: init.trust }
     const rejected = (from: string, message: string, reason: string): void => { this.rejected(from, message, reason) }
-    this.replica = new TaskReplica({ self, office, table: this.table, ...init.store, rejected, error: (err) => { this.error(err) } })
+    this.replica = new TaskReplica({ self, office, table: this.table, ...init.store, rejected, error: (err) => { this.error(err) }, trust: init.trust })
     this.replication = new Replication({ ...shared, office, leading, persist: async (records) => { await this.replica.persist(records) } })
     const records = (): TaskRecord[] => [...this.table.records.values()]
     const write = async (rs: TaskRecord[], voters: string[]): Promise<boolean> => await this.replication.toVoters(rs, voters)
@@ -201,11 +203,7 @@ export class TaskScheduler {
     })
   }
 
-  /**
-   * The table as the debug endpoint shows it (`/tasks`): counts by state and the open tasks,
-   * oldest first, with what each waits for. Every replica has the table; only the coordinator
-   * in office acts on it.
-   */
+  /** The table as `/tasks` shows it: counts by state, the open tasks oldest first with what each waits for (every replica has it). */
   snapshot (limit: number): TableSnapshot {
     return { leading: this.leading(), term: this.officeTerm, taking_over: this.takingOver, ...this.table.overview(limit, this.placement.busy) }
   }

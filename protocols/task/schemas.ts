@@ -7,6 +7,7 @@
 import { z } from 'zod'
 import { defineCommand } from '../rpc/index.js'
 import { Requirements, ResourceItem, TaskId } from '../resource/schemas.js'
+import { CertificateSchema } from '../coordination/election-wire.js'
 
 // Defined with the resource protocol (task depends on resource, never the reverse); the task
 // protocol's public names stay.
@@ -106,7 +107,13 @@ export const TaskRecord = z.strictObject({
   /** The units the resource manager allocated to the attempt that runs (R-RES). */
   resources: z.array(ResourceItem).max(10_000).optional(),
   /** The submitter's signature of `spec`; a coordinator taking office drops a record without a valid one. */
-  submission: SubmissionProof.optional()
+  submission: SubmissionProof.optional(),
+  /**
+   * The coordinator's signature of this version (record-seal.ts): `by` signed every other field, its
+   * term and version among them. A coordinator taking office drops a record whose signature does not
+   * verify or whose signer did not lead its term (record-check.ts).
+   */
+  signature: z.strictObject({ by: z.string().min(1).max(128), sig: z.string().min(1).max(700) }).optional()
 })
 export type TaskRecord = z.infer<typeof TaskRecord>
 
@@ -196,7 +203,13 @@ export type PrunedMark = z.output<typeof PrunedMark>
 /** Coordinator -> voters: task records to keep; a new coordinator reads them back. */
 export const ReplicateCommand = defineCommand('$agentmesh/task/replicate', {
   // `pruned`: marks of records others pruned, sent by a coordinator taking office to a voter that held a stale copy (pruned.ts).
-  request: z.strictObject({ term: z.number().int().nonnegative(), records: z.array(TaskRecord).max(1_000), pruned: z.array(PrunedMark).max(1_000).optional() }),
+  // `cert`: the coordinator's certificate of its term, with its first request of the term to each voter (term-proofs.ts).
+  request: z.strictObject({
+    term: z.number().int().nonnegative(),
+    records: z.array(TaskRecord).max(1_000),
+    pruned: z.array(PrunedMark).max(1_000).optional(),
+    cert: CertificateSchema.optional()
+  }),
   response: z.strictObject({ stored: z.number().int() })
 })
 
@@ -214,7 +227,13 @@ export const RecordsCommand = defineCommand('$agentmesh/task/records', {
     limit: z.number().int().min(1).max(1_000).default(200),
     pruned: z.boolean().optional()
   }),
-  response: z.strictObject({ records: z.array(TaskRecord).max(1_000), pruned: z.array(PrunedMark).max(1_000).optional(), more: z.boolean() })
+  // `certs`: the certificates of the terms the records name, as the voter holds them (term-proofs.ts).
+  response: z.strictObject({
+    records: z.array(TaskRecord).max(1_000),
+    pruned: z.array(PrunedMark).max(1_000).optional(),
+    more: z.boolean(),
+    certs: z.array(CertificateSchema).max(1_000).optional()
+  })
 })
 
 /** Coordinator -> submitter: status changes of tasks it submitted, in the order they happened. */

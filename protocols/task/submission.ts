@@ -100,6 +100,11 @@ export class SubmissionCheck {
     this.audit.record({ kind: 'signature.refused', peer: from, code: 'SEC004', reason, ...(correlationId !== undefined ? { correlationId } : {}), detail: { what, ...detail } })
   }
 
+  /** A record whose state does not verify (record-check.ts): counted and audited as one whose submission does not. */
+  refuseRecord (from: string, r: TaskRecord, reason: string): void {
+    this.refuse(from, 'task-record', reason, { task_id: r.spec.task_id, submitter: r.submitter, part: 'state' })
+  }
+
   /** Whether `r` (held by `from`) may be acted on. */
   accepts (r: TaskRecord, from: string): boolean {
     const proof = r.submission

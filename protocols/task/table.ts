@@ -43,8 +43,14 @@ export interface HeldAttempt {
 /** Whether a queued task may be placed: its dependencies completed, wait, or one broke. */
 export type Readiness = { ready: true, inputs: Record<string, unknown> } | { ready: false, broken?: TaskError }
 
-/** Whether `a` supersedes `b`: written in a later term, or later in the same term. */
-export const newer = (a: TaskRecord, b: TaskRecord): boolean => (a.term ?? 0) > (b.term ?? 0) || ((a.term ?? 0) === (b.term ?? 0) && a.version > b.version)
+/**
+ * Whether `a` supersedes `b`: written in a later term, or later in the same term. A copy signed by
+ * a coordinator always supersedes one without (record-check.ts): a signature can be stripped, and
+ * a copy without one is from before records were signed, or a change never sent to the voters.
+ */
+export const newer = (a: TaskRecord, b: TaskRecord): boolean => (a.signature !== undefined) !== (b.signature !== undefined)
+  ? a.signature !== undefined
+  : (a.term ?? 0) > (b.term ?? 0) || ((a.term ?? 0) === (b.term ?? 0) && a.version > b.version)
 
 const isOpenAttempt = (r: TaskRecord): boolean => r.status.status === 'assigned' || r.status.status === 'running'
 

@@ -20,6 +20,7 @@ import type { Replication } from './replication.js'
 import { RECORDS_PAGE } from './replication.js'
 import type { TaskPatch, TaskTable } from './table.js'
 import type { SubmissionCheck } from './submission.js'
+import { RecordCheck, type RecordTrust } from './record-check.js'
 import { afterMark } from './pruned.js'
 import { HeldCommand, TERMINAL, type PrunedMark, type TaskRecord } from './schemas.js'
 
@@ -51,6 +52,8 @@ export interface TakeoverInit {
   check: SubmissionCheck
   /** A record of this replica was refused, or dropped for a voter's mark of its prune: off the disk too (the mark on it). */
   dropped: (id: string) => void
+  /** Checks the coordinator's signature of each record's state and who led its term (record-check.ts). */
+  trust: RecordTrust
 }
 
 export class Takeover {
@@ -60,8 +63,12 @@ export class Takeover {
   private readingTerm?: number
   /** When `quiet` last asked about a task. */
   private readonly checkedAt = new Map<string, number>()
+  private readonly records: RecordCheck
 
-  constructor (init: TakeoverInit) { this.init = init }
+  constructor (init: TakeoverInit) {
+    this.init = init
+    this.records = new RecordCheck(init.self, init.trust, (from, r, reason) => { init.check.refuseRecord(from, r, reason) })
+  }
 
   stop (): void { this.checkedAt.clear(); this.readingTerm = undefined }
 
@@ -91,15 +98,21 @@ export class Takeover {
     // Nothing is acted on unless its submitter signed it: this replica's own records first (a
     // deposed coordinator may have sent them), then each voter's before it is merged, so an
     // altered record with a higher version never displaces the true one.
-    for (const r of [...init.table.records.values()]) if (!init.check.accepts(r, init.self)) { init.table.drop(r.spec.task_id); init.dropped(r.spec.task_id) }
+    // The state must be signed by the coordinator of the term it names (record-check.ts), checked the same way.
+    const accepts = (r: TaskRecord, from: string): boolean => init.check.accepts(r, from) && this.records.accepts(r, from, term)
+    for (const r of [...init.table.records.values()]) {
+      init.trust.sealer.fresh(r) // what this node wrote as coordinator and changed since, signed again
+      if (!accepts(r, init.self)) { init.table.drop(r.spec.task_id); init.dropped(r.spec.task_id) }
+    }
     // A voter's mark of a record it pruned drops a stale copy read from another, or held here (pruned.ts).
     const open: Array<{ voter: string, r: TaskRecord }> = []
     const read = await init.replication.readMajority(term, (r, voter) => {
-      if (!init.check.accepts(r, voter)) return
+      if (!accepts(r, voter)) return
       init.table.merge(r)
       if (!TERMINAL.has(r.status.status)) open.push({ voter, r })
     }, (m) => { if (init.table.mark(m)) init.dropped(m.task_id) })
     init.check.clear()
+    this.records.clear()
     if (!init.current(term)) return
     // The voters that sent a stale copy of a pruned record are told its mark, so the copy does
     // not outlive the marks (PRUNED_MARK_MS) there. Not waited for: the next takeover tells them again.
