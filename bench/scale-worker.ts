@@ -73,6 +73,18 @@ async function handle (m: Cmd): Promise<unknown> {
       }
       return out
     }
+    case 'lag': {
+      // The event loop's delay over 2 s, and the CPU the process spent meanwhile.
+      const { monitorEventLoopDelay } = await import('node:perf_hooks')
+      const c0 = process.cpuUsage()
+      const h = monitorEventLoopDelay({ resolution: 10 })
+      h.enable()
+      await sleep(2000)
+      h.disable()
+      const c1 = process.cpuUsage(c0)
+      const ms = (ns: number): number => Math.round(ns / 1e6)
+      return { cpuMsIn2s: Math.round((c1.user + c1.system) / 1000), p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max) }
+    }
     case 'status':
       return agents.filter(a => !crashed.has(a)).map(a => ({
         peerId: a.peerId,

@@ -43,7 +43,9 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '100' },
     seconds: { type: 'string', default: '10' },
     traffic: { type: 'string' },
-    page: { type: 'boolean', default: false }
+    page: { type: 'boolean', default: false },
+    /** ms between two agents started in one process (the worker's default: 30). */
+    gap: { type: 'string' }
   }
 })
 const preset = values.preset as 'local' | 'lan' | 'wan'
@@ -126,7 +128,7 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
     const started = workers.map(async (w, i) => {
       const first = i === 0 ? nSeeds : i * per
       const count = Math.min(per, n - i * per) - (i === 0 ? nSeeds : 0)
-      if (count > 0) await w.call('start', { mesh, preset, first, count, seeds, options }, 600_000)
+      if (count > 0) await w.call('start', { mesh, preset, first, count, seeds, options, ...(values.gap !== undefined ? { gapMs: Number(values.gap) } : {}) }, 600_000)
     })
     let elected: number | null = null
     let knownAt: number | null = null
@@ -153,6 +155,8 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
       for (const a of all) why.set(a.reason ?? '-', (why.get(a.reason ?? '-') ?? 0) + 1)
       console.error(`not converged at ${n} agents:`, Object.fromEntries(why))
       console.error('member states seen by each agent:', JSON.stringify(all.map(a => a.states)))
+      // A process whose event loop lags cannot answer probes in time: say how much each lagged.
+      for (const w of workers) console.error('event loop delay (ms) per process:', JSON.stringify(await w.call('lag', {}, 20_000)))
     }
     await sleep(Number(values.settle) * 1000)
     if (values.page) {
