@@ -99,11 +99,12 @@ test('keyring: a rotation through running agents (install B everywhere, use B, r
     const [A, B] = [keyId(keyOfPskFile(await readPsk(f('A.psk')))), keyId(keyOfPskFile(await readPsk(f('B.psk'))))]
     // Agents 0-2; 3 the operator's client; 4 an admitted agent that is no operator; 5 and 6 latecomers.
     const roles = ['agent,coordinator', 'agent,coordinator', 'agent,coordinator', 'operator', 'agent', 'agent', 'agent']
-    for (const [i, r] of roles.entries()) {
+    // Made at once: each is a CLI process of its own (the test's time is mostly these processes).
+    await Promise.all([...roles.entries()].map(async ([i, r]) => {
       assert.equal((await cli(['id', '--identity', f(`id${i}.json`)])).code, 0)
       const issued = await cli(['credential', 'issue', '--owner', f('owner.json'), '--identity', f(`id${i}.json`), '--roles', r, '--ttl', '1d', '--out', f(`cred${i}.json`)])
       assert.equal(issued.code, 0, issued.stderr)
-    }
+    }))
     const env = { AGENTMESH_PRESET: 'local', AGENTMESH_COORDINATION_BOOTSTRAP_EXPECT: '2', AGENTMESH_LOG_LEVEL: 'warn' }
     const start = (i: number, psk: string, extra: string[] = []): Proc => new Proc([CLI, 'start', '--json', '--mesh', mesh, '--name', `a${i}`,
       '--identity', f(`id${i}.json`), '--credential', f(`cred${i}.json`), '--psk', f(psk), '--data-dir', f(`data${i}`), '--no-mdns',
@@ -133,10 +134,10 @@ test('keyring: a rotation through running agents (install B everywhere, use B, r
       assert.equal(forbidden.code, 1)
       assert.match(forbidden.stderr, /SEC002/)
 
-      for (const i of [0, 1, 2]) {
+      await Promise.all([0, 1, 2].map(async i => {
         const installed = await keyring(['install', f('B.psk')], i)
         assert.deepEqual([installed.id, installed.changed, installed.persisted, installed.keys.length], [B, true, true, 2], `B installed on a${i}`)
-      }
+      }))
       const unknown = await keyring(['use', 'ffffffffffffffff'], 0)
       assert.equal(unknown.code, 1)
       assert.match(unknown.stderr, /MSG001 .*install it first/)
@@ -154,12 +155,12 @@ test('keyring: a rotation through running agents (install B everywhere, use B, r
       const at1 = await keyring(['list'], 1)
       assert.ok(at1.keys.find((k: any) => k.id === B).connections >= 1, 'agent 1 holds a connection under B (agent 0\'s dial)')
 
-      for (const i of [1, 2]) assert.equal((await keyring(['use', B], i)).changed, true)
+      await Promise.all([1, 2].map(async i => { assert.equal((await keyring(['use', B], i)).changed, true) }))
       // Removing A closes the connections made under it, this client's own if it used A: it asks under B.
-      for (const i of [0, 1, 2]) {
+      await Promise.all([0, 1, 2].map(async i => {
         const removed = await keyring(['remove', f('A.psk')], i, 'B.psk')
         assert.deepEqual(removed.keys.map((k: any) => k.id), [B], `only B left on a${i}`)
-      }
+      }))
       await meshHolds('the three agents to hold together on B alone')
       assert.ok((await get(debug[1], '/audit?kind=keyring.changed')).filter((e: any) => e.detail.op !== undefined).length >= 3, 'install, use, remove audited')
 
