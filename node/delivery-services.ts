@@ -9,7 +9,7 @@ import type { AuditSink } from '../protocols/core/audit.js'
 import { privateKeyOf } from '../protocols/coordination/election-keys.js'
 
 /** Delivery over the node's rpc, its state in the store, what it gives up on to the dead letters. */
-export function buildDelivery (host: NodeHost, rpc: RpcService, deadLetters: DeadLetters): DeliveryService {
+export function buildDelivery (host: NodeHost, rpc: RpcService, deadLetters: DeadLetters, audit?: AuditSink): DeliveryService {
   const { config, log } = host
   const delivery = new DeliveryService({
     rpc,
@@ -21,7 +21,10 @@ export function buildDelivery (host: NodeHost, rpc: RpcService, deadLetters: Dea
     dedup: { windowMs: config.delivery.dedupWindowMs, maxEntries: config.delivery.dedupMaxEntries },
     timeoutMs: config.rpc.timeoutMs,
     ordering: { reorderBuffer: config.delivery.reorderBuffer, gapTimeoutMs: config.delivery.gapTimeoutMs },
-    deadLetters
+    deadLetters,
+    // Signs each retry of a signed (gateway) request again; audits an outbox message refused for its signature.
+    signer: { peer: host.peerId, privateKey: privateKeyOf(host.libp2p) },
+    ...(audit !== undefined ? { audit } : {})
   })
   // Replay sends a letter again under its original id and idempotency key (an exactly-once
   // receiver still recognises it). A reliable one leaves the dead letters once back in the outbox;

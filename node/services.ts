@@ -119,7 +119,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
   })
   handleRevocations(rpc, admission, audit) // `agentmesh revocation publish` hands a list to this node
   handleKeyring(rpc, host, audit) // `agentmesh keyring install|use|remove|list`, operators only
-  const delivery = buildDelivery(host, rpc, deadLetters)
+  const delivery = buildDelivery(host, rpc, deadLetters, audit)
   const pubsub = new PubSubService({
     ...config.pubsub,
     libp2p,

@@ -5,7 +5,7 @@
 import { ValidationError } from '../core/errors.js'
 import type { Envelope } from '../envelope/index.js'
 import type { RequestOptions } from '../rpc/index.js'
-import { HEADER_IDEMPOTENCY_KEY } from '../envelope/delivery.js'
+import { HEADER_DELIVERY, HEADER_IDEMPOTENCY_KEY } from '../envelope/delivery.js'
 import type { OutboxEntry } from './outbox.js'
 
 type Reliable = OutboxEntry['guarantee']
@@ -52,4 +52,11 @@ export function replayEntry (envelope: Envelope, peer: string, guarantee: Reliab
     attempts: 0,
     firstAttemptAt: Date.now()
   }
+}
+
+/** The headers every attempt of an entry carries: its own, the guarantee and (exactly-once) the idempotency key. */
+export function wireHeaders (e: OutboxEntry): Record<string, string> {
+  const headers: Record<string, string> = { ...e.headers, [HEADER_DELIVERY]: e.guarantee }
+  if (e.key !== undefined) headers[HEADER_IDEMPOTENCY_KEY] = e.key
+  return headers
 }

@@ -12,6 +12,7 @@ import type { Logger } from 'pino'
 import type { z } from 'zod'
 import { AbortError, AgentMeshError, ConnectionError, TimeoutError, ValidationError } from '../core/errors.js'
 import type { Store } from '../core/store.js'
+import { noAudit, type AuditSink } from '../core/audit.js'
 import type { Envelope } from '../envelope/index.js'
 import { envelopeOf, retryable } from './attempts.js'
 import { HEADER_ATTEMPT, HEADER_DELIVERY, HEADER_IDEMPOTENCY_KEY, HEADER_SEQUENCE, type DeliveryGuarantee } from '../envelope/delivery.js'
@@ -22,11 +23,12 @@ import { retryDelay, type RetryPolicy } from './backoff.js'
 import { Breakers, isTransportFailure, type BreakerPolicy, type BreakerState } from './breaker.js'
 import { DedupWindow, type DedupPolicy, type DedupResult } from './dedup.js'
 import { DeliveryFailedError } from './errors.js'
-import { replayEntry, requestEntry } from './entries.js'
+import { replayEntry, requestEntry, wireHeaders } from './entries.js'
 import { Outbox, type OutboxEntry } from './outbox.js'
 import { HEADER_STREAM, InOrder } from './in-order.js'
 import type { DeadLetter, DeadLetterReason, DeadLetterSink, DeliveryEvents } from './types.js'
 import { TopicDelivery, type TopicDeliveryInit } from './topic-delivery.js'
+import { SignedAttempts, signedOf, type Signer } from './signed-entry.js'
 
 export type { DeliveryEvents } from './types.js'
 
@@ -52,6 +54,10 @@ export interface DeliveryInit {
   outboxMax?: number
   /** Ordering of reliable direct messages (config delivery.reorderBuffer, delivery.gapTimeoutMs). */
   ordering: { reorderBuffer: number, gapTimeoutMs: number }
+  /** This node's identity: signs each retry of a signed request again (signed-entry.ts); without it, retries resend the first signed envelope. */
+  signer?: Signer
+  /** Where an outbox message refused for its signature is audited (`signature.refused`). */
+  audit?: AuditSink
 }
 
 export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
@@ -66,11 +72,15 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
   private readonly inOrder: InOrder
   /** This run's sequence stream: a restarted sender counts again from 1 in a new one. */
   private stream = randomUUID().slice(0, 13)
+  private readonly signing: SignedAttempts
+  readonly audit: AuditSink
 
   constructor (init: DeliveryInit) {
     super()
     this.init = init
     this.rpc = init.rpc
+    this.signing = new SignedAttempts(init.signer)
+    this.audit = init.audit ?? noAudit
     this.outbox = new Outbox(init.store.space<OutboxEntry>('outbox'), init.outboxMax)
     this.dedup = new DedupWindow(init.store.space('dedup'), init.dedup, (reason, count) => {
       this.safeDispatchEvent('evicted', { detail: { reason, count } })
@@ -174,6 +184,8 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
     const id = randomUUID()
     const headers = { ...options.headers, ...this.inOrder.number(this.stream, peer) }
     const entry = requestEntry(id, peer, cmd.name, checked.data, guarantee, options, headers, options.timeoutMs ?? this.init.timeoutMs)
+    // Signed as its first attempt carries it, and kept so in the outbox: every attempt is built from it.
+    if (options.sign !== undefined) this.signing.sign(entry, options.sign, { ...wireHeaders(entry), ...this.inOrder.floor(peer), [HEADER_ATTEMPT]: '1' })
     await this.outbox.add(entry, options.signal)
     return await this.deliver(entry, cmd, options.signal, false) as z.output<Res>
   }
@@ -214,6 +226,8 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
       return await this.once(peer, anyCommand(envelope.subject), envelope.payload, once, envelope.id)
     }
     const entry = replayEntry(envelope, peer, guarantee, headers, timeoutMs)
+    // This node's own signed envelope stays signed (checked before it goes); another's is sent as this node's, as before.
+    if (envelope.signature !== undefined && envelope.source === this.signing.self) entry.signed = envelope
     await this.outbox.add(entry, options.signal)
     const running = this.running?.signal
     if (options.handOff === true && running !== undefined) {
@@ -259,8 +273,7 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
   private async deliver (e: OutboxEntry, cmd: Command, signal: AbortSignal | undefined, background: boolean): Promise<unknown> {
     const stopping = this.running?.signal
     const both = signal !== undefined && stopping !== undefined ? AbortSignal.any([signal, stopping]) : signal ?? stopping ?? new AbortController().signal
-    const headers: Record<string, string> = { ...e.headers, [HEADER_DELIVERY]: e.guarantee }
-    if (e.key !== undefined) headers[HEADER_IDEMPOTENCY_KEY] = e.key
+    const headers = wireHeaders(e)
     // Numbered in this run's stream: ordered, with the floor below which nothing is waited for.
     // From an earlier run (the outbox after a restart): sent unnumbered, order across a crash is not promised.
     const numbered = e.headers?.[HEADER_STREAM] === this.stream
@@ -274,10 +287,19 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
       if (outcome !== 'delivered') await removed
       this.safeDispatchEvent('outcome', { detail: { peer: e.peer, id: e.id, guarantee: e.guarantee, outcome, attempts: e.attempts, background } })
     }
+    // Unsigned (the default): one field check. Signed, and read back from the store: checked before it goes.
+    const signed = signedOf(e)
+    const refused = signed !== undefined ? this.signing.check(e, signed) : undefined
+    if (refused !== undefined) {
+      this.audit.record({ kind: 'signature.refused', peer: e.peer, correlationId: e.id, code: refused.code, reason: refused.message.slice(0, 512), detail: { command: e.subject, side: 'sender' } })
+      await this.deadLetter('sender', e.signed ?? envelopeOf(e, headers), e.peer, 'refused', refused, e.attempts, e.firstAttemptAt)
+      await end('failed')
+      throw refused
+    }
     for (;;) {
       if (e.expiresAt !== undefined && Date.now() >= e.expiresAt) {
         const error = new TimeoutError(`ttl passed: not delivered within ${e.expiresAt - e.firstAttemptAt} ms (${e.attempts} attempts)`)
-        const letter = await this.deadLetter('sender', envelopeOf(e, headers), e.peer, 'expired', error, e.attempts, e.firstAttemptAt)
+        const letter = await this.deadLetter('sender', e.signed ?? envelopeOf(e, headers), e.peer, 'expired', error, e.attempts, e.firstAttemptAt)
         await end('given_up')
         throw new DeliveryFailedError(error, { attempts: e.attempts, messageId: e.id, deadLetterId: letter?.id })
       }
@@ -290,6 +312,7 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
           timeoutMs: e.timeoutMs,
           signal: both,
           headers: { ...headers, ...(numbered ? this.inOrder.floor(e.peer) : {}), [HEADER_ATTEMPT]: String(e.attempts) },
+          ...(e.signed !== undefined ? { sign: this.signing.attempt(e, e.signed) } : {}),
           ...(e.conversationId !== undefined ? { conversationId: e.conversationId } : {})
         }, e.id)
         await end('delivered')
@@ -309,7 +332,7 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
         }
         if (e.attempts > this.init.retry.maxRetries) {
           const reason: DeadLetterReason = error.name === 'CircuitOpenError' ? 'circuit_open' : 'retries_exhausted'
-          const letter = await this.deadLetter('sender', envelopeOf(e, headers), e.peer, reason, error, e.attempts, e.firstAttemptAt)
+          const letter = await this.deadLetter('sender', e.signed ?? envelopeOf(e, headers), e.peer, reason, error, e.attempts, e.firstAttemptAt)
           await end('given_up')
           throw new DeliveryFailedError(error, { attempts: e.attempts, messageId: e.id, deadLetterId: letter?.id })
         }

@@ -4,6 +4,7 @@
  * was given up (dead letter). A node that restarts finds there what it had not delivered.
  */
 import type { StoreSpace } from '../core/store.js'
+import type { Envelope } from '../envelope/index.js'
 import type { DeliveryGuarantee } from '../envelope/delivery.js'
 import type { RequestOptions } from '../rpc/commands.js'
 import { abortReason } from '../rpc/channel.js'
@@ -35,6 +36,11 @@ export interface OutboxEntry {
   lastAttemptAt?: number
   /** From the caller's `ttlMs` (or a published envelope's ttl): no attempt after it; dead-lettered `expired`. */
   expiresAt?: number
+  /**
+   * A request asked to be signed (the gateway's): its envelope as signed, from which every attempt
+   * is built (signed-entry.ts); checked before an entry read back from the store goes out.
+   */
+  signed?: Envelope
 }
 
 /** The store key: time first (so a restart resends oldest first), then the id. */

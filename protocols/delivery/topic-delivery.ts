@@ -11,7 +11,8 @@
 import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { z } from 'zod'
-import { AgentMeshError, ConfigError, ConnectionError, RateLimitedError } from '../core/errors.js'
+import { AgentMeshError, BadSignatureError, ConfigError, ConnectionError, RateLimitedError } from '../core/errors.js'
+import { hasValidSignature } from '../envelope/signature.js'
 import type { Store } from '../core/store.js'
 import { validateEnvelope, type Envelope } from '../envelope/index.js'
 import { HEADER_DELIVERY, HEADER_SEQUENCE, HEADER_SEQUENCE_FLOOR } from '../envelope/delivery.js'
@@ -115,6 +116,12 @@ export class TopicDelivery {
       }),
       this.init.rpc.handle(TopicDeliverCommand, ({ envelope }, ctx) => {
         const env = validateEnvelope(envelope)
+        // Signed (the gateway's publish): checked as its gossip copy is, since a subscriber may keep or pass it on.
+        if (env.signature !== undefined && !hasValidSignature(env)) {
+          const bad = new BadSignatureError(`topic envelope ${env.id}: the signature does not verify for its source ${env.source}`)
+          this.init.delivery.audit.record({ kind: 'signature.refused', peer: ctx.peer, correlationId: env.id, code: bad.code, reason: bad.message, detail: { command: TopicDeliverCommand.name, topic: env.subject } })
+          throw bad
+        }
         const v = this.init.pubsub.receiveDirect(env, ctx.peer)
         // RATE001: the sender's outbox retries it with backoff, and gives it up as a dead letter in the end.
         if (v === 'unsubscribed') throw new RateLimitedError(`not subscribed to "${env.subject}" (yet): retry later`)

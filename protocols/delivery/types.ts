@@ -16,7 +16,10 @@ export const DEAD_LETTER_REASONS = [
   'expired',
   /** The receiver's handler kept failing on an at-least-once message. */
   'handler_failed',
-  /** Refused on receipt of a reliable send: validation (MSG001/MSG002), authorization (SEC*), unknown command. */
+  /**
+   * Refused on receipt of a reliable send: validation (MSG001/MSG002), authorization (SEC*), unknown
+   * command; or by its sender, a signed outbox entry whose signature no longer verifies (SEC004).
+   */
   'refused',
   /** An exactly-once duplicate whose body differs from the first under the same key (MSG001). */
   'conflict',
