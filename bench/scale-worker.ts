@@ -162,6 +162,10 @@ async function handle (m: Cmd): Promise<unknown> {
       }
       return { every2s, every5s, mapAgents: whole.nodes.length, mapLinks: whole.edges.length, wholeMapBytes: JSON.stringify(whole, null, 2).length }
     }
+    case 'meshed':
+      return agents.filter(a => !crashed.has(a)).every(a => a.topicPeers(m.topic).mesh.length > 0)
+    case 'heard':
+      return { received: heard.received, duplicates: heard.duplicates }
     case 'latencies': {
       for (const stop of heard.stops) stop()
       heard.stops = []
