@@ -2,7 +2,8 @@
 // and network, seeded schedules of crashes, restarts, partitions, delays and message loss. Each
 // node runs the failure detector (fed by statements passed on by gossip to a few random agents
 // and by full exchanges, and by direct probes: the member view's own pure core,
-// discovery/member-table.ts and discovery/rumours.ts, that MemberView drives over RPC) and the
+// discovery/member-table.ts and discovery/rumours.ts, driven by test/sim-model.ts as MemberView
+// drives them over RPC) and the
 // election, whose view of who is up comes from it, as in a node. Every step checks the safety invariants of both;
 // after each schedule the network heals: every agent must see every other alive, exactly one
 // coordinator must be in office, and an agent then crashed must be found offline by all.
@@ -13,8 +14,8 @@ import { seededRandom } from './helpers.js'
 import { Election, type Announcement, type Certificate, type ElectionMessage, type PersistedElection } from '../protocols/coordination/election.js'
 import { majority } from '../protocols/coordination/voter-set.js'
 import type { MemberState } from '../discovery/failure-detector.js'
-import { MemberTable, type Heartbeat, type MemberChange, type ProbeAnswer } from '../discovery/member-table.js'
-import { Rumours } from '../discovery/rumours.js'
+import type { MemberChange } from '../discovery/member-table.js'
+import { Flights, MemberAgent, type MemberMessage } from './sim-model.js'
 import { fakeKeys } from './election-fakes.js'
 import { MAX_TERM_STEP } from '../protocols/coordination/election-proof.js'
 import { RENEW_EVERY_TIMEOUTS } from '../protocols/coordination/election.js'
@@ -33,23 +34,10 @@ const MEMBERSHIP = {
 }
 const FANOUT = 3
 
-/** A statement as the member view signs it (the simulation's agents do not forge statements: real nodes check signatures). */
-type Statement = Heartbeat & { seq: number }
-
-type MemberMessage =
-  | { type: 'member-gossip', statements: Statement[] }
-  | { type: 'member-sync', statements: Statement[], reply: boolean }
-  | { type: 'probe', incarnation: number, nonce: number }
-  | { type: 'probe-ack', answer: ProbeAnswer, nonce: number }
-
-/** One node's member view: the real pure core, with the timers and probe matching a node's shell (MemberView, RpcService) adds. */
+/** One node's member view (test/sim-model.ts, over the real pure core) with the timers a node's shell (MemberView) adds. */
 interface MemberView {
-  table: MemberTable
-  rumours: Rumours<Statement>
-  seq: number
+  agent: MemberAgent
   nextSync: number
-  /** Probes sent: nonce -> peer (what RpcService does to match an answer to its request). */
-  nonces: Map<number, string>
   nextHeartbeat: number
   nextProbe: number
   /** Per member: the incarnation last seen and when a suspicion began (for the invariants). */
@@ -71,46 +59,6 @@ interface SimNode {
 type Gossiped = { type: 'announcement', announcement: Announcement }
 interface InFlight { at: number, from: string, to: string, msg: ElectionMessage | MemberMessage | Gossiped | { type: 'directive', term: number }, order: number }
 
-/** Messages in flight, earliest first (ties in send order): a binary heap. */
-class Flights {
-  private readonly heap: InFlight[] = []
-  get size (): number { return this.heap.length }
-  peek (): InFlight | undefined { return this.heap[0] }
-  private less (a: InFlight, b: InFlight): boolean { return a.at < b.at || (a.at === b.at && a.order < b.order) }
-  push (f: InFlight): void {
-    const h = this.heap
-    h.push(f)
-    let i = h.length - 1
-    while (i > 0) {
-      const p = (i - 1) >> 1
-      if (!this.less(h[i], h[p])) break;
-      [h[i], h[p]] = [h[p], h[i]]
-      i = p
-    }
-  }
-
-  pop (): InFlight | undefined {
-    const h = this.heap
-    const top = h[0]
-    const last = h.pop()
-    if (h.length > 0 && last !== undefined) {
-      h[0] = last
-      let i = 0
-      for (;;) {
-        const l = 2 * i + 1
-        const r = l + 1
-        let m = i
-        if (l < h.length && this.less(h[l], h[m])) m = l
-        if (r < h.length && this.less(h[r], h[m])) m = r
-        if (m === i) break;
-        [h[i], h[m]] = [h[m], h[i]]
-        i = m
-      }
-    }
-    return top
-  }
-}
-
 const ALLOWED: Record<MemberState | 'unknown', MemberState[]> = {
   unknown: ['alive', 'left'],
   alive: ['suspect', 'left'],
@@ -123,7 +71,7 @@ class Simulation {
   now = 0
   readonly nodes: SimNode[]
   private readonly random: () => number
-  private readonly flight = new Flights()
+  private readonly flight = new Flights<InFlight>()
   private order = 0
   private nonce = 0
   private group = new Map<string, number>()
@@ -161,59 +109,35 @@ class Simulation {
     // The member view is not persisted: a restarted agent starts above its old incarnation
     // (a real one takes the wall clock) and learns the mesh anew.
     node.lastIncarnation = Math.max(this.now, node.lastIncarnation + 1)
-    const self = { peerId: node.id, name: node.id, roles: [], eligible: node.eligible }
+    const agent = new MemberAgent({
+      id,
+      eligible,
+      timings: MEMBERSHIP,
+      incarnation: node.lastIncarnation,
+      random: this.random,
+      retransmitMult: 4,
+      send: (to, msg) => { this.send(id, to, msg) },
+      nonce: () => ++this.nonce,
+      copy: true
+    })
     node.members = {
-      table: new MemberTable({ ...MEMBERSHIP, self, incarnation: node.lastIncarnation, random: this.random }),
-      rumours: new Rumours({ retransmitMult: 4 }),
-      seq: 0,
+      agent,
       nextSync: this.now + MEMBERSHIP.syncIntervalMs,
-      nonces: new Map(),
       nextHeartbeat: this.now,
       nextProbe: this.now + MEMBERSHIP.probeIntervalMs,
       seen: new Map()
     }
     this.log(`start ${node.id} term=${node.persisted?.term ?? 0} incarnation=${node.lastIncarnation}`)
-    this.issue(node)
+    agent.issue(this.now)
     // It connects to the agents it can reach (the simulated network is one full mesh): each side
     // sees the other's card, probes it and exchanges what it holds, as members.ts does on a new connection.
     for (const other of this.up()) {
       if (other === node || !this.connected(node.id, other.id)) continue
       for (const [a, b] of [[node, other], [other, node]]) {
-        const view = a.members as MemberView
-        if (view.table.seen(b.id, { name: b.id, roles: [] }, this.now)) {
-          this.probe(a, b.id)
-          this.sync(a, b.id, false)
-        }
+        (a.members as MemberView).agent.connected(b.id, this.now)
         this.applyMember(a)
       }
     }
-  }
-
-  /** The node's statement, when it says something new: kept and queued for gossip (MemberView.issue). */
-  private issue (node: SimNode): void {
-    const m = node.members as MemberView
-    const hb = m.table.statementDue()
-    if (hb === undefined) return
-    m.seq = Math.max(this.now, m.seq + 1)
-    m.rumours.offer(node.id, m.seq, { ...hb, seq: m.seq }, 1)
-  }
-
-  private sync (node: SimNode, to: string, reply: boolean): void {
-    const m = node.members as MemberView
-    const live = (p: string): boolean => p === node.id || m.table.state(p) === 'alive' || m.table.state(p) === 'suspect'
-    this.send(node.id, to, { type: 'member-sync', statements: structuredClone(m.rumours.all(live)), reply })
-  }
-
-  /** Statements new to the node, taken as MemberView.receive takes them (signatures aside). */
-  private receiveStatements (node: SimNode, from: string, statements: Statement[], full: boolean): void {
-    const m = node.members as MemberView
-    m.table.heard(from, this.now)
-    for (const st of statements) {
-      if (st.peerId === node.id || (m.rumours.seq(st.peerId) ?? -1) >= st.seq) continue
-      m.rumours.offer(st.peerId, st.seq, st, 1)
-      m.table.heartbeat(st, this.now, st.peerId)
-    }
-    if (full) m.table.reconsider(this.now)
   }
 
   crash (node: SimNode): void {
@@ -238,84 +162,40 @@ class Simulation {
   private memberWake (node: SimNode): number {
     const m = node.members
     if (m === undefined) return Infinity
-    return Math.min(m.nextHeartbeat, m.nextProbe, m.nextSync, m.table.nextDeadline() ?? Infinity)
+    return Math.min(m.nextHeartbeat, m.nextProbe, m.nextSync, m.agent.table.nextDeadline() ?? Infinity)
   }
 
   private memberTick (node: SimNode): void {
     const m = node.members as MemberView
+    const { agent } = m
     if (this.now >= m.nextHeartbeat) {
       m.nextHeartbeat = this.now + MEMBERSHIP.heartbeatIntervalMs
-      this.gossipRound(node)
+      // Its connections: every other agent here.
+      if (agent.rumours.pending > 0) agent.gossipRound(this.nodes.filter(x => x !== node).map(x => x.id), FANOUT)
     }
     if (this.now >= m.nextSync) {
       m.nextSync = this.now + MEMBERSHIP.syncIntervalMs
-      this.sync(node, this.pick(this.nodes.filter(x => x !== node)).id, false)
+      agent.sync(this.pick(this.nodes.filter(x => x !== node)).id, false)
     }
     if (this.now >= m.nextProbe) {
       m.nextProbe = this.now + MEMBERSHIP.probeIntervalMs
-      for (const p of m.table.probeRound(this.now)) this.probe(node, p)
+      for (const p of agent.table.probeRound(this.now)) agent.probe(p, this.now)
     }
-    m.table.tick(this.now)
+    agent.table.tick(this.now)
     this.applyMember(node)
   }
 
-  /** The least-told news to FANOUT random agents (its connections: every other agent here), when there is any. */
-  private gossipRound (node: SimNode): void {
-    const m = node.members as MemberView
-    if (m.rumours.pending === 0) return
-    const others = this.nodes.filter(x => x !== node)
-    const members = m.table.members().filter(x => x.state === 'alive' || x.state === 'suspect').length + 1
-    for (let i = 0; i < FANOUT && others.length > 0; i++) {
-      const to = others.splice(Math.floor(this.random() * others.length), 1)[0]
-      const statements = m.rumours.take(members, 32, Infinity)
-      if (statements.length === 0) return
-      this.send(node.id, to.id, { type: 'member-gossip', statements: structuredClone(statements) })
-    }
-  }
-
-  private probe (node: SimNode, peer: string): void {
-    const m = node.members as MemberView
-    if (!m.table.probeStarted(peer, this.now)) return
-    // An answer to an earlier probe of this peer (it already failed) does not answer this one.
-    for (const [n, p] of m.nonces) if (p === peer) m.nonces.delete(n)
-    const nonce = ++this.nonce
-    m.nonces.set(nonce, peer)
-    this.send(node.id, peer, { type: 'probe', incarnation: m.table.incarnation, nonce })
-  }
-
   private onMemberMessage (node: SimNode, from: string, msg: MemberMessage): void {
-    const m = node.members as MemberView
-    switch (msg.type) {
-      case 'member-gossip':
-        this.receiveStatements(node, from, msg.statements, false)
-        break
-      case 'member-sync':
-        this.receiveStatements(node, from, msg.statements, true)
-        if (!msg.reply) this.sync(node, from, true)
-        break
-      case 'probe': {
-        m.table.probedBy(from, msg.incarnation, this.now)
-        const answer = { incarnation: m.table.incarnation, eligible: node.eligible, name: node.id, roles: [] }
-        this.send(node.id, from, { type: 'probe-ack', answer, nonce: msg.nonce })
-        break
-      }
-      case 'probe-ack':
-        if (m.nonces.get(msg.nonce) !== from) return
-        m.nonces.delete(msg.nonce)
-        m.table.probeAnswered(from, msg.answer, this.now)
-        break
-    }
+    (node.members as MemberView).agent.onMessage(from, msg, this.now)
     this.applyMember(node)
   }
 
   /** Drain the table: check each change against the member invariants, then tell the election who is up. */
   private applyMember (node: SimNode): void {
     const m = node.members as MemberView
-    const { changes, announce } = m.table.drain()
-    node.lastIncarnation = Math.max(node.lastIncarnation, m.table.incarnation)
-    for (const t of changes) this.checkMember(node, m, t)
+    const changes = m.agent.flush(this.now, t => { this.checkMember(node, m, t) })
+    node.lastIncarnation = Math.max(node.lastIncarnation, m.agent.table.incarnation)
     if (changes.length > 0) this.tellElection(node)
-    if (announce || changes.length > 0) this.issue(node)
   }
 
   private checkMember (node: SimNode, m: MemberView, t: MemberChange): void {
@@ -336,12 +216,12 @@ class Simulation {
 
   /** The election's view of who is up: the member view's alive and suspect members (liveMembers in a node). */
   private tellElection (node: SimNode): void {
-    const up = (node.members as MemberView).table.members().filter(x => x.state === 'alive' || x.state === 'suspect')
+    const up = (node.members as MemberView).agent.table.members().filter(x => x.state === 'alive' || x.state === 'suspect')
     node.election?.setMembers(up.map(x => ({ peer: x.peerId, eligible: x.eligible })))
   }
 
   /** What `observer` believes of `peer`. */
-  memberState (observer: SimNode, peer: string): MemberState | undefined { return observer.members?.table.state(peer) }
+  memberState (observer: SimNode, peer: string): MemberState | undefined { return observer.members?.agent.table.state(peer) }
 
   private send (from: string, to: string, msg: InFlight['msg']): void {
     if (this.random() < this.loss) return

@@ -1,0 +1,391 @@
+// The scale simulation's world (bench/sim.ts): N agents on a simulated network with a neighbour
+// graph, each running the REAL member view core (test/sim-model.ts over discovery/member-table.ts,
+// the failure detector and discovery/rumours.ts) and the REAL election (protocols/coordination/
+// election.ts), on one event heap in simulated time. What a node's shell does is modelled:
+// - connections: each agent dials its seed (bootstrap) and then members it learns until it has
+//   `targetPeers` connections; inbound ones are taken up to `maxConnections` (node/config-groups.ts);
+//   a new connection makes both sides probe and fully exchange with the other when it is new to them;
+// - gossip rounds, probes (neighbours only, one a round, shuffled, the silent one out of turn) and
+//   full exchanges with one random neighbour every syncIntervalMs, as members.ts runs them, with the
+//   wire's limits (32 statements a gossip, SYNC_MAX_STATEMENTS and SYNC_MAX_BYTES a full exchange)
+//   and the per-neighbour budget of statement checks (STATEMENT_CHECKS_*);
+// - the election reads the member view once per burst of changes (50 ms here); the coordinator's
+//   announcements go over gossipsub: the publisher sends to all its neighbours (floodPublish),
+//   every other agent on to its mesh peers the first time it hears one; mesh links are grafted
+//   both ways on connection while both sides have fewer than D_HI, and topped up to D_LO each second.
+// Left out: local health (no simulated process stalls, so its multiplier stays 1), signatures
+// (statements are never forged here), reaping (runs last minutes, not an hour).
+import { Election, type Announcement, type ElectionMessage } from '../protocols/coordination/election.js'
+import type { MemberChange } from '../discovery/member-table.js'
+import type { MemberTimings } from '../discovery/member-timings.js'
+import { NeighbourBudgets } from '../discovery/member-budgets.js'
+import { DEFAULT_MAX_MEMBERS, RETRANSMIT_MULT, STATEMENT_CHECKS_BURST, STATEMENT_CHECKS_PER_SEC, SYNC_MAX_BYTES } from '../discovery/constants.js'
+import { GOSSIP_MAX_BYTES, GOSSIP_MAX_STATEMENTS, SYNC_MAX_STATEMENTS } from '../discovery/member-wire.js'
+import { Flights, MemberAgent, type MemberMessage } from '../test/sim-model.js'
+import { fakeKeys } from '../test/election-fakes.js'
+import { seededRandom } from '../test/helpers.js'
+import type { Preset } from '../node/presets.js'
+import { jsonSize, PROBE_ACK_BYTES, PROBE_BYTES, RPC_OVERHEAD_BYTES, statementSizer } from './sim-wire.js'
+
+export interface WorldInit {
+  n: number
+  seed: number
+  membership: MemberTimings & { confirmationsForMin: number }
+  coordination: Preset['coordination']
+  /** One-way latency of a message, uniform in [lo, hi] ms. */
+  latency: [number, number]
+  targetPeers: number
+  maxConnections: number
+  gossipFanout: number
+  seeds: number
+}
+
+export type Kind = 'gossip' | 'sync' | 'probe' | 'election' | 'announce'
+export const KINDS: Kind[] = ['gossip', 'sync', 'probe', 'election', 'announce']
+
+type Msg = MemberMessage | { type: 'election', msg: ElectionMessage } | { type: 'announce', a: Announcement, id: number, size: number } | { type: 'connect' }
+type DOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
+type Ev = { at: number, order: number } & (
+  | { kind: 'msg', from: number, to: number, msg: Msg }
+  | { kind: 'gossip' | 'probe' | 'sync' | 'dial' | 'members' | 'tick' | 'election', agent: number, stamp?: number }
+  | { kind: 'join', agent: number }
+)
+
+export interface Agent {
+  i: number
+  id: string
+  eligible: boolean
+  up: boolean
+  member?: MemberAgent
+  election?: Election
+  neighbours: Set<number>
+  neighbourIds: Set<string>
+  /** Its gossipsub mesh on the coordinator's topic. */
+  mesh: Set<number>
+  electionAt: number
+  membersDirty: boolean
+  /** Others this agent holds alive, and the crashed ones it holds offline. */
+  alive: number
+  lostSeen: number
+  heard: Map<number, number>
+  checks: NeighbourBudgets
+}
+
+/** gossipsub's D_lo and D_hi. */
+const D_LO = 4
+const D_HI = 12
+
+export class World {
+  now = 0
+  readonly agents: Agent[]
+  readonly random: () => number
+  private readonly events = new Flights<Ev>()
+  private order = 0
+  private nonce = 0
+  private announceId = 0
+  readonly count = Object.fromEntries(KINDS.map(k => [k, { msgs: 0, bytes: 0 }])) as Record<Kind, { msgs: number, bytes: number }>
+  /** Statements carried by gossip and by full exchanges (counted with `count`). */
+  statements = { gossip: 0, sync: 0 }
+  crashed = new Set<string>()
+  private readonly sizeOf = statementSizer(true)
+  /** Agents up. */
+  upCount = 0
+
+  constructor (readonly init: WorldInit) {
+    this.random = seededRandom(init.seed)
+    this.agents = Array.from({ length: init.n }, (_, i) => ({
+      i,
+      id: `a${i}`,
+      eligible: i % 4 !== 3,
+      up: false,
+      neighbours: new Set(),
+      neighbourIds: new Set(),
+      mesh: new Set(),
+      electionAt: Infinity,
+      membersDirty: false,
+      alive: 0,
+      lostSeen: 0,
+      heard: new Map(),
+      checks: new NeighbourBudgets(STATEMENT_CHECKS_BURST, STATEMENT_CHECKS_PER_SEC)
+    }))
+  }
+
+  resetCounts (): void {
+    for (const k of KINDS) this.count[k] = { msgs: 0, bytes: 0 }
+    this.statements = { gossip: 0, sync: 0 }
+  }
+
+  private push (ev: DOmit<Ev, 'order'>): void { this.events.push({ ...ev, order: this.order++ } as Ev) }
+
+  /** Agent `i` starts at `at` (simulated ms). */
+  joinAt (i: number, at: number): void { this.push({ at, kind: 'join', agent: i }) }
+
+  private index (id: string): number { return Number(id.slice(1)) }
+
+  private latency (): number { const [lo, hi] = this.init.latency; return lo + this.random() * (hi - lo) }
+
+  private send (from: number, to: number, msg: Msg, kind: Kind, bytes: number): void {
+    this.count[kind].msgs++
+    this.count[kind].bytes += bytes
+    this.push({ at: this.now + this.latency(), kind: 'msg', from, to, msg })
+  }
+
+  private memberSend (from: number, to: string, msg: MemberMessage): void {
+    let kind: Kind = 'probe'
+    let bytes = msg.type === 'probe' ? PROBE_BYTES : PROBE_ACK_BYTES
+    if (msg.type === 'member-gossip' || msg.type === 'member-sync') {
+      kind = msg.type === 'member-gossip' ? 'gossip' : 'sync'
+      bytes = RPC_OVERHEAD_BYTES
+      for (const s of msg.statements) bytes += s.size ?? 0
+      this.statements[kind] += msg.statements.length
+    }
+    this.send(from, this.index(to), msg, kind, bytes)
+  }
+
+  private start (a: Agent): void {
+    const { membership, coordination, n } = this.init
+    a.up = true
+    this.upCount++
+    a.member = new MemberAgent({
+      id: a.id,
+      eligible: a.eligible,
+      timings: membership,
+      incarnation: Math.round(this.now) + 1,
+      random: this.random,
+      retransmitMult: RETRANSMIT_MULT,
+      send: (to, msg) => { this.memberSend(a.i, to, msg) },
+      nonce: () => ++this.nonce,
+      gossipMax: { statements: GOSSIP_MAX_STATEMENTS, bytes: GOSSIP_MAX_BYTES },
+      syncMax: { statements: SYNC_MAX_STATEMENTS, bytes: SYNC_MAX_BYTES },
+      sizeOf: this.sizeOf,
+      checks: a.checks
+    })
+    const { random, now } = this
+    a.election = new Election({ self: a.id, eligible: a.eligible, bootstrapExpect: 3, maxVoters: 5, ...coordination, random, now, keys: fakeKeys(a.id) })
+    a.member.issue(this.now)
+    const phase = (ms: number): number => this.now + this.random() * ms
+    this.push({ at: phase(membership.heartbeatIntervalMs), kind: 'gossip', agent: a.i })
+    this.push({ at: phase(membership.probeIntervalMs), kind: 'probe', agent: a.i })
+    this.push({ at: this.now + membership.syncIntervalMs * (0.5 + this.random()), kind: 'sync', agent: a.i })
+    this.push({ at: this.now + 300, kind: 'dial', agent: a.i })
+    this.scheduleElection(a)
+    // The bootstrap dial: one of the seeds (the seeds themselves start first and dial each other).
+    const seed = a.i < this.init.seeds ? (a.i + 1) % this.init.seeds : Math.floor(this.random() * Math.min(this.init.seeds, n))
+    if (seed !== a.i) this.dial(a, seed)
+  }
+
+  /** A dial: connected after a round trip and a handshake (two round trips), if the other is up and has room. */
+  private dial (a: Agent, to: number): void {
+    this.push({ at: this.now + 2 * this.latency() + 2 * this.latency(), kind: 'msg', from: a.i, to, msg: { type: 'connect' } })
+  }
+
+  private connect (a: Agent, b: Agent): void {
+    if (a.neighbours.has(b.i) || !a.up || !b.up || b.neighbours.size >= this.init.maxConnections) return
+    for (const [x, y] of [[a, b], [b, a]]) {
+      x.neighbours.add(y.i)
+      x.neighbourIds.add(y.id)
+    }
+    this.graft(a, b)
+    for (const [x, y] of [[a, b], [b, a]]) {
+      x.member?.connected(y.id, this.now)
+      this.flush(x)
+    }
+  }
+
+  private graft (a: Agent, b: Agent): void {
+    if (a.mesh.size >= D_HI || b.mesh.size >= D_HI) return
+    a.mesh.add(b.i)
+    b.mesh.add(a.i)
+  }
+
+  private disconnect (a: Agent, b: number): void {
+    a.mesh.delete(b)
+    this.agents[b].mesh.delete(a.i)
+    a.neighbours.delete(b)
+    a.neighbourIds.delete(`a${b}`)
+    const other = this.agents[b]
+    other.neighbours.delete(a.i)
+    other.neighbourIds.delete(a.id)
+  }
+
+  crash (a: Agent): void {
+    a.up = false
+    this.upCount--
+    this.crashed.add(a.id)
+    a.member = undefined
+    a.election = undefined
+  }
+
+  /** After the member table changed: invariant counters, deadlines to check, the election told (once per burst). */
+  private flush (a: Agent): void {
+    const m = a.member as MemberAgent
+    const changes = m.flush(this.now, c => { this.changed(a, c) })
+    if (changes.length === 0) return
+    if (!a.membersDirty) {
+      a.membersDirty = true
+      this.push({ at: this.now + 50, kind: 'members', agent: a.i })
+    }
+  }
+
+  private changed (a: Agent, c: MemberChange): void {
+    if (c.from === c.to) return
+    if (c.to === 'alive') a.alive++
+    if (c.from === 'alive') a.alive--
+    if (this.crashed.has(c.peerId)) {
+      if (c.to === 'offline') a.lostSeen++
+      if (c.from === 'offline') a.lostSeen--
+    }
+    if (c.to === 'suspect') {
+      // The suspicion ends at one of a few deadlines (the failure detector's timeoutFor of 0..k
+      // confirmations): checked then, rounded up to 25 ms so that bursts share one check.
+      const { suspicionMinMs: min, suspicionMaxMs: max, confirmationsForMin: k } = this.init.membership
+      for (let c2 = 0; c2 <= k; c2++) {
+        const t = Math.max(min, Math.round(max - (max - min) * Math.log(c2 + 1) / Math.log(k + 1)))
+        this.tickAt(a, this.now + t)
+      }
+    }
+    if (c.to === 'offline' && a.neighbours.has(this.index(c.peerId))) this.disconnect(a, this.index(c.peerId))
+  }
+
+  private readonly ticks = new Map<string, true>()
+  private tickAt (a: Agent, at: number): void {
+    const t = Math.ceil(at / 25) * 25
+    const key = `${a.i}@${t}`
+    if (this.ticks.has(key)) return
+    this.ticks.set(key, true)
+    this.push({ at: t, kind: 'tick', agent: a.i })
+  }
+
+  private scheduleElection (a: Agent): void {
+    const at = a.election?.nextWakeup() ?? Infinity
+    if (at >= a.electionAt && a.electionAt > this.now) return
+    a.electionAt = at
+    this.push({ at: Math.max(at, this.now), kind: 'election', agent: a.i, stamp: at })
+  }
+
+  private drainElection (a: Agent): void {
+    const e = a.election as Election
+    const out = e.drain()
+    for (const { to, msg } of out.messages) this.send(a.i, this.index(to), { type: 'election', msg }, 'election', RPC_OVERHEAD_BYTES + jsonSize(msg))
+    if (out.announce !== undefined) {
+      const id = ++this.announceId
+      const size = RPC_OVERHEAD_BYTES + jsonSize(out.announce)
+      a.heard.set(a.i, id)
+      for (const nb of a.neighbours) this.send(a.i, nb, { type: 'announce', a: out.announce, id, size }, 'announce', size)
+    }
+    this.scheduleElection(a)
+  }
+
+  private deliver (ev: Extract<Ev, { kind: 'msg' }>): void {
+    const a = this.agents[ev.to]
+    if (!a.up) return
+    const msg = ev.msg
+    if (msg.type === 'connect') { this.connect(this.agents[ev.from], a); return }
+    // A message between agents not connected travels on a connection the rpc opens (probes,
+    // exchanges and gossip go to neighbours only; election messages go to voters directly).
+    if (msg.type === 'election') { a.election?.receive(`a${ev.from}`, msg.msg, this.now); this.drainElection(a); return }
+    if (msg.type === 'announce') {
+      const origin = this.index(msg.a.leader)
+      if ((a.heard.get(origin) ?? 0) >= msg.id) return
+      a.heard.set(origin, msg.id)
+      a.election?.announcement(msg.a.leader, msg.a, this.now)
+      this.drainElection(a)
+      for (const nb of a.mesh) if (nb !== ev.from) this.send(a.i, nb, msg, 'announce', msg.size)
+      return
+    }
+    const m = a.member as MemberAgent
+    m.onMessage(`a${ev.from}`, msg, this.now)
+    this.flush(a)
+  }
+
+  private timer (ev: Extract<Ev, { kind: 'gossip' | 'probe' | 'sync' | 'dial' | 'members' | 'tick' | 'election' }>): void {
+    const a = this.agents[ev.agent]
+    if (!a.up) return
+    const m = a.member as MemberAgent
+    const { membership } = this.init
+    switch (ev.kind) {
+      case 'gossip':
+        m.gossipRound([...a.neighbourIds], this.init.gossipFanout)
+        this.push({ at: this.now + membership.heartbeatIntervalMs, kind: 'gossip', agent: a.i })
+        break
+      case 'probe':
+        for (const p of m.table.probeRound(this.now, a.neighbourIds)) {
+          if (m.probe(p, this.now)) this.tickAt(a, this.now + membership.probeTimeoutMs)
+        }
+        this.flush(a)
+        this.push({ at: this.now + membership.probeIntervalMs, kind: 'probe', agent: a.i })
+        break
+      case 'sync':
+        if (a.neighbours.size > 0) m.sync(this.pick([...a.neighbourIds]), false)
+        this.push({ at: this.now + membership.syncIntervalMs, kind: 'sync', agent: a.i })
+        break
+      case 'dial': {
+        for (const nb of a.neighbours) if (a.mesh.size < D_LO && !a.mesh.has(nb)) this.graft(a, this.agents[nb])
+        // The dialer: members learnt, dialled until targetPeers connections.
+        if (a.neighbours.size < this.init.targetPeers) {
+          const known = m.table.members().filter(x => x.state === 'alive' && !a.neighbourIds.has(x.peerId))
+          for (let k = a.neighbours.size; k < this.init.targetPeers && known.length > 0; k++) {
+            this.dial(a, this.index(known.splice(Math.floor(this.random() * known.length), 1)[0].peerId))
+          }
+        }
+        this.push({ at: this.now + 1_000, kind: 'dial', agent: a.i })
+        break
+      }
+      case 'members': {
+        a.membersDirty = false
+        const up = m.table.members().filter(x => x.state === 'alive' || x.state === 'suspect' || x.state === 'left')
+        a.election?.setMembers(up.map(x => ({ peer: x.peerId, eligible: x.eligible, ...(x.state === 'left' ? { left: true } : {}) })))
+        this.drainElection(a)
+        break
+      }
+      case 'tick':
+        this.ticks.delete(`${a.i}@${ev.at}`)
+        m.table.tick(this.now)
+        this.flush(a)
+        break
+      case 'election':
+        if (ev.stamp !== a.electionAt) return
+        a.electionAt = Infinity
+        a.election?.tick(this.now)
+        a.election?.reviewVoters(this.now)
+        this.drainElection(a)
+        break
+    }
+  }
+
+  /** Run events until `until`, or until `stop` says so (checked every `every` ms of simulated time). */
+  run (until: number, stop?: () => boolean, every = 50): number {
+    let nextCheck = this.now
+    for (;;) {
+      const ev = this.events.peek()
+      if (ev === undefined || ev.at > until) { this.now = until; return this.now }
+      if (stop !== undefined && ev.at >= nextCheck) {
+        this.now = Math.max(this.now, nextCheck)
+        if (stop()) return this.now
+        nextCheck = this.now + every
+        continue
+      }
+      this.events.pop()
+      this.now = Math.max(this.now, ev.at)
+      if (ev.kind === 'msg') this.deliver(ev)
+      else if (ev.kind === 'join') this.start(this.agents[ev.agent])
+      else this.timer(ev)
+    }
+  }
+
+  /** The coordinator in office and how many agents up follow it. */
+  coordinator (): { leader?: string, followers: number } {
+    const leader = this.agents.find(a => a.up && a.election?.inOffice(this.now) === true)
+    if (leader === undefined) return { followers: 0 }
+    let followers = 0
+    for (const a of this.agents) if (a.up && (a === leader || a.election?.currentLeader === leader.id)) followers++
+    return { leader: leader.id, followers }
+  }
+
+  /** Members held per agent, at most (the table's size, every state). */
+  maxTable (): number { let m = 0; for (const a of this.agents) if (a.member !== undefined) m = Math.max(m, a.member.table.size); return m }
+
+  pick<T> (xs: T[]): T { return xs[Math.floor(this.random() * xs.length)] }
+}
+
+export { DEFAULT_MAX_MEMBERS }

@@ -1,0 +1,156 @@
+// `npm run bench:sim`: membership and election at scale, in simulated time (bench/sim-world.ts
+// drives the real member table, rumours, failure detector and election). Per N it prints:
+// the traffic per agent at rest (messages, statements and bytes per second, by kind), the time
+// until every agent holds every other alive after a join wave and until one coordinator is
+// followed by all, and the time until 10% crashed at once (the coordinator among them) are held
+// offline by every survivor and a new coordinator is followed by all. A ratio column compares
+// each N with the one before: per-agent cost flat or logarithmic in N is the aim.
+//   --n 100,1000        the sizes      --wan   the wan preset's timings over 20-150 ms links
+//   --seed S            the schedule   --rest S  seconds of rest measured (60: two full exchanges each)
+//   --json              JSON lines only
+import { presets } from '../node/presets.js'
+import { DEFAULT_CONFIRMATIONS_FOR_MIN, DEFAULT_GOSSIP_FANOUT } from '../discovery/constants.js'
+import { KINDS, World, type Kind } from './sim-world.js'
+
+const args = process.argv.slice(2)
+const arg = (name: string, dflt: string): string => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : dflt }
+const wan = args.includes('--wan')
+const jsonOnly = args.includes('--json')
+const sizes = arg('n', '100,1000').split(',').map(Number)
+const seed = Number(arg('seed', '1'))
+const restS = Number(arg('rest', '60'))
+const preset = wan ? presets.wan : presets.lan
+const latency: [number, number] = wan ? [20, 150] : [0.5, 5]
+const LIMIT_MS = 180_000
+
+interface Result {
+  n: number
+  preset: string
+  latencyMs: [number, number]
+  joinAllAliveS: number | null
+  join999S: number | null
+  joinCoordinatorS: number | null
+  rest: Record<Kind, { msgsPerAgentS: number, bytesPerAgentS: number }> & { total: { msgsPerAgentS: number, bytesPerAgentS: number } }
+  statementsPerSync: number
+  statementsPerGossip: number
+  crashed: number
+  coordinatorCrashed: boolean
+  lostOfflineS: number | null
+  failoverS: number | null
+  maxTable: number
+  wallS: number
+}
+
+function runOne (n: number): Result {
+  const t0 = performance.now()
+  const world = new World({
+    n,
+    seed,
+    membership: { ...preset.membership, confirmationsForMin: DEFAULT_CONFIRMATIONS_FOR_MIN },
+    coordination: preset.coordination,
+    latency,
+    targetPeers: 8,
+    maxConnections: 300,
+    gossipFanout: DEFAULT_GOSSIP_FANOUT,
+    seeds: 3
+  })
+  // The join wave: the seeds first, every other agent within 5 s, each dialling one seed.
+  for (let i = 0; i < n; i++) world.joinAt(i, i < 3 ? 0 : world.random() * 5_000)
+  let allAlive: number | null = null
+  let most: number | null = null
+  let coordinator: number | null = null
+  world.run(LIMIT_MS, () => {
+    if (world.upCount < n) return false
+    if (most === null && world.agents.reduce((s, a) => s + a.alive, 0) >= 0.999 * n * (n - 1)) most = world.now
+    if (allAlive === null && world.agents.every(a => a.alive === n - 1)) allAlive = world.now
+    if (coordinator === null && world.coordinator().followers === n) coordinator = world.now
+    return allAlive !== null && coordinator !== null
+  }, 100)
+  // At rest: news told out first, then `restS` measured.
+  world.run(world.now + 20_000)
+  world.resetCounts()
+  const restFrom = world.now
+  world.run(world.now + restS * 1_000)
+  const span = (world.now - restFrom) / 1_000
+  const per = (k: { msgs: number, bytes: number }): { msgsPerAgentS: number, bytesPerAgentS: number } =>
+    ({ msgsPerAgentS: k.msgs / n / span, bytesPerAgentS: k.bytes / n / span })
+  const rest = Object.fromEntries(KINDS.map(k => [k, per(world.count[k])])) as Result['rest']
+  rest.total = per({ msgs: KINDS.reduce((s, k) => s + world.count[k].msgs, 0), bytes: KINDS.reduce((s, k) => s + world.count[k].bytes, 0) })
+  const statementsPerSync = world.count.sync.msgs > 0 ? world.statements.sync / world.count.sync.msgs : 0
+  const statementsPerGossip = world.count.gossip.msgs > 0 ? world.statements.gossip / world.count.gossip.msgs : 0
+  const maxTable = world.maxTable()
+  // 10% crash at once (silently: no connection closes, probes time out), the coordinator among them.
+  const leader = world.coordinator().leader
+  const up = world.agents.filter(a => a.up)
+  const victims = new Set<number>()
+  if (leader !== undefined) victims.add(Number(leader.slice(1)))
+  while (victims.size < Math.round(n / 10)) victims.add(world.pick(up).i)
+  const crashAt = world.now
+  for (const v of victims) world.crash(world.agents[v])
+  let lost: number | null = null
+  let failover: number | null = null
+  world.run(world.now + LIMIT_MS, () => {
+    const survivors = world.agents.filter(a => a.up)
+    if (lost === null && survivors.every(a => a.lostSeen === victims.size)) lost = world.now - crashAt
+    if (failover === null) {
+      const c = world.coordinator()
+      if (c.leader !== undefined && c.leader !== leader && c.followers === survivors.length) failover = world.now - crashAt
+    }
+    return lost !== null && failover !== null
+  }, 100)
+  const s = (ms: number | null): number | null => ms === null ? null : Math.round(ms) / 1_000
+  return {
+    n,
+    preset: wan ? 'wan' : 'lan',
+    latencyMs: latency,
+    joinAllAliveS: s(allAlive),
+    join999S: s(most),
+    joinCoordinatorS: s(coordinator),
+    rest,
+    statementsPerSync,
+    statementsPerGossip,
+    crashed: victims.size,
+    coordinatorCrashed: leader !== undefined,
+    lostOfflineS: s(lost),
+    failoverS: s(failover),
+    maxTable,
+    wallS: Math.round(performance.now() - t0) / 1_000
+  }
+}
+
+const results: Result[] = []
+for (const n of sizes) {
+  const r = runOne(n)
+  results.push(r)
+  console.log(JSON.stringify({ bench: 'sim', seed, ...r }))
+}
+
+if (!jsonOnly) {
+  const fmt = (x: number | null, d = 1): string => x === null ? 'none' : x.toLocaleString('en', { maximumFractionDigits: d, minimumFractionDigits: d })
+  const rows: Array<[string, (r: Result) => number | null, number]> = [
+    ['msgs/agent/s at rest, all', r => r.rest.total.msgsPerAgentS, 2],
+    ['bytes/agent/s at rest, all', r => r.rest.total.bytesPerAgentS, 0],
+    ...KINDS.map((k): [string, (r: Result) => number | null, number] => [`  bytes/agent/s, ${k}`, r => r.rest[k].bytesPerAgentS, 0]),
+    ['statements per full exchange', r => r.statementsPerSync, 0],
+    ['join wave: 99.9% of pairs see each other alive (s)', r => r.join999S, 1],
+    ['join wave: all see all alive (s)', r => r.joinAllAliveS, 1],
+    ['join wave: one coordinator followed by all (s)', r => r.joinCoordinatorS, 1],
+    ['10% crash: all see them offline (s)', r => r.lostOfflineS, 1],
+    ['coordinator fail-over, followed by all (s)', r => r.failoverS, 1],
+    ['members held per agent, at most', r => r.maxTable, 0],
+    ['wall time of the run (s)', r => r.wallS, 0]
+  ]
+  const head = ['', ...results.flatMap((r, i) => i === 0 ? [`N=${r.n}`] : [`N=${r.n}`, '×'])]
+  console.log(`\nSimulation, ${wan ? 'wan' : 'lan'} preset, latency ${latency[0]}-${latency[1]} ms, seed ${seed}\n`)
+  console.log(`| ${head.join(' | ')} |`)
+  console.log(`|${head.map(() => '---').join('|')}|`)
+  for (const [name, get, d] of rows) {
+    const cells = results.flatMap((r, i) => {
+      const v = get(r)
+      if (i === 0) return [fmt(v, d)]
+      const prev = get(results[i - 1])
+      return [fmt(v, d), v !== null && prev !== null && prev > 0 ? `${fmt(v / prev, 2)}` : '']
+    })
+    console.log(`| ${name} | ${cells.join(' | ')} |`)
+  }
+}
