@@ -51,6 +51,20 @@ export class FailureDetector {
     return [...this.members].map(([peer, m]) => ({ peer, state: m.state, incarnation: m.incarnation, since: m.since }))
   }
 
+  /** The members suspected or offline: what a statement names, without a copy of the alive ones (read on every change). */
+  lost (): Array<{ peer: string, state: MemberState, incarnation: number, since: number }> {
+    const out: Array<{ peer: string, state: MemberState, incarnation: number, since: number }> = []
+    for (const [peer, m] of this.members) if (m.state === 'suspect' || m.state === 'offline') out.push({ peer, state: m.state, incarnation: m.incarnation, since: m.since })
+    return out
+  }
+
+  /** How many members are alive or suspect (each gossip round sizes its retransmissions by it). */
+  liveCount (): number {
+    let n = 0
+    for (const m of this.members.values()) if (m.state === 'alive' || m.state === 'suspect') n++
+    return n
+  }
+
   /** The member spoke (heartbeat, probe answer, any message), at the incarnation it said: alive, unless the word is stale. */
   heartbeat (peer: string, incarnation: number, now: number): Transition[] {
     if (!validIncarnation(incarnation)) return []

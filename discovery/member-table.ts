@@ -85,6 +85,9 @@ export class MemberTable {
     return out
   }
 
+  /** Members alive or suspect, counted without a copy of the view. */
+  liveCount (): number { return this.fd.liveCount() }
+
   members (): Member[] {
     return this.fd.view().map(v => {
       const i = this.info.get(v.peer)
@@ -123,7 +126,7 @@ export class MemberTable {
    * neighbour's full exchange) must still hear that they are gone.
    */
   announcement (leaving = false): Heartbeat {
-    const view = this.fd.view()
+    const view = this.fd.lost()
     const lost = [...view.filter(v => v.state === 'suspect'), ...view.filter(v => v.state === 'offline').sort((a, b) => b.since - a.since)]
     const suspects = lost.slice(0, 256).map(v => ({ peerId: v.peer, incarnation: v.incarnation }))
     return { ...this.init.self, incarnation: this.incarnation, suspects, ...(leaving ? { leaving } : {}) }

@@ -319,7 +319,7 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
   private gossipRound (): void {
     if (this.rumours.pending === 0 || this.init.passive === true) return
     const peers = this.neighbours()
-    const members = this.table.members().filter(m => m.state === 'alive' || m.state === 'suspect').length + 1
+    const members = this.table.liveCount() + 1
     for (let i = 0; i < this.init.gossipFanout && peers.length > 0; i++) {
       const to = peers.splice(Math.floor(Math.random() * peers.length), 1)[0]
       const statements = this.rumours.take(members, GOSSIP_MAX_STATEMENTS, GOSSIP_MAX_BYTES)
@@ -332,10 +332,16 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
   /** Every statement held of a live member, and this node's own: what a full exchange gives. */
   private syncSet (): SignedStatement[] {
     if (this.init.passive === true) return []
-    const live = (p: string): boolean => { const s = this.table.state(p); return p === this.init.self.peerId || s === 'alive' || s === 'suspect' }
+    const live = (p: string): boolean => { const s = this.table.state(p); return s === 'alive' || s === 'suspect' }
+    const self = this.init.self.peerId
+    // Its own first: a newcomer's first exchange must say who this node is, whatever the window.
+    const others = this.rumours.all(p => p !== self && live(p))
+    // Over the exchange's limit (a closed mesh past ~760 agents: statements carry credentials), a
+    // random window, not always the first-heard ones: what gossip missed of the rest is repaired too.
+    const start = others.length >= SYNC_MAX_STATEMENTS || others.length * 700 > SYNC_MAX_BYTES ? Math.floor(Math.random() * others.length) : 0
     const out: SignedStatement[] = []
     let bytes = 0
-    for (const s of this.rumours.all(live)) {
+    for (const s of [...this.rumours.all(p => p === self), ...others.slice(start), ...others.slice(0, start)]) {
       bytes += statementSize(s)
       if (out.length >= SYNC_MAX_STATEMENTS || bytes > SYNC_MAX_BYTES) break
       out.push(s)
