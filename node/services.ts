@@ -104,7 +104,10 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
   const audit = new AuditLog({ node: host.peerId, keep: auditKeep, stats, log, ...(auditLog !== undefined ? { path: auditLog } : {}) })
   const deadLetters = buildDeadLetters(host, audit)
   const admission = new Admission({ libp2p, log, config, security: host.security, pubsub: (): PubSubService => pubsub, audit, stats })
+  // One sealing service: the same keys seal topics' payloads and direct messages' (`encryptFor`).
+  const sealer = sealing(host, () => membership, audit)
   const rpc = new RpcService({
+    sealer,
     admits: (peer, command) => admission.admitsCommand(peer, command),
     // `allow`: a closed mesh's credential; an open mesh trusts the card's claims.
     grants: (peer): Grants | undefined | Promise<Grants | undefined> => admission.closed ? admission.credentialOf(peer) : claimsOf(membership, peer),
@@ -129,7 +132,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     maxMessageBytes: config.maxMessageBytes,
     admits: (from, publisher) => admission.admitsGossip(from, publisher),
     audit,
-    sealer: sealing(host, () => membership, audit)
+    sealer
   })
   delivery.publishWith({
     self: host.peerId,

@@ -7,6 +7,7 @@ import type { Envelope } from '../envelope/index.js'
 import type { RequestOptions } from '../rpc/index.js'
 import { HEADER_DELIVERY, HEADER_IDEMPOTENCY_KEY } from '../envelope/delivery.js'
 import type { OutboxEntry } from './outbox.js'
+import { isSealed } from '../sealing/index.js'
 
 type Reliable = OutboxEntry['guarantee']
 
@@ -22,6 +23,7 @@ export function requestEntry (
     subject,
     payload,
     guarantee,
+    ...(options.encryptFor !== undefined ? { sealed: true as const } : {}),
     ...(guarantee === 'exactly-once' ? { key: options.idempotencyKey ?? id } : {}),
     type: options.type ?? 'REQUEST',
     headers,
@@ -44,6 +46,7 @@ export function replayEntry (envelope: Envelope, peer: string, guarantee: Reliab
     subject: envelope.subject,
     payload: envelope.payload,
     guarantee,
+    ...(isSealed(envelope.payload) ? { sealed: true as const } : {}),
     ...(guarantee === 'exactly-once' ? { key: envelope.headers[HEADER_IDEMPOTENCY_KEY] ?? envelope.id } : {}),
     type: envelope.type as NonNullable<RequestOptions['type']>,
     headers,

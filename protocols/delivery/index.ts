@@ -29,6 +29,7 @@ import { HEADER_STREAM, InOrder } from './in-order.js'
 import type { DeadLetter, DeadLetterReason, DeadLetterSink, DeliveryEvents } from './types.js'
 import { TopicDelivery, type TopicDeliveryInit } from './topic-delivery.js'
 import { SignedAttempts, signedOf, type Signer } from './signed-entry.js'
+import { isSealed } from '../sealing/index.js'
 
 export type { DeliveryEvents } from './types.js'
 
@@ -183,7 +184,9 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
     if (!checked.success) throw new ValidationError(`request for "${cmd.name}": ${checked.error.issues[0]?.message ?? 'invalid'}`)
     const id = randomUUID()
     const headers = { ...options.headers, ...this.inOrder.number(this.stream, peer) }
-    const entry = requestEntry(id, peer, cmd.name, checked.data, guarantee, options, headers, options.timeoutMs ?? this.init.timeoutMs)
+    // Sealed (`encryptFor`) before the outbox keeps it: the outbox, its retries and a dead letter hold only ciphertext.
+    const body = options.encryptFor !== undefined ? this.rpc.sealFor(peer, cmd.name, checked.data, options.encryptFor) : checked.data
+    const entry = requestEntry(id, peer, cmd.name, body, guarantee, options, headers, options.timeoutMs ?? this.init.timeoutMs)
     // Signed as its first attempt carries it, and kept so in the outbox: every attempt is built from it.
     if (options.sign !== undefined) this.signing.sign(entry, options.sign, { ...wireHeaders(entry), ...this.inOrder.floor(peer), [HEADER_ATTEMPT]: '1' })
     await this.outbox.add(entry, options.signal)
@@ -223,7 +226,7 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
     const timeoutMs = options.timeoutMs ?? envelope.ttl ?? this.init.timeoutMs
     if (guarantee === 'at-most-once') {
       const once: RequestOptions = { type, headers, timeoutMs, ...(options.signal !== undefined ? { signal: options.signal } : {}) }
-      return await this.once(peer, anyCommand(envelope.subject), envelope.payload, once, envelope.id)
+      return await this.once(peer, anyCommand(envelope.subject), envelope.payload, once, envelope.id, isSealed(envelope.payload))
     }
     const entry = replayEntry(envelope, peer, guarantee, headers, timeoutMs)
     // This node's own signed envelope stays signed (checked before it goes); another's is sent as this node's, as before.
@@ -240,11 +243,11 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
   }
 
   /** One attempt, through the destination's breaker. */
-  private async once (peer: string, cmd: Command, payload: unknown, options: RequestOptions, id?: string): Promise<any> {
+  private async once (peer: string, cmd: Command, payload: unknown, options: RequestOptions, id?: string, presealed = false): Promise<any> {
     this.breakerSet.check(peer)
     let settled = false
     try {
-      const answer = await this.rpc.requestAs(id, peer, cmd, payload, options)
+      const answer = await this.rpc.requestAs(id, peer, cmd, payload, options, presealed)
       settled = true
       this.breakerSet.success(peer)
       return answer
@@ -314,7 +317,7 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
           headers: { ...headers, ...(numbered ? this.inOrder.floor(e.peer) : {}), [HEADER_ATTEMPT]: String(e.attempts) },
           ...(e.signed !== undefined ? { sign: this.signing.attempt(e, e.signed) } : {}),
           ...(e.conversationId !== undefined ? { conversationId: e.conversationId } : {})
-        }, e.id)
+        }, e.id, e.sealed === true)
         await end('delivered')
         return answer
       } catch (err) {

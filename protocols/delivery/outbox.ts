@@ -41,6 +41,8 @@ export interface OutboxEntry {
    * is built (signed-entry.ts); checked before an entry read back from the store goes out.
    */
   signed?: Envelope
+  /** `payload` is sealed for `peer` (`encryptFor`, protocols/sealing/direct.ts): sent as it is, its answer opened. */
+  sealed?: true
 }
 
 /** The store key: time first (so a restart resends oldest first), then the id. */

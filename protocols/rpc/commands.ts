@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import type { DeliveryGuarantee } from '../envelope/delivery.js'
 import type { Envelope } from '../envelope/index.js'
+import type { EncryptFor } from '../sealing/index.js'
 
 /**
  * A command with typed request and response payloads. Both ends validate with the same zod
@@ -26,6 +27,8 @@ export interface HandlerContext {
   readonly envelope: Envelope
   /** Fires when the caller's deadline passes or its connection closes. */
   readonly signal: AbortSignal
+  /** It came sealed (`encryptFor`) and this node opened it: the request and `envelope.payload` are the plain payload; the answer goes back sealed. */
+  readonly sealed?: boolean
 }
 
 export type Handler<Req extends z.ZodType = z.ZodType, Res extends z.ZodType = z.ZodType> =
@@ -54,6 +57,12 @@ export interface RequestOptions {
    * gets DeliveryFailedError (COM001). Default: none (the retry policy alone bounds it).
    */
   ttlMs?: number
+  /**
+   * Seal the payload for the destination (`[peer]`, its peer id alone; protocols/sealing/direct.ts):
+   * the outbox, dead letters and anyone who passes the envelope on hold only ciphertext, and the
+   * answer comes back sealed. Another peer or a role is refused (MSG001).
+   */
+  encryptFor?: EncryptFor
 }
 
 /**

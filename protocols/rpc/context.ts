@@ -9,13 +9,15 @@ import type { HandlerContext } from './commands.js'
 export class Context implements HandlerContext {
   readonly peer: string
   readonly envelope: Envelope
+  readonly sealed?: boolean
   private readonly channel: RpcChannel
   private controller?: AbortController
   private timer?: ReturnType<typeof setTimeout>
   private onClosed?: () => void
 
-  constructor (env: Envelope, channel: RpcChannel) {
+  constructor (env: Envelope, channel: RpcChannel, sealed = false) {
     this.envelope = env
+    if (sealed) this.sealed = true
     this.peer = channel.remotePeer
     this.channel = channel
   }

@@ -9,7 +9,7 @@ import type { z } from 'zod'
 import { encodeEnvelope, makeEnvelope, type Envelope } from '../envelope/index.js'
 import {
   AbortError, AgentMeshError, BadSignatureError, ConfigError, ConnectionError, ForbiddenError, HandlerError, MessageTooLargeError, NotAdmittedError,
-  RateLimitedError, TimeoutError, UnknownCommandError, ValidationError, errorFromWire
+  TimeoutError, UnknownCommandError, ValidationError, errorFromWire
 } from '../core/errors.js'
 import type { Logger } from 'pino'
 import { messageFields } from '../envelope/log-fields.js'
@@ -25,6 +25,9 @@ import { RateGuard, pause, type RpcMetrics } from './guard.js'
 import type { PeerLimiter } from './limits.js'
 import { Context, describe } from './context.js'
 import { isReliable, type Outcome, type ReliableReceiver } from './receiver.js'
+import { answerTo } from './answer.js'
+import { noSealer, type EncryptFor, type Sealer } from '../sealing/index.js'
+import { openAnswer, openRequest, sealAnswer, sealRequest } from '../sealing/direct.js'
 
 export * from './commands.js'
 export * from './constants.js'
@@ -58,6 +61,8 @@ export interface RpcInit {
   grants?: (peer: string) => Grants | undefined | Promise<Grants | undefined>
   /** Where refusals are audited (SEC001 not admitted, SEC002 forbidden; the guard's limit breaches). */
   audit?: AuditSink
+  /** Seals requests sent with `encryptFor` and their answers, opens those sealed for this node (protocols/sealing/direct.ts). */
+  sealer?: Sealer
 }
 
 export type SendResult =
@@ -133,16 +138,24 @@ export class RpcService {
     return await this.requestAs(undefined, peer, command, payload, options)
   }
 
+  /** A request's payload sealed for `peer` (`encryptFor`): protocols/delivery seals a reliable one before the outbox keeps it. */
+  sealFor (peer: string, command: string, payload: unknown, to: EncryptFor): unknown {
+    return sealRequest(this.init.sealer ?? noSealer, peer, command, payload, to)
+  }
+
   /**
    * `request` under a given envelope id (fresh when undefined): protocols/delivery sends each
    * attempt of one message, and a replayed dead letter, under the message's first id.
+   * `presealed`: the payload is already sealed (`sealFor`, schema-checked before): sent as it is, its answer opened.
    */
   async requestAs<Req extends z.ZodType, Res extends z.ZodType> (
-    id: string | undefined, peer: string, command: Command<Req, Res> | string, payload: z.input<Req>, options: RequestOptions = {}
+    id: string | undefined, peer: string, command: Command<Req, Res> | string, payload: z.input<Req>, options: RequestOptions = {}, presealed = false
   ): Promise<z.output<Res>> {
     const cmd = typeof command === 'string' ? anyCommand(command) : command
-    const checked = cmd.request.safeParse(payload)
+    const checked = presealed ? { success: true as const, data: payload } : cmd.request.safeParse(payload)
     if (!checked.success) throw new ValidationError(`request for "${cmd.name}": ${describe(checked.error)}`)
+    const sealed = presealed || options.encryptFor !== undefined
+    const body = options.encryptFor !== undefined && !presealed ? this.sealFor(peer, cmd.name, checked.data, options.encryptFor) : checked.data
 
     const timeoutMs = options.timeoutMs ?? this.init.timeoutMs
     const deadline = new AbortController()
@@ -160,7 +173,7 @@ export class RpcService {
         destination: { peer },
         type: options.type ?? 'REQUEST',
         subject: cmd.name,
-        payload: checked.data,
+        payload: body,
         ttl: timeoutMs,
         headers,
         ...(id !== undefined ? { id } : {}),
@@ -188,7 +201,7 @@ export class RpcService {
       }
       if (this.debug) this.init.log.debug({ ...messageFields(env), latency_ms: took, error: reply.error?.code }, 'answer received')
       if (reply.error !== undefined) throw errorFromWire(reply.error)
-      const answer = cmd.response.safeParse(reply.payload)
+      const answer = cmd.response.safeParse(sealed ? openAnswer(this.init.sealer ?? noSealer, peer, cmd.name, reply.payload, env.id) : reply.payload)
       if (!answer.success) throw new ValidationError(`answer to "${cmd.name}" from ${peer}: ${describe(answer.error)}`)
       return answer.data as z.output<Res>
     } catch (err) {
@@ -288,27 +301,7 @@ export class RpcService {
 
   private async serve (env: Envelope, channel: RpcChannel, bytes: number): Promise<Envelope> {
     const type = env.type
-    const answer = (payload: unknown, error?: AgentMeshError): Envelope => {
-      const reply = makeEnvelope({
-        source: this.localPeer,
-        destination: { peer: env.source },
-        type: 'RESPONSE',
-        subject: env.subject,
-        payload: error === undefined ? payload : null,
-        correlationId: env.id,
-        ...(env.conversationId !== undefined ? { conversationId: env.conversationId } : {})
-      })
-      if (error !== undefined) {
-        reply.error = { code: error.code, name: error.name, message: error.message.slice(0, 4096) }
-        this.init.stats.inc('rpc_errors_total', { code: error.code, reason: error.name })
-        // agentmesh's own commands refuse as part of their protocol (not the coordinator, no
-        // handler for a task type): counted above, logged only at debug. A user's are warnings.
-        // A flood's thousands of refusals are counted, not logged one by one.
-        const level = env.subject.startsWith('$') || error instanceof RateLimitedError ? 'debug' : 'warn'
-        this.init.log[level]({ ...messageFields(env), code: error.code, error: error.name, detail: error.message }, 'request answered with an error')
-      }
-      return reply
-    }
+    const answer = (payload: unknown, error?: AgentMeshError): Envelope => answerTo(this.localPeer, this.init, env, payload, error)
     // Limits first: a flood is refused at the least cost, before admission or any schema.
     const limited = this.guard.check(env, channel.remotePeer, bytes)
     if (limited !== undefined) return answer(null, limited)
@@ -339,7 +332,14 @@ export class RpcService {
       this.audit('command.forbidden', env, channel.remotePeer, forbidden)
       return this.refuse(env, channel.remotePeer, forbidden, answer)
     }
-    const req = entry.command.request.safeParse(env.payload)
+    // Sealed (`encryptFor`): opened before the schema and the handler; not for this node, or not opening: SEC003.
+    const opened = openRequest(this.init.sealer ?? noSealer, env.source, env.subject, env.payload, env.id)
+    if (opened !== undefined && !opened.ok) {
+      this.init.stats.inc('messages_total', { direction: 'in', type, status: 'sealed' })
+      return this.refuse(env, channel.remotePeer, opened.error, answer)
+    }
+    const clear = opened !== undefined ? { ...env, payload: opened.value } : env
+    const req = entry.command.request.safeParse(clear.payload)
     if (!req.success) {
       this.init.stats.inc('messages_total', { direction: 'in', type, status: 'invalid' })
       return this.refuse(env, channel.remotePeer, new ValidationError(`request for "${env.subject}": ${describe(req.error)}`), answer)
@@ -349,7 +349,7 @@ export class RpcService {
     if (this.debug) this.init.log.debug(messageFields(env), 'request received')
     const reliable = this.receiver !== undefined && isReliable(env) ? this.receiver : undefined
     const run = async (): Promise<Outcome> => {
-      const ctx = new Context(env, channel)
+      const ctx = new Context(clear, channel, opened !== undefined)
       const started = performance.now()
       const traced = startReceiveSpan(`agentmesh handle ${env.subject}`, SpanKind.SERVER, { 'agentmesh.peer_id': this.localPeer, 'agentmesh.remote_peer': env.source, 'agentmesh.subject': env.subject, 'agentmesh.message_id': env.id }, env.headers)
       let failure: AgentMeshError | undefined
@@ -366,7 +366,9 @@ export class RpcService {
         }
         const res = entry.command.response.safeParse(result)
         if (!res.success) failure = new ValidationError(`handler of "${env.subject}" answered badly: ${describe(res.error)}`)
-        return failure !== undefined ? { error: failure } : { payload: res.data }
+        if (failure !== undefined) return { error: failure }
+        // Sealed back to the requester here, so an exactly-once receiver's dedup window keeps it sealed too.
+        return { payload: opened !== undefined ? sealAnswer(this.init.sealer ?? noSealer, env.source, env.subject, res.data) : res.data }
       } catch (err) {
         failure = err instanceof AgentMeshError ? err : new HandlerError(err instanceof Error ? err.message : String(err), { cause: err })
         return { error: failure }

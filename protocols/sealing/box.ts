@@ -130,9 +130,12 @@ export function wrapsDue (k: ContentKey, now: number, count = 1): boolean {
   return false
 }
 
-/** Seal one payload (its JSON) under a content key: one AEAD, and the wraps when they are due. */
-export function seal (k: ContentKey, b: Binding, payload: unknown, now = Date.now()): SealedSingle {
-  const wraps = wrapsDue(k, now)
+/**
+ * Seal one payload (its JSON) under a content key: one AEAD, and the wraps when they are due, or
+ * always (`alone`: a direct message, which may be kept and sent again later, must open by itself).
+ */
+export function seal (k: ContentKey, b: Binding, payload: unknown, now = Date.now(), alone = false): SealedSingle {
+  const wraps = alone || wrapsDue(k, now)
   const n = nextNonce(k)
   const ct = k.cipher.seal(n, adOf(k, b, k.kid), Buffer.from(JSON.stringify(payload) ?? 'null'))
   return wraps

@@ -31,6 +31,11 @@ export type EncryptFor = readonly string[] | { role: string }
 export interface Sealer {
   /** Seal `payload`; `toSelf`: this node is among the recipients (its local subscribers may read it). */
   seal: (subject: string, payload: unknown, to: EncryptFor) => { payload: SealedSingle, toSelf: boolean }
+  /**
+   * Seal `payload` for the peers `to` with its key's wraps, always: a direct message (direct.ts)
+   * is kept in an outbox or a dead letter and sent again, and must open by itself.
+   */
+  sealAlone: (subject: string, payload: unknown, to: readonly string[]) => SealedSingle
   /** Open a sealed payload sent by `source` under `subject`; `id` (the envelope's) goes to the audit. */
   open: (subject: string, source: string, payload: unknown, id?: string) => Opened
   /**
@@ -109,6 +114,14 @@ export class SealingService implements Sealer {
     return { payload: sealWith(key, this.binding(subject, this.self), payload, now), toSelf }
   }
 
+  sealAlone (subject: string, payload: unknown, to: readonly string[]): SealedSingle {
+    const recipients = this.recipients(to)
+    const now = this.now()
+    const { key, made } = this.sender.current(subject, recipients, now)
+    if (made) this.audit.record({ kind: 'key.rotated', detail: { subject, kid: key.kid, recipients: recipients.length } })
+    return sealWith(key, this.binding(subject, this.self), payload, now, true)
+  }
+
   forGroup (subject: string, to: EncryptFor): { recipients: readonly string[], toSelf: boolean } {
     const recipients = this.recipients(to)
     const { key, made } = this.sender.current(subject, recipients, this.now())
@@ -184,6 +197,7 @@ function sameList (a: readonly string[], b: readonly string[]): boolean {
 export const noSealer: Sealer = {
   seal: () => { throw new ValidationError('encryptFor: this node has no sealing service') },
   open: (subject, source) => ({ ok: false, reason: 'not_recipient', first: false, error: new SealedError(`this node opens no sealed payloads (sealed by ${source} on "${subject}")`) }),
+  sealAlone: () => { throw new ValidationError('encryptFor: this node has no sealing service') },
   forGroup: () => { throw new ValidationError('encryptFor: this node has no sealing service') },
   sealGroup: () => { throw new ValidationError('encryptFor: this node has no sealing service') },
   sealGroupSection: () => { throw new ValidationError('encryptFor: this node has no sealing service') },
