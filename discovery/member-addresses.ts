@@ -20,6 +20,15 @@ export const MAX_STATEMENT_ADDRS = 8
 export const MAX_ADDR_LENGTH = 256
 /** Authors whose last addresses are remembered (to merge only what changed); the oldest go first. */
 const REMEMBERED = 10_000
+/** An unchanged address list is merged again after this. */
+const REMERGE_MS = 10 * 60_000
+/**
+ * How long the peer store keeps an address (node/libp2p.ts): libp2p's default, an hour, counts
+ * from when an address was first seen and a merge of the same address does not renew it, so a
+ * member known by rumour alone would be undialable an hour after it was learned. A stale address
+ * costs one failed dial.
+ */
+export const STATED_ADDRESS_AGE_MS = 30 * 24 * 3_600_000
 
 export interface MemberAddresses {
   /** This node's addresses to state: its announced or listening ones, without its own peer id. */
@@ -29,7 +38,7 @@ export interface MemberAddresses {
 }
 
 export function memberAddresses (libp2p: Pick<Libp2p, 'getMultiaddrs' | 'peerStore'>): MemberAddresses {
-  const last = new Map<string, string>()
+  const last = new Map<string, { key: string, at: number }>()
   return {
     own: () => {
       const out: string[] = []
@@ -44,9 +53,12 @@ export function memberAddresses (libp2p: Pick<Libp2p, 'getMultiaddrs' | 'peerSto
     },
     learn: (peerId, addrs) => {
       const key = addrs.join(' ')
-      if (last.get(peerId) === key) return
+      const now = Date.now()
+      const before = last.get(peerId)
+      // Merged again now and then even unchanged: the merge keeps the peer in the store (maxPeerAge).
+      if (before !== undefined && before.key === key && now - before.at < REMERGE_MS) return
       last.delete(peerId)
-      last.set(peerId, key)
+      last.set(peerId, { key, at: now })
       if (last.size > REMEMBERED) last.delete(last.keys().next().value as string)
       const parsed: Multiaddr[] = []
       for (const a of addrs.slice(0, MAX_STATEMENT_ADDRS)) {

@@ -338,7 +338,9 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
     const others = this.rumours.all(p => p !== self && live(p))
     // Over the exchange's limit (a closed mesh past ~760 agents: statements carry credentials), a
     // random window, not always the first-heard ones: what gossip missed of the rest is repaired too.
-    const start = others.length >= SYNC_MAX_STATEMENTS || others.length * 700 > SYNC_MAX_BYTES ? Math.floor(Math.random() * others.length) : 0
+    let size = 0
+    for (const s of others) size += statementSize(s)
+    const start = others.length >= SYNC_MAX_STATEMENTS || size > SYNC_MAX_BYTES ? Math.floor(Math.random() * others.length) : 0
     const out: SignedStatement[] = []
     let bytes = 0
     for (const s of [...this.rumours.all(p => p === self), ...others.slice(start), ...others.slice(0, start)]) {

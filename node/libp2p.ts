@@ -1,4 +1,5 @@
 /** Assembles the libp2p node an agent runs on, from the agent's configuration. */
+import { STATED_ADDRESS_AGE_MS } from '../discovery/member-addresses.js'
 import './polyfills.js'
 import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p'
 import { noise } from '@chainsafe/libp2p-noise'
@@ -109,6 +110,8 @@ export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, 
     privateKey,
     start: false,
     addresses: { listen: config.listen, announce: config.announce },
+    // Addresses stated in member statements (discovery/member-addresses.ts) stay dialable.
+    peerStore: { maxAddressAge: STATED_ADDRESS_AGE_MS },
     transports: reach.transports,
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],

@@ -118,6 +118,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     maxMessageBytes: config.maxMessageBytes,
     window: config.rpc.window,
     timeoutMs: config.rpc.timeoutMs,
+    dialTimeoutMs: config.connections.dialTimeoutMs,
     stallTimeoutMs: config.rpc.stallTimeoutMs
   })
   handleRevocations(rpc, admission, audit) // `agentmesh revocation publish` hands a list to this node

@@ -201,7 +201,11 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
     // view once for all of them (each read walks every member: per change, it was quadratic).
     if (this.telling) return
     this.telling = true
-    queueMicrotask(() => { this.telling = false; if (this.running) this.tellElection() })
+    queueMicrotask(() => {
+      this.telling = false
+      // Outside the event's dispatch now: a throw here would be uncaught.
+      try { if (this.running) this.tellElection() } catch (err) { this.forward('error', { error: err as Error }) }
+    })
   }
 
   /**

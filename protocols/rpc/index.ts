@@ -18,7 +18,7 @@ import { endSpan, inSpan, SpanKind, startReceiveSpan, startSendSpan } from '../e
 import { RpcChannel, abortReason } from './channel.js'
 import { allows, anyCommand, checkAllow, describeAllow, type Allow, type Command, type Grants, type Handler, type HandleOptions, type RequestOptions } from './commands.js'
 import type { AuditSink } from '../core/audit.js'
-import { untilAborted } from '../core/deadline.js'
+import { deadline, untilAborted } from '../core/deadline.js'
 import * as limits from './constants.js'
 import { MAX_INBOUND_STREAMS, MAX_OUTBOUND_STREAMS, RPC_PROTOCOL } from './constants.js'
 import { RateGuard, pause, type RpcMetrics } from './guard.js'
@@ -42,6 +42,8 @@ export interface RpcInit {
   log: Logger
   maxMessageBytes: number
   window: number
+  /** A dial opened for requests gives up after this (libp2p's own `dialTimeout` applies only without a signal); 10 s unless given. */
+  dialTimeoutMs?: number
   timeoutMs: number
   stallTimeoutMs: number
   /**
@@ -239,7 +241,7 @@ export class RpcService {
    * request that gives up (an election's vote request waits 300 ms) must not abort the dial the
    * next one needs, or on a loaded machine, where a Noise handshake takes longer than that, a
    * peer not yet connected is never reached (50 agents elected no coordinator, bench:scale).
-   * libp2p's `dialTimeout` bounds the dial itself.
+   * `dialTimeoutMs` bounds the dial itself.
    */
   private async channel (peer: string, signal: AbortSignal): Promise<RpcChannel> {
     const existing = this.outbound.get(peer)
@@ -249,7 +251,10 @@ export class RpcService {
     }
     const dial = new AbortController()
     this.dials.add(dial)
-    const opening = this.open(peer, dial.signal).finally(() => this.dials.delete(dial))
+    // Bounded: a peer whose addresses are dead, or that never answers the protocol negotiation,
+    // must not hold every later request to it on one pending dial.
+    const limit = deadline(this.init.dialTimeoutMs ?? 10_000, dial.signal)
+    const opening = this.open(peer, limit.signal).finally(() => { limit.clear(); this.dials.delete(dial) })
     this.outbound.set(peer, opening)
     opening.catch(() => { if (this.outbound.get(peer) === opening) this.outbound.delete(peer) })
     return await untilAborted(opening, signal, abortReason)
