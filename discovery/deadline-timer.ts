@@ -13,8 +13,6 @@ export class DeadlineTimer {
   private timer?: ReturnType<typeof setTimeout>
   /** Deadlines are not applied before this time: the end of the current hold. */
   private holdUntil = 0
-  /** Deadlines held for a stall since this timer was made. */
-  stalls = 0
 
   constructor (private readonly init: { lateMs: number, holdMs: number, fire: (now: number) => void }) {}
 
@@ -27,7 +25,6 @@ export class DeadlineTimer {
       this.timer = undefined
       const now = Date.now()
       if (now - due > this.init.lateMs && this.holdUntil < due) {
-        this.stalls++
         this.holdUntil = now + this.init.holdMs
         this.arm(deadline)
         return

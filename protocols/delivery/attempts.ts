@@ -8,11 +8,11 @@ export function retryable (err: AgentMeshError): boolean {
   return err.code === 'COM001' || err.code === 'COM002' || err.code === 'RATE001'
 }
 
-/** The envelope of an outbox message as its first attempt sent it (a dead letter's). */
-export function envelopeOf (e: OutboxEntry, headers: Record<string, string>): Envelope {
-  const env = makeEnvelope({
+/** An outbox message's envelope from `source`, stamped now (what a signed request's first attempt carries). */
+export function entryEnvelope (e: OutboxEntry, source: string, headers: Record<string, string>): Envelope {
+  return makeEnvelope({
     id: e.id,
-    source: '',
+    source,
     destination: { peer: e.peer },
     type: e.type,
     subject: e.subject,
@@ -21,6 +21,11 @@ export function envelopeOf (e: OutboxEntry, headers: Record<string, string>): En
     headers,
     ...(e.conversationId !== undefined ? { conversationId: e.conversationId } : {})
   })
+}
+
+/** The envelope of an outbox message as its first attempt sent it (a dead letter's). */
+export function envelopeOf (e: OutboxEntry, headers: Record<string, string>): Envelope {
+  const env = entryEnvelope(e, '', headers)
   env.timestamp = e.firstAttemptAt
   return env
 }

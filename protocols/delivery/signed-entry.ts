@@ -20,7 +20,8 @@
  */
 import type { PrivateKey } from '@libp2p/interface'
 import { BadSignatureError, ConfigError } from '../core/errors.js'
-import { makeEnvelope, type Envelope } from '../envelope/index.js'
+import type { Envelope } from '../envelope/index.js'
+import { entryEnvelope } from './attempts.js'
 import { HEADER_ATTEMPT, HEADER_SEQUENCE, HEADER_SEQUENCE_FLOOR } from '../envelope/delivery.js'
 import { hasValidSignature, signEnvelope } from '../envelope/signature.js'
 import { HEADER_STREAM } from './in-order.js'
@@ -74,17 +75,7 @@ export class SignedAttempts {
    */
   sign (e: OutboxEntry, sign: (env: Envelope) => Envelope, headers: Record<string, string>): void {
     if (this.signer === undefined) throw new ConfigError('a signed reliable request needs a delivery service with a signer (the node\'s identity)')
-    e.signed = sign(makeEnvelope({
-      id: e.id,
-      source: this.signer.peer,
-      destination: { peer: e.peer },
-      type: e.type,
-      subject: e.subject,
-      payload: e.payload,
-      ttl: e.timeoutMs,
-      headers,
-      ...(e.conversationId !== undefined ? { conversationId: e.conversationId } : {})
-    }))
+    e.signed = sign(entryEnvelope(e, this.signer.peer, headers))
     this.madeHere.add(e)
   }
 
