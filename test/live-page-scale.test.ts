@@ -155,6 +155,10 @@ test('live page at 50 agents: groups that add up to 50, search finds one, sparkl
         // "45 of 50", or "50" when the group is everyone (no coordinator elected yet).
         (document.querySelector('#agent-count')?.textContent ?? '').split(' of ')[0] === String(count)
     }, undefined, { timeout: 30_000 })
+    // "show all" lifts the group filter (the search below looks in the whole mesh: the agent
+    // searched for may be a voter, drawn apart from every group).
+    await page.click('#unfilter')
+    await page.waitForFunction(() => document.querySelector('#filter')?.textContent === '', undefined, { timeout: 20_000 })
     // Search finds one agent by name; clicking its row shows it.
     // (a37 at 50 agents: no other name contains it.)
     const name = `a${N - 13}`
@@ -172,7 +176,6 @@ test('live page at 50 agents: groups that add up to 50, search finds one, sparkl
     // A publish burst: a12 publishes 50/s for 20 s to everyone. The topic's sparkline on a0, the
     // mesh's, and a12's own in the list (its neighbours announce what they heard from it) rise.
     await page.fill('#search', '')
-    await page.click('#unfilter')
     const a12 = (await json(`${url}/mesh?q=a12`)).body.nodes.find((n: { name: string }) => n.name === 'a12')
     const holder = workers[Math.floor((12 - 1) / PER_PROCESS)]
     await Promise.all(workers.map(async w => await w.call('subscribe', { topic: 'burst', except: a12.peerId })))
