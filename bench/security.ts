@@ -1,5 +1,5 @@
 /**
- * npm run bench:security [-- --json] [--quick] [--only closed,sealed] [--rounds 3] [--profile DIR]
+ * npm run bench:security [-- --json] [--quick] [--only closed,sealed] [--rounds 3] [--profile DIR] [--receivers 2]
  *
  * What security costs (issue 13): request-response p50/p99 (sequential) and broadcast msgs/s
  * (one publisher flat out, 1 KiB payloads, the slowest receiver's rate) between real nodes, each
@@ -18,7 +18,7 @@
  * `--only`: these modes (open, closed, padded, before-intake, signed, pnet, sealed; the first listed is the base of the
  * deltas); `--rounds N`: the modes N times over, interleaved, medians reported (one mode's
  * broadcast moves by 20-40% run to run on a shared 2-core machine); `--profile DIR`: each worker
- * writes a V8 CPU profile of the broadcast to DIR/<mode>/publisher or receivers (bench/profile-summary.ts reads a folder).
+ * writes a V8 CPU profile of the broadcast to DIR/<mode>/publisher or receivers (bench/profile-summary.ts reads a folder). `--receivers N`: how many receive the broadcast (2 by default; 1 leaves a core to each process).
  * The same file is the worker: `security.js --worker` (forked by the driver over IPC).
  */
 import '../node/polyfills.js'
@@ -256,13 +256,15 @@ async function driver (): Promise<void> {
       worker: { type: 'boolean', default: false },
       only: { type: 'string' },
       rounds: { type: 'string', default: '1' },
-      profile: { type: 'string' }
+      profile: { type: 'string' },
+      receivers: { type: 'string', default: '2' }
     }
   })
   const log = (s: string): void => { if (!args.json) process.stderr.write(s + '\n') }
   const seconds = args.quick ? 2 : 4
   const requests = args.quick ? 500 : 2000
-  const n = 3
+  // Publisher and receivers, a process each: with one receiver no process waits for a core on this 2-core machine.
+  const n = 1 + Math.max(1, Number(args.receivers))
   const all: Scenario[] = [
     { key: 'open', name: 'open', closed: false, signed: false, psk: false },
     { key: 'closed', name: 'closed (credentials)', closed: true, signed: false, psk: false },

@@ -1,6 +1,6 @@
 import { Envelope } from './schema.js'
 import { MIN_SECTION_BYTES, SUPPORTED_ENVELOPE_VERSIONS, WIRE_JSON_SEALED_GROUPS, WIRE_JSON_SECTIONS, WIRE_JSON_V1 } from './constants.js'
-import { encodeSections, jsonPart, sectionsOf } from './sections.js'
+import { encodeSections, jsonPart, sectionsOf, type SectionBytes } from './sections.js'
 import { parseJson } from '../core/json.js'
 import { quickCheck } from './quick-check.js'
 import { MessageTooLargeError, SerializationError, UnsupportedVersionError, ValidationError } from '../core/errors.js'
@@ -51,7 +51,7 @@ export function encodeBatch (jsons: readonly string[], sealedGroups = false): Ui
  * A batch with sealed groups whose ciphertexts travel as binary sections (`[0x04]`, sections.ts):
  * the envelopes' JSON texts, and the sections their heads name, in order.
  */
-export function encodeSectionBatch (jsons: readonly string[], sections: readonly Uint8Array[]): Uint8Array {
+export function encodeSectionBatch (jsons: readonly string[], sections: readonly SectionBytes[]): Uint8Array {
   return encodeSections('[' + jsons.join(',') + ']', sections)
 }
 

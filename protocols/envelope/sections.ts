@@ -43,19 +43,33 @@ function readVarint (buf: Uint8Array, at: number, what: string): { n: number, ne
   throw new SerializationError(`batch with sections: ${what} is longer than ${MAX_VARINT_BYTES} bytes`)
 }
 
+/** A section as its bytes, or in pieces (a ciphertext and its tag) that the frame holds one after the other. */
+export type SectionBytes = Uint8Array | readonly Uint8Array[]
+
+function sectionLength (s: SectionBytes): number {
+  if (s instanceof Uint8Array) return s.byteLength
+  let n = 0
+  for (const piece of s) n += piece.byteLength
+  return n
+}
+
 /** A 0x04 frame: `json` (the JSON array's text, already joined) and the sections, in order. */
-export function encodeSections (json: string, sections: readonly Uint8Array[]): Uint8Array {
+export function encodeSections (json: string, sections: readonly SectionBytes[]): Uint8Array {
   const text = Buffer.byteLength(json)
+  const lengths = sections.map(sectionLength)
   let size = 1 + varintSize(text) + text
-  for (const s of sections) size += varintSize(s.byteLength) + s.byteLength
+  for (const n of lengths) size += varintSize(n) + n
   const buf = Buffer.allocUnsafe(size)
   buf[0] = WIRE_JSON_SECTIONS
   let at = writeVarint(buf, 1, text)
   at += buf.write(json, at, 'utf8')
-  for (const s of sections) {
-    at = writeVarint(buf, at, s.byteLength)
-    buf.set(s, at)
-    at += s.byteLength
+  for (let i = 0; i < sections.length; i++) {
+    at = writeVarint(buf, at, lengths[i])
+    const s = sections[i]
+    for (const piece of s instanceof Uint8Array ? [s] : s) {
+      buf.set(piece, at)
+      at += piece.byteLength
+    }
   }
   return buf
 }

@@ -61,8 +61,8 @@ export interface SealedBatch {
   jsons: string[]
   /** Whether any group was sealed (the batch's wire byte: 0x04 with sections, 0x03 without). */
   groups: boolean
-  /** The groups' ciphertexts, in the order their heads name them; undefined in the base64 form. */
-  sections?: Uint8Array[]
+  /** The groups' ciphertexts (each in pieces: its bytes, then its tag), in the order their heads name them; undefined in the base64 form. */
+  sections?: Array<readonly Uint8Array[]>
 }
 
 /**
@@ -84,7 +84,7 @@ export function sealBatch (sealer: Sealer, topic: string, items: readonly BatchI
   }
   if (sets === undefined) return { jsons, groups: false }
   if (sets.size > 1) sets = sameContent(sets)
-  const sections: Uint8Array[] | undefined = form === 'sections' ? [] : undefined
+  const sections: Array<readonly Uint8Array[]> | undefined = form === 'sections' ? [] : undefined
   for (const [recipients, at] of sets) {
     const group = at.map(i => items[i] as Grouped)
     const payloads = group.map(g => g.payload)

@@ -27,6 +27,12 @@ export class XChaCha {
     return asBuffer(xchacha20poly1305(this.key, nonce, ad).encrypt(plain))
   }
 
+  /** The same bytes as `seal`, as the ciphertext and its tag apart (views of one buffer). */
+  sealParts (nonce: Uint8Array, ad: Uint8Array, plain: Uint8Array): [Buffer, Buffer] {
+    const sealed = this.seal(nonce, ad, plain)
+    return [sealed.subarray(0, sealed.byteLength - TAG), sealed.subarray(sealed.byteLength - TAG)]
+  }
+
   /** The plaintext; throws when the tag does not verify. */
   open (nonce: Uint8Array, ad: Uint8Array, sealed: Uint8Array): Buffer {
     if (nonce.byteLength !== 24) throw new RangeError('an XChaCha20-Poly1305 nonce is 24 bytes')

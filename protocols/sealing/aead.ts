@@ -62,10 +62,21 @@ export class XChaCha {
 
   /** Ciphertext with its 16-byte tag appended, as @noble/ciphers lays it out. */
   seal (nonce: Uint8Array, ad: Uint8Array, plain: Uint8Array): Buffer {
+    return Buffer.concat(this.sealParts(nonce, ad, plain))
+  }
+
+  /**
+   * The same bytes as `seal`, as the ciphertext and its tag apart: a frame that copies them in
+   * anyway (a batch's binary section) takes both without a third buffer joining them. `plain`
+   * and `ad` are read before this returns (a caller may reuse their memory).
+   */
+  sealParts (nonce: Uint8Array, ad: Uint8Array, plain: Uint8Array): [Buffer, Buffer] {
     const s = this.subkey(nonce)
     const c = createCipheriv('chacha20-poly1305', s.key, s.iv, { authTagLength: TAG })
     c.setAAD(ad, { plaintextLength: plain.length })
-    return Buffer.concat([c.update(plain), c.final(), c.getAuthTag()])
+    const out = c.update(plain)
+    const last = c.final() // empty for a stream cipher
+    return [last.byteLength === 0 ? out : Buffer.concat([out, last]), c.getAuthTag()]
   }
 
   /** The plaintext; throws when the tag does not verify (altered, or another key, nonce or associated data). */

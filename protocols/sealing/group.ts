@@ -26,11 +26,51 @@ import { GROUP_DOMAIN, GROUP_VERSION } from './constants.js'
 import { fromBase64, nextNonce, wrapsDue, type Binding, type ContentKey, type OpenKey } from './box.js'
 import type { GroupHead, GroupMember, GroupPart } from './shape.js'
 
-const utf8 = new TextEncoder()
+/**
+ * Memory reused for what the cipher reads and lets go before it returns (a group's plaintext and
+ * associated data): a batch of 50 1 KiB payloads would otherwise take a fresh 50 KiB buffer and a
+ * 1.5 KiB one per group, and on a busy host the fresh pages cost as much as the AEAD itself
+ * (measured: a 52 KB seal 29 µs in a loop, 70 µs inside a flat-out publisher). Nothing sealed
+ * or opened is left in it that the caller does not hold as well. Kept up to SCRATCH_KEEP bytes.
+ */
+class Scratch {
+  private buf = Buffer.allocUnsafe(0)
+  /** A buffer of at least `size` bytes, valid until the next call. */
+  take (size: number): Buffer {
+    if (this.buf.byteLength >= size) return this.buf
+    const fresh = Buffer.allocUnsafe(Math.max(size, SCRATCH_MIN))
+    if (size <= SCRATCH_KEEP) this.buf = fresh
+    return fresh
+  }
+}
+const SCRATCH_MIN = 4 * 1024
+const SCRATCH_KEEP = 1024 * 1024
+const plainScratch = new Scratch()
+const adScratch = new Scratch()
+
+/** Whatever the string, its UTF-8 fits in 3 bytes per UTF-16 code unit. */
+const MAX_UTF8_PER_UNIT = 3
 
 /** The associated data of a group: its binding, key and envelope ids (JSON: no id can pass for two). */
-function groupAd (b: Binding, kid: string, ids: readonly string[]): Uint8Array {
-  return utf8.encode(`${GROUP_DOMAIN}\n${b.mesh}\n${b.subject}\n${b.source}\n${kid}\n${JSON.stringify(ids)}`)
+function groupAd (b: Binding, kid: string, ids: readonly string[]): Buffer {
+  const text = `${GROUP_DOMAIN}\n${b.mesh}\n${b.subject}\n${b.source}\n${kid}\n${JSON.stringify(ids)}`
+  const buf = adScratch.take(text.length * MAX_UTF8_PER_UNIT)
+  return buf.subarray(0, buf.write(text, 0, 'utf8'))
+}
+
+/** The group's plaintext, the JSON array of its payloads' texts, written straight to UTF-8 (no joined string). */
+function groupPlain (payloads: readonly string[]): Buffer {
+  let bound = 1 + payloads.length
+  for (const p of payloads) bound += p.length * MAX_UTF8_PER_UNIT
+  const buf = plainScratch.take(bound)
+  buf[0] = 0x5b // [
+  let at = 1
+  for (let i = 0; i < payloads.length; i++) {
+    if (i > 0) buf[at++] = 0x2c // ,
+    at += buf.write(payloads[i], at, 'utf8')
+  }
+  buf[at++] = 0x5d // ]
+  return buf.subarray(0, at)
 }
 
 /**
@@ -39,29 +79,30 @@ function groupAd (b: Binding, kid: string, ids: readonly string[]): Uint8Array {
  */
 export function sealGroup (k: ContentKey, b: Binding, payloads: readonly string[], ids: readonly string[], now: number): GroupPart[] {
   const { parts, ct } = sealGroupBytes(k, b, payloads, ids, now)
-  parts[0] = { ...parts[0], ct: ct.toString('base64') } as GroupHead
+  parts[0] = { ...parts[0], ct: Buffer.concat(ct).toString('base64') } as GroupHead
   return parts
 }
 
 /**
  * The same group for a batch with binary sections: its head names section `section`, and `ct` is
- * that section's bytes (the ciphertext with its tag), for the batch's encoder to carry as they are.
+ * that section's bytes in two pieces (the ciphertext, then its tag), for the batch's encoder to
+ * write one after the other.
  */
 export function sealGroupSection (
   k: ContentKey, b: Binding, payloads: readonly string[], ids: readonly string[], now: number, section: number
-): { parts: GroupPart[], ct: Buffer } {
+): { parts: GroupPart[], ct: [Buffer, Buffer] } {
   const sealed = sealGroupBytes(k, b, payloads, ids, now)
   sealed.parts[0] = { ...sealed.parts[0], cs: section } as GroupHead
   return sealed
 }
 
 /** The group's ciphertext, and its parts with the head still to be told where the ciphertext travels. */
-function sealGroupBytes (k: ContentKey, b: Binding, payloads: readonly string[], ids: readonly string[], now: number): { parts: GroupPart[], ct: Buffer } {
+function sealGroupBytes (k: ContentKey, b: Binding, payloads: readonly string[], ids: readonly string[], now: number): { parts: GroupPart[], ct: [Buffer, Buffer] } {
   const n = payloads.length
   if (n === 0 || n !== ids.length) throw new RangeError('a sealed group needs one envelope id per payload')
   const wraps = wrapsDue(k, now, n)
   const nonce = nextNonce(k)
-  const ct = k.cipher.seal(nonce, groupAd(b, k.kid, ids), Buffer.from(`[${payloads.join(',')}]`))
+  const ct = k.cipher.sealParts(nonce, groupAd(b, k.kid, ids), groupPlain(payloads))
   // Without `ct` or `cs` yet: the callers add the one their batch's form carries.
   const head = wraps
     ? { sealed: GROUP_VERSION, kid: k.kid, at: k.at, ek: k.ek, wraps: k.wraps, nonce: nonce.toString('base64'), n }

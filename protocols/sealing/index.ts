@@ -21,8 +21,8 @@ export { isSealed, SealedPayload, type Binding } from './box.js'
 export { isGroupHead, isGroupPart, type GroupHead, type GroupMember, type GroupPart } from './shape.js'
 export type { Opened } from './keyring.js'
 
-/** A group sealed for a batch with binary sections: its parts, and its ciphertext (the section's bytes). */
-export interface SealedSection { parts: GroupPart[], ct: Uint8Array }
+/** A group sealed for a batch with binary sections: its parts, and its ciphertext (the section's bytes, in pieces written one after another). */
+export interface SealedSection { parts: GroupPart[], ct: readonly Uint8Array[] }
 
 /** Who may read a sealed payload: peer ids, or every agent that holds a role when it is sealed. */
 export type EncryptFor = readonly string[] | { role: string }
