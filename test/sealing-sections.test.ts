@@ -126,3 +126,18 @@ test('a publisher\'s 0x04 batch with an altered section: B refuses that group (c
     await stopAll(nodes)
   }
 })
+
+test('sections: groups sealed one after another from reused memory open to what was sealed (a large group, then small ones, any text)', async () => {
+  const [a, b] = await Promise.all([party(), party()])
+  const [sa, sb] = [service(a.key), service(b.key)]
+  // A group past the memory kept between batches (1 MiB), then a shorter one: no byte of the first in the second.
+  const big = Array.from({ length: 40 }, (_, i) => ({ i, pad: 'y'.repeat(40_000) }))
+  const odd = ['é ü 漢字 🙂', 'lone \ud800 surrogate', '', { nested: ['"quoted"', '\\', '\u0000'] }, 12.5, null]
+  const small = [{ short: 1 }, 'two']
+  for (const group of [big, odd, small, odd]) {
+    const frame = encodeSealedBatch(sealBatch(sa, 't', items(sa, a.id, 't', group, group.map(() => [b.id]))))
+    const { envs, sections } = decodeBatchFrame(frame, 1 << 24)
+    // What the receiver gets is what JSON would carry: a lone surrogate becomes U+FFFD, as it did when the payloads were joined first.
+    assert.deepEqual(values(openGroups(sb, 't', envs, sections)), group.map(v => JSON.parse(Buffer.from(JSON.stringify(v)).toString('utf8'))))
+  }
+})
