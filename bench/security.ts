@@ -18,7 +18,8 @@
  * `--only`: these modes (open, closed, padded, before-intake, signed, pnet, sealed; the first listed is the base of the
  * deltas); `--rounds N`: the modes N times over, interleaved, medians reported (one mode's
  * broadcast moves by 20-40% run to run on a shared 2-core machine); `--profile DIR`: each worker
- * writes a V8 CPU profile of the broadcast to DIR/<mode>/publisher or receivers (bench/profile-summary.ts reads a folder). `--receivers N`: how many receive the broadcast (2 by default; 1 leaves a core to each process).
+ * writes a V8 CPU profile of the broadcast to DIR/<mode>/publisher or receivers (bench/profile-summary.ts reads a folder).
+ * `--receivers N`: how many receive the broadcast (2 by default; 1 leaves a core to each process).
  * The same file is the worker: `security.js --worker` (forked by the driver over IPC).
  */
 import '../node/polyfills.js'

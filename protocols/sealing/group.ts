@@ -97,7 +97,9 @@ export function sealGroupSection (
 }
 
 /** The group's ciphertext, and its parts with the head still to be told where the ciphertext travels. */
-function sealGroupBytes (k: ContentKey, b: Binding, payloads: readonly string[], ids: readonly string[], now: number): { parts: GroupPart[], ct: [Buffer, Buffer] } {
+function sealGroupBytes (
+  k: ContentKey, b: Binding, payloads: readonly string[], ids: readonly string[], now: number
+): { parts: GroupPart[], ct: [Buffer, Buffer] } {
   const n = payloads.length
   if (n === 0 || n !== ids.length) throw new RangeError('a sealed group needs one envelope id per payload')
   const wraps = wrapsDue(k, now, n)
