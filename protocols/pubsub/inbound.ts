@@ -30,7 +30,14 @@ export interface LocalTopic {
  * A batch that passed every check: its envelopes, their payloads as the topic's schema parsed
  * them, and its binary sections (a 0x04 batch: its sealed groups' ciphertexts).
  */
-export interface Checked { envs: Envelope[], schema?: z.ZodType, payloads?: unknown[], sections?: Uint8Array[] }
+export interface Checked {
+  envs: Envelope[]
+  schema?: z.ZodType
+  payloads?: unknown[]
+  sections?: Uint8Array[]
+  /** Which envelopes' payloads have a sealed shape, as `check` found (so delivery does not check each shape again). */
+  sealed?: boolean[]
+}
 
 /** Why a batch is not taken: `ignore` drops it quietly (not yet admitted, over the limit); a reason rejects it. */
 export type Refusal = { ignore: true } | { reason: string }
@@ -53,6 +60,9 @@ export interface InboundInit {
  * batch, and a set of every envelope id cost 3.5% of a receiver's busy CPU (fan-out profile).
  */
 const RECENT_BATCHES = 4_096
+
+/** `Checked.sealed` of a batch with no sealed payload (shared: never written). */
+const NONE_SEALED: boolean[] = Object.freeze([]) as unknown as boolean[]
 
 export class Inbound {
   private readonly init: InboundInit
@@ -90,12 +100,17 @@ export class Inbound {
     const extra = GossipGuard.weightOf(envs.length) - 1
     if (extra > 0 && !this.init.guard.check(propagator, publisher, topic, extra)) return { ignore: true }
     const payloads: unknown[] = []
-    for (const env of envs) {
+    let sealed: boolean[] | undefined
+    for (const [i, env] of envs.entries()) {
       if (env.source !== publisher) return this.reject(propagator, publisher, topic, 'forged_source')
       // Signed envelopes (the gateway's, docs/security.md "Signed messages") are rare: only they pay a verification here.
       if (env.signature !== undefined && !hasValidSignature(env)) return this.reject(propagator, publisher, topic, 'bad_signature')
       if (!('topic' in env.destination) || env.destination.topic !== topic) return this.reject(propagator, publisher, topic, 'wrong_topic')
-      if (isSealed(env.payload)) payloads.push(undefined) // opened and schema-checked at delivery, by recipients only
+      if (isSealed(env.payload)) { // opened and schema-checked at delivery, by recipients only
+        payloads.push(undefined)
+        sealed ??= new Array<boolean>(envs.length).fill(false)
+        sealed[i] = true
+      }
       else if (schema !== undefined) {
         const r = schema.safeParse(env.payload)
         if (!r.success) return this.reject(propagator, publisher, topic, 'invalid_payload')
@@ -104,6 +119,7 @@ export class Inbound {
     }
     const checked: Checked = schema !== undefined ? { envs, schema, payloads } : { envs }
     if (sections.length > 0) checked.sections = sections
+    checked.sealed = sealed ?? NONE_SEALED
     return checked
   }
 
@@ -116,7 +132,7 @@ export class Inbound {
     const gate = this.init.gate()
     const sealer = this.init.sealer ?? noSealer
     // A batch's sealed groups (version 3) open whole, before any of their envelopes is delivered.
-    const groups = openGroups(sealer, local.topic.name, checked.envs, checked.sections)
+    const groups = openGroups(sealer, local.topic.name, checked.envs, checked.sections, checked.sealed)
     for (const [i, received] of checked.envs.entries()) {
       if (isExpired(received, now)) {
         this.init.stats.inc('messages_total', { direction: 'in', type: received.type, status: 'expired' })

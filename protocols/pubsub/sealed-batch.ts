@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { encodeBatch, encodeSectionBatch, envelopeToJson, type Envelope } from '../envelope/index.js'
-import { isGroupHead, isGroupPart, isSealed, type GroupHead, type GroupPart, type Opened, type Sealer } from '../sealing/index.js'
+import { isGroupHead, isGroupPart, isSealed, type GroupHead, type GroupPart, type Opened, type SealedPayload, type Sealer } from '../sealing/index.js'
 import { SealedError } from '../core/errors.js'
 
 /** What a queued publish's envelope carries until its batch seals it (the message log and `publish`'s answer show it). */
@@ -136,18 +136,21 @@ export function partJson (p: GroupPart): string {
  * The payloads of a batch's sealed groups, opened for this node, by envelope index (undefined
  * where the envelope is no group part); undefined when the batch has none. A part out of place
  * (before its head, out of order, past `n`) or a group that came incomplete is refused.
- * `sections`: the batch's binary sections (0x04), which heads with `cs` name.
+ * `sections`: the batch's binary sections (0x04), which heads with `cs` name. `sealed`: which
+ * envelopes' payloads have a sealed shape, when the batch's check found it (else each is checked).
  */
 export function openGroups (
-  sealer: Sealer, topic: string, envs: readonly Envelope[], sections: readonly Uint8Array[] = []
+  sealer: Sealer, topic: string, envs: readonly Envelope[], sections: readonly Uint8Array[] = [], sealed?: readonly boolean[]
 ): Array<Opened | undefined> | undefined {
   let out: Array<Opened | undefined> | undefined
   const groups: Array<{ head: GroupHead, at: number[] }> = []
   // The group each key id heads now: a member belongs to the last head of its key before it.
   let heads: Map<string, { head: GroupHead, at: number[] }> | undefined
   for (let i = 0; i < envs.length; i++) {
-    const p = envs[i].payload
-    if (!isSealed(p) || !isGroupPart(p)) continue
+    const payload = envs[i].payload
+    if (sealed !== undefined ? sealed[i] !== true : !isSealed(payload)) continue
+    const p = payload as SealedPayload
+    if (!isGroupPart(p)) continue
     out ??= new Array(envs.length)
     heads ??= new Map()
     if (isGroupHead(p)) {
