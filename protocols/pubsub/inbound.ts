@@ -110,8 +110,7 @@ export class Inbound {
         payloads.push(undefined)
         sealed ??= new Array<boolean>(envs.length).fill(false)
         sealed[i] = true
-      }
-      else if (schema !== undefined) {
+      } else if (schema !== undefined) {
         const r = schema.safeParse(env.payload)
         if (!r.success) return this.reject(propagator, publisher, topic, 'invalid_payload')
         payloads.push(r.data)
