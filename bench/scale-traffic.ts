@@ -11,11 +11,22 @@
  * - gossipsub frames sent (every RPC gossipsub writes to a peer: messages, relays and control);
  * - connections held, and the process's CPU divided by the agents (% of one core).
  */
+import { Session } from 'node:inspector/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { createAgentNode, type AgentNode, type CreateAgentNodeOptions } from '../node/index.js'
 
 const sleep = async (t: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, t)) }
 
-export interface TrafficOptions { preset: 'local' | 'lan' | 'wan', settleMs: number, windowMs: number, convergeMs: number, extra?: CreateAgentNodeOptions }
+export interface TrafficOptions {
+  preset: 'local' | 'lan' | 'wan'
+  settleMs: number
+  windowMs: number
+  convergeMs: number
+  extra?: CreateAgentNodeOptions
+  /** A folder: the window at rest is profiled (V8 CPU profile) into it. */
+  profile?: string
+}
 
 export interface TrafficRow {
   agents: number
@@ -98,9 +109,21 @@ export async function measureTraffic (n: number, o: TrafficOptions): Promise<Tra
     cpu: process.cpuUsage(),
     at: performance.now()
   })
+  const session = o.profile !== undefined ? new Session() : undefined
+  if (session !== undefined) {
+    session.connect()
+    await session.post('Profiler.enable')
+    await session.post('Profiler.start')
+  }
   const a = read()
   await sleep(o.windowMs)
   const b = read()
+  if (session !== undefined && o.profile !== undefined) {
+    const { profile } = await session.post('Profiler.stop')
+    await mkdir(o.profile, { recursive: true })
+    await writeFile(join(o.profile, `rest-${n}-${Date.now()}.cpuprofile`), JSON.stringify(profile))
+    session.disconnect()
+  }
   const seconds = (b.at - a.at) / 1000
   const per = (x: number): number => Math.round(x / seconds / n * 10) / 10
   const cpu = process.cpuUsage(a.cpu)

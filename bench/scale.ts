@@ -22,7 +22,8 @@
  * `--page` measures instead what the live page fetches from a0's debug endpoint (every agent
  * announcing its neighbours every 5 s, as by default): bytes per 2-s refresh, against the whole map.
  *
- * `--traffic` measures the idle traffic alone, all agents in this one process (scale-traffic.ts).
+ * `--traffic` measures the idle traffic alone, all agents in this one process (scale-traffic.ts);
+ * with `--profile DIR` a CPU profile of its window at rest goes to DIR.
  * Nothing else runs: no topic, no request, no task. On a shared machine, run the variants to
  * compare interleaved, in one sitting (docs/benchmarks.md).
  */
@@ -45,7 +46,9 @@ const { values } = parseArgs({
     traffic: { type: 'string' },
     page: { type: 'boolean', default: false },
     /** ms between two agents started in one process (the worker's default: 30). */
-    gap: { type: 'string' }
+    gap: { type: 'string' },
+    /** With --traffic: a V8 CPU profile of the window at rest, written to this folder (bench/profile-summary.ts reads it). */
+    profile: { type: 'string' }
   }
 })
 const preset = values.preset as 'local' | 'lan' | 'wan'
@@ -208,7 +211,7 @@ if (values.traffic !== undefined) {
   const rows = []
   for (const n of values.traffic.split(',').map(Number)) {
     const ms = (k: 'settle' | 'window' | 'converge'): number => Number(values[k]) * 1000
-    const row = await measureTraffic(n, { preset, settleMs: ms('settle'), windowMs: ms('window'), convergeMs: ms('converge') })
+    const row = await measureTraffic(n, { preset, settleMs: ms('settle'), windowMs: ms('window'), convergeMs: ms('converge'), ...(values.profile !== undefined ? { profile: values.profile } : {}) })
     console.log(JSON.stringify(row))
     rows.push(row)
   }

@@ -121,8 +121,8 @@ const wan: Preset = {
     electionTimeoutMaxMs: 5_000,
     // WAN partitions often heal within minutes: shrinking the voter set for one costs a quorum change.
     voterRemoveAfterMs: 120_000,
-    // Gossip across regions takes a few hops of the round trip: four heartbeats.
-    announceIntervalMs: 2_000
+    // Twice the LAN's: joins and changes are announced at once; the periodic one only repairs.
+    announceIntervalMs: 10_000
   }
 }
 

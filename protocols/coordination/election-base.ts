@@ -77,6 +77,10 @@ export abstract class ElectionBase {
   /** Agents alive in the member view (itself not included), and those that announced they leave (flagged `left`). */
   setMembers (members: MemberInfo[]): void {
     const others = members.filter(m => m.peer !== this.init.self)
+    if (this.lead !== undefined && !this.lead.newcomers) {
+      const before = new Set(this.members.map(m => m.peer))
+      this.lead.newcomers = others.some(m => m.left !== true && !before.has(m.peer))
+    }
     this.members = others.filter(m => m.left !== true)
     this.left = others.filter(m => m.left === true)
   }
@@ -292,6 +296,8 @@ export abstract class ElectionBase {
 
   protected get maxVoters (): number { return this.init.maxVoters ?? DEFAULT_MAX_VOTERS }
   protected get announceIntervalMs (): number { return this.init.announceIntervalMs ?? 10 * this.init.heartbeatIntervalMs }
+  /** How soon after agents join the leader announces itself (two heartbeats: a join wave's arrivals share one). */
+  protected get joinAnnounceMs (): number { return Math.min(this.announceIntervalMs, 2 * this.init.heartbeatIntervalMs) }
 
   /** What the vote and heartbeat checks (vote-rules.ts) read. */
   protected view (): VoterView {

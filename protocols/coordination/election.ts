@@ -59,7 +59,7 @@ export class Election extends ElectionBase {
         return
       }
       if (now >= this.lead.nextHeartbeat) this.broadcastHeartbeat(now)
-      if (now >= this.lead.nextAnnounce) this.announce(now)
+      if (this.lead.announceDue(now, this.joinAnnounceMs)) this.announce(now)
       return
     }
     if (now < this.electionDeadline) return

@@ -20,6 +20,8 @@ export class LeaderState {
   nextHeartbeat = 0
   /** When the leader next announces itself on gossip (0: at once). */
   nextAnnounce = 0
+  /** Agents appeared in the member view since the last look (set by the election): they learn the leader from an announcement. */
+  newcomers = false
   leaseUntil?: number
   /** The send time of the newest heartbeat a majority acknowledged (check-quorum counts from it). */
   quorumAt: number
@@ -33,6 +35,19 @@ export class LeaderState {
   private readonly sentAt = new Map<number, number>()
   private readonly ackedAt = new Map<string, number>()
   private readonly ackedVersion = new Map<string, number>()
+
+  /**
+   * Whether the announcement is due: every announce interval, and within `soonMs` of agents
+   * joining (or coming back), so a newcomer need not wait a whole interval to know whom to
+   * follow; a join wave gets one announcement per `soonMs`, not one per agent.
+   */
+  announceDue (now: number, soonMs: number): boolean {
+    if (this.newcomers) {
+      this.newcomers = false
+      this.nextAnnounce = Math.min(this.nextAnnounce, now + soonMs)
+    }
+    return now >= this.nextAnnounce
+  }
 
   constructor (voters: string[], now: number) {
     this.quorumAt = now
