@@ -19,6 +19,8 @@ const COORDINATION = ['$agentmesh/election', '$agentmesh/coordinator']
 // Taken before any agent exists: what one more agent costs is (rss - rssBase) / agents.
 const rssBase = process.memoryUsage().rss
 const agents: AgentNode[] = []
+/** Bootstrap dials that failed, per agent: how many, and the last error (why an agent never joined). */
+const dialErrors = new Map<AgentNode, { count: number, last: string }>()
 const crashed = new Set<AgentNode>()
 const frames = new Map<AgentNode, () => number>()
 /** The broadcast under way: each receiver's send-to-receipt times (ms) and the ids it got. */
@@ -64,6 +66,7 @@ async function handle (m: Cmd): Promise<unknown> {
         // --page: the first agent serves the debug endpoint whose live page is measured.
         const debug = m.debugFirst === true && index === 0 ? { debug: '127.0.0.1:0' } : {}
         const node = await createAgentNode({ ...base, ...debug, name: `a${index}`, ...(bootstrap.length > 0 ? { bootstrap } : {}) })
+        node.addEventListener('bootstrap:error', (e) => { dialErrors.set(node, { count: (dialErrors.get(node)?.count ?? 0) + 1, last: e.detail.error.message.slice(0, 120) }) })
         await node.start()
         agents.push(node)
         frames.set(node, countFrames(node))
@@ -95,7 +98,8 @@ async function handle (m: Cmd): Promise<unknown> {
         voters: a.coordination.voters().length,
         reason: a.coordination.status().reason,
         states: a.members().reduce<Record<string, number>>((o, x) => { o[x.state] = (o[x.state] ?? 0) + 1; return o }, {}),
-        connections: a.libp2p.getConnections().length
+        connections: a.libp2p.getConnections().length,
+        ...(dialErrors.has(a) ? { bootstrapErrors: dialErrors.get(a) } : {})
       }))
     case 'counters': {
       const cpu = process.cpuUsage()

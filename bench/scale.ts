@@ -61,6 +61,7 @@ interface AgentStatus {
   alive: number,
   leader?: string,
   inOffice: boolean,
+  bootstrapErrors?: { count: number, last: string },
   term: number,
   voters: number,
   connections: number,
@@ -158,6 +159,14 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
       for (const a of all) why.set(a.reason ?? '-', (why.get(a.reason ?? '-') ?? 0) + 1)
       console.error(`not converged at ${n} agents:`, Object.fromEntries(why))
       console.error('member states seen by each agent:', JSON.stringify(all.map(a => a.states)))
+      // Agents that see no other member: their connections, and why their bootstrap dials failed.
+      const alone = all.filter(a => a.alive === 0)
+      if (alone.length > 0) {
+        const errors = new Map<string, number>()
+        for (const a of alone) if (a.bootstrapErrors !== undefined) errors.set(a.bootstrapErrors.last, (errors.get(a.bootstrapErrors.last) ?? 0) + 1)
+        console.error(`${alone.length} agents see no other member; their connections:`, JSON.stringify(alone.map(a => a.connections)),
+          'bootstrap dials failed per agent:', JSON.stringify(alone.map(a => a.bootstrapErrors?.count ?? 0)), 'last errors:', Object.fromEntries(errors))
+      }
       // A process whose event loop lags cannot answer probes in time: say how much each lagged.
       for (const w of workers) console.error('event loop delay (ms) per process:', JSON.stringify(await w.call('lag', {}, 20_000)))
     }
