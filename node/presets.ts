@@ -85,8 +85,10 @@ const local: Preset = {
     electionTimeoutMaxMs: 600,
     // As on a LAN: a test that restarts an agent keeps it in the voter set.
     voterRemoveAfterMs: coordination.DEFAULT_VOTER_REMOVE_AFTER_MS,
-    // Five heartbeats: a lost announcement delays a non-voter by a quarter second.
-    announceIntervalMs: 250
+    // A win, a change of the voters and a join are announced at once; the periodic one repairs a
+    // lost announcement within a second. At 250 ms it was 28% of an idle agent's CPU (30 agents:
+    // 1.85-1.9% of a core each, 1.33-1.36% at 1 s).
+    announceIntervalMs: 1_000
   }
 }
 
