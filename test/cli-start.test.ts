@@ -97,3 +97,23 @@ async function listening (port: number): Promise<boolean> {
     s.once('error', () => { resolve(false) })
   })
 }
+
+test('a stop that never finishes does not keep the process: it exits 1 after its grace, and says why', async () => {
+  // The CLI's own signal handling (node/cli/common.ts), given a stop that waits forever (a peer or
+  // a disk that never answers) and a grace of half a second.
+  const common = new URL('../node/cli/common.js', import.meta.url).href
+  const proc = new Proc(['--input-type=module', '-e', `
+    import { onSignals } from ${JSON.stringify(common)}
+    onSignals(() => new Promise(() => {}), 500)
+    setInterval(() => {}, 1000)
+    console.log(JSON.stringify({ event: 'ready' }))
+  `])
+  try {
+    await proc.json(o => o.event === 'ready', 'the process to be ready')
+    proc.child.kill('SIGTERM')
+    assert.equal(await proc.exited(10_000), 1)
+    assert.match(proc.stderr, /the stop did not finish in 500 ms: exiting without it/)
+  } finally {
+    await proc.stop('SIGKILL')
+  }
+})

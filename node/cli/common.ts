@@ -179,11 +179,26 @@ export async function waitFor (check: () => boolean, timeoutMs: number, interval
   return check()
 }
 
-export function onSignals (stop: () => Promise<void>): () => void {
+/**
+ * How long a stop asked by a signal (or by npm going away) may take before the process exits
+ * anyway: a stop that waits on a peer or a disk that does not answer must not leave the node
+ * holding its ports (a container runtime's own grace is 10 s, then SIGKILL).
+ */
+export const STOP_GRACE_MS = 15_000
+
+/**
+ * Stop on SIGINT or SIGTERM (a second one exits at once), exiting 0 when the stop is done; the
+ * handler is returned for other causes to call (parent-watch.ts).
+ */
+export function onSignals (stop: () => Promise<void>, graceMs = STOP_GRACE_MS): () => void {
   let stopping = false
   const handler = (): void => {
     if (stopping) process.exit(130)
     stopping = true
+    setTimeout(() => {
+      process.stderr.write(`agentmesh: the stop did not finish in ${graceMs} ms: exiting without it\n`)
+      process.exit(EXIT_RUNTIME)
+    }, graceMs)
     stop().then(() => process.exit(0), () => process.exit(EXIT_RUNTIME))
   }
   process.on('SIGINT', handler)
