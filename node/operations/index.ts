@@ -45,6 +45,8 @@ export function parseInput<S extends z.ZodType> (schema: S, input: unknown, what
 }
 
 const POLL_MS = 1_000
+/** Task ends remembered for `task` (MeshOperations.ends): a gateway's clients ask about the tasks they just ran. */
+const MAX_ENDS_KEPT = 4_096
 /** What changes an agent's summary: agent(ref) answers again from the membership after any of these. */
 const CHANGES = ['peer:join', 'peer:leave', 'member:change'] as const
 /** Refs remembered at most (a client naming agents that do not exist adds none: only found ones are kept). */
@@ -189,9 +191,28 @@ export class MeshOperations {
     return { task_ids: handles.map(h => h.taskId) }
   }
 
-  /** A task's status (with its result once completed), from the coordinator. */
+  /**
+   * Ends this node was told of, the last MAX_ENDS_KEPT: a coordinator tells an end only once a
+   * majority of the voters hold it, so it is final; but a coordinator that took office a moment
+   * ago answers a task's state from before its end until it has replicated the end again. A
+   * client that was told a task completed (a blocking send, an update) must not be told next that
+   * it is running, with no result.
+   */
+  private readonly ends = new Map<string, TaskStatus>()
+
+  private sawEnd (s: TaskStatus): void {
+    if (!TERMINAL.has(s.status)) return
+    this.ends.delete(s.task_id)
+    this.ends.set(s.task_id, s)
+    if (this.ends.size > MAX_ENDS_KEPT) this.ends.delete(this.ends.keys().next().value as string)
+  }
+
+  /** A task's status (with its result once completed), from the coordinator; its end, once this node was told of one. */
   async task (taskId: string): Promise<TaskStatus> {
-    return await this.node.tasks.client.query(parseInput(TaskId, taskId, 'task id'))
+    const id = parseInput(TaskId, taskId, 'task id')
+    const s = await this.node.tasks.client.query(id)
+    if (TERMINAL.has(s.status)) { this.sawEnd(s); return s }
+    return this.ends.get(id) ?? s
   }
 
   /**
@@ -221,6 +242,7 @@ export class MeshOperations {
         if (options.signal?.aborted === true) return
         if (Date.parse(String(s.timestamp)) < Date.parse(String(last.timestamp))) continue
         last = s
+        this.sawEnd(s)
         yield s
       }
       return
