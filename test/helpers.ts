@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { createAgentNode, type AgentNode, type CreateAgentNodeOptions } from '../node/index.js'
+import { createAgentNode, type AgentNode, type CreateAgentNodeOptions, type Message } from '../node/index.js'
 
 export const CLI = fileURLToPath(new URL('../node/cli/main.js', import.meta.url))
 export const DIST = fileURLToPath(new URL('..', import.meta.url))
@@ -72,6 +72,14 @@ export async function startMesh (n: number, extra: (i: number) => CreateAgentNod
   }
   await waitFor(() => nodes.every(x => x.peers().length === n - 1), `${n} nodes to see each other`, 20_000)
   return nodes
+}
+
+/** Every message the node's subscription to `topic` delivers from now on, in order (the array fills as they come). */
+export function collect (node: AgentNode, topic: string): Message[] {
+  const got: Message[] = []
+  const sub = node.subscribe(topic)
+  void (async () => { for await (const m of sub) got.push(m) })()
+  return got
 }
 
 export async function stopAll (nodes: Array<AgentNode | undefined>): Promise<void> {

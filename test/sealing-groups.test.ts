@@ -7,7 +7,6 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
 import type { Message as GossipMessage } from '@libp2p/gossipsub'
-import type { AgentNode, Message } from '../node/index.js'
 import { SealedError, UnsupportedVersionError } from '../protocols/core/errors.js'
 import type { AuditEvent } from '../protocols/core/audit.js'
 import { isGroupHead, isGroupPart, isSealed, SealingService, type GroupHead, type GroupPart } from '../protocols/sealing/index.js'
@@ -17,7 +16,7 @@ import { WIRE_JSON_SEALED_GROUPS, WIRE_JSON_SECTIONS } from '../protocols/envelo
 import { gossipTopic } from '../protocols/pubsub/index.js'
 import { encodeSealedBatch, grouped, openGroups, partJson, sealBatch } from '../protocols/pubsub/sealed-batch.js'
 import { hostile, mutationsOf, plantedIn } from './fuzz-inputs.js'
-import { startMesh, stopAll, waitFor } from './helpers.js'
+import { collect, startMesh, stopAll, waitFor } from './helpers.js'
 
 async function party (): Promise<{ key: PrivateKey, id: string }> {
   const key = await generateKeyPair('Ed25519')
@@ -104,13 +103,6 @@ test('groups: the hand-written shape check answers as the zod schema on heads, m
   for (const e of [{ n: 0 }, { n: 10_001 }, { n: 2.5 }, { i: 1 }, { ek: undefined }]) agree({ ...(head as object), ...e })
   agree(Object.assign(Object.create({ ct: 'x'.repeat(30) }), member))
 })
-
-function collect (node: AgentNode, topic: string): Message[] {
-  const got: Message[] = []
-  const sub = node.subscribe(topic)
-  void (async () => { for await (const m of sub) got.push(m) })()
-  return got
-}
 
 for (const directFanout of [0, 8]) {
   test(`publish flat out with encryptFor [B] (${directFanout === 0 ? 'gossip' : 'fan-out streams'}): batches carry groups, B reads every payload in order, C none`, async () => {

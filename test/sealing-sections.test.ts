@@ -5,14 +5,13 @@ import assert from 'node:assert/strict'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
-import type { AgentNode, Message } from '../node/index.js'
 import { SerializationError, UnsupportedVersionError } from '../protocols/core/errors.js'
 import { SealingService } from '../protocols/sealing/index.js'
 import { decodeBatch, decodeBatchFrame, decodeEnvelope, encodeSectionBatch, envelopeToJson, makeEnvelope, WIRE_JSON_SEALED_GROUPS, WIRE_JSON_SECTIONS } from '../protocols/envelope/index.js'
 import { gossipTopic } from '../protocols/pubsub/index.js'
 import { encodeSealedBatch, grouped, openGroups, sealBatch, type BatchItem } from '../protocols/pubsub/sealed-batch.js'
 import { privateKeyOf } from '../protocols/coordination/election-keys.js'
-import { startMesh, stopAll, waitFor } from './helpers.js'
+import { collect, startMesh, stopAll, waitFor } from './helpers.js'
 
 async function party (): Promise<{ key: PrivateKey, id: string }> {
   const key = await generateKeyPair('Ed25519')
@@ -88,13 +87,6 @@ test('sections: an altered section fails its group only; bad framing is MSG002',
   }
   assert.throws(() => decodeBatchFrame(frame, 64), (e: Error) => (e as { code?: string }).code === 'MSG002', 'the size limit first')
 })
-
-function collect (node: AgentNode, topic: string): Message[] {
-  const got: Message[] = []
-  const sub = node.subscribe(topic)
-  void (async () => { for await (const m of sub) got.push(m) })()
-  return got
-}
 
 test('a publisher\'s 0x04 batch with an altered section: B refuses that group (counted), delivers the rest of the batch, reads the next and an old 0x03 batch', async () => {
   const nodes = await startMesh(2, () => ({ preset: 'local', security: { mode: 'open' }, pubsub: { directFanout: 0 } }))

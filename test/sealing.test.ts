@@ -9,7 +9,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
 import type { Message as GossipMessage } from '@libp2p/gossipsub'
-import { createAgentNode, type AgentNode, type Message } from '../node/index.js'
+import { createAgentNode, type AgentNode } from '../node/index.js'
 import { SealedError, ValidationError } from '../protocols/core/errors.js'
 import type { AuditEvent } from '../protocols/core/audit.js'
 import { makeContentKey, open, seal, SealedPayload, unwrap, type Binding } from '../protocols/sealing/box.js'
@@ -22,7 +22,7 @@ import { ReceivedKeys, SenderKeys } from '../protocols/sealing/keyring.js'
 import { isSealed, SealingService } from '../protocols/sealing/index.js'
 import { decodeBatch, encodeBatch, envelopeToJson, makeEnvelope } from '../protocols/envelope/index.js'
 import { gossipTopic } from '../protocols/pubsub/index.js'
-import { nodeOptions, sleep, startMesh, stopAll, uniqueMesh, waitFor, withTempDir } from './helpers.js'
+import { collect, nodeOptions, sleep, startMesh, stopAll, uniqueMesh, waitFor, withTempDir } from './helpers.js'
 import { issueCredential, newOwnerKey } from '../protocols/admission/credential.js'
 
 const SECRET = 'the launch code is 0000'
@@ -219,13 +219,6 @@ function rawGossip (node: AgentNode, topic: string): Uint8Array[] {
   const gossip = gossipTopic(node.config.mesh, topic)
   node.libp2p.services.pubsub.addEventListener('message', (e: CustomEvent<GossipMessage>) => { if (e.detail.topic === gossip) seen.push(e.detail.data) })
   return seen
-}
-
-function collect (node: AgentNode, topic: string): Message[] {
-  const got: Message[] = []
-  const sub = node.subscribe(topic)
-  void (async () => { for await (const m of sub) got.push(m) })()
-  return got
 }
 
 test('encryptFor [B]: B reads it; C, subscribed, gets nothing and its gossipsub sees only ciphertext', async () => {
