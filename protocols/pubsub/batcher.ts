@@ -14,6 +14,13 @@ export interface BatcherInit<T = string> {
   maxBatchesPerSec: number
   maxEnvelopes: number
   maxBytes: number
+  /**
+   * Bytes of a batch one transport message carries (NOISE_BATCH_BYTES less the topic's bytes);
+   * with `maxSpill`, a batch that would end at most `maxSpill` bytes past a multiple of it is cut
+   * before it. Unset: batches are cut by count and `maxBytes` only.
+   */
+  transportBytes?: number
+  maxSpill?: number
   /** Envelopes held before `add` makes its caller wait. */
   maxQueued: number
   /** Writes one batch (its envelopes: their JSON texts, or what pubsub seals in the batch) to the network. */
@@ -50,7 +57,7 @@ export class Batcher<T = string> {
     }
     if (this.stopped) return
     const bytes = size ?? (typeof item === 'string' ? Buffer.byteLength(item) : 0)
-    if (this.current.length > 0 && this.currentBytes + bytes + 1 > this.init.maxBytes) this.seal()
+    if (this.current.length > 0 && (this.currentBytes + bytes + 1 > this.init.maxBytes || this.spills(bytes + 1))) this.seal()
     this.current.push(item)
     this.currentBytes += bytes + 1
     this.queued++
@@ -64,6 +71,22 @@ export class Batcher<T = string> {
   }
 
   get pending (): number { return this.queued }
+
+  /**
+   * Whether an item of `bytes` would take the batch across a transport message's end, and the
+   * batch, filled to its count with items of that size, would end only a little past it: then
+   * it is cheaper to cut it here than to send a further message for its last few bytes.
+   */
+  private spills (bytes: number): boolean {
+    const unit = this.init.transportBytes
+    const slack = this.init.maxSpill
+    if (unit === undefined || slack === undefined || unit <= 0) return false
+    const after = this.currentBytes + bytes
+    const edge = Math.floor(after / unit) * unit
+    if (edge <= this.currentBytes) return false // no message end crossed
+    const end = Math.min(this.init.maxBytes, after + (this.init.maxEnvelopes - this.current.length - 1) * bytes)
+    return end - edge <= slack
+  }
 
   /** Send what is queued now and wait until it has been written. */
   async drain (): Promise<void> {

@@ -26,7 +26,7 @@ import { Inbound, type Checked, type LocalTopic } from './inbound.js'
 import { encodeSealedBatch, grouped, sealBatch, type BatchItem, type Grouped } from './sealed-batch.js'
 import type { GateVerdict, PublishOptions, TopicGate } from './publish-options.js'
 import { gossipTopic, toTopic, type Topic } from './topics.js'
-import { DEFAULT_COMPRESS_MIN_BYTES, DEFAULT_COMPRESSION, DEFAULT_DIRECT_FANOUT } from './constants.js'
+import { DEFAULT_COMPRESS_MIN_BYTES, DEFAULT_COMPRESSION, DEFAULT_DIRECT_FANOUT, MAX_SPILL_BYTES, NOISE_BATCH_BYTES } from './constants.js'
 
 export * from './constants.js'
 export * from './topics.js'
@@ -193,7 +193,7 @@ export class PubSubService {
     validateEnvelope(env) // R-MSG: on send as on receipt; catches bad headers and the like
     if (group !== undefined) {
       const g = grouped(env, value, group.recipients)
-      if (g.size > this.init.maxMessageBytes) throw new MessageTooLargeError(g.size, this.init.maxMessageBytes)
+      if (g.bound > this.init.maxMessageBytes) throw new MessageTooLargeError(g.bound, this.init.maxMessageBytes)
       return { topic: t, env: g.env, json: g.json, size: g.size, value, sealedToSelf: group.toSelf, grouped: g }
     }
     const json = envelopeToJson(env)
@@ -304,6 +304,10 @@ export class PubSubService {
         windowMs: this.init.batchWindowMs,
         maxEnvelopes: this.init.batchMaxEnvelopes,
         maxBytes: this.init.batchMaxBytes,
+        // Less the fan-out frame's head (its length: 3 bytes, kind: 1, the topic's length: 2, and
+        // the topic), the batch's wire byte and the first envelope's comma the batcher counts.
+        transportBytes: NOISE_BATCH_BYTES - 6 - Buffer.byteLength(topic) - 2,
+        maxSpill: MAX_SPILL_BYTES,
         maxBatchesPerSec: this.init.maxBatchesPerSec,
         maxQueued: this.init.publishWindow,
         flush: async (items) => { await this.sendBatch(topic, gossip, items) },

@@ -16,6 +16,7 @@ import { SealedError } from '../core/errors.js'
 
 /** What a queued publish's envelope carries until its batch seals it (the message log and `publish`'s answer show it). */
 export const PENDING_GROUP = Object.freeze({ sealed: 3 })
+const PENDING_JSON = JSON.stringify(PENDING_GROUP)
 
 /** A publish waiting for its batch to seal it. */
 export interface Grouped {
@@ -26,8 +27,13 @@ export interface Grouped {
   payload: string
   /** As `Sealer.forGroup` gave them (a publisher repeating a list gets the same array; equal lists are merged in sealBatch). */
   recipients: readonly string[]
-  /** Its bytes on the wire, sealed (an estimate, a little over: base64 and a member's fields). */
+  /**
+   * Its bytes in a batch with sections, sealed (a member's fields and its payload in the group's
+   * ciphertext): what the batcher counts. The head's fields and wraps are paid once a group.
+   */
   size: number
+  /** At most what it takes alone in a batch: `size` with a head's fields, the wraps for its recipients, the tag and the section's framing. */
+  bound: number
   /** Its JSON as queued (the payload PENDING_GROUP). */
   json: string
 }
@@ -42,6 +48,18 @@ const MARK = `\u0001sealed-group-${randomBytes(8).toString('hex')}`
 const MARK_JSON = `"payload":${JSON.stringify(MARK)}`
 const KEY_JSON = '"payload":'
 
+/**
+ * A member part (`{"sealed":3,"kid":"<11>","i":<up to 4 digits>}`, 41 bytes) and the comma before
+ * its payload in the group's plaintext. Its few bytes over a two-digit member's pay for the head's
+ * fields (key time, nonce, section, count), the AEAD's tag and the section's framing in a batch
+ * of tens; a key's wraps, carried now and then, are not counted.
+ */
+const MEMBER_BYTES = 42
+/** A head's fields beyond a member's (key time, nonce, ek, section, count), the AEAD's tag and the section's framing. */
+const HEAD_BYTES = 256
+/** A key's wrap for one recipient, as the head carries it (`{"to":"<11>","ct":"<64>"}`, 95 bytes). */
+const WRAP_BYTES = 100
+
 /** A publish to be sealed with its batch: `env` as prepare made it (its payload is replaced), `value` its payload. */
 export function grouped (env: Envelope, value: unknown, recipients: readonly string[]): Grouped {
   env.payload = MARK
@@ -52,8 +70,8 @@ export function grouped (env: Envelope, value: unknown, recipients: readonly str
   const head = json.slice(0, at + KEY_JSON.length)
   const tail = json.slice(at + MARK_JSON.length)
   const payload = JSON.stringify(value) ?? 'null'
-  const size = Buffer.byteLength(json) + Math.ceil(Buffer.byteLength(payload) * 4 / 3) + 48
-  return { env, head, tail, payload, recipients, size, json: head + JSON.stringify(PENDING_GROUP) + tail }
+  const size = Buffer.byteLength(head) + Buffer.byteLength(tail) + Buffer.byteLength(payload) + MEMBER_BYTES
+  return { env, head, tail, payload, recipients, size, bound: size + HEAD_BYTES + WRAP_BYTES * recipients.length, json: head + PENDING_JSON + tail }
 }
 
 /** A batch ready to encode: its envelopes' JSON texts and, when its groups' ciphertexts travel as sections, those. */
