@@ -164,6 +164,12 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
   const memberView = buildMemberView(host, { rpc, membership, admission, audit }, observer)
   membership.addEventListener('peer:join', (e) => { memberView.seen(e.detail.peerId, e.detail.card) })
   membership.addEventListener('peer:leave', (e) => { memberView.lost(e.detail.peerId) })
+  // The failure detector owns liveness (libp2p's own pings are a slow backstop, libp2p.ts): a
+  // connection to an agent it declared offline is dead or worthless, and is closed; if the agent
+  // lives after all, it refutes and the dialer connects again.
+  memberView.addEventListener('member:change', (e) => {
+    if (e.detail.to === 'offline' && host.started) libp2p.hangUp(peerIdFromString(e.detail.peerId)).catch(() => {})
+  })
   const negotiation = new NegotiationService({ libp2p, maxMessageBytes: config.maxMessageBytes, admits: peer => admission.admits(peer), stats, audit })
   const monitoring = new MonitoringService({
     self: host.peerId,
