@@ -21,6 +21,7 @@ import type { AgentCard } from '../discovery/card.js'
 import { MeshAnnouncer } from '../discovery/mesh-announcer.js'
 import type { MemberView } from '../discovery/members.js'
 import { buildMemberView, selfEligible } from './member-view.js'
+import { OfflineHangUp } from '../discovery/offline-hangup.js'
 import { liveMembers } from '../discovery/member-source.js'
 import { NegotiationService } from '../protocols/negotiation/index.js'
 import { MonitoringService } from '../protocols/monitoring/index.js'
@@ -164,11 +165,10 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
   const memberView = buildMemberView(host, { rpc, membership, admission, audit }, observer)
   membership.addEventListener('peer:join', (e) => { memberView.seen(e.detail.peerId, e.detail.card) })
   membership.addEventListener('peer:leave', (e) => { memberView.lost(e.detail.peerId) })
-  // The failure detector owns liveness (libp2p's own pings are a slow backstop, libp2p.ts): a
-  // connection to an agent it declared offline is dead or worthless, and is closed; if the agent
-  // lives after all, it refutes and the dialer connects again.
-  memberView.addEventListener('member:change', (e) => {
-    if (e.detail.to === 'offline' && host.started) libp2p.hangUp(peerIdFromString(e.detail.peerId)).catch(() => {})
+  const hangUps = new OfflineHangUp({
+    changes: memberView,
+    stateOf: peer => memberView.member(peer)?.state,
+    hangUp: peer => { libp2p.hangUp(peerIdFromString(peer)).catch(() => {}) }
   })
   const negotiation = new NegotiationService({ libp2p, maxMessageBytes: config.maxMessageBytes, admits: peer => admission.admits(peer), stats, audit })
   const monitoring = new MonitoringService({
@@ -218,6 +218,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     { start: () => {}, stop: async () => { await settleWithin(pubsub.flush(), 500) } },
     membership,
     memberView,
+    hangUps,
     office.ordered[0],
     office.ordered[1],
     negotiation,
