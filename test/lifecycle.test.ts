@@ -18,10 +18,11 @@ test('every service of a started node survives start() twice and stop() twice; t
   const [a, b] = await startMesh(2, (i) => i === 0 ? { debug: '127.0.0.1:0' } : {})
   try {
     const services = a.services
-    // the audit log, dead letters, libp2p, rpc, pubsub, admission (and the pubsub flush), membership, member view, coordination,
+    // the audit log, dead letters, libp2p, rpc, pubsub, admission (and the pubsub flush), membership, member view, the hang-up
+    // of agents held offline, coordination,
     // resources, negotiation, monitoring, learning, tasks, dialer, bootstrap, mesh announcer, delivery, debug feed,
     // the live page's rate rings, event stream, debug server.
-    assert.equal(services.length, 23)
+    assert.equal(services.length, 24)
     b.handle('echo', (req) => req)
     for (const s of services) {
       await s.start()

@@ -17,6 +17,7 @@ import { gossipTopic } from '../protocols/pubsub/index.js'
 import { encodeSealedBatch, grouped, openGroups, partJson, sealBatch } from '../protocols/pubsub/sealed-batch.js'
 import { hostile, mutationsOf, plantedIn } from './fuzz-inputs.js'
 import { collect, startMesh, stopAll, waitFor } from './helpers.js'
+import type { Message } from '../node/index.js'
 
 async function party (): Promise<{ key: PrivateKey, id: string }> {
   const key = await generateKeyPair('Ed25519')
@@ -111,18 +112,27 @@ for (const directFanout of [0, 8]) {
     try {
       const atB = collect(b, 'orders')
       const atC = collect(c, 'orders')
+      const real = (xs: Message[]): Message[] => xs.filter(m => m.payload !== 'warm-up')
       const raw: Uint8Array[] = []
       const gossip = gossipTopic(c.config.mesh, 'orders')
       c.libp2p.services.pubsub.addEventListener('message', (e: CustomEvent<GossipMessage>) => { if (e.detail.topic === gossip) raw.push(e.detail.data) })
       await waitFor(() => a.topicPeers('orders').subscribers.length === 2, 'both subscriptions to reach a')
+      if (directFanout > 0) {
+        // At-most-once publishes are not ordered across a change of path (docs/delivery.md): a batch
+        // gossiped before a's fan-out streams reach both can arrive after a later direct one. The
+        // order is asserted on one path: published once a batch has gone directly.
+        const direct = (): number => a.stats.get('broadcast_batches_total', { direction: 'out', via: 'direct' })
+        await waitFor(async () => { await a.publish('orders', 'warm-up'); await a.flush(); return direct() > 0 }, 'a batch written on the fan-out streams')
+        await waitFor(() => atB.filter(m => m.payload === 'warm-up').length > 0 && atC.filter(m => m.payload === 'warm-up').length > 0, 'the warm-ups to land')
+      }
       const sealedBefore = c.stats.get('messages_total', { direction: 'in', status: 'sealed' })
       const n = 200
       await Promise.all(Array.from({ length: n }, async (_, i) => await a.publish('orders', { i, secret: `s${i}` }, { encryptFor: [b.peerId] })))
       await a.publish('orders', 'plain marker')
-      await waitFor(() => atB.length === n + 1 && atC.length === 1, 'b to read all and the marker, c the marker', 30_000)
-      assert.deepEqual(atB.slice(0, n).map(m => (m.payload as { i: number }).i), Array.from({ length: n }, (_, i) => i), 'in publish order')
-      assert.ok(atB.slice(0, n).every(m => m.sealed === true))
-      assert.deepEqual(atC.map(m => m.payload), ['plain marker'])
+      await waitFor(() => real(atB).length === n + 1 && real(atC).length === 1, 'b to read all and the marker, c the marker', 30_000)
+      assert.deepEqual(real(atB).slice(0, n).map(m => (m.payload as { i: number }).i), Array.from({ length: n }, (_, i) => i), 'in publish order')
+      assert.ok(real(atB).slice(0, n).every(m => m.sealed === true))
+      assert.deepEqual(real(atC).map(m => m.payload), ['plain marker'])
       await waitFor(() => c.stats.get('messages_total', { direction: 'in', status: 'sealed' }) - sealedBefore === n, 'c to count every sealed one it could not open')
       if (directFanout === 0) {
         const sealedBatches = raw.filter(d => d[0] === WIRE_JSON_SECTIONS)
