@@ -11,15 +11,16 @@ export const DEFAULT_BATCH_MAX_BYTES = 256 * 1024
 /**
  * What one Noise message holds after yamux's 12-byte frame header (65,519 bytes of plaintext a
  * message): the room for a fan-out frame, whose head (its length, kind and topic) and the
- * batch's own brackets and wire byte are taken off where the batcher is made. A batch that ends a little past a multiple of this costs a whole further
- * Noise message on each side for its last bytes, and every receiver a copy of the batch joined
- * from two pieces: measured, a 1 KiB-payload batch of 65,562 bytes against one of 65,052 cost
- * +1.4 to +3.7 µs a message over the three processes of bench/security.ts.
+ * batch's own brackets and wire byte are taken off where the batcher is made. A batch that ends
+ * a little past a multiple of this costs a whole further Noise message on each side for its last
+ * bytes, and every receiver a copy of the batch joined from two pieces: measured, a 1 KiB-payload
+ * batch of 65,562 bytes against one of 65,052 cost +1.4 to +3.7 µs a message over the three
+ * processes of bench/security.ts.
  */
 export const NOISE_BATCH_BYTES = 65_519 - 12
 /**
  * A batch about to cross a multiple of NOISE_BATCH_BYTES is cut there when, at its envelopes'
- * present size, it would end by count at most this many bytes past it (Batcher, `spill`).
+ * present size, it would end by count at most this many bytes past it (Batcher, `spills`).
  */
 export const MAX_SPILL_BYTES = 8 * 1024
 /**
