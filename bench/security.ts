@@ -20,6 +20,8 @@
  * broadcast moves by 20-40% run to run on a shared 2-core machine); `--profile DIR`: each worker
  * writes a V8 CPU profile of the broadcast to DIR/<mode>/publisher or receivers (bench/profile-summary.ts reads a folder).
  * `--receivers N`: how many receive the broadcast (2 by default; 1 leaves a core to each process).
+ * `--pad N`: bytes of padding in each broadcast payload (1000 by default); `--pad 1012` makes a
+ * closed batch of fifty spill past one Noise message (docs/benchmarks.md, batches cut where a Noise message ends).
  * The same file is the worker: `security.js --worker` (forked by the driver over IPC).
  */
 import '../node/polyfills.js'
@@ -258,7 +260,8 @@ async function driver (): Promise<void> {
       only: { type: 'string' },
       rounds: { type: 'string', default: '1' },
       profile: { type: 'string' },
-      receivers: { type: 'string', default: '2' }
+      receivers: { type: 'string', default: '2' },
+      pad: { type: 'string', default: '1000' }
     }
   })
   const log = (s: string): void => { if (!args.json) process.stderr.write(s + '\n') }
@@ -279,7 +282,9 @@ async function driver (): Promise<void> {
     { key: 'sealed', name: 'closed + sealed (encryptFor)', closed: true, signed: false, psk: false, sealed: true }
   ]
   const words = args.only?.split(',').map(w => w.trim()).filter(w => w !== '')
-  const scenarios = words === undefined ? all.filter(s => s.pad === undefined && s.intake === undefined) : words.map(w => all.find(s => s.key === w) ?? fail(`--only: no mode "${w}" (${all.map(s => s.key).join(', ')})`))
+  const chosen = words === undefined ? all.filter(s => s.pad === undefined && s.intake === undefined) : words.map(w => all.find(s => s.key === w) ?? fail(`--only: no mode "${w}" (${all.map(s => s.key).join(', ')})`))
+  // `--pad`: the broadcast payload's padding where the mode sets none (1000: a 1 KiB payload).
+  const scenarios = chosen.map(s => ({ ...s, pad: s.pad ?? Number(args.pad) }))
   const rounds = Math.max(1, Number(args.rounds))
   const out: Record<string, unknown> = {}
   if (scenarios.some(s => s.signed)) {
