@@ -62,6 +62,14 @@ export const DEFAULT_SYNC_STATEMENTS_PER_INTERVAL = 16_384
  * replay of its old statement does not bring it back; a fresh statement of its own does.
  */
 export const DEFAULT_REAP_AFTER_MS = 3_600_000
+
+/**
+ * A connection to an agent held offline this long is asked (a ping, OFFLINE_PING_TIMEOUT_MS to
+ * answer) and closed if it does not answer (offline-hangup.ts). Half a minute: past the longest
+ * suspicion of the lan preset, so an agent a loaded host calls offline and that refutes a few
+ * seconds later is not even asked.
+ */
+export const DEFAULT_HANG_UP_AFTER_MS = 30_000
 /**
  * Members a table holds at most, offline and left ones included: the most a full exchange can
  * describe (SYNC_MAX_STATEMENTS). Over it, statements of agents unknown here that a relay passes

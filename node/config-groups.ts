@@ -109,6 +109,8 @@ export const MembershipConfig = z.strictObject({
   syncStatementsPerInterval: z.number().int().min(8_192).default(discovery.DEFAULT_SYNC_STATEMENTS_PER_INTERVAL),
   /** An offline or left member is dropped this long after it went (a tombstone keeps replays of its old statements out). */
   reapAfterMs: z.number().int().min(100).default(discovery.DEFAULT_REAP_AFTER_MS),
+  /** A connection to an agent offline this long is pinged, and closed if the ping goes unanswered; 0 never. */
+  hangUpAfterMs: z.number().int().min(0).default(discovery.DEFAULT_HANG_UP_AFTER_MS),
   /** Members held at most; over it, statements of unknown agents from relays are refused (neighbours are always taken). */
   maxMembers: z.number().int().min(16).max(1_000_000).default(discovery.DEFAULT_MAX_MEMBERS),
   /**

@@ -49,9 +49,10 @@ const GOSSIP_MAX_INBOUND_STREAMS = 4
  * opened, negotiated, echoed and closed, both ways on every connection, ~0.9 ms of CPU. And a
  * process that stalls for seconds (200 agents on two cores) lost healthy connections to it.
  * Liveness is the failure detector's (discovery/: suspicion, local health): a connection to an
- * agent it has held offline for 30 s is closed (discovery/offline-hangup.ts). The monitor stays
- * as the backstop for connections to peers it does not follow (clients, peers that never showed
- * a card): every five minutes, 15 s to answer at least.
+ * agent it has held offline for 30 s, and that does not answer a ping on it in 15 s, is closed
+ * (discovery/offline-hangup.ts). The monitor stays as the backstop for connections to peers it
+ * does not follow (clients, peers that never showed a card): every five minutes, 15 s to answer
+ * at least.
  */
 const CONNECTION_PING_INTERVAL_MS = 300_000
 const CONNECTION_PING_MIN_TIMEOUT_MS = 15_000

@@ -71,7 +71,18 @@ test('live page at 50 agents: groups that add up to 50, search finds one, sparkl
     // The page draws the mesh map (every agent's announcement), which needs gossip to reach a0
     // from all 49, not every agent's failure detector to agree on all 49 (bench:scale measures that).
     const t0 = Date.now()
-    await waitFor(async () => (await json(`${url}/mesh/groups`)).body.agents === N, `a0's map to hold all ${N} agents`, 240_000)
+    try {
+      await waitFor(async () => (await json(`${url}/mesh/groups`)).body.agents === N, `a0's map to hold all ${N} agents`, 240_000)
+    } catch (err) {
+      // Who is missing from the map, a0's word on each, and each agent's own account (what to
+      // look at when this fails: unknown to a0, offline there, or not connected to anyone).
+      const onMap = new Set(((await json(`${url}/mesh?limit=500`)).body.nodes as Array<{ peerId: string }>).map(n => n.peerId))
+      const state = new Map(watch.members().map(m => [m.peerId, m.state]))
+      const accounts = await others() as Array<{ peerId: string, states?: Record<string, number>, connections?: number }>
+      const missing = accounts.filter(a => !onMap.has(a.peerId))
+      t.diagnostic(`on the map ${onMap.size}; a0 connected to ${watch.libp2p.getConnections().length}; missing: ${JSON.stringify(missing.map(a => ({ peer: a.peerId.slice(-6), atA0: state.get(a.peerId) ?? 'unknown', states: a.states, connections: a.connections })))}`)
+      throw err
+    }
     const states: Record<string, number> = {}
     for (const m of watch.members()) states[m.state] = (states[m.state] ?? 0) + 1
     t.diagnostic(`map of ${N} after ${Math.round((Date.now() - t0) / 1000)} s; a0's members then: ${JSON.stringify(states)}`)
