@@ -2,7 +2,12 @@
  * Each node's picture of the whole mesh, for people watching it (/mesh and the live page). Every
  * node announces its neighbours, and how many messages it exchanged with each, on an internal
  * topic every few seconds; a node serving a debug endpoint subscribes and assembles the graph.
- * Announcements older than three intervals are dropped, so a node that vanished leaves it.
+ * An agent not heard from for three intervals is dropped, so a node that vanished leaves it.
+ *
+ * Ages are this node's: when it received an announcement, not the `at` the announcer stamped it
+ * with. Another host's clock may be off by more than three intervals (an agent behind would never
+ * show, one ahead never leave), and on a loaded mesh an announcement may spend seconds in gossip;
+ * neither says whether the agent is still there. `at` only orders one agent's announcements.
  */
 import { z } from 'zod'
 import { defineTopic } from '../protocols/pubsub/topics.js'
@@ -26,12 +31,14 @@ export interface MeshEdge { a: string, b: string, rate: number }
 export interface MeshSnapshot { nodes: MeshNode[], edges: MeshEdge[], ageMs: number, intervalMs: number }
 
 export class MeshMap {
-  private readonly seen = new Map<string, MeshAnnouncement>()
+  /** Each agent's newest announcement, and when this node received it. */
+  private readonly seen = new Map<string, { a: MeshAnnouncement, heard: number }>()
   constructor (private readonly self: () => MeshAnnouncement, readonly intervalMs: number) {}
 
-  record (a: MeshAnnouncement): void {
+  record (a: MeshAnnouncement, now = Date.now()): void {
     const known = this.seen.get(a.peerId)
-    if (known === undefined || known.at <= a.at) this.seen.set(a.peerId, a)
+    // Strictly newer: a copy of the same announcement coming round again says nothing new.
+    if (known === undefined || known.a.at < a.at) this.seen.set(a.peerId, { a, heard: now })
   }
 
   forget (peerId: string): void { this.seen.delete(peerId) }
@@ -39,9 +46,10 @@ export class MeshMap {
   snapshot (now = Date.now()): MeshSnapshot {
     const me = this.self()
     const all = new Map<string, MeshAnnouncement>([[me.peerId, me]])
-    for (const [id, a] of this.seen) {
-      if (now - a.at > 3 * this.intervalMs) { this.seen.delete(id); continue }
-      if (id !== me.peerId) all.set(id, a)
+    const heard = new Map<string, number>([[me.peerId, now]])
+    for (const [id, e] of this.seen) {
+      if (now - e.heard > 3 * this.intervalMs) { this.seen.delete(id); continue }
+      if (id !== me.peerId) { all.set(id, e.a); heard.set(id, e.heard) }
     }
     const edges = new Map<string, MeshEdge>()
     for (const a of all.values()) {
@@ -55,9 +63,10 @@ export class MeshMap {
         else e.rate = Math.max(e.rate, rate)
       }
     }
-    const oldest = Math.max(0, ...[...all.values()].map(a => now - a.at))
+    const age = (id: string): number => Math.max(0, now - (heard.get(id) ?? now))
+    const oldest = Math.max(0, ...[...all.keys()].map(age))
     return {
-      nodes: [...all.values()].map(a => ({ peerId: a.peerId, name: a.name, roles: a.roles, ageMs: Math.max(0, now - a.at), self: a.peerId === me.peerId })),
+      nodes: [...all.values()].map(a => ({ peerId: a.peerId, name: a.name, roles: a.roles, ageMs: age(a.peerId), self: a.peerId === me.peerId })),
       edges: [...edges.values()],
       ageMs: oldest,
       intervalMs: this.intervalMs
