@@ -1,7 +1,15 @@
 /**
- * Dials the configured bootstrap peers until connected, retrying with exponential backoff and
- * jitter, and dials again when a bootstrap peer's connection is lost: a node started before its
- * bootstrap peer, or cut off from it, joins as soon as it can.
+ * Joins the mesh through the configured bootstrap peers: dials them one at a time, in a random
+ * order, until one answers, retrying the round with exponential backoff and jitter while none
+ * does. The seed it joined through is dialled again when its connection is lost; every seed is
+ * tried again when this node has no connection left. A node started before its seeds, or cut off
+ * from them, joins as soon as it can.
+ *
+ * One seed, not all: every agent holding a connection to every seed made each seed carry the
+ * whole mesh (200 agents, 3 seeds: ~200 connections a seed, its process's event loop 0.7 s
+ * behind, and 28 agents whose every dial to a seed timed out). The rest of the mesh comes from
+ * the peers the seed tells of (dialer.ts), and a healed partition is joined by dialling agents
+ * held offline (reconnect.ts), as Serf does, not by holding links to the seeds.
  */
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -21,16 +29,19 @@ export interface BootstrapEvents {
   'dial:error': CustomEvent<{ address: string, error: Error, retryInMs: number }>
 }
 
-interface Target { address: string, peerId?: string, delay: number, timer?: ReturnType<typeof setTimeout>, dialing: boolean }
+interface Target { address: string, peerId?: string, delay: number, timer?: ReturnType<typeof setTimeout>, dialing: boolean, joined: boolean }
 
 export class BootstrapDialer extends TypedEventEmitter<BootstrapEvents> {
   private readonly init: BootstrapInit
   private readonly targets: Target[]
   private controller = new AbortController()
   private running = false
+  /** The join round (all seeds, one after the other) and its backoff. */
+  private round: { timer?: ReturnType<typeof setTimeout>, delay: number, active: boolean }
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
     const id = evt.detail.toString()
-    for (const t of this.targets) if (t.peerId === id) this.schedule(t, t.delay)
+    for (const t of this.targets) if (t.joined && t.peerId === id) this.schedule(t, t.delay)
+    if (this.init.libp2p.getConnections().length === 0) this.scheduleRound(this.init.initialDelayMs)
   }
 
   constructor (init: BootstrapInit) {
@@ -40,16 +51,21 @@ export class BootstrapDialer extends TypedEventEmitter<BootstrapEvents> {
       address,
       peerId: /\/p2p\/([^/]+)$/.exec(address)?.[1],
       delay: init.initialDelayMs,
-      dialing: false
+      dialing: false,
+      joined: false
     }))
+    this.round = { delay: init.initialDelayMs, active: false }
   }
+
+  /** The seeds this node joined through (peer ids), for /health and the tests. */
+  get joinedThrough (): string[] { return this.targets.filter(t => t.joined && t.peerId !== undefined).map(t => t.peerId as string) }
 
   start (): void {
     if (this.running) return
     this.running = true
     if (this.controller.signal.aborted) this.controller = new AbortController()
     this.init.libp2p.addEventListener('peer:disconnect', this.onDisconnect)
-    for (const t of this.targets) this.schedule(t, 0)
+    this.scheduleRound(0)
   }
 
   stop (): void {
@@ -61,36 +77,74 @@ export class BootstrapDialer extends TypedEventEmitter<BootstrapEvents> {
       if (t.timer !== undefined) clearTimeout(t.timer)
       t.timer = undefined
     }
+    if (this.round.timer !== undefined) clearTimeout(this.round.timer)
+    this.round.timer = undefined
   }
 
+  private scheduleRound (delay: number): void {
+    if (!this.running || this.round.timer !== undefined || this.round.active || this.targets.length === 0) return
+    this.round.timer = setTimeout(() => { this.round.timer = undefined; void this.joinRound() }, delay)
+  }
+
+  /** Each seed once, in a random order, until one answers; none did: the round again after a backoff. */
+  private async joinRound (): Promise<void> {
+    if (!this.running) return
+    this.round.active = true
+    try {
+      const order = this.targets.map(t => ({ t, r: Math.random() })).sort((a, b) => a.r - b.r).map(x => x.t)
+      for (const t of order) {
+        if (!this.running) return
+        if (t.timer !== undefined || t.dialing) continue
+        const ok = await this.dial(t, false)
+        if (ok === 'self') continue
+        if (ok) { this.round.delay = this.init.initialDelayMs; return }
+      }
+    } finally {
+      this.round.active = false
+    }
+    // Joined meanwhile some other way (an inbound connection, a seed's own redial): nothing to do.
+    if (!this.running || this.init.libp2p.getConnections().length > 0) return
+    const wait = Math.round(this.round.delay / 2 + Math.random() * this.round.delay / 2)
+    this.round.delay = Math.min(this.round.delay * 2, this.init.maxDelayMs)
+    this.scheduleRound(wait)
+  }
+
+  /** A redial of the seed this node joined through, after `delay`. */
   private schedule (t: Target, delay: number): void {
     if (!this.running || t.timer !== undefined || t.dialing) return
-    t.timer = setTimeout(() => { t.timer = undefined; void this.dial(t) }, delay)
+    t.timer = setTimeout(() => { t.timer = undefined; void this.dial(t, true) }, delay)
   }
 
-  private async dial (t: Target): Promise<void> {
-    if (!this.running) return
-    if (t.peerId !== undefined && t.peerId === this.init.libp2p.peerId.toString()) return
+  /**
+   * One dial of a seed: true when connected (the seed is then the one this node joined through),
+   * 'self' for this node's own address, false otherwise. `retry`: a failed redial of the joined
+   * seed is tried again after its backoff; in a join round the next seed is tried instead.
+   */
+  private async dial (t: Target, retry: boolean): Promise<boolean | 'self'> {
+    if (!this.running) return false
+    if (t.peerId !== undefined && t.peerId === this.init.libp2p.peerId.toString()) return 'self'
     t.dialing = true
     const limit = deadline(this.init.dialTimeoutMs, this.controller.signal)
     try {
       const conn = await this.init.libp2p.dial(multiaddr(t.address), { signal: limit.signal })
       t.peerId = conn.remotePeer.toString()
       t.delay = this.init.initialDelayMs
+      t.joined = true
+      return true
     } catch (err) {
-      if (!this.running) return
+      if (!this.running) return false
       // Our own address (a StatefulSet gives every pod one list that names itself too): the
       // handshake found this node's peer id. Never dial it again, and say nothing.
-      if (/dial self/i.test((err as Error).message)) { t.peerId = this.init.libp2p.peerId.toString(); return }
+      if (/dial self/i.test((err as Error).message)) { t.peerId = this.init.libp2p.peerId.toString(); return 'self' }
       // Full jitter on the doubled delay, so nodes that lost the same bootstrap peer at the same
       // moment do not all come back at the same moment.
       const next = Math.min(t.delay * 2, this.init.maxDelayMs)
       const wait = Math.round(t.delay / 2 + Math.random() * t.delay / 2)
       t.delay = next
-      this.safeDispatchEvent('dial:error', { detail: { address: t.address, error: err as Error, retryInMs: wait } })
+      this.safeDispatchEvent('dial:error', { detail: { address: t.address, error: err as Error, retryInMs: retry ? wait : Math.round(this.round.delay / 2) } })
       t.dialing = false
-      this.schedule(t, wait)
-      return
+      if (retry) this.schedule(t, wait)
+      return false
     } finally {
       limit.clear()
       t.dialing = false

@@ -70,6 +70,13 @@ export const DEFAULT_REAP_AFTER_MS = 3_600_000
  * seconds later is not even asked.
  */
 export const DEFAULT_HANG_UP_AFTER_MS = 30_000
+
+/**
+ * How often an agent held offline is dialled (reconnect.ts; Serf's reconnect_interval, 30 s there).
+ * What joins a healed partition, so it bounds how long the two sides stay apart after the heal;
+ * one failed dial per interval per agent while some member is really gone.
+ */
+export const DEFAULT_RECONNECT_INTERVAL_MS = 10_000
 /**
  * Members a table holds at most, offline and left ones included: the most a full exchange can
  * describe (SYNC_MAX_STATEMENTS). Over it, statements of agents unknown here that a relay passes

@@ -111,6 +111,8 @@ export const MembershipConfig = z.strictObject({
   reapAfterMs: z.number().int().min(100).default(discovery.DEFAULT_REAP_AFTER_MS),
   /** A connection to an agent offline this long is pinged, and closed if the ping goes unanswered; 0 never. */
   hangUpAfterMs: z.number().int().min(0).default(discovery.DEFAULT_HANG_UP_AFTER_MS),
+  /** How often one agent held offline is dialled (what joins a healed partition); 0 never. */
+  reconnectIntervalMs: z.number().int().min(0).default(discovery.DEFAULT_RECONNECT_INTERVAL_MS),
   /** Members held at most; over it, statements of unknown agents from relays are refused (neighbours are always taken). */
   maxMembers: z.number().int().min(16).max(1_000_000).default(discovery.DEFAULT_MAX_MEMBERS),
   /**

@@ -21,7 +21,7 @@ import type { AgentCard } from '../discovery/card.js'
 import { MeshAnnouncer } from '../discovery/mesh-announcer.js'
 import type { MemberView } from '../discovery/members.js'
 import { buildMemberView, selfEligible } from './member-view.js'
-import { OFFLINE_PING_TIMEOUT_MS, OfflineHangUp } from '../discovery/offline-hangup.js'
+import { memberConnections } from './member-connections.js'
 import { liveMembers } from '../discovery/member-source.js'
 import { NegotiationService } from '../protocols/negotiation/index.js'
 import { MonitoringService } from '../protocols/monitoring/index.js'
@@ -165,19 +165,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
   const memberView = buildMemberView(host, { rpc, membership, admission, audit }, observer)
   membership.addEventListener('peer:join', (e) => { memberView.seen(e.detail.peerId, e.detail.card) })
   membership.addEventListener('peer:leave', (e) => { memberView.lost(e.detail.peerId) })
-  const hangUps = new OfflineHangUp({
-    changes: memberView,
-    stateOf: peer => memberView.member(peer)?.state,
-    afterMs: config.membership.hangUpAfterMs,
-    hangUp: peer => { libp2p.hangUp(peerIdFromString(peer)).catch(() => {}) },
-    // A ping on the connection there is (none: nothing to keep); it rejects when unanswered.
-    answers: async peer => {
-      const id = peerIdFromString(peer)
-      if (libp2p.getConnections(id).length === 0) return false
-      await libp2p.services.ping.ping(id, { signal: AbortSignal.timeout(OFFLINE_PING_TIMEOUT_MS) })
-      return true
-    }
-  })
+  const [hangUps, reconnect] = memberConnections(libp2p, memberView, config)
   const negotiation = new NegotiationService({ libp2p, maxMessageBytes: config.maxMessageBytes, admits: peer => admission.admits(peer), stats, audit })
   const monitoring = new MonitoringService({
     self: host.peerId,
@@ -227,6 +215,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     membership,
     memberView,
     hangUps,
+    reconnect,
     office.ordered[0],
     office.ordered[1],
     negotiation,

@@ -60,11 +60,14 @@ async function oneCoordinator (agents: LabAgent[], what: string, timeoutMs = 30_
 }
 
 /** Run `fn` on a lab of `size` hosts, destroyed afterwards; skipped where no lab can be made. */
-async function withLab (t: TestContext, size: number, fn: (lab: NetnsLab, agents: LabAgent[]) => Promise<void>): Promise<void> {
+/** A lab of `size` hosts with ENV, and per host what `env` adds. */
+async function withLab (
+  t: TestContext, size: number, fn: (lab: NetnsLab, agents: LabAgent[]) => Promise<void>, env: (i: number, lab: NetnsLab) => Record<string, string> = () => ({})
+): Promise<void> {
   if (skipWithout(t, 'netns')) return
   const lab = NetnsLab.create(size)
   try {
-    const agents = await lab.start(ENV)
+    const agents = await lab.start(i => ({ ...ENV, ...env(i, lab) }))
     await fn(lab, agents)
   } finally {
     await lab.destroy()
@@ -183,4 +186,27 @@ test('netns: a host whose link is cut is marked offline by the others, and alive
     lab.heal()
     await waitFor(async () => await state(c, a) === 'alive' && await state(c, b) === 'alive', 'the host alive again after the heal', 30_000)
   })
+})
+
+test('netns: two agents whose seed is dead, cut apart until each closed its connection to the other, find each other again after the heal (the reconnect)', async (t) => {
+  // h0 and h1 join through h2 only, which is then killed: no bootstrap link is left to redial.
+  // Neither may vote (a coordinator's heartbeats, or a candidate's requests, would dial the other).
+  const env = (i: number, lab: NetnsLab): Record<string, string> => i === 2
+    ? {}
+    : { AGENTMESH_BOOTSTRAP: lab.address(2), AGENTMESH_COORDINATION_ELIGIBLE: 'false', AGENTMESH_MEMBERSHIP_HANG_UP_AFTER_MS: '500', AGENTMESH_MEMBERSHIP_RECONNECT_INTERVAL_MS: '1000' }
+  await withLab(t, 3, async (lab, agents) => {
+    const [a, b] = agents
+    const status = async (by: LabAgent): Promise<{ peers: number, members: Array<{ peerId: string, state: string }> }> => (await by.command({ cmd: 'status' })).result
+    const state = async (of: LabAgent, by: LabAgent): Promise<string | undefined> => (await status(by)).members.find(m => m.peerId === of.peerId)?.state
+    // Connected to each other (the seed told each of the other), not only through the seed.
+    await waitFor(async () => await state(b, a) === 'alive' && await state(a, b) === 'alive' && (await status(a)).peers === 2 && (await status(b)).peers === 2,
+      'h0 and h1 alive to each other and connected', 30_000)
+    lab.kill(2)
+    lab.cut(1)
+    await waitFor(async () => await state(b, a) === 'offline', 'the cut h1 offline at h0', 30_000)
+    // The grace, then a ping given 15 s: h0 keeps no connection to anyone.
+    await waitFor(async () => (await status(a)).peers === 0, 'h0 connected to nobody', 40_000)
+    lab.heal()
+    await waitFor(async () => await state(b, a) === 'alive' && await state(a, b) === 'alive', 'h0 and h1 alive to each other again after the heal', 30_000)
+  }, env)
 })

@@ -1,0 +1,70 @@
+/**
+ * Dials, every interval, one agent the member view holds offline and this node is not connected
+ * to (Serf's reconnect: `reconnect_interval`, one random failed member a round). This is what
+ * joins the two sides of a healed partition: each side holds the other offline, and nothing else
+ * dials an agent that is offline (the bootstrap dialer joins through one seed and keeps only that
+ * link, bootstrap.ts; the peer dialer dials agents that others tell of). A dead host costs one
+ * failed dial a round; the addresses come from the agents' statements (member-addresses.ts).
+ */
+import type { Startable } from '../protocols/core/service.js'
+
+export interface ReconnectInit {
+  /** How often one offline agent is dialled (jittered by up to half either way); 0 never. */
+  intervalMs: number
+  /** Peer ids of the agents the member view holds offline (not those that left). */
+  offline: () => string[]
+  connected: (peerId: string) => boolean
+  /** Dial the agent by peer id (its addresses are in the peer store); rejects when it cannot. */
+  dial: (peerId: string, signal: AbortSignal) => Promise<void>
+  dialTimeoutMs: number
+}
+
+export class Reconnector implements Startable {
+  private readonly init: ReconnectInit
+  private timer?: ReturnType<typeof setTimeout>
+  private controller?: AbortController
+  private dialing = false
+  /** Dials made and those that connected (for the tests and /metrics). */
+  readonly counts = { attempts: 0, connected: 0 }
+
+  constructor (init: ReconnectInit) { this.init = init }
+
+  start (): void {
+    if (this.controller !== undefined || this.init.intervalMs <= 0) return
+    this.controller = new AbortController()
+    this.schedule()
+  }
+
+  stop (): void {
+    this.controller?.abort()
+    this.controller = undefined
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timer = undefined
+  }
+
+  private schedule (): void {
+    if (this.controller === undefined) return
+    const wait = Math.round(this.init.intervalMs * (0.5 + Math.random()))
+    this.timer = setTimeout(() => { this.timer = undefined; void this.round().finally(() => { this.schedule() }) }, wait)
+    this.timer.unref?.()
+  }
+
+  private async round (): Promise<void> {
+    const running = this.controller
+    if (running === undefined || this.dialing) return
+    const candidates = this.init.offline().filter(p => !this.init.connected(p))
+    if (candidates.length === 0) return
+    const peer = candidates[Math.floor(Math.random() * candidates.length)]
+    this.dialing = true
+    this.counts.attempts++
+    const signal = AbortSignal.any([running.signal, AbortSignal.timeout(this.init.dialTimeoutMs)])
+    try {
+      await this.init.dial(peer, signal)
+      this.counts.connected++
+    } catch {
+      // Still gone, or still on the other side: another round tries another, or this one again.
+    } finally {
+      this.dialing = false
+    }
+  }
+}
