@@ -99,7 +99,9 @@ async function handle (m: Cmd): Promise<unknown> {
         reason: a.coordination.status().reason,
         states: a.members().reduce<Record<string, number>>((o, x) => { o[x.state] = (o[x.state] ?? 0) + 1; return o }, {}),
         connections: a.libp2p.getConnections().length,
-        ...(dialErrors.has(a) ? { bootstrapErrors: dialErrors.get(a) } : {})
+        ...(dialErrors.has(a) ? { bootstrapErrors: dialErrors.get(a) } : {}),
+        // An agent with no connection: what its dial queue holds (a dial stuck there is joined by every later one to that peer).
+        ...(a.libp2p.getConnections().length === 0 ? { dialQueue: a.libp2p.getDialQueue().map(d => `${d.status} ${[...d.multiaddrs].map(m => m.toString()).join(',')}`) } : {})
       }))
     case 'counters': {
       const cpu = process.cpuUsage()

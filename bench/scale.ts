@@ -62,6 +62,7 @@ interface AgentStatus {
   leader?: string,
   inOffice: boolean,
   bootstrapErrors?: { count: number, last: string },
+  dialQueue?: string[],
   term: number,
   voters: number,
   connections: number,
@@ -161,11 +162,15 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
       console.error('member states seen by each agent:', JSON.stringify(all.map(a => a.states)))
       // Agents that see no other member: their connections, and why their bootstrap dials failed.
       const alone = all.filter(a => a.alive === 0)
+      // The seeds' connections (the first three agents): the ones everybody dials first.
+      console.error('the seeds\' connections:', JSON.stringify(all.slice(0, nSeeds).map(a => a.connections)), 'agents alone, by process:',
+        JSON.stringify(all.map((a, i) => ({ a, p: Math.floor(i / per) })).filter(x => x.a.alive === 0).map(x => x.p)))
       if (alone.length > 0) {
         const errors = new Map<string, number>()
         for (const a of alone) if (a.bootstrapErrors !== undefined) errors.set(a.bootstrapErrors.last, (errors.get(a.bootstrapErrors.last) ?? 0) + 1)
         console.error(`${alone.length} agents see no other member; their connections:`, JSON.stringify(alone.map(a => a.connections)),
-          'bootstrap dials failed per agent:', JSON.stringify(alone.map(a => a.bootstrapErrors?.count ?? 0)), 'last errors:', Object.fromEntries(errors))
+          'bootstrap dials failed per agent:', JSON.stringify(alone.map(a => a.bootstrapErrors?.count ?? 0)), 'last errors:', Object.fromEntries(errors),
+          'dial queues of the first three:', JSON.stringify(alone.slice(0, 3).map(a => a.dialQueue)))
       }
       // A process whose event loop lags cannot answer probes in time: say how much each lagged.
       for (const w of workers) console.error('event loop delay (ms) per process:', JSON.stringify(await w.call('lag', {}, 20_000)))
