@@ -22,7 +22,22 @@ export interface BootstrapInit {
   initialDelayMs: number
   maxDelayMs: number
   dialTimeoutMs: number
+  /**
+   * Whether this node's member view knows the agent. Once joined, each seed it does not know is
+   * dialled once (not held, not redialled): seeds started together may have joined each other in
+   * separate groups, which nothing else would ever join up. Unset: no such sweep.
+   */
+  knows?: (peerId: string) => boolean
+  /** How long after joining the seeds are looked over (time for the first full exchange). */
+  sweepAfterMs?: number
 }
+
+/**
+ * A join round starts the next seed's dial after this long without an answer: a seed whose host
+ * drops packets would otherwise hold a round for the whole dial timeout.
+ */
+const STAGGER_MS = 300
+const SWEEP_AFTER_MS = 3_000
 
 export interface BootstrapEvents {
   /** A bootstrap peer could not be reached; the dial is retried after `retryInMs`. */
@@ -38,10 +53,15 @@ export class BootstrapDialer extends TypedEventEmitter<BootstrapEvents> {
   private running = false
   /** The join round (all seeds, one after the other) and its backoff. */
   private round: { timer?: ReturnType<typeof setTimeout>, delay: number, active: boolean }
+  private sweep?: ReturnType<typeof setTimeout>
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
     const id = evt.detail.toString()
     for (const t of this.targets) if (t.joined && t.peerId === id) this.schedule(t, t.delay)
-    if (this.init.libp2p.getConnections().length === 0) this.scheduleRound(this.init.initialDelayMs)
+    if (this.init.libp2p.getConnections().length === 0) {
+      // It was connected: a fresh loss, retried from the first delay, not from an old round's backoff.
+      this.round.delay = this.init.initialDelayMs
+      this.scheduleRound(this.init.initialDelayMs)
+    }
   }
 
   constructor (init: BootstrapInit) {
@@ -79,6 +99,8 @@ export class BootstrapDialer extends TypedEventEmitter<BootstrapEvents> {
     }
     if (this.round.timer !== undefined) clearTimeout(this.round.timer)
     this.round.timer = undefined
+    if (this.sweep !== undefined) clearTimeout(this.sweep)
+    this.sweep = undefined
   }
 
   private scheduleRound (delay: number): void {
@@ -86,27 +108,60 @@ export class BootstrapDialer extends TypedEventEmitter<BootstrapEvents> {
     this.round.timer = setTimeout(() => { this.round.timer = undefined; void this.joinRound() }, delay)
   }
 
-  /** Each seed once, in a random order, until one answers; none did: the round again after a backoff. */
+  /**
+   * Each seed once, in a random order, until one answers: the next seed's dial starts when the
+   * last one failed or after STAGGER_MS without an answer, and the first to answer is the one
+   * joined through (a later answer is a plain connection). None did: the round again after a backoff.
+   */
   private async joinRound (): Promise<void> {
     if (!this.running) return
     this.round.active = true
+    let winner: Target | undefined
     try {
       const order = this.targets.map(t => ({ t, r: Math.random() })).sort((a, b) => a.r - b.r).map(x => x.t)
+      const attempts: Array<Promise<unknown>> = []
       for (const t of order) {
-        if (!this.running) return
+        if (!this.running || winner !== undefined) break
         if (t.timer !== undefined || t.dialing) continue
-        const ok = await this.dial(t, false)
-        if (ok === 'self') continue
-        if (ok) { this.round.delay = this.init.initialDelayMs; return }
+        const attempt = this.dial(t, false).then(ok => { if (ok === true && winner === undefined && this.running) { winner = t; this.joinedThroughOnly(t) } })
+        attempts.push(attempt)
+        let stagger: ReturnType<typeof setTimeout> | undefined
+        await Promise.race([attempt, new Promise<void>(resolve => { stagger = setTimeout(resolve, STAGGER_MS) })])
+        clearTimeout(stagger)
       }
+      await Promise.all(attempts)
     } finally {
       this.round.active = false
     }
+    if (!this.running) return
+    if (winner !== undefined) return
     // Joined meanwhile some other way (an inbound connection, a seed's own redial): nothing to do.
-    if (!this.running || this.init.libp2p.getConnections().length > 0) return
+    if (this.init.libp2p.getConnections().length > 0) return
     const wait = Math.round(this.round.delay / 2 + Math.random() * this.round.delay / 2)
     this.round.delay = Math.min(this.round.delay * 2, this.init.maxDelayMs)
     this.scheduleRound(wait)
+  }
+
+  /** `t` is the one seed joined through: the others are neither held nor redialled; the seeds are looked over soon. */
+  private joinedThroughOnly (t: Target): void {
+    this.round.delay = this.init.initialDelayMs
+    for (const o of this.targets) {
+      o.joined = o === t
+      if (o !== t && o.timer !== undefined) { clearTimeout(o.timer); o.timer = undefined }
+    }
+    const knows = this.init.knows
+    if (knows === undefined || this.sweep !== undefined) return
+    this.sweep = setTimeout(() => {
+      this.sweep = undefined
+      if (!this.running) return
+      const self = this.init.libp2p.peerId.toString()
+      for (const o of this.targets) {
+        if (o.joined || o.dialing || o.peerId === self) continue
+        if (o.peerId !== undefined && (knows(o.peerId) || this.init.libp2p.getConnections().some(c => c.remotePeer.toString() === o.peerId))) continue
+        void this.dial(o, false)
+      }
+    }, this.init.sweepAfterMs ?? SWEEP_AFTER_MS)
+    this.sweep.unref?.()
   }
 
   /** A redial of the seed this node joined through, after `delay`. */
@@ -116,8 +171,7 @@ export class BootstrapDialer extends TypedEventEmitter<BootstrapEvents> {
   }
 
   /**
-   * One dial of a seed: true when connected (the seed is then the one this node joined through),
-   * 'self' for this node's own address, false otherwise. `retry`: a failed redial of the joined
+   * One dial of a seed: true when connected, 'self' for this node's own address, false otherwise. `retry`: a failed redial of the joined
    * seed is tried again after its backoff; in a join round the next seed is tried instead.
    */
   private async dial (t: Target, retry: boolean): Promise<boolean | 'self'> {
@@ -129,7 +183,6 @@ export class BootstrapDialer extends TypedEventEmitter<BootstrapEvents> {
       const conn = await this.init.libp2p.dial(multiaddr(t.address), { signal: limit.signal })
       t.peerId = conn.remotePeer.toString()
       t.delay = this.init.initialDelayMs
-      t.joined = true
       return true
     } catch (err) {
       if (!this.running) return false

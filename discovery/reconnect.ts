@@ -7,6 +7,7 @@
  * failed dial a round; the addresses come from the agents' statements (member-addresses.ts).
  */
 import type { Startable } from '../protocols/core/service.js'
+import { deadline } from '../protocols/core/deadline.js'
 
 export interface ReconnectInit {
   /** How often one offline agent is dialled (jittered by up to half either way); 0 never. */
@@ -43,9 +44,14 @@ export class Reconnector implements Startable {
   }
 
   private schedule (): void {
-    if (this.controller === undefined) return
+    const running = this.controller
+    if (running === undefined) return
     const wait = Math.round(this.init.intervalMs * (0.5 + Math.random()))
-    this.timer = setTimeout(() => { this.timer = undefined; void this.round().finally(() => { this.schedule() }) }, wait)
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      // Only the chain of this start goes on: a stop and start while a dial was out begins its own.
+      void this.round().finally(() => { if (this.controller === running) this.schedule() })
+    }, wait)
     this.timer.unref?.()
   }
 
@@ -57,13 +63,16 @@ export class Reconnector implements Startable {
     const peer = candidates[Math.floor(Math.random() * candidates.length)]
     this.dialing = true
     this.counts.attempts++
-    const signal = AbortSignal.any([running.signal, AbortSignal.timeout(this.init.dialTimeoutMs)])
+    // deadline(), not AbortSignal.any with a timeout signal: on Node 20 that timeout can be
+    // collected before it fires (protocols/core/deadline.ts), and a stuck dial would stop the rounds.
+    const limit = deadline(this.init.dialTimeoutMs, running.signal)
     try {
-      await this.init.dial(peer, signal)
+      await this.init.dial(peer, limit.signal)
       this.counts.connected++
     } catch {
       // Still gone, or still on the other side: another round tries another, or this one again.
     } finally {
+      limit.clear()
       this.dialing = false
     }
   }

@@ -160,7 +160,8 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     addresses: config.bootstrap,
     initialDelayMs: config.connections.bootstrapInitialDelayMs,
     maxDelayMs: config.connections.bootstrapMaxDelayMs,
-    dialTimeoutMs: config.connections.dialTimeoutMs
+    dialTimeoutMs: config.connections.dialTimeoutMs,
+    knows: peer => memberView.member(peer) !== undefined
   })
   const memberView = buildMemberView(host, { rpc, membership, admission, audit }, observer)
   membership.addEventListener('peer:join', (e) => { memberView.seen(e.detail.peerId, e.detail.card) })

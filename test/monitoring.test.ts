@@ -25,7 +25,9 @@ test('monitoring: metric reports on an interval and on demand, alerts by severit
     void (async () => { for await (const m of metrics) reports.push({ from: m.from, r: m.payload as MetricReport }) })()
     void (async () => { for await (const m of critical) alerts.push(m.payload as Alert) })()
     await waitFor(() => [n1, n2].every(n => reports.some(x => x.from === n.peerId && x.r.trigger === 'interval')), 'interval reports from the other agents')
-    const one = reports.find(x => x.from === n1.peerId)?.r as MetricReport
+    // The latest: one published before the mesh was whole can still arrive after this subscribed.
+    await waitFor(() => reports.filter(x => x.from === n1.peerId).length >= 2, 'a second report from n1')
+    const one = reports.filter(x => x.from === n1.peerId).at(-1)?.r as MetricReport
     assert.equal(one.agent, n1.peerId)
     assert.equal(one.metrics.peers, 2)
     assert.ok(one.metrics.rss_mb > 0 && one.metrics.active_connections >= 2)
