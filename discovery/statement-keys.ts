@@ -7,7 +7,7 @@
  * a statement signed in one mesh, or a signature made for another purpose, proves nothing here.
  */
 import type { PrivateKey } from '@libp2p/interface'
-import { publicKeyOf } from '../protocols/core/peer-keys.js'
+import { peerSignatureVerifies } from '../protocols/core/peer-verify.js'
 
 const DOMAIN = 'agentmesh/member/1'
 
@@ -27,16 +27,6 @@ export function statementKeys (privateKey: PrivateKey, mesh: string): StatementK
       if (!(sig instanceof Uint8Array)) throw new TypeError(`member statements need a key that signs synchronously, not ${privateKey.type}`)
       return Buffer.from(sig).toString('base64')
     },
-    verify: (author, body, sig) => {
-      const key = publicKeyOf(author)
-      if (key === null) return false
-      try {
-        const ok = key.verify(bytes(body), Buffer.from(sig, 'base64'))
-        if (ok instanceof Promise) ok.catch(() => {})
-        return ok === true
-      } catch {
-        return false
-      }
-    }
+    verify: (author, body, sig) => peerSignatureVerifies(author, bytes(body), Buffer.from(sig, 'base64'))
   }
 }

@@ -8,7 +8,7 @@
  * in one mesh, or signed by the same key for another purpose, proves nothing here.
  */
 import type { PrivateKey } from '@libp2p/interface'
-import { publicKeyOf } from '../core/peer-keys.js'
+import { peerSignatureVerifies } from '../core/peer-verify.js'
 import type { ElectionKeys } from './election-types.js'
 
 const DOMAIN = 'agentmesh/election/1'
@@ -22,17 +22,7 @@ export function electionKeys (privateKey: PrivateKey, mesh: string): ElectionKey
       if (!(sig instanceof Uint8Array)) throw new TypeError(`election votes need a key that signs synchronously, not ${privateKey.type}`)
       return Buffer.from(sig).toString('base64')
     },
-    verify: (peer, statement, signature) => {
-      const key = publicKeyOf(peer)
-      if (key === null) return false
-      try {
-        const ok = key.verify(bytes(statement), Buffer.from(signature, 'base64'))
-        if (ok instanceof Promise) ok.catch(() => {})
-        return ok === true
-      } catch {
-        return false
-      }
-    }
+    verify: (peer, statement, signature) => peerSignatureVerifies(peer, bytes(statement), Buffer.from(signature, 'base64'))
   }
 }
 

@@ -10,7 +10,7 @@
  */
 import type { PrivateKey } from '@libp2p/interface'
 import { BadSignatureError } from '../core/errors.js'
-import { publicKeyOf } from '../core/peer-keys.js'
+import { peerSignatureVerifies } from '../core/peer-verify.js'
 import type { Envelope } from './schema.js'
 
 /**
@@ -56,15 +56,7 @@ export function signEnvelope<E extends Envelope> (env: E, privateKey: PrivateKey
 
 /** Whether `signature` (base64url) is `source`'s signature of `bytes` (what signedBytes made). */
 export function signatureVerifies (source: string, bytes: Uint8Array, signature: string): boolean {
-  const key = publicKeyOf(source)
-  if (key === null) return false
-  try {
-    const ok = key.verify(bytes, Buffer.from(signature, 'base64url'))
-    if (ok instanceof Promise) { ok.catch(() => {}); return false }
-    return ok
-  } catch {
-    return false
-  }
+  return peerSignatureVerifies(source, bytes, Buffer.from(signature, 'base64url'))
 }
 
 /** Whether the envelope carries a signature that verifies for its source (false when it has none). */
