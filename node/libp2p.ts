@@ -136,7 +136,11 @@ export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, 
     connectionManager: {
       maxConnections: config.connections.maxConnections,
       inboundConnectionThreshold: config.connections.inboundConnectionThreshold,
-      dialTimeout: config.connections.dialTimeoutMs
+      dialTimeout: config.connections.dialTimeoutMs,
+      // libp2p also cuts each address's attempt at 6 s of its own (addressDialTimeout), under the
+      // dial's timeout: a peer with one address (a seed) got 6 s, not dialTimeoutMs, and a
+      // handshake with a process seconds behind was abandoned and redone (docs/benchmarks.md).
+      addressDialTimeout: config.connections.dialTimeoutMs
     },
     connectionGater: {
       denyInboundConnection: (maConn) => gate.denyInboundConnection(maConn.remoteAddr),
