@@ -22,3 +22,18 @@ export function publicKeyOf (peer: string): PublicKey | null {
   keys.set(peer, key)
   return key
 }
+
+/**
+ * Whether `sig` is `peer`'s signature over `data`, by libp2p's key (peer-verify.ts's way for key
+ * types other than Ed25519, and the browser's for all); false for anything malformed, never a throw.
+ */
+export function keyVerifies (peer: string, data: Uint8Array, sig: Uint8Array): boolean {
+  try {
+    const ok = publicKeyOf(peer)?.verify(data, sig) ?? false
+    // An asynchronous verifier does not fit the synchronous paths that call this: a bad signature.
+    if (ok instanceof Promise) { ok.catch(() => {}); return false }
+    return ok
+  } catch {
+    return false
+  }
+}
