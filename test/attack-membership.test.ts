@@ -27,11 +27,13 @@ import { nodeOptions, sleep, stopAll, uniqueMesh, waitFor } from './helpers.js'
 
 const DAY = 86_400_000
 // The local preset's membership, with suspicions long enough that a loaded host refutes in time
-// (the attacks must be what declares an agent offline, not a slow event loop), and elections slow
-// enough that four nodes in one process keep their coordinator.
+// (the attacks must be what declares an agent offline, not a slow event loop: with 1-3 s, a
+// CI-local Node 22 pass once saw a2 declare a0 offline from a late probe), and elections slow
+// enough that four nodes in one process keep their coordinator. The waits for what an attack
+// would do scale with suspicionMaxMs.
 const timings = {
   preset: 'local' as const,
-  membership: { suspicionMinMs: 1_000, suspicionMaxMs: 3_000 },
+  membership: { suspicionMinMs: 2_000, suspicionMaxMs: 5_000 },
   coordination: { bootstrapExpect: 3, electionTimeoutMinMs: 2_000, electionTimeoutMaxMs: 4_000 }
 }
 
