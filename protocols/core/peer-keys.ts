@@ -5,22 +5,36 @@
 import type { PublicKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 
-/** Parsing costs more than a verify's hashing of a small message; bounded, so made-up ids cannot grow it. */
-const KEYS_KEPT = 4096
-const keys = new Map<string, PublicKey | null>()
+/**
+ * What is worked out once per peer id (a parsed key, an imported one), kept for the next message;
+ * bounded, so made-up ids cannot grow it (full: forgotten all at once, then built up again).
+ */
+export class PeerCache<T> {
+  private readonly kept = new Map<string, T>()
+  constructor (private readonly max = 4096) {}
+
+  /** The value kept for `peer`, or `make(peer)` kept from now on. */
+  get (peer: string, make: (peer: string) => T): T {
+    if (this.kept.has(peer)) return this.kept.get(peer) as T
+    const value = make(peer)
+    if (this.kept.size >= this.max) this.kept.clear()
+    this.kept.set(peer, value)
+    return value
+  }
+}
+
+/** Parsing costs more than a verify's hashing of a small message. */
+const keys = new PeerCache<PublicKey | null>()
 
 /** The peer id's public key; null when the id is malformed or carries no key (RSA ids hash theirs). */
 export function publicKeyOf (peer: string): PublicKey | null {
-  let key = keys.get(peer)
-  if (key !== undefined) return key
-  try {
-    key = peerIdFromString(peer).publicKey ?? null
-  } catch {
-    key = null
-  }
-  if (keys.size >= KEYS_KEPT) keys.clear()
-  keys.set(peer, key)
-  return key
+  return keys.get(peer, (p) => {
+    try {
+      return peerIdFromString(p).publicKey ?? null
+    } catch {
+      return null
+    }
+  })
 }
 
 /**

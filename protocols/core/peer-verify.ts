@@ -7,33 +7,27 @@
  * The browser bundle takes peer-verify.browser.ts, which has no Node crypto.
  */
 import { createPublicKey, verify, type KeyObject } from 'node:crypto'
-import { keyVerifies, publicKeyOf } from './peer-keys.js'
+import { keyVerifies, PeerCache, publicKeyOf } from './peer-keys.js'
 
 /** DER of an Ed25519 SubjectPublicKeyInfo up to the 32 key bytes (RFC 8410). */
 const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
-/** Bounded as publicKeyOf's cache is: made-up ids cannot grow it. */
-const KEYS_KEPT = 4096
-const imported = new Map<string, KeyObject | null>()
+/** Undefined: a key type Node's verify is not used for (libp2p's key checks it). */
+const imported = new PeerCache<KeyObject | null | undefined>()
 
-function keyObjectOf (peer: string): KeyObject | null | undefined {
-  let k = imported.get(peer)
-  if (k !== undefined) return k
+function importKey (peer: string): KeyObject | null | undefined {
   const key = publicKeyOf(peer)
   if (key === null) return null
   if (key.type !== 'Ed25519') return undefined
   try {
-    k = createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, key.raw]), format: 'der', type: 'spki' })
+    return createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, key.raw]), format: 'der', type: 'spki' })
   } catch {
-    k = null
+    return null
   }
-  if (imported.size >= KEYS_KEPT) imported.clear()
-  imported.set(peer, k)
-  return k
 }
 
 /** Whether `sig` is `peer`'s signature over `data`; false for anything malformed, never a throw. */
 export function peerSignatureVerifies (peer: string, data: Uint8Array, sig: Uint8Array): boolean {
-  const k = keyObjectOf(peer)
+  const k = imported.get(peer, importKey)
   if (k === null) return false
   if (k === undefined) return keyVerifies(peer, data, sig)
   try {
