@@ -103,7 +103,11 @@ test('a subscriber beyond the publisher\'s peers gets the topic by gossip; once 
     const gossipA = gossipCount(a, 'news')
     const gossipC = gossipCount(c, 'news')
     const directC = directBatches(c, 'news')
+    // a tells b of c a moment after c's subscription reached it: until then b's events go to a
+    // alone (directly), so b publishes once it knows c is beyond a.
     await waitFor(() => b.topicPeers('news').subscribers.length === 1 && a.topicPeers('news').mesh.includes(c.peerId), 'a to subscribe at b and mesh with c')
+    await waitFor(() => b.topicPeers('news').relayed.includes(c.peerId), 'a to tell b of c, beyond it')
+    assert.deepEqual(a.topicPeers('news').relayed, [], 'a reaches every subscriber it knows of itself')
     for (let i = 0; i < 100; i++) await b.publish('news', i)
     await waitFor(() => atA.length === 100 && atC.length === 100, 'c, beyond b, to get all 100 (relayed by a)')
     assert.equal(directC.n, 0, 'nothing of news reached c directly')

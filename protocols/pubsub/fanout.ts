@@ -133,6 +133,11 @@ export class Fanout {
     return this.reach.covers(this.self, topic, subscribers) ? subscribers : undefined
   }
 
+  /** Subscribers beyond `subscribers` (this node's) that those told of in their reach (reach.ts). */
+  relayed (topic: string, subscribers: readonly string[]): string[] {
+    return this.reach.beyond(this.self, topic, subscribers)
+  }
+
   /**
    * Writes one batch to each peer (one frame built once, compressed once for those that accept
    * it) and waits, a bounded while, for streams whose buffer is full: a publisher that outruns a

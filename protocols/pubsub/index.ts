@@ -284,6 +284,14 @@ export class PubSubService {
     return this.gossipsub.getSubscribers(gossipTopic(this.init.mesh, topic)).map(p => p.toString())
   }
 
+  /**
+   * Subscribers of a topic beyond this node's peers, as its subscribing peers told (their reach):
+   * a batch published here goes by gossip while there are any. Empty without the fan-out streams.
+   */
+  relayedSubscribers (topic: string): string[] {
+    return this.fanout?.relayed(topic, this.subscribers(topic)) ?? []
+  }
+
   /** Gossip mesh peers for a topic (the peers this node forwards full messages to). */
   meshPeers (topic: string): string[] {
     // getMeshPeers exists on the implementation but not on the exported interface.

@@ -40,6 +40,20 @@ export class ReachTable {
     }
     return true
   }
+
+  /**
+   * Subscribers of `topic` that the peers in `subscribers` told of and that are not among them:
+   * reached from `self` only through a relay (gossip). Empty does not mean there are none: a
+   * peer that has not told, or listed too many to name, hides those beyond it.
+   */
+  beyond (self: string, topic: string, subscribers: readonly string[]): string[] {
+    const direct = new Set(subscribers)
+    const out = new Set<string>()
+    for (const peer of subscribers) {
+      for (const other of this.peers.get(peer)?.get(topic) ?? []) if (other !== self && !direct.has(other)) out.add(other)
+    }
+    return [...out]
+  }
 }
 
 /**
