@@ -126,6 +126,9 @@ describe('/members shows the roles a closed mesh\'s credential grants', () => {
       }
       const [watcher, claimant] = nodes
       await waitFor(() => listed(watcher, claimant.peerId)?.state === 'alive', 'the claimant listed', 15_000)
+      // Listed from its card exchange (which carries the credential's roles) first; its claim
+      // comes with its own statement, a probe or a gossip round later.
+      await waitFor(() => listed(watcher, claimant.peerId)?.claimed !== undefined, 'the claimant\'s statement heard', 15_000)
       const res = await fetch(`${watcher.debugUrl as string}/members`)
       assert.equal(res.status, 200)
       const members = await res.json() as Member[]
