@@ -73,12 +73,12 @@ test('resources: two tasks that need the one GPU run one after the other; the se
   const nodes = await startMesh(3, withGpu)
   try {
     await elected(nodes)
-    const log: Array<{ id: string, event: string, by: string, gpu: string[] }> = []
+    const log: Array<{ id: string, event: string, by: string, gpu: string[], attempt?: number, at?: number }> = []
     for (const n of nodes) {
       n.onTask('render', async (ctx: TaskContext) => {
-        log.push({ id: ctx.taskId, event: 'start', by: n.name, gpu: ctx.resources.filter(r => r.kind === 'gpu').map(r => r.resource_id) })
+        log.push({ id: ctx.taskId, event: 'start', by: n.name, gpu: ctx.resources.filter(r => r.kind === 'gpu').map(r => r.resource_id), attempt: ctx.attempt, at: Date.now() })
         await new Promise(resolve => setTimeout(resolve, 600))
-        log.push({ id: ctx.taskId, event: 'end', by: n.name, gpu: [] })
+        log.push({ id: ctx.taskId, event: 'end', by: n.name, gpu: [], attempt: ctx.attempt, at: Date.now() })
         return n.name
       })
     }
@@ -92,7 +92,7 @@ test('resources: two tasks that need the one GPU run one after the other; the se
     assert.equal(await b.result(), 'n1')
     const starts = log.filter(l => l.event === 'start')
     const ends = log.filter(l => l.event === 'end')
-    assert.equal(starts.length, 2)
+    assert.equal(starts.length, 2, `each frame started once: ${JSON.stringify(log.map(l => [l.id, l.event, l.by, l.attempt, l.at]))}`)
     assert.equal(log.indexOf(starts[1]) > log.indexOf(ends[0]), true, 'the second started after the first ended')
     assert.deepEqual(starts.map(s => s.gpu), [[`${nodes[1].peerId}/gpu/0`], [`${nodes[1].peerId}/gpu/0`]], 'each held the GPU, by its id')
   } finally {
