@@ -31,6 +31,8 @@ export class MeshAnnouncer implements Startable {
   private timer?: ReturnType<typeof setTimeout>
   private lastRates: Record<string, number> = {}
   private lastAnnounce = Date.now()
+  /** The `at` of the last announcement made: the next is later, whatever the clock did meanwhile. */
+  private lastAt = 0
   private map?: MeshMap
   private sub?: Subscription<MeshAnnouncement>
   private readonly soon = (): void => {
@@ -84,10 +86,15 @@ export class MeshAnnouncer implements Startable {
     this.sub = undefined
   }
 
-  /** This node's part of the mesh map as of now. */
+  /**
+   * This node's part of the mesh map as of now. `at` only ever grows: watchers keep an agent's
+   * newest announcement by it (mesh-map.ts), so after the host's clock stepped back a plain
+   * Date.now() would be taken for an old copy and the agent would leave their maps.
+   */
   announcement (): MeshAnnouncement {
     const { peerId, name, roles } = this.init.self
-    return { peerId, name, roles, peers: this.init.membership.peers().map(p => p.peerId), rates: this.lastRates, at: Date.now() }
+    this.lastAt = Math.max(Date.now(), this.lastAt + 1)
+    return { peerId, name, roles, peers: this.init.membership.peers().map(p => p.peerId), rates: this.lastRates, at: this.lastAt }
   }
 
   /** The map assembled so far (empty on a node that does not watch). */

@@ -4,6 +4,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { MeshMap, type MeshAnnouncement } from '../discovery/mesh-map.js'
+import { MeshAnnouncer } from '../discovery/mesh-announcer.js'
+import type { Membership } from '../discovery/membership.js'
+import type { PubSubService } from '../protocols/pubsub/index.js'
 
 const HOUR = 3_600_000
 const ann = (peerId: string, at: number, peers: string[] = []): MeshAnnouncement => ({ peerId, name: peerId, roles: [], peers, rates: {}, at })
@@ -24,4 +27,27 @@ test('mesh map: agents whose clocks are an hour behind or ahead show, and leave 
   map.record(ann('behind', t0 - HOUR + 2_500), t0 + 5_000)
   map.record(ann('behind', t0 - HOUR), t0 + 5_000)
   assert.deepEqual(at(t0 + 5_600), ['me'])
+})
+
+test('mesh map: an agent whose host clock steps back keeps its place on the others\' maps', (t) => {
+  const t0 = 1_800_000_000_000
+  t.mock.timers.enable({ apis: ['Date'], now: t0 })
+  const announcer = new MeshAnnouncer({
+    self: { peerId: 'stepper', name: 'stepper', roles: [] },
+    membership: { peers: () => [] } as unknown as Membership,
+    pubsub: undefined as unknown as PubSubService,
+    intervalMs: 1_000,
+    takeCounts: () => new Map(),
+    watch: false
+  })
+  const map = new MeshMap(() => ann('me', t0), 1_000)
+  const first = announcer.announcement()
+  map.record(first, t0)
+  t.mock.timers.tick(1_000)
+  t.mock.timers.setTime(t0 - HOUR) // NTP stepped the clock back an hour
+  const later = announcer.announcement()
+  assert.ok(later.at > first.at, 'stamped after the one before')
+  map.record(later, t0 + 2_500)
+  map.record(announcer.announcement(), t0 + 5_000)
+  assert.deepEqual(map.snapshot(t0 + 6_000).nodes.map(n => n.peerId).sort(), ['me', 'stepper'], 'heard at 5 s: still on the map at 6 s')
 })
