@@ -40,8 +40,12 @@ const STAGGER_MS = 300
 const SWEEP_AFTER_MS = 3_000
 
 export interface BootstrapEvents {
-  /** A bootstrap peer could not be reached; the dial is retried after `retryInMs`. */
-  'dial:error': CustomEvent<{ address: string, error: Error, retryInMs: number }>
+  /**
+   * A bootstrap peer could not be reached. `retryInMs`: when this address is dialled again (a
+   * redial of the seed joined through, or the next join round when no seed answered); absent when
+   * it is not (another seed answered the round, or a look over the seeds after joining).
+   */
+  'dial:error': CustomEvent<{ address: string, error: Error, retryInMs?: number }>
 }
 
 interface Target { address: string, peerId?: string, delay: number, timer?: ReturnType<typeof setTimeout>, dialing: boolean, joined: boolean }
@@ -117,13 +121,15 @@ export class BootstrapDialer extends TypedEventEmitter<BootstrapEvents> {
     if (!this.running) return
     this.round.active = true
     let winner: Target | undefined
+    // Told when the round is over: only then is it known whether, and when, each is dialled again.
+    const failed: Array<{ address: string, error: Error }> = []
     try {
       const order = this.targets.map(t => ({ t, r: Math.random() })).sort((a, b) => a.r - b.r).map(x => x.t)
       const attempts: Array<Promise<unknown>> = []
       for (const t of order) {
         if (!this.running || winner !== undefined) break
         if (t.timer !== undefined || t.dialing) continue
-        const attempt = this.dial(t, false).then(ok => { if (ok === true && winner === undefined && this.running) { winner = t; this.joinedThroughOnly(t) } })
+        const attempt = this.dial(t, 'round', failed).then(ok => { if (ok === true && winner === undefined && this.running) { winner = t; this.joinedThroughOnly(t) } })
         attempts.push(attempt)
         let stagger: ReturnType<typeof setTimeout> | undefined
         await Promise.race([attempt, new Promise<void>(resolve => { stagger = setTimeout(resolve, STAGGER_MS) })])
@@ -134,12 +140,19 @@ export class BootstrapDialer extends TypedEventEmitter<BootstrapEvents> {
       this.round.active = false
     }
     if (!this.running) return
-    if (winner !== undefined) return
-    // Joined meanwhile some other way (an inbound connection, a seed's own redial): nothing to do.
-    if (this.init.libp2p.getConnections().length > 0) return
+    // Joined (through another seed, an inbound connection, a seed's own redial): nothing is retried.
+    if (winner !== undefined || this.init.libp2p.getConnections().length > 0) {
+      for (const f of failed) this.tell(f)
+      return
+    }
     const wait = Math.round(this.round.delay / 2 + Math.random() * this.round.delay / 2)
     this.round.delay = Math.min(this.round.delay * 2, this.init.maxDelayMs)
+    for (const f of failed) this.tell(f, wait)
     this.scheduleRound(wait)
+  }
+
+  private tell (f: { address: string, error: Error }, retryInMs?: number): void {
+    this.safeDispatchEvent('dial:error', { detail: retryInMs !== undefined ? { ...f, retryInMs } : f })
   }
 
   /** `t` is the one seed joined through: the others are neither held nor redialled; the seeds are looked over soon. */
@@ -158,7 +171,7 @@ export class BootstrapDialer extends TypedEventEmitter<BootstrapEvents> {
       for (const o of this.targets) {
         if (o.joined || o.dialing || o.peerId === self) continue
         if (o.peerId !== undefined && (knows(o.peerId) || this.init.libp2p.getConnections().some(c => c.remotePeer.toString() === o.peerId))) continue
-        void this.dial(o, false)
+        void this.dial(o, 'sweep')
       }
     }, this.init.sweepAfterMs ?? SWEEP_AFTER_MS)
     this.sweep.unref?.()
@@ -167,14 +180,16 @@ export class BootstrapDialer extends TypedEventEmitter<BootstrapEvents> {
   /** A redial of the seed this node joined through, after `delay`. */
   private schedule (t: Target, delay: number): void {
     if (!this.running || t.timer !== undefined || t.dialing) return
-    t.timer = setTimeout(() => { t.timer = undefined; void this.dial(t, true) }, delay)
+    t.timer = setTimeout(() => { t.timer = undefined; void this.dial(t, 'redial') }, delay)
   }
 
   /**
-   * One dial of a seed: true when connected, 'self' for this node's own address, false otherwise. `retry`: a failed redial of the joined
-   * seed is tried again after its backoff; in a join round the next seed is tried instead.
+   * One dial of a seed: true when connected, 'self' for this node's own address, false otherwise.
+   * A failed redial of the seed joined through is tried again after its backoff (and told so at
+   * once); a failed dial of a join round goes into `failed`, told when the round ends; a failed
+   * look over the seeds after joining is told and not retried.
    */
-  private async dial (t: Target, retry: boolean): Promise<boolean | 'self'> {
+  private async dial (t: Target, why: 'redial' | 'round' | 'sweep', failed?: Array<{ address: string, error: Error }>): Promise<boolean | 'self'> {
     if (!this.running) return false
     if (t.peerId !== undefined && t.peerId === this.init.libp2p.peerId.toString()) return 'self'
     t.dialing = true
@@ -194,9 +209,11 @@ export class BootstrapDialer extends TypedEventEmitter<BootstrapEvents> {
       const next = Math.min(t.delay * 2, this.init.maxDelayMs)
       const wait = Math.round(t.delay / 2 + Math.random() * t.delay / 2)
       t.delay = next
-      this.safeDispatchEvent('dial:error', { detail: { address: t.address, error: err as Error, retryInMs: retry ? wait : Math.round(this.round.delay / 2) } })
+      const f = { address: t.address, error: err as Error }
+      if (why === 'round') failed?.push(f)
+      else this.tell(f, why === 'redial' ? wait : undefined)
       t.dialing = false
-      if (retry) this.schedule(t, wait)
+      if (why === 'redial') this.schedule(t, wait)
       return false
     } finally {
       limit.clear()

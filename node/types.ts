@@ -15,8 +15,11 @@ export interface AgentNodeEvents {
   'peer:join': CustomEvent<PeerInfo>
   /** An agent's last connection closed. */
   'peer:leave': CustomEvent<{ peerId: string, name: string }>
-  /** A bootstrap peer could not be reached; the dial is retried after `retryInMs`. */
-  'bootstrap:error': CustomEvent<{ address: string, error: Error, retryInMs: number }>
+  /**
+   * A bootstrap peer could not be reached. `retryInMs`: when that address is dialled again; absent
+   * when it is not (the node joined through another seed meanwhile).
+   */
+  'bootstrap:error': CustomEvent<{ address: string, error: Error, retryInMs?: number }>
   /** Failure detection moved an agent to another state (alive, suspect, offline, left). */
   'member:change': CustomEvent<MemberChange>
   /** A coordinator took office, or this node knows of none any more. */
