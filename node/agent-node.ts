@@ -219,10 +219,8 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   }
 
   /**
-   * Peers known to subscribe to a topic, this node's gossip mesh peers for it, and `relayed`: the
-   * subscribers beyond its peers that those peers told it of. A subscriber joins `relayed` a
-   * moment after its subscription reached the peer it is connected to; until then an event
-   * published here does not go its way (docs/benchmarks.md, "Fan-out over direct streams").
+   * Subscribers of a topic known here, gossip mesh peers, and `relayed`: subscribers beyond this
+   * node's peers that they told of: only those are reached beyond its peers (docs/benchmarks.md).
    */
   topicPeers (topic: string): { subscribers: string[], mesh: string[], relayed: string[] } {
     return { subscribers: this.s.pubsub.subscribers(topic), mesh: this.s.pubsub.meshPeers(topic), relayed: this.s.pubsub.relayedSubscribers(topic) }

@@ -284,10 +284,7 @@ export class PubSubService {
     return this.gossipsub.getSubscribers(gossipTopic(this.init.mesh, topic)).map(p => p.toString())
   }
 
-  /**
-   * Subscribers of a topic beyond this node's peers, as its subscribing peers told (their reach):
-   * a batch published here goes by gossip while there are any. Empty without the fan-out streams.
-   */
+  /** Subscribers beyond this node's peers, as those told (fanout.ts): while any, batches go by gossip. */
   relayedSubscribers (topic: string): string[] {
     return this.fanout?.relayed(topic, this.subscribers(topic)) ?? []
   }
