@@ -6,7 +6,6 @@
  * node/observe.ts turns their events into metrics and log lines; node/debug-routes.ts serves them.
  */
 import './polyfills.js'
-import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { TypedEventEmitter } from 'main-event'
 import type { z } from 'zod'
@@ -23,6 +22,7 @@ import { createObserver, observe } from './observe.js'
 import { debugEndpoint, type DebugEndpoint } from './debug-routes.js'
 import { Gateway } from './gateway/index.js'
 import { ConnectionError } from '../protocols/core/errors.js'
+import { dialPeer } from './admitted-dial.js'
 import type { Startable } from '../protocols/core/service.js'
 import { AGENTMESH_VERSION } from '../protocols/core/version.js'
 import type { PublishOptions, Subscription, Topic } from '../protocols/pubsub/index.js'
@@ -181,14 +181,13 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     return this.libp2p.getMultiaddrs().map(a => a.toString())
   }
 
-  /** Dial a peer by multiaddr (bootstrap and mDNS do this on their own). */
+  /**
+   * Dial a peer by multiaddr (bootstrap and mDNS do this on their own). In a closed mesh it
+   * resolves once the peer admitted this node, and rejects with SEC001 when it did not.
+   */
   async dial (address: string, options: { signal?: AbortSignal } = {}): Promise<string> {
-    try {
-      const conn = await this.libp2p.dial(multiaddr(address), options)
-      return conn.remotePeer.toString()
-    } catch (err) {
-      throw new ConnectionError(`cannot dial ${address}: ${(err as Error).message}`, { cause: err })
-    }
+    const admission = this.s.admission.closed ? { membership: this.s.membership, timeoutMs: this.config.connections.dialTimeoutMs } : undefined
+    return await dialPeer(this.libp2p, address, admission, options.signal)
   }
 
   // --- publish-subscribe ---------------------------------------------------------------------
