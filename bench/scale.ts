@@ -48,7 +48,8 @@ const { values } = parseArgs({
     /** ms between two agents started in one process (the worker's default: 30). */
     gap: { type: 'string' },
     /** With --traffic: a V8 CPU profile of the window at rest, written to this folder (bench/profile-summary.ts reads it). */
-    profile: { type: 'string' }
+    profile: { type: 'string' },
+    'profile-seeds': { type: 'string' }
   }
 })
 const preset = values.preset as 'local' | 'lan' | 'wan'
@@ -121,7 +122,9 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
   const per = Number(values['per-process'])
   const procs = Math.ceil(n / per)
   const mesh = `scale${process.pid}n${n}`
-  const workers = Array.from({ length: procs }, () => new ForkedWorker(WORKER))
+  // --profile-seeds DIR: a V8 CPU profile of the seeds' process (worker 0) over the whole run, written when it stops.
+  const seedsProfile = values['profile-seeds'] !== undefined ? ['--cpu-prof', '--cpu-prof-dir', values['profile-seeds']] : []
+  const workers = Array.from({ length: procs }, (_, i) => new ForkedWorker(WORKER, [], i === 0 ? seedsProfile : []))
   const row: Record<string, string | number | null> = { agents: n, processes: procs }
   try {
     const t0 = performance.now()
