@@ -148,6 +148,13 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     return [...this.members.values()].map(m => this.info(m.card, m.joinedAt))
   }
 
+  /**
+   * The connected members' peer ids: what peers() lists, without building each one's info (its
+   * connections and their addresses), which the member view's every probe and gossip round paid
+   * for (3.5% of the seeds' busy CPU in a 200-agent run).
+   */
+  peerIds (): string[] { return [...this.members.keys()] }
+
   get (peerId: string): PeerInfo | undefined {
     const m = this.members.get(peerId)
     return m === undefined ? undefined : this.info(m.card, m.joinedAt)

@@ -94,7 +94,7 @@ export class MeshAnnouncer implements Startable {
   announcement (): MeshAnnouncement {
     const { peerId, name, roles } = this.init.self
     this.lastAt = Math.max(Date.now(), this.lastAt + 1)
-    return { peerId, name, roles, peers: this.init.membership.peers().map(p => p.peerId), rates: this.lastRates, at: this.lastAt }
+    return { peerId, name, roles, peers: this.init.membership.peerIds(), rates: this.lastRates, at: this.lastAt }
   }
 
   /** The map assembled so far (empty on a node that does not watch). */

@@ -29,7 +29,7 @@ export function buildMemberView (
     self: { peerId: host.peerId, name: host.name, roles: config.roles, eligible: selfEligible(config, admission) },
     rpc,
     keys: statementKeys(privateKeyOf(libp2p), config.mesh),
-    neighbours: () => membership.peers().map(p => p.peerId),
+    neighbours: () => membership.peerIds(),
     // A full exchange refused over its budget is also counted by peer, with the rpc limits' refusals.
     onRejected: (reason, from) => { stats.inc('gossip_rejected_total', { reason: `member_${reason}` }); if (reason === 'sync_over_budget') stats.inc('rpc_rate_limited_total', { peer: memberLabels.label(from), limit: 'member_sync' }) },
     audit,

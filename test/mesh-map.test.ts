@@ -34,7 +34,7 @@ test('mesh map: an agent whose host clock steps back keeps its place on the othe
   t.mock.timers.enable({ apis: ['Date'], now: t0 })
   const announcer = new MeshAnnouncer({
     self: { peerId: 'stepper', name: 'stepper', roles: [] },
-    membership: { peers: () => [] } as unknown as Membership,
+    membership: { peerIds: () => [] } as unknown as Membership,
     pubsub: undefined as unknown as PubSubService,
     intervalMs: 1_000,
     takeCounts: () => new Map(),
