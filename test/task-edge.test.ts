@@ -20,9 +20,11 @@ async function elected (nodes: AgentNode[]): Promise<AgentNode> {
 }
 
 /** `p`, or a failure after `ms`: a broken scheduler fails the test instead of hanging it. */
-async function within<T> (p: Promise<T>, what: string, ms = 15_000): Promise<T> {
+async function within<T> (p: Promise<T>, what: string, ms = 15_000, state?: () => unknown): Promise<T> {
   let t: ReturnType<typeof setTimeout> | undefined
-  const late = new Promise<never>((_resolve, reject) => { t = setTimeout(() => { reject(new Error(`timed out after ${ms} ms waiting for ${what}`)) }, ms) })
+  const late = new Promise<never>((_resolve, reject) => {
+    t = setTimeout(() => { reject(new Error(`timed out after ${ms} ms waiting for ${what}${state !== undefined ? `; then: ${JSON.stringify(state())}` : ''}`)) }, ms)
+  })
   try { return await Promise.race([p, late]) } finally { clearTimeout(t) }
 }
 
@@ -112,7 +114,8 @@ test('tasks: an agent lost max_attempts times fails the task with COM002; one lo
     const second = workers.find(n => n.peerId === h.latest?.agent) as AgentNode
     assert.ok(second !== undefined && second !== first)
     await second.stop()
-    await assert.rejects(within(h.result(), 'the task to fail'), (e: Error) => e instanceof TaskFailedError && e.status.status === 'failed' && e.code === 'COM002' && /2 of 2/.test(e.message))
+    const state = (): unknown => ({ latest: h.latest, coordinators: nodes.slice(0, 3).map(n => ({ name: n.name, ...n.coordinator(), lost: n.members().filter(m => m.state !== 'alive').map(m => [m.name, m.state]) })) })
+    await assert.rejects(within(h.result(), 'the task to fail', 15_000, state), (e: Error) => e instanceof TaskFailedError && e.status.status === 'failed' && e.code === 'COM002' && /2 of 2/.test(e.message))
     assert.equal(runs.length, 2)
   } finally {
     await stopAll(nodes)
