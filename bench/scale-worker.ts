@@ -89,9 +89,9 @@ async function handle (m: Cmd): Promise<unknown> {
       const ms = (ns: number): number => Math.round(ns / 1e6)
       // A histogram with no samples is not a loop on time: its timer records a delay only between
       // two of its runs, so a loop blocked for the whole window (its timer ran once, or not at all)
-      // reads 0/0/0. Then the window's overrun is the figure.
+      // reads 0/0/0. Then the window's length (wall) is the figure: the loop was busy throughout.
       const wallMs = Math.round(performance.now() - t0)
-      if (h.count < 2) return { cpuMsIn2s: Math.round((c1.user + c1.system) / 1000), wallMs, samples: h.count, blockedMs: wallMs - 2000 }
+      if (h.count < 2) return { cpuMsIn2s: Math.round((c1.user + c1.system) / 1000), wallMs, samples: h.count, overrunMs: wallMs - 2000 }
       return { cpuMsIn2s: Math.round((c1.user + c1.system) / 1000), wallMs, p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max) }
     }
     case 'status':

@@ -26,6 +26,9 @@
  * with `--profile DIR` a CPU profile of its window at rest goes to DIR.
  * Nothing else runs: no topic, no request, no task. On a shared machine, run the variants to
  * compare interleaved, in one sitting (docs/benchmarks.md).
+ *
+ * `--profile-seeds DIR` (not with `--traffic`): a CPU profile of the first process over the
+ * whole run, written when it stops; that process holds the three seeds and its share of agents.
  */
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'

@@ -41,9 +41,12 @@ const SWEEP_AFTER_MS = 3_000
 
 export interface BootstrapEvents {
   /**
-   * A bootstrap peer could not be reached. `retryInMs`: when this address is dialled again (a
-   * redial of the seed joined through, or the next join round when no seed answered); absent when
-   * it is not (another seed answered the round, or a look over the seeds after joining).
+   * A bootstrap peer could not be reached. `retryInMs`: when this address is tried again (the
+   * redial of the seed joined through; or, when no seed answered, the next join round starts, and
+   * tries the seeds again until one answers). Absent when no retry is scheduled: another seed
+   * answered (a seed the member view has not learnt of by then is dialled once, SWEEP_AFTER_MS
+   * after joining), or the node stopped. A join round tells its failures when it ends, so one
+   * seed that drops packets holds the others' reports back for up to `dialTimeoutMs`.
    */
   'dial:error': CustomEvent<{ address: string, error: Error, retryInMs?: number }>
 }
@@ -139,7 +142,8 @@ export class BootstrapDialer extends TypedEventEmitter<BootstrapEvents> {
     } finally {
       this.round.active = false
     }
-    if (!this.running) return
+    // Stopped mid-round: its failures are still told (nothing is retried).
+    if (!this.running) { for (const f of failed) this.tell(f); return }
     // Joined (through another seed, an inbound connection, a seed's own redial): nothing is retried.
     if (winner !== undefined || this.init.libp2p.getConnections().length > 0) {
       for (const f of failed) this.tell(f)

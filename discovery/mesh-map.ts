@@ -37,8 +37,10 @@ export class MeshMap {
 
   record (a: MeshAnnouncement, now = Date.now()): void {
     const known = this.seen.get(a.peerId)
-    // Strictly newer: a copy of the same announcement coming round again says nothing new.
-    if (known === undefined || known.a.at < a.at) this.seen.set(a.peerId, { a, heard: now })
+    // Strictly newer: a copy of the same announcement coming round again says nothing new. An
+    // entry past its time is replaced by whatever comes: an agent restarted on a host whose clock
+    // went back stamps its announcements below those held of its earlier life.
+    if (known === undefined || known.a.at < a.at || now - known.heard > 3 * this.intervalMs) this.seen.set(a.peerId, { a, heard: now })
   }
 
   forget (peerId: string): void { this.seen.delete(peerId) }

@@ -28,14 +28,16 @@ export async function dialPeer (
 }
 
 /**
- * Resolves once `peer` is a member or a client here (the exchange admitted both ways), or after
- * `timeoutMs` while still connected (a peer that is no agent, or an exchange still running: it
- * is retried in the background). Rejects with NotAdmittedError when the exchange is refused
- * (either way round) or the peer hangs up first.
+ * Resolves once `peer` is a member or a client here (its card exchange with this node ended
+ * well). Rejects with NotAdmittedError when the exchange is refused with SEC001 (either way
+ * round), when the connection closes first (with the exchange's last error, if any), or when
+ * there is no verdict within `timeoutMs` (this node's own admission timer hangs up on a peer
+ * that never shows a credential before then: give it more than `security.admissionTimeoutMs`).
  */
 export async function untilAdmitted (membership: Membership, libp2p: Libp2p, peer: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
   if (membership.get(peer) !== undefined || membership.isClient(peer)) return
   if (libp2p.getConnections().every(c => c.remotePeer.toString() !== peer)) throw gone(peer)
+  let last: Error | undefined
   await new Promise<void>((resolve, reject) => {
     const done = (err?: Error): void => {
       clearTimeout(timer)
@@ -49,18 +51,18 @@ export async function untilAdmitted (membership: Membership, libp2p: Libp2p, pee
     }
     const onJoin = (e: CustomEvent<{ peerId: string }>): void => { if (e.detail.peerId === peer) done() }
     const onError = (e: CustomEvent<{ error: Error, peer: string }>): void => {
-      const { error } = e.detail
-      if (e.detail.peer !== peer || (error as { code?: string }).code !== 'SEC001') return // a timeout is retried, not a verdict
-      done(new NotAdmittedError(`${peer} and this node did not admit each other: ${error.message}`, { cause: error }))
+      if (e.detail.peer !== peer) return
+      last = e.detail.error
+      // SEC001 is a verdict; another failure (a timeout, a reset) is retried by the membership's sweep.
+      if ((last as { code?: string }).code === 'SEC001') done(new NotAdmittedError(`${peer} and this node did not admit each other: ${last.message}`, { cause: last }))
     }
-    const onGone = (e: CustomEvent<PeerId>): void => {
-      if (e.detail.toString() !== peer) return
-      done(gone(peer))
-    }
+    const onGone = (e: CustomEvent<PeerId>): void => { if (e.detail.toString() === peer) done(gone(peer, last)) }
     const onAbort = (): void => { done(signal?.reason as Error) }
     // A client's card makes no peer:join: it is looked for now and then.
     const poll = setInterval(() => { if (membership.isClient(peer)) done() }, 100)
-    const timer = setTimeout(() => { done() }, timeoutMs)
+    const timer = setTimeout(() => {
+      done(new NotAdmittedError(`${peer}: no admission within ${timeoutMs} ms of connecting${last !== undefined ? ` (last card exchange error: ${last.message})` : ''}`))
+    }, timeoutMs)
     membership.addEventListener('peer:join', onJoin)
     membership.addEventListener('error', onError)
     libp2p.addEventListener('peer:disconnect', onGone)
@@ -69,6 +71,7 @@ export async function untilAdmitted (membership: Membership, libp2p: Libp2p, pee
   })
 }
 
-function gone (peer: string): NotAdmittedError {
-  return new NotAdmittedError(`${peer} hung up before admitting this node (its credential refused there, or revoked)`)
+function gone (peer: string, last?: Error): NotAdmittedError {
+  const why = last !== undefined ? `the card exchange failed: ${last.message}` : 'a credential refused on either side, revoked, or no agent of this mesh'
+  return new NotAdmittedError(`${peer} disconnected before the card exchange admitted it (${why})`, last !== undefined ? { cause: last } : undefined)
 }

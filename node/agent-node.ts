@@ -186,7 +186,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
    * resolves once the peer admitted this node, and rejects with SEC001 when it did not.
    */
   async dial (address: string, options: { signal?: AbortSignal } = {}): Promise<string> {
-    const admission = this.s.admission.closed ? { membership: this.s.membership, timeoutMs: this.config.connections.dialTimeoutMs } : undefined
+    const admission = this.s.admission.closed ? { membership: this.s.membership, timeoutMs: this.config.security.admissionTimeoutMs + 2_000 } : undefined
     return await dialPeer(this.libp2p, address, admission, options.signal)
   }
 
@@ -219,7 +219,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
 
   /**
    * Subscribers of a topic known here, gossip mesh peers, and `relayed`: subscribers beyond this
-   * node's peers that they told of: only those are reached beyond its peers (docs/benchmarks.md).
+   * node's peers that those told of; a peer that did not tell (yet) hides those behind it (docs/benchmarks.md).
    */
   topicPeers (topic: string): { subscribers: string[], mesh: string[], relayed: string[] } {
     return { subscribers: this.s.pubsub.subscribers(topic), mesh: this.s.pubsub.meshPeers(topic), relayed: this.s.pubsub.relayedSubscribers(topic) }

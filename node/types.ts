@@ -16,8 +16,8 @@ export interface AgentNodeEvents {
   /** An agent's last connection closed. */
   'peer:leave': CustomEvent<{ peerId: string, name: string }>
   /**
-   * A bootstrap peer could not be reached. `retryInMs`: when that address is dialled again; absent
-   * when it is not (the node joined through another seed meanwhile).
+   * A bootstrap peer could not be reached. `retryInMs`: when that address is tried again; absent
+   * when no retry is scheduled (the node joined through another seed; discovery/bootstrap.ts).
    */
   'bootstrap:error': CustomEvent<{ address: string, error: Error, retryInMs?: number }>
   /** Failure detection moved an agent to another state (alive, suspect, offline, left). */

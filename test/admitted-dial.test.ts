@@ -43,6 +43,7 @@ test('closed mesh: dial() resolves once the peer admitted this node, and rejects
       await assert.rejects(outsider.dial(a.addresses()[0]), (err: Error & { code?: string }) => {
         assert.equal(err.code, 'SEC001', err.message)
         assert.match(err.message, new RegExp(a.peerId))
+        assert.match(err.message, /not by this mesh's owner/, 'the reason a gave')
         return true
       })
       assert.ok(!outsider.peers().some(p => p.peerId === a.peerId))

@@ -51,3 +51,16 @@ test('mesh map: an agent whose host clock steps back keeps its place on the othe
   map.record(announcer.announcement(), t0 + 5_000)
   assert.deepEqual(map.snapshot(t0 + 6_000).nodes.map(n => n.peerId).sort(), ['me', 'stepper'], 'heard at 5 s: still on the map at 6 s')
 })
+
+test('mesh map: an agent restarted with its clock behind its earlier life replaces that life once it is past its time', () => {
+  const t0 = 1_800_000_000_000
+  const map = new MeshMap(() => ann('me', t0), 1_000)
+  map.record(ann('phoenix', t0, ['me']), t0)
+  // Restarted at once, its clock an hour behind: the earlier life's entry is still current.
+  map.record(ann('phoenix', t0 - HOUR + 1_000, []), t0 + 1_000)
+  assert.deepEqual(map.snapshot(t0 + 1_500).edges.length, 1, 'the earlier life is shown while current')
+  map.record(ann('phoenix', t0 - HOUR + 4_000, []), t0 + 4_000)
+  const s = map.snapshot(t0 + 4_500)
+  assert.deepEqual(s.nodes.map(n => n.peerId).sort(), ['me', 'phoenix'], 'still on the map')
+  assert.equal(s.edges.length, 0, 'as its new life announced itself')
+})

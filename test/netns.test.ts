@@ -210,3 +210,25 @@ test('netns: two agents whose seed is dead, cut apart until each closed its conn
     await waitFor(async () => await state(b, a) === 'alive' && await state(a, b) === 'alive', 'h0 and h1 alive to each other again after the heal', 30_000)
   }, env)
 })
+
+test('netns: a newcomer whose seeds are mostly black holes joins through the one that answers, without waiting out a dial to the others', async (t) => {
+  // h0-h2 are cut (their packets dropped: a dial to them hangs until its timeout), h3 answers.
+  // The newcomer h4 tries its four seeds in a random order, the next 300 ms after the last gave no
+  // answer: it reaches h3 in about a second whatever the order. Dialled one after the other, it
+  // would first wait out the 20-s dial of each cut seed before h3 three times in four.
+  if (skipWithout(t, 'netns')) return
+  const lab = NetnsLab.create(5)
+  try {
+    const [, , , seed] = await lab.start(ENV, [0, 1, 2, 3])
+    await waitFor(async () => (await seed.command({ cmd: 'status' })).result.peers === 3, 'h3 connected to the three other seeds', 30_000)
+    for (const i of [0, 1, 2]) lab.cut(i)
+    const [newcomer] = await lab.start({ ...ENV, AGENTMESH_BOOTSTRAP: [0, 1, 2, 3].map(i => lab.address(i)).join(','), AGENTMESH_CONNECTIONS_DIAL_TIMEOUT_MS: '20000' }, [4])
+    const joined = await newcomer.event(e => e.event === 'peer:join' && e.peerId === seed.peerId, 'the newcomer to join through h3', 15_000)
+    assert.ok(!newcomer.events.some(e => e.event === 'bootstrap:error' && e.at <= joined.at), 'no dial to a cut seed had ended when it joined')
+    // The cut seeds' dials end with the round and are told then: not retried, the node joined.
+    const failed = await newcomer.event(e => e.event === 'bootstrap:error', 'the cut seeds\' dials to be told as failed', 30_000)
+    assert.equal(failed.retryInMs, undefined, `a failure in a round that joined is not retried: ${JSON.stringify(failed)}`)
+  } finally {
+    await lab.destroy()
+  }
+})
