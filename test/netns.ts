@@ -245,6 +245,18 @@ export class NetnsLab {
   /** Take one host's link down: it reaches nobody and nobody reaches it. */
   cut (i: number): void { ip('-n', this.bridgeNs, 'link', 'set', this.hosts[i].port, 'down') }
 
+  /**
+   * A cut that drops packets silently: the others are first told the host's link-layer address
+   * for good, so a dial to it sends its SYN into the void and waits out its timeout (after a
+   * plain cut the address lookup fails in ~3 s and the dial fails with it: no black hole).
+   */
+  blackhole (i: number): void {
+    const h = this.hosts[i]
+    const mac = JSON.parse(execFileSync('ip', ['-n', h.ns, '-j', 'link', 'show', 'eth0'], { encoding: 'utf8' }))[0].address as string
+    for (const o of this.hosts) if (o !== h) ip('-n', o.ns, 'neigh', 'replace', h.ip, 'lladdr', mac, 'dev', 'eth0', 'nud', 'permanent')
+    this.cut(i)
+  }
+
   /** Every host back on one bridge, every link up. */
   heal (): void {
     for (const h of this.hosts) {
