@@ -36,6 +36,10 @@ test('nine agents given three seeds each join through one of them, and all twelv
     await seeds[gone].stop()
     const rest = nodes.filter(n => n !== seeds[gone])
     await waitFor(() => rest.every(n => n.members().filter(m => m.state === 'alive').length === 10), 'the eleven others alive to each other without the seed', 30_000)
+      .catch((err: Error) => {
+        const seen = rest.map(n => `${n.name}: ${n.members().filter(m => m.state !== 'alive' || m.peerId === seeds[gone].peerId).map(m => `${m.name} ${m.state}`).join(', ')} (${n.peers().length} peers)`)
+        throw new Error(`${err.message}; ${seeds[gone].name} stopped; not alive as each sees it: ${seen.join('; ')}`)
+      })
   } finally {
     await stopAll(nodes)
   }
