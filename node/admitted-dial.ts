@@ -12,7 +12,7 @@ import type { Membership } from '../discovery/membership.js'
 
 /**
  * `AgentNode.dial`: the peer id dialled; in a closed mesh (`admission` given) once admitted.
- * ConnectionError (COM001) when it cannot be reached, NotAdmittedError (SEC001) when it refused.
+ * ConnectionError (COM002) when it cannot be reached, NotAdmittedError (SEC001) when it refused.
  */
 export async function dialPeer (
   libp2p: Libp2p, address: string, admission: { membership: Membership, timeoutMs: number } | undefined, signal?: AbortSignal
