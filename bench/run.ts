@@ -155,7 +155,7 @@ async function runImpl (impl: string): Promise<Record<string, unknown>> {
       if (want('all')) b.push(await broadcast(impl, workers, `all${n}`, n, allRate, `all ${n} publishing ${allRate}/s each`))
       if (n === 5 && want('rpc')) {
         await profile(workers.slice(0, 2), true, `${impl}-rpc`)
-        const seq = (await workers[1].call('rpcSeq', { target: ids[0].peerId, addr: ids[0].addr, count: args.quick ? 500 : 2000 })).latencies as number[]
+        const seq = (await workers[1].call('rpcSeq', { target: ids[0].peerId, addr: ids[0].addr, warmup: 3000, count: args.quick ? 500 : 2000 })).latencies as number[]
         const conc = await workers[1].call('rpcConc', { target: ids[0].peerId, addr: ids[0].addr, concurrency: 64, durationMs: SECONDS * 1000 })
         await profile(workers.slice(0, 2), false, `${impl}-rpc`)
         const cf = (await workers[2].call('connectFirst', { target: ids[0].peerId, addr: ids[0].addr, times: args.quick ? 5 : 20 })).latencies as number[]
