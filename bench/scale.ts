@@ -34,6 +34,7 @@ import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { ForkedWorker } from './forked-worker.js'
 import { measureTraffic } from './scale-traffic.js'
+import type { CreateAgentNodeOptions } from '../node/index.js'
 
 const { values } = parseArgs({
   options: {
@@ -52,10 +53,16 @@ const { values } = parseArgs({
     gap: { type: 'string' },
     /** With --traffic: a V8 CPU profile of the window at rest, written to this folder (bench/profile-summary.ts reads it). */
     profile: { type: 'string' },
-    'profile-seeds': { type: 'string' }
+    'profile-seeds': { type: 'string' },
+    /**
+     * JSON merged into every agent's options, over the bench's own: metric reports and mesh
+     * announcements are off unless given here, e.g. '{"monitoring":{"metricsIntervalMs":10000},"meshAnnounceIntervalMs":5000}' (the defaults).
+     */
+    options: { type: 'string' }
   }
 })
 const preset = values.preset as 'local' | 'lan' | 'wan'
+const extra = (values.options !== undefined ? JSON.parse(values.options) : {}) as CreateAgentNodeOptions
 const sleep = async (t: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, t)) }
 const r1 = (x: number): number => Math.round(x * 10) / 10
 const WORKER = fileURLToPath(new URL('./scale-worker.js', import.meta.url))
@@ -134,7 +141,7 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
     const since = (): number => r1((performance.now() - t0) / 1000)
     // The seeds first (worker 0), then every process starts its share at once.
     const nSeeds = Math.min(3, n)
-    const options = values.page ? { meshAnnounceIntervalMs: 5_000 } : {}
+    const options = { ...(values.page ? { meshAnnounceIntervalMs: 5_000 } : {}), ...extra }
     const seeds = (await workers[0].call('start', { mesh, preset, first: 0, count: nSeeds, seeds: [], options, debugFirst: values.page }) as Array<{ addr: string }>).map(s => s.addr)
     const started = workers.map(async (w, i) => {
       const first = i === 0 ? nSeeds : i * per
@@ -231,7 +238,7 @@ if (values.traffic !== undefined) {
   const rows = []
   for (const n of values.traffic.split(',').map(Number)) {
     const ms = (k: 'settle' | 'window' | 'converge'): number => Number(values[k]) * 1000
-    const row = await measureTraffic(n, { preset, settleMs: ms('settle'), windowMs: ms('window'), convergeMs: ms('converge'), ...(values.profile !== undefined ? { profile: values.profile } : {}) })
+    const row = await measureTraffic(n, { preset, settleMs: ms('settle'), windowMs: ms('window'), convergeMs: ms('converge'), extra, ...(values.profile !== undefined ? { profile: values.profile } : {}) })
     console.log(JSON.stringify(row))
     rows.push(row)
   }

@@ -138,7 +138,13 @@ export const ResourcesConfig = z.strictObject({
 
 /** Monitoring (R-MON): how often this agent publishes its metric report; 0 = only on demand. */
 export const MonitoringConfig = z.strictObject({
-  metricsIntervalMs: z.number().int().min(0).default(monitoring.DEFAULT_METRICS_INTERVAL_MS)
+  metricsIntervalMs: z.number().int().min(0).default(monitoring.DEFAULT_METRICS_INTERVAL_MS),
+  /**
+   * Beyond this many agents in the mesh the interval grows in proportion (at 50 agents and 10:
+   * every 50 s), so the mesh publishes no more reports a second than this many agents at
+   * `metricsIntervalMs`; 0 = a fixed interval whatever the mesh's size.
+   */
+  metricsScaleFrom: z.number().int().min(0).default(monitoring.DEFAULT_METRICS_SCALE_FROM)
 })
 
 /**

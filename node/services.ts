@@ -175,6 +175,9 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     pubsub,
     // A client reports no metrics: it is no agent of the mesh.
     intervalMs: config.client ? 0 : config.monitoring.metricsIntervalMs,
+    scaleFrom: config.monitoring.metricsScaleFrom,
+    // The whole mesh (the member view), not the peers this node is connected to.
+    agents: () => memberView.members().filter(m => m.state === 'alive' || m.state === 'suspect').length + 1,
     figures: () => {
       const sum = (direction: string): number =>
         (stats.snapshot().messages_total ?? []).filter(e => e.labels.direction === direction).reduce((a, e) => a + e.value, 0)

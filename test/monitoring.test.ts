@@ -7,6 +7,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { AgentNode } from '../node/index.js'
 import type { Alert, MetricReport } from '../protocols/monitoring/index.js'
+import { reportIntervalMs } from '../protocols/monitoring/constants.js'
 import { fileURLToPath } from 'node:url'
 import { Proc, startMesh, stopAll, waitFor } from './helpers.js'
 
@@ -121,4 +122,14 @@ test('monitoring: the coordinator alerts on monitoring.alerts.warning when an ag
     await worker.stop('SIGKILL')
     await stopAll(nodes)
   }
+})
+
+test('monitoring: beyond metricsScaleFrom agents the report interval grows with the mesh, so the mesh\'s report rate stays flat', () => {
+  // Up to the threshold the set interval holds: a small mesh reports as configured.
+  assert.equal(reportIntervalMs(10_000, 1, 10), 10_000)
+  assert.equal(reportIntervalMs(10_000, 10, 10), 10_000)
+  // Beyond it, agents / interval (the reports each agent receives a second) stays at 10 / 10 s.
+  for (const n of [11, 50, 200, 1_000]) assert.equal(Math.round(n / reportIntervalMs(10_000, n, 10) * 1000 * 1000) / 1000, 1)
+  // 0: a fixed interval whatever the size.
+  assert.equal(reportIntervalMs(10_000, 200, 0), 10_000)
 })

@@ -10,6 +10,7 @@ import type { RpcService } from '../rpc/index.js'
 import type { PubSubService, Subscription } from '../pubsub/index.js'
 import { ValidationError } from '../core/errors.js'
 import { Alert, CollectCommand, MetricReport, alertTopic, METRICS_TOPIC, type AlertInput } from './schemas.js'
+import { reportIntervalMs } from './constants.js'
 
 export * from './schemas.js'
 
@@ -20,6 +21,10 @@ export interface MonitoringInit {
   /** Reports and alerts go out on it (while started); every agent's reports are heard on it. */
   pubsub: PubSubService
   intervalMs: number
+  /** Beyond this many agents the interval grows with the mesh (constants.ts); 0 = never. */
+  scaleFrom?: number
+  /** The agents in the mesh as this node sees it, itself included. */
+  agents?: () => number
   /** The figures of this node now. */
   figures: () => Omit<MetricReport['metrics'], 'rss_mb' | 'event_loop_utilization' | 'uptime_s'>
 }
@@ -33,7 +38,7 @@ export interface MonitoringEvents {
 
 export class MonitoringService extends TypedEventEmitter<MonitoringEvents> {
   private readonly init: MonitoringInit
-  private timer?: ReturnType<typeof setInterval>
+  private timer?: ReturnType<typeof setTimeout>
   private readonly latest = new Map<string, MetricReport>()
   private readonly custom: Record<string, number> = {}
   private elu = performance.eventLoopUtilization()
@@ -51,24 +56,34 @@ export class MonitoringService extends TypedEventEmitter<MonitoringEvents> {
     if (this.running) return
     this.running = true
     this.unhandle = this.init.rpc.handle(CollectCommand, () => this.snapshot('demand'))
-    if (this.init.intervalMs > 0) {
-      this.timer = setInterval(() => {
-        this.report('interval').catch((err: Error) => { this.safeDispatchEvent('error', { detail: { error: err } }) })
-      }, this.init.intervalMs)
-      this.timer.unref?.()
-    }
+    if (this.init.intervalMs > 0) this.schedule()
     this.listenForReports()
   }
 
   stop (): void {
     if (!this.running) return
     this.running = false
-    if (this.timer !== undefined) clearInterval(this.timer)
+    if (this.timer !== undefined) clearTimeout(this.timer)
     this.timer = undefined
     this.unhandle?.()
     this.unhandle = undefined
     this.reportsHeard?.unsubscribe()
     this.reportsHeard = undefined
+  }
+
+  /**
+   * The next periodic report, after the interval for the mesh's size now, within ±10% so that
+   * agents started together do not report together.
+   */
+  private schedule (): void {
+    const { intervalMs, scaleFrom = 0, agents } = this.init
+    const every = reportIntervalMs(intervalMs, agents?.() ?? 1, scaleFrom)
+    this.timer = setTimeout(() => {
+      if (!this.running) return
+      this.report('interval').catch((err: Error) => { this.safeDispatchEvent('error', { detail: { error: err } }) })
+      this.schedule()
+    }, Math.round(every * (0.9 + Math.random() * 0.2)))
+    this.timer.unref?.()
   }
 
   /** Every agent's latest metric report, kept as heard: the coordinator's performance report uses them. */
