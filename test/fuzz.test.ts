@@ -66,10 +66,21 @@ test('fuzz: a node fed random frames on /agentmesh/rpc answers typed errors or c
       stream.addEventListener('close', () => { closed = true })
       try {
         for (const c of chunks) stream.send(c)
-        // An honest request after the garbage: answered if the framing survived it, else the stream is closed.
+        // Where the victim's framing stands after the garbage, read as it reads it. A frame left
+        // unfinished (or a broken prefix) would swallow the sentinel's bytes, and what they then
+        // make depends on its random id: the victim must close such a stream (stalled, or
+        // framing broken) before anything else is sent on it.
+        const own = new FrameDecoder(victim.config.maxMessageBytes)
+        let boundary = true
+        try { for (const c of chunks) for (const _ of own.push(c)) { /* count nothing */ } boundary = own.buffered === 0 } catch { boundary = false }
         const sentinel = { ...request, id: `sentinel-${Math.random()}`, payload: 'sentinel', timestamp: Date.now() }
-        stream.send(joinFrames([encodeEnvelope(sentinel)]))
-        await waitFor(() => closed || answers.some(a => a.correlationId === sentinel.id), 'the sentinel answered or the stream closed', 20_000)
+        if (!boundary) {
+          await waitFor(() => closed, 'the stream owing a frame, or with its framing broken, closed', 20_000)
+        } else {
+          // An honest request after the garbage: answered if the framing survived it, else the stream is closed.
+          stream.send(joinFrames([encodeEnvelope(sentinel)]))
+          await waitFor(() => closed || answers.some(a => a.correlationId === sentinel.id), 'the sentinel answered or the stream closed', 20_000)
+        }
         for (const a of answers) {
           if (a.error !== undefined) assert.ok(isErrorCode(a.error.code), `an answer with the code ${a.error.code}`)
         }
