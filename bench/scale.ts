@@ -221,11 +221,22 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
       const k0 = performance.now()
       await (holder as ForkedWorker).call('crash', { peerId: leader })
       let failover: number | null = null
+      // When half, 90% and 99% of the other agents followed one new coordinator in office (the
+      // whole mesh is failoverMs): one straggler in a lagging process sets the last figure alone.
+      const shares: Array<[number, string]> = [[0.5, 'failoverP50Ms'], [0.9, 'failoverP90Ms'], [0.99, 'failoverP99Ms']]
+      const reached: Record<string, number> = {}
       while (performance.now() - k0 < 60_000) {
         await sleep(50)
-        const next = known(await statuses(workers))
+        const all = (await statuses(workers)).filter(a => a.peerId !== leader)
+        const boss = all.filter(a => a.inOffice)
+        if (boss.length === 1) {
+          const following = all.filter(a => a === boss[0] || a.leader === boss[0].peerId).length / all.length
+          for (const [share, key] of shares) if (reached[key] === undefined && following >= share) reached[key] = Math.round(performance.now() - k0)
+        }
+        const next = known(all)
         if (next !== undefined && next !== leader) { failover = Math.round(performance.now() - k0); break }
       }
+      Object.assign(row, reached)
       row.failoverMs = failover
     }
   } finally {
