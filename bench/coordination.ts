@@ -1,5 +1,5 @@
 /**
- * npm run bench:coordination [-- --kills 20 --agents 5 --rounds 2000 --round-agents 10]
+ * npm run bench:coordination [-- --kills 20 --agents 5 --rounds 2000 --round-agents 10 --set KEY=VALUE]
  *
  * Fail-over: agents as processes on 127.0.0.1, each with its identity and election state on
  * disk (as a container restarted with its volume). The coordinator is killed (SIGKILL); the
@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { createAgentNode, type AgentNode } from '../node/index.js'
+import { configEnv } from './config-env.js'
 
 const { values } = parseArgs({
   options: {
@@ -26,9 +27,12 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '2000' },
     'round-agents': { type: 'string', default: '10' },
     skip: { type: 'string', default: '' },
-    'in-process': { type: 'boolean', default: false }
+    'in-process': { type: 'boolean', default: false },
+    // Config for the fail-over's agent processes (bench/config-env.ts).
+    set: { type: 'string', multiple: true, default: [] }
   }
 })
+const extraEnv = configEnv(values.set as string[])
 const inProcess = values['in-process']
 const AGENT = fileURLToPath(new URL('../test/fixtures/netns-agent.js', import.meta.url))
 const sleep = async (t: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, t)) }
@@ -49,7 +53,8 @@ function startProc (i: number, dir: string, ports: number[]): Proc {
     AGENTMESH_MDNS: 'false',
     AGENTMESH_SECURITY_MODE: 'open',
     AGENTMESH_LOG_LEVEL: 'error',
-    AGENTMESH_COORDINATION_BOOTSTRAP_EXPECT: String(ports.length)
+    AGENTMESH_COORDINATION_BOOTSTRAP_EXPECT: String(ports.length),
+    ...extraEnv
   })
 }
 

@@ -8,6 +8,7 @@
  * clock), `stop` ends them all.
  */
 import '../node/polyfills.js'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { createAgentNode, type AgentNode, type CreateAgentNodeOptions } from '../node/index.js'
 
 interface Cmd { id: number, cmd: string, [k: string]: any }
@@ -109,6 +110,26 @@ async function handle (m: Cmd): Promise<unknown> {
         // An agent with no connection: what its dial queue holds (a dial stuck there is joined by every later one to that peer).
         ...(a.libp2p.getConnections().length === 0 ? { dialQueue: a.libp2p.getDialQueue().map(d => `${d.status} ${[...d.multiaddrs].map(m => m.toString()).join(',')}`) } : {})
       }))
+    case 'voters': {
+      // The voters this process holds, as each sees the election (bench:scale's fail-over timeline).
+      return agents.filter(a => !crashed.has(a) && a.coordination.voters().includes(a.peerId)).map(a => {
+        const s = a.coordination.status()
+        const others = s.voters.filter(v => v !== a.peerId)
+        return {
+          peerId: a.peerId,
+          role: s.role,
+          term: s.term,
+          leader: s.leader,
+          inOffice: s.inOffice,
+          slackMs: s.slackMs,
+          reachable: s.quorum.reachable,
+          sinceLeaderMs: s.lastLeaderContactMsAgo,
+          // Which of the other voters this one holds an open connection to.
+          connected: others.filter(v => a.libp2p.getConnections(peerIdFromString(v)).some(c => c.status === 'open')).length,
+          alive: others.filter(v => a.members().some(x => x.peerId === v && x.state === 'alive')).length
+        }
+      })
+    }
     case 'counters': {
       const cpu = process.cpuUsage()
       return {

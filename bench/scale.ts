@@ -45,6 +45,8 @@ const { values } = parseArgs({
     window: { type: 'string', default: '15' },
     converge: { type: 'string', default: '180' },
     failover: { type: 'boolean', default: true },
+    // During the fail-over, print each remaining voter's view of the election once a second.
+    timeline: { type: 'boolean', default: false },
     rate: { type: 'string', default: '100' },
     seconds: { type: 'string', default: '10' },
     traffic: { type: 'string' },
@@ -66,6 +68,21 @@ const extra = (values.options !== undefined ? JSON.parse(values.options) : {}) a
 const sleep = async (t: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, t)) }
 const r1 = (x: number): number => Math.round(x * 10) / 10
 const WORKER = fileURLToPath(new URL('./scale-worker.js', import.meta.url))
+
+/** A voter's view of the election (scale-worker's `voters`). */
+interface VoterView {
+  peerId: string
+  role: string
+  term: number
+  leader?: string
+  inOffice: boolean
+  slackMs: number
+  reachable: number
+  sinceLeaderMs?: number
+  /** Of the other voters: those this one holds a connection to, and those it sees alive. */
+  connected: number
+  alive: number
+}
 
 interface AgentStatus {
   peerId: string,
@@ -225,8 +242,17 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
       // whole mesh is failoverMs): one straggler in a lagging process sets the last figure alone.
       const shares: Array<[number, string]> = [[0.5, 'failoverP50Ms'], [0.9, 'failoverP90Ms'], [0.99, 'failoverP99Ms']]
       const reached: Record<string, number> = {}
+      // Once a second, the voters left as each sees the election (stderr): where a slow fail-over goes.
+      let nextLine = 0
       while (performance.now() - k0 < 60_000) {
         await sleep(50)
+        if (values.timeline && performance.now() - k0 >= nextLine) {
+          nextLine += 1000
+          const vs = (await Promise.all(workers.map(async (w, p) => (await w.call('voters') as VoterView[]).map(v => ({ ...v, p }))))).flat()
+          console.error(`+${Math.round(performance.now() - k0)} ms`, vs.map(v =>
+            `${v.peerId.slice(-4)}@p${v.p} ${v.role} t${v.term}${v.inOffice ? ' IN' : ''} lead=${v.leader?.slice(-4) ?? '-'} ` +
+            `since=${v.sinceLeaderMs ?? '-'} slack=${v.slackMs} reach=${v.reachable} conn=${v.connected} alive=${v.alive}`).join(' | '))
+        }
         const all = (await statuses(workers)).filter(a => a.peerId !== leader)
         const boss = all.filter(a => a.inOffice)
         if (boss.length === 1) {

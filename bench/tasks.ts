@@ -1,5 +1,5 @@
 /**
- * npm run bench:tasks [-- --agents 10 --latency 300 --throughput 2000 --bidders 10 --rounds 300 --data-dir DIR]
+ * npm run bench:tasks [-- --agents 10 --latency 300 --throughput 2000 --bidders 10 --rounds 300 --data-dir DIR --set KEY=VALUE]
  *
  * Ten agent processes on 127.0.0.1 (test/fixtures/task-agent.ts) run no-op tasks; the
  * submitter is a node in this process that neither votes nor runs tasks.
@@ -18,6 +18,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { join } from 'node:path'
 import { createAgentNode } from '../node/index.js'
+import { configEnv } from './config-env.js'
 
 const { values } = parseArgs({
   options: {
@@ -26,7 +27,9 @@ const { values } = parseArgs({
     throughput: { type: 'string', default: '2000' },
     rounds: { type: 'string', default: '300' },
     skip: { type: 'string', default: '' },
-    'data-dir': { type: 'string' }
+    'data-dir': { type: 'string' },
+    // Config for the agent processes (bench/config-env.ts).
+    set: { type: 'string', multiple: true, default: [] }
   }
 })
 const AGENT = fileURLToPath(new URL('../test/fixtures/task-agent.js', import.meta.url))
@@ -69,6 +72,7 @@ for (let i = 0; i < n; i++) {
       AGENTMESH_LOG_LEVEL: 'error',
       AGENTMESH_COORDINATION_BOOTSTRAP_EXPECT: String(Math.min(5, n)),
       AGENTMESH_MONITORING_METRICS_INTERVAL_MS: '0',
+      ...configEnv(values.set as string[]),
       ...(values['data-dir'] !== undefined ? { AGENTMESH_DATA_DIR: join(values['data-dir'], `w${i}`) } : {}),
       // BENCH_TAIL=1: each agent serves its debug endpoint; a stalled run prints the table.
       ...(process.env.BENCH_TAIL === '1' ? { AGENTMESH_DEBUG: '127.0.0.1:0' } : {})
