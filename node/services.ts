@@ -21,7 +21,7 @@ import type { AgentCard } from '../discovery/card.js'
 import { MeshAnnouncer } from '../discovery/mesh-announcer.js'
 import type { MemberView } from '../discovery/members.js'
 import { buildMemberView, selfEligible } from './member-view.js'
-import { memberConnections } from './member-connections.js'
+import { memberConnections, voterConnections } from './member-connections.js'
 import { liveMembers } from '../discovery/member-source.js'
 import { NegotiationService } from '../protocols/negotiation/index.js'
 import { MonitoringService } from '../protocols/monitoring/index.js'
@@ -221,6 +221,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     hangUps,
     reconnect,
     office.ordered[0],
+    voterConnections(libp2p, coordination, config),
     office.ordered[1],
     negotiation,
     monitoring,

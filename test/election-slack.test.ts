@@ -78,3 +78,21 @@ test('election slack: the added wait is capped, so a leader that died during a s
   assert.equal(e.status(now).slackMs, 3 * TIMINGS.electionTimeoutMaxMs)
   assert.equal(campaignedBy(e, now, now + TIMINGS.electionTimeoutMaxMs + 3 * TIMINGS.electionTimeoutMaxMs + 10), true)
 })
+
+test('election slack: a candidate whose vote answers came late waits that much longer in its next campaign, capped; on a quiet mesh it waits as before', () => {
+  const t0 = 10_000
+  const campaignWait = (replyMs: number | undefined): number => {
+    const e = follower(0)
+    if (replyMs !== undefined) e.observeReply(replyMs, t0)
+    // No leader ever heard: the first wake-up starts a pre-vote, whose wait is the campaign's.
+    e.tick(t0)
+    assert.equal(e.currentRole, 'pre-candidate')
+    return e.nextWakeup() - t0
+  }
+  const quiet = campaignWait(undefined)
+  assert.equal(quiet, 400 + Math.floor(0.5 * 401), 'a random timeout (random() = 0.5)')
+  assert.equal(campaignWait(3), quiet + 6, 'answers in 3 ms add twice that')
+  // Answers that took 900 ms (processes lagging): a 600-ms campaign would give up before they come.
+  assert.equal(campaignWait(900), quiet + 1_800)
+  assert.equal(campaignWait(60_000), quiet + 3 * 800, 'capped at SLACK_CAP_FACTOR maximum timeouts')
+})

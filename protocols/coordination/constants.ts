@@ -52,3 +52,15 @@ export const MAX_MAX_VOTERS = 64
  * a quarter of its CPU at rest (30 agents: 0.84-0.92% of a core per agent, 0.59-0.69% at 5 s).
  */
 export const DEFAULT_ANNOUNCE_INTERVAL_MS = 5_000
+/**
+ * How often a voter checks that it holds a connection to each other voter (voter-links.ts); a
+ * change of the voter set checks at once, so this only repairs a link lost meanwhile.
+ */
+export const VOTER_LINK_INTERVAL_MS = 2_000
+/**
+ * A voter offline in the member view and silent for this many maximum election timeouts is
+ * replaced by a non-voter (Consul autopilot waits for its server to stabilise likewise): an
+ * agent a loaded host lost sight of for a moment keeps its vote. A voter silent this long also
+ * no longer counts among those that could form a majority (election-base.ts `claim`).
+ */
+export const LOST_AFTER_TIMEOUTS = 5

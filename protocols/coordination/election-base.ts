@@ -7,7 +7,7 @@ import { DecayingMax, slackFor } from './election-slack.js'
 import type { LeaderState } from './leader-state.js'
 import { bootstrapProposal, majority, newer, sameConfig, type MemberInfo, type VoterConfig } from './voter-set.js'
 import { checkCertificate, MAX_TERM_STEP } from './election-proof.js'
-import { DEFAULT_MAX_VOTERS } from './constants.js'
+import { DEFAULT_MAX_VOTERS, LOST_AFTER_TIMEOUTS } from './constants.js'
 import { judgeHeartbeat, type VoterView } from './vote-rules.js'
 import type {
   Announcement, Certificate, ElectionInit, ElectionMessage, ElectionOutput, ElectionStatus, PersistedElection, RejectReason, Role
@@ -25,6 +25,8 @@ export abstract class ElectionBase {
   protected readonly heartbeatLateness = new DecayingMax()
   /** Leader: how much longer than an interval heartbeat acks took lately. */
   protected readonly ackDelay = new DecayingMax()
+  /** How long the answers to this node's requests (votes, heartbeats) took lately: see `campaignTimeout`. */
+  protected readonly replyTime = new DecayingMax()
   /** Refuse votes until then (leader stickiness; also right after start, as if a leader spoke). */
   protected stickyUntil: number
   protected electionDeadline: number
@@ -37,6 +39,8 @@ export abstract class ElectionBase {
   protected readonly vouches = new Map<string, VoterConfig>()
   /** The latest term each voter of ours told (in any message): see `claim`. */
   protected readonly claims = new Map<string, number>()
+  /** When each voter of ours was last heard from (any message): see `claim`. */
+  protected readonly heardAt = new Map<string, number>()
   /** The voter set this node campaigns with (its own, or its bootstrap proposal). */
   protected campaign?: VoterConfig
   /** Agents alive in the member view (itself excluded); `left` holds those that announced they leave. */
@@ -166,7 +170,8 @@ export abstract class ElectionBase {
    * `from` says it is at `term`. Without a proof, one voter's word moves nobody (a forger's
    * would move everyone). A node that follows no leader it heard lately moves to the highest
    * term that enough of its voters (itself counted) are at or past that no majority can form
-   * without one of them (n - majority + 1: two of three, three of six), MAX_TERM_STEP at most at
+   * without one of them among the voters heard from lately (all heard: n - majority + 1, two of
+   * three, three of six; one of five silent: two of the four others), MAX_TERM_STEP at most at
    * a time. No election below that term can succeed anyway, and a single forger cannot make up
    * such a group (of two or more) alone: the term it reaches is one an honest voter holds. So
    * honest voters that drifted apart (one restarted far behind while others failed elections)
@@ -175,12 +180,19 @@ export abstract class ElectionBase {
    */
   protected claim (from: string, term: number, now: number): void {
     const set = this.config ?? this.campaign
-    if (set === undefined || !set.voters.includes(from) || term <= (this.claims.get(from) ?? -1)) return
+    if (set === undefined || !set.voters.includes(from)) return
+    this.heardAt.set(from, now)
+    if (term <= (this.claims.get(from) ?? -1)) return
     this.claims.set(from, term)
     if (this.role === 'leader' || now < this.stickyUntil) return
-    const n = set.voters.length
-    const terms = set.voters.map(v => v === this.init.self ? this.term : this.claims.get(v) ?? 0).sort((a, b) => b - a)
-    const held = terms[Math.min(n - 1, Math.max(1, n - majority(n)))] ?? 0
+    // Only the voters heard from lately can make a majority without the ones ahead: a dead voter
+    // cannot. Counting it, two live voters that drifted more than MAX_TERM_STEP behind the other
+    // two of a set of five (the fifth dead) were never moved, and each pair refused the other's
+    // campaigns for good (bench:scale, 200 agents, on a machine too busy to answer votes in time).
+    const since = now - LOST_AFTER_TIMEOUTS * this.init.electionTimeoutMaxMs
+    const heard = set.voters.filter(v => v === this.init.self || (this.heardAt.get(v) ?? -Infinity) >= since)
+    const terms = heard.map(v => v === this.init.self ? this.term : this.claims.get(v) ?? 0).sort((a, b) => b - a)
+    const held = terms[Math.max(1, heard.length - majority(set.voters.length))] ?? 0
     if (held > this.term) this.becomeFollower(now, Math.min(held, this.term + MAX_TERM_STEP), undefined)
   }
 
@@ -317,6 +329,20 @@ export abstract class ElectionBase {
   protected reject (from: string, reason: RejectReason, msg: ElectionMessage | 'announcement'): void {
     this.out.events.push({ type: 'rejected', from, reason, message: msg === 'announcement' ? msg : msg.type })
   }
+
+  /**
+   * The wait of a campaign (pre-vote, then vote): a random timeout, plus the slack for how long
+   * answers to this node's requests took lately. Raft needs vote round trips well below the
+   * election timeout; between processes that lag half a second, replies came after every
+   * candidate had given up, and no election could end (bench:scale, 200 agents). On a quiet mesh
+   * the slack is a few ms.
+   */
+  protected campaignTimeout (now: number): number {
+    return this.randomTimeout() + slackFor(this.replyTime.get(now), this.init.electionTimeoutMaxMs)
+  }
+
+  /** The answer to a request of this node came `ms` after it was sent (the driver measures it). */
+  observeReply (ms: number, now: number): void { this.replyTime.add(ms, now) }
 
   protected randomTimeout (): number {
     const { electionTimeoutMinMs: min, electionTimeoutMaxMs: max } = this.init

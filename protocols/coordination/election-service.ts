@@ -12,6 +12,7 @@ import { Election } from './election.js'
 import type { Certificate, ElectionEvent, ElectionKeys, ElectionMessage, ElectionStatus, ElectionTimings, MemberInfo, PersistedElection, Role } from './election-types.js'
 import { ElectionStateFile } from './election-state-file.js'
 import { COORDINATOR_TOPIC, ElectionCommand, REQUESTS } from './election-wire.js'
+import { SLACK_CAP_FACTOR } from './election-slack.js'
 
 export { ElectionCommand, ElectionMessageSchema, VoterConfigSchema } from './election-wire.js'
 export { electionKeys, privateKeyOf } from './election-keys.js'
@@ -203,7 +204,14 @@ export class ElectionService extends TypedEventEmitter<ElectionServiceEvents> {
 
   private async send (to: string, msg: ElectionMessage): Promise<void> {
     try {
-      const reply = await this.init.rpc.request(to, ElectionCommand, msg, { timeoutMs: this.init.electionTimeoutMinMs })
+      // As long as the longest campaign waits: a vote or an ack that comes late still counts (a
+      // vote in its term, an ack towards check-quorum; the lease runs from the heartbeat's send
+      // time, so a late ack cannot stretch it), and tells how late answers come. Cut at the
+      // minimum timeout, replies from a process lagging that much were dropped unseen, and on a
+      // busy machine no election could end.
+      const sentAt = Date.now()
+      const reply = await this.init.rpc.request(to, ElectionCommand, msg, { timeoutMs: this.init.electionTimeoutMaxMs * (1 + SLACK_CAP_FACTOR) })
+      this.election?.observeReply(Date.now() - sentAt, Date.now())
       if (reply !== null && this.running && this.election !== undefined) {
         this.election.receive(to, reply as ElectionMessage, Date.now())
         this.flush()

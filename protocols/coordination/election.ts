@@ -30,17 +30,12 @@ import { newer, nextVoters, wins, type VoterConfig } from './voter-set.js'
 import { judgeHeartbeat, judgeVote } from './vote-rules.js'
 import { MAX_TERM_STEP, voteStatement } from './election-proof.js'
 import { ElectionBase } from './election-base.js'
+import { LOST_AFTER_TIMEOUTS } from './constants.js'
 import type { ElectionMessage, VoteDenial } from './election-types.js'
 
 export type * from './election-types.js'
 export type { MemberInfo, VoterConfig } from './voter-set.js'
 
-/**
- * A voter offline in the member view and silent for this many maximum election timeouts is
- * replaced by a non-voter (Consul autopilot waits for its server to stabilise likewise): an
- * agent a loaded host lost sight of for a moment keeps its vote.
- */
-export const LOST_AFTER_TIMEOUTS = 5
 /** A leader renews its election for a voter ahead of it at most once per this many maximum election timeouts. */
 export const RENEW_EVERY_TIMEOUTS = 5
 
@@ -95,6 +90,7 @@ export class Election extends ElectionBase {
       config = proposal
     }
     if (!config.voters.includes(this.init.self)) return
+    this.electionDeadline = now + this.campaignTimeout(now)
     this.role = 'pre-candidate'
     this.leader = undefined
     this.campaign = config
@@ -114,7 +110,7 @@ export class Election extends ElectionBase {
     this.leader = undefined
     this.votes = new Set([this.init.self])
     this.grants = new Map([[this.init.self, this.init.keys.sign(voteStatement(this.term, this.init.self))]])
-    this.electionDeadline = now + this.randomTimeout()
+    this.electionDeadline = now + this.campaignTimeout(now)
     this.out.events.push({ type: 'role', role: 'candidate', term: this.term })
     this.askVotes(config, false)
     this.maybeWin(config, now)

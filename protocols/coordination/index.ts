@@ -32,6 +32,8 @@ export interface CoordinationEvents {
   'coordinator:change': CustomEvent<CoordinatorChange>
   /** This node's election role changed. */
   'role:change': CustomEvent<{ role: Role, term: number }>
+  /** The voter set this node holds changed (a newer one was committed or taken). */
+  'voters:change': CustomEvent<{ voters: string[], version: number }>
   /** On the coordinator: its state machine moved. */
   'state:change': CustomEvent<{ from: CoordinatorState, to: CoordinatorState, trigger: string }>
   /** On the coordinator: a round finished. */
@@ -142,6 +144,7 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
     })
     this.election.addEventListener('coordinator:change', (e) => { this.forward('coordinator:change', e.detail) })
     this.election.addEventListener('role:change', (e) => { this.forward('role:change', e.detail) })
+    this.election.addEventListener('voters:change', (e) => { this.forward('voters:change', e.detail) })
     this.election.addEventListener('rejected', (e) => { rejected(e.detail.from, e.detail.message, e.detail.reason, e.detail.correlationId) })
     this.election.addEventListener('error', (e) => { error(e.detail.error) })
     this.agent = new AgentSide({
