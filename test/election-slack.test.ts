@@ -5,6 +5,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Election, type ElectionMessage, type VoterConfig } from '../protocols/coordination/election.js'
 import { certificate, fakeKeys } from './election-fakes.js'
+import { voteStatement } from '../protocols/coordination/election-proof.js'
 
 const TIMINGS = { heartbeatIntervalMs: 100, electionTimeoutMinMs: 400, electionTimeoutMaxMs: 800, voterRemoveAfterMs: 60_000, bootstrapExpect: 3 }
 const config: VoterConfig = { version: 1, term: 1, voters: ['f', 'leader', 'x'] }
@@ -13,7 +14,8 @@ const config: VoterConfig = { version: 1, term: 1, voters: ['f', 'leader', 'x'] 
 const cert = certificate(2, 'leader', config, ['leader', 'x'])
 
 function follower (now: number): Election {
-  const e = new Election({ self: 'f', eligible: true, ...TIMINGS, random: () => 0.5, now, persisted: { term: 1, config }, keys: fakeKeys('f') })
+  // Started (from its stored state) a while before `now`: past a restart's stickiness.
+  const e = new Election({ self: 'f', eligible: true, ...TIMINGS, random: () => 0.5, now: now - 5_000, persisted: { term: 1, config }, keys: fakeKeys('f') })
   e.setMembers([{ peer: 'leader', eligible: true }, { peer: 'x', eligible: true }])
   return e
 }
@@ -95,4 +97,41 @@ test('election slack: a candidate whose vote answers came late waits that much l
   // Answers that took 900 ms (processes lagging): a 600-ms campaign would give up before they come.
   assert.equal(campaignWait(900), quiet + 1_800)
   assert.equal(campaignWait(60_000), quiet + 3 * 800, 'capped at SLACK_CAP_FACTOR maximum timeouts')
+})
+
+test('election slack: a voter\'s ack says how long it holds (its minimum timeout plus its slack); the lease runs that long from the heartbeat\'s send time, within what an honest voter can hold', () => {
+  // The voter: a heartbeat 150 ms past two intervals gives it 300 ms of slack, which its ack tells.
+  const f = follower(0)
+  heartbeat(f, 0)
+  f.receive('leader', { type: 'heartbeat', term: 2, leader: 'leader', config, seq: ++seq, cert }, 350)
+  const ackMsg = f.drain().messages.find(m => m.msg.type === 'heartbeat-ack')?.msg as Extract<ElectionMessage, { type: 'heartbeat-ack' }>
+  assert.equal(ackMsg.holdMs, 400 + 300)
+  assert.equal(campaignedBy(f, 350, 350 + 699), false, 'and it campaigns no sooner itself')
+
+  // The leader: won term 2 among 'l', 'a' and 'b', then acks with each hold.
+  const leaseWith = (holdA: number | undefined, holdB: number | undefined): number => {
+    const set: VoterConfig = { version: 1, term: 1, voters: ['a', 'b', 'l'] }
+    const e = new Election({ self: 'l', eligible: true, ...TIMINGS, random: () => 0, now: -5_000, persisted: { term: 1, config: set }, keys: fakeKeys('l') })
+    e.setMembers([{ peer: 'a', eligible: true }, { peer: 'b', eligible: true }])
+    const t = e.nextWakeup()
+    e.tick(t)
+    for (let i = 0; i < 3 && e.currentRole !== 'leader'; i++) {
+      for (const { to, msg } of e.drain().messages) {
+        if (msg.type === 'vote') e.receive(to, { type: 'vote-reply', term: msg.term, granted: true, pre: msg.pre, ...(msg.pre ? {} : { sig: fakeKeys(to).sign(voteStatement(msg.term, 'l')) }) }, t)
+      }
+    }
+    assert.equal(e.currentRole, 'leader')
+    const hold = { a: holdA, b: holdB } as Record<string, number | undefined>
+    // The acks come 50 ms after the send: the lease still counts from the send (t).
+    for (const { to, msg } of e.drain().messages) {
+      if (msg.type !== 'heartbeat') continue
+      const h = hold[to]
+      e.receive(to, { type: 'heartbeat-ack', term: msg.term, seq: msg.seq, success: true, configVersion: msg.config.version, ...(h !== undefined ? { holdMs: h } : {}) }, t + 50)
+    }
+    return (e.status(t + 50).leaseUntil as number) - t
+  }
+  assert.equal(leaseWith(undefined, undefined), 0.9 * 400, 'voters that say nothing: the minimum timeout')
+  assert.equal(leaseWith(2_000, 400), 0.9 * 2_000, 'a majority (the leader and a) holds 2 s')
+  assert.equal(leaseWith(60_000, undefined), 0.9 * (400 + 3 * 800), 'no more than the minimum and the largest slack')
+  assert.equal(leaseWith(10, 10), 0.9 * 400, 'no less than the minimum')
 })

@@ -3,7 +3,7 @@
  * machine keeps, what it reports (status, fencing, output), and the moves every handler shares
  * (becoming a follower, taking a voter set a majority vouched for). Pure, like the machine.
  */
-import { DecayingMax, slackFor } from './election-slack.js'
+import { DecayingMax, SLACK_CAP_FACTOR, slackFor } from './election-slack.js'
 import type { LeaderState } from './leader-state.js'
 import { bootstrapProposal, majority, newer, sameConfig, type MemberInfo, type VoterConfig } from './voter-set.js'
 import { checkCertificate, MAX_TERM_STEP } from './election-proof.js'
@@ -60,8 +60,9 @@ export abstract class ElectionBase {
     this.init = init
     if (init.persisted !== undefined) ({ term: this.term, votedFor: this.votedFor, config: this.config } = init.persisted)
     // A restarted voter may have acked a leader's heartbeat just before it crashed: it waits out
-    // that leader's lease before it votes, or the lease would not hold.
-    this.stickyUntil = init.now + init.electionTimeoutMinMs
+    // that leader's lease before it votes, or the lease would not hold. The lease may have been
+    // stretched by the voter's slack then (`heldFor`), which a restart forgot: the most it can be.
+    this.stickyUntil = init.now + init.electionTimeoutMinMs + (init.persisted !== undefined ? SLACK_CAP_FACTOR * init.electionTimeoutMaxMs : 0)
     this.electionDeadline = init.now + this.randomTimeout()
   }
 
@@ -136,7 +137,7 @@ export abstract class ElectionBase {
   /** The earliest time `tick` has something to do. */
   nextWakeup (): number {
     if (this.lead !== undefined) return Math.min(this.lead.nextHeartbeat, this.lead.nextAnnounce, this.quorumDeadline(this.lead))
-    return this.electionDeadline
+    return Math.max(this.electionDeadline, this.stickyUntil)
   }
 
   /** The added wait for the lateness seen lately (see "awareness" above). */
@@ -339,6 +340,17 @@ export abstract class ElectionBase {
    */
   protected campaignTimeout (now: number): number {
     return this.randomTimeout() + slackFor(this.replyTime.get(now), this.init.electionTimeoutMaxMs)
+  }
+
+  /**
+   * How long a voter's ack binds it (it refuses other candidates for that long after the
+   * heartbeat): what it says, within what an honest voter can say, the minimum election timeout
+   * from a voter that says nothing (an older agent). A voter lies about this no more than it
+   * could break its stickiness anyway.
+   */
+  protected heldFor (holdMs: number | undefined): number {
+    const { electionTimeoutMinMs: min, electionTimeoutMaxMs: max } = this.init
+    return Math.min(Math.max(holdMs ?? min, min), min + SLACK_CAP_FACTOR * max)
   }
 
   /** The answer to a request of this node came `ms` after it was sent (the driver measures it). */

@@ -47,7 +47,9 @@ export const ElectionMessageSchema = z.discriminatedUnion('type', [
     success: z.boolean(),
     configVersion: TermSchema,
     proof: CertificateSchema.optional(),
-    endorse: SignatureSchema.optional()
+    endorse: SignatureSchema.optional(),
+    // How long the voter refuses other candidates' votes after this heartbeat (the leader's lease).
+    holdMs: z.number().int().min(0).max(3_600_000).optional()
   }),
   z.strictObject({ type: z.literal('config-query') }),
   z.strictObject({ type: z.literal('config-reply'), term: TermSchema, config: VoterConfigSchema.optional() })

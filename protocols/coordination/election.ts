@@ -57,7 +57,8 @@ export class Election extends ElectionBase {
       if (this.lead.announceDue(now, this.joinAnnounceMs)) this.announce(now)
       return
     }
-    if (now < this.electionDeadline) return
+    // Not before its own stickiness ends either: a vote for itself is a vote, and a leader's lease counts on it.
+    if (now < this.electionDeadline || now < this.stickyUntil) return
     this.startPreVote(now)
   }
 
@@ -219,7 +220,7 @@ export class Election extends ElectionBase {
     if (!msg.success) { this.lead.certified.delete(from); return }
     this.lead.certified.add(from)
     if (msg.endorse !== undefined) this.signed(from, msg, msg.endorse)
-    const sent = this.lead.acked(from, msg.seq, msg.configVersion, now)
+    const sent = this.lead.acked(from, msg.seq, msg.configVersion, now, this.heldFor(msg.holdMs))
     if (sent === undefined) return
     this.ackDelay.add(now - sent - this.init.heartbeatIntervalMs, now)
     this.updateLease(now)
@@ -294,7 +295,7 @@ export class Election extends ElectionBase {
   private onHeartbeat (from: string, msg: Extract<ElectionMessage, { type: 'heartbeat' }>, now: number): void {
     const ack = (success: boolean, endorse?: string): void => {
       const proof = !success && this.proof !== undefined && this.proof.term > msg.term ? { proof: this.proof } : {}
-      const signed = endorse !== undefined ? { endorse } : {}
+      const signed = { ...(endorse !== undefined ? { endorse } : {}), ...(success ? { holdMs: Math.max(0, Math.floor(this.stickyUntil - now)) } : {}) }
       this.send(from, { type: 'heartbeat-ack', term: this.term, seq: msg.seq, success, configVersion: this.config?.version ?? 0, ...proof, ...signed })
     }
     const verdict = judgeHeartbeat(this.view(), from, msg, this.init.keys)
@@ -311,7 +312,7 @@ export class Election extends ElectionBase {
     if (msg.term > this.term || this.role !== 'follower' || this.leader !== from) this.becomeFollower(now, msg.term, from)
     this.lastLeaderContact = now
     const slack = this.slack(now)
-    this.stickyUntil = now + this.init.electionTimeoutMinMs + slack
+    this.stickyUntil = Math.max(this.stickyUntil, now + this.init.electionTimeoutMinMs + slack)
     this.electionDeadline = now + this.randomTimeout() + slack
     // Never back: a heartbeat delayed on its way carries an older set of the same leader, and a
     // follower that went back to it (and crashed with it stored) could later join the voters of

@@ -34,6 +34,8 @@ export class LeaderState {
   readonly farewell = new Map<string, { left: number, version: number }>()
   private readonly sentAt = new Map<number, number>()
   private readonly ackedAt = new Map<string, number>()
+  /** Until when each voter refuses other candidates, by its newest ack: its send time plus what the voter held (shortened by LEASE_FACTOR). */
+  private readonly heldUntil = new Map<string, number>()
   private readonly ackedVersion = new Map<string, number>()
 
   /**
@@ -77,13 +79,14 @@ export class LeaderState {
   }
 
   /** A successful ack of heartbeat `seq`: the send time of that heartbeat, or undefined if unknown. */
-  acked (from: string, seq: number, configVersion: number, now: number): number | undefined {
+  acked (from: string, seq: number, configVersion: number, now: number, heldMs: number): number | undefined {
     const bye = this.farewell.get(from)
     if (bye !== undefined && configVersion >= bye.version) this.farewell.delete(from)
     const sent = this.sentAt.get(seq)
     if (sent === undefined) return undefined
     this.lastHeard.set(from, now)
     if (sent > (this.ackedAt.get(from) ?? -Infinity)) this.ackedAt.set(from, sent)
+    this.heldUntil.set(from, Math.max(this.heldUntil.get(from) ?? -Infinity, sent + heldMs * LEASE_FACTOR))
     if (configVersion > (this.ackedVersion.get(from) ?? 0)) this.ackedVersion.set(from, configVersion)
     return sent
   }
@@ -104,7 +107,13 @@ export class LeaderState {
     const quorumSent = times[needed - 1]
     if (quorumSent === undefined || !Number.isFinite(quorumSent)) return false
     this.quorumAt = Math.max(this.quorumAt, quorumSent)
-    this.leaseUntil = Math.max(this.leaseUntil ?? -Infinity, quorumSent + minTimeoutMs * LEASE_FACTOR)
+    // The lease lasts while a majority is bound: each voter until its heartbeat's send time plus
+    // what it said it holds (its minimum timeout, more when its slack stretched it); the send
+    // time, not the ack's, as the voter got it later still. The leader is bound while it leads,
+    // and alone (a set of one) renews the minimum from now.
+    const held = config.voters.map(v => v === self ? Infinity : this.heldUntil.get(v) ?? -Infinity).sort((a, b) => b - a)
+    const until = held[needed - 1] === Infinity ? now + minTimeoutMs * LEASE_FACTOR : held[needed - 1]
+    this.leaseUntil = Math.max(this.leaseUntil ?? -Infinity, until)
     const holding = config.voters.filter(v => (this.ackedVersion.get(v) ?? 0) >= config.version).length
     if (holding < needed || this.committedVersion >= config.version) return false
     this.committedVersion = config.version
