@@ -3,7 +3,7 @@
 // is fed messages and times; no network, no timers.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Election, type ElectionMessage, type VoterConfig } from '../protocols/coordination/election.js'
+import { Election, type ElectionMessage, type PersistedElection, type VoterConfig } from '../protocols/coordination/election.js'
 import { certificate, fakeKeys } from './election-fakes.js'
 import { voteStatement } from '../protocols/coordination/election-proof.js'
 
@@ -104,9 +104,22 @@ test('election slack: a voter\'s ack says how long it holds (its minimum timeout
   const f = follower(0)
   heartbeat(f, 0)
   f.receive('leader', { type: 'heartbeat', term: 2, leader: 'leader', config, seq: ++seq, cert }, 350)
-  const ackMsg = f.drain().messages.find(m => m.msg.type === 'heartbeat-ack')?.msg as Extract<ElectionMessage, { type: 'heartbeat-ack' }>
+  const out = f.drain()
+  const ackMsg = out.messages.find(m => m.msg.type === 'heartbeat-ack')?.msg as Extract<ElectionMessage, { type: 'heartbeat-ack' }>
   assert.equal(ackMsg.holdMs, 400 + 300)
+  // Stored before the ack goes out: a restart still refuses votes (and campaigns) that long.
+  const stored = out.persist?.heldUntil as number
+  assert.ok(stored >= 350 + 700, `stored hold ${stored}`)
+  const restarted = new Election({ self: 'f', eligible: true, ...TIMINGS, random: () => 0.5, now: 400, persisted: out.persist as PersistedElection, keys: fakeKeys('f') })
+  restarted.receive('x', { type: 'vote', term: 3, candidate: 'x', config, pre: false }, 1_000)
+  assert.equal((restarted.drain().messages.find(m => m.msg.type === 'vote-reply')?.msg as { granted: boolean }).granted, false, 'refused after a restart, within the stored hold')
+  assert.ok(restarted.nextWakeup() >= stored, 'and no campaign of its own before it ends')
   assert.equal(campaignedBy(f, 350, 350 + 699), false, 'and it campaigns no sooner itself')
+  // A quiet follower stores nothing for its holds.
+  const quiet = follower(0)
+  heartbeat(quiet, 0)
+  quiet.receive('leader', { type: 'heartbeat', term: 2, leader: 'leader', config, seq: ++seq, cert }, 100)
+  assert.equal(quiet.drain().persist?.heldUntil, undefined)
 
   // The leader: won term 2 among 'l', 'a' and 'b', then acks with each hold.
   const leaseWith = (holdA: number | undefined, holdB: number | undefined): number => {

@@ -29,6 +29,8 @@ export abstract class ElectionBase {
   protected readonly replyTime = new DecayingMax()
   /** Refuse votes until then (leader stickiness; also right after start, as if a leader spoke). */
   protected stickyUntil: number
+  /** Stored: until when a hold longer than the minimum timeout may bind this node (see `holdStretched`). */
+  protected heldUntil?: number
   protected electionDeadline: number
   protected votes = new Set<string>()
   /** The signed grants of this node's candidacy, its own included: its certificate once it wins. */
@@ -60,9 +62,10 @@ export abstract class ElectionBase {
     this.init = init
     if (init.persisted !== undefined) ({ term: this.term, votedFor: this.votedFor, config: this.config } = init.persisted)
     // A restarted voter may have acked a leader's heartbeat just before it crashed: it waits out
-    // that leader's lease before it votes, or the lease would not hold. The lease may have been
-    // stretched by the voter's slack then (`heldFor`), which a restart forgot: the most it can be.
-    this.stickyUntil = init.now + init.electionTimeoutMinMs + (init.persisted !== undefined ? SLACK_CAP_FACTOR * init.electionTimeoutMaxMs : 0)
+    // that leader's lease before it votes, or the lease would not hold. A hold stretched by its
+    // slack (`heldFor`) was stored before the ack went out (`holdStretched`).
+    this.heldUntil = init.persisted?.heldUntil
+    this.stickyUntil = Math.max(init.now + init.electionTimeoutMinMs, this.heldUntil ?? -Infinity)
     this.electionDeadline = init.now + this.randomTimeout()
   }
 
@@ -75,8 +78,20 @@ export abstract class ElectionBase {
   }
 
   persisted (): PersistedElection {
-    const { term, votedFor, config } = this
-    return { term, ...(votedFor !== undefined ? { votedFor } : {}), ...(config !== undefined ? { config } : {}) }
+    const { term, votedFor, config, heldUntil } = this
+    return { term, ...(votedFor !== undefined ? { votedFor } : {}), ...(config !== undefined ? { config } : {}), ...(heldUntil !== undefined ? { heldUntil } : {}) }
+  }
+
+  /**
+   * This node's stickiness now runs past the minimum timeout (its slack stretched it) and its ack
+   * will say so: unless the stored `heldUntil` covers it, a new one is stored first, with room for
+   * the largest hold again, so that under a steady lag it is written once per that span rather
+   * than once per heartbeat. On a quiet mesh nothing is written.
+   */
+  protected holdStretched (now: number): void {
+    if (this.stickyUntil <= now + this.init.electionTimeoutMinMs || this.stickyUntil <= (this.heldUntil ?? -Infinity)) return
+    this.heldUntil = this.stickyUntil + this.init.electionTimeoutMinMs + SLACK_CAP_FACTOR * this.init.electionTimeoutMaxMs
+    this.persistPending = true
   }
 
   /** Agents alive in the member view (itself not included), and those that announced they leave (flagged `left`). */

@@ -80,7 +80,12 @@ export interface ElectionInit extends ElectionTimings {
 }
 
 /** What must survive a restart for a vote never to be given twice in one term. */
-export interface PersistedElection { term: number, votedFor?: string, config?: VoterConfig }
+/**
+ * `heldUntil`: a time (ms since the epoch, this host's clock) up to which this voter may have
+ * promised a leader to refuse other candidates for longer than the minimum timeout; a restart
+ * waits it out (election-base.ts).
+ */
+export interface PersistedElection { term: number, votedFor?: string, config?: VoterConfig, heldUntil?: number }
 
 export interface ElectionOutput {
   messages: Array<{ to: string, msg: ElectionMessage }>

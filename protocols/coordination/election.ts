@@ -313,6 +313,7 @@ export class Election extends ElectionBase {
     this.lastLeaderContact = now
     const slack = this.slack(now)
     this.stickyUntil = Math.max(this.stickyUntil, now + this.init.electionTimeoutMinMs + slack)
+    this.holdStretched(now)
     this.electionDeadline = now + this.randomTimeout() + slack
     // Never back: a heartbeat delayed on its way carries an older set of the same leader, and a
     // follower that went back to it (and crashed with it stored) could later join the voters of
