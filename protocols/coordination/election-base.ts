@@ -79,7 +79,8 @@ export abstract class ElectionBase {
 
   persisted (): PersistedElection {
     const { term, votedFor, config, heldUntil } = this
-    return { term, ...(votedFor !== undefined ? { votedFor } : {}), ...(config !== undefined ? { config } : {}), ...(heldUntil !== undefined ? { heldUntil } : {}) }
+    const held = heldUntil !== undefined ? { heldUntil } : {}
+    return { term, ...(votedFor !== undefined ? { votedFor } : {}), ...(config !== undefined ? { config } : {}), ...held }
   }
 
   /**

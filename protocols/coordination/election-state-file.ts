@@ -10,7 +10,12 @@ import { ConfigError } from '../core/errors.js'
 import type { PersistedElection } from './election-types.js'
 import { PeerIdSchema, TermSchema, VoterConfigSchema } from './election-wire.js'
 
-const StateSchema = z.strictObject({ term: TermSchema, votedFor: PeerIdSchema.optional(), config: VoterConfigSchema.optional(), heldUntil: z.number().int().min(0).optional() })
+const StateSchema = z.strictObject({
+  term: TermSchema,
+  votedFor: PeerIdSchema.optional(),
+  config: VoterConfigSchema.optional(),
+  heldUntil: z.number().int().min(0).optional()
+})
 
 export class ElectionStateFile {
   constructor (readonly path: string) {}
