@@ -109,7 +109,7 @@ test('election slack: a voter\'s ack says how long it holds (its minimum timeout
   assert.equal(ackMsg.holdMs, 400 + 300)
   // Stored before the ack goes out: a restart still refuses votes (and campaigns) that long.
   const stored = out.persist?.heldUntil as number
-  assert.ok(stored >= 350 + 700, `stored hold ${stored}`)
+  assert.ok(stored >= 350 + 700 && Number.isInteger(stored), `stored hold ${stored}: whole ms, as the state file holds`)
   const restarted = new Election({ self: 'f', eligible: true, ...TIMINGS, random: () => 0.5, now: 400, persisted: out.persist as PersistedElection, keys: fakeKeys('f') })
   restarted.receive('x', { type: 'vote', term: 3, candidate: 'x', config, pre: false }, 1_000)
   assert.equal((restarted.drain().messages.find(m => m.msg.type === 'vote-reply')?.msg as { granted: boolean }).granted, false, 'refused after a restart, within the stored hold')

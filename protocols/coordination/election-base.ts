@@ -91,7 +91,8 @@ export abstract class ElectionBase {
    */
   protected holdStretched (now: number): void {
     if (this.stickyUntil <= now + this.init.electionTimeoutMinMs || this.stickyUntil <= (this.heldUntil ?? -Infinity)) return
-    this.heldUntil = this.stickyUntil + this.init.electionTimeoutMinMs + SLACK_CAP_FACTOR * this.init.electionTimeoutMaxMs
+    // Whole ms: the state file holds integers.
+    this.heldUntil = Math.ceil(this.stickyUntil + this.init.electionTimeoutMinMs + SLACK_CAP_FACTOR * this.init.electionTimeoutMaxMs)
     this.persistPending = true
   }
 
