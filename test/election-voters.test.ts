@@ -86,7 +86,7 @@ test('election: the leader removes a voter that announced it leaves at once, wit
   assert.deepEqual(other.e.status(other.now + 1).voters, ['a', 'b', 'c', 'd'], 'a silent voter is kept for now')
 })
 
-test('bounded terms: two live voters more than MAX_TERM_STEP behind the two ahead catch up when the fifth voter is silent; not while it is heard, and never on one voter\'s word', () => {
+test('bounded terms: two live voters more than MAX_TERM_STEP behind the two ahead catch up when the fifth voter is silent and not alive; not while it is heard or alive, and never on one voter\'s word', () => {
   // Found at 200 agents on a saturated machine: voters at terms 15, 15, 23, 23 and the fifth (the
   // coordinator) dead. Counting the dead one as able to form a majority without the two ahead,
   // the two behind never moved, and each pair refused the other's campaigns for good.
@@ -107,6 +107,15 @@ test('bounded terms: two live voters more than MAX_TERM_STEP behind the two ahea
   says(heardFifth, 'c', 23, now)
   says(heardFifth, 'd', 23, now)
   assert.equal(heardFifth.currentTerm, 15, 'a, b and e can make a majority without c and d: no move')
+
+  // Silent to this node but alive in its member view (a follower hears little but its leader):
+  // it still counts, so two voters' claims alone move nothing.
+  const aliveFifth = at15()
+  aliveFifth.setMembers([{ peer: 'e', eligible: true }])
+  says(aliveFifth, 'b', 15, now)
+  says(aliveFifth, 'c', 23, now)
+  says(aliveFifth, 'd', 23, now)
+  assert.equal(aliveFifth.currentTerm, 15, 'e alive in the member view: a, b and e could make a majority')
 
   const oneWord = at15()
   says(oneWord, 'c', 40, now)

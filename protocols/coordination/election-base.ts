@@ -31,6 +31,8 @@ export abstract class ElectionBase {
   protected stickyUntil: number
   /** Stored: until when a hold longer than the minimum timeout may bind this node (see `holdStretched`). */
   protected heldUntil?: number
+  /** See `roundStartedAt`. */
+  protected roundStart = -Infinity
   protected electionDeadline: number
   protected votes = new Set<string>()
   /** The signed grants of this node's candidacy, its own included: its certificate once it wins. */
@@ -65,7 +67,8 @@ export abstract class ElectionBase {
     // that leader's lease before it votes, or the lease would not hold. A hold stretched by its
     // slack (`heldFor`) was stored before the ack went out (`holdStretched`).
     this.heldUntil = init.persisted?.heldUntil
-    this.stickyUntil = Math.max(init.now + init.electionTimeoutMinMs, this.heldUntil ?? -Infinity)
+    // Within two of the longest holds from now: a clock stepped back must not freeze the vote.
+    this.stickyUntil = Math.max(init.now + init.electionTimeoutMinMs, Math.min(this.heldUntil ?? -Infinity, init.now + 2 * this.longestHold()))
     this.electionDeadline = init.now + this.randomTimeout()
   }
 
@@ -92,7 +95,7 @@ export abstract class ElectionBase {
   protected holdStretched (now: number): void {
     if (this.stickyUntil <= now + this.init.electionTimeoutMinMs || this.stickyUntil <= (this.heldUntil ?? -Infinity)) return
     // Whole ms: the state file holds integers.
-    this.heldUntil = Math.ceil(this.stickyUntil + this.init.electionTimeoutMinMs + SLACK_CAP_FACTOR * this.init.electionTimeoutMaxMs)
+    this.heldUntil = Math.ceil(this.stickyUntil + this.longestHold())
     this.persistPending = true
   }
 
@@ -203,12 +206,15 @@ export abstract class ElectionBase {
     if (term <= (this.claims.get(from) ?? -1)) return
     this.claims.set(from, term)
     if (this.role === 'leader' || now < this.stickyUntil) return
-    // Only the voters heard from lately can make a majority without the ones ahead: a dead voter
-    // cannot. Counting it, two live voters that drifted more than MAX_TERM_STEP behind the other
-    // two of a set of five (the fifth dead) were never moved, and each pair refused the other's
-    // campaigns for good (bench:scale, 200 agents, on a machine too busy to answer votes in time).
+    // A dead voter cannot make a majority without the ones ahead. Counting it, two live voters
+    // that drifted more than MAX_TERM_STEP behind the other two of a set of five (the fifth dead)
+    // were never moved, and each pair refused the other's campaigns for good (bench:scale, 200
+    // agents, on a machine too busy to answer votes in time). Dead: silent to this node lately
+    // and not alive in its member view; silence alone is not enough, as a follower hears little
+    // but its leader, and two colluding voters could otherwise move it with a pair of claims.
     const since = now - LOST_AFTER_TIMEOUTS * this.init.electionTimeoutMaxMs
-    const heard = set.voters.filter(v => v === this.init.self || (this.heardAt.get(v) ?? -Infinity) >= since)
+    const alive = (v: string): boolean => (this.heardAt.get(v) ?? -Infinity) >= since || this.members.some(m => m.peer === v)
+    const heard = set.voters.filter(v => v === this.init.self || alive(v))
     const terms = heard.map(v => v === this.init.self ? this.term : this.claims.get(v) ?? 0).sort((a, b) => b - a)
     const held = terms[Math.max(1, heard.length - majority(set.voters.length))] ?? 0
     if (held > this.term) this.becomeFollower(now, Math.min(held, this.term + MAX_TERM_STEP), undefined)
@@ -356,8 +362,11 @@ export abstract class ElectionBase {
    * the slack is a few ms.
    */
   protected campaignTimeout (now: number): number {
-    return this.randomTimeout() + slackFor(this.replyTime.get(now), this.init.electionTimeoutMaxMs)
+    return this.randomTimeout() + this.replySlack(now)
   }
+
+  /** Twice how long answers to this node's requests took lately (capped): what its rounds add to their wait. */
+  protected replySlack (now: number): number { return slackFor(this.replyTime.get(now), this.init.electionTimeoutMaxMs) }
 
   /**
    * How long a voter's ack binds it (it refuses other candidates for that long after the
@@ -366,9 +375,14 @@ export abstract class ElectionBase {
    * could break its stickiness anyway.
    */
   protected heldFor (holdMs: number | undefined): number {
-    const { electionTimeoutMinMs: min, electionTimeoutMaxMs: max } = this.init
-    return Math.min(Math.max(holdMs ?? min, min), min + SLACK_CAP_FACTOR * max)
+    return Math.min(Math.max(holdMs ?? this.init.electionTimeoutMinMs, this.init.electionTimeoutMinMs), this.longestHold())
   }
+
+  /** The longest an honest voter holds after a heartbeat: the minimum timeout and the largest slack. */
+  protected longestHold (): number { return this.init.electionTimeoutMinMs + SLACK_CAP_FACTOR * this.init.electionTimeoutMaxMs }
+
+  /** When this node's current campaign round (pre-vote or vote) began: answers to requests sent before it are stale. */
+  get roundStartedAt (): number { return this.roundStart }
 
   /** The answer to a request of this node came `ms` after it was sent (the driver measures it). */
   observeReply (ms: number, now: number): void { this.replyTime.add(ms, now) }

@@ -212,7 +212,9 @@ export class ElectionService extends TypedEventEmitter<ElectionServiceEvents> {
       const sentAt = Date.now()
       const reply = await this.init.rpc.request(to, ElectionCommand, msg, { timeoutMs: this.init.electionTimeoutMaxMs * (1 + SLACK_CAP_FACTOR) })
       this.election?.observeReply(Date.now() - sentAt, Date.now())
-      if (reply !== null && this.running && this.election !== undefined) {
+      // A vote's answer from an earlier round (a pre-vote grant has no round of its own) counts for nothing now.
+      const stale = msg.type === 'vote' && sentAt < (this.election?.roundStartedAt ?? -Infinity)
+      if (reply !== null && !stale && this.running && this.election !== undefined) {
         this.election.receive(to, reply as ElectionMessage, Date.now())
         this.flush()
       }

@@ -92,6 +92,7 @@ export class Election extends ElectionBase {
     }
     if (!config.voters.includes(this.init.self)) return
     this.electionDeadline = now + this.campaignTimeout(now)
+    this.roundStart = now
     this.role = 'pre-candidate'
     this.leader = undefined
     this.campaign = config
@@ -112,6 +113,7 @@ export class Election extends ElectionBase {
     this.votes = new Set([this.init.self])
     this.grants = new Map([[this.init.self, this.init.keys.sign(voteStatement(this.term, this.init.self))]])
     this.electionDeadline = now + this.campaignTimeout(now)
+    this.roundStart = now
     this.out.events.push({ type: 'role', role: 'candidate', term: this.term })
     this.askVotes(config, false)
     this.maybeWin(config, now)
@@ -312,7 +314,7 @@ export class Election extends ElectionBase {
     if (msg.term > this.term || this.role !== 'follower' || this.leader !== from) this.becomeFollower(now, msg.term, from)
     this.lastLeaderContact = now
     const slack = this.slack(now)
-    this.stickyUntil = Math.max(this.stickyUntil, now + this.init.electionTimeoutMinMs + slack)
+    this.stickyUntil = Math.min(Math.max(this.stickyUntil, now + this.init.electionTimeoutMinMs + slack), now + this.longestHold())
     this.holdStretched(now)
     this.electionDeadline = now + this.randomTimeout() + slack
     // Never back: a heartbeat delayed on its way carries an older set of the same leader, and a
@@ -366,7 +368,7 @@ export class Election extends ElectionBase {
     const config = this.config as VoterConfig
     const term = claim + 1
     this.renewedAt = now
-    this.renewal = { term, votes: new Map(), until: now + this.init.electionTimeoutMaxMs }
+    this.renewal = { term, votes: new Map(), until: now + this.init.electionTimeoutMaxMs + this.replySlack(now) }
     for (const v of config.voters) {
       if (v !== this.init.self) this.send(v, { type: 'vote', term, candidate: this.init.self, config, pre: false, ...(this.proof !== undefined ? { proof: this.proof } : {}) })
     }
