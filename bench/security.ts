@@ -176,12 +176,15 @@ interface Scenario { key: string, name: string, pad?: number, closed: boolean, s
 /** cpuPub, cpuRecv: CPU µs per broadcast message of the publisher and of the receivers together (from reset to the report after the last one arrived). */
 interface Figures { p50: number, p99: number, msgsPerSec: number, loss: number, cpuPub: number, cpuRecv: number }
 
+let pskFiles = 0
+
 async function run (s: Scenario, dir: string, n: number, seconds: number, requests: number, profile?: string): Promise<Figures> {
   const mesh = `sec${process.pid}${s.name.replace(/\W/g, '')}`
   const owner = await newOwnerKey()
   let psk: string | undefined
   if (s.psk) {
-    psk = join(dir, `${mesh}.psk`)
+    // One file per run: with --rounds the same mode runs again in the same folder (writePsk never overwrites).
+    psk = join(dir, `${mesh}-${++pskFiles}.psk`)
     await writePsk(psk)
   }
   const workers = Array.from({ length: n }, () => new ForkedWorker(SELF, ['--worker']))

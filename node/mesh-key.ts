@@ -8,15 +8,17 @@
  * views go stale and each grows it again at its next chunk, so a node with a busy pnet connection
  * reaches WebAssembly's 4 GiB limit and throws from a socket's data event: the process dies
  * (bench/security.ts killed a node in its fourth second of broadcast; js-libp2p#3585 has the
- * fix, not in a release as of @libp2p/pnet 3.0.27). Pure JS costs more CPU per byte and
- * cannot run out of anything. The wire is the same: test/pnet.test.ts connects both ways with
+ * fix, not in a release as of @libp2p/pnet 3.0.27). Ours: Salsa20's blocks in a small
+ * WebAssembly SIMD module of our own whose memory never grows (node/salsa20-simd.ts), the pure-JS
+ * cipher where a runtime lacks SIMD. The wire is the same: test/pnet.test.ts connects both ways with
  * `@libp2p/pnet`'s protector.
  */
 import type { AbortOptions, ConnectionProtector, MultiaddrConnection } from '@libp2p/interface'
 import { InvalidParametersError } from '@libp2p/interface'
 import { AbstractMultiaddrConnection, byteStream, type SendResult } from '@libp2p/utils'
 import type { Uint8ArrayList } from 'uint8arraylist'
-import { xsalsa20 } from '@noble/ciphers/salsa.js'
+import { hsalsa, xsalsa20 } from '@noble/ciphers/salsa.js'
+import { DATA_AT, DATA_MAX, salsaSimd, type SalsaSimd } from './salsa20-simd.js'
 
 const NONCE_BYTES = 24
 const KEY_BYTES = 32
@@ -32,13 +34,77 @@ export function keyOfPskFile (file: Uint8Array): Uint8Array {
   return new Uint8Array(key)
 }
 
-/** XSalsa20 as one stream over many chunks: each chunk continues the key stream where the last stopped. */
+/** Words of a little-endian byte string (hsalsa's inputs). */
+const words = (b: Uint8Array): Uint32Array => {
+  const out = new Uint32Array(b.byteLength / 4)
+  for (let i = 0; i < out.length; i++) out[i] = b[4 * i] | (b[4 * i + 1] << 8) | (b[4 * i + 2] << 16) | (b[4 * i + 3] << 24)
+  return out
+}
+const SIGMA = words(new TextEncoder().encode('expand 32-byte k'))
+const TWO_32 = 2 ** 32
+/** A new array whose every byte is written before it is read (Node's unzeroed Buffer where there is one). */
+const alloc: (n: number) => Uint8Array = typeof Buffer !== 'undefined' ? (n) => Buffer.allocUnsafe(n) : (n) => new Uint8Array(n)
+/** The stream whose key the SIMD module's memory holds. */
+let lastStream: KeyStream | undefined
+
+/**
+ * XSalsa20 as one stream over many chunks: each chunk continues the key stream where the last
+ * stopped. XSalsa20 is Salsa20 under a subkey (HSalsa20 of the key and the nonce's first 16
+ * bytes) with the nonce's last 8: the subkey is made once, and the blocks come from the
+ * WebAssembly SIMD core (node/salsa20-simd.ts, ~5× the JS one) where the runtime has it.
+ */
 export class KeyStream {
   private offset = 0
-  constructor (private readonly key: Uint8Array, private readonly nonce: Uint8Array) {}
+  private readonly subkey: Uint8Array
+  private readonly tail: Uint8Array
+  /** `core`: the SIMD module, or null for the JS cipher (what a runtime without SIMD gets; tests pass it). */
+  constructor (private readonly key: Uint8Array, private readonly nonce: Uint8Array, private readonly core: SalsaSimd | null = salsaSimd() ?? null) {
+    const sub = new Uint32Array(8)
+    hsalsa(SIGMA, words(key), words(nonce.subarray(0, 16)), sub)
+    this.subkey = new Uint8Array(32)
+    for (let i = 0; i < 8; i++) for (let j = 0; j < 4; j++) this.subkey[4 * i + j] = sub[i] >>> (8 * j)
+    this.tail = nonce.slice(16, 24)
+  }
 
-  update (data: Uint8Array): Uint8Array {
-    if (data.byteLength === 0) return data
+  /** The chunks' bytes XORed with the next bytes of the stream, as one new array (a list is not joined first). */
+  update (data: Uint8Array | Uint8ArrayList): Uint8Array {
+    if (data.byteLength === 0) return data instanceof Uint8Array ? data : new Uint8Array(0)
+    if (this.core === null) return this.js(data instanceof Uint8Array ? data : data.subarray())
+    return this.simd(this.core, data instanceof Uint8Array ? [data] : data, data.byteLength)
+  }
+
+  private simd (core: SalsaSimd, chunks: Iterable<Uint8Array>, total: number): Uint8Array {
+    const out = alloc(total)
+    const mem = core.memory
+    // One module per process, its memory shared by every connection: the key goes in when another stream used it last.
+    if (lastStream !== this) { mem.set(this.subkey, 0); mem.set(this.tail, 32); lastStream = this }
+    let written = 0
+    let skip = this.offset % BLOCK // where this pass starts in its first block
+    let fill = skip
+    const flush = (): void => {
+      const block = (this.offset - skip) / BLOCK
+      // 64-bit block counter, as XSalsa20 has it (pnet's streams never restart it).
+      core.xor(DATA_AT, Math.ceil(fill / 256), block % TWO_32, Math.floor(block / TWO_32))
+      out.set(mem.subarray(DATA_AT + skip, DATA_AT + fill), written)
+      written += fill - skip
+      this.offset += fill - skip
+      skip = fill = this.offset % BLOCK
+    }
+    for (const chunk of chunks) {
+      for (let at = 0; at < chunk.byteLength;) {
+        const n = Math.min(chunk.byteLength - at, DATA_MAX - fill)
+        mem.set(n === chunk.byteLength ? chunk : chunk.subarray(at, at + n), DATA_AT + fill)
+        fill += n
+        at += n
+        if (fill === DATA_MAX) flush()
+      }
+    }
+    if (fill > skip) flush()
+    return out
+  }
+
+  /** The pure-JS core (a runtime without WebAssembly SIMD); its counter is 32 bits: 256 GiB a direction. */
+  private js (data: Uint8Array): Uint8Array {
     const skip = this.offset % BLOCK
     const counter = Math.floor(this.offset / BLOCK)
     this.offset += data.byteLength
@@ -81,7 +147,7 @@ class BoxedConnection extends AbstractMultiaddrConnection {
   async sendClose (options?: AbortOptions): Promise<void> { await this.maConn.close(options) }
 
   sendData (data: Uint8ArrayList): SendResult {
-    return { sentBytes: data.byteLength, canSendMore: this.maConn.send(this.outbound.update(data.subarray())) }
+    return { sentBytes: data.byteLength, canSendMore: this.maConn.send(this.outbound.update(data)) }
   }
 
   sendReset (err: Error): void { this.maConn.abort(err) }

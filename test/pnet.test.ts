@@ -11,7 +11,9 @@ import { join } from 'node:path'
 import { createAgentNode, type AgentNode } from '../node/index.js'
 import { readPsk, writePsk } from '../node/psk.js'
 import { KeyStream, meshKey } from '../node/mesh-key.js'
-import { xsalsa20 } from '@noble/ciphers/salsa.js'
+import { salsa20, xsalsa20 } from '@noble/ciphers/salsa.js'
+import { DATA_AT, DATA_MAX, salsaSimd } from '../node/salsa20-simd.js'
+import { Uint8ArrayList } from 'uint8arraylist'
 import { preSharedKey } from '@libp2p/pnet'
 import { createLibp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
@@ -105,19 +107,55 @@ test('pnet: 16 MiB sent flat out over one protected connection all arrive (no st
   })
 })
 
-test('mesh key: the key stream is one XSalsa20 stream however the bytes are cut, and each side of a connection has its own', () => {
+test('mesh key: the key stream is one XSalsa20 stream however the bytes are cut, in the SIMD core and the JS one, and each side of a connection has its own', () => {
   const key = new Uint8Array(32).fill(7)
   const nonce = new Uint8Array(24).fill(9)
-  const data = new Uint8Array(5_000).map((_, i) => i * 31)
+  // Longer than the SIMD module's memory holds (DATA_MAX): a chunk of it takes several passes.
+  const data = new Uint8Array(3 * DATA_MAX + 777).map((_, i) => i * 31)
   const whole = xsalsa20(key, nonce, data)
-  for (const cuts of [[1], [63, 1, 64, 65], [100, 3, 700, 4_000], [64, 64, 64]]) {
-    const s = new KeyStream(key, nonce)
-    const parts: Uint8Array[] = []
-    let at = 0
-    for (const n of [...cuts, data.length]) { if (at >= data.length) break; parts.push(s.update(data.subarray(at, at + n))); at += n }
-    assert.deepEqual(Buffer.concat(parts), Buffer.from(whole), `cut as ${cuts.join(',')}`)
+  assert.ok(salsaSimd() !== undefined, 'Node has WebAssembly SIMD: the mesh key runs on the SIMD core')
+  for (const core of [salsaSimd() ?? null, null]) {
+    const name = core === null ? 'JS core' : 'SIMD core'
+    for (const cuts of [[1], [63, 1, 64, 65], [100, 3, 700, 4_000], [64, 64, 64], [DATA_MAX - 1, 2, DATA_MAX + 5]]) {
+      const s = new KeyStream(key, nonce, core)
+      const parts: Uint8Array[] = []
+      let at = 0
+      for (const n of [...cuts, data.length]) { if (at >= data.length) break; parts.push(s.update(data.subarray(at, at + n))); at += n }
+      assert.deepEqual(Buffer.concat(parts), Buffer.from(whole), `${name}, cut as ${cuts.join(',')}`)
+    }
+    // What a connection sends: a list of chunks (a length prefix, a Noise message) taken as one.
+    const list = new Uint8ArrayList(data.subarray(0, 2), data.subarray(2, 70_000), data.subarray(70_000, 70_001))
+    const t = new KeyStream(key, nonce, core)
+    assert.deepEqual(Buffer.concat([t.update(list), t.update(data.subarray(70_001))]), Buffer.from(whole), `${name}, a list of chunks`)
   }
+  // Two streams taking turns on the one SIMD module (every connection of a process shares it).
+  const other = new Uint8Array(24).fill(4)
+  const [a, b] = [new KeyStream(key, nonce), new KeyStream(key, other)]
+  const [pa, pb]: Uint8Array[][] = [[], []]
+  for (let at = 0; at < 10_000; at += 1_000) { pa.push(a.update(data.subarray(at, at + 1_000))); pb.push(b.update(data.subarray(at, at + 1_000))) }
+  assert.deepEqual(Buffer.concat(pa), Buffer.from(whole.subarray(0, 10_000)), 'the first stream, its turns interleaved with another\'s')
+  assert.deepEqual(Buffer.concat(pb), Buffer.from(xsalsa20(key, other, data.subarray(0, 10_000))), 'the second stream')
   assert.notDeepEqual(new KeyStream(key, new Uint8Array(24)).update(data.subarray(0, 64)), whole.subarray(0, 64), 'another nonce, another stream')
+})
+
+test('mesh key: the SIMD core\'s block counter is 64 bits (block 2^32 follows block 2^32 - 1, not block 0)', () => {
+  const core = salsaSimd()
+  assert.ok(core !== undefined)
+  const key = new Uint8Array(32).fill(1)
+  const nonce = new Uint8Array(8).fill(2)
+  const blocks = (lo: number, hi: number, groups: number): Buffer => {
+    core.memory.set(key, 0)
+    core.memory.set(nonce, 32)
+    core.memory.fill(0, DATA_AT, DATA_AT + 256 * groups)
+    core.xor(DATA_AT, groups, lo, hi)
+    return Buffer.from(core.memory.slice(DATA_AT, DATA_AT + 256 * groups))
+  }
+  // Blocks 2^32 - 2 .. 2^32 + 5 in one call cross the low word's wrap, inside a group and between groups.
+  const across = blocks(0xfffffffe, 0, 2)
+  assert.deepEqual(across.subarray(128, 512), blocks(0, 1, 2).subarray(0, 384), 'the blocks after the wrap are blocks 2^32..')
+  assert.notDeepEqual(blocks(0, 1, 1), blocks(0, 0, 1), 'block 2^32 is not block 0')
+  // And the low blocks are Salsa20's (noble's core, whose counter stops at 2^32).
+  assert.deepEqual(blocks(5, 0, 1), Buffer.from(salsa20(key, nonce, new Uint8Array(256), undefined, 5)))
 })
 
 test('mesh key: ours and @libp2p/pnet speak the same protocol (plain libp2p nodes, both ways, 4 MiB each way)', async () => {
