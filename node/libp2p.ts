@@ -1,6 +1,7 @@
 /** Assembles the libp2p node an agent runs on, from the agent's configuration. */
 import { STATED_ADDRESS_AGE_MS } from '../discovery/member-addresses.js'
 import './polyfills.js'
+import { libp2pLogger } from './libp2p-logger.js'
 import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -121,10 +122,12 @@ export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, 
   // (before any protocol runs), and this node does not dial it back either (membership or
   // bootstrap would).
   gate.rule((peer, now) => limiter.coolingDown(peer, now) || gossipLimits.coolingDown(peer, now) ? 'cooldown' : undefined)
+  const logger = libp2pLogger()
   const metrics = registry !== undefined ? (await import('@libp2p/prometheus-metrics')).prometheusMetrics({ registry, collectDefaultMetrics: true }) : undefined
   const node = built.node = await createLibp2p({
     privateKey,
     start: false,
+    ...(logger !== undefined ? { logger } : {}),
     addresses: { listen: config.listen, announce: config.announce },
     // Addresses stated in member statements (discovery/member-addresses.ts) stay dialable.
     peerStore: { maxAddressAge: STATED_ADDRESS_AGE_MS },

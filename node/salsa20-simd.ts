@@ -130,7 +130,9 @@ function xorBody (): number[] {
     get(x(w)); get(x(w + 1)); shuffle([2, 6, 3, 7]); set(t(1)) // a2 b2 a3 b3
     get(x(w + 2)); get(x(w + 3)); shuffle([0, 4, 1, 5]); set(t(2)) // c0 d0 c1 d1
     get(x(w + 2)); get(x(w + 3)); shuffle([2, 6, 3, 7]); set(t(3)) // c2 d2 c3 d3
-    const blocks: Array<[number, number, number[]]> = [[t(0), t(2), [0, 1, 4, 5]], [t(0), t(2), [2, 3, 6, 7]], [t(1), t(3), [0, 1, 4, 5]], [t(1), t(3), [2, 3, 6, 7]]]
+    const blocks: Array<[number, number, number[]]> = [
+      [t(0), t(2), [0, 1, 4, 5]], [t(0), t(2), [2, 3, 6, 7]], [t(1), t(3), [0, 1, 4, 5]], [t(1), t(3), [2, 3, 6, 7]]
+    ]
     blocks.forEach(([l, r, idx], j) => {
       const at = 64 * j + 4 * w
       get(PTR); get(PTR); code.push(...simd(V128_LOAD), ...memarg(0, at)); get(l); get(r); shuffle(idx)
@@ -152,7 +154,8 @@ export function salsaModuleBytes (): Uint8Array<ArrayBuffer> {
   const type = section(1, vec([[0x60, ...vec([[I32], [I32], [I32], [I32]]), 0]]))
   const func = section(3, vec([[0]]))
   const memory = section(5, vec([[0x01, 1, 1]])) // one page, at most one: it never grows
-  const exportSec = section(7, vec([[...vec([..."memory"].map(c => [c.charCodeAt(0)])), 0x02, 0], [...vec([..."xor"].map(c => [c.charCodeAt(0)])), 0x00, 0]]))
+  const name = (n: string): number[] => vec([...n].map(c => [c.charCodeAt(0)]))
+  const exportSec = section(7, vec([[...name('memory'), 0x02, 0], [...name('xor'), 0x00, 0]]))
   const code = section(10, vec([xorBody()]))
   return new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, ...type, ...func, ...memory, ...exportSec, ...code])
 }
