@@ -130,11 +130,7 @@ class BoxedConnection extends AbstractMultiaddrConnection {
     this.maConn = maConn
     this.inbound = new KeyStream(init.key, init.remoteNonce)
     this.outbound = new KeyStream(init.key, init.localNonce)
-    maConn.addEventListener('message', (evt) => {
-      const data = evt.data
-      if (data instanceof Uint8Array) this.onData(this.inbound.update(data))
-      else for (const buf of data) this.onData(this.inbound.update(buf))
-    })
+    maConn.addEventListener('message', (evt) => { if (evt.data.byteLength > 0) this.onData(this.inbound.update(evt.data)) })
     // The socket can take more again: so can this connection.
     maConn.addEventListener('drain', () => { this.onMuxerDrain() })
     maConn.addEventListener('close', (evt) => {
