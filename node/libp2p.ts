@@ -2,6 +2,7 @@
 import { STATED_ADDRESS_AGE_MS } from '../discovery/member-addresses.js'
 import './polyfills.js'
 import { libp2pLogger } from './libp2p-logger.js'
+import './noise-decoder.js'
 import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
