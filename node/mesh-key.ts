@@ -44,8 +44,6 @@ const SIGMA = words(new TextEncoder().encode('expand 32-byte k'))
 const TWO_32 = 2 ** 32
 /** A new array whose every byte is written before it is read (Node's unzeroed Buffer where there is one). */
 const alloc: (n: number) => Uint8Array = typeof Buffer !== 'undefined' ? (n) => Buffer.allocUnsafe(n) : (n) => new Uint8Array(n)
-/** The stream whose key the SIMD module's memory holds. */
-let lastStream: KeyStream | undefined
 
 /**
  * XSalsa20 as one stream over many chunks: each chunk continues the key stream where the last
@@ -77,7 +75,7 @@ export class KeyStream {
     const out = alloc(total)
     const mem = core.memory
     // One module per process, its memory shared by every connection: the key goes in when another stream used it last.
-    if (lastStream !== this) { mem.set(this.subkey, 0); mem.set(this.tail, 32); lastStream = this }
+    if (core.owner !== this) { mem.set(this.subkey, 0); mem.set(this.tail, 32); core.owner = this }
     let written = 0
     let skip = this.offset % BLOCK // where this pass starts in its first block
     let fill = skip
@@ -100,7 +98,16 @@ export class KeyStream {
       }
     }
     if (fill > skip) flush()
+    // `out` is unzeroed memory: every byte of it must have been written, or old bytes would go on the wire.
+    if (written !== total) throw new InvalidParametersError(`mesh key: ${written} of ${total} bytes encrypted`)
     return out
+  }
+
+  /** The connection closed: its key leaves the module's memory. */
+  forget (): void {
+    if (this.core?.owner !== this) return
+    this.core.memory.fill(0, 0, 40)
+    this.core.owner = undefined
   }
 
   /** The pure-JS core (a runtime without WebAssembly SIMD); its counter is 32 bits: 256 GiB a direction. */
@@ -134,6 +141,8 @@ class BoxedConnection extends AbstractMultiaddrConnection {
     // The socket can take more again: so can this connection.
     maConn.addEventListener('drain', () => { this.onMuxerDrain() })
     maConn.addEventListener('close', (evt) => {
+      this.inbound.forget()
+      this.outbound.forget()
       if (evt.error == null) this.onTransportClosed()
       else if (evt.local) this.abort(evt.error)
       else this.onRemoteReset()

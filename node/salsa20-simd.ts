@@ -165,6 +165,8 @@ export interface SalsaSimd {
   /** The module's memory: key words at 0-31, nonce words at 32-39, data from DATA_AT. */
   memory: Uint8Array
   xor: (ptr: number, groups: number, lo: number, hi: number) => void
+  /** Whose key the memory holds now (node/mesh-key.ts's KeyStream); whoever writes the key bytes sets it. */
+  owner?: object
 }
 
 let compiled: SalsaSimd | null | undefined

@@ -8,9 +8,17 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { DIST, startMesh, stopAll } from './helpers.js'
+import { namesLibp2p } from '../node/libp2p-logger.js'
 
-test('libp2p logs: quiet and shared without DEBUG; with DEBUG=libp2p:* a node process prints libp2p\'s lines', async () => {
-  assert.ok(process.env.DEBUG === undefined || process.env.DEBUG === '', 'the suite runs without DEBUG')
+test('libp2p logs: which DEBUG values ask for libp2p\'s output', () => {
+  for (const yes of ['libp2p:*', 'libp2p:noise', 'express:*,libp2p:gossipsub', '*', '*,-express:*', ' libp2p']) assert.equal(namesLibp2p(yes), true, yes)
+  for (const no of ['', 'express:*', '-libp2p:*', 'express:*, -libp2p:noise', 'agentmesh']) assert.equal(namesLibp2p(no), false, no)
+})
+
+const debugSet = process.env.DEBUG !== undefined && namesLibp2p(process.env.DEBUG)
+test('libp2p logs: quiet and shared without DEBUG; with DEBUG=libp2p:* a node process prints libp2p\'s lines', {
+  skip: debugSet ? `DEBUG=${process.env.DEBUG ?? ''} asks this process for libp2p's output: run without it` : false
+}, async () => {
   const nodes = await startMesh(2)
   try {
     const logger = nodes[0].libp2p.logger

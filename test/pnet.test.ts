@@ -146,6 +146,7 @@ test('mesh key: the SIMD core\'s block counter is 64 bits (block 2^32 follows bl
   const blocks = (lo: number, hi: number, groups: number): Buffer => {
     core.memory.set(key, 0)
     core.memory.set(nonce, 32)
+    core.owner = blocks // no KeyStream's key is in the memory now
     core.memory.fill(0, DATA_AT, DATA_AT + 256 * groups)
     core.xor(DATA_AT, groups, lo, hi)
     return Buffer.from(core.memory.slice(DATA_AT, DATA_AT + 256 * groups))
@@ -156,7 +157,34 @@ test('mesh key: the SIMD core\'s block counter is 64 bits (block 2^32 follows bl
   assert.notDeepEqual(blocks(0, 1, 1), blocks(0, 0, 1), 'block 2^32 is not block 0')
   // And the low blocks are Salsa20's (noble's core, whose counter stops at 2^32).
   assert.deepEqual(blocks(5, 0, 1), Buffer.from(salsa20(key, nonce, new Uint8Array(256), undefined, 5)))
+  // Past 2^32, against Salsa20's block function as its specification writes it (one block, plain JS):
+  // the high counter word must be the state's ninth word, not any other.
+  for (const [lo, hi] of [[5, 0], [0, 1], [0xffffffff, 0], [7, 3]]) {
+    assert.deepEqual(blocks(lo, hi, 1).subarray(0, 64), salsaBlock(key, nonce, lo, hi), `block ${hi} * 2^32 + ${lo}`)
+  }
 })
+
+/** Salsa20's block function for one block at counter hi * 2^32 + lo (the test's reference: no SIMD, no @noble). */
+function salsaBlock (key: Uint8Array, nonce: Uint8Array, lo: number, hi: number): Buffer {
+  const w = (b: Uint8Array, i: number): number => b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24)
+  const k = Array.from({ length: 8 }, (_, i) => w(key, 4 * i))
+  const input = [
+    0x61707865, k[0], k[1], k[2], k[3], 0x3320646e, w(nonce, 0), w(nonce, 4), lo, hi, 0x79622d32, k[4], k[5], k[6], k[7], 0x6b206574
+  ].map(v => v | 0)
+  const x = [...input]
+  const rotl = (v: number, n: number): number => (v << n) | (v >>> (32 - n))
+  const qr = (a: number, b: number, c: number, d: number): void => {
+    x[b] ^= rotl((x[a] + x[d]) | 0, 7); x[c] ^= rotl((x[b] + x[a]) | 0, 9)
+    x[d] ^= rotl((x[c] + x[b]) | 0, 13); x[a] ^= rotl((x[d] + x[c]) | 0, 18)
+  }
+  for (let r = 0; r < 10; r++) {
+    qr(0, 4, 8, 12); qr(5, 9, 13, 1); qr(10, 14, 2, 6); qr(15, 3, 7, 11)
+    qr(0, 1, 2, 3); qr(5, 6, 7, 4); qr(10, 11, 8, 9); qr(15, 12, 13, 14)
+  }
+  const out = Buffer.alloc(64)
+  for (let i = 0; i < 16; i++) out.writeInt32LE((x[i] + input[i]) | 0, 4 * i)
+  return out
+}
 
 test('mesh key: ours and @libp2p/pnet speak the same protocol (plain libp2p nodes, both ways, 4 MiB each way)', async () => {
   await withTempDir(async (dir) => {
