@@ -34,7 +34,10 @@ export function createObserver (stats: Stats, log: Logger): Observer {
   return {
     rejected: (service, d) => {
       stats.inc('coordination_rejected_total', { message: d.message, reason: d.reason })
-      log.warn({ peer: d.from, message_type: d.message, reason: d.reason }, `${service} message refused`)
+      // 'unproven': a certificate this node cannot check yet (a tab or agent still learning who the
+      // voters are refuses the announcement and asks them): expected while joining, not a warning.
+      const level = d.reason === 'unproven' ? 'info' : 'warn'
+      log[level]({ peer: d.from, message_type: d.message, reason: d.reason }, `${service} message refused`)
     },
     directive: (d) => {
       stats.inc('directives_total', { role: d.role, action: d.action, outcome: d.outcome })
