@@ -58,7 +58,9 @@ test('examples/local-mesh (the README\'s first command): five agent processes he
   const alive = (pid: number): boolean => { try { process.kill(pid, 0); return true } catch { return false } }
   try {
     const header = (re: RegExp): number => p.lines.findIndex(l => re.test(l))
-    await waitFor(() => p.lines.includes('Try:') || p.child.exitCode !== null, 'the endpoints after start-up', 60_000)
+    // The block's last line, not 'Try:': the lines under it may come in a later chunk (a CI run parsed
+    // the block with its 'kill' line not yet read).
+    await waitFor(() => p.lines.some(l => l.startsWith('Ctrl-C stops the mesh.')) || p.child.exitCode !== null, 'the endpoints after start-up', 60_000)
     const first = endpointsBlock(p.lines, header(/^agentmesh: 5 agents in mesh "demo-\d+", each its own process:$/))
     pids.push(...first.agents.map(a => a.pid))
     assert.deepEqual(first.agents.map(a => a.name), ['agent-1', 'agent-2', 'agent-3', 'agent-4', 'agent-5'], out())
