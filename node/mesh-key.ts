@@ -18,7 +18,7 @@ import { InvalidParametersError } from '@libp2p/interface'
 import { AbstractMultiaddrConnection, byteStream, type SendResult } from '@libp2p/utils'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { hsalsa, xsalsa20 } from '@noble/ciphers/salsa.js'
-import { DATA_AT, DATA_MAX, salsaSimd, type SalsaSimd } from './salsa20-simd.js'
+import { DATA_AT, DATA_MAX, SIGMA, salsaSimd, type SalsaSimd } from './salsa20-simd.js'
 
 const NONCE_BYTES = 24
 const KEY_BYTES = 32
@@ -40,7 +40,7 @@ const words = (b: Uint8Array): Uint32Array => {
   for (let i = 0; i < out.length; i++) out[i] = b[4 * i] | (b[4 * i + 1] << 8) | (b[4 * i + 2] << 16) | (b[4 * i + 3] << 24)
   return out
 }
-const SIGMA = words(new TextEncoder().encode('expand 32-byte k'))
+const SIGMA_WORDS = new Uint32Array(SIGMA)
 const TWO_32 = 2 ** 32
 /** A new array whose every byte is written before it is read (Node's unzeroed Buffer where there is one). */
 const alloc: (n: number) => Uint8Array = typeof Buffer !== 'undefined' ? (n) => Buffer.allocUnsafe(n) : (n) => new Uint8Array(n)
@@ -58,7 +58,7 @@ export class KeyStream {
   /** `core`: the SIMD module, or null for the JS cipher (what a runtime without SIMD gets; tests pass it). */
   constructor (private readonly key: Uint8Array, private readonly nonce: Uint8Array, private readonly core: SalsaSimd | null = salsaSimd() ?? null) {
     const sub = new Uint32Array(8)
-    hsalsa(SIGMA, words(key), words(nonce.subarray(0, 16)), sub)
+    hsalsa(SIGMA_WORDS, words(key), words(nonce.subarray(0, 16)), sub)
     this.subkey = new Uint8Array(32)
     for (let i = 0; i < 8; i++) for (let j = 0; j < 4; j++) this.subkey[4 * i + j] = sub[i] >>> (8 * j)
     this.tail = nonce.slice(16, 24)

@@ -11,6 +11,9 @@
  * goes stale (the fault that keeps `@libp2p/pnet`'s cipher out, node/mesh-key.ts).
  */
 
+/** Salsa20's constant words, "expand 32-byte k" (HSalsa20's too: node/mesh-key.ts). */
+export const SIGMA: readonly number[] = [0x61707865, 0x3320646e, 0x79622d32, 0x6b206574]
+
 /** Bytes of memory the module has: one 64 KiB page. */
 const PAGE = 65_536
 /** Where the data to XOR starts in the module's memory (after the key and nonce). */
@@ -88,8 +91,7 @@ function xorBody (): number[] {
   const set = (l: number): void => { code.push(LOCAL_SET, ...uleb(l)) }
   const i32 = (n: number): void => { code.push(I32_CONST, ...sleb(n)) }
 
-  // The constant words ("expand 32-byte k") and the key's and nonce's words, splat once per call.
-  const SIGMA = [0x61707865, 0x3320646e, 0x79622d32, 0x6b206574]
+  // The constant words and the key's and nonce's words, splat once per call.
   const keyWord = [1, 2, 3, 4, 11, 12, 13, 14]
   for (const [i, w] of [[0, SIGMA[0]], [5, SIGMA[1]], [10, SIGMA[2]], [15, SIGMA[3]]]) { i32(w | 0); code.push(...simd(I32X4_SPLAT)); set(o(i)) }
   keyWord.forEach((wi, k) => { i32(0); code.push(I32_LOAD, ...memarg(2, 4 * k), ...simd(I32X4_SPLAT)); set(o(wi)) })

@@ -1,0 +1,62 @@
+/**
+ * node dist/bench/wire-micro.js: two costs per byte and per chunk on a connection, in this
+ * process, no network (the figures behind node/salsa20-simd.ts and node/noise-decoder.ts in
+ * docs/benchmarks.md):
+ * - the mesh key's cipher: Salsa20 in the WebAssembly SIMD module against @noble's JS, MB/s on
+ *   65,280-byte passes, then `KeyStream.update` by chunk size;
+ * - Noise's message decoder (@libp2p/utils LengthPrefixedDecoder with Noise's two-byte length
+ *   decoder) fed one-message chunks: µs a chunk with a new RangeError per chunk (as @libp2p/utils
+ *   and Noise are) and with node/noise-decoder.ts's fast path.
+ */
+import { salsa20 } from '@noble/ciphers/salsa.js'
+import { DATA_AT, DATA_MAX, salsaSimd } from '../node/salsa20-simd.js'
+import { KeyStream } from '../node/mesh-key.js'
+import { LengthPrefixedDecoder } from '@libp2p/utils'
+import type { Uint8ArrayList } from 'uint8arraylist'
+
+/** Calls of `f` a second over about `ms`, after a warm-up. */
+function rate (f: () => void, ms = 700): number {
+  for (let i = 0; i < 500; i++) f()
+  const t0 = performance.now()
+  let n = 0
+  while (performance.now() - t0 < ms) { f(); n++ }
+  return n / ((performance.now() - t0) / 1000)
+}
+
+const key = crypto.getRandomValues(new Uint8Array(32))
+const nonce = crypto.getRandomValues(new Uint8Array(24))
+const core = salsaSimd()
+if (core !== undefined) {
+  core.memory.set(key, 0)
+  core.memory.set(nonce.subarray(0, 8), 32)
+  core.owner = rate // this bench's key, not a KeyStream's
+  let block = 0
+  const simd = rate(() => { core.xor(DATA_AT, DATA_MAX / 256, block, 0); block += DATA_MAX / 64 }) * DATA_MAX / 1e6
+  console.log(`Salsa20, WebAssembly SIMD: ${simd.toFixed(0)} MB/s`)
+} else {
+  console.log('Salsa20, WebAssembly SIMD: not in this runtime')
+}
+const big = new Uint8Array(DATA_MAX)
+let counter = 0
+console.log(`Salsa20, @noble (JS):      ${(rate(() => { salsa20(key, nonce.subarray(0, 8), big, big, counter); counter += DATA_MAX / 64 }) * DATA_MAX / 1e6).toFixed(0)} MB/s`)
+for (const size of [100, 1_400, 16_384, 65_537]) {
+  const stream = new KeyStream(key, nonce)
+  const data = new Uint8Array(size)
+  const perSec = rate(() => stream.update(data))
+  console.log(`KeyStream.update, ${String(size).padStart(6)} bytes: ${(1e6 / perSec).toFixed(2)} µs, ${(perSec * size / 1e6).toFixed(0)} MB/s`)
+}
+
+// Noise's framing: two bytes of length, big-endian, then the message; its length decoder throws for too few bytes.
+const twoBytes = (data: Uint8Array | Uint8ArrayList): number => {
+  if (data.length < 2) throw new RangeError('Could not decode int16BE')
+  return data instanceof Uint8Array ? (data[0] << 8) + data[1] : data.getUint16(0)
+}
+const frame = new Uint8Array(102)
+frame[1] = 100
+const perChunk = (): number => {
+  const decoder = new LengthPrefixedDecoder({ lengthDecoder: twoBytes, maxBufferSize: 16 * 1024 * 1024, encodingLength: () => 2 })
+  return 1e6 / rate(() => { for (const m of decoder.decode(frame)) if (m.byteLength !== 100) throw new Error('bad frame') })
+}
+const before = perChunk()
+await import('../node/noise-decoder.js')
+console.log(`Noise's decoder, one message a chunk: ${before.toFixed(2)} µs a chunk as libp2p has it, ${perChunk().toFixed(2)} µs with node/noise-decoder.ts`)
