@@ -144,7 +144,13 @@ export const MonitoringConfig = z.strictObject({
    * every 50 s), so the mesh publishes no more reports a second than this many agents at
    * `metricsIntervalMs`; 0 = a fixed interval whatever the mesh's size.
    */
-  metricsScaleFrom: z.number().int().min(0).default(monitoring.DEFAULT_METRICS_SCALE_FROM)
+  metricsScaleFrom: z.number().int().min(0).default(monitoring.DEFAULT_METRICS_SCALE_FROM),
+  /**
+   * Which agents hear every agent's report (subscribe to `monitoring.metrics` and keep the latest
+   * of each): 'voters' (the coordinator comes from them and its performance report carries them)
+   * or 'all'. An agent publishes its periodic report only while someone connected to it hears.
+   */
+  hearReports: z.enum(['voters', 'all']).default(monitoring.DEFAULT_HEAR_REPORTS)
 })
 
 /**

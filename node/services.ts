@@ -24,7 +24,7 @@ import { buildMemberView, selfEligible } from './member-view.js'
 import { memberConnections, voterConnections } from './member-connections.js'
 import { liveMembers } from '../discovery/member-source.js'
 import { NegotiationService } from '../protocols/negotiation/index.js'
-import { MonitoringService } from '../protocols/monitoring/index.js'
+import { METRICS_TOPIC, MonitoringService } from '../protocols/monitoring/index.js'
 import { LearningService } from '../protocols/learning/index.js'
 import { ResourceService } from '../protocols/resource/index.js'
 import { TaskService } from '../protocols/task/index.js'
@@ -176,6 +176,9 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     // A client reports no metrics: it is no agent of the mesh.
     intervalMs: config.client ? 0 : config.monitoring.metricsIntervalMs,
     scaleFrom: config.monitoring.metricsScaleFrom,
+    // 'voters': from the first voter set this node holds on (below).
+    hears: config.monitoring.hearReports === 'all',
+    listened: () => listened(pubsub, METRICS_TOPIC),
     // The whole mesh (the member view), not the peers this node is connected to.
     agents: () => memberView.members().filter(m => m.state === 'alive' || m.state === 'suspect').length + 1,
     figures: () => {
@@ -324,6 +327,14 @@ export function buildOffice (
     audit
   })
   s.admission.onChange(() => { coordination.refreshMembers() })
+  if (config.monitoring.hearReports === 'voters') {
+    // The voters hear every agent's metric report: the coordinator comes from them. Its voter set
+    // is checked when one is taken and when a coordinator is learned (a voter set stored before a
+    // restart is not announced again).
+    const hearIfVoter = (): void => { monitoring.hear(coordination.status().voters.includes(id)) }
+    coordination.addEventListener('voters:change', hearIfVoter)
+    coordination.addEventListener('coordinator:change', hearIfVoter)
+  }
   coordination.addEventListener('rejected', (e) => { observer.rejected('coordination', e.detail) })
   coordination.addEventListener('directive', (e) => { observer.directive(e.detail) })
   coordination.addEventListener('error', (e) => { observer.error('coordination', e.detail.error) })

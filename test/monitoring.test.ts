@@ -84,6 +84,57 @@ test('monitoring: metric reports on an interval and on demand, alerts by severit
   }
 })
 
+test('monitoring: the voters hear every agent\'s report, other agents do not unless told to (hearReports, hear())', async () => {
+  const quiet = { meshAnnounceIntervalMs: 0 }
+  // Three voters (n0-n2), an agent that cannot vote (n3), and one that cannot and hears all (n4).
+  const nodes = await startMesh(5, (i) => ({
+    ...local,
+    ...quiet,
+    coordination: { bootstrapExpect: 3, maxVoters: 3, ...(i >= 3 ? { eligible: false } : {}) },
+    monitoring: { metricsIntervalMs: 300, ...(i === 4 ? { hearReports: 'all' as const } : {}) }
+  }))
+  try {
+    const [n0, n1, n2, n3, n4] = nodes
+    await waitFor(() => nodes.filter(n => n.coordinator().inOffice).length === 1, 'a coordinator', 20_000)
+    await waitFor(() => [n0, n1, n2].every(n => n.monitoring.hears), 'the voters to hear reports')
+    assert.equal(n3.monitoring.hears, false)
+    assert.equal(n4.monitoring.hears, true)
+    const coordinator = nodes.find(n => n.coordinator().inOffice) as AgentNode
+    assert.ok([n0, n1, n2].includes(coordinator))
+    // The coordinator (a voter) keeps every agent's report, the non-voter's too; n3 keeps only its own.
+    await waitFor(() => nodes.every(n => coordinator.monitoring.reports().some(r => r.agent === n.peerId)), 'every report at the coordinator')
+    await waitFor(() => nodes.every(n => n4.monitoring.reports().some(r => r.agent === n.peerId)), 'every report at n4 (hearReports all)')
+    assert.deepEqual(n3.monitoring.reports().map(r => r.agent).filter(a => a !== n3.peerId), [])
+    await waitFor(() => !coordinator.topicPeers('monitoring.metrics').subscribers.includes(n3.peerId), 'n3 not to be a subscriber')
+    // Told to, n3 hears them; told to stop, it forgets them.
+    n3.monitoring.hear(true)
+    await waitFor(() => [n0, n1, n2, n4].every(n => n3.monitoring.reports().some(r => r.agent === n.peerId)), 'every report at n3')
+    n3.monitoring.hear(false)
+    assert.deepEqual(n3.monitoring.reports().map(r => r.agent), [n3.peerId])
+  } finally {
+    await stopAll(nodes)
+  }
+})
+
+test('monitoring: an agent makes no periodic report while no one connected to it hears them, and does once someone does', async () => {
+  const nodes = await startMesh(2, () => ({ ...local, meshAnnounceIntervalMs: 0, coordination: { eligible: false }, monitoring: { metricsIntervalMs: 100 } }))
+  try {
+    const [n0, n1] = nodes
+    const published = (): number => (n1.stats.snapshot().messages_total ?? [])
+      .filter(e => e.labels.direction === 'out' && e.labels.type === 'EVENT').reduce((a, e) => a + e.value, 0)
+    await new Promise(resolve => setTimeout(resolve, 1_500))
+    assert.equal(published(), 0, 'no voter, nobody hears: ~15 intervals and no report')
+    const heard: MetricReport[] = []
+    const sub = n0.subscribe('monitoring.metrics')
+    void (async () => { for await (const m of sub) heard.push(m.payload as MetricReport) })()
+    await waitFor(() => heard.filter(r => r.agent === n1.peerId && r.trigger === 'interval').length >= 2, 'n1\'s reports once n0 listens')
+    assert.ok(published() >= 2)
+    sub.unsubscribe()
+  } finally {
+    await stopAll(nodes)
+  }
+})
+
 test('monitoring: the coordinator alerts on monitoring.alerts.warning when an agent goes offline (killed, not left)', async () => {
   const nodes = await startMesh(3, () => ({ ...local }))
   // An agent process that takes no part in elections: its death costs no quorum.

@@ -1,7 +1,8 @@
 /**
  * Monitoring on one node (R-MON): the agent's metric report, published on `monitoring.metrics`
- * every interval and on demand, alerts published by severity, and the latest report of every
- * agent, kept by whoever listens (the coordinator's performance report uses it).
+ * every interval (while someone listens) and on demand, alerts published by severity, and the
+ * latest report of every agent, kept by the nodes that hear reports (the coordinator's
+ * performance report uses them; by default the voters hear them, node/services.ts).
  */
 import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
@@ -18,8 +19,19 @@ export interface MonitoringInit {
   self: string
   name: string
   rpc: RpcService
-  /** Reports and alerts go out on it (while started); every agent's reports are heard on it. */
+  /** Reports and alerts go out on it (while started); agents' reports are heard on it (hear()). */
   pubsub: PubSubService
+  /**
+   * Whether this node hears every agent's report (subscribes to `monitoring.metrics`) when it
+   * starts; hear() changes it later. Default true.
+   */
+  hears?: boolean
+  /**
+   * Whether a periodic report has anyone to reach now (a connected peer subscribes to
+   * `monitoring.metrics`, or this node does); a report nobody would hear is not made. Default:
+   * always.
+   */
+  listened?: () => boolean
   intervalMs: number
   /** Beyond this many agents the interval grows with the mesh (constants.ts); 0 = never. */
   scaleFrom?: number
@@ -45,11 +57,13 @@ export class MonitoringService extends TypedEventEmitter<MonitoringEvents> {
   private readonly startedAt = Date.now()
   private unhandle?: () => void
   private reportsHeard?: Subscription<unknown>
+  private hearing: boolean
   private running = false
 
   constructor (init: MonitoringInit) {
     super()
     this.init = init
+    this.hearing = init.hears ?? true
   }
 
   start (): void {
@@ -57,8 +71,30 @@ export class MonitoringService extends TypedEventEmitter<MonitoringEvents> {
     this.running = true
     this.unhandle = this.init.rpc.handle(CollectCommand, () => this.snapshot('demand'))
     if (this.init.intervalMs > 0) this.schedule()
-    this.listenForReports()
+    if (this.hearing) this.listenForReports()
   }
+
+  /**
+   * Hear every agent's report from now on (subscribe to `monitoring.metrics`), or stop hearing
+   * them and forget those kept. A report heard costs every node that hears it a dozen gossip
+   * frames (forwarded copies and IHAVEs), so a mesh where every agent heard every report paid
+   * for it N times over (docs/benchmarks.md, "Who hears metric reports").
+   */
+  hear (on: boolean): void {
+    if (on === this.hearing) return
+    this.hearing = on
+    if (!this.running) return
+    if (on) {
+      this.listenForReports()
+    } else {
+      this.reportsHeard?.unsubscribe()
+      this.reportsHeard = undefined
+      for (const agent of [...this.latest.keys()]) if (agent !== this.init.self) this.latest.delete(agent)
+    }
+  }
+
+  /** Whether this node hears every agent's report now (hear()). */
+  get hears (): boolean { return this.hearing }
 
   stop (): void {
     if (!this.running) return
@@ -80,7 +116,9 @@ export class MonitoringService extends TypedEventEmitter<MonitoringEvents> {
     const every = reportIntervalMs(intervalMs, agents?.() ?? 1, scaleFrom)
     this.timer = setTimeout(() => {
       if (!this.running) return
-      this.report('interval').catch((err: Error) => { this.safeDispatchEvent('error', { detail: { error: err } }) })
+      if (this.init.listened?.() !== false) {
+        this.report('interval').catch((err: Error) => { this.safeDispatchEvent('error', { detail: { error: err } }) })
+      }
       this.schedule()
     }, Math.round(every * (0.9 + Math.random() * 0.2)))
     this.timer.unref?.()
