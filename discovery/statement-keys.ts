@@ -8,6 +8,7 @@
  */
 import type { PrivateKey } from '@libp2p/interface'
 import { peerSignatureVerifies } from '../protocols/core/peer-verify.js'
+import { signWith } from '../protocols/core/peer-sign.js'
 
 const DOMAIN = 'agentmesh/member/1'
 
@@ -22,9 +23,8 @@ export function statementKeys (privateKey: PrivateKey, mesh: string): StatementK
   const bytes = (body: string): Uint8Array => new TextEncoder().encode(`${DOMAIN}\n${mesh}\n${body}`)
   return {
     sign: (body) => {
-      const sig = privateKey.sign(bytes(body))
       // Node's crypto signs Ed25519 synchronously; the member view signs in its handlers.
-      if (!(sig instanceof Uint8Array)) throw new TypeError(`member statements need a key that signs synchronously, not ${privateKey.type}`)
+      const sig = signWith(privateKey, bytes(body), 'member statements')
       return Buffer.from(sig).toString('base64')
     },
     verify: (author, body, sig) => peerSignatureVerifies(author, bytes(body), Buffer.from(sig, 'base64'))

@@ -2,12 +2,15 @@
  * protocols/core/peer-verify.ts: the one check behind member statements, envelope signatures and
  * election votes, with the Ed25519 key imported into Node's crypto once per peer. It must say
  * exactly what libp2p's own key says, for every key type a peer id can carry, and never throw.
+ * protocols/core/peer-sign.ts, the signing side with the node's key imported once, must make the
+ * signatures libp2p's key makes.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { peerSignatureVerifies } from '../protocols/core/peer-verify.js'
+import { signWith } from '../protocols/core/peer-sign.js'
 
 const data = Buffer.from('agentmesh/member/1\nmesh\n{"seq":1}')
 
@@ -36,3 +39,22 @@ test('a peer id that is malformed or carries no key verifies nothing, and does n
     assert.equal(peerSignatureVerifies(peer, data, sig), false, peer)
   }
 })
+
+for (const type of ['Ed25519', 'secp256k1'] as const) {
+  test(`${type}: signWith makes a signature that verifies for the signer, as libp2p's key does`, async () => {
+    const key = await generateKeyPair(type)
+    const peer = peerIdFromPrivateKey(key).toString()
+    for (const bytes of [data, new Uint8Array(0), new Uint8Array(70_000).fill(7)]) {
+      // Twice: the first imports the key, the second uses the one kept.
+      for (let i = 0; i < 2; i++) {
+        const sig = signWith(key, bytes, 'test statements')
+        assert.equal(peerSignatureVerifies(peer, bytes, sig), true)
+        assert.equal(await key.publicKey.verify(bytes, sig), true, 'by libp2p\'s own key')
+        // Ed25519 signatures are deterministic: byte for byte libp2p's.
+        if (type === 'Ed25519') assert.deepEqual(Buffer.from(sig), Buffer.from(await key.sign(bytes)))
+      }
+    }
+    const other = await generateKeyPair(type)
+    assert.equal(peerSignatureVerifies(peer, data, signWith(other, data, 'test statements')), false, 'another key signed')
+  })
+}

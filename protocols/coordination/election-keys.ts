@@ -9,6 +9,7 @@
  */
 import type { PrivateKey } from '@libp2p/interface'
 import { peerSignatureVerifies } from '../core/peer-verify.js'
+import { signWith } from '../core/peer-sign.js'
 import type { ElectionKeys } from './election-types.js'
 
 const DOMAIN = 'agentmesh/election/1'
@@ -17,9 +18,8 @@ export function electionKeys (privateKey: PrivateKey, mesh: string): ElectionKey
   const bytes = (statement: string): Uint8Array => new TextEncoder().encode(`${DOMAIN}\n${mesh}\n${statement}`)
   return {
     sign: (statement) => {
-      const sig = privateKey.sign(bytes(statement))
       // Node's crypto signs Ed25519 (and libp2p secp256k1) synchronously; the machine needs it so.
-      if (!(sig instanceof Uint8Array)) throw new TypeError(`election votes need a key that signs synchronously, not ${privateKey.type}`)
+      const sig = signWith(privateKey, bytes(statement), 'election votes')
       return Buffer.from(sig).toString('base64')
     },
     verify: (peer, statement, signature) => peerSignatureVerifies(peer, bytes(statement), Buffer.from(signature, 'base64'))

@@ -11,6 +11,7 @@
 import type { PrivateKey } from '@libp2p/interface'
 import { BadSignatureError } from '../core/errors.js'
 import { peerSignatureVerifies } from '../core/peer-verify.js'
+import { signWith } from '../core/peer-sign.js'
 import type { Envelope } from './schema.js'
 
 /**
@@ -48,9 +49,8 @@ export function signedBytes (env: Envelope): Uint8Array {
  * (the node's identity): a signature by any other key would not verify.
  */
 export function signEnvelope<E extends Envelope> (env: E, privateKey: PrivateKey): E {
-  const sig = privateKey.sign(signedBytes(env))
   // Node's crypto signs Ed25519 (and secp256k1) synchronously; an async signer would not fit the hot paths.
-  if (!(sig instanceof Uint8Array)) throw new TypeError(`envelope signing needs a key that signs synchronously, not ${privateKey.type}`)
+  const sig = signWith(privateKey, signedBytes(env), 'envelope signatures')
   return { ...env, signature: Buffer.from(sig).toString('base64url') }
 }
 
@@ -81,8 +81,7 @@ export function verifyEnvelope<E extends Envelope> (env: E): E {
  * e.g. its dead letters (protocols/delivery/dead-letters.ts, DEAD_LETTER_SIGNATURE_DOMAIN).
  */
 export function signValue (domain: string, value: unknown, privateKey: PrivateKey): string {
-  const sig = privateKey.sign(Buffer.from(domain + canonicalJson(value), 'utf8'))
-  if (!(sig instanceof Uint8Array)) throw new TypeError(`signing needs a key that signs synchronously, not ${privateKey.type}`)
+  const sig = signWith(privateKey, Buffer.from(domain + canonicalJson(value), 'utf8'), 'signed values')
   return Buffer.from(sig).toString('base64url')
 }
 

@@ -16,6 +16,7 @@
  */
 import type { PrivateKey } from '@libp2p/interface'
 import { canonicalJson, signatureVerifies } from '../envelope/index.js'
+import { signWith } from '../core/peer-sign.js'
 import type { TaskRecord } from './schemas.js'
 
 export const TASK_RECORD_DOMAIN = 'agentmesh/task-record/1'
@@ -44,8 +45,7 @@ export class RecordSealer {
   seal (r: TaskRecord): TaskRecord {
     const text = recordText(this.mesh, r)
     if (this.signed.get(r) !== text || r.signature?.by !== this.self) {
-      const sig = this.privateKey.sign(Buffer.from(text, 'utf8'))
-      if (!(sig instanceof Uint8Array)) throw new TypeError(`task records need a key that signs synchronously, not ${this.privateKey.type}`)
+      const sig = signWith(this.privateKey, Buffer.from(text, 'utf8'), 'task records')
       r.signature = { by: this.self, sig: Buffer.from(sig).toString('base64url') }
       this.signed.set(r, text)
       this.signatures++
