@@ -3,6 +3,8 @@ import { STATED_ADDRESS_AGE_MS } from '../discovery/member-addresses.js'
 import './polyfills.js'
 import { libp2pLogger } from './libp2p-logger.js'
 import './noise-decoder.js'
+import './yamux-window.js'
+import { corkSends } from './socket-cork.js'
 import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -147,7 +149,9 @@ export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, 
       addressDialTimeout: config.connections.dialTimeoutMs
     },
     connectionGater: {
-      denyInboundConnection: (maConn) => gate.denyInboundConnection(maConn.remoteAddr),
+      // Each new connection is shown to corkSends (node/socket-cork.ts): it wraps TCP's class once.
+      denyInboundConnection: (maConn) => { corkSends(maConn); return gate.denyInboundConnection(maConn.remoteAddr) },
+      denyOutboundConnection: (_peer, maConn) => { corkSends(maConn); return false },
       denyInboundEncryptedConnection: (peer) => gate.denyInboundEncrypted(peer),
       denyOutboundEncryptedConnection: (peer) => gate.denyOutbound(peer),
       denyDialPeer: (peer) => gate.denyOutbound(peer),
