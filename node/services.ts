@@ -331,7 +331,7 @@ export function buildOffice (
     // The voters hear every agent's metric report: the coordinator comes from them. Its voter set
     // is checked when one is taken and when a coordinator is learned (a voter set stored before a
     // restart is not announced again).
-    const hearIfVoter = (): void => { monitoring.hear(coordination.status().voters.includes(id)) }
+    const hearIfVoter = (): void => { monitoring.follow(coordination.status().voters.includes(id)) }
     coordination.addEventListener('voters:change', hearIfVoter)
     coordination.addEventListener('coordinator:change', hearIfVoter)
   }

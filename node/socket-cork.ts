@@ -11,7 +11,10 @@
  * itself full once that much is buffered, which would stop a large send at the mark and wait
  * for a drain; large sends are few writes for many bytes anyway. @libp2p/tcp does not export its
  * connection class, so its prototype is taken from the first connection the connection gater is
- * shown (both directions pass through it) and wrapped once.
+ * shown and wrapped once, for every TCP connection of the process (other libp2p nodes in it
+ * too). The gater sees every inbound connection it is asked about and the outbound ones dialled
+ * at an address naming the peer (libp2p asks only then): a node that only ever dials addresses
+ * without a peer id and accepts nothing goes uncorked, which costs speed, not correctness.
  */
 import type { Socket } from 'node:net'
 import type { Uint8ArrayList } from 'uint8arraylist'

@@ -16,6 +16,7 @@ import { createRequire } from 'node:module'
 import type { Database, RootDatabase } from 'lmdb'
 import { StoreError } from '../protocols/core/errors.js'
 import { checkStore } from './store-check.js'
+import type { Store, StoreOp, StoreRange, StoreSpace } from '../protocols/core/store.js'
 
 type Lmdb = typeof import('lmdb')
 let lmdb: Lmdb | undefined
@@ -29,7 +30,6 @@ function loadLmdb (): Lmdb {
   lmdb ??= createRequire(import.meta.url)('lmdb') as Lmdb
   return lmdb
 }
-import type { Store, StoreOp, StoreRange, StoreSpace } from '../protocols/core/store.js'
 
 /** Named databases one environment may hold (lmdb's maxDbs); spaces are few and fixed. */
 const MAX_SPACES = 32

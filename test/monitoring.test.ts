@@ -106,10 +106,18 @@ test('monitoring: the voters hear every agent\'s report, other agents do not unl
     await waitFor(() => nodes.every(n => n4.monitoring.reports().some(r => r.agent === n.peerId)), 'every report at n4 (hearReports all)')
     assert.deepEqual(n3.monitoring.reports().map(r => r.agent).filter(a => a !== n3.peerId), [])
     await waitFor(() => !coordinator.topicPeers('monitoring.metrics').subscribers.includes(n3.peerId), 'n3 not to be a subscriber')
-    // Told to, n3 hears them; told to stop, it forgets them.
+    // Told to, n3 hears them, and goes on hearing when the coordinator and the voters change.
     n3.monitoring.hear(true)
     await waitFor(() => [n0, n1, n2, n4].every(n => n3.monitoring.reports().some(r => r.agent === n.peerId)), 'every report at n3')
+    await coordinator.stop()
+    const rest = nodes.filter(n => n !== coordinator)
+    await waitFor(() => rest.some(n => n.coordinator().inOffice) && rest.every(n => n.coordinator().leader !== coordinator.peerId), 'a new coordinator', 20_000)
+    const successor = rest.find(n => n.coordinator().inOffice) as AgentNode
+    assert.equal(successor.monitoring.hears, true)
+    assert.equal(n3.monitoring.hears, true, 'hear(true) outlives a change of coordinator')
+    // Told to stop, it forgets them.
     n3.monitoring.hear(false)
+    assert.equal(n3.monitoring.hears, false)
     assert.deepEqual(n3.monitoring.reports().map(r => r.agent), [n3.peerId])
   } finally {
     await stopAll(nodes)

@@ -17,8 +17,16 @@ const imported = new WeakMap<PrivateKey, KeyObject | null>()
 function importKey (key: PrivateKey): KeyObject | null {
   if (key.type !== 'Ed25519') return null
   try {
-    // libp2p's raw Ed25519 private key is the seed, then the public key.
-    return createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, key.raw.subarray(0, 32)]), format: 'der', type: 'pkcs8' })
+    // libp2p's raw Ed25519 private key is the seed, then the public key. The DER is built in a
+    // buffer of its own (not from Node's shared pool) and wiped once imported.
+    const der = Buffer.alloc(ED25519_PKCS8_PREFIX.byteLength + 32)
+    ED25519_PKCS8_PREFIX.copy(der)
+    der.set(key.raw.subarray(0, 32), ED25519_PKCS8_PREFIX.byteLength)
+    try {
+      return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' })
+    } finally {
+      der.fill(0)
+    }
   } catch {
     return null
   }

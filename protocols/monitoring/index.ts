@@ -57,13 +57,16 @@ export class MonitoringService extends TypedEventEmitter<MonitoringEvents> {
   private readonly startedAt = Date.now()
   private unhandle?: () => void
   private reportsHeard?: Subscription<unknown>
+  /** What the node's rule says (follow()); what hear() said, which wins over it. */
+  private byRule: boolean
+  private told?: boolean
   private hearing: boolean
   private running = false
 
   constructor (init: MonitoringInit) {
     super()
     this.init = init
-    this.hearing = init.hears ?? true
+    this.byRule = this.hearing = init.hears ?? true
   }
 
   start (): void {
@@ -81,6 +84,21 @@ export class MonitoringService extends TypedEventEmitter<MonitoringEvents> {
    * for it N times over (docs/benchmarks.md, "Who hears metric reports").
    */
   hear (on: boolean): void {
+    this.told = on
+    this.apply()
+  }
+
+  /**
+   * What the node's rule (monitoring.hearReports: the voters) says now, as its voter set
+   * changes; a hear() call wins over it from then on.
+   */
+  follow (on: boolean): void {
+    this.byRule = on
+    this.apply()
+  }
+
+  private apply (): void {
+    const on = this.told ?? this.byRule
     if (on === this.hearing) return
     this.hearing = on
     if (!this.running) return
@@ -130,6 +148,8 @@ export class MonitoringService extends TypedEventEmitter<MonitoringEvents> {
     this.reportsHeard = sub
     void (async () => {
       for await (const m of sub) {
+        // One handed over as hear(false) unsubscribed is not kept.
+        if (this.reportsHeard !== sub) break
         const r = MetricReport.safeParse(m.payload)
         if (r.success && r.data.agent === m.from) this.record(r.data)
       }
