@@ -22,8 +22,9 @@ export interface MonitoringInit {
   /** Reports and alerts go out on it (while started); agents' reports are heard on it (hear()). */
   pubsub: PubSubService
   /**
-   * Whether this node hears every agent's report (subscribes to `monitoring.metrics`) when it
-   * starts; hear() changes it later. Default true.
+   * Whether this node's rule has it hear every agent's report (subscribe to
+   * `monitoring.metrics`) from the start; follow() changes the rule's answer later, and hear()
+   * overrides it. Default true.
    */
   hears?: boolean
   /**
