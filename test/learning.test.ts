@@ -100,7 +100,12 @@ test('learning: when the publisher is gone, an agent fetches the version from ag
     let release: () => void = () => {}
     const held = new Promise<void>(resolve => { release = resolve })
     const lateGot: Array<{ version: number, hash: string }> = []
-    late.learning.onModelUpdate('policy', async (u) => { if (u.version === 1) await held; lateGot.push({ version: u.version, hash: sha(u.data) }) })
+    let lateApplying = 0
+    late.learning.onModelUpdate('policy', async (u) => {
+      lateApplying = u.version
+      if (u.version === 1) await held
+      lateGot.push({ version: u.version, hash: sha(u.data) })
+    })
     const heard: LearningMetrics[] = []
     const sub = late.subscribe('learning.metrics')
     void (async () => { for await (const m of sub) heard.push(m.payload as LearningMetrics) })()
@@ -109,6 +114,9 @@ test('learning: when the publisher is gone, an agent fetches the version from ag
 
     await publisher.learning.publishModel({ model_id: 'policy', version: 1, data: randomBytes(1024) })
     await waitFor(() => [a, b].every(n => n.learning.version('policy') === 1), 'a and b to apply version 1')
+    // Version 1 may reach the late agent after a and b have applied it (by gossip, where the others
+    // got it written to them directly): version 2 is announced once the late agent is applying 1.
+    await waitFor(() => lateApplying === 1, 'the late agent to be applying version 1')
     const v2 = randomBytes(600 * 1024)
     await publisher.learning.publishModel({ model_id: 'policy', version: 2, data: v2 })
     await waitFor(() => [a, b].every(n => heard.some(m => m.agent === n.peerId && m.version === 2 && m.status === 'applied')), 'the late agent to hear a and b applied version 2')
