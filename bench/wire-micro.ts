@@ -6,13 +6,17 @@
  *   65,280-byte passes, then `KeyStream.update` by chunk size;
  * - Noise's message decoder (@libp2p/utils LengthPrefixedDecoder with Noise's two-byte length
  *   decoder) fed one-message chunks: µs a chunk with a new RangeError per chunk (as @libp2p/utils
- *   and Noise are) and with node/noise-decoder.ts's fast path.
+ *   and Noise are) and with node/noise-decoder.ts's fast path;
+ * - an Ed25519 signature over 600 bytes: libp2p's key (a KeyObject made from a JWK each time) and
+ *   protocols/core/peer-sign.ts (the key imported once).
  */
 import { salsa20 } from '@noble/ciphers/salsa.js'
 import { DATA_AT, DATA_MAX, salsaSimd } from '../node/salsa20-simd.js'
 import { KeyStream } from '../node/mesh-key.js'
 import { LengthPrefixedDecoder } from '@libp2p/utils'
 import type { Uint8ArrayList } from 'uint8arraylist'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { signWith } from '../protocols/core/peer-sign.js'
 
 /** Calls of `f` a second over about `ms`, after a warm-up. */
 function rate (f: () => void, ms = 700): number {
@@ -60,3 +64,8 @@ const perChunk = (): number => {
 const before = perChunk()
 await import('../node/noise-decoder.js')
 console.log(`Noise's decoder, one message a chunk: ${before.toFixed(2)} µs a chunk as libp2p has it, ${perChunk().toFixed(2)} µs with node/noise-decoder.ts`)
+
+const identity = await generateKeyPair('Ed25519')
+const statement = new Uint8Array(600).fill(7)
+const libp2pSign = 1e6 / rate(() => { identity.sign(statement) })
+console.log(`Ed25519 signature, 600 bytes: ${libp2pSign.toFixed(1)} µs by libp2p's key, ${(1e6 / rate(() => { signWith(identity, statement, 'bench') })).toFixed(1)} µs by peer-sign.ts`)

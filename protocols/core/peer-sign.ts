@@ -1,6 +1,7 @@
 /**
  * Signing with the node's identity key, imported into Node's crypto once. libp2p's
- * Ed25519PrivateKey.sign builds a KeyObject from a JWK on every call: 83 µs a signature here,
+ * Ed25519PrivateKey.sign builds a KeyObject from a JWK on every call: 83 µs a signature here
+ * (node dist/bench/wire-micro.js),
  * 37 µs with the key imported once (a 600-byte message; the same signature, byte for byte). The
  * node signs on hot paths: every member statement it makes, every task record version the
  * coordinator sends its voters (4.2% of a busy coordinator's CPU was that import, bench:tasks),
