@@ -1,10 +1,10 @@
 /**
  * Signing with the node's identity key, imported into Node's crypto once. libp2p's
- * Ed25519PrivateKey.sign builds a KeyObject from a JWK on every call: 83 µs a signature here
- * (node dist/bench/wire-micro.js),
- * 37 µs with the key imported once (a 600-byte message; the same signature, byte for byte). The
- * node signs on hot paths: every member statement it makes, every task record version the
- * coordinator sends its voters (4.2% of a busy coordinator's CPU was that import, bench:tasks),
+ * Ed25519PrivateKey.sign builds a KeyObject from a JWK on every call: 83 µs a signature here,
+ * 37 µs with the key imported once (a 600-byte message, node dist/bench/wire-micro.js; the same
+ * signature, byte for byte). The node signs on hot paths: every member statement it makes, every
+ * task record version the coordinator sends its voters (2.9% of a busy coordinator's CPU was that
+ * import, bench:tasks),
  * votes and signed envelopes. Other key types sign through libp2p's key. The browser bundle takes
  * peer-sign.browser.ts, which has no Node crypto.
  */
