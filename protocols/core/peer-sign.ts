@@ -4,9 +4,8 @@
  * 37 µs with the key imported once (a 600-byte message, node dist/bench/wire-micro.js; the same
  * signature, byte for byte). The node signs on hot paths: every member statement it makes, every
  * task record version the coordinator sends its voters (2.9% of a busy coordinator's CPU was that
- * import, bench:tasks),
- * votes and signed envelopes. Other key types sign through libp2p's key. The browser bundle takes
- * peer-sign.browser.ts, which has no Node crypto.
+ * import, bench:tasks), votes and signed envelopes. Other key types sign through libp2p's key.
+ * The browser bundle takes peer-sign.browser.ts, which has no Node crypto.
  */
 import { createPrivateKey, sign, type KeyObject } from 'node:crypto'
 import type { PrivateKey } from '@libp2p/interface'
