@@ -5,7 +5,7 @@
  * run. The server's CPU is counted with the workers' (it does the fan-out).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { procCpuMs } from './proc-cpu.js'
 import { createServer } from 'node:net'
 
 export interface NatsServer {
@@ -50,18 +50,10 @@ export async function startNats (): Promise<NatsServer> {
     await new Promise(resolve => setTimeout(resolve, 50))
   }
   const pid = child.pid as number
-  const ticks = 100 // USER_HZ on Linux
   return {
     url: `nats://127.0.0.1:${port}`,
     pid,
-    cpuMs: () => {
-      try {
-        // Fields 14 and 15 of /proc/PID/stat (after the command in parentheses): utime, stime.
-        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-        return (Number(f[11]) + Number(f[12])) * 1000 / ticks
-      } catch { return 0 }
-    },
+    cpuMs: () => procCpuMs(pid),
     stop: async () => {
       if (child.exitCode !== null) return
       const exited = new Promise<void>(resolve => { child.once('exit', () => { resolve() }) })

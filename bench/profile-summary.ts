@@ -1,9 +1,12 @@
 /**
- * node dist/bench/profile-summary.js DIR [MATCH]: self time by package and by function, as a share of
- * busy (non-idle) CPU, over the .cpuprofile files in DIR (from `node --cpu-prof`, or from
- * `npm run bench -- --profile DIR`). How the figures in docs/benchmarks.md were read.
+ * node dist/bench/profile-summary.js DIR [MATCH] [--from S] [--to S]: self time by package and by
+ * function, as a share of busy (non-idle) CPU, over the .cpuprofile files in DIR (from
+ * `node --cpu-prof`, or from `npm run bench -- --profile DIR`). How the figures in
+ * docs/benchmarks.md were read. --from/--to keep the samples taken between S seconds after each
+ * profile's start (a process's start-up, module loading, is not the phase a bench measures).
  */
 import { readdirSync, readFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
 
 interface Profile {
   nodes: Array<{ id: number, callFrame: { functionName: string, url: string, lineNumber: number }, children?: number[] }>
@@ -11,9 +14,12 @@ interface Profile {
   timeDeltas: number[]
 }
 
-const dir = process.argv[2]
-const match = process.argv[3] ?? '' // only the files whose name contains it (one phase, one worker)
-if (dir === undefined) { console.error('usage: profile-summary DIR [MATCH]'); process.exit(2) }
+const { values: opts, positionals } = parseArgs({ allowPositionals: true, options: { from: { type: 'string', default: '0' }, to: { type: 'string', default: 'Infinity' } } })
+const dir = positionals[0]
+const match = positionals[1] ?? '' // only the files whose name contains it (one phase, one worker)
+if (dir === undefined) { console.error('usage: profile-summary DIR [MATCH] [--from S] [--to S]'); process.exit(2) }
+const fromUs = Number(opts.from) * 1e6
+const toUs = Number(opts.to) * 1e6
 const byPkg = new Map<string, number>()
 const byFn = new Map<string, number>()
 let busy = 0
@@ -24,11 +30,17 @@ for (const f of readdirSync(dir).filter(f => f.endsWith('.cpuprofile') && f.incl
   // inspector's post: not the process's.
   const profiler = new Set(p.nodes.filter(n => n.callFrame.url === 'node:inspector').flatMap(n => n.children ?? []))
   const self = new Map<number, number>()
-  p.samples.forEach((s, i) => self.set(s, (self.get(s) ?? 0) + (p.timeDeltas[i] ?? 0)))
+  let at = 0
+  p.samples.forEach((s, i) => {
+    at += p.timeDeltas[i] ?? 0
+    if (at >= fromUs && at <= toUs) self.set(s, (self.get(s) ?? 0) + (p.timeDeltas[i] ?? 0))
+  })
+  let fileBusy = 0
   for (const [id, t] of self) {
     const cf = nodes.get(id)?.callFrame
     if (cf === undefined || cf.functionName === '(idle)' || profiler.has(id)) continue
     busy += t
+    fileBusy += t
     const url = cf.url.replace(/^file:\/\/.*?\/(node_modules|dist)\//, '$1/')
     const mod = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1]
     const pkg = mod ?? (url === '' ? `(native ${cf.functionName})` : url.split('/').slice(0, 3).join('/'))
@@ -36,6 +48,7 @@ for (const f of readdirSync(dir).filter(f => f.endsWith('.cpuprofile') && f.incl
     const fn = `${cf.functionName === '' ? '(anonymous)' : cf.functionName} ${url.split('/').slice(-2).join('/')}:${cf.lineNumber}`
     byFn.set(fn, (byFn.get(fn) ?? 0) + t)
   }
+  console.log(`${f}: busy ${(fileBusy / 1e6).toFixed(2)} s`)
 }
 const top = (m: Map<string, number>, n: number): string => [...m].sort((a, b) => b[1] - a[1]).slice(0, n)
   .map(([k, t]) => `${(100 * t / busy).toFixed(2).padStart(6)}%  ${k}`).join('\n')

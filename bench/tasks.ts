@@ -19,6 +19,7 @@ import { createInterface } from 'node:readline'
 import { join } from 'node:path'
 import { createAgentNode } from '../node/index.js'
 import { configEnv } from './config-env.js'
+import { procCpuMs } from './proc-cpu.js'
 
 const { values } = parseArgs({
   options: {
@@ -62,7 +63,6 @@ for (let i = 0; i < n; i++) {
   const child = spawn(process.execPath, [...prof, AGENT], {
     env: {
       ...clean,
-      TASK_AGENT_LOG_NOOP: '1',
       AGENTMESH_NAME: `w${i}`,
       AGENTMESH_MESH: mesh,
       AGENTMESH_LISTEN: '/ip4/127.0.0.1/tcp/0',
@@ -88,11 +88,12 @@ for (let i = 0; i < n; i++) {
 try {
   await submitter.joined({ min: n, signal: AbortSignal.timeout(60_000) })
   const { leader } = await submitter.coordinatorElected({ signal: AbortSignal.timeout(60_000) })
+  let coordinatorId = leader
   const agents = submitter.peers().map(p => p.peerId)
   // Let every agent see every other before measuring (the coordinator places on live members).
   await new Promise(resolve => setTimeout(resolve, 3_000))
   // A change of coordinator mid-run costs a takeover: say so, it explains a slow figure.
-  submitter.addEventListener('coordinator:change', (e) => { console.log(`coordinator change: term ${e.detail.term}, ${submitter.peers().find(p => p.peerId === e.detail.leader)?.name ?? String(e.detail.leader)}`) })
+  submitter.addEventListener('coordinator:change', (e) => { coordinatorId = e.detail.leader ?? coordinatorId; console.log(`coordinator change: term ${e.detail.term}, ${submitter.peers().find(p => p.peerId === e.detail.leader)?.name ?? String(e.detail.leader)}`) })
   console.log(`${n} agent processes, coordinator ${submitter.peers().find(p => p.peerId === leader)?.name ?? leader}`)
   const noop = (id: string): { task_id: string, type: string, metadata: { steps: number } } => ({ task_id: id, type: 'work', metadata: { steps: 0 } })
   // Warm-up: connections, streams, JIT.
@@ -108,7 +109,7 @@ try {
       const id = `lat-${i}`
       const t0 = now()
       submittedAt.set(id, t0)
-      const h = await submitter.submitTask(noop(id))
+      const h = await submitter.submitTask({ ...noop(id), metadata: { steps: 0, log: true } })
       await h.result()
       toDone.push(now() - t0)
     }
@@ -125,6 +126,11 @@ try {
     const batch = 100
     let next = 0
     const t0 = now()
+    // CPU per task: the coordinator's process, every agent process, and this one (the submitter).
+    const coordinatorName = submitter.peers().find(p => p.peerId === coordinatorId)?.name ?? ''
+    const coordinatorProc = procs[Number(/^w(\d+)$/.exec(coordinatorName)?.[1] ?? -1)]
+    const agentsCpu = (): number => procs.reduce((a, p) => a + procCpuMs(p.pid ?? -1), 0)
+    const cpu0 = { coordinator: procCpuMs(coordinatorProc?.pid ?? -1), agents: agentsCpu(), submitter: process.cpuUsage() }
     const open: Array<{ latest?: { status: string, reason?: string } }> = []
     // BENCH_TAIL=1: every 5 s, what the tasks in flight wait for.
     const tail = process.env.BENCH_TAIL === '1' ? setInterval(() => {
@@ -146,6 +152,11 @@ try {
     if (tail !== undefined) clearInterval(tail)
     const s = (now() - t0) / 1000
     console.log(`throughput: ${total} no-op tasks in ${r1(s)} s = ${Math.round(total / s)} tasks/s (batches of ${batch}, 4 in flight)`)
+    const sub = process.cpuUsage(cpu0.submitter)
+    const perTask = (ms: number): string => `${Math.round(1000 * ms / total)} µs`
+    const coord = procCpuMs(coordinatorProc?.pid ?? -1) - cpu0.coordinator
+    const all = agentsCpu() - cpu0.agents
+    console.log(`  CPU per task: coordinator's process ${perTask(coord)} (${r1(coord / 1000 / s * 100)}% of a core), all agent processes ${perTask(all)}, submitter ${perTask((sub.user + sub.system) / 1000)}`)
   }
 
   if (!skip.has('contract-net')) {

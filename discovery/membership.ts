@@ -155,6 +155,9 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
    */
   peerIds (): string[] { return [...this.members.keys()] }
 
+  /** A connected member's card, without building its info: what per-task paths read (capacities on every placement). */
+  card (peerId: string): AgentCard | undefined { return this.members.get(peerId)?.card }
+
   get (peerId: string): PeerInfo | undefined {
     const m = this.members.get(peerId)
     return m === undefined ? undefined : this.info(m.card, m.joinedAt)

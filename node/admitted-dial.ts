@@ -35,7 +35,7 @@ export async function dialPeer (
  * that never shows a credential before then: give it more than `security.admissionTimeoutMs`).
  */
 export async function untilAdmitted (membership: Membership, libp2p: Libp2p, peer: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
-  if (membership.get(peer) !== undefined || membership.isClient(peer)) return
+  if (membership.card(peer) !== undefined || membership.isClient(peer)) return
   if (libp2p.getConnections().every(c => c.remotePeer.toString() !== peer)) throw gone(peer)
   let last: Error | undefined
   await new Promise<void>((resolve, reject) => {

@@ -352,7 +352,7 @@ export function buildOffice (
     capacities: () => {
       const caps = new Map([[id, offeredResources(config.resources)]])
       for (const m of liveMembers(memberView)) {
-        const card = membership.get(m.peerId)?.card
+        const card = membership.card(m.peerId)
         if (m.state === 'alive' && card?.resources !== undefined) caps.set(m.peerId, card.resources)
       }
       return caps

@@ -219,6 +219,75 @@ test('pruning: finished records go after the retention, unless an open task depe
   assert.equal(t.submit([spec({ task_id: 'done' })], 'p', T0 + 3 * FINISHED_RETENTION_MS).length, 1)
 })
 
+test('the queue, load, open attempts, deadlines and pruning walk only what is open, and agree with a walk of every record', () => {
+  // A seeded walk through submits, moves, merges of newer copies (open again, or ended at another
+  // time), drops and prunes; after each step the table's look-ups (kept as records change,
+  // table-index.ts) must equal what a walk over all its records finds.
+  let seed = 7
+  const rnd = (n: number): number => { // mulberry32
+    seed = (seed + 0x6D2B79F5) | 0
+    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x
+    return ((x ^ (x >>> 14)) >>> 0) % n
+  }
+  const t = new TaskTable()
+  const retention = 1_000
+  let now = T0
+  let pruned = 0
+  const ids = Array.from({ length: 60 }, (_, i) => `t${i}`)
+  const walk = (): { queue: string[], load: Array<[string, number]>, open: string[], next: number | undefined, overdue: string[] } => {
+    const all = [...t.records.values()]
+    const live = all.filter(r => !['completed', 'failed', 'cancelled'].includes(r.status.status))
+    const placed = live.filter(r => r.status.status === 'assigned' || r.status.status === 'running')
+    const load = new Map<string, number>()
+    for (const r of placed) if (r.status.agent !== undefined) load.set(r.status.agent, (load.get(r.status.agent) ?? 0) + 1)
+    const deadlines = live.flatMap(r => r.spec.deadline !== undefined ? [Date.parse(r.spec.deadline)] : [])
+    return {
+      queue: live.filter(r => r.status.status === 'submitted').sort((a, b) => a.spec.priority - b.spec.priority || a.submitted_at - b.submitted_at).map(r => r.spec.task_id),
+      load: [...load].sort(),
+      open: placed.map(r => r.spec.task_id).sort(),
+      next: deadlines.length > 0 ? Math.min(...deadlines) : undefined,
+      overdue: live.filter(r => r.spec.deadline !== undefined && Date.parse(r.spec.deadline) <= now).map(r => r.spec.task_id).sort()
+    }
+  }
+  for (let step = 0; step < 3_000; step++) {
+    now += rnd(40)
+    const id = ids[rnd(ids.length)]
+    const r = t.get(id)
+    const op = r === undefined ? -1 : rnd(10)
+    if (r === undefined) {
+      t.submit([spec({ task_id: id, priority: rnd(3), ...(rnd(4) === 0 ? { deadline: new Date(now + 1 + rnd(2_000)).toISOString() } : {}) })], 'p', now)
+    } else if (op < 6) {
+      const moves: Array<Parameters<TaskTable['apply']>[1]> = [
+        { status: 'assigned', agent: `w${rnd(3)}`, attempt: r.status.attempt + 1 }, { status: 'running' }, { status: 'submitted' },
+        { status: 'paused' }, finishPatch('completed', {}), finishPatch('failed', { error: { code: 'CMD002', message: 'x' } }), { progress: 0.5 }
+      ]
+      try { t.apply(r, moves[rnd(moves.length)], now) } catch (err) { if (!(err instanceof AgentMeshError)) throw err }
+    } else if (op < 8) {
+      // A newer copy, as a voter or the store hands it over: open again, or ended at another time.
+      const status = (['submitted', 'running', 'completed', 'cancelled'] as const)[rnd(4)]
+      assert.equal(t.merge({ ...r, version: r.version + 1, status: { ...r.status, status, agent: 'w1', timestamp: new Date(now - rnd(retention)).toISOString() } }), true)
+    } else if (op === 8) {
+      t.drop(id)
+    } else {
+      pruned += t.prune(now, retention).length
+    }
+    const w = walk()
+    assert.deepEqual(t.queue().map(x => x.spec.task_id), w.queue, `queue at step ${step}`)
+    assert.deepEqual([...t.load()].sort(), w.load, `load at step ${step}`)
+    assert.deepEqual(t.open().map(x => x.spec.task_id).sort(), w.open, `open at step ${step}`)
+    assert.equal(t.nextDeadline(), w.next, `next deadline at step ${step}`)
+    assert.deepEqual(t.overdue(now).map(x => x.spec.task_id).sort(), w.overdue, `overdue at step ${step}`)
+    // After a prune, no finished record older than the retention is left that nothing needs.
+    if (op === 9) {
+      const needed = new Set([...t.records.values()].filter(x => !['completed', 'failed', 'cancelled'].includes(x.status.status)).flatMap(x => x.spec.dependencies))
+      const stale = [...t.records.values()].filter(x => ['completed', 'failed', 'cancelled'].includes(x.status.status) && Date.parse(x.status.timestamp) < now - retention && !needed.has(x.spec.task_id))
+      assert.deepEqual(stale.map(x => x.spec.task_id), [], `pruned at step ${step}`)
+    }
+  }
+  assert.ok(pruned > 50, `the walk pruned records (${pruned})`)
+})
+
 test('merge keeps the newer version; pages walk the table', () => {
   const t = new TaskTable()
   t.submit(['a', 'b', 'c'].map(id => spec({ task_id: id })), 'p', T0)

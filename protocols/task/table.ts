@@ -8,6 +8,7 @@
 import { DeadlineError, DependencyError, InvalidTaskStateError } from '../core/errors.js'
 import { canMove, checkDependencies } from './lifecycle.js'
 import { PrunedMarks, afterMark } from './pruned.js'
+import { TableIndex } from './table-index.js'
 import { TERMINAL, type PrunedMark, type SubmissionProof, type TaskRecord, type TaskReport, type TaskSpec, type TaskState, type TaskStatus } from './schemas.js'
 
 /** A finished task's record is kept this long (idempotent resubmission, status queries), then dropped everywhere. */
@@ -76,6 +77,8 @@ export class TaskTable {
   readonly marks = new PrunedMarks()
   /** The attempt number of the latest offer of each task (offers may be refused or lost). */
   private readonly lastOffer = new Map<string, number>()
+  /** The open records, and the finished ones by end: what every per-task look-up walks (table-index.ts). */
+  private readonly index = new TableIndex()
 
   get (id: string): TaskRecord | undefined { return this.records.get(id) }
   has (id: string): boolean { return this.records.has(id) }
@@ -93,6 +96,7 @@ export class TaskTable {
     if (mine !== undefined && !newer(r, mine)) return false
     if (this.marks.refuses(r)) return false
     this.records.set(r.spec.task_id, r)
+    this.index.track(r)
     return true
   }
 
@@ -109,7 +113,7 @@ export class TaskTable {
   }
 
   /** Forget a record (one whose submission does not verify: nobody may act on it). */
-  drop (id: string): void { this.records.delete(id); this.lastOffer.delete(id) }
+  drop (id: string): void { this.records.delete(id); this.index.forget(id); this.lastOffer.delete(id) }
 
   /**
    * A page of the table in task-id order: the records after the id `after` (from the first
@@ -159,6 +163,7 @@ export class TaskTable {
         }
       }
       this.records.set(spec.task_id, r)
+      this.index.track(r)
       return r
     })
   }
@@ -189,6 +194,7 @@ export class TaskTable {
       else next.reason = patch.reason
     }
     r.status = next
+    this.index.track(r)
     if (TERMINAL.has(next.status)) this.lastOffer.delete(r.spec.task_id)
     if (patch.checkpoint !== undefined) r.checkpoint = patch.checkpoint
     if (patch.losses !== undefined) r.losses = patch.losses
@@ -264,7 +270,7 @@ export class TaskTable {
 
   /** Tasks waiting for an agent, by priority (lower first), then age; `skip` are being placed. */
   queue (skip: ReadonlySet<string> = new Set()): TaskRecord[] {
-    return [...this.records.values()]
+    return [...this.index.unfinished.values()]
       .filter(r => r.status.status === 'submitted' && !skip.has(r.spec.task_id))
       .sort((a, b) => a.spec.priority - b.spec.priority || a.submitted_at - b.submitted_at)
   }
@@ -286,13 +292,13 @@ export class TaskTable {
 
   /** Tasks placed on an agent or running there. */
   open (agent?: string): TaskRecord[] {
-    return [...this.records.values()].filter(r => isOpenAttempt(r) && (agent === undefined || r.status.agent === agent))
+    return [...this.index.unfinished.values()].filter(r => isOpenAttempt(r) && (agent === undefined || r.status.agent === agent))
   }
 
   /** Attempts placed or running, per agent. */
   load (): Map<string, number> {
     const load = new Map<string, number>()
-    for (const r of this.records.values()) {
+    for (const r of this.index.unfinished.values()) {
       if (isOpenAttempt(r) && r.status.agent !== undefined) load.set(r.status.agent, (load.get(r.status.agent) ?? 0) + 1)
     }
     return load
@@ -330,15 +336,15 @@ export class TaskTable {
   /** The earliest deadline of a task not finished (ms), or undefined. */
   nextDeadline (): number | undefined {
     let next = Infinity
-    for (const r of this.records.values()) {
-      if (r.spec.deadline !== undefined && !TERMINAL.has(r.status.status)) next = Math.min(next, Date.parse(r.spec.deadline))
+    for (const r of this.index.unfinished.values()) {
+      if (r.spec.deadline !== undefined) next = Math.min(next, Date.parse(r.spec.deadline))
     }
     return Number.isFinite(next) ? next : undefined
   }
 
   /** Tasks not finished whose deadline is at or before `now`. */
   overdue (now: number): TaskRecord[] {
-    return [...this.records.values()].filter(r => r.spec.deadline !== undefined && !TERMINAL.has(r.status.status) && Date.parse(r.spec.deadline) <= now)
+    return [...this.index.unfinished.values()].filter(r => r.spec.deadline !== undefined && Date.parse(r.spec.deadline) <= now)
   }
 
   /** A missed deadline (TSK005): failed, or cancelled if the task asked for that. */
@@ -359,14 +365,12 @@ export class TaskTable {
   prune (now: number, retentionMs = FINISHED_RETENTION_MS): string[] {
     const before = now - retentionMs
     const needed = new Set<string>()
-    for (const r of this.records.values()) if (!TERMINAL.has(r.status.status)) for (const d of r.spec.dependencies) needed.add(d)
-    const dropped: string[] = []
-    for (const [id, r] of this.records) {
-      if (TERMINAL.has(r.status.status) && Date.parse(r.status.timestamp) < before && !needed.has(id)) {
-        this.records.delete(id)
-        this.marks.add({ task_id: id, term: r.term ?? 0, version: r.version, at: now })
-        dropped.push(id)
-      }
+    for (const r of this.index.unfinished.values()) for (const d of r.spec.dependencies) needed.add(d)
+    const dropped = this.index.endedBefore(before, id => this.records.get(id), id => needed.has(id))
+    for (const id of dropped) {
+      const r = this.records.get(id) as TaskRecord
+      this.records.delete(id)
+      this.marks.add({ task_id: id, term: r.term ?? 0, version: r.version, at: now })
     }
     return dropped
   }
