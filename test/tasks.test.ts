@@ -118,6 +118,30 @@ test('tasks: pause with a checkpoint, resume from it, cancel; control of a finis
   }
 })
 
+test('tasks: a handler calling progress() in a loop sends the latest progress once a turn, not a report a call', async () => {
+  const nodes = await startMesh(3, () => fast)
+  try {
+    const coordinator = await elected(nodes)
+    const submitted: { handle?: Awaited<ReturnType<AgentNode['submitTask']>> } = {}
+    for (const n of nodes) {
+      n.onTask('chatty', async (ctx: TaskContext) => {
+        for (let i = 1; i <= 300; i++) ctx.progress(i / 600)
+        // The latest of those 300 reaches the submitter: coalesced, not lost.
+        await waitFor(() => (submitted.handle?.latest?.progress ?? 0) === 0.5, 'the progress of the first loop at the submitter')
+        for (let i = 301; i <= 600; i++) ctx.progress(i / 600)
+        return 'done'
+      })
+    }
+    const handle = submitted.handle = await nodes[0].submitTask({ task_id: 'chatty-1', type: 'chatty' })
+    assert.equal(await handle.result(), 'done')
+    // Each report the coordinator takes writes a version of the record: one per call would be 600 and more.
+    const version = coordinator.tasks.scheduler.records.get('chatty-1')?.version ?? 0
+    assert.ok(version > 0 && version < 20, `the record was written ${version} times`)
+  } finally {
+    await stopAll(nodes)
+  }
+})
+
 test('tasks: submission is idempotent by task_id; priorities order the queue; a missed deadline fails or cancels as asked', async () => {
   const nodes = await startMesh(3, () => ({ ...fast, resources: { cpuCores: 1 } }))
   try {

@@ -72,6 +72,14 @@ export class TaskExecutor {
   private unhandles: Array<() => void> = []
   private running = false
   private readonly timers = new Set<ReturnType<typeof setTimeout>>()
+  /**
+   * Progress reports not sent yet, the latest of each task: they leave on the next turn of the
+   * event loop, and the attempt's end drops its own. A task that ends within the turn it started
+   * in (a no-op, a cached answer) costs the coordinator one report instead of two, and a handler
+   * calling progress() in a loop sends one report a turn, not one a call.
+   */
+  private readonly unsent = new Map<string, TaskReport>()
+  private flushing?: ReturnType<typeof setImmediate>
 
   constructor (init: ExecutorInit) { this.init = init }
 
@@ -117,6 +125,9 @@ export class TaskExecutor {
     for (const a of this.attempts.values()) if (a.state === 'running') a.controller.abort(new TaskStopped('stopping'))
     for (const t of this.timers) clearTimeout(t)
     this.timers.clear()
+    if (this.flushing !== undefined) clearImmediate(this.flushing)
+    this.flushing = undefined
+    this.unsent.clear()
   }
 
   /** What this agent holds, for a coordinator that took office. */
@@ -221,7 +232,7 @@ export class TaskExecutor {
 
   private async run (a: Attempt, handler: TaskHandler, checkpoint: unknown, inputs: Record<string, unknown>, resources: ResourceItem[]): Promise<void> {
     const report = (extra: Partial<TaskReport> = {}): void => {
-      void this.send({ task_id: a.spec.task_id, attempt: a.attempt, status: 'running', progress: a.progress, metrics: {}, ...(a.checkpoint !== undefined ? { checkpoint: a.checkpoint } : {}), ...extra }, false)
+      this.progressReport({ task_id: a.spec.task_id, attempt: a.attempt, status: 'running', progress: a.progress, metrics: {}, ...(a.checkpoint !== undefined ? { checkpoint: a.checkpoint } : {}), ...extra })
     }
     report()
     const ctx: TaskContext = {
@@ -259,8 +270,20 @@ export class TaskExecutor {
     await this.sendEnd(a)
   }
 
+  private progressReport (report: TaskReport): void {
+    this.unsent.set(report.task_id, report)
+    this.flushing ??= setImmediate(() => {
+      this.flushing = undefined
+      const due = [...this.unsent.values()]
+      this.unsent.clear()
+      for (const r of due) void this.send(r, false)
+    })
+  }
+
   private async sendEnd (a: Attempt): Promise<void> {
     if (a.state === 'running') return
+    // The end says all a progress report not sent yet would have.
+    if (this.unsent.get(a.spec.task_id)?.attempt === a.attempt) this.unsent.delete(a.spec.task_id)
     await this.send({
       task_id: a.spec.task_id,
       attempt: a.attempt,
