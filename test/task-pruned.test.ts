@@ -17,6 +17,8 @@ import { TaskTable, FINISHED_RETENTION_MS } from '../protocols/task/table.js'
 import { PRUNED_MARK_MS } from '../protocols/task/pruned.js'
 import type { PrunedMark, TaskRecord } from '../protocols/task/index.js'
 import { SUBMITTER, build, record, until, voters } from './task-harness.js'
+import type { AgentNode } from '../node/index.js'
+import { startMesh, stopAll, waitFor } from './helpers.js'
 
 const T0 = Date.parse('2026-11-24T08:00:00Z')
 const ended = (id: string, term: number, version: number, at = T0): TaskRecord =>
@@ -111,5 +113,34 @@ test('a voter told the mark of a record others pruned drops its stale copy, on i
   } finally {
     tasks.stop()
     resources.stop()
+  }
+})
+
+test('after a takeover, a voter prunes the finished records the new coordinator re-stamped, each once', async () => {
+  // Every voter merges again each record a new coordinator re-stamps (a new version, the same
+  // end): found in review, the table's index of ends then held two entries for it, and the
+  // voter's every-second prune dropped it twice and threw (its process would have died).
+  const local = { preset: 'local' as const, coordination: { bootstrapExpect: 3 } }
+  const nodes = await startMesh(4, (i) => ({ ...local, coordination: { ...local.coordination, eligible: i < 3 } }))
+  const inOffice = (ns: AgentNode[]): AgentNode | undefined => ns.find(n => n.coordinator().inOffice)
+  const elected = async (ns: AgentNode[]): Promise<AgentNode> => {
+    await waitFor(() => ns.filter(n => n.coordinator().inOffice).length === 1 && ns.every(n => n.coordinator().leader === inOffice(ns)?.peerId), 'a coordinator followed by all', 30_000)
+    return inOffice(ns) as AgentNode
+  }
+  try {
+    const first = await elected(nodes)
+    for (const n of nodes) n.onTask('work', () => 'ok')
+    const h = await nodes[3].submitTask({ task_id: 'done-1', type: 'work' })
+    assert.equal(await h.result(), 'ok')
+    await first.stop()
+    const rest = nodes.filter(n => n !== first)
+    const next = await elected(rest)
+    const other = rest.find(n => n !== next && n !== nodes[3]) as AgentNode
+    const table = other.tasks.scheduler.table
+    await waitFor(() => table.get('done-1')?.term === next.coordinator().term, 'the other voter to hold the re-stamped record', 30_000)
+    assert.deepEqual(table.prune(Date.now() + FINISHED_RETENTION_MS + 60_000), ['done-1'])
+    assert.equal(table.get('done-1'), undefined)
+  } finally {
+    await stopAll(nodes)
   }
 })

@@ -264,9 +264,12 @@ test('the queue, load, open attempts, deadlines and pruning walk only what is op
       ]
       try { t.apply(r, moves[rnd(moves.length)], now) } catch (err) { if (!(err instanceof AgentMeshError)) throw err }
     } else if (op < 8) {
-      // A newer copy, as a voter or the store hands it over: open again, or ended at another time.
-      const status = (['submitted', 'running', 'completed', 'cancelled'] as const)[rnd(4)]
-      assert.equal(t.merge({ ...r, version: r.version + 1, status: { ...r.status, status, agent: 'w1', timestamp: new Date(now - rnd(retention)).toISOString() } }), true)
+      // A newer copy, as a voter or the store hands it over: the same (a takeover's re-stamp), open
+      // again, or ended at another time.
+      const same = rnd(3) === 0
+      const status = same ? r.status.status : (['submitted', 'running', 'completed', 'cancelled'] as const)[rnd(4)]
+      const timestamp = same ? r.status.timestamp : new Date(now - rnd(retention)).toISOString()
+      assert.equal(t.merge({ ...r, version: r.version + 1, status: { ...r.status, status, agent: 'w1', timestamp } }), true)
     } else if (op === 8) {
       t.drop(id)
     } else {

@@ -19,34 +19,45 @@ export class TableIndex {
   readonly unfinished = new Map<string, TaskRecord>()
   /** [end time (ms), task id] of each finished record as it ended, a binary min-heap by time; entries go stale when the record changes or goes. */
   private readonly ends: Array<[number, string]> = []
+  /**
+   * The end time of each finished record's live entry in `ends`. A record merged again as it
+   * was (every voter does, for each record a new coordinator re-stamps at takeover) keeps its
+   * one entry; without this the pruning popped two and dropped the record twice.
+   */
+  private readonly endAt = new Map<string, number>()
 
   /** Call after a record was set or its status written. */
   track (r: TaskRecord): void {
     const id = r.spec.task_id
-    if (!TERMINAL.has(r.status.status)) { this.unfinished.set(id, r); return }
+    if (!TERMINAL.has(r.status.status)) { this.unfinished.set(id, r); this.endAt.delete(id); return }
     this.unfinished.delete(id)
     const at = Date.parse(r.status.timestamp)
     // A time that does not parse is never before any other (never pruned), as the walk had it.
-    if (Number.isFinite(at)) this.push([at, id])
+    if (!Number.isFinite(at)) { this.endAt.delete(id); return }
+    if (this.endAt.get(id) === at) return
+    this.endAt.set(id, at)
+    this.push([at, id])
   }
 
   /** Call after a record was removed. */
-  forget (id: string): void { this.unfinished.delete(id) }
+  forget (id: string): void { this.unfinished.delete(id); this.endAt.delete(id) }
 
   /**
-   * The finished records that ended before `before` (ms), as `current` finds them now: an entry
-   * whose record is gone, open again or ended at another time is stale and skipped. Ids that
-   * `keep` holds back (a dependency of an open task) come back on a later call.
+   * The finished records that ended before `before` (ms), as `current` finds them now, each
+   * once; the caller removes them (they are forgotten here). An entry whose record is gone, open
+   * again or ended at another time is stale and skipped. Ids that `keep` holds back (a
+   * dependency of an open task) come back on a later call.
    */
   endedBefore (before: number, current: (id: string) => TaskRecord | undefined, keep: (id: string) => boolean): string[] {
     const out: string[] = []
     const kept: Array<[number, string]> = []
     while (this.ends.length > 0 && this.ends[0][0] < before) {
       const e = this.pop()
+      if (this.endAt.get(e[1]) !== e[0]) continue
       const r = current(e[1])
-      if (r === undefined || !TERMINAL.has(r.status.status) || Date.parse(r.status.timestamp) !== e[0]) continue
+      if (r === undefined || !TERMINAL.has(r.status.status) || Date.parse(r.status.timestamp) !== e[0]) { this.endAt.delete(e[1]); continue }
       if (keep(e[1])) kept.push(e)
-      else out.push(e[1])
+      else { out.push(e[1]); this.endAt.delete(e[1]) }
     }
     for (const e of kept) this.push(e)
     return out

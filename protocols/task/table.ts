@@ -194,7 +194,8 @@ export class TaskTable {
       else next.reason = patch.reason
     }
     r.status = next
-    this.index.track(r)
+    // Only the record the table holds is indexed (a write to one a merge replaced changes nothing here).
+    if (this.records.get(r.spec.task_id) === r) this.index.track(r)
     if (TERMINAL.has(next.status)) this.lastOffer.delete(r.spec.task_id)
     if (patch.checkpoint !== undefined) r.checkpoint = patch.checkpoint
     if (patch.losses !== undefined) r.losses = patch.losses
@@ -368,7 +369,8 @@ export class TaskTable {
     for (const r of this.index.unfinished.values()) for (const d of r.spec.dependencies) needed.add(d)
     const dropped = this.index.endedBefore(before, id => this.records.get(id), id => needed.has(id))
     for (const id of dropped) {
-      const r = this.records.get(id) as TaskRecord
+      const r = this.records.get(id)
+      if (r === undefined) continue
       this.records.delete(id)
       this.marks.add({ task_id: id, term: r.term ?? 0, version: r.version, at: now })
     }
