@@ -8,10 +8,11 @@
  */
 import type { RpcService } from '../rpc/index.js'
 import type { Office } from '../coordination/office.js'
-import { AgentMeshError, CannotRunTaskError, ConfigError, HandlerError, NotCoordinatorError, StaleTermError } from '../core/errors.js'
+import { AgentMeshError, CannotRunTaskError, ConfigError, ConnectionError, HandlerError, NotCoordinatorError, StaleTermError } from '../core/errors.js'
 import type { ResourceItem } from '../resource/schemas.js'
 import type { TaskEvents } from './events.js'
-import { HeldCommand, ReportCommand, RunCommand, StopCommand, type Requirements, type TaskReport, type TaskSpec } from './schemas.js'
+import { BatchCall, answerItem } from './batch-call.js'
+import { HeldCommand, ReportCommand, ReportManyCommand, RunCommand, RunManyCommand, StopCommand, type Requirements, type TaskReport, type TaskSpec } from './schemas.js'
 
 export interface TaskContext {
   readonly taskId: string
@@ -64,6 +65,7 @@ export interface ExecutorInit {
 
 /** Finished attempts kept for a new coordinator's questions, oldest dropped first. */
 const KEEP_FINISHED = 10_000
+const REPORT_TIMEOUT_MS = 2_000
 
 export class TaskExecutor {
   private readonly init: ExecutorInit
@@ -80,6 +82,11 @@ export class TaskExecutor {
    */
   private readonly unsent = new Map<string, TaskReport>()
   private flushing?: ReturnType<typeof setImmediate>
+  /** Reports to the coordinator, those of one turn in one request (batch-call.ts). */
+  private readonly reports = new BatchCall<TaskReport, { known: boolean }>({
+    many: async (peer, reports) => (await this.init.rpc.request(peer, ReportManyCommand, { reports }, { timeoutMs: REPORT_TIMEOUT_MS })).answers,
+    one: async (peer, report) => await this.init.rpc.request(peer, ReportCommand, report, { timeoutMs: REPORT_TIMEOUT_MS })
+  })
 
   constructor (init: ExecutorInit) { this.init = init }
 
@@ -97,6 +104,10 @@ export class TaskExecutor {
       rpc.handle(RunCommand, (req, ctx) => {
         this.fence(req.term, ctx.peer, 'task-run')
         return this.accept(req.spec, req.attempt, req.checkpoint, req.inputs, req.resources)
+      }),
+      rpc.handle(RunManyCommand, (req, ctx) => {
+        this.fence(req.term, ctx.peer, 'task-run')
+        return { answers: req.runs.map(r => answerItem(() => this.accept(r.spec, r.attempt, r.checkpoint, r.inputs, r.resources))) }
       }),
       rpc.handle(StopCommand, (req, ctx) => {
         this.fence(req.term, ctx.peer, 'task-stop')
@@ -128,6 +139,7 @@ export class TaskExecutor {
     if (this.flushing !== undefined) clearImmediate(this.flushing)
     this.flushing = undefined
     this.unsent.clear()
+    this.reports.stop(new ConnectionError('the node is stopping'))
   }
 
   /** What this agent holds, for a coordinator that took office. */
@@ -232,6 +244,9 @@ export class TaskExecutor {
 
   private async run (a: Attempt, handler: TaskHandler, checkpoint: unknown, inputs: Record<string, unknown>, resources: ResourceItem[]): Promise<void> {
     const report = (extra: Partial<TaskReport> = {}): void => {
+      // An attempt stopped and replaced by a later one of the same task says nothing more (its
+      // unsent report would take the place of the later attempt's, keyed by task).
+      if (this.attempts.get(a.spec.task_id) !== a) return
       this.progressReport({ task_id: a.spec.task_id, attempt: a.attempt, status: 'running', progress: a.progress, metrics: {}, ...(a.checkpoint !== undefined ? { checkpoint: a.checkpoint } : {}), ...extra })
     }
     report()
@@ -310,7 +325,7 @@ export class TaskExecutor {
           if (leader === this.init.self) {
             if (this.init.localReport(this.init.self, report) || !final) break
           } else {
-            const { known } = await this.init.rpc.request(leader, ReportCommand, report, { timeoutMs: 2_000 })
+            const { known } = await this.reports.call(leader, report)
             if (known || !final) break
           }
         } catch (err) {

@@ -14,6 +14,7 @@ import type { Certificate } from '../coordination/election-types.js'
 import type { MemberSource } from '../../discovery/member-source.js'
 import type { PrivateKey } from '@libp2p/interface'
 import { NotCoordinatorError } from '../core/errors.js'
+import { answerItem } from './batch-call.js'
 import type { AuditSink } from '../core/audit.js'
 import { MemoryStore, type Store } from '../core/store.js'
 import { signSubmission } from './submission.js'
@@ -24,7 +25,7 @@ import { TaskScheduler, type SchedulerResources } from './scheduler.js'
 import { TaskClient, type TaskHandle } from './handle.js'
 import type { TaskServiceEvents } from './events.js'
 import {
-  ControlCommand, QueryCommand, QueryManyCommand, RecordsCommand, ReplicateCommand, ReportCommand, SubmitCommand, UpdateCommand,
+  ControlCommand, QueryCommand, QueryManyCommand, RecordsCommand, ReplicateCommand, ReportCommand, ReportManyCommand, SubmitCommand, UpdateCommand,
   TaskSpec, type PrunedMark, type Requirements, type TaskRecord, type TaskSpecInput, type TaskStatus
 } from './schemas.js'
 
@@ -170,6 +171,7 @@ export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
       rpc.handle(QueryManyCommand, async ({ task_ids: ids }, ctx) => ({ statuses: await this.scheduler.queryMany(ctx.peer, ids, ctx.envelope.id) })),
       rpc.handle(ControlCommand, async (c, ctx) => await this.scheduler.control(ctx.peer, c, ctx.envelope.id)),
       rpc.handle(ReportCommand, (r, ctx) => ({ known: this.scheduler.report(ctx.peer, r) })),
+      rpc.handle(ReportManyCommand, ({ reports }, ctx) => ({ answers: reports.map(r => answerItem(() => ({ known: this.scheduler.report(ctx.peer, r) }))) })),
       rpc.handle(ReplicateCommand, async ({ term, records, pruned, cert }, ctx) => ({
         stored: await this.scheduler.replica.replicate(ctx.peer, term, records, pruned, cert)
       })),

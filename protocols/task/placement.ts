@@ -5,6 +5,7 @@
  * agent is offered the attempt (`RunCommand`, or the executor here). The table decides attempt
  * numbers; the scheduler writes what came of the offer through the hooks in the init.
  */
+import type { z } from 'zod'
 import type { RpcService } from '../rpc/index.js'
 import type { Office } from '../coordination/office.js'
 import type { MemberSource } from '../../discovery/member-source.js'
@@ -12,7 +13,11 @@ import type { AllocateAnswer, ResourceItem } from '../resource/schemas.js'
 import { AgentMeshError } from '../core/errors.js'
 import type { TaskExecutor } from './executor.js'
 import type { TaskTable } from './table.js'
-import { RunCommand, type TaskRecord, type TaskSpec } from './schemas.js'
+import { RunCommand, RunManyCommand, type TaskRecord, type TaskSpec } from './schemas.js'
+import { BatchCall } from './batch-call.js'
+
+type RunOffer = Omit<z.input<typeof RunCommand.request>, 'term'>
+type RunAnswer = z.output<typeof RunCommand.response>
 
 /** An agent that has no handler for a task type is not asked again for this long (handlers may come later). */
 const NO_HANDLER_RETRY_MS = 30_000
@@ -55,8 +60,17 @@ export class Placement {
   private readonly offered = new Map<string, { agent: string, attempt: number }>()
   /** Agents that answered TSK006 for a task type (no handler), skipped until the time stored. */
   private readonly cannotRun = new Map<string, number>()
+  /** Run commands, those of one turn to one agent in one request (batch-call.ts): a pipeline placed at once is a request per agent. */
+  private readonly runs: BatchCall<RunOffer, RunAnswer>
 
-  constructor (init: PlacementInit) { this.init = init }
+  constructor (init: PlacementInit) {
+    this.init = init
+    const options = { timeoutMs: init.requestTimeoutMs }
+    this.runs = new BatchCall({
+      many: async (agent, runs) => (await init.rpc.request(agent, RunManyCommand, { term: init.office.term, runs }, options)).answers,
+      one: async (agent, run) => await init.rpc.request(agent, RunCommand, { term: init.office.term, ...run }, options)
+    })
+  }
 
   /** Task ids being placed now (the queue skips them). */
   get busy (): ReadonlySet<string> { return this.placing }
@@ -105,14 +119,9 @@ export class Placement {
         try {
           const answer = agent === init.self
             ? init.executor.accept(r.spec, attempt, r.checkpoint, inputs, grant.resources)
-            : await init.rpc.request(agent, RunCommand, {
-              term: init.office.term,
-              spec: r.spec,
-              attempt,
-              ...(r.checkpoint !== undefined ? { checkpoint: r.checkpoint } : {}),
-              inputs,
-              resources: grant.resources
-            }, { timeoutMs: init.requestTimeoutMs })
+            : await this.runs.call(agent, {
+              spec: r.spec, attempt, ...(r.checkpoint !== undefined ? { checkpoint: r.checkpoint } : {}), inputs, resources: grant.resources
+            })
           if (!answer.accepted) {
             // It holds a later attempt, offered by an earlier coordinator: number past it.
             init.table.offerRefused(id, answer.holds)

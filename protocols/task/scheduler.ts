@@ -167,12 +167,14 @@ export class TaskScheduler {
     this.catchUp.stop()
   }
 
+  /** A fault here is reported, not thrown: thrown from a timer it would end the process. */
   private everySecond (): void {
-    this.officeCheck()
-    this.replica.prune(Date.now())
-    if (!this.leading()) return
-    this.schedule()
-    if (!this.takingOver) this.takeover.quiet(this.officeTerm, Date.now())?.catch((err: Error) => { this.error(err) })
+    try {
+      this.officeCheck()
+      this.replica.prune(Date.now())
+      if (this.leading()) this.schedule()
+      if (this.leading() && !this.takingOver) this.takeover.quiet(this.officeTerm, Date.now())?.catch((err: Error) => { this.error(err) })
+    } catch (err) { this.error(err as Error) }
   }
 
   /** In office in the term this node took over, past the takeover's read (takeover.ts, `reading`). */
