@@ -19,6 +19,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { createAgentNode, type AgentNode } from '../node/index.js'
 import { configEnv } from './config-env.js'
+import { procCpuMs } from './proc-cpu.js'
 
 const { values } = parseArgs({
   options: {
@@ -61,7 +62,9 @@ function startProc (i: number, dir: string, ports: number[]): Proc {
 /** An agent process (the test fixture), its events collected from stdout. */
 function spawnAgent (env: Record<string, string>): Proc {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AGENTMESH_')))
-  const child = spawn(process.execPath, [AGENT], { env: { ...clean, ...env }, stdio: ['pipe', 'pipe', 'inherit'] })
+  // BENCH_PROFILE=DIR: every agent process writes a CPU profile there (node --cpu-prof).
+  const prof = process.env.BENCH_PROFILE !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []
+  const child = spawn(process.execPath, [...prof, AGENT], { env: { ...clean, ...env }, stdio: ['pipe', 'pipe', 'inherit'] })
   const p: Proc = { child, events: [], peerId: '' }
   createInterface({ input: child.stdout! }).on('line', (l) => {
     try {
@@ -171,8 +174,13 @@ async function rounds (count: number, agents: number): Promise<{ p50: number, p9
   const seqRate = count / ((performance.now() - t0) / 1000)
   let done = 0
   const t1 = performance.now()
+  const cpu0 = { self: process.cpuUsage(), agents: procs.reduce((a, p) => a + procCpuMs(p.child.pid ?? -1), 0) }
   await Promise.all(Array.from({ length: 8 }, async (_, w) => { while (done < count) { done++; await round(done + w) } }))
   const rate = done / ((performance.now() - t1) / 1000)
+  const self = process.cpuUsage(cpu0.self)
+  const agentsMs = procs.reduce((a, p) => a + procCpuMs(p.child.pid ?? -1), 0) - cpu0.agents
+  const perRound = (ms: number): string => `${Math.round(1000 * ms / done)} µs`
+  console.log(`  8 at a time, CPU per round: this process (the coordinator${inProcess ? ' and the agents' : ''}) ${perRound((self.user + self.system) / 1000)}, the agent processes ${perRound(agentsMs)}`)
   for (const n of [...local, coordinator]) await n.stop()
   for (const p of procs) p.child.kill('SIGTERM')
   if (process.env.BENCH_TAIL !== undefined) console.log(`  tail: p90 ${r1(pct(lat, 0.9))} p95 ${r1(pct(lat, 0.95))} p99 ${r1(pct(lat, 0.99))} max ${r1(Math.max(...lat))} ms`)
