@@ -280,6 +280,15 @@ test('the queue, load, open attempts, deadlines and pruning walk only what is op
     assert.deepEqual([...t.load()].sort(), w.load, `load at step ${step}`)
     assert.deepEqual(t.open().map(x => x.spec.task_id).sort(), w.open, `open at step ${step}`)
     assert.equal(t.nextDeadline(), w.next, `next deadline at step ${step}`)
+    // Pages of 7 after the last id read walk every id in order (the sorted ids are kept between pages).
+    {
+      const read: string[] = []
+      for (let page = t.page(undefined, 7); ; page = t.page(read[read.length - 1], 7)) {
+        read.push(...page.records.map(x => x.spec.task_id))
+        if (!page.more) break
+      }
+      assert.deepEqual(read, [...t.records.keys()].sort(), `pages at step ${step}`)
+    }
     assert.deepEqual(t.overdue(now).map(x => x.spec.task_id).sort(), w.overdue, `overdue at step ${step}`)
     // After a prune, no finished record older than the retention is left that nothing needs.
     if (op === 9) {

@@ -79,6 +79,8 @@ export class TaskTable {
   private readonly lastOffer = new Map<string, number>()
   /** The open records, and the finished ones by end: what every per-task look-up walks (table-index.ts). */
   private readonly index = new TableIndex()
+  /** Every id in order, for page(): sorted once until an id comes or goes, not once a page (a takeover reads thousands of pages). */
+  private sortedIds?: string[]
 
   get (id: string): TaskRecord | undefined { return this.records.get(id) }
   has (id: string): boolean { return this.records.has(id) }
@@ -95,6 +97,7 @@ export class TaskTable {
     const mine = this.records.get(r.spec.task_id)
     if (mine !== undefined && !newer(r, mine)) return false
     if (this.marks.refuses(r)) return false
+    if (mine === undefined) this.sortedIds = undefined
     this.records.set(r.spec.task_id, r)
     this.index.track(r)
     return true
@@ -113,7 +116,7 @@ export class TaskTable {
   }
 
   /** Forget a record (one whose submission does not verify: nobody may act on it). */
-  drop (id: string): void { this.records.delete(id); this.index.forget(id); this.lastOffer.delete(id) }
+  drop (id: string): void { if (this.records.delete(id)) this.sortedIds = undefined; this.index.forget(id); this.lastOffer.delete(id) }
 
   /**
    * A page of the table in task-id order: the records after the id `after` (from the first
@@ -123,8 +126,13 @@ export class TaskTable {
    * records it had to read (open tasks, ends a majority held).
    */
   page (after: string | undefined, limit: number, offset = 0): { records: TaskRecord[], more: boolean } {
-    const ids = [...this.records.keys()].filter(id => after === undefined || id > after).sort()
-    return { records: ids.slice(offset, offset + limit).map(id => this.records.get(id) as TaskRecord), more: offset + limit < ids.length }
+    const ids = this.sortedIds ??= [...this.records.keys()].sort()
+    // The first id past `after` (binary search: the ids sort as strings compare).
+    let lo = 0
+    let hi = after === undefined ? 0 : ids.length
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (ids[mid] > (after as string)) hi = mid; else lo = mid + 1 }
+    const from = lo + offset
+    return { records: ids.slice(from, from + limit).map(id => this.records.get(id) as TaskRecord), more: from + limit < ids.length }
   }
 
   /**
@@ -163,6 +171,7 @@ export class TaskTable {
         }
       }
       this.records.set(spec.task_id, r)
+      this.sortedIds = undefined
       this.index.track(r)
       return r
     })
@@ -372,6 +381,7 @@ export class TaskTable {
       const r = this.records.get(id)
       if (r === undefined) continue
       this.records.delete(id)
+      this.sortedIds = undefined
       this.marks.add({ task_id: id, term: r.term ?? 0, version: r.version, at: now })
     }
     return dropped
