@@ -8,16 +8,22 @@ import { CLI, Proc, uniqueMesh, waitFor } from './helpers.js'
 
 async function startCli (args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ proc: Proc, ready: any }> {
   const proc = new Proc([CLI, 'start', '--json', '--no-mdns', '--preset', 'local', '--listen', '/ip4/127.0.0.1/tcp/0', ...args], env)
-  const ready = await proc.json(o => o.event === 'ready', 'the ready line')
-  return { proc, ready }
+  try {
+    return { proc, ready: await proc.json(o => o.event === 'ready', 'the ready line') }
+  } catch (err) {
+    // A node that never said it was ready must not outlive the test (the runner would wait for it for good).
+    await proc.stop()
+    throw err
+  }
 }
 
 test('start prints one line when a coordinator takes office (two nodes with bootstrapExpect 2)', async () => {
   const mesh = uniqueMesh()
   const env = { AGENTMESH_COORDINATION_BOOTSTRAP_EXPECT: '2' }
   const a = await startCli(['--name', 'c1', '--mesh', mesh, '--debug', '127.0.0.1:0'], env)
-  const b = await startCli(['--name', 'c2', '--mesh', mesh, '--bootstrap', a.ready.addresses[0]], env)
+  let b: Awaited<ReturnType<typeof startCli>> | undefined
   try {
+    b = await startCli(['--name', 'c2', '--mesh', mesh, '--bootstrap', a.ready.addresses[0]], env)
     const elected = (o: any): boolean => o.event === 'coordinator' && typeof o.leader === 'string'
     const seenByA = await a.proc.json(elected, 'c1 to print the coordinator', 30_000)
     const seenByB = await b.proc.json(elected, 'c2 to print the coordinator', 30_000)
@@ -42,7 +48,7 @@ test('start prints one line when a coordinator takes office (two nodes with boot
     assert.ok(table.lines.some(l => l.startsWith(`${seenByA.name} `) && /\byes\s+12D3Koo/.test(l)), table.lines.join('\n'))
   } finally {
     await a.proc.stop()
-    await b.proc.stop()
+    await b?.proc.stop()
   }
 })
 
