@@ -68,3 +68,25 @@ test('tasks run on an agent of the version before batches, and its reports reach
     await stopAll(nodes)
   }
 })
+
+test('a batch weighs its items against the sender\'s rate limit: a peer cannot multiply its requests by batching them', async () => {
+  const [victim, sender] = await startMesh(2, (i) => ({ preset: 'local' as const, ...(i === 0 ? { rpc: { requestsPerSec: 150, floodSeconds: 0 } } : {}) }))
+  try {
+    const reports = Array.from({ length: 100 }, (_, i) => ({ task_id: `nobody-${i}`, attempt: 1, status: 'running', progress: 0, metrics: {} }))
+    const outcomes: string[] = []
+    for (let i = 0; i < 5; i++) {
+      try {
+        await sender.request(victim.peerId, '$agentmesh/task/report-many', { reports }, { rateLimitRetries: 0 })
+        outcomes.push('answered')
+      } catch (err) { outcomes.push((err as { code?: string }).code ?? String(err)) }
+    }
+    // 150 requests a second, a burst of 150: the first batch of 100 passes, and the next ones wait
+    // their turn (refused until the bucket holds 100 again, ~330 ms). Counted as one request each,
+    // all five would have passed within the burst.
+    assert.equal(outcomes[0], 'answered')
+    assert.ok(outcomes.includes('RATE001'), outcomes.join(', '))
+    assert.ok(victim.stats.get('rpc_rate_limited_total') >= 1)
+  } finally {
+    await stopAll([victim, sender])
+  }
+})

@@ -12,12 +12,19 @@ export interface Command<Req extends z.ZodType = z.ZodType, Res extends z.ZodTyp
   readonly name: string
   readonly request: Req
   readonly response: Res
+  /**
+   * How many requests' worth one request is against the sender's rate limit (default 1). A
+   * command that carries a batch of items says how many, from the payload as received (before
+   * its schema: the peer wrote it, so the answer is clamped): batching must not multiply what a
+   * peer may make this node do in a second.
+   */
+  readonly weight?: (payload: unknown) => number
 }
 
 export function defineCommand<Req extends z.ZodType, Res extends z.ZodType> (
-  name: string, schemas: { request: Req, response: Res }
+  name: string, schemas: { request: Req, response: Res, weight?: (payload: unknown) => number }
 ): Command<Req, Res> {
-  return { name, request: schemas.request, response: schemas.response }
+  return { name, request: schemas.request, response: schemas.response, ...(schemas.weight !== undefined ? { weight: schemas.weight } : {}) }
 }
 
 /** What a handler knows about the request besides its payload. */

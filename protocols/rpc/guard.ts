@@ -48,9 +48,9 @@ export class RateGuard {
   }
 
   /** The error to answer `env` with when its sender is over a limit; undefined when it may run. */
-  check (env: Envelope, peer: string, bytes: number): RateLimitedError | undefined {
+  check (env: Envelope, peer: string, bytes: number, weight = 1): RateLimitedError | undefined {
     const now = Date.now()
-    const verdict = this.limiter.check(peer, env.subject, bytes, now)
+    const verdict = this.limiter.check(peer, env.subject, bytes, now, weight)
     if (verdict.ok) return undefined
     const { stats, log, libp2p } = this.init
     const label = this.labels.label(peer)

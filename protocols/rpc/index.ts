@@ -308,7 +308,8 @@ export class RpcService {
     const type = env.type
     const answer = (payload: unknown, error?: AgentMeshError): Envelope => answerTo(this.localPeer, this.init, env, payload, error)
     // Limits first: a flood is refused at the least cost, before admission or any schema.
-    const limited = this.guard.check(env, channel.remotePeer, bytes)
+    const weigh = this.handlers.get(env.subject)?.command.weight
+    const limited = this.guard.check(env, channel.remotePeer, bytes, weigh !== undefined ? weigh(env.payload) : 1)
     if (limited !== undefined) return answer(null, limited)
     // A promise while this node's own card exchange with the peer is under way: its first
     // requests may overtake the answer that admits it.

@@ -39,8 +39,13 @@ export class TokenBucket {
     this.last = now
   }
 
-  /** Takes `n` tokens and returns 0, or takes none and returns the ms until `n` are there. */
-  take (n: number, now: number): number {
+  /**
+   * Takes `n` tokens and returns 0, or takes none and returns the ms until `n` are there. More
+   * than the bucket holds counts as a full bucket: a weight the limit cannot hold at all (a batch
+   * larger than a second's requests) waits for a full bucket instead of being refused for ever.
+   */
+  take (wanted: number, now: number): number {
+    const n = Math.min(wanted, this.capacity)
     this.tokens = Math.min(this.capacity, this.tokens + (now - this.last) * this.rate / 1000)
     this.last = now
     if (this.tokens >= n) { this.tokens -= n; return 0 }

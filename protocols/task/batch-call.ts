@@ -15,6 +15,12 @@ import { AgentMeshError, MessageTooLargeError, UnknownCommandError, errorFromWir
 /** Items per request at most (the command schemas allow as many). */
 export const BATCH_MAX = 100
 
+/** A batched command's weight against the sender's rate limit: its items, as many as the payload's array holds (1 to BATCH_MAX). */
+export const itemsWeight = (key: string) => (payload: unknown): number => {
+  const items = (payload as Record<string, unknown> | null)?.[key]
+  return Array.isArray(items) ? Math.min(BATCH_MAX, Math.max(1, items.length)) : 1
+}
+
 const ItemError = z.strictObject({
   ok: z.literal(false),
   error: z.strictObject({ code: z.string().max(16), name: z.string().max(64).optional(), message: z.string().max(4096) })

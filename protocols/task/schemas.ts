@@ -6,7 +6,7 @@
  */
 import { z } from 'zod'
 import { defineCommand } from '../rpc/index.js'
-import { BATCH_MAX, itemAnswer } from './batch-call.js'
+import { BATCH_MAX, itemAnswer, itemsWeight } from './batch-call.js'
 import { Requirements, ResourceItem, TaskId } from '../resource/schemas.js'
 import { CertificateSchema } from '../coordination/election-wire.js'
 
@@ -166,7 +166,8 @@ export const RunCommand = defineCommand('$agentmesh/task/run', {
 /** Coordinator -> agent: the run commands of one turn to that agent, answered each on its own (batch-call.ts). */
 export const RunManyCommand = defineCommand('$agentmesh/task/run-many', {
   request: z.strictObject({ term: RunCommand.request.shape.term, runs: z.array(RunCommand.request.omit({ term: true })).min(1).max(BATCH_MAX) }),
-  response: z.strictObject({ answers: z.array(itemAnswer(RunCommand.response)).max(BATCH_MAX) })
+  response: z.strictObject({ answers: z.array(itemAnswer(RunCommand.response)).max(BATCH_MAX) }),
+  weight: itemsWeight('runs')
 })
 
 /** Coordinator -> agent: stop a running attempt (pause or cancel). */
@@ -194,7 +195,8 @@ export type TaskReport = z.infer<typeof ReportCommand.request>
 /** Agent -> coordinator: the reports of one turn, answered each on its own (batch-call.ts). */
 export const ReportManyCommand = defineCommand('$agentmesh/task/report-many', {
   request: z.strictObject({ reports: z.array(ReportCommand.request).min(1).max(BATCH_MAX) }),
-  response: z.strictObject({ answers: z.array(itemAnswer(ReportCommand.response)).max(BATCH_MAX) })
+  response: z.strictObject({ answers: z.array(itemAnswer(ReportCommand.response)).max(BATCH_MAX) }),
+  weight: itemsWeight('reports')
 })
 
 /** Coordinator -> agents: what each holds, for a coordinator that just took office. */
