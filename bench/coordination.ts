@@ -19,7 +19,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { createAgentNode, type AgentNode } from '../node/index.js'
 import { configEnv } from './config-env.js'
-import { procCpuMs } from './proc-cpu.js'
+import { procCpuMs, profileArgs } from './proc-cpu.js'
 
 const { values } = parseArgs({
   options: {
@@ -62,9 +62,8 @@ function startProc (i: number, dir: string, ports: number[]): Proc {
 /** An agent process (the test fixture), its events collected from stdout. */
 function spawnAgent (env: Record<string, string>): Proc {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AGENTMESH_')))
-  // BENCH_PROFILE=DIR: every agent process writes a CPU profile there (node --cpu-prof).
-  const prof = process.env.BENCH_PROFILE !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []
-  const child = spawn(process.execPath, [...prof, AGENT], { env: { ...clean, ...env }, stdio: ['pipe', 'pipe', 'inherit'] })
+  // BENCH_PROFILE=DIR: every agent process writes a CPU profile there.
+  const child = spawn(process.execPath, [...profileArgs(), AGENT], { env: { ...clean, ...env }, stdio: ['pipe', 'pipe', 'inherit'] })
   const p: Proc = { child, events: [], peerId: '' }
   createInterface({ input: child.stdout! }).on('line', (l) => {
     try {

@@ -19,7 +19,7 @@ import { createInterface } from 'node:readline'
 import { join } from 'node:path'
 import { createAgentNode } from '../node/index.js'
 import { configEnv } from './config-env.js'
-import { procCpuMs } from './proc-cpu.js'
+import { procCpuMs, profileArgs } from './proc-cpu.js'
 
 const { values } = parseArgs({
   options: {
@@ -58,9 +58,8 @@ async function showTable (): Promise<void> {
 const procs: ChildProcess[] = []
 for (let i = 0; i < n; i++) {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AGENTMESH_')))
-  // BENCH_PROFILE=DIR: every agent process writes a CPU profile there (node --cpu-prof).
-  const prof = process.env.BENCH_PROFILE !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []
-  const child = spawn(process.execPath, [...prof, AGENT], {
+  // BENCH_PROFILE=DIR: every agent process writes a CPU profile there.
+  const child = spawn(process.execPath, [...profileArgs(), AGENT], {
     env: {
       ...clean,
       AGENTMESH_NAME: `w${i}`,

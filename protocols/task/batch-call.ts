@@ -5,7 +5,7 @@
  * requests and 100 report requests, each with its own envelope, frame, encryption and socket
  * write on both sides; batched it is ten of each (bench:tasks, docs/benchmarks.md).
  *
- * Each item is answered on its own (`ItemAnswer`): one refused item (no handler, not the
+ * Each item is answered on its own (`itemAnswer`): one refused item (no handler, not the
  * holder) does not fail the others. A peer that does not know the batched command (an older
  * version) or a batch too large for one message is sent the items one by one instead.
  */

@@ -43,15 +43,15 @@ export class TableIndex {
   forget (id: string): void { this.unfinished.delete(id); this.endAt.delete(id) }
 
   /**
-   * The finished records that ended before `before` (ms), as `current` finds them now, each
+   * The finished records that ended before `cutoff` (ms), as `current` finds them now, each
    * once; the caller removes them (they are forgotten here). An entry whose record is gone, open
    * again or ended at another time is stale and skipped. Ids that `keep` holds back (a
    * dependency of an open task) come back on a later call.
    */
-  endedBefore (before: number, current: (id: string) => TaskRecord | undefined, keep: (id: string) => boolean): string[] {
+  endedBefore (cutoff: number, current: (id: string) => TaskRecord | undefined, keep: (id: string) => boolean): string[] {
     const out: string[] = []
     const kept: Array<[number, string]> = []
-    while (this.ends.length > 0 && this.ends[0][0] < before) {
+    while (this.ends.length > 0 && this.ends[0][0] < cutoff) {
       const e = this.pop()
       if (this.endAt.get(e[1]) !== e[0]) continue
       const r = current(e[1])

@@ -97,9 +97,7 @@ export class TaskTable {
     const mine = this.records.get(r.spec.task_id)
     if (mine !== undefined && !newer(r, mine)) return false
     if (this.marks.refuses(r)) return false
-    if (mine === undefined) this.sortedIds = undefined
-    this.records.set(r.spec.task_id, r)
-    this.index.track(r)
+    this.put(r)
     return true
   }
 
@@ -116,7 +114,19 @@ export class TaskTable {
   }
 
   /** Forget a record (one whose submission does not verify: nobody may act on it). */
-  drop (id: string): void { if (this.records.delete(id)) this.sortedIds = undefined; this.index.forget(id); this.lastOffer.delete(id) }
+  drop (id: string): void { this.remove(id); this.lastOffer.delete(id) }
+
+  /** Every record in or out goes through these two: the index and the sorted ids follow the map. */
+  private put (r: TaskRecord): void {
+    if (!this.records.has(r.spec.task_id)) this.sortedIds = undefined
+    this.records.set(r.spec.task_id, r)
+    this.index.track(r)
+  }
+
+  private remove (id: string): void {
+    if (this.records.delete(id)) this.sortedIds = undefined
+    this.index.forget(id)
+  }
 
   /**
    * A page of the table in task-id order: the records after the id `after` (from the first
@@ -170,9 +180,7 @@ export class TaskTable {
           ...(spec.dependencies.length > 0 ? { reason: 'waiting for dependencies' } : {})
         }
       }
-      this.records.set(spec.task_id, r)
-      this.sortedIds = undefined
-      this.index.track(r)
+      this.put(r)
       return r
     })
   }
@@ -380,8 +388,7 @@ export class TaskTable {
     for (const id of dropped) {
       const r = this.records.get(id)
       if (r === undefined) continue
-      this.records.delete(id)
-      this.sortedIds = undefined
+      this.remove(id)
       this.marks.add({ task_id: id, term: r.term ?? 0, version: r.version, at: now })
     }
     return dropped
