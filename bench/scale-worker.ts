@@ -35,6 +35,19 @@ function countFrames (node: AgentNode): () => number {
   return () => n
 }
 
+/** An agent's election as it stands (what to read when a mesh does not converge): role, voters (last 6 characters), set version, lease. */
+function electionFacts (a: AgentNode): Record<string, unknown> {
+  const s = a.coordination.status()
+  return {
+    role: s.role,
+    voters: s.voters.map(v => v.slice(-6)),
+    version: s.voterSetVersion,
+    quorum: `${s.quorum.reachable}/${s.quorum.size}`,
+    ...(s.leaseRemainingMs !== undefined ? { leaseMs: s.leaseRemainingMs } : {}),
+    ...(s.lastLeaderContactMsAgo !== undefined ? { leaderMsAgo: s.lastLeaderContactMsAgo } : {})
+  }
+}
+
 function sum (subjects: string[]): number {
   let total = 0
   for (const a of agents) for (const subject of subjects) total += a.stats.get('housekeeping_messages_total', { subject })
@@ -104,6 +117,7 @@ async function handle (m: Cmd): Promise<unknown> {
         term: a.coordination.term,
         voters: a.coordination.voters().length,
         reason: a.coordination.status().reason,
+        election: electionFacts(a),
         states: a.members().reduce<Record<string, number>>((o, x) => { o[x.state] = (o[x.state] ?? 0) + 1; return o }, {}),
         connections: a.libp2p.getConnections().length,
         ...(dialErrors.has(a) ? { bootstrapErrors: dialErrors.get(a) } : {}),

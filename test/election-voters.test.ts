@@ -133,3 +133,35 @@ test('bounded terms: two live voters more than MAX_TERM_STEP behind the two ahea
   says(wentSilent, 'd', 23, later)
   assert.equal(wentSilent.currentTerm, 23, 'e, last heard long ago, no longer counts')
 })
+
+test('bounded terms: a leader whose voters moved a term past it before its heartbeats reached them steps down and catches up on the terms they told it while it led', () => {
+  // Found at 50 agents on a loaded machine (the live-page-scale test, in CI): a coordinator won
+  // term 2 with a bootstrap proposal, and its other voters moved to term 3 (another bootstrap
+  // candidacy's vote, refused but caught up to) before its first heartbeat came. They refused its
+  // heartbeats as stale; it heard their term while it led, when a claim moves nothing, stepped
+  // down, and then took their denials of its pre-votes, in the same term, for news it had
+  // already recorded: it stayed at term 2, they at 3, for good, with no coordinator.
+  const { e, now: won } = leaderOfFour()
+  const term = e.currentTerm
+  e.setMembers(['b', 'c', 'd'].map(peer => ({ peer, eligible: true })))
+  let now = won + 1
+  for (const v of ['b', 'c', 'd']) e.receive(v, { type: 'heartbeat-ack', term: term + 1, seq: 1, success: false, configVersion: 0 }, now)
+  assert.equal(e.currentRole, 'leader', 'a leader in office moves for no unproven term')
+  assert.equal(e.currentTerm, term)
+  // No majority acks from now on: check-quorum steps it down.
+  for (let i = 0; i < 50 && e.currentRole === 'leader'; i++) {
+    now = Math.max(now + 1, e.nextWakeup())
+    e.tick(now)
+    e.drain()
+  }
+  assert.equal(e.currentRole, 'follower', 'stepped down without a majority')
+  // Its campaigns are denied in the term the voters told it already.
+  for (let i = 0; i < 20 && e.currentTerm === term; i++) {
+    now = Math.max(now + 1, e.nextWakeup())
+    e.tick(now)
+    for (const { to, msg } of e.drain().messages) {
+      if (msg.type === 'vote') e.receive(to, { type: 'vote-reply', term: term + 1, granted: false, pre: msg.pre, reason: 'stale-term' }, now)
+    }
+  }
+  assert.equal(e.currentTerm, term + 1, 'three voters of four at the next term: it moves there, and can campaign past it')
+})

@@ -88,12 +88,23 @@ test('live page at 50 agents: groups that add up to 50, search finds one, sparkl
     t.diagnostic(`map of ${N} after ${Math.round((Date.now() - t0) / 1000)} s; a0's members then: ${JSON.stringify(states)}`)
 
     // One coordinator in office, followed by all 50 (each agent's own word, over IPC).
-    type Status = { peerId: string, leader?: string, inOffice: boolean, reason?: string, term?: number, states?: Record<string, number> }
+    interface Status {
+      peerId: string
+      leader?: string
+      inOffice: boolean
+      reason?: string
+      term?: number
+      states?: Record<string, number>
+      /** Role, voters, set version, lease (bench/scale-worker.ts): what to read when no coordinator takes office. */
+      election?: Record<string, unknown>
+    }
     let leader: string | undefined
     let all: Status[] = []
     try {
       await waitFor(async () => {
-        all = [{ peerId: watch.peerId, leader: watch.coordination.leader, inOffice: watch.coordination.inOffice }, ...await others() as Status[]]
+        const c = watch.coordination
+        const a0: Status = { peerId: watch.peerId, leader: c.leader, inOffice: c.inOffice, term: c.term, reason: c.status().reason ?? undefined }
+        all = [a0, ...await others() as Status[]]
         const boss = all.filter(a => a.inOffice)
         leader = boss.length === 1 ? boss[0].peerId : undefined
         return leader !== undefined && all.every(a => a.peerId === leader || a.leader === leader)
@@ -102,7 +113,7 @@ test('live page at 50 agents: groups that add up to 50, search finds one, sparkl
       // Who did not follow, and its own account of why (what to look at when this fails).
       const inOffice = all.filter(a => a.inOffice).map(a => a.peerId)
       const astray = all.filter(a => !a.inOffice && (inOffice.length !== 1 || a.leader !== inOffice[0]))
-      t.diagnostic(`in office: ${JSON.stringify(inOffice)}; not following it: ${JSON.stringify(astray.map(a => ({ peer: a.peerId.slice(-6), leader: a.leader?.slice(-6), term: a.term, reason: a.reason, states: a.states })))}`)
+      t.diagnostic(`in office: ${JSON.stringify(inOffice)}; not following it: ${JSON.stringify(astray.map(a => ({ peer: a.peerId.slice(-6), leader: a.leader?.slice(-6), term: a.term, reason: a.reason, states: a.states, election: a.election })))}`)
       throw err
     }
     t.diagnostic(`one coordinator followed by all ${N} after ${Math.round((Date.now() - t0) / 1000)} s`)

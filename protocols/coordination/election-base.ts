@@ -203,8 +203,10 @@ export abstract class ElectionBase {
     const set = this.config ?? this.campaign
     if (set === undefined || !set.voters.includes(from)) return
     this.heardAt.set(from, now)
-    if (term <= (this.claims.get(from) ?? -1)) return
-    this.claims.set(from, term)
+    if (term > (this.claims.get(from) ?? -1)) this.claims.set(from, term)
+    // Weighed again on every word, not only on news: terms told while this node led or was held
+    // count once it is free to move (a leader whose voters went ahead of it before its first
+    // heartbeat came stepped down, heard the same term in their denials, and stayed behind them).
     if (this.role === 'leader' || now < this.stickyUntil) return
     // A dead voter cannot make a majority without the ones ahead. Counting it, two live voters
     // that drifted more than MAX_TERM_STEP behind the other two of a set of five (the fifth dead)

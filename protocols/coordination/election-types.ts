@@ -25,7 +25,7 @@ export type ElectionMessage =
   | {
     type: 'vote-reply', term: number, granted: boolean, pre: boolean, reason?: VoteDenial, config?: VoterConfig, sig?: string, proof?: Certificate
   }
-  | { type: 'heartbeat', term: number, leader: string, config: VoterConfig, seq: number, cert?: Certificate }
+  | { type: 'heartbeat', term: number, leader: string, config: VoterConfig, seq: number, cert?: Certificate, holdMs?: number }
   | { type: 'heartbeat-ack', term: number, seq: number, success: boolean, configVersion: number, proof?: Certificate, endorse?: string, holdMs?: number }
   | { type: 'config-query' }
   | { type: 'config-reply', term: number, config?: VoterConfig }

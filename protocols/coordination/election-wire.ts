@@ -38,7 +38,14 @@ export const ElectionMessageSchema = z.discriminatedUnion('type', [
     proof: CertificateSchema.optional()
   }),
   z.strictObject({
-    type: z.literal('heartbeat'), term: TermSchema, leader: PeerIdSchema, config: VoterConfigSchema, seq: TermSchema, cert: CertificateSchema.optional()
+    type: z.literal('heartbeat'),
+    term: TermSchema,
+    leader: PeerIdSchema,
+    config: VoterConfigSchema,
+    seq: TermSchema,
+    cert: CertificateSchema.optional(),
+    // How long the leader asks the voter to hold at least (slow acks); sent only above the minimum timeout.
+    holdMs: z.number().int().min(0).max(3_600_000).optional()
   }),
   z.strictObject({
     type: z.literal('heartbeat-ack'),

@@ -25,7 +25,7 @@
  *   that proves nothing moves a term by MAX_TERM_STEP at most. A leader in office moves for no
  *   unproven term at all: check-quorum, not a follower's word, tells it a majority moved on.
  */
-import { FAREWELL_HEARTBEATS, LeaderState } from './leader-state.js'
+import { FAREWELL_HEARTBEATS, LeaderState, holdToAsk } from './leader-state.js'
 import { newer, nextVoters, wins, type VoterConfig } from './voter-set.js'
 import { judgeHeartbeat, judgeVote } from './vote-rules.js'
 import { MAX_TERM_STEP, voteStatement } from './election-proof.js'
@@ -199,9 +199,10 @@ export class Election extends ElectionBase {
     // The voters only: the lease and the voter set need them, and the other agents learn the
     // leader from its announcements (a heartbeat per agent would make the leader's load grow with the mesh).
     // The certificate goes along until the receiver has accepted it (acked this term's heartbeat).
+    const ask = holdToAsk(this.ackDelay.get(now), this.init.heartbeatIntervalMs, this.init.electionTimeoutMinMs)
     for (const to of lead.targets(this.init.self, config.voters)) {
       const cert = !lead.certified.has(to) && this.proof !== undefined ? { cert: this.proof } : {}
-      this.send(to, { type: 'heartbeat', term: this.term, leader: this.init.self, config, seq, ...cert })
+      this.send(to, { type: 'heartbeat', term: this.term, leader: this.init.self, config, seq, ...cert, ...(ask !== undefined ? { holdMs: ask } : {}) })
     }
     this.updateLease(now)
   }
@@ -314,7 +315,8 @@ export class Election extends ElectionBase {
     if (msg.term > this.term || this.role !== 'follower' || this.leader !== from) this.becomeFollower(now, msg.term, from)
     this.lastLeaderContact = now
     const slack = this.slack(now)
-    this.stickyUntil = Math.min(Math.max(this.stickyUntil, now + this.init.electionTimeoutMinMs + slack), now + this.longestHold())
+    // As long as the leader asks (its lease needs it when acks come slowly), within the longest hold.
+    this.stickyUntil = Math.min(Math.max(this.stickyUntil, now + this.init.electionTimeoutMinMs + slack, now + (msg.holdMs ?? 0)), now + this.longestHold())
     this.holdStretched(now)
     this.electionDeadline = now + this.randomTimeout() + slack
     // Never back: a heartbeat delayed on its way carries an older set of the same leader, and a
