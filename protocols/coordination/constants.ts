@@ -64,3 +64,11 @@ export const VOTER_LINK_INTERVAL_MS = 2_000
  * no longer counts among those that could form a majority (election-base.ts `claim`).
  */
 export const LOST_AFTER_TIMEOUTS = 5
+
+/**
+ * A node about to bootstrap a voter set first asks up to this many of the agents it met first
+ * whether one exists (election-join.ts); one that left this many such questions in a row
+ * unanswered is asked no more.
+ */
+export const BOOTSTRAP_CHECK_ASK = 5
+export const BOOTSTRAP_CHECK_MISSES = 3

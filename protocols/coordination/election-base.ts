@@ -5,12 +5,12 @@
  */
 import { DecayingMax, SLACK_CAP_FACTOR, slackFor } from './election-slack.js'
 import type { LeaderState } from './leader-state.js'
-import { bootstrapProposal, majority, newer, sameConfig, type MemberInfo, type VoterConfig } from './voter-set.js'
+import { bootstrapProposal, majority, newer, sameConfig, wins, type MemberInfo, type VoterConfig } from './voter-set.js'
 import { checkCertificate, MAX_TERM_STEP } from './election-proof.js'
 import { DEFAULT_MAX_VOTERS, LOST_AFTER_TIMEOUTS } from './constants.js'
-import { judgeHeartbeat, type VoterView } from './vote-rules.js'
+import type { VoterView } from './vote-rules.js'
 import type {
-  Announcement, Certificate, ElectionInit, ElectionMessage, ElectionOutput, ElectionStatus, PersistedElection, RejectReason, Role
+  Certificate, ElectionInit, ElectionMessage, ElectionOutput, ElectionStatus, PersistedElection, RejectReason, Role
 } from './election-types.js'
 
 export abstract class ElectionBase {
@@ -237,77 +237,6 @@ export abstract class ElectionBase {
     this.becomeFollower(now, proof.term, undefined)
   }
 
-  /**
-   * The leader's announcement, gossiped by `from` (the gossip layer checked who published it).
-   * A voter of the set announced hears its leader by heartbeats, which the lease counts on: for
-   * it the announcement is only a proof of a newer term. Any other agent follows on it, checked
-   * as a heartbeat (a leader not yet followed needs a certificate that checks out against the
-   * voters this node holds), but gives no endorsement: it is no voter. Its voter set is taken
-   * only when newer than the one held (gossip may reorder).
-   */
-  announcement (from: string, a: Announcement, now: number): void {
-    if (from === this.init.self) return
-    const msg = { type: 'heartbeat' as const, term: a.term, leader: a.leader, config: a.config, seq: 0, cert: a.cert }
-    if (this.init.eligible && a.config.voters.includes(this.init.self)) { this.acceptProof(from, a.cert, msg, now); return }
-    if (a.term < this.term) { this.followBehind(from, a, now); return }
-    const verdict = judgeHeartbeat(this.view(), from, msg, this.init.keys, false)
-    if (!verdict.ok) {
-      this.reject(from, verdict.reject, 'announcement')
-      this.askVoters(verdict.ask, now)
-      return
-    }
-    if (verdict.proven !== undefined) this.proof = verdict.proven
-    if (a.term > this.term || this.role !== 'follower' || this.leader !== from) this.becomeFollower(now, a.term, from)
-    this.lastLeaderContact = now
-    if (this.config === undefined || newer(a.config, this.config)) {
-      this.config = a.config
-      this.persistPending = true
-      this.out.events.push({ type: 'voters', config: a.config })
-    }
-  }
-
-  /**
-   * A proven leader of a term below this node's own, announced to a non-voter. A node ahead of
-   * its leader is normally a voter, whose refusals make the leader renew its election past it;
-   * but a non-voter can be ahead too (it campaigned, or moved with a set it has since left,
-   * before it was demoted), and the leader never hears of it: non-voters send it nothing. Its
-   * term cannot go back (a vote it gave in it must stay the only one), so it follows that leader
-   * in the leader's term (`admits` takes that leader's directives in it) until a leader of a term
-   * it holds comes; never one older than a leader it follows or was proven (deposed since).
-   */
-  private followBehind (from: string, a: Announcement, now: number): void {
-    // Older than a leader it follows, or than any leader proven to it: that one was deposed.
-    const stale = a.term < (this.followTerm ?? -1) || a.term < (this.proof?.term ?? -1)
-    if (stale || this.role === 'leader' || a.leader !== from || !a.config.voters.includes(from)) return this.reject(from, stale ? 'stale-term' : 'malformed', 'announcement')
-    if (this.leader !== from || this.followTerm !== a.term) {
-      if (a.cert.term !== a.term || a.cert.leader !== from) return this.reject(from, 'bad-certificate', 'announcement')
-      const verdict = checkCertificate(a.cert, this.init.keys, this.view())
-      if (!verdict.ok) {
-        this.reject(from, verdict.reason, 'announcement')
-        if (verdict.reason === 'unproven') this.askVoters(verdict.ask, now)
-        return
-      }
-      this.proof = a.cert
-      this.becomeFollower(now, this.term, undefined)
-      this.leader = from
-      this.followTerm = a.term
-      this.out.events.push({ type: 'leader', leader: from, term: a.term })
-    }
-    this.lastLeaderContact = now
-    if (this.config === undefined || newer(a.config, this.config)) {
-      this.config = a.config
-      this.persistPending = true
-      this.out.events.push({ type: 'voters', config: a.config })
-    }
-  }
-
-  /** Ask voters for their set, when a certificate may be genuine but this node's set is too old to tell: at most once per minimum election timeout. */
-  protected askVoters (ask: string[] | undefined, now: number): void {
-    if (ask === undefined || ask.length === 0 || now < this.queriedAt + this.init.electionTimeoutMinMs) return
-    this.queriedAt = now
-    for (const v of ask) this.send(v, { type: 'config-query' })
-  }
-
   protected becomeFollower (now: number, term: number, leader: string | undefined): void {
     const was = this.role
     const hadLeader = this.leader
@@ -326,9 +255,25 @@ export abstract class ElectionBase {
     if (hadLeader !== leader) this.out.events.push({ type: 'leader', leader, term: this.term })
   }
 
+  /**
+   * The leader's certificate: every signed vote it holds for its term, with its current voter
+   * set once they are a majority of it (voters added later endorse it as they accept it), else
+   * with the set it won with. So a follower that holds a much newer set than the one of the
+   * election, as one restarted or added later does, still finds a majority of its own set.
+   * Only the votes of the set named: a signer outside it makes the whole certificate bad.
+   */
+  protected certify (): void {
+    const config = this.config as VoterConfig
+    const signers = new Set(this.grants.keys())
+    const set = wins(config, signers) ? config : this.campaign ?? config
+    const votes = [...this.grants].filter(([voter]) => set.voters.includes(voter)).map(([voter, sig]) => ({ voter, sig }))
+    this.proof = { term: this.term, leader: this.init.self, config: set, votes }
+  }
+
   // --- helpers ---------------------------------------------------------------------------
   protected bootstrapProposal (): VoterConfig | undefined {
-    if (this.config !== undefined || !this.init.eligible) return undefined
+    // A node shown a leader's certificate knows a set exists: it waits for the set, never makes a second one.
+    if (this.config !== undefined || this.proof !== undefined || !this.init.eligible) return undefined
     return bootstrapProposal(this.init.self, this.members, this.init.bootstrapExpect, this.maxVoters)
   }
 

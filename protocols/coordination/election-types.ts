@@ -28,7 +28,7 @@ export type ElectionMessage =
   | { type: 'heartbeat', term: number, leader: string, config: VoterConfig, seq: number, cert?: Certificate, holdMs?: number }
   | { type: 'heartbeat-ack', term: number, seq: number, success: boolean, configVersion: number, proof?: Certificate, endorse?: string, holdMs?: number }
   | { type: 'config-query' }
-  | { type: 'config-reply', term: number, config?: VoterConfig }
+  | { type: 'config-reply', term: number, config?: VoterConfig, proof?: Certificate }
 
 export type VoteDenial =
   | 'stale-term' | 'already-voted' | 'not-up-to-date' | 'leader-alive' | 'not-a-voter' | 'bootstrap-mismatch' | 'not-eligible' | 'term-too-far'

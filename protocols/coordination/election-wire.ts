@@ -59,7 +59,7 @@ export const ElectionMessageSchema = z.discriminatedUnion('type', [
     holdMs: z.number().int().min(0).max(3_600_000).optional()
   }),
   z.strictObject({ type: z.literal('config-query') }),
-  z.strictObject({ type: z.literal('config-reply'), term: TermSchema, config: VoterConfigSchema.optional() })
+  z.strictObject({ type: z.literal('config-reply'), term: TermSchema, config: VoterConfigSchema.optional(), proof: CertificateSchema.optional() })
 ])
 
 export const ElectionCommand = defineCommand('$agentmesh/election', {

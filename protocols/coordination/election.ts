@@ -29,7 +29,7 @@ import { FAREWELL_HEARTBEATS, LeaderState, holdToAsk } from './leader-state.js'
 import { newer, nextVoters, wins, type VoterConfig } from './voter-set.js'
 import { judgeHeartbeat, judgeVote } from './vote-rules.js'
 import { MAX_TERM_STEP, voteStatement } from './election-proof.js'
-import { ElectionBase } from './election-base.js'
+import { ElectionJoin } from './election-join.js'
 import { LOST_AFTER_TIMEOUTS } from './constants.js'
 import type { ElectionMessage, VoteDenial } from './election-types.js'
 
@@ -39,7 +39,7 @@ export type { MemberInfo, VoterConfig } from './voter-set.js'
 /** A leader renews its election for a voter ahead of it at most once per this many maximum election timeouts. */
 export const RENEW_EVERY_TIMEOUTS = 5
 
-export class Election extends ElectionBase {
+export class Election extends ElectionJoin {
   private renewedAt = -Infinity
   /** While the leader renews its election in office: the term it asks for, the signed votes so far, and until when it waits. */
   private renewal?: { term: number, votes: Map<string, string>, until: number }
@@ -70,9 +70,13 @@ export class Election extends ElectionBase {
       case 'heartbeat': this.onHeartbeat(from, msg, now); break
       case 'heartbeat-ack': this.onHeartbeatAck(from, msg, now); break
       case 'config-query':
-        this.send(from, { type: 'config-reply', term: this.term, ...this.committedConfig() })
+        this.send(from, { type: 'config-reply', term: this.term, ...this.committedConfig(), ...(this.proof !== undefined ? { proof: this.proof } : {}) })
         break
-      case 'config-reply': this.vouch(from, msg.config); break
+      case 'config-reply':
+        this.vouch(from, msg.config)
+        // The last answer a bootstrap waited for: it campaigns now, unless a set came meanwhile.
+        if (this.answered(from, msg, now) && this.config === undefined && this.role === 'follower' && now >= this.stickyUntil) this.startPreVote(now)
+        break
     }
     // The term the sender is at (a pre-vote asks for the one after it; a pre-vote grant echoes it).
     if (msg.type === 'vote' && msg.pre) this.claim(from, msg.term - 1, now)
@@ -85,8 +89,8 @@ export class Election extends ElectionBase {
     if (!this.init.eligible) return
     let config = this.config
     if (config === undefined) {
-      // No voter set yet: propose one once enough eligible agents are in sight.
-      const proposal = this.bootstrapProposal()
+      // No voter set yet: propose one once enough eligible agents are in sight and those met first know of none.
+      const proposal = this.bootstrapReady()
       if (proposal === undefined) return
       config = proposal
     }
@@ -242,21 +246,6 @@ export class Election extends ElectionBase {
     this.grants.set(from, sig)
     if (this.role === 'leader') this.certify()
     return true
-  }
-
-  /**
-   * The leader's certificate: every signed vote it holds for its term, with its current voter
-   * set once they are a majority of it (voters added later endorse it as they accept it), else
-   * with the set it won with. So a follower that holds a much newer set than the one of the
-   * election, as one restarted or added later does, still finds a majority of its own set.
-   * Only the votes of the set named: a signer outside it makes the whole certificate bad.
-   */
-  private certify (): void {
-    const config = this.config as VoterConfig
-    const signers = new Set(this.grants.keys())
-    const set = wins(config, signers) ? config : this.campaign ?? config
-    const votes = [...this.grants].filter(([voter]) => set.voters.includes(voter)).map(([voter, sig]) => ({ voter, sig }))
-    this.proof = { term: this.term, leader: this.init.self, config: set, votes }
   }
 
   private updateLease (now: number): void {

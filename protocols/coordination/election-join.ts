@@ -1,0 +1,149 @@
+/**
+ * How a node comes to hold the voter set that exists: the leader's announcement (followed by a
+ * non-voter, a proof of term for a voter), a leader a term behind followed in its own term, voters
+ * asked for a newer set, and, before a node bootstraps a first set, the agents it met first asked
+ * whether one exists already (Consul's maybeBootstrap). Pure, like the machine.
+ *
+ * Why the last: a bootstrap proposal takes the lowest peer ids it sees, capped at maxVoters, and
+ * wins with every proposed vote. Agents that joined a mesh whose first set was made by others
+ * (the three seeds, say) may all see the same five lowest, none of them in that set, and elect
+ * a second coordinator before the first one's announcement reaches them (the election
+ * simulation's join wave, with gossip a second and a half behind RPC: two in office). Agents
+ * join through the ones they meet first, which hold the set by then; asked, they answer with
+ * the leader's certificate, and a node shown one never bootstraps (election-base.ts).
+ */
+import { ElectionBase } from './election-base.js'
+import { checkCertificate } from './election-proof.js'
+import { judgeHeartbeat } from './vote-rules.js'
+import { newer, type MemberInfo, type VoterConfig } from './voter-set.js'
+import { BOOTSTRAP_CHECK_ASK, BOOTSTRAP_CHECK_MISSES } from './constants.js'
+import type { Announcement, ElectionMessage } from './election-types.js'
+
+export abstract class ElectionJoin extends ElectionBase {
+  /** The agents of the member view in the order this node first saw them (its seeds first). */
+  private readonly firstSeen = new Set<string>()
+  /** The question out before a bootstrap: whom it asked, and who answered that it knows of no set. */
+  private check?: { asked: string[], clear: Set<string> }
+  /** Per agent asked: questions left unanswered in a row. */
+  private readonly misses = new Map<string, number>()
+
+  setMembers (members: MemberInfo[]): void {
+    const present = new Set(members.map(m => m.peer))
+    for (const p of this.firstSeen) if (!present.has(p)) this.firstSeen.delete(p)
+    for (const m of members) if (m.peer !== this.init.self && m.left !== true) this.firstSeen.add(m.peer)
+    super.setMembers(members)
+  }
+
+  /**
+   * The bootstrap proposal to campaign with now, or undefined: none to make, or the agents met
+   * first (outside the proposal, which its pre-vote asks anyway) are asked first whether a set
+   * exists, and the campaign waits for their answers (`answered` starts it once all are in).
+   */
+  protected bootstrapReady (): VoterConfig | undefined {
+    const proposal = this.bootstrapProposal()
+    if (proposal === undefined) return undefined
+    const done = this.check
+    this.check = undefined
+    if (done !== undefined && done.asked.every(p => done.clear.has(p))) return proposal
+    for (const p of done?.asked ?? []) if (!done?.clear.has(p)) this.misses.set(p, (this.misses.get(p) ?? 0) + 1)
+    const eligible = new Set(this.members.filter(m => m.eligible).map(m => m.peer))
+    const ask = [...this.firstSeen]
+      .filter(p => eligible.has(p) && !proposal.voters.includes(p) && (this.misses.get(p) ?? 0) < BOOTSTRAP_CHECK_MISSES)
+      .slice(0, BOOTSTRAP_CHECK_ASK)
+    if (ask.length === 0) return proposal
+    this.check = { asked: ask, clear: new Set() }
+    for (const p of ask) this.send(p, { type: 'config-query' })
+    return undefined
+  }
+
+  /**
+   * An answer to a config query. To a bootstrap's question: a leader's certificate that checks
+   * out is taken (no bootstrap then); anything else counts as "none known" (a forger's word
+   * blocks nothing). True when every agent asked has answered so: the campaign may start.
+   */
+  protected answered (from: string, msg: Extract<ElectionMessage, { type: 'config-reply' }>, now: number): boolean {
+    const check = this.check
+    if (check === undefined || !check.asked.includes(from)) return false
+    this.misses.delete(from)
+    const proof = msg.proof
+    if (proof !== undefined && checkCertificate(proof, this.init.keys, this.view()).ok) {
+      this.check = undefined
+      this.proof = proof
+      if (proof.term > this.term) this.becomeFollower(now, proof.term, undefined)
+      return false
+    }
+    check.clear.add(from)
+    return check.asked.every(p => check.clear.has(p))
+  }
+
+  /**
+   * The leader's announcement, gossiped by `from` (the gossip layer checked who published it).
+   * A voter of the set announced hears its leader by heartbeats, which the lease counts on: for
+   * it the announcement is only a proof of a newer term. Any other agent follows on it, checked
+   * as a heartbeat (a leader not yet followed needs a certificate that checks out against the
+   * voters this node holds), but gives no endorsement: it is no voter. Its voter set is taken
+   * only when newer than the one held (gossip may reorder).
+   */
+  announcement (from: string, a: Announcement, now: number): void {
+    if (from === this.init.self) return
+    const msg = { type: 'heartbeat' as const, term: a.term, leader: a.leader, config: a.config, seq: 0, cert: a.cert }
+    if (this.init.eligible && a.config.voters.includes(this.init.self)) { this.acceptProof(from, a.cert, msg, now); return }
+    if (a.term < this.term) { this.followBehind(from, a, now); return }
+    const verdict = judgeHeartbeat(this.view(), from, msg, this.init.keys, false)
+    if (!verdict.ok) {
+      this.reject(from, verdict.reject, 'announcement')
+      this.askVoters(verdict.ask, now)
+      return
+    }
+    if (verdict.proven !== undefined) this.proof = verdict.proven
+    if (a.term > this.term || this.role !== 'follower' || this.leader !== from) this.becomeFollower(now, a.term, from)
+    this.lastLeaderContact = now
+    if (this.config === undefined || newer(a.config, this.config)) {
+      this.config = a.config
+      this.persistPending = true
+      this.out.events.push({ type: 'voters', config: a.config })
+    }
+  }
+
+  /**
+   * A proven leader of a term below this node's own, announced to a non-voter. A node ahead of
+   * its leader is normally a voter, whose refusals make the leader renew its election past it;
+   * but a non-voter can be ahead too (it campaigned, or moved with a set it has since left,
+   * before it was demoted), and the leader never hears of it: non-voters send it nothing. Its
+   * term cannot go back (a vote it gave in it must stay the only one), so it follows that leader
+   * in the leader's term (`admits` takes that leader's directives in it) until a leader of a term
+   * it holds comes; never one older than a leader it follows or was proven (deposed since).
+   */
+  private followBehind (from: string, a: Announcement, now: number): void {
+    // Older than a leader it follows, or than any leader proven to it: that one was deposed.
+    const stale = a.term < (this.followTerm ?? -1) || a.term < (this.proof?.term ?? -1)
+    if (stale || this.role === 'leader' || a.leader !== from || !a.config.voters.includes(from)) return this.reject(from, stale ? 'stale-term' : 'malformed', 'announcement')
+    if (this.leader !== from || this.followTerm !== a.term) {
+      if (a.cert.term !== a.term || a.cert.leader !== from) return this.reject(from, 'bad-certificate', 'announcement')
+      const verdict = checkCertificate(a.cert, this.init.keys, this.view())
+      if (!verdict.ok) {
+        this.reject(from, verdict.reason, 'announcement')
+        if (verdict.reason === 'unproven') this.askVoters(verdict.ask, now)
+        return
+      }
+      this.proof = a.cert
+      this.becomeFollower(now, this.term, undefined)
+      this.leader = from
+      this.followTerm = a.term
+      this.out.events.push({ type: 'leader', leader: from, term: a.term })
+    }
+    this.lastLeaderContact = now
+    if (this.config === undefined || newer(a.config, this.config)) {
+      this.config = a.config
+      this.persistPending = true
+      this.out.events.push({ type: 'voters', config: a.config })
+    }
+  }
+
+  /** Ask voters for their set, when a certificate may be genuine but this node's set is too old to tell: at most once per minimum election timeout. */
+  protected askVoters (ask: string[] | undefined, now: number): void {
+    if (ask === undefined || ask.length === 0 || now < this.queriedAt + this.init.electionTimeoutMinMs) return
+    this.queriedAt = now
+    for (const v of ask) this.send(v, { type: 'config-query' })
+  }
+}

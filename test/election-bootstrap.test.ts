@@ -1,0 +1,77 @@
+// Before a node bootstraps a first voter set, it asks the agents it met first whether a set
+// exists (protocols/coordination/election-join.ts). Pure: the machine is fed messages and times.
+// The election simulation's join wave (seed 5) shows why: newcomers with the lowest ids elected a
+// second coordinator beside the seeds' before the first one's announcement reached them.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { Election, type ElectionMessage, type VoterConfig } from '../protocols/coordination/election.js'
+import { BOOTSTRAP_CHECK_MISSES } from '../protocols/coordination/constants.js'
+import { certificate, fakeKeys } from './election-fakes.js'
+
+const TIMINGS = { heartbeatIntervalMs: 100, electionTimeoutMinMs: 400, electionTimeoutMaxMs: 800, voterRemoveAfterMs: 60_000, bootstrapExpect: 3, maxVoters: 3 }
+/** The set the seeds made: y leads term 4 with the votes of y and z. */
+const seedsSet: VoterConfig = { version: 2, term: 3, voters: ['x', 'y', 'z'] }
+
+/** 'b', with no set yet, met the seeds y and z first, then the newcomers a and c: its proposal is a, b, c (the lowest ids). */
+function newcomer (): Election {
+  const e = new Election({ self: 'b', eligible: true, ...TIMINGS, random: () => 0.5, now: 0, keys: fakeKeys('b') })
+  e.setMembers([{ peer: 'y', eligible: true }, { peer: 'z', eligible: true }])
+  e.setMembers([{ peer: 'y', eligible: true }, { peer: 'z', eligible: true }, { peer: 'a', eligible: true }, { peer: 'c', eligible: true }])
+  return e
+}
+
+/** Tick at the next wake-up; what went out. */
+function round (e: Election, after: number): { now: number, sent: Array<{ to: string, msg: ElectionMessage }> } {
+  const now = Math.max(after + 1, e.nextWakeup())
+  e.tick(now)
+  return { now, sent: e.drain().messages }
+}
+
+const queried = (sent: Array<{ to: string, msg: ElectionMessage }>): string[] => sent.filter(m => m.msg.type === 'config-query').map(m => m.to).sort()
+const votes = (sent: Array<{ to: string, msg: ElectionMessage }>): string[] => sent.filter(m => m.msg.type === 'vote').map(m => m.to).sort()
+
+test('bootstrap check: the agents met first are asked before a bootstrap; a leader\'s certificate in an answer means no bootstrap, ever, and no vote for one', () => {
+  const e = newcomer()
+  const { now, sent } = round(e, 0)
+  assert.deepEqual(queried(sent), ['y', 'z'], 'the seeds, met first and outside the proposal, are asked')
+  assert.deepEqual(votes(sent), [], 'no campaign before they answer')
+  e.receive('y', { type: 'config-reply', term: 4, config: seedsSet, proof: certificate(4, 'y', seedsSet, ['y', 'z']) }, now + 5)
+  assert.equal(e.currentTerm, 4, 'moved to the proven term')
+  let t = now + 5
+  for (let i = 0; i < 10; i++) {
+    const r = round(e, t)
+    t = r.now
+    assert.deepEqual(votes(r.sent), [], 'never campaigns with a bootstrap proposal')
+  }
+  // Nor grants one: a newcomer's pre-vote for the proposal a, b, c.
+  e.receive('a', { type: 'vote', term: 5, candidate: 'a', config: { version: 1, term: 0, voters: ['a', 'b', 'c'] }, pre: true }, t + 1)
+  const reply = e.drain().messages.find(m => m.msg.type === 'vote-reply')?.msg as Extract<ElectionMessage, { type: 'vote-reply' }>
+  assert.equal(reply.granted, false)
+})
+
+test('bootstrap check: when all asked know of no set, the campaign starts at once; a forged certificate blocks nothing', () => {
+  const e = newcomer()
+  const { now, sent } = round(e, 0)
+  assert.deepEqual(queried(sent), ['y', 'z'])
+  // y forges: a certificate of its own vote alone (no majority of the set it names).
+  e.receive('y', { type: 'config-reply', term: 9, config: seedsSet, proof: certificate(9, 'y', seedsSet, ['y']) }, now + 5)
+  assert.deepEqual(votes(e.drain().messages), [], 'z has not answered yet')
+  e.receive('z', { type: 'config-reply', term: 0 }, now + 6)
+  assert.deepEqual(votes(e.drain().messages), ['a', 'c'], 'the pre-vote goes to the proposal at once')
+  assert.equal(e.currentTerm, 0, 'the forged term moved nothing')
+})
+
+test('bootstrap check: an agent that leaves the question unanswered is asked no more after a few rounds, so it cannot hold the bootstrap off', () => {
+  const e = newcomer()
+  let t = 0
+  let campaigned = -1
+  for (let i = 1; i <= BOOTSTRAP_CHECK_MISSES + 2 && campaigned < 0; i++) {
+    const r = round(e, t)
+    t = r.now
+    if (votes(r.sent).length > 0) { campaigned = i; break }
+    // y answers that it knows of no set; z stays silent.
+    if (queried(r.sent).includes('y')) e.receive('y', { type: 'config-reply', term: 0 }, t + 5)
+    if (votes(e.drain().messages).length > 0) campaigned = i
+  }
+  assert.equal(campaigned, BOOTSTRAP_CHECK_MISSES + 1, `campaigned in round ${campaigned}: z was asked ${BOOTSTRAP_CHECK_MISSES} times, then left out`)
+})
