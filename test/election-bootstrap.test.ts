@@ -75,3 +75,48 @@ test('bootstrap check: an agent that leaves the question unanswered is asked no 
   }
   assert.equal(campaigned, BOOTSTRAP_CHECK_MISSES + 1, `campaigned in round ${campaigned}: z was asked ${BOOTSTRAP_CHECK_MISSES} times, then left out`)
 })
+
+test('bootstrap check: a pre-vote grant that comes late while the next question is out starts no election; a certificate that comes after the answers ends the campaign', () => {
+  const e = newcomer()
+  let { now, sent } = round(e, 0)
+  for (const to of queried(sent)) e.receive(to, { type: 'config-reply', term: 0 }, now + 1)
+  assert.deepEqual(votes(e.drain().messages), ['a', 'c'], 'the pre-vote went out')
+  e.receive('a', { type: 'vote-reply', term: 1, granted: true, pre: true }, now + 2)
+  // c's grant is slow: the round times out, and the next one asks the seeds again first.
+  ;({ now, sent } = round(e, now + 2))
+  assert.deepEqual(queried(sent), ['y', 'z'])
+  e.receive('c', { type: 'vote-reply', term: 1, granted: true, pre: true }, now + 1)
+  assert.equal(e.currentRole, 'follower', 'stood down while the question is out')
+  assert.equal(e.drain().messages.filter(m => m.msg.type === 'vote' && !m.msg.pre).length, 0, 'no election from a grant of the round before')
+
+  // The answers come, the pre-vote goes out again, and then y, which holds the set by now, answers with its certificate.
+  for (const to of ['y', 'z']) e.receive(to, { type: 'config-reply', term: 0 }, now + 2)
+  assert.deepEqual(votes(e.drain().messages), ['a', 'c'])
+  e.receive('y', { type: 'config-reply', term: 4, config: seedsSet, proof: certificate(4, 'y', seedsSet, ['y', 'z']) }, now + 3)
+  assert.equal(e.currentRole, 'follower', 'the campaign ended')
+  assert.equal(e.currentTerm, 4)
+  let t = now + 3
+  for (let i = 0; i < 10; i++) {
+    const r = round(e, t)
+    t = r.now
+    assert.deepEqual(votes(r.sent), [], 'no bootstrap campaign again')
+  }
+})
+
+test('bootstrap check: a certificate whose voters are all gone from the view holds no bootstrap off', () => {
+  const e = newcomer()
+  const { now, sent } = round(e, 0)
+  assert.deepEqual(queried(sent), ['y', 'z'])
+  e.receive('y', { type: 'config-reply', term: 4, config: seedsSet, proof: certificate(4, 'y', seedsSet, ['y', 'z']) }, now + 1)
+  e.drain()
+  // The seeds' set is gone (x, y and z left the mesh): a new set among those left is the only way on.
+  e.setMembers([{ peer: 'a', eligible: true }, { peer: 'c', eligible: true }])
+  let t = now + 1
+  let campaigned = false
+  for (let i = 0; i < 5 && !campaigned; i++) {
+    const r = round(e, t)
+    t = r.now
+    campaigned = votes(r.sent).length > 0
+  }
+  assert.ok(campaigned, 'it proposes a set of those it sees')
+})

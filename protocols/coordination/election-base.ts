@@ -272,8 +272,12 @@ export abstract class ElectionBase {
 
   // --- helpers ---------------------------------------------------------------------------
   protected bootstrapProposal (): VoterConfig | undefined {
-    // A node shown a leader's certificate knows a set exists: it waits for the set, never makes a second one.
-    if (this.config !== undefined || this.proof !== undefined || !this.init.eligible) return undefined
+    if (this.config !== undefined || !this.init.eligible) return undefined
+    // A node shown a leader's certificate knows a set exists: it waits for the set, never makes a
+    // second one, while a majority of that set is alive in its view (gone, only a new one helps).
+    const proven = this.proof?.config.voters
+    const alive = (v: string): boolean => v === this.init.self || this.members.some(m => m.peer === v)
+    if (proven !== undefined && proven.filter(alive).length >= majority(proven.length)) return undefined
     return bootstrapProposal(this.init.self, this.members, this.init.bootstrapExpect, this.maxVoters)
   }
 

@@ -17,61 +17,88 @@ import { checkCertificate } from './election-proof.js'
 import { judgeHeartbeat } from './vote-rules.js'
 import { newer, type MemberInfo, type VoterConfig } from './voter-set.js'
 import { BOOTSTRAP_CHECK_ASK, BOOTSTRAP_CHECK_MISSES } from './constants.js'
+
+const FIRST_SEEN_KEPT = 64
 import type { Announcement, ElectionMessage } from './election-types.js'
 
 export abstract class ElectionJoin extends ElectionBase {
-  /** The agents of the member view in the order this node first saw them (its seeds first). */
+  /**
+   * The agents this node saw, in the order it first saw them (its seeds first), kept while it
+   * holds no set and no proof (the only time it asks), at most FIRST_SEEN_KEPT: one gone from the
+   * view a while keeps its place.
+   */
   private readonly firstSeen = new Set<string>()
   /** The question out before a bootstrap: whom it asked, and who answered that it knows of no set. */
-  private check?: { asked: string[], clear: Set<string> }
+  private check?: { asked: string[], clear: Set<string>, at: number }
   /** Per agent asked: questions left unanswered in a row. */
   private readonly misses = new Map<string, number>()
 
   setMembers (members: MemberInfo[]): void {
-    const present = new Set(members.map(m => m.peer))
-    for (const p of this.firstSeen) if (!present.has(p)) this.firstSeen.delete(p)
-    for (const m of members) if (m.peer !== this.init.self && m.left !== true) this.firstSeen.add(m.peer)
+    if (this.config !== undefined || this.proof !== undefined) this.firstSeen.clear()
+    else for (const m of members) if (m.peer !== this.init.self && this.firstSeen.size < FIRST_SEEN_KEPT) this.firstSeen.add(m.peer)
     super.setMembers(members)
   }
+
+  /** When this node's bootstrap question went out: the service drops answers to older ones. */
+  get checkStartedAt (): number { return this.check?.at ?? Infinity }
 
   /**
    * The bootstrap proposal to campaign with now, or undefined: none to make, or the agents met
    * first (outside the proposal, which its pre-vote asks anyway) are asked first whether a set
    * exists, and the campaign waits for their answers (`answered` starts it once all are in).
+   * An agent that left BOOTSTRAP_CHECK_MISSES questions in a row unanswered sits one round out,
+   * so no silent agent holds a bootstrap off for good; a slow one is asked again after it.
    */
-  protected bootstrapReady (): VoterConfig | undefined {
+  protected bootstrapReady (now: number): VoterConfig | undefined {
     const proposal = this.bootstrapProposal()
     if (proposal === undefined) return undefined
     const done = this.check
     this.check = undefined
     if (done !== undefined && done.asked.every(p => done.clear.has(p))) return proposal
     for (const p of done?.asked ?? []) if (!done?.clear.has(p)) this.misses.set(p, (this.misses.get(p) ?? 0) + 1)
-    const eligible = new Set(this.members.filter(m => m.eligible).map(m => m.peer))
-    const ask = [...this.firstSeen]
-      .filter(p => eligible.has(p) && !proposal.voters.includes(p) && (this.misses.get(p) ?? 0) < BOOTSTRAP_CHECK_MISSES)
-      .slice(0, BOOTSTRAP_CHECK_ASK)
+    const alive = new Set(this.members.filter(m => m.eligible).map(m => m.peer))
+    const candidates = [...this.firstSeen].filter(p => alive.has(p) && !proposal.voters.includes(p)).slice(0, BOOTSTRAP_CHECK_ASK)
+    const ask = candidates.filter(p => (this.misses.get(p) ?? 0) < BOOTSTRAP_CHECK_MISSES)
+    for (const p of candidates) if (!ask.includes(p)) this.misses.delete(p)
     if (ask.length === 0) return proposal
-    this.check = { asked: ask, clear: new Set() }
-    for (const p of ask) this.send(p, { type: 'config-query' })
+    this.check = { asked: ask, clear: new Set(), at: now }
+    for (const p of ask) this.send(p, { type: 'config-query', bootstrap: true })
+    // Answers get the time a campaign's do (the slack for slow replies included).
+    this.electionDeadline = now + this.campaignTimeout(now)
     return undefined
   }
 
   /**
-   * An answer to a config query. To a bootstrap's question: a leader's certificate that checks
-   * out is taken (no bootstrap then); anything else counts as "none known" (a forger's word
-   * blocks nothing). True when every agent asked has answered so: the campaign may start.
+   * A campaign round that cannot go on (no proposal to make, or its question is still out): a
+   * campaign under way stands down, and answers to its requests are stale (a late pre-vote grant
+   * would otherwise start the election with the question unanswered).
+   */
+  protected quitRound (now: number): void {
+    this.roundStart = now
+    if (this.role === 'follower') return
+    const deadline = this.electionDeadline
+    this.becomeFollower(now, this.term, undefined)
+    this.electionDeadline = deadline
+  }
+
+  /**
+   * An answer to a config query. A leader's certificate that checks out, to a node with no set,
+   * is kept, whenever it comes: a bootstrap campaign under way ends, and none starts again
+   * (`bootstrapProposal`). To the question out, anything else counts as "none known" (an older
+   * agent, a forger: no word blocks a bootstrap). True when every agent asked has answered so.
    */
   protected answered (from: string, msg: Extract<ElectionMessage, { type: 'config-reply' }>, now: number): boolean {
+    const proof = msg.proof
+    if (this.config === undefined && proof !== undefined && proof.term > (this.proof?.term ?? -1) && checkCertificate(proof, this.init.keys, this.view()).ok) {
+      this.check = undefined
+      this.proof = proof
+      this.firstSeen.clear()
+      if (proof.term > this.term || this.role !== 'follower') this.becomeFollower(now, Math.max(this.term, proof.term), undefined)
+      return false
+    }
     const check = this.check
     if (check === undefined || !check.asked.includes(from)) return false
     this.misses.delete(from)
-    const proof = msg.proof
-    if (proof !== undefined && checkCertificate(proof, this.init.keys, this.view()).ok) {
-      this.check = undefined
-      this.proof = proof
-      if (proof.term > this.term) this.becomeFollower(now, proof.term, undefined)
-      return false
-    }
     check.clear.add(from)
     return check.asked.every(p => check.clear.has(p))
   }

@@ -27,7 +27,7 @@ export type ElectionMessage =
   }
   | { type: 'heartbeat', term: number, leader: string, config: VoterConfig, seq: number, cert?: Certificate, holdMs?: number }
   | { type: 'heartbeat-ack', term: number, seq: number, success: boolean, configVersion: number, proof?: Certificate, endorse?: string, holdMs?: number }
-  | { type: 'config-query' }
+  | { type: 'config-query', bootstrap?: boolean }
   | { type: 'config-reply', term: number, config?: VoterConfig, proof?: Certificate }
 
 export type VoteDenial =

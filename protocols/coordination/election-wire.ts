@@ -58,7 +58,8 @@ export const ElectionMessageSchema = z.discriminatedUnion('type', [
     // How long the voter refuses other candidates' votes after this heartbeat (the leader's lease).
     holdMs: z.number().int().min(0).max(3_600_000).optional()
   }),
-  z.strictObject({ type: z.literal('config-query') }),
+  // `bootstrap`: asked before a bootstrap (election-join.ts), answered with the leader's certificate; an older agent refuses it.
+  z.strictObject({ type: z.literal('config-query'), bootstrap: z.boolean().optional() }),
   z.strictObject({ type: z.literal('config-reply'), term: TermSchema, config: VoterConfigSchema.optional(), proof: CertificateSchema.optional() })
 ])
 

@@ -70,7 +70,8 @@ export class Election extends ElectionJoin {
       case 'heartbeat': this.onHeartbeat(from, msg, now); break
       case 'heartbeat-ack': this.onHeartbeatAck(from, msg, now); break
       case 'config-query':
-        this.send(from, { type: 'config-reply', term: this.term, ...this.committedConfig(), ...(this.proof !== undefined ? { proof: this.proof } : {}) })
+        // The certificate only to a bootstrap's question: an older agent's reply schema has no room for it.
+        this.send(from, { type: 'config-reply', term: this.term, ...this.committedConfig(), ...(msg.bootstrap === true && this.proof !== undefined ? { proof: this.proof } : {}) })
         break
       case 'config-reply':
         this.vouch(from, msg.config)
@@ -90,8 +91,8 @@ export class Election extends ElectionJoin {
     let config = this.config
     if (config === undefined) {
       // No voter set yet: propose one once enough eligible agents are in sight and those met first know of none.
-      const proposal = this.bootstrapReady()
-      if (proposal === undefined) return
+      const proposal = this.bootstrapReady(now)
+      if (proposal === undefined) return this.quitRound(now)
       config = proposal
     }
     if (!config.voters.includes(this.init.self)) return

@@ -19,16 +19,18 @@ const SENT_KEPT = 64
  * How long a leader asks its voters to hold after a heartbeat, or undefined while the minimum
  * timeout is enough. Its lease runs from a heartbeat's send time for LEASE_FACTOR of the hold a
  * majority acked, and has to outlast the wait for the next heartbeat's acks: an interval and the
- * round trip, with a second round trip for jitter. Acks lately `ackDelay` past an interval took
- * an interval and that delay. Without it, round trips near the minimum timeout (event loops that
+ * round trip, with a second round trip for jitter (asked for only once the minimum timeout does
+ * not cover the first, so an older voter refuses heartbeats only then). Acks lately `ackDelay`
+ * past an interval took an interval and that delay. Without it, round trips near the minimum timeout (event loops that
  * lag) left a leader out of office for good though every voter acked it and every agent followed
  * it (the election simulation's join wave on slow links). Voters hold no longer than their
- * longest hold whatever is asked; older agents refuse a heartbeat with the field, so it is sent
- * only when needed.
+ * longest hold whatever is asked.
  */
 export function holdToAsk (ackDelay: number, intervalMs: number, minTimeoutMs: number): number | undefined {
-  const ms = Math.ceil((intervalMs + 2 * (intervalMs + ackDelay)) / LEASE_FACTOR)
-  return ms > minTimeoutMs ? ms : undefined
+  const roundTrip = intervalMs + ackDelay
+  // Asked only once the minimum no longer covers an interval and one round trip.
+  if ((intervalMs + roundTrip) / LEASE_FACTOR <= minTimeoutMs) return undefined
+  return Math.ceil((intervalMs + 2 * roundTrip) / LEASE_FACTOR)
 }
 
 export class LeaderState {
