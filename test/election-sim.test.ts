@@ -575,14 +575,14 @@ test('election simulation: a join wave through three seeds elects one coordinato
   const first = Number(process.env.SIM_WAVE_FIRST ?? 0)
   const seeds = process.env.SIM_WAVE_FIRST !== undefined ? Array.from({ length: Number(process.env.SIM_WAVE_SEEDS ?? 1) }, (_, i) => first + i) : [5, 214, 7]
   for (const seed of seeds) {
-    const sim = new Simulation(seed, n, 3, process.env.SIM_TRACE !== undefined, 5)
+    const sim = new Simulation(seed, n, 3, false, 5)
     const r = rng(seed ^ 0x2545f491)
     // The seeds are the last three: peer ids that sort after the others', as the first agents of
     // a real mesh need not have the lowest ids (bootstrap proposals take the lowest).
     const via = sim.nodes.slice(-3).map(x => x.id)
     const later = sim.nodes.slice(0, -3)
     for (const x of later) sim.crash(x)
-    // One seed in three: the leader's announcements reach agents 1.5 s later than RPC does (a
+    // One schedule in three: the leader's announcements reach agents 1.5 s later than RPC does (a
     // newcomer's topic mesh forms in a gossip heartbeat or two, on a loaded machine later).
     sim.gossipLag = seed % 3 === 2 ? Number(process.env.SIM_WAVE_GOSSIP_LAG ?? 1_500) : 0
     const slow = seed % 2 === 0

@@ -68,7 +68,7 @@ export const LOST_AFTER_TIMEOUTS = 5
 /**
  * A node about to bootstrap a voter set first asks up to this many of the agents it met first
  * whether one exists (election-join.ts); one that left this many such questions in a row
- * unanswered is asked no more.
+ * unanswered sits the next round out.
  */
 export const BOOTSTRAP_CHECK_ASK = 5
 export const BOOTSTRAP_CHECK_MISSES = 3

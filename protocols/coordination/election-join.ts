@@ -17,9 +17,10 @@ import { checkCertificate } from './election-proof.js'
 import { judgeHeartbeat } from './vote-rules.js'
 import { newer, type MemberInfo, type VoterConfig } from './voter-set.js'
 import { BOOTSTRAP_CHECK_ASK, BOOTSTRAP_CHECK_MISSES } from './constants.js'
-
-const FIRST_SEEN_KEPT = 64
 import type { Announcement, ElectionMessage } from './election-types.js'
+
+/** The agents remembered in the order first seen: the few asked come from the front. */
+const FIRST_SEEN_KEPT = 64
 
 export abstract class ElectionJoin extends ElectionBase {
   /**

@@ -44,7 +44,7 @@ export const ElectionMessageSchema = z.discriminatedUnion('type', [
     config: VoterConfigSchema,
     seq: TermSchema,
     cert: CertificateSchema.optional(),
-    // How long the leader asks the voter to hold at least (slow acks); sent only above the minimum timeout.
+    // How long the leader asks the voter to hold at least; sent only when acks are too slow for the minimum timeout (holdToAsk).
     holdMs: z.number().int().min(0).max(3_600_000).optional()
   }),
   z.strictObject({

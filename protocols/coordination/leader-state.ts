@@ -21,10 +21,10 @@ const SENT_KEPT = 64
  * majority acked, and has to outlast the wait for the next heartbeat's acks: an interval and the
  * round trip, with a second round trip for jitter (asked for only once the minimum timeout does
  * not cover the first, so an older voter refuses heartbeats only then). Acks lately `ackDelay`
- * past an interval took an interval and that delay. Without it, round trips near the minimum timeout (event loops that
- * lag) left a leader out of office for good though every voter acked it and every agent followed
- * it (the election simulation's join wave on slow links). Voters hold no longer than their
- * longest hold whatever is asked.
+ * past an interval took an interval and that delay. Without it, round trips near the minimum
+ * timeout (event loops that lag) left a leader out of office for good though every voter acked
+ * it and every agent followed it (the election simulation's join wave on slow links). Voters
+ * hold no longer than their longest hold whatever is asked.
  */
 export function holdToAsk (ackDelay: number, intervalMs: number, minTimeoutMs: number): number | undefined {
   const roundTrip = intervalMs + ackDelay
