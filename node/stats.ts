@@ -31,7 +31,7 @@ const COUNTERS = {
   member_changes_total: { help: 'Failure-detection state changes of other agents, by new state (alive|suspect|offline|left)', labels: ['state'] },
   coordination_rejected_total: { help: 'Election and coordination messages refused, by message and reason (stale-term, not-a-voter, forged-leader, not-coordinator, unproven, bad-certificate, term-too-far, bad-signature, malformed; task reads and controls by no party: TSK007)', labels: ['message', 'reason'] },
   coordinator_changes_total: { help: 'Times this node saw a new coordinator (or none) take office', labels: [] },
-  housekeeping_messages_total: { help: 'The mesh\'s own periodic traffic (member gossip and sync, probes, election heartbeats and votes, coordinator announcements), by subject and direction; kept out of messages_total and the message log so they show the agents\' traffic', labels: ['subject', 'direction'] },
+  housekeeping_messages_total: { help: 'The mesh\'s own periodic traffic (member gossip and sync, probes, election heartbeats and votes, coordinator announcements), by subject, direction and type; kept out of messages_total and the message log so they show the agents\' traffic', labels: ['subject', 'direction', 'type'] },
   tasks_finished_total: { help: 'Tasks that ended while this node was the coordinator, by final status (completed|failed|cancelled)', labels: ['status'] },
   resource_denied_total: { help: 'resource.allocate requests this node, as the resource manager, answered with resource.denied', labels: [] },
   negotiations_total: { help: 'Negotiations this node took part in, by kind (contract_net|bilateral), role (initiator|participant) and outcome', labels: ['kind', 'role', 'outcome'] },
@@ -129,7 +129,7 @@ export class Stats implements MessageMetrics {
    */
   message (subject: string | undefined, labels: { direction: string, type: string, status: string }): boolean {
     if (isHousekeeping(subject)) {
-      this.inc('housekeeping_messages_total', { subject: subject as string, direction: labels.direction })
+      this.inc('housekeeping_messages_total', { subject: subject as string, direction: labels.direction, type: labels.type })
       return false
     }
     this.inc('messages_total', labels)

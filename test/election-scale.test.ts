@@ -37,7 +37,11 @@ async function capped (nodes: AgentNode[], what: string, without?: AgentNode): P
   return settled(nodes) as { leader: AgentNode, voters: string[], term: number }
 }
 
-const electionIn = (n: AgentNode): number => n.stats.get('housekeeping_messages_total', { subject: '$agentmesh/election', direction: 'in' })
+/** Election requests and events that reached a node; answers to its own questions are not counted. */
+const electionIn = (n: AgentNode): number => {
+  const counted = (type?: string): number => n.stats.get('housekeeping_messages_total', { subject: '$agentmesh/election', direction: 'in', ...(type !== undefined ? { type } : {}) })
+  return counted() - counted('RESPONSE')
+}
 
 test('capped voter set: exactly maxVoters voters, non-voters follow on announcements alone; a lost voter is replaced by a non-voter; forged announcements move nobody', async () => {
   const nodes = await startMesh(N, () => opts)
