@@ -10,6 +10,10 @@
 import '../node/polyfills.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { createAgentNode, type AgentNode, type CreateAgentNodeOptions } from '../node/index.js'
+import { BootstrapDialer } from '../discovery/bootstrap.js'
+import { connect } from 'node:net'
+import { execFileSync } from 'node:child_process'
+import { multiaddr } from '@multiformats/multiaddr'
 
 interface Cmd { id: number, cmd: string, [k: string]: any }
 
@@ -46,6 +50,20 @@ function electionFacts (a: AgentNode): Record<string, unknown> {
     ...(s.leaseRemainingMs !== undefined ? { leaseMs: s.leaseRemainingMs } : {}),
     ...(s.lastLeaderContactMsAgo !== undefined ? { leaderMsAgo: s.lastLeaderContactMsAgo } : {})
   }
+}
+
+/** What an agent refused or hung up on, by kind (the seeds' are printed when agents stay out). */
+function refusals (a: AgentNode): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const reason of ['per_host', 'inbound', 'per_peer', 'cooldown', 'revoked']) {
+    const n = a.stats.get('connections_refused_total', { reason })
+    if (n > 0) out[reason] = n
+  }
+  for (const name of ['rpc_flooders_disconnected_total', 'gossip_flooders_disconnected_total', 'stream_flooders_disconnected_total', 'rpc_rate_limited_total'] as const) {
+    const n = a.stats.get(name)
+    if (n > 0) out[name] = n
+  }
+  return out
 }
 
 function sum (subjects: string[]): number {
@@ -90,6 +108,25 @@ async function handle (m: Cmd): Promise<unknown> {
       }
       return out
     }
+    case 'redial': {
+      // The agents with no connection dial their seed once more, with 20 s, and a bare TCP
+      // socket asks the seed's multistream-select for Noise: which side of a join stalls.
+      const lone = agents.filter(a => !crashed.has(a) && a.members().every(x => x.state !== 'alive'))
+      return await Promise.all(lone.map(async a => {
+        const addr = a.config.bootstrap[0]
+        const t0 = performance.now()
+        const raw = await rawProbe(addr)
+        const t1 = performance.now()
+        try {
+          await a.libp2p.dial(multiaddr(addr), { signal: AbortSignal.timeout(20_000) })
+          const connectedTo = a.libp2p.getConnections().map(c => c.remotePeer.toString().slice(-8))
+          return { addr: addr.slice(-8), raw, dialMs: Math.round(performance.now() - t1), connectedTo }
+        } catch (err) {
+          const dialMs = Math.round(performance.now() - t1)
+          return { addr: addr.slice(-8), raw, rawMs: Math.round(t1 - t0), dialMs, error: (err as Error).message.slice(0, 100) }
+        }
+      }))
+    }
     case 'lag': {
       // The event loop's delay over 2 s, and the CPU the process spent meanwhile.
       const { monitorEventLoopDelay } = await import('node:perf_hooks')
@@ -120,9 +157,15 @@ async function handle (m: Cmd): Promise<unknown> {
         election: electionFacts(a),
         states: a.members().reduce<Record<string, number>>((o, x) => { o[x.state] = (o[x.state] ?? 0) + 1; return o }, {}),
         connections: a.libp2p.getConnections().length,
+        refusals: refusals(a),
         ...(dialErrors.has(a) ? { bootstrapErrors: dialErrors.get(a) } : {}),
         // An agent with no connection: what its dial queue holds (a dial stuck there is joined by every later one to that peer).
-        ...(a.libp2p.getConnections().length === 0 ? { dialQueue: a.libp2p.getDialQueue().map(d => `${d.status} ${[...d.multiaddrs].map(m => m.toString()).join(',')}`) } : {})
+        ...(a.libp2p.getConnections().length === 0
+          ? {
+              dialQueue: a.libp2p.getDialQueue().map(d => `${d.status} ${[...d.multiaddrs].map(m => m.toString()).join(',')}`),
+              join: (a.services.find(s => s instanceof BootstrapDialer) as BootstrapDialer | undefined)?.joinState
+            }
+          : {})
       }))
     case 'voters': {
       // The voters this process holds, as each sees the election (bench:scale's fail-over timeline).
@@ -150,6 +193,7 @@ async function handle (m: Cmd): Promise<unknown> {
         membership: sum(MEMBERSHIP),
         coordination: sum(COORDINATION),
         frames: [...frames.values()].reduce((s, f) => s + f(), 0),
+        suspicions: agents.reduce((s, a) => s + a.stats.get('member_changes_total', { state: 'suspect' }), 0),
         cpuUs: cpu.user + cpu.system,
         rss: process.memoryUsage().rss,
         rssBase,
@@ -239,3 +283,27 @@ process.on('message', (m: Cmd) => {
     (err: Error) => { process.send?.({ id: m.id, error: err.message }) }
   )
 })
+
+/** A bare TCP connection to `addr` asking multistream-select for Noise: how long to the first byte back, or why none came. */
+async function rawProbe (addr: string): Promise<string> {
+  const [, , host, , port] = addr.split('/')
+  return await new Promise(resolve => {
+    const t0 = performance.now()
+    const sock = connect({ host, port: Number(port) })
+    let connectedMs: number | undefined
+    const done = (what: string): void => {
+      clearTimeout(timer)
+      sock.destroy()
+      // The listening socket's accept queue (Recv-Q) and backlog (Send-Q): a queue at its backlog drops new connections.
+      let queue = ''
+      try { queue = execFileSync('ss', ['-Hltn', `sport = :${port}`], { encoding: 'utf8' }).trim().split(/\s+/).slice(1, 3).join('/') } catch {}
+      resolve(`${what} after ${Math.round(performance.now() - t0)} ms (TCP ${connectedMs !== undefined ? `open at ${connectedMs} ms` : 'never open'}; accept queue/backlog ${queue})`)
+    }
+    const timer = setTimeout(() => { done('no answer') }, 10_000)
+    const line = (s: string): Buffer => Buffer.concat([Buffer.from([s.length + 1]), Buffer.from(s + '\n')])
+    sock.once('connect', () => { connectedMs = Math.round(performance.now() - t0); sock.write(Buffer.concat([line('/multistream/1.0.0'), line('/noise')])) })
+    sock.once('data', () => { done('answered') })
+    sock.once('error', (err) => { done(`error ${err.message}`) })
+    sock.once('close', () => { done('closed') })
+  })
+}

@@ -29,6 +29,13 @@
  *
  * `--profile-seeds DIR` (not with `--traffic`): a CPU profile of the first process over the
  * whole run, written when it stops; that process holds the three seeds and its share of agents.
+ *
+ * `--seeds-apart`: the three seeds in a process of their own (as in a deployment, where each
+ * agent is a process) and the others `per-process` to a process after it. By default the seeds
+ * share the first process with 22 agents: that process's event loop then serves the join wave
+ * and its agents' own traffic at once, and Node takes one connection a loop turn from each
+ * listening socket, so a loop turn of seconds leaves the join's dials in the seeds' accept
+ * queues past their timeout (docs/benchmarks.md "Scale").
  */
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
@@ -56,6 +63,7 @@ const { values } = parseArgs({
     /** With --traffic: a V8 CPU profile of the window at rest, written to this folder (bench/profile-summary.ts reads it). */
     profile: { type: 'string' },
     'profile-seeds': { type: 'string' },
+    'seeds-apart': { type: 'boolean', default: false },
     /**
      * JSON merged into every agent's options, over the bench's own: metric reports and mesh
      * announcements are off unless given here, e.g. '{"monitoring":{"metricsIntervalMs":10000},"meshAnnounceIntervalMs":5000}' (the defaults).
@@ -91,6 +99,9 @@ interface AgentStatus {
   inOffice: boolean,
   bootstrapErrors?: { count: number, last: string },
   dialQueue?: string[],
+  /** An agent with no connection: where its join through the seeds stands (BootstrapDialer.joinState). */
+  refusals?: Record<string, number>,
+  join?: { round: string, roundForMs?: number, dialling: string[], rounds: number },
   term: number,
   voters: number,
   connections: number,
@@ -98,7 +109,8 @@ interface AgentStatus {
   reason?: string,
   states?: Record<string, number>
 }
-interface Counters { membership: number, coordination: number, frames: number, cpuUs: number, rss: number, rssBase: number, agents: number }
+/** `suspicions`: agents' suspicions of others, summed over the agents (member_changes_total to suspect): the churn an idle mesh makes of a lag. */
+interface Counters { membership: number, coordination: number, frames: number, suspicions: number, cpuUs: number, rss: number, rssBase: number, agents: number }
 
 async function statuses (workers: ForkedWorker[]): Promise<AgentStatus[]> {
   return (await Promise.all(workers.map(async w => await w.call('status') as AgentStatus[]))).flat()
@@ -115,7 +127,7 @@ function known (all: AgentStatus[]): string | undefined {
 async function counters (workers: ForkedWorker[]): Promise<Counters & { at: number, rssMax: number }> {
   const cs = await Promise.all(workers.map(async w => await w.call('counters') as Counters))
   const total = (k: keyof Counters): number => cs.reduce((s, c) => s + c[k], 0)
-  return { membership: total('membership'), coordination: total('coordination'), frames: total('frames'), cpuUs: total('cpuUs'), rss: total('rss'), rssBase: total('rssBase'), rssMax: Math.max(...cs.map(c => c.rss)), agents: total('agents'), at: performance.now() }
+  return { membership: total('membership'), coordination: total('coordination'), frames: total('frames'), suspicions: total('suspicions'), cpuUs: total('cpuUs'), rss: total('rss'), rssBase: total('rssBase'), rssMax: Math.max(...cs.map(c => c.rss)), agents: total('agents'), at: performance.now() }
 }
 
 const pct = (sorted: number[], p: number): number | null => sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]
@@ -147,7 +159,12 @@ async function broadcast (workers: ForkedWorker[], all: AgentStatus[], leader: s
 
 async function run (n: number): Promise<Record<string, string | number | null>> {
   const per = Number(values['per-process'])
-  const procs = Math.ceil(n / per)
+  // --seeds-apart: the three seeds in a process of their own (as in a deployment, where every
+  // agent is a process), the others `per` to a process after them.
+  const apart = values['seeds-apart'] === true
+  const nSeeds = Math.min(3, n)
+  const procs = apart ? 1 + Math.ceil((n - nSeeds) / per) : Math.ceil(n / per)
+  const processOf = (index: number): number => apart ? (index < nSeeds ? 0 : 1 + Math.floor((index - nSeeds) / per)) : Math.floor(index / per)
   const mesh = `scale${process.pid}n${n}`
   // --profile-seeds DIR: a V8 CPU profile of the seeds' process (worker 0) over the whole run, written when it stops.
   const seedsProfile = values['profile-seeds'] !== undefined ? ['--cpu-prof', '--cpu-prof-dir', values['profile-seeds']] : []
@@ -157,12 +174,11 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
     const t0 = performance.now()
     const since = (): number => r1((performance.now() - t0) / 1000)
     // The seeds first (worker 0), then every process starts its share at once.
-    const nSeeds = Math.min(3, n)
     const options = { ...(values.page ? { meshAnnounceIntervalMs: 5_000 } : {}), ...extra }
     const seeds = (await workers[0].call('start', { mesh, preset, first: 0, count: nSeeds, seeds: [], options, debugFirst: values.page }) as Array<{ addr: string }>).map(s => s.addr)
     const started = workers.map(async (w, i) => {
-      const first = i === 0 ? nSeeds : i * per
-      const count = Math.min(per, n - i * per) - (i === 0 ? nSeeds : 0)
+      const first = apart ? (i === 0 ? n : nSeeds + (i - 1) * per) : i === 0 ? nSeeds : i * per
+      const count = apart ? (i === 0 ? 0 : Math.min(per, n - first)) : Math.min(per, n - i * per) - (i === 0 ? nSeeds : 0)
       if (count > 0) await w.call('start', { mesh, preset, first, count, seeds, options, ...(values.gap !== undefined ? { gapMs: Number(values.gap) } : {}) }, 600_000)
     })
     let elected: number | null = null
@@ -193,14 +209,19 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
       // Agents that see no other member: their connections, and why their bootstrap dials failed.
       const alone = all.filter(a => a.alive === 0)
       // The seeds' connections (the first three agents): the ones everybody dials first.
-      console.error('the seeds\' connections:', JSON.stringify(all.slice(0, nSeeds).map(a => a.connections)), 'agents alone, by process:',
-        JSON.stringify(all.map((a, i) => ({ a, p: Math.floor(i / per) })).filter(x => x.a.alive === 0).map(x => x.p)))
+      console.error('the seeds\' connections:', JSON.stringify(all.slice(0, nSeeds).map(a => a.connections)), 'refusals:', JSON.stringify(all.slice(0, nSeeds).map(a => a.refusals)), 'agents alone, by process:',
+        JSON.stringify(all.map((a, i) => ({ a, p: processOf(i) })).filter(x => x.a.alive === 0).map(x => x.p)))
       if (alone.length > 0) {
         const errors = new Map<string, number>()
         for (const a of alone) if (a.bootstrapErrors !== undefined) errors.set(a.bootstrapErrors.last, (errors.get(a.bootstrapErrors.last) ?? 0) + 1)
         console.error(`${alone.length} agents see no other member; their connections:`, JSON.stringify(alone.map(a => a.connections)),
           'bootstrap dials failed per agent:', JSON.stringify(alone.map(a => a.bootstrapErrors?.count ?? 0)), 'last errors:', Object.fromEntries(errors),
-          'dial queues of the first three:', JSON.stringify(alone.slice(0, 3).map(a => a.dialQueue)))
+          'dial queues of the first three:', JSON.stringify(alone.slice(0, 3).map(a => a.dialQueue)),
+          'their join rounds:', JSON.stringify(alone.map(a => a.join)))
+        for (const w of workers) {
+          const r = await w.call('redial', {}, 40_000) as unknown[]
+          if (r.length > 0) console.error('lone agents dial their seed again:', JSON.stringify(r))
+        }
       }
       // A process whose event loop lags cannot answer probes in time: say how much each lagged.
       for (const w of workers) console.error('event loop delay (ms) per process:', JSON.stringify(await w.call('lag', {}, 20_000)))
@@ -224,6 +245,7 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
       membershipPerS: perAgent(b.membership - a.membership),
       coordinationPerS: perAgent(b.coordination - a.coordination),
       gossipFramesPerS: perAgent(b.frames - a.frames),
+      suspicionsPerS: r1((b.suspicions - a.suspicions) / seconds),
       connections: r1(now.reduce((s, x) => s + x.connections, 0) / now.length),
       cpuPctPerAgent: Math.round((b.cpuUs - a.cpuUs) / 1e6 / seconds / b.agents * 100 * 100) / 100,
       rssMiBPerProcess: Math.round(b.rssMax / 2 ** 20),

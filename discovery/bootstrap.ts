@@ -59,7 +59,7 @@ export class BootstrapDialer extends TypedEventEmitter<BootstrapEvents> {
   private controller = new AbortController()
   private running = false
   /** The join round (all seeds, one after the other) and its backoff. */
-  private round: { timer?: ReturnType<typeof setTimeout>, delay: number, active: boolean }
+  private round: { timer?: ReturnType<typeof setTimeout>, delay: number, active: boolean, startedAt?: number, count: number }
   private sweep?: ReturnType<typeof setTimeout>
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
     const id = evt.detail.toString()
@@ -81,7 +81,21 @@ export class BootstrapDialer extends TypedEventEmitter<BootstrapEvents> {
       dialing: false,
       joined: false
     }))
-    this.round = { delay: init.initialDelayMs, active: false }
+    this.round = { delay: init.initialDelayMs, active: false, count: 0 }
+  }
+
+  /**
+   * Where joining stands, for a bench or an operator asking why an agent is alone: whether a
+   * round is under way (and since when) or waits, and which seeds are being dialled.
+   */
+  get joinState (): { round: 'dialling' | 'waiting' | 'idle', roundForMs?: number, dialling: string[], rounds: number } {
+    const round = this.round.active ? 'dialling' : this.round.timer !== undefined ? 'waiting' : 'idle'
+    return {
+      round,
+      ...(this.round.active && this.round.startedAt !== undefined ? { roundForMs: Date.now() - this.round.startedAt } : {}),
+      dialling: this.targets.filter(t => t.dialing).map(t => t.address),
+      rounds: this.round.count
+    }
   }
 
   /** The seeds this node joined through (peer ids), for /health and the tests. */
@@ -123,6 +137,8 @@ export class BootstrapDialer extends TypedEventEmitter<BootstrapEvents> {
   private async joinRound (): Promise<void> {
     if (!this.running) return
     this.round.active = true
+    this.round.startedAt = Date.now()
+    this.round.count++
     let winner: Target | undefined
     // Told when the round is over: only then is it known whether, and when, each is dialled again.
     const failed: Array<{ address: string, error: Error }> = []

@@ -366,13 +366,15 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
   }
 
   private async probe (peerId: string): Promise<void> {
-    const timeoutMs = this.init.probeTimeoutMs * this.health.multiplier
-    if (!this.running || this.init.passive === true || !this.table.probeStarted(peerId, Date.now(), timeoutMs)) return
+    const timeoutMs = this.table.probeTimeout(peerId) * this.health.multiplier
+    const sentAt = Date.now()
+    if (!this.running || this.init.passive === true || !this.table.probeStarted(peerId, sentAt, timeoutMs)) return
     this.armDeadline()
     try {
-      // The table's deadline (probeTimeoutMs, held through a stall of this process) decides a silence.
+      // The table's deadline (held through a stall of this process) decides a silence; an
+      // answer after it still tells the peer's round trip.
       const answer = await this.init.rpc.request(peerId, Probe, { incarnation: this.table.incarnation }, { timeoutMs: 3 * timeoutMs })
-      this.table.probeAnswered(peerId, answer, Date.now())
+      this.table.probeAnswered(peerId, answer, Date.now(), sentAt)
     } catch (err) {
       if (!this.running || err instanceof TimeoutError) return
       this.table.probeFailed(peerId, Date.now())

@@ -4,7 +4,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Rumours } from '../discovery/rumours.js'
-import { MemberTable, type Heartbeat } from '../discovery/member-table.js'
+import { MemberTable, PROBE_TIMEOUT_MAX_FACTOR, type Heartbeat } from '../discovery/member-table.js'
 import { statementKeys } from '../discovery/statement-keys.js'
 import { parseStatement } from '../discovery/member-wire.js'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -112,4 +112,44 @@ test('statement keys: a statement checks out only under its author\'s key and me
   assert.equal(keys.verify('not-a-peer-id', body, sig), false)
   assert.equal(parseStatement('{"peerId": 1}'), undefined)
   assert.equal(parseStatement('not json'), undefined)
+})
+
+test('member table: a peer that answers slowly gets longer probe timeouts (learnt from late answers too), up to a cap; one that stops answering is still suspected', () => {
+  const t = new MemberTable({ ...timings, ...fd, self, incarnation: 1, random: () => 0.5 })
+  const answer = { incarnation: 1, eligible: true, name: 'b', roles: [] }
+  t.heartbeat(beat('b', 1), 0)
+  t.heartbeat(beat('c', 1), 0)
+  assert.equal(t.probeTimeout('b'), timings.probeTimeoutMs, 'nothing learnt yet: the configured timeout')
+  // b's process lags: its answers take 120 ms, past the 50-ms timeout. The first probe fails...
+  t.probeStarted('b', 0)
+  t.tick(50)
+  assert.equal(t.state('b'), 'suspect', 'a fixed timeout suspects it')
+  t.heartbeat(beat('b', 2), 100) // its refutation
+  // ...but its late answer tells the round trip, and the next probes wait for it.
+  t.probeAnswered('b', answer, 120)
+  assert.ok(t.probeTimeout('b') > 120, `timeout ${t.probeTimeout('b')} ms covers a 120-ms round trip`)
+  let now = 1_000
+  for (let i = 0; i < 10; i++, now += 1_000) {
+    assert.equal(t.probeStarted('b', now), true)
+    t.tick(now + 119)
+    t.probeAnswered('b', answer, now + 120)
+  }
+  assert.equal(t.state('b'), 'alive', 'no probe of it failed once its round trip was known')
+  assert.equal(t.probeTimeout('c'), timings.probeTimeoutMs, 'per peer: c is untouched')
+  assert.equal(t.probeTimeout('b') <= PROBE_TIMEOUT_MAX_FACTOR * timings.probeTimeoutMs, true)
+  // Answers of 10 s: the timeout stops at the cap, and b, gone silent, is suspected there.
+  for (let i = 0; i < 10; i++, now += 20_000) { t.probeStarted('b', now); t.probeAnswered('b', answer, now + 10_000) }
+  assert.equal(t.probeTimeout('b'), PROBE_TIMEOUT_MAX_FACTOR * timings.probeTimeoutMs)
+  t.probeStarted('b', now)
+  t.tick(now + PROBE_TIMEOUT_MAX_FACTOR * timings.probeTimeoutMs)
+  assert.equal(t.state('b'), 'suspect', 'silent past the cap: suspected')
+  // An answer to an older probe, after a newer one went out, teaches nothing.
+  const u = new MemberTable({ ...timings, ...fd, self, incarnation: 1, random: () => 0.5 })
+  u.heartbeat(beat('b', 1), 0)
+  u.probeStarted('b', 0)
+  u.tick(50)
+  u.heartbeat(beat('b', 2), 60)
+  u.probeStarted('b', 1_000)
+  u.probeAnswered('b', answer, 1_010, 0)
+  assert.equal(u.probeTimeout('b'), timings.probeTimeoutMs, 'the 1,010-ms answer of the first probe is not a sample')
 })
