@@ -38,6 +38,16 @@ export interface BootstrapInit {
  */
 const STAGGER_MS = 300
 const SWEEP_AFTER_MS = 3_000
+/**
+ * A seed's dial that timed out waits twice as long the next time, up to this many times
+ * `dialTimeoutMs` (60 s with the defaults; node/libp2p.ts lets one address take that long).
+ * A seed whose event loop turns take seconds takes one connection from its accept queue a turn
+ * (Node's accept, seen with strace); a joiner that gave up and dialled again left its abandoned
+ * connection in that queue and queued a new one behind it, so a join wave's retries outran
+ * what the seed could accept and the queue held only dead connections (ss: 100-200 in
+ * CLOSE_WAIT) while a third of 200 agents never joined. One attempt that waits is served.
+ */
+export const JOIN_DIAL_TIMEOUT_MAX_FACTOR = 6
 
 export interface BootstrapEvents {
   /**
@@ -46,12 +56,16 @@ export interface BootstrapEvents {
    * tries the seeds again until one answers). Absent when no retry is scheduled: another seed
    * answered (a seed the member view has not learnt of by then is dialled once, SWEEP_AFTER_MS
    * after joining), or the node stopped. A join round tells its failures when it ends, so one
-   * seed that drops packets holds the others' reports back for up to `dialTimeoutMs`.
+   * seed that drops packets holds the others' reports back for as long as its dial is given
+   * (`dialTimeoutMs`, doubled after each of its dials that timed out, JOIN_DIAL_TIMEOUT_MAX_FACTOR).
    */
   'dial:error': CustomEvent<{ address: string, error: Error, retryInMs?: number }>
 }
 
-interface Target { address: string, peerId?: string, delay: number, timer?: ReturnType<typeof setTimeout>, dialing: boolean, joined: boolean }
+/** `timeoutMs`: what its next dial gets (dialTimeoutMs, doubled after each dial that timed out). */
+interface Target {
+  address: string, peerId?: string, delay: number, timeoutMs: number, timer?: ReturnType<typeof setTimeout>, dialing: boolean, joined: boolean
+}
 
 export class BootstrapDialer extends TypedEventEmitter<BootstrapEvents> {
   private readonly init: BootstrapInit
@@ -78,6 +92,7 @@ export class BootstrapDialer extends TypedEventEmitter<BootstrapEvents> {
       address,
       peerId: /\/p2p\/([^/]+)$/.exec(address)?.[1],
       delay: init.initialDelayMs,
+      timeoutMs: init.dialTimeoutMs,
       dialing: false,
       joined: false
     }))
@@ -213,14 +228,17 @@ export class BootstrapDialer extends TypedEventEmitter<BootstrapEvents> {
     if (!this.running) return false
     if (t.peerId !== undefined && t.peerId === this.init.libp2p.peerId.toString()) return 'self'
     t.dialing = true
-    const limit = deadline(this.init.dialTimeoutMs, this.controller.signal)
+    const limit = deadline(t.timeoutMs, this.controller.signal)
     try {
       const conn = await this.init.libp2p.dial(multiaddr(t.address), { signal: limit.signal })
       t.peerId = conn.remotePeer.toString()
       t.delay = this.init.initialDelayMs
+      t.timeoutMs = this.init.dialTimeoutMs
       return true
     } catch (err) {
       if (!this.running) return false
+      // Out of time (not refused): the seed may be behind on its accept queue; wait longer next time.
+      if (limit.signal.aborted) t.timeoutMs = Math.min(t.timeoutMs * 2, this.init.dialTimeoutMs * JOIN_DIAL_TIMEOUT_MAX_FACTOR)
       // Our own address (a StatefulSet gives every pod one list that names itself too): the
       // handshake found this node's peer id. Never dial it again, and say nothing.
       if (/dial self/i.test((err as Error).message)) { t.peerId = this.init.libp2p.peerId.toString(); return 'self' }

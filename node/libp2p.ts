@@ -22,6 +22,7 @@ import { PeerLimiter } from '../protocols/rpc/limits.js'
 import { gossipLimiter } from '../protocols/pubsub/gossip-limits.js'
 import type { StreamLimitSettings } from '../protocols/negotiation/stream-guard.js'
 import { ConnectionGate } from './connection-gate.js'
+import { JOIN_DIAL_TIMEOUT_MAX_FACTOR } from '../discovery/bootstrap.js'
 
 export { PerPeerConnections, ConnectionGate, CONNECTION_GATE_SERVICE, type RefusalReason } from './connection-gate.js'
 
@@ -146,7 +147,9 @@ export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, 
       // libp2p also cuts each address's attempt at 6 s of its own (addressDialTimeout), under the
       // dial's timeout: a peer with one address (a seed) got 6 s, not dialTimeoutMs, and a
       // handshake with a process seconds behind was abandoned and redone (docs/benchmarks.md).
-      addressDialTimeout: config.connections.dialTimeoutMs
+      // A dial's own signal bounds it (dialTimeoutMs, or libp2p's dialTimeout when it has none);
+      // only a join's dial of a seed that timed out before is given longer (discovery/bootstrap.ts).
+      addressDialTimeout: config.connections.dialTimeoutMs * JOIN_DIAL_TIMEOUT_MAX_FACTOR
     },
     connectionGater: {
       // Each new connection is shown to corkSends (node/socket-cork.ts): it wraps TCP's class once.
