@@ -33,7 +33,7 @@
  * `--seeds-apart`: the three seeds in a process of their own (as in a deployment, where each
  * agent is a process) and the others `per-process` to a process after it. By default the seeds
  * share the first process with 22 agents: that process's event loop then serves the join wave
- * and its agents' own traffic at once, and Node takes one connection a loop turn from each
+ * and its agents' own traffic at once, and Node took one connection a loop turn from each
  * listening socket, so a loop turn of seconds leaves the join's dials in the seeds' accept
  * queues past their timeout (docs/benchmarks.md "Scale").
  */

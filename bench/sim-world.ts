@@ -310,7 +310,7 @@ export class World {
         break
       case 'probe':
         for (const p of m.table.probeRound(this.now, a.neighbourIds)) {
-          if (m.probe(p, this.now)) this.tickAt(a, this.now + membership.probeTimeoutMs)
+          if (m.probe(p, this.now)) this.tickAt(a, this.now + m.table.probeTimeout(p))
         }
         this.flush(a)
         this.push({ at: this.now + membership.probeIntervalMs, kind: 'probe', agent: a.i })

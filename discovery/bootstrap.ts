@@ -157,13 +157,18 @@ export class BootstrapDialer extends TypedEventEmitter<BootstrapEvents> {
     let winner: Target | undefined
     // Told when the round is over: only then is it known whether, and when, each is dialled again.
     const failed: Array<{ address: string, error: Error }> = []
+    // The seeds still being dialled once one answered are let go: one seed, not all (their dials
+    // may now wait up to a minute, and would otherwise join this node to every slow seed).
+    const settled = new AbortController()
     try {
       const order = this.targets.map(t => ({ t, r: Math.random() })).sort((a, b) => a.r - b.r).map(x => x.t)
       const attempts: Array<Promise<unknown>> = []
       for (const t of order) {
         if (!this.running || winner !== undefined) break
         if (t.timer !== undefined || t.dialing) continue
-        const attempt = this.dial(t, 'round', failed).then(ok => { if (ok === true && winner === undefined && this.running) { winner = t; this.joinedThroughOnly(t) } })
+        const attempt = this.dial(t, 'round', failed, settled.signal).then(ok => {
+          if (ok === true && winner === undefined && this.running) { winner = t; settled.abort(); this.joinedThroughOnly(t) }
+        })
         attempts.push(attempt)
         let stagger: ReturnType<typeof setTimeout> | undefined
         await Promise.race([attempt, new Promise<void>(resolve => { stagger = setTimeout(resolve, STAGGER_MS) })])
@@ -224,11 +229,11 @@ export class BootstrapDialer extends TypedEventEmitter<BootstrapEvents> {
    * once); a failed dial of a join round goes into `failed`, told when the round ends; a failed
    * look over the seeds after joining is told and not retried.
    */
-  private async dial (t: Target, why: 'redial' | 'round' | 'sweep', failed?: Array<{ address: string, error: Error }>): Promise<boolean | 'self'> {
+  private async dial (t: Target, why: 'redial' | 'round' | 'sweep', failed?: Array<{ address: string, error: Error }>, settled?: AbortSignal): Promise<boolean | 'self'> {
     if (!this.running) return false
     if (t.peerId !== undefined && t.peerId === this.init.libp2p.peerId.toString()) return 'self'
     t.dialing = true
-    const limit = deadline(t.timeoutMs, this.controller.signal)
+    const limit = deadline(t.timeoutMs, this.controller.signal, settled)
     try {
       const conn = await this.init.libp2p.dial(multiaddr(t.address), { signal: limit.signal })
       t.peerId = conn.remotePeer.toString()
@@ -237,8 +242,10 @@ export class BootstrapDialer extends TypedEventEmitter<BootstrapEvents> {
       return true
     } catch (err) {
       if (!this.running) return false
+      // Let go: another seed of the round answered. Nothing to tell, nothing to back off from.
+      if (settled?.aborted === true) return false
       // Out of time (not refused): the seed may be behind on its accept queue; wait longer next time.
-      if (limit.signal.aborted) t.timeoutMs = Math.min(t.timeoutMs * 2, this.init.dialTimeoutMs * JOIN_DIAL_TIMEOUT_MAX_FACTOR)
+      if ((limit.signal.reason as Error | undefined)?.name === 'TimeoutError') t.timeoutMs = Math.min(t.timeoutMs * 2, this.init.dialTimeoutMs * JOIN_DIAL_TIMEOUT_MAX_FACTOR)
       // Our own address (a StatefulSet gives every pod one list that names itself too): the
       // handshake found this node's peer id. Never dial it again, and say nothing.
       if (/dial self/i.test((err as Error).message)) { t.peerId = this.init.libp2p.peerId.toString(); return 'self' }

@@ -8,6 +8,8 @@
  */
 import { FailureDetector, type MemberState, type Transition } from './failure-detector.js'
 import type { MemberTimings } from './member-timings.js'
+import { ProbeTiming } from './probe-timing.js'
+export { PROBE_TIMEOUT_MAX_FACTOR } from './probe-timing.js'
 
 export interface Member {
   peerId: string
@@ -54,13 +56,6 @@ export interface MemberTableInit extends Omit<MemberTimings, 'syncIntervalMs'> {
   random: () => number
 }
 
-/**
- * A probe waits at most this many times `probeTimeoutMs`, however slowly a peer has answered:
- * 2 s with the defaults, past a stall of ~1.5 s, so an agent gone is still suspected within a
- * few probe rounds.
- */
-export const PROBE_TIMEOUT_MAX_FACTOR = 4
-
 interface Told { name: string, roles: string[], eligible: boolean, lastHeard: number }
 
 export class MemberTable {
@@ -70,10 +65,8 @@ export class MemberTable {
   private probeOrder: string[] = []
   /** Probes awaiting an answer: peer -> deadline. */
   private readonly probes = new Map<string, number>()
-  /** When the last probe of each peer went out: its answer, even late, is a round-trip sample. */
-  private readonly probeSent = new Map<string, number>()
-  /** Each probed peer's round trips, smoothed (RFC 6298): what its probes wait for (`probeTimeout`). */
-  private readonly rtt = new Map<string, { srtt: number, rttvar: number }>()
+  /** Each probed peer's round trips: what its probes wait for (probe-timing.ts). */
+  private readonly timing: ProbeTiming
   private changes: MemberChange[] = []
   private announceNow = false
   /** The accusations in each member's newest statement: counted again each probe round (`reconsider`). */
@@ -85,6 +78,7 @@ export class MemberTable {
   constructor (init: MemberTableInit) {
     this.init = init
     this.fd = new FailureDetector(init)
+    this.timing = new ProbeTiming(init.probeTimeoutMs)
     this.incarnation = init.incarnation
   }
 
@@ -125,8 +119,7 @@ export class MemberTable {
       this.info.delete(v.peer)
       this.accusations.delete(v.peer)
       this.probes.delete(v.peer)
-      this.probeSent.delete(v.peer)
-      this.rtt.delete(v.peer)
+      this.timing.forget(v.peer)
       out.push({ peer: v.peer, incarnation: v.incarnation })
     }
     return out
@@ -256,47 +249,32 @@ export class MemberTable {
     return out
   }
 
-  /**
-   * How long a probe of `peer` waits: `probeTimeoutMs`, or longer for a peer whose answers have
-   * been coming slowly: its smoothed round trip plus four deviations (TCP's retransmission
-   * timeout, RFC 6298), at most PROBE_TIMEOUT_MAX_FACTOR times the configured one. Agents whose
-   * process lags (a loaded host, many agents sharing one event loop) answer late without being
-   * gone: a fixed timeout suspected them round after round, and each suspicion and refutation
-   * is a signed statement every agent checks, which loaded the mesh further (200 agents on two
-   * cores, docs/benchmarks.md). Learnt from answers that came after the probe had failed too.
-   */
-  probeTimeout (peer: string): number {
-    const base = this.init.probeTimeoutMs
-    const est = this.rtt.get(peer)
-    if (est === undefined) return base
-    return Math.round(Math.min(base * PROBE_TIMEOUT_MAX_FACTOR, Math.max(base, est.srtt + 4 * est.rttvar)))
-  }
+  /** How long a probe of `peer` waits: longer for a peer that has answered slowly (probe-timing.ts). */
+  probeTimeout (peer: string): number { return this.timing.timeout(peer) }
 
   /** A probe of `peer` is to go out now; false when one is already awaited. */
   probeStarted (peer: string, now: number, timeoutMs = this.probeTimeout(peer)): boolean {
     if (this.probes.has(peer)) return false
     this.probes.set(peer, now + timeoutMs)
-    this.probeSent.set(peer, now)
+    this.timing.started(peer, now)
     return true
   }
 
   /**
-   * `peer` answered a probe; `sentAt`, when the caller knows which probe it answers (a late
-   * answer may come after a newer probe went out), else the last one sent. A late answer only
-   * teaches the round trip: the probe has failed already.
+   * `peer` answered the probe sent at `sentAt` (the last one when not given). A late answer
+   * teaches the round trip only; one to an older probe, after a newer went out, answers nothing
+   * more (it would have resolved the newer probe: a peer that died in between escaped a round).
    */
-  probeAnswered (peer: string, answer: ProbeAnswer, now: number, sentAt = this.probeSent.get(peer)): void {
-    if (sentAt !== undefined && sentAt === this.probeSent.get(peer)) {
-      this.probeSent.delete(peer)
-      this.sample(peer, now - sentAt)
-    }
+  probeAnswered (peer: string, answer: ProbeAnswer, now: number, sentAt?: number): void {
+    if (!this.timing.answered(peer, now, sentAt)) return
     if (!this.probes.delete(peer)) return // too late: the probe already failed
     this.learn(peer, answer, now)
     this.apply(this.fd.heartbeat(peer, answer.incarnation, now))
   }
 
-  probeFailed (peer: string, now: number): void {
-    if (!this.probes.delete(peer)) return
+  /** The probe sent at `sentAt` (the latest when not given) failed; an older one's failure fails no newer probe. */
+  probeFailed (peer: string, now: number, sentAt?: number): void {
+    if (!this.timing.latest(peer, sentAt) || !this.probes.delete(peer)) return
     this.apply(this.fd.probeFailed(peer, this.init.self.peerId, now))
   }
 
@@ -323,15 +301,6 @@ export class MemberTable {
     // A member first heard through a probe has no eligibility yet (false to the listeners).
     const state = this.fd.state(peer)
     if ((known?.eligible ?? false) !== told.eligible && state !== undefined) this.change(peer, state, state)
-  }
-
-  /** One round trip to `peer` (RFC 6298's smoothing: gains 1/8 and 1/4). */
-  private sample (peer: string, ms: number): void {
-    if (ms < 0) return
-    const est = this.rtt.get(peer)
-    if (est === undefined) { this.rtt.set(peer, { srtt: ms, rttvar: ms / 2 }); return }
-    est.rttvar = 0.75 * est.rttvar + 0.25 * Math.abs(est.srtt - ms)
-    est.srtt = 0.875 * est.srtt + 0.125 * ms
   }
 
   private apply (transitions: Transition[]): void {

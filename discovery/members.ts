@@ -5,8 +5,8 @@
  *
  * - Probes: one connected neighbour per `probeIntervalMs` in shuffled round robin, and out of
  *   turn the one silent longest (past `silenceMs`) or one whose connection just closed. A probe
- *   without an answer in `probeTimeoutMs` suspects. Only neighbours: a probe of any other agent
- *   would open a connection, and in time connect everyone to everyone.
+ *   unanswered in its time (`probeTimeoutMs`, longer for a peer slow to answer: probe-timing.ts)
+ *   suspects. Only neighbours: probing others would in time connect everyone to everyone.
  * - Statements: an agent says something of itself (a new incarnation, a new suspicion, that it
  *   leaves) in a statement it signs (statement-keys.ts). Each statement new to a node is passed
  *   on to `gossipFanout` random neighbours every `heartbeatIntervalMs`, a logarithmic number of
@@ -361,23 +361,21 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
     }
   }
 
-  private neighbours (): string[] {
-    return [...this.init.neighbours()].filter(p => p !== this.init.self.peerId && this.init.ignores?.(p) !== true)
-  }
+  private neighbours (): string[] { return [...this.init.neighbours()].filter(p => p !== this.init.self.peerId && this.init.ignores?.(p) !== true) }
 
   private async probe (peerId: string): Promise<void> {
-    const timeoutMs = this.table.probeTimeout(peerId) * this.health.multiplier
+    // The larger, not the product: a learnt round trip already holds this node's own lag.
+    const timeoutMs = Math.max(this.table.probeTimeout(peerId), this.init.probeTimeoutMs * this.health.multiplier)
     const sentAt = Date.now()
     if (!this.running || this.init.passive === true || !this.table.probeStarted(peerId, sentAt, timeoutMs)) return
     this.armDeadline()
     try {
-      // The table's deadline (held through a stall of this process) decides a silence; an
-      // answer after it still tells the peer's round trip.
+      // The table's deadline (held through a stall of this process) decides a silence; a late answer still tells the round trip.
       const answer = await this.init.rpc.request(peerId, Probe, { incarnation: this.table.incarnation }, { timeoutMs: 3 * timeoutMs })
       this.table.probeAnswered(peerId, answer, Date.now(), sentAt)
     } catch (err) {
       if (!this.running || err instanceof TimeoutError) return
-      this.table.probeFailed(peerId, Date.now())
+      this.table.probeFailed(peerId, Date.now(), sentAt)
     }
     this.flush()
   }

@@ -8,17 +8,21 @@
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { ConnectionError, NotAdmittedError } from '../protocols/core/errors.js'
+import { deadline } from '../protocols/core/deadline.js'
 import type { Membership } from '../discovery/membership.js'
 
 /**
  * `AgentNode.dial`: the peer id dialled; in a closed mesh (`admission` given) once admitted.
  * ConnectionError (COM002) when it cannot be reached, NotAdmittedError (SEC001) when it refused.
+ * The dial itself takes at most `dialTimeoutMs` within `signal` (libp2p's own cap on one address
+ * is raised for the seeds' join, node/libp2p.ts).
  */
 export async function dialPeer (
-  libp2p: Libp2p, address: string, admission: { membership: Membership, timeoutMs: number } | undefined, signal?: AbortSignal
+  libp2p: Libp2p, address: string, admission: { membership: Membership, timeoutMs: number } | undefined, signal?: AbortSignal, dialTimeoutMs?: number
 ): Promise<string> {
+  const limit = dialTimeoutMs !== undefined ? deadline(dialTimeoutMs, signal) : undefined
   try {
-    const peer = (await libp2p.dial(multiaddr(address), { signal })).remotePeer.toString()
+    const peer = (await libp2p.dial(multiaddr(address), { signal: limit?.signal ?? signal }).finally(() => limit?.clear())).remotePeer.toString()
     if (admission !== undefined) await untilAdmitted(admission.membership, libp2p, peer, admission.timeoutMs, signal)
     return peer
   } catch (err) {

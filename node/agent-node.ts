@@ -187,7 +187,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
    */
   async dial (address: string, options: { signal?: AbortSignal } = {}): Promise<string> {
     const admission = this.s.admission.closed ? { membership: this.s.membership, timeoutMs: this.config.security.admissionTimeoutMs + 2_000 } : undefined
-    return await dialPeer(this.libp2p, address, admission, options.signal)
+    return await dialPeer(this.libp2p, address, admission, options.signal, this.config.connections.dialTimeoutMs)
   }
 
   // --- publish-subscribe ---------------------------------------------------------------------

@@ -193,7 +193,8 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
       }
     }
   })
-  const learning = new LearningService({ self: host.peerId, libp2p, pubsub, ...config.learning, admits: peer => admission.admits(peer), stats, audit })
+  const fetching = { ...config.learning, dialTimeoutMs: config.connections.dialTimeoutMs }
+  const learning = new LearningService({ self: host.peerId, libp2p, pubsub, ...fetching, admits: peer => admission.admits(peer), stats, audit })
   const office = buildOffice(host, { rpc, pubsub, membership, memberView, negotiation, monitoring, admission, audit }, observer)
   const { coordination, resources, tasks } = office
   later.tasks = tasks

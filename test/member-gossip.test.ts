@@ -151,5 +151,21 @@ test('member table: a peer that answers slowly gets longer probe timeouts (learn
   u.heartbeat(beat('b', 2), 60)
   u.probeStarted('b', 1_000)
   u.probeAnswered('b', answer, 1_010, 0)
-  assert.equal(u.probeTimeout('b'), timings.probeTimeoutMs, 'the 1,010-ms answer of the first probe is not a sample')
+  assert.ok(u.probeTimeout('b') > timings.probeTimeoutMs, 'the first probe\'s answer, 1,010 ms late, is its round trip (the caller said which probe it answers)')
+  // ...but it answers only that probe: b, gone since, is still suspected when the newer one's time is up.
+  u.tick(1_000 + u.probeTimeout('b'))
+  assert.equal(u.state('b'), 'suspect', 'an answer to an older probe does not answer the newer one')
+  // Nor does an older probe's failure fail the newer one.
+  u.heartbeat(beat('b', 3), 5_000)
+  u.probeStarted('b', 6_000)
+  u.probeFailed('b', 6_010, 0)
+  u.probeAnswered('b', answer, 6_020, 6_000)
+  assert.equal(u.state('b'), 'alive', 'the newer probe was answered')
+  // A clock step: one sample of an hour counts as the cap, and a few normal ones bring the timeout down again.
+  const w = new MemberTable({ ...timings, ...fd, self, incarnation: 1, random: () => 0.5 })
+  w.heartbeat(beat('b', 1), 0)
+  w.probeStarted('b', 0)
+  w.probeAnswered('b', answer, 3_600_000)
+  for (let i = 0, at = 4_000_000; i < 24; i++, at += 1_000) { w.probeStarted('b', at); w.probeAnswered('b', answer, at + 5) }
+  assert.ok(w.probeTimeout('b') < PROBE_TIMEOUT_MAX_FACTOR * timings.probeTimeoutMs, `after 24 answers of 5 ms (an hour unclamped would hold the cap for a hundred): ${w.probeTimeout('b')} ms`)
 })

@@ -33,6 +33,8 @@ export interface LearningInit {
   chunkBytes: number
   maxModelBytes: number
   fetchTimeoutMs: number
+  /** How long opening a fetch's stream may take (connections.dialTimeoutMs), within fetchTimeoutMs. */
+  dialTimeoutMs?: number
   /** Admission (closed mesh): a stream from a peer not admitted is closed unread. */
   admits?: (peer: string) => boolean
   /** Announcements and answers go out on it (while started) and are heard on it. */
@@ -256,7 +258,7 @@ export class LearningService extends TypedEventEmitter<LearningEvents> {
   async fetch (source: string, u: Pick<ModelUpdate, 'model_id' | 'version' | 'size' | 'sha256'>): Promise<Uint8Array> {
     const limit = deadline(this.init.fetchTimeoutMs, this.stopping.signal)
     const signal = limit.signal
-    const fs = await dialFramed(this.init.libp2p, source, LEARNING_PROTOCOL, this.init.chunkBytes + 1024, this.open, signal)
+    const fs = await dialFramed(this.init.libp2p, source, LEARNING_PROTOCOL, this.init.chunkBytes + 1024, this.open, signal, this.init.dialTimeoutMs)
       .catch((err) => { limit.clear(); throw err })
     const stream = fs.stream
     try {

@@ -9,20 +9,26 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { z } from 'zod'
 import { AbortError, ConnectionError, TimeoutError, ValidationError } from '../core/errors.js'
 import { parseJson } from '../envelope/codec.js'
+import { deadline } from '../core/deadline.js'
 import { FrameDecoder, joinFrames } from './frames.js'
 
 /**
  * Open a conversation with `peer` on `protocol`; a failed dial is a ConnectionError (COM002)
- * naming both. The stream is added to `open`, so the owner's stop() can abort it.
+ * naming both. The stream is added to `open`, so the owner's stop() can abort it. `dialTimeoutMs`
+ * bounds the opening within `signal` (a conversation's signal may allow minutes; libp2p's own cap
+ * on one address is raised for the seeds' join, node/libp2p.ts).
  */
 export async function dialFramed (
-  libp2p: Libp2p, peer: string, protocol: string, maxFrameBytes: number, open: Set<Stream>, signal: AbortSignal
+  libp2p: Libp2p, peer: string, protocol: string, maxFrameBytes: number, open: Set<Stream>, signal: AbortSignal, dialTimeoutMs?: number
 ): Promise<FramedStream> {
   let stream: Stream
+  const limit = dialTimeoutMs !== undefined ? deadline(dialTimeoutMs, signal) : undefined
   try {
-    stream = await libp2p.dialProtocol(peerIdFromString(peer), protocol, { signal })
+    stream = await libp2p.dialProtocol(peerIdFromString(peer), protocol, { signal: limit?.signal ?? signal })
   } catch (err) {
     throw new ConnectionError(`cannot open ${protocol} to ${peer}: ${(err as Error).message}`, { cause: err })
+  } finally {
+    limit?.clear()
   }
   open.add(stream)
   return new FramedStream(stream, maxFrameBytes)
