@@ -42,7 +42,7 @@ test('sections: a batch with groups is 0x04, its ciphertexts raw after the JSON;
   const { envs, sections } = decodeBatchFrame(frame, 1 << 20)
   assert.equal(sections.length, 2, 'one section per group (a recipient set)')
   assert.deepEqual(envs.map(e => (e.payload as { cs?: number }).cs), [0, undefined, undefined, 1], 'each head names its section')
-  assert.ok(envs.every(e => !Object.hasOwn(e.payload as object, 'ct')) && !Buffer.from(frame).includes('4111'), 'no ciphertext in the JSON, no payload in clear')
+  assert.ok(envs.every(e => !Object.hasOwn(e.payload as object, 'ct')) && !Buffer.from(frame).includes('4111 1111'), 'no ciphertext in the JSON, no payload in clear')
   assert.deepEqual(values(openGroups(sb, 't', envs, sections)), [secret, undefined, secret, 'not_recipient'])
   assert.deepEqual(values(openGroups(sc, 't', envs, sections)), ['not_recipient', undefined, 'not_recipient', 'for c'])
   assert.equal(envs[1].payload, 'plain', 'a plain envelope of the batch is as it was')
