@@ -99,8 +99,9 @@ interface AgentStatus {
   inOffice: boolean,
   bootstrapErrors?: { count: number, last: string },
   dialQueue?: string[],
-  /** An agent with no connection: where its join through the seeds stands (BootstrapDialer.joinState). */
+  /** What it refused or hung up on, by kind (printed for the seeds). */
   refusals?: Record<string, number>,
+  /** An agent with no connection: where its join through the seeds stands (BootstrapDialer.joinState). */
   join?: { round: string, roundForMs?: number, dialling: string[], rounds: number },
   term: number,
   voters: number,
