@@ -352,7 +352,7 @@ export async function runCampaign (options: CampaignOptions): Promise<CampaignRe
           const end = ended.get(id)
           const age = end?.timestamp !== undefined ? Date.now() - Date.parse(end.timestamp) : undefined
           if (age !== undefined && age > FINISHED_RETENTION_MS) { pruned.add(id); report.tasks.pruned = pruned.size; continue }
-          finding(`task ${id} (acknowledged to ${lab.hosts[h].name}) is unknown to the coordinator: lost` +
+          finding(`task ${id} (acknowledged to ${lab.hosts[h].name}) is unknown to the coordinator ${name(r.result.leader)} of term ${String(r.result.term)}: lost` +
             (end !== undefined ? ` (its end, ${end.seen ?? ''}, is ${((age ?? 0) / 1000).toFixed(0)} s old; records are pruned ${FINISHED_RETENTION_MS / 1000} s after the end)` : ''))
           continue
         }

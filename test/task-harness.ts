@@ -15,6 +15,7 @@ import { TaskService, TaskSpec, signSubmission, type PrunedMark, type TaskRecord
 import { ResourceService } from '../protocols/resource/index.js'
 import type { Store } from '../protocols/core/store.js'
 import { RecordSealer } from '../protocols/task/record-seal.js'
+import type { Certificate } from '../protocols/coordination/election-types.js'
 
 export const KEY = await generateKeyPair('Ed25519')
 export const SUBMITTER = peerIdFromPrivateKey(KEY).toString()
@@ -32,6 +33,7 @@ export class TestOffice extends TypedEventEmitter<OfficeEvents> implements Offic
   admits = (): boolean => true
   fencing = (): 'ok' => 'ok'
   coordinator = async (): Promise<string> => 'self'
+  certificate?: () => Certificate | undefined
 }
 
 export class TestMembers extends TypedEventEmitter<MemberSourceEvents> {
@@ -54,18 +56,23 @@ export function record (id: string, term: number, version: number, status: Parti
   })
 }
 
-/**
- * The voters' side, by hand: `v1` answers the records read with `held` (and the marks of the
- * records it pruned with `pruned`) once `release()` is called, `v2` is unreachable for that read. Replication succeeds to anyone not in `down` and is
- * kept: the records in `replicated`, each with the peer it went to in `replicatedTo`.
- */
-export function voters (held: TaskRecord[], down: ReadonlySet<string> = new Set(), pruned: PrunedMark[] = []): {
+export interface Voters {
   rpc: RpcService
   release: () => void
   replicated: TaskRecord[]
   replicatedTo: Array<{ peer: string, id: string }>
   toldPruned: Array<{ peer: string, id: string }>
-} {
+}
+
+/** The voter that answers the read, and the certificates it sends with its records. */
+const V1 = { peer: 'v1', certs: [] as Certificate[] }
+
+/**
+ * The voters' side, by hand: `v1` answers the records read with `held` (and the marks of the
+ * records it pruned with `pruned`) once `release()` is called (or `reader`, with its certificates), `v2` is unreachable for that read.
+ * Replication succeeds to anyone not in `down` and is kept: the records in `replicated`, each with the peer it went to in `replicatedTo`.
+ */
+export function voters (held: TaskRecord[], down: ReadonlySet<string> = new Set(), pruned: PrunedMark[] = [], reader = V1): Voters {
   const replicated: TaskRecord[] = []
   const replicatedTo: Array<{ peer: string, id: string }> = []
   const toldPruned: Array<{ peer: string, id: string }> = []
@@ -75,10 +82,11 @@ export function voters (held: TaskRecord[], down: ReadonlySet<string> = new Set(
     handle: () => () => {},
     request: async (peer: string, cmd: { name: string }, payload: { records?: TaskRecord[], pruned?: boolean | PrunedMark[] }) => {
       if (down.has(peer)) throw new Error(`${peer} is down in this test`)
-      if (cmd.name === '$agentmesh/task/records' && peer === 'v1') {
+      if (cmd.name === '$agentmesh/task/records' && peer === reader.peer) {
         await gate
-        // With `pruned`, the marks of the records v1 pruned (`pruned`).
-        return payload.pruned === true ? { records: [], pruned: structuredClone(pruned), more: false } : { records: structuredClone(held), more: false }
+        // With `pruned`, the marks of the records v1 pruned (`pruned`); the records come with the certificates of their terms.
+        if (payload.pruned === true) return { records: [], pruned: structuredClone(pruned), more: false }
+        return { records: structuredClone(held), more: false, ...(reader.certs.length > 0 ? { certs: structuredClone(reader.certs) } : {}) }
       }
       if (cmd.name === '$agentmesh/task/replicate') {
         const records = payload.records ?? []
@@ -94,7 +102,10 @@ export function voters (held: TaskRecord[], down: ReadonlySet<string> = new Set(
   return { rpc: rpc as unknown as RpcService, release: () => { release() }, replicated, replicatedTo, toldPruned }
 }
 
-export function build (rpc: RpcService, store?: Store): { office: TestOffice, members: TestMembers, resources: ResourceService, tasks: TaskService } {
+export interface Built { office: TestOffice, members: TestMembers, resources: ResourceService, tasks: TaskService }
+
+/** With `followed` false, this node followed nobody in the terms before its own: only certificates prove them. */
+export function build (rpc: RpcService, store?: Store, followed = true): Built {
   const office = new TestOffice()
   const members = new TestMembers()
   const resources = new ResourceService({ self: 'self', rpc, office, members, capacities: () => new Map(), publish: () => {}, requestTimeoutMs: 2_000 })
@@ -113,7 +124,7 @@ export function build (rpc: RpcService, store?: Store): { office: TestOffice, me
     ...(store !== undefined ? { store } : {})
   })
   // This node followed FORMER in every term before its own: FORMER's records of those terms are proven (term-proofs.ts).
-  for (let t = 0; t < office.term; t++) tasks.proofs.follow(t, FORMER)
+  if (followed) for (let t = 0; t < office.term; t++) tasks.proofs.follow(t, FORMER)
   return { office, members, resources, tasks }
 }
 

@@ -13,7 +13,13 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { TaskRecord } from '../protocols/task/index.js'
-import { SUBMITTER, build, record, until, voters } from './task-harness.js'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { MemoryStore } from '../protocols/core/store.js'
+import { electionKeys } from '../protocols/coordination/election-keys.js'
+import { voteStatement } from '../protocols/coordination/election-proof.js'
+import type { Certificate } from '../protocols/coordination/election-types.js'
+import { FORMER, SUBMITTER, build, record, until, voters } from './task-harness.js'
 
 test('an agent lost while a new coordinator reads the voters\' records does not undo the end a majority holds', async () => {
   // The new coordinator's replica: t1104 running as attempt 2 on w0 (term 65). A majority of the
@@ -72,3 +78,72 @@ test('after the read, an agent lost loses its open tasks as before (placed again
     resources.stop()
   }
 })
+
+/**
+ * The campaign's seed 657022656 (round 25): the only copies of task t779's end were of a term
+ * (33) whose leader the new coordinator had never followed (it was restarted during that term).
+ * The voters that held copies kept the term's certificate and sent it with their pages, but the
+ * coordinator checked its own replica first, with no certificate offered yet, cached "unproven"
+ * for the term, and then refused every voter's copy on that verdict: the acknowledged task was
+ * dropped from the table and from its disk, and its submitter was answered TSK001.
+ */
+test('a record of a term this node never followed is kept when a voter\'s page brings the certificate that proves it', async () => {
+  const v1 = await voterKey()
+  const v2 = await voterKey()
+  const cert = certificate(66, [v1, v2], [v1, v2])
+  const ended = record('t779', 66, 4, { status: 'completed', attempt: 1, agent: 'w2', progress: 1, result: { by: 'w2' } })
+  const { rpc, release } = voters([ended], new Set([v2.id]), [], { peer: v1.id, certs: [cert] })
+  const store = new MemoryStore()
+  await store.space<TaskRecord>('tasks').put('t779', ended)
+  const { office, resources, tasks } = build(rpc, store, false)
+  office.voters = () => ['self', v1.id, v2.id]
+  resources.start()
+  tasks.start()
+  try {
+    assert.ok(tasks.proofs.fault(66, FORMER, 67) !== undefined, 'nothing here proves term 66 before the read')
+    tasks.scheduler.officeCheck()
+    await new Promise(resolve => setTimeout(resolve, 50)) // this replica is checked before v1's page comes
+    release()
+    await until('the takeover to end', () => !tasks.scheduler.snapshot(1).taking_over)
+    assert.equal(tasks.scheduler.snapshot(1).leading, true)
+    assert.equal((await tasks.scheduler.query(SUBMITTER, 't779')).status, 'completed', 'the end is answered, not TSK001')
+    assert.ok(store.space('tasks').get('t779') !== undefined, 'still on this node\'s disk')
+  } finally {
+    tasks.stop()
+    resources.stop()
+  }
+})
+
+test('a verdict that a term is unproven gives way to a certificate offered after it; a coordinator keeps its own certificate', async () => {
+  const v1 = await voterKey()
+  const v2 = await voterKey()
+  const { rpc } = voters([])
+  const { office, tasks } = build(rpc, new MemoryStore(), false)
+  office.voters = () => ['self', v1.id, v2.id]
+  assert.ok(tasks.proofs.fault(66, FORMER, 67) !== undefined)
+  tasks.proofs.offer(certificate(66, [v1, v2], [v1]))
+  assert.ok(tasks.proofs.fault(66, FORMER, 67) !== undefined, 'one vote of three proves nothing')
+  tasks.proofs.offer(certificate(66, [v1, v2], [v1, v2]))
+  assert.equal(tasks.proofs.fault(66, FORMER, 67), undefined, 'proven once a majority\'s certificate came')
+  // A coordinator sends its certificate with its first replicate of a term, and keeps it: a later
+  // reader of its own replica alone can then be shown who led that term.
+  const own: Certificate = { term: 67, leader: 'self', config: { version: 1, term: 0, voters: ['self', v1.id, v2.id] }, votes: [] }
+  office.certificate = () => own
+  assert.deepEqual(tasks.proofs.toSend(v1.id, 67), own)
+  assert.deepEqual(tasks.proofs.forTerms([67]), [own])
+})
+
+async function voterKey (): Promise<{ id: string, keys: ReturnType<typeof electionKeys> }> {
+  const key = await generateKeyPair('Ed25519')
+  return { id: peerIdFromPrivateKey(key).toString(), keys: electionKeys(key, '') }
+}
+
+/** The certificate of FORMER's election in `term` by the set of FORMER, v1 and v2, with the votes of `signers`. */
+function certificate (term: number, set: Array<{ id: string }>, signers: Array<{ id: string, keys: ReturnType<typeof electionKeys> }>): Certificate {
+  return {
+    term,
+    leader: FORMER,
+    config: { version: 2, term: 1, voters: [FORMER, ...set.map(s => s.id)].sort() },
+    votes: signers.map(s => ({ voter: s.id, sig: s.keys.sign(voteStatement(term, FORMER)) }))
+  }
+}

@@ -39,21 +39,33 @@ export class RecordCheck {
   accepts (r: TaskRecord, from: string, current: number): boolean {
     const fault = this.fault(r, from, current)
     if (fault === undefined) return true
-    this.refuse(from, r, fault)
+    this.refuse(from, r, fault.reason)
     return false
   }
 
-  private fault (r: TaskRecord, from: string, current: number): string | undefined {
+  /**
+   * The same check without a refusal for a term not proven yet (`unproven`: its signature
+   * verifies, but no certificate offered or kept so far shows its signer led its term).
+   */
+  check (r: TaskRecord, from: string, current: number): 'accepted' | 'unproven' | 'refused' {
+    const fault = this.fault(r, from, current)
+    if (fault === undefined) return 'accepted'
+    if (fault.unproven) return 'unproven'
+    this.refuse(from, r, fault.reason)
+    return 'refused'
+  }
+
+  private fault (r: TaskRecord, from: string, current: number): { reason: string, unproven: boolean } | undefined {
     const s = r.signature
     const what = `task ${r.spec.task_id} version ${r.version} of term ${r.term ?? 0}`
-    if (s === undefined) return from === this.self ? undefined : `${what} carries no coordinator's signature`
+    if (s === undefined) return from === this.self ? undefined : { reason: `${what} carries no coordinator's signature`, unproven: false }
     const text = recordText(this.trust.mesh, r)
     if (this.verified.get(s.sig) !== text) {
-      if (!signatureVerifies(s.by, Buffer.from(text, 'utf8'), s.sig)) return `${what}: its signature does not verify for ${s.by}`
+      if (!signatureVerifies(s.by, Buffer.from(text, 'utf8'), s.sig)) return { reason: `${what}: its signature does not verify for ${s.by}`, unproven: false }
       this.verified.set(s.sig, text)
     }
     const unproven = this.trust.proofs.fault(r.term ?? 0, s.by, current)
-    return unproven !== undefined ? `${what}: ${unproven}` : undefined
+    return unproven !== undefined ? { reason: `${what}: ${unproven}`, unproven: true } : undefined
   }
 
   /** After the read: the next takeover checks afresh. */

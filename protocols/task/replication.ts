@@ -138,6 +138,10 @@ export class Replication {
     const voters = this.init.office.voters().filter(v => v !== this.init.self)
     const needed = Math.floor((voters.length + 1) / 2) + 1
     let heard = 1
+    // Once the read resolved, the pages still coming are not given to `merge`: the takeover has
+    // moved on (its checks cleared, the table no longer held still), and a page that arrived then
+    // concluded about a term in the next takeover's name (seed 657022656).
+    let closed = false
     await new Promise<void>((resolve) => {
       if (heard >= needed) { resolve(); return }
       let left = voters.length
@@ -149,6 +153,7 @@ export class Replication {
           for (let after: string | undefined; ;) {
             const req = { term, ...(after !== undefined ? { after } : {}), limit: RECORDS_PAGE }
             const page = await this.init.rpc.request(v, RecordsCommand, req, { timeoutMs: this.init.requestTimeoutMs })
+            if (closed) return
             // The certificates of the terms its records name come first: the check of each record needs them (term-proofs.ts).
             for (const c of page.certs ?? []) this.init.trust.proofs.offer(c)
             for (const r of page.records) merge(r, v)
@@ -158,6 +163,7 @@ export class Replication {
           for (let after: string | undefined; ;) {
             const req = { term, pruned: true, ...(after !== undefined ? { after } : {}), limit: MARKS_PAGE }
             const { pruned = [], more } = await this.init.rpc.request(v, RecordsCommand, req, { timeoutMs: this.init.requestTimeoutMs })
+            if (closed) return
             for (const m of pruned) mark(m)
             if (!more || pruned.length === 0) return
             after = pruned[pruned.length - 1].task_id
@@ -168,6 +174,7 @@ export class Replication {
         }, () => {}).finally(() => { if (--left === 0) { clearTimeout(t); resolve() } })
       }
     })
+    closed = true
     return heard >= needed
   }
 }

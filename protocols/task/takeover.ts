@@ -100,9 +100,20 @@ export class Takeover {
     // altered record with a higher version never displaces the true one.
     // The state must be signed by the coordinator of the term it names (record-check.ts), checked the same way.
     const accepts = (r: TaskRecord, from: string): boolean => init.check.accepts(r, from) && this.records.accepts(r, from, term)
+    // Nothing concluded before this read counts in it (a verdict reached on a page that came late to the last one).
+    this.records.clear()
+    // A record of this replica whose signatures verify but whose term no certificate held here
+    // proves yet is set aside, not dropped: the voters' pages bring the certificates of the terms
+    // their records name. It is checked again after the read (the campaign's seed 657022656: a
+    // task's only copies of one term were refused from every voter and dropped here, for good).
+    const aside: TaskRecord[] = []
     for (const r of [...init.table.records.values()]) {
       init.trust.sealer.fresh(r) // what this node wrote as coordinator and changed since, signed again
-      if (!accepts(r, init.self)) { init.table.drop(r.spec.task_id); init.dropped(r.spec.task_id) }
+      const own = init.check.accepts(r, init.self) ? this.records.check(r, init.self, term) : 'refused'
+      if (own === 'accepted') continue
+      init.table.drop(r.spec.task_id)
+      if (own === 'unproven') aside.push(r)
+      else init.dropped(r.spec.task_id)
     }
     // A voter's mark of a record it pruned drops a stale copy read from another, or held here (pruned.ts).
     const open: Array<{ voter: string, r: TaskRecord }> = []
@@ -111,6 +122,10 @@ export class Takeover {
       init.table.merge(r)
       if (!TERMINAL.has(r.status.status)) open.push({ voter, r })
     }, (m) => { if (init.table.mark(m)) init.dropped(m.task_id) })
+    for (const r of aside) {
+      // Refused now, or a voter's mark says it was pruned: off the disk too, as before the read.
+      if (!this.records.accepts(r, init.self, term) || (!init.table.merge(r) && init.table.marks.refuses(r))) init.dropped(r.spec.task_id)
+    }
     init.check.clear()
     this.records.clear()
     if (!init.current(term)) return

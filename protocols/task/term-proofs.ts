@@ -45,9 +45,14 @@ export class TermProofs {
   private readonly certs = new Map<number, Certificate>()
   /** Leaders this node's election accepted, by term. */
   private readonly followed = new Map<number, string>()
-  /** Certificates a takeover's read was offered, by term; and the verdicts reached, by term and leader. */
+  /**
+   * Certificates a takeover's read was offered, by term; and the verdicts reached, by term and
+   * leader. A verdict holds only until a certificate of its term comes: a record checked before
+   * a voter's page brought the certificate that proves its term was refused for good, from every
+   * copy (the fault campaign's seed 657022656 lost an acknowledged task that way).
+   */
   private readonly offered = new Map<number, Certificate[]>()
-  private readonly verdicts = new Map<string, boolean>()
+  private readonly verdicts = new Map<number, Map<string, boolean>>()
   /** Voters that hold this coordinator's certificate of the term (voter -> term). */
   private readonly sentTo = new Map<string, number>()
 
@@ -68,7 +73,11 @@ export class TermProofs {
   toSend (voter: string, term: number): Certificate | undefined {
     if (this.sentTo.get(voter) === term) return undefined
     const c = this.init.office.certificate?.()
-    return c !== undefined && c.term === term && c.leader === this.init.self ? c : undefined
+    if (c === undefined || c.term !== term || c.leader !== this.init.self) return undefined
+    // Kept here too: a record this coordinator wrote may later be read from its own replica
+    // alone (the voters' copies newer or gone), and the reader needs the term proven.
+    if (!this.certs.has(term)) this.keep(c, this.init.self, term)
+    return c
   }
 
   sent (voter: string, term: number): void { this.sentTo.set(voter, term) }
@@ -83,6 +92,7 @@ export class TermProofs {
     const held = this.certs.get(term)
     if (held !== undefined && held.votes.length >= cert.votes.length) return
     this.certs.set(term, cert)
+    this.verdicts.delete(term)
     const gone: number[] = []
     for (const t of [...this.certs.keys()].sort((a, b) => a - b)) { if (this.certs.size - gone.length <= TERM_CERTS_KEPT) break; gone.push(t) }
     for (const t of gone) this.certs.delete(t)
@@ -98,7 +108,7 @@ export class TermProofs {
   /** A certificate a voter sent with its records, during a takeover's read. */
   offer (cert: Certificate): void {
     const list = this.offered.get(cert.term) ?? []
-    if (list.length < 8) { list.push(cert); this.offered.set(cert.term, list) }
+    if (list.length < 8) { list.push(cert); this.offered.set(cert.term, list); this.verdicts.delete(cert.term) }
   }
 
   /** After a takeover's read: forget what was offered and concluded (the voter set may change before the next). */
@@ -109,13 +119,14 @@ export class TermProofs {
     if (by === this.init.self) return undefined // this node signs only what it writes in office
     if (term >= current) return `${by} signed a record of term ${term}, and this node leads term ${current}`
     if (this.followed.get(term) === by) return undefined
-    const key = `${term}\0${by}`
-    let ok = this.verdicts.get(key)
+    const verdicts = this.verdicts.get(term) ?? new Map<string, boolean>()
+    let ok = verdicts.get(by)
     if (ok === undefined) {
       const voters = this.init.office.voters()
       const candidates = [...this.offered.get(term) ?? [], ...this.certs.has(term) ? [this.certs.get(term) as Certificate] : []]
       ok = candidates.some(c => this.proves(c, term, by, voters))
-      this.verdicts.set(key, ok)
+      verdicts.set(by, ok)
+      this.verdicts.set(term, verdicts)
     }
     return ok ? undefined : `no certificate shows that ${by} led term ${term} (signed by a majority of the current voters)`
   }
