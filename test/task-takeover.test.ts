@@ -13,6 +13,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { TaskRecord } from '../protocols/task/index.js'
+import type { RpcService } from '../protocols/rpc/index.js'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { MemoryStore } from '../protocols/core/store.js'
@@ -114,6 +115,67 @@ test('a record of a term this node never followed is kept when a voter\'s page b
   }
 })
 
+test('this replica\'s record of an unproven term is set aside, not dropped, and kept once a voter\'s page proves the term (with another task)', async () => {
+  const v1 = await voterKey()
+  const v2 = await voterKey()
+  const own = record('t779', 66, 4, { status: 'completed', attempt: 1, agent: 'w2', progress: 1, result: { by: 'w2' } })
+  const other = record('t1', 66, 2, { status: 'completed', attempt: 1, agent: 'w2', progress: 1, result: { by: 'w2' } })
+  // v1 holds only another task of term 66; its page brings the certificate of that term.
+  const { rpc, release } = voters([other], new Set([v2.id]), [], { peer: v1.id, certs: [certificate(66, [v1, v2], [v1, v2])] })
+  const store = new MemoryStore()
+  await store.space<TaskRecord>('tasks').put('t779', own)
+  const { office, resources, tasks } = build(rpc, store, false)
+  office.voters = () => ['self', v1.id, v2.id]
+  resources.start()
+  tasks.start()
+  try {
+    tasks.scheduler.officeCheck()
+    await new Promise(resolve => setTimeout(resolve, 50))
+    release()
+    await until('the takeover to end', () => !tasks.scheduler.snapshot(1).taking_over)
+    assert.equal((await tasks.scheduler.query(SUBMITTER, 't779')).status, 'completed', 'this node\'s copy was its only one')
+    assert.equal((await tasks.scheduler.query(SUBMITTER, 't1')).status, 'completed')
+  } finally {
+    tasks.stop()
+    resources.stop()
+  }
+})
+
+test('a read that fails drops nothing it set aside: a copy replicated here meanwhile stays on the disk', async () => {
+  const v1 = await voterKey()
+  const v2 = await voterKey()
+  let fail = (): void => {}
+  const gate = new Promise<void>(resolve => { fail = resolve })
+  const rpc = {
+    handle: () => () => {},
+    request: async (peer: string, cmd: { name: string }) => {
+      if (cmd.name === '$agentmesh/task/records') { await gate; throw new Error(`${peer} is unreachable in this test`) }
+      throw new Error(`${peer} is unreachable in this test`)
+    }
+  } as unknown as RpcService
+  const own = record('t779', 66, 4, { status: 'completed', attempt: 1, agent: 'w2', progress: 1, result: { by: 'w2' } })
+  const store = new MemoryStore()
+  await store.space<TaskRecord>('tasks').put('t779', own)
+  const { office, resources, tasks } = build(rpc, store, false)
+  office.voters = () => ['self', v1.id, v2.id]
+  resources.start()
+  tasks.start()
+  try {
+    tasks.scheduler.officeCheck()
+    await new Promise(resolve => setTimeout(resolve, 50))
+    // Meanwhile a coordinator of a later term replicates t779 here: on this disk, acknowledged.
+    await tasks.scheduler.replica.replicate('B', 68, [record('t779', 68, 1, { status: 'completed', attempt: 1, agent: 'w2', progress: 1, result: { by: 'w2' } })])
+    fail()
+    await until('the read to fail', () => !tasks.scheduler.snapshot(1).taking_over)
+    await new Promise(resolve => setTimeout(resolve, 50))
+    assert.equal(store.space<TaskRecord>('tasks').get('t779')?.term, 68, 'the acknowledged copy is still on the disk')
+    assert.ok(tasks.scheduler.table.get('t779') !== undefined)
+  } finally {
+    tasks.stop()
+    resources.stop()
+  }
+})
+
 test('a verdict that a term is unproven gives way to a certificate offered after it; a coordinator keeps its own certificate', async () => {
   const v1 = await voterKey()
   const v2 = await voterKey()
@@ -131,6 +193,11 @@ test('a verdict that a term is unproven gives way to a certificate offered after
   office.certificate = () => own
   assert.deepEqual(tasks.proofs.toSend(v1.id, 67), own)
   assert.deepEqual(tasks.proofs.forTerms([67]), [own])
+  // Votes that came late make a fuller certificate, kept in place of the first.
+  const fuller = { ...own, votes: [{ voter: v1.id, sig: v1.keys.sign(voteStatement(67, 'self')) }] }
+  office.certificate = () => fuller
+  tasks.proofs.toSend(v2.id, 67)
+  assert.deepEqual(tasks.proofs.forTerms([67]), [fuller])
 })
 
 async function voterKey (): Promise<{ id: string, keys: ReturnType<typeof electionKeys> }> {

@@ -65,7 +65,8 @@ export class RecordCheck {
       this.verified.set(s.sig, text)
     }
     const unproven = this.trust.proofs.fault(r.term ?? 0, s.by, current)
-    return unproven !== undefined ? { reason: `${what}: ${unproven}`, unproven: true } : undefined
+    // A term at or past this node's own can never be proven to it: that is a fault for good.
+    return unproven !== undefined ? { reason: `${what}: ${unproven}`, unproven: (r.term ?? 0) < current } : undefined
   }
 
   /** After the read: the next takeover checks afresh. */

@@ -61,6 +61,8 @@ export class Takeover {
   private reconciling = false
   /** The term whose voters' records are being read, if any: until they are merged, nothing may write the table. */
   private readingTerm?: number
+  /** Resolves when the read under way, if any, has ended. */
+  private readDone: Promise<void> = Promise.resolve()
   /** When `quiet` last asked about a task. */
   private readonly checkedAt = new Map<string, number>()
   private readonly records: RecordCheck
@@ -84,9 +86,16 @@ export class Takeover {
   /** Take office in `term`: read the voters' records, ask the agents, rebuild the resource table. */
   async takeOver (term: number): Promise<void> {
     this.readingTerm = term
+    // A read of an earlier term still under way (this node moved on a term meanwhile) ends
+    // first: both would share the record checks (their certificates and verdicts) and the records set aside.
+    const before = this.readDone
+    let done = (): void => {}
+    this.readDone = new Promise<void>(resolve => { done = resolve })
     try {
+      await before
       await this.read(term)
     } finally {
+      done()
       if (this.readingTerm === term) this.readingTerm = undefined
     }
     await this.settle(term)
@@ -95,6 +104,7 @@ export class Takeover {
   /** The majority's records merged into this replica; TimeoutError when fewer than a majority answered. */
   private async read (term: number): Promise<void> {
     const { init } = this
+    if (!init.current(term)) return
     // Nothing is acted on unless its submitter signed it: this replica's own records first (a
     // deposed coordinator may have sent them), then each voter's before it is merged, so an
     // altered record with a higher version never displaces the true one.
@@ -122,9 +132,16 @@ export class Takeover {
       init.table.merge(r)
       if (!TERMINAL.has(r.status.status)) open.push({ voter, r })
     }, (m) => { if (init.table.mark(m)) init.dropped(m.task_id) })
+    // A read that failed, or a term this node no longer leads, concludes nothing of them: they go
+    // back as they were, for the next read to check. Otherwise one accepted now is merged (the
+    // newer copy wins), and one refused, or marked pruned by a voter, leaves the disk too, unless
+    // the table holds a copy of that task (a newer coordinator may have replicated one here
+    // meanwhile, on disk and acknowledged: dropping by id would lose it).
+    const concluded = read && init.current(term)
     for (const r of aside) {
-      // Refused now, or a voter's mark says it was pruned: off the disk too, as before the read.
-      if (!this.records.accepts(r, init.self, term) || (!init.table.merge(r) && init.table.marks.refuses(r))) init.dropped(r.spec.task_id)
+      const id = r.spec.task_id
+      if (!concluded || this.records.accepts(r, init.self, term)) init.table.merge(r)
+      if (concluded && !init.table.records.has(id)) init.dropped(id)
     }
     init.check.clear()
     this.records.clear()

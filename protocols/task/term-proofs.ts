@@ -75,8 +75,9 @@ export class TermProofs {
     const c = this.init.office.certificate?.()
     if (c === undefined || c.term !== term || c.leader !== this.init.self) return undefined
     // Kept here too: a record this coordinator wrote may later be read from its own replica
-    // alone (the voters' copies newer or gone), and the reader needs the term proven.
-    if (!this.certs.has(term)) this.keep(c, this.init.self, term)
+    // alone (the voters' copies newer or gone), and the reader needs the term proven. A fuller
+    // one (late votes) replaces the one kept; the same one is not written again.
+    this.keep(c, this.init.self, term)
     return c
   }
 
@@ -92,7 +93,7 @@ export class TermProofs {
     const held = this.certs.get(term)
     if (held !== undefined && held.votes.length >= cert.votes.length) return
     this.certs.set(term, cert)
-    this.verdicts.delete(term)
+    this.reopen(term)
     const gone: number[] = []
     for (const t of [...this.certs.keys()].sort((a, b) => a - b)) { if (this.certs.size - gone.length <= TERM_CERTS_KEPT) break; gone.push(t) }
     for (const t of gone) this.certs.delete(t)
@@ -108,7 +109,13 @@ export class TermProofs {
   /** A certificate a voter sent with its records, during a takeover's read. */
   offer (cert: Certificate): void {
     const list = this.offered.get(cert.term) ?? []
-    if (list.length < 8) { list.push(cert); this.offered.set(cert.term, list); this.verdicts.delete(cert.term) }
+    if (list.length < 8) { list.push(cert); this.offered.set(cert.term, list); this.reopen(cert.term) }
+  }
+
+  /** A certificate of `term` came: the verdicts that it is unproven are open again (those that it is proven stand). */
+  private reopen (term: number): void {
+    const verdicts = this.verdicts.get(term)
+    if (verdicts !== undefined) for (const [by, ok] of verdicts) if (!ok) verdicts.delete(by)
   }
 
   /** After a takeover's read: forget what was offered and concluded (the voter set may change before the next). */
