@@ -34,6 +34,8 @@ interface Member {
   incarnation: number
   since: number
   suspicion?: { startedAt: number, confirmations: Set<string>, deadline: number }
+  /** This node's own probe of this incarnation failed: it accuses the member first-hand (`lost`). */
+  accused?: boolean
 }
 
 export class FailureDetector {
@@ -51,10 +53,16 @@ export class FailureDetector {
     return [...this.members].map(([peer, m]) => ({ peer, state: m.state, incarnation: m.incarnation, since: m.since }))
   }
 
-  /** The members suspected or offline: what a statement names, without a copy of the alive ones (read on every change). */
-  lost (): Array<{ peer: string, state: MemberState, incarnation: number, since: number }> {
-    const out: Array<{ peer: string, state: MemberState, incarnation: number, since: number }> = []
-    for (const [peer, m] of this.members) if (m.state === 'suspect' || m.state === 'offline') out.push({ peer, state: m.state, incarnation: m.incarnation, since: m.since })
+  /**
+   * The members suspected or offline, without a copy of the alive ones (read on every change),
+   * each with whether this node accuses it first-hand (its own probe failed): what a statement
+   * names.
+   */
+  lost (): Array<{ peer: string, state: MemberState, incarnation: number, since: number, accused: boolean }> {
+    const out: Array<{ peer: string, state: MemberState, incarnation: number, since: number, accused: boolean }> = []
+    for (const [peer, m] of this.members) {
+      if (m.state === 'suspect' || m.state === 'offline') out.push({ peer, state: m.state, incarnation: m.incarnation, since: m.since, accused: m.accused === true })
+    }
     return out
   }
 
@@ -82,7 +90,9 @@ export class FailureDetector {
   probeFailed (peer: string, by: string, now: number): Transition[] {
     const m = this.members.get(peer)
     if (m === undefined) return []
-    return this.suspect(peer, m, m.incarnation, by, now)
+    const out = this.suspect(peer, m, m.incarnation, by, now)
+    if (m.state === 'suspect') m.accused = true
+    return out
   }
 
   /**
@@ -164,6 +174,8 @@ export class FailureDetector {
     member.incarnation = incarnation
     member.since = now
     member.suspicion = undefined
+    // Offline keeps the accusation (said on for those who learn the mesh later); a refutation or a leave ends it.
+    if (to !== 'offline') member.accused = undefined
     if (m === undefined) this.members.set(peer, member)
     return { peer, from, to, at: now, incarnation }
   }

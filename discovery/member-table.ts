@@ -132,7 +132,13 @@ export class MemberTable {
    * neighbour's full exchange) must still hear that they are gone.
    */
   announcement (leaving = false): Heartbeat {
-    const view = this.fd.lost()
+    // Only first-hand accusations: an agent that repeated every suspicion it heard made each
+    // failure cost N statements, each signed and checked by N agents (N² signature checks: a
+    // coordinator's crash at 100 agents put a fifth of every process's CPU in them, and its
+    // loops fell seconds behind), and its echo counted as independent confirmations, shrinking
+    // the suspicion timeout on one agent's word (memberlist counts only independent suspicions).
+    // A heard accusation still spreads as its accuser's statement (gossip, full exchanges).
+    const view = this.fd.lost().filter(v => v.accused)
     const lost = [...view.filter(v => v.state === 'suspect'), ...view.filter(v => v.state === 'offline').sort((a, b) => b.since - a.since)]
     const suspects = lost.slice(0, 256).map(v => ({ peerId: v.peer, incarnation: v.incarnation }))
     return { ...this.init.self, incarnation: this.incarnation, suspects, ...(leaving ? { leaving } : {}) }

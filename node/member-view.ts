@@ -12,7 +12,7 @@ import type { RpcService } from '../protocols/rpc/index.js'
 import type { AuditSink } from '../protocols/core/audit.js'
 import type { Credential } from '../protocols/admission/credential.js'
 import { MemberView, memberAddresses } from '../discovery/members.js'
-import { statementKeys } from '../discovery/statement-keys.js'
+import { statementKeys, type StatementKeys } from '../discovery/statement-keys.js'
 import { MemberCredentials } from '../discovery/member-credentials.js'
 import { privateKeyOf } from '../protocols/coordination/election-keys.js'
 import { PeerLabels } from '../protocols/rpc/limits.js'
@@ -28,7 +28,7 @@ export function buildMemberView (
     ...config.membership,
     self: { peerId: host.peerId, name: host.name, roles: config.roles, eligible: selfEligible(config, admission) },
     rpc,
-    keys: statementKeys(privateKeyOf(libp2p), config.mesh),
+    keys: countedKeys(statementKeys(privateKeyOf(libp2p), config.mesh), (kind) => { stats.inc('member_statements_total', { kind }) }),
     neighbours: () => membership.peerIds(),
     // A full exchange refused over its budget is also counted by peer, with the rpc limits' refusals.
     onRejected: (reason, from) => { stats.inc('gossip_rejected_total', { reason: `member_${reason}` }); if (reason === 'sync_over_budget') stats.inc('rpc_rate_limited_total', { peer: memberLabels.label(from), limit: 'member_sync' }) },
@@ -52,4 +52,12 @@ const memberCredentials = (a: Admission, own: Credential): MemberCredentials =>
  */
 export function selfEligible (config: AgentConfig, admission: Admission): boolean {
   return config.coordination.eligible && !config.client && admission.selfEligible
+}
+
+/** The statements this node signs and checks, counted: each costs a signature, and a failure in the mesh makes statements. */
+function countedKeys (keys: StatementKeys, count: (kind: 'signed' | 'checked') => void): StatementKeys {
+  return {
+    sign: (body) => { count('signed'); return keys.sign(body) },
+    verify: (author, body, sig) => { count('checked'); return keys.verify(author, body, sig) }
+  }
 }

@@ -60,6 +60,20 @@ test('member table: a statement is due only with news (a new incarnation, a new 
   assert.equal(t.statementDue(true)?.leaving, true, 'leaving always is')
 })
 
+test('member table: a suspicion heard from another agent is taken, but not repeated in this node\'s statement; its own probe\'s is', () => {
+  const t = new MemberTable({ ...timings, ...fd, self, incarnation: 10, random: () => 0.5 })
+  t.statementDue()
+  t.heartbeat(beat('c', 5), 0)
+  t.heartbeat(beat('d', 2), 0)
+  t.heartbeat(beat('c', 6, [{ peerId: 'd', incarnation: 2 }]), 10)
+  assert.equal(t.members().find(m => m.peerId === 'd')?.state, 'suspect', 'c\'s accusation is taken')
+  assert.equal(t.statementDue(), undefined, 'and not said again by this node (c\'s statement carries it)')
+  assert.deepEqual(t.announcement().suspects, [])
+  t.probeStarted('d', 20)
+  t.probeFailed('d', 80)
+  assert.deepEqual(t.statementDue()?.suspects, [{ peerId: 'd', incarnation: 2 }], 'its own probe failed: now it accuses d itself')
+})
+
 test('member table: an accusation held is counted once the suspect\'s own word catches up, and once its author is a member', () => {
   const t = new MemberTable({ ...timings, ...fd, self, incarnation: 10, random: () => 0.5 })
   t.heartbeat(beat('b', 3), 0)
