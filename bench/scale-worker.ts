@@ -14,6 +14,7 @@ import { BootstrapDialer } from '../discovery/bootstrap.js'
 import { connect } from 'node:net'
 import { execFileSync } from 'node:child_process'
 import { multiaddr } from '@multiformats/multiaddr'
+import { phaseProfile } from './phase-profile.js'
 
 interface Cmd { id: number, cmd: string, [k: string]: any }
 
@@ -27,6 +28,8 @@ const agents: AgentNode[] = []
 /** Bootstrap dials that failed, per agent: how many, and the last error (why an agent never joined). */
 const dialErrors = new Map<AgentNode, { count: number, last: string }>()
 const crashed = new Set<AgentNode>()
+/** Per agent: when it first followed each leader (Date.now()). */
+const followed = new Map<AgentNode, Map<string, number>>()
 const frames = new Map<AgentNode, () => number>()
 /** The broadcast under way: each receiver's send-to-receipt times (ms) and the ids it got. */
 const heard = { latencies: [] as number[], received: 0, duplicates: 0, stops: [] as Array<() => void> }
@@ -102,6 +105,10 @@ async function handle (m: Cmd): Promise<unknown> {
         await node.start()
         agents.push(node)
         frames.set(node, countFrames(node))
+        // When it first followed each leader (this machine's clock): the fail-over's spread, without the bench's polling in it.
+        const seen = new Map<string, number>()
+        followed.set(node, seen)
+        node.addEventListener('coordinator:change', (e) => { const l = e.detail.leader; if (l !== undefined && !seen.has(l)) seen.set(l, Date.now()) })
         out.push({ peerId: node.peerId, addr: node.addresses()[0] })
         // A burst of Noise handshakes times out on 2 cores.
         await sleep(m.gapMs ?? 30)
@@ -194,6 +201,8 @@ async function handle (m: Cmd): Promise<unknown> {
         coordination: sum(COORDINATION),
         frames: [...frames.values()].reduce((s, f) => s + f(), 0),
         suspicions: agents.reduce((s, a) => s + a.stats.get('member_changes_total', { state: 'suspect' }), 0),
+        statementsSigned: agents.reduce((s, a) => s + a.stats.get('member_statements_total', { kind: 'signed' }), 0),
+        statementsChecked: agents.reduce((s, a) => s + a.stats.get('member_statements_total', { kind: 'checked' }), 0),
         cpuUs: cpu.user + cpu.system,
         rss: process.memoryUsage().rss,
         rssBase,
@@ -262,6 +271,13 @@ async function handle (m: Cmd): Promise<unknown> {
       heard.stops = []
       return { latencies: heard.latencies, received: heard.received, duplicates: heard.duplicates }
     }
+    case 'followed':
+      // When each agent still running first followed `leader` (undefined: not yet).
+      return agents.filter(a => !crashed.has(a)).map(a => followed.get(a)?.get(m.leader as string) ?? null)
+    case 'profile':
+      // A CPU profile of one phase (bench:scale --profile-failover): on, then off with the file.
+      await phaseProfile(m)
+      return true
     case 'crash': {
       const a = agents.find(x => x.peerId === m.peerId)
       if (a === undefined) return false

@@ -39,6 +39,8 @@
  */
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
 import { ForkedWorker } from './forked-worker.js'
 import { measureTraffic } from './scale-traffic.js'
 import type { CreateAgentNodeOptions } from '../node/index.js'
@@ -63,6 +65,8 @@ const { values } = parseArgs({
     /** With --traffic: a V8 CPU profile of the window at rest, written to this folder (bench/profile-summary.ts reads it). */
     profile: { type: 'string' },
     'profile-seeds': { type: 'string' },
+    /** A CPU profile of every process from the coordinator's crash until all follow a new one (or 60 s), one file a process in DIR. */
+    'profile-failover': { type: 'string' },
     'seeds-apart': { type: 'boolean', default: false },
     /**
      * JSON merged into every agent's options, over the bench's own: metric reports and mesh
@@ -111,7 +115,19 @@ interface AgentStatus {
   states?: Record<string, number>
 }
 /** `suspicions`: agents' suspicions of others, summed over the agents (member_changes_total to suspect): the churn an idle mesh makes of a lag. */
-interface Counters { membership: number, coordination: number, frames: number, suspicions: number, cpuUs: number, rss: number, rssBase: number, agents: number }
+interface Counters {
+  membership: number
+  coordination: number
+  frames: number
+  suspicions: number
+  /** Member statements made and checked (member_statements_total): each is a signature. */
+  statementsSigned: number
+  statementsChecked: number
+  cpuUs: number
+  rss: number
+  rssBase: number
+  agents: number
+}
 
 async function statuses (workers: ForkedWorker[]): Promise<AgentStatus[]> {
   return (await Promise.all(workers.map(async w => await w.call('status') as AgentStatus[]))).flat()
@@ -128,7 +144,8 @@ function known (all: AgentStatus[]): string | undefined {
 async function counters (workers: ForkedWorker[]): Promise<Counters & { at: number, rssMax: number }> {
   const cs = await Promise.all(workers.map(async w => await w.call('counters') as Counters))
   const total = (k: keyof Counters): number => cs.reduce((s, c) => s + c[k], 0)
-  return { membership: total('membership'), coordination: total('coordination'), frames: total('frames'), suspicions: total('suspicions'), cpuUs: total('cpuUs'), rss: total('rss'), rssBase: total('rssBase'), rssMax: Math.max(...cs.map(c => c.rss)), agents: total('agents'), at: performance.now() }
+  const keys: Array<keyof Counters> = ['membership', 'coordination', 'frames', 'suspicions', 'statementsSigned', 'statementsChecked', 'cpuUs', 'rss', 'rssBase', 'agents']
+  return { ...Object.fromEntries(keys.map(k => [k, total(k)])) as unknown as Counters, rssMax: Math.max(...cs.map(c => c.rss)), at: performance.now() }
 }
 
 const pct = (sorted: number[], p: number): number | null => sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]
@@ -273,6 +290,10 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
       row.followingAtCrash = current.filter(a => a.peerId === leader || a.leader === leader).length
       let holder: ForkedWorker | undefined
       for (const w of workers) if ((await w.call('status') as AgentStatus[]).some(s => s.peerId === leader)) holder = w
+      const failoverProfile = values['profile-failover']
+      if (failoverProfile !== undefined) await Promise.all(workers.map(async w => await w.call('profile', { on: true })))
+      const c0 = await counters(workers)
+      const crashAt = Date.now()
       const k0 = performance.now()
       await (holder as ForkedWorker).call('crash', { peerId: leader })
       let failover: number | null = null
@@ -302,6 +323,29 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
       }
       Object.assign(row, reached)
       row.failoverMs = failover
+      // When each agent followed the new coordinator, as the agents saw it (the shares above are
+      // polled, 20 times a second from lagging processes): 50%, 90%, all of the agents.
+      const next = failover !== null ? known((await statuses(workers)).filter(a => a.peerId !== leader)) : undefined
+      if (next !== undefined) {
+        const at = (await Promise.all(workers.map(async w => await w.call('followed', { leader: next }) as Array<number | null>))).flat()
+        const ms = at.map(t => t === null ? Infinity : Math.max(0, t - crashAt)).sort((a, b) => a - b)
+        const share = (p: number): number | null => {
+          const v = ms[Math.min(ms.length - 1, Math.ceil(ms.length * p) - 1)]
+          return Number.isFinite(v) ? v : null
+        }
+        Object.assign(row, { followedP50Ms: share(0.5), followedP90Ms: share(0.9), followedAllMs: share(1) })
+      }
+      // What the fail-over cost: member statements made and checked (each a signature), CPU of every process.
+      const c1 = await counters(workers)
+      Object.assign(row, {
+        failoverStatements: c1.statementsSigned - c0.statementsSigned,
+        failoverChecksPerAgent: Math.round((c1.statementsChecked - c0.statementsChecked) / c1.agents),
+        failoverCpuS: r1((c1.cpuUs - c0.cpuUs) / 1e6)
+      })
+      if (failoverProfile !== undefined) {
+        await mkdir(failoverProfile, { recursive: true })
+        await Promise.all(workers.map(async (w, p) => await w.call('profile', { on: false, file: join(failoverProfile, `failover-p${p}.cpuprofile`) }, 60_000)))
+      }
     }
   } finally {
     await Promise.all(workers.map(async w => { await w.call('stop', {}, 30_000).catch(() => {}); await w.kill() }))
