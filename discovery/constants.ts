@@ -107,6 +107,13 @@ export const DEFAULT_CONFIRMATIONS_FOR_MIN = 3
 export const MAX_CONFIRMATIONS_FOR_MIN = 64
 
 /**
+ * How many agents a probe round, across the mesh, on average, take up an accusation whose
+ * accusers are all gone (member-table.ts, `reconsider`): each holder does with probability
+ * ADOPT_SHARE / live members, so the word outlives its accusers without N agents restating it.
+ */
+export const ADOPT_SHARE = 2
+
+/**
  * How often a node tells the mesh its neighbours, for /mesh and the live page. The map is for
  * people watching, so a few seconds of lag is fine and the gossip it costs stays small.
  */

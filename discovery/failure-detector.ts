@@ -91,8 +91,19 @@ export class FailureDetector {
     const m = this.members.get(peer)
     if (m === undefined) return []
     const out = this.suspect(peer, m, m.incarnation, by, now)
-    if (m.state === 'suspect') m.accused = true
+    // Offline already (others' word came first): this node's own failed probe is still said, so
+    // the accusation does not rest on accusers that may go away.
+    if (m.state === 'suspect' || m.state === 'offline') m.accused = true
     return out
+  }
+
+  /** Whether this node accuses the member first-hand (its own probe failed, or it took up the accusation: `adopt`). */
+  accuses (peer: string): boolean { return this.members.get(peer)?.accused === true }
+
+  /** This node states a suspicion or verdict it heard as its own (its accusers are gone: member-table.ts, `reconsider`). */
+  adopt (peer: string): void {
+    const m = this.members.get(peer)
+    if (m !== undefined && (m.state === 'suspect' || m.state === 'offline')) m.accused = true
   }
 
   /**

@@ -9,6 +9,7 @@
 import { FailureDetector, type MemberState, type Transition } from './failure-detector.js'
 import type { MemberTimings } from './member-timings.js'
 import { ProbeTiming } from './probe-timing.js'
+import { ADOPT_SHARE } from './constants.js'
 export { PROBE_TIMEOUT_MAX_FACTOR } from './probe-timing.js'
 
 export interface Member {
@@ -126,8 +127,9 @@ export class MemberTable {
   }
 
   /**
-   * What this node says of itself: its incarnation, and whom it suspects or holds offline (the
-   * suspects first, then the most recently lost; 256 at most). Offline ones stay in it: a
+   * What this node says of itself: its incarnation, and whom it accuses first-hand (its own
+   * probe failed, or it took up an accusation whose accusers are gone: `reconsider`): the
+   * suspects first, then the most recently lost; 256 at most. Offline ones stay in it: a
    * statement is told once, not every second, and an agent that learns the mesh later (from a
    * neighbour's full exchange) must still hear that they are gone.
    */
@@ -190,9 +192,21 @@ export class MemberTable {
    * same by repeating every suspicion each second.
    */
   reconsider (now: number): void {
+    const named = new Set<string>()
     for (const [accuser, suspects] of this.accusations) {
       const state = this.fd.state(accuser)
-      if (state === 'alive' || state === 'suspect') this.accuse(accuser, suspects, true, now)
+      if (state !== 'alive' && state !== 'suspect') continue
+      this.accuse(accuser, suspects, true, now)
+      for (const s of suspects) named.add(`${s.peerId}@${s.incarnation}`)
+    }
+    // A member held lost here that no accuser still in the mesh names (they died, left or
+    // restarted): statements name first-hand accusations only, so its loss would rest on nobody,
+    // and an agent that missed it, or learns the mesh later, would hold it alive for good. This
+    // node takes the accusation up now and then: ADOPT_SHARE agents a round across the mesh on
+    // average, not all of them at once (that was the N² the first-hand rule removed).
+    const live = Math.max(1, this.fd.liveCount())
+    for (const v of this.fd.lost()) {
+      if (!v.accused && !named.has(`${v.peer}@${v.incarnation}`) && this.init.random() < ADOPT_SHARE / live) this.fd.adopt(v.peer)
     }
   }
 
@@ -233,8 +247,10 @@ export class MemberTable {
    * Whom to probe this round, among the live members that are `neighbours` (connected: a probe
    * of another would open a connection, and probing everyone would connect everyone to
    * everyone): the next in shuffled order, and out of turn the one silent longest, if silent for
-   * `silenceMs`. Two probes a round at most, however many neighbours. Without `neighbours`
-   * (the simulation's network), every live member is one. Held accusations are counted again first.
+   * `silenceMs`, and a neighbour suspected on others' word only (its first-hand confirmation,
+   * or the answer that clears it, comes within a probe, not in its turn). Three probes a round
+   * at most, however many neighbours. Without `neighbours` (the simulation's network), every
+   * live member is one. Held accusations are counted again first.
    */
   probeRound (now: number, neighbours?: ReadonlySet<string>): string[] {
     this.reconsider(now)
@@ -252,6 +268,8 @@ export class MemberTable {
       }
     }
     if (next !== undefined && !out.includes(next)) out.push(next)
+    const hearsay = candidates.find(p => this.fd.state(p) === 'suspect' && !this.fd.accuses(p) && !this.probes.has(p))
+    if (hearsay !== undefined && !out.includes(hearsay)) out.push(hearsay)
     return out
   }
 

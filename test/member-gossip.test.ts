@@ -74,6 +74,38 @@ test('member table: a suspicion heard from another agent is taken, but not repea
   assert.deepEqual(t.statementDue()?.suspects, [{ peerId: 'd', incarnation: 2 }], 'its own probe failed: now it accuses d itself')
 })
 
+test('member table: a neighbour suspected on hearsay is probed out of turn; an accusation whose accusers are gone is taken up', () => {
+  // random 0.5: taken up when ADOPT_SHARE / live members > 0.5, i.e. with fewer than 4 alive or suspect here.
+  const t = new MemberTable({ ...timings, ...fd, self, incarnation: 10, random: () => 0.5 })
+  t.statementDue()
+  for (const p of ['c', 'x']) t.heartbeat(beat(p, 1), 0)
+  t.heartbeat(beat('c', 2, [{ peerId: 'x', incarnation: 1 }]), 10)
+  assert.equal(t.members().find(m => m.peerId === 'x')?.state, 'suspect')
+  assert.ok(t.probeRound(20, new Set(['c', 'x'])).includes('x'), 'x, suspected by c only, is probed now')
+  assert.ok(!t.probeRound(20, new Set(['c'])).includes('x'), 'but only as a neighbour')
+  // c is lost too (this node's probe of it fails, and its suspicion runs out): nobody in the mesh names x any more.
+  t.probeStarted('c', 30)
+  t.probeFailed('c', 90)
+  t.tick(90 + fd.suspicionMaxMs)
+  assert.equal(t.members().find(m => m.peerId === 'c')?.state, 'offline')
+  assert.deepEqual(t.statementDue()?.suspects.map(s => s.peerId), ['c'], 'this node accuses c, not yet x')
+  t.reconsider(1_000)
+  assert.deepEqual(t.statementDue()?.suspects.map(s => s.peerId).sort(), ['c', 'x'], 'x\'s loss no longer rests on c alone')
+})
+
+test('member table: a probe that fails after others\' word made the member offline is still this node\'s accusation', () => {
+  const t = new MemberTable({ ...timings, ...fd, self, incarnation: 10, random: () => 0.9 })
+  t.statementDue()
+  for (const p of ['c', 'x']) t.heartbeat(beat(p, 1), 0)
+  t.probeStarted('x', 5, 10_000) // a probe that waits longer than the suspicion lasts
+  t.heartbeat(beat('c', 2, [{ peerId: 'x', incarnation: 1 }]), 10)
+  t.tick(10 + fd.suspicionMaxMs)
+  assert.equal(t.members().find(m => m.peerId === 'x')?.state, 'offline')
+  assert.equal(t.statementDue(), undefined)
+  t.probeFailed('x', 20 + fd.suspicionMaxMs)
+  assert.deepEqual(t.statementDue()?.suspects, [{ peerId: 'x', incarnation: 1 }])
+})
+
 test('member table: an accusation held is counted once the suspect\'s own word catches up, and once its author is a member', () => {
   const t = new MemberTable({ ...timings, ...fd, self, incarnation: 10, random: () => 0.5 })
   t.heartbeat(beat('b', 3), 0)
