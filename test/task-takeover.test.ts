@@ -20,7 +20,7 @@ import { MemoryStore } from '../protocols/core/store.js'
 import { electionKeys } from '../protocols/coordination/election-keys.js'
 import { voteStatement } from '../protocols/coordination/election-proof.js'
 import type { Certificate } from '../protocols/coordination/election-types.js'
-import { FORMER, SUBMITTER, build, record, until, voters } from './task-harness.js'
+import { FORMER, SUBMITTER, build, record, until, voters, type Built } from './task-harness.js'
 
 test('an agent lost while a new coordinator reads the voters\' records does not undo the end a majority holds', async () => {
   // The new coordinator's replica: t1104 running as attempt 2 on w0 (term 65). A majority of the
@@ -89,23 +89,12 @@ test('after the read, an agent lost loses its open tasks as before (placed again
  * dropped from the table and from its disk, and its submitter was answered TSK001.
  */
 test('a record of a term this node never followed is kept when a voter\'s page brings the certificate that proves it', async () => {
-  const v1 = await voterKey()
-  const v2 = await voterKey()
-  const cert = certificate(66, [v1, v2], [v1, v2])
-  const ended = record('t779', 66, 4, { status: 'completed', attempt: 1, agent: 'w2', progress: 1, result: { by: 'w2' } })
-  const { rpc, release } = voters([ended], new Set([v2.id]), [], { peer: v1.id, certs: [cert] })
-  const store = new MemoryStore()
-  await store.space<TaskRecord>('tasks').put('t779', ended)
-  const { office, resources, tasks } = build(rpc, store, false)
-  office.voters = () => ['self', v1.id, v2.id]
-  resources.start()
-  tasks.start()
+  const [v1, v2] = [await voterKey(), await voterKey()]
+  const { rpc, release } = voters([ended('t779', 66, 4)], new Set([v2.id]), [], { peer: v1.id, certs: [certificate(66, [v1, v2], [v1, v2])] })
+  const { resources, tasks, store } = await holding(rpc, ended('t779', 66, 4), [v1, v2])
   try {
     assert.ok(tasks.proofs.fault(66, FORMER, 67) !== undefined, 'nothing here proves term 66 before the read')
-    tasks.scheduler.officeCheck()
-    await new Promise(resolve => setTimeout(resolve, 50)) // this replica is checked before v1's page comes
-    release()
-    await until('the takeover to end', () => !tasks.scheduler.snapshot(1).taking_over)
+    await takeOffice(tasks, release)
     assert.equal(tasks.scheduler.snapshot(1).leading, true)
     assert.equal((await tasks.scheduler.query(SUBMITTER, 't779')).status, 'completed', 'the end is answered, not TSK001')
     assert.ok(store.space('tasks').get('t779') !== undefined, 'still on this node\'s disk')
@@ -116,23 +105,12 @@ test('a record of a term this node never followed is kept when a voter\'s page b
 })
 
 test('this replica\'s record of an unproven term is set aside, not dropped, and kept once a voter\'s page proves the term (with another task)', async () => {
-  const v1 = await voterKey()
-  const v2 = await voterKey()
-  const own = record('t779', 66, 4, { status: 'completed', attempt: 1, agent: 'w2', progress: 1, result: { by: 'w2' } })
-  const other = record('t1', 66, 2, { status: 'completed', attempt: 1, agent: 'w2', progress: 1, result: { by: 'w2' } })
+  const [v1, v2] = [await voterKey(), await voterKey()]
   // v1 holds only another task of term 66; its page brings the certificate of that term.
-  const { rpc, release } = voters([other], new Set([v2.id]), [], { peer: v1.id, certs: [certificate(66, [v1, v2], [v1, v2])] })
-  const store = new MemoryStore()
-  await store.space<TaskRecord>('tasks').put('t779', own)
-  const { office, resources, tasks } = build(rpc, store, false)
-  office.voters = () => ['self', v1.id, v2.id]
-  resources.start()
-  tasks.start()
+  const { rpc, release } = voters([ended('t1', 66, 2)], new Set([v2.id]), [], { peer: v1.id, certs: [certificate(66, [v1, v2], [v1, v2])] })
+  const { resources, tasks } = await holding(rpc, ended('t779', 66, 4), [v1, v2])
   try {
-    tasks.scheduler.officeCheck()
-    await new Promise(resolve => setTimeout(resolve, 50))
-    release()
-    await until('the takeover to end', () => !tasks.scheduler.snapshot(1).taking_over)
+    await takeOffice(tasks, release)
     assert.equal((await tasks.scheduler.query(SUBMITTER, 't779')).status, 'completed', 'this node\'s copy was its only one')
     assert.equal((await tasks.scheduler.query(SUBMITTER, 't1')).status, 'completed')
   } finally {
@@ -142,8 +120,7 @@ test('this replica\'s record of an unproven term is set aside, not dropped, and 
 })
 
 test('a read that fails drops nothing it set aside: a copy replicated here meanwhile stays on the disk', async () => {
-  const v1 = await voterKey()
-  const v2 = await voterKey()
+  const [v1, v2] = [await voterKey(), await voterKey()]
   let fail = (): void => {}
   const gate = new Promise<void>(resolve => { fail = resolve })
   const rpc = {
@@ -153,18 +130,12 @@ test('a read that fails drops nothing it set aside: a copy replicated here meanw
       throw new Error(`${peer} is unreachable in this test`)
     }
   } as unknown as RpcService
-  const own = record('t779', 66, 4, { status: 'completed', attempt: 1, agent: 'w2', progress: 1, result: { by: 'w2' } })
-  const store = new MemoryStore()
-  await store.space<TaskRecord>('tasks').put('t779', own)
-  const { office, resources, tasks } = build(rpc, store, false)
-  office.voters = () => ['self', v1.id, v2.id]
-  resources.start()
-  tasks.start()
+  const { resources, tasks, store } = await holding(rpc, ended('t779', 66, 4), [v1, v2])
   try {
     tasks.scheduler.officeCheck()
     await new Promise(resolve => setTimeout(resolve, 50))
     // Meanwhile a coordinator of a later term replicates t779 here: on this disk, acknowledged.
-    await tasks.scheduler.replica.replicate('B', 68, [record('t779', 68, 1, { status: 'completed', attempt: 1, agent: 'w2', progress: 1, result: { by: 'w2' } })])
+    await tasks.scheduler.replica.replicate('B', 68, [ended('t779', 68, 1)])
     fail()
     await until('the read to fail', () => !tasks.scheduler.snapshot(1).taking_over)
     await new Promise(resolve => setTimeout(resolve, 50))
@@ -213,4 +184,26 @@ function certificate (term: number, set: Array<{ id: string }>, signers: Array<{
     config: { version: 2, term: 1, voters: [FORMER, ...set.map(s => s.id)].sort() },
     votes: signers.map(s => ({ voter: s.id, sig: s.keys.sign(voteStatement(term, FORMER)) }))
   }
+}
+
+const ended = (id: string, term: number, version: number): TaskRecord =>
+  record(id, term, version, { status: 'completed', attempt: 1, agent: 'w2', progress: 1, result: { by: 'w2' } })
+
+/** A node about to take office in term 67, that followed nobody before it (voters: itself and `others`), with `own` on its disk. */
+async function holding (rpc: RpcService, own: TaskRecord, others: Array<{ id: string }>): Promise<Built & { store: MemoryStore }> {
+  const store = new MemoryStore()
+  await store.space<TaskRecord>('tasks').put(own.spec.task_id, own)
+  const built = build(rpc, store, false)
+  built.office.voters = () => ['self', ...others.map(v => v.id)]
+  built.resources.start()
+  built.tasks.start()
+  return { ...built, store }
+}
+
+/** Take office; the voters answer the read (`release`) after this replica was checked. */
+async function takeOffice (tasks: Built['tasks'], release: () => void): Promise<void> {
+  tasks.scheduler.officeCheck()
+  await new Promise(resolve => setTimeout(resolve, 50))
+  release()
+  await until('the takeover to end', () => !tasks.scheduler.snapshot(1).taking_over)
 }
