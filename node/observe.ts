@@ -14,7 +14,7 @@ import type { CoordinationReport } from '../protocols/coordination/index.js'
 /** What a service reports on its way, named for what the callbacks of coordination, tasks and resources say today. */
 export interface Observer {
   /** A protocol message refused (coordination, tasks). */
-  rejected: (service: 'coordination' | 'task', d: { from: string, message: string, reason: string }) => void
+  rejected: (service: 'coordination' | 'task', d: { from: string, message: string, reason: string, taskId?: string }) => void
   /** A directive sent or received, and how it ended (with its duration on the coordinator). */
   directive: (d: { role: string, action: string, outcome: string, seconds?: number }) => void
   /** A coordination round finished. */
@@ -37,7 +37,7 @@ export function createObserver (stats: Stats, log: Logger): Observer {
       // 'unproven': a certificate this node cannot check yet (a tab or agent still learning who the
       // voters are refuses the announcement and asks them): expected while joining, not a warning.
       const level = d.reason === 'unproven' ? 'info' : 'warn'
-      log[level]({ peer: d.from, message_type: d.message, reason: d.reason }, `${service} message refused`)
+      log[level]({ peer: d.from, message_type: d.message, reason: d.reason, ...(d.taskId !== undefined ? { task_id: d.taskId } : {}) }, `${service} message refused`)
     },
     directive: (d) => {
       stats.inc('directives_total', { role: d.role, action: d.action, outcome: d.outcome })

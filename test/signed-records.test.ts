@@ -33,11 +33,14 @@ test('a voter\'s altered task states are not adopted by the coordinator that tak
     let release = (): void => {}
     const gate = new Promise<void>(resolve => { release = resolve })
     for (const n of nodes.slice(0, 3)) n.onTask('work', async (ctx: TaskContext) => { await gate; return `true ${ctx.taskId}` })
+    const ids = ['kept-signature', 'other-signer', 'stripped']
     const refused: string[] = []
     for (const n of nodes.slice(0, 3)) {
-      tasksOf(n).addEventListener('rejected', (e) => { if (e.detail.message === 'task-record') refused.push(`${n.peerId}:${e.detail.reason}`) })
+      // Each refusal names its task (the log line's task_id): the fault campaign's SEC004 lines named none.
+      tasksOf(n).addEventListener('rejected', (e) => {
+        if (e.detail.message === 'task-record') refused.push(`${n.peerId}:${e.detail.reason}${ids.includes(e.detail.taskId ?? '') ? '' : ' without its task'}`)
+      })
     }
-    const ids = ['kept-signature', 'other-signer', 'stripped']
     const handles = await submitter.submitTasks(ids.map(id => ({ task_id: id, type: 'work' })))
 
     // Every record a voter holds carries the coordinator's signature, which verifies.

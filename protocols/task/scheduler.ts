@@ -92,7 +92,7 @@ export class TaskScheduler {
 
   constructor (init: SchedulerInit) {
     this.init = init
-    this.check = new SubmissionCheck((from, message) => { this.rejected(from, message, 'SEC004') }, init.audit)
+    this.check = new SubmissionCheck((from, message, taskId) => { this.rejected(from, message, 'SEC004', taskId !== undefined ? { taskId } : {}) }, init.audit)
     const { self, rpc, office, requestTimeoutMs, resources, executor } = init
     const leading = (): boolean => this.leading()
     const shared = { self, rpc, requestTimeoutMs, trust: init.trust }

@@ -80,7 +80,7 @@ export class SubmissionCheck {
 
   constructor (
     /** Counts a refusal: `message` is `task-submit` or `task-record`. */
-    private readonly report: (from: string, message: string) => void,
+    private readonly report: (from: string, message: string, taskId?: string) => void,
     private readonly audit: AuditSink = noAudit
   ) {}
 
@@ -96,7 +96,7 @@ export class SubmissionCheck {
 
   private refuse (from: string, what: 'task-submit' | 'task-record', reason: string, detail: Record<string, string> = {}, correlationId?: string): void {
     this.refused++
-    this.report(from, what)
+    this.report(from, what, detail.task_id)
     this.audit.record({ kind: 'signature.refused', peer: from, code: 'SEC004', reason, ...(correlationId !== undefined ? { correlationId } : {}), detail: { what, ...detail } })
   }
 
