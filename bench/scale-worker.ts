@@ -271,6 +271,20 @@ async function handle (m: Cmd): Promise<unknown> {
       heard.stops = []
       return { latencies: heard.latencies, received: heard.received, duplicates: heard.duplicates }
     }
+    case 'unknown': {
+      // For each agent still running: which of `ids` (every agent's peer id) it holds no member
+      // entry for, and what it refused of the member gossip (why news may not have reached it).
+      const ids = m.ids as string[]
+      return agents.filter(a => !crashed.has(a)).map(a => {
+        const known = new Set(a.members().map(x => x.peerId))
+        const rejected: Record<string, number> = {}
+        for (const r of ['malformed', 'bad_signature', 'not_admitted', 'over_budget', 'reaped', 'over_cap', 'sync_over_budget']) {
+          const k = a.stats.get('gossip_rejected_total', { reason: `member_${r}` })
+          if (k > 0) rejected[r] = k
+        }
+        return { peerId: a.peerId, unknown: ids.filter(id => id !== a.peerId && !known.has(id)), rejected }
+      })
+    }
     case 'followed':
       // When each agent still running first followed `leader` (undefined: not yet).
       return agents.filter(a => !crashed.has(a)).map(a => followed.get(a)?.get(m.leader as string) ?? null)

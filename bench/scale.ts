@@ -241,6 +241,18 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
           if (r.length > 0) console.error('lone agents dial their seed again:', JSON.stringify(r))
         }
       }
+      // Agents that do not even know some members (unknown, not suspected): who is unknown to how
+      // many, and what those agents refused of the member gossip.
+      const ids = all.map(a => a.peerId)
+      const unknown = (await Promise.all(workers.map(async w => await w.call('unknown', { ids }) as Array<{ peerId: string, unknown: string[], rejected: Record<string, number> }>))).flat()
+      const lacking = unknown.filter(u => u.unknown.length > 0)
+      if (lacking.length > 0) {
+        const byMember = new Map<string, number>()
+        for (const u of lacking) for (const id of u.unknown) byMember.set(id, (byMember.get(id) ?? 0) + 1)
+        console.error(`${lacking.length} agents do not know every member; unknown members (index: agents that do not know it):`,
+          JSON.stringify(Object.fromEntries([...byMember].sort((a, b) => b[1] - a[1]).slice(0, 20).map(([id, k]) => [ids.indexOf(id), k]))),
+          'their member-gossip refusals:', JSON.stringify(lacking.slice(0, 10).map(u => u.rejected)))
+      }
       // A process whose event loop lags cannot answer probes in time: say how much each lagged.
       for (const w of workers) console.error('event loop delay (ms) per process:', JSON.stringify(await w.call('lag', {}, 20_000)))
     }
