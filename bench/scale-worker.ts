@@ -15,6 +15,8 @@ import { connect } from 'node:net'
 import { execFileSync } from 'node:child_process'
 import { multiaddr } from '@multiformats/multiaddr'
 import { phaseProfile } from './phase-profile.js'
+import { MemberSync } from '../discovery/member-wire.js'
+import type { RpcService } from '../protocols/rpc/index.js'
 
 interface Cmd { id: number, cmd: string, [k: string]: any }
 
@@ -28,6 +30,8 @@ const agents: AgentNode[] = []
 /** Bootstrap dials that failed, per agent: how many, and the last error (why an agent never joined). */
 const dialErrors = new Map<AgentNode, { count: number, last: string }>()
 const crashed = new Set<AgentNode>()
+/** The member view's parts a full exchange uses (private there: the bench reaches in to tell why news did not come). */
+interface SyncParts { syncSet: () => unknown[], init: { rpc: RpcService }, receive: (p: string, st: unknown[], full: boolean) => void }
 /** Per agent: when it first followed each leader (Date.now()). */
 const followed = new Map<AgentNode, Map<string, number>>()
 const frames = new Map<AgentNode, () => number>()
@@ -282,8 +286,44 @@ async function handle (m: Cmd): Promise<unknown> {
           const k = a.stats.get('gossip_rejected_total', { reason: `member_${r}` })
           if (k > 0) rejected[r] = k
         }
-        return { peerId: a.peerId, unknown: ids.filter(id => id !== a.peerId && !known.has(id)), rejected }
+        for (const [name, value] of Object.entries(refusals(a))) rejected[name] = value
+        // Its full exchanges: asked (out REQUEST) and answered (in RESPONSE), and those it answered.
+        const sync = (direction: string, type: string): number => a.stats.get('housekeeping_messages_total', { subject: '$agentmesh/member-sync', direction, type })
+        rejected.syncsAsked = sync('out', 'REQUEST')
+        rejected.syncsAnswered = sync('in', 'RESPONSE')
+        rejected.syncsServed = sync('in', 'REQUEST')
+        // Whose statements it holds to pass on (a member known only by a connection or a probe is
+        // not in its full exchanges), and its neighbours: where the news could come from.
+        const rumours = (a as unknown as { s: { memberView: { rumours: { seq: (k: string) => number | undefined } } } }).s.memberView.rumours
+        return {
+          peerId: a.peerId,
+          unknown: ids.filter(id => id !== a.peerId && !known.has(id)),
+          unheld: ids.filter(id => id !== a.peerId && rumours.seq(id) === undefined),
+          neighbours: a.libp2p.getConnections().map(c => c.remotePeer.toString()),
+          rejected
+        }
       })
+    }
+    case 'resync': {
+      // Agents that do not know every member ask one neighbour for a full exchange, as their timer
+      // would, and say what came of it: how many statements came, how many members they know after.
+      const n = m.n as number
+      const lacking = agents.filter(a => !crashed.has(a) && a.members().length < n - 1).slice(0, 4)
+      return await Promise.all(lacking.map(async a => {
+        const view = (a as unknown as { s: { memberView: SyncParts } }).s.memberView
+        const alive = new Set(a.members().filter(x => x.state === 'alive').map(x => x.peerId))
+        const conns = a.libp2p.getConnections().map(c => c.remotePeer.toString()).filter(p => alive.has(p))
+        const peer = conns[Math.floor(Math.random() * conns.length)]
+        const before = a.members().length
+        const t0 = performance.now()
+        try {
+          const answer = await view.init.rpc.request(peer, MemberSync, { statements: view.syncSet() as never }, { timeoutMs: 2_000 })
+          view.receive(peer, answer.statements, true)
+          return { before, after: a.members().length, got: answer.statements.length, ms: Math.round(performance.now() - t0) }
+        } catch (err) {
+          return { before, error: (err as Error).message.slice(0, 200), ms: Math.round(performance.now() - t0) }
+        }
+      }))
     }
     case 'followed':
       // When each agent still running first followed `leader` (undefined: not yet).

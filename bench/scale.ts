@@ -202,6 +202,8 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
     let elected: number | null = null
     let knownAt: number | null = null
     let convergedAt: number | null = null
+    /** Every agent sees every other alive (whoever it follows). */
+    let membersAt: number | null = null
     const deadline = performance.now() + Number(values.converge) * 1000
     let all: AgentStatus[] = []
     let done = false
@@ -213,10 +215,12 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
       if (elected === null && all.some(a => a.inOffice)) elected = since()
       const leader = known(all)
       if (leader !== undefined && knownAt === null) knownAt = since()
-      if (leader !== undefined && all.every(a => a.alive === n - 1)) { convergedAt = since(); done = true }
+      const whole = all.every(a => a.alive === n - 1)
+      if (whole && membersAt === null) membersAt = since()
+      if (leader !== undefined && whole) { convergedAt = since(); done = true }
     }
     await Promise.all(started)
-    Object.assign(row, { electedS: elected, knownS: knownAt, convergedS: convergedAt })
+    Object.assign(row, { electedS: elected, knownS: knownAt, membersS: membersAt, convergedS: convergedAt })
     if (convergedAt === null) {
       Object.assign(row, { minAlive: Math.min(...all.map(a => a.alive)), following: all.filter(a => a.leader !== undefined).length })
       // Why not: each agent's own account of its situation, counted.
@@ -244,7 +248,8 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
       // Agents that do not even know some members (unknown, not suspected): who is unknown to how
       // many, and what those agents refused of the member gossip.
       const ids = all.map(a => a.peerId)
-      const unknown = (await Promise.all(workers.map(async w => await w.call('unknown', { ids }) as Array<{ peerId: string, unknown: string[], rejected: Record<string, number> }>))).flat()
+      type Unknown = { peerId: string, unknown: string[], unheld: string[], neighbours: string[], rejected: Record<string, number> }
+      const unknown = (await Promise.all(workers.map(async w => await w.call('unknown', { ids }) as Unknown[]))).flat()
       const lacking = unknown.filter(u => u.unknown.length > 0)
       if (lacking.length > 0) {
         const byMember = new Map<string, number>()
@@ -252,6 +257,27 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
         console.error(`${lacking.length} agents do not know every member; unknown members (index: agents that do not know it):`,
           JSON.stringify(Object.fromEntries([...byMember].sort((a, b) => b[1] - a[1]).slice(0, 20).map(([id, k]) => [ids.indexOf(id), k]))),
           'their member-gossip refusals:', JSON.stringify(lacking.slice(0, 10).map(u => u.rejected)))
+        // For the first few: of each unknown member, how many of the agent's neighbours know it, and
+        // how many hold its statement (only those pass it on in a full exchange); and how many agents hold it at all.
+        const of = new Map(unknown.map(u => [u.peerId, u]))
+        const holders = (id: string): number => unknown.filter(u => u.peerId !== id && !u.unheld.includes(id)).length
+        console.error('unknown members and where they could come from:', JSON.stringify(lacking.slice(0, 6).map(u => ({
+          agent: ids.indexOf(u.peerId),
+          neighbours: u.neighbours.length,
+          missing: u.unknown.slice(0, 4).map(id => ({
+            member: ids.indexOf(id),
+            itHolds: !u.unheld.includes(id),
+            neighboursKnowing: u.neighbours.filter(n => of.get(n) !== undefined && !(of.get(n) as Unknown).unknown.includes(id)).length,
+            neighboursHolding: u.neighbours.filter(n => of.get(n) !== undefined && !(of.get(n) as Unknown).unheld.includes(id)).length,
+            holdersInMesh: holders(id)
+          }))
+        }))))
+      }
+      if (lacking.length > 0) {
+        for (const w of workers) {
+          const r = await w.call('resync', { n }, 20_000) as unknown[]
+          if (r.length > 0) console.error('agents lacking members ask a neighbour for a full exchange:', JSON.stringify(r))
+        }
       }
       // A process whose event loop lags cannot answer probes in time: say how much each lagged.
       for (const w of workers) console.error('event loop delay (ms) per process:', JSON.stringify(await w.call('lag', {}, 20_000)))
