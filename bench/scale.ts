@@ -17,7 +17,10 @@
  * - memory: RSS per process, and per agent beyond the process's own (RSS less the RSS the
  *   process had before its first agent, divided by its agents);
  * - fail-over: the coordinator's transport is closed under it (as a dead process: connections
- *   gone, probes unanswered), and the time until every other agent follows a new one in office.
+ *   gone, probes unanswered), and the time until every other agent follows a new one in office
+ *   (polled, and by each agent's own clock: followed*), with the member statements it made, the
+ *   checks per agent and the CPU of every process; `--timeline` prints the voters' view once a
+ *   second, `--profile-failover DIR` a CPU profile of every process over it.
  *
  * `--page` measures instead what the live page fetches from a0's debug endpoint (every agent
  * announcing its neighbours every 5 s, as by default): bytes per 2-s refresh, against the whole map.
