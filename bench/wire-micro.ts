@@ -8,7 +8,8 @@
  *   decoder) fed one-message chunks: µs a chunk with a new RangeError per chunk (as @libp2p/utils
  *   and Noise are) and with node/noise-decoder.ts's fast path;
  * - an Ed25519 signature over 600 bytes: libp2p's key (a KeyObject made from a JWK each time) and
- *   protocols/core/peer-sign.ts (the key imported once).
+ *   protocols/core/peer-sign.ts (the key imported once); and its check from the signer's peer id,
+ *   as every member statement is checked (protocols/core/peer-verify.ts).
  */
 import { salsa20 } from '@noble/ciphers/salsa.js'
 import { DATA_AT, DATA_MAX, salsaSimd } from '../node/salsa20-simd.js'
@@ -17,6 +18,8 @@ import { LengthPrefixedDecoder } from '@libp2p/utils'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { signWith } from '../protocols/core/peer-sign.js'
+import { peerSignatureVerifies } from '../protocols/core/peer-verify.js'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 
 /** Calls of `f` a second over about `ms`, after a warm-up. */
 function rate (f: () => void, ms = 700): number {
@@ -69,3 +72,6 @@ const identity = await generateKeyPair('Ed25519')
 const statement = new Uint8Array(600).fill(7)
 const libp2pSign = 1e6 / rate(() => { identity.sign(statement) })
 console.log(`Ed25519 signature, 600 bytes: ${libp2pSign.toFixed(1)} µs by libp2p's key, ${(1e6 / rate(() => { signWith(identity, statement, 'bench') })).toFixed(1)} µs by peer-sign.ts`)
+const signer = peerIdFromPrivateKey(identity).toString()
+const sig = signWith(identity, statement, 'bench')
+console.log(`Ed25519 check, 600 bytes, from the peer id (peer-verify.ts): ${(1e6 / rate(() => { peerSignatureVerifies(signer, statement, sig) })).toFixed(1)} µs`)
