@@ -24,6 +24,37 @@ const sleep = async (ms: number): Promise<void> => { await new Promise(resolve =
 const MEMBERSHIP = ['$agentmesh/members', '$agentmesh/probe', '$agentmesh/member-gossip', '$agentmesh/member-sync']
 const COORDINATION = ['$agentmesh/election', '$agentmesh/coordinator']
 
+/** Connections opened by this process's agents, either way (bench:scale --progress). */
+const opened = { count: 0 }
+/** Dials to a peer not connected (bench:scale --progress): by the code that asked, and how long each took (ms). */
+const dials = { by: new Map<string, number>(), ms: [] as number[], failed: 0 }
+
+/** Who dials peers this agent has no connection to: the nearest frame of agentmesh's own code that asked (not the rpc layer). */
+function traceDials (node: AgentNode): void {
+  const l = node.libp2p as unknown as Record<'dial' | 'dialProtocol', (peer: unknown, ...rest: unknown[]) => Promise<unknown>>
+  for (const name of ['dial', 'dialProtocol'] as const) {
+    const inner = l[name].bind(l)
+    l[name] = async (peer, ...rest) => {
+      const id = typeof (peer as { toString?: unknown }).toString === 'function' ? String(peer) : ''
+      const fresh = !id.startsWith('/') && node.libp2p.getConnections().every(c => c.remotePeer.toString() !== id)
+      if (!fresh) return await inner(peer, ...rest)
+      const frame = (new Error().stack ?? '').split('\n').slice(2).find(f => f.includes('/dist/') && !/rpc\/(index|framed-stream)\.js|scale-worker/.test(f)) ?? name
+      const where = /\/dist\/([^:]+):(\d+)/.exec(frame)
+      const key = where !== null ? `${where[1]}:${where[2]}` : frame.trim().slice(0, 60)
+      dials.by.set(key, (dials.by.get(key) ?? 0) + 1)
+      const t0 = performance.now()
+      try {
+        return await inner(peer, ...rest)
+      } catch (err) {
+        dials.failed++
+        throw err
+      } finally {
+        dials.ms.push(performance.now() - t0)
+      }
+    }
+  }
+}
+
 // Taken before any agent exists: what one more agent costs is (rss - rssBase) / agents.
 const rssBase = process.memoryUsage().rss
 const agents: AgentNode[] = []
@@ -47,8 +78,7 @@ function countFrames (node: AgentNode): () => number {
 }
 
 /** An agent's election as it stands (what to read when a mesh does not converge): role, voters (last 6 characters), set version, lease. */
-function electionFacts (a: AgentNode): Record<string, unknown> {
-  const s = a.coordination.status()
+function electionFacts (s: ReturnType<AgentNode['coordination']['status']>): Record<string, unknown> {
   return {
     role: s.role,
     voters: s.voters.map(v => v.slice(-6)),
@@ -109,6 +139,8 @@ async function handle (m: Cmd): Promise<unknown> {
         await node.start()
         agents.push(node)
         frames.set(node, countFrames(node))
+        node.libp2p.addEventListener('connection:open', () => { opened.count++ })
+        traceDials(node)
         // When it first followed each leader (this machine's clock): the fail-over's spread, without the bench's polling in it.
         const seen = new Map<string, number>()
         followed.set(node, seen)
@@ -157,16 +189,18 @@ async function handle (m: Cmd): Promise<unknown> {
       return { cpuMsIn2s: Math.round((c1.user + c1.system) / 1000), wallMs, p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max) }
     }
     case 'status':
-      return agents.filter(a => !crashed.has(a)).map(a => ({
+      // Polled every 250 ms: the member list is built once per agent (at 200 agents, building it
+      // twice took 7.5% of the seeds' process during the join).
+      return agents.filter(a => !crashed.has(a)).map(a => ({ a, members: a.members(), status: a.coordination.status() })).map(({ a, members, status }) => ({
         peerId: a.peerId,
-        alive: a.members().filter(x => x.state === 'alive').length,
+        alive: members.filter(x => x.state === 'alive').length,
         leader: a.coordination.leader,
         inOffice: a.coordination.inOffice,
         term: a.coordination.term,
         voters: a.coordination.voters().length,
-        reason: a.coordination.status().reason,
-        election: electionFacts(a),
-        states: a.members().reduce<Record<string, number>>((o, x) => { o[x.state] = (o[x.state] ?? 0) + 1; return o }, {}),
+        reason: status.reason,
+        election: electionFacts(status),
+        states: members.reduce<Record<string, number>>((o, x) => { o[x.state] = (o[x.state] ?? 0) + 1; return o }, {}),
         connections: a.libp2p.getConnections().length,
         refusals: refusals(a),
         ...(dialErrors.has(a) ? { bootstrapErrors: dialErrors.get(a) } : {}),
@@ -197,6 +231,31 @@ async function handle (m: Cmd): Promise<unknown> {
           alive: others.filter(v => a.members().some(x => x.peerId === v && x.state === 'alive')).length
         }
       })
+    }
+    case 'progress': {
+      // What the mesh's work during the join is made of, summed over this process's agents (bench:scale --progress).
+      const hk = (subject: string, type: string): number => agents.reduce((s, a) => s + a.stats.get('housekeeping_messages_total', { subject, direction: 'out', type }), 0)
+      const cpu = process.cpuUsage()
+      return {
+        cpuMs: Math.round((cpu.user + cpu.system) / 1000),
+        opened: opened.count,
+        checked: agents.reduce((s, a) => s + a.stats.get('member_statements_total', { kind: 'checked' }), 0),
+        signed: agents.reduce((s, a) => s + a.stats.get('member_statements_total', { kind: 'signed' }), 0),
+        gossip: hk('$agentmesh/member-gossip', 'REQUEST'),
+        syncs: hk('$agentmesh/member-sync', 'REQUEST'),
+        probes: hk('$agentmesh/probe', 'REQUEST'),
+        // Full exchanges answered in time (the answer is what the asker learns from), and answers of any kind that came after the asker gave up.
+        syncsAnswered: agents.reduce((s, a) => s + a.stats.get('housekeeping_messages_total', { subject: '$agentmesh/member-sync', direction: 'in', type: 'RESPONSE' }), 0),
+        // Requests dropped unread by their receiver: past the deadline (ttl) their sender gave them.
+        expired: agents.reduce((s, a) => s + a.stats.get('messages_total', { direction: 'in', status: 'expired' }), 0),
+        lateAnswers: agents.reduce((s, a) => s + a.stats.get('messages_total', { direction: 'in', type: 'RESPONSE', status: 'late' }), 0),
+        dialsFailed: dials.failed,
+        ...Object.fromEntries(['malformed', 'bad_signature', 'not_admitted', 'over_budget', 'reaped', 'over_cap', 'sync_over_budget'].map(r =>
+          [`refused_${r}`, agents.reduce((s, a) => s + a.stats.get('gossip_rejected_total', { reason: `member_${r}` }), 0)])),
+        // Not summed: the caller prints them per line.
+        dialsBy: Object.fromEntries(dials.by),
+        dialMs: dials.ms.splice(0)
+      }
     }
     case 'counters': {
       const cpu = process.cpuUsage()

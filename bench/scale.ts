@@ -59,6 +59,8 @@ const { values } = parseArgs({
     failover: { type: 'boolean', default: true },
     // During the fail-over, print each remaining voter's view of the election once a second.
     timeline: { type: 'boolean', default: false },
+    // While the mesh converges, print every 5 s how far it is: the (agent, member) pairs not seen alive, and agents following.
+    progress: { type: 'boolean', default: false },
     rate: { type: 'string', default: '100' },
     seconds: { type: 'string', default: '10' },
     traffic: { type: 'string' },
@@ -211,9 +213,37 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
     let all: AgentStatus[] = []
     let done = false
     void Promise.all(started).then(() => { row.startedS = since() })
+    let progressAt = 0
+    let work: Record<string, number> = {}
+    let cpuBy: number[] = []
     while (!done && performance.now() < deadline) {
       await sleep(250)
       all = await statuses(workers)
+      if (values.progress && since() >= progressAt) {
+        progressAt = since() + 5
+        const votes = new Map<string, number>()
+        for (const a of all) if (a.leader !== undefined) votes.set(a.leader, (votes.get(a.leader) ?? 0) + 1)
+        const most = Math.max(0, ...votes.values())
+        const states: Record<string, number> = {}
+        for (const a of all) for (const [k, v] of Object.entries(a.states ?? {})) states[k] = (states[k] ?? 0) + v
+        const parts = await Promise.all(workers.map(async w => await w.call('progress') as Record<string, number> & { dialsBy: Record<string, number>, dialMs: number[] }))
+        const dialMs = parts.flatMap(p => p.dialMs).sort((x, y) => x - y)
+        const dialsBy: Record<string, number> = {}
+        for (const p of parts) for (const [k, v] of Object.entries(p.dialsBy)) dialsBy[k] = (dialsBy[k] ?? 0) + v
+        const now = parts.map(({ dialsBy: _, dialMs: __, ...rest }) => rest as Record<string, number>)
+          .reduce<Record<string, number>>((o, x) => { for (const [k, v] of Object.entries(x)) o[k] = (o[k] ?? 0) + v; return o }, {})
+        console.error(`+${since()} s: dials to peers not connected, by caller (so far): ${JSON.stringify(dialsBy)}; took p50 ${Math.round(pct(dialMs, 0.5) ?? 0)} ms, p90 ${Math.round(pct(dialMs, 0.9) ?? 0)} ms, ${dialMs.length} ended`)
+        const delta = Object.entries(now).map(([k, v]) => `${k} ${v - (work[k] ?? 0)}`).join(', ')
+        const perProcess = parts.map((p, i) => p.cpuMs - (cpuBy[i] ?? 0))
+        cpuBy = parts.map(p => p.cpuMs)
+        work = now
+        console.error(`+${since()} s: CPU ms per process since the last line: ${perProcess.join(' ')}`)
+        console.error(`+${since()} s: since the last line: ${delta}`)
+        const alive = all.map(a => a.alive).sort((x, y) => x - y)
+        console.error(`+${since()} s: members seen alive per agent: min ${alive[0]}, p10 ${pct(alive, 0.1)}, p50 ${pct(alive, 0.5)}, max ${alive.at(-1)}; the seeds: ${all.slice(0, nSeeds).map(a => a.alive).join(', ')}`)
+        console.error(`+${since()} s: ${all.length} agents up; pairs not seen alive ${all.reduce((s, a) => s + n - 1 - a.alive, 0)}` +
+          ` (agents lacking some: ${all.filter(a => a.alive < n - 1).length}); states ${JSON.stringify(states)}; following the most followed leader ${most}, another ${all.filter(a => a.leader !== undefined).length - most}`)
+      }
       if (all.length < n) continue
       if (elected === null && all.some(a => a.inOffice)) elected = since()
       const leader = known(all)

@@ -9,7 +9,10 @@
  *   and Noise are) and with node/noise-decoder.ts's fast path;
  * - an Ed25519 signature over 600 bytes: libp2p's key (a KeyObject made from a JWK each time) and
  *   protocols/core/peer-sign.ts (the key imported once); and its check from the signer's peer id,
- *   as every member statement is checked (protocols/core/peer-verify.ts).
+ *   as every member statement is checked (protocols/core/peer-verify.ts);
+ * - a Noise X25519 Diffie-Hellman with an ephemeral key pair, as a handshake does three a side:
+ *   Noise's default crypto (both keys imported from bytes) against node/noise-crypto.ts (the
+ *   private key's object kept from its making).
  */
 import { salsa20 } from '@noble/ciphers/salsa.js'
 import { DATA_AT, DATA_MAX, salsaSimd } from '../node/salsa20-simd.js'
@@ -20,6 +23,8 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { signWith } from '../protocols/core/peer-sign.js'
 import { peerSignatureVerifies } from '../protocols/core/peer-verify.js'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
+import { noiseCrypto } from '../node/noise-crypto.js'
 
 /** Calls of `f` a second over about `ms`, after a warm-up. */
 function rate (f: () => void, ms = 700): number {
@@ -75,3 +80,14 @@ console.log(`Ed25519 signature, 600 bytes: ${libp2pSign.toFixed(1)} µs by libp2
 const signer = peerIdFromPrivateKey(identity).toString()
 const sig = signWith(identity, statement, 'bench')
 console.log(`Ed25519 check, 600 bytes, from the peer id (peer-verify.ts): ${(1e6 / rate(() => { peerSignatureVerifies(signer, statement, sig) })).toFixed(1)} µs`)
+
+// Noise's X25519: a handshake makes an ephemeral pair and does three DHs a side (ee, and es or se with the static key).
+const remote = defaultCrypto.generateX25519KeyPair()
+for (const [name, c] of [['Noise\'s default', defaultCrypto], ['node/noise-crypto.ts', noiseCrypto]] as const) {
+  const dh = 1e6 / rate(() => {
+    const e = c.generateX25519KeyPair()
+    c.generateX25519SharedKey(e.privateKey, remote.publicKey)
+    c.generateX25519SharedKey(e.privateKey, remote.publicKey)
+  }) / 2
+  console.log(`Noise X25519, a new ephemeral key used twice, ${name}: ${dh.toFixed(1)} µs a DH (key pair included)`)
+}

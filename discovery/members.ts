@@ -28,10 +28,7 @@ import type { MemberTimings } from './member-timings.js'
 import type { MemberSource } from './member-source.js'
 import { Rumours } from './rumours.js'
 import type { StatementKeys } from './statement-keys.js'
-import {
-  GOSSIP_MAX_BYTES, GOSSIP_MAX_STATEMENTS, MemberGossip, MemberSync, MemberSyncIntake, parseStatement, Probe, statementSize,
-  SYNC_MAX_STATEMENTS, type SignedStatement
-} from './member-wire.js'
+import { GOSSIP_MAX_BYTES, GOSSIP_MAX_STATEMENTS, MemberGossip, MemberSync, MemberSyncIntake, parseStatement, Probe, statementSize, SYNC_MAX_STATEMENTS, type SignedStatement } from './member-wire.js'
 import {
   DEFAULT_MAX_MEMBERS, DEFAULT_REAP_AFTER_MS, DEFAULT_SYNC_STATEMENTS_PER_INTERVAL, RETRANSMIT_MULT, STATEMENT_CHECKS_BURST,
   STATEMENT_CHECKS_PER_SEC, SYNC_MAX_BYTES
@@ -114,7 +111,7 @@ export type MemberRejection = 'malformed' | 'bad_signature' | 'not_admitted' | '
 export class MemberView extends TypedEventEmitter<MemberViewEvents> implements MemberSource {
   private readonly init: MemberViewInit
   private readonly table: MemberTable
-  private readonly rumours = new Rumours<SignedStatement>({ retransmitMult: RETRANSMIT_MULT })
+  private readonly rumours = new Rumours<SignedStatement>({ retransmitMult: RETRANSMIT_MULT, identity: { of: s => s.sig, same: (a, b) => a.body === b.body } })
   private seq = 0
   private running = false
   private readonly timers = new Repeaters(() => this.running)
@@ -254,6 +251,7 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
     this.table.heard(from, now)
     let neighbours: Set<string> | undefined
     for (const s of statements) {
+      if (this.rumours.holds(s)) continue
       const body = parseStatement(s.body)
       if (body === undefined) { this.init.onRejected?.('malformed', from); continue }
       if (body.peerId === this.init.self.peerId || this.init.ignores?.(body.peerId) === true) continue
@@ -324,8 +322,9 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
       const to = peers.splice(Math.floor(Math.random() * peers.length), 1)[0]
       const statements = this.rumours.take(members, GOSSIP_MAX_STATEMENTS, GOSSIP_MAX_BYTES)
       if (statements.length === 0) return
-      // Its loss is gossip's: told again by others, or caught up by a full exchange.
-      this.init.rpc.request(to, MemberGossip, { statements }, { timeoutMs: this.init.probeTimeoutMs }).catch(() => {})
+      // Its loss is gossip's: told again by others, or caught up by a full exchange. Its deadline
+      // is the receiver's too (past it, dropped unread): news is as good late (newsTimeoutMs).
+      this.init.rpc.request(to, MemberGossip, { statements }, { timeoutMs: this.newsTimeoutMs }).catch(() => {})
     }
   }
 
@@ -354,13 +353,13 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
   private async sync (peer: string): Promise<void> {
     if (!this.running) return
     try {
-      const answer = await this.init.rpc.request(peer, MemberSync, { statements: this.syncSet() }, { timeoutMs: Math.max(2_000, this.init.probeTimeoutMs) })
+      const answer = await this.init.rpc.request(peer, MemberSync, { statements: this.syncSet() }, { timeoutMs: this.newsTimeoutMs })
       if (this.running && this.init.ignores?.(peer) !== true) this.receive(peer, answer.statements, true)
-    } catch {
-      // The next exchange (or gossip) brings what this one would have.
-    }
+    } catch { /* the next exchange (or gossip) brings what this one would have */ }
   }
 
+  /** Gossip's and full exchanges' deadline, the next exchange's time: a probe's (500 ms) left a loaded mesh's gossip dropped as expired. */
+  private get newsTimeoutMs (): number { return Math.max(2_000, this.init.probeTimeoutMs, this.init.syncIntervalMs) }
   private neighbours (): string[] { return [...this.init.neighbours()].filter(p => p !== this.init.self.peerId && this.init.ignores?.(p) !== true) }
 
   private async probe (peerId: string): Promise<void> {

@@ -11,19 +11,39 @@
  * mesh from one neighbour, and two agents that missed some news catch up.
  */
 
-export interface RumoursInit {
+export interface RumoursInit<T> {
   /** memberlist's RetransmitMult. */
   retransmitMult: number
+  /**
+   * An item's identity (a statement's signature) and whether two items with it are the same
+   * (the same body): with it, `holds` tells a copy of a held item without parsing it.
+   */
+  identity?: { of: (item: T) => string, same: (a: T, b: T) => boolean }
 }
 
 interface Queued<T> { item: T, size: number, transmits: number }
 
 export class Rumours<T> {
-  private readonly init: RumoursInit
+  private readonly init: RumoursInit<T>
   private readonly held = new Map<string, { seq: number, item: T }>()
   private readonly queue = new Map<string, Queued<T>>()
+  /** The held items by identity (with `init.identity`). */
+  private readonly byIdentity = new Map<string, T>()
 
-  constructor (init: RumoursInit) { this.init = init }
+  constructor (init: RumoursInit<T>) { this.init = init }
+
+  /**
+   * Whether `item` is one held now (by identity and sameness): every gossip message and full
+   * exchange brings mostly statements the receiver holds, and telling them apart this way skips
+   * parsing each one's body (at 200 agents, parsing was 4% of the seeds' CPU). False without
+   * `init.identity`.
+   */
+  holds (item: T): boolean {
+    const id = this.init.identity
+    if (id === undefined) return false
+    const had = this.byIdentity.get(id.of(item))
+    return had !== undefined && id.same(had, item)
+  }
 
   /** The sequence number of the statement held for `key`, if any. */
   seq (key: string): number | undefined { return this.held.get(key)?.seq }
@@ -36,6 +56,11 @@ export class Rumours<T> {
   offer (key: string, seq: number, item: T, size: number): boolean {
     const had = this.held.get(key)
     if (had !== undefined && had.seq >= seq) return false
+    const id = this.init.identity
+    if (id !== undefined) {
+      if (had !== undefined) this.byIdentity.delete(id.of(had.item))
+      this.byIdentity.set(id.of(item), item)
+    }
     this.held.set(key, { seq, item })
     this.queue.set(key, { item, size, transmits: 0 })
     return true
@@ -79,6 +104,8 @@ export class Rumours<T> {
 
   /** Drop what is held and queued of `key` (its agent is forgotten). */
   forget (key: string): void {
+    const had = this.held.get(key)
+    if (had !== undefined && this.init.identity !== undefined) this.byIdentity.delete(this.init.identity.of(had.item))
     this.held.delete(key)
     this.queue.delete(key)
   }

@@ -1,6 +1,7 @@
 /**
  * How a node in Node.js reaches others (node/libp2p.ts `Connectivity`): TCP and WebSockets,
- * mDNS on the local network when `mdns` is on, and the mesh key of `security.psk`. Kept apart
+ * mDNS on the local network when `mdns` is on, the mesh key of `security.psk`, and Noise's X25519
+ * with key objects kept (node/noise-crypto.ts). Kept apart
  * from node/libp2p.ts so that a browser bundle, which has none of these, never loads them.
  */
 import { tcp } from '@libp2p/tcp'
@@ -9,6 +10,7 @@ import type { AgentConfig } from './config.js'
 import type { Connectivity } from './libp2p.js'
 import { mdnsDiscovery } from '../discovery/mdns.js'
 import { meshKey } from './mesh-key.js'
+import { noiseCrypto } from './noise-crypto.js'
 import type { Keyring } from './keyring.js'
 
 /**
@@ -22,6 +24,7 @@ export async function nodeConnectivity (config: AgentConfig, keyring?: Keyring):
   return {
     transports: [tcp(), webSockets()],
     peerDiscovery: config.mdns ? [mdnsDiscovery(config.mesh)] : [],
+    noiseCrypto,
     ...(keyring !== undefined ? { connectionProtector: meshKey(keyring) } : {})
   }
 }

@@ -6,7 +6,7 @@ import './noise-decoder.js'
 import './yamux-window.js'
 import { corkSends } from './socket-cork.js'
 import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p'
-import { noise } from '@chainsafe/libp2p-noise'
+import { noise, type ICryptoInterface } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
@@ -109,6 +109,8 @@ export interface Connectivity {
    * plain /ws and every private address (a browser node sets its own rule).
    */
   denyDialMultiaddr?: (address: Multiaddr) => boolean
+  /** Noise's crypto where the platform has a faster one (Node.js: node/noise-crypto.ts); unset, Noise's default. */
+  noiseCrypto?: ICryptoInterface
 }
 
 export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, reach: Connectivity, registry?: Registry): Promise<AgentLibp2p> {
@@ -136,7 +138,7 @@ export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, 
     // Addresses stated in member statements (discovery/member-addresses.ts) stay dialable.
     peerStore: { maxAddressAge: STATED_ADDRESS_AGE_MS },
     transports: reach.transports,
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [noise(reach.noiseCrypto !== undefined ? { crypto: reach.noiseCrypto } : {})],
     streamMuxers: [yamux()],
     ...(reach.connectionProtector !== undefined ? { connectionProtector: reach.connectionProtector } : {}),
     peerDiscovery: reach.peerDiscovery,

@@ -37,6 +37,22 @@ test('rumours: a newer statement replaces the older, one already heard is droppe
   assert.equal(big.take(1, 10, 10).length, 1)
 })
 
+test('rumours: a copy of a held statement is told apart by its signature and body, not after a newer one or once forgotten', () => {
+  type S = { body: string, sig: string }
+  const r = new Rumours<S>({ retransmitMult: 4, identity: { of: s => s.sig, same: (a, b) => a.body === b.body } })
+  const a1 = { body: '{"seq":1}', sig: 'sig-a1' }
+  assert.equal(r.holds({ ...a1 }), false, 'nothing held yet')
+  r.offer('a', 1, a1, 10)
+  assert.equal(r.holds({ ...a1 }), true, 'a copy, as a gossip message brings it')
+  assert.equal(r.holds({ body: '{"seq":9}', sig: 'sig-a1' }), false, 'another body under the same signature is parsed and checked')
+  r.offer('a', 2, { body: '{"seq":2}', sig: 'sig-a2' }, 10)
+  assert.equal(r.holds({ ...a1 }), false, 'replaced by a newer statement: the older is judged again (and dropped as older)')
+  assert.equal(r.holds({ body: '{"seq":2}', sig: 'sig-a2' }), true)
+  r.forget('a')
+  assert.equal(r.holds({ body: '{"seq":2}', sig: 'sig-a2' }), false, 'forgotten (reaped): its tombstone judges it')
+  assert.equal(new Rumours<S>({ retransmitMult: 4 }).holds(a1), false, 'without an identity, nothing is told apart')
+})
+
 const timings = { heartbeatIntervalMs: 100, probeIntervalMs: 100, probeTimeoutMs: 50, silenceMs: 300 }
 const fd = { suspicionMinMs: 200, suspicionMaxMs: 600, confirmationsForMin: 3 }
 const self = { peerId: 'a', name: 'a', roles: [], eligible: true }
