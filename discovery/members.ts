@@ -264,7 +264,7 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
       if (!this.init.keys.verify(body.peerId, s.body, s.sig)) { this.init.onRejected?.('bad_signature', from); break }
       if (this.init.credentials !== undefined && !this.init.credentials.vouches(body.peerId, s.cred)) { this.init.onRejected?.('not_admitted', from); continue }
       this.tombstones.clear(body.peerId)
-      this.rumours.offer(body.peerId, body.seq, s, statementSize(s))
+      this.rumours.offer(body.peerId, body.seq, s, statementSize(s), from)
       this.table.heartbeat(body, now, body.peerId)
       if (body.addrs !== undefined) this.init.addresses?.learn(body.peerId, body.addrs)
     }
@@ -320,8 +320,8 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
     const members = this.table.liveCount() + 1
     for (let i = 0; i < this.init.gossipFanout && peers.length > 0; i++) {
       const to = peers.splice(Math.floor(Math.random() * peers.length), 1)[0]
-      const statements = this.rumours.take(members, GOSSIP_MAX_STATEMENTS, GOSSIP_MAX_BYTES)
-      if (statements.length === 0) return
+      const statements = this.rumours.take(members, GOSSIP_MAX_STATEMENTS, GOSSIP_MAX_BYTES, to)
+      if (statements.length === 0) continue
       // Its loss is gossip's: told again by others, or caught up by a full exchange. Its deadline
       // is the receiver's too (past it, dropped unread): news is as good late (newsTimeoutMs).
       this.init.rpc.request(to, MemberGossip, { statements }, { timeoutMs: this.newsTimeoutMs }).catch(() => {})

@@ -37,6 +37,17 @@ test('rumours: a newer statement replaces the older, one already heard is droppe
   assert.equal(big.take(1, 10, 10).length, 1)
 })
 
+test('rumours: news is never told back to the neighbour it was heard from; it waits for others', () => {
+  const r = new Rumours<string>({ retransmitMult: 1 })
+  r.offer('x', 1, 'x1', 10, 'seed')
+  r.offer('y', 1, 'y1', 10)
+  assert.deepEqual(r.take(9, 10, 1_000, 'seed'), ['y1'], 'the seed is told only what it did not say')
+  assert.deepEqual(r.take(9, 10, 1_000, 'seed'), [], 'y1 was told enough; x1 is not spent on the seed')
+  assert.equal(r.pending, 1)
+  assert.deepEqual(r.take(9, 10, 1_000, 'b'), ['x1'], 'a neighbour met later gets it')
+  assert.equal(r.pending, 0)
+})
+
 test('rumours: a copy of a held statement is told apart by its signature and body, not after a newer one or once forgotten', () => {
   type S = { body: string, sig: string }
   const r = new Rumours<S>({ retransmitMult: 4, identity: { of: s => s.sig, same: (a, b) => a.body === b.body } })

@@ -106,7 +106,7 @@ export class MemberAgent {
     for (const st of statements) {
       if (st.peerId === this.init.id || (this.rumours.seq(st.peerId) ?? -1) >= st.seq) continue
       if (checks !== undefined && checks.take(from, 1, now) > 0) break
-      this.rumours.offer(st.peerId, st.seq, st, st.size ?? 1)
+      this.rumours.offer(st.peerId, st.seq, st, st.size ?? 1, from)
       this.table.heartbeat(st, now, st.peerId)
     }
     if (full) this.table.reconsider(now)
@@ -119,8 +119,8 @@ export class MemberAgent {
     const max = this.init.gossipMax ?? { statements: 32, bytes: Infinity }
     for (let i = 0; i < fanout && peers.length > 0; i++) {
       const to = peers.splice(Math.floor(this.init.random() * peers.length), 1)[0]
-      const statements = this.rumours.take(members, max.statements, max.bytes)
-      if (statements.length === 0) return
+      const statements = this.rumours.take(members, max.statements, max.bytes, to)
+      if (statements.length === 0) continue
       this.init.send(to, { type: 'member-gossip', statements: this.init.copy === true ? structuredClone(statements) : statements })
     }
   }
