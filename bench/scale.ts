@@ -22,6 +22,13 @@
  *   checks per agent and the CPU of every process; `--timeline` prints the voters' view once a
  *   second, `--profile-failover DIR` a CPU profile of every process over it.
  *
+ * `--progress`: every 5 s while the mesh converges, how far it is (pairs not yet seen alive,
+ * members seen per agent and by the seeds, agents following) and what the mesh did meanwhile:
+ * each process's CPU, connections opened, statements checked and signed, member gossip and full
+ * exchanges (answered in time, dropped as expired, answered late), and dials to peers not
+ * connected, by the code that asked, with how long they took (docs/benchmarks.md, "The 200-agent
+ * join, looked at over time").
+ *
  * `--page` measures instead what the live page fetches from a0's debug endpoint (every agent
  * announcing its neighbours every 5 s, as by default): bytes per 2-s refresh, against the whole map.
  *
