@@ -22,6 +22,9 @@
  *   checks per agent and the CPU of every process; `--timeline` prints the voters' view once a
  *   second, `--profile-failover DIR` a CPU profile of every process over it.
  *
+ * `--seeds-spread`: each seed the first agent of one of the first three processes (a deployment
+ * runs each agent in its own process; the default puts all three in the first with 22 others).
+ *
  * `--progress`: every 5 s while the mesh converges, how far it is (pairs not yet seen alive,
  * members seen per agent and by the seeds, agents following) and what the mesh did meanwhile:
  * each process's CPU, connections opened, statements checked and signed, member gossip and full
@@ -80,6 +83,7 @@ const { values } = parseArgs({
     /** A CPU profile of every process from the coordinator's crash until all follow a new one (or 60 s), one file a process in DIR. */
     'profile-failover': { type: 'string' },
     'seeds-apart': { type: 'boolean', default: false },
+    'seeds-spread': { type: 'boolean', default: false },
     /**
      * JSON merged into every agent's options, over the bench's own: metric reports and mesh
      * announcements are off unless given here, e.g. '{"monitoring":{"metricsIntervalMs":10000},"meshAnnounceIntervalMs":5000}' (the defaults).
@@ -192,7 +196,12 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
   // --seeds-apart: the three seeds in a process of their own (as in a deployment, where every
   // agent is a process), the others `per` to a process after them.
   const apart = values['seeds-apart'] === true
-  const nSeeds = Math.min(3, n)
+  // --seeds-spread: each seed the first agent of one of the first three processes, so the join's
+  // work through the seeds gets three processes' share of the machine, not one's.
+  const spread = !apart && values['seeds-spread'] === true
+  const nSeeds = Math.min(3, n, spread ? Math.ceil(n / per) : 3)
+  /** Where the seeds are among the agents (and in the status list, which is in the same order). */
+  const seedAt = Array.from({ length: nSeeds }, (_, i) => spread ? i * per : i)
   const procs = apart ? 1 + Math.ceil((n - nSeeds) / per) : Math.ceil(n / per)
   const processOf = (index: number): number => apart ? (index < nSeeds ? 0 : 1 + Math.floor((index - nSeeds) / per)) : Math.floor(index / per)
   const mesh = `scale${process.pid}n${n}`
@@ -205,10 +214,21 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
     const since = (): number => r1((performance.now() - t0) / 1000)
     // The seeds first (worker 0), then every process starts its share at once.
     const options = { ...(values.page ? { meshAnnounceIntervalMs: 5_000 } : {}), ...extra }
-    const seeds = (await workers[0].call('start', { mesh, preset, first: 0, count: nSeeds, seeds: [], options, debugFirst: values.page }) as Array<{ addr: string }>).map(s => s.addr)
+    const seeds: string[] = []
+    if (spread) {
+      // One at a time, each joining the first.
+      for (const [i, at] of seedAt.entries()) {
+        const [s] = await workers[i].call('start', { mesh, preset, first: at, count: 1, seeds: seeds.slice(0, 1), options, debugFirst: values.page && i === 0 }) as Array<{ addr: string }>
+        seeds.push(s.addr)
+      }
+    } else {
+      seeds.push(...(await workers[0].call('start', { mesh, preset, first: 0, count: nSeeds, seeds: [], options, debugFirst: values.page }) as Array<{ addr: string }>).map(s => s.addr))
+    }
     const started = workers.map(async (w, i) => {
-      const first = apart ? (i === 0 ? n : nSeeds + (i - 1) * per) : i === 0 ? nSeeds : i * per
-      const count = apart ? (i === 0 ? 0 : Math.min(per, n - first)) : Math.min(per, n - i * per) - (i === 0 ? nSeeds : 0)
+      const own = spread && i < nSeeds ? 1 : 0
+      const first = apart ? (i === 0 ? n : nSeeds + (i - 1) * per) : spread ? i * per + own : i === 0 ? nSeeds : i * per
+      const share = Math.min(per, n - i * per)
+      const count = apart ? (i === 0 ? 0 : Math.min(per, n - first)) : spread ? share - own : share - (i === 0 ? nSeeds : 0)
       if (count > 0) await w.call('start', { mesh, preset, first, count, seeds, options, ...(values.gap !== undefined ? { gapMs: Number(values.gap) } : {}) }, 600_000)
     })
     let elected: number | null = null
@@ -247,7 +267,7 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
         console.error(`+${since()} s: CPU ms per process since the last line: ${perProcess.join(' ')}`)
         console.error(`+${since()} s: since the last line: ${delta}`)
         const alive = all.map(a => a.alive).sort((x, y) => x - y)
-        console.error(`+${since()} s: members seen alive per agent: min ${alive[0]}, p10 ${pct(alive, 0.1)}, p50 ${pct(alive, 0.5)}, max ${alive.at(-1)}; the seeds: ${all.slice(0, nSeeds).map(a => a.alive).join(', ')}`)
+        console.error(`+${since()} s: members seen alive per agent: min ${alive[0]}, p10 ${pct(alive, 0.1)}, p50 ${pct(alive, 0.5)}, max ${alive.at(-1)}; the seeds: ${seedAt.map(i => all[i]?.alive).join(', ')}`)
         console.error(`+${since()} s: ${all.length} agents up; pairs not seen alive ${all.reduce((s, a) => s + n - 1 - a.alive, 0)}` +
           ` (agents lacking some: ${all.filter(a => a.alive < n - 1).length}); states ${JSON.stringify(states)}; following the most followed leader ${most}, another ${all.filter(a => a.leader !== undefined).length - most}`)
       }
@@ -271,7 +291,7 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
       // Agents that see no other member: their connections, and why their bootstrap dials failed.
       const alone = all.filter(a => a.alive === 0)
       // The seeds' connections (the first three agents): the ones everybody dials first.
-      console.error('the seeds\' connections:', JSON.stringify(all.slice(0, nSeeds).map(a => a.connections)), 'refusals:', JSON.stringify(all.slice(0, nSeeds).map(a => a.refusals)), 'agents alone, by process:',
+      console.error('the seeds\' connections:', JSON.stringify(seedAt.map(i => all[i]?.connections)), 'refusals:', JSON.stringify(seedAt.map(i => all[i]?.refusals)), 'agents alone, by process:',
         JSON.stringify(all.map((a, i) => ({ a, p: processOf(i) })).filter(x => x.a.alive === 0).map(x => x.p)))
       if (alone.length > 0) {
         const errors = new Map<string, number>()

@@ -9,8 +9,8 @@
  *   suspects. Only neighbours: probing others would in time connect everyone to everyone.
  * - Statements: an agent says something of itself (a new incarnation, a new suspicion, that it
  *   leaves) in a statement it signs (statement-keys.ts). Each statement new to a node is passed
- *   on to `gossipFanout` random neighbours every `heartbeatIntervalMs`, a logarithmic number of
- *   times (rumours.ts); a node with no news sends nothing.
+ *   on to `gossipFanout` random neighbours (not the one it came from) every `heartbeatIntervalMs`,
+ *   a logarithmic number of times (rumours.ts); a node with no news sends nothing.
  * - Full exchanges: every statement held of a live member, with one neighbour on first contact
  *   (how a newcomer learns the mesh) and every `syncIntervalMs` (anti-entropy: what gossip missed).
  *   What one neighbour's exchanges may make this node handle is budgeted (member-budgets.ts).
@@ -111,6 +111,7 @@ export type MemberRejection = 'malformed' | 'bad_signature' | 'not_admitted' | '
 export class MemberView extends TypedEventEmitter<MemberViewEvents> implements MemberSource {
   private readonly init: MemberViewInit
   private readonly table: MemberTable
+  private readonly gossiping = new Set<string>() // neighbours with a gossip request of this node unanswered
   private readonly rumours = new Rumours<SignedStatement>({ retransmitMult: RETRANSMIT_MULT, identity: { of: s => s.sig, same: (a, b) => a.body === b.body } })
   private seq = 0
   private running = false
@@ -313,18 +314,19 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
     }
   }
 
-  /** One gossip round: the least-told news to a few random neighbours; nothing when there is none. */
+  /** The least-told news to a few random neighbours with no gossip of ours unanswered (a slow one's window is left to probes). */
   private gossipRound (): void {
     if (this.rumours.pending === 0 || this.init.passive === true) return
-    const peers = this.neighbours()
+    const peers = this.neighbours().filter(p => !this.gossiping.has(p))
     const members = this.table.liveCount() + 1
-    for (let i = 0; i < this.init.gossipFanout && peers.length > 0; i++) {
+    for (let sent = 0; sent < this.init.gossipFanout && peers.length > 0 && this.rumours.pending > 0;) {
       const to = peers.splice(Math.floor(Math.random() * peers.length), 1)[0]
       const statements = this.rumours.take(members, GOSSIP_MAX_STATEMENTS, GOSSIP_MAX_BYTES, to)
       if (statements.length === 0) continue
-      // Its loss is gossip's: told again by others, or caught up by a full exchange. Its deadline
-      // is the receiver's too (past it, dropped unread): news is as good late (newsTimeoutMs).
-      this.init.rpc.request(to, MemberGossip, { statements }, { timeoutMs: this.newsTimeoutMs }).catch(() => {})
+      sent++
+      this.gossiping.add(to)
+      // Lost, it is told again by others or caught up by a full exchange; late, it is as good (newsTimeoutMs).
+      void this.init.rpc.request(to, MemberGossip, { statements }, { timeoutMs: this.newsTimeoutMs }).catch(() => {}).finally(() => this.gossiping.delete(to))
     }
   }
 

@@ -48,11 +48,9 @@ export const noiseCrypto: ICryptoInterface = {
     return pair(createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), type: 'pkcs8', format: 'der' }))
   },
   generateX25519SharedKey (privateKey, publicKey) {
-    let own = privateKey instanceof Uint8Array ? objects.get(privateKey) : undefined
-    if (own === undefined) {
-      own = createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, raw(privateKey)]), type: 'pkcs8', format: 'der' })
-      if (privateKey instanceof Uint8Array) objects.set(privateKey, own)
-    }
+    // A key this module did not make is imported each time (its bytes may change under it).
+    const own = (privateKey instanceof Uint8Array ? objects.get(privateKey) : undefined) ??
+      createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, raw(privateKey)]), type: 'pkcs8', format: 'der' })
     const theirs = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw(publicKey)]), type: 'spki', format: 'der' })
     return diffieHellman({ privateKey: own, publicKey: theirs })
   }

@@ -46,6 +46,8 @@ test('rumours: news is never told back to the neighbour it was heard from; it wa
   assert.equal(r.pending, 1)
   assert.deepEqual(r.take(9, 10, 1_000, 'b'), ['x1'], 'a neighbour met later gets it')
   assert.equal(r.pending, 0)
+  r.offer('z', 1, 'z1', 10, 'seed')
+  assert.deepEqual(r.take(9, 10, 1_000), ['z1'], 'no receiver named: anything queued')
 })
 
 test('rumours: a copy of a held statement is told apart by its signature and body, not after a newer one or once forgotten', () => {
