@@ -1,0 +1,67 @@
+/**
+ * node dist/bench/connection-cost.js: the CPU a connection costs, both ends in this one process,
+ * over and above what the nodes use at rest: 20 nodes each dial 5 of 10 others, then 5 s for
+ * what follows the connections (identify, subscriptions; for agents, the card exchange, member
+ * statements and full exchanges, the election's messages). For vanilla libp2p (TCP, Noise,
+ * yamux, identify, ping, gossipsub with one topic) and for agentmesh agents (lan preset, open
+ * mesh). The figures behind "What a connection costs" in docs/benchmarks.md.
+ */
+import '../node/polyfills.js'
+import { createLibp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createAgentNode } from '../node/index.js'
+
+const A = 10
+const B = 20
+const K = 5
+const sleep = async (t: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, t)) }
+const cpuMs = (): number => { const c = process.cpuUsage(); return (c.user + c.system) / 1000 }
+
+interface Side { addr: () => string, dial: (addr: string) => Promise<unknown>, stop: () => Promise<void> }
+
+async function measure (make: (i: number) => Promise<Side>): Promise<{ restMsPerS: number, msPerConnection: number }> {
+  const nodes: Side[] = []
+  try {
+    for (let i = 0; i < A + B; i++) nodes.push(await make(i))
+    await sleep(3_000)
+    let c0 = cpuMs()
+    await sleep(5_000)
+    const restMsPerS = (cpuMs() - c0) / 5
+    c0 = cpuMs()
+    const t0 = performance.now()
+    await Promise.all(nodes.slice(A).flatMap((b, j) => Array.from({ length: K }, async (_, i) => await b.dial(nodes[(j + i) % A].addr()))))
+    await sleep(5_000)
+    const wallS = (performance.now() - t0) / 1000
+    return { restMsPerS: Math.round(restMsPerS * 10) / 10, msPerConnection: Math.round((cpuMs() - c0 - restMsPerS * wallS) / (B * K) * 10) / 10 }
+  } finally {
+    await Promise.all(nodes.map(async n => { await n.stop() }))
+  }
+}
+
+const vanilla = await measure(async () => {
+  const n = await createLibp2p({
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    connectionManager: { inboundConnectionThreshold: 10_000 },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: { identify: identify(), ping: ping(), pubsub: gossipsub() }
+  })
+  ;(n.services.pubsub as GossipSub).subscribe('t')
+  return { addr: () => n.getMultiaddrs()[0].toString(), dial: async (a) => await n.dial(multiaddr(a)), stop: async () => { await n.stop() } }
+})
+const mesh = `conncost${process.pid}`
+const agents = await measure(async (i) => {
+  const options = { mesh, name: `c${i}`, mdns: false, preset: 'lan' as const, security: { mode: 'open' as const }, logLevel: 'silent' as const }
+  const quiet = { listen: ['/ip4/127.0.0.1/tcp/0'], monitoring: { metricsIntervalMs: 0 }, meshAnnounceIntervalMs: 0 }
+  const a = await createAgentNode({ ...options, ...quiet, connections: { targetPeers: 0, inboundConnectionThreshold: 10_000 } })
+  await a.start()
+  return { addr: () => a.addresses()[0], dial: async (x) => await a.dial(x), stop: async () => { await a.stop() } }
+})
+console.table([{ nodes: 'vanilla libp2p', ...vanilla }, { nodes: 'agentmesh agents', ...agents }])
