@@ -2,19 +2,12 @@
  * node dist/bench/connection-cost.js: the CPU a connection costs, both ends in this one process,
  * over and above what the nodes use at rest: 20 nodes each dial 5 of 10 others, then 5 s for
  * what follows the connections (identify, subscriptions; for agents, the card exchange, member
- * statements and full exchanges, the election's messages). For vanilla libp2p (TCP, Noise,
- * yamux, identify, ping, gossipsub with one topic) and for agentmesh agents (lan preset, open
- * mesh). The figures behind "What a connection costs" in docs/benchmarks.md.
+ * statements and full exchanges, the election's messages). For vanilla libp2p (bench/vanilla.ts:
+ * TCP, Noise, yamux, identify, ping, gossipsub with one topic) and for agentmesh agents (lan
+ * preset, open mesh). The figures behind "What a connection costs" in docs/benchmarks.md.
  */
-import '../node/polyfills.js'
-import { createLibp2p } from 'libp2p'
-import { tcp } from '@libp2p/tcp'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { identify } from '@libp2p/identify'
-import { ping } from '@libp2p/ping'
-import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import { multiaddr } from '@multiformats/multiaddr'
+import { createVanilla } from './vanilla.js'
 import { createAgentNode } from '../node/index.js'
 
 const A = 10
@@ -44,16 +37,10 @@ async function measure (make: (i: number) => Promise<Side>): Promise<{ restMsPer
   }
 }
 
+// The bench's vanilla baseline (bench/vanilla.ts), subscribed to one topic as the agents are.
 const vanilla = await measure(async () => {
-  const n = await createLibp2p({
-    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    connectionManager: { inboundConnectionThreshold: 10_000 },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    services: { identify: identify(), ping: ping(), pubsub: gossipsub() }
-  })
-  ;(n.services.pubsub as GossipSub).subscribe('t')
+  const n = await createVanilla()
+  n.services.pubsub.subscribe('t')
   return { addr: () => n.getMultiaddrs()[0].toString(), dial: async (a) => await n.dial(multiaddr(a)), stop: async () => { await n.stop() } }
 })
 const mesh = `conncost${process.pid}`

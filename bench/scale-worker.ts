@@ -139,8 +139,11 @@ async function handle (m: Cmd): Promise<unknown> {
         await node.start()
         agents.push(node)
         frames.set(node, countFrames(node))
-        node.libp2p.addEventListener('connection:open', () => { opened.count++ })
-        traceDials(node)
+        // --progress only: the wrapper runs on every dial, and a plain run measures the code alone.
+        if (m.progress === true) {
+          node.libp2p.addEventListener('connection:open', () => { opened.count++ })
+          traceDials(node)
+        }
         // When it first followed each leader (this machine's clock): the fail-over's spread, without the bench's polling in it.
         const seen = new Map<string, number>()
         followed.set(node, seen)

@@ -218,18 +218,18 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
     if (spread) {
       // One at a time, each joining the first.
       for (const [i, at] of seedAt.entries()) {
-        const [s] = await workers[i].call('start', { mesh, preset, first: at, count: 1, seeds: seeds.slice(0, 1), options, debugFirst: values.page && i === 0 }) as Array<{ addr: string }>
+        const [s] = await workers[i].call('start', { mesh, preset, first: at, count: 1, seeds: seeds.slice(0, 1), options, debugFirst: values.page && i === 0, progress: values.progress }) as Array<{ addr: string }>
         seeds.push(s.addr)
       }
     } else {
-      seeds.push(...(await workers[0].call('start', { mesh, preset, first: 0, count: nSeeds, seeds: [], options, debugFirst: values.page }) as Array<{ addr: string }>).map(s => s.addr))
+      seeds.push(...(await workers[0].call('start', { mesh, preset, first: 0, count: nSeeds, seeds: [], options, debugFirst: values.page, progress: values.progress }) as Array<{ addr: string }>).map(s => s.addr))
     }
     const started = workers.map(async (w, i) => {
       const own = spread && i < nSeeds ? 1 : 0
       const first = apart ? (i === 0 ? n : nSeeds + (i - 1) * per) : spread ? i * per + own : i === 0 ? nSeeds : i * per
       const share = Math.min(per, n - i * per)
       const count = apart ? (i === 0 ? 0 : Math.min(per, n - first)) : spread ? share - own : share - (i === 0 ? nSeeds : 0)
-      if (count > 0) await w.call('start', { mesh, preset, first, count, seeds, options, ...(values.gap !== undefined ? { gapMs: Number(values.gap) } : {}) }, 600_000)
+      if (count > 0) await w.call('start', { mesh, preset, first, count, seeds, options, progress: values.progress, ...(values.gap !== undefined ? { gapMs: Number(values.gap) } : {}) }, 600_000)
     })
     let elected: number | null = null
     let knownAt: number | null = null

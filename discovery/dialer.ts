@@ -87,7 +87,7 @@ export class PeerDialer {
       const id = [...this.backlog.keys()].at(-1) as string
       const info = this.backlog.get(id) as PeerInfo
       this.backlog.delete(id)
-      if (this.wanted(info)) this.consider(info)
+      this.consider(info) // dialled only if still wanted
     }
   }
 }
