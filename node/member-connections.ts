@@ -2,7 +2,14 @@
  * Connections kept in step with the member view: a connection to an agent held offline that does
  * not answer is closed (discovery/offline-hangup.ts), and agents held offline are dialled one at a
  * time so a healed partition joins up (discovery/reconnect.ts). And with the voter set: voters keep
- * a connection to each other (protocols/coordination/voter-links.ts).
+ * a connection to each other (protocols/coordination/voter-links.ts). And what the election learns
+ * from connections: when the last one to a peer closes, and whether the peer's process exited.
+ *
+ * A process that exits has its sockets closed by the kernel: its peers see the connection end at
+ * once, and a dial to its address is refused (ECONNREFUSED) while its host stays up. A host that
+ * is lost, or cut off by a partition, closes nothing and refuses nothing: the dial times out or
+ * fails otherwise, and the election's timeouts decide as before. So only a refusal at every
+ * address counts as an exit.
  */
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { AgentConfig } from './config.js'
@@ -13,6 +20,10 @@ import { Reconnector } from '../discovery/reconnect.js'
 import { VoterLinks } from '../protocols/coordination/voter-links.js'
 import { VOTER_LINK_INTERVAL_MS } from '../protocols/coordination/constants.js'
 import type { CoordinationService } from '../protocols/coordination/index.js'
+import type { PeerLinks } from '../protocols/coordination/election-types.js'
+import type { PeerId } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { refusedEverywhere } from './tcp-probe.js'
 
 export function memberConnections (libp2p: AgentLibp2p, memberView: MemberView, config: AgentConfig): [OfflineHangUp, Reconnector] {
   const connected = (peer: string): boolean => libp2p.getConnections(peerIdFromString(peer)).length > 0
@@ -50,4 +61,30 @@ export function voterConnections (libp2p: AgentLibp2p, coordination: Coordinatio
   })
   coordination.addEventListener('voters:change', () => { links.check() })
   return links
+}
+
+/** PeerLinks (protocols/coordination/election-types.ts) over libp2p. */
+export function peerLinks (libp2p: AgentLibp2p): PeerLinks {
+  return {
+    onClose: (fn) => {
+      const listener = (e: CustomEvent<PeerId>): void => { fn(e.detail.toString()) }
+      libp2p.addEventListener('peer:disconnect', listener)
+      return () => { libp2p.removeEventListener('peer:disconnect', listener) }
+    },
+    exited: async (peer, signal) => {
+      const known = await libp2p.peerStore.get(peerIdFromString(peer)).catch(() => undefined)
+      return await refusedEverywhere(tcpEndpoints((known?.addresses ?? []).map(a => a.multiaddr)), signal)
+    }
+  }
+}
+
+/** The TCP endpoints of a peer's addresses, TCP and WebSocket ones alike (both listen on TCP). */
+export function tcpEndpoints (addrs: Multiaddr[]): Array<{ host: string, port: number }> {
+  const out = new Map<string, { host: string, port: number }>()
+  for (const a of addrs) {
+    const [host, tcp] = a.getComponents()
+    if (host === undefined || !['ip4', 'ip6', 'dns', 'dns4', 'dns6'].includes(host.name) || tcp?.name !== 'tcp') continue
+    out.set(`${String(host.value)}:${String(tcp.value)}`, { host: String(host.value), port: Number(tcp.value) })
+  }
+  return [...out.values()]
 }

@@ -7,6 +7,7 @@
  * Pure: the snapshot, the coordinator and the series are passed in.
  */
 import { ValidationError } from '../protocols/core/errors.js'
+import { fnv1a } from '../protocols/core/fnv1a.js'
 import type { MeshEdge, MeshNode, MeshSnapshot } from '../discovery/mesh-map.js'
 
 /** Agents per page of /mesh when `limit` is not given, and the most one page holds. */
@@ -124,9 +125,7 @@ export function groupsOf (nodes: readonly MeshNode[], roles: MeshRoles): Map<str
 /** Changes when an agent joins, leaves, is renamed or changes group: the page refetches its list then. */
 export function meshVersion (nodes: readonly MeshNode[], groups: ReadonlyMap<string, string>): string {
   // FNV-1a over the sorted list: cheap, and a collision costs only a list not refetched once.
-  let h = 0x811c9dc5
-  const text = nodes.map(n => `${n.peerId}\t${n.name}\t${n.roles.join(',')}\t${groups.get(n.peerId) ?? ''}`).sort().join('\n')
-  for (let i = 0; i < text.length; i++) { h ^= text.charCodeAt(i); h = Math.imul(h, 0x01000193) >>> 0 }
+  const h = fnv1a(nodes.map(n => `${n.peerId}\t${n.name}\t${n.roles.join(',')}\t${groups.get(n.peerId) ?? ''}`).sort().join('\n'))
   return h.toString(16).padStart(8, '0') + '-' + nodes.length.toString(36)
 }
 

@@ -21,7 +21,7 @@ import type { AgentCard } from '../discovery/card.js'
 import { MeshAnnouncer } from '../discovery/mesh-announcer.js'
 import type { MemberView } from '../discovery/members.js'
 import { buildMemberView, selfEligible } from './member-view.js'
-import { memberConnections, voterConnections } from './member-connections.js'
+import { memberConnections, peerLinks, voterConnections } from './member-connections.js'
 import { liveMembers } from '../discovery/member-source.js'
 import { NegotiationService } from '../protocols/negotiation/index.js'
 import { METRICS_TOPIC, MonitoringService } from '../protocols/monitoring/index.js'
@@ -325,13 +325,13 @@ export function buildOffice (
     keys: electionKeys(privateKeyOf(host.libp2p), config.mesh),
     requestTimeoutMs: c.requestTimeoutMs,
     members: memberView,
+    links: peerLinks(host.libp2p),
     audit
   })
   s.admission.onChange(() => { coordination.refreshMembers() })
   if (config.monitoring.hearReports === 'voters') {
-    // The voters hear every agent's metric report: the coordinator comes from them. Its voter set
-    // is checked when one is taken and when a coordinator is learned (a voter set stored before a
-    // restart is not announced again).
+    // The voters hear every agent's metric report: the coordinator comes from them. Its voter set is checked
+    // when one is taken and when a coordinator is learned (a voter set stored before a restart is not announced again).
     const hearIfVoter = (): void => { monitoring.follow(coordination.status().voters.includes(id)) }
     coordination.addEventListener('voters:change', hearIfVoter)
     coordination.addEventListener('coordinator:change', hearIfVoter)

@@ -57,7 +57,13 @@ interface SimNode {
   votes: Map<number, string>
 }
 type Gossiped = { type: 'announcement', announcement: Announcement }
-interface InFlight { at: number, from: string, to: string, msg: ElectionMessage | MemberMessage | Gossiped | { type: 'directive', term: number }, order: number }
+/**
+ * What a node's connections tell it of a peer (ElectionService over PeerLinks): the last
+ * connection closed, and whether the peer's process exited (its address refuses): true after a
+ * crash, and, as a lying network would tell it, now and then of a live peer cut off by a partition.
+ */
+type LinkNews = { type: 'link', exited: boolean, term: number, at: number }
+interface InFlight { at: number, from: string, to: string, msg: ElectionMessage | MemberMessage | Gossiped | LinkNews | { type: 'directive', term: number }, order: number }
 
 const ALLOWED: Record<MemberState | 'unknown', MemberState[]> = {
   unknown: ['alive', 'left'],
@@ -147,6 +153,15 @@ class Simulation {
     node.election = undefined
     node.members = undefined
     this.log(`crash ${node.id}`)
+    // Its sockets close with it: most of those it was connected to see that, and a refused dial, a few ms to a few tens later.
+    for (const other of this.up()) if (this.connected(node.id, other.id) && this.random() < 0.8) this.tellLink(node.id, other, true)
+  }
+
+  /** Link news for `to` about `from`, after a delay like a message's (the dial's); it arrives whatever the partition (it is local). */
+  private tellLink (from: string, to: SimNode, exited: boolean): void {
+    const [lo, hi] = this.delay
+    const term = to.election?.currentTerm ?? 0
+    this.flight.push({ at: this.now + lo + Math.floor(this.random() * (hi - lo + 1)), from, to: to.id, msg: { type: 'link', exited, term, at: this.now }, order: this.order++ })
   }
 
   up (): SimNode[] { return this.nodes.filter(n => n.election !== undefined) }
@@ -154,8 +169,18 @@ class Simulation {
   connected (a: string, b: string): boolean { return (this.group.get(a) ?? 0) === (this.group.get(b) ?? 0) }
 
   partition (): void {
+    const before = new Map(this.group)
     for (const n of this.nodes) this.group.set(n.id, this.random() < 0.5 ? 0 : 1)
     this.log(`partition ${this.nodes.map(n => `${n.id}:${this.group.get(n.id) ?? 0}`).join(' ')}`)
+    // Some connections cut by it close (a keepalive gave up, a reset), and half of those are
+    // told as an exit: a network that lies (resets and refusals forged on the path). The lease
+    // must hold whatever it is told.
+    for (const a of this.up()) {
+      for (const b of this.up()) {
+        const cut = a !== b && (before.get(a.id) ?? 0) === (before.get(b.id) ?? 0) && !this.connected(a.id, b.id)
+        if (cut && this.random() < 0.3) this.tellLink(b.id, a, this.random() < 0.5)
+      }
+    }
   }
 
   heal (): void { this.group.clear(); this.log('heal') }
@@ -356,7 +381,7 @@ class Simulation {
       if (t === msgAt) {
         const f = this.flight.pop() as InFlight
         const to = this.nodes.find(n => n.id === f.to)
-        if (to?.election !== undefined && this.connected(f.from, f.to)) this.deliver(to, f)
+        if (to?.election !== undefined && (this.connected(f.from, f.to) || f.msg.type === 'link')) this.deliver(to, f)
       } else if (t === wake) {
         for (const n of this.nodes) {
           if (n.election === undefined) continue
@@ -396,6 +421,12 @@ class Simulation {
     if (f.msg.type === 'announcement') {
       if (to.id === this.forger?.id) this.forger.stolen = f.msg.announcement.cert
       e.announcement(f.from, f.msg.announcement, this.now)
+      this.flush(to)
+      return
+    }
+    if (f.msg.type === 'link') {
+      this.log(`${to.id} link to ${f.from} closed${f.msg.exited ? ', exited' : ''} (term ${f.msg.term})`)
+      if (f.msg.exited) e.peerExited(f.from, { term: f.msg.term, at: f.msg.at }, this.now)
       this.flush(to)
       return
     }
@@ -493,12 +524,16 @@ function check (sim: Simulation, seed: number): void {
   // Completeness: an agent that crashes is found offline by every other within the maximum
   // suspicion plus a probe round or two.
   const victim = up[seed % up.length]
-  const wasVoter = voters().includes(victim.id) && eligible > sim.maxVoters
+  const set = voters()
+  const wasVoter = set.includes(victim.id) && eligible > sim.maxVoters
+  // A forger among three voters, one of them the victim: no honest majority is left, and whether
+  // the set changes is the forger's to decide (its inflated acks cost the coordinator its quorum).
+  const honestMajority = set.filter(v => v !== victim.id && v !== sim.forger?.id).length >= majority(set.length)
   sim.crash(victim)
   sim.run(sim.now + MEMBERSHIP.silenceMs + MEMBERSHIP.probeIntervalMs * 2 + MEMBERSHIP.suspicionMaxMs, false)
   for (const x of sim.up()) assert.equal(sim.memberState(x, victim.id), 'offline', `seed ${seed}: ${x.id} still sees the crashed ${victim.id} as ${String(sim.memberState(x, victim.id))}`)
   // A crashed voter with a non-voter to spare is replaced: the set is back at the cap without it.
-  if (!wasVoter) return
+  if (!wasVoter || !honestMajority) return
   sim.run(sim.now + 2_000, false)
   const after = voters()
   assert.ok(!after.includes(victim.id), `seed ${seed}: the crashed voter ${victim.id} is still a voter 2 s later`)

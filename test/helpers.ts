@@ -93,14 +93,15 @@ export class Proc {
   stderr = ''
   private readonly listeners = new Set<() => void>()
 
-  constructor (args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string) {
+  /** `stdin: 'pipe'` for a process driven over its stdin (test/fixtures/netns-agent.ts stops when its stdin closes). */
+  constructor (args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string, opts: { stdin?: 'pipe' } = {}) {
     const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AGENTMESH_')))
     // A HOME of its own unless the test gives one: `start` keeps its data directory in ~/.agentmesh/<name>
     // (issue 14), and processes that reuse a name, in one test or across runs, must not share it (nor write to the user's home).
     const home = env.HOME === undefined ? mkdtempSync(join(tmpdir(), 'agentmesh-home-')) : undefined
     this.child = spawn(process.execPath, args, {
       env: { ...clean, ...(home !== undefined ? { HOME: home } : {}), ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'],
       ...(cwd !== undefined ? { cwd } : {})
     })
     if (home !== undefined) this.child.once('exit', () => { rmSync(home, { recursive: true, force: true }) })

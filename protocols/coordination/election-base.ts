@@ -4,10 +4,11 @@
  * (becoming a follower, taking a voter set a majority vouched for). Pure, like the machine.
  */
 import { DecayingMax, SLACK_CAP_FACTOR, slackFor } from './election-slack.js'
-import type { LeaderState } from './leader-state.js'
+import { LEASE_FACTOR, type LeaderState } from './leader-state.js'
 import { bootstrapProposal, majority, newer, sameConfig, wins, type MemberInfo, type VoterConfig } from './voter-set.js'
 import { checkCertificate, MAX_TERM_STEP } from './election-proof.js'
 import { DEFAULT_MAX_VOTERS, LOST_AFTER_TIMEOUTS } from './constants.js'
+import { exitTurn } from './exit-turn.js'
 import type { VoterView } from './vote-rules.js'
 import type {
   Certificate, ElectionInit, ElectionMessage, ElectionOutput, ElectionStatus, PersistedElection, RejectReason, Role
@@ -29,6 +30,8 @@ export abstract class ElectionBase {
   protected readonly replyTime = new DecayingMax()
   /** Refuse votes until then (leader stickiness; also right after start, as if a leader spoke). */
   protected stickyUntil: number
+  /** Until when this node promised the leader it follows to vote for no other (its acks' `holdMs`; the lease counts on it): never past `stickyUntil`. */
+  protected promisedUntil: number
   /** Stored: until when a hold longer than the minimum timeout may bind this node (see `holdStretched`). */
   protected heldUntil?: number
   /** See `roundStartedAt`. */
@@ -69,6 +72,8 @@ export abstract class ElectionBase {
     this.heldUntil = init.persisted?.heldUntil
     // Within two of the longest holds from now: a clock stepped back must not freeze the vote.
     this.stickyUntil = Math.max(init.now + init.electionTimeoutMinMs, Math.min(this.heldUntil ?? -Infinity, init.now + 2 * this.longestHold()))
+    // What it promised before it stopped is not known: all of that wait is kept, whatever exits.
+    this.promisedUntil = this.stickyUntil
     this.electionDeadline = init.now + this.randomTimeout()
   }
 
@@ -110,6 +115,30 @@ export abstract class ElectionBase {
     this.left = others.filter(m => m.left === true)
   }
 
+  /**
+   * The driver saw `peer`'s process exit: the last connection to it closed (`since.at`, in term
+   * `since.term`) and a connection to it then was refused at every address (nothing listens
+   * there; one that timed out tells nothing, as a partition looks the same). A follower of that leader
+   * waits out no timeout: it stops refusing votes once what it promised the leader ends
+   * (`promisedUntil`), not when its stickiness would, and campaigns on its turn (exit-turn.ts).
+   * ZooKeeper's followers go looking as soon as the leader's socket closes. Nothing on the wire
+   * proves an exit (a reset and a refusal can be forged on the path), so the word frees only
+   * what is not promised: the lease counts on the promise alone, and two coordinators are never
+   * in office at once whatever this is told. Ignored when the leader was heard from since the
+   * close, or the word is about the leader of an earlier term (a restarted process may lead again).
+   */
+  peerExited (peer: string, since: { term: number, at: number }, now: number): void {
+    if (this.role !== 'follower' || this.leader !== peer || this.term !== since.term || !this.isVoter) return
+    if ((this.lastLeaderContact ?? -Infinity) > since.at) return
+    const free = Math.max(now, this.promisedUntil)
+    this.stickyUntil = Math.min(this.stickyUntil, free)
+    this.becomeFollower(now, this.term, undefined)
+    this.electionDeadline = free + exitTurn(this.config?.voters ?? [], peer, this.init.self, this.term, this.init.electionTimeoutMinMs, this.init.random)
+  }
+
+  /** Whether this node is in the voter set it holds. */
+  get isVoter (): boolean { return this.config?.voters.includes(this.init.self) ?? false }
+
   status (now: number): ElectionStatus {
     const voters = this.config?.voters ?? []
     const needed = majority(voters.length)
@@ -136,14 +165,15 @@ export abstract class ElectionBase {
 
   /**
    * Fencing: may a directive of `term` from `from` be carried out? Only the leader we follow, in
-   * the term we are in: an older term is a deposed coordinator; a newer one we have not seen
-   * confirmed by a heartbeat is a claim we cannot check yet.
+   * its term (ours, or the one behind it a non-voter follows it in: `followBehind`): an older
+   * term is a deposed coordinator; a newer one not yet announced or heartbeat to us is a claim we
+   * cannot check yet. (A non-voter that took its leader's directive of its own term, before the
+   * renewal that made it so was announced, then took a late one of the term before: seed 1726.)
    */
   admits (term: number, from: string): 'ok' | 'stale-term' | 'not-coordinator' {
-    if (this.followTerm !== undefined && term === this.followTerm && from === this.leader) return 'ok'
-    if (term < this.term) return 'stale-term'
-    if (term > this.term || from !== this.leader || from === this.init.self) return 'not-coordinator'
-    return 'ok'
+    const leads = this.followTerm ?? this.term
+    if (term < leads) return 'stale-term'
+    return term > leads || from !== this.leader || from === this.init.self ? 'not-coordinator' : 'ok'
   }
 
   get currentTerm (): number { return this.term }
@@ -289,8 +319,10 @@ export abstract class ElectionBase {
   /** What the vote and heartbeat checks (vote-rules.ts) read. */
   protected view (): VoterView {
     const { self, eligible } = this.init
-    const { term, role, config, leader, stickyUntil, members, proof, votedFor } = this
+    const { term, role, config, stickyUntil, members, proof, votedFor } = this
     const proposal = config === undefined ? this.bootstrapProposal() : undefined
+    // The leader of this node's term: none known while it follows one a term behind (`followBehind`).
+    const leader = this.followTerm === undefined ? this.leader : undefined
     return { self, eligible, term, role, stickyUntil, members, config, leader, proof, votedFor, proposal }
   }
 
@@ -322,12 +354,23 @@ export abstract class ElectionBase {
   /**
    * How long a voter's ack binds it (it refuses other candidates for that long after the
    * heartbeat): what it says, within what an honest voter can say, the minimum election timeout
-   * from a voter that says nothing (an older agent). A voter lies about this no more than it
-   * could break its stickiness anyway.
+   * from a voter that says nothing (an older agent). Not raised to this node's own promise: a
+   * voter with shorter timings promises less. A voter lies about this no more than it could
+   * break its promise anyway.
    */
   protected heldFor (holdMs: number | undefined): number {
-    return Math.min(Math.max(holdMs ?? this.init.electionTimeoutMinMs, this.init.electionTimeoutMinMs), this.longestHold())
+    return Math.min(holdMs ?? this.init.electionTimeoutMinMs, this.longestHold())
   }
+
+  /**
+   * What a voter promises at least after a heartbeat: long enough for a lease on it (0.9 of it)
+   * to span an interval and a round trip of up to one and a half intervals (278 ms with the
+   * defaults), within the minimum timeout. Its stickiness (the minimum) is longer, and only the
+   * promise holds when the leader's process exits (`peerExited`); with slower acks the leader
+   * asks for more (leader-state.ts `holdToAsk`). Half the minimum was too short for a round trip
+   * of an interval, which `holdToAsk` assumes at least: every heartbeat asked for more.
+   */
+  protected get promiseMs (): number { return Math.min(this.init.electionTimeoutMinMs, Math.ceil(2.5 * this.init.heartbeatIntervalMs / LEASE_FACTOR)) }
 
   /** The longest an honest voter holds after a heartbeat: the minimum timeout and the largest slack. */
   protected longestHold (): number { return this.init.electionTimeoutMinMs + SLACK_CAP_FACTOR * this.init.electionTimeoutMaxMs }

@@ -124,7 +124,7 @@ export abstract class ElectionJoin extends ElectionBase {
       return
     }
     if (verdict.proven !== undefined) this.proof = verdict.proven
-    if (a.term > this.term || this.role !== 'follower' || this.leader !== from) this.becomeFollower(now, a.term, from)
+    if (a.term > this.term || this.role !== 'follower' || this.leader !== from || this.followTerm !== undefined) this.becomeFollower(now, a.term, from)
     this.lastLeaderContact = now
     if (this.config === undefined || newer(a.config, this.config)) {
       this.config = a.config

@@ -9,7 +9,9 @@ import { TypedEventEmitter } from 'main-event'
 import type { RpcService } from '../rpc/index.js'
 import type { PubSubService } from '../pubsub/index.js'
 import { Election } from './election.js'
-import type { Certificate, ElectionEvent, ElectionKeys, ElectionMessage, ElectionStatus, ElectionTimings, MemberInfo, PersistedElection, Role } from './election-types.js'
+import type {
+  Certificate, ElectionEvent, ElectionKeys, ElectionMessage, ElectionStatus, ElectionTimings, MemberInfo, PeerLinks, PersistedElection, Role
+} from './election-types.js'
 import { ElectionStateFile } from './election-state-file.js'
 import { COORDINATOR_TOPIC, ElectionCommand, REQUESTS } from './election-wire.js'
 import { SLACK_CAP_FACTOR } from './election-slack.js'
@@ -45,6 +47,8 @@ export interface ElectionServiceInit extends ElectionTimings {
    * follows no coordinator.
    */
   pubsub?: PubSubService
+  /** Connection facts (PeerLinks): a follower whose leader's process exited calls an election without waiting out its timeout. */
+  links?: PeerLinks
 }
 
 export class ElectionService extends TypedEventEmitter<ElectionServiceEvents> {
@@ -57,6 +61,9 @@ export class ElectionService extends TypedEventEmitter<ElectionServiceEvents> {
   private reviewTimer?: ReturnType<typeof setInterval>
   private unhandle?: () => void
   private unsubscribe?: () => void
+  private unlink?: () => void
+  /** Aborts the exit checks under way when the service stops. */
+  private stopping?: AbortController
   private running = false
   private members: MemberInfo[] = []
   /** The leader last told to listeners; this node's own win is told once its lease holds. */
@@ -108,6 +115,8 @@ export class ElectionService extends TypedEventEmitter<ElectionServiceEvents> {
         }
       })()
     }
+    this.stopping = new AbortController()
+    this.unlink = this.init.links?.onClose(peer => { this.closed(peer) })
     this.reviewTimer = setInterval(() => { this.election?.reviewVoters(Date.now()); this.flush() }, 1_000)
     this.reviewTimer.unref?.()
     this.flush()
@@ -120,6 +129,9 @@ export class ElectionService extends TypedEventEmitter<ElectionServiceEvents> {
     this.unhandle = undefined
     this.unsubscribe?.()
     this.unsubscribe = undefined
+    this.unlink?.()
+    this.unlink = undefined
+    this.stopping?.abort()
     if (this.timer !== undefined) clearTimeout(this.timer)
     if (this.reviewTimer !== undefined) clearInterval(this.reviewTimer)
     this.timer = undefined
@@ -138,11 +150,32 @@ export class ElectionService extends TypedEventEmitter<ElectionServiceEvents> {
   inOffice (): boolean { return this.election?.inOffice(Date.now()) ?? false }
 
   get term (): number { return this.election?.currentTerm ?? 0 }
+  /** The term of the leader followed: `term`, but for a non-voter that follows one a term behind it. */
+  get leaderTerm (): number { return this.election?.leaderTerm ?? 0 }
   get leader (): string | undefined { return this.election?.currentLeader }
   get certificate (): Certificate | undefined { return this.election?.certificate }
 
   admits (term: number, from: string): 'ok' | 'stale-term' | 'not-coordinator' {
     return this.election?.admits(term, from) ?? 'not-coordinator'
+  }
+
+  /**
+   * The last connection to `peer` closed. A voter that followed it as leader asks once whether
+   * its process exited (PeerLinks.exited), and if so frees what it did not promise
+   * (Election.peerExited). Within the minimum timeout: later, the timeout has done it anyway.
+   */
+  private closed (peer: string): void {
+    const e = this.election
+    const links = this.init.links
+    if (e === undefined || links === undefined || !this.running || this.stopping === undefined) return
+    if (e.currentLeader !== peer || e.currentRole !== 'follower' || !e.isVoter) return
+    const since = { term: e.currentTerm, at: Date.now() }
+    const signal = AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.init.electionTimeoutMinMs)])
+    links.exited(peer, signal).then(gone => {
+      if (!gone || !this.running || this.election !== e) return
+      e.peerExited(peer, since, Date.now())
+      this.flush()
+    }, () => { /* tells nothing: the timeout decides */ })
   }
 
   private build (): Election {

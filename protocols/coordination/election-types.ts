@@ -79,6 +79,21 @@ export interface ElectionInit extends ElectionTimings {
   mayChangeVoters?: (voters: string[]) => boolean
 }
 
+/**
+ * What the election learns from connections (`peerLinks` in node/member-connections.ts): that the
+ * last one to a peer closed, and whether the peer's process is gone. Without it, elections go by timeouts alone.
+ */
+export interface PeerLinks {
+  /** Calls `fn` with a peer's id whenever this node's last connection to it closes; returns the unsubscribe. */
+  onClose: (fn: (peer: string) => void) => () => void
+  /**
+   * True when a connection to `peer` now is refused at every address known for it (the host
+   * answered that nothing listens there: the process exited); false when one connects, times out
+   * or fails otherwise, or none is known.
+   */
+  exited: (peer: string, signal: AbortSignal) => Promise<boolean>
+}
+
 /** What must survive a restart for a vote never to be given twice in one term. */
 /**
  * `heldUntil`: a time (ms since the epoch, this host's clock) up to which this voter may have

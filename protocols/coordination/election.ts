@@ -12,11 +12,11 @@
  *   the rest does not inflate terms and disrupt the leader when it comes back.
  * - Leader stickiness: a voter that heard from a leader within the minimum election timeout
  *   neither grants a vote nor moves to the candidate's term (dissertation 4.2.3).
- * - A lease (leader-state.ts): the leader is in office only until `minTimeout` after the send
- *   time of the last heartbeat a majority acknowledged, and steps down (check-quorum) when no
- *   majority answered for `maxTimeout`. Because voters refuse votes for `minTimeout` after a
- *   heartbeat, no other leader can be elected while the lease runs: two coordinators are never
- *   in office at once (given clocks that run at about the same rate).
+ * - A lease (leader-state.ts): the leader is in office only until 0.9 of what a majority promised
+ *   after the send time of the last heartbeat it acked, and steps down (check-quorum) when no
+ *   majority answered for `maxTimeout`. Voters refuse votes that long (a leader's exit frees only
+ *   the rest of their stickiness: `peerExited`), so no other leader is elected while the lease
+ *   runs: two coordinators are never in office at once (given clocks that run at about one rate).
  * - Timeouts that stretch under load (election-slack.ts); only waits grow, never the lease.
  * - The voter set is the only replicated state, changed one voter at a time; before any exists
  *   it is bootstrapped as Consul's `bootstrap_expect` does. Its rules are in voter-set.ts.
@@ -53,7 +53,11 @@ export class Election extends ElectionJoin {
         this.becomeFollower(now, this.term, undefined)
         return
       }
-      if (now >= this.lead.nextHeartbeat) this.broadcastHeartbeat(now)
+      if (now >= this.lead.nextHeartbeat) {
+        // Sent late (this process lagged) is acked late: the lease must span that too (`holdToAsk`).
+        this.ackDelay.add(now - this.lead.nextHeartbeat, now)
+        this.broadcastHeartbeat(now)
+      }
       if (this.lead.announceDue(now, this.joinAnnounceMs)) this.announce(now)
       return
     }
@@ -100,6 +104,8 @@ export class Election extends ElectionJoin {
     this.roundStart = now
     this.role = 'pre-candidate'
     this.leader = undefined
+    // No longer following a leader a term behind (followBehind): as leader, it reports its own term.
+    this.followTerm = undefined
     this.campaign = config
     this.votes = new Set([this.init.self])
     this.out.events.push({ type: 'role', role: 'pre-candidate', term: this.term })
@@ -204,7 +210,7 @@ export class Election extends ElectionJoin {
     // The voters only: the lease and the voter set need them, and the other agents learn the
     // leader from its announcements (a heartbeat per agent would make the leader's load grow with the mesh).
     // The certificate goes along until the receiver has accepted it (acked this term's heartbeat).
-    const ask = holdToAsk(this.ackDelay.get(now), this.init.heartbeatIntervalMs, this.init.electionTimeoutMinMs)
+    const ask = holdToAsk(this.ackDelay.get(now), this.init.heartbeatIntervalMs, this.promiseMs)
     for (const to of lead.targets(this.init.self, config.voters)) {
       const cert = !lead.certified.has(to) && this.proof !== undefined ? { cert: this.proof } : {}
       this.send(to, { type: 'heartbeat', term: this.term, leader: this.init.self, config, seq, ...cert, ...(ask !== undefined ? { holdMs: ask } : {}) })
@@ -288,7 +294,7 @@ export class Election extends ElectionJoin {
   private onHeartbeat (from: string, msg: Extract<ElectionMessage, { type: 'heartbeat' }>, now: number): void {
     const ack = (success: boolean, endorse?: string): void => {
       const proof = !success && this.proof !== undefined && this.proof.term > msg.term ? { proof: this.proof } : {}
-      const signed = { ...(endorse !== undefined ? { endorse } : {}), ...(success ? { holdMs: Math.max(0, Math.floor(this.stickyUntil - now)) } : {}) }
+      const signed = { ...(endorse !== undefined ? { endorse } : {}), ...(success ? { holdMs: Math.max(0, Math.floor(this.promisedUntil - now)) } : {}) }
       this.send(from, { type: 'heartbeat-ack', term: this.term, seq: msg.seq, success, configVersion: this.config?.version ?? 0, ...proof, ...signed })
     }
     const verdict = judgeHeartbeat(this.view(), from, msg, this.init.keys)
@@ -302,11 +308,15 @@ export class Election extends ElectionJoin {
       // Late means a whole interval missed: ordinary jitter adds nothing to fail-over time.
       this.heartbeatLateness.add(now - this.lastLeaderContact - 2 * this.init.heartbeatIntervalMs, now)
     }
-    if (msg.term > this.term || this.role !== 'follower' || this.leader !== from) this.becomeFollower(now, msg.term, from)
+    if (msg.term > this.term || this.role !== 'follower' || this.leader !== from || this.followTerm !== undefined) this.becomeFollower(now, msg.term, from)
     this.lastLeaderContact = now
     const slack = this.slack(now)
-    // As long as the leader asks (its lease needs it when acks come slowly), within the longest hold.
-    this.stickyUntil = Math.min(Math.max(this.stickyUntil, now + this.init.electionTimeoutMinMs + slack, now + (msg.holdMs ?? 0)), now + this.longestHold())
+    const cap = now + this.longestHold()
+    // What it promises (the lease counts on it): as long as the leader asks, when acks come
+    // slowly; and what it refuses, the minimum timeout, all of which but the promise it gives up
+    // when the leader's process exits (`peerExited`). Both within the longest hold.
+    this.promisedUntil = Math.min(Math.max(this.promisedUntil, now + this.promiseMs + slack, now + (msg.holdMs ?? 0)), cap)
+    this.stickyUntil = Math.min(Math.max(this.stickyUntil, now + this.init.electionTimeoutMinMs + slack, this.promisedUntil), cap)
     this.holdStretched(now)
     this.electionDeadline = now + this.randomTimeout() + slack
     // Never back: a heartbeat delayed on its way carries an older set of the same leader, and a

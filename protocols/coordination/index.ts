@@ -14,7 +14,7 @@ import type { MemberChange } from '../../discovery/members.js'
 import type { Office } from './office.js'
 import { ElectionService, type CoordinatorChange } from './election-service.js'
 import type { ElectionKeys, ElectionTimings, Role } from './election.js'
-import type { Certificate } from './election-types.js'
+import type { Certificate, PeerLinks } from './election-types.js'
 import { AgentSide, type ConsensusHandler, type DirectiveHandler, type DirectiveRun, type StatusProvider } from './agent-side.js'
 import { Coordinator, type ConsensusResult, type CoordinationReport, type PlannedDirective, type Planner } from './coordinator.js'
 import type { CoordinatorState } from './coordinator-state.js'
@@ -97,6 +97,8 @@ export interface CoordinationInit extends ElectionTimings {
   audit?: AuditSink
   /** Gossip, for the coordinator's announcements (a client's is ignored: it follows no coordinator). */
   pubsub?: PubSubService
+  /** Connection facts for the election (`peerLinks`, node/member-connections.ts): an exited coordinator is replaced without waiting out a timeout. */
+  links?: PeerLinks
 }
 
 /** What the fencing verdicts are as error codes, for the audit trail. */
@@ -151,7 +153,8 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
       self: init.self,
       rpc: init.rpc,
       admits: (term, from) => this.election.admits(term, from),
-      currentTerm: () => this.election.term,
+      // The followed leader's: what fencing compares with (a non-voter may follow one a term behind its own).
+      currentTerm: () => this.election.leaderTerm,
       currentLeader: () => this.election.leader,
       onRejected: rejected,
       onDirective: (action, outcome) => { this.forward('directive', { role: 'received', action, outcome }) },

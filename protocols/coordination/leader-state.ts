@@ -16,20 +16,21 @@ export const FAREWELL_HEARTBEATS = 10
 const SENT_KEPT = 64
 
 /**
- * How long a leader asks its voters to hold after a heartbeat, or undefined while the minimum
- * timeout is enough. Its lease runs from a heartbeat's send time for LEASE_FACTOR of the hold a
- * majority acked, and has to outlast the wait for the next heartbeat's acks: an interval and the
- * round trip, with a second round trip for jitter (asked for only once the minimum timeout does
- * not cover the first, so an older voter refuses heartbeats only then). Acks lately `ackDelay`
+ * How long a leader asks its voters to hold after a heartbeat, or undefined while what they
+ * promise unasked (`promiseMs`, election-base.ts: less than the minimum timeout) is enough. Its
+ * lease runs from a heartbeat's send time for LEASE_FACTOR of the hold a majority acked, and has
+ * to outlast the wait for the next heartbeat's acks: an interval and the round trip, with a
+ * second round trip for jitter (asked for only once the promise does not cover the first, so an
+ * older voter refuses heartbeats only then). Acks lately `ackDelay`
  * past an interval took an interval and that delay. Without it, round trips near the minimum
  * timeout (event loops that lag) left a leader out of office for good though every voter acked
  * it and every agent followed it (the election simulation's join wave on slow links). Voters
  * hold no longer than their longest hold whatever is asked.
  */
-export function holdToAsk (ackDelay: number, intervalMs: number, minTimeoutMs: number): number | undefined {
+export function holdToAsk (ackDelay: number, intervalMs: number, promiseMs: number): number | undefined {
   const roundTrip = intervalMs + ackDelay
-  // Asked only once the minimum no longer covers an interval and one round trip.
-  if ((intervalMs + roundTrip) / LEASE_FACTOR <= minTimeoutMs) return undefined
+  // Asked only once the promise no longer covers an interval and one round trip.
+  if ((intervalMs + roundTrip) / LEASE_FACTOR <= promiseMs) return undefined
   return Math.ceil((intervalMs + 2 * roundTrip) / LEASE_FACTOR)
 }
 
@@ -115,7 +116,7 @@ export class LeaderState {
   }
 
   /**
-   * Move the lease to `minTimeoutMs` (shortened) past the newest heartbeat a majority answered,
+   * Move the lease to what a majority holds (shortened) past the newest heartbeat it answered,
    * counting the leader as acking now. True when `config` just became committed (a majority
    * holds it): the leader may then make the next change.
    */
@@ -126,7 +127,7 @@ export class LeaderState {
     if (quorumSent === undefined || !Number.isFinite(quorumSent)) return false
     this.quorumAt = Math.max(this.quorumAt, quorumSent)
     // The lease lasts while a majority is bound: each voter until its heartbeat's send time plus
-    // what it said it holds (its minimum timeout, more when its slack stretched it); the send
+    // what it said it holds (its promise, more when its slack stretched it or the leader asked); the send
     // time, not the ack's, as the voter got it later still. The leader is bound while it leads,
     // and alone (a set of one) renews the minimum from now.
     const held = config.voters.map(v => v === self ? Infinity : this.heldUntil.get(v) ?? -Infinity).sort((a, b) => b - a)
