@@ -16,6 +16,7 @@ import { execFileSync } from 'node:child_process'
 import { multiaddr } from '@multiformats/multiaddr'
 import { phaseProfile } from './phase-profile.js'
 import { MemberSync } from '../discovery/member-wire.js'
+import { MESH_TOPIC } from '../discovery/mesh-map.js'
 import type { RpcService } from '../protocols/rpc/index.js'
 
 interface Cmd { id: number, cmd: string, [k: string]: any }
@@ -78,6 +79,19 @@ function countFrames (node: AgentNode): () => number {
 }
 
 /** An agent's election as it stands (what to read when a mesh does not converge): role, voters (last 6 characters), set version, lease. */
+/**
+ * Whether this agent can publish to its neighbours: connections on which it holds an outbound
+ * gossipsub stream (gossipsub sends only over one, and makes it once per connection), and its view
+ * of the mesh map's topic. An agent missing from the map with no outbound stream says its posts go nowhere.
+ */
+function gossipFacts (a: AgentNode): Record<string, number> {
+  const conns = a.libp2p.getConnections().filter(c => c.status === 'open')
+  const out = conns.filter(c => c.streams.some(s => s.direction === 'outbound' && s.protocol?.startsWith('/meshsub/') === true)).length
+  const inb = conns.filter(c => c.streams.some(s => s.direction === 'inbound' && s.protocol?.startsWith('/meshsub/') === true)).length
+  const t = a.topicPeers(MESH_TOPIC.name)
+  return { open: conns.length, outbound: out, inbound: inb, mapSubscribers: t.subscribers.length, mapMesh: t.mesh.length }
+}
+
 function electionFacts (s: ReturnType<AgentNode['coordination']['status']>): Record<string, unknown> {
   return {
     role: s.role,
@@ -205,6 +219,7 @@ async function handle (m: Cmd): Promise<unknown> {
         election: electionFacts(status),
         states: members.reduce<Record<string, number>>((o, x) => { o[x.state] = (o[x.state] ?? 0) + 1; return o }, {}),
         connections: a.libp2p.getConnections().length,
+        gossip: gossipFacts(a),
         refusals: refusals(a),
         ...(dialErrors.has(a) ? { bootstrapErrors: dialErrors.get(a) } : {}),
         // An agent with no connection: what its dial queue holds (a dial stuck there is joined by every later one to that peer).

@@ -97,6 +97,16 @@ export class MeshAnnouncer implements Startable {
     return { peerId, name, roles, peers: this.init.membership.peerIds(), rates: this.lastRates, at: this.lastAt }
   }
 
+  /**
+   * Whether this node watches and has not heard `peerId` lately. Agents announce to the watchers
+   * among their peers only: only nodes that watch subscribe to the topic, and gossip goes through
+   * subscribers alone, so an agent with no connection to a watcher is missing from its map until
+   * one is made (node/member-connections.ts dials it).
+   */
+  misses (peerId: string): boolean {
+    return this.map !== undefined && !this.map.hears(peerId)
+  }
+
   /** The map assembled so far (empty on a node that does not watch). */
   snapshot (): MeshSnapshot {
     return this.map?.snapshot() ?? { nodes: [], edges: [], ageMs: 0, intervalMs: 0 }

@@ -45,6 +45,12 @@ export class MeshMap {
 
   forget (peerId: string): void { this.seen.delete(peerId) }
 
+  /** Whether an announcement of `peerId` came within the last three intervals (it is on the map). */
+  hears (peerId: string, now = Date.now()): boolean {
+    const e = this.seen.get(peerId)
+    return e !== undefined && now - e.heard <= 3 * this.intervalMs
+  }
+
   snapshot (now = Date.now()): MeshSnapshot {
     const me = this.self()
     const all = new Map<string, MeshAnnouncement>([[me.peerId, me]])

@@ -5,15 +5,23 @@
  * dials an agent that is offline (the bootstrap dialer joins through one seed and keeps only that
  * link, bootstrap.ts; the peer dialer dials agents that others tell of). A dead host costs one
  * failed dial a round; the addresses come from the agents' statements (member-addresses.ts).
+ *
+ * A node watching the mesh map uses one too, for the agents alive that it has not heard from:
+ * an agent's announcement reaches only the watchers connected to it (mesh-announcer.ts).
  */
 import type { Startable } from '../protocols/core/service.js'
 import { deadline } from '../protocols/core/deadline.js'
 
 export interface ReconnectInit {
-  /** How often one offline agent is dialled (jittered by up to half either way); 0 never. */
+  /** How often a round dials (jittered by up to half either way); 0 never. */
   intervalMs: number
-  /** Peer ids of the agents the member view holds offline (not those that left). */
-  offline: () => string[]
+  /**
+   * Peer ids to pick from: for the member view's reconnect, the agents it holds offline (not
+   * those that left); for a node watching the mesh map, agents alive that it has not heard from.
+   */
+  candidates: () => string[]
+  /** Dials a round makes at once (1 unless given). */
+  perRound?: number
   connected: (peerId: string) => boolean
   /** Dial the agent by peer id (its addresses are in the peer store); rejects when it cannot. */
   dial: (peerId: string, signal: AbortSignal) => Promise<void>
@@ -58,19 +66,28 @@ export class Reconnector implements Startable {
   private async round (): Promise<void> {
     const running = this.controller
     if (running === undefined || this.dialing) return
-    const candidates = this.init.offline().filter(p => !this.init.connected(p))
+    const candidates = this.init.candidates().filter(p => !this.init.connected(p))
     if (candidates.length === 0) return
-    const peer = candidates[Math.floor(Math.random() * candidates.length)]
+    // A random few (a partial Fisher-Yates shuffle): a dead host picked every round would hold the others back.
+    const n = Math.min(candidates.length, Math.max(1, this.init.perRound ?? 1))
+    for (let i = 0; i < n; i++) {
+      const j = i + Math.floor(Math.random() * (candidates.length - i))
+      ;[candidates[i], candidates[j]] = [candidates[j], candidates[i]]
+    }
     this.dialing = true
-    this.counts.attempts++
     // deadline(), not AbortSignal.any with a timeout signal: on Node 20 that timeout can be
     // collected before it fires (protocols/core/deadline.ts), and a stuck dial would stop the rounds.
     const limit = deadline(this.init.dialTimeoutMs, running.signal)
     try {
-      await this.init.dial(peer, limit.signal)
-      this.counts.connected++
-    } catch {
-      // Still gone, or still on the other side: another round tries another, or this one again.
+      await Promise.all(candidates.slice(0, n).map(async peer => {
+        this.counts.attempts++
+        try {
+          await this.init.dial(peer, limit.signal)
+          this.counts.connected++
+        } catch {
+          // Still gone, or still on the other side: another round tries another, or this one again.
+        }
+      }))
     } finally {
       limit.clear()
       this.dialing = false

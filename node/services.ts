@@ -21,7 +21,7 @@ import type { AgentCard } from '../discovery/card.js'
 import { MeshAnnouncer } from '../discovery/mesh-announcer.js'
 import type { MemberView } from '../discovery/members.js'
 import { buildMemberView, selfEligible } from './member-view.js'
-import { memberConnections, peerLinks, voterConnections } from './member-connections.js'
+import { mapLinks, memberConnections, peerLinks, voterConnections } from './member-connections.js'
 import { liveMembers } from '../discovery/member-source.js'
 import { NegotiationService } from '../protocols/negotiation/index.js'
 import { METRICS_TOPIC, MonitoringService } from '../protocols/monitoring/index.js'
@@ -233,7 +233,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     office.ordered[2],
     discovery,
     bootstrap,
-    announcer,
+    announcer, mapLinks(libp2p, memberView, announcer, config),
     // Last: what its outbox held at start is resent once the node can find its peers.
     delivery
   ]

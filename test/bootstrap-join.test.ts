@@ -49,7 +49,7 @@ test('reconnect: one agent held offline and not connected is dialled a round; no
   const dialled: string[] = []
   let offline = ['x', 'y']
   const connected = new Set(['y'])
-  const r = new Reconnector({ intervalMs: 40, offline: () => offline, connected: p => connected.has(p), dial: async p => { dialled.push(p); throw new Error('unreachable') }, dialTimeoutMs: 1_000 })
+  const r = new Reconnector({ intervalMs: 40, candidates: () => offline, connected: p => connected.has(p), dial: async p => { dialled.push(p); throw new Error('unreachable') }, dialTimeoutMs: 1_000 })
   r.start()
   await waitFor(() => dialled.length >= 3, 'three rounds', 5_000)
   assert.deepEqual([...new Set(dialled)], ['x'], 'only the offline agent not connected')
@@ -59,7 +59,7 @@ test('reconnect: one agent held offline and not connected is dialled a round; no
   await sleep(200)
   assert.equal(dialled.length, before, 'nobody offline: no dial')
   r.stop()
-  const off = new Reconnector({ intervalMs: 0, offline: () => ['x'], connected: () => false, dial: async p => { dialled.push(`off:${p}`) }, dialTimeoutMs: 1_000 })
+  const off = new Reconnector({ intervalMs: 0, candidates: () => ['x'], connected: () => false, dial: async p => { dialled.push(`off:${p}`) }, dialTimeoutMs: 1_000 })
   off.start()
   await sleep(200)
   off.stop()

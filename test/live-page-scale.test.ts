@@ -78,9 +78,9 @@ test('live page at 50 agents: groups that add up to 50, search finds one, sparkl
       // look at when this fails: unknown to a0, offline there, or not connected to anyone).
       const onMap = new Set(((await json(`${url}/mesh?limit=500`)).body.nodes as Array<{ peerId: string }>).map(n => n.peerId))
       const state = new Map(watch.members().map(m => [m.peerId, m.state]))
-      const accounts = await others() as Array<{ peerId: string, states?: Record<string, number>, connections?: number }>
+      const accounts = await others() as Array<{ peerId: string, states?: Record<string, number>, connections?: number, gossip?: Record<string, number> }>
       const missing = accounts.filter(a => !onMap.has(a.peerId))
-      t.diagnostic(`on the map ${onMap.size}; a0 connected to ${watch.libp2p.getConnections().length}; missing: ${JSON.stringify(missing.map(a => ({ peer: a.peerId.slice(-6), atA0: state.get(a.peerId) ?? 'unknown', states: a.states, connections: a.connections })))}`)
+      t.diagnostic(`on the map ${onMap.size}; a0 connected to ${watch.libp2p.getConnections().length}; missing: ${JSON.stringify(missing.map(a => ({ peer: a.peerId.slice(-6), atA0: state.get(a.peerId) ?? 'unknown', states: a.states, connections: a.connections, gossip: a.gossip })))}`)
       throw err
     }
     const states: Record<string, number> = {}

@@ -7,6 +7,8 @@ import { MeshMap, type MeshAnnouncement } from '../discovery/mesh-map.js'
 import { MeshAnnouncer } from '../discovery/mesh-announcer.js'
 import type { Membership } from '../discovery/membership.js'
 import type { PubSubService } from '../protocols/pubsub/index.js'
+import { createAgentNode, type CreateAgentNodeOptions } from '../node/index.js'
+import { nodeOptions, uniqueMesh, waitFor } from './helpers.js'
 
 const HOUR = 3_600_000
 const ann = (peerId: string, at: number, peers: string[] = []): MeshAnnouncement => ({ peerId, name: peerId, roles: [], peers, rates: {}, at })
@@ -63,4 +65,28 @@ test('mesh map: an agent restarted with its clock behind its earlier life replac
   const s = map.snapshot(t0 + 4_500)
   assert.deepEqual(s.nodes.map(n => n.peerId).sort(), ['me', 'phoenix'], 'still on the map')
   assert.equal(s.edges.length, 0, 'as its new life announced itself')
+})
+
+test('mesh map: an agent with no connection to the watching node is dialled by it and shows on its map', async (t) => {
+  // w watches (debug endpoint); a joins through w, b through a. No peer dialer anywhere (targetPeers
+  // 0), so only the watcher's own dial can connect b to w: b's announcements go to the watchers it is
+  // connected to and nowhere else (gossip goes through subscribers, and only watchers subscribe).
+  const mesh = uniqueMesh()
+  const opts = (name: string, extra: CreateAgentNodeOptions = {}): CreateAgentNodeOptions =>
+    nodeOptions(mesh, { name, preset: 'local', meshAnnounceIntervalMs: 1_000, connections: { targetPeers: 0 }, ...extra })
+  const w = await createAgentNode(opts('w', { debug: '127.0.0.1:0' }))
+  await w.start()
+  t.after(async () => { await w.stop() })
+  const a = await createAgentNode(opts('a', { bootstrap: [w.addresses()[0]] }))
+  await a.start()
+  t.after(async () => { await a.stop() })
+  // b is not eligible to coordinate: voters keep links to each other (voter-links.ts), which would connect it to w.
+  const b = await createAgentNode(opts('b', { bootstrap: [a.addresses()[0]], coordination: { eligible: false } }))
+  await b.start()
+  t.after(async () => { await b.stop() })
+  const onMap = async (): Promise<string[]> => ((await (await fetch(`${w.debugUrl as string}/mesh`)).json()).nodes as Array<{ name: string }>).map(n => n.name).sort()
+  await waitFor(async () => (await onMap()).length === 3, 'w\'s map to hold w, a and b', 30_000)
+  assert.deepEqual(await onMap(), ['a', 'b', 'w'])
+  assert.ok(w.libp2p.getConnections(b.libp2p.peerId).length > 0, 'w dialled b')
+  assert.equal(a.libp2p.getConnections(b.libp2p.peerId).length > 0, true, 'b joined through a')
 })
