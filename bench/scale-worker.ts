@@ -78,20 +78,19 @@ function countFrames (node: AgentNode): () => number {
   return () => n
 }
 
-/** An agent's election as it stands (what to read when a mesh does not converge): role, voters (last 6 characters), set version, lease. */
 /**
- * Whether this agent can publish to its neighbours: connections on which it holds an outbound
- * gossipsub stream (gossipsub sends only over one, and makes it once per connection), and its view
- * of the mesh map's topic. An agent missing from the map with no outbound stream says its posts go nowhere.
+ * Whether this agent can publish to its neighbours: peers it holds an outbound gossipsub stream to
+ * (gossipsub sends only over one, and makes it once per connection), and the subscribers of the mesh
+ * map's topic it knows. An agent missing from the map with no outbound stream says its posts go nowhere.
  */
 function gossipFacts (a: AgentNode): Record<string, number> {
   const conns = a.libp2p.getConnections().filter(c => c.status === 'open')
-  const out = conns.filter(c => c.streams.some(s => s.direction === 'outbound' && s.protocol?.startsWith('/meshsub/') === true)).length
-  const inb = conns.filter(c => c.streams.some(s => s.direction === 'inbound' && s.protocol?.startsWith('/meshsub/') === true)).length
+  const peersWith = (direction: string): number => new Set(conns.filter(c => c.streams.some(s => s.direction === direction && s.protocol?.startsWith('/meshsub/') === true)).map(c => c.remotePeer.toString())).size
   const t = a.topicPeers(MESH_TOPIC.name)
-  return { open: conns.length, outbound: out, inbound: inb, mapSubscribers: t.subscribers.length, mapMesh: t.mesh.length }
+  return { peers: new Set(conns.map(c => c.remotePeer.toString())).size, outbound: peersWith('outbound'), inbound: peersWith('inbound'), mapSubscribers: t.subscribers.length }
 }
 
+/** An agent's election as it stands (what to read when a mesh does not converge): role, voters (last 6 characters), set version, lease. */
 function electionFacts (s: ReturnType<AgentNode['coordination']['status']>): Record<string, unknown> {
   return {
     role: s.role,
