@@ -60,7 +60,10 @@ export function memberConnections (libp2p: AgentLibp2p, memberView: MemberView, 
 export function mapLinks (libp2p: AgentLibp2p, memberView: MemberView, announcer: MeshAnnouncer, config: AgentConfig): Reconnector {
   return new Reconnector({
     intervalMs: config.debug === undefined ? 0 : Math.max(1_000, config.meshAnnounceIntervalMs),
-    candidates: () => memberView.members().filter(m => m.state === 'alive' && announcer.misses(m.peerId)).map(m => m.peerId),
+    // Short of nine tenths of the cap: past it libp2p's manager prunes, and the dials would go round.
+    candidates: () => libp2p.getConnections().length >= 0.9 * config.connections.maxConnections
+      ? []
+      : memberView.members().filter(m => m.state === 'alive' && announcer.misses(m.peerId)).map(m => m.peerId),
     perRound: 2,
     connected: peer => libp2p.getConnections(peerIdFromString(peer)).length > 0,
     dial: async (peer, signal) => { await libp2p.dial(peerIdFromString(peer), { signal }) },
