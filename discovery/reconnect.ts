@@ -22,6 +22,12 @@ export interface ReconnectInit {
   candidates: () => string[]
   /** Dials a round makes at once (1 unless given). */
   perRound?: number
+  /**
+   * A peer dialled is not picked again for this long (0 or unset: it may be the next round's).
+   * For candidates that a dial may not take off the list: an agent that connects and stays silent,
+   * or whose connection its own manager prunes, would otherwise be dialled every round.
+   */
+  repickAfterMs?: number
   connected: (peerId: string) => boolean
   /** Dial the agent by peer id (its addresses are in the peer store); rejects when it cannot. */
   dial: (peerId: string, signal: AbortSignal) => Promise<void>
@@ -33,6 +39,8 @@ export class Reconnector implements Startable {
   private timer?: ReturnType<typeof setTimeout>
   private controller?: AbortController
   private dialing = false
+  /** When each peer was last picked (with repickAfterMs; entries past it are dropped each round). */
+  private readonly picked = new Map<string, number>()
   /** Dials made and those that connected (for the tests and /metrics). */
   readonly counts = { attempts: 0, connected: 0 }
 
@@ -66,7 +74,10 @@ export class Reconnector implements Startable {
   private async round (): Promise<void> {
     const running = this.controller
     if (running === undefined || this.dialing) return
-    const candidates = this.init.candidates().filter(p => !this.init.connected(p))
+    const now = Date.now()
+    const repick = this.init.repickAfterMs ?? 0
+    for (const [p, at] of this.picked) if (now - at >= repick) this.picked.delete(p)
+    const candidates = this.init.candidates().filter(p => !this.init.connected(p) && !this.picked.has(p))
     if (candidates.length === 0) return
     // A random few (a partial Fisher-Yates shuffle): a dead host picked every round would hold the others back.
     const n = Math.min(candidates.length, Math.max(1, this.init.perRound ?? 1))
@@ -74,6 +85,7 @@ export class Reconnector implements Startable {
       const j = i + Math.floor(Math.random() * (candidates.length - i))
       ;[candidates[i], candidates[j]] = [candidates[j], candidates[i]]
     }
+    if (repick > 0) for (const p of candidates.slice(0, n)) this.picked.set(p, now)
     this.dialing = true
     // deadline(), not AbortSignal.any with a timeout signal: on Node 20 that timeout can be
     // collected before it fires (protocols/core/deadline.ts), and a stuck dial would stop the rounds.

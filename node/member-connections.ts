@@ -56,15 +56,20 @@ export function memberConnections (libp2p: AgentLibp2p, memberView: MemberView, 
  * connected to (discovery/mesh-announcer.ts), and an agent joins through one seed and dials
  * only some of the peers told of (discovery/dialer.ts), so nothing else connects it to the watcher.
  * Seen in CI at 50 agents: one agent with 14 connections, none to the watcher, off its map for 4 minutes.
+ * An agent picked is not picked again for ten intervals: one that stays silent (its announcements
+ * off), refuses, or prunes the watcher's connection is not dialled round after round.
  */
 export function mapLinks (libp2p: AgentLibp2p, memberView: MemberView, announcer: MeshAnnouncer, config: AgentConfig): Reconnector {
+  const interval = config.meshAnnounceIntervalMs
   return new Reconnector({
-    intervalMs: config.debug === undefined ? 0 : Math.max(1_000, config.meshAnnounceIntervalMs),
+    // Off with no endpoint, and in a mesh whose announcements are off (this node's setting stands for it).
+    intervalMs: config.debug === undefined || interval <= 0 ? 0 : Math.max(1_000, interval),
     // Short of nine tenths of the cap: past it libp2p's manager prunes, and the dials would go round.
     candidates: () => libp2p.getConnections().length >= 0.9 * config.connections.maxConnections
       ? []
       : memberView.members().filter(m => m.state === 'alive' && announcer.misses(m.peerId)).map(m => m.peerId),
     perRound: 2,
+    repickAfterMs: 10 * Math.max(1_000, interval),
     connected: peer => libp2p.getConnections(peerIdFromString(peer)).length > 0,
     dial: async (peer, signal) => { await libp2p.dial(peerIdFromString(peer), { signal }) },
     dialTimeoutMs: config.connections.dialTimeoutMs

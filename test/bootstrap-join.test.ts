@@ -66,6 +66,29 @@ test('reconnect: one agent held offline and not connected is dialled a round; no
   assert.equal(dialled.some(p => p.startsWith('off:')), false)
 })
 
+test('reconnect with perRound and repickAfterMs: two different peers a round, none picked again within its time', async () => {
+  const rounds: string[][] = []
+  let current: string[] = []
+  const r = new Reconnector({
+    intervalMs: 40,
+    candidates: () => ['x', 'y', 'z'],
+    perRound: 2,
+    repickAfterMs: 60_000,
+    connected: () => false,
+    dial: async p => { current.push(p); if (current.length === 1) queueMicrotask(() => { rounds.push(current); current = [] }) },
+    dialTimeoutMs: 1_000
+  })
+  r.start()
+  await waitFor(() => rounds.length >= 2, 'two rounds', 5_000)
+  await sleep(300) // rounds enough for any repick to show
+  r.stop()
+  const all = rounds.flat()
+  assert.equal(rounds[0].length, 2, 'two dials in the first round')
+  assert.notEqual(rounds[0][0], rounds[0][1], 'to two different peers')
+  assert.deepEqual([...all].sort(), ['x', 'y', 'z'], 'each peer dialled once, the third in a later round')
+  assert.deepEqual(r.counts, { attempts: 3, connected: 3 })
+})
+
 test('six seeds started at once, each given all six addresses (its own too), end in one mesh', async () => {
   // Each joins through the first of them to answer: pairs or triples that joined each other alone
   // are joined up by the look over the seeds its member view does not know.
