@@ -23,6 +23,7 @@ import type { MemberView } from '../discovery/members.js'
 import { buildMemberView, selfEligible } from './member-view.js'
 import { mapLinks, memberConnections, peerLinks, voterConnections } from './member-connections.js'
 import { liveMembers } from '../discovery/member-source.js'
+import { publishPerformance } from './performance-report.js'
 import { NegotiationService } from '../protocols/negotiation/index.js'
 import { METRICS_TOPIC, MonitoringService } from '../protocols/monitoring/index.js'
 import { LearningService } from '../protocols/learning/index.js'
@@ -339,11 +340,10 @@ export function buildOffice (
   coordination.addEventListener('rejected', (e) => { observer.rejected('coordination', e.detail) })
   coordination.addEventListener('directive', (e) => { observer.directive(e.detail) })
   coordination.addEventListener('error', (e) => { observer.error('coordination', e.detail.error) })
+  const alive = (): string[] => [id, ...liveMembers(memberView).map(m => m.peerId)]
   coordination.addEventListener('report', (e) => {
     observer.report(e.detail)
-    // With the latest metric report of each agent of the round (R-MON).
-    const agentMetrics = monitoring.reports().filter(m => m.agent !== undefined)
-    if (host.started) pubsub.publish('coordination.performance', { ...e.detail, agentMetrics }).catch(() => {})
+    publishPerformance(e.detail, { pubsub, monitoring, alive, timeoutMs: c.requestTimeoutMs, started: () => host.started }).catch(() => {})
   })
   const resources = new ResourceService({
     self: id,

@@ -84,6 +84,30 @@ test('monitoring: metric reports on an interval and on demand, alerts by severit
   }
 })
 
+test('monitoring: the performance report carries every agent alive, those whose reports the coordinator never heard asked for one', async () => {
+  // Reports every minute: none is published before the round, as at 200 agents (one every 200 s)
+  // or for an agent none of whose connections hears them.
+  const nodes = await startMesh(3, () => ({ ...local, monitoring: { metricsIntervalMs: 60_000 } }))
+  try {
+    await waitFor(() => nodes.filter(n => n.coordinator().inOffice).length === 1, 'a coordinator', 20_000)
+    const coordinator = nodes.find(n => n.coordinator().inOffice) as AgentNode
+    const other = nodes.find(n => n !== coordinator) as AgentNode
+    const perf = other.subscribe('coordination.performance')
+    const performance: Array<{ agentMetrics: MetricReport[] }> = []
+    void (async () => { for await (const m of perf) performance.push(m.payload as { agentMetrics: MetricReport[] }) })()
+    await waitFor(() => coordinator.topicPeers('coordination.performance').subscribers.includes(other.peerId), 'the coordinator to see the subscription')
+    assert.deepEqual(coordinator.monitoring.reports(), [], 'no report heard before the round')
+    const done = await coordinator.coordination.coordinate({ planner: () => [] })
+    assert.equal(done.outcome, 'completed')
+    await waitFor(() => performance.length === 1, 'the performance report')
+    const agents = performance[0].agentMetrics.map(r => r.agent).sort()
+    assert.deepEqual(agents, nodes.map(n => n.peerId).sort())
+    assert.ok(performance[0].agentMetrics.every(r => r.trigger === 'demand'))
+  } finally {
+    await stopAll(nodes)
+  }
+})
+
 test('monitoring: the voters hear every agent\'s report, other agents do not unless told to (hearReports, hear())', async () => {
   const quiet = { meshAnnounceIntervalMs: 0 }
   // Three voters (n0-n2), an agent that cannot vote (n3), and one that cannot and hears all (n4).
