@@ -10,7 +10,7 @@ import { ResourceConflictError } from '../protocols/core/errors.js'
 import type { z } from 'zod'
 import { CoordinationDirective, DirectiveCommand, StatusCommand } from '../protocols/coordination/index.js'
 import { ElectionCommand } from '../protocols/coordination/election-service.js'
-import { startMesh, stopAll, waitFor } from './helpers.js'
+import { coordinateInOffice, startMesh, stopAll, waitFor } from './helpers.js'
 
 /** Fast timings: the tests wait on conditions, these only make the conditions come sooner. */
 const fast = { preset: 'local' as const, coordination: { bootstrapExpect: 3 } }
@@ -174,7 +174,7 @@ test('coordination: an agent that does not answer is marked offline and not retr
     let tries = 0
     victim.onDirective('assign_task', { accept: async () => { tries++; await new Promise(() => {}) }, run: () => 'never' })
     for (const n of nodes) if (n !== victim) n.onDirective('assign_task', () => 'ok')
-    const report = await coordinator.coordination.coordinate({
+    const report = await coordinateInOffice(coordinator, {
       planner: ({ statuses }) => statuses.map(s => ({ target: s.agent, action: 'assign_task', parameters: {} }))
     })
     const lost = report.directives.find(d => d.target === victim.peerId)

@@ -9,7 +9,7 @@ import type { AgentNode } from '../node/index.js'
 import type { Alert, MetricReport } from '../protocols/monitoring/index.js'
 import { reportIntervalMs } from '../protocols/monitoring/constants.js'
 import { fileURLToPath } from 'node:url'
-import { Proc, startMesh, stopAll, waitFor } from './helpers.js'
+import { coordinateInOffice, Proc, startMesh, stopAll, waitFor } from './helpers.js'
 
 const AGENT = fileURLToPath(new URL('./fixtures/task-agent.js', import.meta.url))
 /** One host's timings (fast failure detection and elections), three voters to start. */
@@ -97,7 +97,7 @@ test('monitoring: the performance report carries every agent alive, those whose 
     void (async () => { for await (const m of perf) performance.push(m.payload as { agentMetrics: MetricReport[] }) })()
     await waitFor(() => coordinator.topicPeers('coordination.performance').subscribers.includes(other.peerId), 'the coordinator to see the subscription')
     assert.deepEqual(coordinator.monitoring.reports(), [], 'no report heard before the round')
-    const done = await coordinator.coordination.coordinate({ planner: () => [] })
+    const done = await coordinateInOffice(coordinator, { planner: () => [] })
     assert.equal(done.outcome, 'completed')
     await waitFor(() => performance.length === 1, 'the performance report')
     const agents = performance[0].agentMetrics.map(r => r.agent).sort()
