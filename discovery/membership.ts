@@ -7,7 +7,7 @@ import type { Libp2p, PeerId, IdentifyResult } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { TypedEventEmitter } from 'main-event'
 import type { RpcService } from '../protocols/rpc/index.js'
-import { RPC_PROTOCOL } from '../protocols/rpc/constants.js'
+import { CONNECTION_BACKGROUND_DELAY_MS, RPC_PROTOCOL } from '../protocols/rpc/constants.js'
 import { ValidationError } from '../protocols/core/errors.js'
 import { CardExchange, type AgentCard } from './card.js'
 
@@ -41,6 +41,8 @@ export interface MembershipEvents {
  */
 export interface CardAdmission {
   shown: () => { credential?: unknown, revocations?: unknown }
+  /** Requests wait for the exchange (a closed mesh): it starts as soon as identify ends, not CONNECTION_BACKGROUND_DELAY_MS later. */
+  readonly closed: boolean
   /** This node starts an exchange with `peer` (its requests wait for it); call the result when it ends. */
   expecting: (peer: string) => () => void
   check: (peer: string, shown: { credential?: unknown, revocations?: unknown }) => Promise<{ roles: string[], capabilities: string[] } | undefined>
@@ -85,12 +87,21 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
   private sweeper?: ReturnType<typeof setInterval>
   /** Card exchanges with peers that have no card here: under way, how many failed, when the next may start. */
   private readonly asking = new Map<string, { busy: boolean, tries: number, next: number }>()
+  /** Card exchanges waiting to start (onIdentify). */
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>()
 
   private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
     const { peerId, protocols, connection } = evt.detail
     // The dialling side starts the exchange; the answering side learns the card from the request.
     if (connection.direction !== 'outbound' || !protocols.includes(RPC_PROTOCOL)) return
-    void this.exchange(peerId.toString())
+    const peer = peerId.toString()
+    if (this.init.admission?.closed === true) { void this.exchange(peer); return }
+    // After the application's first request on the connection, if it makes one at once (rpc/constants.ts).
+    const timer = setTimeout(() => {
+      this.timers.delete(timer)
+      if (this.running && connection.status === 'open') void this.exchange(peer)
+    }, CONNECTION_BACKGROUND_DELAY_MS)
+    this.timers.add(timer)
   }
 
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
@@ -131,6 +142,8 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     this.init.libp2p.removeEventListener('peer:identify', this.onIdentify)
     this.init.libp2p.removeEventListener('peer:disconnect', this.onDisconnect)
     clearInterval(this.sweeper)
+    for (const t of this.timers) clearTimeout(t)
+    this.timers.clear()
     this.members.clear()
     this.clientCards.clear()
     this.asking.clear()

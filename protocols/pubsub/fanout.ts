@@ -16,6 +16,7 @@ import { AgentMeshError } from '../core/errors.js'
 import { COMPRESSION_CODECS, compressFrame, inflateFrame, type CompressionCodec } from '../envelope/compression.js'
 import { WIRE_JSON_V1 } from '../envelope/constants.js'
 import { FrameDecoder } from '../rpc/frames.js'
+import { CONNECTION_BACKGROUND_DELAY_MS } from '../rpc/constants.js'
 import { DRAIN_WAIT_MS } from './constants.js'
 import { batchFrame, controlFrame, FANOUT_PROTOCOL, parseFrame, REACH_MAX_PEERS, type Control } from './fanout-wire.js'
 import type { GossipMetrics } from './gossip-limits.js'
@@ -71,8 +72,17 @@ export class Fanout {
   private reachTimer?: ReturnType<typeof setTimeout>
   private refresh?: ReturnType<typeof setInterval>
   private started = false
+  /** Out streams waiting to be opened (onIdentify). */
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>()
   private readonly onIdentify = (e: CustomEvent<{ peerId: PeerId, protocols: string[], connection: Connection }>): void => {
-    if (e.detail.protocols.includes(FANOUT_PROTOCOL)) this.open(e.detail.peerId.toString(), e.detail.connection)
+    const { peerId, protocols, connection } = e.detail
+    if (!protocols.includes(FANOUT_PROTOCOL)) return
+    // After the application's first request on the connection, if it makes one at once (rpc/constants.ts).
+    const timer = setTimeout(() => {
+      this.timers.delete(timer)
+      if (this.started && connection.status === 'open') this.open(peerId.toString(), connection)
+    }, CONNECTION_BACKGROUND_DELAY_MS)
+    this.timers.add(timer)
   }
 
   private readonly onDisconnect = (e: CustomEvent<PeerId>): void => { this.forget(e.detail.toString()) }
@@ -108,6 +118,8 @@ export class Fanout {
     libp2p.services.pubsub.removeEventListener('subscription-change', this.onSubscriptions)
     if (this.reachTimer !== undefined) clearTimeout(this.reachTimer)
     if (this.refresh !== undefined) clearInterval(this.refresh)
+    for (const t of this.timers) clearTimeout(t)
+    this.timers.clear()
     this.reachTimer = this.refresh = undefined
     await libp2p.unhandle(FANOUT_PROTOCOL).catch(() => {})
     for (const link of this.links.values()) {
