@@ -99,7 +99,8 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     // After the application's first request on the connection, if it makes one at once (rpc/constants.ts).
     const timer = setTimeout(() => {
       this.timers.delete(timer)
-      if (this.running && connection.status === 'open') void this.exchange(peer)
+      // Over whichever connection is open by then (exchange() asks the peer, not this connection).
+      if (this.running && this.init.libp2p.getConnections(peerId).some(c => c.status === 'open')) void this.exchange(peer)
     }, CONNECTION_BACKGROUND_DELAY_MS)
     this.timers.add(timer)
   }

@@ -80,7 +80,10 @@ export class Fanout {
     // After the application's first request on the connection, if it makes one at once (rpc/constants.ts).
     const timer = setTimeout(() => {
       this.timers.delete(timer)
-      if (this.started && connection.status === 'open') this.open(peerId.toString(), connection)
+      if (!this.started) return
+      // This connection, or another open by then (a link made for a peer gone would never be forgotten).
+      if (connection.status === 'open') this.open(peerId.toString(), connection)
+      else if (this.init.libp2p.getConnections(peerId).some(c => c.status === 'open')) this.open(peerId.toString())
     }, CONNECTION_BACKGROUND_DELAY_MS)
     this.timers.add(timer)
   }

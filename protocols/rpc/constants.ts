@@ -75,11 +75,13 @@ export const MAX_LABELLED_PEERS = 64
 export const LIMITER_SERVICE = 'rpcLimits'
 
 /**
- * What a node starts by itself on a new connection besides libp2p's own (the card exchange, the
- * fan-out stream, and the member sync after the card) waits this long, so that a request the
+ * What a node starts by itself on a new connection besides libp2p's own (the card exchange, and
+ * with it the member sync that follows the card; the fan-out stream) waits this long, so that a request the
  * application makes on the connection at once is served first: dial to first answer p50 18-20
  * ms, as vanilla libp2p's in the same runs, against 22.5-28.4 ms without the wait (docs/benchmarks.md,
  * "Dial to first answer"). Both waits are needed; either alone gained nothing. Not in a closed
- * mesh's card exchange, which is its admission: requests wait for it there.
+ * mesh's card exchange, which is its admission: requests wait for it there, so the default
+ * (closed) mesh gains little. The price, in an open mesh: a first request to a command with
+ * `allow` waits for the caller's card (its claims), now up to 25 ms longer.
  */
 export const CONNECTION_BACKGROUND_DELAY_MS = 25
