@@ -191,6 +191,29 @@ test('coordination: an agent that does not answer is marked offline and not retr
   }
 })
 
+test('coordination: a round asked for while the coordinator\'s lease has lapsed for a moment waits for its next acks instead of failing CRD002', async () => {
+  const nodes = await startMesh(3, () => fast)
+  try {
+    const coordinator = await oneCoordinator(nodes)
+    for (const n of nodes) n.onDirective('assign_task', () => 'ok')
+    // Blocked past the lease (local preset: promises of 2.5 heartbeats of 50 ms, 139 ms; longer when
+    // the leader asked for longer holds on a loaded host) and short of the voters' election timeout
+    // (300 ms): the lease lapses, nobody campaigns. A lease that runs past 250 ms is waited out first.
+    await waitFor(() => coordinator.coordinator().inOffice && (coordinator.coordination.status().leaseRemainingMs ?? Infinity) < 200, 'a lease shorter than 200 ms', 20_000)
+    const end = Date.now() + (coordinator.coordination.status().leaseRemainingMs as number) + 40
+    while (Date.now() < end) { /* this process's event loop, all three agents' */ }
+    assert.equal(coordinator.coordinator().inOffice, false, 'the lease lapsed')
+    assert.equal(coordinator.coordination.status().role, 'leader')
+    const report = await coordinator.coordination.coordinate({
+      planner: ({ statuses }) => statuses.map(s => ({ target: s.agent, action: 'assign_task', parameters: {} }))
+    })
+    assert.equal(report.outcome, 'completed')
+    assert.equal(report.directives.length, 3)
+  } finally {
+    await stopAll(nodes)
+  }
+})
+
 test('fencing: a directive with a stale or forged term, or from an agent that is not the coordinator, is refused and counted', async () => {
   const nodes = await startMesh(4, () => fast)
   try {

@@ -247,7 +247,22 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
   setPlanner (planner: Planner): void { this.coordinatorSide.setPlanner(planner) }
 
   async coordinate (options?: { planner?: Planner, signal?: AbortSignal, maxAttempts?: number }): Promise<CoordinationReport> {
+    await this.leaseBack(options?.signal)
     return await this.coordinatorSide.coordinate(options)
+  }
+
+  /**
+   * A leader whose lease lapsed for a moment is back in office at its next acks: its voters still
+   * follow it, their acks were only late (a loaded host: the lease counts on promises of about
+   * 2.5 heartbeats, election-base.ts promiseMs). A round asked for meanwhile waits for them, up
+   * to the longest election timeout, instead of failing CRD002 at once; past it, or once this
+   * node is no leader, the round's own check says CRD002.
+   */
+  private async leaseBack (signal?: AbortSignal): Promise<void> {
+    const end = Date.now() + this.init.electionTimeoutMaxMs
+    while (!this.inOffice && this.election.status()?.role === 'leader' && Date.now() < end && signal?.aborted !== true) {
+      await new Promise(resolve => setTimeout(resolve, this.init.heartbeatIntervalMs))
+    }
   }
 
   async requestStatus (target: string, signal?: AbortSignal): Promise<AgentStatus> { return await this.coordinatorSide.requestStatus(target, signal) }
@@ -262,6 +277,7 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
   }
 
   async consensus (question: string, input: unknown, options?: { signal?: AbortSignal }): Promise<ConsensusResult> {
+    await this.leaseBack(options?.signal)
     return await this.coordinatorSide.consensus(question, input, options)
   }
 
