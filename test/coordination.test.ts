@@ -191,7 +191,7 @@ test('coordination: an agent that does not answer is marked offline and not retr
   }
 })
 
-test('coordination: a round asked for while the coordinator\'s lease has lapsed for a moment waits for its next acks instead of failing CRD002', async () => {
+test('coordination: a round or a status request asked for while the coordinator\'s lease has lapsed for a moment waits for its next acks instead of failing CRD002', async () => {
   const nodes = await startMesh(3, () => fast)
   try {
     const coordinator = await oneCoordinator(nodes)
@@ -209,6 +209,12 @@ test('coordination: a round asked for while the coordinator\'s lease has lapsed 
     })
     assert.equal(report.outcome, 'completed')
     assert.equal(report.directives.length, 3)
+    // And a status request of every agent, alone, the same way.
+    await waitFor(() => coordinator.coordinator().inOffice && (coordinator.coordination.status().leaseRemainingMs ?? Infinity) < 200, 'a lease shorter than 200 ms again', 20_000)
+    const again = Date.now() + (coordinator.coordination.status().leaseRemainingMs as number) + 40
+    while (Date.now() < again) { /* blocked again */ }
+    assert.equal(coordinator.coordinator().inOffice, false, 'the lease lapsed again')
+    assert.equal((await coordinator.coordination.statusAll()).statuses.length, 3)
   } finally {
     await stopAll(nodes)
   }

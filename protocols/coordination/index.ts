@@ -254,9 +254,9 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
   /**
    * A leader whose lease lapsed for a moment is back in office at its next acks: its voters still
    * follow it, their acks were only late (a loaded host: the lease counts on promises of about
-   * 2.5 heartbeats, election-base.ts promiseMs). A round asked for meanwhile waits for them, up
-   * to the longest election timeout, instead of failing CRD002 at once; past it, or once this
-   * node is no leader, the round's own check says CRD002.
+   * 2.5 heartbeats, election-base.ts promiseMs). A round, directive or status request asked for
+   * meanwhile waits for them, up to the longest election timeout, instead of failing CRD002 at
+   * once; past it, or once this node is no leader, the call's own check says CRD002.
    */
   private async leaseBack (signal?: AbortSignal): Promise<void> {
     const end = Date.now() + this.init.electionTimeoutMaxMs
@@ -265,14 +265,21 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
     }
   }
 
-  async requestStatus (target: string, signal?: AbortSignal): Promise<AgentStatus> { return await this.coordinatorSide.requestStatus(target, signal) }
+  async requestStatus (target: string, signal?: AbortSignal): Promise<AgentStatus> {
+    await this.leaseBack(signal)
+    return await this.coordinatorSide.requestStatus(target, signal)
+  }
 
-  async statusAll (signal?: AbortSignal): Promise<{ statuses: AgentStatus[], unavailable: string[] }> { return await this.coordinatorSide.statusAll(signal) }
+  async statusAll (signal?: AbortSignal): Promise<{ statuses: AgentStatus[], unavailable: string[] }> {
+    await this.leaseBack(signal)
+    return await this.coordinatorSide.statusAll(signal)
+  }
 
   async directive (
     directive: PlannedDirective,
     options?: { onProgress?: (u: ProgressUpdate) => void, signal?: AbortSignal }
   ): Promise<{ directiveId: string, duplicate: boolean, completion: Promise<ProgressUpdate> }> {
+    await this.leaseBack(options?.signal)
     return await this.coordinatorSide.directive(directive.target, directive.action, directive.parameters, options)
   }
 
