@@ -4,6 +4,9 @@
  * `node --cpu-prof`, or from `npm run bench -- --profile DIR`). How the figures in
  * docs/benchmarks.md were read. --from/--to keep the samples taken between S seconds after each
  * profile's start (a process's start-up, module loading, is not the phase a bench measures).
+ * Also each sample's time under the outermost agentmesh frame of its stack (a file of dist/node,
+ * protocols or discovery, with its function), or under the outermost package when no agentmesh
+ * frame is on it: which of our parts, with what they called, the busy time went to.
  */
 import { readdirSync, readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
@@ -22,6 +25,8 @@ const fromUs = Number(opts.from) * 1e6
 const toUs = Number(opts.to) * 1e6
 const byPkg = new Map<string, number>()
 const byFn = new Map<string, number>()
+const byOuter = new Map<string, number>()
+const OURS = /\/dist\/(node|protocols|discovery)\//
 let busy = 0
 for (const f of readdirSync(dir).filter(f => f.endsWith('.cpuprofile') && f.includes(match))) {
   const p = JSON.parse(readFileSync(`${dir}/${f}`, 'utf8')) as Profile
@@ -29,6 +34,21 @@ for (const f of readdirSync(dir).filter(f => f.endsWith('.cpuprofile') && f.incl
   // A profile taken over the inspector (a bench's phase) ends with the profiler's own work, under
   // inspector's post: not the process's.
   const profiler = new Set(p.nodes.filter(n => n.callFrame.url === 'node:inspector').flatMap(n => n.children ?? []))
+  const parent = new Map<number, number>()
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
+  /** The outermost agentmesh frame of a sample's stack, else its outermost package's. */
+  const outer = (id: number): string => {
+    let ours: string | undefined
+    let pkg: string | undefined
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const cf = nodes.get(at)?.callFrame
+      if (cf === undefined) break
+      if (OURS.test(cf.url) && !cf.url.includes('node_modules')) ours = `${cf.url.replace(/.*\/dist\//, '')} ${cf.functionName === '' ? '(anonymous)' : cf.functionName}`
+      const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(cf.url)?.[1]
+      if (m !== undefined) pkg = `(no agentmesh frame) ${m}`
+    }
+    return ours ?? pkg ?? '(native or node only)'
+  }
   const self = new Map<number, number>()
   let at = 0
   p.samples.forEach((s, i) => {
@@ -47,9 +67,12 @@ for (const f of readdirSync(dir).filter(f => f.endsWith('.cpuprofile') && f.incl
     byPkg.set(pkg, (byPkg.get(pkg) ?? 0) + t)
     const fn = `${cf.functionName === '' ? '(anonymous)' : cf.functionName} ${url.split('/').slice(-2).join('/')}:${cf.lineNumber}`
     byFn.set(fn, (byFn.get(fn) ?? 0) + t)
+    const o = outer(id)
+    byOuter.set(o, (byOuter.get(o) ?? 0) + t)
   }
   console.log(`${f}: busy ${(fileBusy / 1e6).toFixed(2)} s`)
 }
 const top = (m: Map<string, number>, n: number): string => [...m].sort((a, b) => b[1] - a[1]).slice(0, n)
   .map(([k, t]) => `${(100 * t / busy).toFixed(2).padStart(6)}%  ${k}`).join('\n')
 console.log(`busy CPU ${(busy / 1e6).toFixed(2)} s\n\nby package (share of busy CPU)\n${top(byPkg, 30)}\n\nby function\n${top(byFn, 30)}`)
+console.log(`\nunder the outermost agentmesh frame (what it called included)\n${top(byOuter, 30)}`)
