@@ -228,6 +228,9 @@ test('browser node: admitted to a closed mesh over /ws with its credential; answ
     // and a well-framed envelope that fails its schema on the rpc protocol; random bytes and a
     // forged source on gossip.
     const tabTopic = gossipTopic(mesh, 'from-tab')
+    // RPCs dropped unread because their sender is graylisted (below): counted from before the garbage is sent.
+    const graylisted = (a: AgentNode): number => a.stats.get('gossip_rpcs_dropped_total', { reason: 'graylisted' })
+    const graylistedBefore = new Map(agents.map(a => [a, graylisted(a)]))
     const forged = makeEnvelope({ source: a1.peerId, destination: { topic: 'from-tab' }, type: 'EVENT', subject: 'from-tab', payload: 'forged' })
     const badSchema = makeEnvelope({ source: tabId, destination: { peer: a0.peerId }, type: 'REQUEST', subject: 'echo', payload: 1 })
     const answers = await page.evaluate(async ({ a0Id, topic, oversized, random, forged, badSchema }) => {
@@ -263,12 +266,10 @@ test('browser node: admitted to a closed mesh over /ws with its credential; answ
     // threshold (one invalid delivery weighs -100): once gossipsub's score cache (up to a second
     // old) shows it, the tab's next RPC is dropped unread (gossip-intake.ts), counted as graylisted,
     // not rejected. Whether the second comes before or after that is timing (CI caught both).
-    const graylisted = (a: AgentNode): number => a.stats.get('gossip_rpcs_dropped_total', { reason: 'graylisted' })
-    const graylistedBefore = graylisted(a0)
     await waitFor(() => rejected(a0) >= (before.get(a0) as number[])[0] + 1 &&
-      rejected(a0) - (before.get(a0) as number[])[0] + graylisted(a0) - graylistedBefore >= 2, 'the bad gossip to be rejected, or the second dropped unread')
+      rejected(a0) - (before.get(a0) as number[])[0] + graylisted(a0) - (graylistedBefore.get(a0) as number) >= 2, 'the bad gossip to be rejected, or the second dropped unread')
       .catch((err: Error) => {
-        const seen = agents.map(a => `${a.name}: ${rejected(a) - (before.get(a) as number[])[0]} rejected, ${graylisted(a)} graylisted drops, mesh ${a.topicPeers('from-tab').mesh.length}`)
+        const seen = agents.map(a => `${a.name}: ${rejected(a) - (before.get(a) as number[])[0]} rejected, ${graylisted(a) - (graylistedBefore.get(a) as number)} graylisted drops, mesh ${a.topicPeers('from-tab').mesh.length}`)
         throw new Error(`${err.message}; since the garbage: ${seen.join('; ')}`)
       })
     await waitFor(() => a2.gossipScore(tabId) < 0 || a0.gossipScore(tabId) < 0 || a1.gossipScore(tabId) < 0, 'the tab\'s gossip score to go negative')
