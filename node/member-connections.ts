@@ -26,8 +26,12 @@ import type { PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { refusedEverywhere } from './tcp-probe.js'
 
+/** Whether this node holds a connection to `peer`, and a dial of it by peer id (its addresses are in the peer store). */
+const connectedTo = (libp2p: AgentLibp2p) => (peer: string): boolean => libp2p.getConnections(peerIdFromString(peer)).length > 0
+const dialById = (libp2p: AgentLibp2p) => async (peer: string, signal: AbortSignal): Promise<void> => { await libp2p.dial(peerIdFromString(peer), { signal }) }
+
 export function memberConnections (libp2p: AgentLibp2p, memberView: MemberView, config: AgentConfig): [OfflineHangUp, Reconnector] {
-  const connected = (peer: string): boolean => libp2p.getConnections(peerIdFromString(peer)).length > 0
+  const connected = connectedTo(libp2p)
   const hangUps = new OfflineHangUp({
     changes: memberView,
     stateOf: peer => memberView.member(peer)?.state,
@@ -44,7 +48,7 @@ export function memberConnections (libp2p: AgentLibp2p, memberView: MemberView, 
     intervalMs: config.membership.reconnectIntervalMs,
     candidates: () => memberView.members().filter(m => m.state === 'offline').map(m => m.peerId),
     connected,
-    dial: async (peer, signal) => { await libp2p.dial(peerIdFromString(peer), { signal }) },
+    dial: dialById(libp2p),
     dialTimeoutMs: config.connections.dialTimeoutMs
   })
   return [hangUps, reconnect]
@@ -70,8 +74,8 @@ export function mapLinks (libp2p: AgentLibp2p, memberView: MemberView, announcer
       : memberView.members().filter(m => m.state === 'alive' && announcer.misses(m.peerId)).map(m => m.peerId),
     perRound: 2,
     repickAfterMs: 10 * Math.max(1_000, interval),
-    connected: peer => libp2p.getConnections(peerIdFromString(peer)).length > 0,
-    dial: async (peer, signal) => { await libp2p.dial(peerIdFromString(peer), { signal }) },
+    connected: connectedTo(libp2p),
+    dial: dialById(libp2p),
     dialTimeoutMs: config.connections.dialTimeoutMs
   })
 }
@@ -81,8 +85,8 @@ export function voterConnections (libp2p: AgentLibp2p, coordination: Coordinatio
   const links = new VoterLinks({
     self: libp2p.peerId.toString(),
     voters: () => coordination.voters(),
-    connected: peer => libp2p.getConnections(peerIdFromString(peer)).length > 0,
-    dial: async (peer, signal) => { await libp2p.dial(peerIdFromString(peer), { signal }) },
+    connected: connectedTo(libp2p),
+    dial: dialById(libp2p),
     intervalMs: config.client ? 0 : VOTER_LINK_INTERVAL_MS,
     dialTimeoutMs: config.connections.dialTimeoutMs
   })
