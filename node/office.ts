@@ -1,0 +1,141 @@
+/** The office of a node (node/services.ts builds the rest), and what an agent offers to run tasks with. */
+import type { AgentConfig } from './config.js'
+import type { Observer } from './observe.js'
+import type { NodeHost, NodeServices } from './services.js'
+import type { Startable } from '../protocols/core/service.js'
+import type { PubSubService } from '../protocols/pubsub/index.js'
+import type { AgentCard } from '../discovery/card.js'
+import { liveMembers } from '../discovery/member-source.js'
+import { publishPerformance } from './performance-report.js'
+import { ResourceService } from '../protocols/resource/index.js'
+import { TaskService } from '../protocols/task/index.js'
+import { CoordinationService } from '../protocols/coordination/index.js'
+import { selfEligible } from './member-view.js'
+import { peerLinks } from './member-connections.js'
+import { electionKeys, privateKeyOf } from '../protocols/coordination/election-keys.js'
+
+/** What an agent offers to run tasks with, as its card (and the resource manager) spell it. */
+export function offeredResources (r: AgentConfig['resources']): NonNullable<AgentCard['resources']> {
+  return { cpu_cores: r.cpuCores, memory_gb: r.memoryGb, storage_gb: r.storageGb, gpu_units: r.gpuUnits }
+}
+
+/**
+ * Whether anyone listens on a topic (a peer announced the subscription, or this node has one).
+ * Per-task and per-resource status topics are published only then: a topic per task that nobody
+ * reads would cost gossip state and heartbeat work for every task ever run.
+ */
+export function listened (pubsub: PubSubService, topic: string): boolean {
+  return pubsub.subscribers(topic).length > 0 || pubsub.subscriptions().includes(topic)
+}
+
+const TERMINAL_TASK = new Set(['completed', 'failed', 'cancelled'])
+
+/**
+ * Coordination, resources and tasks: the services that act through the coordinator in office.
+ * Resources and tasks take the coordination as their `Office` and the member view as their
+ * `MemberSource` and follow both themselves; what they report goes to the observer. What is
+ * left here belongs to no one protocol: the coordinator's performance report carries the
+ * agents' metric reports, and the coordinator alerts when an agent goes offline.
+ */
+export function buildOffice (
+  host: NodeHost,
+  s: Pick<NodeServices, 'rpc' | 'pubsub' | 'membership' | 'memberView' | 'negotiation' | 'monitoring' | 'admission' | 'audit'>,
+  observer: Observer
+): { coordination: CoordinationService, resources: ResourceService, tasks: TaskService, ordered: [Startable, Startable, Startable] } {
+  const { config } = host
+  const { rpc, pubsub, membership, memberView, negotiation, monitoring, audit } = s
+  const id = host.peerId
+  const c = config.coordination
+  const stateFile = c.stateFile ?? (config.dataDir !== undefined ? `${config.dataDir}/coordination.json` : config.identity !== undefined ? `${config.identity}.coordination.json` : undefined)
+  const publishIfListened = (topic: string, payload: unknown): void => {
+    if (host.started && listened(pubsub, topic)) pubsub.publish(topic, payload).catch(() => {})
+  }
+  const coordination = new CoordinationService({
+    self: { peerId: id, name: host.name, capabilities: config.capabilities },
+    eligible: selfEligible(config, s.admission),
+    client: config.client,
+    rpc,
+    heartbeatIntervalMs: c.heartbeatIntervalMs,
+    electionTimeoutMinMs: c.electionTimeoutMinMs,
+    electionTimeoutMaxMs: c.electionTimeoutMaxMs,
+    voterRemoveAfterMs: c.voterRemoveAfterMs,
+    bootstrapExpect: c.bootstrapExpect,
+    maxVoters: c.maxVoters,
+    announceIntervalMs: c.announceIntervalMs,
+    pubsub,
+    ...(stateFile !== undefined ? { stateFile } : {}),
+    keys: electionKeys(privateKeyOf(host.libp2p), config.mesh),
+    requestTimeoutMs: c.requestTimeoutMs,
+    members: memberView,
+    links: peerLinks(host.libp2p),
+    audit
+  })
+  s.admission.onChange(() => { coordination.refreshMembers() })
+  if (config.monitoring.hearReports === 'voters') {
+    // The voters hear every agent's metric report: the coordinator comes from them. Its voter set is checked
+    // when one is taken and when a coordinator is learned (a voter set stored before a restart is not announced again).
+    const hearIfVoter = (): void => { monitoring.follow(coordination.status().voters.includes(id)) }
+    coordination.addEventListener('voters:change', hearIfVoter)
+    coordination.addEventListener('coordinator:change', hearIfVoter)
+  }
+  coordination.addEventListener('rejected', (e) => { observer.rejected('coordination', e.detail) })
+  coordination.addEventListener('directive', (e) => { observer.directive(e.detail) })
+  coordination.addEventListener('error', (e) => { observer.error('coordination', e.detail.error) })
+  const alive = (): string[] => [id, ...liveMembers(memberView).map(m => m.peerId)]
+  coordination.addEventListener('report', (e) => {
+    observer.report(e.detail)
+    publishPerformance(e.detail, { pubsub, monitoring, alive, timeoutMs: c.requestTimeoutMs, started: () => host.started }).catch(() => {})
+  })
+  const resources = new ResourceService({
+    self: id,
+    rpc,
+    office: coordination,
+    members: memberView,
+    capacities: () => {
+      const caps = new Map([[id, offeredResources(config.resources)]])
+      for (const m of liveMembers(memberView)) {
+        const card = membership.card(m.peerId)
+        if (m.state === 'alive' && card?.resources !== undefined) caps.set(m.peerId, card.resources)
+      }
+      return caps
+    },
+    publish: publishIfListened,
+    requestTimeoutMs: c.requestTimeoutMs,
+    audit
+  })
+  resources.addEventListener('denied', (e) => { observer.denied(e.detail) })
+  resources.addEventListener('error', (e) => { observer.error('resources', e.detail.error) })
+  const tasks = new TaskService({
+    self: id,
+    rpc,
+    resources: offeredResources(config.resources),
+    office: coordination,
+    members: memberView,
+    publish: publishIfListened,
+    requestTimeoutMs: c.requestTimeoutMs,
+    resourceManager: resources,
+    negotiation,
+    privateKey: privateKeyOf(host.libp2p),
+    mesh: config.mesh, // in what the coordinator's record signatures cover (protocols/task/record-seal.ts)
+    audit,
+    // Its replica of the task table, on disk when the node has a data directory (issue 14).
+    store: host.store
+  })
+  // The voter set changes only once the task table is on a majority of the next set (protocols/task/catch-up.ts).
+  coordination.gateVoterChanges((voters) => tasks.scheduler.catchUp.ready(voters))
+  tasks.addEventListener('rejected', (e) => { observer.rejected('task', e.detail) })
+  tasks.addEventListener('error', (e) => { observer.error('tasks', e.detail.error) })
+  tasks.addEventListener('status', (e) => {
+    const status = e.detail.status
+    if (TERMINAL_TASK.has(status.status) && coordination.inOffice) observer.taskFinished(status.status)
+  })
+  memberView.addEventListener('member:change', (e) => {
+    const m = e.detail
+    if (m.to === 'offline' && coordination.inOffice && host.started) {
+      const message = `agent ${m.name} (${m.peerId}) is offline`
+      monitoring.alert({ severity: 'warning', message, labels: { agent: m.peerId, reason: 'offline' } }).catch(() => {})
+    }
+    if (m.to === 'offline' || m.to === 'left') monitoring.forget(m.peerId)
+  })
+  return { coordination, resources, tasks, ordered: [coordination, resources, tasks] }
+}
