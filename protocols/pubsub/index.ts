@@ -8,22 +8,22 @@
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { TopicValidatorResult, type GossipSub, type Message as GossipMessage } from '@libp2p/gossipsub'
 import type { z } from 'zod'
-import { decodeBatchFrame, envelopeToJson, isExpired, makeEnvelope, validateEnvelope, type CompressionCodec, type Envelope } from '../envelope/index.js'
-import { AgentMeshError, MessageTooLargeError, ValidationError } from '../core/errors.js'
+import { decodeBatchFrame, isExpired, type CompressionCodec, type Envelope } from '../envelope/index.js'
+import { AgentMeshError, ValidationError } from '../core/errors.js'
 import type { Logger } from 'pino'
 import { messageFields } from '../envelope/log-fields.js'
-import { SpanKind, startSendSpan } from '../envelope/trace.js'
 import { Batcher } from './batcher.js'
 import { graylists, penalise, scoreTopic, waitForGossipDrain } from './gossip-tuning.js'
 import { installIntake } from './gossip-intake.js'
 import { GossipGuard, type GossipMetrics } from './gossip-limits.js'
 import type { AuditSink } from '../core/audit.js'
 import { Subscription } from './subscription.js'
-import { noSealer, type EncryptFor, type Sealer } from '../sealing/index.js'
+import { preparePublish, type Prepared } from './prepare.js'
+import { noSealer, type Sealer } from '../sealing/index.js'
 import { isReliable } from '../rpc/receiver.js'
 import { Fanout } from './fanout.js'
 import { Inbound, type Checked, type LocalTopic } from './inbound.js'
-import { encodeSealedBatch, grouped, sealBatch, type BatchItem, type Grouped } from './sealed-batch.js'
+import { encodeSealedBatch, sealBatch, type BatchItem } from './sealed-batch.js'
 import type { GateVerdict, PublishOptions, TopicGate } from './publish-options.js'
 import { gossipTopic, toTopic, type Topic } from './topics.js'
 import { DEFAULT_COMPRESS_MIN_BYTES, DEFAULT_COMPRESSION, DEFAULT_DIRECT_FANOUT, MAX_SPILL_BYTES, NOISE_BATCH_BYTES } from './constants.js'
@@ -31,6 +31,7 @@ import { DEFAULT_COMPRESS_MIN_BYTES, DEFAULT_COMPRESSION, DEFAULT_DIRECT_FANOUT,
 export * from './constants.js'
 export * from './topics.js'
 export { Subscription, type Message } from './subscription.js'
+export type { Prepared } from './prepare.js'
 export type { PublishOptions, Recipients, TopicGate, GateVerdict } from './publish-options.js'
 export { GossipGuard, gossipLimiter, type GossipLimits, type GossipMetrics } from './gossip-limits.js'
 export { FANOUT_PROTOCOL } from './fanout-wire.js'
@@ -67,20 +68,6 @@ export interface PubSubInit {
   /** Compress fan-out batches of at least `compressMinBytes` with this codec, for peers that accept it (default off). */
   compression?: 'off' | CompressionCodec
   compressMinBytes?: number
-}
-
-/** A publish's envelope, checked and encoded, not yet sent. */
-export interface Prepared {
-  topic: Topic
-  env: Envelope
-  json: string
-  size: number
-  /** The payload as given (parsed by the topic's schema); `env.payload` is sealed when `sealedToSelf` is set. */
-  value: unknown
-  /** Sealed (`encryptFor`): whether this node is among the recipients. */
-  sealedToSelf?: boolean
-  /** Sealed with its batch (at-most-once `encryptFor`, sealed-batch.ts): `env.payload` is a placeholder until then. */
-  grouped?: Grouped
 }
 
 export class PubSubService {
@@ -162,44 +149,7 @@ export class PubSubService {
 
   /** The envelope of a publish, checked, not yet sent: reliable publish keeps it in the outbox before `send`. */
   prepare<S extends z.ZodType> (topic: Topic<S> | string, payload: z.input<S>, options: PublishOptions = {}): Prepared {
-    const t = toTopic(topic as Topic | string)
-    let value: unknown = payload
-    if (t.schema !== undefined) {
-      const r = t.schema.safeParse(payload)
-      if (!r.success) throw new ValidationError(`payload for topic "${t.name}": ${r.error.issues[0].path.join('.')} ${r.error.issues[0].message}`)
-      value = r.data
-    }
-    const headers: Record<string, string> = { ...options.headers }
-    const { span } = startSendSpan(`agentmesh publish ${t.name}`, SpanKind.PRODUCER, { 'agentmesh.peer_id': this.localPeer, 'agentmesh.topic': t.name }, headers)
-    span.end() // the span marks the send; delivery is each receiver's span
-    // At most once: sealed with the batch it goes in (one AEAD per batch); reliable: alone, now (its envelope also travels alone).
-    const inGroup = options.encryptFor !== undefined && (options.delivery === undefined || options.delivery === 'at-most-once')
-    const group = inGroup ? (this.init.sealer ?? noSealer).forGroup(t.name, options.encryptFor as EncryptFor) : undefined
-    const sealed = options.encryptFor !== undefined && !inGroup ? (this.init.sealer ?? noSealer).seal(t.name, value, options.encryptFor) : undefined
-    const built = makeEnvelope({
-      source: this.localPeer,
-      destination: { topic: t.name },
-      type: options.type ?? 'EVENT',
-      subject: t.name,
-      payload: sealed?.payload ?? value,
-      headers,
-      ...(options.priority !== undefined ? { priority: options.priority } : {}),
-      ...(options.ttl !== undefined ? { ttl: options.ttl } : {}),
-      ...(options.correlationId !== undefined ? { correlationId: options.correlationId } : {}),
-      ...(options.conversationId !== undefined ? { conversationId: options.conversationId } : {})
-    })
-    if (options.sign !== undefined && group !== undefined) throw new ValidationError('a signed publish cannot be sealed in a group: give it a reliable delivery, or no encryptFor')
-    const env = options.sign !== undefined ? options.sign(built) : built
-    validateEnvelope(env) // R-MSG: on send as on receipt; catches bad headers and the like
-    if (group !== undefined) {
-      const g = grouped(env, value, group.recipients)
-      if (g.bound > this.init.maxMessageBytes) throw new MessageTooLargeError(g.bound, this.init.maxMessageBytes)
-      return { topic: t, env: g.env, json: g.json, size: g.size, value, sealedToSelf: group.toSelf, grouped: g }
-    }
-    const json = envelopeToJson(env)
-    const size = Buffer.byteLength(json) + 1
-    if (size > this.init.maxMessageBytes) throw new MessageTooLargeError(size, this.init.maxMessageBytes)
-    return { topic: t, env, json, size, value, ...(sealed !== undefined ? { sealedToSelf: sealed.toSelf } : {}) }
+    return preparePublish({ self: this.localPeer, sealer: this.init.sealer, maxMessageBytes: this.init.maxMessageBytes }, topic, payload, options)
   }
 
   /** Deliver a prepared envelope to local subscribers and queue it for gossip. */
