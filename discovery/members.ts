@@ -8,7 +8,7 @@
  *   unanswered in its time (`probeTimeoutMs`, longer for a peer slow to answer: probe-timing.ts)
  *   suspects. Only neighbours: probing others would in time connect everyone to everyone.
  * - Statements: an agent says something of itself (a new incarnation, a new suspicion, that it
- *   leaves) in a statement it signs (statement-keys.ts). Each statement new to a node is passed
+ *   leaves, the topics it subscribes to) in a statement it signs (statement-keys.ts). Each statement new to a node is passed
  *   on to `gossipFanout` random neighbours (not the one it came from) every `heartbeatIntervalMs`,
  *   a logarithmic number of times (rumours.ts); a node with no news sends nothing.
  * - Full exchanges: every statement held of a live member, with one neighbour on first contact
@@ -28,10 +28,11 @@ import type { MemberTimings } from './member-timings.js'
 import type { MemberSource } from './member-source.js'
 import { Rumours } from './rumours.js'
 import type { StatementKeys } from './statement-keys.js'
-import { GOSSIP_MAX_BYTES, GOSSIP_MAX_STATEMENTS, MemberGossip, MemberSync, MemberSyncIntake, parseStatement, Probe, statementSize, SYNC_MAX_STATEMENTS, type SignedStatement } from './member-wire.js'
+import { GOSSIP_MAX_BYTES, GOSSIP_MAX_STATEMENTS, MemberGossip, MemberSync, MemberSyncIntake, parseStatement, Probe, statementSize, type SignedStatement } from './member-wire.js'
+import { syncWindow } from './sync-window.js'
+import { MemberTopics } from './member-topics.js'
 import {
-  DEFAULT_MAX_MEMBERS, DEFAULT_REAP_AFTER_MS, DEFAULT_SYNC_STATEMENTS_PER_INTERVAL, RETRANSMIT_MULT, STATEMENT_CHECKS_BURST,
-  STATEMENT_CHECKS_PER_SEC, SYNC_MAX_BYTES
+  DEFAULT_MAX_MEMBERS, DEFAULT_REAP_AFTER_MS, DEFAULT_SYNC_STATEMENTS_PER_INTERVAL, RETRANSMIT_MULT, STATEMENT_CHECKS_BURST, STATEMENT_CHECKS_PER_SEC
 } from './constants.js'
 import { NeighbourBudgets } from './member-budgets.js'
 import { Tombstones } from './member-tombstones.js'
@@ -103,6 +104,8 @@ export interface MemberViewInit extends MemberTimings {
   onError?: (err: Error) => void
   /** This node's addresses, stated with it, and where the addresses others state go (member-addresses.ts). */
   addresses?: MemberAddresses
+  /** The keys of the topics this node subscribes to, stated with it (discovery/topic-rendezvous.ts). */
+  topics?: () => string[]
 }
 
 export type MemberRejection = 'malformed' | 'bad_signature' | 'not_admitted' | 'over_budget' | 'reaped' | 'over_cap' | 'sync_over_budget'
@@ -130,6 +133,8 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
   private readonly maxMembers: number
   private readonly reapAfterMs: number
   private readonly pacer = new AuditPacer()
+  private readonly topics = new MemberTopics() // what each member stated it subscribes to
+  private toldTopics = '' // and this node, last (`retell`)
 
   constructor (init: MemberViewInit) {
     super()
@@ -246,6 +251,11 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
 
   get ownIncarnation (): number { return this.table.incarnation }
 
+  /** Members alive or suspect that stated the topic of `key` (topic-rendezvous.ts); `retell` states this node's topics if they changed. */
+  subscribersOf (key: string): string[] { return this.topics.holders(key).filter(p => this.live(p)) }
+  retell (): void { if (this.running) this.issue() }
+  private live (p: string): boolean { const s = this.table.state(p); return s === 'alive' || s === 'suspect' }
+
   /** Statements new to this node are taken (each checked against its author's signature), kept and queued to be passed on. */
   private receive (from: string, statements: SignedStatement[], full: boolean): void {
     const now = Date.now()
@@ -268,6 +278,7 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
       this.rumours.offer(body.peerId, body.seq, s, statementSize(s), from)
       this.table.heartbeat(body, now, body.peerId)
       if (body.addrs !== undefined) this.init.addresses?.learn(body.peerId, body.addrs)
+      this.topics.set(body.peerId, body.topics ?? [])
     }
     // A full exchange brings statements in no order: accusations by agents it also introduced count now.
     if (full) this.table.reconsider(now)
@@ -277,11 +288,14 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
   /** This node's statement, when it says something new (or that it leaves): signed, kept, queued. */
   private issue (leaving = false): SignedStatement | undefined {
     if (this.init.passive === true) return undefined
-    const hb = this.table.statementDue(leaving)
+    const topics = this.init.topics?.() ?? []
+    // News for the member table (an incarnation, a suspicion), or topics changed since the last statement.
+    const hb = this.table.statementDue(leaving) ?? (topics.join(' ') !== this.toldTopics ? this.table.announcement() : undefined)
     if (hb === undefined) return undefined
+    this.toldTopics = topics.join(' ')
     this.seq = Math.max(Date.now(), this.seq + 1)
     const addrs = this.init.addresses?.own() ?? []
-    const body = JSON.stringify({ ...hb, seq: this.seq, ...(addrs.length > 0 ? { addrs } : {}) })
+    const body = JSON.stringify({ ...hb, seq: this.seq, ...(addrs.length > 0 ? { addrs } : {}), ...(topics.length > 0 ? { topics } : {}) })
     const cred = this.init.credentials?.own
     const s = { body, sig: this.init.keys.sign(body), ...(cred !== undefined ? { cred } : {}) }
     this.rumours.offer(this.init.self.peerId, this.seq, s, statementSize(s))
@@ -311,6 +325,7 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
     for (const { peer, incarnation } of this.table.reap(Date.now(), this.reapAfterMs)) {
       this.tombstones.bury(peer, { seq: this.rumours.seq(peer) ?? 0, incarnation })
       this.rumours.forget(peer)
+      this.topics.forget(peer)
     }
   }
 
@@ -333,23 +348,8 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
   /** Every statement held of a live member, and this node's own: what a full exchange gives. */
   private syncSet (): SignedStatement[] {
     if (this.init.passive === true) return []
-    const live = (p: string): boolean => { const s = this.table.state(p); return s === 'alive' || s === 'suspect' }
     const self = this.init.self.peerId
-    // Its own first: a newcomer's first exchange must say who this node is, whatever the window.
-    const others = this.rumours.all(p => p !== self && live(p))
-    // Over the exchange's limit (a closed mesh past ~760 agents: statements carry credentials), a
-    // random window, not always the first-heard ones: what gossip missed of the rest is repaired too.
-    let size = 0
-    for (const s of others) size += statementSize(s)
-    const start = others.length >= SYNC_MAX_STATEMENTS || size > SYNC_MAX_BYTES ? Math.floor(Math.random() * others.length) : 0
-    const out: SignedStatement[] = []
-    let bytes = 0
-    for (const s of [...this.rumours.all(p => p === self), ...others.slice(start), ...others.slice(0, start)]) {
-      bytes += statementSize(s)
-      if (out.length >= SYNC_MAX_STATEMENTS || bytes > SYNC_MAX_BYTES) break
-      out.push(s)
-    }
-    return out
+    return syncWindow(this.rumours.all(p => p === self), this.rumours.all(p => p !== self && this.live(p)))
   }
 
   private async sync (peer: string): Promise<void> {

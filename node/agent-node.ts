@@ -218,11 +218,12 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   }
 
   /**
-   * Subscribers of a topic known here, gossip mesh peers, and `relayed`: subscribers beyond this
-   * node's peers that those told of; a peer that did not tell (yet) hides those behind it (docs/benchmarks.md).
+   * Subscribers of a topic connected here, gossip mesh peers, `relayed`: subscribers beyond this node's peers that those
+   * told of (docs/benchmarks.md), and `stated`: every agent whose member statement says it subscribes (docs/pubsub.md).
    */
-  topicPeers (topic: string): { subscribers: string[], mesh: string[], relayed: string[] } {
-    return { subscribers: this.s.pubsub.subscribers(topic), mesh: this.s.pubsub.meshPeers(topic), relayed: this.s.pubsub.relayedSubscribers(topic) }
+  topicPeers (topic: string): { subscribers: string[], mesh: string[], relayed: string[], stated: string[] } {
+    const { pubsub: p, topicLinks } = this.s
+    return { subscribers: p.subscribers(topic), mesh: p.meshPeers(topic), relayed: p.relayedSubscribers(topic), stated: topicLinks.stating(topic) }
   }
 
   /**

@@ -38,7 +38,12 @@ export const PubSubConfig = z.strictObject({
   /** Compress fan-out batches (for peers that accept it): off, deflate or brotli (zlib, built into Node). */
   compression: z.enum(['off', 'deflate', 'brotli']).default(pubsub.DEFAULT_COMPRESSION),
   /** ... when the batch is at least this many bytes. */
-  compressMinBytes: z.number().int().min(0).default(pubsub.DEFAULT_COMPRESS_MIN_BYTES)
+  compressMinBytes: z.number().int().min(0).default(pubsub.DEFAULT_COMPRESS_MIN_BYTES),
+  /**
+   * State the topics this node subscribes to in its member statement, keep a connection to the next
+   * subscriber of each, and dial a subscriber before publishing where none is connected (node/topic-links.ts).
+   */
+  topicLinks: z.boolean().default(true)
 })
 
 export const ConnectionsConfig = z.strictObject({

@@ -206,7 +206,7 @@ async function peerDetails (node: AgentNode): Promise<unknown[]> {
 /** /topics: local subscriptions, the peers known to subscribe, gossip mesh peers and their scores. */
 function topicDetails (node: AgentNode, s: NodeServices): unknown[] {
   return s.pubsub.subscriptions().filter(t => !t.startsWith('$')).map(topic => {
-    const { subscribers, mesh, relayed } = node.topicPeers(topic)
-    return { topic, subscribers, mesh, relayed, scores: Object.fromEntries(subscribers.map(p => [p, Math.round(node.gossipScore(p) * 100) / 100])) }
+    const { subscribers, mesh, relayed, stated } = node.topicPeers(topic)
+    return { topic, subscribers, mesh, relayed, stated, scores: Object.fromEntries(subscribers.map(p => [p, Math.round(node.gossipScore(p) * 100) / 100])) }
   })
 }

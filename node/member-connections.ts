@@ -25,6 +25,9 @@ import type { PeerLinks } from '../protocols/coordination/election-types.js'
 import type { PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { refusedEverywhere } from './tcp-probe.js'
+import { liveMembers } from '../discovery/member-source.js'
+import { TOPIC_LINK_INTERVAL_MS, TopicLinks } from './topic-links.js'
+import type { PubSubService } from '../protocols/pubsub/index.js'
 
 /** Whether this node holds a connection to `peer`, and a dial of it by peer id (its addresses are in the peer store). */
 const connectedTo = (libp2p: AgentLibp2p) => (peer: string): boolean => libp2p.getConnections(peerIdFromString(peer)).length > 0
@@ -76,6 +79,22 @@ export function mapLinks (libp2p: AgentLibp2p, memberView: MemberView, announcer
     repickAfterMs: 10 * Math.max(1_000, interval),
     connected: connectedTo(libp2p),
     dial: dialById(libp2p),
+    dialTimeoutMs: config.connections.dialTimeoutMs
+  })
+}
+
+/** Links between the subscribers of a topic, and from its publishers to one (node/topic-links.ts); off for a client and with `pubsub.topicLinks` false. */
+export function topicLinks (libp2p: AgentLibp2p, config: AgentConfig, pubsub: PubSubService, memberView: MemberView): TopicLinks {
+  return new TopicLinks({
+    self: libp2p.peerId.toString(),
+    subscriptions: () => pubsub.subscriptions(),
+    subscribers: topic => pubsub.subscribers(topic),
+    members: memberView,
+    live: () => liveMembers(memberView).length,
+    connected: connectedTo(libp2p),
+    dial: dialById(libp2p),
+    room: () => libp2p.getConnections().length < 0.9 * config.connections.maxConnections,
+    intervalMs: config.client || !config.pubsub.topicLinks ? 0 : TOPIC_LINK_INTERVAL_MS,
     dialTimeoutMs: config.connections.dialTimeoutMs
   })
 }

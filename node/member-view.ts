@@ -19,7 +19,7 @@ import { PeerLabels } from '../protocols/rpc/limits.js'
 import { MAX_LABELLED_PEERS } from '../protocols/rpc/constants.js'
 
 export function buildMemberView (
-  host: NodeHost, s: { rpc: RpcService, membership: Membership, admission: Admission, audit: AuditSink }, observer: Observer
+  host: NodeHost, s: { rpc: RpcService, membership: Membership, admission: Admission, audit: AuditSink, topics: () => string[] }, observer: Observer
 ): MemberView {
   const { config, libp2p, stats } = host
   const { rpc, membership, admission, audit } = s
@@ -38,7 +38,8 @@ export function buildMemberView (
     ...(admission.closed ? { mayBeEligible: (peer: string) => admission.mayBeEligible(peer) } : {}),
     ...(admission.credential !== undefined ? { credentials: memberCredentials(admission, admission.credential) } : {}),
     onError: (err) => { observer.error('member heartbeat not sent', err, 'debug') },
-    addresses: memberAddresses(libp2p)
+    addresses: memberAddresses(libp2p),
+    topics: s.topics
   })
 }
 

@@ -39,7 +39,7 @@ const TERMINAL_TASK = new Set(['completed', 'failed', 'cancelled'])
  */
 export function buildOffice (
   host: NodeHost,
-  s: Pick<NodeServices, 'rpc' | 'pubsub' | 'membership' | 'memberView' | 'negotiation' | 'monitoring' | 'admission' | 'audit'>,
+  s: Pick<NodeServices, 'rpc' | 'pubsub' | 'membership' | 'memberView' | 'negotiation' | 'monitoring' | 'admission' | 'audit' | 'topicLinks'>,
   observer: Observer
 ): { coordination: CoordinationService, resources: ResourceService, tasks: TaskService, ordered: [Startable, Startable, Startable] } {
   const { config } = host
@@ -48,7 +48,8 @@ export function buildOffice (
   const c = config.coordination
   const stateFile = c.stateFile ?? (config.dataDir !== undefined ? `${config.dataDir}/coordination.json` : config.identity !== undefined ? `${config.identity}.coordination.json` : undefined)
   const publishIfListened = (topic: string, payload: unknown): void => {
-    if (host.started && listened(pubsub, topic)) pubsub.publish(topic, payload).catch(() => {})
+    // A subscriber the member view knows of counts: the publish dials it first (node/topic-links.ts).
+    if (host.started && (listened(pubsub, topic) || s.topicLinks.known(topic))) pubsub.publish(topic, payload).catch(() => {})
   }
   const coordination = new CoordinationService({
     self: { peerId: id, name: host.name, capabilities: config.capabilities },

@@ -21,7 +21,7 @@ import type { AgentCard } from '../discovery/card.js'
 import { MeshAnnouncer } from '../discovery/mesh-announcer.js'
 import type { MemberView } from '../discovery/members.js'
 import { buildMemberView } from './member-view.js'
-import { mapLinks, memberConnections, voterConnections } from './member-connections.js'
+import { mapLinks, memberConnections, topicLinks as linksOfTopics, voterConnections } from './member-connections.js'
 import { NegotiationService } from '../protocols/negotiation/index.js'
 import { METRICS_TOPIC, MonitoringService } from '../protocols/monitoring/index.js'
 import { LearningService } from '../protocols/learning/index.js'
@@ -29,6 +29,7 @@ import type { ResourceService } from '../protocols/resource/index.js'
 import type { TaskService } from '../protocols/task/index.js'
 import type { CoordinationService } from '../protocols/coordination/index.js'
 import { buildOffice, listened } from './office.js'
+import type { TopicLinks } from './topic-links.js'
 export { offeredResources } from './office.js'
 import { Admission } from './admission.js'
 import { handleRevocations } from './revocation-command.js'
@@ -86,6 +87,8 @@ export interface NodeServices {
   discovery: PeerDialer
   bootstrap: BootstrapDialer
   announcer: MeshAnnouncer
+  /** This node's topics stated, the next subscriber of each kept connected, a subscriber dialled before a publish reaching none. */
+  topicLinks: TopicLinks
   /** What reliable delivery gave up on (protocols/delivery/dead-letters.ts), in the store's 'dead-letters' space. */
   deadLetters: DeadLetters
   /** Every service above in start order (the node stops them in reverse), with the pubsub flush. */
@@ -130,7 +133,8 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     maxMessageBytes: config.maxMessageBytes,
     admits: (from, publisher) => admission.admitsGossip(from, publisher),
     audit,
-    sealer
+    sealer,
+    reach: async (topic) => { await topicLinks.reach(topic) }
   })
   delivery.publishWith({
     self: host.peerId,
@@ -159,7 +163,8 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     dialTimeoutMs: config.connections.dialTimeoutMs,
     knows: peer => memberView.member(peer) !== undefined
   })
-  const memberView = buildMemberView(host, { rpc, membership, admission, audit }, observer)
+  const memberView = buildMemberView(host, { rpc, membership, admission, audit, topics: () => topicLinks.stated() }, observer)
+  const topicLinks = linksOfTopics(libp2p, config, pubsub, memberView)
   membership.addEventListener('peer:join', (e) => { memberView.seen(e.detail.peerId, e.detail.card) })
   membership.addEventListener('peer:leave', (e) => { memberView.lost(e.detail.peerId) })
   const [hangUps, reconnect] = memberConnections(libp2p, memberView, config)
@@ -191,7 +196,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
   })
   const fetching = { ...config.learning, dialTimeoutMs: config.connections.dialTimeoutMs }
   const learning = new LearningService({ self: host.peerId, libp2p, pubsub, ...fetching, admits: peer => admission.admits(peer), stats, audit })
-  const office = buildOffice(host, { rpc, pubsub, membership, memberView, negotiation, monitoring, admission, audit }, observer)
+  const office = buildOffice(host, { rpc, pubsub, membership, memberView, negotiation, monitoring, admission, audit, topicLinks }, observer)
   const { coordination, resources, tasks } = office
   later.tasks = tasks
   const announcer = new MeshAnnouncer({
@@ -229,12 +234,12 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     office.ordered[2],
     discovery,
     bootstrap,
-    announcer, mapLinks(libp2p, memberView, announcer, config),
+    announcer, mapLinks(libp2p, memberView, announcer, config), topicLinks,
     // Last: what its outbox held at start is resent once the node can find its peers.
     delivery
   ]
   const protocols = { rpc, pubsub, membership, memberView, coordination, resources, negotiation, monitoring, learning, tasks }
-  return { audit, libp2p, admission, delivery, ...protocols, discovery, bootstrap, announcer, deadLetters, ordered }
+  return { audit, libp2p, admission, delivery, ...protocols, discovery, bootstrap, announcer, topicLinks, deadLetters, ordered }
 }
 
 /** How long a request of a peer whose card has not arrived yet waits for it, for `allow` in an open mesh. */

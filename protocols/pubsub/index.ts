@@ -68,6 +68,8 @@ export interface PubSubInit {
   /** Compress fan-out batches of at least `compressMinBytes` with this codec, for peers that accept it (default off). */
   compression?: 'off' | CompressionCodec
   compressMinBytes?: number
+  /** Before a batch on a topic with no subscriber connected: connect one, a bounded while (node/topic-links.ts). */
+  reach?: (topic: string) => Promise<void>
 }
 
 export class PubSubService {
@@ -283,7 +285,12 @@ export class PubSubService {
    */
   private async sendBatch (topic: string, gossip: string, items: BatchItem[]): Promise<void> {
     const batch = encodeSealedBatch(sealBatch(this.init.sealer ?? noSealer, topic, items))
-    const direct = this.fanout?.targets(topic, this.subscribers(topic))
+    let subscribers = this.subscribers(topic)
+    if (subscribers.length === 0 && this.init.reach !== undefined) {
+      await this.init.reach(topic)
+      subscribers = this.subscribers(topic)
+    }
+    const direct = this.fanout?.targets(topic, subscribers)
     if (direct !== undefined) {
       const failed = await (this.fanout as Fanout).send(topic, direct, batch)
       if (direct.length > failed.length) this.init.stats.inc('broadcast_batches_total', { direction: 'out', via: 'direct' })
