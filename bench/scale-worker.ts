@@ -291,7 +291,8 @@ async function handle (m: Cmd): Promise<unknown> {
     }
     case 'subscribe': {
       Object.assign(heard, { latencies: [], received: 0, duplicates: 0 })
-      for (const a of agents.filter(x => !crashed.has(x))) {
+      // `only`: these agents subscribe, no others (a topic few read).
+      for (const a of agents.filter(x => !crashed.has(x) && (m.only === undefined || (m.only as string[]).includes(x.peerId)))) {
         const sub = a.subscribe(m.topic)
         // The publisher subscribes too (so it is in the topic's mesh) but its own copies are not counted.
         if (a.peerId === m.except) {

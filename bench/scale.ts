@@ -14,6 +14,8 @@
  * - broadcast: every agent subscribes to one topic, one agent (not the coordinator) publishes at
  *   `rate` messages/s for `seconds`; send-to-receipt p50, p99 and max over every receiver (one
  *   machine, one clock), the share of the messages × receivers delivered, duplicates;
+ * - scattered (`--scattered K`, 5; 0 off): K random agents subscribe to a topic, an agent that does
+ *   not publishes 20 messages; the share delivered, p99 and max (docs/pubsub.md);
  * - memory: RSS per process, and per agent beyond the process's own (RSS less the RSS the
  *   process had before its first agent, divided by its agents);
  * - fail-over: the coordinator's transport is closed under it (as a dead process: connections
@@ -73,6 +75,7 @@ const { values } = parseArgs({
     progress: { type: 'boolean', default: false },
     rate: { type: 'string', default: '100' },
     seconds: { type: 'string', default: '10' },
+    scattered: { type: 'string', default: '5' },
     traffic: { type: 'string' },
     page: { type: 'boolean', default: false },
     /** ms between two agents started in one process (the worker's default: 30). */
@@ -188,6 +191,35 @@ async function broadcast (workers: ForkedWorker[], all: AgentStatus[], leader: s
     broadcastP50Ms: pct(lat, 0.5),
     broadcastP99Ms: pct(lat, 0.99),
     broadcastMaxMs: lat.at(-1) ?? null
+  }
+}
+
+/**
+ * A topic few agents read (docs/pubsub.md, "Topics in a large mesh"): `k` random agents subscribe,
+ * an agent that does not (nor the coordinator) publishes 20 messages at 10/s; the share of the
+ * messages × subscribers delivered, and send-to-receipt p99 and max (the first waits for a dial).
+ */
+async function scattered (workers: ForkedWorker[], all: AgentStatus[], leader: string | undefined, k: number): Promise<Record<string, number | null>> {
+  const topic = 'scale-scattered'
+  const others = all.filter(a => a.peerId !== leader).map(a => a.peerId).sort(() => Math.random() - 0.5)
+  if (others.length <= k) return {}
+  const only = others.slice(0, k)
+  const publisher = others[k]
+  await Promise.all(workers.map(async w => await w.call('subscribe', { topic, only })))
+  // Long enough for the subscribers' statements to spread and their ring links to form.
+  await sleep(5_000)
+  let holder: ForkedWorker | undefined
+  for (const w of workers) if ((await w.call('status') as AgentStatus[]).some(s => s.peerId === publisher)) holder = w
+  const sent = await (holder as ForkedWorker).call('publish', { peerId: publisher, topic, rate: 10, seconds: 2 }, 120_000) as number
+  await sleep(3_000)
+  const heard = await Promise.all(workers.map(async w => await w.call('latencies') as { latencies: number[], received: number, duplicates: number }))
+  const lat = heard.flatMap(h => h.latencies).sort((x, y) => x - y)
+  const received = heard.reduce((s, h) => s + h.received, 0)
+  return {
+    scatteredSubscribers: only.length,
+    scatteredDelivered: Math.round(received / Math.max(1, sent * only.length) * 10_000) / 10_000,
+    scatteredP99Ms: pct(lat, 0.99),
+    scatteredMaxMs: lat.at(-1) ?? null
   }
 }
 
@@ -370,6 +402,7 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
     })
     const leader = known(now)
     if (Number(values.rate) > 0) Object.assign(row, await broadcast(workers, now, leader))
+    if (Number(values.scattered) > 0) Object.assign(row, await scattered(workers, now, leader, Number(values.scattered)))
     // The fail-over runs from one coordinator in office even where a few agents never joined (a
     // 200-agent join on two cores often leaves some out): its shares say how the rest followed.
     // After the broadcast (which saturates two cores at 200 agents) the mesh may be between

@@ -37,7 +37,22 @@ export function statedKeys (topics: Iterable<string>): string[] {
   return [...keys].sort().slice(0, MAX_STATEMENT_TOPICS)
 }
 
-const score = (...parts: string[]): string => createHash('sha256').update(parts.join('\n')).digest('hex')
+/**
+ * A peer's place for a topic: a hash, kept (every node's rounds ask each second for every
+ * subscriber of each of its topics); the memo is emptied past SCORES_KEPT entries.
+ */
+const scores = new Map<string, string>()
+const SCORES_KEPT = 65_536
+function score (...parts: string[]): string {
+  const text = parts.join('\n')
+  let s = scores.get(text)
+  if (s === undefined) {
+    if (scores.size >= SCORES_KEPT) scores.clear()
+    s = createHash('sha256').update(text).digest('hex')
+    scores.set(text, s)
+  }
+  return s
+}
 
 /**
  * The subscriber `self` keeps a connection to: the one after it in the topic's ring of

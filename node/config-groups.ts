@@ -43,7 +43,9 @@ export const PubSubConfig = z.strictObject({
    * State the topics this node subscribes to in its member statement, keep a connection to the next
    * subscriber of each, and dial a subscriber before publishing where none is connected (node/topic-links.ts).
    */
-  topicLinks: z.boolean().default(true)
+  topicLinks: z.boolean().default(true),
+  /** How long a publish on a topic with no subscriber connected waits at most for one to be dialled and ready; 0 not at all. */
+  reachWaitMs: z.number().int().min(0).max(60_000).default(2_000)
 })
 
 export const ConnectionsConfig = z.strictObject({

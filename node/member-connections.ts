@@ -89,13 +89,15 @@ export function topicLinks (libp2p: AgentLibp2p, config: AgentConfig, pubsub: Pu
     self: libp2p.peerId.toString(),
     subscriptions: () => pubsub.subscriptions(),
     subscribers: topic => pubsub.subscribers(topic),
+    sendsTo: peer => pubsub.sendsTo(peer),
     members: memberView,
     live: () => liveMembers(memberView).length,
     connected: connectedTo(libp2p),
     dial: dialById(libp2p),
     room: () => libp2p.getConnections().length < 0.9 * config.connections.maxConnections,
     intervalMs: config.client || !config.pubsub.topicLinks ? 0 : TOPIC_LINK_INTERVAL_MS,
-    dialTimeoutMs: config.connections.dialTimeoutMs
+    dialTimeoutMs: config.connections.dialTimeoutMs,
+    reachWaitMs: config.pubsub.reachWaitMs
   })
 }
 

@@ -1,13 +1,16 @@
 /**
  * Connections that let a topic's messages reach every subscriber of a large mesh
  * (discovery/topic-rendezvous.ts says why and where they go):
- * - this node's topics are stated in its member statement, again within a second of a change;
+ * - this node's topics are stated in its member statement: a change within a second, but at most
+ *   one statement for them every TOPIC_RETELL_MIN_MS (each is signed, sent to every member and
+ *   checked by each: an application that subscribes to a topic per task must not flood the mesh);
  * - for each topic it subscribes to, it keeps a connection to the next subscriber in the topic's
  *   ring, dialled by a Reconnector (a few a round, each peer again only after a while), unless
  *   every agent subscribes;
  * - a publish on a topic with no subscriber connected (`reach`) first dials one subscriber the
- *   member view knows of, and waits, a bounded while, until gossipsub has its subscription; the
- *   link is kept up for a minute after the topic's last publish.
+ *   member view knows of, and waits, a bounded while, until gossipsub has its subscription and a
+ *   stream to it; a subscriber that failed so is passed over for REACH_RETRY_MS. For a minute
+ *   after such a publish the rounds dial the topic's subscriber again if its connection closed.
  * Nothing is dialled past nine tenths of the connection cap: past it libp2p's manager prunes,
  * and the dials would go round.
  */
@@ -16,11 +19,11 @@ import { deadline } from '../protocols/core/deadline.js'
 import { Reconnector } from '../discovery/reconnect.js'
 import { linkedTopic, rendezvous, ringNext, statedKeys, topicKey } from '../discovery/topic-rendezvous.js'
 
-/** How long a publish waits at most for a subscriber to be dialled and its subscription known. */
-export const REACH_WAIT_MS = 2_000
-/** After a reach that failed, publishes on that topic go without waiting for this long. */
+/** A subscriber a reach failed to get is passed over for this long (another is picked, or none waited for). */
 export const REACH_RETRY_MS = 5_000
-/** A publisher keeps its link to a topic's subscriber this long after its last publish there. */
+/** At most one statement of this node's topics this often: the first at once, changes within it merged into the next. */
+export const TOPIC_RETELL_MIN_MS = 10_000
+/** After a publish that found no subscriber connected, the rounds dial the topic's subscriber again for this long if its connection closed. */
 export const PUBLISHER_LINK_MS = 60_000
 /** How often a round dials the links missing, and this node's topics are checked for a change. */
 export const TOPIC_LINK_INTERVAL_MS = 1_000
@@ -30,6 +33,8 @@ export interface TopicLinksInit {
   /** The topics this node subscribes to, and the peers connected here that gossipsub knows subscribe to one. */
   subscriptions: () => string[]
   subscribers: (topic: string) => string[]
+  /** Whether gossipsub has its own stream open to `peer` (without one it drops what it would send there). */
+  sendsTo: (peer: string) => boolean
   /** The member view: who stated a topic's key, and a new statement when this node's topics changed. */
   members: { subscribersOf: (key: string) => string[], retell: () => void }
   /** Members alive or suspect, this node not counted. */
@@ -41,6 +46,8 @@ export interface TopicLinksInit {
   /** 0: off (a client states nothing and keeps no ring). */
   intervalMs: number
   dialTimeoutMs: number
+  /** How long a publish waits at most for a subscriber to be dialled and ready (`pubsub.reachWaitMs`); 0: not at all. */
+  reachWaitMs: number
 }
 
 export class TopicLinks implements Startable {
@@ -48,12 +55,15 @@ export class TopicLinks implements Startable {
   private readonly links: Reconnector
   private timer?: ReturnType<typeof setInterval>
   private stopping?: AbortController
-  /** The subscriptions as last seen, and their keys (what the member view states); the subscriptions as last told. */
+  /** The subscriptions as last seen and their keys; the keys as last stated, and when. */
   private seen = ''
   private keys: string[] = []
-  private told = ''
-  /** Topics this node published on with no subscriber connected: when last, and when a reach last failed. */
-  private readonly published = new Map<string, { at: number, failedAt: number }>()
+  private told: string[] = []
+  private toldAt = 0
+  /** Topics this node published on with no subscriber connected, and when last. */
+  private readonly published = new Map<string, number>()
+  /** Subscribers a reach did not get, and when: passed over for REACH_RETRY_MS. */
+  private readonly failed = new Map<string, number>()
 
   constructor (init: TopicLinksInit) {
     this.init = init
@@ -68,8 +78,11 @@ export class TopicLinks implements Startable {
     })
   }
 
-  /** The keys of this node's topics, for its member statement (none when off). */
-  stated (): string[] {
+  /** The keys of this node's topics as last stated, for its member statements (none when off). */
+  stated (): string[] { return this.told }
+
+  /** The keys of this node's topics now. */
+  private current (): string[] {
     if (this.init.intervalMs <= 0) return []
     const names = this.init.subscriptions().join('\n')
     if (names !== this.seen) {
@@ -84,11 +97,15 @@ export class TopicLinks implements Startable {
     this.stopping = new AbortController()
     this.links.start()
     this.timer = setInterval(() => {
-      // A new statement only when they changed: each is signed and goes to every member.
-      const names = this.init.subscriptions().join('\n')
-      if (names !== this.told) { this.told = names; this.init.members.retell() }
       const now = Date.now()
-      for (const [topic, p] of this.published) if (now - p.at > PUBLISHER_LINK_MS) this.published.delete(topic)
+      const keys = this.current()
+      if (keys.join(' ') !== this.told.join(' ') && now - this.toldAt >= TOPIC_RETELL_MIN_MS) {
+        this.told = keys
+        this.toldAt = now
+        this.init.members.retell()
+      }
+      for (const [topic, at] of this.published) if (now - at > PUBLISHER_LINK_MS) this.published.delete(topic)
+      for (const [peer, at] of this.failed) if (now - at > REACH_RETRY_MS) this.failed.delete(peer)
     }, Math.max(100, this.init.intervalMs))
     this.timer.unref?.()
   }
@@ -100,35 +117,41 @@ export class TopicLinks implements Startable {
     clearInterval(this.timer)
     this.timer = undefined
     this.published.clear()
+    this.failed.clear()
   }
 
   /**
    * Before a publish on `topic` with no subscriber connected: dial the subscriber the member view
-   * knows of (rendezvous.ts), and wait until gossipsub has its subscription, REACH_WAIT_MS at most.
-   * Never throws: a publish that still has nobody to reach goes as it would have.
+   * knows of (rendezvous.ts), and wait until gossipsub has its subscription and a stream to it (or
+   * to any other subscriber), `reachWaitMs` at most. Never throws: a publish that still has
+   * nobody to reach goes as it would have.
    */
   async reach (topic: string): Promise<void> {
     const running = this.stopping
-    if (running === undefined || !linkedTopic(topic)) return
-    const now = Date.now()
-    const p = this.published.get(topic) ?? { at: now, failedAt: 0 }
-    p.at = now
-    this.published.set(topic, p)
-    const pick = rendezvous(this.init.self, topicKey(topic), this.init.members.subscribersOf(topicKey(topic)))
-    if (pick === undefined || now - p.failedAt < REACH_RETRY_MS || !this.init.room()) return
-    const limit = deadline(REACH_WAIT_MS, running.signal)
+    if (running === undefined || !linkedTopic(topic) || this.init.reachWaitMs <= 0) return
+    this.published.set(topic, Date.now())
+    const pick = this.pick(topic)
+    if (pick === undefined || !this.init.room()) return
+    const limit = deadline(this.init.reachWaitMs, running.signal)
+    const ready = (): boolean => this.init.subscribers(topic).some(p => this.init.sendsTo(p))
     try {
       if (!this.init.connected(pick)) await this.init.dial(pick, limit.signal)
-      // The subscription comes over gossipsub's stream, opened once the connection is identified.
-      while (!this.init.subscribers(topic).includes(pick)) {
+      // The subscription comes over the peer's gossipsub stream, and ours opens once the connection is identified.
+      while (!ready()) {
         if (limit.signal.aborted) throw new Error('no subscription in time')
         await new Promise(resolve => setTimeout(resolve, 20))
       }
     } catch {
-      p.failedAt = Date.now()
+      this.failed.set(pick, Date.now())
     } finally {
       limit.clear()
     }
+  }
+
+  /** The subscriber of `topic` a publisher dials: by rendezvous, among those no reach failed to get lately. */
+  private pick (topic: string): string | undefined {
+    const key = topicKey(topic)
+    return rendezvous(this.init.self, key, this.init.members.subscribersOf(key).filter(p => !this.failed.has(p)))
   }
 
   /** The agents whose member statement says they subscribe to `topic`, connected here or not (this node's own not among them). */
@@ -144,7 +167,7 @@ export class TopicLinks implements Startable {
     if (!this.init.room()) return []
     const out = new Set<string>()
     const live = this.init.live()
-    for (const key of this.stated()) {
+    for (const key of this.current()) {
       const holders = this.init.members.subscribersOf(key)
       // Every agent subscribes: the mesh's own connections join them (membership keeps it one piece).
       if (holders.length >= live) continue
@@ -153,8 +176,7 @@ export class TopicLinks implements Startable {
     }
     for (const topic of this.published.keys()) {
       if (this.init.subscribers(topic).length > 0) continue
-      const key = topicKey(topic)
-      const pick = rendezvous(this.init.self, key, this.init.members.subscribersOf(key))
+      const pick = this.pick(topic)
       if (pick !== undefined) out.add(pick)
     }
     return [...out]

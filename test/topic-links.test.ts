@@ -11,6 +11,7 @@ import { createAgentNode, type AgentNode, type CreateAgentNodeOptions } from '..
 import { MAX_STATEMENT_TOPICS, rendezvous, ringNext, statedKeys, topicKey } from '../discovery/topic-rendezvous.js'
 import { MemberTopics } from '../discovery/member-topics.js'
 import { MemberStatement } from '../discovery/member-wire.js'
+import { TopicLinks, type TopicLinksInit } from '../node/topic-links.js'
 import { nodeOptions, stopAll, uniqueMesh, waitFor } from './helpers.js'
 
 const connected = (a: AgentNode, b: AgentNode): boolean => a.libp2p.getConnections(peerIdFromString(b.peerId)).some(c => c.status === 'open')
@@ -53,6 +54,62 @@ test('topic rendezvous: only the application\'s topics are stated, at most MAX_S
   assert.deepEqual(t.holders('k2'), ['a'])
 })
 
+/** TopicLinks over a member view and connections held in maps: its own rules, not the network's. */
+type Over = Partial<TopicLinksInit> & { told?: () => void, holders?: Map<string, string[]> }
+function links (over: Over = {}): { links: TopicLinks, subs: string[], connected: Set<string> } {
+  const subs: string[] = []
+  const connected = new Set<string>()
+  const l = new TopicLinks({
+    self: 'me',
+    subscriptions: () => subs,
+    subscribers: () => [...connected],
+    sendsTo: () => true,
+    members: { subscribersOf: key => over.holders?.get(key) ?? [], retell: () => { over.told?.() } },
+    live: () => 10,
+    connected: p => connected.has(p),
+    dial: async (p) => { connected.add(p) },
+    room: () => true,
+    intervalMs: 50,
+    dialTimeoutMs: 1_000,
+    reachWaitMs: 1_000,
+    ...over
+  })
+  return { links: l, subs, connected }
+}
+
+test('topic links: a change of topics is stated at once, the next ones merged into one statement ten seconds on', async (t) => {
+  let told = 0
+  const { links: l, subs } = links({ told: () => { told++ } })
+  l.start()
+  t.after(() => { l.stop() })
+  subs.push('jobs')
+  await waitFor(() => told === 1, 'the first change stated', 5_000)
+  assert.deepEqual(l.stated(), [topicKey('jobs')])
+  for (let i = 0; i < 20; i++) { subs.push(`task-${i}`); await new Promise(resolve => setTimeout(resolve, 50)) }
+  assert.equal(told, 1, 'twenty more subscriptions in a second made no statement')
+  assert.deepEqual(l.stated(), [topicKey('jobs')], 'what is stated stays the last statement\'s')
+})
+
+test('topic links: a publish waits for the subscriber it dials; one it could not get is passed over for the next', async (t) => {
+  const holders = new Map([[topicKey('t'), ['s1', 's2', 's3']]])
+  const refused: string[] = []
+  const first = rendezvous('me', topicKey('t'), ['s1', 's2', 's3']) as string
+  const { links: l, connected } = links({
+    holders,
+    dial: async (p) => { if (p === first) { refused.push(p); throw new Error('refused') } connected.add(p) }
+  })
+  l.start()
+  t.after(() => { l.stop() })
+  await l.reach('t')
+  assert.deepEqual(refused, [first], 'the rendezvous pick dialled first')
+  assert.equal(connected.size, 0)
+  await l.reach('t')
+  assert.equal(connected.size, 1, 'the next reach dialled another subscriber')
+  assert.notEqual([...connected][0], first)
+  await l.reach('$agentmesh/coordinator')
+  assert.equal(connected.size, 1, 'the mesh\'s own topics are not reached for')
+})
+
 /** A seed and `n` agents joined through it only. */
 async function star (n: number, extra: CreateAgentNodeOptions = {}): Promise<AgentNode[]> {
   const mesh = uniqueMesh()
@@ -77,7 +134,8 @@ async function star (n: number, extra: CreateAgentNodeOptions = {}): Promise<Age
 }
 
 test('topic links: a publisher connected to no subscriber dials the one its member view knows of, and its first message arrives', async (t) => {
-  const [seed, a, c] = await star(2)
+  // A generous wait for the dial and the subscription: a loaded CI host, not the default's 2 s.
+  const [seed, a, c] = await star(2, { pubsub: { reachWaitMs: 15_000 } })
   t.after(async () => { await stopAll([a, c, seed]) })
   assert.equal(connected(a, c), false, 'a and c joined through the seed only')
   const sub = c.subscribe('scattered')

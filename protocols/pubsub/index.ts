@@ -241,6 +241,13 @@ export class PubSubService {
     return this.fanout?.relayed(topic, this.subscribers(topic)) ?? []
   }
 
+  /** Whether gossipsub has its own stream open to `peer`: without one it drops what it would send there. */
+  sendsTo (peer: string): boolean {
+    // streamsOutbound exists on the implementation, not on the exported interface.
+    const gs = this.gossipsub as unknown as { streamsOutbound?: Map<string, unknown> }
+    return gs.streamsOutbound?.has(peer) ?? true
+  }
+
   /** Gossip mesh peers for a topic (the peers this node forwards full messages to). */
   meshPeers (topic: string): string[] {
     // getMeshPeers exists on the implementation but not on the exported interface.
