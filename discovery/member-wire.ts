@@ -8,7 +8,7 @@ import { z } from 'zod'
 import { defineCommand } from '../protocols/rpc/index.js'
 import { Credential } from '../protocols/admission/credential.js'
 import { MAX_ADDR_LENGTH, MAX_STATEMENT_ADDRS } from './member-addresses.js'
-import { MAX_STATEMENT_TOPICS, TOPIC_KEY_LENGTH } from './topic-rendezvous.js'
+import { MAX_STATEMENT_TOPICS, TOPIC_KEY_PATTERN } from './topic-rendezvous.js'
 
 const PeerIdString = z.string().min(1).max(128)
 const Incarnation = z.number().int().nonnegative()
@@ -26,7 +26,7 @@ export const MemberStatement = z.strictObject({
   /** Where it can be dialled (member-addresses.ts): agents that know it by rumour alone reach it. */
   addrs: z.array(z.string().min(1).max(MAX_ADDR_LENGTH)).max(MAX_STATEMENT_ADDRS).optional(),
   /** The keys of the topics it subscribes to (topic-rendezvous.ts): how its topics' subscribers and publishers find it. */
-  topics: z.array(z.string().length(TOPIC_KEY_LENGTH).regex(/^[A-Za-z0-9_-]+$/)).max(MAX_STATEMENT_TOPICS).optional()
+  topics: z.array(z.string().regex(TOPIC_KEY_PATTERN)).max(MAX_STATEMENT_TOPICS).optional()
 })
 export type MemberStatement = z.infer<typeof MemberStatement>
 

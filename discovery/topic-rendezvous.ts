@@ -22,6 +22,8 @@ import { createHash } from 'node:crypto'
 export const MAX_STATEMENT_TOPICS = 128
 /** A topic's key: 72 bits of its SHA-256, base64url (a collision joins two rings, nothing worse). */
 export const TOPIC_KEY_LENGTH = 12
+/** What a key looks like on the wire (member-wire.ts checks it). */
+export const TOPIC_KEY_PATTERN = /^[A-Za-z0-9_-]{12}$/
 
 /** Whether subscribers of this topic are stated and linked: the application's topics. */
 export const linkedTopic = (topic: string): boolean => !topic.startsWith('$')
@@ -34,7 +36,9 @@ export function topicKey (topic: string): string {
 export function statedKeys (topics: Iterable<string>): string[] {
   const keys = new Set<string>()
   for (const t of topics) if (linkedTopic(t)) keys.add(topicKey(t))
-  return [...keys].sort().slice(0, MAX_STATEMENT_TOPICS)
+  // A key that is not one (a platform's hash gone wrong: the browser's once gave bytes) would get
+  // the whole statement refused by every member: it is left out instead.
+  return [...keys].filter(k => TOPIC_KEY_PATTERN.test(k)).sort().slice(0, MAX_STATEMENT_TOPICS)
 }
 
 /**

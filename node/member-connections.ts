@@ -83,7 +83,7 @@ export function mapLinks (libp2p: AgentLibp2p, memberView: MemberView, announcer
   })
 }
 
-/** Links between the subscribers of a topic, and from its publishers to one (node/topic-links.ts); off for a client and with `pubsub.topicLinks` false. */
+/** Links between the subscribers of a topic, and from its publishers to one (node/topic-links.ts); a client only reaches; off: `pubsub.topicLinks` false. */
 export function topicLinks (libp2p: AgentLibp2p, config: AgentConfig, pubsub: PubSubService, memberView: MemberView): TopicLinks {
   return new TopicLinks({
     self: libp2p.peerId.toString(),
@@ -95,7 +95,8 @@ export function topicLinks (libp2p: AgentLibp2p, config: AgentConfig, pubsub: Pu
     connected: connectedTo(libp2p),
     dial: dialById(libp2p),
     room: () => libp2p.getConnections().length < 0.9 * config.connections.maxConnections,
-    intervalMs: config.client || !config.pubsub.topicLinks ? 0 : TOPIC_LINK_INTERVAL_MS,
+    intervalMs: config.pubsub.topicLinks ? TOPIC_LINK_INTERVAL_MS : 0,
+    states: !config.client,
     dialTimeoutMs: config.connections.dialTimeoutMs,
     reachWaitMs: config.pubsub.reachWaitMs
   })

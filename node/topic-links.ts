@@ -43,8 +43,10 @@ export interface TopicLinksInit {
   dial: (peer: string, signal: AbortSignal) => Promise<void>
   /** Whether this node may open another connection (under nine tenths of its cap). */
   room: () => boolean
-  /** 0: off (a client states nothing and keeps no ring). */
+  /** 0: off. */
   intervalMs: number
+  /** States its topics and keeps their rings: not a client, which is no member (it still reaches a subscriber before it publishes). */
+  states: boolean
   dialTimeoutMs: number
   /** How long a publish waits at most for a subscriber to be dialled and ready (`pubsub.reachWaitMs`); 0: not at all. */
   reachWaitMs: number
@@ -83,7 +85,7 @@ export class TopicLinks implements Startable {
 
   /** The keys of this node's topics now. */
   private current (): string[] {
-    if (this.init.intervalMs <= 0) return []
+    if (this.init.intervalMs <= 0 || !this.init.states) return []
     const names = this.init.subscriptions().join('\n')
     if (names !== this.seen) {
       this.seen = names

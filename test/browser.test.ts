@@ -30,6 +30,8 @@ import { encodeBatch, envelopeToJson, frameJson, makeEnvelope } from '../protoco
 import { encodeLength, joinFrames } from '../protocols/rpc/frames.js'
 import { XChaCha } from '../protocols/sealing/aead.js'
 import { XChaCha as BrowserXChaCha } from '../protocols/sealing/aead.browser.js'
+import { createHash as browserCreateHash } from '../node/browser/builtins/crypto.js'
+import { createHash } from 'node:crypto'
 import { startBrowserExample } from '../examples/browser/serve.js'
 import { DIST, nodeOptions, stopAll, uniqueMesh, waitFor } from './helpers.js'
 import { CHROMIUM, skipWithout } from './requirements.js'
@@ -464,6 +466,17 @@ test('browser Buffer: the buffer package as the bundle binds it writes and reads
     }
   }
   assert.equal(BrowserBuffer.byteLength('héllo'), Buffer.byteLength('héllo'))
+})
+
+test('browser SHA-256: the twin\'s digests are Node\'s, as hex, base64url (topic keys) and bytes; another encoding throws', () => {
+  for (const text of ['', 'jobs', 'tasks.status.1234', 'é'.repeat(100)]) {
+    const node = (): ReturnType<typeof createHash> => createHash('sha256').update(text)
+    const web = (): ReturnType<typeof browserCreateHash> => browserCreateHash('sha256').update(text)
+    assert.equal(web().digest('hex'), node().digest('hex'))
+    assert.equal(web().digest('base64url'), node().digest('base64url'))
+    assert.deepEqual(Buffer.from(web().digest()), node().digest())
+  }
+  assert.throws(() => browserCreateHash('sha256').update('x').digest('base64' as 'hex'))
 })
 
 test('browser AEAD: what Node\'s cipher seals the pure-JS twin opens, and the reverse, byte for byte', () => {

@@ -70,6 +70,7 @@ function links (over: Over = {}): { links: TopicLinks, subs: string[], connected
     dial: async (p) => { connected.add(p) },
     room: () => true,
     intervalMs: 50,
+    states: true,
     dialTimeoutMs: 1_000,
     reachWaitMs: 1_000,
     ...over
@@ -149,6 +150,18 @@ test('topic links: a publisher connected to no subscriber dials the one its memb
   assert.deepEqual(first.value?.payload, { n: 1 })
   assert.equal(first.value?.from, a.peerId)
   assert.ok(connected(a, c), 'a dialled c')
+  // A client (`agentmesh pub`) joined through the seed states nothing, but reaches a subscriber as well.
+  const client = await createAgentNode(nodeOptions(seed.config.mesh, { name: 'client', client: true, preset: 'local', connections: { targetPeers: 0 }, bootstrap: [seed.addresses()[0]], pubsub: { reachWaitMs: 15_000 } }))
+  await client.start()
+  t.after(async () => { await client.stop() })
+  await waitFor(() => client.topicPeers('scattered').stated.includes(c.peerId), 'the client to learn that c subscribes', 20_000)
+  assert.equal(connected(client, c), false, 'the client joined through the seed only')
+  await client.publish('scattered', { n: 2 })
+  const second = await Promise.race([
+    sub.next(),
+    new Promise<never>((_resolve, reject) => setTimeout(() => { reject(new Error('c received nothing from the client in 15 s')) }, 15_000).unref())
+  ])
+  assert.deepEqual(second.value?.payload, { n: 2 })
   sub.unsubscribe()
 })
 

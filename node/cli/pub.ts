@@ -15,8 +15,10 @@ export function pubCommand (): Command {
         const { node } = client
         try {
           await node.joined({ signal: within(client, Number(o.wait)) }).catch(unlessUnreachable(client))
-          const seen = await waitFor(() => node.topicPeers(topic).subscribers.length > 0, Number(o.wait))
-          const subscribers = node.topicPeers(topic).subscribers.length
+          // Connected, or stated in a member statement: a publish with none connected dials one (docs/pubsub.md).
+          const known = (): number => { const p = node.topicPeers(topic); return new Set([...p.subscribers, ...p.stated]).size }
+          const seen = await waitFor(() => known() > 0, Number(o.wait))
+          const subscribers = known()
           const count = Number(o.count)
           for (let i = 0; i < count; i++) await node.publish(topic, payload)
           await node.flush()
