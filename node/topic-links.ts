@@ -164,10 +164,15 @@ export class TopicLinks implements Startable {
   /** Whether the member view knows a subscriber of `topic` besides this node. */
   known (topic: string): boolean { return this.stating(topic).length > 0 }
 
-  /** Dials a round makes: the next subscriber in each own topic's ring, and a subscriber of each topic published on lately. */
+  /**
+   * Dials a round makes: the next subscriber in each own topic's ring, and a subscriber of each
+   * topic published on lately. A client, in no ring, dials a subscriber of each topic it reads
+   * while it is connected to none: gossip among them then reaches it through that one.
+   */
   private candidates (): string[] {
     if (!this.init.room()) return []
     const out = new Set<string>()
+    const reading = this.init.states ? [] : this.init.subscriptions().filter(linkedTopic)
     const live = this.init.live()
     for (const key of this.current()) {
       const holders = this.init.members.subscribersOf(key)
@@ -176,7 +181,7 @@ export class TopicLinks implements Startable {
       const next = ringNext(this.init.self, key, holders)
       if (next !== undefined) out.add(next)
     }
-    for (const topic of this.published.keys()) {
+    for (const topic of [...this.published.keys(), ...reading]) {
       if (this.init.subscribers(topic).length > 0) continue
       const pick = this.pick(topic)
       if (pick !== undefined) out.add(pick)

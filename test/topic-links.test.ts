@@ -162,6 +162,22 @@ test('topic links: a publisher connected to no subscriber dials the one its memb
     new Promise<never>((_resolve, reject) => setTimeout(() => { reject(new Error('c received nothing from the client in 15 s')) }, 15_000).unref())
   ])
   assert.deepEqual(second.value?.payload, { n: 2 })
+  // A client that reads the topic (`agentmesh sub`) dials a subscriber, and hears through it.
+  const reader = await createAgentNode(nodeOptions(seed.config.mesh, { name: 'reader', client: true, preset: 'local', connections: { targetPeers: 0 }, bootstrap: [seed.addresses()[0]] }))
+  await reader.start()
+  t.after(async () => { await reader.stop() })
+  await waitFor(() => reader.topicPeers('scattered').stated.includes(c.peerId), 'the reader to learn that c subscribes', 20_000)
+  const heard = reader.subscribe('scattered')
+  await waitFor(() => connected(reader, c), 'the reader to dial c', 20_000)
+  await waitFor(() => c.topicPeers('scattered').mesh.includes(reader.peerId), 'c to take the reader into its gossip mesh', 20_000)
+  await a.publish('scattered', { n: 3 })
+  const third = await Promise.race([
+    heard.next(),
+    new Promise<never>((_resolve, reject) => setTimeout(() => { reject(new Error('the reader received nothing in 15 s')) }, 15_000).unref())
+  ])
+  assert.deepEqual(third.value?.payload, { n: 3 })
+  assert.equal(connected(reader, a), false, 'the reader heard a through c')
+  heard.unsubscribe()
   sub.unsubscribe()
 })
 
