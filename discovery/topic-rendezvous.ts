@@ -42,17 +42,18 @@ export function statedKeys (topics: Iterable<string>): string[] {
 }
 
 /**
- * A peer's place for a topic: a hash, kept (every node's rounds ask each second for every
- * subscriber of each of its topics); the memo is emptied past SCORES_KEPT entries.
+ * A peer's place for a topic: 64 bits of a hash, kept (every node's rounds ask each second for
+ * every subscriber of each of its topics; a ring's places are the same for every agent of a
+ * process); the memo, about 200 bytes an entry, is emptied past SCORES_KEPT entries.
  */
 const scores = new Map<string, string>()
-const SCORES_KEPT = 65_536
+const SCORES_KEPT = 8_192
 function score (...parts: string[]): string {
   const text = parts.join('\n')
   let s = scores.get(text)
   if (s === undefined) {
     if (scores.size >= SCORES_KEPT) scores.clear()
-    s = createHash('sha256').update(text).digest('hex')
+    s = createHash('sha256').update(text).digest('hex').slice(0, 16)
     scores.set(text, s)
   }
   return s
