@@ -8,9 +8,9 @@
  *   unanswered in its time (`probeTimeoutMs`, longer for a peer slow to answer: probe-timing.ts)
  *   suspects. Only neighbours: probing others would in time connect everyone to everyone.
  * - Statements: an agent says something of itself (a new incarnation, a new suspicion, that it
- *   leaves, the topics it subscribes to) in a statement it signs (statement-keys.ts). Each statement new to a node is passed
- *   on to `gossipFanout` random neighbours (not the one it came from) every `heartbeatIntervalMs`,
- *   a logarithmic number of times (rumours.ts); a node with no news sends nothing.
+ *   leaves, its topics) in a statement it signs (statement-keys.ts). Each statement new to a node
+ *   is passed on to `gossipFanout` random neighbours (not the one it came from) every
+ *   `heartbeatIntervalMs`, a logarithmic number of times (rumours.ts); no news, nothing sent.
  * - Full exchanges: every statement held of a live member, with one neighbour on first contact
  *   (how a newcomer learns the mesh) and every `syncIntervalMs` (anti-entropy: what gossip missed).
  *   What one neighbour's exchanges may make this node handle is budgeted (member-budgets.ts).
