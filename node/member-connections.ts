@@ -29,6 +29,9 @@ import { liveMembers } from '../discovery/member-source.js'
 import { TOPIC_LINK_INTERVAL_MS, TopicLinks } from './topic-links.js'
 import type { PubSubService } from '../protocols/pubsub/index.js'
 
+/** Under nine tenths of the connection cap: past it libp2p's manager prunes, and links made past it would go round. */
+const underCap = (libp2p: AgentLibp2p, config: AgentConfig): boolean => libp2p.getConnections().length < 0.9 * config.connections.maxConnections
+
 /** Whether this node holds a connection to `peer`, and a dial of it by peer id (its addresses are in the peer store). */
 const connectedTo = (libp2p: AgentLibp2p) => (peer: string): boolean => libp2p.getConnections(peerIdFromString(peer)).length > 0
 const dialById = (libp2p: AgentLibp2p) => async (peer: string, signal: AbortSignal): Promise<void> => { await libp2p.dial(peerIdFromString(peer), { signal }) }
@@ -71,8 +74,7 @@ export function mapLinks (libp2p: AgentLibp2p, memberView: MemberView, announcer
   return new Reconnector({
     // Off with no endpoint, and in a mesh whose announcements are off (this node's setting stands for it).
     intervalMs: config.debug === undefined || interval <= 0 ? 0 : Math.max(1_000, interval),
-    // Short of nine tenths of the cap: past it libp2p's manager prunes, and the dials would go round.
-    candidates: () => libp2p.getConnections().length >= 0.9 * config.connections.maxConnections
+    candidates: () => !underCap(libp2p, config)
       ? []
       : memberView.members().filter(m => m.state === 'alive' && announcer.misses(m.peerId)).map(m => m.peerId),
     perRound: 2,
@@ -94,7 +96,7 @@ export function topicLinks (libp2p: AgentLibp2p, config: AgentConfig, pubsub: Pu
     live: () => liveMembers(memberView).length,
     connected: connectedTo(libp2p),
     dial: dialById(libp2p),
-    room: () => libp2p.getConnections().length < 0.9 * config.connections.maxConnections,
+    room: () => underCap(libp2p, config),
     intervalMs: config.pubsub.topicLinks ? TOPIC_LINK_INTERVAL_MS : 0,
     states: !config.client,
     dialTimeoutMs: config.connections.dialTimeoutMs,

@@ -8,11 +8,22 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { createAgentNode, type AgentNode, type CreateAgentNodeOptions } from '../node/index.js'
+import type { Message, Subscription } from '../protocols/pubsub/index.js'
 import { MAX_STATEMENT_TOPICS, rendezvous, ringNext, statedKeys, topicKey } from '../discovery/topic-rendezvous.js'
 import { MemberTopics } from '../discovery/member-topics.js'
 import { MemberStatement } from '../discovery/member-wire.js'
 import { TopicLinks, type TopicLinksInit } from '../node/topic-links.js'
 import { nodeOptions, stopAll, uniqueMesh, waitFor } from './helpers.js'
+
+/** The next message of `sub`, or a failure naming `what` after 15 s. */
+async function nextWithin<T> (sub: Subscription<T>, what: string): Promise<IteratorResult<Message<T>>> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  try {
+    return await Promise.race([sub.next(), new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(what)) }, 15_000) })])
+  } finally {
+    clearTimeout(timer)
+  }
+}
 
 const connected = (a: AgentNode, b: AgentNode): boolean => a.libp2p.getConnections(peerIdFromString(b.peerId)).some(c => c.status === 'open')
 
@@ -143,27 +154,23 @@ test('topic links: a publisher connected to no subscriber dials the one its memb
   await waitFor(() => a.topicPeers('scattered').stated.includes(c.peerId), 'a to learn from c\'s statement that c subscribes', 20_000)
   assert.deepEqual(a.topicPeers('scattered').subscribers, [], 'no subscriber connected to a')
   await a.publish('scattered', { n: 1 })
-  const first = await Promise.race([
-    sub.next(),
-    new Promise<never>((_resolve, reject) => setTimeout(() => { reject(new Error('c received nothing in 15 s')) }, 15_000).unref())
-  ])
+  const first = await nextWithin(sub, 'c received nothing in 15 s')
   assert.deepEqual(first.value?.payload, { n: 1 })
   assert.equal(first.value?.from, a.peerId)
   assert.ok(connected(a, c), 'a dialled c')
   // A client (`agentmesh pub`) joined through the seed states nothing, but reaches a subscriber as well.
-  const client = await createAgentNode(nodeOptions(seed.config.mesh, { name: 'client', client: true, preset: 'local', connections: { targetPeers: 0 }, bootstrap: [seed.addresses()[0]], pubsub: { reachWaitMs: 15_000 } }))
+  const clientOf = async (name: string, extra: CreateAgentNodeOptions = {}): Promise<AgentNode> =>
+    await createAgentNode(nodeOptions(seed.config.mesh, { name, client: true, preset: 'local', connections: { targetPeers: 0 }, bootstrap: [seed.addresses()[0]], ...extra }))
+  const client = await clientOf('client', { pubsub: { reachWaitMs: 15_000 } })
   await client.start()
   t.after(async () => { await client.stop() })
   await waitFor(() => client.topicPeers('scattered').stated.includes(c.peerId), 'the client to learn that c subscribes', 20_000)
   assert.equal(connected(client, c), false, 'the client joined through the seed only')
   await client.publish('scattered', { n: 2 })
-  const second = await Promise.race([
-    sub.next(),
-    new Promise<never>((_resolve, reject) => setTimeout(() => { reject(new Error('c received nothing from the client in 15 s')) }, 15_000).unref())
-  ])
+  const second = await nextWithin(sub, 'c received nothing from the client in 15 s')
   assert.deepEqual(second.value?.payload, { n: 2 })
   // A client that reads the topic (`agentmesh sub`) dials a subscriber, and hears through it.
-  const reader = await createAgentNode(nodeOptions(seed.config.mesh, { name: 'reader', client: true, preset: 'local', connections: { targetPeers: 0 }, bootstrap: [seed.addresses()[0]] }))
+  const reader = await clientOf('reader')
   await reader.start()
   t.after(async () => { await reader.stop() })
   await waitFor(() => reader.topicPeers('scattered').stated.includes(c.peerId), 'the reader to learn that c subscribes', 20_000)
@@ -171,10 +178,7 @@ test('topic links: a publisher connected to no subscriber dials the one its memb
   await waitFor(() => connected(reader, c), 'the reader to dial c', 20_000)
   await waitFor(() => c.topicPeers('scattered').mesh.includes(reader.peerId), 'c to take the reader into its gossip mesh', 20_000)
   await a.publish('scattered', { n: 3 })
-  const third = await Promise.race([
-    heard.next(),
-    new Promise<never>((_resolve, reject) => setTimeout(() => { reject(new Error('the reader received nothing in 15 s')) }, 15_000).unref())
-  ])
+  const third = await nextWithin(heard, 'the reader received nothing in 15 s')
   assert.deepEqual(third.value?.payload, { n: 3 })
   assert.equal(connected(reader, a), false, 'the reader heard a through c')
   heard.unsubscribe()
@@ -199,10 +203,7 @@ test('topic links: subscribers of a topic that were not connected link up, and g
   for (const [i, s] of subs.entries()) {
     const got = new Set<number>()
     while (got.size < 2) {
-      const m = await Promise.race([
-        s.next(),
-        new Promise<never>((_resolve, reject) => setTimeout(() => { reject(new Error(`${agents[i].name} received ${[...got].join(',')} only`)) }, 15_000).unref())
-      ])
+      const m = await nextWithin(s, `${agents[i].name} received ${[...got].join(',')} only`)
       if (m.value?.from !== agents[i].peerId) got.add((m.value?.payload as { from: number }).from)
     }
     assert.deepEqual([...got].sort(), [0, 1, 2].filter(j => j !== i))
