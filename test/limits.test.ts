@@ -16,6 +16,7 @@ import { GossipGuard, gossipTopic } from '../protocols/pubsub/index.js'
 import { NegotiationService, StreamGuard } from '../protocols/negotiation/index.js'
 import { PerPeerConnections } from '../node/libp2p.js'
 import { RateGuard } from '../protocols/rpc/guard.js'
+import { CallerPacer } from '../protocols/rpc/pacer.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { LearningService } from '../protocols/learning/index.js'
 
@@ -128,6 +129,56 @@ test('rpc: a flooding peer gets RATE001 unrun, is counted, then disconnected and
   } finally {
     await stopAll([victim, honest, flooder])
   }
+})
+
+test('rpc: a caller with more to send than the peer admits is slowed to its limit, never disconnected as a flooder', async () => {
+  // 50 requests/s per peer, a flooder out after 2 s refused in every second: the caller's demand
+  // (sequential, then 8 at a time) stays over the limit for ~3.5 s. Backing off on each refusal
+  // alone left a refusal in every second, and the caller was hung up on (COM002 for 60 s).
+  const [peer, caller] = await startMesh(2, i => i === 0 ? { rpc: { requestsPerSec: 50, floodSeconds: 2, cooldownMs: 60_000 } } : {})
+  try {
+    peer.handle('work', (x) => x)
+    const sequential: number[] = []
+    for (let i = 0; i < 100; i++) sequential.push(await caller.request(peer.peerId, 'work', i) as number)
+    assert.deepEqual(sequential, Array.from({ length: 100 }, (_, i) => i))
+    let next = 0
+    const answers = await Promise.all(Array.from({ length: 8 }, async () => {
+      const got: number[] = []
+      while (next < 100) got.push(await caller.request(peer.peerId, 'work', next++) as number)
+      return got
+    }))
+    assert.equal(answers.flat().length, 100)
+    assert.equal(peer.stats.get('rpc_flooders_disconnected_total', { peer: caller.peerId }), 0, 'the caller was never taken for a flooder')
+    assert.ok(peer.stats.get('rpc_rate_limited_total', { peer: caller.peerId }) >= 1, 'the caller did go over the limit')
+    assert.ok(peer.libp2p.getConnections(caller.libp2p.peerId).length > 0, 'still connected')
+  } finally {
+    await stopAll([peer, caller])
+  }
+})
+
+test('caller pacer: a refusal paces that peer\'s limit at nine tenths of its rate, in reserved slots, for 10 s after the last refusal', () => {
+  const pacer = new CallerPacer()
+  const now = 1_000_000
+  assert.equal(pacer.slot('a', 'work', 1, 100, now), 0, 'nothing refused yet: at once')
+  const said = 'over the requests limit for this peer (100/s): retry after 30 ms'
+  // The refused request waits the 30 ms named, and each one after it 1/90 s more.
+  assert.equal(pacer.refused('a', said, 0, 'work', 1, 100, now), 30)
+  assert.ok(Math.abs(pacer.slot('a', 'work', 1, 100, now) - (30 + 1000 / 90)) < 1e-9)
+  assert.ok(Math.abs(pacer.slot('a', 'work', 5, 100, now) - (30 + 2000 / 90)) < 1e-9, 'in order, whatever the weight')
+  assert.ok(Math.abs(pacer.slot('a', 'work', 1, 100, now) - (30 + 7000 / 90)) < 1e-9, 'a weight of five takes five slots')
+  assert.equal(pacer.slot('b', 'work', 1, 100, now), 0, 'another peer is not paced')
+  assert.equal(pacer.slot('a', '$agentmesh/probe', 1, 100, now), 0, 'liveness messages have a limit of their own')
+  assert.equal(pacer.slot('a', 'work', 1, 100, now + 10_000), 0, 'dropped 10 s after the refusal')
+  // A bytes limit paces by size; both limits apply to a request under both.
+  pacer.refused('a', 'over the bytes limit for this peer (1000/s): retry after 0 ms', 0, 'work', 1, 900, now + 20_000)
+  pacer.refused('a', said, 0, 'work', 1, 0, now + 20_000)
+  const wait = pacer.slot('a', 'work', 1, 450, now + 20_000)
+  assert.ok(wait >= 900 / 0.9 - 1e-9, `the 900 bytes refused take a second of the pace first (${wait} ms)`)
+  // A refusal it cannot read: only the backoff, 50 ms doubling with up to half again, or the wait named.
+  const other = pacer.refused('c', 'slow down', 1, 'work', 1, 100, now)
+  assert.ok(other >= 100 && other <= 150, String(other))
+  assert.ok(pacer.refused('c', 'busy: retry after 400 ms', 0, 'work', 1, 100, now) >= 400)
+  assert.equal(pacer.slot('c', 'work', 1, 100, now), 0, 'and no pace')
 })
 
 test('streams: 50 rpc streams opened by one peer on one connection do not all get through', async () => {

@@ -52,7 +52,10 @@ export interface RequestOptions {
   /** REQUEST by default; COMMAND for an instruction that is acknowledged rather than answered. */
   type?: 'REQUEST' | 'COMMAND' | 'QUERY' | 'PROPOSE' | 'INFORM' | 'ACCEPT' | 'REJECT' | 'NOTIFICATION'
   conversationId?: string
-  /** Times a RATE001 answer is retried after a short backoff, within the deadline (default RATE_LIMIT_RETRIES; 0 = none). */
+  /**
+   * Times a RATE001 answer is retried, paced to the rate it names, within the deadline (default
+   * RATE_LIMIT_RETRIES). 0: none, and the call is not paced either: the caller handles RATE001 itself.
+   */
   rateLimitRetries?: number
   /** The guarantee (protocols/delivery/constants.ts); default: the config's delivery.guarantee. */
   delivery?: DeliveryGuarantee

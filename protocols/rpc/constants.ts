@@ -56,19 +56,23 @@ export const DEFAULT_INTERNAL_PER_SEC = 200
 export const INTERNAL_SUBJECTS: ReadonlySet<string> = new Set(['$agentmesh/probe', '$agentmesh/election', '$agentmesh/card'])
 /**
  * A peer refused in every second for this many seconds in a row is flooding, not bursting: it is
- * disconnected and refused for the cool-down. An honest caller that backs off on RATE001 never
- * stays over for this long.
+ * disconnected and refused for the cool-down. An honest caller paces its requests to the rate a
+ * refusal names (pacer.ts) and is not refused again while it keeps to it.
  */
 export const DEFAULT_FLOOD_SECONDS = 5
 /** How long a disconnected flooder is refused (connection gater: inbound and dials). */
 export const DEFAULT_COOLDOWN_MS = 60_000
 /**
- * A caller answered RATE001 tries again this many times, after 50, 100, 200 ms or the wait the
- * refusal names if longer (plus up to half again, so refused callers do not all return at once),
- * within its deadline: a short burst over the limit then costs a little latency, not an error.
+ * A caller answered RATE001 tries again this many times within its deadline, in its slot of the
+ * pace the refusal set (pacer.ts); a refusal it cannot read, after 50, 100, 200 ms or the wait it
+ * names if longer (plus up to half again). A burst over the limit costs latency, not an error.
  */
 export const RATE_LIMIT_RETRIES = 3
 export const RATE_LIMIT_RETRY_BASE_MS = 50
+/** A caller refused keeps to this share of the rate the refusal named: the rest covers its timers' jitter. */
+export const RATE_PACE_SHARE = 0.9
+/** A caller's pace for a peer's limit lasts this long after its last refusal (then it may burst again, once). */
+export const RATE_PACE_KEPT_MS = 10_000
 /** Peers named in the rate-limit counters' labels; the others are counted as "other" (bounded cardinality). */
 export const MAX_LABELLED_PEERS = 64
 /** The name of the libp2p service holding the limiter, shared by the rpc protocol and the connection gater. */

@@ -21,7 +21,8 @@ import type { AuditSink } from '../core/audit.js'
 import { deadline, untilAborted } from '../core/deadline.js'
 import * as limits from './constants.js'
 import { MAX_INBOUND_STREAMS, MAX_OUTBOUND_STREAMS, RPC_PROTOCOL } from './constants.js'
-import { RateGuard, pause, type RpcMetrics } from './guard.js'
+import { RateGuard, type RpcMetrics } from './guard.js'
+import { CallerPacer, paced } from './pacer.js'
 import type { PeerLimiter } from './limits.js'
 import { Context, describe } from './context.js'
 import { isReliable, type Outcome, type ReliableReceiver } from './receiver.js'
@@ -83,6 +84,7 @@ export class RpcService {
   /** The dials under way, aborted when the service stops (one controller each: a shared signal would gather a listener per dial). */
   private readonly dials = new Set<AbortController>()
   private readonly guard: RateGuard
+  private readonly pacer = new CallerPacer()
   /** Per-message log lines only when debug is on: the check is made once, not per message. */
   private readonly debug: boolean
   private receiver?: ReliableReceiver
@@ -112,8 +114,7 @@ export class RpcService {
     this.dials.clear()
     for (const ch of this.inbound) ch.abort(closing)
     for (const p of this.outbound.values()) p.then(ch => { ch.abort(closing) }, () => {})
-    this.inbound.clear()
-    this.outbound.clear()
+    for (const open of [this.inbound, this.outbound]) open.clear()
   }
 
   handle<Req extends z.ZodType, Res extends z.ZodType> (
@@ -187,13 +188,13 @@ export class RpcService {
       const channel = await this.channel(peer, deadline.signal)
       const counted = this.init.stats.message(env.subject, { direction: 'out', type: env.type, status: 'ok' })
       const sentAt = performance.now()
-      let reply = await channel.request(env, frame, deadline.signal)
-      // Over the peer's limit: back off and try again within the deadline (RATE_LIMIT_RETRIES).
+      // Over the peer's limit: paced to its rate (pacer.ts), and tried again within the deadline (RATE_LIMIT_RETRIES; 0: neither).
       const retries = options.rateLimitRetries ?? limits.RATE_LIMIT_RETRIES
+      const weight = cmd.weight?.(checked.data) ?? 1
+      if (retries > 0) await paced(this.pacer.slot(peer, env.subject, weight, frame.byteLength, Date.now()), deadline.signal)
+      let reply = await channel.request(env, frame, deadline.signal)
       for (let attempt = 0; reply.error?.code === 'RATE001' && attempt < retries; attempt++) {
-        const hint = Number(/retry after (\d+) ms/.exec(reply.error.message)?.[1] ?? 0)
-        const wait = Math.max(hint, limits.RATE_LIMIT_RETRY_BASE_MS * 2 ** attempt) * (1 + Math.random() / 2)
-        await pause(wait, deadline.signal, () => abortReason(deadline.signal))
+        await paced(this.pacer.refused(peer, reply.error.message, attempt, env.subject, weight, frame.byteLength, Date.now()), deadline.signal)
         reply = await (await this.channel(peer, deadline.signal)).request(env, frame, deadline.signal)
       }
       const took = performance.now() - sentAt

@@ -1,0 +1,85 @@
+/**
+ * The caller's side of a peer's rate limits (limits.ts). A RATE001 answer names the limit and its
+ * rate ("over the requests limit for this peer (1000/s): retry after 12 ms", RateGuard); from
+ * then on this node's requests to that peer go out no faster than that rate, a little under it,
+ * until RATE_PACE_KEPT_MS pass without another refusal.
+ *
+ * Why: the peer hangs up on a peer refused in every second for `rpc.floodSeconds`. Backing off
+ * only the refused request let the next ones go out at once and empty the peer's bucket again,
+ * so a caller with more to send than the limit admits (a loop of sequential requests, a batch
+ * job) was refused in every second and disconnected as a flooder after five: ~6,500 sequential
+ * requests at the default 1,000/s, then COM002 for the minute of the cool-down (test/limits.test.ts).
+ * Paced, it is refused about once and then served at the limit for as long as it has work.
+ *
+ * Each request reserves its slot (GCRA-like: the next slot moves on by the request's share of the
+ * rate), so concurrent callers queue in order and the long-run rate holds whatever the timers'
+ * granularity. The pacer is pure, given the clock; `paced` waits a slot out.
+ */
+import { INTERNAL_SUBJECTS, RATE_LIMIT_RETRY_BASE_MS, RATE_PACE_KEPT_MS, RATE_PACE_SHARE } from './constants.js'
+import { abortReason } from './channel.js'
+import { pause } from './guard.js'
+
+interface Pace {
+  /** What one slot costs: ms per request for a count limit, per byte for a bytes limit. */
+  msPer: number
+  /** When the next request may go out. */
+  nextAt: number
+  /** Dropped after this (the last refusal plus RATE_PACE_KEPT_MS). */
+  until: number
+}
+
+const REFUSAL = /over the (requests|internal|bytes|internal_bytes) limit for this peer \((\d+)\/s\): retry after (\d+) ms/
+/** Paces kept before expired ones are swept. */
+const SWEEP_ABOVE = 1_024
+
+export class CallerPacer {
+  /** By `${peer} ${limit}`. */
+  private readonly paces = new Map<string, Pace>()
+
+  /**
+   * How long a request to `peer` waits before it goes out (ms; 0: at once), its slot taken in
+   * each of the peer's paces it falls under: the count limit of its kind (`weight` requests'
+   * worth) and the bytes limit (`bytes`).
+   */
+  slot (peer: string, subject: string, weight: number, bytes: number, now: number): number {
+    if (this.paces.size === 0) return 0
+    const internal = INTERNAL_SUBJECTS.has(subject)
+    const charged: Array<[Pace, number]> = []
+    let start = now
+    for (const [limit, n] of [[internal ? 'internal' : 'requests', weight], [internal ? 'internal_bytes' : 'bytes', bytes]] as const) {
+      const key = `${peer} ${limit}`
+      const pace = this.paces.get(key)
+      if (pace === undefined) continue
+      if (pace.until <= now) { this.paces.delete(key); continue }
+      charged.push([pace, n])
+      start = Math.max(start, pace.nextAt)
+    }
+    for (const [pace, n] of charged) pace.nextAt = start + n * pace.msPer
+    return start - now
+  }
+
+  /**
+   * A refusal from `peer` (its error message): paces the limit it names, and returns how long
+   * the refused request waits before it is sent again (its slot in the pace). A message this
+   * node cannot read (another implementation's) leaves only the backoff of `attempt`: 50, 100,
+   * 200 ms, or the wait it names if it says one, with up to half again of jitter.
+   */
+  refused (peer: string, message: string, attempt: number, subject: string, weight: number, bytes: number, now: number): number {
+    const said = REFUSAL.exec(message)
+    const rate = Number(said?.[2] ?? 0)
+    const hint = Number(said?.[3] ?? /retry after (\d+) ms/.exec(message)?.[1] ?? 0)
+    if (said === null || rate <= 0) return Math.max(hint, RATE_LIMIT_RETRY_BASE_MS * 2 ** attempt) * (1 + Math.random() / 2)
+    if (this.paces.size >= SWEEP_ABOVE) for (const [k, p] of this.paces) if (p.until <= now) this.paces.delete(k)
+    const key = `${peer} ${said[1]}`
+    const pace = this.paces.get(key)
+    const msPer = 1000 / (rate * RATE_PACE_SHARE)
+    // The peer's bucket is empty now: nothing goes out before the wait it named.
+    this.paces.set(key, { msPer, nextAt: Math.max(pace?.nextAt ?? 0, now + hint), until: now + RATE_PACE_KEPT_MS })
+    return this.slot(peer, subject, weight, bytes, now)
+  }
+}
+
+/** Waits out a slot (none when `ms` is 0), or the request's deadline. */
+export async function paced (ms: number, signal: AbortSignal): Promise<void> {
+  if (ms > 0) await pause(ms, signal, () => abortReason(signal))
+}
