@@ -12,8 +12,9 @@ const runs = Number(values.runs)
 const ms = Number(values.seconds) * 1000
 const sleep = async (t: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, t)) }
 
+// The per-peer request limit (1,000/s by default) is off, as in bench/worker.ts: the figure is what one channel carries.
 async function nodes (n: number, debug: boolean): Promise<AgentNode[]> {
-  const base: CreateAgentNodeOptions = { mesh: `ip${process.pid}${Math.random()}`.replace('.', ''), mdns: false, security: { mode: 'open' }, logLevel: 'silent', listen: ['/ip4/127.0.0.1/tcp/0'], connections: { targetPeers: 0 }, ...(debug ? { debug: '127.0.0.1:0' } : {}) }
+  const base: CreateAgentNodeOptions = { mesh: `ip${process.pid}${Math.random()}`.replace('.', ''), mdns: false, security: { mode: 'open' }, logLevel: 'silent', listen: ['/ip4/127.0.0.1/tcp/0'], connections: { targetPeers: 0 }, rpc: { requestsPerSec: 0 }, ...(debug ? { debug: '127.0.0.1:0' } : {}) }
   const out: AgentNode[] = []
   for (let i = 0; i < n; i++) { const x = await createAgentNode(base); await x.start(); out.push(x) }
   for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) await out[i].dial(out[j].addresses()[0])
