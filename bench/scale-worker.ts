@@ -278,6 +278,8 @@ async function handle (m: Cmd): Promise<unknown> {
       const cpu = process.cpuUsage()
       return {
         membership: sum(MEMBERSHIP),
+        probes: sum(['$agentmesh/probe']),
+        memberGossip: sum(['$agentmesh/member-gossip']),
         coordination: sum(COORDINATION),
         frames: [...frames.values()].reduce((s, f) => s + f(), 0),
         suspicions: agents.reduce((s, a) => s + a.stats.get('member_changes_total', { state: 'suspect' }), 0),
@@ -317,6 +319,8 @@ async function handle (m: Cmd): Promise<unknown> {
     case 'publish': {
       // Paced by the clock, not by a timer per message: a late timer sends what is due at once.
       const a = agents.find(x => x.peerId === m.peerId) as AgentNode
+      const batches = (): number => a.stats.get('broadcast_batches_total', { direction: 'out', via: 'gossip' })
+      const b0 = batches()
       const t0 = Date.now()
       let sent = 0
       while (Date.now() - t0 < m.seconds * 1000) {
@@ -324,7 +328,8 @@ async function handle (m: Cmd): Promise<unknown> {
         while (sent < due) await a.publish(m.topic, { i: sent++, t: Date.now() })
         await sleep(5)
       }
-      return sent
+      await a.flush()
+      return { sent, batches: batches() - b0 }
     }
     case 'page': {
       // What the live page fetches (node/debug-page.ts), in bytes: every 2 s, every 5 s, and what

@@ -22,7 +22,8 @@
  *   gone, probes unanswered), and the time until every other agent follows a new one in office
  *   (polled, and by each agent's own clock: followed*), with the member statements it made, the
  *   checks per agent and the CPU of every process; `--timeline` prints the voters' view once a
- *   second, `--profile-failover DIR` a CPU profile of every process over it.
+ *   second, `--profile-failover DIR` a CPU profile of every process over it (`--profile-broadcast
+ *   DIR` the same over the broadcast, whose CPU of every process is printed as broadcastCpuS).
  *
  * `--seeds-spread`: each seed the first agent of one of the first three processes (a deployment
  * runs each agent in its own process; the default puts all three in the first with 22 others).
@@ -85,6 +86,8 @@ const { values } = parseArgs({
     'profile-seeds': { type: 'string' },
     /** A CPU profile of every process from the coordinator's crash until all follow a new one (or 60 s), one file a process in DIR. */
     'profile-failover': { type: 'string' },
+    /** A CPU profile of every process over the broadcast (publishing and 3 s after), one file a process in DIR. */
+    'profile-broadcast': { type: 'string' },
     'seeds-apart': { type: 'boolean', default: false },
     'seeds-spread': { type: 'boolean', default: false },
     /**
@@ -136,6 +139,9 @@ interface AgentStatus {
 /** `suspicions`: agents' suspicions of others, summed over the agents (member_changes_total to suspect): the churn an idle mesh makes of a lag. */
 interface Counters {
   membership: number
+  /** Of which probes (direct and indirect) and member gossip. */
+  probes: number
+  memberGossip: number
   coordination: number
   frames: number
   suspicions: number
@@ -163,9 +169,13 @@ function known (all: AgentStatus[]): string | undefined {
 async function counters (workers: ForkedWorker[]): Promise<Counters & { at: number, rssMax: number }> {
   const cs = await Promise.all(workers.map(async w => await w.call('counters') as Counters))
   const total = (k: keyof Counters): number => cs.reduce((s, c) => s + c[k], 0)
-  const keys: Array<keyof Counters> = ['membership', 'coordination', 'frames', 'suspicions', 'statementsSigned', 'statementsChecked', 'cpuUs', 'rss', 'rssBase', 'agents']
+  const keys: Array<keyof Counters> = ['membership', 'probes', 'memberGossip', 'coordination', 'frames', 'suspicions', 'statementsSigned', 'statementsChecked', 'cpuUs', 'rss', 'rssBase', 'agents']
   return { ...Object.fromEntries(keys.map(k => [k, total(k)])) as unknown as Counters, rssMax: Math.max(...cs.map(c => c.rss)), at: performance.now() }
 }
+
+/** Messages of a kind per agent and second between two readings of the counters. */
+const perAgentPerS = (a: Counters & { at: number }, b: Counters & { at: number }, k: keyof Counters): number =>
+  Math.round((b[k] - a[k]) / ((b.at - a.at) / 1000) / b.agents * 10) / 10
 
 const pct = (sorted: number[], p: number): number | null => sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]
 
@@ -179,18 +189,33 @@ async function broadcast (workers: ForkedWorker[], all: AgentStatus[], leader: s
   let holder: ForkedWorker | undefined
   for (const w of workers) if ((await w.call('status') as AgentStatus[]).some(s => s.peerId === publisher.peerId)) holder = w
   const seconds = Number(values.seconds)
-  const sent = await (holder as ForkedWorker).call('publish', { peerId: publisher.peerId, topic, rate: Number(values.rate), seconds }, (seconds + 120) * 1000) as number
+  const dir = values['profile-broadcast']
+  if (dir !== undefined) await Promise.all(workers.map(async w => await w.call('profile', { on: true })))
+  const cpu0 = await counters(workers)
+  const { sent, batches } = await (holder as ForkedWorker).call('publish', { peerId: publisher.peerId, topic, rate: Number(values.rate), seconds }, (seconds + 120) * 1000) as { sent: number, batches: number }
   await sleep(3_000)
+  const cpu1 = await counters(workers)
+  if (dir !== undefined) await Promise.all(workers.map(async (w, p) => await w.call('profile', { on: false, file: join(dir, `broadcast-p${p}.cpuprofile`) }, 60_000)))
   const heard = await Promise.all(workers.map(async w => await w.call('latencies') as { latencies: number[], received: number, duplicates: number }))
   const lat = heard.flatMap(h => h.latencies).sort((x, y) => x - y)
   const received = heard.reduce((s, h) => s + h.received, 0)
   return {
     broadcastSent: sent,
+    // Gossip messages the publisher sent them in (pubsub.maxBatchesPerSec, meshBatchesPerSec).
+    broadcastBatches: batches,
     broadcastDelivered: Math.round(received / Math.max(1, sent * (all.length - 1)) * 10_000) / 10_000,
     broadcastDuplicates: heard.reduce((s, h) => s + h.duplicates, 0),
     broadcastP50Ms: pct(lat, 0.5),
     broadcastP99Ms: pct(lat, 0.99),
-    broadcastMaxMs: lat.at(-1) ?? null
+    broadcastMaxMs: lat.at(-1) ?? null,
+    // Every process's CPU from the first message to 3 s after the last (the mesh at rest costs its share too).
+    broadcastCpuS: Math.round((cpu1.cpuUs - cpu0.cpuUs) / 1e5) / 10,
+    // What the mesh's upkeep did meanwhile (a loaded mesh suspects members, and each suspicion is a signed statement every agent checks).
+    broadcastStatements: cpu1.statementsSigned - cpu0.statementsSigned,
+    broadcastChecksPerAgent: Math.round((cpu1.statementsChecked - cpu0.statementsChecked) / cpu1.agents),
+    broadcastMembershipPerS: perAgentPerS(cpu0, cpu1, 'membership'),
+    broadcastProbesPerS: perAgentPerS(cpu0, cpu1, 'probes'),
+    broadcastMemberGossipPerS: perAgentPerS(cpu0, cpu1, 'memberGossip')
   }
 }
 
@@ -210,7 +235,7 @@ async function scattered (workers: ForkedWorker[], all: AgentStatus[], leader: s
   await sleep(5_000)
   let holder: ForkedWorker | undefined
   for (const w of workers) if ((await w.call('status') as AgentStatus[]).some(s => s.peerId === publisher)) holder = w
-  const sent = await (holder as ForkedWorker).call('publish', { peerId: publisher, topic, rate: 10, seconds: 2 }, 120_000) as number
+  const { sent } = await (holder as ForkedWorker).call('publish', { peerId: publisher, topic, rate: 10, seconds: 2 }, 120_000) as { sent: number }
   await sleep(3_000)
   const heard = await Promise.all(workers.map(async w => await w.call('latencies') as { latencies: number[], received: number, duplicates: number }))
   const lat = heard.flatMap(h => h.latencies).sort((x, y) => x - y)
