@@ -16,7 +16,7 @@ import { GossipGuard, gossipTopic } from '../protocols/pubsub/index.js'
 import { NegotiationService, StreamGuard } from '../protocols/negotiation/index.js'
 import { PerPeerConnections } from '../node/libp2p.js'
 import { RateGuard } from '../protocols/rpc/guard.js'
-import { CallerPacer } from '../protocols/rpc/pacer.js'
+import { CallerPacer, type Paced } from '../protocols/rpc/pacer.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { LearningService } from '../protocols/learning/index.js'
 
@@ -148,6 +148,12 @@ test('rpc: a caller with more to send than the peer admits is slowed to its limi
       return got
     }))
     assert.equal(answers.flat().length, 100)
+    // 150 at once with a second each: those whose slot would come after their deadline fail at
+    // once with RATE001 (not after waiting out a timeout), and leave their slots to the others.
+    const burst = await Promise.allSettled(Array.from({ length: 150 }, async (_, i) => await caller.request(peer.peerId, 'work', i, { timeoutMs: 1_000 })))
+    const codes = burst.map(r => r.status === 'fulfilled' ? 'ok' : (r.reason as AgentMeshError).code)
+    const count = (c: string): number => codes.filter(x => x === c).length
+    assert.ok(count('ok') >= 20 && count('RATE001') >= 50, `answered ${count('ok')}, RATE001 ${count('RATE001')}: ${[...new Set(codes)].join(',')}`)
     assert.equal(peer.stats.get('rpc_flooders_disconnected_total', { peer: caller.peerId }), 0, 'the caller was never taken for a flooder')
     assert.ok(peer.stats.get('rpc_rate_limited_total', { peer: caller.peerId }) >= 1, 'the caller did go over the limit')
     assert.ok(peer.libp2p.getConnections(caller.libp2p.peerId).length > 0, 'still connected')
@@ -159,26 +165,33 @@ test('rpc: a caller with more to send than the peer admits is slowed to its limi
 test('caller pacer: a refusal paces that peer\'s limit at nine tenths of its rate, in reserved slots, for 10 s after the last refusal', () => {
   const pacer = new CallerPacer()
   const now = 1_000_000
-  assert.equal(pacer.slot('a', 'work', 1, 100, now), 0, 'nothing refused yet: at once')
+  const req = (peer: string, weight = 1, bytes = 100, subject = 'work', until = now + 60_000): Paced => ({ peer, subject, weight, bytes, until })
+  assert.equal(pacer.slot(req('a'), now), 0, 'nothing refused yet: at once')
   const said = 'over the requests limit for this peer (100/s): retry after 30 ms'
   // The refused request waits the 30 ms named, and each one after it 1/90 s more.
-  assert.equal(pacer.refused('a', said, 0, 'work', 1, 100, now), 30)
-  assert.ok(Math.abs(pacer.slot('a', 'work', 1, 100, now) - (30 + 1000 / 90)) < 1e-9)
-  assert.ok(Math.abs(pacer.slot('a', 'work', 5, 100, now) - (30 + 2000 / 90)) < 1e-9, 'in order, whatever the weight')
-  assert.ok(Math.abs(pacer.slot('a', 'work', 1, 100, now) - (30 + 7000 / 90)) < 1e-9, 'a weight of five takes five slots')
-  assert.equal(pacer.slot('b', 'work', 1, 100, now), 0, 'another peer is not paced')
-  assert.equal(pacer.slot('a', '$agentmesh/probe', 1, 100, now), 0, 'liveness messages have a limit of their own')
-  assert.equal(pacer.slot('a', 'work', 1, 100, now + 10_000), 0, 'dropped 10 s after the refusal')
+  assert.equal(pacer.refused(req('a'), said, 0, now), 30)
+  const close = (got: number | undefined, want: number): boolean => got !== undefined && Math.abs(got - want) < 1e-9
+  assert.ok(close(pacer.slot(req('a'), now), 30 + 1000 / 90))
+  assert.ok(close(pacer.slot(req('a', 5), now), 30 + 2000 / 90), 'in order, whatever the weight')
+  assert.ok(close(pacer.slot(req('a'), now), 30 + 7000 / 90), 'a weight of five takes five slots')
+  // A slot past the deadline is not taken: the request fails at once and the next gets it.
+  assert.equal(pacer.slot(req('a', 1, 100, 'work', now + 50), now), undefined)
+  assert.ok(close(pacer.slot(req('a'), now), 30 + 8000 / 90), 'the slot refused was left to the next')
+  assert.equal(pacer.slot(req('b'), now), 0, 'another peer is not paced')
+  assert.equal(pacer.slot(req('a', 1, 100, '$agentmesh/probe'), now), 0, 'liveness messages have a limit of their own')
+  assert.equal(pacer.slot(req('a'), now + 10_000), 0, 'dropped 10 s after the refusal')
   // A bytes limit paces by size; both limits apply to a request under both.
-  pacer.refused('a', 'over the bytes limit for this peer (1000/s): retry after 0 ms', 0, 'work', 1, 900, now + 20_000)
-  pacer.refused('a', said, 0, 'work', 1, 0, now + 20_000)
-  const wait = pacer.slot('a', 'work', 1, 450, now + 20_000)
+  const later = now + 20_000
+  pacer.refused({ ...req('a', 1, 900), until: later + 60_000 }, 'over the bytes limit for this peer (1000/s): retry after 0 ms', 0, later)
+  pacer.refused({ ...req('a', 1, 0), until: later + 60_000 }, said, 0, later)
+  const wait = pacer.slot({ ...req('a', 1, 450), until: later + 60_000 }, later) ?? -1
   assert.ok(wait >= 900 / 0.9 - 1e-9, `the 900 bytes refused take a second of the pace first (${wait} ms)`)
   // A refusal it cannot read: only the backoff, 50 ms doubling with up to half again, or the wait named.
-  const other = pacer.refused('c', 'slow down', 1, 'work', 1, 100, now)
+  const other = pacer.refused(req('c'), 'slow down', 1, now) ?? -1
   assert.ok(other >= 100 && other <= 150, String(other))
-  assert.ok(pacer.refused('c', 'busy: retry after 400 ms', 0, 'work', 1, 100, now) >= 400)
-  assert.equal(pacer.slot('c', 'work', 1, 100, now), 0, 'and no pace')
+  assert.ok((pacer.refused(req('c'), 'busy: retry after 400 ms', 0, now) ?? -1) >= 400)
+  assert.equal(pacer.refused(req('c', 1, 100, 'work', now + 100), 'busy: retry after 400 ms', 0, now), undefined, 'not past the deadline')
+  assert.equal(pacer.slot(req('c'), now), 0, 'and no pace')
 })
 
 test('streams: 50 rpc streams opened by one peer on one connection do not all get through', async () => {

@@ -22,7 +22,7 @@ import { deadline, untilAborted } from '../core/deadline.js'
 import * as limits from './constants.js'
 import { MAX_INBOUND_STREAMS, MAX_OUTBOUND_STREAMS, RPC_PROTOCOL } from './constants.js'
 import { RateGuard, type RpcMetrics } from './guard.js'
-import { CallerPacer, paced } from './pacer.js'
+import { CallerPacer, type Paced } from './pacer.js'
 import type { PeerLimiter } from './limits.js'
 import { Context, describe } from './context.js'
 import { isReliable, type Outcome, type ReliableReceiver } from './receiver.js'
@@ -190,11 +190,10 @@ export class RpcService {
       const sentAt = performance.now()
       // Over the peer's limit: paced to its rate (pacer.ts), and tried again within the deadline (RATE_LIMIT_RETRIES; 0: neither).
       const retries = options.rateLimitRetries ?? limits.RATE_LIMIT_RETRIES
-      const weight = cmd.weight?.(checked.data) ?? 1
-      if (retries > 0) await paced(this.pacer.slot(peer, env.subject, weight, frame.byteLength, Date.now()), deadline.signal)
+      const paced: Paced = { peer, subject: env.subject, weight: cmd.weight?.(checked.data) ?? 1, bytes: frame.byteLength, until: Date.now() + timeoutMs }
+      if (retries > 0) await this.pacer.wait(paced, deadline.signal)
       let reply = await channel.request(env, frame, deadline.signal)
-      for (let attempt = 0; reply.error?.code === 'RATE001' && attempt < retries; attempt++) {
-        await paced(this.pacer.refused(peer, reply.error.message, attempt, env.subject, weight, frame.byteLength, Date.now()), deadline.signal)
+      for (let attempt = 0; reply.error?.code === 'RATE001' && attempt < retries && await this.pacer.again(paced, reply.error.message, attempt, deadline.signal); attempt++) {
         reply = await (await this.channel(peer, deadline.signal)).request(env, frame, deadline.signal)
       }
       const took = performance.now() - sentAt

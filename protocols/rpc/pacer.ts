@@ -13,11 +13,26 @@
  *
  * Each request reserves its slot (GCRA-like: the next slot moves on by the request's share of the
  * rate), so concurrent callers queue in order and the long-run rate holds whatever the timers'
- * granularity. The pacer is pure, given the clock; `paced` waits a slot out.
+ * granularity. A request whose slot would come after its deadline takes none: it fails at once
+ * with RATE001 rather than wait to time out, and leaves the slot to the next. `slot` and
+ * `refused` are pure, given the clock; `wait` and `again` wait their slots out.
  */
 import { INTERNAL_SUBJECTS, RATE_LIMIT_RETRY_BASE_MS, RATE_PACE_KEPT_MS, RATE_PACE_SHARE } from './constants.js'
 import { abortReason } from './channel.js'
 import { pause } from './guard.js'
+import { RateLimitedError } from '../core/errors.js'
+
+/** A request as the pacer sees it. */
+export interface Paced {
+  peer: string
+  subject: string
+  /** Requests' worth (a command's `weight`, 1 for most). */
+  weight: number
+  /** Its frame's bytes. */
+  bytes: number
+  /** Its deadline (ms since the epoch): no slot is reserved past it. */
+  until: number
+}
 
 interface Pace {
   /** What one slot costs: ms per request for a count limit, per byte for a bytes limit. */
@@ -37,49 +52,68 @@ export class CallerPacer {
   private readonly paces = new Map<string, Pace>()
 
   /**
-   * How long a request to `peer` waits before it goes out (ms; 0: at once), its slot taken in
-   * each of the peer's paces it falls under: the count limit of its kind (`weight` requests'
-   * worth) and the bytes limit (`bytes`).
+   * How long `r` waits before it goes out (ms; 0: at once), its slot taken in each of its peer's
+   * paces it falls under: the count limit of its kind (`weight` requests' worth) and the bytes
+   * limit. Undefined, and nothing taken, when its slot would come after its deadline.
    */
-  slot (peer: string, subject: string, weight: number, bytes: number, now: number): number {
+  slot (r: Paced, now: number): number | undefined {
     if (this.paces.size === 0) return 0
-    const internal = INTERNAL_SUBJECTS.has(subject)
+    const internal = INTERNAL_SUBJECTS.has(r.subject)
     const charged: Array<[Pace, number]> = []
     let start = now
-    for (const [limit, n] of [[internal ? 'internal' : 'requests', weight], [internal ? 'internal_bytes' : 'bytes', bytes]] as const) {
-      const key = `${peer} ${limit}`
+    for (const [limit, n] of [[internal ? 'internal' : 'requests', r.weight], [internal ? 'internal_bytes' : 'bytes', r.bytes]] as const) {
+      const key = `${r.peer} ${limit}`
       const pace = this.paces.get(key)
       if (pace === undefined) continue
       if (pace.until <= now) { this.paces.delete(key); continue }
       charged.push([pace, n])
       start = Math.max(start, pace.nextAt)
     }
+    if (start > r.until) return undefined
     for (const [pace, n] of charged) pace.nextAt = start + n * pace.msPer
     return start - now
   }
 
   /**
-   * A refusal from `peer` (its error message): paces the limit it names, and returns how long
-   * the refused request waits before it is sent again (its slot in the pace). A message this
-   * node cannot read (another implementation's) leaves only the backoff of `attempt`: 50, 100,
-   * 200 ms, or the wait it names if it says one, with up to half again of jitter.
+   * A refusal of `r` (its error message): paces the limit it names, and returns how long `r`
+   * waits before it is sent again (its slot in the pace), or undefined when that is past its
+   * deadline. A message this node cannot read (another implementation's) leaves only the backoff
+   * of `attempt`: 50, 100, 200 ms, or the wait it names if it says one, with up to half again.
    */
-  refused (peer: string, message: string, attempt: number, subject: string, weight: number, bytes: number, now: number): number {
+  refused (r: Paced, message: string, attempt: number, now: number): number | undefined {
     const said = REFUSAL.exec(message)
     const rate = Number(said?.[2] ?? 0)
     const hint = Number(said?.[3] ?? /retry after (\d+) ms/.exec(message)?.[1] ?? 0)
-    if (said === null || rate <= 0) return Math.max(hint, RATE_LIMIT_RETRY_BASE_MS * 2 ** attempt) * (1 + Math.random() / 2)
+    if (said === null || rate <= 0) {
+      const wait = Math.max(hint, RATE_LIMIT_RETRY_BASE_MS * 2 ** attempt) * (1 + Math.random() / 2)
+      return now + wait > r.until ? undefined : wait
+    }
     if (this.paces.size >= SWEEP_ABOVE) for (const [k, p] of this.paces) if (p.until <= now) this.paces.delete(k)
-    const key = `${peer} ${said[1]}`
+    const key = `${r.peer} ${said[1]}`
     const pace = this.paces.get(key)
     const msPer = 1000 / (rate * RATE_PACE_SHARE)
     // The peer's bucket is empty now: nothing goes out before the wait it named.
     this.paces.set(key, { msPer, nextAt: Math.max(pace?.nextAt ?? 0, now + hint), until: now + RATE_PACE_KEPT_MS })
-    return this.slot(peer, subject, weight, bytes, now)
+    return this.slot(r, now)
+  }
+
+  /** Waits for `r`'s slot; RATE001 at once when it would come after its deadline. */
+  async wait (r: Paced, signal: AbortSignal): Promise<void> {
+    const ms = this.slot(r, Date.now())
+    if (ms === undefined) throw new RateLimitedError(`${r.peer} is over its limit for this node: the next slot comes after this request's deadline`)
+    await paced(ms, signal)
+  }
+
+  /** After a refusal of `r`: waits for its slot to send it again, or false when there is none before its deadline. */
+  async again (r: Paced, message: string, attempt: number, signal: AbortSignal): Promise<boolean> {
+    const ms = this.refused(r, message, attempt, Date.now())
+    if (ms === undefined) return false
+    await paced(ms, signal)
+    return true
   }
 }
 
 /** Waits out a slot (none when `ms` is 0), or the request's deadline. */
-export async function paced (ms: number, signal: AbortSignal): Promise<void> {
+async function paced (ms: number, signal: AbortSignal): Promise<void> {
   if (ms > 0) await pause(ms, signal, () => abortReason(signal))
 }
