@@ -155,7 +155,8 @@ test('rpc: a caller with more to send than the peer admits is slowed to its limi
     const count = (c: string): number => codes.filter(x => x === c).length
     assert.ok(count('ok') >= 20 && count('RATE001') >= 50, `answered ${count('ok')}, RATE001 ${count('RATE001')}: ${[...new Set(codes)].join(',')}`)
     assert.equal(peer.stats.get('rpc_flooders_disconnected_total', { peer: caller.peerId }), 0, 'the caller was never taken for a flooder')
-    assert.ok(peer.stats.get('rpc_rate_limited_total', { peer: caller.peerId }) >= 1, 'the caller did go over the limit')
+    const refused = peer.stats.get('rpc_rate_limited_total', { peer: caller.peerId })
+    assert.ok(refused >= 1 && refused <= 10, `the caller went over the limit, and was refused ${refused} times, not in every second`)
     assert.ok(peer.libp2p.getConnections(caller.libp2p.peerId).length > 0, 'still connected')
   } finally {
     await stopAll([peer, caller])
@@ -179,7 +180,17 @@ test('caller pacer: a refusal paces that peer\'s limit at nine tenths of its rat
   assert.ok(close(pacer.slot(req('a'), now), 30 + 8000 / 90), 'the slot refused was left to the next')
   assert.equal(pacer.slot(req('b'), now), 0, 'another peer is not paced')
   assert.equal(pacer.slot(req('a', 1, 100, '$agentmesh/probe'), now), 0, 'liveness messages have a limit of their own')
-  assert.equal(pacer.slot(req('a'), now + 10_000), 0, 'dropped 10 s after the refusal')
+  assert.ok((pacer.slot(req('a'), now + 10_000) ?? 0) === 0, 'dropped 10 s after the refusal, its slots all past')
+  // Slots taken beyond the 10 s keep the pace: else the queue behind them and new requests would go out together.
+  const queued = new CallerPacer()
+  queued.refused(req('q'), said, 0, now)
+  for (let i = 0; i < 1_200; i++) queued.slot(req('q'), now) // 1,200 / 90 a second: ~13 s ahead
+  assert.ok((queued.slot(req('q'), now + 10_500) ?? 0) > 2_000, 'still paced 10.5 s on, behind the queue')
+  // No request is charged more than a second of the rate (the peer's bucket holds one); a fractional rate is read.
+  const heavy = new CallerPacer()
+  heavy.refused(req('h'), 'over the requests limit for this peer (2.5/s): retry after 0 ms', 0, now)
+  assert.ok(close(heavy.slot(req('h', 1_000), now), 1000 / 2.25))
+  assert.ok(close(heavy.slot(req('h'), now), 1000 / 2.25 + 2.5 * 1000 / 2.25), 'a weight of 1,000 at 2.5/s is charged 2.5')
   // A bytes limit paces by size; both limits apply to a request under both.
   const later = now + 20_000
   pacer.refused({ ...req('a', 1, 900), until: later + 60_000 }, 'over the bytes limit for this peer (1000/s): retry after 0 ms', 0, later)

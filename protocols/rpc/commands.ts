@@ -21,11 +21,22 @@ export interface Command<Req extends z.ZodType = z.ZodType, Res extends z.ZodTyp
   readonly weight?: (payload: unknown) => number
 }
 
+/**
+ * The weights of the commands defined in this process, by name: a command called by its name
+ * alone (reliable delivery's resends and replays) is charged by the caller's pacer (pacer.ts) as
+ * the peer charges it.
+ */
+const WEIGHTS = new Map<string, (payload: unknown) => number>()
+
 export function defineCommand<Req extends z.ZodType, Res extends z.ZodType> (
   name: string, schemas: { request: Req, response: Res, weight?: (payload: unknown) => number }
 ): Command<Req, Res> {
+  if (schemas.weight !== undefined) WEIGHTS.set(name, schemas.weight)
   return { name, request: schemas.request, response: schemas.response, ...(schemas.weight !== undefined ? { weight: schemas.weight } : {}) }
 }
+
+/** The weight of a command known in this process by `name` (defineCommand), if it has one. */
+export const weightOf = (name: string): ((payload: unknown) => number) | undefined => WEIGHTS.get(name)
 
 /** What a handler knows about the request besides its payload. */
 export interface HandlerContext {

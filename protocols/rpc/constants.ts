@@ -73,6 +73,8 @@ export const RATE_LIMIT_RETRY_BASE_MS = 50
 export const RATE_PACE_SHARE = 0.9
 /** A caller's pace for a peer's limit lasts this long after its last refusal (then it may burst again, once). */
 export const RATE_PACE_KEPT_MS = 10_000
+/** A paced request's slot leaves this much of its timeout for the answer (or a quarter of a shorter timeout). */
+export const RATE_PACE_ANSWER_MS = 1_000
 /** Peers named in the rate-limit counters' labels; the others are counted as "other" (bounded cardinality). */
 export const MAX_LABELLED_PEERS = 64
 /** The name of the libp2p service holding the limiter, shared by the rpc protocol and the connection gater. */

@@ -16,13 +16,13 @@ import { messageFields } from '../envelope/log-fields.js'
 import { hasValidSignature } from '../envelope/signature.js'
 import { endSpan, inSpan, SpanKind, startReceiveSpan, startSendSpan } from '../envelope/trace.js'
 import { RpcChannel, abortReason } from './channel.js'
-import { allows, anyCommand, checkAllow, describeAllow, type Allow, type Command, type Grants, type Handler, type HandleOptions, type RequestOptions } from './commands.js'
+import { allows, anyCommand, checkAllow, describeAllow, weightOf, type Allow, type Command, type Grants, type Handler, type HandleOptions, type RequestOptions } from './commands.js'
 import type { AuditSink } from '../core/audit.js'
 import { deadline, untilAborted } from '../core/deadline.js'
 import * as limits from './constants.js'
 import { MAX_INBOUND_STREAMS, MAX_OUTBOUND_STREAMS, RPC_PROTOCOL } from './constants.js'
 import { RateGuard, type RpcMetrics } from './guard.js'
-import { CallerPacer, type Paced } from './pacer.js'
+import { CallerPacer, latestSlot, type Paced } from './pacer.js'
 import type { PeerLimiter } from './limits.js'
 import { Context, describe } from './context.js'
 import { isReliable, type Outcome, type ReliableReceiver } from './receiver.js'
@@ -163,6 +163,7 @@ export class RpcService {
     const timeoutMs = options.timeoutMs ?? this.init.timeoutMs
     const deadline = new AbortController()
     const timer = setTimeout(() => { deadline.abort(new TimeoutError(`"${cmd.name}" to ${peer}: no answer within ${timeoutMs} ms`)) }, timeoutMs)
+    const due = Date.now() + timeoutMs
     const onUserAbort = (): void => { deadline.abort(abortReason(options.signal as AbortSignal)) }
     options.signal?.addEventListener('abort', onUserAbort, { once: true })
     if (options.signal?.aborted === true) onUserAbort()
@@ -185,14 +186,14 @@ export class RpcService {
       const env = options.sign !== undefined ? options.sign(built) : built
       const frame = encodeEnvelope(env)
       if (frame.byteLength > this.init.maxMessageBytes) throw new MessageTooLargeError(frame.byteLength, this.init.maxMessageBytes)
-      const channel = await this.channel(peer, deadline.signal)
       const counted = this.init.stats.message(env.subject, { direction: 'out', type: env.type, status: 'ok' })
       const sentAt = performance.now()
-      // Over the peer's limit: paced to its rate (pacer.ts), and tried again within the deadline (RATE_LIMIT_RETRIES; 0: neither).
+      // Over the peer's limit: paced to its rate (pacer.ts; the channel taken after the wait), retried within the deadline (RATE_LIMIT_RETRIES; 0: neither).
       const retries = options.rateLimitRetries ?? limits.RATE_LIMIT_RETRIES
-      const paced: Paced = { peer, subject: env.subject, weight: cmd.weight?.(checked.data) ?? 1, bytes: frame.byteLength, until: Date.now() + timeoutMs }
+      const weight = (cmd.weight ?? weightOf(cmd.name))?.(checked.data) ?? 1
+      const paced: Paced = { peer, subject: env.subject, weight, bytes: frame.byteLength, until: latestSlot(due, timeoutMs) }
       if (retries > 0) await this.pacer.wait(paced, deadline.signal)
-      let reply = await channel.request(env, frame, deadline.signal)
+      let reply = await (await this.channel(peer, deadline.signal)).request(env, frame, deadline.signal)
       for (let attempt = 0; reply.error?.code === 'RATE001' && attempt < retries && await this.pacer.again(paced, reply.error.message, attempt, deadline.signal); attempt++) {
         reply = await (await this.channel(peer, deadline.signal)).request(env, frame, deadline.signal)
       }

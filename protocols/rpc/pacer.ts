@@ -13,11 +13,11 @@
  *
  * Each request reserves its slot (GCRA-like: the next slot moves on by the request's share of the
  * rate), so concurrent callers queue in order and the long-run rate holds whatever the timers'
- * granularity. A request whose slot would come after its deadline takes none: it fails at once
- * with RATE001 rather than wait to time out, and leaves the slot to the next. `slot` and
+ * granularity. A request whose slot would come too late for its answer (`latestSlot`) takes none:
+ * it fails at once with RATE001 rather than wait to time out, and leaves the slot to the next. `slot` and
  * `refused` are pure, given the clock; `wait` and `again` wait their slots out.
  */
-import { INTERNAL_SUBJECTS, RATE_LIMIT_RETRY_BASE_MS, RATE_PACE_KEPT_MS, RATE_PACE_SHARE } from './constants.js'
+import { INTERNAL_SUBJECTS, RATE_LIMIT_RETRY_BASE_MS, RATE_PACE_ANSWER_MS, RATE_PACE_KEPT_MS, RATE_PACE_SHARE } from './constants.js'
 import { abortReason } from './channel.js'
 import { pause } from './guard.js'
 import { RateLimitedError } from '../core/errors.js'
@@ -30,20 +30,24 @@ export interface Paced {
   weight: number
   /** Its frame's bytes. */
   bytes: number
-  /** Its deadline (ms since the epoch): no slot is reserved past it. */
+  /** The latest a slot may start (ms since the epoch): its deadline less time for the answer (`latestSlot`). */
   until: number
 }
 
 interface Pace {
   /** What one slot costs: ms per request for a count limit, per byte for a bytes limit. */
   msPer: number
+  /** The rate named: no request is charged more than a second of it (the peer's bucket holds one second's worth). */
+  rate: number
   /** When the next request may go out. */
   nextAt: number
-  /** Dropped after this (the last refusal plus RATE_PACE_KEPT_MS). */
+  /** Dropped after this (the last refusal plus RATE_PACE_KEPT_MS) once no slot is left ahead. */
   until: number
 }
 
-const REFUSAL = /over the (requests|internal|bytes|internal_bytes) limit for this peer \((\d+)\/s\): retry after (\d+) ms/
+const REFUSAL = /over the (requests|internal|bytes|internal_bytes) limit for this peer \((\d+(?:\.\d+)?)\/s\): retry after (\d+) ms/
+/** Gone: kept 10 s after its last refusal, and until every slot taken in it has come (else the queue behind them would go out at once). */
+const spent = (p: Pace, now: number): boolean => p.until <= now && p.nextAt <= now
 /** Paces kept before expired ones are swept. */
 const SWEEP_ABOVE = 1_024
 
@@ -65,8 +69,8 @@ export class CallerPacer {
       const key = `${r.peer} ${limit}`
       const pace = this.paces.get(key)
       if (pace === undefined) continue
-      if (pace.until <= now) { this.paces.delete(key); continue }
-      charged.push([pace, n])
+      if (spent(pace, now)) { this.paces.delete(key); continue }
+      charged.push([pace, Math.min(n, pace.rate)])
       start = Math.max(start, pace.nextAt)
     }
     if (start > r.until) return undefined
@@ -88,12 +92,12 @@ export class CallerPacer {
       const wait = Math.max(hint, RATE_LIMIT_RETRY_BASE_MS * 2 ** attempt) * (1 + Math.random() / 2)
       return now + wait > r.until ? undefined : wait
     }
-    if (this.paces.size >= SWEEP_ABOVE) for (const [k, p] of this.paces) if (p.until <= now) this.paces.delete(k)
+    if (this.paces.size >= SWEEP_ABOVE) for (const [k, p] of this.paces) if (spent(p, now)) this.paces.delete(k)
     const key = `${r.peer} ${said[1]}`
     const pace = this.paces.get(key)
     const msPer = 1000 / (rate * RATE_PACE_SHARE)
     // The peer's bucket is empty now: nothing goes out before the wait it named.
-    this.paces.set(key, { msPer, nextAt: Math.max(pace?.nextAt ?? 0, now + hint), until: now + RATE_PACE_KEPT_MS })
+    this.paces.set(key, { msPer, rate, nextAt: Math.max(pace?.nextAt ?? 0, now + hint), until: now + RATE_PACE_KEPT_MS })
     return this.slot(r, now)
   }
 
@@ -112,6 +116,13 @@ export class CallerPacer {
     return true
   }
 }
+
+/**
+ * The latest a request due at `deadline` (ms since the epoch) may take a slot: a quarter of its
+ * timeout, at most a second, is left for the answer. A slot just before the deadline would send
+ * a request the peer runs but whose answer comes too late (COM001, and a failure for delivery's breaker).
+ */
+export const latestSlot = (deadline: number, timeoutMs: number): number => deadline - Math.min(timeoutMs / 4, RATE_PACE_ANSWER_MS)
 
 /** Waits out a slot (none when `ms` is 0), or the request's deadline. */
 async function paced (ms: number, signal: AbortSignal): Promise<void> {
