@@ -163,3 +163,31 @@ test('gossip: a flooder sending directly is held (RPCs dropped unread), disconne
     await stopAll([victim, honest, flooder])
   }
 })
+
+test('gossip: an honest agent publishing flat out on ten topics stays under what its receivers charge it, every message arrives and it is not disconnected', async () => {
+  // Each topic's batcher may send 40 gossip messages a second; the receiver charges the
+  // publisher for all topics together (100 a second here, out after 2 s over it). Without the
+  // node-wide budget, ten busy topics sent ~400 a second and the publisher was hung up on.
+  const pubsub = { directFanout: 0, publishPerSec: 100, floodSeconds: 2 }
+  const [reader, publisher] = await startMesh(2, () => ({ pubsub }))
+  try {
+    const topics = Array.from({ length: 10 }, (_, i) => `busy-${i}`)
+    let got = 0
+    const subs = topics.map(t => reader.subscribe(t))
+    for (const s of subs) void (async () => { for await (const _ of s) got++ })()
+    for (const t of topics) await publisher.waitForSubscribers(t, { min: 1, signal: AbortSignal.timeout(10_000) })
+    let sent = 0
+    for (const until = Date.now() + 3_500; Date.now() < until;) {
+      await Promise.all(topics.map(async t => { await publisher.publish(t, { n: sent++ }) }))
+      await sleep(1)
+    }
+    await publisher.flush()
+    await waitFor(() => got === sent, `every message to arrive (${got} of ${sent})`, 20_000)
+    assert.equal(reader.stats.get('gossip_flooders_disconnected_total', { peer: publisher.peerId }), 0)
+    assert.equal(reader.stats.get('gossip_rate_limited_total', { peer: publisher.peerId }), 0, 'never over the limit')
+    assert.ok(reader.libp2p.getConnections(publisher.libp2p.peerId).length > 0)
+    for (const s of subs) s.unsubscribe()
+  } finally {
+    await stopAll([reader, publisher])
+  }
+})

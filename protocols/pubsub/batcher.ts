@@ -12,6 +12,13 @@ export interface BatcherInit<T = string> {
    * cheaper to send fewer, fuller batches than more, emptier ones.
    */
   maxBatchesPerSec: number
+  /**
+   * The node's budget, shared by every topic's batcher: its gossip messages a second in all. A
+   * receiver charges them to this node whatever their topic (pubsub.publishPerSec, 400) and hangs
+   * up on a publisher over it for 5 s, so 20 busy topics at 40 a second each got an honest agent
+   * disconnected. Unset: only the topic's own budget.
+   */
+  shared?: TokenBucket
   maxEnvelopes: number
   maxBytes: number
   /**
@@ -64,6 +71,7 @@ export class Batcher<T = string> {
     if (this.current.length >= this.init.maxEnvelopes || this.currentBytes >= this.init.maxBytes) {
       // A full batch goes at once (it is the cheapest message there is), in debt if need be.
       this.budget.take(true)
+      this.init.shared?.take(true)
       this.seal()
     } else if (this.timer === undefined) {
       this.timer = setTimeout(() => { this.timer = undefined; this.onWindow() }, this.init.windowMs)
@@ -106,8 +114,15 @@ export class Batcher<T = string> {
   /** The window closed: send now if the budget allows, else let the batch grow a little more. */
   private onWindow (): void {
     if (this.stopped || this.current.length === 0) return
-    if (this.budget.take(false)) { this.seal(); return }
-    this.timer = setTimeout(() => { this.timer = undefined; this.onWindow() }, this.budget.msUntilNext())
+    const shared = this.init.shared
+    if (this.budget.ready() && (shared?.ready() ?? true)) {
+      this.budget.take(true)
+      shared?.take(true)
+      this.seal()
+      return
+    }
+    const wait = Math.max(this.budget.msUntilNext(), shared?.msUntilNext() ?? 0)
+    this.timer = setTimeout(() => { this.timer = undefined; this.onWindow() }, wait)
   }
 
   private seal (): void {
@@ -138,7 +153,7 @@ export class Batcher<T = string> {
 }
 
 /** Tokens refilled continuously at `rate` per second up to `burst`; forced takes run into debt. */
-class TokenBucket {
+export class TokenBucket {
   private tokens: number
   private last = performance.now()
   constructor (private readonly rate: number, private readonly burst: number) {
@@ -151,9 +166,15 @@ class TokenBucket {
     return false
   }
 
+  /** A token is there to take. */
+  ready (): boolean {
+    this.refill()
+    return this.tokens >= 1
+  }
+
   msUntilNext (): number {
     this.refill()
-    return Math.max(1, Math.ceil((1 - this.tokens) * 1000 / this.rate))
+    return this.tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - this.tokens) * 1000 / this.rate))
   }
 
   private refill (): void {

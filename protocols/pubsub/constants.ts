@@ -69,9 +69,14 @@ export const DEFAULT_FLOOD_PUBLISH = true
  * publishes: the broadcast bench's flat-out publisher (2,000-4,000 envelopes/s) sends 40. A
  * message carrying more than GOSSIP_ENVELOPES_PER_MESSAGE envelopes counts as one per that
  * many, so packing envelopes into huge batches does not escape the limit. 400/s is ten topics
- * flat out; the flood in issue 13 was ~800/s.
+ * flat out, and a node holds all its topics to OWN_PUBLISH_SHARE of it; the flood in issue 13 was ~800/s.
  */
 export const DEFAULT_PUBLISH_PER_SEC = 400
+/**
+ * The share of its own `publishPerSec` a node sends itself, all topics together (a mesh shares
+ * its config; the rest is room for a burst of full batches, which go at once in debt).
+ */
+export const OWN_PUBLISH_SHARE = 0.75
 /** Envelopes a gossip message may carry for the price of one (the default batch size). */
 export const GOSSIP_ENVELOPES_PER_MESSAGE = 50
 /**

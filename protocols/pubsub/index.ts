@@ -12,7 +12,7 @@ import { decodeBatchFrame, isExpired, type CompressionCodec, type Envelope } fro
 import { AgentMeshError, ValidationError } from '../core/errors.js'
 import type { Logger } from 'pino'
 import { messageFields } from '../envelope/log-fields.js'
-import { Batcher } from './batcher.js'
+import { Batcher, TokenBucket } from './batcher.js'
 import { graylists, penalise, scoreTopic, waitForGossipDrain } from './gossip-tuning.js'
 import { installIntake } from './gossip-intake.js'
 import { GossipGuard, type GossipMetrics } from './gossip-limits.js'
@@ -26,7 +26,7 @@ import { Inbound, type Checked, type LocalTopic } from './inbound.js'
 import { encodeSealedBatch, sealBatch, type BatchItem } from './sealed-batch.js'
 import type { GateVerdict, PublishOptions, TopicGate } from './publish-options.js'
 import { gossipTopic, toTopic, type Topic } from './topics.js'
-import { DEFAULT_COMPRESS_MIN_BYTES, DEFAULT_COMPRESSION, DEFAULT_DIRECT_FANOUT, MAX_SPILL_BYTES, NOISE_BATCH_BYTES } from './constants.js'
+import { DEFAULT_COMPRESS_MIN_BYTES, DEFAULT_COMPRESSION, DEFAULT_DIRECT_FANOUT, DEFAULT_PUBLISH_PER_SEC, MAX_SPILL_BYTES, NOISE_BATCH_BYTES, OWN_PUBLISH_SHARE } from './constants.js'
 
 export * from './constants.js'
 export * from './topics.js'
@@ -78,6 +78,8 @@ export class PubSubService {
   private readonly gossipsub: GossipSub
   private readonly topics = new Map<string, LocalTopic>() // by topic name
   private readonly batchers = new Map<string, Batcher<BatchItem>>() // by gossip topic
+  /** Every topic's batches together, under what receivers charge this node (batcher.ts `shared`). */
+  private readonly sendBudget?: TokenBucket
   private readonly schemas = new Map<string, z.ZodType>() // by gossip topic, for validators
   /**
    * What the validator decoded, kept for the delivery that follows it: the envelopes and, for a
@@ -97,6 +99,8 @@ export class PubSubService {
     this.debug = init.log.isLevelEnabled('debug')
     this.localPeer = init.libp2p.peerId.toString()
     this.gossipsub = init.libp2p.services.pubsub
+    const limit = init.publishPerSec ?? DEFAULT_PUBLISH_PER_SEC
+    if (limit > 0) this.sendBudget = new TokenBucket(limit * OWN_PUBLISH_SHARE, Math.max(1, Math.ceil(limit * OWN_PUBLISH_SHARE / 10)))
     const guard = new GossipGuard({ ...init, penalise: (peer) => { penalise(this.gossipsub, peer) }, graylisted: (peer) => graylists(this.gossipsub, peer) })
     // A held, graylisted or cooling publisher's gossipsub RPCs are dropped before they are decoded.
     installIntake(this.gossipsub, { admits: (peer, now) => guard.admitsRpc(peer, now) })
@@ -273,6 +277,7 @@ export class PubSubService {
         transportBytes: NOISE_BATCH_BYTES - 6 - Buffer.byteLength(topic) - 2,
         maxSpill: MAX_SPILL_BYTES,
         maxBatchesPerSec: this.init.maxBatchesPerSec,
+        ...(this.sendBudget !== undefined ? { shared: this.sendBudget } : {}),
         maxQueued: this.init.publishWindow,
         flush: async (items) => { await this.sendBatch(topic, gossip, items) },
         onError: (err, count) => {
