@@ -5,7 +5,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { Batcher } from '../protocols/pubsub/batcher.js'
+import { Batcher, TokenBucket } from '../protocols/pubsub/batcher.js'
 import { MAX_SPILL_BYTES, NOISE_BATCH_BYTES } from '../protocols/pubsub/constants.js'
 import { encodeSealedBatch, grouped, sealBatch, type Grouped } from '../protocols/pubsub/sealed-batch.js'
 import { SealingService } from '../protocols/sealing/index.js'
@@ -76,4 +76,27 @@ test('what a sealed publish counts in its batch is not under what the batch enco
       }
     }
   }
+})
+
+test('the node-wide budget holds full batches too, charged one per 50 envelopes as receivers charge them', async () => {
+  // 40 full batches at once against 20 a second (a burst of 2): the writes keep to the rate, measured on this clock.
+  const shared = new TokenBucket(20, 2)
+  const at: number[] = []
+  const b = new Batcher<string>({
+    windowMs: 10_000,
+    maxBatchesPerSec: 1_000,
+    shared,
+    sharedUnit: 50,
+    maxEnvelopes: 50,
+    maxBytes: 256 * 1024,
+    maxQueued: 10_000,
+    flush: async () => { at.push(performance.now()) },
+    onError: (err) => { throw err }
+  })
+  const t0 = performance.now()
+  for (let i = 0; i < 2_000; i++) await b.add('x', 10)
+  await b.drain()
+  b.stop()
+  assert.equal(at.length, 40)
+  at.forEach((t, i) => { assert.ok(i + 1 <= 2 + 1 + 20 * (t - t0) / 1000, `batch ${i + 1} written ${Math.round(t - t0)} ms in: over 20 a second`) })
 })

@@ -19,6 +19,8 @@ export interface BatcherInit<T = string> {
    * disconnected. Unset: only the topic's own budget.
    */
   shared?: TokenBucket
+  /** Envelopes a receiver charges as one gossip message (GOSSIP_ENVELOPES_PER_MESSAGE): a larger batch costs the shared budget more. */
+  sharedUnit?: number
   maxEnvelopes: number
   maxBytes: number
   /**
@@ -71,7 +73,6 @@ export class Batcher<T = string> {
     if (this.current.length >= this.init.maxEnvelopes || this.currentBytes >= this.init.maxBytes) {
       // A full batch goes at once (it is the cheapest message there is), in debt if need be.
       this.budget.take(true)
-      this.init.shared?.take(true)
       this.seal()
     } else if (this.timer === undefined) {
       this.timer = setTimeout(() => { this.timer = undefined; this.onWindow() }, this.init.windowMs)
@@ -115,9 +116,9 @@ export class Batcher<T = string> {
   private onWindow (): void {
     if (this.stopped || this.current.length === 0) return
     const shared = this.init.shared
+    // The shared budget is charged as the batch is written (pump); while it is spent, the batch grows.
     if (this.budget.ready() && (shared?.ready() ?? true)) {
       this.budget.take(true)
-      shared?.take(true)
       this.seal()
       return
     }
@@ -139,6 +140,10 @@ export class Batcher<T = string> {
     this.flushing = true
     while (this.ready.length > 0 && !this.stopped) {
       const batch = this.ready.shift() as T[]
+      // Full batches too: a receiver charges one per `sharedUnit` envelopes, however they came.
+      const shared = this.init.shared
+      const units = Math.ceil(batch.length / (this.init.sharedUnit ?? 1))
+      if (shared !== undefined) while (!this.stopped && !shared.charge(units)) await new Promise(resolve => setTimeout(resolve, shared.msUntilNext()))
       try {
         await this.init.flush(batch)
       } catch (err) {
@@ -164,6 +169,14 @@ export class TokenBucket {
     this.refill()
     if (this.tokens >= 1 || force) { this.tokens -= 1; return true }
     return false
+  }
+
+  /** Takes `n` once a token is there (running into debt for the rest): false while there is none. */
+  charge (n: number): boolean {
+    this.refill()
+    if (this.tokens < 1) return false
+    this.tokens -= n
+    return true
   }
 
   /** A token is there to take. */

@@ -26,7 +26,7 @@ import { Inbound, type Checked, type LocalTopic } from './inbound.js'
 import { encodeSealedBatch, sealBatch, type BatchItem } from './sealed-batch.js'
 import type { GateVerdict, PublishOptions, TopicGate } from './publish-options.js'
 import { gossipTopic, toTopic, type Topic } from './topics.js'
-import { DEFAULT_COMPRESS_MIN_BYTES, DEFAULT_COMPRESSION, DEFAULT_DIRECT_FANOUT, DEFAULT_PUBLISH_PER_SEC, MAX_SPILL_BYTES, NOISE_BATCH_BYTES, OWN_PUBLISH_SHARE } from './constants.js'
+import { DEFAULT_COMPRESS_MIN_BYTES, DEFAULT_COMPRESSION, DEFAULT_DIRECT_FANOUT, DEFAULT_PUBLISH_PER_SEC, GOSSIP_ENVELOPES_PER_MESSAGE, MAX_SPILL_BYTES, NOISE_BATCH_BYTES, OWN_PUBLISH_SHARE } from './constants.js'
 
 export * from './constants.js'
 export * from './topics.js'
@@ -277,7 +277,7 @@ export class PubSubService {
         transportBytes: NOISE_BATCH_BYTES - 6 - Buffer.byteLength(topic) - 2,
         maxSpill: MAX_SPILL_BYTES,
         maxBatchesPerSec: this.init.maxBatchesPerSec,
-        ...(this.sendBudget !== undefined ? { shared: this.sendBudget } : {}),
+        ...(this.sendBudget !== undefined ? { shared: this.sendBudget, sharedUnit: GOSSIP_ENVELOPES_PER_MESSAGE } : {}),
         maxQueued: this.init.publishWindow,
         flush: async (items) => { await this.sendBatch(topic, gossip, items) },
         onError: (err, count) => {
