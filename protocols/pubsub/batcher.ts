@@ -144,6 +144,7 @@ export class Batcher<T = string> {
       const shared = this.init.shared
       const units = Math.ceil(batch.length / (this.init.sharedUnit ?? 1))
       if (shared !== undefined) while (!this.stopped && !shared.charge(units)) await new Promise(resolve => setTimeout(resolve, shared.msUntilNext()))
+      if (this.stopped) break
       try {
         await this.init.flush(batch)
       } catch (err) {
