@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { stat } from 'node:fs/promises'
@@ -101,7 +102,13 @@ test('bootstrap retries with backoff until its peer comes up', async () => {
   const { generateKeyPair } = await import('@libp2p/crypto/keys')
   const { peerIdFromPrivateKey } = await import('@libp2p/peer-id')
   const key = await generateKeyPair('Ed25519')
-  const port = 20_000 + Math.floor(Math.random() * 20_000)
+  // A port the system just gave out and took back: a random one collided with another test's socket (CI-local, EADDRINUSE).
+  const port = await new Promise<number>((resolve, reject) => {
+    const probe = createServer().once('error', reject).listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo
+      probe.close(() => { resolve(port) })
+    })
+  })
   const addr = `/ip4/127.0.0.1/tcp/${port}/p2p/${peerIdFromPrivateKey(key).toString()}`
   let late: AgentNode | undefined
   const early = await createAgentNode(nodeOptions(mesh, { bootstrap: [addr], connections: { bootstrapInitialDelayMs: 100, bootstrapMaxDelayMs: 400 } }))
