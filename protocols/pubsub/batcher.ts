@@ -52,7 +52,7 @@ export class Batcher<T = string> {
   constructor (init: BatcherInit<T>) {
     this.init = init
     // A burst of a few lets an occasional publisher send at the plain window's latency.
-    this.budget = new TokenBucket(init.maxBatchesPerSec, Math.max(1, Math.ceil(init.maxBatchesPerSec / 10)))
+    this.budget = new TokenBucket(init.maxBatchesPerSec)
   }
 
   /**
@@ -72,7 +72,7 @@ export class Batcher<T = string> {
     this.queued++
     if (this.current.length >= this.init.maxEnvelopes || this.currentBytes >= this.init.maxBytes) {
       // A full batch goes at once (it is the cheapest message there is), in debt if need be.
-      this.budget.take(true)
+      this.budget.take()
       this.seal()
     } else if (this.timer === undefined) {
       this.timer = setTimeout(() => { this.timer = undefined; this.onWindow() }, this.init.windowMs)
@@ -118,7 +118,7 @@ export class Batcher<T = string> {
     const shared = this.init.shared
     // The shared budget is charged as the batch is written (pump); while it is spent, the batch grows.
     if (this.budget.ready() && (shared?.ready() ?? true)) {
-      this.budget.take(true)
+      this.budget.take()
       this.seal()
       return
     }
@@ -158,18 +158,18 @@ export class Batcher<T = string> {
   }
 }
 
-/** Tokens refilled continuously at `rate` per second up to `burst`; forced takes run into debt. */
+/** Tokens refilled continuously at `rate` per second up to `burst` (a tenth of a second's worth, at least one unless given); takes may run into debt. */
 export class TokenBucket {
   private tokens: number
   private last = performance.now()
-  constructor (private readonly rate: number, private readonly burst: number) {
+  constructor (private readonly rate: number, private readonly burst = Math.max(1, Math.ceil(rate / 10))) {
     this.tokens = burst
   }
 
-  take (force: boolean): boolean {
+  /** Takes a token, into debt if there is none: the caller asked `ready` first, or sends at once whatever it costs (a full batch). */
+  take (): void {
     this.refill()
-    if (this.tokens >= 1 || force) { this.tokens -= 1; return true }
-    return false
+    this.tokens -= 1
   }
 
   /** Takes `n` once a token is there (running into debt for the rest): false while there is none. */

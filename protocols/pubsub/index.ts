@@ -100,7 +100,7 @@ export class PubSubService {
     this.localPeer = init.libp2p.peerId.toString()
     this.gossipsub = init.libp2p.services.pubsub
     const limit = init.publishPerSec ?? DEFAULT_PUBLISH_PER_SEC
-    if (limit > 0) this.sendBudget = new TokenBucket(limit * OWN_PUBLISH_SHARE, Math.max(1, Math.ceil(limit * OWN_PUBLISH_SHARE / 10)))
+    if (limit > 0) this.sendBudget = new TokenBucket(limit * OWN_PUBLISH_SHARE)
     const guard = new GossipGuard({ ...init, penalise: (peer) => { penalise(this.gossipsub, peer) }, graylisted: (peer) => graylists(this.gossipsub, peer) })
     // A held, graylisted or cooling publisher's gossipsub RPCs are dropped before they are decoded.
     installIntake(this.gossipsub, { admits: (peer, now) => guard.admitsRpc(peer, now) })
