@@ -22,7 +22,7 @@ import type { RpcService } from '../protocols/rpc/index.js'
 interface Cmd { id: number, cmd: string, [k: string]: any }
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
-const MEMBERSHIP = ['$agentmesh/members', '$agentmesh/probe', '$agentmesh/member-gossip', '$agentmesh/member-sync']
+const MEMBERSHIP = ['$agentmesh/members', '$agentmesh/probe', '$agentmesh/member-gossip', '$agentmesh/member-sync', '$agentmesh/member-digest', '$agentmesh/member-patch']
 const COORDINATION = ['$agentmesh/election', '$agentmesh/coordinator']
 
 /** Connections opened by this process's agents, either way (bench:scale --progress). */
@@ -259,10 +259,13 @@ async function handle (m: Cmd): Promise<unknown> {
         checked: agents.reduce((s, a) => s + a.stats.get('member_statements_total', { kind: 'checked' }), 0),
         signed: agents.reduce((s, a) => s + a.stats.get('member_statements_total', { kind: 'signed' }), 0),
         gossip: hk('$agentmesh/member-gossip', 'REQUEST'),
-        syncs: hk('$agentmesh/member-sync', 'REQUEST'),
+        // Full exchanges: by digest (one per exchange round), or whole with an older build.
+        syncs: hk('$agentmesh/member-digest', 'REQUEST') + hk('$agentmesh/member-sync', 'REQUEST'),
+        patches: hk('$agentmesh/member-patch', 'REQUEST'),
         probes: hk('$agentmesh/probe', 'REQUEST'),
         // Full exchanges answered in time (the answer is what the asker learns from), and answers of any kind that came after the asker gave up.
-        syncsAnswered: agents.reduce((s, a) => s + a.stats.get('housekeeping_messages_total', { subject: '$agentmesh/member-sync', direction: 'in', type: 'RESPONSE' }), 0),
+        syncsAnswered: agents.reduce((s, a) => s + ['$agentmesh/member-digest', '$agentmesh/member-sync'].reduce((t, subject) =>
+          t + a.stats.get('housekeeping_messages_total', { subject, direction: 'in', type: 'RESPONSE' }), 0), 0),
         // Requests dropped unread by their receiver: past the deadline (ttl) their sender gave them.
         expired: agents.reduce((s, a) => s + a.stats.get('messages_total', { direction: 'in', status: 'expired' }), 0),
         lateAnswers: agents.reduce((s, a) => s + a.stats.get('messages_total', { direction: 'in', type: 'RESPONSE', status: 'late' }), 0),
@@ -370,7 +373,8 @@ async function handle (m: Cmd): Promise<unknown> {
         }
         for (const [name, value] of Object.entries(refusals(a))) rejected[name] = value
         // Its full exchanges: asked (out REQUEST) and answered (in RESPONSE), and those it answered.
-        const sync = (direction: string, type: string): number => a.stats.get('housekeeping_messages_total', { subject: '$agentmesh/member-sync', direction, type })
+        const sync = (direction: string, type: string): number => ['$agentmesh/member-digest', '$agentmesh/member-sync'].reduce((t, subject) =>
+          t + a.stats.get('housekeeping_messages_total', { subject, direction, type }), 0)
         rejected.syncsAsked = sync('out', 'REQUEST')
         rejected.syncsAnswered = sync('in', 'RESPONSE')
         rejected.syncsServed = sync('in', 'REQUEST')

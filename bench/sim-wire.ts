@@ -19,6 +19,10 @@ const SIG = 'A'.repeat(86) + '=='
  */
 export const RPC_OVERHEAD_BYTES = 160
 
+/** A digest answer's entry, `["<peer id>",<seq>],` as JSON; a wanted member in a patch, `"<peer id>",`. */
+export const ENTRY_BYTES = JSON.stringify([PEER_ID, CLOCK]).length + 1
+export const WANT_BYTES = PEER_ID.length + 3
+
 function credential (eligible: boolean): object {
   return {
     v: 1,

@@ -25,7 +25,8 @@ import { Flights, MemberAgent, type MemberMessage } from '../test/sim-model.js'
 import { fakeKeys } from '../test/election-fakes.js'
 import { seededRandom } from '../test/helpers.js'
 import type { Preset } from '../node/presets.js'
-import { jsonSize, PROBE_ACK_BYTES, PROBE_BYTES, RPC_OVERHEAD_BYTES, statementSizer } from './sim-wire.js'
+import { ENTRY_BYTES, jsonSize, PROBE_ACK_BYTES, PROBE_BYTES, RPC_OVERHEAD_BYTES, statementSizer, WANT_BYTES } from './sim-wire.js'
+import { DIGEST_TEXT_LENGTH } from '../discovery/member-digest.js'
 
 export interface WorldInit {
   n: number
@@ -133,11 +134,18 @@ export class World {
   private memberSend (from: number, to: string, msg: MemberMessage): void {
     let kind: Kind = 'probe'
     let bytes = msg.type === 'probe' ? PROBE_BYTES : PROBE_ACK_BYTES
-    if (msg.type === 'member-gossip' || msg.type === 'member-sync') {
+    if (msg.type === 'member-gossip' || msg.type === 'member-patch' || msg.type === 'member-patch-answer') {
       kind = msg.type === 'member-gossip' ? 'gossip' : 'sync'
       bytes = RPC_OVERHEAD_BYTES
       for (const s of msg.statements) bytes += s.size ?? 0
+      if (msg.type === 'member-patch') bytes += msg.want.length * WANT_BYTES
       this.statements[kind] += msg.statements.length
+    } else if (msg.type === 'member-digest') {
+      kind = 'sync'
+      bytes = RPC_OVERHEAD_BYTES + DIGEST_TEXT_LENGTH + 12
+    } else if (msg.type === 'member-digest-answer') {
+      kind = 'sync'
+      bytes = RPC_OVERHEAD_BYTES + msg.entries.length * ENTRY_BYTES + msg.buckets.length * 3 + 40
     }
     this.send(from, this.index(to), msg, kind, bytes)
   }
@@ -316,7 +324,7 @@ export class World {
         this.push({ at: this.now + membership.probeIntervalMs, kind: 'probe', agent: a.i })
         break
       case 'sync':
-        if (a.neighbours.size > 0) m.sync(this.pick([...a.neighbourIds]), false)
+        if (a.neighbours.size > 0) m.sync(this.pick([...a.neighbourIds]))
         this.push({ at: this.now + membership.syncIntervalMs, kind: 'sync', agent: a.i })
         break
       case 'dial': {

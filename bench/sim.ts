@@ -7,6 +7,7 @@
 // each N with the one before: per-agent cost flat or logarithmic in N is the aim.
 //   --n 100,1000        the sizes      --wan   the wan preset's timings over 20-150 ms links
 //   --seed S            the schedule   --rest S  seconds of rest measured (60: two full exchanges each)
+//   --sync-ms MS        membership.syncIntervalMs instead of the preset's
 //   --json              JSON lines only
 import { presets } from '../node/presets.js'
 import { DEFAULT_CONFIRMATIONS_FOR_MIN, DEFAULT_GOSSIP_FANOUT } from '../discovery/constants.js'
@@ -19,6 +20,7 @@ const jsonOnly = args.includes('--json')
 const sizes = arg('n', '100,1000').split(',').map(Number)
 const seed = Number(arg('seed', '1'))
 const restS = Number(arg('rest', '60'))
+const syncMs = arg('sync-ms', '')
 const preset = wan ? presets.wan : presets.lan
 const latency: [number, number] = wan ? [20, 150] : [0.5, 5]
 const LIMIT_MS = 180_000
@@ -46,7 +48,7 @@ function runOne (n: number): Result {
   const world = new World({
     n,
     seed,
-    membership: { ...preset.membership, confirmationsForMin: DEFAULT_CONFIRMATIONS_FOR_MIN },
+    membership: { ...preset.membership, ...(syncMs !== '' ? { syncIntervalMs: Number(syncMs) } : {}), confirmationsForMin: DEFAULT_CONFIRMATIONS_FOR_MIN },
     coordination: preset.coordination,
     latency,
     targetPeers: 8,

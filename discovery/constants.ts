@@ -21,11 +21,23 @@ export const DEFAULT_GOSSIP_FANOUT = 3
  */
 export const RETRANSMIT_MULT = 4
 /**
- * How often each agent exchanges every statement it holds with one random neighbour
- * (memberlist's push/pull interval): what gossip missed, such as a refutation lost in a
- * partition, is caught up. A newcomer does the same at once with the neighbours it meets.
+ * How often each agent makes a full exchange with one random neighbour (memberlist's push/pull
+ * interval): what gossip missed, such as a refutation lost in a partition or a join wave's last
+ * few statements, is caught up. A newcomer does the same at once with the neighbours it meets.
+ * An exchange starts with a digest (member-digest.ts) and carries statements only where the two
+ * differ, so at rest it costs one small round trip; that is why it can run every 5 s where
+ * memberlist's whole-state push/pull runs every 30. The scale simulation (bench:sim, 100 agents,
+ * six seeds): with exchanges every 30 s the join wave's last pairs waited 24-47 s for one in
+ * four seeds of six; every 5 s, every agent saw every other within 6-9 s, for 177 bytes a second
+ * per agent at rest (the whole-state exchange every 30 s: 4,637).
  */
-export const DEFAULT_SYNC_INTERVAL_MS = 30_000
+export const DEFAULT_SYNC_INTERVAL_MS = 5_000
+/**
+ * What one neighbour's full exchanges may make this node handle is refilled over this long at
+ * the least (`syncStatementsPerInterval` per max(syncIntervalMs, this)): a short interval makes
+ * exchanges more frequent, not the work a neighbour may put on this node.
+ */
+export const SYNC_BUDGET_WINDOW_MS = 30_000
 /** A full exchange carries at most this much (the rpc limit is 1 MiB): a few thousand members. */
 export const SYNC_MAX_BYTES = 512 * 1024
 /**
@@ -40,15 +52,16 @@ export const SYNC_MAX_BYTES = 512 * 1024
 export const STATEMENT_CHECKS_BURST = 1_024
 export const STATEMENT_CHECKS_PER_SEC = 128
 /**
- * Statements one neighbour's full exchanges may make this node handle per `syncIntervalMs` (what
- * it sends, and the full set this node answers it with), in a bucket that refills over the
- * interval: beyond it an exchange is refused before its statements are parsed (RATE001). Each
- * statement of an exchange is parsed and compared even when already known (20-50 ms for 3,000
- * on the shared 2-core machine), so without it one admitted peer could send full exchanges as
- * fast as the rpc limits let it (a dozen a second of 3,000) and take half the node's CPU. An
- * honest neighbour sends one on first contact and then about one per interval (two for the
- * pair when each picks the other): four full exchanges of the largest mesh one carries
- * (SYNC_MAX_STATEMENTS) fit, forty at 200 agents.
+ * Statements one neighbour's full exchanges may make this node handle per `syncIntervalMs` (at
+ * least SYNC_BUDGET_WINDOW_MS): what it sends and what this node answers it with, in a bucket that
+ * refills over that time; beyond it an exchange is refused before its statements are parsed
+ * (RATE001). A digest costs a unit per 64 members summed and per 8 entries listed
+ * (member-exchange.ts). Each statement of an exchange is parsed and compared even when already
+ * known (20-50 ms for 3,000 on the shared 2-core machine), so without it one admitted peer could
+ * send full exchanges as fast as the rpc limits let it (a dozen a second of 3,000) and take half
+ * the node's CPU. An honest neighbour makes one on first contact (every statement, once) and
+ * then digests that cost a few units: four first contacts with the largest mesh an exchange
+ * carries (SYNC_MAX_STATEMENTS) fit, forty at 200 agents.
  */
 export const DEFAULT_SYNC_STATEMENTS_PER_INTERVAL = 16_384
 /**

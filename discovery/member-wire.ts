@@ -9,9 +9,11 @@ import { defineCommand } from '../protocols/rpc/index.js'
 import { Credential } from '../protocols/admission/credential.js'
 import { MAX_ADDR_LENGTH, MAX_STATEMENT_ADDRS } from './member-addresses.js'
 import { MAX_STATEMENT_TOPICS, TOPIC_KEY_PATTERN } from './topic-rendezvous.js'
+import { DIGEST_BUCKETS, DIGEST_TEXT_LENGTH } from './member-digest.js'
 
 const PeerIdString = z.string().min(1).max(128)
 const Incarnation = z.number().int().nonnegative()
+const Seq = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)
 
 /** What an agent says of itself; `seq` orders its statements (a new one replaces the older everywhere). */
 export const MemberStatement = z.strictObject({
@@ -22,7 +24,7 @@ export const MemberStatement = z.strictObject({
   incarnation: Incarnation,
   leaving: z.boolean().optional(),
   suspects: z.array(z.strictObject({ peerId: PeerIdString, incarnation: Incarnation })).max(256),
-  seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  seq: Seq,
   /** Where it can be dialled (member-addresses.ts): agents that know it by rumour alone reach it. */
   addrs: z.array(z.string().min(1).max(MAX_ADDR_LENGTH)).max(MAX_STATEMENT_ADDRS).optional(),
   /** The keys of the topics it subscribes to (topic-rendezvous.ts): how its topics' subscribers and publishers find it. */
@@ -66,6 +68,36 @@ export const MemberSync = defineCommand('$agentmesh/member-sync', {
 export const MemberSyncIntake = defineCommand(MemberSync.name, {
   request: z.strictObject({ statements: z.array(z.unknown()).max(SYNC_MAX_STATEMENTS) }),
   response: MemberSync.response
+})
+
+/**
+ * A full exchange by digest (member-digest.ts, member-exchange.ts): the asker's sums; the answer,
+ * its (member, seq) entries in the buckets that differ (`buckets`: those listed, whole; `more`:
+ * some left out for the next round). Then `member-patch` carries the statements each side lacks.
+ * An agent of an older build answers UnknownCommandError and is exchanged with by `member-sync`.
+ */
+export const MemberDigest = defineCommand('$agentmesh/member-digest', {
+  request: z.strictObject({ sums: z.string().length(DIGEST_TEXT_LENGTH).regex(/^[0-9a-f]+$/) }),
+  response: z.strictObject({
+    entries: z.array(z.tuple([PeerIdString, Seq])).max(SYNC_MAX_STATEMENTS),
+    buckets: z.array(z.number().int().nonnegative().lt(DIGEST_BUCKETS)).max(DIGEST_BUCKETS),
+    more: z.boolean()
+  })
+})
+
+/**
+ * The statements the answerer lacks, and the members whose statements the asker wants; the
+ * answer, those it holds of a live member (`more`: cut at the exchange's limits).
+ */
+export const MemberPatch = defineCommand('$agentmesh/member-patch', {
+  request: z.strictObject({ statements: z.array(SignedStatement).max(SYNC_MAX_STATEMENTS), want: z.array(PeerIdString).max(SYNC_MAX_STATEMENTS) }),
+  response: z.strictObject({ statements: z.array(SignedStatement).max(SYNC_MAX_STATEMENTS), more: z.boolean() })
+})
+
+/** MemberPatch as the server takes it: statements counted and charged before any is parsed, as MemberSyncIntake. */
+export const MemberPatchIntake = defineCommand(MemberPatch.name, {
+  request: z.strictObject({ statements: z.array(z.unknown()).max(SYNC_MAX_STATEMENTS), want: MemberPatch.request.shape.want }),
+  response: MemberPatch.response
 })
 
 export const Probe = defineCommand('$agentmesh/probe', {

@@ -11,9 +11,9 @@
  *   leaves, its topics) in a statement it signs (statement-keys.ts). Each statement new to a node
  *   is passed on to `gossipFanout` random neighbours (not the one it came from) every
  *   `heartbeatIntervalMs`, a logarithmic number of times (rumours.ts); no news, nothing sent.
- * - Full exchanges: every statement held of a live member, with one neighbour on first contact
- *   (how a newcomer learns the mesh) and every `syncIntervalMs` (anti-entropy: what gossip missed).
- *   What one neighbour's exchanges may make this node handle is budgeted (member-budgets.ts).
+ * - Full exchanges with one neighbour on first contact (how a newcomer learns the mesh) and every
+ *   `syncIntervalMs` (anti-entropy): digests first, then only the statements of live members
+ *   either side lacks (member-exchange.ts); budgeted per neighbour (member-budgets.ts).
  * - Reaping: an offline or left member is dropped `reapAfterMs` after it went, a tombstone keeps
  *   replays of its old statements out (member-tombstones.ts); at most `maxMembers` are held.
  *
@@ -28,24 +28,26 @@ import type { MemberTimings } from './member-timings.js'
 import type { MemberSource } from './member-source.js'
 import { Rumours } from './rumours.js'
 import type { StatementKeys } from './statement-keys.js'
-import { GOSSIP_MAX_BYTES, GOSSIP_MAX_STATEMENTS, MemberGossip, MemberSync, MemberSyncIntake, parseStatement, Probe, statementSize, type SignedStatement } from './member-wire.js'
+import { GOSSIP_MAX_BYTES, GOSSIP_MAX_STATEMENTS, MemberGossip, parseStatement, Probe, statementSize, type SignedStatement } from './member-wire.js'
+import { MemberExchange } from './member-exchange.js'
 import { syncWindow } from './sync-window.js'
 import { MemberTopics } from './member-topics.js'
 import {
-  DEFAULT_MAX_MEMBERS, DEFAULT_REAP_AFTER_MS, DEFAULT_SYNC_STATEMENTS_PER_INTERVAL, RETRANSMIT_MULT, STATEMENT_CHECKS_BURST, STATEMENT_CHECKS_PER_SEC
+  DEFAULT_MAX_MEMBERS, DEFAULT_REAP_AFTER_MS, DEFAULT_SYNC_STATEMENTS_PER_INTERVAL, RETRANSMIT_MULT, STATEMENT_CHECKS_BURST, STATEMENT_CHECKS_PER_SEC,
+  SYNC_BUDGET_WINDOW_MS
 } from './constants.js'
 import { NeighbourBudgets } from './member-budgets.js'
 import { Tombstones } from './member-tombstones.js'
 import type { Credential } from '../protocols/admission/credential.js'
 import type { MemberAddresses } from './member-addresses.js'
-import { RateLimitedError, TimeoutError, ValidationError } from '../protocols/core/errors.js'
+import { RateLimitedError, TimeoutError } from '../protocols/core/errors.js'
 import { DeadlineTimer } from './deadline-timer.js'
 import { LocalHealth } from './local-health.js'
 import { Repeaters } from './repeat.js'
 import { AuditPacer, type AuditSink } from '../protocols/core/audit.js'
 
 export { memberAddresses } from './member-addresses.js'
-export { MemberGossip, MemberStatement, MemberSync, Probe, SignedStatement } from './member-wire.js'
+export { MemberDigest, MemberGossip, MemberPatch, MemberStatement, MemberSync, Probe, SignedStatement } from './member-wire.js'
 export type { Member, MemberChange } from './member-table.js'
 export type { MemberTimings } from './member-timings.js'
 
@@ -54,7 +56,7 @@ export interface MemberViewEvents {
 }
 
 export interface MemberViewInit extends MemberTimings {
-  /** Statements one neighbour's full exchanges may make this node handle per syncIntervalMs (config; discovery/constants.ts). */
+  /** Statements one neighbour's full exchanges may make this node handle per syncIntervalMs, at least SYNC_BUDGET_WINDOW_MS (discovery/constants.ts). */
   syncStatementsPerInterval?: number
   /** An offline or left member is dropped this long after it went. */
   reapAfterMs?: number
@@ -134,6 +136,7 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
   private readonly reapAfterMs: number
   private readonly pacer = new AuditPacer()
   private readonly topics = new MemberTopics() // what each member stated it subscribes to
+  private readonly exchange: MemberExchange
   private toldTopics = '' // and this node, last (`retell`)
 
   constructor (init: MemberViewInit) {
@@ -144,10 +147,24 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
     this.health = new LocalHealth(hold)
     this.deadline = new DeadlineTimer({ lateMs: hold, holdMs: hold, fire: now => { this.table.tick(now); this.flush() } })
     const perInterval = init.syncStatementsPerInterval ?? DEFAULT_SYNC_STATEMENTS_PER_INTERVAL
-    this.syncs = new NeighbourBudgets(perInterval, perInterval * 1_000 / init.syncIntervalMs)
+    this.syncs = new NeighbourBudgets(perInterval, perInterval * 1_000 / Math.max(init.syncIntervalMs, SYNC_BUDGET_WINDOW_MS))
     this.maxMembers = init.maxMembers ?? DEFAULT_MAX_MEMBERS
     this.reapAfterMs = init.reapAfterMs ?? DEFAULT_REAP_AFTER_MS
     this.tombstones = new Tombstones(this.maxMembers)
+    const self = init.self.peerId
+    this.exchange = new MemberExchange({
+      rpc: init.rpc,
+      self,
+      passive: init.passive === true,
+      entries: () => this.rumours.entries(p => p === self || this.live(p)),
+      statement: m => this.rumours.get(m),
+      held: m => this.rumours.seq(m),
+      syncSet: () => this.syncSet(),
+      receive: (from, statements) => { if (this.running) this.receive(from, statements, true) },
+      takes: from => init.ignores?.(from) !== true,
+      charge: (from, n, id) => { this.charge(from, n, id) },
+      timeoutMs: () => this.newsTimeoutMs
+    })
   }
 
   start (): void {
@@ -171,15 +188,7 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
         if (!ignored(ctx.peer) && this.init.passive !== true) this.receive(ctx.peer, req.statements, false)
         return {}
       }),
-      // Its statements are counted, charged and only then parsed: over budget, none is.
-      rpc.handle(MemberSyncIntake, (req, ctx) => {
-        const answer = this.syncSet()
-        this.charge(ctx.peer, req.statements.length + answer.length, ctx.envelope.id)
-        const full = MemberSync.request.safeParse(req)
-        if (!full.success) throw new ValidationError(`request for "${MemberSync.name}": ${full.error.issues[0]?.message ?? 'invalid'}`)
-        if (!ignored(ctx.peer) && this.init.passive !== true) this.receive(ctx.peer, full.data.statements, true)
-        return { statements: answer }
-      })
+      ...this.exchange.handle()
     ]
     this.timers.every(this.init.heartbeatIntervalMs, (late) => { this.health.timer(late); this.gossipRound() })
     this.timers.every(this.init.probeIntervalMs, () => {
@@ -189,7 +198,7 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
     })
     this.timers.every(this.init.syncIntervalMs, () => {
       const peers = this.neighbours()
-      if (peers.length > 0) void this.sync(peers[Math.floor(Math.random() * peers.length)])
+      if (peers.length > 0) void this.exchange.sync(peers[Math.floor(Math.random() * peers.length)])
     })
     this.timers.every(Math.min(60_000, Math.max(100, this.reapAfterMs / 4)), () => { this.reap() })
     this.issue()
@@ -220,13 +229,12 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
     this.flush()
     if (!unknown) return
     void this.probe(peerId)
-    void this.sync(peerId)
+    if (this.running) void this.exchange.sync(peerId)
   }
 
   /** The connection to an agent closed: probe it now (dialling it again), rather than in its turn. */
   lost (peerId: string): void {
-    const state = this.table.state(peerId)
-    if (this.running && (state === 'alive' || state === 'suspect')) void this.probe(peerId)
+    if (this.running && this.live(peerId)) void this.probe(peerId)
   }
 
   /**
@@ -312,12 +320,12 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
     if (wait === 0) return
     this.init.onRejected?.('sync_over_budget', from)
     const paced = this.pacer.pace(from, now)
-    const perInterval = this.syncs.capacity
+    const [perInterval, windowMs] = [this.syncs.capacity, Math.max(this.init.syncIntervalMs, SYNC_BUDGET_WINDOW_MS)]
     if (paced !== undefined) {
-      const detail = { limit: 'member_sync', statements: n, per_interval: perInterval, interval_ms: this.init.syncIntervalMs, refused: paced.refused }
+      const detail = { limit: 'member_sync', statements: n, per_interval: perInterval, interval_ms: windowMs, refused: paced.refused }
       this.init.audit?.record({ kind: 'limit.exceeded', peer: from, correlationId, code: 'RATE001', reason: 'full member exchanges over the budget', detail })
     }
-    throw new RateLimitedError(`full member exchanges over this peer's budget (${perInterval} statements per ${this.init.syncIntervalMs} ms): retry after ${wait} ms`)
+    throw new RateLimitedError(`full member exchanges over this peer's budget (${perInterval} statements per ${windowMs} ms): retry after ${wait} ms`)
   }
 
   /** Drop the members offline or left for reapAfterMs; a tombstone of each keeps its old statements out. */
@@ -345,19 +353,11 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
     }
   }
 
-  /** Every statement held of a live member, and this node's own: what a full exchange gives. */
+  /** Every statement held of a live member, and this node's own: what an older build's full exchange gives. */
   private syncSet (): SignedStatement[] {
     if (this.init.passive === true) return []
     const self = this.init.self.peerId
     return syncWindow(this.rumours.all(p => p === self), this.rumours.all(p => p !== self && this.live(p)))
-  }
-
-  private async sync (peer: string): Promise<void> {
-    if (!this.running) return
-    try {
-      const answer = await this.init.rpc.request(peer, MemberSync, { statements: this.syncSet() }, { timeoutMs: this.newsTimeoutMs })
-      if (this.running && this.init.ignores?.(peer) !== true) this.receive(peer, answer.statements, true)
-    } catch { /* the next exchange (or gossip) brings what this one would have */ }
   }
 
   /** Gossip's and full exchanges' deadline, the next exchange's time: a probe's (500 ms) left a loaded mesh's gossip dropped as expired. */

@@ -107,6 +107,16 @@ export class Rumours<T> {
     return out
   }
 
+  /** The (key, seq) of each statement held whose key passes `keep`: what a full exchange's digest sums (member-digest.ts). */
+  entries (keep: (key: string) => boolean = () => true): Array<[string, number]> {
+    const out: Array<[string, number]> = []
+    for (const [key, h] of this.held) if (keep(key)) out.push([key, h.seq])
+    return out
+  }
+
+  /** The statement held of `key`. */
+  get (key: string): T | undefined { return this.held.get(key)?.item }
+
   /** Drop what is held and queued of `key` (its agent is forgotten). */
   forget (key: string): void {
     const had = this.held.get(key)

@@ -109,9 +109,9 @@ export const MembershipConfig = z.strictObject({
   probeTimeoutMs: z.number().int().min(10).default(discovery.DEFAULT_PROBE_TIMEOUT_MS),
   /** A neighbour not heard from this long is probed out of turn (the one silent longest, one a round). */
   silenceMs: z.number().int().min(100).default(discovery.DEFAULT_SILENCE_MS),
-  /** How often each agent exchanges every statement it holds with one random neighbour (anti-entropy). */
+  /** How often each agent makes a full exchange (a digest, then what differs) with one random neighbour (anti-entropy). */
   syncIntervalMs: z.number().int().min(100).default(discovery.DEFAULT_SYNC_INTERVAL_MS),
-  /** Statements one neighbour's full exchanges may make this node handle per syncIntervalMs; beyond, refused with RATE001. */
+  /** Statements one neighbour's full exchanges may make this node handle per syncIntervalMs (at least 30 s); beyond, refused with RATE001. */
   // At least two of the largest full exchanges (4,096 statements each way), or one would never pass.
   syncStatementsPerInterval: z.number().int().min(8_192).default(discovery.DEFAULT_SYNC_STATEMENTS_PER_INTERVAL),
   /** An offline or left member is dropped this long after it went (a tombstone keeps replays of its old statements out). */

@@ -107,8 +107,10 @@ const wan: Preset = {
     probeTimeoutMs: 3_000,
     // Five heartbeats: one or two lost on the way are normal on a WAN.
     silenceMs: 10_000,
-    // memberlist's WAN push/pull: a full exchange costs more here.
-    syncIntervalMs: 60_000,
+    // Three times the lan's: at rest an exchange is a digest, and the simulation's join wave over
+    // 20-150 ms links (100 agents, four seeds) saw every agent see every other in 10-14 s (45-54 s
+    // in two seeds of four with exchanges every 60 s, memberlist's WAN push/pull).
+    syncIntervalMs: 15_000,
     // A refutation must gossip back across the network (a few heartbeat rounds) before the minimum
     // runs out; a lone suspecter behind a bad route needs half a minute to call an agent offline.
     suspicionMinMs: 8_000,

@@ -73,6 +73,9 @@ const ALLOWED: Record<MemberState | 'unknown', MemberState[]> = {
   left: ['alive']
 }
 
+const MEMBER_MESSAGES = new Set(['member-gossip', 'member-digest', 'member-digest-answer', 'member-patch', 'member-patch-answer', 'probe', 'probe-ack'])
+const isMemberMessage = (m: { type: string }): m is MemberMessage => MEMBER_MESSAGES.has(m.type)
+
 class Simulation {
   now = 0
   readonly nodes: SimNode[]
@@ -203,7 +206,7 @@ class Simulation {
     }
     if (this.now >= m.nextSync) {
       m.nextSync = this.now + MEMBERSHIP.syncIntervalMs
-      agent.sync(this.pick(this.nodes.filter(x => x !== node)).id, false)
+      agent.sync(this.pick(this.nodes.filter(x => x !== node)).id)
     }
     if (this.now >= m.nextProbe) {
       m.nextProbe = this.now + MEMBERSHIP.probeIntervalMs
@@ -413,7 +416,7 @@ class Simulation {
 
   private deliver (to: SimNode, f: InFlight): void {
     const e = to.election as Election
-    if (f.msg.type === 'member-gossip' || f.msg.type === 'member-sync' || f.msg.type === 'probe' || f.msg.type === 'probe-ack') {
+    if (isMemberMessage(f.msg)) {
       this.onMemberMessage(to, f.from, f.msg)
       this.flush(to)
       return

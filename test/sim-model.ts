@@ -8,6 +8,7 @@ import { MemberTable, type Heartbeat, type MemberChange, type ProbeAnswer } from
 import type { MemberTimings } from '../discovery/member-timings.js'
 import { Rumours } from '../discovery/rumours.js'
 import type { NeighbourBudgets } from '../discovery/member-budgets.js'
+import { differing, digestOf, listDiffering, reconcile, type Entry } from '../discovery/member-digest.js'
 
 /**
  * A statement as the member view signs it (simulated agents do not forge statements: real nodes
@@ -17,7 +18,10 @@ export type Statement = Heartbeat & { seq: number, size?: number }
 
 export type MemberMessage =
   | { type: 'member-gossip', statements: Statement[] }
-  | { type: 'member-sync', statements: Statement[], reply: boolean }
+  | { type: 'member-digest', sums: Uint32Array, round: number }
+  | { type: 'member-digest-answer', entries: Entry[], buckets: number[], more: boolean, round: number }
+  | { type: 'member-patch', statements: Statement[], want: string[], more: boolean, round: number }
+  | { type: 'member-patch-answer', statements: Statement[], more: boolean, round: number }
   | { type: 'probe', incarnation: number, nonce: number }
   | { type: 'probe-ack', answer: ProbeAnswer, nonce: number }
 
@@ -32,7 +36,7 @@ export interface MemberAgentInit {
   send: (to: string, msg: MemberMessage) => void
   /** A fresh probe nonce (RpcService's request ids). */
   nonce: () => number
-  /** Statements one gossip message and one full exchange carry at most (member-wire.ts); unbounded when not given. */
+  /** Statements one gossip message and one full exchange's patch carry at most (member-wire.ts); unbounded when not given. */
   gossipMax?: { statements: number, bytes: number }
   syncMax?: { statements: number, bytes: number }
   /** The wire size of a statement this agent issues (statementSize of a real-shaped one); 1 when not given. */
@@ -42,6 +46,9 @@ export interface MemberAgentInit {
   /** Copy what is sent (the election simulation's messages are never shared between agents). */
   copy?: boolean
 }
+
+/** Digest rounds of one full exchange, at most (member-exchange.ts MAX_ROUNDS). */
+const MAX_SYNC_ROUNDS = 16
 
 /** One agent's member view: the real MemberTable and Rumours, driven as MemberView drives them. */
 export class MemberAgent {
@@ -74,30 +81,38 @@ export class MemberAgent {
   connected (peer: string, now: number): boolean {
     if (!this.table.seen(peer, { name: peer, roles: [] }, now)) return false
     this.probe(peer, now)
-    this.sync(peer, false)
+    this.sync(peer)
     return true
   }
 
-  /** Every statement held of a live member, and its own, up to the exchange's limits (MemberView.syncSet). */
-  syncSet (): Statement[] {
-    const live = (p: string): boolean => { const s = this.table.state(p); return p === this.init.id || s === 'alive' || s === 'suspect' }
-    const all = this.rumours.all(live)
-    const max = this.init.syncMax
-    if (max === undefined) return all
-    const out: Statement[] = []
-    let bytes = 0
-    for (const s of all) {
-      bytes += s.size ?? 1
-      if (out.length >= max.statements || bytes > max.bytes) break
-      out.push(s)
-    }
-    return out
+  /** Its own statement's and each live member's (member, seq): what a full exchange's digest sums (MemberView's entries). */
+  entries (): Entry[] {
+    return this.rumours.entries(p => { if (p === this.init.id) return true; const s = this.table.state(p); return s === 'alive' || s === 'suspect' })
   }
 
-  sync (to: string, reply: boolean): void {
-    const statements = this.syncSet()
-    this.init.send(to, { type: 'member-sync', statements: this.init.copy === true ? structuredClone(statements) : statements, reply })
+  /** The statements of `members` (its own first), up to the exchange's limits (member-exchange.ts cut). */
+  private cut (members: string[]): { statements: Statement[], more: boolean } {
+    const max = this.init.syncMax ?? { statements: Infinity, bytes: Infinity }
+    const ordered = members.includes(this.init.id) ? [this.init.id, ...members.filter(m => m !== this.init.id)] : members
+    const statements: Statement[] = []
+    let bytes = 0
+    for (const m of ordered) {
+      const st = this.rumours.get(m)
+      if (st === undefined) continue
+      bytes += st.size ?? 1
+      if (statements.length >= max.statements || bytes > max.bytes) return { statements, more: true }
+      statements.push(st)
+    }
+    return { statements, more: false }
   }
+
+  /** A full exchange with `to`: its digest first (member-exchange.ts sync); `round` counts the rounds of one exchange. */
+  sync (to: string, round = 0): void {
+    if (round >= MAX_SYNC_ROUNDS) return
+    this.init.send(to, { type: 'member-digest', sums: digestOf(this.entries()), round })
+  }
+
+  private copy<T>(x: T): T { return this.init.copy === true ? structuredClone(x) : x }
 
   /** Statements new to the agent, taken as MemberView.receive takes them (signatures aside, their checks budgeted when asked). */
   receive (from: string, statements: Statement[], full: boolean, now: number): void {
@@ -141,9 +156,29 @@ export class MemberAgent {
       case 'member-gossip':
         this.receive(from, msg.statements, false, now)
         break
-      case 'member-sync':
+      case 'member-digest': {
+        const own = this.entries()
+        const list = listDiffering(own, differing(digestOf(own), msg.sums), this.init.syncMax?.statements ?? Infinity, this.init.random)
+        this.init.send(from, { type: 'member-digest-answer', ...list, round: msg.round })
+        break
+      }
+      case 'member-digest-answer': {
+        const { want, give } = reconcile(this.entries(), msg.entries, msg.buckets, m => this.rumours.seq(m), this.init.id)
+        if (want.length === 0 && give.length === 0) break
+        const given = this.cut(give)
+        this.init.send(from, { type: 'member-patch', statements: this.copy(given.statements), want, more: msg.more || given.more, round: msg.round })
+        break
+      }
+      case 'member-patch': {
+        const live = new Set(this.entries().map(e => e[0]))
+        const answer = this.cut([...new Set(msg.want)].filter(m => live.has(m)))
         this.receive(from, msg.statements, true, now)
-        if (!msg.reply) this.sync(from, true)
+        this.init.send(from, { type: 'member-patch-answer', statements: this.copy(answer.statements), more: msg.more || answer.more, round: msg.round })
+        break
+      }
+      case 'member-patch-answer':
+        this.receive(from, msg.statements, true, now)
+        if (msg.more) this.sync(from, msg.round + 1)
         break
       case 'probe': {
         this.table.probedBy(from, msg.incarnation, now)
