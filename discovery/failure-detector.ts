@@ -38,8 +38,17 @@ interface Member {
   accused?: boolean
 }
 
+const isLive = (state: MemberState | 'unknown'): boolean => state === 'alive' || state === 'suspect'
+
 export class FailureDetector {
   private readonly members = new Map<string, Member>()
+  /**
+   * Kept as states change, not counted on each read: a statement (`lost`), each gossip round
+   * (`liveCount`) and the deadline timer read them on every change, and walking every member for
+   * them made a join wave cost each agent O(N²) (bench:sim at 1,000 agents: most of its time).
+   */
+  private live = 0
+  private readonly lostPeers = new Set<string>()
   constructor (private readonly config: FailureDetectorConfig) {
     if (config.suspicionMinMs > config.suspicionMaxMs) throw new RangeError('suspicionMinMs must not exceed suspicionMaxMs')
   }
@@ -60,18 +69,15 @@ export class FailureDetector {
    */
   lost (): Array<{ peer: string, state: MemberState, incarnation: number, since: number, accused: boolean }> {
     const out: Array<{ peer: string, state: MemberState, incarnation: number, since: number, accused: boolean }> = []
-    for (const [peer, m] of this.members) {
-      if (m.state === 'suspect' || m.state === 'offline') out.push({ peer, state: m.state, incarnation: m.incarnation, since: m.since, accused: m.accused === true })
+    for (const peer of this.lostPeers) {
+      const m = this.members.get(peer) as Member
+      out.push({ peer, state: m.state, incarnation: m.incarnation, since: m.since, accused: m.accused === true })
     }
     return out
   }
 
   /** How many members are alive or suspect (each gossip round sizes its retransmissions by it). */
-  liveCount (): number {
-    let n = 0
-    for (const m of this.members.values()) if (m.state === 'alive' || m.state === 'suspect') n++
-    return n
-  }
+  liveCount (): number { return this.live }
 
   /** The member spoke (heartbeat, probe answer, any message), at the incarnation it said: alive, unless the word is stale. */
   heartbeat (peer: string, incarnation: number, now: number): Transition[] {
@@ -131,7 +137,8 @@ export class FailureDetector {
   /** Let time pass: suspicions past their deadline become offline verdicts. */
   tick (now: number): Transition[] {
     const out: Transition[] = []
-    for (const [peer, m] of this.members) {
+    for (const peer of this.lostPeers) {
+      const m = this.members.get(peer) as Member
       if (m.state === 'suspect' && m.suspicion !== undefined && now >= m.suspicion.deadline) {
         out.push(this.set(peer, m, 'offline', m.incarnation, now))
       }
@@ -140,7 +147,13 @@ export class FailureDetector {
   }
 
   /** Drop the member (reaped): nothing of it is kept; a word of it later makes it a member anew. */
-  forget (peer: string): void { this.members.delete(peer) }
+  forget (peer: string): void {
+    const m = this.members.get(peer)
+    if (m === undefined) return
+    if (isLive(m.state)) this.live--
+    this.lostPeers.delete(peer)
+    this.members.delete(peer)
+  }
 
   /** How many members are known, in any state. */
   get size (): number { return this.members.size }
@@ -148,7 +161,8 @@ export class FailureDetector {
   /** When the next suspicion expires, for the caller's single timer; undefined if none. */
   nextDeadline (): number | undefined {
     let next: number | undefined
-    for (const m of this.members.values()) {
+    for (const peer of this.lostPeers) {
+      const m = this.members.get(peer) as Member
       if (m.state === 'suspect' && m.suspicion !== undefined && (next === undefined || m.suspicion.deadline < next)) next = m.suspicion.deadline
     }
     return next
@@ -181,6 +195,9 @@ export class FailureDetector {
   private set (peer: string, m: Member | undefined, to: MemberState, incarnation: number, now: number): Transition {
     const from = m?.state ?? 'unknown'
     const member = m ?? { state: to, incarnation, since: now }
+    this.live += (isLive(to) ? 1 : 0) - (isLive(from) ? 1 : 0)
+    if (to === 'suspect' || to === 'offline') this.lostPeers.add(peer)
+    else this.lostPeers.delete(peer)
     member.state = to
     member.incarnation = incarnation
     member.since = now

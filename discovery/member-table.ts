@@ -255,7 +255,7 @@ export class MemberTable {
   probeRound (now: number, neighbours?: ReadonlySet<string>): string[] {
     this.reconsider(now)
     const live = (p: string): boolean => { const s = this.fd.state(p); return (s === 'alive' || s === 'suspect') && (neighbours === undefined || neighbours.has(p)) }
-    const candidates = this.fd.view().map(v => v.peer).filter(live)
+    const candidates = (neighbours !== undefined ? [...neighbours] : this.fd.view().map(v => v.peer)).filter(live)
     const silence = (p: string): number => now - (this.info.get(p)?.lastHeard ?? 0)
     const silent = candidates.filter(p => silence(p) >= this.init.silenceMs).sort((a, b) => silence(b) - silence(a))
     const out = silent.slice(0, 1)

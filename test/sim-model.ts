@@ -130,7 +130,7 @@ export class MemberAgent {
   /** The least-told news to `fanout` of `peers` (spliced at random), when there is any (MemberView.gossipRound). */
   gossipRound (peers: string[], fanout: number): void {
     if (this.rumours.pending === 0) return
-    const members = this.table.members().filter(x => x.state === 'alive' || x.state === 'suspect').length + 1
+    const members = this.table.liveCount() + 1
     const max = this.init.gossipMax ?? { statements: 32, bytes: Infinity }
     for (let i = 0; i < fanout && peers.length > 0; i++) {
       const to = peers.splice(Math.floor(this.init.random() * peers.length), 1)[0]
