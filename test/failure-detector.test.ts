@@ -199,3 +199,27 @@ test('member table: this node refutes a suspicion of its own incarnation, and ta
   assert.equal(t.drain().announce, true, 'and told at once')
   assert.equal(t.announcement().incarnation, 11)
 })
+
+test('the live count, the members lost and the next deadline, kept as states change, agree with a walk of every member', async () => {
+  const { seededRandom } = await import('./helpers.js')
+  const random = seededRandom(7)
+  const fd = new FailureDetector(config)
+  const peers = Array.from({ length: 40 }, (_, i) => `p${i}`)
+  const incarnations = new Map<string, number>()
+  for (let now = 0; now < 60_000; now += 50) {
+    const p = peers[Math.floor(random() * peers.length)]
+    const inc = incarnations.get(p) ?? 1
+    const r = random()
+    if (r < 0.35) fd.heartbeat(p, inc, now)
+    else if (r < 0.55) fd.probeFailed(p, 'me', now)
+    else if (r < 0.7) fd.suspicionReported(p, `q${Math.floor(random() * 5)}`, inc, now)
+    else if (r < 0.75) { incarnations.set(p, inc + 1); fd.heartbeat(p, inc + 1, now) } else if (r < 0.78) fd.leave(p, inc, now)
+    else if (r < 0.8) fd.forget(p)
+    else fd.tick(now)
+    const view = fd.view()
+    assert.equal(fd.liveCount(), view.filter(v => v.state === 'alive' || v.state === 'suspect').length, `live count at ${now}`)
+    assert.deepEqual(fd.lost().map(v => v.peer).sort(), view.filter(v => v.state === 'suspect' || v.state === 'offline').map(v => v.peer).sort(), `lost at ${now}`)
+    const deadlines = view.filter(v => v.state === 'suspect').length
+    assert.equal(fd.nextDeadline() === undefined, deadlines === 0, `a deadline exactly when someone is suspected, at ${now}`)
+  }
+})
