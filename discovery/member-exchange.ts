@@ -8,8 +8,9 @@
  * the whole set both ways (`member-sync`), which this node also still serves.
  *
  * What a neighbour's exchanges may make this node do is charged to its budget (members.ts'
- * `charge`, in statements): a digest a unit per 64 entries summed and per 8 listed, a patch each
- * statement taken or given; statements are counted and charged before any is parsed.
+ * `charge`, in statements): a digest a unit per 64 members held (before it is summed) and per 8
+ * entries listed, a patch each statement it carries and each one it asks for, before any is
+ * parsed or looked up.
  */
 import type { RpcService } from '../protocols/rpc/index.js'
 import { UnknownCommandError, ValidationError } from '../protocols/core/errors.js'
@@ -30,6 +31,8 @@ export interface MemberExchangeInit {
   self: string
   /** What this node holds for an exchange: its own statement and each live member's. */
   entries: () => Entry[]
+  /** How many statements are held (what a digest's work grows with), counted without building them. */
+  heldCount: () => number
   /** A client's view: it learns from its own exchanges, and gives and takes nothing in anyone's. */
   passive: boolean
   statement: (member: string) => SignedStatement | undefined
@@ -107,16 +110,19 @@ export class MemberExchange {
     const theirs = decodeDigest(sums)
     if (theirs === undefined) throw new ValidationError(`request for "${MemberDigest.name}": sums are not a digest`)
     if (this.init.passive) return { entries: [], buckets: [], more: false }
+    // Charged before the work it pays for: a neighbour over its budget costs this node nothing more.
+    this.init.charge(peer, Math.ceil(this.init.heldCount() / SUMMED_PER_UNIT), correlationId)
     const own = this.init.entries()
     const list = listDiffering(own, differing(digestOf(own), theirs), SYNC_MAX_STATEMENTS, this.init.random ?? Math.random)
-    this.init.charge(peer, Math.ceil(own.length / SUMMED_PER_UNIT) + Math.ceil(list.entries.length / LISTED_PER_UNIT), correlationId)
+    this.init.charge(peer, Math.ceil(list.entries.length / LISTED_PER_UNIT), correlationId)
     return list
   }
 
   private answerPatch (peer: string, req: { statements: unknown[], want: string[] }, correlationId: string): { statements: SignedStatement[], more: boolean } {
+    // Charged up front, what it sends and the most the answer can hold, before anything is parsed or built.
+    this.init.charge(peer, req.statements.length + req.want.length, correlationId)
     const live = new Set(this.init.passive ? [] : this.init.entries().map(e => e[0]))
     const answer = this.cut([...new Set(req.want)].filter(m => live.has(m)))
-    this.init.charge(peer, req.statements.length + answer.statements.length, correlationId)
     const full = MemberPatch.request.safeParse(req)
     if (!full.success) throw new ValidationError(`request for "${MemberPatch.name}": ${full.error.issues[0]?.message ?? 'invalid'}`)
     if (!this.init.passive && this.init.takes(peer)) this.init.receive(peer, full.data.statements)

@@ -97,6 +97,9 @@ export class Rumours<T> {
     return out
   }
 
+  /** Statements held. */
+  get size (): number { return this.held.size }
+
   /** Statements still to be told. */
   get pending (): number { return this.queue.size }
 

@@ -16,9 +16,10 @@ import {
   bucketOf, decodeDigest, differing, digestOf, DIGEST_BUCKETS, encodeDigest, listDiffering, reconcile, type Entry
 } from '../discovery/member-digest.js'
 import { MemberExchange } from '../discovery/member-exchange.js'
-import { MemberSync, MemberSyncIntake, type SignedStatement } from '../discovery/member-wire.js'
+import { MemberDigest, MemberPatch, MemberSync, MemberSyncIntake, type SignedStatement } from '../discovery/member-wire.js'
 import { SYNC_MAX_BYTES } from '../discovery/constants.js'
 import { RpcService } from '../protocols/rpc/index.js'
+import { RateLimitedError } from '../protocols/core/errors.js'
 import { Stats } from '../node/stats.js'
 import { createLogger } from '../node/log.js'
 import { createAgentNode, type AgentNode } from '../node/index.js'
@@ -68,16 +69,17 @@ function statement (member: string, seq: number, bytes = 300): SignedStatement {
   return { body, sig: `sig-${member}-${seq}` }
 }
 
-interface Side { node: Libp2p, rpc: RpcService, store: Map<string, SignedStatement>, exchange?: MemberExchange, charged: number, id: string }
+interface Side { node: Libp2p, rpc: RpcService, store: Map<string, SignedStatement>, exchange?: MemberExchange, charged: number, id: string, built: number }
 
-async function side (opts: { older?: boolean } = {}): Promise<Side> {
+/** `budget`: units this side lets a neighbour's exchanges charge before it refuses them (RATE001). */
+async function side (opts: { older?: boolean, budget?: number } = {}): Promise<Side> {
   const node = await createLibp2p({
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()], services: { identify: identify() }
   })
   const id = node.peerId.toString()
   const rpc = new RpcService({ libp2p: node, stats: new Stats(), log: createLogger('silent', { peer_id: id, agent: 'x' }), maxMessageBytes: 1 << 20, window: 64, timeoutMs: 10_000, stallTimeoutMs: 10_000 })
   await rpc.start()
-  const s: Side = { node, rpc, store: new Map(), charged: 0, id }
+  const s: Side = { node, rpc, store: new Map(), charged: 0, id, built: 0 }
   const seqOf = (m: string): number | undefined => { const st = s.store.get(m); return st === undefined ? undefined : JSON.parse(st.body).seq }
   const receive = (_from: string, statements: SignedStatement[]): void => {
     for (const st of statements) {
@@ -94,13 +96,17 @@ async function side (opts: { older?: boolean } = {}): Promise<Side> {
     rpc,
     self: id,
     passive: false,
-    entries: () => [...s.store.keys()].map((m): Entry => [m, seqOf(m) as number]),
+    entries: () => { s.built++; return [...s.store.keys()].map((m): Entry => [m, seqOf(m) as number]) },
+    heldCount: () => s.store.size,
     statement: m => s.store.get(m),
     held: seqOf,
     syncSet: () => [...s.store.values()],
     receive,
     takes: () => true,
-    charge: (_from, n) => { s.charged += n },
+    charge: (_from, n) => {
+      if (s.charged + n > (opts.budget ?? Infinity)) throw new RateLimitedError('over budget: retry after 1000 ms')
+      s.charged += n
+    },
     timeoutMs: () => 10_000
   })
   s.exchange.handle()
@@ -113,7 +119,7 @@ const count = (s: Side, subject: string, direction: 'in' | 'out'): number =>
 describe('full exchanges by digest, between two real nodes', () => {
   const sides: Side[] = []
   after(async () => { for (const s of sides) { await s.rpc.stop(); await s.node.stop() } })
-  const pair = async (opts: { older?: boolean } = {}): Promise<[Side, Side]> => {
+  const pair = async (opts: { older?: boolean, budget?: number } = {}): Promise<[Side, Side]> => {
     const a = await side()
     const b = await side(opts)
     sides.push(a, b)
@@ -140,7 +146,7 @@ describe('full exchanges by digest, between two real nodes', () => {
       assert.ok(s.store.has('only-a') && s.store.has('only-b'))
     }
     assert.deepEqual([...a.store.keys()].sort(), [...b.store.keys()].sort())
-    // Charged: a unit per 64 summed and per 8 listed, and the 4 statements of the patch and its answer.
+    // Charged: a unit per 64 held and per 8 listed, and the patch's 2 statements and 2 wanted.
     assert.ok(b.charged > 4 && b.charged < 40, `charged ${b.charged}`)
   })
 
@@ -151,6 +157,14 @@ describe('full exchanges by digest, between two real nodes', () => {
     await a.exchange?.sync(b.id)
     assert.equal(a.store.size, n, 'the newcomer holds every statement after one exchange')
     assert.ok(count(b, '$agentmesh/member-patch', 'in') >= 3, 'over several patches')
+  })
+
+  it('a neighbour over its budget is refused before this node sums, lists or looks anything up', async () => {
+    const [a, b] = await pair({ budget: 0 })
+    for (const m of ids(500)) b.store.set(m, statement(m, 1))
+    await assert.rejects(a.rpc.request(b.id, MemberDigest, { sums: encodeDigest(digestOf([])) }), (err: Error & { code?: string }) => err.code === 'RATE001')
+    await assert.rejects(a.rpc.request(b.id, MemberPatch, { statements: [], want: ids(500) }), (err: Error & { code?: string }) => err.code === 'RATE001')
+    assert.equal(b.built, 0, 'no entries built for a refused neighbour')
   })
 
   it('an agent of an older build is exchanged with whole, and remembered as such', async () => {
