@@ -37,6 +37,10 @@ export interface WorldInit {
   latency: [number, number]
   targetPeers: number
   maxConnections: number
+  /** Inbound connections an agent takes at most (connections.maxInbound: the gater refuses more). */
+  maxInbound: number
+  /** An inbound connection older than this may be handed on (connections.handOffAfterMs; discovery/hand-off.ts). */
+  handOffAfterMs: number
   gossipFanout: number
   seeds: number
 }
@@ -48,7 +52,7 @@ type Msg = MemberMessage | { type: 'election', msg: ElectionMessage } | { type: 
 type DOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
 type Ev = { at: number, order: number } & (
   | { kind: 'msg', from: number, to: number, msg: Msg }
-  | { kind: 'gossip' | 'probe' | 'sync' | 'dial' | 'members' | 'tick' | 'election', agent: number, stamp?: number }
+  | { kind: 'gossip' | 'probe' | 'sync' | 'dial' | 'members' | 'tick' | 'election' | 'rejoin', agent: number, stamp?: number }
   | { kind: 'join', agent: number }
 )
 
@@ -61,6 +65,11 @@ export interface Agent {
   election?: Election
   neighbours: Set<number>
   neighbourIds: Set<string>
+  /** Inbound connections (the dialler's index) and when each opened. */
+  inbound: Map<number, number>
+  /** A joiner refused by its seed redials one after this backoff (bootstrap.ts: doubled up to 30 s). */
+  joinDelay: number
+
   /** Its gossipsub mesh on the coordinator's topic. */
   mesh: Set<number>
   electionAt: number
@@ -101,6 +110,8 @@ export class World {
       up: false,
       neighbours: new Set(),
       neighbourIds: new Set(),
+      inbound: new Map(),
+      joinDelay: 500,
       mesh: new Set(),
       electionAt: Infinity,
       membersDirty: false,
@@ -188,7 +199,18 @@ export class World {
   }
 
   private connect (a: Agent, b: Agent): void {
-    if (a.neighbours.has(b.i) || !a.up || !b.up || b.neighbours.size >= this.init.maxConnections) return
+    if (a.neighbours.has(b.i) || !a.up || !b.up) return
+    if (b.neighbours.size >= this.init.maxConnections || b.inbound.size >= this.init.maxInbound) {
+      // Refused. A joiner (no connection yet) tries a seed again after its backoff, as bootstrap.ts does.
+      if (a.neighbours.size === 0) {
+        const wait = a.joinDelay / 2 + this.random() * a.joinDelay / 2
+        a.joinDelay = Math.min(a.joinDelay * 2, 30_000)
+        this.push({ at: this.now + wait, kind: 'rejoin', agent: a.i })
+      }
+      return
+    }
+    a.joinDelay = 500
+    b.inbound.set(a.i, this.now)
     for (const [x, y] of [[a, b], [b, a]]) {
       x.neighbours.add(y.i)
       x.neighbourIds.add(y.id)
@@ -200,6 +222,27 @@ export class World {
     }
   }
 
+  /**
+   * Past three quarters of its inbound cap, an agent asks those connected to it longest (past
+   * handOffAfterMs, no voter nor its coordinator) to let go, down to half; one agrees when it
+   * holds half its targetPeers of other connections (discovery/hand-off.ts). A round trip is left out.
+   */
+  private handOff (a: Agent): void {
+    const { maxInbound, handOffAfterMs, targetPeers } = this.init
+    if (a.inbound.size <= Math.floor(maxInbound * 3 / 4)) return
+    const status = a.election?.status(this.now)
+    const keep = new Set([...(status?.voters ?? []), a.election?.currentLeader])
+    const old = [...a.inbound].filter(([p, since]) => this.now - since >= handOffAfterMs && !keep.has(`a${p}`) && a.member?.table.state(`a${p}`) === 'alive')
+    old.sort((x, y) => x[1] - y[1])
+    let asked = 0
+    for (const [p] of old) {
+      if (asked >= 8 || a.inbound.size <= Math.floor(maxInbound / 2)) break
+      asked++
+      const other = this.agents[p]
+      if (other.neighbours.size - 1 >= Math.max(1, Math.ceil(targetPeers / 2))) this.disconnect(a, p)
+    }
+  }
+
   private graft (a: Agent, b: Agent): void {
     if (a.mesh.size >= D_HI || b.mesh.size >= D_HI) return
     a.mesh.add(b.i)
@@ -207,6 +250,8 @@ export class World {
   }
 
   private disconnect (a: Agent, b: number): void {
+    a.inbound.delete(b)
+    this.agents[b].inbound.delete(a.i)
     a.mesh.delete(b)
     this.agents[b].mesh.delete(a.i)
     a.neighbours.delete(b)
@@ -306,7 +351,7 @@ export class World {
     this.flush(a)
   }
 
-  private timer (ev: Extract<Ev, { kind: 'gossip' | 'probe' | 'sync' | 'dial' | 'members' | 'tick' | 'election' }>): void {
+  private timer (ev: Extract<Ev, { kind: 'gossip' | 'probe' | 'sync' | 'dial' | 'members' | 'tick' | 'election' | 'rejoin' }>): void {
     const a = this.agents[ev.agent]
     if (!a.up) return
     const m = a.member as MemberAgent
@@ -327,7 +372,11 @@ export class World {
         if (a.neighbours.size > 0) m.sync(this.pick([...a.neighbourIds]))
         this.push({ at: this.now + membership.syncIntervalMs, kind: 'sync', agent: a.i })
         break
+      case 'rejoin':
+        if (a.neighbours.size === 0) this.dial(a, Math.floor(this.random() * Math.min(this.init.seeds, this.init.n)))
+        break
       case 'dial': {
+        this.handOff(a)
         for (const nb of a.neighbours) if (a.mesh.size < D_LO && !a.mesh.has(nb)) this.graft(a, this.agents[nb])
         // The dialer: members learnt, dialled until targetPeers connections.
         if (a.neighbours.size < this.init.targetPeers) {

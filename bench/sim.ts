@@ -8,6 +8,9 @@
 //   --n 100,1000        the sizes      --wan   the wan preset's timings over 20-150 ms links
 //   --seed S            the schedule   --rest S  seconds of rest measured (60: two full exchanges each)
 //   --sync-ms MS        membership.syncIntervalMs instead of the preset's
+//   --max-connections C  connections an agent holds at most (300, connections.maxConnections)
+//   --max-inbound I     inbound connections it takes (200, connections.maxInbound); past three
+//                       quarters of it, it hands the oldest on (discovery/hand-off.ts)
 //   --json              JSON lines only
 import { presets } from '../node/presets.js'
 import { DEFAULT_CONFIRMATIONS_FOR_MIN, DEFAULT_GOSSIP_FANOUT } from '../discovery/constants.js'
@@ -21,6 +24,8 @@ const sizes = arg('n', '100,1000').split(',').map(Number)
 const seed = Number(arg('seed', '1'))
 const restS = Number(arg('rest', '60'))
 const syncMs = arg('sync-ms', '')
+const maxConnections = Number(arg('max-connections', '300'))
+const maxInbound = Number(arg('max-inbound', '200'))
 const preset = wan ? presets.wan : presets.lan
 const latency: [number, number] = wan ? [20, 150] : [0.5, 5]
 const LIMIT_MS = 180_000
@@ -52,7 +57,9 @@ function runOne (n: number): Result {
     coordination: preset.coordination,
     latency,
     targetPeers: 8,
-    maxConnections: 300,
+    maxConnections,
+    maxInbound,
+    handOffAfterMs: 30_000,
     gossipFanout: DEFAULT_GOSSIP_FANOUT,
     seeds: 3
   })
@@ -68,8 +75,10 @@ function runOne (n: number): Result {
     if (coordinator === null && world.coordinator().followers === n) coordinator = world.now
     return allAlive !== null && coordinator !== null
   }, 100)
-  // At rest: news told out first, then `restS` measured.
+  // At rest: news told out first (20 s, and until no agent has any left to tell: at 1,000 agents
+  // the join wave's statements are still being passed on 20 s after the last agent saw every other), then `restS` measured.
   world.run(world.now + 20_000)
+  world.run(world.now + 120_000, () => world.agents.every(a => (a.member?.rumours.pending ?? 0) === 0), 1_000)
   world.resetCounts()
   const restFrom = world.now
   world.run(world.now + restS * 1_000)

@@ -30,6 +30,8 @@ export interface BootstrapInit {
   knows?: (peerId: string) => boolean
   /** How long after joining the seeds are looked over (time for the first full exchange). */
   sweepAfterMs?: number
+  /** Whether the connection to a peer was closed by agreement (hand-off.ts): a seed that handed this node on is not redialled. */
+  handedOff?: (peerId: string) => boolean
 }
 
 /**
@@ -77,7 +79,7 @@ export class BootstrapDialer extends TypedEventEmitter<BootstrapEvents> {
   private sweep?: ReturnType<typeof setTimeout>
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
     const id = evt.detail.toString()
-    for (const t of this.targets) if (t.joined && t.peerId === id) this.schedule(t, t.delay)
+    for (const t of this.targets) if (t.joined && t.peerId === id && this.init.handedOff?.(id) !== true) this.schedule(t, t.delay)
     if (this.init.libp2p.getConnections().length === 0) {
       // It was connected: a fresh loss, retried from the first delay, not from an old round's backoff.
       this.round.delay = this.init.initialDelayMs

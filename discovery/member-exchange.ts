@@ -17,6 +17,7 @@ import { UnknownCommandError, ValidationError } from '../protocols/core/errors.j
 import { decodeDigest, differing, digestOf, encodeDigest, listDiffering, reconcile, type Entry } from './member-digest.js'
 import { MemberDigest, MemberPatch, MemberPatchIntake, MemberSync, MemberSyncIntake, SYNC_MAX_STATEMENTS, statementSize, type SignedStatement } from './member-wire.js'
 import { SYNC_MAX_BYTES } from './constants.js'
+import type { Rumours } from './rumours.js'
 
 /** Digest rounds one exchange takes at most: 16 of up to ~760 credentialed statements each carry a closed mesh of ~12,000. */
 const MAX_ROUNDS = 16
@@ -31,13 +32,13 @@ export interface MemberExchangeInit {
   self: string
   /** What this node holds for an exchange: its own statement and each live member's. */
   entries: () => Entry[]
-  /** How many statements are held (what a digest's work grows with), counted without building them. */
-  heldCount: () => number
+  /**
+   * The statements held, whatever their member's state: each member's (`get`), its seq (`seq`),
+   * and how many (`size`: what a digest's work grows with, counted without building them).
+   */
+  held: Pick<Rumours<SignedStatement>, 'get' | 'seq' | 'size'>
   /** A client's view: it learns from its own exchanges, and gives and takes nothing in anyone's. */
   passive: boolean
-  statement: (member: string) => SignedStatement | undefined
-  /** The seq of the statement held of `member`, whatever its state. */
-  held: (member: string) => number | undefined
   /** The whole set as `member-sync` gives it (members.ts syncSet). */
   syncSet: () => SignedStatement[]
   /** Statements heard from `from` in an exchange: checked and taken (members.ts receive). */
@@ -90,7 +91,7 @@ export class MemberExchange {
           await this.whole(peer)
           return
         }
-        const { want, give } = reconcile(this.init.entries(), listed.entries, listed.buckets, this.init.held, this.init.self)
+        const { want, give } = reconcile(this.init.entries(), listed.entries, listed.buckets, m => this.init.held.seq(m), this.init.self)
         if (want.length === 0 && give.length === 0) return
         const given = this.cut(this.init.passive ? [] : give)
         const patched = await this.init.rpc.request(peer, MemberPatch, { statements: given.statements, want }, { timeoutMs: this.init.timeoutMs() })
@@ -111,7 +112,7 @@ export class MemberExchange {
     if (theirs === undefined) throw new ValidationError(`request for "${MemberDigest.name}": sums are not a digest`)
     if (this.init.passive) return { entries: [], buckets: [], more: false }
     // Charged before the work it pays for: a neighbour over its budget costs this node nothing more.
-    this.init.charge(peer, Math.ceil(this.init.heldCount() / SUMMED_PER_UNIT), correlationId)
+    this.init.charge(peer, Math.ceil(this.init.held.size / SUMMED_PER_UNIT), correlationId)
     const own = this.init.entries()
     const list = listDiffering(own, differing(digestOf(own), theirs), SYNC_MAX_STATEMENTS, this.init.random ?? Math.random)
     this.init.charge(peer, Math.ceil(list.entries.length / LISTED_PER_UNIT), correlationId)
@@ -136,7 +137,7 @@ export class MemberExchange {
     const statements: SignedStatement[] = []
     let bytes = 0
     for (const m of ordered) {
-      const s = this.init.statement(m)
+      const s = this.init.held.get(m)
       if (s === undefined) continue
       bytes += statementSize(s)
       if (statements.length >= SYNC_MAX_STATEMENTS || bytes > SYNC_MAX_BYTES) return { statements, more: true }

@@ -111,7 +111,6 @@ export interface MemberViewInit extends MemberTimings {
 }
 
 export type MemberRejection = 'malformed' | 'bad_signature' | 'not_admitted' | 'over_budget' | 'reaped' | 'over_cap' | 'sync_over_budget'
-
 /** The I/O shell around MemberTable: statements, gossip, full exchanges and probes over RPC, and the timers. */
 export class MemberView extends TypedEventEmitter<MemberViewEvents> implements MemberSource {
   private readonly init: MemberViewInit
@@ -157,8 +156,7 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
       self,
       passive: init.passive === true,
       entries: () => this.rumours.entries(p => p === self || this.live(p)),
-      heldCount: () => this.rumours.size,
-      statement: m => this.rumours.get(m), held: m => this.rumours.seq(m),
+      held: this.rumours,
       syncSet: () => this.syncSet(),
       receive: (from, statements) => { if (this.running) this.receive(from, statements, true) },
       takes: from => init.ignores?.(from) !== true,
@@ -256,13 +254,14 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
   }
 
   member (peerId: string): Member | undefined { return this.members().find(m => m.peerId === peerId) }
-
+  /** A member's state alone, without building every member's entry as `member` does. */
+  stateOf (peerId: string): Member['state'] | undefined { return this.table.state(peerId) }
   get ownIncarnation (): number { return this.table.incarnation }
 
   /** Members alive or suspect that stated the topic of `key` (topic-rendezvous.ts); `retell` states this node's topics if they changed. */
   subscribersOf (key: string): string[] { return this.topics.holders(key).filter(p => this.live(p)) }
   retell (): void { if (this.running) this.issue() }
-  private live (p: string): boolean { const s = this.table.state(p); return s === 'alive' || s === 'suspect' }
+  private live (p: string): boolean { const s = this.stateOf(p); return s === 'alive' || s === 'suspect' }
 
   /** Statements new to this node are taken (each checked against its author's signature), kept and queued to be passed on. */
   private receive (from: string, statements: SignedStatement[], full: boolean): void {

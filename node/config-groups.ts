@@ -77,6 +77,12 @@ export const ConnectionsConfig = z.strictObject({
    * Below maxConnections, so strangers cannot take every place and leave none for this node's own dials.
    */
   maxInbound: z.number().int().min(0).default(200),
+  /**
+   * An inbound connection older than this may be handed on: a node past three quarters of
+   * maxInbound asks the agents connected to it longest to let go (discovery/hand-off.ts), so a
+   * seed keeps taking newcomers. Younger ones are joining (their first full exchange, their dials).
+   */
+  handOffAfterMs: z.number().int().min(0).default(30_000),
   /** A dial that takes longer than this fails (COM002). */
   dialTimeoutMs: z.number().int().positive().default(10_000),
   /** Retry of bootstrap peers: first delay, doubled on each failure up to the maximum. */

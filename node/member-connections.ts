@@ -28,6 +28,9 @@ import { refusedEverywhere } from './tcp-probe.js'
 import { liveMembers } from '../discovery/member-source.js'
 import { TOPIC_LINK_INTERVAL_MS, TopicLinks } from './topic-links.js'
 import type { PubSubService } from '../protocols/pubsub/index.js'
+import type { RpcService } from '../protocols/rpc/index.js'
+import { HandOffs } from '../discovery/hand-off.js'
+import type { Stats } from './stats.js'
 
 /** Under nine tenths of the connection cap: past it libp2p's manager prunes, and links made past it would go round. */
 const underCap = (libp2p: AgentLibp2p, config: AgentConfig): boolean => libp2p.getConnections().length < 0.9 * config.connections.maxConnections
@@ -101,6 +104,23 @@ export function topicLinks (libp2p: AgentLibp2p, config: AgentConfig, pubsub: Pu
     states: !config.client,
     dialTimeoutMs: config.connections.dialTimeoutMs,
     reachWaitMs: config.pubsub.reachWaitMs
+  })
+}
+
+/** Inbound connections handed on past three quarters of the gater's cap (discovery/hand-off.ts); a client takes none and hands none on. */
+export function handOffs (
+  libp2p: AgentLibp2p, rpc: RpcService, memberView: MemberView, coordination: CoordinationService, config: AgentConfig, stats: Stats
+): HandOffs {
+  return new HandOffs({
+    libp2p,
+    rpc,
+    maxInbound: config.client ? 0 : config.connections.maxInbound,
+    afterMs: config.connections.handOffAfterMs,
+    enough: Math.ceil(config.connections.targetPeers / 2),
+    alive: peer => memberView.stateOf(peer) === 'alive',
+    voters: () => coordination.voters(),
+    leader: () => coordination.leader,
+    count: what => { stats.inc('hand_offs_total', { what }) }
   })
 }
 

@@ -21,7 +21,7 @@ import type { AgentCard } from '../discovery/card.js'
 import { MeshAnnouncer } from '../discovery/mesh-announcer.js'
 import type { MemberView } from '../discovery/members.js'
 import { buildMemberView } from './member-view.js'
-import { mapLinks, memberConnections, topicLinks as linksOfTopics, voterConnections } from './member-connections.js'
+import { handOffs as handOffsOf, mapLinks, memberConnections, topicLinks as linksOfTopics, voterConnections } from './member-connections.js'
 import { NegotiationService } from '../protocols/negotiation/index.js'
 import { METRICS_TOPIC, MonitoringService } from '../protocols/monitoring/index.js'
 import { LearningService } from '../protocols/learning/index.js'
@@ -161,12 +161,14 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     initialDelayMs: config.connections.bootstrapInitialDelayMs,
     maxDelayMs: config.connections.bootstrapMaxDelayMs,
     dialTimeoutMs: config.connections.dialTimeoutMs,
-    knows: peer => memberView.member(peer) !== undefined
+    knows: peer => memberView.member(peer) !== undefined,
+    handedOff: peer => handOffs.expects(peer)
   })
   const memberView = buildMemberView(host, { rpc, membership, admission, audit, topics: () => topicLinks.stated() }, observer)
   const topicLinks = linksOfTopics(libp2p, config, pubsub, memberView)
   membership.addEventListener('peer:join', (e) => { memberView.seen(e.detail.peerId, e.detail.card) })
-  membership.addEventListener('peer:leave', (e) => { memberView.lost(e.detail.peerId) })
+  // A connection closed by agreement (a seed handing this agent on, or this node handing one on) tells nothing of the agent.
+  membership.addEventListener('peer:leave', (e) => { if (!handOffs.expects(e.detail.peerId)) memberView.lost(e.detail.peerId) })
   const [hangUps, reconnect] = memberConnections(libp2p, memberView, config)
   const negotiation = new NegotiationService({ libp2p, maxMessageBytes: config.maxMessageBytes, admits: peer => admission.admits(peer), stats, audit })
   const monitoring = new MonitoringService({
@@ -198,6 +200,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
   const learning = new LearningService({ self: host.peerId, libp2p, pubsub, ...fetching, admits: peer => admission.admits(peer), stats, audit })
   const office = buildOffice(host, { rpc, pubsub, membership, memberView, negotiation, monitoring, admission, audit, topicLinks }, observer)
   const { coordination, resources, tasks } = office
+  const handOffs = handOffsOf(libp2p, rpc, memberView, coordination, config, stats)
   later.tasks = tasks
   const announcer = new MeshAnnouncer({
     self: { peerId: host.peerId, name: host.name, roles: admission.credential?.roles ?? config.roles },
@@ -234,6 +237,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     office.ordered[2],
     discovery,
     bootstrap,
+    handOffs,
     announcer, mapLinks(libp2p, memberView, announcer, config), topicLinks,
     // Last: what its outbox held at start is resent once the node can find its peers.
     delivery

@@ -1,0 +1,58 @@
+// Seeds hand newcomers on (issue 15, discovery/hand-off.ts), through real agents: a seed that
+// takes at most 6 inbound connections, and 12 newcomers that know only the seed's address. Each
+// newcomer's connection to the seed used to be held for good, so the seed refused the 7th
+// newcomer on and those never joined; now the seed asks the agents connected longest to let go
+// once it is past three quarters of its cap, and every newcomer joins. The agents let go are
+// neither probed for the close nor redialled as a seed.
+import { after, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { createAgentNode, type AgentNode } from '../node/index.js'
+import { nodeOptions, sleep, stopAll, uniqueMesh, waitFor } from './helpers.js'
+
+const MAX_INBOUND = 6
+const NEWCOMERS = 12
+
+describe('a seed hands newcomers on', () => {
+  const nodes: AgentNode[] = []
+  after(async () => { await stopAll(nodes) })
+
+  it('past its inbound cap\'s three quarters a seed asks its oldest to let go, and every newcomer joins', async () => {
+    const mesh = uniqueMesh()
+    // Three voters (voters are never handed on), and newcomers refused by the full seed retry within 2 s.
+    const common = { preset: 'local' as const, coordination: { maxVoters: 3 }, connections: { maxInbound: MAX_INBOUND, handOffAfterMs: 500, targetPeers: 3, bootstrapMaxDelayMs: 2_000 } }
+    const seed = await createAgentNode(nodeOptions(mesh, { name: 'seed', ...common }))
+    await seed.start()
+    nodes.push(seed)
+    let mostInbound = 0
+    const watch = setInterval(() => {
+      mostInbound = Math.max(mostInbound, seed.libp2p.getConnections().filter(c => c.direction === 'inbound' && c.status === 'open').length)
+    }, 20)
+    try {
+      for (let i = 0; i < NEWCOMERS; i++) {
+        const n = await createAgentNode(nodeOptions(mesh, { name: `n${i}`, ...common, bootstrap: [seed.addresses()[0]] }))
+        await n.start()
+        nodes.push(n)
+        await sleep(300)
+      }
+      const everyone = nodes.length - 1
+      await waitFor(() => nodes.every(n => n.members().filter(m => m.state === 'alive').length === everyone), 'every agent alive to every other', 60_000).catch((err) => {
+        for (const n of nodes) {
+          const states = n.members().map(m => m.state).filter(s => s !== 'alive')
+          const conns = n.libp2p.getConnections()
+          const what = ['asked', 'given', 'taken', 'refused'].map(w => n.stats.get('hand_offs_total', { what: w })).join('/')
+          console.log(`${n.name}: ${n.members().length} members, not alive ${JSON.stringify(states)}; connections ${conns.length} (in ${conns.filter(c => c.direction === 'inbound').length}); hand-offs asked/given/taken/refused ${what}`)
+        }
+        throw err
+      })
+    } finally {
+      clearInterval(watch)
+    }
+    // Every agent has the same cap: the first ones dialled by many hand on too.
+    const count = (what: string): number => nodes.reduce((s, n) => s + n.stats.get('hand_offs_total', { what }), 0)
+    assert.ok(seed.stats.get('hand_offs_total', { what: 'given' }) > 0, 'the seed handed agents on')
+    assert.equal(count('taken'), count('given'), 'each close agreed by the agent let go')
+    assert.ok(mostInbound <= MAX_INBOUND, `the seed held at most its cap (${mostInbound})`)
+    // Agreed closes are not taken for failures: nobody was suspected for them.
+    for (const n of nodes) assert.equal(n.members().filter(m => m.state !== 'alive').length, 0, `${n.name} holds every agent alive`)
+  })
+})
