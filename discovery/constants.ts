@@ -38,6 +38,13 @@ export const DEFAULT_SYNC_INTERVAL_MS = 5_000
  * exchanges more frequent, not the work a neighbour may put on this node.
  */
 export const SYNC_BUDGET_WINDOW_MS = 30_000
+/**
+ * How long gossip and full exchanges wait for their answer, which is also their receiver's
+ * deadline (past it a request is dropped unread). A probe's (500 ms) left a loaded mesh's gossip
+ * dropped as expired (200 agents on two cores: 46-291 requests per 5 s); 30 s, the exchange
+ * interval it was until exchanges became digests, did not (0-8), so it stays.
+ */
+export const NEWS_DEADLINE_MS = 30_000
 /** A full exchange carries at most this much (the rpc limit is 1 MiB): a few thousand members. */
 export const SYNC_MAX_BYTES = 512 * 1024
 /**

@@ -34,7 +34,7 @@ import { syncWindow } from './sync-window.js'
 import { MemberTopics } from './member-topics.js'
 import {
   DEFAULT_MAX_MEMBERS, DEFAULT_REAP_AFTER_MS, DEFAULT_SYNC_STATEMENTS_PER_INTERVAL, RETRANSMIT_MULT, STATEMENT_CHECKS_BURST, STATEMENT_CHECKS_PER_SEC,
-  SYNC_BUDGET_WINDOW_MS
+  SYNC_BUDGET_WINDOW_MS, NEWS_DEADLINE_MS
 } from './constants.js'
 import { NeighbourBudgets } from './member-budgets.js'
 import { Tombstones } from './member-tombstones.js'
@@ -359,8 +359,8 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
     return syncWindow(this.rumours.all(p => p === self), this.rumours.all(p => p !== self && this.live(p)))
   }
 
-  /** Gossip's and full exchanges' deadline, the next exchange's time: a probe's (500 ms) left a loaded mesh's gossip dropped as expired. */
-  private get newsTimeoutMs (): number { return Math.max(2_000, this.init.probeTimeoutMs, this.init.syncIntervalMs) }
+  /** Gossip's and full exchanges' deadline (NEWS_DEADLINE_MS, or longer timings'). */
+  private get newsTimeoutMs (): number { return Math.max(NEWS_DEADLINE_MS, this.init.probeTimeoutMs, this.init.syncIntervalMs) }
   private neighbours (): string[] { return [...this.init.neighbours()].filter(p => p !== this.init.self.peerId && this.init.ignores?.(p) !== true) }
 
   private async probe (peerId: string): Promise<void> {
