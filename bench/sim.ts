@@ -11,6 +11,7 @@
 //   --max-connections C  connections an agent holds at most (300, connections.maxConnections)
 //   --max-inbound I     inbound connections it takes (200, connections.maxInbound); past three
 //                       quarters of it, it hands the oldest on (discovery/hand-off.ts)
+//   --hand-off-ms MS    connections.handOffAfterMs (10000)
 //   --json              JSON lines only
 import { presets } from '../node/presets.js'
 import { DEFAULT_CONFIRMATIONS_FOR_MIN, DEFAULT_GOSSIP_FANOUT } from '../discovery/constants.js'
@@ -26,6 +27,7 @@ const restS = Number(arg('rest', '60'))
 const syncMs = arg('sync-ms', '')
 const maxConnections = Number(arg('max-connections', '300'))
 const maxInbound = Number(arg('max-inbound', '200'))
+const handOffAfterMs = Number(arg('hand-off-ms', '10000'))
 const preset = wan ? presets.wan : presets.lan
 const latency: [number, number] = wan ? [20, 150] : [0.5, 5]
 const LIMIT_MS = 180_000
@@ -59,7 +61,7 @@ function runOne (n: number): Result {
     targetPeers: 8,
     maxConnections,
     maxInbound,
-    handOffAfterMs: 30_000,
+    handOffAfterMs,
     gossipFanout: DEFAULT_GOSSIP_FANOUT,
     seeds: 3
   })
