@@ -69,6 +69,9 @@ export interface Agent {
   inbound: Map<number, number>
   /** A joiner refused by its seed redials one after this backoff (bootstrap.ts: doubled up to 30 s). */
   joinDelay: number
+  /** Agents that said no to a hand-off, and until when they are not asked again; handing on (past 3/4 of the cap, until half). */
+  declined: Map<number, number>
+  draining: boolean
 
   /** Its gossipsub mesh on the coordinator's topic. */
   mesh: Set<number>
@@ -112,6 +115,8 @@ export class World {
       neighbourIds: new Set(),
       inbound: new Map(),
       joinDelay: 500,
+      declined: new Map(),
+      draining: false,
       mesh: new Set(),
       electionAt: Infinity,
       membersDirty: false,
@@ -229,17 +234,22 @@ export class World {
    */
   private handOff (a: Agent): void {
     const { maxInbound, handOffAfterMs, targetPeers } = this.init
-    if (a.inbound.size <= Math.floor(maxInbound * 3 / 4)) return
+    if (a.inbound.size > Math.floor(maxInbound * 3 / 4)) a.draining = true
+    if (a.inbound.size <= Math.floor(maxInbound / 2)) a.draining = false
+    if (!a.draining) return
     const status = a.election?.status(this.now)
     const keep = new Set([...(status?.voters ?? []), a.election?.currentLeader])
-    const old = [...a.inbound].filter(([p, since]) => this.now - since >= handOffAfterMs && !keep.has(`a${p}`) && a.member?.table.state(`a${p}`) === 'alive')
+    const fresh = (p: number): boolean => (a.declined.get(p) ?? 0) <= this.now
+    const old = [...a.inbound].filter(([p, since]) => this.now - since >= handOffAfterMs && fresh(p) && !keep.has(`a${p}`) && a.member?.table.state(`a${p}`) === 'alive')
     old.sort((x, y) => x[1] - y[1])
     let asked = 0
     for (const [p] of old) {
       if (asked >= 8 || a.inbound.size <= Math.floor(maxInbound / 2)) break
       asked++
       const other = this.agents[p]
-      if (other.neighbours.size - 1 >= Math.max(1, Math.ceil(targetPeers / 2))) this.disconnect(a, p)
+      const alive = [...other.neighbours].filter(q => q !== a.i && other.member?.table.state(`a${q}`) === 'alive').length
+      if (alive >= Math.max(1, Math.ceil(targetPeers / 2))) this.disconnect(a, p)
+      else a.declined.set(p, this.now + 30_000)
     }
   }
 

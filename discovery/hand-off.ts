@@ -13,7 +13,8 @@
  * sides know the close is agreed: the asker does not probe the agent for it, the agent neither
  * probes the asker nor redials it as its seed (`expects`), and the asker closes. Voters and the
  * coordinator are never asked, and an agent that says no, or a build without the command
- * (UnknownCommandError), keeps its connection. libp2p's connection manager prunes only past
+ * (UnknownCommandError), keeps its connection. Only the agent's inbound connections are closed:
+ * one this node dialled itself (a topic or voter link) stays. libp2p's connection manager prunes only past
  * `maxConnections` (300), above the gater's cap, and asks nobody.
  */
 import { z } from 'zod'
@@ -63,11 +64,13 @@ export class HandOffs implements Startable {
   private timer?: ReturnType<typeof setInterval>
   private unhandle?: () => void
   private busy = false
+  /** Past three quarters of the cap, until half is left. */
+  private draining = false
 
   constructor (init: HandOffInit) { this.init = init }
 
   start (): void {
-    if (this.timer !== undefined) return
+    if (this.unhandle !== undefined) return
     this.unhandle = this.init.rpc.handle(HandOff, (_req, ctx) => ({ accepted: this.agree(ctx.peer) }))
     if (this.init.maxInbound > 0) {
       this.timer = setInterval(() => { void this.round() }, ROUND_MS)
@@ -123,10 +126,12 @@ export class HandOffs implements Startable {
     const high = Math.floor(maxInbound * 3 / 4)
     const low = Math.floor(maxInbound / 2)
     const inbound = libp2p.getConnections().filter(c => c.direction === 'inbound' && c.status === 'open')
-    if (inbound.length <= high) return
-    const keep = new Set([...this.init.voters(), this.init.leader()])
     const now = Date.now()
-    for (const [p, until] of this.declined) if (until <= now) this.declined.delete(p)
+    for (const marks of [this.declined, this.expected]) for (const [p, until] of marks) if (until <= now) marks.delete(p)
+    if (inbound.length > high) this.draining = true
+    if (inbound.length <= low) this.draining = false
+    if (!this.draining) return
+    const keep = new Set([...this.init.voters(), this.init.leader()])
     const oldest = new Map<string, number>()
     for (const c of inbound) {
       const p = c.remotePeer.toString()
@@ -143,7 +148,9 @@ export class HandOffs implements Startable {
         if (this.timer === undefined) return
         this.expected.set(peer, Date.now() + EXPECT_MS)
         this.init.count?.('given')
-        await libp2p.hangUp(peerIdFromString(peer)).catch(() => {})
+        // Its inbound connections only: one this node dialled itself (a topic or voter link) is its own to keep.
+        const theirs = libp2p.getConnections(peerIdFromString(peer)).filter(c => c.direction === 'inbound')
+        await Promise.all(theirs.map(async c => { await c.close({ signal: AbortSignal.timeout(ROUND_MS) }).catch((err: Error) => { c.abort(err) }) }))
       }))
     } finally {
       this.busy = false

@@ -11,8 +11,8 @@
  * 4.6 KB/s per agent at 100 agents, ~35 KB/s from ~760 on), and a closed mesh past ~760 agents
  * did not fit one exchange. memberlist's push/pull has the same linear term and stretches its
  * interval by log N; a digest removes it where nothing differs, which is a mesh at rest.
- * A sum misses a difference when the XORs happen to agree (2^-32 a bucket): the next change in that
- * bucket shows it, and gossip carries news meanwhile.
+ * A sum misses a difference when the XORs happen to agree (2^-32 a bucket, under a salt the asker
+ * draws for each round): the next round shows it, and gossip carries news meanwhile.
  */
 
 /** Buckets of a digest: 64 sums are 512 hex characters on the wire. */
@@ -33,15 +33,24 @@ function fnv1a (text: string, seed = 0x811c9dc5): number {
 /** The bucket a member's entries fall in. */
 export function bucketOf (member: string): number { return fnv1a(member) % DIGEST_BUCKETS }
 
-/** One entry's share of its bucket's sum. */
-export function entryHash (member: string, seq: number): number { return fnv1a(`${member} ${seq}`) }
+/**
+ * One entry's share of its bucket's sum, under the asker's `salt` (fresh each round): with a fixed
+ * hash, an agent could pick the seq of its own statements so that their share cancels another's
+ * difference in the same bucket, and anti-entropy would never repair that one.
+ */
+export function entryHash (member: string, seq: number, salt = ''): number { return fnv1a(`${salt} ${member} ${seq}`) }
+
+/** A salt for one round's sums: 8 hex digits. */
+export function randomSalt (random: () => number): string {
+  return Math.floor(random() * 0x100000000).toString(16).padStart(8, '0')
+}
 
 export type Entry = [member: string, seq: number]
 
-/** The sums of `entries` (each member at most once). */
-export function digestOf (entries: Iterable<Entry>): Uint32Array {
+/** The sums of `entries` (each member at most once) under `salt`. */
+export function digestOf (entries: Iterable<Entry>, salt = ''): Uint32Array {
   const sums = new Uint32Array(DIGEST_BUCKETS)
-  for (const [member, seq] of entries) sums[bucketOf(member)] ^= entryHash(member, seq)
+  for (const [member, seq] of entries) sums[bucketOf(member)] ^= entryHash(member, seq, salt)
   return sums
 }
 

@@ -71,13 +71,13 @@ export const MemberSyncIntake = defineCommand(MemberSync.name, {
 })
 
 /**
- * A full exchange by digest (member-digest.ts, member-exchange.ts): the asker's sums; the answer,
+ * A full exchange by digest (member-digest.ts, member-exchange.ts): the asker's sums under its salt; the answer,
  * its (member, seq) entries in the buckets that differ (`buckets`: those listed, whole; `more`:
  * some left out for the next round). Then `member-patch` carries the statements each side lacks.
  * An agent of an older build answers UnknownCommandError and is exchanged with by `member-sync`.
  */
 export const MemberDigest = defineCommand('$agentmesh/member-digest', {
-  request: z.strictObject({ sums: z.string().length(DIGEST_TEXT_LENGTH).regex(/^[0-9a-f]+$/) }),
+  request: z.strictObject({ sums: z.string().length(DIGEST_TEXT_LENGTH).regex(/^[0-9a-f]+$/), salt: z.string().regex(/^[0-9a-f]{8}$/) }),
   response: z.strictObject({
     entries: z.array(z.tuple([PeerIdString, Seq])).max(SYNC_MAX_STATEMENTS),
     buckets: z.array(z.number().int().nonnegative().lt(DIGEST_BUCKETS)).max(DIGEST_BUCKETS),

@@ -30,7 +30,6 @@ import { Rumours } from './rumours.js'
 import type { StatementKeys } from './statement-keys.js'
 import { GOSSIP_MAX_BYTES, GOSSIP_MAX_STATEMENTS, MemberGossip, parseStatement, Probe, statementSize, type SignedStatement } from './member-wire.js'
 import { MemberExchange } from './member-exchange.js'
-import { syncWindow } from './sync-window.js'
 import { MemberTopics } from './member-topics.js'
 import {
   DEFAULT_MAX_MEMBERS, DEFAULT_REAP_AFTER_MS, DEFAULT_SYNC_STATEMENTS_PER_INTERVAL, RETRANSMIT_MULT, STATEMENT_CHECKS_BURST, STATEMENT_CHECKS_PER_SEC,
@@ -108,6 +107,8 @@ export interface MemberViewInit extends MemberTimings {
   addresses?: MemberAddresses
   /** The keys of the topics this node subscribes to, stated with it (discovery/topic-rendezvous.ts). */
   topics?: () => string[]
+  /** Whether the connection to a peer was closed by agreement (hand-off.ts): a probe it cut short is no failure. */
+  agreed?: (peerId: string) => boolean
 }
 
 export type MemberRejection = 'malformed' | 'bad_signature' | 'not_admitted' | 'over_budget' | 'reaped' | 'over_cap' | 'sync_over_budget'
@@ -156,9 +157,9 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
       self,
       passive: init.passive === true,
       entries: () => this.rumours.entries(p => p === self || this.live(p)),
+      gives: p => p === self || this.live(p),
       held: this.rumours,
-      syncSet: () => this.syncSet(),
-      receive: (from, statements) => { if (this.running) this.receive(from, statements, true) },
+      receive: (from, statements) => this.running ? this.receive(from, statements, true) : 0,
       takes: from => init.ignores?.(from) !== true,
       charge: (from, n, id) => { this.charge(from, n, id) },
       timeoutMs: () => this.newsTimeoutMs
@@ -264,10 +265,11 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
   private live (p: string): boolean { const s = this.stateOf(p); return s === 'alive' || s === 'suspect' }
 
   /** Statements new to this node are taken (each checked against its author's signature), kept and queued to be passed on. */
-  private receive (from: string, statements: SignedStatement[], full: boolean): void {
+  private receive (from: string, statements: SignedStatement[], full: boolean): number {
     const now = Date.now()
     this.table.heard(from, now)
     let neighbours: Set<string> | undefined
+    let taken = 0
     for (const s of statements) {
       if (this.rumours.holds(s)) continue
       const body = parseStatement(s.body)
@@ -282,7 +284,7 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
       if (!this.init.keys.verify(body.peerId, s.body, s.sig)) { this.init.onRejected?.('bad_signature', from); break }
       if (this.init.credentials !== undefined && !this.init.credentials.vouches(body.peerId, s.cred)) { this.init.onRejected?.('not_admitted', from); continue }
       this.tombstones.clear(body.peerId)
-      this.rumours.offer(body.peerId, body.seq, s, statementSize(s), from)
+      if (this.rumours.offer(body.peerId, body.seq, s, statementSize(s), from)) taken++
       this.table.heartbeat(body, now, body.peerId)
       if (body.addrs !== undefined) this.init.addresses?.learn(body.peerId, body.addrs)
       this.topics.set(body.peerId, body.topics ?? [])
@@ -290,6 +292,7 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
     // A full exchange brings statements in no order: accusations by agents it also introduced count now.
     if (full) this.table.reconsider(now)
     this.flush()
+    return taken
   }
 
   /** This node's statement, when it says something new (or that it leaves): signed, kept, queued. */
@@ -352,13 +355,6 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
     }
   }
 
-  /** Every statement held of a live member, and this node's own: what an older build's full exchange gives. */
-  private syncSet (): SignedStatement[] {
-    if (this.init.passive === true) return []
-    const self = this.init.self.peerId
-    return syncWindow(this.rumours.all(p => p === self), this.rumours.all(p => p !== self && this.live(p)))
-  }
-
   /** Gossip's and full exchanges' deadline (NEWS_DEADLINE_MS, or longer timings'). */
   private get newsTimeoutMs (): number { return Math.max(NEWS_DEADLINE_MS, this.init.probeTimeoutMs, this.init.syncIntervalMs) }
   private neighbours (): string[] { return [...this.init.neighbours()].filter(p => p !== this.init.self.peerId && this.init.ignores?.(p) !== true) }
@@ -374,7 +370,7 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
       const answer = await this.init.rpc.request(peerId, Probe, { incarnation: this.table.incarnation }, { timeoutMs: 3 * timeoutMs })
       this.table.probeAnswered(peerId, answer, Date.now(), sentAt)
     } catch (err) {
-      if (!this.running || err instanceof TimeoutError) return
+      if (!this.running || err instanceof TimeoutError || this.init.agreed?.(peerId) === true) return
       this.table.probeFailed(peerId, Date.now(), sentAt)
     }
     this.flush()

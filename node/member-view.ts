@@ -19,10 +19,12 @@ import { PeerLabels } from '../protocols/rpc/limits.js'
 import { MAX_LABELLED_PEERS } from '../protocols/rpc/constants.js'
 
 export function buildMemberView (
-  host: NodeHost, s: { rpc: RpcService, membership: Membership, admission: Admission, audit: AuditSink, topics: () => string[] }, observer: Observer
+  host: NodeHost,
+  s: { rpc: RpcService, membership: Membership, admission: Admission, audit: AuditSink, topics: () => string[], agreed: (peer: string) => boolean },
+  observer: Observer
 ): MemberView {
   const { config, libp2p, stats } = host
-  const { rpc, membership, admission, audit } = s
+  const { rpc, membership, admission, audit, agreed } = s
   const memberLabels = new PeerLabels(MAX_LABELLED_PEERS)
   return new MemberView({
     ...config.membership,
@@ -30,6 +32,7 @@ export function buildMemberView (
     rpc,
     keys: countedKeys(statementKeys(privateKeyOf(libp2p), config.mesh), (kind) => { stats.inc('member_statements_total', { kind }) }),
     neighbours: () => membership.peerIds(),
+    agreed,
     // A full exchange refused over its budget is also counted by peer, with the rpc limits' refusals.
     onRejected: (reason, from) => { stats.inc('gossip_rejected_total', { reason: `member_${reason}` }); if (reason === 'sync_over_budget') stats.inc('rpc_rate_limited_total', { peer: memberLabels.label(from), limit: 'member_sync' }) },
     audit,

@@ -164,7 +164,8 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     knows: peer => memberView.member(peer) !== undefined,
     handedOff: peer => handOffs.expects(peer)
   })
-  const memberView = buildMemberView(host, { rpc, membership, admission, audit, topics: () => topicLinks.stated() }, observer)
+  const agreed = (peer: string): boolean => handOffs.expects(peer)
+  const memberView = buildMemberView(host, { rpc, membership, admission, audit, topics: () => topicLinks.stated(), agreed }, observer)
   const topicLinks = linksOfTopics(libp2p, config, pubsub, memberView)
   membership.addEventListener('peer:join', (e) => { memberView.seen(e.detail.peerId, e.detail.card) })
   // A connection closed by agreement (a seed handing this agent on, or this node handing one on) tells nothing of the agent.

@@ -20,9 +20,9 @@ test('every service of a started node survives start() twice and stop() twice; t
     const services = a.services
     // the audit log, dead letters, libp2p, rpc, pubsub, admission (and the pubsub flush), membership, member view, the hang-up
     // of agents held offline, the reconnect to them, coordination, the links between voters,
-    // resources, negotiation, monitoring, learning, tasks, dialer, bootstrap, mesh announcer, the watcher's dials of
-    // agents off its map, the topic links, delivery, debug feed, the live page's rate rings, event stream, debug server.
-    assert.equal(services.length, 28)
+    // resources, negotiation, monitoring, learning, tasks, dialer, bootstrap, the hand-offs, mesh announcer, the watcher's
+    // dials of agents off its map, the topic links, delivery, debug feed, the live page's rate rings, event stream, debug server.
+    assert.equal(services.length, 29)
     b.handle('echo', (req) => req)
     for (const s of services) {
       await s.start()

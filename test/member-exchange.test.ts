@@ -16,7 +16,7 @@ import {
   bucketOf, decodeDigest, differing, digestOf, DIGEST_BUCKETS, encodeDigest, listDiffering, reconcile, type Entry
 } from '../discovery/member-digest.js'
 import { MemberExchange } from '../discovery/member-exchange.js'
-import { MemberDigest, MemberPatch, MemberSync, MemberSyncIntake, type SignedStatement } from '../discovery/member-wire.js'
+import { MemberDigest, MemberPatch, MemberSync, MemberSyncIntake, SYNC_MAX_STATEMENTS, type SignedStatement } from '../discovery/member-wire.js'
 import { SYNC_MAX_BYTES } from '../discovery/constants.js'
 import { RpcService } from '../protocols/rpc/index.js'
 import { RateLimitedError } from '../protocols/core/errors.js'
@@ -69,7 +69,17 @@ function statement (member: string, seq: number, bytes = 300): SignedStatement {
   return { body, sig: `sig-${member}-${seq}` }
 }
 
-interface Side { node: Libp2p, rpc: RpcService, store: Map<string, SignedStatement>, exchange?: MemberExchange, charged: number, id: string, built: number }
+interface Side {
+  node: Libp2p
+  rpc: RpcService
+  store: Map<string, SignedStatement>
+  exchange?: MemberExchange
+  id: string
+  /** Units charged to neighbours, entry lists built, statements taken. */
+  charged: number
+  built: number
+  taken: number
+}
 
 /** `budget`: units this side lets a neighbour's exchanges charge before it refuses them (RATE001). */
 async function side (opts: { older?: boolean, budget?: number } = {}): Promise<Side> {
@@ -79,13 +89,16 @@ async function side (opts: { older?: boolean, budget?: number } = {}): Promise<S
   const id = node.peerId.toString()
   const rpc = new RpcService({ libp2p: node, stats: new Stats(), log: createLogger('silent', { peer_id: id, agent: 'x' }), maxMessageBytes: 1 << 20, window: 64, timeoutMs: 10_000, stallTimeoutMs: 10_000 })
   await rpc.start()
-  const s: Side = { node, rpc, store: new Map(), charged: 0, id, built: 0 }
+  const s: Side = { node, rpc, store: new Map(), charged: 0, id, built: 0, taken: 0 }
   const seqOf = (m: string): number | undefined => { const st = s.store.get(m); return st === undefined ? undefined : JSON.parse(st.body).seq }
-  const receive = (_from: string, statements: SignedStatement[]): void => {
+  const receive = (_from: string, statements: SignedStatement[]): number => {
+    let taken = 0
     for (const st of statements) {
       const { peerId, seq } = JSON.parse(st.body)
-      if ((seqOf(peerId) ?? -1) < seq) s.store.set(peerId, st)
+      if ((seqOf(peerId) ?? -1) < seq) { s.store.set(peerId, st); taken++ }
     }
+    s.taken += taken
+    return taken
   }
   if (opts.older === true) {
     // An older build: only the whole exchange.
@@ -97,8 +110,13 @@ async function side (opts: { older?: boolean, budget?: number } = {}): Promise<S
     self: id,
     passive: false,
     entries: () => { s.built++; return [...s.store.keys()].map((m): Entry => [m, seqOf(m) as number]) },
-    held: { get: m => s.store.get(m), seq: seqOf, get size () { return s.store.size } },
-    syncSet: () => [...s.store.values()],
+    held: {
+      get: m => s.store.get(m),
+      seq: seqOf,
+      get size () { return s.store.size },
+      all: (keep = () => true) => [...s.store].filter(([m]) => keep(m)).map(([, st]) => st)
+    },
+    gives: m => s.store.has(m),
     receive,
     takes: () => true,
     charge: (_from, n) => {
@@ -136,8 +154,11 @@ describe('full exchanges by digest, between two real nodes', () => {
     b.store.set('peer-2', statement('peer-2', 12)) // newer at b
     a.store.set('only-a', statement('only-a', 1))
     b.store.set('only-b', statement('only-b', 1))
+    a.taken = b.taken = 0
     await a.exchange?.sync(b.id)
     assert.equal(count(b, '$agentmesh/member-patch', 'in'), 1)
+    assert.equal(a.taken, 2, 'a took its two, and nothing it held')
+    assert.equal(b.taken, 2, 'b took its two, and nothing it held')
     for (const s of [a, b]) {
       assert.equal(JSON.parse(s.store.get('peer-1')?.body ?? '{}').seq, 11)
       assert.equal(JSON.parse(s.store.get('peer-2')?.body ?? '{}').seq, 12)
@@ -160,12 +181,21 @@ describe('full exchanges by digest, between two real nodes', () => {
   it('a neighbour over its budget is refused before this node sums, lists or looks anything up', async () => {
     const [a, b] = await pair({ budget: 0 })
     for (const m of ids(500)) b.store.set(m, statement(m, 1))
-    await assert.rejects(a.rpc.request(b.id, MemberDigest, { sums: encodeDigest(digestOf([])) }), (err: Error & { code?: string }) => err.code === 'RATE001')
+    await assert.rejects(a.rpc.request(b.id, MemberDigest, { sums: encodeDigest(digestOf([])), salt: '00000000' }), (err: Error & { code?: string }) => err.code === 'RATE001')
     await assert.rejects(a.rpc.request(b.id, MemberPatch, { statements: [], want: ids(500) }), (err: Error & { code?: string }) => err.code === 'RATE001')
     assert.equal(b.built, 0, 'no entries built for a refused neighbour')
   })
 
-  it('an agent of an older build is exchanged with whole, and remembered as such', async () => {
+  it('a mesh past one listing comes over whole too: the rest of the buckets in the next round', async () => {
+    const [a, b] = await pair()
+    const n = SYNC_MAX_STATEMENTS + 900
+    for (const m of ids(n, 'many')) b.store.set(m, statement(m, 1, 60))
+    await a.exchange?.sync(b.id)
+    assert.equal(a.store.size, n)
+    assert.ok(count(b, '$agentmesh/member-digest', 'in') >= 2, 'listed over two rounds at least')
+  })
+
+  it('an agent of an older build is exchanged with whole, and remembered as such (a whole exchange at most every 30 s)', async () => {
     const [a, b] = await pair({ older: true })
     b.store.set('old-1', statement('old-1', 1))
     a.store.set('new-1', statement('new-1', 1))
@@ -173,7 +203,7 @@ describe('full exchanges by digest, between two real nodes', () => {
     assert.ok(a.store.has('old-1') && b.store.has('new-1'))
     await a.exchange?.sync(b.id)
     assert.equal(count(a, '$agentmesh/member-digest', 'out'), 1, 'asked by digest once')
-    assert.equal(count(a, '$agentmesh/member-sync', 'out'), 2)
+    assert.equal(count(a, '$agentmesh/member-sync', 'out'), 1, 'whole exchanges with one older agent at most every 30 s')
   })
 })
 
