@@ -34,6 +34,8 @@ const ROUND_MS = 2_000
 const PER_ROUND = 8
 /** An agreed close is expected this long (the close itself follows at once). */
 const EXPECT_MS = 30_000
+/** How long an agent is given to answer: one that agreed after it is left connected (its mark expires). */
+const ASK_TIMEOUT_MS = 5_000
 
 export interface HandOffInit {
   libp2p: Libp2p
@@ -143,7 +145,7 @@ export class HandOffs implements Startable {
     try {
       await Promise.all(ask.map(async peer => {
         this.init.count?.('asked')
-        const answer = await this.init.rpc.request(peer, HandOff, {}, { timeoutMs: ROUND_MS }).catch(() => undefined)
+        const answer = await this.init.rpc.request(peer, HandOff, {}, { timeoutMs: ASK_TIMEOUT_MS }).catch(() => undefined)
         if (answer?.accepted !== true) { this.declined.set(peer, Date.now() + EXPECT_MS); return }
         if (this.timer === undefined) return
         this.expected.set(peer, Date.now() + EXPECT_MS)

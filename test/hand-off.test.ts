@@ -44,7 +44,8 @@ describe('a seed hands newcomers on', () => {
     // Every agent has the same cap: the first ones dialled by many hand on too.
     const count = (what: string): number => nodes.reduce((s, n) => s + n.stats.get('hand_offs_total', { what }), 0)
     assert.ok(seed.stats.get('hand_offs_total', { what: 'given' }) > 0, 'the seed handed agents on')
-    assert.equal(count('taken'), count('given'), 'each close agreed by the agent let go')
+    // An agent whose answer came after the asker gave up agreed to a close that never came: taken, not given.
+    assert.ok(count('given') <= count('taken'), `each close agreed by the agent let go (${count('given')} given, ${count('taken')} taken)`)
     // Nothing dialled the agents handed on again: a close by agreement is not probed (a probe dials).
     const redialled = seed.libp2p.getConnections().filter(c => c.direction === 'outbound').map(c => c.remotePeer.toString())
     assert.deepEqual(redialled, [], 'the seed dialled none of the agents it handed on')
