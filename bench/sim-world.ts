@@ -230,7 +230,8 @@ export class World {
   /**
    * Past three quarters of its inbound cap, an agent asks those connected to it longest (past
    * handOffAfterMs, no voter nor its coordinator) to let go, down to half; one agrees when it
-   * holds half its targetPeers of other connections (discovery/hand-off.ts). A round trip is left out.
+   * holds half its targetPeers of other connections, then dials a random live member in its place
+   * (discovery/hand-off.ts). A round trip is left out.
    */
   private handOff (a: Agent): void {
     const { maxInbound, handOffAfterMs, targetPeers } = this.init
@@ -248,8 +249,11 @@ export class World {
       asked++
       const other = this.agents[p]
       const alive = [...other.neighbours].filter(q => q !== a.i && other.member?.table.state(`a${q}`) === 'alive').length
-      if (alive >= Math.max(1, Math.ceil(targetPeers / 2))) this.disconnect(a, p)
-      else a.declined.set(p, this.now + 30_000)
+      if (alive < Math.max(1, Math.ceil(targetPeers / 2))) { a.declined.set(p, this.now + 30_000); continue }
+      this.disconnect(a, p)
+      // The agent dials a random live member in place of the link it let go.
+      const known = other.member?.table.members().filter(x => x.state === 'alive' && x.peerId !== a.id && !other.neighbourIds.has(x.peerId)) ?? []
+      if (known.length > 0) this.dial(other, this.index(known[Math.floor(this.random() * known.length)].peerId))
     }
   }
 

@@ -11,7 +11,9 @@
  * `targetPeers` of other agents (its dialer then tops them up) and needs no link to the asker
  * (a voter keeps its links to the other voters and the coordinator); then both
  * sides know the close is agreed: the asker does not probe the agent for it, the agent neither
- * probes the asker nor redials it as its seed (`expects`), and the asker closes. Voters and the
+ * probes the asker nor redials it as its seed (`expects`), and the asker closes. The agent then
+ * dials a random live member in place of the link it let go, so those handed on do not end up
+ * linked only among themselves. Voters and the
  * coordinator are never asked, and an agent that says no, or a build without the command
  * (UnknownCommandError), keeps its connection. Only the agent's inbound connections are closed:
  * one this node dialled itself (a topic or voter link) stays. libp2p's connection manager prunes only past
@@ -36,6 +38,8 @@ const PER_ROUND = 8
 const EXPECT_MS = 30_000
 /** How long an agent is given to answer: one that agreed after it is left connected (its mark expires). */
 const ASK_TIMEOUT_MS = 5_000
+/** An agent that let a connection go dials another member this long after (the close comes first). */
+const REPLACE_AFTER_MS = 500
 
 export interface HandOffInit {
   libp2p: Libp2p
@@ -54,6 +58,15 @@ export interface HandOffInit {
   /** The voter set this node holds and the coordinator it follows. */
   voters: () => readonly string[]
   leader: () => string | undefined
+  /**
+   * This node's live members (peer ids) and a dial of one by peer id: an agent that let a
+   * connection go dials a random member in its place. Without it, agents handed on kept only the
+   * links among themselves, and three of them ended up an island that learnt no member joining
+   * after (CI-local, 13 agents with targetPeers 3: one member unknown to three agents for a minute).
+   */
+  members: () => string[]
+  dial: (peer: string, signal: AbortSignal) => Promise<void>
+  dialTimeoutMs: number
   /** Counted: asked (this node asked), given (an agent agreed), taken (this node agreed), refused (this node said no). */
   count?: (what: 'asked' | 'given' | 'taken' | 'refused') => void
 }
@@ -66,6 +79,7 @@ export class HandOffs implements Startable {
   private timer?: ReturnType<typeof setInterval>
   private unhandle?: () => void
   private busy = false
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>()
   /** Past three quarters of the cap, until half is left. */
   private draining = false
 
@@ -85,6 +99,8 @@ export class HandOffs implements Startable {
     this.timer = undefined
     this.unhandle?.()
     this.unhandle = undefined
+    for (const t of this.timers) clearTimeout(t)
+    this.timers.clear()
     this.expected.clear()
     this.declined.clear()
   }
@@ -119,7 +135,20 @@ export class HandOffs implements Startable {
     }
     this.expected.set(peer, Date.now() + EXPECT_MS)
     this.init.count?.('taken')
+    const replace = setTimeout(() => { this.timers.delete(replace); void this.replace(peer) }, REPLACE_AFTER_MS)
+    this.timers.add(replace)
     return true
+  }
+
+  /** A link in place of the one let go: a random live member this node is not connected to. */
+  private async replace (asker: string): Promise<void> {
+    if (this.unhandle === undefined) return
+    const connected = new Set(this.init.libp2p.getConnections().map(c => c.remotePeer.toString()))
+    const self = this.init.libp2p.peerId.toString()
+    const candidates = this.init.members().filter(p => p !== self && p !== asker && !connected.has(p))
+    if (candidates.length === 0) return
+    const pick = candidates[Math.floor(Math.random() * candidates.length)]
+    await this.init.dial(pick, AbortSignal.timeout(this.init.dialTimeoutMs)).catch(() => {})
   }
 
   private async round (): Promise<void> {

@@ -120,6 +120,9 @@ export function handOffs (
     alive: peer => memberView.stateOf(peer) === 'alive',
     voters: () => coordination.voters(),
     leader: () => coordination.leader,
+    members: () => memberView.members().filter(m => m.state === 'alive').map(m => m.peerId),
+    dial: dialById(libp2p),
+    dialTimeoutMs: config.connections.dialTimeoutMs,
     count: what => { stats.inc('hand_offs_total', { what }) }
   })
 }

@@ -36,8 +36,11 @@ describe('a seed hands newcomers on', () => {
         const notAlive = n.members().map(m => m.state).filter(s => s !== 'alive')
         const conns = n.libp2p.getConnections()
         const what = ['asked', 'given', 'taken', 'refused'].map(w => n.stats.get('hand_offs_total', { what: w })).join('/')
-        console.log(`${n.name}: ${n.members().length} members, not alive ${JSON.stringify(notAlive)}; connections ${conns.length} ` +
-          `(in ${conns.filter(c => c.direction === 'inbound').length}); hand-offs asked/given/taken/refused ${what}`)
+        const missing = nodes.filter(m => m !== n && n.members().every(x => x.peerId !== m.peerId)).map(m => m.name)
+        const hk = (subject: string, direction: string): number => n.stats.get('housekeeping_messages_total', { subject, direction, type: 'REQUEST' })
+        const exchanges = ['member-digest', 'member-patch', 'member-sync'].map(x => `${hk(`$agentmesh/${x}`, 'out')}/${hk(`$agentmesh/${x}`, 'in')}`).join(' ')
+        console.log(`${n.name}: ${n.members().length} members, not alive ${JSON.stringify(notAlive)}, missing ${JSON.stringify(missing)}; connections ${conns.length} ` +
+          `(in ${conns.filter(c => c.direction === 'inbound').length}); hand-offs asked/given/taken/refused ${what}; digest, patch, sync out/in ${exchanges}`)
       }
       throw err
     })
