@@ -180,7 +180,9 @@ test('bad input on a fan-out stream: forged source, wrong topic, other mesh and 
     // refused is counted, not delivered.
     const delivered = (): number => got.filter(x => typeof x === 'number').length
     const refused = (): number => victim.stats.get('messages_total', { direction: 'in', status: 'rate_limited' })
-    await waitFor(() => delivered() + refused() === 100, 'each of the 100 delivered or counted as refused')
+    await waitFor(() => delivered() + refused() === 100, 'each of the 100 delivered or counted as refused').catch((err: Error) => {
+      throw new Error(`${err.message}: ${delivered()} delivered, ${refused()} refused, stream ${s.status}, connections ${victim.libp2p.getConnections(peerIdFromString(attacker.peerId)).length}`)
+    })
     assert.ok(delivered() > 0 && refused() > 0, `some delivered (${delivered()}), the rest refused (${refused()})`)
     const elsewhere = await open('another-mesh')
     elsewhere.send(batch(attacker.peerId, 'news', 'from another mesh'))
