@@ -108,6 +108,27 @@ export function listDiffering (
 }
 
 /**
+ * What a patch or its answer carries: the statements of `members` (`first`'s, this node's own, at
+ * the head: a newcomer must learn who its neighbour is), up to `max` statements and bytes;
+ * `more` when some were left out.
+ */
+export function cutWithin<T> (
+  members: readonly string[], first: string, get: (member: string) => T | undefined, size: (item: T) => number, max: { items: number, bytes: number }
+): { items: T[], more: boolean } {
+  const ordered = members.includes(first) ? [first, ...members.filter(m => m !== first)] : members
+  const items: T[] = []
+  let bytes = 0
+  for (const m of ordered) {
+    const item = get(m)
+    if (item === undefined) continue
+    bytes += size(item)
+    if (items.length >= max.items || bytes > max.bytes) return { items, more: true }
+    items.push(item)
+  }
+  return { items, more: false }
+}
+
+/**
  * From the answerer's entries of the buckets it listed: the members whose statements the asker
  * lacks or holds older (`want`; never `self`, the asker), and, of the asker's own entries in
  * those buckets, those the answerer lacks or holds older (`give`). Entries outside the listed

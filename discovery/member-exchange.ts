@@ -14,7 +14,7 @@
  */
 import type { RpcService } from '../protocols/rpc/index.js'
 import { UnknownCommandError, ValidationError } from '../protocols/core/errors.js'
-import { decodeDigest, differing, digestOf, encodeDigest, listDiffering, randomSalt, reconcile, type Entry } from './member-digest.js'
+import { cutWithin, decodeDigest, differing, digestOf, encodeDigest, listDiffering, randomSalt, reconcile, type Entry } from './member-digest.js'
 import { MemberDigest, MemberPatch, MemberPatchIntake, MemberSync, MemberSyncIntake, SYNC_MAX_STATEMENTS, statementSize, type SignedStatement } from './member-wire.js'
 import { SYNC_MAX_BYTES } from './constants.js'
 import type { Rumours } from './rumours.js'
@@ -165,17 +165,7 @@ export class MemberExchange {
 
   /** The statements of `members`, this node's own first, up to the exchange's limits (`more`: some left out). */
   private cut (members: string[]): { statements: SignedStatement[], more: boolean } {
-    const self = this.init.self
-    const ordered = members.includes(self) ? [self, ...members.filter(m => m !== self)] : members
-    const statements: SignedStatement[] = []
-    let bytes = 0
-    for (const m of ordered) {
-      const s = this.init.held.get(m)
-      if (s === undefined) continue
-      bytes += statementSize(s)
-      if (statements.length >= SYNC_MAX_STATEMENTS || bytes > SYNC_MAX_BYTES) return { statements, more: true }
-      statements.push(s)
-    }
-    return { statements, more: false }
+    const { items, more } = cutWithin(members, this.init.self, m => this.init.held.get(m), statementSize, { items: SYNC_MAX_STATEMENTS, bytes: SYNC_MAX_BYTES })
+    return { statements: items, more }
   }
 }

@@ -8,7 +8,7 @@ import { MemberTable, type Heartbeat, type MemberChange, type ProbeAnswer } from
 import type { MemberTimings } from '../discovery/member-timings.js'
 import { Rumours } from '../discovery/rumours.js'
 import type { NeighbourBudgets } from '../discovery/member-budgets.js'
-import { differing, digestOf, listDiffering, reconcile, type Entry } from '../discovery/member-digest.js'
+import { cutWithin, differing, digestOf, listDiffering, reconcile, type Entry } from '../discovery/member-digest.js'
 
 /**
  * A statement as the member view signs it (simulated agents do not forge statements: real nodes
@@ -93,17 +93,8 @@ export class MemberAgent {
   /** The statements of `members` (its own first), up to the exchange's limits (member-exchange.ts cut). */
   private cut (members: string[]): { statements: Statement[], more: boolean } {
     const max = this.init.syncMax ?? { statements: Infinity, bytes: Infinity }
-    const ordered = members.includes(this.init.id) ? [this.init.id, ...members.filter(m => m !== this.init.id)] : members
-    const statements: Statement[] = []
-    let bytes = 0
-    for (const m of ordered) {
-      const st = this.rumours.get(m)
-      if (st === undefined) continue
-      bytes += st.size ?? 1
-      if (statements.length >= max.statements || bytes > max.bytes) return { statements, more: true }
-      statements.push(st)
-    }
-    return { statements, more: false }
+    const { items, more } = cutWithin(members, this.init.id, m => this.rumours.get(m), st => st.size ?? 1, { items: max.statements, bytes: max.bytes })
+    return { statements: items, more }
   }
 
   /** A full exchange with `to`: its digest first (member-exchange.ts sync); `round` counts the rounds of one exchange. */
