@@ -3,14 +3,19 @@
 // newcomer's connection to the seed used to be held for good, so the seed refused the 7th
 // newcomer on and those never joined; now the seed asks the agents connected longest to let go
 // once it is past three quarters of its cap, and every newcomer joins. The agents let go are
-// neither probed for the close nor redialled as a seed.
+// not probed for the close (a probe dials at once). The seed may dial them later for reasons of
+// its own (its peer target, a new voter, an agent it held offline on a loaded host: CI saw three
+// such dials once), so the test looks at dials right after an agreed close only.
 import { after, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { createAgentNode, type AgentNode } from '../node/index.js'
+import { HandOffs } from '../discovery/hand-off.js'
 import { nodeOptions, sleep, stopAll, uniqueMesh, waitFor } from './helpers.js'
 
 const MAX_INBOUND = 6
 const NEWCOMERS = 12
+/** A probe for a close dials within this of it (it starts on the disconnect event). */
+const PROBE_WINDOW_MS = 2_000
 
 describe('a seed hands newcomers on', () => {
   const nodes: AgentNode[] = []
@@ -22,6 +27,20 @@ describe('a seed hands newcomers on', () => {
     const connections = { maxInbound: MAX_INBOUND, handOffAfterMs: 500, targetPeers: 3, bootstrapMaxDelayMs: 2_000 }
     const common = { preset: 'local' as const, coordination: { maxVoters: 3 }, connections }
     const seed = await createAgentNode(nodeOptions(mesh, { name: 'seed', ...common }))
+    // When the seed closed each agent's connection by agreement, and its dials of one soon after.
+    const agreedClose = new Map<string, number>()
+    const probed: string[] = []
+    const handOffs = seed.services.find((x): x is HandOffs => x instanceof HandOffs)
+    assert.ok(handOffs !== undefined)
+    seed.libp2p.addEventListener('peer:disconnect', (e) => {
+      const p = e.detail.toString()
+      if (handOffs.expects(p)) agreedClose.set(p, Date.now())
+    })
+    seed.libp2p.addEventListener('connection:open', (e) => {
+      const p = e.detail.remotePeer.toString()
+      const at = agreedClose.get(p)
+      if (e.detail.direction === 'outbound' && at !== undefined && Date.now() - at < PROBE_WINDOW_MS) probed.push(p)
+    })
     await seed.start()
     nodes.push(seed)
     for (let i = 0; i < NEWCOMERS; i++) {
@@ -49,9 +68,9 @@ describe('a seed hands newcomers on', () => {
     assert.ok(seed.stats.get('hand_offs_total', { what: 'given' }) > 0, 'the seed handed agents on')
     // An agent whose answer came after the asker gave up agreed to a close that never came: taken, not given.
     assert.ok(count('given') <= count('taken'), `each close agreed by the agent let go (${count('given')} given, ${count('taken')} taken)`)
-    // Nothing dialled the agents handed on again: a close by agreement is not probed (a probe dials).
-    const redialled = seed.libp2p.getConnections().filter(c => c.direction === 'outbound').map(c => c.remotePeer.toString())
-    assert.deepEqual(redialled, [], 'the seed dialled none of the agents it handed on')
+    // A close by agreement is not probed: the seed dialled none of the agents it handed on right after.
+    assert.ok(agreedClose.size > 0, 'the seed saw agreed closes')
+    assert.deepEqual(probed, [], 'the seed dialled no agent just handed on')
     // Agreed closes are not taken for failures: nobody was suspected for them.
     for (const n of nodes) assert.equal(n.members().filter(m => m.state !== 'alive').length, 0, `${n.name} holds every agent alive`)
   })
