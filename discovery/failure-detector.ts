@@ -57,6 +57,8 @@ export class FailureDetector {
 
   incarnation (peer: string): number | undefined { return this.members.get(peer)?.incarnation }
 
+  since (peer: string): number | undefined { return this.members.get(peer)?.since }
+
   /** Every known member with its state. */
   view (): Array<{ peer: string, state: MemberState, incarnation: number, since: number }> {
     return [...this.members].map(([peer, m]) => ({ peer, state: m.state, incarnation: m.incarnation, since: m.since }))
@@ -78,6 +80,11 @@ export class FailureDetector {
 
   /** How many members are alive or suspect (each gossip round sizes its retransmissions by it). */
   liveCount (): number { return this.live }
+
+  /** Each member's peer id and state, without a copy of the view (read on timers and on every burst of changes). */
+  forEach (fn: (peer: string, state: MemberState) => void): void {
+    for (const [peer, m] of this.members) fn(peer, m.state)
+  }
 
   /** The member spoke (heartbeat, probe answer, any message), at the incarnation it said: alive, unless the word is stale. */
   heartbeat (peer: string, incarnation: number, now: number): Transition[] {

@@ -95,11 +95,24 @@ export class MemberTable {
   liveCount (): number { return this.fd.liveCount() }
 
   members (): Member[] {
-    return this.fd.view().map(v => {
-      const i = this.info.get(v.peer)
-      const told = { name: i?.name ?? '', roles: i?.roles ?? [], eligible: i?.eligible ?? false }
-      return { peerId: v.peer, ...told, state: v.state, incarnation: v.incarnation, since: v.since, lastHeard: i?.lastHeard ?? 0 }
-    })
+    return this.fd.view().map(v => this.entry(v.peer, v.state, v.incarnation, v.since))
+  }
+
+  /** One member's entry, without building the others' as `members` does. */
+  member (peer: string): Member | undefined {
+    const state = this.fd.state(peer)
+    if (state === undefined) return undefined
+    return this.entry(peer, state, this.fd.incarnation(peer) ?? 0, this.fd.since(peer) ?? 0)
+  }
+
+  /** Each member's peer id, state and whether it says it is eligible, without building entries. */
+  forEach (fn: (peer: string, state: MemberState, eligible: boolean) => void): void {
+    this.fd.forEach((peer, state) => { fn(peer, state, this.info.get(peer)?.eligible ?? false) })
+  }
+
+  private entry (peer: string, state: MemberState, incarnation: number, since: number): Member {
+    const i = this.info.get(peer)
+    return { peerId: peer, name: i?.name ?? '', roles: i?.roles ?? [], eligible: i?.eligible ?? false, state, incarnation, since, lastHeard: i?.lastHeard ?? 0 }
   }
 
   state (peer: string): MemberState | undefined { return this.fd.state(peer) }

@@ -297,6 +297,9 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   /** Every agent this node has heard of, with its failure-detection state (alive, suspect, offline, left). */
   members (): Member[] { return this.s.memberView.members() }
 
+  /** One agent this node has heard of, or undefined: without building every member's entry as `members()` does. */
+  member (peerId: string): Member | undefined { return this.s.memberView.member(peerId) }
+
   /** Who coordinates: term, leader, voters, quorum, and this node's part in it. */
   coordinator (): CoordinationStatus & { leaderName?: string } {
     const s = this.coordination.status()

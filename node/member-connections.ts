@@ -25,7 +25,6 @@ import type { PeerLinks } from '../protocols/coordination/election-types.js'
 import type { PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { refusedEverywhere } from './tcp-probe.js'
-import { liveMembers } from '../discovery/member-source.js'
 import { TOPIC_LINK_INTERVAL_MS, TopicLinks } from './topic-links.js'
 import type { PubSubService } from '../protocols/pubsub/index.js'
 import type { RpcService } from '../protocols/rpc/index.js'
@@ -43,7 +42,7 @@ export function memberConnections (libp2p: AgentLibp2p, memberView: MemberView, 
   const connected = connectedTo(libp2p)
   const hangUps = new OfflineHangUp({
     changes: memberView,
-    stateOf: peer => memberView.member(peer)?.state,
+    stateOf: peer => memberView.stateOf(peer),
     afterMs: config.membership.hangUpAfterMs,
     hangUp: peer => { libp2p.hangUp(peerIdFromString(peer)).catch(() => {}) },
     // A ping on the connection there is (none: nothing to keep); it rejects when unanswered.
@@ -55,7 +54,7 @@ export function memberConnections (libp2p: AgentLibp2p, memberView: MemberView, 
   })
   const reconnect = new Reconnector({
     intervalMs: config.membership.reconnectIntervalMs,
-    candidates: () => memberView.members().filter(m => m.state === 'offline').map(m => m.peerId),
+    candidates: () => memberView.peersIn('offline'),
     connected,
     dial: dialById(libp2p),
     dialTimeoutMs: config.connections.dialTimeoutMs
@@ -79,7 +78,7 @@ export function mapLinks (libp2p: AgentLibp2p, memberView: MemberView, announcer
     intervalMs: config.debug === undefined || interval <= 0 ? 0 : Math.max(1_000, interval),
     candidates: () => !underCap(libp2p, config)
       ? []
-      : memberView.members().filter(m => m.state === 'alive' && announcer.misses(m.peerId)).map(m => m.peerId),
+      : memberView.peersIn('alive').filter(p => announcer.misses(p)),
     perRound: 2,
     repickAfterMs: 10 * Math.max(1_000, interval),
     connected: connectedTo(libp2p),
@@ -96,7 +95,7 @@ export function topicLinks (libp2p: AgentLibp2p, config: AgentConfig, pubsub: Pu
     subscribers: topic => pubsub.subscribers(topic),
     sendsTo: peer => pubsub.sendsTo(peer),
     members: memberView,
-    live: () => liveMembers(memberView).length,
+    live: () => memberView.liveCount(),
     connected: connectedTo(libp2p),
     dial: dialById(libp2p),
     room: () => underCap(libp2p, config),
@@ -120,7 +119,7 @@ export function handOffs (
     alive: peer => memberView.stateOf(peer) === 'alive',
     voters: () => coordination.voters(),
     leader: () => coordination.leader,
-    members: () => memberView.members().filter(m => m.state === 'alive').map(m => m.peerId),
+    members: () => memberView.peersIn('alive'),
     dial: dialById(libp2p),
     dialTimeoutMs: config.connections.dialTimeoutMs,
     count: what => { stats.inc('hand_offs_total', { what }) }

@@ -5,7 +5,6 @@ import type { NodeHost, NodeServices } from './services.js'
 import type { Startable } from '../protocols/core/service.js'
 import type { PubSubService } from '../protocols/pubsub/index.js'
 import type { AgentCard } from '../discovery/card.js'
-import { liveMembers } from '../discovery/member-source.js'
 import { publishPerformance } from './performance-report.js'
 import { ResourceService } from '../protocols/resource/index.js'
 import { TaskService } from '../protocols/task/index.js'
@@ -82,7 +81,7 @@ export function buildOffice (
   coordination.addEventListener('rejected', (e) => { observer.rejected('coordination', e.detail) })
   coordination.addEventListener('directive', (e) => { observer.directive(e.detail) })
   coordination.addEventListener('error', (e) => { observer.error('coordination', e.detail.error) })
-  const alive = (): string[] => [id, ...liveMembers(memberView).map(m => m.peerId)]
+  const alive = (): string[] => [id, ...memberView.peersIn('alive', 'suspect')]
   coordination.addEventListener('report', (e) => {
     observer.report(e.detail)
     publishPerformance(e.detail, { pubsub, monitoring, alive, timeoutMs: c.requestTimeoutMs, started: () => host.started }).catch(() => {})
@@ -94,9 +93,9 @@ export function buildOffice (
     members: memberView,
     capacities: () => {
       const caps = new Map([[id, offeredResources(config.resources)]])
-      for (const m of liveMembers(memberView)) {
-        const card = membership.card(m.peerId)
-        if (m.state === 'alive' && card?.resources !== undefined) caps.set(m.peerId, card.resources)
+      for (const peer of memberView.peersIn('alive')) {
+        const card = membership.card(peer)
+        if (card?.resources !== undefined) caps.set(peer, card.resources)
       }
       return caps
     },

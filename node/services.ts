@@ -161,7 +161,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     initialDelayMs: config.connections.bootstrapInitialDelayMs,
     maxDelayMs: config.connections.bootstrapMaxDelayMs,
     dialTimeoutMs: config.connections.dialTimeoutMs,
-    knows: peer => memberView.member(peer) !== undefined,
+    knows: peer => memberView.stateOf(peer) !== undefined,
     handedOff: peer => handOffs.expects(peer)
   })
   const agreed = (peer: string): boolean => handOffs.expects(peer)
@@ -184,7 +184,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     hears: config.monitoring.hearReports === 'all',
     listened: () => listened(pubsub, METRICS_TOPIC),
     // The whole mesh (the member view), not the peers this node is connected to.
-    agents: () => memberView.members().filter(m => m.state === 'alive' || m.state === 'suspect').length + 1,
+    agents: () => memberView.liveCount() + 1,
     figures: () => {
       const sum = (direction: string): number =>
         (stats.snapshot().messages_total ?? []).filter(e => e.labels.direction === direction).reduce((a, e) => a + e.value, 0)

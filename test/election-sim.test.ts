@@ -245,7 +245,7 @@ class Simulation {
     if (this.tracing) this.log(`${node.id} member ${t.peerId} ${t.from}->${t.to} inc ${t.incarnation}`)
   }
 
-  /** The election's view of who is up: the member view's alive and suspect members (liveMembers in a node). */
+  /** The election's view of who is up: the member view's alive and suspect members (livePeers in a node). */
   private tellElection (node: SimNode): void {
     const up = (node.members as MemberView).agent.table.members().filter(x => x.state === 'alive' || x.state === 'suspect')
     node.election?.setMembers(up.map(x => ({ peer: x.peerId, eligible: x.eligible })))

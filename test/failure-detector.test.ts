@@ -223,3 +223,25 @@ test('the live count, the members lost and the next deadline, kept as states cha
     assert.equal(fd.nextDeadline() === undefined, deadlines === 0, `a deadline exactly when someone is suspected, at ${now}`)
   }
 })
+
+test('member table: one member\'s entry, and each member\'s state and eligibility, agree with the whole view over random events', async () => {
+  const { seededRandom } = await import('./helpers.js')
+  const random = seededRandom(11)
+  const t = new MemberTable({ ...timings, self: card('a'), incarnation: 10, random })
+  const peers = Array.from({ length: 30 }, (_, i) => `p${i}`)
+  for (let now = 0; now < 30_000; now += 50) {
+    const p = peers[Math.floor(random() * peers.length)]
+    const r = random()
+    if (r < 0.4) t.heartbeat(beat(p, 1 + Math.floor(now / 5_000), [], { eligible: random() < 0.5, name: `${p}-${now}` }), now)
+    else if (r < 0.6) t.probeFailed(p, now)
+    else if (r < 0.65) t.heartbeat(beat(p, 1 + Math.floor(now / 5_000), [], { leaving: true }), now)
+    else if (r < 0.67) t.reap(now, 2_000)
+    else t.tick(now)
+    const all = t.members()
+    for (const m of all) assert.deepEqual(t.member(m.peerId), m, `${m.peerId} at ${now}`)
+    assert.equal(t.member('nobody'), undefined)
+    const walked: Array<{ peerId: string, state: MemberState, eligible: boolean }> = []
+    t.forEach((peerId, state, eligible) => { walked.push({ peerId, state, eligible }) })
+    assert.deepEqual(walked, all.map(m => ({ peerId: m.peerId, state: m.state, eligible: m.eligible })), `forEach at ${now}`)
+  }
+})

@@ -139,6 +139,10 @@ describe('/members shows the roles a closed mesh\'s credential grants', () => {
       assert.equal(m.rolesSource, 'credential')
       assert.deepEqual(m.claimed, ['coordinator'], 'the claim shown apart')
       assert.deepEqual(m.capabilities, ['cap1'])
+      // One member asked for alone (node.member) is the same entry, credential's grants and claim included.
+      const alone = watcher.member(claimant.peerId)
+      assert.deepEqual(alone && { ...alone, lastHeard: 0 }, { ...watcher.members().find(x => x.peerId === claimant.peerId), lastHeard: 0 })
+      assert.deepEqual(alone?.claimed, ['coordinator'])
       // The live page's map: the claimant's announcement says coordinator; the map shows its credential's roles.
       const announcer = watcher.services.find((x): x is MeshAnnouncer => x instanceof MeshAnnouncer) as MeshAnnouncer
       const onMap = (): { roles: string[] } | undefined => announcer.snapshot().nodes.find(n => n.peerId === claimant.peerId)

@@ -131,7 +131,7 @@ export class MeshOperations {
     return { peerId: c.peerId, name: c.name, roles: c.roles, capabilities: c.capabilities, version: c.version, addresses: c.addresses, state: 'self' }
   }
 
-  private summary (p: PeerInfo, state = this.node.members().find(m => m.peerId === p.peerId)?.state): AgentSummary {
+  private summary (p: PeerInfo, state = this.node.member(p.peerId)?.state): AgentSummary {
     return { peerId: p.peerId, name: p.name, roles: p.roles, capabilities: p.capabilities, version: p.version, addresses: p.addresses, state: state ?? 'alive', joinedAt: p.joinedAt }
   }
 

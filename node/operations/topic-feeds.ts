@@ -143,7 +143,7 @@ export class TopicFeeds {
   }
 
   private event (msg: Message): TopicEvent {
-    const fromName = msg.from === this.node.peerId ? this.node.name : this.node.members().find(m => m.peerId === msg.from)?.name
+    const fromName = msg.from === this.node.peerId ? this.node.name : this.node.member(msg.from)?.name
     return {
       topic: msg.topic,
       id: msg.envelope.id,

@@ -9,7 +9,7 @@ import type { RpcService } from '../rpc/index.js'
 import type { PubSubService } from '../pubsub/index.js'
 import { AbortError } from '../core/errors.js'
 import { noAudit, type AuditSink } from '../core/audit.js'
-import { liveMembers, type MemberSource } from '../../discovery/member-source.js'
+import { livePeers, memberBriefs, type MemberSource } from '../../discovery/member-source.js'
 import type { MemberChange } from '../../discovery/members.js'
 import type { Office } from './office.js'
 import { ElectionService, type CoordinatorChange } from './election-service.js'
@@ -167,7 +167,7 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
       agent: this.agent,
       inOffice: () => this.election.inOffice(),
       term: () => this.election.term,
-      agents: () => liveMembers(init.members).map(m => m.peerId),
+      agents: () => livePeers(init.members),
       requestTimeoutMs: init.requestTimeoutMs,
       onStateChange: (from, to, trigger) => { this.forward('state:change', { from, to, trigger }) },
       onDirective: (action, outcome, seconds) => { this.forward('directive', { role: 'sent', action, outcome, seconds }) },
@@ -225,9 +225,9 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
 
   /** The election's view: agents alive (or only suspected), and those that announced they leave. */
   private tellElection (): void {
-    const members = this.init.members.members()
+    const members = memberBriefs(this.init.members)
       .filter(m => m.state === 'alive' || m.state === 'suspect' || m.state === 'left')
-      .map(m => ({ peer: m.peerId, eligible: m.eligible, ...(m.state === 'left' ? { left: true } : {}) }))
+      .map(m => ({ peer: m.peer, eligible: m.eligible, ...(m.state === 'left' ? { left: true } : {}) }))
     this.election.setMembers(members)
   }
 
@@ -350,7 +350,7 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
       : s?.leader !== undefined && s.leader !== this.init.self.peerId
         ? 'following'
         : voters.length === 0 ? 'no-voter-set' : quorum.has ? 'electing' : 'no-quorum'
-    const eligibleSeen = liveMembers(this.init.members).filter(m => m.eligible).length
+    const eligibleSeen = memberBriefs(this.init.members).filter(m => m.eligible && (m.state === 'alive' || m.state === 'suspect')).length
     const term = s?.term ?? 0
     const { eligible, bootstrapExpect } = this.init
     const reason = situationReason({ situation, term, eligible, client: this.init.client === true, bootstrapExpect, eligibleSeen, quorum })

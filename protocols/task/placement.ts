@@ -8,7 +8,7 @@
 import type { z } from 'zod'
 import type { RpcService } from '../rpc/index.js'
 import type { Office } from '../coordination/office.js'
-import type { MemberSource } from '../../discovery/member-source.js'
+import { memberBriefs, type MemberSource } from '../../discovery/member-source.js'
 import type { AllocateAnswer, ResourceItem } from '../resource/schemas.js'
 import { AgentMeshError } from '../core/errors.js'
 import type { TaskExecutor } from './executor.js'
@@ -85,7 +85,7 @@ export class Placement {
   private candidates (spec: TaskSpec, now: number): string[] {
     const load = this.init.table.load()
     const able = (c: string): boolean => (this.cannotRun.get(`${c}\0${spec.type}`) ?? 0) < now
-    const alive = this.init.members.members().filter(m => m.state === 'alive').map(m => m.peerId)
+    const alive = memberBriefs(this.init.members).filter(m => m.state === 'alive').map(m => m.peer)
     return [this.init.self, ...alive].filter(able)
       .map(c => ({ c, load: load.get(c) ?? 0, tie: Math.random() }))
       .sort((a, b) => a.load - b.load || a.tie - b.tie)
