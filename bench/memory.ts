@@ -1,5 +1,5 @@
 /**
- * node --expose-gc dist/bench/memory.js [--agents 20] [--snapshots DIR] [--preset lan] [--settle 15]
+ * node --expose-gc dist/bench/memory.js [--agents 20[,40,...]] [--snapshots DIR] [--preset lan] [--settle 15]
  *
  * What one more agent costs in memory, and where it goes (issue 15: ≤ 5 MiB per extra agent in a
  * process). One process: a first agent (code loaded and compiled, every module's caches made),
@@ -8,8 +8,13 @@
  * outside it (Buffers, WebAssembly). The figure per extra agent is the growth from one agent to
  * all, divided by the agents added, so the first agent's share of compiled code is not in it
  * (bench:scale divides RSS less the process's own by every agent, the first included).
+ * `--agents 20,40,80`: steps, each reading taken once the process holds that many extra agents;
+ * besides the growth from one agent, each step after the first prints the growth from the step
+ * before divided by the agents added in it: what one more agent costs in a process that holds
+ * many already, where V8's young generation (up to 32 MiB, grown once per process: 0.8 MiB of
+ * the per-agent figure at 40 agents) has reached its size and is no longer charged to the agents.
  * `--snapshots DIR` writes a V8 heap snapshot after each step and prints what grew most between
- * them, by constructor: self size in the heap, per extra agent. `--again S`: one more reading (and
+ * the first and the last, by constructor: self size in the heap, per extra agent. `--again S`: one more reading (and
  * snapshot) S seconds later with the same agents, and what grew in that time (what an idle mesh
  * keeps piling up: a leak grows there, a cost per agent does not).
  */
@@ -65,7 +70,8 @@ function byConstructor (file: string): Map<string, { size: number, count: number
   return out
 }
 
-const extra = Number(args.agents)
+const counts = args.agents.split(',').map(Number)
+if (counts.some((n, i) => !Number.isInteger(n) || n < 1 || (i > 0 && n <= counts[i - 1]))) { console.error('--agents: rising whole numbers, such as 20 or 20,40,80'); process.exit(2) }
 const mesh = `mem${process.pid}`
 const agents: AgentNode[] = []
 const make = async (i: number, bootstrap?: string): Promise<AgentNode> => {
@@ -102,11 +108,22 @@ const base = await read()
 console.log(`no agent: rss ${MiB(base.rss)} MiB, heap ${MiB(base.heapUsed)}, external ${MiB(base.external)}`)
 const first = await make(0)
 await step()
-for (let i = 1; i <= extra; i++) { await make(i, first.addresses()[0]); await sleep(30) }
-await step()
-const [a, b] = [steps[0], steps[1]]
-const per = (k: Exclude<keyof Reading, 'spaces'>): number => MiB((b.r[k] - a.r[k]) / extra)
-console.log(`\nper extra agent (${extra} added to one): rss ${per('rss')} MiB, heap ${per('heapUsed')} used, ${per('heapTotal')} held, V8 malloced ${per('malloced')}, external ${per('external')} (array buffers ${per('arrayBuffers')})`)
+for (const total of counts) {
+  for (let i = agents.length; i <= total; i++) { await make(i, first.addresses()[0]); await sleep(30) }
+  await step()
+}
+const growth = (x: Reading, y: Reading, n: number): string => {
+  const per = (k: Exclude<keyof Reading, 'spaces'>): number => MiB((y[k] - x[k]) / n)
+  return `rss ${per('rss')} MiB, heap ${per('heapUsed')} used, ${per('heapTotal')} held, V8 malloced ${per('malloced')}, external ${per('external')} (array buffers ${per('arrayBuffers')})`
+}
+console.log('')
+for (let i = 1; i < steps.length; i++) {
+  const extra = steps[i].agents - 1
+  console.log(`per extra agent (${extra} added to one): ${growth(steps[0].r, steps[i].r, extra)}`)
+  if (i > 1) console.log(`  from ${steps[i - 1].agents} agents to ${steps[i].agents}, per agent added: ${growth(steps[i - 1].r, steps[i].r, steps[i].agents - steps[i - 1].agents)}`)
+}
+const [a, b] = [steps[0], steps[steps.length - 1]]
+const extra = b.agents - 1
 console.log(`the first agent: rss ${MiB(a.r.rss - base.rss)} MiB, heap ${MiB(a.r.heapUsed - base.heapUsed)}`)
 
 const diff = (from: string, to: string, divide: number, title: string): void => {
@@ -119,7 +136,7 @@ if (a.snapshot !== undefined && b.snapshot !== undefined) diff(a.snapshot, b.sna
 if (Number(args.again) > 0) {
   args.settle = args.again
   await step()
-  const c = steps[2]
+  const c = steps[steps.length - 1]
   console.log(`after ${args.again} s more: rss ${MiB(c.r.rss - b.r.rss)} MiB, heap ${MiB(c.r.heapUsed - b.r.heapUsed)} (whole process)`)
   if (b.snapshot !== undefined && c.snapshot !== undefined) diff(b.snapshot, c.snapshot, 1, `grew most in those ${args.again} s, whole process`)
 }
