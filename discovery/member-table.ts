@@ -112,7 +112,7 @@ export class MemberTable {
 
   private entry (peer: string, state: MemberState, incarnation: number, since: number): Member {
     const i = this.info.get(peer)
-    return { peerId: peer, name: i?.name ?? '', roles: i?.roles ?? [], eligible: i?.eligible ?? false, state, incarnation, since, lastHeard: i?.lastHeard ?? 0 }
+    return { peerId: peer, name: i?.name ?? '', roles: [...(i?.roles ?? [])], eligible: i?.eligible ?? false, state, incarnation, since, lastHeard: i?.lastHeard ?? 0 }
   }
 
   state (peer: string): MemberState | undefined { return this.fd.state(peer) }
