@@ -27,6 +27,7 @@ import { MemberTable, type Member, type MemberChange } from './member-table.js'
 import type { MemberTimings } from './member-timings.js'
 import type { MemberBrief, MemberSource } from './member-source.js'
 import type { MemberState } from './failure-detector.js'
+import { briefsOf, peersOf, withGrants } from './member-reads.js'
 import { Rumours } from './rumours.js'
 import type { StatementKeys } from './statement-keys.js'
 import { GOSSIP_MAX_BYTES, GOSSIP_MAX_STATEMENTS, MemberGossip, parseStatement, Probe, statementSize, type SignedStatement } from './member-wire.js'
@@ -237,51 +238,14 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
     if (this.running && this.live(peerId)) void this.probe(peerId)
   }
 
-  /**
-   * Every member held, with the roles it holds: in a closed mesh those its credential grants
-   * (with its capabilities; roles its statement claims beyond them are listed as `claimed`), in
-   * an open mesh what it claims (`rolesSource: 'claimed'`).
-   */
-  members (): Member[] { return this.table.members().map(m => this.decorate(m)) }
-
+  /** Every member held, with the roles it holds (member-reads.ts: in a closed mesh, its credential's). */
+  members (): Member[] { return this.table.members().map(m => withGrants(m, this.init)) }
   /** One member's entry: the others' are not built. */
-  member (peerId: string): Member | undefined {
-    const m = this.table.member(peerId)
-    return m === undefined ? undefined : this.decorate(m)
-  }
-
-  /** The roles a member holds and whether it may be elected, as `members` says them. */
-  private decorate (m: Member): Member {
-    const may = this.init.mayBeEligible
-    const credentials = this.init.credentials
-    const eligible = m.eligible && (may === undefined || may(m.peerId))
-    if (credentials === undefined) return { ...m, eligible, rolesSource: 'claimed' as const }
-    const g = credentials.grants(m.peerId)
-    const roles = g?.roles ?? []
-    const claimed = m.roles.filter(r => !roles.includes(r))
-    return { ...m, eligible, roles: [...roles], capabilities: [...(g?.capabilities ?? [])], rolesSource: 'credential' as const, ...(claimed.length > 0 ? { claimed } : {}) }
-  }
-
-  /**
-   * Each member's peer id, state and eligibility (as `members` says it), without building its
-   * entry. Timers and every burst of changes read the view: through `members`, which builds each
-   * entry with its credential's grants, the reads were a tenth of the mesh's CPU during a
-   * fail-over at 200 agents, and every agent built every entry once a second at rest.
-   */
-  briefs (): MemberBrief[] {
-    const may = this.init.mayBeEligible
-    const out: MemberBrief[] = []
-    this.table.forEach((peer, state, eligible) => { out.push({ peer, state, eligible: eligible && (may === undefined || may(peer)) }) })
-    return out
-  }
-
+  member (peerId: string): Member | undefined { const m = this.table.member(peerId); return m === undefined ? undefined : withGrants(m, this.init) }
+  /** Each member's peer id, state and eligibility, without its entry built (member-reads.ts says why). */
+  briefs (): MemberBrief[] { return briefsOf(this.table, this.init) }
   /** The peer ids of the members in one of `states`. */
-  peersIn (...states: MemberState[]): string[] {
-    const out: string[] = []
-    this.table.forEach((peer, state) => { if (states.includes(state)) out.push(peer) })
-    return out
-  }
-
+  peersIn (...states: MemberState[]): string[] { return peersOf(this.table, states) }
   /** Members alive or suspect, counted without walking them. */
   liveCount (): number { return this.table.liveCount() }
 

@@ -289,21 +289,18 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
    * returns as soon as the node listens, before bootstrap and discovery have found anyone.
    */
   async joined (options: { min?: number, peer?: string, signal?: AbortSignal } = {}): Promise<void> {
-    const min = options.min ?? 1
-    const done = (): boolean => options.peer !== undefined ? this.s.membership.get(options.peer) !== undefined : this.peers().length >= min
+    const done = (): boolean => options.peer !== undefined ? this.s.membership.get(options.peer) !== undefined : this.peers().length >= (options.min ?? 1)
     await until(this, 'peer:join', () => done() ? true : undefined, options.signal)
   }
 
-  /** Every agent this node has heard of, with its failure-detection state (alive, suspect, offline, left). */
+  /** Every agent this node has heard of, with its state (alive, suspect, offline, left); `member`: one by peer id, the others' entries not built. */
   members (): Member[] { return this.s.memberView.members() }
-
-  /** One agent this node has heard of, or undefined: without building every member's entry as `members()` does. */
   member (peerId: string): Member | undefined { return this.s.memberView.member(peerId) }
 
   /** Who coordinates: term, leader, voters, quorum, and this node's part in it. */
   coordinator (): CoordinationStatus & { leaderName?: string } {
     const s = this.coordination.status()
-    const leaderName = s.leader === this.peerId ? this.name : s.leader !== undefined ? this.s.memberView.member(s.leader)?.name : undefined
+    const leaderName = s.leader === this.peerId ? this.name : s.leader !== undefined ? this.member(s.leader)?.name : undefined
     return { ...s, ...(leaderName !== undefined ? { leaderName } : {}) }
   }
 
