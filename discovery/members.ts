@@ -249,7 +249,7 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
   /** Members alive or suspect, counted without walking them. */
   liveCount (): number { return this.table.liveCount() }
 
-  /** A member's state alone, without building every member's entry as `member` does. */
+  /** A member's state alone, no entry built. */
   stateOf (peerId: string): Member['state'] | undefined { return this.table.state(peerId) }
   get ownIncarnation (): number { return this.table.incarnation }
 
