@@ -38,7 +38,8 @@ interface Member {
   accused?: boolean
 }
 
-const isLive = (state: MemberState | 'unknown'): boolean => state === 'alive' || state === 'suspect'
+/** Counts as present: alive, or suspected but not yet declared offline. */
+export const isLive = (state: MemberState | 'unknown'): boolean => state === 'alive' || state === 'suspect'
 
 export class FailureDetector {
   private readonly members = new Map<string, Member>()

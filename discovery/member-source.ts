@@ -6,7 +6,7 @@
  */
 import type { TypedEventTarget } from 'main-event'
 import type { Member, MemberChange } from './members.js'
-import type { MemberState } from './failure-detector.js'
+import { isLive, type MemberState } from './failure-detector.js'
 
 export interface MemberSourceEvents {
   'member:change': CustomEvent<MemberChange>
@@ -24,8 +24,6 @@ export interface MemberSource extends TypedEventTarget<MemberSourceEvents> {
    */
   briefs?: () => MemberBrief[]
 }
-
-const isLive = (state: MemberState): boolean => state === 'alive' || state === 'suspect'
 
 /** Every member's brief: from `briefs` when the source has it, else from its entries. */
 export function memberBriefs (source: MemberSource): MemberBrief[] {

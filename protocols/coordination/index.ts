@@ -10,6 +10,7 @@ import type { PubSubService } from '../pubsub/index.js'
 import { AbortError } from '../core/errors.js'
 import { noAudit, type AuditSink } from '../core/audit.js'
 import { livePeers, memberBriefs, type MemberSource } from '../../discovery/member-source.js'
+import { isLive } from '../../discovery/failure-detector.js'
 import type { MemberChange } from '../../discovery/members.js'
 import type { Office } from './office.js'
 import { ElectionService, type CoordinatorChange } from './election-service.js'
@@ -350,7 +351,7 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
       : s?.leader !== undefined && s.leader !== this.init.self.peerId
         ? 'following'
         : voters.length === 0 ? 'no-voter-set' : quorum.has ? 'electing' : 'no-quorum'
-    const eligibleSeen = memberBriefs(this.init.members).filter(m => m.eligible && (m.state === 'alive' || m.state === 'suspect')).length
+    const eligibleSeen = memberBriefs(this.init.members).filter(m => m.eligible && isLive(m.state)).length
     const term = s?.term ?? 0
     const { eligible, bootstrapExpect } = this.init
     const reason = situationReason({ situation, term, eligible, client: this.init.client === true, bootstrapExpect, eligibleSeen, quorum })
