@@ -16,6 +16,7 @@
 // Left out: local health (no simulated process stalls, so its multiplier stays 1), signatures
 // (statements are never forged here), reaping (runs last minutes, not an hour).
 import { Election, type Announcement, type ElectionMessage } from '../protocols/coordination/election.js'
+import { REQUESTS } from '../protocols/coordination/election-wire.js'
 import type { MemberChange } from '../discovery/member-table.js'
 import type { MemberTimings } from '../discovery/member-timings.js'
 import { NeighbourBudgets } from '../discovery/member-budgets.js'
@@ -103,6 +104,14 @@ export class World {
   private readonly sizeOf = statementSizer(true)
   /** Agents up. */
   upCount = 0
+  /**
+   * Election requests to agents not connected, once a pair, by message type: the node dials for
+   * each (the simulation sends them directly and keeps no connection).
+   */
+  readonly electionDials: Record<string, number> = {}
+  private readonly dialled = new Set<string>()
+  /** Coordinators in office at once, at most, over the calls of coordinator(). */
+  officeMax = 0
 
   constructor (readonly init: WorldInit) {
     this.random = seededRandom(init.seed)
@@ -185,7 +194,10 @@ export class World {
       checks: a.checks
     })
     const { random, now } = this
-    a.election = new Election({ self: a.id, eligible: a.eligible, bootstrapExpect: 3, maxVoters: 5, ...coordination, random, now, keys: fakeKeys(a.id) })
+    const connected = (p: string): boolean => a.neighbourIds.has(p)
+    a.election = new Election({
+      self: a.id, eligible: a.eligible, bootstrapExpect: 3, maxVoters: 5, ...coordination, random, now, keys: fakeKeys(a.id), connected
+    })
     a.member.issue(this.now)
     const phase = (ms: number): number => this.now + this.random() * ms
     this.push({ at: phase(membership.heartbeatIntervalMs), kind: 'gossip', agent: a.i })
@@ -252,9 +264,16 @@ export class World {
       if (alive < Math.max(1, Math.ceil(targetPeers / 2))) { a.declined.set(p, this.now + 30_000); continue }
       this.disconnect(a, p)
       // The agent dials a random live member in place of the link it let go.
-      const known = other.member?.table.members().filter(x => x.state === 'alive' && x.peerId !== a.id && !other.neighbourIds.has(x.peerId)) ?? []
-      if (known.length > 0) this.dial(other, this.index(known[Math.floor(this.random() * known.length)].peerId))
+      const known = this.unlinked(other).filter(p => p !== a.id)
+      if (known.length > 0) this.dial(other, this.index(known[Math.floor(this.random() * known.length)]))
     }
+  }
+
+  /** The members `a` holds alive and is not connected to: whom its dialer picks from (read without building the view). */
+  private unlinked (a: Agent): string[] {
+    const out: string[] = []
+    a.member?.table.forEach((p, state) => { if (state === 'alive' && !a.neighbourIds.has(p)) out.push(p) })
+    return out
   }
 
   private graft (a: Agent, b: Agent): void {
@@ -333,7 +352,13 @@ export class World {
   private drainElection (a: Agent): void {
     const e = a.election as Election
     const out = e.drain()
-    for (const { to, msg } of out.messages) this.send(a.i, this.index(to), { type: 'election', msg }, 'election', RPC_OVERHEAD_BYTES + jsonSize(msg))
+    for (const { to, msg } of out.messages) {
+      if (REQUESTS.has(msg.type) && !a.neighbourIds.has(to) && !this.dialled.has(`${a.i}>${to}`)) {
+        this.dialled.add(`${a.i}>${to}`)
+        this.electionDials[msg.type] = (this.electionDials[msg.type] ?? 0) + 1
+      }
+      this.send(a.i, this.index(to), { type: 'election', msg }, 'election', RPC_OVERHEAD_BYTES + jsonSize(msg))
+    }
     if (out.announce !== undefined) {
       const id = ++this.announceId
       const size = RPC_OVERHEAD_BYTES + jsonSize(out.announce)
@@ -394,9 +419,9 @@ export class World {
         for (const nb of a.neighbours) if (a.mesh.size < D_LO && !a.mesh.has(nb)) this.graft(a, this.agents[nb])
         // The dialer: members learnt, dialled until targetPeers connections.
         if (a.neighbours.size < this.init.targetPeers) {
-          const known = m.table.members().filter(x => x.state === 'alive' && !a.neighbourIds.has(x.peerId))
+          const known = this.unlinked(a)
           for (let k = a.neighbours.size; k < this.init.targetPeers && known.length > 0; k++) {
-            this.dial(a, this.index(known.splice(Math.floor(this.random() * known.length), 1)[0].peerId))
+            this.dial(a, this.index(known.splice(Math.floor(this.random() * known.length), 1)[0]))
           }
         }
         this.push({ at: this.now + 1_000, kind: 'dial', agent: a.i })
@@ -446,7 +471,9 @@ export class World {
 
   /** The coordinator in office and how many agents up follow it. */
   coordinator (): { leader?: string, followers: number } {
-    const leader = this.agents.find(a => a.up && a.election?.inOffice(this.now) === true)
+    const office = this.agents.filter(a => a.up && a.election?.inOffice(this.now) === true)
+    this.officeMax = Math.max(this.officeMax, office.length)
+    const leader = office[0]
     if (leader === undefined) return { followers: 0 }
     let followers = 0
     for (const a of this.agents) if (a.up && (a === leader || a.election?.currentLeader === leader.id)) followers++

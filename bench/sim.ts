@@ -39,11 +39,19 @@ interface Result {
   joinAllAliveS: number | null
   join999S: number | null
   joinCoordinatorS: number | null
+  /** Election requests of the join wave to agents not connected (a dial each in the node), by message type. */
+  joinElectionDials: Record<string, number>
+  /** Coordinators in office at once, at most, over the whole run (checked every 100 ms). */
+  officeMax: number
   rest: Record<Kind, { msgsPerAgentS: number, bytesPerAgentS: number }> & { total: { msgsPerAgentS: number, bytesPerAgentS: number } }
   statementsPerSync: number
   statementsPerGossip: number
   crashed: number
   coordinatorCrashed: boolean
+  /** Voters among the crashed, of the voter set then. */
+  votersCrashed: [number, number]
+  /** A majority of the voters crashed: no coordinator can be elected (failoverS stays null). */
+  quorumLost: boolean
   lostOfflineS: number | null
   failoverS: number | null
   maxTable: number
@@ -74,11 +82,13 @@ function runOne (n: number): Result {
     if (world.upCount < n) return false
     if (most === null && world.agents.reduce((s, a) => s + a.alive, 0) >= 0.999 * n * (n - 1)) most = world.now
     if (allAlive === null && world.agents.every(a => a.alive === n - 1)) allAlive = world.now
-    if (coordinator === null && world.coordinator().followers === n) coordinator = world.now
+    const office = world.coordinator()
+    if (coordinator === null && office.followers === n) coordinator = world.now
     return allAlive !== null && coordinator !== null
   }, 100)
   // At rest: news told out first (20 s, and until no agent has any left to tell: at 1,000 agents
   // the join wave's statements are still being passed on 20 s after the last agent saw every other), then `restS` measured.
+  const joinElectionDials = { ...world.electionDials }
   world.run(world.now + 20_000)
   world.run(world.now + 120_000, () => world.agents.every(a => (a.member?.rumours.pending ?? 0) === 0), 1_000)
   world.resetCounts()
@@ -99,6 +109,11 @@ function runOne (n: number): Result {
   if (leader !== undefined) victims.add(Number(leader.slice(1)))
   while (victims.size < Math.round(n / 10)) victims.add(world.pick(up).i)
   const crashAt = world.now
+  // A majority of the voters among them leaves no one who can win a vote (as in Raft, Consul,
+  // etcd): no fail-over, by design, until they come back. Printed as such, not as a slow fail-over.
+  const voters = leader === undefined ? [] : (world.agents[Number(leader.slice(1))].election?.status(world.now).voters ?? [])
+  const votersCrashed = voters.filter(v => victims.has(Number(v.slice(1)))).length
+  const quorumLost = voters.length - votersCrashed < Math.floor(voters.length / 2) + 1
   for (const v of victims) world.crash(world.agents[v])
   let lost: number | null = null
   let failover: number | null = null
@@ -109,7 +124,7 @@ function runOne (n: number): Result {
       const c = world.coordinator()
       if (c.leader !== undefined && c.leader !== leader && c.followers === survivors.length) failover = world.now - crashAt
     }
-    return lost !== null && failover !== null
+    return lost !== null && (failover !== null || quorumLost)
   }, 100)
   const s = (ms: number | null): number | null => ms === null ? null : Math.round(ms) / 1_000
   return {
@@ -119,11 +134,15 @@ function runOne (n: number): Result {
     joinAllAliveS: s(allAlive),
     join999S: s(most),
     joinCoordinatorS: s(coordinator),
+    joinElectionDials,
+    officeMax: world.officeMax,
     rest,
     statementsPerSync,
     statementsPerGossip,
     crashed: victims.size,
     coordinatorCrashed: leader !== undefined,
+    votersCrashed: [votersCrashed, voters.length],
+    quorumLost,
     lostOfflineS: s(lost),
     failoverS: s(failover),
     maxTable,
@@ -148,8 +167,12 @@ if (!jsonOnly) {
     ['join wave: 99.9% of pairs see each other alive (s)', r => r.join999S, 1],
     ['join wave: all see all alive (s)', r => r.joinAllAliveS, 1],
     ['join wave: one coordinator followed by all (s)', r => r.joinCoordinatorS, 1],
+    ['join wave: election requests to agents not connected (dials)', r => Object.values(r.joinElectionDials).reduce((a, b) => a + b, 0), 0],
+    ['  of which config-query (the bootstrap check)', r => r.joinElectionDials['config-query'] ?? 0, 0],
+    ['coordinators in office at once, at most', r => r.officeMax, 0],
     ['10% crash: all see them offline (s)', r => r.lostOfflineS, 1],
     ['coordinator fail-over, followed by all (s)', r => r.failoverS, 1],
+    ['  voters among the crashed (a majority of them: no quorum, no fail-over)', r => r.votersCrashed[0], 0],
     ['members held per agent, at most', r => r.maxTable, 0],
     ['wall time of the run (s)', r => r.wallS, 0]
   ]

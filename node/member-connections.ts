@@ -151,7 +151,8 @@ export function peerLinks (libp2p: AgentLibp2p): PeerLinks {
     exited: async (peer, signal) => {
       const known = await libp2p.peerStore.get(peerIdFromString(peer)).catch(() => undefined)
       return await refusedEverywhere(tcpEndpoints((known?.addresses ?? []).map(a => a.multiaddr)), signal)
-    }
+    },
+    connected: (peer) => libp2p.getConnections(peerIdFromString(peer)).some(c => c.status === 'open')
   }
 }
 

@@ -13,8 +13,8 @@ const TIMINGS = { heartbeatIntervalMs: 100, electionTimeoutMinMs: 400, electionT
 const seedsSet: VoterConfig = { version: 2, term: 3, voters: ['x', 'y', 'z'] }
 
 /** 'b', with no set yet, met the seeds y and z first, then the newcomers a and c: its proposal is a, b, c (the lowest ids). */
-function newcomer (): Election {
-  const e = new Election({ self: 'b', eligible: true, ...TIMINGS, random: () => 0.5, now: 0, keys: fakeKeys('b') })
+function newcomer (connected?: (peer: string) => boolean): Election {
+  const e = new Election({ self: 'b', eligible: true, ...TIMINGS, random: () => 0.5, now: 0, keys: fakeKeys('b'), ...(connected !== undefined ? { connected } : {}) })
   e.setMembers([{ peer: 'y', eligible: true }, { peer: 'z', eligible: true }])
   e.setMembers([{ peer: 'y', eligible: true }, { peer: 'z', eligible: true }, { peer: 'a', eligible: true }, { peer: 'c', eligible: true }])
   return e
@@ -119,4 +119,30 @@ test('bootstrap check: a certificate whose voters are all gone from the view hol
     campaigned = votes(r.sent).length > 0
   }
   assert.ok(campaigned, 'it proposes a set of those it sees')
+})
+
+test('bootstrap check: only the agents met first that it is connected to are asked, when there are any (a question to another dials it); none connected: all of them', () => {
+  const links = new Set(['z'])
+  const e = newcomer(p => links.has(p))
+  let { now, sent } = round(e, 0)
+  assert.deepEqual(queried(sent), ['z'], 'z, its seed, is connected; y would take a dial')
+  e.receive('z', { type: 'config-reply', term: 0 }, now + 1)
+  assert.deepEqual(votes(e.drain().messages), ['a', 'c'], 'z knows of no set: the campaign starts')
+  // The seed handed it on: it holds no connection to either seed now, and asks both.
+  links.clear()
+  ;({ now, sent } = round(e, now + 1))
+  assert.deepEqual(queried(sent), ['y', 'z'])
+  // Connected to y, which holds the set: its certificate ends it.
+  links.add('y')
+  for (const to of ['y', 'z']) e.receive(to, { type: 'config-reply', term: 0 }, now + 1)
+  e.drain()
+  ;({ now, sent } = round(e, now + 1))
+  assert.deepEqual(queried(sent), ['y'])
+  e.receive('y', { type: 'config-reply', term: 4, config: seedsSet, proof: certificate(4, 'y', seedsSet, ['y', 'z']) }, now + 1)
+  let t = now + 1
+  for (let i = 0; i < 10; i++) {
+    const r = round(e, t)
+    t = r.now
+    assert.deepEqual(votes(r.sent), [], 'no bootstrap campaign after the certificate')
+  }
 })

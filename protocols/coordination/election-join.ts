@@ -10,7 +10,9 @@
  * a second coordinator before the first one's announcement reaches them (the election
  * simulation's join wave, with gossip a second and a half behind RPC: two in office). Agents
  * join through the ones they meet first, which hold the set by then; asked, they answer with
- * the leader's certificate, and a node shown one never bootstraps (election-base.ts).
+ * the leader's certificate, and a node shown one never bootstraps (election-base.ts). Of those,
+ * the ones it is connected to are asked when there are any: one that holds the set answers with
+ * the certificate, or is in the proposal, whose campaign then lacks its vote.
  */
 import { ElectionBase } from './election-base.js'
 import { checkCertificate } from './election-proof.js'
@@ -58,7 +60,11 @@ export abstract class ElectionJoin extends ElectionBase {
     if (done !== undefined && done.asked.every(p => done.clear.has(p))) return proposal
     for (const p of done?.asked ?? []) if (!done?.clear.has(p)) this.misses.set(p, (this.misses.get(p) ?? 0) + 1)
     const alive = new Set(this.members.filter(m => m.eligible).map(m => m.peer))
-    const candidates = [...this.firstSeen].filter(p => alive.has(p) && !proposal.voters.includes(p)).slice(0, BOOTSTRAP_CHECK_ASK)
+    const met = [...this.firstSeen].filter(p => alive.has(p) && !proposal.voters.includes(p))
+    // Only the connected ones when any is (its seed, while it keeps the newcomer): a question to
+    // another dials it, and in a join wave each newcomer dialled the oldest agents for it alone.
+    const linked = this.init.connected === undefined ? met : met.filter(this.init.connected)
+    const candidates = (linked.length > 0 ? linked : met).slice(0, BOOTSTRAP_CHECK_ASK)
     const ask = candidates.filter(p => (this.misses.get(p) ?? 0) < BOOTSTRAP_CHECK_MISSES)
     for (const p of candidates) if (!ask.includes(p)) this.misses.delete(p)
     if (ask.length === 0) return proposal

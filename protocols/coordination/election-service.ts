@@ -179,7 +179,14 @@ export class ElectionService extends TypedEventEmitter<ElectionServiceEvents> {
   }
 
   private build (): Election {
-    const e = new Election({ ...this.init, random: Math.random, now: Date.now(), ...(this.stored !== undefined ? { persisted: this.stored } : {}) })
+    const connected = this.init.links?.connected
+    const e = new Election({
+      ...this.init,
+      random: Math.random,
+      now: Date.now(),
+      ...(this.stored !== undefined ? { persisted: this.stored } : {}),
+      ...(connected !== undefined ? { connected } : {})
+    })
     e.setMembers(this.members)
     return e
   }

@@ -77,6 +77,11 @@ export interface ElectionInit extends ElectionTimings {
    * as a Raft log is before a configuration entry commits; false: asked again later.
    */
   mayChangeVoters?: (voters: string[]) => boolean
+  /**
+   * Whether this node holds a connection to `peer` now (none: every agent counts as connected).
+   * The bootstrap check asks connected agents when it can: each question to another dials it.
+   */
+  connected?: (peer: string) => boolean
 }
 
 /**
@@ -92,6 +97,8 @@ export interface PeerLinks {
    * or fails otherwise, or none is known.
    */
   exited: (peer: string, signal: AbortSignal) => Promise<boolean>
+  /** True while this node holds an open connection to `peer`. */
+  connected: (peer: string) => boolean
 }
 
 /** What must survive a restart for a vote never to be given twice in one term. */
