@@ -70,7 +70,7 @@ export class MemberTable {
   private readonly timing: ProbeTiming
   private changes: MemberChange[] = []
   private announceNow = false
-  /** The accusations in each member's newest statement: counted again each probe round (`reconsider`). */
+  /** The accusations in each member's newest statement that names any: counted again each probe round (`reconsider`). */
   private readonly accusations = new Map<string, Heartbeat['suspects']>()
   /** What this node last told of itself (`statementDue`). */
   private told?: { incarnation: number, accused: Set<string> }
@@ -193,7 +193,9 @@ export class MemberTable {
     this.learn(from, hb, now)
     if (hb.leaving === true) { this.accusations.delete(from); this.apply(this.fd.leave(from, hb.incarnation, now)); return }
     this.apply(this.fd.heartbeat(from, hb.incarnation, now))
-    this.accusations.set(from, hb.suspects)
+    // Only statements that accuse someone are held: each probe round walks them (`reconsider`).
+    if (hb.suspects.length > 0) this.accusations.set(from, hb.suspects)
+    else this.accusations.delete(from)
     const after = this.fd.state(from)
     this.accuse(from, hb.suspects, before !== undefined && (after === 'alive' || after === 'suspect'), now)
   }

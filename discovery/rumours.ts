@@ -22,12 +22,18 @@ export interface RumoursInit<T> {
 }
 
 /** `from`: the neighbour it was heard from, which is never told it back. */
-interface Queued<T> { item: T, size: number, transmits: number, from?: string }
+interface Queued<T> { key: string, item: T, size: number, transmits: number, from?: string }
 
 export class Rumours<T> {
   private readonly init: RumoursInit<T>
   private readonly held = new Map<string, { seq: number, item: T }>()
   private readonly queue = new Map<string, Queued<T>>()
+  /**
+   * The queue by times told: `tiers[t]` holds those told t times, in the order they got there.
+   * A gossip message takes from the lowest tier up without sorting the queue, which in a join
+   * wave holds a statement of most members (at 1,000, each message sorted a thousand).
+   */
+  private readonly tiers: Array<Map<string, Queued<T>>> = []
   /** The held items by identity (with `init.identity`). */
   private readonly byIdentity = new Map<string, T>()
 
@@ -63,7 +69,10 @@ export class Rumours<T> {
       this.byIdentity.set(id.of(item), item)
     }
     this.held.set(key, { seq, item })
-    this.queue.set(key, { item, size, transmits: 0, ...(from !== undefined ? { from } : {}) })
+    this.unqueue(key)
+    const q: Queued<T> = { key, item, size, transmits: 0, ...(from !== undefined ? { from } : {}) }
+    this.queue.set(key, q)
+    this.tier(0).set(key, q)
     return true
   }
 
@@ -84,17 +93,41 @@ export class Rumours<T> {
   take (members: number, maxItems: number, maxBytes: number, to?: string): T[] {
     if (this.queue.size === 0) return []
     const limit = this.limit(members)
-    const order = [...this.queue].filter(([, q]) => to === undefined || q.from !== to).sort((a, b) => a[1].transmits - b[1].transmits)
-    const out: T[] = []
+    const taken: Array<Queued<T>> = []
     let bytes = 0
-    for (const [key, q] of order) {
-      if (out.length >= maxItems || (out.length > 0 && bytes + q.size > maxBytes)) break
-      out.push(q.item)
-      bytes += q.size
-      q.transmits++
-      if (q.transmits >= limit) this.queue.delete(key)
+    // Moved up a tier only after the walk: one taken must not be met again in the tier above.
+    let full = false
+    for (const tier of this.tiers) {
+      if (tier === undefined || full) continue
+      for (const q of tier.values()) {
+        if (to !== undefined && q.from === to) continue
+        full = taken.length >= maxItems || (taken.length > 0 && bytes + q.size > maxBytes)
+        if (full) break
+        taken.push(q)
+        bytes += q.size
+      }
     }
-    return out
+    for (const q of taken) {
+      this.tiers[q.transmits]?.delete(q.key)
+      q.transmits++
+      if (q.transmits >= limit) this.queue.delete(q.key)
+      else this.tier(q.transmits).set(q.key, q)
+    }
+    return taken.map(q => q.item)
+  }
+
+  private tier (t: number): Map<string, Queued<T>> {
+    let tier = this.tiers[t]
+    if (tier === undefined) { tier = new Map(); this.tiers[t] = tier }
+    return tier
+  }
+
+  /** Out of the queue (told enough elsewhere, replaced, or forgotten). */
+  private unqueue (key: string): void {
+    const q = this.queue.get(key)
+    if (q === undefined) return
+    this.queue.delete(key)
+    this.tiers[q.transmits]?.delete(key)
   }
 
   /** Statements held. */
@@ -125,6 +158,6 @@ export class Rumours<T> {
     const had = this.held.get(key)
     if (had !== undefined && this.init.identity !== undefined) this.byIdentity.delete(this.init.identity.of(had.item))
     this.held.delete(key)
-    this.queue.delete(key)
+    this.unqueue(key)
   }
 }

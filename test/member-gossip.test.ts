@@ -50,6 +50,52 @@ test('rumours: news is never told back to the neighbour it was heard from; it wa
   assert.deepEqual(r.take(9, 10, 1_000), ['z1'], 'no receiver named: anything queued')
 })
 
+test('rumours: over random offers, takes and forgets, each message carries the least told (its source aside), within its limits, each statement told the limit and no more', () => {
+  // A reference queue kept beside it: what each key was told, by whom it was heard.
+  let x = 7
+  const rand = (n: number): number => { x = (x * 1103515245 + 12345) % 2 ** 31; return x % n }
+  const r = new Rumours<string>({ retransmitMult: 2 })
+  const ref = new Map<string, { item: string, transmits: number, from?: string }>()
+  const seqs = new Map<string, number>()
+  const keys = Array.from({ length: 40 }, (_, i) => `k${i}`)
+  const from = ['n0', 'n1', 'n2', undefined]
+  for (let step = 0; step < 5_000; step++) {
+    const op = rand(10)
+    const members = 5 + rand(200)
+    const limit = r.limit(members)
+    if (op < 4) {
+      const k = keys[rand(keys.length)]
+      const seq = (seqs.get(k) ?? 0) + 1
+      seqs.set(k, seq)
+      const f = from[rand(from.length)]
+      assert.equal(r.offer(k, seq, `${k}.${seq}`, 10 + rand(50), f), true)
+      ref.set(k, { item: `${k}.${seq}`, transmits: 0, ...(f !== undefined ? { from: f } : {}) })
+    } else if (op < 5) {
+      const k = keys[rand(keys.length)]
+      r.forget(k)
+      ref.delete(k)
+      seqs.delete(k)
+    } else {
+      const to = from[rand(from.length)]
+      const maxItems = 1 + rand(6)
+      const out = r.take(members, maxItems, 200, to)
+      const eligible = [...ref.values()].filter(q => to === undefined || q.from !== to)
+      assert.ok(out.length <= maxItems && (eligible.length === 0 || out.length > 0), `step ${step}: ${out.length} of ${eligible.length} taken, at most ${maxItems}, at least one`)
+      const taken = out.map(item => [...ref.values()].find(q => q.item === item))
+      for (const q of taken) assert.ok(q !== undefined && (to === undefined || q.from !== to), `step ${step}: ${String(q?.item)} is queued and not from ${String(to)}`)
+      const most = Math.max(-1, ...taken.map(q => q?.transmits ?? 0))
+      const left = eligible.filter(q => !out.includes(q.item))
+      for (const q of left) assert.ok(q.transmits >= most, `step ${step}: ${q.item} told ${q.transmits} times was passed over for one told ${most}`)
+      for (const q of taken) {
+        if (q === undefined) continue
+        q.transmits++
+        if (q.transmits >= limit) ref.delete(q.item.split('.')[0])
+      }
+    }
+    assert.equal(r.pending, ref.size, `step ${step}: queued`)
+  }
+})
+
 test('rumours: a copy of a held statement is told apart by its signature and body, not after a newer one or once forgotten', () => {
   type S = { body: string, sig: string }
   const r = new Rumours<S>({ retransmitMult: 4, identity: { of: s => s.sig, same: (a, b) => a.body === b.body } })
