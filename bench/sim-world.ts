@@ -12,15 +12,17 @@
 // - the election reads the member view once per burst of changes (50 ms here); the coordinator's
 //   announcements go over gossipsub: the publisher sends to all its neighbours (floodPublish),
 //   every other agent on to its mesh peers the first time it hears one; mesh links are grafted
-//   both ways on connection while both sides have fewer than D_HI, and topped up to D_LO each second.
+//   both ways on connection while both sides have fewer than D_HI, and topped up to D_LO each
+//   second (the other side taking the graft even at D_HI).
 // Left out: local health (no simulated process stalls, so its multiplier stays 1), signatures
 // (statements are never forged here), reaping (runs last minutes, not an hour).
 import { Election, type Announcement, type ElectionMessage } from '../protocols/coordination/election.js'
 import { REQUESTS } from '../protocols/coordination/election-wire.js'
+import type { MemberInfo } from '../protocols/coordination/voter-set.js'
 import type { MemberChange } from '../discovery/member-table.js'
 import type { MemberTimings } from '../discovery/member-timings.js'
 import { NeighbourBudgets } from '../discovery/member-budgets.js'
-import { DEFAULT_MAX_MEMBERS, RETRANSMIT_MULT, STATEMENT_CHECKS_BURST, STATEMENT_CHECKS_PER_SEC, SYNC_MAX_BYTES } from '../discovery/constants.js'
+import { DEFAULT_BOOTSTRAP_MAX_DELAY_MS, DEFAULT_MAX_MEMBERS, RETRANSMIT_MULT, STATEMENT_CHECKS_BURST, STATEMENT_CHECKS_PER_SEC, SYNC_MAX_BYTES } from '../discovery/constants.js'
 import { GOSSIP_MAX_BYTES, GOSSIP_MAX_STATEMENTS, SYNC_MAX_STATEMENTS } from '../discovery/member-wire.js'
 import { Flights, MemberAgent, type MemberMessage } from '../test/sim-model.js'
 import { fakeKeys } from '../test/election-fakes.js'
@@ -44,6 +46,8 @@ export interface WorldInit {
   handOffAfterMs: number
   gossipFanout: number
   seeds: number
+  /** A joiner refused by every seed tries again after a backoff doubled up to this (connections.bootstrapMaxDelayMs). */
+  joinMaxDelayMs?: number
 }
 
 export type Kind = 'gossip' | 'sync' | 'probe' | 'election' | 'announce'
@@ -221,7 +225,7 @@ export class World {
       // Refused. A joiner (no connection yet) tries a seed again after its backoff, as bootstrap.ts does.
       if (a.neighbours.size === 0) {
         const wait = a.joinDelay / 2 + this.random() * a.joinDelay / 2
-        a.joinDelay = Math.min(a.joinDelay * 2, 30_000)
+        a.joinDelay = Math.min(a.joinDelay * 2, this.init.joinMaxDelayMs ?? DEFAULT_BOOTSTRAP_MAX_DELAY_MS)
         this.push({ at: this.now + wait, kind: 'rejoin', agent: a.i })
       }
       return
@@ -276,8 +280,15 @@ export class World {
     return out
   }
 
-  private graft (a: Agent, b: Agent): void {
-    if (a.mesh.size >= D_HI || b.mesh.size >= D_HI) return
+  /**
+   * A mesh link on the coordinator's topic. `topUp`: an agent under D_LO grafting, which the other
+   * takes even at D_HI, as gossipsub takes a GRAFT and prunes at its heartbeat (pruning is not
+   * modelled; nor is IHAVE gossip, which in gossipsub reaches an agent whose mesh is empty).
+   * Refused at D_HI, an agent whose neighbours all had full meshes heard no announcement: one of
+   * 1,000 (seed 2) never followed the coordinator.
+   */
+  private graft (a: Agent, b: Agent, topUp = false): void {
+    if (!topUp && (a.mesh.size >= D_HI || b.mesh.size >= D_HI)) return
     a.mesh.add(b.i)
     b.mesh.add(a.i)
   }
@@ -416,7 +427,7 @@ export class World {
         break
       case 'dial': {
         this.handOff(a)
-        for (const nb of a.neighbours) if (a.mesh.size < D_LO && !a.mesh.has(nb)) this.graft(a, this.agents[nb])
+        for (const nb of a.neighbours) if (a.mesh.size < D_LO && !a.mesh.has(nb)) this.graft(a, this.agents[nb], true)
         // The dialer: members learnt, dialled until targetPeers connections.
         if (a.neighbours.size < this.init.targetPeers) {
           const known = this.unlinked(a)
@@ -429,8 +440,13 @@ export class World {
       }
       case 'members': {
         a.membersDirty = false
-        const up = m.table.members().filter(x => x.state === 'alive' || x.state === 'suspect' || x.state === 'left')
-        a.election?.setMembers(up.map(x => ({ peer: x.peerId, eligible: x.eligible, ...(x.state === 'left' ? { left: true } : {}) })))
+        // As the node's tellElection reads it: peer, state and eligibility, no entries built.
+        const up: MemberInfo[] = []
+        m.table.forEach((peer, state, eligible) => {
+          if (state === 'alive' || state === 'suspect') up.push({ peer, eligible })
+          else if (state === 'left') up.push({ peer, eligible, left: true })
+        })
+        a.election?.setMembers(up)
         this.drainElection(a)
         break
       }

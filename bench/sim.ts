@@ -12,9 +12,10 @@
 //   --max-inbound I     inbound connections it takes (200, connections.maxInbound); past three
 //                       quarters of it, it hands the oldest on (discovery/hand-off.ts)
 //   --hand-off-ms MS    connections.handOffAfterMs (10000)
+//   --join-max-delay MS connections.bootstrapMaxDelayMs (10000): a joiner refused by full seeds retries after at most this
 //   --json              JSON lines only
 import { presets } from '../node/presets.js'
-import { DEFAULT_CONFIRMATIONS_FOR_MIN, DEFAULT_GOSSIP_FANOUT } from '../discovery/constants.js'
+import { DEFAULT_BOOTSTRAP_MAX_DELAY_MS, DEFAULT_CONFIRMATIONS_FOR_MIN, DEFAULT_GOSSIP_FANOUT } from '../discovery/constants.js'
 import { KINDS, World, type Kind } from './sim-world.js'
 
 const args = process.argv.slice(2)
@@ -28,6 +29,7 @@ const syncMs = arg('sync-ms', '')
 const maxConnections = Number(arg('max-connections', '300'))
 const maxInbound = Number(arg('max-inbound', '200'))
 const handOffAfterMs = Number(arg('hand-off-ms', '10000'))
+const joinMaxDelayMs = Number(arg('join-max-delay', String(DEFAULT_BOOTSTRAP_MAX_DELAY_MS)))
 const preset = wan ? presets.wan : presets.lan
 const latency: [number, number] = wan ? [20, 150] : [0.5, 5]
 const LIMIT_MS = 180_000
@@ -70,6 +72,7 @@ function runOne (n: number): Result {
     maxConnections,
     maxInbound,
     handOffAfterMs,
+    joinMaxDelayMs,
     gossipFanout: DEFAULT_GOSSIP_FANOUT,
     seeds: 3
   })

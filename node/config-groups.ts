@@ -82,14 +82,15 @@ export const ConnectionsConfig = z.strictObject({
    * maxInbound asks the agents connected to it longest to let go (discovery/hand-off.ts), so a
    * seed keeps taking newcomers. Younger ones are joining (their first full exchange, their
    * dials); an agent still short of connections says no anyway. bench:sim, 1,000 agents through
-   * three seeds: every agent saw every other in 37.6 s with 10 s here, 62.2 s with 30 s.
+   * three seeds (newcomers retrying after up to 30 s then): every agent saw every other in 37.6 s
+   * with 10 s here, 62.2 s with 30 s.
    */
   handOffAfterMs: z.number().int().min(0).default(10_000),
   /** A dial that takes longer than this fails (COM002). */
   dialTimeoutMs: z.number().int().positive().default(10_000),
   /** Retry of bootstrap peers: first delay, doubled on each failure up to the maximum. */
   bootstrapInitialDelayMs: z.number().int().positive().default(500),
-  bootstrapMaxDelayMs: z.number().int().positive().default(30_000)
+  bootstrapMaxDelayMs: z.number().int().positive().default(discovery.DEFAULT_BOOTSTRAP_MAX_DELAY_MS)
 })
 
 export const TracingConfig = z.strictObject({
