@@ -121,28 +121,82 @@ test('bootstrap check: a certificate whose voters are all gone from the view hol
   assert.ok(campaigned, 'it proposes a set of those it sees')
 })
 
-test('bootstrap check: only the agents met first that it is connected to are asked, when there are any (a question to another dials it); none connected: all of them', () => {
-  const links = new Set(['z'])
-  const e = newcomer(p => links.has(p))
-  let { now, sent } = round(e, 0)
+test('bootstrap check: the connected agents are asked first (no dial); only when they know of none are the agents met first asked, before any campaign', () => {
+  const e = newcomer(p => p === 'z')
+  const { now, sent } = round(e, 0)
   assert.deepEqual(queried(sent), ['z'], 'z, its seed, is connected; y would take a dial')
   e.receive('z', { type: 'config-reply', term: 0 }, now + 1)
-  assert.deepEqual(votes(e.drain().messages), ['a', 'c'], 'z knows of no set: the campaign starts')
-  // The seed handed it on: it holds no connection to either seed now, and asks both.
-  links.clear()
-  ;({ now, sent } = round(e, now + 1))
-  assert.deepEqual(queried(sent), ['y', 'z'])
-  // Connected to y, which holds the set: its certificate ends it.
-  links.add('y')
-  for (const to of ['y', 'z']) e.receive(to, { type: 'config-reply', term: 0 }, now + 1)
-  e.drain()
-  ;({ now, sent } = round(e, now + 1))
-  assert.deepEqual(queried(sent), ['y'])
-  e.receive('y', { type: 'config-reply', term: 4, config: seedsSet, proof: certificate(4, 'y', seedsSet, ['y', 'z']) }, now + 1)
-  let t = now + 1
+  const next = e.drain().messages
+  assert.deepEqual(votes(next), [], 'no campaign on the connected agents\' word alone')
+  assert.deepEqual(queried(next), ['y', 'z'], 'the agents met first, as without connections')
+  for (const to of ['y', 'z']) e.receive(to, { type: 'config-reply', term: 0 }, now + 2)
+  assert.deepEqual(votes(e.drain().messages), ['a', 'c'], 'all of them know of none: the campaign starts')
+
+  // Connected to y, which holds the set: its certificate, and nobody dialled.
+  const f = newcomer(p => p === 'y')
+  let r = round(f, 0)
+  assert.deepEqual(queried(r.sent), ['y'])
+  f.receive('y', { type: 'config-reply', term: 4, config: seedsSet, proof: certificate(4, 'y', seedsSet, ['y', 'z']) }, r.now + 1)
+  let t = r.now + 1
+  for (let i = 0; i < 10; i++) {
+    r = round(f, t)
+    t = r.now
+    assert.deepEqual(votes(r.sent), [], 'no bootstrap campaign after the certificate')
+    assert.deepEqual(queried(r.sent), [], 'and no question to z')
+  }
+})
+
+test('bootstrap check: a connected agent that never answers leaves the agents met first to be asked, not nobody', () => {
+  const e = newcomer(p => p === 'z')
+  let t = 0
   for (let i = 0; i < 10; i++) {
     const r = round(e, t)
     t = r.now
-    assert.deepEqual(votes(r.sent), [], 'no bootstrap campaign after the certificate')
+    assert.deepEqual(votes(r.sent), [], `round ${i}: no campaign before y is asked`)
+    if (queried(r.sent).includes('y')) {
+      e.receive('y', { type: 'config-reply', term: 4, config: seedsSet, proof: certificate(4, 'y', seedsSet, ['y', 'z']) }, t + 1)
+      break
+    }
+    assert.ok(i < BOOTSTRAP_CHECK_MISSES, `round ${i}: y asked once z left ${BOOTSTRAP_CHECK_MISSES} questions unanswered`)
   }
+  for (let i = 0; i < 10; i++) {
+    const r = round(e, t)
+    t = r.now
+    assert.deepEqual(votes(r.sent), [], 'never a bootstrap campaign after the certificate')
+  }
+})
+
+test('bootstrap check: newcomers handed on by the seeds that hold the set, linked only to each other, ask the seeds before any bootstrap (a second coordinator otherwise)', () => {
+  // A reviewer's scenario: x, y, z hold the set (y leads term 4); a, b, c, d joined through them,
+  // met them first, and are now connected only to each other. Each newcomer's proposal is a, b, c.
+  const newcomers = ['a', 'b', 'c', 'd']
+  const nodes = new Map<string, Election>()
+  for (const id of newcomers) {
+    const e = new Election({ self: id, eligible: true, ...TIMINGS, random: () => id === 'b' ? 0 : 0.99, now: 0, keys: fakeKeys(id), connected: p => newcomers.includes(p) })
+    e.setMembers([{ peer: 'y', eligible: true }, { peer: 'z', eligible: true }])
+    e.setMembers(['x', 'y', 'z', ...newcomers].filter(p => p !== id).map(peer => ({ peer, eligible: true })))
+    nodes.set(id, e)
+  }
+  let queue: Array<{ from: string, to: string, msg: ElectionMessage, at: number }> = []
+  const drain = (id: string, now: number): void => {
+    for (const m of (nodes.get(id) as Election).drain().messages) queue.push({ from: id, to: m.to, msg: m.msg, at: now + 2 })
+  }
+  const askedSeeds = new Set<string>()
+  for (let now = 0; now < 10_000; now++) {
+    for (const [id, e] of nodes) { if (e.nextWakeup() <= now) e.tick(now); drain(id, now) }
+    const due = queue.filter(m => m.at <= now)
+    queue = queue.filter(m => m.at > now)
+    for (const m of due) {
+      const to = nodes.get(m.to)
+      if (to !== undefined) { to.receive(m.from, m.msg, now); drain(m.to, now); continue }
+      // The seeds answer a bootstrap question with the certificate; votes for a bootstrap set they refuse (no answer here).
+      if (m.msg.type === 'config-query' && m.msg.bootstrap === true) {
+        askedSeeds.add(m.from)
+        queue.push({ from: m.to, to: m.from, msg: { type: 'config-reply', term: 4, config: seedsSet, proof: certificate(4, 'y', seedsSet, ['y', 'z']) }, at: now + 2 })
+      }
+    }
+    const office = [...nodes].filter(([, e]) => e.inOffice(now)).map(([id]) => id)
+    assert.deepEqual(office, [], `at ${now} ms: ${office.join(', ')} in office beside y`)
+  }
+  assert.ok(askedSeeds.size > 0, 'the seeds were asked')
 })
