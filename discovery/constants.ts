@@ -102,7 +102,7 @@ export const DEFAULT_RECONNECT_INTERVAL_MS = 10_000
  * what a newcomer waits at most once its seeds have room again. Seeds full of a join wave
  * refuse before Noise (connection-gate.ts), so a retry costs them an accept and a close.
  * bench:sim, 1,000 agents joining through three seeds at once: every agent saw every other in
- * 39.4 s (seed 1) with 10 s here, 57.2 and 61.2 s (seeds 1, 2) with 30 s, where the last
+ * 39.8 and 38.9 s (seeds 1, 2) with 10 s here, 57.2 and 61.2 s with 30 s, where the last
  * refused newcomers sat out waits of up to 30 s after 99.6% of pairs saw each other.
  */
 export const DEFAULT_BOOTSTRAP_MAX_DELAY_MS = 10_000

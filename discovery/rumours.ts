@@ -98,7 +98,8 @@ export class Rumours<T> {
     // Moved up a tier only after the walk: one taken must not be met again in the tier above.
     let full = false
     for (const tier of this.tiers) {
-      if (tier === undefined || full) continue
+      if (full) break
+      if (tier === undefined) continue
       for (const q of tier.values()) {
         if (to !== undefined && q.from === to) continue
         full = taken.length >= maxItems || (taken.length > 0 && bytes + q.size > maxBytes)

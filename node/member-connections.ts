@@ -152,7 +152,10 @@ export function peerLinks (libp2p: AgentLibp2p): PeerLinks {
       const known = await libp2p.peerStore.get(peerIdFromString(peer)).catch(() => undefined)
       return await refusedEverywhere(tcpEndpoints((known?.addresses ?? []).map(a => a.multiaddr)), signal)
     },
-    connected: (peer) => libp2p.getConnections(peerIdFromString(peer)).some(c => c.status === 'open')
+    connected: (peer) => {
+      // The election asks about members (valid peer ids); a malformed one is simply not connected.
+      try { return libp2p.getConnections(peerIdFromString(peer)).some(c => c.status === 'open') } catch { return false }
+    }
   }
 }
 
