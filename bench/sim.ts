@@ -13,7 +13,10 @@
 //                       quarters of it, it hands the oldest on (discovery/hand-off.ts)
 //   --hand-off-ms MS    connections.handOffAfterMs (10000)
 //   --join-max-delay MS connections.bootstrapMaxDelayMs (10000): a joiner refused by full seeds retries after at most this
+//   --snapshot FILE     a V8 heap snapshot after the rest phase (bench/heap-paths.ts --owners splits it)
 //   --json              JSON lines only
+// Run with `node --expose-gc` for the heap per (agent, member) pair measured after a collection.
+import { writeHeapSnapshot } from 'node:v8'
 import { presets } from '../node/presets.js'
 import { DEFAULT_BOOTSTRAP_MAX_DELAY_MS, DEFAULT_CONFIRMATIONS_FOR_MIN, DEFAULT_GOSSIP_FANOUT } from '../discovery/constants.js'
 import { KINDS, World, type Kind } from './sim-world.js'
@@ -30,6 +33,7 @@ const maxConnections = Number(arg('max-connections', '300'))
 const maxInbound = Number(arg('max-inbound', '200'))
 const handOffAfterMs = Number(arg('hand-off-ms', '10000'))
 const joinMaxDelayMs = Number(arg('join-max-delay', String(DEFAULT_BOOTSTRAP_MAX_DELAY_MS)))
+const snapshot = arg('snapshot', '')
 const preset = wan ? presets.wan : presets.lan
 const latency: [number, number] = wan ? [20, 150] : [0.5, 5]
 const LIMIT_MS = 180_000
@@ -57,6 +61,9 @@ interface Result {
   lostOfflineS: number | null
   failoverS: number | null
   maxTable: number
+  /** The heap after the rest phase over N² (agent, member) pairs; collected first under --expose-gc (heapCollected). */
+  heapPerPairB: number
+  heapCollected: boolean
   wallS: number
 }
 
@@ -105,6 +112,11 @@ function runOne (n: number): Result {
   const statementsPerSync = world.count.sync.msgs > 0 ? world.statements.sync / world.count.sync.msgs : 0
   const statementsPerGossip = world.count.gossip.msgs > 0 ? world.statements.gossip / world.count.gossip.msgs : 0
   const maxTable = world.maxTable()
+  // Every agent holds every other: the simulation's memory grows with N², which is what bounds N here.
+  const gc = (globalThis as { gc?: () => void }).gc
+  gc?.()
+  const heapPerPairB = Math.round(process.memoryUsage().heapUsed / (n * n))
+  if (snapshot !== '') writeHeapSnapshot(snapshot.replace(/(\.heapsnapshot)?$/, `-${n}.heapsnapshot`))
   // 10% crash at once (silently: no connection closes, probes time out), the coordinator among them.
   const leader = world.coordinator().leader
   const up = world.agents.filter(a => a.up)
@@ -149,6 +161,8 @@ function runOne (n: number): Result {
     lostOfflineS: s(lost),
     failoverS: s(failover),
     maxTable,
+    heapPerPairB,
+    heapCollected: gc !== undefined,
     wallS: Math.round(performance.now() - t0) / 1_000
   }
 }
@@ -177,6 +191,7 @@ if (!jsonOnly) {
     ['coordinator fail-over, followed by all (s)', r => r.failoverS, 1],
     ['  voters among the crashed (a majority of them: no quorum, no fail-over)', r => r.votersCrashed[0], 0],
     ['members held per agent, at most', r => r.maxTable, 0],
+    ['heap per (agent, member) pair, bytes (node --expose-gc: collected first)', r => r.heapPerPairB, 0],
     ['wall time of the run (s)', r => r.wallS, 0]
   ]
   const head = ['', ...results.flatMap((r, i) => i === 0 ? [`N=${r.n}`] : [`N=${r.n}`, '×'])]
