@@ -191,7 +191,7 @@ test('coordination: an agent that does not answer is marked offline and not retr
   }
 })
 
-test('coordination: a round or a status request asked for while the coordinator\'s lease has lapsed for a moment waits for its next acks instead of failing CRD002', async () => {
+test('coordination: a round or a status request asked for while the coordinator\'s lease has lapsed for a moment, or a round whose lease lapses between its status requests and its directives, waits for its next acks instead of failing CRD002', async () => {
   const nodes = await startMesh(3, () => fast)
   try {
     const coordinator = await oneCoordinator(nodes)
@@ -215,6 +215,19 @@ test('coordination: a round or a status request asked for while the coordinator\
     while (Date.now() < again) { /* blocked again */ }
     assert.equal(coordinator.coordinator().inOffice, false, 'the lease lapsed again')
     assert.equal((await coordinator.coordination.statusAll()).statuses.length, 3)
+    // And a lapse in the middle of a round, after the status requests and before the directives
+    // (CI saw it: every directive was refused CRD002 by the coordinator's own check).
+    const mid = await coordinator.coordination.coordinate({
+      planner: async ({ statuses }) => {
+        await waitFor(() => coordinator.coordinator().inOffice && (coordinator.coordination.status().leaseRemainingMs ?? Infinity) < 200, 'a lease shorter than 200 ms in the round', 20_000)
+        const until = Date.now() + (coordinator.coordination.status().leaseRemainingMs as number) + 40
+        while (Date.now() < until) { /* blocked in the planner */ }
+        assert.equal(coordinator.coordinator().inOffice, false, 'the lease lapsed in the round')
+        return statuses.map(s => ({ target: s.agent, action: 'assign_task' as const, parameters: {} }))
+      }
+    })
+    assert.equal(mid.outcome, 'completed', JSON.stringify(mid.directives.map(d => d.error)))
+    assert.equal(mid.directives.length, 3)
   } finally {
     await stopAll(nodes)
   }

@@ -31,6 +31,13 @@ export interface CoordinatorInit {
   rpc: RpcService
   agent: AgentSide
   inOffice: () => boolean
+  /**
+   * Resolves once this node is in office again after a lease that lapsed for a moment, or when
+   * waiting is pointless (no leader any more, past the longest election timeout, aborted). Each
+   * call of the coordinator waits on it before its own check, a round's later steps as well as
+   * its first: a lapse between the status requests and the directives is as likely as one before.
+   */
+  officeBack?: (signal?: AbortSignal) => Promise<void>
   term: () => number
   /** Agents alive in the member view (peer ids, this node excluded). */
   agents: () => string[]
@@ -114,8 +121,14 @@ export class Coordinator {
     if (!this.init.inOffice()) throw new NotCoordinatorError('this node is not the coordinator in office (no election won, or its lease lapsed without a quorum)')
   }
 
-  async requestStatus (target: string, signal?: AbortSignal): Promise<AgentStatus> {
+  /** In office now, or back in office after a moment's lapse of the lease; CRD002 otherwise. */
+  private async office (signal?: AbortSignal): Promise<void> {
+    if (!this.init.inOffice()) await this.init.officeBack?.(signal)
     this.assertInOffice()
+  }
+
+  async requestStatus (target: string, signal?: AbortSignal): Promise<AgentStatus> {
+    await this.office(signal)
     const requestId = randomUUID()
     if (target === this.init.self) return await this.init.agent.statusReport(requestId)
     const request = { request_id: requestId, timestamp: new Date().toISOString(), target_agent: target, term: this.init.term() }
@@ -124,6 +137,7 @@ export class Coordinator {
 
   /** Status of every agent; those that do not answer are marked offline. */
   async statusAll (signal?: AbortSignal): Promise<{ statuses: AgentStatus[], unavailable: string[] }> {
+    await this.office(signal)
     const targets = [this.init.self, ...this.init.agents().filter(p => !this.offline.has(p))]
     const shared = fanOut(signal)
     const ask = async (t: string): Promise<{ t: string, s: AgentStatus } | { t: string, err: Error }> =>
@@ -148,7 +162,7 @@ export class Coordinator {
     parameters: Record<string, unknown>,
     options: { directiveId?: string, attempt?: number, onProgress?: (u: ProgressUpdate) => void, signal?: AbortSignal } = {}
   ): Promise<{ directiveId: string, duplicate: boolean, completion: Promise<ProgressUpdate> }> {
-    this.assertInOffice()
+    await this.office(options.signal)
     const d: CoordinationDirective = {
       directive_id: options.directiveId ?? randomUUID(),
       timestamp: new Date().toISOString(),
@@ -176,7 +190,7 @@ export class Coordinator {
 
   /** Ask every agent the same question and report whether their answers agree. */
   async consensus (question: string, input: unknown, options: { signal?: AbortSignal } = {}): Promise<ConsensusResult> {
-    this.assertInOffice()
+    await this.office(options.signal)
     const roundId = randomUUID()
     const term = this.init.term()
     const targets = [this.init.self, ...this.init.agents().filter(p => !this.offline.has(p))]
@@ -202,7 +216,7 @@ export class Coordinator {
 
   /** One coordination round, from status collection to the performance report. */
   async coordinate (options: { planner?: Planner, signal?: AbortSignal, maxAttempts?: number } = {}): Promise<CoordinationReport> {
-    this.assertInOffice()
+    await this.office(options.signal)
     if (this.running !== undefined) throw new Error('a coordination round is already running on this coordinator')
     const planner = options.planner ?? this.planner
     if (planner === undefined) throw new TypeError('no planner: pass one, or set it with setPlanner()')
@@ -236,7 +250,7 @@ export class Coordinator {
     try {
       m.fire('system_state_change')
       for (let attempt = 1; ; attempt++) {
-        this.assertInOffice()
+        await this.office(signal)
         const { statuses, unavailable } = await this.statusAll(signal)
         report.agentsAsked = statuses.length + unavailable.length
         report.agentsAnswered = statuses.length

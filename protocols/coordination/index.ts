@@ -167,6 +167,7 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
       rpc: init.rpc,
       agent: this.agent,
       inOffice: () => this.election.inOffice(),
+      officeBack: async (signal) => { await this.leaseBack(signal) },
       term: () => this.election.term,
       agents: () => livePeers(init.members),
       requestTimeoutMs: init.requestTimeoutMs,
@@ -248,7 +249,6 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
   setPlanner (planner: Planner): void { this.coordinatorSide.setPlanner(planner) }
 
   async coordinate (options?: { planner?: Planner, signal?: AbortSignal, maxAttempts?: number }): Promise<CoordinationReport> {
-    await this.leaseBack(options?.signal)
     return await this.coordinatorSide.coordinate(options)
   }
 
@@ -257,7 +257,9 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
    * follow it, their acks were only late (a loaded host: the lease counts on promises of about
    * 2.5 heartbeats, election-base.ts promiseMs). A round, directive or status request asked for
    * meanwhile waits for them, up to the longest election timeout, instead of failing CRD002 at
-   * once; past it, or once this node is no leader, the call's own check says CRD002.
+   * once; past it, or once this node is no leader, the call's own check says CRD002. The
+   * coordinator side waits here before each of its calls, so a round whose lease lapses between
+   * its status requests and its directives waits too (it sent every directive to be rejected).
    */
   private async leaseBack (signal?: AbortSignal): Promise<void> {
     const end = Date.now() + this.init.electionTimeoutMaxMs
@@ -267,12 +269,10 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
   }
 
   async requestStatus (target: string, signal?: AbortSignal): Promise<AgentStatus> {
-    await this.leaseBack(signal)
     return await this.coordinatorSide.requestStatus(target, signal)
   }
 
   async statusAll (signal?: AbortSignal): Promise<{ statuses: AgentStatus[], unavailable: string[] }> {
-    await this.leaseBack(signal)
     return await this.coordinatorSide.statusAll(signal)
   }
 
@@ -280,12 +280,10 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
     directive: PlannedDirective,
     options?: { onProgress?: (u: ProgressUpdate) => void, signal?: AbortSignal }
   ): Promise<{ directiveId: string, duplicate: boolean, completion: Promise<ProgressUpdate> }> {
-    await this.leaseBack(options?.signal)
     return await this.coordinatorSide.directive(directive.target, directive.action, directive.parameters, options)
   }
 
   async consensus (question: string, input: unknown, options?: { signal?: AbortSignal }): Promise<ConsensusResult> {
-    await this.leaseBack(options?.signal)
     return await this.coordinatorSide.consensus(question, input, options)
   }
 
