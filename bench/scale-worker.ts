@@ -64,6 +64,9 @@ const dialErrors = new Map<AgentNode, { count: number, last: string }>()
 const crashed = new Set<AgentNode>()
 /** The member view's parts a full exchange uses (private there: the bench reaches in to tell why news did not come). */
 interface SyncParts { syncSet: () => unknown[], init: { rpc: RpcService }, receive: (p: string, st: unknown[], full: boolean) => void }
+/** Why an announcement is refused (election-types.ts RejectReason). */
+const ANNOUNCEMENT_REJECTS = ['forged-leader', 'not-a-voter', 'stale-term', 'malformed', 'unproven', 'bad-certificate', 'term-too-far', 'bad-signature']
+
 /** Per agent: when it first followed each leader (Date.now()). */
 const followed = new Map<AgentNode, Map<string, number>>()
 const frames = new Map<AgentNode, () => number>()
@@ -288,6 +291,8 @@ async function handle (m: Cmd): Promise<unknown> {
         suspicions: agents.reduce((s, a) => s + a.stats.get('member_changes_total', { state: 'suspect' }), 0),
         statementsSigned: agents.reduce((s, a) => s + a.stats.get('member_statements_total', { kind: 'signed' }), 0),
         statementsChecked: agents.reduce((s, a) => s + a.stats.get('member_statements_total', { kind: 'checked' }), 0),
+        // Announcements refused, by reason (a non-voter follows a new coordinator on its announcement).
+        announcementsRejected: Object.fromEntries(ANNOUNCEMENT_REJECTS.map(r => [r, agents.reduce((s, a) => s + a.stats.get('coordination_rejected_total', { message: 'announcement', reason: r }), 0)])),
         cpuUs: cpu.user + cpu.system,
         rss: process.memoryUsage().rss,
         rssBase,
@@ -413,7 +418,10 @@ async function handle (m: Cmd): Promise<unknown> {
     }
     case 'followed':
       // When each agent still running first followed `leader` (undefined: not yet).
-      return agents.filter(a => !crashed.has(a)).map(a => followed.get(a)?.get(m.leader as string) ?? null)
+      return agents.filter(a => !crashed.has(a)).map(a => ({
+        at: followed.get(a)?.get(m.leader as string) ?? null,
+        voter: a.coordinator().voters.includes(a.peerId)
+      }))
     case 'profile':
       // A CPU profile of one phase (bench:scale --profile-failover): on, then off with the file.
       await phaseProfile(m)

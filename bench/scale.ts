@@ -152,7 +152,11 @@ interface Counters {
   rss: number
   rssBase: number
   agents: number
+  /** Announcements refused, by reason (summed over the processes, not one of `keys` below). */
+  announcementsRejected: Record<string, number>
 }
+
+type CountKey = Exclude<keyof Counters, 'announcementsRejected'>
 
 async function statuses (workers: ForkedWorker[]): Promise<AgentStatus[]> {
   return (await Promise.all(workers.map(async w => await w.call('status') as AgentStatus[]))).flat()
@@ -168,13 +172,18 @@ function known (all: AgentStatus[]): string | undefined {
 
 async function counters (workers: ForkedWorker[]): Promise<Counters & { at: number, rssMax: number }> {
   const cs = await Promise.all(workers.map(async w => await w.call('counters') as Counters))
-  const total = (k: keyof Counters): number => cs.reduce((s, c) => s + c[k], 0)
-  const keys: Array<keyof Counters> = ['membership', 'probes', 'memberGossip', 'coordination', 'frames', 'suspicions', 'statementsSigned', 'statementsChecked', 'cpuUs', 'rss', 'rssBase', 'agents']
-  return { ...Object.fromEntries(keys.map(k => [k, total(k)])) as unknown as Counters, rssMax: Math.max(...cs.map(c => c.rss)), at: performance.now() }
+  const total = (k: CountKey): number => cs.reduce((s, c) => s + c[k], 0)
+  const keys: CountKey[] = ['membership', 'probes', 'memberGossip', 'coordination', 'frames', 'suspicions', 'statementsSigned', 'statementsChecked', 'cpuUs', 'rss', 'rssBase', 'agents']
+  const announcementsRejected: Record<string, number> = {}
+  for (const c of cs) {
+    for (const [k, v] of Object.entries(c.announcementsRejected ?? {})) announcementsRejected[k] = (announcementsRejected[k] ?? 0) + v
+  }
+  const sums = Object.fromEntries(keys.map(k => [k, total(k)])) as unknown as Counters
+  return { ...sums, announcementsRejected, rssMax: Math.max(...cs.map(c => c.rss)), at: performance.now() }
 }
 
 /** Messages of a kind per agent and second between two readings of the counters. */
-const perAgentPerS = (a: Counters & { at: number }, b: Counters & { at: number }, k: keyof Counters): number =>
+const perAgentPerS = (a: Counters & { at: number }, b: Counters & { at: number }, k: CountKey): number =>
   Math.round((b[k] - a[k]) / ((b.at - a.at) / 1000) / b.agents * 10) / 10
 
 const pct = (sorted: number[], p: number): number | null => sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]
@@ -485,20 +494,34 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
       // polled, 20 times a second from lagging processes): 50%, 90%, all of the agents.
       const next = failover !== null ? known((await statuses(workers)).filter(a => a.peerId !== leader)) : undefined
       if (next !== undefined) {
-        const at = (await Promise.all(workers.map(async w => await w.call('followed', { leader: next }) as Array<number | null>))).flat()
-        const ms = at.map(t => t === null ? Infinity : Math.max(0, t - crashAt)).sort((a, b) => a - b)
-        const share = (p: number): number | null => {
+        const at = (await Promise.all(workers.map(async w => await w.call('followed', { leader: next }) as Array<{ at: number | null, voter: boolean }>))).flat()
+        const after = (xs: typeof at): number[] => xs.map(x => x.at === null ? Infinity : Math.max(0, x.at - crashAt)).sort((a, b) => a - b)
+        const share = (ms: number[], p: number): number | null => {
           const v = ms[Math.min(ms.length - 1, Math.ceil(ms.length * p) - 1)]
           return Number.isFinite(v) ? v : null
         }
-        Object.assign(row, { followedP50Ms: share(0.5), followedP90Ms: share(0.9), followedAllMs: share(1) })
+        const ms = after(at)
+        Object.assign(row, { followedP50Ms: share(ms, 0.5), followedP90Ms: share(ms, 0.9), followedAllMs: share(ms, 1) })
+        // The voters follow on the election itself; the others on the new coordinator's announcement.
+        const voters = after(at.filter(x => x.voter))
+        const others = after(at.filter(x => !x.voter))
+        row.followedVotersMs = voters.map(v => Number.isFinite(v) ? v : 'never').join(' ')
+        row.followedOthersP10P50P90Ms = [share(others, 0.1), share(others, 0.5), share(others, 0.9)].join(' ')
+        // When the others followed, a line per second after the crash: how many each second.
+        const perSecond = new Map<number, number>()
+        for (const v of others) {
+          const s = Number.isFinite(v) ? Math.floor(v / 1000) : -1
+          perSecond.set(s, (perSecond.get(s) ?? 0) + 1)
+        }
+        row.followedOthersPerSecond = [...perSecond].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${s < 0 ? 'never' : `${s}s`}:${n}`).join(' ')
       }
       // What the fail-over cost: member statements made and checked (each a signature), CPU of every process.
       const c1 = await counters(workers)
       Object.assign(row, {
         failoverStatements: c1.statementsSigned - c0.statementsSigned,
         failoverChecksPerAgent: Math.round((c1.statementsChecked - c0.statementsChecked) / c1.agents),
-        failoverCpuS: r1((c1.cpuUs - c0.cpuUs) / 1e6)
+        failoverCpuS: r1((c1.cpuUs - c0.cpuUs) / 1e6),
+        failoverAnnouncementsRejected: Object.keys(c1.announcementsRejected).map(k => `${k}:${c1.announcementsRejected[k] - (c0.announcementsRejected[k] ?? 0)}`).filter(x => !x.endsWith(':0')).join(' ')
       })
       if (failoverProfile !== undefined) {
         await mkdir(failoverProfile, { recursive: true })
