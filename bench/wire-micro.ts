@@ -12,7 +12,9 @@
  *   as every member statement is checked (protocols/core/peer-verify.ts);
  * - a Noise X25519 Diffie-Hellman with an ephemeral key pair, as a handshake does three a side:
  *   Noise's default crypto (both keys imported from bytes) against node/noise-crypto.ts (the
- *   private key's object kept from its making).
+ *   private key's object kept from its making);
+ * - ChaCha20-Poly1305 sealed and opened by message size: Noise's default (WebAssembly below 1,200
+ *   bytes) against node/noise-crypto.ts (OpenSSL from 512).
  */
 import { salsa20 } from '@noble/ciphers/salsa.js'
 import { DATA_AT, DATA_MAX, salsaSimd } from '../node/salsa20-simd.js'
@@ -90,4 +92,17 @@ for (const [name, c] of [['Noise\'s default', defaultCrypto], ['node/noise-crypt
     c.generateX25519SharedKey(e.privateKey, remote.publicKey)
   }) / 2
   console.log(`Noise X25519, a new ephemeral key used twice, ${name}: ${dh.toFixed(1)} µs a DH (key pair included)`)
+}
+
+// ChaCha20-Poly1305, every transport message's cipher, sealed and opened: Noise's default switches
+// from its WebAssembly to OpenSSL at 1,200 bytes, node/noise-crypto.ts at CHACHA_OPENSSL_FROM.
+const chachaKey = crypto.getRandomValues(new Uint8Array(32))
+const chachaNonce = new Uint8Array(12)
+const chachaAd = new Uint8Array(32)
+for (const size of [100, 400, 600, 800, 1_000, 1_400]) {
+  const plain = crypto.getRandomValues(new Uint8Array(size))
+  const us = (c: typeof noiseCrypto): number => 1e6 / rate(() => {
+    c.chaCha20Poly1305Decrypt(c.chaCha20Poly1305Encrypt(plain, chachaNonce, chachaAd, chachaKey).subarray(), chachaNonce, chachaAd, chachaKey)
+  }, 400)
+  console.log(`ChaCha20-Poly1305, ${String(size).padStart(5)} bytes sealed and opened: ${us(defaultCrypto).toFixed(1)} µs Noise's default, ${us(noiseCrypto).toFixed(1)} µs node/noise-crypto.ts`)
 }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import crypto from 'node:crypto'
 import { syncBuiltinESMExports } from 'node:module'
 import { defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
-import { noiseCrypto } from '../node/noise-crypto.js'
+import { CHACHA_OPENSSL_FROM, noiseCrypto } from '../node/noise-crypto.js'
 import { createAgentNode } from '../node/index.js'
 import { nodeOptions, stopAll, uniqueMesh, waitFor } from './helpers.js'
 
@@ -24,6 +24,20 @@ test('noise crypto: the same shared secrets as Noise\'s default, for keys it mad
   const fromSeed = noiseCrypto.generateX25519KeyPairFromSeed(seed)
   assert.deepEqual(Buffer.from(fromSeed.publicKey), Buffer.from(defaultCrypto.generateX25519KeyPairFromSeed(seed).publicKey))
   assert.deepEqual(Buffer.from(fromSeed.privateKey), seed)
+})
+
+test('noise crypto: ChaCha20-Poly1305 on either side of the switch to OpenSSL is byte for byte Noise\'s default, and a changed byte fails', () => {
+  const k = crypto.randomBytes(32)
+  const ad = crypto.randomBytes(32)
+  for (const size of [0, 1, 15, CHACHA_OPENSSL_FROM - 17, CHACHA_OPENSSL_FROM - 16, CHACHA_OPENSSL_FROM - 1, CHACHA_OPENSSL_FROM, 1_199, 1_200, 4_000]) {
+    const nonce = crypto.randomBytes(12)
+    const plain = crypto.randomBytes(size)
+    const sealed = Buffer.from(noiseCrypto.chaCha20Poly1305Encrypt(plain, nonce, ad, k).subarray())
+    assert.deepEqual(sealed, Buffer.from(defaultCrypto.chaCha20Poly1305Encrypt(plain, nonce, ad, k).subarray()), `${size} bytes sealed`)
+    assert.deepEqual(Buffer.from(noiseCrypto.chaCha20Poly1305Decrypt(sealed, nonce, ad, k).subarray()), plain, `${size} bytes opened`)
+    sealed[sealed.length - 1] ^= 1
+    assert.throws(() => noiseCrypto.chaCha20Poly1305Decrypt(sealed, nonce, ad, k), `${size} bytes with a changed tag`)
+  }
 })
 
 test('noise crypto: two agents connect without a private key imported for a Diffie-Hellman', async () => {
