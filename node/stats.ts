@@ -70,8 +70,15 @@ export function isHousekeeping (subject: string | undefined): boolean {
   return subject !== undefined && HOUSEKEEPING.has(subject)
 }
 
-function key (labels: Labels): string {
-  return Object.keys(labels).sort().map(k => `${k}=${labels[k]}`).join(',')
+/**
+ * A counter's series: its label values in the order COUNTERS declares its labels (a label not
+ * given stands apart from every value). Sorting each count's label names was ~1% of a busy
+ * receiver's CPU; prom-client takes no label it was not told of, so the declared ones are all.
+ */
+function key (names: readonly string[], labels: Labels): string {
+  let k = ''
+  for (let i = 0; i < names.length; i++) k += (i === 0 ? '' : '\u0000') + (labels[names[i]] ?? '\u0001')
+  return k
 }
 
 export class Stats implements MessageMetrics {
@@ -118,7 +125,7 @@ export class Stats implements MessageMetrics {
   inc (name: CounterName, labels: Labels = {}, by = 1): void {
     let series = this.counters.get(name)
     if (series === undefined) { series = new Map(); this.counters.set(name, series) }
-    const k = key(labels)
+    const k = key(COUNTERS[name].labels, labels)
     const entry = series.get(k)
     if (entry === undefined) series.set(k, { labels, value: by })
     else entry.value += by
