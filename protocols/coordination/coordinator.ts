@@ -121,10 +121,17 @@ export class Coordinator {
     if (!this.init.inOffice()) throw new NotCoordinatorError('this node is not the coordinator in office (no election won, or its lease lapsed without a quorum)')
   }
 
-  /** In office now, or back in office after a moment's lapse of the lease; CRD002 otherwise. */
-  private async office (signal?: AbortSignal): Promise<void> {
+  /**
+   * In office now, or back in office after a moment's lapse of the lease; CRD002 otherwise. A
+   * round's steps give its term: a round planned on statuses asked for in one term sends no
+   * directive in the next (this node re-elected while it waited), it ends CRD002 instead.
+   */
+  private async office (signal?: AbortSignal, term?: number): Promise<void> {
     if (!this.init.inOffice()) await this.init.officeBack?.(signal)
     this.assertInOffice()
+    if (term !== undefined && this.init.term() !== term) {
+      throw new NotCoordinatorError(`this coordinator's term changed during the round (${term} to ${this.init.term()}): the round ends, a new one starts from the statuses`)
+    }
   }
 
   async requestStatus (target: string, signal?: AbortSignal): Promise<AgentStatus> {
@@ -162,7 +169,18 @@ export class Coordinator {
     parameters: Record<string, unknown>,
     options: { directiveId?: string, attempt?: number, onProgress?: (u: ProgressUpdate) => void, signal?: AbortSignal } = {}
   ): Promise<{ directiveId: string, duplicate: boolean, completion: Promise<ProgressUpdate> }> {
-    await this.office(options.signal)
+    return await this.issue(target, action, parameters, options)
+  }
+
+  /** A directive of a round (`term`: the round's, the term it must still be in) or of a caller (undefined). */
+  private async issue (
+    target: string,
+    action: DirectiveAction,
+    parameters: Record<string, unknown>,
+    options: { directiveId?: string, attempt?: number, onProgress?: (u: ProgressUpdate) => void, signal?: AbortSignal },
+    term?: number
+  ): Promise<{ directiveId: string, duplicate: boolean, completion: Promise<ProgressUpdate> }> {
+    await this.office(options.signal, term)
     const d: CoordinationDirective = {
       directive_id: options.directiveId ?? randomUUID(),
       timestamp: new Date().toISOString(),
@@ -250,7 +268,7 @@ export class Coordinator {
     try {
       m.fire('system_state_change')
       for (let attempt = 1; ; attempt++) {
-        await this.office(signal)
+        await this.office(signal, report.term)
         const { statuses, unavailable } = await this.statusAll(signal)
         report.agentsAsked = statuses.length + unavailable.length
         report.agentsAnswered = statuses.length
@@ -267,9 +285,9 @@ export class Coordinator {
           return this.finish(report, started)
         }
         m.fire('plan_ready')
-        const acked = await Promise.all(plan.map(async p => await this.send(p, 1)))
+        const acked = await Promise.all(plan.map(async p => await this.send(p, 1, report.term)))
         m.fire('execution_started')
-        const outcomes = await Promise.all(acked.map(async a => await this.monitor(a)))
+        const outcomes = await Promise.all(acked.map(async a => await this.monitor(a, report.term)))
         conflicts = outcomes.filter(o => o.outcome === 'conflict').map(o => ({ target: o.target, action: o.action, parameters: plan.find(p => p.target === o.target && p.action === o.action)?.parameters ?? {}, reason: o.error?.message ?? 'resource conflict' }))
         report.directives.push(...outcomes.filter(o => o.outcome !== 'conflict' || attempt >= maxAttempts))
         if (conflicts.length > 0 && attempt < maxAttempts && !signal.aborted) {
@@ -296,10 +314,10 @@ export class Coordinator {
     return report
   }
 
-  private async send (p: PlannedDirective, attempt: number, directiveId: string = randomUUID()): Promise<Sent> {
+  private async send (p: PlannedDirective, attempt: number, term: number, directiveId: string = randomUUID()): Promise<Sent> {
     const started = performance.now()
     try {
-      const sent = await this.directive(p.target, p.action, p.parameters, { directiveId, attempt })
+      const sent = await this.issue(p.target, p.action, p.parameters, { directiveId, attempt }, term)
       return { p, directiveId, attempt, started, completion: sent.completion }
     } catch (err) {
       const e = err instanceof AgentMeshError ? err : new ConnectionError(String(err))
@@ -313,7 +331,7 @@ export class Coordinator {
   }
 
   /** Wait for completion; a failed directive is rolled back and retried. */
-  private async monitor (a: Awaited<ReturnType<Coordinator['send']>>): Promise<DirectiveOutcome> {
+  private async monitor (a: Awaited<ReturnType<Coordinator['send']>>, term: number): Promise<DirectiveOutcome> {
     let cur = a
     for (;;) {
       if (cur.failure !== undefined) return cur.failure
@@ -328,7 +346,7 @@ export class Coordinator {
         return { directiveId: a.directiveId, target: a.p.target, action: a.p.action, outcome: 'failed', attempts: cur.attempt, durationMs: seconds * 1000, ...(done.error !== undefined ? { error: done.error } : {}) }
       }
       await this.rollback(a.p.target, a.directiveId, cur.attempt)
-      cur = { ...(await this.send(a.p, cur.attempt + 1, a.directiveId)), started: a.started }
+      cur = { ...(await this.send(a.p, cur.attempt + 1, term, a.directiveId)), started: a.started }
     }
   }
 
