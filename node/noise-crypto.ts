@@ -48,14 +48,19 @@ function pair (privateKey: KeyObject, publicKey = createPublicKey(privateKey)): 
 /** From this many bytes (the plaintext, or the ciphertext with its 16-byte tag) ChaCha20-Poly1305 runs in OpenSSL. */
 export const CHACHA_OPENSSL_FROM = 512
 
-export const noiseCrypto: ICryptoInterface = {
-  ...defaultCrypto,
+const chachaSwitch: Pick<ICryptoInterface, 'chaCha20Poly1305Encrypt' | 'chaCha20Poly1305Decrypt'> = {
   chaCha20Poly1305Encrypt (plaintext, nonce, ad, k) {
     return (plaintext.byteLength < CHACHA_OPENSSL_FROM ? asCrypto : nodeCrypto).chaCha20Poly1305Encrypt(plaintext, nonce, ad, k)
   },
   chaCha20Poly1305Decrypt (ciphertext, nonce, ad, k, dst) {
     return (ciphertext.byteLength < CHACHA_OPENSSL_FROM ? asCrypto : nodeCrypto).chaCha20Poly1305Decrypt(ciphertext, nonce, ad, k, dst)
-  },
+  }
+}
+
+export const noiseCrypto: ICryptoInterface = {
+  ...defaultCrypto,
+  // Electron's crypto library has no ChaCha20-Poly1305: there Noise's default (WebAssembly throughout) stays.
+  ...(process.versions.electron === undefined ? chachaSwitch : {}),
   generateX25519KeyPair () {
     const { privateKey, publicKey } = generateKeyPairSync('x25519')
     return pair(privateKey, publicKey)

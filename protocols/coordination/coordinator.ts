@@ -15,7 +15,7 @@
 import { randomUUID } from 'node:crypto'
 import { setMaxListeners } from 'node:events'
 import type { RpcService } from '../rpc/index.js'
-import { AgentMeshError, ConnectionError, NotCoordinatorError } from '../core/errors.js'
+import { AbortError, AgentMeshError, ConnectionError, NotCoordinatorError } from '../core/errors.js'
 import { CoordinatorStateMachine, type CoordinatorState } from './coordinator-state.js'
 import type { ConsensusResult, CoordinationReport, DirectiveOutcome, PlanContext, PlannedDirective, Planner } from './coordinator-types.js'
 import type { AgentSide } from './agent-side.js'
@@ -127,11 +127,13 @@ export class Coordinator {
    * directive in the next (this node re-elected while it waited), it ends CRD002 instead.
    */
   private async office (signal?: AbortSignal, term?: number): Promise<void> {
+    // Stopped: nothing more goes out (the election keeps its lease until it lapses).
+    if (!this.started) throw new NotCoordinatorError('this coordinator stopped')
     if (!this.init.inOffice()) await this.init.officeBack?.(signal)
+    if (signal?.aborted === true) throw new AbortError('the coordinator\'s call was aborted', { cause: signal.reason })
+    if (!this.started) throw new NotCoordinatorError('this coordinator stopped')
     this.assertInOffice()
-    if (term !== undefined && this.init.term() !== term) {
-      throw new NotCoordinatorError(`this coordinator's term changed during the round (${term} to ${this.init.term()}): the round ends, a new one starts from the statuses`)
-    }
+    if (term !== undefined && this.init.term() !== term) throw termChanged(term, this.init.term())
   }
 
   async requestStatus (target: string, signal?: AbortSignal): Promise<AgentStatus> {
@@ -268,7 +270,17 @@ export class Coordinator {
     try {
       m.fire('system_state_change')
       for (let attempt = 1; ; attempt++) {
-        await this.office(signal, report.term)
+        try {
+          await this.office(signal, report.term)
+        } catch (err) {
+          // Not in office (or in another term) at the start: nothing was done, the caller is told.
+          // Past the first attempt directives went out: the round ends with what they did.
+          if (attempt === 1) throw err
+          m.reset()
+          report.outcome = report.directives.some(d => d.outcome === 'completed') ? 'partial' : 'failed'
+          report.error = (err as Error).message
+          return this.finish(report, started)
+        }
         const { statuses, unavailable } = await this.statusAll(signal)
         report.agentsAsked = statuses.length + unavailable.length
         report.agentsAnswered = statuses.length
@@ -285,9 +297,9 @@ export class Coordinator {
           return this.finish(report, started)
         }
         m.fire('plan_ready')
-        const acked = await Promise.all(plan.map(async p => await this.send(p, 1, report.term)))
+        const acked = await Promise.all(plan.map(async p => await this.send(p, 1, report.term, signal)))
         m.fire('execution_started')
-        const outcomes = await Promise.all(acked.map(async a => await this.monitor(a, report.term)))
+        const outcomes = await Promise.all(acked.map(async a => await this.monitor(a, report.term, signal)))
         conflicts = outcomes.filter(o => o.outcome === 'conflict').map(o => ({ target: o.target, action: o.action, parameters: plan.find(p => p.target === o.target && p.action === o.action)?.parameters ?? {}, reason: o.error?.message ?? 'resource conflict' }))
         report.directives.push(...outcomes.filter(o => o.outcome !== 'conflict' || attempt >= maxAttempts))
         if (conflicts.length > 0 && attempt < maxAttempts && !signal.aborted) {
@@ -314,10 +326,10 @@ export class Coordinator {
     return report
   }
 
-  private async send (p: PlannedDirective, attempt: number, term: number, directiveId: string = randomUUID()): Promise<Sent> {
+  private async send (p: PlannedDirective, attempt: number, term: number, signal: AbortSignal, directiveId: string = randomUUID()): Promise<Sent> {
     const started = performance.now()
     try {
-      const sent = await this.issue(p.target, p.action, p.parameters, { directiveId, attempt }, term)
+      const sent = await this.issue(p.target, p.action, p.parameters, { directiveId, attempt, signal }, term)
       return { p, directiveId, attempt, started, completion: sent.completion }
     } catch (err) {
       const e = err instanceof AgentMeshError ? err : new ConnectionError(String(err))
@@ -331,7 +343,7 @@ export class Coordinator {
   }
 
   /** Wait for completion; a failed directive is rolled back and retried. */
-  private async monitor (a: Awaited<ReturnType<Coordinator['send']>>, term: number): Promise<DirectiveOutcome> {
+  private async monitor (a: Awaited<ReturnType<Coordinator['send']>>, term: number, signal: AbortSignal): Promise<DirectiveOutcome> {
     let cur = a
     for (;;) {
       if (cur.failure !== undefined) return cur.failure
@@ -342,11 +354,13 @@ export class Coordinator {
         return { directiveId: a.directiveId, target: a.p.target, action: a.p.action, outcome: 'completed', attempts: cur.attempt, durationMs: seconds * 1000, result: done.result }
       }
       this.init.onDirective?.(a.p.action, 'failed', seconds)
-      if (cur.attempt >= MAX_DIRECTIVE_RETRIES || !this.init.inOffice()) {
-        return { directiveId: a.directiveId, target: a.p.target, action: a.p.action, outcome: 'failed', attempts: cur.attempt, durationMs: seconds * 1000, ...(done.error !== undefined ? { error: done.error } : {}) }
-      }
-      await this.rollback(a.p.target, a.directiveId, cur.attempt)
-      cur = { ...(await this.send(a.p, cur.attempt + 1, term, a.directiveId)), started: a.started }
+      const failed: DirectiveOutcome = { directiveId: a.directiveId, target: a.p.target, action: a.p.action, outcome: 'failed', attempts: cur.attempt, durationMs: seconds * 1000, ...(done.error !== undefined ? { error: done.error } : {}) }
+      if (cur.attempt >= MAX_DIRECTIVE_RETRIES) return failed
+      // The rollback and the retry go out in the round's term, in office (a lapsed lease waited
+      // for): otherwise the directive ends with the agent's own failure, not with a refused retry.
+      if (!(await this.office(signal, term).then(() => true, () => false))) return failed
+      await this.rollback(a.p.target, a.directiveId, cur.attempt, term)
+      cur = { ...(await this.send(a.p, cur.attempt + 1, term, signal, a.directiveId)), started: a.started }
     }
   }
 
@@ -368,11 +382,11 @@ export class Coordinator {
     }
   }
 
-  private async rollback (target: string, directiveId: string, attempt: number): Promise<void> {
+  private async rollback (target: string, directiveId: string, attempt: number, term: number): Promise<void> {
     try {
       if (target === this.init.self) await this.init.agent.rollback(directiveId, attempt)
       else {
-        const request = { directive_id: directiveId, attempt, term: this.init.term() }
+        const request = { directive_id: directiveId, attempt, term }
         await this.init.rpc.request(target, RollbackCommand, request, { timeoutMs: this.init.requestTimeoutMs })
       }
     } catch { /* a rollback that cannot reach its agent leaves the retry to find out */ }
@@ -380,6 +394,10 @@ export class Coordinator {
 }
 
 function key (id: string, attempt: number): string { return `${id}#${attempt}` }
+
+function termChanged (from: number, to: number): NotCoordinatorError {
+  return new NotCoordinatorError(`this coordinator's term changed during the round (${from} to ${to}): its plan was made on statuses of term ${from}; plan again from this term's`)
+}
 
 function isUnavailable (err: unknown): boolean {
   return err instanceof AgentMeshError && (err.code === 'COM001' || err.code === 'COM002')

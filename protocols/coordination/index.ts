@@ -263,7 +263,7 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
    */
   private async leaseBack (signal?: AbortSignal): Promise<void> {
     const end = Date.now() + this.init.electionTimeoutMaxMs
-    while (!this.inOffice && this.election.status()?.role === 'leader' && Date.now() < end && signal?.aborted !== true) {
+    while (this.running && !this.inOffice && this.election.status()?.role === 'leader' && Date.now() < end && signal?.aborted !== true) {
       await new Promise(resolve => setTimeout(resolve, this.init.heartbeatIntervalMs))
     }
   }
