@@ -21,15 +21,22 @@ const DIAL_TIMEOUT_MS = 10_000
 export class PeerDialer {
   private readonly libp2p: Libp2p
   private readonly maxPeers: () => number
+  private readonly skip?: (peerId: string) => boolean
   private readonly timers = new Set<ReturnType<typeof setTimeout>>()
   private readonly pending = new Set<string>()
   private readonly backlog = new Map<string, PeerInfo>()
   private running = false
   private readonly onDiscovery = (evt: CustomEvent<PeerInfo>): void => { this.consider(evt.detail) }
 
-  constructor (libp2p: Libp2p, maxPeers: () => number) {
+  /**
+   * `skip`: peers not to dial for now whoever tells of them: those whose connection this node
+   * just closed by agreement (discovery/hand-off.ts). A seed hands agents on to shed connections;
+   * dialling one back because a newcomer's peer exchange named it undid that.
+   */
+  constructor (libp2p: Libp2p, maxPeers: () => number, skip?: (peerId: string) => boolean) {
     this.libp2p = libp2p
     this.maxPeers = maxPeers
+    if (skip !== undefined) this.skip = skip
   }
 
   start (): void {
@@ -76,7 +83,7 @@ export class PeerDialer {
 
   private wanted (info: PeerInfo): boolean {
     const id = info.id.toString()
-    if (!this.running || id === this.libp2p.peerId.toString() || this.pending.has(id)) return false
+    if (!this.running || id === this.libp2p.peerId.toString() || this.pending.has(id) || this.skip?.(id) === true) return false
     if (this.libp2p.getConnections(info.id).length > 0) return false
     return this.libp2p.getPeers().length + this.pending.size < this.maxPeers()
   }

@@ -142,7 +142,8 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     withRole: role => membership.find({ role }).map(p => p.peerId),
     ackTimeoutMs: config.delivery.topicAckTimeoutMs
   })
-  const discovery = new PeerDialer(libp2p, () => config.connections.targetPeers)
+  // Not an agent whose connection was just closed by agreement, either way (handOffs: made below, asked only once running).
+  const discovery = new PeerDialer(libp2p, () => config.connections.targetPeers, peer => handOffs.expects(peer))
   const membership = new Membership({
     libp2p,
     rpc,

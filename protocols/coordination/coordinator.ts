@@ -13,9 +13,10 @@
  * hook that throws puts the coordinator in `error`, from which it retries or gives up.
  */
 import { randomUUID } from 'node:crypto'
-import { setMaxListeners } from 'node:events'
 import type { RpcService } from '../rpc/index.js'
 import { AbortError, AgentMeshError, ConnectionError, NotCoordinatorError } from '../core/errors.js'
+import { fanOut } from '../core/fan-out-signal.js'
+import { canonicalJson } from '../envelope/index.js'
 import { CoordinatorStateMachine, type CoordinatorState } from './coordinator-state.js'
 import type { ConsensusResult, CoordinationReport, DirectiveOutcome, PlanContext, PlannedDirective, Planner } from './coordinator-types.js'
 import type { AgentSide } from './agent-side.js'
@@ -56,6 +57,11 @@ interface Sent {
   completion?: Promise<ProgressUpdate>
   failure?: DirectiveOutcome
 }
+
+type DirectiveParams = Record<string, unknown>
+interface DirectiveOptions { directiveId?: string, attempt?: number, onProgress?: (u: ProgressUpdate) => void, signal?: AbortSignal }
+/** A directive acknowledged; `completion` settles with the agent's final progress update. */
+interface Issued { directiveId: string, duplicate: boolean, completion: Promise<ProgressUpdate> }
 
 interface Waiter { resolve: (u: ProgressUpdate) => void, onProgress?: (u: ProgressUpdate) => void }
 
@@ -165,23 +171,12 @@ export class Coordinator {
    * Send one directive and wait for its acknowledgement. `completion` settles with the agent's
    * final progress update (completed or failed).
    */
-  async directive (
-    target: string,
-    action: DirectiveAction,
-    parameters: Record<string, unknown>,
-    options: { directiveId?: string, attempt?: number, onProgress?: (u: ProgressUpdate) => void, signal?: AbortSignal } = {}
-  ): Promise<{ directiveId: string, duplicate: boolean, completion: Promise<ProgressUpdate> }> {
+  async directive (target: string, action: DirectiveAction, parameters: DirectiveParams, options: DirectiveOptions = {}): Promise<Issued> {
     return await this.issue(target, action, parameters, options)
   }
 
   /** A directive of a round (`term`: the round's, the term it must still be in) or of a caller (undefined). */
-  private async issue (
-    target: string,
-    action: DirectiveAction,
-    parameters: Record<string, unknown>,
-    options: { directiveId?: string, attempt?: number, onProgress?: (u: ProgressUpdate) => void, signal?: AbortSignal },
-    term?: number
-  ): Promise<{ directiveId: string, duplicate: boolean, completion: Promise<ProgressUpdate> }> {
+  private async issue (target: string, action: DirectiveAction, parameters: DirectiveParams, options: DirectiveOptions, term?: number): Promise<Issued> {
     await this.office(options.signal, term)
     const d: CoordinationDirective = {
       directive_id: options.directiveId ?? randomUUID(),
@@ -229,7 +224,8 @@ export class Coordinator {
         missing[t] = err instanceof AgentMeshError ? `${err.code} ${err.message}` : String(err)
       }
     })).finally(shared.done)
-    const values = Object.values(results).map(canonical)
+    // JSON with sorted keys: equal answers compare equal whatever their key order.
+    const values = Object.values(results).map(v => canonicalJson(v) ?? 'undefined')
     const agreed = Object.keys(missing).length === 0 && values.length > 0 && values.every(v => v === values[0])
     return { roundId, question, agreed, ...(agreed ? { value: Object.values(results)[0] } : {}), results, missing }
   }
@@ -401,26 +397,4 @@ function termChanged (from: number, to: number): NotCoordinatorError {
 
 function isUnavailable (err: unknown): boolean {
   return err instanceof AgentMeshError && (err.code === 'COM001' || err.code === 'COM002')
-}
-
-/** JSON with sorted keys, so equal answers compare equal whatever their key order. */
-function canonical (v: unknown): string {
-  return JSON.stringify(v, (_k, x: unknown) => x !== null && typeof x === 'object' && !Array.isArray(x)
-    ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0))
-    : x) ?? 'undefined'
-}
-
-/**
- * One signal for the requests of a fan-out, following the caller's: every request listens to
- * it, and a node warns of a leak past ten listeners on one signal. Ours may have any number;
- * the caller's gets one listener, removed when the fan-out is done.
- */
-function fanOut (signal: AbortSignal | undefined): { signal: AbortSignal | undefined, done: () => void } {
-  if (signal === undefined) return { signal: undefined, done: () => {} }
-  const own = new AbortController()
-  setMaxListeners(Infinity, own.signal)
-  const forward = (): void => { own.abort(signal.reason) }
-  if (signal.aborted) forward()
-  else signal.addEventListener('abort', forward, { once: true })
-  return { signal: own.signal, done: () => { signal.removeEventListener('abort', forward) } }
 }
