@@ -70,8 +70,7 @@ function startAgent (i: number, bootstrap: string | undefined): Promise<Ready> {
     DEMO_SUBMITS: i === 0 ? '1' : '0',
     ...(bootstrap !== undefined ? { AGENTMESH_BOOTSTRAP: bootstrap } : {})
   }
-  // As the image runs agents: a young generation of 4 MiB a semi-space, up to 30 MiB less per process (docs/benchmarks.md).
-  const child = spawn(process.execPath, ['--max-semi-space-size=4', agentScript], { env, stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [agentScript], { env, stdio: ['ignore', 'pipe', 'inherit'] })
   const exited = new Promise<void>(resolve => child.once('exit', () => { resolve() }))
   agents.push({ name, child, exited })
   const tag = process.stdout.isTTY ? `\x1b[${colors[i % colors.length]}m${name.padEnd(8)}\x1b[0m` : name.padEnd(8)
