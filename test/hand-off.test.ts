@@ -41,6 +41,17 @@ describe('a seed hands newcomers on', () => {
       const at = agreedClose.get(p)
       if (e.detail.direction === 'outbound' && at !== undefined && Date.now() - at < PROBE_WINDOW_MS) probed.push(p)
     })
+    // Who dials, for the failure message: the code that asked (a dial's stack, the newest of each peer).
+    const dialStacks = new Map<string, string>()
+    const lib = seed.libp2p as unknown as Record<'dial' | 'dialProtocol', (peer: unknown, ...rest: unknown[]) => Promise<unknown>>
+    for (const m of ['dial', 'dialProtocol'] as const) {
+      const original = lib[m].bind(lib)
+      lib[m] = async (peer: unknown, ...rest: unknown[]) => {
+        const stack = (new Error(m).stack ?? '').split('\n').slice(2, 9).map(l => l.trim()).join(' < ')
+        dialStacks.set(String(peer), stack)
+        return await original(peer, ...rest)
+      }
+    }
     await seed.start()
     nodes.push(seed)
     for (let i = 0; i < NEWCOMERS; i++) {
@@ -70,7 +81,7 @@ describe('a seed hands newcomers on', () => {
     assert.ok(count('given') <= count('taken'), `each close agreed by the agent let go (${count('given')} given, ${count('taken')} taken)`)
     // A close by agreement is not probed: the seed dialled none of the agents it handed on right after.
     assert.ok(agreedClose.size > 0, 'the seed saw agreed closes')
-    assert.deepEqual(probed, [], 'the seed dialled no agent just handed on')
+    assert.deepEqual(probed, [], `the seed dialled no agent just handed on; its last dial of each: ${probed.map(p => `${p}: ${dialStacks.get(p) ?? 'not by libp2p.dial or dialProtocol'}`).join('; ')}`)
     // Agreed closes are not taken for failures: nobody was suspected for them.
     for (const n of nodes) assert.equal(n.members().filter(m => m.state !== 'alive').length, 0, `${n.name} holds every agent alive`)
   })
