@@ -122,6 +122,14 @@ test('coordinator round: stopped, or its signal aborted while it waits for the l
   const c = coordinator(state, taken, async (signal) => { seen.push(signal); controller.abort() })
   await assert.rejects(c.directive(SELF, 'assign_task', {}, { signal: controller.signal }), (e: { code?: string }) => e.code === 'ABORT_ERR')
   assert.equal(seen[0], controller.signal, 'the wait was given the caller\'s signal')
+  // A round aborted while it waits: its directive is rejected as aborted, and its agent is not taken for offline.
+  state.inOffice = true
+  const roundAbort = new AbortController()
+  const aborting = coordinator(state, taken, async () => { roundAbort.abort() })
+  const report = await aborting.coordinate({ signal: roundAbort.signal, planner: (ctx) => { state.inOffice = false; return planOne(ctx) } })
+  assert.deepEqual(report.directives.map(d => [d.outcome, d.error?.code]), [['rejected', 'ABORT_ERR']])
+  assert.deepEqual(aborting.offlineAgents(), [])
+  aborting.stop()
   state.inOffice = true
   c.stop()
   await assert.rejects(c.directive(SELF, 'assign_task', {}), (e: { code?: string, message?: string }) => e.code === 'CRD002' && /stopped/.test(e.message ?? ''))

@@ -128,9 +128,8 @@ export class Coordinator {
   }
 
   /**
-   * In office now, or back in office after a moment's lapse of the lease; CRD002 otherwise. A
-   * round's steps give its term: a round planned on statuses asked for in one term sends no
-   * directive in the next (this node re-elected while it waited), it ends CRD002 instead.
+   * In office now, or back after a moment's lapse of the lease; CRD002 otherwise. A round's steps give its term: a round
+   * planned on statuses of one term sends nothing in the next (this node re-elected while it waited), it ends CRD002.
    */
   private async office (signal?: AbortSignal, term?: number): Promise<void> {
     // Stopped: nothing more goes out (the election keeps its lease until it lapses).
@@ -328,7 +327,8 @@ export class Coordinator {
       const sent = await this.issue(p.target, p.action, p.parameters, { directiveId, attempt, signal }, term)
       return { p, directiveId, attempt, started, completion: sent.completion }
     } catch (err) {
-      const e = err instanceof AgentMeshError ? err : new ConnectionError(String(err))
+      // An abort is the caller's doing: the directive is rejected, its agent not marked offline.
+      const e = err instanceof AgentMeshError || err instanceof AbortError ? err : new ConnectionError(String(err))
       const outcome: DirectiveOutcome['outcome'] = isUnavailable(e) ? 'unavailable' : e.code === 'CRD003' ? 'conflict' : 'rejected'
       // Agent unavailable: marked offline, not retried (the specification's rule).
       if (outcome === 'unavailable') this.offline.add(p.target)
