@@ -9,8 +9,9 @@ test('a client node calls and publishes, but no agent lists it, announces it, co
   const nodes = await startMesh(3, () => ({ preset: 'local' }))
   let client: AgentNode | undefined
   try {
-    // 30 s, as the suite's other elections get on a loaded host: once in a full local run this
-    // timed out at 15 s (COM001 after 17 s), though three agents elect in 0.5-1.4 s under six CPU burners.
+    // 30 s, as the suite's other elections get on a loaded host: a wait of this test timed out once
+    // in a full local run (COM001 after 17 s; by its timing this one, at 15 s), though three agents
+    // elect in 0.5-1.4 s under six CPU burners.
     await Promise.all(nodes.map(async n => await n.coordinatorElected({ signal: AbortSignal.timeout(30_000) })))
     const joins: string[] = []
     for (const n of nodes) n.addEventListener('peer:join', (e) => { joins.push(`${n.name} saw ${e.detail.name}`) })
