@@ -18,6 +18,7 @@ import { phaseProfile } from './phase-profile.js'
 import { MemberSync } from '../discovery/member-wire.js'
 import { MESH_TOPIC } from '../discovery/mesh-map.js'
 import type { RpcService } from '../protocols/rpc/index.js'
+import { REJECT_REASONS } from '../protocols/coordination/election-types.js'
 
 interface Cmd { id: number, cmd: string, [k: string]: any }
 
@@ -64,9 +65,6 @@ const dialErrors = new Map<AgentNode, { count: number, last: string }>()
 const crashed = new Set<AgentNode>()
 /** The member view's parts a full exchange uses (private there: the bench reaches in to tell why news did not come). */
 interface SyncParts { syncSet: () => unknown[], init: { rpc: RpcService }, receive: (p: string, st: unknown[], full: boolean) => void }
-/** Why an announcement is refused (election-types.ts RejectReason). */
-const ANNOUNCEMENT_REJECTS = ['forged-leader', 'not-a-voter', 'stale-term', 'malformed', 'unproven', 'bad-certificate', 'term-too-far', 'bad-signature']
-
 /** Per agent: when it first followed each leader (Date.now()). */
 const followed = new Map<AgentNode, Map<string, number>>()
 const frames = new Map<AgentNode, () => number>()
@@ -292,7 +290,7 @@ async function handle (m: Cmd): Promise<unknown> {
         statementsSigned: agents.reduce((s, a) => s + a.stats.get('member_statements_total', { kind: 'signed' }), 0),
         statementsChecked: agents.reduce((s, a) => s + a.stats.get('member_statements_total', { kind: 'checked' }), 0),
         // Announcements refused, by reason (a non-voter follows a new coordinator on its announcement).
-        announcementsRejected: Object.fromEntries(ANNOUNCEMENT_REJECTS.map(r => [r, agents.reduce((s, a) => s + a.stats.get('coordination_rejected_total', { message: 'announcement', reason: r }), 0)])),
+        announcementsRejected: Object.fromEntries(REJECT_REASONS.map(r => [r, agents.reduce((s, a) => s + a.stats.get('coordination_rejected_total', { message: 'announcement', reason: r }), 0)])),
         cpuUs: cpu.user + cpu.system,
         rss: process.memoryUsage().rss,
         rssBase,

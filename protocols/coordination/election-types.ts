@@ -128,8 +128,8 @@ export type ElectionEvent =
  * does not check out (signatures, majority, term, leader); term-too-far: an unproven term beyond MAX_TERM_STEP;
  * bad-signature: a granted vote whose signature does not check out.
  */
-export type RejectReason =
-  'forged-leader' | 'not-a-voter' | 'stale-term' | 'malformed' | 'unproven' | 'bad-certificate' | 'term-too-far' | 'bad-signature'
+export const REJECT_REASONS = ['forged-leader', 'not-a-voter', 'stale-term', 'malformed', 'unproven', 'bad-certificate', 'term-too-far', 'bad-signature'] as const
+export type RejectReason = typeof REJECT_REASONS[number]
 
 export interface ElectionStatus {
   role: Role
