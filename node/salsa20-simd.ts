@@ -1,3 +1,6 @@
+// WebAssembly's types are declared by TypeScript's DOM library only (@types/node has none); the
+// build (tsconfig.build.json, the container image) includes no test file that would bring them.
+/// <reference lib="dom" />
 /**
  * Salsa20's key stream, four blocks at a time in WebAssembly SIMD: what the mesh key's XSalsa20
  * (node/mesh-key.ts) spends its CPU on. @noble/ciphers' pure-JS core reaches ~175-280 MB/s here,

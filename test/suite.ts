@@ -10,19 +10,22 @@
  * unless it is named in SERIAL.
  *
  * The fault campaign, then the 50-agent live page, run beside the first group (BESIDE): minutes of
- * wall time spent mostly waiting (timed faults, agents idle between them; gossip reaching 50
- * agents), with deadlines sized for a loaded host. Their output is kept in a file and printed once
+ * wall time spent mostly waiting (timed faults, the mesh healing between them; gossip reaching 50
+ * agents), with deadlines sized for a loaded host. They are not light: about 300 s of CPU of the
+ * suite's ~1,000, measured file by file with /usr/bin/time. Their output is kept in a file and printed once
  * the first group is done, so the two reports do not interleave.
  *
- * Any group failing fails the run (exit 1), after all have run. Given files, only those run
+ * Any group failing fails the run (exit 1), after all have run; a group that hangs is killed
+ * after GROUP_LIMIT_MS, naming its unfinished files. A summary closes the run. Given files, only those run
  * (each in its group). AGENTMESH_TEST_CONCURRENCY=1 runs everything one file at a time, the
  * campaign too (in the last group).
  */
-import { spawn, spawnSync } from 'node:child_process'
-import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { FailureLine, FileLine } from './summary-reporter.js'
 
 /** Files run alone, each with why. */
 const SERIAL: Record<string, string> = {
@@ -38,11 +41,23 @@ const SERIAL: Record<string, string> = {
 
 /** Files run beside the first group, each with why it may. */
 const BESIDE: Record<string, string> = {
-  'fault-campaign.test.js': 'five agent processes in network namespaces through 200 timed faults: minutes of waiting, little CPU',
+  // Not little CPU: 176 s of it in 159 s alone (2026-11-27), mostly agents restarted after kill -9.
+  'fault-campaign.test.js': 'five agent processes in network namespaces through 200 timed faults: minutes, mostly waiting for the mesh to heal',
   // After the campaign (the files beside run one at a time): its minute of 50 agents overlaps the
   // first group's last minutes, not the serial files' timing windows. Its deadlines are a loaded host's.
   'live-page-scale.test.js': '50 agents in five processes and Chromium: a minute, mostly waiting for gossip to reach everyone'
 }
+
+/**
+ * The first group's longest files (a full local run, 2026-11-27: 45-90 s each against a median
+ * of a few), started first: in name order one of them could start last and run on alone while
+ * the other two slots sat idle. A file not listed keeps its name order after them.
+ */
+const LONG_FIRST = [
+  'election-sim.test.js', 'cli.test.js', 'clients.test.js', 'keyring.test.js', 'attack-membership.test.js',
+  'hand-off.test.js', 'coordination.test.js', 'cli-errors.test.js', 'gateway.test.js', 'readme.test.js', 'mcp.test.js'
+]
+const rank = (f: string): number => { const i = LONG_FIRST.indexOf(basename(f)); return i < 0 ? LONG_FIRST.length : i }
 
 const here = dirname(fileURLToPath(import.meta.url))
 const given = process.argv.slice(2)
@@ -51,36 +66,148 @@ const concurrency = process.env.AGENTMESH_TEST_CONCURRENCY ?? '3'
 const besideOn = concurrency !== '1'
 const isBeside = (f: string): boolean => besideOn && BESIDE[basename(f)] !== undefined
 const alone = files.filter(f => !isBeside(f) && (SERIAL[basename(f)] !== undefined || BESIDE[basename(f)] !== undefined))
-const shared = files.filter(f => SERIAL[basename(f)] === undefined && BESIDE[basename(f)] === undefined)
+const shared = files.filter(f => SERIAL[basename(f)] === undefined && BESIDE[basename(f)] === undefined).sort((a, b) => rank(a) - rank(b))
 const beside = files.filter(isBeside)
 
-/** One `node --test` run; its exit code. */
-function run (list: string[], n: string): number {
-  if (list.length === 0) return 0
-  const r = spawnSync(process.execPath, ['--test', `--test-concurrency=${n}`, ...list], { stdio: 'inherit' })
-  return r.status ?? 1
+/**
+ * Each run reports twice: as `node --test` would by itself (spec on a terminal, TAP otherwise),
+ * and through test/summary-reporter.js into a file the suite reads back for its closing summary.
+ */
+const work = mkdtempSync(join(tmpdir(), 'agentmesh-suite-'))
+let runs = 0
+function reporters (): { args: string[], summary: string } {
+  const summary = join(work, `summary-${runs++}.jsonl`)
+  // The report to the run's standard output, whatever that is (the suite's, or the file of the group beside).
+  const args = [
+    `--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`, '--test-reporter-destination=stdout',
+    `--test-reporter=${join(here, 'summary-reporter.js')}`, `--test-reporter-destination=${summary}`
+  ]
+  return { args, summary }
 }
 
-/** A `node --test` run in the background, its report to a file (no pipe to drain while spawnSync blocks); its exit code and report. */
-function start (list: string[]): Promise<{ code: number, report: string }> {
-  if (list.length === 0) return Promise.resolve({ code: 0, report: '' })
-  const dir = mkdtempSync(join(tmpdir(), 'agentmesh-suite-'))
-  const path = join(dir, 'report.txt')
-  const fd = openSync(path, 'w')
-  const child = spawn(process.execPath, ['--test', '--test-concurrency=1', ...list], { stdio: ['ignore', fd, fd] })
-  closeSync(fd)
-  return new Promise(resolve => {
-    child.on('exit', (code) => {
-      const report = readFileSync(path, 'utf8')
-      rmSync(dir, { recursive: true, force: true })
-      resolve({ code: code ?? 1, report })
-    })
+interface Group { name: string, code: number, ms: number, summary: string, hung?: string[] }
+const groups: Group[] = []
+
+/**
+ * A group still running after this long has hung (a file whose test left a server or a timer
+ * open never ends): the files still running are killed and named, then the group with every
+ * process it started. A whole healthy group takes 3-9 minutes on a 2-core machine. 0 turns the
+ * watchdog off; past 24 days (a timer's limit) it is off too.
+ */
+const limitMin = Number(process.env.AGENTMESH_TEST_GROUP_LIMIT_MIN ?? 30)
+if (!Number.isFinite(limitMin) || limitMin < 0 || process.env.AGENTMESH_TEST_GROUP_LIMIT_MIN === '') {
+  throw new Error(`AGENTMESH_TEST_GROUP_LIMIT_MIN must be minutes (0: no limit), not ${JSON.stringify(process.env.AGENTMESH_TEST_GROUP_LIMIT_MIN)}`)
+}
+const GROUP_LIMIT_MS = limitMin * 60_000 > 2 ** 31 - 1 ? 0 : limitMin * 60_000
+
+/** The processes of process group `pgid` that run a test file, with the file (Linux's /proc; none elsewhere). */
+function filesRunningIn (pgid: number): Array<{ pid: number, file: string }> {
+  const found: Array<{ pid: number, file: string }> = []
+  let pids: string[] = []
+  try { pids = readdirSync('/proc').filter(p => /^\d+$/.test(p)) } catch { return [] }
+  for (const pid of pids) {
+    // The runner itself names every file of the group: only the processes it started for a file count.
+    if (Number(pid) === pgid) continue
+    try {
+      // The process group is the 5th field of stat, counted after the command's parenthesis.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) !== pgid) continue
+      const file = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').find(arg => /\.test\.[cm]?js$/.test(arg))
+      if (file !== undefined) found.push({ pid: Number(pid), file: basename(file) })
+    } catch {}
+  }
+  return found
+}
+
+/** SIGKILL to a process or, negative, a process group; gone already is fine. */
+const kill = (pid: number): void => { try { process.kill(pid, 'SIGKILL') } catch {} }
+
+/**
+ * The process groups of the runs under way. They no longer share the suite's group, so a
+ * signal to the suite is passed on to them, and whatever is left of them when it exits is killed.
+ */
+const running = new Set<number>()
+const SIGNALS = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const
+for (const [signal, n] of Object.entries(SIGNALS)) {
+  process.on(signal, () => {
+    for (const pgid of running) { try { process.kill(-pgid, signal as NodeJS.Signals) } catch {} }
+    process.exit(128 + n)
   })
 }
+process.on('exit', () => { for (const pgid of running) kill(-pgid) })
 
-const background = start(beside)
-const first = run(shared, concurrency)
+/**
+ * One `node --test` run, in a process group of its own: its report to standard output, or to
+ * `file` (the group run beside another, read back and printed once that one is done).
+ */
+async function run (name: string, list: string[], n: string, file?: string): Promise<{ code: number, report: string }> {
+  if (list.length === 0) return { code: 0, report: '' }
+  const fd = file !== undefined ? openSync(file, 'w') : undefined
+  const { args, summary } = reporters()
+  const t0 = Date.now()
+  const child = spawn(process.execPath, ['--test', `--test-concurrency=${n}`, ...args, ...list],
+    { stdio: fd !== undefined ? ['ignore', fd, fd] : 'inherit', detached: true })
+  if (fd !== undefined) closeSync(fd)
+  const pgid = child.pid!
+  running.add(pgid)
+  const group: Group = { name, code: 1, ms: 0, summary }
+  const exited = new Promise<number>(resolve => child.on('exit', (c) => { resolve(c ?? 1) }))
+  // The hung files are killed first, so that the runner reports them as failed, and the files
+  // queued behind them run and report; the group goes if it is still there 60 s later.
+  let last: ReturnType<typeof setTimeout> | undefined
+  const watchdog = GROUP_LIMIT_MS === 0
+    ? undefined
+    : setTimeout(() => {
+      const hung = filesRunningIn(pgid)
+      group.hung = hung.map(h => h.file)
+      for (const h of hung) kill(h.pid)
+      last = setTimeout(() => { kill(-pgid) }, 60_000)
+    }, GROUP_LIMIT_MS)
+  const code = await exited
+  clearTimeout(watchdog)
+  clearTimeout(last)
+  // What a file started and left running when its runner ended (an agent process a test did not stop) goes with the group.
+  kill(-pgid)
+  running.delete(pgid)
+  Object.assign(group, { code, ms: Date.now() - t0 })
+  groups.push(group)
+  return { code, report: file !== undefined ? readFileSync(file, 'utf8') : '' }
+}
+
+/** The closing summary: each group's time and exit code, the slowest files, then every failure. */
+function summarize (): void {
+  const read = (g: Group): Array<FailureLine | FileLine> => existsSync(g.summary)
+    ? readFileSync(g.summary, 'utf8').split('\n').filter(l => l !== '').map(l => JSON.parse(l) as FailureLine | FileLine)
+    : []
+  const out = ['', '# agentmesh suite summary']
+  const fails: FailureLine[] = []
+  const timed: FileLine[] = []
+  for (const g of groups) {
+    const lines = read(g)
+    const own = lines.filter((l): l is FailureLine => l.kind === 'fail')
+    fails.push(...own)
+    timed.push(...lines.filter((l): l is FileLine => l.kind === 'file'))
+    out.push(`#   ${g.name}: ${(g.ms / 1000).toFixed(0)} s, exit ${g.code}`)
+    if (g.hung !== undefined) out.push(`#     HUNG: after ${GROUP_LIMIT_MS / 60_000} min (AGENTMESH_TEST_GROUP_LIMIT_MIN) these files were still running and were killed: ${g.hung.join(', ') || '(no test file found in /proc)'}`)
+    // Failed with no failed test: a file that would not load, or the runner killed by a signal.
+    if (g.code !== 0 && own.length === 0 && g.hung === undefined) out.push('#     no failed test was reported: see the group\'s report above')
+  }
+  const slow = timed.sort((a, b) => b.ms - a.ms).slice(0, 8)
+  out.push(`#   slowest files: ${slow.map(f => `${basename(f.file)} ${(f.ms / 1000).toFixed(0)} s`).join(', ')}`)
+  out.push(`#   failed tests: ${fails.length}`)
+  for (const f of fails) {
+    out.push(`#   - ${basename(f.file)}: ${f.name}`)
+    for (const l of f.error.split('\n')) out.push(`#       ${l}`)
+  }
+  process.stdout.write(out.join('\n') + '\n')
+}
+
+// Beside the first group, the files that may share the machine with it; their report once it is done.
+const background = run('beside the first', beside, '1', join(work, 'beside.txt'))
+const first = await run('first (three files at a time)', shared, concurrency)
 const besides = await background
 process.stdout.write(besides.report)
-const second = run(alone, '1')
-process.exitCode = first === 0 && besides.code === 0 && second === 0 ? 0 : 1
+const second = await run('alone (one file at a time)', alone, '1')
+summarize()
+rmSync(work, { recursive: true, force: true })
+process.exitCode = first.code === 0 && besides.code === 0 && second.code === 0 ? 0 : 1

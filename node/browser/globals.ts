@@ -1,3 +1,5 @@
+// Runs in a page: its types are the DOM's (MessageChannel here), which the build does not otherwise include.
+/// <reference lib="dom" />
 /**
  * The Node globals the protocols use, as the browser bundle binds them (esbuild's `inject`: each
  * free reference to one of these names in bundled code becomes an import of this module; the

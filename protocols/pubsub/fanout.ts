@@ -22,6 +22,9 @@ import { batchFrame, controlFrame, FANOUT_PROTOCOL, parseFrame, REACH_MAX_PEERS,
 import type { GossipMetrics } from './gossip-limits.js'
 import { ownReach, ReachTable } from './reach.js'
 
+/** libp2p's typed listeners, as its untyped add/removeEventListener takes them (no DOM types in the build). */
+type Listener = (evt: Event) => void
+
 export interface FanoutInit {
   libp2p: Libp2p<{ pubsub: GossipSub }>
   mesh: string
@@ -105,8 +108,8 @@ export class Fanout {
     const { libp2p } = this.init
     const limits = { maxInboundStreams: MAX_STREAMS, maxOutboundStreams: MAX_STREAMS }
     await libp2p.handle(FANOUT_PROTOCOL, (stream, connection) => { this.onInbound(stream, connection) }, limits)
-    libp2p.addEventListener('peer:identify', this.onIdentify as EventListener)
-    libp2p.addEventListener('peer:disconnect', this.onDisconnect as EventListener)
+    libp2p.addEventListener('peer:identify', this.onIdentify as Listener)
+    libp2p.addEventListener('peer:disconnect', this.onDisconnect as Listener)
     libp2p.services.pubsub.addEventListener('subscription-change', this.onSubscriptions)
     this.refresh = setInterval(() => { this.sendReach() }, REACH_REFRESH_MS)
     this.refresh.unref?.()
@@ -116,8 +119,8 @@ export class Fanout {
     if (!this.started) return
     this.started = false
     const { libp2p } = this.init
-    libp2p.removeEventListener('peer:identify', this.onIdentify as EventListener)
-    libp2p.removeEventListener('peer:disconnect', this.onDisconnect as EventListener)
+    libp2p.removeEventListener('peer:identify', this.onIdentify as Listener)
+    libp2p.removeEventListener('peer:disconnect', this.onDisconnect as Listener)
     libp2p.services.pubsub.removeEventListener('subscription-change', this.onSubscriptions)
     if (this.reachTimer !== undefined) clearTimeout(this.reachTimer)
     if (this.refresh !== undefined) clearInterval(this.refresh)
