@@ -1,12 +1,12 @@
 /**
  * node dist/bench/wire-micro.js: two costs per byte and per chunk on a connection, in this
- * process, no network (the figures behind node/salsa20-simd.ts and node/noise-decoder.ts in
+ * process, no network (the figures behind node/salsa20-simd.ts and node/adaptations/noise-lengths.ts in
  * docs/benchmarks.md):
  * - the mesh key's cipher: Salsa20 in the WebAssembly SIMD module against @noble's JS, MB/s on
  *   65,280-byte passes, then `KeyStream.update` by chunk size;
  * - Noise's message decoder (@libp2p/utils LengthPrefixedDecoder with Noise's two-byte length
  *   decoder) fed one-message chunks: µs a chunk with a new RangeError per chunk (as @libp2p/utils
- *   and Noise are) and with node/noise-decoder.ts's fast path;
+ *   and Noise are) and with node/adaptations/noise-lengths.ts's quick length decoder;
  * - an Ed25519 signature over 600 bytes: libp2p's key (a KeyObject made from a JWK each time) and
  *   protocols/core/peer-sign.ts (the key imported once); and its check from the signer's peer id,
  *   as every member statement is checked (protocols/core/peer-verify.ts);
@@ -21,6 +21,7 @@ import { salsa20 } from '@noble/ciphers/salsa.js'
 import { DATA_AT, DATA_MAX, salsaSimd } from '../node/salsa20-simd.js'
 import { KeyStream } from '../node/mesh-key.js'
 import { LengthPrefixedDecoder } from '@libp2p/utils'
+import { quickLengths } from '../node/adaptations/noise-lengths.js'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { signWith } from '../protocols/core/peer-sign.js'
@@ -70,13 +71,12 @@ const twoBytes = (data: Uint8Array | Uint8ArrayList): number => {
 }
 const frame = new Uint8Array(102)
 frame[1] = 100
-const perChunk = (): number => {
+const perChunk = (quick: boolean): number => {
   const decoder = new LengthPrefixedDecoder({ lengthDecoder: twoBytes, maxBufferSize: 16 * 1024 * 1024, encodingLength: () => 2 })
+  if (quick) quickLengths(decoder)
   return 1e6 / rate(() => { for (const m of decoder.decode(frame)) if (m.byteLength !== 100) throw new Error('bad frame') })
 }
-const before = perChunk()
-await import('../node/noise-decoder.js')
-console.log(`Noise's decoder, one message a chunk: ${before.toFixed(2)} µs a chunk as libp2p has it, ${perChunk().toFixed(2)} µs with node/noise-decoder.ts`)
+console.log(`Noise's decoder, one message a chunk: ${perChunk(false).toFixed(2)} µs a chunk as libp2p has it, ${perChunk(true).toFixed(2)} µs with node/adaptations/noise-lengths.ts`)
 
 const identity = await generateKeyPair('Ed25519')
 const statement = new Uint8Array(600).fill(7)

@@ -2,12 +2,9 @@
 import { STATED_ADDRESS_AGE_MS } from '../discovery/member-addresses.js'
 import './polyfills.js'
 import { libp2pLogger } from './libp2p-logger.js'
-import './noise-decoder.js'
-import './yamux-window.js'
-import { corkSends } from './socket-cork.js'
+import { corkSends, halfWindowYamux, quickNoiseLengths } from './adaptations/index.js'
 import { createLibp2p, type Libp2p, type Libp2pOptions } from 'libp2p'
 import { noise, type ICryptoInterface } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
@@ -138,8 +135,10 @@ export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, 
     // Addresses stated in member statements (discovery/member-addresses.ts) stay dialable.
     peerStore: { maxAddressAge: STATED_ADDRESS_AGE_MS },
     transports: reach.transports,
-    connectionEncrypters: [noise(reach.noiseCrypto !== undefined ? { crypto: reach.noiseCrypto } : {})],
-    streamMuxers: [yamux()],
+    // Noise and yamux as their packages make them, with our adaptations on these connections only
+    // (node/adaptations/: quicker length prefixes, window updates at half the window).
+    connectionEncrypters: [quickNoiseLengths(noise(reach.noiseCrypto !== undefined ? { crypto: reach.noiseCrypto } : {}))],
+    streamMuxers: [halfWindowYamux()],
     ...(reach.connectionProtector !== undefined ? { connectionProtector: reach.connectionProtector } : {}),
     peerDiscovery: reach.peerDiscovery,
     connectionManager: {
@@ -154,7 +153,7 @@ export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, 
       addressDialTimeout: config.connections.dialTimeoutMs * JOIN_DIAL_TIMEOUT_MAX_FACTOR
     },
     connectionGater: {
-      // Each new connection is shown to corkSends (node/socket-cork.ts): it wraps TCP's class once.
+      // Each new connection is shown to corkSends (node/adaptations/tcp-cork.ts): its own sends corked.
       denyInboundConnection: (maConn) => { corkSends(maConn); return gate.denyInboundConnection(maConn.remoteAddr) },
       denyOutboundConnection: (_peer, maConn) => { corkSends(maConn); return false },
       denyInboundEncryptedConnection: (peer) => gate.denyInboundEncrypted(peer),

@@ -1,5 +1,5 @@
 /**
- * What agentmesh changes in how libp2p writes (node/socket-cork.ts, node/yamux-window.ts): a
+ * What agentmesh changes in how libp2p writes (node/adaptations/tcp-cork.ts, yamux-half-window.ts): a
  * request and its answer over a real connection take a socket write each way, not eight in all
  * (Noise's length and ciphertext apart, and a yamux window update after every frame); and the
  * window given back at half its size still moves megabytes both ways with a vanilla libp2p node

@@ -1,6 +1,6 @@
 /**
  * Noise's incoming bytes are split into messages without a new RangeError per chunk
- * (node/noise-decoder.ts): two agents exchange 1,000 requests over a real connection while every
+ * (node/adaptations/noise-lengths.ts): two agents exchange 1,000 requests over a real connection while every
  * RangeError made through the global constructor is counted. Before the fast path, each chunk a
  * side received made one (Noise's length decoder throws one to say "no more bytes").
  */
@@ -32,8 +32,8 @@ test('noise: 1,000 requests over a real connection make no RangeError per chunk 
 
 test('noise decoder: what it yields is the frames sent, however the bytes are cut (one at a time, across frames, several in a chunk)', async () => {
   // Noise's framing: a two-byte big-endian length, then that many bytes; its decoder as Noise makes it.
-  await import('../node/noise-decoder.js')
   const { LengthPrefixedDecoder } = await import('@libp2p/utils')
+  const { quickLengths } = await import('../node/adaptations/noise-lengths.js')
   const twoBytes = (data: Uint8Array | Uint8ArrayList): number => {
     if (data.length < 2) throw new RangeError('Could not decode int16BE')
     return data instanceof Uint8Array ? (data[0] << 8) + data[1] : data.getUint16(0)
@@ -42,12 +42,14 @@ test('noise decoder: what it yields is the frames sent, however the bytes are cu
   const wire = Buffer.concat(bodies.flatMap(b => [Buffer.from([b.byteLength >> 8, b.byteLength & 0xff]), Buffer.from(b)]))
   for (const cut of [1, 2, 3, 7, 301, 5_000, wire.length]) {
     const decoder = new LengthPrefixedDecoder({ lengthDecoder: twoBytes, maxBufferSize: 16 * 1024 * 1024, encodingLength: () => 2 })
+    quickLengths(decoder)
     const got: Buffer[] = []
     for (let at = 0; at < wire.length; at += cut) for (const m of decoder.decode(wire.subarray(at, at + cut))) got.push(Buffer.from(m.subarray()))
     assert.deepEqual(got, bodies.map(b => Buffer.from(b)), `cut every ${cut} bytes`)
   }
   // A chunk that ends inside a length prefix waits for the rest, and a bad length still throws.
   const decoder = new LengthPrefixedDecoder({ lengthDecoder: twoBytes, maxDataLength: 10, encodingLength: () => 2 })
+  quickLengths(decoder)
   assert.deepEqual([...decoder.decode(new Uint8Array([0]))], [])
   assert.throws(() => [...decoder.decode(new Uint8Array([200]))], /Invalid message length/)
 })
