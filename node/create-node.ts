@@ -7,7 +7,7 @@ import { freshIdentity, loadOrCreateIdentity } from './identity.js'
 import { buildLibp2p } from './libp2p.js'
 import { nodeConnectivity } from './libp2p-node.js'
 import { Stats } from './stats.js'
-import { installOtlpTracing } from './otlp.js'
+import { tracingUnregistered } from '../protocols/envelope/trace.js'
 import type { CreateAgentNodeOptions } from './types.js'
 import { loadSecurity } from './security-load.js'
 import { AgentNode } from './agent-node.js'
@@ -43,7 +43,12 @@ export async function createAgentNode (options: CreateAgentNodeOptions = {}): Pr
     libp2p.services.connectionGate.onRefused = (reason) => { stats.inc('connections_refused_total', { reason }) }
     const parts = { stats, security, store, ...(keyring !== undefined ? { keyring } : {}), ...(logger !== undefined ? { log: logger } : {}) }
     const node = new AgentNode(config, libp2p, parts)
-    if (config.tracing.otlpEndpoint !== undefined) node.tracing = await installOtlpTracing(config.tracing.otlpEndpoint, config.tracing.serviceName)
+    // The SDK is the application's to install (the CLI does, node/cli/traced-node.ts): a library
+    // that registered the process's tracer provider, context manager and propagator would take
+    // them from the host that embeds it. Said once, where the endpoint was set but nothing listens.
+    if (config.tracing.otlpEndpoint !== undefined && tracingUnregistered()) {
+      node.log.warn({ otlpEndpoint: config.tracing.otlpEndpoint }, 'tracing.otlpEndpoint is applied by the agentmesh CLI; this process registered no OpenTelemetry SDK, so no span is exported (register one, e.g. @opentelemetry/sdk-trace-node with an OTLP exporter)')
+    }
     return node
   } catch (err) {
     // The lock is this process's until the node stops: a failed creation lets it go.

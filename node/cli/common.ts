@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander'
 import type { AgentNode } from '../agent-node.js'
-import { createAgentNode } from '../create-node.js'
+import { createTracedNode } from './traced-node.js'
 import { loadConfig, type AgentConfig } from '../config.js'
 import { AgentMeshError } from '../../protocols/core/errors.js'
 import { watchBootstrap } from './join.js'
@@ -90,7 +90,7 @@ export async function clientNode (o: Record<string, any>): Promise<Client> {
     ...(o.verbose === true && o.logLevel === undefined ? { logLevel: 'info' } : {})
   }, { logLevel: 'warn' })
   if (config.bootstrap.length === 0 && !config.mdns) fail('nothing to join: give --bootstrap <multiaddr> or allow mDNS')
-  const node = await createAgentNode({ ...config })
+  const node = await createTracedNode({ ...config })
   // Watching before start(): the first dial starts with it.
   const unreachable = watchBootstrap(node, config.bootstrap)
   await node.start()

@@ -11,7 +11,7 @@
  */
 import { Writable } from 'node:stream'
 import { Command } from 'commander'
-import { createAgentNode } from '../create-node.js'
+import { createTracedNode } from './traced-node.js'
 import { MeshOperations } from '../operations/index.js'
 import { MeshMcp, McpHttpServer } from '../mcp/index.js'
 import { configFrom, fail, nodeOptions, onSignals, report, type Client } from './common.js'
@@ -33,7 +33,7 @@ async function mcpNode (o: Record<string, any>): Promise<Client> {
     resources: { cpuCores: 0, memoryGb: 0, storageGb: 0, gpuUnits: 0 }
   })
   if (config.bootstrap.length === 0 && !config.mdns) fail('nothing to join: give --bootstrap <multiaddr> or allow mDNS')
-  const node = await createAgentNode({ ...config })
+  const node = await createTracedNode({ ...config })
   const unreachable = watchBootstrap(node, config.bootstrap)
   await node.start()
   return { node, unreachable }

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander'
-import { createAgentNode } from '../create-node.js'
+import { createTracedNode } from './traced-node.js'
 import { configFrom, nodeOptions, onSignals, report } from './common.js'
 import { printCoordinator, type Out } from './coordinator-lines.js'
 import { stopWithNpmParent } from './parent-watch.js'
@@ -22,7 +22,7 @@ export function startCommand (): Command {
         const { dataDir: given, ...config } = await configFrom(o, flags)
         // --no-data-dir wins over the file and the variables; otherwise one directory per agent name (the library's default is memory).
         const dataDir = o.dataDir === false ? undefined : given ?? defaultDataDir(config.name)
-        const node = await createAgentNode({ ...config, ...(dataDir !== undefined ? { dataDir } : {}) })
+        const node = await createTracedNode({ ...config, ...(dataDir !== undefined ? { dataDir } : {}) })
         const json = o.json === true
         const out: Out = (event, text) => {
           process.stdout.write(json ? JSON.stringify({ ...event, ts: new Date().toISOString() }) + '\n' : text + '\n')

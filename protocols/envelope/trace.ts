@@ -27,8 +27,13 @@ const NOT_RECORDING = trace.wrapSpanContext(INVALID_SPAN_CONTEXT)
  * A provider of another copy of the API is not ours to judge: it is taken as tracing.
  */
 function tracing (): boolean {
+  return !tracingUnregistered() || propagation.fields().length > 0
+}
+
+/** Whether no tracer provider (an SDK) is registered with this copy of the OpenTelemetry API. */
+export function tracingUnregistered (): boolean {
   const provider = trace.getTracerProvider()
-  return !(provider instanceof ProxyTracerProvider && provider.getDelegate() === NOOP_PROVIDER) || propagation.fields().length > 0
+  return provider instanceof ProxyTracerProvider && provider.getDelegate() === NOOP_PROVIDER
 }
 
 export interface MessageSpan { span: Span, ctx: Context }
