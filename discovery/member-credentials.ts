@@ -54,11 +54,11 @@ export class MemberCredentials {
     }
   }
 
-  /** The roles and capabilities `peer`'s credential grants, if this node holds a valid one. */
-  grants (peer: string): { roles: string[], capabilities: string[] } | undefined {
+  /** The roles and capabilities `peer`'s credential grants, and its serial, if this node holds a valid one. */
+  grants (peer: string): { roles: string[], capabilities: string[], serial: string } | undefined {
     const c = this.init.credentialOf(peer) ?? this.vouched.get(peer)
     if (c === undefined || this.init.distrusts(peer) || !this.valid(c, Date.now())) return undefined
-    return { roles: c.roles, capabilities: c.capabilities }
+    return { roles: c.roles, capabilities: c.capabilities, serial: c.serial }
   }
 
   private valid (c: Credential, now: number): boolean {

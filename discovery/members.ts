@@ -92,8 +92,8 @@ export interface MemberViewInit extends MemberTimings {
   credentials?: {
     own: Credential
     vouches: (author: string, credential: unknown) => boolean
-    /** The roles and capabilities a member's credential grants, when this node holds it: what /members shows. */
-    grants: (peer: string) => { roles: string[], capabilities: string[] } | undefined
+    /** The roles and capabilities a member's credential grants, and its serial, when this node holds it: what /members shows. */
+    grants: (peer: string) => { roles: string[], capabilities: string[], serial: string } | undefined
   }
   /**
    * A statement refused: not one (`malformed`), not signed by the agent it speaks for
@@ -246,6 +246,12 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
   briefs (): MemberBrief[] { return briefsOf(this.table, this.init) }
   /** The peer ids of the members in one of `states`. */
   peersIn (...states: MemberState[]): string[] { return peersOf(this.table, states) }
+  /**
+   * Closed mesh: the roles and capabilities `peer`'s credential grants, with its serial, when this
+   * node holds a valid one (admitted here, or carried on its statements); undefined otherwise, and
+   * always in an open mesh (no credentials there).
+   */
+  grants (peer: string): { roles: string[], capabilities: string[], serial: string } | undefined { return this.init.credentials?.grants(peer) }
   /** Members alive or suspect, counted without walking them. */
   liveCount (): number { return this.table.liveCount() }
 

@@ -129,7 +129,7 @@ async function makeKeys (): Promise<void> {
   const who = [...Array.from({ length: count }, (_, i) => `agent-${i + 1}`), 'cli']
   await Promise.all(who.map(async (name, i) => {
     await run(['id', '--identity', file(`${name}.json`)])
-    const grant = name === 'cli' ? ['--roles', 'agent'] : ['--roles', i === 0 ? 'bootstrap,agent,coordinator' : 'agent,coordinator', '--capabilities', 'demo.square']
+    const grant = name === 'cli' ? ['--roles', 'agent'] : ['--roles', i === 0 ? 'bootstrap,agent,coordinator' : 'agent,coordinator', '--capabilities', 'demo.square,task:demo.sum']
     await run(['credential', 'issue', '--owner', file('mesh-owner.json'), '--identity', file(`${name}.json`), ...grant, '--ttl', '1d', '--out', file(`${name}.cred.json`)])
   }))
 }

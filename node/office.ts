@@ -12,6 +12,10 @@ import { CoordinationService } from '../protocols/coordination/index.js'
 import { selfEligible } from './member-view.js'
 import { peerLinks } from './member-connections.js'
 import { electionKeys, privateKeyOf } from '../protocols/coordination/election-keys.js'
+import type { TaskGrants } from '../protocols/task/access.js'
+import type { Admission } from './admission.js'
+import type { MemberView } from '../discovery/members.js'
+import type { Membership } from '../discovery/membership.js'
 
 /** What an agent offers to run tasks with, as its card (and the resource manager) spell it. */
 export function offeredResources (r: AgentConfig['resources']): NonNullable<AgentCard['resources']> {
@@ -119,7 +123,8 @@ export function buildOffice (
     mesh: config.mesh, // in what the coordinator's record signatures cover (protocols/task/record-seal.ts)
     audit,
     // Its replica of the task table, on disk when the node has a data directory (issue 14).
-    store: host.store
+    store: host.store,
+    grants: taskGrants(id, config.capabilities, s.admission, memberView, membership)
   })
   // The voter set changes only once the task table is on a majority of the next set (protocols/task/catch-up.ts).
   coordination.gateVoterChanges((voters) => tasks.scheduler.catchUp.ready(voters))
@@ -138,4 +143,23 @@ export function buildOffice (
     if (m.to === 'offline' || m.to === 'left') monitoring.forget(m.peerId)
   })
   return { coordination, resources, tasks, ordered: [coordination, resources, tasks] }
+}
+
+/**
+ * Who may run which tasks (protocols/task/access.ts, docs/security.md "Tasks"): in a closed mesh
+ * what each agent's credential grants (this node's own, the member view's for the others: admitted
+ * here or carried on their statements, signed by the owner either way), never what an agent
+ * claims; in an open mesh the capabilities each card claims (there is nothing else to go by).
+ */
+function taskGrants (self: string, ownCapabilities: string[], admission: Admission, memberView: MemberView, membership: Membership): TaskGrants {
+  if (admission.closed) {
+    return {
+      closed: true,
+      held: (peer) => {
+        const c = peer === self ? admission.credential : memberView.grants(peer)
+        return c === undefined ? undefined : { capabilities: c.capabilities, serial: c.serial }
+      }
+    }
+  }
+  return { closed: false, held: (peer) => ({ capabilities: peer === self ? ownCapabilities : membership.card(peer)?.capabilities ?? [] }) }
 }

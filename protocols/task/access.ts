@@ -39,3 +39,34 @@ export function mayControl (r: TaskRecord, peer: string, parties: TaskParties): 
 export function mayRead (r: TaskRecord, peer: string, parties: TaskParties): boolean {
   return partyTo(r, peer, parties) !== undefined
 }
+
+/**
+ * What the mesh knows an agent may run tasks with (docs/security.md, "Tasks"): in a closed mesh
+ * the capabilities its credential grants, checked against the owner's signature (never what the
+ * agent says of itself); in an open one the capabilities its card claims.
+ */
+export interface TaskGrants {
+  /** Closed mesh: running a task of type T needs `task:T` (or `task:*`) among the credential's capabilities. */
+  closed: boolean
+  /** The capabilities `peer` holds and, closed, its credential's serial; undefined when none is known (closed: no valid credential held). */
+  held: (peer: string) => { capabilities: readonly string[], serial?: string } | undefined
+}
+
+/** The capability a closed mesh's credential names to grant running tasks of `type`. */
+export const taskGrant = (type: string): string => `task:${type}`
+/** The capability that grants running tasks of every type. */
+export const ANY_TASK = 'task:*'
+
+/**
+ * Why `held` may not run `spec`, or undefined when it may: a closed mesh wants the type granted
+ * (`task:<type>` or `task:*`), and any mesh every capability the spec requires.
+ */
+export function runRefusal (
+  spec: { type: string, capabilities?: readonly string[] | undefined }, held: { capabilities: readonly string[] } | undefined, closed: boolean
+): string | undefined {
+  if (closed && held === undefined) return 'no valid credential of this mesh is held for it'
+  const caps = held?.capabilities ?? []
+  if (closed && !caps.includes(taskGrant(spec.type)) && !caps.includes(ANY_TASK)) return `its credential does not grant ${taskGrant(spec.type)}`
+  const missing = (spec.capabilities ?? []).filter(c => !caps.includes(c))
+  return missing.length > 0 ? `it lacks ${missing.join(', ')}` : undefined
+}

@@ -13,7 +13,8 @@ import { electionKeys } from '../coordination/election-keys.js'
 import type { Certificate } from '../coordination/election-types.js'
 import type { MemberSource } from '../../discovery/member-source.js'
 import type { PrivateKey } from '@libp2p/interface'
-import { NotCoordinatorError } from '../core/errors.js'
+import { ForbiddenError, NotCoordinatorError } from '../core/errors.js'
+import { runRefusal, taskGrant, type TaskGrants } from './access.js'
 import { answerItem } from './batch-call.js'
 import type { AuditSink } from '../core/audit.js'
 import { MemoryStore, type Store } from '../core/store.js'
@@ -59,6 +60,11 @@ export interface TaskServiceInit {
   mesh?: string
   /** Where refused task submissions and records (`signature.refused`), controls and reads (TSK007) are audited. */
   audit?: AuditSink
+  /**
+   * Who may run what (access.ts): placement offers a task only to agents whose grants cover it,
+   * and this node refuses a handler its own grants do not cover (SEC002). None: no rule.
+   */
+  grants?: TaskGrants
   /**
    * Where this node keeps its replica of the task table (the 'tasks' space): the data
    * directory's store survives a restart; none means memory, lost with the process.
@@ -124,6 +130,7 @@ export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
       store: { records: store.space<TaskRecord>('tasks'), marks: store.space<PrunedMark>('tasks-pruned') },
       trust,
       ...(init.audit !== undefined ? { audit: init.audit } : {}),
+      ...(init.grants !== undefined ? { grants: init.grants } : {}),
       contractNet: async (spec, candidates) => {
         const r = await init.negotiation.contractNet<{ running: number, free_cores: number }>({
           subject: `task:${spec.type}`,
@@ -209,7 +216,16 @@ export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
   }
 
   /** Run tasks of one type here; this agent also bids for them when a coordinator asks (contract net). */
+  /**
+   * Run tasks of `type` here. Refused (SEC002) where this node's own grants do not cover the type:
+   * the coordinator would never place such a task here, so the handler could only wait forever.
+   */
   onTask (type: string, handler: TaskHandler): () => void {
+    const { grants } = this.init
+    const refusal = grants !== undefined ? runRefusal({ type }, grants.held(this.init.self), grants.closed) : undefined
+    if (refusal !== undefined) {
+      throw new ForbiddenError(`cannot handle tasks of type "${type}": ${refusal} (the mesh's owner grants it: agentmesh credential issue --capabilities ${taskGrant(type)})`)
+    }
     const off = this.executor.onTask(type, handler)
     const offBids = this.init.negotiation.onCallForProposals(`task:${type}`, {
       propose: (cfp) => {

@@ -15,6 +15,7 @@ import type { TaskExecutor } from './executor.js'
 import type { TaskTable } from './table.js'
 import { RunCommand, RunManyCommand, type TaskRecord, type TaskSpec } from './schemas.js'
 import { BatchCall } from './batch-call.js'
+import { runRefusal, type TaskGrants } from './access.js'
 
 type RunOffer = Omit<z.input<typeof RunCommand.request>, 'term'>
 type RunAnswer = z.output<typeof RunCommand.response>
@@ -45,8 +46,13 @@ export interface PlacementInit {
   /** Asks the candidates for bids and awards the task; resolves with the winner, if any. */
   contractNet: (spec: TaskSpec, candidates: string[]) => Promise<string | undefined>
   leading: () => boolean
-  /** The offer was taken: the record says so (status assigned). */
-  assigned: (r: TaskRecord, agent: string, attempt: number) => void
+  /**
+   * Who may run what (access.ts): an agent whose grants do not cover the task is no candidate,
+   * whatever handlers it says it has. None: every agent may (a service built without a mesh's rules).
+   */
+  grants?: TaskGrants
+  /** The offer was taken: the record says so (status assigned), with the agent's credential serial in a closed mesh. */
+  assigned: (r: TaskRecord, agent: string, attempt: number, serial: string | undefined) => void
   /** Why the task still waits (written only when it changed). */
   waiting: (r: TaskRecord, reason: string) => void
   /** Taken by an agent after the task was cancelled or ran out of time meanwhile: stop it there. */
@@ -81,15 +87,33 @@ export class Placement {
   /** The report came first: the offer is settled. */
   settle (id: string): void { this.offered.delete(id) }
 
-  /** Candidates for a task: this node and the agents alive, those known unable to run its type left out, least loaded first. */
+  /**
+   * Candidates for a task: this node and the agents alive that its grants allow, those known
+   * unable to run its type left out, least loaded first.
+   */
   private candidates (spec: TaskSpec, now: number): string[] {
     const load = this.init.table.load()
     const able = (c: string): boolean => (this.cannotRun.get(`${c}\0${spec.type}`) ?? 0) < now
-    const alive = memberBriefs(this.init.members).filter(m => m.state === 'alive').map(m => m.peer)
-    return [this.init.self, ...alive].filter(able)
+    return this.alive().filter(c => able(c) && this.granted(c, spec))
       .map(c => ({ c, load: load.get(c) ?? 0, tie: Math.random() }))
       .sort((a, b) => a.load - b.load || a.tie - b.tie)
       .map(x => x.c)
+  }
+
+  private alive (): string[] {
+    return [this.init.self, ...memberBriefs(this.init.members).filter(m => m.state === 'alive').map(m => m.peer)]
+  }
+
+  private granted (agent: string, spec: TaskSpec): boolean {
+    const { grants } = this.init
+    return grants === undefined || runRefusal(spec, grants.held(agent), grants.closed) === undefined
+  }
+
+  /** Why no agent at all may run `spec` (for the record's reason), when that is why it waits. */
+  private ungranted (spec: TaskSpec): string | undefined {
+    if (this.alive().some(c => this.granted(c, spec))) return undefined
+    const what = [...(this.init.grants?.closed === true ? [`task:${spec.type}`] : []), ...(spec.capabilities ?? [])]
+    return `no live agent is granted ${what.join(', ')}`
   }
 
   async place (r: TaskRecord, inputs: Record<string, unknown>): Promise<void> {
@@ -145,10 +169,12 @@ export class Placement {
         r.resources = grant.resources
         if (r.status.agent === agent && r.status.attempt === attempt) return // its first report came first
         if (r.status.status !== 'submitted') { init.withdraw(r, agent, attempt); return } // cancelled or deadline passed meanwhile
-        init.assigned(r, agent, attempt)
+        init.assigned(r, agent, attempt, init.grants?.held(agent)?.serial)
         return
       }
-      const reason = candidates.length === 0 ? 'no agents' : `no agent can run it now (${[...new Set(refusals)].join(', ')})`
+      const reason = candidates.length === 0
+        ? this.ungranted(r.spec) ?? 'no agents'
+        : `no agent can run it now (${[...new Set(refusals)].join(', ')})`
       if (r.status.reason !== reason) init.waiting(r, reason)
     } finally {
       this.placing.delete(id)

@@ -22,7 +22,7 @@ import type { Office } from '../coordination/office.js'
 import type { MemberSource, MemberSourceEvents } from '../../discovery/member-source.js'
 import { NotCoordinatorError, NotTaskHolderError, TaskAccessError, UnknownTaskError } from '../core/errors.js'
 import type { StoreSpace } from '../core/store.js'
-import { mayControl, mayRead, type TaskParties } from './access.js'
+import { mayControl, mayRead, type TaskGrants, type TaskParties } from './access.js'
 import type { TaskExecutor } from './executor.js'
 import type { TaskEvents } from './events.js'
 import { controlRefusal } from './lifecycle.js'
@@ -44,6 +44,8 @@ export type { SchedulerResources } from './placement.js'
 
 export interface SchedulerInit {
   self: string
+  /** Who may run what (access.ts): placement offers a task only to agents it allows. */
+  grants?: TaskGrants
   rpc: RpcService
   executor: TaskExecutor
   office: Office
@@ -113,7 +115,8 @@ export class TaskScheduler {
       members: init.members,
       table: this.table,
       contractNet: init.contractNet,
-      assigned: (r, agent, attempt) => { this.update(r, { status: 'assigned', agent, attempt, reason: undefined }) },
+      ...(init.grants !== undefined ? { grants: init.grants } : {}),
+      assigned: (r, agent, attempt, serial) => { this.update(r, { status: 'assigned', agent, ...(serial !== undefined ? { agent_serial: serial } : {}), attempt, reason: undefined }) },
       waiting: (r, reason) => { this.update(r, { reason }) },
       withdraw: (r, agent, attempt) => { this.stopAttemptOn(agent, r.spec.task_id, attempt, 'cancel'); this.releaseResources(r) }
     })

@@ -31,7 +31,12 @@ export const TaskSpec = z.strictObject({
   /** Attempts on agents that died or were lost before the task is failed. */
   max_attempts: z.number().int().min(1).max(20).default(3),
   /** How the coordinator picks the agent: least loaded (direct), or by asking for bids (contract net). */
-  assignment: z.enum(['direct', 'contract_net']).default('direct')
+  assignment: z.enum(['direct', 'contract_net']).default('direct'),
+  /**
+   * Capabilities the agent that runs it must hold (every one): in a closed mesh those its
+   * credential grants, in an open one those its card claims (access.ts, docs/security.md).
+   */
+  capabilities: z.array(z.string().min(1).max(128)).max(32).optional()
 })
 export type TaskSpec = z.output<typeof TaskSpec>
 export type TaskSpecInput = z.input<typeof TaskSpec>
@@ -50,6 +55,8 @@ export const TaskStatus = z.strictObject({
   timestamp: Timestamp,
   /** The agent that holds (or last held) the task. */
   agent: z.string().max(128).optional(),
+  /** Closed mesh: the serial of the credential that agent was granted the task by (who made the result). */
+  agent_serial: z.string().max(128).optional(),
   attempt: z.number().int().min(0),
   result: z.unknown().optional(),
   error: z.strictObject({ code: z.string().max(16), message: z.string().max(4096) }).optional(),

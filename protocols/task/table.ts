@@ -22,6 +22,8 @@ export interface TaskPatch {
   progress?: number
   metrics?: Record<string, unknown>
   agent?: string
+  /** The serial of the credential `agent` holds (closed mesh); set or cleared with `agent`. */
+  agent_serial?: string
   attempt?: number
   result?: unknown
   error?: TaskError
@@ -205,6 +207,10 @@ export class TaskTable {
       ...(patch.result !== undefined ? { result: patch.result } : {}),
       ...(patch.error !== undefined ? { error: patch.error } : {}),
       timestamp: new Date(now).toISOString()
+    }
+    if (patch.agent !== undefined) {
+      if (patch.agent_serial === undefined) delete next.agent_serial
+      else next.agent_serial = patch.agent_serial
     }
     if ('reason' in patch) {
       if (patch.reason === undefined) delete next.reason
