@@ -321,16 +321,17 @@ test('closed mesh: no credential, no MCP server (CFG001); with one, roles apply 
     const owner = await newOwnerKey()
     const now = Date.now()
     /** An identity file and a credential for it with `roles`, as `agentmesh id` and `credential issue` make them. */
-    const credentialed = async (who: string, roles: string[]): Promise<{ identity: string, credential: string }> => {
+    const credentialed = async (who: string, roles: string[], capabilities: string[] = []): Promise<{ identity: string, credential: string }> => {
       const identity = join(dir, `${who}.key`)
       const id = await loadOrCreateIdentity(identity)
       const credential = join(dir, `${who}.cred.json`)
       const subject = id.peerId.toString()
-      const signed = await issueCredential(owner, { mesh: name, subject, roles, capabilities: [], issuedAt: now, expiresAt: now + 3_600_000 })
+      const signed = await issueCredential(owner, { mesh: name, subject, roles, capabilities, issuedAt: now, expiresAt: now + 3_600_000 })
       await writeFile(credential, JSON.stringify(signed))
       return { identity, credential }
     }
-    const a = await credentialed('a0', ['agent', 'coordinator'])
+    // It runs the tasks `add` and `wait` (serve): a closed mesh's credential grants task types (docs/security.md, "Tasks").
+    const a = await credentialed('a0', ['agent', 'coordinator'], ['task:*'])
     const agent = await createAgentNode(nodeOptions(name, {
       name: 'a0', identity: a.identity, preset: 'local', coordination: STEADY, security: { mode: 'closed', credential: a.credential }
     }))
