@@ -13,10 +13,22 @@
  * `bootstrapProposal`). The ones it is connected to are asked before them, to spare dials (`next`).
  */
 import { BOOTSTRAP_CHECK_ASK, BOOTSTRAP_CHECK_MISSES } from './constants.js'
-import type { MemberInfo } from './voter-set.js'
+import { majority, type MemberInfo } from './voter-set.js'
+import type { Certificate } from './election-types.js'
 
 /** The agents remembered in the order first seen: the few asked come from the front. */
 const FIRST_SEEN_KEPT = 64
+
+/**
+ * Whether the set of a leader's certificate shown to this node (`proof`) still stands: a node
+ * shown one knows a set exists, and waits for it, never makes a second one, while a majority of
+ * that set is alive in its view (gone, only a new one helps).
+ */
+export function provenSetAlive (proof: Certificate | undefined, self: string, members: MemberInfo[]): boolean {
+  const proven = proof?.config.voters
+  const alive = (v: string): boolean => v === self || members.some(m => m.peer === v)
+  return proven !== undefined && proven.filter(alive).length >= majority(proven.length)
+}
 
 export class BootstrapCheck {
   /**

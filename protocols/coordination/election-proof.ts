@@ -42,6 +42,21 @@ export function voteStatement (term: number, candidate: string): string {
   return `vote\n${term}\n${candidate}`
 }
 
+/**
+ * The leader's certificate: every signed vote it holds for its term (`grants`), with its current
+ * voter set once they are a majority of it (voters added later endorse it as they accept it),
+ * else with the set it won with (`campaign`). So a follower that holds a much newer set than the
+ * one of the election, as one restarted or added later does, still finds a majority of its own
+ * set. Only the votes of the set named: a signer outside it makes the whole certificate bad.
+ */
+export function leaderCertificate (
+  term: number, leader: string, config: VoterConfig, campaign: VoterConfig | undefined, grants: ReadonlyMap<string, string>
+): Certificate {
+  const set = wins(config, new Set(grants.keys())) ? config : campaign ?? config
+  const votes = [...grants].filter(([voter]) => set.voters.includes(voter)).map(([voter, sig]) => ({ voter, sig }))
+  return { term, leader, config: set, votes }
+}
+
 /** What a certificate is checked against: the voter set held, and who is alive in the member view. */
 export interface TrustView {
   self: string

@@ -25,12 +25,12 @@
  *   that proves nothing moves a term by MAX_TERM_STEP at most. A leader in office moves for no
  *   unproven term at all: check-quorum, not a follower's word, tells it a majority moved on.
  */
-import { FAREWELL_HEARTBEATS, LeaderState, holdToAsk } from './leader-state.js'
+import { LeaderState, holdToAsk } from './leader-state.js'
 import { bootstrapProposal, majority, newer, nextVoters, wins, type MemberInfo, type VoterConfig } from './voter-set.js'
 import { judgeHeartbeat, judgeVote, type VoterView } from './vote-rules.js'
-import { checkCertificate, MAX_TERM_STEP, voteStatement } from './election-proof.js'
-import { DecayingMax, slackFor } from './election-slack.js'
-import { BootstrapCheck } from './bootstrap-check.js'
+import { checkCertificate, leaderCertificate, MAX_TERM_STEP, voteStatement } from './election-proof.js'
+import { Lateness } from './election-slack.js'
+import { BootstrapCheck, provenSetAlive } from './bootstrap-check.js'
 import { TermClaims, Vouches } from './voter-word.js'
 import { heldFor, heldToStore, holdsAfterHeartbeat, holdsAtStart, promiseMs } from './voter-hold.js'
 import { exitTurn } from './exit-turn.js'
@@ -53,12 +53,8 @@ export class Election {
   private config?: VoterConfig
   private leader?: string
   private lastLeaderContact?: number
-  /** Follower: how much later than two intervals the leader's heartbeats came lately. */
-  private readonly heartbeatLateness = new DecayingMax()
-  /** Leader: how much longer than an interval heartbeat acks took lately. */
-  private readonly ackDelay = new DecayingMax()
-  /** How long the answers to this node's requests (votes, heartbeats) took lately: see `campaignTimeout`. */
-  private readonly replyTime = new DecayingMax()
+  /** How late heartbeats, acks and answers came lately: the slack they add to waits (election-slack.ts). */
+  private readonly lateness: Lateness
   /** Refuse votes until then (leader stickiness; also right after start, as if a leader spoke). */
   private stickyUntil: number
   /** Until when this node promised the leader it follows to vote for no other (its acks' `holdMs`; the lease counts on it): never past `stickyUntil`. */
@@ -99,6 +95,7 @@ export class Election {
     if (init.electionTimeoutMinMs > init.electionTimeoutMaxMs) throw new RangeError('electionTimeoutMinMs must not exceed electionTimeoutMaxMs')
     if (init.heartbeatIntervalMs >= init.electionTimeoutMinMs) throw new RangeError('heartbeatIntervalMs must be below electionTimeoutMinMs')
     this.init = init
+    this.lateness = new Lateness(init.electionTimeoutMaxMs)
     if (init.persisted !== undefined) ({ term: this.term, votedFor: this.votedFor, config: this.config } = init.persisted)
     // A restarted voter waits out what it may have promised before it stopped (voter-hold.ts).
     this.heldUntil = init.persisted?.heldUntil
@@ -120,7 +117,7 @@ export class Election {
       }
       if (now >= this.lead.nextHeartbeat) {
         // Sent late (this process lagged) is acked late: the lease must span that too (`holdToAsk`).
-        this.ackDelay.add(now - this.lead.nextHeartbeat, now)
+        this.lateness.acks.add(now - this.lead.nextHeartbeat, now)
         this.broadcastHeartbeat(now)
       }
       if (this.lead.announceDue(now, this.joinAnnounceMs)) this.announce(now)
@@ -167,15 +164,11 @@ export class Election {
 
   /**
    * The driver saw `peer`'s process exit: the last connection to it closed (`since.at`, in term
-   * `since.term`) and a connection to it then was refused at every address (nothing listens
-   * there; one that timed out tells nothing, as a partition looks the same). A follower of that leader
-   * waits out no timeout: it stops refusing votes once what it promised the leader ends
-   * (`promisedUntil`), not when its stickiness would, and campaigns on its turn (exit-turn.ts).
-   * ZooKeeper's followers go looking as soon as the leader's socket closes. Nothing on the wire
-   * proves an exit (a reset and a refusal can be forged on the path), so the word frees only
-   * what is not promised: the lease counts on the promise alone, and two coordinators are never
-   * in office at once whatever this is told. Ignored when the leader was heard from since the
-   * close, or the word is about the leader of an earlier term (a restarted process may lead again).
+   * `since.term`) and a connection to it then was refused at every address (exit-turn.ts says
+   * what that proves). A follower of that leader waits out no timeout: it stops refusing votes
+   * once what it promised the leader ends (`promisedUntil`), not when its stickiness would, and
+   * campaigns on its turn. Ignored when the leader was heard from since the close, or the word is
+   * about the leader of an earlier term (a restarted process may lead again).
    */
   peerExited (peer: string, since: { term: number, at: number }, now: number): void {
     if (this.role !== 'follower' || this.leader !== peer || this.term !== since.term || !this.isVoter) return
@@ -208,11 +201,7 @@ export class Election {
     if (verdict.proven !== undefined) this.proof = verdict.proven
     if (a.term > this.term || this.role !== 'follower' || this.leader !== from || this.followTerm !== undefined) this.becomeFollower(now, a.term, from)
     this.lastLeaderContact = now
-    if (this.config === undefined || newer(a.config, this.config)) {
-      this.config = a.config
-      this.persistPending = true
-      this.out.events.push({ type: 'voters', config: a.config })
-    }
+    this.learnVoters(a.config)
   }
 
   /** Called by the leader's owner on a timer as well: removals depend on time passing. */
@@ -221,7 +210,7 @@ export class Election {
   }
 
   /** The answer to a request of this node came `ms` after it was sent (the driver measures it). */
-  observeReply (ms: number, now: number): void { this.replyTime.add(ms, now) }
+  observeReply (ms: number, now: number): void { this.lateness.replies.add(ms, now) }
 
   // --- what it reports -----------------------------------------------------------------
   /** What to send and report since the last drain; `persist`, when set, must be written before any message goes out. */
@@ -292,11 +281,8 @@ export class Election {
     return Math.max(this.electionDeadline, this.stickyUntil)
   }
 
-  /** The added wait for the lateness seen lately (see "awareness" above). */
-  slack (now: number): number {
-    const late = this.role === 'leader' ? this.ackDelay.get(now) : this.heartbeatLateness.get(now)
-    return slackFor(late, this.init.electionTimeoutMaxMs)
-  }
+  /** The added wait for the lateness seen lately (election-slack.ts). */
+  slack (now: number): number { return this.lateness.slack(this.role === 'leader', now) }
 
   /** When this node's current campaign round (pre-vote or vote) began: answers to requests sent before it are stale. */
   get roundStartedAt (): number { return this.roundStart }
@@ -325,7 +311,7 @@ export class Election {
     this.campaign = config
     this.votes = new Set([this.init.self])
     this.out.events.push({ type: 'role', role: 'pre-candidate', term: this.term })
-    this.askVotes(config, true)
+    this.askVotes(config, this.term + 1, true)
     this.maybeWin(config, now)
   }
 
@@ -388,12 +374,12 @@ export class Election {
     this.electionDeadline = now + this.campaignTimeout(now)
     this.roundStart = now
     this.out.events.push({ type: 'role', role: 'candidate', term: this.term })
-    this.askVotes(config, false)
+    this.askVotes(config, this.term, false)
     this.maybeWin(config, now)
   }
 
-  private askVotes (config: VoterConfig, pre: boolean): void {
-    const term = pre ? this.term + 1 : this.term
+  /** Asks `config`'s voters for their votes in `term` (a pre-vote asks for the term after this node's). */
+  private askVotes (config: VoterConfig, term: number, pre: boolean): void {
     const proof = this.proof !== undefined ? { proof: this.proof } : {}
     for (const v of config.voters) {
       if (v !== this.init.self) this.send(v, { type: 'vote', term, candidate: this.init.self, config, pre, ...proof })
@@ -453,6 +439,11 @@ export class Election {
     this.leader = this.init.self
     this.lead = new LeaderState(config.voters, now)
     this.renewedAt = now
+    this.takeOffice(config, now)
+  }
+
+  /** Leads this term (won, or renewed in office) with `config`'s voters: told at once, to the voters and to everyone. */
+  private takeOffice (config: VoterConfig, now: number): void {
     // Raft's no-op entry: a set stamped with this term, committed by the first majority of acks;
     // only then may the voter set change.
     this.config = { version: config.version + 1, term: this.term, voters: config.voters }
@@ -472,7 +463,7 @@ export class Election {
     // The voters only: the lease and the voter set need them, and the other agents learn the
     // leader from its announcements (a heartbeat per agent would make the leader's load grow with the mesh).
     // The certificate goes along until the receiver has accepted it (acked this term's heartbeat).
-    const ask = holdToAsk(this.ackDelay.get(now), this.init.heartbeatIntervalMs, promiseMs(this.init))
+    const ask = holdToAsk(this.lateness.acks.get(now), this.init.heartbeatIntervalMs, promiseMs(this.init))
     for (const to of lead.targets(this.init.self, config.voters)) {
       const cert = !lead.certified.has(to) && this.proof !== undefined ? { cert: this.proof } : {}
       this.send(to, { type: 'heartbeat', term: this.term, leader: this.init.self, config, seq, ...cert, ...(ask !== undefined ? { holdMs: ask } : {}) })
@@ -498,7 +489,7 @@ export class Election {
     if (msg.endorse !== undefined) this.signed(from, msg, msg.endorse)
     const sent = this.lead.acked(from, msg.seq, msg.configVersion, now, heldFor(msg.holdMs, this.init))
     if (sent === undefined) return
-    this.ackDelay.add(now - sent - this.init.heartbeatIntervalMs, now)
+    this.lateness.acks.add(now - sent - this.init.heartbeatIntervalMs, now)
     this.updateLease(now)
   }
 
@@ -517,19 +508,9 @@ export class Election {
     return true
   }
 
-  /**
-   * The leader's certificate: every signed vote it holds for its term, with its current voter
-   * set once they are a majority of it (voters added later endorse it as they accept it), else
-   * with the set it won with. So a follower that holds a much newer set than the one of the
-   * election, as one restarted or added later does, still finds a majority of its own set.
-   * Only the votes of the set named: a signer outside it makes the whole certificate bad.
-   */
+  /** The leader's certificate of its term (election-proof.ts `leaderCertificate`). */
   private certify (): void {
-    const config = this.config as VoterConfig
-    const signers = new Set(this.grants.keys())
-    const set = wins(config, signers) ? config : this.campaign ?? config
-    const votes = [...this.grants].filter(([voter]) => set.voters.includes(voter)).map(([voter, sig]) => ({ voter, sig }))
-    this.proof = { term: this.term, leader: this.init.self, config: set, votes }
+    this.proof = leaderCertificate(this.term, this.init.self, this.config as VoterConfig, this.campaign, this.grants)
   }
 
   private updateLease (now: number): void {
@@ -551,11 +532,7 @@ export class Election {
     if (voters === undefined || this.init.mayChangeVoters?.(voters) === false) return
     this.config = { version: config.version + 1, term: this.term, voters }
     this.certify()
-    for (const v of voters) {
-      if (!lead.lastHeard.has(v)) lead.lastHeard.set(v, now)
-      lead.farewell.delete(v)
-    }
-    for (const v of config.voters) if (!voters.includes(v)) lead.farewell.set(v, { left: FAREWELL_HEARTBEATS, version: this.config.version })
+    lead.votersChanged(config.voters, this.config, now)
     this.persistPending = true
     this.out.events.push({ type: 'voters', config: this.config })
     this.broadcastHeartbeat(now)
@@ -596,10 +573,8 @@ export class Election {
     const config = this.config as VoterConfig
     const term = claim + 1
     this.renewedAt = now
-    this.renewal = { term, votes: new Map(), until: now + this.init.electionTimeoutMaxMs + this.replySlack(now) }
-    for (const v of config.voters) {
-      if (v !== this.init.self) this.send(v, { type: 'vote', term, candidate: this.init.self, config, pre: false, ...(this.proof !== undefined ? { proof: this.proof } : {}) })
-    }
+    this.renewal = { term, votes: new Map(), until: now + this.init.electionTimeoutMaxMs + this.lateness.replySlack(now) }
+    this.askVotes(config, term, false)
   }
 
   private renewed (from: string, msg: Extract<ElectionMessage, { type: 'vote-reply' }>, now: number): void {
@@ -615,13 +590,8 @@ export class Election {
     this.votedFor = this.init.self
     this.grants = new Map([[this.init.self, this.init.keys.sign(voteStatement(r.term, this.init.self))], ...r.votes])
     this.campaign = config
-    this.config = { version: config.version + 1, term: r.term, voters: config.voters }
-    this.certify()
     lead.certified.clear()
-    this.persistPending = true
-    this.out.events.push({ type: 'role', role: 'leader', term: r.term }, { type: 'leader', leader: this.init.self, term: r.term }, { type: 'voters', config: this.config })
-    this.broadcastHeartbeat(now)
-    this.announce(now)
+    this.takeOffice(config, now)
   }
 
   // --- followers -------------------------------------------------------------------------
@@ -640,7 +610,7 @@ export class Election {
     if (verdict.proven !== undefined) this.proof = verdict.proven
     if (msg.term === this.term && this.leader === from && this.lastLeaderContact !== undefined) {
       // Late means a whole interval missed: ordinary jitter adds nothing to fail-over time.
-      this.heartbeatLateness.add(now - this.lastLeaderContact - 2 * this.init.heartbeatIntervalMs, now)
+      this.lateness.heartbeats.add(now - this.lastLeaderContact - 2 * this.init.heartbeatIntervalMs, now)
     }
     if (msg.term > this.term || this.role !== 'follower' || this.leader !== from || this.followTerm !== undefined) this.becomeFollower(now, msg.term, from)
     this.lastLeaderContact = now
@@ -655,11 +625,7 @@ export class Election {
     // follower that went back to it (and crashed with it stored) could later join the voters of
     // that older set in electing a second leader of a term (simulation seed 1860, once the cap
     // made changes frequent). A new leader's set is stamped with its term: always newer.
-    if (this.config === undefined || newer(msg.config, this.config)) {
-      this.config = msg.config
-      this.persistPending = true
-      this.out.events.push({ type: 'voters', config: msg.config })
-    }
+    this.learnVoters(msg.config)
     // Asked to accept (the heartbeat carried the certificate), an eligible follower that gave no
     // other vote in this term endorses the leader with one, signed: the certificate so keeps a
     // majority of the voter set as the set changes.
@@ -707,11 +673,7 @@ export class Election {
       this.out.events.push({ type: 'leader', leader: from, term: a.term })
     }
     this.lastLeaderContact = now
-    if (this.config === undefined || newer(a.config, this.config)) {
-      this.config = a.config
-      this.persistPending = true
-      this.out.events.push({ type: 'voters', config: a.config })
-    }
+    this.learnVoters(a.config)
   }
 
   /** Ask voters for their set, when a certificate may be genuine but this node's set is too old to tell: at most once per minimum election timeout. */
@@ -727,7 +689,12 @@ export class Election {
     const trusted = this.config ?? this.campaign
     if (trusted === undefined || !trusted.voters.includes(from) || config === undefined || config.term === 0) return
     if (this.config !== undefined && !newer(config, this.config)) return
-    if (this.vouches.tell(from, config, trusted) === undefined) return
+    if (this.vouches.tell(from, config, trusted) !== undefined) this.learnVoters(config)
+  }
+
+  /** A voter set a leader made: taken when newer than the one held (never back: gossip and delays reorder). */
+  private learnVoters (config: VoterConfig): void {
+    if (this.config !== undefined && !newer(config, this.config)) return
     this.config = config
     this.persistPending = true
     this.out.events.push({ type: 'voters', config })
@@ -785,13 +752,9 @@ export class Election {
   }
 
   // --- helpers ---------------------------------------------------------------------------
+  /** The first voter set this node would propose, while it holds none (bootstrap-check.ts). */
   private bootstrapProposal (): VoterConfig | undefined {
-    if (this.config !== undefined || !this.init.eligible) return undefined
-    // A node shown a leader's certificate knows a set exists: it waits for the set, never makes a
-    // second one, while a majority of that set is alive in its view (gone, only a new one helps).
-    const proven = this.proof?.config.voters
-    const alive = (v: string): boolean => v === this.init.self || this.members.some(m => m.peer === v)
-    if (proven !== undefined && proven.filter(alive).length >= majority(proven.length)) return undefined
+    if (this.config !== undefined || !this.init.eligible || provenSetAlive(this.proof, this.init.self, this.members)) return undefined
     return bootstrapProposal(this.init.self, this.members, this.init.bootstrapExpect, this.maxVoters)
   }
 
@@ -821,19 +784,10 @@ export class Election {
     this.out.events.push({ type: 'rejected', from, reason, message: msg === 'announcement' ? msg : msg.type })
   }
 
-  /**
-   * The wait of a campaign (pre-vote, then vote): a random timeout, plus the slack for how long
-   * answers to this node's requests took lately. Raft needs vote round trips well below the
-   * election timeout; between processes that lag half a second, replies came after every
-   * candidate had given up, and no election could end (bench:scale, 200 agents). On a quiet mesh
-   * the slack is a few ms.
-   */
+  /** The wait of a campaign (pre-vote, then vote): a random timeout, plus the slack for slow answers (election-slack.ts). */
   private campaignTimeout (now: number): number {
-    return this.randomTimeout() + this.replySlack(now)
+    return this.randomTimeout() + this.lateness.replySlack(now)
   }
-
-  /** Twice how long answers to this node's requests took lately (capped): what its rounds add to their wait. */
-  private replySlack (now: number): number { return slackFor(this.replyTime.get(now), this.init.electionTimeoutMaxMs) }
 
   private randomTimeout (): number {
     const { electionTimeoutMinMs: min, electionTimeoutMaxMs: max } = this.init

@@ -110,6 +110,15 @@ export class LeaderState {
     return sent
   }
 
+  /** The leader changed its voter set from `before` to `next`: the new voters count as heard now, the removed ones get a farewell. */
+  votersChanged (before: string[], next: VoterConfig, now: number): void {
+    for (const v of next.voters) {
+      if (!this.lastHeard.has(v)) this.lastHeard.set(v, now)
+      this.farewell.delete(v)
+    }
+    for (const v of before) if (!next.voters.includes(v)) this.farewell.set(v, { left: FAREWELL_HEARTBEATS, version: next.version })
+  }
+
   /** Voters that acknowledged a heartbeat sent after `since` (the leader counts itself). */
   reachable (voters: string[], self: string, since: number): number {
     return voters.filter(v => v === self || (this.ackedAt.get(v) ?? -Infinity) > since).length
