@@ -24,7 +24,7 @@ import { majority, wins } from './voter-set.js'
  * off catches up through the certificate of the leader elected meanwhile (carried as `proof` on
  * vote requests, denials and acks), not through this step. Within it, a node moves to vote in a
  * real election, or towards the term a group of its voters holds that one forger cannot make up
- * (election-base.ts, `claim`); one voter's word moves it nowhere, and a message further ahead
+ * (election.ts `claim`, voter-word.ts); one voter's word moves it nowhere, and a message further ahead
  * moves nothing and is counted as `term-too-far`. A forged term of Number.MAX_SAFE_INTEGER so
  * costs nothing; driving terms up at all takes honest voters' votes, a step per election.
  */

@@ -2,6 +2,7 @@
  * Coordinator election as a pure state machine: no I/O and no timers. The caller feeds it
  * messages and the time, and drains what it wants sent and persisted. The simulation test drives
  * thousands of seeded schedules through it; `ElectionService` drives it over RPC.
+ * One class; the pure rules and small state machines it owns are in files named below.
  *
  * The design is Raft's leader election (Ongaro and Ousterhout, "In Search of an Understandable
  * Consensus Algorithm", section 5.2, and the dissertation's chapters 4 and 9), with the parts a
@@ -14,12 +15,14 @@
  *   neither grants a vote nor moves to the candidate's term (dissertation 4.2.3).
  * - A lease (leader-state.ts): the leader is in office only until 0.9 of what a majority promised
  *   after the send time of the last heartbeat it acked, and steps down (check-quorum) when no
- *   majority answered for `maxTimeout`. Voters refuse votes that long (a leader's exit frees only
- *   the rest of their stickiness: `peerExited`), so no other leader is elected while the lease
- *   runs: two coordinators are never in office at once (given clocks that run at about one rate).
+ *   majority answered for `maxTimeout`. Voters refuse votes that long (voter-hold.ts; a leader's
+ *   exit frees only the rest of their stickiness: `peerExited`), so no other leader is elected
+ *   while the lease runs: two coordinators are never in office at once (given clocks that run at
+ *   about one rate).
  * - Timeouts that stretch under load (election-slack.ts); only waits grow, never the lease.
  * - The voter set is the only replicated state, changed one voter at a time; before any exists
- *   it is bootstrapped as Consul's `bootstrap_expect` does. Its rules are in voter-set.ts.
+ *   it is bootstrapped as Consul's `bootstrap_expect` does, once the agents met first know of
+ *   none (bootstrap-check.ts). Its rules are in voter-set.ts; voters' word weighed in voter-word.ts.
  * - Proven leaders and bounded terms (election-proof.ts): real votes are signed, a leader of a
  *   new term is followed only with a certificate of a majority's signed votes, and a message
  *   that proves nothing moves a term by MAX_TERM_STEP at most. A leader in office moves for no
@@ -34,6 +37,7 @@ import { BootstrapCheck, provenSetAlive } from './bootstrap-check.js'
 import { TermClaims, Vouches } from './voter-word.js'
 import { heldFor, heldToStore, holdsAfterHeartbeat, holdsAtStart, promiseMs } from './voter-hold.js'
 import { exitTurn } from './exit-turn.js'
+import { Renewal } from './renewal.js'
 import { DEFAULT_MAX_VOTERS, LOST_AFTER_TIMEOUTS } from './constants.js'
 import type {
   Announcement, Certificate, ElectionInit, ElectionMessage, ElectionOutput, ElectionStatus, PersistedElection, RejectReason, Role, VoteDenial
@@ -42,8 +46,7 @@ import type {
 export type * from './election-types.js'
 export type { MemberInfo, VoterConfig } from './voter-set.js'
 
-/** A leader renews its election for a voter ahead of it at most once per this many maximum election timeouts. */
-export const RENEW_EVERY_TIMEOUTS = 5
+export { RENEW_EVERY_TIMEOUTS } from './renewal.js'
 
 export class Election {
   private readonly init: ElectionInit
@@ -87,15 +90,15 @@ export class Election {
   private queriedAt = -Infinity
   /** Before a bootstrap: the agents met first, and the question out to them (`bootstrapReady`). */
   private readonly bootstrap = new BootstrapCheck()
-  private renewedAt = -Infinity
-  /** While the leader renews its election in office: the term it asks for, the signed votes so far, and until when it waits. */
-  private renewal?: { term: number, votes: Map<string, string>, until: number }
+  /** The leader's renewal of its election in office, for a voter ahead of it (`unprovenTerm`). */
+  private readonly renewal: Renewal
 
   constructor (init: ElectionInit) {
     if (init.electionTimeoutMinMs > init.electionTimeoutMaxMs) throw new RangeError('electionTimeoutMinMs must not exceed electionTimeoutMaxMs')
     if (init.heartbeatIntervalMs >= init.electionTimeoutMinMs) throw new RangeError('heartbeatIntervalMs must be below electionTimeoutMinMs')
     this.init = init
     this.lateness = new Lateness(init.electionTimeoutMaxMs)
+    this.renewal = new Renewal(init.electionTimeoutMaxMs)
     if (init.persisted !== undefined) ({ term: this.term, votedFor: this.votedFor, config: this.config } = init.persisted)
     // A restarted voter waits out what it may have promised before it stopped (voter-hold.ts).
     this.heldUntil = init.persisted?.heldUntil
@@ -107,7 +110,7 @@ export class Election {
 
   // --- what the driver tells it --------------------------------------------------------
   tick (now: number): void {
-    if (this.renewal !== undefined && now >= this.renewal.until) this.renewal = undefined
+    this.renewal.tick(now)
     if (this.lead !== undefined) {
       if (now >= this.quorumDeadline(this.lead)) {
         // Check-quorum: no majority answered for a whole election timeout; we may be on the
@@ -412,7 +415,7 @@ export class Election {
   }
 
   private onVoteReply (from: string, msg: Extract<ElectionMessage, { type: 'vote-reply' }>, now: number): void {
-    if (msg.granted && !msg.pre && msg.term === this.renewal?.term) return this.renewed(from, msg, now)
+    if (msg.granted && !msg.pre && msg.term === this.renewal.term) return this.renewed(from, msg, now)
     this.acceptProof(from, msg.proof, msg, now)
     if (!msg.granted) this.vouch(from, msg.config)
     // A denial of a real vote from a later term means we are behind: catch up rather than campaign
@@ -438,7 +441,7 @@ export class Election {
     this.role = 'leader'
     this.leader = this.init.self
     this.lead = new LeaderState(config.voters, now)
-    this.renewedAt = now
+    this.renewal.won(now)
     this.takeOffice(config, now)
   }
 
@@ -546,49 +549,35 @@ export class Election {
    * A later term in a denial or an ack, with no proof: this node is behind, or is told so by a
    * forger. A follower or candidate moves only once a majority of its voters tell as much
    * (`claim`). A leader keeps its office: check-quorum steps it down if a majority really moved
-   * on. But a voter can be honestly ahead of it: it granted a vote in a later term to a
-   * candidate that then lost, and now refuses the leader's heartbeats as stale, for good, while
-   * the majority keeps the leader in office. Raft's leader steps down on that ack, and would on
-   * a forger's. This one renews its election in office instead (`renew`), at most once per
-   * RENEW_EVERY_TIMEOUTS maximum election timeouts: a forger's acks cost a vote round now and
-   * then, never the office.
+   * on; for a voter that may be honestly ahead of it, it renews its election in office (renewal.ts).
    */
   private unprovenTerm (from: string, msg: Extract<ElectionMessage, { type: 'vote-reply' | 'heartbeat-ack' }>, now: number): void {
     // Further than a step no honest voter gets without a proof (and the renewal must stay within it).
     if (msg.term >= this.term + MAX_TERM_STEP) return this.reject(from, 'term-too-far', msg)
     if (this.role !== 'leader') return
     this.reject(from, 'unproven', msg)
-    const due = now >= this.renewedAt + RENEW_EVERY_TIMEOUTS * this.init.electionTimeoutMaxMs
-    if (msg.type === 'heartbeat-ack' && due && this.renewal === undefined && this.config?.voters.includes(from) === true) this.renew(now, msg.term)
+    if (msg.type === 'heartbeat-ack' && this.renewal.due(now) && this.config?.voters.includes(from) === true) this.renew(now, msg.term)
   }
 
-  /**
-   * The leader asks its voters for their votes in a term past `claim` (within the step they
-   * accept), and stays in office meanwhile: its followers vote for the leader they follow
-   * (stickiness spares it), the voter left behind votes too, and a majority moves the leader to
-   * that term with a new certificate. Its lease runs on: the voters that acked it still refuse
-   * anyone else. Without a majority within a maximum election timeout, it gives up and leads on.
-   */
+  /** The leader asks its voters for their votes in a term past `claim` and stays in office meanwhile (renewal.ts). */
   private renew (now: number, claim: number): void {
     const config = this.config as VoterConfig
     const term = claim + 1
-    this.renewedAt = now
-    this.renewal = { term, votes: new Map(), until: now + this.init.electionTimeoutMaxMs + this.lateness.replySlack(now) }
+    this.renewal.start(term, now, now + this.init.electionTimeoutMaxMs + this.lateness.replySlack(now))
     this.askVotes(config, term, false)
   }
 
   private renewed (from: string, msg: Extract<ElectionMessage, { type: 'vote-reply' }>, now: number): void {
-    const r = this.renewal
+    const term = this.renewal.term
     const config = this.config as VoterConfig
     const lead = this.lead
-    if (r === undefined || lead === undefined || r.term <= this.term || !config.voters.includes(from) || r.votes.has(from)) return
-    if (msg.sig === undefined || !this.init.keys.verify(from, voteStatement(r.term, this.init.self), msg.sig)) return this.reject(from, 'bad-signature', msg)
-    r.votes.set(from, msg.sig)
-    if (!wins(config, new Set([...r.votes.keys(), this.init.self]))) return
-    this.renewal = undefined
-    this.term = r.term
+    if (term === undefined || lead === undefined || term <= this.term || !config.voters.includes(from) || !this.renewal.awaits(from)) return
+    if (msg.sig === undefined || !this.init.keys.verify(from, voteStatement(term, this.init.self), msg.sig)) return this.reject(from, 'bad-signature', msg)
+    const votes = this.renewal.vote(from, msg.sig, config, this.init.self)
+    if (votes === undefined) return
+    this.term = term
     this.votedFor = this.init.self
-    this.grants = new Map([[this.init.self, this.init.keys.sign(voteStatement(r.term, this.init.self))], ...r.votes])
+    this.grants = new Map([[this.init.self, this.init.keys.sign(voteStatement(term, this.init.self))], ...votes])
     this.campaign = config
     lead.certified.clear()
     this.takeOffice(config, now)

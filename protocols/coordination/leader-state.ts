@@ -17,7 +17,7 @@ const SENT_KEPT = 64
 
 /**
  * How long a leader asks its voters to hold after a heartbeat, or undefined while what they
- * promise unasked (`promiseMs`, election-base.ts: less than the minimum timeout) is enough. Its
+ * promise unasked (`promiseMs`, voter-hold.ts: less than the minimum timeout) is enough. Its
  * lease runs from a heartbeat's send time for LEASE_FACTOR of the hold a majority acked, and has
  * to outlast the wait for the next heartbeat's acks: an interval and the round trip, with a
  * second round trip for jitter (asked for only once the promise does not cover the first, so an
