@@ -62,13 +62,13 @@ export const VOTER_LINK_INTERVAL_MS = 2_000
  * A voter offline in the member view and silent for this many maximum election timeouts is
  * replaced by a non-voter (Consul autopilot waits for its server to stabilise likewise): an
  * agent a loaded host lost sight of for a moment keeps its vote. A voter silent this long also
- * no longer counts among those that could form a majority (election-base.ts `claim`).
+ * no longer counts among those that could form a majority (voter-word.ts `TermClaims`).
  */
 export const LOST_AFTER_TIMEOUTS = 5
 
 /**
  * A node about to bootstrap a voter set first asks up to this many of the agents it met first
- * whether one exists (election-join.ts); one that left this many such questions in a row
+ * whether one exists (bootstrap-check.ts); one that left this many such questions in a row
  * unanswered sits the next round out.
  */
 export const BOOTSTRAP_CHECK_ASK = 5

@@ -24,7 +24,7 @@ import { majority, wins } from './voter-set.js'
  * off catches up through the certificate of the leader elected meanwhile (carried as `proof` on
  * vote requests, denials and acks), not through this step. Within it, a node moves to vote in a
  * real election, or towards the term a group of its voters holds that one forger cannot make up
- * (election-base.ts, `claim`); one voter's word moves it nowhere, and a message further ahead
+ * (election.ts `claim`, voter-word.ts); one voter's word moves it nowhere, and a message further ahead
  * moves nothing and is counted as `term-too-far`. A forged term of Number.MAX_SAFE_INTEGER so
  * costs nothing; driving terms up at all takes honest voters' votes, a step per election.
  */
@@ -40,6 +40,21 @@ export const MAX_TERM_STEP = 8
  */
 export function voteStatement (term: number, candidate: string): string {
   return `vote\n${term}\n${candidate}`
+}
+
+/**
+ * The leader's certificate: every signed vote it holds for its term (`grants`), with its current
+ * voter set once they are a majority of it (voters added later endorse it as they accept it),
+ * else with the set it won with (`campaign`). So a follower that holds a much newer set than the
+ * one of the election, as one restarted or added later does, still finds a majority of its own
+ * set. Only the votes of the set named: a signer outside it makes the whole certificate bad.
+ */
+export function leaderCertificate (
+  term: number, leader: string, config: VoterConfig, campaign: VoterConfig | undefined, grants: ReadonlyMap<string, string>
+): Certificate {
+  const set = wins(config, new Set(grants.keys())) ? config : campaign ?? config
+  const votes = [...grants].filter(([voter]) => set.voters.includes(voter)).map(([voter, sig]) => ({ voter, sig }))
+  return { term, leader, config: set, votes }
 }
 
 /** What a certificate is checked against: the voter set held, and who is alive in the member view. */

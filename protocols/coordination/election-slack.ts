@@ -31,3 +31,28 @@ export class DecayingMax {
 export function slackFor (lateness: number, electionTimeoutMaxMs: number): number {
   return Math.min(2 * lateness, SLACK_CAP_FACTOR * electionTimeoutMaxMs)
 }
+
+/** The lateness a node measured lately, and the slack each kind adds to its waits. */
+export class Lateness {
+  /** Follower: how much later than two intervals the leader's heartbeats came lately. */
+  readonly heartbeats = new DecayingMax()
+  /** Leader: how much longer than an interval heartbeat acks took lately. */
+  readonly acks = new DecayingMax()
+  /** How long the answers to this node's requests (votes, heartbeats) took lately. */
+  readonly replies = new DecayingMax()
+
+  constructor (private readonly electionTimeoutMaxMs: number) {}
+
+  /** The added wait of a leader (for its acks) or of any other node (for its leader's heartbeats). */
+  slack (leader: boolean, now: number): number {
+    return slackFor(leader ? this.acks.get(now) : this.heartbeats.get(now), this.electionTimeoutMaxMs)
+  }
+
+  /**
+   * What this node's rounds (a campaign's, a renewal's) add to their wait for the answers. Raft
+   * needs vote round trips well below the election timeout; between processes that lag half a
+   * second, replies came after every candidate had given up, and no election could end
+   * (bench:scale, 200 agents). On a quiet mesh the slack is a few ms.
+   */
+  replySlack (now: number): number { return slackFor(this.replies.get(now), this.electionTimeoutMaxMs) }
+}

@@ -105,7 +105,7 @@ export interface PeerLinks {
 /**
  * `heldUntil`: a time (ms since the epoch, this host's clock) up to which this voter may have
  * promised a leader to refuse other candidates for longer than the minimum timeout; a restart
- * waits it out (election-base.ts).
+ * waits it out (voter-hold.ts).
  */
 export interface PersistedElection { term: number, votedFor?: string, config?: VoterConfig, heldUntil?: number }
 

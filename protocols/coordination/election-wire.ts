@@ -58,7 +58,7 @@ export const ElectionMessageSchema = z.discriminatedUnion('type', [
     // How long the voter refuses other candidates' votes after this heartbeat (the leader's lease).
     holdMs: z.number().int().min(0).max(3_600_000).optional()
   }),
-  // `bootstrap`: asked before a bootstrap (election-join.ts), answered with the leader's certificate; an older agent refuses it.
+  // `bootstrap`: asked before a bootstrap (bootstrap-check.ts), answered with the leader's certificate; an older agent refuses it.
   z.strictObject({ type: z.literal('config-query'), bootstrap: z.boolean().optional() }),
   z.strictObject({ type: z.literal('config-reply'), term: TermSchema, config: VoterConfigSchema.optional(), proof: CertificateSchema.optional() })
 ])
@@ -77,7 +77,7 @@ export const REQUESTS: ReadonlySet<ElectionMessage['type']> = new Set<ElectionMe
 /**
  * The leader's announcement, gossiped to every agent every `coordination.announceIntervalMs`
  * and at once after a win or a change of the voter set: how non-voters learn the coordinator
- * (election-base.ts, `announcement`). The certificate is always there: a receiver that has not
+ * (election.ts, `announcement`). The certificate is always there: a receiver that has not
  * followed this leader yet checks it.
  */
 export const COORDINATOR_TOPIC = defineTopic('$agentmesh/coordinator', z.strictObject({

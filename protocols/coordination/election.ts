@@ -2,6 +2,7 @@
  * Coordinator election as a pure state machine: no I/O and no timers. The caller feeds it
  * messages and the time, and drains what it wants sent and persisted. The simulation test drives
  * thousands of seeded schedules through it; `ElectionService` drives it over RPC.
+ * One class; the pure rules and small state machines it owns are in files named below.
  *
  * The design is Raft's leader election (Ongaro and Ousterhout, "In Search of an Understandable
  * Consensus Algorithm", section 5.2, and the dissertation's chapters 4 and 9), with the parts a
@@ -14,38 +15,102 @@
  *   neither grants a vote nor moves to the candidate's term (dissertation 4.2.3).
  * - A lease (leader-state.ts): the leader is in office only until 0.9 of what a majority promised
  *   after the send time of the last heartbeat it acked, and steps down (check-quorum) when no
- *   majority answered for `maxTimeout`. Voters refuse votes that long (a leader's exit frees only
- *   the rest of their stickiness: `peerExited`), so no other leader is elected while the lease
- *   runs: two coordinators are never in office at once (given clocks that run at about one rate).
+ *   majority answered for `maxTimeout`. Voters refuse votes that long (voter-hold.ts; a leader's
+ *   exit frees only the rest of their stickiness: `peerExited`), so no other leader is elected
+ *   while the lease runs: two coordinators are never in office at once (given clocks that run at
+ *   about one rate).
  * - Timeouts that stretch under load (election-slack.ts); only waits grow, never the lease.
  * - The voter set is the only replicated state, changed one voter at a time; before any exists
- *   it is bootstrapped as Consul's `bootstrap_expect` does. Its rules are in voter-set.ts.
+ *   it is bootstrapped as Consul's `bootstrap_expect` does, once the agents met first know of
+ *   none (bootstrap-check.ts). Its rules are in voter-set.ts; voters' word weighed in voter-word.ts.
  * - Proven leaders and bounded terms (election-proof.ts): real votes are signed, a leader of a
  *   new term is followed only with a certificate of a majority's signed votes, and a message
  *   that proves nothing moves a term by MAX_TERM_STEP at most. A leader in office moves for no
  *   unproven term at all: check-quorum, not a follower's word, tells it a majority moved on.
  */
-import { FAREWELL_HEARTBEATS, LeaderState, holdToAsk } from './leader-state.js'
-import { newer, nextVoters, wins, type VoterConfig } from './voter-set.js'
-import { judgeHeartbeat, judgeVote } from './vote-rules.js'
-import { MAX_TERM_STEP, voteStatement } from './election-proof.js'
-import { ElectionJoin } from './election-join.js'
-import { LOST_AFTER_TIMEOUTS } from './constants.js'
-import type { ElectionMessage, VoteDenial } from './election-types.js'
+import { LeaderState, holdToAsk } from './leader-state.js'
+import { bootstrapProposal, majority, newer, nextVoters, wins, type MemberInfo, type VoterConfig } from './voter-set.js'
+import { judgeHeartbeat, judgeVote, type VoterView } from './vote-rules.js'
+import { checkCertificate, leaderCertificate, MAX_TERM_STEP, voteStatement } from './election-proof.js'
+import { Lateness } from './election-slack.js'
+import { BootstrapCheck, provenSetAlive } from './bootstrap-check.js'
+import { TermClaims, Vouches } from './voter-word.js'
+import { heldFor, heldToStore, holdsAfterHeartbeat, holdsAtStart, promiseMs } from './voter-hold.js'
+import { exitTurn } from './exit-turn.js'
+import { Renewal } from './renewal.js'
+import { DEFAULT_MAX_VOTERS, LOST_AFTER_TIMEOUTS } from './constants.js'
+import type {
+  Announcement, Certificate, ElectionInit, ElectionMessage, ElectionOutput, ElectionStatus, PersistedElection, RejectReason, Role, VoteDenial
+} from './election-types.js'
 
 export type * from './election-types.js'
 export type { MemberInfo, VoterConfig } from './voter-set.js'
 
-/** A leader renews its election for a voter ahead of it at most once per this many maximum election timeouts. */
-export const RENEW_EVERY_TIMEOUTS = 5
+export { RENEW_EVERY_TIMEOUTS } from './renewal.js'
 
-export class Election extends ElectionJoin {
-  private renewedAt = -Infinity
-  /** While the leader renews its election in office: the term it asks for, the signed votes so far, and until when it waits. */
-  private renewal?: { term: number, votes: Map<string, string>, until: number }
+export class Election {
+  private readonly init: ElectionInit
+  private role: Role = 'follower'
+  private term = 0
+  private votedFor?: string
+  private config?: VoterConfig
+  private leader?: string
+  private lastLeaderContact?: number
+  /** How late heartbeats, acks and answers came lately: the slack they add to waits (election-slack.ts). */
+  private readonly lateness: Lateness
+  /** Refuse votes until then (leader stickiness; also right after start, as if a leader spoke). */
+  private stickyUntil: number
+  /** Until when this node promised the leader it follows to vote for no other (its acks' `holdMs`; the lease counts on it): never past `stickyUntil`. */
+  private promisedUntil: number
+  /** Stored: until when a hold longer than the minimum timeout may bind this node (see `holdStretched`). */
+  private heldUntil?: number
+  /** See `roundStartedAt`. */
+  private roundStart = -Infinity
+  private electionDeadline: number
+  private votes = new Set<string>()
+  /** The signed grants of this node's candidacy, its own included: its certificate once it wins. */
+  private grants = new Map<string, string>()
+  /** The newest certificate accepted (or, as leader, made): carried as proof of the term. */
+  private proof?: Certificate
+  /** Newer voter sets told by voters of ours: one is taken once a majority tells the same (`vouch`). */
+  private readonly vouches = new Vouches()
+  /** The terms voters of ours told, and when each was last heard from (`claim`). */
+  private readonly claims = new TermClaims()
+  /** The voter set this node campaigns with (its own, or its bootstrap proposal). */
+  private campaign?: VoterConfig
+  /** Agents alive in the member view (itself excluded); `left` holds those that announced they leave. */
+  private members: MemberInfo[] = []
+  private left: MemberInfo[] = []
+  /** Set while this node leads: made fresh on every win. */
+  private lead?: LeaderState
+  /** A non-voter ahead of the leader it follows: that leader's term (see `followBehind`). */
+  private followTerm?: number
+  private out: ElectionOutput = { messages: [], events: [] }
+  private persistPending = false
+  private queriedAt = -Infinity
+  /** Before a bootstrap: the agents met first, and the question out to them (`bootstrapReady`). */
+  private readonly bootstrap = new BootstrapCheck()
+  /** The leader's renewal of its election in office, for a voter ahead of it (`unprovenTerm`). */
+  private readonly renewal: Renewal
 
+  constructor (init: ElectionInit) {
+    if (init.electionTimeoutMinMs > init.electionTimeoutMaxMs) throw new RangeError('electionTimeoutMinMs must not exceed electionTimeoutMaxMs')
+    if (init.heartbeatIntervalMs >= init.electionTimeoutMinMs) throw new RangeError('heartbeatIntervalMs must be below electionTimeoutMinMs')
+    this.init = init
+    this.lateness = new Lateness(init.electionTimeoutMaxMs)
+    this.renewal = new Renewal(init.electionTimeoutMaxMs)
+    if (init.persisted !== undefined) ({ term: this.term, votedFor: this.votedFor, config: this.config } = init.persisted)
+    // A restarted voter waits out what it may have promised before it stopped (voter-hold.ts).
+    this.heldUntil = init.persisted?.heldUntil
+    const holds = holdsAtStart(this.heldUntil, init.now, init)
+    this.promisedUntil = holds.promisedUntil
+    this.stickyUntil = holds.stickyUntil
+    this.electionDeadline = init.now + this.randomTimeout()
+  }
+
+  // --- what the driver tells it --------------------------------------------------------
   tick (now: number): void {
-    if (this.renewal !== undefined && now >= this.renewal.until) this.renewal = undefined
+    this.renewal.tick(now)
     if (this.lead !== undefined) {
       if (now >= this.quorumDeadline(this.lead)) {
         // Check-quorum: no majority answered for a whole election timeout; we may be on the
@@ -55,7 +120,7 @@ export class Election extends ElectionJoin {
       }
       if (now >= this.lead.nextHeartbeat) {
         // Sent late (this process lagged) is acked late: the lease must span that too (`holdToAsk`).
-        this.ackDelay.add(now - this.lead.nextHeartbeat, now)
+        this.lateness.acks.add(now - this.lead.nextHeartbeat, now)
         this.broadcastHeartbeat(now)
       }
       if (this.lead.announceDue(now, this.joinAnnounceMs)) this.announce(now)
@@ -88,6 +153,146 @@ export class Election extends ElectionJoin {
     else if (msg.type !== 'config-query' && !(msg.type === 'vote-reply' && msg.pre && msg.granted)) this.claim(from, msg.term, now)
   }
 
+  /** Agents alive in the member view (itself not included), and those that announced they leave (flagged `left`). */
+  setMembers (members: MemberInfo[]): void {
+    this.bootstrap.see(members, this.init.self, this.config !== undefined || this.proof !== undefined)
+    const others = members.filter(m => m.peer !== this.init.self)
+    if (this.lead !== undefined && !this.lead.newcomers) {
+      const before = new Set(this.members.map(m => m.peer))
+      this.lead.newcomers = others.some(m => m.left !== true && !before.has(m.peer))
+    }
+    this.members = others.filter(m => m.left !== true)
+    this.left = others.filter(m => m.left === true)
+  }
+
+  /**
+   * The driver saw `peer`'s process exit: the last connection to it closed (`since.at`, in term
+   * `since.term`) and a connection to it then was refused at every address (exit-turn.ts says
+   * what that proves). A follower of that leader waits out no timeout: it stops refusing votes
+   * once what it promised the leader ends (`promisedUntil`), not when its stickiness would, and
+   * campaigns on its turn. Ignored when the leader was heard from since the close, or the word is
+   * about the leader of an earlier term (a restarted process may lead again).
+   */
+  peerExited (peer: string, since: { term: number, at: number }, now: number): void {
+    if (this.role !== 'follower' || this.leader !== peer || this.term !== since.term || !this.isVoter) return
+    if ((this.lastLeaderContact ?? -Infinity) > since.at) return
+    const free = Math.max(now, this.promisedUntil)
+    this.stickyUntil = Math.min(this.stickyUntil, free)
+    this.becomeFollower(now, this.term, undefined)
+    this.electionDeadline = free + exitTurn(this.config?.voters ?? [], peer, this.init.self, this.term, this.init.electionTimeoutMinMs, this.init.random)
+  }
+
+  /**
+   * The leader's announcement, gossiped by `from` (the gossip layer checked who published it).
+   * A voter of the set announced hears its leader by heartbeats, which the lease counts on: for
+   * it the announcement is only a proof of a newer term. Any other agent follows on it, checked
+   * as a heartbeat (a leader not yet followed needs a certificate that checks out against the
+   * voters this node holds), but gives no endorsement: it is no voter. Its voter set is taken
+   * only when newer than the one held (gossip may reorder).
+   */
+  announcement (from: string, a: Announcement, now: number): void {
+    if (from === this.init.self) return
+    const msg = { type: 'heartbeat' as const, term: a.term, leader: a.leader, config: a.config, seq: 0, cert: a.cert }
+    if (this.init.eligible && a.config.voters.includes(this.init.self)) { this.acceptProof(from, a.cert, msg, now); return }
+    if (a.term < this.term) { this.followBehind(from, a, now); return }
+    const verdict = judgeHeartbeat(this.view(), from, msg, this.init.keys, false)
+    if (!verdict.ok) {
+      this.reject(from, verdict.reject, 'announcement')
+      this.askVoters(verdict.ask, now)
+      return
+    }
+    if (verdict.proven !== undefined) this.proof = verdict.proven
+    if (a.term > this.term || this.role !== 'follower' || this.leader !== from || this.followTerm !== undefined) this.becomeFollower(now, a.term, from)
+    this.lastLeaderContact = now
+    this.learnVoters(a.config)
+  }
+
+  /** Called by the leader's owner on a timer as well: removals depend on time passing. */
+  reviewVoters (now: number): void {
+    if (this.lead !== undefined) this.changeVoters(now)
+  }
+
+  /** The answer to a request of this node came `ms` after it was sent (the driver measures it). */
+  observeReply (ms: number, now: number): void { this.lateness.replies.add(ms, now) }
+
+  // --- what it reports -----------------------------------------------------------------
+  /** What to send and report since the last drain; `persist`, when set, must be written before any message goes out. */
+  drain (): ElectionOutput {
+    const out = { ...this.out, ...(this.persistPending ? { persist: this.persisted() } : {}) }
+    this.out = { messages: [], events: [] }
+    this.persistPending = false
+    return out
+  }
+
+  persisted (): PersistedElection {
+    const { term, votedFor, config, heldUntil } = this
+    const held = heldUntil !== undefined ? { heldUntil } : {}
+    return { term, ...(votedFor !== undefined ? { votedFor } : {}), ...(config !== undefined ? { config } : {}), ...held }
+  }
+
+  /** Whether this node is in the voter set it holds. */
+  get isVoter (): boolean { return this.config?.voters.includes(this.init.self) ?? false }
+
+  status (now: number): ElectionStatus {
+    const voters = this.config?.voters ?? []
+    const needed = majority(voters.length)
+    const recently = now - this.init.electionTimeoutMaxMs
+    const reachable = this.lead !== undefined
+      ? this.lead.reachable(voters, this.init.self, recently)
+      : voters.filter(v => v === this.init.self || this.members.some(m => m.peer === v)).length
+    return {
+      role: this.role,
+      term: this.term,
+      ...(this.leader !== undefined ? { leader: this.leader } : {}),
+      inOffice: this.inOffice(now),
+      ...(this.lead?.leaseUntil !== undefined ? { leaseUntil: this.lead.leaseUntil } : {}),
+      voters,
+      configVersion: this.config?.version ?? 0,
+      quorum: { size: voters.length, needed, reachable, has: voters.length > 0 && reachable >= needed },
+      ...(this.lastLeaderContact !== undefined ? { lastLeaderContact: this.lastLeaderContact } : {}),
+      slackMs: Math.round(this.slack(now)),
+      eligible: this.init.eligible
+    }
+  }
+
+  inOffice (now: number): boolean { return this.role === 'leader' && this.lead?.leaseUntil !== undefined && now < this.lead.leaseUntil }
+
+  /**
+   * Fencing: may a directive of `term` from `from` be carried out? Only the leader we follow, in
+   * its term (ours, or the one behind it a non-voter follows it in: `followBehind`): an older
+   * term is a deposed coordinator; a newer one not yet announced or heartbeat to us is a claim we
+   * cannot check yet. (A non-voter that took its leader's directive of its own term, before the
+   * renewal that made it so was announced, then took a late one of the term before: seed 1726.)
+   */
+  admits (term: number, from: string): 'ok' | 'stale-term' | 'not-coordinator' {
+    const leads = this.followTerm ?? this.term
+    if (term < leads) return 'stale-term'
+    return term > leads || from !== this.leader || from === this.init.self ? 'not-coordinator' : 'ok'
+  }
+
+  get currentTerm (): number { return this.term }
+  get currentLeader (): string | undefined { return this.leader }
+  /** The term of the leader followed: this node's own, but for a non-voter that follows one behind it (`followBehind`). */
+  get leaderTerm (): number { return this.followTerm ?? this.term }
+  get currentRole (): Role { return this.role }
+  /** The newest certificate held (this node's own as leader): task records name it as proof of who led a term. */
+  get certificate (): Certificate | undefined { return this.proof }
+
+  /** The earliest time `tick` has something to do. */
+  nextWakeup (): number {
+    if (this.lead !== undefined) return Math.min(this.lead.nextHeartbeat, this.lead.nextAnnounce, this.quorumDeadline(this.lead))
+    return Math.max(this.electionDeadline, this.stickyUntil)
+  }
+
+  /** The added wait for the lateness seen lately (election-slack.ts). */
+  slack (now: number): number { return this.lateness.slack(this.role === 'leader', now) }
+
+  /** When this node's current campaign round (pre-vote or vote) began: answers to requests sent before it are stale. */
+  get roundStartedAt (): number { return this.roundStart }
+
+  /** When this node's bootstrap question went out: the service drops answers to older ones. */
+  get checkStartedAt (): number { return this.bootstrap.startedAt }
+
   // --- elections -------------------------------------------------------------------------
   private startPreVote (now: number): void {
     this.electionDeadline = now + this.randomTimeout()
@@ -109,8 +314,54 @@ export class Election extends ElectionJoin {
     this.campaign = config
     this.votes = new Set([this.init.self])
     this.out.events.push({ type: 'role', role: 'pre-candidate', term: this.term })
-    this.askVotes(config, true)
+    this.askVotes(config, this.term + 1, true)
     this.maybeWin(config, now)
+  }
+
+  /**
+   * The bootstrap proposal to campaign with now, or undefined: none to make, or the agents met
+   * first are asked first whether a set exists (bootstrap-check.ts), and the campaign waits for
+   * their answers (`answered` starts it once all are in).
+   */
+  private bootstrapReady (now: number): VoterConfig | undefined {
+    const proposal = this.bootstrapProposal()
+    if (proposal === undefined) return undefined
+    const ask = this.bootstrap.next(proposal.voters, this.members, this.init.connected, now)
+    if (ask === undefined) return proposal
+    for (const p of ask) this.send(p, { type: 'config-query', bootstrap: true })
+    // Answers get the time a campaign's do (the slack for slow replies included).
+    this.electionDeadline = now + this.campaignTimeout(now)
+    return undefined
+  }
+
+  /**
+   * A campaign round that cannot go on (no proposal to make, or its question is still out): a
+   * campaign under way stands down, and answers to its requests are stale (a late pre-vote grant
+   * would otherwise start the election with the question unanswered).
+   */
+  private quitRound (now: number): void {
+    this.roundStart = now
+    if (this.role === 'follower') return
+    const deadline = this.electionDeadline
+    this.becomeFollower(now, this.term, undefined)
+    this.electionDeadline = deadline
+  }
+
+  /**
+   * An answer to a config query. A leader's certificate that checks out, to a node with no set,
+   * is kept, whenever it comes: a bootstrap campaign under way ends, and none starts again
+   * (`bootstrapProposal`). To the question out, anything else counts as "none known" (an older
+   * agent, a forger: no word blocks a bootstrap). True when every agent asked has answered so.
+   */
+  private answered (from: string, msg: Extract<ElectionMessage, { type: 'config-reply' }>, now: number): boolean {
+    const proof = msg.proof
+    if (this.config === undefined && proof !== undefined && proof.term > (this.proof?.term ?? -1) && checkCertificate(proof, this.init.keys, this.view()).ok) {
+      this.bootstrap.proven()
+      this.proof = proof
+      if (proof.term > this.term || this.role !== 'follower') this.becomeFollower(now, Math.max(this.term, proof.term), undefined)
+      return false
+    }
+    return this.bootstrap.cleared(from)
   }
 
   private startElection (now: number): void {
@@ -126,12 +377,12 @@ export class Election extends ElectionJoin {
     this.electionDeadline = now + this.campaignTimeout(now)
     this.roundStart = now
     this.out.events.push({ type: 'role', role: 'candidate', term: this.term })
-    this.askVotes(config, false)
+    this.askVotes(config, this.term, false)
     this.maybeWin(config, now)
   }
 
-  private askVotes (config: VoterConfig, pre: boolean): void {
-    const term = pre ? this.term + 1 : this.term
+  /** Asks `config`'s voters for their votes in `term` (a pre-vote asks for the term after this node's). */
+  private askVotes (config: VoterConfig, term: number, pre: boolean): void {
     const proof = this.proof !== undefined ? { proof: this.proof } : {}
     for (const v of config.voters) {
       if (v !== this.init.self) this.send(v, { type: 'vote', term, candidate: this.init.self, config, pre, ...proof })
@@ -164,7 +415,7 @@ export class Election extends ElectionJoin {
   }
 
   private onVoteReply (from: string, msg: Extract<ElectionMessage, { type: 'vote-reply' }>, now: number): void {
-    if (msg.granted && !msg.pre && msg.term === this.renewal?.term) return this.renewed(from, msg, now)
+    if (msg.granted && !msg.pre && msg.term === this.renewal.term) return this.renewed(from, msg, now)
     this.acceptProof(from, msg.proof, msg, now)
     if (!msg.granted) this.vouch(from, msg.config)
     // A denial of a real vote from a later term means we are behind: catch up rather than campaign
@@ -190,7 +441,12 @@ export class Election extends ElectionJoin {
     this.role = 'leader'
     this.leader = this.init.self
     this.lead = new LeaderState(config.voters, now)
-    this.renewedAt = now
+    this.renewal.won(now)
+    this.takeOffice(config, now)
+  }
+
+  /** Leads this term (won, or renewed in office) with `config`'s voters: told at once, to the voters and to everyone. */
+  private takeOffice (config: VoterConfig, now: number): void {
     // Raft's no-op entry: a set stamped with this term, committed by the first majority of acks;
     // only then may the voter set change.
     this.config = { version: config.version + 1, term: this.term, voters: config.voters }
@@ -202,7 +458,7 @@ export class Election extends ElectionJoin {
     this.announce(now)
   }
 
-  // --- the leader's heartbeats -----------------------------------------------------------
+  // --- the leader ----------------------------------------------------------------------
   private broadcastHeartbeat (now: number): void {
     const config = this.config as VoterConfig
     const lead = this.lead as LeaderState
@@ -210,7 +466,7 @@ export class Election extends ElectionJoin {
     // The voters only: the lease and the voter set need them, and the other agents learn the
     // leader from its announcements (a heartbeat per agent would make the leader's load grow with the mesh).
     // The certificate goes along until the receiver has accepted it (acked this term's heartbeat).
-    const ask = holdToAsk(this.ackDelay.get(now), this.init.heartbeatIntervalMs, this.promiseMs)
+    const ask = holdToAsk(this.lateness.acks.get(now), this.init.heartbeatIntervalMs, promiseMs(this.init))
     for (const to of lead.targets(this.init.self, config.voters)) {
       const cert = !lead.certified.has(to) && this.proof !== undefined ? { cert: this.proof } : {}
       this.send(to, { type: 'heartbeat', term: this.term, leader: this.init.self, config, seq, ...cert, ...(ask !== undefined ? { holdMs: ask } : {}) })
@@ -234,9 +490,9 @@ export class Election extends ElectionJoin {
     if (!msg.success) { this.lead.certified.delete(from); return }
     this.lead.certified.add(from)
     if (msg.endorse !== undefined) this.signed(from, msg, msg.endorse)
-    const sent = this.lead.acked(from, msg.seq, msg.configVersion, now, this.heldFor(msg.holdMs))
+    const sent = this.lead.acked(from, msg.seq, msg.configVersion, now, heldFor(msg.holdMs, this.init))
     if (sent === undefined) return
-    this.ackDelay.add(now - sent - this.init.heartbeatIntervalMs, now)
+    this.lateness.acks.add(now - sent - this.init.heartbeatIntervalMs, now)
     this.updateLease(now)
   }
 
@@ -253,6 +509,11 @@ export class Election extends ElectionJoin {
     this.grants.set(from, sig)
     if (this.role === 'leader') this.certify()
     return true
+  }
+
+  /** The leader's certificate of its term (election-proof.ts `leaderCertificate`). */
+  private certify (): void {
+    this.proof = leaderCertificate(this.term, this.init.self, this.config as VoterConfig, this.campaign, this.grants)
   }
 
   private updateLease (now: number): void {
@@ -274,20 +535,52 @@ export class Election extends ElectionJoin {
     if (voters === undefined || this.init.mayChangeVoters?.(voters) === false) return
     this.config = { version: config.version + 1, term: this.term, voters }
     this.certify()
-    for (const v of voters) {
-      if (!lead.lastHeard.has(v)) lead.lastHeard.set(v, now)
-      lead.farewell.delete(v)
-    }
-    for (const v of config.voters) if (!voters.includes(v)) lead.farewell.set(v, { left: FAREWELL_HEARTBEATS, version: this.config.version })
+    lead.votersChanged(config.voters, this.config, now)
     this.persistPending = true
     this.out.events.push({ type: 'voters', config: this.config })
     this.broadcastHeartbeat(now)
     this.announce(now)
   }
 
-  /** Called by the leader's owner on a timer as well: removals depend on time passing. */
-  reviewVoters (now: number): void {
-    if (this.lead !== undefined) this.changeVoters(now)
+  /** Check-quorum's deadline; the slack is read as of the last quorum, so it is fixed until acks move it. */
+  private quorumDeadline (lead: LeaderState): number { return lead.quorumAt + this.init.electionTimeoutMaxMs + this.slack(lead.quorumAt) }
+
+  /**
+   * A later term in a denial or an ack, with no proof: this node is behind, or is told so by a
+   * forger. A follower or candidate moves only once a majority of its voters tell as much
+   * (`claim`). A leader keeps its office: check-quorum steps it down if a majority really moved
+   * on; for a voter that may be honestly ahead of it, it renews its election in office (renewal.ts).
+   */
+  private unprovenTerm (from: string, msg: Extract<ElectionMessage, { type: 'vote-reply' | 'heartbeat-ack' }>, now: number): void {
+    // Further than a step no honest voter gets without a proof (and the renewal must stay within it).
+    if (msg.term >= this.term + MAX_TERM_STEP) return this.reject(from, 'term-too-far', msg)
+    if (this.role !== 'leader') return
+    this.reject(from, 'unproven', msg)
+    if (msg.type === 'heartbeat-ack' && this.renewal.due(now) && this.config?.voters.includes(from) === true) this.renew(now, msg.term)
+  }
+
+  /** The leader asks its voters for their votes in a term past `claim` and stays in office meanwhile (renewal.ts). */
+  private renew (now: number, claim: number): void {
+    const config = this.config as VoterConfig
+    const term = claim + 1
+    this.renewal.start(term, now, now + this.init.electionTimeoutMaxMs + this.lateness.replySlack(now))
+    this.askVotes(config, term, false)
+  }
+
+  private renewed (from: string, msg: Extract<ElectionMessage, { type: 'vote-reply' }>, now: number): void {
+    const term = this.renewal.term
+    const config = this.config as VoterConfig
+    const lead = this.lead
+    if (term === undefined || lead === undefined || term <= this.term || !config.voters.includes(from) || !this.renewal.awaits(from)) return
+    if (msg.sig === undefined || !this.init.keys.verify(from, voteStatement(term, this.init.self), msg.sig)) return this.reject(from, 'bad-signature', msg)
+    const votes = this.renewal.vote(from, msg.sig, config, this.init.self)
+    if (votes === undefined) return
+    this.term = term
+    this.votedFor = this.init.self
+    this.grants = new Map([[this.init.self, this.init.keys.sign(voteStatement(term, this.init.self))], ...votes])
+    this.campaign = config
+    lead.certified.clear()
+    this.takeOffice(config, now)
   }
 
   // --- followers -------------------------------------------------------------------------
@@ -306,28 +599,22 @@ export class Election extends ElectionJoin {
     if (verdict.proven !== undefined) this.proof = verdict.proven
     if (msg.term === this.term && this.leader === from && this.lastLeaderContact !== undefined) {
       // Late means a whole interval missed: ordinary jitter adds nothing to fail-over time.
-      this.heartbeatLateness.add(now - this.lastLeaderContact - 2 * this.init.heartbeatIntervalMs, now)
+      this.lateness.heartbeats.add(now - this.lastLeaderContact - 2 * this.init.heartbeatIntervalMs, now)
     }
     if (msg.term > this.term || this.role !== 'follower' || this.leader !== from || this.followTerm !== undefined) this.becomeFollower(now, msg.term, from)
     this.lastLeaderContact = now
     const slack = this.slack(now)
-    const cap = now + this.longestHold()
-    // What it promises (the lease counts on it): as long as the leader asks, when acks come
-    // slowly; and what it refuses, the minimum timeout, all of which but the promise it gives up
-    // when the leader's process exits (`peerExited`). Both within the longest hold.
-    this.promisedUntil = Math.min(Math.max(this.promisedUntil, now + this.promiseMs + slack, now + (msg.holdMs ?? 0)), cap)
-    this.stickyUntil = Math.min(Math.max(this.stickyUntil, now + this.init.electionTimeoutMinMs + slack, this.promisedUntil), cap)
+    // What it promises the leader and what it refuses: voter-hold.ts.
+    const holds = holdsAfterHeartbeat({ promisedUntil: this.promisedUntil, stickyUntil: this.stickyUntil }, now, slack, msg.holdMs, this.init)
+    this.promisedUntil = holds.promisedUntil
+    this.stickyUntil = holds.stickyUntil
     this.holdStretched(now)
     this.electionDeadline = now + this.randomTimeout() + slack
     // Never back: a heartbeat delayed on its way carries an older set of the same leader, and a
     // follower that went back to it (and crashed with it stored) could later join the voters of
     // that older set in electing a second leader of a term (simulation seed 1860, once the cap
     // made changes frequent). A new leader's set is stamped with its term: always newer.
-    if (this.config === undefined || newer(msg.config, this.config)) {
-      this.config = msg.config
-      this.persistPending = true
-      this.out.events.push({ type: 'voters', config: msg.config })
-    }
+    this.learnVoters(msg.config)
     // Asked to accept (the heartbeat carried the certificate), an eligible follower that gave no
     // other vote in this term endorses the leader with one, signed: the certificate so keeps a
     // majority of the voter set as the set changes.
@@ -339,62 +626,160 @@ export class Election extends ElectionJoin {
     ack(true, this.init.keys.sign(voteStatement(this.term, from)))
   }
 
-  /**
-   * A later term in a denial or an ack, with no proof: this node is behind, or is told so by a
-   * forger. A follower or candidate moves only once a majority of its voters tell as much
-   * (`claim`). A leader keeps its office: check-quorum steps it down if a majority really moved
-   * on. But a voter can be honestly ahead of it: it granted a vote in a later term to a
-   * candidate that then lost, and now refuses the leader's heartbeats as stale, for good, while
-   * the majority keeps the leader in office. Raft's leader steps down on that ack, and would on
-   * a forger's. This one renews its election in office instead (`renew`), at most once per
-   * RENEW_EVERY_TIMEOUTS maximum election timeouts: a forger's acks cost a vote round now and
-   * then, never the office.
-   */
-  private unprovenTerm (from: string, msg: Extract<ElectionMessage, { type: 'vote-reply' | 'heartbeat-ack' }>, now: number): void {
-    // Further than a step no honest voter gets without a proof (and the renewal must stay within it).
-    if (msg.term >= this.term + MAX_TERM_STEP) return this.reject(from, 'term-too-far', msg)
-    if (this.role !== 'leader') return
-    this.reject(from, 'unproven', msg)
-    const due = now >= this.renewedAt + RENEW_EVERY_TIMEOUTS * this.init.electionTimeoutMaxMs
-    if (msg.type === 'heartbeat-ack' && due && this.renewal === undefined && this.config?.voters.includes(from) === true) this.renew(now, msg.term)
-  }
-
-  /**
-   * The leader asks its voters for their votes in a term past `claim` (within the step they
-   * accept), and stays in office meanwhile: its followers vote for the leader they follow
-   * (stickiness spares it), the voter left behind votes too, and a majority moves the leader to
-   * that term with a new certificate. Its lease runs on: the voters that acked it still refuse
-   * anyone else. Without a majority within a maximum election timeout, it gives up and leads on.
-   */
-  private renew (now: number, claim: number): void {
-    const config = this.config as VoterConfig
-    const term = claim + 1
-    this.renewedAt = now
-    this.renewal = { term, votes: new Map(), until: now + this.init.electionTimeoutMaxMs + this.replySlack(now) }
-    for (const v of config.voters) {
-      if (v !== this.init.self) this.send(v, { type: 'vote', term, candidate: this.init.self, config, pre: false, ...(this.proof !== undefined ? { proof: this.proof } : {}) })
-    }
-  }
-
-  private renewed (from: string, msg: Extract<ElectionMessage, { type: 'vote-reply' }>, now: number): void {
-    const r = this.renewal
-    const config = this.config as VoterConfig
-    const lead = this.lead
-    if (r === undefined || lead === undefined || r.term <= this.term || !config.voters.includes(from) || r.votes.has(from)) return
-    if (msg.sig === undefined || !this.init.keys.verify(from, voteStatement(r.term, this.init.self), msg.sig)) return this.reject(from, 'bad-signature', msg)
-    r.votes.set(from, msg.sig)
-    if (!wins(config, new Set([...r.votes.keys(), this.init.self]))) return
-    this.renewal = undefined
-    this.term = r.term
-    this.votedFor = this.init.self
-    this.grants = new Map([[this.init.self, this.init.keys.sign(voteStatement(r.term, this.init.self))], ...r.votes])
-    this.campaign = config
-    this.config = { version: config.version + 1, term: r.term, voters: config.voters }
-    this.certify()
-    lead.certified.clear()
+  /** Its stickiness stretched past what it stored: a new `heldUntil` is stored before the ack goes out (voter-hold.ts). */
+  private holdStretched (now: number): void {
+    const heldUntil = heldToStore(this.stickyUntil, this.heldUntil, now, this.init)
+    if (heldUntil === undefined) return
+    this.heldUntil = heldUntil
     this.persistPending = true
-    this.out.events.push({ type: 'role', role: 'leader', term: r.term }, { type: 'leader', leader: this.init.self, term: r.term }, { type: 'voters', config: this.config })
-    this.broadcastHeartbeat(now)
-    this.announce(now)
+  }
+
+  /**
+   * A proven leader of a term below this node's own, announced to a non-voter. A node ahead of
+   * its leader is normally a voter, whose refusals make the leader renew its election past it;
+   * but a non-voter can be ahead too (it campaigned, or moved with a set it has since left,
+   * before it was demoted), and the leader never hears of it: non-voters send it nothing. Its
+   * term cannot go back (a vote it gave in it must stay the only one), so it follows that leader
+   * in the leader's term (`admits` takes that leader's directives in it) until a leader of a term
+   * it holds comes; never one older than a leader it follows or was proven (deposed since).
+   */
+  private followBehind (from: string, a: Announcement, now: number): void {
+    // Older than a leader it follows, or than any leader proven to it: that one was deposed.
+    const stale = a.term < (this.followTerm ?? -1) || a.term < (this.proof?.term ?? -1)
+    if (stale || this.role === 'leader' || a.leader !== from || !a.config.voters.includes(from)) return this.reject(from, stale ? 'stale-term' : 'malformed', 'announcement')
+    if (this.leader !== from || this.followTerm !== a.term) {
+      if (a.cert.term !== a.term || a.cert.leader !== from) return this.reject(from, 'bad-certificate', 'announcement')
+      const verdict = checkCertificate(a.cert, this.init.keys, this.view())
+      if (!verdict.ok) {
+        this.reject(from, verdict.reason, 'announcement')
+        if (verdict.reason === 'unproven') this.askVoters(verdict.ask, now)
+        return
+      }
+      this.proof = a.cert
+      this.becomeFollower(now, this.term, undefined)
+      this.leader = from
+      this.followTerm = a.term
+      this.out.events.push({ type: 'leader', leader: from, term: a.term })
+    }
+    this.lastLeaderContact = now
+    this.learnVoters(a.config)
+  }
+
+  /** Ask voters for their set, when a certificate may be genuine but this node's set is too old to tell: at most once per minimum election timeout. */
+  private askVoters (ask: string[] | undefined, now: number): void {
+    if (ask === undefined || ask.length === 0 || now < this.queriedAt + this.init.electionTimeoutMinMs) return
+    this.queriedAt = now
+    for (const v of ask) this.send(v, { type: 'config-query' })
+  }
+
+  // --- terms and voter sets told -------------------------------------------------------
+  /** A newer voter set told by a voter of the set we hold (or campaign with) in a denial or a config reply (voter-word.ts). */
+  private vouch (from: string, config: VoterConfig | undefined): void {
+    const trusted = this.config ?? this.campaign
+    if (trusted === undefined || !trusted.voters.includes(from) || config === undefined || config.term === 0) return
+    if (this.config !== undefined && !newer(config, this.config)) return
+    if (this.vouches.tell(from, config, trusted) !== undefined) this.learnVoters(config)
+  }
+
+  /** A voter set a leader made: taken when newer than the one held (never back: gossip and delays reorder). */
+  private learnVoters (config: VoterConfig): void {
+    if (this.config !== undefined && !newer(config, this.config)) return
+    this.config = config
+    this.persistPending = true
+    this.out.events.push({ type: 'voters', config })
+  }
+
+  /**
+   * `from` says it is at `term`. Without a proof, one voter's word moves nobody (a forger's
+   * would move everyone): a node moves to the term enough of its voters hold, MAX_TERM_STEP at
+   * most at a time (voter-word.ts `TermClaims`).
+   */
+  private claim (from: string, term: number, now: number): void {
+    const set = this.config ?? this.campaign
+    if (set === undefined || !set.voters.includes(from)) return
+    this.claims.tell(from, term, now)
+    // Weighed again on every word, not only on news: terms told while this node led or was held
+    // count once it is free to move (a leader whose voters went ahead of it before its first
+    // heartbeat came stepped down, heard the same term in their denials, and stayed behind them).
+    if (this.role === 'leader' || now < this.stickyUntil) return
+    const since = now - LOST_AFTER_TIMEOUTS * this.init.electionTimeoutMaxMs
+    const held = this.claims.held(set.voters, this.init.self, this.term, since, v => this.members.some(m => m.peer === v))
+    if (held > this.term) this.becomeFollower(now, Math.min(held, this.term + MAX_TERM_STEP), undefined)
+  }
+
+  /**
+   * A certificate carried as proof of a newer term: checked (once: a term it moved us past is not
+   * checked again), kept, and followed to its term, however far.
+   */
+  private acceptProof (from: string, proof: Certificate | undefined, msg: ElectionMessage, now: number): void {
+    if (proof === undefined || proof.term <= this.term) return
+    const verdict = checkCertificate(proof, this.init.keys, this.view())
+    if (!verdict.ok) {
+      if (verdict.reason === 'bad-certificate') this.reject(from, 'bad-certificate', msg)
+      return
+    }
+    this.proof = proof
+    this.becomeFollower(now, proof.term, undefined)
+  }
+
+  private becomeFollower (now: number, term: number, leader: string | undefined): void {
+    const was = this.role
+    const hadLeader = this.leader
+    if (term > this.term) {
+      this.term = term
+      this.votedFor = undefined
+      this.persistPending = true
+    }
+    this.role = 'follower'
+    this.leader = leader
+    this.followTerm = undefined
+    this.campaign = undefined
+    this.lead = undefined
+    this.electionDeadline = now + this.randomTimeout()
+    if (was !== 'follower') this.out.events.push({ type: 'role', role: 'follower', term: this.term })
+    if (hadLeader !== leader) this.out.events.push({ type: 'leader', leader, term: this.term })
+  }
+
+  // --- helpers ---------------------------------------------------------------------------
+  /** The first voter set this node would propose, while it holds none (bootstrap-check.ts). */
+  private bootstrapProposal (): VoterConfig | undefined {
+    if (this.config !== undefined || !this.init.eligible || provenSetAlive(this.proof, this.init.self, this.members)) return undefined
+    return bootstrapProposal(this.init.self, this.members, this.init.bootstrapExpect, this.maxVoters)
+  }
+
+  private get maxVoters (): number { return this.init.maxVoters ?? DEFAULT_MAX_VOTERS }
+  private get announceIntervalMs (): number { return this.init.announceIntervalMs ?? 10 * this.init.heartbeatIntervalMs }
+  /** How soon after agents join the leader announces itself (two heartbeats: a join wave's arrivals share one). */
+  private get joinAnnounceMs (): number { return Math.min(this.announceIntervalMs, 2 * this.init.heartbeatIntervalMs) }
+
+  /** What the vote and heartbeat checks (vote-rules.ts) read. */
+  private view (): VoterView {
+    const { self, eligible } = this.init
+    const { term, role, config, stickyUntil, members, proof, votedFor } = this
+    const proposal = config === undefined ? this.bootstrapProposal() : undefined
+    // The leader of this node's term: none known while it follows one a term behind (`followBehind`).
+    const leader = this.followTerm === undefined ? this.leader : undefined
+    return { self, eligible, term, role, stickyUntil, members, config, leader, proof, votedFor, proposal }
+  }
+
+  /** The voter set to tell others, once a leader made it (a bootstrap proposal is not told). */
+  private committedConfig (): { config?: VoterConfig } {
+    return this.config !== undefined && this.config.term > 0 ? { config: this.config } : {}
+  }
+
+  private send (to: string, msg: ElectionMessage): void { this.out.messages.push({ to, msg }) }
+
+  private reject (from: string, reason: RejectReason, msg: ElectionMessage | 'announcement'): void {
+    this.out.events.push({ type: 'rejected', from, reason, message: msg === 'announcement' ? msg : msg.type })
+  }
+
+  /** The wait of a campaign (pre-vote, then vote): a random timeout, plus the slack for slow answers (election-slack.ts). */
+  private campaignTimeout (now: number): number {
+    return this.randomTimeout() + this.lateness.replySlack(now)
+  }
+
+  private randomTimeout (): number {
+    const { electionTimeoutMinMs: min, electionTimeoutMaxMs: max } = this.init
+    return min + Math.floor(this.init.random() * (max - min + 1))
   }
 }

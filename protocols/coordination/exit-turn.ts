@@ -1,7 +1,14 @@
 import { fnv1a } from '../core/fnv1a.js'
 
 /**
- * The order voters campaign in after their coordinator's process exited (Election.peerExited).
+ * The order voters campaign in after their coordinator's process exited (Election.peerExited):
+ * the last connection to it closed and a connection to it then was refused at every address
+ * (nothing listens there; one that timed out tells nothing, as a partition looks the same).
+ * ZooKeeper's followers go looking as soon as the leader's socket closes. Nothing on the wire
+ * proves an exit (a reset and a refusal can be forged on the path), so the word frees only what
+ * is not promised (voter-hold.ts): the lease counts on the promise alone, and two coordinators
+ * are never in office at once whatever the election is told.
+ *
  * With one random wait in a short window, two or three voters campaigned within a round trip of
  * each other and split the votes (5 agent processes, 8 kills in 20), and the timeout decided
  * after all. So they take turns: one turn of an eighth of the minimum timeout per voter before

@@ -255,7 +255,7 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
   /**
    * A leader whose lease lapsed for a moment is back in office at its next acks: its voters still
    * follow it, their acks were only late (a loaded host: the lease counts on promises of about
-   * 2.5 heartbeats, election-base.ts promiseMs). A round, directive or status request asked for
+   * 2.5 heartbeats, voter-hold.ts promiseMs). A round, directive or status request asked for
    * meanwhile waits for them, up to the longest election timeout, instead of failing CRD002 at
    * once; past it, or once this node is no leader, the call's own check says CRD002. The
    * coordinator side waits here before each of its calls, so a round whose lease lapses between

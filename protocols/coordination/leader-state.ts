@@ -17,7 +17,7 @@ const SENT_KEPT = 64
 
 /**
  * How long a leader asks its voters to hold after a heartbeat, or undefined while what they
- * promise unasked (`promiseMs`, election-base.ts: less than the minimum timeout) is enough. Its
+ * promise unasked (`promiseMs`, voter-hold.ts: less than the minimum timeout) is enough. Its
  * lease runs from a heartbeat's send time for LEASE_FACTOR of the hold a majority acked, and has
  * to outlast the wait for the next heartbeat's acks: an interval and the round trip, with a
  * second round trip for jitter (asked for only once the promise does not cover the first, so an
@@ -108,6 +108,15 @@ export class LeaderState {
     this.heldUntil.set(from, Math.max(this.heldUntil.get(from) ?? -Infinity, sent + heldMs * LEASE_FACTOR))
     if (configVersion > (this.ackedVersion.get(from) ?? 0)) this.ackedVersion.set(from, configVersion)
     return sent
+  }
+
+  /** The leader changed its voter set from `before` to `next`: the new voters count as heard now, the removed ones get a farewell. */
+  votersChanged (before: string[], next: VoterConfig, now: number): void {
+    for (const v of next.voters) {
+      if (!this.lastHeard.has(v)) this.lastHeard.set(v, now)
+      this.farewell.delete(v)
+    }
+    for (const v of before) if (!next.voters.includes(v)) this.farewell.set(v, { left: FAREWELL_HEARTBEATS, version: next.version })
   }
 
   /** Voters that acknowledged a heartbeat sent after `since` (the leader counts itself). */
