@@ -1,7 +1,8 @@
 /**
  * node dist/bench/salsa20.js [rounds]: the mesh key's XSalsa20 (node/mesh-key.ts KeyStream on the
  * WebAssembly SIMD core) against @noble/ciphers' xsalsa20 (pure JS), by message size, interleaved
- * round by round (the machine is shared: read the ranges, not one figure). Per size: MB/s and µs a
+ * round by round (the machine is shared: read the ranges and the per-round speed-ups' medians,
+ * not one figure). Per size: MB/s and µs a
  * message for KeyStream on the SIMD core, KeyStream on the JS core (@noble with a running counter:
  * what a runtime without SIMD gets), @noble's xsalsa20 called alone (HSalsa20 each call), and
  * @noble's salsa20 on the subkey made once (the best a @noble-only KeyStream could do).
@@ -53,7 +54,8 @@ for (const size of sizes) {
     // The SIMD path's speed-up over this variant, round by round (the same round's load for both).
     const simd = seen.get(`KeyStream, SIMD core|${size}`) ?? []
     const x = rs.map((v, i) => simd[i] / v)
-    const ratio = name.includes('SIMD') ? '' : `  SIMD ${Math.min(...x).toFixed(1)}-${Math.max(...x).toFixed(1)}×`
+    const median = x.slice().sort((p, q) => p - q)[Math.floor(x.length / 2)]
+    const ratio = name.includes('SIMD') ? '' : `  SIMD ${Math.min(...x).toFixed(1)}-${Math.max(...x).toFixed(1)}× (median ${median.toFixed(1)}×)`
     console.log(`${String(size).padStart(6)} B  ${name.padEnd(28)} ${Math.min(...mb).toFixed(0)}-${Math.max(...mb).toFixed(0)} MB/s  ${Math.min(...us).toFixed(2)}-${Math.max(...us).toFixed(2)} µs${ratio}`)
   }
 }
