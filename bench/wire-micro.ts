@@ -1,6 +1,6 @@
 /**
  * node dist/bench/wire-micro.js: two costs per byte and per chunk on a connection, in this
- * process, no network (the figures behind node/salsa20-simd.ts and node/adaptations/noise-lengths.ts in
+ * process, no network (the figures behind node/crypto/salsa20-simd.ts and node/adaptations/noise-lengths.ts in
  * docs/benchmarks.md):
  * - the mesh key's cipher: Salsa20 in the WebAssembly SIMD module against @noble's JS, MB/s on
  *   65,280-byte passes, then `KeyStream.update` by chunk size;
@@ -18,7 +18,7 @@
  * - a message counted in messages_total, and its receive span with no OpenTelemetry SDK registered.
  */
 import { salsa20 } from '@noble/ciphers/salsa.js'
-import { DATA_AT, DATA_MAX, salsaSimd } from '../node/salsa20-simd.js'
+import { DATA_AT, DATA_MAX, salsaSimd } from '../node/crypto/salsa20-simd.js'
 import { KeyStream } from '../node/mesh-key.js'
 import { LengthPrefixedDecoder } from '@libp2p/utils'
 import { quickLengths } from '../node/adaptations/noise-lengths.js'

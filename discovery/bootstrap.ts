@@ -15,6 +15,7 @@ import type { Libp2p, PeerId } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { TypedEventEmitter } from 'main-event'
 import { deadline } from '../protocols/core/deadline.js'
+import { equalJitter } from '../protocols/core/jitter.js'
 
 export interface BootstrapInit {
   libp2p: Libp2p
@@ -187,7 +188,7 @@ export class BootstrapDialer extends TypedEventEmitter<BootstrapEvents> {
       for (const f of failed) this.tell(f)
       return
     }
-    const wait = Math.round(this.round.delay / 2 + Math.random() * this.round.delay / 2)
+    const wait = Math.round(equalJitter(this.round.delay))
     this.round.delay = Math.min(this.round.delay * 2, this.init.maxDelayMs)
     for (const f of failed) this.tell(f, wait)
     this.scheduleRound(wait)
@@ -251,10 +252,10 @@ export class BootstrapDialer extends TypedEventEmitter<BootstrapEvents> {
       // Our own address (a StatefulSet gives every pod one list that names itself too): the
       // handshake found this node's peer id. Never dial it again, and say nothing.
       if (/dial self/i.test((err as Error).message)) { t.peerId = this.init.libp2p.peerId.toString(); return 'self' }
-      // Full jitter on the doubled delay, so nodes that lost the same bootstrap peer at the same
-      // moment do not all come back at the same moment.
+      // Equal jitter (half the delay fixed, half random) on the doubled delay, so nodes that lost
+      // the same bootstrap peer at the same moment do not all come back at the same moment.
       const next = Math.min(t.delay * 2, this.init.maxDelayMs)
-      const wait = Math.round(t.delay / 2 + Math.random() * t.delay / 2)
+      const wait = Math.round(equalJitter(t.delay))
       t.delay = next
       const f = { address: t.address, error: err as Error }
       if (why === 'round') failed?.push(f)

@@ -5,7 +5,7 @@
  * (`membership.syncStatementsPerInterval`). Bounded: past MAX_TRACKED neighbours, those whose
  * buckets are full again are forgotten (a full bucket is what a new one starts with).
  */
-import { TokenBucket } from '../protocols/rpc/limits.js'
+import { TokenBucket } from '../protocols/core/token-bucket.js'
 
 const MAX_TRACKED = 1_024
 

@@ -11,6 +11,7 @@
  */
 import type { Startable } from '../protocols/core/service.js'
 import { deadline } from '../protocols/core/deadline.js'
+import { jittered } from '../protocols/core/jitter.js'
 
 export interface ReconnectInit {
   /** How often a round dials (jittered by up to half either way); 0 never. */
@@ -62,7 +63,7 @@ export class Reconnector implements Startable {
   private schedule (): void {
     const running = this.controller
     if (running === undefined) return
-    const wait = Math.round(this.init.intervalMs * (0.5 + Math.random()))
+    const wait = Math.round(jittered(this.init.intervalMs, 0.5))
     this.timer = setTimeout(() => {
       this.timer = undefined
       // Only the chain of this start goes on: a stop and start while a dial was out begins its own.

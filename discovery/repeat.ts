@@ -3,6 +3,8 @@
  * together do not act in lockstep), is told how late it ran (LocalHealth reads it), and all stop
  * at once.
  */
+import { jittered } from '../protocols/core/jitter.js'
+
 export class Repeaters {
   private readonly timers = new Set<ReturnType<typeof setTimeout>>()
 
@@ -15,7 +17,7 @@ export class Repeaters {
         this.timers.delete(t)
         if (!this.running()) return
         fn(Date.now() - due)
-        after(ms * (0.9 + Math.random() * 0.2))
+        after(jittered(ms, 0.1))
       }, wait)
       t.unref?.()
       this.timers.add(t)

@@ -9,7 +9,7 @@
  * reaches WebAssembly's 4 GiB limit and throws from a socket's data event: the process dies
  * (bench/security.ts killed a node in its fourth second of broadcast; js-libp2p#3585 has the
  * fix, not in a release as of @libp2p/pnet 3.0.27). Ours: Salsa20's blocks in a small
- * WebAssembly SIMD module of our own whose memory never grows (node/salsa20-simd.ts), the pure-JS
+ * WebAssembly SIMD module of our own whose memory never grows (node/crypto/salsa20-simd.ts), the pure-JS
  * cipher where a runtime lacks SIMD. The wire is the same: test/pnet.test.ts connects both ways with
  * `@libp2p/pnet`'s protector.
  */
@@ -18,7 +18,7 @@ import { InvalidParametersError } from '@libp2p/interface'
 import { AbstractMultiaddrConnection, byteStream, type SendResult } from '@libp2p/utils'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { hsalsa, xsalsa20 } from '@noble/ciphers/salsa.js'
-import { DATA_AT, DATA_MAX, SIGMA, salsaSimd, type SalsaSimd } from './salsa20-simd.js'
+import { DATA_AT, DATA_MAX, SIGMA, salsaSimd, type SalsaSimd } from './crypto/salsa20-simd.js'
 
 const NONCE_BYTES = 24
 const KEY_BYTES = 32
@@ -49,7 +49,7 @@ const alloc: (n: number) => Uint8Array = typeof Buffer !== 'undefined' ? (n) => 
  * XSalsa20 as one stream over many chunks: each chunk continues the key stream where the last
  * stopped. XSalsa20 is Salsa20 under a subkey (HSalsa20 of the key and the nonce's first 16
  * bytes) with the nonce's last 8: the subkey is made once, and the blocks come from the
- * WebAssembly SIMD core (node/salsa20-simd.ts, ~5× the JS one) where the runtime has it.
+ * WebAssembly SIMD core (node/crypto/salsa20-simd.ts, ~5× the JS one) where the runtime has it.
  */
 export class KeyStream {
   private offset = 0

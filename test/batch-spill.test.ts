@@ -5,7 +5,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { Batcher, TokenBucket } from '../protocols/pubsub/batcher.js'
+import { Batcher, BatchBudget } from '../protocols/pubsub/batcher.js'
 import { MAX_SPILL_BYTES, NOISE_BATCH_BYTES } from '../protocols/pubsub/constants.js'
 import { encodeSealedBatch, grouped, sealBatch, type Grouped } from '../protocols/pubsub/sealed-batch.js'
 import { SealingService } from '../protocols/sealing/index.js'
@@ -80,7 +80,7 @@ test('what a sealed publish counts in its batch is not under what the batch enco
 
 test('the node-wide budget holds full batches too, charged one per 50 envelopes as receivers charge them', async () => {
   // 40 full batches at once against 20 a second (a burst of 2): the writes keep to the rate, measured on this clock.
-  const shared = new TokenBucket(20, 2)
+  const shared = new BatchBudget(20, 2)
   const at: number[] = []
   const b = new Batcher<string>({
     windowMs: 10_000,

@@ -13,6 +13,7 @@
  */
 import type { Startable } from '../core/service.js'
 import { deadline } from '../core/deadline.js'
+import { jittered } from '../core/jitter.js'
 
 export interface VoterLinksInit {
   self: string
@@ -66,7 +67,7 @@ export class VoterLinks implements Startable {
   private schedule (): void {
     const running = this.controller
     if (running === undefined) return
-    const wait = Math.round(this.init.intervalMs * (0.5 + Math.random()))
+    const wait = Math.round(jittered(this.init.intervalMs, 0.5))
     this.timer = setTimeout(() => {
       this.timer = undefined
       if (this.controller !== running) return

@@ -1,4 +1,5 @@
 /** The retry schedule of a reliable message: exponential, capped, with jitter (R-REL). */
+import { jittered } from '../core/jitter.js'
 
 export interface RetryPolicy {
   /** Retries after the first attempt (so maxRetries + 1 attempts in all). */
@@ -16,6 +17,5 @@ export interface RetryPolicy {
  */
 export function retryDelay (retry: number, p: RetryPolicy, random: () => number = Math.random): number {
   const base = Math.min(p.maxDelayMs, p.initialDelayMs * 2 ** Math.max(0, retry - 1))
-  const spread = base * p.jitter * (2 * random() - 1)
-  return Math.max(1, Math.round(base + spread))
+  return Math.max(1, Math.round(jittered(base, p.jitter, random)))
 }

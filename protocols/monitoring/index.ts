@@ -10,6 +10,7 @@ import { TypedEventEmitter } from 'main-event'
 import type { RpcService } from '../rpc/index.js'
 import type { PubSubService, Subscription } from '../pubsub/index.js'
 import { ValidationError } from '../core/errors.js'
+import { jittered } from '../core/jitter.js'
 import { Alert, CollectCommand, MetricReport, alertTopic, METRICS_TOPIC, type AlertInput } from './schemas.js'
 import { reportIntervalMs } from './constants.js'
 
@@ -139,7 +140,7 @@ export class MonitoringService extends TypedEventEmitter<MonitoringEvents> {
         this.report('interval').catch((err: Error) => { this.safeDispatchEvent('error', { detail: { error: err } }) })
       }
       this.schedule()
-    }, Math.round(every * (0.9 + Math.random() * 0.2)))
+    }, Math.round(jittered(every, 0.1)))
     this.timer.unref?.()
   }
 

@@ -2,7 +2,7 @@
  * Per-peer limits of the protocols where one stream is one conversation: negotiation and model
  * fetches (issue 13). libp2p bounds only the streams open at once per connection (16 and 8), and
  * a peer may open several connections and a new stream as soon as one ends, so each peer has a
- * token bucket of new conversations per second (rpc's TokenBucket) and a cap on its
+ * token bucket of new conversations per second (protocols/core/token-bucket.ts) and a cap on its
  * conversations open at once, whatever its connections. A conversation over either is refused
  * before a byte of it is read; the service answers the refusal in its own framing. A peer
  * refused in every second for `floodSeconds` is cooled down (hung up on and its connections
@@ -11,7 +11,8 @@
 import { AuditPacer, noAudit, type AuditSink } from '../core/audit.js'
 import { RateLimitedError } from '../core/errors.js'
 import { MAX_LABELLED_PEERS } from '../rpc/constants.js'
-import { PeerLabels, TokenBucket } from '../rpc/limits.js'
+import { PeerLabels } from '../rpc/limits.js'
+import { TokenBucket } from '../core/token-bucket.js'
 
 /** The libp2p service a node gives its stream limits in (node/libp2p.ts builds it from the config). */
 export const STREAM_LIMITS_SERVICE = 'streamLimits'

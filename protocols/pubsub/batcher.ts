@@ -4,6 +4,8 @@
  * control traffic), so one gossip message per envelope caps a mesh at ~250 envelopes/s;
  * fifty per message lifts that ceiling fifty-fold.
  */
+import { TokenBucket } from '../core/token-bucket.js'
+
 export interface BatcherInit<T = string> {
   windowMs: number
   /**
@@ -18,7 +20,7 @@ export interface BatcherInit<T = string> {
    * up on a publisher over it for 5 s, so 20 busy topics at 40 a second each got an honest agent
    * disconnected. Unset: only the topic's own budget.
    */
-  shared?: TokenBucket
+  shared?: BatchBudget
   /** Envelopes a receiver charges as one gossip message (GOSSIP_ENVELOPES_PER_MESSAGE): a larger batch costs the shared budget more. */
   sharedUnit?: number
   maxEnvelopes: number
@@ -47,12 +49,12 @@ export class Batcher<T = string> {
   private flushing = false
   private stopped = false
   private readonly spaceWaiters: Array<() => void> = []
-  private readonly budget: TokenBucket
+  private readonly budget: BatchBudget
 
   constructor (init: BatcherInit<T>) {
     this.init = init
     // A burst of a few lets an occasional publisher send at the plain window's latency.
-    this.budget = new TokenBucket(init.maxBatchesPerSec)
+    this.budget = new BatchBudget(init.maxBatchesPerSec)
   }
 
   /**
@@ -158,42 +160,24 @@ export class Batcher<T = string> {
   }
 }
 
-/** Tokens refilled continuously at `rate` per second up to `burst` (a tenth of a second's worth, at least one unless given); takes may run into debt. */
-export class TokenBucket {
-  private tokens: number
-  private last = performance.now()
-  constructor (private readonly rate: number, private readonly burst = Math.max(1, Math.ceil(rate / 10))) {
-    this.tokens = burst
+/**
+ * A batcher's budget of gossip messages: the core TokenBucket on performance.now(), its burst a
+ * tenth of a second's worth (at least one) unless given; takes may run into debt.
+ */
+export class BatchBudget {
+  private readonly bucket: TokenBucket
+  constructor (rate: number, burst = Math.max(1, Math.ceil(rate / 10))) {
+    this.bucket = new TokenBucket(rate, burst, performance.now())
   }
 
   /** Takes a token, into debt if there is none: the caller asked `ready` first, or sends at once whatever it costs (a full batch). */
-  take (): void {
-    this.refill()
-    this.tokens -= 1
-  }
+  take (): void { this.bucket.spend(1, performance.now()) }
 
   /** Takes `n` once a token is there (running into debt for the rest): false while there is none. */
-  charge (n: number): boolean {
-    this.refill()
-    if (this.tokens < 1) return false
-    this.tokens -= n
-    return true
-  }
+  charge (n: number): boolean { return this.bucket.charge(n, performance.now()) }
 
   /** A token is there to take. */
-  ready (): boolean {
-    this.refill()
-    return this.tokens >= 1
-  }
+  ready (): boolean { return this.bucket.ready(performance.now()) }
 
-  msUntilNext (): number {
-    this.refill()
-    return this.tokens >= 1 ? 0 : Math.max(1, Math.ceil((1 - this.tokens) * 1000 / this.rate))
-  }
-
-  private refill (): void {
-    const now = performance.now()
-    this.tokens = Math.min(this.burst, this.tokens + (now - this.last) * this.rate / 1000)
-    this.last = now
-  }
+  msUntilNext (): number { return this.bucket.msUntilNext(performance.now()) }
 }

@@ -12,7 +12,7 @@ import { decodeBatchFrame, isExpired, type CompressionCodec, type Envelope } fro
 import { AgentMeshError, ValidationError } from '../core/errors.js'
 import type { Logger } from 'pino'
 import { messageFields } from '../envelope/log-fields.js'
-import { Batcher, TokenBucket } from './batcher.js'
+import { Batcher, BatchBudget } from './batcher.js'
 import { graylists, penalise, scoreTopic, waitForGossipDrain } from './gossip-tuning.js'
 import { installIntake } from './gossip-intake.js'
 import { GossipGuard, type GossipMetrics } from './gossip-limits.js'
@@ -79,7 +79,7 @@ export class PubSubService {
   private readonly topics = new Map<string, LocalTopic>() // by topic name
   private readonly batchers = new Map<string, Batcher<BatchItem>>() // by gossip topic
   /** Every topic's batches together, under what receivers charge this node (batcher.ts `shared`). */
-  private readonly sendBudget?: TokenBucket
+  private readonly sendBudget?: BatchBudget
   private readonly schemas = new Map<string, z.ZodType>() // by gossip topic, for validators
   /**
    * What the validator decoded, kept for the delivery that follows it: the envelopes and, for a
@@ -100,7 +100,7 @@ export class PubSubService {
     this.localPeer = init.libp2p.peerId.toString()
     this.gossipsub = init.libp2p.services.pubsub
     const limit = init.publishPerSec ?? DEFAULT_PUBLISH_PER_SEC
-    if (limit > 0) this.sendBudget = new TokenBucket(limit * OWN_PUBLISH_SHARE)
+    if (limit > 0) this.sendBudget = new BatchBudget(limit * OWN_PUBLISH_SHARE)
     const guard = new GossipGuard({ ...init, penalise: (peer) => { penalise(this.gossipsub, peer) }, graylisted: (peer) => graylists(this.gossipsub, peer) })
     // A held, graylisted or cooling publisher's gossipsub RPCs are dropped before they are decoded.
     installIntake(this.gossipsub, { admits: (peer, now) => guard.admitsRpc(peer, now) })

@@ -6,6 +6,7 @@
  * cool-down. One instance per node, shared by both as the libp2p service LIMITER_SERVICE.
  */
 import { INTERNAL_SUBJECTS } from './constants.js'
+import { TokenBucket } from '../core/token-bucket.js'
 
 export interface RateLimits {
   /** Requests per second per peer (0: no limit). */
@@ -29,39 +30,6 @@ export type LimitName = 'requests' | 'bytes' | 'internal' | 'internal_bytes'
 export type Verdict =
   | { ok: true }
   | { ok: false, limit: LimitName, retryAfterMs: number, flooding: boolean }
-
-/** Tokens refill continuously at `rate` per second up to `capacity`. */
-export class TokenBucket {
-  private tokens: number
-  private last: number
-  constructor (private readonly rate: number, private readonly capacity: number, now: number) {
-    this.tokens = capacity
-    this.last = now
-  }
-
-  /**
-   * Takes `n` tokens and returns 0, or takes none and returns the ms until `n` are there. More
-   * than the bucket holds counts as a full bucket: a weight the limit cannot hold at all (a batch
-   * larger than a second's requests) waits for a full bucket instead of being refused for ever.
-   */
-  take (wanted: number, now: number): number {
-    const n = Math.min(wanted, this.capacity)
-    this.tokens = Math.min(this.capacity, this.tokens + (now - this.last) * this.rate / 1000)
-    this.last = now
-    if (this.tokens >= n) { this.tokens -= n; return 0 }
-    return Math.ceil((n - this.tokens) * 1000 / this.rate)
-  }
-
-  /** How full the bucket is now, from 0 to 1. */
-  level (now: number): number {
-    return Math.min(this.capacity, this.tokens + (now - this.last) * this.rate / 1000) / this.capacity
-  }
-
-  /** Full again: nothing to remember about the peer. */
-  full (now: number): boolean {
-    return this.tokens + (now - this.last) * this.rate / 1000 >= this.capacity
-  }
-}
 
 interface PeerState {
   buckets: Map<LimitName, TokenBucket>
