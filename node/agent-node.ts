@@ -3,7 +3,8 @@
  * batching, request-response over one stream per peer, and the membership view built from
  * agent cards. This class holds the lifecycle and the public API: the services are built in
  * node/services.ts and kept in one ordered list, started in order and stopped in reverse;
- * node/observe.ts turns their events into metrics and log lines; node/debug-routes.ts serves them.
+ * node/observe.ts turns their events into metrics and log lines. What serves a node (the debug
+ * endpoint, the gateway: surfaces/) is built outside it and attached (`attach`).
  */
 import './polyfills.js'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -19,8 +20,6 @@ import type { TracingHandle } from './otlp.js'
 import type { AgentNodeEvents, HandleOptions } from './types.js'
 import { buildServices, offeredResources, type NodeServices } from './services.js'
 import { createObserver, observe } from './observe.js'
-import { debugEndpoint, type DebugEndpoint } from './debug-routes.js'
-import { Gateway } from './gateway/index.js'
 import { ConnectionError } from '../protocols/core/errors.js'
 import { dialPeer } from './admitted-dial.js'
 import type { Startable } from '../protocols/core/service.js'
@@ -33,9 +32,9 @@ import { RPC_PROTOCOL, type Command, type Handler, type RequestOptions, type Sen
 import type { Envelope } from '../protocols/envelope/index.js'
 import type { DeliveryService } from '../protocols/delivery/index.js'
 import { checkPublishOptions, type TopicDelivery } from '../protocols/delivery/topic-delivery.js'
-import { matches, type AgentQuery, type PeerInfo } from '../discovery/membership.js'
-import type { AgentCard } from '../discovery/card.js'
-import type { Member } from '../discovery/members.js'
+import { matches, type AgentQuery, type PeerInfo } from '../protocols/discovery/membership.js'
+import type { AgentCard } from '../protocols/discovery/card.js'
+import type { Member } from '../protocols/discovery/members.js'
 import { NEGOTIATE_PROTOCOL, type NegotiationService } from '../protocols/negotiation/index.js'
 import type { MonitoringService } from '../protocols/monitoring/index.js'
 import { LEARNING_PROTOCOL, type LearningService } from '../protocols/learning/index.js'
@@ -81,12 +80,12 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   readonly deadLetters: DeadLetters
   /** Set when this node configured the OTLP exporter; stop() flushes it. */
   tracing?: TracingHandle
+  /** The debug endpoint's URL (http://host:port) once started, when `debug` is configured; set by the endpoint (surfaces/debug). */
   debugUrl?: string
+  /** The gateway's URL (http://host:port) once started, when `gateway.listen` is configured; set by the gateway (surfaces/gateway). */
+  gatewayUrl?: string
   private readonly s: NodeServices
-  private readonly debug?: DebugEndpoint
-  /** REST and WebSocket (and the other bindings) for clients that are not libp2p nodes (config `gateway`; node/gateway). */
-  readonly gateway?: Gateway
-  /** Every service in start order (the debug endpoint's last, when configured); stopped in reverse. */
+  /** Every service in start order, then what was attached (`attach`); stopped in reverse. */
   private readonly ordered: Startable[]
   private state: 'new' | 'starting' | 'started' | 'stopping' | 'stopped' = 'new'
   private startedAt = 0
@@ -117,15 +116,20 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     this.deadLetters = s.deadLetters
     observe(s, stats, this.log, this, observer)
     this.ordered = [...s.ordered]
-    if (config.debug !== undefined) {
-      this.debug = debugEndpoint(this, s, config.debug, config.debugToken)
-      this.ordered.push(...this.debug.ordered)
-    }
-    if (config.gateway.listen !== undefined) this.ordered.push(this.gateway = new Gateway(this))
   }
 
-  /** The gateway's URL (http://host:port) once started, when `gateway.listen` is configured. */
-  get gatewayUrl (): string | undefined { return this.gateway?.url }
+  /**
+   * Run `part` with this node: started after every service (so it may call any of them), stopped
+   * before them, in the order attached. What serves the node from outside (surfaces/: the debug
+   * endpoint, the gateway) is attached this way; the node knows nothing more of it. Only before start().
+   */
+  attach (...parts: Startable[]): void {
+    if (this.state !== 'new') throw new ConnectionError(`cannot attach to a node that is ${this.state}`)
+    this.ordered.push(...parts)
+  }
+
+  /** The services the node is built of, for what serves it (surfaces/); not a stable API. */
+  get internals (): NodeServices { return this.s }
 
   /** The services in start order, for tests that walk them (not a public API). */
   get services (): readonly Startable[] { return this.ordered }
@@ -139,14 +143,13 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
 
   get started (): boolean { return this.state === 'started' }
 
-  /** Start listening, join the mesh, and open the debug endpoint if configured. */
+  /** Start listening, join the mesh, and start what was attached (the debug endpoint, the gateway). */
   async start (): Promise<void> {
     if (this.state === 'started' || this.state === 'starting') return
     if (this.state === 'stopped' || this.state === 'stopping') throw new ConnectionError('a stopped node cannot be started again; create a new one')
     this.state = 'starting'
     try {
       for (const service of this.ordered) await service.start()
-      this.debugUrl = this.debug?.server.url
       this.startedAt = Date.now()
       this.state = 'started'
       this.log.info({ addresses: this.addresses(), debug: this.debugUrl, mesh: this.config.mesh }, 'node started')
@@ -158,7 +161,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     }
   }
 
-  /** Leave the mesh: closes every stream, timer, socket and the debug endpoint. Idempotent. */
+  /** Leave the mesh: stops what was attached and closes every stream, timer and socket. Idempotent. */
   async stop (): Promise<void> {
     if (this.state === 'stopped' || this.state === 'stopping' || this.state === 'new') {
       this.state = 'stopped'

@@ -3,7 +3,7 @@
  * dist/test; the sources are two folders up). Layers run one way:
  *   protocols/core -> protocols/envelope, protocols/admission -> protocols/sealing -> protocols/rpc, protocols/pubsub -> protocols/delivery -> discovery
  *   -> the other protocols (coordination, resource, task, negotiation, monitoring, learning) -> node
- * Nothing in protocols/ or discovery/ imports node/; protocols/core imports no other local
+ * Nothing in protocols/ or protocols/discovery/ imports node/; protocols/core imports no other local
  * folder; protocols/envelope only core; task may import resource, never the reverse.
  */
 import { test } from 'node:test'
@@ -68,7 +68,7 @@ function broken (from: string, to: string): string | undefined {
   const a = folder(from)
   const b = folder(to)
   if (a === b) return undefined
-  if (a !== 'node' && b === 'node') return 'nothing in protocols/ or discovery/ imports node/'
+  if (a !== 'node' && b === 'node') return 'nothing in protocols/ or protocols/discovery/ imports node/'
   if (a === 'protocols/core') return 'protocols/core imports no other local folder'
   if (a === 'protocols/envelope' && b !== 'protocols/core') return 'protocols/envelope imports only protocols/core'
   if (a === 'protocols/admission' && b !== 'protocols/core') return 'protocols/admission imports only protocols/core'
@@ -81,7 +81,7 @@ function broken (from: string, to: string): string | undefined {
   return undefined
 }
 
-test('layers: every import in node/, protocols/ and discovery/ runs down the layers', () => {
+test('layers: every import in node/, protocols/ and protocols/discovery/ runs down the layers', () => {
   const files = sources()
   assert.ok(files.length > 40, `found the sources at ${ROOT}`)
   const breaks: string[] = []
@@ -96,11 +96,11 @@ test('layers: every import in node/, protocols/ and discovery/ runs down the lay
 
 test('layers: the rule itself catches what it should', () => {
   assert.match(broken('protocols/rpc/index.ts', 'node/stats.js') ?? '', /imports node/)
-  assert.match(broken('discovery/members.ts', 'node/log.js') ?? '', /imports node/)
+  assert.match(broken('protocols/discovery/members.ts', 'node/log.js') ?? '', /imports node/)
   assert.match(broken('protocols/core/errors.ts', 'protocols/envelope/schema.js') ?? '', /core imports no other/)
   assert.match(broken('protocols/envelope/codec.ts', 'protocols/rpc/frames.js') ?? '', /envelope imports only/)
   assert.match(broken('protocols/resource/index.ts', 'protocols/task/schemas.js') ?? '', /resource never imports task/)
-  assert.match(broken('protocols/pubsub/index.ts', 'discovery/card.js') ?? '', /one way/)
+  assert.match(broken('protocols/pubsub/index.ts', 'protocols/discovery/card.js') ?? '', /one way/)
   assert.equal(broken('protocols/task/index.ts', 'protocols/resource/index.js'), undefined)
   assert.match(broken('protocols/sealing/box.ts', 'protocols/pubsub/index.js') ?? '', /sealing imports only/)
   assert.equal(broken('protocols/pubsub/index.ts', 'protocols/sealing/index.js'), undefined)
@@ -108,7 +108,7 @@ test('layers: the rule itself catches what it should', () => {
   assert.deepEqual(localImports('node/index.ts').filter(f => f.startsWith('node/')).sort().slice(0, 1), ['node/agent-node.js'])
 })
 
-test(`file sizes: no file in node/, protocols/, discovery/ over ${MAX_LINES} lines`, () => {
+test(`file sizes: no file in node/, protocols/, protocols/discovery/ over ${MAX_LINES} lines`, () => {
   const over = sources()
     .map(file => ({ file, lines: readFileSync(join(ROOT, file), 'utf8').replace(/\n$/, '').split('\n').length }))
     .filter(f => f.lines > MAX_LINES)

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import ts from 'typescript'
 import { z } from 'zod'
-import { configKeys, createAgentNode, defineCommand, type AgentNode } from '../node/index.js'
+import { configKeys, createAgentNode, defineCommand, type AgentNode } from '../surfaces/index.js'
 import { DIST, nodeOptions, Proc, uniqueMesh, waitFor, withTempDir } from './helpers.js'
 
 const ROOT = join(DIST, '..')
