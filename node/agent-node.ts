@@ -80,9 +80,8 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   readonly deadLetters: DeadLetters
   /** Set when this node configured the OTLP exporter; stop() flushes it. */
   tracing?: TracingHandle
-  /** The debug endpoint's URL (http://host:port) once started, when `debug` is configured; set by the endpoint (surfaces/debug). */
+  /** The debug endpoint's and the gateway's URLs (http://host:port) once started, set by them when configured (surfaces/). */
   debugUrl?: string
-  /** The gateway's URL (http://host:port) once started, when `gateway.listen` is configured; set by the gateway (surfaces/gateway). */
   gatewayUrl?: string
   private readonly s: NodeServices
   /** Every service in start order, then what was attached (`attach`); stopped in reverse. */
@@ -119,9 +118,8 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   }
 
   /**
-   * Run `part` with this node: started after every service (so it may call any of them), stopped
-   * before them, in the order attached. What serves the node from outside (surfaces/: the debug
-   * endpoint, the gateway) is attached this way; the node knows nothing more of it. Only before start().
+   * Run `parts` with this node, before start(): started after every service (they may call any), stopped before them.
+   * What serves the node from outside (surfaces/: the debug endpoint, the gateway) is attached so; the node knows no more of it.
    */
   attach (...parts: Startable[]): void {
     if (this.state !== 'new') throw new ConnectionError(`cannot attach to a node that is ${this.state}`)

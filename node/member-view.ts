@@ -5,7 +5,7 @@
  */
 import type { AgentConfig } from './config.js'
 import type { Observer } from './observe.js'
-import type { NodeHost } from './services.js'
+import type { NodeHost } from './service-types.js'
 import type { Admission } from './admission.js'
 import type { Membership } from '../protocols/discovery/membership.js'
 import type { RpcService } from '../protocols/rpc/index.js'

@@ -1,7 +1,7 @@
 /** The office of a node (node/services.ts builds the rest), and what an agent offers to run tasks with. */
 import type { AgentConfig } from './config.js'
 import type { Observer } from './observe.js'
-import type { NodeHost, NodeServices } from './services.js'
+import type { NodeHost, NodeServices } from './service-types.js'
 import type { Startable } from '../protocols/core/service.js'
 import type { PubSubService } from '../protocols/pubsub/index.js'
 import type { AgentCard } from '../protocols/discovery/card.js'

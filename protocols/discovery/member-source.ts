@@ -5,7 +5,7 @@
  * `MemberView` implements it.
  */
 import type { TypedEventTarget } from 'main-event'
-import type { Member, MemberChange } from './members.js'
+import type { Member, MemberChange } from './member-table.js'
 import { isLive, type MemberState } from './failure-detector.js'
 
 export interface MemberSourceEvents {
