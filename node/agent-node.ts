@@ -109,8 +109,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     const observer = createObserver(stats, this.log)
     const s = buildServices(this, observer)
     this.s = s
-    ;({ coordination: this.coordination, tasks: this.tasks, resources: this.resources } = s)
-    ;({ delivery: this.delivery } = s)
+    ;({ coordination: this.coordination, tasks: this.tasks, resources: this.resources, delivery: this.delivery } = s)
     ;({ negotiation: this.negotiation, monitoring: this.monitoring, learning: this.learning } = s)
     this.deadLetters = s.deadLetters
     observe(s, stats, this.log, this, observer)
