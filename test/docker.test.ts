@@ -281,7 +281,7 @@ test('k8s: the StatefulSet runs flags and variables the CLI has, on the image\'s
   // Probes run the image's health check, which asks the debug endpoint's /health.
   const healthcheck = await text('docker/healthcheck.mjs')
   assert.match(healthcheck, /\/health`/)
-  assert.match(await readFile(join(DIST, 'node', 'debug-routes.js'), 'utf8'), /'\/health':/, '/health is a route of the debug endpoint')
+  assert.match(await readFile(join(DIST, 'surfaces', 'debug', 'routes.js'), 'utf8'), /'\/health':/, '/health is a route of the debug endpoint')
   assert.match(await text('docker/Dockerfile'), /COPY docker\/healthcheck\.mjs \.\/docker\/healthcheck\.mjs/)
   for (const probe of ['startupProbe', 'livenessProbe', 'readinessProbe']) {
     assert.deepEqual(container[probe].exec.command.slice(0, 2), ['node', 'docker/healthcheck.mjs'], `${probe} asks /health`)

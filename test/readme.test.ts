@@ -58,7 +58,7 @@ function tsBlocks (readme: string): Block[] {
 /**
  * Type-check the blocks against the real API and compile the programs. The files sit inside the
  * repository (under dist/) so that `import ... from 'agentmesh'` resolves as in a project that
- * installed it: through the package's self-reference, to dist/node/index.js and its types.
+ * installed it: through the package's self-reference, to dist/surfaces/index.js and its types.
  */
 async function compile (dir: string, blocks: Block[]): Promise<void> {
   const tsconfig = JSON.parse(await readFile(join(ROOT, 'tsconfig.json'), 'utf8'))

@@ -1,6 +1,6 @@
 /**
- * What the debug endpoint (debug-server.ts) serves: the route table (/health, /peers, /topics,
- * /gossip, /mesh and /rates (debug-live-routes.ts), /tasks, /audit, /dead-letters, /events ...) and the /events feed (joins and
+ * What the debug endpoint (server.ts) serves: the route table (/health, /peers, /topics,
+ * /gossip, /mesh and /rates (live-routes.ts), /tasks, /audit, /dead-letters, /events ...) and the /events feed (joins and
  * leaves, subscription changes, sampled messages, dead letters, gossip rates each second). Built
  * over a node from outside (surfaces/index.ts) when `debug` is configured.
  */
@@ -66,7 +66,7 @@ export function debugEndpoint (node: AgentNode, init: DebugEndpointInit): DebugE
     '/messages': ({ url }) => stats.messages.recent(limit(url, 100, stats.messages.capacity)),
     '/gossip': () => ({ windowMs: gossip.windowMs, topics: gossip.rates() }),
     '/': () => new RawBody({ contentType: 'text/html; charset=utf-8', body: DEBUG_PAGE }),
-    // /mesh (paged), /mesh/groups, /rates: debug-live-routes.ts.
+    // /mesh (paged), /mesh/groups, /rates: live-routes.ts.
     ...liveRoutes(node, s, live),
     // Every destination's breaker, connected or not (an open one is often for a peer that is gone).
     '/breakers': () => node.delivery.breakers(),
