@@ -1,0 +1,103 @@
+// One HTTP server under the surfaces (surfaces/http): the debug endpoint and the gateway given the
+// same host:port share it, each answering its own paths with its own token, and the port closes
+// when the node stops; the MCP endpoint mounts beside a debug endpoint the same way; on separate
+// ports (or port 0) each surface has a server of its own.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { createServer } from 'node:net'
+import { createAgentNode } from '../surfaces/index.js'
+import { HttpServer, HttpServers, type HttpMount } from '../surfaces/http/server.js'
+import { nodeOptions, uniqueMesh } from './helpers.js'
+
+const GATEWAY_TOKEN = 'gateway-token-0123456789'
+const DEBUG_TOKEN = 'debug-token-0123456789'
+
+/** A port free a moment ago. */
+async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>(resolve => { server.listen(0, '127.0.0.1', () => { resolve() }) })
+  const port = (server.address() as { port: number }).port
+  await new Promise<void>(resolve => { server.close(() => { resolve() }) })
+  return port
+}
+
+test('surfaces: the debug endpoint and the gateway on one host:port share one server, each with its paths and its token', async () => {
+  const port = await freePort()
+  const listen = `127.0.0.1:${port}`
+  const node = await createAgentNode(nodeOptions(uniqueMesh(), { name: 'shared', debug: listen, debugToken: DEBUG_TOKEN, gateway: { listen, token: GATEWAY_TOKEN } }))
+  await node.start()
+  try {
+    assert.equal(node.debugUrl, `http://${listen}`)
+    assert.equal(node.gatewayUrl, `http://${listen}`)
+    const base = `http://${listen}`
+    // The debug endpoint's paths, with its token only.
+    assert.equal((await fetch(`${base}/health`)).status, 401)
+    assert.equal((await fetch(`${base}/health`, { headers: { authorization: `Bearer ${GATEWAY_TOKEN}` } })).status, 401)
+    const health = await fetch(`${base}/health`, { headers: { authorization: `Bearer ${DEBUG_TOKEN}` } })
+    assert.equal(health.status, 200)
+    assert.equal((await health.json() as { peerId: string }).peerId, node.peerId)
+    // The gateway's, with its token only.
+    assert.equal((await fetch(`${base}/v1/coordinator`, { headers: { authorization: `Bearer ${DEBUG_TOKEN}` } })).status, 401)
+    assert.equal((await fetch(`${base}/v1/coordinator`, { headers: { authorization: `Bearer ${GATEWAY_TOKEN}` } })).status, 200)
+    const card = await fetch(`${base}/.well-known/agent-card.json`, { headers: { authorization: `Bearer ${GATEWAY_TOKEN}` } })
+    assert.equal(card.status, 200, 'the A2A card is the gateway\'s')
+    // A path no one owns is the debug endpoint's 404, which lists its routes.
+    const unknown = await fetch(`${base}/nowhere`, { headers: { authorization: `Bearer ${DEBUG_TOKEN}` } })
+    assert.equal(unknown.status, 404)
+    assert.ok(Array.isArray((await unknown.json() as { routes: unknown }).routes))
+  } finally {
+    await node.stop()
+  }
+  await assert.rejects(fetch(`http://${listen}/health`), 'no port left open once the node stopped')
+})
+
+test('surfaces: on port 0, the debug endpoint and the gateway each get a port of their own', async () => {
+  const node = await createAgentNode(nodeOptions(uniqueMesh(), { name: 'apart', debug: '127.0.0.1:0', gateway: { listen: '127.0.0.1:0' } }))
+  await node.start()
+  try {
+    assert.notEqual(node.debugUrl, node.gatewayUrl)
+    assert.equal((await fetch(`${node.debugUrl as string}/health`)).status, 200)
+    assert.equal((await fetch(`${node.gatewayUrl as string}/v1/coordinator`)).status, 200)
+    // Alone on its port, the gateway answers every path itself (its own 404).
+    const other = await fetch(`${node.gatewayUrl as string}/health`)
+    assert.equal(other.status, 404)
+    assert.equal(typeof (await other.json() as { error: unknown }).error, 'object', 'the gateway\'s error body, not the debug endpoint\'s')
+  } finally {
+    await node.stop()
+  }
+})
+
+test('http server: mounts by path, the one without paths takes the rest, listening from the first open to the last close', async () => {
+  const port = await freePort()
+  const servers = new HttpServers()
+  const server = servers.at('127.0.0.1', port)
+  assert.equal(servers.at('127.0.0.1', port), server, 'one server per host:port')
+  assert.notEqual(servers.at('127.0.0.1', 0), servers.at('127.0.0.1', 0), 'port 0: a server each')
+  const mount = (name: string, paths?: string[]): HttpMount => ({
+    ...(paths !== undefined ? { paths } : {}),
+    request: (_req, res) => { res.end(name) },
+    listenError: (err) => err
+  })
+  const mcp = mount('mcp', ['/mcp'])
+  const debug = mount('debug')
+  assert.equal(await server.open(debug), `http://127.0.0.1:${port}`)
+  assert.equal(await server.open(mcp), `http://127.0.0.1:${port}`)
+  const get = async (path: string): Promise<string> => await (await fetch(`http://127.0.0.1:${port}${path}`)).text()
+  assert.equal(await get('/mcp'), 'mcp')
+  assert.equal(await get('/mcp/x'), 'mcp')
+  assert.equal(await get('/mcpx'), 'debug')
+  assert.equal(await get('/health'), 'debug')
+  await server.close(debug)
+  assert.equal(await get('/health'), 'mcp', 'alone, a mount takes every path')
+  await server.close(mcp)
+  await assert.rejects(fetch(`http://127.0.0.1:${port}/mcp`), 'closed with its last mount')
+  // A port taken: the mount's own error.
+  const taken = new HttpServer('127.0.0.1', port)
+  const blocker = createServer()
+  await new Promise<void>(resolve => { blocker.listen(port, '127.0.0.1', () => { resolve() }) })
+  try {
+    await assert.rejects(taken.open({ request: () => {}, listenError: (err) => new Error(`mine: ${err.message}`) }), /^Error: mine: /)
+  } finally {
+    blocker.close()
+  }
+})
