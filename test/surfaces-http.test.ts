@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { createServer } from 'node:net'
 import { createAgentNode } from '../surfaces/index.js'
 import { HttpServer, HttpServers, type HttpMount } from '../surfaces/http/server.js'
-import { nodeOptions, uniqueMesh } from './helpers.js'
+import { CLI, Proc, nodeOptions, uniqueMesh } from './helpers.js'
 
 const GATEWAY_TOKEN = 'gateway-token-0123456789'
 const DEBUG_TOKEN = 'debug-token-0123456789'
@@ -64,6 +64,31 @@ test('surfaces: on port 0, the debug endpoint and the gateway each get a port of
     assert.equal(typeof (await other.json() as { error: unknown }).error, 'object', 'the gateway\'s error body, not the debug endpoint\'s')
   } finally {
     await node.stop()
+  }
+})
+
+test('surfaces: `agentmesh mcp --http` and `--debug` on one host:port share one server: /mcp the MCP endpoint, the rest the debug endpoint', async () => {
+  const seed = await createAgentNode(nodeOptions(uniqueMesh(), { name: 'seed', preset: 'local' }))
+  await seed.start()
+  const listen = `127.0.0.1:${await freePort()}`
+  const p = new Proc([CLI, 'mcp', '--mesh', seed.config.mesh, '--no-mdns', '--preset', 'local', '--bootstrap', seed.addresses()[0], '--open', '--http', listen, '--debug', listen, '--json'])
+  try {
+    const ready = await p.json(o => o.event === 'ready', 'the ready line', 30_000)
+    assert.equal(ready.url, `http://${listen}/mcp`)
+    assert.equal(ready.debug, `http://${listen}`)
+    assert.equal((await fetch(`http://${listen}/health`)).status, 200)
+    const init = await fetch(ready.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'test', version: '1' } } })
+    })
+    assert.equal(init.status, 200)
+    assert.match(await init.text(), /"protocolVersion"/)
+    assert.equal((await fetch(ready.url)).status, 405, 'stateless: GET /mcp is the MCP endpoint\'s 405')
+  } finally {
+    p.child.kill('SIGINT')
+    await p.exited(15_000)
+    await seed.stop()
   }
 })
 
