@@ -1,5 +1,7 @@
 /**
- * agentmesh: a peer-to-peer mesh for software agents on libp2p.
+ * agentmesh's runtime: the node and the protocols' public types. The package's entry is
+ * surfaces/index.ts, which exports all of this with a createAgentNode that also attaches the
+ * surfaces the config asks for (the debug endpoint, the gateway); this one's creates the node alone.
  *
  *   const node = await createAgentNode({ name: 'a1', listen: ['/ip4/127.0.0.1/tcp/0'] })
  *   await node.start()

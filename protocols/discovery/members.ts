@@ -57,7 +57,7 @@ export interface MemberViewEvents {
 }
 
 export interface MemberViewInit extends MemberTimings {
-  /** Statements one neighbour's full exchanges may make this node handle per syncIntervalMs, at least SYNC_BUDGET_WINDOW_MS (protocols/discovery/constants.ts). */
+  /** Statements one neighbour's full exchanges may make this node handle per syncIntervalMs, at least SYNC_BUDGET_WINDOW_MS (constants.ts). */
   syncStatementsPerInterval?: number
   /** An offline or left member is dropped this long after it went. */
   reapAfterMs?: number
