@@ -2,7 +2,9 @@
  * The node's HTTP debug endpoint. Bound to loopback unless told otherwise; bound anywhere else
  * it demands a bearer token, compared in constant time. Routes live in one table so that a new
  * one (topics, metrics, the coordinator) is one line: '/path' answers GET (and HEAD), '/path/*'
- * GET under that prefix (`rest` is the remainder), 'POST /path' a POST with a JSON body.
+ * GET under that prefix (`rest` is the remainder), 'POST /path' a POST with a JSON body. A mount
+ * on the surfaces' HTTP server (surfaces/http): its own, or shared with the gateway or the MCP
+ * endpoint on the same host:port, where it answers every path they do not own.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { ConfigError, ValidationError } from '../../protocols/core/errors.js'

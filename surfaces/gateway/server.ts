@@ -1,6 +1,7 @@
 /**
- * The gateway's HTTP server: one node:http server for every binding (REST and WebSocket under
- * /v1, GraphQL, A2A), each a Mount (mount.ts). A request is checked first (the Host of a
+ * The gateway's HTTP side: one mount on the surfaces' HTTP server (surfaces/http; its own, or
+ * shared with the debug endpoint on the same host:port) for every binding (REST and WebSocket
+ * under /v1, GraphQL, A2A), each a Mount (mount.ts). A request is checked first (the Host of a
  * token-less gateway, the browser Origin, the token; see auth.ts), then offered to each mount in
  * turn; what no mount takes is a 404. Every request is traced (its span the parent of what the
  * operation sends into the mesh), counted by route and status, and logged with its correlation id.

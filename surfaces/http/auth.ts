@@ -1,6 +1,6 @@
 /**
- * What the node's HTTP servers (the debug endpoint, the gateway, the MCP endpoint) share about
- * who may call them and how they close: one bearer-token check, one way to stop.
+ * What the surfaces that speak HTTP (the debug endpoint, the gateway, the MCP endpoint) share
+ * about who may call them and how their server closes: one bearer-token check, one way to stop.
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, Server } from 'node:http'

@@ -8,6 +8,8 @@
  * anywhere else, a bearer token is required (refused at start without one), compared in
  * constant time. On loopback without a token, the Host and Origin headers must name this server:
  * a web page cannot reach it through DNS rebinding (the MCP specification's Origin rule).
+ * A mount on the surfaces' HTTP server (surfaces/http): its own, or the node's debug endpoint's
+ * when both are given the same host:port (`agentmesh mcp --http X --debug X`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
