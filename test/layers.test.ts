@@ -138,8 +138,10 @@ test('layers: the rule itself catches what it should', () => {
  * `import type` counts as an import here. It is erased from the JavaScript, so a circle of types
  * breaks nothing when the modules load; but the files still name each other, and what the rule
  * guards is the reading, not the loading: no file of a circle can be understood, moved or tested
- * without the others (the node's 26-file circle through the gateway and the debug endpoint was
- * half type imports). A type both sides need goes into a file of its own (node/service-types.ts).
+ * without the others. Counting only imports that load, the check would have found nothing: the
+ * node's 26-file circle through the gateway and the debug endpoint (and the 5- and 3-file ones
+ * after it) each closed through an `import type`. A type both sides need goes into a file of
+ * its own (node/service-types.ts).
  */
 function circles (graph: Map<string, string[]>): string[][] {
   let next = 0
