@@ -6,6 +6,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer } from 'node:net'
 import { createAgentNode } from '../surfaces/index.js'
+import { createAgentNode as createRuntimeNode } from '../node/create-node.js'
 import { HttpServer, HttpServers, type HttpMount } from '../surfaces/http/server.js'
 import { CLI, Proc, nodeOptions, uniqueMesh } from './helpers.js'
 
@@ -20,6 +21,26 @@ async function freePort (): Promise<number> {
   await new Promise<void>(resolve => { server.close(() => { resolve() }) })
   return port
 }
+
+test('attach: the runtime alone serves nothing; what is attached starts after its services and stops before them, and only before start', async () => {
+  const node = await createRuntimeNode(nodeOptions(uniqueMesh(), { name: 'bare', debug: '127.0.0.1:0', gateway: { listen: '127.0.0.1:0' } }))
+  const seen: string[] = []
+  node.attach({
+    start: () => { seen.push(`start: node ${node.started ? 'started' : 'starting'}, ${node.addresses().length > 0 ? 'listening' : 'not listening'}`) },
+    stop: () => { seen.push(`stop: node ${node.started ? 'started' : 'stopping'}, ${node.addresses().length > 0 ? 'listening' : 'not listening'}`) }
+  })
+  await node.start()
+  try {
+    assert.equal(node.debugUrl, undefined, 'node/create-node.ts builds no debug endpoint')
+    assert.equal(node.gatewayUrl, undefined, 'nor a gateway')
+    assert.throws(() => { node.attach({ start: () => {}, stop: () => {} }) }, /cannot attach to a node that is started/)
+    const last = node.services.at(-1) as { start: () => void }
+    assert.equal(typeof last.start, 'function', 'the attached part is last in the start order')
+  } finally {
+    await node.stop()
+  }
+  assert.deepEqual(seen, ['start: node starting, listening', 'stop: node stopping, listening'])
+})
 
 test('surfaces: the debug endpoint and the gateway on one host:port share one server, each with its paths and its token', async () => {
   const port = await freePort()
