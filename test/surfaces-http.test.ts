@@ -1,7 +1,8 @@
-// One HTTP server under the surfaces (surfaces/http): the debug endpoint and the gateway given the
-// same host:port share it, each answering its own paths with its own token, and the port closes
-// when the node stops; the MCP endpoint mounts beside a debug endpoint the same way; on separate
-// ports (or port 0) each surface has a server of its own.
+// The surfaces, built over a node from outside (AgentNode.attach), on one HTTP server
+// (surfaces/http): the debug endpoint and the gateway given the same host:port share it, each
+// answering its own paths with its own token, and the port closes when the node stops; the MCP
+// endpoint mounts beside a debug endpoint the same way; on separate ports (or port 0) each
+// surface has a server of its own.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer } from 'node:net'
