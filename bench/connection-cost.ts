@@ -13,7 +13,7 @@ import { mkdirSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createVanilla } from './vanilla.js'
-import { createAgentNode } from '../node/index.js'
+import { createAgentNode } from '../surfaces/index.js'
 import { phaseProfile } from './phase-profile.js'
 
 const A = 10

@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
-import { createAgentNode, type AgentNode } from '../node/index.js'
+import { createAgentNode, type AgentNode } from '../surfaces/index.js'
 import { configEnv } from './config-env.js'
 import { procCpuMs, profileArgs } from './proc-cpu.js'
 

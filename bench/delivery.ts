@@ -12,7 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { createAgentNode, type AgentNode } from '../node/index.js'
+import { createAgentNode, type AgentNode } from '../surfaces/index.js'
 import type { DeliveryGuarantee } from '../protocols/delivery/constants.js'
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '4' }, concurrency: { type: 'string', default: '64' } } })

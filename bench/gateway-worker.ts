@@ -10,10 +10,11 @@ import { Agent, request as httpRequest } from 'node:http'
 import { createServer, type Server } from 'node:http'
 import WebSocket from 'ws'
 import { z } from 'zod'
-import { createAgentNode, type AgentNode } from '../node/index.js'
-import { GatewayServer } from '../node/gateway/server.js'
-import { RestMount } from '../node/gateway/rest.js'
-import { coalesceRequests } from '../node/gateway/turn.js'
+import { createAgentNode, type AgentNode } from '../surfaces/index.js'
+import { gatewayOf } from '../surfaces/compose.js'
+import { GatewayServer } from '../surfaces/gateway/server.js'
+import { RestMount } from '../surfaces/gateway/rest.js'
+import { coalesceRequests } from '../surfaces/gateway/turn.js'
 import { loadRate } from './gateway-load.js'
 
 interface Cmd { id: number, cmd: string, [k: string]: any }
@@ -85,7 +86,7 @@ async function startLayer (): Promise<{ bare: string, gateway: string }> {
     log,
     count: (r, status) => { stats.inc('gateway_requests_total', { route: r, status: String(status) }) },
     observe: () => {},
-    mounts: async (ctx) => [new RestMount({ ...ctx, ops: (node as AgentNode).gateway?.ops as any, log, maxBodyBytes: 1024 }, [route])]
+    mounts: async (ctx) => [new RestMount({ ...ctx, ops: gatewayOf(node as AgentNode)?.ops as any, log, maxBodyBytes: 1024 }, [route])]
   })
   const url = await gateway.start()
   layer = { bare, gateway }

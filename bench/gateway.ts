@@ -68,7 +68,7 @@ try {
 
 /**
  * The command round trip, embedded and over REST, in each round one after the other. REST's
- * rows: its requests coalesced per turn of the gateway's event loop (node/gateway/turn.ts, what
+ * rows: its requests coalesced per turn of the gateway's event loop (surfaces/gateway/turn.ts, what
  * the gateway does) and not (what it did before), from the raw keep-alive load generator
  * (gateway-load.ts), from node:http's client, and as 16 connections pipelining 4 each (64 in
  * flight still). "ceiling" is what the CPU each request cost allows: the machine's cores over

@@ -5,7 +5,7 @@
  * broadcast flat out (CPU µs per delivery, all nodes' CPU), each with the debug endpoint off and on.
  */
 import { parseArgs } from 'node:util'
-import { createAgentNode, type AgentNode, type CreateAgentNodeOptions } from '../node/index.js'
+import { createAgentNode, type AgentNode, type CreateAgentNodeOptions } from '../surfaces/index.js'
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, seconds: { type: 'string', default: '4' } } })
 const runs = Number(values.runs)

@@ -2,15 +2,15 @@
  * node dist/bench/live-page-bytes.js [--agents 50,200,1000] [--links 8]
  *
  * What the live page pulls per refresh as the mesh grows, from the debug endpoint's own code
- * (node/mesh-view.ts, node/rate-rings.ts) over a map like a real one: N agents, each linked to
+ * (surfaces/debug/mesh-view.ts, surfaces/debug/rate-rings.ts) over a map like a real one: N agents, each linked to
  * about `links` others (connections.targetPeers), every agent and link with traffic, 5 voters.
  * The routes whose size does not grow with the mesh (/coordinator, /tasks?limit=10,
  * /dead-letters, /breakers) are measured on a live mesh by `npm run bench:scale -- --page`.
  */
 import { parseArgs } from 'node:util'
-import { meshGroups, meshPage, parseMeshQuery } from '../node/mesh-view.js'
-import { RateRings } from '../node/rate-rings.js'
-import type { MeshSnapshot } from '../discovery/mesh-map.js'
+import { meshGroups, meshPage, parseMeshQuery } from '../surfaces/debug/mesh-view.js'
+import { RateRings } from '../surfaces/debug/rate-rings.js'
+import type { MeshSnapshot } from '../protocols/discovery/mesh-map.js'
 
 const { values } = parseArgs({ options: { agents: { type: 'string', default: '50,200,1000' }, links: { type: 'string', default: '8' } } })
 

@@ -14,7 +14,7 @@
 import { Session } from 'node:inspector/promises'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { createAgentNode, type AgentNode, type CreateAgentNodeOptions } from '../node/index.js'
+import { createAgentNode, type AgentNode, type CreateAgentNodeOptions } from '../surfaces/index.js'
 
 const sleep = async (t: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, t)) }
 

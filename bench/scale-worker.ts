@@ -9,14 +9,14 @@
  */
 import '../node/polyfills.js'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { createAgentNode, type AgentNode, type CreateAgentNodeOptions } from '../node/index.js'
-import { BootstrapDialer } from '../discovery/bootstrap.js'
+import { createAgentNode, type AgentNode, type CreateAgentNodeOptions } from '../surfaces/index.js'
+import { BootstrapDialer } from '../protocols/discovery/bootstrap.js'
 import { connect } from 'node:net'
 import { execFileSync } from 'node:child_process'
 import { multiaddr } from '@multiformats/multiaddr'
 import { phaseProfile } from './phase-profile.js'
-import { MemberSync } from '../discovery/member-wire.js'
-import { MESH_TOPIC } from '../discovery/mesh-map.js'
+import { MemberSync } from '../protocols/discovery/member-wire.js'
+import { MESH_TOPIC } from '../protocols/discovery/mesh-map.js'
 import type { RpcService } from '../protocols/rpc/index.js'
 import { REJECT_REASONS } from '../protocols/coordination/election-types.js'
 
@@ -338,7 +338,7 @@ async function handle (m: Cmd): Promise<unknown> {
       return { sent, batches: batches() - b0 }
     }
     case 'page': {
-      // What the live page fetches (node/debug-page.ts), in bytes: every 2 s, every 5 s, and what
+      // What the live page fetches (surfaces/debug/page.ts), in bytes: every 2 s, every 5 s, and what
       // the page before paging fetched every 2 s (the whole map, indented JSON).
       const url = agents.find(a => a.debugUrl !== undefined)?.debugUrl as string
       const size = async (path: string): Promise<number> => (await (await fetch(url + path)).arrayBuffer()).byteLength

@@ -59,7 +59,7 @@ import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ForkedWorker } from './forked-worker.js'
 import { measureTraffic } from './scale-traffic.js'
-import type { CreateAgentNodeOptions } from '../node/index.js'
+import type { CreateAgentNodeOptions } from '../surfaces/index.js'
 
 const { values } = parseArgs({
   options: {

@@ -36,7 +36,7 @@ import { parseArgs } from 'node:util'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
-import { createAgentNode, type AgentNode } from '../node/index.js'
+import { createAgentNode, type AgentNode } from '../surfaces/index.js'
 import { issueCredential, newOwnerKey } from '../protocols/admission/credential.js'
 import { encodeEnvelope, makeEnvelope, signEnvelope, signedText, verifyEnvelope, type Envelope } from '../protocols/envelope/index.js'
 

@@ -1,9 +1,9 @@
 // Wire sizes for the scale simulation (bench/sim.ts): what each simulated message would take on
-// the wire, from real-shaped values. A statement's size is statementSize() (discovery/member-wire.ts)
+// the wire, from real-shaped values. A statement's size is statementSize() (protocols/discovery/member-wire.ts)
 // of a statement shaped as a closed mesh's node signs it: a real-length peer id, one address,
 // an Ed25519 signature, the author's credential. Other messages: their JSON with real-length
 // peer ids, plus RPC_OVERHEAD_BYTES for the envelope and framing.
-import { statementSize, type SignedStatement } from '../discovery/member-wire.js'
+import { statementSize, type SignedStatement } from '../protocols/discovery/member-wire.js'
 import type { Statement } from '../test/sim-model.js'
 
 /** A peer id as libp2p prints an Ed25519 one: 52 characters. */

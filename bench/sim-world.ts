@@ -1,6 +1,6 @@
 // The scale simulation's world (bench/sim.ts): N agents on a simulated network with a neighbour
-// graph, each running the REAL member view core (test/sim-model.ts over discovery/member-table.ts,
-// the failure detector and discovery/rumours.ts) and the REAL election (protocols/coordination/
+// graph, each running the REAL member view core (test/sim-model.ts over protocols/discovery/member-table.ts,
+// the failure detector and protocols/discovery/rumours.ts) and the REAL election (protocols/coordination/
 // election.ts), on one event heap in simulated time. What a node's shell does is modelled:
 // - connections: each agent dials its seed (bootstrap) and then members it learns until it has
 //   `targetPeers` connections; inbound ones are taken up to `maxConnections` (node/config-groups.ts);
@@ -19,17 +19,17 @@
 import { Election, type Announcement, type ElectionMessage } from '../protocols/coordination/election.js'
 import { REQUESTS } from '../protocols/coordination/election-wire.js'
 import type { MemberInfo } from '../protocols/coordination/voter-set.js'
-import type { MemberChange } from '../discovery/member-table.js'
-import type { MemberTimings } from '../discovery/member-timings.js'
-import { NeighbourBudgets } from '../discovery/member-budgets.js'
-import { DEFAULT_BOOTSTRAP_MAX_DELAY_MS, DEFAULT_MAX_MEMBERS, RETRANSMIT_MULT, STATEMENT_CHECKS_BURST, STATEMENT_CHECKS_PER_SEC, SYNC_MAX_BYTES } from '../discovery/constants.js'
-import { GOSSIP_MAX_BYTES, GOSSIP_MAX_STATEMENTS, SYNC_MAX_STATEMENTS } from '../discovery/member-wire.js'
+import type { MemberChange } from '../protocols/discovery/member-table.js'
+import type { MemberTimings } from '../protocols/discovery/member-timings.js'
+import { NeighbourBudgets } from '../protocols/discovery/member-budgets.js'
+import { DEFAULT_BOOTSTRAP_MAX_DELAY_MS, DEFAULT_MAX_MEMBERS, RETRANSMIT_MULT, STATEMENT_CHECKS_BURST, STATEMENT_CHECKS_PER_SEC, SYNC_MAX_BYTES } from '../protocols/discovery/constants.js'
+import { GOSSIP_MAX_BYTES, GOSSIP_MAX_STATEMENTS, SYNC_MAX_STATEMENTS } from '../protocols/discovery/member-wire.js'
 import { Flights, MemberAgent, type MemberMessage } from '../test/sim-model.js'
 import { fakeKeys } from '../test/election-fakes.js'
 import { seededRandom } from '../test/helpers.js'
 import type { Preset } from '../node/presets.js'
 import { ENTRY_BYTES, jsonSize, PROBE_ACK_BYTES, PROBE_BYTES, RPC_OVERHEAD_BYTES, statementSizer, WANT_BYTES } from './sim-wire.js'
-import { DIGEST_TEXT_LENGTH } from '../discovery/member-digest.js'
+import { DIGEST_TEXT_LENGTH } from '../protocols/discovery/member-digest.js'
 
 export interface WorldInit {
   n: number
@@ -42,7 +42,7 @@ export interface WorldInit {
   maxConnections: number
   /** Inbound connections an agent takes at most (connections.maxInbound: the gater refuses more). */
   maxInbound: number
-  /** An inbound connection older than this may be handed on (connections.handOffAfterMs; discovery/hand-off.ts). */
+  /** An inbound connection older than this may be handed on (connections.handOffAfterMs; protocols/discovery/hand-off.ts). */
   handOffAfterMs: number
   gossipFanout: number
   seeds: number
@@ -247,7 +247,7 @@ export class World {
    * Past three quarters of its inbound cap, an agent asks those connected to it longest (past
    * handOffAfterMs, no voter nor its coordinator) to let go, down to half; one agrees when it
    * holds half its targetPeers of other connections, then dials a random live member in its place
-   * (discovery/hand-off.ts). A round trip is left out.
+   * (protocols/discovery/hand-off.ts). A round trip is left out.
    */
   private handOff (a: Agent): void {
     const { maxInbound, handOffAfterMs, targetPeers } = this.init

@@ -10,7 +10,7 @@
 //   --sync-ms MS        membership.syncIntervalMs instead of the preset's
 //   --max-connections C  connections an agent holds at most (300, connections.maxConnections)
 //   --max-inbound I     inbound connections it takes (200, connections.maxInbound); past three
-//                       quarters of it, it hands the oldest on (discovery/hand-off.ts)
+//                       quarters of it, it hands the oldest on (protocols/discovery/hand-off.ts)
 //   --hand-off-ms MS    connections.handOffAfterMs (10000)
 //   --join-max-delay MS connections.bootstrapMaxDelayMs (10000): a joiner refused by full seeds retries after at most this
 //   --snapshot FILE     a V8 heap snapshot after the rest phase (bench/heap-paths.ts --owners splits it)
@@ -18,7 +18,7 @@
 // Run with `node --expose-gc` for the heap per (agent, member) pair measured after a collection.
 import { writeHeapSnapshot } from 'node:v8'
 import { presets } from '../node/presets.js'
-import { DEFAULT_BOOTSTRAP_MAX_DELAY_MS, DEFAULT_CONFIRMATIONS_FOR_MIN, DEFAULT_GOSSIP_FANOUT } from '../discovery/constants.js'
+import { DEFAULT_BOOTSTRAP_MAX_DELAY_MS, DEFAULT_CONFIRMATIONS_FOR_MIN, DEFAULT_GOSSIP_FANOUT } from '../protocols/discovery/constants.js'
 import { KINDS, World, type Kind } from './sim-world.js'
 
 const args = process.argv.slice(2)

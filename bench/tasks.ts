@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { join } from 'node:path'
-import { createAgentNode } from '../node/index.js'
+import { createAgentNode } from '../surfaces/index.js'
 import { configEnv } from './config-env.js'
 import { procCpuMs, profileArgs } from './proc-cpu.js'
 

@@ -7,7 +7,7 @@ import '../node/polyfills.js'
 import { phaseProfile } from './phase-profile.js'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { createAgentNode, type AgentNode } from '../node/index.js'
+import { createAgentNode, type AgentNode } from '../surfaces/index.js'
 import { createVanilla, vanillaRequest, type Vanilla } from './vanilla.js'
 import { connect as natsConnect, type NatsConnection } from '@nats-io/transport-node'
 

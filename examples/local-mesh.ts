@@ -27,7 +27,7 @@ const count = Number(values.agents)
 const agentScript = fileURLToPath(new URL('./demo-agent.js', import.meta.url))
 // This checkout's CLI. Not `npx agentmesh`: in the repository npx would not find it (npx runs the
 // commands of installed packages) and would fetch whatever the registry calls agentmesh instead.
-const cliPath = fileURLToPath(new URL('../node/cli/main.js', import.meta.url))
+const cliPath = fileURLToPath(new URL('../surfaces/cli/main.js', import.meta.url))
 const cli = `node ${relative(process.cwd(), cliPath)}`
 // The owner key, the mesh key and the credentials: the demo's own, gone with it. Named after the
 // mesh (not random), so the commands the demo prints keep one shape from run to run.

@@ -1,7 +1,7 @@
 /**
  * Admission in a closed mesh (docs/security.md): which connected peers showed a credential of
  * this node's mesh owner, and the gates every agentmesh protocol asks before serving a peer.
- * A peer is admitted by the card exchange (discovery/membership.ts calls `check`); one that
+ * A peer is admitted by the card exchange (protocols/discovery/membership.ts calls `check`); one that
  * shows none within `admissionTimeoutMs` of connecting, or a bad one, is disconnected. The
  * newest signed revocation list is kept, spread by gossip and by the card exchange, and every
  * admitted peer it revokes is disconnected at once. In open mode every gate says yes.
@@ -23,7 +23,7 @@ import { RevocationList, Revocations, verifyRevocations } from '../protocols/adm
 import { COORDINATOR_ROLE, REVOCATIONS_TOPIC_NAME } from '../protocols/admission/constants.js'
 import { defineTopic } from '../protocols/pubsub/topics.js'
 import type { PubSubService } from '../protocols/pubsub/index.js'
-import { CardExchange } from '../discovery/card.js'
+import { CardExchange } from '../protocols/discovery/card.js'
 import { CONNECTION_GATE_SERVICE, ConnectionGate } from './connection-gate.js'
 import { runAt } from './run-at.js'
 import { noAudit, type AuditEvent, type AuditSink } from '../protocols/core/audit.js'
@@ -293,7 +293,7 @@ export class Admission {
     }
   }
 
-  // --- the card exchange's side (discovery/membership.ts CardAdmission) ----------------------
+  // --- the card exchange's side (protocols/discovery/membership.ts CardAdmission) ----------------------
 
   shown (): { credential?: unknown, revocations?: unknown } {
     if (!this.closed) return {}

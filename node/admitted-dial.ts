@@ -9,7 +9,7 @@ import type { Libp2p, PeerId } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { ConnectionError, NotAdmittedError } from '../protocols/core/errors.js'
 import { deadline } from '../protocols/core/deadline.js'
-import type { Membership } from '../discovery/membership.js'
+import type { Membership } from '../protocols/discovery/membership.js'
 
 /**
  * `AgentNode.dial`: the peer id dialled; in a closed mesh (`admission` given) once admitted.

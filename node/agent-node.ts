@@ -3,7 +3,8 @@
  * batching, request-response over one stream per peer, and the membership view built from
  * agent cards. This class holds the lifecycle and the public API: the services are built in
  * node/services.ts and kept in one ordered list, started in order and stopped in reverse;
- * node/observe.ts turns their events into metrics and log lines; node/debug-routes.ts serves them.
+ * node/observe.ts turns their events into metrics and log lines. What serves a node (the debug
+ * endpoint, the gateway: surfaces/) is built outside it and attached (`attach`).
  */
 import './polyfills.js'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -15,12 +16,9 @@ import { nodeHealth, type NodeHealth } from './health.js'
 import { MemoryStore, type Store } from '../protocols/core/store.js'
 import { Stats } from './stats.js'
 import { createLogger, type Logger } from './log.js'
-import type { TracingHandle } from './otlp.js'
 import type { AgentNodeEvents, HandleOptions } from './types.js'
 import { buildServices, offeredResources, type NodeServices } from './services.js'
 import { createObserver, observe } from './observe.js'
-import { debugEndpoint, type DebugEndpoint } from './debug-routes.js'
-import { Gateway } from './gateway/index.js'
 import { ConnectionError } from '../protocols/core/errors.js'
 import { dialPeer } from './admitted-dial.js'
 import type { Startable } from '../protocols/core/service.js'
@@ -33,9 +31,9 @@ import { RPC_PROTOCOL, type Command, type Handler, type RequestOptions, type Sen
 import type { Envelope } from '../protocols/envelope/index.js'
 import type { DeliveryService } from '../protocols/delivery/index.js'
 import { checkPublishOptions, type TopicDelivery } from '../protocols/delivery/topic-delivery.js'
-import { matches, type AgentQuery, type PeerInfo } from '../discovery/membership.js'
-import type { AgentCard } from '../discovery/card.js'
-import type { Member } from '../discovery/members.js'
+import { matches, type AgentQuery, type PeerInfo } from '../protocols/discovery/membership.js'
+import type { AgentCard } from '../protocols/discovery/card.js'
+import type { Member } from '../protocols/discovery/members.js'
 import { NEGOTIATE_PROTOCOL, type NegotiationService } from '../protocols/negotiation/index.js'
 import type { MonitoringService } from '../protocols/monitoring/index.js'
 import { LEARNING_PROTOCOL, type LearningService } from '../protocols/learning/index.js'
@@ -79,14 +77,13 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   readonly learning: LearningService
   /** What reliable delivery gave up on: list, get, replay, purge (docs/dead-letters.md). */
   readonly deadLetters: DeadLetters
-  /** Set when this node configured the OTLP exporter; stop() flushes it. */
-  tracing?: TracingHandle
+  /** Set by the application that installed a tracing SDK for this node (the CLI: surfaces/cli/otlp.ts); stop() flushes it. */
+  tracing?: { flush: () => Promise<void> }
+  /** The debug endpoint's and the gateway's URLs (http://host:port) once started, set by them when configured (surfaces/). */
   debugUrl?: string
+  gatewayUrl?: string
   private readonly s: NodeServices
-  private readonly debug?: DebugEndpoint
-  /** REST and WebSocket (and the other bindings) for clients that are not libp2p nodes (config `gateway`; node/gateway). */
-  readonly gateway?: Gateway
-  /** Every service in start order (the debug endpoint's last, when configured); stopped in reverse. */
+  /** Every service in start order, then what was attached (`attach`); stopped in reverse. */
   private readonly ordered: Startable[]
   private state: 'new' | 'starting' | 'started' | 'stopping' | 'stopped' = 'new'
   private startedAt = 0
@@ -111,21 +108,24 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     const observer = createObserver(stats, this.log)
     const s = buildServices(this, observer)
     this.s = s
-    ;({ coordination: this.coordination, tasks: this.tasks, resources: this.resources } = s)
-    ;({ delivery: this.delivery } = s)
+    ;({ coordination: this.coordination, tasks: this.tasks, resources: this.resources, delivery: this.delivery } = s)
     ;({ negotiation: this.negotiation, monitoring: this.monitoring, learning: this.learning } = s)
     this.deadLetters = s.deadLetters
     observe(s, stats, this.log, this, observer)
     this.ordered = [...s.ordered]
-    if (config.debug !== undefined) {
-      this.debug = debugEndpoint(this, s, config.debug, config.debugToken)
-      this.ordered.push(...this.debug.ordered)
-    }
-    if (config.gateway.listen !== undefined) this.ordered.push(this.gateway = new Gateway(this))
   }
 
-  /** The gateway's URL (http://host:port) once started, when `gateway.listen` is configured. */
-  get gatewayUrl (): string | undefined { return this.gateway?.url }
+  /**
+   * Run `parts` with this node, before start(): started after every service (they may call any), stopped before them.
+   * What serves the node from outside (surfaces/: the debug endpoint, the gateway) is attached so; the node knows no more of it.
+   */
+  attach (...parts: Startable[]): void {
+    if (this.state !== 'new') throw new ConnectionError(`cannot attach to a node that is ${this.state}`)
+    this.ordered.push(...parts)
+  }
+
+  /** The services the node is built of, for what serves it (surfaces/); not a stable API. */
+  get internals (): NodeServices { return this.s }
 
   /** The services in start order, for tests that walk them (not a public API). */
   get services (): readonly Startable[] { return this.ordered }
@@ -139,14 +139,13 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
 
   get started (): boolean { return this.state === 'started' }
 
-  /** Start listening, join the mesh, and open the debug endpoint if configured. */
+  /** Start listening, join the mesh, and start what was attached (the debug endpoint, the gateway). */
   async start (): Promise<void> {
     if (this.state === 'started' || this.state === 'starting') return
     if (this.state === 'stopped' || this.state === 'stopping') throw new ConnectionError('a stopped node cannot be started again; create a new one')
     this.state = 'starting'
     try {
       for (const service of this.ordered) await service.start()
-      this.debugUrl = this.debug?.server.url
       this.startedAt = Date.now()
       this.state = 'started'
       this.log.info({ addresses: this.addresses(), debug: this.debugUrl, mesh: this.config.mesh }, 'node started')
@@ -158,7 +157,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     }
   }
 
-  /** Leave the mesh: closes every stream, timer, socket and the debug endpoint. Idempotent. */
+  /** Leave the mesh: stops what was attached and closes every stream, timer and socket. Idempotent. */
   async stop (): Promise<void> {
     if (this.state === 'stopped' || this.state === 'stopping' || this.state === 'new') {
       this.state = 'stopped'

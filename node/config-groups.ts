@@ -6,7 +6,7 @@ import { z } from 'zod'
 import * as coordination from '../protocols/coordination/constants.js'
 import * as monitoring from '../protocols/monitoring/constants.js'
 import * as pubsub from '../protocols/pubsub/constants.js'
-import * as discovery from '../discovery/constants.js'
+import * as discovery from '../protocols/discovery/constants.js'
 import { machineCpuCores, machineMemoryGb } from './machine.js'
 
 /** Batched gossip (protocols/pubsub/constants.ts says why each default). */
@@ -79,7 +79,7 @@ export const ConnectionsConfig = z.strictObject({
   maxInbound: z.number().int().min(0).default(200),
   /**
    * An inbound connection older than this may be handed on: a node past three quarters of
-   * maxInbound asks the agents connected to it longest to let go (discovery/hand-off.ts), so a
+   * maxInbound asks the agents connected to it longest to let go (protocols/discovery/hand-off.ts), so a
    * seed keeps taking newcomers. Younger ones are joining (their first full exchange, their
    * dials); an agent still short of connections says no anyway. bench:sim, 1,000 agents through
    * three seeds (newcomers retrying after up to 30 s then): every agent saw every other in 37.6 s
@@ -105,7 +105,7 @@ export const TracingConfig = z.strictObject({
 })
 
 /**
- * Failure detection (discovery/constants.ts says why each default). The timings default to the
+ * Failure detection (protocols/discovery/constants.ts says why each default). The timings default to the
  * chosen preset's (node/presets.ts); the schema's own defaults are the `lan` preset.
  */
 export const MembershipConfig = z.strictObject({
@@ -143,7 +143,7 @@ export const MembershipConfig = z.strictObject({
 const limits = discovery.RESOURCE_LIMITS
 /**
  * What this agent offers to tasks (R-TASK requirements): a task runs here only while the tasks already running leave its requirements free.
- * Defaults: this machine's cores and memory, cut to its cgroup's limits (node/machine.ts); limits: the card's (discovery/constants.ts).
+ * Defaults: this machine's cores and memory, cut to its cgroup's limits (node/machine.ts); limits: the card's (protocols/discovery/constants.ts).
  */
 export const ResourcesConfig = z.strictObject({
   cpuCores: z.number().int().min(0).max(limits.cpuCores).default(() => Math.min(machineCpuCores(), limits.cpuCores)),

@@ -4,7 +4,7 @@
  * and bad values fail with a message that names the key and its source.
  *
  * Each default is defined once, with its reason, in the constants file of the protocol it
- * belongs to (protocols/<name>/constants.ts, discovery/constants.ts); the schema imports it.
+ * belongs to (protocols/<name>/constants.ts, protocols/discovery/constants.ts); the schema imports it.
  * Only the node's own settings (connections, tracing, identity, ...) have their defaults here.
  * The timings of failure detection and election, and the security mode, come from a named
  * preset (node/presets.ts) unless given explicitly.
@@ -13,7 +13,7 @@ import { readFile } from 'node:fs/promises'
 import { z } from 'zod'
 import { ConfigError } from '../protocols/core/errors.js'
 import * as envelope from '../protocols/envelope/constants.js'
-import * as discovery from '../discovery/constants.js'
+import * as discovery from '../protocols/discovery/constants.js'
 import {
   ConnectionsConfig, CoordinationConfig, MembershipConfig, MonitoringConfig, PubSubConfig, ResourcesConfig, TracingConfig
 } from './config-groups.js'
@@ -96,7 +96,7 @@ export const ConfigObject = z.strictObject({
   retry: RetryConfig.prefault({}),
   breaker: BreakerConfig.prefault({}),
   deadLetters: DeadLettersConfig.prefault({}),
-  /** REST and WebSocket (and the other bindings) for clients that are not libp2p nodes (node/gateway). */
+  /** REST and WebSocket (and the other bindings) for clients that are not libp2p nodes (surfaces/gateway). */
   gateway: GatewayConfig.prefault({})
 }).refine(c => {
   const t = c.coordination

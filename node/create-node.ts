@@ -43,7 +43,7 @@ export async function createAgentNode (options: CreateAgentNodeOptions = {}): Pr
     libp2p.services.connectionGate.onRefused = (reason) => { stats.inc('connections_refused_total', { reason }) }
     const parts = { stats, security, store, ...(keyring !== undefined ? { keyring } : {}), ...(logger !== undefined ? { log: logger } : {}) }
     const node = new AgentNode(config, libp2p, parts)
-    // The SDK is the application's to install (the CLI does, node/cli/traced-node.ts): a library
+    // The SDK is the application's to install (the CLI does, surfaces/cli/traced-node.ts): a library
     // that registered the process's tracer provider, context manager and propagator would take
     // them from the host that embeds it. Said once, where the endpoint was set but nothing listens.
     if (config.tracing.otlpEndpoint !== undefined && tracingUnregistered()) {

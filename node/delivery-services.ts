@@ -4,7 +4,7 @@ import { DeadLetters } from '../protocols/delivery/dead-letters.js'
 import { DeliveryService } from '../protocols/delivery/index.js'
 import type { DeadLetter } from '../protocols/delivery/types.js'
 import type { RpcService } from '../protocols/rpc/index.js'
-import type { NodeHost } from './services.js'
+import type { NodeHost } from './service-types.js'
 import type { AuditSink } from '../protocols/core/audit.js'
 import { privateKeyOf } from '../protocols/coordination/election-keys.js'
 

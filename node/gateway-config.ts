@@ -1,9 +1,36 @@
 /**
- * The gateway's configuration (node/gateway): where it listens, its token, and its limits; the
- * defaults and their reasons are in node/gateway/constants.ts. No `listen`, no gateway.
+ * The gateway's configuration (surfaces/gateway): where it listens, its token, and its limits,
+ * the defaults with their reasons. No `listen`, no gateway. The schema is the node's (the config
+ * is parsed once, at the edge); the gateway itself is built over the node from outside.
  */
 import { z } from 'zod'
-import * as gw from './gateway/constants.js'
+
+/**
+ * Largest request body (REST) and WebSocket frame accepted: 1 MiB, the mesh's own default
+ * envelope bound (maxMessageBytes), so anything a client may send fits one message of the mesh.
+ */
+const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+/** Bounds of maxBodyBytes: a task pipeline of a few tasks needs a few KiB; 64 MiB is more than any envelope may carry. */
+const MIN_MAX_BODY_BYTES = 1024
+const MAX_MAX_BODY_BYTES = 64 * 1024 * 1024
+
+/**
+ * Bytes a WebSocket client may leave unread on this node (beyond what the kernel's socket
+ * buffers hold) before it is dropped: 1 MiB is a few thousand ordinary events, seconds of a busy
+ * topic. A client that falls further behind would only grow the node's memory; it is closed,
+ * counted, and may reconnect (and read recent events over REST).
+ */
+const DEFAULT_WS_MAX_BUFFERED_BYTES = 1024 * 1024
+/** Subscriptions (topics and tasks) one WebSocket connection may hold: each topic costs a watcher, each task a follower. */
+const DEFAULT_WS_MAX_SUBSCRIPTIONS = 100
+/** WebSocket connections one gateway serves at once; each holds a socket and its subscriptions. */
+const DEFAULT_WS_MAX_CONNECTIONS = 1_000
+/**
+ * The gateway pings every WebSocket client this often and closes one that has not answered the
+ * previous ping: a client that vanished (laptop closed, NAT entry gone) is let go within two
+ * intervals instead of holding its subscriptions forever. 30 s keeps idle NAT entries alive too.
+ */
+const DEFAULT_WS_PING_INTERVAL_MS = 30_000
 
 /** host:port (a bare port, or ":port", means 127.0.0.1). */
 const Listen = z.string().regex(/^((\[[0-9a-fA-F:]+\]|[^:\s]+)?:)?\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8080 (a bare port means 127.0.0.1)')
@@ -16,16 +43,16 @@ export const GatewayConfig = z.strictObject({
   /** Bearer token every client must show; mandatory when the gateway binds beyond loopback. */
   token: z.string().min(16).optional(),
   /** Largest request body or WebSocket frame accepted (413, or the socket closed with 1009, past it). */
-  maxBodyBytes: z.number().int().min(gw.MIN_MAX_BODY_BYTES).max(gw.MAX_MAX_BODY_BYTES).default(gw.DEFAULT_MAX_BODY_BYTES),
+  maxBodyBytes: z.number().int().min(MIN_MAX_BODY_BYTES).max(MAX_MAX_BODY_BYTES).default(DEFAULT_MAX_BODY_BYTES),
   /** Browser origins allowed to call the gateway (CORS) and open its WebSocket; other origins are refused (403). */
   origins: z.array(Origin).max(64).default([]),
   /** Bytes a WebSocket client may leave unread before it is dropped (counted). */
-  wsMaxBufferedBytes: z.number().int().min(16 * 1024).default(gw.DEFAULT_WS_MAX_BUFFERED_BYTES),
+  wsMaxBufferedBytes: z.number().int().min(16 * 1024).default(DEFAULT_WS_MAX_BUFFERED_BYTES),
   /** Topic and task subscriptions one WebSocket connection may hold. */
-  wsMaxSubscriptions: z.number().int().min(1).max(100_000).default(gw.DEFAULT_WS_MAX_SUBSCRIPTIONS),
+  wsMaxSubscriptions: z.number().int().min(1).max(100_000).default(DEFAULT_WS_MAX_SUBSCRIPTIONS),
   /** WebSocket connections served at once; more are refused (503). */
-  wsMaxConnections: z.number().int().min(1).default(gw.DEFAULT_WS_MAX_CONNECTIONS),
+  wsMaxConnections: z.number().int().min(1).default(DEFAULT_WS_MAX_CONNECTIONS),
   /** How often each WebSocket client is pinged; one that missed the previous ping is closed. 0 = never. */
-  wsPingIntervalMs: z.number().int().min(0).default(gw.DEFAULT_WS_PING_INTERVAL_MS)
+  wsPingIntervalMs: z.number().int().min(0).default(DEFAULT_WS_PING_INTERVAL_MS)
 })
 export type GatewayConfig = z.output<typeof GatewayConfig>

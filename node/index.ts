@@ -1,5 +1,7 @@
 /**
- * agentmesh: a peer-to-peer mesh for software agents on libp2p.
+ * agentmesh's runtime: the node and the protocols' public types. The package's entry is
+ * surfaces/index.ts, which exports all of this with a createAgentNode that also attaches the
+ * surfaces the config asks for (the debug endpoint, the gateway); this one's creates the node alone.
  *
  *   const node = await createAgentNode({ name: 'a1', listen: ['/ip4/127.0.0.1/tcp/0'] })
  *   await node.start()
@@ -19,9 +21,9 @@ export { AGENTMESH_VERSION } from '../protocols/core/version.js'
 export { defineCommand, type Command, type Handler, type HandlerContext, type RequestOptions, type SendResult, RPC_PROTOCOL } from '../protocols/rpc/index.js'
 export { defineTopic, type Topic, type Message, Subscription, type PublishOptions } from '../protocols/pubsub/index.js'
 export { Envelope, MessageType, Priority, Destination, makeEnvelope, encodeEnvelope, decodeEnvelope } from '../protocols/envelope/index.js'
-export { AgentCard } from '../discovery/card.js'
+export { AgentCard } from '../protocols/discovery/card.js'
 export { TaskHandle, TaskFailedError, TaskStopped, type TaskContext, type TaskSpecInput, type TaskStatus, type TaskState } from '../protocols/task/index.js'
-export type { PeerInfo, AgentQuery } from '../discovery/membership.js'
+export type { PeerInfo, AgentQuery } from '../protocols/discovery/membership.js'
 export { ResourceStatus, type AllocateAnswer, type AllocateRequest, type Allocation, type ResourceItem } from '../protocols/resource/index.js'
 export { NEGOTIATE_PROTOCOL, type Cfp, type ContractNetOptions, type ContractNetResult, type Agreement, type Respond, type Response, type Participant, type NegotiationEvent } from '../protocols/negotiation/index.js'
 export { MetricReport, Alert, Severity, alertTopic, METRICS_TOPIC, type AlertInput } from '../protocols/monitoring/index.js'

@@ -1,6 +1,6 @@
 /**
  * `$agentmesh/keyring`: the mesh keyring of a running node (node/keyring.ts), changed by
- * `agentmesh keyring install|use|remove` and read by `keyring list` (node/cli/keyring.ts), a
+ * `agentmesh keyring install|use|remove` and read by `keyring list` (surfaces/cli/keyring.ts), a
  * client joined with its own credential, as `revocation publish` is.
  *
  * Who may: unlike a revocation list, a keyring change carries no signature of the owner (the

@@ -1,5 +1,5 @@
 /** Assembles the libp2p node an agent runs on, from the agent's configuration. */
-import { STATED_ADDRESS_AGE_MS } from '../discovery/member-addresses.js'
+import { STATED_ADDRESS_AGE_MS } from '../protocols/discovery/member-addresses.js'
 import './polyfills.js'
 import { libp2pLogger } from './libp2p-logger.js'
 import { corkSends, halfWindowYamux, quickNoiseLengths } from './adaptations/index.js'
@@ -19,7 +19,7 @@ import { PeerLimiter } from '../protocols/rpc/limits.js'
 import { gossipLimiter } from '../protocols/pubsub/gossip-limits.js'
 import type { StreamLimitSettings } from '../protocols/negotiation/stream-guard.js'
 import { ConnectionGate } from './connection-gate.js'
-import { JOIN_DIAL_TIMEOUT_MAX_FACTOR } from '../discovery/bootstrap.js'
+import { JOIN_DIAL_TIMEOUT_MAX_FACTOR } from '../protocols/discovery/bootstrap.js'
 
 export { PerPeerConnections, ConnectionGate, CONNECTION_GATE_SERVICE, type RefusalReason } from './connection-gate.js'
 

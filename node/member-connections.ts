@@ -1,7 +1,7 @@
 /**
  * Connections kept in step with the member view: a connection to an agent held offline that does
- * not answer is closed (discovery/offline-hangup.ts), and agents held offline are dialled one at a
- * time so a healed partition joins up (discovery/reconnect.ts). And with the voter set: voters keep
+ * not answer is closed (protocols/discovery/offline-hangup.ts), and agents held offline are dialled one at a
+ * time so a healed partition joins up (protocols/discovery/reconnect.ts). And with the voter set: voters keep
  * a connection to each other (protocols/coordination/voter-links.ts). And what the election learns
  * from connections: when the last one to a peer closes, and whether the peer's process exited.
  *
@@ -14,13 +14,13 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { AgentConfig } from './config.js'
 import type { AgentLibp2p } from './libp2p.js'
-import type { MemberView } from '../discovery/members.js'
-import { OFFLINE_PING_TIMEOUT_MS, OfflineHangUp } from '../discovery/offline-hangup.js'
-import { Reconnector } from '../discovery/reconnect.js'
+import type { MemberView } from '../protocols/discovery/members.js'
+import { OFFLINE_PING_TIMEOUT_MS, OfflineHangUp } from '../protocols/discovery/offline-hangup.js'
+import { Reconnector } from '../protocols/discovery/reconnect.js'
 import { VoterLinks } from '../protocols/coordination/voter-links.js'
 import { VOTER_LINK_INTERVAL_MS } from '../protocols/coordination/constants.js'
 import type { CoordinationService } from '../protocols/coordination/index.js'
-import type { MeshAnnouncer } from '../discovery/mesh-announcer.js'
+import type { MeshAnnouncer } from '../protocols/discovery/mesh-announcer.js'
 import type { PeerLinks } from '../protocols/coordination/election-types.js'
 import type { PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -28,7 +28,7 @@ import { refusedEverywhere } from './tcp-probe.js'
 import { TOPIC_LINK_INTERVAL_MS, TopicLinks } from './topic-links.js'
 import type { PubSubService } from '../protocols/pubsub/index.js'
 import type { RpcService } from '../protocols/rpc/index.js'
-import { HandOffs } from '../discovery/hand-off.js'
+import { HandOffs } from '../protocols/discovery/hand-off.js'
 import type { Stats } from './stats.js'
 
 /** Under nine tenths of the connection cap: past it libp2p's manager prunes, and links made past it would go round. */
@@ -65,8 +65,8 @@ export function memberConnections (libp2p: AgentLibp2p, memberView: MemberView, 
 /**
  * A node watching the mesh map dials the agents alive that it has not heard from and is not
  * connected to, two each announcement interval: their announcements reach only watchers they are
- * connected to (discovery/mesh-announcer.ts), and an agent joins through one seed and dials
- * only some of the peers told of (discovery/dialer.ts), so nothing else connects it to the watcher.
+ * connected to (protocols/discovery/mesh-announcer.ts), and an agent joins through one seed and dials
+ * only some of the peers told of (protocols/discovery/dialer.ts), so nothing else connects it to the watcher.
  * Seen in CI at 50 agents: one agent with 14 connections, none to the watcher, off its map for 4 minutes.
  * An agent picked is not picked again for ten intervals: one that stays silent (its announcements
  * off), refuses, or prunes the watcher's connection is not dialled round after round.
@@ -106,7 +106,7 @@ export function topicLinks (libp2p: AgentLibp2p, config: AgentConfig, pubsub: Pu
   })
 }
 
-/** Inbound connections handed on past three quarters of the gater's cap (discovery/hand-off.ts); a client takes none and hands none on. */
+/** Inbound connections handed on past three quarters of the gater's cap (protocols/discovery/hand-off.ts); a client takes none and hands none on. */
 export function handOffs (
   libp2p: AgentLibp2p, rpc: RpcService, memberView: MemberView, coordination: CoordinationService, config: AgentConfig, stats: Stats
 ): HandOffs {

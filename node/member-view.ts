@@ -1,19 +1,19 @@
 /**
- * The member view of a node (discovery/members.ts), wired to what it needs: the node's identity
+ * The member view of a node (protocols/discovery/members.ts), wired to what it needs: the node's identity
  * key for its statements, its addresses, the admission's credentials (closed mesh), the limits'
  * per-peer counting and the audit.
  */
 import type { AgentConfig } from './config.js'
 import type { Observer } from './observe.js'
-import type { NodeHost } from './services.js'
+import type { NodeHost } from './service-types.js'
 import type { Admission } from './admission.js'
-import type { Membership } from '../discovery/membership.js'
+import type { Membership } from '../protocols/discovery/membership.js'
 import type { RpcService } from '../protocols/rpc/index.js'
 import type { AuditSink } from '../protocols/core/audit.js'
 import type { Credential } from '../protocols/admission/credential.js'
-import { MemberView, memberAddresses } from '../discovery/members.js'
-import { statementKeys, type StatementKeys } from '../discovery/statement-keys.js'
-import { MemberCredentials } from '../discovery/member-credentials.js'
+import { MemberView, memberAddresses } from '../protocols/discovery/members.js'
+import { statementKeys, type StatementKeys } from '../protocols/discovery/statement-keys.js'
+import { MemberCredentials } from '../protocols/discovery/member-credentials.js'
 import { privateKeyOf } from '../protocols/coordination/election-keys.js'
 import { PeerLabels } from '../protocols/rpc/limits.js'
 import { MAX_LABELLED_PEERS } from '../protocols/rpc/constants.js'

@@ -8,7 +8,7 @@ import type { TypedEventEmitter } from 'main-event'
 import type { Stats } from './stats.js'
 import type { Logger } from './log.js'
 import type { AgentNodeEvents } from './types.js'
-import type { NodeServices } from './services.js'
+import type { NodeServices } from './service-types.js'
 import type { CoordinationReport } from '../protocols/coordination/index.js'
 
 /** What a service reports on its way, named for what the callbacks of coordination, tasks and resources say today. */

@@ -1,10 +1,10 @@
 /** The office of a node (node/services.ts builds the rest), and what an agent offers to run tasks with. */
 import type { AgentConfig } from './config.js'
 import type { Observer } from './observe.js'
-import type { NodeHost, NodeServices } from './services.js'
+import type { NodeHost, NodeServices } from './service-types.js'
 import type { Startable } from '../protocols/core/service.js'
 import type { PubSubService } from '../protocols/pubsub/index.js'
-import type { AgentCard } from '../discovery/card.js'
+import type { AgentCard } from '../protocols/discovery/card.js'
 import { publishPerformance } from './performance-report.js'
 import { ResourceService } from '../protocols/resource/index.js'
 import { TaskService } from '../protocols/task/index.js'
@@ -14,8 +14,8 @@ import { peerLinks } from './member-connections.js'
 import { electionKeys, privateKeyOf } from '../protocols/coordination/election-keys.js'
 import type { TaskGrants } from '../protocols/task/access.js'
 import type { Admission } from './admission.js'
-import type { MemberView } from '../discovery/members.js'
-import type { Membership } from '../discovery/membership.js'
+import type { MemberView } from '../protocols/discovery/members.js'
+import type { Membership } from '../protocols/discovery/membership.js'
 
 /** What an agent offers to run tasks with, as its card (and the resource manager) spell it. */
 export function offeredResources (r: AgentConfig['resources']): NonNullable<AgentCard['resources']> {

@@ -11,8 +11,8 @@
  * A preset sets the same keys whatever its name, so changing presets changes every timing.
  */
 import * as coordination from '../protocols/coordination/constants.js'
-import * as membership from '../discovery/constants.js'
-import type { MemberTimings } from '../discovery/member-timings.js'
+import * as membership from '../protocols/discovery/constants.js'
+import type { MemberTimings } from '../protocols/discovery/member-timings.js'
 
 export const PRESET_NAMES = ['local', 'lan', 'wan'] as const
 export type PresetName = typeof PRESET_NAMES[number]
@@ -34,7 +34,7 @@ export interface Preset {
   }
 }
 
-/** The defaults, each explained where it is defined (discovery/ and coordination/constants.ts). */
+/** The defaults, each explained where it is defined (protocols/discovery/ and coordination/constants.ts). */
 const lan: Preset = {
   security: { mode: 'closed' },
   membership: {

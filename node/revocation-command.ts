@@ -1,6 +1,6 @@
 /**
  * `$agentmesh/revocations`: a revocation list handed to a running node over rpc, by
- * `agentmesh revocation publish` (node/cli/revocation.ts) joined as a client with its own
+ * `agentmesh revocation publish` (surfaces/cli/revocation.ts) joined as a client with its own
  * credential. The list authenticates itself (the owner's signature, checked against the issuer
  * of this node's credential), so any admitted peer may hand one in; the channel only has to reach
  * a node. The node treats it as a list from gossip or its file (Admission.offer): a newer one is

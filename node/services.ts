@@ -6,94 +6,35 @@
  */
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
-import type { AgentConfig } from './config.js'
-import type { AgentLibp2p } from './libp2p.js'
-import type { Stats } from './stats.js'
-import type { Logger } from './log.js'
 import type { Observer } from './observe.js'
 import type { Startable } from '../protocols/core/service.js'
 import { PubSubService } from '../protocols/pubsub/index.js'
 import { RpcService } from '../protocols/rpc/index.js'
-import { Membership } from '../discovery/membership.js'
-import { BootstrapDialer } from '../discovery/bootstrap.js'
-import { PeerDialer } from '../discovery/dialer.js'
-import type { AgentCard } from '../discovery/card.js'
-import { MeshAnnouncer } from '../discovery/mesh-announcer.js'
-import type { MemberView } from '../discovery/members.js'
+import { Membership } from '../protocols/discovery/membership.js'
+import { BootstrapDialer } from '../protocols/discovery/bootstrap.js'
+import { PeerDialer } from '../protocols/discovery/dialer.js'
+import { MeshAnnouncer } from '../protocols/discovery/mesh-announcer.js'
 import { buildMemberView } from './member-view.js'
 import { handOffs as handOffsOf, mapLinks, memberConnections, topicLinks as linksOfTopics, voterConnections } from './member-connections.js'
 import { NegotiationService } from '../protocols/negotiation/index.js'
 import { METRICS_TOPIC, MonitoringService } from '../protocols/monitoring/index.js'
 import { LearningService } from '../protocols/learning/index.js'
-import type { ResourceService } from '../protocols/resource/index.js'
 import type { TaskService } from '../protocols/task/index.js'
-import type { CoordinationService } from '../protocols/coordination/index.js'
 import { buildOffice, listened } from './office.js'
-import type { TopicLinks } from './topic-links.js'
 export { offeredResources } from './office.js'
 import { Admission } from './admission.js'
 import { handleRevocations } from './revocation-command.js'
 import { handleKeyring } from './keyring-command.js'
-import type { Keyring } from './keyring.js'
-import type { Security } from './security-load.js'
 import { privateKeyOf } from '../protocols/coordination/election-keys.js'
 import type { Grants } from '../protocols/rpc/commands.js'
 import { AuditLog } from './audit.js'
 import { until } from './until.js'
 import type { AuditSink } from '../protocols/core/audit.js'
-import type { Store } from '../protocols/core/store.js'
 import { SealingService } from '../protocols/sealing/index.js'
-import type { DeadLetters } from '../protocols/delivery/dead-letters.js'
-import type { DeliveryService } from '../protocols/delivery/index.js'
 import { buildDeadLetters, buildDelivery } from './delivery-services.js'
+import type { NodeHost, NodeServices } from './service-types.js'
 
-/** What the services need of the node that holds them. */
-export interface NodeHost {
-  readonly config: AgentConfig
-  readonly libp2p: AgentLibp2p
-  readonly stats: Stats
-  readonly log: Logger
-  readonly name: string
-  readonly peerId: string
-  /** The node is started (not starting, not stopping). */
-  readonly started: boolean
-  /** This node's checked credential and revocation list (closed mode; node/admission.ts). */
-  readonly security: Security
-  /** What the node keeps across restarts (the data directory's, or memory; protocols/core/store.ts). */
-  readonly store: Store
-  /** The mesh keys, when the node has any (node/keyring.ts; `agentmesh keyring` changes them). */
-  readonly keyring?: Keyring
-  card: () => AgentCard
-  coordinatorElected: (options: { signal?: AbortSignal }) => Promise<{ leader: string, term: number }>
-}
-
-export interface NodeServices {
-  /** The audit trail every protocol that refuses something reports to (node/audit.ts). */
-  audit: AuditLog
-  libp2p: AgentLibp2p
-  admission: Admission
-  rpc: RpcService
-  /** Reliable delivery over rpc: guarantees, outbox, dedup window, breakers (protocols/delivery). */
-  delivery: DeliveryService
-  pubsub: PubSubService
-  membership: Membership
-  memberView: MemberView
-  coordination: CoordinationService
-  resources: ResourceService
-  negotiation: NegotiationService
-  monitoring: MonitoringService
-  learning: LearningService
-  tasks: TaskService
-  discovery: PeerDialer
-  bootstrap: BootstrapDialer
-  announcer: MeshAnnouncer
-  /** This node's topics stated, the next subscriber of each kept connected, a subscriber dialled before a publish reaching none. */
-  topicLinks: TopicLinks
-  /** What reliable delivery gave up on (protocols/delivery/dead-letters.ts), in the store's 'dead-letters' space. */
-  deadLetters: DeadLetters
-  /** Every service above in start order (the node stops them in reverse), with the pubsub flush. */
-  ordered: Startable[]
-}
+export type { NodeHost, NodeServices } from './service-types.js'
 
 export function buildServices (host: NodeHost, observer: Observer): NodeServices {
   const { config, libp2p, stats, log } = host

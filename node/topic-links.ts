@@ -1,6 +1,6 @@
 /**
  * Connections that let a topic's messages reach every subscriber of a large mesh
- * (discovery/topic-rendezvous.ts says why and where they go):
+ * (protocols/discovery/topic-rendezvous.ts says why and where they go):
  * - this node's topics are stated in its member statement: a change within a second, but at most
  *   one statement for them every TOPIC_RETELL_MIN_MS (each is signed, sent to every member and
  *   checked by each: an application that subscribes to a topic per task must not flood the mesh);
@@ -17,8 +17,8 @@
 import { setMaxListeners } from 'node:events'
 import type { Startable } from '../protocols/core/service.js'
 import { deadline } from '../protocols/core/deadline.js'
-import { Reconnector } from '../discovery/reconnect.js'
-import { linkedTopic, rendezvous, ringNext, statedKeys, topicKey } from '../discovery/topic-rendezvous.js'
+import { Reconnector } from '../protocols/discovery/reconnect.js'
+import { linkedTopic, rendezvous, ringNext, statedKeys, topicKey } from '../protocols/discovery/topic-rendezvous.js'
 
 /** A subscriber a reach failed to get is passed over for this long (another is picked, or none waited for). */
 export const REACH_RETRY_MS = 5_000

@@ -2,8 +2,8 @@
 import type { PrivateKey } from '@libp2p/interface'
 import type { AgentConfigInput } from './config.js'
 import type { Logger } from './log.js'
-import type { PeerInfo } from '../discovery/membership.js'
-import type { MemberChange } from '../discovery/members.js'
+import type { PeerInfo } from '../protocols/discovery/membership.js'
+import type { MemberChange } from '../protocols/discovery/members.js'
 import type { NegotiationEvent } from '../protocols/negotiation/index.js'
 import type { CoordinationStatus, CoordinatorChange } from '../protocols/coordination/index.js'
 
@@ -17,7 +17,7 @@ export interface AgentNodeEvents {
   'peer:leave': CustomEvent<{ peerId: string, name: string }>
   /**
    * A bootstrap peer could not be reached. `retryInMs`: when that address is tried again; absent
-   * when no retry is scheduled (the node joined through another seed; discovery/bootstrap.ts).
+   * when no retry is scheduled (the node joined through another seed; protocols/discovery/bootstrap.ts).
    */
   'bootstrap:error': CustomEvent<{ address: string, error: Error, retryInMs?: number }>
   /** Failure detection moved an agent to another state (alive, suspect, offline, left). */

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
-import { createAgentNode, type AgentNode } from '../node/index.js'
+import { createAgentNode, type AgentNode } from '../surfaces/index.js'
 import { issueCredential, newOwnerKey } from '../protocols/admission/credential.js'
 import { nodeOptions, stopAll, uniqueMesh, withTempDir } from './helpers.js'
 

@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createAgentNode, type AgentNode } from '../node/index.js'
+import { createAgentNode, type AgentNode } from '../surfaces/index.js'
 import { nodeOptions, startMesh, stopAll, waitFor } from './helpers.js'
 
 const opts = { preset: 'local' as const, coordination: { bootstrapExpect: 3, maxVoters: 3, announceIntervalMs: 600_000 } }

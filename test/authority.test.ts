@@ -8,10 +8,10 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { AgentMeshError, TaskAccessError, TaskFailedError, type AgentNode, type TaskContext } from '../node/index.js'
+import { AgentMeshError, TaskAccessError, TaskFailedError, type AgentNode, type TaskContext } from '../surfaces/index.js'
 import { ControlCommand, QueryCommand, QueryManyCommand, RecordsCommand, StopCommand } from '../protocols/task/index.js'
-import { MemberGossip, type MemberStatement } from '../discovery/members.js'
-import { statementKeys } from '../discovery/statement-keys.js'
+import { MemberGossip, type MemberStatement } from '../protocols/discovery/members.js'
+import { statementKeys } from '../protocols/discovery/statement-keys.js'
 import { privateKeyOf } from '../protocols/coordination/election-keys.js'
 import { sleep, startMesh, stopAll, waitFor } from './helpers.js'
 

@@ -4,7 +4,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import type { Stream } from '@libp2p/interface'
-import { RPC_PROTOCOL, type AgentNode } from '../node/index.js'
+import { RPC_PROTOCOL, type AgentNode } from '../surfaces/index.js'
 import { decodeEnvelope, encodeBatch, encodeEnvelope, envelopeToJson, frameJson, makeEnvelope, type Envelope } from '../protocols/envelope/index.js'
 import { gossipTopic } from '../protocols/pubsub/index.js'
 import { encodeLength, FrameDecoder, joinFrames } from '../protocols/rpc/frames.js'
@@ -168,7 +168,7 @@ test('gossip: a forged source, garbage and an unknown version are rejected and t
 })
 
 test('negotiation and learning streams: garbage, an oversized frame, a stall or a hang-up end that conversation only; the node keeps negotiating and serving models', async () => {
-  const { NEGOTIATE_PROTOCOL, LEARNING_PROTOCOL } = await import('../node/index.js')
+  const { NEGOTIATE_PROTOCOL, LEARNING_PROTOCOL } = await import('../surfaces/index.js')
   const nodes = await startMesh(2)
   try {
     const [attacker, victim] = nodes

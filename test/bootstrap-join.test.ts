@@ -1,10 +1,10 @@
-// Joining through one seed (discovery/bootstrap.ts) and dialling agents held offline
-// (discovery/reconnect.ts): real nodes on 127.0.0.1; the reconnect's rounds fed by hand.
+// Joining through one seed (protocols/discovery/bootstrap.ts) and dialling agents held offline
+// (protocols/discovery/reconnect.ts): real nodes on 127.0.0.1; the reconnect's rounds fed by hand.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createAgentNode, type AgentNode } from '../node/index.js'
-import { BootstrapDialer } from '../discovery/bootstrap.js'
-import { Reconnector } from '../discovery/reconnect.js'
+import { createAgentNode, type AgentNode } from '../surfaces/index.js'
+import { BootstrapDialer } from '../protocols/discovery/bootstrap.js'
+import { Reconnector } from '../protocols/discovery/reconnect.js'
 import { freePort, nodeOptions, sleep, stopAll, uniqueMesh, waitFor } from './helpers.js'
 
 const bootstrapOf = (n: AgentNode): BootstrapDialer => n.services.find((s): s is BootstrapDialer => s instanceof BootstrapDialer) as BootstrapDialer

@@ -2,7 +2,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { createAgentNode, type AgentNode } from '../node/index.js'
+import { createAgentNode, type AgentNode } from '../surfaces/index.js'
 import { freePort, nodeOptions, sleep, stopAll, uniqueMesh, waitFor } from './helpers.js'
 
 test('breaker opens after breaker.failures failures, fails fast with COM002, half-opens after resetMs and closes on success', async () => {

@@ -18,7 +18,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { chromium, type Browser, type Page } from 'playwright-core'
-import { createAgentNode, type AgentNode } from '../node/index.js'
+import { createAgentNode, type AgentNode } from '../surfaces/index.js'
 import { buildBrowser, type BrowserBuild } from '../tools/build-browser.js'
 import { dialable } from '../node/browser/connectivity.js'
 import { exportIdentity } from '../node/browser/identity.js'
@@ -439,8 +439,8 @@ test('browser bundle: no Node-only module is bundled, and each browser twin expo
   const inputs = build.inputs.join('\n')
   for (const absent of ['node_modules/lmdb/', 'node_modules/prom-client/', 'node_modules/@libp2p/tcp/', 'node_modules/@libp2p/mdns/', 'node_modules/ws/',
     'node_modules/pino-pretty/', 'node_modules/@opentelemetry/sdk-trace', 'node_modules/@opentelemetry/context-async-hooks/',
-    'dist/node/store.js', 'dist/node/create-node.js', 'dist/node/debug-server.js', 'dist/node/identity.js', 'dist/node/libp2p-node.js', 'dist/node/gateway/server.js',
-    'dist/node/mcp/', 'node_modules/graphql/', 'node_modules/@modelcontextprotocol/',
+    'dist/node/store.js', 'dist/node/create-node.js', 'dist/surfaces/debug/server.js', 'dist/node/identity.js', 'dist/node/libp2p-node.js', 'dist/surfaces/gateway/server.js',
+    'dist/surfaces/mcp/', 'node_modules/graphql/', 'node_modules/@modelcontextprotocol/',
     'node_modules/zod/v4/locales/index.js', 'node_modules/zod/v4/locales/de.js']) {
     assert.ok(!inputs.includes(absent), `${absent} is not in the browser bundle`)
   }
@@ -448,7 +448,7 @@ test('browser bundle: no Node-only module is bundled, and each browser twin expo
     'node_modules/@chainsafe/libp2p-noise/', 'node_modules/@libp2p/websockets/', 'dist/protocols/sealing/aead.browser.js', 'node_modules/zod/v4/locales/en.js']) {
     assert.ok(inputs.includes(present), `${present} is in the browser bundle`)
   }
-  for (const twin of ['protocols/core/version', 'protocols/sealing/aead', 'node/machine', 'node/log', 'node/polyfills', 'node/debug-routes', 'node/gateway/index']) {
+  for (const twin of ['protocols/core/version', 'protocols/sealing/aead', 'node/machine', 'node/log', 'node/polyfills']) {
     const original = Object.keys(await import(`../${twin}.js`)).sort()
     const browser = Object.keys(await import(`../${twin}.browser.js`)).sort()
     assert.deepEqual(browser, original, `${twin}.browser.ts exports what ${twin}.ts does`)

@@ -1,6 +1,6 @@
 /**
  * The card exchange is started once per connection, by the dialling side, when identify
- * finishes (discovery/membership.ts). One that got no answer, or an identify that never
+ * finishes (protocols/discovery/membership.ts). One that got no answer, or an identify that never
  * finished, used to be the end of it: the connection stayed, the dialers leave a connected peer
  * alone, and the two agents stayed connected and unknown to each other until the connection
  * closed. The fault campaign found pairs of agents so a minute and more after a heal. Now every
@@ -10,9 +10,9 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createAgentNode, type AgentNode } from '../node/index.js'
-import { Membership } from '../discovery/membership.js'
-import { CardExchange } from '../discovery/card.js'
+import { createAgentNode, type AgentNode } from '../surfaces/index.js'
+import { Membership } from '../protocols/discovery/membership.js'
+import { CardExchange } from '../protocols/discovery/card.js'
 import { RpcService } from '../protocols/rpc/index.js'
 import { nodeOptions, stopAll, uniqueMesh, waitFor } from './helpers.js'
 

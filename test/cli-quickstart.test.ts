@@ -29,7 +29,7 @@ async function quickStart (dir: string): Promise<void> {
   const mesh = uniqueMesh()
   const readmeMesh = /--mesh (\S+)/.exec(block)?.[1] ?? ''
   assert.ok(readmeMesh !== '', 'the Quick start names its mesh')
-  const cli = 'node dist/node/cli/main.js '
+  const cli = 'node dist/surfaces/cli/main.js '
   const procs: Proc[] = []
   let id: string | undefined
   const substitute = (text: string): string => {

@@ -105,9 +105,9 @@ async function listening (port: number): Promise<boolean> {
 }
 
 test('a stop that never finishes does not keep the process: it exits 1 after its grace, and says why', async () => {
-  // The CLI's own signal handling (node/cli/common.ts), given a stop that waits forever (a peer or
+  // The CLI's own signal handling (surfaces/cli/common.ts), given a stop that waits forever (a peer or
   // a disk that never answers) and a grace of half a second.
-  const common = new URL('../node/cli/common.js', import.meta.url).href
+  const common = new URL('../surfaces/cli/common.js', import.meta.url).href
   const proc = new Proc(['--input-type=module', '-e', `
     import { onSignals } from ${JSON.stringify(common)}
     onSignals(() => new Promise(() => {}), 500)

@@ -2,7 +2,7 @@
 // agents of it: they never vote, are offered no work, and nobody lists or announces them.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createAgentNode, type AgentNode } from '../node/index.js'
+import { createAgentNode, type AgentNode } from '../surfaces/index.js'
 import { CLI, Proc, nodeOptions, sleep, startMesh, stopAll, uniqueMesh, waitFor } from './helpers.js'
 
 test('a client node calls and publishes, but no agent lists it, announces it, counts it as a member or a voter', async () => {

@@ -8,7 +8,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { createAgentNode, parseConfig } from '../node/index.js'
+import { createAgentNode, parseConfig } from '../surfaces/index.js'
 import { CLI, Proc, uniqueMesh, withTempDir } from './helpers.js'
 
 /** What the refusal must say: the commands that make a credential, and the way out. */

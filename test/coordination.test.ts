@@ -5,7 +5,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
-import { presets, type AgentNode } from '../node/index.js'
+import { presets, type AgentNode } from '../surfaces/index.js'
 import { ResourceConflictError } from '../protocols/core/errors.js'
 import type { z } from 'zod'
 import { CoordinationDirective, DirectiveCommand, StatusCommand } from '../protocols/coordination/index.js'

@@ -9,7 +9,7 @@ import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { multiaddr } from '@multiformats/multiaddr'
 import { Proc, agentTimings, freePort, nodeOptions, uniqueMesh, waitFor } from './helpers.js'
-import { createAgentNode } from '../node/index.js'
+import { createAgentNode } from '../surfaces/index.js'
 import { peerLinks, tcpEndpoints } from '../node/member-connections.js'
 import { refusedEverywhere } from '../node/tcp-probe.js'
 

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
-import { createAgentNode, type AgentNode } from '../node/index.js'
+import { createAgentNode, type AgentNode } from '../surfaces/index.js'
 import { CLI, freePort, nodeOptions, stopAll, uniqueMesh, waitFor } from './helpers.js'
 
 async function cli (args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
-import { createAgentNode, type AgentNode, type CreateAgentNodeOptions } from '../node/index.js'
+import { createAgentNode, type AgentNode, type CreateAgentNodeOptions } from '../surfaces/index.js'
 import { freePort, nodeOptions, sleep, stopAll, uniqueMesh, waitFor, withTempDir } from './helpers.js'
 
 /** Short retries: a test waits seconds, not the defaults' minutes. */

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto'
 import { cp, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises'
 import { builtinModules, createRequire } from 'node:module'
 import { join, relative } from 'node:path'
-import { configKeys } from '../node/index.js'
+import { configKeys } from '../surfaces/index.js'
 import { LmdbStore } from '../node/store.js'
 import { CLI, DIST, freePort, Proc, uniqueMesh, waitFor, withTempDir } from './helpers.js'
 
@@ -17,7 +17,7 @@ import { CLI, DIST, freePort, Proc, uniqueMesh, waitFor, withTempDir } from './h
 const yaml = createRequire(import.meta.url)('js-yaml') as { load: (s: string) => any, loadAll: (s: string) => any[] }
 
 const ROOT = join(DIST, '..')
-const SHIPPED = ['node', 'protocols', 'discovery']
+const SHIPPED = ['node', 'protocols', 'surfaces']
 
 async function text (file: string): Promise<string> { return await readFile(join(ROOT, file), 'utf8') }
 
@@ -95,8 +95,8 @@ test('the build compiles only the shipped folders (tsconfig.build.json), and the
   const listed = spawnSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.build.json'), '--listFilesOnly'], { encoding: 'utf8' })
   assert.equal(listed.status, 0, listed.stdout + listed.stderr)
   const own = listed.stdout.split('\n').map(f => relative(ROOT, f.trim()).split('\\').join('/')).filter(f => f.length > 0 && !f.startsWith('node_modules/') && !f.startsWith('..'))
-  assert.ok(own.includes('node/cli/main.ts'), 'the CLI is compiled')
-  assert.deepEqual(own.filter(f => !SHIPPED.some(s => f.startsWith(`${s}/`))), [], 'files outside node/, protocols/, discovery/')
+  assert.ok(own.includes('surfaces/cli/main.ts'), 'the CLI is compiled')
+  assert.deepEqual(own.filter(f => !SHIPPED.some(s => f.startsWith(`${s}/`))), [], 'files outside node/, protocols/, surfaces/')
 
   const pkg = JSON.parse(await text('package.json'))
   assert.deepEqual(pkg.files, SHIPPED.map(s => `dist/${s}`), 'package.json ships what the image ships')
@@ -133,7 +133,7 @@ async function imageLayout (dir: string): Promise<string> {
 test('the image\'s files alone run: its environment starts a node, its HEALTHCHECK passes only with the token, and compose\'s cli service reaches it', async () => {
   await withTempDir(async (dir) => {
     const app = await imageLayout(dir)
-    const cli = join(app, 'dist', 'node', 'cli', 'main.js')
+    const cli = join(app, 'dist', 'surfaces', 'cli', 'main.js')
     const debugPort = 20_000 + Math.floor(Math.random() * 20_000)
     const token = randomBytes(24).toString('hex')
     const mesh = uniqueMesh()
@@ -281,7 +281,7 @@ test('k8s: the StatefulSet runs flags and variables the CLI has, on the image\'s
   // Probes run the image's health check, which asks the debug endpoint's /health.
   const healthcheck = await text('docker/healthcheck.mjs')
   assert.match(healthcheck, /\/health`/)
-  assert.match(await readFile(join(DIST, 'node', 'debug-routes.js'), 'utf8'), /'\/health':/, '/health is a route of the debug endpoint')
+  assert.match(await readFile(join(DIST, 'surfaces', 'debug', 'routes.js'), 'utf8'), /'\/health':/, '/health is a route of the debug endpoint')
   assert.match(await text('docker/Dockerfile'), /COPY docker\/healthcheck\.mjs \.\/docker\/healthcheck\.mjs/)
   for (const probe of ['startupProbe', 'livenessProbe', 'readinessProbe']) {
     assert.deepEqual(container[probe].exec.command.slice(0, 2), ['node', 'docker/healthcheck.mjs'], `${probe} asks /health`)
@@ -340,7 +340,7 @@ test('k8s: the StatefulSet\'s three pods, run as processes on 127.0.0.1-3 with t
         env.AGENTMESH_LISTEN = `/ip4/127.0.0.${i + 1}/tcp/${p2p},/ip4/127.0.0.${i + 1}/tcp/${p2p + 1}/ws`
         assert.equal(image.AGENTMESH_LISTEN, `/ip4/0.0.0.0/tcp/${tcpPort},/ip4/0.0.0.0/tcp/${wsPort}/ws`, 'the image listens on all addresses')
         env.AGENTMESH_DEBUG = `127.0.0.1:${await freePort()}`
-        const proc = new Proc([join(app, 'dist', 'node', 'cli', 'main.js'), ...container.args, '--json', '--log-level', 'warn'], env, app)
+        const proc = new Proc([join(app, 'dist', 'surfaces', 'cli', 'main.js'), ...container.args, '--json', '--log-level', 'warn'], env, app)
         pods.push({ name, proc, debug: env.AGENTMESH_DEBUG, volume })
       }
       const health = async (p: typeof pods[number]): Promise<any> => await (await fetch(`http://${p.debug}/health`)).json()

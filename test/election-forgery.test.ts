@@ -8,7 +8,7 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createAgentNode, type AgentNode } from '../node/index.js'
+import { createAgentNode, type AgentNode } from '../surfaces/index.js'
 import { ElectionCommand, electionKeys, privateKeyOf } from '../protocols/coordination/election-service.js'
 import { voteStatement } from '../protocols/coordination/election-proof.js'
 import type { ElectionMessage } from '../protocols/coordination/election.js'

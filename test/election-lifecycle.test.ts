@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createAgentNode } from '../node/index.js'
+import { createAgentNode } from '../surfaces/index.js'
 import { ElectionService } from '../protocols/coordination/election-service.js'
 import type { RpcService } from '../protocols/rpc/index.js'
 import { nodeOptions, stopAll, uniqueMesh, waitFor } from './helpers.js'

@@ -8,7 +8,7 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import type { AgentNode } from '../node/index.js'
+import type { AgentNode } from '../surfaces/index.js'
 import { electionKeys, privateKeyOf } from '../protocols/coordination/election-service.js'
 import { voteStatement } from '../protocols/coordination/election-proof.js'
 import { COORDINATOR_TOPIC } from '../protocols/coordination/election-wire.js'

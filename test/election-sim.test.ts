@@ -2,7 +2,7 @@
 // and network, seeded schedules of crashes, restarts, partitions, delays and message loss. Each
 // node runs the failure detector (fed by statements passed on by gossip to a few random agents
 // and by full exchanges, and by direct probes: the member view's own pure core,
-// discovery/member-table.ts and discovery/rumours.ts, driven by test/sim-model.ts as MemberView
+// protocols/discovery/member-table.ts and protocols/discovery/rumours.ts, driven by test/sim-model.ts as MemberView
 // drives them over RPC) and the
 // election, whose view of who is up comes from it, as in a node. Every step checks the safety invariants of both;
 // after each schedule the network heals: every agent must see every other alive, exactly one
@@ -13,8 +13,8 @@ import assert from 'node:assert/strict'
 import { seededRandom } from './helpers.js'
 import { Election, type Announcement, type Certificate, type ElectionMessage, type PersistedElection } from '../protocols/coordination/election.js'
 import { majority } from '../protocols/coordination/voter-set.js'
-import type { MemberState } from '../discovery/failure-detector.js'
-import type { MemberChange } from '../discovery/member-table.js'
+import type { MemberState } from '../protocols/discovery/failure-detector.js'
+import type { MemberChange } from '../protocols/discovery/member-table.js'
 import { Flights, MemberAgent, type MemberMessage } from './sim-model.js'
 import { fakeKeys } from './election-fakes.js'
 import { MAX_TERM_STEP } from '../protocols/coordination/election-proof.js'
@@ -188,7 +188,7 @@ class Simulation {
 
   heal (): void { this.group.clear(); this.log('heal') }
 
-  // --- the member view (discovery/members.ts over the simulated network) ------------------
+  // --- the member view (protocols/discovery/members.ts over the simulated network) ------------------
 
   private memberWake (node: SimNode): number {
     const m = node.members

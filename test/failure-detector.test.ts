@@ -2,8 +2,8 @@
 // and a simulated clock.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { FailureDetector, type MemberState } from '../discovery/failure-detector.js'
-import { MemberTable, type Heartbeat } from '../discovery/member-table.js'
+import { FailureDetector, type MemberState } from '../protocols/discovery/failure-detector.js'
+import { MemberTable, type Heartbeat } from '../protocols/discovery/member-table.js'
 
 const config = { suspicionMinMs: 1_000, suspicionMaxMs: 8_000, confirmationsForMin: 3 }
 

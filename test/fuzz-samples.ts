@@ -14,8 +14,8 @@ import { AllocateCommand, HeldResourcesCommand, ReleaseCommand, ResourceStatus }
 import { Answer, Decision, Move, Opening, Outcome } from '../protocols/negotiation/schemas.js'
 import { FetchHeader, FetchRequest, LearningMetrics, ModelUpdate } from '../protocols/learning/schemas.js'
 import { Alert, MetricReport } from '../protocols/monitoring/schemas.js'
-import { CardExchange } from '../discovery/card.js'
-import { MemberGossip, MemberStatement, MemberSync, Probe } from '../discovery/members.js'
+import { CardExchange } from '../protocols/discovery/card.js'
+import { MemberGossip, MemberStatement, MemberSync, Probe } from '../protocols/discovery/members.js'
 
 /** How a message reaches its schema: an rpc request or answer, a gossip batch, or a framed conversation. */
 export type Path = 'rpc' | 'gossip' | 'stream'

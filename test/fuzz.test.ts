@@ -7,7 +7,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { RPC_PROTOCOL } from '../node/index.js'
+import { RPC_PROTOCOL } from '../surfaces/index.js'
 import { isErrorCode } from '../protocols/core/errors.js'
 import { decodeEnvelope, encodeEnvelope, makeEnvelope, type Envelope } from '../protocols/envelope/index.js'
 import { FrameDecoder, joinFrames } from '../protocols/rpc/frames.js'

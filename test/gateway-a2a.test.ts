@@ -1,5 +1,5 @@
 /**
- * The gateway's A2A binding (node/gateway/a2a) through a real mesh of three nodes, with the
+ * The gateway's A2A binding (surfaces/gateway/a2a) through a real mesh of three nodes, with the
  * @a2a-js/sdk client over JSON-RPC and over HTTP+JSON: the agent card (its skills read from
  * the agents' capabilities) round-trips through the SDK's AgentCard codec; a command answers
  * with a message; a pipeline streams to its result; a blocking send waits for the task; GetTask
@@ -13,8 +13,8 @@ import { z } from 'zod'
 import { AgentCard, Role, TaskState, type Message, type Part, type StreamResponse, type Task } from '@a2a-js/sdk'
 import { ClientFactory, JsonRpcTransportFactory, RestTransportFactory, type Client } from '@a2a-js/sdk/client'
 import { TaskNotCancelableError, TaskNotFoundError } from '@a2a-js/sdk/errors'
-import { defineCommand } from '../node/index.js'
-import { a2aMount, SCHEMA_EXTENSION } from '../node/gateway/a2a/index.js'
+import { defineCommand } from '../surfaces/index.js'
+import { a2aMount, SCHEMA_EXTENSION } from '../surfaces/gateway/a2a/index.js'
 import { serveMounts } from './mount-server.js'
 import { startMesh, stopAll, waitFor } from './helpers.js'
 

@@ -1,5 +1,5 @@
 /**
- * The gateway's GraphQL binding (node/gateway/graphql.ts) through a real mesh of three nodes:
+ * The gateway's GraphQL binding (surfaces/gateway/graphql.ts) through a real mesh of three nodes:
  * queries and mutations over HTTP with fetch, subscriptions with graphql-ws's own client over a
  * `ws` WebSocket and as server-sent events; refusals (past the depth and field limits, a
  * document that does not parse, an unknown task, a body too large, a mutation over GET) with
@@ -10,9 +10,9 @@ import assert from 'node:assert/strict'
 import { z } from 'zod'
 import WebSocket from 'ws'
 import { createClient, type Client } from 'graphql-ws'
-import { defineCommand } from '../node/index.js'
-import { buildSchema, graphqlMount } from '../node/gateway/graphql.js'
-import { TaskInput, TaskStatus } from '../node/operations/schemas.js'
+import { defineCommand } from '../surfaces/index.js'
+import { buildSchema, graphqlMount } from '../surfaces/gateway/graphql.js'
+import { TaskInput, TaskStatus } from '../surfaces/operations/schemas.js'
 import { serveMounts } from './mount-server.js'
 import { startMesh, stopAll, waitFor } from './helpers.js'
 

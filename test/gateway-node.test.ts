@@ -12,7 +12,7 @@ import { context, propagation, trace } from '@opentelemetry/api'
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
 import { W3CTraceContextPropagator } from '@opentelemetry/core'
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base'
-import { createAgentNode, defineCommand } from '../node/index.js'
+import { createAgentNode, defineCommand } from '../surfaces/index.js'
 import { nodeOptions, startMesh, stopAll, uniqueMesh, waitFor } from './helpers.js'
 import { WsClient } from './gateway-client.js'
 

@@ -9,7 +9,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { createAgentNode, makeEnvelope, type AgentNode, type Message, type Subscription } from '../node/index.js'
+import { createAgentNode, makeEnvelope, type AgentNode, type Message, type Subscription } from '../surfaces/index.js'
 import { nodeOptions, startMesh, stopAll, waitFor, withTempDir } from './helpers.js'
 
 /** Everything a subscription yields, collected in the background (reading never races a timeout). */

@@ -1,4 +1,4 @@
-// Seeds hand newcomers on (issue 15, discovery/hand-off.ts), through real agents: a seed that
+// Seeds hand newcomers on (issue 15, protocols/discovery/hand-off.ts), through real agents: a seed that
 // takes at most 6 inbound connections, and 12 newcomers that know only the seed's address. Each
 // newcomer's connection to the seed used to be held for good, so the seed refused the 7th
 // newcomer on and those never joined; now the seed asks the agents connected longest to let go
@@ -8,8 +8,8 @@
 // such dials once), so the test looks at dials right after an agreed close only.
 import { after, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { createAgentNode, type AgentNode } from '../node/index.js'
-import { HandOffs } from '../discovery/hand-off.js'
+import { createAgentNode, type AgentNode } from '../surfaces/index.js'
+import { HandOffs } from '../protocols/discovery/hand-off.js'
 import { nodeOptions, sleep, stopAll, uniqueMesh, waitFor } from './helpers.js'
 
 const MAX_INBOUND = 6

@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { createAgentNode, type AgentNode, type CreateAgentNodeOptions, type Message } from '../node/index.js'
+import { createAgentNode, type AgentNode, type CreateAgentNodeOptions, type Message } from '../surfaces/index.js'
 
-export const CLI = fileURLToPath(new URL('../node/cli/main.js', import.meta.url))
+export const CLI = fileURLToPath(new URL('../surfaces/cli/main.js', import.meta.url))
 export const DIST = fileURLToPath(new URL('..', import.meta.url))
 
 let meshCounter = 0

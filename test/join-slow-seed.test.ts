@@ -9,7 +9,7 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createAgentNode } from '../node/index.js'
+import { createAgentNode } from '../surfaces/index.js'
 import { CLI, nodeOptions, Proc, sleep, uniqueMesh, waitFor } from './helpers.js'
 
 const PAUSE_MS = 20_000

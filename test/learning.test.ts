@@ -6,7 +6,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
-import type { AgentNode } from '../node/index.js'
+import type { AgentNode } from '../surfaces/index.js'
 import { FetchRequest, LEARNING_PROTOCOL, type LearningMetrics } from '../protocols/learning/index.js'
 import { FramedStream } from '../protocols/rpc/framed-stream.js'
 import { startMesh, stopAll, waitFor } from './helpers.js'

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { AbortError, createAgentNode, TimeoutError } from '../node/index.js'
+import { AbortError, createAgentNode, TimeoutError } from '../surfaces/index.js'
 import { nodeOptions, startMesh, stopAll, uniqueMesh, waitFor } from './helpers.js'
 
 /** Timers and intervals still armed in this process (unref'd ones included). */

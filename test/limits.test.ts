@@ -4,7 +4,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Stream } from '@libp2p/interface'
-import { RPC_PROTOCOL, type AgentNode } from '../node/index.js'
+import { RPC_PROTOCOL, type AgentNode } from '../surfaces/index.js'
 import { AgentMeshError, RateLimitedError } from '../protocols/core/errors.js'
 import { MAX_INBOUND_STREAMS } from '../protocols/rpc/constants.js'
 import { PeerLimiter, type RateLimits } from '../protocols/rpc/limits.js'

@@ -1,12 +1,12 @@
 // What the live page reads at scale, without a browser: the rate rings behind its sparklines
-// (node/rate-rings.ts, a clock passed in), and /mesh's pages and groups (node/mesh-view.ts) over a
+// (surfaces/debug/rate-rings.ts, a clock passed in), and /mesh's pages and groups (surfaces/debug/mesh-view.ts) over a
 // 200-agent map: every agent and link exactly once across pages, bad paging values refused with
 // MSG001, groups that add up, and /mesh/groups staying small where the whole map is not.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { RateRings, OTHER_KEYS } from '../node/rate-rings.js'
-import { meshGroups, meshPage, parseMeshQuery, MESH_PAGE_DEFAULT, MESH_PAGE_MAX, type MeshRoles } from '../node/mesh-view.js'
-import type { MeshSnapshot } from '../discovery/mesh-map.js'
+import { RateRings, OTHER_KEYS } from '../surfaces/debug/rate-rings.js'
+import { meshGroups, meshPage, parseMeshQuery, MESH_PAGE_DEFAULT, MESH_PAGE_MAX, type MeshRoles } from '../surfaces/debug/mesh-view.js'
+import type { MeshSnapshot } from '../protocols/discovery/mesh-map.js'
 import { ValidationError } from '../protocols/core/errors.js'
 import { seededRandom } from './helpers.js'
 

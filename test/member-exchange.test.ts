@@ -1,4 +1,4 @@
-// Full member exchanges by digest (issue 15; discovery/member-digest.ts, member-exchange.ts): the
+// Full member exchanges by digest (issue 15; protocols/discovery/member-digest.ts, member-exchange.ts): the
 // digest's pure parts; then the exchange between two real libp2p nodes over the rpc protocol
 // (each side a store of statements, so what crosses is what the test put there): at rest only
 // the sums go, each side gets exactly what it lacked, a set past one exchange's byte limit comes
@@ -14,15 +14,15 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import {
   bucketOf, decodeDigest, differing, digestOf, DIGEST_BUCKETS, encodeDigest, listDiffering, reconcile, type Entry
-} from '../discovery/member-digest.js'
-import { MemberExchange } from '../discovery/member-exchange.js'
-import { MemberDigest, MemberPatch, MemberSync, MemberSyncIntake, SYNC_MAX_STATEMENTS, type SignedStatement } from '../discovery/member-wire.js'
-import { SYNC_MAX_BYTES } from '../discovery/constants.js'
+} from '../protocols/discovery/member-digest.js'
+import { MemberExchange } from '../protocols/discovery/member-exchange.js'
+import { MemberDigest, MemberPatch, MemberSync, MemberSyncIntake, SYNC_MAX_STATEMENTS, type SignedStatement } from '../protocols/discovery/member-wire.js'
+import { SYNC_MAX_BYTES } from '../protocols/discovery/constants.js'
 import { RpcService } from '../protocols/rpc/index.js'
 import { RateLimitedError } from '../protocols/core/errors.js'
 import { Stats } from '../node/stats.js'
 import { createLogger } from '../node/log.js'
-import { createAgentNode, type AgentNode } from '../node/index.js'
+import { createAgentNode, type AgentNode } from '../surfaces/index.js'
 import { nodeOptions, seededRandom, stopAll, uniqueMesh, waitFor } from './helpers.js'
 
 const ids = (n: number, prefix = 'peer'): string[] => Array.from({ length: n }, (_, i) => `${prefix}-${i}`)

@@ -1,12 +1,12 @@
-// The member gossip's pure parts (issue 15): what is passed on and how often (discovery/rumours.ts),
+// The member gossip's pure parts (issue 15): what is passed on and how often (protocols/discovery/rumours.ts),
 // when an agent states something new, accusations held and counted again once the suspect's own
-// word catches up, and probes kept to the neighbours (discovery/member-table.ts).
+// word catches up, and probes kept to the neighbours (protocols/discovery/member-table.ts).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Rumours } from '../discovery/rumours.js'
-import { MemberTable, PROBE_TIMEOUT_MAX_FACTOR, type Heartbeat } from '../discovery/member-table.js'
-import { statementKeys } from '../discovery/statement-keys.js'
-import { parseStatement } from '../discovery/member-wire.js'
+import { Rumours } from '../protocols/discovery/rumours.js'
+import { MemberTable, PROBE_TIMEOUT_MAX_FACTOR, type Heartbeat } from '../protocols/discovery/member-table.js'
+import { statementKeys } from '../protocols/discovery/statement-keys.js'
+import { parseStatement } from '../protocols/discovery/member-wire.js'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 

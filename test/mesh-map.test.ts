@@ -1,13 +1,13 @@
-// The mesh map (discovery/mesh-map.ts) ages agents by when this node heard them, not by the
+// The mesh map (protocols/discovery/mesh-map.ts) ages agents by when this node heard them, not by the
 // clock of the host that stamped the announcement: agents on hosts whose clocks are off still show,
 // and leave once silent for three intervals.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { MeshMap, type MeshAnnouncement } from '../discovery/mesh-map.js'
-import { MeshAnnouncer } from '../discovery/mesh-announcer.js'
-import type { Membership } from '../discovery/membership.js'
+import { MeshMap, type MeshAnnouncement } from '../protocols/discovery/mesh-map.js'
+import { MeshAnnouncer } from '../protocols/discovery/mesh-announcer.js'
+import type { Membership } from '../protocols/discovery/membership.js'
 import type { PubSubService } from '../protocols/pubsub/index.js'
-import { createAgentNode, type CreateAgentNodeOptions } from '../node/index.js'
+import { createAgentNode, type CreateAgentNodeOptions } from '../surfaces/index.js'
 import { nodeOptions, uniqueMesh, waitFor } from './helpers.js'
 
 const HOUR = 3_600_000

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { z } from 'zod'
-import { createAgentNode, defineCommand, defineTopic, type AgentNode } from '../node/index.js'
+import { createAgentNode, defineCommand, defineTopic, type AgentNode } from '../surfaces/index.js'
 import { nodeOptions, sleep, startMesh, stopAll, uniqueMesh, waitFor, withTempDir } from './helpers.js'
 
 test('5-node mesh: every node gets every broadcast exactly once, from every publisher', async () => {

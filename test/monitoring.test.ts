@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import type { AgentNode } from '../node/index.js'
+import type { AgentNode } from '../surfaces/index.js'
 import type { Alert, MetricReport } from '../protocols/monitoring/index.js'
 import { reportIntervalMs } from '../protocols/monitoring/constants.js'
 import { fileURLToPath } from 'node:url'

@@ -1,5 +1,5 @@
 /**
- * A small node:http server that serves gateway mounts the way node/gateway/mount.ts says the
+ * A small node:http server that serves gateway mounts the way surfaces/gateway/mount.ts says the
  * gateway's server does: each request (and each WebSocket upgrade) is offered to the mounts in
  * turn, the first that owns the path answers; a path nobody owns is a 404. It authenticates no
  * one (every caller is loopback) and counts what the mounts count, so a test can check it.
@@ -7,9 +7,9 @@
 import { createServer, type Server } from 'node:http'
 import { randomUUID } from 'node:crypto'
 import { pino } from 'pino'
-import type { AgentNode } from '../node/index.js'
-import { MeshOperations } from '../node/operations/index.js'
-import type { GatewayCaller, GatewayContext, Mount, MountFactory } from '../node/gateway/mount.js'
+import type { AgentNode } from '../surfaces/index.js'
+import { MeshOperations } from '../surfaces/operations/index.js'
+import type { GatewayCaller, GatewayContext, Mount, MountFactory } from '../surfaces/gateway/mount.js'
 
 export interface MountServer {
   url: string

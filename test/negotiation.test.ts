@@ -6,7 +6,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { z } from 'zod'
-import type { AgentNode, TaskContext } from '../node/index.js'
+import type { AgentNode, TaskContext } from '../surfaces/index.js'
 import type { NegotiationEvent } from '../protocols/negotiation/index.js'
 import { startMesh, stopAll, waitFor } from './helpers.js'
 

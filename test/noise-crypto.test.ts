@@ -9,7 +9,7 @@ import crypto from 'node:crypto'
 import { syncBuiltinESMExports } from 'node:module'
 import { defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
 import { CHACHA_OPENSSL_FROM, noiseCrypto } from '../node/noise-crypto.js'
-import { createAgentNode } from '../node/index.js'
+import { createAgentNode } from '../surfaces/index.js'
 import { nodeOptions, stopAll, uniqueMesh, waitFor } from './helpers.js'
 
 test('noise crypto: the same shared secrets as Noise\'s default, for keys it made and keys it did not', () => {

@@ -1,12 +1,12 @@
-// Connections follow the failure detector (discovery/offline-hangup.ts): a connection to an agent
+// Connections follow the failure detector (protocols/discovery/offline-hangup.ts): a connection to an agent
 // held offline past the grace is asked (a ping) and closed if it does not answer; one that
 // refutes within the grace, or that left, is not; one that answers is kept and asked again later.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { OfflineHangUp } from '../discovery/offline-hangup.js'
-import type { MemberChange } from '../discovery/member-table.js'
-import { createAgentNode } from '../node/index.js'
+import { OfflineHangUp } from '../protocols/discovery/offline-hangup.js'
+import type { MemberChange } from '../protocols/discovery/member-table.js'
+import { createAgentNode } from '../surfaces/index.js'
 import { CLI, nodeOptions, Proc, sleep, uniqueMesh, waitFor } from './helpers.js'
 
 /** A member view fed by hand: `tell` sets an agent's state and says so as the view does. */

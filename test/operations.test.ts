@@ -1,13 +1,13 @@
 /**
- * MeshOperations (node/operations): what the gateway and the MCP server run for their clients,
+ * MeshOperations (surfaces/operations): what the gateway and the MCP server run for their clients,
  * through real nodes on 127.0.0.1. Each binding has its own tests; these check the operations'
  * answers and their typed refusals once, whatever binding calls them.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { z } from 'zod'
-import { AgentMeshError, defineCommand } from '../node/index.js'
-import { MeshOperations, httpStatusOf, errorBody, type TopicEvent } from '../node/operations/index.js'
+import { AgentMeshError, defineCommand } from '../surfaces/index.js'
+import { MeshOperations, httpStatusOf, errorBody, type TopicEvent } from '../surfaces/operations/index.js'
 import { startMesh, stopAll, waitFor } from './helpers.js'
 
 const Square = defineCommand('square', { request: z.strictObject({ n: z.number() }), response: z.number() })

@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createAgentNode, encodeEnvelope, errorFromWire, makeEnvelope, type AgentNode } from '../node/index.js'
+import { createAgentNode, encodeEnvelope, errorFromWire, makeEnvelope, type AgentNode } from '../surfaces/index.js'
 import { nodeOptions, stopAll, uniqueMesh, waitFor } from './helpers.js'
 
 /** One envelope of sender stream `stream` with sequence `seq`, written on a's rpc stream to b; resolves with b's answer or error. */

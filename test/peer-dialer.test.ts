@@ -1,5 +1,5 @@
 /**
- * The peer dialer (discovery/dialer.ts) told of many peers at once, as a newcomer is by its seed:
+ * The peer dialer (protocols/discovery/dialer.ts) told of many peers at once, as a newcomer is by its seed:
  * at most DIALS_AT_ONCE dials are under way, and the rest are dialled as those end, until the
  * node has every peer it wanted. Real agents over real sockets; the dialer's dials are told apart
  * from others (voter links, the reconnector) by the code that made them.
@@ -9,9 +9,9 @@ import assert from 'node:assert/strict'
 import type { PeerInfo } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { createAgentNode, type AgentNode } from '../node/index.js'
-import { DIALS_AT_ONCE, PeerDialer } from '../discovery/dialer.js'
-import { HandOffs } from '../discovery/hand-off.js'
+import { createAgentNode, type AgentNode } from '../surfaces/index.js'
+import { DIALS_AT_ONCE, PeerDialer } from '../protocols/discovery/dialer.js'
+import { HandOffs } from '../protocols/discovery/hand-off.js'
 import { nodeOptions, sleep, stopAll, uniqueMesh, waitFor } from './helpers.js'
 
 test('peer dialer: told of six peers at once, it dials two at a time and reaches all six', async () => {

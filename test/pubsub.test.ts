@@ -3,7 +3,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Message as GossipMessage } from '@libp2p/gossipsub'
-import type { AgentNode } from '../node/index.js'
+import type { AgentNode } from '../surfaces/index.js'
 import { decodeBatch } from '../protocols/envelope/index.js'
 import { gossipTopic } from '../protocols/pubsub/index.js'
 import { startMesh, stopAll, waitFor } from './helpers.js'

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import ts from 'typescript'
 import { z } from 'zod'
-import { configKeys, createAgentNode, defineCommand, type AgentNode } from '../node/index.js'
+import { configKeys, createAgentNode, defineCommand, type AgentNode } from '../surfaces/index.js'
 import { DIST, nodeOptions, Proc, uniqueMesh, waitFor, withTempDir } from './helpers.js'
 
 const ROOT = join(DIST, '..')
@@ -58,7 +58,7 @@ function tsBlocks (readme: string): Block[] {
 /**
  * Type-check the blocks against the real API and compile the programs. The files sit inside the
  * repository (under dist/) so that `import ... from 'agentmesh'` resolves as in a project that
- * installed it: through the package's self-reference, to dist/node/index.js and its types.
+ * installed it: through the package's self-reference, to dist/surfaces/index.js and its types.
  */
 async function compile (dir: string, blocks: Block[]): Promise<void> {
   const tsconfig = JSON.parse(await readFile(join(ROOT, 'tsconfig.json'), 'utf8'))

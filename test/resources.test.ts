@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import type { AgentNode, TaskContext } from '../node/index.js'
+import type { AgentNode, TaskContext } from '../surfaces/index.js'
 import { startMesh, stopAll, waitFor } from './helpers.js'
 
 const fast = { preset: 'local' as const, coordination: { bootstrapExpect: 3 } }

@@ -1,7 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { z } from 'zod'
-import { AbortError, createAgentNode, defineCommand, TimeoutError, type AgentNode } from '../node/index.js'
+import { AbortError, createAgentNode, defineCommand, TimeoutError, type AgentNode } from '../surfaces/index.js'
 import { nodeOptions, startMesh, stopAll, uniqueMesh, waitFor } from './helpers.js'
 
 const Div = defineCommand('div', { request: z.object({ a: z.number(), b: z.number() }), response: z.object({ q: z.number() }) })

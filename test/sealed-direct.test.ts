@@ -7,7 +7,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { z } from 'zod'
-import { defineCommand, type AgentNode } from '../node/index.js'
+import { defineCommand, type AgentNode } from '../surfaces/index.js'
 import { isSealed, type Sealer } from '../protocols/sealing/index.js'
 import { openAnswer } from '../protocols/sealing/direct.js'
 import type { OutboxEntry } from '../protocols/delivery/outbox.js'

@@ -17,7 +17,7 @@ import { gossipTopic } from '../protocols/pubsub/index.js'
 import { encodeSealedBatch, grouped, openGroups, partJson, sealBatch } from '../protocols/pubsub/sealed-batch.js'
 import { hostile, mutationsOf, plantedIn } from './fuzz-inputs.js'
 import { collect, startMesh, stopAll, waitFor } from './helpers.js'
-import type { Message } from '../node/index.js'
+import type { Message } from '../surfaces/index.js'
 
 async function party (): Promise<{ key: PrivateKey, id: string }> {
   const key = await generateKeyPair('Ed25519')

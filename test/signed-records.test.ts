@@ -12,7 +12,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { TaskService, type TaskRecord } from '../protocols/task/index.js'
 import { RecordSealer, recordSignatureVerifies } from '../protocols/task/record-seal.js'
-import type { AgentNode, TaskContext } from '../node/index.js'
+import type { AgentNode, TaskContext } from '../surfaces/index.js'
 import { startMesh, stopAll, waitFor } from './helpers.js'
 
 const local = { preset: 'local' as const, security: { mode: 'open' as const }, coordination: { bootstrapExpect: 3 } }

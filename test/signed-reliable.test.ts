@@ -9,7 +9,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { createAgentNode, makeEnvelope, type AgentNode } from '../node/index.js'
+import { createAgentNode, makeEnvelope, type AgentNode } from '../surfaces/index.js'
 import type { OutboxEntry } from '../protocols/delivery/outbox.js'
 import { hasValidSignature, signEnvelope } from '../protocols/envelope/signature.js'
 import type { Envelope } from '../protocols/envelope/schema.js'

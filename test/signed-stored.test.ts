@@ -10,7 +10,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
-import { makeEnvelope, type AgentNode } from '../node/index.js'
+import { makeEnvelope, type AgentNode } from '../surfaces/index.js'
 import type { DeadLetter } from '../protocols/delivery/types.js'
 import { DEAD_LETTER_SIGNATURE_DOMAIN } from '../protocols/delivery/dead-letters.js'
 import { hasValidSignature, signEnvelope, signValue } from '../protocols/envelope/signature.js'

@@ -13,7 +13,7 @@ import { decodeEnvelope, encodeEnvelope, makeEnvelope, signEnvelope, verifyEnvel
 import { AgentMeshError, BadSignatureError, ValidationError } from '../protocols/core/errors.js'
 import { SubmissionCheck, SubmitCommand, TaskService, TaskSpec, signSubmission, type TaskRecord } from '../protocols/task/index.js'
 import type { AuditEvent } from '../protocols/core/audit.js'
-import type { AgentNode, TaskContext } from '../node/index.js'
+import type { AgentNode, TaskContext } from '../surfaces/index.js'
 import { startMesh, stopAll, waitFor } from './helpers.js'
 
 async function identity (): Promise<{ key: PrivateKey, peer: string }> {

@@ -1,14 +1,14 @@
 // The simulated member view shared by the election simulation (test/election-sim.test.ts) and
-// the scale simulation (bench/sim.ts): one agent's member view as discovery/members.ts drives
+// the scale simulation (bench/sim.ts): one agent's member view as protocols/discovery/members.ts drives
 // it (statements issued and relayed, gossip rounds, full exchanges, probes matched by nonce),
-// over the REAL pure cores, discovery/member-table.ts (with the failure detector) and
-// discovery/rumours.ts. What a node's shell adds with I/O (RPC, timers, signatures) is left to
+// over the REAL pure cores, protocols/discovery/member-table.ts (with the failure detector) and
+// protocols/discovery/rumours.ts. What a node's shell adds with I/O (RPC, timers, signatures) is left to
 // the caller: it says when each round runs, to whom, and carries the messages.
-import { MemberTable, type Heartbeat, type MemberChange, type ProbeAnswer } from '../discovery/member-table.js'
-import type { MemberTimings } from '../discovery/member-timings.js'
-import { Rumours } from '../discovery/rumours.js'
-import type { NeighbourBudgets } from '../discovery/member-budgets.js'
-import { cutWithin, differing, digestOf, listDiffering, reconcile, type Entry } from '../discovery/member-digest.js'
+import { MemberTable, type Heartbeat, type MemberChange, type ProbeAnswer } from '../protocols/discovery/member-table.js'
+import type { MemberTimings } from '../protocols/discovery/member-timings.js'
+import { Rumours } from '../protocols/discovery/rumours.js'
+import type { NeighbourBudgets } from '../protocols/discovery/member-budgets.js'
+import { cutWithin, differing, digestOf, listDiffering, reconcile, type Entry } from '../protocols/discovery/member-digest.js'
 
 /**
  * A statement as the member view signs it (simulated agents do not forge statements: real nodes

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import type { AgentNode } from '../node/index.js'
+import type { AgentNode } from '../surfaces/index.js'
 import { BatchCall } from '../protocols/task/batch-call.js'
 import { CannotRunTaskError, NotTaskHolderError, UnknownCommandError } from '../protocols/core/errors.js'
 import { startMesh, stopAll, waitFor } from './helpers.js'

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
-import { createAgentNode, type AgentNode, type TaskStatus } from '../node/index.js'
+import { createAgentNode, type AgentNode, type TaskStatus } from '../surfaces/index.js'
 import { agentTimings, freePort, nodeOptions, Proc, uniqueMesh, waitFor, withTempDir } from './helpers.js'
 
 const AGENT = fileURLToPath(new URL('./fixtures/task-agent.js', import.meta.url))

@@ -6,8 +6,8 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import type { AgentNode, TaskContext, TaskStatus } from '../node/index.js'
-import { TaskFailedError } from '../node/index.js'
+import type { AgentNode, TaskContext, TaskStatus } from '../surfaces/index.js'
+import { TaskFailedError } from '../surfaces/index.js'
 import { startMesh, stopAll, waitFor } from './helpers.js'
 
 const fast = { preset: 'local' as const, coordination: { bootstrapExpect: 3 } }

@@ -17,7 +17,7 @@ import { TaskTable, FINISHED_RETENTION_MS } from '../protocols/task/table.js'
 import { PRUNED_MARK_MS } from '../protocols/task/pruned.js'
 import type { PrunedMark, TaskRecord } from '../protocols/task/index.js'
 import { SUBMITTER, build, record, until, voters } from './task-harness.js'
-import type { AgentNode } from '../node/index.js'
+import type { AgentNode } from '../surfaces/index.js'
 import { startMesh, stopAll, waitFor } from './helpers.js'
 
 const T0 = Date.parse('2026-11-24T08:00:00Z')

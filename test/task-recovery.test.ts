@@ -8,7 +8,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { fileURLToPath } from 'node:url'
-import { createAgentNode, type AgentNode, type TaskHandle, type TaskStatus } from '../node/index.js'
+import { createAgentNode, type AgentNode, type TaskHandle, type TaskStatus } from '../surfaces/index.js'
 import { join } from 'node:path'
 import { agentTimings, nodeOptions, Proc, uniqueMesh, waitFor, withTempDir } from './helpers.js'
 

@@ -4,8 +4,8 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import type { AgentNode, TaskContext } from '../node/index.js'
-import { TaskFailedError } from '../node/index.js'
+import type { AgentNode, TaskContext } from '../surfaces/index.js'
+import { TaskFailedError } from '../surfaces/index.js'
 import { startMesh, stopAll, waitFor } from './helpers.js'
 
 const fast = { preset: 'local' as const, coordination: { bootstrapExpect: 3 } }

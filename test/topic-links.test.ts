@@ -1,5 +1,5 @@
 // A topic few agents read, in a mesh where they are not connected to each other nor to its
-// publisher (discovery/topic-rendezvous.ts, node/topic-links.ts): gossip goes through subscribers
+// publisher (protocols/discovery/topic-rendezvous.ts, node/topic-links.ts): gossip goes through subscribers
 // only, so without the links a publish reaches none of them and says nothing. Over real nodes on
 // 127.0.0.1 joined in a star through one seed that does not subscribe, with no peer dialer
 // (targetPeers 0) and only the seed eligible (voters link to each other), so that nothing else
@@ -7,11 +7,11 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { createAgentNode, type AgentNode, type CreateAgentNodeOptions } from '../node/index.js'
+import { createAgentNode, type AgentNode, type CreateAgentNodeOptions } from '../surfaces/index.js'
 import type { Message, Subscription } from '../protocols/pubsub/index.js'
-import { MAX_STATEMENT_TOPICS, rendezvous, ringNext, statedKeys, topicKey } from '../discovery/topic-rendezvous.js'
-import { MemberTopics } from '../discovery/member-topics.js'
-import { MemberStatement } from '../discovery/member-wire.js'
+import { MAX_STATEMENT_TOPICS, rendezvous, ringNext, statedKeys, topicKey } from '../protocols/discovery/topic-rendezvous.js'
+import { MemberTopics } from '../protocols/discovery/member-topics.js'
+import { MemberStatement } from '../protocols/discovery/member-wire.js'
 import { TopicLinks, type TopicLinksInit } from '../node/topic-links.js'
 import { nodeOptions, stopAll, uniqueMesh, waitFor } from './helpers.js'
 

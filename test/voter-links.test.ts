@@ -5,7 +5,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { createAgentNode, type AgentNode } from '../node/index.js'
+import { createAgentNode, type AgentNode } from '../surfaces/index.js'
 import { VoterLinks } from '../protocols/coordination/voter-links.js'
 import { nodeOptions, sleep, stopAll, uniqueMesh, waitFor } from './helpers.js'
 

@@ -5,7 +5,9 @@
  * The bundle composes the same protocols as a Node node; what Node.js alone has is replaced at
  * bundle time, in three ways, each listed here:
  * - a module with a browser twin (`x.browser.ts` beside `x.ts`, the convention of package.json's
- *   "browser" field) is bundled as its twin: the version, the AEAD, the machine's size, the logs, the polyfills, the debug endpoint;
+ *   "browser" field) is bundled as its twin: the version, the AEAD, the machine's size, the logs,
+ *   the polyfills (the debug endpoint and the gateway need none: they are in surfaces/, which the
+ *   runtime does not import);
  * - each Node built-in the protocols import is bundled as its stand-in in ./builtins/: crypto,
  *   events and perf_hooks work on the web's own APIs; fs, fs/promises and path throw CFG001
  *   when called: only files use them, through settings the browser entry refuses;

@@ -25,7 +25,7 @@ import type { PrivateKey } from '@libp2p/interface'
 import { z } from 'zod'
 import { createAgentNode, defineCommand, type AgentNode } from 'agentmesh'
 import { issueCredential, newOwnerKey, PeerIdString } from '../../protocols/admission/credential.js'
-import { readOwner } from '../../node/cli/mesh.js'
+import { readOwner } from '../../surfaces/cli/mesh.js'
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 const PAGE = join(ROOT, 'examples', 'browser')

@@ -12,7 +12,7 @@
 import { TypedEventEmitter } from 'main-event'
 import type { RpcService } from '../rpc/index.js'
 import type { Office } from '../coordination/office.js'
-import type { MemberSource, MemberSourceEvents } from '../../discovery/member-source.js'
+import type { MemberSource, MemberSourceEvents } from '../discovery/member-source.js'
 import { NotCoordinatorError, ResourceConflictError, ValidationError } from '../core/errors.js'
 import type { AuditSink } from '../core/audit.js'
 import { ResourcePool, type Held } from './pool.js'

@@ -8,7 +8,7 @@
 import type { z } from 'zod'
 import type { RpcService } from '../rpc/index.js'
 import type { Office } from '../coordination/office.js'
-import { memberBriefs, type MemberSource } from '../../discovery/member-source.js'
+import { memberBriefs, type MemberSource } from '../discovery/member-source.js'
 import type { AllocateAnswer, ResourceItem } from '../resource/schemas.js'
 import { AgentMeshError } from '../core/errors.js'
 import type { TaskExecutor } from './executor.js'

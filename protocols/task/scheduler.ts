@@ -19,7 +19,7 @@
  */
 import type { RpcService } from '../rpc/index.js'
 import type { Office } from '../coordination/office.js'
-import type { MemberSource, MemberSourceEvents } from '../../discovery/member-source.js'
+import type { MemberSource, MemberSourceEvents } from '../discovery/member-source.js'
 import { NotCoordinatorError, NotTaskHolderError, TaskAccessError, UnknownTaskError } from '../core/errors.js'
 import type { StoreSpace } from '../core/store.js'
 import { mayControl, mayRead, type TaskGrants, type TaskParties } from './access.js'

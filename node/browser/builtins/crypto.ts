@@ -39,7 +39,7 @@ class Sha256 {
     const bytes = this.h.digest()
     if (encoding === undefined) return Buffer.from(bytes)
     if (encoding === 'hex') return bytesToHex(bytes)
-    // Topic keys (discovery/topic-rendezvous.ts). An encoding not written here must fail, not
+    // Topic keys (protocols/discovery/topic-rendezvous.ts). An encoding not written here must fail, not
     // return bytes where Node returns a string: a statement with bytes for text is refused.
     if (encoding === 'base64url') return Buffer.from(bytes).toString('base64url')
     throw new UnavailableInBrowserError(`digest('${encoding}')`)

@@ -1,0 +1,171 @@
+/**
+ * Full member exchanges (anti-entropy, and how a newcomer learns the mesh), by digest: the asker
+ * sends the sums of what it would give (member-digest.ts), the answerer lists its entries of the
+ * buckets that differ, and one `member-patch` round trip carries only the statements either side
+ * lacks. A mesh at rest exchanges 64 sums and an empty list; a newcomer gets every statement, as
+ * before, over as many rounds as the exchange's limits need (a closed mesh past ~760 agents did
+ * not fit one). With an agent of an older build (it answers UnknownCommandError) the exchange is
+ * the whole set both ways (`member-sync`), which this node also still serves.
+ *
+ * What a neighbour's exchanges may make this node do is charged to its budget (members.ts'
+ * `charge`, in statements): a digest a unit per 64 members held (before it is summed) and per 8
+ * entries listed (once listed), a patch each statement it carries and each one it asks for
+ * (at least one), before any is parsed or looked up.
+ */
+import type { RpcService } from '../rpc/index.js'
+import { UnknownCommandError, ValidationError } from '../core/errors.js'
+import { cutWithin, decodeDigest, differing, digestOf, encodeDigest, listDiffering, randomSalt, reconcile, type Entry } from './member-digest.js'
+import { MemberDigest, MemberPatch, MemberPatchIntake, MemberSync, MemberSyncIntake, SYNC_MAX_STATEMENTS, statementSize, type SignedStatement } from './member-wire.js'
+import { SYNC_MAX_BYTES } from './constants.js'
+import type { Rumours } from './rumours.js'
+import { syncWindow } from './sync-window.js'
+
+/** Digest rounds one exchange takes at most: 16 of up to ~760 credentialed statements each carry a closed mesh of ~12,000. */
+const MAX_ROUNDS = 16
+/**
+ * Rounds in a row that brought this node nothing new before the exchange ends: a newcomer past
+ * its budget of signature checks, or an answerer that keeps asking for statements (a hostile one
+ * listing every bucket empty), would otherwise cost up to 16 × 512 KiB. What is left, the other
+ * side's own exchanges pull, and the next one here.
+ */
+const MAX_IDLE_ROUNDS = 2
+/** Entries summed per unit charged for a digest, and entries listed per unit. */
+const SUMMED_PER_UNIT = 64
+const LISTED_PER_UNIT = 8
+/** Older agents remembered as such, at most, and for how long (an upgrade, or a digest refused while its answerer stopped, is tried again after it). */
+const MAX_OLDER = 4_096
+const OLDER_FOR_MS = 5 * 60_000
+/** Whole exchanges with one older agent, at most one per (its exchanges carry everything both ways). */
+const WHOLE_EVERY_MS = 30_000
+
+export interface MemberExchangeInit {
+  rpc: RpcService
+  self: string
+  /** What this node holds for an exchange: its own statement and each live member's. */
+  entries: () => Entry[]
+  /** Whether this node gives `member`'s statement in an exchange (its own, or a live member's): `entries`, one at a time. */
+  gives: (member: string) => boolean
+  /**
+   * The statements held, whatever their member's state: each member's (`get`), its seq (`seq`),
+   * and how many (`size`: what a digest's work grows with, counted without building them).
+   */
+  held: Pick<Rumours<SignedStatement>, 'get' | 'seq' | 'size' | 'all'>
+  /** A client's view: it learns from its own exchanges, and gives and takes nothing in anyone's. */
+  passive: boolean
+  /** Statements heard from `from` in an exchange: checked and taken (members.ts receive); how many were new and taken. */
+  receive: (from: string, statements: SignedStatement[]) => number
+  /** Whether `from`'s statements are taken at all (a client's: not). */
+  takes: (from: string) => boolean
+  /** Charge `n` statements to `from`'s budget, or throw RATE001 (members.ts). */
+  charge: (from: string, n: number, correlationId: string) => void
+  timeoutMs: () => number
+  random?: () => number
+}
+
+export class MemberExchange {
+  private readonly init: MemberExchangeInit
+  /** Peers that answered a digest with UnknownCommandError (exchanged with by member-sync): until when, and their last whole exchange. */
+  private readonly older = new Map<string, { until: number, last: number }>()
+
+  constructor (init: MemberExchangeInit) { this.init = init }
+
+  /** Serves the three exchange commands; returns what unregisters them. */
+  handle (): Array<() => void> {
+    const { rpc } = this.init
+    return [
+      rpc.handle(MemberDigest, (req, ctx) => this.answerDigest(ctx.peer, req.sums, req.salt, ctx.envelope.id)),
+      rpc.handle(MemberPatchIntake, (req, ctx) => this.answerPatch(ctx.peer, req, ctx.envelope.id)),
+      // Its statements are counted, charged and only then parsed: over budget, none is.
+      rpc.handle(MemberSyncIntake, (req, ctx) => {
+        const answer = this.syncSet()
+        this.init.charge(ctx.peer, req.statements.length + answer.length, ctx.envelope.id)
+        const full = MemberSync.request.safeParse(req)
+        if (!full.success) throw new ValidationError(`request for "${MemberSync.name}": ${full.error.issues[0]?.message ?? 'invalid'}`)
+        if (!this.init.passive && this.init.takes(ctx.peer)) this.init.receive(ctx.peer, full.data.statements)
+        return { statements: answer }
+      })
+    ]
+  }
+
+  /** One full exchange with `peer`; failures are left to the next exchange (or gossip). */
+  async sync (peer: string): Promise<void> {
+    try {
+      const older = this.older.get(peer)
+      if (older !== undefined && older.until > Date.now()) { await this.whole(peer, older); return }
+      this.older.delete(peer)
+      for (let round = 0, idle = 0; round < MAX_ROUNDS && idle < MAX_IDLE_ROUNDS; round++) {
+        let listed
+        // A fresh salt each round: which (member, seq) pairs share a sum is nobody's to choose.
+        const salt = randomSalt(this.init.random ?? Math.random)
+        try {
+          const sums = encodeDigest(digestOf(this.init.entries(), salt))
+          listed = await this.init.rpc.request(peer, MemberDigest, { sums, salt }, { timeoutMs: this.init.timeoutMs() })
+        } catch (err) {
+          if (!(err instanceof UnknownCommandError)) throw err
+          if (this.older.size >= MAX_OLDER) this.older.clear()
+          const mark = { until: Date.now() + OLDER_FOR_MS, last: 0 }
+          this.older.set(peer, mark)
+          await this.whole(peer, mark)
+          return
+        }
+        const { want, give } = reconcile(this.init.entries(), listed.entries, listed.buckets, m => this.init.held.seq(m), this.init.self)
+        const given = this.cut(this.init.passive ? [] : give)
+        if (want.length === 0 && given.statements.length === 0) {
+          // Nothing to ask or give in what was listed; buckets left out are listed next round.
+          if (!listed.more) return
+          idle++
+          continue
+        }
+        const patched = await this.init.rpc.request(peer, MemberPatch, { statements: given.statements, want }, { timeoutMs: this.init.timeoutMs() })
+        const taken = this.init.takes(peer) ? this.init.receive(peer, patched.statements) : 0
+        if (!listed.more && !patched.more && !given.more) return
+        idle = taken > 0 ? 0 : idle + 1
+      }
+    } catch { /* the next exchange (or gossip) brings what this one would have */ }
+  }
+
+  /** The exchange of an older build: the whole set both ways, at most once per WHOLE_EVERY_MS with one agent. */
+  private async whole (peer: string, mark: { last: number }): Promise<void> {
+    if (Date.now() - mark.last < WHOLE_EVERY_MS) return
+    mark.last = Date.now()
+    const answer = await this.init.rpc.request(peer, MemberSync, { statements: this.syncSet() }, { timeoutMs: this.init.timeoutMs() })
+    if (this.init.takes(peer)) this.init.receive(peer, answer.statements)
+  }
+
+  private answerDigest (peer: string, sums: string, salt: string, correlationId: string): { entries: Entry[], buckets: number[], more: boolean } {
+    const theirs = decodeDigest(sums)
+    if (theirs === undefined) throw new ValidationError(`request for "${MemberDigest.name}": sums are not a digest`)
+    if (this.init.passive) return { entries: [], buckets: [], more: false }
+    // Charged before the work it pays for (the listing's share once it is known, the most it can
+    // be being the members held): a neighbour over its budget costs this node nothing more.
+    this.init.charge(peer, Math.max(1, Math.ceil(this.init.held.size / SUMMED_PER_UNIT)), correlationId)
+    const own = this.init.entries()
+    const list = listDiffering(own, differing(digestOf(own, salt), theirs), SYNC_MAX_STATEMENTS, this.init.random ?? Math.random)
+    this.init.charge(peer, Math.ceil(list.entries.length / LISTED_PER_UNIT), correlationId)
+    return list
+  }
+
+  private answerPatch (peer: string, req: { statements: unknown[], want: string[] }, correlationId: string): { statements: SignedStatement[], more: boolean } {
+    // Charged up front, what it sends and the most the answer can hold (at least one: an empty
+    // patch is a request too), before anything is parsed or looked up; the lookup is per member asked.
+    this.init.charge(peer, Math.max(1, req.statements.length + req.want.length), correlationId)
+    const answer = this.cut(this.init.passive ? [] : [...new Set(req.want)].filter(m => this.init.gives(m)))
+    const full = MemberPatch.request.safeParse(req)
+    if (!full.success) throw new ValidationError(`request for "${MemberPatch.name}": ${full.error.issues[0]?.message ?? 'invalid'}`)
+    if (!this.init.passive && this.init.takes(peer)) this.init.receive(peer, full.data.statements)
+    return answer
+  }
+
+  /** What an older build's whole exchange gives: this node's own statement and each live member's (sync-window.ts), none from a client. */
+  private syncSet (): SignedStatement[] {
+    if (this.init.passive) return []
+    const self = this.init.self
+    return syncWindow(this.init.held.all(p => p === self), this.init.held.all(p => p !== self && this.init.gives(p)))
+  }
+
+  /** The statements of `members`, this node's own first, up to the exchange's limits (`more`: some left out). */
+  private cut (members: string[]): { statements: SignedStatement[], more: boolean } {
+    const { items, more } = cutWithin(members, this.init.self, m => this.init.held.get(m), statementSize, { items: SYNC_MAX_STATEMENTS, bytes: SYNC_MAX_BYTES })
+    return { statements: items, more }
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * The member view's wire format. An agent's statement of itself (its incarnation, card, whom it
+ * suspects, that it leaves) is a signed JSON body, relayed as is: gossip to a few random
+ * neighbours (`member-gossip`, news only), and full exchanges with one neighbour
+ * (`member-sync`, on first contact and every `membership.syncIntervalMs`). Probes stay direct.
+ */
+import { z } from 'zod'
+import { defineCommand } from '../rpc/index.js'
+import { Credential } from '../admission/credential.js'
+import { MAX_ADDR_LENGTH, MAX_STATEMENT_ADDRS } from './member-addresses.js'
+import { MAX_STATEMENT_TOPICS, TOPIC_KEY_PATTERN } from './topic-rendezvous.js'
+import { DIGEST_BUCKETS, DIGEST_TEXT_LENGTH } from './member-digest.js'
+
+const PeerIdString = z.string().min(1).max(128)
+const Incarnation = z.number().int().nonnegative()
+const Seq = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)
+
+/** What an agent says of itself; `seq` orders its statements (a new one replaces the older everywhere). */
+export const MemberStatement = z.strictObject({
+  peerId: PeerIdString,
+  name: z.string().max(64),
+  roles: z.array(z.string().max(64)).max(32),
+  eligible: z.boolean(),
+  incarnation: Incarnation,
+  leaving: z.boolean().optional(),
+  suspects: z.array(z.strictObject({ peerId: PeerIdString, incarnation: Incarnation })).max(256),
+  seq: Seq,
+  /** Where it can be dialled (member-addresses.ts): agents that know it by rumour alone reach it. */
+  addrs: z.array(z.string().min(1).max(MAX_ADDR_LENGTH)).max(MAX_STATEMENT_ADDRS).optional(),
+  /** The keys of the topics it subscribes to (topic-rendezvous.ts): how its topics' subscribers and publishers find it. */
+  topics: z.array(z.string().regex(TOPIC_KEY_PATTERN)).max(MAX_STATEMENT_TOPICS).optional()
+})
+export type MemberStatement = z.infer<typeof MemberStatement>
+
+/** 256 suspects of ~70 bytes, and the card: a statement is far below this. */
+export const MAX_STATEMENT_BYTES = 32 * 1024
+
+/**
+ * `cred`: its author's credential, in a closed mesh (member-credentials.ts): relayed with it, so
+ * agents it never met can tell it was let in.
+ */
+export const SignedStatement = z.strictObject({
+  body: z.string().min(2).max(MAX_STATEMENT_BYTES), sig: z.string().min(1).max(700), cred: Credential.optional()
+})
+export type SignedStatement = z.infer<typeof SignedStatement>
+
+/** Statements one gossip message carries at most (the least-told first), and about how many bytes. */
+export const GOSSIP_MAX_STATEMENTS = 32
+export const GOSSIP_MAX_BYTES = 64 * 1024
+/** Statements a full exchange carries at most: one per live member. */
+export const SYNC_MAX_STATEMENTS = 4096
+
+export const MemberGossip = defineCommand('$agentmesh/member-gossip', {
+  request: z.strictObject({ statements: z.array(SignedStatement).max(GOSSIP_MAX_STATEMENTS) }),
+  response: z.strictObject({})
+})
+
+export const MemberSync = defineCommand('$agentmesh/member-sync', {
+  request: z.strictObject({ statements: z.array(SignedStatement).max(SYNC_MAX_STATEMENTS) }),
+  response: z.strictObject({ statements: z.array(SignedStatement).max(SYNC_MAX_STATEMENTS) })
+})
+
+/**
+ * The same command as the server takes it: the statements only counted, so that an exchange over
+ * its sender's budget is refused before any is parsed (members.ts parses them with MemberSync's
+ * schema after charging them).
+ */
+export const MemberSyncIntake = defineCommand(MemberSync.name, {
+  request: z.strictObject({ statements: z.array(z.unknown()).max(SYNC_MAX_STATEMENTS) }),
+  response: MemberSync.response
+})
+
+/**
+ * A full exchange by digest (member-digest.ts, member-exchange.ts): the asker's sums under its salt; the answer,
+ * its (member, seq) entries in the buckets that differ (`buckets`: those listed, whole; `more`:
+ * some left out for the next round). Then `member-patch` carries the statements each side lacks.
+ * An agent of an older build answers UnknownCommandError and is exchanged with by `member-sync`.
+ */
+export const MemberDigest = defineCommand('$agentmesh/member-digest', {
+  request: z.strictObject({ sums: z.string().length(DIGEST_TEXT_LENGTH).regex(/^[0-9a-f]+$/), salt: z.string().regex(/^[0-9a-f]{8}$/) }),
+  response: z.strictObject({
+    entries: z.array(z.tuple([PeerIdString, Seq])).max(SYNC_MAX_STATEMENTS),
+    buckets: z.array(z.number().int().nonnegative().lt(DIGEST_BUCKETS)).max(DIGEST_BUCKETS),
+    more: z.boolean()
+  })
+})
+
+/**
+ * The statements the answerer lacks, and the members whose statements the asker wants; the
+ * answer, those it holds of a live member (`more`: cut at the exchange's limits).
+ */
+export const MemberPatch = defineCommand('$agentmesh/member-patch', {
+  request: z.strictObject({ statements: z.array(SignedStatement).max(SYNC_MAX_STATEMENTS), want: z.array(PeerIdString).max(SYNC_MAX_STATEMENTS) }),
+  response: z.strictObject({ statements: z.array(SignedStatement).max(SYNC_MAX_STATEMENTS), more: z.boolean() })
+})
+
+/** MemberPatch as the server takes it: statements counted and charged before any is parsed, as MemberSyncIntake. */
+export const MemberPatchIntake = defineCommand(MemberPatch.name, {
+  request: z.strictObject({ statements: z.array(z.unknown()).max(SYNC_MAX_STATEMENTS), want: MemberPatch.request.shape.want }),
+  response: MemberPatch.response
+})
+
+export const Probe = defineCommand('$agentmesh/probe', {
+  request: z.strictObject({ incarnation: Incarnation }),
+  response: z.strictObject({ incarnation: Incarnation, eligible: z.boolean(), name: z.string().max(64), roles: z.array(z.string().max(64)).max(32) })
+})
+
+/** About how many bytes a statement takes on the wire (its credential counted at its JSON size). */
+export function statementSize (s: SignedStatement): number {
+  return s.body.length + s.sig.length + (s.cred === undefined ? 0 : JSON.stringify(s.cred).length)
+}
+
+/** A statement's body, parsed and checked; undefined when it is not one. */
+export function parseStatement (body: string): MemberStatement | undefined {
+  let raw: unknown
+  try { raw = JSON.parse(body) } catch { return undefined }
+  const r = MemberStatement.safeParse(raw)
+  return r.success ? r.data : undefined
+}

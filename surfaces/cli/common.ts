@@ -1,0 +1,207 @@
+import { Command, Option } from 'commander'
+import type { AgentNode } from '../../node/agent-node.js'
+import { createTracedNode } from './traced-node.js'
+import { loadConfig, type AgentConfig } from '../../node/config.js'
+import { AgentMeshError } from '../../protocols/core/errors.js'
+import { watchBootstrap } from './join.js'
+
+/** Exit codes, one convention for every command (README's CLI section says the same). */
+export const EXIT_RUNTIME = 1
+export const EXIT_USAGE = 2
+
+/** List flags repeat or take commas (`--bootstrap A --bootstrap B` or `--bootstrap A,B`); they are
+ * not variadic, which would swallow the positional arguments after them. */
+export function list (value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), ...value.split(',').map(s => s.trim()).filter(s => s.length > 0)]
+}
+
+/**
+ * Flags shared by every command that runs a node; they map onto config keys. A `client` command
+ * (request, pub, sub) logs at warn unless told otherwise, like the nats CLI that prints the answer
+ * and nothing else, and takes -v for info.
+ */
+export function nodeOptions (cmd: Command, kind: 'agent' | 'client' = 'agent'): Command {
+  cmd
+    .option('-c, --config <file>', 'JSON config file (flags override AGENTMESH_* variables, which override the file)')
+    .option('--name <name>', 'agent name shown to peers')
+    .option('--mesh <mesh>', 'mesh name; agents only see their own mesh')
+    .option('--listen <multiaddr>', 'addresses to listen on, e.g. /ip4/0.0.0.0/tcp/7001 /ip4/0.0.0.0/tcp/7002/ws (repeat or comma-separate)', list)
+    .option('--announce <multiaddr>', 'addresses to announce instead of the listening ones (repeat or comma-separate)', list)
+    .option('--bootstrap <multiaddr>', 'peers to join through (/ip4/.../tcp/.../p2p/<id>) (repeat or comma-separate)', list)
+    .option('--identity <file>', 'identity file (created, mode 0600, if missing)')
+    .option('--roles <roles>', 'roles announced in the agent card (repeat or comma-separate)', list)
+    .option('--capabilities <caps>', 'capabilities announced in the agent card (repeat or comma-separate)', list)
+    .addOption(new Option('--no-mdns', 'do not discover peers by multicast DNS'))
+    .option('--log-level <level>', `silent | error | warn | info | debug; logs go to stderr (default ${kind === 'client' ? 'warn' : 'info'}, or AGENTMESH_LOG_LEVEL, or the file's logLevel)`)
+  if (kind === 'client') cmd.option('-v, --verbose', 'log at info level (--log-level info)')
+  return cmd
+    .option('--preset <name>', 'timings of failure detection and elections: local (one host) | lan (default) | wan')
+    .option('--json', 'print one JSON object per line')
+    .option('--credential <file>', 'credential file from the mesh owner (agentmesh credential issue): a node is closed by default and needs one, with --identity')
+    .option('--psk <file>', 'the mesh\'s pre-shared key (agentmesh mesh init writes mesh.psk): no handshake with a host without it')
+    .option('--open', 'open mode, for local development: no credential; any peer that knows the mesh name is admitted (security.mode open)')
+    .option('--revocations <file>', 'signed revocation list to hold, spread and watch (agentmesh credential revoke --list)')
+}
+
+/** Flags as config keys: only those given, so lower layers keep theirs. */
+export function flagsToConfig (o: Record<string, any>, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...extra }
+  const keys = ['preset', 'name', 'mesh', 'listen', 'announce', 'bootstrap', 'identity', 'roles', 'capabilities', 'logLevel', 'debug', 'debugToken']
+  for (const k of keys) {
+    if (o[k] !== undefined) out[k] = o[k]
+  }
+  // commander sets mdns=true by default for --no-mdns; only an explicit --no-mdns is a flag.
+  if (o.mdns === false) out.mdns = false
+  // Open admits anyone, a credential is shown only in a closed mesh: asking for both is a mistake to say, not to guess.
+  if (o.open === true && o.credential !== undefined) fail('--open and --credential contradict each other: an open node shows no credential (drop one)')
+  // A credential is given to join a closed mesh: the flag closes this node's side too.
+  const security: Record<string, unknown> = {
+    ...(o.open === true ? { mode: 'open' } : {}),
+    ...(o.credential !== undefined ? { mode: 'closed', credential: o.credential } : {}),
+    ...(o.psk !== undefined ? { psk: o.psk } : {}),
+    ...(o.revocations !== undefined ? { revocations: o.revocations } : {})
+  }
+  if (Object.keys(security).length > 0) out.security = security
+  return out
+}
+
+/** `defaults` sit under the file, the variables and the flags: a command's own defaults. */
+export async function configFrom (o: Record<string, any>, extra: Record<string, unknown> = {}, defaults: Record<string, unknown> = {}): Promise<AgentConfig> {
+  return await loadConfig({ defaults, file: o.config, env: process.env, flags: flagsToConfig(o, extra) })
+}
+
+export interface Client {
+  node: AgentNode
+  /** Aborted, with a ConnectionError saying why, once every bootstrap peer failed and no agent is connected. */
+  unreachable: AbortSignal
+}
+
+/**
+ * A short-lived node for one job (pub, sub, request): a client of the mesh (it never votes and
+ * is not listed as an agent), listening on loopback only, under its own name, whatever the file says.
+ */
+export async function clientNode (o: Record<string, any>): Promise<Client> {
+  // Log level: --log-level, then -v, then AGENTMESH_LOG_LEVEL or the file, then warn (a default
+  // under them all: the answer is what a client prints).
+  const config = await configFrom(o, {
+    client: true,
+    listen: o.listen ?? ['/ip4/127.0.0.1/tcp/0'],
+    name: o.name ?? `cli-${process.pid}`,
+    ...(o.verbose === true && o.logLevel === undefined ? { logLevel: 'info' } : {})
+  }, { logLevel: 'warn' })
+  if (config.bootstrap.length === 0 && !config.mdns) fail('nothing to join: give --bootstrap <multiaddr> or allow mDNS')
+  const node = await createTracedNode({ ...config })
+  // Watching before start(): the first dial starts with it.
+  const unreachable = watchBootstrap(node, config.bootstrap)
+  await node.start()
+  return { node, unreachable }
+}
+
+/**
+ * A signal that fires at the deadline, or earlier when the mesh is found unreachable. Not
+ * AbortSignal.any over AbortSignal.timeout: on Node 20 the timeout signal, held only weakly by
+ * both, can be collected before it fires, and the wait never ends (nodejs/node#57736). The timer
+ * here holds its controller; it is unref'd so that it keeps no finished command alive.
+ */
+export function within (client: Client, ms: number): AbortSignal {
+  const controller = new AbortController()
+  const onUnreachable = (): void => { clearTimeout(timer); controller.abort(client.unreachable.reason) }
+  const timer = setTimeout(() => {
+    client.unreachable.removeEventListener('abort', onUnreachable)
+    controller.abort(new DOMException(`no answer within ${ms} ms`, 'TimeoutError'))
+  }, ms)
+  timer.unref()
+  if (client.unreachable.aborted) onUnreachable()
+  else client.unreachable.addEventListener('abort', onUnreachable, { once: true })
+  return controller.signal
+}
+
+/** How long `agentToAsk` looks for the agent. */
+const FIND_AGENT_MS = 10_000
+
+/**
+ * The agent a one-shot command asks (`revocation publish`, `keyring`): `to` by peer id (its card
+ * brings its name; asked anyway when late, the request then says what is wrong) or by name, or
+ * the first agent met. Throws when none is met.
+ */
+export async function agentToAsk (client: Client, to: string | undefined, what: string): Promise<{ peerId: string, name: string }> {
+  const { node } = client
+  let agent: { peerId: string, name: string } | undefined
+  if (to !== undefined && /^(12D3Koo|Qm)[1-9A-HJ-NP-Za-km-z]+$/.test(to)) {
+    await node.joined({ peer: to, signal: within(client, FIND_AGENT_MS) }).catch(unlessUnreachable(client))
+    agent = node.peers().find(p => p.peerId === to) ?? { peerId: to, name: to }
+  } else {
+    const query = to === undefined ? {} : { name: to }
+    await node.waitForAgent(query, { signal: within(client, FIND_AGENT_MS) }).catch(unlessUnreachable(client))
+    agent = node.findAgents(query)[0]
+  }
+  if (agent === undefined) throw new Error(to === undefined ? `no agent met to ${what}` : `no agent named "${to}" met`)
+  return agent
+}
+
+/** For a wait that may run out (the caller goes on), but must not hide an unreachable mesh. */
+export function unlessUnreachable (client: Client): (err: unknown) => void {
+  return () => { if (client.unreachable.aborted) throw client.unreachable.reason }
+}
+
+export function fail (message: string, code = EXIT_USAGE): never {
+  process.stderr.write(`agentmesh: ${message}\n`)
+  process.exit(code)
+}
+
+/**
+ * One handler for every command's errors: a typed error prints its code, nothing prints a stack.
+ * A configuration error (CFG001: a bad value, a port already in use) is the user's to fix before
+ * running again, so it exits as a usage error.
+ */
+export function report (err: unknown): never {
+  if (err instanceof AgentMeshError) fail(`${err.code} ${err.name}: ${err.message}`, err.code === 'CFG001' ? EXIT_USAGE : EXIT_RUNTIME)
+  fail((err as Error)?.message ?? String(err), EXIT_RUNTIME)
+}
+
+export function parseJsonArg (text: string | undefined, what: string): unknown {
+  if (text === undefined) return null
+  try {
+    return JSON.parse(text)
+  } catch {
+    // A bare word is taken as a string, so `pub events hello` works without quoting JSON.
+    if (/^[^{["\d-]/.test(text) && !['true', 'false', 'null'].includes(text)) return text
+    fail(`${what} is not valid JSON: ${text}`)
+  }
+}
+
+export async function waitFor (check: () => boolean, timeoutMs: number, intervalMs = 50): Promise<boolean> {
+  const end = Date.now() + timeoutMs
+  while (Date.now() < end) {
+    if (check()) return true
+    await new Promise(resolve => setTimeout(resolve, intervalMs))
+  }
+  return check()
+}
+
+/**
+ * How long a stop asked by a signal (or by npm going away) may take before the process exits
+ * anyway: a stop that waits on a peer or a disk that does not answer must not leave the node
+ * holding its ports (a container runtime's own grace is 10 s, then SIGKILL).
+ */
+export const STOP_GRACE_MS = 15_000
+
+/**
+ * Stop on SIGINT or SIGTERM (a second one exits at once), exiting 0 when the stop is done; the
+ * handler is returned for other causes to call (parent-watch.ts).
+ */
+export function onSignals (stop: () => Promise<void>, graceMs = STOP_GRACE_MS): () => void {
+  let stopping = false
+  const handler = (): void => {
+    if (stopping) process.exit(130)
+    stopping = true
+    setTimeout(() => {
+      process.stderr.write(`agentmesh: the stop did not finish in ${graceMs} ms: exiting without it\n`)
+      process.exit(EXIT_RUNTIME)
+    }, graceMs)
+    stop().then(() => process.exit(0), () => process.exit(EXIT_RUNTIME))
+  }
+  process.on('SIGINT', handler)
+  process.on('SIGTERM', handler)
+  return handler
+}

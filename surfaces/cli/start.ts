@@ -1,0 +1,62 @@
+import { Command, Option } from 'commander'
+import { createTracedNode } from './traced-node.js'
+import { configFrom, nodeOptions, onSignals, report } from './common.js'
+import { printCoordinator, type Out } from './coordinator-lines.js'
+import { stopWithNpmParent } from './parent-watch.js'
+import { defaultDataDir } from '../../node/data-dir.js'
+
+export function startCommand (): Command {
+  return nodeOptions(new Command('start'))
+    .description('run an agent node until interrupted; it answers the commands "echo" and "info"')
+    .option('--debug <host:port>', 'serve the debug endpoint (loopback unless --debug-token is set)')
+    .option('--debug-token <token>', 'bearer token required by the debug endpoint')
+    .option('--gateway <host:port>', 'serve REST and WebSocket under /v1 for clients that are not libp2p nodes (loopback unless --gateway-token is set; port 0 picks one)')
+    .option('--gateway-token <token>', 'bearer token required by the gateway')
+    .option('--data-dir <dir>', 'the node\'s data directory: identity (unless --identity), election state, outbox, dedup window, dead letters ' +
+      '(default ~/.agentmesh/<name>, or ~/.agentmesh/default without a name)')
+    .addOption(new Option('--no-data-dir', 'keep everything in memory: a restart forgets the identity, the election\'s term and vote, and every message not yet delivered'))
+    .action(async (o) => {
+      try {
+        const gateway = { ...(o.gateway !== undefined ? { listen: o.gateway } : {}), ...(o.gatewayToken !== undefined ? { token: o.gatewayToken } : {}) }
+        const flags = { ...(typeof o.dataDir === 'string' ? { dataDir: o.dataDir } : {}), ...(Object.keys(gateway).length > 0 ? { gateway } : {}) }
+        const { dataDir: given, ...config } = await configFrom(o, flags)
+        // --no-data-dir wins over the file and the variables; otherwise one directory per agent name (the library's default is memory).
+        const dataDir = o.dataDir === false ? undefined : given ?? defaultDataDir(config.name)
+        const node = await createTracedNode({ ...config, ...(dataDir !== undefined ? { dataDir } : {}) })
+        const json = o.json === true
+        const out: Out = (event, text) => {
+          process.stdout.write(json ? JSON.stringify({ ...event, ts: new Date().toISOString() }) + '\n' : text + '\n')
+        }
+        node.addEventListener('peer:join', (e) => {
+          out({ event: 'peer:join', peerId: e.detail.peerId, name: e.detail.name }, `+ ${e.detail.name} joined (${e.detail.peerId})`)
+        })
+        node.addEventListener('peer:leave', (e) => {
+          out({ event: 'peer:leave', peerId: e.detail.peerId, name: e.detail.name }, `- ${e.detail.name} left (${e.detail.peerId})`)
+        })
+        node.handle('echo', (req) => req)
+        node.handle('info', () => node.health())
+        await node.start()
+        const debug = node.debugUrl ?? null
+        const gatewayUrl = node.gatewayUrl ?? null
+        const { warnings } = node.health()
+        const security = config.security.mode === 'open'
+          ? 'OPEN: any peer that knows the mesh name is admitted (local development only)'
+          : `closed: credential ${node.security.credential?.serial ?? '?'}${config.security.psk !== undefined ? ', mesh key' : ', no mesh key (--psk)'}`
+        out({ event: 'ready', peerId: node.peerId, name: node.name, addresses: node.addresses(), debug, gateway: gatewayUrl, security: config.security.mode, dataDir: dataDir ?? null, warnings },
+          [
+            `agentmesh ${node.name} ready`,
+            `  peer id  ${node.peerId}`,
+            ...node.addresses().map(a => `  listen   ${a}`),
+            `  debug    ${debug ?? '(off: --debug host:port)'}`,
+            ...(gatewayUrl !== null ? [`  gateway  ${gatewayUrl}/v1 (REST; WebSocket at ${gatewayUrl.replace(/^http/, 'ws')}/v1/ws)`] : []),
+            `  security ${security}`,
+            `  data     ${dataDir ?? '(in memory: --no-data-dir)'}`
+          ].join('\n'))
+        const quiet = printCoordinator(node, out)
+        const stop = onSignals(async () => { quiet(); await node.stop() })
+        stopWithNpmParent(stop)
+      } catch (err) {
+        report(err)
+      }
+    })
+}
