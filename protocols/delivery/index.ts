@@ -16,7 +16,7 @@ import { noAudit, type AuditSink } from '../core/audit.js'
 import type { Envelope } from '../envelope/index.js'
 import { envelopeOf, retryable } from './attempts.js'
 import { HEADER_ATTEMPT, HEADER_DELIVERY, HEADER_IDEMPOTENCY_KEY, HEADER_SEQUENCE, type DeliveryGuarantee } from '../envelope/delivery.js'
-import { anyCommand, checkedOutgoing, checkRequest, issueOnly, type AttemptAs, type Command, type Outgoing } from '../rpc/index.js'
+import { anyCommand, checkedOutgoing, issueOnly, type AttemptAs, type Command, type Outgoing } from '../rpc/index.js'
 import type { RequestOptions, RpcService, SendResult, Outcome } from '../rpc/index.js'
 import { abortReason } from '../rpc/channel.js'
 import { pause } from '../rpc/guard.js'
@@ -180,13 +180,13 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
   ): Promise<z.output<Res>> {
     const guarantee = options.delivery ?? this.init.guarantee
     const cmd = typeof command === 'string' ? anyCommand(command) : command
-    // Checked where the caller's payload enters, never again: by rpc's `prepare`, or before the outbox keeps it.
+    // Checked where the caller's payload enters, and never again: its attempts send it as prepared.
     if (guarantee === 'at-most-once') return await this.once(this.rpc.prepare(peer, cmd, payload, options.encryptFor), options)
-    const checked = checkRequest(cmd, payload, issueOnly)
+    // Sealed (`encryptFor`) before the outbox keeps it: the outbox, its retries and a dead letter hold only ciphertext.
+    // Both before it takes a sequence number: a refused payload leaves no hole in the order.
+    const { payload: body } = this.rpc.prepare(peer, cmd, payload, options.encryptFor, issueOnly)
     const id = randomUUID()
     const headers = { ...options.headers, ...this.inOrder.number(this.stream, peer) }
-    // Sealed (`encryptFor`) before the outbox keeps it: the outbox, its retries and a dead letter hold only ciphertext.
-    const body = options.encryptFor !== undefined ? this.rpc.sealFor(peer, cmd.name, checked, options.encryptFor) : checked
     const entry = requestEntry(id, peer, cmd.name, body, guarantee, options, headers, options.timeoutMs ?? this.init.timeoutMs)
     // Signed as its first attempt carries it, and kept so in the outbox: every attempt is built from it.
     if (options.sign !== undefined) this.signing.sign(entry, options.sign, { ...wireHeaders(entry), ...this.inOrder.floor(peer), [HEADER_ATTEMPT]: '1' })

@@ -147,14 +147,14 @@ export class RpcService {
 
   /**
    * Where a caller's payload enters (outgoing.ts): checked against the command's schema (MSG001,
-   * nothing sent) and sealed for `peer` with `encryptFor`. Nothing after this checks it again.
+   * nothing sent; `say` words the issue) and sealed for `peer` with `encryptFor`. Nothing after this checks it again.
    */
-  prepare (peer: string, command: Command | string, payload: unknown, encryptFor?: EncryptFor): Outgoing {
+  prepare (peer: string, command: Command | string, payload: unknown, encryptFor?: EncryptFor, say?: (e: z.ZodError) => string): Outgoing {
     const cmd = commandOf(command)
-    return outgoing(this.sealer, peer, cmd, checkRequest(cmd, payload), encryptFor)
+    return outgoing(this.sealer, peer, cmd, checkRequest(cmd, payload, say), encryptFor)
   }
 
-  /** A request's payload, checked before, sealed for `peer` (`encryptFor`): protocols/delivery seals a reliable one before the outbox keeps it. */
+  /** A payload, checked before, sealed for `peer` as `encryptFor` seals a request's. */
   sealFor (peer: string, command: string, payload: unknown, to: EncryptFor): unknown {
     return sealRequest(this.sealer, peer, command, payload, to)
   }
