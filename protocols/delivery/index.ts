@@ -183,11 +183,10 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
     // Checked where the caller's payload enters, and never again: its attempts send it as prepared.
     if (guarantee === 'at-most-once') return await this.once(this.rpc.prepare(peer, cmd, payload, options.encryptFor), options)
     // Sealed (`encryptFor`) before the outbox keeps it: the outbox, its retries and a dead letter hold only ciphertext.
-    // Both before it takes a sequence number: a refused payload leaves no hole in the order.
     const { payload: body } = this.rpc.prepare(peer, cmd, payload, options.encryptFor, issueOnly)
-    const id = randomUUID()
-    const headers = { ...options.headers, ...this.inOrder.number(this.stream, peer) }
-    const entry = requestEntry(id, peer, cmd.name, body, guarantee, options, headers, options.timeoutMs ?? this.init.timeoutMs)
+    const entry = requestEntry(randomUUID(), peer, cmd.name, body, guarantee, options, { ...options.headers }, options.timeoutMs ?? this.init.timeoutMs)
+    // Numbered once every check passed: a payload or option refused leaves no hole in the order.
+    entry.headers = { ...entry.headers, ...this.inOrder.number(this.stream, peer) }
     // Signed as its first attempt carries it, and kept so in the outbox: every attempt is built from it.
     if (options.sign !== undefined) this.signing.sign(entry, options.sign, { ...wireHeaders(entry), ...this.inOrder.floor(peer), [HEADER_ATTEMPT]: '1' })
     await this.outbox.add(entry, options.signal)
