@@ -2,7 +2,7 @@
  * A request on its way out, one step after another (issue 41, "a message goes one way"):
  *
  *   check   its payload against the command's request schema, once, where the caller's payload
- *           enters (`checkRequest`: RpcService.prepare, or reliable delivery's request);
+ *           enters (`checkRequest`, through RpcService.prepare: rpc's request, delivery's request);
  *   seal    it for its peer when asked (`outgoing`); what comes out is an `Outgoing`, and nothing
  *           after this point checks or seals the payload again: a retry sends the same one;
  *   limit   each attempt under its deadline and the caller's signal (`requestDeadline`);
