@@ -17,6 +17,7 @@ import { signEnvelope } from '../protocols/envelope/signature.js'
 import type { Envelope } from '../protocols/envelope/schema.js'
 import type { OutboxEntry } from '../protocols/delivery/outbox.js'
 import { SignedAttempts } from '../protocols/delivery/signed-entry.js'
+import { signedFor } from '../protocols/rpc/outgoing.js'
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' }, rounds: { type: 'string', default: '3' }, concurrency: { type: 'string', default: '16' }, variants: { type: 'string', default: 'unsigned,signed' } } })
 const ms = Number(values.seconds) * 1000
@@ -81,8 +82,8 @@ function parts (b: AgentNode, peer: string): void {
   signing.sign(e, sign, headers)
   e.attempts = 2
   const built = makeEnvelope({ id: e.id, source: b.peerId, destination: { peer }, type: 'REQUEST', subject: 'echo', payload: PAYLOAD, headers: { ...headers, 'am-attempt': '2' } })
-  const hook = signing.attempt(e, e.signed as Envelope)
-  const retry = perCall(3_000, () => { hook(built) })
+  const attempt = signing.attempt(e, e.signed as Envelope)
+  const retry = perCall(3_000, () => { signedFor(attempt, built) })
   // Read back from the store: a copy this run did not make, checked before it goes.
   const readBack = { ...e }
   const check = perCall(3_000, () => { signing.check(readBack, readBack.signed as Envelope) })

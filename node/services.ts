@@ -74,8 +74,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     maxMessageBytes: config.maxMessageBytes,
     admits: (from, publisher) => admission.admitsGossip(from, publisher),
     audit,
-    sealer,
-    reach: async (topic) => { await topicLinks.reach(topic) }
+    sealer
   })
   delivery.publishWith({
     self: host.peerId,
@@ -109,6 +108,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
   const agreed = (peer: string): boolean => handOffs.expects(peer)
   const memberView = buildMemberView(host, { rpc, membership, admission, audit, topics: () => topicLinks.stated(), agreed }, observer)
   const topicLinks = linksOfTopics(libp2p, config, pubsub, memberView)
+  pubsub.reachWith(topicLinks) // pubsub's own interface (topic-reach.ts): it no longer calls a node closure that reads it back
   membership.addEventListener('peer:join', (e) => { memberView.seen(e.detail.peerId, e.detail.card) })
   // A connection closed by agreement (a seed handing this agent on, or this node handing one on) tells nothing of the agent.
   membership.addEventListener('peer:leave', (e) => { if (!handOffs.expects(e.detail.peerId)) memberView.lost(e.detail.peerId) })

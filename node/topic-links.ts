@@ -16,6 +16,7 @@
  */
 import { setMaxListeners } from 'node:events'
 import type { Startable } from '../protocols/core/service.js'
+import type { TopicReach } from '../protocols/pubsub/topic-reach.js'
 import { deadline } from '../protocols/core/deadline.js'
 import { Reconnector } from '../protocols/discovery/reconnect.js'
 import { linkedTopic, rendezvous, ringNext, statedKeys, topicKey } from '../protocols/discovery/topic-rendezvous.js'
@@ -34,7 +35,7 @@ export interface TopicLinksInit {
   /** The topics this node subscribes to, and the peers connected here that gossipsub knows subscribe to one. */
   subscriptions: () => string[]
   subscribers: (topic: string) => string[]
-  /** Whether gossipsub has its own stream open to `peer` (without one it drops what it would send there). */
+  /** Whether gossipsub has its own stream open to `peer` (without one it drops what it would send there): a reach's readiness when pubsub gives none. */
   sendsTo: (peer: string) => boolean
   /** The member view: who stated a topic's key, and a new statement when this node's topics changed. */
   members: { subscribersOf: (key: string) => string[], retell: () => void }
@@ -53,7 +54,7 @@ export interface TopicLinksInit {
   reachWaitMs: number
 }
 
-export class TopicLinks implements Startable {
+export class TopicLinks implements Startable, TopicReach {
   private readonly init: TopicLinksInit
   private readonly links: Reconnector
   private timer?: ReturnType<typeof setInterval>
@@ -126,19 +127,18 @@ export class TopicLinks implements Startable {
   }
 
   /**
-   * Before a publish on `topic` with no subscriber connected: dial the subscriber the member view
-   * knows of (rendezvous.ts), and wait until gossipsub has its subscription and a stream to it (or
-   * to any other subscriber), `reachWaitMs` at most. Never throws: a publish that still has
-   * nobody to reach goes as it would have.
+   * Before a publish on `topic` with no subscriber connected (pubsub's TopicReach): dial the
+   * subscriber the member view knows of (rendezvous.ts), and wait until `ready`, which pubsub
+   * hands down (gossipsub has the subscription and a stream to it, or to any other subscriber),
+   * `reachWaitMs` at most. Never throws: a publish that still has nobody to reach goes as it would have.
    */
-  async reach (topic: string): Promise<void> {
+  async reach (topic: string, ready: () => boolean = () => this.init.subscribers(topic).some(p => this.init.sendsTo(p))): Promise<void> {
     const running = this.stopping
     if (running === undefined || !linkedTopic(topic) || this.init.reachWaitMs <= 0) return
     this.published.set(topic, Date.now())
     const pick = this.pick(topic)
     if (pick === undefined || !this.init.room()) return
     const limit = deadline(this.init.reachWaitMs, running.signal)
-    const ready = (): boolean => this.init.subscribers(topic).some(p => this.init.sendsTo(p))
     try {
       if (!this.init.connected(pick)) await this.init.dial(pick, limit.signal)
       // The subscription comes over the peer's gossipsub stream, and ours opens once the connection is identified.

@@ -10,13 +10,14 @@ import { setMaxListeners } from 'node:events'
 import { TypedEventEmitter } from 'main-event'
 import type { Logger } from 'pino'
 import type { z } from 'zod'
-import { AbortError, AgentMeshError, ConnectionError, TimeoutError, ValidationError } from '../core/errors.js'
+import { AbortError, AgentMeshError, ConnectionError, TimeoutError } from '../core/errors.js'
 import type { Store } from '../core/store.js'
 import { noAudit, type AuditSink } from '../core/audit.js'
 import type { Envelope } from '../envelope/index.js'
 import { envelopeOf, retryable } from './attempts.js'
 import { HEADER_ATTEMPT, HEADER_DELIVERY, HEADER_IDEMPOTENCY_KEY, HEADER_SEQUENCE, type DeliveryGuarantee } from '../envelope/delivery.js'
-import { anyCommand, type Command, type RequestOptions, type RpcService, type SendResult, type Outcome } from '../rpc/index.js'
+import { anyCommand, checkedOutgoing, issueOnly, type AttemptAs, type Command, type Outgoing } from '../rpc/index.js'
+import type { RequestOptions, RpcService, SendResult, Outcome } from '../rpc/index.js'
 import { abortReason } from '../rpc/channel.js'
 import { pause } from '../rpc/guard.js'
 import { retryDelay, type RetryPolicy } from './backoff.js'
@@ -179,14 +180,13 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
   ): Promise<z.output<Res>> {
     const guarantee = options.delivery ?? this.init.guarantee
     const cmd = typeof command === 'string' ? anyCommand(command) : command
-    if (guarantee === 'at-most-once') return await this.once(peer, cmd, payload, options)
-    const checked = cmd.request.safeParse(payload)
-    if (!checked.success) throw new ValidationError(`request for "${cmd.name}": ${checked.error.issues[0]?.message ?? 'invalid'}`)
-    const id = randomUUID()
-    const headers = { ...options.headers, ...this.inOrder.number(this.stream, peer) }
+    // Checked where the caller's payload enters, and never again: its attempts send it as prepared.
+    if (guarantee === 'at-most-once') return await this.once(this.rpc.prepare(peer, cmd, payload, options.encryptFor), options)
     // Sealed (`encryptFor`) before the outbox keeps it: the outbox, its retries and a dead letter hold only ciphertext.
-    const body = options.encryptFor !== undefined ? this.rpc.sealFor(peer, cmd.name, checked.data, options.encryptFor) : checked.data
-    const entry = requestEntry(id, peer, cmd.name, body, guarantee, options, headers, options.timeoutMs ?? this.init.timeoutMs)
+    const { payload: body } = this.rpc.prepare(peer, cmd, payload, options.encryptFor, issueOnly)
+    const entry = requestEntry(randomUUID(), peer, cmd.name, body, guarantee, options, { ...options.headers }, options.timeoutMs ?? this.init.timeoutMs)
+    // Numbered once every check passed: a payload or option refused leaves no hole in the order.
+    entry.headers = { ...entry.headers, ...this.inOrder.number(this.stream, peer) }
     // Signed as its first attempt carries it, and kept so in the outbox: every attempt is built from it.
     if (options.sign !== undefined) this.signing.sign(entry, options.sign, { ...wireHeaders(entry), ...this.inOrder.floor(peer), [HEADER_ATTEMPT]: '1' })
     await this.outbox.add(entry, options.signal)
@@ -226,7 +226,7 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
     const timeoutMs = options.timeoutMs ?? envelope.ttl ?? this.init.timeoutMs
     if (guarantee === 'at-most-once') {
       const once: RequestOptions = { type, headers, timeoutMs, ...(options.signal !== undefined ? { signal: options.signal } : {}) }
-      return await this.once(peer, anyCommand(envelope.subject), envelope.payload, once, envelope.id, isSealed(envelope.payload))
+      return await this.once(checkedOutgoing(peer, anyCommand(envelope.subject), envelope.payload, isSealed(envelope.payload)), once, { id: envelope.id })
     }
     const entry = replayEntry(envelope, peer, guarantee, headers, timeoutMs)
     // This node's own signed envelope stays signed (checked before it goes); another's is sent as this node's, as before.
@@ -242,38 +242,40 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
     return await this.deliver(entry, anyCommand(envelope.subject), options.signal, false)
   }
 
-  /** One attempt, through the destination's breaker. */
-  private async once (peer: string, cmd: Command, payload: unknown, options: RequestOptions, id?: string, presealed = false): Promise<any> {
-    this.breakerSet.check(peer)
+  /** One attempt of a request checked before (`out`), through its destination's breaker. */
+  private async once (out: Outgoing, options: RequestOptions, as: AttemptAs = {}): Promise<any> {
+    this.breakerSet.check(out.peer)
     let settled = false
     try {
-      const answer = await this.rpc.requestAs(id, peer, cmd, payload, options, presealed)
+      const answer = await this.rpc.attempt(out, options, as)
       settled = true
-      this.breakerSet.success(peer)
+      this.breakerSet.success(out.peer)
       return answer
     } catch (err) {
       if (isTransportFailure(err)) {
         settled = true
         // The caller's own cancel says nothing of the peer.
-        if (options.signal?.aborted !== true) this.breakerSet.failure(peer, err as AgentMeshError)
+        if (options.signal?.aborted !== true) this.breakerSet.failure(out.peer, err as AgentMeshError)
         else settled = false
       } else if (err instanceof AgentMeshError && err.code !== 'RATE001') {
         // An error answer: the peer is there and talking.
         settled = true
-        this.breakerSet.success(peer)
+        this.breakerSet.success(out.peer)
       }
       throw err
     } finally {
-      if (!settled) this.breakerSet.release(peer)
+      if (!settled) this.breakerSet.release(out.peer)
     }
   }
 
   /**
    * Attempts of one outbox message until it is answered or given up. The caller's signal
    * withdraws it (removed from the outbox; an attempt already on the wire may still be handled);
-   * the node's stop leaves it in the outbox for the next start.
+   * the node's stop leaves it in the outbox for the next start. Every attempt sends the payload as
+   * the outbox keeps it, checked (and sealed) where it entered.
    */
   private async deliver (e: OutboxEntry, cmd: Command, signal: AbortSignal | undefined, background: boolean): Promise<unknown> {
+    const out = checkedOutgoing(e.peer, cmd, e.payload, e.sealed === true)
     const stopping = this.running?.signal
     const both = signal !== undefined && stopping !== undefined ? AbortSignal.any([signal, stopping]) : signal ?? stopping ?? new AbortController().signal
     const headers = wireHeaders(e)
@@ -310,14 +312,13 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
       e.lastAttemptAt = Date.now()
       if (e.attempts > 1) await this.outbox.update(e)
       try {
-        const answer = await this.once(e.peer, cmd, e.payload, {
+        const answer = await this.once(out, {
           type: e.type,
           timeoutMs: e.timeoutMs,
           signal: both,
           headers: { ...headers, ...(numbered ? this.inOrder.floor(e.peer) : {}), [HEADER_ATTEMPT]: String(e.attempts) },
-          ...(e.signed !== undefined ? { sign: this.signing.attempt(e, e.signed) } : {}),
           ...(e.conversationId !== undefined ? { conversationId: e.conversationId } : {})
-        }, e.id, e.sealed === true)
+        }, { id: e.id, ...(e.signed !== undefined ? { signed: this.signing.attempt(e, e.signed) } : {}) })
         await end('delivered')
         return answer
       } catch (err) {

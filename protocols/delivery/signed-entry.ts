@@ -23,7 +23,8 @@ import { BadSignatureError, ConfigError } from '../core/errors.js'
 import type { Envelope } from '../envelope/index.js'
 import { entryEnvelope } from './attempts.js'
 import { HEADER_ATTEMPT, HEADER_SEQUENCE, HEADER_SEQUENCE_FLOOR } from '../envelope/delivery.js'
-import { hasValidSignature, signEnvelope } from '../envelope/signature.js'
+import { hasValidSignature } from '../envelope/signature.js'
+import type { SignedAttempt } from '../rpc/outgoing.js'
 import { HEADER_STREAM } from './in-order.js'
 import type { OutboxEntry } from './outbox.js'
 import { TopicDeliverCommand } from './topic-commands.js'
@@ -86,17 +87,18 @@ export class SignedAttempts {
     return why === undefined ? undefined : new BadSignatureError(why)
   }
 
-  /** rpc's `sign` hook for one attempt of a signed request: the stored envelope as it is, or signed again for this attempt. */
-  attempt (e: OutboxEntry, signed: Envelope): (built: Envelope) => Envelope {
-    return (built) => {
-      const asSigned = e.attempts === 1 && this.madeHere.has(e) && built.headers.traceparent === undefined
-      // Without a signer (a service built by hand), the stored envelope is all there is: it still verifies.
-      if (asSigned || this.signer === undefined) return signed
-      const headers: Record<string, string> = {}
-      for (const [k, v] of Object.entries(signed.headers)) if (!PER_ATTEMPT_HEADERS.includes(k)) headers[k] = v
-      for (const k of PER_ATTEMPT_HEADERS) if (built.headers[k] !== undefined) headers[k] = built.headers[k]
-      const { signature: _signature, ...rest } = signed
-      return signEnvelope({ ...rest, timestamp: built.timestamp, headers }, this.signer.privateKey)
+  /**
+   * What one attempt of a signed request carries, handed down to rpc as a value (its frame step
+   * signs, rpc/outgoing.ts `signedFor`): the stored envelope, as it is on the first attempt of the
+   * run that signed it, else signed again with the attempt's timestamp and per-attempt headers.
+   * Without a signer (a service built by hand), the stored envelope is all there is: it still verifies.
+   */
+  attempt (e: OutboxEntry, signed: Envelope): SignedAttempt {
+    return {
+      envelope: signed,
+      asSigned: e.attempts === 1 && this.madeHere.has(e),
+      ...(this.signer !== undefined ? { key: this.signer.privateKey } : {}),
+      perAttempt: PER_ATTEMPT_HEADERS
     }
   }
 }

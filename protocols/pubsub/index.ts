@@ -26,6 +26,7 @@ import { Inbound, type Checked, type LocalTopic } from './inbound.js'
 import { encodeSealedBatch, sealBatch, type BatchItem } from './sealed-batch.js'
 import type { GateVerdict, PublishOptions, TopicGate } from './publish-options.js'
 import { gossipTopic, toTopic, type Topic } from './topics.js'
+import type { TopicReach } from './topic-reach.js'
 import { DEFAULT_COMPRESS_MIN_BYTES, DEFAULT_COMPRESSION, DEFAULT_DIRECT_FANOUT, DEFAULT_PUBLISH_PER_SEC, GOSSIP_ENVELOPES_PER_MESSAGE, MAX_SPILL_BYTES, NOISE_BATCH_BYTES, OWN_PUBLISH_SHARE } from './constants.js'
 
 export * from './constants.js'
@@ -35,6 +36,7 @@ export type { Prepared } from './prepare.js'
 export type { PublishOptions, Recipients, TopicGate, GateVerdict } from './publish-options.js'
 export { GossipGuard, gossipLimiter, type GossipLimits, type GossipMetrics } from './gossip-limits.js'
 export { FANOUT_PROTOCOL } from './fanout-wire.js'
+export type { TopicReach } from './topic-reach.js'
 
 export interface PubSubInit {
   libp2p: Libp2p<{ pubsub: GossipSub }>
@@ -68,8 +70,6 @@ export interface PubSubInit {
   /** Compress fan-out batches of at least `compressMinBytes` with this codec, for peers that accept it (default off). */
   compression?: 'off' | CompressionCodec
   compressMinBytes?: number
-  /** Before a batch on a topic with no subscriber connected: connect one, a bounded while (node/topic-links.ts). */
-  reach?: (topic: string) => Promise<void>
 }
 
 export class PubSubService {
@@ -90,6 +90,7 @@ export class PubSubService {
   private readonly onGossip = (evt: CustomEvent<GossipMessage>): void => { this.receive(evt.detail) }
   private started = false
   private gate?: TopicGate
+  private reach?: TopicReach
   private readonly debug: boolean
   private readonly inbound: Inbound
   private readonly fanout?: Fanout
@@ -170,6 +171,9 @@ export class PubSubService {
 
   /** Reliable delivery's side of receipt (protocols/delivery sets it once, when built). */
   gateWith (gate: TopicGate): void { this.gate = gate }
+
+  /** Who connects this node to a subscriber of a topic it has none of (topic-reach.ts; node/services.ts sets it once). */
+  reachWith (reach: TopicReach): void { this.reach = reach }
 
   /**
    * A topic envelope sent directly by its publisher, the authenticated `peer` (reliable publish's
@@ -298,8 +302,8 @@ export class PubSubService {
   private async sendBatch (topic: string, gossip: string, items: BatchItem[]): Promise<void> {
     const batch = encodeSealedBatch(sealBatch(this.init.sealer ?? noSealer, topic, items))
     let subscribers = this.subscribers(topic)
-    if (subscribers.length === 0 && this.init.reach !== undefined) {
-      await this.init.reach(topic)
+    if (subscribers.length === 0 && this.reach !== undefined) {
+      await this.reach.reach(topic, () => this.subscribers(topic).some(p => this.sendsTo(p)))
       subscribers = this.subscribers(topic)
     }
     const direct = this.fanout?.targets(topic, subscribers)

@@ -6,17 +6,17 @@
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { z } from 'zod'
-import { encodeEnvelope, makeEnvelope, type Envelope } from '../envelope/index.js'
+import type { Envelope } from '../envelope/index.js'
 import {
-  AbortError, AgentMeshError, BadSignatureError, ConfigError, ConnectionError, ForbiddenError, HandlerError, MessageTooLargeError, NotAdmittedError,
-  TimeoutError, UnknownCommandError, ValidationError, errorFromWire
+  AbortError, AgentMeshError, BadSignatureError, ConfigError, ConnectionError, ForbiddenError, HandlerError, NotAdmittedError,
+  TimeoutError, UnknownCommandError, ValidationError
 } from '../core/errors.js'
 import type { Logger } from 'pino'
 import { messageFields } from '../envelope/log-fields.js'
 import { hasValidSignature } from '../envelope/signature.js'
 import { endSpan, inSpan, SpanKind, startReceiveSpan, startSendSpan } from '../envelope/trace.js'
 import { RpcChannel, abortReason } from './channel.js'
-import { allows, anyCommand, checkAllow, describeAllow, weightOf, type Allow, type Command, type Grants, type Handler, type HandleOptions, type RequestOptions } from './commands.js'
+import { allows, checkAllow, describeAllow, type Allow, type Command, type Grants, type Handler, type HandleOptions, type RequestOptions } from './commands.js'
 import type { AuditSink } from '../core/audit.js'
 import { deadline, untilAborted } from '../core/deadline.js'
 import * as limits from './constants.js'
@@ -28,7 +28,8 @@ import { Context, describe } from './context.js'
 import { isReliable, type Outcome, type ReliableReceiver } from './receiver.js'
 import { answerTo } from './answer.js'
 import { noSealer, type EncryptFor, type Sealer } from '../sealing/index.js'
-import { openAnswer, openRequest, sealAnswer, sealRequest } from '../sealing/direct.js'
+import { openRequest, sealAnswer, sealRequest } from '../sealing/direct.js'
+import { checkedOutgoing, checkRequest, commandOf, frameRequest, openReply, outgoing, requestDeadline, type AttemptAs, type Deadline, type Framed, type Outgoing } from './outgoing.js'
 
 export * from './commands.js'
 export * from './constants.js'
@@ -36,6 +37,7 @@ export { RpcChannel } from './channel.js'
 export { PeerLimiter, type RateLimits } from './limits.js'
 export type { RpcMetrics } from './guard.js'
 export { isReliable, type Outcome, type ReliableReceiver } from './receiver.js'
+export { checkedOutgoing, checkRequest, issueOnly, type AttemptAs, type Outgoing, type SignedAttempt } from './outgoing.js'
 
 export interface RpcInit {
   libp2p: Libp2p
@@ -88,9 +90,11 @@ export class RpcService {
   /** Per-message log lines only when debug is on: the check is made once, not per message. */
   private readonly debug: boolean
   private receiver?: ReliableReceiver
+  private readonly sealer: Sealer
 
   constructor (init: RpcInit) {
     this.init = init
+    this.sealer = init.sealer ?? noSealer
     this.localPeer = init.libp2p.peerId.toString()
     this.debug = init.log.isLevelEnabled('debug')
     this.guard = new RateGuard(init)
@@ -120,7 +124,7 @@ export class RpcService {
   handle<Req extends z.ZodType, Res extends z.ZodType> (
     command: Command<Req, Res> | string, handler: Handler<Req, Res>, options: HandleOptions = {}
   ): () => void {
-    const cmd = typeof command === 'string' ? anyCommand(command) : command
+    const cmd = commandOf(command)
     if (this.handlers.has(cmd.name)) throw new ConfigError(`a handler for "${cmd.name}" is already registered`)
     const wrong = options.allow !== undefined ? checkAllow(cmd.name, options.allow) : undefined
     if (wrong !== undefined) throw new ConfigError(wrong)
@@ -138,83 +142,79 @@ export class RpcService {
   async request<Req extends z.ZodType, Res extends z.ZodType> (
     peer: string, command: Command<Req, Res> | string, payload: z.input<Req>, options: RequestOptions = {}
   ): Promise<z.output<Res>> {
-    return await this.requestAs(undefined, peer, command, payload, options)
-  }
-
-  /** A request's payload sealed for `peer` (`encryptFor`): protocols/delivery seals a reliable one before the outbox keeps it. */
-  sealFor (peer: string, command: string, payload: unknown, to: EncryptFor): unknown {
-    return sealRequest(this.init.sealer ?? noSealer, peer, command, payload, to)
+    return await this.attempt(this.prepare(peer, command, payload, options.encryptFor), options) as z.output<Res>
   }
 
   /**
-   * `request` under a given envelope id (fresh when undefined): protocols/delivery sends each
-   * attempt of one message, and a replayed dead letter, under the message's first id.
-   * `presealed`: the payload is already sealed (`sealFor`, schema-checked before): sent as it is, its answer opened.
+   * Where a caller's payload enters (outgoing.ts): checked against the command's schema (MSG001,
+   * nothing sent; `say` words the issue) and sealed for `peer` with `encryptFor`. Nothing after this checks it again.
+   */
+  prepare (peer: string, command: Command | string, payload: unknown, encryptFor?: EncryptFor, say?: (e: z.ZodError) => string): Outgoing {
+    const cmd = commandOf(command)
+    return outgoing(this.sealer, peer, cmd, checkRequest(cmd, payload, say), encryptFor)
+  }
+
+  /** A payload, checked before, sealed for `peer` as `encryptFor` seals a request's. */
+  sealFor (peer: string, command: string, payload: unknown, to: EncryptFor): unknown {
+    return sealRequest(this.sealer, peer, command, payload, to)
+  }
+
+  /**
+   * `request` under a given envelope id (fresh when undefined). `presealed`: the payload was
+   * checked and sealed before (`sealFor`): sent as it is, its answer opened.
    */
   async requestAs<Req extends z.ZodType, Res extends z.ZodType> (
     id: string | undefined, peer: string, command: Command<Req, Res> | string, payload: z.input<Req>, options: RequestOptions = {}, presealed = false
   ): Promise<z.output<Res>> {
-    const cmd = typeof command === 'string' ? anyCommand(command) : command
-    const checked = presealed ? { success: true as const, data: payload } : cmd.request.safeParse(payload)
-    if (!checked.success) throw new ValidationError(`request for "${cmd.name}": ${describe(checked.error)}`)
-    const sealed = presealed || options.encryptFor !== undefined
-    const body = options.encryptFor !== undefined && !presealed ? this.sealFor(peer, cmd.name, checked.data, options.encryptFor) : checked.data
+    const out = presealed ? checkedOutgoing(peer, commandOf(command), payload, true) : this.prepare(peer, command, payload, options.encryptFor)
+    return await this.attempt(out, options, id !== undefined ? { id } : {}) as z.output<Res>
+  }
 
-    const timeoutMs = options.timeoutMs ?? this.init.timeoutMs
-    const deadline = new AbortController()
-    const timer = setTimeout(() => { deadline.abort(new TimeoutError(`"${cmd.name}" to ${peer}: no answer within ${timeoutMs} ms`)) }, timeoutMs)
-    const due = Date.now() + timeoutMs
-    const onUserAbort = (): void => { deadline.abort(abortReason(options.signal as AbortSignal)) }
-    options.signal?.addEventListener('abort', onUserAbort, { once: true })
-    if (options.signal?.aborted === true) onUserAbort()
-
+  /**
+   * One attempt of a prepared request, in the order it travels: its deadline, the send span, the
+   * frame, the exchange on the peer's channel, the answer opened. protocols/delivery sends each
+   * attempt of one message, and a replayed dead letter, under the message's first id (`as.id`).
+   */
+  async attempt (out: Outgoing, options: RequestOptions = {}, as: AttemptAs = {}): Promise<unknown> {
+    const limit = requestDeadline(out, options.timeoutMs ?? this.init.timeoutMs, options.signal)
     const headers: Record<string, string> = { ...options.headers }
-    const { span } = startSendSpan(`agentmesh request ${cmd.name}`, SpanKind.CLIENT, { 'agentmesh.peer_id': this.localPeer, 'agentmesh.remote_peer': peer, 'agentmesh.subject': cmd.name }, headers)
+    const name = out.command.name
+    const { span } = startSendSpan(`agentmesh request ${name}`, SpanKind.CLIENT, { 'agentmesh.peer_id': this.localPeer, 'agentmesh.remote_peer': out.peer, 'agentmesh.subject': name }, headers)
     let failure: AgentMeshError | Error | undefined
     try {
-      const built = makeEnvelope({
-        source: this.localPeer,
-        destination: { peer },
-        type: options.type ?? 'REQUEST',
-        subject: cmd.name,
-        payload: body,
-        ttl: timeoutMs,
-        headers,
-        ...(id !== undefined ? { id } : {}),
-        ...(options.conversationId !== undefined ? { conversationId: options.conversationId } : {})
-      })
-      const env = options.sign !== undefined ? options.sign(built) : built
-      const frame = encodeEnvelope(env)
-      if (frame.byteLength > this.init.maxMessageBytes) throw new MessageTooLargeError(frame.byteLength, this.init.maxMessageBytes)
-      const counted = this.init.stats.message(env.subject, { direction: 'out', type: env.type, status: 'ok' })
-      const sentAt = performance.now()
-      // Over the peer's limit: paced to its rate (pacer.ts; the channel taken after the wait), retried within the deadline (RATE_LIMIT_RETRIES; 0: neither).
-      const retries = options.rateLimitRetries ?? limits.RATE_LIMIT_RETRIES
-      const weight = (cmd.weight ?? weightOf(cmd.name))?.(checked.data) ?? 1
-      const paced: Paced = { peer, subject: env.subject, weight, bytes: frame.byteLength, until: latestSlot(due, timeoutMs) }
-      if (retries > 0) await this.pacer.wait(paced, deadline.signal)
-      let reply = await (await this.channel(peer, deadline.signal)).request(env, frame, deadline.signal)
-      for (let attempt = 0; reply.error?.code === 'RATE001' && attempt < retries && await this.pacer.again(paced, reply.error.message, attempt, deadline.signal); attempt++) {
-        reply = await (await this.channel(peer, deadline.signal)).request(env, frame, deadline.signal)
-      }
-      const took = performance.now() - sentAt
-      if (counted) {
-        this.init.stats.observe('request', env.type, took / 1000)
-        this.init.stats.messages.add(env, 'out', frame.byteLength, took)
-      }
-      if (this.debug) this.init.log.debug({ ...messageFields(env), latency_ms: took, error: reply.error?.code }, 'answer received')
-      if (reply.error !== undefined) throw errorFromWire(reply.error)
-      const answer = cmd.response.safeParse(sealed ? openAnswer(this.init.sealer ?? noSealer, peer, cmd.name, reply.payload, env.id) : reply.payload)
-      if (!answer.success) throw new ValidationError(`answer to "${cmd.name}" from ${peer}: ${describe(answer.error)}`)
-      return answer.data as z.output<Res>
+      const framed = frameRequest(out, this.localPeer, options, as, limit.timeoutMs, headers, this.init.maxMessageBytes)
+      const reply = await this.exchange(out, framed, limit, options.rateLimitRetries ?? limits.RATE_LIMIT_RETRIES)
+      return openReply(this.sealer, out, reply, framed.env.id)
     } catch (err) {
       failure = err as Error
       throw err
     } finally {
       endSpan(span, failure)
-      clearTimeout(timer)
-      options.signal?.removeEventListener('abort', onUserAbort)
+      limit.clear()
     }
+  }
+
+  /**
+   * The frame on the peer's channel and its answer awaited. Over the peer's limit: paced to its
+   * rate (pacer.ts; the channel taken after the wait), retried within the deadline (`retries`; 0:
+   * neither). Counted and logged once answered.
+   */
+  private async exchange (out: Outgoing, { env, frame }: Framed, limit: Deadline, retries: number): Promise<Envelope> {
+    const counted = this.init.stats.message(env.subject, { direction: 'out', type: env.type, status: 'ok' })
+    const sentAt = performance.now()
+    const paced: Paced = { peer: out.peer, subject: env.subject, weight: out.weight, bytes: frame.byteLength, until: latestSlot(limit.due, limit.timeoutMs) }
+    if (retries > 0) await this.pacer.wait(paced, limit.signal)
+    let reply = await (await this.channel(out.peer, limit.signal)).request(env, frame, limit.signal)
+    for (let attempt = 0; reply.error?.code === 'RATE001' && attempt < retries && await this.pacer.again(paced, reply.error.message, attempt, limit.signal); attempt++) {
+      reply = await (await this.channel(out.peer, limit.signal)).request(env, frame, limit.signal)
+    }
+    const took = performance.now() - sentAt
+    if (counted) {
+      this.init.stats.observe('request', env.type, took / 1000)
+      this.init.stats.messages.add(env, 'out', frame.byteLength, took)
+    }
+    if (this.debug) this.init.log.debug({ ...messageFields(env), latency_ms: took, error: reply.error?.code }, 'answer received')
+    return reply
   }
 
   /**
@@ -340,7 +340,7 @@ export class RpcService {
       return this.refuse(env, channel.remotePeer, forbidden, answer)
     }
     // Sealed (`encryptFor`): opened before the schema and the handler; not for this node, or not opening: SEC003.
-    const opened = openRequest(this.init.sealer ?? noSealer, env.source, env.subject, env.payload, env.id)
+    const opened = openRequest(this.sealer, env.source, env.subject, env.payload, env.id)
     if (opened !== undefined && !opened.ok) {
       this.init.stats.inc('messages_total', { direction: 'in', type, status: 'sealed' })
       return this.refuse(env, channel.remotePeer, opened.error, answer)
@@ -375,7 +375,7 @@ export class RpcService {
         if (!res.success) failure = new ValidationError(`handler of "${env.subject}" answered badly: ${describe(res.error)}`)
         if (failure !== undefined) return { error: failure }
         // Sealed back to the requester here, so an exactly-once receiver's dedup window keeps it sealed too.
-        return { payload: opened !== undefined ? sealAnswer(this.init.sealer ?? noSealer, env.source, env.subject, res.data) : res.data }
+        return { payload: opened !== undefined ? sealAnswer(this.sealer, env.source, env.subject, res.data) : res.data }
       } catch (err) {
         failure = err instanceof AgentMeshError ? err : new HandlerError(err instanceof Error ? err.message : String(err), { cause: err })
         return { error: failure }
