@@ -74,7 +74,8 @@ async function agent (dir: string, mesh: string, owner: PrivateKey, name: string
   const now = Date.now()
   const subject = peerIdFromPrivateKey(privateKey).toString()
   const credential = join(dir, `${name}.cred.json`)
-  await writeFile(credential, JSON.stringify(await issueCredential(owner, { mesh, subject, roles: ['agent', 'coordinator'], capabilities: [], issuedAt: now, expiresAt: now + 3_600_000 })))
+  // The agents run the tab's tasks (browser.job): a closed mesh's credential grants task types (docs/security.md, "Tasks").
+  await writeFile(credential, JSON.stringify(await issueCredential(owner, { mesh, subject, roles: ['agent', 'coordinator'], capabilities: ['task:*'], issuedAt: now, expiresAt: now + 3_600_000 })))
   const node = await createAgentNode(nodeOptions(mesh, {
     name,
     privateKey,
