@@ -21,10 +21,11 @@ import { ConfigError, NotAdmittedError } from '../protocols/core/errors.js'
 import { verifyCredential, type Credential } from '../protocols/admission/credential.js'
 import { RevocationList, Revocations, verifyRevocations } from '../protocols/admission/revocation.js'
 import { COORDINATOR_ROLE, REVOCATIONS_TOPIC_NAME } from '../protocols/admission/constants.js'
+import { RefusalBackoff } from '../protocols/admission/refusal-backoff.js'
 import { defineTopic } from '../protocols/pubsub/topics.js'
 import type { PubSubService } from '../protocols/pubsub/index.js'
 import { CardExchange } from '../protocols/discovery/card.js'
-import { CONNECTION_GATE_SERVICE, ConnectionGate } from './connection-gate.js'
+import { CONNECTION_GATE_SERVICE, ConnectionGate, hostOf } from './connection-gate.js'
 import { runAt } from './run-at.js'
 import { noAudit, type AuditEvent, type AuditSink } from '../protocols/core/audit.js'
 import type { RevocationVerdict } from './revocation-command.js'
@@ -62,6 +63,8 @@ export class Admission {
   private readonly init: AdmissionInit
   private readonly admitted = new Map<string, Credential>()
   private readonly refused = new Set<string>()
+  /** Growing cool-downs of the peers and hosts refused (protocols/admission/refusal-backoff.ts). */
+  private readonly backoff = new RefusalBackoff()
   private readonly pending = new Map<string, Promise<void>>()
   private readonly timers = new Map<string, ReturnType<typeof setTimeout>>()
   /** Per admitted peer: cancels the timer that expels it when its credential expires. */
@@ -98,7 +101,9 @@ export class Admission {
       if (this.admitted.has(peer)) return
       const reason = 'no valid credential shown in time'
       this.count('refused', 'timeout')
-      this.audit({ kind: 'admission.refused', peer, code: 'SEC001', reason, detail: { timeoutMs: this.init.config.security.admissionTimeoutMs } })
+      // One whose card exchange is under way showed a credential, slowly (a loaded host): not cooled down.
+      const cooldownMs = this.pending.has(peer) ? 0 : this.coolDown(peer)
+      this.audit({ kind: 'admission.refused', peer, code: 'SEC001', reason, detail: { timeoutMs: this.init.config.security.admissionTimeoutMs, cooldownMs } })
       this.expel(peer, reason)
     }, this.init.config.security.admissionTimeoutMs)
     t.unref?.()
@@ -138,6 +143,9 @@ export class Admission {
     if (this.running) return
     this.running = true
     if (!this.gating) this.gate()?.rule(peer => this.running && this.gates(peer) ? 'revoked' : undefined)
+    // Gossipsub scores a peer by it: not admitted, it is sent nothing (node/libp2p.ts).
+    const gate = this.gate()
+    if (gate !== undefined) gate.admitted = (peer) => this.admitted.has(peer)
     this.gating = true
     const { libp2p } = this.init
     libp2p.addEventListener('connection:open', this.onConnect)
@@ -279,7 +287,17 @@ export class Admission {
   /** The credential an admitted peer showed. */
   credentialOf (peer: string): Credential | undefined { return this.admitted.get(peer) }
 
-  health (): { mode: 'open' | 'closed', warning?: string, issuer?: string, admitted?: number, revocationsIssuedAt?: number, credentialExpiresAt?: number, credentialExpired?: boolean } {
+  health (): {
+    mode: 'open' | 'closed',
+    warning?: string,
+    issuer?: string,
+    admitted?: number,
+    revocationsIssuedAt?: number,
+    credentialExpiresAt?: number,
+    credentialExpired?: boolean,
+    /** Peers and hosts refused admission and kept out now (their cool-downs), counted. */
+    coolingDown?: { peers: number, hosts: number }
+  } {
     if (!this.closed) return { mode: 'open', warning: OPEN_MODE_WARNING }
     const list = this.revocations.current
     const expired = this.ownExpired || this.own.expiresAt <= Date.now()
@@ -289,7 +307,8 @@ export class Admission {
       admitted: this.admitted.size,
       ...(list !== undefined ? { revocationsIssuedAt: list.issuedAt } : {}),
       credentialExpiresAt: this.own.expiresAt,
-      credentialExpired: expired
+      credentialExpired: expired,
+      ...this.cooling()
     }
   }
 
@@ -334,8 +353,11 @@ export class Admission {
       return { roles: c.roles, capabilities: c.capabilities }
     } catch (err) {
       const why = shown.credential === undefined ? new NotAdmittedError('no credential shown: this mesh is closed') : err as Error
-      this.count('refused', refusalReason(shown.credential === undefined ? undefined : why))
-      this.audit({ kind: 'admission.refused', peer, code: 'SEC001', reason: why.message.slice(0, 512) })
+      const reason = refusalReason(shown.credential === undefined ? undefined : why)
+      this.count('refused', reason)
+      // A peer that left during its own check is not cooled down: it showed nothing wrong.
+      const cooldownMs = reason === 'left' ? 0 : this.coolDown(peer)
+      this.audit({ kind: 'admission.refused', peer, code: 'SEC001', reason: why.message.slice(0, 512), detail: { cooldownMs } })
       // At once, yet after the SEC001 answer has gone out, so the peer learns why.
       setTimeout(() => { this.expel(peer, why.message) }, 100).unref?.()
       throw why
@@ -378,6 +400,31 @@ export class Admission {
 
   private spread (list: RevocationList): void {
     if (this.running) this.init.pubsub().publish(REVOCATIONS_TOPIC, list).catch(() => {})
+  }
+
+  private cooling (): { coolingDown?: { peers: number, hosts: number } } {
+    const c = this.gate()?.coolingDown()
+    return c === undefined ? {} : { coolingDown: { peers: c.peers.length, hosts: c.hosts.length } }
+  }
+
+  /**
+   * A refused peer, and the host it came from, kept out for a growing while (issue 43): the gate
+   * refuses them right after Noise (the host: before anything is read), and this node does not
+   * dial the peer either. Returns the peer's cool-down.
+   */
+  private coolDown (peer: string): number {
+    const gate = this.gate()
+    if (gate === undefined) return 0
+    const now = Date.now()
+    const ms = this.backoff.strike(peer, now)
+    // Its host too (not a trusted one, such as loopback): new peer ids from one host get no new windows.
+    for (const c of this.init.libp2p.getConnections(peerIdFromString(peer))) {
+      const host = hostOf(c.remoteAddr)
+      if (host !== undefined) gate.coolDownHost(host, this.backoff.strike(`host ${host}`, now), now)
+    }
+    // After the SEC001 answer has gone out (expel waits 100 ms for it), so the peer learns why.
+    setTimeout(() => { gate.coolDown(peer, ms) }, 150).unref?.()
+    return ms
   }
 
   private expel (peer: string, reason: string): void {

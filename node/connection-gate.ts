@@ -82,10 +82,17 @@ export interface GateLimits {
 export class ConnectionGate {
   private readonly rules: Array<(peer: string, now: number) => RefusalReason | undefined> = []
   private readonly cooling = new Map<string, number>()
+  /** Hosts (not trusted ones) refused before anything is read from them, until the time stored. */
+  private readonly coolingHosts = new Map<string, number>()
   private readonly perPeer: InboundConnections<PeerId>
   private readonly trusted: Set<string>
   /** Counts each refusal (set by the node once its metrics exist). */
   onRefused: (reason: RefusalReason) => void = () => {}
+  /**
+   * Whether `peer` is admitted (closed mesh; set by node/admission.ts when it starts): gossipsub's
+   * score reads it, so that a peer not admitted is sent no message and no gossip (node/libp2p.ts).
+   */
+  admitted: (peer: string) => boolean = () => true
 
   constructor (private readonly limits: GateLimits, private readonly connections: () => Connection[], private readonly hangUp: (peer: string) => void) {
     this.perPeer = new PerPeerConnections(limits.maxPerPeer, peer => this.inboundOpen().filter(c => c.remotePeer.equals(peer)).length)
@@ -102,6 +109,26 @@ export class ConnectionGate {
     if (this.cooling.size >= MAX_COOLING) for (const [p, until] of this.cooling) if (until <= now) this.cooling.delete(p)
     this.cooling.set(peer, Math.max(this.cooling.get(peer) ?? 0, now + ms))
     this.hangUp(peer)
+  }
+
+  /**
+   * Refuses inbound connections from `host` for `ms`, before anything is read from them (a
+   * trusted host never: loopback and the hosts named in connections.trustedHosts). Admission
+   * cools down the host of a peer it refused, so new peer ids from one host do not buy new
+   * admission windows.
+   */
+  coolDownHost (host: string, ms: number, now = Date.now()): void {
+    if (this.trusted.has(host)) return
+    if (this.coolingHosts.size >= MAX_COOLING) for (const [h, until] of this.coolingHosts) if (until <= now) this.coolingHosts.delete(h)
+    this.coolingHosts.set(host, Math.max(this.coolingHosts.get(host) ?? 0, now + ms))
+  }
+
+  /** The peers and hosts in a cool-down now, each with when it ends (for /health). */
+  coolingDown (now = Date.now()): { peers: Array<{ peer: string, until: number }>, hosts: Array<{ host: string, until: number }> } {
+    return {
+      peers: [...this.cooling].filter(([, until]) => until > now).map(([peer, until]) => ({ peer, until })),
+      hosts: [...this.coolingHosts].filter(([, until]) => until > now).map(([host, until]) => ({ host, until }))
+    }
   }
 
   /** Why `peer` is refused now (its cool-down or a rule), or undefined. */
@@ -126,12 +153,17 @@ export class ConnectionGate {
    * maxIncomingPendingConnections, so that is the most a cap is overshot by): counting them
    * until they open or time out would let a host whose handshakes fail hold places it never uses.
    */
-  denyInboundConnection (addr: Multiaddr): boolean {
+  denyInboundConnection (addr: Multiaddr, now = Date.now()): boolean {
+    const host = hostOf(addr)
+    const until = host !== undefined ? this.coolingHosts.get(host) : undefined
+    if (until !== undefined) {
+      if (until > now) return this.refused('cooldown')
+      this.coolingHosts.delete(host as string)
+    }
     const { maxPerHost, maxInbound } = this.limits
     if (maxPerHost <= 0 && maxInbound <= 0) return false
     const open = this.inboundOpen()
     if (maxInbound > 0 && open.length >= maxInbound) return this.refused('inbound')
-    const host = hostOf(addr)
     if (maxPerHost <= 0 || host === undefined || this.trusted.has(host)) return false
     let fromHost = 0
     for (const c of open) if (hostOf(c.remoteAddr) === host && ++fromHost >= maxPerHost) return this.refused('per_host')

@@ -59,6 +59,24 @@ const GOSSIP_MAX_INBOUND_STREAMS = 4
 const CONNECTION_PING_INTERVAL_MS = 300_000
 const CONNECTION_PING_MIN_TIMEOUT_MS = 15_000
 
+/**
+ * Gossipsub's score thresholds (its defaults in @libp2p/gossipsub 17, written out): a peer below
+ * `gossipThreshold` gets no gossip (IHAVE) and its IWANTs are not answered, below
+ * `publishThreshold` no published message (flood publish, fanout), below 0 no mesh link, and
+ * below `graylistThreshold` every RPC it sends is dropped, its subscriptions included.
+ */
+const GOSSIP_SCORE_THRESHOLDS = { gossipThreshold: -10, publishThreshold: -50, graylistThreshold: -80, acceptPXThreshold: 10, opportunisticGraftThreshold: 20 }
+
+/**
+ * The score of a peer not admitted (closed mesh): under the publish and gossip thresholds, so it
+ * is sent nothing of any topic, and above the graylist, so the subscriptions it sends while its
+ * card exchange runs are still read (dropped, they would never be sent again, and an agent
+ * admitted a moment later would be nobody's subscriber). Gossipsub caches a score for a
+ * heartbeat (1 s): an agent just admitted is sent messages by gossip from then on, by the
+ * fan-out streams at once (protocols/pubsub/fanout.ts), and what it missed in between by gossip.
+ */
+const NOT_ADMITTED_SCORE = -60
+
 /** The per-peer limits of rpc, from its config keys (protocols/rpc/limits.ts). */
 export function rpcLimiter (config: AgentConfig): PeerLimiter {
   const { requestsPerSec, bytesPerSec, internalPerSec, floodSeconds, cooldownMs } = config.rpc
@@ -185,8 +203,14 @@ export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, 
         Dout: Math.max(1, Math.floor(config.pubsub.meshDegree / 3)),
         floodPublish: config.pubsub.floodPublish,
         scoreParams: {
-          IPColocationFactorWeight: config.pubsub.ipColocationFactorWeight
-        }
+          IPColocationFactorWeight: config.pubsub.ipColocationFactorWeight,
+          // Closed mesh: a peer not (yet) admitted scores NOT_ADMITTED_SCORE, so gossipsub sends
+          // it no message and no gossip while still reading its subscriptions (issue 43).
+          appSpecificScore: (peer: string) => gate.admitted(peer) ? 0 : NOT_ADMITTED_SCORE,
+          appSpecificWeight: 1
+        },
+        // Gossipsub's own defaults, written here because NOT_ADMITTED_SCORE is placed between them.
+        scoreThresholds: GOSSIP_SCORE_THRESHOLDS
       })
     }
   }) as AgentLibp2p

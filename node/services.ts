@@ -73,9 +73,12 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     log,
     maxMessageBytes: config.maxMessageBytes,
     admits: (from, publisher) => admission.admitsGossip(from, publisher),
+    // Closed mesh: not a payload byte to a peer not admitted (issue 43).
+    ...(admission.closed ? { admitted: (peer: string) => admission.admits(peer) } : {}),
     audit,
     sealer
   })
+  admission.onChange(() => { pubsub.admissionChanged() })
   delivery.publishWith({
     self: host.peerId,
     pubsub,

@@ -37,3 +37,16 @@ export const DEFAULT_KEY_ROTATION_MS = 24 * 3_600_000
 
 /** An old content key opens payloads an hour after its replacement: messages in flight, dead letters retried. */
 export const DEFAULT_KEY_GRACE_MS = 3_600_000
+
+/**
+ * A peer refused admission (no credential shown in time, or a bad one) is refused at the gate for
+ * this long, doubled at each refusal after it up to REFUSAL_COOLDOWN_MAX_MS (issue 43): dropped
+ * and let straight back, a stranger had a new admission window each time, six in fifteen
+ * seconds. An agent whose credential was only late (a loaded host) loses two seconds.
+ */
+export const REFUSAL_COOLDOWN_MS = 2_000
+export const REFUSAL_COOLDOWN_MAX_MS = 5 * 60_000
+/** Refusals are forgotten this long after the last one: a fixed credential starts again from the first step. */
+export const REFUSAL_MEMORY_MS = 10 * 60_000
+/** Peers and hosts whose refusals are remembered; the oldest is forgotten first (bounded memory under a flood of new peer ids). */
+export const MAX_REFUSALS_KEPT = 4_096

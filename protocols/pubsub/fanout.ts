@@ -39,6 +39,12 @@ export interface FanoutInit {
   /** This node's topics (names) and, for each, its connected peers that subscribe. */
   topics: () => Iterable<string>
   subscribersOf: (topic: string) => string[]
+  /**
+   * Admission (closed mesh): whether this node may write to `peer` at all. No stream is opened to
+   * a peer it refuses, no hello, reach or batch goes to it; one admitted later is linked then
+   * (`admissionChanged`). Unset: every peer.
+   */
+  admitted?: (peer: string) => boolean
   /** A batch `peer` wrote (decompressed: WIRE_JSON_V1 and the JSON array). */
   onBatch: (peer: string, topic: string, batch: Uint8Array) => void
 }
@@ -77,9 +83,12 @@ export class Fanout {
   private started = false
   /** Out streams waiting to be opened (onIdentify). */
   private readonly timers = new Set<ReturnType<typeof setTimeout>>()
+  /** Peers whose identify listed the protocol: linked once admitted, if they were not when identified. */
+  private readonly speakers = new Set<string>()
   private readonly onIdentify = (e: CustomEvent<{ peerId: PeerId, protocols: string[], connection: Connection }>): void => {
     const { peerId, protocols, connection } = e.detail
     if (!protocols.includes(FANOUT_PROTOCOL)) return
+    this.speakers.add(peerId.toString())
     // After the application's first request on the connection, if it makes one at once (rpc/constants.ts).
     const timer = setTimeout(() => {
       this.timers.delete(timer)
@@ -91,7 +100,7 @@ export class Fanout {
     this.timers.add(timer)
   }
 
-  private readonly onDisconnect = (e: CustomEvent<PeerId>): void => { this.forget(e.detail.toString()) }
+  private readonly onDisconnect = (e: CustomEvent<PeerId>): void => { this.speakers.delete(e.detail.toString()); this.forget(e.detail.toString()) }
   private readonly onSubscriptions = (): void => { this.reachChanged() }
 
   constructor (init: FanoutInit) {
@@ -170,7 +179,7 @@ export class Fanout {
     for (const peer of peers) {
       const link = this.links.get(peer)
       const out = link?.out
-      if (out === undefined || out.writeStatus !== 'writable') { failed.push(peer); continue }
+      if (out === undefined || out.writeStatus !== 'writable' || this.init.admitted?.(peer) === false) { failed.push(peer); continue }
       let frame: Uint8Array
       // A compressed frame inflates to WIRE_JSON_V1: a batch with sealed groups (0x04, or 0x03 from
       // an older build) keeps its byte, uncompressed: most of its bytes are ciphertext, which does not compress.
@@ -187,6 +196,21 @@ export class Fanout {
     return failed
   }
 
+  /**
+   * A peer was admitted or expelled (closed mesh): link those now admitted that speak the
+   * protocol; a link to one no longer admitted is closed, so nothing more is written to it.
+   */
+  admissionChanged (): void {
+    if (!this.started) return
+    const admitted = this.init.admitted
+    if (admitted === undefined) return
+    for (const peer of this.speakers) if (admitted(peer) && this.links.get(peer)?.out === undefined) this.open(peer)
+    for (const [peer, link] of this.links) {
+      if (link.out !== undefined && !admitted(peer)) { link.out.abort(new Error('not admitted')); link.out = undefined }
+    }
+    this.reachChanged()
+  }
+
   /** Subscriptions changed (here or at a peer): tell every peer our reach, soon. */
   reachChanged (): void {
     if (this.reachTimer !== undefined || !this.started) return
@@ -197,8 +221,8 @@ export class Fanout {
     if (!this.started || this.links.size === 0) return
     const reach = ownReach(this.init.topics(), this.init.subscribersOf, REACH_MAX_PEERS)
     const text = JSON.stringify(reach)
-    for (const link of this.links.values()) {
-      if (link.out === undefined || link.sentReach === text) continue
+    for (const [peer, link] of this.links) {
+      if (link.out === undefined || link.sentReach === text || this.init.admitted?.(peer) === false) continue
       if (this.write(link.out, controlFrame({ reach }))) link.sentReach = text
     }
   }
@@ -220,6 +244,8 @@ export class Fanout {
 
   /** Opens our stream to a peer that speaks the protocol, and says hello and our reach on it. */
   private open (peer: string, connection?: Connection): void {
+    // Not a byte to a peer not admitted (closed mesh): linked by admissionChanged once it is.
+    if (this.init.admitted?.(peer) === false) return
     const link = this.link(peer)
     if (!this.started || link.out !== undefined || link.opening === true) return
     const conn = connection ?? this.init.libp2p.getConnections().find(c => c.remotePeer.toString() === peer && c.status === 'open')

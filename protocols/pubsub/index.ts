@@ -56,6 +56,13 @@ export interface PubSubInit {
    * (a peer whose card exchange has not finished) drops the message without penalty.
    */
   admits?: (propagator: string, publisher: string) => 'accept' | 'ignore' | 'reject'
+  /**
+   * Admission (closed mesh): whether `peer` may be sent anything of a topic. A peer not admitted
+   * is nobody's subscriber here (`subscribers`), the fan-out writes nothing to it, and gossipsub
+   * keeps it out of meshes, fanout, flood publishing and gossip by its score (node/libp2p.ts).
+   * Tell `admissionChanged` when the answer may have changed. Unset: every peer.
+   */
+  admitted?: (peer: string) => boolean
   /** Gossip messages per second per publisher, and seconds over it before a disconnection (gossip-limits.ts; the libp2p node's GOSSIP_LIMITER_SERVICE wins). */
   publishPerSec?: number
   floodSeconds?: number
@@ -239,10 +246,15 @@ export class PubSubService {
   /** Topics with at least one local subscriber. */
   subscriptions (): string[] { return [...this.topics.keys()] }
 
-  /** Peers known to subscribe to a topic. */
+  /** Peers known to subscribe to a topic, those not admitted (closed mesh) left out. */
   subscribers (topic: string): string[] {
-    return this.gossipsub.getSubscribers(gossipTopic(this.init.mesh, topic)).map(p => p.toString())
+    const all = this.gossipsub.getSubscribers(gossipTopic(this.init.mesh, topic)).map(p => p.toString())
+    const admitted = this.init.admitted
+    return admitted === undefined ? all : all.filter(admitted)
   }
+
+  /** A peer was admitted or expelled (closed mesh): the fan-out links follow. */
+  admissionChanged (): void { this.fanout?.admissionChanged() }
 
   /** Subscribers beyond this node's peers, as those told (fanout.ts): while any, batches go by gossip. */
   relayedSubscribers (topic: string): string[] {
