@@ -26,14 +26,18 @@ export function codeOf (err: GraphQLError | Error): string {
   return typeof given === 'string' ? given : 'MSG001'
 }
 
-/** The error as sent, as a GraphQLError (what graphql-http's formatError returns): internal errors say only that they are internal (the node's log has the rest). */
+/**
+ * The error as sent, as a GraphQLError (what graphql-http's formatError returns): internal errors
+ * say only that they are internal (the node's log has the rest).
+ */
 export function clientError (err: Readonly<GraphQLError | Error>): GraphQLError {
   const code = codeOf(err)
   if (!(err instanceof GraphQLError)) return new GraphQLError(err.message, { extensions: { code } })
   const original = err.originalError
   const where = { nodes: err.nodes, source: err.source, positions: err.positions, path: err.path }
   if (code === INTERNAL) return new GraphQLError('internal error (see the node\'s log)', { ...where, extensions: { code } })
-  return new GraphQLError(err.message, { ...where, extensions: { ...err.extensions, code, ...(original instanceof AgentMeshError ? { name: original.name } : {}) } })
+  const name = original instanceof AgentMeshError ? { name: original.name } : {}
+  return new GraphQLError(err.message, { ...where, extensions: { ...err.extensions, code, ...name } })
 }
 
 /** The error as sent, formatted (graphql-ws's onError and onNext). */
