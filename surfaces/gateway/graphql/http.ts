@@ -57,8 +57,9 @@ export function httpBinding (g: GatewayContext, b: HttpBinding): (r: GatewayRequ
     const prepared = prepare(b.schema, b.limits, paramsOf(params))
     if (!prepared.ok) return { status: 400, errors: prepared.errors }
     const kind = prepared.operation.operation
-    // The draft: a GET must not change anything. The libraries' own 405 bodies carry no code.
-    if (method === 'GET' && kind !== 'query') return { status: 405, allow: 'POST', errors: [new GraphQLError(`a ${kind} is sent with POST`, { extensions: { code: 'MSG001' } })] }
+    // The draft: a GET must not change anything (a subscription over GET is an EventSource's
+    // stream, as graphql-sse takes it). The libraries' own 405 bodies carry no code.
+    if (method === 'GET' && kind === 'mutation') return { status: 405, allow: 'POST', errors: [new GraphQLError(`a ${kind} is sent with POST`, { extensions: { code: 'MSG001' } })] }
     if (kind === 'subscription' && !stream) {
       return { status: 400, errors: [new GraphQLError('a subscription runs over graphql-ws (a WebSocket to this path) or with "Accept: text/event-stream"', { extensions: { code: 'MSG001' } })] }
     }
