@@ -137,7 +137,7 @@ export function httpBinding (g: GatewayContext, b: HttpBinding): (r: GatewayRequ
     const [events, init] = await sse({
       ...request,
       // graphql-sse takes a request as a stream only when its Accept is exactly text/event-stream; it is one (it accepts it).
-      headers: { get: (key) => key === 'accept' ? 'text/event-stream' : headerOf(req, key) }
+      headers: { get: (key) => key === 'accept' ? 'text/event-stream' : [req.headers[key] ?? []].flat().join(', ') }
     })
     if (typeof events === 'string' || events === null) return send(r, [events, init])
     return await stream(g, b, r, events, init, context.signal)
@@ -167,6 +167,8 @@ async function stream (
   const keepAlive = setInterval(() => { res.write(': keep-alive\n\n') }, b.keepAliveMs)
   const stop = (): void => { void events.return(undefined) }
   signal.addEventListener('abort', stop, { once: true })
+  // Gone while the operation was being set up: no abort event is to come.
+  if (signal.aborted) stop()
   try {
     for await (const message of events) {
       if (message === LIBRARY_PING) continue
@@ -191,11 +193,6 @@ async function room (res: ServerResponse, signal: AbortSignal): Promise<void> {
     res.once('drain', done).once('close', done)
     signal.addEventListener('abort', done, { once: true })
   })
-}
-
-function headerOf (req: IncomingMessage, key: string): string | undefined {
-  const v = req.headers[key]
-  return Array.isArray(v) ? v.join(', ') : v
 }
 
 function logInternal (g: GatewayContext, correlationId: string, errors: readonly GraphQLError[] | undefined, operation: string | null | undefined): void {
