@@ -13,7 +13,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { GraphQLError, type ExecutionArgs, type ExecutionResult, type GraphQLSchema } from 'graphql'
-import { createHandler as createHttpHandler, type RequestParams } from 'graphql-http'
+import { createHandler as createHttpHandler, parseRequestParams, type RequestParams } from 'graphql-http'
 import { createHandler as createSseHandler } from 'graphql-sse'
 import type { GatewayContext, GatewayRequest } from '../mount.js'
 import { BodyTooLargeError, readJson } from '../body.js'
@@ -134,6 +134,11 @@ export function httpBinding (g: GatewayContext, b: HttpBinding): (r: GatewayRequ
     const request = { method: req.method ?? 'GET', url: req.url ?? '/', body, raw: req, context }
 
     if (!String(req.headers.accept ?? '').includes('text/event-stream')) return send(r, await http({ ...request, headers: req.headers }))
+    // graphql-sse refuses a malformed request (no query, variables not an object) without a code;
+    // graphql-http's parser makes the same checks first, and its refusal gets one.
+    const checked = await parseRequestParams({ ...request, headers: req.headers }).catch((err: Error) => err)
+    if (checked instanceof Error) return send(r, refused({ status: 400, errors: [clientError(checked)] }))
+    if (Array.isArray(checked)) return send(r, checked as Answer<string>)
     const [events, init] = await sse({
       ...request,
       // graphql-sse takes a request as a stream only when its Accept is exactly text/event-stream; it is one (it accepts it).
