@@ -2,16 +2,17 @@
  * The gateway's GraphQL binding at /graphql (docs/gateway-graphql-a2a.md): queries (agents,
  * coordinator, task, topics, recent events), mutations (publish, request, submit a task or a
  * pipeline, pause/resume/cancel) and subscriptions (topic events, task updates) of
- * MeshOperations. Queries and mutations over HTTP (graphql/http.ts), subscriptions over
- * graphql-ws on the same path (graphql/ws.ts) or as server-sent events. graphql-js parses,
- * validates and executes; a document past the depth or field limit is refused before it runs
- * (graphql/limits.ts); errors carry the spec's code in `extensions.code` (graphql/errors.ts).
+ * MeshOperations. Queries and mutations over HTTP by graphql-http, subscriptions as server-sent
+ * events by graphql-sse (both in graphql/http.ts) or over graphql-ws on the same path
+ * (graphql/ws.ts). graphql-js parses, validates and executes; a document past the depth or field
+ * limit is refused before it runs (graphql/limits.ts, through each library's onSubscribe); errors
+ * carry the spec's code in `extensions.code` (graphql/errors.ts).
  */
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { Mount, MountFactory } from './mount.js'
 import { GRAPHQL_DEFAULTS, type GraphqlOptions } from './graphql/constants.js'
-import { serveHttp } from './graphql/http.js'
+import { httpBinding } from './graphql/http.js'
 import { buildSchema } from './graphql/schema.js'
 import { GraphqlWs } from './graphql/ws.js'
 
@@ -26,12 +27,13 @@ export function createGraphqlMount (options: GraphqlOptions = {}): MountFactory 
     const limits = { maxDepth: o.maxDepth, maxFields: o.maxFields }
     const closing = new AbortController()
     const ws = new GraphqlWs(g, { schema, limits, maxSubscriptions: o.maxSubscriptionsPerSocket, maxPayload: g.maxBodyBytes })
+    const serveHttp = httpBinding(g, { schema, limits, keepAliveMs: o.keepAliveMs, closing: closing.signal })
     return {
       async request (r) {
         if (r.url.pathname !== o.path) return false
         let status = 500
         try {
-          status = await serveHttp(g, { schema, limits, keepAliveMs: o.keepAliveMs, closing: closing.signal }, r)
+          status = await serveHttp(r)
         } catch (err) {
           g.log.error({ err, correlation_id: r.correlationId }, 'graphql request failed')
           if (!r.res.headersSent) r.res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ message: 'internal error (see the node\'s log)', extensions: { code: 'INTERNAL' } }] }))

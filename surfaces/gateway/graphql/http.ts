@@ -1,18 +1,24 @@
 /**
- * GraphQL over HTTP (the GraphQL-over-HTTP draft): POST a JSON body, or GET with the parameters
- * in the URL (queries only: a GET must not change anything). A client that accepts
- * `application/graphql-response+json` gets that type and 4xx for a request that was never
- * executed; one that asks for `application/json` gets 200 for a document that does not parse
- * or validate, with the errors in the body, as the draft says for the older type. A subscription asked with `Accept: text/event-stream` streams
- * its results as server-sent events (`event: next`, then `event: complete`, as graphql-sse's
- * distinct-connections mode); graphql-ws on the same path is the other way (ws.ts).
+ * GraphQL over HTTP by graphql-http (the GraphQL-over-HTTP draft: POST a JSON body, or GET for a
+ * query; `application/graphql-response+json` or `application/json` and their status rules; 405,
+ * 406, 415), and a request that accepts `text/event-stream` by graphql-sse in its distinct
+ * connections mode (a stream per operation: `event: next` per result, then `event: complete`);
+ * graphql-ws on the same path is the third way (ws.ts). Both libraries are fed the request built
+ * here and answer a [body, init] pair written here. What is ours goes in through their hooks:
+ * the body read up to the gateway's bound (413 past it) and parsed with the mesh's nesting bound
+ * before either sees it; parsing and validation with the depth and field limits (prepare.ts, in
+ * `onSubscribe`); errors with the spec's codes (errors.ts, `formatError` and `onNext`); the
+ * context `{ ops, signal }`; INTERNAL errors logged. The writing is ours too: the correlation id,
+ * `cache-control: no-store`, a stream's keep-alive comments and its back-pressure.
  */
-import type { ServerResponse } from 'node:http'
-import { GraphQLError, execute, subscribe, type ExecutionResult, type GraphQLSchema } from 'graphql'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { GraphQLError, type ExecutionArgs, type ExecutionResult, type GraphQLSchema } from 'graphql'
+import { createHandler as createHttpHandler, parseRequestParams, type RequestParams } from 'graphql-http'
+import { createHandler as createSseHandler } from 'graphql-sse'
 import type { GatewayContext, GatewayRequest } from '../mount.js'
 import { BodyTooLargeError, readJson } from '../body.js'
-import { formatError, codeOf, INTERNAL } from './errors.js'
-import { prepare, readParams, type GraphQLParams } from './prepare.js'
+import { clientError, codeOf, INTERNAL } from './errors.js'
+import { paramsOf, prepare } from './prepare.js'
 import type { QueryLimits } from './limits.js'
 import type { GraphQLContext } from './schema.js'
 
@@ -24,99 +30,156 @@ export interface HttpBinding {
   closing: AbortSignal
 }
 
-const RESPONSE_TYPE = 'application/graphql-response+json'
-
-/** Answers one request on the GraphQL path; resolves with the status sent. */
-export async function serveHttp (g: GatewayContext, b: HttpBinding, r: GatewayRequest): Promise<number> {
-  const { req, res } = r
-  const accept = String(req.headers.accept ?? '')
-  const type = accept.includes(RESPONSE_TYPE) ? RESPONSE_TYPE : 'application/json'
-  const send = (status: number, body: unknown): number => {
-    const text = JSON.stringify(body)
-    res.writeHead(status, { 'content-type': `${type}; charset=utf-8`, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', 'x-correlation-id': r.correlationId })
-    res.end(text)
-    return status
-  }
-  // A document that does not parse or validate is a 200 for an application/json client (the draft's rule for that type).
-  const refuse = (status: number, errors: readonly GraphQLError[], documentError = false): number =>
-    send(documentError && type !== RESPONSE_TYPE ? 200 : status, { errors: errors.map(e => formatError(e)) })
-
-  if (req.method !== 'GET' && req.method !== 'POST') {
-    res.setHeader('allow', 'GET, POST')
-    return refuse(405, [new GraphQLError(`method ${String(req.method)} is not allowed here: GET or POST`, { extensions: { code: 'MSG001' } })])
-  }
-  let raw: unknown
-  if (req.method === 'POST') {
-    const ct = String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase()
-    if (ct !== 'application/json' && ct !== RESPONSE_TYPE) {
-      return refuse(415, [new GraphQLError(`content type "${ct}" is not accepted: send application/json`, { extensions: { code: 'MSG002' } })])
-    }
-    try {
-      raw = await readJson(req, g.maxBodyBytes)
-    } catch (err) {
-      return refuse(err instanceof BodyTooLargeError ? 413 : 400, [new GraphQLError((err as Error).message, { extensions: { code: 'MSG002' } })])
-    }
-  } else {
-    const p = r.url.searchParams
-    let variables: unknown
-    try {
-      variables = p.has('variables') ? JSON.parse(p.get('variables') as string) : undefined
-    } catch {
-      return refuse(400, [new GraphQLError('"variables" in the URL is not JSON', { extensions: { code: 'MSG002' } })])
-    }
-    raw = { query: p.get('query') ?? undefined, variables, operationName: p.get('operationName') ?? undefined }
-  }
-  const params = readParams(raw)
-  if (params instanceof GraphQLError) return refuse(400, [params])
-  const prepared = prepare(b.schema, b.limits, params)
-  if (!prepared.ok) return refuse(400, prepared.errors, true)
-  const kind = prepared.operation.operation
-  if (req.method === 'GET' && kind !== 'query') {
-    res.setHeader('allow', 'POST')
-    return refuse(405, [new GraphQLError(`a ${kind} is sent with POST`, { extensions: { code: 'MSG001' } })])
-  }
-
-  // The client going away (or the gateway stopping) ends what runs for it.
-  const gone = new AbortController()
-  const onClose = (): void => { if (!res.writableFinished) gone.abort() }
-  res.once('close', onClose)
-  const signal = AbortSignal.any([gone.signal, b.closing])
-  const contextValue: GraphQLContext = { ops: g.ops, signal }
-  const args = { schema: b.schema, document: prepared.document, variableValues: params.variables, operationName: params.operationName, contextValue }
-
-  if (kind === 'subscription') {
-    if (!accept.includes('text/event-stream')) {
-      return refuse(400, [new GraphQLError('a subscription runs over graphql-ws (a WebSocket to this path) or with "Accept: text/event-stream"', { extensions: { code: 'MSG001' } })])
-    }
-    const source = await subscribe(args)
-    if (!isAsyncIterable(source)) return refuse(source.data == null ? 400 : 200, source.errors ?? [])
-    return await stream(g, b, r, source, signal, params)
-  }
-  const result = await execute(args) as ExecutionResult
-  logInternal(g, r, result.errors, params)
-  const status = result.data == null && result.errors !== undefined && type === RESPONSE_TYPE ? 400 : 200
-  return send(status, body(result))
+/** What the handlers' hooks need of the request they serve (the libraries' request `context`). */
+interface RequestContext {
+  res: ServerResponse
+  correlationId: string
+  /** Aborted when the client goes away or the gateway stops: the GraphQL context's signal. */
+  signal: AbortSignal
 }
 
-/** A subscription's results as server-sent events until it ends, the client goes, or the gateway stops. */
+/** A library's answer: a body (a stream's events from graphql-sse) and its status and headers. */
+type Answer<Body> = readonly [body: Body | null, init: { status: number, statusText: string, headers?: Record<string, string> }]
+
+/** The GraphQL context as a type alias: the libraries take a context that is a record (an interface is not one). */
+type Context = { [K in keyof GraphQLContext]: GraphQLContext[K] }
+
+/** A request this way of asking cannot carry, refused before it runs. */
+interface Refusal { status: number, errors: readonly GraphQLError[], allow?: string }
+
+/** graphql-sse's own keep-alive comment, sent at once and every 12 seconds; ours is `keepAliveMs`'s. */
+const LIBRARY_PING = ':\n\n'
+
+/** The binding: answers one request on the GraphQL path and resolves with the status sent. */
+export function httpBinding (g: GatewayContext, b: HttpBinding): (r: GatewayRequest) => Promise<number> {
+  /** The operation parsed and validated with our limits, or why it is refused. */
+  const operationArgs = (method: string, params: RequestParams, ctx: RequestContext, stream: boolean): ExecutionArgs & { contextValue: Context } | Refusal => {
+    const prepared = prepare(b.schema, b.limits, paramsOf(params))
+    if (!prepared.ok) return { status: 400, errors: prepared.errors }
+    const kind = prepared.operation.operation
+    // The draft: a GET must not change anything (a subscription over GET is an EventSource's
+    // stream, as graphql-sse takes it). The libraries' own 405 bodies carry no code.
+    if (method === 'GET' && kind === 'mutation') return { status: 405, allow: 'POST', errors: [new GraphQLError(`a ${kind} is sent with POST`, { extensions: { code: 'MSG001' } })] }
+    if (kind === 'subscription' && !stream) {
+      return { status: 400, errors: [new GraphQLError('a subscription runs over graphql-ws (a WebSocket to this path) or with "Accept: text/event-stream"', { extensions: { code: 'MSG001' } })] }
+    }
+    const contextValue: Context = { ops: g.ops, signal: ctx.signal }
+    return { schema: b.schema, document: prepared.document, operationName: params.operationName, variableValues: params.variables, contextValue }
+  }
+  const refused = (x: Refusal): Answer<string> => [JSON.stringify({ errors: x.errors.map(clientError) }), {
+    status: x.status, statusText: '', headers: { 'content-type': 'application/json; charset=utf-8', ...(x.allow !== undefined ? { allow: x.allow } : {}) }
+  }]
+
+  const http = createHttpHandler<IncomingMessage, RequestContext, Context>({
+    schema: b.schema,
+    // A document refused here is answered by graphql-http as the draft says: 400 for an
+    // application/graphql-response+json client, 200 for an application/json one.
+    onSubscribe: (req, params) => {
+      const args = operationArgs(req.method, params, req.context, false)
+      if (!('status' in args)) return args
+      return args.status === 405 ? refused(args) : args.errors
+    },
+    onOperation: (req, args, result) => {
+      logInternal(g, req.context.correlationId, result.errors, args.operationName)
+      // No data: the operation never started (its variables did not fit). graphql-http answers
+      // any result 200; the draft says a response without `data` is a request error (4xx for
+      // application/graphql-response+json), which is how graphql-http answers a list of errors.
+      if (!('data' in result) && result.errors !== undefined) return result.errors as unknown as ExecutionResult
+    },
+    formatError: clientError
+  })
+
+  const sse = createSseHandler<IncomingMessage, RequestContext, Context>({
+    schema: b.schema,
+    // No stream token: every request is its own stream (distinct connections mode); the single
+    // connection mode's reservations are not offered.
+    authenticate: () => undefined,
+    onSubscribe: (req, params) => {
+      const args = operationArgs(req.method, params, req.context, true)
+      return 'status' in args ? refused(args) : args
+    },
+    // onSubscribe validated with our limits; graphql-sse would validate again with the specified rules alone.
+    validate: () => [],
+    onNext: async (_ctx, req, result) => {
+      logInternal(g, req.context.correlationId, result.errors, undefined)
+      // A client that does not read fills the socket's buffer: hold the source until it drains
+      // (the source's own bound, the topic watcher's, then drops the oldest) rather than let
+      // graphql-sse queue every result in memory.
+      await room(req.context.res, req.context.signal)
+      return result.errors === undefined ? result : { ...result, errors: result.errors.map(clientError) }
+    }
+  })
+
+  return async (r) => {
+    const { req, res } = r
+    // The client going away (or the gateway stopping) ends what runs for it.
+    const gone = new AbortController()
+    res.once('close', () => { if (!res.writableFinished) gone.abort() })
+    const context: RequestContext = { res, correlationId: r.correlationId, signal: AbortSignal.any([gone.signal, b.closing]) }
+
+    // The body is read and parsed here, bounded; a POST that is not JSON is graphql-http's 415, unread.
+    let body: Record<string, unknown> | null = null
+    if (req.method === 'POST' && /^application\/json\s*(;|$)/i.test(String(req.headers['content-type'] ?? ''))) {
+      let parsed: unknown
+      try {
+        parsed = await readJson(req, g.maxBodyBytes)
+      } catch (err) {
+        return send(r, refused({ status: err instanceof BodyTooLargeError ? 413 : 400, errors: [new GraphQLError((err as Error).message, { extensions: { code: 'MSG002' } })] }))
+      }
+      if (parsed !== undefined && (typeof parsed !== 'object' || parsed === null)) {
+        return send(r, refused({ status: 400, errors: [new GraphQLError('the request must be a JSON object with "query"', { extensions: { code: 'MSG001' } })] }))
+      }
+      body = (parsed ?? null) as Record<string, unknown> | null
+    }
+    const request = { method: req.method ?? 'GET', url: req.url ?? '/', body, raw: req, context }
+
+    if (!String(req.headers.accept ?? '').includes('text/event-stream')) return send(r, await http({ ...request, headers: req.headers }))
+    // graphql-sse refuses a malformed request (no query, variables not an object) without a code;
+    // graphql-http's parser makes the same checks first, and its refusal gets one.
+    const checked = await parseRequestParams({ ...request, headers: req.headers }).catch((err: Error) => err)
+    if (checked instanceof Error) return send(r, refused({ status: 400, errors: [clientError(checked)] }))
+    if (Array.isArray(checked)) return send(r, checked as Answer<string>)
+    const [events, init] = await sse({
+      ...request,
+      // graphql-sse takes a request as a stream only when its Accept is exactly text/event-stream; it is one (it accepts it).
+      headers: { get: (key) => key === 'accept' ? 'text/event-stream' : [req.headers[key] ?? []].flat().join(', ') }
+    })
+    if (typeof events === 'string' || events === null) return send(r, [events, init])
+    return await stream(g, b, r, events, init, context.signal)
+  }
+}
+
+/** Writes a library's (or our) answer; a refusal graphql-http sends without a body (405, 406, 415) gets one with its code. */
+function send (r: GatewayRequest, [body, init]: Answer<string>): number {
+  let text = body
+  const headers: Record<string, string> = { ...init.headers }
+  if (text === null && init.status >= 400) {
+    text = JSON.stringify({ errors: [{ message: init.statusText, extensions: { code: init.status === 415 ? 'MSG002' : 'MSG001' } }] })
+    headers['content-type'] = 'application/json; charset=utf-8'
+  }
+  r.res.writeHead(init.status, { ...headers, 'content-length': Buffer.byteLength(text ?? ''), 'cache-control': 'no-store', 'x-correlation-id': r.correlationId })
+  r.res.end(text ?? undefined)
+  return init.status
+}
+
+/** graphql-sse's events written until the operation completes, the client goes, or the gateway stops. */
 async function stream (
-  g: GatewayContext, b: HttpBinding, r: GatewayRequest, source: AsyncGenerator<ExecutionResult>, signal: AbortSignal, params: GraphQLParams
+  g: GatewayContext, b: HttpBinding, r: GatewayRequest, events: AsyncGenerator<string, void>, init: Answer<unknown>[1], signal: AbortSignal
 ): Promise<number> {
-  const res: ServerResponse = r.res
-  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no', 'x-correlation-id': r.correlationId })
+  const { res } = r
+  res.writeHead(init.status, { ...init.headers, 'cache-control': 'no-store', 'x-accel-buffering': 'no', 'x-correlation-id': r.correlationId })
   res.flushHeaders()
   const keepAlive = setInterval(() => { res.write(': keep-alive\n\n') }, b.keepAliveMs)
-  const stop = (): void => { void source.return(undefined) }
+  const stop = (): void => { void events.return(undefined) }
   signal.addEventListener('abort', stop, { once: true })
+  // Gone while the operation was being set up: no abort event is to come.
+  if (signal.aborted) stop()
   try {
-    for await (const result of source) {
-      logInternal(g, r, result.errors, params)
-      // A client that does not read: the socket's buffer fills and write() says so; waiting for
-      // 'drain' holds the source, whose own bound (the topic watcher's) then drops the oldest.
-      if (!res.write(`event: next\ndata: ${JSON.stringify(body(result))}\n\n`)) await drained(res, signal)
+    for await (const message of events) {
+      if (message === LIBRARY_PING) continue
+      if (!res.write(message)) await room(res, signal)
       if (signal.aborted) break
     }
-    if (!signal.aborted) res.end('event: complete\ndata:\n\n')
   } catch (err) {
     g.log.warn({ err, correlation_id: r.correlationId }, 'graphql subscription stream failed')
   } finally {
@@ -124,31 +187,21 @@ async function stream (
     signal.removeEventListener('abort', stop)
     if (!res.writableEnded) res.end()
   }
-  return 200
+  return init.status
 }
 
-async function drained (res: ServerResponse, signal: AbortSignal): Promise<void> {
+/** Resolves once the response can take more (at once if it can), or the client is gone. */
+async function room (res: ServerResponse, signal: AbortSignal): Promise<void> {
+  if (!res.writableNeedDrain || signal.aborted) return
   await new Promise<void>(resolve => {
-    const done = (): void => { res.off('drain', done); signal.removeEventListener('abort', done); resolve() }
-    res.once('drain', done)
+    const done = (): void => { res.off('drain', done).off('close', done); signal.removeEventListener('abort', done); resolve() }
+    res.once('drain', done).once('close', done)
     signal.addEventListener('abort', done, { once: true })
   })
 }
 
-function logInternal (g: GatewayContext, r: GatewayRequest, errors: readonly GraphQLError[] | undefined, params: GraphQLParams): void {
+function logInternal (g: GatewayContext, correlationId: string, errors: readonly GraphQLError[] | undefined, operation: string | null | undefined): void {
   for (const e of errors ?? []) {
-    if (codeOf(e) === INTERNAL) g.log.error({ err: e.originalError ?? e, correlation_id: r.correlationId, operation: params.operationName }, 'graphql resolver failed')
+    if (codeOf(e) === INTERNAL) g.log.error({ err: e.originalError ?? e, correlation_id: correlationId, operation }, 'graphql resolver failed')
   }
-}
-
-/** A result as sent: errors formatted with their codes. */
-function body (result: ExecutionResult): { errors?: unknown[], data?: unknown } {
-  return {
-    ...(result.errors !== undefined ? { errors: result.errors.map(e => formatError(e)) } : {}),
-    ...(result.data !== undefined ? { data: result.data } : {})
-  }
-}
-
-function isAsyncIterable<T> (x: unknown): x is AsyncGenerator<T> {
-  return typeof (x as AsyncIterable<T>)?.[Symbol.asyncIterator] === 'function'
 }

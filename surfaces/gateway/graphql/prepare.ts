@@ -1,5 +1,6 @@
 /**
- * A GraphQL request read, parsed and validated the same way over HTTP and over graphql-ws:
+ * A GraphQL request parsed and validated the same way over HTTP, server-sent events and
+ * graphql-ws (each library's `onSubscribe` hook calls `prepare`):
  * a document that does not parse is MSG002, one that does not validate or is past a limit
  * (limits.ts) is MSG001, and neither reaches execution.
  */
@@ -22,17 +23,12 @@ export type Prepared =
 
 const MAX_QUERY_CHARS = 100_000
 
-/** The request's parameters from a JSON body or a GET's search params; MSG001 if they are not what GraphQL over HTTP says. */
-export function readParams (raw: unknown): GraphQLParams | GraphQLError {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return bad('the request must be a JSON object with "query"')
-  const r = raw as Record<string, unknown>
-  if (typeof r.query !== 'string' || r.query.length === 0) return bad('"query" must be a non-empty string')
-  if (r.variables != null && (typeof r.variables !== 'object' || Array.isArray(r.variables))) return bad('"variables" must be an object')
-  if (r.operationName != null && typeof r.operationName !== 'string') return bad('"operationName" must be a string')
+/** The parameters as graphql-http, graphql-sse and graphql-ws hand them over (nulls for what is absent). */
+export function paramsOf (p: { query: string, variables?: Record<string, unknown> | null, operationName?: string | null }): GraphQLParams {
   return {
-    query: r.query,
-    ...(r.variables != null ? { variables: r.variables as Record<string, unknown> } : {}),
-    ...(r.operationName != null ? { operationName: r.operationName as string } : {})
+    query: p.query,
+    ...(p.variables != null ? { variables: p.variables } : {}),
+    ...(p.operationName != null ? { operationName: p.operationName } : {})
   }
 }
 

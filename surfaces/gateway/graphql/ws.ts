@@ -11,7 +11,7 @@ import { WebSocketServer, type WebSocket } from 'ws'
 import { useServer } from 'graphql-ws/use/ws'
 import type { GatewayContext } from '../mount.js'
 import { codeOf, formatError, INTERNAL } from './errors.js'
-import { prepare } from './prepare.js'
+import { paramsOf, prepare } from './prepare.js'
 import type { QueryLimits } from './limits.js'
 import type { GraphQLContext } from './schema.js'
 
@@ -37,11 +37,7 @@ export class GraphqlWs {
         if (open >= b.maxSubscriptions) {
           return [new GraphQLError(`this connection already runs ${open} operations, the most it may`, { extensions: { code: 'RATE001' } })]
         }
-        const prepared = prepare(b.schema, b.limits, {
-          query: payload.query,
-          ...(payload.variables != null ? { variables: payload.variables } : {}),
-          ...(payload.operationName != null ? { operationName: payload.operationName } : {})
-        })
+        const prepared = prepare(b.schema, b.limits, paramsOf(payload))
         if (!prepared.ok) return prepared.errors
         const contextValue: GraphQLContext = { ops: g.ops, signal: this.signalOf(ctx.extra.socket) }
         return { schema: b.schema, document: prepared.document, operationName: payload.operationName, variableValues: payload.variables, contextValue }
