@@ -7,8 +7,8 @@
  * stderr) is kept when there was a finding, or always with --keep; its path is printed.
  */
 import { parseArgs } from 'node:util'
-import { runCampaign } from '../test/fault-campaign.js'
-import { netnsUnavailable } from '../test/netns.js'
+import { runCampaign } from '../harness/fault-campaign.js'
+import { netnsUnavailable } from '../harness/netns.js'
 
 const { values } = parseArgs({ options: { faults: { type: 'string', default: '1000' }, seed: { type: 'string' }, 'per-round': { type: 'string', default: '4-8' }, keep: { type: 'boolean' } } })
 const why = netnsUnavailable()

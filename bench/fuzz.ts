@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
-import { CALL_LIMIT_MS, makeTargets, once } from '../test/fuzz-targets.js'
+import { CALL_LIMIT_MS, makeTargets, once } from '../harness/fuzz-targets.js'
 
 const { values } = parseArgs({
   options: { runs: { type: 'string', default: '2000' }, seed: { type: 'string' }, only: { type: 'string' } }

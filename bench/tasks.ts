@@ -33,7 +33,7 @@ const { values } = parseArgs({
     set: { type: 'string', multiple: true, default: [] }
   }
 })
-const AGENT = fileURLToPath(new URL('../test/fixtures/task-agent.js', import.meta.url))
+const AGENT = fileURLToPath(new URL('../harness/fixtures/task-agent.js', import.meta.url))
 const pct = (xs: number[], p: number): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))] }
 const r1 = (x: number): number => Math.round(x * 10) / 10
 const skip = new Set(values.skip.split(',').filter(Boolean))
