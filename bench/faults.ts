@@ -1,6 +1,6 @@
 /**
  * npm run bench:faults [-- --faults 1000 --seed S --keep]: the seeded fault campaign of
- * test/fault-campaign.ts at length (five agents in network namespaces; needs root and iproute2).
+ * harness/fault-campaign.ts at length (five agents in network namespaces; needs root and iproute2).
  * Prints the seed first, a line per round, then the counts of faults of each kind, rounds,
  * checks and findings. Exits 1 when an invariant broke (the seed repeats the run), 2 when no
  * lab can be made here. The lab's directory (data, and logs/ with every agent's lines and

@@ -1,5 +1,5 @@
 // The scale simulation's world (bench/sim.ts): N agents on a simulated network with a neighbour
-// graph, each running the REAL member view core (test/sim-model.ts over protocols/discovery/member-table.ts,
+// graph, each running the REAL member view core (harness/sim-model.ts over protocols/discovery/member-table.ts,
 // the failure detector and protocols/discovery/rumours.ts) and the REAL election (protocols/coordination/
 // election.ts), on one event heap in simulated time. What a node's shell does is modelled:
 // - connections: each agent dials its seed (bootstrap) and then members it learns until it has

@@ -1,6 +1,6 @@
 /**
  * The seeded fault campaign (issue 14, "Tests and proof"): five agents, each in its own network
- * namespace (test/netns.ts) with its own data directory and identity, so a restart after kill -9
+ * namespace (harness/netns.ts) with its own data directory and identity, so a restart after kill -9
  * is the same agent with its state. From a seed (printed first; AGENTMESH_TEST_FAULT_SEED
  * repeats one) it applies faults in rounds: kill -9 then restart, a random partition then heal,
  * one host cut off then heal, SIGSTOP then SIGCONT; a fault is sometimes left on while the next
@@ -23,7 +23,7 @@
  * At the end every acknowledged task must have ended and every outcome be in. A broken
  * invariant is a finding, kept with the seed; so is a mesh not whole again 60 s after a heal
  * (connections missing, or no single coordinator in office); one with no coordinator for
- * STALL_MS more throws (with the seed). Used by test/fault-campaign.test.ts and bench/faults.ts.
+ * STALL_MS more throws (with the seed). Used by test/mesh/fault-campaign.test.ts and bench/faults.ts.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'

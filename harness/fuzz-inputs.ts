@@ -1,5 +1,5 @@
 /**
- * What the fuzzer feeds the decoders (test/fuzz-targets.ts): hostile values (wrong types, huge
+ * What the fuzzer feeds the decoders (harness/fuzz-targets.ts): hostile values (wrong types, huge
  * numbers, long strings, deep nesting, prototype keys), mutations of valid messages, and raw bytes
  * cut into chunks as a stream would deliver them.
  */

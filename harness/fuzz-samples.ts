@@ -1,6 +1,6 @@
 /**
- * One valid message for each schema entry point: the fuzzer mutates these (test/fuzz-inputs.ts).
- * test/fuzz.test.ts checks each still parses, so a schema change cannot quietly turn a target
+ * One valid message for each schema entry point: the fuzzer mutates these (harness/fuzz-inputs.ts).
+ * test/mesh/fuzz.test.ts checks each still parses, so a schema change cannot quietly turn a target
  * into one that only ever sees refusals.
  */
 import type { z } from 'zod'

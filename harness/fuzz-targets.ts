@@ -2,7 +2,7 @@
  * Every decoder and schema entry point of agentmesh as a fuzz target, and the property each must
  * keep (`once`): whatever it is fed, it returns a valid value or throws an AgentMeshError with one
  * of the codes it may refuse with; never another error, never a call that runs for seconds, never
- * a key planted on Object.prototype. Shared by test/fuzz.test.ts (a short run) and bench/fuzz.ts
+ * a key planted on Object.prototype. Shared by test/mesh/fuzz.test.ts (a short run) and bench/fuzz.ts
  * (`npm run fuzz`, a long one).
  */
 import { writeFile } from 'node:fs/promises'

@@ -6,7 +6,7 @@
  * taken down; both are undone by heal(). Processes are killed (SIGKILL) or paused (SIGSTOP).
  * Needs root and iproute2.
  *
- * By hand (as root):  node dist/test/netns.js 5
+ * By hand (as root):  node dist/harness/netns.js 5
  * starts five agents and reads commands on stdin: partition 0,1|2,3,4 · heal · cut 2 · kill 2 ·
  * pause 2 · resume 2 · status · quit. Each agent's debug endpoint answers inside its namespace:
  * ip netns exec <namespace> curl <debugUrl>/coordinator
@@ -280,7 +280,7 @@ export class NetnsLab {
   }
 }
 
-// By hand: node dist/test/netns.js [hosts]
+// By hand: node dist/harness/netns.js [hosts]
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const lab = NetnsLab.create(Number(process.argv[2] ?? 5))
   const quit = async (): Promise<void> => { await lab.destroy(); process.exit(0) }

@@ -40,7 +40,7 @@ export class Proc {
   stderr = ''
   private readonly listeners = new Set<() => void>()
 
-  /** `stdin: 'pipe'` for a process driven over its stdin (test/fixtures/netns-agent.ts stops when its stdin closes). */
+  /** `stdin: 'pipe'` for a process driven over its stdin (harness/fixtures/netns-agent.ts stops when its stdin closes). */
   constructor (args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string, opts: { stdin?: 'pipe' } = {}) {
     const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AGENTMESH_')))
     // A HOME of its own unless the test gives one: `start` keeps its data directory in ~/.agentmesh/<name>
@@ -86,7 +86,7 @@ export class Proc {
 }
 
 /**
- * The environment of a test's agent processes (test/fixtures/task-agent.ts): fast failure
+ * The environment of a test's agent processes (harness/fixtures/task-agent.ts): fast failure
  * detection and elections, `expect` agents for the first voter set.
  */
 export function agentTimings (expect: number): Record<string, string> {

@@ -1,4 +1,4 @@
-// The simulated member view shared by the election simulation (test/election-sim.test.ts) and
+// The simulated member view shared by the election simulation (test/protocols/coordination/election-sim.test.ts) and
 // the scale simulation (bench/sim.ts): one agent's member view as protocols/discovery/members.ts drives
 // it (statements issued and relayed, gossip rounds, full exchanges, probes matched by nonce),
 // over the REAL pure cores, protocols/discovery/member-table.ts (with the failure detector) and

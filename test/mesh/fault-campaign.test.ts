@@ -1,5 +1,5 @@
 /**
- * The seeded fault campaign (test/fault-campaign.ts) in the suite: FAULTS faults (kill -9
+ * The seeded fault campaign (harness/fault-campaign.ts) in the suite: FAULTS faults (kill -9
  * and restart, partitions, cut links, SIGSTOP) on five agents in network namespaces, each with
  * its data directory, a workload of tasks and at-least-once notes running through them, and the
  * invariants checked after every round. The seed is printed first; AGENTMESH_TEST_FAULT_SEED

@@ -1,5 +1,5 @@
 /**
- * Property-based fuzzing of every decoder and schema entry point (test/fuzz-targets.ts): a short
+ * Property-based fuzzing of every decoder and schema entry point (harness/fuzz-targets.ts): a short
  * run with a fixed seed. AGENTMESH_TEST_FUZZ_SEED and AGENTMESH_TEST_FUZZ_RUNS change them; the
  * long run is `npm run fuzz -- --runs N --seed S` (bench/fuzz.ts). A failure prints the seed and
  * the smallest counterexample fast-check found.

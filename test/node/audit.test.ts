@@ -44,7 +44,7 @@ async function member (
     debug: '127.0.0.1:0',
     // A longer election timeout than the local preset's 300-600 ms: this test is about what is
     // audited, and on a loaded host three nodes in one process can stall past it and depose the
-    // coordinator mid-test (its checks then say CRD002), as test/authority.test.ts found.
+    // coordinator mid-test (its checks then say CRD002), as test/protocols/coordination/authority.test.ts found.
     coordination: { bootstrapExpect: 2, electionTimeoutMinMs: 2_000, electionTimeoutMaxMs: 4_000 },
     security: { mode: 'closed', credential, auditLog: join(dir, `${name}.audit.jsonl`), admissionTimeoutMs: 1_500 },
     ...extra

@@ -32,7 +32,7 @@ test('pnet: the same mesh key connects, another key or none completes no handsha
     assert.equal((await stat(k1)).mode & 0o777, 0o600)
     await assert.rejects(writePsk(k1), /EEXIST/, 'a mesh key is never overwritten')
     const mesh = uniqueMesh()
-    // Open mode: the key alone is under test here (closed with a key: test/cli-quickstart.test.ts).
+    // Open mode: the key alone is under test here (closed with a key: test/surfaces/cli/cli-quickstart.test.ts).
     const opts = (psk: string | undefined, extra: object = {}): object => nodeOptions(mesh, { security: { mode: 'open', ...(psk !== undefined ? { psk } : {}) }, ...extra })
     const nodes: AgentNode[] = []
     try {

@@ -4,7 +4,7 @@
  * dynamic imports, and a package loaded by name, as pino-pretty is through createRequire), and
  * every entry of `devDependencies` by the tests, benchmarks, tools or examples, the lint config,
  * or the scripts (a compiler, a linter, type packages). The reverse (shipped code imports only
- * `dependencies`) is test/docker.test.ts's.
+ * `dependencies`) is test/repo/docker.test.ts's.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -14,7 +14,7 @@ import { DIST } from '../helpers.js'
 
 const ROOT = join(DIST, '..')
 const SHIPPED = ['node', 'protocols', 'discovery']
-const DEV_FOLDERS = ['test', 'bench', 'tools', 'examples']
+const DEV_FOLDERS = ['test', 'harness', 'bench', 'tools', 'examples']
 /** Dev packages used as commands of package.json's scripts, not imported. */
 const COMMANDS: Record<string, string> = { typescript: 'tsc', eslint: 'eslint' }
 

@@ -1,7 +1,7 @@
 /**
  * The container image, built and run as docker/Dockerfile and docker/compose.yaml say, without a
  * Docker engine (none runs on this project's machines): the Dockerfile's stages replayed from its
- * own instructions in a temporary folder (test/dockerfile-replay.ts: `npm ci`, `tsc -p
+ * own instructions in a temporary folder (test/repo/dockerfile-replay.ts: `npm ci`, `tsc -p
  * tsconfig.build.json`, the production install, the copies into the runtime layout), then
  * compose's bootstrap service started from the image's layout with the image's ENTRYPOINT and
  * ENV and the service's command and environment, judged ready by the image's own HEALTHCHECK,

@@ -159,7 +159,7 @@ export async function replay (dockerfile: string, options: ReplayOptions): Promi
       case 'EXPOSE': stage.expose.push(...ins.args.split(/\s+/).map(p => Number(p.split('/')[0]))); break
       case 'VOLUME': stage.volumes.push(...ins.args.split(/\s+/)); break
       default:
-        throw new Error(`Dockerfile line ${ins.line}: ${ins.op} is not replayed by test/dockerfile-replay.ts: teach it`)
+        throw new Error(`Dockerfile line ${ins.line}: ${ins.op} is not replayed by test/repo/dockerfile-replay.ts: teach it`)
     }
   }
   return stages

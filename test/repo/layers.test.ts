@@ -92,7 +92,7 @@ function broken (from: string, to: string): string | undefined {
   if (a === 'protocols/resource' && b === 'protocols/task') return 'resource never imports task (task may import resource)'
   const ra = RANK[a]
   const rb = RANK[b]
-  if (ra === undefined || rb === undefined) return `${ra === undefined ? a : b} is in no layer: add it to RANK in test/layers.test.ts`
+  if (ra === undefined || rb === undefined) return `${ra === undefined ? a : b} is in no layer: add it to RANK in test/repo/layers.test.ts`
   if (rb > ra) return `layers run one way: ${a} (layer ${ra}) may not import ${b} (layer ${rb})`
   return undefined
 }

@@ -29,7 +29,7 @@ function generator (seed: number): () => number {
   }
 }
 
-const replay = (what: string): string => `${what} (seed ${SEED}: SALSA_FUZZ_SEED=${SEED} node --test dist/test/salsa20-fuzz.test.js)`
+const replay = (what: string): string => `${what} (seed ${SEED}: SALSA_FUZZ_SEED=${SEED} node --test dist/test/node/crypto/salsa20-fuzz.test.js)`
 
 test('salsa20 fuzz: KeyStream (SIMD core) equals @noble\'s xsalsa20 at random starts, cuts, offsets and lists', () => {
   assert.ok(salsaSimd() !== undefined, 'Node has WebAssembly SIMD')

@@ -2,7 +2,7 @@
 // timeout: its voters see the connection close and its address refuse a dial (ElectionService
 // over PeerLinks, node/member-connections.ts). A connection that closes while the coordinator
 // lives changes nothing. Real agent processes on 127.0.0.1; the machine's side is in
-// test/election-exit.test.ts.
+// test/protocols/coordination/election-exit.test.ts.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer } from 'node:net'

@@ -2,7 +2,7 @@
  * The coordinator's round and its term (protocols/coordination/coordinator.ts), on its own: the
  * election's answers (in office, the term, the wait for a lapsed lease) are the round's inputs
  * here, so that a lease lapsing mid-round and a term changing meanwhile happen exactly where the
- * test puts them. The same round through real nodes is in test/coordination.test.ts.
+ * test puts them. The same round through real nodes is in test/protocols/coordination/coordination.test.ts.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'

@@ -1,6 +1,6 @@
 // A coordinator whose process exits is replaced without waiting out the election timeout: the
 // machine's side (Election.peerExited), pure. The connections' side, with real agent processes,
-// is in test/coordinator-exit.test.ts; the simulation (test/election-sim.test.ts) tells exits of
+// is in test/protocols/coordination/coordinator-exit.test.ts; the simulation (test/protocols/coordination/election-sim.test.ts) tells exits of
 // crashed agents and, as a lying network would, of live ones.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'

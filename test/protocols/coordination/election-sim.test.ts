@@ -2,7 +2,7 @@
 // and network, seeded schedules of crashes, restarts, partitions, delays and message loss. Each
 // node runs the failure detector (fed by statements passed on by gossip to a few random agents
 // and by full exchanges, and by direct probes: the member view's own pure core,
-// protocols/discovery/member-table.ts and protocols/discovery/rumours.ts, driven by test/sim-model.ts as MemberView
+// protocols/discovery/member-table.ts and protocols/discovery/rumours.ts, driven by harness/sim-model.ts as MemberView
 // drives them over RPC) and the
 // election, whose view of who is up comes from it, as in a node. Every step checks the safety invariants of both;
 // after each schedule the network heals: every agent must see every other alive, exactly one
@@ -34,7 +34,7 @@ const MEMBERSHIP = {
 }
 const FANOUT = 3
 
-/** One node's member view (test/sim-model.ts, over the real pure core) with the timers a node's shell (MemberView) adds. */
+/** One node's member view (harness/sim-model.ts, over the real pure core) with the timers a node's shell (MemberView) adds. */
 interface MemberView {
   agent: MemberAgent
   nextSync: number
@@ -556,7 +556,7 @@ test('election and membership simulation: safety on every step; after healing, a
     try {
       elections += runSeed(seed).leaders.size
     } catch (err) {
-      throw new Error(`${(err as Error).message}\nreplay: SIM_SEED=${seed} node --test dist/test/election-sim.test.js`, { cause: err })
+      throw new Error(`${(err as Error).message}\nreplay: SIM_SEED=${seed} node --test dist/test/protocols/coordination/election-sim.test.js`, { cause: err })
     }
   }
   // The schedules must actually exercise elections, or the invariants were checked on nothing.
@@ -606,7 +606,7 @@ test('election simulation: a join wave through three seeds elects one coordinato
   // over a few seconds, each knowing only the seeds at first, over slow links half the time; the
   // mesh must end with one coordinator in office that all follow, and never have two. Seed 214
   // ended with a leader every agent followed and none in office: its voters' acks came back after
-  // the lease they gave had run out (test/election-slack.test.ts has it alone). Seed 5, with the
+  // the lease they gave had run out (test/protocols/coordination/election-slack.test.ts has it alone). Seed 5, with the
   // announcements late, had two in office: the five lowest ids, all newcomers, bootstrapped a
   // second set beside the seeds' (election-join.ts).
   const n = Number(process.env.SIM_WAVE_AGENTS ?? 30)
@@ -635,6 +635,6 @@ test('election simulation: a join wave through three seeds elects one coordinato
       const s = x.election?.status(sim.now)
       return `${x.id}:${s?.role}/t${s?.term}/${s?.leader ?? '-'}/[${s?.voters.join(',')}]`
     })
-    assert.ok(settled(sim), `seed ${seed} (${slow ? 'slow' : 'fast'} links): in office ${inOffice.map(x => x.id).join(',') || 'none'}; astray ${astray.join(' ')}\nreplay: SIM_WAVE_FIRST=${seed} SIM_WAVE_SEEDS=1 node --test --test-name-pattern "join wave" dist/test/election-sim.test.js`)
+    assert.ok(settled(sim), `seed ${seed} (${slow ? 'slow' : 'fast'} links): in office ${inOffice.map(x => x.id).join(',') || 'none'}; astray ${astray.join(' ')}\nreplay: SIM_WAVE_FIRST=${seed} SIM_WAVE_SEEDS=1 node --test --test-name-pattern "join wave" dist/test/protocols/coordination/election-sim.test.js`)
   }
 })

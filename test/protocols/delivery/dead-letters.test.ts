@@ -115,7 +115,7 @@ test('dead letters: listed over /dead-letters and by the CLI, shown, replayed to
       assert.equal(a.deadLetters.get(second.id)?.replays, 1)
 
       // Metrics, these families checked by promtool where it is installed (libp2p's ping histogram,
-      // present once the connection monitor has pinged, fails its lint on its own: test/metrics.test.ts).
+      // present once the connection monitor has pinged, fails its lint on its own: test/node/metrics.test.ts).
       const text = await (await fetch(`${a.debugUrl as string}/metrics`)).text()
       assert.match(text, /^dead_letters_total\{reason="retries_exhausted",kept="true"\} 1$/m)
       assert.match(text, /^dead_letters_held 2$/m)

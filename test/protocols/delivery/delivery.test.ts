@@ -102,7 +102,7 @@ test('a handler that throws on an at-least-once message is answered CMD002 once,
     assert.equal(count.n, 1)
     assert.equal(s.delivery.outbox.size, 0)
     await waitFor(() => (r.stats.snapshot().delivery_given_up_total ?? []).some(d => d.labels.reason === 'handler_failed'), 'the receiver to give it up')
-    // A reliable publish without recipients is refused (CFG001), saying why (test/gossip-delivery.test.ts covers reliable publish).
+    // A reliable publish without recipients is refused (CFG001), saying why (test/protocols/delivery/gossip-delivery.test.ts covers reliable publish).
     await assert.rejects(s.publish('t', {}, { delivery: 'at-least-once' }), (e: any) => e.code === 'CFG001')
   } finally {
     await stopAll([s, r])

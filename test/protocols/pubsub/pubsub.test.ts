@@ -1,5 +1,5 @@
 // Gossip batching and slow subscribers, observed on the receiving node's gossipsub: these
-// nodes gossip every batch (pubsub.directFanout 0); test/fanout.test.ts has the direct path.
+// nodes gossip every batch (pubsub.directFanout 0); test/protocols/pubsub/fanout.test.ts has the direct path.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Message as GossipMessage } from '@libp2p/gossipsub'

@@ -5,7 +5,7 @@
  * do not run again, the ones running resume (from their checkpoints, replicated with their
  * progress) and complete once, the ones waiting on a dependency run after it.
  *
- * The agents are test/fixtures/task-agent.ts processes (the CLI's `start` registers no task
+ * The agents are harness/fixtures/task-agent.ts processes (the CLI's `start` registers no task
  * handler); they print a line for every attempt's start and end, so the test counts what ran
  * where across both lives of every process.
  */

@@ -1,5 +1,5 @@
 /**
- * A task service with no network (test/task-takeover.test.ts, test/voter-catch-up.test.ts): the
+ * A task service with no network (test/protocols/task/task-takeover.test.ts, test/protocols/coordination/voter-catch-up.test.ts): the
  * TaskService with an office, a member view and an rpc of the test's making, so the order of
  * events is the test's, not the scheduler's.
  */

@@ -7,7 +7,7 @@
  * pruned read that copy, found nothing newer, and took it: the task was open again, its agent
  * did not hold the attempt, and it was placed and run a second time (and told to its submitter
  * again). Found by reading while the 1,000-fault campaign ran: the campaign stopped asking about
- * a task once it was pruned, so it could not see it; it now asks again (test/fault-campaign.ts).
+ * a task once it was pruned, so it could not see it; it now asks again (harness/fault-campaign.ts).
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'

@@ -5,7 +5,7 @@
 // called, events published and seen live, a pipeline submitted and followed to its result, a
 // task cancelled; the OpenAPI document valid and listing exactly the routes served. Bad input
 // of every kind is answered with its code and counted, and disturbs no one else
-// (test/gateway-node.test.ts has the token, tracing and logging, in one process).
+// (test/surfaces/gateway/gateway-node.test.ts has the token, tracing and logging, in one process).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer, type Server } from 'node:http'
