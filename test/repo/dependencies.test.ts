@@ -1,6 +1,6 @@
 /**
  * package.json lists what is used, where it is used (issue 41): every entry of `dependencies` is
- * loaded at run time by the shipped code (dist/node, dist/protocols, dist/discovery: static and
+ * loaded at run time by the shipped code (dist/node, dist/protocols, dist/surfaces: static and
  * dynamic imports, and a package loaded by name, as pino-pretty is through createRequire), and
  * every entry of `devDependencies` by the tests, benchmarks, tools or examples, the lint config,
  * or the scripts (a compiler, a linter, type packages). The reverse (shipped code imports only
@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { DIST } from '../helpers.js'
 
 const ROOT = join(DIST, '..')
-const SHIPPED = ['node', 'protocols', 'discovery']
+const SHIPPED = ['node', 'protocols', 'surfaces']
 const DEV_FOLDERS = ['test', 'harness', 'bench', 'tools', 'examples']
 /** Dev packages used as commands of package.json's scripts, not imported. */
 const COMMANDS: Record<string, string> = { typescript: 'tsc', eslint: 'eslint' }
