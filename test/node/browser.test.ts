@@ -450,8 +450,8 @@ test('browser bundle: no Node-only module is bundled, and each browser twin expo
     assert.ok(inputs.includes(present), `${present} is in the browser bundle`)
   }
   for (const twin of ['protocols/core/version', 'protocols/sealing/aead', 'node/machine', 'node/log', 'node/polyfills']) {
-    const original = Object.keys(await import(`../${twin}.js`)).sort()
-    const browser = Object.keys(await import(`../${twin}.browser.js`)).sort()
+    const original = Object.keys(await import(`../../${twin}.js`)).sort()
+    const browser = Object.keys(await import(`../../${twin}.browser.js`)).sort()
     assert.deepEqual(browser, original, `${twin}.browser.ts exports what ${twin}.ts does`)
   }
 })
