@@ -35,7 +35,7 @@ const { values } = parseArgs({
 })
 const extraEnv = configEnv(values.set as string[])
 const inProcess = values['in-process']
-const AGENT = fileURLToPath(new URL('../test/fixtures/netns-agent.js', import.meta.url))
+const AGENT = fileURLToPath(new URL('../harness/fixtures/netns-agent.js', import.meta.url))
 const sleep = async (t: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, t)) }
 const pct = (xs: number[], p: number): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))] }
 const r1 = (x: number): number => Math.round(x * 10) / 10

@@ -1,14 +1,14 @@
 /**
  * npm run bench:faults [-- --faults 1000 --seed S --keep]: the seeded fault campaign of
- * test/fault-campaign.ts at length (five agents in network namespaces; needs root and iproute2).
+ * harness/fault-campaign.ts at length (five agents in network namespaces; needs root and iproute2).
  * Prints the seed first, a line per round, then the counts of faults of each kind, rounds,
  * checks and findings. Exits 1 when an invariant broke (the seed repeats the run), 2 when no
  * lab can be made here. The lab's directory (data, and logs/ with every agent's lines and
  * stderr) is kept when there was a finding, or always with --keep; its path is printed.
  */
 import { parseArgs } from 'node:util'
-import { runCampaign } from '../test/fault-campaign.js'
-import { netnsUnavailable } from '../test/netns.js'
+import { runCampaign } from '../harness/fault-campaign.js'
+import { netnsUnavailable } from '../harness/netns.js'
 
 const { values } = parseArgs({ options: { faults: { type: 'string', default: '1000' }, seed: { type: 'string' }, 'per-round': { type: 'string', default: '4-8' }, keep: { type: 'boolean' } } })
 const why = netnsUnavailable()

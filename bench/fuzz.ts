@@ -1,6 +1,6 @@
 /**
  * npm run fuzz -- [--runs N] [--seed S] [--only TEXT]: the long run of the fuzz properties of
- * test/fuzz-targets.ts (the suite runs 40 per target with a fixed seed). Prints the seed first,
+ * harness/fuzz-targets.ts (the suite runs 40 per target with a fixed seed). Prints the seed first,
  * so a failure can be replayed with `--seed S --only <target>`, and for a failure the smallest
  * counterexample fast-check found and the error. Exits 1 when any target fails.
  */
@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
-import { CALL_LIMIT_MS, makeTargets, once } from '../test/fuzz-targets.js'
+import { CALL_LIMIT_MS, makeTargets, once } from '../harness/fuzz-targets.js'
 
 const { values } = parseArgs({
   options: { runs: { type: 'string', default: '2000' }, seed: { type: 'string' }, only: { type: 'string' } }

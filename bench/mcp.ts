@@ -12,7 +12,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
 import { createAgentNode } from '../surfaces/index.js'
-import { CLI, Proc, uniqueMesh } from '../test/helpers.js'
+import { CLI, Proc, uniqueMesh } from '../harness/process.js'
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5)
 const PER_ROUND = Number(process.env.PER_ROUND ?? 100)

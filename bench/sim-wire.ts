@@ -4,7 +4,7 @@
 // an Ed25519 signature, the author's credential. Other messages: their JSON with real-length
 // peer ids, plus RPC_OVERHEAD_BYTES for the envelope and framing.
 import { statementSize, type SignedStatement } from '../protocols/discovery/member-wire.js'
-import type { Statement } from '../test/sim-model.js'
+import type { Statement } from '../harness/sim-model.js'
 
 /** A peer id as libp2p prints an Ed25519 one: 52 characters. */
 const PEER_ID = '12D3KooWGzBWjDEZ2Fn2yUS7V3SWkv9hVHaPNnaHfVe4vcKzZ3xb'

@@ -1,5 +1,5 @@
 // The scale simulation's world (bench/sim.ts): N agents on a simulated network with a neighbour
-// graph, each running the REAL member view core (test/sim-model.ts over protocols/discovery/member-table.ts,
+// graph, each running the REAL member view core (harness/sim-model.ts over protocols/discovery/member-table.ts,
 // the failure detector and protocols/discovery/rumours.ts) and the REAL election (protocols/coordination/
 // election.ts), on one event heap in simulated time. What a node's shell does is modelled:
 // - connections: each agent dials its seed (bootstrap) and then members it learns until it has
@@ -24,9 +24,9 @@ import type { MemberTimings } from '../protocols/discovery/member-timings.js'
 import { NeighbourBudgets } from '../protocols/discovery/member-budgets.js'
 import { DEFAULT_BOOTSTRAP_MAX_DELAY_MS, DEFAULT_MAX_MEMBERS, RETRANSMIT_MULT, STATEMENT_CHECKS_BURST, STATEMENT_CHECKS_PER_SEC, SYNC_MAX_BYTES } from '../protocols/discovery/constants.js'
 import { GOSSIP_MAX_BYTES, GOSSIP_MAX_STATEMENTS, SYNC_MAX_STATEMENTS } from '../protocols/discovery/member-wire.js'
-import { Flights, MemberAgent, type MemberMessage } from '../test/sim-model.js'
-import { fakeKeys } from '../test/election-fakes.js'
-import { seededRandom } from '../test/helpers.js'
+import { Flights, MemberAgent, type MemberMessage } from '../harness/sim-model.js'
+import { fakeKeys } from '../harness/election-fakes.js'
+import { seededRandom } from '../harness/random.js'
 import type { Preset } from '../node/presets.js'
 import { ENTRY_BYTES, jsonSize, PROBE_ACK_BYTES, PROBE_BYTES, RPC_OVERHEAD_BYTES, statementSizer, WANT_BYTES } from './sim-wire.js'
 import { DIGEST_TEXT_LENGTH } from '../protocols/discovery/member-digest.js'

@@ -1,7 +1,7 @@
 /**
  * npm run bench:tasks [-- --agents 10 --latency 300 --throughput 2000 --bidders 10 --rounds 300 --data-dir DIR --set KEY=VALUE]
  *
- * Ten agent processes on 127.0.0.1 (test/fixtures/task-agent.ts) run no-op tasks; the
+ * Ten agent processes on 127.0.0.1 (harness/fixtures/task-agent.ts) run no-op tasks; the
  * submitter is a node in this process that neither votes nor runs tasks.
  * - submit-to-start: one task at a time, from submitTask() to the handler starting in its
  *   agent's process (both clocks are this machine's: performance.timeOrigin + now()).
@@ -33,7 +33,7 @@ const { values } = parseArgs({
     set: { type: 'string', multiple: true, default: [] }
   }
 })
-const AGENT = fileURLToPath(new URL('../test/fixtures/task-agent.js', import.meta.url))
+const AGENT = fileURLToPath(new URL('../harness/fixtures/task-agent.js', import.meta.url))
 const pct = (xs: number[], p: number): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))] }
 const r1 = (x: number): number => Math.round(x * 10) / 10
 const skip = new Set(values.skip.split(',').filter(Boolean))

@@ -17,7 +17,7 @@ import type { Keyring } from './keyring.js'
  * `keyring`: the mesh keys (node/keyring.ts: the data directory's keyring, else security.psk,
  * read before anything listens, so a bad file is CFG001, not a node that starts and then
  * completes no handshake). The protector is ours (node/mesh-key.ts says why); it forwards the
- * socket's 'drain' (js-libp2p#3552: without it a sender wedged after ~4 MB): test/pnet.test.ts
+ * socket's 'drain' (js-libp2p#3552: without it a sender wedged after ~4 MB): test/node/pnet.test.ts
  * sends 16 MiB through it.
  */
 export async function nodeConnectivity (config: AgentConfig, keyring?: Keyring): Promise<Connectivity> {

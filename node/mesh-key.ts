@@ -10,7 +10,7 @@
  * (bench/security.ts killed a node in its fourth second of broadcast; js-libp2p#3585 has the
  * fix, not in a release as of @libp2p/pnet 3.0.27). Ours: Salsa20's blocks in a small
  * WebAssembly SIMD module of our own whose memory never grows (node/crypto/salsa20-simd.ts), the pure-JS
- * cipher where a runtime lacks SIMD. The wire is the same: test/pnet.test.ts connects both ways with
+ * cipher where a runtime lacks SIMD. The wire is the same: test/node/pnet.test.ts connects both ways with
  * `@libp2p/pnet`'s protector.
  */
 import type { AbortOptions, ConnectionProtector, MultiaddrConnection } from '@libp2p/interface'

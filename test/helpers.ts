@@ -1,33 +1,18 @@
 /** Helpers shared by the tests: real nodes on 127.0.0.1, conditions waited for with deadlines. */
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { execFile } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { createAgentNode, type AgentNode, type CreateAgentNodeOptions, type Message } from '../surfaces/index.js'
+import { CLI, uniqueMesh, waitFor } from '../harness/process.js'
 
-export const CLI = fileURLToPath(new URL('../surfaces/cli/main.js', import.meta.url))
+// The process helpers and the seeded generator live in harness/, which bench/ imports too.
+export { agentTimings, CLI, Proc, sleep, uniqueMesh, waitFor } from '../harness/process.js'
+export { seededRandom } from '../harness/random.js'
+
 export const DIST = fileURLToPath(new URL('..', import.meta.url))
-
-let meshCounter = 0
-/** A mesh name no other test (or leftover process) shares. */
-export function uniqueMesh (): string {
-  return `t${process.pid}-${++meshCounter}-${Math.floor(Math.random() * 1e6)}`
-}
-
-/** Wait until `check` holds, polling; fails with `what` after the deadline. */
-export async function waitFor (check: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (Date.now() < end) {
-    if (await check()) return
-    await sleep(50)
-  }
-  if (await check()) return
-  throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`)
-}
 
 /** Run `fn` with a fresh temporary directory, removed afterwards whatever happens. */
 export async function withTempDir<T> (fn: (dir: string) => Promise<T>): Promise<T> {
@@ -46,10 +31,6 @@ export async function freePort (): Promise<number> {
   const port = (server.address() as { port: number }).port
   await new Promise(resolve => server.close(resolve))
   return port
-}
-
-export async function sleep (ms: number): Promise<void> {
-  await new Promise(resolve => setTimeout(resolve, ms))
 }
 
 export function nodeOptions (mesh: string, extra: CreateAgentNodeOptions = {}): CreateAgentNodeOptions {
@@ -102,89 +83,6 @@ export function collect (node: AgentNode, topic: string): Message[] {
 
 export async function stopAll (nodes: Array<AgentNode | undefined>): Promise<void> {
   await Promise.all(nodes.map(async n => { await n?.stop() }))
-}
-
-/** A child process whose stdout lines can be awaited. */
-export class Proc {
-  readonly child: ChildProcess
-  readonly lines: string[] = []
-  stderr = ''
-  private readonly listeners = new Set<() => void>()
-
-  /** `stdin: 'pipe'` for a process driven over its stdin (test/fixtures/netns-agent.ts stops when its stdin closes). */
-  constructor (args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string, opts: { stdin?: 'pipe' } = {}) {
-    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AGENTMESH_')))
-    // A HOME of its own unless the test gives one: `start` keeps its data directory in ~/.agentmesh/<name>
-    // (issue 14), and processes that reuse a name, in one test or across runs, must not share it (nor write to the user's home).
-    const home = env.HOME === undefined ? mkdtempSync(join(tmpdir(), 'agentmesh-home-')) : undefined
-    this.child = spawn(process.execPath, args, {
-      env: { ...clean, ...(home !== undefined ? { HOME: home } : {}), ...env },
-      stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'],
-      ...(cwd !== undefined ? { cwd } : {})
-    })
-    if (home !== undefined) this.child.once('exit', () => { rmSync(home, { recursive: true, force: true }) })
-    createInterface({ input: this.child.stdout! }).on('line', (l) => { this.lines.push(l); for (const f of this.listeners) f() })
-    this.child.stderr!.on('data', (d) => { this.stderr += String(d) })
-  }
-
-  /** The first JSON line (already printed or still to come) that matches. */
-  async json (match: (o: any) => boolean, what: string, timeoutMs = 15_000): Promise<any> {
-    const find = (): any => {
-      for (const l of this.lines) {
-        try { const o = JSON.parse(l); if (match(o)) return o } catch {}
-      }
-      return undefined
-    }
-    await waitFor(() => find() !== undefined || this.child.exitCode !== null, what, timeoutMs)
-    const found = find()
-    if (found === undefined) throw new Error(`process exited (${this.child.exitCode}) before ${what}; stderr: ${this.stderr}`)
-    return found
-  }
-
-  async exited (timeoutMs = 15_000): Promise<number | null> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode
-    return await new Promise((resolve, reject) => {
-      const t = setTimeout(() => { reject(new Error(`process did not exit within ${timeoutMs} ms`)) }, timeoutMs)
-      this.child.once('exit', (code) => { clearTimeout(t); resolve(code) })
-    })
-  }
-
-  async stop (signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return
-    this.child.kill(signal)
-    try { await this.exited(5_000) } catch { this.child.kill('SIGKILL'); await this.exited(5_000).catch(() => {}) }
-  }
-}
-
-/**
- * The environment of a test's agent processes (test/fixtures/task-agent.ts): fast failure
- * detection and elections, `expect` agents for the first voter set.
- */
-export function agentTimings (expect: number): Record<string, string> {
-  return {
-    AGENTMESH_MEMBERSHIP_HEARTBEAT_INTERVAL_MS: '200',
-    AGENTMESH_MEMBERSHIP_PROBE_INTERVAL_MS: '200',
-    AGENTMESH_MEMBERSHIP_PROBE_TIMEOUT_MS: '300',
-    AGENTMESH_MEMBERSHIP_SILENCE_MS: '800',
-    AGENTMESH_MEMBERSHIP_SUSPICION_MIN_MS: '600',
-    AGENTMESH_MEMBERSHIP_SUSPICION_MAX_MS: '1500',
-    AGENTMESH_COORDINATION_HEARTBEAT_INTERVAL_MS: '100',
-    AGENTMESH_COORDINATION_ELECTION_TIMEOUT_MIN_MS: '400',
-    AGENTMESH_COORDINATION_ELECTION_TIMEOUT_MAX_MS: '800',
-    AGENTMESH_COORDINATION_BOOTSTRAP_EXPECT: String(expect)
-  }
-}
-
-/** mulberry32: a small seeded generator, the same sequence for the same seed everywhere, so a failing run repeats from its seed. */
-export function seededRandom (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 /** One CLI command to its end, without the caller's AGENTMESH_ variables: its exit code and output. */

@@ -18,7 +18,7 @@ import { spawnSync } from 'node:child_process'
 import { accessSync, constants } from 'node:fs'
 import type { TestContext } from 'node:test'
 import { cgroupUnavailable } from './cgroup.js'
-import { netnsUnavailable } from './netns.js'
+import { netnsUnavailable } from '../harness/netns.js'
 
 export type Part = 'chromium' | 'promtool' | 'netns' | 'cgroup'
 

@@ -61,7 +61,23 @@ const rank = (f: string): number => { const i = LONG_FIRST.indexOf(basename(f));
 
 const here = dirname(fileURLToPath(import.meta.url))
 const given = process.argv.slice(2)
-const files = given.length > 0 ? given : readdirSync(here).filter(f => f.endsWith('.test.js')).sort().map(f => join(here, f))
+/**
+ * Every test file under dist/test, in the folders that mirror the sources (test/protocols/<name>,
+ * test/node, test/surfaces/<name>, test/mesh, test/repo), in name order by file name as when they
+ * sat in one folder. SERIAL, BESIDE and LONG_FIRST name files by their base name, so two test
+ * files may not share one.
+ */
+function testFiles (): string[] {
+  const found = (readdirSync(here, { recursive: true }) as string[]).filter(f => f.endsWith('.test.js')).map(f => join(here, f))
+  const byName = new Map<string, string>()
+  for (const f of found) {
+    const other = byName.get(basename(f))
+    if (other !== undefined) throw new Error(`two test files named ${basename(f)} (${other}, ${f}): the suite's tables name files by their base name`)
+    byName.set(basename(f), f)
+  }
+  return [...byName.keys()].sort().map(name => byName.get(name)!)
+}
+const files = given.length > 0 ? given : testFiles()
 const concurrency = process.env.AGENTMESH_TEST_CONCURRENCY ?? '3'
 const besideOn = concurrency !== '1'
 const isBeside = (f: string): boolean => besideOn && BESIDE[basename(f)] !== undefined

@@ -2,7 +2,7 @@
  * Noise's length prefixes read without a new RangeError per chunk, on our own connections only.
  *
  * Measured on @chainsafe/libp2p-noise 17.0.0 with @libp2p/utils 7.4.1 (the versions
- * test/adaptations.test.ts pins; its source hashes fail when either changes the code this relies
+ * test/node/adaptations/adaptations.test.ts pins; its source hashes fail when either changes the code this relies
  * on). Noise's encrypted stream splits incoming bytes with @libp2p/utils `LengthPrefixedDecoder`,
  * which after the last whole message of a chunk asks its length decoder for the next length
  * anyway, and learns that there is none from the RangeError Noise's `uint16BEDecode` throws: a

@@ -1,7 +1,7 @@
 /**
  * One socket write for what libp2p hands TCP at once, on our own connections only.
  *
- * Measured on @libp2p/tcp 11.0.28 (pinned by test/adaptations.test.ts, whose source hash fails
+ * Measured on @libp2p/tcp 11.0.28 (pinned by test/node/adaptations/adaptations.test.ts, whose source hash fails
  * when `sendData` changes). @libp2p/tcp writes each buffer of a send with its own
  * `socket.write`, and Noise hands it two for every message it encrypts (the 2-byte length, then
  * the ciphertext): two system calls where one would do, and on loopback each call also runs the

@@ -1,7 +1,7 @@
 /**
  * Yamux window updates after half the window, not after every frame, on our own connections only.
  *
- * Measured on @chainsafe/libp2p-yamux 8.0.1 (pinned by test/adaptations.test.ts, whose source
+ * Measured on @chainsafe/libp2p-yamux 8.0.1 (pinned by test/node/adaptations/adaptations.test.ts, whose source
  * hashes fail when the code this relies on changes). js-yamux answers every data frame it
  * receives with a window update giving back what that frame used: a request and its answer cost
  * each side one more frame, and on TCP one more socket write, which the receiver then decrypts

@@ -68,7 +68,7 @@ export class BootstrapCheck {
    * nobody is dialled; only when they all know of none are the first met asked, so a bootstrap
    * always waits for the same agents as without it. Asking the connected ones alone let
    * newcomers handed on by their seeds, linked only to other newcomers, bootstrap a second set
-   * (a reviewer's scenario, test/election-bootstrap.test.ts); and one silent connected agent
+   * (a reviewer's scenario, test/protocols/coordination/election-bootstrap.test.ts); and one silent connected agent
    * would have left nobody asked after a few rounds.
    */
   next (proposed: string[], members: MemberInfo[], connected: ((peer: string) => boolean) | undefined, now: number): string[] | undefined {

@@ -8,7 +8,7 @@
  * only the refused request let the next ones go out at once and empty the peer's bucket again,
  * so a caller with more to send than the limit admits (a loop of sequential requests, a batch
  * job) was refused in every second and disconnected as a flooder after five: ~6,500 sequential
- * requests at the default 1,000/s, then COM002 for the minute of the cool-down (test/limits.test.ts).
+ * requests at the default 1,000/s, then COM002 for the minute of the cool-down (test/protocols/rpc/limits.test.ts).
  * Paced, it is refused about once and then served at the limit for as long as it has work.
  *
  * Each request reserves its slot (GCRA-like: the next slot moves on by the request's share of the

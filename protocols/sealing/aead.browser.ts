@@ -2,7 +2,7 @@
  * XChaCha20-Poly1305 in a browser bundle (the browser build takes this file for aead.ts): a
  * browser has no native ChaCha20-Poly1305 (WebCrypto offers AES only), so the whole AEAD is
  * @noble/ciphers' `xchacha20poly1305`, the construction aead.ts reproduces byte for byte with
- * Node's cipher (test/browser.test.ts seals with each and opens with the other). Same exports,
+ * Node's cipher (test/node/browser.test.ts seals with each and opens with the other). Same exports,
  * same layout: ciphertext with its 16-byte tag appended.
  */
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js'

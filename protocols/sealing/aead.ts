@@ -2,7 +2,7 @@
  * XChaCha20-Poly1305 (draft-irtf-cfrg-xchacha) with Node's native ChaCha20-Poly1305 for the bulk:
  * HChaCha20 (from @noble/ciphers, one block) turns the key and the first 16 nonce bytes into a
  * subkey, then RFC 8439's AEAD runs with nonce 0x00000000 || the last 8 bytes. Byte for byte what
- * @noble/ciphers' xchacha20poly1305 gives (test/sealing.test.ts checks), at a fraction of the
+ * @noble/ciphers' xchacha20poly1305 gives (test/protocols/sealing/sealing.test.ts checks), at a fraction of the
  * cost on a 1 KiB payload (measured: about 10 µs against 40-70 µs in pure JS).
  *
  * `XChaCha` keeps the subkey of the last 16-byte nonce prefix it met: a sender that keeps one

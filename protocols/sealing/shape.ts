@@ -2,7 +2,7 @@
  * The sealed payload's shape, in its two versions: the zod schemas (the reference, and the
  * types), and `hasSealedShape`, the same check written out by hand. Every node that receives a
  * sealed payload asks, relays included, once per payload: the schema cost about 5 µs of a 1 KiB
- * payload's budget, the hand-written check a tenth of that. test/sealing.test.ts holds the two
+ * payload's budget, the hand-written check a tenth of that. test/protocols/sealing/sealing.test.ts holds the two
  * to the same answers.
  *
  *   version 1: { sealed: 1, kid, at, ek, wraps: [{ to, ct }], nonce, ct }

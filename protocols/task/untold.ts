@@ -1,7 +1,7 @@
 /**
  * Ends not yet on a majority of the voters' disks. Until one is, a query answers the status
  * before it, the task's dependents wait, and the coordinator sends it again every second while it
- * stays in office in the same term. The fault campaign found why (test/fault-campaign.ts): a
+ * stays in office in the same term. The fault campaign found why (harness/fault-campaign.ts): a
  * replication batch that fired while the lease lapsed for a moment, or that missed its majority,
  * was never sent again; the end lived only in the coordinator's memory, was answered to the
  * submitter's poll, and the next coordinator ran the task to another end.

@@ -1,0 +1,105 @@
+/**
+ * Processes and waits shared by the tests and the benchmarks: the CLI's path, a mesh name of its
+ * own, a condition waited for with a deadline, a child process whose output lines can be awaited,
+ * and the fast timings of an agent process. test/helpers.ts re-exports them.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+
+export const CLI = fileURLToPath(new URL('../surfaces/cli/main.js', import.meta.url))
+
+let meshCounter = 0
+/** A mesh name no other test (or leftover process) shares. */
+export function uniqueMesh (): string {
+  return `t${process.pid}-${++meshCounter}-${Math.floor(Math.random() * 1e6)}`
+}
+
+/** Wait until `check` holds, polling; fails with `what` after the deadline. */
+export async function waitFor (check: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+  const end = Date.now() + timeoutMs
+  while (Date.now() < end) {
+    if (await check()) return
+    await sleep(50)
+  }
+  if (await check()) return
+  throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`)
+}
+
+export async function sleep (ms: number): Promise<void> {
+  await new Promise(resolve => setTimeout(resolve, ms))
+}
+
+/** A child process whose stdout lines can be awaited. */
+export class Proc {
+  readonly child: ChildProcess
+  readonly lines: string[] = []
+  stderr = ''
+  private readonly listeners = new Set<() => void>()
+
+  /** `stdin: 'pipe'` for a process driven over its stdin (harness/fixtures/netns-agent.ts stops when its stdin closes). */
+  constructor (args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string, opts: { stdin?: 'pipe' } = {}) {
+    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AGENTMESH_')))
+    // A HOME of its own unless the test gives one: `start` keeps its data directory in ~/.agentmesh/<name>
+    // (issue 14), and processes that reuse a name, in one test or across runs, must not share it (nor write to the user's home).
+    const home = env.HOME === undefined ? mkdtempSync(join(tmpdir(), 'agentmesh-home-')) : undefined
+    this.child = spawn(process.execPath, args, {
+      env: { ...clean, ...(home !== undefined ? { HOME: home } : {}), ...env },
+      stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'],
+      ...(cwd !== undefined ? { cwd } : {})
+    })
+    if (home !== undefined) this.child.once('exit', () => { rmSync(home, { recursive: true, force: true }) })
+    createInterface({ input: this.child.stdout! }).on('line', (l) => { this.lines.push(l); for (const f of this.listeners) f() })
+    this.child.stderr!.on('data', (d) => { this.stderr += String(d) })
+  }
+
+  /** The first JSON line (already printed or still to come) that matches. */
+  async json (match: (o: any) => boolean, what: string, timeoutMs = 15_000): Promise<any> {
+    const find = (): any => {
+      for (const l of this.lines) {
+        try { const o = JSON.parse(l); if (match(o)) return o } catch {}
+      }
+      return undefined
+    }
+    await waitFor(() => find() !== undefined || this.child.exitCode !== null, what, timeoutMs)
+    const found = find()
+    if (found === undefined) throw new Error(`process exited (${this.child.exitCode}) before ${what}; stderr: ${this.stderr}`)
+    return found
+  }
+
+  async exited (timeoutMs = 15_000): Promise<number | null> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode
+    return await new Promise((resolve, reject) => {
+      const t = setTimeout(() => { reject(new Error(`process did not exit within ${timeoutMs} ms`)) }, timeoutMs)
+      this.child.once('exit', (code) => { clearTimeout(t); resolve(code) })
+    })
+  }
+
+  async stop (signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return
+    this.child.kill(signal)
+    try { await this.exited(5_000) } catch { this.child.kill('SIGKILL'); await this.exited(5_000).catch(() => {}) }
+  }
+}
+
+/**
+ * The environment of a test's agent processes (harness/fixtures/task-agent.ts): fast failure
+ * detection and elections, `expect` agents for the first voter set.
+ */
+export function agentTimings (expect: number): Record<string, string> {
+  return {
+    AGENTMESH_MEMBERSHIP_HEARTBEAT_INTERVAL_MS: '200',
+    AGENTMESH_MEMBERSHIP_PROBE_INTERVAL_MS: '200',
+    AGENTMESH_MEMBERSHIP_PROBE_TIMEOUT_MS: '300',
+    AGENTMESH_MEMBERSHIP_SILENCE_MS: '800',
+    AGENTMESH_MEMBERSHIP_SUSPICION_MIN_MS: '600',
+    AGENTMESH_MEMBERSHIP_SUSPICION_MAX_MS: '1500',
+    AGENTMESH_COORDINATION_HEARTBEAT_INTERVAL_MS: '100',
+    AGENTMESH_COORDINATION_ELECTION_TIMEOUT_MIN_MS: '400',
+    AGENTMESH_COORDINATION_ELECTION_TIMEOUT_MAX_MS: '800',
+    AGENTMESH_COORDINATION_BOOTSTRAP_EXPECT: String(expect)
+  }
+}

@@ -1,0 +1,235 @@
+// The simulated member view shared by the election simulation (test/protocols/coordination/election-sim.test.ts) and
+// the scale simulation (bench/sim.ts): one agent's member view as protocols/discovery/members.ts drives
+// it (statements issued and relayed, gossip rounds, full exchanges, probes matched by nonce),
+// over the REAL pure cores, protocols/discovery/member-table.ts (with the failure detector) and
+// protocols/discovery/rumours.ts. What a node's shell adds with I/O (RPC, timers, signatures) is left to
+// the caller: it says when each round runs, to whom, and carries the messages.
+import { MemberTable, type Heartbeat, type MemberChange, type ProbeAnswer } from '../protocols/discovery/member-table.js'
+import type { MemberTimings } from '../protocols/discovery/member-timings.js'
+import { Rumours } from '../protocols/discovery/rumours.js'
+import type { NeighbourBudgets } from '../protocols/discovery/member-budgets.js'
+import { cutWithin, differing, digestOf, listDiffering, reconcile, type Entry } from '../protocols/discovery/member-digest.js'
+
+/**
+ * A statement as the member view signs it (simulated agents do not forge statements: real nodes
+ * check signatures). `size`: its bytes on the wire, when the caller counts them.
+ */
+export type Statement = Heartbeat & { seq: number, size?: number }
+
+export type MemberMessage =
+  | { type: 'member-gossip', statements: Statement[] }
+  | { type: 'member-digest', sums: Uint32Array, round: number }
+  | { type: 'member-digest-answer', entries: Entry[], buckets: number[], more: boolean, round: number }
+  | { type: 'member-patch', statements: Statement[], want: string[], more: boolean, round: number }
+  | { type: 'member-patch-answer', statements: Statement[], more: boolean, round: number }
+  | { type: 'probe', incarnation: number, nonce: number }
+  | { type: 'probe-ack', answer: ProbeAnswer, nonce: number }
+
+export interface MemberAgentInit {
+  id: string
+  eligible: boolean
+  timings: MemberTimings & { confirmationsForMin: number }
+  incarnation: number
+  random: () => number
+  retransmitMult: number
+  /** Sends one message (the caller adds latency, loss, partitions, and counts). */
+  send: (to: string, msg: MemberMessage) => void
+  /** A fresh probe nonce (RpcService's request ids). */
+  nonce: () => number
+  /** Statements one gossip message and one full exchange's patch carry at most (member-wire.ts); unbounded when not given. */
+  gossipMax?: { statements: number, bytes: number }
+  syncMax?: { statements: number, bytes: number }
+  /** The wire size of a statement this agent issues (statementSize of a real-shaped one); 1 when not given. */
+  sizeOf?: (hb: Heartbeat & { seq: number }) => number
+  /** Per neighbour, the statement checks it may make this agent do (members.ts's STATEMENT_CHECKS_*). */
+  checks?: NeighbourBudgets
+  /** Copy what is sent (the election simulation's messages are never shared between agents). */
+  copy?: boolean
+}
+
+/** Digest rounds of one full exchange, at most (member-exchange.ts MAX_ROUNDS). */
+const MAX_SYNC_ROUNDS = 16
+
+/** One agent's member view: the real MemberTable and Rumours, driven as MemberView drives them. */
+export class MemberAgent {
+  readonly table: MemberTable
+  readonly rumours: Rumours<Statement>
+  seq = 0
+  /** Probes sent: nonce -> peer (what RpcService does to match an answer to its request). */
+  readonly nonces = new Map<number, string>()
+  private readonly init: MemberAgentInit
+
+  constructor (init: MemberAgentInit) {
+    this.init = init
+    const self = { peerId: init.id, name: init.id, roles: [], eligible: init.eligible }
+    this.table = new MemberTable({ ...init.timings, self, incarnation: init.incarnation, random: init.random })
+    this.rumours = new Rumours({ retransmitMult: init.retransmitMult })
+  }
+
+  /** The agent's statement, when it says something new: kept and queued for gossip (MemberView.issue). */
+  issue (now: number): void {
+    const hb = this.table.statementDue()
+    if (hb === undefined) return
+    this.seq = Math.max(now, this.seq + 1)
+    const st: Statement = { ...hb, seq: this.seq }
+    const size = this.init.sizeOf?.(st) ?? 1
+    if (this.init.sizeOf !== undefined) st.size = size
+    this.rumours.offer(this.init.id, this.seq, st, size)
+  }
+
+  /** A connection to `peer` opened: true when it was unknown (then probe it and exchange all, as members.ts does). */
+  connected (peer: string, now: number): boolean {
+    if (!this.table.seen(peer, { name: peer, roles: [] }, now)) return false
+    this.probe(peer, now)
+    this.sync(peer)
+    return true
+  }
+
+  /** Its own statement's and each live member's (member, seq): what a full exchange's digest sums (MemberView's entries). */
+  entries (): Entry[] {
+    return this.rumours.entries(p => { if (p === this.init.id) return true; const s = this.table.state(p); return s === 'alive' || s === 'suspect' })
+  }
+
+  /** The statements of `members` (its own first), up to the exchange's limits (member-exchange.ts cut). */
+  private cut (members: string[]): { statements: Statement[], more: boolean } {
+    const max = this.init.syncMax ?? { statements: Infinity, bytes: Infinity }
+    const { items, more } = cutWithin(members, this.init.id, m => this.rumours.get(m), st => st.size ?? 1, { items: max.statements, bytes: max.bytes })
+    return { statements: items, more }
+  }
+
+  /** A full exchange with `to`: its digest first (member-exchange.ts sync); `round` counts the rounds of one exchange. */
+  sync (to: string, round = 0): void {
+    if (round >= MAX_SYNC_ROUNDS) return
+    this.init.send(to, { type: 'member-digest', sums: digestOf(this.entries()), round })
+  }
+
+  private copy<T>(x: T): T { return this.init.copy === true ? structuredClone(x) : x }
+
+  /** Statements new to the agent, taken as MemberView.receive takes them (signatures aside, their checks budgeted when asked). */
+  receive (from: string, statements: Statement[], full: boolean, now: number): void {
+    const checks = this.init.checks
+    this.table.heard(from, now)
+    for (const st of statements) {
+      if (st.peerId === this.init.id || (this.rumours.seq(st.peerId) ?? -1) >= st.seq) continue
+      if (checks !== undefined && checks.take(from, 1, now) > 0) break
+      this.rumours.offer(st.peerId, st.seq, st, st.size ?? 1, from)
+      this.table.heartbeat(st, now, st.peerId)
+    }
+    if (full) this.table.reconsider(now)
+  }
+
+  /** The least-told news to `fanout` of `peers` (spliced at random), when there is any (MemberView.gossipRound). */
+  gossipRound (peers: string[], fanout: number): void {
+    if (this.rumours.pending === 0) return
+    const members = this.table.liveCount() + 1
+    const max = this.init.gossipMax ?? { statements: 32, bytes: Infinity }
+    for (let i = 0; i < fanout && peers.length > 0; i++) {
+      const to = peers.splice(Math.floor(this.init.random() * peers.length), 1)[0]
+      const statements = this.rumours.take(members, max.statements, max.bytes, to)
+      if (statements.length === 0) continue
+      this.init.send(to, { type: 'member-gossip', statements: this.init.copy === true ? structuredClone(statements) : statements })
+    }
+  }
+
+  /** A probe of `peer`, unless one is already awaited; true when one went out. */
+  probe (peer: string, now: number, timeoutMs?: number): boolean {
+    if (!this.table.probeStarted(peer, now, timeoutMs)) return false
+    // An answer to an earlier probe of this peer (it already failed) does not answer this one.
+    for (const [n, p] of this.nonces) if (p === peer) this.nonces.delete(n)
+    const nonce = this.init.nonce()
+    this.nonces.set(nonce, peer)
+    this.init.send(peer, { type: 'probe', incarnation: this.table.incarnation, nonce })
+    return true
+  }
+
+  onMessage (from: string, msg: MemberMessage, now: number): void {
+    switch (msg.type) {
+      case 'member-gossip':
+        this.receive(from, msg.statements, false, now)
+        break
+      case 'member-digest': {
+        const own = this.entries()
+        const list = listDiffering(own, differing(digestOf(own), msg.sums), this.init.syncMax?.statements ?? Infinity, this.init.random)
+        this.init.send(from, { type: 'member-digest-answer', ...list, round: msg.round })
+        break
+      }
+      case 'member-digest-answer': {
+        const { want, give } = reconcile(this.entries(), msg.entries, msg.buckets, m => this.rumours.seq(m), this.init.id)
+        if (want.length === 0 && give.length === 0) break
+        const given = this.cut(give)
+        this.init.send(from, { type: 'member-patch', statements: this.copy(given.statements), want, more: msg.more || given.more, round: msg.round })
+        break
+      }
+      case 'member-patch': {
+        const live = new Set(this.entries().map(e => e[0]))
+        const answer = this.cut([...new Set(msg.want)].filter(m => live.has(m)))
+        this.receive(from, msg.statements, true, now)
+        this.init.send(from, { type: 'member-patch-answer', statements: this.copy(answer.statements), more: msg.more || answer.more, round: msg.round })
+        break
+      }
+      case 'member-patch-answer':
+        this.receive(from, msg.statements, true, now)
+        if (msg.more) this.sync(from, msg.round + 1)
+        break
+      case 'probe': {
+        this.table.probedBy(from, msg.incarnation, now)
+        const answer = { incarnation: this.table.incarnation, eligible: this.init.eligible, name: this.init.id, roles: [] }
+        this.init.send(from, { type: 'probe-ack', answer, nonce: msg.nonce })
+        break
+      }
+      case 'probe-ack':
+        if (this.nonces.get(msg.nonce) !== from) return
+        this.nonces.delete(msg.nonce)
+        this.table.probeAnswered(from, msg.answer, now)
+        break
+    }
+  }
+
+  /** The table's changes since the last call; a statement issued when there is news (MemberView.flush). */
+  flush (now: number, check?: (c: MemberChange) => void): MemberChange[] {
+    const { changes, announce } = this.table.drain()
+    if (check !== undefined) for (const c of changes) check(c)
+    if (announce || changes.length > 0) this.issue(now)
+    return changes
+  }
+}
+
+/** Messages in flight, earliest first (ties in send order): a binary heap. */
+export class Flights<T extends { at: number, order: number }> {
+  private readonly heap: T[] = []
+  get size (): number { return this.heap.length }
+  peek (): T | undefined { return this.heap[0] }
+  private less (a: T, b: T): boolean { return a.at < b.at || (a.at === b.at && a.order < b.order) }
+  push (f: T): void {
+    const h = this.heap
+    h.push(f)
+    let i = h.length - 1
+    while (i > 0) {
+      const p = (i - 1) >> 1
+      if (!this.less(h[i], h[p])) break;
+      [h[i], h[p]] = [h[p], h[i]]
+      i = p
+    }
+  }
+
+  pop (): T | undefined {
+    const h = this.heap
+    const top = h[0]
+    const last = h.pop()
+    if (h.length > 0 && last !== undefined) {
+      h[0] = last
+      let i = 0
+      for (;;) {
+        const l = 2 * i + 1
+        const r = l + 1
+        let m = i
+        if (l < h.length && this.less(h[l], h[m])) m = l
+        if (r < h.length && this.less(h[r], h[m])) m = r
+        if (m === i) break;
+        [h[i], h[m]] = [h[m], h[i]]
+        i = m
+      }
+    }
+    return top
+  }
+}

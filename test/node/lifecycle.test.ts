@@ -1,0 +1,81 @@
+/**
+ * The node's lifecycle through its ordered list of services: every service's start() and stop()
+ * are safe to call twice (and stop() before start()), and a node whose services were walked so
+ * stops cleanly, leaving no timer behind. Also waitForAgent, which waits on joins.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { AbortError, createAgentNode, TimeoutError } from '../../surfaces/index.js'
+import { nodeOptions, startMesh, stopAll, uniqueMesh, waitFor } from '../helpers.js'
+
+/** Timers and intervals still armed in this process (unref'd ones included). */
+function timers (): number {
+  return process.getActiveResourcesInfo().filter(r => r === 'Timeout').length
+}
+
+test('every service of a started node survives start() twice and stop() twice; the node stops cleanly after', async () => {
+  const before = timers()
+  const [a, b] = await startMesh(2, (i) => i === 0 ? { debug: '127.0.0.1:0' } : {})
+  try {
+    const services = a.services
+    // the audit log, dead letters, libp2p, rpc, pubsub, admission (and the pubsub flush), membership, member view, the hang-up
+    // of agents held offline, the reconnect to them, coordination, the links between voters,
+    // resources, negotiation, monitoring, learning, tasks, dialer, bootstrap, the hand-offs, mesh announcer, the watcher's
+    // dials of agents off its map, the topic links, delivery, debug feed, the live page's rate rings, event stream, debug server.
+    assert.equal(services.length, 29)
+    b.handle('echo', (req) => req)
+    for (const s of services) {
+      await s.start()
+      await s.start()
+    }
+    assert.deepEqual(await a.request(b.peerId, 'echo', { n: 1 }), { n: 1 }, 'the node still answers after every service was started again')
+    const health: any = await (await fetch(`${a.debugUrl as string}/health`)).json()
+    assert.equal(health.status, 'ok')
+    for (const s of [...services].reverse()) {
+      await s.stop()
+      await s.stop()
+    }
+    await a.stop()
+    await a.stop()
+    assert.equal(a.health().status, 'stopped')
+  } finally {
+    await stopAll([a, b])
+  }
+  await waitFor(() => timers() <= before, `no timer left once the nodes stopped (had ${before}, now ${timers()})`, 5_000)
+})
+
+test('every service of a node never started may be stopped, twice; the node then stops', async () => {
+  const node = await createAgentNode(nodeOptions(uniqueMesh(), { debug: '127.0.0.1:0' }))
+  for (const s of [...node.services].reverse()) {
+    await s.stop()
+    await s.stop()
+  }
+  await node.stop()
+  assert.equal(node.started, false)
+})
+
+test('waitForAgent: resolves with an agent already known, with one that joins later, and rejects with the signal\'s reason', async () => {
+  const [a, b] = await startMesh(2, (i) => ({ capabilities: i === 1 ? ['translate'] : [], roles: i === 1 ? ['worker'] : [] }))
+  let late
+  try {
+    assert.equal((await a.waitForAgent({ capability: 'translate' })).peerId, b.peerId)
+    assert.equal((await a.waitForAgent({ role: 'worker', name: 'n1' })).peerId, b.peerId)
+    const waiting = a.waitForAgent({ capability: 'summarise' })
+    late = await createAgentNode(nodeOptions(a.config.mesh, { name: 'late', capabilities: ['summarise'], bootstrap: [a.addresses()[0]] }))
+    await late.start()
+    const found = await waiting
+    assert.equal(found.peerId, late.peerId)
+    assert.deepEqual(found.capabilities, ['summarise'])
+    const reason = new Error('gave up')
+    const controller = new AbortController()
+    const never = a.waitForAgent({ name: 'nobody' }, { signal: controller.signal })
+    controller.abort(reason)
+    // As everywhere in the node's API: the reason, as a typed AbortError carrying its message.
+    const aborted = (e: Error): boolean => e instanceof AbortError && e.message === 'gave up'
+    await assert.rejects(never, aborted)
+    await assert.rejects(a.waitForAgent({ name: 'nobody' }, { signal: AbortSignal.abort(reason) }), aborted)
+    await assert.rejects(a.waitForAgent({ name: 'nobody' }, { signal: AbortSignal.timeout(50) }), (e: Error) => e instanceof TimeoutError)
+  } finally {
+    await stopAll([a, b, late])
+  }
+})

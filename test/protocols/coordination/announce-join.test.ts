@@ -1,0 +1,36 @@
+/**
+ * The coordinator's announcement reaches an agent that joins after the election without waiting
+ * for the periodic one (issue 15): the interval is long at rest (5 s by default, here ten
+ * minutes, so only the announcement made on the join can explain what the newcomer knows).
+ * Real nodes in one process, local timings; a voter set capped at three, so the newcomers are
+ * non-voters, which learn the coordinator from announcements alone.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { createAgentNode, type AgentNode } from '../../../surfaces/index.js'
+import { nodeOptions, startMesh, stopAll, waitFor } from '../../helpers.js'
+
+const opts = { preset: 'local' as const, coordination: { bootstrapExpect: 3, maxVoters: 3, announceIntervalMs: 600_000 } }
+
+test('an agent that joins after the election follows the coordinator at once, though the next periodic announcement is ten minutes away', async () => {
+  const nodes: AgentNode[] = await startMesh(3, () => opts)
+  try {
+    await waitFor(() => nodes.some(n => n.coordination.inOffice) && nodes.every(n => n.coordination.leader !== undefined), 'one coordinator followed by the first three', 20_000)
+    const leader = nodes.find(n => n.coordination.inOffice) as AgentNode
+    const term = leader.coordination.term
+    // Two newcomers, one after the other: each is a non-voter (the set is full) and joins after
+    // the win's announcement went out.
+    for (const name of ['late1', 'late2']) {
+      const node = await createAgentNode(nodeOptions(nodes[0].config.mesh, { name, bootstrap: [nodes[1].addresses()[0]], ...opts }))
+      nodes.push(node)
+      await node.start()
+      await waitFor(() => node.coordination.leader === leader.peerId, `${name} to follow ${leader.name}`, 20_000)
+      assert.equal(node.coordination.term, term, 'in the term it was elected in: no election was needed')
+      assert.ok(!leader.coordination.voters().includes(node.peerId), `${name} is a non-voter (the set holds three)`)
+      assert.equal(node.coordinator().situation, 'following')
+    }
+    assert.ok(nodes.every(n => n.coordination.leader === leader.peerId), 'everyone still follows the same coordinator')
+  } finally {
+    await stopAll(nodes)
+  }
+})

@@ -1,0 +1,46 @@
+/** The circuit breaker per destination through real nodes: opens after N failures, fails fast, recovers. */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { createAgentNode, type AgentNode } from '../../../surfaces/index.js'
+import { freePort, nodeOptions, sleep, stopAll, uniqueMesh, waitFor } from '../../helpers.js'
+
+test('breaker opens after breaker.failures failures, fails fast with COM002, half-opens after resetMs and closes on success', async () => {
+  const mesh = uniqueMesh()
+  const key = await generateKeyPair('Ed25519')
+  const port = await freePort()
+  const start = async (): Promise<AgentNode> => {
+    const n = await createAgentNode(nodeOptions(mesh, { name: 'r', privateKey: key, listen: [`/ip4/127.0.0.1/tcp/${port}`] }))
+    n.handle('ping', () => 'pong')
+    await n.start()
+    return n
+  }
+  let r: AgentNode | undefined = await start()
+  const s = await createAgentNode(nodeOptions(mesh, { name: 's', breaker: { failures: 3, resetMs: 1_500 }, rpc: { timeoutMs: 2_000 } }))
+  try {
+    await s.start()
+    await s.dial(r.addresses()[0])
+    const peer = r.peerId
+    assert.equal(await s.request(peer, 'ping', {}), 'pong')
+    await r.stop()
+    for (let i = 0; i < 3; i++) {
+      await assert.rejects(s.request(peer, 'ping', {}), (e: any) => e.code === 'COM002' && e.name === 'ConnectionError')
+    }
+    const open = s.delivery.breaker(peer)
+    assert.equal(open?.state, 'open')
+    assert.equal(open?.failures, 3)
+    const t0 = performance.now()
+    await assert.rejects(s.request(peer, 'ping', {}), (e: any) => e.code === 'COM002' && e.name === 'CircuitOpenError' && /open since .* after 3 consecutive failures/.test(e.message))
+    // Failing fast: no dial was tried (a dial to a closed port takes a round trip at least).
+    assert.ok(performance.now() - t0 < 500)
+    assert.ok(s.delivery.breakers().some(b => b.peer === peer && b.state === 'open'))
+    assert.ok((s.stats.snapshot().breaker_transitions_total ?? []).some(t => t.labels.to === 'open'))
+    r = await start()
+    await waitFor(() => Date.now() >= (open?.halfOpenAt ?? 0), 'resetMs to pass', 5_000)
+    await sleep(50)
+    assert.equal(await s.request(peer, 'ping', {}), 'pong')
+    assert.equal(s.delivery.breaker(peer), undefined, 'closed and forgotten')
+  } finally {
+    await stopAll([s, r])
+  }
+})

@@ -1,0 +1,233 @@
+// Full member exchanges by digest (issue 15; protocols/discovery/member-digest.ts, member-exchange.ts): the
+// digest's pure parts; then the exchange between two real libp2p nodes over the rpc protocol
+// (each side a store of statements, so what crosses is what the test put there): at rest only
+// the sums go, each side gets exactly what it lacked, a set past one exchange's byte limit comes
+// over in rounds, and an agent of an older build is exchanged with whole. Then real agents: their
+// exchanges at rest are digests, and a newcomer still learns the mesh from them.
+import '../../../node/polyfills.js'
+import { after, describe, it, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import {
+  bucketOf, decodeDigest, differing, digestOf, DIGEST_BUCKETS, encodeDigest, listDiffering, reconcile, type Entry
+} from '../../../protocols/discovery/member-digest.js'
+import { MemberExchange } from '../../../protocols/discovery/member-exchange.js'
+import { MemberDigest, MemberPatch, MemberSync, MemberSyncIntake, SYNC_MAX_STATEMENTS, type SignedStatement } from '../../../protocols/discovery/member-wire.js'
+import { SYNC_MAX_BYTES } from '../../../protocols/discovery/constants.js'
+import { RpcService } from '../../../protocols/rpc/index.js'
+import { RateLimitedError } from '../../../protocols/core/errors.js'
+import { Stats } from '../../../node/stats.js'
+import { createLogger } from '../../../node/log.js'
+import { createAgentNode, type AgentNode } from '../../../surfaces/index.js'
+import { nodeOptions, seededRandom, stopAll, uniqueMesh, waitFor } from '../../helpers.js'
+
+const ids = (n: number, prefix = 'peer'): string[] => Array.from({ length: n }, (_, i) => `${prefix}-${i}`)
+
+test('digest: equal sets have equal sums; one newer statement changes its own bucket only; the text round-trips', () => {
+  const entries: Entry[] = ids(300).map((m, i) => [m, 1_000 + i])
+  const a = digestOf(entries)
+  assert.deepEqual([...digestOf([...entries].reverse())], [...a], 'order does not matter')
+  const changed = entries.map(([m, s]): Entry => m === 'peer-7' ? [m, s + 1] : [m, s])
+  assert.deepEqual([...differing(a, digestOf(changed))], [bucketOf('peer-7')])
+  assert.equal(differing(a, digestOf(entries)).size, 0)
+  assert.deepEqual([...decodeDigest(encodeDigest(a)) ?? []], [...a])
+  assert.equal(decodeDigest('zz'.repeat(DIGEST_BUCKETS * 4)), undefined, 'not hex')
+  assert.equal(decodeDigest('00'), undefined, 'not the length')
+})
+
+test('digest: the answerer lists whole buckets up to its limit and says when it left some out; reconcile finds what each side lacks', () => {
+  const theirs: Entry[] = ids(200).map((m): Entry => [m, 5])
+  const all = new Set(Array.from({ length: DIGEST_BUCKETS }, (_, i) => i))
+  const whole = listDiffering(theirs, all, 10_000, () => 0)
+  assert.equal(whole.entries.length, 200)
+  assert.equal(whole.more, false)
+  const cut = listDiffering(theirs, all, 50, seededRandom(3))
+  assert.ok(cut.entries.length <= 50 && cut.entries.length > 0)
+  assert.equal(cut.more, true)
+  for (const b of cut.buckets) {
+    const inBucket = theirs.filter(([m]) => bucketOf(m) === b).length
+    assert.equal(cut.entries.filter(([m]) => bucketOf(m) === b).length, inBucket, `bucket ${b} listed whole`)
+  }
+  // The asker holds peer-0 older, peer-1 newer, lacks peer-2, and holds 'mine' the answerer lacks.
+  const held = new Map<string, number>([['peer-0', 4], ['peer-1', 9], ['mine', 1], ...theirs.slice(3).map(([m, s]): [string, number] => [m, s])])
+  const own: Entry[] = [...held].filter(([m]) => m !== 'peer-0')
+  const r = reconcile(own, theirs, whole.buckets, m => held.get(m), 'me')
+  assert.deepEqual(r.want.sort(), ['peer-0', 'peer-2'])
+  assert.deepEqual(r.give.sort(), ['mine', 'peer-1'])
+  // Entries outside the buckets listed are not the answerer's to list; the asker never wants its own.
+  const none = reconcile([], [['me', 9], ['peer-2', 5]], [bucketOf('peer-2')].filter(b => b !== bucketOf('me')), () => undefined, 'me')
+  assert.ok(!none.want.includes('me'))
+})
+
+/** A statement of `member` at `seq`, padded to about `bytes` (the exchange moves them; it does not check them). */
+function statement (member: string, seq: number, bytes = 300): SignedStatement {
+  const body = JSON.stringify({ peerId: member, seq, pad: 'x'.repeat(Math.max(0, bytes - 60)) })
+  return { body, sig: `sig-${member}-${seq}` }
+}
+
+interface Side {
+  node: Libp2p
+  rpc: RpcService
+  store: Map<string, SignedStatement>
+  exchange?: MemberExchange
+  id: string
+  /** Units charged to neighbours, entry lists built, statements taken. */
+  charged: number
+  built: number
+  taken: number
+}
+
+/** `budget`: units this side lets a neighbour's exchanges charge before it refuses them (RATE001). */
+async function side (opts: { older?: boolean, budget?: number } = {}): Promise<Side> {
+  const node = await createLibp2p({
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()], services: { identify: identify() }
+  })
+  const id = node.peerId.toString()
+  const rpc = new RpcService({ libp2p: node, stats: new Stats(), log: createLogger('silent', { peer_id: id, agent: 'x' }), maxMessageBytes: 1 << 20, window: 64, timeoutMs: 10_000, stallTimeoutMs: 10_000 })
+  await rpc.start()
+  const s: Side = { node, rpc, store: new Map(), charged: 0, id, built: 0, taken: 0 }
+  const seqOf = (m: string): number | undefined => { const st = s.store.get(m); return st === undefined ? undefined : JSON.parse(st.body).seq }
+  const receive = (_from: string, statements: SignedStatement[]): number => {
+    let taken = 0
+    for (const st of statements) {
+      const { peerId, seq } = JSON.parse(st.body)
+      if ((seqOf(peerId) ?? -1) < seq) { s.store.set(peerId, st); taken++ }
+    }
+    s.taken += taken
+    return taken
+  }
+  if (opts.older === true) {
+    // An older build: only the whole exchange.
+    rpc.handle(MemberSyncIntake, (req) => { receive('', MemberSync.request.parse(req).statements); return { statements: [...s.store.values()] } })
+    return s
+  }
+  s.exchange = new MemberExchange({
+    rpc,
+    self: id,
+    passive: false,
+    entries: () => { s.built++; return [...s.store.keys()].map((m): Entry => [m, seqOf(m) as number]) },
+    held: {
+      get: m => s.store.get(m),
+      seq: seqOf,
+      get size () { return s.store.size },
+      all: (keep = () => true) => [...s.store].filter(([m]) => keep(m)).map(([, st]) => st)
+    },
+    gives: m => s.store.has(m),
+    receive,
+    takes: () => true,
+    charge: (_from, n) => {
+      if (s.charged + n > (opts.budget ?? Infinity)) throw new RateLimitedError('over budget: retry after 1000 ms')
+      s.charged += n
+    },
+    timeoutMs: () => 10_000
+  })
+  s.exchange.handle()
+  return s
+}
+
+const count = (s: Side, subject: string, direction: 'in' | 'out'): number =>
+  (s.rpc as unknown as { init: { stats: Stats } }).init.stats.get('housekeeping_messages_total', { subject, direction, type: 'REQUEST' })
+
+describe('full exchanges by digest, between two real nodes', () => {
+  const sides: Side[] = []
+  after(async () => { for (const s of sides) { await s.rpc.stop(); await s.node.stop() } })
+  const pair = async (opts: { older?: boolean, budget?: number } = {}): Promise<[Side, Side]> => {
+    const a = await side()
+    const b = await side(opts)
+    sides.push(a, b)
+    await a.node.dial(b.node.getMultiaddrs()[0])
+    return [a, b]
+  }
+
+  it('at rest only the sums cross; with differences each side gets exactly what it lacked', async () => {
+    const [a, b] = await pair()
+    for (const m of ids(120)) { const st = statement(m, 10); a.store.set(m, st); b.store.set(m, st) }
+    await a.exchange?.sync(b.id)
+    assert.equal(count(b, '$agentmesh/member-digest', 'in'), 1)
+    assert.equal(count(b, '$agentmesh/member-patch', 'in'), 0, 'nothing differed: no statement sent')
+
+    a.store.set('peer-1', statement('peer-1', 11)) // newer at a
+    b.store.set('peer-2', statement('peer-2', 12)) // newer at b
+    a.store.set('only-a', statement('only-a', 1))
+    b.store.set('only-b', statement('only-b', 1))
+    a.taken = b.taken = 0
+    await a.exchange?.sync(b.id)
+    assert.equal(count(b, '$agentmesh/member-patch', 'in'), 1)
+    assert.equal(a.taken, 2, 'a took its two, and nothing it held')
+    assert.equal(b.taken, 2, 'b took its two, and nothing it held')
+    for (const s of [a, b]) {
+      assert.equal(JSON.parse(s.store.get('peer-1')?.body ?? '{}').seq, 11)
+      assert.equal(JSON.parse(s.store.get('peer-2')?.body ?? '{}').seq, 12)
+      assert.ok(s.store.has('only-a') && s.store.has('only-b'))
+    }
+    assert.deepEqual([...a.store.keys()].sort(), [...b.store.keys()].sort())
+    // Charged: a unit per 64 held and per 8 listed, and the patch's 2 statements and 2 wanted.
+    assert.ok(b.charged > 4 && b.charged < 40, `charged ${b.charged}`)
+  })
+
+  it('a set past one exchange\'s byte limit comes over whole, in rounds', async () => {
+    const [a, b] = await pair()
+    const n = Math.ceil(3 * SYNC_MAX_BYTES / 4_000)
+    for (const m of ids(n, 'big')) b.store.set(m, statement(m, 1, 4_000))
+    await a.exchange?.sync(b.id)
+    assert.equal(a.store.size, n, 'the newcomer holds every statement after one exchange')
+    assert.ok(count(b, '$agentmesh/member-patch', 'in') >= 3, 'over several patches')
+  })
+
+  it('a neighbour over its budget is refused before this node sums, lists or looks anything up', async () => {
+    const [a, b] = await pair({ budget: 0 })
+    for (const m of ids(500)) b.store.set(m, statement(m, 1))
+    await assert.rejects(a.rpc.request(b.id, MemberDigest, { sums: encodeDigest(digestOf([])), salt: '00000000' }), (err: Error & { code?: string }) => err.code === 'RATE001')
+    await assert.rejects(a.rpc.request(b.id, MemberPatch, { statements: [], want: ids(500) }), (err: Error & { code?: string }) => err.code === 'RATE001')
+    assert.equal(b.built, 0, 'no entries built for a refused neighbour')
+  })
+
+  it('a mesh past one listing comes over whole too: the rest of the buckets in the next round', async () => {
+    const [a, b] = await pair()
+    const n = SYNC_MAX_STATEMENTS + 900
+    for (const m of ids(n, 'many')) b.store.set(m, statement(m, 1, 60))
+    await a.exchange?.sync(b.id)
+    assert.equal(a.store.size, n)
+    assert.ok(count(b, '$agentmesh/member-digest', 'in') >= 2, 'listed over two rounds at least')
+  })
+
+  it('an agent of an older build is exchanged with whole, and remembered as such (a whole exchange at most every 30 s)', async () => {
+    const [a, b] = await pair({ older: true })
+    b.store.set('old-1', statement('old-1', 1))
+    a.store.set('new-1', statement('new-1', 1))
+    await a.exchange?.sync(b.id)
+    assert.ok(a.store.has('old-1') && b.store.has('new-1'))
+    await a.exchange?.sync(b.id)
+    assert.equal(count(a, '$agentmesh/member-digest', 'out'), 1, 'asked by digest once')
+    assert.equal(count(a, '$agentmesh/member-sync', 'out'), 1, 'whole exchanges with one older agent at most every 30 s')
+  })
+})
+
+describe('agents exchange by digest', () => {
+  const nodes: AgentNode[] = []
+  after(async () => { await stopAll(nodes) })
+  const mesh = uniqueMesh()
+  const start = async (name: string): Promise<AgentNode> => {
+    const bootstrap = nodes.length > 0 ? [nodes[0].addresses()[0]] : []
+    const node = await createAgentNode(nodeOptions(mesh, { name, membership: { syncIntervalMs: 300 }, bootstrap }))
+    await node.start()
+    nodes.push(node)
+    return node
+  }
+
+  it('their exchanges are digests, none whole; a newcomer learns every member', async () => {
+    for (const name of ['a0', 'a1', 'a2']) await start(name)
+    const hk = (n: AgentNode, subject: string): number => n.stats.get('housekeeping_messages_total', { subject, direction: 'out', type: 'REQUEST' })
+    const sum = (subject: string): number => nodes.reduce((s, n) => s + hk(n, subject), 0)
+    await waitFor(() => nodes.every(n => n.members().filter(m => m.state === 'alive').length === nodes.length - 1), 'every agent alive everywhere')
+    const digests = sum('$agentmesh/member-digest')
+    await waitFor(() => sum('$agentmesh/member-digest') >= digests + 12, 'a dozen more exchanges')
+    assert.equal(sum('$agentmesh/member-sync'), 0, 'no whole exchange between agents of this build')
+    const late = await start('late')
+    await waitFor(() => late.members().filter(m => m.state === 'alive').length === 3, 'the newcomer knows every member')
+  })
+})

@@ -1,0 +1,292 @@
+// The member gossip's pure parts (issue 15): what is passed on and how often (protocols/discovery/rumours.ts),
+// when an agent states something new, accusations held and counted again once the suspect's own
+// word catches up, and probes kept to the neighbours (protocols/discovery/member-table.ts).
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { Rumours } from '../../../protocols/discovery/rumours.js'
+import { MemberTable, PROBE_TIMEOUT_MAX_FACTOR, type Heartbeat } from '../../../protocols/discovery/member-table.js'
+import { statementKeys } from '../../../protocols/discovery/statement-keys.js'
+import { parseStatement } from '../../../protocols/discovery/member-wire.js'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+
+test('rumours: a newer statement replaces the older, one already heard is dropped; each is told a logarithmic number of times, least told first', () => {
+  const r = new Rumours<string>({ retransmitMult: 4 })
+  assert.equal(r.offer('a', 5, 'a5', 10), true)
+  assert.equal(r.offer('a', 5, 'a5 again', 10), false, 'heard already')
+  assert.equal(r.offer('a', 4, 'a4', 10), false, 'older')
+  assert.equal(r.offer('a', 6, 'a6', 10), true)
+  assert.equal(r.offer('b', 1, 'b1', 10), true)
+  assert.deepEqual(r.all(), ['a6', 'b1'])
+  assert.equal(r.limit(9), 4, '4 * ceil(log10(10))')
+  assert.equal(r.limit(200), 12, '4 * ceil(log10(201))')
+  assert.equal(r.limit(10_000), 20, 'grows with the logarithm, not with the mesh')
+  // With 9 members each statement goes 4 times, then leaves the queue; the least told go first.
+  const told: string[][] = []
+  while (r.pending > 0) told.push(r.take(9, 1, 1_000))
+  assert.equal(told.length, 8)
+  assert.deepEqual(told.slice(0, 2).flat().sort(), ['a6', 'b1'], 'each told once before either is told twice')
+  assert.deepEqual(r.take(9, 10, 1_000), [], 'nothing new, nothing sent')
+  // A newer statement of a told one is queued afresh.
+  r.offer('a', 7, 'a7', 10)
+  assert.deepEqual(r.take(9, 10, 1_000), ['a7'])
+  // The size bound: at least one, then what fits.
+  const big = new Rumours<string>({ retransmitMult: 1 })
+  for (const k of ['x', 'y', 'z']) big.offer(k, 1, k, 400)
+  assert.equal(big.take(1, 10, 1_000).length, 2)
+  assert.equal(big.take(1, 10, 10).length, 1)
+})
+
+test('rumours: news is never told back to the neighbour it was heard from; it waits for others', () => {
+  const r = new Rumours<string>({ retransmitMult: 1 })
+  r.offer('x', 1, 'x1', 10, 'seed')
+  r.offer('y', 1, 'y1', 10)
+  assert.deepEqual(r.take(9, 10, 1_000, 'seed'), ['y1'], 'the seed is told only what it did not say')
+  assert.deepEqual(r.take(9, 10, 1_000, 'seed'), [], 'y1 was told enough; x1 is not spent on the seed')
+  assert.equal(r.pending, 1)
+  assert.deepEqual(r.take(9, 10, 1_000, 'b'), ['x1'], 'a neighbour met later gets it')
+  assert.equal(r.pending, 0)
+  r.offer('z', 1, 'z1', 10, 'seed')
+  assert.deepEqual(r.take(9, 10, 1_000), ['z1'], 'no receiver named: anything queued')
+})
+
+test('rumours: over random offers, takes and forgets, each message carries the least told (its source aside), within its limits, each statement told the limit and no more', () => {
+  // A reference queue kept beside it: what each key was told, by whom it was heard.
+  let x = 7
+  const rand = (n: number): number => { x = (x * 1103515245 + 12345) % 2 ** 31; return x % n }
+  const r = new Rumours<string>({ retransmitMult: 2 })
+  const ref = new Map<string, { item: string, transmits: number, from?: string }>()
+  const seqs = new Map<string, number>()
+  const keys = Array.from({ length: 40 }, (_, i) => `k${i}`)
+  const from = ['n0', 'n1', 'n2', undefined]
+  for (let step = 0; step < 5_000; step++) {
+    const op = rand(10)
+    const members = 5 + rand(200)
+    const limit = r.limit(members)
+    if (op < 4) {
+      const k = keys[rand(keys.length)]
+      const seq = (seqs.get(k) ?? 0) + 1
+      seqs.set(k, seq)
+      const f = from[rand(from.length)]
+      assert.equal(r.offer(k, seq, `${k}.${seq}`, 10 + rand(50), f), true)
+      ref.set(k, { item: `${k}.${seq}`, transmits: 0, ...(f !== undefined ? { from: f } : {}) })
+    } else if (op < 5) {
+      const k = keys[rand(keys.length)]
+      r.forget(k)
+      ref.delete(k)
+      seqs.delete(k)
+    } else {
+      const to = from[rand(from.length)]
+      const maxItems = 1 + rand(6)
+      const out = r.take(members, maxItems, 200, to)
+      const eligible = [...ref.values()].filter(q => to === undefined || q.from !== to)
+      assert.ok(out.length <= maxItems && (eligible.length === 0 || out.length > 0), `step ${step}: ${out.length} of ${eligible.length} taken, at most ${maxItems}, at least one`)
+      const taken = out.map(item => [...ref.values()].find(q => q.item === item))
+      for (const q of taken) assert.ok(q !== undefined && (to === undefined || q.from !== to), `step ${step}: ${String(q?.item)} is queued and not from ${String(to)}`)
+      const most = Math.max(-1, ...taken.map(q => q?.transmits ?? 0))
+      const left = eligible.filter(q => !out.includes(q.item))
+      for (const q of left) assert.ok(q.transmits >= most, `step ${step}: ${q.item} told ${q.transmits} times was passed over for one told ${most}`)
+      for (const q of taken) {
+        if (q === undefined) continue
+        q.transmits++
+        if (q.transmits >= limit) ref.delete(q.item.split('.')[0])
+      }
+    }
+    assert.equal(r.pending, ref.size, `step ${step}: queued`)
+  }
+})
+
+test('rumours: a copy of a held statement is told apart by its signature and body, not after a newer one or once forgotten', () => {
+  type S = { body: string, sig: string }
+  const r = new Rumours<S>({ retransmitMult: 4, identity: { of: s => s.sig, same: (a, b) => a.body === b.body } })
+  const a1 = { body: '{"seq":1}', sig: 'sig-a1' }
+  assert.equal(r.holds({ ...a1 }), false, 'nothing held yet')
+  r.offer('a', 1, a1, 10)
+  assert.equal(r.holds({ ...a1 }), true, 'a copy, as a gossip message brings it')
+  assert.equal(r.holds({ body: '{"seq":9}', sig: 'sig-a1' }), false, 'another body under the same signature is parsed and checked')
+  r.offer('a', 2, { body: '{"seq":2}', sig: 'sig-a2' }, 10)
+  assert.equal(r.holds({ ...a1 }), false, 'replaced by a newer statement: the older is judged again (and dropped as older)')
+  assert.equal(r.holds({ body: '{"seq":2}', sig: 'sig-a2' }), true)
+  r.forget('a')
+  assert.equal(r.holds({ body: '{"seq":2}', sig: 'sig-a2' }), false, 'forgotten (reaped): its tombstone judges it')
+  assert.equal(new Rumours<S>({ retransmitMult: 4 }).holds(a1), false, 'without an identity, nothing is told apart')
+})
+
+const timings = { heartbeatIntervalMs: 100, probeIntervalMs: 100, probeTimeoutMs: 50, silenceMs: 300 }
+const fd = { suspicionMinMs: 200, suspicionMaxMs: 600, confirmationsForMin: 3 }
+const self = { peerId: 'a', name: 'a', roles: [], eligible: true }
+const beat = (peerId: string, incarnation: number, suspects: Heartbeat['suspects'] = []): Heartbeat => ({ peerId, name: peerId, roles: [], eligible: true, incarnation, suspects })
+
+test('member table: a statement is due only with news (a new incarnation, a new accusation, leaving), not for a dropped accusation', () => {
+  const t = new MemberTable({ ...timings, ...fd, self, incarnation: 10, random: () => 0.5 })
+  assert.equal(t.statementDue()?.incarnation, 10, 'the first one')
+  assert.equal(t.statementDue(), undefined, 'nothing new')
+  t.heartbeat(beat('b', 3), 0)
+  assert.equal(t.statementDue(), undefined, 'hearing of others is no news of its own')
+  t.probeStarted('b', 0)
+  t.probeFailed('b', 60)
+  assert.deepEqual(t.statementDue()?.suspects, [{ peerId: 'b', incarnation: 3 }], 'a new suspicion')
+  t.tick(60 + fd.suspicionMaxMs)
+  assert.equal(t.members()[0].state, 'offline')
+  assert.equal(t.statementDue(), undefined, 'the same accusation, now offline: still said, nothing new')
+  assert.deepEqual(t.announcement().suspects, [{ peerId: 'b', incarnation: 3 }], 'an agent held offline stays accused, for those who learn the mesh later')
+  t.heartbeat(beat('b', 4), 1_000)
+  assert.equal(t.statementDue(), undefined, 'refuted: its refutation outranks the accusation wherever it goes')
+  assert.equal(t.statementDue(true)?.leaving, true, 'leaving always is')
+})
+
+test('member table: a suspicion heard from another agent is taken, but not repeated in this node\'s statement; its own probe\'s is', () => {
+  const t = new MemberTable({ ...timings, ...fd, self, incarnation: 10, random: () => 0.5 })
+  t.statementDue()
+  t.heartbeat(beat('c', 5), 0)
+  t.heartbeat(beat('d', 2), 0)
+  t.heartbeat(beat('c', 6, [{ peerId: 'd', incarnation: 2 }]), 10)
+  assert.equal(t.members().find(m => m.peerId === 'd')?.state, 'suspect', 'c\'s accusation is taken')
+  assert.equal(t.statementDue(), undefined, 'and not said again by this node (c\'s statement carries it)')
+  assert.deepEqual(t.announcement().suspects, [])
+  t.probeStarted('d', 20)
+  t.probeFailed('d', 80)
+  assert.deepEqual(t.statementDue()?.suspects, [{ peerId: 'd', incarnation: 2 }], 'its own probe failed: now it accuses d itself')
+})
+
+test('member table: a neighbour suspected on hearsay is probed out of turn; an accusation whose accusers are gone is taken up', () => {
+  // random 0.5: taken up when ADOPT_SHARE / live members > 0.5, i.e. with fewer than 4 alive or suspect here.
+  const t = new MemberTable({ ...timings, ...fd, self, incarnation: 10, random: () => 0.5 })
+  t.statementDue()
+  for (const p of ['c', 'x']) t.heartbeat(beat(p, 1), 0)
+  t.heartbeat(beat('c', 2, [{ peerId: 'x', incarnation: 1 }]), 10)
+  assert.equal(t.members().find(m => m.peerId === 'x')?.state, 'suspect')
+  assert.ok(t.probeRound(20, new Set(['c', 'x'])).includes('x'), 'x, suspected by c only, is probed now')
+  assert.ok(!t.probeRound(20, new Set(['c'])).includes('x'), 'but only as a neighbour')
+  // c is lost too (this node's probe of it fails, and its suspicion runs out): nobody in the mesh names x any more.
+  t.probeStarted('c', 30)
+  t.probeFailed('c', 90)
+  t.tick(90 + fd.suspicionMaxMs)
+  assert.equal(t.members().find(m => m.peerId === 'c')?.state, 'offline')
+  assert.deepEqual(t.statementDue()?.suspects.map(s => s.peerId), ['c'], 'this node accuses c, not yet x')
+  t.reconsider(1_000)
+  assert.deepEqual(t.statementDue()?.suspects.map(s => s.peerId).sort(), ['c', 'x'], 'x\'s loss no longer rests on c alone')
+})
+
+test('member table: a probe that fails after others\' word made the member offline is still this node\'s accusation', () => {
+  const t = new MemberTable({ ...timings, ...fd, self, incarnation: 10, random: () => 0.9 })
+  t.statementDue()
+  for (const p of ['c', 'x']) t.heartbeat(beat(p, 1), 0)
+  t.probeStarted('x', 5, 10_000) // a probe that waits longer than the suspicion lasts
+  t.heartbeat(beat('c', 2, [{ peerId: 'x', incarnation: 1 }]), 10)
+  t.tick(10 + fd.suspicionMaxMs)
+  assert.equal(t.members().find(m => m.peerId === 'x')?.state, 'offline')
+  assert.equal(t.statementDue(), undefined)
+  t.probeFailed('x', 20 + fd.suspicionMaxMs)
+  assert.deepEqual(t.statementDue()?.suspects, [{ peerId: 'x', incarnation: 1 }])
+})
+
+test('member table: an accusation held is counted once the suspect\'s own word catches up, and once its author is a member', () => {
+  const t = new MemberTable({ ...timings, ...fd, self, incarnation: 10, random: () => 0.5 })
+  t.heartbeat(beat('b', 3), 0)
+  // m's first statement: it was no member before, so its accusation waits; and it accuses b at
+  // an incarnation this node has not heard b say yet.
+  t.heartbeat(beat('m', 1, [{ peerId: 'b', incarnation: 4 }]), 10)
+  t.reconsider(20)
+  assert.equal(t.members().find(x => x.peerId === 'b')?.state, 'alive', 'b never said 4 here')
+  t.heartbeat(beat('b', 4), 30)
+  t.reconsider(40)
+  assert.equal(t.members().find(x => x.peerId === 'b')?.state, 'suspect', 'now it did: the held accusation counts')
+  // b refutes; the held accusation of 4 counts no more.
+  t.heartbeat(beat('b', 5), 50)
+  t.reconsider(60)
+  assert.equal(t.members().find(x => x.peerId === 'b')?.state, 'alive')
+  // An accusation of this node held and reconsidered is refuted once, not again and again.
+  t.heartbeat(beat('m', 1, [{ peerId: 'a', incarnation: 10 }]), 70)
+  assert.equal(t.incarnation, 11)
+  t.reconsider(80)
+  assert.equal(t.incarnation, 11)
+})
+
+test('member table: probes go to neighbours only, two a round at most (the next in turn, and the one silent longest)', () => {
+  const t = new MemberTable({ ...timings, ...fd, self, incarnation: 10, random: () => 0.5 })
+  for (const p of ['b', 'c', 'd', 'e', 'f']) t.heartbeat(beat(p, 1), 0)
+  const neighbours = new Set(['b', 'c'])
+  const seen = new Set<string>()
+  for (let round = 0; round < 10; round++) {
+    const out = t.probeRound(1_000 + round * 100, neighbours)
+    assert.ok(out.length >= 1 && out.length <= 2, `round ${round}: ${out.join(', ')}`)
+    for (const p of out) { assert.ok(neighbours.has(p), `${p} is no neighbour`); seen.add(p) }
+  }
+  assert.deepEqual([...seen].sort(), ['b', 'c'], 'every neighbour in turn')
+  assert.equal(t.probeRound(2_000).length <= 2, true, 'without neighbours (the simulation), any live member, still two at most')
+})
+
+test('statement keys: a statement checks out only under its author\'s key and mesh', async () => {
+  const key = await generateKeyPair('Ed25519')
+  const other = await generateKeyPair('Ed25519')
+  const author = peerIdFromPrivateKey(key).toString()
+  const keys = statementKeys(key, 'm')
+  const body = JSON.stringify({ ...beat(author, 1), seq: 1 })
+  const sig = keys.sign(body)
+  assert.equal(keys.verify(author, body, sig), true)
+  assert.equal(parseStatement(body)?.peerId, author)
+  assert.equal(keys.verify(peerIdFromPrivateKey(other).toString(), body, sig), false, 'another author')
+  assert.equal(keys.verify(author, body.replace('"incarnation":1', '"incarnation":2'), sig), false, 'another body')
+  assert.equal(statementKeys(other, 'other-mesh').verify(author, body, sig), false, 'another mesh')
+  assert.equal(statementKeys(other, 'm').verify(author, body, sig), true, 'checked from the peer id alone')
+  assert.equal(keys.verify('not-a-peer-id', body, sig), false)
+  assert.equal(parseStatement('{"peerId": 1}'), undefined)
+  assert.equal(parseStatement('not json'), undefined)
+})
+
+test('member table: a peer that answers slowly gets longer probe timeouts (learnt from late answers too), up to a cap; one that stops answering is still suspected', () => {
+  const t = new MemberTable({ ...timings, ...fd, self, incarnation: 1, random: () => 0.5 })
+  const answer = { incarnation: 1, eligible: true, name: 'b', roles: [] }
+  t.heartbeat(beat('b', 1), 0)
+  t.heartbeat(beat('c', 1), 0)
+  assert.equal(t.probeTimeout('b'), timings.probeTimeoutMs, 'nothing learnt yet: the configured timeout')
+  // b's process lags: its answers take 120 ms, past the 50-ms timeout. The first probe fails...
+  t.probeStarted('b', 0)
+  t.tick(50)
+  assert.equal(t.state('b'), 'suspect', 'a fixed timeout suspects it')
+  t.heartbeat(beat('b', 2), 100) // its refutation
+  // ...but its late answer tells the round trip, and the next probes wait for it.
+  t.probeAnswered('b', answer, 120)
+  assert.ok(t.probeTimeout('b') > 120, `timeout ${t.probeTimeout('b')} ms covers a 120-ms round trip`)
+  let now = 1_000
+  for (let i = 0; i < 10; i++, now += 1_000) {
+    assert.equal(t.probeStarted('b', now), true)
+    t.tick(now + 119)
+    t.probeAnswered('b', answer, now + 120)
+  }
+  assert.equal(t.state('b'), 'alive', 'no probe of it failed once its round trip was known')
+  assert.equal(t.probeTimeout('c'), timings.probeTimeoutMs, 'per peer: c is untouched')
+  assert.equal(t.probeTimeout('b') <= PROBE_TIMEOUT_MAX_FACTOR * timings.probeTimeoutMs, true)
+  // Answers of 10 s: the timeout stops at the cap, and b, gone silent, is suspected there.
+  for (let i = 0; i < 10; i++, now += 20_000) { t.probeStarted('b', now); t.probeAnswered('b', answer, now + 10_000) }
+  assert.equal(t.probeTimeout('b'), PROBE_TIMEOUT_MAX_FACTOR * timings.probeTimeoutMs)
+  t.probeStarted('b', now)
+  t.tick(now + PROBE_TIMEOUT_MAX_FACTOR * timings.probeTimeoutMs)
+  assert.equal(t.state('b'), 'suspect', 'silent past the cap: suspected')
+  // An answer to an older probe, after a newer one went out, teaches nothing.
+  const u = new MemberTable({ ...timings, ...fd, self, incarnation: 1, random: () => 0.5 })
+  u.heartbeat(beat('b', 1), 0)
+  u.probeStarted('b', 0)
+  u.tick(50)
+  u.heartbeat(beat('b', 2), 60)
+  u.probeStarted('b', 1_000)
+  u.probeAnswered('b', answer, 1_010, 0)
+  assert.ok(u.probeTimeout('b') > timings.probeTimeoutMs, 'the first probe\'s answer, 1,010 ms late, is its round trip (the caller said which probe it answers)')
+  // ...but it answers only that probe: b, gone since, is still suspected when the newer one's time is up.
+  u.tick(1_000 + u.probeTimeout('b'))
+  assert.equal(u.state('b'), 'suspect', 'an answer to an older probe does not answer the newer one')
+  // Nor does an older probe's failure fail the newer one.
+  u.heartbeat(beat('b', 3), 5_000)
+  u.probeStarted('b', 6_000)
+  u.probeFailed('b', 6_010, 0)
+  u.probeAnswered('b', answer, 6_020, 6_000)
+  assert.equal(u.state('b'), 'alive', 'the newer probe was answered')
+  // A clock step: one sample of an hour counts as the cap, and a few normal ones bring the timeout down again.
+  const w = new MemberTable({ ...timings, ...fd, self, incarnation: 1, random: () => 0.5 })
+  w.heartbeat(beat('b', 1), 0)
+  w.probeStarted('b', 0)
+  w.probeAnswered('b', answer, 3_600_000)
+  for (let i = 0, at = 4_000_000; i < 24; i++, at += 1_000) { w.probeStarted('b', at); w.probeAnswered('b', answer, at + 5) }
+  assert.ok(w.probeTimeout('b') < PROBE_TIMEOUT_MAX_FACTOR * timings.probeTimeoutMs, `after 24 answers of 5 ms (an hour unclamped would hold the cap for a hundred): ${w.probeTimeout('b')} ms`)
+})

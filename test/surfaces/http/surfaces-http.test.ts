@@ -1,0 +1,150 @@
+// The surfaces, built over a node from outside (AgentNode.attach), on one HTTP server
+// (surfaces/http): the debug endpoint and the gateway given the same host:port share it, each
+// answering its own paths with its own token, and the port closes when the node stops; the MCP
+// endpoint mounts beside a debug endpoint the same way; on separate ports (or port 0) each
+// surface has a server of its own.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { createServer } from 'node:net'
+import { createAgentNode } from '../../../surfaces/index.js'
+import { createAgentNode as createRuntimeNode } from '../../../node/create-node.js'
+import { HttpServer, HttpServers, type HttpMount } from '../../../surfaces/http/server.js'
+import { CLI, Proc, nodeOptions, uniqueMesh } from '../../helpers.js'
+
+const GATEWAY_TOKEN = 'gateway-token-0123456789'
+const DEBUG_TOKEN = 'debug-token-0123456789'
+
+/** A port free a moment ago. */
+async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>(resolve => { server.listen(0, '127.0.0.1', () => { resolve() }) })
+  const port = (server.address() as { port: number }).port
+  await new Promise<void>(resolve => { server.close(() => { resolve() }) })
+  return port
+}
+
+test('attach: the runtime alone serves nothing; what is attached starts after its services and stops before them, and only before start', async () => {
+  const node = await createRuntimeNode(nodeOptions(uniqueMesh(), { name: 'bare', debug: '127.0.0.1:0', gateway: { listen: '127.0.0.1:0' } }))
+  const seen: string[] = []
+  node.attach({
+    start: () => { seen.push(`start: node ${node.started ? 'started' : 'starting'}, ${node.addresses().length > 0 ? 'listening' : 'not listening'}`) },
+    stop: () => { seen.push(`stop: node ${node.started ? 'started' : 'stopping'}, ${node.addresses().length > 0 ? 'listening' : 'not listening'}`) }
+  })
+  await node.start()
+  try {
+    assert.equal(node.debugUrl, undefined, 'node/create-node.ts builds no debug endpoint')
+    assert.equal(node.gatewayUrl, undefined, 'nor a gateway')
+    assert.throws(() => { node.attach({ start: () => {}, stop: () => {} }) }, /cannot attach to a node that is started/)
+    const last = node.services.at(-1) as { start: () => void }
+    assert.equal(typeof last.start, 'function', 'the attached part is last in the start order')
+  } finally {
+    await node.stop()
+  }
+  assert.deepEqual(seen, ['start: node starting, listening', 'stop: node stopping, listening'])
+})
+
+test('surfaces: the debug endpoint and the gateway on one host:port share one server, each with its paths and its token', async () => {
+  const port = await freePort()
+  const listen = `127.0.0.1:${port}`
+  const node = await createAgentNode(nodeOptions(uniqueMesh(), { name: 'shared', debug: listen, debugToken: DEBUG_TOKEN, gateway: { listen, token: GATEWAY_TOKEN } }))
+  await node.start()
+  try {
+    assert.equal(node.debugUrl, `http://${listen}`)
+    assert.equal(node.gatewayUrl, `http://${listen}`)
+    const base = `http://${listen}`
+    // The debug endpoint's paths, with its token only.
+    assert.equal((await fetch(`${base}/health`)).status, 401)
+    assert.equal((await fetch(`${base}/health`, { headers: { authorization: `Bearer ${GATEWAY_TOKEN}` } })).status, 401)
+    const health = await fetch(`${base}/health`, { headers: { authorization: `Bearer ${DEBUG_TOKEN}` } })
+    assert.equal(health.status, 200)
+    assert.equal((await health.json() as { peerId: string }).peerId, node.peerId)
+    // The gateway's, with its token only.
+    assert.equal((await fetch(`${base}/v1/coordinator`, { headers: { authorization: `Bearer ${DEBUG_TOKEN}` } })).status, 401)
+    assert.equal((await fetch(`${base}/v1/coordinator`, { headers: { authorization: `Bearer ${GATEWAY_TOKEN}` } })).status, 200)
+    const card = await fetch(`${base}/.well-known/agent-card.json`, { headers: { authorization: `Bearer ${GATEWAY_TOKEN}` } })
+    assert.equal(card.status, 200, 'the A2A card is the gateway\'s')
+    // A path no one owns is the debug endpoint's 404, which lists its routes.
+    const unknown = await fetch(`${base}/nowhere`, { headers: { authorization: `Bearer ${DEBUG_TOKEN}` } })
+    assert.equal(unknown.status, 404)
+    assert.ok(Array.isArray((await unknown.json() as { routes: unknown }).routes))
+  } finally {
+    await node.stop()
+  }
+  await assert.rejects(fetch(`http://${listen}/health`), 'no port left open once the node stopped')
+})
+
+test('surfaces: on port 0, the debug endpoint and the gateway each get a port of their own', async () => {
+  const node = await createAgentNode(nodeOptions(uniqueMesh(), { name: 'apart', debug: '127.0.0.1:0', gateway: { listen: '127.0.0.1:0' } }))
+  await node.start()
+  try {
+    assert.notEqual(node.debugUrl, node.gatewayUrl)
+    assert.equal((await fetch(`${node.debugUrl as string}/health`)).status, 200)
+    assert.equal((await fetch(`${node.gatewayUrl as string}/v1/coordinator`)).status, 200)
+    // Alone on its port, the gateway answers every path itself (its own 404).
+    const other = await fetch(`${node.gatewayUrl as string}/health`)
+    assert.equal(other.status, 404)
+    assert.equal(typeof (await other.json() as { error: unknown }).error, 'object', 'the gateway\'s error body, not the debug endpoint\'s')
+  } finally {
+    await node.stop()
+  }
+})
+
+test('surfaces: `agentmesh mcp --http` and `--debug` on one host:port share one server: /mcp the MCP endpoint, the rest the debug endpoint', async () => {
+  const seed = await createAgentNode(nodeOptions(uniqueMesh(), { name: 'seed', preset: 'local' }))
+  await seed.start()
+  const listen = `127.0.0.1:${await freePort()}`
+  const p = new Proc([CLI, 'mcp', '--mesh', seed.config.mesh, '--no-mdns', '--preset', 'local', '--bootstrap', seed.addresses()[0], '--open', '--http', listen, '--debug', listen, '--json'])
+  try {
+    const ready = await p.json(o => o.event === 'ready', 'the ready line', 30_000)
+    assert.equal(ready.url, `http://${listen}/mcp`)
+    assert.equal(ready.debug, `http://${listen}`)
+    assert.equal((await fetch(`http://${listen}/health`)).status, 200)
+    const init = await fetch(ready.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'test', version: '1' } } })
+    })
+    assert.equal(init.status, 200)
+    assert.match(await init.text(), /"protocolVersion"/)
+    assert.equal((await fetch(ready.url)).status, 405, 'stateless: GET /mcp is the MCP endpoint\'s 405')
+  } finally {
+    p.child.kill('SIGINT')
+    await p.exited(15_000)
+    await seed.stop()
+  }
+})
+
+test('http server: mounts by path, the one without paths takes the rest, listening from the first open to the last close', async () => {
+  const port = await freePort()
+  const servers = new HttpServers()
+  const server = servers.at('127.0.0.1', port)
+  assert.equal(servers.at('127.0.0.1', port), server, 'one server per host:port')
+  assert.notEqual(servers.at('127.0.0.1', 0), servers.at('127.0.0.1', 0), 'port 0: a server each')
+  const mount = (name: string, paths?: string[]): HttpMount => ({
+    ...(paths !== undefined ? { paths } : {}),
+    request: (_req, res) => { res.end(name) },
+    listenError: (err) => err
+  })
+  const mcp = mount('mcp', ['/mcp'])
+  const debug = mount('debug')
+  assert.equal(await server.open(debug), `http://127.0.0.1:${port}`)
+  assert.equal(await server.open(mcp), `http://127.0.0.1:${port}`)
+  const get = async (path: string): Promise<string> => await (await fetch(`http://127.0.0.1:${port}${path}`)).text()
+  assert.equal(await get('/mcp'), 'mcp')
+  assert.equal(await get('/mcp/x'), 'mcp')
+  assert.equal(await get('/mcpx'), 'debug')
+  assert.equal(await get('/health'), 'debug')
+  await server.close(debug)
+  assert.equal(await get('/health'), 'mcp', 'alone, a mount takes every path')
+  await server.close(mcp)
+  await assert.rejects(fetch(`http://127.0.0.1:${port}/mcp`), 'closed with its last mount')
+  // A port taken: the mount's own error.
+  const taken = new HttpServer('127.0.0.1', port)
+  const blocker = createServer()
+  await new Promise<void>(resolve => { blocker.listen(port, '127.0.0.1', () => { resolve() }) })
+  try {
+    await assert.rejects(taken.open({ request: () => {}, listenError: (err) => new Error(`mine: ${err.message}`) }), /^Error: mine: /)
+  } finally {
+    blocker.close()
+  }
+})
