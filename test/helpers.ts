@@ -1,12 +1,16 @@
 /** Helpers shared by the tests: real nodes on 127.0.0.1, conditions waited for with deadlines. */
 import { execFile } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createAgentNode, type AgentNode, type CreateAgentNodeOptions, type Message } from '../surfaces/index.js'
 import { CLI, uniqueMesh, waitFor } from '../harness/process.js'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import type { PrivateKey } from '@libp2p/interface'
+import { issueCredential, type Credential } from '../protocols/admission/credential.js'
 
 // The process helpers and the seeded generator live in harness/, which bench/ imports too.
 export { agentTimings, CLI, Proc, sleep, uniqueMesh, waitFor } from '../harness/process.js'
@@ -93,4 +97,33 @@ export async function runCli (args: string[]): Promise<{ code: number, stdout: s
       resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr })
     })
   })
+}
+
+/**
+ * A started node of a closed mesh: a key of its own and a credential of `owner` granting `roles`
+ * and `capabilities` for an hour (written to `dir`, as `agentmesh credential issue` does), on the
+ * local preset's timings with elections a loaded host keeps (2-4 s), bootstrapping from `bootstrap`.
+ */
+export async function closedAgent (
+  dir: string, mesh: string, owner: PrivateKey, name: string,
+  grant: { roles: string[], capabilities?: string[] }, extra: CreateAgentNodeOptions & { bootstrapFrom?: AgentNode } = {}
+): Promise<{ node: AgentNode, credential: Credential }> {
+  const { bootstrapFrom, ...options } = extra
+  const privateKey = await generateKeyPair('Ed25519')
+  const now = Date.now()
+  const subject = peerIdFromPrivateKey(privateKey).toString()
+  const credential = await issueCredential(owner, { mesh, subject, roles: grant.roles, capabilities: grant.capabilities ?? [], issuedAt: now, expiresAt: now + 3_600_000 })
+  const file = join(dir, `${name}.cred.json`)
+  await writeFile(file, JSON.stringify(credential))
+  const node = await createAgentNode(nodeOptions(mesh, {
+    name,
+    privateKey,
+    preset: 'local',
+    coordination: { bootstrapExpect: 1, electionTimeoutMinMs: 2_000, electionTimeoutMaxMs: 4_000 },
+    security: { mode: 'closed', credential: file, admissionTimeoutMs: 1_500 },
+    ...(bootstrapFrom !== undefined ? { bootstrap: [bootstrapFrom.addresses()[0]] } : {}),
+    ...options
+  }))
+  await node.start()
+  return { node, credential }
 }

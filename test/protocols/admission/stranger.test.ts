@@ -11,8 +11,6 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
@@ -20,36 +18,23 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { PrivateKey } from '@libp2p/interface'
-import { createAgentNode, type AgentNode } from '../../../node/index.js'
-import { issueCredential, newOwnerKey } from '../../../protocols/admission/credential.js'
+import type { AgentNode } from '../../../node/index.js'
+import { newOwnerKey } from '../../../protocols/admission/credential.js'
 import { FANOUT_PROTOCOL } from '../../../protocols/pubsub/fanout-wire.js'
 import { gossipTopic } from '../../../protocols/pubsub/topics.js'
-import { nodeOptions, stopAll, uniqueMesh, waitFor, withTempDir } from '../../helpers.js'
+import { closedAgent, stopAll, uniqueMesh, waitFor, withTempDir } from '../../helpers.js'
 
 /** How long the stranger keeps dialling: long enough for many admission windows (1.5 s each here). */
 const ATTACK_MS = 20_000
 
+/** An agent of the closed mesh listening on TCP and WebSockets. */
 async function agent (dir: string, mesh: string, owner: PrivateKey, name: string, bootstrap?: AgentNode): Promise<AgentNode> {
-  const privateKey = await generateKeyPair('Ed25519')
-  const now = Date.now()
-  const subject = peerIdFromPrivateKey(privateKey).toString()
-  const credential = join(dir, `${name}.cred.json`)
-  await writeFile(credential, JSON.stringify(await issueCredential(owner, { mesh, subject, roles: ['agent', 'coordinator'], capabilities: [], issuedAt: now, expiresAt: now + 3_600_000 })))
-  const node = await createAgentNode(nodeOptions(mesh, {
-    name,
-    privateKey,
-    preset: 'local',
-    listen: ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws'],
-    coordination: { bootstrapExpect: 2, electionTimeoutMinMs: 2_000, electionTimeoutMaxMs: 4_000 },
-    security: { mode: 'closed', credential, admissionTimeoutMs: 1_500 },
-    ...(bootstrap !== undefined ? { bootstrap: [bootstrap.addresses()[0]] } : {})
-  }))
-  await node.start()
-  return node
+  const listen = ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws']
+  const coordination = { bootstrapExpect: 2, electionTimeoutMinMs: 2_000, electionTimeoutMaxMs: 4_000 }
+  const extra = { listen, coordination, ...(bootstrap !== undefined ? { bootstrapFrom: bootstrap } : {}) }
+  return (await closedAgent(dir, mesh, owner, name, { roles: ['agent', 'coordinator'] }, extra)).node
 }
 
 test('closed mesh: a stranger dialling again and again over TCP and WebSockets, subscribed to every topic, receives no message and no fan-out byte', { timeout: 120_000 }, async () => {

@@ -9,38 +9,18 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
-import { AgentMeshError, createAgentNode, type AgentNode } from '../../../node/index.js'
-import { issueCredential, newOwnerKey, type Credential } from '../../../protocols/admission/credential.js'
+import { AgentMeshError, type AgentNode } from '../../../node/index.js'
+import { newOwnerKey } from '../../../protocols/admission/credential.js'
 import { runRefusal } from '../../../protocols/task/access.js'
-import { nodeOptions, stopAll, uniqueMesh, waitFor, withTempDir } from '../../helpers.js'
+import { closedAgent, stopAll, uniqueMesh, waitFor, withTempDir } from '../../helpers.js'
 
-interface Member { node: AgentNode, cred: Credential }
+type Member = Awaited<ReturnType<typeof closedAgent>>
 
 async function member (
   dir: string, mesh: string, owner: PrivateKey, name: string, roles: string[], capabilities: string[], bootstrap?: AgentNode
 ): Promise<Member> {
-  const privateKey = await generateKeyPair('Ed25519')
-  const now = Date.now()
-  const subject = peerIdFromPrivateKey(privateKey).toString()
-  const cred = await issueCredential(owner, { mesh, subject, roles, capabilities, issuedAt: now, expiresAt: now + 3_600_000 })
-  const credential = join(dir, `${name}.cred.json`)
-  await writeFile(credential, JSON.stringify(cred))
-  const node = await createAgentNode(nodeOptions(mesh, {
-    name,
-    privateKey,
-    preset: 'local',
-    // Election timeouts a loaded host keeps (the local preset's 300-600 ms can depose a coordinator mid-test).
-    coordination: { bootstrapExpect: 1, electionTimeoutMinMs: 2_000, electionTimeoutMaxMs: 4_000 },
-    security: { mode: 'closed', credential, admissionTimeoutMs: 1_500 },
-    ...(bootstrap !== undefined ? { bootstrap: [bootstrap.addresses()[0]] } : {})
-  }))
-  await node.start()
-  return { node, cred }
+  return await closedAgent(dir, mesh, owner, name, { roles, capabilities }, bootstrap !== undefined ? { bootstrapFrom: bootstrap } : {})
 }
 
 test('closed mesh: a plain agent credential cannot take tasks; the granted agent runs them all and is named with its serial', async () => {
@@ -71,7 +51,7 @@ test('closed mesh: a plain agent credential cannot take tasks; the granted agent
       for (const h of handles) {
         const s = await h.status()
         assert.equal(s.agent, worker.node.peerId, `${h.taskId} ran on the worker`)
-        assert.equal(s.agent_serial, worker.cred.serial, `${h.taskId} names the worker's credential`)
+        assert.equal(s.agent_serial, worker.credential.serial, `${h.taskId} names the worker's credential`)
       }
 
       // A task requiring a capability nobody's credential grants waits, saying why.
