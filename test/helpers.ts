@@ -112,7 +112,8 @@ export async function closedAgent (
   const privateKey = await generateKeyPair('Ed25519')
   const now = Date.now()
   const subject = peerIdFromPrivateKey(privateKey).toString()
-  const credential = await issueCredential(owner, { mesh, subject, roles: grant.roles, capabilities: grant.capabilities ?? [], issuedAt: now, expiresAt: now + 3_600_000 })
+  const fields = { mesh, subject, roles: grant.roles, capabilities: grant.capabilities ?? [], issuedAt: now, expiresAt: now + 3_600_000 }
+  const credential = await issueCredential(owner, fields)
   const file = join(dir, `${name}.cred.json`)
   await writeFile(file, JSON.stringify(credential))
   const node = await createAgentNode(nodeOptions(mesh, {
