@@ -113,16 +113,19 @@ test('a closed mesh admits only peers with a valid credential of its owner, and 
       strangers.push(s1)
       await s1.dial(first.addresses[0])
       await assert.rejects(s1.request(peerIds[0], 'echo', { hi: 1 }), sec001(/not admitted/))
-      await assert.rejects(rpcOf(s1).request(peerIds[0], MemberGossip, { statements: [] }), sec001(/not admitted/))
+      // Refused (SEC001) while connected; once its admission time is up it is also kept out (issue
+      // 43): a request that has to dial again is then refused at the gate, and gets no answer at all.
+      await assert.rejects(rpcOf(s1).request(peerIds[0], MemberGossip, { statements: [] }), (e: Error) => sec001(/not admitted/)(e) || (e instanceof AgentMeshError && e.code === 'COM002'))
       await waitFor(() => s1.libp2p.getConnections().every(c => c.remotePeer.toString() !== peerIds[0]), 'the stranger disconnected', 10_000)
 
-      // A credential of another owner, then an expired one of the real owner: refused at once, with the reason.
-      const s2 = await stranger(mesh)
-      strangers.push(s2)
+      // A credential of another owner, then an expired one of the real owner: refused at once, with
+      // the reason. Each from a peer of its own: a peer refused is kept out for a while (issue 43).
       const now = Date.now()
-      const foreign = await issueCredential(await newOwnerKey(), { mesh, subject: s2.peerId, roles: ['coordinator'], capabilities: [], issuedAt: now, expiresAt: now + DAY })
-      const expired = await issueCredential((await readOwner(owner)).key, { mesh, subject: s2.peerId, roles: ['coordinator'], capabilities: [], issuedAt: now - 3 * DAY, expiresAt: now - 2 * DAY })
-      for (const [credential, why] of [[foreign, /not by this mesh's owner/], [expired, /expired/]] as const) {
+      const ownerKey = (await readOwner(owner)).key
+      for (const [signer, issuedAt, why] of [[await newOwnerKey(), now, /not by this mesh's owner/], [ownerKey, now - 3 * DAY, /expired/]] as const) {
+        const s2 = await stranger(mesh)
+        strangers.push(s2)
+        const credential = await issueCredential(signer, { mesh, subject: s2.peerId, roles: ['coordinator'], capabilities: [], issuedAt, expiresAt: issuedAt + DAY })
         await s2.dial(first.addresses[0])
         await assert.rejects(rpcOf(s2).request(peerIds[0], CardExchange, { card: s2.card(), credential }), sec001(why))
         await waitFor(() => s2.libp2p.getConnections().every(c => c.remotePeer.toString() !== peerIds[0]), 'the stranger with a bad credential disconnected', 10_000)

@@ -49,16 +49,30 @@ test('capped voter set: exactly maxVoters voters, non-voters follow on announcem
   /** Stopped by closing its transport under it: its own stop() may then fail, and is only cleanup. */
   let silent: AgentNode | undefined
   try {
-    const first = await capped(nodes, `one coordinator with ${CAP} voters, followed by all ${N}`)
-    const nonVoters = nodes.filter(n => !first.voters.includes(n.peerId))
-    assert.equal(nonVoters.length, N - CAP)
-    for (const n of nonVoters) assert.equal(n.coordinator().situation, 'following', `${n.name} follows as a non-voter`)
-
     // No election request reaches a non-voter: it learns the coordinator from the announcements.
-    const before = nonVoters.map(electionIn)
-    await sleep(1_000)
-    nonVoters.forEach((n, i) => { assert.equal(electionIn(n), before[i], `${n.name} got election messages as a non-voter`) })
-    assert.ok(nonVoters.every(n => n.coordination.leader === first.leader.peerId), 'and still follows the coordinator')
+    // Judged over a second in which the voter set stayed as it was: on a loaded host the leader
+    // may lose sight of a voter and promote a non-voter, whose heartbeats are then its due (CI's
+    // Node 22 pass, locally: one non-voter counted one message, 10 against 9). Five tries.
+    let first = await capped(nodes, `one coordinator with ${CAP} voters, followed by all ${N}`)
+    for (let tries = 1; ; tries++) {
+      const nonVoters = nodes.filter(n => !first.voters.includes(n.peerId))
+      assert.equal(nonVoters.length, N - CAP)
+      for (const n of nonVoters) assert.equal(n.coordinator().situation, 'following', `${n.name} follows as a non-voter`)
+      const version = first.leader.coordinator().voterSetVersion
+      const before = nonVoters.map(electionIn)
+      await sleep(1_000)
+      const now = settled(nodes)
+      const steady = now !== undefined && now.leader === first.leader && now.leader.coordinator().voterSetVersion === version
+      if (steady || tries === 5) {
+        assert.ok(steady, `the voter set or the coordinator changed in each of ${tries} one-second windows`)
+        nonVoters.forEach((n, i) => { assert.equal(electionIn(n), before[i], `${n.name} got election messages as a non-voter`) })
+        assert.ok(nonVoters.every(n => n.coordination.leader === first.leader.peerId), 'and still follows the coordinator')
+        break
+      }
+      console.log(`# window ${tries}: ${now === undefined ? 'no settled coordinator' : `coordinator ${now.leader.name}, voter set v${now.leader.coordinator().voterSetVersion}`} after v${version}: judged again`)
+      first = await capped(nodes, `one coordinator with ${CAP} voters again, followed by all ${N}`)
+    }
+    const nonVoters = nodes.filter(n => !first.voters.includes(n.peerId))
 
     // A voter (not the coordinator) leaves: a non-voter takes its place.
     const leaving = nodes.find(n => first.voters.includes(n.peerId) && n !== first.leader) as AgentNode
