@@ -36,7 +36,8 @@ const SERIAL: Record<string, string> = {
   'pnet.test.js': '16 MiB flat out over one connection, and the cipher against @libp2p/pnet',
   'docker.test.js': 'the StatefulSet\'s three pods as processes on 127.0.0.1-3, electing in a closed mesh',
   'task-durable.test.js': 'five agent processes killed together and restarted, elections on the local preset\'s short timeouts',
-  'data-dir.test.js': 'kill -9 of a node process and its restart on the same data directory'
+  'data-dir.test.js': 'kill -9 of a node process and its restart on the same data directory',
+  'docker-image.test.js': 'the image replayed: two installs of the whole dependency tree and a compile, kept from the first group\'s npm and CPU (readme.test\'s npm install failed once beside it)'
 }
 
 /** Files run beside the first group, each with why it may. */

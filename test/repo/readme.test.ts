@@ -145,8 +145,14 @@ test('README code runs as printed: its programs against real nodes, its fragment
 
 /** A command run to its end within a deadline (then killed), with what it printed. */
 async function run (cmd: string, args: string[], cwd: string, timeoutMs = 60_000): Promise<{ stdout: string, stderr: string }> {
-  const { stdout, stderr } = await promisify(execFile)(cmd, args, { cwd, timeout: timeoutMs, env: { ...process.env, npm_config_update_notifier: 'false' } })
-  return { stdout: stdout.trim(), stderr }
+  try {
+    const { stdout, stderr } = await promisify(execFile)(cmd, args, { cwd, timeout: timeoutMs, env: { ...process.env, npm_config_update_notifier: 'false' } })
+    return { stdout: stdout.trim(), stderr }
+  } catch (err) {
+    // What the command said, not only that it failed (an npm install failed once in a loaded suite, unexplained).
+    const e = err as { message: string, stderr?: string, killed?: boolean }
+    throw new Error(`${e.message.split('\n')[0]}${e.killed === true ? ` (killed after ${timeoutMs} ms)` : ''}\n${(e.stderr ?? '').slice(-3_000)}`, { cause: err })
+  }
 }
 
 test('as the README says: packed, installed into a project, imported, its CLI run, and calc.ts run there as calc.mjs', async () => {
