@@ -37,6 +37,10 @@ const SERIAL: Record<string, string> = {
   'docker.test.js': 'the StatefulSet\'s three pods as processes on 127.0.0.1-3, electing in a closed mesh',
   'task-durable.test.js': 'five agent processes killed together and restarted, elections on the local preset\'s short timeouts',
   'data-dir.test.js': 'kill -9 of a node process and its restart on the same data directory',
+  // Failed in two local .ci/run Node 22 passes in a row (a non-voter counted one election message
+  // more in a one-second window of a steady voter set): nine agents on the local preset's
+  // 300-600 ms election timeouts, in one process, beside two other files on two cores (issue 45).
+  'election-scale.test.js': 'nine agents on the local preset\'s 300-600 ms election timeouts, counting that non-voters hear no election message for a second',
   'docker-image.test.js': 'the image replayed: two installs of the whole dependency tree and a compile, kept from the first group\'s npm and CPU (readme.test\'s npm install failed once beside it)'
 }
 
