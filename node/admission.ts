@@ -416,12 +416,13 @@ export class Admission {
     const gate = this.gate()
     if (gate === undefined) return 0
     const now = Date.now()
+    const hosts = this.init.libp2p.getConnections(peerIdFromString(peer)).map(c => hostOf(c.remoteAddr)).filter((h): h is string => h !== undefined)
+    // A peer on a trusted host (connections.trustedHosts: loopback by default) is not cooled down:
+    // an agent of this host whose card came late on a loaded machine would lose seconds each time.
+    if (hosts.length === 0 || hosts.some(h => gate.trusts(h))) return 0
     const ms = this.backoff.strike(peer, now)
-    // Its host too (not a trusted one, such as loopback): new peer ids from one host get no new windows.
-    for (const c of this.init.libp2p.getConnections(peerIdFromString(peer))) {
-      const host = hostOf(c.remoteAddr)
-      if (host !== undefined) gate.coolDownHost(host, this.backoff.strike(`host ${host}`, now), now)
-    }
+    // Its host too: new peer ids from one host get no new admission windows.
+    for (const host of new Set(hosts)) gate.coolDownHost(host, this.backoff.strike(`host ${host}`, now), now)
     // After the SEC001 answer has gone out (expel waits 100 ms for it), so the peer learns why.
     setTimeout(() => { gate.coolDown(peer, ms) }, 150).unref?.()
     return ms

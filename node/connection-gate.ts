@@ -117,6 +117,9 @@ export class ConnectionGate {
    * cools down the host of a peer it refused, so new peer ids from one host do not buy new
    * admission windows.
    */
+  /** Whether `host` is trusted (connections.trustedHosts: loopback by default): no cap or admission cool-down applies to it. */
+  trusts (host: string): boolean { return this.trusted.has(host) }
+
   coolDownHost (host: string, ms: number, now = Date.now()): void {
     if (this.trusted.has(host)) return
     if (this.coolingHosts.size >= MAX_COOLING) for (const [h, until] of this.coolingHosts) if (until <= now) this.coolingHosts.delete(h)

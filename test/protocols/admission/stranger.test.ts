@@ -33,7 +33,9 @@ const ATTACK_MS = 20_000
 async function agent (dir: string, mesh: string, owner: PrivateKey, name: string, bootstrap?: AgentNode): Promise<AgentNode> {
   const listen = ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws']
   const coordination = { bootstrapExpect: 2, electionTimeoutMinMs: 2_000, electionTimeoutMaxMs: 4_000 }
-  const extra = { listen, coordination, ...(bootstrap !== undefined ? { bootstrapFrom: bootstrap } : {}) }
+  // Loopback is trusted by default, and a peer on a trusted host is not cooled down: here it is not.
+  const connections = { trustedHosts: [] }
+  const extra = { listen, coordination, connections, ...(bootstrap !== undefined ? { bootstrapFrom: bootstrap } : {}) }
   return (await closedAgent(dir, mesh, owner, name, { roles: ['agent', 'coordinator'] }, extra)).node
 }
 
