@@ -217,9 +217,15 @@ export class TaskScheduler {
 
   /** Before answering a submitter: take over if this node just took office, and wait for it. */
   private async leadingNow (): Promise<void> {
-    // A request may arrive before the coordinator:change event that starts the takeover.
-    this.officeCheck()
-    await this.ready
+    // A request may arrive before the coordinator:change event that starts the takeover, or
+    // after a takeover of this term failed (a voter slow to answer its read on a loaded host:
+    // the next second's check would start it again). Still in office, this node takes over
+    // again now, once, rather than refuse a submitter whose coordinator it is.
+    for (let tries = 0; tries < 2; tries++) {
+      this.officeCheck()
+      await this.ready
+      if (this.leading() || !this.init.office.inOffice) break
+    }
     if (!this.leading()) throw new NotCoordinatorError('this node is not the coordinator in office')
   }
 
