@@ -27,6 +27,8 @@ export interface ChannelInit {
    * half-sent, for this long. Either would hold one of the few stream slots per connection.
    */
   stallTimeoutMs?: number
+  /** Inbound channels: a frame refused before any handler (broken framing, a bad envelope, a source that is not the peer), for the audit trail. */
+  refused?: (err: AgentMeshError, correlationId?: string) => void
   onClose?: (channel: RpcChannel) => void
 }
 
@@ -182,6 +184,7 @@ export class RpcChannel {
       this.init.stats.inc('rpc_errors_total', { code: e.code, reason: e.name })
       this.init.stats.inc('messages_total', { direction: 'in', type: 'unknown', status: 'invalid' })
       this.init.log.warn({ peer: this.remotePeer, code: e.code, error: e.name, detail: e.message }, 'rpc framing broken: stream closed')
+      this.init.refused?.(e)
       this.sendError(undefined, e)
       this.flush()
       this.stream.close().catch(() => {})
@@ -246,6 +249,7 @@ export class RpcChannel {
       this.init.stats.inc('rpc_errors_total', { code: e.code ?? 'MSG002', reason: e.name })
       const id = peekId(frame)
       this.init.log.warn({ peer: this.remotePeer, code: e.code, error: e.name, detail: e.message, correlation_id: id }, 'rpc message refused')
+      this.init.refused?.(e, id)
       if (this.init.serve !== undefined) this.sendError(id, e)
       return
     }

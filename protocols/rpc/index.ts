@@ -300,6 +300,9 @@ export class RpcService {
       stallTimeoutMs: this.init.stallTimeoutMs,
       serve: async (env, ch, bytes) => await this.serve(env, ch, bytes),
       holdMs: () => this.guard.limiter.holdMs(remotePeer, Date.now()),
+      refused: (err, correlationId) => {
+        this.init.audit?.record({ kind: 'message.refused', peer: remotePeer, ...(correlationId !== undefined ? { correlationId } : {}), code: err.code, reason: err.message.slice(0, 512) })
+      },
       onClose: (ch) => { this.inbound.delete(ch) }
     })
     this.inbound.add(channel)
@@ -331,7 +334,9 @@ export class RpcService {
     const entry = this.handlers.get(env.subject)
     if (entry === undefined) {
       this.init.stats.inc('messages_total', { direction: 'in', type, status: 'unknown_command' })
-      return this.refuse(env, channel.remotePeer, new UnknownCommandError(env.subject), answer)
+      const unknown = new UnknownCommandError(env.subject)
+      this.audit('message.refused', env, channel.remotePeer, unknown)
+      return this.refuse(env, channel.remotePeer, unknown, answer)
     }
     if (entry.allow !== undefined && !allows(entry.allow, await this.init.grants?.(channel.remotePeer))) {
       this.init.stats.inc('messages_total', { direction: 'in', type, status: 'forbidden' })
@@ -349,7 +354,9 @@ export class RpcService {
     const req = entry.command.request.safeParse(clear.payload)
     if (!req.success) {
       this.init.stats.inc('messages_total', { direction: 'in', type, status: 'invalid' })
-      return this.refuse(env, channel.remotePeer, new ValidationError(`request for "${env.subject}": ${describe(req.error)}`), answer)
+      const invalid = new ValidationError(`request for "${env.subject}": ${describe(req.error)}`)
+      this.audit('message.refused', env, channel.remotePeer, invalid)
+      return this.refuse(env, channel.remotePeer, invalid, answer)
     }
     const counted = this.init.stats.message(env.subject, { direction: 'in', type, status: 'ok' })
     if (counted) this.init.stats.messages.add(env, 'in', undefined, Date.now() - env.timestamp)
@@ -394,7 +401,7 @@ export class RpcService {
     return answer(null, error)
   }
 
-  private audit (kind: 'admission.refused' | 'command.forbidden' | 'signature.refused', env: Envelope, peer: string, err: AgentMeshError): void {
+  private audit (kind: 'admission.refused' | 'command.forbidden' | 'signature.refused' | 'message.refused', env: Envelope, peer: string, err: AgentMeshError): void {
     this.init.audit?.record({ kind, peer, correlationId: env.id, code: err.code, reason: err.message.slice(0, 512), detail: { command: env.subject } })
   }
 }

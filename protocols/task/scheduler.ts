@@ -98,7 +98,9 @@ export class TaskScheduler {
     const { self, rpc, office, requestTimeoutMs, resources, executor } = init
     const leading = (): boolean => this.leading()
     const shared = { self, rpc, requestTimeoutMs, trust: init.trust }
-    const rejected = (from: string, message: string, reason: string): void => { this.rejected(from, message, reason) }
+    const rejected = (from: string, message: string, reason: string, correlationId?: string): void => {
+      this.rejected(from, message, reason, correlationId !== undefined ? { correlationId } : {})
+    }
     this.replica = new TaskReplica({ self, office, table: this.table, ...init.store, rejected, error: (err) => { this.error(err) }, trust: init.trust })
     this.replication = new Replication({ ...shared, office, leading, persist: async (records) => { await this.replica.persist(records) } })
     const records = (): TaskRecord[] => [...this.table.records.values()]
@@ -301,7 +303,7 @@ export class TaskScheduler {
 
   // --- reports from agents ----------------------------------------------------------------
 
-  report (from: string, rep: TaskReport): boolean {
+  report (from: string, rep: TaskReport, correlationId?: string): boolean {
     if (!this.leading()) return false
     const r = this.table.get(rep.task_id)
     if (r === undefined) return false
@@ -312,7 +314,7 @@ export class TaskScheduler {
       this.update(r, { status: 'assigned', agent: from, attempt: rep.attempt, reason: undefined })
     }
     if (r.status.agent !== from || r.status.attempt !== rep.attempt) {
-      this.rejected(from, 'task-report', 'not-holder')
+      this.rejected(from, 'task-report', 'not-holder', { ...(correlationId !== undefined ? { correlationId } : {}), taskId: rep.task_id })
       throw new NotTaskHolderError(`task ${rep.task_id} attempt ${rep.attempt} is not held by ${from} (it is attempt ${r.status.attempt} on ${r.status.agent ?? 'nobody'})`)
     }
     const patch = this.table.reportPatch(r, rep)
