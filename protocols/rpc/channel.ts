@@ -271,8 +271,11 @@ export class RpcChannel {
       return
     }
     if (isExpired(env)) {
-      // The caller's deadline has passed: it is no longer waiting for the answer.
+      // The caller's deadline has passed: not handled. Still answered (COM001), for a caller
+      // whose clock runs ahead of this node's or that stamps a ttl too short: silence would
+      // leave it nothing to go on. One that gave up counts the answer as late.
       this.init.stats.inc('messages_total', { direction: 'in', type: env.type, status: 'expired' })
+      this.sendError(env.id, new TimeoutError(`"${env.subject}" expired before it arrived: timestamp ${env.timestamp} + ttl ${env.ttl ?? 0} ms is past on this node's clock (${Date.now()}); check both clocks and the ttl`))
       return
     }
     this.serveRequest(env, frame.byteLength)
