@@ -267,7 +267,10 @@ export class RpcChannel {
       return
     }
     if (this.init.serve === undefined) {
+      // A request on a stream this node opened: requests go on a stream their sender opens.
+      // Answered, so that a peer written elsewhere learns the rule rather than wait for nothing.
       this.init.stats.inc('messages_total', { direction: 'in', type: env.type, status: 'invalid' })
+      if (env.type === 'REQUEST') this.sendError(env.id, new ValidationError(`a request on a stream ${this.init.localPeer} opened is not served: open a stream of your own for requests`))
       return
     }
     if (isExpired(env)) {
