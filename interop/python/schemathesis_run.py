@@ -7,7 +7,8 @@ with the checks a user of the document relies on: no 5xx (not_a_server_error), e
 and content type documented, every body valid against its schema. It prints one JSON object:
 the run's exit code, its counts, and each failure and error with the operations it hit and the
 console's account of it (the reproducing curl line included), which
-test/interop/schemathesis.test.ts checks.
+test/interop/schemathesis.test.ts checks. schemathesis_hooks.py bounds the pipelines it sends
+(and says why).
 """
 import json
 import os
@@ -32,7 +33,10 @@ def main(url: str, seconds: int, examples: int, seed: int) -> dict:
             '--output-truncate', 'true',
         ]
         # Schemathesis writes its own files (e.g. its report directory) where it runs: a scratch place.
-        run = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=seconds + 120, env={**os.environ, 'NO_COLOR': '1'})
+        # The hooks (schemathesis_hooks.py) are imported by module name, from this directory.
+        here = os.path.dirname(os.path.abspath(__file__))
+        env = {**os.environ, 'NO_COLOR': '1', 'SCHEMATHESIS_HOOKS': 'schemathesis_hooks', 'PYTHONPATH': here + os.pathsep + os.environ.get('PYTHONPATH', '')}
+        run = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=seconds + 120, env=env)
         data = json.load(open(report)) if os.path.exists(report) else {}
     console = run.stdout + run.stderr
     # The console's FAILURES and ERRORS sections, split per operation, for a readable assertion message.
