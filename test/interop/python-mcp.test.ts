@@ -36,7 +36,8 @@ function check (out: any, nodes: AgentNode[], mode: string): void {
   assert.deepEqual(out.tools, TOOLS)
   assert.deepEqual(out.call_command_required, ['agent', 'command', 'payload'])
   assert.deepEqual(out.agents, ['n0', 'n1', 'n2'])
-  assert.deepEqual(out.square, { is_error: false, text: JSON.stringify({ agent: nodes[2].peerId, result: 144 }), structured: { agent: nodes[2].peerId, result: 144 } })
+  const square = { agent: nodes[2].peerId, result: 144 }
+  assert.deepEqual(out.square, { is_error: false, text: JSON.stringify(square), structured: square })
   assert.equal(out.unknown_command.is_error, true)
   assert.match(out.unknown_command.text, /^CMD001: /)
   assert.equal(out.task.is_error, false, out.task.text)
