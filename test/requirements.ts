@@ -13,17 +13,30 @@
  *
  * AGENTMESH_TEST_REQUIRE also takes a comma-separated list of parts (e.g. `promtool,netns`).
  * AGENTMESH_TEST_CHROMIUM names another Chromium binary than /usr/bin/chromium.
+ * AGENTMESH_TEST_PYTHON names the Python with the interop packages (python: a2a-sdk, mcp,
+ * schemathesis) instead of interop/python/.venv/bin/python; python3 is the one on PATH.
  */
 import { spawnSync } from 'node:child_process'
 import { accessSync, constants } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import type { TestContext } from 'node:test'
 import { cgroupUnavailable } from './cgroup.js'
 import { netnsUnavailable } from '../harness/netns.js'
 
-export type Part = 'chromium' | 'promtool' | 'netns' | 'cgroup'
+export type Part = 'chromium' | 'promtool' | 'netns' | 'cgroup' | 'python' | 'python3'
 
 /** The Chromium that playwright-core drives. */
 export const CHROMIUM = process.env.AGENTMESH_TEST_CHROMIUM ?? '/usr/bin/chromium'
+
+/** The Python with the interop packages of interop/python/requirements.txt (test/interop). */
+export const PYTHON = process.env.AGENTMESH_TEST_PYTHON ?? fileURLToPath(new URL('../../interop/python/.venv/bin/python', import.meta.url))
+
+/** Why `python -c code` fails, or undefined when it runs. */
+function pythonRuns (python: string, code: string): string | undefined {
+  const r = spawnSync(python, ['-c', code], { encoding: 'utf8', timeout: 60_000 })
+  if (r.error !== undefined) return `${python} cannot be run (${(r.error as NodeJS.ErrnoException).code ?? r.error.message})`
+  return r.status === 0 ? undefined : `${python} -c '${code}' exited with ${String(r.status)}: ${r.stderr.trim().split('\n').at(-1) ?? ''}`
+}
 
 const PARTS: Record<Part, { what: string, install: string, check: () => string | undefined }> = {
   chromium: {
@@ -56,6 +69,16 @@ const PARTS: Record<Part, { what: string, install: string, check: () => string |
     what: 'a cgroup with CPU and memory limits, to run a node as a container with --cpus and --memory would',
     install: 'run the tests as root on a machine (or privileged container) whose /sys/fs/cgroup is writable',
     check: cgroupUnavailable
+  },
+  python: {
+    what: 'Python 3.11 with the A2A and MCP Python SDKs and schemathesis (interop/python/requirements.txt), to drive the gateway and the MCP server with clients written elsewhere',
+    install: 'python3 -m venv interop/python/.venv && interop/python/.venv/bin/pip install --require-hashes -r interop/python/requirements.txt (or AGENTMESH_TEST_PYTHON=<a python with them>)',
+    check: () => pythonRuns(PYTHON, 'import a2a, mcp, schemathesis')
+  },
+  python3: {
+    what: 'python3 on PATH, to run the standard-library example agent (examples/python-agent)',
+    install: 'apt-get install python3 (Debian)',
+    check: () => pythonRuns('python3', 'import sys; assert sys.version_info >= (3, 9)')
   }
 }
 
