@@ -34,6 +34,8 @@ export interface HandlerInit {
   card: () => AgentCard
   blockingWaitMs: number
   remember: number
+  /** The task type a plain-text message becomes (A2aOptions.textTask). */
+  textTask?: string
 }
 
 const PAGE_SIZE = 50
@@ -176,7 +178,7 @@ export class MeshA2AHandler implements A2ARequestHandler {
     const message = params.message
     if (message === undefined || message.messageId === '') throw new RequestMalformedError('a message with a messageId is required')
     try {
-      return { message, call: meshCall(message) }
+      return { message, call: meshCall(message, this.init.textTask) }
     } catch (err) { throw this.fail(err) }
   }
 

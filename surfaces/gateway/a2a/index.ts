@@ -53,7 +53,9 @@ export function createA2aMount (options: A2aOptions = {}): MountFactory {
       }
       return await served
     }
-    const handler = new MeshA2AHandler({ ops: g.ops, log: g.log, card, blockingWaitMs: o.blockingWaitMs, remember: o.remember })
+    const handler = new MeshA2AHandler({
+      ops: g.ops, log: g.log, card, blockingWaitMs: o.blockingWaitMs, remember: o.remember, ...(o.textTask !== undefined ? { textTask: o.textTask } : {})
+    })
     const transport = new JsonRpcTransportHandler(handler)
     const closing = new AbortController()
     return {
