@@ -23,7 +23,17 @@ import type { TestContext } from 'node:test'
 import { cgroupUnavailable } from './cgroup.js'
 import { netnsUnavailable } from '../harness/netns.js'
 
-export type Part = 'chromium' | 'promtool' | 'netns' | 'cgroup' | 'python' | 'python3'
+export type Part = 'chromium' | 'promtool' | 'netns' | 'cgroup' | 'python' | 'python3' | 'mcp-conformance'
+
+/**
+ * The MCP conformance suite (@modelcontextprotocol/conformance) and the Node 22 that runs it:
+ * AGENTMESH_TEST_MCP_CONFORMANCE names the suite's bin (its dist/index.js), AGENTMESH_TEST_NODE22
+ * a Node 22 binary (default: this process's node when it is 22 or later).
+ */
+export const MCP_CONFORMANCE = {
+  bin: process.env.AGENTMESH_TEST_MCP_CONFORMANCE ?? '',
+  node: process.env.AGENTMESH_TEST_NODE22 ?? (Number(process.versions.node.split('.')[0]) >= 22 ? process.execPath : '')
+}
 
 /** The Chromium that playwright-core drives. */
 export const CHROMIUM = process.env.AGENTMESH_TEST_CHROMIUM ?? '/usr/bin/chromium'
@@ -64,6 +74,18 @@ const PARTS: Record<Part, { what: string, install: string, check: () => string |
     what: 'network namespaces, to run each agent as its own host',
     install: 'run the tests as root, with iproute2 installed (apt-get install iproute2)',
     check: netnsUnavailable
+  },
+  'mcp-conformance': {
+    what: 'the MCP conformance suite (@modelcontextprotocol/conformance) on Node 22, to check `agentmesh mcp --http` as the ecosystem does',
+    install: 'npm install --prefix /tmp/node22 node@22 && npm install --prefix /tmp/mcp-conf @modelcontextprotocol/conformance@0.1.16, then ' +
+      'AGENTMESH_TEST_NODE22=/tmp/node22/node_modules/.bin/node AGENTMESH_TEST_MCP_CONFORMANCE=/tmp/mcp-conf/node_modules/@modelcontextprotocol/conformance/dist/index.js',
+    check: () => {
+      if (MCP_CONFORMANCE.bin === '') return 'AGENTMESH_TEST_MCP_CONFORMANCE is not set'
+      if (MCP_CONFORMANCE.node === '') return `AGENTMESH_TEST_NODE22 is not set and this node is ${process.version}`
+      const r = spawnSync(MCP_CONFORMANCE.node, [MCP_CONFORMANCE.bin, '--version'], { encoding: 'utf8' })
+      if (r.error !== undefined) return `${MCP_CONFORMANCE.node} cannot be run (${(r.error as NodeJS.ErrnoException).code ?? r.error.message})`
+      return r.status === 0 ? undefined : `${MCP_CONFORMANCE.bin} --version exited with ${String(r.status)}: ${r.stderr.slice(0, 200)}`
+    }
   },
   cgroup: {
     what: 'a cgroup with CPU and memory limits, to run a node as a container with --cpus and --memory would',

@@ -22,7 +22,7 @@ import type { Office } from '../coordination/office.js'
 import type { MemberSource, MemberSourceEvents } from '../discovery/member-source.js'
 import { NotCoordinatorError, NotTaskHolderError, TaskAccessError, UnknownTaskError } from '../core/errors.js'
 import type { StoreSpace } from '../core/store.js'
-import { mayControl, mayRead, type TaskGrants, type TaskParties } from './access.js'
+import { mayControl, mayRead, TASK_OPERATOR, type TaskGrants, type TaskParties } from './access.js'
 import type { TaskExecutor } from './executor.js'
 import type { TaskEvents } from './events.js'
 import { controlRefusal } from './lifecycle.js'
@@ -246,7 +246,14 @@ export class TaskScheduler {
   }
 
   /** Who the task's parties are as this coordinator sees them (see access.ts). */
-  private parties (): TaskParties { return { coordinator: this.init.self, voters: this.init.office.voters() } }
+  private parties (): TaskParties {
+    const grants = this.init.grants
+    return {
+      coordinator: this.init.self,
+      voters: this.init.office.voters(),
+      ...(grants !== undefined ? { operator: (peer: string) => grants.held(peer)?.capabilities.includes(TASK_OPERATOR) === true } : {})
+    }
+  }
 
   /** A task's status for `from` (the authenticated asker): TSK007 unless it is a party to the task. */
   async query (from: string, taskId: string, correlationId?: string): Promise<TaskStatus> {
@@ -276,7 +283,7 @@ export class TaskScheduler {
     return visible.map(r => this.untold.status(r))
   }
 
-  /** Pause, resume, cancel from `from` (the authenticated asker): only the submitter or this coordinator (TSK007). */
+  /** Pause, resume, cancel from `from` (the authenticated asker): only the submitter, this coordinator or a task operator (TSK007). */
   async control (from: string, c: TaskControl, correlationId?: string): Promise<TaskControlAnswer> {
     await this.leadingNow()
     const reject = (code: string, reason: string): TaskControlAnswer => {
@@ -285,7 +292,7 @@ export class TaskScheduler {
     }
     const r = this.table.get(c.task_id)
     if (r === undefined) return reject('TSK001', `no task ${c.task_id}`)
-    if (!mayControl(r, from, this.parties())) return reject('TSK007', `only the task's submitter or the coordinator may control it; ${from} is neither`)
+    if (!mayControl(r, from, this.parties())) return reject('TSK007', `only the task's submitter, the coordinator or a task operator may control it; ${from} is none of them`)
     const action = c.type.slice('task.control.'.length) as 'pause' | 'resume' | 'cancel'
     const refusal = controlRefusal(action, r.status.status)
     if (refusal !== undefined) return reject('TSK002', refusal)
