@@ -116,6 +116,17 @@ export class Placement {
     return `no live agent is granted ${what.join(', ')}`
   }
 
+  /**
+   * Why every live agent was passed over for `spec`, when it is that none has a handler for its
+   * type (each said so when offered one): a user reads it in the task's status.
+   */
+  private unhandled (spec: TaskSpec, now: number): string | undefined {
+    const alive = this.alive()
+    const without = alive.filter(c => (this.cannotRun.get(`${c}\0${spec.type}`) ?? 0) >= now)
+    if (alive.length === 0 || without.length < alive.length) return undefined
+    return `no agent runs tasks of type "${spec.type}": the ${alive.length} live agent${alive.length === 1 ? '' : 's'} have no handler for it (asked again every ${NO_HANDLER_RETRY_MS / 1000} s)`
+  }
+
   async place (r: TaskRecord, inputs: Record<string, unknown>): Promise<void> {
     const { init } = this
     const id = r.spec.task_id
@@ -173,7 +184,7 @@ export class Placement {
         return
       }
       const reason = candidates.length === 0
-        ? this.ungranted(r.spec) ?? 'no agents'
+        ? this.ungranted(r.spec) ?? this.unhandled(r.spec, Date.now()) ?? 'no agents'
         : `no agent can run it now (${[...new Set(refusals)].join(', ')})`
       if (r.status.reason !== reason) init.waiting(r, reason)
     } finally {
