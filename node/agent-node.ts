@@ -284,6 +284,12 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   peers (): PeerInfo[] { return this.s.membership.peers() }
 
   /**
+   * Peers this node met that are of another mesh name, ignored (a node started without the
+   * `mesh` of the others is the likeliest mistake, and is otherwise silent): each is logged once.
+   */
+  foreignPeers (): Array<{ peer: string, mesh: string }> { return this.s.membership.foreignPeers() }
+
+  /**
    * Resolves once this node sees at least `min` agents (or the one agent `peer`): `start()`
    * returns as soon as the node listens, before bootstrap and discovery have found anyone.
    */

@@ -77,6 +77,10 @@ export function observe (s: NodeServices, stats: Stats, log: Logger, emit: Typed
     log.info({ peer: e.detail.peerId, peer_name: e.detail.name }, 'agent left')
     emit.safeDispatchEvent('peer:leave', { detail: e.detail })
   })
+  s.membership.addEventListener('mesh:foreign', (e) => {
+    const { peer, mesh } = e.detail
+    log.warn({ peer, peer_mesh: mesh, mesh: s.membership.mesh }, `a peer of mesh "${mesh}" is ignored: this node is in mesh "${s.membership.mesh}" (start it with --mesh ${mesh} to join that mesh)`)
+  })
   s.bootstrap.addEventListener('dial:error', (e) => {
     const { address, error, retryInMs } = e.detail
     log.warn({ address, error: error.message, retry_in_ms: retryInMs }, 'bootstrap peer unreachable')

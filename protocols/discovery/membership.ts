@@ -31,7 +31,15 @@ export interface MembershipEvents {
   'peer:leave': CustomEvent<{ peerId: string, name: string }>
   /** A card exchange failed (the peer stays unknown until it connects again). */
   error: CustomEvent<{ error: Error, peer: string }>
+  /**
+   * A peer of another mesh name answered or asked a card exchange: it is ignored. Told once per
+   * peer, since it is the likeliest mistake (a `--mesh` left out) and is otherwise silent.
+   */
+  'mesh:foreign': CustomEvent<{ peer: string, mesh: string }>
 }
+
+/** Peers of another mesh remembered (for `foreignPeers`), the oldest forgotten first. */
+const MAX_FOREIGN = 64
 
 /**
  * Admission in a closed mesh (node/admission.ts fills it): what this node shows in the card
@@ -77,6 +85,7 @@ const RETRIES = 5
 export class Membership extends TypedEventEmitter<MembershipEvents> {
   private readonly init: MembershipInit
   private readonly members = new Map<string, { card: AgentCard, joinedAt: number }>()
+  private readonly foreign = new Map<string, string>()
   /**
    * Connected clients (cards that say `client`): answered like anyone, but no members. They are
    * not listed, announced, told to others as peers to dial, nor offered work.
@@ -125,7 +134,10 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     this.running = true
     this.unhandle = this.init.rpc.handle(CardExchange, async (req, ctx) => {
       if (req.card.peerId !== ctx.peer) throw new ValidationError('card peerId is not the authenticated peer')
-      if (req.card.mesh !== this.init.mesh) throw new ValidationError(`not in mesh "${req.card.mesh}"`)
+      if (req.card.mesh !== this.init.mesh) {
+        this.foreignPeer(ctx.peer, req.card.mesh)
+        throw new ValidationError(`this agent is in mesh "${this.init.mesh}", not "${req.card.mesh}"`)
+      }
       const granted = await this.init.admission?.check(ctx.peer, req)
       this.record(granted === undefined ? req.card : { ...req.card, ...granted })
       return { card: this.init.card(), peers: this.hints(ctx.peer, req.card.client === true), ...this.init.admission?.shown() }
@@ -172,6 +184,20 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
   /** A connected member's card, without building its info: what per-task paths read (capacities on every placement). */
   card (peerId: string): AgentCard | undefined { return this.members.get(peerId)?.card }
 
+  /** The mesh name this node is in. */
+  get mesh (): string { return this.init.mesh }
+
+  /** Peers met that are of another mesh name, with it (the last MAX_FOREIGN). */
+  foreignPeers (): Array<{ peer: string, mesh: string }> { return [...this.foreign].map(([peer, mesh]) => ({ peer, mesh })) }
+
+  private foreignPeer (peer: string, mesh: string): void {
+    if (this.foreign.get(peer) === mesh) return
+    this.foreign.delete(peer)
+    this.foreign.set(peer, mesh)
+    if (this.foreign.size > MAX_FOREIGN) this.foreign.delete(this.foreign.keys().next().value as string)
+    this.safeDispatch('mesh:foreign', { peer, mesh })
+  }
+
   get (peerId: string): PeerInfo | undefined {
     const m = this.members.get(peerId)
     return m === undefined ? undefined : this.info(m.card, m.joinedAt)
@@ -189,7 +215,8 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
     try {
       const request = { card: this.init.card(), ...this.init.admission?.shown() }
       const answer = await this.init.rpc.request(peer, CardExchange, request, { timeoutMs: EXCHANGE_TIMEOUT_MS })
-      if (answer.card.peerId !== peer || answer.card.mesh !== this.init.mesh) return
+      if (answer.card.peerId !== peer) return
+      if (answer.card.mesh !== this.init.mesh) { this.foreignPeer(peer, answer.card.mesh); return }
       const granted = await this.init.admission?.check(peer, answer)
       this.record(granted === undefined ? answer.card : { ...answer.card, ...granted })
       this.dialHints(answer.peers)

@@ -28,7 +28,9 @@ export function requestCommand (): Command {
             peer = node.findAgents({ name: agent })[0]?.peerId
             if (peer === undefined) {
               const seen = [...new Set(node.peers().map(p => p.name))].sort()
-              throw new Error(`no agent named "${agent}"; agents seen: ${seen.length > 0 ? seen.join(', ') : 'none'}`)
+              const foreign = [...new Set(node.foreignPeers().map(p => p.mesh))]
+              const hint = foreign.length > 0 ? `; peers of another mesh answered (${foreign.map(m => `"${m}"`).join(', ')}): this one is "${node.config.mesh}", pass --mesh ${foreign[0]}` : ''
+              throw new Error(`no agent named "${agent}"; agents seen: ${seen.length > 0 ? seen.join(', ') : 'none'}${hint}`)
             }
           }
           const answer = await node.request(peer, command, payload, { timeoutMs: Number(o.timeout) })

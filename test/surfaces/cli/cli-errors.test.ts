@@ -140,3 +140,18 @@ test('a listen address already in use: CFG001 naming the address, exit 2, no sta
     await stopAll(nodes)
   }
 })
+
+test('a request from another mesh name says so and names the flag (issue 44: it said "agents seen: none" after 11 s); the agent lists the peer of the other mesh', { timeout: 90_000 }, async () => {
+  const nodes = await startMesh(1, () => ({ name: 'a2' }))
+  try {
+    const [agent] = nodes
+    const mesh = agent.config.mesh
+    const p = new Proc([CLI, 'request', '--open', '--no-mdns', '--mesh', 'some-other-mesh', '--bootstrap', agent.addresses()[0], 'a2', 'echo', '1'])
+    assert.equal(await p.exited(60_000), 1, p.stderr)
+    assert.match(p.stderr, new RegExp(`no agent named "a2"; agents seen: none; peers of another mesh answered \\("${mesh}"\\): this one is "some-other-mesh", pass --mesh ${mesh}`))
+    assert.doesNotMatch(p.stderr, STACK)
+    assert.deepEqual(agent.foreignPeers().map(f => f.mesh), ['some-other-mesh'], 'the agent kept the peer of the other mesh')
+  } finally {
+    await stopAll(nodes)
+  }
+})
