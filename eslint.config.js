@@ -3,7 +3,7 @@
 import neostandard from 'neostandard'
 
 export default [
-  ...neostandard({ ts: true, ignores: ['dist/**', 'node_modules/**', 'test-output/**'] }),
+  ...neostandard({ ts: true, ignores: ['dist/**', 'node_modules/**', 'test-output/**', 'interop/python/.venv/**'] }),
   {
     rules: {
       // Long lines hide what a reader should see; strings, URLs and regexps may run on.
