@@ -19,6 +19,7 @@ const FAULTS = Number(process.env.AGENTMESH_TEST_FAULTS ?? 200)
 
 test(`fault campaign: ${FAULTS} seeded faults on five hosts; one coordinator per term, no acknowledged task lost or its end changed, ` +
   'every at-least-once note delivered or dead-lettered', { timeout: 20 * 60_000 }, async (t) => {
+  if (FAULTS === 0) { t.skip('AGENTMESH_TEST_FAULTS=0: the campaign is not run here (.ci/run runs it once, in its first pass)'); return }
   if (skipWithout(t, 'netns')) return
   const report = await runCampaign({ faults: FAULTS, perRound: [6, 10], log: (l) => { t.diagnostic(l); console.log(l) } })
   const faults = Object.values(report.faults).reduce((a, b) => a + b, 0)
