@@ -72,9 +72,9 @@ func TestEnvelopeVectors(t *testing.T) {
 	}
 	// An envelope this peer makes has the TypeScript node's field order.
 	made := NewEnvelope(EnvelopeFields{ID: "00000000-0000-4000-8000-000000000001", Timestamp: 1767225600000,
-		Source: "12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5",
+		Source:      "12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5",
 		Destination: NewObject("peer", "12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq"),
-		Type: "REQUEST", Subject: "echo", Payload: NewObject("text", "hello", "n", 1.0), TTL: 30000})
+		Type:        "REQUEST", Subject: "echo", Payload: NewObject("text", "hello", "n", 1.0), TTL: 30000})
 	first := field(t, v, "cases").([]Value)[0].(*Object)
 	sameBytes(t, "made request", made.Encode(), unhex(t, str(t, first, "encoded_hex")))
 

@@ -1,0 +1,172 @@
+package mesh
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/agentmesh/agentmesh/interop/go/wire"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+func (n *Node) topic(name string) (*pubsub.Topic, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if t, ok := n.topics[name]; ok {
+		return t, nil
+	}
+	t, err := n.ps.Join(wire.GossipTopic(n.cfg.Mesh, name))
+	if err != nil {
+		return nil, err
+	}
+	n.topics[name] = t
+	return t, nil
+}
+
+// Publish sends one event on a topic: a batch of one envelope over gossipsub.
+func (n *Node) Publish(ctx context.Context, topic string, payload wire.Value) (wire.Envelope, error) {
+	t, err := n.topic(topic)
+	if err != nil {
+		return wire.Envelope{}, err
+	}
+	env := wire.NewEnvelope(wire.EnvelopeFields{Source: n.ID.String(), Destination: wire.NewObject("topic", topic),
+		Type: "EVENT", Subject: topic, Payload: payload})
+	return env, t.Publish(ctx, wire.EncodeBatch([]wire.Envelope{env}))
+}
+
+// TopicPeers are the peers gossipsub knows subscribe to a topic.
+func (n *Node) TopicPeers(topic string) []peer.ID {
+	t, err := n.topic(topic)
+	if err != nil {
+		return nil
+	}
+	return t.ListPeers()
+}
+
+// Subscribe delivers a topic's events, each envelope once whether it came by gossip or by a
+// fan-out stream.
+func (n *Node) Subscribe(topic string) (<-chan Event, error) {
+	t, err := n.topic(topic)
+	if err != nil {
+		return nil, err
+	}
+	sub, err := t.Subscribe()
+	if err != nil {
+		return nil, err
+	}
+	ch := make(chan Event, 256)
+	n.mu.Lock()
+	n.subs[topic] = append(n.subs[topic], ch)
+	n.mu.Unlock()
+	go func() {
+		for {
+			m, err := sub.Next(n.ctx)
+			if err != nil {
+				return
+			}
+			if m.GetFrom() == n.ID {
+				continue
+			}
+			envs, err := wire.DecodeBatch(m.Data)
+			if err != nil {
+				n.logf("gossip on %s from %s: %v", topic, m.GetFrom(), err)
+				continue
+			}
+			n.deliver(topic, m.GetFrom(), envs, "gossip")
+		}
+	}()
+	return ch, nil
+}
+
+// deliver hands envelopes to the topic's subscribers: each envelope's source must be the
+// publisher that signed the gossip message (or opened the fan-out stream), and an id already
+// delivered is not delivered again.
+func (n *Node) deliver(topic string, publisher peer.ID, envs []wire.Envelope, via string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	now := time.Now()
+	for id, at := range n.seen {
+		if now.Sub(at) > 2*time.Minute {
+			delete(n.seen, id)
+		}
+	}
+	for _, e := range envs {
+		if e.Source() != publisher.String() || e.Topic() != topic {
+			n.logf("dropped an envelope from %s: source %s, topic %s", publisher, e.Source(), e.Topic())
+			continue
+		}
+		if _, dup := n.seen[e.ID()]; dup {
+			continue
+		}
+		n.seen[e.ID()] = now
+		for _, ch := range n.subs[topic] {
+			select {
+			case ch <- Event{Topic: topic, Envelope: e, Via: via}:
+			default:
+			}
+		}
+	}
+}
+
+// serveFanout reads a publisher's direct stream: batch frames (0x01, topic, batch) and
+// control frames (0x02, JSON).
+func (n *Node) serveFanout(s network.Stream) {
+	defer s.Close()
+	from := s.Conn().RemotePeer()
+	if n.Closed() && n.Card(from) == nil {
+		ctx, cancel := context.WithTimeout(n.ctx, 2*time.Second)
+		err := n.WaitAdmitted(ctx, from)
+		cancel()
+		if err != nil {
+			_ = s.Reset()
+			return
+		}
+	}
+	fr := wire.NewFrameReader(s)
+	for {
+		body, err := fr.Next()
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				n.logf("fan-out from %s: %v", from, err)
+			}
+			return
+		}
+		switch body[0] {
+		case wire.FanoutBatch:
+			topic, batch, err := splitFanoutBatch(body[1:])
+			if err != nil {
+				n.logf("fan-out from %s: %v", from, err)
+				continue
+			}
+			envs, err := wire.DecodeBatch(batch)
+			if err != nil {
+				n.logf("fan-out from %s: %v", from, err)
+				continue
+			}
+			n.deliver(topic, from, envs, "fanout")
+		case wire.FanoutControl:
+			n.logf("fan-out control from %s: %s", from, body[1:])
+		default:
+			n.logf("fan-out from %s: unknown frame kind 0x%x", from, body[0])
+		}
+	}
+}
+
+func splitFanoutBatch(b []byte) (string, []byte, error) {
+	var l uint64
+	i := 0
+	for ; i < len(b) && i < 4; i++ {
+		l |= uint64(b[i]&0x7f) << (7 * i)
+		if b[i] < 0x80 {
+			i++
+			break
+		}
+	}
+	if uint64(len(b)-i) < l {
+		return "", nil, wire.Serialization("fan-out topic length past the frame")
+	}
+	return string(b[i : i+int(l)]), b[i+int(l):], nil
+}

@@ -1,0 +1,224 @@
+package mesh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/agentmesh/agentmesh/interop/go/wire"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// stallTimeout: a frame begun and not finished within this is given up (rpc.stallTimeoutMs).
+const stallTimeout = 10 * time.Second
+
+// serveRPC answers the requests of one stream, each frame on its own, in any number.
+func (n *Node) serveRPC(s network.Stream) {
+	defer s.Close()
+	from := s.Conn().RemotePeer()
+	fr := wire.NewFrameReader(s)
+	var wmu sync.Mutex
+	write := func(env wire.Envelope) {
+		wmu.Lock()
+		defer wmu.Unlock()
+		_ = s.SetWriteDeadline(time.Now().Add(stallTimeout))
+		_, _ = s.Write(wire.AppendFrame(nil, env.Encode()))
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		_ = s.SetReadDeadline(time.Now().Add(2 * time.Minute))
+		body, err := fr.Next()
+		if err != nil {
+			var fatal wire.FatalError
+			var bad *wire.Error
+			switch {
+			case errors.As(err, &fatal):
+				write(n.errorAnswer(from, "", "error", fatal.E))
+				return
+			case errors.As(err, &bad):
+				write(n.errorAnswer(from, "", "error", bad))
+				continue
+			case errors.Is(err, io.ErrUnexpectedEOF):
+				n.logf("rpc from %s: frame cut short", from)
+				_ = s.Reset()
+				return
+			default:
+				return
+			}
+		}
+		env, err := wire.DecodeEnvelope(body)
+		if err != nil {
+			write(n.errorAnswer(from, peekID(body), "error", asError(err)))
+			continue
+		}
+		if env.Source() != from.String() {
+			write(n.errorAnswer(from, env.ID(), "error", wire.Validation("envelope source %s is not the authenticated peer %s", env.Source(), from)))
+			continue
+		}
+		if env.Type() == "RESPONSE" {
+			continue // answers come on the streams this peer opened
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			write(n.dispatch(from, env))
+		}()
+	}
+}
+
+// peekID is the request's id when one can be read from the JSON after the first byte, so an
+// error answer can name the request it refuses.
+func peekID(body []byte) string {
+	if len(body) < 2 {
+		return ""
+	}
+	v, err := wire.Parse(body[1:])
+	if err != nil {
+		return ""
+	}
+	if o, ok := v.(*wire.Object); ok {
+		id, _ := o.Get("id")
+		s, _ := id.(string)
+		return s
+	}
+	return ""
+}
+
+func asError(err error) *wire.Error {
+	var e *wire.Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return wire.HandlerFailed(err.Error())
+}
+
+func (n *Node) errorAnswer(to peer.ID, correlation, subject string, e *wire.Error) wire.Envelope {
+	return wire.NewEnvelope(wire.EnvelopeFields{Source: n.ID.String(), Destination: wire.NewObject("peer", to.String()),
+		Type: "RESPONSE", Subject: subject, CorrelationID: correlation, Error: e})
+}
+
+func (n *Node) answer(req wire.Envelope, payload wire.Value, e *wire.Error) wire.Envelope {
+	return wire.NewEnvelope(wire.EnvelopeFields{Source: n.ID.String(), Destination: wire.NewObject("peer", req.Source()),
+		Type: "RESPONSE", Subject: req.Subject(), Payload: payload, CorrelationID: req.ID(), Error: e})
+}
+
+func (n *Node) dispatch(from peer.ID, req wire.Envelope) wire.Envelope {
+	if req.Subject() == wire.CardSubject {
+		c, err := n.checkCard(from, req.Payload())
+		if err != nil {
+			n.logf("refused %s: %v", from, err)
+			go func() { time.Sleep(100 * time.Millisecond); _ = n.Host.Network().ClosePeer(from) }()
+			return n.answer(req, nil, asError(err))
+		}
+		n.admit(from, c)
+		return n.answer(req, n.cardPayload(true), nil)
+	}
+	if n.Closed() && n.Card(from) == nil {
+		// A request that overtakes the card exchange waits for it a little.
+		ctx, cancel := context.WithTimeout(n.ctx, 2*time.Second)
+		err := n.WaitAdmitted(ctx, from)
+		cancel()
+		if err != nil {
+			return n.answer(req, nil, wire.NotAdmitted("peer %s is not admitted: no valid credential shown", from))
+		}
+	}
+	n.mu.Lock()
+	h := n.handlers[req.Subject()]
+	n.mu.Unlock()
+	if h == nil {
+		return n.answer(req, nil, wire.UnknownCommand(req.Subject()))
+	}
+	ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
+	defer cancel()
+	out, err := h(ctx, from, req.Payload())
+	if err != nil {
+		return n.answer(req, nil, asError(err))
+	}
+	return n.answer(req, out, nil)
+}
+
+// Request asks peer p to run a command and returns its answer's payload, or the answer's
+// error as an *wire.Error.
+func (n *Node) Request(ctx context.Context, p peer.ID, cmd string, payload wire.Value, timeout time.Duration) (wire.Value, error) {
+	if n.Closed() && cmd != wire.CardSubject {
+		if err := n.WaitAdmitted(ctx, p); err != nil {
+			return nil, err
+		}
+	}
+	return n.request(ctx, p, cmd, payload, timeout)
+}
+
+func (n *Node) request(ctx context.Context, p peer.ID, cmd string, payload wire.Value, timeout time.Duration) (wire.Value, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	s, err := n.Host.NewStream(network.WithAllowLimitedConn(ctx, "rpc"), p, RPCProtocol)
+	if err != nil {
+		return nil, &wire.Error{Code: "COM002", Name: "ConnectionError", Message: err.Error()}
+	}
+	defer s.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = s.SetDeadline(dl)
+	}
+	req := wire.NewEnvelope(wire.EnvelopeFields{Source: n.ID.String(), Destination: wire.NewObject("peer", p.String()),
+		Type: "REQUEST", Subject: cmd, Payload: payload, TTL: timeout.Milliseconds()})
+	if _, err := s.Write(wire.AppendFrame(nil, req.Encode())); err != nil {
+		return nil, &wire.Error{Code: "COM002", Name: "ConnectionError", Message: err.Error()}
+	}
+	_ = s.CloseWrite()
+	fr := wire.NewFrameReader(s)
+	for {
+		body, err := fr.Next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, wire.Timeout("no answer within %d ms", timeout.Milliseconds())
+			}
+			return nil, &wire.Error{Code: "COM002", Name: "ConnectionError", Message: fmt.Sprintf("no answer: %v", err)}
+		}
+		ans, err := wire.DecodeEnvelope(body)
+		if err != nil {
+			return nil, err
+		}
+		if ans.CorrelationID() != req.ID() && ans.CorrelationID() != "" {
+			continue
+		}
+		if e := ans.Error(); e != nil {
+			return nil, e
+		}
+		return ans.Payload(), nil
+	}
+}
+
+// RawExchange writes bytes as they are on a fresh rpc stream to p and returns the answers
+// read within wait (for a peer that sends what a broken one would).
+func (n *Node) RawExchange(ctx context.Context, p peer.ID, raw []byte, wait time.Duration) ([]wire.Envelope, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	s, err := n.Host.NewStream(ctx, p, RPCProtocol)
+	if err != nil {
+		return nil, false, err
+	}
+	defer s.Close()
+	_ = s.SetDeadline(time.Now().Add(wait))
+	if _, err := s.Write(raw); err != nil {
+		return nil, false, err
+	}
+	fr := wire.NewFrameReader(s)
+	var out []wire.Envelope
+	for {
+		body, err := fr.Next()
+		if err != nil {
+			closed := errors.Is(err, io.EOF)
+			return out, closed, nil
+		}
+		env, err := wire.DecodeEnvelope(body)
+		if err != nil {
+			return out, false, err
+		}
+		out = append(out, env)
+	}
+}
