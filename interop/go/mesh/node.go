@@ -5,6 +5,7 @@ package mesh
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -62,15 +63,16 @@ type Node struct {
 	ps        *pubsub.PubSub
 	startedAt int64
 
-	mu       sync.Mutex
-	handlers map[string]Handler
-	cards    map[peer.ID]*wire.Card // admitted peers and the card they showed
-	waiters  map[peer.ID][]chan struct{}
-	topics   map[string]*pubsub.Topic
-	subs     map[string][]chan Event
-	seen     map[string]time.Time // envelope ids delivered, so fan-out and gossip deliver once
-	ctx      context.Context
-	cancel   context.CancelFunc
+	mu          sync.Mutex
+	handlers    map[string]Handler
+	cards       map[peer.ID]*wire.Card // admitted peers and the card they showed
+	waiters     map[peer.ID][]chan error
+	topics      map[string]*pubsub.Topic
+	subs        map[string][]chan Event
+	seen        map[string]time.Time // envelope ids delivered, so fan-out and gossip deliver once
+	incarnation int64
+	ctx         context.Context
+	cancel      context.CancelFunc
 }
 
 func (n *Node) logf(f string, a ...any) {
@@ -96,7 +98,7 @@ func Start(cfg Config) (*Node, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &Node{cfg: cfg, Host: h, ID: h.ID(), startedAt: time.Now().UnixMilli(), handlers: map[string]Handler{},
-		cards: map[peer.ID]*wire.Card{}, waiters: map[peer.ID][]chan struct{}{}, topics: map[string]*pubsub.Topic{},
+		cards: map[peer.ID]*wire.Card{}, waiters: map[peer.ID][]chan error{}, topics: map[string]*pubsub.Topic{},
 		subs: map[string][]chan Event{}, seen: map[string]time.Time{}, ctx: ctx, cancel: cancel}
 	h.SetStreamHandler(RPCProtocol, n.serveRPC)
 	h.SetStreamHandler(FanoutProtocol, n.serveFanout)
@@ -114,7 +116,29 @@ func Start(cfg Config) (*Node, error) {
 	n.Handle("info", func(_ context.Context, _ peer.ID, _ wire.Value) (wire.Value, error) {
 		return wire.NewObject("peerId", n.ID.String(), "name", n.cfg.Name, "mesh", n.cfg.Mesh, "implementation", "agentmesh-go"), nil
 	})
+	n.Handle("$agentmesh/probe", n.answerProbe)
 	return n, nil
+}
+
+// answerProbe answers a liveness probe with this peer's incarnation, as the member vector's
+// probe shows: a probe naming an incarnation at or above ours (a suspicion of us) is refuted
+// by a higher one.
+func (n *Node) answerProbe(_ context.Context, _ peer.ID, p wire.Value) (wire.Value, error) {
+	n.mu.Lock()
+	if o, ok := p.(*wire.Object); ok {
+		if v, ok := o.Get("incarnation"); ok {
+			if f, ok := v.(float64); ok && int64(f) > n.incarnation {
+				n.incarnation = int64(f)
+			}
+		}
+	}
+	inc := n.incarnation
+	n.mu.Unlock()
+	roles := make([]wire.Value, len(n.cfg.Roles))
+	for i, r := range n.cfg.Roles {
+		roles[i] = r
+	}
+	return wire.NewObject("incarnation", float64(inc), "eligible", false, "name", n.cfg.Name, "roles", roles), nil
 }
 
 // Close leaves the mesh.
@@ -166,12 +190,12 @@ func (n *Node) WaitAdmitted(ctx context.Context, p peer.ID) error {
 		n.mu.Unlock()
 		return nil
 	}
-	ch := make(chan struct{})
+	ch := make(chan error, 1)
 	n.waiters[p] = append(n.waiters[p], ch)
 	n.mu.Unlock()
 	select {
-	case <-ch:
-		return nil
+	case err := <-ch:
+		return err
 	case <-ctx.Done():
 		return fmt.Errorf("card exchange with %s: %w", p, ctx.Err())
 	}
@@ -202,7 +226,19 @@ func (n *Node) admit(p peer.ID, c *wire.Card) {
 	delete(n.waiters, p)
 	n.mu.Unlock()
 	for _, w := range ws {
-		close(w)
+		w <- nil
+	}
+}
+
+// refused tells whoever waits for p's admission that the card exchange failed: a refusal
+// from the other side (SEC001) ends a dial at once rather than at its deadline.
+func (n *Node) refused(p peer.ID, err error) {
+	n.mu.Lock()
+	ws := n.waiters[p]
+	delete(n.waiters, p)
+	n.mu.Unlock()
+	for _, w := range ws {
+		w <- err
 	}
 }
 
@@ -215,6 +251,10 @@ func (n *Node) connected(_ network.Network, c network.Conn) {
 		defer cancel()
 		if err := n.exchangeCard(ctx, p); err != nil {
 			n.logf("card exchange with %s: %v", p, err)
+			var e *wire.Error
+			if errors.As(err, &e) && e.Code == "SEC001" {
+				n.refused(p, err)
+			}
 		}
 	}()
 	if n.Closed() {

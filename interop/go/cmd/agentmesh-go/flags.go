@@ -84,7 +84,6 @@ func (c *common) parse(args []string) error {
 	return nil
 }
 
-
 func (c *common) args() []string { return c.positional }
 
 func (c *common) config(client bool) (mesh.Config, error) {
