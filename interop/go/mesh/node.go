@@ -71,6 +71,8 @@ type Node struct {
 	subs        map[string][]chan Event
 	seen        map[string]time.Time // envelope ids delivered, so fan-out and gossip deliver once
 	incarnation int64
+	chMu        sync.Mutex
+	channels    map[peer.ID]*rpcChannel
 	ctx         context.Context
 	cancel      context.CancelFunc
 }
@@ -99,7 +101,7 @@ func Start(cfg Config) (*Node, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &Node{cfg: cfg, Host: h, ID: h.ID(), startedAt: time.Now().UnixMilli(), handlers: map[string]Handler{},
 		cards: map[peer.ID]*wire.Card{}, waiters: map[peer.ID][]chan error{}, topics: map[string]*pubsub.Topic{},
-		subs: map[string][]chan Event{}, seen: map[string]time.Time{}, ctx: ctx, cancel: cancel}
+		subs: map[string][]chan Event{}, channels: map[peer.ID]*rpcChannel{}, seen: map[string]time.Time{}, ctx: ctx, cancel: cancel}
 	h.SetStreamHandler(RPCProtocol, n.serveRPC)
 	h.SetStreamHandler(FanoutProtocol, n.serveFanout)
 	h.Network().Notify(&network.NotifyBundle{ConnectedF: n.connected, DisconnectedF: n.disconnected})
@@ -180,7 +182,9 @@ func (n *Node) Dial(ctx context.Context, addr string) (peer.ID, error) {
 	if err := n.Host.Connect(ctx, *info); err != nil {
 		return "", err
 	}
-	return info.ID, n.WaitAdmitted(ctx, info.ID)
+	// Our own card exchange says both things a dial needs: the other side took our credential
+	// (else it answers SEC001), and we took theirs.
+	return info.ID, n.exchangeCard(ctx, info.ID)
 }
 
 // WaitAdmitted waits for the card exchange with p to finish, both ways.
@@ -353,4 +357,9 @@ func (n *Node) CredentialCopy() *wire.Object {
 		return nil
 	}
 	return n.cfg.Credential.Object().Clone()
+}
+
+func peerIDString(k crypto.PrivKey) (string, error) {
+	id, err := peer.IDFromPrivateKey(k)
+	return id.String(), err
 }

@@ -156,46 +156,131 @@ func (n *Node) Request(ctx context.Context, p peer.ID, cmd string, payload wire.
 func (n *Node) request(ctx context.Context, p peer.ID, cmd string, payload wire.Value, timeout time.Duration) (wire.Value, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	s, err := n.Host.NewStream(network.WithAllowLimitedConn(ctx, "rpc"), p, RPCProtocol)
+	ch, err := n.channel(ctx, p)
 	if err != nil {
 		return nil, &wire.Error{Code: "COM002", Name: "ConnectionError", Message: err.Error()}
 	}
-	defer s.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = s.SetDeadline(dl)
-	}
 	req := wire.NewEnvelope(wire.EnvelopeFields{Source: n.ID.String(), Destination: wire.NewObject("peer", p.String()),
 		Type: "REQUEST", Subject: cmd, Payload: payload, TTL: timeout.Milliseconds()})
-	if _, err := s.Write(wire.AppendFrame(nil, req.Encode())); err != nil {
-		return nil, &wire.Error{Code: "COM002", Name: "ConnectionError", Message: err.Error()}
+	ans, err := ch.call(ctx, req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, wire.Timeout("no answer within %d ms", timeout.Milliseconds())
+		}
+		return nil, &wire.Error{Code: "COM002", Name: "ConnectionError", Message: fmt.Sprintf("no answer: %v", err)}
 	}
-	_ = s.CloseWrite()
-	fr := wire.NewFrameReader(s)
+	if e := ans.Error(); e != nil {
+		return nil, e
+	}
+	return ans.Payload(), nil
+}
+
+// rpcChannel is one long-lived rpc stream to a peer: requests go out on it, answers come back
+// on it matched by correlationId (docs/wire-format.md section 3: one stream, many requests).
+type rpcChannel struct {
+	s       network.Stream
+	wmu     sync.Mutex
+	mu      sync.Mutex
+	pending map[string]chan wire.Envelope
+	err     error
+}
+
+func (n *Node) channel(ctx context.Context, p peer.ID) (*rpcChannel, error) {
+	n.chMu.Lock()
+	defer n.chMu.Unlock()
+	if ch, ok := n.channels[p]; ok {
+		ch.mu.Lock()
+		dead := ch.err != nil
+		ch.mu.Unlock()
+		if !dead {
+			return ch, nil
+		}
+	}
+	s, err := n.Host.NewStream(ctx, p, RPCProtocol)
+	if err != nil {
+		return nil, err
+	}
+	ch := &rpcChannel{s: s, pending: map[string]chan wire.Envelope{}}
+	n.channels[p] = ch
+	go ch.read(n)
+	return ch, nil
+}
+
+func (c *rpcChannel) read(n *Node) {
+	fr := wire.NewFrameReader(c.s)
+	var err error
 	for {
-		body, err := fr.Next()
+		var body []byte
+		body, err = fr.Next()
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil, wire.Timeout("no answer within %d ms", timeout.Milliseconds())
-			}
-			return nil, &wire.Error{Code: "COM002", Name: "ConnectionError", Message: fmt.Sprintf("no answer: %v", err)}
+			break
 		}
-		ans, err := wire.DecodeEnvelope(body)
-		if err != nil {
-			return nil, err
-		}
-		if ans.CorrelationID() != req.ID() && ans.CorrelationID() != "" {
+		env, derr := wire.DecodeEnvelope(body)
+		if derr != nil {
+			n.logf("rpc answer: %v", derr)
 			continue
 		}
-		if e := ans.Error(); e != nil {
-			return nil, e
+		c.mu.Lock()
+		w := c.pending[env.CorrelationID()]
+		delete(c.pending, env.CorrelationID())
+		c.mu.Unlock()
+		if w != nil {
+			w <- env
+		} else if e := env.Error(); e != nil {
+			n.logf("rpc error answer for no request of ours: %v", e)
 		}
-		return ans.Payload(), nil
+	}
+	c.mu.Lock()
+	c.err = err
+	if c.err == nil {
+		c.err = io.EOF
+	}
+	for id, w := range c.pending {
+		close(w)
+		delete(c.pending, id)
+	}
+	c.mu.Unlock()
+	_ = c.s.Reset()
+}
+
+func (c *rpcChannel) call(ctx context.Context, req wire.Envelope) (wire.Envelope, error) {
+	w := make(chan wire.Envelope, 1)
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return wire.Envelope{}, c.err
+	}
+	c.pending[req.ID()] = w
+	c.mu.Unlock()
+	c.wmu.Lock()
+	_ = c.s.SetWriteDeadline(time.Now().Add(stallTimeout))
+	_, err := c.s.Write(wire.AppendFrame(nil, req.Encode()))
+	c.wmu.Unlock()
+	if err != nil {
+		_ = c.s.Reset()
+		return wire.Envelope{}, err
+	}
+	select {
+	case env, ok := <-w:
+		if !ok {
+			c.mu.Lock()
+			err := c.err
+			c.mu.Unlock()
+			return wire.Envelope{}, err
+		}
+		return env, nil
+	case <-ctx.Done():
+		c.mu.Lock()
+		delete(c.pending, req.ID())
+		c.mu.Unlock()
+		return wire.Envelope{}, ctx.Err()
 	}
 }
 
 // RawExchange writes bytes as they are on a fresh rpc stream to p and returns the answers
-// read within wait (for a peer that sends what a broken one would).
-func (n *Node) RawExchange(ctx context.Context, p peer.ID, raw []byte, wait time.Duration) ([]wire.Envelope, bool, error) {
+// read within wait (for a peer that sends what a broken one would), and whether the other
+// side closed the stream. Once want answers came, it waits 300 ms more for a close.
+func (n *Node) RawExchange(ctx context.Context, p peer.ID, raw []byte, wait time.Duration, want ...int) ([]wire.Envelope, bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	s, err := n.Host.NewStream(ctx, p, RPCProtocol)
@@ -220,5 +305,8 @@ func (n *Node) RawExchange(ctx context.Context, p peer.ID, raw []byte, wait time
 			return out, false, err
 		}
 		out = append(out, env)
+		if len(want) > 0 && len(out) >= want[0] {
+			_ = s.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		}
 	}
 }
