@@ -20,7 +20,7 @@ import type { TestContext } from 'node:test'
 import { cgroupUnavailable } from './cgroup.js'
 import { netnsUnavailable } from '../harness/netns.js'
 
-export type Part = 'chromium' | 'promtool' | 'netns' | 'cgroup'
+export type Part = 'chromium' | 'promtool' | 'netns' | 'cgroup' | 'go'
 
 /** The Chromium that playwright-core drives. */
 export const CHROMIUM = process.env.AGENTMESH_TEST_CHROMIUM ?? '/usr/bin/chromium'
@@ -56,6 +56,15 @@ const PARTS: Record<Part, { what: string, install: string, check: () => string |
     what: 'a cgroup with CPU and memory limits, to run a node as a container with --cpus and --memory would',
     install: 'run the tests as root on a machine (or privileged container) whose /sys/fs/cgroup is writable',
     check: cgroupUnavailable
+  },
+  go: {
+    what: 'Go, to build the Go peer in interop/go (go-libp2p) and run it against TypeScript nodes',
+    install: 'install Go 1.26.6 or later from https://go.dev/dl (go-libp2p-pubsub 0.19 needs it), then cd interop/go && go mod download',
+    check: () => {
+      const r = spawnSync('go', ['version'], { encoding: 'utf8' })
+      if (r.error !== undefined) return `go is not on PATH (${(r.error as NodeJS.ErrnoException).code ?? r.error.message})`
+      return r.status === 0 ? undefined : `go version exited with ${String(r.status)}`
+    }
   }
 }
 

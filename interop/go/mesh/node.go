@@ -345,7 +345,43 @@ func (n *Node) exchangeCard(ctx context.Context, p peer.ID) error {
 		return err
 	}
 	n.admit(p, c)
+	go n.meet(c.Peers)
 	return nil
+}
+
+// meet dials the peers a card answer lists (up to 16, with their addresses), as a node
+// learns its neighbours' neighbours; each new connection runs its own card exchange.
+func (n *Node) meet(peers wire.Value) {
+	list, _ := peers.([]wire.Value)
+	for _, e := range list {
+		o, _ := e.(*wire.Object)
+		idv, _ := o.Get("peerId")
+		ids, _ := idv.(string)
+		id, err := peer.Decode(ids)
+		if err != nil || id == n.ID || n.Host.Network().Connectedness(id) == network.Connected {
+			continue
+		}
+		addrsV, _ := o.Get("addresses")
+		arr, _ := addrsV.([]wire.Value)
+		info := peer.AddrInfo{ID: id}
+		for _, a := range arr {
+			if s, ok := a.(string); ok {
+				if m, err := ma.NewMultiaddr(s); err == nil {
+					if tr, _ := peer.SplitAddr(m); tr != nil {
+						info.Addrs = append(info.Addrs, tr)
+					}
+				}
+			}
+		}
+		if len(info.Addrs) == 0 {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
+		if err := n.Host.Connect(ctx, info); err != nil {
+			n.logf("meeting %s: %v", id, err)
+		}
+		cancel()
+	}
 }
 
 // MyCard is this peer's agent card.

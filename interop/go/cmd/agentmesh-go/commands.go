@@ -56,6 +56,16 @@ func resolve(n *mesh.Node, to string) (peer.ID, error) {
 	if id, err := peer.Decode(to); err == nil {
 		return id, nil
 	}
+	// as `agentmesh request` does, wait up to 10 s for a card of that name
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for id, c := range n.Peers() {
+			if c.Name() == to {
+				return id, nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	var names []string
 	for id, c := range n.Peers() {
 		if c.Name() == to {
