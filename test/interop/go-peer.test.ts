@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { skipWithout } from '../requirements.js'
-import { CLI, Proc, runCli, uniqueMesh, waitFor, withTempDir, sleep } from '../helpers.js'
+import { CLI, Proc, freePort, runCli, uniqueMesh, waitFor, withTempDir, sleep } from '../helpers.js'
 
 /** interop/go of this checkout (the compiled test runs from dist/test/interop). */
 const GO_MODULE = fileURLToPath(new URL('../../../interop/go', import.meta.url))
@@ -120,7 +120,8 @@ test('a Go peer on go-libp2p joins a closed mesh of TypeScript agents: requests 
     const env = { AGENTMESH_COORDINATION_BOOTSTRAP_EXPECT: '2' }
     const procs: Array<{ stop: () => Promise<void> }> = []
     try {
-      const a1 = new Proc([CLI, 'start', ...closed('a1'), '--name', 'a1', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns', '--no-data-dir', '--json', '--log-level', 'warn'], env)
+      const debug = `127.0.0.1:${await freePort()}`
+      const a1 = new Proc([CLI, 'start', ...closed('a1'), '--name', 'a1', '--listen', '/ip4/127.0.0.1/tcp/0', '--debug', debug, '--no-mdns', '--no-data-dir', '--json', '--log-level', 'warn'], env)
       procs.push(a1)
       const ready1 = await a1.json(o => o.event === 'ready', 'a1 ready', 30_000)
       const boot = ready1.addresses[0] as string
@@ -134,6 +135,12 @@ test('a Go peer on go-libp2p joins a closed mesh of TypeScript agents: requests 
       const goReady = await go.json(o => o.event === 'ready', 'the Go peer admitted by a1', 30_000)
       assert.equal(goReady.peerId, goId)
       assert.equal(goReady.security, 'closed')
+
+      // A full member: its signed statement and mesh view make it a row of `agentmesh status`.
+      await waitFor(async () => {
+        const rows = await runCli(['status', debug, '--json'])
+        return rows.code === 0 && (JSON.parse(rows.stdout) as Array<{ name: string, roles: string[] }>).some(r => r.name === 'gopher' && r.roles.includes('agent'))
+      }, 'the Go peer listed by agentmesh status', 30_000)
 
       // Go calls TypeScript agents, by name, and gets their answers.
       const toA1 = await go.op({ op: 'request', to: 'a1', command: 'echo', payload: { from: 'go', n: 1 } })

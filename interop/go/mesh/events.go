@@ -60,7 +60,9 @@ func (n *Node) Subscribe(topic string) (<-chan Event, error) {
 	ch := make(chan Event, 256)
 	n.mu.Lock()
 	n.subs[topic] = append(n.subs[topic], ch)
+	n.statement = nil // our statement lists the topics we hear
 	n.mu.Unlock()
+	go n.announce()
 	go func() {
 		for {
 			m, err := sub.Next(n.ctx)

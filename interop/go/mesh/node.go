@@ -72,6 +72,9 @@ type Node struct {
 	seen        map[string]time.Time // envelope ids delivered, so fan-out and gossip deliver once
 	incarnation int64
 	chMu        sync.Mutex
+	statement   *wire.Object
+	seq         int64
+	heard       map[string]heardStatement
 	channels    map[peer.ID]*rpcChannel
 	ctx         context.Context
 	cancel      context.CancelFunc
@@ -101,7 +104,7 @@ func Start(cfg Config) (*Node, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &Node{cfg: cfg, Host: h, ID: h.ID(), startedAt: time.Now().UnixMilli(), handlers: map[string]Handler{},
 		cards: map[peer.ID]*wire.Card{}, waiters: map[peer.ID][]chan error{}, topics: map[string]*pubsub.Topic{},
-		subs: map[string][]chan Event{}, channels: map[peer.ID]*rpcChannel{}, seen: map[string]time.Time{}, ctx: ctx, cancel: cancel}
+		subs: map[string][]chan Event{}, channels: map[peer.ID]*rpcChannel{}, heard: map[string]heardStatement{}, seen: map[string]time.Time{}, ctx: ctx, cancel: cancel}
 	h.SetStreamHandler(RPCProtocol, n.serveRPC)
 	h.SetStreamHandler(FanoutProtocol, n.serveFanout)
 	h.Network().Notify(&network.NotifyBundle{ConnectedF: n.connected, DisconnectedF: n.disconnected})
@@ -118,7 +121,11 @@ func Start(cfg Config) (*Node, error) {
 	n.Handle("info", func(_ context.Context, _ peer.ID, _ wire.Value) (wire.Value, error) {
 		return wire.NewObject("peerId", n.ID.String(), "name", n.cfg.Name, "mesh", n.cfg.Mesh, "implementation", "agentmesh-go"), nil
 	})
+	// A member's incarnation starts from the clock, as a TypeScript node's does, so a
+	// restarted peer outranks what others remember of its last run.
+	n.incarnation = n.startedAt
 	n.Handle("$agentmesh/probe", n.answerProbe)
+	n.startMembership()
 	return n, nil
 }
 
@@ -346,6 +353,11 @@ func (n *Node) exchangeCard(ctx context.Context, p peer.ID) error {
 	}
 	n.admit(p, c)
 	go n.meet(c.Peers)
+	if !n.cfg.Client {
+		if st := n.myStatement(); st != nil {
+			go n.tell(p, st)
+		}
+	}
 	return nil
 }
 
