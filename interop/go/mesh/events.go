@@ -18,7 +18,11 @@ func (n *Node) topic(name string) (*pubsub.Topic, error) {
 	if t, ok := n.topics[name]; ok {
 		return t, nil
 	}
-	t, err := n.ps.Join(wire.GossipTopic(n.cfg.Mesh, name))
+	gt := wire.GossipTopic(n.cfg.Mesh, name)
+	if err := n.ps.RegisterTopicValidator(gt, n.validator(name)); err != nil {
+		return nil, err
+	}
+	t, err := n.ps.Join(gt)
 	if err != nil {
 		return nil, err
 	}
@@ -35,6 +39,32 @@ func (n *Node) Publish(ctx context.Context, topic string, payload wire.Value) (w
 	env := wire.NewEnvelope(wire.EnvelopeFields{Source: n.ID.String(), Destination: wire.NewObject("topic", topic),
 		Type: "EVENT", Subject: topic, Payload: payload})
 	return env, t.Publish(ctx, wire.EncodeBatch([]wire.Envelope{env}))
+}
+
+// validator checks a gossip batch before it is delivered or relayed (docs/wire-format.md
+// section 4): every envelope's source must be the signed publisher and its topic this one, else
+// Reject; a batch byte this peer does not read (0x03, 0x04: sealed groups) is Ignored, not
+// Rejected, so the honest peer that relayed it is not penalised.
+func (n *Node) validator(topic string) func(context.Context, peer.ID, *pubsub.Message) pubsub.ValidationResult {
+	return func(_ context.Context, _ peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+		if len(m.Data) == 0 {
+			return pubsub.ValidationReject
+		}
+		if m.Data[0] != wire.WireJSON {
+			return pubsub.ValidationIgnore
+		}
+		envs, err := wire.DecodeBatch(m.Data)
+		if err != nil {
+			return pubsub.ValidationReject
+		}
+		from := m.GetFrom().String()
+		for _, e := range envs {
+			if e.Source() != from || e.Topic() != topic {
+				return pubsub.ValidationReject
+			}
+		}
+		return pubsub.ValidationAccept
+	}
 }
 
 // TopicPeers are the peers gossipsub knows subscribe to a topic.

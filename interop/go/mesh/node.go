@@ -348,7 +348,10 @@ func (n *Node) exchangeCard(ctx context.Context, p peer.ID) error {
 	}
 	c, err := n.checkCard(p, ans)
 	if err != nil {
-		_ = n.Host.Network().ClosePeer(p)
+		// Hang up a little later, as a node does after its SEC001 answer: the other side's own
+		// card request, under way on this connection, still gets our refusal as an answer.
+		n.logf("refused %s: %v", p, err)
+		time.AfterFunc(200*time.Millisecond, func() { _ = n.Host.Network().ClosePeer(p) })
 		return err
 	}
 	n.admit(p, c)
