@@ -41,7 +41,9 @@ type Config struct {
 	Client       bool
 	// AdmissionTimeout: how long a peer has to show a valid credential (closed mesh).
 	AdmissionTimeout time.Duration
-	Logf             func(format string, a ...any)
+	// StallTimeout: how long a frame begun may take to finish (10 s, rpc.stallTimeoutMs).
+	StallTimeout time.Duration
+	Logf         func(format string, a ...any)
 }
 
 // Handler answers one command: its result is the answer's payload; an *wire.Error is sent
@@ -90,6 +92,9 @@ func (n *Node) logf(f string, a ...any) {
 func Start(cfg Config) (*Node, error) {
 	if cfg.AdmissionTimeout == 0 {
 		cfg.AdmissionTimeout = 5 * time.Second
+	}
+	if cfg.StallTimeout == 0 {
+		cfg.StallTimeout = stallTimeout
 	}
 	if cfg.Name == "" {
 		cfg.Name = "go-peer"

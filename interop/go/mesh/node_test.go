@@ -59,7 +59,8 @@ func vectorKey(t *testing.T, who string) crypto.PrivKey {
 // bob's key, as the vector's TypeScript node got them, and checks the Go peer answers them as
 // that node did: same codes and names, same correlation, the stream closed or not.
 func TestBadInputVectors(t *testing.T) {
-	bob, err := Start(Config{Key: vectorKey(t, "bob"), Mesh: "vectors", Name: "bob", Listen: []string{"/ip4/127.0.0.1/tcp/0"}})
+	bob, err := Start(Config{Key: vectorKey(t, "bob"), Mesh: "vectors", Name: "bob", Listen: []string{"/ip4/127.0.0.1/tcp/0"},
+		StallTimeout: 3 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,6 +108,17 @@ func TestBadInputVectors(t *testing.T) {
 				t.Errorf("%s: answer %s", name, wire.Stringify(a.Object))
 			}
 		}
+	}
+	// A frame begun and never finished: the stream is aborted once the stall timeout passes
+	// (3 s here, 10 s by default), not kept open for ever.
+	truncated, _ := hex.DecodeString("c902017b2276657273696f6e223a312c22696422")
+	start := time.Now()
+	answers, _, err := alice.RawExchange(ctx, bob.ID, truncated, 8*time.Second)
+	if err != nil || len(answers) != 0 {
+		t.Errorf("truncated frame: %v %d answers", err, len(answers))
+	}
+	if waited := time.Since(start); waited > 7*time.Second {
+		t.Errorf("a stalled frame's stream was kept %s (stall timeout 3 s)", waited)
 	}
 	// and it still serves
 	out, err := alice.Request(ctx, bob.ID, "echo", wire.NewObject("still", "here"), 5*time.Second)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"time"
 
@@ -21,6 +22,9 @@ func (n *Node) serveRPC(s network.Stream) {
 	defer s.Close()
 	from := s.Conn().RemotePeer()
 	fr := wire.NewFrameReader(s)
+	// A frame begun must be finished within stallTimeout (rpc.stallTimeoutMs); an idle stream
+	// between frames is kept.
+	fr.Started = func() { _ = s.SetReadDeadline(time.Now().Add(n.cfg.StallTimeout)) }
 	var wmu sync.Mutex
 	write := func(env wire.Envelope) {
 		wmu.Lock()
@@ -31,7 +35,7 @@ func (n *Node) serveRPC(s network.Stream) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for {
-		_ = s.SetReadDeadline(time.Now().Add(2 * time.Minute))
+		_ = s.SetReadDeadline(time.Time{})
 		body, err := fr.Next()
 		if err != nil {
 			var fatal wire.FatalError
@@ -43,8 +47,8 @@ func (n *Node) serveRPC(s network.Stream) {
 			case errors.As(err, &bad):
 				write(n.errorAnswer(from, "", "error", bad))
 				continue
-			case errors.Is(err, io.ErrUnexpectedEOF):
-				n.logf("rpc from %s: frame cut short", from)
+			case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, os.ErrDeadlineExceeded):
+				n.logf("rpc from %s: frame cut short or stalled: stream aborted", from)
 				_ = s.Reset()
 				return
 			default:
@@ -297,7 +301,9 @@ func (n *Node) RawExchange(ctx context.Context, p peer.ID, raw []byte, wait time
 	for {
 		body, err := fr.Next()
 		if err != nil {
-			closed := errors.Is(err, io.EOF)
+			// closed: the other side ended the stream (EOF) or aborted it (reset); not a
+			// deadline of ours
+			closed := errors.Is(err, io.EOF) || errors.Is(err, network.ErrReset)
 			return out, closed, nil
 		}
 		env, err := wire.DecodeEnvelope(body)

@@ -24,6 +24,9 @@ func AppendFrame(dst, body []byte) []byte {
 type FrameReader struct {
 	r     *bufio.Reader
 	Limit int
+	// Started, when set, is called once a frame's first byte has come: a server starts its
+	// stall timer there, so an idle stream is kept while a frame begun must finish in time.
+	Started func()
 }
 
 // NewFrameReader reads frames of at most MaxMessageBytes.
@@ -48,6 +51,9 @@ func (f *FrameReader) Next() ([]byte, error) {
 				return nil, io.ErrUnexpectedEOF
 			}
 			return nil, err
+		}
+		if i == 0 && f.Started != nil {
+			f.Started()
 		}
 		if i >= maxVarintBytes {
 			return nil, FatalError{Serialization("frame length prefix is not a varint")}
