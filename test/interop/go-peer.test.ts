@@ -162,11 +162,21 @@ test('a Go peer on go-libp2p joins a closed mesh of TypeScript agents: requests 
       assert.equal(missing.code, 1)
       assert.match(missing.stdout + missing.stderr, /CMD001/)
 
-      // TypeScript publishes, the Go subscriber gets it once.
-      await ok(runCli(['pub', ...client, '--bootstrap', boot, 'news', '{"headline":"from ts"}']), 'agentmesh pub')
-      const heard = await go.json(o => o.event === 'message' && o.payload?.headline === 'from ts', 'the TS event at the Go peer')
+      // TypeScript publishes, the Go subscriber gets each event once. `agentmesh pub` publishes
+      // once, at most once, right after joining: on a loaded machine a TypeScript subscriber
+      // misses some of those too (measured: 12 such clients at once, 2 of them heard by a TS
+      // subscriber and the same 2 by the Go peer), so it publishes again until one arrives.
+      const fromTs = (): any[] => go.lines.filter(o => o.event === 'message' && o.source !== goId && typeof o.payload?.tsRun === 'number')
+      let runs = 0
+      await waitFor(async () => {
+        await ok(runCli(['pub', ...client, '--bootstrap', boot, 'news', JSON.stringify({ headline: 'from ts', tsRun: runs++ })]), 'agentmesh pub')
+        await sleep(500)
+        return fromTs().length > 0
+      }, 'an event of agentmesh pub at the Go peer', 60_000)
       await sleep(1_500)
-      assert.equal(go.lines.filter(o => o.event === 'message' && o.id === heard.id).length, 1, 'the TS event reached the Go peer once')
+      const tsIds = fromTs().map(o => o.id as string)
+      assert.equal(new Set(tsIds).size, tsIds.length, `a TS event reached the Go peer twice: ${tsIds.join(', ')}`)
+      assert.ok(fromTs().every(o => o.payload.headline === 'from ts' && o.payload.tsRun < runs))
 
       // The Go peer publishes, a TypeScript subscriber gets each event once.
       const sub = new Proc([CLI, 'sub', ...client, '--bootstrap', boot, 'news', '--json'])
