@@ -21,7 +21,7 @@ import { CLI, Proc, freePort, runCli, uniqueMesh, waitFor, withTempDir, sleep } 
 const GO_MODULE = fileURLToPath(new URL('../../../interop/go', import.meta.url))
 
 /** What `go` printed when it could not fetch modules, told apart from a compile error. */
-const DOWNLOAD_FAILURE = /dial tcp|no such host|proxy\.golang\.org|connection refused|i\/o timeout|TLS handshake|go: downloading|verifying module|missing go\.sum entry/
+const DOWNLOAD_FAILURE = /dial tcp|no such host|proxy\.golang\.org|connection refused|i\/o timeout|TLS handshake|go: downloading|verifying module|missing go\.sum entry|module lookup disabled|GOPROXY|cannot find module/
 
 /** Runs `go` in interop/go to its end (or its deadline), without the caller's AGENTMESH_ variables unless given. */
 async function runGo (args: string[], timeoutMs: number, env: NodeJS.ProcessEnv = {}): Promise<{ code: number, out: string }> {
