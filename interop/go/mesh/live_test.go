@@ -18,9 +18,10 @@ import (
 // tsNode is a TypeScript agent started with the CLI (AGENTMESH_CLI: the path of
 // dist/surfaces/cli/main.js; AGENTMESH_NODE: the node binary, `node` by default).
 type tsNode struct {
-	cmd  *exec.Cmd
-	addr string
-	id   string
+	cmd   *exec.Cmd
+	addr  string
+	addrs []string
+	id    string
 }
 
 func cli(t *testing.T) (string, string) {
@@ -60,7 +61,7 @@ func cleanEnv() []string {
 func startTS(t *testing.T, node, path, dir string, args ...string) *tsNode {
 	t.Helper()
 	cmd := exec.Command(node, append([]string{path, "start", "--json", "--no-mdns", "--no-data-dir", "--log-level", "warn",
-		"--listen", "/ip4/127.0.0.1/tcp/0"}, args...)...)
+		"--listen", "/ip4/127.0.0.1/tcp/0,/ip4/127.0.0.1/tcp/0/ws"}, args...)...)
 	cmd.Env = append(cleanEnv(), "HOME="+dir, "AGENTMESH_COORDINATION_BOOTSTRAP_EXPECT=1")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -92,7 +93,7 @@ func startTS(t *testing.T, node, path, dir string, args ...string) *tsNode {
 				Addresses []string `json:"addresses"`
 			}
 			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Event == "ready" && ts.addr == "" {
-				ts.id, ts.addr = line.PeerID, line.Addresses[0]
+				ts.id, ts.addr, ts.addrs = line.PeerID, line.Addresses[0], line.Addresses
 				close(ready)
 			}
 		}
@@ -215,6 +216,29 @@ func TestAgainstTypeScriptNode(t *testing.T) {
 		t.Errorf("card with a bad signature refused for another reason: %s", answers[0].Error().Message)
 	}
 	echo("after a forged card")
+
+	// Over WebSockets too.
+	ws := ""
+	for _, a := range ts.addrs {
+		if strings.Contains(a, "/ws/") {
+			ws = a
+		}
+	}
+	if ws == "" {
+		t.Fatalf("the TypeScript node listens on no WebSocket address: %v", ts.addrs)
+	}
+	w := member("go-ws")
+	if _, err := w.Dial(ctx, ws); err != nil {
+		t.Fatalf("joining over WebSockets (%s): %v", ws, err)
+	}
+	if out, err := w.Request(ctx, tsID, "echo", "over ws", 10*time.Second); err != nil || out != "over ws" {
+		t.Errorf("echo over WebSockets: %v %v", out, err)
+	}
+	for _, c := range w.Host.Network().ConnsToPeer(tsID) {
+		if !strings.Contains(c.RemoteMultiaddr().String(), "/ws") {
+			t.Errorf("the WebSocket peer's connection is %s", c.RemoteMultiaddr())
+		}
+	}
 
 	// The Go peer answers the TypeScript node's bad input in kind: a request to an unknown
 	// command of ours from the TS CLI is CMD001.
