@@ -120,6 +120,12 @@ func TestBadInputVectors(t *testing.T) {
 	if waited := time.Since(start); waited > 7*time.Second {
 		t.Errorf("a stalled frame's stream was kept %s (stall timeout 3 s)", waited)
 	}
+	// A request whose ttl ran out is dropped unanswered, as a node does.
+	stale := wire.NewEnvelope(wire.EnvelopeFields{Source: alice.ID.String(), Destination: wire.NewObject("peer", bob.ID.String()),
+		Type: "REQUEST", Subject: "echo", Payload: "late", TTL: 1000, Timestamp: time.Now().Add(-time.Minute).UnixMilli()})
+	if answers, _, err := alice.RawExchange(ctx, bob.ID, wire.AppendFrame(nil, stale.Encode()), time.Second); err != nil || len(answers) != 0 {
+		t.Errorf("expired request: %v, %d answers", err, len(answers))
+	}
 	// and it still serves
 	out, err := alice.Request(ctx, bob.ID, "echo", wire.NewObject("still", "here"), 5*time.Second)
 	if err != nil || string(wire.Stringify(out)) != `{"still":"here"}` {

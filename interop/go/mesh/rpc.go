@@ -67,6 +67,10 @@ func (n *Node) serveRPC(s network.Stream) {
 		if env.Type() == "RESPONSE" {
 			continue // answers come on the streams this peer opened
 		}
+		if env.Expired(time.Now()) {
+			n.logf("rpc from %s: %s expired before it came: dropped, unanswered", from, env.Subject())
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

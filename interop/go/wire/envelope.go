@@ -90,6 +90,17 @@ func (e Envelope) Subject() string       { return e.str("subject") }
 func (e Envelope) CorrelationID() string { return e.str("correlationId") }
 func (e Envelope) Payload() Value        { return e.vals["payload"] }
 
+// Expired says whether the envelope's ttl ran out by now (a node drops such a request
+// unanswered, docs/wire-format.md section 3).
+func (e Envelope) Expired(now time.Time) bool {
+	ttl, ok := e.vals["ttl"].(float64)
+	if !ok {
+		return false
+	}
+	ts, _ := e.vals["timestamp"].(float64)
+	return float64(now.UnixMilli()) > ts+ttl
+}
+
 // Error is the answer's error, nil when it has none.
 func (e Envelope) Error() *Error {
 	v, ok := e.vals["error"]
