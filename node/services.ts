@@ -51,7 +51,10 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     sealer,
     admits: (peer, command) => admission.admitsCommand(peer, command),
     // `allow`: a closed mesh's credential; an open mesh trusts the card's claims.
-    grants: (peer): Grants | undefined | Promise<Grants | undefined> => admission.closed ? admission.credentialOf(peer) : claimsOf(membership, peer),
+    // This node calling itself holds what its own credential (closed) or config (open) gives it.
+    grants: (peer): Grants | undefined | Promise<Grants | undefined> => peer === host.peerId
+      ? (admission.closed ? host.security.credential : { roles: config.roles, capabilities: config.capabilities })
+      : admission.closed ? admission.credentialOf(peer) : claimsOf(membership, peer),
     audit,
     libp2p,
     stats,

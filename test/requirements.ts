@@ -13,17 +13,40 @@
  *
  * AGENTMESH_TEST_REQUIRE also takes a comma-separated list of parts (e.g. `promtool,netns`).
  * AGENTMESH_TEST_CHROMIUM names another Chromium binary than /usr/bin/chromium.
+ * AGENTMESH_TEST_PYTHON names the Python with the interop packages (python: a2a-sdk, mcp,
+ * schemathesis) instead of interop/python/.venv/bin/python; python3 is the one on PATH.
  */
 import { spawnSync } from 'node:child_process'
 import { accessSync, constants } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import type { TestContext } from 'node:test'
 import { cgroupUnavailable } from './cgroup.js'
 import { netnsUnavailable } from '../harness/netns.js'
 
-export type Part = 'chromium' | 'promtool' | 'netns' | 'cgroup' | 'go'
+export type Part = 'chromium' | 'promtool' | 'netns' | 'cgroup' | 'python' | 'python3' | 'mcp-conformance' | 'go'
+
+/**
+ * The MCP conformance suite (@modelcontextprotocol/conformance) and the Node 22 that runs it:
+ * AGENTMESH_TEST_MCP_CONFORMANCE names the suite's bin (its dist/index.js), AGENTMESH_TEST_NODE22
+ * a Node 22 binary (default: this process's node when it is 22 or later).
+ */
+export const MCP_CONFORMANCE = {
+  bin: process.env.AGENTMESH_TEST_MCP_CONFORMANCE ?? '',
+  node: process.env.AGENTMESH_TEST_NODE22 ?? (Number(process.versions.node.split('.')[0]) >= 22 ? process.execPath : '')
+}
 
 /** The Chromium that playwright-core drives. */
 export const CHROMIUM = process.env.AGENTMESH_TEST_CHROMIUM ?? '/usr/bin/chromium'
+
+/** The Python with the interop packages of interop/python/requirements.txt (test/interop). */
+export const PYTHON = process.env.AGENTMESH_TEST_PYTHON ?? fileURLToPath(new URL('../../interop/python/.venv/bin/python', import.meta.url))
+
+/** Why `python -c code` fails, or undefined when it runs. */
+function pythonRuns (python: string, code: string): string | undefined {
+  const r = spawnSync(python, ['-c', code], { encoding: 'utf8', timeout: 60_000 })
+  if (r.error !== undefined) return `${python} cannot be run (${(r.error as NodeJS.ErrnoException).code ?? r.error.message})`
+  return r.status === 0 ? undefined : `${python} -c '${code}' exited with ${String(r.status)}: ${r.stderr.trim().split('\n').at(-1) ?? ''}`
+}
 
 const PARTS: Record<Part, { what: string, install: string, check: () => string | undefined }> = {
   chromium: {
@@ -52,10 +75,32 @@ const PARTS: Record<Part, { what: string, install: string, check: () => string |
     install: 'run the tests as root, with iproute2 installed (apt-get install iproute2)',
     check: netnsUnavailable
   },
+  'mcp-conformance': {
+    what: 'the MCP conformance suite (@modelcontextprotocol/conformance) on Node 22, to check `agentmesh mcp --http` as the ecosystem does',
+    install: 'npm install --prefix /tmp/node22 node@22 && npm install --prefix /tmp/mcp-conf @modelcontextprotocol/conformance@0.1.16, then ' +
+      'AGENTMESH_TEST_NODE22=/tmp/node22/node_modules/.bin/node AGENTMESH_TEST_MCP_CONFORMANCE=/tmp/mcp-conf/node_modules/@modelcontextprotocol/conformance/dist/index.js',
+    check: () => {
+      if (MCP_CONFORMANCE.bin === '') return 'AGENTMESH_TEST_MCP_CONFORMANCE is not set'
+      if (MCP_CONFORMANCE.node === '') return `AGENTMESH_TEST_NODE22 is not set and this node is ${process.version}`
+      const r = spawnSync(MCP_CONFORMANCE.node, [MCP_CONFORMANCE.bin, '--version'], { encoding: 'utf8' })
+      if (r.error !== undefined) return `${MCP_CONFORMANCE.node} cannot be run (${(r.error as NodeJS.ErrnoException).code ?? r.error.message})`
+      return r.status === 0 ? undefined : `${MCP_CONFORMANCE.bin} --version exited with ${String(r.status)}: ${r.stderr.slice(0, 200)}`
+    }
+  },
   cgroup: {
     what: 'a cgroup with CPU and memory limits, to run a node as a container with --cpus and --memory would',
     install: 'run the tests as root on a machine (or privileged container) whose /sys/fs/cgroup is writable',
     check: cgroupUnavailable
+  },
+  python: {
+    what: 'Python 3.11 with the A2A and MCP Python SDKs and schemathesis (interop/python/requirements.txt), to drive the gateway and the MCP server with clients written elsewhere',
+    install: 'python3 -m venv interop/python/.venv && interop/python/.venv/bin/pip install --require-hashes -r interop/python/requirements.txt (or AGENTMESH_TEST_PYTHON=<a python with them>)',
+    check: () => pythonRuns(PYTHON, 'import a2a, mcp, schemathesis')
+  },
+  python3: {
+    what: 'python3 on PATH, to run the standard-library example agent (examples/python-agent)',
+    install: 'apt-get install python3 (Debian)',
+    check: () => pythonRuns('python3', 'import sys; assert sys.version_info >= (3, 9)')
   },
   go: {
     what: 'Go, to build the Go peer in interop/go (go-libp2p) and run it against TypeScript nodes',

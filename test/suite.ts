@@ -121,6 +121,14 @@ if (!Number.isFinite(limitMin) || limitMin < 0 || process.env.AGENTMESH_TEST_GRO
 }
 const GROUP_LIMIT_MS = limitMin * 60_000 > 2 ** 31 - 1 ? 0 : limitMin * 60_000
 
+/**
+ * Every test's time limit unless it sets its own (`test(title, { timeout }, ...)`): a test that
+ * waits for a message that never comes fails by name after this long, and the files queued
+ * behind it run, instead of the group waiting for its watchdog. The longest single tests take
+ * 2-3 minutes on a loaded 2-core machine; the fault campaign sets a longer one of its own.
+ */
+const TEST_LIMIT_MS = 300_000
+
 /** The processes of process group `pgid` that run a test file, with the file (Linux's /proc; none elsewhere). */
 function filesRunningIn (pgid: number): Array<{ pid: number, file: string }> {
   const found: Array<{ pid: number, file: string }> = []
@@ -166,7 +174,7 @@ async function run (name: string, list: string[], n: string, file?: string): Pro
   const fd = file !== undefined ? openSync(file, 'w') : undefined
   const { args, summary } = reporters()
   const t0 = Date.now()
-  const child = spawn(process.execPath, ['--test', `--test-concurrency=${n}`, ...args, ...list],
+  const child = spawn(process.execPath, ['--test', `--test-concurrency=${n}`, `--test-timeout=${TEST_LIMIT_MS}`, ...args, ...list],
     { stdio: fd !== undefined ? ['ignore', fd, fd] : 'inherit', detached: true })
   if (fd !== undefined) closeSync(fd)
   const pgid = child.pid!

@@ -10,7 +10,8 @@ export type AuditKind =
   | 'admission.admitted' | 'admission.refused' | 'admission.expelled' | 'admission.expired'
   | 'credential.loaded' | 'credential.expiring' | 'credential.expired' | 'revocations.accepted' | 'revocations.refused'
   | 'key.rotated' | 'key.received' | 'keyring.changed' | 'keyring.refused'
-  | 'directive.refused' | 'task.control.refused' | 'task.read.refused' | 'vote.refused' | 'resource.refused'
+  | 'directive.refused' | 'task.control.refused' | 'task.read.refused' | 'task.report.refused' | 'vote.refused' | 'resource.refused'
+  | 'message.refused'
   | 'command.forbidden' | 'signature.refused' | 'sealed.refused'
   | 'limit.exceeded' | 'limit.disconnected' | 'gossip.graylisted'
 

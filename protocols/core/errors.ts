@@ -26,7 +26,7 @@ export const CODES = {
   TSK004: 'not the holder: a status update from an agent that does not hold the task',
   TSK005: 'deadline: in the past, or passed before the task finished',
   TSK006: 'cannot run: no handler for the task\'s type, or not the resources',
-  TSK007: 'not allowed: the asking peer is no party to the task (only its submitter or the coordinator control it; they, its agent and the voters read it)',
+  TSK007: 'not allowed: the asking peer is no party to the task (only its submitter, the coordinator or a task operator control it; they, its agent and the voters read it)',
   NEG001: 'too late: a proposal or answer after the negotiation\'s deadline',
   NEG002: 'no agreement: no acceptable proposal, a walk-away, or the rounds ran out',
   LRN001: 'content mismatch: a model update whose bytes do not hash to what was announced',
@@ -179,8 +179,8 @@ export class CannotRunTaskError extends AgentMeshError {
 }
 
 /**
- * TSK007: the authenticated peer asking is no party to the task: a control from neither its
- * submitter nor the coordinator, or a query from none of them, its agent or the voters.
+ * TSK007: the authenticated peer asking is no party to the task: a control from none of its
+ * submitter, the coordinator or a task operator, or a query from none of them, its agent or the voters.
  */
 export class TaskAccessError extends AgentMeshError {
   constructor (message: string, options?: ErrorOptions) { super('TSK007', message, options) }

@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto'
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
-import { AgentMeshError, ConnectionError, ModelMismatchError, RateLimitedError, StaleModelError, UnknownModelError, ValidationError } from '../core/errors.js'
+import { AgentMeshError, ConnectionError, ModelMismatchError, NotAdmittedError, RateLimitedError, StaleModelError, UnknownModelError, ValidationError } from '../core/errors.js'
 import { dialFramed, FramedStream } from '../rpc/framed-stream.js'
 import type { PubSubService, Subscription } from '../pubsub/index.js'
 import { FetchHeader, FetchRequest, LEARNING_METRICS_TOPIC, LEARNING_PROTOCOL, MODEL_UPDATE_TOPIC, LearningMetrics, ModelUpdate } from './schemas.js'
@@ -83,7 +83,7 @@ export class LearningService extends TypedEventEmitter<LearningEvents> {
     this.init = init
     const shared = streamLimitsOf(init.libp2p.services, 'learning', { perSec: DEFAULT_FETCHES_PER_SEC, concurrent: DEFAULT_FETCHES_PER_PEER })
     const limits = init.limits ?? { perSec: init.fetchesPerSec ?? shared.perSec, concurrent: init.fetchesPerPeer ?? shared.concurrent }
-    this.guard = new StreamGuard({ protocol: 'learning', limits, ...(init.stats !== undefined ? { stats: init.stats } : {}), ...(init.audit !== undefined ? { audit: init.audit } : {}) })
+    this.guard = new StreamGuard({ protocol: 'learning', limits, ...(init.admits !== undefined ? { admits: init.admits } : {}), ...(init.stats !== undefined ? { stats: init.stats } : {}), ...(init.audit !== undefined ? { audit: init.audit } : {}) })
   }
 
   async start (): Promise<void> {
@@ -290,7 +290,7 @@ export class LearningService extends TypedEventEmitter<LearningEvents> {
 
   private async serve (stream: Stream, connection: Connection): Promise<void> {
     const from = connection.remotePeer.toString()
-    if (this.init.admits?.(from) === false) { stream.abort(new Error('not admitted')); return }
+    if (this.guard.unadmitted(from)) { stream.abort(new NotAdmittedError(`${from} is not admitted to this mesh`)); return }
     this.open.add(stream)
     const fs = new FramedStream(stream, 4096)
     // Over its limits: the fetch's own error header (RATE001), written before its request is read.

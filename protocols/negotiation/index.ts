@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto'
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
 import type { z } from 'zod'
-import { AgentMeshError, LateProposalError, NoAgreementError } from '../core/errors.js'
+import { AgentMeshError, LateProposalError, NoAgreementError, NotAdmittedError } from '../core/errors.js'
 import { dialFramed, FramedStream } from '../rpc/framed-stream.js'
 import { runContractNet, type ContractNetOptions, type ContractNetResult } from './contract-net.js'
 import { converse, type Agreement, type Respond } from './bilateral.js'
@@ -68,7 +68,7 @@ export class NegotiationService extends TypedEventEmitter<NegotiationEvents> {
     this.init = init
     const fallback = { perSec: DEFAULT_CONVERSATIONS_PER_SEC, concurrent: DEFAULT_CONVERSATIONS_PER_PEER }
     const limits = init.limits ?? streamLimitsOf(init.libp2p.services, 'negotiation', fallback)
-    this.guard = new StreamGuard({ protocol: 'negotiation', limits, ...(init.stats !== undefined ? { stats: init.stats } : {}), ...(init.audit !== undefined ? { audit: init.audit } : {}) })
+    this.guard = new StreamGuard({ protocol: 'negotiation', limits, ...(init.admits !== undefined ? { admits: init.admits } : {}), ...(init.stats !== undefined ? { stats: init.stats } : {}), ...(init.audit !== undefined ? { audit: init.audit } : {}) })
   }
 
   async start (): Promise<void> {
@@ -142,7 +142,7 @@ export class NegotiationService extends TypedEventEmitter<NegotiationEvents> {
 
   private async inbound (stream: Stream, connection: Connection): Promise<void> {
     const from = connection.remotePeer.toString()
-    if (this.init.admits?.(from) === false) { stream.abort(new Error('not admitted')); return }
+    if (this.guard.unadmitted(from)) { stream.abort(new NotAdmittedError(`${from} is not admitted to this mesh`)); return }
     // The conversation has no error frame before its opening is read (refuse and walk-away need
     // its id): a peer over its limits has the stream aborted unread.
     const admitted = this.guard.admit(from)

@@ -33,7 +33,7 @@ export interface StreamLimitSettings { negotiation: StreamLimits, learning: Stre
 
 /** The counter a refusal is counted in (node/stats.ts describes it). */
 export interface StreamMetrics {
-  inc: (name: 'stream_rate_limited_total' | 'stream_flooders_disconnected_total', labels?: Record<string, string>, by?: number) => void
+  inc: (name: 'stream_rate_limited_total' | 'stream_flooders_disconnected_total' | 'streams_aborted_total', labels?: Record<string, string>, by?: number) => void
 }
 
 export interface StreamGuardInit {
@@ -42,6 +42,8 @@ export interface StreamGuardInit {
   limits: StreamLimits
   stats?: StreamMetrics
   audit?: AuditSink
+  /** Closed mesh: whether the peer's admission completed (node/admission.ts); absent, every peer is. */
+  admits?: (peer: string) => boolean
 }
 
 export type StreamVerdict =
@@ -82,6 +84,20 @@ export class StreamGuard {
   }
 
   get limits (): StreamLimits { return this.init.limits }
+
+  /**
+   * A conversation opened by a peer the mesh has not admitted (its card exchange still running,
+   * or failed): true when it is to be aborted before a byte of it is read. Counted and audited
+   * as the rpc layer does a request before admission (SEC001); the audit log folds a burst into
+   * one line a second per peer.
+   */
+  unadmitted (peer: string): boolean {
+    if (this.init.admits === undefined || this.init.admits(peer)) return false
+    const { protocol } = this.init
+    this.init.stats?.inc('streams_aborted_total', { protocol, reason: 'not_admitted' })
+    this.audit.record({ kind: 'admission.refused', peer, code: 'SEC001', reason: `a ${protocol} conversation before admission`, detail: { protocol } })
+    return true
+  }
 
   /**
    * A new conversation from `peer`: allowed (call `release` when it ends, once) or refused,

@@ -1,4 +1,5 @@
 import type { z } from 'zod'
+import { ValidationError } from '../core/errors.js'
 
 /** A topic with a typed payload: publishing validates with it, and so does every receiver. */
 export interface Topic<S extends z.ZodType = z.ZodType> {
@@ -22,8 +23,11 @@ export function gossipTopic (mesh: string, topic: string): string {
   return `agentmesh/${mesh}/${topic}`
 }
 
+/** A topic name gossip carries: 1-200 characters, no whitespace. A typed error (MSG001), so every surface answers it as bad input. */
 export function checkTopicName (name: string): void {
-  if (name.length === 0 || name.length > 200 || /\s/.test(name)) {
-    throw new TypeError(`invalid topic name "${name}": 1-200 characters, no spaces`)
+  if (name.length === 0 || name.length > MAX_TOPIC_NAME || /\s/.test(name)) {
+    throw new ValidationError(`invalid topic name ${JSON.stringify(name.length > 64 ? name.slice(0, 64) + '...' : name)}: 1-${MAX_TOPIC_NAME} characters, no whitespace`)
   }
 }
+
+export const MAX_TOPIC_NAME = 200

@@ -27,6 +27,8 @@ export interface ChannelInit {
    * half-sent, for this long. Either would hold one of the few stream slots per connection.
    */
   stallTimeoutMs?: number
+  /** Inbound channels: a frame refused before any handler (broken framing, a bad envelope, a source that is not the peer), for the audit trail. */
+  refused?: (err: AgentMeshError, correlationId?: string) => void
   onClose?: (channel: RpcChannel) => void
 }
 
@@ -182,6 +184,7 @@ export class RpcChannel {
       this.init.stats.inc('rpc_errors_total', { code: e.code, reason: e.name })
       this.init.stats.inc('messages_total', { direction: 'in', type: 'unknown', status: 'invalid' })
       this.init.log.warn({ peer: this.remotePeer, code: e.code, error: e.name, detail: e.message }, 'rpc framing broken: stream closed')
+      this.init.refused?.(e)
       this.sendError(undefined, e)
       this.flush()
       this.stream.close().catch(() => {})
@@ -246,6 +249,7 @@ export class RpcChannel {
       this.init.stats.inc('rpc_errors_total', { code: e.code ?? 'MSG002', reason: e.name })
       const id = peekId(frame)
       this.init.log.warn({ peer: this.remotePeer, code: e.code, error: e.name, detail: e.message, correlation_id: id }, 'rpc message refused')
+      this.init.refused?.(e, id)
       if (this.init.serve !== undefined) this.sendError(id, e)
       return
     }
@@ -263,12 +267,18 @@ export class RpcChannel {
       return
     }
     if (this.init.serve === undefined) {
+      // A request on a stream this node opened: requests go on a stream their sender opens.
+      // Answered, so that a peer written elsewhere learns the rule rather than wait for nothing.
       this.init.stats.inc('messages_total', { direction: 'in', type: env.type, status: 'invalid' })
+      if (env.type === 'REQUEST') this.sendError(env.id, new ValidationError(`a request on a stream ${this.init.localPeer} opened is not served: open a stream of your own for requests`))
       return
     }
     if (isExpired(env)) {
-      // The caller's deadline has passed: it is no longer waiting for the answer.
+      // The caller's deadline has passed: not handled. Still answered (COM001), for a caller
+      // whose clock runs ahead of this node's or that stamps a ttl too short: silence would
+      // leave it nothing to go on. One that gave up counts the answer as late.
       this.init.stats.inc('messages_total', { direction: 'in', type: env.type, status: 'expired' })
+      this.sendError(env.id, new TimeoutError(`"${env.subject}" expired before it arrived: timestamp ${env.timestamp} + ttl ${env.ttl ?? 0} ms is past on this node's clock (${Date.now()}); check both clocks and the ttl`))
       return
     }
     this.serveRequest(env, frame.byteLength)

@@ -2,20 +2,29 @@
 import type { z } from 'zod'
 import type { Envelope } from '../envelope/index.js'
 import { TimeoutError } from '../core/errors.js'
-import type { RpcChannel } from './channel.js'
 import type { HandlerContext } from './commands.js'
+
+/**
+ * Who a request came from, as a handler's context needs it: the authenticated peer, and a signal
+ * aborted when the way back to it closes (an inbound stream's channel, or this node stopping for
+ * a request it made to itself).
+ */
+export interface Caller {
+  readonly remotePeer: string
+  readonly closeSignal: AbortSignal
+}
 
 /** A handler's context; its signal (and the timer behind it) is made only if the handler asks. */
 export class Context implements HandlerContext {
   readonly peer: string
   readonly envelope: Envelope
   readonly sealed?: boolean
-  private readonly channel: RpcChannel
+  private readonly channel: Caller
   private controller?: AbortController
   private timer?: ReturnType<typeof setTimeout>
   private onClosed?: () => void
 
-  constructor (env: Envelope, channel: RpcChannel, sealed = false) {
+  constructor (env: Envelope, channel: Caller, sealed = false) {
     this.envelope = env
     if (sealed) this.sealed = true
     this.peer = channel.remotePeer

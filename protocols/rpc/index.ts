@@ -6,7 +6,7 @@
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { z } from 'zod'
-import type { Envelope } from '../envelope/index.js'
+import { decodeEnvelope, encodeEnvelope, type Envelope } from '../envelope/index.js'
 import {
   AbortError, AgentMeshError, BadSignatureError, ConfigError, ConnectionError, ForbiddenError, HandlerError, NotAdmittedError,
   TimeoutError, UnknownCommandError, ValidationError
@@ -24,7 +24,7 @@ import { MAX_INBOUND_STREAMS, MAX_OUTBOUND_STREAMS, RPC_PROTOCOL } from './const
 import { RateGuard, type RpcMetrics } from './guard.js'
 import { CallerPacer, latestSlot, type Paced } from './pacer.js'
 import type { PeerLimiter } from './limits.js'
-import { Context, describe } from './context.js'
+import { Context, describe, type Caller } from './context.js'
 import { isReliable, type Outcome, type ReliableReceiver } from './receiver.js'
 import { answerTo } from './answer.js'
 import { noSealer, type EncryptFor, type Sealer } from '../sealing/index.js'
@@ -91,11 +91,14 @@ export class RpcService {
   private readonly debug: boolean
   private receiver?: ReliableReceiver
   private readonly sealer: Sealer
+  /** This node as the caller of its own requests (serveSelf): its signal aborts when the service stops. */
+  private self: Caller & { stop: AbortController }
 
   constructor (init: RpcInit) {
     this.init = init
     this.sealer = init.sealer ?? noSealer
     this.localPeer = init.libp2p.peerId.toString()
+    this.self = selfCaller(this.localPeer)
     this.debug = init.log.isLevelEnabled('debug')
     this.guard = new RateGuard(init)
   }
@@ -103,6 +106,7 @@ export class RpcService {
   async start (): Promise<void> {
     if (this.started) return
     this.started = true
+    if (this.self.stop.signal.aborted) this.self = selfCaller(this.localPeer)
     await this.init.libp2p.handle(RPC_PROTOCOL, (stream, connection) => { this.onInbound(stream, connection) }, {
       maxInboundStreams: MAX_INBOUND_STREAMS,
       maxOutboundStreams: MAX_OUTBOUND_STREAMS
@@ -114,6 +118,7 @@ export class RpcService {
     this.started = false
     await this.init.libp2p.unhandle(RPC_PROTOCOL).catch(() => {})
     const closing = new ConnectionError('node stopping')
+    this.self.stop.abort(closing)
     for (const d of this.dials) d.abort(closing)
     this.dials.clear()
     for (const ch of this.inbound) ch.abort(closing)
@@ -204,7 +209,9 @@ export class RpcService {
     const sentAt = performance.now()
     const paced: Paced = { peer: out.peer, subject: env.subject, weight: out.weight, bytes: frame.byteLength, until: latestSlot(limit.due, limit.timeoutMs) }
     if (retries > 0) await this.pacer.wait(paced, limit.signal)
-    let reply = await (await this.channel(out.peer, limit.signal)).request(env, frame, limit.signal)
+    let reply = out.peer === this.localPeer
+      ? await untilAborted(this.serveSelf(env), limit.signal, abortReason)
+      : await (await this.channel(out.peer, limit.signal)).request(env, frame, limit.signal)
     for (let attempt = 0; reply.error?.code === 'RATE001' && attempt < retries && await this.pacer.again(paced, reply.error.message, attempt, limit.signal); attempt++) {
       reply = await (await this.channel(out.peer, limit.signal)).request(env, frame, limit.signal)
     }
@@ -300,21 +307,39 @@ export class RpcService {
       stallTimeoutMs: this.init.stallTimeoutMs,
       serve: async (env, ch, bytes) => await this.serve(env, ch, bytes),
       holdMs: () => this.guard.limiter.holdMs(remotePeer, Date.now()),
+      refused: (err, correlationId) => {
+        this.init.audit?.record({ kind: 'message.refused', peer: remotePeer, ...(correlationId !== undefined ? { correlationId } : {}), code: err.code, reason: err.message.slice(0, 512) })
+      },
       onClose: (ch) => { this.inbound.delete(ch) }
     })
     this.inbound.add(channel)
   }
 
-  private async serve (env: Envelope, channel: RpcChannel, bytes: number): Promise<Envelope> {
+  /**
+   * A request this node makes to itself (a gateway or an MCP endpoint calling its own node's
+   * command, a one-node mesh): served by the same checks and handler as a peer's, without a
+   * stream. Both envelopes go through the codec, so the handler and the caller see what they would
+   * see across the wire (JSON values, not shared objects). Its own node is no stranger to it:
+   * neither rate limits nor admission apply.
+   */
+  private async serveSelf (env: Envelope): Promise<Envelope> {
+    if (!this.started) throw new ConnectionError('node is not started')
+    const request = decodeEnvelope(encodeEnvelope(env), this.init.maxMessageBytes)
+    const answer = await this.serve(request, this.self, 0)
+    return decodeEnvelope(encodeEnvelope(answer), this.init.maxMessageBytes)
+  }
+
+  private async serve (env: Envelope, channel: Caller, bytes: number): Promise<Envelope> {
     const type = env.type
     const answer = (payload: unknown, error?: AgentMeshError): Envelope => answerTo(this.localPeer, this.init, env, payload, error)
+    const self = channel === this.self
     // Limits first: a flood is refused at the least cost, before admission or any schema.
     const weigh = this.handlers.get(env.subject)?.command.weight
-    const limited = this.guard.check(env, channel.remotePeer, bytes, weigh !== undefined ? weigh(env.payload) : 1)
+    const limited = self ? undefined : this.guard.check(env, channel.remotePeer, bytes, weigh !== undefined ? weigh(env.payload) : 1)
     if (limited !== undefined) return answer(null, limited)
     // A promise while this node's own card exchange with the peer is under way: its first
     // requests may overtake the answer that admits it.
-    const admitted = this.init.admits?.(channel.remotePeer, env.subject)
+    const admitted = self ? true : this.init.admits?.(channel.remotePeer, env.subject)
     if (admitted !== undefined && admitted !== true && !(await admitted)) {
       this.init.stats.inc('messages_total', { direction: 'in', type, status: 'not_admitted' })
       const refused = new NotAdmittedError(`peer ${channel.remotePeer} is not admitted to this mesh: show a credential in the card exchange first`)
@@ -331,7 +356,9 @@ export class RpcService {
     const entry = this.handlers.get(env.subject)
     if (entry === undefined) {
       this.init.stats.inc('messages_total', { direction: 'in', type, status: 'unknown_command' })
-      return this.refuse(env, channel.remotePeer, new UnknownCommandError(env.subject), answer)
+      const unknown = new UnknownCommandError(env.subject)
+      this.audit('message.refused', env, channel.remotePeer, unknown)
+      return this.refuse(env, channel.remotePeer, unknown, answer)
     }
     if (entry.allow !== undefined && !allows(entry.allow, await this.init.grants?.(channel.remotePeer))) {
       this.init.stats.inc('messages_total', { direction: 'in', type, status: 'forbidden' })
@@ -349,7 +376,9 @@ export class RpcService {
     const req = entry.command.request.safeParse(clear.payload)
     if (!req.success) {
       this.init.stats.inc('messages_total', { direction: 'in', type, status: 'invalid' })
-      return this.refuse(env, channel.remotePeer, new ValidationError(`request for "${env.subject}": ${describe(req.error)}`), answer)
+      const invalid = new ValidationError(`request for "${env.subject}": ${describe(req.error)}`)
+      this.audit('message.refused', env, channel.remotePeer, invalid)
+      return this.refuse(env, channel.remotePeer, invalid, answer)
     }
     const counted = this.init.stats.message(env.subject, { direction: 'in', type, status: 'ok' })
     if (counted) this.init.stats.messages.add(env, 'in', undefined, Date.now() - env.timestamp)
@@ -394,7 +423,12 @@ export class RpcService {
     return answer(null, error)
   }
 
-  private audit (kind: 'admission.refused' | 'command.forbidden' | 'signature.refused', env: Envelope, peer: string, err: AgentMeshError): void {
+  private audit (kind: 'admission.refused' | 'command.forbidden' | 'signature.refused' | 'message.refused', env: Envelope, peer: string, err: AgentMeshError): void {
     this.init.audit?.record({ kind, peer, correlationId: env.id, code: err.code, reason: err.message.slice(0, 512), detail: { command: env.subject } })
   }
+}
+
+function selfCaller (peer: string): Caller & { stop: AbortController } {
+  const stop = new AbortController()
+  return { remotePeer: peer, closeSignal: stop.signal, stop }
 }

@@ -5,11 +5,16 @@
  * a sender fills in is taken for either. Pure: the scheduler asks, and refuses with TSK007.
  *
  * - Control (pause, resume, cancel): the task's submitter, or the coordinator in office (a
- *   control made on the coordinator's own node). Anyone else could stop other agents' work.
+ *   control made on the coordinator's own node), or a task operator (below). Anyone else could
+ *   stop other agents' work.
  * - Status and result: the submitter and the coordinator, the agent holding the current attempt
- *   (it runs the task and makes the result), and the voters (they hold every task record as a
- *   replica, result included: refusing them would protect nothing). A stranger learns nothing
- *   of the task beyond "not yours", not even its state.
+ *   (it runs the task and makes the result), the voters (they hold every task record as a
+ *   replica, result included: refusing them would protect nothing), and a task operator. A
+ *   stranger learns nothing of the task beyond "not yours", not even its state.
+ * - A task operator holds TASK_OPERATOR among its grants (closed mesh: its credential, signed by
+ *   the owner; open mesh: its card's claim): a front door of the mesh such as an MCP endpoint
+ *   (`agentmesh mcp`), through which a user follows and cancels a task another front door
+ *   started. The task's state is the mesh's, not the door's (issue 42).
  */
 import type { TaskRecord } from './schemas.js'
 
@@ -18,21 +23,27 @@ export interface TaskParties {
   coordinator: string
   /** The voters of the current voter set: they hold the replicated records. */
   voters: readonly string[]
+  /** Whether `peer` holds TASK_OPERATOR (none: nobody does). */
+  operator?: (peer: string) => boolean
 }
 
+/** The capability that grants reading and controlling every task of the mesh. */
+export const TASK_OPERATOR = 'tasks:operate'
+
 /** Who `peer` is to the task, or undefined when it is none of its parties. */
-export function partyTo (r: TaskRecord, peer: string, parties: TaskParties): 'submitter' | 'coordinator' | 'agent' | 'voter' | undefined {
+export function partyTo (r: TaskRecord, peer: string, parties: TaskParties): 'submitter' | 'coordinator' | 'agent' | 'voter' | 'operator' | undefined {
   if (peer === r.submitter) return 'submitter'
   if (peer === parties.coordinator) return 'coordinator'
   if (r.status.agent !== undefined && peer === r.status.agent) return 'agent'
   if (parties.voters.includes(peer)) return 'voter'
+  if (parties.operator?.(peer) === true) return 'operator'
   return undefined
 }
 
-/** Pause, resume and cancel: only the submitter or the coordinator in office. */
+/** Pause, resume and cancel: only the submitter, the coordinator in office or a task operator. */
 export function mayControl (r: TaskRecord, peer: string, parties: TaskParties): boolean {
   const party = partyTo(r, peer, parties)
-  return party === 'submitter' || party === 'coordinator'
+  return party === 'submitter' || party === 'coordinator' || party === 'operator'
 }
 
 /** The task's status with its result: any of its parties. */

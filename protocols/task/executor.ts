@@ -102,19 +102,19 @@ export class TaskExecutor {
     const { rpc } = this.init
     this.unhandles = [
       rpc.handle(RunCommand, (req, ctx) => {
-        this.fence(req.term, ctx.peer, 'task-run')
+        this.fence(req.term, ctx.peer, 'task-run', ctx.envelope.id)
         return this.accept(req.spec, req.attempt, req.checkpoint, req.inputs, req.resources)
       }),
       rpc.handle(RunManyCommand, (req, ctx) => {
-        this.fence(req.term, ctx.peer, 'task-run')
+        this.fence(req.term, ctx.peer, 'task-run', ctx.envelope.id)
         return { answers: req.runs.map(r => answerItem(() => this.accept(r.spec, r.attempt, r.checkpoint, r.inputs, r.resources))) }
       }),
       rpc.handle(StopCommand, (req, ctx) => {
-        this.fence(req.term, ctx.peer, 'task-stop')
+        this.fence(req.term, ctx.peer, 'task-stop', ctx.envelope.id)
         return { stopped: this.stopAttempt(req.task_id, req.attempt, req.why) }
       }),
       rpc.handle(HeldCommand, (req, ctx) => {
-        this.fence(req.term, ctx.peer, 'task-held')
+        this.fence(req.term, ctx.peer, 'task-held', ctx.envelope.id)
         return { tasks: this.held(req.task_ids) }
       })
     ]
@@ -177,11 +177,11 @@ export class TaskExecutor {
     return sum
   }
 
-  private fence (term: number, from: string, message: string): void {
+  private fence (term: number, from: string, message: string, correlationId: string): void {
     if (from === this.init.self) return
     const v = this.init.office.fencing(term, from)
     if (v === 'ok') return
-    this.init.events.safeDispatchEvent('rejected', { detail: { from, message, reason: v } })
+    this.init.events.safeDispatchEvent('rejected', { detail: { from, message, reason: v, correlationId } })
     if (v === 'stale-term') throw new StaleTermError(`term ${term} is no longer current: ${from} is not the coordinator`)
     throw new NotCoordinatorError(`${from} is not the coordinator this agent follows`)
   }

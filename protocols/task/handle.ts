@@ -12,6 +12,9 @@ import type { Office } from '../coordination/office.js'
 import { ControlCommand, QueryCommand, QueryManyCommand, SubmitCommand, TaskSpec, TERMINAL, type SubmissionProof, type TaskControlAnswer, type TaskSpecInput, type TaskStatus } from './schemas.js'
 import { deadline } from '../core/deadline.js'
 
+/** How long a question refused in a coordinator hand-over (CRD002) waits before it is asked again. */
+const HANDOVER_RETRY_MS = 200
+
 export interface TaskClientInit {
   self: string
   rpc: RpcService
@@ -218,20 +221,37 @@ export class TaskClient {
   }
 
   async query (taskId: string): Promise<TaskStatus> {
-    const signal = AbortSignal.timeout(this.init.submitTimeoutMs)
-    const coordinator = await this.coordinator(signal)
-    return coordinator === this.init.self
+    return await this.atCoordinator(async (coordinator, signal) => coordinator === this.init.self
       ? await this.init.local.query(taskId)
-      : await this.init.rpc.request(coordinator, QueryCommand, { task_id: taskId }, { signal })
+      : await this.init.rpc.request(coordinator, QueryCommand, { task_id: taskId }, { signal }))
   }
 
   async control (taskId: string, type: 'task.control.pause' | 'task.control.resume' | 'task.control.cancel', extra: { reason?: string, checkpoint?: unknown }): Promise<TaskControlAnswer> {
+    // One command id for every try: a coordinator that got it once answers a repeat as before.
     const c = { command_id: randomUUID(), type, task_id: taskId, ...extra }
+    // The ack's status is the new state: the caller shows it at once rather than wait for the update.
+    return await this.atCoordinator(async (coordinator, signal) => coordinator === this.init.self
+      ? await this.init.local.control(c)
+      : await this.init.rpc.request(coordinator, ControlCommand, c, { signal }))
+  }
+
+  /**
+   * A question for the coordinator in office, asked again of whoever holds office while the one
+   * asked refuses with CRD002: in a hand-over (an election, or a takeover still reading the
+   * voters' records) the refusal means nothing was done, and the caller asked the mesh, not that
+   * node. Any other answer or error is the caller's, as is the deadline's end.
+   */
+  private async atCoordinator<T> (ask: (coordinator: string, signal: AbortSignal) => Promise<T>): Promise<T> {
     const signal = AbortSignal.timeout(this.init.submitTimeoutMs)
-    const coordinator = await this.coordinator(signal)
-    const answer = coordinator === this.init.self ? await this.init.local.control(c) : await this.init.rpc.request(coordinator, ControlCommand, c, { signal })
-    // The ack's status is the new state: show it at once rather than wait for the update.
-    return answer
+    for (;;) {
+      const coordinator = await this.coordinator(signal)
+      try {
+        return await ask(coordinator, signal)
+      } catch (err) {
+        if (!(err instanceof AgentMeshError && err.code === 'CRD002') || signal.aborted) throw err
+        await new Promise(resolve => setTimeout(resolve, HANDOVER_RETRY_MS))
+      }
+    }
   }
 
   /** A status change sent by the coordinator. */

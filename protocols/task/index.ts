@@ -17,6 +17,7 @@ import { ForbiddenError, NotCoordinatorError } from '../core/errors.js'
 import { runRefusal, taskGrant, type TaskGrants } from './access.js'
 import { answerItem } from './batch-call.js'
 import type { AuditSink } from '../core/audit.js'
+import { refusalAudit } from './refusal-audit.js'
 import { MemoryStore, type Store } from '../core/store.js'
 import { signSubmission } from './submission.js'
 import { RecordSealer } from './record-seal.js'
@@ -91,17 +92,12 @@ export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
   constructor (init: TaskServiceInit) {
     super()
     this.init = init
-    // Refusals are told as events (counted and logged by the node); those of a peer no party to the task are audited.
+    // Refusals are told as events (counted and logged by the node) and every one a peer caused
+    // goes to the audit trail (refusalAudit, below). A bad submission signature is audited where
+    // it is checked (submission.ts), with what was wrong.
     this.addEventListener('rejected', ({ detail: d }) => {
-      if (d.reason !== 'TSK007') return
-      init.audit?.record({
-        kind: d.message.startsWith('task.control.') ? 'task.control.refused' : 'task.read.refused',
-        peer: d.from,
-        ...(d.correlationId !== undefined ? { correlationId: d.correlationId } : {}),
-        code: 'TSK007',
-        reason: `${d.from} is no party to the task`,
-        detail: { message: d.message, ...(d.taskId !== undefined ? { task_id: d.taskId } : {}) }
-      })
+      const audited = refusalAudit(d)
+      if (audited !== undefined) init.audit?.record(audited)
     })
     this.executor = new TaskExecutor({
       self: init.self,
@@ -177,16 +173,18 @@ export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
       rpc.handle(QueryCommand, async ({ task_id: id }, ctx) => await this.scheduler.query(ctx.peer, id, ctx.envelope.id)),
       rpc.handle(QueryManyCommand, async ({ task_ids: ids }, ctx) => ({ statuses: await this.scheduler.queryMany(ctx.peer, ids, ctx.envelope.id) })),
       rpc.handle(ControlCommand, async (c, ctx) => await this.scheduler.control(ctx.peer, c, ctx.envelope.id)),
-      rpc.handle(ReportCommand, (r, ctx) => ({ known: this.scheduler.report(ctx.peer, r) })),
-      rpc.handle(ReportManyCommand, ({ reports }, ctx) => ({ answers: reports.map(r => answerItem(() => ({ known: this.scheduler.report(ctx.peer, r) }))) })),
-      rpc.handle(ReplicateCommand, async ({ term, records, pruned, cert }, ctx) => ({
-        stored: await this.scheduler.replica.replicate(ctx.peer, term, records, pruned, cert)
+      rpc.handle(ReportCommand, (r, ctx) => ({ known: this.scheduler.report(ctx.peer, r, ctx.envelope.id) })),
+      rpc.handle(ReportManyCommand, ({ reports }, ctx) => ({
+        answers: reports.map(r => answerItem(() => ({ known: this.scheduler.report(ctx.peer, r, ctx.envelope.id) })))
       })),
-      rpc.handle(RecordsCommand, ({ term, ...page }, ctx) => this.scheduler.replica.recordsFor(ctx.peer, term, page)),
+      rpc.handle(ReplicateCommand, async ({ term, records, pruned, cert }, ctx) => ({
+        stored: await this.scheduler.replica.replicate(ctx.peer, term, records, pruned, cert, ctx.envelope.id)
+      })),
+      rpc.handle(RecordsCommand, ({ term, ...page }, ctx) => this.scheduler.replica.recordsFor(ctx.peer, term, page, ctx.envelope.id)),
       rpc.handle(UpdateCommand, ({ statuses }, ctx) => {
         // Only the coordinator this node follows speaks for the task table.
         if (ctx.peer !== this.init.office.leader) {
-          this.safeDispatchEvent('rejected', { detail: { from: ctx.peer, message: 'task-update', reason: 'not-coordinator' } })
+          this.safeDispatchEvent('rejected', { detail: { from: ctx.peer, message: 'task-update', reason: 'not-coordinator', correlationId: ctx.envelope.id } })
           throw new NotCoordinatorError(`${ctx.peer} is not the coordinator`)
         }
         for (const s of statuses) this.client.update(s)

@@ -26,7 +26,7 @@ export interface ReplicaInit {
   /** The marks of the records pruned (pruned.ts): the store's 'tasks-pruned' space. */
   marks: StoreSpace<PrunedMark>
   /** A request refused: counted and logged by the service. */
-  rejected: (from: string, message: string, reason: string) => void
+  rejected: (from: string, message: string, reason: string, correlationId?: string) => void
   /** A background write failed. */
   error: (err: Error) => void
   /** Keeps the coordinators' certificates and signs again what this node signed and changed since (record-check.ts). */
@@ -80,8 +80,8 @@ export class TaskReplica {
    * The coordinator's records: merged, and the ones kept written to disk before the answer. With
    * `pruned`, marks of records the others pruned whose stale copy this replica held (pruned.ts).
    */
-  async replicate (from: string, term: number, records: TaskRecord[], pruned: PrunedMark[] = [], cert?: Certificate): Promise<number> {
-    this.fence(term, from, 'task-replicate')
+  async replicate (from: string, term: number, records: TaskRecord[], pruned: PrunedMark[] = [], cert?: Certificate, correlationId?: string): Promise<number> {
+    this.fence(term, from, 'task-replicate', correlationId)
     if (cert !== undefined) this.init.trust.proofs.keep(cert, from, term)
     for (const m of pruned) this.init.table.mark(m)
     this.pruned(pruned.map(m => m.task_id))
@@ -93,14 +93,14 @@ export class TaskReplica {
   }
 
   recordsFor (
-    from: string, term: number, page: { after?: string, offset: number, limit: number, pruned?: boolean }
+    from: string, term: number, page: { after?: string, offset: number, limit: number, pruned?: boolean }, correlationId?: string
   ): { records: TaskRecord[], pruned?: PrunedMark[], more: boolean, certs?: Certificate[] } {
     // A coordinator taking office reads them, of a term not stale, and it is a voter (the voters
     // elected it): anyone else would read every task with its result.
     const office = this.init.office
     const why = from === this.init.self ? undefined : office.fencing(term, from) === 'stale-term' ? 'stale-term' : !office.voters().includes(from) ? 'not-a-voter' : undefined
     if (why !== undefined) {
-      this.init.rejected(from, 'task-records', why)
+      this.init.rejected(from, 'task-records', why, correlationId)
       throw new NotCoordinatorError(why === 'stale-term' ? `term ${term} is stale` : `${from} is not a voter: only a coordinator taking office reads the task records`)
     }
     // With `pruned`, the marks of the records pruned here: a stale copy elsewhere must not come back (pruned.ts).
@@ -113,11 +113,11 @@ export class TaskReplica {
     return { records: sent, more, certs: proofs.forTerms(sent.map(r => r.term ?? 0)) }
   }
 
-  private fence (term: number, from: string, message: string): void {
+  private fence (term: number, from: string, message: string, correlationId?: string): void {
     if (from === this.init.self) return
     const v = this.init.office.fencing(term, from)
     if (v === 'ok') return
-    this.init.rejected(from, message, v)
+    this.init.rejected(from, message, v, correlationId)
     throw new NotCoordinatorError(`${from} is not the coordinator of term ${term} here (${v})`)
   }
 }

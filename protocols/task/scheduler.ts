@@ -22,7 +22,7 @@ import type { Office } from '../coordination/office.js'
 import type { MemberSource, MemberSourceEvents } from '../discovery/member-source.js'
 import { NotCoordinatorError, NotTaskHolderError, TaskAccessError, UnknownTaskError } from '../core/errors.js'
 import type { StoreSpace } from '../core/store.js'
-import { mayControl, mayRead, type TaskGrants, type TaskParties } from './access.js'
+import { mayControl, mayRead, TASK_OPERATOR, type TaskGrants, type TaskParties } from './access.js'
 import type { TaskExecutor } from './executor.js'
 import type { TaskEvents } from './events.js'
 import { controlRefusal } from './lifecycle.js'
@@ -98,7 +98,9 @@ export class TaskScheduler {
     const { self, rpc, office, requestTimeoutMs, resources, executor } = init
     const leading = (): boolean => this.leading()
     const shared = { self, rpc, requestTimeoutMs, trust: init.trust }
-    const rejected = (from: string, message: string, reason: string): void => { this.rejected(from, message, reason) }
+    const rejected = (from: string, message: string, reason: string, correlationId?: string): void => {
+      this.rejected(from, message, reason, correlationId !== undefined ? { correlationId } : {})
+    }
     this.replica = new TaskReplica({ self, office, table: this.table, ...init.store, rejected, error: (err) => { this.error(err) }, trust: init.trust })
     this.replication = new Replication({ ...shared, office, leading, persist: async (records) => { await this.replica.persist(records) } })
     const records = (): TaskRecord[] => [...this.table.records.values()]
@@ -217,9 +219,15 @@ export class TaskScheduler {
 
   /** Before answering a submitter: take over if this node just took office, and wait for it. */
   private async leadingNow (): Promise<void> {
-    // A request may arrive before the coordinator:change event that starts the takeover.
-    this.officeCheck()
-    await this.ready
+    // A request may arrive before the coordinator:change event that starts the takeover, or
+    // after a takeover of this term failed (a voter slow to answer its read on a loaded host:
+    // the next second's check would start it again). Still in office, this node takes over
+    // again now, once, rather than refuse a submitter whose coordinator it is.
+    for (let tries = 0; tries < 2; tries++) {
+      this.officeCheck()
+      await this.ready
+      if (this.leading() || !this.init.office.inOffice) break
+    }
     if (!this.leading()) throw new NotCoordinatorError('this node is not the coordinator in office')
   }
 
@@ -238,7 +246,14 @@ export class TaskScheduler {
   }
 
   /** Who the task's parties are as this coordinator sees them (see access.ts). */
-  private parties (): TaskParties { return { coordinator: this.init.self, voters: this.init.office.voters() } }
+  private parties (): TaskParties {
+    const grants = this.init.grants
+    return {
+      coordinator: this.init.self,
+      voters: this.init.office.voters(),
+      ...(grants !== undefined ? { operator: (peer: string) => grants.held(peer)?.capabilities.includes(TASK_OPERATOR) === true } : {})
+    }
+  }
 
   /** A task's status for `from` (the authenticated asker): TSK007 unless it is a party to the task. */
   async query (from: string, taskId: string, correlationId?: string): Promise<TaskStatus> {
@@ -268,7 +283,7 @@ export class TaskScheduler {
     return visible.map(r => this.untold.status(r))
   }
 
-  /** Pause, resume, cancel from `from` (the authenticated asker): only the submitter or this coordinator (TSK007). */
+  /** Pause, resume, cancel from `from` (the authenticated asker): only the submitter, this coordinator or a task operator (TSK007). */
   async control (from: string, c: TaskControl, correlationId?: string): Promise<TaskControlAnswer> {
     await this.leadingNow()
     const reject = (code: string, reason: string): TaskControlAnswer => {
@@ -277,7 +292,7 @@ export class TaskScheduler {
     }
     const r = this.table.get(c.task_id)
     if (r === undefined) return reject('TSK001', `no task ${c.task_id}`)
-    if (!mayControl(r, from, this.parties())) return reject('TSK007', `only the task's submitter or the coordinator may control it; ${from} is neither`)
+    if (!mayControl(r, from, this.parties())) return reject('TSK007', `only the task's submitter, the coordinator or a task operator may control it; ${from} is none of them`)
     const action = c.type.slice('task.control.'.length) as 'pause' | 'resume' | 'cancel'
     const refusal = controlRefusal(action, r.status.status)
     if (refusal !== undefined) return reject('TSK002', refusal)
@@ -295,7 +310,7 @@ export class TaskScheduler {
 
   // --- reports from agents ----------------------------------------------------------------
 
-  report (from: string, rep: TaskReport): boolean {
+  report (from: string, rep: TaskReport, correlationId?: string): boolean {
     if (!this.leading()) return false
     const r = this.table.get(rep.task_id)
     if (r === undefined) return false
@@ -306,7 +321,7 @@ export class TaskScheduler {
       this.update(r, { status: 'assigned', agent: from, attempt: rep.attempt, reason: undefined })
     }
     if (r.status.agent !== from || r.status.attempt !== rep.attempt) {
-      this.rejected(from, 'task-report', 'not-holder')
+      this.rejected(from, 'task-report', 'not-holder', { ...(correlationId !== undefined ? { correlationId } : {}), taskId: rep.task_id })
       throw new NotTaskHolderError(`task ${rep.task_id} attempt ${rep.attempt} is not held by ${from} (it is attempt ${r.status.attempt} on ${r.status.agent ?? 'nobody'})`)
     }
     const patch = this.table.reportPatch(r, rep)

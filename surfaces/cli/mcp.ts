@@ -19,6 +19,7 @@ import { MeshOperations } from '../operations/index.js'
 import { MeshMcp, McpHttpServer } from '../mcp/index.js'
 import { configFrom, fail, nodeOptions, onSignals, report, type Client } from './common.js'
 import { watchBootstrap } from './join.js'
+import { TASK_OPERATOR } from '../../protocols/task/access.js'
 
 /** The node the MCP server runs through: loopback only and logs at warn unless told otherwise, as a client's. */
 async function mcpNode (o: Record<string, any>): Promise<Client & { http: HttpServers }> {
@@ -32,6 +33,9 @@ async function mcpNode (o: Record<string, any>): Promise<Client & { http: HttpSe
   }, {
     logLevel: 'warn',
     roles: ['mcp'],
+    // A front door of the mesh: it follows and cancels a task another MCP endpoint started
+    // (protocols/task/access.ts). Claimed in an open mesh; a closed one grants it in the credential.
+    capabilities: [TASK_OPERATOR],
     // Nothing of this machine is offered to the mesh's resource manager: the host's machine is not the mesh's.
     resources: { cpuCores: 0, memoryGb: 0, storageGb: 0, gpuUnits: 0 }
   })

@@ -22,6 +22,7 @@ const WORDS: Record<number, string> = {
   422: 'A task the mesh cannot run as submitted: missing dependencies, no agent for it (TSK003, TSK005, TSK006)',
   426: 'Upgrade Required: this path speaks WebSocket only',
   429: 'Rate limited (RATE001)',
+  431: 'Request line or headers over the HTTP server\'s 16 KiB: answered by Node before the gateway reads the request, with no body',
   500: 'Internal error (see the node\'s log; the message says no more)',
   502: 'The agent or the coordinator answered with an error, or could not be reached (COM002, CMD002)',
   503: 'No coordinator in office yet (CRD002), the store unavailable (STO001), or every WebSocket slot taken',
@@ -62,6 +63,8 @@ function operation (route: Route): Record<string, unknown> {
     [ok]: ok === 101 ? { description: WORDS[101] } : { description: WORDS[ok] ?? 'OK', content: { 'application/json': { schema: jsonSchema(route.response, 'output') } } }
   }
   for (const s of statuses) responses[s] = { description: WORDS[s] ?? 'Error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } }
+  // Any request can be too long for the HTTP server itself (a long query, many headers): Node answers it, bodiless.
+  responses[431] = { description: WORDS[431] }
   const params = parameters(route)
   return {
     operationId: route.operationId,

@@ -58,8 +58,23 @@ export interface Route {
 }
 
 const Limit = z.coerce.number().int().min(1).max(1_000).optional()
-/** Names in a query value, comma-separated. */
-const CommaList = z.string().max(16_384).optional().describe('comma-separated')
+/**
+ * Names in a query value, comma-separated. At most 1024 characters: the request line and headers
+ * must fit the HTTP server's 16 KiB (Node's maxHeaderSize; beyond it Node answers 431 before the
+ * gateway sees the request), and a character may take 9 bytes once percent-encoded.
+ */
+const CommaList = z.string().max(1_024).optional().describe('comma-separated')
+/**
+ * A topic in a path: the gossip layer's rule (protocols/pubsub/topics.ts: 1-200 characters, no
+ * whitespace) on top of TopicName's, so a name gossip refuses is a 400 here and not an internal error.
+ */
+const PathTopic = TopicName.max(200).regex(/^\S+$/, 'no whitespace in a topic name')
+/**
+ * release's body with the wire's rules (protocols/resource/schemas.ts: a task id of letters, digits
+ * and _ . : -, a resource id of at most 200 characters), which the signed request checks: an id
+ * the wire refuses is a 400 here and not an internal error.
+ */
+const ReleaseBody = ReleaseInput.extend({ task_id: TaskId, resource_ids: z.array(z.string().max(200)).max(1_000).optional() })
 const commaList = (v: string | undefined): string[] | undefined => v?.split(',').map(s => s.trim()).filter(s => s.length > 0)
 const Flag = z.enum(['true', 'false', '1', '0']).optional()
 const RecentEvents = z.strictObject({ events: z.array(TopicEvent), since: z.number().int().describe('events are kept from this time (ms since epoch)') })
@@ -137,7 +152,7 @@ export const ROUTES: Route[] = [
     operationId: 'publish',
     summary: 'Publish an event on a topic: the body is the event\'s payload; with delivery at-least-once or exactly-once, resolves once the recipients acknowledged it',
     tag: 'topics',
-    params: { topic: TopicName },
+    params: { topic: PathTopic },
     query: z.strictObject({ delivery: Delivery.optional(), recipients: CommaList.describe('agents (peer ids or names) that must acknowledge, comma-separated') }),
     body: 'any',
     response: PublishOutput,
@@ -155,7 +170,7 @@ export const ROUTES: Route[] = [
     operationId: 'recentEvents',
     summary: 'A topic\'s last events, oldest first; the first ask starts keeping them (`since` says from when)',
     tag: 'topics',
-    params: { topic: TopicName },
+    params: { topic: PathTopic },
     query: z.strictObject({ limit: Limit }),
     response: RecentEvents,
     errors: [429],
@@ -202,7 +217,8 @@ export const ROUTES: Route[] = [
     body: AllocateRequest,
     bodyRequired: true,
     response: Allocated,
-    errors: [409, 502, 503, 504],
+    // 404: an agent named that this node does not see (COM002).
+    errors: [404, 409, 502, 503, 504],
     run: async ({ ops, body, signal }) => {
       const answer = await ops.allocate(body, { signal })
       if (answer.type === 'resource.denied') throw errorFromWire({ code: answer.code, message: answer.reason })
@@ -215,7 +231,7 @@ export const ROUTES: Route[] = [
     operationId: 'release',
     summary: 'resource.release: some of a task\'s units, or all of them',
     tag: 'resources',
-    body: ReleaseInput,
+    body: ReleaseBody,
     bodyRequired: true,
     response: ReleaseOutput,
     errors: [502, 503, 504],

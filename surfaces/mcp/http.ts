@@ -10,6 +10,9 @@
  * a web page cannot reach it through DNS rebinding (the MCP specification's Origin rule).
  * A mount on the surfaces' HTTP server (surfaces/http): its own, or the node's debug endpoint's
  * when both are given the same host:port (`agentmesh mcp --http X --debug X`).
+ *
+ * Beside it, the server's card (./server-card.ts): /mcp/server-card, /.well-known/mcp/server-card.json
+ * and the catalog /.well-known/mcp/catalog.json, public metadata answered to any GET.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
@@ -18,6 +21,7 @@ import { BearerToken } from '../http/auth.js'
 import { isLoopback, splitHostPort } from '../http/listen.js'
 import { HttpServer, type HttpMount } from '../http/server.js'
 import { MAX_HTTP_BODY_BYTES, MAX_HTTP_IN_FLIGHT } from './constants.js'
+import { SERVER_CARD_SUFFIX, SERVER_CARD_TYPE, WELL_KNOWN_CARD, WELL_KNOWN_CATALOG, serverCard, serverCatalog } from './server-card.js'
 import type { MeshMcp } from './index.js'
 
 export interface McpHttpInit {
@@ -31,6 +35,15 @@ export interface McpHttpInit {
 }
 
 export const MCP_PATH = '/mcp'
+const CARD_PATH = `${MCP_PATH}${SERVER_CARD_SUFFIX}`
+
+/** What the extension asks of a discovery document's answer: readable from any page, cacheable. */
+const PUBLIC_HEADERS = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-methods': 'GET',
+  'access-control-allow-headers': 'Content-Type',
+  'cache-control': 'public, max-age=3600'
+}
 
 function sendJson (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body)
@@ -55,7 +68,7 @@ export class McpHttpServer {
   constructor (private readonly init: McpHttpInit) {
     if (init.token !== undefined) this.token = new BearerToken(init.token)
     this.mount = {
-      paths: [MCP_PATH],
+      paths: [MCP_PATH, '/.well-known/mcp'],
       keepAliveMs: 1_000,
       request: (req, res) => { void this.serve(req, res) },
       listenError: (err) => new ConfigError(`the MCP endpoint cannot listen on ${this.init.listen}: ${err.message}`, { cause: err })
@@ -93,8 +106,30 @@ export class McpHttpServer {
     return this.token.matches(BearerToken.given(req))
   }
 
+  /**
+   * The card and the catalog, to any GET (HEAD, OPTIONS for a preflight); true when `path` is one
+   * of theirs. Bound to a wildcard address, the URL they give is the one the client used (Host).
+   */
+  private discovery (req: IncomingMessage, res: ServerResponse, path: string): boolean {
+    if (path !== CARD_PATH && path !== WELL_KNOWN_CARD && path !== WELL_KNOWN_CATALOG) return false
+    if (req.method === 'OPTIONS') { res.writeHead(204, PUBLIC_HEADERS); res.end(); return true }
+    if (req.method !== 'GET' && req.method !== 'HEAD') { sendJson(res, 405, { error: 'method not allowed: GET' }, { allow: 'GET', 'access-control-allow-origin': '*' }); return true }
+    const { host } = splitHostPort(this.init.listen)
+    const given = req.headers.host ?? ''
+    const wildcard = host === '0.0.0.0' || host === '::' || host === '[::]'
+    const endpoint = wildcard && /^[\w.:[\]-]{1,255}$/.test(given) ? `http://${given}${MCP_PATH}` : this.url
+    const body = path === WELL_KNOWN_CATALOG ? serverCatalog(`${endpoint}${SERVER_CARD_SUFFIX}`) : serverCard(endpoint, this.token !== undefined)
+    const text = JSON.stringify(body)
+    // The card's own media type, as the extension asks, unless the client said it reads only plain JSON.
+    const type = path !== WELL_KNOWN_CATALOG && (req.headers.accept ?? '').includes(SERVER_CARD_TYPE) ? SERVER_CARD_TYPE : 'application/json'
+    res.writeHead(200, { 'content-type': type, 'content-length': Buffer.byteLength(text), ...PUBLIC_HEADERS })
+    res.end(req.method === 'HEAD' ? undefined : text)
+    return true
+  }
+
   private async serve (req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://mcp').pathname
+    if (this.discovery(req, res, path)) return
     if (path !== MCP_PATH) { sendJson(res, 404, { error: `not found: the MCP endpoint is ${MCP_PATH}` }); return }
     if (!this.authorised(req)) { sendJson(res, 401, rpcError(-32001, 'unauthorized: send Authorization: Bearer <token>'), { 'www-authenticate': 'Bearer' }); return }
     if (this.token === undefined) {

@@ -8,7 +8,8 @@
  *   const http = new McpHttpServer({ mcp, listen: '127.0.0.1:8090' }); await http.start()
  *
  * Tools: ./mesh-tools.ts and ./task-tools.ts; the protocol's side: ./server.ts; resources:
- * ./resources.ts; Streamable HTTP: ./http.ts. docs/mcp.md says what a host sees.
+ * ./resources.ts; Streamable HTTP: ./http.ts, with the server card beside it (./server-card.ts).
+ * docs/mcp.md says what a host sees.
  */
 import type { Readable, Writable } from 'node:stream'
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'

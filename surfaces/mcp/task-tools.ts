@@ -129,7 +129,7 @@ export const TASK_TOOLS: MeshTool[] = [
   submitTask,
   getTask,
   controlTool('cancel', 'Cancel a task', 'Cancel a task that has not ended: its agent is told to stop, and the task ends as cancelled ' +
-    '(TSK002 if it already ended, TSK007 if this client did not submit it).'),
+    '(TSK002 if it already ended, TSK007 if this MCP server\'s node is no task operator and did not submit it).'),
   controlTool('pause', 'Pause a task', 'Pause a running task: its agent stops it and keeps its checkpoint, until resume_task.'),
   controlTool('resume', 'Resume a task', 'Resume a paused task, from its last checkpoint or the one given.')
 ]

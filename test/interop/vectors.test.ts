@@ -20,6 +20,10 @@ import { parseFrame } from '../../protocols/pubsub/fanout-wire.js'
 import { statementKeys } from '../../protocols/discovery/statement-keys.js'
 import { MemberGossip } from '../../protocols/discovery/member-wire.js'
 import { SealingService } from '../../protocols/sealing/index.js'
+import { ed25519, x25519 } from '@noble/curves/ed25519.js'
+import { chacha20poly1305, xchacha20poly1305 } from '@noble/ciphers/chacha.js'
+import { hkdf } from '@noble/hashes/hkdf.js'
+import { sha256, sha512 } from '@noble/hashes/sha2.js'
 
 const REGENERATE = 'npx tsc -p tsconfig.json && node dist/test/interop/vectors.js --write'
 
@@ -174,5 +178,33 @@ test('each committed vector decodes and verifies with the TypeScript code', { ti
     assert.equal(wrong.ok, false)
     const carol = new SealingService({ privateKey: (await identity('carol')).key, mesh: MESH, rotationMs: 86_400_000, graceMs: 3_600_000, withRole: () => [], now: () => T0 })
     assert.equal(carol.open(v.binding.subject, v.binding.source, v.sealed_payload).ok, false)
+  })
+  await t.test('sealed payload: opened from primitives by the recipe docs/wire-format.md gives (section 8)', async () => {
+    const v = load('sealed.json')
+    const keys = load('keys.json')
+    const s = v.sealed_payload
+    // 1. bob's X25519 key from his Ed25519 seed: the clamped first half of SHA-512(seed); the public key by the birational map.
+    const secret = sha512(bytes(keys.bob.seed_hex)).slice(0, 32)
+    secret[0] &= 248; secret[31] &= 127; secret[31] |= 64
+    assert.equal(Buffer.from(secret).toString('hex'), keys.bob.x25519_secret_hex)
+    const pub = ed25519.utils.toMontgomery(bytes(keys.bob.public_key_hex))
+    assert.equal(Buffer.from(x25519.getPublicKey(secret)).toString('hex'), Buffer.from(pub).toString('hex'))
+    const tag = Buffer.from(sha256(pub).subarray(0, 8)).toString('base64url')
+    assert.equal(tag, keys.bob.sealing_tag)
+    // 2-4. the wrap for bob's tag, its key by HKDF, the content key.
+    const wrap = s.wraps.find((w: { to: string }) => w.to === tag)
+    assert.ok(wrap !== undefined)
+    const ek = Buffer.from(s.ek, 'base64')
+    const shared = x25519.getSharedSecret(secret, ek)
+    const info = `agentmesh/sealed/1/wrap\n${MESH as string}\n${v.binding.source as string}\n${s.kid as string}\n${String(s.at)}`
+    assert.equal(info, v.wrap_info_text)
+    const wrapKey = hkdf(sha256, shared, Buffer.concat([ek, pub]), Buffer.from(info), 32)
+    const contentKey = chacha20poly1305(wrapKey, new Uint8Array(12)).decrypt(Buffer.from(wrap.ct, 'base64'))
+    assert.equal(Buffer.from(contentKey).toString('hex'), v.content_key_hex)
+    // 5. the payload.
+    const ad = `agentmesh/sealed/1/content\n${MESH as string}\n${v.binding.subject as string}\n${v.binding.source as string}\n${s.kid as string}`
+    assert.equal(ad, v.content_ad_text)
+    const plain = xchacha20poly1305(contentKey, Buffer.from(s.nonce, 'base64'), Buffer.from(ad)).decrypt(Buffer.from(s.ct, 'base64'))
+    assert.equal(Buffer.from(plain).toString('utf8'), v.plaintext_json)
   })
 })

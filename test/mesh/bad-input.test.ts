@@ -74,10 +74,12 @@ test('rpc: oversized frames, random bytes, schema failures, unknown versions and
       frameJson(JSON.stringify(request(attacker, victim, { id: 'bad-schema', priority: 'urgent' }))),
       frameJson(JSON.stringify(request(attacker, victim, { id: 'bad-version', version: 2 }))),
       frameJson(JSON.stringify(request(attacker, victim, { id: 'forged', source: honest.peerId }))),
+      // Stamped an hour ago with a minute to live (a caller whose clock is behind): answered, not handled.
+      encodeEnvelope(request(attacker, victim, { id: 'expired', timestamp: Date.now() - 3_600_000, ttl: 60_000 }) as Envelope),
       encodeEnvelope(request(attacker, victim, { id: 'good' }) as Envelope)
     ]
     raw.stream.send(joinFrames(frames))
-    await waitFor(() => raw.received.length === 4, 'four answers')
+    await waitFor(() => raw.received.length === 5, 'five answers')
     const byId = new Map(raw.received.map(e => [e.correlationId, e]))
     assert.equal(byId.get('bad-schema')?.error?.code, 'MSG001')
     assert.match(byId.get('bad-schema')?.error?.message ?? '', /priority/)
@@ -85,6 +87,8 @@ test('rpc: oversized frames, random bytes, schema failures, unknown versions and
     assert.equal(byId.get('bad-version')?.error?.name, 'UnsupportedVersionError')
     assert.equal(byId.get('forged')?.error?.code, 'MSG001')
     assert.match(byId.get('forged')?.error?.message ?? '', /not the authenticated peer/)
+    assert.equal(byId.get('expired')?.error?.code, 'COM001')
+    assert.match(byId.get('expired')?.error?.message ?? '', /expired before it arrived/)
     assert.equal(byId.get('good')?.payload, 1)
     assert.equal(raw.closed(), false)
     assert.ok(victim.stats.get('messages_total', { direction: 'in', status: 'invalid' }) >= 3)

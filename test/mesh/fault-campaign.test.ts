@@ -18,7 +18,7 @@ import { skipWithout } from '../requirements.js'
 const FAULTS = Number(process.env.AGENTMESH_TEST_FAULTS ?? 200)
 
 test(`fault campaign: ${FAULTS} seeded faults on five hosts; one coordinator per term, no acknowledged task lost or its end changed, ` +
-  'every at-least-once note delivered or dead-lettered', async (t) => {
+  'every at-least-once note delivered or dead-lettered', { timeout: 20 * 60_000 }, async (t) => {
   if (skipWithout(t, 'netns')) return
   const report = await runCampaign({ faults: FAULTS, perRound: [6, 10], log: (l) => { t.diagnostic(l); console.log(l) } })
   const faults = Object.values(report.faults).reduce((a, b) => a + b, 0)

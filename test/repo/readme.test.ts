@@ -155,7 +155,7 @@ async function run (cmd: string, args: string[], cwd: string, timeoutMs = 60_000
   }
 }
 
-test('as the README says: packed, installed into a project, imported, its CLI run, and calc.ts run there as calc.mjs', async () => {
+test('as the README says: packed, installed into a project, imported, its CLI run, and calc.ts run there as calc.mjs', { timeout: 10 * 60_000 }, async () => {
   await withTempDir(async (tmp) => {
     const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8'))
     // --ignore-scripts: dist/ is already built (the test runs from it); npm pack would rebuild it.

@@ -42,4 +42,10 @@ export interface A2aOptions {
   description?: string
   /** Skills named by whoever starts the gateway, in addition to those read from agents' capabilities. */
   skills?: A2aSkill[]
+  /**
+   * The task type a message of plain text becomes (`{type: textTask, metadata: {text}}`), run by
+   * an agent that offers `task:<textTask>`: A2A clients (and the A2A TCK) talk in text, which
+   * says nothing of what to run. None (the default): such a message is refused (-32602).
+   */
+  textTask?: string
 }

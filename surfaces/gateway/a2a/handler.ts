@@ -34,6 +34,8 @@ export interface HandlerInit {
   card: () => AgentCard
   blockingWaitMs: number
   remember: number
+  /** The task type a plain-text message becomes (A2aOptions.textTask). */
+  textTask?: string
 }
 
 const PAGE_SIZE = 50
@@ -127,8 +129,13 @@ export class MeshA2AHandler implements A2ARequestHandler {
   async listTasks (params: ListTasksRequest): Promise<ListTasksResponse> {
     const pageSize = params.pageSize ?? PAGE_SIZE
     if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 100) throw new RequestMalformedError('pageSize must be between 1 and 100')
-    const after = params.statusTimestampAfter !== undefined && params.statusTimestampAfter !== '' ? Date.parse(params.statusTimestampAfter) : undefined
+    // Date.parse takes "-1" for a year: a time is only one that starts as an ISO 8601 date-time does.
+    const given = params.statusTimestampAfter
+    const after = given !== undefined && given !== '' ? (/^\d{4}-\d{2}-\d{2}T/.test(given) ? Date.parse(given) : Number.NaN) : undefined
     if (after !== undefined && Number.isNaN(after)) throw new RequestMalformedError('statusTimestampAfter must be an ISO 8601 time')
+    // The codec reads a state it does not know as UNRECOGNIZED (-1): a filter that can match nothing is the caller's mistake.
+    if (params.status < 0 || TaskState[params.status] === undefined) throw new RequestMalformedError('status must be one of the TASK_STATE_ values')
+    if (params.historyLength !== undefined && (!Number.isInteger(params.historyLength) || params.historyLength < 0)) throw new RequestMalformedError('historyLength must be 0 or more')
     const offset = params.pageToken !== '' ? Number(params.pageToken) : 0
     if (!Number.isInteger(offset) || offset < 0) throw new RequestMalformedError('pageToken is not one this gateway gave')
     const candidates = [...this.remembered.values()].filter(r => params.contextId === '' || r.contextId === params.contextId)
@@ -141,7 +148,8 @@ export class MeshA2AHandler implements A2ARequestHandler {
       const t = toTask(s, this.remembered.get(s.task_id), params.historyLength)
       return params.includeArtifacts === true ? t : { ...t, artifacts: [] }
     })
-    return { tasks: page, nextPageToken: offset + pageSize < tasks.length ? String(offset + pageSize) : '', pageSize, totalSize: tasks.length }
+    // pageSize: the tasks this page holds (what the TCK reads it as; at most the size asked for).
+    return { tasks: page, nextPageToken: offset + pageSize < tasks.length ? String(offset + pageSize) : '', pageSize: page.length, totalSize: tasks.length }
   }
 
   async createTaskPushNotificationConfig (): Promise<never> { throw pushRefused() }
@@ -170,7 +178,7 @@ export class MeshA2AHandler implements A2ARequestHandler {
     const message = params.message
     if (message === undefined || message.messageId === '') throw new RequestMalformedError('a message with a messageId is required')
     try {
-      return { message, call: meshCall(message) }
+      return { message, call: meshCall(message, this.init.textTask) }
     } catch (err) { throw this.fail(err) }
   }
 

@@ -4,13 +4,16 @@
  * the mesh's task types and commands); JSON-RPC at POST /a2a with SSE streaming (jsonrpc.ts);
  * HTTP+JSON under /a2a/ (rest.ts). SendMessage and SendStreamingMessage submit mesh tasks or
  * call commands, GetTask, ListTasks, CancelTask and SubscribeToTask ask the mesh (handler.ts);
- * states and errors are mapped in mapping.ts.
+ * states and errors are mapped in mapping.ts. In a closed mesh the card is signed by the
+ * gateway's node, its owner-issued credential in the signature's header (card-signature.ts).
  */
 import { AgentCard } from '@a2a-js/sdk'
 import { JsonRpcTransportHandler } from '@a2a-js/sdk/server'
 import type { Mount, MountFactory } from '../mount.js'
 import { sendJson } from '../body.js'
 import { CardCache, type CardInput } from './card.js'
+import { signCard } from './card-signature.js'
+import { privateKeyOf } from '../../../protocols/coordination/election-keys.js'
 import { A2A_DEFAULTS, type A2aOptions } from './constants.js'
 import { MeshA2AHandler } from './handler.js'
 import { serveJsonRpc } from './jsonrpc.js'
@@ -33,7 +36,26 @@ export function createA2aMount (options: A2aOptions = {}): MountFactory {
       ...(o.name !== undefined ? { name: o.name } : {}),
       ...(o.description !== undefined ? { description: o.description } : {})
     } satisfies CardInput)
-    const handler = new MeshA2AHandler({ ops: g.ops, log: g.log, card, blockingWaitMs: o.blockingWaitMs, remember: o.remember })
+    // The served JSON, signed once per card built (and per credential: a renewed one signs anew).
+    let signedFor: { card: AgentCard, credential: unknown } | undefined
+    let served: Promise<unknown> | undefined
+    const servedCard = async (): Promise<unknown> => {
+      const current = card()
+      const credential = g.ops.node.security.credential
+      if (served === undefined || signedFor?.card !== current || signedFor.credential !== credential) {
+        signedFor = { card: current, credential }
+        const json = AgentCard.toJSON(current) as Record<string, unknown>
+        served = credential === undefined
+          ? Promise.resolve(json)
+          : signCard(json, privateKeyOf(g.ops.node.libp2p), credential).then(sig => ({ ...json, signatures: [sig] }))
+        // A failed signing is not kept: the next request tries again.
+        served.catch(() => { served = undefined })
+      }
+      return await served
+    }
+    const handler = new MeshA2AHandler({
+      ops: g.ops, log: g.log, card, blockingWaitMs: o.blockingWaitMs, remember: o.remember, ...(o.textTask !== undefined ? { textTask: o.textTask } : {})
+    })
     const transport = new JsonRpcTransportHandler(handler)
     const closing = new AbortController()
     return {
@@ -51,7 +73,7 @@ export function createA2aMount (options: A2aOptions = {}): MountFactory {
               sendJson(r.res, status, { error: { code: 'MSG001', name: 'MethodNotAllowed', message: 'the agent card is read with GET' } }, r.correlationId)
             } else {
               status = 200
-              sendJson(r.res, status, AgentCard.toJSON(card()), r.correlationId)
+              sendJson(r.res, status, await servedCard(), r.correlationId)
             }
           } else if (path === o.path) {
             route = o.path

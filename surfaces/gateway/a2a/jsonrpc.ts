@@ -71,6 +71,11 @@ export async function serveJsonRpc (g: GatewayContext, b: JsonRpcBinding, r: Gat
     return send(200, { jsonrpc: '2.0', id: null, error: { code: A2A_ERROR_CODE.PARSE_ERROR, message: (err as Error).message } })
   }
   const id: Id = isId((body as { id?: unknown })?.id) ? (body as { id: Id }).id : null
+  // JSON-RPC 2.0 section 4: a request is an object with jsonrpc "2.0", a string method and an id
+  // that is a string, a number or null; anything else is Invalid Request (-32600), not a call
+  // whose params are wrong (the SDK's transport would say -32602).
+  const invalid = invalidRequest(body)
+  if (invalid !== undefined) return send(200, { jsonrpc: '2.0', id, error: { code: A2A_ERROR_CODE.INVALID_REQUEST, message: `invalid JSON-RPC request: ${invalid}` } })
   const signal = goneSignal(r, b.closing)
   const context = callContext(r, signal)
   try {
@@ -91,6 +96,15 @@ export async function serveJsonRpc (g: GatewayContext, b: JsonRpcBinding, r: Gat
     errorEvent: (err) => ({ jsonrpc: '2.0', id, error: JsonRpcTransportHandler.mapToJSONRPCError(err) }),
     answerError: (err) => fail(id, err, 200)
   })
+}
+
+function invalidRequest (body: unknown): string | undefined {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return 'expected a JSON object (batches are not served)'
+  const b = body as Record<string, unknown>
+  if (b.jsonrpc !== '2.0') return 'jsonrpc must be "2.0"'
+  if (typeof b.method !== 'string' || b.method === '') return 'method must be a non-empty string'
+  if ('id' in b && !isId(b.id)) return 'id must be a string, a number or null'
+  return undefined
 }
 
 function isId (x: unknown): x is Id {

@@ -119,11 +119,17 @@ export type MeshCall =
 /**
  * The mesh call a message carries in its (first) data part, or in a text part that is a JSON
  * object: {"type": ...} one task, {"tasks": [...]} a pipeline, {"command": ...} a command, and
- * for a message to an existing task {"action": "pause" | "resume" | "cancel"}. The operations
- * check the rest against their schemas.
+ * for a message to an existing task {"action": "pause" | "resume" | "cancel"}. With `textTask`,
+ * a new message of plain text is one task of that type. The operations check the rest against
+ * their schemas.
  */
-export function meshCall (message: Message): MeshCall {
+export function meshCall (message: Message, textTask?: string): MeshCall {
   const value = dataOf(message)
+  const text = textOf(message)
+  // Plain text, with a task type for it: a new task of that type, the text its input.
+  if (value === undefined && textTask !== undefined && text !== undefined && message.taskId === '') {
+    return { kind: 'submit', tasks: [{ type: textTask, metadata: { text } }] }
+  }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ValidationError('the message needs a data part (or a text part that is a JSON object): {"type": ..., "metadata": ...} for a task, {"tasks": [...]} for a pipeline, {"command": ..., "agent": ..., "payload": ...} for a command')
   }
@@ -139,6 +145,12 @@ export function meshCall (message: Message): MeshCall {
   }
   if (typeof v.type === 'string') return { kind: 'submit', tasks: [v] }
   throw new ValidationError('the data part names no "type" (a task), "tasks" (a pipeline) nor "command"')
+}
+
+/** The message's text parts, joined; undefined when it has none. */
+function textOf (message: Message): string | undefined {
+  const texts = message.parts.flatMap(p => p.content?.$case === 'text' ? [p.content.value] : [])
+  return texts.length > 0 ? texts.join('\n') : undefined
 }
 
 function dataOf (message: Message): unknown {

@@ -357,6 +357,10 @@ test('access: the submitter or the coordinator control a task; they, its agent a
   t.apply(a, { status: 'assigned', agent: 'other', attempt: 2 }, T0 + 3)
   assert.equal(mayRead(a, 'worker', parties), false)
   assert.equal(mayRead(a, 'other', parties), true)
+  // A task operator (tasks:operate, an MCP endpoint) reads and controls it; the stranger still nothing.
+  const withOperator = { ...parties, operator: (p: string) => p === 'front-door' }
+  assert.deepEqual(['front-door', 'stranger'].map(p => [partyTo(a, p, withOperator), mayControl(a, p, withOperator), mayRead(a, p, withOperator)]),
+    [['operator', true, true], [undefined, false, false]])
 })
 
 test('a replicated record keeps its submitter, and one without a submitter is refused', () => {

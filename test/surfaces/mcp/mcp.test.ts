@@ -306,6 +306,9 @@ test('Streamable HTTP: tools with progress, errors counted in /metrics; stateles
     const url = ready.url.replace('0.0.0.0', '127.0.0.1')
     assert.equal(await status(url, 'POST', { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }), 401)
     assert.equal(await status(url, 'POST', { authorization: 'Bearer wrong', 'content-type': 'application/json', accept: 'application/json, text/event-stream' }), 401)
+    // The server card is public (no token), names the URL the client used, and says a token is needed.
+    const card = await (await fetch(`${url}/server-card`)).json() as any
+    assert.deepEqual(card.remotes.map((r: any) => [r.url, r.headers?.map((h: any) => [h.name, h.isRequired, h.isSecret])]), [[url, [['Authorization', true, true]]]])
     await withToken.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: 'Bearer s3cret' } } }))
     assert.deepEqual(value(await call(withToken, 'list_agents')).agents.map((a: any) => a.name), ['n0'])
   } finally {
@@ -347,22 +350,28 @@ test('closed mesh: no credential, no MCP server (CFG001); with one, roles apply 
       assert.equal(await refused.exited(30_000), 2)
       assert.match(refused.stderr, /^agentmesh: CFG001/)
 
-      const connect = async (who: string, roles: string[], ...more: string[]): Promise<Client> => {
-        const c = await credentialed(who, roles)
+      const connect = async (who: string, roles: string[], capabilities: string[], ...more: string[]): Promise<Client> => {
+        const c = await credentialed(who, roles, capabilities)
         const client = new Client({ name: 'agentmesh-test', version: '1.0.0' })
         clients.push(client)
         await client.connect(new StdioClientTransport({ command: process.execPath, args: mcpArgs(nodes, '--identity', c.identity, '--credential', c.credential, ...more), stderr: 'ignore' }))
         return client
       }
-      const member = await connect('mcp1', ['mcp'])
+      const member = await connect('mcp1', ['mcp'], [])
       assert.deepEqual(value(await call(member, 'call_command', { agent: 'a0', command: 'status', payload: null })).result, { ok: true })
       failure(await call(member, 'call_command', { agent: 'a0', command: 'deploy', payload: null }), 'SEC002')
       const done = value(await call(member, 'submit_task', { tasks: [{ type: 'add', metadata: { add: 5 } }], wait_ms: 60_000 }))
       assert.equal(done.tasks[0].result, 5)
+      // Every MCP node claims tasks:operate, but in a closed mesh the right is the credential's:
+      // without the grant, a task another endpoint started is TSK007; with it, it is read (issue 42).
+      const plain = await connect('mcp3', ['mcp'], [])
+      failure(await call(plain, 'get_task', { task_id: done.task_ids[0] }), 'TSK007')
+      const operator = await connect('mcp4', ['mcp'], ['tasks:operate'])
+      assert.equal(value(await call(operator, 'get_task', { task_id: done.task_ids[0] })).task.result, 5)
 
       // As a client: the agents do not list it, and task tools say why they cannot work.
       const before = agent.peers().length
-      const client = await connect('mcp2', ['mcp', 'ops'], '--client')
+      const client = await connect('mcp2', ['mcp', 'ops'], [], '--client')
       assert.deepEqual(value(await call(client, 'call_command', { agent: 'a0', command: 'deploy', payload: null })).result, { deployed: true })
       assert.equal(agent.peers().length, before, 'a client is no member')
       assert.match(failure(await call(client, 'submit_task', { tasks: [{ type: 'add' }] }), 'CRD002'), /--client/)

@@ -1,0 +1,48 @@
+/**
+ * What the A2A TCK's mandatory JSON-RPC and ListTasks checks found (docs/gateway-graphql-a2a.md,
+ * "The A2A TCK"), asserted here without the TCK: a request that is no JSON-RPC 2.0 request is
+ * Invalid Request (-32600), not Invalid Params; ListTasks refuses a state it does not know, a
+ * negative historyLength and a time that is not ISO 8601 (-32602), and says how many tasks its
+ * page holds.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { a2aMount } from '../../../surfaces/gateway/a2a/index.js'
+import { serveMounts } from './mount-server.js'
+import { startMesh, stopAll } from '../../helpers.js'
+
+async function rpc (url: string, body: unknown): Promise<any> {
+  const res = await fetch(`${url}/a2a`, { method: 'POST', headers: { 'content-type': 'application/json', 'a2a-version': '1.0' }, body: JSON.stringify(body) })
+  assert.equal(res.status, 200)
+  return await res.json()
+}
+
+test('a2a JSON-RPC: malformed envelopes are -32600; ListTasks validates status, historyLength and statusTimestampAfter; pageSize is the page\'s size', { timeout: 60_000 }, async () => {
+  const nodes = await startMesh(1, () => ({ preset: 'local', coordination: { bootstrapExpect: 1 } }))
+  const gw = await serveMounts(nodes[0], [a2aMount])
+  try {
+    const invalid = [
+      { jsonrpc: '1.0', method: 'ListTasks', params: {}, id: 1 },
+      { jsonrpc: '2.0', params: {}, id: 2 },
+      { jsonrpc: '2.0', method: 'ListTasks', params: {}, id: { bad: 'type' } },
+      [{ jsonrpc: '2.0', method: 'ListTasks', params: {}, id: 3 }]
+    ]
+    for (const body of invalid) {
+      const r = await rpc(gw.url, body)
+      assert.equal(r.error?.code, -32600, JSON.stringify({ body, r }))
+    }
+    // A well-formed call still works, and an empty list says its page holds none.
+    const listed = await rpc(gw.url, { jsonrpc: '2.0', method: 'ListTasks', params: {}, id: 'ok' })
+    assert.equal(listed.id, 'ok')
+    assert.deepEqual([listed.result?.tasks ?? [], listed.result?.pageSize ?? 0, listed.result?.totalSize ?? 0], [[], 0, 0], JSON.stringify(listed))
+    for (const params of [{ status: 'INVALID_STATUS' }, { historyLength: -1 }, { statusTimestampAfter: '-1' }, { statusTimestampAfter: 'yesterday' }]) {
+      const r = await rpc(gw.url, { jsonrpc: '2.0', method: 'ListTasks', params, id: 'bad' })
+      assert.equal(r.error?.code, -32602, JSON.stringify({ params, r }))
+    }
+    const since = await rpc(gw.url, { jsonrpc: '2.0', method: 'ListTasks', params: { statusTimestampAfter: '2026-01-01T00:00:00Z', status: 'TASK_STATE_COMPLETED' }, id: 'fine' })
+    assert.equal(since.error, undefined, JSON.stringify(since))
+  } finally {
+    await gw.stop()
+    await stopAll(nodes)
+  }
+})

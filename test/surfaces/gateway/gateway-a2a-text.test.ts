@@ -1,0 +1,47 @@
+/**
+ * A2A clients talk in plain text (the A2A TCK's messages are "Hello ..."), which says nothing of
+ * what to run on the mesh: with `createA2aMount({ textTask })` a new plain-text message becomes a
+ * task of that type with the text as its input, run by an agent that offers it; without the
+ * option it is refused (-32602), as before. A text sent to an existing task is still refused:
+ * a mesh task takes no further input.
+ */
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
+import { a2aMount, createA2aMount } from '../../../surfaces/gateway/a2a/index.js'
+import { serveMounts } from './mount-server.js'
+import { startMesh, stopAll } from '../../helpers.js'
+
+const send = (text: string, taskId?: string): unknown => ({
+  jsonrpc: '2.0',
+  id: randomUUID(),
+  method: 'SendMessage',
+  params: { message: { messageId: randomUUID(), role: 'ROLE_USER', parts: [{ text }], ...(taskId !== undefined ? { taskId } : {}) } }
+})
+
+async function rpc (url: string, body: unknown): Promise<any> {
+  const res = await fetch(`${url}/a2a`, { method: 'POST', headers: { 'content-type': 'application/json', 'a2a-version': '1.0' }, body: JSON.stringify(body) })
+  return await res.json()
+}
+
+test('a2a textTask: a plain-text message becomes a task of that type, run by an agent; without the option, or to an existing task, it is refused', { timeout: 60_000 }, async () => {
+  const nodes = await startMesh(1, () => ({ preset: 'local', coordination: { bootstrapExpect: 1 }, capabilities: ['task:a2a.text'] }))
+  nodes[0].onTask('a2a.text', (ctx) => ({ shouted: String(ctx.task.metadata.text).toUpperCase() }))
+  const withText = await serveMounts(nodes[0], [createA2aMount({ textTask: 'a2a.text' })])
+  const plain = await serveMounts(nodes[0], [a2aMount])
+  try {
+    const r = await rpc(withText.url, send('hello mesh'))
+    const task = r.result?.task
+    assert.equal(task?.status?.state, 'TASK_STATE_COMPLETED', JSON.stringify(r))
+    assert.deepEqual(task.artifacts[0].parts[0].data, { shouted: 'HELLO MESH' })
+
+    const followUp = await rpc(withText.url, send('and more', task.id))
+    assert.equal(followUp.error?.code, -32602, JSON.stringify(followUp))
+    const refused = await rpc(plain.url, send('hello mesh'))
+    assert.equal(refused.error?.code, -32602, JSON.stringify(refused))
+  } finally {
+    await withText.stop()
+    await plain.stop()
+    await stopAll(nodes)
+  }
+})
