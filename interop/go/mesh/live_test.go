@@ -195,6 +195,9 @@ func TestAgainstTypeScriptNode(t *testing.T) {
 	expect("unknown version byte", wire.AppendFrame(nil, append([]byte{0x02}, req.Encode()[1:]...)), 3*time.Second, "MSG002", "UnsupportedVersionError", false)
 	expect("not JSON", wire.AppendFrame(nil, []byte{0x01, '{', 'x'}), 3*time.Second, "MSG002", "SerializationError", false)
 	echo("after an unknown version byte")
+	stale := wire.NewEnvelope(wire.EnvelopeFields{Source: g.ID.String(), Destination: wire.NewObject("peer", tsID.String()),
+		Type: "REQUEST", Subject: "echo", Payload: "late", TTL: 1000, Timestamp: time.Now().Add(-time.Minute).UnixMilli()})
+	expect("expired request", wire.AppendFrame(nil, stale.Encode()), 3*time.Second, "COM001", "TimeoutError", false)
 
 	// A second Go peer shows its own credential altered after signing: SEC001, and the TS node
 	// hangs up on it but keeps serving the first.

@@ -120,10 +120,11 @@ func TestBadInputVectors(t *testing.T) {
 	if waited := time.Since(start); waited > 7*time.Second {
 		t.Errorf("a stalled frame's stream was kept %s (stall timeout 3 s)", waited)
 	}
-	// A request whose ttl ran out is dropped unanswered, as a node does.
+	// A request whose ttl ran out is not handled: COM001, as a node answers it.
 	stale := wire.NewEnvelope(wire.EnvelopeFields{Source: alice.ID.String(), Destination: wire.NewObject("peer", bob.ID.String()),
 		Type: "REQUEST", Subject: "echo", Payload: "late", TTL: 1000, Timestamp: time.Now().Add(-time.Minute).UnixMilli()})
-	if answers, _, err := alice.RawExchange(ctx, bob.ID, wire.AppendFrame(nil, stale.Encode()), time.Second); err != nil || len(answers) != 0 {
+	answers, _, err = alice.RawExchange(ctx, bob.ID, wire.AppendFrame(nil, stale.Encode()), 3*time.Second, 1)
+	if err != nil || len(answers) != 1 || answers[0].Error() == nil || answers[0].Error().Code != "COM001" || answers[0].CorrelationID() != stale.ID() {
 		t.Errorf("expired request: %v, %d answers", err, len(answers))
 	}
 	// and it still serves

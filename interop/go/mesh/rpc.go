@@ -67,8 +67,12 @@ func (n *Node) serveRPC(s network.Stream) {
 		if env.Type() == "RESPONSE" {
 			continue // answers come on the streams this peer opened
 		}
-		if env.Expired(time.Now()) {
-			n.logf("rpc from %s: %s expired before it came: dropped, unanswered", from, env.Subject())
+		if now := time.Now(); env.Expired(now) {
+			// Not handled: answered COM001 naming both clocks (docs/wire-format.md section 3).
+			ts, _ := env.Get("timestamp")
+			ttl, _ := env.Get("ttl")
+			write(n.answer(env, nil, wire.Timeout("%q expired before it arrived: sent at %s with a ttl of %s ms, here it is %d",
+				env.Subject(), wire.FormatNumber(ts.(float64)), wire.FormatNumber(ttl.(float64)), now.UnixMilli())))
 			continue
 		}
 		wg.Add(1)
@@ -228,6 +232,14 @@ func (c *rpcChannel) read(n *Node) {
 			n.logf("rpc answer: %v", derr)
 			continue
 		}
+		if env.Type() != "RESPONSE" {
+			// Requests travel only on a stream their caller opened: this one is ours.
+			ans := n.answer(env, nil, wire.Validation("a request on a stream %s opened is not served", n.ID))
+			c.wmu.Lock()
+			_, _ = c.s.Write(wire.AppendFrame(nil, ans.Encode()))
+			c.wmu.Unlock()
+			continue
+		}
 		c.mu.Lock()
 		w := c.pending[env.CorrelationID()]
 		delete(c.pending, env.CorrelationID())
@@ -295,7 +307,9 @@ func (n *Node) RawExchange(ctx context.Context, p peer.ID, raw []byte, wait time
 	if err != nil {
 		return nil, false, err
 	}
-	defer s.Close()
+	// Reset, not Close: a node ends an rpc stream only when it closes or resets, not on a
+	// half-close, and holds 8 per connection.
+	defer func() { _ = s.Reset() }()
 	_ = s.SetDeadline(time.Now().Add(wait))
 	if _, err := s.Write(raw); err != nil {
 		return nil, false, err
