@@ -179,6 +179,20 @@ test('a Go peer on go-libp2p joins a closed mesh of TypeScript agents: requests 
       assert.equal(new Set(tsIds).size, tsIds.length, `a TS event reached the Go peer twice: ${tsIds.join(', ')}`)
       assert.ok(fromTs().every(o => o.payload.headline === 'from ts' && o.payload.tsRun < runs))
 
+      // On the fan-out stream: the Go peer says hello and what it hears on its own stream, so a
+      // publisher connected to it alone writes batches to it there rather than by gossip.
+      assert.equal((await go.op({ op: 'subscribe', topic: 'direct' })).ok, true)
+      const direct = (): any[] => go.lines.filter(o => o.event === 'message' && o.topic === 'direct')
+      let directRuns = 0
+      await waitFor(async () => {
+        await ok(runCli(['pub', ...client, '--bootstrap', goReady.addresses[0], 'direct', JSON.stringify({ run: directRuns++ })]), 'agentmesh pub direct')
+        await sleep(500)
+        return direct().some(o => o.via === 'fanout')
+      }, 'an event of agentmesh pub on the fan-out stream to the Go peer', 60_000)
+      await sleep(1_000)
+      const directIds = direct().map(o => o.id as string)
+      assert.equal(new Set(directIds).size, directIds.length, `a direct event arrived twice: ${directIds.join(', ')}`)
+
       // The Go peer publishes, a TypeScript subscriber gets each event once.
       const sub = new Proc([CLI, 'sub', ...client, '--bootstrap', boot, 'news', '--json'])
       procs.push(sub)

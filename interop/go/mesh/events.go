@@ -93,6 +93,7 @@ func (n *Node) Subscribe(topic string) (<-chan Event, error) {
 	n.statement = nil // our statement lists the topics we hear
 	n.mu.Unlock()
 	go n.announce()
+	go n.reachChanged()
 	go func() {
 		for {
 			m, err := sub.Next(n.ctx)
@@ -158,6 +159,7 @@ func (n *Node) serveFanout(s network.Stream) {
 		}
 	}
 	fr := wire.NewFrameReader(s)
+	hello := false // a batch before a hello of this mesh is dropped
 	for {
 		body, err := fr.Next()
 		if err != nil {
@@ -168,6 +170,10 @@ func (n *Node) serveFanout(s network.Stream) {
 		}
 		switch body[0] {
 		case wire.FanoutBatch:
+			if !hello {
+				n.logf("fan-out from %s: a batch before its hello: dropped", from)
+				continue
+			}
 			topic, batch, err := splitFanoutBatch(body[1:])
 			if err != nil {
 				n.logf("fan-out from %s: %v", from, err)
@@ -181,6 +187,15 @@ func (n *Node) serveFanout(s network.Stream) {
 			n.deliver(topic, from, envs, "fanout")
 		case wire.FanoutControl:
 			n.logf("fan-out control from %s: %s", from, body[1:])
+			if v, err := wire.Parse(body[1:]); err == nil {
+				if o, ok := v.(*wire.Object); ok {
+					if h, ok := o.Get("hello"); ok {
+						ho, _ := h.(*wire.Object)
+						m, _ := ho.Get("mesh")
+						hello = m == n.cfg.Mesh
+					}
+				}
+			}
 		default:
 			n.logf("fan-out from %s: unknown frame kind 0x%x", from, body[0])
 		}

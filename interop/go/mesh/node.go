@@ -77,6 +77,7 @@ type Node struct {
 	statement   *wire.Object
 	seq         int64
 	heard       map[string]heardStatement
+	fanouts     map[peer.ID]*fanoutOut
 	channels    map[peer.ID]*rpcChannel
 	ctx         context.Context
 	cancel      context.CancelFunc
@@ -109,7 +110,7 @@ func Start(cfg Config) (*Node, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &Node{cfg: cfg, Host: h, ID: h.ID(), startedAt: time.Now().UnixMilli(), handlers: map[string]Handler{},
 		cards: map[peer.ID]*wire.Card{}, waiters: map[peer.ID][]chan error{}, topics: map[string]*pubsub.Topic{},
-		subs: map[string][]chan Event{}, channels: map[peer.ID]*rpcChannel{}, heard: map[string]heardStatement{}, seen: map[string]time.Time{}, ctx: ctx, cancel: cancel}
+		subs: map[string][]chan Event{}, channels: map[peer.ID]*rpcChannel{}, heard: map[string]heardStatement{}, fanouts: map[peer.ID]*fanoutOut{}, seen: map[string]time.Time{}, ctx: ctx, cancel: cancel}
 	h.SetStreamHandler(RPCProtocol, n.serveRPC)
 	h.SetStreamHandler(FanoutProtocol, n.serveFanout)
 	h.Network().Notify(&network.NotifyBundle{ConnectedF: n.connected, DisconnectedF: n.disconnected})
@@ -236,6 +237,7 @@ func (n *Node) Peers() map[peer.ID]*wire.Card {
 }
 
 func (n *Node) admit(p peer.ID, c *wire.Card) {
+	go n.openFanout(p)
 	n.mu.Lock()
 	n.cards[p] = c
 	ws := n.waiters[p]
@@ -298,6 +300,7 @@ func (n *Node) disconnected(net network.Network, c network.Conn) {
 	n.mu.Lock()
 	delete(n.cards, p)
 	n.mu.Unlock()
+	n.closeFanout(p)
 }
 
 // myCard is this peer's agent card.
