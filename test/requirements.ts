@@ -23,7 +23,7 @@ import type { TestContext } from 'node:test'
 import { cgroupUnavailable } from './cgroup.js'
 import { netnsUnavailable } from '../harness/netns.js'
 
-export type Part = 'chromium' | 'promtool' | 'netns' | 'cgroup' | 'python' | 'python3' | 'mcp-conformance'
+export type Part = 'chromium' | 'promtool' | 'netns' | 'cgroup' | 'python' | 'python3' | 'mcp-conformance' | 'go'
 
 /**
  * The MCP conformance suite (@modelcontextprotocol/conformance) and the Node 22 that runs it:
@@ -101,6 +101,15 @@ const PARTS: Record<Part, { what: string, install: string, check: () => string |
     what: 'python3 on PATH, to run the standard-library example agent (examples/python-agent)',
     install: 'apt-get install python3 (Debian)',
     check: () => pythonRuns('python3', 'import sys; assert sys.version_info >= (3, 9)')
+  },
+  go: {
+    what: 'Go, to build the Go peer in interop/go (go-libp2p) and run it against TypeScript nodes',
+    install: 'install Go 1.26.6 or later from https://go.dev/dl (go-libp2p-pubsub 0.19 needs it), then cd interop/go && go mod download',
+    check: () => {
+      const r = spawnSync('go', ['version'], { encoding: 'utf8' })
+      if (r.error !== undefined) return `go is not on PATH (${(r.error as NodeJS.ErrnoException).code ?? r.error.message})`
+      return r.status === 0 ? undefined : `go version exited with ${String(r.status)}`
+    }
   }
 }
 
