@@ -41,6 +41,7 @@ const SERIAL: Record<string, string> = {
   // more in a one-second window of a steady voter set): nine agents on the local preset's
   // 300-600 ms election timeouts, in one process, beside two other files on two cores (issue 45).
   'election-scale.test.js': 'nine agents on the local preset\'s 300-600 ms election timeouts, counting that non-voters hear no election message for a second',
+  'go-peer.test.js': 'a closed mesh of agent processes and the Go peer built and joined, then go test against a node: 80-100 s of processes alone, 150-180 s at load 20',
   'docker-image.test.js': 'the image replayed: two installs of the whole dependency tree and a compile, kept from the first group\'s npm and CPU (readme.test\'s npm install failed once beside it)'
 }
 
