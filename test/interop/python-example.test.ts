@@ -14,7 +14,7 @@ import { collect, startMesh, stopAll, waitFor } from '../helpers.js'
 import { skipWithout } from '../requirements.js'
 import { ROOT } from './python.js'
 
-test('python example agent: jobs published on the mesh answered through the gateway\'s WebSocket, then a clean exit', { timeout: 120_000 }, async (t) => {
+test('python example agent: jobs published on the mesh answered through the gateway\'s WebSocket, then a clean exit', { timeout: 3 * 60_000 }, async (t) => {
   if (skipWithout(t, 'python3')) return
   const nodes = await startMesh(2, (i) => i === 0 ? { gateway: { listen: '127.0.0.1:0' } } : {})
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AGENTMESH_')))

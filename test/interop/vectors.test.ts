@@ -44,7 +44,7 @@ const oneEnvelope = (h: string): Envelope => {
   return decodeEnvelope(f[0], 1024 * 1024)
 }
 
-test('the committed vectors are what the code makes now, byte for byte', { timeout: 120_000 }, async () => {
+test('the committed vectors are what the code makes now, byte for byte', { timeout: 3 * 60_000 }, async () => {
   const made = await buildVectors()
   assert.deepEqual([...made.keys()], [...FILES])
   for (const [name, body] of made) {
@@ -52,7 +52,7 @@ test('the committed vectors are what the code makes now, byte for byte', { timeo
   }
 })
 
-test('each committed vector decodes and verifies with the TypeScript code', { timeout: 120_000 }, async (t) => {
+test('each committed vector decodes and verifies with the TypeScript code', { timeout: 3 * 60_000 }, async (t) => {
   await t.test('keys: seed to peer id', async () => {
     const keys = load('keys.json')
     for (const who of ['alice', 'bob', 'owner', 'carol'] as Who[]) {

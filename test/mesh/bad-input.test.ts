@@ -32,7 +32,7 @@ function request (from: AgentNode, to: AgentNode, patch: Record<string, unknown>
   return { ...makeEnvelope({ source: from.peerId, destination: { peer: to.peerId }, type: 'REQUEST', subject: 'echo', payload: 1 }), ...patch }
 }
 
-test('rpc: oversized frames, random bytes, schema failures, unknown versions and forged sources', async () => {
+test('rpc: oversized frames, random bytes, schema failures, unknown versions and forged sources', { timeout: 3 * 60_000 }, async () => {
   const [victim, attacker, honest] = await startMesh(3, () => ({ rpc: { stallTimeoutMs: 1_000 } }))
   try {
     victim.handle('echo', (x) => x)
@@ -99,7 +99,7 @@ test('rpc: oversized frames, random bytes, schema failures, unknown versions and
   }
 })
 
-test('rpc: a peer that opens streams and never writes loses them; others are served meanwhile', async () => {
+test('rpc: a peer that opens streams and never writes loses them; others are served meanwhile', { timeout: 3 * 60_000 }, async () => {
   const [victim, attacker, honest] = await startMesh(3, () => ({ rpc: { stallTimeoutMs: 600 } }))
   try {
     victim.handle('echo', (x) => x)
@@ -127,7 +127,7 @@ test('rpc: a peer that opens streams and never writes loses them; others are ser
   }
 })
 
-test('rpc: a flooding peer is slowed by the window, every request answered, others still served', async () => {
+test('rpc: a flooding peer is slowed by the window, every request answered, others still served', { timeout: 3 * 60_000 }, async () => {
   const [victim, attacker, honest] = await startMesh(3, () => ({ rpc: { window: 32, requestsPerSec: 0 } }))
   try {
     victim.handle('echo', async (x) => { await sleep(1); return x })
@@ -141,7 +141,7 @@ test('rpc: a flooding peer is slowed by the window, every request answered, othe
   }
 })
 
-test('gossip: a forged source, garbage and an unknown version are rejected and the sender penalised', async () => {
+test('gossip: a forged source, garbage and an unknown version are rejected and the sender penalised', { timeout: 3 * 60_000 }, async () => {
   const [victim, attacker, honest] = await startMesh(3)
   try {
     const got: Array<{ from: string, payload: unknown }> = []
@@ -171,7 +171,7 @@ test('gossip: a forged source, garbage and an unknown version are rejected and t
   }
 })
 
-test('negotiation and learning streams: garbage, an oversized frame, a stall or a hang-up end that conversation only; the node keeps negotiating and serving models', async () => {
+test('negotiation and learning streams: garbage, an oversized frame, a stall or a hang-up end that conversation only; the node keeps negotiating and serving models', { timeout: 3 * 60_000 }, async () => {
   const { NEGOTIATE_PROTOCOL, LEARNING_PROTOCOL } = await import('../../surfaces/index.js')
   const nodes = await startMesh(2)
   try {

@@ -19,7 +19,7 @@ import { startMesh, stopAll, waitFor, withTempDir } from '../helpers.js'
 const SEED = Number(process.env.AGENTMESH_TEST_FUZZ_SEED ?? 13)
 const RUNS = Number(process.env.AGENTMESH_TEST_FUZZ_RUNS ?? 40)
 
-test('fuzz: every valid sample parses, so mutating it reaches past the first check', () => {
+test('fuzz: every valid sample parses, so mutating it reaches past the first check', { timeout: 3 * 60_000 }, () => {
   const id = '12D3KooWLTDZ8mNdoC2YAkgd4emA2M6w6ZVNQ7Ew5yFmyrCWF2kC'
   for (const s of samples(id, id)) {
     const r = s.schema.safeParse(s.valid)
@@ -27,7 +27,7 @@ test('fuzz: every valid sample parses, so mutating it reaches past the first che
   }
 })
 
-test('fuzz: decoders and schemas return a valid value or a typed error, in time, leaving prototypes alone', async (t) => {
+test('fuzz: decoders and schemas return a valid value or a typed error, in time, leaving prototypes alone', { timeout: 3 * 60_000 }, async (t) => {
   t.diagnostic(`seed ${SEED}, ${RUNS} runs per target`)
   await withTempDir(async (dir) => {
     for (const target of await makeTargets(dir)) {
@@ -43,7 +43,7 @@ test('fuzz: decoders and schemas return a valid value or a typed error, in time,
   })
 })
 
-test('fuzz: a node fed random frames on /agentmesh/rpc answers typed errors or closes the stream, and serves an honest request after', async (t) => {
+test('fuzz: a node fed random frames on /agentmesh/rpc answers typed errors or closes the stream, and serves an honest request after', { timeout: 3 * 60_000 }, async (t) => {
   const runs = Math.max(1, Math.round(RUNS / 4))
   t.diagnostic(`seed ${SEED}, ${runs} runs`)
   const [victim, attacker] = await startMesh(2, () => ({ rpc: { stallTimeoutMs: 500 } }))

@@ -7,7 +7,7 @@ import { z } from 'zod'
 import { createAgentNode, defineCommand, defineTopic, type AgentNode } from '../../surfaces/index.js'
 import { nodeOptions, sleep, startMesh, stopAll, uniqueMesh, waitFor, withTempDir } from '../helpers.js'
 
-test('5-node mesh: every node gets every broadcast exactly once, from every publisher', async () => {
+test('5-node mesh: every node gets every broadcast exactly once, from every publisher', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(5)
   try {
     const Topic = defineTopic('news', z.object({ n: z.number() }))
@@ -33,7 +33,7 @@ test('5-node mesh: every node gets every broadcast exactly once, from every publ
   }
 })
 
-test('request-response works between any two of five nodes, with typed payloads', async () => {
+test('request-response works between any two of five nodes, with typed payloads', { timeout: 3 * 60_000 }, async () => {
   const Who = defineCommand('who', { request: z.object({ from: z.string() }), response: z.object({ me: z.string(), you: z.string() }) })
   const nodes = await startMesh(5)
   try {
@@ -50,7 +50,7 @@ test('request-response works between any two of five nodes, with typed payloads'
   }
 })
 
-test('membership: cards give names, roles and capabilities; findAgents answers; leave is seen', async () => {
+test('membership: cards give names, roles and capabilities; findAgents answers; leave is seen', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(3, i => ({ capabilities: i === 2 ? ['gpu', 'vision'] : ['cpu'], roles: i === 0 ? ['coordinator'] : ['managed_agent'] }))
   try {
     const found = nodes[0].findAgents({ capability: 'gpu' })
@@ -65,7 +65,7 @@ test('membership: cards give names, roles and capabilities; findAgents answers; 
   }
 })
 
-test('a node restarted from its identity file keeps its peer id and rejoins', async () => {
+test('a node restarted from its identity file keeps its peer id and rejoins', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => { await restartKeepsIdentity(dir) })
 })
 
@@ -97,7 +97,7 @@ async function restartKeepsIdentity (dir: string): Promise<void> {
   }
 }
 
-test('bootstrap retries with backoff until its peer comes up', async () => {
+test('bootstrap retries with backoff until its peer comes up', { timeout: 3 * 60_000 }, async () => {
   const mesh = uniqueMesh()
   const { generateKeyPair } = await import('@libp2p/crypto/keys')
   const { peerIdFromPrivateKey } = await import('@libp2p/peer-id')
@@ -126,7 +126,7 @@ test('bootstrap retries with backoff until its peer comes up', async () => {
   }
 })
 
-test('a node that dials only a /ws address reaches a node listening on WebSockets', async () => {
+test('a node that dials only a /ws address reaches a node listening on WebSockets', { timeout: 3 * 60_000 }, async () => {
   const mesh = uniqueMesh()
   const server = await createAgentNode(nodeOptions(mesh, { listen: ['/ip4/127.0.0.1/tcp/0/ws'] }))
   let client: AgentNode | undefined
@@ -146,7 +146,7 @@ test('a node that dials only a /ws address reaches a node listening on WebSocket
   }
 })
 
-test('a node not started, or stopped, refuses to talk with a COM002 error; stop() is idempotent', async () => {
+test('a node not started, or stopped, refuses to talk with a COM002 error; stop() is idempotent', { timeout: 3 * 60_000 }, async () => {
   const node = await createAgentNode(nodeOptions(uniqueMesh()))
   node.handle('early', () => 'registered before start is fine')
   await assert.rejects(node.publish('t', 1), (e: any) => e.code === 'COM002' && /not started/.test(e.message))
@@ -159,7 +159,7 @@ test('a node not started, or stopped, refuses to talk with a COM002 error; stop(
   await assert.rejects(node.start(), (e: any) => e.code === 'COM002')
 })
 
-test('an expired ttl is dropped and counted by the receiver; a live one is delivered', async () => {
+test('an expired ttl is dropped and counted by the receiver; a live one is delivered', { timeout: 3 * 60_000 }, async () => {
   const [a, b] = await startMesh(2)
   try {
     const sub = b.subscribe('ttl')
@@ -178,7 +178,7 @@ test('an expired ttl is dropped and counted by the receiver; a live one is deliv
   }
 })
 
-test('publish applies backpressure: past publishWindow queued envelopes, callers wait; nothing is lost', async () => {
+test('publish applies backpressure: past publishWindow queued envelopes, callers wait; nothing is lost', { timeout: 3 * 60_000 }, async () => {
   // One gossip message per second at most, five envelopes queued at most: a fast publisher must wait.
   const [a, b] = await startMesh(2, () => ({ pubsub: { publishWindow: 5, maxBatchesPerSec: 1 } }))
   try {
@@ -199,7 +199,7 @@ test('publish applies backpressure: past publishWindow queued envelopes, callers
   }
 })
 
-test('await using: leaving the block stops the node (Symbol.asyncDispose)', async () => {
+test('await using: leaving the block stops the node (Symbol.asyncDispose)', { timeout: 3 * 60_000 }, async () => {
   let node: AgentNode | undefined
   let url = ''
   {

@@ -74,7 +74,7 @@ async function withLab (
   }
 }
 
-test('netns: five hosts elect one coordinator; kill -9 it and the four others elect a new one in a higher term', async (t) => {
+test('netns: five hosts elect one coordinator; kill -9 it and the four others elect a new one in a higher term', { timeout: 3 * 60_000 }, async (t) => {
   await withLab(t, 5, async (lab, agents) => {
     const first = await oneCoordinator(agents, 'the first coordinator')
     lab.kill(first.agent.host.index)
@@ -91,7 +91,7 @@ test('netns: five hosts elect one coordinator; kill -9 it and the four others el
 })
 
 test('netns: partition 2|3 with the coordinator on the small side: it steps down, the minority elects nobody and says so, ' +
-  'the majority elects one; after the heal one coordinator, and the old term is refused', async (t) => {
+  'the majority elects one; after the heal one coordinator, and the old term is refused', { timeout: 5 * 60_000 }, async (t) => {
   await withLab(t, 5, async (lab, agents) => {
     const old = await oneCoordinator(agents, 'the first coordinator')
     // The voter set grows one agent at a time after bootstrap: the partition must split five
@@ -146,7 +146,7 @@ test('netns: partition 2|3 with the coordinator on the small side: it steps down
 })
 
 test('netns: the coordinator paused (SIGSTOP) past its lease, and cut off, is out of office when it resumes; ' +
-  'the others elected a successor it then follows', async (t) => {
+  'the others elected a successor it then follows', { timeout: 5 * 60_000 }, async (t) => {
   await withLab(t, 3, async (lab, agents) => {
     const old = await oneCoordinator(agents, 'the first coordinator')
     // Cut off, then paused at once, while still in office: it wakes up with no message of the
@@ -172,7 +172,7 @@ test('netns: the coordinator paused (SIGSTOP) past its lease, and cut off, is ou
   })
 })
 
-test('netns: a host whose link is cut is marked offline by the others, and alive again once its link is back', async (t) => {
+test('netns: a host whose link is cut is marked offline by the others, and alive again once its link is back', { timeout: 3 * 60_000 }, async (t) => {
   await withLab(t, 3, async (lab, agents) => {
     const [a, b, c] = agents
     const state = async (of: LabAgent, by: LabAgent): Promise<string | undefined> => {
@@ -188,7 +188,7 @@ test('netns: a host whose link is cut is marked offline by the others, and alive
   })
 })
 
-test('netns: two agents whose seed is dead, cut apart until each closed its connection to the other, find each other again after the heal (the reconnect)', async (t) => {
+test('netns: two agents whose seed is dead, cut apart until each closed its connection to the other, find each other again after the heal (the reconnect)', { timeout: 3 * 60_000 }, async (t) => {
   // h0 and h1 join through h2 only, which is then killed: no bootstrap link is left to redial.
   // Neither may vote (a coordinator's heartbeats, or a candidate's requests, would dial the other).
   const env = (i: number, lab: NetnsLab): Record<string, string> => i === 2
@@ -211,7 +211,7 @@ test('netns: two agents whose seed is dead, cut apart until each closed its conn
   }, env)
 })
 
-test('netns: a newcomer whose seeds are mostly black holes joins through the one that answers, without waiting out a dial to the others', async (t) => {
+test('netns: a newcomer whose seeds are mostly black holes joins through the one that answers, without waiting out a dial to the others', { timeout: 3 * 60_000 }, async (t) => {
   // h0-h2 drop every packet (a dial to them hangs until its timeout), h3 answers.
   // The newcomer h4 tries its four seeds in a random order, the next 300 ms after the last gave no
   // answer: it reaches h3 in about a second whatever the order. Dialled one after the other, it

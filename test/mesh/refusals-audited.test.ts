@@ -33,7 +33,7 @@ function requestFrame (from: AgentNode, to: AgentNode, id: string, subject: stri
   return encodeEnvelope({ ...makeEnvelope({ source: from.peerId, destination: { peer: to.peerId }, type: 'REQUEST', subject, payload }), id, ...patch })
 }
 
-test('every refusal code a peer can cause leaves an audit line with the peer and the request id', { timeout: 120_000 }, async () => {
+test('every refusal code a peer can cause leaves an audit line with the peer and the request id', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const mesh = uniqueMesh()
     const owner = await newOwnerKey()

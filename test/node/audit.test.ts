@@ -61,7 +61,7 @@ async function lines (path: string): Promise<AuditEntry[]> {
   return (await readFile(path, 'utf8')).split('\n').filter(l => l !== '').map(l => JSON.parse(l) as AuditEntry)
 }
 
-test('closed mesh: refusals of strangers, directives, task controls and commands are audited; allow serves the role it names', async () => {
+test('closed mesh: refusals of strangers, directives, task controls and commands are audited; allow serves the role it names', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const mesh = uniqueMesh()
     const owner = await newOwnerKey()
@@ -143,7 +143,7 @@ test('closed mesh: refusals of strangers, directives, task controls and commands
   })
 })
 
-test('a credential that expires while its peer is connected gets it disconnected; the node reports its own as expired', async () => {
+test('a credential that expires while its peer is connected gets it disconnected; the node reports its own as expired', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const mesh = uniqueMesh()
     const owner = await newOwnerKey()
@@ -171,7 +171,7 @@ test('a credential that expires while its peer is connected gets it disconnected
   })
 })
 
-test('the audit log writes a flood as one line per kind and peer per second, in order, to a private file', async () => {
+test('the audit log writes a flood as one line per kind and peer per second, in order, to a private file', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const path = join(dir, 'sub', 'audit.jsonl')
     // An existing file with a wider mode is made private on open.
@@ -202,7 +202,7 @@ test('the audit log writes a flood as one line per kind and peer per second, in 
   })
 })
 
-test('the audit aggregation: the first event of a window is written, the rest summed once a second while it lasts', () => {
+test('the audit aggregation: the first event of a window is written, the rest summed once a second while it lasts', { timeout: 3 * 60_000 }, () => {
   const c = new AuditCoalescer()
   const e = { kind: 'directive.refused' as const, peer: 'p' }
   assert.equal(c.offer(e, 0), true)

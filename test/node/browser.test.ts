@@ -92,7 +92,7 @@ async function agent (dir: string, mesh: string, owner: PrivateKey, name: string
 
 const wsAddress = (node: AgentNode): string => node.addresses().find(a => a.includes('/ws/')) as string
 
-test('browser node: admitted to a closed mesh over /ws with its credential; answers an agent, receives a broadcast, its messages pass the agents\' validators; garbage from the page is refused and counted, nothing else disturbed', async (t) => {
+test('browser node: admitted to a closed mesh over /ws with its credential; answers an agent, receives a broadcast, its messages pass the agents\' validators; garbage from the page is refused and counted, nothing else disturbed', { timeout: 3 * 60_000 }, async (t) => {
   if (skipWithout(t, 'chromium')) return
   const build = await bundle()
   const dir = await mkdtemp(join(tmpdir(), 'agentmesh-browser-'))
@@ -294,7 +294,7 @@ test('browser node: admitted to a closed mesh over /ws with its credential; answ
   }
 })
 
-test('examples/browser: the page joins the example\'s closed mesh with a credential it asked for; a person sees three agents, sends a request, watches ticks live, and the page answers the agents\' pings', async (t) => {
+test('examples/browser: the page joins the example\'s closed mesh with a credential it asked for; a person sees three agents, sends a request, watches ticks live, and the page answers the agents\' pings', { timeout: 3 * 60_000 }, async (t) => {
   if (skipWithout(t, 'chromium')) return
   await bundle()
   const example = await startBrowserExample({ port: 0, agents: 3 })
@@ -345,7 +345,7 @@ test('examples/browser: the page joins the example\'s closed mesh with a credent
   }
 })
 
-test('browser node: with the mesh key (meshKey) a tab joins a mesh that has one, without it none; without insecureLocal it dials no ws:// at all', async (t) => {
+test('browser node: with the mesh key (meshKey) a tab joins a mesh that has one, without it none; without insecureLocal it dials no ws:// at all', { timeout: 3 * 60_000 }, async (t) => {
   if (skipWithout(t, 'chromium')) return
   const build = await bundle()
   const dir = await mkdtemp(join(tmpdir(), 'agentmesh-browser-'))
@@ -393,7 +393,7 @@ test('browser node: with the mesh key (meshKey) a tab joins a mesh that has one,
   }
 })
 
-test('browser node: a closed mesh refuses a tab without a credential, or with one issued for another peer id (CFG001), before anything is dialled', async (t) => {
+test('browser node: a closed mesh refuses a tab without a credential, or with one issued for another peer id (CFG001), before anything is dialled', { timeout: 3 * 60_000 }, async (t) => {
   if (skipWithout(t, 'chromium')) return
   const build = await bundle()
   const { url, server } = await servePage(build.file)
@@ -435,7 +435,7 @@ test('browser node: a closed mesh refuses a tab without a credential, or with on
   }
 })
 
-test('browser bundle: no Node-only module is bundled, and each browser twin exports what its original does', async () => {
+test('browser bundle: no Node-only module is bundled, and each browser twin exports what its original does', { timeout: 3 * 60_000 }, async () => {
   const build = await bundle()
   const inputs = build.inputs.join('\n')
   for (const absent of ['node_modules/lmdb/', 'node_modules/prom-client/', 'node_modules/@libp2p/tcp/', 'node_modules/@libp2p/mdns/', 'node_modules/ws/',
@@ -456,7 +456,7 @@ test('browser bundle: no Node-only module is bundled, and each browser twin expo
   }
 })
 
-test('browser Buffer: the buffer package as the bundle binds it writes and reads what Node\'s does, base64url included', async () => {
+test('browser Buffer: the buffer package as the bundle binds it writes and reads what Node\'s does, base64url included', { timeout: 3 * 60_000 }, async () => {
   const { Buffer: BrowserBuffer } = await import('../../node/browser/globals.js')
   for (let n = 0; n < 70; n++) {
     const bytes = randomBytes(n)
@@ -469,7 +469,7 @@ test('browser Buffer: the buffer package as the bundle binds it writes and reads
   assert.equal(BrowserBuffer.byteLength('héllo'), Buffer.byteLength('héllo'))
 })
 
-test('browser SHA-256: the twin\'s digests are Node\'s, as hex, base64url (topic keys) and bytes; another encoding throws', () => {
+test('browser SHA-256: the twin\'s digests are Node\'s, as hex, base64url (topic keys) and bytes; another encoding throws', { timeout: 3 * 60_000 }, () => {
   for (const text of ['', 'jobs', 'tasks.status.1234', 'é'.repeat(100)]) {
     const node = (): ReturnType<typeof createHash> => createHash('sha256').update(text)
     const web = (): ReturnType<typeof browserCreateHash> => browserCreateHash('sha256').update(text)
@@ -480,7 +480,7 @@ test('browser SHA-256: the twin\'s digests are Node\'s, as hex, base64url (topic
   assert.throws(() => browserCreateHash('sha256').update('x').digest('base64' as 'hex'))
 })
 
-test('browser AEAD: what Node\'s cipher seals the pure-JS twin opens, and the reverse, byte for byte', () => {
+test('browser AEAD: what Node\'s cipher seals the pure-JS twin opens, and the reverse, byte for byte', { timeout: 3 * 60_000 }, () => {
   for (const size of [0, 1, 100, 70_000]) {
     const key = randomBytes(32)
     const nonce = randomBytes(24)
@@ -498,7 +498,7 @@ test('browser AEAD: what Node\'s cipher seals the pure-JS twin opens, and the re
   }
 })
 
-test('browser dial rule: secure WebSockets anywhere; plain /ws only to this machine and only when asked; never TCP', () => {
+test('browser dial rule: secure WebSockets anywhere; plain /ws only to this machine and only when asked; never TCP', { timeout: 3 * 60_000 }, () => {
   const id = '/p2p/12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo'
   const cases: Array<[string, boolean, boolean]> = [
     ['/dns4/mesh.example.com/tcp/443/wss' + id, true, true],
@@ -517,7 +517,7 @@ test('browser dial rule: secure WebSockets anywhere; plain /ws only to this mach
   }
 })
 
-test('browser entry: Node-only settings are refused with CFG001, each saying what to do instead', async () => {
+test('browser entry: Node-only settings are refused with CFG001, each saying what to do instead', { timeout: 3 * 60_000 }, async () => {
   await assert.rejects(createBrowserNode({ preset: 'local', dataDir: '/tmp/x', mdns: true, security: { psk: 'mesh.psk' }, coordination: { stateFile: 's.json' } } as any), (e: any) => {
     assert.equal(e.code, 'CFG001')
     for (const key of ['dataDir: a browser node keeps its state in memory', 'mdns: ', 'security.psk: give the mesh key file\'s text as meshKey', 'coordination.stateFile: ']) {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { createAgentNode, type AgentNode } from '../../surfaces/index.js'
 import { CLI, Proc, nodeOptions, sleep, startMesh, stopAll, uniqueMesh, waitFor } from '../helpers.js'
 
-test('a client node calls and publishes, but no agent lists it, announces it, counts it as a member or a voter', async () => {
+test('a client node calls and publishes, but no agent lists it, announces it, counts it as a member or a voter', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(3, () => ({ preset: 'local' }))
   let client: AgentNode | undefined
   try {
@@ -50,7 +50,7 @@ test('a client node calls and publishes, but no agent lists it, announces it, co
   }
 })
 
-test('two eligible agents get no coordinator, and /coordinator says why in words', async () => {
+test('two eligible agents get no coordinator, and /coordinator says why in words', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(2, () => ({ preset: 'local' }))
   try {
     await waitFor(() => nodes.every(n => n.members().some(m => m.state === 'alive' && m.eligible)), 'each to see the other as eligible')
@@ -84,7 +84,7 @@ async function coordinatorOf (a: Agent): Promise<{ leader?: string, term: number
   return await res.json() as any
 }
 
-test('fifteen CLI requests, some concurrent and some killed mid-way, leave a three-agent mesh\'s voters and coordinator as they were', async () => {
+test('fifteen CLI requests, some concurrent and some killed mid-way, leave a three-agent mesh\'s voters and coordinator as they were', { timeout: 5 * 60_000 }, async () => {
   const mesh = uniqueMesh()
   const agents: Agent[] = []
   const clients: Proc[] = []

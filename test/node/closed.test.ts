@@ -14,7 +14,7 @@ import { CLI, Proc, uniqueMesh, withTempDir } from '../helpers.js'
 /** What the refusal must say: the commands that make a credential, and the way out. */
 const HOW = [/agentmesh mesh init --mesh \S+/, /agentmesh id --identity/, /agentmesh credential issue --owner mesh-owner\.json/, /--credential/, /--open/]
 
-test('a node given no mode and no credential refuses to start (CFG001), saying how to get one and that --open exists', async () => {
+test('a node given no mode and no credential refuses to start (CFG001), saying how to get one and that --open exists', { timeout: 3 * 60_000 }, async () => {
   const mesh = uniqueMesh()
   await assert.rejects(createAgentNode({ mesh, mdns: false, listen: ['/ip4/127.0.0.1/tcp/0'], logLevel: 'silent' }), (e: any) => {
     assert.equal(e.code, 'CFG001')
@@ -35,7 +35,7 @@ test('a node given no mode and no credential refuses to start (CFG001), saying h
   assert.match(both.stderr, /--open and --credential contradict/)
 })
 
-test('presets: local is open, lan and wan closed; an explicit mode wins over the preset', () => {
+test('presets: local is open, lan and wan closed; an explicit mode wins over the preset', { timeout: 3 * 60_000 }, () => {
   assert.equal(parseConfig({}).security.mode, 'closed')
   assert.equal(parseConfig({ preset: 'lan' }).security.mode, 'closed')
   assert.equal(parseConfig({ preset: 'wan' }).security.mode, 'closed')
@@ -44,7 +44,7 @@ test('presets: local is open, lan and wan closed; an explicit mode wins over the
   assert.equal(parseConfig({ preset: 'local', security: { mode: 'closed' } }).security.mode, 'closed')
 })
 
-test('open mode says so: a warning at start, the ready line, and /health warnings; --preset local is open too', async () => {
+test('open mode says so: a warning at start, the ready line, and /health warnings; --preset local is open too', { timeout: 3 * 60_000 }, async () => {
   for (const flag of ['--open', '--preset local']) {
     const p = new Proc([CLI, 'start', ...flag.split(' '), '--json', '--mesh', uniqueMesh(), '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--debug', '127.0.0.1:0'])
     try {
@@ -62,7 +62,7 @@ test('open mode says so: a warning at start, the ready line, and /health warning
   }
 })
 
-test('mesh init writes the mesh key (0600) beside the owner key and says so; --no-psk writes none; neither is overwritten', async () => {
+test('mesh init writes the mesh key (0600) beside the owner key and says so; --no-psk writes none; neither is overwritten', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const run = async (args: string[]): Promise<Proc> => { const p = new Proc([CLI, 'mesh', 'init', ...args]); await p.exited(); return p }
     const made = await run(['--mesh', 'm1', '--out', join(dir, 'owner.json')])

@@ -10,7 +10,7 @@ import * as pubsub from '../../protocols/pubsub/constants.js'
 import * as rpc from '../../protocols/rpc/constants.js'
 import { CLI, DIST, Proc, withTempDir } from '../helpers.js'
 
-test('defaults fill every key, nested groups included', () => {
+test('defaults fill every key, nested groups included', { timeout: 3 * 60_000 }, () => {
   const c = parseConfig({})
   assert.equal(c.mesh, 'default')
   assert.equal(c.maxMessageBytes, 1024 * 1024)
@@ -20,7 +20,7 @@ test('defaults fill every key, nested groups included', () => {
   assert.equal(c.rpc.window, 100)
 })
 
-test('file < environment < flags, and arrays and numbers come from strings', async () => {
+test('file < environment < flags, and arrays and numbers come from strings', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const file = join(dir, 'c.json')
     await writeFile(file, JSON.stringify({ name: 'from-file', mesh: 'filemesh', pubsub: { batchWindowMs: 5, batchMaxEnvelopes: 20 } }))
@@ -43,7 +43,7 @@ test('file < environment < flags, and arrays and numbers come from strings', asy
   })
 })
 
-test('an unknown key in a file fails naming the key and the file', async () => {
+test('an unknown key in a file fails naming the key and the file', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const file = join(dir, 'c.json')
     await writeFile(file, JSON.stringify({ pubsub: { batchWindw: 5 } }))
@@ -52,14 +52,14 @@ test('an unknown key in a file fails naming the key and the file', async () => {
   })
 })
 
-test('a bad value names the key and where it came from; unknown AGENTMESH_ variables fail', async () => {
+test('a bad value names the key and where it came from; unknown AGENTMESH_ variables fail', { timeout: 3 * 60_000 }, async () => {
   await assert.rejects(loadConfig({ env: { AGENTMESH_RPC_TIMEOUT_MS: 'soon' } }),
     (e: any) => /rpc\.timeoutMs: .*number.*environment AGENTMESH_RPC_TIMEOUT_MS/.test(e.message))
   await assert.rejects(loadConfig({ flags: { listen: ['localhost:7000'] } }), (e: any) => /listen\.0: expected a multiaddr.*flags/.test(e.message))
   await assert.rejects(loadConfig({ env: { AGENTMESH_NAEM: 'x' } }), (e: any) => /unknown environment variable AGENTMESH_NAEM/.test(e.message))
 })
 
-test('the defaults are the constants files\' (one place for each), and the lan preset is the defaults', () => {
+test('the defaults are the constants files\' (one place for each), and the lan preset is the defaults', { timeout: 3 * 60_000 }, () => {
   const c = parseConfig({})
   assert.equal(c.preset, 'lan')
   assert.equal(c.rpc.timeoutMs, rpc.DEFAULT_REQUEST_TIMEOUT_MS)
@@ -77,7 +77,7 @@ function pick (c: Record<string, any>, like: Record<string, object>): Record<str
   return Object.fromEntries(Object.entries(like).map(([g, v]) => [g, Object.fromEntries(Object.keys(v).map(k => [k, c[g][k]]))]))
 }
 
-test('a preset\'s timings apply: local is the fast one the tests use, wan the slow one', () => {
+test('a preset\'s timings apply: local is the fast one the tests use, wan the slow one', { timeout: 3 * 60_000 }, () => {
   const local = parseConfig({ preset: 'local' })
   assert.deepEqual(pick(local, presets.local), presets.local)
   assert.deepEqual(presets.local.membership,
@@ -106,7 +106,7 @@ test('a preset\'s timings apply: local is the fast one the tests use, wan the sl
   assert.throws(() => { (presets.local.membership as any).silenceMs = 1 }, TypeError)
 })
 
-test('explicit values win over the preset, from options, file, environment or flags', async () => {
+test('explicit values win over the preset, from options, file, environment or flags', { timeout: 3 * 60_000 }, async () => {
   const c = parseConfig({ preset: 'local', membership: { silenceMs: 900 }, coordination: { electionTimeoutMaxMs: 700 } })
   assert.equal(c.membership.silenceMs, 900)
   assert.equal(c.membership.probeTimeoutMs, presets.local.membership.probeTimeoutMs, 'the other keys of the group still come from the preset')
@@ -136,7 +136,7 @@ test('explicit values win over the preset, from options, file, environment or fl
     (e: any) => e.code === 'CFG001' && /coordination\.electionTimeoutMinMs: expected heartbeatIntervalMs < .*\(from preset local\)/.test(e.message))
 })
 
-test('an unknown preset is CFG001, naming the key and its source; AGENTMESH_TEST_ variables are the suite\'s, not config', async () => {
+test('an unknown preset is CFG001, naming the key and its source; AGENTMESH_TEST_ variables are the suite\'s, not config', { timeout: 3 * 60_000 }, async () => {
   assert.throws(() => parseConfig({ preset: 'moon' }),
     (e: any) => e instanceof ConfigError && e.code === 'CFG001' && /preset: .*"local"\|"lan"\|"wan"/.test(e.message))
   await assert.rejects(loadConfig({ env: { AGENTMESH_PRESET: 'LAN' } }),
@@ -145,7 +145,7 @@ test('an unknown preset is CFG001, naming the key and its source; AGENTMESH_TEST
   assert.equal(c.preset, 'wan')
 })
 
-test('the README\'s table of presets is the presets\' values', async () => {
+test('the README\'s table of presets is the presets\' values', { timeout: 3 * 60_000 }, async () => {
   const readme = await readFile(join(DIST, '..', 'README.md'), 'utf8')
   // Timings, and the security mode (`open` in local, `closed` in the others).
   const rows = new Map([...readme.matchAll(/^\| (\w+\.\w+) \| `?(\d+|open|closed)`? \| `?(\d+|open|closed)`? \| `?(\d+|open|closed)`? \|$/gm)].map(m => [m[1], m.slice(2)]))
@@ -158,7 +158,7 @@ test('the README\'s table of presets is the presets\' values', async () => {
   assert.equal(rows.size, Object.values(presets.lan).reduce((n, g) => n + Object.keys(g).length, 0), 'no row for a key presets do not set')
 })
 
-test('the CLI takes --preset, and an unknown one stops it with CFG001 naming the flag', async () => {
+test('the CLI takes --preset, and an unknown one stops it with CFG001 naming the flag', { timeout: 3 * 60_000 }, async () => {
   const p = new Proc([CLI, 'start', '--preset', 'moon', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0'])
   assert.equal(await p.exited(), 2, p.stderr)
   assert.match(p.stderr, /CFG001 .*preset: .*"local"\|"lan"\|"wan" \(from flags\)/s)

@@ -34,7 +34,7 @@ async function refusedAtStart (home: string, dataDir: string, match: RegExp): Pr
   assert.equal(await sha(file), before, 'the store file is unchanged')
 }
 
-test('a garbage data.mdb and a truncated one stop `start --data-dir` with STO001 and the path; the file is left as it was', async () => {
+test('a garbage data.mdb and a truncated one stop `start --data-dir` with STO001 and the path; the file is left as it was', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (home) => {
     const dataDir = join(home, 'agent')
     const store = LmdbStore.open(dataDir)
@@ -51,7 +51,7 @@ test('a garbage data.mdb and a truncated one stop `start --data-dir` with STO001
   })
 })
 
-test('a node restarted on its data directory after kill -9 keeps its peer id and its election term; a second node on it is refused naming the pid', async () => {
+test('a node restarted on its data directory after kill -9 keeps its peer id and its election term; a second node on it is refused naming the pid', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (home) => {
     const dataDir = join(home, 'solo')
     // One voter is enough to elect: the term moves at the first start.
@@ -91,7 +91,7 @@ test('a node restarted on its data directory after kill -9 keeps its peer id and
   })
 })
 
-test('the CLI\'s data directory: ~/.agentmesh/<name> by default, none with --no-data-dir, and another identity on a bound directory is refused', async () => {
+test('the CLI\'s data directory: ~/.agentmesh/<name> by default, none with --no-data-dir, and another identity on a bound directory is refused', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (home) => {
     const named = start(home, ['--name', 'a1'])
     let peerId: string

@@ -12,7 +12,7 @@ import { CLI, nodeOptions, Proc, sleep, uniqueMesh } from '../helpers.js'
 
 const PAUSE_MS = 8_000
 
-test('a dial waits out a peer that answers its handshake after 8 s when dialTimeoutMs allows it, and fails within dialTimeoutMs when not', async () => {
+test('a dial waits out a peer that answers its handshake after 8 s when dialTimeoutMs allows it, and fails within dialTimeoutMs when not', { timeout: 3 * 60_000 }, async () => {
   const mesh = uniqueMesh()
   const b = new Proc([CLI, 'start', '--open', '--json', '--no-mdns', '--preset', 'local', '--mesh', mesh, '--name', 'sleeper',
     '--listen', '/ip4/127.0.0.1/tcp/0'])

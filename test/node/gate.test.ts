@@ -23,7 +23,7 @@ function conn (peer: string, host: string): Connection {
   return { direction: 'inbound', status: 'open', remotePeer: peerIdFromString(peer), remoteAddr: multiaddr(`/ip4/${host}/tcp/4001`) } as unknown as Connection
 }
 
-test('connection gate: caps per host (trusted hosts apart) and in total before Noise, per peer after; cool-downs and rules; every refusal counted', () => {
+test('connection gate: caps per host (trusted hosts apart) and in total before Noise, per peer after; cool-downs and rules; every refusal counted', { timeout: 3 * 60_000 }, () => {
   const open: Connection[] = []
   const refused: RefusalReason[] = []
   const hungUp: string[] = []
@@ -56,7 +56,7 @@ test('connection gate: caps per host (trusted hosts apart) and in total before N
   assert.deepEqual(refused, ['per_host', 'inbound', 'revoked', 'revoked'])
 })
 
-test('stream guard: a peer refused in every second for floodSeconds is cooled down, once, with its audit and count', () => {
+test('stream guard: a peer refused in every second for floodSeconds is cooled down, once, with its audit and count', { timeout: 3 * 60_000 }, () => {
   const cooled: string[] = []
   const counted: string[] = []
   const events: AuditEvent[] = []
@@ -78,7 +78,7 @@ test('stream guard: a peer refused in every second for floodSeconds is cooled do
   assert.deepEqual(events.filter(e => e.kind === 'limit.disconnected').map(e => e.peer), ['f'])
 })
 
-test('connections: one host holds at most connections.maxPerHost inbound connections, all hosts at most connections.maxInbound', async () => {
+test('connections: one host holds at most connections.maxPerHost inbound connections, all hosts at most connections.maxInbound', { timeout: 3 * 60_000 }, async () => {
   const mesh = uniqueMesh()
   const alone: CreateAgentNodeOptions = { connections: { targetPeers: 0 } }
   for (const [caps, reason] of [[{ maxPerHost: 2, trustedHosts: [] as string[] }, 'per_host'], [{ maxPerHost: 0, maxInbound: 2 }, 'inbound']] as const) {
@@ -102,7 +102,7 @@ test('connections: one host holds at most connections.maxPerHost inbound connect
   }
 })
 
-test('closed mesh: a revoked peer is refused at the connection and not dialled; a flooder of negotiation is cooled down; admission decisions are counted', async () => {
+test('closed mesh: a revoked peer is refused at the connection and not dialled; a flooder of negotiation is cooled down; admission decisions are counted', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const mesh = uniqueMesh()
     const owner = await newOwnerKey()

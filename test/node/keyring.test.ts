@@ -17,7 +17,7 @@ import { CLI, Proc, runCli, sleep, uniqueMesh, waitFor, withTempDir } from '../h
 
 const key = (n: number): Uint8Array => new Uint8Array(32).fill(n)
 
-test('keyring: install, use and remove keep one primary, name keys by a hash, and refuse what would cut the node off', async () => {
+test('keyring: install, use and remove keep one primary, name keys by a hash, and refuse what would cut the node off', { timeout: 3 * 60_000 }, async () => {
   const ring = new Keyring([key(1)])
   const [a, b] = [keyId(key(1)), keyId(key(2))]
   assert.match(a, /^[0-9a-f]{16}$/)
@@ -39,7 +39,7 @@ test('keyring: install, use and remove keep one primary, name keys by a hash, an
   for (let i = 3; ring.all().length < MAX_KEYS; i++) assert.equal(ring.install(key(i)).changed, true)
 })
 
-test('keyring: the full ring is refused; the trial finds the key that turns the dialer\'s first bytes into multistream-select\'s header, and none for a stranger', () => {
+test('keyring: the full ring is refused; the trial finds the key that turns the dialer\'s first bytes into multistream-select\'s header, and none for a stranger', { timeout: 3 * 60_000 }, () => {
   const ring = new Keyring([key(1), key(2), key(3), key(4)])
   assert.throws(() => ring.install(key(5)), (e: any) => e.code === 'MSG001' && /remove one first/.test(e.message))
   const nonce = new Uint8Array(24).fill(5)
@@ -51,7 +51,7 @@ test('keyring: the full ring is refused; the trial finds the key that turns the 
   assert.equal(new TextDecoder().decode(DIALER_HEADER.subarray(1)), '/multistream/1.0.0\n')
 })
 
-test('keyring: a data directory\'s keyring file wins over security.psk and is written 0600; a damaged one is CFG001', async () => {
+test('keyring: a data directory\'s keyring file wins over security.psk and is written 0600; a damaged one is CFG001', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const [pa, pb] = [join(dir, 'a.psk'), join(dir, 'b.psk')]
     await writePsk(pa)
@@ -88,7 +88,7 @@ async function refusedForKey (debug: string): Promise<number> {
   return m === null ? 0 : Number(m[1])
 }
 
-test('keyring: a rotation through running agents (install B everywhere, use B, remove A): the mesh holds throughout; A alone, or neither key, gets in nowhere after', async () => {
+test('keyring: a rotation through running agents (install B everywhere, use B, remove A): the mesh holds throughout; A alone, or neither key, gets in nowhere after', { timeout: 9 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const mesh = uniqueMesh()
     const f = (name: string): string => join(dir, name)

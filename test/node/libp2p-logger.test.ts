@@ -10,13 +10,14 @@ import { join } from 'node:path'
 import { DIST, startMesh, stopAll } from '../helpers.js'
 import { namesLibp2p } from '../../node/libp2p-logger.js'
 
-test('libp2p logs: which DEBUG values ask for libp2p\'s output', () => {
+test('libp2p logs: which DEBUG values ask for libp2p\'s output', { timeout: 3 * 60_000 }, () => {
   for (const yes of ['libp2p:*', 'libp2p:noise', 'express:*,libp2p:gossipsub', '*', '*,-express:*', ' libp2p']) assert.equal(namesLibp2p(yes), true, yes)
   for (const no of ['', 'express:*', '-libp2p:*', 'express:*, -libp2p:noise', 'agentmesh']) assert.equal(namesLibp2p(no), false, no)
 })
 
 const debugSet = process.env.DEBUG !== undefined && namesLibp2p(process.env.DEBUG)
 test('libp2p logs: quiet and shared without DEBUG; with DEBUG=libp2p:* a node process prints libp2p\'s lines', {
+  timeout: 3 * 60_000,
   skip: debugSet ? `DEBUG=${process.env.DEBUG ?? ''} asks this process for libp2p's output: run without it` : false
 }, async () => {
   const nodes = await startMesh(2)

@@ -13,7 +13,7 @@ function timers (): number {
   return process.getActiveResourcesInfo().filter(r => r === 'Timeout').length
 }
 
-test('every service of a started node survives start() twice and stop() twice; the node stops cleanly after', async () => {
+test('every service of a started node survives start() twice and stop() twice; the node stops cleanly after', { timeout: 3 * 60_000 }, async () => {
   const before = timers()
   const [a, b] = await startMesh(2, (i) => i === 0 ? { debug: '127.0.0.1:0' } : {})
   try {
@@ -44,7 +44,7 @@ test('every service of a started node survives start() twice and stop() twice; t
   await waitFor(() => timers() <= before, `no timer left once the nodes stopped (had ${before}, now ${timers()})`, 5_000)
 })
 
-test('every service of a node never started may be stopped, twice; the node then stops', async () => {
+test('every service of a node never started may be stopped, twice; the node then stops', { timeout: 3 * 60_000 }, async () => {
   const node = await createAgentNode(nodeOptions(uniqueMesh(), { debug: '127.0.0.1:0' }))
   for (const s of [...node.services].reverse()) {
     await s.stop()
@@ -54,7 +54,7 @@ test('every service of a node never started may be stopped, twice; the node then
   assert.equal(node.started, false)
 })
 
-test('waitForAgent: resolves with an agent already known, with one that joins later, and rejects with the signal\'s reason', async () => {
+test('waitForAgent: resolves with an agent already known, with one that joins later, and rejects with the signal\'s reason', { timeout: 3 * 60_000 }, async () => {
   const [a, b] = await startMesh(2, (i) => ({ capabilities: i === 1 ? ['translate'] : [], roles: i === 1 ? ['worker'] : [] }))
   let late
   try {

@@ -28,7 +28,7 @@ async function fixture (dir: string, self: string, files: Record<string, string>
   return { root, self: join(dir, 'self') }
 }
 
-test('cgroup v2: no limit is the machine; a quota of 1.5 CPUs offers 1 core, 512 MB offers 0.5 GB', async () => {
+test('cgroup v2: no limit is the machine; a quota of 1.5 CPUs offers 1 core, 512 MB offers 0.5 GB', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const free = await fixture(join(dir, 'a'), '0::/\n', { 'cgroup.controllers': 'cpu memory', 'cpu.max': 'max 100000', 'memory.max': 'max' })
     assert.deepEqual(cgroupLimits(free), {})
@@ -42,7 +42,7 @@ test('cgroup v2: no limit is the machine; a quota of 1.5 CPUs offers 1 core, 512
   })
 })
 
-test('cgroup v2: the process\'s own cgroup and its parents count, the tightest wins, and below one CPU still offers 1', async () => {
+test('cgroup v2: the process\'s own cgroup and its parents count, the tightest wins, and below one CPU still offers 1', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const paths = await fixture(dir, '0::/system.slice/agent.service\n', {
       'cgroup.controllers': 'cpu memory',
@@ -59,7 +59,7 @@ test('cgroup v2: the process\'s own cgroup and its parents count, the tightest w
   })
 })
 
-test('cgroup v2 seen from a container without its own cgroup namespace: the host path is missing, the mount is the container', async () => {
+test('cgroup v2 seen from a container without its own cgroup namespace: the host path is missing, the mount is the container', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const paths = await fixture(dir, '0::/docker/3f2a\n', { 'cgroup.controllers': 'cpu memory', 'cpu.max': '200000 100000', 'memory.max': String(GB) })
     assert.deepEqual(cgroupLimits(paths), { cpus: 2, memoryBytes: GB })
@@ -70,7 +70,7 @@ test('cgroup v2 seen from a container without its own cgroup namespace: the host
   })
 })
 
-test('cgroup v1: cfs quota over period and memory.limit_in_bytes, in each controller\'s own hierarchy; -1 and 2^63 are no limit', async () => {
+test('cgroup v1: cfs quota over period and memory.limit_in_bytes, in each controller\'s own hierarchy; -1 and 2^63 are no limit', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const self = '12:memory:/docker/3f2a\n4:cpu,cpuacct:/docker/3f2a\n0::/\n'
     const limited = await fixture(join(dir, 'a'), self, {
@@ -95,7 +95,7 @@ test('cgroup v1: cfs quota over period and memory.limit_in_bytes, in each contro
   })
 })
 
-test('no cgroup file system (macOS, Windows, a bare chroot): the machine\'s cores and memory', async () => {
+test('no cgroup file system (macOS, Windows, a bare chroot): the machine\'s cores and memory', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const paths = { root: join(dir, 'nothing'), self: join(dir, 'no-such-file') }
     assert.deepEqual(cgroupLimits(paths), {})
@@ -104,7 +104,7 @@ test('no cgroup file system (macOS, Windows, a bare chroot): the machine\'s core
   })
 })
 
-test('a node started in a cgroup of 1.5 CPUs and 1.5 GB announces 1 core and 1.5 GB in its agent card', async (t) => {
+test('a node started in a cgroup of 1.5 CPUs and 1.5 GB announces 1 core and 1.5 GB in its agent card', { timeout: 3 * 60_000 }, async (t) => {
   if (skipWithout(t, 'cgroup')) return
   // This process, outside the test's cgroup, offers something else: 1.5 can only come from the cgroup.
   assert.notEqual(machineMemoryGb(), 1.5, 'the test needs a machine whose own memory is not 1.5 GB')

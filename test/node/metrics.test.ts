@@ -14,7 +14,7 @@ function promtool (text: string): { status: number | null, output: string } {
 
 // The exposition is checked everywhere; only promtool's verdict on it needs promtool, and is
 // skipped (with the install line) where it is missing.
-test('/metrics: the spec\'s metrics and libp2p\'s, in a Prometheus exposition that promtool accepts', async (t) => {
+test('/metrics: the spec\'s metrics and libp2p\'s, in a Prometheus exposition that promtool accepts', { timeout: 3 * 60_000 }, async (t) => {
   const [a, b] = await startMesh(2, (i) => i === 0 ? { debug: '127.0.0.1:0' } : {})
   try {
     a.handle('echo', (x) => x)
@@ -48,7 +48,7 @@ test('/metrics: the spec\'s metrics and libp2p\'s, in a Prometheus exposition th
   }
 })
 
-test('/metrics: a duration libp2p gives in milliseconds is exposed in seconds, which promtool accepts', (t) => {
+test('/metrics: a duration libp2p gives in milliseconds is exposed in seconds, which promtool accepts', { timeout: 3 * 60_000 }, (t) => {
   // libp2p's ping histogram as prom-client writes it once the connection monitor has pinged (~30 s after start).
   const ms = [
     '# HELP libp2p_connection_monitor_ping_time_milliseconds Ping round trip time',

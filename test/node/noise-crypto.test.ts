@@ -12,7 +12,7 @@ import { CHACHA_OPENSSL_FROM, noiseCrypto } from '../../node/noise-crypto.js'
 import { createAgentNode } from '../../surfaces/index.js'
 import { nodeOptions, stopAll, uniqueMesh, waitFor } from '../helpers.js'
 
-test('noise crypto: the same shared secrets as Noise\'s default, for keys it made and keys it did not', () => {
+test('noise crypto: the same shared secrets as Noise\'s default, for keys it made and keys it did not', { timeout: 3 * 60_000 }, () => {
   const a = noiseCrypto.generateX25519KeyPair()
   const b = noiseCrypto.generateX25519KeyPair()
   const ab = noiseCrypto.generateX25519SharedKey(a.privateKey, b.publicKey)
@@ -26,7 +26,7 @@ test('noise crypto: the same shared secrets as Noise\'s default, for keys it mad
   assert.deepEqual(Buffer.from(fromSeed.privateKey), seed)
 })
 
-test('noise crypto: ChaCha20-Poly1305 on either side of the switch to OpenSSL is byte for byte Noise\'s default, and a changed byte fails', () => {
+test('noise crypto: ChaCha20-Poly1305 on either side of the switch to OpenSSL is byte for byte Noise\'s default, and a changed byte fails', { timeout: 3 * 60_000 }, () => {
   const k = crypto.randomBytes(32)
   const ad = crypto.randomBytes(32)
   for (const size of [0, 1, 15, CHACHA_OPENSSL_FROM - 17, CHACHA_OPENSSL_FROM - 16, CHACHA_OPENSSL_FROM - 1, CHACHA_OPENSSL_FROM, 1_199, 1_200, 4_000]) {
@@ -40,7 +40,7 @@ test('noise crypto: ChaCha20-Poly1305 on either side of the switch to OpenSSL is
   }
 })
 
-test('noise crypto: two agents connect without a private key imported for a Diffie-Hellman', async () => {
+test('noise crypto: two agents connect without a private key imported for a Diffie-Hellman', { timeout: 3 * 60_000 }, async () => {
   const mesh = uniqueMesh()
   const nodes = [await createAgentNode(nodeOptions(mesh, { name: 'a' })), await createAgentNode(nodeOptions(mesh, { name: 'b' }))]
   const real = crypto.createPrivateKey

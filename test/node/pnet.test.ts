@@ -24,7 +24,7 @@ import { nodeOptions, stopAll, uniqueMesh, waitFor, withTempDir } from '../helpe
 
 const BULK = '/agentmesh-test/bulk/1.0.0'
 
-test('pnet: the same mesh key connects, another key or none completes no handshake; a bad key file is CFG001', async () => {
+test('pnet: the same mesh key connects, another key or none completes no handshake; a bad key file is CFG001', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const [k1, k2] = [join(dir, 'one.psk'), join(dir, 'two.psk')]
     await writePsk(k1)
@@ -71,7 +71,7 @@ test('pnet: the same mesh key connects, another key or none completes no handsha
   })
 })
 
-test('pnet: 16 MiB sent flat out over one protected connection all arrive (no stall at the first backpressure, js-libp2p#3552)', async () => {
+test('pnet: 16 MiB sent flat out over one protected connection all arrive (no stall at the first backpressure, js-libp2p#3552)', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const psk = join(dir, 'mesh.psk')
     await writePsk(psk)
@@ -107,7 +107,7 @@ test('pnet: 16 MiB sent flat out over one protected connection all arrive (no st
   })
 })
 
-test('mesh key: the key stream is one XSalsa20 stream however the bytes are cut, in the SIMD core and the JS one, and each side of a connection has its own', () => {
+test('mesh key: the key stream is one XSalsa20 stream however the bytes are cut, in the SIMD core and the JS one, and each side of a connection has its own', { timeout: 3 * 60_000 }, () => {
   const key = new Uint8Array(32).fill(7)
   const nonce = new Uint8Array(24).fill(9)
   // Longer than the SIMD module's memory holds (DATA_MAX): a chunk of it takes several passes.
@@ -138,7 +138,7 @@ test('mesh key: the key stream is one XSalsa20 stream however the bytes are cut,
   assert.notDeepEqual(new KeyStream(key, new Uint8Array(24)).update(data.subarray(0, 64)), whole.subarray(0, 64), 'another nonce, another stream')
 })
 
-test('mesh key: the SIMD core\'s block counter is 64 bits (block 2^32 follows block 2^32 - 1, not block 0)', () => {
+test('mesh key: the SIMD core\'s block counter is 64 bits (block 2^32 follows block 2^32 - 1, not block 0)', { timeout: 3 * 60_000 }, () => {
   const core = salsaSimd()
   assert.ok(core !== undefined)
   const key = new Uint8Array(32).fill(1)
@@ -186,7 +186,7 @@ function salsaBlock (key: Uint8Array, nonce: Uint8Array, lo: number, hi: number)
   return out
 }
 
-test('mesh key: ours and @libp2p/pnet speak the same protocol (plain libp2p nodes, both ways, 4 MiB each way)', async () => {
+test('mesh key: ours and @libp2p/pnet speak the same protocol (plain libp2p nodes, both ways, 4 MiB each way)', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const file = join(dir, 'mesh.psk')
     await writePsk(file)

@@ -39,7 +39,7 @@ async function refused (dir: string, match: RegExp): Promise<void> {
 }
 
 for (const [kind, make] of [['LmdbStore', (dir: string) => LmdbStore.open(dir)], ['MemoryStore', () => new MemoryStore()]] as const) {
-  test(`${kind}: spaces are apart; put, batch, remove, ranges (forward, reverse, limit) and counts`, async () => {
+  test(`${kind}: spaces are apart; put, batch, remove, ranges (forward, reverse, limit) and counts`, { timeout: 3 * 60_000 }, async () => {
     await withTempDir(async (dir) => {
       const store = make(dir)
       try {
@@ -66,7 +66,7 @@ for (const [kind, make] of [['LmdbStore', (dir: string) => LmdbStore.open(dir)],
   })
 }
 
-test('LmdbStore: values survive close and reopen, in every space; the lock goes with close', async () => {
+test('LmdbStore: values survive close and reopen, in every space; the lock goes with close', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const first = LmdbStore.open(dir)
     await fill(first, 1000)
@@ -86,7 +86,7 @@ test('LmdbStore: values survive close and reopen, in every space; the lock goes 
   })
 })
 
-test('LmdbStore.backup: a copy taken while the store is open opens as a store with the same values, and passes the check', async () => {
+test('LmdbStore.backup: a copy taken while the store is open opens as a store with the same values, and passes the check', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const store = LmdbStore.open(join(dir, 'live'))
     try {
@@ -106,7 +106,7 @@ test('LmdbStore.backup: a copy taken while the store is open opens as a store wi
   })
 })
 
-test('LOCK: a second open in this process is refused; a LOCK with this pid left by an earlier process (a restarted container) is taken over', async () => {
+test('LOCK: a second open in this process is refused; a LOCK with this pid left by an earlier process (a restarted container) is taken over', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const store = LmdbStore.open(dir)
     try {
@@ -121,7 +121,7 @@ test('LOCK: a second open in this process is refused; a LOCK with this pid left 
   })
 })
 
-test('a second process on the same data directory gets STO001 naming the pid; after kill -9 of the holder, every acknowledged put is there', async () => {
+test('a second process on the same data directory gets STO001 naming the pid; after kill -9 of the holder, every acknowledged put is there', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     // The holder acknowledges each put on stdout only after `await put()` (the store's fdatasync).
     const script = `
@@ -153,7 +153,7 @@ test('a second process on the same data directory gets STO001 naming the pid; af
   })
 })
 
-test('the meta check: garbage, a file cut to nothing, to one page, and before its roots are each named; a sound file passes', async () => {
+test('the meta check: garbage, a file cut to nothing, to one page, and before its roots are each named; a sound file passes', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const store = LmdbStore.open(dir)
     await fill(store, 3000)
@@ -177,7 +177,7 @@ test('the meta check: garbage, a file cut to nothing, to one page, and before it
   })
 })
 
-test('damage past the meta pages is found by the walk in a child process: the child crashes or fails, the test process does not', async () => {
+test('damage past the meta pages is found by the walk in a child process: the child crashes or fails, the test process does not', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const store = LmdbStore.open(dir)
     await fill(store, 3000)

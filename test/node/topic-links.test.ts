@@ -27,7 +27,7 @@ async function nextWithin<T> (sub: Subscription<T>, what: string): Promise<Itera
 
 const connected = (a: AgentNode, b: AgentNode): boolean => a.libp2p.getConnections(peerIdFromString(b.peerId)).some(c => c.status === 'open')
 
-test('topic rendezvous: the ring of a topic\'s subscribers is one cycle through all of them, and publishers spread over them', () => {
+test('topic rendezvous: the ring of a topic\'s subscribers is one cycle through all of them, and publishers spread over them', { timeout: 3 * 60_000 }, () => {
   const peers = Array.from({ length: 7 }, (_, i) => `peer-${i}`)
   const key = topicKey('jobs')
   // Following each one's next from any subscriber visits every subscriber once before it comes back.
@@ -47,7 +47,7 @@ test('topic rendezvous: the ring of a topic\'s subscribers is one cycle through 
   assert.equal(rendezvous('peer-1', key, ['peer-1']), undefined)
 })
 
-test('topic rendezvous: only the application\'s topics are stated, at most MAX_STATEMENT_TOPICS, and a statement with more is refused', () => {
+test('topic rendezvous: only the application\'s topics are stated, at most MAX_STATEMENT_TOPICS, and a statement with more is refused', { timeout: 3 * 60_000 }, () => {
   assert.deepEqual(statedKeys(['$agentmesh/coordinator', 'jobs', 'jobs']), [topicKey('jobs')])
   const many = Array.from({ length: MAX_STATEMENT_TOPICS + 10 }, (_, i) => `t${i}`)
   assert.equal(statedKeys(many).length, MAX_STATEMENT_TOPICS)
@@ -89,7 +89,7 @@ function links (over: Over = {}): { links: TopicLinks, subs: string[], connected
   return { links: l, subs, connected }
 }
 
-test('topic links: a change of topics is stated at once, the next ones merged into one statement ten seconds on', async (t) => {
+test('topic links: a change of topics is stated at once, the next ones merged into one statement ten seconds on', { timeout: 3 * 60_000 }, async (t) => {
   let told = 0
   const { links: l, subs } = links({ told: () => { told++ } })
   l.start()
@@ -102,7 +102,7 @@ test('topic links: a change of topics is stated at once, the next ones merged in
   assert.deepEqual(l.stated(), [topicKey('jobs')], 'what is stated stays the last statement\'s')
 })
 
-test('topic links: a publish waits for the subscriber it dials; one it could not get is passed over for the next', async (t) => {
+test('topic links: a publish waits for the subscriber it dials; one it could not get is passed over for the next', { timeout: 3 * 60_000 }, async (t) => {
   const holders = new Map([[topicKey('t'), ['s1', 's2', 's3']]])
   const refused: string[] = []
   const first = rendezvous('me', topicKey('t'), ['s1', 's2', 's3']) as string
@@ -145,7 +145,7 @@ async function star (n: number, extra: CreateAgentNodeOptions = {}): Promise<Age
   return nodes
 }
 
-test('topic links: a publisher connected to no subscriber dials the one its member view knows of, and its first message arrives', async (t) => {
+test('topic links: a publisher connected to no subscriber dials the one its member view knows of, and its first message arrives', { timeout: 3 * 60_000 }, async (t) => {
   // A generous wait for the dial and the subscription: a loaded CI host, not the default's 2 s.
   const [seed, a, c] = await star(2, { pubsub: { reachWaitMs: 15_000 } })
   t.after(async () => { await stopAll([a, c, seed]) })
@@ -185,7 +185,7 @@ test('topic links: a publisher connected to no subscriber dials the one its memb
   sub.unsubscribe()
 })
 
-test('topic links: subscribers of a topic that were not connected link up, and gossip between them reaches every one', async (t) => {
+test('topic links: subscribers of a topic that were not connected link up, and gossip between them reaches every one', { timeout: 3 * 60_000 }, async (t) => {
   const nodes = await star(4)
   const [seed, ...agents] = nodes
   t.after(async () => { await stopAll(nodes) })

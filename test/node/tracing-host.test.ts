@@ -17,7 +17,7 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '
 import { createAgentNode } from '../../node/index.js'
 import { nodeOptions, uniqueMesh, waitFor } from '../helpers.js'
 
-test('a host that embeds agentmesh keeps OpenTelemetry\'s globals for itself and sees agentmesh\'s spans in its own provider', async () => {
+test('a host that embeds agentmesh keeps OpenTelemetry\'s globals for itself and sees agentmesh\'s spans in its own provider', { timeout: 3 * 60_000 }, async () => {
   let exported = 0
   const collector = createServer((req, res) => { exported++; req.resume(); req.on('end', () => { res.end('{}') }) })
   await new Promise<void>(resolve => { collector.listen(0, '127.0.0.1', resolve) })

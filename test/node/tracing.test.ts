@@ -13,7 +13,7 @@ trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new Sim
 context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())
 propagation.setGlobalPropagator(new W3CTraceContextPropagator())
 
-test('a request, its handler and the request the handler makes form one trace across three nodes', async () => {
+test('a request, its handler and the request the handler makes form one trace across three nodes', { timeout: 3 * 60_000 }, async () => {
   const [a, b, c] = await startMesh(3)
   try {
     exporter.reset()
@@ -41,7 +41,7 @@ test('a request, its handler and the request the handler makes form one trace ac
   }
 })
 
-test('a broadcast\'s receive spans on every subscriber continue the publisher\'s trace', async () => {
+test('a broadcast\'s receive spans on every subscriber continue the publisher\'s trace', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(3)
   try {
     const subs = nodes.slice(1).map(n => n.subscribe('traced'))

@@ -38,7 +38,7 @@ async function packagesIn (folder: string, ext: RegExp): Promise<Set<string>> {
   return found
 }
 
-test('every dependency is loaded by the shipped code, every devDependency by tests, benchmarks, tools, examples or scripts', async () => {
+test('every dependency is loaded by the shipped code, every devDependency by tests, benchmarks, tools, examples or scripts', { timeout: 3 * 60_000 }, async () => {
   const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string>, devDependencies: Record<string, string>, scripts: Record<string, string> }
   const shipped = new Set<string>()
   for (const folder of SHIPPED) for (const name of await packagesIn(join(DIST, folder), /\.js$/)) shipped.add(name)

@@ -21,7 +21,7 @@ const SHIPPED = ['node', 'protocols', 'surfaces']
 
 async function text (file: string): Promise<string> { return await readFile(join(ROOT, file), 'utf8') }
 
-test('every AGENTMESH_ variable the Dockerfile and compose file set is a config key', async () => {
+test('every AGENTMESH_ variable the Dockerfile and compose file set is a config key', { timeout: 3 * 60_000 }, async () => {
   const known = new Set(configKeys().map(k => k.env))
   for (const file of ['docker/Dockerfile', 'docker/compose.yaml']) {
     const used = [...(await text(file)).matchAll(/\b(AGENTMESH_[A-Z0-9_]+)\b/g)].map(m => m[1])
@@ -30,7 +30,7 @@ test('every AGENTMESH_ variable the Dockerfile and compose file set is a config 
   }
 })
 
-test('no debug token is written down: compose requires one from the environment, the docs only ever pass a variable', async () => {
+test('no debug token is written down: compose requires one from the environment, the docs only ever pass a variable', { timeout: 3 * 60_000 }, async () => {
   const compose = await text('docker/compose.yaml')
   assert.match(compose, /AGENTMESH_DEBUG_TOKEN: "\$\{AGENTMESH_DEBUG_TOKEN:\?[^}$]*openssl rand[^}$]*\}"/, 'compose stops without a token and says how to make one')
   const readme = await text('README.md')
@@ -58,7 +58,7 @@ function sent (patterns: string[], path: string): boolean {
   return include
 }
 
-test('.dockerignore sends every file the Dockerfile copies from the context, and little else', async () => {
+test('.dockerignore sends every file the Dockerfile copies from the context, and little else', { timeout: 3 * 60_000 }, async () => {
   const patterns = (await text('.dockerignore')).split('\n').map(l => l.trim()).filter(l => l.length > 0 && !l.startsWith('#'))
   const dockerfile = await text('docker/Dockerfile')
   const sources = [...dockerfile.matchAll(/^COPY\s+(?!--from)(.+)$/gm)].flatMap(m => m[1]!.trim().split(/\s+/).slice(0, -1))
@@ -89,7 +89,7 @@ test('.dockerignore sends every file the Dockerfile copies from the context, and
   assert.ok(bytes < 5 * 2 ** 20, `the build context is ${bytes} bytes`)
 })
 
-test('the build compiles only the shipped folders (tsconfig.build.json), and they import only production dependencies', async () => {
+test('the build compiles only the shipped folders (tsconfig.build.json), and they import only production dependencies', { timeout: 3 * 60_000 }, async () => {
   assert.match(await text('docker/Dockerfile'), /tsc -p tsconfig\.build\.json/)
   const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
   const listed = spawnSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.build.json'), '--listFilesOnly'], { encoding: 'utf8' })
@@ -130,7 +130,7 @@ async function imageLayout (dir: string): Promise<string> {
   return app
 }
 
-test('the image\'s files alone run: its environment starts a node, its HEALTHCHECK passes only with the token, and compose\'s cli service reaches it', async () => {
+test('the image\'s files alone run: its environment starts a node, its HEALTHCHECK passes only with the token, and compose\'s cli service reaches it', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const app = await imageLayout(dir)
     const cli = join(app, 'dist', 'surfaces', 'cli', 'main.js')
@@ -227,7 +227,7 @@ function podEnv (container: any, fields: Record<string, string>): Record<string,
   return env
 }
 
-test('compose: every agent runs flags the CLI has, on its own named volume at the image\'s data directory', async () => {
+test('compose: every agent runs flags the CLI has, on its own named volume at the image\'s data directory', { timeout: 3 * 60_000 }, async () => {
   const flags = startFlags()
   const dataDir = (await imageEnv()).AGENTMESH_DATA_DIR
   assert.equal(dataDir, '/data', 'the image keeps its data directory in its /data volume')
@@ -248,7 +248,7 @@ test('compose: every agent runs flags the CLI has, on its own named volume at th
   for (const port of compose.services.bootstrap.ports as string[]) assert.ok(listen.includes(Number(port.split(':').at(-1))) || port.endsWith(':8001'), `published ${port}`)
 })
 
-test('k8s: the StatefulSet runs flags and variables the CLI has, on the image\'s ports, probes /health, and keeps a majority of voters', async () => {
+test('k8s: the StatefulSet runs flags and variables the CLI has, on the image\'s ports, probes /health, and keeps a majority of voters', { timeout: 3 * 60_000 }, async () => {
   const flags = startFlags()
   const image = await imageEnv()
   const known = new Set(configKeys().map(k => k.env))
@@ -296,7 +296,7 @@ test('k8s: the StatefulSet runs flags and variables the CLI has, on the image\'s
   for (const v of pod.volumes.filter((v: any) => v.secret !== undefined)) assert.ok(readme.includes(`kubectl create secret generic ${v.secret.secretName}`), `the README makes ${v.secret.secretName}`)
 })
 
-test('k8s: the StatefulSet\'s three pods, run as processes on 127.0.0.1-3 with the README\'s Secrets, form a closed mesh, pass their probes and keep their identity in their volume', async () => {
+test('k8s: the StatefulSet\'s three pods, run as processes on 127.0.0.1-3 with the README\'s Secrets, form a closed mesh, pass their probes and keep their identity in their volume', { timeout: 3 * 60_000 }, async () => {
   const { sts } = await k8s()
   const image = await imageEnv()
   await withTempDir(async (dir) => {
@@ -377,7 +377,7 @@ test('k8s: the StatefulSet\'s three pods, run as processes on 127.0.0.1-3 with t
 // and the restarted container's node is pid 1 again. Here the LOCK names this test's own pid,
 // left "by an earlier process" that never closed the store. Fails until node/store.ts tells its
 // own open directories from a stale lock with its pid (see the wt-docker report).
-test('a data directory left locked by a killed container\'s pid 1 opens in the restarted container (pid 1 again)', async () => {
+test('a data directory left locked by a killed container\'s pid 1 opens in the restarted container (pid 1 again)', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     await writeFile(join(dir, 'LOCK'), `${process.pid}\n`)
     const store = LmdbStore.open(dir)

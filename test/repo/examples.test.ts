@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { execFile } from 'node:child_process'
 import { DIST, Proc, waitFor } from '../helpers.js'
 
-test('examples/embed-agent (the README\'s calc.ts in one process): an agent found by capability, a typed request, an alert heard', async () => {
+test('examples/embed-agent (the README\'s calc.ts in one process): an agent found by capability, a typed request, an alert heard', { timeout: 3 * 60_000 }, async () => {
   const p = new Proc([join(DIST, 'examples/embed-agent.js')])
   assert.equal(await p.exited(30_000), 0, p.stderr)
   assert.deepEqual(p.lines, ['bob asked alice: 2 + 3 = 5', 'alice heard alert high from bob'])
@@ -50,7 +50,7 @@ async function shell (command: string): Promise<{ code: number, stdout: string, 
 }
 
 test('examples/local-mesh (the README\'s first command): five agent processes hear and answer each other, elect a coordinator, run a pipeline, ' +
-  'print a few lines per 10 s, print the endpoints and working commands after start-up and again on Ctrl-C, and leave no process', async () => {
+  'print a few lines per 10 s, print the endpoints and working commands after start-up and again on Ctrl-C, and leave no process', { timeout: 5 * 60_000 }, async () => {
   const t0 = Date.now()
   const p = new Proc([join(DIST, 'examples/local-mesh.js'), '--agents', '5'])
   const pids: number[] = []
@@ -127,7 +127,7 @@ test('examples/local-mesh (the README\'s first command): five agent processes he
   }
 })
 
-test('examples/pipeline: three worker processes run a pipeline with dependencies, in order, to its result', async () => {
+test('examples/pipeline: three worker processes run a pipeline with dependencies, in order, to its result', { timeout: 3 * 60_000 }, async () => {
   const p = new Proc([join(DIST, 'examples/pipeline.js')])
   assert.equal(await p.exited(60_000), 0, p.stderr)
   const out = p.lines.join('\n')
@@ -140,7 +140,7 @@ test('examples/pipeline: three worker processes run a pipeline with dependencies
   assert.deepEqual(warnings, [], 'no other warnings or errors logged')
 })
 
-test('examples/auction: the cheapest bid in time wins, the late one is refused', async () => {
+test('examples/auction: the cheapest bid in time wins, the late one is refused', { timeout: 3 * 60_000 }, async () => {
   const p = new Proc([join(DIST, 'examples/auction.js')])
   assert.equal(await p.exited(30_000), 0, p.stderr)
   const out = p.lines.join('\n')
@@ -150,7 +150,7 @@ test('examples/auction: the cheapest bid in time wins, the late one is refused',
   assert.match(out, /^ada +hears: rejected$/m, out)
 })
 
-test('examples/model-rollout: 20 MiB of weights reach four agents with the announced hash', async () => {
+test('examples/model-rollout: 20 MiB of weights reach four agents with the announced hash', { timeout: 3 * 60_000 }, async () => {
   const p = new Proc([join(DIST, 'examples/model-rollout.js')])
   assert.equal(await p.exited(60_000), 0, p.stderr)
   const out = p.lines.join('\n')

@@ -97,7 +97,7 @@ function broken (from: string, to: string): string | undefined {
   return undefined
 }
 
-test('layers: every import in node/, protocols/ and surfaces/ runs down the layers', () => {
+test('layers: every import in node/, protocols/ and surfaces/ runs down the layers', { timeout: 3 * 60_000 }, () => {
   const files = sources()
   assert.ok(files.length > 40, `found the sources at ${ROOT}`)
   const breaks: string[] = []
@@ -110,7 +110,7 @@ test('layers: every import in node/, protocols/ and surfaces/ runs down the laye
   assert.deepEqual(breaks, [], `imports that break the layer rule:\n  ${breaks.join('\n  ')}`)
 })
 
-test('layers: the rule itself catches what it should', () => {
+test('layers: the rule itself catches what it should', { timeout: 3 * 60_000 }, () => {
   assert.match(broken('protocols/rpc/index.ts', 'node/stats.js') ?? '', /imports node/)
   assert.match(broken('protocols/discovery/members.ts', 'node/log.js') ?? '', /imports node/)
   assert.match(broken('protocols/core/errors.ts', 'protocols/envelope/schema.js') ?? '', /core imports no other/)
@@ -179,19 +179,19 @@ function circles (graph: Map<string, string[]>): string[][] {
   return found
 }
 
-test(`import circles: none in node/, protocols/, surfaces/ holds more than ${MAX_CIRCLE} files`, () => {
+test(`import circles: none in node/, protocols/, surfaces/ holds more than ${MAX_CIRCLE} files`, { timeout: 3 * 60_000 }, () => {
   const graph = new Map(sources().map(file => [file, localImports(file).map(to => to.replace(/\.js$/, '.ts'))]))
   const wide = circles(graph)
   assert.deepEqual(wide, [], `import circles over ${MAX_CIRCLE} files (move what both sides need into a file of its own):\n  ${wide.map(c => `${c.length} files: ${c.join(' -> ')}`).join('\n  ')}`)
 })
 
-test('import circles: the check finds what it should', () => {
+test('import circles: the check finds what it should', { timeout: 3 * 60_000 }, () => {
   const g = new Map([['a.ts', ['b.ts']], ['b.ts', ['c.ts']], ['c.ts', ['a.ts', 'd.ts']], ['d.ts', ['e.ts']], ['e.ts', ['d.ts']]])
   assert.deepEqual(circles(g), [['a.ts', 'b.ts', 'c.ts']], 'three files in a circle; two that name each other pass')
   assert.deepEqual(circles(new Map([['a.ts', ['b.ts']], ['b.ts', []]])), [])
 })
 
-test(`file sizes: no file in node/, protocols/, surfaces/ over ${MAX_LINES} lines; over ${WARN_LINES} reported`, (t) => {
+test(`file sizes: no file in node/, protocols/, surfaces/ over ${MAX_LINES} lines; over ${WARN_LINES} reported`, { timeout: 3 * 60_000 }, (t) => {
   const sized = sources().map(file => ({ file, lines: readFileSync(join(ROOT, file), 'utf8').replace(/\n$/, '').split('\n').length }))
   for (const f of sized.filter(f => f.lines > WARN_LINES && f.lines <= MAX_LINES)) {
     t.diagnostic(`${f.file}: ${f.lines} lines (over ${WARN_LINES}: one concept, or two to split by meaning?)`)
@@ -206,7 +206,7 @@ test(`file sizes: no file in node/, protocols/, surfaces/ over ${MAX_LINES} line
  * randomness). Both import it; neither it nor bench/ imports test/, whose files are the tests and
  * their own helpers.
  */
-test('bench/ and harness/ import nothing from test/', () => {
+test('bench/ and harness/ import nothing from test/', { timeout: 3 * 60_000 }, () => {
   const files = sources(['bench', 'harness'])
   assert.ok(files.some(f => f.startsWith('bench/')) && files.some(f => f.startsWith('harness/')), `found bench/ and harness/ at ${ROOT}`)
   const fromTest: string[] = []

@@ -15,7 +15,7 @@ import { DIST, nodeOptions, Proc, uniqueMesh, waitFor, withTempDir } from '../he
 
 const ROOT = join(DIST, '..')
 
-test('README opens with the two commands CI and users rely on, and documents every config key', async () => {
+test('README opens with the two commands CI and users rely on, and documents every config key', { timeout: 3 * 60_000 }, async () => {
   const readme = await readFile(join(ROOT, 'README.md'), 'utf8')
   const ci = await readFile(join(ROOT, '.ci', 'run'), 'utf8')
   const block = /```sh\n([^`]*)```/.exec(readme)?.[1] ?? ''
@@ -126,7 +126,7 @@ const RUNS: Record<string, (js: string) => Promise<void>> = {
   }
 }
 
-test('README code runs as printed: its programs against real nodes, its fragments type-checked against the API', async () => {
+test('README code runs as printed: its programs against real nodes, its fragments type-checked against the API', { timeout: 3 * 60_000 }, async () => {
   const readme = await readFile(join(ROOT, 'README.md'), 'utf8')
   const blocks = tsBlocks(readme)
   assert.ok(blocks.some(b => b.file === 'calc.ts'), 'the embedding example is a complete program')

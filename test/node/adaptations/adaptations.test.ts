@@ -21,7 +21,7 @@ import { Proc } from '../../helpers.js'
 
 const HOST = fileURLToPath(new URL('../../fixtures/host-process.js', import.meta.url))
 
-test('a host that embeds agentmesh keeps its own libp2p as it was: classes unchanged, its connections not adapted, ours adapted', async () => {
+test('a host that embeds agentmesh keeps its own libp2p as it was: classes unchanged, its connections not adapted, ours adapted', { timeout: 3 * 60_000 }, async () => {
   const host = new Proc([HOST])
   try {
     const seen = await host.json(o => 'changed' in o, 'the host\'s findings', 60_000)
@@ -96,7 +96,7 @@ const PINS: Array<{ adaptation: string, package: string, measured: string, code:
   }
 ]
 
-test('each adaptation of libp2p still fits the upstream code it was measured on (source hashes)', () => {
+test('each adaptation of libp2p still fits the upstream code it was measured on (source hashes)', { timeout: 3 * 60_000 }, () => {
   const changed: string[] = []
   for (const pin of PINS) {
     const got = sha(pin.code())

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { startMesh, stopAll } from '../../helpers.js'
 
-test('noise: 1,000 requests over a real connection make no RangeError per chunk received', async () => {
+test('noise: 1,000 requests over a real connection make no RangeError per chunk received', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(2)
   const Real = globalThis.RangeError
   let made = 0
@@ -30,7 +30,7 @@ test('noise: 1,000 requests over a real connection make no RangeError per chunk 
   assert.ok(made < 100, `${made} RangeErrors made over 1,000 round trips`)
 })
 
-test('noise decoder: what it yields is the frames sent, however the bytes are cut (one at a time, across frames, several in a chunk)', async () => {
+test('noise decoder: what it yields is the frames sent, however the bytes are cut (one at a time, across frames, several in a chunk)', { timeout: 3 * 60_000 }, async () => {
   // Noise's framing: a two-byte big-endian length, then that many bytes; its decoder as Noise makes it.
   const { LengthPrefixedDecoder } = await import('@libp2p/utils')
   const { quickLengths } = await import('../../../node/adaptations/noise-lengths.js')

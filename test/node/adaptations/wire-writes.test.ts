@@ -15,7 +15,7 @@ import { Proc, startMesh, stopAll } from '../../helpers.js'
 
 const VANILLA = fileURLToPath(new URL('../../fixtures/vanilla-echo.js', import.meta.url))
 
-test('wire: a request and its answer cost about one socket write each way', async () => {
+test('wire: a request and its answer cost about one socket write each way', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(2)
   const proto = Socket.prototype as unknown as { _writeGeneric: (...args: unknown[]) => unknown }
   const real = proto._writeGeneric
@@ -35,7 +35,7 @@ test('wire: a request and its answer cost about one socket write each way', asyn
   assert.ok(writes < 3 * 1_000, `${writes} socket writes for 1,000 round trips`)
 })
 
-test('wire: megabytes stream both ways between an agent and a vanilla libp2p node in another process', async () => {
+test('wire: megabytes stream both ways between an agent and a vanilla libp2p node in another process', { timeout: 3 * 60_000 }, async () => {
   const vanilla = new Proc([VANILLA])
   const [agent] = await startMesh(1)
   try {

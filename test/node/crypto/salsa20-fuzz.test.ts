@@ -31,7 +31,7 @@ function generator (seed: number): () => number {
 
 const replay = (what: string): string => `${what} (seed ${SEED}: SALSA_FUZZ_SEED=${SEED} node --test dist/test/node/crypto/salsa20-fuzz.test.js)`
 
-test('salsa20 fuzz: KeyStream (SIMD core) equals @noble\'s xsalsa20 at random starts, cuts, offsets and lists', () => {
+test('salsa20 fuzz: KeyStream (SIMD core) equals @noble\'s xsalsa20 at random starts, cuts, offsets and lists', { timeout: 3 * 60_000 }, () => {
   assert.ok(salsaSimd() !== undefined, 'Node has WebAssembly SIMD')
   const random = generator(SEED)
   const int = (n: number): number => Math.floor(random() * n)
@@ -92,7 +92,7 @@ test('salsa20 fuzz: KeyStream (SIMD core) equals @noble\'s xsalsa20 at random st
   assert.ok(cases > 0)
 })
 
-test('salsa20 fuzz: the SIMD core alone equals @noble\'s salsa20 at random counters and group counts', () => {
+test('salsa20 fuzz: the SIMD core alone equals @noble\'s salsa20 at random counters and group counts', { timeout: 3 * 60_000 }, () => {
   const core = salsaSimd()
   assert.ok(core !== undefined)
   const random = generator(SEED ^ 0x5a5a5a5a)

@@ -44,7 +44,7 @@ function coreStream (key: Uint8Array, nonce8: Uint8Array, length: number, first 
   return out
 }
 
-test('Salsa20 vectors: the specification\'s expansion example (§9), a block whose counter is above 2^32', () => {
+test('Salsa20 vectors: the specification\'s expansion example (§9), a block whose counter is above 2^32', { timeout: 3 * 60_000 }, () => {
   const key = new Uint8Array([...Array.from({ length: 16 }, (_, i) => 1 + i), ...Array.from({ length: 16 }, (_, i) => 201 + i)])
   const n = Array.from({ length: 16 }, (_, i) => 101 + i)
   // n's last 8 bytes, little-endian, are the block number: 0x74737271_706f6e6d.
@@ -67,7 +67,7 @@ test('Salsa20 vectors: the specification\'s expansion example (§9), a block who
   assert.equal(toHex(core.memory.subarray(DATA_AT, DATA_AT + 64)), toHex(expected))
 })
 
-test('Salsa20 vectors: eSTREAM Set 1 vector 0 and Set 6 vector 3 (256-bit keys)', () => {
+test('Salsa20 vectors: eSTREAM Set 1 vector 0 and Set 6 vector 3 (256-bit keys)', { timeout: 3 * 60_000 }, () => {
   const set1 = coreStream(hex('8000000000000000000000000000000000000000000000000000000000000000'), new Uint8Array(8), 512)
   const set1Expected: Array<[number, string]> = [
     [0, `E3BE8FDD8BECA2E3EA8EF9475B29A6E7 003951E1097A5C38D23B7A5FAD9F6844
@@ -104,7 +104,7 @@ const STREAM_4MIB_SHA256 = '662b9d0e3463029156069b12f918691a98f7dfb2ca0393c96bbf
 /** stream3.exp: the first 32 bytes of the stream. */
 const STREAM_FIRST_32 = 'eea6a7251c1e72916d11c2cb214d3c252539121d8e234e652d651fa4c8cff880'
 
-test('XSalsa20 vectors: NaCl\'s stream, stream2 and stream3, through KeyStream on the SIMD core and the JS core, cut unevenly', () => {
+test('XSalsa20 vectors: NaCl\'s stream, stream2 and stream3, through KeyStream on the SIMD core and the JS core, cut unevenly', { timeout: 3 * 60_000 }, () => {
   const total = 4_194_304
   for (const core of [salsaSimd() ?? null, null]) {
     const name = core === null ? 'JS core' : 'SIMD core'

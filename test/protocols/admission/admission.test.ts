@@ -45,7 +45,7 @@ function rpcOf (node: AgentNode): RpcService { return node.services.find(s => s 
 
 const sec001 = (why: RegExp) => (e: Error) => e instanceof AgentMeshError && e.code === 'SEC001' && why.test(e.message)
 
-test('a closed mesh admits only peers with a valid credential of its owner, and a revocation spreads', async () => {
+test('a closed mesh admits only peers with a valid credential of its owner, and a revocation spreads', { timeout: 4 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const mesh = uniqueMesh()
     const owner = join(dir, 'owner.json')

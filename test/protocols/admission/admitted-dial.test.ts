@@ -24,7 +24,7 @@ async function closedNode (dir: string, mesh: string, owner: PrivateKey, name: s
   return node
 }
 
-test('closed mesh: dial() resolves once the peer admitted this node, and rejects with SEC001 when it refused', async () => {
+test('closed mesh: dial() resolves once the peer admitted this node, and rejects with SEC001 when it refused', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const mesh = uniqueMesh()
     const owner = await newOwnerKey()

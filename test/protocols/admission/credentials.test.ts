@@ -21,7 +21,7 @@ async function refused (p: Promise<unknown>, why: RegExp): Promise<void> {
   await assert.rejects(p, (e: any) => e instanceof NotAdmittedError && e.code === 'SEC001' && why.test(e.message))
 }
 
-test('a credential verifies for its peer, mesh and owner, and for nothing else', async () => {
+test('a credential verifies for its peer, mesh and owner, and for nothing else', { timeout: 3 * 60_000 }, async () => {
   const { owner, issuer, agent, other } = await setup()
   const now = Date.now()
   const c = await issueCredential(owner, { mesh: 'm1', subject: agent, roles: ['agent', 'coordinator'], capabilities: ['math'], issuedAt: now, expiresAt: now + DAY })
@@ -46,7 +46,7 @@ test('a credential verifies for its peer, mesh and owner, and for nothing else',
   await assert.rejects(issueCredential(owner, { mesh: 'm1', subject: agent, roles: [], capabilities: [], issuedAt: now, expiresAt: now + 400 * DAY }), RangeError)
 })
 
-test('revocation lists: the newest signed list wins, and revokes by serial or by peer', async () => {
+test('revocation lists: the newest signed list wins, and revokes by serial or by peer', { timeout: 3 * 60_000 }, async () => {
   const { owner, issuer, agent, other } = await setup()
   const now = Date.now()
   const c1 = await issueCredential(owner, { mesh: 'm1', subject: agent, roles: [], capabilities: [], issuedAt: now, expiresAt: now + DAY })

@@ -21,7 +21,7 @@ async function get (base: string, path: string): Promise<any> {
 
 const ids = (list: Array<{ peerId: string }>): string[] => list.map(p => p.peerId)
 
-test('revocation publish: a list signed offline and handed to one running agent disconnects the revoked agent everywhere; forged and stale lists are refused and audited', async () => {
+test('revocation publish: a list signed offline and handed to one running agent disconnects the revoked agent everywhere; forged and stale lists are refused and audited', { timeout: 6 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const mesh = uniqueMesh()
     const owner = join(dir, 'owner.json')

@@ -39,7 +39,7 @@ async function agent (dir: string, mesh: string, owner: PrivateKey, name: string
   return (await closedAgent(dir, mesh, owner, name, { roles: ['agent', 'coordinator'] }, extra)).node
 }
 
-test('closed mesh: a stranger dialling again and again over TCP and WebSockets, subscribed to every topic, receives no message and no fan-out byte', { timeout: 120_000 }, async () => {
+test('closed mesh: a stranger dialling again and again over TCP and WebSockets, subscribed to every topic, receives no message and no fan-out byte', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const mesh = uniqueMesh()
     const owner = await newOwnerKey()

@@ -12,7 +12,7 @@ import { nodeOptions, startMesh, stopAll, waitFor } from '../../helpers.js'
 
 const opts = { preset: 'local' as const, coordination: { bootstrapExpect: 3, maxVoters: 3, announceIntervalMs: 600_000 } }
 
-test('an agent that joins after the election follows the coordinator at once, though the next periodic announcement is ten minutes away', async () => {
+test('an agent that joins after the election follows the coordinator at once, though the next periodic announcement is ten minutes away', { timeout: 3 * 60_000 }, async () => {
   const nodes: AgentNode[] = await startMesh(3, () => opts)
   try {
     await waitFor(() => nodes.some(n => n.coordination.inOffice) && nodes.every(n => n.coordination.leader !== undefined), 'one coordinator followed by the first three', 20_000)

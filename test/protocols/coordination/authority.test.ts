@@ -29,7 +29,7 @@ async function elected (nodes: AgentNode[]): Promise<AgentNode> {
 
 const code = (want: string) => (e: Error) => e instanceof AgentMeshError && e.code === want
 
-test('a stranger can neither control nor read another agent\'s task, nor stop it on its worker; the submitter still can', async () => {
+test('a stranger can neither control nor read another agent\'s task, nor stop it on its worker; the submitter still can', { timeout: 3 * 60_000 }, async () => {
   // Three voters, and a fourth agent that takes no part in elections: the stranger.
   const nodes = await startMesh(4, (i) => ({ ...local, coordination: { ...local.coordination, eligible: i < 3 } }))
   try {
@@ -97,7 +97,7 @@ test('a stranger can neither control nor read another agent\'s task, nor stop it
   }
 })
 
-test('a suspicion gossiped at an incarnation the suspect never said makes no live agent offline; one at its own is refuted; a statement signed by another is dropped', async () => {
+test('a suspicion gossiped at an incarnation the suspect never said makes no live agent offline; one at its own is refuted; a statement signed by another is dropped', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(4, () => local)
   try {
     const [observer, victim, other, liar] = nodes

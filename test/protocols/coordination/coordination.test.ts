@@ -40,7 +40,7 @@ async function oneCoordinator (running: AgentNode[]): Promise<AgentNode> {
   return found as AgentNode
 }
 
-test('election: five agents elect one coordinator; when it stops, the others elect another in a higher term', async () => {
+test('election: five agents elect one coordinator; when it stops, the others elect another in a higher term', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(5, () => fast)
   try {
     const first = await oneCoordinator(nodes)
@@ -69,7 +69,7 @@ test('election: five agents elect one coordinator; when it stops, the others ele
   }
 })
 
-test('membership: a stopped agent is "left" at once, the others stay alive; node.members() shows each', async () => {
+test('membership: a stopped agent is "left" at once, the others stay alive; node.members() shows each', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(3, () => fast)
   try {
     await waitFor(() => nodes.every(n => n.members().filter(m => m.state === 'alive').length === 2), 'every member alive')
@@ -88,7 +88,7 @@ test('membership: a stopped agent is "left" at once, the others stay alive; node
   }
 })
 
-test('coordination round: status from every agent, a plan, directives acknowledged and completed, a performance report', async () => {
+test('coordination round: status from every agent, a plan, directives acknowledged and completed, a performance report', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(4, () => fast)
   try {
     const coordinator = await oneCoordinator(nodes)
@@ -165,7 +165,7 @@ test('coordination round: status from every agent, a plan, directives acknowledg
   }
 })
 
-test('coordination: an agent that does not answer is marked offline and not retried', async () => {
+test('coordination: an agent that does not answer is marked offline and not retried', { timeout: 3 * 60_000 }, async () => {
   // requestTimeoutMs short: the test need not wait 5 s for the silence.
   const nodes = await startMesh(4, () => ({ ...fast, coordination: { ...fast.coordination, requestTimeoutMs: 800 } }))
   try {
@@ -191,7 +191,7 @@ test('coordination: an agent that does not answer is marked offline and not retr
   }
 })
 
-test('coordination: a round or a status request asked for while the coordinator\'s lease has lapsed for a moment, or a round whose lease lapses between its status requests and its directives, waits for its next acks instead of failing CRD002', async () => {
+test('coordination: a round or a status request asked for while the coordinator\'s lease has lapsed for a moment, or a round whose lease lapses between its status requests and its directives, waits for its next acks instead of failing CRD002', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(3, () => fast)
   try {
     const coordinator = await oneCoordinator(nodes)
@@ -233,7 +233,7 @@ test('coordination: a round or a status request asked for while the coordinator\
   }
 })
 
-test('fencing: a directive with a stale or forged term, or from an agent that is not the coordinator, is refused and counted', async () => {
+test('fencing: a directive with a stale or forged term, or from an agent that is not the coordinator, is refused and counted', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(4, () => fast)
   try {
     // A second coordinator, so that the term before it is a real (positive) stale term.
@@ -288,7 +288,7 @@ test('fencing: a directive with a stale or forged term, or from an agent that is
   }
 })
 
-test('election: a vote request from an agent outside the voter set is refused and counted', async () => {
+test('election: a vote request from an agent outside the voter set is refused and counted', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(4, (i) => ({ ...fast, coordination: { ...fast.coordination, eligible: i !== 3 } }))
   try {
     const coordinator = await oneCoordinator(nodes)
@@ -328,7 +328,7 @@ test('election: a vote request from an agent outside the voter set is refused an
   }
 })
 
-test('election: two agents with bootstrapExpect 3 elect nobody and say why in /health and /coordinator', async () => {
+test('election: two agents with bootstrapExpect 3 elect nobody and say why in /health and /coordinator', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(2, (i) => ({ ...fast, ...(i === 0 ? { debug: '127.0.0.1:0' } : {}) }))
   try {
     // Both have heard each other and know they are not enough; then, over three of the longest

@@ -52,7 +52,7 @@ async function ask (a: Agent, cmd: Record<string, unknown>): Promise<any> {
 /** The coordinator events an agent printed (`coordinator:change`). */
 const changes = (a: Agent): any[] => a.proc.lines.flatMap(l => { try { const o = JSON.parse(l); return o.event === 'coordinator' ? [o] : [] } catch { return [] } })
 
-test('the coordinator\'s process killed: its voters see it exit and elect a successor before any election timeout runs out; a connection closed to a live coordinator changes nothing', async () => {
+test('the coordinator\'s process killed: its voters see it exit and elect a successor before any election timeout runs out; a connection closed to a live coordinator changes nothing', { timeout: 3 * 60_000 }, async () => {
   const mesh = uniqueMesh()
   const ports = [await freePort(), await freePort(), await freePort()]
   const agents: Agent[] = []
@@ -90,7 +90,7 @@ test('the coordinator\'s process killed: its voters see it exit and elect a succ
   }
 })
 
-test('an exit is told by a refusal at every TCP endpoint of a peer\'s addresses (TCP and WebSocket alike), not by one that answers, nor by none', async () => {
+test('an exit is told by a refusal at every TCP endpoint of a peer\'s addresses (TCP and WebSocket alike), not by one that answers, nor by none', { timeout: 3 * 60_000 }, async () => {
   const [a, b] = [await createAgentNode(nodeOptions(uniqueMesh())), await createAgentNode(nodeOptions(uniqueMesh()))]
   await a.start()
   await b.start()

@@ -55,7 +55,7 @@ function coordinator (state: { inOffice: boolean, term: number }, taken: Coordin
 const planOne = ({ statuses }: { statuses: AgentStatus[] }): Array<{ target: string, action: 'assign_task', parameters: Record<string, unknown> }> =>
   statuses.map(s => ({ target: s.agent, action: 'assign_task', parameters: {} }))
 
-test('coordinator round: a lease that lapses between the statuses and the directives is waited for, and the round completes in its term', async () => {
+test('coordinator round: a lease that lapses between the statuses and the directives is waited for, and the round completes in its term', { timeout: 3 * 60_000 }, async () => {
   const state = { inOffice: true, term: 4 }
   const taken: CoordinationDirective[] = []
   let waited = 0
@@ -67,7 +67,7 @@ test('coordinator round: a lease that lapses between the statuses and the direct
   c.stop()
 })
 
-test('coordinator round: a term that changed while the lease was waited for ends the round CRD002; no directive goes out in the new term', async () => {
+test('coordinator round: a term that changed while the lease was waited for ends the round CRD002; no directive goes out in the new term', { timeout: 3 * 60_000 }, async () => {
   const state = { inOffice: true, term: 4 }
   const taken: CoordinationDirective[] = []
   // Back in office, but re-elected meanwhile: the statuses and the plan were of term 4.
@@ -85,7 +85,7 @@ test('coordinator round: a term that changed while the lease was waited for ends
   c.stop()
 })
 
-test('coordinator round: a lease that does not come back is CRD002 for the round\'s first step, as before', async () => {
+test('coordinator round: a lease that does not come back is CRD002 for the round\'s first step, as before', { timeout: 3 * 60_000 }, async () => {
   const state = { inOffice: false, term: 4 }
   const c = coordinator(state, [], async () => {})
   await assert.rejects(c.coordinate({ planner: planOne }), (e: { code?: string }) => e.code === 'CRD002')
@@ -93,7 +93,7 @@ test('coordinator round: a lease that does not come back is CRD002 for the round
   c.stop()
 })
 
-test('coordinator round: a directive that fails after the term changed ends with the agent\'s failure, neither rolled back nor sent again in the new term', async () => {
+test('coordinator round: a directive that fails after the term changed ends with the agent\'s failure, neither rolled back nor sent again in the new term', { timeout: 3 * 60_000 }, async () => {
   const state = { inOffice: true, term: 4 }
   const taken: CoordinationDirective[] = []
   const rolledBack: string[] = []
@@ -114,7 +114,7 @@ test('coordinator round: a directive that fails after the term changed ends with
   again.stop()
 })
 
-test('coordinator round: stopped, or its signal aborted while it waits for the lease, a coordinator sends nothing more and says which', async () => {
+test('coordinator round: stopped, or its signal aborted while it waits for the lease, a coordinator sends nothing more and says which', { timeout: 3 * 60_000 }, async () => {
   const state = { inOffice: false, term: 4 }
   const taken: CoordinationDirective[] = []
   const controller = new AbortController()
@@ -136,7 +136,7 @@ test('coordinator round: stopped, or its signal aborted while it waits for the l
   assert.equal(taken.length, 0)
 })
 
-test('coordinator round: a term that changed before a re-plan ends the round with a report saying so, not an exception', async () => {
+test('coordinator round: a term that changed before a re-plan ends the round with a report saying so, not an exception', { timeout: 3 * 60_000 }, async () => {
   const state = { inOffice: true, term: 4 }
   const taken: CoordinationDirective[] = []
   // The agent refuses the first plan (a resource conflict sends the round back to planning); meanwhile the term moved on.

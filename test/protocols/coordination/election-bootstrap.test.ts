@@ -30,7 +30,7 @@ function round (e: Election, after: number): { now: number, sent: Array<{ to: st
 const queried = (sent: Array<{ to: string, msg: ElectionMessage }>): string[] => sent.filter(m => m.msg.type === 'config-query').map(m => m.to).sort()
 const votes = (sent: Array<{ to: string, msg: ElectionMessage }>): string[] => sent.filter(m => m.msg.type === 'vote').map(m => m.to).sort()
 
-test('bootstrap check: the agents met first are asked before a bootstrap; a leader\'s certificate in an answer means no bootstrap, ever, and no vote for one', () => {
+test('bootstrap check: the agents met first are asked before a bootstrap; a leader\'s certificate in an answer means no bootstrap, ever, and no vote for one', { timeout: 3 * 60_000 }, () => {
   const e = newcomer()
   const { now, sent } = round(e, 0)
   assert.deepEqual(queried(sent), ['y', 'z'], 'the seeds, met first and outside the proposal, are asked')
@@ -49,7 +49,7 @@ test('bootstrap check: the agents met first are asked before a bootstrap; a lead
   assert.equal(reply.granted, false)
 })
 
-test('bootstrap check: when all asked know of no set, the campaign starts at once; a forged certificate blocks nothing', () => {
+test('bootstrap check: when all asked know of no set, the campaign starts at once; a forged certificate blocks nothing', { timeout: 3 * 60_000 }, () => {
   const e = newcomer()
   const { now, sent } = round(e, 0)
   assert.deepEqual(queried(sent), ['y', 'z'])
@@ -61,7 +61,7 @@ test('bootstrap check: when all asked know of no set, the campaign starts at onc
   assert.equal(e.currentTerm, 0, 'the forged term moved nothing')
 })
 
-test('bootstrap check: an agent that leaves the question unanswered is asked no more after a few rounds, so it cannot hold the bootstrap off', () => {
+test('bootstrap check: an agent that leaves the question unanswered is asked no more after a few rounds, so it cannot hold the bootstrap off', { timeout: 3 * 60_000 }, () => {
   const e = newcomer()
   let t = 0
   let campaigned = -1
@@ -76,7 +76,7 @@ test('bootstrap check: an agent that leaves the question unanswered is asked no 
   assert.equal(campaigned, BOOTSTRAP_CHECK_MISSES + 1, `campaigned in round ${campaigned}: z was asked ${BOOTSTRAP_CHECK_MISSES} times, then left out`)
 })
 
-test('bootstrap check: a pre-vote grant that comes late while the next question is out starts no election; a certificate that comes after the answers ends the campaign', () => {
+test('bootstrap check: a pre-vote grant that comes late while the next question is out starts no election; a certificate that comes after the answers ends the campaign', { timeout: 3 * 60_000 }, () => {
   const e = newcomer()
   let { now, sent } = round(e, 0)
   for (const to of queried(sent)) e.receive(to, { type: 'config-reply', term: 0 }, now + 1)
@@ -103,7 +103,7 @@ test('bootstrap check: a pre-vote grant that comes late while the next question 
   }
 })
 
-test('bootstrap check: a certificate whose voters are all gone from the view holds no bootstrap off', () => {
+test('bootstrap check: a certificate whose voters are all gone from the view holds no bootstrap off', { timeout: 3 * 60_000 }, () => {
   const e = newcomer()
   const { now, sent } = round(e, 0)
   assert.deepEqual(queried(sent), ['y', 'z'])
@@ -121,7 +121,7 @@ test('bootstrap check: a certificate whose voters are all gone from the view hol
   assert.ok(campaigned, 'it proposes a set of those it sees')
 })
 
-test('bootstrap check: the connected agents are asked first (no dial); only when they know of none are the agents met first asked, before any campaign', () => {
+test('bootstrap check: the connected agents are asked first (no dial); only when they know of none are the agents met first asked, before any campaign', { timeout: 3 * 60_000 }, () => {
   const e = newcomer(p => p === 'z')
   const { now, sent } = round(e, 0)
   assert.deepEqual(queried(sent), ['z'], 'z, its seed, is connected; y would take a dial')
@@ -146,7 +146,7 @@ test('bootstrap check: the connected agents are asked first (no dial); only when
   }
 })
 
-test('bootstrap check: a connected agent that never answers leaves the agents met first to be asked, not nobody', () => {
+test('bootstrap check: a connected agent that never answers leaves the agents met first to be asked, not nobody', { timeout: 3 * 60_000 }, () => {
   const e = newcomer(p => p === 'z')
   let t = 0
   for (let i = 0; i < 10; i++) {
@@ -166,7 +166,7 @@ test('bootstrap check: a connected agent that never answers leaves the agents me
   }
 })
 
-test('bootstrap check: newcomers handed on by the seeds that hold the set, linked only to each other, ask the seeds before any bootstrap (a second coordinator otherwise)', () => {
+test('bootstrap check: newcomers handed on by the seeds that hold the set, linked only to each other, ask the seeds before any bootstrap (a second coordinator otherwise)', { timeout: 3 * 60_000 }, () => {
   // A reviewer's scenario: x, y, z hold the set (y leads term 4); a, b, c, d joined through them,
   // met them first, and are now connected only to each other. Each newcomer's proposal is a, b, c.
   const newcomers = ['a', 'b', 'c', 'd']

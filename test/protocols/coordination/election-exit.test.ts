@@ -33,7 +33,7 @@ function granted (e: Election, from: string, now: number): boolean | undefined {
   return e.drain().messages.map(m => m.msg).find((m): m is Extract<ElectionMessage, { type: 'vote-reply' }> => m.type === 'vote-reply')?.granted
 }
 
-test('election: a voter told its leader\'s process exited keeps only what it promised (its ack\'s hold), then campaigns on its turn; a word about another peer, an earlier term, or a leader heard since the close changes nothing', () => {
+test('election: a voter told its leader\'s process exited keeps only what it promised (its ack\'s hold), then campaigns on its turn; a word about another peer, an earlier term, or a leader heard since the close changes nothing', { timeout: 3 * 60_000 }, () => {
   const t = 10_000
   const { e: b, ack } = follower('b', t)
   assert.equal(ack.holdMs, PROMISE_MS, 'the ack promises less than the minimum timeout')
@@ -59,7 +59,7 @@ test('election: a voter told its leader\'s process exited keeps only what it pro
   assert.deepEqual(first.drain().messages.filter(m => m.msg.type === 'vote').map(m => m.to).sort(), first === b ? ['a', 'c'] : ['a', 'b'], 'its pre-vote goes out')
 })
 
-test('election: a leader\'s lease counts what its voters promise, so a voter freed by a word of the leader\'s exit, true or forged, never votes while the lease runs', () => {
+test('election: a leader\'s lease counts what its voters promise, so a voter freed by a word of the leader\'s exit, true or forged, never votes while the lease runs', { timeout: 3 * 60_000 }, () => {
   const a = new Election({ self: 'a', eligible: true, ...TIMINGS, random: () => 0, now: 0, persisted: { term: 1, config: CONFIG }, keys: fakeKeys('a') })
   const b = new Election({ self: 'b', eligible: true, ...TIMINGS, random: () => 0.5, now: 0, persisted: { term: 1, config: CONFIG }, keys: fakeKeys('b') })
   a.setMembers(['b', 'c'].map(peer => ({ peer, eligible: true })))

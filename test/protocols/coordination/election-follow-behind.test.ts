@@ -20,7 +20,7 @@ function behind (): Election {
   return n
 }
 
-test('fencing behind: a non-voter following its leader a term behind takes that leader\'s directives of that term only, until the leader\'s newer term is announced', () => {
+test('fencing behind: a non-voter following its leader a term behind takes that leader\'s directives of that term only, until the leader\'s newer term is announced', { timeout: 3 * 60_000 }, () => {
   const n = behind()
   assert.equal(n.admits(1, 'a'), 'ok')
   assert.equal(n.admits(3, 'a'), 'not-coordinator', 'a directive of the node\'s own term: not yet announced as a\'s')
@@ -34,7 +34,7 @@ test('fencing behind: a non-voter following its leader a term behind takes that 
   assert.equal(n.admits(1, 'a'), 'stale-term', 'a late directive of the term before is refused once one of the newer was taken')
 })
 
-test('a node that followed a leader a term behind and then campaigns reports its own term, not the leader\'s', () => {
+test('a node that followed a leader a term behind and then campaigns reports its own term, not the leader\'s', { timeout: 3 * 60_000 }, () => {
   const n = behind()
   // Added to the voters (two of three voters tell the same newer set), it campaigns once its wait runs out.
   const added: VoterConfig = { version: 4, term: 1, voters: ['a', 'b', 'c', 'n'] }

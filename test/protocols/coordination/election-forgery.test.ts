@@ -16,7 +16,7 @@ import { nodeOptions, startMesh, stopAll, waitFor } from '../../helpers.js'
 
 const fast = { preset: 'local' as const, coordination: { bootstrapExpect: 3 } }
 
-test('election: forged heartbeats, inflated terms and self-made certificates from a voter never unseat the coordinator, and are counted', async () => {
+test('election: forged heartbeats, inflated terms and self-made certificates from a voter never unseat the coordinator, and are counted', { timeout: 3 * 60_000 }, async () => {
   const agents = await startMesh(3, () => fast)
   let forger: AgentNode | undefined
   try {

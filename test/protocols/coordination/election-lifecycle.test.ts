@@ -12,7 +12,7 @@ import { nodeOptions, stopAll, uniqueMesh, waitFor } from '../../helpers.js'
 
 const coordination = { bootstrapExpect: 1, heartbeatIntervalMs: 50, electionTimeoutMinMs: 300, electionTimeoutMaxMs: 600 }
 
-test('coordination: start and stop twice are no-ops, stop before start is fine, and coordinator() waits for the office', async () => {
+test('coordination: start and stop twice are no-ops, stop before start is fine, and coordinator() waits for the office', { timeout: 3 * 60_000 }, async () => {
   const keys = { sign: () => '', verify: () => false }
   const idle = new ElectionService({ self: 'x', eligible: true, rpc: {} as unknown as RpcService, ...coordination, voterRemoveAfterMs: 60_000, keys })
   idle.stop()

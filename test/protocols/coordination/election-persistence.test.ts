@@ -34,7 +34,7 @@ async function start (mesh: string, name: string, extra: Parameters<typeof nodeO
   return node
 }
 
-test('election: a vote whose term and vote cannot be written to the state file is refused, not adopted, and reported', async () => {
+test('election: a vote whose term and vote cannot be written to the state file is refused, not adopted, and reported', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const mesh = uniqueMesh()
     const stateFile = join(dir, 'voter.coordination.json')
@@ -67,7 +67,7 @@ test('election: a vote whose term and vote cannot be written to the state file i
   })
 })
 
-test('election: a node restarted with its identity comes back with its term and vote from the state file, and does not vote twice in that term', async () => {
+test('election: a node restarted with its identity comes back with its term and vote from the state file, and does not vote twice in that term', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const mesh = uniqueMesh()
     const identity = join(dir, 'voter.json')

@@ -43,7 +43,7 @@ const electionIn = (n: AgentNode): number => {
   return counted() - counted('RESPONSE')
 }
 
-test('capped voter set: exactly maxVoters voters, non-voters follow on announcements alone; a lost voter is replaced by a non-voter; forged announcements move nobody', async () => {
+test('capped voter set: exactly maxVoters voters, non-voters follow on announcements alone; a lost voter is replaced by a non-voter; forged announcements move nobody', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(N, () => opts)
   const up = new Set(nodes)
   /** Stopped by closing its transport under it: its own stop() may then fail, and is only cleanup. */

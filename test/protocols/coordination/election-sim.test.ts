@@ -543,7 +543,7 @@ function check (sim: Simulation, seed: number): void {
   assert.equal(after.length, sim.maxVoters, `seed ${seed}: after losing ${victim.id}, ${after.length} voters (${after.join(', ')})`)
 }
 
-test('election and membership simulation: safety on every step; after healing, all alive and one coordinator; a crash then found by all', () => {
+test('election and membership simulation: safety on every step; after healing, all alive and one coordinator; a crash then found by all', { timeout: 3 * 60_000 }, () => {
   const only = process.env.SIM_SEED
   if (only !== undefined) {
     runSeed(Number(only), true)
@@ -563,7 +563,7 @@ test('election and membership simulation: safety on every step; after healing, a
   assert.ok(elections > seeds * 2, `only ${elections} elections in ${seeds} schedules`)
 })
 
-test('election simulation: a forging voter never unseats a healthy coordinator; forged heartbeats and terms move no term, inflated acks cost a renewal in office', () => {
+test('election simulation: a forging voter never unseats a healthy coordinator; forged heartbeats and terms move no term, inflated acks cost a renewal in office', { timeout: 3 * 60_000 }, () => {
   for (let seed = 1; seed <= 60; seed++) {
     const sim = new Simulation(seed, 3 + (seed % 3), 3)
     sim.settle(3_000)
@@ -601,7 +601,7 @@ test('election simulation: a forging voter never unseats a healthy coordinator; 
   }
 })
 
-test('election simulation: a join wave through three seeds elects one coordinator, followed by all (bootstrap proposals made from partial views)', () => {
+test('election simulation: a join wave through three seeds elects one coordinator, followed by all (bootstrap proposals made from partial views)', { timeout: 3 * 60_000 }, () => {
   // The live-page-scale test's start in miniature: three seeds, then agents joining through them
   // over a few seconds, each knowing only the seeds at first, over slow links half the time; the
   // mesh must end with one coordinator in office that all follow, and never have two. Seed 214

@@ -40,7 +40,7 @@ function campaignedBy (e: Election, from: number, until: number): boolean {
   }
 }
 
-test('election slack: late heartbeats stretch a follower\'s timeout; on-time ones shrink it back; a dead leader is still replaced', () => {
+test('election slack: late heartbeats stretch a follower\'s timeout; on-time ones shrink it back; a dead leader is still replaced', { timeout: 3 * 60_000 }, () => {
   const e = follower(0)
   let now = 0
   for (let i = 0; i < 20; i++) { now += 100; heartbeat(e, now) }
@@ -72,7 +72,7 @@ test('election slack: late heartbeats stretch a follower\'s timeout; on-time one
   assert.equal(campaignedBy(e, now, now + TIMINGS.electionTimeoutMaxMs + 10), true, 'a silent leader is replaced')
 })
 
-test('election slack: the added wait is capped, so a leader that died during a slow spell is replaced in bounded time', () => {
+test('election slack: the added wait is capped, so a leader that died during a slow spell is replaced in bounded time', { timeout: 3 * 60_000 }, () => {
   const e = follower(0)
   let now = 0
   heartbeat(e, now)
@@ -82,7 +82,7 @@ test('election slack: the added wait is capped, so a leader that died during a s
   assert.equal(campaignedBy(e, now, now + TIMINGS.electionTimeoutMaxMs + 3 * TIMINGS.electionTimeoutMaxMs + 10), true)
 })
 
-test('election slack: a candidate whose vote answers came late waits that much longer in its next campaign, capped; on a quiet mesh it waits as before', () => {
+test('election slack: a candidate whose vote answers came late waits that much longer in its next campaign, capped; on a quiet mesh it waits as before', { timeout: 3 * 60_000 }, () => {
   const t0 = 10_000
   const campaignWait = (replyMs: number | undefined): number => {
     const e = follower(0)
@@ -103,7 +103,7 @@ test('election slack: a candidate whose vote answers came late waits that much l
 /** What a voter promises unasked after a heartbeat (election-base.ts `promiseMs`): 2.5 intervals over the lease factor, 278 ms. */
 const PROMISE_MS = Math.ceil(2.5 * TIMINGS.heartbeatIntervalMs / 0.9)
 
-test('election slack: a voter\'s ack says how long it holds (what it promises plus its slack); the lease runs that long from the heartbeat\'s send time, within what an honest voter can hold', () => {
+test('election slack: a voter\'s ack says how long it holds (what it promises plus its slack); the lease runs that long from the heartbeat\'s send time, within what an honest voter can hold', { timeout: 3 * 60_000 }, () => {
   // The voter: a heartbeat 150 ms past two intervals gives it 300 ms of slack, which its ack tells.
   const f = follower(0)
   heartbeat(f, 0)
@@ -153,7 +153,7 @@ test('election slack: a voter\'s ack says how long it holds (what it promises pl
   assert.ok(Math.abs(leaseWith(10, 10) - 0.9 * 10) < 1e-6, 'what it says, however short (a voter with shorter timings promises less)')
 })
 
-test('election slack: acks that come back slower than the minimum timeout allows still give the leader its lease: it asks its voters to hold longer, and is in office most of the time', () => {
+test('election slack: acks that come back slower than the minimum timeout allows still give the leader its lease: it asks its voters to hold longer, and is in office most of the time', { timeout: 3 * 60_000 }, () => {
   // Three voters whose messages take 250 ms each way: a round trip of 500 ms, past LEASE_FACTOR of
   // the 400-ms minimum timeout. Before, every voter acked the leader and followed it, but each
   // ack came after the lease it gave had run out: nobody was ever in office (the election

@@ -10,7 +10,7 @@ import { fakeKeys } from '../../../harness/election-fakes.js'
 
 const TIMINGS = { heartbeatIntervalMs: 100, electionTimeoutMinMs: 400, electionTimeoutMaxMs: 800, voterRemoveAfterMs: 60_000, bootstrapExpect: 3 }
 
-test('voter set: one change at a time; a voter that left goes at once, a silent one only after voterRemoveAfterMs; never below bootstrapExpect', () => {
+test('voter set: one change at a time; a voter that left goes at once, a silent one only after voterRemoveAfterMs; never below bootstrapExpect', { timeout: 3 * 60_000 }, () => {
   const config: VoterConfig = { version: 3, term: 2, voters: ['a', 'b', 'c', 'd'] }
   const lastHeard = new Map([['a', 0], ['b', 0], ['c', 0], ['d', 0]])
   const base = { self: 'a', config, lastHeard, now: 1_000, bootstrapExpect: 3, voterRemoveAfterMs: 60_000, maxVoters: 5, lostAfterMs: 800 }
@@ -28,7 +28,7 @@ test('voter set: one change at a time; a voter that left goes at once, a silent 
   assert.equal(nextVoters({ ...base, members: [{ peer: 'a', eligible: true, left: true }, ...alive] }), undefined, 'the leader never removes itself')
 })
 
-test('voter set: bootstrap proposals need bootstrapExpect eligible agents, and every proposed vote to win', () => {
+test('voter set: bootstrap proposals need bootstrapExpect eligible agents, and every proposed vote to win', { timeout: 3 * 60_000 }, () => {
   assert.equal(bootstrapProposal('a', [{ peer: 'b', eligible: true }, { peer: 'c', eligible: false }], 3), undefined)
   assert.deepEqual(bootstrapProposal('b', [{ peer: 'c', eligible: true }, { peer: 'a', eligible: true }, { peer: 'd', eligible: true, left: true }], 3),
     { version: 1, term: 0, voters: ['a', 'b', 'c'] })
@@ -73,7 +73,7 @@ function ack (e: Election, now: number): void {
   }
 }
 
-test('election: the leader removes a voter that announced it leaves at once, without waiting voterRemoveAfterMs', () => {
+test('election: the leader removes a voter that announced it leaves at once, without waiting voterRemoveAfterMs', { timeout: 3 * 60_000 }, () => {
   const { e, now } = leaderOfFour()
   assert.deepEqual(e.status(now).voters, ['a', 'b', 'c', 'd'])
   e.setMembers([{ peer: 'b', eligible: true }, { peer: 'c', eligible: true }, { peer: 'd', eligible: true, left: true }])
@@ -86,7 +86,7 @@ test('election: the leader removes a voter that announced it leaves at once, wit
   assert.deepEqual(other.e.status(other.now + 1).voters, ['a', 'b', 'c', 'd'], 'a silent voter is kept for now')
 })
 
-test('bounded terms: two live voters more than MAX_TERM_STEP behind the two ahead catch up when the fifth voter is silent and not alive; not while it is heard or alive, and never on one voter\'s word', () => {
+test('bounded terms: two live voters more than MAX_TERM_STEP behind the two ahead catch up when the fifth voter is silent and not alive; not while it is heard or alive, and never on one voter\'s word', { timeout: 3 * 60_000 }, () => {
   // Found at 200 agents on a saturated machine: voters at terms 15, 15, 23, 23 and the fifth (the
   // coordinator) dead. Counting the dead one as able to form a majority without the two ahead,
   // the two behind never moved, and each pair refused the other's campaigns for good.
@@ -134,7 +134,7 @@ test('bounded terms: two live voters more than MAX_TERM_STEP behind the two ahea
   assert.equal(wentSilent.currentTerm, 23, 'e, last heard long ago, no longer counts')
 })
 
-test('bounded terms: a leader whose voters moved a term past it before its heartbeats reached them steps down and catches up on the terms they told it while it led', () => {
+test('bounded terms: a leader whose voters moved a term past it before its heartbeats reached them steps down and catches up on the terms they told it while it led', { timeout: 3 * 60_000 }, () => {
   // Found at 50 agents on a loaded machine (the live-page-scale test, in CI): a coordinator won
   // term 2 with a bootstrap proposal, and its other voters moved to term 3 (another bootstrap
   // candidacy's vote, refused but caught up to) before its first heartbeat came. They refused its

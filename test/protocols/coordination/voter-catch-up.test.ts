@@ -46,7 +46,7 @@ function ack (e: Election, now: number): void {
   }
 }
 
-test('election: the leader changes the voter set only once mayChangeVoters says so, asked with the next set', () => {
+test('election: the leader changes the voter set only once mayChangeVoters says so, asked with the next set', { timeout: 3 * 60_000 }, () => {
   let open = false
   const asked: string[][] = []
   const { e, now } = leaderOfThree((v) => { asked.push(v); return open })
@@ -82,7 +82,7 @@ async function settled (records: TaskRecord[], down: string[]): Promise<ReturnTy
   return { ...built, ...side }
 }
 
-test('catch-up: the whole table goes to the next set first; yes once a majority of it holds the table, and once only', async () => {
+test('catch-up: the whole table goes to the next set first; yes once a majority of it holds the table, and once only', { timeout: 3 * 60_000 }, async () => {
   const held = [record('t1', 67, 3, { status: 'completed', attempt: 1, agent: 'w0', progress: 1 }), record('t2', 67, 2, { status: 'running', attempt: 1, agent: 'w0' })]
   // v2 is down: the next set {self, v1, v2, x} needs 3, which self, v1 and x make.
   const { tasks, resources, replicatedTo } = await settled(held, ['v2'])
@@ -99,7 +99,7 @@ test('catch-up: the whole table goes to the next set first; yes once a majority 
   }
 })
 
-test('catch-up: no while fewer than a majority of the next set can take the table, and none before the takeover is done', async () => {
+test('catch-up: no while fewer than a majority of the next set can take the table, and none before the takeover is done', { timeout: 3 * 60_000 }, async () => {
   const held = [record('t1', 67, 3, { status: 'completed', attempt: 1, agent: 'w0', progress: 1 })]
   const { tasks, resources, replicatedTo } = await settled(held, ['v2', 'x'])
   try {

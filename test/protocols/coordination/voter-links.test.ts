@@ -11,7 +11,7 @@ import { nodeOptions, sleep, stopAll, uniqueMesh, waitFor } from '../../helpers.
 
 const connected = (a: AgentNode, b: AgentNode): boolean => a.libp2p.getConnections(peerIdFromString(b.peerId)).some(c => c.status === 'open')
 
-test('voter links over real nodes: three agents that know only each other\'s addresses end with one connection per pair, made by the lower id', async () => {
+test('voter links over real nodes: three agents that know only each other\'s addresses end with one connection per pair, made by the lower id', { timeout: 3 * 60_000 }, async () => {
   // Three agents of three meshes, and no peer dialer (targetPeers 0: it would dial back a peer that
   // dialled in), so nothing of their own connects them: only the links made here.
   const nodes: AgentNode[] = []
@@ -57,7 +57,7 @@ test('voter links over real nodes: three agents that know only each other\'s add
   }
 })
 
-test('voter links: of each pair the lower id dials, only while this node is a voter, once at a time, and again after a failure', async () => {
+test('voter links: of each pair the lower id dials, only while this node is a voter, once at a time, and again after a failure', { timeout: 3 * 60_000 }, async () => {
   const dialled: string[] = []
   let voters = ['b', 'c', 'a']
   const links = new VoterLinks({

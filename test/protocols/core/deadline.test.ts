@@ -6,7 +6,7 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { deadline } from '../../../protocols/core/deadline.js'
 
-test('deadline fires with a TimeoutError after garbage collection, follows its sources, and clear() detaches it', async () => {
+test('deadline fires with a TimeoutError after garbage collection, follows its sources, and clear() detaches it', { timeout: 3 * 60_000 }, async () => {
   setFlagsFromString('--expose-gc')
   const gc = runInNewContext('gc') as () => void
   let reason: unknown

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { equalJitter, jittered } from '../../../protocols/core/jitter.js'
 import { retryDelay } from '../../../protocols/delivery/backoff.js'
 
-test('jittered: within ± the fraction of the value, evenly; the ends at random() 0 and 1', () => {
+test('jittered: within ± the fraction of the value, evenly; the ends at random() 0 and 1', { timeout: 3 * 60_000 }, () => {
   assert.equal(jittered(1_000, 0.1, () => 0), 900)
   assert.equal(jittered(1_000, 0.1, () => 0.5), 1_000)
   assert.equal(jittered(1_000, 0.5, () => 0), 500)
@@ -22,13 +22,13 @@ test('jittered: within ± the fraction of the value, evenly; the ends at random(
   assert.ok(lo === 80 && hi < 120 && hi > 119.99, `${lo}..${hi}`)
 })
 
-test('equalJitter: between half the value and the value (the bootstrap\'s backoff)', () => {
+test('equalJitter: between half the value and the value (the bootstrap\'s backoff)', { timeout: 3 * 60_000 }, () => {
   assert.equal(equalJitter(1_000, () => 0), 500)
   assert.equal(equalJitter(1_000, () => 1), 1_000)
   assert.equal(equalJitter(1_000, () => 0.5), 750)
 })
 
-test('retryDelay keeps its schedule through jittered (delivery\'s ±jitter, never below 1 ms)', () => {
+test('retryDelay keeps its schedule through jittered (delivery\'s ±jitter, never below 1 ms)', { timeout: 3 * 60_000 }, () => {
   const p = { maxRetries: 3, initialDelayMs: 1_000, maxDelayMs: 30_000, jitter: 0.2 }
   assert.equal(retryDelay(1, p, () => 0.5), 1_000)
   assert.equal(retryDelay(2, p, () => 0), 1_600)

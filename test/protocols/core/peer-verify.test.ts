@@ -15,7 +15,7 @@ import { signWith } from '../../../protocols/core/peer-sign.js'
 const data = Buffer.from('agentmesh/member/1\nmesh\n{"seq":1}')
 
 for (const type of ['Ed25519', 'secp256k1'] as const) {
-  test(`${type}: the signer's signature verifies; other bytes, another signer, a cut or garbage signature do not`, async () => {
+  test(`${type}: the signer's signature verifies; other bytes, another signer, a cut or garbage signature do not`, { timeout: 3 * 60_000 }, async () => {
     const key = await generateKeyPair(type)
     const other = await generateKeyPair(type)
     const peer = peerIdFromPrivateKey(key).toString()
@@ -32,7 +32,7 @@ for (const type of ['Ed25519', 'secp256k1'] as const) {
   })
 }
 
-test('a peer id that is malformed or carries no key verifies nothing, and does not throw', async () => {
+test('a peer id that is malformed or carries no key verifies nothing, and does not throw', { timeout: 3 * 60_000 }, async () => {
   const key = await generateKeyPair('Ed25519')
   const sig = key.sign(data) as Uint8Array
   for (const peer of ['', 'not-a-peer-id', '12D3KooW', 'QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N']) {
@@ -41,7 +41,7 @@ test('a peer id that is malformed or carries no key verifies nothing, and does n
 })
 
 for (const type of ['Ed25519', 'secp256k1'] as const) {
-  test(`${type}: signWith makes a signature that verifies for the signer, as libp2p's key does`, async () => {
+  test(`${type}: signWith makes a signature that verifies for the signer, as libp2p's key does`, { timeout: 3 * 60_000 }, async () => {
     const key = await generateKeyPair(type)
     const peer = peerIdFromPrivateKey(key).toString()
     for (const bytes of [data, new Uint8Array(0), new Uint8Array(70_000).fill(7)]) {

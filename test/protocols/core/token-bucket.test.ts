@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { TokenBucket } from '../../../protocols/core/token-bucket.js'
 import { BatchBudget } from '../../../protocols/pubsub/batcher.js'
 
-test('token bucket: starts full, refills continuously in fractions, never above its capacity', () => {
+test('token bucket: starts full, refills continuously in fractions, never above its capacity', { timeout: 3 * 60_000 }, () => {
   const b = new TokenBucket(10, 5, 1_000)
   assert.equal(b.level(1_000), 1)
   assert.ok(b.full(1_000))
@@ -17,7 +17,7 @@ test('token bucket: starts full, refills continuously in fractions, never above 
   assert.equal(b.level(60_000), 1, 'capped at the capacity however long it waited')
 })
 
-test('token bucket: take is all or nothing, and says how long until the tokens are there (rounded up to whole ms)', () => {
+test('token bucket: take is all or nothing, and says how long until the tokens are there (rounded up to whole ms)', { timeout: 3 * 60_000 }, () => {
   const b = new TokenBucket(3, 3, 0)
   assert.equal(b.take(2, 0), 0)
   // One left; two more wanted: a third of a second for one token, 333.3 ms rounded up.
@@ -30,7 +30,7 @@ test('token bucket: take is all or nothing, and says how long until the tokens a
   assert.equal(b.level(1_334), 0)
 })
 
-test('token bucket: spend and charge run into debt; ready and msUntilNext see it', () => {
+test('token bucket: spend and charge run into debt; ready and msUntilNext see it', { timeout: 3 * 60_000 }, () => {
   const b = new TokenBucket(20, 2, 0)
   b.spend(1, 0)
   assert.ok(b.ready(0))
@@ -45,7 +45,7 @@ test('token bucket: spend and charge run into debt; ready and msUntilNext see it
   assert.equal(b.msUntilNext(251), 0)
 })
 
-test('batch budget (pubsub): the core bucket on performance.now, a tenth of a second\'s burst, at least one', () => {
+test('batch budget (pubsub): the core bucket on performance.now, a tenth of a second\'s burst, at least one', { timeout: 3 * 60_000 }, () => {
   const b = new BatchBudget(40)
   for (let i = 0; i < 4; i++) { assert.ok(b.ready()); b.take() }
   assert.ok(!b.ready())

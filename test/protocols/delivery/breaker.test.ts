@@ -5,7 +5,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createAgentNode, type AgentNode } from '../../../surfaces/index.js'
 import { freePort, nodeOptions, sleep, stopAll, uniqueMesh, waitFor } from '../../helpers.js'
 
-test('breaker opens after breaker.failures failures, fails fast with COM002, half-opens after resetMs and closes on success', async () => {
+test('breaker opens after breaker.failures failures, fails fast with COM002, half-opens after resetMs and closes on success', { timeout: 3 * 60_000 }, async () => {
   const mesh = uniqueMesh()
   const key = await generateKeyPair('Ed25519')
   const port = await freePort()

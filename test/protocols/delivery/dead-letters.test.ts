@@ -48,7 +48,7 @@ async function api (node: AgentNode, path: string, body?: unknown): Promise<{ st
   return { status: res.status, json: await res.json() }
 }
 
-test('dead letters: listed over /dead-letters and by the CLI, shown, replayed to a real node under the original id, purged; metrics', async (t) => {
+test('dead letters: listed over /dead-letters and by the CLI, shown, replayed to a real node under the original id, purged; metrics', { timeout: 3 * 60_000 }, async (t) => {
   await withTempDir(async (dir) => {
     const [a, b] = await startMesh(2, (i) => i === 0 ? { debug: '127.0.0.1:0', dataDir: join(dir, 'a') } : {})
     try {
@@ -141,7 +141,7 @@ test('dead letters: listed over /dead-letters and by the CLI, shown, replayed to
   })
 })
 
-test('dead letters: bounded by count and age, evictions counted; kept across a restart with the same data directory', async () => {
+test('dead letters: bounded by count and age, evictions counted; kept across a restart with the same data directory', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const mesh = uniqueMesh()
     const options = nodeOptions(mesh, { dataDir: dir, debug: '127.0.0.1:0', deadLetters: { maxEntries: 3, maxAgeMs: 60_000 } })
@@ -175,7 +175,7 @@ test('dead letters: bounded by count and age, evictions counted; kept across a r
   })
 })
 
-test('dead letters: switched off, a message given up on is counted and logged, not kept', async () => {
+test('dead letters: switched off, a message given up on is counted and logged, not kept', { timeout: 3 * 60_000 }, async () => {
   const a = await createAgentNode(nodeOptions(uniqueMesh(), { deadLetters: { enabled: false } }))
   try {
     await a.start()
@@ -187,7 +187,7 @@ test('dead letters: switched off, a message given up on is counted and logged, n
   }
 })
 
-test('dead letters: one replay at a time per letter; start and stop twice are safe', async () => {
+test('dead letters: one replay at a time per letter; start and stop twice are safe', { timeout: 3 * 60_000 }, async () => {
   const space = new MemoryStore().space<DeadLetter>('dead-letters')
   let release: () => void = () => {}
   const gate = new Promise<void>(resolve => { release = resolve })
@@ -208,7 +208,7 @@ test('dead letters: one replay at a time per letter; start and stop twice are sa
   await dead.stop()
 })
 
-test('dead letters on the live page: the count and the last reasons, updated live from /events', async (t) => {
+test('dead letters on the live page: the count and the last reasons, updated live from /events', { timeout: 3 * 60_000 }, async (t) => {
   if (skipWithout(t, 'chromium')) return
   const { chromium } = await import('playwright-core')
   const { CHROMIUM } = await import('../../requirements.js')

@@ -28,7 +28,7 @@ async function receiver (mesh: string, key: PrivateKey, port: number, runs: stri
   return node
 }
 
-test('a message that ran out of retries is a dead letter on the sender, replayed from the CLI once its agent is back, run once', async () => {
+test('a message that ran out of retries is a dead letter on the sender, replayed from the CLI once its agent is back, run once', { timeout: 3 * 60_000 }, async () => {
   const mesh = uniqueMesh()
   const key = await generateKeyPair('Ed25519')
   const port = await freePort()

@@ -26,7 +26,7 @@ async function receiver (mesh: string, key: PrivateKey, port: number, count: { n
   return node
 }
 
-test('at-least-once to an agent that is down, started 5 s later, is delivered once', async () => {
+test('at-least-once to an agent that is down, started 5 s later, is delivered once', { timeout: 3 * 60_000 }, async () => {
   const mesh = uniqueMesh()
   const key = await generateKeyPair('Ed25519')
   const port = await freePort()
@@ -55,7 +55,7 @@ test('at-least-once to an agent that is down, started 5 s later, is delivered on
   }
 })
 
-test('exactly-once: duplicates run the handler once, also across a receiver restart; another body under the key is MSG001', async () => {
+test('exactly-once: duplicates run the handler once, also across a receiver restart; another body under the key is MSG001', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const mesh = uniqueMesh()
     const key = await generateKeyPair('Ed25519')
@@ -89,7 +89,7 @@ test('exactly-once: duplicates run the handler once, also across a receiver rest
   })
 })
 
-test('a handler that throws on an at-least-once message is answered CMD002 once, not retried', async () => {
+test('a handler that throws on an at-least-once message is answered CMD002 once, not retried', { timeout: 3 * 60_000 }, async () => {
   const [mesh, count] = [uniqueMesh(), { n: 0 }]
   const r = await createAgentNode(nodeOptions(mesh, { name: 'r' }))
   r.handle('boom', () => { count.n++; throw new Error('nope') })
@@ -109,7 +109,7 @@ test('a handler that throws on an at-least-once message is answered CMD002 once,
   }
 })
 
-test('retries run out: DeliveryFailedError with the attempts, the message out of the outbox', async () => {
+test('retries run out: DeliveryFailedError with the attempts, the message out of the outbox', { timeout: 3 * 60_000 }, async () => {
   const mesh = uniqueMesh()
   const gone = await createAgentNode(nodeOptions(mesh, { name: 'gone' }))
   const s = await createAgentNode(nodeOptions(mesh, { name: 's', ...fast, retry: { maxRetries: 2, initialDelayMs: 50, maxDelayMs: 100, jitter: 0 } }))
@@ -126,7 +126,7 @@ test('retries run out: DeliveryFailedError with the attempts, the message out of
   }
 })
 
-test('a ttl that runs out ends the retries: DeliveryFailedError (COM001) and an `expired` dead letter, well before the retries would', async () => {
+test('a ttl that runs out ends the retries: DeliveryFailedError (COM001) and an `expired` dead letter, well before the retries would', { timeout: 3 * 60_000 }, async () => {
   const mesh = uniqueMesh()
   const gone = await createAgentNode(nodeOptions(mesh, { name: 'gone' }))
   // 100 retries of up to 500 ms: without the ttl this would take most of a minute.
@@ -150,7 +150,7 @@ test('a ttl that runs out ends the retries: DeliveryFailedError (COM001) and an 
   }
 })
 
-test('a sender restarted from its data directory resends what its outbox held', async () => {
+test('a sender restarted from its data directory resends what its outbox held', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const mesh = uniqueMesh()
     const [rKey, sKey] = [await generateKeyPair('Ed25519'), await generateKeyPair('Ed25519')]

@@ -27,7 +27,7 @@ function counter (node: AgentNode, name: string, labels: Record<string, string>)
   return entries.filter(e => Object.entries(labels).every(([k, v]) => e.labels[k] === v)).reduce((a, e) => a + e.value, 0)
 }
 
-test('at-least-once publish: meshed recipients ack the gossip copy; a late subscriber gets its copy directly, once', async () => {
+test('at-least-once publish: meshed recipients ack the gossip copy; a late subscriber gets its copy directly, once', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(4, () => ({ preset: 'local', ...quickRetries }))
   const [a, b, c, d] = nodes
   try {
@@ -75,7 +75,7 @@ test('at-least-once publish: meshed recipients ack the gossip copy; a late subsc
   }
 })
 
-test('exactly-once publish: gossip and the direct copy both arrive, the subscriber delivers each id once', async () => {
+test('exactly-once publish: gossip and the direct copy both arrive, the subscriber delivers each id once', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(3, (i) => ({ preset: 'local', ...quickRetries, ...(i === 1 ? { roles: ['desk'] } : {}) }))
   const [a, b, c] = nodes
   try {
@@ -98,7 +98,7 @@ test('exactly-once publish: gossip and the direct copy both arrive, the subscrib
   }
 })
 
-test('topic order: a publisher\'s reliable envelopes reach a subscriber in its order however they arrive; a gap is reported and passed', async () => {
+test('topic order: a publisher\'s reliable envelopes reach a subscriber in its order however they arrive; a gap is reported and passed', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(2, (i) => ({ preset: 'local', ...(i === 1 ? { delivery: { gapTimeoutMs: 500 } } : {}) }))
   const [a, b] = nodes
   try {
@@ -152,7 +152,7 @@ test('topic order: a publisher\'s reliable envelopes reach a subscriber in its o
   }
 })
 
-test('a reliable publish not yet acknowledged survives its publisher\'s restart: the outbox sends it directly at the next start', async () => {
+test('a reliable publish not yet acknowledged survives its publisher\'s restart: the outbox sends it directly at the next start', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const retry = { initialDelayMs: 100, maxDelayMs: 300, maxRetries: 30, jitter: 0 }
     const nodes = await startMesh(2, (i) => ({ preset: 'local', retry, ...(i === 0 ? { dataDir: join(dir, 'a') } : {}) }))
@@ -181,7 +181,7 @@ test('a reliable publish not yet acknowledged survives its publisher\'s restart:
   })
 })
 
-test('a recipient briefly down gets its copy directly once it is back, exactly once in its subscription', async () => {
+test('a recipient briefly down gets its copy directly once it is back, exactly once in its subscription', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     // No breaker: the test is about the retries reaching a peer that comes back, not about failing fast.
     const publisher = { retry: { initialDelayMs: 100, maxDelayMs: 300, maxRetries: 60, jitter: 0 }, breaker: { failures: 0 } }
@@ -209,7 +209,7 @@ test('a recipient briefly down gets its copy directly once it is back, exactly o
   })
 })
 
-test('a published envelope whose ttl runs out is not retried past it: its recipient\'s copy becomes an `expired` dead letter', async () => {
+test('a published envelope whose ttl runs out is not retried past it: its recipient\'s copy becomes an `expired` dead letter', { timeout: 3 * 60_000 }, async () => {
   const publisher = { retry: { initialDelayMs: 100, maxDelayMs: 300, maxRetries: 100, jitter: 0 }, breaker: { failures: 0 } }
   const nodes = await startMesh(2, (i) => ({ preset: 'local', ...(i === 0 ? publisher : {}) }))
   const [a, d] = nodes

@@ -28,7 +28,7 @@ async function sendSeq (a: AgentNode, b: AgentNode, stream: string, seq: number)
   return reply.payload
 }
 
-test('reliable messages run in their sender\'s order however they arrive; a gap is reported and passed; far ahead is RATE001', async () => {
+test('reliable messages run in their sender\'s order however they arrive; a gap is reported and passed; far ahead is RATE001', { timeout: 3 * 60_000 }, async () => {
   const mesh = uniqueMesh()
   const a = await createAgentNode(nodeOptions(mesh, { name: 'a' }))
   const b = await createAgentNode(nodeOptions(mesh, { name: 'b', delivery: { gapTimeoutMs: 2_000, reorderBuffer: 50 } }))
@@ -76,7 +76,7 @@ test('reliable messages run in their sender\'s order however they arrive; a gap 
   }
 })
 
-test('a node\'s own reliable requests carry a sequence per destination, counted from 1 in a stream of this run', async () => {
+test('a node\'s own reliable requests carry a sequence per destination, counted from 1 in a stream of this run', { timeout: 3 * 60_000 }, async () => {
   const mesh = uniqueMesh()
   const a = await createAgentNode(nodeOptions(mesh, { name: 'a' }))
   const b = await createAgentNode(nodeOptions(mesh, { name: 'b' }))

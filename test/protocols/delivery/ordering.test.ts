@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { seededRandom } from '../../helpers.js'
 import { ReorderBuffer, Sequencer, type GapReport } from '../../../protocols/delivery/ordering.js'
 
-test('in order: each arrival is delivered at once', () => {
+test('in order: each arrival is delivered at once', { timeout: 3 * 60_000 }, () => {
   const buf = new ReorderBuffer<string>({ reorderBuffer: 8, gapTimeoutMs: 100 })
   for (let seq = 1; seq <= 5; seq++) assert.deepEqual(buf.accept('a', seq, `m${seq}`, 0), { outcome: 'delivered', items: [`m${seq}`] })
   assert.equal(buf.expected('a'), 6)
@@ -14,7 +14,7 @@ test('in order: each arrival is delivered at once', () => {
   assert.equal(buf.stats().delivered, 5)
 })
 
-test('out of order: later ones wait, the missing one releases them in order', () => {
+test('out of order: later ones wait, the missing one releases them in order', { timeout: 3 * 60_000 }, () => {
   const buf = new ReorderBuffer<number>({ reorderBuffer: 8, gapTimeoutMs: 100 })
   assert.deepEqual(buf.accept('a', 3, 3, 0), { outcome: 'buffered', items: [] }, 'the first arrivals of a stream may be reordered too')
   assert.deepEqual(buf.accept('a', 2, 2, 1), { outcome: 'buffered', items: [] })
@@ -26,7 +26,7 @@ test('out of order: later ones wait, the missing one releases them in order', ()
   assert.equal(buf.stats().delivered, 5)
 })
 
-test('streams are independent: a gap on one holds back nothing on another', () => {
+test('streams are independent: a gap on one holds back nothing on another', { timeout: 3 * 60_000 }, () => {
   const buf = new ReorderBuffer<string>({ reorderBuffer: 8, gapTimeoutMs: 100 })
   assert.equal(buf.accept('peer-a', 2, 'a2', 0).outcome, 'buffered')
   assert.deepEqual(buf.accept('peer-b', 1, 'b1', 0).items, ['b1'])
@@ -34,7 +34,7 @@ test('streams are independent: a gap on one holds back nothing on another', () =
   assert.equal(buf.stats().streams, 3)
 })
 
-test('duplicates are dropped and counted: delivered ones, and ones already waiting', () => {
+test('duplicates are dropped and counted: delivered ones, and ones already waiting', { timeout: 3 * 60_000 }, () => {
   const buf = new ReorderBuffer<string>({ reorderBuffer: 8, gapTimeoutMs: 100 })
   buf.accept('a', 1, 'one', 0)
   assert.deepEqual(buf.accept('a', 1, 'one again', 1), { outcome: 'duplicate', items: [] })
@@ -44,7 +44,7 @@ test('duplicates are dropped and counted: delivered ones, and ones already waiti
   assert.equal(buf.stats().duplicates, 2)
 })
 
-test('a seq from the future beyond the buffer is dropped and counted; the edge of the buffer is kept', () => {
+test('a seq from the future beyond the buffer is dropped and counted; the edge of the buffer is kept', { timeout: 3 * 60_000 }, () => {
   const buf = new ReorderBuffer<number>({ reorderBuffer: 4, gapTimeoutMs: 100 })
   buf.accept('a', 1, 1, 0)
   assert.equal(buf.accept('a', 2 + 4, 6, 0).outcome, 'buffered', 'next + reorderBuffer is the last seq that may wait')
@@ -56,7 +56,7 @@ test('a seq from the future beyond the buffer is dropped and counted; the edge o
   assert.equal(buf.stats().invalid, 5)
 })
 
-test('a stream first seen far from 1 starts where it is seen (a late joiner); near 1 it waits for the start', () => {
+test('a stream first seen far from 1 starts where it is seen (a late joiner); near 1 it waits for the start', { timeout: 3 * 60_000 }, () => {
   const buf = new ReorderBuffer<number>({ reorderBuffer: 10, gapTimeoutMs: 100 })
   assert.deepEqual(buf.accept('late', 500, 500, 0), { outcome: 'delivered', items: [500] })
   assert.equal(buf.accept('late', 499, 499, 0).outcome, 'duplicate')
@@ -65,7 +65,7 @@ test('a stream first seen far from 1 starts where it is seen (a late joiner); ne
   assert.deepEqual(gap, { key: 'near', from: 1, to: 6, openedAt: 0, initial: true, items: [7] }, 'a start never seen is a gap, marked initial')
 })
 
-test('a gap open past gapTimeoutMs is reported once, with its range, and delivery goes on past it', () => {
+test('a gap open past gapTimeoutMs is reported once, with its range, and delivery goes on past it', { timeout: 3 * 60_000 }, () => {
   const buf = new ReorderBuffer<number>({ reorderBuffer: 16, gapTimeoutMs: 100 })
   buf.accept('a', 1, 1, 0)
   buf.accept('a', 3, 3, 10)
@@ -88,7 +88,7 @@ test('a gap open past gapTimeoutMs is reported once, with its range, and deliver
   assert.equal(s.skipped, 3)
 })
 
-test('gaps of one stream that have all timed out are reported together, in order', () => {
+test('gaps of one stream that have all timed out are reported together, in order', { timeout: 3 * 60_000 }, () => {
   const buf = new ReorderBuffer<number>({ reorderBuffer: 16, gapTimeoutMs: 50 })
   buf.accept('a', 1, 1, 0)
   for (const seq of [3, 5, 9]) buf.accept('a', seq, seq, 0)
@@ -97,7 +97,7 @@ test('gaps of one stream that have all timed out are reported together, in order
   assert.equal(buf.stats().buffered, 0)
 })
 
-test('memory is bounded: the least recently used stream is forgotten past maxStreams, items past maxBuffered are refused', () => {
+test('memory is bounded: the least recently used stream is forgotten past maxStreams, items past maxBuffered are refused', { timeout: 3 * 60_000 }, () => {
   const buf = new ReorderBuffer<number>({ reorderBuffer: 100, gapTimeoutMs: 100, maxStreams: 3, maxBuffered: 5 })
   buf.accept('a', 1, 1, 0)
   buf.accept('b', 3, 3, 0)
@@ -118,7 +118,7 @@ test('memory is bounded: the least recently used stream is forgotten past maxStr
   assert.equal(buf.accept('c', 3, 3, 0).outcome, 'delivered')
 })
 
-test('options are checked', () => {
+test('options are checked', { timeout: 3 * 60_000 }, () => {
   assert.throws(() => new ReorderBuffer({ reorderBuffer: 0 }), RangeError)
   assert.throws(() => new ReorderBuffer({ maxStreams: 1.5 }), RangeError)
   assert.throws(() => new ReorderBuffer({ gapTimeoutMs: -1 }), RangeError)
@@ -127,7 +127,7 @@ test('options are checked', () => {
   assert.equal(defaults.gapTimeoutMs, 5_000)
 })
 
-test('the sequencer hands out 1, 2, 3... per stream', () => {
+test('the sequencer hands out 1, 2, 3... per stream', { timeout: 3 * 60_000 }, () => {
   const seq = new Sequencer()
   assert.deepEqual([seq.next('a'), seq.next('a'), seq.next('b'), seq.next('a')], [1, 2, 1, 3])
   assert.equal(seq.last('a'), 3)
@@ -180,7 +180,7 @@ function channelRun (seed: number, count: number, maxDelay: number, reorderBuffe
 
 const SEED = Number(process.env.AGENTMESH_TEST_ORDERING_SEED ?? 20_261_123)
 
-test(`seeded random reordering, duplication and loss: every item exactly once and in order, or inside a reported gap (seed ${SEED})`, () => {
+test(`seeded random reordering, duplication and loss: every item exactly once and in order, or inside a reported gap (seed ${SEED})`, { timeout: 3 * 60_000 }, () => {
   for (let run = 0; run < 20; run++) {
     const seed = SEED + run
     const { delivered, gaps, lost, sent, buf } = channelRun(seed, 2_000, 40, 200)
@@ -208,7 +208,7 @@ test(`seeded random reordering, duplication and loss: every item exactly once an
   }
 })
 
-test(`seeded random run with a buffer smaller than the reordering: what is delivered is still in order and once (seed ${SEED})`, () => {
+test(`seeded random run with a buffer smaller than the reordering: what is delivered is still in order and once (seed ${SEED})`, { timeout: 3 * 60_000 }, () => {
   const { delivered, lost, sent, buf } = channelRun(SEED, 2_000, 400, 20)
   const stats = buf.stats()
   assert.ok(stats.beyond > 0, 'some arrivals came from beyond the buffer')

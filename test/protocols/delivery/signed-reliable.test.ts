@@ -35,7 +35,7 @@ function assertSignedByGateway (env: Envelope, gw: string, delivery: string): vo
   assert.ok(!hasValidSignature({ ...env, headers: { ...env.headers, 'am-client': 'someone-else' } }), 'the client is covered by the signature')
 }
 
-test('a reliable gateway request arrives signed, and its retry after the receiver was down carries the same id and a signature that verifies', async () => {
+test('a reliable gateway request arrives signed, and its retry after the receiver was down carries the same id and a signature that verifies', { timeout: 3 * 60_000 }, async () => {
   const [gw, b] = await startMesh(2, (i) => i === 0
     ? { gateway: { listen: '127.0.0.1:0' }, retry: { maxRetries: 30, initialDelayMs: 100, maxDelayMs: 400, jitter: 0 }, breaker: { failures: 0, resetMs: 1_000 } }
     : {})
@@ -76,7 +76,7 @@ test('a reliable gateway request arrives signed, and its retry after the receive
   }
 })
 
-test('after a restart the gateway node resends its outbox signed; an entry altered on disk is refused with SEC004, audited and kept as a dead letter', async () => {
+test('after a restart the gateway node resends its outbox signed; an entry altered on disk is refused with SEC004, audited and kept as a dead letter', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const mesh = uniqueMesh()
     const b = await createAgentNode(nodeOptions(mesh, { name: 'b' }))
@@ -140,7 +140,7 @@ test('after a restart the gateway node resends its outbox signed; an entry alter
   })
 })
 
-test('reliable publish: the gateway\'s direct copy arrives signed; a direct copy whose signature does not verify is refused SEC004 and not delivered', async () => {
+test('reliable publish: the gateway\'s direct copy arrives signed; a direct copy whose signature does not verify is refused SEC004 and not delivered', { timeout: 3 * 60_000 }, async () => {
   const [gw, b] = await startMesh(2, (i) => i === 0 ? { gateway: { listen: '127.0.0.1:0' }, retry: { maxRetries: 30, initialDelayMs: 100, maxDelayMs: 400, jitter: 0 } } : {})
   try {
     const events: Envelope[] = []

@@ -24,7 +24,7 @@ function letterOf (from: AgentNode, to: string, payload: unknown): Omit<DeadLett
   return { side: 'sender', envelope, peer: to, reason: 'retries_exhausted', error: { code: 'COM002', name: 'ConnectionError', message: 'peer unreachable' }, attempts: 4, firstAttemptAt: now - 1000, lastAttemptAt: now }
 }
 
-test('signed dead letters: an honest letter replays; one altered in the store, injected unsigned, or signed by another node is refused with SEC004 and audited', async () => {
+test('signed dead letters: an honest letter replays; one altered in the store, injected unsigned, or signed by another node is refused with SEC004 and audited', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const [a, b] = await startMesh(2, (i) => i === 0 ? { debug: '127.0.0.1:0', dataDir: join(dir, 'a') } : {})
     try {
@@ -62,7 +62,7 @@ test('signed dead letters: an honest letter replays; one altered in the store, i
   })
 })
 
-test('gateway-injected envelopes: a publish and a command sent through the gateway arrive signed by the gateway node, the client named under the signature; a bad signature is refused SEC004', async () => {
+test('gateway-injected envelopes: a publish and a command sent through the gateway arrive signed by the gateway node, the client named under the signature; a bad signature is refused SEC004', { timeout: 3 * 60_000 }, async () => {
   const [gw, b] = await startMesh(2, (i) => i === 0 ? { gateway: { listen: '127.0.0.1:0' } } : {})
   try {
     const events: Envelope[] = []

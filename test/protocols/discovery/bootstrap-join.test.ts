@@ -9,7 +9,7 @@ import { freePort, nodeOptions, sleep, stopAll, uniqueMesh, waitFor } from '../.
 
 const bootstrapOf = (n: AgentNode): BootstrapDialer => n.services.find((s): s is BootstrapDialer => s instanceof BootstrapDialer) as BootstrapDialer
 
-test('nine agents given three seeds each join through one of them, and all twelve see each other; a stopped seed\'s agents stay in the mesh', async () => {
+test('nine agents given three seeds each join through one of them, and all twelve see each other; a stopped seed\'s agents stay in the mesh', { timeout: 3 * 60_000 }, async () => {
   const mesh = uniqueMesh()
   const nodes: AgentNode[] = []
   try {
@@ -45,7 +45,7 @@ test('nine agents given three seeds each join through one of them, and all twelv
   }
 })
 
-test('reconnect: one agent held offline and not connected is dialled a round; none when it is connected, left alone, or the interval is 0', async () => {
+test('reconnect: one agent held offline and not connected is dialled a round; none when it is connected, left alone, or the interval is 0', { timeout: 3 * 60_000 }, async () => {
   const dialled: string[] = []
   let offline = ['x', 'y']
   const connected = new Set(['y'])
@@ -66,7 +66,7 @@ test('reconnect: one agent held offline and not connected is dialled a round; no
   assert.equal(dialled.some(p => p.startsWith('off:')), false)
 })
 
-test('reconnect with perRound and repickAfterMs: two different peers a round, none picked again within its time', async () => {
+test('reconnect with perRound and repickAfterMs: two different peers a round, none picked again within its time', { timeout: 3 * 60_000 }, async () => {
   const rounds: string[][] = []
   let current: string[] = []
   const r = new Reconnector({
@@ -89,7 +89,7 @@ test('reconnect with perRound and repickAfterMs: two different peers a round, no
   assert.deepEqual(r.counts, { attempts: 3, connected: 3 })
 })
 
-test('six seeds started at once, each given all six addresses (its own too), end in one mesh', async () => {
+test('six seeds started at once, each given all six addresses (its own too), end in one mesh', { timeout: 3 * 60_000 }, async () => {
   // Each joins through the first of them to answer: pairs or triples that joined each other alone
   // are joined up by the look over the seeds its member view does not know.
   const mesh = uniqueMesh()

@@ -32,7 +32,7 @@ async function scriptedPeer (mesh: string, firstAfterMs: number, timers: Set<Ret
   return { b, asked: () => asked }
 }
 
-test('a card exchange left unanswered is asked again on the connection that stays, and the agents know each other', async () => {
+test('a card exchange left unanswered is asked again on the connection that stays, and the agents know each other', { timeout: 3 * 60_000 }, async () => {
   const mesh = uniqueMesh()
   const timers = new Set<ReturnType<typeof setTimeout>>()
   const { b, asked } = await scriptedPeer(mesh, 15_000, timers)
@@ -50,7 +50,7 @@ test('a card exchange left unanswered is asked again on the connection that stay
   }
 })
 
-test('a connection whose exchange never started (identify passed unheard) gets one, and the agents know each other', async () => {
+test('a connection whose exchange never started (identify passed unheard) gets one, and the agents know each other', { timeout: 3 * 60_000 }, async () => {
   const mesh = uniqueMesh()
   const timers = new Set<ReturnType<typeof setTimeout>>()
   const { b, asked } = await scriptedPeer(mesh, 0, timers)

@@ -7,7 +7,7 @@ import { MemberTable, type Heartbeat } from '../../../protocols/discovery/member
 
 const config = { suspicionMinMs: 1_000, suspicionMaxMs: 8_000, confirmationsForMin: 3 }
 
-test('alive, suspect on a failed probe, offline when the suspicion runs out', () => {
+test('alive, suspect on a failed probe, offline when the suspicion runs out', { timeout: 3 * 60_000 }, () => {
   const fd = new FailureDetector(config)
   assert.deepEqual(fd.heartbeat('b', 1, 0).map(t => t.to), ['alive'])
   assert.deepEqual(fd.probeFailed('b', 'a', 100).map(t => `${t.from}>${t.to}`), ['alive>suspect'])
@@ -17,7 +17,7 @@ test('alive, suspect on a failed probe, offline when the suspicion runs out', ()
   assert.equal(fd.nextDeadline(), undefined)
 })
 
-test('a heartbeat refutes a suspicion; a stale one does not', () => {
+test('a heartbeat refutes a suspicion; a stale one does not', { timeout: 3 * 60_000 }, () => {
   const fd = new FailureDetector(config)
   fd.heartbeat('b', 3, 0)
   fd.probeFailed('b', 'a', 10)
@@ -27,7 +27,7 @@ test('a heartbeat refutes a suspicion; a stale one does not', () => {
   assert.deepEqual(fd.tick(100_000), [], 'no leftover deadline')
 })
 
-test('independent confirmations shorten the suspicion to the minimum; repeats do not', () => {
+test('independent confirmations shorten the suspicion to the minimum; repeats do not', { timeout: 3 * 60_000 }, () => {
   const fd = new FailureDetector(config)
   fd.heartbeat('b', 1, 0)
   fd.probeFailed('b', 'a', 0)
@@ -44,7 +44,7 @@ test('independent confirmations shorten the suspicion to the minimum; repeats do
   assert.equal(fd.timeoutFor(99), 1_000)
 })
 
-test('a suspicion counts only at the incarnation the member itself said: above it is a lie, below it stale', () => {
+test('a suspicion counts only at the incarnation the member itself said: above it is a lie, below it stale', { timeout: 3 * 60_000 }, () => {
   const fd = new FailureDetector(config)
   fd.heartbeat('b', 5, 0)
   assert.deepEqual(fd.suspicionReported('b', 'x', Number.MAX_SAFE_INTEGER, 10), [], 'an incarnation b never said')
@@ -58,14 +58,14 @@ test('a suspicion counts only at the incarnation the member itself said: above i
   assert.deepEqual(fd.heartbeat('b', 6, 40).map(t => `${t.from}>${t.to}@${t.incarnation}`), ['suspect>alive@6'], 'refuted by b itself')
 })
 
-test('garbage incarnations are ignored', () => {
+test('garbage incarnations are ignored', { timeout: 3 * 60_000 }, () => {
   const fd = new FailureDetector(config)
   assert.deepEqual(fd.heartbeat('b', -1, 0), [])
   assert.deepEqual(fd.heartbeat('b', 1.5, 0), [])
   assert.equal(fd.state('b'), undefined)
 })
 
-test('left is final until the member returns with a newer incarnation', () => {
+test('left is final until the member returns with a newer incarnation', { timeout: 3 * 60_000 }, () => {
   const fd = new FailureDetector(config)
   fd.heartbeat('b', 1, 0)
   assert.deepEqual(fd.leave('b', 1, 5).map(t => `${t.from}>${t.to}`), ['alive>left'])
@@ -74,7 +74,7 @@ test('left is final until the member returns with a newer incarnation', () => {
   assert.deepEqual(fd.heartbeat('b', 2, 8).map(t => `${t.from}>${t.to}`), ['left>alive'])
 })
 
-test('a slow node is not declared offline on one peer\'s word while it keeps talking', () => {
+test('a slow node is not declared offline on one peer\'s word while it keeps talking', { timeout: 3 * 60_000 }, () => {
   const fd = new FailureDetector(config)
   fd.heartbeat('slow', 1, 0)
   let offline = 0
@@ -98,7 +98,7 @@ function rng (seed: number): () => number {
   }
 }
 
-test('2,000 random schedules: offline never comes sooner than the minimum suspicion, nor without one, nor from a stale word', () => {
+test('2,000 random schedules: offline never comes sooner than the minimum suspicion, nor without one, nor from a stale word', { timeout: 3 * 60_000 }, () => {
   const peers = ['b', 'c', 'd', 'e']
   const observers = ['a', 'x', 'y', 'z']
   let offlines = 0
@@ -150,7 +150,7 @@ const beat = (peerId: string, incarnation: number, suspects: Heartbeat['suspects
   ({ ...card(peerId), incarnation, suspects, ...extra })
 const states = (t: MemberTable): Record<string, string> => Object.fromEntries(t.members().map(m => [m.peerId, `${m.state}@${m.incarnation}`]))
 
-test('member table: a heartbeat speaks for its sender only; its incarnation, "leaving" or card claimed for another agent are dropped', () => {
+test('member table: a heartbeat speaks for its sender only; its incarnation, "leaving" or card claimed for another agent are dropped', { timeout: 3 * 60_000 }, () => {
   const t = new MemberTable({ ...timings, self: card('a'), incarnation: 10, random: () => 0.5 })
   t.heartbeat(beat('b', 3), 0)
   t.heartbeat(beat('b', Number.MAX_SAFE_INTEGER, [], { leaving: true, name: 'forged' }), 10, 'mallory')
@@ -161,7 +161,7 @@ test('member table: a heartbeat speaks for its sender only; its incarnation, "le
   assert.deepEqual(states(t), { b: 'alive@3' }, 'nor is this node a member of its own view')
 })
 
-test('member table: suspicions count only from a member known before, and only up to the incarnation the suspect said', () => {
+test('member table: suspicions count only from a member known before, and only up to the incarnation the suspect said', { timeout: 3 * 60_000 }, () => {
   const t = new MemberTable({ ...timings, self: card('a'), incarnation: 10, random: () => 0.5 })
   t.heartbeat(beat('b', 3), 0)
   // A stranger's first heartbeat accuses nobody; it is a member from then on.
@@ -185,7 +185,7 @@ test('member table: suspicions count only from a member known before, and only u
   assert.deepEqual(states(t), { b: 'alive@4', m: 'left@1' })
 })
 
-test('member table: this node refutes a suspicion of its own incarnation, and takes none of one it never had', () => {
+test('member table: this node refutes a suspicion of its own incarnation, and takes none of one it never had', { timeout: 3 * 60_000 }, () => {
   const t = new MemberTable({ ...timings, self: card('a'), incarnation: 10, random: () => 0.5 })
   t.heartbeat(beat('b', 3), 0)
   t.drain()
@@ -200,7 +200,7 @@ test('member table: this node refutes a suspicion of its own incarnation, and ta
   assert.equal(t.announcement().incarnation, 11)
 })
 
-test('the live count, the members lost and the next deadline, kept as states change, agree with a walk of every member', async () => {
+test('the live count, the members lost and the next deadline, kept as states change, agree with a walk of every member', { timeout: 3 * 60_000 }, async () => {
   const { seededRandom } = await import('../../helpers.js')
   const random = seededRandom(7)
   const fd = new FailureDetector(config)
@@ -224,7 +224,7 @@ test('the live count, the members lost and the next deadline, kept as states cha
   }
 })
 
-test('member table: one member\'s entry, and each member\'s state and eligibility, agree with the whole view over random events', async () => {
+test('member table: one member\'s entry, and each member\'s state and eligibility, agree with the whole view over random events', { timeout: 3 * 60_000 }, async () => {
   const { seededRandom } = await import('../../helpers.js')
   const random = seededRandom(11)
   const t = new MemberTable({ ...timings, self: card('a'), incarnation: 10, random })

@@ -15,7 +15,7 @@ import { CLI, nodeOptions, Proc, sleep, uniqueMesh, waitFor } from '../../helper
 const PAUSE_MS = 20_000
 const DIAL_TIMEOUT_MS = 3_000
 
-test('a joiner whose seed answers only after 20 s joins with its dial timeout doubling (3, 6, 12 s): at most three dials, not one every few seconds', async () => {
+test('a joiner whose seed answers only after 20 s joins with its dial timeout doubling (3, 6, 12 s): at most three dials, not one every few seconds', { timeout: 3 * 60_000 }, async () => {
   const mesh = uniqueMesh()
   const seed = new Proc([CLI, 'start', '--open', '--json', '--no-mdns', '--preset', 'local', '--mesh', mesh, '--name', 'slow-seed',
     '--listen', '/ip4/127.0.0.1/tcp/0'])

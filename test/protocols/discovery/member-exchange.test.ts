@@ -27,7 +27,7 @@ import { nodeOptions, seededRandom, stopAll, uniqueMesh, waitFor } from '../../h
 
 const ids = (n: number, prefix = 'peer'): string[] => Array.from({ length: n }, (_, i) => `${prefix}-${i}`)
 
-test('digest: equal sets have equal sums; one newer statement changes its own bucket only; the text round-trips', () => {
+test('digest: equal sets have equal sums; one newer statement changes its own bucket only; the text round-trips', { timeout: 3 * 60_000 }, () => {
   const entries: Entry[] = ids(300).map((m, i) => [m, 1_000 + i])
   const a = digestOf(entries)
   assert.deepEqual([...digestOf([...entries].reverse())], [...a], 'order does not matter')
@@ -39,7 +39,7 @@ test('digest: equal sets have equal sums; one newer statement changes its own bu
   assert.equal(decodeDigest('00'), undefined, 'not the length')
 })
 
-test('digest: the answerer lists whole buckets up to its limit and says when it left some out; reconcile finds what each side lacks', () => {
+test('digest: the answerer lists whole buckets up to its limit and says when it left some out; reconcile finds what each side lacks', { timeout: 3 * 60_000 }, () => {
   const theirs: Entry[] = ids(200).map((m): Entry => [m, 5])
   const all = new Set(Array.from({ length: DIGEST_BUCKETS }, (_, i) => i))
   const whole = listDiffering(theirs, all, 10_000, () => 0)

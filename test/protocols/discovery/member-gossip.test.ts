@@ -10,7 +10,7 @@ import { parseStatement } from '../../../protocols/discovery/member-wire.js'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 
-test('rumours: a newer statement replaces the older, one already heard is dropped; each is told a logarithmic number of times, least told first', () => {
+test('rumours: a newer statement replaces the older, one already heard is dropped; each is told a logarithmic number of times, least told first', { timeout: 3 * 60_000 }, () => {
   const r = new Rumours<string>({ retransmitMult: 4 })
   assert.equal(r.offer('a', 5, 'a5', 10), true)
   assert.equal(r.offer('a', 5, 'a5 again', 10), false, 'heard already')
@@ -37,7 +37,7 @@ test('rumours: a newer statement replaces the older, one already heard is droppe
   assert.equal(big.take(1, 10, 10).length, 1)
 })
 
-test('rumours: news is never told back to the neighbour it was heard from; it waits for others', () => {
+test('rumours: news is never told back to the neighbour it was heard from; it waits for others', { timeout: 3 * 60_000 }, () => {
   const r = new Rumours<string>({ retransmitMult: 1 })
   r.offer('x', 1, 'x1', 10, 'seed')
   r.offer('y', 1, 'y1', 10)
@@ -50,7 +50,7 @@ test('rumours: news is never told back to the neighbour it was heard from; it wa
   assert.deepEqual(r.take(9, 10, 1_000), ['z1'], 'no receiver named: anything queued')
 })
 
-test('rumours: over random offers, takes and forgets, each message carries the least told (its source aside), within its limits, each statement told the limit and no more', () => {
+test('rumours: over random offers, takes and forgets, each message carries the least told (its source aside), within its limits, each statement told the limit and no more', { timeout: 3 * 60_000 }, () => {
   // A reference queue kept beside it: what each key was told, by whom it was heard.
   let x = 7
   const rand = (n: number): number => { x = (x * 1103515245 + 12345) % 2 ** 31; return x % n }
@@ -96,7 +96,7 @@ test('rumours: over random offers, takes and forgets, each message carries the l
   }
 })
 
-test('rumours: a copy of a held statement is told apart by its signature and body, not after a newer one or once forgotten', () => {
+test('rumours: a copy of a held statement is told apart by its signature and body, not after a newer one or once forgotten', { timeout: 3 * 60_000 }, () => {
   type S = { body: string, sig: string }
   const r = new Rumours<S>({ retransmitMult: 4, identity: { of: s => s.sig, same: (a, b) => a.body === b.body } })
   const a1 = { body: '{"seq":1}', sig: 'sig-a1' }
@@ -117,7 +117,7 @@ const fd = { suspicionMinMs: 200, suspicionMaxMs: 600, confirmationsForMin: 3 }
 const self = { peerId: 'a', name: 'a', roles: [], eligible: true }
 const beat = (peerId: string, incarnation: number, suspects: Heartbeat['suspects'] = []): Heartbeat => ({ peerId, name: peerId, roles: [], eligible: true, incarnation, suspects })
 
-test('member table: a statement is due only with news (a new incarnation, a new accusation, leaving), not for a dropped accusation', () => {
+test('member table: a statement is due only with news (a new incarnation, a new accusation, leaving), not for a dropped accusation', { timeout: 3 * 60_000 }, () => {
   const t = new MemberTable({ ...timings, ...fd, self, incarnation: 10, random: () => 0.5 })
   assert.equal(t.statementDue()?.incarnation, 10, 'the first one')
   assert.equal(t.statementDue(), undefined, 'nothing new')
@@ -135,7 +135,7 @@ test('member table: a statement is due only with news (a new incarnation, a new 
   assert.equal(t.statementDue(true)?.leaving, true, 'leaving always is')
 })
 
-test('member table: a suspicion heard from another agent is taken, but not repeated in this node\'s statement; its own probe\'s is', () => {
+test('member table: a suspicion heard from another agent is taken, but not repeated in this node\'s statement; its own probe\'s is', { timeout: 3 * 60_000 }, () => {
   const t = new MemberTable({ ...timings, ...fd, self, incarnation: 10, random: () => 0.5 })
   t.statementDue()
   t.heartbeat(beat('c', 5), 0)
@@ -149,7 +149,7 @@ test('member table: a suspicion heard from another agent is taken, but not repea
   assert.deepEqual(t.statementDue()?.suspects, [{ peerId: 'd', incarnation: 2 }], 'its own probe failed: now it accuses d itself')
 })
 
-test('member table: a neighbour suspected on hearsay is probed out of turn; an accusation whose accusers are gone is taken up', () => {
+test('member table: a neighbour suspected on hearsay is probed out of turn; an accusation whose accusers are gone is taken up', { timeout: 3 * 60_000 }, () => {
   // random 0.5: taken up when ADOPT_SHARE / live members > 0.5, i.e. with fewer than 4 alive or suspect here.
   const t = new MemberTable({ ...timings, ...fd, self, incarnation: 10, random: () => 0.5 })
   t.statementDue()
@@ -168,7 +168,7 @@ test('member table: a neighbour suspected on hearsay is probed out of turn; an a
   assert.deepEqual(t.statementDue()?.suspects.map(s => s.peerId).sort(), ['c', 'x'], 'x\'s loss no longer rests on c alone')
 })
 
-test('member table: a probe that fails after others\' word made the member offline is still this node\'s accusation', () => {
+test('member table: a probe that fails after others\' word made the member offline is still this node\'s accusation', { timeout: 3 * 60_000 }, () => {
   const t = new MemberTable({ ...timings, ...fd, self, incarnation: 10, random: () => 0.9 })
   t.statementDue()
   for (const p of ['c', 'x']) t.heartbeat(beat(p, 1), 0)
@@ -181,7 +181,7 @@ test('member table: a probe that fails after others\' word made the member offli
   assert.deepEqual(t.statementDue()?.suspects, [{ peerId: 'x', incarnation: 1 }])
 })
 
-test('member table: an accusation held is counted once the suspect\'s own word catches up, and once its author is a member', () => {
+test('member table: an accusation held is counted once the suspect\'s own word catches up, and once its author is a member', { timeout: 3 * 60_000 }, () => {
   const t = new MemberTable({ ...timings, ...fd, self, incarnation: 10, random: () => 0.5 })
   t.heartbeat(beat('b', 3), 0)
   // m's first statement: it was no member before, so its accusation waits; and it accuses b at
@@ -203,7 +203,7 @@ test('member table: an accusation held is counted once the suspect\'s own word c
   assert.equal(t.incarnation, 11)
 })
 
-test('member table: probes go to neighbours only, two a round at most (the next in turn, and the one silent longest)', () => {
+test('member table: probes go to neighbours only, two a round at most (the next in turn, and the one silent longest)', { timeout: 3 * 60_000 }, () => {
   const t = new MemberTable({ ...timings, ...fd, self, incarnation: 10, random: () => 0.5 })
   for (const p of ['b', 'c', 'd', 'e', 'f']) t.heartbeat(beat(p, 1), 0)
   const neighbours = new Set(['b', 'c'])
@@ -217,7 +217,7 @@ test('member table: probes go to neighbours only, two a round at most (the next 
   assert.equal(t.probeRound(2_000).length <= 2, true, 'without neighbours (the simulation), any live member, still two at most')
 })
 
-test('statement keys: a statement checks out only under its author\'s key and mesh', async () => {
+test('statement keys: a statement checks out only under its author\'s key and mesh', { timeout: 3 * 60_000 }, async () => {
   const key = await generateKeyPair('Ed25519')
   const other = await generateKeyPair('Ed25519')
   const author = peerIdFromPrivateKey(key).toString()
@@ -235,7 +235,7 @@ test('statement keys: a statement checks out only under its author\'s key and me
   assert.equal(parseStatement('not json'), undefined)
 })
 
-test('member table: a peer that answers slowly gets longer probe timeouts (learnt from late answers too), up to a cap; one that stops answering is still suspected', () => {
+test('member table: a peer that answers slowly gets longer probe timeouts (learnt from late answers too), up to a cap; one that stops answering is still suspected', { timeout: 3 * 60_000 }, () => {
   const t = new MemberTable({ ...timings, ...fd, self, incarnation: 1, random: () => 0.5 })
   const answer = { incarnation: 1, eligible: true, name: 'b', roles: [] }
   t.heartbeat(beat('b', 1), 0)

@@ -13,7 +13,7 @@ import { nodeOptions, uniqueMesh, waitFor } from '../../helpers.js'
 const HOUR = 3_600_000
 const ann = (peerId: string, at: number, peers: string[] = []): MeshAnnouncement => ({ peerId, name: peerId, roles: [], peers, rates: {}, at })
 
-test('mesh map: agents whose clocks are an hour behind or ahead show, and leave three intervals after they were last heard', () => {
+test('mesh map: agents whose clocks are an hour behind or ahead show, and leave three intervals after they were last heard', { timeout: 3 * 60_000 }, () => {
   const t0 = 1_800_000_000_000
   const map = new MeshMap(() => ann('me', t0, ['behind', 'ahead']), 1_000)
   map.record(ann('behind', t0 - HOUR, ['me']), t0)
@@ -31,7 +31,7 @@ test('mesh map: agents whose clocks are an hour behind or ahead show, and leave 
   assert.deepEqual(at(t0 + 5_600), ['me'])
 })
 
-test('mesh map: an agent whose host clock steps back keeps its place on the others\' maps', (t) => {
+test('mesh map: an agent whose host clock steps back keeps its place on the others\' maps', { timeout: 3 * 60_000 }, (t) => {
   const t0 = 1_800_000_000_000
   t.mock.timers.enable({ apis: ['Date'], now: t0 })
   const announcer = new MeshAnnouncer({
@@ -54,7 +54,7 @@ test('mesh map: an agent whose host clock steps back keeps its place on the othe
   assert.deepEqual(map.snapshot(t0 + 6_000).nodes.map(n => n.peerId).sort(), ['me', 'stepper'], 'heard at 5 s: still on the map at 6 s')
 })
 
-test('mesh map: an agent restarted with its clock behind its earlier life replaces that life once it is past its time', () => {
+test('mesh map: an agent restarted with its clock behind its earlier life replaces that life once it is past its time', { timeout: 3 * 60_000 }, () => {
   const t0 = 1_800_000_000_000
   const map = new MeshMap(() => ann('me', t0), 1_000)
   map.record(ann('phoenix', t0, ['me']), t0)
@@ -67,7 +67,7 @@ test('mesh map: an agent restarted with its clock behind its earlier life replac
   assert.equal(s.edges.length, 0, 'as its new life announced itself')
 })
 
-test('mesh map: an agent with no connection to the watching node is dialled by it and shows on its map', async (t) => {
+test('mesh map: an agent with no connection to the watching node is dialled by it and shows on its map', { timeout: 3 * 60_000 }, async (t) => {
   // w watches (debug endpoint); a joins through w, b through a. No peer dialer anywhere (targetPeers
   // 0), so only the watcher's own dial can connect b to w: b's announcements go to the watchers it is
   // connected to and nowhere else (gossip goes through subscribers, and only watchers subscribe).

@@ -20,7 +20,7 @@ function handView (): { view: any, state: Map<string, string>, tell: (peerId: st
   return { view, state, tell }
 }
 
-test('an agent still offline after the grace is hung up on once; one back alive within it, or one that left, is not', async () => {
+test('an agent still offline after the grace is hung up on once; one back alive within it, or one that left, is not', { timeout: 3 * 60_000 }, async () => {
   const { view, state, tell } = handView()
   const hung: string[] = []
   const h = new OfflineHangUp({ changes: view, stateOf: p => state.get(p), hangUp: p => { hung.push(p) }, afterMs: 100 })
@@ -41,7 +41,7 @@ test('an agent still offline after the grace is hung up on once; one back alive 
   assert.deepEqual(hung, ['dead'])
 })
 
-test('a connection that still answers is kept and asked again each grace while the agent stays offline; one that does not answer, or throws, is closed', async () => {
+test('a connection that still answers is kept and asked again each grace while the agent stays offline; one that does not answer, or throws, is closed', { timeout: 3 * 60_000 }, async () => {
   const { view, state, tell } = handView()
   const hung: string[] = []
   const asked: string[] = []
@@ -81,7 +81,7 @@ test('a connection that still answers is kept and asked again each grace while t
   assert.equal(hung.some(p => p.startsWith('off:')), false)
 })
 
-test('a paused agent: offline, then its unanswered connection closed; resumed, connected and alive again', async () => {
+test('a paused agent: offline, then its unanswered connection closed; resumed, connected and alive again', { timeout: 3 * 60_000 }, async () => {
   const mesh = uniqueMesh()
   const a = await createAgentNode(nodeOptions(mesh, { name: 'watcher', preset: 'local', membership: { hangUpAfterMs: 1_000 } }))
   await a.start()

@@ -14,7 +14,7 @@ import { DIALS_AT_ONCE, PeerDialer } from '../../../protocols/discovery/dialer.j
 import { HandOffs } from '../../../protocols/discovery/hand-off.js'
 import { nodeOptions, sleep, stopAll, uniqueMesh, waitFor } from '../../helpers.js'
 
-test('peer dialer: told of six peers at once, it dials two at a time and reaches all six', async () => {
+test('peer dialer: told of six peers at once, it dials two at a time and reaches all six', { timeout: 3 * 60_000 }, async () => {
   const mesh = uniqueMesh()
   const nodes: AgentNode[] = []
   try {
@@ -47,7 +47,7 @@ test('peer dialer: told of six peers at once, it dials two at a time and reaches
   }
 })
 
-test('peer dialer: an agent whose connection was just closed by agreement (handed on) is not dialled back when a peer exchange names it', async () => {
+test('peer dialer: an agent whose connection was just closed by agreement (handed on) is not dialled back when a peer exchange names it', { timeout: 3 * 60_000 }, async () => {
   const mesh = uniqueMesh()
   const nodes: AgentNode[] = []
   try {

@@ -23,7 +23,7 @@ async function identity (): Promise<{ key: PrivateKey, peer: string }> {
 
 const sec004 = (e: Error): boolean => e instanceof BadSignatureError && e.code === 'SEC004'
 
-test('a signed envelope verifies after encoding, decoding and reordering, and not after any change', async () => {
+test('a signed envelope verifies after encoding, decoding and reordering, and not after any change', { timeout: 3 * 60_000 }, async () => {
   const a = await identity()
   const b = await identity()
   const env = signEnvelope(makeEnvelope({ source: a.peer, destination: { topic: 't' }, type: 'EVENT', subject: 's', payload: { x: 1, nested: { b: [1, 'é', null], a: true } }, headers: { k: 'v' } }), a.key)
@@ -54,7 +54,7 @@ test('a signed envelope verifies after encoding, decoding and reordering, and no
   assert.throws(() => verifyEnvelope({ ...env, source: 'not-a-peer-id' }), sec004)
 })
 
-test('unsigned envelopes decode as before; a malformed or oversized signature is MSG001', async () => {
+test('unsigned envelopes decode as before; a malformed or oversized signature is MSG001', { timeout: 3 * 60_000 }, async () => {
   const a = await identity()
   const plain = makeEnvelope({ source: a.peer, destination: { peer: a.peer }, type: 'REQUEST', subject: 's', payload: null })
   assert.deepEqual(decodeEnvelope(encodeEnvelope(plain), 1 << 20), plain)
@@ -75,7 +75,7 @@ function record (spec: TaskSpec, submitter: string, submission?: TaskRecord['sub
   }
 }
 
-test('a record is acted on only if its submitter signed its spec; each refusal is counted and audited', async () => {
+test('a record is acted on only if its submitter signed its spec; each refusal is counted and audited', { timeout: 3 * 60_000 }, async () => {
   const a = await identity()
   const b = await identity()
   const spec = TaskSpec.parse({ task_id: 't1', type: 'work', metadata: { input: 'honest' } })
@@ -118,7 +118,7 @@ async function elected (nodes: AgentNode[]): Promise<AgentNode> {
   return leader() as AgentNode
 }
 
-test('a voter\'s altered or invented task records are not run by the coordinator that takes over', async () => {
+test('a voter\'s altered or invented task records are not run by the coordinator that takes over', { timeout: 3 * 60_000 }, async () => {
   // Three voters and a submitter that takes no part in elections.
   const nodes = await startMesh(4, (i) => ({ ...local, coordination: { ...local.coordination, eligible: i < 3 } }))
   try {

@@ -13,7 +13,7 @@ import { startMesh, stopAll, waitFor } from '../../helpers.js'
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 
-test('learning: a 20 MiB model update reaches every agent intact; an older version never replaces a newer; a hash mismatch is refused', async () => {
+test('learning: a 20 MiB model update reaches every agent intact; an older version never replaces a newer; a hash mismatch is refused', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(5)
   try {
     const [publisher, ...agents] = nodes
@@ -90,7 +90,7 @@ test('learning: a 20 MiB model update reaches every agent intact; an older versi
   }
 })
 
-test('learning: when the publisher is gone, an agent fetches the version from agents that answered they applied it', async () => {
+test('learning: when the publisher is gone, an agent fetches the version from agents that answered they applied it', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(4)
   try {
     const [publisher, a, b, late] = nodes

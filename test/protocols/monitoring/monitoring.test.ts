@@ -15,7 +15,7 @@ const AGENT = fileURLToPath(new URL('../../../harness/fixtures/task-agent.js', i
 /** One host's timings (fast failure detection and elections), three voters to start. */
 const local = { preset: 'local' as const, coordination: { bootstrapExpect: 3 } }
 
-test('monitoring: metric reports on an interval and on demand, alerts by severity, the coordinator\'s performance report uses them', async () => {
+test('monitoring: metric reports on an interval and on demand, alerts by severity, the coordinator\'s performance report uses them', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(3, () => ({ ...local, monitoring: { metricsIntervalMs: 300 } }))
   try {
     const [n0, n1, n2] = nodes
@@ -84,7 +84,7 @@ test('monitoring: metric reports on an interval and on demand, alerts by severit
   }
 })
 
-test('monitoring: the performance report carries every agent alive, those whose reports the coordinator never heard asked for one', async () => {
+test('monitoring: the performance report carries every agent alive, those whose reports the coordinator never heard asked for one', { timeout: 3 * 60_000 }, async () => {
   // Reports every minute: none is published before the round, as at 200 agents (one every 200 s)
   // or for an agent none of whose connections hears them.
   const nodes = await startMesh(3, () => ({ ...local, monitoring: { metricsIntervalMs: 60_000 } }))
@@ -108,7 +108,7 @@ test('monitoring: the performance report carries every agent alive, those whose 
   }
 })
 
-test('monitoring: the voters hear every agent\'s report, other agents do not unless told to (hearReports, hear())', async () => {
+test('monitoring: the voters hear every agent\'s report, other agents do not unless told to (hearReports, hear())', { timeout: 3 * 60_000 }, async () => {
   const quiet = { meshAnnounceIntervalMs: 0 }
   // Three voters (n0-n2), an agent that cannot vote (n3), and one that cannot and hears all (n4).
   const nodes = await startMesh(5, (i) => ({
@@ -148,7 +148,7 @@ test('monitoring: the voters hear every agent\'s report, other agents do not unl
   }
 })
 
-test('monitoring: an agent makes no periodic report while no one connected to it hears them, and does once someone does', async () => {
+test('monitoring: an agent makes no periodic report while no one connected to it hears them, and does once someone does', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(2, () => ({ ...local, meshAnnounceIntervalMs: 0, coordination: { eligible: false }, monitoring: { metricsIntervalMs: 100 } }))
   try {
     const [n0, n1] = nodes
@@ -167,7 +167,7 @@ test('monitoring: an agent makes no periodic report while no one connected to it
   }
 })
 
-test('monitoring: the coordinator alerts on monitoring.alerts.warning when an agent goes offline (killed, not left)', async () => {
+test('monitoring: the coordinator alerts on monitoring.alerts.warning when an agent goes offline (killed, not left)', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(3, () => ({ ...local }))
   // An agent process that takes no part in elections: its death costs no quorum.
   const worker = new Proc([AGENT], {
@@ -207,7 +207,7 @@ test('monitoring: the coordinator alerts on monitoring.alerts.warning when an ag
   }
 })
 
-test('monitoring: beyond metricsScaleFrom agents the report interval grows with the mesh, so the mesh\'s report rate stays flat', () => {
+test('monitoring: beyond metricsScaleFrom agents the report interval grows with the mesh, so the mesh\'s report rate stays flat', { timeout: 3 * 60_000 }, () => {
   // Up to the threshold the set interval holds: a small mesh reports as configured.
   assert.equal(reportIntervalMs(10_000, 1, 10), 10_000)
   assert.equal(reportIntervalMs(10_000, 10, 10), 10_000)

@@ -17,7 +17,7 @@ const events = (n: AgentNode): NegotiationEvent[] => {
   return list
 }
 
-test('negotiation: contract net awards the best proposal in time; a late one is refused NEG001, an invalid one MSG001, the rest rejected', async () => {
+test('negotiation: contract net awards the best proposal in time; a late one is refused NEG001, an invalid one MSG001, the rest rejected', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(6)
   try {
     const [initiator, ...bidders] = nodes
@@ -54,7 +54,7 @@ test('negotiation: contract net awards the best proposal in time; a late one is 
   }
 })
 
-test('negotiation: an award that is not confirmed goes to the next best; no proposal at all is NEG002', async () => {
+test('negotiation: an award that is not confirmed goes to the next best; no proposal at all is NEG002', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(3)
   try {
     const [initiator, a, b] = nodes
@@ -71,7 +71,7 @@ test('negotiation: an award that is not confirmed goes to the next best; no prop
   }
 })
 
-test('negotiation: bilateral rounds reach agreement, run out of rounds (NEG002), or end with a walk-away', async () => {
+test('negotiation: bilateral rounds reach agreement, run out of rounds (NEG002), or end with a walk-away', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(2)
   try {
     const [buyer, seller] = nodes
@@ -110,7 +110,7 @@ test('negotiation: bilateral rounds reach agreement, run out of rounds (NEG002),
   }
 })
 
-test('negotiation: a task submitted with assignment "contract_net" goes to the agent that won the bids', async () => {
+test('negotiation: a task submitted with assignment "contract_net" goes to the agent that won the bids', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(4, () => ({ preset: 'local' as const, coordination: { bootstrapExpect: 4 } }))
   try {
     await waitFor(() => nodes.filter(n => n.coordinator().inOffice).length === 1 && nodes.every(n => n.coordinator().leader !== undefined), 'a coordinator', 20_000)
@@ -129,7 +129,7 @@ test('negotiation: a task submitted with assignment "contract_net" goes to the a
   }
 })
 
-test('negotiation: a bilateral negotiation past its deadline ends with NEG002 on both sides, at the deadline, whoever is slow', async () => {
+test('negotiation: a bilateral negotiation past its deadline ends with NEG002 on both sides, at the deadline, whoever is slow', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(2)
   try {
     const [buyer, seller] = nodes

@@ -30,7 +30,7 @@ async function cuts (size: number, count: number, spill = true): Promise<number[
   return lengths
 }
 
-test('a batch that would end a little past a Noise message is cut before it; one that fits, or ends far past, is not', async () => {
+test('a batch that would end a little past a Noise message is cut before it; one that fits, or ends far past, is not', { timeout: 3 * 60_000 }, async () => {
   const fits = Math.floor(NOISE_BATCH_BYTES / 50) - 2 // 50 of them (and their commas) fit in one message
   assert.deepEqual(await cuts(fits, 100), [50, 50])
   // 50 would spill ~1,500 bytes into a second message: cut where the first ends.
@@ -47,7 +47,7 @@ test('a batch that would end a little past a Noise message is cut before it; one
   assert.deepEqual(await cuts(20_000, 26), [13, 13])
 })
 
-test('what a sealed publish counts in its batch is not under what the batch encodes to', async () => {
+test('what a sealed publish counts in its batch is not under what the batch encodes to', { timeout: 3 * 60_000 }, async () => {
   const key = await generateKeyPair('Ed25519')
   const source = peerIdFromPrivateKey(key).toString()
   const sealer = new SealingService({ privateKey: key, mesh: 'm', rotationMs: 60_000, graceMs: 1_000, withRole: () => [] })
@@ -78,7 +78,7 @@ test('what a sealed publish counts in its batch is not under what the batch enco
   }
 })
 
-test('the node-wide budget holds full batches too, charged one per 50 envelopes as receivers charge them', async () => {
+test('the node-wide budget holds full batches too, charged one per 50 envelopes as receivers charge them', { timeout: 3 * 60_000 }, async () => {
   // 40 full batches at once against 20 a second (a burst of 2): the writes keep to the rate, measured on this clock.
   const shared = new BatchBudget(20, 2)
   const at: number[] = []

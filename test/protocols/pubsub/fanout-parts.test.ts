@@ -16,7 +16,7 @@ import { hostile, mutationsOf, plantedIn } from '../../../harness/fuzz-inputs.js
 
 const P = '12D3KooWLTDZ8mNdoC2YAkgd4emA2M6w6ZVNQ7Ew5yFmyrCWF2kC'
 
-test('reach: a publisher writes directly only when every subscriber it can see lists no one beyond them', () => {
+test('reach: a publisher writes directly only when every subscriber it can see lists no one beyond them', { timeout: 3 * 60_000 }, () => {
   const t = new ReachTable()
   assert.equal(t.covers('p', 'news', []), true, 'no subscriber: nothing to reach')
   assert.equal(t.covers('p', 'news', ['a']), false, 'a has not told its reach yet')
@@ -38,7 +38,7 @@ test('reach: a publisher writes directly only when every subscriber it can see l
   assert.deepEqual(ownReach(['z', 'a'], topic => topic === 'a' ? ['y', 'x'] : ['1', '2', '3'], 2), { a: ['x', 'y'], z: null })
 })
 
-test('fan-out frames: a batch keeps its topic and bytes; control frames are checked; bad frames are MSG002', () => {
+test('fan-out frames: a batch keeps its topic and bytes; control frames are checked; bad frames are MSG002', { timeout: 3 * 60_000 }, () => {
   const batch = encodeBatch([envelopeToJson(makeEnvelope({ source: P, destination: { topic: 'news' }, type: 'EVENT', subject: 'news', payload: 1 }))])
   const decoder = new FrameDecoder(1 << 20)
   const frames = [...decoder.push(Buffer.concat([batchFrame('news', batch), controlFrame({ hello: { mesh: 'm', accepts: ['brotli'] }, reach: { news: [P] } })]))]
@@ -61,7 +61,7 @@ test('fan-out frames: a batch keeps its topic and bytes; control frames are chec
   for (const f of bad) assert.throws(() => parseFrame(f), SerializationError, Buffer.from(f).toString('hex'))
 })
 
-test('compression: both codecs give back the frame; a bomb is refused after maxBytes of output; garbage is MSG002', () => {
+test('compression: both codecs give back the frame; a bomb is refused after maxBytes of output; garbage is MSG002', { timeout: 3 * 60_000 }, () => {
   const envs = Array.from({ length: 50 }, (_, i) => envelopeToJson(makeEnvelope({ source: P, destination: { topic: 't' }, type: 'EVENT', subject: 't', payload: { i, text: 'agent status '.repeat(40) } })))
   const plain = encodeBatch(envs)
   for (const codec of ['deflate', 'brotli'] as const) {
@@ -85,7 +85,7 @@ test('compression: both codecs give back the frame; a bomb is refused after maxB
   assert.throws(() => inflateFrame(Uint8Array.of(WIRE_COMPRESSED.deflate, 0xff, 0xff), 1 << 20), SerializationError)
 })
 
-test('quick check: it accepts the envelopes agentmesh builds, and nothing the zod schema refuses', () => {
+test('quick check: it accepts the envelopes agentmesh builds, and nothing the zod schema refuses', { timeout: 3 * 60_000 }, () => {
   const built = [
     makeEnvelope({ source: P, destination: { topic: 'news' }, type: 'EVENT', subject: 'news', payload: { a: [1, 'x', null] } }),
     makeEnvelope({ source: P, destination: { peer: P }, type: 'REQUEST', subject: 'echo', payload: 1, ttl: 30_000, headers: { traceparent: '00-x' }, conversationId: 'c' }),

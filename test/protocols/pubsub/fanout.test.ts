@@ -67,7 +67,7 @@ async function warmUp (publisher: AgentNode, topic: string, subs: Array<{ got: u
   return i
 }
 
-test('a full mesh: batches go on the fan-out streams, each subscriber gets every envelope once and in order, none by gossip', async () => {
+test('a full mesh: batches go on the fan-out streams, each subscriber gets every envelope once and in order, none by gossip', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(4)
   const [a, ...subs] = nodes
   try {
@@ -88,7 +88,7 @@ test('a full mesh: batches go on the fan-out streams, each subscriber gets every
   }
 })
 
-test('a subscriber beyond the publisher\'s peers gets the topic by gossip; once connected, directly; each envelope once throughout', async () => {
+test('a subscriber beyond the publisher\'s peers gets the topic by gossip; once connected, directly; each envelope once throughout', { timeout: 3 * 60_000 }, async () => {
   // A star: b and c are connected only to a (no dialling of peers' peers).
   const mesh = uniqueMesh()
   const opts = (name: string): Parameters<typeof createAgentNode>[0] => nodeOptions(mesh, { name, connections: { targetPeers: 0 } })
@@ -133,7 +133,7 @@ test('a subscriber beyond the publisher\'s peers gets the topic by gossip; once 
   }
 })
 
-test('a subscriber that does not speak the fan-out protocol gets gossip, and so does everyone else on that topic', async () => {
+test('a subscriber that does not speak the fan-out protocol gets gossip, and so does everyone else on that topic', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(3, i => i === 2 ? { pubsub: { directFanout: 0 } } : {})
   const [a, b, old] = nodes
   try {
@@ -151,7 +151,7 @@ test('a subscriber that does not speak the fan-out protocol gets gossip, and so 
   }
 })
 
-test('bad input on a fan-out stream: forged source, wrong topic, other mesh and a flood are refused and counted; a broken frame closes that stream only', async () => {
+test('bad input on a fan-out stream: forged source, wrong topic, other mesh and a flood are refused and counted; a broken frame closes that stream only', { timeout: 3 * 60_000 }, async () => {
   // The attacker writes its own frames: it has no fan-out of its own that would open streams beside them.
   const nodes = await startMesh(3, i => i === 0 ? { pubsub: { publishPerSec: 20, floodSeconds: 0 } } : i === 1 ? { pubsub: { directFanout: 0 } } : {})
   const [victim, attacker, honest] = nodes
@@ -236,7 +236,7 @@ async function listener (mesh: string): Promise<Listener> {
   return l
 }
 
-test('compression: a publisher compresses a batch only for the peers whose hello accepts the codec; every peer reads the same envelopes', async () => {
+test('compression: a publisher compresses a batch only for the peers whose hello accepts the codec; every peer reads the same envelopes', { timeout: 3 * 60_000 }, async () => {
   const mesh = uniqueMesh()
   const a = await createAgentNode(nodeOptions(mesh, { name: 'a', pubsub: { compression: 'brotli', compressMinBytes: 0 } }))
   const b = await createAgentNode(nodeOptions(mesh, { name: 'b' }))

@@ -36,7 +36,7 @@ function guardWith (opts: { publishPerSec: number, floodSeconds: number, graylis
 const dropped = (counted: Array<[string, Record<string, string> | undefined]>, reason: string): number =>
   counted.filter(([n, l]) => n === 'gossip_rpcs_dropped_total' && l?.reason === reason).length
 
-test('gossip guard: a publisher over its limit sending directly is held, its RPCs dropped unread and charged, let go once it slows down', () => {
+test('gossip guard: a publisher over its limit sending directly is held, its RPCs dropped unread and charged, let go once it slows down', { timeout: 3 * 60_000 }, () => {
   const { guard, counted } = guardWith({ publishPerSec: 10, floodSeconds: 0 })
   const now = Date.now()
   for (let i = 0; i < 10; i++) assert.equal(guard.check('p', 'p', 't', 1, now), true)
@@ -65,7 +65,7 @@ test('gossip guard: a publisher over its limit sending directly is held, its RPC
   assert.equal(guard.admitsRpc('p', t + 501), true)
 })
 
-test('gossip guard: a held or graylisted peer that keeps sending is disconnected after floodSeconds, then dropped while it goes', () => {
+test('gossip guard: a held or graylisted peer that keeps sending is disconnected after floodSeconds, then dropped while it goes', { timeout: 3 * 60_000 }, () => {
   const graylisted = new Set([G])
   const { guard, counted, events, hungUp } = guardWith({ publishPerSec: 10, floodSeconds: 2, graylisted })
   const now = Date.now()
@@ -89,7 +89,7 @@ test('gossip guard: a held or graylisted peer that keeps sending is disconnected
   return sleep(50).then(() => { assert.deepEqual(hungUp.sort(), [G, P].sort()) })
 })
 
-test('gossip intake: a backlog already read is handed on in slices, with the event loop turning between them', async () => {
+test('gossip intake: a backlog already read is handed on in slices, with the event loop turning between them', { timeout: 3 * 60_000 }, async () => {
   // 2,000 RPCs queued at once, each taking ~50 µs of the consumer's time: read in one run of
   // microtasks, as gossipsub reads, the timer below would fire only after the last.
   const backlog = (async function * () { for (let i = 0; i < 2_000; i++) yield i })()
@@ -111,7 +111,7 @@ test('gossip intake: a backlog already read is handed on in slices, with the eve
   assert.ok(timerFiredAfter! <= 10 * SLICE_RPCS, `the timer waited for ${String(timerFiredAfter)} RPCs`)
 })
 
-test('gossip: a flooder sending directly is held (RPCs dropped unread), disconnected after pubsub.floodSeconds and refused; the honest broadcast all arrives', async () => {
+test('gossip: a flooder sending directly is held (RPCs dropped unread), disconnected after pubsub.floodSeconds and refused; the honest broadcast all arrives', { timeout: 3 * 60_000 }, async () => {
   const open = { security: { mode: 'open' as const } }
   // Only the victim limits: 20 gossip messages/s per publisher, a flooder out after 2 s over it.
   const [victim, honest, flooder] = await startMesh(3, i => i === 0 ? { ...open, pubsub: { publishPerSec: 20, floodSeconds: 2 } } : open)
@@ -164,7 +164,7 @@ test('gossip: a flooder sending directly is held (RPCs dropped unread), disconne
   }
 })
 
-test('gossip: an honest agent publishing flat out on ten topics stays under what its receivers charge it, every message arrives and it is not disconnected', async () => {
+test('gossip: an honest agent publishing flat out on ten topics stays under what its receivers charge it, every message arrives and it is not disconnected', { timeout: 3 * 60_000 }, async () => {
   // Each topic's batcher may send 40 gossip messages a second; the receiver charges the
   // publisher for all topics together (100 a second here, out after 2 s over it). Without the
   // node-wide budget, ten busy topics sent ~400 a second and the publisher was hung up on.

@@ -18,7 +18,7 @@ function gossipMessages (node: AgentNode, topic: string): number[] {
   return sizes
 }
 
-test('gossip batching: envelopes published together travel in one gossip message, up to batchMaxEnvelopes', async () => {
+test('gossip batching: envelopes published together travel in one gossip message, up to batchMaxEnvelopes', { timeout: 3 * 60_000 }, async () => {
   const [a, b] = await startMesh(2, () => ({ pubsub: { directFanout: 0 } }))
   try {
     const sub = b.subscribe('batched')
@@ -44,7 +44,7 @@ test('gossip batching: envelopes published together travel in one gossip message
   }
 })
 
-test('a subscriber that stops reading loses the oldest messages past pubsub.subscriptionBuffer, counted as dropped', async () => {
+test('a subscriber that stops reading loses the oldest messages past pubsub.subscriptionBuffer, counted as dropped', { timeout: 3 * 60_000 }, async () => {
   const [a, b] = await startMesh(2, () => ({ pubsub: { subscriptionBuffer: 5, directFanout: 0 } }))
   try {
     const slow = b.subscribe('slow') // read only at the end

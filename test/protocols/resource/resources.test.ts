@@ -19,7 +19,7 @@ async function elected (nodes: AgentNode[]): Promise<AgentNode> {
 
 const gpu = { cpu_cores: 0, memory_gb: 0, storage_gb: 0, gpu_units: 1 }
 
-test('resources: allocated or denied with the reason, released, announced on resources.status.<id>; a dead agent\'s allocations are released', async () => {
+test('resources: allocated or denied with the reason, released, announced on resources.status.<id>; a dead agent\'s allocations are released', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(4, withGpu)
   try {
     const coordinator = await elected(nodes)
@@ -69,7 +69,7 @@ test('resources: allocated or denied with the reason, released, announced on res
   }
 })
 
-test('resources: two tasks that need the one GPU run one after the other; the second waits with the conflict as its reason', async () => {
+test('resources: two tasks that need the one GPU run one after the other; the second waits with the conflict as its reason', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(3, withGpu)
   try {
     await elected(nodes)
@@ -100,7 +100,7 @@ test('resources: two tasks that need the one GPU run one after the other; the se
   }
 })
 
-test('resources: a new manager (the coordinator stopped) rebuilds the table from the running tasks and the agents\' own allocations; nothing is double-booked', async () => {
+test('resources: a new manager (the coordinator stopped) rebuilds the table from the running tasks and the agents\' own allocations; nothing is double-booked', { timeout: 3 * 60_000 }, async () => {
   // n1 has the GPU and takes no part in elections, so stopping the coordinator never takes it.
   const nodes = await startMesh(4, (i) => ({ ...withGpu(i), coordination: { ...fast.coordination, eligible: i !== 1 } }))
   try {

@@ -22,7 +22,7 @@ import { LearningService } from '../../../protocols/learning/index.js'
 
 const LIMITS: RateLimits = { requestsPerSec: 10, bytesPerSec: 10_000, internalPerSec: 5, floodSeconds: 3, cooldownMs: 60_000, maxMessageBytes: 2_000 }
 
-test('limiter: buckets per peer, liveness messages apart, bytes counted, a run of refusals cools the peer down', () => {
+test('limiter: buckets per peer, liveness messages apart, bytes counted, a run of refusals cools the peer down', { timeout: 3 * 60_000 }, () => {
   const l = new PeerLimiter(LIMITS)
   let now = 1_000_000
   for (let i = 0; i < 10; i++) assert.equal(l.check('a', 'work', 10, now).ok, true, `request ${i} within the burst`)
@@ -65,7 +65,7 @@ async function serves (victim: AgentNode, honest: AgentNode): Promise<void> {
   assert.equal(await honest.request(victim.peerId, 'work', 'ping'), 'ping')
 }
 
-test('rpc: a flooding peer gets RATE001 unrun, is counted, then disconnected and refused; an honest peer is served throughout', async () => {
+test('rpc: a flooding peer gets RATE001 unrun, is counted, then disconnected and refused; an honest peer is served throughout', { timeout: 3 * 60_000 }, async () => {
   // Only the victim limits: 40 requests/s per peer, a flooder out after 2 s over it.
   const [victim, honest, flooder] = await startMesh(3, i => i === 0 ? { rpc: { requestsPerSec: 40, floodSeconds: 2, cooldownMs: 60_000 } } : {})
   try {
@@ -131,7 +131,7 @@ test('rpc: a flooding peer gets RATE001 unrun, is counted, then disconnected and
   }
 })
 
-test('rpc: a caller with more to send than the peer admits is slowed to its limit, never disconnected as a flooder', async () => {
+test('rpc: a caller with more to send than the peer admits is slowed to its limit, never disconnected as a flooder', { timeout: 3 * 60_000 }, async () => {
   // 50 requests/s per peer, a flooder out after 2 s refused in every second: the caller's demand
   // (sequential, then 8 at a time) stays over the limit for ~3.5 s. Backing off on each refusal
   // alone left a refusal in every second, and the caller was hung up on (COM002 for 60 s).
@@ -163,7 +163,7 @@ test('rpc: a caller with more to send than the peer admits is slowed to its limi
   }
 })
 
-test('caller pacer: a refusal paces that peer\'s limit at nine tenths of its rate, in reserved slots, for 10 s after the last refusal', () => {
+test('caller pacer: a refusal paces that peer\'s limit at nine tenths of its rate, in reserved slots, for 10 s after the last refusal', { timeout: 3 * 60_000 }, () => {
   const pacer = new CallerPacer()
   const now = 1_000_000
   const req = (peer: string, weight = 1, bytes = 100, subject = 'work', until = now + 60_000): Paced => ({ peer, subject, weight, bytes, until })
@@ -205,7 +205,7 @@ test('caller pacer: a refusal paces that peer\'s limit at nine tenths of its rat
   assert.equal(pacer.slot(req('c'), now), 0, 'and no pace')
 })
 
-test('streams: 50 rpc streams opened by one peer on one connection do not all get through', async () => {
+test('streams: 50 rpc streams opened by one peer on one connection do not all get through', { timeout: 3 * 60_000 }, async () => {
   const [victim, attacker] = await startMesh(2)
   try {
     victim.handle('work', (x) => x)
@@ -227,7 +227,7 @@ test('streams: 50 rpc streams opened by one peer on one connection do not all ge
   }
 })
 
-test('gossip guard: the publisher is charged whoever relays, penalised when it sent directly, audited once a second', () => {
+test('gossip guard: the publisher is charged whoever relays, penalised when it sent directly, audited once a second', { timeout: 3 * 60_000 }, () => {
   const counted: Array<[string, Record<string, string> | undefined]> = []
   const events: AuditEvent[] = []
   const guard = new GossipGuard({
@@ -263,7 +263,7 @@ test('gossip guard: the publisher is charged whoever relays, penalised when it s
   assert.equal(GossipGuard.weightOf(1), 1)
 })
 
-test('gossip: a publisher far over its limit is dropped, counted and graylisted; an honest publisher\'s messages all arrive and its relaying costs it nothing', async () => {
+test('gossip: a publisher far over its limit is dropped, counted and graylisted; an honest publisher\'s messages all arrive and its relaying costs it nothing', { timeout: 3 * 60_000 }, async () => {
   const open = { security: { mode: 'open' as const } }
   // Only the victim limits tightly: 20 gossip messages/s per publisher, a flooder out after 2 s over it.
   const [victim, honest, flooder] = await startMesh(3, i => i === 0 ? { ...open, pubsub: { publishPerSec: 20, floodSeconds: 2 } } : open)
@@ -313,7 +313,7 @@ test('gossip: a publisher far over its limit is dropped, counted and graylisted;
   }
 })
 
-test('rpc guard: limit.exceeded audited at most once a second per peer, with the count since, and limit.disconnected', async () => {
+test('rpc guard: limit.exceeded audited at most once a second per peer, with the count since, and limit.disconnected', { timeout: 3 * 60_000 }, async () => {
   const events: AuditEvent[] = []
   const hungUp: string[] = []
   const guard = new RateGuard({
@@ -339,7 +339,7 @@ test('rpc guard: limit.exceeded audited at most once a second per peer, with the
   await waitFor(() => hungUp.length === 1, 'the flooder to be hung up on', 2_000)
 })
 
-test('stream guard: new conversations per second and open at once per peer, counted, audited once a second', () => {
+test('stream guard: new conversations per second and open at once per peer, counted, audited once a second', { timeout: 3 * 60_000 }, () => {
   const counted: Array<Record<string, string> | undefined> = []
   const events: AuditEvent[] = []
   const guard = new StreamGuard({
@@ -372,7 +372,7 @@ test('stream guard: new conversations per second and open at once per peer, coun
   for (let i = 0; i < 1_000; i++) assert.ok(off.admit('a', now).ok)
 })
 
-test('negotiation and learning: a peer opening conversations too fast or too many is refused and counted; an honest peer\'s complete', async () => {
+test('negotiation and learning: a peer opening conversations too fast or too many is refused and counted; an honest peer\'s complete', { timeout: 3 * 60_000 }, async () => {
   const open = { security: { mode: 'open' as const } }
   const [victim, honest, flooder] = await startMesh(3, i => i === 0 ? { ...open, learning: { fetchesPerSec: 5, fetchesPerPeer: 2 } } : open)
   // The victim's services as the node builds them, with its counters and an audit sink (node/services.ts passes the same).
@@ -425,7 +425,7 @@ test('negotiation and learning: a peer opening conversations too fast or too man
   }
 })
 
-test('connections per peer: the ones let through but not open yet count, until they open or fail', () => {
+test('connections per peer: the ones let through but not open yet count, until they open or fail', { timeout: 3 * 60_000 }, () => {
   let open = 0
   const cap = new PerPeerConnections(4, () => open)
   const peer = peerIdFromString('12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA')
@@ -445,7 +445,7 @@ test('connections per peer: the ones let through but not open yet count, until t
   assert.equal(c.denies(peer, now + 20_000), false)
 })
 
-test('connections: a peer opening 10 connections holds at most connections.maxPerPeer of them', async () => {
+test('connections: a peer opening 10 connections holds at most connections.maxPerPeer of them', { timeout: 3 * 60_000 }, async () => {
   const open = { security: { mode: 'open' as const } }
   const [victim, other] = await startMesh(2, () => open)
   try {

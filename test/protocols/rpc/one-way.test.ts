@@ -18,7 +18,7 @@ import { startMesh, stopAll } from '../../helpers.js'
 
 const Job = defineCommand('one-way-job', { request: z.object({ n: z.number() }), response: z.object({ n: z.number() }) })
 
-test('outgoing: the check says MSG001 naming the field (rpc) or the issue (reliable delivery\'s wording), and returns the parsed payload', () => {
+test('outgoing: the check says MSG001 naming the field (rpc) or the issue (reliable delivery\'s wording), and returns the parsed payload', { timeout: 3 * 60_000 }, () => {
   assert.deepEqual(checkRequest(Job, { n: 1 }), { n: 1 })
   assert.throws(() => checkRequest(Job, { n: 'x' }), (e: any) => e.code === 'MSG001' && /^request for "one-way-job": n: /.test(e.message))
   assert.throws(() => checkRequest(Job, { n: 'x' }, issueOnly), (e: any) => e.code === 'MSG001' && e.message.startsWith('request for "one-way-job": ') && !e.message.includes('": n: '))
@@ -27,7 +27,7 @@ test('outgoing: the check says MSG001 naming the field (rpc) or the issue (relia
   assert.deepEqual(out, { peer: 'peer', command: out.command, payload: { anything: true }, sealed: false, weight: 1 })
 })
 
-test('outgoing: a frame past the size limit is MSG002 before anything is sent', () => {
+test('outgoing: a frame past the size limit is MSG002 before anything is sent', { timeout: 3 * 60_000 }, () => {
   const out = checkedOutgoing('peer', Job, { n: 1 }, false)
   const framed = frameRequest(out, 'me', {}, { id: 'the-id' }, 1_000, {}, 1 << 20)
   assert.equal(framed.env.id, 'the-id')
@@ -35,7 +35,7 @@ test('outgoing: a frame past the size limit is MSG002 before anything is sent', 
   assert.throws(() => frameRequest(out, 'me', {}, {}, 1_000, {}, 10), (e: any) => e.code === 'MSG002')
 })
 
-test('outgoing: a signed attempt goes as signed the first time, signed again with the attempt\'s timestamp and headers after', async () => {
+test('outgoing: a signed attempt goes as signed the first time, signed again with the attempt\'s timestamp and headers after', { timeout: 3 * 60_000 }, async () => {
   const key = await generateKeyPair('Ed25519')
   const me = peerIdFromPrivateKey(key).toString()
   const signed = signEnvelope(makeEnvelope({ id: 'm1', source: me, destination: { peer: 'p' }, type: 'REQUEST', subject: 's', payload: { a: 1 }, headers: { 'am-via': 'gateway', 'am-attempt': '1' } }), key)
@@ -52,7 +52,7 @@ test('outgoing: a signed attempt goes as signed the first time, signed again wit
   assert.equal(traced.headers.traceparent, '00-x')
 })
 
-test('a request\'s payload is checked once on the sender, at most once and reliable alike', async () => {
+test('a request\'s payload is checked once on the sender, at most once and reliable alike', { timeout: 3 * 60_000 }, async () => {
   const [a, b] = await startMesh(2)
   try {
     b.handle(Job, (req) => ({ n: req.n + 1 }))
@@ -72,7 +72,7 @@ test('a request\'s payload is checked once on the sender, at most once and relia
   }
 })
 
-test('topic links: a reach waits on the readiness pubsub hands down, not on its own reading of pubsub', async (t) => {
+test('topic links: a reach waits on the readiness pubsub hands down, not on its own reading of pubsub', { timeout: 3 * 60_000 }, async (t) => {
   const connected = new Set<string>()
   let dials = 0
   const l = new TopicLinks({

@@ -6,7 +6,7 @@ import { nodeOptions, startMesh, stopAll, uniqueMesh, waitFor } from '../../help
 
 const Div = defineCommand('div', { request: z.object({ a: z.number(), b: z.number() }), response: z.object({ q: z.number() }) })
 
-test('typed errors: validation on both ends, handler failure, unknown command', async () => {
+test('typed errors: validation on both ends, handler failure, unknown command', { timeout: 3 * 60_000 }, async () => {
   const [a, b] = await startMesh(2)
   try {
     b.handle(Div, ({ a, b }) => { if (b === 0) throw new Error('division by zero'); return { q: a / b } })
@@ -29,7 +29,7 @@ test('typed errors: validation on both ends, handler failure, unknown command', 
   }
 })
 
-test('deadlines: a silent handler times out with COM001, a caller abort is an AbortError, the handler sees its signal fire', async () => {
+test('deadlines: a silent handler times out with COM001, a caller abort is an AbortError, the handler sees its signal fire', { timeout: 3 * 60_000 }, async () => {
   const [a, b] = await startMesh(2)
   try {
     let handlerSawAbort = false
@@ -54,7 +54,7 @@ test('deadlines: a silent handler times out with COM001, a caller abort is an Ab
   }
 })
 
-test('send: direct commands to a set of peers report each peer; an unreachable peer is COM002', async () => {
+test('send: direct commands to a set of peers report each peer; an unreachable peer is COM002', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(3)
   const mesh = uniqueMesh()
   let gone: AgentNode | undefined
@@ -73,7 +73,7 @@ test('send: direct commands to a set of peers report each peer; an unreachable p
   }
 })
 
-test('64 concurrent requests over one channel all get their own answers', async () => {
+test('64 concurrent requests over one channel all get their own answers', { timeout: 3 * 60_000 }, async () => {
   const [a, b] = await startMesh(2, () => ({ rpc: { window: 16 } }))
   try {
     b.handle('sq', async (n: any) => { await new Promise(resolve => setTimeout(resolve, Math.random() * 5)); return n * n })
@@ -86,7 +86,7 @@ test('64 concurrent requests over one channel all get their own answers', async 
   }
 })
 
-test('rpc.window bounds the requests in flight on one channel: the receiver never runs more handlers at once', async () => {
+test('rpc.window bounds the requests in flight on one channel: the receiver never runs more handlers at once', { timeout: 3 * 60_000 }, async () => {
   const window = 6
   const [a, b] = await startMesh(2, () => ({ rpc: { window } }))
   let pacer: ReturnType<typeof setInterval> | undefined
@@ -119,7 +119,7 @@ test('rpc.window bounds the requests in flight on one channel: the receiver neve
   }
 })
 
-test('rpc ttl: a request that arrives after its ttl is not handled but counted as expired; the caller gets COM001', async () => {
+test('rpc ttl: a request that arrives after its ttl is not handled but counted as expired; the caller gets COM001', { timeout: 3 * 60_000 }, async () => {
   const [a, b] = await startMesh(2)
   try {
     let handled = 0

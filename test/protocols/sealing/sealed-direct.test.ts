@@ -32,7 +32,7 @@ const sealerOf = (node: AgentNode): Sealer => (node as any).s.rpc.init.sealer
 const rpcOf = (node: AgentNode): any => (node as any).s.rpc
 const outboxOf = (node: AgentNode): OutboxEntry[] => (node as any).s.delivery.outbox.entries()
 
-test('a sealed request and send reach the handler in clear, marked sealed; the answer comes back sealed and only the requester opens it', async () => {
+test('a sealed request and send reach the handler in clear, marked sealed; the answer comes back sealed and only the requester opens it', { timeout: 3 * 60_000 }, async () => {
   const [a, b, c] = await startMesh(3)
   try {
     const seen: Seen[] = []
@@ -63,7 +63,7 @@ test('a sealed request and send reach the handler in clear, marked sealed; the a
   }
 })
 
-test('encryptFor on a direct message names its destination only: another peer or a role is refused with MSG001, nothing sent', async () => {
+test('encryptFor on a direct message names its destination only: another peer or a role is refused with MSG001, nothing sent', { timeout: 3 * 60_000 }, async () => {
   const [a, b, c] = await startMesh(3)
   try {
     const seen: Seen[] = []
@@ -82,7 +82,7 @@ test('encryptFor on a direct message names its destination only: another peer or
   }
 })
 
-test('a payload sealed for C and sent to B is refused with SEC003 before the schema and the handler, and counted', async () => {
+test('a payload sealed for C and sent to B is refused with SEC003 before the schema and the handler, and counted', { timeout: 3 * 60_000 }, async () => {
   const [a, b, c] = await startMesh(3)
   try {
     const seen: Seen[] = []
@@ -101,7 +101,7 @@ test('a payload sealed for C and sent to B is refused with SEC003 before the sch
   }
 })
 
-test('a sealed reliable send to a peer that is down: its outbox entry and its dead letter hold no clear text, and the replayed letter arrives in clear', async () => {
+test('a sealed reliable send to a peer that is down: its outbox entry and its dead letter hold no clear text, and the replayed letter arrives in clear', { timeout: 3 * 60_000 }, async () => {
   const retry = { maxRetries: 2, initialDelayMs: 100, maxDelayMs: 200, jitter: 0 }
   const [a, b] = await startMesh(2, (i) => i === 0 ? { retry, breaker: { failures: 0, resetMs: 1_000 } } : {})
   try {

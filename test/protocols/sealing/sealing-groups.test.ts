@@ -37,7 +37,7 @@ function groupBatch (sa: SealingService, source: string, to: string[], values: u
 
 const values = (r: ReturnType<typeof openGroups>): unknown[] => (r ?? []).map(o => o?.ok === true ? o.value : o?.reason)
 
-test('groups: one head and n-1 members; only recipients open them, each payload in its envelope, nothing moved or lost unnoticed', async () => {
+test('groups: one head and n-1 members; only recipients open them, each payload in its envelope, nothing moved or lost unnoticed', { timeout: 3 * 60_000 }, async () => {
   const [a, b, c] = await Promise.all([party(), party(), party()])
   const audit: AuditEvent[] = []
   const [sa, sb, sc] = [service(a.key), service(b.key, audit), service(c.key, audit)]
@@ -76,7 +76,7 @@ test('groups: one head and n-1 members; only recipients open them, each payload 
   assert.deepEqual(values(openGroups(sb, 't', next)), ['x', 'y'], 'the next group under the same key, from the cache')
 })
 
-test('groups: the wire byte 0x03 marks a batch with groups, which a reader of 0x01 only refuses with MSG002', () => {
+test('groups: the wire byte 0x03 marks a batch with groups, which a reader of 0x01 only refuses with MSG002', { timeout: 3 * 60_000 }, () => {
   const env = makeEnvelope({ source: 'a', destination: { topic: 't' }, type: 'EVENT', subject: 't', payload: 1 })
   const batch = encodeBatch([JSON.stringify(env)], true)
   assert.equal(batch[0], WIRE_JSON_SEALED_GROUPS)
@@ -86,7 +86,7 @@ test('groups: the wire byte 0x03 marks a batch with groups, which a reader of 0x
   assert.equal(encodeBatch([JSON.stringify(env)])[0], 0x01, 'a batch without groups keeps 0x01')
 })
 
-test('groups: the hand-written shape check answers as the zod schema on heads, members, mutations and hostile values', async () => {
+test('groups: the hand-written shape check answers as the zod schema on heads, members, mutations and hostile values', { timeout: 3 * 60_000 }, async () => {
   const [a, b] = await Promise.all([party(), party()])
   const sa = service(a.key)
   const envs = groupBatch(sa, a.id, [b.id], [1, 2])
@@ -106,7 +106,7 @@ test('groups: the hand-written shape check answers as the zod schema on heads, m
 })
 
 for (const directFanout of [0, 8]) {
-  test(`publish flat out with encryptFor [B] (${directFanout === 0 ? 'gossip' : 'fan-out streams'}): batches carry groups, B reads every payload in order, C none`, async () => {
+  test(`publish flat out with encryptFor [B] (${directFanout === 0 ? 'gossip' : 'fan-out streams'}): batches carry groups, B reads every payload in order, C none`, { timeout: 3 * 60_000 }, async () => {
     const nodes = await startMesh(3, () => ({ preset: 'local', security: { mode: 'open' }, pubsub: { directFanout } }))
     const [a, b, c] = nodes
     try {
@@ -146,7 +146,7 @@ for (const directFanout of [0, 8]) {
   })
 }
 
-test('a reliable publish with encryptFor is sealed alone (version 2): its envelope also travels alone', async () => {
+test('a reliable publish with encryptFor is sealed alone (version 2): its envelope also travels alone', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(2, () => ({ preset: 'local', security: { mode: 'open' }, pubsub: { directFanout: 0 } }))
   const [a, b] = nodes
   try {

@@ -32,7 +32,7 @@ function items (s: SealingService, source: string, topic: string, values: unknow
 
 const values = (r: ReturnType<typeof openGroups>): unknown[] => Array.from(r ?? [], o => o?.ok === true ? o.value : o?.reason)
 
-test('sections: a batch with groups is 0x04, its ciphertexts raw after the JSON; older readers refuse it with MSG002; 0x03 is still read', async () => {
+test('sections: a batch with groups is 0x04, its ciphertexts raw after the JSON; older readers refuse it with MSG002; 0x03 is still read', { timeout: 3 * 60_000 }, async () => {
   const [a, b, c] = await Promise.all([party(), party(), party()])
   const [sa, sb, sc] = [service(a.key), service(b.key), service(c.key)]
   const secret = { card: '4111 1111', pad: 'x'.repeat(600) }
@@ -60,7 +60,7 @@ test('sections: a batch with groups is 0x04, its ciphertexts raw after the JSON;
   assert.deepEqual(values(openGroups(sb, 't', envs, [])), ['not_authentic', undefined, 'not_authentic', 'not_recipient'])
 })
 
-test('sections: an altered section fails its group only; bad framing is MSG002', async () => {
+test('sections: an altered section fails its group only; bad framing is MSG002', { timeout: 3 * 60_000 }, async () => {
   const [a, b] = await Promise.all([party(), party()])
   const [sa, sb] = [service(a.key), service(b.key)]
   const frame = Buffer.from(encodeSealedBatch(sealBatch(sa, 't', items(sa, a.id, 't', ['one', 'two', 'plain', 'three'], [[b.id], [b.id], undefined, [a.id, b.id]]))))
@@ -88,7 +88,7 @@ test('sections: an altered section fails its group only; bad framing is MSG002',
   assert.throws(() => decodeBatchFrame(frame, 64), (e: Error) => (e as { code?: string }).code === 'MSG002', 'the size limit first')
 })
 
-test('a publisher\'s 0x04 batch with an altered section: B refuses that group (counted), delivers the rest of the batch, reads the next and an old 0x03 batch', async () => {
+test('a publisher\'s 0x04 batch with an altered section: B refuses that group (counted), delivers the rest of the batch, reads the next and an old 0x03 batch', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(2, () => ({ preset: 'local', security: { mode: 'open' }, pubsub: { directFanout: 0 } }))
   const [a, b] = nodes
   try {
@@ -119,7 +119,7 @@ test('a publisher\'s 0x04 batch with an altered section: B refuses that group (c
   }
 })
 
-test('sections: groups sealed one after another from reused memory open to what was sealed (a large group, then small ones, any text)', async () => {
+test('sections: groups sealed one after another from reused memory open to what was sealed (a large group, then small ones, any text)', { timeout: 3 * 60_000 }, async () => {
   const [a, b] = await Promise.all([party(), party()])
   const [sa, sb] = [service(a.key), service(b.key)]
   // A group past the memory kept between batches (1 MiB), then a shorter one: no byte of the first in the second.

@@ -32,7 +32,7 @@ async function party (): Promise<{ key: PrivateKey, id: string }> {
   return { key, id: peerIdFromPrivateKey(key).toString() }
 }
 
-test('box: only the recipients open a sealed payload, and it is bound to its mesh, subject and source', async () => {
+test('box: only the recipients open a sealed payload, and it is bound to its mesh, subject and source', { timeout: 3 * 60_000 }, async () => {
   const [a, b, c] = await Promise.all([party(), party(), party()])
   const peers = new PeerKeys()
   const bind: Binding = { mesh: 'm', source: a.id, subject: 'orders' }
@@ -53,7 +53,7 @@ test('box: only the recipients open a sealed payload, and it is bound to its mes
   assert.throws(() => peers.of('QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N'), SealedError, 'an RSA peer id carries no key to seal for')
 })
 
-test('aead: XChaCha20-Poly1305 through Node\'s ChaCha20-Poly1305 is byte for byte @noble/ciphers\' own', () => {
+test('aead: XChaCha20-Poly1305 through Node\'s ChaCha20-Poly1305 is byte for byte @noble/ciphers\' own', { timeout: 3 * 60_000 }, () => {
   for (const len of [0, 1, 15, 16, 17, 64, 1000, 4096]) {
     const [key, nonce, ad, plain] = [randomBytes(32), randomBytes(24), randomBytes(len % 50), randomBytes(len)]
     const ours = xchachaSeal(key, nonce, ad, plain)
@@ -66,7 +66,7 @@ test('aead: XChaCha20-Poly1305 through Node\'s ChaCha20-Poly1305 is byte for byt
   }
 })
 
-test('aead: the subkey cached by nonce prefix gives what a fresh derivation gives, whatever the order of prefixes', () => {
+test('aead: the subkey cached by nonce prefix gives what a fresh derivation gives, whatever the order of prefixes', { timeout: 3 * 60_000 }, () => {
   const key = randomBytes(32)
   const cached = new XChaCha(key)
   const [p1, p2] = [randomBytes(16), randomBytes(16)]
@@ -80,7 +80,7 @@ test('aead: the subkey cached by nonce prefix gives what a fresh derivation give
   }
 })
 
-test('box: nonces are one random prefix per key and a counter; a version 1 payload with a random nonce (older senders) still opens', async () => {
+test('box: nonces are one random prefix per key and a counter; a version 1 payload with a random nonce (older senders) still opens', { timeout: 3 * 60_000 }, async () => {
   const [a, b] = await Promise.all([party(), party()])
   const bind: Binding = { mesh: 'm', source: a.id, subject: 't' }
   const peers = new PeerKeys()
@@ -102,7 +102,7 @@ test('box: nonces are one random prefix per key and a counter; a version 1 paylo
   assert.deepEqual(got.map(r => r.ok ? r.value : r.reason), ['x', 'y', 'z', 'w'])
 })
 
-test('shape: the hand-written check of the sealed shape answers as the zod schema, on valid, mutated and hostile values', async () => {
+test('shape: the hand-written check of the sealed shape answers as the zod schema, on valid, mutated and hostile values', { timeout: 3 * 60_000 }, async () => {
   const [a, ...rs] = await Promise.all([party(), party(), party(), party()])
   const bind: Binding = { mesh: 'm', source: a.id, subject: 't' }
   const peers = new PeerKeys()
@@ -123,7 +123,7 @@ test('shape: the hand-written check of the sealed shape answers as the zod schem
   agree(Object.assign(Object.create({ extra: 1 }), one))
 })
 
-test('keyring: a sender key lasts rotationMs and per recipient set; a recipient reads across rotations until the grace ends', async () => {
+test('keyring: a sender key lasts rotationMs and per recipient set; a recipient reads across rotations until the grace ends', { timeout: 3 * 60_000 }, async () => {
   const [a, b, c] = await Promise.all([party(), party(), party()])
   const rotation = { rotationMs: 1_000, graceMs: 500 }
   const sender = new SenderKeys({ ...rotation, mesh: 'm', self: a.id, peers: new PeerKeys() })
@@ -155,7 +155,7 @@ test('keyring: a sender key lasts rotationMs and per recipient set; a recipient 
   assert.ok(!cr2.ok && !cr2.first, 'a refusal is cached: no second unwrap, no second audit')
 })
 
-test('keyring: wraps travel with a key\'s first payloads, then every 64th or once a second; a reader that missed them reads from the next', async () => {
+test('keyring: wraps travel with a key\'s first payloads, then every 64th or once a second; a reader that missed them reads from the next', { timeout: 3 * 60_000 }, async () => {
   const [a, b, c] = await Promise.all([party(), party(), party()])
   const rotation = { rotationMs: 3_600_000, graceMs: 1_000 }
   const sender = new SenderKeys({ ...rotation, mesh: 'm', self: a.id, peers: new PeerKeys() })
@@ -185,7 +185,7 @@ test('keyring: wraps travel with a key\'s first payloads, then every 64th or onc
   assert.ok(!again.ok && again.reason === 'not_recipient' && !again.first)
 })
 
-test('service: roles resolve when sealing, this node reads only when it is a recipient, keys and refusals are audited', async () => {
+test('service: roles resolve when sealing, this node reads only when it is a recipient, keys and refusals are audited', { timeout: 3 * 60_000 }, async () => {
   const [a, b, c] = await Promise.all([party(), party(), party()])
   const events: AuditEvent[] = []
   const audit = { record: (e: AuditEvent) => { events.push(e) } }
@@ -221,7 +221,7 @@ function rawGossip (node: AgentNode, topic: string): Uint8Array[] {
   return seen
 }
 
-test('encryptFor [B]: B reads it; C, subscribed, gets nothing and its gossipsub sees only ciphertext', async () => {
+test('encryptFor [B]: B reads it; C, subscribed, gets nothing and its gossipsub sees only ciphertext', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(3, () => ({ preset: 'local', security: { mode: 'open' }, pubsub: { directFanout: 0 } }))
   const [a, b, c] = nodes
   try {
@@ -253,7 +253,7 @@ test('encryptFor [B]: B reads it; C, subscribed, gets nothing and its gossipsub 
   }
 })
 
-test('encryptFor [B, C]: C, subscribed after the key\'s wraps went out, reads from the next payload that carries them', async () => {
+test('encryptFor [B, C]: C, subscribed after the key\'s wraps went out, reads from the next payload that carries them', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(3, () => ({ preset: 'local', security: { mode: 'open' }, pubsub: { directFanout: 0 } }))
   const [a, b, c] = nodes
   try {
@@ -285,7 +285,7 @@ test('encryptFor [B, C]: C, subscribed after the key\'s wraps went out, reads fr
   }
 })
 
-test('rotation: B reads across key rotations; a payload sealed with a key past its grace is refused', async () => {
+test('rotation: B reads across key rotations; a payload sealed with a key past its grace is refused', { timeout: 3 * 60_000 }, async () => {
   const security = { mode: 'open' as const, keyRotationMs: 1_000, keyGraceMs: 2_000 }
   const nodes = await startMesh(2, () => ({ preset: 'local', security, pubsub: { directFanout: 0 } }))
   const [a, b] = nodes
@@ -320,7 +320,7 @@ test('rotation: B reads across key rotations; a payload sealed with a key past i
   }
 })
 
-test('encryptFor { role }: agents holding the role read it, one that joins later reads from the next message', async () => {
+test('encryptFor { role }: agents holding the role read it, one that joins later reads from the next message', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(3, i => ({ preset: 'local', security: { mode: 'open' }, roles: i === 1 ? ['auditor'] : ['agent'] }))
   const [a, b, c] = nodes
   let d: AgentNode | undefined
@@ -347,7 +347,7 @@ test('encryptFor { role }: agents holding the role read it, one that joins later
   }
 })
 
-test('closed mesh: a role is resolved from credentials, so an agent that only claims it in its card is not sealed for', async () => {
+test('closed mesh: a role is resolved from credentials, so an agent that only claims it in its card is not sealed for', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const mesh = uniqueMesh()
     const owner = await newOwnerKey()

@@ -25,7 +25,7 @@ async function elected (nodes: AgentNode[]): Promise<AgentNode> {
   return leader() as AgentNode
 }
 
-test('a voter\'s altered task states are not adopted by the coordinator that takes over; the tasks run to their true end', async () => {
+test('a voter\'s altered task states are not adopted by the coordinator that takes over; the tasks run to their true end', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(4, (i) => ({ ...local, coordination: { ...local.coordination, eligible: i < 3 } }))
   try {
     const coordinator = await elected(nodes)

@@ -10,7 +10,7 @@ import { BatchCall } from '../../../protocols/task/batch-call.js'
 import { CannotRunTaskError, NotTaskHolderError, UnknownCommandError } from '../../../protocols/core/errors.js'
 import { startMesh, stopAll, waitFor } from '../../helpers.js'
 
-test('a batch: the calls of one turn to a peer are one request; each item is answered or refused on its own', async () => {
+test('a batch: the calls of one turn to a peer are one request; each item is answered or refused on its own', { timeout: 3 * 60_000 }, async () => {
   const sent: Array<{ peer: string, items: number[] }> = []
   const batches = new BatchCall<number, string>({
     many: async (peer, items) => {
@@ -33,7 +33,7 @@ test('a batch: the calls of one turn to a peer are one request; each item is ans
   assert.equal(await batches.call('a', 10), 'a:10 alone')
 })
 
-test('a batch to a peer that does not know the batched command goes item by item, then and after', async () => {
+test('a batch to a peer that does not know the batched command goes item by item, then and after', { timeout: 3 * 60_000 }, async () => {
   let many = 0
   const ones: number[] = []
   const batches = new BatchCall<number, number>({
@@ -48,7 +48,7 @@ test('a batch to a peer that does not know the batched command goes item by item
   assert.deepEqual(ones.sort(), [1, 2, 3, 4, 5])
 })
 
-test('tasks run on an agent of the version before batches, and its reports reach a coordinator without them', async () => {
+test('tasks run on an agent of the version before batches, and its reports reach a coordinator without them', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(3, () => ({ preset: 'local' as const, coordination: { bootstrapExpect: 3 } }))
   try {
     await waitFor(() => nodes.filter(n => n.coordinator().inOffice).length === 1 && nodes.every(n => n.coordinator().leader !== undefined), 'a coordinator', 20_000)
@@ -69,7 +69,7 @@ test('tasks run on an agent of the version before batches, and its reports reach
   }
 })
 
-test('a batch weighs its items against the sender\'s rate limit: a peer cannot multiply its requests by batching them', async () => {
+test('a batch weighs its items against the sender\'s rate limit: a peer cannot multiply its requests by batching them', { timeout: 3 * 60_000 }, async () => {
   const [victim, sender] = await startMesh(2, (i) => ({ preset: 'local' as const, ...(i === 0 ? { rpc: { requestsPerSec: 150, floodSeconds: 0 } } : {}) }))
   try {
     const reports = Array.from({ length: 100 }, (_, i) => ({ task_id: `nobody-${i}`, attempt: 1, status: 'running', progress: 0, metrics: {} }))

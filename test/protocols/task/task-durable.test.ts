@@ -24,7 +24,7 @@ const MEMBERSHIP = { heartbeatIntervalMs: 200, probeIntervalMs: 200, probeTimeou
 
 const parsed = (procs: Proc[]): any[] => procs.flatMap(p => p.lines.map(l => { try { return JSON.parse(l) } catch { return {} } }))
 
-test('tasks: kill -9 all five agents and start them again on their data directories; every acknowledged task is still known and ends once', async () => {
+test('tasks: kill -9 all five agents and start them again on their data directories; every acknowledged task is still known and ends once', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const mesh = uniqueMesh()
     const ports = await Promise.all(Array.from({ length: N }, async () => await freePort()))

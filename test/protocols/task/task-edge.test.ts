@@ -37,7 +37,7 @@ async function wait (ms: number, signal: AbortSignal): Promise<void> {
   })
 }
 
-test('tasks: status on tasks.status.<id> for a watcher, without the result; a failed or cancelled dependency fails its dependent (TSK003); pausing a paused task is TSK002', async () => {
+test('tasks: status on tasks.status.<id> for a watcher, without the result; a failed or cancelled dependency fails its dependent (TSK003); pausing a paused task is TSK002', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(3, () => fast)
   try {
     const coordinator = await elected(nodes)
@@ -95,7 +95,7 @@ test('tasks: status on tasks.status.<id> for a watcher, without the result; a fa
   }
 })
 
-test('tasks: an agent lost max_attempts times fails the task with COM002; one loss fewer places it again', async () => {
+test('tasks: an agent lost max_attempts times fails the task with COM002; one loss fewer places it again', { timeout: 3 * 60_000 }, async () => {
   // Three voters with no handler, two agents that run the work and take no part in elections:
   // losing both costs no quorum.
   const nodes = await startMesh(5, (i) => ({ ...fast, coordination: { ...fast.coordination, eligible: i < 3 } }))

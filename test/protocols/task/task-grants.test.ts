@@ -23,7 +23,7 @@ async function member (
   return await closedAgent(dir, mesh, owner, name, { roles, capabilities }, bootstrap !== undefined ? { bootstrapFrom: bootstrap } : {})
 }
 
-test('closed mesh: a plain agent credential cannot take tasks; the granted agent runs them all and is named with its serial', async () => {
+test('closed mesh: a plain agent credential cannot take tasks; the granted agent runs them all and is named with its serial', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const mesh = uniqueMesh()
     const owner = await newOwnerKey()
@@ -65,7 +65,7 @@ test('closed mesh: a plain agent credential cannot take tasks; the granted agent
   })
 })
 
-test('the rule itself: closed needs task:<type> or task:*, any mesh needs every capability the spec requires', () => {
+test('the rule itself: closed needs task:<type> or task:*, any mesh needs every capability the spec requires', { timeout: 3 * 60_000 }, () => {
   assert.equal(runRefusal({ type: 'render' }, undefined, true), 'no valid credential of this mesh is held for it')
   assert.match(runRefusal({ type: 'render' }, { capabilities: [] }, true) ?? '', /does not grant task:render/)
   assert.equal(runRefusal({ type: 'render' }, { capabilities: ['task:render'] }, true), undefined)

@@ -25,7 +25,7 @@ const ended = (id: string, term: number, version: number, at = T0): TaskRecord =
   record(id, term, version, { status: 'completed', attempt: 2, agent: 'w0', progress: 1, result: { by: 'w0' }, timestamp: new Date(at).toISOString() })
 const stale = (id: string): TaskRecord => record(id, 65, 4, { status: 'running', attempt: 2, agent: 'w0', progress: 0.5 })
 
-test('the table: a pruned record leaves a mark; a copy from before it is refused, a record written after it is kept', () => {
+test('the table: a pruned record leaves a mark; a copy from before it is refused, a record written after it is kept', { timeout: 3 * 60_000 }, () => {
   const t = new TaskTable()
   t.merge(ended('t9', 66, 8))
   assert.deepEqual(t.prune(T0 + FINISHED_RETENTION_MS + 1), ['t9'])
@@ -52,7 +52,7 @@ test('the table: a pruned record leaves a mark; a copy from before it is refused
   assert.deepEqual(w.marks.page(undefined, 10).pruned.map(m => m.task_id), ['b'])
 })
 
-test('a coordinator whose own replica holds a task open that a voter pruned does not run it again', async () => {
+test('a coordinator whose own replica holds a task open that a voter pruned does not run it again', { timeout: 3 * 60_000 }, async () => {
   // This node missed t9's end (it was cut off); v1 (with this node, a majority of three) ended and pruned it.
   const { rpc, release, replicated } = voters([], new Set(), [{ task_id: 't9', term: 66, version: 8, at: T0 }])
   const store = new MemoryStore()
@@ -76,7 +76,7 @@ test('a coordinator whose own replica holds a task open that a voter pruned does
   }
 })
 
-test('a voter\'s stale copy read by a coordinator that pruned the task does not bring it back, also after its restart', async () => {
+test('a voter\'s stale copy read by a coordinator that pruned the task does not bring it back, also after its restart', { timeout: 3 * 60_000 }, async () => {
   const store = new MemoryStore()
   // This coordinator pruned t9 before a restart: only its mark is on its disk.
   await store.space<PrunedMark>('tasks-pruned').put('t9', { task_id: 't9', term: 66, version: 8, at: T0 })
@@ -100,7 +100,7 @@ test('a voter\'s stale copy read by a coordinator that pruned the task does not 
   }
 })
 
-test('a voter told the mark of a record others pruned drops its stale copy, on its disk too', async () => {
+test('a voter told the mark of a record others pruned drops its stale copy, on its disk too', { timeout: 3 * 60_000 }, async () => {
   const store = new MemoryStore()
   await store.space<TaskRecord>('tasks').put('t9', stale('t9'))
   const { resources, tasks } = build(voters([]).rpc, store)
@@ -116,7 +116,7 @@ test('a voter told the mark of a record others pruned drops its stale copy, on i
   }
 })
 
-test('after a takeover, a voter prunes the finished records the new coordinator re-stamped, each once', async () => {
+test('after a takeover, a voter prunes the finished records the new coordinator re-stamped, each once', { timeout: 3 * 60_000 }, async () => {
   // Every voter merges again each record a new coordinator re-stamps (a new version, the same
   // end): found in review, the table's index of ends then held two entries for it, and the
   // voter's every-second prune dropped it twice and threw (its process would have died).

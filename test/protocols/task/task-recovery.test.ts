@@ -38,7 +38,7 @@ async function startWorkers (agents: Proc[], n: number, env: (i: number, bootstr
   return { first, started }
 }
 
-test('tasks: the coordinator and then an executing agent are killed mid-task; every acknowledged task completes exactly once', async () => {
+test('tasks: the coordinator and then an executing agent are killed mid-task; every acknowledged task completes exactly once', { timeout: 3 * 60_000 }, async () => {
   const mesh = uniqueMesh()
   const agents: Proc[] = []
   let submitter: AgentNode | undefined
@@ -126,7 +126,7 @@ test('tasks: the coordinator and then an executing agent are killed mid-task; ev
   }
 })
 
-test('tasks: an agent killed mid-task and back with the same identity before anyone finds it offline loses nothing: the coordinator asks it, learns it no longer holds the task, and places it again', async () => {
+test('tasks: an agent killed mid-task and back with the same identity before anyone finds it offline loses nothing: the coordinator asks it, learns it no longer holds the task, and places it again', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const mesh = uniqueMesh()
     const agents: Proc[] = []

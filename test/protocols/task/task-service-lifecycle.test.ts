@@ -66,7 +66,7 @@ function build (): { office: FakeOffice, members: FakeMembers, rpc: RpcService &
   return { office, members, rpc, resources, tasks }
 }
 
-test('start and stop twice, and stop before start, are safe; listeners come and go with them', () => {
+test('start and stop twice, and stop before start, are safe; listeners come and go with them', { timeout: 3 * 60_000 }, () => {
   const { office, members, rpc, resources, tasks } = build()
   tasks.stop()
   resources.stop()
@@ -89,7 +89,7 @@ test('start and stop twice, and stop before start, are safe; listeners come and 
   resources.stop()
 })
 
-test('a member going offline loses its allocations on the manager (the service listens itself); not when out of office', async () => {
+test('a member going offline loses its allocations on the manager (the service listens itself); not when out of office', { timeout: 3 * 60_000 }, async () => {
   const { office, members, resources } = build()
   resources.start()
   try {
@@ -113,13 +113,13 @@ test('a member going offline loses its allocations on the manager (the service l
   }
 })
 
-test('the executor refuses a second handler for a type with a typed error (CFG001)', () => {
+test('the executor refuses a second handler for a type with a typed error (CFG001)', { timeout: 3 * 60_000 }, () => {
   const { tasks } = build()
   tasks.executor.onTask('work', () => 1)
   assert.throws(() => tasks.executor.onTask('work', () => 2), (e: Error & { code?: string }) => e.code === 'CFG001')
 })
 
-test('a takeover that fails while the node stays in office (its lease lapsed a moment) is tried again, not left half done', async () => {
+test('a takeover that fails while the node stays in office (its lease lapsed a moment) is tried again, not left half done', { timeout: 3 * 60_000 }, async () => {
   const { resources, tasks } = build()
   let calls = 0
   const ready = resources.ready.bind(resources)

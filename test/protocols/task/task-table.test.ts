@@ -19,7 +19,7 @@ const code = (fn: () => unknown): string => {
 const get = (t: TaskTable, id: string): TaskRecord => t.get(id) as TaskRecord
 const report = (r: Partial<TaskReport> & { task_id: string, attempt: number, status: TaskReport['status'] }): TaskReport => ({ progress: 0, metrics: {}, ...r })
 
-test('submit: a record per new task, submitted at attempt 0; a known id is a duplicate and changes nothing', () => {
+test('submit: a record per new task, submitted at attempt 0; a known id is a duplicate and changes nothing', { timeout: 3 * 60_000 }, () => {
   const t = new TaskTable()
   const made = t.submit([spec({ task_id: 'a' })], 'peer-1', T0)
   assert.equal(made.length, 1)
@@ -31,7 +31,7 @@ test('submit: a record per new task, submitted at attempt 0; a known id is a dup
   assert.equal(get(t, 'a').submitter, 'peer-1', 'the first submission stands')
 })
 
-test('submit refuses the whole batch for a past deadline (TSK005), an unknown dependency or a cycle (TSK003)', () => {
+test('submit refuses the whole batch for a past deadline (TSK005), an unknown dependency or a cycle (TSK003)', { timeout: 3 * 60_000 }, () => {
   const t = new TaskTable()
   assert.equal(code(() => t.submit([spec({ task_id: 'ok' }), spec({ task_id: 'late', deadline: new Date(T0).toISOString() })], 'p', T0)), 'TSK005')
   assert.equal(t.size, 0, 'nothing of the batch was kept')
@@ -45,7 +45,7 @@ test('submit refuses the whole batch for a past deadline (TSK005), an unknown de
   assert.equal(get(t, 'z').status.reason, 'waiting for dependencies')
 })
 
-test('apply: moves the lifecycle allows; a refused move (TSK002) changes nothing', () => {
+test('apply: moves the lifecycle allows; a refused move (TSK002) changes nothing', { timeout: 3 * 60_000 }, () => {
   const t = new TaskTable()
   t.submit([spec({ task_id: 'a' })], 'p', T0)
   const a = get(t, 'a')
@@ -69,12 +69,12 @@ test('apply: moves the lifecycle allows; a refused move (TSK002) changes nothing
   assert.equal(a.status.status, 'cancelled')
 })
 
-test('finishPatch: completed has progress 1; the reason defaults to the error message', () => {
+test('finishPatch: completed has progress 1; the reason defaults to the error message', { timeout: 3 * 60_000 }, () => {
   assert.deepEqual(finishPatch('completed', { result: 42 }), { status: 'completed', progress: 1, result: 42, reason: undefined })
   assert.deepEqual(finishPatch('failed', { error: { code: 'CMD002', message: 'boom' } }), { status: 'failed', error: { code: 'CMD002', message: 'boom' }, reason: 'boom' })
 })
 
-test('attempts: a fresh number per offer, past any the agents hold; an answered refusal gives it back', () => {
+test('attempts: a fresh number per offer, past any the agents hold; an answered refusal gives it back', { timeout: 3 * 60_000 }, () => {
   const t = new TaskTable()
   t.submit([spec({ task_id: 'a' })], 'p', T0)
   assert.equal(t.offer('a'), 1)
@@ -91,7 +91,7 @@ test('attempts: a fresh number per offer, past any the agents hold; an answered 
   assert.equal(t.lastOffered('a'), undefined, 'a finished task forgets its offers')
 })
 
-test('a lost agent: the task is queued again, and fails (COM002) at max_attempts losses', () => {
+test('a lost agent: the task is queued again, and fails (COM002) at max_attempts losses', { timeout: 3 * 60_000 }, () => {
   const t = new TaskTable()
   t.submit([spec({ task_id: 'a', max_attempts: 2 })], 'p', T0)
   const a = get(t, 'a')
@@ -108,7 +108,7 @@ test('a lost agent: the task is queued again, and fails (COM002) at max_attempts
   assert.equal(a.losses, 2)
 })
 
-test('reports: progress, pause keeps the checkpoint, the end; nothing after the end', () => {
+test('reports: progress, pause keeps the checkpoint, the end; nothing after the end', { timeout: 3 * 60_000 }, () => {
   const t = new TaskTable()
   t.submit([spec({ task_id: 'a' })], 'p', T0)
   const a = get(t, 'a')
@@ -127,7 +127,7 @@ test('reports: progress, pause keeps the checkpoint, the end; nothing after the 
   assert.equal(t.reportPatch(a, report({ task_id: 'a', attempt: 2, status: 'completed', result: 1 })), undefined, 'a finished task stays finished')
 })
 
-test('what an agent holds decides an attempt: its end, its progress, or lost', () => {
+test('what an agent holds decides an attempt: its end, its progress, or lost', { timeout: 3 * 60_000 }, () => {
   const t = new TaskTable()
   t.submit([spec({ task_id: 'a' })], 'p', T0)
   const a = get(t, 'a')
@@ -144,7 +144,7 @@ test('what an agent holds decides an attempt: its end, its progress, or lost', (
   assert.equal(t.heldPatch(a, { ...held, state: 'running' }, true), undefined, 'nothing new')
 })
 
-test('the queue: by priority, then age; being placed is skipped; dependencies decide readiness', () => {
+test('the queue: by priority, then age; being placed is skipped; dependencies decide readiness', { timeout: 3 * 60_000 }, () => {
   const t = new TaskTable()
   t.submit([spec({ task_id: 'late-low', priority: 9 })], 'p', T0)
   t.submit([spec({ task_id: 'old-high', priority: 1 })], 'p', T0 + 1)
@@ -170,7 +170,7 @@ test('the queue: by priority, then age; being placed is skipped; dependencies de
   assert.equal(!r.ready && r.broken?.code, 'TSK003', 'a failed dependency fails its dependents')
 })
 
-test('load and open attempts count placed and running tasks per agent', () => {
+test('load and open attempts count placed and running tasks per agent', { timeout: 3 * 60_000 }, () => {
   const t = new TaskTable()
   t.submit(['a', 'b', 'c', 'd'].map(id => spec({ task_id: id })), 'p', T0)
   t.apply(get(t, 'a'), { status: 'assigned', agent: 'w1', attempt: 1 }, T0)
@@ -183,7 +183,7 @@ test('load and open attempts count placed and running tasks per agent', () => {
   assert.deepEqual(t.open('w2'), [])
 })
 
-test('deadlines as data: the earliest open one, the overdue, fail or cancel (TSK005)', () => {
+test('deadlines as data: the earliest open one, the overdue, fail or cancel (TSK005)', { timeout: 3 * 60_000 }, () => {
   const t = new TaskTable()
   const at = (ms: number): string => new Date(T0 + ms).toISOString()
   assert.equal(t.nextDeadline(), undefined)
@@ -205,7 +205,7 @@ test('deadlines as data: the earliest open one, the overdue, fail or cancel (TSK
   assert.match(cancel.reason ?? '', /missed its deadline/)
 })
 
-test('pruning: finished records go after the retention, unless an open task depends on them', () => {
+test('pruning: finished records go after the retention, unless an open task depends on them', { timeout: 3 * 60_000 }, () => {
   const t = new TaskTable()
   t.submit([spec({ task_id: 'done' }), spec({ task_id: 'parent' }), spec({ task_id: 'open' })], 'p', T0)
   t.submit([spec({ task_id: 'child', dependencies: ['parent'] })], 'p', T0)
@@ -219,7 +219,7 @@ test('pruning: finished records go after the retention, unless an open task depe
   assert.equal(t.submit([spec({ task_id: 'done' })], 'p', T0 + 3 * FINISHED_RETENTION_MS).length, 1)
 })
 
-test('the queue, load, open attempts, deadlines and pruning walk only what is open, and agree with a walk of every record', () => {
+test('the queue, load, open attempts, deadlines and pruning walk only what is open, and agree with a walk of every record', { timeout: 3 * 60_000 }, () => {
   // A seeded walk through submits, moves, merges of newer copies (open again, or ended at another
   // time), drops and prunes; after each step the table's look-ups (kept as records change,
   // table-index.ts) must equal what a walk over all its records finds.
@@ -300,7 +300,7 @@ test('the queue, load, open attempts, deadlines and pruning walk only what is op
   assert.ok(pruned > 50, `the walk pruned records (${pruned})`)
 })
 
-test('merge keeps the newer version; pages walk the table', () => {
+test('merge keeps the newer version; pages walk the table', { timeout: 3 * 60_000 }, () => {
   const t = new TaskTable()
   t.submit(['a', 'b', 'c'].map(id => spec({ task_id: id })), 'p', T0)
   const older = structuredClone(get(t, 'a'))
@@ -318,7 +318,7 @@ test('merge keeps the newer version; pages walk the table', () => {
   assert.deepEqual(t.page(undefined, 2, 2), { records: [get(t, 'c')], more: false }, 'an offset still skips (readers before the cursor)')
 })
 
-test('pages after the last id read skip nothing when records are pruned between two pages', () => {
+test('pages after the last id read skip nothing when records are pruned between two pages', { timeout: 3 * 60_000 }, () => {
   const t = new TaskTable()
   const ids = Array.from({ length: 10 }, (_, i) => `t${String(i).padStart(2, '0')}`)
   t.submit(ids.map(id => spec({ task_id: id })), 'p', T0)
@@ -342,7 +342,7 @@ test('pages after the last id read skip nothing when records are pruned between 
   assert.deepEqual(u.page(undefined, 4, 4).records.map(r => r.spec.task_id), ['t07', 't08', 't09'], 't04 t05 t06 skipped by the offset')
 })
 
-test('access: the submitter or the coordinator control a task; they, its agent and the voters read it; nobody else', () => {
+test('access: the submitter or the coordinator control a task; they, its agent and the voters read it; nobody else', { timeout: 3 * 60_000 }, () => {
   const t = new TaskTable()
   t.submit([spec({ task_id: 'a' })], 'sub', T0)
   const a = get(t, 'a')
@@ -363,7 +363,7 @@ test('access: the submitter or the coordinator control a task; they, its agent a
     [['operator', true, true], [undefined, false, false]])
 })
 
-test('a replicated record keeps its submitter, and one without a submitter is refused', () => {
+test('a replicated record keeps its submitter, and one without a submitter is refused', { timeout: 3 * 60_000 }, () => {
   const t = new TaskTable()
   t.submit([spec({ task_id: 'a' })], 'sub', T0)
   const wire = JSON.parse(JSON.stringify({ term: 3, records: [get(t, 'a')] }))

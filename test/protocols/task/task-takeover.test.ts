@@ -22,7 +22,7 @@ import { voteStatement } from '../../../protocols/coordination/election-proof.js
 import type { Certificate } from '../../../protocols/coordination/election-types.js'
 import { FORMER, SUBMITTER, build, record, until, voters, type Built } from './task-harness.js'
 
-test('an agent lost while a new coordinator reads the voters\' records does not undo the end a majority holds', async () => {
+test('an agent lost while a new coordinator reads the voters\' records does not undo the end a majority holds', { timeout: 3 * 60_000 }, async () => {
   // The new coordinator's replica: t1104 running as attempt 2 on w0 (term 65). A majority of the
   // voters (v1 and this node count as one with the read) hold its end: completed by w0.
   const stale = record('t1104', 65, 4, { status: 'running', attempt: 2, agent: 'w0', progress: 0.5 })
@@ -58,7 +58,7 @@ test('an agent lost while a new coordinator reads the voters\' records does not 
   }
 })
 
-test('after the read, an agent lost loses its open tasks as before (placed again, stamped with the new term)', async () => {
+test('after the read, an agent lost loses its open tasks as before (placed again, stamped with the new term)', { timeout: 3 * 60_000 }, async () => {
   const open = record('t7', 65, 3, { status: 'running', attempt: 1, agent: 'w0' })
   const { rpc, release, replicated } = voters([open])
   const { members, resources, tasks } = build(rpc)
@@ -88,7 +88,7 @@ test('after the read, an agent lost loses its open tasks as before (placed again
  * for the term, and then refused every voter's copy on that verdict: the acknowledged task was
  * dropped from the table and from its disk, and its submitter was answered TSK001.
  */
-test('a record of a term this node never followed is kept when a voter\'s page brings the certificate that proves it', async () => {
+test('a record of a term this node never followed is kept when a voter\'s page brings the certificate that proves it', { timeout: 3 * 60_000 }, async () => {
   const [v1, v2] = [await voterKey(), await voterKey()]
   const { rpc, release } = voters([ended('t779', 66, 4)], new Set([v2.id]), [], { peer: v1.id, certs: [certificate(66, [v1, v2], [v1, v2])] })
   const { resources, tasks, store } = await holding(rpc, ended('t779', 66, 4), [v1, v2])
@@ -104,7 +104,7 @@ test('a record of a term this node never followed is kept when a voter\'s page b
   }
 })
 
-test('this replica\'s record of an unproven term is set aside, not dropped, and kept once a voter\'s page proves the term (with another task)', async () => {
+test('this replica\'s record of an unproven term is set aside, not dropped, and kept once a voter\'s page proves the term (with another task)', { timeout: 3 * 60_000 }, async () => {
   const [v1, v2] = [await voterKey(), await voterKey()]
   // v1 holds only another task of term 66; its page brings the certificate of that term.
   const { rpc, release } = voters([ended('t1', 66, 2)], new Set([v2.id]), [], { peer: v1.id, certs: [certificate(66, [v1, v2], [v1, v2])] })
@@ -119,7 +119,7 @@ test('this replica\'s record of an unproven term is set aside, not dropped, and 
   }
 })
 
-test('a read that fails drops nothing it set aside: a copy replicated here meanwhile stays on the disk', async () => {
+test('a read that fails drops nothing it set aside: a copy replicated here meanwhile stays on the disk', { timeout: 3 * 60_000 }, async () => {
   const [v1, v2] = [await voterKey(), await voterKey()]
   let fail = (): void => {}
   const gate = new Promise<void>(resolve => { fail = resolve })
@@ -147,7 +147,7 @@ test('a read that fails drops nothing it set aside: a copy replicated here meanw
   }
 })
 
-test('a verdict that a term is unproven gives way to a certificate offered after it; a coordinator keeps its own certificate', async () => {
+test('a verdict that a term is unproven gives way to a certificate offered after it; a coordinator keeps its own certificate', { timeout: 3 * 60_000 }, async () => {
   const v1 = await voterKey()
   const v2 = await voterKey()
   const { rpc } = voters([])

@@ -23,7 +23,7 @@ const sleep = async (ms: number, signal?: AbortSignal): Promise<void> => {
   })
 }
 
-test('tasks: a pipeline of dependent tasks runs across five agents in dependency order, each result handed on', async () => {
+test('tasks: a pipeline of dependent tasks runs across five agents in dependency order, each result handed on', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(5, () => fast)
   try {
     await elected(nodes)
@@ -70,7 +70,7 @@ test('tasks: a pipeline of dependent tasks runs across five agents in dependency
   }
 })
 
-test('tasks: pause with a checkpoint, resume from it, cancel; control of a finished or unknown task is rejected', async () => {
+test('tasks: pause with a checkpoint, resume from it, cancel; control of a finished or unknown task is rejected', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(3, () => fast)
   try {
     await elected(nodes)
@@ -118,7 +118,7 @@ test('tasks: pause with a checkpoint, resume from it, cancel; control of a finis
   }
 })
 
-test('tasks: a handler calling progress() in a loop sends the latest progress once a turn, not a report a call', async () => {
+test('tasks: a handler calling progress() in a loop sends the latest progress once a turn, not a report a call', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(3, () => fast)
   try {
     const coordinator = await elected(nodes)
@@ -142,7 +142,7 @@ test('tasks: a handler calling progress() in a loop sends the latest progress on
   }
 })
 
-test('tasks: submission is idempotent by task_id; priorities order the queue; a missed deadline fails or cancels as asked', async () => {
+test('tasks: submission is idempotent by task_id; priorities order the queue; a missed deadline fails or cancels as asked', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(3, () => ({ ...fast, resources: { cpuCores: 1 } }))
   try {
     await elected(nodes)
@@ -180,7 +180,7 @@ test('tasks: submission is idempotent by task_id; priorities order the queue; a 
   }
 })
 
-test('tasks: bad input is refused with its code and changes nothing', async () => {
+test('tasks: bad input is refused with its code and changes nothing', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(3, () => fast)
   try {
     const coordinator = await elected(nodes)
@@ -214,7 +214,7 @@ test('tasks: bad input is refused with its code and changes nothing', async () =
   }
 })
 
-test('tasks: an agent that stops mid-task loses it to another, and it completes once', async () => {
+test('tasks: an agent that stops mid-task loses it to another, and it completes once', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(4, () => fast)
   try {
     const coordinator = await elected(nodes)
@@ -243,7 +243,7 @@ test('tasks: an agent that stops mid-task loses it to another, and it completes 
   }
 })
 
-test('tasks: an agent refuses an offer older than the attempt it ran, with the attempt it holds; the same offer again is a duplicate', async () => {
+test('tasks: an agent refuses an offer older than the attempt it ran, with the attempt it holds; the same offer again is a duplicate', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(3, () => fast)
   try {
     const coordinator = await elected(nodes)

@@ -8,7 +8,7 @@ import { CLI, Proc, startMesh, stopAll, withTempDir, freePort } from '../../help
 
 const STACK = /\n\s+at /
 
-test('usage errors exit 2: unknown flag, missing argument, bad JSON payload, nothing to join; --help and --version exit 0', async () => {
+test('usage errors exit 2: unknown flag, missing argument, bad JSON payload, nothing to join; --help and --version exit 0', { timeout: 3 * 60_000 }, async () => {
   const cases: Array<[string[], RegExp]> = [
     [['start', '--bogus'], /unknown option '--bogus'/],
     [['request', '--no-mdns', '--bootstrap', '/ip4/127.0.0.1/tcp/1'], /missing required argument/],
@@ -34,7 +34,7 @@ test('usage errors exit 2: unknown flag, missing argument, bad JSON payload, not
   assert.match(text, /Exit codes:[\s\S]*1 {2}failed at run time[\s\S]*2 {2}usage or configuration/)
 })
 
-test('a bootstrap address where nothing listens: the connection error is said, exit 1, not "no agent named"', async () => {
+test('a bootstrap address where nothing listens: the connection error is said, exit 1, not "no agent named"', { timeout: 3 * 60_000 }, async () => {
   const port = await freePort()
   const p = new Proc([CLI, 'request', '--open', '--no-mdns', '--bootstrap', `/ip4/127.0.0.1/tcp/${port}`, 'a2', 'echo', '1'])
   assert.equal(await p.exited(), 1, p.stderr)
@@ -53,7 +53,7 @@ test('a bootstrap address where nothing listens: the connection error is said, e
   }
 })
 
-test('a bootstrap address with the wrong peer id: the identity mismatch is said, exit 1', async () => {
+test('a bootstrap address with the wrong peer id: the identity mismatch is said, exit 1', { timeout: 3 * 60_000 }, async () => {
   const [a, other] = await startMesh(2)
   try {
     const addr = a.addresses()[0].replace(a.peerId, other.peerId)
@@ -66,7 +66,7 @@ test('a bootstrap address with the wrong peer id: the identity mismatch is said,
   }
 })
 
-test('an unknown agent name lists the agents seen, exit 1', async () => {
+test('an unknown agent name lists the agents seen, exit 1', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(2)
   try {
     const p = new Proc([CLI, 'request', '--open', '--no-mdns', '--mesh', nodes[0].health().mesh, '--bootstrap', nodes[0].addresses()[0], 'a9', 'echo', '1'])
@@ -78,7 +78,7 @@ test('an unknown agent name lists the agents seen, exit 1', async () => {
   }
 })
 
-test('request, pub and status print no logs by default; -v, --log-level, AGENTMESH_LOG_LEVEL and the config file bring them back', async () => {
+test('request, pub and status print no logs by default; -v, --log-level, AGENTMESH_LOG_LEVEL and the config file bring them back', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(1, () => ({ debug: '127.0.0.1:0' }))
   const [a] = nodes
   a.handle('echo', (req) => req)
@@ -127,7 +127,7 @@ test('request, pub and status print no logs by default; -v, --log-level, AGENTME
   }
 })
 
-test('a listen address already in use: CFG001 naming the address, exit 2, no stack trace (with the node.start() change of issue 18)', async () => {
+test('a listen address already in use: CFG001 naming the address, exit 2, no stack trace (with the node.start() change of issue 18)', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(1)
   try {
     const taken = nodes[0].addresses()[0].replace(/\/p2p\/.*$/, '')

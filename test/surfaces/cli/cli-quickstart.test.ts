@@ -14,7 +14,7 @@ function words (line: string): string[] {
   return (line.match(/'[^']*'|\S+/g) ?? []).map(w => w.replace(/^'(.*)'$/, '$1'))
 }
 
-test('the Quick start works as the README writes it: keys made, three closed nodes elect a coordinator; status, request and /health answer', async () => {
+test('the Quick start works as the README writes it: keys made, three closed nodes elect a coordinator; status, request and /health answer', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => { await quickStart(dir) })
 })
 

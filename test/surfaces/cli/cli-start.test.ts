@@ -17,7 +17,7 @@ async function startCli (args: string[], env: NodeJS.ProcessEnv = {}): Promise<{
   }
 }
 
-test('start prints one line when a coordinator takes office (two nodes with bootstrapExpect 2)', async () => {
+test('start prints one line when a coordinator takes office (two nodes with bootstrapExpect 2)', { timeout: 3 * 60_000 }, async () => {
   const mesh = uniqueMesh()
   const env = { AGENTMESH_COORDINATION_BOOTSTRAP_EXPECT: '2' }
   const a = await startCli(['--name', 'c1', '--mesh', mesh, '--debug', '127.0.0.1:0'], env)
@@ -52,7 +52,7 @@ test('start prints one line when a coordinator takes office (two nodes with boot
   }
 })
 
-test('a lone node says why it has no coordinator (with the reason of issue 18 in node.coordinator())', async () => {
+test('a lone node says why it has no coordinator (with the reason of issue 18 in node.coordinator())', { timeout: 3 * 60_000 }, async () => {
   const a = await startCli(['--name', 'alone', '--mesh', uniqueMesh()])
   try {
     const why = await a.proc.json(o => o.event === 'coordinator' && o.leader === null && typeof o.reason === 'string', 'the reason', 10_000)
@@ -62,7 +62,7 @@ test('a lone node says why it has no coordinator (with the reason of issue 18 in
   }
 })
 
-test('start through npm: when npm is killed (it does not pass the signal on), the node stops and frees its port', async () => {
+test('start through npm: when npm is killed (it does not pass the signal on), the node stops and frees its port', { timeout: 3 * 60_000 }, async () => {
   // The parent stands in for `npm exec`: it sets what npm sets and shares its stdout with the
   // node it starts, so this test reads the node's lines; SIGKILL lets it pass nothing on.
   const parent = new Proc(['-e', `
@@ -104,7 +104,7 @@ async function listening (port: number): Promise<boolean> {
   })
 }
 
-test('a stop that never finishes does not keep the process: it exits 1 after its grace, and says why', async () => {
+test('a stop that never finishes does not keep the process: it exits 1 after its grace, and says why', { timeout: 3 * 60_000 }, async () => {
   // The CLI's own signal handling (surfaces/cli/common.ts), given a stop that waits forever (a peer or
   // a disk that never answers) and a grace of half a second.
   const common = new URL('../../../surfaces/cli/common.js', import.meta.url).href

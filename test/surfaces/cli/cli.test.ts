@@ -12,7 +12,7 @@ async function startCli (args: string[], env: NodeJS.ProcessEnv = {}): Promise<{
   return { proc, ready }
 }
 
-test('two CLI nodes find each other through --bootstrap; the debug endpoint shows it; pub, sub and request work', async () => {
+test('two CLI nodes find each other through --bootstrap; the debug endpoint shows it; pub, sub and request work', { timeout: 3 * 60_000 }, async () => {
   const mesh = uniqueMesh()
   const procs: Proc[] = []
   try {
@@ -91,7 +91,7 @@ test('two CLI nodes find each other through --bootstrap; the debug endpoint show
   }
 })
 
-test('two CLI nodes with no bootstrap find each other by mDNS', async () => {
+test('two CLI nodes with no bootstrap find each other by mDNS', { timeout: 3 * 60_000 }, async () => {
   const mesh = uniqueMesh()
   const procs: Proc[] = []
   try {
@@ -106,7 +106,7 @@ test('two CLI nodes with no bootstrap find each other by mDNS', async () => {
   }
 })
 
-test('stopping a node with SIGTERM exits 0, and its peer logs the leave', async () => {
+test('stopping a node with SIGTERM exits 0, and its peer logs the leave', { timeout: 3 * 60_000 }, async () => {
   const mesh = uniqueMesh()
   const a = await startCli(['--name', 's1', '--mesh', mesh, '--no-mdns'])
   const b = await startCli(['--name', 's2', '--mesh', mesh, '--no-mdns', '--bootstrap', a.ready.addresses[0]])
@@ -121,7 +121,7 @@ test('stopping a node with SIGTERM exits 0, and its peer logs the leave', async 
   }
 })
 
-test('agentmesh id creates a 0600 identity file and shows the same id again; start keeps it', async () => {
+test('agentmesh id creates a 0600 identity file and shows the same id again; start keeps it', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const file = join(dir, 'me.json')
     const first = new Proc([CLI, 'id', '--identity', file, '--json'])
@@ -137,7 +137,7 @@ test('agentmesh id creates a 0600 identity file and shows the same id again; sta
   })
 })
 
-test('a bad config file, a bad variable or a public debug address without a token fails at start, naming the key', async () => {
+test('a bad config file, a bad variable or a public debug address without a token fails at start, naming the key', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const file = join(dir, 'bad.json')
     await writeFile(file, JSON.stringify({ mesh: 'ok', rpc: { timeoutMs: -5 }, colour: 'blue' }))
@@ -158,7 +158,7 @@ test('a bad config file, a bad variable or a public debug address without a toke
   })
 })
 
-test('structured logs: JSON lines on stderr with time, level, peer id and, per message, correlation_id, source, destination, message_type', async () => {
+test('structured logs: JSON lines on stderr with time, level, peer id and, per message, correlation_id, source, destination, message_type', { timeout: 3 * 60_000 }, async () => {
   const mesh = uniqueMesh()
   const a = await startCli(['--name', 'log1', '--mesh', mesh, '--no-mdns', '--log-level', 'debug'])
   let b: Awaited<ReturnType<typeof startCli>> | undefined
@@ -182,7 +182,7 @@ test('structured logs: JSON lines on stderr with time, level, peer id and, per m
   }
 })
 
-test('tracing.otlpEndpoint: a node exports its spans over OTLP/HTTP, flushed when it stops', async () => {
+test('tracing.otlpEndpoint: a node exports its spans over OTLP/HTTP, flushed when it stops', { timeout: 3 * 60_000 }, async () => {
   const bodies: Buffer[] = []
   const collector = createServer((req, res) => {
     const chunks: Buffer[] = []
@@ -207,7 +207,7 @@ test('tracing.otlpEndpoint: a node exports its spans over OTLP/HTTP, flushed whe
   }
 })
 
-test('agentmesh status --watch redraws the table until interrupted, then exits 0 and leaves no process', async () => {
+test('agentmesh status --watch redraws the table until interrupted, then exits 0 and leaves no process', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(2, (i) => i === 0 ? { debug: '127.0.0.1:0' } : {})
   const url = nodes[0].debugUrl as string
   const watch = new Proc([CLI, 'status', url, '--watch', '0.3'])

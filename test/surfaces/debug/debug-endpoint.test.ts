@@ -10,7 +10,7 @@ import { encodeBatch, envelopeToJson, makeEnvelope } from '../../../protocols/en
 import { gossipTopic } from '../../../protocols/pubsub/index.js'
 import { nodeOptions, sleep, startMesh, stopAll, uniqueMesh, waitFor } from '../../helpers.js'
 
-test('debug endpoint: health of a node alone, bearer token checked, unknown routes 404, stop closes it', async () => {
+test('debug endpoint: health of a node alone, bearer token checked, unknown routes 404, stop closes it', { timeout: 3 * 60_000 }, async () => {
   const token = 'a-long-enough-secret-token'
   const node = await createAgentNode(nodeOptions(uniqueMesh(), { name: 'dbg', debug: '127.0.0.1:0', debugToken: token }))
   await node.start()
@@ -34,7 +34,7 @@ test('debug endpoint: health of a node alone, bearer token checked, unknown rout
   await assert.rejects(fetch(`${url}/health`), 'the port is closed after stop()')
 })
 
-test('debug endpoint: a port already taken is a clear start-up error', async () => {
+test('debug endpoint: a port already taken is a clear start-up error', { timeout: 3 * 60_000 }, async () => {
   const a = await createAgentNode(nodeOptions(uniqueMesh(), { debug: '127.0.0.1:0' }))
   await a.start()
   const port = new URL(a.debugUrl as string).port
@@ -71,7 +71,7 @@ function sse (body: ReadableStream<Uint8Array>): { events: Array<{ event: string
   return { events, stop: () => { void reader.cancel().catch(() => {}) } }
 }
 
-test('debug endpoint: /peers with rtt and streams, /topics, /messages clamped, /events live', async () => {
+test('debug endpoint: /peers with rtt and streams, /topics, /messages clamped, /events live', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(3, (i) => i === 0 ? { debug: '127.0.0.1:0' } : {})
   const [a] = nodes
   const url = a.debugUrl as string
@@ -128,7 +128,7 @@ test('debug endpoint: /peers with rtt and streams, /topics, /messages clamped, /
   }
 })
 
-test('/events: a client that stops reading is dropped instead of buffering without bound', async () => {
+test('/events: a client that stops reading is dropped instead of buffering without bound', { timeout: 3 * 60_000 }, async () => {
   const drops: number[] = []
   const stream = new EventStream({ maxBufferedBytes: 256 * 1024, onDrop: () => { drops.push(Date.now()) } })
   const server = createServer((req, res) => { stream.attach(req, res, {}) })
@@ -150,7 +150,7 @@ test('/events: a client that stops reading is dropped instead of buffering witho
   }
 })
 
-test('/mesh: an announcement whose peerId is not its publisher is dropped; the publisher\'s own is kept', async () => {
+test('/mesh: an announcement whose peerId is not its publisher is dropped; the publisher\'s own is kept', { timeout: 3 * 60_000 }, async () => {
   const [watcher, forger] = await startMesh(2, (i) => i === 0 ? { debug: '127.0.0.1:0' } : {})
   try {
     const mesh = async (): Promise<any> => await (await fetch(`${watcher.debugUrl as string}/mesh`)).json()
@@ -175,7 +175,7 @@ test('/mesh: an announcement whose peerId is not its publisher is dropped; the p
   }
 })
 
-test('/members, /resources, /stats and /tasks: the failure detector\'s view, the resource table, the raw counters, the recent tasks', async () => {
+test('/members, /resources, /stats and /tasks: the failure detector\'s view, the resource table, the raw counters, the recent tasks', { timeout: 3 * 60_000 }, async () => {
   const resources = { cpuCores: 2, memoryGb: 4, storageGb: 10, gpuUnits: 0 }
   const nodes = await startMesh(3, () => ({ debug: '127.0.0.1:0', resources }))
   const get = async (n: AgentNode, path: string): Promise<any> => await (await fetch(`${n.debugUrl as string}${path}`)).json()
@@ -236,7 +236,7 @@ test('/members, /resources, /stats and /tasks: the failure detector\'s view, the
   }
 })
 
-test('/events samples message events at 20 per second however many messages pass; /gossip counts them all', async () => {
+test('/events samples message events at 20 per second however many messages pass; /gossip counts them all', { timeout: 3 * 60_000 }, async () => {
   // No periodic traffic of the nodes' own, so the feed's sampling windows can be known.
   const quiet = { meshAnnounceIntervalMs: 0, monitoring: { metricsIntervalMs: 0 } }
   const [a, b] = await startMesh(2, (i) => i === 0 ? { ...quiet, debug: '127.0.0.1:0' } : quiet)
@@ -287,7 +287,7 @@ test('/events samples message events at 20 per second however many messages pass
   }
 })
 
-test('gossip rates: counted per topic up to a cap, rates over a window of samples, zero once quiet', () => {
+test('gossip rates: counted per topic up to a cap, rates over a window of samples, zero once quiet', { timeout: 3 * 60_000 }, () => {
   const log = new MessageLog(10)
   const env = (topic: string, source = 'p1'): any => ({ id: 'x', type: 'EVENT', subject: topic, source, destination: { topic } })
   for (let i = 0; i < 30; i++) log.add(env('a'), 'in')

@@ -10,7 +10,7 @@ import type { MeshSnapshot } from '../../../protocols/discovery/mesh-map.js'
 import { ValidationError } from '../../../protocols/core/errors.js'
 import { seededRandom } from '../../helpers.js'
 
-test('rate rings: counts land in 5-s buckets, the one still filling is left out, old buckets fall off, keys are capped', () => {
+test('rate rings: counts land in 5-s buckets, the one still filling is left out, old buckets fall off, keys are capped', { timeout: 3 * 60_000 }, () => {
   const r = new RateRings(5_000, 4, 2)
   const t = 1_000_000 // a bucket boundary
   r.add('a', 10, t)
@@ -50,7 +50,7 @@ function bigMap (n: number): { snap: MeshSnapshot, roles: MeshRoles } {
   return { snap: { nodes, edges: [...edges.values()], ageMs: 4_000, intervalMs: 5_000 }, roles }
 }
 
-test('/mesh pages: every agent and every link exactly once across pages, in any order asked; filters; bad values refused', () => {
+test('/mesh pages: every agent and every link exactly once across pages, in any order asked; filters; bad values refused', { timeout: 3 * 60_000 }, () => {
   const { snap, roles } = bigMap(200)
   for (const sort of ['id', 'name', 'rate']) {
     const agents: string[] = []
@@ -79,7 +79,7 @@ test('/mesh pages: every agent and every link exactly once across pages, in any 
   }
 })
 
-test('/mesh/groups: the coordinator, the voters, then roles; counts add up, links counted once; far smaller than the map', () => {
+test('/mesh/groups: the coordinator, the voters, then roles; counts add up, links counted once; far smaller than the map', { timeout: 3 * 60_000 }, () => {
   const { snap, roles } = bigMap(200)
   const g = meshGroups(snap, roles)
   assert.deepEqual(g.groups.map(x => x.id), ['coordinator', 'voters', 'role:agent', 'role:agent,gpu'])

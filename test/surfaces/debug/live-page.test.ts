@@ -13,7 +13,7 @@ import { CHROMIUM, skipWithout } from '../../requirements.js'
 
 const OUT = join(DIST, '..', 'test-output')
 
-test('live page: five agents drawn, the coordinator starred, gossip rates per topic, recent tasks; one stops, four remain; clicking one shows its details by name', async (t) => {
+test('live page: five agents drawn, the coordinator starred, gossip rates per topic, recent tasks; one stops, four remain; clicking one shows its details by name', { timeout: 3 * 60_000 }, async (t) => {
   if (skipWithout(t, 'chromium')) return
   await mkdir(OUT, { recursive: true })
   const nodes = await startMesh(5, (i) => ({ meshAnnounceIntervalMs: 1_000, ...(i === 0 ? { debug: '127.0.0.1:0' } : {}) }))

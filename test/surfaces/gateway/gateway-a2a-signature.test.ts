@@ -49,7 +49,7 @@ async function verifyCard (card: any, ownerPeerId: string, now = Date.now()): Pr
   return { kid: header.kid }
 }
 
-test('a2a: a closed mesh\'s agent card is signed by the gateway\'s node under the owner\'s credential; a client holding the owner key verifies it, and a tampered card fails', { timeout: 120_000 }, async () => {
+test('a2a: a closed mesh\'s agent card is signed by the gateway\'s node under the owner\'s credential; a client holding the owner key verifies it, and a tampered card fails', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const mesh = uniqueMesh()
     const owner = await newOwnerKey()

@@ -49,7 +49,7 @@ async function rejects (p: Promise<unknown>, check: (err: Error) => boolean, wha
   assert.fail(`${what}: no error`)
 }
 
-test('a2a: the card, a command, a pipeline streamed, a blocking send, get/list, a task cancelled while followed; unknown method and task, bad input', async () => {
+test('a2a: the card, a command, a pipeline streamed, a blocking send, get/list, a task cancelled while followed; unknown method and task, bad input', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(3, (i) => ({
     preset: 'local',
     coordination: STEADY,

@@ -45,7 +45,7 @@ async function follow<T> (client: Client, query: string, variables: Record<strin
   return got
 }
 
-test('graphql: the types are the operations\' zod schemas (a key added there is a field here)', () => {
+test('graphql: the types are the operations\' zod schemas (a key added there is a field here)', { timeout: 3 * 60_000 }, () => {
   const schema = buildSchema()
   const fields = (name: string): string[] => Object.keys((schema.getType(name) as unknown as { getFields: () => Record<string, unknown> }).getFields()).sort()
   assert.deepEqual(fields('TaskStatus'), Object.keys(TaskStatus.shape).sort())
@@ -55,7 +55,7 @@ test('graphql: the types are the operations\' zod schemas (a key added there is 
   assert.deepEqual(required, ['type'], 'only what the schema requires without a default is non-null')
 })
 
-test('graphql: agents, a command, topic events over graphql-ws and SSE, a pipeline followed to its end, a task cancelled; limits and bad input refused with codes', async () => {
+test('graphql: agents, a command, topic events over graphql-ws and SSE, a pipeline followed to its end, a task cancelled; limits and bad input refused with codes', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(3, (i) => ({ preset: 'local', coordination: STEADY, capabilities: i === 2 ? ['math'] : [] }))
   const gw = await serveMounts(nodes[0], [graphqlMount])
   const client = createClient({ url: gw.url.replace('http', 'ws') + '/graphql', webSocketImpl: WebSocket, retryAttempts: 0 })

@@ -24,7 +24,7 @@ propagation.setGlobalPropagator(new W3CTraceContextPropagator())
 const Square = defineCommand('square', { request: z.strictObject({ n: z.number() }), response: z.number() })
 const TOKEN = 'gateway-token-0123456789'
 
-test('gateway: a request traced from the client into the agent that answers, logged with its correlation id; the token wanted, a wrong one refused', async () => {
+test('gateway: a request traced from the client into the agent that answers, logged with its correlation id; the token wanted, a wrong one refused', { timeout: 3 * 60_000 }, async () => {
   const lines: any[] = []
   const sink = new Writable({ write (chunk, _enc, done) { for (const l of String(chunk).split('\n')) if (l !== '') lines.push(JSON.parse(l)); done() } })
   const logger = pino({ level: 'debug' }, sink)
@@ -83,7 +83,7 @@ test('gateway: a request traced from the client into the agent that answers, log
   }
 })
 
-test('gateway: beyond loopback only with a token; a token-less one answers loopback names only; start and stop twice, no port left open', async () => {
+test('gateway: beyond loopback only with a token; a token-less one answers loopback names only; start and stop twice, no port left open', { timeout: 3 * 60_000 }, async () => {
   const mesh = uniqueMesh()
   const open = await createAgentNode(nodeOptions(mesh, { gateway: { listen: '0.0.0.0:0' } }))
   await assert.rejects(open.start(), (err: any) => err.code === 'CFG001' && /gateway\.token/.test(err.message))
@@ -127,7 +127,7 @@ test('gateway: beyond loopback only with a token; a token-less one answers loopb
   await assert.rejects(fetch(`${node.gatewayUrl as string}/v1/coordinator`), 'no port left open once the node stopped')
 })
 
-test('gateway: 64 clients at once, their requests sent into the mesh together, each get their own answer, correlation id and count; a client gone is given up', async () => {
+test('gateway: 64 clients at once, their requests sent into the mesh together, each get their own answer, correlation id and count; a client gone is given up', { timeout: 3 * 60_000 }, async () => {
   const lines: any[] = []
   const sink = new Writable({ write (chunk, _enc, done) { for (const l of String(chunk).split('\n')) if (l !== '') lines.push(JSON.parse(l)); done() } })
   const nodes = await startMesh(2, (i) => i === 0 ? { logger: pino({ level: 'info' }, sink), gateway: { listen: '127.0.0.1:0' } } : {})

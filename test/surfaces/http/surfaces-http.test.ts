@@ -23,7 +23,7 @@ async function freePort (): Promise<number> {
   return port
 }
 
-test('attach: the runtime alone serves nothing; what is attached starts after its services and stops before them, and only before start', async () => {
+test('attach: the runtime alone serves nothing; what is attached starts after its services and stops before them, and only before start', { timeout: 3 * 60_000 }, async () => {
   const node = await createRuntimeNode(nodeOptions(uniqueMesh(), { name: 'bare', debug: '127.0.0.1:0', gateway: { listen: '127.0.0.1:0' } }))
   const seen: string[] = []
   node.attach({
@@ -43,7 +43,7 @@ test('attach: the runtime alone serves nothing; what is attached starts after it
   assert.deepEqual(seen, ['start: node starting, listening', 'stop: node stopping, listening'])
 })
 
-test('surfaces: the debug endpoint and the gateway on one host:port share one server, each with its paths and its token', async () => {
+test('surfaces: the debug endpoint and the gateway on one host:port share one server, each with its paths and its token', { timeout: 3 * 60_000 }, async () => {
   const port = await freePort()
   const listen = `127.0.0.1:${port}`
   const node = await createAgentNode(nodeOptions(uniqueMesh(), { name: 'shared', debug: listen, debugToken: DEBUG_TOKEN, gateway: { listen, token: GATEWAY_TOKEN } }))
@@ -73,7 +73,7 @@ test('surfaces: the debug endpoint and the gateway on one host:port share one se
   await assert.rejects(fetch(`http://${listen}/health`), 'no port left open once the node stopped')
 })
 
-test('surfaces: on port 0, the debug endpoint and the gateway each get a port of their own', async () => {
+test('surfaces: on port 0, the debug endpoint and the gateway each get a port of their own', { timeout: 3 * 60_000 }, async () => {
   const node = await createAgentNode(nodeOptions(uniqueMesh(), { name: 'apart', debug: '127.0.0.1:0', gateway: { listen: '127.0.0.1:0' } }))
   await node.start()
   try {
@@ -89,7 +89,7 @@ test('surfaces: on port 0, the debug endpoint and the gateway each get a port of
   }
 })
 
-test('surfaces: `agentmesh mcp --http` and `--debug` on one host:port share one server: /mcp the MCP endpoint, the rest the debug endpoint', async () => {
+test('surfaces: `agentmesh mcp --http` and `--debug` on one host:port share one server: /mcp the MCP endpoint, the rest the debug endpoint', { timeout: 3 * 60_000 }, async () => {
   const seed = await createAgentNode(nodeOptions(uniqueMesh(), { name: 'seed', preset: 'local' }))
   await seed.start()
   const listen = `127.0.0.1:${await freePort()}`
@@ -114,7 +114,7 @@ test('surfaces: `agentmesh mcp --http` and `--debug` on one host:port share one 
   }
 })
 
-test('http server: mounts by path, the one without paths takes the rest, listening from the first open to the last close', async () => {
+test('http server: mounts by path, the one without paths takes the rest, listening from the first open to the last close', { timeout: 3 * 60_000 }, async () => {
   const port = await freePort()
   const servers = new HttpServers()
   const server = servers.at('127.0.0.1', port)

@@ -78,7 +78,7 @@ async function protocolError (p: Promise<unknown>, code: number, message: RegExp
 const call = async (client: Client, name: string, args: Record<string, unknown> = {}): Promise<CallToolResult> =>
   await client.callTool({ name, arguments: args }) as CallToolResult
 
-test('stdio: every tool against three agents, errors as tool errors with our codes, protocol errors for an unknown tool and bad arguments, resources', async () => {
+test('stdio: every tool against three agents, errors as tool errors with our codes, protocol errors for an unknown tool and bad arguments, resources', { timeout: 3 * 60_000 }, async () => {
   const nodes = await mesh(3)
   // Few and quick retries: an at-least-once call to an agent that never answers becomes a dead letter within a second or two.
   const transport = new StdioClientTransport({
@@ -216,7 +216,7 @@ test('stdio: every tool against three agents, errors as tool errors with our cod
   }
 })
 
-test('stdio: stdout carries JSON-RPC only, even at log level debug; the process exits 0 when the host closes stdin', async () => {
+test('stdio: stdout carries JSON-RPC only, even at log level debug; the process exits 0 when the host closes stdin', { timeout: 3 * 60_000 }, async () => {
   const nodes = await mesh(1)
   const child = spawn(process.execPath, mcpArgs(nodes, '--open', '--log-level', 'debug'), { stdio: ['pipe', 'pipe', 'pipe'] })
   try {
@@ -251,7 +251,7 @@ async function status (url: string, method: string, headers: Record<string, stri
   })
 }
 
-test('Streamable HTTP: tools with progress, errors counted in /metrics; stateless (GET 405); Host and Origin checked on loopback; a token beyond it', async () => {
+test('Streamable HTTP: tools with progress, errors counted in /metrics; stateless (GET 405); Host and Origin checked on loopback; a token beyond it', { timeout: 3 * 60_000 }, async () => {
   const nodes = await mesh(1)
   const p = new Proc(mcpArgs(nodes, '--open', '--http', '127.0.0.1:0', '--json', '--debug', '127.0.0.1:0'))
   const client = new Client({ name: 'agentmesh-test', version: '1.0.0' })
@@ -318,7 +318,7 @@ test('Streamable HTTP: tools with progress, errors counted in /metrics; stateles
   }
 })
 
-test('closed mesh: no credential, no MCP server (CFG001); with one, roles apply as for any node (SEC002); --client is unseen and has no task tools (CRD002)', async () => {
+test('closed mesh: no credential, no MCP server (CFG001); with one, roles apply as for any node (SEC002); --client is unseen and has no task tools (CRD002)', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const name = uniqueMesh()
     const owner = await newOwnerKey()

@@ -25,7 +25,7 @@ async function refused (p: Promise<unknown> | (() => unknown), code: string, sta
   assert.fail(`expected ${code}`)
 }
 
-test('operations: agents by name and capability, a command by agent name, topic events live and recent, a pipeline followed to its end; bad input refused with codes', async () => {
+test('operations: agents by name and capability, a command by agent name, topic events live and recent, a pipeline followed to its end; bad input refused with codes', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(3, (i) => ({ preset: 'local', coordination: { bootstrapExpect: 3 }, capabilities: i === 2 ? ['math'] : [] }))
   const ops = new MeshOperations(nodes[0], { feeds: { recent: 3 } })
   ops.start()
