@@ -30,6 +30,8 @@ export * from './delivery-config.js'
 
 const Multiaddr = z.string()
   .regex(/^\/(ip4|ip6|dns|dns4|dns6|dnsaddr)\//, 'expected a multiaddr such as /ip4/127.0.0.1/tcp/7001')
+  // A placeholder copied from the docs as it is (`/p2p/<id>`): said plainly, not as a multibase decoder's error.
+  .refine(a => !/<[^>]*>/.test(a), 'replace the <...> placeholder with the value it stands for (a peer id: the one the node prints at start, or leave /p2p/... out)')
 const HostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8001')
 
 /** The configuration as given, before the preset fills the timings not given. */

@@ -14,6 +14,8 @@ test('usage errors exit 2: unknown flag, missing argument, bad JSON payload, not
     [['request', '--no-mdns', '--bootstrap', '/ip4/127.0.0.1/tcp/1'], /missing required argument/],
     [['pub', '--no-mdns', '--bootstrap', '/ip4/127.0.0.1/tcp/1', 'topic', '{oops'], /payload is not valid JSON/],
     [['sub', '--no-mdns', 'topic'], /nothing to join/],
+    // The docs' placeholder pasted as it is (issue 44: it gave a multibase decoder's error).
+    [['request', '--open', '--no-mdns', '--bootstrap', '/ip4/127.0.0.1/tcp/7001/p2p/<id>', 'a2', 'echo'], /bootstrap\.0: replace the <\.\.\.> placeholder/],
     [['status'], /missing required argument/],
     [['status', 'not a url'], /expected a debug endpoint/],
     [['frobnicate'], /unknown command/],
