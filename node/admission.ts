@@ -27,7 +27,7 @@ import type { PubSubService } from '../protocols/pubsub/index.js'
 import { CardExchange } from '../protocols/discovery/card.js'
 import { CONNECTION_GATE_SERVICE, ConnectionGate, hostOf } from './connection-gate.js'
 import { runAt } from './run-at.js'
-import { noAudit, type AuditEvent, type AuditSink } from '../protocols/core/audit.js'
+import { AuditPacer, noAudit, type AuditEvent, type AuditSink } from '../protocols/core/audit.js'
 import type { RevocationVerdict } from './revocation-command.js'
 
 export const REVOCATIONS_TOPIC = defineTopic(REVOCATIONS_TOPIC_NAME, RevocationList)
@@ -55,6 +55,9 @@ export function refusalReason (err: Error | undefined): string {
 /** This node warns of its own credential's expiry this long before it (a day), or at 10% of its life if shorter. */
 const EXPIRY_WARNING_MS = 24 * 3_600_000
 
+/** A refused peer's disconnection is logged at most this often (the audit trail keeps each). */
+const REFUSAL_LOG_EVERY_MS = 60_000
+
 /** Refused peers remembered (so their gossip relayed by others is refused too), oldest forgotten first. */
 const MAX_REFUSED = 1_024
 
@@ -63,6 +66,7 @@ export class Admission {
   private readonly init: AdmissionInit
   private readonly admitted = new Map<string, Credential>()
   private readonly refused = new Set<string>()
+  private readonly logPacer = new AuditPacer(REFUSAL_LOG_EVERY_MS, MAX_REFUSED)
   /** Growing cool-downs of the peers and hosts refused (protocols/admission/refusal-backoff.ts). */
   private readonly backoff = new RefusalBackoff()
   private readonly pending = new Map<string, Promise<void>>()
@@ -434,7 +438,10 @@ export class Admission {
     this.refused.add(peer)
     if (this.refused.size > MAX_REFUSED) this.refused.delete(this.refused.values().next().value as string)
     if (!this.running || !this.connected(peer)) return
-    this.init.log.warn({ peer, reason }, 'peer not admitted: disconnecting')
+    // One line a minute per peer, with how many refusals it stands for: a peer on a trusted
+    // host is not cooled down and may come back every second (issue 44: 36 lines in 23 s).
+    const paced = this.logPacer.pace(peer, Date.now())
+    if (paced !== undefined) this.init.log.warn({ peer, reason, ...(paced.refused > 1 ? { refusals: paced.refused } : {}) }, 'peer not admitted: disconnecting')
     this.init.libp2p.hangUp(peerIdFromString(peer)).catch(() => {})
   }
 

@@ -8,6 +8,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
+import { Writable } from 'node:stream'
+import { pino } from 'pino'
 import { join } from 'node:path'
 import { createLibp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
@@ -129,6 +131,36 @@ test('gossip from a stranger in its admission window is not delivered, its negot
       assert.deepEqual(heard.filter(p => (p as { from?: string }).from !== 'a2'), [], 'nothing from the stranger or the revoked agent is delivered')
     } finally {
       await stopAll(nodes)
+    }
+  })
+})
+
+test('a refused peer that comes back again and again (a trusted host: no cool-down) is logged once a minute, with the count', { timeout: 3 * 60_000 }, async () => {
+  await withTempDir(async (dir) => {
+    const mesh = uniqueMesh()
+    const owner = await newOwnerKey()
+    const lines: Array<{ msg?: string, peer?: string, refusals?: number }> = []
+    const sink = new Writable({ write (chunk, _enc, done) { for (const l of String(chunk).split('\n')) if (l !== '') lines.push(JSON.parse(l)); done() } })
+    const security = { mode: 'closed' as const, credential: join(dir, 'a1.cred.json'), admissionTimeoutMs: 300 }
+    const agent = (await closedAgent(dir, mesh, owner, 'a1', { roles: ['agent'] }, { logger: pino({ level: 'info' }, sink), security })).node
+    const stranger = await createLibp2p({
+      addresses: { listen: [] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()], services: { identify: identify() }
+    })
+    try {
+      await stranger.start()
+      const target = multiaddr(agent.addresses()[0])
+      const refused = (): number => agent.stats.get('admission_decisions_total', { result: 'refused' })
+      for (let i = 0; i < 5; i++) {
+        const before = refused()
+        await stranger.dial(target).catch(() => {})
+        await waitFor(() => refused() > before && stranger.getConnections().length === 0, `refusal ${i + 1} and the hang-up`, 10_000)
+      }
+      const logged = lines.filter(l => l.msg === 'peer not admitted: disconnecting' && l.peer === stranger.peerId.toString())
+      assert.equal(refused(), 5, 'five admission windows, five refusals (loopback is trusted: no cool-down)')
+      assert.equal(logged.length, 1, `one line for five refusals: ${JSON.stringify(logged)}`)
+    } finally {
+      await stranger.stop()
+      await stopAll([agent])
     }
   })
 })
