@@ -116,6 +116,53 @@ export function within (client: Client, ms: number): AbortSignal {
   return controller.signal
 }
 
+/**
+ * How long the agents this client meets must stay the same before a name none of them has is
+ * given up on: they arrive together (the bootstrap peer's card brings the others' addresses), so
+ * a mistyped name need not wait out the whole search (issue 44: 11 s, every agent seen after 1 s).
+ */
+const SETTLED_MS = 2_000
+
+/**
+ * Waits for the agent named `name`, up to `ms`: resolves to it, or to undefined once the agents
+ * met have been the same for SETTLED_MS without it (or at the deadline).
+ */
+export async function agentNamed (client: Client, name: string, ms: number): Promise<{ peerId: string, name: string } | undefined> {
+  const { node } = client
+  const signal = within(client, ms)
+  const settled = new AbortController()
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const rearm = (): void => {
+    clearTimeout(timer)
+    if (node.peers().length > 0) timer = setTimeout(() => { settled.abort() }, SETTLED_MS)
+  }
+  node.addEventListener('peer:join', rearm)
+  rearm()
+  try {
+    await node.waitForAgent({ name }, { signal: AbortSignal.any([signal, settled.signal]) }).catch(unlessUnreachable(client))
+  } finally {
+    clearTimeout(timer)
+    node.removeEventListener('peer:join', rearm)
+  }
+  return node.findAgents({ name })[0]
+}
+
+/** Names among `seen` an edit or two from `name` (a typo), for "did you mean". */
+export function closeNames (name: string, seen: string[]): string[] {
+  const distance = (a: string, b: string): number => {
+    let row = Array.from({ length: b.length + 1 }, (_, j) => j)
+    for (let i = 1; i <= a.length; i++) {
+      const next = [i]
+      for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
+      row = next
+    }
+    return row[b.length]
+  }
+  // Short names are all a couple of edits apart: one edit for them.
+  const most = name.length < 5 ? 1 : 2
+  return seen.filter(s => distance(name.toLowerCase(), s.toLowerCase()) <= most)
+}
+
 /** How long `agentToAsk` looks for the agent. */
 const FIND_AGENT_MS = 10_000
 

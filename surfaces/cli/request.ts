@@ -1,5 +1,5 @@
 import { Command } from 'commander'
-import { clientNode, nodeOptions, parseJsonArg, report, unlessUnreachable, within } from './common.js'
+import { agentNamed, clientNode, closeNames, nodeOptions, parseJsonArg, report, unlessUnreachable, within } from './common.js'
 
 /** How long to look for the agent asked: bootstrap, then peer exchange bring the cards in. */
 const FIND_MS = 10_000
@@ -24,10 +24,11 @@ export function requestCommand (): Command {
             // it a while, then try anyway (the request says what went wrong).
             await node.joined({ peer, signal: within(client, FIND_MS) }).catch(unlessUnreachable(client))
           } else {
-            await node.waitForAgent({ name: agent }, { signal: within(client, FIND_MS) }).catch(unlessUnreachable(client))
-            peer = node.findAgents({ name: agent })[0]?.peerId
+            peer = (await agentNamed(client, agent, FIND_MS))?.peerId
             if (peer === undefined) {
               const seen = [...new Set(node.peers().map(p => p.name))].sort()
+              const close = closeNames(agent, seen)
+              if (close.length > 0) throw new Error(`no agent named "${agent}" (did you mean ${close.map(n => `"${n}"`).join(' or ')}?); agents seen: ${seen.join(', ')}`)
               const foreign = [...new Set(node.foreignPeers().map(p => p.mesh))]
               const hint = foreign.length > 0 ? `; peers of another mesh answered (${foreign.map(m => `"${m}"`).join(', ')}): this one is "${node.config.mesh}", pass --mesh ${foreign[0]}` : ''
               throw new Error(`no agent named "${agent}"; agents seen: ${seen.length > 0 ? seen.join(', ') : 'none'}${hint}`)

@@ -68,13 +68,17 @@ test('a bootstrap address with the wrong peer id: the identity mismatch is said,
   }
 })
 
-test('an unknown agent name lists the agents seen, exit 1', { timeout: 3 * 60_000 }, async () => {
+test('an unknown agent name lists the agents seen, and the close ones as a guess, exit 1', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(2)
   try {
     const p = new Proc([CLI, 'request', '--open', '--no-mdns', '--mesh', nodes[0].health().mesh, '--bootstrap', nodes[0].addresses()[0], 'a9', 'echo', '1'])
     assert.equal(await p.exited(20_000), 1, p.stderr)
     assert.match(p.stderr, /^agentmesh: no agent named "a9"; agents seen: n0, n1$/m)
     assert.equal(p.lines.length, 0, 'nothing on stdout')
+    // A typo: the name it is one edit from, said as soon as the agents seen stop changing.
+    const typo = new Proc([CLI, 'request', '--open', '--no-mdns', '--mesh', nodes[0].health().mesh, '--bootstrap', nodes[0].addresses()[0], 'n2', 'echo', '1'])
+    assert.equal(await typo.exited(20_000), 1, typo.stderr)
+    assert.match(typo.stderr, /^agentmesh: no agent named "n2" \(did you mean "n0" or "n1"\?\); agents seen: n0, n1$/m)
   } finally {
     await stopAll(nodes)
   }
