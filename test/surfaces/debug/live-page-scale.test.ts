@@ -56,7 +56,7 @@ async function json (url: string): Promise<{ status: number, body: any }> {
   return { status: res.status, body: await res.json() }
 }
 
-test('live page at 50 agents: groups that add up to 50, search finds one, sparklines after a burst, /mesh paged without duplicates or gaps', { timeout: 3 * 60_000 }, async (t) => {
+test('live page at 50 agents: groups that add up to 50, search finds one, sparklines after a burst, /mesh paged without duplicates or gaps', { timeout: 10 * 60_000 }, async (t) => {
   if (skipWithout(t, 'chromium')) return
   await mkdir(OUT, { recursive: true })
   const { watch, workers } = await startFifty()
