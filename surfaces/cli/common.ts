@@ -117,32 +117,33 @@ export function within (client: Client, ms: number): AbortSignal {
 }
 
 /**
- * How long the agents this client meets must stay the same before a name none of them has is
- * given up on: they arrive together (the bootstrap peer's card brings the others' addresses), so
- * a mistyped name need not wait out the whole search (issue 44: 11 s, every agent seen after 1 s).
+ * How long a name must stay absent from a member view this client has wholly met before it is
+ * given up on. The members arrive together (the bootstrap agent's view names them all at once),
+ * so a mistyped name need not wait out the whole search (issue 44: 11 s, every agent seen after 1 s).
  */
-const SETTLED_MS = 2_000
+const ABSENT_MS = 1_000
 
 /**
- * Waits for the agent named `name`, up to `ms`: resolves to it, or to undefined once the agents
- * met have been the same for SETTLED_MS without it (or at the deadline).
+ * Waits for the agent named `name`, up to `ms`: resolves to it, or to undefined at the deadline,
+ * or earlier once the member view names no such agent while every member in it is met (its card
+ * seen), for ABSENT_MS: a member the view names but not yet met is waited for.
  */
 export async function agentNamed (client: Client, name: string, ms: number): Promise<{ peerId: string, name: string } | undefined> {
   const { node } = client
   const signal = within(client, ms)
-  const settled = new AbortController()
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const rearm = (): void => {
-    clearTimeout(timer)
-    if (node.peers().length > 0) timer = setTimeout(() => { settled.abort() }, SETTLED_MS)
-  }
-  node.addEventListener('peer:join', rearm)
-  rearm()
+  const absent = new AbortController()
+  let since: number | undefined
+  const look = setInterval(() => {
+    const met = new Set(node.peers().map(p => p.peerId))
+    const members = node.members().filter(m => m.state === 'alive' && m.peerId !== node.peerId)
+    const whole = members.length > 0 && members.every(m => met.has(m.peerId)) && !members.some(m => m.name === name)
+    since = whole ? since ?? Date.now() : undefined
+    if (since !== undefined && Date.now() - since >= ABSENT_MS) absent.abort()
+  }, 200)
   try {
-    await node.waitForAgent({ name }, { signal: AbortSignal.any([signal, settled.signal]) }).catch(unlessUnreachable(client))
+    await node.waitForAgent({ name }, { signal: AbortSignal.any([signal, absent.signal]) }).catch(unlessUnreachable(client))
   } finally {
-    clearTimeout(timer)
-    node.removeEventListener('peer:join', rearm)
+    clearInterval(look)
   }
   return node.findAgents({ name })[0]
 }
