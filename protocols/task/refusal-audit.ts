@@ -4,8 +4,9 @@
  * 'rejected' events; the task service hands each to this function and records what it returns.
  */
 import type { AuditEvent } from '../core/audit.js'
+
 /** What each refusal reason of the task protocol answers the peer (the error it is sent). */
-const REFUSAL_CODES: Record<string, string> = { TSK007: 'TSK007', 'not-holder': 'TSK004', 'stale-term': 'CRD001', 'not-coordinator': 'CRD002', 'not-a-voter': 'CRD002' }
+const REFUSAL_CODES: Record<string, string> = { 'not-holder': 'TSK004', 'stale-term': 'CRD001', 'not-coordinator': 'CRD002', 'not-a-voter': 'CRD002' }
 
 /**
  * A task refusal as the audit trail keeps it: reading records (task-records, queries) is a
@@ -18,7 +19,8 @@ export function refusalAudit (d: { from: string, message: string, reason: string
   if (d.reason === 'SEC004') return undefined
   const read = d.message === 'task-records' || d.message.startsWith('task-query')
   const kind = read ? 'task.read.refused' : d.message === 'task-report' ? 'task.report.refused' : 'task.control.refused'
-  const code = d.message === 'task-records' ? 'CRD002' : REFUSAL_CODES[d.reason]
+  // A reason that is itself a code (a control refused with TSK007 or another) is that code.
+  const code = d.message === 'task-records' ? 'CRD002' : REFUSAL_CODES[d.reason] ?? (/^[A-Z]{3}\d{3}$/.test(d.reason) ? d.reason : undefined)
   const reason = d.reason === 'TSK007' ? `${d.from} is no party to the task` : d.reason
   return {
     kind,
