@@ -21,11 +21,30 @@
  * campaign too (in the last group).
  */
 import { spawn } from 'node:child_process'
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs'
+import { appendFileSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { FailureLine, FileLine } from './summary-reporter.js'
+import type { FailureLine, FileLine, SkipLine } from './summary-reporter.js'
+
+/**
+ * The slow files, each with why: `npm test` leaves them out, `npm run test:slow` runs them, and
+ * CI runs them once (not in both of its Node passes). They are the runs that take minutes of a
+ * 2-core machine by design (a fault campaign, a 50-agent mesh, an image built twice) or drive a
+ * peer or client built outside npm (Go, Python, the MCP conformance suite, network namespaces).
+ * Everything else runs in `npm test`.
+ */
+const SLOW: Record<string, string> = {
+  'fault-campaign.test.js': '200 timed faults on five hosts in network namespaces: 3-4 minutes by design',
+  'live-page-scale.test.js': '50 agents in five processes and Chromium',
+  'netns.test.js': 'five hosts in network namespaces (root): kill -9, partitions and SIGSTOP past a lease',
+  'docker-image.test.js': 'the image\'s build replayed: two installs of the whole dependency tree and a compile',
+  'go-peer.test.js': 'the Go peer built with go-libp2p and run against a closed mesh of agent processes',
+  'python-a2a.test.js': 'the A2A Python SDK\'s client against the gateway',
+  'python-mcp.test.js': 'the MCP Python SDK\'s client against `agentmesh mcp`',
+  'schemathesis.test.js': 'schemathesis drives the gateway\'s OpenAPI document with generated requests',
+  'mcp-conformance.test.js': 'the MCP conformance suite against `agentmesh mcp --http`'
+}
 
 /** Files run alone, each with why. */
 const SERIAL: Record<string, string> = {
@@ -66,7 +85,16 @@ const LONG_FIRST = [
 const rank = (f: string): number => { const i = LONG_FIRST.indexOf(basename(f)); return i < 0 ? LONG_FIRST.length : i }
 
 const here = dirname(fileURLToPath(import.meta.url))
-const given = process.argv.slice(2)
+const started = Date.now()
+/**
+ * `--slow` runs the SLOW files only (`npm run test:slow`), `--all` every file; neither, the rest
+ * (`npm test`). Files named on the command line run whatever their tier. `--list` prints the
+ * groups the run would have and exits.
+ */
+const flags = process.argv.slice(2).filter(a => a.startsWith('--'))
+for (const f of flags) if (!['--slow', '--all', '--list'].includes(f)) throw new Error(`test/suite.js: unknown option ${f} (--slow: the slow files only; --all: every file; --list: the groups, without running them)`)
+const tier: 'fast' | 'slow' | 'all' = flags.includes('--all') ? 'all' : flags.includes('--slow') ? 'slow' : 'fast'
+const given = process.argv.slice(2).filter(a => !a.startsWith('--'))
 /**
  * Every test file under dist/test, in the folders that mirror the sources (test/protocols/<name>,
  * test/node, test/surfaces/<name>, test/mesh, test/repo), in name order by file name as when they
@@ -83,7 +111,19 @@ function testFiles (): string[] {
   }
   return [...byName.keys()].sort().map(name => byName.get(name)!)
 }
-const files = given.length > 0 ? given : testFiles()
+const found = given.length > 0 ? given : testFiles()
+// A name in a table that matches no file (a typo, a file renamed) would quietly move that file to another tier or group.
+if (given.length === 0) {
+  const names = new Set(found.map(f => basename(f)))
+  for (const name of [...Object.keys(SLOW), ...Object.keys(SERIAL), ...Object.keys(BESIDE), ...LONG_FIRST]) {
+    if (!names.has(name)) throw new Error(`test/suite.ts names ${name}, which is no test file under ${here}`)
+  }
+}
+const isSlow = (f: string): boolean => SLOW[basename(f)] !== undefined
+const inTier = (f: string): boolean => given.length > 0 || tier === 'all' || (tier === 'slow') === isSlow(f)
+const files = found.filter(inTier)
+/** The files of the other tier, named in the summary so that nobody takes `npm test` for all of it. */
+const leftOut = found.filter(f => !inTier(f))
 const concurrency = process.env.AGENTMESH_TEST_CONCURRENCY ?? '3'
 const besideOn = concurrency !== '1'
 const isBeside = (f: string): boolean => besideOn && BESIDE[basename(f)] !== undefined
@@ -205,32 +245,74 @@ async function run (name: string, list: string[], n: string, file?: string): Pro
   return { code, report: file !== undefined ? readFileSync(file, 'utf8') : '' }
 }
 
-/** The closing summary: each group's time and exit code, the slowest files, then every failure. */
+/**
+ * The closing summary: each group's time and exit code, the slowest files, the counts, every
+ * skip with its reason (one line per reason, with the files it skipped), every failure, what
+ * this run left to the other tier, and the run's whole time.
+ */
 function summarize (): void {
-  const read = (g: Group): Array<FailureLine | FileLine> => existsSync(g.summary)
-    ? readFileSync(g.summary, 'utf8').split('\n').filter(l => l !== '').map(l => JSON.parse(l) as FailureLine | FileLine)
+  type Line = FailureLine | FileLine | SkipLine
+  const read = (g: Group): Line[] => existsSync(g.summary)
+    ? readFileSync(g.summary, 'utf8').split('\n').filter(l => l !== '').map(l => JSON.parse(l) as Line)
     : []
   const out = ['', '# agentmesh suite summary']
   const fails: FailureLine[] = []
+  const skips: SkipLine[] = []
   const timed: FileLine[] = []
   for (const g of groups) {
     const lines = read(g)
     const own = lines.filter((l): l is FailureLine => l.kind === 'fail')
     fails.push(...own)
+    skips.push(...lines.filter((l): l is SkipLine => l.kind === 'skip'))
     timed.push(...lines.filter((l): l is FileLine => l.kind === 'file'))
     out.push(`#   ${g.name}: ${(g.ms / 1000).toFixed(0)} s, exit ${g.code}`)
     if (g.hung !== undefined) out.push(`#     HUNG: after ${GROUP_LIMIT_MS / 60_000} min (AGENTMESH_TEST_GROUP_LIMIT_MIN) these files were still running and were killed: ${g.hung.join(', ') || '(no test file found in /proc)'}`)
     // Failed with no failed test: a file that would not load, or the runner killed by a signal.
     if (g.code !== 0 && own.length === 0 && g.hung === undefined) out.push('#     no failed test was reported: see the group\'s report above')
   }
-  const slow = timed.sort((a, b) => b.ms - a.ms).slice(0, 8)
+  // Every file's time and counts, for sizing the tiers and groups (AGENTMESH_TEST_TIMES=<file>: JSON lines).
+  if (process.env.AGENTMESH_TEST_TIMES !== undefined && process.env.AGENTMESH_TEST_TIMES !== '') {
+    writeFileSync(process.env.AGENTMESH_TEST_TIMES, timed.map(f => JSON.stringify({ ...f, file: basename(f.file) })).join('\n') + '\n')
+  }
+  const slow = [...timed].sort((a, b) => b.ms - a.ms).slice(0, 8)
   out.push(`#   slowest files: ${slow.map(f => `${basename(f.file)} ${(f.ms / 1000).toFixed(0)} s`).join(', ')}`)
+  const sum = (k: 'passed' | 'failed' | 'skipped'): number => timed.reduce((n, f) => n + f[k], 0)
+  out.push(`#   ${timed.length} files: ${sum('passed')} tests passed, ${sum('failed')} failed, ${sum('skipped')} skipped`)
+  const byReason = new Map<string, string[]>()
+  for (const k of skips) byReason.set(k.reason, [...(byReason.get(k.reason) ?? []), `${basename(k.file)}: ${k.name}`])
+  for (const [reason, tests] of byReason) {
+    out.push(`#   skipped ${tests.length}, ${reason}`)
+    for (const t of tests) out.push(`#     - ${t}`)
+  }
   out.push(`#   failed tests: ${fails.length}`)
   for (const f of fails) {
     out.push(`#   - ${basename(f.file)}: ${f.name}`)
     for (const l of f.error.split('\n')) out.push(`#       ${l}`)
   }
+  if (leftOut.length > 0) {
+    const other = tier === 'fast' ? '`npm run test:slow` (CI runs them once)' : '`npm test`'
+    const names = leftOut.length <= 12 ? `: ${leftOut.map(f => basename(f)).join(', ')}` : ''
+    out.push(`#   not run here: ${leftOut.length} files of the other tier, run by ${other}${names}`)
+  }
+  const ms = Date.now() - started
+  out.push(`#   the run took ${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s (${tier === 'fast' ? 'npm test' : tier === 'slow' ? 'npm run test:slow' : 'every file'})`)
   process.stdout.write(out.join('\n') + '\n')
+  // Kept for a reader of a long log's tail (.ci/run prints every run's summary again at its end).
+  if (process.env.AGENTMESH_TEST_SUMMARY_FILE !== undefined && process.env.AGENTMESH_TEST_SUMMARY_FILE !== '') {
+    appendFileSync(process.env.AGENTMESH_TEST_SUMMARY_FILE, out.join('\n') + '\n')
+  }
+}
+
+if (flags.includes('--list')) {
+  const name = (f: string): string => basename(f)
+  process.stdout.write([
+    `beside the first (one at a time): ${beside.map(name).join(', ') || '(none)'}`,
+    `first (${concurrency} at a time): ${shared.map(name).join(', ') || '(none)'}`,
+    `alone (one at a time): ${alone.map(name).join(', ') || '(none)'}`,
+    `not run (the other tier): ${leftOut.map(name).join(', ') || '(none)'}`
+  ].join('\n') + '\n')
+  rmSync(work, { recursive: true, force: true })
+  process.exit(0)
 }
 
 // Beside the first group, the files that may share the machine with it; their report once it is done.
