@@ -33,6 +33,20 @@ export async function sleep (ms: number): Promise<void> {
   await new Promise(resolve => setTimeout(resolve, ms))
 }
 
+/**
+ * Every Proc whose process has not exited yet: a test that fails half-way (one of two agents
+ * started together did not print its ready line) may never stop the others, and their open
+ * pipes would keep its file running until the runner's file limit. test/helpers.ts stops what
+ * is left after each file's tests.
+ */
+export const liveProcs = new Set<Proc>()
+
+/**
+ * How long a Proc waits by default for a line or for its exit: a node process's start on a
+ * 2-core machine at load 20 (three test files and their agents) took 15-25 s; a CI machine is slower.
+ */
+const PROC_WAIT_MS = 30_000
+
 /** A child process whose stdout lines can be awaited. */
 export class Proc {
   readonly child: ChildProcess
@@ -51,13 +65,15 @@ export class Proc {
       stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'],
       ...(cwd !== undefined ? { cwd } : {})
     })
+    liveProcs.add(this)
+    this.child.once('exit', () => { liveProcs.delete(this) })
     if (home !== undefined) this.child.once('exit', () => { rmSync(home, { recursive: true, force: true }) })
     createInterface({ input: this.child.stdout! }).on('line', (l) => { this.lines.push(l); for (const f of this.listeners) f() })
     this.child.stderr!.on('data', (d) => { this.stderr += String(d) })
   }
 
   /** The first JSON line (already printed or still to come) that matches. */
-  async json (match: (o: any) => boolean, what: string, timeoutMs = 15_000): Promise<any> {
+  async json (match: (o: any) => boolean, what: string, timeoutMs = PROC_WAIT_MS): Promise<any> {
     const find = (): any => {
       for (const l of this.lines) {
         try { const o = JSON.parse(l); if (match(o)) return o } catch {}
@@ -70,7 +86,7 @@ export class Proc {
     return found
   }
 
-  async exited (timeoutMs = 15_000): Promise<number | null> {
+  async exited (timeoutMs = PROC_WAIT_MS): Promise<number | null> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode
     return await new Promise((resolve, reject) => {
       const t = setTimeout(() => { reject(new Error(`process did not exit within ${timeoutMs} ms`)) }, timeoutMs)

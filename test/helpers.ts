@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createAgentNode, type AgentNode, type CreateAgentNodeOptions, type Message } from '../surfaces/index.js'
-import { CLI, uniqueMesh, waitFor } from '../harness/process.js'
+import { after } from 'node:test'
+import { CLI, liveProcs, uniqueMesh, waitFor } from '../harness/process.js'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
@@ -15,6 +16,18 @@ import { issueCredential, type Credential } from '../protocols/admission/credent
 // The process helpers and the seeded generator live in harness/, which bench/ imports too.
 export { agentTimings, CLI, Proc, sleep, uniqueMesh, waitFor } from '../harness/process.js'
 export { seededRandom } from '../harness/random.js'
+
+// After a test file's tests, the processes a failed test left running (one of two agents started
+// together whose partner never got ready) are killed and named: otherwise their pipes keep the
+// file alive until the runner's 20-minute file limit, and the report blames the file, not the
+// test. Only under node --test (NODE_TEST_CONTEXT), where `after` has a file to belong to.
+if (process.env.NODE_TEST_CONTEXT !== undefined) {
+  after(async () => {
+    const left = [...liveProcs]
+    for (const p of left) process.stderr.write(`test/helpers: a test left pid ${String(p.child.pid)} (${p.child.spawnargs.slice(1, 3).join(' ')}) running; killed\n`)
+    await Promise.all(left.map(async p => { await p.stop('SIGKILL') }))
+  })
+}
 
 export const DIST = fileURLToPath(new URL('..', import.meta.url))
 
