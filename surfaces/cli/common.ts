@@ -1,6 +1,5 @@
 import { Command, Option } from 'commander'
 import type { AgentNode } from '../../node/agent-node.js'
-import { createTracedNode } from './traced-node.js'
 import { loadConfig, type AgentConfig } from '../../node/config.js'
 import { AgentMeshError } from '../../protocols/core/errors.js'
 import { watchBootstrap } from './join.js'
@@ -90,6 +89,8 @@ export async function clientNode (o: Record<string, any>): Promise<Client> {
     ...(o.verbose === true && o.logLevel === undefined ? { logLevel: 'info' } : {})
   }, { logLevel: 'warn' })
   if (config.bootstrap.length === 0 && !config.mdns) fail('nothing to join: give --bootstrap <multiaddr> or allow mDNS')
+  // Loaded here, not at the top: the commands that never join (id, credential, mesh) skip libp2p's load.
+  const { createTracedNode } = await import('./traced-node.js')
   const node = await createTracedNode({ ...config })
   // Watching before start(): the first dial starts with it.
   const unreachable = watchBootstrap(node, config.bootstrap)

@@ -4,18 +4,6 @@
 import '../../node/polyfills.js'
 import { Command, type CommanderError } from 'commander'
 import { AGENTMESH_VERSION } from '../../protocols/core/version.js'
-import { startCommand } from './start.js'
-import { pubCommand } from './pub.js'
-import { subCommand } from './sub.js'
-import { requestCommand } from './request.js'
-import { idCommand } from './id.js'
-import { statusCommand } from './status.js'
-import { meshCommand } from './mesh.js'
-import { credentialCommand } from './credential.js'
-import { revocationCommand } from './revocation.js'
-import { keyringCommand } from './keyring.js'
-import { deadLettersCommand } from './dead-letters.js'
-import { mcpCommand } from './mcp.js'
 import { EXIT_USAGE } from './common.js'
 
 const EXIT_CODES = `
@@ -28,21 +16,34 @@ Exit codes:
 // the configuration errors do, so a script can tell "fix the command" from "it failed".
 const usageExit = (err: CommanderError): never => process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE)
 
+/**
+ * Each command's module, loaded when it is asked for: `start` and the commands that join a mesh
+ * load libp2p and every protocol (about 1.5 s of CPU on a 2-core machine), while `id`,
+ * `credential`, `mesh` and `status` need a fraction of that, and scripts call them in loops.
+ * Help, the version and an unknown command load them all, in this order.
+ */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  start: async () => (await import('./start.js')).startCommand(),
+  pub: async () => (await import('./pub.js')).pubCommand(),
+  sub: async () => (await import('./sub.js')).subCommand(),
+  request: async () => (await import('./request.js')).requestCommand(),
+  id: async () => (await import('./id.js')).idCommand(),
+  status: async () => (await import('./status.js')).statusCommand(),
+  mesh: async () => (await import('./mesh.js')).meshCommand(),
+  credential: async () => (await import('./credential.js')).credentialCommand(),
+  revocation: async () => (await import('./revocation.js')).revocationCommand(),
+  keyring: async () => (await import('./keyring.js')).keyringCommand(),
+  'dead-letters': async () => (await import('./dead-letters.js')).deadLettersCommand(),
+  mcp: async () => (await import('./mcp.js')).mcpCommand()
+}
+const asked = process.argv[2]
+const wanted = asked !== undefined && Object.hasOwn(COMMANDS, asked) ? [asked] : Object.keys(COMMANDS)
+
 const program = new Command('agentmesh')
   .description('a peer-to-peer mesh for software agents')
   .version(AGENTMESH_VERSION)
-  .addCommand(startCommand())
-  .addCommand(pubCommand())
-  .addCommand(subCommand())
-  .addCommand(requestCommand())
-  .addCommand(idCommand())
-  .addCommand(statusCommand())
-  .addCommand(meshCommand())
-  .addCommand(credentialCommand())
-  .addCommand(revocationCommand())
-  .addCommand(keyringCommand())
-  .addCommand(deadLettersCommand())
-  .addCommand(mcpCommand())
+for (const name of wanted) program.addCommand(await COMMANDS[name]())
+program
   .addHelpText('after', EXIT_CODES)
   .showHelpAfterError()
   .exitOverride(usageExit)
