@@ -199,7 +199,7 @@ test('stdio: every tool against three agents, errors as tool errors with our cod
     assert.equal(map.mesh, nodes[0].config.mesh)
     assert.equal((await read('agentmesh://coordinator')).leader, nodes[0].coordinator().leader)
     assert.equal((await read('agentmesh://agents/n2')).peerId, nodes[2].peerId)
-    assert.equal((await read('agentmesh://tasks/p2')).result, 11)
+    assert.equal((await read('agentmesh://tasks/p2')).result, 10)
     await protocolError(client.readResource({ uri: 'agentmesh://tasks/nope' }), -32002, /TSK001/)
     await protocolError(client.readResource({ uri: 'agentmesh://elsewhere' }), -32002, /no resource/)
 
