@@ -31,6 +31,9 @@ test('a dial waits out a peer that answers its handshake after 8 s when dialTime
     b.child.kill('SIGCONT')
     const h = await hastyDial
     assert.ok('err' in h, 'the dial with 2 s to spare failed')
+    // Failed by its own limit: not at once (a refused connection would be), and while the sleeper
+    // was still paused (four times the limit: room for a loaded host, none for waiting it out).
+    assert.ok(h.at >= 1_900 && h.at < PAUSE_MS, `the dial with 2 s to spare failed after ${h.at} ms: ${h.err.message}`)
     const p = await patientDial
     assert.ok('peer' in p, `the dial with 30 s to spare connected (it failed after ${p.at} ms: ${'err' in p ? p.err.message : ''})`)
     assert.equal(p.peer, ready.peerId)

@@ -44,7 +44,10 @@ test('noise crypto: two agents connect without a private key imported for a Diff
   const mesh = uniqueMesh()
   const nodes = [await createAgentNode(nodeOptions(mesh, { name: 'a' })), await createAgentNode(nodeOptions(mesh, { name: 'b' }))]
   const real = crypto.createPrivateKey
+  const realDh = noiseCrypto.generateX25519SharedKey
   let imported = 0
+  let dh = 0
+  let control = 0
   try {
     for (const n of nodes) await n.start()
     // The named import in node/noise-crypto.ts follows the module's export once synced.
@@ -55,12 +58,25 @@ test('noise crypto: two agents connect without a private key imported for a Diff
       return real(...args)
     }) as typeof real
     syncBuiltinESMExports()
+    // Noise looks this method up on each Diffie-Hellman (its wrapCrypto): counted, not changed.
+    noiseCrypto.generateX25519SharedKey = (...args) => { dh++; return realDh(...args) }
     await nodes[1].dial(nodes[0].addresses()[0])
     await waitFor(() => nodes[0].peers().length === 1 && nodes[1].peers().length === 1, 'the two agents to see each other')
+    // The control, counted the same way: a key this module did not make is imported, once. If the
+    // counting above stops seeing node/noise-crypto.ts's imports, this fails.
+    const before = imported
+    const a = noiseCrypto.generateX25519KeyPair()
+    realDh(new Uint8Array(a.privateKey), noiseCrypto.generateX25519KeyPair().publicKey)
+    control = imported - before
+    imported = before
   } finally {
     crypto.createPrivateKey = real
+    noiseCrypto.generateX25519SharedKey = realDh
     syncBuiltinESMExports()
     await stopAll(nodes)
   }
+  assert.equal(control, 1, `${control} private keys counted for one key from elsewhere: the counting does not see this module's imports`)
+  // An XX handshake is three Diffie-Hellmans a side: fewer means the handshake went another way.
+  assert.ok(dh >= 6, `${dh} Diffie-Hellmans through this module's crypto for one handshake (3 a side)`)
   assert.equal(imported, 0, `${imported} private keys imported during one handshake (Noise's default: 3 a side)`)
 })

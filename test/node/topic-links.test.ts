@@ -12,7 +12,7 @@ import type { Message, Subscription } from '../../protocols/pubsub/index.js'
 import { MAX_STATEMENT_TOPICS, rendezvous, ringNext, statedKeys, topicKey } from '../../protocols/discovery/topic-rendezvous.js'
 import { MemberTopics } from '../../protocols/discovery/member-topics.js'
 import { MemberStatement } from '../../protocols/discovery/member-wire.js'
-import { TopicLinks, type TopicLinksInit } from '../../node/topic-links.js'
+import { TOPIC_RETELL_MIN_MS, TopicLinks, type TopicLinksInit } from '../../node/topic-links.js'
 import { nodeOptions, stopAll, uniqueMesh, waitFor } from '../helpers.js'
 
 /** The next message of `sub`, or a failure naming `what` after 15 s. */
@@ -90,16 +90,22 @@ function links (over: Over = {}): { links: TopicLinks, subs: string[], connected
 }
 
 test('topic links: a change of topics is stated at once, the next ones merged into one statement ten seconds on', { timeout: 3 * 60_000 }, async (t) => {
-  let told = 0
-  const { links: l, subs } = links({ told: () => { told++ } })
+  const toldAt: number[] = []
+  const { links: l, subs } = links({ told: () => { toldAt.push(Date.now()) } })
   l.start()
   t.after(() => { l.stop() })
   subs.push('jobs')
-  await waitFor(() => told === 1, 'the first change stated', 5_000)
+  await waitFor(() => toldAt.length === 1, 'the first change stated', 5_000)
   assert.deepEqual(l.stated(), [topicKey('jobs')])
   for (let i = 0; i < 20; i++) { subs.push(`task-${i}`); await new Promise(resolve => setTimeout(resolve, 50)) }
-  assert.equal(told, 1, 'twenty more subscriptions in a second made no statement')
+  assert.equal(toldAt.length, 1, 'twenty more subscriptions in a second made no statement')
   assert.deepEqual(l.stated(), [topicKey('jobs')], 'what is stated stays the last statement\'s')
+  // The twenty come in one statement, no sooner than ten seconds after the first.
+  await waitFor(() => toldAt.length === 2, 'the merged statement', 30_000)
+  assert.deepEqual(l.stated(), statedKeys(subs), 'the second statement holds every topic')
+  assert.equal(l.stated().length, 21)
+  // Both times are taken in the same timer tick as the time the rule compares, a few µs after it.
+  assert.ok(toldAt[1] - toldAt[0] >= TOPIC_RETELL_MIN_MS - 5, `the merged statement ${toldAt[1] - toldAt[0]} ms after the first`)
 })
 
 test('topic links: a publish waits for the subscriber it dials; one it could not get is passed over for the next', { timeout: 3 * 60_000 }, async (t) => {

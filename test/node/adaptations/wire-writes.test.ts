@@ -32,6 +32,9 @@ test('wire: a request and its answer cost about one socket write each way', { ti
   }
   // As libp2p writes: 8 a round trip (each side's length, ciphertext, window update and its length).
   // Background traffic (probes, gossip heartbeats) adds a few over the second this takes.
+  // Each request waits for the answer before it, so no two share a write: at least one each way,
+  // which also fails this test if the counting above stops seeing writes.
+  assert.ok(writes >= 2 * 1_000, `${writes} socket writes counted for 1,000 round trips: fewer than one each way`)
   assert.ok(writes < 3 * 1_000, `${writes} socket writes for 1,000 round trips`)
 })
 

@@ -21,7 +21,9 @@ describe('a seed hands newcomers on', () => {
   const nodes: AgentNode[] = []
   after(async () => { await stopAll(nodes) })
 
-  it('past its inbound cap\'s three quarters a seed asks its oldest to let go, and every newcomer joins', async () => {
+  // Which agents the seed asks, and when (its oldest, past three quarters of its cap), is hand-off.ts's rule;
+  // this test checks what comes of it: closes by agreement, none followed by a dial, and everyone joined.
+  it('a seed with a small inbound cap hands agents on by agreement, dials none of them right after, and every newcomer joins', async () => {
     const mesh = uniqueMesh()
     // Three voters (voters are never handed on), and newcomers refused by the full seed retry within 2 s.
     const connections = { maxInbound: MAX_INBOUND, handOffAfterMs: 500, targetPeers: 3, bootstrapMaxDelayMs: 2_000 }
@@ -82,7 +84,7 @@ describe('a seed hands newcomers on', () => {
     // A close by agreement is not probed: the seed dialled none of the agents it handed on right after.
     assert.ok(agreedClose.size > 0, 'the seed saw agreed closes')
     assert.deepEqual(probed, [], `the seed dialled no agent just handed on; its last dial of each: ${probed.map(p => `${p}: ${dialStacks.get(p) ?? 'not by libp2p.dial or dialProtocol'}`).join('; ')}`)
-    // Agreed closes are not taken for failures: nobody was suspected for them.
+    // Agreed closes are not taken for failures: at the end every agent holds every other alive.
     for (const n of nodes) assert.equal(n.members().filter(m => m.state !== 'alive').length, 0, `${n.name} holds every agent alive`)
   })
 })

@@ -40,8 +40,10 @@ test('peer dialer: told of six peers at once, it dials two at a time and reaches
     const dialer = x.services.find((s): s is PeerDialer => s instanceof PeerDialer) as PeerDialer
     for (const o of others) dialer.consider({ id: peerIdFromString(o.peerId), multiaddrs: [multiaddr(o.addresses()[0])] } satisfies PeerInfo)
     await waitFor(() => others.every(o => x.libp2p.getConnections(peerIdFromString(o.peerId)).length > 0), 'the agent to connect to all six')
-    assert.ok(made >= 1, 'the dialer made the dials')
-    assert.ok(most <= DIALS_AT_ONCE, `${most} dials under way at once (at most ${DIALS_AT_ONCE})`)
+    assert.ok(made >= DIALS_AT_ONCE, `the dialer made ${made} of the dials`)
+    // Its first two start within 200 ms of being told (a random spread) and each is held 300 ms:
+    // they overlap on any host, so fewer than two at once means the dialer dials one at a time.
+    assert.equal(most, DIALS_AT_ONCE, `${most} dials under way at once (${DIALS_AT_ONCE} at a time)`)
   } finally {
     await stopAll(nodes)
   }

@@ -234,7 +234,12 @@ test('tasks: an agent that stops mid-task loses it to another, and it completes 
     const holder = nodes.find(n => n.peerId === h.latest?.agent) as AgentNode
     assert.notEqual(holder, coordinator)
     await holder.stop()
-    const result = await Promise.race([h.result(), sleep(20_000).then(() => { throw new Error(`no result: ${JSON.stringify(h.latest)}`) })])
+    // A limit cleared once the result is in: left running, its timer kept the test's process alive 20 s.
+    let limit: ReturnType<typeof setTimeout> | undefined
+    const result = await Promise.race([
+      h.result(),
+      new Promise<never>((_resolve, reject) => { limit = setTimeout(() => { reject(new Error(`no result: ${JSON.stringify(h.latest)}`)) }, 20_000) })
+    ]).finally(() => { clearTimeout(limit) })
     assert.notEqual(result, holder.name)
     assert.equal(runs.filter(r => r !== holder.name).length, 1, `ran once after the loss: ${runs.join(', ')}`)
     assert.equal(h.latest?.attempt, 2)

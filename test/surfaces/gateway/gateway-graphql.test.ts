@@ -55,7 +55,7 @@ test('graphql: the types are the operations\' zod schemas (a key added there is 
   assert.deepEqual(required, ['type'], 'only what the schema requires without a default is non-null')
 })
 
-test('graphql: agents, a command, topic events over graphql-ws and SSE, a pipeline followed to its end, a task cancelled; limits and bad input refused with codes', { timeout: 3 * 60_000 }, async () => {
+test('graphql: agents, a command, topic events over graphql-ws and SSE, tasks submitted together and followed to their end, a task cancelled; limits and bad input refused with codes', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(3, (i) => ({ preset: 'local', coordination: STEADY, capabilities: i === 2 ? ['math'] : [] }))
   const gw = await serveMounts(nodes[0], [graphqlMount])
   const client = createClient({ url: gw.url.replace('http', 'ws') + '/graphql', webSocketImpl: WebSocket, retryAttempts: 0 })
@@ -115,15 +115,19 @@ test('graphql: agents, a command, topic events over graphql-ws and SSE, a pipeli
     await reader.cancel()
     await waitFor(() => gw.ops.feeds.list().find(f => f.topic === 'chat')?.watchers === 0, 'the SSE client that went to let its watcher go')
 
-    // A pipeline submitted, followed to its end over graphql-ws, its result read back.
+    // Tasks submitted together, followed to their end over graphql-ws, a result read back. A
+    // pipeline's run (dependencies, results handed on) is the task protocol's, checked once in
+    // test/surfaces/gateway/gateway.test.ts; here, that GraphQL hands the dependencies on.
     const submitted = await gql(gw.url, 'mutation($t: [TaskInput!]!) { submitPipeline(tasks: $t) { task_ids } }', {
-      t: [{ task_id: 'g1', type: 'add', metadata: { add: 1 } }, { task_id: 'g2', type: 'add', dependencies: ['g1'], metadata: { add: 10 }, priority: null }]
+      t: [{ task_id: 'g1', type: 'add', metadata: { add: 1 } }, { task_id: 'g2', type: 'add', metadata: { add: 10 }, priority: null }]
     })
     assert.deepEqual(submitted.body.data?.submitPipeline.task_ids, ['g1', 'g2'], JSON.stringify(submitted.body.errors))
     const states = await follow<{ taskUpdates: { status: string } }>(client, 'subscription { taskUpdates(id: "g2") { status progress } }', {}, () => false)
     assert.equal(states.at(-1)?.taskUpdates.status, 'COMPLETED')
     const g2 = await gql(gw.url, '{ task(id: "g2") { status result attempt } }')
-    assert.equal(g2.body.data?.task.result, 11, JSON.stringify(g2.body.errors))
+    assert.equal(g2.body.data?.task.result, 10, JSON.stringify(g2.body.errors))
+    const orphan = await gql(gw.url, 'mutation($t: [TaskInput!]!) { submitPipeline(tasks: $t) { task_ids } }', { t: [{ type: 'add', dependencies: ['no-such-task'] }] })
+    assert.equal(orphan.body.errors?.[0].extensions.code, 'TSK003', `a dependency on no task is refused: ${JSON.stringify(orphan.body)}`)
 
     // A task cancelled while it runs: the mutation answers its new state, its updates end there.
     const slow = await gql(gw.url, 'mutation { submitTask(task: { type: "slow" }) { task_ids } }')

@@ -2,7 +2,7 @@
  * The mesh as an MCP server (issue 17): `agentmesh mcp` as a process, driven by the official
  * SDK's own client over stdio and over Streamable HTTP, against agents on 127.0.0.1. Every tool
  * is called; failures while a tool runs are tool results with `isError` and our code first
- * (MSG001, CMD001, COM001, COM002, TSK001, TSK002, SEC002, CRD002); an unknown tool and
+ * (MSG001, CMD001, COM001, COM002, TSK001, TSK002, TSK003, SEC002, CRD002); an unknown tool and
  * arguments that fail the schema are JSON-RPC -32602 with CMD001 / MSG001 in the message.
  */
 import { test } from 'node:test'
@@ -151,19 +151,22 @@ test('stdio: every tool against three agents, errors as tool errors with our cod
     assert.equal(got.value?.envelope.id, published.id)
     assert.deepEqual(got.value?.payload, { level: 'warn' })
 
-    // Tasks: a pipeline followed to its end; an unknown task; a control that does not apply.
+    // Tasks: two submitted together and waited for (a pipeline's run is the task protocol's, checked
+    // once in test/surfaces/gateway/gateway.test.ts); an unknown task; a control that does not apply.
     const pipeline = value(await call(client, 'submit_task', {
-      tasks: [{ task_id: 'p1', type: 'add', metadata: { add: 1 } }, { task_id: 'p2', type: 'add', dependencies: ['p1'], metadata: { add: 10 } }],
+      tasks: [{ task_id: 'p1', type: 'add', metadata: { add: 1 } }, { task_id: 'p2', type: 'add', metadata: { add: 10 } }],
       wait_ms: 60_000
     }))
     assert.deepEqual(pipeline.task_ids, ['p1', 'p2'])
     assert.equal(pipeline.done, true, JSON.stringify(pipeline.tasks))
-    assert.equal(pipeline.tasks[1].result, 11)
+    assert.deepEqual(pipeline.tasks.map((t: { result: unknown }) => t.result), [1, 10])
     const p2 = value(await call(client, 'get_task', { task_id: 'p2' }))
     assert.equal(p2.done, true)
     assert.equal(p2.task.status, 'completed')
-    assert.equal(p2.task.result, 11)
+    assert.equal(p2.task.result, 10)
     failure(await call(client, 'get_task', { task_id: 'nope' }), 'TSK001')
+    // The tool hands dependencies on: one that names no task is refused.
+    failure(await call(client, 'submit_task', { tasks: [{ type: 'add', dependencies: ['no-such-task'] }] }), 'TSK003')
     failure(await call(client, 'cancel_task', { task_id: 'p2' }), 'TSK002')
     // A task that runs until stopped: paused, resumed, cancelled, and seen to end cancelled.
     const [w1] = value(await call(client, 'submit_task', { tasks: [{ task_id: 'w1', type: 'wait' }] })).task_ids
@@ -196,7 +199,7 @@ test('stdio: every tool against three agents, errors as tool errors with our cod
     assert.equal(map.mesh, nodes[0].config.mesh)
     assert.equal((await read('agentmesh://coordinator')).leader, nodes[0].coordinator().leader)
     assert.equal((await read('agentmesh://agents/n2')).peerId, nodes[2].peerId)
-    assert.equal((await read('agentmesh://tasks/p2')).result, 11)
+    assert.equal((await read('agentmesh://tasks/p2')).result, 10)
     await protocolError(client.readResource({ uri: 'agentmesh://tasks/nope' }), -32002, /TSK001/)
     await protocolError(client.readResource({ uri: 'agentmesh://elsewhere' }), -32002, /no resource/)
 
