@@ -81,12 +81,18 @@ export async function startMesh (n: number, extra: (i: number) => CreateAgentNod
   const first = await createAgentNode(nodeOptions(mesh, { name: 'n0', ...extra(0) }))
   await first.start()
   const nodes = [first]
-  for (let i = 1; i < n; i++) {
-    const node = await createAgentNode(nodeOptions(mesh, { name: `n${i}`, bootstrap: [first.addresses()[0]], ...extra(i) }))
-    await node.start()
-    nodes.push(node)
+  try {
+    for (let i = 1; i < n; i++) {
+      const node = await createAgentNode(nodeOptions(mesh, { name: `n${i}`, bootstrap: [first.addresses()[0]], ...extra(i) }))
+      nodes.push(node)
+      await node.start()
+    }
+    await waitFor(() => nodes.every(x => x.peers().length === n - 1), `${n} nodes to see each other`, 30_000)
+  } catch (err) {
+    // The caller never gets the nodes to stop: left running, they would keep the file alive until the runner's limit.
+    await stopAll(nodes)
+    throw err
   }
-  await waitFor(() => nodes.every(x => x.peers().length === n - 1), `${n} nodes to see each other`, 20_000)
   return nodes
 }
 

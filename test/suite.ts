@@ -216,7 +216,10 @@ async function run (name: string, list: string[], n: string, file?: string): Pro
   const fd = file !== undefined ? openSync(file, 'w') : undefined
   const { args, summary } = reporters()
   const t0 = Date.now()
-  const child = spawn(process.execPath, ['--test', `--test-concurrency=${n}`, `--test-timeout=${TEST_LIMIT_MS}`, ...args, ...list],
+  // --test-force-exit: a file whose test failed half-way, leaving a node or a server open, ends
+  // with its tests instead of at the file limit (its failure is what the report names); the
+  // processes it started are killed by test/helpers.ts after its tests, and by the group's end.
+  const child = spawn(process.execPath, ['--test', '--test-force-exit', `--test-concurrency=${n}`, `--test-timeout=${TEST_LIMIT_MS}`, ...args, ...list],
     { stdio: fd !== undefined ? ['ignore', fd, fd] : 'inherit', detached: true })
   if (fd !== undefined) closeSync(fd)
   const pgid = child.pid!
