@@ -8,7 +8,7 @@
  *
  * Device-mapper (xfstests' dm-flakey and dm-error) would cut the device itself; kernels without
  * it (a Firecracker guest has none) still have loop devices, hence the image. Needs root,
- * /dev/loop-control, losetup and mount (util-linux), mkfs.ext4 and e2fsck (e2fsprogs).
+ * /dev/loop-control, losetup and mount (Debian package mount), mkfs.ext4 and e2fsck (e2fsprogs).
  */
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'

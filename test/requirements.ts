@@ -96,7 +96,7 @@ const PARTS: Record<Part, { what: string, install: string, check: () => string |
   },
   loop: {
     what: 'a loop device with ext4 on it, to cut the power under a data directory (the page cache lost, test/loop-disk.ts)',
-    install: 'run the tests as root with /dev/loop-control and /dev/loop* (a container: --privileged), util-linux (losetup, mount) and e2fsprogs (mkfs.ext4, e2fsck): apt-get install util-linux mount e2fsprogs',
+    install: 'run the tests as root with /dev/loop-control and /dev/loop* (a container: --privileged), losetup and mount (Debian package mount) and mkfs.ext4 and e2fsck (e2fsprogs): apt-get install mount e2fsprogs',
     check: loopUnavailable
   },
   python: {
