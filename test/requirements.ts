@@ -1,7 +1,8 @@
 /**
  * Outside parts some tests need: Chromium (the live page), promtool (the /metrics exposition),
  * root with iproute2 (the network-namespace lab), root with a writable /sys/fs/cgroup (a node
- * under container-like CPU and memory limits). On a machine without one, the test that needs
+ * under container-like CPU and memory limits), root with loop devices, util-linux and e2fsprogs
+ * (a power cut under a data directory). On a machine without one, the test that needs
  * it is skipped with the reason and the install line, and the run stays green; with
  * AGENTMESH_TEST_REQUIRE=all (what .ci/run sets, after installing them) a missing part fails
  * the test instead, so CI never passes by skipping.
@@ -22,8 +23,9 @@ import { fileURLToPath } from 'node:url'
 import type { TestContext } from 'node:test'
 import { cgroupUnavailable } from './cgroup.js'
 import { netnsUnavailable } from '../harness/netns.js'
+import { loopUnavailable } from './loop-disk.js'
 
-export type Part = 'chromium' | 'promtool' | 'netns' | 'cgroup' | 'python' | 'python3' | 'mcp-conformance' | 'go'
+export type Part = 'chromium' | 'promtool' | 'netns' | 'cgroup' | 'loop' | 'python' | 'python3' | 'mcp-conformance' | 'go'
 
 /**
  * The MCP conformance suite (@modelcontextprotocol/conformance) and the Node 22 that runs it:
@@ -91,6 +93,11 @@ const PARTS: Record<Part, { what: string, install: string, check: () => string |
     what: 'a cgroup with CPU and memory limits, to run a node as a container with --cpus and --memory would',
     install: 'run the tests as root on a machine (or privileged container) whose /sys/fs/cgroup is writable',
     check: cgroupUnavailable
+  },
+  loop: {
+    what: 'a loop device with ext4 on it, to cut the power under a data directory (the page cache lost, test/loop-disk.ts)',
+    install: 'run the tests as root with /dev/loop-control and /dev/loop* (a container: --privileged), losetup and mount (Debian package mount) and mkfs.ext4 and e2fsck (e2fsprogs): apt-get install mount e2fsprogs',
+    check: loopUnavailable
   },
   python: {
     what: 'Python 3.11 with the A2A and MCP Python SDKs and schemathesis (interop/python/requirements.txt), to drive the gateway and the MCP server with clients written elsewhere',

@@ -5,6 +5,7 @@
  * caller refuses.
  */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { z } from 'zod'
 import { ConfigError } from '../core/errors.js'
 import type { PersistedElection } from './election-types.js'
@@ -42,7 +43,7 @@ export class ElectionStateFile {
     return parsed.data
   }
 
-  /** Write and fsync; throws when the state could not be stored. */
+  /** Write and fsync (the file, then its directory); throws when the state could not be stored. */
   save (state: PersistedElection): void {
     const tmp = `${this.path}.tmp`
     const fd = openSync(tmp, 'w', 0o600)
@@ -53,5 +54,14 @@ export class ElectionStateFile {
       closeSync(fd)
     }
     renameSync(tmp, this.path)
+    // The rename is a change of the directory: until the directory is synced, a power cut may
+    // leave the old file in place (the vote acknowledged, then forgotten). A power cut on ext4
+    // lost it so (test/node/power-cut.test.ts); kill -9 could not show it.
+    const dir = openSync(dirname(this.path), 'r')
+    try {
+      fsyncSync(dir)
+    } finally {
+      closeSync(dir)
+    }
   }
 }

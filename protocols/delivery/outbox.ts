@@ -55,12 +55,20 @@ export class Outbox {
   private readonly max: number
   /** Callers waiting for room, oldest first. */
   private readonly waiting: Array<() => void> = []
-  /** Slots reserved by callers whose write is under way, so two cannot take the last one. */
-  private reserved = 0
+  /**
+   * The slots taken: every entry on disk, and those whose write is under way (so two callers
+   * cannot take the last one). Counted here, not as the store's count plus the writes under way:
+   * a store whose count includes a write before its promise resolves (MemoryStore, or LMDB once
+   * committed) counted those twice, and a caller that queued on that overcount was never woken,
+   * as nothing leaves the outbox when its writes finish: half of a memory outbox's room was lost
+   * under a burst, its callers waiting for good (test/protocols/delivery/outbox-bound.test.ts).
+   */
+  private readonly held: Set<string>
 
   constructor (space: StoreSpace<OutboxEntry>, max = OUTBOX_MAX_ENTRIES) {
     this.space = space
     this.max = max
+    this.held = new Set([...space.entries()].map(([k]) => k))
   }
 
   get size (): number { return this.space.count() }
@@ -70,7 +78,7 @@ export class Outbox {
 
   /** Keep `e` durably, waiting for room while the outbox is full (backpressure). */
   async add (e: OutboxEntry, signal?: AbortSignal): Promise<void> {
-    while (this.space.count() + this.reserved >= this.max) {
+    while (this.held.size >= this.max) {
       await new Promise<void>((resolve, reject) => {
         const onAbort = (): void => {
           const i = this.waiting.indexOf(wake)
@@ -83,23 +91,30 @@ export class Outbox {
         this.waiting.push(wake)
       })
     }
-    this.reserved++
+    const k = slot(e)
+    this.held.add(k)
     try {
-      await this.space.put(slot(e), e)
-    } finally {
-      this.reserved--
+      await this.space.put(k, e)
+    } catch (err) {
+      // Not kept: its slot is free again for the next caller waiting.
+      if (this.held.delete(k)) this.waiting.shift()?.()
+      throw err
     }
   }
 
   /** The attempts so far, kept so that a restart does not start the count again. */
   async update (e: OutboxEntry): Promise<void> {
     const k = slot(e)
-    if (this.space.has(k)) await this.space.put(k, e)
+    if (this.held.has(k)) await this.space.put(k, e)
   }
 
   async remove (e: OutboxEntry): Promise<void> {
     const k = slot(e)
-    if (this.space.has(k)) await this.space.remove(k)
-    this.waiting.shift()?.()
+    if (!this.held.delete(k)) return
+    try {
+      await this.space.remove(k)
+    } finally {
+      this.waiting.shift()?.()
+    }
   }
 }
