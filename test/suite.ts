@@ -38,6 +38,7 @@ const SLOW: Record<string, string> = {
   'fault-campaign.test.js': '200 timed faults on five hosts in network namespaces: 3-4 minutes by design',
   'live-page-scale.test.js': '50 agents in five processes and Chromium',
   'netns.test.js': 'five hosts in network namespaces (root): kill -9, partitions and SIGSTOP past a lease',
+  'power-cut.test.js': 'a data directory on a loop device (root) whose page cache is lost, with an agent process electing on short timeouts',
   'docker-image.test.js': 'the image\'s build replayed: two installs of the whole dependency tree and a compile',
   'go-peer.test.js': 'the Go peer built with go-libp2p and run against a closed mesh of agent processes',
   'python-a2a.test.js': 'the A2A Python SDK\'s client against the gateway',
@@ -56,6 +57,7 @@ const SERIAL: Record<string, string> = {
   'docker.test.js': 'the StatefulSet\'s three pods as processes on 127.0.0.1-3, electing in a closed mesh',
   'task-durable.test.js': 'five agent processes killed together and restarted, elections on the local preset\'s short timeouts',
   'data-dir.test.js': 'kill -9 of a node process and its restart on the same data directory',
+  'power-cut.test.js': 'an agent process, the only voter, on short election timeouts, restarted on a disk cut under it',
   // Failed in two local .ci/run Node 22 passes in a row (a non-voter counted one election message
   // more in a one-second window of a steady voter set): nine agents on the local preset's
   // 300-600 ms election timeouts, in one process, beside two other files on two cores (issue 45).
