@@ -56,8 +56,14 @@ export class Proc {
     this.child.stderr!.on('data', (d) => { this.stderr += String(d) })
   }
 
-  /** The first JSON line (already printed or still to come) that matches. */
-  async json (match: (o: any) => boolean, what: string, timeoutMs = 15_000): Promise<any> {
+  /**
+   * The first JSON line (already printed or still to come) that matches. A minute unless the caller
+   * says: the line most waited for is a node's "ready", and an agent process loads about 1,000
+   * modules before it starts (1.2-1.5 s of CPU; the node's start() itself took 0.2 s), which a
+   * loaded two-core host stretches: agent 0's restart in keyring.test took 9.2 s at load 29 and
+   * over 15 s in CI, while it waited on nothing.
+   */
+  async json (match: (o: any) => boolean, what: string, timeoutMs = 60_000): Promise<any> {
     const find = (): any => {
       for (const l of this.lines) {
         try { const o = JSON.parse(l); if (match(o)) return o } catch {}
