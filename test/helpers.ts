@@ -125,7 +125,11 @@ export async function startMesh (n: number, extra: (i: number) => CreateAgentNod
       nodes.push(node)
     }
     // A minute: nodes in one process beside two other test files on two cores meet slowly.
-    await waitFor(() => nodes.every(x => x.peers().length === n - 1), `${n} nodes to see each other`, 60_000)
+    await waitFor(() => nodes.every(x => x.peers().length === n - 1), `${n} nodes to see each other`, 60_000).catch((err: Error) => {
+      // How far each got, and what its member view says of the others: slow to meet, or meeting and losing each other.
+      const states = nodes.map(x => `${x.name}: ${x.peers().length} peers, ${x.members().filter(m => m.state !== 'alive').map(m => `${m.name} ${m.state}`).join(' ') || 'all alive'}`)
+      throw new Error(`${err.message} (${states.join('; ')})`)
+    })
     return nodes
   } catch (err) {
     await stopAll(nodes).catch(() => {})
