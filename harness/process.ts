@@ -43,9 +43,9 @@ export const liveProcs = new Set<Proc>()
 
 /**
  * How long a Proc waits by default for a line or for its exit: a node process's start on a
- * 2-core machine at load 20 (three test files and their agents) took 15-25 s; a CI machine is slower.
+ * 2-core machine at load 20-30 (three test files and their agents) took 9-25 s; a CI machine is slower.
  */
-const PROC_WAIT_MS = 30_000
+const PROC_WAIT_MS = 60_000
 
 /** A child process whose stdout lines can be awaited. */
 export class Proc {
@@ -72,7 +72,13 @@ export class Proc {
     this.child.stderr!.on('data', (d) => { this.stderr += String(d) })
   }
 
-  /** The first JSON line (already printed or still to come) that matches. */
+  /**
+   * The first JSON line (already printed or still to come) that matches, within PROC_WAIT_MS unless the caller
+   * says: the line most waited for is a node's "ready", and an agent process loads about 1,000
+   * modules before it starts (1.2-1.5 s of CPU; the node's start() itself took 0.2 s), which a
+   * loaded two-core host stretches: agent 0's restart in keyring.test took 9.2 s at load 29 and
+   * over 15 s in CI, while it waited on nothing.
+   */
   async json (match: (o: any) => boolean, what: string, timeoutMs = PROC_WAIT_MS): Promise<any> {
     const find = (): any => {
       for (const l of this.lines) {
