@@ -1,7 +1,8 @@
 /**
  * Connections kept in step with the member view: a connection to an agent held offline that does
  * not answer is closed (protocols/discovery/offline-hangup.ts), and agents held offline are dialled one at a
- * time so a healed partition joins up (protocols/discovery/reconnect.ts). And with the voter set: voters keep
+ * time so a healed partition joins up (protocols/discovery/reconnect.ts), as are agents alive and
+ * unconnected while this node has fewer peers than its target. And with the voter set: voters keep
  * a connection to each other (protocols/coordination/voter-links.ts). And what the election learns
  * from connections: when the last one to a peer closes, and whether the peer's process exited.
  *
@@ -38,7 +39,13 @@ const underCap = (libp2p: AgentLibp2p, config: AgentConfig): boolean => libp2p.g
 const connectedTo = (libp2p: AgentLibp2p) => (peer: string): boolean => libp2p.getConnections(peerIdFromString(peer)).length > 0
 const dialById = (libp2p: AgentLibp2p) => async (peer: string, signal: AbortSignal): Promise<void> => { await libp2p.dial(peerIdFromString(peer), { signal }) }
 
-export function memberConnections (libp2p: AgentLibp2p, memberView: MemberView, config: AgentConfig): [OfflineHangUp, Reconnector] {
+/**
+ * `handedOff`: agents whose connection was just closed by agreement (protocols/discovery/hand-off.ts),
+ * not dialled back to fill this node's peers.
+ */
+export function memberConnections (
+  libp2p: AgentLibp2p, memberView: MemberView, config: AgentConfig, handedOff: (peer: string) => boolean = () => false
+): [OfflineHangUp, Reconnector] {
   const connected = connectedTo(libp2p)
   const hangUps = new OfflineHangUp({
     changes: memberView,
@@ -54,7 +61,14 @@ export function memberConnections (libp2p: AgentLibp2p, memberView: MemberView, 
   })
   const reconnect = new Reconnector({
     intervalMs: config.membership.reconnectIntervalMs,
-    candidates: () => memberView.peersIn('offline'),
+    // The agents held offline; and, while this node has fewer peers than its target, the agents
+    // alive that it holds no connection to. The peer dialer dials each agent it is told of once:
+    // one whose dial timed out in a join wave (nine agents starting together beside other work on
+    // two cores) stayed unconnected for good although alive, and a mesh of nine settled with some
+    // agents holding one or two links (election-scale.test, live-page-scale.test in CI).
+    candidates: () => libp2p.getPeers().length >= config.connections.targetPeers
+      ? memberView.peersIn('offline')
+      : [...memberView.peersIn('offline'), ...memberView.peersIn('alive').filter(p => !handedOff(p))],
     connected,
     dial: dialById(libp2p),
     dialTimeoutMs: config.connections.dialTimeoutMs

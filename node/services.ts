@@ -118,7 +118,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
   membership.addEventListener('peer:join', (e) => { memberView.seen(e.detail.peerId, e.detail.card) })
   // A connection closed by agreement (a seed handing this agent on, or this node handing one on) tells nothing of the agent.
   membership.addEventListener('peer:leave', (e) => { if (!handOffs.expects(e.detail.peerId)) memberView.lost(e.detail.peerId) })
-  const [hangUps, reconnect] = memberConnections(libp2p, memberView, config)
+  const [hangUps, reconnect] = memberConnections(libp2p, memberView, config, agreed)
   const negotiation = new NegotiationService({ libp2p, maxMessageBytes: config.maxMessageBytes, admits: peer => admission.admits(peer), stats, audit })
   const monitoring = new MonitoringService({
     self: host.peerId,
