@@ -352,7 +352,7 @@ async function handle (m: Cmd): Promise<unknown> {
         whole.edges.push(...page.edges)
         offset = page.nextOffset
       }
-      return { every2s, every5s, mapAgents: whole.nodes.length, mapLinks: whole.edges.length, wholeMapBytes: JSON.stringify(whole, null, 2).length }
+      return { url, every2s, every5s, mapAgents: whole.nodes.length, mapLinks: whole.edges.length, wholeMapBytes: JSON.stringify(whole, null, 2).length }
     }
     case 'meshed':
       return agents.filter(a => !crashed.has(a)).every(a => a.topicPeers(m.topic).mesh.length > 0)
