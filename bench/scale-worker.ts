@@ -117,6 +117,12 @@ function refusals (a: AgentNode): Record<string, number> {
   return out
 }
 
+/** Inbound connections libp2p is upgrading for this agent (its connection manager's count; at 10 it takes no new one). */
+function pendingInbound (a: AgentNode): number | undefined {
+  const inside = a.libp2p as unknown as { components: { connectionManager: { incomingPendingConnections?: number } } }
+  return inside.components.connectionManager.incomingPendingConnections
+}
+
 function sum (subjects: string[]): number {
   let total = 0
   for (const a of agents) for (const subject of subjects) total += a.stats.get('housekeeping_messages_total', { subject })
@@ -221,6 +227,8 @@ async function handle (m: Cmd): Promise<unknown> {
         connections: a.libp2p.getConnections().length,
         gossip: gossipFacts(a),
         refusals: refusals(a),
+        // Inbound upgrades under way (libp2p refuses every new connection at 10): a seed stuck there joins nobody.
+        pendingInbound: pendingInbound(a),
         ...(dialErrors.has(a) ? { bootstrapErrors: dialErrors.get(a) } : {}),
         // An agent with no connection: what its dial queue holds (a dial stuck there is joined by every later one to that peer).
         ...(a.libp2p.getConnections().length === 0
@@ -352,7 +360,7 @@ async function handle (m: Cmd): Promise<unknown> {
         whole.edges.push(...page.edges)
         offset = page.nextOffset
       }
-      return { every2s, every5s, mapAgents: whole.nodes.length, mapLinks: whole.edges.length, wholeMapBytes: JSON.stringify(whole, null, 2).length }
+      return { url, every2s, every5s, mapAgents: whole.nodes.length, mapLinks: whole.edges.length, wholeMapBytes: JSON.stringify(whole, null, 2).length }
     }
     case 'meshed':
       return agents.filter(a => !crashed.has(a)).every(a => a.topicPeers(m.topic).mesh.length > 0)

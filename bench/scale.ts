@@ -37,6 +37,8 @@
  *
  * `--page` measures instead what the live page fetches from a0's debug endpoint (every agent
  * announcing its neighbours every 5 s, as by default): bytes per 2-s refresh, against the whole map.
+ * With `--chromium` also the page itself in headless Chromium over 20 s, a group open and an agent
+ * selected (live-page-chromium.ts): every response by path, the selected agent's messages included.
  *
  * `--traffic` measures the idle traffic alone, all agents in this one process (scale-traffic.ts);
  * with `--profile DIR` a CPU profile of its window at rest goes to DIR.
@@ -59,6 +61,7 @@ import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ForkedWorker } from './forked-worker.js'
 import { measureTraffic } from './scale-traffic.js'
+import { pageInChromium } from './live-page-chromium.js'
 import type { CreateAgentNodeOptions } from '../surfaces/index.js'
 
 const { values } = parseArgs({
@@ -79,6 +82,8 @@ const { values } = parseArgs({
     scattered: { type: 'string', default: '5' },
     traffic: { type: 'string' },
     page: { type: 'boolean', default: false },
+    /** With --page: also the page itself in headless Chromium over 20 s, a group open and an agent selected (live-page-chromium.ts). */
+    chromium: { type: 'boolean', default: false },
     /** ms between two agents started in one process (the worker's default: 30). */
     gap: { type: 'string' },
     /** With --traffic: a V8 CPU profile of the window at rest, written to this folder (bench/profile-summary.ts reads it). */
@@ -412,8 +417,13 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
     if (values.page) {
       // Two announcement intervals, so a0's map holds everyone still there.
       await sleep(10_000)
-      const p = await workers[0].call('page') as { every2s: number, every5s: number, mapAgents: number, mapLinks: number, wholeMapBytes: number }
+      const { url, ...p } = await workers[0].call('page') as { url: string, every2s: number, every5s: number, mapAgents: number, mapLinks: number, wholeMapBytes: number }
       Object.assign(row, { ...p, pageBytesPerRefresh: Math.round(p.every2s + p.every5s * 2 / 5) })
+      if (values.chromium) {
+        const c = await pageInChromium(url)
+        console.error(`page in Chromium at ${n} agents: ${c.bytes} bytes in ${c.seconds} s (${c.perRefresh} per 2-s refresh); by path ${JSON.stringify(c.byPath)}`)
+        Object.assign(row, { chromiumBytesPerRefresh: c.perRefresh })
+      }
       return row
     }
     const a = await counters(workers)

@@ -18,12 +18,15 @@ export function uniqueMesh (): string {
   return `t${process.pid}-${++meshCounter}-${Math.floor(Math.random() * 1e6)}`
 }
 
-/** Wait until `check` holds, polling; fails with `what` after the deadline. */
-export async function waitFor (check: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+/**
+ * Wait until `check` holds, polling every `everyMs`; fails with `what` after the deadline. A check
+ * that costs the processes under test (a status over IPC from every worker) is polled less often.
+ */
+export async function waitFor (check: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000, everyMs = 50): Promise<void> {
   const end = Date.now() + timeoutMs
   while (Date.now() < end) {
     if (await check()) return
-    await sleep(50)
+    await sleep(everyMs)
   }
   if (await check()) return
   throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`)
