@@ -155,6 +155,14 @@ async function run (cmd: string, args: string[], cwd: string, timeoutMs = 60_000
   }
 }
 
+test('npm pack carries the LICENSE that package.json names (issue 44: it carried none)', { timeout: 3 * 60_000 }, async () => {
+  const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8'))
+  const [packed] = JSON.parse((await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], ROOT)).stdout)
+  const files = (packed.files as Array<{ path: string }>).map(f => f.path)
+  assert.ok(files.includes('LICENSE'), `the tarball's files: ${files.filter(f => !f.startsWith('dist/')).join(', ')}`)
+  assert.equal((await readFile(join(ROOT, 'LICENSE'), 'utf8')).split('\n')[0], `${pkg.license as string} License`)
+})
+
 test('as the README says: packed, installed into a project, imported, its CLI run, and calc.ts run there as calc.mjs', { timeout: 10 * 60_000 }, async () => {
   await withTempDir(async (tmp) => {
     const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8'))
