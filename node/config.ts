@@ -12,6 +12,7 @@
 import { readFile } from 'node:fs/promises'
 import { z } from 'zod'
 import { ConfigError } from '../protocols/core/errors.js'
+import { nearest } from '../protocols/core/edit-distance.js'
 import * as envelope from '../protocols/envelope/constants.js'
 import * as discovery from '../protocols/discovery/constants.js'
 import {
@@ -233,11 +234,22 @@ export function configFromEnv (env: NodeJS.ProcessEnv, sources: Source = new Map
   for (const [name, raw] of Object.entries(env)) {
     if (!name.startsWith('AGENTMESH_') || name.startsWith(RESERVED_ENV_PREFIX) || raw === undefined) continue
     const k = known.get(name)
-    if (k === undefined) throw new ConfigError(`unknown environment variable ${name} (known: ${[...known.keys()].join(', ')})`)
+    if (k === undefined) throw new ConfigError(unknownVariable(name, [...known.keys()]))
     setPath(out, k.path, coerce(raw, k.kind))
     sources.set(k.path.join('.'), `environment ${name}`)
   }
   return out
+}
+
+/**
+ * The nearest known names, not all of them (over 4,000 characters, which hid the one meant: issue 44),
+ * and where the whole list is.
+ */
+function unknownVariable (name: string, known: string[]): string {
+  const prefix = 'AGENTMESH_'
+  const guesses = nearest(name.slice(prefix.length), known.map(k => k.slice(prefix.length))).map(k => prefix + k)
+  return `unknown environment variable ${name}${guesses.length > 0 ? `: did you mean ${guesses.join(', ')}?` : '.'} ` +
+    `Each config key has one (rpc.timeoutMs is ${envName(['rpc', 'timeoutMs'])}), listed in README.md "Configuration"; unset ${name} or rename it`
 }
 
 export async function configFromFile (path: string, sources: Source = new Map()): Promise<Record<string, unknown>> {

@@ -3,7 +3,7 @@ import './polyfills.js'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { join } from 'node:path'
 import { loadConfig, parseConfig } from './config.js'
-import { freshIdentity, loadOrCreateIdentity } from './identity.js'
+import { freshIdentity, readIdentity, writeIdentity } from './identity.js'
 import { buildLibp2p } from './libp2p.js'
 import { nodeConnectivity } from './libp2p-node.js'
 import { Stats } from './stats.js'
@@ -24,17 +24,21 @@ export async function createAgentNode (options: CreateAgentNodeOptions = {}): Pr
   const config = env !== undefined ? await loadConfig({ env, flags: rest }) : parseConfig(rest)
   // With a data directory and no identity file named, the identity lives in the data directory.
   const identityFile = config.identity ?? (config.dataDir !== undefined ? join(config.dataDir, 'identity.key') : undefined)
-  const id = privateKey !== undefined
-    ? { privateKey }
-    : identityFile !== undefined ? await loadOrCreateIdentity(identityFile) : await freshIdentity()
+  // A new identity is written only once nothing refuses it (the credential, the data directory's
+  // owner): a refused start leaves no key behind (issue 44), and its message stays true.
+  const found = privateKey === undefined && identityFile !== undefined ? await readIdentity(identityFile) : undefined
+  const unwritten = privateKey === undefined && identityFile !== undefined && found === undefined ? await freshIdentity() : undefined
+  const id = privateKey !== undefined ? { privateKey } : found ?? unwritten ?? await freshIdentity()
   const peerId = peerIdFromPrivateKey(id.privateKey).toString()
+  const keep = async (): Promise<void> => { if (unwritten !== undefined && identityFile !== undefined) await writeIdentity(identityFile, unwritten) }
   // Before anything listens: a closed-mesh node whose credential does not verify never starts.
   const security = await loadSecurity(config, peerId, privateKey !== undefined)
   // After the security check, so a start refused for its credential leaves no store behind and binds no directory.
   // Before anything listens: a data directory in use by another node, or a damaged store, stops here (STO001).
   const store = config.dataDir !== undefined ? LmdbStore.open(config.dataDir) : new MemoryStore()
   try {
-    if (config.dataDir !== undefined) await bindIdentity(store, config.dataDir, peerId, identityFile)
+    if (config.dataDir !== undefined) await bindIdentity(store, config.dataDir, peerId, identityFile, unwritten !== undefined, keep)
+    else await keep()
     const stats = new Stats()
     // The mesh keys: the data directory's keyring (what `agentmesh keyring` last set), else security.psk.
     const keyring = await loadKeyring(config.dataDir, config.security.psk !== undefined ? await readPsk(config.security.psk) : undefined)

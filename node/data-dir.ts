@@ -6,26 +6,49 @@
  * it, and a different one is refused.
  */
 import { homedir } from 'node:os'
-import { join } from 'node:path'
+import { existsSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import { StoreError } from '../protocols/core/errors.js'
 import type { Store } from '../protocols/core/store.js'
 
 /** The space holding what the node knows about itself. */
 const SPACE = 'node'
 
-/** Record `peerId` as the owner of the store's data directory, or refuse when another peer owns it. */
-export async function bindIdentity (store: Store, dataDir: string, peerId: string, identityFile: string | undefined): Promise<void> {
+/**
+ * Record `peerId` as the owner of the store's data directory, or refuse when another peer owns it.
+ * `keep` writes this node's identity file when it is new: called once the directory has taken the
+ * identity and before it is recorded, so a refused start has written nothing, and a recorded owner
+ * always has its key. `fresh`: the identity is a new one (no file yet), said so in the refusal.
+ */
+export async function bindIdentity (store: Store, dataDir: string, peerId: string, identityFile: string | undefined,
+  fresh = false, keep: () => Promise<void> = async () => {}): Promise<void> {
   const space = store.space<string>(SPACE)
   const owner = space.get('peerId')
+  if (owner !== undefined && owner !== peerId) throw new StoreError(refusal(dataDir, owner, space.get('identityFile'), peerId, identityFile, fresh))
+  await keep()
   if (owner === undefined) {
     await space.put('peerId', peerId)
-    return
+    // Where the owner's key is, so that a refusal can say what to type to start as the owner.
+    if (identityFile !== undefined) await space.put('identityFile', resolve(identityFile))
   }
-  if (owner !== peerId) {
-    throw new StoreError(`the data directory ${dataDir} belongs to peer ${owner}, not to this node's identity ${peerId}` +
-      `${identityFile !== undefined ? ` (${identityFile})` : ''}: give this identity a data directory of its own (--data-dir), or start with the identity the directory was made with` +
-      ' (nothing was changed)')
-  }
+}
+
+/**
+ * Why another identity is refused, and the two ways on, as flags to add: the owner's identity
+ * file (when the directory recorded one), or a directory of this identity's own.
+ */
+function refusal (dataDir: string, owner: string, ownerFile: string | undefined, peerId: string, identityFile: string | undefined, fresh: boolean): string {
+  const mine = fresh
+    ? `the new identity this start would have written to ${identityFile ?? 'memory'}`
+    : `this node's identity ${peerId}${identityFile !== undefined ? ` (${identityFile})` : ''}`
+  let free = 2
+  while (existsSync(`${dataDir}-${free}`)) free++
+  const ways = [
+    ...(ownerFile !== undefined && ownerFile !== resolve(identityFile ?? '') ? [`start as ${owner} with --identity ${ownerFile}`] : []),
+    `give this identity a directory of its own with --data-dir ${dataDir}-${free} (or keep nothing: --no-data-dir)`
+  ]
+  return `the data directory ${dataDir} belongs to peer ${owner}${ownerFile !== undefined ? ` (${ownerFile})` : ''}, not to ${mine}: ` +
+    `${ways.join('; or ')}. Nothing was changed`
 }
 
 /** The CLI's data directory when none is given: one per agent name under the user's home, so two agents on a host never share one. */

@@ -31,6 +31,15 @@ export async function freshIdentity (): Promise<Identity> {
 
 /** Read the identity in `path`, or create it there (and its folder) when there is none. */
 export async function loadOrCreateIdentity (path: string): Promise<Identity> {
+  const found = await readIdentity(path)
+  if (found !== undefined) return found
+  const id = await freshIdentity()
+  await writeIdentity(path, id)
+  return id
+}
+
+/** The identity in `path`; undefined when there is no such file. */
+export async function readIdentity (path: string): Promise<Identity | undefined> {
   let text: string | undefined
   try {
     const st = await stat(path)
@@ -41,15 +50,7 @@ export async function loadOrCreateIdentity (path: string): Promise<Identity> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
   }
-  if (text === undefined) {
-    const id = await freshIdentity()
-    await mkdir(dirname(path), { recursive: true, mode: 0o700 })
-    const body = { type: 'Ed25519', id: id.peerId.toString(), privateKey: Buffer.from(privateKeyToProtobuf(id.privateKey)).toString('base64') }
-    // 'wx' so two processes racing to create the same file cannot both win.
-    await writeFile(path, JSON.stringify(body, null, 2) + '\n', { mode: 0o600, flag: 'wx' })
-    await chmod(path, 0o600)
-    return id
-  }
+  if (text === undefined) return undefined
   let parsed: z.infer<typeof IdentityFile>
   let privateKey: PrivateKey
   try {
@@ -62,4 +63,13 @@ export async function loadOrCreateIdentity (path: string): Promise<Identity> {
   const peerId = peerIdFromPrivateKey(privateKey)
   if (peerId.toString() !== parsed.id) throw new ConfigError(`identity file ${path}: the key does not match the id ${parsed.id}`)
   return { privateKey, peerId, created: false }
+}
+
+/** Write `id` to `path` (0600, and its folder 0700), which must not exist yet. */
+export async function writeIdentity (path: string, id: Identity): Promise<void> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 })
+  const body = { type: 'Ed25519', id: id.peerId.toString(), privateKey: Buffer.from(privateKeyToProtobuf(id.privateKey)).toString('base64') }
+  // 'wx' so two processes racing to create the same file cannot both win.
+  await writeFile(path, JSON.stringify(body, null, 2) + '\n', { mode: 0o600, flag: 'wx' })
+  await chmod(path, 0o600)
 }

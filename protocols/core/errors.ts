@@ -5,6 +5,7 @@
  * `CODES` is the one list of codes: the `ErrorCode` type, `isErrorCode` and the wire decoding
  * are derived from it and from `WIRE_CLASSES`, so a code or a class is added in one place.
  */
+import { nearest } from './edit-distance.js'
 
 /** Every code with what it means and what the caller should do about it. */
 export const CODES = {
@@ -102,13 +103,28 @@ export class ConnectionError extends AgentMeshError {
   constructor (message: string, options?: ErrorOptions) { super('COM002', message, options) }
 }
 
-/** CMD001: the remote node has no handler for the command. */
+/**
+ * CMD001: the remote node has no handler for the command. `commands`, the node's own (not the
+ * mesh's internal `$` ones), are named in the message, the nearest first as a guess: a caller
+ * who mistyped one, or asked an agent that runs others, sees what to ask instead (issue 44).
+ */
 export class UnknownCommandError extends AgentMeshError {
   readonly command: string
-  constructor (command: string, options?: ErrorOptions) {
-    super('CMD001', `no handler for command "${command}"`, options)
+  constructor (command: string, options?: ErrorOptions & { commands?: string[] }) {
+    super('CMD001', `no handler for command "${command}"${options?.commands !== undefined ? theirCommands(command, options.commands) : ''}`, options)
     this.command = command
   }
+}
+
+/** At most this many command names in a CMD001 message; an agent with more says how many more. */
+const COMMANDS_LISTED = 30
+
+function theirCommands (command: string, commands: string[]): string {
+  if (commands.length === 0) return '; this agent answers no commands'
+  const guess = nearest(command, commands, 1)
+  const listed = commands.slice(0, COMMANDS_LISTED).join(', ')
+  const more = commands.length > COMMANDS_LISTED ? ` and ${commands.length - COMMANDS_LISTED} more` : ''
+  return `; this agent's commands: ${listed}${more}${guess.length > 0 ? ` (did you mean ${guess[0]}?)` : ''}`
 }
 
 /** CMD002: the remote handler threw; its message travels back, its stack does not. */

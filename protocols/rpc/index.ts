@@ -356,7 +356,8 @@ export class RpcService {
     const entry = this.handlers.get(env.subject)
     if (entry === undefined) {
       this.init.stats.inc('messages_total', { direction: 'in', type, status: 'unknown_command' })
-      const unknown = new UnknownCommandError(env.subject)
+      // Its own commands, not the mesh's internal ones ("$..."): what the caller can ask this agent.
+      const unknown = new UnknownCommandError(env.subject, { commands: this.commands().filter(c => !c.startsWith('$')).sort() })
       this.audit('message.refused', env, channel.remotePeer, unknown)
       return this.refuse(env, channel.remotePeer, unknown, answer)
     }

@@ -2,6 +2,7 @@ import { Command, Option } from 'commander'
 import type { AgentNode } from '../../node/agent-node.js'
 import { loadConfig, type AgentConfig } from '../../node/config.js'
 import { AgentMeshError } from '../../protocols/core/errors.js'
+import { editDistance } from '../../protocols/core/edit-distance.js'
 import { watchBootstrap } from './join.js'
 
 /** Exit codes, one convention for every command (README's CLI section says the same). */
@@ -151,18 +152,9 @@ export async function agentNamed (client: Client, name: string, ms: number): Pro
 
 /** Names among `seen` an edit or two from `name` (a typo), for "did you mean". */
 export function closeNames (name: string, seen: string[]): string[] {
-  const distance = (a: string, b: string): number => {
-    let row = Array.from({ length: b.length + 1 }, (_, j) => j)
-    for (let i = 1; i <= a.length; i++) {
-      const next = [i]
-      for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
-      row = next
-    }
-    return row[b.length]
-  }
   // Short names are all a couple of edits apart: one edit for them.
   const most = name.length < 5 ? 1 : 2
-  return seen.filter(s => distance(name.toLowerCase(), s.toLowerCase()) <= most)
+  return seen.filter(s => editDistance(name.toLowerCase(), s.toLowerCase()) <= most)
 }
 
 /** How long `agentToAsk` looks for the agent. */

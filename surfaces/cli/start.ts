@@ -39,17 +39,23 @@ export function startCommand (): Command {
         const debug = node.debugUrl ?? null
         const gatewayUrl = node.gatewayUrl ?? null
         const { warnings } = node.health()
+        // The mesh, the mode and the key are what two nodes must agree on to see each other; a node
+        // that differs in one sees no one and says nothing, so the ready block names all three (issue 44).
+        // The key is the node's keyring: --psk, or what `agentmesh keyring` left in the data directory.
+        const meshKey = node.keyring !== undefined
         const security = config.security.mode === 'open'
           ? 'OPEN: any peer that knows the mesh name is admitted (local development only)'
-          : `closed: credential ${node.security.credential?.serial ?? '?'}${config.security.psk !== undefined ? ', mesh key' : ', no mesh key (--psk)'}`
-        out({ event: 'ready', peerId: node.peerId, name: node.name, addresses: node.addresses(), debug, gateway: gatewayUrl, security: config.security.mode, dataDir: dataDir ?? null, warnings },
+          : `closed: credential ${node.security.credential?.serial ?? '?'}`
+        out({ event: 'ready', peerId: node.peerId, name: node.name, mesh: config.mesh, addresses: node.addresses(), debug, gateway: gatewayUrl, security: config.security.mode, meshKey, dataDir: dataDir ?? null, warnings },
           [
             `agentmesh ${node.name} ready`,
+            `  mesh     ${config.mesh}`,
             `  peer id  ${node.peerId}`,
             ...node.addresses().map(a => `  listen   ${a}`),
             `  debug    ${debug ?? '(off: --debug host:port)'}`,
             ...(gatewayUrl !== null ? [`  gateway  ${gatewayUrl}/v1 (REST; WebSocket at ${gatewayUrl.replace(/^http/, 'ws')}/v1/ws)`] : []),
             `  security ${security}`,
+            `  mesh key ${meshKey ? 'yes (a host without it cannot connect)' : 'none (a node started with --psk cannot connect to this one)'}`,
             `  data     ${dataDir ?? '(in memory: --no-data-dir)'}`
           ].join('\n'))
         const quiet = printCoordinator(node, out)

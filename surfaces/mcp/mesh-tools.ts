@@ -4,6 +4,7 @@
  */
 import { z } from 'zod'
 import { until } from '../../node/until.js'
+import { AgentMeshError } from '../../protocols/core/errors.js'
 import { DEAD_LETTER_REASONS, type DeadLetter } from '../../protocols/delivery/types.js'
 import {
   AgentQuery, AgentRef, AgentSummary, CoordinatorInfo, PublishInput, PublishOutput, RequestInput, RequestOutput, TopicEvent, TopicName,
@@ -91,16 +92,22 @@ const findAgents = defineTool({
   }
 })
 
+/**
+ * A request whose payload may be left out (issue 44: a model asking for echo or info had to
+ * invent one); the operations' RequestInput, which the gateway shares, still wants one.
+ */
+const CallInput = RequestInput.extend({ payload: z.unknown().optional() })
+
 const callCommand = defineTool({
   name: 'call_command',
   title: 'Call a command on an agent',
   description: 'Send a request to one agent (by peer id or name) and answer with its result. The agent checks the payload against its command\'s schema; ' +
     'its refusals come back with their codes (MSG001 invalid payload, CMD001 unknown command, CMD002 the handler failed, COM001 no answer in time, ' +
     'COM002 unreachable, SEC002 this client may not call it).',
-  input: described(RequestInput, {
+  input: described(CallInput, {
     agent: 'the agent\'s peer id, or its name (list_agents shows both)',
     command: 'the command\'s name, e.g. "echo"',
-    payload: 'the request\'s payload (any JSON the command\'s schema accepts)',
+    payload: 'the request\'s payload (any JSON the command\'s schema accepts); left out: null, or {} where the command refuses null (at-most-once only)',
     timeoutMs: 'deadline of the request in ms (default: the node\'s, 30 s)',
     delivery: 'at-most-once (default), at-least-once (retried until answered), exactly-once (retried, run once)'
   }),
@@ -109,7 +116,19 @@ const callCommand = defineTool({
   run: async (ctx, args, extra) => {
     await ctx.joined(extra.signal)
     const agent = await findAgent(ctx, args.agent, Math.min(FIND_MS, args.timeoutMs ?? FIND_MS), extra.signal)
-    return { ...await ctx.ops.request({ ...args, agent: agent.peerId }, { signal: extra.signal }) }
+    const ask = async (payload: unknown): Promise<RequestOutput> => await ctx.ops.request({ ...args, agent: agent.peerId, payload }, { signal: extra.signal })
+    if (args.payload !== undefined) return await ask(args.payload)
+    // No payload: null, as `agentmesh request` sends for none; a command whose schema wants an
+    // object (of optional fields) refuses null before its handler runs (MSG001), so {} is asked then.
+    // Not with reliable delivery: the agent dead-letters a refused reliable message, and the
+    // operator would find one for a call that worked.
+    const reliable = args.delivery !== undefined && args.delivery !== 'at-most-once'
+    try {
+      return await ask(null)
+    } catch (err) {
+      if (reliable || !(err instanceof AgentMeshError && err.code === 'MSG001')) throw err
+      return await ask({})
+    }
   }
 })
 

@@ -56,7 +56,35 @@ test('a bad value names the key and where it came from; unknown AGENTMESH_ varia
   await assert.rejects(loadConfig({ env: { AGENTMESH_RPC_TIMEOUT_MS: 'soon' } }),
     (e: any) => /rpc\.timeoutMs: .*number.*environment AGENTMESH_RPC_TIMEOUT_MS/.test(e.message))
   await assert.rejects(loadConfig({ flags: { listen: ['localhost:7000'] } }), (e: any) => /listen\.0: expected a multiaddr.*flags/.test(e.message))
-  await assert.rejects(loadConfig({ env: { AGENTMESH_NAEM: 'x' } }), (e: any) => /unknown environment variable AGENTMESH_NAEM/.test(e.message))
+  await assert.rejects(loadConfig({ env: { AGENTMESH_NAEM: 'x' } }), (e: any) => /unknown environment variable AGENTMESH_NAEM: did you mean AGENTMESH_NAME\b/.test(e.message))
+})
+
+test('an unknown AGENTMESH_ variable gets the nearest names and where the list is, not all of them (issue 44: 4,258 characters)', { timeout: 3 * 60_000 }, async () => {
+  const refusal = async (env: Record<string, string>): Promise<string> => {
+    try {
+      await loadConfig({ env })
+    } catch (err) {
+      assert.ok(err instanceof ConfigError, String(err))
+      return err.message
+    }
+    assert.fail(`${Object.keys(env)[0]} was taken`)
+  }
+  const cases: Array<[string, string[]]> = [
+    ['AGENTMESH_MESH_NAME', ['AGENTMESH_MESH']],
+    ['AGENTMESH_RPC_TIMEOUT', ['AGENTMESH_RPC_TIMEOUT_MS']],
+    ['AGENTMESH_REACH_WAIT_MS', ['AGENTMESH_PUBSUB_REACH_WAIT_MS']],
+    ['AGENTMESH_BOOTSTARP', ['AGENTMESH_BOOTSTRAP']],
+    ['AGENTMESH_QWERTY', []]
+  ]
+  for (const [name, meant] of cases) {
+    const message = await refusal({ [name]: '1' })
+    const guesses = /did you mean ([A-Z0-9_, ]+)\?/.exec(message)?.[1].split(', ') ?? []
+    for (const m of meant) assert.ok(guesses.includes(m), `${name}: ${m} among the guesses: ${message}`)
+    assert.ok(guesses.length <= 3, message)
+    if (meant.length === 0) assert.deepEqual(guesses, [], `no guess for a name unlike all: ${message}`)
+    assert.ok(message.length < 400, `${message.length} characters: ${message}`)
+    assert.match(message, /README\.md "Configuration"/)
+  }
 })
 
 test('the defaults are the constants files\' (one place for each), and the lan preset is the defaults', { timeout: 3 * 60_000 }, () => {

@@ -122,5 +122,45 @@ test('the CLI\'s data directory: ~/.agentmesh/<name> by default, none with --no-
     } finally {
       await other.stop('SIGKILL')
     }
+    await assert.rejects(stat(join(home, 'keys', 'other.json')), { code: 'ENOENT' }, 'the refused start wrote no identity file')
+  })
+})
+
+test('the README in order: a directory made with --identity refuses a start without it, writes no key, and says what to type; both ways it says work', { timeout: 3 * 60_000 }, async () => {
+  // Issue 44: the open variant of the quick start (`start --open --name a1`) after the closed one
+  // (`--identity a1.json`) found ~/.agentmesh/a1 taken, and wrote identity.key into it all the same.
+  await withTempDir(async (home) => {
+    const a1json = join(home, 'a1.json')
+    const dir = join(home, '.agentmesh', 'a1')
+    const first = start(home, ['--name', 'a1', '--identity', a1json])
+    let owner: string
+    try {
+      owner = (await first.json(o => o.event === 'ready', 'a1 to be ready', 30_000)).peerId
+    } finally {
+      await first.stop()
+    }
+    const refused = start(home, ['--name', 'a1'])
+    let flags: string[][]
+    try {
+      assert.notEqual(await refused.exited(30_000), 0)
+      assert.match(refused.stderr, new RegExp(`STO001 .*belongs to peer ${owner} \\(${a1json}\\)`))
+      await assert.rejects(stat(join(dir, 'identity.key')), { code: 'ENOENT' }, `the refused start wrote no key: ${refused.stderr}`)
+      assert.match(refused.stderr, /Nothing was changed/)
+      // What the message says to type, taken from it as it is printed.
+      flags = [...refused.stderr.matchAll(/ with (--identity|--data-dir) ([^\s;]+)/g)].map(m => [m[1], m[2]])
+      assert.deepEqual(flags, [['--identity', a1json], ['--data-dir', `${dir}-2`]], refused.stderr)
+    } finally {
+      await refused.stop('SIGKILL')
+    }
+    for (const [flag, value] of flags) {
+      const p = start(home, ['--name', 'a1', flag, value])
+      try {
+        const ready = await p.json(o => o.event === 'ready', `a1 started with ${flag} ${value}`, 30_000)
+        if (flag === '--identity') assert.equal(ready.peerId, owner)
+        else assert.equal(ready.dataDir, value)
+      } finally {
+        await p.stop()
+      }
+    }
   })
 })

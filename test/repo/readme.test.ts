@@ -155,7 +155,15 @@ async function run (cmd: string, args: string[], cwd: string, timeoutMs = 60_000
   }
 }
 
-test('as the README says: packed, installed into a project, imported, its CLI run, and calc.ts run there as calc.mjs', { timeout: 10 * 60_000 }, async () => {
+test('npm pack carries the LICENSE that package.json names (issue 44: it carried none)', { timeout: 3 * 60_000 }, async () => {
+  const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8'))
+  const [packed] = JSON.parse((await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], ROOT)).stdout)
+  const files = (packed.files as Array<{ path: string }>).map(f => f.path)
+  assert.ok(files.includes('LICENSE'), `the tarball's files: ${files.filter(f => !f.startsWith('dist/')).join(', ')}`)
+  assert.equal((await readFile(join(ROOT, 'LICENSE'), 'utf8')).split('\n')[0], `${pkg.license as string} License`)
+})
+
+test('as the README says: packed, installed into a project, imported, its CLI run, and calc.ts run there as calc.js', { timeout: 10 * 60_000 }, async () => {
   await withTempDir(async (tmp) => {
     const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8'))
     // --ignore-scripts: dist/ is already built (the test runs from it); npm pack would rebuild it.
@@ -163,34 +171,41 @@ test('as the README says: packed, installed into a project, imported, its CLI ru
     assert.equal(tarball, `agentmesh-${pkg.version}.tgz`)
     const project = join(tmp, 'my-agent')
     await mkdir(project)
+    // The project as a newcomer makes it (npm 11 writes "type": "commonjs"), then the README's
+    // `npm pkg set` lines for it (issue 44: without "type": "module", calc.js fails to import).
+    const readme = await readFile(join(ROOT, 'README.md'), 'utf8')
+    const install = readme.slice(readme.indexOf('## Using agentmesh from your own project'), readme.indexOf('## Embedding a node in an agent'))
+    const pkgSets = [...install.matchAll(/npm pkg set (\S+)/g)].map(m => m[1])
+    assert.ok(pkgSets.includes('type=module'), `the README makes the project an ES module one: ${pkgSets.join(' ')}`)
+    await run('npm', ['init', '-y'], project)
+    await run('npm', ['pkg', 'set', ...pkgSets], project)
     // The override the README asks for on Node 20 (libp2p's p-retry 8 declares Node >= 22).
-    await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'my-agent', private: true, type: 'module', overrides: { 'p-retry': '^7.1.1' } }))
+    await run('npm', ['pkg', 'set', 'overrides.p-retry=^7.1.1'], project)
     // zod too, as the README tells: calc.ts imports it for its schemas.
-    const install = await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', join(tmp, tarball), 'zod'], project)
-    assert.doesNotMatch(install.stderr, /EBADENGINE/, install.stderr)
+    const installed = await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', join(tmp, tarball), 'zod'], project)
+    assert.doesNotMatch(installed.stderr, /EBADENGINE/, installed.stderr)
     const deps = JSON.parse(await readFile(join(project, 'package.json'), 'utf8')).dependencies
     assert.deepEqual(Object.keys(deps).sort(), ['agentmesh', 'zod'])
 
     assert.equal((await run(join(project, 'node_modules', '.bin', 'agentmesh'), ['--version'], project)).stdout, pkg.version)
     assert.equal((await run('npx', ['--no-install', 'agentmesh', '--version'], project)).stdout, pkg.version)
 
-    // The README's calc.ts, saved as calc.mjs (it says it runs as it is), against an agent that adds.
-    const readme = await readFile(join(ROOT, 'README.md'), 'utf8')
+    // The README's calc.ts, saved as calc.js (it says it runs as it is: `node calc.js`), against an agent that adds.
     const calc = tsBlocks(readme).find(b => b.file === 'calc.ts')
     assert.ok(calc !== undefined)
-    await writeFile(join(project, 'calc.mjs'), calc.code)
+    await writeFile(join(project, 'calc.js'), calc.code)
     const mesh = uniqueMesh()
     let adder: AgentNode | undefined
-    const p = new Proc([join(project, 'calc.mjs')], { AGENTMESH_MESH: mesh, AGENTMESH_MDNS: 'false', AGENTMESH_LISTEN: '/ip4/127.0.0.1/tcp/0', AGENTMESH_LOG_LEVEL: 'warn', AGENTMESH_SECURITY_MODE: 'open' })
+    const p = new Proc([join(project, 'calc.js')], { AGENTMESH_MESH: mesh, AGENTMESH_MDNS: 'false', AGENTMESH_LISTEN: '/ip4/127.0.0.1/tcp/0', AGENTMESH_LOG_LEVEL: 'warn', AGENTMESH_SECURITY_MODE: 'open' })
     try {
       adder = await createAgentNode(nodeOptions(mesh, { name: 'adder', capabilities: ['math'], bootstrap: [] }))
       const Add = defineCommand('math.add', { request: z.object({ a: z.number(), b: z.number() }), response: z.object({ sum: z.number() }) })
       adder.handle(Add, ({ a, b }) => ({ sum: a + b }))
       await adder.start()
       const heard = adder.subscribe('alerts')
-      await printed(p, / listening on \//, 'calc.mjs prints its address')
+      await printed(p, / listening on \//, 'calc.js prints its address')
       await adder.dial(p.lines[0].replace(/^.* listening on /, ''))
-      await printed(p, 'alert high from myself', 'calc.mjs asks the adder and hears its own alert')
+      await printed(p, 'alert high from myself', 'calc.js asks the adder and hears its own alert')
       assert.deepEqual(p.lines.slice(1, 3), ['adder joined (math)', 'adder says 2 + 3 = 5'], p.lines.join('\n'))
       // eslint-disable-next-line no-unreachable-loop -- calc's one alert is all it waits for
       for await (const m of heard) { assert.deepEqual(m.payload, { level: 'high' }); break }

@@ -5,7 +5,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { readFile, stat } from 'node:fs/promises'
+import { copyFile, readFile, readdir, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CLI, DIST, Proc, uniqueMesh, waitFor, freePort, withTempDir } from '../../helpers.js'
 
@@ -46,6 +46,7 @@ async function quickStart (dir: string): Promise<void> {
     const made = await sh(substitute(setup).replaceAll(cli, `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} `), dir)
     assert.equal(made.code, 0, made.stderr)
     assert.equal((await stat(join(dir, 'mesh.psk'))).mode & 0o777, 0o600, 'the mesh key is the owner\'s only')
+    await keysIgnored(dir)
     const starts = lines.filter(l => l.startsWith(cli + 'start '))
     assert.equal(starts.length, 3, 'three nodes')
     for (const line of starts) assert.match(line, /--credential \S+ --psk \S+/, 'closed, with the mesh key')
@@ -92,6 +93,24 @@ async function sh (script: string, cwd: string): Promise<{ code: number, stderr:
       resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stderr })
     })
   })
+}
+
+/**
+ * Run in a checkout, the quick start leaves keys in it (issue 44): each file it wrote is one the
+ * repository's .gitignore keeps out of `git add .`. Asked of git itself, in a scratch repository
+ * of the quick start's directory with that .gitignore.
+ */
+async function keysIgnored (dir: string): Promise<void> {
+  await copyFile(join(DIST, '..', '.gitignore'), join(dir, '.gitignore'))
+  const git = async (...args: string[]): Promise<string> => await new Promise((resolve, reject) => {
+    execFile('git', ['-C', dir, ...args], { timeout: 30_000 }, (err, stdout, stderr) => { if (err !== null) reject(new Error(`git ${args.join(' ')}: ${stderr}`, { cause: err })); else resolve(stdout) })
+  })
+  await git('init', '-q')
+  const written = (await readdir(dir)).filter(f => f !== '.git' && f !== '.gitignore')
+  assert.ok(written.includes('mesh-owner.json') && written.some(f => f.endsWith('.cred.json')), written.join(' '))
+  const shown = (await git('status', '--porcelain', '--untracked-files=all')).split('\n').filter(l => l.length > 0)
+  assert.deepEqual(shown, ['?? .gitignore'], `written by the quick start: ${written.join(' ')}`)
+  await rm(join(dir, '.git'), { recursive: true })
 }
 
 /** The text output is what the README shows, so it is what is read here (not --json). */

@@ -4,7 +4,9 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { connect } from 'node:net'
-import { CLI, Proc, uniqueMesh, waitFor } from '../../helpers.js'
+import { join } from 'node:path'
+import { writePsk } from '../../../node/psk.js'
+import { CLI, Proc, uniqueMesh, waitFor, withTempDir } from '../../helpers.js'
 
 async function startCli (args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ proc: Proc, ready: any }> {
   const proc = new Proc([CLI, 'start', '--json', '--no-mdns', '--preset', 'local', '--listen', '/ip4/127.0.0.1/tcp/0', ...args], env)
@@ -60,6 +62,30 @@ test('a lone node says why it has no coordinator (with the reason of issue 18 in
   } finally {
     await a.proc.stop()
   }
+})
+
+test('the ready block names the mesh, the security mode and whether a mesh key is in use (human and --json)', { timeout: 3 * 60_000 }, async () => {
+  // Issue 44: a node of another mesh, or one without the key, sees no one and says nothing; the
+  // ready block is where a newcomer reads which of the three this node has.
+  await withTempDir(async (dir) => {
+    const psk = join(dir, 'mesh.psk')
+    await writePsk(psk)
+    const mesh = uniqueMesh()
+    const keyed = await startCli(['--name', 'keyed', '--mesh', mesh, '--open', '--psk', psk, '--no-data-dir'])
+    const text = new Proc([CLI, 'start', '--no-mdns', '--open', '--no-data-dir', '--listen', '/ip4/127.0.0.1/tcp/0', '--name', 'plain', '--mesh', `${mesh}-b`])
+    try {
+      assert.equal(keyed.ready.mesh, mesh)
+      assert.equal(keyed.ready.security, 'open')
+      assert.equal(keyed.ready.meshKey, true)
+      await waitFor(() => text.lines.some(l => l.startsWith('  data ')) || text.child.exitCode !== null, 'the text ready block', 30_000)
+      const block = text.lines.join('\n')
+      assert.ok(text.lines.includes(`  mesh     ${mesh}-b`), block)
+      assert.match(block, /^ {2}security OPEN/m)
+      assert.match(block, /^ {2}mesh key none/m)
+    } finally {
+      await Promise.all([keyed.proc.stop(), text.stop()])
+    }
+  })
 })
 
 test('start through npm: when npm is killed (it does not pass the signal on), the node stops and frees its port', { timeout: 3 * 60_000 }, async () => {

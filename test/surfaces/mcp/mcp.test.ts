@@ -24,6 +24,8 @@ import { CLI, nodeOptions, Proc, startMesh, stopAll, uniqueMesh, waitFor, withTe
 
 const TOOLS = ['call_command', 'cancel_task', 'find_agents', 'get_task', 'list_agents', 'list_dead_letters', 'pause_task', 'publish', 'read_topic', 'resume_task', 'submit_task']
 const Square = defineCommand('square', { request: z.strictObject({ n: z.number() }), response: z.number() })
+/** A command whose payload is an object of optional fields: null is refused by its schema, {} is not. */
+const Options = defineCommand('options', { request: z.strictObject({ verbose: z.boolean().optional() }), response: z.unknown() })
 
 /**
  * Longer election timeouts than the local preset's: three nodes in this process and an MCP
@@ -31,9 +33,11 @@ const Square = defineCommand('square', { request: z.strictObject({ n: z.number()
  */
 const STEADY = { bootstrapExpect: 1, electionTimeoutMinMs: 2_000, electionTimeoutMaxMs: 4_000 }
 
-/** What agents serve: square (n2), a command that never answers (n1), tasks `add` and `wait` (everyone). */
+/** What agents serve: square and options (n2), echo (n0), a command that never answers (n1), tasks `add` and `wait` (everyone). */
 function serve (nodes: AgentNode[]): void {
   nodes.at(-1)?.handle(Square, ({ n }) => n * n)
+  nodes.at(-1)?.handle(Options, (req) => req)
+  nodes[0].handle('echo', (req) => req)
   nodes[Math.min(1, nodes.length - 1)].handle('hang', async () => await new Promise(() => {}))
   for (const n of nodes) {
     n.onTask('add', (ctx) => Object.values(ctx.inputs).reduce<number>((a, b) => a + (b as number), Number(ctx.task.metadata.add ?? 0)))
@@ -100,7 +104,7 @@ test('stdio: every tool against three agents, errors as tool errors with our cod
     const { tools } = await client.listTools()
     assert.deepEqual(tools.map(t => t.name).sort(), TOOLS)
     const callCommand = tools.find(t => t.name === 'call_command')
-    assert.deepEqual(callCommand?.inputSchema.required?.slice().sort(), ['agent', 'command', 'payload'])
+    assert.deepEqual(callCommand?.inputSchema.required?.slice().sort(), ['agent', 'command'])
     assert.equal((callCommand?.inputSchema as any).additionalProperties, false)
     assert.ok(tools.every(t => t.outputSchema?.type === 'object' && t.description !== undefined))
 
@@ -120,6 +124,10 @@ test('stdio: every tool against three agents, errors as tool errors with our cod
     // Commands: an answer; the agent's refusals and a deadline, as tool errors with our codes.
     assert.deepEqual(value(await call(client, 'call_command', { agent: 'n2', command: 'square', payload: { n: 12 } })), { agent: nodes[2].peerId, result: 144 })
     failure(await call(client, 'call_command', { agent: 'n2', command: 'square', payload: { n: 'x' } }), 'MSG001')
+    // No payload (issue 44): null where the command takes it, {} where its schema wants an object; refused where it needs fields.
+    assert.deepEqual(value(await call(client, 'call_command', { agent: 'n0', command: 'echo' })), { agent: nodes[0].peerId, result: null })
+    assert.deepEqual(value(await call(client, 'call_command', { agent: 'n2', command: 'options' })), { agent: nodes[2].peerId, result: {} })
+    assert.match(failure(await call(client, 'call_command', { agent: 'n2', command: 'square' }), 'MSG001'), /\bn\b/)
     failure(await call(client, 'call_command', { agent: 'n2', command: 'cube', payload: {} }), 'CMD001')
     assert.match(failure(await call(client, 'call_command', { agent: 'n1', command: 'hang', payload: {}, timeoutMs: 500 }), 'COM001'), /500 ms/)
     assert.match(failure(await call(client, 'call_command', { agent: 'n9', command: 'square', payload: {}, timeoutMs: 200 }), 'COM002'), /no agent "n9"/)
