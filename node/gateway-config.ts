@@ -53,6 +53,12 @@ export const GatewayConfig = z.strictObject({
   /** WebSocket connections served at once; more are refused (503). */
   wsMaxConnections: z.number().int().min(1).default(DEFAULT_WS_MAX_CONNECTIONS),
   /** How often each WebSocket client is pinged; one that missed the previous ping is closed. 0 = never. */
-  wsPingIntervalMs: z.number().int().min(0).default(DEFAULT_WS_PING_INTERVAL_MS)
+  wsPingIntervalMs: z.number().int().min(0).default(DEFAULT_WS_PING_INTERVAL_MS),
+  /**
+   * The task type an A2A message of plain text becomes (`{type, metadata: {text}}`), run by an
+   * agent offering `task:<type>`; unset, plain text is refused (-32602) and a message must say
+   * what to run. A2A clients, and the A2A TCK, talk in text.
+   */
+  a2aTextTask: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'expected a task type such as a2a.text (letters, digits, . _ : -)').optional()
 })
 export type GatewayConfig = z.output<typeof GatewayConfig>

@@ -143,9 +143,11 @@ let runs = 0
 function reporters (): { args: string[], summary: string } {
   const summary = join(work, `summary-${runs++}.jsonl`)
   // The report to the run's standard output, whatever that is (the suite's, or the file of the group beside).
+  // The summary reporter appends to `summary` itself (AGENTMESH_TEST_SUMMARY_OUT, set per run in
+  // run()), so that nothing is lost when the runner exits; its own destination stays empty.
   const args = [
     `--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`, '--test-reporter-destination=stdout',
-    `--test-reporter=${join(here, 'summary-reporter.js')}`, `--test-reporter-destination=${summary}`
+    `--test-reporter=${join(here, 'summary-reporter.js')}`, `--test-reporter-destination=${summary}.rest`
   ]
   return { args, summary }
 }
@@ -223,7 +225,7 @@ async function run (name: string, list: string[], n: string, file?: string): Pro
   // with its tests instead of at the file limit (its failure is what the report names); the
   // processes it started are killed by test/helpers.ts after its tests, and by the group's end.
   const child = spawn(process.execPath, ['--test', '--test-force-exit', `--test-concurrency=${n}`, `--test-timeout=${TEST_LIMIT_MS}`, ...args, ...list],
-    { stdio: fd !== undefined ? ['ignore', fd, fd] : 'inherit', detached: true })
+    { stdio: fd !== undefined ? ['ignore', fd, fd] : 'inherit', detached: true, env: { ...process.env, AGENTMESH_TEST_SUMMARY_OUT: summary } })
   if (fd !== undefined) closeSync(fd)
   const pgid = child.pid!
   running.add(pgid)
@@ -270,7 +272,10 @@ function summarize (): void {
     const own = lines.filter((l): l is FailureLine => l.kind === 'fail')
     fails.push(...own)
     skips.push(...lines.filter((l): l is SkipLine => l.kind === 'skip'))
-    timed.push(...lines.filter((l): l is FileLine => l.kind === 'file'))
+    // A file's line is written again after each of its tests: the last one holds its whole run.
+    const last = new Map<string, FileLine>()
+    for (const l of lines) if (l.kind === 'file') last.set(l.file, l)
+    timed.push(...last.values())
     out.push(`#   ${g.name}: ${(g.ms / 1000).toFixed(0)} s, exit ${g.code}`)
     if (g.hung !== undefined) out.push(`#     HUNG: after ${GROUP_LIMIT_MS / 60_000} min (AGENTMESH_TEST_GROUP_LIMIT_MIN) these files were still running and were killed: ${g.hung.join(', ') || '(no test file found in /proc)'}`)
     // Failed with no failed test: a file that would not load, or the runner killed by a signal.

@@ -6,6 +6,7 @@
  * the serial group's report; a newcomer without Chromium or Go sees every skip and why in one place.
  */
 
+import { appendFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 
 interface TestEventData {
@@ -36,8 +37,23 @@ function describe (error: unknown): string {
   return text.trimEnd().split('\n').slice(0, 12).join('\n')
 }
 
+/**
+ * Where the lines go: appended at once, synchronously, to AGENTMESH_TEST_SUMMARY_OUT (what the
+ * suite sets), or yielded to the reporter's destination when it is not set. The suite runs files
+ * with --test-force-exit, and a runner that exits may not flush what a reporter yielded last: the
+ * per-file lines, written at the end, were lost in a whole run (its summary counted 0 files).
+ * So each file's line is written again after each of its tests, and the suite keeps the last.
+ */
+const OUT = process.env.AGENTMESH_TEST_SUMMARY_OUT
+
 export default async function * summary (source: AsyncIterable<TestEvent>): AsyncGenerator<string> {
   const files = new Map<string, FileLine>()
+  const emit = (line: FailureLine | SkipLine | FileLine): string => {
+    const text = JSON.stringify(line) + '\n'
+    if (OUT === undefined || OUT === '') return text
+    appendFileSync(OUT, text)
+    return ''
+  }
   for await (const event of source) {
     const d = event.data
     if (d === undefined || (event.type !== 'test:pass' && event.type !== 'test:fail')) continue
@@ -56,17 +72,17 @@ export default async function * summary (source: AsyncIterable<TestEvent>): Asyn
     if (event.type === 'test:fail') line.failed++
     else if (skipped) line.skipped++
     else line.passed++
+    const out: string[] = []
     if (skipped && event.type === 'test:pass') {
       const reason = typeof d.skip === 'string' ? d.skip : '(no reason given)'
-      const skip: SkipLine = { kind: 'skip', file, name: d.name, reason }
-      yield JSON.stringify(skip) + '\n'
-      continue
+      out.push(emit({ kind: 'skip', file, name: d.name, reason }))
     }
-    if (event.type !== 'test:fail') continue
     // A test that failed only because a subtest did says nothing the subtest's line does not.
-    if ((d.details?.error as { failureType?: string } | undefined)?.failureType === 'subtestsFailed') continue
-    const failure: FailureLine = { kind: 'fail', file, name: d.name, error: describe(d.details?.error) }
-    yield JSON.stringify(failure) + '\n'
+    if (event.type === 'test:fail' && (d.details?.error as { failureType?: string } | undefined)?.failureType !== 'subtestsFailed') {
+      out.push(emit({ kind: 'fail', file, name: d.name, error: describe(d.details?.error) }))
+    }
+    out.push(emit(line))
+    const text = out.join('')
+    if (text !== '') yield text
   }
-  for (const line of files.values()) yield JSON.stringify(line) + '\n'
 }

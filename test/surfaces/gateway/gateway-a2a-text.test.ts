@@ -10,7 +10,8 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { a2aMount, createA2aMount } from '../../../surfaces/gateway/a2a/index.js'
 import { serveMounts } from './mount-server.js'
-import { startMesh, stopAll } from '../../helpers.js'
+import { createAgentNode, type AgentNode } from '../../../surfaces/index.js'
+import { CLI, nodeOptions, Proc, startMesh, stopAll, uniqueMesh, waitFor } from '../../helpers.js'
 
 const send = (text: string, taskId?: string): unknown => ({
   jsonrpc: '2.0',
@@ -43,5 +44,32 @@ test('a2a textTask: a plain-text message becomes a task of that type, run by an 
     await withText.stop()
     await plain.stop()
     await stopAll(nodes)
+  }
+})
+
+test('a2a textTask from the configuration: `agentmesh start --gateway` with AGENTMESH_GATEWAY_A2A_TEXT_TASK turns text into that task; a bad type is CFG001', { timeout: 3 * 60_000 }, async () => {
+  const mesh = uniqueMesh()
+  const args = [CLI, 'start', '--open', '--json', '--name', 'a1', '--mesh', mesh, '--no-mdns', '--preset', 'local', '--listen', '/ip4/127.0.0.1/tcp/0', '--gateway', '127.0.0.1:0']
+  const bad = new Proc(args, { AGENTMESH_GATEWAY_A2A_TEXT_TASK: 'no spaces allowed' })
+  assert.equal(await bad.exited(), 2)
+  assert.match(bad.stderr, /CFG001[^]*gateway\.a2aTextTask/)
+  // a1 runs nothing of type a2a.text: the text becomes that task on the mesh, placed on the agent that offers it.
+  const agent = new Proc(args, { AGENTMESH_GATEWAY_A2A_TEXT_TASK: 'a2a.text', AGENTMESH_COORDINATION_BOOTSTRAP_EXPECT: '2' })
+  let runner: AgentNode | undefined
+  try {
+    const ready = await agent.json(o => o.event === 'ready', 'a1 ready with its gateway')
+    assert.equal(typeof ready.gateway, 'string', JSON.stringify(ready))
+    runner = await createAgentNode(nodeOptions(mesh, { name: 'runner', preset: 'local', coordination: { bootstrapExpect: 2 }, capabilities: ['task:a2a.text'], bootstrap: [ready.addresses[0]] }))
+    runner.onTask('a2a.text', (ctx) => ({ shouted: String(ctx.task.metadata.text).toUpperCase() }))
+    await runner.start()
+    const node = runner
+    await waitFor(() => node.peers().length === 1 && node.coordination.leader !== undefined, 'runner and a1 met, with a coordinator', 60_000)
+    const r = await rpc(ready.gateway, send('hello mesh'))
+    const task = r.result?.task
+    assert.equal(task?.status?.state, 'TASK_STATE_COMPLETED', JSON.stringify(r))
+    assert.deepEqual(task.artifacts[0].parts[0].data, { shouted: 'HELLO MESH' })
+  } finally {
+    await agent.stop()
+    await runner?.stop()
   }
 })
