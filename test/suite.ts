@@ -306,7 +306,7 @@ function summarize (): void {
     out.push(`#   not run here: ${leftOut.length} files of the other tier, run by ${other}${names}`)
   }
   const ms = Date.now() - started
-  out.push(`#   the run took ${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s (${tier === 'fast' ? 'npm test' : tier === 'slow' ? 'npm run test:slow' : 'every file'})`)
+  out.push(`#   the run took ${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s (${given.length > 0 ? 'the files given' : tier === 'fast' ? 'npm test' : tier === 'slow' ? 'npm run test:slow' : 'every file'})`)
   process.stdout.write(out.join('\n') + '\n')
   // Kept for a reader of a long log's tail (.ci/run prints every run's summary again at its end).
   if (process.env.AGENTMESH_TEST_SUMMARY_FILE !== undefined && process.env.AGENTMESH_TEST_SUMMARY_FILE !== '') {
