@@ -226,13 +226,15 @@ function setPath (obj: Record<string, any>, path: string[], value: unknown): voi
  * that runs the tests can also run a node.
  */
 const RESERVED_ENV_PREFIX = 'AGENTMESH_TEST_'
+/** Variables read by the CLI's launcher (surfaces/cli/main.ts), before any config: not config keys. */
+const LAUNCHER_ENV = new Set(['AGENTMESH_CLI_MODULES'])
 
 /** Config values from AGENTMESH_* variables; an unknown AGENTMESH_ variable is an error. */
 export function configFromEnv (env: NodeJS.ProcessEnv, sources: Source = new Map()): Record<string, unknown> {
   const out: Record<string, unknown> = {}
   const known = new Map(configKeys().map(k => [k.env, k]))
   for (const [name, raw] of Object.entries(env)) {
-    if (!name.startsWith('AGENTMESH_') || name.startsWith(RESERVED_ENV_PREFIX) || raw === undefined) continue
+    if (!name.startsWith('AGENTMESH_') || name.startsWith(RESERVED_ENV_PREFIX) || LAUNCHER_ENV.has(name) || raw === undefined) continue
     const k = known.get(name)
     if (k === undefined) throw new ConfigError(unknownVariable(name, [...known.keys()]))
     setPath(out, k.path, coerce(raw, k.kind))

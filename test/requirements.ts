@@ -24,8 +24,9 @@ import type { TestContext } from 'node:test'
 import { cgroupUnavailable } from './cgroup.js'
 import { netnsUnavailable } from '../harness/netns.js'
 import { loopUnavailable } from './loop-disk.js'
+import { BUNDLE_DIR, PACKAGE_ROOT, checkBundle } from '../surfaces/cli/bundle-check.js'
 
-export type Part = 'chromium' | 'promtool' | 'netns' | 'cgroup' | 'loop' | 'python' | 'python3' | 'mcp-conformance' | 'go'
+export type Part = 'chromium' | 'promtool' | 'netns' | 'cgroup' | 'loop' | 'python' | 'python3' | 'mcp-conformance' | 'go' | 'cli-bundle'
 
 /**
  * The MCP conformance suite (@modelcontextprotocol/conformance) and the Node 22 that runs it:
@@ -108,6 +109,11 @@ const PARTS: Record<Part, { what: string, install: string, check: () => string |
     what: 'python3 on PATH, to run the standard-library example agent (examples/python-agent)',
     install: 'apt-get install python3 (Debian)',
     check: () => pythonRuns('python3', 'import sys; assert sys.version_info >= (3, 9)')
+  },
+  'cli-bundle': {
+    what: 'the CLI\'s bundle made of this build (tools/bundle-cli.ts), which npm test and npm run build make after tsc',
+    install: 'npm run build (or node dist/tools/bundle-cli.js after tsc)',
+    check: () => checkBundle(PACKAGE_ROOT, BUNDLE_DIR).stale
   },
   go: {
     what: 'Go, to build the Go peer in interop/go (go-libp2p) and run it against TypeScript nodes',

@@ -27,6 +27,7 @@ import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { FailureLine, FileLine, SkipLine } from './summary-reporter.js'
+import { BUNDLE_DIR, PACKAGE_ROOT, checkBundle } from '../surfaces/cli/bundle-check.js'
 
 /**
  * The slow files, each with why: `npm test` leaves them out, `npm run test:slow` runs them, and
@@ -286,6 +287,7 @@ function summarize (): void {
     writeFileSync(process.env.AGENTMESH_TEST_TIMES, timed.map(f => JSON.stringify({ ...f, file: basename(f.file) })).join('\n') + '\n')
   }
   const slow = [...timed].sort((a, b) => b.ms - a.ms).slice(0, 8)
+  out.push(`#   ${cliRunsFrom}`)
   out.push(`#   slowest files: ${slow.map(f => `${basename(f.file)} ${(f.ms / 1000).toFixed(0)} s`).join(', ')}`)
   const sum = (k: 'passed' | 'failed' | 'skipped'): number => timed.reduce((n, f) => n + f[k], 0)
   out.push(`#   ${timed.length} files: ${sum('passed')} tests passed, ${sum('failed')} failed, ${sum('skipped')} skipped`)
@@ -325,6 +327,13 @@ if (flags.includes('--list')) {
   rmSync(work, { recursive: true, force: true })
   process.exit(0)
 }
+
+// Which CLI the tests' processes run (surfaces/cli/main.ts): the bundle, after npm test's build, takes about a third of the modules' CPU to start.
+const bundle = checkBundle(PACKAGE_ROOT, BUNDLE_DIR)
+const cliRunsFrom = bundle.entry !== undefined
+  ? 'CLI processes ran from the bundle (dist/surfaces/cli/bundle)'
+  : `CLI processes ran from the modules, slower to start (${bundle.stale ?? ''}; npm run build makes the bundle)`
+process.stdout.write(`# ${cliRunsFrom.replace('ran', 'run')}\n`)
 
 // Beside the first group, the files that may share the machine with it; their report once it is done.
 const background = run('beside the first', beside, '1', join(work, 'beside.txt'))

@@ -1,57 +1,9 @@
 #!/usr/bin/env node
-// The agentmesh command: a thin layer over the library. Kept apart from node/index.ts so that
-// importing the library never runs a CLI.
-import '../../node/polyfills.js'
-import { Command, type CommanderError } from 'commander'
-import { AGENTMESH_VERSION } from '../../protocols/core/version.js'
-import { EXIT_USAGE } from './common.js'
+// The agentmesh command (program.ts), run from its bundle when the bundle is what the modules
+// would run (bundle-check.ts), else from the modules themselves. AGENTMESH_CLI_MODULES=1 runs
+// the modules whatever the bundle.
+import { pathToFileURL } from 'node:url'
+import { BUNDLE_DIR, PACKAGE_ROOT, checkBundle } from './bundle-check.js'
 
-const EXIT_CODES = `
-Exit codes:
-  0  done (or stopped by SIGINT/SIGTERM)
-  1  failed at run time: a request failed, no such agent, the mesh or debug endpoint unreachable
-  2  usage or configuration: unknown flag, missing argument, bad config value (CFG001), port in use`
-
-// Commander exits 1 on an unknown flag or a missing argument; a usage error exits 2 here, as
-// the configuration errors do, so a script can tell "fix the command" from "it failed".
-const usageExit = (err: CommanderError): never => process.exit(err.exitCode === 0 ? 0 : EXIT_USAGE)
-
-/**
- * Each command's module, loaded when it is asked for: `start` and the commands that join a mesh
- * load libp2p and every protocol (about 1.5 s of CPU on a 2-core machine), while `id`,
- * `credential`, `mesh` and `status` need a fraction of that, and scripts call them in loops.
- * Help, the version and an unknown command load them all, in this order.
- */
-const COMMANDS: Record<string, () => Promise<Command>> = {
-  start: async () => (await import('./start.js')).startCommand(),
-  pub: async () => (await import('./pub.js')).pubCommand(),
-  sub: async () => (await import('./sub.js')).subCommand(),
-  request: async () => (await import('./request.js')).requestCommand(),
-  id: async () => (await import('./id.js')).idCommand(),
-  status: async () => (await import('./status.js')).statusCommand(),
-  mesh: async () => (await import('./mesh.js')).meshCommand(),
-  credential: async () => (await import('./credential.js')).credentialCommand(),
-  revocation: async () => (await import('./revocation.js')).revocationCommand(),
-  keyring: async () => (await import('./keyring.js')).keyringCommand(),
-  'dead-letters': async () => (await import('./dead-letters.js')).deadLettersCommand(),
-  mcp: async () => (await import('./mcp.js')).mcpCommand()
-}
-const asked = process.argv[2]
-const wanted = asked !== undefined && Object.hasOwn(COMMANDS, asked) ? [asked] : Object.keys(COMMANDS)
-
-const program = new Command('agentmesh')
-  .description('a peer-to-peer mesh for software agents')
-  .version(AGENTMESH_VERSION)
-for (const name of wanted) program.addCommand(await COMMANDS[name]())
-program
-  .addHelpText('after', EXIT_CODES)
-  .showHelpAfterError()
-  .exitOverride(usageExit)
-// addCommand does not pass these settings down: each command (and `credential issue`, ...) gets them itself.
-const settle = (cmd: Command, path: string): void => {
-  cmd.exitOverride(usageExit).showHelpAfterError(`(agentmesh ${path} --help shows its usage)`).addHelpText('after', EXIT_CODES)
-  for (const sub of cmd.commands) settle(sub, `${path} ${sub.name()}`)
-}
-for (const cmd of program.commands) settle(cmd, cmd.name())
-
-await program.parseAsync(process.argv)
+const { entry } = process.env.AGENTMESH_CLI_MODULES === '1' ? {} : checkBundle(PACKAGE_ROOT, BUNDLE_DIR)
+await import(entry !== undefined ? pathToFileURL(entry).href : './program.js')
