@@ -3,7 +3,8 @@
  *
  * The tables under the graph are a grid of columns at least 400 px wide, as many as fit: a
  * generated task id (a UUID, some 240 px) stays on one line beside its state, agent and time, and
- * the gossip's sparklines (in above out) fit their column. In a row of four equal columns (the
+ * the gossip's sparklines (in above out) fit their column; any other cell's text (a topic, an
+ * agent's short id, a dead letter's subject) breaks where it must rather than widen its table. In a row of four equal columns (the
  * flex row this was) each got 230 px at 1400×900, and the gossip's sparklines were drawn over
  * the recent tasks (issue 44). A section narrower than its table (a window under 700 px) scrolls
  * across inside itself rather than spill into the next. test/surfaces/debug/live-page-layout.test.ts
@@ -17,7 +18,7 @@ export const PAGE_STYLE = /* css */ `
   #mesh-rates { margin-left:auto; display:flex; gap:12px; align-items:center; color:var(--dim); font-size:12px }
   main { flex:1; display:flex; min-height:0 } #left { flex:1; min-width:0; display:flex; flex-direction:column } #graph { flex:1; min-height:0 }
   #tables { display:grid; grid-template-columns:repeat(auto-fit, minmax(min(100%, 400px), 1fr)); grid-auto-rows:max-content; gap:12px 16px; align-items:start; align-content:start; max-height:36vh; overflow:auto; padding:10px 16px; border-top:1px solid var(--line) }
-  #tables section { min-width:0; overflow-x:auto } #tasks td.id { white-space:nowrap } td.sparks svg.spark { display:block; margin:1px 0 }
+  #tables section { min-width:0; overflow-x:auto } #tables td { overflow-wrap:anywhere } #tasks td.id { white-space:nowrap } td.sparks svg.spark { display:block; margin:1px 0 }
   aside { width:400px; background:var(--panel); border-left:1px solid var(--line); display:flex; flex-direction:column; min-height:0 }
   #agents { padding:12px 14px 8px; border-bottom:1px solid var(--line); max-height:58%; display:flex; flex-direction:column; min-height:0 }
   #agent-rows { overflow:auto; min-height:0 } #panel { padding:14px; overflow:auto; flex:1 }
