@@ -45,12 +45,23 @@ export function parseInput<S extends z.ZodType> (schema: S, input: unknown, what
 }
 
 const POLL_MS = 1_000
+/** How long a control that ended a task waits for reads to say so (untilReadEnded), and how often it asks. */
+const READ_AFTER_CONTROL_MS = 10_000
+const READ_POLL_MS = 50
 /** Task ends remembered for `task` (MeshOperations.ends): a gateway's clients ask about the tasks they just ran. */
 const MAX_ENDS_KEPT = 4_096
 /** What changes an agent's summary: agent(ref) answers again from the membership after any of these. */
 const CHANGES = ['peer:join', 'peer:leave', 'member:change'] as const
 /** Refs remembered at most (a client naming agents that do not exist adds none: only found ones are kept). */
 const MAX_KNOWN = 1_024
+
+/**
+ * Whether two statuses of a task say the same to a client following it: its state, progress,
+ * why it waits or ended, and which attempt on which agent. A stream sends a change once.
+ */
+function sameChange (a: TaskStatus, b: TaskStatus): boolean {
+  return a.status === b.status && a.progress === b.progress && a.reason === b.reason && a.attempt === b.attempt && a.agent === b.agent
+}
 
 export class MeshOperations {
   readonly feeds: TopicFeeds
@@ -225,7 +236,30 @@ export class MeshOperations {
     const extra = { ...(c.reason !== undefined ? { reason: c.reason } : {}), ...(c.checkpoint !== undefined ? { checkpoint: c.checkpoint } : {}) }
     const answer = await this.node.tasks.client.control(id, `task.control.${c.action}`, extra)
     if (answer.type === 'task.control.reject') throw errorFromWire({ code: answer.code, message: answer.reason })
+    if (TERMINAL.has(answer.status)) await this.untilReadEnded(id)
     return { task_id: id, status: answer.status }
+  }
+
+  /**
+   * Read-your-writes after a control that ended a task: the coordinator acknowledges a cancel at
+   * once, but its queries answer the status before the end until a majority of the voters hold it
+   * (protocols/task/untold.ts), so a client that read the task right after the ack was told it
+   * was still submitted or running. The answer waits until a read through this node says it
+   * ended (kept in `ends` from then on), at most READ_AFTER_CONTROL_MS: past that the end is the
+   * coordinator's to replicate, and the ack is answered as it came.
+   */
+  private async untilReadEnded (id: string): Promise<void> {
+    const handle = this.node.tasks.client.handles.get(id)
+    const end = Date.now() + READ_AFTER_CONTROL_MS
+    for (;;) {
+      // This node submitted it: the coordinator tells the handle the end once a majority holds it.
+      const told = handle?.finished === true ? handle.latest : undefined
+      if (told !== undefined) { this.sawEnd(told); return }
+      const s = await this.task(id).catch(() => undefined)
+      if (s !== undefined && TERMINAL.has(s.status)) return
+      if (Date.now() >= end) return
+      await new Promise(resolve => setTimeout(resolve, READ_POLL_MS))
+    }
   }
 
   /**
@@ -238,9 +272,11 @@ export class MeshOperations {
     yield last
     if (TERMINAL.has(last.status)) return
     if (handle !== undefined) {
+      // The handle's updates start with the first it heard: the status read above is among them,
+      // and every stream (WebSocket, GraphQL, A2A) would send it twice.
       for await (const s of handle.updates()) {
         if (options.signal?.aborted === true) return
-        if (Date.parse(String(s.timestamp)) < Date.parse(String(last.timestamp))) continue
+        if (Date.parse(String(s.timestamp)) < Date.parse(String(last.timestamp)) || sameChange(s, last)) continue
         last = s
         this.sawEnd(s)
         yield s
@@ -250,7 +286,7 @@ export class MeshOperations {
     while (options.signal?.aborted !== true && !TERMINAL.has(last.status)) {
       await new Promise(resolve => setTimeout(resolve, POLL_MS))
       const s = await this.task(taskId)
-      if (s.status !== last.status || s.progress !== last.progress) yield s
+      if (!sameChange(s, last)) yield s
       last = s
     }
   }

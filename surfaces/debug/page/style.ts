@@ -1,4 +1,15 @@
-/** The live page's stylesheet (surfaces/debug/page.ts puts it in the page's head). */
+/**
+ * The live page's stylesheet (surfaces/debug/page.ts puts it in the page's head).
+ *
+ * The tables under the graph are a grid of columns at least 400 px wide, as many as fit: a
+ * generated task id (a UUID, some 240 px) stays on one line beside its state, agent and time, and
+ * the gossip's sparklines (in above out) fit their column; any other cell's text (a topic, an
+ * agent's short id, a dead letter's subject) breaks where it must rather than widen its table. In a row of four equal columns (the
+ * flex row this was) each got 230 px at 1400×900, and the gossip's sparklines were drawn over
+ * the recent tasks (issue 44). A section narrower than its table (a window under 700 px) scrolls
+ * across inside itself rather than spill into the next. test/surfaces/debug/live-page-layout.test.ts
+ * checks the boxes at 1280×720 to 1920×1080.
+ */
 export const PAGE_STYLE = /* css */ `
   :root { --bg:#0f1419; --panel:#171d24; --line:#2b3642; --text:#d7dde4; --dim:#7d8a97; --accent:#4cc2ff; --ok:#5bd17a; --warn:#ffb454; --gossip:#c792ea; --bad:#ff6b6b; }
   * { box-sizing: border-box } body { margin:0; background:var(--bg); color:var(--text); font:14px/1.4 system-ui, sans-serif; display:flex; flex-direction:column; height:100vh }
@@ -6,7 +17,8 @@ export const PAGE_STYLE = /* css */ `
   header h1 { font-size:16px; margin:0 } header .dim { color:var(--dim) } #live { width:9px; height:9px; border-radius:50%; background:var(--warn); display:inline-block }
   #mesh-rates { margin-left:auto; display:flex; gap:12px; align-items:center; color:var(--dim); font-size:12px }
   main { flex:1; display:flex; min-height:0 } #left { flex:1; min-width:0; display:flex; flex-direction:column } #graph { flex:1; min-height:0 }
-  #tables { display:flex; gap:16px; max-height:36vh; overflow:auto; padding:10px 16px; border-top:1px solid var(--line) } #tables section { flex:1; min-width:0 }
+  #tables { display:grid; grid-template-columns:repeat(auto-fit, minmax(min(100%, 400px), 1fr)); grid-auto-rows:max-content; gap:12px 16px; align-items:start; align-content:start; max-height:36vh; overflow:auto; padding:10px 16px; border-top:1px solid var(--line) }
+  #tables section { min-width:0; overflow-x:auto } #tables td { overflow-wrap:anywhere } #tasks td.id { white-space:nowrap } td.sparks svg.spark { display:block; margin:1px 0 }
   aside { width:400px; background:var(--panel); border-left:1px solid var(--line); display:flex; flex-direction:column; min-height:0 }
   #agents { padding:12px 14px 8px; border-bottom:1px solid var(--line); max-height:58%; display:flex; flex-direction:column; min-height:0 }
   #agent-rows { overflow:auto; min-height:0 } #panel { padding:14px; overflow:auto; flex:1 }
