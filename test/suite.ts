@@ -140,6 +140,13 @@ const beside = files.filter(isBeside)
  * and through test/summary-reporter.js into a file the suite reads back for its closing summary.
  */
 const work = mkdtempSync(join(tmpdir(), 'agentmesh-suite-'))
+/**
+ * Node 22's on-disk cache of compiled modules (NODE_COMPILE_CACHE; Node 20 ignores it), for the
+ * run's test files and every process they start: each loads the same ~1,000 modules, or the
+ * CLI's bundle. Measured on Node 22.23: `--version` from the bundle 0.29-0.33 s of CPU against
+ * 0.38-0.43 s uncached, from the modules 0.81 s against 0.97. The run's own, removed with it.
+ */
+const COMPILE_CACHE = process.env.NODE_COMPILE_CACHE ?? join(work, 'compile-cache')
 let runs = 0
 function reporters (): { args: string[], summary: string } {
   const summary = join(work, `summary-${runs++}.jsonl`)
@@ -226,7 +233,7 @@ async function run (name: string, list: string[], n: string, file?: string): Pro
   // with its tests instead of at the file limit (its failure is what the report names); the
   // processes it started are killed by test/helpers.ts after its tests, and by the group's end.
   const child = spawn(process.execPath, ['--test', '--test-force-exit', `--test-concurrency=${n}`, `--test-timeout=${TEST_LIMIT_MS}`, ...args, ...list],
-    { stdio: fd !== undefined ? ['ignore', fd, fd] : 'inherit', detached: true, env: { ...process.env, AGENTMESH_TEST_SUMMARY_OUT: summary } })
+    { stdio: fd !== undefined ? ['ignore', fd, fd] : 'inherit', detached: true, env: { ...process.env, AGENTMESH_TEST_SUMMARY_OUT: summary, NODE_COMPILE_CACHE: COMPILE_CACHE } })
   if (fd !== undefined) closeSync(fd)
   const pgid = child.pid!
   running.add(pgid)
