@@ -5,6 +5,12 @@ import { printCoordinator, type Out } from './coordinator-lines.js'
 import { stopWithNpmParent } from './parent-watch.js'
 import { defaultDataDir } from '../../node/data-dir.js'
 
+/** The default level under the file, the variables and the flags: warn when stderr is a terminal and the logs are pretty. */
+function quietOnTerminal (o: Record<string, any>): Record<string, unknown> {
+  const format = o.logFormat ?? process.env.AGENTMESH_LOG_FORMAT
+  return process.stderr.isTTY === true && format !== 'json' ? { logLevel: 'warn' } : {}
+}
+
 export function startCommand (): Command {
   return nodeOptions(new Command('start'))
     .description('run an agent node until interrupted; it answers the commands "echo" and "info"')
@@ -18,8 +24,16 @@ export function startCommand (): Command {
     .action(async (o) => {
       try {
         const gateway = { ...(o.gateway !== undefined ? { listen: o.gateway } : {}), ...(o.gatewayToken !== undefined ? { token: o.gatewayToken } : {}) }
-        const flags = { ...(typeof o.dataDir === 'string' ? { dataDir: o.dataDir } : {}), ...(Object.keys(gateway).length > 0 ? { gateway } : {}) }
-        const { dataDir: given, ...config } = await configFrom(o, flags)
+        const flags = {
+          ...(typeof o.dataDir === 'string' ? { dataDir: o.dataDir } : {}),
+          ...(Object.keys(gateway).length > 0 ? { gateway } : {}),
+          ...(o.verbose === true && o.logLevel === undefined ? { logLevel: 'info' } : {})
+        }
+        // On a terminal, a person reads stdout's lines: the ready block, then one line per agent that
+        // joins or leaves and per coordinator change (README). The info logs under them, a dozen
+        // pretty lines per join (issue 44: 104 lines in 12 s as four agents joined), come with -v,
+        // --log-level, the variable, the file or --log-format json; warnings always show.
+        const { dataDir: given, ...config } = await configFrom(o, flags, quietOnTerminal(o))
         // --no-data-dir wins over the file and the variables; otherwise one directory per agent name (the library's default is memory).
         const dataDir = o.dataDir === false ? undefined : given ?? defaultDataDir(config.name)
         const node = await createTracedNode({ ...config, ...(dataDir !== undefined ? { dataDir } : {}) })
