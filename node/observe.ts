@@ -56,14 +56,14 @@ export function createObserver (stats: Stats, log: Logger): Observer {
   }
 }
 
+/** `meshKey`: whether the node holds a mesh key; `client`: a CLI client's node; `bootstrap`: its bootstrap addresses. */
+export interface ObserveOptions { meshKey: boolean, client: boolean, bootstrap: string[] }
+
 /**
  * Listen to every service's events: counters, gauges and log lines, and the node's public
  * events (`emit`). Called after the services' glue has its listeners, so a node event is
  * dispatched once the services have taken the change into account.
  */
-/** `meshKey`: whether the node holds a mesh key; `client`: a CLI client's node; `bootstrap`: its bootstrap addresses. */
-export interface ObserveOptions { meshKey: boolean, client: boolean, bootstrap: string[] }
-
 export function observe (s: NodeServices, stats: Stats, log: Logger, emit: TypedEventEmitter<AgentNodeEvents>, o: Observer, opts: ObserveOptions): void {
   const { bootstrap } = opts
   stats.countConnections(() => s.libp2p.getConnections().length)

@@ -5,12 +5,6 @@ import { printCoordinator, type Out } from './coordinator-lines.js'
 import { stopWithNpmParent } from './parent-watch.js'
 import { defaultDataDir } from '../../node/data-dir.js'
 
-/** The default level under the file, the variables and the flags: warn when stderr is a terminal and the logs are pretty. */
-function quietOnTerminal (o: Record<string, any>): Record<string, unknown> {
-  const format = o.logFormat ?? process.env.AGENTMESH_LOG_FORMAT
-  return process.stderr.isTTY === true && format !== 'json' ? { logLevel: 'warn' } : {}
-}
-
 export function startCommand (): Command {
   return nodeOptions(new Command('start'))
     .description('run an agent node until interrupted; it answers the commands "echo" and "info"')
@@ -33,7 +27,11 @@ export function startCommand (): Command {
         // joins or leaves and per coordinator change (README). The info logs under them, a dozen
         // pretty lines per join (issue 44: 104 lines in 12 s as four agents joined), come with -v,
         // --log-level, the variable, the file or --log-format json; warnings always show.
-        const { dataDir: given, ...config } = await configFrom(o, flags, quietOnTerminal(o))
+        const terminal = process.stderr.isTTY === true ? { logLevel: 'warn' } : {}
+        let loaded = await configFrom(o, flags, terminal)
+        // JSON logs (flag, variable or file) are asked for by a reader of logs, as -v is.
+        if (loaded.logFormat === 'json' && Object.keys(terminal).length > 0) loaded = await configFrom(o, flags)
+        const { dataDir: given, ...config } = loaded
         // --no-data-dir wins over the file and the variables; otherwise one directory per agent name (the library's default is memory).
         const dataDir = o.dataDir === false ? undefined : given ?? defaultDataDir(config.name)
         const node = await createTracedNode({ ...config, ...(dataDir !== undefined ? { dataDir } : {}) })
