@@ -25,7 +25,7 @@ export function reportMeshKeyRefusals (keyring: Keyring, stats: Stats, log: Logg
     // What the bytes say, no more: a plain header is a dialer with no key; other bytes, a key this ring lacks.
     const why = plain
       ? 'it holds no mesh key (its first bytes were plain multistream-select): start it with --psk'
-      : 'its key is none of this node\'s (another mesh\'s key, or an old one): give it this mesh\'s key (--psk)'
+      : 'its first bytes are under none of this node\'s keys (another key, or not a libp2p dialer): give it this mesh\'s key (--psk)'
     log.warn({ remote, ...(paced.refused > 1 ? { refusals: paced.refused } : {}) }, `a host failed the mesh key handshake: ${why}`)
   }
 }
