@@ -103,7 +103,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     this.libp2p = libp2p
     this.stats = stats
     this.name = config.name ?? `agent-${this.peerId.slice(-6)}`
-    this.log = log ?? createLogger(config.logLevel, { peer_id: this.peerId, agent: this.name })
+    this.log = log ?? createLogger(config.logLevel, { peer_id: this.peerId, agent: this.name }, config.logFormat)
     stats.messages.keepRecords = config.debug !== undefined
     const observer = createObserver(stats, this.log)
     const s = buildServices(this, observer)
@@ -111,7 +111,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     ;({ coordination: this.coordination, tasks: this.tasks, resources: this.resources, delivery: this.delivery } = s)
     ;({ negotiation: this.negotiation, monitoring: this.monitoring, learning: this.learning } = s)
     this.deadLetters = s.deadLetters
-    observe(s, stats, this.log, this, observer)
+    observe(s, stats, this.log, this, observer, { meshKey: this.keyring !== undefined, client: config.client, bootstrap: config.bootstrap })
     this.ordered = [...s.ordered]
   }
 

@@ -82,6 +82,8 @@ export const ConfigObject = z.strictObject({
   /** Largest encoded envelope sent or accepted (R-MSG: 1 MiB; protocols/envelope/constants.ts). */
   maxMessageBytes: z.number().int().min(1024).max(envelope.MAX_MAX_MESSAGE_BYTES).default(envelope.DEFAULT_MAX_MESSAGE_BYTES),
   logLevel: z.enum(['silent', 'error', 'warn', 'info', 'debug']).default('info'),
+  /** How logs are written on stderr: `pretty` lines for a person, `json` (one object a line) for a collector; `auto`: pretty on a terminal, else json. */
+  logFormat: z.enum(['auto', 'pretty', 'json']).default('auto'),
   /** How often the node tells the mesh its neighbours, for /mesh and the live page; 0 = never. */
   meshAnnounceIntervalMs: z.number().int().min(0).default(discovery.DEFAULT_MESH_ANNOUNCE_INTERVAL_MS),
   rpc: RpcConfig.prefault({}),

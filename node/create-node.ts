@@ -16,6 +16,7 @@ import { bindIdentity } from './data-dir.js'
 import { MemoryStore } from '../protocols/core/store.js'
 import { readPsk } from './psk.js'
 import { loadKeyring } from './keyring.js'
+import { reportMeshKeyRefusals } from './mesh-key-refusals.js'
 
 /** Create a node (not yet started) from options validated against the config schema. */
 export async function createAgentNode (options: CreateAgentNodeOptions = {}): Promise<AgentNode> {
@@ -42,11 +43,12 @@ export async function createAgentNode (options: CreateAgentNodeOptions = {}): Pr
     const stats = new Stats()
     // The mesh keys: the data directory's keyring (what `agentmesh keyring` last set), else security.psk.
     const keyring = await loadKeyring(config.dataDir, config.security.psk !== undefined ? await readPsk(config.security.psk) : undefined)
-    if (keyring !== undefined) keyring.onRefused = () => { stats.inc('connections_refused_total', { reason: 'mesh_key' }) }
     const libp2p = await buildLibp2p(config, id.privateKey, await nodeConnectivity(config, keyring), config.debug !== undefined ? stats.registry : undefined)
     libp2p.services.connectionGate.onRefused = (reason) => { stats.inc('connections_refused_total', { reason }) }
     const parts = { stats, security, store, ...(keyring !== undefined ? { keyring } : {}), ...(logger !== undefined ? { log: logger } : {}) }
     const node = new AgentNode(config, libp2p, parts)
+    // Before start(): no connection is made before then.
+    if (keyring !== undefined) reportMeshKeyRefusals(keyring, stats, node.log)
     // The SDK is the application's to install (the CLI does, surfaces/cli/traced-node.ts): a library
     // that registered the process's tracer provider, context manager and propagator would take
     // them from the host that embeds it. Said once, where the endpoint was set but nothing listens.

@@ -43,8 +43,8 @@ export class Keyring implements MeshKeys {
   private ring: RingKey[]
   /** Connections by the key they were made with: removing a key closes them. */
   private readonly live = new Map<string, Set<Live>>()
-  /** Inbound handshakes refused: no key of the ring opened them (connections_refused_total{reason="mesh_key"}). */
-  onRefused?: () => void
+  /** Inbound handshakes refused: no key of the ring opened them (connections_refused_total{reason="mesh_key"}, and a paced log line). */
+  onRefused?: (r: { remote: string, plain: boolean }) => void
   /** Whether the ring as it is now is in its file (read from it, or written since the last change). */
   saved = false
   /** Set when this ring came from the data directory and `security.psk` names a key it does not hold (the ring wins). */
@@ -60,7 +60,7 @@ export class Keyring implements MeshKeys {
   all (): readonly RingKey[] { return this.ring }
   list (): KeyInfo[] { return this.ring.map((k, i) => ({ id: k.id, primary: i === 0 })) }
   has (id: string): boolean { return this.ring.some(k => k.id === id) }
-  refused (): void { this.onRefused?.() }
+  refused (r: { remote: string, plain: boolean }): void { this.onRefused?.(r) }
 
   track (id: string, conn: Live): () => void {
     let set = this.live.get(id)

@@ -7,7 +7,8 @@ import { pino, type Logger, type LevelWithSilent } from 'pino'
 
 export type { Logger } from 'pino'
 
-export function createLogger (level: LevelWithSilent, base: { peer_id: string, agent: string }): Logger {
+/** `_format`: the console has one (node/log.ts takes pretty or json for stderr). */
+export function createLogger (level: LevelWithSilent, base: { peer_id: string, agent: string }, _format?: 'auto' | 'pretty' | 'json'): Logger {
   // pino's browser build leaves `base` out of what it writes; a child's bindings are written.
   return pino({ level, browser: { asObject: true } }).child(base)
 }

@@ -171,8 +171,25 @@ export interface MeshKeys {
   all: () => readonly RingKey[]
   /** A connection made with key `id`, to close if that key is removed; returns its release. */
   track?: (id: string, conn: { abort: (err: Error) => void }) => () => void
-  /** An inbound handshake that no key opened. */
-  refused?: () => void
+  /**
+   * An inbound handshake that no key opened, from `remote` (the dialer's address). `plain`: its
+   * first bytes were multistream-select's header itself, so the dialer holds no mesh key at all;
+   * otherwise it holds another key (or speaks something else).
+   */
+  refused?: (r: { remote: string, plain: boolean }) => void
+}
+
+/**
+ * The nonce exchange of a dial failed: the peer closed the connection, or sent no nonce, before
+ * the mesh key handshake was done. A pnet listener answers with its nonce at once, so this is a
+ * host without this mesh's key (a plain libp2p listener closes on the bytes it cannot parse).
+ * Its name is what node/handshake-cause.ts matches; the cause keeps the socket's error.
+ */
+export class MeshKeyHandshakeError extends Error {
+  constructor (message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'MeshKeyHandshakeError'
+  }
 }
 
 /**
@@ -193,25 +210,52 @@ export function keyOfDialer (keys: readonly RingKey[], remoteNonce: Uint8Array, 
   return undefined
 }
 
+/**
+ * A dialer's nonce, made a length prefix no multistream-select listener takes: a host without a
+ * key reads the nonce as the header's length, and a random one is, two times in five, a length of
+ * 24 to 127 bytes that it waits for while this side waits for its nonce, both until a timeout
+ * (issue 44: 11 s, then "agents seen: none"). With the first two bytes' continuation bits set and
+ * the third's low bit, the length is at least 2^14, over the 1,024 that js-libp2p and go-libp2p
+ * allow: the host closes at once and the dial fails now (MeshKeyHandshakeError). Three of the
+ * nonce's 192 bits are fixed; XSalsa20's random nonces keep 189.
+ */
+function unparseable (nonce: Uint8Array): void {
+  nonce[0] |= 0x80
+  nonce[1] |= 0x80
+  nonce[2] |= 0x01
+}
+
 export class MeshKeyProtector implements ConnectionProtector {
   readonly [Symbol.toStringTag] = 'agentmesh/mesh-key'
   constructor (private readonly keys: MeshKeys) {}
 
   async protect (connection: MultiaddrConnection, options?: AbortOptions): Promise<MultiaddrConnection> {
     const localNonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES))
+    if (connection.direction === 'outbound') unparseable(localNonce)
     const opts = options?.signal != null ? options : { signal: AbortSignal.timeout(HANDSHAKE_TIMEOUT_MS) }
     const bytes = byteStream(connection)
-    const [remote] = await Promise.all([bytes.read({ bytes: NONCE_BYTES, ...opts }), bytes.write(localNonce, opts)])
+    const inbound = connection.direction === 'inbound'
+    let remote: Awaited<ReturnType<typeof bytes.read>>
+    try {
+      [remote] = await Promise.all([bytes.read({ bytes: NONCE_BYTES, ...opts }), bytes.write(localNonce, opts)])
+    } catch (err) {
+      if (inbound || opts.signal?.aborted === true) throw err
+      throw new MeshKeyHandshakeError(`the peer ended the connection before the mesh key handshake was done (${(err as Error).message})`, { cause: err })
+    }
     const remoteNonce = remote.subarray()
     let chosen = this.keys.primary()
     let first: Uint8Array | undefined
-    if (connection.direction === 'inbound') {
+    if (inbound) {
+      // A dialer without a key sends multistream-select's header where the nonce goes: said at
+      // once and closed, so that it fails now, not when the upgrade times out (its own parse of
+      // our nonce may wait for bytes that never come: issue 44, 11 s).
+      const plain = remoteNonce.subarray(0, DIALER_HEADER.byteLength).every((b, i) => b === DIALER_HEADER[i])
       // Which key did the dialer use? Trial decryption of its first bytes (DIALER_HEADER says why that is sound).
-      first = (await bytes.read({ bytes: DIALER_HEADER.byteLength, ...opts })).subarray()
-      const found = keyOfDialer(this.keys.all(), remoteNonce, first)
+      if (!plain) first = (await bytes.read({ bytes: DIALER_HEADER.byteLength, ...opts })).subarray()
+      const found = first !== undefined ? keyOfDialer(this.keys.all(), remoteNonce, first) : undefined
       if (found === undefined) {
-        this.keys.refused?.()
-        const err = new InvalidParametersError('the dialer holds no key of this mesh\'s keyring')
+        this.keys.refused?.({ remote: connection.remoteAddr.toString(), plain })
+        const err = new InvalidParametersError(plain ? 'the dialer holds no mesh key (it spoke plain multistream-select)' : 'the dialer holds no key of this mesh\'s keyring')
         bytes.unwrap().abort(err)
         throw err
       }

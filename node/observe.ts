@@ -10,6 +10,7 @@ import type { Logger } from './log.js'
 import type { AgentNodeEvents } from './types.js'
 import type { NodeServices } from './service-types.js'
 import type { CoordinationReport } from '../protocols/coordination/index.js'
+import { explainDialError } from './handshake-cause.js'
 
 /** What a service reports on its way, named for what the callbacks of coordination, tasks and resources say today. */
 export interface Observer {
@@ -55,12 +56,16 @@ export function createObserver (stats: Stats, log: Logger): Observer {
   }
 }
 
+/** `meshKey`: whether the node holds a mesh key; `client`: a CLI client's node; `bootstrap`: its bootstrap addresses. */
+export interface ObserveOptions { meshKey: boolean, client: boolean, bootstrap: string[] }
+
 /**
  * Listen to every service's events: counters, gauges and log lines, and the node's public
  * events (`emit`). Called after the services' glue has its listeners, so a node event is
  * dispatched once the services have taken the change into account.
  */
-export function observe (s: NodeServices, stats: Stats, log: Logger, emit: TypedEventEmitter<AgentNodeEvents>, o: Observer): void {
+export function observe (s: NodeServices, stats: Stats, log: Logger, emit: TypedEventEmitter<AgentNodeEvents>, o: Observer, opts: ObserveOptions): void {
+  const { bootstrap } = opts
   stats.countConnections(() => s.libp2p.getConnections().length)
   stats.gauge('coordinator_term', 'The newest coordinator term this node has seen', () => s.coordination.term)
   stats.gauge('coordinator_in_office', '1 while this node is the coordinator in office, else 0', () => s.coordination.inOffice ? 1 : 0)
@@ -79,13 +84,31 @@ export function observe (s: NodeServices, stats: Stats, log: Logger, emit: Typed
   })
   s.membership.addEventListener('mesh:foreign', (e) => {
     const { peer, mesh } = e.detail
-    log.warn({ peer, peer_mesh: mesh, mesh: s.membership.mesh }, `a peer of mesh "${mesh}" is ignored: this node is in mesh "${s.membership.mesh}" (start it with --mesh ${mesh} to join that mesh)`)
+    // A bootstrap peer is named by the address it was given as (the one the operator wrote).
+    const address = bootstrap.find(a => a.endsWith(`/p2p/${peer}`))
+    const text = address !== undefined
+      ? `the bootstrap peer at ${address} is in mesh "${mesh}", not "${s.membership.mesh}" (start this node with --mesh ${mesh} to join that mesh)`
+      : `a peer of mesh "${mesh}" is ignored: this node is in mesh "${s.membership.mesh}" (start it with --mesh ${mesh} to join that mesh)`
+    // A client's command says it when it gives up (surfaces/cli/join.ts): info there.
+    log[opts.client && address !== undefined ? 'info' : 'warn']({ peer, peer_mesh: mesh, mesh: s.membership.mesh, ...(address !== undefined ? { address } : {}) }, text)
+    emit.safeDispatchEvent('mesh:foreign', { detail: { peer, mesh, ...(address !== undefined ? { address } : {}) } })
   })
+  // One warning per bootstrap address and cause, not one per retry (a seed down for an hour is
+  // said once, then again when its error changes); the retries go to debug. A client's command
+  // says the cause itself when it gives up (surfaces/cli/join.ts): it logs them at info.
+  const told = new Map<string, string>()
   s.bootstrap.addEventListener('dial:error', (e) => {
-    const { address, error, retryInMs } = e.detail
-    log.warn({ address, error: error.message, retry_in_ms: retryInMs }, 'bootstrap peer unreachable')
-    emit.safeDispatchEvent('bootstrap:error', { detail: e.detail })
+    const { address, retryInMs } = e.detail
+    const error = explainDialError(e.detail.error, opts.meshKey)
+    // The cause without libp2p's varying words (lengths, byte counts).
+    const cause = error === e.detail.error ? error.message : error.message.replace(/ \[.*\]$/, '')
+    const level = told.get(address) === cause ? 'debug' : opts.client ? 'info' : 'warn'
+    told.set(address, cause)
+    log[level]({ address, error: error.message, retry_in_ms: retryInMs }, 'bootstrap peer unreachable')
+    emit.safeDispatchEvent('bootstrap:error', { detail: { ...e.detail, error } })
   })
+  // Joined through it: a later failure is news again.
+  s.membership.addEventListener('peer:join', (e) => { for (const a of told.keys()) if (a.endsWith(`/p2p/${e.detail.peerId}`)) told.delete(a) })
   s.memberView.addEventListener('member:change', (e) => {
     const c = e.detail
     stats.inc('member_changes_total', { state: c.to })

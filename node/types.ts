@@ -20,6 +20,11 @@ export interface AgentNodeEvents {
    * when no retry is scheduled (the node joined through another seed; protocols/discovery/bootstrap.ts).
    */
   'bootstrap:error': CustomEvent<{ address: string, error: Error, retryInMs?: number }>
+  /**
+   * A peer told its card, and it is of another mesh: ignored. `address`: the bootstrap address
+   * it was dialled at, when it is a bootstrap peer.
+   */
+  'mesh:foreign': CustomEvent<{ peer: string, mesh: string, address?: string }>
   /** Failure detection moved an agent to another state (alive, suspect, offline, left). */
   'member:change': CustomEvent<MemberChange>
   /** A coordinator took office, or this node knows of none any more. */

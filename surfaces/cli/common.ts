@@ -32,8 +32,9 @@ export function nodeOptions (cmd: Command, kind: 'agent' | 'client' = 'agent'): 
     .option('--roles <roles>', 'roles announced in the agent card (repeat or comma-separate)', list)
     .option('--capabilities <caps>', 'capabilities announced in the agent card (repeat or comma-separate)', list)
     .addOption(new Option('--no-mdns', 'do not discover peers by multicast DNS'))
-    .option('--log-level <level>', `silent | error | warn | info | debug; logs go to stderr (default ${kind === 'client' ? 'warn' : 'info'}, or AGENTMESH_LOG_LEVEL, or the file's logLevel)`)
-  if (kind === 'client') cmd.option('-v, --verbose', 'log at info level (--log-level info)')
+    .option('--log-level <level>', `silent | error | warn | info | debug; logs go to stderr (default ${kind === 'client' ? 'warn' : 'info, or warn on a terminal (one line per event on stdout)'}, or AGENTMESH_LOG_LEVEL, or the file's logLevel)`)
+    .option('--log-format <format>', 'pretty | json (one object a line); default pretty on a terminal, else json')
+    .option('-v, --verbose', kind === 'client' ? 'log at info level (--log-level info)' : 'log at info level (--log-level info): the structured logs, on a terminal too')
   return cmd
     .option('--preset <name>', 'timings of failure detection and elections: local (one host) | lan (default) | wan')
     .option('--json', 'print one JSON object per line')
@@ -46,7 +47,7 @@ export function nodeOptions (cmd: Command, kind: 'agent' | 'client' = 'agent'): 
 /** Flags as config keys: only those given, so lower layers keep theirs. */
 export function flagsToConfig (o: Record<string, any>, extra: Record<string, unknown> = {}): Record<string, unknown> {
   const out: Record<string, unknown> = { ...extra }
-  const keys = ['preset', 'name', 'mesh', 'listen', 'announce', 'bootstrap', 'identity', 'roles', 'capabilities', 'logLevel', 'debug', 'debugToken']
+  const keys = ['preset', 'name', 'mesh', 'listen', 'announce', 'bootstrap', 'identity', 'roles', 'capabilities', 'logLevel', 'logFormat', 'debug', 'debugToken']
   for (const k of keys) {
     if (o[k] !== undefined) out[k] = o[k]
   }

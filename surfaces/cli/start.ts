@@ -18,8 +18,20 @@ export function startCommand (): Command {
     .action(async (o) => {
       try {
         const gateway = { ...(o.gateway !== undefined ? { listen: o.gateway } : {}), ...(o.gatewayToken !== undefined ? { token: o.gatewayToken } : {}) }
-        const flags = { ...(typeof o.dataDir === 'string' ? { dataDir: o.dataDir } : {}), ...(Object.keys(gateway).length > 0 ? { gateway } : {}) }
-        const { dataDir: given, ...config } = await configFrom(o, flags)
+        const flags = {
+          ...(typeof o.dataDir === 'string' ? { dataDir: o.dataDir } : {}),
+          ...(Object.keys(gateway).length > 0 ? { gateway } : {}),
+          ...(o.verbose === true && o.logLevel === undefined ? { logLevel: 'info' } : {})
+        }
+        // On a terminal, a person reads stdout's lines: the ready block, then one line per agent that
+        // joins or leaves and per coordinator change (README). The info logs under them, a dozen
+        // pretty lines per join (issue 44: 104 lines in 12 s as four agents joined), come with -v,
+        // --log-level, the variable, the file or --log-format json; warnings always show.
+        const terminal = process.stderr.isTTY === true ? { logLevel: 'warn' } : {}
+        let loaded = await configFrom(o, flags, terminal)
+        // JSON logs (flag, variable or file) are asked for by a reader of logs, as -v is.
+        if (loaded.logFormat === 'json' && Object.keys(terminal).length > 0) loaded = await configFrom(o, flags)
+        const { dataDir: given, ...config } = loaded
         // --no-data-dir wins over the file and the variables; otherwise one directory per agent name (the library's default is memory).
         const dataDir = o.dataDir === false ? undefined : given ?? defaultDataDir(config.name)
         const node = await createTracedNode({ ...config, ...(dataDir !== undefined ? { dataDir } : {}) })

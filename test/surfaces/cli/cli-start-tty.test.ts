@@ -1,0 +1,80 @@
+// Issue 44: `start` on a terminal printed about 16 pretty log lines per agent that joined (104
+// lines in 12 s as four joined), while README promises one line per agent that joins or leaves
+// and per coordinator change. Through a pseudo-terminal (util-linux `script`), with real agents
+// joining: one line per join by default; -v brings the structured logs back, one line each.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { CLI, Proc, uniqueMesh, waitFor } from '../../helpers.js'
+
+const hasScript = spawnSync('script', ['--version']).status === 0
+
+/** `agentmesh start` under a pseudo-terminal: what a person sees, stdout and stderr as one, without colours. */
+class TtyStart {
+  readonly child: ChildProcess
+  private out = ''
+  private readonly home = mkdtempSync(join(tmpdir(), 'agentmesh-home-'))
+  constructor (args: string[]) {
+    const command = [process.execPath, CLI, 'start', ...args].join(' ')
+    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AGENTMESH_')))
+    this.child = spawn('script', ['-qfc', command, '/dev/null'], { env: { ...clean, HOME: this.home }, stdio: ['ignore', 'pipe', 'pipe'] })
+    this.child.stdout!.on('data', (d) => { this.out += String(d) })
+  }
+
+  /* eslint-disable-next-line no-control-regex */
+  get lines (): string[] { return this.out.replace(/\u001b\[[0-9;]*m/g, '').split(/\r?\n/).map(l => l.replace(/\r/g, '')).filter(l => l.length > 0) }
+
+  async stop (): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      const exited = new Promise(resolve => this.child.once('exit', resolve))
+      // script passes the signal on to the session it runs.
+      this.child.kill('SIGTERM')
+      await Promise.race([exited, new Promise(resolve => setTimeout(resolve, 20_000))])
+      if (this.child.exitCode === null) this.child.kill('SIGKILL')
+    }
+    rmSync(this.home, { recursive: true, force: true })
+  }
+}
+
+/** A terminal's `start`, two agents joining it, and what it printed once all three see a coordinator. */
+async function joinedOnTerminal (flags: string[]): Promise<string[]> {
+  const mesh = uniqueMesh()
+  const tty = new TtyStart(['--open', '--no-mdns', '--no-data-dir', '--preset', 'local', '--listen', '/ip4/127.0.0.1/tcp/0', '--name', 't0', '--mesh', mesh, ...flags])
+  const joiners: Proc[] = []
+  try {
+    await waitFor(() => tty.lines.some(l => l.startsWith('  listen ')), 'the terminal start\'s ready block', 60_000)
+    const address = (tty.lines.find(l => l.startsWith('  listen ')) as string).trim().split(/\s+/)[1]
+    for (const name of ['j1', 'j2']) {
+      joiners.push(new Proc([CLI, 'start', '--json', '--open', '--no-mdns', '--no-data-dir', '--preset', 'local', '--listen', '/ip4/127.0.0.1/tcp/0', '--name', name, '--mesh', mesh, '--bootstrap', address]))
+    }
+    // Three eligible agents: a coordinator is elected, and t0 says so after both joins.
+    await waitFor(() => tty.lines.some(l => l.startsWith('coordinator ')), 'the terminal start to print the coordinator', 90_000)
+    return tty.lines
+  } finally {
+    await Promise.all(joiners.map(async p => { await p.stop() }))
+    await tty.stop()
+  }
+}
+
+test('start on a terminal prints one line per agent that joins, no info logs; -v brings them back, one line each', { timeout: 5 * 60_000, skip: hasScript ? false : 'util-linux script is not installed' }, async () => {
+  const quiet = await joinedOnTerminal([])
+  console.log(`default: ${quiet.length} lines\n${quiet.join('\n')}`)
+  for (const name of ['j1', 'j2']) {
+    // The coordinator's line may name it too: that is its own event.
+    assert.equal(quiet.filter(l => l.includes(name) && !l.startsWith('coordinator ')).length, 1, `one line names ${name}:\n${quiet.join('\n')}`)
+    assert.ok(quiet.some(l => l.startsWith(`+ ${name} joined (12D3Koo`)), quiet.join('\n'))
+  }
+  assert.ok(!quiet.some(l => / INFO: /.test(l)), `no info logs:\n${quiet.join('\n')}`)
+
+  const verbose = await joinedOnTerminal(['-v'])
+  console.log(`-v: ${verbose.length} lines`)
+  const joinedLogs = verbose.filter(l => / INFO: agent joined /.test(l))
+  assert.equal(joinedLogs.length, 2, verbose.join('\n'))
+  // One line each: the log's fields are on its line, none on lines of their own.
+  for (const l of joinedLogs) assert.match(l, /"peer_name":"j[12]"/)
+  assert.ok(!verbose.some(l => /^\s+"?peer_id"?:/.test(l)), verbose.join('\n'))
+  assert.equal(verbose.filter(l => l.startsWith('+ j')).length, 2, 'the event lines stay')
+})
