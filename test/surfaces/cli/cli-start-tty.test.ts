@@ -51,7 +51,9 @@ async function joinedOnTerminal (flags: string[]): Promise<string[]> {
       joiners.push(new Proc([CLI, 'start', '--json', '--open', '--no-mdns', '--no-data-dir', '--preset', 'local', '--listen', '/ip4/127.0.0.1/tcp/0', '--name', name, '--mesh', mesh, '--bootstrap', address]))
     }
     // Three eligible agents: a coordinator is elected, and t0 says so after both joins.
-    await waitFor(() => tty.lines.some(l => l.startsWith('coordinator ')), 'the terminal start to print the coordinator', 90_000)
+    // The coordinator's line may come before a join's (an agent can be elected as it is met).
+    await waitFor(() => tty.lines.some(l => l.startsWith('coordinator ')) && ['j1', 'j2'].every(n => tty.lines.some(l => l.startsWith(`+ ${n} joined`))),
+      'the terminal start to print the coordinator and both joins', 90_000)
     return tty.lines
   } finally {
     await Promise.all(joiners.map(async p => { await p.stop() }))
