@@ -46,7 +46,9 @@ const SLOW: Record<string, string> = {
   'python-a2a.test.js': 'the A2A Python SDK\'s client against the gateway',
   'python-mcp.test.js': 'the MCP Python SDK\'s client against `agentmesh mcp`',
   'schemathesis.test.js': 'schemathesis drives the gateway\'s OpenAPI document with generated requests',
-  'mcp-conformance.test.js': 'the MCP conformance suite against `agentmesh mcp --http`'
+  'mcp-conformance.test.js': 'the MCP conformance suite against `agentmesh mcp --http`',
+  // 57 s alone beside a running suite (2026-11-28); the ports are the README's own, not free ones.
+  'readme-walkthrough.test.js': 'the README top to bottom: the demo\'s five agents, the quick start closed then open, the CLI\'s clients, a gateway and a closed node, on the README\'s fixed ports 7001-7003, 8001 and 8080'
 }
 
 /** Files run alone, each with why. */

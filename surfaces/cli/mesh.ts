@@ -2,6 +2,7 @@
 // of the mesh. It stays with the operator (offline); agents never hold it, only its id. Beside it,
 // the mesh's pre-shared key (pnet), which every agent of the mesh is given.
 import { Command } from 'commander'
+import { existsSync } from 'node:fs'
 import { readFile, rm, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
@@ -36,6 +37,18 @@ export async function readOwner (path: string): Promise<Owner> {
   return { mesh: parsed.mesh, issuer, key }
 }
 
+/**
+ * What to type instead when a file is taken: the files named for this mesh, beside the ones given
+ * (issue 44: the README's Security section, run after the quick start, met the quick start's
+ * mesh-owner.json and mesh.psk, which are mesh try's). Nothing when those are taken too.
+ */
+function otherFiles (mesh: string, out: string, psk: string | undefined): string {
+  const ownerFile = existsSync(out) ? join(dirname(out), `${mesh}-owner.json`) : out
+  const pskFile = psk !== undefined && existsSync(psk) ? join(dirname(psk), `${mesh}.psk`) : psk
+  if ((ownerFile !== out && existsSync(ownerFile)) || (pskFile !== undefined && pskFile !== psk && existsSync(pskFile))) return ''
+  return `; for mesh "${mesh}", files of its own: agentmesh mesh init --mesh ${mesh} --out ${ownerFile} ${pskFile !== undefined ? `--psk ${pskFile}` : '--no-psk'}`
+}
+
 export function meshCommand (): Command {
   return new Command('mesh')
     .description('the mesh owner\'s key (closed meshes, docs/security.md)')
@@ -57,7 +70,7 @@ export function meshCommand (): Command {
           // 'wx' for both: an owner key replaced by mistake orphans every credential it signed, a
           // mesh key replaced cuts off every node that holds the old one.
           const exists = (err: unknown, file: string, flag: string): void => {
-            if ((err as NodeJS.ErrnoException).code === 'EEXIST') fail(`${file} exists: a mesh ${flag === '--out' ? 'owner' : 'pre-shared'} key is never overwritten (give another ${flag})`)
+            if ((err as NodeJS.ErrnoException).code === 'EEXIST') fail(`${file} exists: a mesh ${flag === '--out' ? 'owner' : 'pre-shared'} key is never overwritten (give another ${flag})${otherFiles(mesh.data, o.out, psk)}`)
             throw err
           }
           if (psk !== undefined) await writePsk(psk).catch(err => { exists(err, psk, '--psk') })

@@ -75,7 +75,13 @@ test('mesh init writes the mesh key (0600) beside the owner key and says so; --n
     assert.equal(again.child.exitCode, 2)
     assert.match(again.stderr, /mesh\.psk exists: a mesh pre-shared key is never overwritten \(give another --psk\)/)
     await assert.rejects(stat(join(dir, 'owner2.json')))
-    const bare = await run(['--mesh', 'm2', '--out', join(dir, 'owner2.json'), '--no-psk', '--json'])
+    // It says what to type instead (issue 44), and that works.
+    const typed = /: agentmesh mesh init (.*)$/m.exec(again.stderr)?.[1]
+    assert.equal(typed, `--mesh m2 --out ${join(dir, 'owner2.json')} --psk ${join(dir, 'm2.psk')}`, again.stderr)
+    const other = await run((typed ?? '').split(' '))
+    assert.equal(other.child.exitCode, 0, other.stderr)
+    await stat(join(dir, 'm2.psk'))
+    const bare = await run(['--mesh', 'm3', '--out', join(dir, 'owner3.json'), '--no-psk', '--json'])
     assert.equal(bare.child.exitCode, 0, bare.stderr)
     assert.equal(JSON.parse(bare.lines[0]).psk, undefined)
   })
