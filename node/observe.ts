@@ -11,6 +11,7 @@ import type { AgentNodeEvents } from './types.js'
 import type { NodeServices } from './service-types.js'
 import type { CoordinationReport } from '../protocols/coordination/index.js'
 import { explainDialError } from './handshake-cause.js'
+import { AuditPacer } from '../protocols/core/audit.js'
 
 /** What a service reports on its way, named for what the callbacks of coordination, tasks and resources say today. */
 export interface Observer {
@@ -28,17 +29,27 @@ export interface Observer {
   error: (service: string, error: Error, level?: 'warn' | 'debug') => void
 }
 
+/** A refused message is logged once per REFUSAL_LOG_EVERY_MS per peer, message and reason (the count says how many). */
+const REFUSAL_LOG_EVERY_MS = 60_000
+const REFUSAL_LOG_KEYS = 1_024
+
 /** Counters and log lines for what the services that still take callbacks report. */
 export function createObserver (stats: Stats, log: Logger): Observer {
   const directiveTime = stats.histogram(
     'directive_completion_time_seconds', 'From sending a directive to its completion or failure, on the coordinator', ['directive_type'])
+  // A peer whose messages are refused keeps sending them (a heartbeat every 100 ms-1 s, a voter
+  // of a set this node does not share: 'not-a-voter' about three times a second was seen on a
+  // terminal, issue 44): each is counted, and logged once a minute per peer, message and reason.
+  const refusals = new AuditPacer(REFUSAL_LOG_EVERY_MS, REFUSAL_LOG_KEYS)
   return {
     rejected: (service, d) => {
       stats.inc('coordination_rejected_total', { message: d.message, reason: d.reason })
+      const paced = refusals.pace(`${service} ${d.from} ${d.message} ${d.reason}`, Date.now())
+      if (paced === undefined) return
       // 'unproven': a certificate this node cannot check yet (a tab or agent still learning who the
       // voters are refuses the announcement and asks them): expected while joining, not a warning.
       const level = d.reason === 'unproven' ? 'info' : 'warn'
-      log[level]({ peer: d.from, message_type: d.message, reason: d.reason, ...(d.taskId !== undefined ? { task_id: d.taskId } : {}) }, `${service} message refused`)
+      log[level]({ peer: d.from, message_type: d.message, reason: d.reason, ...(d.taskId !== undefined ? { task_id: d.taskId } : {}), ...(paced.refused > 1 ? { refusals: paced.refused } : {}) }, `${service} message refused`)
     },
     directive: (d) => {
       stats.inc('directives_total', { role: d.role, action: d.action, outcome: d.outcome })
