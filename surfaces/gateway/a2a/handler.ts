@@ -58,6 +58,7 @@ export class MeshA2AHandler implements A2ARequestHandler {
     const { message, call } = this.read(params)
     try {
       if (call.kind === 'request') return await this.command(message, call, signal)
+      if (call.kind === 'input') return await this.refuseInput(message.taskId)
       const r = call.kind === 'submit' ? await this.submit(message, call, signal) : await this.control(message, call)
       let status = await this.ops.task(r.taskId)
       if (params.configuration?.returnImmediately !== true && !ends(status.status)) {
@@ -83,6 +84,7 @@ export class MeshA2AHandler implements A2ARequestHandler {
         yield { payload: { $case: 'message', value: await this.command(message, call, signal) } }
         return
       }
+      if (call.kind === 'input') return await this.refuseInput(message.taskId)
       r = call.kind === 'submit' ? await this.submit(message, call, signal) : await this.control(message, call)
     } catch (err) {
       throw this.fail(err)
@@ -198,6 +200,20 @@ export class MeshA2AHandler implements A2ARequestHandler {
       ...(call.checkpoint !== undefined ? { checkpoint: call.checkpoint } : {})
     })
     return this.remembered.get(id) ?? { taskId: id, contextId: message.contextId !== '' ? message.contextId : id, taskIds: [id], message, at: Date.now() }
+  }
+
+  /**
+   * More input to an existing task: A2A lets an agent take it while the task is not over (3.3.3,
+   * "MAY"); a mesh task takes none after it is submitted, its handler has its input. So: the
+   * task unknown is TaskNotFound (3.4.2, MUST), and otherwise UnsupportedOperation, which 3.1.1
+   * names for a task that is over; the message says what the task does take.
+   */
+  private async refuseInput (id: string): Promise<never> {
+    const now = await this.ops.task(id)
+    const over = now.status === 'completed' || now.status === 'failed' || now.status === 'cancelled'
+    throw new UnsupportedOperationError(over
+      ? `task ${id} is ${now.status}: it takes no more messages; send a new message (with its contextId to stay in the context) for a new task`
+      : `task ${id} is ${now.status}: a mesh task takes no input after it was submitted; a message to it carries {"action": "pause" | "resume" | "cancel"}, or send a new message (with its contextId) for a new task`)
   }
 
   /** A command's answer as an agent message; without an agent, any that names the command among its capabilities. */
