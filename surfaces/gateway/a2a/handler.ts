@@ -22,6 +22,7 @@ import { randomUUID } from 'node:crypto'
 import type { MeshOperations } from '../../operations/index.js'
 import { AgentMeshError, ValidationError } from '../../../protocols/core/errors.js'
 import type { TaskStatus } from '../../../protocols/task/schemas.js'
+import { deadline } from '../../../protocols/core/deadline.js'
 import { untilAborted } from '../endable.js'
 import { agentMessage, dataPart, ends, meshCall, STATES, toA2AError, toEvents, toTask, type MeshCall, type Remembered } from './mapping.js'
 
@@ -63,11 +64,15 @@ export class MeshA2AHandler implements A2ARequestHandler {
       let status = await this.ops.task(r.taskId)
       if (params.configuration?.returnImmediately !== true && !ends(status.status)) {
         // Blocking: until the task ends or waits for the client, the client goes, or the bound.
-        const bound = AbortSignal.any([signal, AbortSignal.timeout(this.init.blockingWaitMs)])
-        for await (const s of untilAborted(this.ops.taskUpdates(r.taskId, { signal: bound }), bound)) {
-          status = s
-          if (ends(s.status)) break
-        }
+        // deadline(), not AbortSignal.any with AbortSignal.timeout: on Node 20 a garbage
+        // collection can take the timeout signal, and the call then waited for the task's end.
+        const bound = deadline(this.init.blockingWaitMs, signal)
+        try {
+          for await (const s of untilAborted(this.ops.taskUpdates(r.taskId, { signal: bound.signal }), bound.signal)) {
+            status = s
+            if (ends(s.status)) break
+          }
+        } finally { bound.clear() }
       }
       return toTask(status, r, params.configuration?.historyLength)
     } catch (err) {
