@@ -11,7 +11,7 @@
  */
 import type { A2ARequestHandler, ServerCallContext } from '@a2a-js/sdk/server'
 import {
-  TaskState, type AgentCard, type CancelTaskRequest, type GetTaskRequest, type ListTasksRequest, type ListTasksResponse,
+  Role, TaskState, type AgentCard, type CancelTaskRequest, type GetTaskRequest, type ListTasksRequest, type ListTasksResponse,
   type Message, type SendMessageRequest, type StreamResponse, type SubscribeToTaskRequest, type Task
 } from '@a2a-js/sdk'
 import {
@@ -99,6 +99,7 @@ export class MeshA2AHandler implements A2ARequestHandler {
 
   async getTask (params: GetTaskRequest): Promise<Task> {
     const id = taskIdOf(params.id)
+    historyLengthOf(params.historyLength)
     try {
       return toTask(await this.ops.task(id), this.remembered.get(id), params.historyLength)
     } catch (err) { throw this.fail(err) }
@@ -142,7 +143,7 @@ export class MeshA2AHandler implements A2ARequestHandler {
     if (after !== undefined && Number.isNaN(after)) throw new RequestMalformedError('statusTimestampAfter must be an ISO 8601 time')
     // The codec reads a state it does not know as UNRECOGNIZED (-1): a filter that can match nothing is the caller's mistake.
     if (params.status < 0 || TaskState[params.status] === undefined) throw new RequestMalformedError('status must be one of the TASK_STATE_ values')
-    if (params.historyLength !== undefined && (!Number.isInteger(params.historyLength) || params.historyLength < 0)) throw new RequestMalformedError('historyLength must be 0 or more')
+    historyLengthOf(params.historyLength)
     const offset = params.pageToken !== '' ? Number(params.pageToken) : 0
     if (!Number.isInteger(offset) || offset < 0) throw new RequestMalformedError('pageToken is not one this gateway gave')
     const candidates = [...this.remembered.values()].filter(r => params.contextId === '' || r.contextId === params.contextId)
@@ -184,6 +185,8 @@ export class MeshA2AHandler implements A2ARequestHandler {
   private read (params: SendMessageRequest): { message: Message, call: MeshCall } {
     const message = params.message
     if (message === undefined || message.messageId === '') throw new RequestMalformedError('a message with a messageId is required')
+    // role is REQUIRED (A2A 1.0, Message): the codec reads a missing or unknown one as UNSPECIFIED (0) or UNRECOGNIZED (-1).
+    if (message.role !== Role.ROLE_USER && message.role !== Role.ROLE_AGENT) throw new RequestMalformedError('a message needs its role: ROLE_USER')
     try {
       return { message, call: meshCall(message, this.init.textTask) }
     } catch (err) { throw this.fail(err) }
@@ -271,6 +274,11 @@ function signalOf (context: ServerCallContext): AbortSignal {
 function taskIdOf (id: string): string {
   if (id.trim() === '') throw new RequestMalformedError('a task id is required')
   return id
+}
+
+/** historyLength, when given, is a count: 0 or more. */
+function historyLengthOf (n: number | undefined): void {
+  if (n !== undefined && (!Number.isInteger(n) || n < 0)) throw new RequestMalformedError('historyLength must be 0 or more')
 }
 
 function pushRefused (): Error {
