@@ -4,9 +4,10 @@
 // gateway.a2aBlockingWaitMs it is the agent the A2A TCK expects, whose tasks are still WORKING
 // when a blocking SendMessage answers (docs/gateway-graphql-a2a.md, "The A2A TCK"):
 //   AGENTMESH_GATEWAY_A2A_TEXT_TASK=a2a.text AGENTMESH_GATEWAY_A2A_BLOCKING_WAIT_MS=1000 \
-//     agentmesh start --open --mesh tck --gateway 127.0.0.1:8080 --json
-//   AGENTMESH_SECURITY_MODE=open AGENTMESH_MESH=tck A2A_TEXT_RUN_MS=60000 \
-//     node dist/examples/a2a-text-agent.js --bootstrap <address from the ready line>
+//     AGENTMESH_COORDINATION_BOOTSTRAP_EXPECT=2 agentmesh start --open --mesh tck --no-mdns \
+//     --preset local --gateway 127.0.0.1:8080 --json
+//   AGENTMESH_PRESET=local AGENTMESH_MESH=tck AGENTMESH_MDNS=false AGENTMESH_COORDINATION_BOOTSTRAP_EXPECT=2 \
+//     A2A_TEXT_RUN_MS=60000 node dist/examples/a2a-text-agent.js --bootstrap <address from the ready line>
 // Its configuration may also come from AGENTMESH_* variables, as for any agent.
 import { parseArgs } from 'node:util'
 import { createAgentNode, loadConfig, type TaskContext } from 'agentmesh'
