@@ -31,6 +31,12 @@ const DEFAULT_WS_MAX_CONNECTIONS = 1_000
  * intervals instead of holding its subscriptions forever. 30 s keeps idle NAT entries alive too.
  */
 const DEFAULT_WS_PING_INTERVAL_MS = 30_000
+/**
+ * How long a blocking A2A SendMessage waits for its task to end (or to need the client) before
+ * it answers with the task as it is: 60 s (A2A_DEFAULTS.blockingWaitMs). An HTTP request held
+ * longer is cut by proxies and clients (the A2A TCK's gives up at 30 s).
+ */
+const DEFAULT_A2A_BLOCKING_WAIT_MS = 60_000
 
 /** host:port (a bare port, or ":port", means 127.0.0.1). */
 const Listen = z.string().regex(/^((\[[0-9a-fA-F:]+\]|[^:\s]+)?:)?\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8080 (a bare port means 127.0.0.1)')
@@ -59,6 +65,12 @@ export const GatewayConfig = z.strictObject({
    * agent offering `task:<type>`; unset, plain text is refused (-32602) and a message must say
    * what to run. A2A clients, and the A2A TCK, talk in text.
    */
-  a2aTextTask: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'expected a task type such as a2a.text (letters, digits, . _ : -)').optional()
+  a2aTextTask: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'expected a task type such as a2a.text (letters, digits, . _ : -)').optional(),
+  /**
+   * The bound of a blocking A2A SendMessage: past it, the answer is the task as it is (WORKING,
+   * say), to follow with GetTask or SubscribeToTask. Shorter for clients that give up sooner
+   * than 60 s; 0 answers at once, as returnImmediately does.
+   */
+  a2aBlockingWaitMs: z.number().int().min(0).max(10 * 60_000).default(DEFAULT_A2A_BLOCKING_WAIT_MS)
 })
 export type GatewayConfig = z.output<typeof GatewayConfig>

@@ -39,7 +39,7 @@ export class Gateway implements Startable {
       mounts: async (base) => {
         const ctx: GatewayContext = { ...base, ops: this.ops, log, maxBodyBytes: c.maxBodyBytes }
         // Loaded when a gateway starts: a node without one never loads its bindings.
-        const [{ wsMount }, { restMount }, { graphqlMount }, { a2aMount, createA2aMount }] = await Promise.all([
+        const [{ wsMount }, { restMount }, { graphqlMount }, { createA2aMount }] = await Promise.all([
           import('./ws.js'), import('./rest.js'), import('./graphql.js'), import('./a2a/index.js')
         ])
         const ws = wsMount({
@@ -50,7 +50,7 @@ export class Gateway implements Startable {
           dropped: (reason) => { stats.inc('gateway_ws_dropped_total', { reason }) },
           connections: (n) => { this.wsOpen = n }
         })
-        const a2a = c.a2aTextTask !== undefined ? createA2aMount({ textTask: c.a2aTextTask }) : a2aMount
+        const a2a = createA2aMount({ blockingWaitMs: c.a2aBlockingWaitMs, ...(c.a2aTextTask !== undefined ? { textTask: c.a2aTextTask } : {}) })
         const mounts: Mount[] = [ws(ctx), restMount(ctx), graphqlMount(ctx), a2a(ctx)]
         return mounts
       }

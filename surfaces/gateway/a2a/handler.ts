@@ -11,7 +11,7 @@
  */
 import type { A2ARequestHandler, ServerCallContext } from '@a2a-js/sdk/server'
 import {
-  TaskState, type AgentCard, type CancelTaskRequest, type GetTaskRequest, type ListTasksRequest, type ListTasksResponse,
+  Role, TaskState, type AgentCard, type CancelTaskRequest, type GetTaskRequest, type ListTasksRequest, type ListTasksResponse,
   type Message, type SendMessageRequest, type StreamResponse, type SubscribeToTaskRequest, type Task
 } from '@a2a-js/sdk'
 import {
@@ -22,6 +22,7 @@ import { randomUUID } from 'node:crypto'
 import type { MeshOperations } from '../../operations/index.js'
 import { AgentMeshError, ValidationError } from '../../../protocols/core/errors.js'
 import type { TaskStatus } from '../../../protocols/task/schemas.js'
+import { deadline } from '../../../protocols/core/deadline.js'
 import { untilAborted } from '../endable.js'
 import { agentMessage, dataPart, ends, meshCall, STATES, toA2AError, toEvents, toTask, type MeshCall, type Remembered } from './mapping.js'
 
@@ -58,15 +59,20 @@ export class MeshA2AHandler implements A2ARequestHandler {
     const { message, call } = this.read(params)
     try {
       if (call.kind === 'request') return await this.command(message, call, signal)
+      if (call.kind === 'input') return await this.refuseInput(message.taskId)
       const r = call.kind === 'submit' ? await this.submit(message, call, signal) : await this.control(message, call)
       let status = await this.ops.task(r.taskId)
       if (params.configuration?.returnImmediately !== true && !ends(status.status)) {
         // Blocking: until the task ends or waits for the client, the client goes, or the bound.
-        const bound = AbortSignal.any([signal, AbortSignal.timeout(this.init.blockingWaitMs)])
-        for await (const s of untilAborted(this.ops.taskUpdates(r.taskId, { signal: bound }), bound)) {
-          status = s
-          if (ends(s.status)) break
-        }
+        // deadline(), not AbortSignal.any with AbortSignal.timeout: on Node 20 a garbage
+        // collection can take the timeout signal, and the call then waited for the task's end.
+        const bound = deadline(this.init.blockingWaitMs, signal)
+        try {
+          for await (const s of untilAborted(this.ops.taskUpdates(r.taskId, { signal: bound.signal }), bound.signal)) {
+            status = s
+            if (ends(s.status)) break
+          }
+        } finally { bound.clear() }
       }
       return toTask(status, r, params.configuration?.historyLength)
     } catch (err) {
@@ -83,6 +89,7 @@ export class MeshA2AHandler implements A2ARequestHandler {
         yield { payload: { $case: 'message', value: await this.command(message, call, signal) } }
         return
       }
+      if (call.kind === 'input') return await this.refuseInput(message.taskId)
       r = call.kind === 'submit' ? await this.submit(message, call, signal) : await this.control(message, call)
     } catch (err) {
       throw this.fail(err)
@@ -92,6 +99,7 @@ export class MeshA2AHandler implements A2ARequestHandler {
 
   async getTask (params: GetTaskRequest): Promise<Task> {
     const id = taskIdOf(params.id)
+    historyLengthOf(params.historyLength)
     try {
       return toTask(await this.ops.task(id), this.remembered.get(id), params.historyLength)
     } catch (err) { throw this.fail(err) }
@@ -135,7 +143,7 @@ export class MeshA2AHandler implements A2ARequestHandler {
     if (after !== undefined && Number.isNaN(after)) throw new RequestMalformedError('statusTimestampAfter must be an ISO 8601 time')
     // The codec reads a state it does not know as UNRECOGNIZED (-1): a filter that can match nothing is the caller's mistake.
     if (params.status < 0 || TaskState[params.status] === undefined) throw new RequestMalformedError('status must be one of the TASK_STATE_ values')
-    if (params.historyLength !== undefined && (!Number.isInteger(params.historyLength) || params.historyLength < 0)) throw new RequestMalformedError('historyLength must be 0 or more')
+    historyLengthOf(params.historyLength)
     const offset = params.pageToken !== '' ? Number(params.pageToken) : 0
     if (!Number.isInteger(offset) || offset < 0) throw new RequestMalformedError('pageToken is not one this gateway gave')
     const candidates = [...this.remembered.values()].filter(r => params.contextId === '' || r.contextId === params.contextId)
@@ -177,6 +185,8 @@ export class MeshA2AHandler implements A2ARequestHandler {
   private read (params: SendMessageRequest): { message: Message, call: MeshCall } {
     const message = params.message
     if (message === undefined || message.messageId === '') throw new RequestMalformedError('a message with a messageId is required')
+    // role is REQUIRED (A2A 1.0, Message): the codec reads a missing or unknown one as UNSPECIFIED (0) or UNRECOGNIZED (-1).
+    if (message.role !== Role.ROLE_USER && message.role !== Role.ROLE_AGENT) throw new RequestMalformedError('a message needs its role: ROLE_USER')
     try {
       return { message, call: meshCall(message, this.init.textTask) }
     } catch (err) { throw this.fail(err) }
@@ -198,6 +208,20 @@ export class MeshA2AHandler implements A2ARequestHandler {
       ...(call.checkpoint !== undefined ? { checkpoint: call.checkpoint } : {})
     })
     return this.remembered.get(id) ?? { taskId: id, contextId: message.contextId !== '' ? message.contextId : id, taskIds: [id], message, at: Date.now() }
+  }
+
+  /**
+   * More input to an existing task: A2A lets an agent take it while the task is not over (3.3.3,
+   * "MAY"); a mesh task takes none after it is submitted, its handler has its input. So: the
+   * task unknown is TaskNotFound (3.4.2, MUST), and otherwise UnsupportedOperation, which 3.1.1
+   * names for a task that is over; the message says what the task does take.
+   */
+  private async refuseInput (id: string): Promise<never> {
+    const now = await this.ops.task(id)
+    const over = now.status === 'completed' || now.status === 'failed' || now.status === 'cancelled'
+    throw new UnsupportedOperationError(over
+      ? `task ${id} is ${now.status}: it takes no more messages; send a new message (with its contextId to stay in the context) for a new task`
+      : `task ${id} is ${now.status}: a mesh task takes no input after it was submitted; a message to it carries {"action": "pause" | "resume" | "cancel"}, or send a new message (with its contextId) for a new task`)
   }
 
   /** A command's answer as an agent message; without an agent, any that names the command among its capabilities. */
@@ -250,6 +274,11 @@ function signalOf (context: ServerCallContext): AbortSignal {
 function taskIdOf (id: string): string {
   if (id.trim() === '') throw new RequestMalformedError('a task id is required')
   return id
+}
+
+/** historyLength, when given, is a count: 0 or more. */
+function historyLengthOf (n: number | undefined): void {
+  if (n !== undefined && (!Number.isInteger(n) || n < 0)) throw new RequestMalformedError('historyLength must be 0 or more')
 }
 
 function pushRefused (): Error {

@@ -22,14 +22,26 @@ export interface JsonRpcBinding {
 
 type Id = string | number | null
 
-/** The call's context for the SDK: who calls, the version asked, and a signal that fires when the client goes. */
+/**
+ * The call's context for the SDK: who calls, the version asked, and a signal that fires when the
+ * client goes. The version is the A2A-Version header or, without one, the request parameter of
+ * that name (A2A 1.0, 3.6.1: "Clients MAY provide the A2A-Version as a request parameter"); with
+ * neither it is none, which the SDK reads as 0.3 (3.6.2).
+ */
 export function callContext (r: GatewayRequest, signal: AbortSignal): ServerCallContext {
-  const version = r.req.headers[A2A_VERSION_HEADER.toLowerCase()]
+  const version = r.req.headers[A2A_VERSION_HEADER.toLowerCase()] ?? versionParameter(r.url)
   return new ServerCallContext({
     user: userOf(r.caller),
     ...(typeof version === 'string' && version !== '' ? { requestedVersion: version } : {}),
     state: new Map<string, unknown>([['headers', r.req.headers], [SIGNAL, signal]])
   })
+}
+
+/** The A2A-Version request parameter, its name matched as a header's is (in any case). */
+function versionParameter (url: URL): string | undefined {
+  const name = A2A_VERSION_HEADER.toLowerCase()
+  for (const [k, v] of url.searchParams) if (k.toLowerCase() === name) return v
+  return undefined
 }
 
 function userOf (caller: GatewayCaller): { isAuthenticated: boolean, userName: string } {

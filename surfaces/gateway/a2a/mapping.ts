@@ -115,13 +115,15 @@ export type MeshCall =
   | { kind: 'submit', tasks: unknown[] }
   | { kind: 'request', command: string, agent?: string, payload: unknown, timeoutMs?: unknown, delivery?: unknown }
   | { kind: 'control', action: 'pause' | 'resume' | 'cancel', reason?: unknown, checkpoint?: unknown }
+  /** More input to an existing task (a follow-up text, say), which a mesh task cannot take. */
+  | { kind: 'input' }
 
 /**
  * The mesh call a message carries in its (first) data part, or in a text part that is a JSON
  * object: {"type": ...} one task, {"tasks": [...]} a pipeline, {"command": ...} a command, and
- * for a message to an existing task {"action": "pause" | "resume" | "cancel"}. With `textTask`,
- * a new message of plain text is one task of that type. The operations check the rest against
- * their schemas.
+ * for a message to an existing task {"action": "pause" | "resume" | "cancel"}; anything else to
+ * an existing task is more input, which a mesh task does not take. With `textTask`, a new message
+ * of plain text is one task of that type. The operations check the rest against their schemas.
  */
 export function meshCall (message: Message, textTask?: string): MeshCall {
   const value = dataOf(message)
@@ -130,14 +132,17 @@ export function meshCall (message: Message, textTask?: string): MeshCall {
   if (value === undefined && textTask !== undefined && text !== undefined && message.taskId === '') {
     return { kind: 'submit', tasks: [{ type: textTask, metadata: { text } }] }
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+  const object = typeof value === 'object' && value !== null && !Array.isArray(value)
+  if (message.taskId !== '') {
+    const v = object ? value as Record<string, unknown> : {}
+    if (v.action === 'pause' || v.action === 'resume' || v.action === 'cancel') return { kind: 'control', action: v.action, reason: v.reason, checkpoint: v.checkpoint }
+    if (v.action !== undefined) throw new ValidationError('a message to an existing task carries {"action": "pause" | "resume" | "cancel"}')
+    return { kind: 'input' }
+  }
+  if (!object) {
     throw new ValidationError('the message needs a data part (or a text part that is a JSON object): {"type": ..., "metadata": ...} for a task, {"tasks": [...]} for a pipeline, {"command": ..., "agent": ..., "payload": ...} for a command')
   }
   const v = value as Record<string, unknown>
-  if (message.taskId !== '') {
-    if (v.action !== 'pause' && v.action !== 'resume' && v.action !== 'cancel') throw new ValidationError('a message to an existing task carries {"action": "pause" | "resume" | "cancel"}')
-    return { kind: 'control', action: v.action, reason: v.reason, checkpoint: v.checkpoint }
-  }
   if (Array.isArray(v.tasks)) return { kind: 'submit', tasks: v.tasks }
   if (typeof v.command === 'string') {
     const { command, agent, payload, timeoutMs, delivery } = v

@@ -2,8 +2,9 @@
  * A2A clients talk in plain text (the A2A TCK's messages are "Hello ..."), which says nothing of
  * what to run on the mesh: with `createA2aMount({ textTask })` a new plain-text message becomes a
  * task of that type with the text as its input, run by an agent that offers it; without the
- * option it is refused (-32602), as before. A text sent to an existing task is still refused:
- * a mesh task takes no further input.
+ * option it is refused (-32602), as before. A text sent to an existing task is refused as A2A
+ * says (a mesh task takes no further input): UnsupportedOperation (-32004) for a task that is
+ * over (A2A 1.0, 3.1.1), TaskNotFound (-32001) for a task id nobody knows (3.4.2).
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -25,7 +26,7 @@ async function rpc (url: string, body: unknown): Promise<any> {
   return await res.json()
 }
 
-test('a2a textTask: a plain-text message becomes a task of that type, run by an agent; without the option, or to an existing task, it is refused', { timeout: 60_000 }, async () => {
+test('a2a textTask: a plain-text message becomes a task of that type, run by an agent; without the option it is refused, and to an existing task it is refused as A2A says (-32004 over, -32001 unknown)', { timeout: 60_000 }, async () => {
   const nodes = await startMesh(1, () => ({ preset: 'local', coordination: { bootstrapExpect: 1 }, capabilities: ['task:a2a.text'] }))
   nodes[0].onTask('a2a.text', (ctx) => ({ shouted: String(ctx.task.metadata.text).toUpperCase() }))
   const withText = await serveMounts(nodes[0], [createA2aMount({ textTask: 'a2a.text' })])
@@ -37,7 +38,9 @@ test('a2a textTask: a plain-text message becomes a task of that type, run by an 
     assert.deepEqual(task.artifacts[0].parts[0].data, { shouted: 'HELLO MESH' })
 
     const followUp = await rpc(withText.url, send('and more', task.id))
-    assert.equal(followUp.error?.code, -32602, JSON.stringify(followUp))
+    assert.equal(followUp.error?.code, -32004, JSON.stringify(followUp))
+    const nobody = await rpc(withText.url, send('and more', randomUUID()))
+    assert.equal(nobody.error?.code, -32001, JSON.stringify(nobody))
     const refused = await rpc(plain.url, send('hello mesh'))
     assert.equal(refused.error?.code, -32602, JSON.stringify(refused))
   } finally {
