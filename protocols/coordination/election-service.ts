@@ -15,6 +15,7 @@ import type {
 import { ElectionStateFile } from './election-state-file.js'
 import { COORDINATOR_TOPIC, ElectionCommand, REQUESTS } from './election-wire.js'
 import { SLACK_CAP_FACTOR } from './election-slack.js'
+import { deadline } from '../core/deadline.js'
 
 export { ElectionCommand, ElectionMessageSchema, VoterConfigSchema } from './election-wire.js'
 export { electionKeys, privateKeyOf } from './election-keys.js'
@@ -170,12 +171,14 @@ export class ElectionService extends TypedEventEmitter<ElectionServiceEvents> {
     if (e === undefined || links === undefined || !this.running || this.stopping === undefined) return
     if (e.currentLeader !== peer || e.currentRole !== 'follower' || !e.isVoter) return
     const since = { term: e.currentTerm, at: Date.now() }
-    const signal = AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.init.electionTimeoutMinMs)])
-    links.exited(peer, signal).then(gone => {
+    // deadline(), not AbortSignal.any with a timeout signal: on Node 20 that timeout can be
+    // collected before it fires (protocols/core/deadline.ts), and the question would be asked for good.
+    const limit = deadline(this.init.electionTimeoutMinMs, this.stopping.signal)
+    links.exited(peer, limit.signal).then(gone => {
       if (!gone || !this.running || this.election !== e) return
       e.peerExited(peer, since, Date.now())
       this.flush()
-    }, () => { /* tells nothing: the timeout decides */ })
+    }, () => { /* tells nothing: the timeout decides */ }).finally(limit.clear)
   }
 
   private build (): Election {
