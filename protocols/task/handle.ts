@@ -242,15 +242,24 @@ export class TaskClient {
    * node. Any other answer or error is the caller's, as is the deadline's end.
    */
   private async atCoordinator<T> (ask: (coordinator: string, signal: AbortSignal) => Promise<T>): Promise<T> {
-    const signal = AbortSignal.timeout(this.init.submitTimeoutMs)
-    for (;;) {
-      const coordinator = await this.coordinator(signal)
-      try {
-        return await ask(coordinator, signal)
-      } catch (err) {
-        if (!(err instanceof AgentMeshError && err.code === 'CRD002') || signal.aborted) throw err
-        await new Promise(resolve => setTimeout(resolve, HANDOVER_RETRY_MS))
+    const limit = deadline(this.init.submitTimeoutMs)
+    const { signal } = limit
+    try {
+      for (;;) {
+        // No coordinator in office until the deadline: said as COM001, not as the timer's
+        // DOMException, which a gateway could only answer as an internal error.
+        const coordinator = await this.coordinator(signal).catch((err: unknown) => {
+          throw signal.aborted ? new TimeoutError(`no coordinator in office within ${this.init.submitTimeoutMs} ms to ask`, { cause: err }) : err
+        })
+        try {
+          return await ask(coordinator, signal)
+        } catch (err) {
+          if (!(err instanceof AgentMeshError && err.code === 'CRD002') || signal.aborted) throw err
+          await new Promise(resolve => setTimeout(resolve, HANDOVER_RETRY_MS))
+        }
       }
+    } finally {
+      limit.clear()
     }
   }
 

@@ -39,6 +39,24 @@ async function writeAtomic (path: string, text: string): Promise<void> {
   await rename(tmp, path)
 }
 
+/**
+ * What a credential file about to be overwritten held, when that is another peer's or another
+ * mesh's credential: a renewal overwrites its own file silently, but the README's Security
+ * section once replaced the quick start's a1.cred.json (mesh "try") with mesh "prod"'s without a
+ * word (issue 44). Undefined for no file, the same peer and mesh, or a file that is no credential.
+ */
+async function replacedCredential (path: string, mesh: string, subject: string): Promise<string | undefined> {
+  let old: { mesh?: unknown, subject?: unknown }
+  try {
+    old = JSON.parse(await readFile(path, 'utf8'))
+  } catch {
+    return undefined
+  }
+  if (typeof old?.mesh !== 'string' || typeof old.subject !== 'string') return undefined
+  if (old.mesh === mesh && old.subject === subject) return undefined
+  return `a credential of ${old.subject === subject ? 'the same peer' : old.subject} in mesh "${old.mesh}"`
+}
+
 function issue (): Command {
   return new Command('issue')
     .description('sign a credential binding a peer id to roles and capabilities until it expires')
@@ -62,8 +80,10 @@ function issue (): Command {
         const text = JSON.stringify(c, null, 2) + '\n'
         if (o.out === undefined) process.stdout.write(text)
         else {
+          const before = await replacedCredential(o.out, c.mesh, subject)
           await writeAtomic(o.out, text)
           process.stdout.write(`${c.serial}\nwrote ${o.out}: ${subject} in mesh ${c.mesh}, roles ${c.roles.join(',') || '(none)'}, until ${new Date(c.expiresAt).toISOString()}\n`)
+          if (before !== undefined) process.stderr.write(`agentmesh: ${o.out} held ${before}, which it no longer holds\n`)
         }
       } catch (err) {
         report(err)

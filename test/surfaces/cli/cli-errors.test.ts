@@ -163,3 +163,22 @@ test('a request from another mesh name says so and names the flag (issue 44: it 
     await stopAll(nodes)
   }
 })
+
+test('credential issue over a file holding another mesh\'s or another peer\'s credential says what it replaced; a renewal says nothing more (issue 44: the README\'s Security section replaced the quick start\'s)', { timeout: 90_000 }, async () => {
+  await withTempDir(async (dir) => {
+    const run = async (args: string[]): Promise<Proc> => {
+      const p = new Proc([CLI, ...args], { HOME: dir }, dir)
+      assert.equal(await p.exited(), 0, `agentmesh ${args.join(' ')}: ${p.stderr}`)
+      return p
+    }
+    await run(['mesh', 'init', '--mesh', 'try', '--no-psk'])
+    await run(['mesh', 'init', '--mesh', 'prod', '--out', 'prod-owner.json', '--no-psk'])
+    await run(['id', '--identity', 'a1.json'])
+    await run(['id', '--identity', 'a2.json'])
+    const issue = async (owner: string, identity: string): Promise<Proc> => await run(['credential', 'issue', '--owner', owner, '--identity', identity, '--out', 'a1.cred.json'])
+    assert.equal((await issue('mesh-owner.json', 'a1.json')).stderr, '', 'a new file')
+    assert.equal((await issue('mesh-owner.json', 'a1.json')).stderr, '', 'a renewal of the same peer in the same mesh')
+    assert.match((await issue('prod-owner.json', 'a1.json')).stderr, /a1\.cred\.json held a credential of the same peer in mesh "try", which it no longer holds/)
+    assert.match((await issue('prod-owner.json', 'a2.json')).stderr, /a1\.cred\.json held a credential of 12D3KooW\w+ in mesh "prod"/)
+  })
+})
