@@ -75,6 +75,8 @@ export interface Client {
   node: AgentNode
   /** Aborted, with a ConnectionError saying why, once every bootstrap peer failed and no agent is connected. */
   unreachable: AbortSignal
+  /** The bootstrap addresses that failed so far, each with its last error (join.ts). */
+  bootstrapFailures: () => string[]
 }
 
 /**
@@ -95,9 +97,9 @@ export async function clientNode (o: Record<string, any>): Promise<Client> {
   const { createTracedNode } = await import('./traced-node.js')
   const node = await createTracedNode({ ...config })
   // Watching before start(): the first dial starts with it.
-  const unreachable = watchBootstrap(node, config.bootstrap)
+  const watch = watchBootstrap(node, config.bootstrap)
   await node.start()
-  return { node, unreachable }
+  return { node, unreachable: watch.signal, bootstrapFailures: watch.failures }
 }
 
 /**

@@ -16,7 +16,17 @@ const ATTEMPTS = 2
  * list, say whether it can work. A peer of another mesh is given up on at its first answer: its
  * card said its mesh, and asking again would not change it (issue 44: 11 s, then "agents seen: none").
  */
-export function watchBootstrap (node: AgentNode, addresses: string[]): AbortSignal {
+export interface BootstrapWatch {
+  /** Aborted, with a ConnectionError saying why, once every bootstrap peer failed and no agent is connected. */
+  signal: AbortSignal
+  /**
+   * Each bootstrap address that failed so far, with its last error: what a command that gives up
+   * before the watch does (a name not found in time) says of the mesh it could not see.
+   */
+  failures: () => string[]
+}
+
+export function watchBootstrap (node: AgentNode, addresses: string[]): BootstrapWatch {
   const controller = new AbortController()
   const wanted = new Set(addresses)
   const failures = new Map<string, { count: number, error: Error, final?: boolean }>()
@@ -50,5 +60,8 @@ export function watchBootstrap (node: AgentNode, addresses: string[]): AbortSign
     node.addEventListener('mesh:foreign', onForeign)
     node.addEventListener('peer:join', done)
   }
-  return controller.signal
+  return {
+    signal: controller.signal,
+    failures: () => [...failures].map(([address, f]) => `${address}: ${f.error.message}`)
+  }
 }

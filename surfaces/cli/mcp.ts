@@ -43,9 +43,9 @@ async function mcpNode (o: Record<string, any>): Promise<Client & { http: HttpSe
   const node = await createTracedNode({ ...config }, createAgentNode)
   // Its debug endpoint (--debug); on the --http address, the MCP endpoint shares its server (surfaces/http).
   const { http } = attachSurfaces(node)
-  const unreachable = watchBootstrap(node, config.bootstrap)
+  const watch = watchBootstrap(node, config.bootstrap)
   await node.start()
-  return { node, unreachable, http }
+  return { node, unreachable: watch.signal, bootstrapFailures: watch.failures, http }
 }
 
 /**

@@ -31,7 +31,11 @@ export function requestCommand (): Command {
               if (close.length > 0) throw new Error(`no agent named "${agent}" (did you mean ${close.map(n => `"${n}"`).join(' or ')}?); agents seen: ${seen.join(', ')}`)
               const foreign = [...new Set(node.foreignPeers().map(p => p.mesh))]
               const hint = foreign.length > 0 ? `; peers of another mesh answered (${foreign.map(m => `"${m}"`).join(', ')}): this one is "${node.config.mesh}", pass --mesh ${foreign[0]}` : ''
-              throw new Error(`no agent named "${agent}"; agents seen: ${seen.length > 0 ? seen.join(', ') : 'none'}${hint}`)
+              // Seen no one, with a bootstrap peer that failed once but not yet twice (a loaded host's
+              // second dial can come after this wait): its error is the likeliest reason, so say it.
+              const failed = seen.length === 0 && hint === '' ? client.bootstrapFailures() : []
+              const why = failed.length > 0 ? `; bootstrap peers that failed: ${failed.join('; ')}` : ''
+              throw new Error(`no agent named "${agent}"; agents seen: ${seen.length > 0 ? seen.join(', ') : 'none'}${hint}${why}`)
             }
           }
           const answer = await node.request(peer, command, payload, { timeoutMs: Number(o.timeout) })
