@@ -67,6 +67,9 @@ test('a2a textTask from the configuration: `agentmesh start --gateway` with AGEN
     await runner.start()
     const node = runner
     await waitFor(() => node.peers().length === 1 && node.coordination.leader !== undefined, 'runner and a1 met, with a coordinator', 60_000)
+    // The gateway submits through a1: a1 too must follow the coordinator, not only the runner (the
+    // local CI's Node 20 pass once had the runner elected and a1's submission wait out its 30 s).
+    await agent.json(o => o.event === 'coordinator' && typeof o.leader === 'string', 'a1 to print the coordinator it follows')
     const r = await rpc(ready.gateway, send('hello mesh'))
     const task = r.result?.task
     assert.equal(task?.status?.state, 'TASK_STATE_COMPLETED', JSON.stringify(r))
