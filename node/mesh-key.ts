@@ -19,12 +19,15 @@ import { AbstractMultiaddrConnection, byteStream, type SendResult } from '@libp2
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { hsalsa, xsalsa20 } from '@noble/ciphers/salsa.js'
 import { DATA_AT, DATA_MAX, SIGMA, salsaSimd, type SalsaSimd } from './crypto/salsa20-simd.js'
+import { deadline } from '../protocols/core/deadline.js'
 
 const NONCE_BYTES = 24
 const KEY_BYTES = 32
 const BLOCK = 64
 /** A nonce exchange that takes longer is no peer of this mesh (pnet's own default). */
 const HANDSHAKE_TIMEOUT_MS = 1_000
+/** How long a dial waits for the listener's nonce (within the dial's own deadline). */
+const NONCE_WAIT_MS = 5_000
 
 /** The 32 key bytes of a v1 swarm key file (its third line, hex); the file was checked by readPsk. */
 export function keyOfPskFile (file: Uint8Array): Uint8Array {
@@ -232,15 +235,26 @@ export class MeshKeyProtector implements ConnectionProtector {
   async protect (connection: MultiaddrConnection, options?: AbortOptions): Promise<MultiaddrConnection> {
     const localNonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES))
     if (connection.direction === 'outbound') unparseable(localNonce)
-    const opts = options?.signal != null ? options : { signal: AbortSignal.timeout(HANDSHAKE_TIMEOUT_MS) }
-    const bytes = byteStream(connection)
     const inbound = connection.direction === 'inbound'
+    // A dial waits for the listener's nonce at most NONCE_WAIT_MS within its own signal: a keyed
+    // listener sends it as the connection opens, while a host without a key mostly closes on our
+    // nonce at once but, beside a CPU burner, one dial in about twelve here got neither a nonce nor
+    // a close for the dial's whole 10 s, and the client said only "agents seen: none" (issue 44).
+    const wait = inbound ? undefined : deadline(NONCE_WAIT_MS, options?.signal)
+    const opts = wait !== undefined ? { signal: wait.signal } : options?.signal != null ? options : { signal: AbortSignal.timeout(HANDSHAKE_TIMEOUT_MS) }
+    const bytes = byteStream(connection)
     let remote: Awaited<ReturnType<typeof bytes.read>>
     try {
       [remote] = await Promise.all([bytes.read({ bytes: NONCE_BYTES, ...opts }), bytes.write(localNonce, opts)])
     } catch (err) {
-      if (inbound || opts.signal?.aborted === true) throw err
-      throw new MeshKeyHandshakeError(`the peer ended the connection before the mesh key handshake was done (${(err as Error).message})`, { cause: err })
+      // The dial's own deadline or abort is the dial's to tell.
+      if (inbound || options?.signal?.aborted === true) throw err
+      const what = wait?.signal.aborted === true
+        ? `the peer sent no mesh key nonce within ${NONCE_WAIT_MS} ms`
+        : `the peer ended the connection before the mesh key handshake was done (${(err as Error).message})`
+      throw new MeshKeyHandshakeError(what, { cause: err })
+    } finally {
+      wait?.clear()
     }
     const remoteNonce = remote.subarray()
     let chosen = this.keys.primary()

@@ -70,6 +70,11 @@ const SERIAL: Record<string, string> = {
   // 300-600 ms election timeouts, in one process, beside two other files on two cores (issue 45).
   'election-scale.test.js': 'nine agents on the local preset\'s 300-600 ms election timeouts, counting that non-voters hear no election message for a second',
   'go-peer.test.js': 'a closed mesh of agent processes and the Go peer built and joined, then go test against a node: 80-100 s of processes alone, 150-180 s at load 20',
+  // Both failed in a local .ci/run Node 20 pass and beside a CPU burner: a two-voter mesh on this
+  // host went 30 s without a coordinator in office after a1 printed one (not explained yet: issue 46's
+  // note). Their subject is the A2A gateway, not election liveness under load.
+  'gateway-a2a-text.test.js': 'a gateway process and an in-process runner, two voters, submitting as soon as a coordinator is printed',
+  'gateway-a2a-blocking.test.js': 'the same two voters, and garbage collections forced every 20 ms under a blocking call',
   'docker-image.test.js': 'the image replayed: two installs of the whole dependency tree and a compile, kept from the first group\'s npm and CPU (readme.test\'s npm install failed once beside it)'
 }
 

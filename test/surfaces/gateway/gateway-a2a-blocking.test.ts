@@ -15,7 +15,7 @@ import vm from 'node:vm'
 import { createAgentNode, type AgentNode } from '../../../surfaces/index.js'
 import { createA2aMount } from '../../../surfaces/gateway/a2a/index.js'
 import { serveMounts } from './mount-server.js'
-import { CLI, nodeOptions, Proc, startMesh, stopAll, uniqueMesh, waitFor } from '../../helpers.js'
+import { CLI, LOADED_HOST_ELECTIONS, nodeOptions, Proc, startMesh, stopAll, uniqueMesh, waitFor } from '../../helpers.js'
 
 /** The A2A TCK's client gives up on an answer after 30 s (tck/transport/jsonrpc_client.py). */
 const CLIENT_WAIT_MS = 30_000
@@ -42,11 +42,19 @@ test('a2a blocking bound from the configuration: AGENTMESH_GATEWAY_A2A_BLOCKING_
   assert.equal(await bad.exited(), 2)
   assert.match(bad.stderr, /CFG001[^]*gateway\.a2aBlockingWaitMs/)
 
-  const gw = new Proc(args, { AGENTMESH_GATEWAY_A2A_TEXT_TASK: 'a2a.text', AGENTMESH_GATEWAY_A2A_BLOCKING_WAIT_MS: '500', AGENTMESH_COORDINATION_BOOTSTRAP_EXPECT: '2' })
+  // Election timeouts a loaded host keeps (LOADED_HOST_ELECTIONS): on the local preset's, beside a CPU burner,
+  // a coordinator went out of office for the whole 30 s of a gateway's read (gateway-a2a-text).
+  const gw = new Proc(args, {
+    AGENTMESH_GATEWAY_A2A_TEXT_TASK: 'a2a.text',
+    AGENTMESH_GATEWAY_A2A_BLOCKING_WAIT_MS: '500',
+    AGENTMESH_COORDINATION_BOOTSTRAP_EXPECT: '2',
+    AGENTMESH_COORDINATION_ELECTION_TIMEOUT_MIN_MS: String(LOADED_HOST_ELECTIONS.electionTimeoutMinMs),
+    AGENTMESH_COORDINATION_ELECTION_TIMEOUT_MAX_MS: String(LOADED_HOST_ELECTIONS.electionTimeoutMaxMs)
+  })
   let runner: AgentNode | undefined
   try {
     const ready = await gw.json(o => o.event === 'ready', 'a1 ready with its gateway')
-    runner = await createAgentNode(nodeOptions(mesh, { name: 'runner', preset: 'local', coordination: { bootstrapExpect: 2 }, capabilities: ['task:a2a.text'], bootstrap: [ready.addresses[0]] }))
+    runner = await createAgentNode(nodeOptions(mesh, { name: 'runner', preset: 'local', coordination: { bootstrapExpect: 2, ...LOADED_HOST_ELECTIONS }, capabilities: ['task:a2a.text'], bootstrap: [ready.addresses[0]] }))
     let started = 0
     // Long work: it ends when the task is cancelled, never by itself.
     runner.onTask('a2a.text', async (ctx) => {
@@ -79,7 +87,7 @@ test('a2a blocking bound from the configuration: AGENTMESH_GATEWAY_A2A_BLOCKING_
 test('a2a blocking bound under garbage collection: the bound still answers while collections run (an AbortSignal.timeout held only by AbortSignal.any was collected on Node 20, and the call waited for the task\'s end)', { timeout: 2 * 60_000 }, async () => {
   v8.setFlagsFromString('--expose-gc')
   const gc = vm.runInNewContext('gc') as () => void
-  const nodes = await startMesh(1, () => ({ preset: 'local', coordination: { bootstrapExpect: 1 }, capabilities: ['task:a2a.text'] }))
+  const nodes = await startMesh(1, () => ({ preset: 'local', coordination: { bootstrapExpect: 1, ...LOADED_HOST_ELECTIONS }, capabilities: ['task:a2a.text'] }))
   nodes[0].onTask('a2a.text', async (ctx) => { await untilCancelled(ctx.signal) })
   const gw = await serveMounts(nodes[0], [createA2aMount({ textTask: 'a2a.text', blockingWaitMs: 300 })])
   // Collections all along the call, as a busy gateway has them.

@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto'
 import { a2aMount, createA2aMount } from '../../../surfaces/gateway/a2a/index.js'
 import { serveMounts } from './mount-server.js'
 import { createAgentNode, type AgentNode } from '../../../surfaces/index.js'
-import { CLI, nodeOptions, Proc, startMesh, stopAll, uniqueMesh, waitFor } from '../../helpers.js'
+import { CLI, LOADED_HOST_ELECTIONS, nodeOptions, Proc, startMesh, stopAll, uniqueMesh, waitFor } from '../../helpers.js'
 
 const send = (text: string, taskId?: string): unknown => ({
   jsonrpc: '2.0',
@@ -27,7 +27,7 @@ async function rpc (url: string, body: unknown): Promise<any> {
 }
 
 test('a2a textTask: a plain-text message becomes a task of that type, run by an agent; without the option it is refused, and to an existing task it is refused as A2A says (-32004 over, -32001 unknown)', { timeout: 60_000 }, async () => {
-  const nodes = await startMesh(1, () => ({ preset: 'local', coordination: { bootstrapExpect: 1 }, capabilities: ['task:a2a.text'] }))
+  const nodes = await startMesh(1, () => ({ preset: 'local', coordination: { bootstrapExpect: 1, ...LOADED_HOST_ELECTIONS }, capabilities: ['task:a2a.text'] }))
   nodes[0].onTask('a2a.text', (ctx) => ({ shouted: String(ctx.task.metadata.text).toUpperCase() }))
   const withText = await serveMounts(nodes[0], [createA2aMount({ textTask: 'a2a.text' })])
   const plain = await serveMounts(nodes[0], [a2aMount])
@@ -57,12 +57,19 @@ test('a2a textTask from the configuration: `agentmesh start --gateway` with AGEN
   assert.equal(await bad.exited(), 2)
   assert.match(bad.stderr, /CFG001[^]*gateway\.a2aTextTask/)
   // a1 runs nothing of type a2a.text: the text becomes that task on the mesh, placed on the agent that offers it.
-  const agent = new Proc(args, { AGENTMESH_GATEWAY_A2A_TEXT_TASK: 'a2a.text', AGENTMESH_COORDINATION_BOOTSTRAP_EXPECT: '2' })
+  // Election timeouts a loaded host keeps (LOADED_HOST_ELECTIONS): beside a CPU burner, on the local preset's, the
+  // coordinator a1 submitted through was out of office for the whole 30 s of the read that followed.
+  const agent = new Proc(args, {
+    AGENTMESH_GATEWAY_A2A_TEXT_TASK: 'a2a.text',
+    AGENTMESH_COORDINATION_BOOTSTRAP_EXPECT: '2',
+    AGENTMESH_COORDINATION_ELECTION_TIMEOUT_MIN_MS: String(LOADED_HOST_ELECTIONS.electionTimeoutMinMs),
+    AGENTMESH_COORDINATION_ELECTION_TIMEOUT_MAX_MS: String(LOADED_HOST_ELECTIONS.electionTimeoutMaxMs)
+  })
   let runner: AgentNode | undefined
   try {
     const ready = await agent.json(o => o.event === 'ready', 'a1 ready with its gateway')
     assert.equal(typeof ready.gateway, 'string', JSON.stringify(ready))
-    runner = await createAgentNode(nodeOptions(mesh, { name: 'runner', preset: 'local', coordination: { bootstrapExpect: 2 }, capabilities: ['task:a2a.text'], bootstrap: [ready.addresses[0]] }))
+    runner = await createAgentNode(nodeOptions(mesh, { name: 'runner', preset: 'local', coordination: { bootstrapExpect: 2, ...LOADED_HOST_ELECTIONS }, capabilities: ['task:a2a.text'], bootstrap: [ready.addresses[0]] }))
     runner.onTask('a2a.text', (ctx) => ({ shouted: String(ctx.task.metadata.text).toUpperCase() }))
     await runner.start()
     const node = runner
