@@ -347,17 +347,13 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
 
   /**
    * Resolves once a coordinator is in office as this node sees it (this node, or one it
-   * follows), with its peer id and term. Waits on 'coordinator:change'; a node elected itself
-   * is in office once a majority answered its first heartbeat, which no event tells yet, so
-   * only then it looks again each heartbeat interval.
+   * follows), with its peer id and term. This node's own win counts once a majority answered
+   * its first heartbeat, and again after a lapse of its lease once acks renew it
+   * (CoordinationService.coordinator says how it waits for both).
    */
   async coordinatorElected (options: { signal?: AbortSignal } = {}): Promise<{ leader: string, term: number }> {
-    const now = (): { leader: string, term: number } | undefined => {
-      const s = this.coordination.status()
-      return s.leader !== undefined && (s.inOffice || s.leader !== this.peerId) ? { leader: s.leader, term: s.term } : undefined
-    }
-    // This node's own change is told once its lease holds, so the event alone is enough.
-    return await until(this.coordination, 'coordinator:change', now, options.signal)
+    const leader = await this.coordination.coordinator(options)
+    return { leader, term: this.coordination.term }
   }
 
   /** Agents with a capability, a role or a name, from the membership view. */

@@ -305,6 +305,13 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
    * Resolves with the coordinator's peer id once one is in office as this node sees it (this
    * node in office, or a leader it follows); waits on 'coordinator:change'. Rejects when
    * `signal` fires.
+   *
+   * This node may lead with its lease lapsed for a moment (late acks on a loaded host, see
+   * `leaseBack`): no event tells when the next acks renew it, since the coordinator did not
+   * change. While that lasts it looks again every heartbeat interval. It waited on the event
+   * alone before, and a submission that came during such a lapse on the leader's own node
+   * waited its whole 30 s and failed COM001 though the leader was back in office 100 ms later
+   * (the suite's gateway tests beside a CPU burner, about one run in four).
    */
   async coordinator (options: { signal?: AbortSignal } = {}): Promise<string> {
     const { signal } = options
@@ -324,7 +331,9 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
         resolve(got)
       }
       const onAbort = (): void => { done(); reject(abortReason(signal as AbortSignal)) }
+      const lease = setInterval(() => { if (this.leader === this.init.self.peerId) onChange() }, this.init.heartbeatIntervalMs)
       const done = (): void => {
+        clearInterval(lease)
         this.removeEventListener('coordinator:change', onChange)
         signal?.removeEventListener('abort', onAbort)
       }

@@ -43,3 +43,33 @@ test('coordination: start and stop twice are no-ops, stop before start is fine, 
     await stopAll([node])
   }
 })
+
+test('coordinator() on a leader whose lease lapsed resolves when its next heartbeat renews it: no election, so no event, tells that', { timeout: 3 * 60_000 }, async () => {
+  // A process stalled past its lease (a loaded host: the CI's gateway tests beside a CPU burner)
+  // comes back as the leader of the same term, out of office until its next heartbeat renews
+  // the lease. A submission on that node asked coordinator() in that gap and waited out its
+  // whole deadline (COM001), since nothing changed that 'coordinator:change' would tell.
+  const node = await createAgentNode(nodeOptions(uniqueMesh(), { name: 'stalled', coordination }))
+  try {
+    await node.start()
+    const c = node.coordination
+    assert.equal(await c.coordinator({ signal: AbortSignal.timeout(10_000) }), node.peerId)
+    const term = c.term
+    // Past the lease (0.9 of the minimum timeout after its last heartbeat), short of check-quorum
+    // (the maximum timeout), which would make it step down and win a new term instead.
+    const stallUntil = Date.now() + (coordination.electionTimeoutMinMs + coordination.electionTimeoutMaxMs) / 2 + 20
+    while (Date.now() < stallUntil) { /* the event loop stalls: no heartbeat goes out, the lease runs out */ }
+    assert.equal(c.inOffice, false, 'the lease lapsed during the stall')
+    assert.equal(c.leader, node.peerId, 'still the leader of its term')
+    const changes: unknown[] = []
+    c.addEventListener('coordinator:change', (e) => { changes.push(e.detail) })
+    // Ten seconds: the heartbeat after the stall renews it within an interval; before the fix this waited all of them.
+    assert.equal(await c.coordinator({ signal: AbortSignal.timeout(10_000) }), node.peerId)
+    assert.equal(await node.coordinatorElected({ signal: AbortSignal.timeout(10_000) }).then(x => x.leader), node.peerId)
+    assert.equal(c.inOffice, true)
+    assert.equal(c.term, term, 'the same term: it was no election')
+    assert.deepEqual(changes, [], 'and no coordinator:change was told')
+  } finally {
+    await stopAll([node])
+  }
+})

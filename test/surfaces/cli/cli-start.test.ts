@@ -39,10 +39,19 @@ test('start prints one line when a coordinator takes office (two nodes with boot
     const lines = a.proc.lines.filter(l => l.includes('"event":"coordinator"')).map(l => JSON.parse(l))
     const keys = lines.map(o => JSON.stringify([o.leader, o.term, o.reason]))
     assert.equal(new Set(keys).size, keys.length, lines.map(l => JSON.stringify(l)).join('\n'))
-    // status marks the same agent as the coordinator, in its column and its JSON
-    const st = new Proc([CLI, 'status', '--json', a.ready.debug])
-    assert.equal(await st.exited(), 0, st.stderr)
-    const rows: any[] = JSON.parse(st.lines[0])
+    // status marks the same agent as the coordinator, in its column and its JSON. Its rows are
+    // the watcher's map, which has an agent once that agent's first topology announcement came
+    // (mesh-announcer.ts), possibly after the coordinator line: CI once ran status 1 s after the
+    // election and got c1's row alone. So status is asked again until it lists both.
+    let rows: any[] = []
+    await waitFor(async () => {
+      const st = new Proc([CLI, 'status', '--json', a.ready.debug])
+      assert.equal(await st.exited(), 0, st.stderr)
+      rows = JSON.parse(st.lines[0])
+      return rows.length === 2
+    }, 'status to list both agents (c1\'s map to hold c2\'s announcement)', 30_000).catch((err: Error) => {
+      throw new Error(`${err.message}; rows last seen: ${JSON.stringify(rows)}`)
+    })
     assert.deepEqual(rows.filter(r => r.coordinator).map(r => r.peerId), [seenByA.leader])
     const table = new Proc([CLI, 'status', a.ready.debug])
     assert.equal(await table.exited(), 0, table.stderr)

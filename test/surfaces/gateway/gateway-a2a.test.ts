@@ -93,7 +93,7 @@ test('a2a: the card, a command, tasks sent together streamed, a blocking send, g
     assert.equal(first?.$case, 'task')
     assert.equal(first?.$case === 'task' ? first.value.id : '', 'a2', 'the A2A task is the pipeline\'s last')
     const artifact = events.find(e => e.payload?.$case === 'artifactUpdate')?.payload
-    assert.equal(artifact?.$case === 'artifactUpdate' ? dataOf(artifact.value.artifact?.parts[0]) : undefined, 10)
+    assert.equal(artifact?.$case === 'artifactUpdate' ? dataOf(artifact.value.artifact?.parts[0]) : undefined, 10, `the stream: ${JSON.stringify(events.map(e => e.payload))}`)
     const last = events.at(-1)?.payload
     assert.equal(last?.$case === 'statusUpdate' ? last.value.status?.state : undefined, TaskState.TASK_STATE_COMPLETED)
 
