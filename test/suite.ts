@@ -70,40 +70,6 @@ const SERIAL: Record<string, string> = {
   // 300-600 ms election timeouts, in one process, beside two other files on two cores (issue 45).
   'election-scale.test.js': 'nine agents on the local preset\'s 300-600 ms election timeouts, counting that non-voters hear no election message for a second',
   'go-peer.test.js': 'a closed mesh of agent processes and the Go peer built and joined, then go test against a node: 80-100 s of processes alone, 150-180 s at load 20',
-  'docker-image.test.js': 'the image\'s build replayed: two installs of the whole dependency tree and a compile',
-  'go-peer.test.js': 'the Go peer built with go-libp2p and run against a closed mesh of agent processes',
-  'python-a2a.test.js': 'the A2A Python SDK\'s client against the gateway',
-  'python-mcp.test.js': 'the MCP Python SDK\'s client against `agentmesh mcp`',
-  'schemathesis.test.js': 'schemathesis drives the gateway\'s OpenAPI document with generated requests',
-  'mcp-conformance.test.js': 'the MCP conformance suite against `agentmesh mcp --http`',
-  // 57 s alone beside a running suite (2026-11-28); the ports are the README's own, not free ones.
-  'readme-walkthrough.test.js': 'the README top to bottom: the demo\'s five agents, the quick start closed then open, the CLI\'s clients, a gateway and a closed node, on the README\'s fixed ports 7001-7003, 8001 and 8080'
-}
-
-/** Files run alone, each with why. */
-const SERIAL: Record<string, string> = {
-  'netns.test.js': 'five hosts in network namespaces, kill -9, partitions and SIGSTOP past a lease',
-  'limits.test.js': 'floods a peer and counts what a rate limit let through per second',
-  'negotiation.test.js': 'proposals and awards inside deadline windows of a few hundred ms',
-  'examples.test.js': 'the auction\'s bids in time and the pipeline\'s three workers (both failed even alone on a host at load 20)',
-  'pnet.test.js': '16 MiB flat out over one connection, and the cipher against @libp2p/pnet',
-  'docker.test.js': 'the StatefulSet\'s three pods as processes on 127.0.0.1-3, electing in a closed mesh',
-  'task-durable.test.js': 'five agent processes killed together and restarted, elections on the local preset\'s short timeouts',
-  'data-dir.test.js': 'kill -9 of a node process and its restart on the same data directory',
-  'power-cut.test.js': 'an agent process, the only voter, on short election timeouts, restarted on a disk cut under it',
-  // Was beside the first group: at load 25-35 its 49 agents took 160-200 s to join through three
-  // seeds (one seed's worker process too slow to finish handshakes), and in CI it missed 240 s.
-  'live-page-scale.test.js': '50 agents in five worker processes and Chromium: joining through three seeds takes minutes on a loaded host',
-  // Failed in two local .ci/run Node 22 passes in a row (a non-voter counted one election message
-  // more in a one-second window of a steady voter set): nine agents on the local preset's
-  // 300-600 ms election timeouts, in one process, beside two other files on two cores (issue 45).
-  'election-scale.test.js': 'nine agents on the local preset\'s 300-600 ms election timeouts, counting that non-voters hear no election message for a second',
-  'go-peer.test.js': 'a closed mesh of agent processes and the Go peer built and joined, then go test against a node: 80-100 s of processes alone, 150-180 s at load 20',
-  // Both failed in a local .ci/run Node 20 pass and beside a CPU burner: a two-voter mesh on this
-  // host went 30 s without a coordinator in office after a1 printed one (not explained yet: issue 46's
-  // note). Their subject is the A2A gateway, not election liveness under load.
-  'gateway-a2a-text.test.js': 'a gateway process and an in-process runner, two voters, submitting as soon as a coordinator is printed',
-  'gateway-a2a-blocking.test.js': 'the same two voters, and garbage collections forced every 20 ms under a blocking call',
   'docker-image.test.js': 'the image replayed: two installs of the whole dependency tree and a compile, kept from the first group\'s npm and CPU (readme.test\'s npm install failed once beside it)'
 }
 
