@@ -1,6 +1,6 @@
 /**
- * HyParView's partial views (protocols/discovery/hyparview.ts) driven in simulated time: a
- * thousand agents join through three seeds over links of 1-10 ms; then half of them crash at
+ * HyParView's partial views (protocols/discovery/hyparview.ts) driven in simulated time
+ * (harness/view-sim.ts): a thousand agents join through three seeds over links of 1-10 ms; then half of them crash at
  * once. What a user of a bounded connection graph counts on: no agent holds more connections
  * than the active view's size, the views are symmetric (a connection is one link, kept by both
  * ends), the graph of connections stays connected, so a broadcast flooded over it reaches every
@@ -9,161 +9,20 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { HyParView, type ViewMessage } from '../../../protocols/discovery/hyparview.js'
+import { HyParView } from '../../../protocols/discovery/hyparview.js'
+import { ViewWorld } from '../../../harness/view-sim.js'
 import { seededRandom } from '../../helpers.js'
 
 const SEED = Number(process.env.AGENTMESH_TEST_SEED ?? 46)
 
-interface Event { at: number, run: () => void }
-
-/**
- * Agents as state machines over a simulated network: messages take 1-10 ms, in order on each
- * link; a crashed agent's neighbours notice its connection close after 50 ms, and a send to it
- * fails after 100 ms.
- */
-class World {
-  now = 0
-  readonly agents = new Map<string, HyParView>()
-  readonly dead = new Set<string>()
-  readonly random: () => number
-  private queue: Event[] = []
-  /** When each link's last message arrives. */
-  private readonly linkFree = new Map<string, number>()
-  sent = 0
-
-  constructor (seed: number) { this.random = seededRandom(seed) }
-
-  add (id: string): HyParView {
-    const hv = new HyParView({ self: id, random: seededRandom(Math.floor(this.random() * 2 ** 31)), now: this.now })
-    this.agents.set(id, hv)
-    return hv
-  }
-
-  at (delay: number, run: () => void): void {
-    const e = { at: this.now + delay, run }
-    // Kept sorted; events of one time in the order they were made.
-    let i = this.queue.length
-    while (i > 0 && this.queue[i - 1].at > e.at) i--
-    this.queue.splice(i, 0, e)
-  }
-
-  /** What `id` wants done: messages onto the network, connection losses for sends to crashed agents. */
-  flush (id: string): void {
-    const hv = this.agents.get(id)
-    if (hv === undefined || this.dead.has(id)) return
-    for (const o of hv.drain()) {
-      if (o.type !== 'send') continue
-      this.sent++
-      const { to, message } = o
-      if (this.dead.has(to) || !this.agents.has(to)) {
-        this.at(100, () => { if (!this.dead.has(id)) { hv.lost(to, this.now); this.flush(id) } })
-        continue
-      }
-      // One connection per pair, so in order: never before what was sent on it earlier.
-      const link = `${id}>${to}`
-      const at = Math.max(this.now + 1 + this.random() * 9, this.linkFree.get(link) ?? 0)
-      this.linkFree.set(link, at)
-      this.at(at - this.now, () => this.deliver(id, to, message))
-    }
-  }
-
-  deliver (from: string, to: string, message: ViewMessage): void {
-    const hv = this.agents.get(to)
-    if (hv === undefined) return
-    if (this.dead.has(to)) {
-      // Sent before the crash, arrived after: the sender's connection fails.
-      this.at(100, () => { const s = this.agents.get(from); if (s !== undefined && !this.dead.has(from)) { s.lost(to, this.now); this.flush(from) } })
-      return
-    }
-    hv.receive(from, message, this.now)
-    this.flush(to)
-  }
-
-  crash (id: string): void {
-    this.dead.add(id)
-    for (const [other, hv] of this.agents) {
-      if (this.dead.has(other) || !hv.isActive(id)) continue
-      this.at(50, () => { if (!this.dead.has(other)) { hv.lost(id, this.now); this.flush(other) } })
-    }
-  }
-
-  /** Run until `until`, ticking every agent each 100 ms. */
-  run (until: number): void {
-    let nextTick = Math.ceil(this.now / 100) * 100
-    while (this.now < until) {
-      const e = this.queue[0]
-      if (e !== undefined && e.at <= nextTick && e.at <= until) {
-        this.queue.shift()
-        this.now = e.at
-        e.run()
-        continue
-      }
-      this.now = Math.min(nextTick, until)
-      if (this.now === nextTick) {
-        for (const [id, hv] of this.agents) { if (!this.dead.has(id)) { hv.tick(this.now); this.flush(id) } }
-        nextTick += 100
-      }
-    }
-  }
-
-  live (): string[] { return [...this.agents.keys()].filter(id => !this.dead.has(id)) }
-
-  /** Every live agent's active view names only live agents that name it back, within the bound. */
-  checkViews (): { max: number, mean: number, asymmetric: string[], deadNamed: string[] } {
-    const live = this.live()
-    const asymmetric: string[] = []
-    const deadNamed: string[] = []
-    let max = 0
-    let sum = 0
-    for (const id of live) {
-      const view = this.agents.get(id)!.activeView()
-      max = Math.max(max, view.length)
-      sum += view.length
-      for (const p of view) {
-        if (this.dead.has(p)) deadNamed.push(`${id}->${p}`)
-        else if (!this.agents.get(p)!.isActive(id)) asymmetric.push(`${id}->${p}`)
-      }
-    }
-    return { max, mean: sum / live.length, asymmetric, deadNamed }
-  }
-
-  /** A flood from `origin` over the active views: who got it, and how many copies arrived in all. */
-  flood (origin: string): { reached: number, copies: number } {
-    const seen = new Set([origin])
-    let copies = 0
-    const frontier = [origin]
-    while (frontier.length > 0) {
-      const at = frontier.pop()!
-      for (const p of this.agents.get(at)!.activeView()) {
-        if (this.dead.has(p)) continue
-        copies++
-        if (!seen.has(p)) { seen.add(p); frontier.push(p) }
-      }
-    }
-    return { reached: seen.size, copies }
-  }
-}
-
-function joinWave (w: World, n: number): string[] {
-  const ids = Array.from({ length: n }, (_, i) => `a${i}`)
-  for (const id of ids) w.add(id)
-  // Three seeds first, then everyone else through one of them, a few ms apart.
-  ids.forEach((id, i) => {
-    if (i === 0) return
-    const contact = i < 3 ? 'a0' : `a${Math.floor(w.random() * 3)}`
-    w.at(i * 5, () => { w.agents.get(id)!.join(contact, w.now); w.flush(id) })
-  })
-  return ids
-}
-
 test(`hyparview: 1,000 agents join through three seeds; connections bounded by the active view, symmetric, connected; a flood reaches all (seed ${SEED})`, { timeout: 3 * 60_000 }, () => {
   console.log(`# seed ${SEED} (AGENTMESH_TEST_SEED replays another)`)
-  const w = new World(SEED)
-  const ids = joinWave(w, 1_000)
+  const w = new ViewWorld(SEED)
+  const ids = w.joinWave(1_000)
   // The joins take 5 s; two shuffle intervals more let the walks and repairs settle.
   w.run(5_000 + 2 * w.agents.get('a0')!.config.shuffleIntervalMs)
   const size = w.agents.get('a0')!.config.activeSize
-  const v = w.checkViews()
+  const v = w.views()
   assert.ok(v.max <= size, `an active view holds ${v.max}, over ${size}`)
   assert.deepEqual(v.asymmetric, [], 'every connection is kept by both ends')
   // Nearly full views: the graph is an expander, not a tree hanging off the seeds.
@@ -191,8 +50,8 @@ test(`hyparview: 1,000 agents join through three seeds; connections bounded by t
 
 test(`hyparview: half of 1,000 agents crash at once; the survivors repair from their reserves and stay one connected, bounded graph (seed ${SEED})`, { timeout: 3 * 60_000 }, () => {
   console.log(`# seed ${SEED}`)
-  const w = new World(SEED + 1)
-  const ids = joinWave(w, 1_000)
+  const w = new ViewWorld(SEED + 1)
+  const ids = w.joinWave(1_000)
   w.run(25_000)
   const crashed = [...ids].sort(() => w.random() - 0.5).slice(0, 500)
   for (const id of crashed) w.crash(id)
@@ -200,7 +59,7 @@ test(`hyparview: half of 1,000 agents crash at once; the survivors repair from t
   // time out, and shuffles refresh the reserves. Three shuffle intervals.
   w.run(w.now + 3 * w.agents.get('a0')!.config.shuffleIntervalMs)
   const size = w.agents.get('a0')!.config.activeSize
-  const v = w.checkViews()
+  const v = w.views()
   assert.deepEqual(v.deadNamed, [], 'no live agent keeps a crashed one in its active view')
   assert.deepEqual(v.asymmetric, [], 'every connection is kept by both ends')
   assert.ok(v.max <= size, `an active view holds ${v.max}, over ${size}`)

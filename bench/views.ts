@@ -1,0 +1,97 @@
+// `npm run bench:views`: the bounded connection graph (HyParView's partial views,
+// protocols/discovery/hyparview.ts) alone, in simulated time (harness/view-sim.ts), at sizes this
+// machine cannot run as processes. Per N it prints: connections per agent after the rest (the
+// active view: min, mean and max), the time until a join wave through three seeds leaves one
+// connected graph, messages per agent per second at rest, and the time until 10% crashed at once are
+// gone from every survivor's view with the survivors still one connected graph. The aim (issue
+// 46): per-agent figures flat as N grows.
+//   --n 1000,3000,10000   the sizes     --seed S   the schedule     --rest S  seconds of rest measured (20)
+//   --json                JSON lines only
+import { ViewWorld } from '../harness/view-sim.js'
+
+const args = process.argv.slice(2)
+const arg = (name: string, dflt: string): string => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : dflt }
+const sizes = arg('n', arg('agents', '1000,3000,10000')).split(',').map(Number)
+const seed = Number(arg('seed', '1'))
+const restS = Number(arg('rest', '20'))
+const jsonOnly = args.includes('--json')
+/** Joins are this far apart; how often the graph is looked at; how long a phase may take at most. */
+const GAP_MS = 2
+const LOOK_MS = 250
+const LIMIT_MS = 300_000
+
+interface Result {
+  n: number
+  activeMean: number
+  activeMax: number
+  /** Every agent in one connected graph. */
+  joinS: number | null
+  /** The fewest connections an agent holds once the graph settled (after the rest). */
+  activeMin: number
+  restMsgsPerAgentS: number
+  crashed: number
+  repairS: number | null
+  activeMeanAfter: number
+  wallS: number
+  heapMiB: number
+}
+
+/** Simulated time until `done` holds, looked at every LOOK_MS, or null past LIMIT_MS. */
+function until (w: ViewWorld, done: () => boolean): number | null {
+  const start = w.now
+  while (w.now - start < LIMIT_MS) {
+    w.run(w.now + LOOK_MS)
+    if (done()) return (w.now - start) / 1000
+  }
+  return null
+}
+
+function connected (w: ViewWorld): boolean {
+  const live = w.live()
+  return live.length > 0 && w.flood(live[0]).reached === live.length
+}
+
+function runOne (n: number): Result {
+  const started = Date.now()
+  const w = new ViewWorld(seed)
+  w.joinWave(n, GAP_MS)
+  const joinWindow = n * GAP_MS
+  const joinS = until(w, () => w.now >= joinWindow && connected(w))
+  const before = w.sent
+  w.run(w.now + restS * 1000)
+  const restMsgsPerAgentS = (w.sent - before) / n / restS
+  const settled = w.views()
+  const activeMin = Math.min(...w.live().map(id => w.agents.get(id)?.activeView().length ?? 0))
+  const live = w.live()
+  // 10% at once, by a seeded shuffle of the agents (the seeds among them if drawn).
+  const crashed = [...live].sort(() => w.random() - 0.5).slice(0, Math.floor(n / 10))
+  for (const id of crashed) w.crash(id)
+  const repairS = until(w, () => w.views().deadNamed.length === 0 && connected(w))
+  const after = w.views()
+  return {
+    n,
+    activeMean: round(settled.mean),
+    activeMax: settled.max,
+    joinS,
+    activeMin,
+    restMsgsPerAgentS: round(restMsgsPerAgentS),
+    crashed: crashed.length,
+    repairS,
+    activeMeanAfter: round(after.mean),
+    wallS: round((Date.now() - started) / 1000),
+    heapMiB: Math.round(process.memoryUsage().heapUsed / 2 ** 20)
+  }
+}
+
+function round (x: number): number { return Math.round(x * 100) / 100 }
+
+if (!jsonOnly) {
+  console.log(`bench:views seed ${seed}, sizes ${sizes.join(', ')}; links 1-10 ms, joins ${GAP_MS} ms apart through three seeds`)
+  console.log('agents  connections min/mean/max  join: one connected graph  msgs/agent/s at rest  10% crashed: repaired in  mean after  wall  heap')
+}
+for (const n of sizes) {
+  const r = runOne(n)
+  if (jsonOnly) { console.log(JSON.stringify(r)); continue }
+  const s = (x: number | null): string => x === null ? `> ${LIMIT_MS / 1000} s` : `${x.toFixed(2)} s`
+  console.log(`${String(r.n).padStart(6)}  ${`${r.activeMin} / ${r.activeMean} / ${r.activeMax}`.padStart(26)}  ${s(r.joinS).padStart(25)}  ${r.restMsgsPerAgentS.toFixed(2).padStart(20)}  ${`${r.crashed}: ${s(r.repairS)}`.padStart(25)}  ${String(r.activeMeanAfter).padStart(10)}  ${r.wallS} s  ${r.heapMiB} MiB`)
+}
