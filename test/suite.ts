@@ -58,8 +58,6 @@ const SERIAL: Record<string, string> = {
   'negotiation.test.js': 'proposals and awards inside deadline windows of a few hundred ms',
   'examples.test.js': 'the auction\'s bids in time and the pipeline\'s three workers (both failed even alone on a host at load 20)',
   'pnet.test.js': '16 MiB flat out over one connection, and the cipher against @libp2p/pnet',
-  'docker.test.js': 'the StatefulSet\'s three pods as processes on 127.0.0.1-3, electing in a closed mesh',
-  'task-durable.test.js': 'five agent processes killed together and restarted, elections on the local preset\'s short timeouts',
   'data-dir.test.js': 'kill -9 of a node process and its restart on the same data directory',
   'power-cut.test.js': 'an agent process, the only voter, on short election timeouts, restarted on a disk cut under it',
   // Was beside the first group: at load 25-35 its 49 agents took 160-200 s to join through three
