@@ -36,7 +36,11 @@ export interface ContractNetResult<P> {
   winner?: { peer: string, proposal: P, score: number, result?: unknown }
   proposals: Array<{ peer: string, proposal: P, score: number }>
   refusals: Array<{ peer: string, reason: string, code?: string }>
-  /** Agents whose proposal came after reply-by: refused with NEG001. */
+  /**
+   * Agents whose proposal came after reply-by: refused with NEG001. One still on the way when
+   * the call returns (it waits 300 ms past the award for them) is added here when it comes, up
+   * to 2 s later, as it is refused.
+   */
   late: string[]
   /** Awarded agents that did not confirm. */
   failed: Array<{ peer: string, reason: string }>
