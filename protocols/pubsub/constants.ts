@@ -1,4 +1,7 @@
-/** Envelopes published within this window travel in one gossip message (R-REL: 10 ms). */
+/**
+ * The longest an envelope waits in an open batch while the link is busy (R-REL: 10 ms); on an
+ * idle link its batch goes at the end of the turn it was published in (flusher.ts).
+ */
 export const DEFAULT_BATCH_WINDOW_MS = 10
 /** ... or as soon as this many are waiting (R-REL: 50). */
 export const DEFAULT_BATCH_MAX_ENVELOPES = 50
@@ -8,6 +11,14 @@ export const DEFAULT_BATCH_MAX_ENVELOPES = 50
  * envelope limit and then travels alone).
  */
 export const DEFAULT_BATCH_MAX_BYTES = 256 * 1024
+/**
+ * A batch goes at the end of its turn when the link is idle, and the link counts as busy for this
+ * many times as long as the last write took (at most the batch window): on loopback a socket
+ * takes every write at once, so there is no acknowledgement to clock batches by, and the write's
+ * own cost is the clock (protocols/pubsub/flusher.ts, rule 3). 1: writes take at most about half
+ * of a busy publisher's time; a quiet machine's writes (~0.3 ms to nine peers) hold nothing back.
+ */
+export const WRITE_HOLD_FACTOR = 1
 /**
  * What one Noise message holds after yamux's 12-byte frame header (65,519 bytes of plaintext a
  * message): the room for a fan-out frame, whose head (its length, kind and topic) and the
