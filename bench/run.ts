@@ -42,6 +42,8 @@ interface BroadcastResult {
   p50Ms: number,
   p99Ms: number,
   duplicates: number
+  /** Envelopes per batch the publishers wrote (agentmesh only). */
+  envelopesPerBatch?: number
 }
 
 /** The broker of the NATS runs: started once, stopped at the end. */
@@ -131,7 +133,9 @@ async function broadcast (impl: string, workers: ForkedWorker[], topic: string, 
     p99Ms: p99s.length === 0 ? NaN : round(Math.max(...p99s)),
     duplicates: dups
   }
-  log(`  ${label.padEnd(34)} ${String(res.deliveredPerSecPerReceiver).padStart(7)}/s per receiver  p50 ${String(res.p50Ms).padStart(7)} ms  p99 ${String(res.p99Ms).padStart(7)} ms  loss ${res.lossPct}% (${lost}/${expectedAll})  cpu ${res.cpuUsPerDelivery} µs/delivery`)
+  const batches = results.reduce((a, r) => a + (r.batches ?? 0), 0)
+  if (batches > 0) res.envelopesPerBatch = round(sent / batches)
+  log(`  ${label.padEnd(34)} ${String(res.deliveredPerSecPerReceiver).padStart(7)}/s per receiver  p50 ${String(res.p50Ms).padStart(7)} ms  p99 ${String(res.p99Ms).padStart(7)} ms  loss ${res.lossPct}% (${lost}/${expectedAll})  cpu ${res.cpuUsPerDelivery} µs/delivery${res.envelopesPerBatch !== undefined ? `  ${res.envelopesPerBatch} per batch` : ''}`)
   return res
 }
 

@@ -152,6 +152,9 @@ async function handle (m: Cmd): Promise<unknown> {
       // rate 0: flat out (as fast as publish lets us); otherwise paced in 2 ms ticks.
       const { topic, rate, durationMs } = m as unknown as { topic: string, rate: number, durationMs: number }
       const start = now()
+      // Batches this publisher wrote (agentmesh): its envelopes a batch say how much the flusher gathered.
+      const batchesOut = (): number => am?.stats.get('broadcast_batches_total', { direction: 'out' }) ?? 0
+      const batches0 = batchesOut()
       let seq = 0
       const one = async (): Promise<void> => {
         if (am !== undefined) await am.publish(topic, { pub: index, seq: seq++, t: now(), pad: pad() })
@@ -176,7 +179,7 @@ async function handle (m: Cmd): Promise<unknown> {
       }
       if (am !== undefined) await am.flush()
       if (nc !== undefined) await nc.flush()
-      return { sent: seq, startedAt: start, elapsedMs: now() - start }
+      return { sent: seq, startedAt: start, elapsedMs: now() - start, batches: batchesOut() - batches0 }
     }
     case 'report': {
       const sorted = latencies.slice().sort((a, b) => a - b)

@@ -11,13 +11,13 @@ import { machineCpuCores, machineMemoryGb } from './machine.js'
 
 /** Batched gossip (protocols/pubsub/constants.ts says why each default). */
 export const PubSubConfig = z.strictObject({
-  /** Envelopes published within this window share one gossip message. */
+  /** The longest an envelope waits in an open batch while the link is busy (on an idle link it goes at the end of its turn). */
   batchWindowMs: z.number().int().min(0).max(1_000).default(pubsub.DEFAULT_BATCH_WINDOW_MS),
   /** ... up to this many per gossip message. */
   batchMaxEnvelopes: z.number().int().min(1).max(10_000).default(pubsub.DEFAULT_BATCH_MAX_ENVELOPES),
   /** ... and up to this many bytes. */
   batchMaxBytes: z.number().int().min(1024).max(pubsub.MAX_BATCH_BYTES).default(pubsub.DEFAULT_BATCH_MAX_BYTES),
-  /** Gossip messages one topic may cost per second before batches wait to fill further. */
+  /** Gossip messages one topic may cost per second before batches wait to fill further (batches over the direct fan-out streams are not held to it). */
   maxBatchesPerSec: z.number().min(1).max(10_000).default(pubsub.DEFAULT_MAX_BATCHES_PER_SEC),
   /** Envelopes held for gossip before publish() waits: the backpressure bound. */
   publishWindow: z.number().int().min(1).default(pubsub.DEFAULT_PUBLISH_WINDOW),

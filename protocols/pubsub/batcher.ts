@@ -2,21 +2,27 @@
  * Gathers envelopes bound for one gossip topic into batches (R-REL batching). At 5 nodes a
  * gossip message costs each receiver ~3 ms of CPU whatever its size (duplicates, IDONTWANT,
  * control traffic), so one gossip message per envelope caps a mesh at ~250 envelopes/s;
- * fifty per message lifts that ceiling fifty-fold.
+ * fifty per message lifts that ceiling fifty-fold. When a batch is sealed is the Flusher's
+ * answer (flusher.ts: at once on an idle link, gathered while it is busy); this is its shell: the
+ * queue, the timers and the writes, one after another.
  */
 import { TokenBucket } from '../core/token-bucket.js'
+import { Flusher, type BatchRoute, type FlushStep } from './flusher.js'
+import { WRITE_HOLD_FACTOR } from './constants.js'
 
 export interface BatcherInit<T = string> {
+  /** The longest an envelope waits in an open batch while a write is under way (R-REL: 10 ms). */
   windowMs: number
   /**
    * Gossip messages this topic may cost per second before batches wait to grow. A gossip
    * message costs every receiver the same fixed work whatever its size, so under load it is
-   * cheaper to send fewer, fuller batches than more, emptier ones.
+   * cheaper to send fewer, fuller batches than more, emptier ones. Batches that go over the
+   * direct fan-out streams (`flush` answers 'direct') are not held to it.
    */
   maxBatchesPerSec: number
   /**
-   * The node's budget, shared by every topic's batcher: its gossip messages a second in all. A
-   * receiver charges them to this node whatever their topic (pubsub.publishPerSec, 400) and hangs
+   * The node's budget, shared by every topic's batcher: its batches a second in all. A receiver
+   * charges them to this node whatever their topic and way (pubsub.publishPerSec, 400) and hangs
    * up on a publisher over it for 5 s, so 20 busy topics at 40 a second each got an honest agent
    * disconnected. Unset: only the topic's own budget.
    */
@@ -32,10 +38,15 @@ export interface BatcherInit<T = string> {
    */
   transportBytes?: number
   maxSpill?: number
+  /** The link's busy time after a write, as a multiple of the write's (default WRITE_HOLD_FACTOR; flusher.ts). */
+  holdFactor?: number
   /** Envelopes held before `add` makes its caller wait. */
   maxQueued: number
-  /** Writes one batch (its envelopes: their JSON texts, or what pubsub seals in the batch) to the network. */
-  flush: (items: T[]) => Promise<void>
+  /**
+   * Writes one batch (its envelopes: their JSON texts, or what pubsub seals in the batch) to the
+   * network, and says how it went; no answer counts as gossip (the topic's budget applies).
+   */
+  flush: (items: T[]) => Promise<BatchRoute | undefined | void>
   onError: (err: unknown, count: number) => void
 }
 
@@ -46,15 +57,24 @@ export class Batcher<T = string> {
   private readonly ready: T[][] = []
   private queued = 0
   private timer?: ReturnType<typeof setTimeout>
+  private timerAt = 0
+  private immediate?: ReturnType<typeof setImmediate>
   private flushing = false
   private stopped = false
   private readonly spaceWaiters: Array<() => void> = []
-  private readonly budget: BatchBudget
+  private readonly flusher: Flusher
 
   constructor (init: BatcherInit<T>) {
     this.init = init
-    // A burst of a few lets an occasional publisher send at the plain window's latency.
-    this.budget = new BatchBudget(init.maxBatchesPerSec)
+    this.flusher = new Flusher({
+      maxEnvelopes: init.maxEnvelopes,
+      maxBytes: init.maxBytes,
+      windowMs: init.windowMs,
+      gossipPerSec: init.maxBatchesPerSec,
+      holdFactor: init.holdFactor ?? WRITE_HOLD_FACTOR,
+      ...(init.shared !== undefined ? { shared: init.shared.bucket, sharedUnit: init.sharedUnit } : {}),
+      now: performance.now()
+    })
   }
 
   /**
@@ -72,13 +92,7 @@ export class Batcher<T = string> {
     this.current.push(item)
     this.currentBytes += bytes + 1
     this.queued++
-    if (this.current.length >= this.init.maxEnvelopes || this.currentBytes >= this.init.maxBytes) {
-      // A full batch goes at once (it is the cheapest message there is), in debt if need be.
-      this.budget.take()
-      this.seal()
-    } else if (this.timer === undefined) {
-      this.timer = setTimeout(() => { this.timer = undefined; this.onWindow() }, this.init.windowMs)
-    }
+    this.apply(this.flusher.add(bytes + 1, performance.now()))
   }
 
   get pending (): number { return this.queued }
@@ -109,28 +123,43 @@ export class Batcher<T = string> {
 
   stop (): void {
     this.stopped = true
-    if (this.timer !== undefined) clearTimeout(this.timer)
-    this.timer = undefined
+    this.clearWake()
     for (const wake of this.spaceWaiters.splice(0)) wake()
   }
 
-  /** The window closed: send now if the budget allows, else let the batch grow a little more. */
-  private onWindow (): void {
-    if (this.stopped || this.current.length === 0) return
-    const shared = this.init.shared
-    // The shared budget is charged as the batch is written (pump); while it is spent, the batch grows.
-    if (this.budget.ready() && (shared?.ready() ?? true)) {
-      this.budget.take()
-      this.seal()
-      return
+  /** Does what the flusher answered; one wake-up (a turn's end or a time) is armed at most. */
+  private apply (step: FlushStep): void {
+    if (this.stopped) return
+    switch (step.do) {
+      case 'seal':
+        this.seal()
+        return
+      case 'turn':
+        if (this.immediate !== undefined) return
+        this.clearWake()
+        this.immediate = setImmediate(() => { this.immediate = undefined; this.apply(this.flusher.step(performance.now(), true)) })
+        return
+      case 'at': {
+        if (this.timer !== undefined && this.timerAt === step.at) return
+        this.clearWake()
+        this.timerAt = step.at
+        this.timer = setTimeout(() => { this.timer = undefined; this.apply(this.flusher.step(performance.now())) }, Math.max(0, step.at - performance.now()))
+        return
+      }
+      case 'wait':
+        this.clearWake()
     }
-    const wait = Math.max(this.budget.msUntilNext(), shared?.msUntilNext() ?? 0)
-    this.timer = setTimeout(() => { this.timer = undefined; this.onWindow() }, wait)
+  }
+
+  private clearWake (): void {
+    if (this.timer !== undefined) { clearTimeout(this.timer); this.timer = undefined }
+    if (this.immediate !== undefined) { clearImmediate(this.immediate); this.immediate = undefined }
   }
 
   private seal (): void {
-    if (this.timer !== undefined) { clearTimeout(this.timer); this.timer = undefined }
+    this.clearWake()
     if (this.current.length === 0) return
+    this.flusher.sealed()
     this.ready.push(this.current)
     this.current = []
     this.currentBytes = 0
@@ -143,17 +172,18 @@ export class Batcher<T = string> {
     while (this.ready.length > 0 && !this.stopped) {
       const batch = this.ready.shift() as T[]
       // Full batches too: a receiver charges one per `sharedUnit` envelopes, however they came.
-      const shared = this.init.shared
-      const units = Math.ceil(batch.length / (this.init.sharedUnit ?? 1))
-      if (shared !== undefined) while (!this.stopped && !shared.charge(units)) await new Promise(resolve => setTimeout(resolve, shared.msUntilNext()))
+      const admit = (): number => this.flusher.admit(batch.length, performance.now())
+      for (let wait = admit(); wait > 0 && !this.stopped; wait = admit()) await new Promise(resolve => setTimeout(resolve, wait))
       if (this.stopped) break
+      let route: BatchRoute = 'gossip'
       try {
-        await this.init.flush(batch)
+        route = (await this.init.flush(batch)) ?? 'gossip'
       } catch (err) {
         this.init.onError(err, batch.length)
       }
       this.queued -= batch.length
       for (const wake of this.spaceWaiters.splice(0)) wake()
+      this.apply(this.flusher.written(route, performance.now()))
     }
     this.flushing = false
     for (const wake of this.spaceWaiters.splice(0)) wake()
@@ -165,7 +195,8 @@ export class Batcher<T = string> {
  * tenth of a second's worth (at least one) unless given; takes may run into debt.
  */
 export class BatchBudget {
-  private readonly bucket: TokenBucket
+  /** The bucket itself, for a flusher that keeps its own clock (flusher.ts). */
+  readonly bucket: TokenBucket
   constructor (rate: number, burst = Math.max(1, Math.ceil(rate / 10))) {
     this.bucket = new TokenBucket(rate, burst, performance.now())
   }

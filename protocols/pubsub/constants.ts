@@ -1,4 +1,7 @@
-/** Envelopes published within this window travel in one gossip message (R-REL: 10 ms). */
+/**
+ * The longest an envelope waits in an open batch while the link is busy (R-REL: 10 ms); on an
+ * idle link its batch goes at the end of the turn it was published in (flusher.ts).
+ */
 export const DEFAULT_BATCH_WINDOW_MS = 10
 /** ... or as soon as this many are waiting (R-REL: 50). */
 export const DEFAULT_BATCH_MAX_ENVELOPES = 50
@@ -8,6 +11,14 @@ export const DEFAULT_BATCH_MAX_ENVELOPES = 50
  * envelope limit and then travels alone).
  */
 export const DEFAULT_BATCH_MAX_BYTES = 256 * 1024
+/**
+ * A batch goes at the end of its turn when the link is idle, and the link counts as busy for this
+ * many times as long as the last write took (at most the batch window): on loopback a socket
+ * takes every write at once, so there is no acknowledgement to clock batches by, and the write's
+ * own cost is the clock (protocols/pubsub/flusher.ts, rule 3). 1: writes take at most about half
+ * of a busy publisher's time; a quiet machine's writes (~0.3 ms to nine peers) hold nothing back.
+ */
+export const WRITE_HOLD_FACTOR = 1
 /**
  * What one Noise message holds after yamux's 12-byte frame header (65,519 bytes of plaintext a
  * message): the room for a fan-out frame, whose head (its length, kind and topic) and the
@@ -40,7 +51,9 @@ export const MAX_BATCH_BYTES = 2 * 1024 * 1024
 /**
  * Gossip messages one topic may cost per second before batches wait to fill further. Every
  * gossip message costs each receiver a fixed few ms whatever its size (measured: ~100/s
- * saturate 5 processes on 2 cores), so a busy publisher sends fuller batches, not more.
+ * saturate 5 processes on 2 cores), so a busy publisher sends fuller batches, not more. Batches
+ * written over the direct fan-out streams (one stream frame to each receiver) are not held to it:
+ * it bound a publisher paced at 1,000/s to batches of 25 and a p99 of ~31 ms (issue 46).
  */
 export const DEFAULT_MAX_BATCHES_PER_SEC = 40
 /**
@@ -64,9 +77,10 @@ export const DEFAULT_FLOOD_PUBLISH = true
  * Gossip messages one publisher may get this node to take per second, whoever relays them
  * (a burst of one second's worth); 0 = no limit. Counted in gossip messages, not envelopes: a
  * receiver's cost is mostly per gossip message (~3 ms of CPU each at 5 nodes: signature,
- * duplicates, IDONTWANT, control traffic), and an agentmesh publisher batches, so it sends at
- * most `maxBatchesPerSec` (40) messages per topic and second however many envelopes it
- * publishes: the broadcast bench's flat-out publisher (2,000-4,000 envelopes/s) sends 40. A
+ * duplicates, IDONTWANT, control traffic), and an agentmesh publisher batches, so by gossip it
+ * sends at most `maxBatchesPerSec` (40) messages per topic and second however many envelopes it
+ * publishes: the broadcast bench's flat-out publisher (2,000-4,000 envelopes/s) sends 40 (over
+ * the direct fan-out streams only the node's OWN_PUBLISH_SHARE holds its batches). A
  * message carrying more than GOSSIP_ENVELOPES_PER_MESSAGE envelopes counts as one per that
  * many, so packing envelopes into huge batches does not escape the limit. 400/s is ten topics
  * flat out, and a node holds all its topics to OWN_PUBLISH_SHARE of it; the flood in issue 13 was ~800/s.

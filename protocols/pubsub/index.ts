@@ -13,6 +13,7 @@ import { AgentMeshError, ValidationError } from '../core/errors.js'
 import type { Logger } from 'pino'
 import { messageFields } from '../envelope/log-fields.js'
 import { Batcher, BatchBudget } from './batcher.js'
+import type { BatchRoute } from './flusher.js'
 import { graylists, penalise, scoreTopic, waitForGossipDrain } from './gossip-tuning.js'
 import { installIntake } from './gossip-intake.js'
 import { GossipGuard, type GossipMetrics } from './gossip-limits.js'
@@ -295,7 +296,7 @@ export class PubSubService {
         maxBatchesPerSec: this.init.maxBatchesPerSec,
         ...(this.sendBudget !== undefined ? { shared: this.sendBudget, sharedUnit: GOSSIP_ENVELOPES_PER_MESSAGE } : {}),
         maxQueued: this.init.publishWindow,
-        flush: async (items) => { await this.sendBatch(topic, gossip, items) },
+        flush: async (items) => await this.sendBatch(topic, gossip, items),
         onError: (err, count) => {
           this.init.stats.inc('messages_total', { direction: 'out', type: 'EVENT', status: 'error' }, count)
           this.init.stats.inc('gossip_rejected_total', { reason: err instanceof AgentMeshError ? err.code : 'publish_failed' })
@@ -311,7 +312,7 @@ export class PubSubService {
    * all connected here (and speak the fan-out protocol), else gossiped. A batch some stream could
    * not take is gossiped as well (the repair path): those that had it drop it by envelope id.
    */
-  private async sendBatch (topic: string, gossip: string, items: BatchItem[]): Promise<void> {
+  private async sendBatch (topic: string, gossip: string, items: BatchItem[]): Promise<BatchRoute> {
     const batch = encodeSealedBatch(sealBatch(this.init.sealer ?? noSealer, topic, items))
     let subscribers = this.subscribers(topic)
     if (subscribers.length === 0 && this.reach !== undefined) {
@@ -322,11 +323,12 @@ export class PubSubService {
     if (direct !== undefined) {
       const failed = await (this.fanout as Fanout).send(topic, direct, batch)
       if (direct.length > failed.length) this.init.stats.inc('broadcast_batches_total', { direction: 'out', via: 'direct' })
-      if (failed.length === 0) return
+      if (failed.length === 0) return 'direct'
     }
     await waitForGossipDrain(this.init.libp2p)
     await this.gossipsub.publish(gossip, batch)
     this.init.stats.inc('broadcast_batches_total', { direction: 'out', via: 'gossip' })
+    return 'gossip'
   }
 
   private validate (peer: PeerId, msg: GossipMessage, topic: string): TopicValidatorResult {
