@@ -63,7 +63,7 @@ interface Result {
   lostOfflineS: number | null
   failoverS: number | null
   maxTable: number
-  /** The heap after the rest phase over N² (agent, member) pairs; collected first under --expose-gc (heapCollected). */
+  /** The heap and array buffers after the rest phase over N² (agent, member) pairs; collected first under --expose-gc (heapCollected). */
   heapPerPairB: number
   heapCollected: boolean
   wallS: number
@@ -76,8 +76,9 @@ interface Result {
 function progress (n: number, phase: string, simMs: number, t0: number, cpu0: NodeJS.CpuUsage): void {
   if (!showProgress) return
   const cpu = process.cpuUsage(cpu0)
-  const heapMB = Math.round(process.memoryUsage().heapUsed / 2 ** 20)
-  console.error(`sim N=${n}: ${phase} at ${(simMs / 1_000).toFixed(1)} s simulated, wall ${((performance.now() - t0) / 1_000).toFixed(0)} s, cpu ${((cpu.user + cpu.system) / 1e6).toFixed(0)} s, heap ${heapMB} MiB`)
+  const { heapUsed, arrayBuffers, rss } = process.memoryUsage()
+  const heapMB = Math.round((heapUsed + arrayBuffers) / 2 ** 20)
+  console.error(`sim N=${n}: ${phase} at ${(simMs / 1_000).toFixed(1)} s simulated, wall ${((performance.now() - t0) / 1_000).toFixed(0)} s, cpu ${((cpu.user + cpu.system) / 1e6).toFixed(0)} s, heap and array buffers ${heapMB} MiB, rss ${Math.round(rss / 2 ** 20)} MiB`)
 }
 
 function runOne (n: number): Result {
@@ -130,7 +131,9 @@ function runOne (n: number): Result {
   // Every agent holds every other: the simulation's memory grows with N², which is what bounds N here.
   const gc = (globalThis as { gc?: () => void }).gc
   gc?.()
-  const heapPerPairB = Math.round(process.memoryUsage().heapUsed / (n * n))
+  // The member columns are typed arrays, whose bytes lie outside the V8 heap: counted too.
+  const { heapUsed, arrayBuffers } = process.memoryUsage()
+  const heapPerPairB = Math.round((heapUsed + arrayBuffers) / (n * n))
   progress(n, `rest measured (${restS} s)`, world.now, t0, cpu0)
   if (snapshot !== '') writeHeapSnapshot(snapshot.replace(/(\.heapsnapshot)?$/, `-${n}.heapsnapshot`))
   // 10% crash at once (silently: no connection closes, probes time out), the coordinator among them.
@@ -211,7 +214,7 @@ if (!jsonOnly) {
     ['coordinator fail-over, followed by all (s)', r => r.failoverS, 1],
     ['  voters among the crashed (a majority of them: no quorum, no fail-over)', r => r.votersCrashed[0], 0],
     ['members held per agent, at most', r => r.maxTable, 0],
-    ['heap per (agent, member) pair, bytes (node --expose-gc: collected first)', r => r.heapPerPairB, 0],
+    ['heap and array buffers per (agent, member) pair, bytes (node --expose-gc: collected first)', r => r.heapPerPairB, 0],
     ['wall time of the run (s)', r => r.wallS, 0],
     ['CPU time of the run (s)', r => r.cpuS, 0],
     ['CPU per simulated second (s)', r => r.simS > 0 ? r.cpuS / r.simS : null, 2]
