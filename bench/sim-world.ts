@@ -344,6 +344,18 @@ export class World {
     if (c.to === 'offline' && a.neighbours.has(this.index(c.peerId))) this.disconnect(a, this.index(c.peerId))
   }
 
+  /**
+   * One MemberInfo object per (agent, eligible, left), shared by every agent's election: each
+   * election holds a list of every member, and an object each was 48 bytes per (agent, member) pair.
+   */
+  private readonly infos: MemberInfo[][] = []
+  private memberInfo (peer: string, eligible: boolean, left: boolean): MemberInfo {
+    const i = this.index(peer)
+    const k = (eligible ? 1 : 0) + (left ? 2 : 0)
+    const row = this.infos[i] ?? (this.infos[i] = [])
+    return row[k] ?? (row[k] = left ? { peer: this.agents[i].id, eligible, left } : { peer: this.agents[i].id, eligible })
+  }
+
   private readonly ticks = new Map<string, true>()
   private tickAt (a: Agent, at: number): void {
     const t = Math.ceil(at / 25) * 25
@@ -386,7 +398,7 @@ export class World {
     if (msg.type === 'connect') { this.connect(this.agents[ev.from], a); return }
     // A message between agents not connected travels on a connection the rpc opens (probes,
     // exchanges and gossip go to neighbours only; election messages go to voters directly).
-    if (msg.type === 'election') { a.election?.receive(`a${ev.from}`, msg.msg, this.now); this.drainElection(a); return }
+    if (msg.type === 'election') { a.election?.receive(this.agents[ev.from].id, msg.msg, this.now); this.drainElection(a); return }
     if (msg.type === 'announce') {
       const origin = this.index(msg.a.leader)
       if ((a.heard.get(origin) ?? 0) >= msg.id) return
@@ -397,7 +409,7 @@ export class World {
       return
     }
     const m = a.member as MemberAgent
-    m.onMessage(`a${ev.from}`, msg, this.now)
+    m.onMessage(this.agents[ev.from].id, msg, this.now)
     this.flush(a)
   }
 
@@ -440,11 +452,12 @@ export class World {
       }
       case 'members': {
         a.membersDirty = false
-        // As the node's tellElection reads it: peer, state and eligibility, no entries built.
+        // As the node's tellElection reads it: peer, state and eligibility, no entries built. The
+        // election keeps the list and never changes its entries: agents share them (memberInfo).
         const up: MemberInfo[] = []
         m.table.forEach((peer, state, eligible) => {
-          if (state === 'alive' || state === 'suspect') up.push({ peer, eligible })
-          else if (state === 'left') up.push({ peer, eligible, left: true })
+          if (state === 'alive' || state === 'suspect') up.push(this.memberInfo(peer, eligible, false))
+          else if (state === 'left') up.push(this.memberInfo(peer, eligible, true))
         })
         a.election?.setMembers(up)
         this.drainElection(a)

@@ -5,7 +5,7 @@
 // followed by all, and the time until 10% crashed at once (the coordinator among them) are held
 // offline by every survivor and a new coordinator is followed by all. A ratio column compares
 // each N with the one before: per-agent cost flat or logarithmic in N is the aim.
-//   --n 100,1000        the sizes      --wan   the wan preset's timings over 20-150 ms links
+//   --n 100,1000        the sizes (--agents is the same)   --wan   the wan preset's timings over 20-150 ms links
 //   --seed S            the schedule   --rest S  seconds of rest measured (60: two full exchanges each)
 //   --sync-ms MS        membership.syncIntervalMs instead of the preset's
 //   --max-connections C  connections an agent holds at most (300, connections.maxConnections)
@@ -14,7 +14,7 @@
 //   --hand-off-ms MS    connections.handOffAfterMs (10000)
 //   --join-max-delay MS connections.bootstrapMaxDelayMs (10000): a joiner refused by full seeds retries after at most this
 //   --snapshot FILE     a V8 heap snapshot after the rest phase (bench/heap-paths.ts --owners splits it)
-//   --json              JSON lines only
+//   --json              JSON lines only     --quiet   no progress lines on stderr (one as each phase ends)
 // Run with `node --expose-gc` for the heap per (agent, member) pair measured after a collection.
 import { writeHeapSnapshot } from 'node:v8'
 import { presets } from '../node/presets.js'
@@ -25,7 +25,9 @@ const args = process.argv.slice(2)
 const arg = (name: string, dflt: string): string => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : dflt }
 const wan = args.includes('--wan')
 const jsonOnly = args.includes('--json')
-const sizes = arg('n', '100,1000').split(',').map(Number)
+// --agents N: the issue's spelling (issue 46), the same as --n.
+const sizes = arg('n', arg('agents', '100,1000')).split(',').map(Number)
+const showProgress = !args.includes('--quiet')
 const seed = Number(arg('seed', '1'))
 const restS = Number(arg('rest', '60'))
 const syncMs = arg('sync-ms', '')
@@ -61,14 +63,27 @@ interface Result {
   lostOfflineS: number | null
   failoverS: number | null
   maxTable: number
-  /** The heap after the rest phase over N² (agent, member) pairs; collected first under --expose-gc (heapCollected). */
+  /** The heap and array buffers after the rest phase over N² (agent, member) pairs; collected first under --expose-gc (heapCollected). */
   heapPerPairB: number
   heapCollected: boolean
   wallS: number
+  /** CPU time of the run (user and system) and the simulated time it covered. */
+  cpuS: number
+  simS: number
+}
+
+/** A line on stderr as each phase ends: a long run (10,000 agents) shows where it is, its heap and its CPU so far. */
+function progress (n: number, phase: string, simMs: number, t0: number, cpu0: NodeJS.CpuUsage): void {
+  if (!showProgress) return
+  const cpu = process.cpuUsage(cpu0)
+  const { heapUsed, arrayBuffers, rss } = process.memoryUsage()
+  const heapMB = Math.round((heapUsed + arrayBuffers) / 2 ** 20)
+  console.error(`sim N=${n}: ${phase} at ${(simMs / 1_000).toFixed(1)} s simulated, wall ${((performance.now() - t0) / 1_000).toFixed(0)} s, cpu ${((cpu.user + cpu.system) / 1e6).toFixed(0)} s, heap and array buffers ${heapMB} MiB, rss ${Math.round(rss / 2 ** 20)} MiB`)
 }
 
 function runOne (n: number): Result {
   const t0 = performance.now()
+  const cpu0 = process.cpuUsage()
   const world = new World({
     n,
     seed,
@@ -98,6 +113,7 @@ function runOne (n: number): Result {
   }, 100)
   // At rest: news told out first (20 s, and until no agent has any left to tell: at 1,000 agents
   // the join wave's statements are still being passed on 20 s after the last agent saw every other), then `restS` measured.
+  progress(n, 'join wave converged', world.now, t0, cpu0)
   const joinElectionDials = { ...world.electionDials }
   world.run(world.now + 20_000)
   world.run(world.now + 120_000, () => world.agents.every(a => (a.member?.rumours.pending ?? 0) === 0), 1_000)
@@ -115,7 +131,10 @@ function runOne (n: number): Result {
   // Every agent holds every other: the simulation's memory grows with N², which is what bounds N here.
   const gc = (globalThis as { gc?: () => void }).gc
   gc?.()
-  const heapPerPairB = Math.round(process.memoryUsage().heapUsed / (n * n))
+  // The member columns are typed arrays, whose bytes lie outside the V8 heap: counted too.
+  const { heapUsed, arrayBuffers } = process.memoryUsage()
+  const heapPerPairB = Math.round((heapUsed + arrayBuffers) / (n * n))
+  progress(n, `rest measured (${restS} s)`, world.now, t0, cpu0)
   if (snapshot !== '') writeHeapSnapshot(snapshot.replace(/(\.heapsnapshot)?$/, `-${n}.heapsnapshot`))
   // 10% crash at once (silently: no connection closes, probes time out), the coordinator among them.
   const leader = world.coordinator().leader
@@ -141,6 +160,8 @@ function runOne (n: number): Result {
     }
     return lost !== null && (failover !== null || quorumLost)
   }, 100)
+  progress(n, 'crash and fail-over seen', world.now, t0, cpu0)
+  const cpu = process.cpuUsage(cpu0)
   const s = (ms: number | null): number | null => ms === null ? null : Math.round(ms) / 1_000
   return {
     n,
@@ -163,7 +184,9 @@ function runOne (n: number): Result {
     maxTable,
     heapPerPairB,
     heapCollected: gc !== undefined,
-    wallS: Math.round(performance.now() - t0) / 1_000
+    wallS: Math.round(performance.now() - t0) / 1_000,
+    cpuS: Math.round((cpu.user + cpu.system) / 1_000) / 1_000,
+    simS: Math.round(world.now) / 1_000
   }
 }
 
@@ -191,8 +214,10 @@ if (!jsonOnly) {
     ['coordinator fail-over, followed by all (s)', r => r.failoverS, 1],
     ['  voters among the crashed (a majority of them: no quorum, no fail-over)', r => r.votersCrashed[0], 0],
     ['members held per agent, at most', r => r.maxTable, 0],
-    ['heap per (agent, member) pair, bytes (node --expose-gc: collected first)', r => r.heapPerPairB, 0],
-    ['wall time of the run (s)', r => r.wallS, 0]
+    ['heap and array buffers per (agent, member) pair, bytes (node --expose-gc: collected first)', r => r.heapPerPairB, 0],
+    ['wall time of the run (s)', r => r.wallS, 0],
+    ['CPU time of the run (s)', r => r.cpuS, 0],
+    ['CPU per simulated second (s)', r => r.simS > 0 ? r.cpuS / r.simS : null, 2]
   ]
   const head = ['', ...results.flatMap((r, i) => i === 0 ? [`N=${r.n}`] : [`N=${r.n}`, '×'])]
   console.log(`\nSimulation, ${wan ? 'wan' : 'lan'} preset, latency ${latency[0]}-${latency[1]} ms, seed ${seed}\n`)

@@ -29,20 +29,35 @@ export interface FailureDetectorConfig {
 
 export interface Transition { peer: string, from: MemberState | 'unknown', to: MemberState, at: number, incarnation: number }
 
-interface Member {
-  state: MemberState
-  incarnation: number
-  since: number
-  suspicion?: { startedAt: number, confirmations: Set<string>, deadline: number }
-  /** This node's own probe of this incarnation failed: it accuses the member first-hand (`lost`). */
-  accused?: boolean
-}
+interface Suspicion { startedAt: number, confirmations: Set<string>, deadline: number }
+
+const STATES: readonly MemberState[] = ['alive', 'suspect', 'offline', 'left']
+const CODE: Record<MemberState, number> = { alive: 1, suspect: 2, offline: 3, left: 4 }
+/** A slot held for a peer that is not a member (yet): the caller's notes of it (`slot`), no state. */
+const UNKNOWN = 0
 
 /** Counts as present: alive, or suspected but not yet declared offline. */
 export const isLive = (state: MemberState | 'unknown'): boolean => state === 'alive' || state === 'suspect'
 
+/**
+ * A member is a slot in columns of numbers, not an object: every agent holds every other, and
+ * the scale simulation holds N agents' tables in one process (bench/sim.ts: an object, a map
+ * entry and two boxed numbers per (agent, member) pair were most of its 400 B a pair at 1,000).
+ * Suspicions, few at a time, are kept apart. Slots of forgotten members are reused.
+ */
 export class FailureDetector {
-  private readonly members = new Map<string, Member>()
+  /** Peer -> slot, in the order members were first held (what `view` and `forEach` follow). */
+  private readonly slots = new Map<string, number>()
+  private readonly freed: number[] = []
+  private capacity = 0
+  private used = 0
+  private codes = new Uint8Array(0)
+  /** This node's own probe of this incarnation failed: it accuses the member first-hand (`lost`). */
+  private accusedBy = new Uint8Array(0)
+  private incarnations = new Float64Array(0)
+  private sinces = new Float64Array(0)
+  private readonly suspicions = new Map<string, Suspicion>()
+  private members = 0
   /**
    * Kept as states change, not counted on each read: a statement (`lost`), each gossip round
    * (`liveCount`) and the deadline timer read them on every change, and walking every member for
@@ -54,15 +69,62 @@ export class FailureDetector {
     if (config.suspicionMinMs > config.suspicionMaxMs) throw new RangeError('suspicionMinMs must not exceed suspicionMaxMs')
   }
 
-  state (peer: string): MemberState | undefined { return this.members.get(peer)?.state }
+  /**
+   * The slot of `peer` (held from its first word until `forget`), for a caller that keeps its own
+   * columns of what it knows of each member beside these (member-table.ts); with `hold`, one is
+   * taken for a peer not yet a member. Undefined when none is held.
+   */
+  slot (peer: string, hold = false): number | undefined {
+    const at = this.slots.get(peer)
+    if (at !== undefined || !hold) return at
+    return this.take(peer)
+  }
 
-  incarnation (peer: string): number | undefined { return this.members.get(peer)?.incarnation }
+  /** How many slots the columns have room for: a caller's own columns follow it. */
+  get slotCapacity (): number { return this.capacity }
 
-  since (peer: string): number | undefined { return this.members.get(peer)?.since }
+  private take (peer: string): number {
+    let at = this.freed.pop()
+    if (at === undefined) {
+      if (this.used === this.capacity) this.grow()
+      at = this.used++
+    }
+    this.slots.set(peer, at)
+    this.codes[at] = UNKNOWN
+    this.accusedBy[at] = 0
+    this.incarnations[at] = 0
+    this.sinces[at] = 0
+    return at
+  }
+
+  /** A quarter more room at a time: doubling would leave up to half of every agent's columns unused. */
+  private grow (): void {
+    const capacity = Math.max(16, Math.ceil(this.capacity * 1.25))
+    const codes = new Uint8Array(capacity); codes.set(this.codes); this.codes = codes
+    const accused = new Uint8Array(capacity); accused.set(this.accusedBy); this.accusedBy = accused
+    const incarnations = new Float64Array(capacity); incarnations.set(this.incarnations); this.incarnations = incarnations
+    const sinces = new Float64Array(capacity); sinces.set(this.sinces); this.sinces = sinces
+    this.capacity = capacity
+  }
+
+  private at (peer: string): number | undefined {
+    const at = this.slots.get(peer)
+    return at === undefined || this.codes[at] === UNKNOWN ? undefined : at
+  }
+
+  state (peer: string): MemberState | undefined { const at = this.at(peer); return at === undefined ? undefined : STATES[this.codes[at] - 1] }
+
+  incarnation (peer: string): number | undefined { const at = this.at(peer); return at === undefined ? undefined : this.incarnations[at] }
+
+  since (peer: string): number | undefined { const at = this.at(peer); return at === undefined ? undefined : this.sinces[at] }
 
   /** Every known member with its state. */
   view (): Array<{ peer: string, state: MemberState, incarnation: number, since: number }> {
-    return [...this.members].map(([peer, m]) => ({ peer, state: m.state, incarnation: m.incarnation, since: m.since }))
+    const out: Array<{ peer: string, state: MemberState, incarnation: number, since: number }> = []
+    for (const [peer, at] of this.slots) {
+      if (this.codes[at] !== UNKNOWN) out.push({ peer, state: STATES[this.codes[at] - 1], incarnation: this.incarnations[at], since: this.sinces[at] })
+    }
+    return out
   }
 
   /**
@@ -73,8 +135,8 @@ export class FailureDetector {
   lost (): Array<{ peer: string, state: MemberState, incarnation: number, since: number, accused: boolean }> {
     const out: Array<{ peer: string, state: MemberState, incarnation: number, since: number, accused: boolean }> = []
     for (const peer of this.lostPeers) {
-      const m = this.members.get(peer) as Member
-      out.push({ peer, state: m.state, incarnation: m.incarnation, since: m.since, accused: m.accused === true })
+      const at = this.slots.get(peer) as number
+      out.push({ peer, state: STATES[this.codes[at] - 1], incarnation: this.incarnations[at], since: this.sinces[at], accused: this.accusedBy[at] === 1 })
     }
     return out
   }
@@ -82,42 +144,44 @@ export class FailureDetector {
   /** How many members are alive or suspect (each gossip round sizes its retransmissions by it). */
   liveCount (): number { return this.live }
 
-  /** Each member's peer id and state, without a copy of the view (read on timers and on every burst of changes). */
-  forEach (fn: (peer: string, state: MemberState) => void): void {
-    for (const [peer, m] of this.members) fn(peer, m.state)
+  /** Each member's peer id and state, without a copy of the view (read on timers and on every burst of changes); with its slot. */
+  forEach (fn: (peer: string, state: MemberState, slot: number) => void): void {
+    for (const [peer, at] of this.slots) if (this.codes[at] !== UNKNOWN) fn(peer, STATES[this.codes[at] - 1], at)
   }
 
   /** The member spoke (heartbeat, probe answer, any message), at the incarnation it said: alive, unless the word is stale. */
   heartbeat (peer: string, incarnation: number, now: number): Transition[] {
     if (!validIncarnation(incarnation)) return []
-    const m = this.members.get(peer)
-    if (m === undefined) return [this.set(peer, undefined, 'alive', incarnation, now)]
-    if (incarnation < m.incarnation) return []
+    const at = this.at(peer)
+    if (at === undefined) return [this.set(peer, undefined, 'alive', incarnation, now)]
+    if (incarnation < this.incarnations[at]) return []
+    const state = STATES[this.codes[at] - 1]
     // A member that left comes back only with a newer incarnation (a restart).
-    if (m.state === 'left' && incarnation === m.incarnation) return []
-    if (m.state === 'alive') { m.incarnation = incarnation; return [] }
+    if (state === 'left' && incarnation === this.incarnations[at]) return []
+    if (state === 'alive') { this.incarnations[at] = incarnation; return [] }
     // Refutes a suspicion or an offline verdict only with an incarnation at least as new.
-    return [this.set(peer, m, 'alive', incarnation, now)]
+    return [this.set(peer, at, 'alive', incarnation, now)]
   }
 
   /** Our own probe of the member got no answer in time. */
   probeFailed (peer: string, by: string, now: number): Transition[] {
-    const m = this.members.get(peer)
-    if (m === undefined) return []
-    const out = this.suspect(peer, m, m.incarnation, by, now)
+    const at = this.at(peer)
+    if (at === undefined) return []
+    const out = this.suspect(peer, at, this.incarnations[at], by, now)
     // Offline already (others' word came first): this node's own failed probe is still said, so
     // the accusation does not rest on accusers that may go away.
-    if (m.state === 'suspect' || m.state === 'offline') m.accused = true
+    const state = STATES[this.codes[at] - 1]
+    if (state === 'suspect' || state === 'offline') this.accusedBy[at] = 1
     return out
   }
 
   /** Whether this node accuses the member first-hand (its own probe failed, or it took up the accusation: `adopt`). */
-  accuses (peer: string): boolean { return this.members.get(peer)?.accused === true }
+  accuses (peer: string): boolean { const at = this.at(peer); return at !== undefined && this.accusedBy[at] === 1 }
 
   /** This node states a suspicion or verdict it heard as its own (its accusers are gone: member-table.ts, `reconsider`). */
   adopt (peer: string): void {
-    const m = this.members.get(peer)
-    if (m !== undefined && (m.state === 'suspect' || m.state === 'offline')) m.accused = true
+    const at = this.at(peer)
+    if (at !== undefined && (this.codes[at] === CODE.suspect || this.codes[at] === CODE.offline)) this.accusedBy[at] = 1
   }
 
   /**
@@ -129,49 +193,57 @@ export class FailureDetector {
    */
   suspicionReported (peer: string, by: string, incarnation: number, now: number): Transition[] {
     if (!validIncarnation(incarnation)) return []
-    const m = this.members.get(peer)
-    if (m === undefined || incarnation !== m.incarnation) return []
-    return this.suspect(peer, m, incarnation, by, now)
+    const at = this.at(peer)
+    if (at === undefined || incarnation !== this.incarnations[at]) return []
+    return this.suspect(peer, at, incarnation, by, now)
   }
 
   /** The member itself announced that it leaves: final until it returns with a newer incarnation. */
   leave (peer: string, incarnation: number, now: number): Transition[] {
     if (!validIncarnation(incarnation)) return []
-    const m = this.members.get(peer)
-    if (m !== undefined && (incarnation < m.incarnation || m.state === 'left')) return []
-    return [this.set(peer, m, 'left', incarnation, now)]
+    const at = this.at(peer)
+    if (at !== undefined && (incarnation < this.incarnations[at] || this.codes[at] === CODE.left)) return []
+    return [this.set(peer, at, 'left', incarnation, now)]
   }
 
   /** Let time pass: suspicions past their deadline become offline verdicts. */
   tick (now: number): Transition[] {
     const out: Transition[] = []
     for (const peer of this.lostPeers) {
-      const m = this.members.get(peer) as Member
-      if (m.state === 'suspect' && m.suspicion !== undefined && now >= m.suspicion.deadline) {
-        out.push(this.set(peer, m, 'offline', m.incarnation, now))
+      const at = this.slots.get(peer) as number
+      const s = this.suspicions.get(peer)
+      if (this.codes[at] === CODE.suspect && s !== undefined && now >= s.deadline) {
+        out.push(this.set(peer, at, 'offline', this.incarnations[at], now))
       }
     }
     return out
   }
 
-  /** Drop the member (reaped): nothing of it is kept; a word of it later makes it a member anew. */
+  /** Drop the member (reaped): nothing of it is kept, its slot neither; a word of it later makes it a member anew. */
   forget (peer: string): void {
-    const m = this.members.get(peer)
-    if (m === undefined) return
-    if (isLive(m.state)) this.live--
+    const at = this.slots.get(peer)
+    if (at === undefined) return
+    if (this.codes[at] !== UNKNOWN) {
+      if (isLive(STATES[this.codes[at] - 1])) this.live--
+      this.members--
+    }
     this.lostPeers.delete(peer)
-    this.members.delete(peer)
+    this.suspicions.delete(peer)
+    this.slots.delete(peer)
+    this.codes[at] = UNKNOWN
+    this.freed.push(at)
   }
 
   /** How many members are known, in any state. */
-  get size (): number { return this.members.size }
+  get size (): number { return this.members }
 
   /** When the next suspicion expires, for the caller's single timer; undefined if none. */
   nextDeadline (): number | undefined {
     let next: number | undefined
     for (const peer of this.lostPeers) {
-      const m = this.members.get(peer) as Member
-      if (m.state === 'suspect' && m.suspicion !== undefined && (next === undefined || m.suspicion.deadline < next)) next = m.suspicion.deadline
+      const at = this.slots.get(peer) as number
+      const s = this.suspicions.get(peer)
+      if (this.codes[at] === CODE.suspect && s !== undefined && (next === undefined || s.deadline < next)) next = s.deadline
     }
     return next
   }
@@ -184,35 +256,36 @@ export class FailureDetector {
     return Math.max(min, Math.round(max - (max - min) * frac))
   }
 
-  private suspect (peer: string, m: Member, incarnation: number, by: string, now: number): Transition[] {
-    if (m.state === 'left' || m.state === 'offline') return []
-    if (m.state === 'alive') {
-      const t = this.set(peer, m, 'suspect', incarnation, now)
-      m.suspicion = { startedAt: now, confirmations: new Set([by]), deadline: now + this.config.suspicionMaxMs }
+  private suspect (peer: string, at: number, incarnation: number, by: string, now: number): Transition[] {
+    const code = this.codes[at]
+    if (code === CODE.left || code === CODE.offline) return []
+    if (code === CODE.alive) {
+      const t = this.set(peer, at, 'suspect', incarnation, now)
+      this.suspicions.set(peer, { startedAt: now, confirmations: new Set([by]), deadline: now + this.config.suspicionMaxMs })
       return [t]
     }
     // Already suspect: an independent confirmation shortens the deadline (never lengthens it).
-    const s = m.suspicion
+    const s = this.suspicions.get(peer)
     if (s === undefined || s.confirmations.has(by)) return []
     s.confirmations.add(by)
     s.deadline = Math.min(s.deadline, s.startedAt + this.timeoutFor(s.confirmations.size - 1))
     return []
   }
 
-  /** Move a member to a state, in place (callers keep their reference), dropping any suspicion. */
-  private set (peer: string, m: Member | undefined, to: MemberState, incarnation: number, now: number): Transition {
-    const from = m?.state ?? 'unknown'
-    const member = m ?? { state: to, incarnation, since: now }
+  /** Move a member (`at`: its slot; none: new) to a state, dropping any suspicion. */
+  private set (peer: string, held: number | undefined, to: MemberState, incarnation: number, now: number): Transition {
+    const from = held === undefined ? 'unknown' : STATES[this.codes[held] - 1]
+    const at = held ?? this.slot(peer, true) as number
+    if (held === undefined) this.members++
     this.live += (isLive(to) ? 1 : 0) - (isLive(from) ? 1 : 0)
     if (to === 'suspect' || to === 'offline') this.lostPeers.add(peer)
     else this.lostPeers.delete(peer)
-    member.state = to
-    member.incarnation = incarnation
-    member.since = now
-    member.suspicion = undefined
+    this.codes[at] = CODE[to]
+    this.incarnations[at] = incarnation
+    this.sinces[at] = now
+    this.suspicions.delete(peer)
     // Offline keeps the accusation (said on for those who learn the mesh later); a refutation or a leave ends it.
-    if (to !== 'offline') member.accused = undefined
-    if (m === undefined) this.members.set(peer, member)
+    if (to !== 'offline') this.accusedBy[at] = 0
     return { peer, from, to, at: now, incarnation }
   }
 }

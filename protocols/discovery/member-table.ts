@@ -55,14 +55,30 @@ export interface MemberTableInit extends Omit<MemberTimings, 'syncIntervalMs'> {
   incarnation: number
   /** In [0, 1): Math.random in a node, a seeded generator in the simulation. */
   random: () => number
+  /**
+   * What is kept of what an agent told of itself (a statement, a probe's answer): by default a
+   * copy of its name, roles and eligibility, so that a node does not hold every parsed statement.
+   * The scale simulation, whose agents all hold the same statement objects, keeps the statement
+   * itself: one object for every agent that heard it, not one each.
+   */
+  told?: (source: Told) => Told
 }
 
-interface Told { name: string, roles: string[], eligible: boolean, lastHeard: number }
+/** What an agent told of itself, never changed once kept (it may be shared, `MemberTableInit.told`). */
+export interface Told { readonly name: string, readonly roles: string[], readonly eligible: boolean }
+
+const copyTold = (t: Told): Told => ({ name: t.name, roles: t.roles, eligible: t.eligible })
 
 export class MemberTable {
   private readonly init: MemberTableInit
   private readonly fd: FailureDetector
-  private readonly info = new Map<string, Told>()
+  /**
+   * What each agent told of itself and when it was last heard, by the failure detector's slot
+   * (`FailureDetector.slot`): one column of references and one of numbers, not a map of objects.
+   */
+  private readonly tellings: Array<Told | undefined> = []
+  private heardAt = new Float64Array(0)
+  private readonly toldOf: (source: Told) => Told
   private probeOrder: string[] = []
   /** Probes awaiting an answer: peer -> deadline. */
   private readonly probes = new Map<string, number>()
@@ -81,6 +97,30 @@ export class MemberTable {
     this.fd = new FailureDetector(init)
     this.timing = new ProbeTiming(init.probeTimeoutMs)
     this.incarnation = init.incarnation
+    this.toldOf = init.told ?? copyTold
+  }
+
+  /** The slot of `peer`'s notes, taken when `hold` and none is held yet, with the columns grown to the detector's. */
+  private slot (peer: string, hold: boolean): number | undefined {
+    const at = this.fd.slot(peer, hold)
+    const capacity = this.fd.slotCapacity
+    if (this.heardAt.length < capacity) {
+      const heardAt = new Float64Array(capacity)
+      heardAt.set(this.heardAt)
+      this.heardAt = heardAt
+    }
+    return at
+  }
+
+  /** What `peer` told of itself, if anything. */
+  private info (peer: string): Told | undefined {
+    const at = this.fd.slot(peer)
+    return at === undefined ? undefined : this.tellings[at]
+  }
+
+  private lastHeard (peer: string): number {
+    const at = this.fd.slot(peer)
+    return at === undefined || this.tellings[at] === undefined ? 0 : this.heardAt[at]
   }
 
   /** Changes since the last drain, and whether to announce at once (a refutation). */
@@ -107,12 +147,12 @@ export class MemberTable {
 
   /** Each member's peer id, state and whether it says it is eligible, without building entries. */
   forEach (fn: (peer: string, state: MemberState, eligible: boolean) => void): void {
-    this.fd.forEach((peer, state) => { fn(peer, state, this.info.get(peer)?.eligible ?? false) })
+    this.fd.forEach((peer, state, at) => { fn(peer, state, this.tellings[at]?.eligible ?? false) })
   }
 
   private entry (peer: string, state: MemberState, incarnation: number, since: number): Member {
-    const i = this.info.get(peer)
-    return { peerId: peer, name: i?.name ?? '', roles: [...(i?.roles ?? [])], eligible: i?.eligible ?? false, state, incarnation, since, lastHeard: i?.lastHeard ?? 0 }
+    const i = this.info(peer)
+    return { peerId: peer, name: i?.name ?? '', roles: [...(i?.roles ?? [])], eligible: i?.eligible ?? false, state, incarnation, since, lastHeard: this.lastHeard(peer) }
   }
 
   state (peer: string): MemberState | undefined { return this.fd.state(peer) }
@@ -129,8 +169,9 @@ export class MemberTable {
     const out: Array<{ peer: string, incarnation: number }> = []
     for (const v of this.fd.view()) {
       if ((v.state !== 'offline' && v.state !== 'left') || now - v.since < afterMs) continue
+      const at = this.fd.slot(v.peer)
+      if (at !== undefined) this.tellings[at] = undefined
       this.fd.forget(v.peer)
-      this.info.delete(v.peer)
       this.accusations.delete(v.peer)
       this.probes.delete(v.peer)
       this.timing.forget(v.peer)
@@ -238,21 +279,22 @@ export class MemberTable {
 
   /** A member spoke to this node directly (a gossip message, a full exchange): heard, at no new incarnation. */
   heard (peer: string, now: number): void {
-    const known = this.info.get(peer)
-    if (known !== undefined) known.lastHeard = now
+    const at = this.fd.slot(peer)
+    if (at !== undefined && this.tellings[at] !== undefined) this.heardAt[at] = now
   }
 
   /** An agent probed this node: it spoke, at the incarnation it gave. */
   probedBy (peer: string, incarnation: number, now: number): void {
-    const known = this.info.get(peer)
-    if (known !== undefined) known.lastHeard = now
+    this.heard(peer, now)
     this.apply(this.fd.heartbeat(peer, incarnation, now))
   }
 
   /** An agent connected and showed its card: as good as a heartbeat at the incarnation we know. True: unknown till now, probe it. */
   seen (peer: string, card: { name: string, roles: string[] }, now: number): boolean {
-    const known = this.info.get(peer)
-    this.info.set(peer, { eligible: known?.eligible ?? false, ...known, name: card.name, roles: card.roles, lastHeard: now })
+    const at = this.slot(peer, true) as number
+    const known = this.tellings[at]
+    this.tellings[at] = this.toldOf({ name: card.name, roles: card.roles, eligible: known?.eligible ?? false })
+    this.heardAt[at] = now
     this.apply(this.fd.heartbeat(peer, this.fd.incarnation(peer) ?? 0, now))
     // Eligibility is only told by heartbeats and probes: ask now rather than wait for gossip.
     return known === undefined
@@ -271,7 +313,7 @@ export class MemberTable {
     this.reconsider(now)
     const live = (p: string): boolean => { const s = this.fd.state(p); return (s === 'alive' || s === 'suspect') && (neighbours === undefined || neighbours.has(p)) }
     const candidates = (neighbours !== undefined ? [...neighbours] : this.fd.view().map(v => v.peer)).filter(live)
-    const silence = (p: string): number => now - (this.info.get(p)?.lastHeard ?? 0)
+    const silence = (p: string): number => now - this.lastHeard(p)
     const silent = candidates.filter(p => silence(p) >= this.init.silenceMs).sort((a, b) => silence(b) - silence(a))
     const out = silent.slice(0, 1)
     let next: string | undefined
@@ -334,9 +376,11 @@ export class MemberTable {
    * What an agent told of itself. A change of eligibility is a member change of its own: the
    * election's view of who may vote must follow it, whether a heartbeat or a probe told it.
    */
-  private learn (peer: string, told: { name: string, roles: string[], eligible: boolean }, now: number): void {
-    const known = this.info.get(peer)
-    this.info.set(peer, { name: told.name, roles: told.roles, eligible: told.eligible, lastHeard: now })
+  private learn (peer: string, told: Told, now: number): void {
+    const at = this.slot(peer, true) as number
+    const known = this.tellings[at]
+    this.tellings[at] = this.toldOf(told)
+    this.heardAt[at] = now
     // A member first heard through a probe has no eligibility yet (false to the listeners).
     const state = this.fd.state(peer)
     if ((known?.eligible ?? false) !== told.eligible && state !== undefined) this.change(peer, state, state)
@@ -347,7 +391,7 @@ export class MemberTable {
   }
 
   private change (peerId: string, from: MemberState | 'unknown', to: MemberState, incarnation = this.fd.incarnation(peerId) ?? 0): void {
-    this.changes.push({ peerId, name: this.info.get(peerId)?.name ?? '', from, to, incarnation })
+    this.changes.push({ peerId, name: this.info(peerId)?.name ?? '', from, to, incarnation })
   }
 
   private shuffle<T> (xs: T[]): T[] {
