@@ -7,47 +7,9 @@
  */
 import { HyParView, type HyParViewConfig, type ViewMessage } from '../protocols/discovery/hyparview.js'
 import { seededRandom } from './random.js'
+import { Flights } from './sim-model.js'
 
-interface Event { at: number, seq: number, run: () => void }
-
-/** A binary min-heap of events by time, then by the order they were made. */
-class Queue {
-  private readonly items: Event[] = []
-  get size (): number { return this.items.length }
-  peek (): Event | undefined { return this.items[0] }
-  push (e: Event): void {
-    const a = this.items
-    a.push(e)
-    for (let i = a.length - 1; i > 0;) {
-      const p = (i - 1) >> 1
-      if (!before(a[i], a[p])) break
-      ;[a[i], a[p]] = [a[p], a[i]]
-      i = p
-    }
-  }
-
-  pop (): Event | undefined {
-    const a = this.items
-    const top = a[0]
-    const last = a.pop()
-    if (a.length > 0 && last !== undefined) {
-      a[0] = last
-      for (let i = 0; ;) {
-        const l = 2 * i + 1
-        const r = l + 1
-        let m = i
-        if (l < a.length && before(a[l], a[m])) m = l
-        if (r < a.length && before(a[r], a[m])) m = r
-        if (m === i) break
-        ;[a[i], a[m]] = [a[m], a[i]]
-        i = m
-      }
-    }
-    return top
-  }
-}
-
-function before (x: Event, y: Event): boolean { return x.at < y.at || (x.at === y.at && x.seq < y.seq) }
+interface Event { at: number, order: number, run: () => void }
 
 export class ViewWorld {
   now = 0
@@ -56,8 +18,8 @@ export class ViewWorld {
   readonly random: () => number
   /** Messages sent so far, all agents. */
   sent = 0
-  private readonly queue = new Queue()
-  private seq = 0
+  private readonly queue = new Flights<Event>()
+  private order = 0
   /** When each link's last message arrives. */
   private readonly linkFree = new Map<string, number>()
 
@@ -69,7 +31,7 @@ export class ViewWorld {
     return hv
   }
 
-  at (delay: number, run: () => void): void { this.queue.push({ at: this.now + delay, seq: this.seq++, run }) }
+  at (delay: number, run: () => void): void { this.queue.push({ at: this.now + delay, order: this.order++, run }) }
 
   /** What `id` wants done: messages onto the network; a send to a crashed agent fails after 100 ms. */
   flush (id: string): void {
