@@ -64,8 +64,10 @@ export interface RequestOptions {
   type?: 'REQUEST' | 'COMMAND' | 'QUERY' | 'PROPOSE' | 'INFORM' | 'ACCEPT' | 'REJECT' | 'NOTIFICATION'
   conversationId?: string
   /**
-   * Times a RATE001 answer is retried, paced to the rate it names, within the deadline (default
-   * RATE_LIMIT_RETRIES). 0: none, and the call is not paced either: the caller handles RATE001 itself.
+   * Times a RATE001 answer that names no rate (another implementation's) is retried within the
+   * deadline (default RATE_LIMIT_RETRIES); one that names its rate is retried in its slot of that
+   * pace while the slot comes before the deadline (at most RATE_PACED_RETRIES times). 0: none, and
+   * the call is not paced either: the caller handles RATE001 itself.
    */
   rateLimitRetries?: number
   /** The guarantee (protocols/delivery/constants.ts); default: the config's delivery.guarantee. */

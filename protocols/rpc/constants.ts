@@ -63,11 +63,18 @@ export const DEFAULT_FLOOD_SECONDS = 5
 /** How long a disconnected flooder is refused (connection gater: inbound and dials). */
 export const DEFAULT_COOLDOWN_MS = 60_000
 /**
- * A caller answered RATE001 tries again this many times within its deadline, in its slot of the
- * pace the refusal set (pacer.ts); a refusal it cannot read, after 50, 100, 200 ms or the wait it
- * names if longer (plus up to half again). A burst over the limit costs latency, not an error.
+ * A caller answered RATE001 in words it cannot read (another implementation's) tries again this
+ * many times within its deadline, after 50, 100, 200 ms or the wait it names if longer (plus up to
+ * half again). A burst over the limit costs latency, not an error.
  */
 export const RATE_LIMIT_RETRIES = 3
+/**
+ * A refusal that names its rate is tried again in its slot of the pace it set (pacer.ts) within
+ * the deadline, up to this many times: enough for a burst several times the peer's limit, whose
+ * requests on the wire are refused again while the peer works through them; few enough that a
+ * peer whose refusals never end (its limit is not the one it names) is not asked without end.
+ */
+export const RATE_PACED_RETRIES = 32
 export const RATE_LIMIT_RETRY_BASE_MS = 50
 /** A caller refused keeps to this share of the rate the refusal named: the rest covers its timers' jitter. */
 export const RATE_PACE_SHARE = 0.9

@@ -201,7 +201,8 @@ export class RpcService {
 
   /**
    * The frame on the peer's channel and its answer awaited. Over the peer's limit: paced to its
-   * rate (pacer.ts; the channel taken after the wait), retried within the deadline (`retries`; 0:
+   * rate (pacer.ts; the channel taken after the wait), retried within the deadline (`retries`
+   * times for a refusal that names no rate, pacer.ts's RATE_PACED_RETRIES for one that does; 0:
    * neither). Counted and logged once answered.
    */
   private async exchange (out: Outgoing, { env, frame }: Framed, limit: Deadline, retries: number): Promise<Envelope> {
@@ -212,7 +213,7 @@ export class RpcService {
     let reply = out.peer === this.localPeer
       ? await untilAborted(this.serveSelf(env), limit.signal, abortReason)
       : await (await this.channel(out.peer, limit.signal)).request(env, frame, limit.signal)
-    for (let attempt = 0; reply.error?.code === 'RATE001' && attempt < retries && await this.pacer.again(paced, reply.error.message, attempt, limit.signal); attempt++) {
+    for (let attempt = 0; reply.error?.code === 'RATE001' && retries > 0 && await this.pacer.again(paced, reply.error.message, attempt, retries, limit.signal); attempt++) {
       reply = await (await this.channel(out.peer, limit.signal)).request(env, frame, limit.signal)
     }
     const took = performance.now() - sentAt

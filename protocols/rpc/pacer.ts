@@ -17,7 +17,7 @@
  * it fails at once with RATE001 rather than wait to time out, and leaves the slot to the next. `slot` and
  * `refused` are pure, given the clock; `wait` and `again` wait their slots out.
  */
-import { INTERNAL_SUBJECTS, RATE_LIMIT_RETRY_BASE_MS, RATE_PACE_ANSWER_MS, RATE_PACE_KEPT_MS, RATE_PACE_SHARE } from './constants.js'
+import { INTERNAL_SUBJECTS, RATE_LIMIT_RETRIES, RATE_LIMIT_RETRY_BASE_MS, RATE_PACED_RETRIES, RATE_PACE_ANSWER_MS, RATE_PACE_KEPT_MS, RATE_PACE_SHARE } from './constants.js'
 import { abortReason } from './channel.js'
 import { pause } from './guard.js'
 import { RateLimitedError } from '../core/errors.js'
@@ -79,16 +79,22 @@ export class CallerPacer {
   }
 
   /**
-   * A refusal of `r` (its error message): paces the limit it names, and returns how long `r`
-   * waits before it is sent again (its slot in the pace), or undefined when that is past its
-   * deadline. A message this node cannot read (another implementation's) leaves only the backoff
-   * of `attempt`: 50, 100, 200 ms, or the wait it names if it says one, with up to half again.
+   * The refusal of `r`'s attempt `attempt` (0: its first; its error message): paces the limit it
+   * names, and returns how long `r` waits before it is sent again (its slot in the pace), or
+   * undefined when that is past its deadline or `r` has been refused too often. A refusal that
+   * names its rate is tried again in its slot up to RATE_PACED_RETRIES times: its refusals are
+   * mostly of requests that were on the wire before the caller knew the rate, or that queued
+   * behind them at the peer (a burst of 80 at a peer's 40/s failed 2 requests in 480 with three
+   * tries each on a loaded host), not of a caller over the pace. A message this node cannot
+   * read (another implementation's) is tried again `retries` times only, after the backoff of
+   * `attempt`: 50, 100, 200 ms, or the wait it names if it says one, with up to half again.
    */
-  refused (r: Paced, message: string, attempt: number, now: number): number | undefined {
+  refused (r: Paced, message: string, attempt: number, now: number, retries = RATE_LIMIT_RETRIES): number | undefined {
     const said = REFUSAL.exec(message)
     const rate = Number(said?.[2] ?? 0)
     const hint = Number(said?.[3] ?? /retry after (\d+) ms/.exec(message)?.[1] ?? 0)
     if (said === null || rate <= 0) {
+      if (attempt >= retries) return undefined
       const wait = Math.max(hint, RATE_LIMIT_RETRY_BASE_MS * 2 ** attempt) * (1 + Math.random() / 2)
       return now + wait > r.until ? undefined : wait
     }
@@ -98,7 +104,7 @@ export class CallerPacer {
     const msPer = 1000 / (rate * RATE_PACE_SHARE)
     // The peer's bucket is empty now: nothing goes out before the wait it named.
     this.paces.set(key, { msPer, rate, nextAt: Math.max(pace?.nextAt ?? 0, now + hint), until: now + RATE_PACE_KEPT_MS })
-    return this.slot(r, now)
+    return attempt >= RATE_PACED_RETRIES ? undefined : this.slot(r, now)
   }
 
   /** Waits for `r`'s slot; RATE001 at once when it would come after its deadline. */
@@ -108,9 +114,9 @@ export class CallerPacer {
     await paced(ms, signal)
   }
 
-  /** After a refusal of `r`: waits for its slot to send it again, or false when there is none before its deadline. */
-  async again (r: Paced, message: string, attempt: number, signal: AbortSignal): Promise<boolean> {
-    const ms = this.refused(r, message, attempt, Date.now())
+  /** After a refusal of `r`: waits for its slot to send it again, or false when it gets none (`refused`). */
+  async again (r: Paced, message: string, attempt: number, retries: number, signal: AbortSignal): Promise<boolean> {
+    const ms = this.refused(r, message, attempt, Date.now(), retries)
     if (ms === undefined) return false
     await paced(ms, signal)
     return true

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import type { Stream } from '@libp2p/interface'
 import { RPC_PROTOCOL, type AgentNode } from '../../../surfaces/index.js'
 import { AgentMeshError, RateLimitedError } from '../../../protocols/core/errors.js'
-import { MAX_INBOUND_STREAMS } from '../../../protocols/rpc/constants.js'
+import { MAX_INBOUND_STREAMS, RATE_LIMIT_RETRIES, RATE_PACED_RETRIES } from '../../../protocols/rpc/constants.js'
 import { PeerLimiter, type RateLimits } from '../../../protocols/rpc/limits.js'
 import { sleep, startMesh, stopAll, waitFor } from '../../helpers.js'
 import { pino } from 'pino'
@@ -72,9 +72,11 @@ test('rpc: a flooding peer gets RATE001 unrun, is counted, then disconnected and
     const ran = new Map<string, number>()
     victim.handle('work', (x, ctx) => { ran.set(ctx.peer, (ran.get(ctx.peer) ?? 0) + 1); return x })
 
-    // An honest burst a little over the limit: the refused part is retried after a backoff and succeeds.
-    const burst = await Promise.all(Array.from({ length: 50 }, async (_, i) => await honest.request(victim.peerId, 'work', i)))
-    assert.deepEqual(burst, Array.from({ length: 50 }, (_, i) => i))
+    // An honest burst of twice the limit: the refused part is retried in its paced slots and
+    // succeeds. (Three tries each lost 2 requests in 480 to a loaded host: refused again behind
+    // the burst's other requests.)
+    const burst = await Promise.all(Array.from({ length: 80 }, async (_, i) => await honest.request(victim.peerId, 'work', i)))
+    assert.deepEqual(burst, Array.from({ length: 80 }, (_, i) => i))
     assert.ok(victim.stats.get('rpc_rate_limited_total', { peer: honest.peerId }) >= 1, 'part of the burst was refused, then retried')
     await sleep(1_200) // the honest peer's run of refusals ends
 
@@ -203,6 +205,16 @@ test('caller pacer: a refusal paces that peer\'s limit at nine tenths of its rat
   assert.ok((pacer.refused(req('c'), 'busy: retry after 400 ms', 0, now) ?? -1) >= 400)
   assert.equal(pacer.refused(req('c', 1, 100, 'work', now + 100), 'busy: retry after 400 ms', 0, now), undefined, 'not past the deadline')
   assert.equal(pacer.slot(req('c'), now), 0, 'and no pace')
+  // How often: an unreadable refusal `retries` times (3 by default); one that names its rate in
+  // every slot before the deadline, up to RATE_PACED_RETRIES, whatever `retries` says (a burst's
+  // requests already on the wire are refused again while the peer works through them).
+  assert.equal(pacer.refused(req('c'), 'slow down', 3, now), undefined, 'an unreadable refusal: three tries by default')
+  assert.ok((pacer.refused(req('c'), 'slow down', 3, now, 5) ?? -1) > 0, 'or as many as asked')
+  const tries = new CallerPacer()
+  const named = (attempt: number): number | undefined => tries.refused(req('t'), said, attempt, now)
+  assert.ok((named(RATE_LIMIT_RETRIES) ?? -1) >= 30, 'a refusal naming its rate is tried past RATE_LIMIT_RETRIES')
+  assert.ok((named(RATE_PACED_RETRIES - 1) ?? -1) >= 30, 'up to RATE_PACED_RETRIES')
+  assert.equal(named(RATE_PACED_RETRIES), undefined, 'and no more')
 })
 
 test('streams: 50 rpc streams opened by one peer on one connection do not all get through', { timeout: 3 * 60_000 }, async () => {
