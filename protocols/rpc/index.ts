@@ -213,8 +213,10 @@ export class RpcService {
     let reply = out.peer === this.localPeer
       ? await untilAborted(this.serveSelf(env), limit.signal, abortReason)
       : await (await this.channel(out.peer, limit.signal)).request(env, frame, limit.signal)
-    for (let attempt = 0; reply.error?.code === 'RATE001' && retries > 0 && await this.pacer.again(paced, reply.error.message, attempt, retries, limit.signal); attempt++) {
-      reply = await (await this.channel(out.peer, limit.signal)).request(env, frame, limit.signal)
+    if (retries > 0) {
+      for (let attempt = 0; reply.error?.code === 'RATE001' && await this.pacer.again(paced, reply.error.message, attempt, retries, limit.signal); attempt++) {
+        reply = await (await this.channel(out.peer, limit.signal)).request(env, frame, limit.signal)
+      }
     }
     const took = performance.now() - sentAt
     if (counted) {
