@@ -26,18 +26,23 @@ test('gossip batching: envelopes published together travel in one gossip message
     void (async () => { for await (const m of sub) got.push(m.payload as number) })()
     await waitFor(() => a.topicPeers('batched').subscribers.length === 1, 'the subscription to reach a')
     const sizes = gossipMessages(b, 'batched')
-    // Defaults (10 ms, 50 envelopes): 120 queued in one tick make two full batches, sent at
-    // once, and one of the remaining 20 when the window closes.
+    // Defaults (50 envelopes a batch): 120 published at once go in a few gossip messages of at
+    // most 50. How they split depends on the turns their publishes take to queue: an idle link
+    // sends what it holds at the end of a turn (flusher.ts), so a loaded host that spreads the
+    // 120 over turns sends more, smaller batches ([50, 5, 50, 15] seen beside a CPU burner).
     await Promise.all(Array.from({ length: 120 }, async (_, i) => { await a.publish('batched', i) }))
     await waitFor(() => got.length === 120, 'all 120 to arrive')
     assert.deepEqual(got, Array.from({ length: 120 }, (_, i) => i))
-    assert.deepEqual(sizes, [50, 50, 20], 'envelopes per gossip message')
+    assert.equal(sizes.reduce((x, y) => x + y, 0), 120, `every envelope in a gossip message: ${JSON.stringify(sizes)}`)
+    assert.ok(sizes.every(n => n <= 50), `no gossip message past batchMaxEnvelopes: ${JSON.stringify(sizes)}`)
+    assert.ok(sizes.length <= 6 && sizes.filter(n => n === 50).length >= 1, `120 envelopes in a few full batches, not one message each: ${JSON.stringify(sizes)}`)
     // Three published one after another, each awaited (publish resolves once queued), share the window.
+    const before = sizes.length
     await a.publish('batched', 120)
     await a.publish('batched', 121)
     await a.publish('batched', 122)
     await waitFor(() => got.length === 123, 'three more')
-    assert.deepEqual(sizes.slice(3), [3], 'three envelopes in one gossip message')
+    assert.deepEqual(sizes.slice(before), [3], 'three envelopes in one gossip message')
     sub.unsubscribe()
   } finally {
     await stopAll([a, b])
