@@ -35,22 +35,25 @@ function loadLmdb (): Lmdb {
 const MAX_SPACES = 32
 
 class LmdbSpace<V> implements StoreSpace<V> {
-  constructor (private readonly db: Database<V, string>, private readonly root: RootDatabase, private readonly path: string) {}
+  /** `closed`: whether the store is closing or closed: a write then is refused here, not handed to lmdb. */
+  constructor (
+    private readonly db: Database<V, string>, private readonly root: RootDatabase, private readonly path: string, private readonly closed: () => boolean
+  ) {}
 
   get (key: string): V | undefined { return this.db.get(key) }
   has (key: string): boolean { return this.db.doesExist(key) }
 
   async put (key: string, value: V): Promise<void> {
-    await this.durable(this.db.put(key, value))
+    await this.durable(async () => await this.db.put(key, value))
   }
 
   async remove (key: string): Promise<void> {
-    await this.durable(this.db.remove(key))
+    await this.durable(async () => await this.db.remove(key))
   }
 
   async batch (ops: ReadonlyArray<StoreOp<V>>): Promise<void> {
     if (ops.length === 0) return
-    await this.durable(this.db.batch(() => {
+    await this.durable(async () => await this.db.batch(() => {
       for (const op of ops) {
         if ('remove' in op) void this.db.remove(op.key)
         else void this.db.put(op.key, op.value)
@@ -79,11 +82,15 @@ class LmdbSpace<V> implements StoreSpace<V> {
 
   count (): number { return this.db.getCount() }
 
-  async clear (): Promise<void> { await this.durable(this.db.clearAsync()) }
+  async clear (): Promise<void> { await this.durable(async () => await this.db.clearAsync()) }
 
-  private async durable (write: Promise<unknown>): Promise<void> {
+  private async durable (write: () => Promise<unknown>): Promise<void> {
+    // lmdb queues a write and commits it from a later turn: one queued after the environment
+    // closed throws there ("The environment is already closed"), uncaught, and takes the process
+    // down (seen in a test that stopped a node while its outbox was writing).
+    if (this.closed()) throw new StoreError(`the store ${this.path} is closed: the write was not made`)
     try {
-      await write
+      await write()
       await this.root.flushed
     } catch (err) {
       throw new StoreError(`write to the store in ${this.path} failed: ${(err as Error).message}`, { cause: err })
@@ -140,7 +147,7 @@ export class LmdbStore implements Store {
       } catch (err) {
         throw new StoreError(`cannot open the space "${name}" of the store ${this.path}: ${(err as Error).message}`, { cause: err })
       }
-      this.spaces.set(name, s = new LmdbSpace<V>(db, this.root, this.path))
+      this.spaces.set(name, s = new LmdbSpace<V>(db, this.root, this.path, () => this.closed))
     }
     return s
   }

@@ -86,6 +86,36 @@ test('LmdbStore: values survive close and reopen, in every space; the lock goes 
   })
 })
 
+test('LmdbStore: a write made while the store closes, or after, is refused with StoreError, and nothing is thrown from a later turn', { timeout: 3 * 60_000 }, async () => {
+  await withTempDir(async (dir) => {
+    const uncaught: Error[] = []
+    const onUncaught = (err: Error): void => { uncaught.push(err) }
+    process.on('uncaughtException', onUncaught)
+    try {
+      const store = LmdbStore.open(dir)
+      const space = store.space<number>('outbox')
+      await space.put('before', 1)
+      const closing = store.close()
+      // A stopping node's outbox writing as its store closes (gossip-delivery.test's restart).
+      const during = [space.put('during', 2), space.remove('before'), space.batch([{ key: 'b', value: 3 }])]
+      for (const w of during) await assert.rejects(w, (e: Error) => e instanceof StoreError && /is closed/.test(e.message))
+      await closing
+      await assert.rejects(space.put('after', 4), StoreError)
+      await new Promise(resolve => setTimeout(resolve, 50)) // lmdb commits from a later turn
+      assert.deepEqual(uncaught.map(e => e.message), [])
+      const again = LmdbStore.open(dir)
+      try {
+        const s = again.space<number>('outbox')
+        assert.deepEqual([...s.entries()], [['before', 1]], 'the acknowledged write kept, the refused ones not made')
+      } finally {
+        await again.close()
+      }
+    } finally {
+      process.off('uncaughtException', onUncaught)
+    }
+  })
+})
+
 test('LmdbStore.backup: a copy taken while the store is open opens as a store with the same values, and passes the check', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {
     const store = LmdbStore.open(join(dir, 'live'))
