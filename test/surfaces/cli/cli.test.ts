@@ -80,9 +80,13 @@ test('two CLI nodes find each other through --bootstrap; the debug endpoint show
     assert.match(bad.stderr, /this agent's commands: echo, info \(did you mean echo\?\)/)
 
     await sub.json(o => o.event === 'subscribed', 'the subscriber to start', 30_000)
-    const pub = new Proc([CLI, 'pub', '--open', '--json', '--mesh', mesh, '--no-mdns', '--bootstrap', boot, 'alerts', '{"level":"high"}', '--count', '2'])
-    const published = await pub.json(o => o.event === 'published', 'the publish')
+    // The subscriber is a client too: it states no topics, so pub knows of it only once connected
+    // to it (through boot's peer exchange). Its default 5 s for that ran out on a loaded host, it
+    // published to nobody, and the subscriber waited a minute: 30 s here, and said if it ran out.
+    const pub = new Proc([CLI, 'pub', '--open', '--json', '--mesh', mesh, '--no-mdns', '--bootstrap', boot, 'alerts', '{"level":"high"}', '--count', '2', '--wait', '30000'])
+    const published = await pub.json(o => o.event === 'published', 'the publish', 45_000)
     assert.equal(published.count, 2)
+    assert.ok(published.subscribers >= 1, `pub published knowing no subscriber: ${JSON.stringify(published)}`)
     assert.equal(await pub.exited(), 0)
     const m = await sub.json(o => o.event === 'message', 'the message to arrive')
     assert.deepEqual(m.payload, { level: 'high' })
