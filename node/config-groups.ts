@@ -49,7 +49,19 @@ export const PubSubConfig = z.strictObject({
 })
 
 export const ConnectionsConfig = z.strictObject({
-  /** Peers each node tries to stay connected to, dialling ones its peers tell it of. */
+  /**
+   * How an agent picks the agents it stays connected to. `dialer`: it dials the peers it is told
+   * of until it has `targetPeers`, and its connections grow with the links other parts add.
+   * `views`: HyParView's active view (protocols/discovery/view-links.ts), `activeView` symmetric
+   * links repaired from a reserve of `passiveView` known agents, and a connection made for
+   * anything else is let go once idle (issue 46: a bounded connection graph as the mesh grows).
+   */
+  graph: z.enum(['dialer', 'views']).default('dialer'),
+  /** `views`: agents in the active view (open links kept); HyParView's log10(N) + c, 6 holds 10,000. */
+  activeView: z.number().int().min(1).max(32).default(6),
+  /** `views`: known agents kept in reserve to repair the active view from. */
+  passiveView: z.number().int().min(1).max(256).default(36),
+  /** Peers each node tries to stay connected to, dialling ones its peers tell it of (`graph: 'dialer'`). */
   targetPeers: z.number().int().min(0).default(8),
   /** Hard cap on open connections (libp2p's connection manager). */
   maxConnections: z.number().int().min(1).default(300),

@@ -30,7 +30,11 @@ import { TOPIC_LINK_INTERVAL_MS, TopicLinks } from './topic-links.js'
 import type { PubSubService } from '../protocols/pubsub/index.js'
 import type { RpcService } from '../protocols/rpc/index.js'
 import { HandOffs } from '../protocols/discovery/hand-off.js'
+import { ViewLinks } from '../protocols/discovery/view-links.js'
 import type { Stats } from './stats.js'
+
+/** The peers the dialers top up to: none with HyParView's views, which keep their own (view-links.ts). */
+export const targetOf = (config: AgentConfig): number => config.connections.graph === 'views' ? 0 : config.connections.targetPeers
 
 /** Under nine tenths of the connection cap: past it libp2p's manager prunes, and links made past it would go round. */
 const underCap = (libp2p: AgentLibp2p, config: AgentConfig): boolean => libp2p.getConnections().length < 0.9 * config.connections.maxConnections
@@ -66,7 +70,7 @@ export function memberConnections (
     // one whose dial timed out in a join wave (nine agents starting together beside other work on
     // two cores) stayed unconnected for good although alive, and a mesh of nine settled with some
     // agents holding one or two links (election-scale.test, live-page-scale.test in CI).
-    candidates: () => libp2p.getPeers().length >= config.connections.targetPeers
+    candidates: () => libp2p.getPeers().length >= targetOf(config)
       ? memberView.peersIn('offline')
       : [...memberView.peersIn('offline'), ...memberView.peersIn('alive').filter(p => !handedOff(p))],
     connected,
@@ -137,6 +141,34 @@ export function handOffs (
     dial: dialById(libp2p),
     dialTimeoutMs: config.connections.dialTimeoutMs,
     count: what => { stats.inc('hand_offs_total', { what }) }
+  })
+}
+
+/** HyParView's views over libp2p and rpc (protocols/discovery/view-links.ts), `connections.graph: 'views'`. */
+export function viewLinksOf (
+  libp2p: AgentLibp2p, rpc: RpcService, config: AgentConfig,
+  s: { member: (peer: string) => boolean, members: () => string[], keep: (peer: string) => boolean }
+): ViewLinks {
+  const self = libp2p.peerId.toString()
+  return new ViewLinks({
+    self,
+    rpc,
+    config: { activeSize: config.connections.activeView, passiveSize: config.connections.passiveView },
+    member: s.member,
+    members: s.members,
+    connected: () => [...new Set(libp2p.getConnections().filter(c => c.status === 'open').map(c => c.remotePeer.toString()))],
+    connectedSince: peer => {
+      let since: number | undefined
+      try {
+        for (const c of libp2p.getConnections(peerIdFromString(peer))) if (c.status === 'open') since = Math.min(since ?? Infinity, c.timeline.open)
+      } catch { return undefined }
+      return since
+    },
+    quietFor: peer => rpc.quietFor(peer),
+    dial: dialById(libp2p),
+    hangUp: peer => { libp2p.hangUp(peerIdFromString(peer)).catch(() => {}) },
+    keep: s.keep,
+    dialTimeoutMs: config.connections.dialTimeoutMs
   })
 }
 

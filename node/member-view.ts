@@ -18,9 +18,21 @@ import { privateKeyOf } from '../protocols/coordination/election-keys.js'
 import { PeerLabels } from '../protocols/rpc/limits.js'
 import { MAX_LABELLED_PEERS } from '../protocols/rpc/constants.js'
 
+/** The node's parts a member view is wired to. */
+interface MemberViewParts {
+  rpc: RpcService
+  membership: Membership
+  admission: Admission
+  audit: AuditSink
+  topics: () => string[]
+  agreed: (peer: string) => boolean
+  /** Whom it probes and gossips to (default: every agent connected; with views, the active view). */
+  neighbours?: () => Iterable<string>
+}
+
 export function buildMemberView (
   host: NodeHost,
-  s: { rpc: RpcService, membership: Membership, admission: Admission, audit: AuditSink, topics: () => string[], agreed: (peer: string) => boolean },
+  s: MemberViewParts,
   observer: Observer
 ): MemberView {
   const { config, libp2p, stats } = host
@@ -31,7 +43,7 @@ export function buildMemberView (
     self: { peerId: host.peerId, name: host.name, roles: config.roles, eligible: selfEligible(config, admission) },
     rpc,
     keys: countedKeys(statementKeys(privateKeyOf(libp2p), config.mesh), (kind) => { stats.inc('member_statements_total', { kind }) }),
-    neighbours: () => membership.peerIds(),
+    neighbours: s.neighbours ?? (() => membership.peerIds()),
     agreed,
     // A full exchange refused over its budget is also counted by peer, with the rpc limits' refusals.
     onRejected: (reason, from) => { stats.inc('gossip_rejected_total', { reason: `member_${reason}` }); if (reason === 'sync_over_budget') stats.inc('rpc_rate_limited_total', { peer: memberLabels.label(from), limit: 'member_sync' }) },

@@ -14,6 +14,7 @@ import type { RpcService } from '../protocols/rpc/index.js'
 import type { Membership } from '../protocols/discovery/membership.js'
 import type { BootstrapDialer } from '../protocols/discovery/bootstrap.js'
 import type { PeerDialer } from '../protocols/discovery/dialer.js'
+import type { ViewLinks } from '../protocols/discovery/view-links.js'
 import type { AgentCard } from '../protocols/discovery/card.js'
 import type { MeshAnnouncer } from '../protocols/discovery/mesh-announcer.js'
 import type { MemberView } from '../protocols/discovery/members.js'
@@ -70,6 +71,8 @@ export interface NodeServices {
   learning: LearningService
   tasks: TaskService
   discovery: PeerDialer
+  /** HyParView's views (`connections.graph: 'views'`); undefined with the dialer. */
+  views?: ViewLinks
   bootstrap: BootstrapDialer
   announcer: MeshAnnouncer
   /** This node's topics stated, the next subscriber of each kept connected, a subscriber dialled before a publish reaching none. */

@@ -15,7 +15,7 @@ import { BootstrapDialer } from '../protocols/discovery/bootstrap.js'
 import { PeerDialer } from '../protocols/discovery/dialer.js'
 import { MeshAnnouncer } from '../protocols/discovery/mesh-announcer.js'
 import { buildMemberView } from './member-view.js'
-import { handOffs as handOffsOf, mapLinks, memberConnections, topicLinks as linksOfTopics, voterConnections } from './member-connections.js'
+import { handOffs as handOffsOf, mapLinks, memberConnections, targetOf, topicLinks as linksOfTopics, viewLinksOf, voterConnections } from './member-connections.js'
 import { NegotiationService } from '../protocols/negotiation/index.js'
 import { METRICS_TOPIC, MonitoringService } from '../protocols/monitoring/index.js'
 import { LearningService } from '../protocols/learning/index.js'
@@ -89,7 +89,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     ackTimeoutMs: config.delivery.topicAckTimeoutMs
   })
   // Not an agent whose connection was just closed by agreement, either way (handOffs: made below, asked only once running).
-  const discovery = new PeerDialer(libp2p, () => config.connections.targetPeers, peer => handOffs.expects(peer))
+  const discovery = new PeerDialer(libp2p, () => targetOf(config), peer => handOffs.expects(peer))
   const membership = new Membership({
     libp2p,
     rpc,
@@ -102,6 +102,9 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
       if (multiaddrs.length > 0) discovery.consider({ id: peerIdFromString(peerId), multiaddrs })
     }
   })
+  const views = config.connections.graph === 'views' && !config.client
+    ? viewLinksOf(libp2p, rpc, config, { member: peer => isMember(peer), members: () => memberView.peersIn('alive'), keep: peer => keep(peer) })
+    : undefined
   const bootstrap = new BootstrapDialer({
     libp2p,
     addresses: config.bootstrap,
@@ -109,16 +112,48 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     maxDelayMs: config.connections.bootstrapMaxDelayMs,
     dialTimeoutMs: config.connections.dialTimeoutMs,
     knows: peer => memberView.stateOf(peer) !== undefined,
-    handedOff: peer => handOffs.expects(peer)
+    // With views, a seed that let this node's connection go once it had neighbours is not dialled back.
+    handedOff: peer => handOffs.expects(peer) || (views !== undefined && views.active().length > 0)
   })
   const agreed = (peer: string): boolean => handOffs.expects(peer)
-  const memberView = buildMemberView(host, { rpc, membership, admission, audit, topics: () => topicLinks.stated(), agreed }, observer)
+  // With views, member rumours and probes go to the active view (while it is empty: to every agent connected).
+  const neighbours = views === undefined ? undefined : (): Iterable<string> => { const a = views.active(); return a.length > 0 ? a : membership.peerIds() }
+  const viewed = neighbours !== undefined ? { neighbours } : {}
+  const memberView = buildMemberView(host, { rpc, membership, admission, audit, topics: () => topicLinks.stated(), agreed, ...viewed }, observer)
   const topicLinks = linksOfTopics(libp2p, config, pubsub, memberView)
   pubsub.reachWith(topicLinks) // pubsub's own interface (topic-reach.ts): it no longer calls a node closure that reads it back
   membership.addEventListener('peer:join', (e) => { memberView.seen(e.detail.peerId, e.detail.card) })
   // A connection closed by agreement (a seed handing this agent on, or this node handing one on) tells nothing of the agent.
-  membership.addEventListener('peer:leave', (e) => { if (!handOffs.expects(e.detail.peerId)) memberView.lost(e.detail.peerId) })
+  membership.addEventListener('peer:leave', (e) => {
+    const peer = e.detail.peerId
+    if (views !== undefined) {
+      // With views, a connection outside the active view ends when it is idle: that says nothing of the agent.
+      const neighbour = views.isActive(peer)
+      views.disconnected(peer)
+      if (!neighbour) return
+    }
+    if (!handOffs.expects(peer)) memberView.lost(peer)
+  })
+  if (views !== undefined) memberView.addEventListener('member:change', () => { views.membersChanged() })
   const [hangUps, reconnect] = memberConnections(libp2p, memberView, config, agreed)
+  // Views: a member is an agent alive (or suspected, not yet declared dead) in the member view; a
+  // connection is kept outside the active view for a voter's links, a topic's subscribers and a watcher's map.
+  // An agent connected here whose card (and in a closed mesh, credential) was checked counts before
+  // its statement arrives: a newcomer's join reaches its contact first (ignored, the newcomer held
+  // the contact as a neighbour the contact did not hold back, for good: seen at 12 agents).
+  const isMember = (peer: string): boolean => {
+    if (membership.isClient(peer)) return false
+    const st = memberView.stateOf(peer)
+    return st === 'alive' || st === 'suspect' || membership.card(peer) !== undefined
+  }
+  const keep = (peer: string): boolean => {
+    if (config.debug !== undefined) return true
+    // A voter's links to the other voters and the coordinator (voter-links.ts); an agent that is none needs none.
+    const voters = coordination.voters()
+    if (voters.includes(host.peerId) && (voters.includes(peer) || coordination.leader === peer)) return true
+    // The application's topics' subscribers (topic-links.ts): every agent reads the mesh's own topics.
+    return topicLinks.stated().some(t => pubsub.subscribers(t).includes(peer))
+  }
   const negotiation = new NegotiationService({ libp2p, maxMessageBytes: config.maxMessageBytes, admits: peer => admission.admits(peer), stats, audit })
   const monitoring = new MonitoringService({
     self: host.peerId,
@@ -185,6 +220,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     learning,
     office.ordered[2],
     discovery,
+    ...(views !== undefined ? [views] : []),
     bootstrap,
     handOffs,
     announcer, mapLinks(libp2p, memberView, announcer, config), topicLinks,
@@ -192,7 +228,8 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     delivery
   ]
   const protocols = { rpc, pubsub, membership, memberView, coordination, resources, negotiation, monitoring, learning, tasks }
-  return { audit, libp2p, admission, delivery, ...protocols, discovery, bootstrap, announcer, topicLinks, deadLetters, ordered }
+  const graph = views !== undefined ? { views } : {}
+  return { audit, libp2p, admission, delivery, ...protocols, discovery, ...graph, bootstrap, announcer, topicLinks, deadLetters, ordered }
 }
 
 /** How long a request of a peer whose card has not arrived yet waits for it, for `allow` in an open mesh. */

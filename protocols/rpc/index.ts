@@ -76,10 +76,15 @@ export type SendResult =
 
 interface Registered { command: Command, handler: Handler, allow?: Allow }
 
+/** Peers whose last exchange `quietFor` remembers. */
+const MAX_EXCHANGE_PEERS = 4_096
+
 export class RpcService {
   private readonly init: RpcInit
   private readonly localPeer: string
   private readonly handlers = new Map<string, Registered>()
+  /** Per peer: requests under way either way, and when the last one ended (`quietFor`). Bounded: the oldest ended ones go first. */
+  private readonly exchanges = new Map<string, { under: number, endedAt: number }>()
   private readonly outbound = new Map<string, Promise<RpcChannel>>()
   private readonly inbound = new Set<RpcChannel>()
   private started = false
@@ -140,6 +145,38 @@ export class RpcService {
 
   commands (): string[] { return [...this.handlers.keys()] }
 
+  /**
+   * How long (ms) since this node last had a request with `peer` under way, either way: 0 while
+   * one is, Infinity when none was lately. What lets a connection made for a few requests (to an
+   * agent outside the active view, protocols/discovery/view-links.ts) go once it is idle.
+   */
+  quietFor (peer: string, now = Date.now()): number {
+    const e = this.exchanges.get(peer)
+    if (e === undefined) return Infinity
+    return e.under > 0 ? 0 : Math.max(0, now - e.endedAt)
+  }
+
+  private async during<T> (peer: string, work: () => Promise<T>): Promise<T> {
+    let e = this.exchanges.get(peer)
+    if (e === undefined) {
+      if (this.exchanges.size >= MAX_EXCHANGE_PEERS) {
+        for (const [p, x] of this.exchanges) if (x.under === 0) { this.exchanges.delete(p); break }
+      }
+      e = { under: 0, endedAt: 0 }
+      this.exchanges.set(peer, e)
+    }
+    e.under++
+    try {
+      return await work()
+    } finally {
+      e.under--
+      e.endedAt = Date.now()
+      // Most recently used last, so the first ended entry is the oldest.
+      this.exchanges.delete(peer)
+      this.exchanges.set(peer, e)
+    }
+  }
+
   /** Reliable delivery's side of the server (protocols/delivery sets it once, when built). */
   receiveWith (receiver: ReliableReceiver): void { this.receiver = receiver }
 
@@ -188,7 +225,7 @@ export class RpcService {
     let failure: AgentMeshError | Error | undefined
     try {
       const framed = frameRequest(out, this.localPeer, options, as, limit.timeoutMs, headers, this.init.maxMessageBytes)
-      const reply = await this.exchange(out, framed, limit, options.rateLimitRetries ?? limits.RATE_LIMIT_RETRIES)
+      const reply = await this.during(out.peer, async () => await this.exchange(out, framed, limit, options.rateLimitRetries ?? limits.RATE_LIMIT_RETRIES))
       return openReply(this.sealer, out, reply, framed.env.id)
     } catch (err) {
       failure = err as Error
@@ -308,7 +345,7 @@ export class RpcService {
       stats: this.init.stats,
       log: this.init.log,
       stallTimeoutMs: this.init.stallTimeoutMs,
-      serve: async (env, ch, bytes) => await this.serve(env, ch, bytes),
+      serve: async (env, ch, bytes) => await this.during(ch.remotePeer, async () => await this.serve(env, ch, bytes)),
       holdMs: () => this.guard.limiter.holdMs(remotePeer, Date.now()),
       refused: (err, correlationId) => {
         this.init.audit?.record({ kind: 'message.refused', peer: remotePeer, ...(correlationId !== undefined ? { correlationId } : {}), code: err.code, reason: err.message.slice(0, 512) })

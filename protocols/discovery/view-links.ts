@@ -1,0 +1,288 @@
+/**
+ * The node's side of HyParView (hyparview.ts, the pure state machine): its messages on the wire
+ * as the internal command `$agentmesh/view`, its timers, and the connections its active view
+ * keeps (`connections.graph: 'views'`, issue 46). With it a node holds about `activeSize`
+ * connections to other agents whatever the mesh's size, instead of topping up to `targetPeers`
+ * from every peer it is told of; member rumours and gossip travel over those links.
+ *
+ * Which peers may be in a view is the member view's answer (`member`): a live agent whose signed
+ * statement this node holds (in a closed mesh: whose credential it checked), never a client and
+ * never a peer only named in a view message. A message from a peer that is not such a member is
+ * ignored, and the peers a message names that are not are dropped from it, so an insider cannot
+ * fill a view with strangers or make this node dial them. A forward-join for a newcomer whose
+ * statement has not reached this node yet waits for it a moment (`PENDING_MS`).
+ *
+ * A message is a request answered empty: a peer that does not answer within the neighbour
+ * timeout counts as lost to the view (`lost`), which is how a dead neighbour is noticed besides
+ * its connection closing. A view message to a peer not connected opens a connection (a join's
+ * contact, a neighbour request, a shuffle's reply), as does an application's request to an agent
+ * outside the active view; such a connection is closed again once no request has used it for
+ * IDLE_MS (`sweep`), and a neighbour's a second after it leaves the active view (`unlink`),
+ * unless `keep` says another part of the node needs it (voter links, topic links, the watcher's
+ * map). Such a close tells the member view nothing (node/services.ts): only the active view's
+ * links are probed and watched.
+ */
+import { z } from 'zod'
+import { defineCommand, type RpcService } from '../rpc/index.js'
+import type { Startable } from '../core/service.js'
+import { HyParView, type HyParViewConfig, type ViewMessage, type ViewOutput } from './hyparview.js'
+
+const PeerIdText = z.string().min(32).max(128).regex(/^[1-9A-HJ-NP-Za-km-z]+$/)
+/** The most peers one shuffle carries (the state machine sends 1 + shuffleActive + shufflePassive). */
+const MAX_SHUFFLE_PEERS = 32
+
+export const ViewWire = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('join') }),
+  z.strictObject({ type: z.literal('forward-join'), peer: PeerIdText, ttl: z.number().int().min(0).max(32) }),
+  z.strictObject({ type: z.literal('neighbour'), high: z.boolean() }),
+  z.strictObject({ type: z.literal('neighbour-reply'), accepted: z.boolean() }),
+  z.strictObject({ type: z.literal('disconnect') }),
+  z.strictObject({ type: z.literal('shuffle'), origin: PeerIdText, ttl: z.number().int().min(0).max(32), peers: z.array(PeerIdText).max(MAX_SHUFFLE_PEERS) }),
+  z.strictObject({ type: z.literal('shuffle-reply'), peers: z.array(PeerIdText).max(MAX_SHUFFLE_PEERS) })
+])
+
+export const ViewExchange = defineCommand('$agentmesh/view', { request: ViewWire, response: z.strictObject({}) })
+
+/** A forward-join naming a newcomer this node does not know yet waits this long for its statement. */
+const PENDING_MS = 3_000
+/** Forward-joins held at once (the oldest dropped past it). */
+const MAX_PENDING = 64
+/** A peer dropped from the active view has its connection closed this long after (its `disconnect` goes first). */
+const UNLINK_AFTER_MS = 1_000
+/** How often the reserve is topped up from the member view and idle connections looked over. */
+const SWEEP_MS = 5_000
+/**
+ * A connection to an agent outside the active view is closed once it is this old and has carried
+ * no request for this long (`keep` aside). Shuffle replies open most of them: each agent's shuffle
+ * (every 10 s) ends with a reply to it from a peer some hops away, over a connection of its own
+ * (12 agents, active views of 3: ~170 view messages to peers outside the view in 45 s).
+ */
+export const IDLE_MS = 15_000
+
+export interface ViewLinksInit {
+  self: string
+  rpc: RpcService
+  config?: Partial<HyParViewConfig>
+  /** Whether `peer` may be in a view: a live agent of the member view, not a client. */
+  member: (peer: string) => boolean
+  /** The live agents of the member view: the reserve is learnt from them. */
+  members: () => string[]
+  /** The agents this node is connected to (a join's contact is one of them). */
+  connected: () => string[]
+  /** When this node's connection to `peer` opened (its oldest open one), undefined when none is. */
+  connectedSince: (peer: string) => number | undefined
+  /** How long since a request with `peer` was under way either way (rpc's `quietFor`): 0 while one is. */
+  quietFor: (peer: string) => number
+  /** Opens a connection to `peer` (by peer id: its addresses come from its statement). */
+  dial: (peer: string, signal: AbortSignal) => Promise<void>
+  /** Closes this node's connections to `peer`. */
+  hangUp: (peer: string) => void
+  /** Another part of the node needs its connection to `peer` kept. */
+  keep: (peer: string) => boolean
+  dialTimeoutMs: number
+  random?: () => number
+  /** Counted: messages in and out by type, and connections closed as idle. */
+  count?: (what: 'in' | 'out' | 'idle-closed', type?: ViewMessage['type']) => void
+}
+
+export class ViewLinks implements Startable {
+  private readonly init: ViewLinksInit
+  private view?: HyParView
+  private unhandle?: () => void
+  private timer?: ReturnType<typeof setTimeout>
+  private sweeper?: ReturnType<typeof setInterval>
+  private readonly pending = new Map<string, { from: string, message: ViewMessage, until: number }>()
+  private readonly dials = new Map<string, AbortController>()
+  private readonly closing = new Set<ReturnType<typeof setTimeout>>()
+  private joining = false
+
+  constructor (init: ViewLinksInit) { this.init = init }
+
+  start (): void {
+    if (this.view !== undefined) return
+    const config = this.init.config !== undefined ? { config: this.init.config } : {}
+    this.view = new HyParView({ self: this.init.self, random: this.init.random ?? Math.random, now: Date.now(), ...config })
+    this.unhandle = this.init.rpc.handle(ViewExchange, (message, ctx) => { this.receive(ctx.peer, message as ViewMessage); return {} })
+    this.sweeper = setInterval(() => { this.sweep() }, SWEEP_MS)
+    this.sweeper.unref?.()
+    this.schedule()
+  }
+
+  stop (): void {
+    this.unhandle?.()
+    this.unhandle = undefined
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    if (this.sweeper !== undefined) clearInterval(this.sweeper)
+    this.timer = this.sweeper = undefined
+    for (const d of this.dials.values()) d.abort(new Error('node stopping'))
+    this.dials.clear()
+    for (const t of this.closing) clearTimeout(t)
+    this.closing.clear()
+    this.pending.clear()
+    this.view = undefined
+  }
+
+  /** The peers this node keeps connections to. */
+  active (): string[] { return this.view?.activeView() ?? [] }
+  /** The reserve. */
+  passive (): string[] { return this.view?.passiveView() ?? [] }
+  isActive (peer: string): boolean { return this.view?.isActive(peer) === true }
+
+  /**
+   * The member view changed: a newcomer a held forward-join named may be known now, a member
+   * gone is lost to the view, and an agent with no neighbour joins through one it is connected to.
+   */
+  membersChanged (): void {
+    const view = this.view
+    if (view === undefined) return
+    const now = Date.now()
+    for (const [peer, p] of this.pending) {
+      if (p.until <= now) this.pending.delete(peer)
+      else if (this.init.member(peer)) { this.pending.delete(peer); view.receive(p.from, p.message, now) }
+    }
+    for (const peer of view.activeView()) if (!this.init.member(peer)) view.lost(peer, now)
+    this.joinIfAlone(now)
+    this.flush()
+  }
+
+  /** The last connection to `peer` closed: an active neighbour is replaced from the reserve. */
+  disconnected (peer: string): void {
+    if (this.view?.isActive(peer) !== true) return
+    this.view.lost(peer, Date.now())
+    this.flush()
+  }
+
+  private receive (from: string, message: ViewMessage): void {
+    const view = this.view
+    if (view === undefined || !this.init.member(from)) return
+    this.init.count?.('in', message.type)
+    const now = Date.now()
+    if (message.type === 'forward-join' && !this.init.member(message.peer)) {
+      // The newcomer's statement is on its way (rumours are slower than a walk of a few hops).
+      if (this.pending.size >= MAX_PENDING) this.pending.delete(this.pending.keys().next().value as string)
+      this.pending.set(message.peer, { from, message, until: now + PENDING_MS })
+      return
+    }
+    if (message.type === 'shuffle') {
+      if (!this.init.member(message.origin)) return
+      view.receive(from, { ...message, peers: message.peers.filter(p => p === message.origin || this.init.member(p)) }, now)
+    } else if (message.type === 'shuffle-reply') {
+      view.receive(from, { ...message, peers: message.peers.filter(p => this.init.member(p)) }, now)
+    } else {
+      view.receive(from, message, now)
+    }
+    this.flush()
+  }
+
+  /** With no neighbour and none asked: join through a connected member (the state machine then walks it out). */
+  private joinIfAlone (now: number): void {
+    const view = this.view
+    if (view === undefined || view.activeView().length > 0 || this.joining) return
+    const contacts = this.init.connected().filter(p => this.init.member(p))
+    if (contacts.length === 0) return
+    const contact = contacts[Math.floor((this.init.random ?? Math.random)() * contacts.length)]
+    view.join(contact, now)
+  }
+
+  /** Carries out what the state machine asked, and sets the timer for its next wakeup. */
+  private flush (): void {
+    const view = this.view
+    if (view === undefined) return
+    for (const o of view.drain()) this.apply(o)
+    this.schedule()
+  }
+
+  private apply (o: ViewOutput): void {
+    switch (o.type) {
+      case 'send': void this.send(o.to, o.message); break
+      case 'up': void this.link(o.peer); break
+      case 'down': this.unlink(o.peer); break
+    }
+  }
+
+  private async send (to: string, message: ViewMessage): Promise<void> {
+    this.init.count?.('out', message.type)
+    try {
+      await this.init.rpc.request(to, ViewExchange, message, { timeoutMs: this.view?.config.neighbourTimeoutMs ?? 5_000, rateLimitRetries: 1 })
+    } catch {
+      // A neighbour (or one asked to be) that cannot be reached is lost to the view; anyone else
+      // (a shuffle's origin, a walk's next hop) just missed one message.
+      const view = this.view
+      if (view !== undefined && (view.isActive(to) || message.type === 'neighbour')) {
+        view.lost(to, Date.now())
+        this.flush()
+      }
+    }
+  }
+
+  /** A peer entered the active view: its connection is opened (if it is not already). */
+  private async link (peer: string): Promise<void> {
+    if (this.init.connectedSince(peer) !== undefined || this.dials.has(peer)) return
+    const dial = new AbortController()
+    this.dials.set(peer, dial)
+    try {
+      await this.init.dial(peer, AbortSignal.any([dial.signal, AbortSignal.timeout(this.init.dialTimeoutMs)]))
+    } catch {
+      if (!dial.signal.aborted) this.disconnected(peer)
+    } finally {
+      if (this.dials.get(peer) === dial) this.dials.delete(peer)
+    }
+  }
+
+  /**
+   * A peer left the active view (dropped to make room, or it said so): its connection closes a
+   * moment later (the `disconnect` message goes first), unless another part of the node needs it
+   * or it came back. As in the paper, where the TCP connection is the link: a peer that still held
+   * this node as a neighbour sees it close and repairs its own view. Left open until idle, a link
+   * one side had dropped stayed in the other's view while its probes kept the connection busy.
+   */
+  private unlink (peer: string): void {
+    this.dials.get(peer)?.abort(new Error('left the active view'))
+    const t = setTimeout(() => {
+      this.closing.delete(t)
+      if (this.view === undefined || this.view.isActive(peer) || this.init.keep(peer)) return
+      this.init.hangUp(peer)
+    }, UNLINK_AFTER_MS)
+    t.unref?.()
+    this.closing.add(t)
+  }
+
+  /**
+   * Every SWEEP_MS: the reserve learns the live members; a lone node joins; connections to agents
+   * outside the active view, older than IDLE_MS, with no request for as long and needed by
+   * nothing else, are closed.
+   */
+  private sweep (): void {
+    const view = this.view
+    if (view === undefined) return
+    const now = Date.now()
+    view.learn(this.init.members().filter(p => p !== this.init.self), now)
+    // A neighbour with no connection and none being opened (a close this node missed) is lost.
+    for (const peer of view.activeView()) if (this.init.connectedSince(peer) === undefined && !this.dials.has(peer)) view.lost(peer, now)
+    this.joinIfAlone(now)
+    for (const peer of this.init.connected()) {
+      if (view.isActive(peer) || !this.init.member(peer) || this.init.keep(peer)) continue
+      const since = this.init.connectedSince(peer)
+      if (since !== undefined && now - since >= IDLE_MS && this.init.quietFor(peer) >= IDLE_MS) {
+        this.init.count?.('idle-closed')
+        this.init.hangUp(peer)
+      }
+    }
+    this.flush()
+  }
+
+  private schedule (): void {
+    const view = this.view
+    if (view === undefined) return
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    const wait = Math.max(0, view.nextWakeup() - Date.now())
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      const v = this.view
+      if (v === undefined) return
+      v.tick(Date.now())
+      this.flush()
+    }, Math.min(wait, 2 ** 31 - 1))
+    this.timer.unref?.()
+  }
+}

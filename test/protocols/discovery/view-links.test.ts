@@ -1,0 +1,88 @@
+// HyParView's views driving real nodes (connections.graph 'views', issue 46): twelve agents joined
+// through one seed keep small symmetric active views, their connections bounded by them, and still
+// see every other agent and one coordinator; an agent that stops is repaired around.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { createAgentNode, type AgentNode } from '../../../surfaces/index.js'
+import { IDLE_MS } from '../../../protocols/discovery/view-links.js'
+import { nodeOptions, stopAll, uniqueMesh, waitFor } from '../../helpers.js'
+
+const N = 12
+const ACTIVE = 3
+/** Connections made for a single exchange (a shuffle's reply, a member exchange) and not yet idle. */
+const TRANSIENT = 4
+
+const viewOf = (n: AgentNode): string[] => n.internals.views?.active() ?? []
+const alive = (n: AgentNode): number => n.members().filter(m => m.state === 'alive').length
+const connectedAgents = (n: AgentNode, agents: readonly AgentNode[]): number => {
+  const ids = new Set(agents.map(a => a.peerId))
+  return new Set(n.libp2p.getConnections().filter(c => c.status === 'open').map(c => c.remotePeer.toString()).filter(p => ids.has(p))).size
+}
+
+/** Whether every agent reaches every other over the active views (the graph gossip travels on). */
+function connectedGraph (agents: readonly AgentNode[]): boolean {
+  const byId = new Map(agents.map(a => [a.peerId, a]))
+  const seen = new Set([agents[0].peerId])
+  const queue = [agents[0]]
+  while (queue.length > 0) {
+    for (const p of viewOf(queue.pop() as AgentNode)) {
+      const next = byId.get(p)
+      if (next !== undefined && !seen.has(p)) { seen.add(p); queue.push(next) }
+    }
+  }
+  return seen.size === agents.length
+}
+
+const describe = (agents: readonly AgentNode[]): string =>
+  agents.map(a => `${a.name}: view [${viewOf(a).map(p => agents.find(x => x.peerId === p)?.name ?? '?').join(' ')}], ${connectedAgents(a, agents)} connected, ${alive(a)} alive`).join('; ')
+
+test('views: twelve agents through one seed keep active views of at most three, symmetric, a connected graph, every agent seen and one coordinator; a stopped agent is repaired around', { timeout: 3 * 60_000 }, async () => {
+  const mesh = uniqueMesh()
+  const agents: AgentNode[] = []
+  const opts = (name: string, bootstrap: string[] = []): Parameters<typeof createAgentNode>[0] =>
+    nodeOptions(mesh, { name, bootstrap, connections: { graph: 'views', activeView: ACTIVE, passiveView: 8 } })
+  try {
+    const seed = await createAgentNode(opts('v0'))
+    await seed.start()
+    agents.push(seed)
+    for (let i = 1; i < N; i++) {
+      const a = await createAgentNode(opts(`v${i}`, [seed.addresses()[0]]))
+      await a.start()
+      agents.push(a)
+    }
+    await waitFor(() => agents.every(a => alive(a) === N - 1), 'every agent to see the eleven others alive', 60_000)
+      .catch((err: Error) => { throw new Error(`${err.message}: ${describe(agents)}`) })
+    await waitFor(() => {
+      const leaders = new Set(agents.map(a => a.coordinator().leader))
+      return leaders.size === 1 && !leaders.has(undefined)
+    }, 'one coordinator that every agent follows', 60_000)
+    // Views settle: every agent has a neighbour, none more than ACTIVE, each link held by both ends.
+    const symmetric = (): boolean => agents.every(a => viewOf(a).every(p => viewOf(agents.find(x => x.peerId === p) as AgentNode).includes(a.peerId)))
+    await waitFor(() => agents.every(a => viewOf(a).length >= 1 && viewOf(a).length <= ACTIVE) && symmetric() && connectedGraph(agents),
+      'active views of one to three, symmetric, over a connected graph', 60_000).catch((err: Error) => { throw new Error(`${err.message}: ${describe(agents)}`) })
+    // Connections: the join wave's are let go once idle (IDLE_MS). Then an agent that is no voter
+    // holds its active view and the few a shuffle's reply or a member exchange opened and has not
+    // let go yet; a voter also its links to the other voters and the coordinator.
+    const { voters } = agents[0].coordinator()
+    const bound = (a: AgentNode): number => ACTIVE + TRANSIENT + (voters.includes(a.peerId) ? voters.length : 0)
+    await waitFor(() => agents.every(a => connectedAgents(a, agents) <= bound(a)),
+      `every agent's connections within its active view, ${TRANSIENT} let go soon, and a voter's links`, IDLE_MS + 30_000)
+      .catch((err: Error) => { throw new Error(`${err.message}: ${describe(agents)}; voters ${voters.map(v => agents.find(a => a.peerId === v)?.name).join(' ')}`) })
+    const others = agents.filter(a => !voters.includes(a.peerId))
+    const mean = others.reduce((s, a) => s + connectedAgents(a, agents), 0) / others.length
+    assert.ok(mean < N - 1, `agents that are no voter hold fewer connections than a full mesh's ${N - 1}: ${mean}`)
+
+    // An agent that is not a voter stops: its neighbours repair their views from the reserve, and
+    // the rest still form one graph and see each other.
+    const coordinator = agents[0].coordinator()
+    const gone = agents.find(a => a !== seed && !coordinator.voters.includes(a.peerId) && coordinator.leader !== a.peerId) as AgentNode
+    await gone.stop()
+    const rest = agents.filter(a => a !== gone)
+    await waitFor(() => rest.every(a => !viewOf(a).includes(gone.peerId) && viewOf(a).length >= 1) && connectedGraph(rest),
+      `${gone.name}'s neighbours to repair their views`, 60_000).catch((err: Error) => { throw new Error(`${err.message}: ${describe(rest)}`) })
+    await waitFor(() => rest.every(a => a.member(gone.peerId)?.state !== 'alive'), `every agent to hold ${gone.name} gone`, 60_000)
+    assert.ok(rest.every(a => alive(a) === N - 2), describe(rest))
+  } finally {
+    await stopAll(agents)
+  }
+})
