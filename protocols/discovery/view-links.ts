@@ -20,7 +20,10 @@
  * IDLE_MS (`sweep`), and a neighbour's a second after it leaves the active view (`unlink`),
  * unless `keep` says another part of the node needs it (voter links, topic links, the watcher's
  * map). Such a close tells the member view nothing (node/services.ts): only the active view's
- * links are probed and watched.
+ * links are probed and watched. *
+ * Experimental (opt-in): 12 agents through one seed hold (test/protocols/discovery/view-links.test.ts),
+ * 100 do not converge yet: a newcomer's join can overtake its card at the contact, and an agent
+ * left with an empty view and no connection has nothing to join through (docs/benchmarks.md).
  */
 import { z } from 'zod'
 import { defineCommand, type RpcService } from '../rpc/index.js'
