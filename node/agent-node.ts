@@ -301,6 +301,11 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   /** Every agent this node has heard of, with its state (alive, suspect, offline, left); `member`: one by peer id, the others' entries not built. */
   members (): Member[] { return this.s.memberView.members() }
   member (peerId: string): Member | undefined { return this.s.memberView.member(peerId) }
+  /**
+   * Whether this node's member view has been matched with another agent's in a full exchange:
+   * until then `members()` may list only the agents it met (a client just joined, its seed).
+   */
+  membersSynced (): boolean { return this.s.memberView.synced() }
 
   /** Who coordinates: term, leader, voters, quorum, and this node's part in it. */
   coordinator (): CoordinationStatus & { leaderName?: string } {

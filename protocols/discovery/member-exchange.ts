@@ -87,41 +87,50 @@ export class MemberExchange {
     ]
   }
 
+  /** Full exchanges that ran to their end (with any agent): 0 until this node's view has been matched with one. */
+  get completed (): number { return this.done }
+  private done = 0
+
   /** One full exchange with `peer`; failures are left to the next exchange (or gossip). */
   async sync (peer: string): Promise<void> {
     try {
-      const older = this.older.get(peer)
-      if (older !== undefined && older.until > Date.now()) { await this.whole(peer, older); return }
-      this.older.delete(peer)
-      for (let round = 0, idle = 0; round < MAX_ROUNDS && idle < MAX_IDLE_ROUNDS; round++) {
-        let listed
-        // A fresh salt each round: which (member, seq) pairs share a sum is nobody's to choose.
-        const salt = randomSalt(this.init.random ?? Math.random)
-        try {
-          const sums = encodeDigest(digestOf(this.init.entries(), salt))
-          listed = await this.init.rpc.request(peer, MemberDigest, { sums, salt }, { timeoutMs: this.init.timeoutMs() })
-        } catch (err) {
-          if (!(err instanceof UnknownCommandError)) throw err
-          if (this.older.size >= MAX_OLDER) this.older.clear()
-          const mark = { until: Date.now() + OLDER_FOR_MS, last: 0 }
-          this.older.set(peer, mark)
-          await this.whole(peer, mark)
-          return
-        }
-        const { want, give } = reconcile(this.init.entries(), listed.entries, listed.buckets, m => this.init.held.seq(m), this.init.self)
-        const given = this.cut(this.init.passive ? [] : give)
-        if (want.length === 0 && given.statements.length === 0) {
-          // Nothing to ask or give in what was listed; buckets left out are listed next round.
-          if (!listed.more) return
-          idle++
-          continue
-        }
-        const patched = await this.init.rpc.request(peer, MemberPatch, { statements: given.statements, want }, { timeoutMs: this.init.timeoutMs() })
-        const taken = this.init.takes(peer) ? this.init.receive(peer, patched.statements) : 0
-        if (!listed.more && !patched.more && !given.more) return
-        idle = taken > 0 ? 0 : idle + 1
-      }
+      await this.rounds(peer)
+      this.done++
     } catch { /* the next exchange (or gossip) brings what this one would have */ }
+  }
+
+  private async rounds (peer: string): Promise<void> {
+    const older = this.older.get(peer)
+    if (older !== undefined && older.until > Date.now()) { await this.whole(peer, older); return }
+    this.older.delete(peer)
+    for (let round = 0, idle = 0; round < MAX_ROUNDS && idle < MAX_IDLE_ROUNDS; round++) {
+      let listed
+      // A fresh salt each round: which (member, seq) pairs share a sum is nobody's to choose.
+      const salt = randomSalt(this.init.random ?? Math.random)
+      try {
+        const sums = encodeDigest(digestOf(this.init.entries(), salt))
+        listed = await this.init.rpc.request(peer, MemberDigest, { sums, salt }, { timeoutMs: this.init.timeoutMs() })
+      } catch (err) {
+        if (!(err instanceof UnknownCommandError)) throw err
+        if (this.older.size >= MAX_OLDER) this.older.clear()
+        const mark = { until: Date.now() + OLDER_FOR_MS, last: 0 }
+        this.older.set(peer, mark)
+        await this.whole(peer, mark)
+        return
+      }
+      const { want, give } = reconcile(this.init.entries(), listed.entries, listed.buckets, m => this.init.held.seq(m), this.init.self)
+      const given = this.cut(this.init.passive ? [] : give)
+      if (want.length === 0 && given.statements.length === 0) {
+        // Nothing to ask or give in what was listed; buckets left out are listed next round.
+        if (!listed.more) return
+        idle++
+        continue
+      }
+      const patched = await this.init.rpc.request(peer, MemberPatch, { statements: given.statements, want }, { timeoutMs: this.init.timeoutMs() })
+      const taken = this.init.takes(peer) ? this.init.receive(peer, patched.statements) : 0
+      if (!listed.more && !patched.more && !given.more) return
+      idle = taken > 0 ? 0 : idle + 1
+    }
   }
 
   /** The exchange of an older build: the whole set both ways, at most once per WHOLE_EVERY_MS with one agent. */

@@ -238,6 +238,9 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
     if (this.running && this.live(peerId)) void this.probe(peerId)
   }
 
+  /** Whether a full exchange with an agent has run to its end: before it, the view may hold only the agents met. */
+  synced (): boolean { return this.exchange.completed > 0 }
+
   /** Every member held, with the roles it holds (member-reads.ts: in a closed mesh, its credential's). */
   members (): Member[] { return this.table.members().map(m => withGrants(m, this.init)) }
   /** One member's entry: the others' are not built. */

@@ -141,7 +141,9 @@ export async function agentNamed (client: Client, name: string, ms: number): Pro
   const look = setInterval(() => {
     const met = new Set(node.peers().map(p => p.peerId))
     const members = node.members().filter(m => m.state === 'alive' && m.peerId !== node.peerId)
-    const whole = members.length > 0 && members.every(m => met.has(m.peerId)) && !members.some(m => m.name === name)
+    // Only once a full exchange filled the view: before it, a client's view held its seed alone
+    // and a name the seed knew was given up on ("no agent named a1; agents seen: a2", CI, loaded).
+    const whole = node.membersSynced() && members.length > 0 && members.every(m => met.has(m.peerId)) && !members.some(m => m.name === name)
     since = whole ? since ?? Date.now() : undefined
     if (since !== undefined && Date.now() - since >= ABSENT_MS) absent.abort()
   }, 200)
