@@ -52,6 +52,8 @@ const PENDING_MS = 3_000
 const MAX_PENDING = 64
 /** A peer dropped from the active view has its connection closed this long after (its `disconnect` goes first). */
 const UNLINK_AFTER_MS = 1_000
+/** Times a `disconnect` is sent before it is given up. */
+const DISCONNECT_TRIES = 3
 /** How often the reserve is topped up from the member view and idle connections looked over. */
 const SWEEP_MS = 5_000
 /**
@@ -97,7 +99,6 @@ export class ViewLinks implements Startable {
   private readonly pending = new Map<string, { from: string, message: ViewMessage, until: number }>()
   private readonly dials = new Map<string, AbortController>()
   private readonly closing = new Set<ReturnType<typeof setTimeout>>()
-  private joining = false
 
   constructor (init: ViewLinksInit) { this.init = init }
 
@@ -141,7 +142,7 @@ export class ViewLinks implements Startable {
     const now = Date.now()
     for (const [peer, p] of this.pending) {
       if (p.until <= now) this.pending.delete(peer)
-      else if (this.init.member(peer)) { this.pending.delete(peer); view.receive(p.from, p.message, now) }
+      else if (this.init.member(peer) && this.init.member(p.from)) { this.pending.delete(peer); view.receive(p.from, p.message, now) }
     }
     for (const peer of view.activeView()) if (!this.init.member(peer)) view.lost(peer, now)
     this.joinIfAlone(now)
@@ -157,15 +158,18 @@ export class ViewLinks implements Startable {
 
   private receive (from: string, message: ViewMessage): void {
     const view = this.view
-    if (view === undefined || !this.init.member(from)) return
-    this.init.count?.('in', message.type)
+    if (view === undefined) return
     const now = Date.now()
-    if (message.type === 'forward-join' && !this.init.member(message.peer)) {
-      // The newcomer's statement is on its way (rumours are slower than a walk of a few hops).
+    // A newcomer's join can overtake its card at the contact; a forward-join's newcomer may not be
+    // known here yet (rumours are slower than a walk of a few hops): each held for its peer.
+    const waitFor = message.type === 'join' && !this.init.member(from) ? from : message.type === 'forward-join' && !this.init.member(message.peer) ? message.peer : undefined
+    if (waitFor !== undefined) {
       if (this.pending.size >= MAX_PENDING) this.pending.delete(this.pending.keys().next().value as string)
-      this.pending.set(message.peer, { from, message, until: now + PENDING_MS })
+      this.pending.set(waitFor, { from, message, until: now + PENDING_MS })
       return
     }
+    if (!this.init.member(from)) return
+    this.init.count?.('in', message.type)
     if (message.type === 'shuffle') {
       if (!this.init.member(message.origin)) return
       view.receive(from, { ...message, peers: message.peers.filter(p => p === message.origin || this.init.member(p)) }, now)
@@ -177,14 +181,26 @@ export class ViewLinks implements Startable {
     this.flush()
   }
 
-  /** With no neighbour and none asked: join through a connected member (the state machine then walks it out). */
+  /**
+   * With no neighbour: join through a connected member (the state machine then walks it out); with
+   * none connected either, open a connection to a member it knows (its reserve, else the member
+   * view) and join through it at the next look. Without it an agent that every neighbour dropped
+   * and whose seed had let it go was left alone for good (100 agents: 14 of them).
+   */
   private joinIfAlone (now: number): void {
     const view = this.view
-    if (view === undefined || view.activeView().length > 0 || this.joining) return
-    const contacts = this.init.connected().filter(p => this.init.member(p))
-    if (contacts.length === 0) return
-    const contact = contacts[Math.floor((this.init.random ?? Math.random)() * contacts.length)]
-    view.join(contact, now)
+    if (view === undefined || view.activeView().length > 0) return
+    const pick = <T>(xs: T[]): T | undefined => xs.length === 0 ? undefined : xs[Math.floor((this.init.random ?? Math.random)() * xs.length)]
+    const contact = pick(this.init.connected().filter(p => this.init.member(p)))
+    if (contact !== undefined) { view.join(contact, now); return }
+    const known = view.passiveView().length > 0 ? view.passiveView() : this.init.members().filter(p => p !== this.init.self)
+    const next = pick(known.filter(p => !this.dials.has(p)))
+    if (next === undefined) return
+    const dial = new AbortController()
+    this.dials.set(next, dial)
+    this.init.dial(next, AbortSignal.any([dial.signal, AbortSignal.timeout(this.init.dialTimeoutMs)]))
+      .then(() => { if (this.view !== undefined) { this.joinIfAlone(Date.now()); this.flush() } }, () => {})
+      .finally(() => { if (this.dials.get(next) === dial) this.dials.delete(next) })
   }
 
   /** Carries out what the state machine asked, and sets the timer for its next wakeup. */
@@ -203,11 +219,19 @@ export class ViewLinks implements Startable {
     }
   }
 
-  private async send (to: string, message: ViewMessage): Promise<void> {
+  private async send (to: string, message: ViewMessage, attempt = 0): Promise<void> {
     this.init.count?.('out', message.type)
     try {
       await this.init.rpc.request(to, ViewExchange, message, { timeoutMs: this.view?.config.neighbourTimeoutMs ?? 5_000, rateLimitRetries: 1 })
     } catch {
+      // A lost `disconnect` leaves this node in the peer's view while the peer is not in its own,
+      // for as long as something else keeps their connection (a voter's link): sent again.
+      if (message.type === 'disconnect' && attempt < DISCONNECT_TRIES - 1 && this.view !== undefined) {
+        const t = setTimeout(() => { this.closing.delete(t); void this.send(to, message, attempt + 1) }, UNLINK_AFTER_MS)
+        t.unref?.()
+        this.closing.add(t)
+        return
+      }
       // A neighbour (or one asked to be) that cannot be reached is lost to the view; anyone else
       // (a shuffle's origin, a walk's next hop) just missed one message.
       const view = this.view
