@@ -22,8 +22,8 @@
  * map). Such a close tells the member view nothing (node/services.ts): only the active view's
  * links are probed and watched. *
  * Experimental (opt-in): 12 agents through one seed hold (test/protocols/discovery/view-links.test.ts),
- * 100 do not converge yet: a newcomer's join can overtake its card at the contact, and an agent
- * left with an empty view and no connection has nothing to join through (docs/benchmarks.md).
+ * 100 did not converge (docs/benchmarks.md, "Views in real nodes": the causes found, what was
+ * changed for them, and what a loaded host still breaks).
  */
 import { z } from 'zod'
 import { defineCommand, type RpcService } from '../rpc/index.js'
@@ -178,6 +178,8 @@ export class ViewLinks implements Startable {
     } else {
       view.receive(from, message, now)
     }
+    // A shuffle's reply, or a refusal to be a neighbour, ends what its connection was opened for.
+    if ((message.type === 'shuffle-reply' || (message.type === 'neighbour-reply' && !message.accepted)) && !view.isActive(from)) this.unlink(from)
     this.flush()
   }
 
@@ -223,6 +225,9 @@ export class ViewLinks implements Startable {
     this.init.count?.('out', message.type)
     try {
       await this.init.rpc.request(to, ViewExchange, message, { timeoutMs: this.view?.config.neighbourTimeoutMs ?? 5_000, rateLimitRetries: 1 })
+      // The same on the answering side: an agent short of neighbours asked every full one in
+      // turn and kept each connection busy past IDLE_MS (12 agents: one held all 11).
+      if ((message.type === 'shuffle-reply' || (message.type === 'neighbour-reply' && !message.accepted)) && this.view?.isActive(to) === false) this.unlink(to)
     } catch {
       // A lost `disconnect` leaves this node in the peer's view while the peer is not in its own,
       // for as long as something else keeps their connection (a voter's link): sent again.
@@ -267,7 +272,7 @@ export class ViewLinks implements Startable {
     this.dials.get(peer)?.abort(new Error('left the active view'))
     const t = setTimeout(() => {
       this.closing.delete(t)
-      if (this.view === undefined || this.view.isActive(peer) || this.init.keep(peer)) return
+      if (this.view === undefined || this.view.isActive(peer) || this.init.keep(peer) || this.init.quietFor(peer) === 0) return
       this.init.hangUp(peer)
     }, UNLINK_AFTER_MS)
     t.unref?.()
