@@ -148,9 +148,20 @@ test('tasks: submission is idempotent by task_id; priorities order the queue; a 
     await elected(nodes)
     let runs = 0
     const order: string[] = []
+    const gates = new Map<string, { promise: Promise<void>, resolve: () => void }>()
+    for (const i of [0, 1, 2]) {
+      let resolve = (): void => {}
+      const promise = new Promise<void>(_resolve => { resolve = _resolve })
+      gates.set(`block-${i}`, { promise, resolve })
+    }
     for (const n of nodes) {
       n.onTask('once', () => { runs++; return 'ok' })
-      n.onTask('slow', async (ctx: TaskContext) => { order.push(ctx.taskId); await sleep(150, ctx.signal); return ctx.taskId })
+      n.onTask('slow', async (ctx: TaskContext) => {
+        order.push(ctx.taskId)
+        // A blocker holds its core until the test lets it go (gates), so no core frees before low and high are queued.
+        await (gates.get(ctx.taskId)?.promise ?? sleep(150, ctx.signal))
+        return ctx.taskId
+      })
       n.onTask('forever', async (ctx: TaskContext) => { await sleep(60_000, ctx.signal) })
     }
     const [h1] = await nodes[0].submitTasks([{ task_id: 'idem', type: 'once' }])
@@ -168,8 +179,13 @@ test('tasks: submission is idempotent by task_id; priorities order the queue; a 
       { task_id: 'low', type: 'slow', priority: 9, requirements: { cpu_cores: 1, memory_gb: 0, storage_gb: 0 } },
       { task_id: 'high', type: 'slow', priority: 1, requirements: { cpu_cores: 1, memory_gb: 0, storage_gb: 0 } }
     ])
+    // One core frees: the queue's head takes it. (With 150 ms blockers, a loaded host freed a core
+    // before the two were queued, and low, submitted first, took it: "block-0, block-2, block-1, low, high".)
+    gates.get('block-0')?.resolve()
+    await waitFor(() => order.length === 4, 'a queued task to start on the core freed')
+    for (const g of gates.values()) g.resolve()
     for (const h of [...blockers, ...queued]) await h.result()
-    assert.ok(order.indexOf('high') < order.indexOf('low'), `priority 1 before 9: ${order.join(', ')}`)
+    assert.equal(order[3], 'high', `priority 1 before 9: ${order.join(', ')}`)
 
     const late = await nodes[2].submitTask({ task_id: 'late', type: 'forever', deadline: new Date(Date.now() + 500).toISOString() })
     await assert.rejects(late.result(), (e: TaskFailedError) => e.status.status === 'failed' && e.code === 'TSK005')
