@@ -30,7 +30,12 @@ export function situationReason (f: SituationFacts): string | null {
       return `no quorum: ${f.quorum.reachable} of ${f.quorum.size} voters reachable, ${f.quorum.needed} needed`
     case 'no-voter-set': {
       const seen = f.eligibleSeen + (f.eligible ? 1 : 0)
-      const what = `waiting for ${f.bootstrapExpect} eligible agents to see each other (coordination.bootstrapExpect), ${seen} seen`
+      // Enough agents seen: the voter set is theirs to propose, or the coordinator's heartbeat
+      // brings it (a node meeting a mesh that elected long ago); "waiting for 3, 5 seen" read as
+      // a contradiction.
+      const what = seen >= f.bootstrapExpect
+        ? `no voter set yet: ${seen} eligible agents seen (coordination.bootstrapExpect ${f.bootstrapExpect}), waiting for their proposals or a coordinator's heartbeat`
+        : `waiting for ${f.bootstrapExpect} eligible agents to see each other (coordination.bootstrapExpect), ${seen} seen`
       return f.eligible ? what : `${what}; this node does not vote`
     }
   }

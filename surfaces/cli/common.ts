@@ -4,6 +4,7 @@ import { loadConfig, type AgentConfig } from '../../node/config.js'
 import { AgentMeshError } from '../../protocols/core/errors.js'
 import { editDistance } from '../../protocols/core/edit-distance.js'
 import { watchBootstrap } from './join.js'
+import { watchAbsent } from '../../node/absent-agent.js'
 
 /** Exit codes, one convention for every command (README's CLI section says the same). */
 export const EXIT_RUNTIME = 1
@@ -122,35 +123,17 @@ export function within (client: Client, ms: number): AbortSignal {
 }
 
 /**
- * How long a name must stay absent from a member view this client has wholly met before it is
- * given up on. The members arrive together (the bootstrap agent's view names them all at once),
- * so a mistyped name need not wait out the whole search (issue 44: 11 s, every agent seen after 1 s).
- */
-const ABSENT_MS = 1_000
-
-/**
  * Waits for the agent named `name`, up to `ms`: resolves to it, or to undefined at the deadline,
- * or earlier once the member view names no such agent while every member in it is met (its card
- * seen), for ABSENT_MS: a member the view names but not yet met is waited for.
+ * or earlier once the member view is complete and names no such agent (node/absent-agent.ts).
  */
 export async function agentNamed (client: Client, name: string, ms: number): Promise<{ peerId: string, name: string } | undefined> {
   const { node } = client
   const signal = within(client, ms)
-  const absent = new AbortController()
-  let since: number | undefined
-  const look = setInterval(() => {
-    const met = new Set(node.peers().map(p => p.peerId))
-    const members = node.members().filter(m => m.state === 'alive' && m.peerId !== node.peerId)
-    // Only once a full exchange filled the view: before it, a client's view held its seed alone
-    // and a name the seed knew was given up on ("no agent named a1; agents seen: a2", CI, loaded).
-    const whole = node.membersSynced() && members.length > 0 && members.every(m => met.has(m.peerId)) && !members.some(m => m.name === name)
-    since = whole ? since ?? Date.now() : undefined
-    if (since !== undefined && Date.now() - since >= ABSENT_MS) absent.abort()
-  }, 200)
+  const absent = watchAbsent(node, m => m.name === name)
   try {
     await node.waitForAgent({ name }, { signal: AbortSignal.any([signal, absent.signal]) }).catch(unlessUnreachable(client))
   } finally {
-    clearInterval(look)
+    absent.stop()
   }
   return node.findAgents({ name })[0]
 }

@@ -14,7 +14,9 @@ export function printCoordinator (node: AgentNode, out: Out): () => void {
   let leader: string | undefined
   let last = ''
   const print = (term: number, reason: string | null): void => {
-    const key = JSON.stringify([leader, term, leader !== undefined ? null : reason])
+    // The key is what the line says: a reason names no term (a term moving while the reason
+    // stays printed the same line twice as a node met an elected mesh).
+    const key = JSON.stringify(leader === undefined && reason !== null ? [reason] : [leader, term])
     if (key === last) return
     last = key
     const view = node.coordinator()

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod'
 import { until } from '../../node/until.js'
+import { watchAbsent } from '../../node/absent-agent.js'
 import { AgentMeshError } from '../../protocols/core/errors.js'
 import { DEAD_LETTER_REASONS, type DeadLetter } from '../../protocols/delivery/types.js'
 import {
@@ -31,13 +32,17 @@ function deadline (ms: number, parent: AbortSignal): { signal: AbortSignal, clea
   return { signal: controller.signal, clear: () => { clearTimeout(timer); parent.removeEventListener('abort', onParent) } }
 }
 
-/** The agent by peer id or name, waiting up to `ms` for one not seen yet; UnknownAgentError (COM002) after. */
+/**
+ * The agent by peer id or name, waiting up to `ms` for one not seen yet, or less once the member
+ * view is complete without it (node/absent-agent.ts); UnknownAgentError (COM002) after.
+ */
 async function findAgent (ctx: McpContext, ref: string, ms: number, signal: AbortSignal): Promise<AgentSummary> {
   const look = (): AgentSummary | undefined => agentsOf(ctx).find(a => a.peerId === ref) ?? agentsOf(ctx).find(a => a.name === ref)
   const wait = deadline(ms, signal)
+  const absent = watchAbsent(ctx.ops.node, m => m.peerId === ref || m.name === ref)
   try {
-    await until(ctx.ops.node, 'peer:join', look, wait.signal).catch(() => {})
-  } finally { wait.clear() }
+    await until(ctx.ops.node, 'peer:join', look, AbortSignal.any([wait.signal, absent.signal])).catch(() => {})
+  } finally { wait.clear(); absent.stop() }
   const found = look()
   if (found === undefined) throw new UnknownAgentError(ref, agentsOf(ctx).map(a => a.name))
   return found

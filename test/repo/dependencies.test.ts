@@ -10,6 +10,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import semver from 'semver'
 import { DIST } from '../helpers.js'
 
 const ROOT = join(DIST, '..')
@@ -58,4 +59,26 @@ test('every dependency is loaded by the shipped code, every devDependency by tes
   // 'buffer' is Node's own module to the shipped code; the package is bound only in the browser bundle (node/browser/globals.ts, built by esbuild).
   const shippedDev = Object.keys(pkg.devDependencies).filter(d => shipped.has(d) && d !== 'buffer')
   assert.deepEqual(shippedDev, [], 'in "devDependencies" but loaded by shipped code (the image installs --omit=dev)')
+})
+
+// Issue 44: `npm ci` warned EBADENGINE on Node 20 (a development dependency wanted Node 22), and
+// package.json said ">=20" while @noble/* want 20.19 and neostandard 22.13 on the 22 line. Every
+// Node that package.json's engines admits must satisfy every locked package's engines, so no
+// `npm ci` on a Node we say we support prints the warning.
+test('package.json\'s engines admit only Node versions every locked package accepts (npm ci prints no EBADENGINE)', { timeout: 60_000 }, async () => {
+  const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string } }
+  const lock = JSON.parse(await readFile(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { engines?: { node?: string } | string[] }> }
+  const ours = pkg.engines.node
+  const refused: string[] = []
+  let checked = 0
+  for (const [path, entry] of Object.entries(lock.packages)) {
+    // Old packages wrote engines as an array of strings, which npm does not check.
+    const range = Array.isArray(entry.engines) ? undefined : entry.engines?.node
+    if (path === '' || range === undefined) continue
+    checked++
+    if (!semver.subset(ours, range)) refused.push(`${path.replace(/^.*node_modules\//, '')} wants ${range}`)
+  }
+  assert.ok(checked > 100, `only ${checked} locked packages name a Node version`)
+  assert.deepEqual(refused, [], `engines ${ours} admits Node versions these refuse`)
+  assert.ok(semver.satisfies(process.version, ours), `this Node (${process.version}) is outside engines ${ours}`)
 })

@@ -39,8 +39,11 @@ class TtyStart {
   }
 }
 
-/** A terminal's `start`, two agents joining it, and what it printed once all three see a coordinator. */
-async function joinedOnTerminal (flags: string[]): Promise<string[]> {
+/**
+ * A terminal's `start`, two agents joining it, and what it printed once all three see a
+ * coordinator; with `leave`, j1 is then stopped and the lines are taken once t0 says it left.
+ */
+async function joinedOnTerminal (flags: string[], leave = false): Promise<string[]> {
   const mesh = uniqueMesh()
   const tty = new TtyStart(['--open', '--no-mdns', '--no-data-dir', '--preset', 'local', '--listen', '/ip4/127.0.0.1/tcp/0', '--name', 't0', '--mesh', mesh, ...flags])
   const joiners: Proc[] = []
@@ -54,6 +57,10 @@ async function joinedOnTerminal (flags: string[]): Promise<string[]> {
     // The coordinator's line may come before a join's (an agent can be elected as it is met).
     await waitFor(() => tty.lines.some(l => l.startsWith('coordinator ')) && ['j1', 'j2'].every(n => tty.lines.some(l => l.startsWith(`+ ${n} joined`))),
       'the terminal start to print the coordinator and both joins', 90_000)
+    if (leave) {
+      await joiners[0].stop()
+      await waitFor(() => tty.lines.some(l => l.startsWith('- j1 left')), 'the terminal start to print that j1 left', 60_000)
+    }
     return tty.lines
   } finally {
     await Promise.all(joiners.map(async p => { await p.stop() }))
@@ -61,17 +68,22 @@ async function joinedOnTerminal (flags: string[]): Promise<string[]> {
   }
 }
 
-test('start on a terminal prints one line per agent that joins, no info logs; -v brings them back, one line each', { timeout: 5 * 60_000, skip: hasScript ? false : 'util-linux script is not installed' }, async () => {
-  const quiet = await joinedOnTerminal([])
+test('start on a terminal prints one line per agent that joins or leaves, no info logs; -v brings them back, one line each; --log-format json too', { timeout: 6 * 60_000, skip: hasScript ? false : 'util-linux script is not installed' }, async () => {
+  const quiet = await joinedOnTerminal([], true)
   console.log(`default: ${quiet.length} lines\n${quiet.join('\n')}`)
   for (const name of ['j1', 'j2']) {
     // The coordinator's line may name it too: that is its own event. The name as a word: a peer id
     // may hold "j1" (12D3KooWNHbie8Kj1o... failed this once, on its ready block's lines).
     const names = new RegExp(`(^|[^A-Za-z0-9])${name}([^A-Za-z0-9]|$)`)
-    assert.equal(quiet.filter(l => names.test(l) && !l.startsWith('coordinator ')).length, 1, `one line names ${name}:\n${quiet.join('\n')}`)
+    const expected = name === 'j1' ? 2 : 1
+    assert.equal(quiet.filter(l => names.test(l) && !l.startsWith('coordinator ')).length, expected, `${expected} line(s) name ${name}:\n${quiet.join('\n')}`)
     assert.ok(quiet.some(l => l.startsWith(`+ ${name} joined (12D3Koo`)), quiet.join('\n'))
   }
+  assert.equal(quiet.filter(l => l.startsWith('- j1 left (12D3Koo')).length, 1, `one line says j1 left:\n${quiet.join('\n')}`)
   assert.ok(!quiet.some(l => / INFO: /.test(l)), `no info logs:\n${quiet.join('\n')}`)
+  // While there is no coordinator, its reason is printed once per reason, not again per term.
+  const reasons = quiet.filter(l => l.startsWith('no coordinator: '))
+  assert.equal(new Set(reasons).size, reasons.length, `a reason printed twice:\n${quiet.join('\n')}`)
 
   const verbose = await joinedOnTerminal(['-v'])
   console.log(`-v: ${verbose.length} lines`)
@@ -81,4 +93,12 @@ test('start on a terminal prints one line per agent that joins, no info logs; -v
   for (const l of joinedLogs) assert.match(l, /"peer_name":"j[12]"/)
   assert.ok(!verbose.some(l => /^\s+"?peer_id"?:/.test(l)), verbose.join('\n'))
   assert.equal(verbose.filter(l => l.startsWith('+ j')).length, 2, 'the event lines stay')
+})
+
+test('start on a terminal with --log-format json: the logs are JSON lines, the event lines stay', { timeout: 5 * 60_000, skip: hasScript ? false : 'util-linux script is not installed' }, async () => {
+  const lines = await joinedOnTerminal(['--log-format', 'json'])
+  const logs = lines.filter(l => l.startsWith('{'))
+  const joined = logs.map(l => JSON.parse(l) as Record<string, unknown>).filter(o => o.msg === 'agent joined' || o.message === 'agent joined')
+  assert.equal(joined.length, 2, `two 'agent joined' logs as JSON:\n${lines.join('\n')}`)
+  assert.equal(lines.filter(l => l.startsWith('+ j')).length, 2, 'the event lines stay')
 })

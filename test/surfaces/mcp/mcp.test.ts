@@ -131,6 +131,11 @@ test('stdio: every tool against three agents, errors as tool errors with our cod
     failure(await call(client, 'call_command', { agent: 'n2', command: 'cube', payload: {} }), 'CMD001')
     assert.match(failure(await call(client, 'call_command', { agent: 'n1', command: 'hang', payload: {}, timeoutMs: 500 }), 'COM001'), /500 ms/)
     assert.match(failure(await call(client, 'call_command', { agent: 'n9', command: 'square', payload: {}, timeoutMs: 200 }), 'COM002'), /no agent "n9"/)
+    // Without a deadline of its own, a name not in the view is given up on once the view is
+    // complete (about 1.2 s), not after the fixed 5 s the tool used to wait (issue 44: at most 4 s).
+    const asked = Date.now()
+    assert.match(failure(await call(client, 'call_command', { agent: 'n9', command: 'echo' }), 'COM002'), /no agent "n9"/)
+    assert.ok(Date.now() - asked < 4_500, `COM002 for a name not in a complete view after ${Date.now() - asked} ms (the fixed wait is 5,000)`)
 
     // The protocol's errors, with our code in the message.
     await protocolError(call(client, 'explode'), -32602, /CMD001: unknown tool "explode"/)
