@@ -53,4 +53,21 @@ const settle = (cmd: Command, path: string): void => {
 }
 for (const cmd of program.commands) settle(cmd, cmd.name())
 
+/**
+ * Commands whose action returns while the process goes on serving (`start`, `mcp --http`) or
+ * that end with a subscription (`sub`): they end by a signal, which exits once the node stopped
+ * (common.ts onSignals).
+ */
+const SERVING = new Set(['start', 'mcp', 'sub'])
+
 await program.parseAsync(process.argv)
+// Any other command has done its work once its action resolved: its node stopped, its answer
+// written (stdout and stderr drained below; pino flushes its asynchronous destination on exit).
+// It ends now rather than when Node's loop drains: libp2p 3.3.11's address manager arms a refed
+// 1 s debounce as a node's listeners close on stop (docs/upstream.md, 4), which kept every
+// `request`, `pub` and `keyring` alive a second after it had answered.
+if (!SERVING.has(asked ?? '')) {
+  // Each callback comes once what was written before it is out (pipes are asynchronous on macOS).
+  await Promise.all([process.stdout, process.stderr].map(async s => { await new Promise<void>(resolve => { s.write('', () => { resolve() }) }) }))
+  process.exit()
+}
