@@ -89,6 +89,16 @@ export const ControlInput = z.strictObject({
 })
 export type ControlInput = z.infer<typeof ControlInput>
 
+/** More input to a task that is not over: its agent reads it from `ctx.messages` (docs/tasks.md). */
+export const MessageInput = z.strictObject({
+  /** The client's id for the message: sent again with the same id, the task takes it once. Made up when absent. */
+  message_id: z.string().min(1).max(128).optional(),
+  input: z.unknown()
+})
+export type MessageInput = z.infer<typeof MessageInput>
+export const MessageOutput = z.strictObject({ task_id: z.string(), message_id: z.string(), status: z.string() })
+export type MessageOutput = z.infer<typeof MessageOutput>
+
 export const ReleaseInput = z.strictObject({
   task_id: z.string().min(1).max(128),
   resource_ids: z.array(z.string().max(256)).max(1_000).optional()
