@@ -27,7 +27,8 @@ import { TaskScheduler, type SchedulerResources } from './scheduler.js'
 import { TaskClient, type TaskHandle } from './handle.js'
 import type { TaskServiceEvents } from './events.js'
 import {
-  ControlCommand, InputCommand, QueryCommand, QueryManyCommand, RecordsCommand, ReplicateCommand, ReportCommand, ReportManyCommand, SubmitCommand, UpdateCommand,
+  ControlCommand, InputCommand, QueryCommand, QueryManyCommand, RecordsCommand, ReplicateCommand, ReportCommand, ReportManyCommand,
+  SubmitCommand, UpdateCommand,
   TaskSpec, type PrunedMark, type Requirements, type TaskRecord, type TaskSpecInput, type TaskStatus
 } from './schemas.js'
 
