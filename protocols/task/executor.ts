@@ -119,11 +119,11 @@ export class TaskExecutor {
     this.unhandles = [
       rpc.handle(RunCommand, (req, ctx) => {
         this.fence(req.term, ctx.peer, 'task-run', ctx.envelope.id)
-        return this.accept(req.spec, req.attempt, req.checkpoint, req.inputs, req.resources)
+        return this.accept(req.spec, req.attempt, req.checkpoint, req.inputs, req.resources, req.messages)
       }),
       rpc.handle(RunManyCommand, (req, ctx) => {
         this.fence(req.term, ctx.peer, 'task-run', ctx.envelope.id)
-        return { answers: req.runs.map(r => answerItem(() => this.accept(r.spec, r.attempt, r.checkpoint, r.inputs, r.resources))) }
+        return { answers: req.runs.map(r => answerItem(() => this.accept(r.spec, r.attempt, r.checkpoint, r.inputs, r.resources, r.messages))) }
       }),
       rpc.handle(StopCommand, (req, ctx) => {
         this.fence(req.term, ctx.peer, 'task-stop', ctx.envelope.id)
