@@ -6,7 +6,7 @@
  * documented is what is validated.
  */
 import { z } from 'zod'
-import { TaskId, TaskSpec, TaskStatus, TaskControlAnswer, ControlAction } from '../../protocols/task/schemas.js'
+import { TaskId, TaskSpec, TaskState, TaskStatus, TaskControlAnswer, ControlAction } from '../../protocols/task/schemas.js'
 import { AllocateRequest, AllocateAnswer } from '../../protocols/resource/schemas.js'
 
 export { TaskId, TaskSpec, TaskStatus, TaskControlAnswer, ControlAction, AllocateRequest, AllocateAnswer }
@@ -96,7 +96,7 @@ export const MessageInput = z.strictObject({
   input: z.unknown()
 })
 export type MessageInput = z.infer<typeof MessageInput>
-export const MessageOutput = z.strictObject({ task_id: z.string(), message_id: z.string(), status: z.string() })
+export const MessageOutput = z.strictObject({ task_id: z.string(), message_id: z.string(), status: TaskState.describe('the task\'s state as it took the message') })
 export type MessageOutput = z.infer<typeof MessageOutput>
 
 export const ReleaseInput = z.strictObject({
