@@ -1,6 +1,7 @@
 // An agent that runs the task type "a2a.text", the task a plain-text A2A message becomes at a
 // gateway started with gateway.a2aTextTask=a2a.text: it answers the text back after
-// A2A_TEXT_RUN_MS (default 1 s; cancelling the task ends it sooner). With a long run and a short
+// A2A_TEXT_RUN_MS (default 1 s; cancelling the task ends it sooner), with the texts sent to the task
+// meanwhile (`followUps`: A2A messages carrying the task's id). With a long run and a short
 // gateway.a2aBlockingWaitMs it is the agent the A2A TCK expects, whose tasks are still WORKING
 // when a blocking SendMessage answers (docs/gateway-graphql-a2a.md, "The A2A TCK"):
 //   AGENTMESH_GATEWAY_A2A_TEXT_TASK=a2a.text AGENTMESH_GATEWAY_A2A_BLOCKING_WAIT_MS=1000 \
@@ -25,12 +26,21 @@ const node = await createAgentNode({
 })
 
 node.onTask(TASK_TYPE, async (ctx: TaskContext) => {
+  // More text sent to the task while it runs (an A2A message with the task's id): kept, and
+  // answered back with the first. The loop ends when the attempt does.
+  const followUps: string[] = []
+  void (async () => {
+    for await (const m of ctx.messages) {
+      const input = m.input as { text?: unknown } | undefined
+      if (typeof input?.text === 'string') followUps.push(input.text)
+    }
+  })()
   // The work: waiting, so a cancel (or pause) that comes meanwhile finds the task running.
   await new Promise((resolve, reject) => {
     const t = setTimeout(resolve, runMs)
     ctx.signal.addEventListener('abort', () => { clearTimeout(t); reject(ctx.signal.reason) }, { once: true })
   })
-  return { text: ctx.task.metadata.text }
+  return { text: ctx.task.metadata.text, followUps }
 })
 
 const stop = (): void => { void node.stop().then(() => process.exit(0)) }

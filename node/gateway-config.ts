@@ -38,6 +38,16 @@ const DEFAULT_WS_PING_INTERVAL_MS = 30_000
  */
 const DEFAULT_A2A_BLOCKING_WAIT_MS = 60_000
 
+/**
+ * The gateway's URL as its clients reach it (scheme, host, port, and a path if a proxy serves it
+ * under one), without a trailing slash: behind a proxy or a public name, the listening address
+ * (127.0.0.1:8080, say) is not where a client can reach it, and the A2A TCK flags a card naming a
+ * loopback or private address.
+ */
+const PublicUrl = z.string()
+  .regex(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, 'expected a URL such as https://mesh.example.com or https://example.com/agentmesh (no query, no fragment)')
+  .transform(u => u.replace(/\/+$/, ''))
+
 /** host:port (a bare port, or ":port", means 127.0.0.1). */
 const Listen = z.string().regex(/^((\[[0-9a-fA-F:]+\]|[^:\s]+)?:)?\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8080 (a bare port means 127.0.0.1)')
 /** A browser origin: scheme, host and port, as a browser sends it in `Origin`. */
@@ -46,6 +56,11 @@ const Origin = z.string().regex(/^https?:\/\/[^/\s]+$/, 'expected an origin such
 export const GatewayConfig = z.strictObject({
   /** host:port of the gateway (REST and WebSocket under /v1, and the other bindings); none means no gateway. */
   listen: Listen.optional(),
+  /**
+   * The base of the URLs the gateway names for itself (the A2A card's interfaces, the OpenAPI
+   * document's server); unset, the address it listens on (http://host:port).
+   */
+  publicUrl: PublicUrl.optional(),
   /** Bearer token every client must show; mandatory when the gateway binds beyond loopback. */
   token: z.string().min(16).optional(),
   /** Largest request body or WebSocket frame accepted (413, or the socket closed with 1009, past it). */

@@ -22,7 +22,7 @@ export { defineCommand, type Command, type Handler, type HandlerContext, type Re
 export { defineTopic, type Topic, type Message, Subscription, type PublishOptions } from '../protocols/pubsub/index.js'
 export { Envelope, MessageType, Priority, Destination, makeEnvelope, encodeEnvelope, decodeEnvelope } from '../protocols/envelope/index.js'
 export { AgentCard } from '../protocols/discovery/card.js'
-export { TaskHandle, TaskFailedError, TaskStopped, type TaskContext, type TaskSpecInput, type TaskStatus, type TaskState } from '../protocols/task/index.js'
+export { TaskHandle, TaskFailedError, TaskStopped, type TaskContext, type TaskMessage, type TaskSpecInput, type TaskStatus, type TaskState } from '../protocols/task/index.js'
 export type { PeerInfo, AgentQuery } from '../protocols/discovery/membership.js'
 export { ResourceStatus, type AllocateAnswer, type AllocateRequest, type Allocation, type ResourceItem } from '../protocols/resource/index.js'
 export { NEGOTIATE_PROTOCOL, type Cfp, type ContractNetOptions, type ContractNetResult, type Agreement, type Respond, type Response, type Participant, type NegotiationEvent } from '../protocols/negotiation/index.js'

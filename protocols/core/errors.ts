@@ -202,6 +202,15 @@ export class TaskAccessError extends AgentMeshError {
   constructor (message: string, options?: ErrorOptions) { super('TSK007', message, options) }
 }
 
+/**
+ * MSG002: more input to a task than its record may hold (TASK_MESSAGES_MAX messages or
+ * TASK_MESSAGES_MAX_BYTES in all, protocols/task/schemas.ts): every status and replica carries
+ * them, so they are bounded like any message; the task's earlier messages stay as they were.
+ */
+export class TaskInputFullError extends AgentMeshError {
+  constructor (message: string, options?: ErrorOptions) { super('MSG002', message, options) }
+}
+
 /** NEG001: a proposal or an answer that came after the negotiation's deadline. */
 export class LateProposalError extends AgentMeshError {
   constructor (message: string, options?: ErrorOptions) { super('NEG001', message, options) }
@@ -293,7 +302,7 @@ const WIRE_CLASSES = [
   ConnectionError, UnknownCommandError, HandlerError, ConfigError, StaleTermError,
   NotCoordinatorError, ResourceConflictError, DirectiveFailedError, NoDirectiveHandlerError,
   UnknownTaskError, InvalidTaskStateError, DependencyError, NotTaskHolderError, DeadlineError,
-  CannotRunTaskError, TaskAccessError, LateProposalError, NoAgreementError, ModelMismatchError,
+  CannotRunTaskError, TaskAccessError, TaskInputFullError, LateProposalError, NoAgreementError, ModelMismatchError,
   StaleModelError, UnknownModelError, NotAdmittedError, ForbiddenError, SealedError, BadSignatureError,
   StaleRevocationsError, RateLimitedError, CircuitOpenError, IdempotencyConflictError, StoreError
 ] as const

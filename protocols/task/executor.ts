@@ -12,7 +12,10 @@ import { AgentMeshError, CannotRunTaskError, ConfigError, ConnectionError, Handl
 import type { ResourceItem } from '../resource/schemas.js'
 import type { TaskEvents } from './events.js'
 import { BatchCall, answerItem } from './batch-call.js'
-import { HeldCommand, ReportCommand, ReportManyCommand, RunCommand, RunManyCommand, StopCommand, type Requirements, type TaskReport, type TaskSpec } from './schemas.js'
+import {
+  DeliverCommand, HeldCommand, ReportCommand, ReportManyCommand, RunCommand, RunManyCommand, StopCommand,
+  type Requirements, type TaskMessage, type TaskReport, type TaskSpec
+} from './schemas.js'
 
 export interface TaskContext {
   readonly taskId: string
@@ -30,6 +33,13 @@ export interface TaskContext {
   progress: (fraction: number, metrics?: Record<string, unknown>) => void
   /** Save where to resume from; sent with the next progress report, and kept across a pause. */
   saveCheckpoint: (checkpoint: unknown) => void
+  /**
+   * The messages sent to the task since its submission (`$agentmesh/task/input`): those it held
+   * when this attempt started first, then each one as it comes, each once; the iteration ends
+   * when the attempt does (the handler returned or threw, or `signal` fired). Each loop over it
+   * starts from the first message. A handler that never reads it is unaffected.
+   */
+  readonly messages: AsyncIterable<TaskMessage>
 }
 
 export type TaskHandler = (ctx: TaskContext) => unknown
@@ -49,6 +59,12 @@ interface Attempt {
   error?: { code: string, message: string }
   /** The final report was acknowledged by a coordinator. */
   delivered: boolean
+  /** The task's messages this attempt holds, in order, each once (by message_id). */
+  inbox: TaskMessage[]
+  /** Readers of `ctx.messages` waiting for the next message or the end. */
+  waiting: Set<() => void>
+  /** The handler returned or threw: `ctx.messages` ends. */
+  over: boolean
 }
 
 export interface ExecutorInit {
@@ -103,15 +119,19 @@ export class TaskExecutor {
     this.unhandles = [
       rpc.handle(RunCommand, (req, ctx) => {
         this.fence(req.term, ctx.peer, 'task-run', ctx.envelope.id)
-        return this.accept(req.spec, req.attempt, req.checkpoint, req.inputs, req.resources)
+        return this.accept(req.spec, req.attempt, req.checkpoint, req.inputs, req.resources, req.messages)
       }),
       rpc.handle(RunManyCommand, (req, ctx) => {
         this.fence(req.term, ctx.peer, 'task-run', ctx.envelope.id)
-        return { answers: req.runs.map(r => answerItem(() => this.accept(r.spec, r.attempt, r.checkpoint, r.inputs, r.resources))) }
+        return { answers: req.runs.map(r => answerItem(() => this.accept(r.spec, r.attempt, r.checkpoint, r.inputs, r.resources, r.messages))) }
       }),
       rpc.handle(StopCommand, (req, ctx) => {
         this.fence(req.term, ctx.peer, 'task-stop', ctx.envelope.id)
         return { stopped: this.stopAttempt(req.task_id, req.attempt, req.why) }
+      }),
+      rpc.handle(DeliverCommand, (req, ctx) => {
+        this.fence(req.term, ctx.peer, 'task-deliver', ctx.envelope.id)
+        return { delivered: this.deliver(req.task_id, req.attempt, req.messages) }
       }),
       rpc.handle(HeldCommand, (req, ctx) => {
         this.fence(req.term, ctx.peer, 'task-held', ctx.envelope.id)
@@ -125,6 +145,17 @@ export class TaskExecutor {
     const a = this.attempts.get(taskId)
     if (a === undefined || a.attempt !== attempt || a.state !== 'running') return false
     a.controller.abort(new TaskStopped(why))
+    return true
+  }
+
+  /**
+   * Messages for a running attempt (the coordinator's deliver, or its own call): each one the
+   * attempt does not hold yet is added to its inbox, in order. False if this agent does not run that attempt.
+   */
+  deliver (taskId: string, attempt: number, messages: readonly TaskMessage[]): boolean {
+    const a = this.attempts.get(taskId)
+    if (a === undefined || a.attempt !== attempt || a.state !== 'running') return false
+    take(a, messages)
     return true
   }
 
@@ -188,7 +219,7 @@ export class TaskExecutor {
 
   /** Take a task (the coordinator's run command, or the local coordinator's call). */
   accept (
-    spec: TaskSpec, attempt: number, checkpoint: unknown, inputs: Record<string, unknown>, resources: ResourceItem[] = []
+    spec: TaskSpec, attempt: number, checkpoint: unknown, inputs: Record<string, unknown>, resources: ResourceItem[] = [], messages: readonly TaskMessage[] = []
   ): { accepted: true, duplicate: boolean } | { accepted: false, holds: number } {
     const known = this.attempts.get(spec.task_id)
     // An older attempt than one this agent took: the coordinator offering it has not seen the
@@ -199,6 +230,7 @@ export class TaskExecutor {
       // The same offer again (its acknowledgement was lost): if that attempt already ended, its
       // end is told again, since the coordinator evidently does not have it.
       if (known.state !== 'running') setImmediate(() => { void this.sendEnd(known) })
+      else take(known, messages)
       return { accepted: true, duplicate: true }
     }
     const handler = this.handlers.get(spec.type)
@@ -209,7 +241,11 @@ export class TaskExecutor {
       throw new CannotRunTaskError(`not enough free resources for task ${spec.task_id} (needs ${JSON.stringify(r)}, free ${JSON.stringify(free)})`)
     }
     if (known?.state === 'running') known.controller.abort(new TaskStopped('cancel'))
-    const a: Attempt = { spec, attempt, state: 'running', progress: 0, controller: new AbortController(), delivered: false, ...(checkpoint !== undefined ? { checkpoint } : {}) }
+    const a: Attempt = {
+      spec, attempt, state: 'running', progress: 0, controller: new AbortController(), delivered: false, inbox: [], waiting: new Set(), over: false, ...(checkpoint !== undefined ? { checkpoint } : {})
+    }
+    take(a, messages)
+    a.controller.signal.addEventListener('abort', () => { wake(a) }, { once: true })
     this.attempts.set(spec.task_id, a)
     this.forgetOld()
     // After the acknowledgement: the coordinator learns of the start from the first report.
@@ -263,7 +299,8 @@ export class TaskExecutor {
         a.progress = Math.min(1, Math.max(0, Number.isFinite(fraction) ? fraction : 0))
         report({ metrics: metrics ?? {} })
       },
-      saveCheckpoint: (c) => { a.checkpoint = c }
+      saveCheckpoint: (c) => { a.checkpoint = c },
+      messages: { [Symbol.asyncIterator]: () => inboxOf(a) }
     }
     try {
       const result = await handler(ctx)
@@ -281,6 +318,9 @@ export class TaskExecutor {
         const e = err instanceof AgentMeshError ? err : new HandlerError(err instanceof Error ? err.message : String(err))
         a.error = { code: e.code, message: e.message.slice(0, 4096) }
       }
+    } finally {
+      a.over = true
+      wake(a)
     }
     await this.sendEnd(a)
   }
@@ -349,5 +389,31 @@ export class TaskExecutor {
       if (this.attempts.size <= KEEP_FINISHED) break
       if (a.state !== 'running' && a.delivered) this.attempts.delete(id)
     }
+  }
+}
+
+/** Add the messages `a` does not hold yet (by message_id), in order, and wake its readers. */
+function take (a: Attempt, messages: readonly TaskMessage[]): void {
+  let added = false
+  for (const m of messages) {
+    if (a.inbox.some(x => x.message_id === m.message_id)) continue
+    a.inbox.push(m)
+    added = true
+  }
+  if (added) wake(a)
+}
+
+function wake (a: Attempt): void {
+  for (const w of a.waiting) w()
+  a.waiting.clear()
+}
+
+/** One reader of an attempt's inbox: every message from the first, then each new one, until the attempt ends or is stopped. */
+async function * inboxOf (a: Attempt): AsyncGenerator<TaskMessage> {
+  let i = 0
+  for (;;) {
+    while (i < a.inbox.length) yield a.inbox[i++]
+    if (a.over || a.controller.signal.aborted) return
+    await new Promise<void>(resolve => { a.waiting.add(resolve) })
   }
 }

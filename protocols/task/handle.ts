@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto'
 import { AgentMeshError, TimeoutError, ValidationError } from '../core/errors.js'
 import type { RpcService } from '../rpc/index.js'
 import type { Office } from '../coordination/office.js'
-import { ControlCommand, QueryCommand, QueryManyCommand, SubmitCommand, TaskSpec, TERMINAL, type SubmissionProof, type TaskControlAnswer, type TaskSpecInput, type TaskStatus } from './schemas.js'
+import { ControlCommand, InputCommand, QueryCommand, QueryManyCommand, SubmitCommand, TaskSpec, TERMINAL, type SubmissionProof, type TaskControlAnswer, TaskInputRequest, type TaskSpecInput, type TaskStatus } from './schemas.js'
 import { deadline } from '../core/deadline.js'
 
 /** How long a question refused in a coordinator hand-over (CRD002) waits before it is asked again. */
@@ -28,6 +28,7 @@ export interface TaskClientInit {
     query: (taskId: string) => Promise<TaskStatus>
     queryMany: (taskIds: string[]) => Promise<TaskStatus[]>
     control: (c: { command_id: string, type: 'task.control.pause' | 'task.control.resume' | 'task.control.cancel', task_id: string, reason?: string, checkpoint?: unknown }) => Promise<TaskControlAnswer>
+    input: (c: TaskInputRequest) => Promise<TaskControlAnswer>
   }
   submitTimeoutMs: number
 }
@@ -93,6 +94,14 @@ export class TaskHandle {
   async pause (reason?: string): Promise<TaskControlAnswer> { return await this.client.control(this.taskId, 'task.control.pause', { ...(reason !== undefined ? { reason } : {}) }) }
   async resume (checkpoint?: unknown): Promise<TaskControlAnswer> { return await this.client.control(this.taskId, 'task.control.resume', { ...(checkpoint !== undefined ? { checkpoint } : {}) }) }
   async cancel (reason?: string): Promise<TaskControlAnswer> { return await this.client.control(this.taskId, 'task.control.cancel', { ...(reason !== undefined ? { reason } : {}) }) }
+
+  /**
+   * More input to the task while it is not over: its agent reads it from `ctx.messages`, and so
+   * does every later attempt. `message_id` (made up when not given) makes a resend harmless.
+   */
+  async input (input: unknown, messageId?: string): Promise<TaskControlAnswer> {
+    return await this.client.input(this.taskId, { input, ...(messageId !== undefined ? { message_id: messageId } : {}) })
+  }
 
   /** A status from the coordinator: kept if newer than what we have. */
   push (s: TaskStatus): void {
@@ -233,6 +242,21 @@ export class TaskClient {
     return await this.atCoordinator(async (coordinator, signal) => coordinator === this.init.self
       ? await this.init.local.control(c)
       : await this.init.rpc.request(coordinator, ControlCommand, c, { signal }))
+  }
+
+  /**
+   * A message to a task (its submitter's, the coordinator's or a task operator's): acknowledged
+   * with the task's state once a majority of the voters hold it, or rejected (TSK001, TSK002 for
+   * a task over, TSK007, MSG002 past the caps). Asked again through a hand-over with the same
+   * message id, which the task takes once.
+   */
+  async input (taskId: string, m: { message_id?: string, input: unknown }): Promise<TaskControlAnswer> {
+    const c = { command_id: randomUUID(), task_id: taskId, message: { message_id: m.message_id ?? randomUUID(), input: m.input } }
+    const parsed = TaskInputRequest.safeParse(c)
+    if (!parsed.success) throw new ValidationError(`input to task ${taskId}: ${parsed.error.issues.map(x => `${x.path.join('.')}: ${x.message}`).join('; ')}`)
+    return await this.atCoordinator(async (coordinator, signal) => coordinator === this.init.self
+      ? await this.init.local.input(parsed.data)
+      : await this.init.rpc.request(coordinator, InputCommand, parsed.data, { signal }))
   }
 
   /**

@@ -27,7 +27,8 @@ import { TaskScheduler, type SchedulerResources } from './scheduler.js'
 import { TaskClient, type TaskHandle } from './handle.js'
 import type { TaskServiceEvents } from './events.js'
 import {
-  ControlCommand, QueryCommand, QueryManyCommand, RecordsCommand, ReplicateCommand, ReportCommand, ReportManyCommand, SubmitCommand, UpdateCommand,
+  ControlCommand, InputCommand, QueryCommand, QueryManyCommand, RecordsCommand, ReplicateCommand, ReportCommand, ReportManyCommand,
+  SubmitCommand, UpdateCommand,
   TaskSpec, type PrunedMark, type Requirements, type TaskRecord, type TaskSpecInput, type TaskStatus
 } from './schemas.js'
 
@@ -147,7 +148,8 @@ export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
         submit: async (specs, signed) => await this.scheduler.submit(init.self, specs, signed),
         query: async (id) => await this.scheduler.query(init.self, id),
         queryMany: async (ids) => await this.scheduler.queryMany(init.self, ids),
-        control: async (c) => await this.scheduler.control(init.self, c)
+        control: async (c) => await this.scheduler.control(init.self, c),
+        input: async (c) => await this.scheduler.input(init.self, c)
       },
       submitTimeoutMs: 30_000
     })
@@ -173,6 +175,7 @@ export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
       rpc.handle(QueryCommand, async ({ task_id: id }, ctx) => await this.scheduler.query(ctx.peer, id, ctx.envelope.id)),
       rpc.handle(QueryManyCommand, async ({ task_ids: ids }, ctx) => ({ statuses: await this.scheduler.queryMany(ctx.peer, ids, ctx.envelope.id) })),
       rpc.handle(ControlCommand, async (c, ctx) => await this.scheduler.control(ctx.peer, c, ctx.envelope.id)),
+      rpc.handle(InputCommand, async (c, ctx) => await this.scheduler.input(ctx.peer, c, ctx.envelope.id)),
       rpc.handle(ReportCommand, (r, ctx) => ({ known: this.scheduler.report(ctx.peer, r, ctx.envelope.id) })),
       rpc.handle(ReportManyCommand, ({ reports }, ctx) => ({
         answers: reports.map(r => answerItem(() => ({ known: this.scheduler.report(ctx.peer, r, ctx.envelope.id) })))
@@ -243,9 +246,9 @@ export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
   async submitAll (specs: TaskSpecInput[], options?: { signal?: AbortSignal }): Promise<TaskHandle[]> { return await this.client.submit(specs, options) }
 
   private statusChanged (r: TaskRecord): void {
-    // The topic is open to anyone who subscribes: it carries the state, not the result, which
-    // goes to the submitter (and whoever access.ts lets query the task).
-    const { result: _result, ...open } = r.status
+    // The topic is open to anyone who subscribes: it carries the state, not the result nor the
+    // messages sent to the task, which go to the submitter (and whoever access.ts lets query the task).
+    const { result: _result, messages: _messages, ...open } = r.status
     this.init.publish(`tasks.status.${r.spec.task_id}`, open)
     this.safeDispatchEvent('status', { detail: { status: r.status } })
     if (r.submitter === this.init.self) { this.client.update(r.status); return }

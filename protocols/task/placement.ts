@@ -55,6 +55,8 @@ export interface PlacementInit {
   assigned: (r: TaskRecord, agent: string, attempt: number, serial: string | undefined) => void
   /** Why the task still waits (written only when it changed). */
   waiting: (r: TaskRecord, reason: string) => void
+  /** Send the task's messages to the agent that took `attempt` (some came after its offer left). */
+  deliver: (r: TaskRecord, agent: string, attempt: number) => void
   /** Taken by an agent after the task was cancelled or ran out of time meanwhile: stop it there. */
   withdraw: (r: TaskRecord, agent: string, attempt: number) => void
 }
@@ -151,11 +153,13 @@ export class Placement {
         if (grant.type === 'resource.denied') { refusals.push(grant.code); continue }
         const attempt = init.table.offer(id)
         this.offered.set(id, { agent, attempt })
+        // Every attempt gets the task's messages so far: a new one after a loss, a resume or a takeover misses none.
+        const messages = r.status.messages ?? []
         try {
           const answer = agent === init.self
-            ? init.executor.accept(r.spec, attempt, r.checkpoint, inputs, grant.resources)
+            ? init.executor.accept(r.spec, attempt, r.checkpoint, inputs, grant.resources, messages)
             : await this.runs.call(agent, {
-              spec: r.spec, attempt, ...(r.checkpoint !== undefined ? { checkpoint: r.checkpoint } : {}), inputs, resources: grant.resources
+              spec: r.spec, attempt, ...(r.checkpoint !== undefined ? { checkpoint: r.checkpoint } : {}), inputs, resources: grant.resources, messages
             })
           if (!answer.accepted) {
             // It holds a later attempt, offered by an earlier coordinator: number past it.
@@ -178,6 +182,8 @@ export class Placement {
           continue
         }
         r.resources = grant.resources
+        // A message taken while the offer was on its way went to no agent (the task was not placed yet): it goes now.
+        if ((r.status.messages?.length ?? 0) > messages.length) init.deliver(r, agent, attempt)
         if (r.status.agent === agent && r.status.attempt === attempt) return // its first report came first
         if (r.status.status !== 'submitted') { init.withdraw(r, agent, attempt); return } // cancelled or deadline passed meanwhile
         init.assigned(r, agent, attempt, init.grants?.held(agent)?.serial)

@@ -37,7 +37,7 @@ import { SubmissionCheck } from './submission.js'
 import type { RecordTrust } from './record-check.js'
 import type { AuditSink } from '../core/audit.js'
 import { TaskTable, finishPatch, type TaskPatch } from './table.js'
-import { StopCommand, TERMINAL, type PrunedMark, type SubmissionProof, type TaskControl, type TaskControlAnswer, type TaskRecord, type TaskReport, type TaskSpec, type TaskState, type TaskStatus } from './schemas.js'
+import { DeliverCommand, StopCommand, TERMINAL, type PrunedMark, type SubmissionProof, type TaskControl, type TaskControlAnswer, type TaskInputRequest, type TaskRecord, type TaskReport, type TaskSpec, type TaskState, type TaskStatus } from './schemas.js'
 
 export { FINISHED_RETENTION_MS } from './table.js'
 export type { SchedulerResources } from './placement.js'
@@ -120,6 +120,7 @@ export class TaskScheduler {
       ...(init.grants !== undefined ? { grants: init.grants } : {}),
       assigned: (r, agent, attempt, serial) => { this.update(r, { status: 'assigned', agent, ...(serial !== undefined ? { agent_serial: serial } : {}), attempt, reason: undefined }) },
       waiting: (r, reason) => { this.update(r, { reason }) },
+      deliver: (r, agent, attempt) => { this.deliverTo(agent, r, attempt) },
       withdraw: (r, agent, attempt) => { this.stopAttemptOn(agent, r.spec.task_id, attempt, 'cancel'); this.releaseResources(r) }
     })
     this.takeover = new Takeover({
@@ -308,6 +309,49 @@ export class TaskScheduler {
     return ack()
   }
 
+  /**
+   * A message to a task from `from` (the authenticated asker), as a control: TSK001 unknown task,
+   * TSK007 unless the submitter, this coordinator or a task operator, TSK002 once the task is over,
+   * MSG002 past the caps (table.ts, inputPatch). A message id the task holds is acknowledged again
+   * and changes nothing. Otherwise the record keeps it (replicated like any change, and answered
+   * only once a majority of the voters hold it: a new coordinator has it, and so does every
+   * attempt after), and the agent running the task is given it.
+   */
+  async input (from: string, c: TaskInputRequest, correlationId?: string): Promise<TaskControlAnswer> {
+    await this.leadingNow()
+    const reject = (code: string, reason: string): TaskControlAnswer => {
+      this.rejected(from, 'task.input', code, { ...(correlationId !== undefined ? { correlationId } : {}), taskId: c.task_id })
+      return { type: 'task.control.reject', command_id: c.command_id, reason, code }
+    }
+    const r = this.table.get(c.task_id)
+    if (r === undefined) return reject('TSK001', `no task ${c.task_id}`)
+    if (!mayControl(r, from, this.parties())) return reject('TSK007', `only the task's submitter, the coordinator or a task operator may send it messages; ${from} is none of them`)
+    const decision = this.table.inputPatch(r, { message_id: c.message.message_id, from, at: new Date().toISOString(), input: c.message.input })
+    if ('refused' in decision) return reject(decision.refused.code, decision.refused.message)
+    // Sent again (held): the record goes to the voters again, since the first answer may have been
+    // lost before a majority held it, and the agent may have missed the deliver (it keeps each message once).
+    const spread = 'patch' in decision ? this.change(r, decision.patch) : this.replication.queue(r)
+    if (r.status.status === 'assigned' || r.status.status === 'running') this.deliver(r)
+    if (spread === undefined || !await spread) {
+      throw new NotCoordinatorError(`the message to task ${c.task_id} is not on a majority of the voters yet; send it again (a task takes a message once)`)
+    }
+    return { type: 'task.control.ack', command_id: c.command_id, status: r.status.status }
+  }
+
+  private deliver (r: TaskRecord): void {
+    if (r.status.agent !== undefined) this.deliverTo(r.status.agent, r, r.status.attempt)
+  }
+
+  /** The task's messages to the agent running `attempt` (best effort: each later deliver, and every new attempt, carries them all). */
+  private deliverTo (agent: string, r: TaskRecord, attempt: number): void {
+    const messages = r.status.messages ?? []
+    if (messages.length === 0 || attempt < 1) return
+    const taskId = r.spec.task_id
+    if (agent === this.init.self) { this.init.executor.deliver(taskId, attempt, messages); return }
+    const req = { term: this.init.office.term, task_id: taskId, attempt, messages }
+    this.init.rpc.request(agent, DeliverCommand, req, { timeoutMs: this.init.requestTimeoutMs }).catch(() => {})
+  }
+
   // --- reports from agents ----------------------------------------------------------------
 
   report (from: string, rep: TaskReport, correlationId?: string): boolean {
@@ -382,17 +426,20 @@ export class TaskScheduler {
   // --- changes ----------------------------------------------------------------------------
 
   /** Write a change to a record, and do what follows from it: resources, replication, the status published, deadlines. */
-  private update (r: TaskRecord, patch: TaskPatch): void {
+  private update (r: TaskRecord, patch: TaskPatch): void { void this.change(r, patch) }
+
+  /** `update`, resolving whether a majority of the voters hold the change (undefined: nothing was written). */
+  private change (r: TaskRecord, patch: TaskPatch): Promise<boolean> | undefined {
     // Only the coordinator leading its term writes, to the record the table holds: a write settling from an
     // earlier term, or to an object a takeover's merge replaced, would be stamped with this term and win merges.
-    if (!this.leading() || this.table.get(r.spec.task_id) !== r) return
+    if (!this.leading() || this.table.get(r.spec.task_id) !== r) return undefined
     const before = { ...r.status }
     let next: TaskStatus
     try {
       next = this.table.apply(r, patch, Date.now())
     } catch (err) {
       this.error(err as Error)
-      return
+      return undefined
     }
     // Only an attempt that is placed or runs holds resources.
     if (next.status !== 'assigned' && next.status !== 'running') this.releaseResources(r)
@@ -406,6 +453,7 @@ export class TaskScheduler {
       this.untold.hold(r, before, spread)
       this.armDeadlines()
     }
+    return spread
   }
 
   private releaseResources (r: TaskRecord): void {

@@ -46,6 +46,25 @@ export const TaskState = z.enum(TASK_STATES)
 export type TaskState = z.infer<typeof TaskState>
 export const TERMINAL: ReadonlySet<TaskState> = new Set(['completed', 'failed', 'cancelled'])
 
+/**
+ * What a task's record holds of the input sent to it after its submission: its messages, in the
+ * order the coordinator took them, at most TASK_MESSAGES_MAX of them and TASK_MESSAGES_MAX_BYTES
+ * in all (JSON), since every status and every replica carries them all. Past either, a message is
+ * refused (MSG002, TaskInputFullError) and the task keeps those it has.
+ */
+export const TASK_MESSAGES_MAX = 32
+export const TASK_MESSAGES_MAX_BYTES = 64 * 1024
+
+/** One message to a task: `from` is the peer that sent it (authenticated), `at` when the coordinator took it. */
+export const TaskMessage = z.strictObject({
+  /** The sender's id for the message: a message whose id the task already holds is the same message, sent again. */
+  message_id: z.string().min(1).max(128),
+  from: z.string().max(128),
+  at: Timestamp,
+  input: z.unknown()
+})
+export type TaskMessage = z.infer<typeof TaskMessage>
+
 /** `task.status`: what `tasks.status.<task_id>` carries and `status()` answers. */
 export const TaskStatus = z.strictObject({
   task_id: TaskId,
@@ -61,7 +80,9 @@ export const TaskStatus = z.strictObject({
   result: z.unknown().optional(),
   error: z.strictObject({ code: z.string().max(16), message: z.string().max(4096) }).optional(),
   /** Why it waits (dependencies, no agent free) or why it ended. */
-  reason: z.string().max(1024).optional()
+  reason: z.string().max(1024).optional(),
+  /** The messages sent to the task since its submission (`$agentmesh/task/input`), oldest first; absent when none. */
+  messages: z.array(TaskMessage).max(TASK_MESSAGES_MAX).optional()
 })
 export type TaskStatus = z.infer<typeof TaskStatus>
 
@@ -84,6 +105,14 @@ export const TaskControlAnswer = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('task.control.reject'), command_id: z.string(), reason: z.string().max(1024), code: z.string().max(16) })
 ])
 export type TaskControlAnswer = z.infer<typeof TaskControlAnswer>
+
+/** Submitter -> coordinator: more input to a task that is not over (the message's id makes a resend harmless). */
+export const TaskInputRequest = z.strictObject({
+  command_id: z.string().min(1).max(128),
+  task_id: TaskId,
+  message: z.strictObject({ message_id: TaskMessage.shape.message_id, input: z.unknown() })
+})
+export type TaskInputRequest = z.infer<typeof TaskInputRequest>
 
 /**
  * The submitter's signature of a task it submitted (issue 13): with the record's `submitter` and
@@ -160,7 +189,9 @@ export const RunCommand = defineCommand('$agentmesh/task/run', {
     attempt: z.number().int().min(1),
     checkpoint: z.unknown().optional(),
     inputs: z.record(TaskId, z.unknown()).default({}),
-    resources: z.array(ResourceItem).max(10_000).default([])
+    resources: z.array(ResourceItem).max(10_000).default([]),
+    /** The messages the task holds so far (`ctx.messages`); later ones come by `$agentmesh/task/deliver`. */
+    messages: z.array(TaskMessage).max(TASK_MESSAGES_MAX).default([])
   }),
   // Refused with the attempt the agent holds when the offer's is older: attempt numbers are
   // counted by each coordinator, and one newly in office may not have seen the last offers.
@@ -181,6 +212,28 @@ export const RunManyCommand = defineCommand('$agentmesh/task/run-many', {
 export const StopCommand = defineCommand('$agentmesh/task/stop', {
   request: z.strictObject({ term: z.number().int().nonnegative(), task_id: TaskId, attempt: z.number().int().min(1), why: z.enum(['pause', 'cancel', 'deadline']) }),
   response: z.strictObject({ stopped: z.boolean() })
+})
+
+/**
+ * Submitter -> coordinator: a message to a task (`task.control.ack` with the task's state, or
+ * `task.control.reject` with TSK001, TSK002 for a task over, TSK007, MSG002 past the caps).
+ */
+export const InputCommand = defineCommand('$agentmesh/task/input', { request: TaskInputRequest, response: TaskControlAnswer })
+
+/**
+ * Coordinator -> agent: the messages of a task whose attempt it runs, fenced by term like a stop.
+ * All the task holds travel (the agent keeps each once, by message_id), so one lost deliver is
+ * made good by the next.
+ */
+export const DeliverCommand = defineCommand('$agentmesh/task/deliver', {
+  request: z.strictObject({
+    term: z.number().int().nonnegative(),
+    task_id: TaskId,
+    attempt: z.number().int().min(1),
+    messages: z.array(TaskMessage).min(1).max(TASK_MESSAGES_MAX)
+  }),
+  /** Whether this agent runs that attempt (and so took the messages). */
+  response: z.strictObject({ delivered: z.boolean() })
 })
 
 /** Agent -> coordinator: progress, checkpoint and the end of an attempt. */

@@ -5,11 +5,11 @@
  * (`scheduler.ts`) is the shell that acts on what the table decides: it places, replicates,
  * reports and arms timers.
  */
-import { DeadlineError, DependencyError, InvalidTaskStateError } from '../core/errors.js'
+import { DeadlineError, DependencyError, InvalidTaskStateError, TaskInputFullError, type AgentMeshError } from '../core/errors.js'
 import { canMove, checkDependencies } from './lifecycle.js'
 import { PrunedMarks, afterMark } from './pruned.js'
 import { TableIndex } from './table-index.js'
-import { TERMINAL, type PrunedMark, type SubmissionProof, type TaskRecord, type TaskReport, type TaskSpec, type TaskState, type TaskStatus } from './schemas.js'
+import { TASK_MESSAGES_MAX, TASK_MESSAGES_MAX_BYTES, TERMINAL, type PrunedMark, type SubmissionProof, type TaskRecord, type TaskReport, type TaskMessage, type TaskSpec, type TaskState, type TaskStatus } from './schemas.js'
 
 /** A finished task's record is kept this long (idempotent resubmission, status queries), then dropped everywhere. */
 export const FINISHED_RETENTION_MS = 10 * 60_000
@@ -30,6 +30,8 @@ export interface TaskPatch {
   reason?: string | undefined
   checkpoint?: unknown
   losses?: number
+  /** The task's messages, all of them (the one added last at the end). */
+  messages?: TaskMessage[]
 }
 
 /** What an agent says of an attempt it was given (HeldCommand's answer, one task). */
@@ -206,6 +208,7 @@ export class TaskTable {
       ...(patch.attempt !== undefined ? { attempt: patch.attempt } : {}),
       ...(patch.result !== undefined ? { result: patch.result } : {}),
       ...(patch.error !== undefined ? { error: patch.error } : {}),
+      ...(patch.messages !== undefined ? { messages: patch.messages } : {}),
       timestamp: new Date(now).toISOString()
     }
     if (patch.agent !== undefined) {
@@ -256,6 +259,24 @@ export class TaskTable {
       return finishPatch('failed', { error: { code: 'COM002', message: `${why}; ${losses} of ${r.spec.max_attempts} attempts lost` }, losses })
     }
     return { status: 'submitted', reason: `${why}; placing it again`, losses }
+  }
+
+  /**
+   * A message to the task (`$agentmesh/task/input`): `held` when the task already holds one with
+   * that id (a resend: nothing changes), refused when the task is over (TSK002) or its messages
+   * are at a cap (MSG002), else the patch that appends it.
+   */
+  inputPatch (r: TaskRecord, m: TaskMessage): { held: true } | { refused: AgentMeshError } | { patch: TaskPatch } {
+    const held = r.status.messages ?? []
+    if (held.some(x => x.message_id === m.message_id)) return { held: true }
+    if (TERMINAL.has(r.status.status)) return { refused: new InvalidTaskStateError(`task ${r.spec.task_id} is ${r.status.status}: it takes no more messages`) }
+    if (held.length >= TASK_MESSAGES_MAX) return { refused: new TaskInputFullError(`task ${r.spec.task_id} holds ${held.length} messages, the most a task may hold`) }
+    const messages = [...held, m]
+    const bytes = Buffer.byteLength(JSON.stringify(messages))
+    if (bytes > TASK_MESSAGES_MAX_BYTES) {
+      return { refused: new TaskInputFullError(`task ${r.spec.task_id}'s messages would take ${bytes} bytes with this one, over the ${TASK_MESSAGES_MAX_BYTES} a task may hold`) }
+    }
+    return { patch: { messages } }
   }
 
   /** An agent's report of the attempt it holds, as a patch (undefined: nothing changes). */

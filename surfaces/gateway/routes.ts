@@ -11,7 +11,7 @@ import { z } from 'zod'
 import { errorFromWire } from '../../protocols/core/errors.js'
 import { TaskState } from '../../protocols/task/schemas.js'
 import {
-  AgentQuery, AgentRef, AgentSummary, AllocateRequest, AllocateAnswer, CommandName, ControlInput, CoordinatorInfo, Delivery,
+  AgentQuery, AgentRef, AgentSummary, AllocateRequest, AllocateAnswer, CommandName, ControlInput, CoordinatorInfo, Delivery, MessageInput, MessageOutput,
   PublishOutput, ReleaseInput, ReleaseOutput, SubmitInput, SubmitOutput, TaskId, TaskInput, TaskStatus, TopicEvent, TopicName,
   type MeshOperations
 } from '../operations/index.js'
@@ -208,6 +208,19 @@ export const ROUTES: Route[] = [
   control('pause'),
   control('resume'),
   control('cancel'),
+  {
+    method: 'POST',
+    path: '/v1/tasks/{id}/messages',
+    operationId: 'sendTaskMessage',
+    summary: 'More input to a task that is not over: its agent reads it (ctx.messages), as does any later attempt; the same message_id again is taken once. A refusal is TSK001, TSK002 (the task is over), TSK007 or MSG002 (past 32 messages or 64 KiB)',
+    tag: 'tasks',
+    params: { id: TaskId },
+    body: MessageInput,
+    bodyRequired: true,
+    response: MessageOutput,
+    errors: [400, 403, 404, 409, 502, 503, 504],
+    run: async ({ ops, params, body }) => await ops.input(params.id, body)
+  },
   {
     method: 'POST',
     path: '/v1/resources/allocate',

@@ -29,6 +29,8 @@ import { A2A_DEFAULTS } from './a2a/constants.js'
 export interface GatewayServerInit {
   /** host:port (port 0 picks a free one; a bare port means 127.0.0.1). */
   listen: string
+  /** The base of the URLs the mounts name for the gateway (gateway.publicUrl); none: the URL it listens on. */
+  publicUrl?: string
   token?: string
   /** Browser origins allowed besides the gateway's own. */
   origins: readonly string[]
@@ -76,7 +78,7 @@ export class GatewayServer {
     this.url = await this.http.open(this.mount)
     this.open = true
     try {
-      this.mounts = await this.init.mounts({ baseUrl: () => this.url, count: this.init.count })
+      this.mounts = await this.init.mounts({ baseUrl: () => this.init.publicUrl ?? this.url, count: this.init.count })
     } catch (err) {
       await this.stop()
       throw err

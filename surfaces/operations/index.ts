@@ -17,8 +17,8 @@ import type { DeadLetters } from '../../protocols/delivery/dead-letters.js'
 import { TERMINAL, type TaskState, type TaskStatus } from '../../protocols/task/schemas.js'
 import type { AllocateAnswer } from '../../protocols/resource/schemas.js'
 import {
-  AgentQuery, AllocateRequest, ControlInput, PublishInput, ReleaseInput, RequestInput, SubmitInput, TaskId, TopicName,
-  type AgentSummary, type CoordinatorInfo, type PublishOutput, type RequestOutput, type SubmitOutput, type TopicEvent
+  AgentQuery, AllocateRequest, ControlInput, MessageInput, PublishInput, ReleaseInput, RequestInput, SubmitInput, TaskId, TopicName,
+  type AgentSummary, type CoordinatorInfo, type MessageOutput, type PublishOutput, type RequestOutput, type SubmitOutput, type TopicEvent
 } from './schemas.js'
 import { TopicFeeds, type TopicFeedsOptions, type Watcher } from './topic-feeds.js'
 import { signEnvelope } from '../../protocols/envelope/signature.js'
@@ -238,6 +238,20 @@ export class MeshOperations {
     if (answer.type === 'task.control.reject') throw errorFromWire({ code: answer.code, message: answer.reason })
     if (TERMINAL.has(answer.status)) await this.untilReadEnded(id)
     return { task_id: id, status: answer.status }
+  }
+
+  /**
+   * A message to a task that is not over (`$agentmesh/task/input`): resolves with the task's
+   * state once the mesh holds it; a refusal is thrown as the error of its code (TSK001, TSK002 for
+   * a task over, TSK007, MSG002 past the caps). The same message_id again is taken once.
+   */
+  async input (taskId: string, input: unknown): Promise<MessageOutput> {
+    const m = parseInput(MessageInput, input, 'input')
+    const id = parseInput(TaskId, taskId, 'task id')
+    const messageId = m.message_id ?? randomUUID()
+    const answer = await this.node.tasks.client.input(id, { message_id: messageId, input: m.input })
+    if (answer.type === 'task.control.reject') throw errorFromWire({ code: answer.code, message: answer.reason })
+    return { task_id: id, message_id: messageId, status: answer.status }
   }
 
   /**

@@ -6,7 +6,7 @@
  * documented is what is validated.
  */
 import { z } from 'zod'
-import { TaskId, TaskSpec, TaskStatus, TaskControlAnswer, ControlAction } from '../../protocols/task/schemas.js'
+import { TaskId, TaskSpec, TaskState, TaskStatus, TaskControlAnswer, ControlAction } from '../../protocols/task/schemas.js'
 import { AllocateRequest, AllocateAnswer } from '../../protocols/resource/schemas.js'
 
 export { TaskId, TaskSpec, TaskStatus, TaskControlAnswer, ControlAction, AllocateRequest, AllocateAnswer }
@@ -88,6 +88,16 @@ export const ControlInput = z.strictObject({
   checkpoint: z.unknown().optional()
 })
 export type ControlInput = z.infer<typeof ControlInput>
+
+/** More input to a task that is not over: its agent reads it from `ctx.messages` (docs/tasks.md). */
+export const MessageInput = z.strictObject({
+  /** The client's id for the message: sent again with the same id, the task takes it once. Made up when absent. */
+  message_id: z.string().min(1).max(128).optional(),
+  input: z.unknown()
+})
+export type MessageInput = z.infer<typeof MessageInput>
+export const MessageOutput = z.strictObject({ task_id: z.string(), message_id: z.string(), status: TaskState.describe('the task\'s state as it took the message') })
+export type MessageOutput = z.infer<typeof MessageOutput>
 
 export const ReleaseInput = z.strictObject({
   task_id: z.string().min(1).max(128),

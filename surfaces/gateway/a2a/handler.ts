@@ -59,8 +59,7 @@ export class MeshA2AHandler implements A2ARequestHandler {
     const { message, call } = this.read(params)
     try {
       if (call.kind === 'request') return await this.command(message, call, signal)
-      if (call.kind === 'input') return await this.refuseInput(message.taskId)
-      const r = call.kind === 'submit' ? await this.submit(message, call, signal) : await this.control(message, call)
+      const r = call.kind === 'submit' ? await this.submit(message, call, signal) : call.kind === 'input' ? await this.input(message, call) : await this.control(message, call)
       let status = await this.ops.task(r.taskId)
       if (params.configuration?.returnImmediately !== true && !ends(status.status)) {
         // Blocking: until the task ends or waits for the client, the client goes, or the bound.
@@ -89,8 +88,7 @@ export class MeshA2AHandler implements A2ARequestHandler {
         yield { payload: { $case: 'message', value: await this.command(message, call, signal) } }
         return
       }
-      if (call.kind === 'input') return await this.refuseInput(message.taskId)
-      r = call.kind === 'submit' ? await this.submit(message, call, signal) : await this.control(message, call)
+      r = call.kind === 'submit' ? await this.submit(message, call, signal) : call.kind === 'input' ? await this.input(message, call) : await this.control(message, call)
     } catch (err) {
       throw this.fail(err)
     }
@@ -127,7 +125,7 @@ export class MeshA2AHandler implements A2ARequestHandler {
       }
       r = this.remembered.get(id)
     } catch (err) { throw this.fail(err) }
-    yield * this.follow(r ?? { taskId: id, contextId: id, taskIds: [id], message: agentMessage([], {}), at: 0 }, signalOf(context), r === undefined)
+    yield * this.follow(r ?? { taskId: id, contextId: id, taskIds: [id], at: 0 }, signalOf(context), r === undefined)
   }
 
   /**
@@ -211,17 +209,17 @@ export class MeshA2AHandler implements A2ARequestHandler {
   }
 
   /**
-   * More input to an existing task: A2A lets an agent take it while the task is not over (3.3.3,
-   * "MAY"); a mesh task takes none after it is submitted, its handler has its input. So: the
-   * task unknown is TaskNotFound (3.4.2, MUST), and otherwise UnsupportedOperation, which 3.1.1
-   * names for a task that is over; the message says what the task does take.
+   * More input to an existing task (A2A 1.0 3.3.3: "Agents MAY accept additional messages for
+   * tasks in non-terminal states"): the mesh keeps it with the task, and the task's agent reads it
+   * (`ctx.messages`), as does any later attempt. Its messageId is the mesh message's id, so a
+   * resend is taken once. Unknown task: TaskNotFound (-32001); a task over: UnsupportedOperation
+   * (-32004, 3.1.1).
    */
-  private async refuseInput (id: string): Promise<never> {
-    const now = await this.ops.task(id)
-    const over = now.status === 'completed' || now.status === 'failed' || now.status === 'cancelled'
-    throw new UnsupportedOperationError(over
-      ? `task ${id} is ${now.status}: it takes no more messages; send a new message (with its contextId to stay in the context) for a new task`
-      : `task ${id} is ${now.status}: a mesh task takes no input after it was submitted; a message to it carries {"action": "pause" | "resume" | "cancel"}, or send a new message (with its contextId) for a new task`)
+  private async input (message: Message, call: Extract<MeshCall, { kind: 'input' }>): Promise<Remembered> {
+    const id = message.taskId
+    await this.ops.input(id, { message_id: message.messageId, input: call.input })
+    // Not remembered here (another gateway started it): the task's history is what the mesh holds.
+    return this.remembered.get(id) ?? { taskId: id, contextId: message.contextId !== '' ? message.contextId : id, taskIds: [id], at: Date.now() }
   }
 
   /** A command's answer as an agent message; without an agent, any that names the command among its capabilities. */

@@ -20,7 +20,7 @@ import {
 } from '@a2a-js/sdk/errors'
 import { AgentMeshError } from '../../../protocols/core/errors.js'
 import { ValidationError } from '../../../protocols/core/errors.js'
-import type { TaskState as MeshState, TaskStatus } from '../../../protocols/task/schemas.js'
+import type { TaskMessage, TaskState as MeshState, TaskStatus } from '../../../protocols/task/schemas.js'
 
 export const STATES: Record<MeshState, TaskState> = {
   submitted: TaskState.TASK_STATE_SUBMITTED,
@@ -43,7 +43,8 @@ export interface Remembered {
   contextId: string
   /** Every mesh task the message submitted (a pipeline's), the A2A task being the last. */
   taskIds: string[]
-  message: Message
+  /** The message that started the task, when this gateway sent it. */
+  message?: Message
   at: number
 }
 
@@ -91,11 +92,31 @@ export function resultArtifact (s: TaskStatus): Artifact | undefined {
   return { artifactId: 'result', name: 'result', description: 'what the task\'s handler returned', parts: [dataPart(s.result)], metadata: undefined, extensions: [] }
 }
 
-/** A mesh task's status as an A2A Task; `r` adds what the gateway remembers (context, the message that started it). */
+/**
+ * A message the task holds (`$agentmesh/task/input`) as the user's A2A message: its text and data
+ * back as parts (what `meshCall` made of them), any other input as a data part.
+ */
+function userMessage (m: TaskMessage, ids: { taskId: string, contextId: string }): Message {
+  const v = m.input
+  const shaped = typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).every(k => k === 'text' || k === 'data')
+  const o = shaped ? v as MessageInputOf : undefined
+  const parts = o === undefined
+    ? [dataPart(v)]
+    : [...(typeof o.text === 'string' ? [textPart(o.text)] : []), ...('data' in o ? [dataPart(o.data)] : [])]
+  const { taskId, contextId } = ids
+  return { messageId: m.message_id, contextId, taskId, role: Role.ROLE_USER, parts, metadata: undefined, extensions: [], referenceTaskIds: [] }
+}
+
+/**
+ * A mesh task's status as an A2A Task; `r` adds what the gateway remembers (context, the message
+ * that started it). Its history: that message (where this gateway sent it), then the messages the
+ * task took since (the mesh holds them: any gateway shows them), the last `historyLength` of them.
+ */
 export function toTask (s: TaskStatus, r?: Remembered, historyLength?: number): Task {
   const contextId = r?.contextId ?? s.task_id
   const artifact = resultArtifact(s)
-  const history = r !== undefined && historyLength !== 0 ? [r.message] : []
+  const all = [...(r?.message !== undefined ? [r.message] : []), ...(s.messages ?? []).map(m => userMessage(m, { taskId: s.task_id, contextId }))]
+  const history = historyLength === undefined ? all : historyLength === 0 ? [] : all.slice(-historyLength)
   const artifacts = artifact !== undefined ? [artifact] : []
   return { id: s.task_id, contextId, status: statusOf(s, contextId), artifacts, history, metadata: meshMetadata(s, r) }
 }
@@ -115,14 +136,17 @@ export type MeshCall =
   | { kind: 'submit', tasks: unknown[] }
   | { kind: 'request', command: string, agent?: string, payload: unknown, timeoutMs?: unknown, delivery?: unknown }
   | { kind: 'control', action: 'pause' | 'resume' | 'cancel', reason?: unknown, checkpoint?: unknown }
-  /** More input to an existing task (a follow-up text, say), which a mesh task cannot take. */
-  | { kind: 'input' }
+  /** More input to an existing task (a follow-up text, say): the task's agent reads it from `ctx.messages`. */
+  | { kind: 'input', input: MessageInputOf }
+
+/** What a message to a task gives the task's agent (`ctx.messages`): its text parts joined, its (first) data part. */
+export interface MessageInputOf { text?: string, data?: unknown }
 
 /**
  * The mesh call a message carries in its (first) data part, or in a text part that is a JSON
  * object: {"type": ...} one task, {"tasks": [...]} a pipeline, {"command": ...} a command, and
  * for a message to an existing task {"action": "pause" | "resume" | "cancel"}; anything else to
- * an existing task is more input, which a mesh task does not take. With `textTask`, a new message
+ * an existing task is more input for it (its text and data, `ctx.messages`). With `textTask`, a new message
  * of plain text is one task of that type. The operations check the rest against their schemas.
  */
 export function meshCall (message: Message, textTask?: string): MeshCall {
@@ -136,8 +160,14 @@ export function meshCall (message: Message, textTask?: string): MeshCall {
   if (message.taskId !== '') {
     const v = object ? value as Record<string, unknown> : {}
     if (v.action === 'pause' || v.action === 'resume' || v.action === 'cancel') return { kind: 'control', action: v.action, reason: v.reason, checkpoint: v.checkpoint }
-    if (v.action !== undefined) throw new ValidationError('a message to an existing task carries {"action": "pause" | "resume" | "cancel"}')
-    return { kind: 'input' }
+    if (v.action !== undefined) throw new ValidationError('a message to an existing task carries {"action": "pause" | "resume" | "cancel"}, or input for it')
+    const data = message.parts.find(p => p.content?.$case === 'data')
+    const input: MessageInputOf = {
+      ...(text !== undefined ? { text } : {}),
+      ...(data?.content?.$case === 'data' ? { data: data.content.value } : {})
+    }
+    if (input.text === undefined && !('data' in input)) throw new ValidationError('a message to an existing task needs a text or data part')
+    return { kind: 'input', input }
   }
   if (!object) {
     throw new ValidationError('the message needs a data part (or a text part that is a JSON object): {"type": ..., "metadata": ...} for a task, {"tasks": [...]} for a pipeline, {"command": ..., "agent": ..., "payload": ...} for a command')

@@ -2,16 +2,19 @@
  * A2A clients talk in plain text (the A2A TCK's messages are "Hello ..."), which says nothing of
  * what to run on the mesh: with `createA2aMount({ textTask })` a new plain-text message becomes a
  * task of that type with the text as its input, run by an agent that offers it; without the
- * option it is refused (-32602), as before. A text sent to an existing task is refused as A2A
- * says (a mesh task takes no further input): UnsupportedOperation (-32004) for a task that is
- * over (A2A 1.0, 3.1.1), TaskNotFound (-32001) for a task id nobody knows (3.4.2).
+ * option it is refused (-32602), as before. A text sent to a task that is not over is input for
+ * it (A2A 1.0 3.3.3, what the TCK's `test_message_send_continue_task` and
+ * `test_task_history_length` want): the same task answers, still WORKING, its agent reads the
+ * text (`ctx.messages`), and GetTask's history holds it on any node's gateway; a task that is
+ * over refuses it with UnsupportedOperation (-32004, 3.1.1), a task id nobody knows with
+ * TaskNotFound (-32001, 3.4.2).
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { a2aMount, createA2aMount } from '../../../surfaces/gateway/a2a/index.js'
 import { serveMounts } from './mount-server.js'
-import { createAgentNode, type AgentNode } from '../../../surfaces/index.js'
+import { createAgentNode, type AgentNode, type TaskContext } from '../../../surfaces/index.js'
 import { CLI, LOADED_HOST_ELECTIONS, nodeOptions, Proc, startMesh, stopAll, uniqueMesh, waitFor } from '../../helpers.js'
 
 const send = (text: string, taskId?: string): unknown => ({
@@ -26,25 +29,66 @@ async function rpc (url: string, body: unknown): Promise<any> {
   return await res.json()
 }
 
-test('a2a textTask: a plain-text message becomes a task of that type, run by an agent; without the option it is refused, and to an existing task it is refused as A2A says (-32004 over, -32001 unknown)', { timeout: 60_000 }, async () => {
-  const nodes = await startMesh(1, () => ({ preset: 'local', coordination: { bootstrapExpect: 1, ...LOADED_HOST_ELECTIONS }, capabilities: ['task:a2a.text'] }))
-  nodes[0].onTask('a2a.text', (ctx) => ({ shouted: String(ctx.task.metadata.text).toUpperCase() }))
-  const withText = await serveMounts(nodes[0], [createA2aMount({ textTask: 'a2a.text' })])
-  const plain = await serveMounts(nodes[0], [a2aMount])
+const getTask = async (url: string, id: string, historyLength?: number): Promise<any> =>
+  await rpc(url, { jsonrpc: '2.0', id: randomUUID(), method: 'GetTask', params: { id, ...(historyLength !== undefined ? { historyLength } : {}) } })
+
+const texts = (task: any): string[] => (task?.history ?? []).map((m: any) => m.parts.map((p: any) => p.text).join(''))
+
+test('a2a textTask: a plain-text message becomes a task of that type, run by an agent; more text to it while it works is taken (same task, WORKING), read by its agent and in its history on every gateway; -32004 once over, -32001 unknown; without the option text is refused', { timeout: 2 * 60_000 }, async () => {
+  const nodes = await startMesh(2, () => ({ preset: 'local', coordination: { bootstrapExpect: 2, ...LOADED_HOST_ELECTIONS }, capabilities: ['task:a2a.text'] }))
+  for (const n of nodes) {
+    // Answers the text shouted, with the follow-ups it read, once one says "that is all".
+    n.onTask('a2a.text', async (ctx: TaskContext) => {
+      const followUps: string[] = []
+      for await (const m of ctx.messages) {
+        followUps.push(String((m.input as { text?: unknown }).text))
+        if (followUps.at(-1) === 'that is all') break
+      }
+      return { shouted: String(ctx.task.metadata.text).toUpperCase(), followUps }
+    })
+  }
+  const node = nodes[0]
+  await waitFor(() => nodes.every(n => n.coordinator().leader !== undefined), 'a coordinator', 60_000)
+  // A short blocking bound, as the TCK's run has (docs/gateway-graphql-a2a.md): a send answers the task as it is.
+  const withText = await serveMounts(node, [createA2aMount({ textTask: 'a2a.text', blockingWaitMs: 300 })])
+  const other = await serveMounts(nodes[1], [createA2aMount({ textTask: 'a2a.text', blockingWaitMs: 300 })])
+  const plain = await serveMounts(node, [a2aMount])
   try {
     const r = await rpc(withText.url, send('hello mesh'))
-    const task = r.result?.task
-    assert.equal(task?.status?.state, 'TASK_STATE_COMPLETED', JSON.stringify(r))
-    assert.deepEqual(task.artifacts[0].parts[0].data, { shouted: 'HELLO MESH' })
+    const id = r.result?.task?.id
+    assert.equal(typeof id, 'string', JSON.stringify(r))
+    await waitFor(async () => (await getTask(withText.url, id)).result?.status?.state === 'TASK_STATE_WORKING', 'the task to work')
 
-    const followUp = await rpc(withText.url, send('and more', task.id))
-    assert.equal(followUp.error?.code, -32004, JSON.stringify(followUp))
+    for (const text of ['more 1', 'more 2', 'more 3']) {
+      const followUp = await rpc(withText.url, send(text, id))
+      assert.equal(followUp.result?.task?.id, id, JSON.stringify(followUp))
+      assert.equal(followUp.result.task.status.state, 'TASK_STATE_WORKING', JSON.stringify(followUp))
+    }
+    const all = (await getTask(withText.url, id)).result
+    assert.deepEqual(texts(all), ['hello mesh', 'more 1', 'more 2', 'more 3'], JSON.stringify(all))
+    assert.deepEqual(all.history.slice(1).map((m: any) => m.role), ['ROLE_USER', 'ROLE_USER', 'ROLE_USER'])
+    assert.deepEqual(texts((await getTask(withText.url, id, 2)).result), ['more 2', 'more 3'])
+    assert.deepEqual(texts((await getTask(withText.url, id, 0)).result), [])
+    // The follow-ups are the mesh's: another node's gateway shows them too (the first message is
+    // known only where it was sent: a task's input is in its spec, which a status does not carry).
+    const elsewhere = (await getTask(other.url, id)).result
+    assert.deepEqual(elsewhere.history.map((m: any) => m.messageId), all.history.slice(1).map((m: any) => m.messageId), JSON.stringify(elsewhere))
+    assert.deepEqual(texts(elsewhere), ['more 1', 'more 2', 'more 3'])
+
+    await rpc(withText.url, send('that is all', id))
+    await waitFor(async () => (await getTask(withText.url, id)).result?.status?.state === 'TASK_STATE_COMPLETED', 'the task to complete')
+    const done = (await getTask(withText.url, id)).result
+    assert.deepEqual(done.artifacts[0].parts[0].data, { shouted: 'HELLO MESH', followUps: ['more 1', 'more 2', 'more 3', 'that is all'] })
+
+    const late = await rpc(withText.url, send('and more', id))
+    assert.equal(late.error?.code, -32004, JSON.stringify(late))
     const nobody = await rpc(withText.url, send('and more', randomUUID()))
     assert.equal(nobody.error?.code, -32001, JSON.stringify(nobody))
     const refused = await rpc(plain.url, send('hello mesh'))
     assert.equal(refused.error?.code, -32602, JSON.stringify(refused))
   } finally {
     await withText.stop()
+    await other.stop()
     await plain.stop()
     await stopAll(nodes)
   }

@@ -180,3 +180,22 @@ test('gateway: 64 clients at once, their requests sent into the mesh together, e
     await stopAll(nodes)
   }
 })
+
+test('gateway.publicUrl (AGENTMESH_GATEWAY_PUBLIC_URL): the A2A card\'s interfaces and the OpenAPI server name it, not the loopback address the gateway listens on; a URL with a query is CFG001', { timeout: 60_000 }, async () => {
+  const { loadConfig } = await import('../../../node/config.js')
+  const config = await loadConfig({ env: { AGENTMESH_GATEWAY_LISTEN: '127.0.0.1:0', AGENTMESH_GATEWAY_PUBLIC_URL: 'https://mesh.example.com/agents/' } })
+  assert.equal(config.gateway.publicUrl, 'https://mesh.example.com/agents', 'the trailing slash dropped')
+  await assert.rejects(loadConfig({ env: { AGENTMESH_GATEWAY_PUBLIC_URL: 'https://mesh.example.com/?x=1' } }), (e: { code?: string, message: string }) => e.code === 'CFG001' && /gateway\.publicUrl/.test(e.message))
+  const nodes = await startMesh(1, () => ({ gateway: { listen: '127.0.0.1:0', publicUrl: 'https://mesh.example.com/agents' } }))
+  try {
+    const base = nodes[0].gatewayUrl as string
+    assert.match(base, /^http:\/\/127\.0\.0\.1:\d+$/, 'it listens where it was told')
+    const card = await (await fetch(`${base}/.well-known/agent-card.json`)).json() as { supportedInterfaces: Array<{ url: string }> }
+    assert.deepEqual(card.supportedInterfaces.map(i => i.url), ['https://mesh.example.com/agents/a2a', 'https://mesh.example.com/agents/a2a'])
+    const doc = await (await fetch(`${base}/v1/openapi.json`)).json() as { servers: Array<{ url: string }> }
+    assert.deepEqual(doc.servers, [{ url: 'https://mesh.example.com/agents' }])
+    assert.doesNotMatch(JSON.stringify(card), /127\.0\.0\.1/)
+  } finally {
+    await stopAll(nodes)
+  }
+})

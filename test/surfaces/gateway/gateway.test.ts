@@ -136,10 +136,17 @@ test('gateway: a client with only HTTP and WebSocket uses a mesh of three agent 
       assert.deepEqual([unknown.type, unknown.error.code], ['error', 'TSK001'])
     })
 
-    await t.test('a running task cancelled over REST; controls it refuses answered with their codes', async () => {
+    await t.test('a running task given a message and cancelled over REST; a message or control it refuses answered with its code', async () => {
       const submitted = await post(`${base}/v1/tasks`, { task_id: 'w1', type: 'wait', metadata: { ms: 120_000 } })
       assert.equal(submitted.status, 201)
       await waitFor(async () => (await getJson(`${base}/v1/tasks/w1`)).status === 'running', 'w1 to run', 60_000)
+      // More input to it: kept with the task (its status shows it), the same message_id taken once.
+      for (let i = 0; i < 2; i++) {
+        const sent = await post(`${base}/v1/tasks/w1/messages`, { message_id: 'r1', input: { note: 'hurry' } })
+        assert.equal(sent.status, 200, JSON.stringify(sent.body))
+        assert.deepEqual(sent.body, { task_id: 'w1', message_id: 'r1', status: 'running' })
+      }
+      assert.deepEqual((await getJson(`${base}/v1/tasks/w1`)).messages.map((m: any) => [m.message_id, m.input]), [['r1', { note: 'hurry' }]])
       const cancelled = await post(`${base}/v1/tasks/w1/cancel`, { reason: 'not needed' })
       assert.equal(cancelled.status, 200, JSON.stringify(cancelled.body))
       assert.equal(cancelled.body.task_id, 'w1')
@@ -148,6 +155,8 @@ test('gateway: a client with only HTTP and WebSocket uses a mesh of three agent 
       assert.deepEqual([again.status, again.body.error.code], [409, 'TSK002'])
       const missing = await post(`${base}/v1/tasks/nope/cancel`, {})
       assert.deepEqual([missing.status, missing.body.error.code], [404, 'TSK001'])
+      const late = await post(`${base}/v1/tasks/w1/messages`, { input: 'too late' })
+      assert.deepEqual([late.status, late.body.error.code], [409, 'TSK002'])
     })
 
     await t.test('OpenAPI: /v1/openapi.json validates as OpenAPI 3.1 and documents exactly the routes served', async () => {
