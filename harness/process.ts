@@ -98,9 +98,16 @@ export class Proc {
   async exited (timeoutMs = PROC_WAIT_MS): Promise<number | null> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode
     return await new Promise((resolve, reject) => {
-      const t = setTimeout(() => { reject(new Error(`process did not exit within ${timeoutMs} ms`)) }, timeoutMs)
+      // Which process, and what it said last: "did not exit" alone named nothing (clients.test, loaded).
+      const t = setTimeout(() => { reject(new Error(`process did not exit within ${timeoutMs} ms: ${this.described()}`)) }, timeoutMs)
       this.child.once('exit', (code) => { clearTimeout(t); resolve(code) })
     })
+  }
+
+  /** Its command (script and arguments, shortened) and the end of what it printed, for a failure's message. */
+  described (): string {
+    const args = this.child.spawnargs.slice(1).map(a => a.length > 60 ? `${a.slice(0, 57)}...` : a).join(' ')
+    return `${args}; stdout: ${this.lines.slice(-5).join(' | ').slice(-1_000) || '(nothing)'}; stderr: ${this.stderr.slice(-2_000) || '(nothing)'}`
   }
 
   async stop (signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {

@@ -121,7 +121,7 @@ test('fifteen CLI requests, some concurrent and some killed mid-way, leave a thr
     for (let batch = 0; batch < BATCHES; batch++) {
       const procs = Array.from({ length: 5 }, (_, i) => {
         const to = agents[(batch + i) % 3]
-        const p = new Proc([CLI, 'request', '--open', '--mesh', mesh, '--no-mdns', '--bootstrap', agents[(batch + i + 1) % 3].address, to.name, 'echo', `{"n":${batch * 5 + i}}`])
+        const p = new Proc([CLI, 'request', '--open', '--mesh', mesh, '--no-mdns', '--bootstrap', agents[(batch + i + 1) % 3].address, '-v', '--log-format', 'json', to.name, 'echo', `{"n":${batch * 5 + i}}`])
         clients.push(p)
         return { p, n: batch * 5 + i }
       })
@@ -129,7 +129,7 @@ test('fifteen CLI requests, some concurrent and some killed mid-way, leave a thr
       const victim = procs[batch % 5]
       setTimeout(() => { victim.p.child.kill('SIGKILL') }, 400 + (batch * 97) % 900)
       for (const { p, n } of procs) {
-        const code = await p.exited(30_000)
+        const code = await p.exited(60_000)
         if (p === victim.p && p.child.signalCode === 'SIGKILL') { killed++; continue }
         assert.equal(code, 0, `request ${n} exited ${code}: ${p.stderr}`)
         assert.deepEqual(JSON.parse(p.lines.join('\n')), { n })
