@@ -72,6 +72,8 @@ export class ElectionService extends TypedEventEmitter<ElectionServiceEvents> {
   /** The envelope id of the request being handled, for the refusals it causes. */
   private inbound?: string
   private pendingOffice?: number
+  /** The coordinator topic's subscribers, direct and relayed, at the last look (watchAudience). */
+  private audience = new Set<string>()
 
   constructor (init: ElectionServiceInit) {
     super()
@@ -118,9 +120,26 @@ export class ElectionService extends TypedEventEmitter<ElectionServiceEvents> {
     }
     this.stopping = new AbortController()
     this.unlink = this.init.links?.onClose(peer => { this.closed(peer) })
-    this.reviewTimer = setInterval(() => { this.election?.reviewVoters(Date.now()); this.flush() }, 1_000)
+    this.reviewTimer = setInterval(() => { this.election?.reviewVoters(Date.now()); this.watchAudience(); this.flush() }, 1_000)
     this.reviewTimer.unref?.()
     this.flush()
+  }
+
+  /**
+   * Who the announcements reach: the coordinator topic's subscribers among this node's peers and
+   * those told through them. One more than at the last look is told to the machine
+   * (Election.audienceGrew), which announces soon when it leads. Looked at with the voter review,
+   * once a second.
+   */
+  private watchAudience (): void {
+    const pubsub = this.init.pubsub
+    if (pubsub === undefined || this.election === undefined) return
+    const topic = COORDINATOR_TOPIC.name
+    const now = new Set([...pubsub.subscribers(topic), ...pubsub.relayedSubscribers(topic)])
+    let grew = false
+    for (const p of now) if (!this.audience.has(p)) { grew = true; break }
+    this.audience = now
+    if (grew) this.election.audienceGrew()
   }
 
   stop (): void {

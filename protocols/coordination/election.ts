@@ -153,6 +153,17 @@ export class Election {
     else if (msg.type !== 'config-query' && !(msg.type === 'vote-reply' && msg.pre && msg.granted)) this.claim(from, msg.term, now)
   }
 
+  /**
+   * The driver saw the announcements reach an agent they did not reach before (a subscriber of the
+   * coordinator's topic told late, or through another agent): a leader announces soon, as for a
+   * newcomer. The member view names a newcomer before its subscription reaches the leader, so the
+   * announcement made on the join alone can miss it, and it then learnt whom to follow only at the
+   * next interval (announce-join.test at load 10: not within 20 s with a 10-minute interval).
+   */
+  audienceGrew (): void {
+    if (this.lead !== undefined) this.lead.newcomers = true
+  }
+
   /** Agents alive in the member view (itself not included), and those that announced they leave (flagged `left`). */
   setMembers (members: MemberInfo[]): void {
     this.bootstrap.see(members, this.init.self, this.config !== undefined || this.proof !== undefined)

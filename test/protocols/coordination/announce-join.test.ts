@@ -27,7 +27,13 @@ test('an agent that joins after the election follows the coordinator at once, th
       const node = await createAgentNode(nodeOptions(nodes[0].config.mesh, { name, bootstrap: [nodes[1].addresses()[0]], ...opts }))
       nodes.push(node)
       await node.start()
-      await waitFor(() => node.coordination.leader === leader.peerId, `${name} to follow ${leader.name}`, 20_000)
+      await waitFor(() => node.coordination.leader === leader.peerId, `${name} to follow ${leader.name}`, 20_000).catch((err: Error) => {
+        // What each side saw: the newcomer's situation and peers, and whom the leader's announcements reach.
+        const reach = leader.topicPeers('$agentmesh/coordinator')
+        throw new Error(`${err.message}; ${name}: ${JSON.stringify(node.coordinator())}, peers ${node.peers().map(p => p.name).join(',')}, ` +
+          `its coordinator topic ${JSON.stringify(node.topicPeers('$agentmesh/coordinator'))}; the leader's: ${JSON.stringify(reach)}, ` +
+          `the leader sees ${name} ${leader.members().find(m => m.peerId === node.peerId)?.state ?? 'nowhere'}`)
+      })
       assert.equal(node.coordination.term, term, 'in the term it was elected in: no election was needed')
       assert.ok(!leader.coordination.voters().includes(node.peerId), `${name} is a non-voter (the set holds three)`)
       assert.equal(node.coordinator().situation, 'following')
