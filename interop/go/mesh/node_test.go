@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"os"
@@ -169,6 +170,27 @@ func TestClosedMeshBetweenGoPeers(t *testing.T) {
 	_, err = c.Dial(ctx, b.Addrs()[0])
 	if e, ok := err.(*wire.Error); !ok || e.Code != "SEC001" {
 		t.Errorf("borrowed credential: %v, want SEC001", err)
+	}
+	// dave's own credential with a role added after the owner signed it: the signature no longer
+	// holds, and the card is refused SEC001 (as a TypeScript node refuses it: bad-input.json).
+	dave, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := cred(dave)
+	forged.Roles = append(forged.Roles, "coordinator")
+	d, err := Start(Config{Key: dave, Mesh: "go-test", Credential: forged})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	_, err = d.Dial(ctx, b.Addrs()[0])
+	if e, ok := err.(*wire.Error); !ok || e.Code != "SEC001" {
+		t.Errorf("credential changed after signing: %v, want SEC001", err)
+	}
+	// and bob still serves the peer it admitted
+	if _, err := a.Request(ctx, b.ID, "echo", wire.NewObject("after", "forgery"), 5*time.Second); err != nil {
+		t.Errorf("echo after a forged card: %v", err)
 	}
 }
 
