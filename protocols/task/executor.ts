@@ -321,6 +321,9 @@ export class TaskExecutor {
     } finally {
       a.over = true
       wake(a)
+      // Nobody reads them once the handler is done; finished attempts are kept (10,000 of them),
+      // and their messages with them would be up to 64 KiB each.
+      a.inbox = []
     }
     await this.sendEnd(a)
   }

@@ -26,6 +26,7 @@ import { TaskExecutor, type TaskHandler } from './executor.js'
 import { TaskScheduler, type SchedulerResources } from './scheduler.js'
 import { TaskClient, type TaskHandle } from './handle.js'
 import type { TaskServiceEvents } from './events.js'
+import { PAGE_CHARS, pagesOf, weight } from './paging.js'
 import {
   ControlCommand, InputCommand, QueryCommand, QueryManyCommand, RecordsCommand, ReplicateCommand, ReportCommand, ReportManyCommand,
   SubmitCommand, UpdateCommand,
@@ -87,6 +88,8 @@ export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
   private readonly init: TaskServiceInit
   private unhandles: Array<() => void> = []
   private readonly outbox = new Map<string, TaskStatus[]>()
+  /** The weight of each outbox (paging.ts), kept as statuses are added. */
+  private readonly outboxChars = new Map<string, number>()
   private flushTimer?: ReturnType<typeof setTimeout>
   private started = false
 
@@ -256,7 +259,10 @@ export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
     const box = this.outbox.get(r.submitter) ?? []
     box.push(r.status)
     this.outbox.set(r.submitter, box)
-    if (box.length >= 1_000) this.flush(r.submitter)
+    const chars = (this.outboxChars.get(r.submitter) ?? 0) + weight(r.status)
+    this.outboxChars.set(r.submitter, chars)
+    // At 1,000 statuses, or once they weigh a page (paging.ts: a status may carry 64 KiB of messages).
+    if (box.length >= 1_000 || chars >= PAGE_CHARS) this.flush(r.submitter)
     else if (this.flushTimer === undefined) {
       this.flushTimer = setTimeout(() => { this.flushTimer = undefined; for (const to of [...this.outbox.keys()]) this.flush(to) }, UPDATE_BATCH_MS)
       this.flushTimer.unref?.()
@@ -266,14 +272,15 @@ export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
   private flush (to: string): void {
     const statuses = this.outbox.get(to)
     this.outbox.delete(to)
+    this.outboxChars.delete(to)
     if (statuses === undefined || statuses.length === 0) return
     // A few tries; beyond them the submitter's handles ask for themselves (TaskClient.poll).
-    const send = async (): Promise<void> => {
+    const send = async (page: TaskStatus[]): Promise<void> => {
       for (let attempt = 0, delay = 100; attempt < 3; attempt++, delay *= 4) {
-        try { await this.init.rpc.request(to, UpdateCommand, { statuses }, { timeoutMs: this.init.requestTimeoutMs }); return } catch {}
+        try { await this.init.rpc.request(to, UpdateCommand, { statuses: page }, { timeoutMs: this.init.requestTimeoutMs }); return } catch {}
         await new Promise(resolve => setTimeout(resolve, delay).unref?.())
       }
     }
-    void send()
+    for (const page of pagesOf(statuses, 1_000)) void send(page)
   }
 }

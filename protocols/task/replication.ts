@@ -11,9 +11,10 @@ import type { Office } from '../coordination/office.js'
 import { TimeoutError } from '../core/errors.js'
 import { RecordsCommand, ReplicateCommand, type PrunedMark, type TaskRecord } from './schemas.js'
 import type { RecordTrust } from './record-check.js'
+import { pagesOf } from './paging.js'
 
 const REPLICATE_EVERY_MS = 25
-/** Records per message when replicating or reading the table (a record is ~1 KB; messages stay far below 1 MiB). */
+/** Records per message when replicating or reading the table, at most (paging.ts bounds a page by size too: a record may carry 64 KiB of messages). */
 export const RECORDS_PAGE = 200
 /** Marks of pruned records per page of the takeover's read (~100 bytes each; the most a page may hold). */
 const MARKS_PAGE = 1_000
@@ -77,9 +78,9 @@ export class Replication {
 
   private async pages (voter: string, term: number, records: TaskRecord[]): Promise<void> {
     const { proofs } = this.init.trust
-    for (let i = 0; i < records.length; i += RECORDS_PAGE) {
+    for (const page of pagesOf(records, RECORDS_PAGE)) {
       const cert = proofs.toSend(voter, term)
-      const req = { term, records: records.slice(i, i + RECORDS_PAGE), ...(cert !== undefined ? { cert } : {}) }
+      const req = { term, records: page, ...(cert !== undefined ? { cert } : {}) }
       await this.init.rpc.request(voter, ReplicateCommand, req, { timeoutMs: this.init.requestTimeoutMs })
       if (cert !== undefined) proofs.sent(voter, term)
     }

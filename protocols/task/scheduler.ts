@@ -37,6 +37,7 @@ import { SubmissionCheck } from './submission.js'
 import type { RecordTrust } from './record-check.js'
 import type { AuditSink } from '../core/audit.js'
 import { TaskTable, finishPatch, type TaskPatch } from './table.js'
+import { fitting } from './paging.js'
 import { DeliverCommand, StopCommand, TERMINAL, type PrunedMark, type SubmissionProof, type TaskControl, type TaskControlAnswer, type TaskInputRequest, type TaskRecord, type TaskReport, type TaskSpec, type TaskState, type TaskStatus } from './schemas.js'
 
 export { FINISHED_RETENTION_MS } from './table.js'
@@ -281,7 +282,10 @@ export class TaskScheduler {
       this.rejected(from, 'task-query-many', 'TSK007', correlationId !== undefined ? { correlationId } : {})
       if (visible.length === 0) throw new TaskAccessError(`${from} is no party to any of the ${known.length} tasks asked about`)
     }
-    return visible.map(r => this.untold.status(r))
+    // At most a page's weight (paging.ts): the statuses left out stay quiet at the asker, which
+    // asks for them again at its next poll (TaskClient.poll).
+    const statuses = visible.map(r => this.untold.status(r))
+    return statuses.slice(0, fitting(statuses, statuses.length))
   }
 
   /** Pause, resume, cancel from `from` (the authenticated asker): only the submitter, this coordinator or a task operator (TSK007). */

@@ -5,10 +5,11 @@
  * (`scheduler.ts`) is the shell that acts on what the table decides: it places, replicates,
  * reports and arms timers.
  */
-import { DeadlineError, DependencyError, InvalidTaskStateError, TaskInputFullError, type AgentMeshError } from '../core/errors.js'
+import { DeadlineError, DependencyError, IdempotencyConflictError, InvalidTaskStateError, SerializationError, TaskInputFullError, type AgentMeshError } from '../core/errors.js'
 import { canMove, checkDependencies } from './lifecycle.js'
 import { PrunedMarks, afterMark } from './pruned.js'
 import { TableIndex } from './table-index.js'
+import { fitting } from './paging.js'
 import { TASK_MESSAGES_MAX, TASK_MESSAGES_MAX_BYTES, TERMINAL, type PrunedMark, type SubmissionProof, type TaskRecord, type TaskReport, type TaskMessage, type TaskSpec, type TaskState, type TaskStatus } from './schemas.js'
 
 /** A finished task's record is kept this long (idempotent resubmission, status queries), then dropped everywhere. */
@@ -146,7 +147,10 @@ export class TaskTable {
     let hi = after === undefined ? 0 : ids.length
     while (lo < hi) { const mid = (lo + hi) >> 1; if (ids[mid] > (after as string)) hi = mid; else lo = mid + 1 }
     const from = lo + offset
-    return { records: ids.slice(from, from + limit).map(id => this.records.get(id) as TaskRecord), more: from + limit < ids.length }
+    const records = ids.slice(from, from + limit).map(id => this.records.get(id) as TaskRecord)
+    // Cut by size too (paging.ts): the reader asks again after the last id it got.
+    const n = fitting(records, limit)
+    return { records: records.slice(0, n), more: from + n < ids.length }
   }
 
   /**
@@ -268,7 +272,20 @@ export class TaskTable {
    */
   inputPatch (r: TaskRecord, m: TaskMessage): { held: true } | { refused: AgentMeshError } | { patch: TaskPatch } {
     const held = r.status.messages ?? []
-    if (held.some(x => x.message_id === m.message_id)) return { held: true }
+    let text: string
+    try {
+      text = JSON.stringify(m.input) ?? 'null'
+    } catch (err) {
+      // A value JSON cannot carry (a BigInt, a cycle): only a local caller can hand one over.
+      return { refused: new SerializationError(`the message to task ${r.spec.task_id} is not JSON: ${(err as Error).message}`, { cause: err }) }
+    }
+    const same = held.find(x => x.message_id === m.message_id)
+    if (same !== undefined) {
+      // Sent again: the same sender and input is the same message (a lost answer's resend);
+      // anything else under its id is refused rather than acknowledged and dropped.
+      if (same.from === m.from && (JSON.stringify(same.input) ?? 'null') === text) return { held: true }
+      return { refused: new IdempotencyConflictError(`task ${r.spec.task_id} already holds a message ${m.message_id} with another sender or input`) }
+    }
     if (TERMINAL.has(r.status.status)) return { refused: new InvalidTaskStateError(`task ${r.spec.task_id} is ${r.status.status}: it takes no more messages`) }
     if (held.length >= TASK_MESSAGES_MAX) return { refused: new TaskInputFullError(`task ${r.spec.task_id} holds ${held.length} messages, the most a task may hold`) }
     const messages = [...held, m]

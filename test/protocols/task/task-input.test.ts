@@ -53,6 +53,9 @@ test('task input: a message reaches the running handler once however often it is
     const again = await h.input('hello', 'm1')
     assert.equal(again.type, 'task.control.ack', JSON.stringify(again))
     assert.equal(again.type === 'task.control.ack' && again.status, 'running')
+    // Its id with another input: refused (MSG001), not acknowledged and dropped.
+    const changed = await h.input('REPLACED', 'm1')
+    assert.equal(rejected(changed), 'MSG001', JSON.stringify(changed))
     // A plain member (a voter, neither the submitter nor the coordinator) may not add to it.
     const stranger = await member.tasks.client.input('talker', { message_id: 'x1', input: 'let me in' })
     assert.equal(rejected(stranger), 'TSK007', JSON.stringify(stranger))
