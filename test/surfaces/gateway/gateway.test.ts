@@ -292,6 +292,10 @@ test('gateway: a client with only HTTP and WebSocket uses a mesh of three agent 
       assert.equal(mesh.gateway.child.exitCode, null, 'the gateway node still runs')
     })
   } finally {
+    // A gateway node that ended before the test stopped it: why (a suite run once saw every
+    // request after the OpenAPI walk fail with "fetch failed", and nothing said what ended it).
+    const g = mesh.gateway.child
+    if (g.exitCode !== null || g.signalCode !== null) console.log(`the gateway node ended early (${String(g.exitCode ?? g.signalCode)}): ${mesh.gateway.described()}`)
     for (const c of clients) c.close()
     await mesh.stop()
     await new Promise(resolve => pages.close(resolve))
