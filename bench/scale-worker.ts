@@ -225,6 +225,14 @@ async function handle (m: Cmd): Promise<unknown> {
         election: electionFacts(status),
         states: members.reduce<Record<string, number>>((o, x) => { o[x.state] = (o[x.state] ?? 0) + 1; return o }, {}),
         connections: a.libp2p.getConnections().length,
+        // connections.graph 'views': its active view (peer ids) and reserve size; one-sided links are counted by the bench.
+        ...(a.internals.views !== undefined
+          ? {
+              active: a.internals.views.active(),
+              passive: a.internals.views.passive().length,
+              peersConnected: new Set(a.libp2p.getConnections().map(c => c.remotePeer.toString())).size
+            }
+          : {}),
         gossip: gossipFacts(a),
         refusals: refusals(a),
         // Inbound upgrades under way (libp2p refuses every new connection at 10): a seed stuck there joins nobody.
