@@ -141,6 +141,7 @@ interface AgentStatus {
   active?: string[],
   passive?: number,
   peersConnected?: number,
+  pendingInbound?: number,
   /** Its own account of its situation, and how many members it sees in each state: printed when a mesh does not converge. */
   reason?: string,
   states?: Record<string, number>
@@ -385,7 +386,7 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
       // Agents that see no other member: their connections, and why their bootstrap dials failed.
       const alone = all.filter(a => a.alive === 0)
       // The seeds' connections (the first three agents): the ones everybody dials first.
-      console.error('the seeds\' connections:', JSON.stringify(seedAt.map(i => all[i]?.connections)), 'refusals:', JSON.stringify(seedAt.map(i => all[i]?.refusals)), 'agents alone, by process:',
+      console.error('the seeds\' connections:', JSON.stringify(seedAt.map(i => all[i]?.connections)), 'refusals:', JSON.stringify(seedAt.map(i => all[i]?.refusals)), 'inbound pending:', JSON.stringify(seedAt.map(i => all[i]?.pendingInbound)), 'agents alone, by process:',
         JSON.stringify(all.map((a, i) => ({ a, p: processOf(i) })).filter(x => x.a.alive === 0).map(x => x.p)))
       if (alone.length > 0) {
         const errors = new Map<string, number>()
