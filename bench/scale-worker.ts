@@ -225,6 +225,14 @@ async function handle (m: Cmd): Promise<unknown> {
         election: electionFacts(status),
         states: members.reduce<Record<string, number>>((o, x) => { o[x.state] = (o[x.state] ?? 0) + 1; return o }, {}),
         connections: a.libp2p.getConnections().length,
+        // connections.graph 'views': its active view (peer ids) and reserve size; one-sided links are counted by the bench.
+        ...(a.internals.views !== undefined
+          ? {
+              active: a.internals.views.active(),
+              passive: a.internals.views.passive().length,
+              peersConnected: new Set(a.libp2p.getConnections().map(c => c.remotePeer.toString())).size
+            }
+          : {}),
         gossip: gossipFacts(a),
         refusals: refusals(a),
         // Inbound upgrades under way (libp2p refuses every new connection at 10): a seed stuck there joins nobody.
@@ -279,6 +287,9 @@ async function handle (m: Cmd): Promise<unknown> {
         expired: agents.reduce((s, a) => s + a.stats.get('messages_total', { direction: 'in', status: 'expired' }), 0),
         lateAnswers: agents.reduce((s, a) => s + a.stats.get('messages_total', { direction: 'in', type: 'RESPONSE', status: 'late' }), 0),
         dialsFailed: dials.failed,
+        // connections.graph 'views': view messages sent, failed, refused for an unknown sender, and idle connections closed.
+        ...Object.fromEntries(['out', 'failed', 'unknown', 'idle-closed'].map(what => [`view_${what}`, agents.reduce((s, a) => s + a.stats.get('view_messages_total', { what }), 0)])),
+        ...Object.fromEntries(['join', 'forward-join', 'neighbour', 'disconnect', 'shuffle'].map(type => [`view_out_${type}`, agents.reduce((s, a) => s + a.stats.get('view_messages_total', { what: 'out', type }), 0)])),
         ...Object.fromEntries(['malformed', 'bad_signature', 'not_admitted', 'over_budget', 'reaped', 'over_cap', 'sync_over_budget'].map(r =>
           [`refused_${r}`, agents.reduce((s, a) => s + a.stats.get('gossip_rejected_total', { reason: `member_${r}` }), 0)])),
         // Not summed: the caller prints them per line.

@@ -137,11 +137,31 @@ interface AgentStatus {
   term: number,
   voters: number,
   connections: number,
+  /** With views: the active view, the reserve's size, and the agents it holds a connection to. */
+  active?: string[],
+  passive?: number,
+  peersConnected?: number,
+  pendingInbound?: number,
   /** Its own account of its situation, and how many members it sees in each state: printed when a mesh does not converge. */
   reason?: string,
   states?: Record<string, number>
 }
 /** `suspicions`: agents' suspicions of others, summed over the agents (member_changes_total to suspect): the churn an idle mesh makes of a lag. */
+/** With views: active view sizes, agents with none, links held by one end only, reserve and connections per agent. */
+function viewFacts (all: AgentStatus[]): string | undefined {
+  if (all.every(a => a.active === undefined)) return undefined
+  const of = new Map(all.map(a => [a.peerId, new Set(a.active ?? [])]))
+  const sizes: Record<number, number> = {}
+  let oneSided = 0
+  for (const a of all) {
+    const n = a.active?.length ?? 0
+    sizes[n] = (sizes[n] ?? 0) + 1
+    for (const p of a.active ?? []) if (of.get(p)?.has(a.peerId) !== true) oneSided++
+  }
+  const conn = all.map(a => a.peersConnected ?? 0).sort((x, y) => x - y)
+  const passive = all.map(a => a.passive ?? 0).sort((x, y) => x - y)
+  return `views: active sizes ${JSON.stringify(sizes)}; one-sided links ${oneSided}; reserve min ${passive[0]} p50 ${passive[passive.length >> 1]}; agents connected to, min ${conn[0]} p50 ${conn[conn.length >> 1]} max ${conn.at(-1)}`
+}
 interface Counters {
   membership: number
   /** Of which probes (direct and indirect) and member gossip. */
@@ -339,6 +359,8 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
         console.error(`+${since()} s: since the last line: ${delta}`)
         const alive = all.map(a => a.alive).sort((x, y) => x - y)
         console.error(`+${since()} s: members seen alive per agent: min ${alive[0]}, p10 ${pct(alive, 0.1)}, p50 ${pct(alive, 0.5)}, max ${alive.at(-1)}; the seeds: ${seedAt.map(i => all[i]?.alive).join(', ')}`)
+        const vf = viewFacts(all)
+        if (vf !== undefined) console.error(`+${since()} s: ${vf}`)
         console.error(`+${since()} s: ${all.length} agents up; pairs not seen alive ${all.reduce((s, a) => s + n - 1 - a.alive, 0)}` +
           ` (agents lacking some: ${all.filter(a => a.alive < n - 1).length}); states ${JSON.stringify(states)}; following the most followed leader ${most}, another ${all.filter(a => a.leader !== undefined).length - most}`)
       }
@@ -358,11 +380,13 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
       const why = new Map<string, number>()
       for (const a of all) why.set(a.reason ?? '-', (why.get(a.reason ?? '-') ?? 0) + 1)
       console.error(`not converged at ${n} agents:`, Object.fromEntries(why))
+      const vf = viewFacts(all)
+      if (vf !== undefined) console.error(vf)
       console.error('member states seen by each agent:', JSON.stringify(all.map(a => a.states)))
       // Agents that see no other member: their connections, and why their bootstrap dials failed.
       const alone = all.filter(a => a.alive === 0)
       // The seeds' connections (the first three agents): the ones everybody dials first.
-      console.error('the seeds\' connections:', JSON.stringify(seedAt.map(i => all[i]?.connections)), 'refusals:', JSON.stringify(seedAt.map(i => all[i]?.refusals)), 'agents alone, by process:',
+      console.error('the seeds\' connections:', JSON.stringify(seedAt.map(i => all[i]?.connections)), 'refusals:', JSON.stringify(seedAt.map(i => all[i]?.refusals)), 'inbound pending:', JSON.stringify(seedAt.map(i => all[i]?.pendingInbound)), 'agents alone, by process:',
         JSON.stringify(all.map((a, i) => ({ a, p: processOf(i) })).filter(x => x.a.alive === 0).map(x => x.p)))
       if (alone.length > 0) {
         const errors = new Map<string, number>()
@@ -432,6 +456,8 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
     const seconds = (b.at - a.at) / 1000
     const perAgent = (x: number): number => r1(x / seconds / b.agents)
     const now = await statuses(workers)
+    const restViews = viewFacts(now)
+    if (restViews !== undefined) console.error(`at rest: ${restViews}`)
     Object.assign(row, {
       voters: Math.max(...now.map(s => s.voters)),
       membershipPerS: perAgent(b.membership - a.membership),

@@ -31,6 +31,7 @@ import type { PubSubService } from '../protocols/pubsub/index.js'
 import type { RpcService } from '../protocols/rpc/index.js'
 import { HandOffs } from '../protocols/discovery/hand-off.js'
 import { ViewLinks } from '../protocols/discovery/view-links.js'
+import { HYPARVIEW_DEFAULTS } from '../protocols/discovery/hyparview.js'
 import type { Stats } from './stats.js'
 
 /** The peers the dialers top up to: none with HyParView's views, which keep their own (view-links.ts). */
@@ -146,14 +147,21 @@ export function handOffs (
 
 /** HyParView's views over libp2p and rpc (protocols/discovery/view-links.ts), `connections.graph: 'views'`. */
 export function viewLinksOf (
-  libp2p: AgentLibp2p, rpc: RpcService, config: AgentConfig,
+  libp2p: AgentLibp2p, rpc: RpcService, config: AgentConfig, stats: Stats,
   s: { member: (peer: string) => boolean, members: () => string[], keep: (peer: string) => boolean }
 ): ViewLinks {
   const self = libp2p.peerId.toString()
   return new ViewLinks({
     self,
     rpc,
-    config: { activeSize: config.connections.activeView, passiveSize: config.connections.passiveView },
+    config: {
+      activeSize: config.connections.activeView,
+      passiveSize: config.connections.passiveView,
+      // A view message to a peer not connected opens a connection first: its answer may take the
+      // dial's time besides. With 5 s for both, on a loaded host (40 agents beside a test suite,
+      // dials p50 11 s) most neighbour requests failed and were asked of another, which failed too.
+      neighbourTimeoutMs: config.connections.dialTimeoutMs + HYPARVIEW_DEFAULTS.neighbourTimeoutMs
+    },
     member: s.member,
     members: s.members,
     connected: () => [...new Set(libp2p.getConnections().filter(c => c.status === 'open').map(c => c.remotePeer.toString()))],
@@ -168,7 +176,8 @@ export function viewLinksOf (
     dial: dialById(libp2p),
     hangUp: peer => { libp2p.hangUp(peerIdFromString(peer)).catch(() => {}) },
     keep: s.keep,
-    dialTimeoutMs: config.connections.dialTimeoutMs
+    dialTimeoutMs: config.connections.dialTimeoutMs,
+    count: (what, type) => { stats.inc('view_messages_total', { what, type: type ?? '' }) }
   })
 }
 
@@ -176,7 +185,10 @@ export function viewLinksOf (
 export function voterConnections (libp2p: AgentLibp2p, coordination: CoordinationService, config: AgentConfig): VoterLinks {
   const links = new VoterLinks({
     self: libp2p.peerId.toString(),
-    voters: () => coordination.voters(),
+    // With views, before a set exists the voters this node would propose link up too: a bootstrap
+    // campaign needs every proposed vote, and over a bounded graph each question to a voter not
+    // connected was a dial (40 agents on a loaded host: dials p50 11 s, no coordinator in 90 s).
+    voters: () => config.connections.graph === 'views' ? coordination.votersOrProposed() : coordination.voters(),
     connected: connectedTo(libp2p),
     dial: dialById(libp2p),
     intervalMs: config.client ? 0 : VOTER_LINK_INTERVAL_MS,

@@ -103,7 +103,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     }
   })
   const views = config.connections.graph === 'views' && !config.client
-    ? viewLinksOf(libp2p, rpc, config, { member: peer => isMember(peer), members: () => memberView.peersIn('alive'), keep: peer => keep(peer) })
+    ? viewLinksOf(libp2p, rpc, config, stats, { member: peer => isMember(peer), members: () => memberView.peersIn('alive'), keep: peer => keep(peer) })
     : undefined
   const bootstrap = new BootstrapDialer({
     libp2p,
@@ -149,7 +149,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
   const keep = (peer: string): boolean => {
     if (config.debug !== undefined) return true
     // A voter's links to the other voters and the coordinator (voter-links.ts); an agent that is none needs none.
-    const voters = coordination.voters()
+    const voters = coordination.votersOrProposed()
     if (voters.includes(host.peerId) && (voters.includes(peer) || coordination.leader === peer)) return true
     // The application's topics' subscribers (topic-links.ts): every agent reads the mesh's own topics.
     return topicLinks.stated().some(t => pubsub.subscribers(t).includes(peer))

@@ -166,6 +166,8 @@ export class ElectionService extends TypedEventEmitter<ElectionServiceEvents> {
   }
 
   status (): ElectionStatus | undefined { return this.election?.status(Date.now()) }
+  /** The voters of the first set this node would propose while it holds none (election.ts `proposedVoters`). */
+  proposedVoters (): string[] { return this.election?.proposedVoters() ?? [] }
 
   inOffice (): boolean { return this.election?.inOffice(Date.now()) ?? false }
 

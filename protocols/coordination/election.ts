@@ -758,6 +758,13 @@ export class Election {
     return bootstrapProposal(this.init.self, this.members, this.init.bootstrapExpect, this.maxVoters)
   }
 
+  /**
+   * The voters of the set this node would propose now (none once it holds a set, or is shown
+   * one): with HyParView's views (node/member-connections.ts) they link up before the campaign,
+   * whose pre-votes and votes must reach every one of them.
+   */
+  proposedVoters (): string[] { return this.bootstrapProposal()?.voters ?? [] }
+
   private get maxVoters (): number { return this.init.maxVoters ?? DEFAULT_MAX_VOTERS }
   private get announceIntervalMs (): number { return this.init.announceIntervalMs ?? 10 * this.init.heartbeatIntervalMs }
   /** How soon after agents join the leader announces itself (two heartbeats: a join wave's arrivals share one). */

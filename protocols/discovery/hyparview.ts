@@ -77,12 +77,20 @@ export interface HyParViewInit {
   config?: Partial<HyParViewConfig>
   random: () => number
   now: number
+  /**
+   * Reserve peers to ask first when the active view has room (the shell's answer: those it holds
+   * a connection to already). A request to one costs a message, to any other a new connection
+   * (a handshake, and the card exchange behind it), which a loaded host may take longer to make
+   * than the request may wait. Without it, any reserve peer at random (as in the paper).
+   */
+  prefer?: (peer: string) => boolean
 }
 
 export class HyParView {
   readonly config: HyParViewConfig
   private readonly self: string
   private readonly random: () => number
+  private readonly prefer: (peer: string) => boolean
   private readonly active = new Set<string>()
   private readonly passive = new Set<string>()
   /** Neighbour requests out, by peer: when each was sent (a peer that never answers counts as failed). */
@@ -107,6 +115,7 @@ export class HyParView {
     if (this.config.prwl > this.config.arwl) throw new RangeError('prwl must not exceed arwl')
     this.self = init.self
     this.random = init.random
+    this.prefer = init.prefer ?? (() => false)
     this.now = init.now
     // Spread the first shuffles over an interval: agents started together do not shuffle in step.
     this.nextShuffle = init.now + this.config.shuffleIntervalMs * (0.5 + this.random())
@@ -308,7 +317,9 @@ export class HyParView {
     while (this.active.size + this.asking.size < this.config.activeSize) {
       // An isolated node asks even those that refused: with high priority they must take it.
       const isolated = this.active.size === 0
-      const candidate = this.pick([...this.passive].filter(p => !this.asking.has(p) && (isolated || !this.refused.has(p))))
+      const open = [...this.passive].filter(p => !this.asking.has(p) && (isolated || !this.refused.has(p)))
+      const preferred = open.filter(p => this.prefer(p))
+      const candidate = this.pick(preferred.length > 0 ? preferred : open)
       if (candidate === undefined) return
       this.asking.set(candidate, this.now)
       this.send(candidate, { type: 'neighbour', high: this.active.size === 0 })

@@ -7,10 +7,11 @@
  *
  * Which peers may be in a view is the member view's answer (`member`): a live agent whose signed
  * statement this node holds (in a closed mesh: whose credential it checked), never a client and
- * never a peer only named in a view message. A message from a peer that is not such a member is
- * ignored, and the peers a message names that are not are dropped from it, so an insider cannot
- * fill a view with strangers or make this node dial them. A forward-join for a newcomer whose
- * statement has not reached this node yet waits for it a moment (`PENDING_MS`).
+ * never a peer only named in a view message. A message from a peer that is not such a member
+ * waits a moment for its card (`PENDING_MS`) and is refused after (an error its sender sees), and
+ * the peers a message names that are not are dropped from it, so an insider cannot fill a view
+ * with strangers or make this node dial them. A forward-join for a newcomer whose statement has
+ * not reached this node yet waits for it as long.
  *
  * A message is a request answered empty: a peer that does not answer within the neighbour
  * timeout counts as lost to the view (`lost`), which is how a dead neighbour is noticed besides
@@ -22,8 +23,9 @@
  * map). Such a close tells the member view nothing (node/services.ts): only the active view's
  * links are probed and watched. *
  * Experimental (opt-in): 12 agents through one seed hold (test/protocols/discovery/view-links.test.ts),
- * 100 did not converge (docs/benchmarks.md, "Views in real nodes": the causes found, what was
- * changed for them, and what a loaded host still breaks).
+ * 40 in two processes on a loaded host saw each other within 90 s but elected no coordinator in
+ * that time (docs/benchmarks.md, "Views in real nodes": the causes found, what was changed for
+ * them, and what a loaded host still breaks).
  */
 import { z } from 'zod'
 import { defineCommand, type RpcService } from '../rpc/index.js'
@@ -46,10 +48,14 @@ export const ViewWire = z.discriminatedUnion('type', [
 
 export const ViewExchange = defineCommand('$agentmesh/view', { request: ViewWire, response: z.strictObject({}) })
 
-/** A forward-join naming a newcomer this node does not know yet waits this long for its statement. */
+/** A message whose sender (or forward-join's newcomer) this node does not know yet waits this long for its card or statement. */
 const PENDING_MS = 3_000
-/** Forward-joins held at once (the oldest dropped past it). */
+/** Messages waiting at once (past it a message from an unknown sender is refused at once). */
 const MAX_PENDING = 64
+/** How often waiting messages are looked at besides member changes (a card arrives with no member change when the member view knows the agent already). */
+const WAIT_POLL_MS = 200
+/** The reserve is topped up from the member view on a member change at most this often (and every SWEEP_MS). */
+const LEARN_MS = 1_000
 /** A peer dropped from the active view has its connection closed this long after (its `disconnect` goes first). */
 const UNLINK_AFTER_MS = 1_000
 /** Times a `disconnect` is sent before it is given up. */
@@ -87,7 +93,7 @@ export interface ViewLinksInit {
   dialTimeoutMs: number
   random?: () => number
   /** Counted: messages in and out by type, and connections closed as idle. */
-  count?: (what: 'in' | 'out' | 'idle-closed', type?: ViewMessage['type']) => void
+  count?: (what: 'in' | 'out' | 'failed' | 'unknown' | 'idle-closed', type?: ViewMessage['type']) => void
 }
 
 export class ViewLinks implements Startable {
@@ -96,7 +102,10 @@ export class ViewLinks implements Startable {
   private unhandle?: () => void
   private timer?: ReturnType<typeof setTimeout>
   private sweeper?: ReturnType<typeof setInterval>
-  private readonly pending = new Map<string, { from: string, message: ViewMessage, until: number }>()
+  /** Messages waiting for their sender (or a forward-join's newcomer) to be known: checked on every member change and every WAIT_POLL_MS. */
+  private readonly waiting = new Set<{ ready: () => boolean, done: (ok: boolean) => void, until: number }>()
+  private poller?: ReturnType<typeof setInterval>
+  private learnt = 0
   private readonly dials = new Map<string, AbortController>()
   private readonly closing = new Set<ReturnType<typeof setTimeout>>()
 
@@ -105,8 +114,15 @@ export class ViewLinks implements Startable {
   start (): void {
     if (this.view !== undefined) return
     const config = this.init.config !== undefined ? { config: this.init.config } : {}
-    this.view = new HyParView({ self: this.init.self, random: this.init.random ?? Math.random, now: Date.now(), ...config })
-    this.unhandle = this.init.rpc.handle(ViewExchange, (message, ctx) => { this.receive(ctx.peer, message as ViewMessage); return {} })
+    this.view = new HyParView({
+      self: this.init.self,
+      random: this.init.random ?? Math.random,
+      now: Date.now(),
+      // Connected reserve peers are asked first: a request to one needs no new connection.
+      prefer: peer => this.init.connectedSince(peer) !== undefined,
+      ...config
+    })
+    this.unhandle = this.init.rpc.handle(ViewExchange, async (message, ctx) => { await this.receive(ctx.peer, message as ViewMessage, ctx.signal); return {} })
     this.sweeper = setInterval(() => { this.sweep() }, SWEEP_MS)
     this.sweeper.unref?.()
     this.schedule()
@@ -122,7 +138,10 @@ export class ViewLinks implements Startable {
     this.dials.clear()
     for (const t of this.closing) clearTimeout(t)
     this.closing.clear()
-    this.pending.clear()
+    for (const w of this.waiting) w.done(false)
+    this.waiting.clear()
+    if (this.poller !== undefined) clearInterval(this.poller)
+    this.poller = undefined
     this.view = undefined
   }
 
@@ -140,10 +159,10 @@ export class ViewLinks implements Startable {
     const view = this.view
     if (view === undefined) return
     const now = Date.now()
-    for (const [peer, p] of this.pending) {
-      if (p.until <= now) this.pending.delete(peer)
-      else if (this.init.member(peer) && this.init.member(p.from)) { this.pending.delete(peer); view.receive(p.from, p.message, now) }
-    }
+    this.wake(now)
+    // A newcomer's reserve from the members it has just learnt, not at the next sweep: dropped by a
+    // full seed before then, it had nobody to ask (at most once a LEARN_MS).
+    if (now - this.learnt >= LEARN_MS) { this.learnt = now; view.learn(this.init.members().filter(p => p !== this.init.self), now) }
     for (const peer of view.activeView()) if (!this.init.member(peer)) view.lost(peer, now)
     this.joinIfAlone(now)
     this.flush()
@@ -156,19 +175,30 @@ export class ViewLinks implements Startable {
     this.flush()
   }
 
-  private receive (from: string, message: ViewMessage): void {
+  /**
+   * A message from a peer not known yet as a member (its card still on the way: a newcomer's
+   * join overtakes it at the contact, a walk's end asks the newcomer to be its neighbour over a
+   * connection it has just opened), or a forward-join naming a newcomer not known yet (rumours
+   * are slower than a walk of a few hops), waits for it up to PENDING_MS, then counts. A sender
+   * still unknown is answered with an error: one that took this node as a neighbour (a walk's
+   * end, a join's newcomer) sees the request fail and drops this node in turn, so no view holds
+   * a peer whose own does not hold it back. Dropped instead of held, the walk's end kept the
+   * newcomer as a neighbour the newcomer never knew of (40 agents: 5-19 one-sided links
+   * throughout the join, a dozen agents with no neighbour 20 s in).
+   */
+  private async receive (from: string, message: ViewMessage, signal: AbortSignal): Promise<void> {
+    if (this.view === undefined) return
+    const named = message.type === 'forward-join' ? message.peer : undefined
+    const ready = (): boolean => this.init.member(from) && (named === undefined || this.init.member(named))
+    if (!ready() && !(await this.waitFor(ready, signal))) {
+      // A forward-join's next hop is a neighbour in good standing: its walk just ends here.
+      this.init.count?.('unknown', message.type)
+      if (message.type === 'forward-join' && this.init.member(from)) return
+      throw new Error('not a member here')
+    }
     const view = this.view
     if (view === undefined) return
     const now = Date.now()
-    // A newcomer's join can overtake its card at the contact; a forward-join's newcomer may not be
-    // known here yet (rumours are slower than a walk of a few hops): each held for its peer.
-    const waitFor = message.type === 'join' && !this.init.member(from) ? from : message.type === 'forward-join' && !this.init.member(message.peer) ? message.peer : undefined
-    if (waitFor !== undefined) {
-      if (this.pending.size >= MAX_PENDING) this.pending.delete(this.pending.keys().next().value as string)
-      this.pending.set(waitFor, { from, message, until: now + PENDING_MS })
-      return
-    }
-    if (!this.init.member(from)) return
     this.init.count?.('in', message.type)
     if (message.type === 'shuffle') {
       if (!this.init.member(message.origin)) return
@@ -181,6 +211,34 @@ export class ViewLinks implements Startable {
     // A shuffle's reply, or a refusal to be a neighbour, ends what its connection was opened for.
     if ((message.type === 'shuffle-reply' || (message.type === 'neighbour-reply' && !message.accepted)) && !view.isActive(from)) this.unlink(from)
     this.flush()
+  }
+
+  /** Resolves true once `ready()` holds, false after PENDING_MS, when the request is given up, or past MAX_PENDING waiting. */
+  private async waitFor (ready: () => boolean, signal: AbortSignal): Promise<boolean> {
+    if (this.waiting.size >= MAX_PENDING || signal.aborted) return false
+    return await new Promise<boolean>(resolve => {
+      const w = {
+        ready,
+        until: Date.now() + PENDING_MS,
+        done: (ok: boolean) => { this.waiting.delete(w); signal.removeEventListener('abort', onAbort); resolve(ok) }
+      }
+      const onAbort = (): void => { w.done(false) }
+      signal.addEventListener('abort', onAbort, { once: true })
+      this.waiting.add(w)
+      if (this.poller === undefined) {
+        this.poller = setInterval(() => { this.wake(Date.now()) }, WAIT_POLL_MS)
+        this.poller.unref?.()
+      }
+    })
+  }
+
+  /** Lets go the messages whose peers are known now, and those that waited long enough. */
+  private wake (now: number): void {
+    for (const w of [...this.waiting]) {
+      if (w.ready()) w.done(true)
+      else if (w.until <= now) w.done(false)
+    }
+    if (this.waiting.size === 0 && this.poller !== undefined) { clearInterval(this.poller); this.poller = undefined }
   }
 
   /**
@@ -229,6 +287,7 @@ export class ViewLinks implements Startable {
       // turn and kept each connection busy past IDLE_MS (12 agents: one held all 11).
       if ((message.type === 'shuffle-reply' || (message.type === 'neighbour-reply' && !message.accepted)) && this.view?.isActive(to) === false) this.unlink(to)
     } catch {
+      this.init.count?.('failed', message.type)
       // A lost `disconnect` leaves this node in the peer's view while the peer is not in its own,
       // for as long as something else keeps their connection (a voter's link): sent again.
       if (message.type === 'disconnect' && attempt < DISCONNECT_TRIES - 1 && this.view !== undefined) {
