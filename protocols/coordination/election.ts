@@ -154,11 +154,9 @@ export class Election {
   }
 
   /**
-   * The driver saw the announcements reach an agent they did not reach before (a subscriber of the
-   * coordinator's topic told late, or through another agent): a leader announces soon, as for a
-   * newcomer. The member view names a newcomer before its subscription reaches the leader, so the
-   * announcement made on the join alone can miss it, and it then learnt whom to follow only at the
-   * next interval (announce-join.test at load 10: not within 20 s with a 10-minute interval).
+   * The announcements now reach an agent they did not (its subscription told late, or relayed): a
+   * leader announces soon, as for a newcomer, whom the member view names before its subscription
+   * reaches the leader, so the announcement on its join alone could miss it (announce-join.test).
    */
   audienceGrew (): void {
     if (this.lead !== undefined) this.lead.newcomers = true
