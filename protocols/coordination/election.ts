@@ -757,9 +757,8 @@ export class Election {
   }
 
   /**
-   * The voters of the set this node would propose now (none once it holds a set, or is shown
-   * one): with HyParView's views (node/member-connections.ts) they link up before the campaign,
-   * whose pre-votes and votes must reach every one of them.
+   * The voters of the set this node would propose now (none once it holds or is shown a set): with
+   * views (node/member-connections.ts) they link up before the campaign, which needs each of them.
    */
   proposedVoters (): string[] { return this.bootstrapProposal()?.voters ?? [] }
 
