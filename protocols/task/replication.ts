@@ -76,9 +76,9 @@ export class Replication {
     return voters.includes(this.init.self) ? 1 : 0
   }
 
-  private async pages (voter: string, term: number, records: TaskRecord[]): Promise<void> {
+  private async pages (voter: string, term: number, pages: TaskRecord[][]): Promise<void> {
     const { proofs } = this.init.trust
-    for (const page of pagesOf(records, RECORDS_PAGE)) {
+    for (const page of pages) {
       const cert = proofs.toSend(voter, term)
       const req = { term, records: page, ...(cert !== undefined ? { cert } : {}) }
       await this.init.rpc.request(voter, ReplicateCommand, req, { timeoutMs: this.init.requestTimeoutMs })
@@ -106,7 +106,9 @@ export class Replication {
       }
       // This node counts once its own replica is on disk, like any other voter.
       this.persistSelf(records, voters).then(n => { answered(n === 1) }, () => { answered(false) })
-      for (const v of others) this.pages(v, term, records).then(() => { answered(true) }, () => { answered(false) })
+      // Cut once for all the voters: weighing a page serializes its records.
+      const pages = pagesOf(records, RECORDS_PAGE)
+      for (const v of others) this.pages(v, term, pages).then(() => { answered(true) }, () => { answered(false) })
     })
   }
 
