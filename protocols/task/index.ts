@@ -28,7 +28,7 @@ import { TaskClient, type TaskHandle } from './handle.js'
 import type { TaskServiceEvents } from './events.js'
 import { PAGE_CHARS, pagesOf, weight } from './paging.js'
 import {
-  ControlCommand, InputCommand, QueryCommand, QueryManyCommand, RecordsCommand, ReplicateCommand, ReportCommand, ReportManyCommand,
+  ControlCommand, InputCommand, QueryCommand, QueryManyCommand, RecordsCommand, ReplicaDigestCommand, ReplicateCommand, ReportCommand, ReportManyCommand,
   SubmitCommand, UpdateCommand,
   TaskSpec, type PrunedMark, type Requirements, type TaskRecord, type TaskSpecInput, type TaskStatus
 } from './schemas.js'
@@ -187,6 +187,7 @@ export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
         stored: await this.scheduler.replica.replicate(ctx.peer, term, records, pruned, cert, ctx.envelope.id)
       })),
       rpc.handle(RecordsCommand, ({ term, ...page }, ctx) => this.scheduler.replica.recordsFor(ctx.peer, term, page, ctx.envelope.id)),
+      rpc.handle(ReplicaDigestCommand, ({ term, sums, salt }, ctx) => this.scheduler.replica.digestAnswer(ctx.peer, term, sums, salt, ctx.envelope.id)),
       rpc.handle(UpdateCommand, ({ statuses }, ctx) => {
         // Only the coordinator this node follows speaks for the task table.
         if (ctx.peer !== this.init.office.leader) {

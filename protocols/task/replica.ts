@@ -6,14 +6,17 @@
  * on disk on a majority of the voters. On start the replica is loaded back; a coordinator taking
  * office after a restart of the whole mesh then reads a majority's records as after a failover.
  *
- * Also the replica's side of the protocol: the coordinator's replicate request (fenced by term)
- * and a coordinator taking office reading the records (voters only).
+ * Also the replica's side of the protocol: the coordinator's replicate request (fenced by term),
+ * its digest of the table (replica-sync.ts, fenced the same way) and a coordinator taking office
+ * reading the records (voters only).
  */
 import type { Office } from '../coordination/office.js'
 import type { StoreSpace } from '../core/store.js'
-import { NotCoordinatorError } from '../core/errors.js'
+import { NotCoordinatorError, ValidationError } from '../core/errors.js'
+import type { Entry } from '../discovery/member-digest.js'
+import { listForDigest } from './replica-sync.js'
 import type { TaskTable } from './table.js'
-import type { PrunedMark, TaskRecord } from './schemas.js'
+import { ReplicaDigestCommand, type PrunedMark, type TaskRecord } from './schemas.js'
 import type { Certificate } from '../coordination/election-types.js'
 import type { RecordTrust } from './record-check.js'
 
@@ -111,6 +114,17 @@ export class TaskReplica {
     const { sealer, proofs } = this.init.trust
     const sent = records.map(r => sealer.fresh(r))
     return { records: sent, more, certs: proofs.forTerms(sent.map(r => r.term ?? 0)) }
+  }
+
+  /**
+   * The coordinator's digest of its table (replica-sync.ts): this replica's entries of the
+   * buckets whose sums differ. Fenced by term like a replicate request.
+   */
+  digestAnswer (from: string, term: number, sums: string, salt: string, correlationId?: string): { entries: Entry[], buckets: number[], more: boolean } {
+    this.fence(term, from, 'task-replica-digest', correlationId)
+    const listed = listForDigest(this.init.table.records.values(), sums, salt, Math.random)
+    if (listed === undefined) throw new ValidationError(`request for "${ReplicaDigestCommand.name}": sums are not a digest`)
+    return listed
   }
 
   private fence (term: number, from: string, message: string, correlationId?: string): void {

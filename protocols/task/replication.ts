@@ -112,6 +112,14 @@ export class Replication {
     })
   }
 
+  /**
+   * Send records to one voter, signed as they are now and paged (replica-sync.ts: what its
+   * replica lacks or holds older); rejects when a page was not taken.
+   */
+  async repair (voter: string, term: number, records: TaskRecord[]): Promise<void> {
+    await this.pages(voter, term, pagesOf(records.map(r => this.init.trust.sealer.seal(r)), RECORDS_PAGE))
+  }
+
   /** Tell a voter the marks of records others pruned, whose stale copies it sent (pruned.ts); it drops them. */
   async tellPruned (voter: string, term: number, marks: PrunedMark[]): Promise<void> {
     for (let i = 0; i < marks.length; i += RECORDS_PAGE) {

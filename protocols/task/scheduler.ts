@@ -2,8 +2,8 @@
  * The coordinator's side of the task protocol: the shell around the task table (`table.ts`,
  * pure) that acts on what it decides. Every node keeps a replica of the table; only the
  * coordinator in office changes it. The parts, each in its own file: placement on agents
- * (`placement.ts`), replication to the voters (`replication.ts`), taking office and anti-entropy
- * (`takeover.ts`), the deadline timer (`deadlines.ts`), this node's replica on disk and the
+ * (`placement.ts`), replication to the voters (`replication.ts`) and their replicas' anti-entropy
+ * (`replica-sync.ts`), taking office and anti-entropy with the agents (`takeover.ts`), the deadline timer (`deadlines.ts`), this node's replica on disk and the
  * replica's side of the protocol (`replica.ts`).
  *
  * Nothing acknowledged is lost (docs/tasks.md):
@@ -31,6 +31,7 @@ import { Placement, type SchedulerResources } from './placement.js'
 import { UntoldEnds } from './untold.js'
 import { VoterCatchUp } from './catch-up.js'
 import { Replication } from './replication.js'
+import { ReplicaSync, type ReplicaSyncCounts } from './replica-sync.js'
 import { TaskReplica } from './replica.js'
 import { Takeover } from './takeover.js'
 import { SubmissionCheck } from './submission.js'
@@ -70,13 +71,15 @@ export interface SchedulerInit {
 
 const RESCHEDULE_EVERY_MS = 1_000
 
-type TableSnapshot = { leading: boolean, term: number, taking_over: boolean } & ReturnType<TaskTable['overview']>
+type TableSnapshot = { leading: boolean, term: number, taking_over: boolean, replica_sync: ReplicaSyncCounts } & ReturnType<TaskTable['overview']>
 
 export class TaskScheduler {
   readonly table = new TaskTable()
   private readonly init: SchedulerInit
   private readonly placement: Placement
   private readonly replication: Replication
+  /** Anti-entropy of the voters' replicas, while this node leads (replica-sync.ts). */
+  private readonly replicaSync: ReplicaSync
   /** This node's replica on disk, and the replica's side of the protocol. */
   readonly replica: TaskReplica
   /** Voter-set changes wait for the table on a majority of the next set (catch-up.ts; CoordinationService.gateVoterChanges). */
@@ -104,6 +107,14 @@ export class TaskScheduler {
     }
     this.replica = new TaskReplica({ self, office, table: this.table, ...init.store, rejected, error: (err) => { this.error(err) }, trust: init.trust })
     this.replication = new Replication({ ...shared, office, leading, persist: async (records) => { await this.replica.persist(records) } })
+    this.replicaSync = new ReplicaSync({
+      rpc,
+      requestTimeoutMs,
+      table: () => this.table.records,
+      mark: id => this.table.marks.get(id),
+      send: async (voter, term, rs) => { await this.replication.repair(voter, term, rs) },
+      tellPruned: async (voter, term, marks) => { await this.replication.tellPruned(voter, term, marks) }
+    })
     const records = (): TaskRecord[] => [...this.table.records.values()]
     const write = async (rs: TaskRecord[], voters: string[]): Promise<boolean> => await this.replication.toVoters(rs, voters)
     this.catchUp = new VoterCatchUp({ settled: () => this.leading() && !this.takingOver, term: () => this.officeTerm, records, write })
@@ -148,6 +159,8 @@ export class TaskScheduler {
 
   private readonly memberChanged = (e: MemberSourceEvents['member:change']): void => {
     if (e.detail.to === 'offline' || e.detail.to === 'left') this.agentLost(e.detail.peerId)
+    // A voter back from offline may have missed batches: its replica is compared at the next second.
+    if (e.detail.to === 'alive') this.replicaSync.soon(e.detail.peerId)
   }
 
   start (): void {
@@ -172,6 +185,7 @@ export class TaskScheduler {
     this.deadlines.stop()
     this.takeover.stop()
     this.catchUp.stop()
+    this.replicaSync.stop()
   }
 
   /** A fault here is reported, not thrown: thrown from a timer it would end the process. */
@@ -180,7 +194,10 @@ export class TaskScheduler {
       this.officeCheck()
       this.replica.prune(Date.now())
       if (this.leading()) this.schedule()
-      if (this.leading() && !this.takingOver) this.takeover.quiet(this.officeTerm, Date.now())?.catch((err: Error) => { this.error(err) })
+      if (this.leading() && !this.takingOver) {
+        this.takeover.quiet(this.officeTerm, Date.now())?.catch((err: Error) => { this.error(err) })
+        this.replicaSync.tick(this.officeTerm, this.init.office.voters().filter(v => v !== this.init.self), Date.now())
+      } else this.replicaSync.stop()
     } catch (err) { this.error(err as Error) }
   }
 
@@ -214,7 +231,8 @@ export class TaskScheduler {
 
   /** The table as `/tasks` shows it: counts by state, the open tasks oldest first with what each waits for (every replica has it). */
   snapshot (limit: number): TableSnapshot {
-    return { leading: this.leading(), term: this.officeTerm, taking_over: this.takingOver, ...this.table.overview(limit, this.placement.busy) }
+    const office = { leading: this.leading(), term: this.officeTerm, taking_over: this.takingOver, replica_sync: { ...this.replicaSync.counts } }
+    return { ...office, ...this.table.overview(limit, this.placement.busy) }
   }
 
   // --- requests from submitters -----------------------------------------------------------

@@ -9,6 +9,7 @@ import { defineCommand } from '../rpc/index.js'
 import { BATCH_MAX, itemAnswer, itemsWeight } from './batch-call.js'
 import { Requirements, ResourceItem, TaskId } from '../resource/schemas.js'
 import { CertificateSchema } from '../coordination/election-wire.js'
+import { DIGEST_BUCKETS, DIGEST_TEXT_LENGTH } from '../discovery/member-digest.js'
 
 // Defined with the resource protocol (task depends on resource, never the reverse); the task
 // protocol's public names stay.
@@ -286,6 +287,27 @@ export const ReplicateCommand = defineCommand('$agentmesh/task/replicate', {
     cert: CertificateSchema.optional()
   }),
   response: z.strictObject({ stored: z.number().int() })
+})
+
+/**
+ * Coordinator -> voter: anti-entropy of the voter's replica (replica-sync.ts). The coordinator's
+ * sums of (task_id, term and version) under its salt; the voter answers its entries of the buckets
+ * whose sums differ (`[task_id, term * 2^32 + version]`), and the coordinator then sends what the
+ * voter lacks or holds older with ReplicateCommand.
+ */
+/** Entries a voter lists in one answer to a replica digest, at most (whole buckets; the rest next round). */
+export const REPLICA_LISTED_MAX = 1_000
+export const ReplicaDigestCommand = defineCommand('$agentmesh/task/replica-digest', {
+  request: z.strictObject({
+    term: z.number().int().nonnegative(),
+    sums: z.string().length(DIGEST_TEXT_LENGTH).regex(/^[0-9a-f]+$/),
+    salt: z.string().regex(/^[0-9a-f]{8}$/)
+  }),
+  response: z.strictObject({
+    entries: z.array(z.tuple([TaskId, z.number().int().nonnegative()])).max(REPLICA_LISTED_MAX),
+    buckets: z.array(z.number().int().min(0).max(DIGEST_BUCKETS - 1)).max(DIGEST_BUCKETS),
+    more: z.boolean()
+  })
 })
 
 /**
