@@ -187,7 +187,8 @@ export class TaskService extends TypedEventEmitter<TaskServiceEvents> {
         stored: await this.scheduler.replica.replicate(ctx.peer, term, records, pruned, cert, ctx.envelope.id)
       })),
       rpc.handle(RecordsCommand, ({ term, ...page }, ctx) => this.scheduler.replica.recordsFor(ctx.peer, term, page, ctx.envelope.id)),
-      rpc.handle(ReplicaDigestCommand, ({ term, sums, salt }, ctx) => this.scheduler.replica.digestAnswer(ctx.peer, term, sums, salt, ctx.envelope.id)),
+      rpc.handle(ReplicaDigestCommand, ({ term, sums, salt, bucket }, ctx) =>
+        this.scheduler.replica.digestAnswer(ctx.peer, term, sums, salt, bucket, ctx.envelope.id)),
       rpc.handle(UpdateCommand, ({ statuses }, ctx) => {
         // Only the coordinator this node follows speaks for the task table.
         if (ctx.peer !== this.init.office.leader) {

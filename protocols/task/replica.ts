@@ -13,8 +13,7 @@
 import type { Office } from '../coordination/office.js'
 import type { StoreSpace } from '../core/store.js'
 import { NotCoordinatorError, ValidationError } from '../core/errors.js'
-import type { Entry } from '../discovery/member-digest.js'
-import { listForDigest } from './replica-sync.js'
+import { listForDigest, type Listing } from './replica-sync.js'
 import type { TaskTable } from './table.js'
 import { ReplicaDigestCommand, type PrunedMark, type TaskRecord } from './schemas.js'
 import type { Certificate } from '../coordination/election-types.js'
@@ -79,6 +78,14 @@ export class TaskReplica {
     ]).catch((err: Error) => { this.init.error(err) })
   }
 
+  /** Write the marks the table holds for these ids, their records kept (written after the mark). */
+  private keepMarks (ids: readonly string[]): void {
+    if (ids.length === 0) return
+    const { marks, table } = this.init
+    const writes = ids.map(async id => { const m = table.marks.get(id); if (m !== undefined) await marks.put(id, m) })
+    Promise.all(writes).catch((err: Error) => { this.init.error(err) })
+  }
+
   /**
    * The coordinator's records: merged, and the ones kept written to disk before the answer. With
    * `pruned`, marks of records the others pruned whose stale copy this replica held (pruned.ts).
@@ -86,8 +93,12 @@ export class TaskReplica {
   async replicate (from: string, term: number, records: TaskRecord[], pruned: PrunedMark[] = [], cert?: Certificate, correlationId?: string): Promise<number> {
     this.fence(term, from, 'task-replicate', correlationId)
     if (cert !== undefined) this.init.trust.proofs.keep(cert, from, term)
-    for (const m of pruned) this.init.table.mark(m)
-    this.pruned(pruned.map(m => m.task_id))
+    // Off the disk only what a mark dropped (or what the table did not hold): a record written
+    // after its mark stays in the table, and must stay on the disk too (a late mark from an
+    // anti-entropy comparison raced a resubmission, found by review of replica-sync.ts).
+    const dropped = new Set(pruned.filter(m => this.init.table.mark(m) || !this.init.table.has(m.task_id)).map(m => m.task_id))
+    this.pruned([...dropped])
+    this.keepMarks(pruned.map(m => m.task_id).filter(id => !dropped.has(id)))
     const kept = records.filter(r => this.init.table.merge(r))
     // The answer counts towards the majority a submission's acknowledgement waits for: only
     // what is on disk may be counted. A write that fails fails the request.
@@ -120,9 +131,9 @@ export class TaskReplica {
    * The coordinator's digest of its table (replica-sync.ts): this replica's entries of the
    * buckets whose sums differ. Fenced by term like a replicate request.
    */
-  digestAnswer (from: string, term: number, sums: string, salt: string, correlationId?: string): { entries: Entry[], buckets: number[], more: boolean } {
+  digestAnswer (from: string, term: number, sums: string, salt: string, bucket?: number, correlationId?: string): Listing {
     this.fence(term, from, 'task-replica-digest', correlationId)
-    const listed = listForDigest(this.init.table.records.values(), sums, salt, Math.random)
+    const listed = listForDigest(this.init.table.records.values(), sums, salt, Math.random, bucket !== undefined ? { bucket } : {})
     if (listed === undefined) throw new ValidationError(`request for "${ReplicaDigestCommand.name}": sums are not a digest`)
     return listed
   }

@@ -38,10 +38,22 @@ export class Replication {
   /** Told whether the next batch reached a majority. */
   private waiters: Array<(onMajority: boolean) => void> = []
   private timer?: ReturnType<typeof setTimeout>
+  /** When each record last went to the voters (performance.now()), for replica-sync.ts: swept each second. */
+  private readonly sentAt = new Map<string, number>()
 
   constructor (init: ReplicationInit) { this.init = init }
 
+  /** Whether a record went to the voters within the last `ms` (its batch may still be on its way). */
+  sentWithin (id: string, ms: number): boolean { return performance.now() - (this.sentAt.get(id) ?? -Infinity) < ms }
+
+  /** Forget the send times older than `ms`. */
+  sweep (ms: number): void {
+    const before = performance.now() - ms
+    for (const [id, at] of this.sentAt) if (at < before) this.sentAt.delete(id)
+  }
+
   stop (): void {
+    this.sentAt.clear()
     if (this.timer !== undefined) clearTimeout(this.timer)
     this.timer = undefined
     this.pending.clear()
@@ -94,6 +106,8 @@ export class Replication {
   private async majority (unsigned: TaskRecord[], voters = this.init.office.voters()): Promise<{ ok: boolean, acked: number, needed: number }> {
     // Signed as they are now, one signature per record per batch: copies, so later changes do not alter what was signed.
     const records = unsigned.map(r => this.init.trust.sealer.seal(r))
+    const now = performance.now()
+    for (const r of records) this.sentAt.set(r.spec.task_id, now)
     const needed = Math.floor(voters.length / 2) + 1
     const others = voters.filter(v => v !== this.init.self)
     const term = this.init.office.term

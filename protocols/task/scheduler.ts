@@ -19,7 +19,7 @@
  */
 import type { RpcService } from '../rpc/index.js'
 import type { Office } from '../coordination/office.js'
-import type { MemberSource, MemberSourceEvents } from '../discovery/member-source.js'
+import { livePeers, type MemberSource, type MemberSourceEvents } from '../discovery/member-source.js'
 import { NotCoordinatorError, NotTaskHolderError, TaskAccessError, UnknownTaskError } from '../core/errors.js'
 import type { StoreSpace } from '../core/store.js'
 import { mayControl, mayRead, TASK_OPERATOR, type TaskGrants, type TaskParties } from './access.js'
@@ -31,7 +31,7 @@ import { Placement, type SchedulerResources } from './placement.js'
 import { UntoldEnds } from './untold.js'
 import { VoterCatchUp } from './catch-up.js'
 import { Replication } from './replication.js'
-import { ReplicaSync, type ReplicaSyncCounts } from './replica-sync.js'
+import { REPLICA_SETTLE_MS, ReplicaSync, type ReplicaSyncCounts } from './replica-sync.js'
 import { TaskReplica } from './replica.js'
 import { Takeover } from './takeover.js'
 import { SubmissionCheck } from './submission.js'
@@ -112,6 +112,7 @@ export class TaskScheduler {
       requestTimeoutMs,
       table: () => this.table.records,
       mark: id => this.table.marks.get(id),
+      recent: (id, ms) => this.replication.sentWithin(id, ms),
       send: async (voter, term, rs) => { await this.replication.repair(voter, term, rs) },
       tellPruned: async (voter, term, marks) => { await this.replication.tellPruned(voter, term, marks) }
     })
@@ -196,8 +197,11 @@ export class TaskScheduler {
       if (this.leading()) this.schedule()
       if (this.leading() && !this.takingOver) {
         this.takeover.quiet(this.officeTerm, Date.now())?.catch((err: Error) => { this.error(err) })
-        this.replicaSync.tick(this.officeTerm, this.init.office.voters().filter(v => v !== this.init.self), Date.now())
+        // The voters the member view holds present: one it holds offline would only cost a timeout.
+        const alive = new Set(livePeers(this.init.members))
+        this.replicaSync.tick(this.officeTerm, this.init.office.voters().filter(v => v !== this.init.self && alive.has(v)), Date.now())
       } else this.replicaSync.stop()
+      this.replication.sweep(REPLICA_SETTLE_MS)
     } catch (err) { this.error(err as Error) }
   }
 

@@ -291,22 +291,31 @@ export const ReplicateCommand = defineCommand('$agentmesh/task/replicate', {
 
 /**
  * Coordinator -> voter: anti-entropy of the voter's replica (replica-sync.ts). The coordinator's
- * sums of (task_id, term and version) under its salt; the voter answers its entries of the buckets
- * whose sums differ (`[task_id, term * 2^32 + version]`), and the coordinator then sends what the
- * voter lacks or holds older with ReplicateCommand.
+ * sums of (task_id, term, version) under its salt; the voter answers its entries
+ * (`[task_id, term, version]`) of the buckets whose sums differ, and names those too large to list
+ * (compared again alone, by sub-bucket, with `bucket`); the coordinator then sends what the voter
+ * lacks or holds older with ReplicateCommand.
  */
-/** Entries a voter lists in one answer to a replica digest, at most (whole buckets; the rest next round). */
+export const ReplicaEntry = z.tuple([TaskId, z.number().int().nonnegative(), z.number().int().nonnegative()])
+export type ReplicaEntry = z.output<typeof ReplicaEntry>
+/** Entries a voter lists in one answer to a replica digest, at most (whole buckets or sub-buckets; the rest next round). */
 export const REPLICA_LISTED_MAX = 1_000
+/** What those entries weigh at most, as JSON text (an id may have 128 characters). */
+export const REPLICA_LISTED_CHARS = 64 * 1024
 export const ReplicaDigestCommand = defineCommand('$agentmesh/task/replica-digest', {
   request: z.strictObject({
     term: z.number().int().nonnegative(),
     sums: z.string().length(DIGEST_TEXT_LENGTH).regex(/^[0-9a-f]+$/),
-    salt: z.string().regex(/^[0-9a-f]{8}$/)
+    salt: z.string().regex(/^[0-9a-f]{8}$/),
+    // The sums are of this bucket's records by sub-bucket (a bucket too large to list whole).
+    bucket: z.number().int().min(0).max(DIGEST_BUCKETS - 1).optional()
   }),
   response: z.strictObject({
-    entries: z.array(z.tuple([TaskId, z.number().int().nonnegative()])).max(REPLICA_LISTED_MAX),
+    entries: z.array(ReplicaEntry).max(REPLICA_LISTED_MAX),
     buckets: z.array(z.number().int().min(0).max(DIGEST_BUCKETS - 1)).max(DIGEST_BUCKETS),
-    more: z.boolean()
+    more: z.boolean(),
+    // Buckets that differ but were too large to list (top level only).
+    differing: z.array(z.number().int().min(0).max(DIGEST_BUCKETS - 1)).max(DIGEST_BUCKETS).optional()
   })
 })
 

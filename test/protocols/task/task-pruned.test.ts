@@ -116,6 +116,36 @@ test('a voter told the mark of a record others pruned drops its stale copy, on i
   }
 })
 
+test('a mark that comes after a record written past it (a task submitted again) leaves the record on the voter, on its disk too', { timeout: 3 * 60_000 }, async () => {
+  // The race a review of replica-sync.ts found: a comparison lists a stale copy and queues its
+  // mark; meanwhile the task is submitted again and its new record written to the voter; then the
+  // mark arrives. The table kept the record (it is after the mark), but the disk dropped it, and
+  // a restart lost an acknowledged task.
+  const store = new MemoryStore()
+  const { resources, tasks } = build(voters([]).rpc, store)
+  tasks.start()
+  try {
+    await tasks.scheduler.replica.replicate('self', 67, [record('t7', 67, 6, { status: 'submitted' })])
+    await until('the record on the disk', () => store.space('tasks').get('t7') !== undefined)
+    await tasks.scheduler.replica.replicate('self', 67, [], [{ task_id: 't7', term: 67, version: 5, at: T0 }])
+    assert.equal(tasks.scheduler.table.get('t7')?.version, 6, 'the table keeps the record written after the mark')
+    await until('the mark on the disk', () => store.space('tasks-pruned').get('t7') !== undefined)
+    assert.equal((store.space('tasks').get('t7') as TaskRecord | undefined)?.version, 6, 'and so does the disk')
+  } finally {
+    tasks.stop()
+    resources.stop()
+  }
+  // Started again on that store: the record is back, the mark kept.
+  const again = build(voters([]).rpc, store)
+  again.tasks.start()
+  try {
+    assert.equal(again.tasks.scheduler.table.get('t7')?.version, 6, 'a restart keeps the record')
+  } finally {
+    again.tasks.stop()
+    again.resources.stop()
+  }
+})
+
 test('after a takeover, a voter prunes the finished records the new coordinator re-stamped, each once', { timeout: 3 * 60_000 }, async () => {
   // Every voter merges again each record a new coordinator re-stamps (a new version, the same
   // end): found in review, the table's index of ends then held two entries for it, and the
