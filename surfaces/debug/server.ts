@@ -72,7 +72,6 @@ export class DebugServer {
     const { host, port } = splitHostPort(init.listen)
     this.http = init.http ?? new HttpServer(host, port)
     this.mount = {
-      keepAliveMs: 1_000,
       request: (req, res) => { void this.serve(req, res) },
       listenError: (err) => new ConfigError(`debug endpoint cannot listen on ${this.init.listen}: ${err.message}`, { cause: err })
     }

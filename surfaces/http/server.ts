@@ -13,10 +13,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream'
 import { closeServer } from './auth.js'
 
+/** How long an idle keep-alive connection is kept open by the server (unless a mount says): past clients' own (undici 4 s, browsers 60-300 s). */
+export const KEEP_ALIVE_MS = 65_000
+
 export interface HttpMount {
   /** Path prefixes it answers on a shared port ('/v1' takes /v1 and /v1/...); none: every path no other mount owns. */
   readonly paths?: readonly string[]
-  /** Idle keep-alive sockets are closed after this long (Node's default when no mount sets it). */
+  /** Idle keep-alive sockets are closed after this long (KEEP_ALIVE_MS when no mount sets it). */
   readonly keepAliveMs?: number
   request: (req: IncomingMessage, res: ServerResponse) => void
   /** A request to switch protocols (WebSocket); without it, such a request is answered as any other. */
@@ -63,8 +66,15 @@ export class HttpServer {
   private async listen (first: HttpMount): Promise<void> {
     const server = createServer((req, res) => { this.request(req, res) })
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => { this.upgrade(req, socket, head) })
-    // Keep-alive sockets would hold a close open until their timeout.
-    if (first.keepAliveMs !== undefined) server.keepAliveTimeout = first.keepAliveMs
+    // The client, not the server, should end an idle keep-alive connection: a server that closes
+    // it as the client sends on it fails that request ("fetch failed", other side closed), which
+    // gateway.test met twice at load 8-14 (a client whose event loop was busy past undici's 4 s
+    // under Node's 5 s). As load balancers are told (AWS: the backend's idle timeout above the
+    // balancer's 60 s), the server waits longer than any client keeps one. Closing the server
+    // closes every connection at once (closeServer), so a long idle time delays no stop.
+    server.keepAliveTimeout = first.keepAliveMs ?? KEEP_ALIVE_MS
+    // Node's header timer must outlast the keep-alive one, or an idle socket is cut by it instead.
+    server.headersTimeout = Math.max(server.headersTimeout, server.keepAliveTimeout + 1_000)
     try {
       await new Promise<void>((resolve, reject) => {
         server.once('error', (err) => { reject(first.listenError(err)) })

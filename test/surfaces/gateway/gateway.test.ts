@@ -171,7 +171,11 @@ test('gateway: a client with only HTTP and WebSocket uses a mesh of three agent 
       for (const entry of documented) {
         const [method, path] = entry.split(' ')
         const url = `${base}${path.replace(/\{[^}]+\}/g, 'x')}`
-        const res = await fetch(url, { method, ...(method === 'POST' ? { headers: { 'content-type': 'application/json' }, body: '{}' } : {}), signal: AbortSignal.timeout(60_000) })
+        const init = { method, ...(method === 'POST' ? { headers: { 'content-type': 'application/json' }, body: '{}' } : {}), signal: AbortSignal.timeout(60_000) }
+        // undici's "fetch failed" says why only in its cause: named here, with the route.
+        const res = await fetch(url, init).catch((err: Error & { cause?: { code?: string, message?: string } }) => {
+          throw new Error(`${entry}: ${err.message} (${err.cause?.code ?? ''} ${err.cause?.message ?? ''})`, { cause: err })
+        })
         const body: any = await res.json()
         assert.ok(!['NotFoundError', 'MethodNotAllowedError'].includes(body?.error?.name), `${entry} is served (got ${res.status} ${JSON.stringify(body).slice(0, 200)})`)
       }
