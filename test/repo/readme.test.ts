@@ -182,7 +182,8 @@ test('as the README says: packed, installed into a project, imported, its CLI ru
     // The override the README asks for on Node 20 (libp2p's p-retry 8 declares Node >= 22).
     await run('npm', ['pkg', 'set', 'overrides.p-retry=^7.1.1'], project)
     // zod too, as the README tells: calc.ts imports it for its schemas.
-    const installed = await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', join(tmp, tarball), 'zod'], project)
+    // Three minutes: the whole dependency tree from the cache took more than one at load 10 (2026-11-28).
+    const installed = await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', join(tmp, tarball), 'zod'], project, 180_000)
     assert.doesNotMatch(installed.stderr, /EBADENGINE/, installed.stderr)
     const deps = JSON.parse(await readFile(join(project, 'package.json'), 'utf8')).dependencies
     assert.deepEqual(Object.keys(deps).sort(), ['agentmesh', 'zod'])
