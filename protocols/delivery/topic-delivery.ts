@@ -72,6 +72,8 @@ export class TopicDelivery {
   private stream = ''
   private unhandle: Array<() => void> = []
   private sweep?: ReturnType<typeof setInterval>
+  /** Set by `stop` (until the next start): a publish whose outbox write ends after it fails as the ones waiting did. */
+  private stopped?: Error
 
   constructor (init: TopicDeliveryInit) {
     this.init = init
@@ -100,6 +102,7 @@ export class TopicDelivery {
 
   start (): void {
     if (this.sweep !== undefined) return
+    this.stopped = undefined
     this.handle()
     this.seen.load()
     const every = Math.max(1_000, Math.min(60_000, Math.floor(this.init.dedup.windowMs / 10)))
@@ -139,6 +142,7 @@ export class TopicDelivery {
     this.receiver.stop()
     // Waits end; their direct copies stay in the outbox and go out at the next start.
     const stopping = new ConnectionError('node stopping: the publish stays in the outbox and is resent to its recipients at the next start')
+    this.stopped = stopping
     for (const waits of this.pending.values()) for (const w of waits.values()) w.fail(stopping)
     this.pending.clear()
     this.next.clear()
@@ -188,12 +192,21 @@ export class TopicDelivery {
     try {
       // Durable before the gossip leaves: a crash after it cannot lose the recipients' copies.
       await Promise.all(entries.map(async e => { await this.init.delivery.outbox.add(e, signal) }))
-      this.pending.set(p.env.id, waits)
-      signal?.addEventListener('abort', onAbort, { once: true })
-      await this.init.pubsub.send(p)
-      const ackMs = options.ackTimeoutMs ?? this.init.ackTimeoutMs ?? DEFAULT_TOPIC_ACK_TIMEOUT_MS
-      for (const w of waits.values()) timers.push(setTimeout(() => { w.settle(true) }, ackMs))
-      handed = true
+      if (this.stopped !== undefined) {
+        // The node stopped while the outbox wrote the copies (its stop failed only the publishes
+        // waiting then): they stay for the next start, and this one fails as those did. Left to
+        // run, it waited out its ack timeout and failed with the closed store's STO001 (seen once
+        // in gossip-delivery.test at load 8, 2026-11-28).
+        handed = true
+        for (const w of waits.values()) w.fail(this.stopped)
+      } else {
+        this.pending.set(p.env.id, waits)
+        signal?.addEventListener('abort', onAbort, { once: true })
+        await this.init.pubsub.send(p)
+        const ackMs = options.ackTimeoutMs ?? this.init.ackTimeoutMs ?? DEFAULT_TOPIC_ACK_TIMEOUT_MS
+        for (const w of waits.values()) timers.push(setTimeout(() => { w.settle(true) }, ackMs))
+        handed = true
+      }
       const results = await Promise.allSettled(entries.map(async (e, i) => await this.init.delivery.deliverHeld(e, needs[i], signal)))
       if (signal?.aborted === true) throw abortReason(signal)
       const failures = results.flatMap((r, i) => r.status === 'rejected' ? [{ peer: recipients[i], error: asError(r.reason) }] : [])
