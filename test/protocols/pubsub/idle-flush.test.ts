@@ -16,25 +16,31 @@ const TOPIC = 'idle-flush'
  * The sizes of the batches of `topic` the node hands to the network (fan-out or gossip), as they
  * are handed, and how long the last one took to write.
  */
-function batchSizes (node: AgentNode, topic: string): { sizes: number[], lastMs: number } {
-  const out = { sizes: [] as number[], lastMs: 0 }
+function batchSizes (node: AgentNode, topic: string): Written {
+  const out: Written = { sizes: [], lastMs: 0, writing: 0 }
   const pubsub = (node as any).s.pubsub
   const send = pubsub.sendBatch.bind(pubsub)
   pubsub.sendBatch = async (t: string, gossip: string, items: unknown[]) => {
     if (t !== topic) return await send(t, gossip, items)
     out.sizes.push(items.length)
+    out.writing++
     const t0 = performance.now()
-    try { return await send(t, gossip, items) } finally { out.lastMs = performance.now() - t0 }
+    try { return await send(t, gossip, items) } finally { out.lastMs = performance.now() - t0; out.writing-- }
   }
   return out
 }
 
+interface Written { sizes: number[], lastMs: number, writing: number }
+
 /**
- * Until the link is idle again: after a write it stays busy as long again as the write took
- * (flusher.ts, WRITE_HOLD_FACTOR 1), which is at most what the wrapper saw and the few
- * microtasks after it. Twice that and 20 ms is past it.
+ * Until the link is idle again: the batch being written done (a check made as a batch is handed
+ * over sees it start, not end: at load 8 the next part began while it was still writing, and
+ * its five waited for it, 2026-11-28), then as long again as the write took (flusher.ts,
+ * WRITE_HOLD_FACTOR 1), which is at most what the wrapper saw and the few microtasks after it.
+ * Twice that and 20 ms is past it.
  */
-async function idle (written: { lastMs: number }): Promise<void> {
+async function idle (written: Written): Promise<void> {
+  await waitFor(() => written.writing === 0, 'the batch being written to be done', 30_000, 1)
   await sleep(2 * written.lastMs + 20)
 }
 
