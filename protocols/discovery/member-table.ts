@@ -6,7 +6,7 @@
  * left) and adds what agents tell of themselves (name, roles, eligibility), when each was last
  * heard, whom to probe next, and which probes are awaited.
  */
-import { FailureDetector, type MemberState, type Transition } from './failure-detector.js'
+import { FailureDetector, isLive, type MemberState, type Transition } from './failure-detector.js'
 import type { MemberTimings } from './member-timings.js'
 import { ProbeTiming } from './probe-timing.js'
 import { ADOPT_SHARE } from './constants.js'
@@ -62,6 +62,12 @@ export interface MemberTableInit extends Omit<MemberTimings, 'syncIntervalMs'> {
    * itself: one object for every agent that heard it, not one each.
    */
   told?: (source: Told) => Told
+  /**
+   * Told of each member's slot (`slotOf`) becoming live (alive, suspect) or not, and of a slot
+   * let go (a reaped member), as it happens: columns kept by slot beside the table's follow
+   * (member-digest-sums.ts: the digest's sums, read on every exchange without walking the table).
+   */
+  slots?: { live: (slot: number, live: boolean) => void, free: (slot: number) => void }
 }
 
 /** What an agent told of itself, never changed once kept (it may be shared, `MemberTableInit.told`). */
@@ -112,6 +118,9 @@ export class MemberTable {
     return at
   }
 
+  /** The slot `peer`'s notes are kept in (see `MemberTableInit.slots`), if it has one. */
+  slotOf (peer: string): number | undefined { return this.fd.slot(peer) }
+
   /** What `peer` told of itself, if anything. */
   private info (peer: string): Told | undefined {
     const at = this.fd.slot(peer)
@@ -157,6 +166,9 @@ export class MemberTable {
 
   state (peer: string): MemberState | undefined { return this.fd.state(peer) }
 
+  /** Whether `peer` says it is eligible (false until it says so), without building its entry. */
+  eligible (peer: string): boolean { return this.info(peer)?.eligible ?? false }
+
   /** How many members are held, offline and left ones included. */
   get size (): number { return this.fd.size }
 
@@ -170,7 +182,7 @@ export class MemberTable {
     for (const v of this.fd.view()) {
       if ((v.state !== 'offline' && v.state !== 'left') || now - v.since < afterMs) continue
       const at = this.fd.slot(v.peer)
-      if (at !== undefined) this.tellings[at] = undefined
+      if (at !== undefined) { this.tellings[at] = undefined; this.init.slots?.free(at) }
       this.fd.forget(v.peer)
       this.accusations.delete(v.peer)
       this.probes.delete(v.peer)
@@ -391,6 +403,8 @@ export class MemberTable {
   }
 
   private change (peerId: string, from: MemberState | 'unknown', to: MemberState, incarnation = this.fd.incarnation(peerId) ?? 0): void {
+    const slots = this.init.slots
+    if (slots !== undefined && isLive(from) !== isLive(to)) slots.live(this.fd.slot(peerId) as number, isLive(to))
     this.changes.push({ peerId, name: this.info(peerId)?.name ?? '', from, to, incarnation })
   }
 
