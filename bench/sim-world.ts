@@ -23,6 +23,7 @@ import type { MemberRoll } from '../protocols/coordination/election-roll.js'
 import type { MemberChange } from '../protocols/discovery/member-table.js'
 import type { MemberTimings } from '../protocols/discovery/member-timings.js'
 import { NeighbourBudgets } from '../protocols/discovery/member-budgets.js'
+import { SlotDirectory } from '../protocols/discovery/slot-directory.js'
 import { DEFAULT_BOOTSTRAP_MAX_DELAY_MS, DEFAULT_MAX_MEMBERS, RETRANSMIT_MULT, STATEMENT_CHECKS_BURST, STATEMENT_CHECKS_PER_SEC, SYNC_MAX_BYTES } from '../protocols/discovery/constants.js'
 import { GOSSIP_MAX_BYTES, GOSSIP_MAX_STATEMENTS, SYNC_MAX_STATEMENTS } from '../protocols/discovery/member-wire.js'
 import { Flights, MemberAgent, type MemberMessage } from '../harness/sim-model.js'
@@ -119,6 +120,12 @@ export class World {
   private readonly dialled = new Set<string>()
   /** Coordinators in office at once, at most, over the calls of coordinator(). */
   officeMax = 0
+  /**
+   * Peer <-> slot for every agent's member table (slot-directory.ts): one map for all, not one
+   * per agent (a quarter of a pair's cost). Agent i is slot i, so each table walks its members
+   * in agent order (it walked them in the order it first held them before: the schedule moved).
+   */
+  private readonly directory = new SlotDirectory()
 
   constructor (readonly init: WorldInit) {
     this.random = seededRandom(init.seed)
@@ -142,6 +149,7 @@ export class World {
       heard: new Map(),
       checks: new NeighbourBudgets(STATEMENT_CHECKS_BURST, STATEMENT_CHECKS_PER_SEC)
     }))
+    for (const a of this.agents) this.directory.take(a.id)
   }
 
   resetCounts (): void {
@@ -199,7 +207,8 @@ export class World {
       gossipMax: { statements: GOSSIP_MAX_STATEMENTS, bytes: GOSSIP_MAX_BYTES },
       syncMax: { statements: SYNC_MAX_STATEMENTS, bytes: SYNC_MAX_BYTES },
       sizeOf: this.sizeOf,
-      checks: a.checks
+      checks: a.checks,
+      directory: this.directory
     })
     const { random, now } = this
     const connected = (p: string): boolean => a.neighbourIds.has(p)

@@ -10,6 +10,7 @@ import { Rumours } from '../protocols/discovery/rumours.js'
 import type { NeighbourBudgets } from '../protocols/discovery/member-budgets.js'
 import { cutWithin, differing, fingerprint, listDiffering, reconcile, type Entry, type Fingerprint } from '../protocols/discovery/member-digest.js'
 import { DigestSums } from '../protocols/discovery/member-digest-sums.js'
+import type { SlotDirectory } from '../protocols/discovery/slot-directory.js'
 
 /**
  * A statement as the member view signs it (simulated agents do not forge statements: real nodes
@@ -47,6 +48,8 @@ export interface MemberAgentInit {
   checks?: NeighbourBudgets
   /** Copy what is sent (the election simulation's messages are never shared between agents). */
   copy?: boolean
+  /** Peer <-> slot shared by every agent's table (slot-directory.ts): stored once, not once per agent. */
+  directory?: SlotDirectory
 }
 
 /** Digest rounds of one full exchange, at most (member-exchange.ts MAX_ROUNDS). */
@@ -71,7 +74,7 @@ export class MemberAgent {
     // so what agents hold in common is stored once (bench/sim.ts at 10,000 agents).
     const digest = this.digest
     this.table = new MemberTable({
-      ...init.timings, self, incarnation: init.incarnation, random: init.random, told: t => t,
+      ...init.timings, self, incarnation: init.incarnation, random: init.random, told: t => t, directory: init.directory,
       slots: { live: (slot, live) => { digest.live(slot, live) }, free: slot => { digest.free(slot) } }
     })
     this.rumours = new Rumours({ retransmitMult: init.retransmitMult, seqOf: st => st.seq })

@@ -9,6 +9,7 @@
 import { FailureDetector, isLive, type MemberState, type Transition } from './failure-detector.js'
 import type { MemberTimings } from './member-timings.js'
 import { ProbeTiming } from './probe-timing.js'
+import type { SlotDirectory } from './slot-directory.js'
 import { ADOPT_SHARE } from './constants.js'
 export { PROBE_TIMEOUT_MAX_FACTOR } from './probe-timing.js'
 
@@ -68,6 +69,8 @@ export interface MemberTableInit extends Omit<MemberTimings, 'syncIntervalMs'> {
    * (member-digest-sums.ts: the digest's sums, read on every exchange without walking the table).
    */
   slots?: { live: (slot: number, live: boolean) => void, free: (slot: number) => void }
+  /** Peer <-> slot shared with other tables (the scale simulation: slot-directory.ts); none, the table's own. */
+  directory?: SlotDirectory
 }
 
 /** What an agent told of itself, never changed once kept (it may be shared, `MemberTableInit.told`). */
@@ -114,6 +117,9 @@ export class MemberTable {
       const heardAt = new Float64Array(capacity)
       heardAt.set(this.heardAt)
       this.heardAt = heardAt
+      // Filled, not written past its end: with a shared directory a first slot may be far out, and
+      // an array written there would turn sparse (a dictionary, far slower and larger).
+      while (this.tellings.length < capacity) this.tellings.push(undefined)
     }
     return at
   }
