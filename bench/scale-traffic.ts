@@ -42,7 +42,7 @@ export interface TrafficRow {
   voters: number
 }
 
-const MEMBERSHIP_SUBJECTS = ['$agentmesh/members', '$agentmesh/probe', '$agentmesh/member-gossip', '$agentmesh/member-sync', '$agentmesh/member-digest', '$agentmesh/member-patch']
+const MEMBERSHIP_SUBJECTS = ['$agentmesh/members', '$agentmesh/probe', '$agentmesh/member-gossip', '$agentmesh/member-sync', '$agentmesh/member-digest', '$agentmesh/member-sums', '$agentmesh/member-patch']
 const COORDINATION_SUBJECTS = ['$agentmesh/election', '$agentmesh/coordinator']
 
 /** Count every RPC gossipsub sends from this node (a bench's measurement, not the node's code). */

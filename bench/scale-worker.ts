@@ -23,7 +23,7 @@ import { REJECT_REASONS } from '../protocols/coordination/election-types.js'
 interface Cmd { id: number, cmd: string, [k: string]: any }
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
-const MEMBERSHIP = ['$agentmesh/members', '$agentmesh/probe', '$agentmesh/member-gossip', '$agentmesh/member-sync', '$agentmesh/member-digest', '$agentmesh/member-patch']
+const MEMBERSHIP = ['$agentmesh/members', '$agentmesh/probe', '$agentmesh/member-gossip', '$agentmesh/member-sync', '$agentmesh/member-digest', '$agentmesh/member-sums', '$agentmesh/member-patch']
 const COORDINATION = ['$agentmesh/election', '$agentmesh/coordinator']
 
 /** Connections opened by this process's agents, either way (bench:scale --progress). */
@@ -277,11 +277,11 @@ async function handle (m: Cmd): Promise<unknown> {
         signed: agents.reduce((s, a) => s + a.stats.get('member_statements_total', { kind: 'signed' }), 0),
         gossip: hk('$agentmesh/member-gossip', 'REQUEST'),
         // Full exchanges: by digest (one per exchange round), or whole with an older build.
-        syncs: hk('$agentmesh/member-digest', 'REQUEST') + hk('$agentmesh/member-sync', 'REQUEST'),
+        syncs: hk('$agentmesh/member-digest', 'REQUEST') + hk('$agentmesh/member-sums', 'REQUEST') + hk('$agentmesh/member-sync', 'REQUEST'),
         patches: hk('$agentmesh/member-patch', 'REQUEST'),
         probes: hk('$agentmesh/probe', 'REQUEST'),
         // Full exchanges answered in time (the answer is what the asker learns from), and answers of any kind that came after the asker gave up.
-        syncsAnswered: agents.reduce((s, a) => s + ['$agentmesh/member-digest', '$agentmesh/member-sync'].reduce((t, subject) =>
+        syncsAnswered: agents.reduce((s, a) => s + ['$agentmesh/member-digest', '$agentmesh/member-sums', '$agentmesh/member-sync'].reduce((t, subject) =>
           t + a.stats.get('housekeeping_messages_total', { subject, direction: 'in', type: 'RESPONSE' }), 0), 0),
         // Requests dropped unread by their receiver: past the deadline (ttl) their sender gave them.
         expired: agents.reduce((s, a) => s + a.stats.get('messages_total', { direction: 'in', status: 'expired' }), 0),
@@ -395,7 +395,7 @@ async function handle (m: Cmd): Promise<unknown> {
         }
         for (const [name, value] of Object.entries(refusals(a))) rejected[name] = value
         // Its full exchanges: asked (out REQUEST) and answered (in RESPONSE), and those it answered.
-        const sync = (direction: string, type: string): number => ['$agentmesh/member-digest', '$agentmesh/member-sync'].reduce((t, subject) =>
+        const sync = (direction: string, type: string): number => ['$agentmesh/member-digest', '$agentmesh/member-sums', '$agentmesh/member-sync'].reduce((t, subject) =>
           t + a.stats.get('housekeeping_messages_total', { subject, direction, type }), 0)
         rejected.syncsAsked = sync('out', 'REQUEST')
         rejected.syncsAnswered = sync('in', 'RESPONSE')

@@ -19,9 +19,11 @@
 import { Election, type Announcement, type ElectionMessage } from '../protocols/coordination/election.js'
 import { REQUESTS } from '../protocols/coordination/election-wire.js'
 import type { MemberInfo } from '../protocols/coordination/voter-set.js'
+import type { MemberRoll } from '../protocols/coordination/election-roll.js'
 import type { MemberChange } from '../protocols/discovery/member-table.js'
 import type { MemberTimings } from '../protocols/discovery/member-timings.js'
 import { NeighbourBudgets } from '../protocols/discovery/member-budgets.js'
+import { SlotDirectory } from '../protocols/discovery/slot-directory.js'
 import { DEFAULT_BOOTSTRAP_MAX_DELAY_MS, DEFAULT_MAX_MEMBERS, RETRANSMIT_MULT, STATEMENT_CHECKS_BURST, STATEMENT_CHECKS_PER_SEC, SYNC_MAX_BYTES } from '../protocols/discovery/constants.js'
 import { GOSSIP_MAX_BYTES, GOSSIP_MAX_STATEMENTS, SYNC_MAX_STATEMENTS } from '../protocols/discovery/member-wire.js'
 import { Flights, MemberAgent, type MemberMessage } from '../harness/sim-model.js'
@@ -82,6 +84,8 @@ export interface Agent {
   mesh: Set<number>
   electionAt: number
   membersDirty: boolean
+  /** Members that entered its election's roll (alive, or left) since the election was last told. */
+  entered: string[]
   /** Others this agent holds alive, and the crashed ones it holds offline. */
   alive: number
   lostSeen: number
@@ -116,6 +120,12 @@ export class World {
   private readonly dialled = new Set<string>()
   /** Coordinators in office at once, at most, over the calls of coordinator(). */
   officeMax = 0
+  /**
+   * Peer <-> slot for every agent's member table (slot-directory.ts): one map for all, not one
+   * per agent (a quarter of a pair's cost). Agent i is slot i, so each table walks its members
+   * in agent order (it walked them in the order it first held them before: the schedule moved).
+   */
+  private readonly directory = new SlotDirectory()
 
   constructor (readonly init: WorldInit) {
     this.random = seededRandom(init.seed)
@@ -133,11 +143,13 @@ export class World {
       mesh: new Set(),
       electionAt: Infinity,
       membersDirty: false,
+      entered: [],
       alive: 0,
       lostSeen: 0,
       heard: new Map(),
       checks: new NeighbourBudgets(STATEMENT_CHECKS_BURST, STATEMENT_CHECKS_PER_SEC)
     }))
+    for (const a of this.agents) this.directory.take(a.id)
   }
 
   resetCounts (): void {
@@ -195,13 +207,15 @@ export class World {
       gossipMax: { statements: GOSSIP_MAX_STATEMENTS, bytes: GOSSIP_MAX_BYTES },
       syncMax: { statements: SYNC_MAX_STATEMENTS, bytes: SYNC_MAX_BYTES },
       sizeOf: this.sizeOf,
-      checks: a.checks
+      checks: a.checks,
+      directory: this.directory
     })
     const { random, now } = this
     const connected = (p: string): boolean => a.neighbourIds.has(p)
     a.election = new Election({
       self: a.id, eligible: a.eligible, bootstrapExpect: 3, maxVoters: 5, ...coordination, random, now, keys: fakeKeys(a.id), connected
     })
+    a.election.readRoll(this.roll(a.member))
     a.member.issue(this.now)
     const phase = (ms: number): number => this.now + this.random() * ms
     this.push({ at: phase(membership.heartbeatIntervalMs), kind: 'gossip', agent: a.i })
@@ -325,6 +339,8 @@ export class World {
   }
 
   private changed (a: Agent, c: MemberChange): void {
+    const live = (s: string): boolean => s === 'alive' || s === 'suspect'
+    if ((live(c.to) && !live(c.from)) || (c.to === 'left' && c.from !== 'left')) a.entered.push(c.peerId)
     if (c.from === c.to) return
     if (c.to === 'alive') a.alive++
     if (c.from === 'alive') a.alive--
@@ -354,6 +370,20 @@ export class World {
     const k = (eligible ? 1 : 0) + (left ? 2 : 0)
     const row = this.infos[i] ?? (this.infos[i] = [])
     return row[k] ?? (row[k] = left ? { peer: this.agents[i].id, eligible, left } : { peer: this.agents[i].id, eligible })
+  }
+
+  /**
+   * An agent's member table lent to its election (election-roll.ts), as read in place: whether a
+   * member is alive, and the lists built only for the rare reads that walk them.
+   */
+  private roll (m: MemberAgent): MemberRoll {
+    const t = m.table
+    const list = (left: boolean): MemberInfo[] => {
+      const out: MemberInfo[] = []
+      t.forEach((peer, state, eligible) => { if ((state === 'left') === left && (left || state === 'alive' || state === 'suspect')) out.push(this.memberInfo(peer, eligible, left)) })
+      return out
+    }
+    return { alive: p => { const s = t.state(p); return s === 'alive' || s === 'suspect' }, members: () => list(false), left: () => list(true) }
   }
 
   private readonly ticks = new Map<string, true>()
@@ -452,14 +482,15 @@ export class World {
       }
       case 'members': {
         a.membersDirty = false
-        // As the node's tellElection reads it: peer, state and eligibility, no entries built. The
-        // election keeps the list and never changes its entries: agents share them (memberInfo).
-        const up: MemberInfo[] = []
-        m.table.forEach((peer, state, eligible) => {
-          if (state === 'alive' || state === 'suspect') up.push(this.memberInfo(peer, eligible, false))
-          else if (state === 'left') up.push(this.memberInfo(peer, eligible, true))
-        })
-        a.election?.setMembers(up)
+        // The election reads the table in place (its roll); it is told only who entered it since
+        // the last burst, still in it (a whole list each burst was O(N) per burst, N² in all).
+        const entered: MemberInfo[] = []
+        for (const p of new Set(a.entered)) {
+          const state = m.table.state(p)
+          if (state === 'alive' || state === 'suspect' || state === 'left') entered.push(this.memberInfo(p, m.table.eligible(p), state === 'left'))
+        }
+        a.entered = []
+        a.election?.membersEntered(entered)
         this.drainElection(a)
         break
       }

@@ -8,13 +8,16 @@ import { MemberTable, type Heartbeat, type MemberChange, type ProbeAnswer } from
 import type { MemberTimings } from '../protocols/discovery/member-timings.js'
 import { Rumours } from '../protocols/discovery/rumours.js'
 import type { NeighbourBudgets } from '../protocols/discovery/member-budgets.js'
-import { cutWithin, differing, digestOf, listDiffering, reconcile, type Entry } from '../protocols/discovery/member-digest.js'
+import { cutWithin, differing, fingerprint, listDiffering, reconcile, type Entry, type Fingerprint } from '../protocols/discovery/member-digest.js'
+import { DigestSums } from '../protocols/discovery/member-digest-sums.js'
+import type { SlotDirectory } from '../protocols/discovery/slot-directory.js'
 
 /**
  * A statement as the member view signs it (simulated agents do not forge statements: real nodes
- * check signatures). `size`: its bytes on the wire, when the caller counts them.
+ * check signatures). `size`: its bytes on the wire, when the caller counts them; `fp`: its digest
+ * fingerprint (member-digest.ts), made once by its author, as every agent would make the same.
  */
-export type Statement = Heartbeat & { seq: number, size?: number }
+export type Statement = Heartbeat & { seq: number, size?: number, fp?: Fingerprint }
 
 export type MemberMessage =
   | { type: 'member-gossip', statements: Statement[] }
@@ -45,6 +48,8 @@ export interface MemberAgentInit {
   checks?: NeighbourBudgets
   /** Copy what is sent (the election simulation's messages are never shared between agents). */
   copy?: boolean
+  /** Peer <-> slot shared by every agent's table (slot-directory.ts): stored once, not once per agent. */
+  directory?: SlotDirectory
 }
 
 /** Digest rounds of one full exchange, at most (member-exchange.ts MAX_ROUNDS). */
@@ -54,6 +59,8 @@ const MAX_SYNC_ROUNDS = 16
 export class MemberAgent {
   readonly table: MemberTable
   readonly rumours: Rumours<Statement>
+  /** The digest's sums kept by slot (member-digest-sums.ts), as MemberView keeps them. */
+  private readonly digest = new DigestSums()
   seq = 0
   /** Probes sent: nonce -> peer (what RpcService does to match an answer to its request). */
   readonly nonces = new Map<number, string>()
@@ -65,7 +72,11 @@ export class MemberAgent {
     // Statements are never changed once issued, and every agent is handed the same object (unless
     // `copy`): the table keeps it as what its author told, and the rumours read its seq from it,
     // so what agents hold in common is stored once (bench/sim.ts at 10,000 agents).
-    this.table = new MemberTable({ ...init.timings, self, incarnation: init.incarnation, random: init.random, told: t => t })
+    const digest = this.digest
+    this.table = new MemberTable({
+      ...init.timings, self, incarnation: init.incarnation, random: init.random, told: t => t, directory: init.directory,
+      slots: { live: (slot, live) => { digest.live(slot, live) }, free: slot => { digest.free(slot) } }
+    })
     this.rumours = new Rumours({ retransmitMult: init.retransmitMult, seqOf: st => st.seq })
   }
 
@@ -74,10 +85,11 @@ export class MemberAgent {
     const hb = this.table.statementDue()
     if (hb === undefined) return
     this.seq = Math.max(now, this.seq + 1)
-    const st: Statement = { ...hb, seq: this.seq }
+    const st: Statement = { ...hb, seq: this.seq, fp: fingerprint(this.init.id, this.seq) }
     const size = this.init.sizeOf?.(st) ?? 1
     if (this.init.sizeOf !== undefined) st.size = size
     this.rumours.offer(this.init.id, this.seq, st, size)
+    this.digest.setOwn(this.init.id, st.fp as Fingerprint)
   }
 
   /** A connection to `peer` opened: true when it was unknown (then probe it and exchange all, as members.ts does). */
@@ -88,10 +100,11 @@ export class MemberAgent {
     return true
   }
 
-  /** Its own statement's and each live member's (member, seq): what a full exchange's digest sums (MemberView's entries). */
-  entries (): Entry[] {
-    return this.rumours.entries(p => { if (p === this.init.id) return true; const s = this.table.state(p); return s === 'alive' || s === 'suspect' })
-  }
+  /** Its own statement's and each live member's (member, seq): what a full exchange lists (MemberView's entries). */
+  entries (): Entry[] { return this.rumours.entries(p => this.gives(p)) }
+
+  /** Whether its statement of `p` goes in an exchange: its own, or a live member's. */
+  private gives (p: string): boolean { if (p === this.init.id) return true; const s = this.table.state(p); return s === 'alive' || s === 'suspect' }
 
   /** The statements of `members` (its own first), up to the exchange's limits (member-exchange.ts cut). */
   private cut (members: string[]): { statements: Statement[], more: boolean } {
@@ -103,7 +116,8 @@ export class MemberAgent {
   /** A full exchange with `to`: its digest first (member-exchange.ts sync); `round` counts the rounds of one exchange. */
   sync (to: string, round = 0): void {
     if (round >= MAX_SYNC_ROUNDS) return
-    this.init.send(to, { type: 'member-digest', sums: digestOf(this.entries()), round })
+    // No salt drawn: simulated agents do not aim their seqs, and a draw would change the schedule.
+    this.init.send(to, { type: 'member-digest', sums: this.digest.sums(), round })
   }
 
   private copy<T>(x: T): T { return this.init.copy === true ? structuredClone(x) : x }
@@ -117,6 +131,8 @@ export class MemberAgent {
       if (checks !== undefined && checks.take(from, 1, now) > 0) break
       this.rumours.offer(st.peerId, st.seq, st, st.size ?? 1, from)
       this.table.heartbeat(st, now, st.peerId)
+      const slot = this.table.slotOf(st.peerId)
+      if (slot !== undefined) this.digest.hold(slot, st.peerId, st.fp ?? fingerprint(st.peerId, st.seq))
     }
     if (full) this.table.reconsider(now)
   }
@@ -151,12 +167,14 @@ export class MemberAgent {
         this.receive(from, msg.statements, false, now)
         break
       case 'member-digest': {
-        const own = this.entries()
-        const list = listDiffering(own, differing(digestOf(own), msg.sums), this.init.syncMax?.statements ?? Infinity, this.init.random)
+        // The view is walked for a listing only when some bucket differs (at rest, none does).
+        const buckets = differing(this.digest.sums(), msg.sums)
+        const list = buckets.size === 0 ? { entries: [], buckets: [], more: false } : listDiffering(this.entries(), buckets, this.init.syncMax?.statements ?? Infinity, this.init.random)
         this.init.send(from, { type: 'member-digest-answer', ...list, round: msg.round })
         break
       }
       case 'member-digest-answer': {
+        if (msg.buckets.length === 0) break
         const { want, give } = reconcile(this.entries(), msg.entries, msg.buckets, m => this.rumours.seq(m), this.init.id)
         if (want.length === 0 && give.length === 0) break
         const given = this.cut(give)
@@ -164,8 +182,7 @@ export class MemberAgent {
         break
       }
       case 'member-patch': {
-        const live = new Set(this.entries().map(e => e[0]))
-        const answer = this.cut([...new Set(msg.want)].filter(m => live.has(m)))
+        const answer = this.cut([...new Set(msg.want)].filter(m => this.gives(m)))
         this.receive(from, msg.statements, true, now)
         this.init.send(from, { type: 'member-patch-answer', statements: this.copy(answer.statements), more: msg.more || answer.more, round: msg.round })
         break

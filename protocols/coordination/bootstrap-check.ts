@@ -24,10 +24,9 @@ const FIRST_SEEN_KEPT = 64
  * shown one knows a set exists, and waits for it, never makes a second one, while a majority of
  * that set is alive in its view (gone, only a new one helps).
  */
-export function provenSetAlive (proof: Certificate | undefined, self: string, members: MemberInfo[]): boolean {
+export function provenSetAlive (proof: Certificate | undefined, self: string, alive: (peer: string) => boolean): boolean {
   const proven = proof?.config.voters
-  const alive = (v: string): boolean => v === self || members.some(m => m.peer === v)
-  return proven !== undefined && proven.filter(alive).length >= majority(proven.length)
+  return proven !== undefined && proven.filter(v => v === self || alive(v)).length >= majority(proven.length)
 }
 
 export class BootstrapCheck {

@@ -14,7 +14,7 @@
  * granted votes in that term), an unproven message (a vote request, a denial, an ack) at most
  * MAX_TERM_STEP past the node's own term.
  */
-import type { Certificate, ElectionKeys, MemberInfo, VoterConfig } from './election-types.js'
+import type { Certificate, ElectionKeys, VoterConfig } from './election-types.js'
 import { majority, wins } from './voter-set.js'
 
 /**
@@ -61,8 +61,8 @@ export function leaderCertificate (
 export interface TrustView {
   self: string
   config?: VoterConfig
-  /** Agents alive in the member view, itself excluded. */
-  members: MemberInfo[]
+  /** Whether an agent is alive in the member view (election-roll.ts). */
+  alive: (peer: string) => boolean
 }
 
 export type CertificateVerdict =
@@ -102,7 +102,7 @@ export function checkCertificate (cert: Certificate, keys: ElectionKeys, t: Trus
   if (!wins(config, signers)) return bad
   // Its own vote, which it then gives: with it, a voter of a two-voter set can follow the other.
   const counted = endorsing ? new Set([...signers, t.self]) : signers
-  const alive = new Set([t.self, ...t.members.map(m => m.peer)])
+  const alive = { has: (p: string): boolean => p === t.self || t.alive(p) }
   const held = t.config
   if (held !== undefined && held.voters.filter(v => alive.has(v)).length >= majority(held.voters.length)) {
     if (held.voters.filter(v => counted.has(v)).length < majority(held.voters.length)) {

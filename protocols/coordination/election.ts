@@ -34,6 +34,7 @@ import { judgeHeartbeat, judgeVote, type VoterView } from './vote-rules.js'
 import { checkCertificate, leaderCertificate, MAX_TERM_STEP, voteStatement } from './election-proof.js'
 import { Lateness } from './election-slack.js'
 import { BootstrapCheck, provenSetAlive } from './bootstrap-check.js'
+import { listRoll, type MemberRoll } from './election-roll.js'
 import { TermClaims, Vouches } from './voter-word.js'
 import { heldFor, heldToStore, holdsAfterHeartbeat, holdsAtStart, promiseMs } from './voter-hold.js'
 import { exitTurn } from './exit-turn.js'
@@ -78,9 +79,8 @@ export class Election {
   private readonly claims = new TermClaims()
   /** The voter set this node campaigns with (its own, or its bootstrap proposal). */
   private campaign?: VoterConfig
-  /** Agents alive in the member view (itself excluded); `left` holds those that announced they leave. */
-  private members: MemberInfo[] = []
-  private left: MemberInfo[] = []
+  /** The member view as this election reads it (election-roll.ts): a driver's lists, or its view lent. */
+  private roll: MemberRoll = listRoll([], [])
   /** Set while this node leads: made fresh on every win. */
   private lead?: LeaderState
   /** A non-voter ahead of the leader it follows: that leader's term (see `followBehind`). */
@@ -158,20 +158,21 @@ export class Election {
    * leader announces soon, as for a newcomer, whom the member view names before its subscription
    * reaches the leader, so the announcement on its join alone could miss it (announce-join.test).
    */
-  audienceGrew (): void {
-    if (this.lead !== undefined) this.lead.newcomers = true
+  audienceGrew (): void { if (this.lead !== undefined) this.lead.newcomers = true }
+
+  /** Agents alive in the member view (itself not included), and those that announced they leave (flagged `left`): handed whole. */
+  setMembers (members: MemberInfo[]): void {
+    const [others, before] = [members.filter(m => m.peer !== this.init.self), this.roll]
+    this.roll = listRoll(others.filter(m => m.left !== true), others.filter(m => m.left === true))
+    this.membersEntered(members, p => !before.alive(p))
   }
 
-  /** Agents alive in the member view (itself not included), and those that announced they leave (flagged `left`). */
-  setMembers (members: MemberInfo[]): void {
-    this.bootstrap.see(members, this.init.self, this.config !== undefined || this.proof !== undefined)
-    const others = members.filter(m => m.peer !== this.init.self)
-    if (this.lead !== undefined && !this.lead.newcomers) {
-      const before = new Set(this.members.map(m => m.peer))
-      this.lead.newcomers = others.some(m => m.left !== true && !before.has(m.peer))
-    }
-    this.members = others.filter(m => m.left !== true)
-    this.left = others.filter(m => m.left === true)
+  /** The member view lent by a driver that holds it (election-roll.ts), which then tells `membersEntered`. */
+  readRoll (roll: MemberRoll): void { this.roll = roll }
+  /** Agents that entered the roll lent (alive, or left: flagged) since the last call; `fresh` says which were not alive before. */
+  membersEntered (entered: MemberInfo[], fresh: (peer: string) => boolean = () => true): void {
+    this.bootstrap.see(entered, this.init.self, this.config !== undefined || this.proof !== undefined)
+    if (this.lead !== undefined && !this.lead.newcomers) this.lead.newcomers = entered.some(m => m.left !== true && m.peer !== this.init.self && fresh(m.peer))
   }
 
   /**
@@ -248,7 +249,7 @@ export class Election {
     const recently = now - this.init.electionTimeoutMaxMs
     const reachable = this.lead !== undefined
       ? this.lead.reachable(voters, this.init.self, recently)
-      : voters.filter(v => v === this.init.self || this.members.some(m => m.peer === v)).length
+      : voters.filter(v => v === this.init.self || this.roll.alive(v)).length
     return {
       role: this.role,
       term: this.term,
@@ -335,7 +336,7 @@ export class Election {
   private bootstrapReady (now: number): VoterConfig | undefined {
     const proposal = this.bootstrapProposal()
     if (proposal === undefined) return undefined
-    const ask = this.bootstrap.next(proposal.voters, this.members, this.init.connected, now)
+    const ask = this.bootstrap.next(proposal.voters, this.roll.members(), this.init.connected, now)
     if (ask === undefined) return proposal
     for (const p of ask) this.send(p, { type: 'config-query', bootstrap: true })
     // Answers get the time a campaign's do (the slack for slow replies included).
@@ -537,7 +538,7 @@ export class Election {
     const lead = this.lead
     if (lead === undefined || lead.committedVersion !== config.version) return
     const { self, bootstrapExpect, voterRemoveAfterMs } = this.init
-    const members = [...this.members, ...this.left]
+    const members = [...this.roll.members(), ...this.roll.left()]
     const lostAfterMs = LOST_AFTER_TIMEOUTS * this.init.electionTimeoutMaxMs
     const { maxVoters } = this
     const voters = nextVoters({ self, config, members, lastHeard: lead.lastHeard, now, bootstrapExpect, voterRemoveAfterMs, maxVoters, lostAfterMs })
@@ -712,7 +713,7 @@ export class Election {
     // heartbeat came stepped down, heard the same term in their denials, and stayed behind them).
     if (this.role === 'leader' || now < this.stickyUntil) return
     const since = now - LOST_AFTER_TIMEOUTS * this.init.electionTimeoutMaxMs
-    const held = this.claims.held(set.voters, this.init.self, this.term, since, v => this.members.some(m => m.peer === v))
+    const held = this.claims.held(set.voters, this.init.self, this.term, since, v => this.roll.alive(v))
     if (held > this.term) this.becomeFollower(now, Math.min(held, this.term + MAX_TERM_STEP), undefined)
   }
 
@@ -752,14 +753,11 @@ export class Election {
   // --- helpers ---------------------------------------------------------------------------
   /** The first voter set this node would propose, while it holds none (bootstrap-check.ts). */
   private bootstrapProposal (): VoterConfig | undefined {
-    if (this.config !== undefined || !this.init.eligible || provenSetAlive(this.proof, this.init.self, this.members)) return undefined
-    return bootstrapProposal(this.init.self, this.members, this.init.bootstrapExpect, this.maxVoters)
+    if (this.config !== undefined || !this.init.eligible || provenSetAlive(this.proof, this.init.self, this.roll.alive)) return undefined
+    return bootstrapProposal(this.init.self, this.roll.members(), this.init.bootstrapExpect, this.maxVoters)
   }
 
-  /**
-   * The voters of the set this node would propose now (none once it holds or is shown a set): with
-   * views (node/member-connections.ts) they link up before the campaign, which needs each of them.
-   */
+  /** The voters of the set it would propose now (none once it holds or is shown one): views link them before the campaign (member-connections.ts). */
   proposedVoters (): string[] { return this.bootstrapProposal()?.voters ?? [] }
 
   private get maxVoters (): number { return this.init.maxVoters ?? DEFAULT_MAX_VOTERS }
@@ -770,11 +768,11 @@ export class Election {
   /** What the vote and heartbeat checks (vote-rules.ts) read. */
   private view (): VoterView {
     const { self, eligible } = this.init
-    const { term, role, config, stickyUntil, members, proof, votedFor } = this
+    const { term, role, config, stickyUntil, proof, votedFor } = this
     const proposal = config === undefined ? this.bootstrapProposal() : undefined
     // The leader of this node's term: none known while it follows one a term behind (`followBehind`).
     const leader = this.followTerm === undefined ? this.leader : undefined
-    return { self, eligible, term, role, stickyUntil, members, config, leader, proof, votedFor, proposal }
+    return { self, eligible, term, role, stickyUntil, alive: this.roll.alive, config, leader, proof, votedFor, proposal }
   }
 
   /** The voter set to tell others, once a leader made it (a bootstrap proposal is not told). */

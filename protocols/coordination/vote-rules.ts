@@ -4,7 +4,7 @@
  */
 import type { Certificate, ElectionKeys, ElectionMessage, RejectReason, Role, VoteDenial } from './election-types.js'
 import { checkCertificate, MAX_TERM_STEP } from './election-proof.js'
-import { matchesProposal, upToDate, type MemberInfo, type VoterConfig } from './voter-set.js'
+import { matchesProposal, upToDate, type VoterConfig } from './voter-set.js'
 
 /** What the checks read of the node that makes them. */
 export interface VoterView {
@@ -16,8 +16,8 @@ export interface VoterView {
   leader?: string
   /** Votes are refused until then (leader stickiness). */
   stickyUntil: number
-  /** Agents alive in the member view, itself excluded. */
-  members: MemberInfo[]
+  /** Whether an agent is alive in the member view (election-roll.ts). */
+  alive: (peer: string) => boolean
   /** The bootstrap proposal this node would make, while it holds no voter set. */
   proposal?: VoterConfig
   /** The newest certificate this node accepted (or made): its leader needs no other proof in its term. */

@@ -18,6 +18,8 @@
  * above it is ignored. Otherwise one suspicion at MAX_SAFE_INTEGER would make any live member
  * offline for good, as it could never say an incarnation above it to refute it.
  */
+import { SlotDirectory } from './slot-directory.js'
+
 export type MemberState = 'alive' | 'suspect' | 'offline' | 'left'
 
 export interface FailureDetectorConfig {
@@ -25,6 +27,11 @@ export interface FailureDetectorConfig {
   suspicionMaxMs: number
   /** Confirmations from distinct peers that bring the timeout down to the minimum. */
   confirmationsForMin: number
+  /**
+   * Peer <-> slot, shared with other tables (the scale simulation's agents: slot-directory.ts).
+   * None: this detector owns one, and a forgotten member's slot goes to the next newcomer.
+   */
+  directory?: SlotDirectory
 }
 
 export interface Transition { peer: string, from: MemberState | 'unknown', to: MemberState, at: number, incarnation: number }
@@ -33,8 +40,11 @@ interface Suspicion { startedAt: number, confirmations: Set<string>, deadline: n
 
 const STATES: readonly MemberState[] = ['alive', 'suspect', 'offline', 'left']
 const CODE: Record<MemberState, number> = { alive: 1, suspect: 2, offline: 3, left: 4 }
+/** A slot this detector does not hold (a typed array starts so). */
+const FREE = 0
 /** A slot held for a peer that is not a member (yet): the caller's notes of it (`slot`), no state. */
-const UNKNOWN = 0
+const UNKNOWN = 5
+const isMember = (code: number): boolean => code !== FREE && code !== UNKNOWN
 
 /** Counts as present: alive, or suspected but not yet declared offline. */
 export const isLive = (state: MemberState | 'unknown'): boolean => state === 'alive' || state === 'suspect'
@@ -43,13 +53,17 @@ export const isLive = (state: MemberState | 'unknown'): boolean => state === 'al
  * A member is a slot in columns of numbers, not an object: every agent holds every other, and
  * the scale simulation holds N agents' tables in one process (bench/sim.ts: an object, a map
  * entry and two boxed numbers per (agent, member) pair were most of its 400 B a pair at 1,000).
- * Suspicions, few at a time, are kept apart. Slots of forgotten members are reused.
+ * Suspicions, few at a time, are kept apart. Which slot is whose is a SlotDirectory's: the
+ * detector's own (a forgotten member's slot goes to the next newcomer, and the walks follow slot
+ * order, which is first-held order until a slot is reused), or one shared by many tables.
  */
 export class FailureDetector {
-  /** Peer -> slot, in the order members were first held (what `view` and `forEach` follow). */
-  private readonly slots = new Map<string, number>()
-  private readonly freed: number[] = []
+  /** Peer <-> slot (slot-directory.ts): `view` and `forEach` walk the slots in order. */
+  private readonly slots: SlotDirectory
+  /** Whether `slots` is this detector's own (then a forgotten member's slot is released). */
+  private readonly owns: boolean
   private capacity = 0
+  /** Slots below it may be held here: the walks end there. */
   private used = 0
   private codes = new Uint8Array(0)
   /** This node's own probe of this incarnation failed: it accuses the member first-hand (`lost`). */
@@ -67,6 +81,8 @@ export class FailureDetector {
   private readonly lostPeers = new Set<string>()
   constructor (private readonly config: FailureDetectorConfig) {
     if (config.suspicionMinMs > config.suspicionMaxMs) throw new RangeError('suspicionMinMs must not exceed suspicionMaxMs')
+    this.owns = config.directory === undefined
+    this.slots = config.directory ?? new SlotDirectory()
   }
 
   /**
@@ -75,21 +91,18 @@ export class FailureDetector {
    * taken for a peer not yet a member. Undefined when none is held.
    */
   slot (peer: string, hold = false): number | undefined {
-    const at = this.slots.get(peer)
-    if (at !== undefined || !hold) return at
-    return this.take(peer)
+    const at = this.slots.slotOf(peer)
+    if (at !== undefined && at < this.capacity && this.codes[at] !== FREE) return at
+    return hold ? this.take(peer) : undefined
   }
 
   /** How many slots the columns have room for: a caller's own columns follow it. */
   get slotCapacity (): number { return this.capacity }
 
   private take (peer: string): number {
-    let at = this.freed.pop()
-    if (at === undefined) {
-      if (this.used === this.capacity) this.grow()
-      at = this.used++
-    }
-    this.slots.set(peer, at)
+    const at = this.slots.take(peer)
+    while (at >= this.capacity) this.grow()
+    if (at >= this.used) this.used = at + 1
     this.codes[at] = UNKNOWN
     this.accusedBy[at] = 0
     this.incarnations[at] = 0
@@ -108,8 +121,8 @@ export class FailureDetector {
   }
 
   private at (peer: string): number | undefined {
-    const at = this.slots.get(peer)
-    return at === undefined || this.codes[at] === UNKNOWN ? undefined : at
+    const at = this.slots.slotOf(peer)
+    return at === undefined || at >= this.capacity || !isMember(this.codes[at]) ? undefined : at
   }
 
   state (peer: string): MemberState | undefined { const at = this.at(peer); return at === undefined ? undefined : STATES[this.codes[at] - 1] }
@@ -121,8 +134,8 @@ export class FailureDetector {
   /** Every known member with its state. */
   view (): Array<{ peer: string, state: MemberState, incarnation: number, since: number }> {
     const out: Array<{ peer: string, state: MemberState, incarnation: number, since: number }> = []
-    for (const [peer, at] of this.slots) {
-      if (this.codes[at] !== UNKNOWN) out.push({ peer, state: STATES[this.codes[at] - 1], incarnation: this.incarnations[at], since: this.sinces[at] })
+    for (let at = 0; at < this.used; at++) {
+      if (isMember(this.codes[at])) out.push({ peer: this.slots.peerAt(at) as string, state: STATES[this.codes[at] - 1], incarnation: this.incarnations[at], since: this.sinces[at] })
     }
     return out
   }
@@ -135,7 +148,7 @@ export class FailureDetector {
   lost (): Array<{ peer: string, state: MemberState, incarnation: number, since: number, accused: boolean }> {
     const out: Array<{ peer: string, state: MemberState, incarnation: number, since: number, accused: boolean }> = []
     for (const peer of this.lostPeers) {
-      const at = this.slots.get(peer) as number
+      const at = this.slots.slotOf(peer) as number
       out.push({ peer, state: STATES[this.codes[at] - 1], incarnation: this.incarnations[at], since: this.sinces[at], accused: this.accusedBy[at] === 1 })
     }
     return out
@@ -146,7 +159,7 @@ export class FailureDetector {
 
   /** Each member's peer id and state, without a copy of the view (read on timers and on every burst of changes); with its slot. */
   forEach (fn: (peer: string, state: MemberState, slot: number) => void): void {
-    for (const [peer, at] of this.slots) if (this.codes[at] !== UNKNOWN) fn(peer, STATES[this.codes[at] - 1], at)
+    for (let at = 0; at < this.used; at++) if (isMember(this.codes[at])) fn(this.slots.peerAt(at) as string, STATES[this.codes[at] - 1], at)
   }
 
   /** The member spoke (heartbeat, probe answer, any message), at the incarnation it said: alive, unless the word is stale. */
@@ -210,7 +223,7 @@ export class FailureDetector {
   tick (now: number): Transition[] {
     const out: Transition[] = []
     for (const peer of this.lostPeers) {
-      const at = this.slots.get(peer) as number
+      const at = this.slots.slotOf(peer) as number
       const s = this.suspicions.get(peer)
       if (this.codes[at] === CODE.suspect && s !== undefined && now >= s.deadline) {
         out.push(this.set(peer, at, 'offline', this.incarnations[at], now))
@@ -221,17 +234,16 @@ export class FailureDetector {
 
   /** Drop the member (reaped): nothing of it is kept, its slot neither; a word of it later makes it a member anew. */
   forget (peer: string): void {
-    const at = this.slots.get(peer)
+    const at = this.slot(peer)
     if (at === undefined) return
-    if (this.codes[at] !== UNKNOWN) {
+    if (isMember(this.codes[at])) {
       if (isLive(STATES[this.codes[at] - 1])) this.live--
       this.members--
     }
     this.lostPeers.delete(peer)
     this.suspicions.delete(peer)
-    this.slots.delete(peer)
-    this.codes[at] = UNKNOWN
-    this.freed.push(at)
+    this.codes[at] = FREE
+    if (this.owns) this.slots.release(peer)
   }
 
   /** How many members are known, in any state. */
@@ -241,7 +253,7 @@ export class FailureDetector {
   nextDeadline (): number | undefined {
     let next: number | undefined
     for (const peer of this.lostPeers) {
-      const at = this.slots.get(peer) as number
+      const at = this.slots.slotOf(peer) as number
       const s = this.suspicions.get(peer)
       if (this.codes[at] === CODE.suspect && s !== undefined && (next === undefined || s.deadline < next)) next = s.deadline
     }

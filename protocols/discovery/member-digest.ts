@@ -13,7 +13,20 @@
  * interval by log N; a digest removes it where nothing differs, which is a mesh at rest.
  * A sum misses a difference when the XORs happen to agree (2^-32 a bucket, under a salt the asker
  * draws for each round): the next round shows it, and gossip carries news meanwhile.
+ *
+ * Two versions of the sums. The first (`$agentmesh/member-digest`) hashes each entry's text with
+ * the salt, so every sum walks and hashes the whole view: at 1,000 agents a third of the scale
+ * simulation's CPU, and N² in all since each of N agents does it every exchange. The second
+ * (`$agentmesh/member-sums`, issue 46) hashes each (member, seq) once, when the statement is
+ * taken (`fingerprint`, 64 bits of SHA-256), and a round mixes each kept fingerprint with its
+ * salt by a few integer operations (`share`): still a walk of the view, but over two columns of
+ * numbers (member-digest-sums.ts), no string built or hashed. The salt still matters: with no
+ * salt, sums of XORs can be aimed (an agent picks its own seqs so that their share cancels
+ * another's difference in the same bucket); the fingerprint is cryptographic so that the only
+ * way to aim under an unknown salt is a 64-bit collision with a given fingerprint.
  */
+
+import { createHash } from 'node:crypto'
 
 /** Buckets of a digest: 64 sums are 512 hex characters on the wire. */
 export const DIGEST_BUCKETS = 64
@@ -58,6 +71,54 @@ export function encodeDigest (sums: Uint32Array): string {
   let out = ''
   for (const s of sums) out += s.toString(16).padStart(8, '0')
   return out
+}
+
+/**
+ * Version 2: an entry's fingerprint, kept while its statement is held (computed once per
+ * statement taken, beside the signature check it rides with). 64 bits of SHA-256 of the same
+ * text version 1 hashes: not invertible, so no agent can pick a seq whose fingerprint equals
+ * another's (a 2^64 search), which is what cancelling a difference under every salt would need.
+ */
+export function fingerprint (member: string, seq: number): Fingerprint {
+  const d = createHash('sha256').update(`${member} ${seq}`).digest()
+  return { lo: d.readUInt32LE(0), hi: d.readUInt32LE(4) }
+}
+
+export interface Fingerprint { readonly lo: number, readonly hi: number }
+
+/** A version-2 salt: 16 hex digits, fresh each round (two 32-bit words for `share`). */
+export const SALT2_TEXT_LENGTH = 16
+
+export function randomSalt2 (random: () => number): string { return randomSalt(random) + randomSalt(random) }
+
+/** A version-2 salt's two words; [0, 0] for none (the simulation, which draws none). */
+export function saltWords (salt: string): [number, number] {
+  if (salt.length !== SALT2_TEXT_LENGTH) return [0, 0]
+  return [Number.parseInt(salt.slice(0, 8), 16) >>> 0, Number.parseInt(salt.slice(8), 16) >>> 0]
+}
+
+/**
+ * Version 2: a fingerprint's share of its bucket's sum under a round's salt. Not linear in the
+ * fingerprint (multiplications and shifts, after murmur3's finaliser): were it, XOR of shares
+ * would be the share of the XOR, and a difference masked under one salt would be masked under all.
+ */
+export function share (lo: number, hi: number, s0: number, s1: number): number {
+  let x = (lo ^ s0) | 0
+  let y = (hi ^ s1) | 0
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b)
+  y = Math.imul(y ^ (y >>> 15), 0xcc9e2d51)
+  x ^= y ^ (y >>> 13)
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35)
+  x ^= x >>> 16
+  return x >>> 0
+}
+
+/** Version 2's sums of entries with their fingerprints, walked (what member-digest-sums.ts keeps by column): the reference, and a node's test. */
+export function sumsOf (entries: Iterable<[member: string, fp: Fingerprint]>, salt = ''): Uint32Array {
+  const [s0, s1] = saltWords(salt)
+  const sums = new Uint32Array(DIGEST_BUCKETS)
+  for (const [member, fp] of entries) sums[bucketOf(member)] ^= share(fp.lo, fp.hi, s0, s1)
+  return sums
 }
 
 /** The sums of a digest's text; undefined when it is not one (the schema checks its form first). */

@@ -7,6 +7,11 @@
  * not fit one). With an agent of an older build (it answers UnknownCommandError) the exchange is
  * the whole set both ways (`member-sync`), which this node also still serves.
  *
+ * The sums are those of the digest's second version (`member-sums`, kept ready by column:
+ * member-digest-sums.ts); an agent that answers it UnknownCommandError is asked by the first
+ * (`member-digest`, summed from the entries held) for OLDER_FOR_MS, and both are served. The view
+ * is walked for a listing, or to reconcile one, only when some bucket differs.
+ *
  * What a neighbour's exchanges may make this node do is charged to its budget (members.ts'
  * `charge`, in statements): a digest a unit per 64 members held (before it is summed) and per 8
  * entries listed (once listed), a patch each statement it carries and each one it asks for
@@ -14,8 +19,8 @@
  */
 import type { RpcService } from '../rpc/index.js'
 import { UnknownCommandError, ValidationError } from '../core/errors.js'
-import { cutWithin, decodeDigest, differing, digestOf, encodeDigest, listDiffering, randomSalt, reconcile, type Entry } from './member-digest.js'
-import { MemberDigest, MemberPatch, MemberPatchIntake, MemberSync, MemberSyncIntake, SYNC_MAX_STATEMENTS, statementSize, type SignedStatement } from './member-wire.js'
+import { cutWithin, decodeDigest, differing, digestOf, encodeDigest, listDiffering, randomSalt, randomSalt2, reconcile, type Entry } from './member-digest.js'
+import { MemberDigest, MemberPatch, MemberPatchIntake, MemberSums, MemberSync, MemberSyncIntake, SYNC_MAX_STATEMENTS, statementSize, type SignedStatement } from './member-wire.js'
 import { SYNC_MAX_BYTES } from './constants.js'
 import type { Rumours } from './rumours.js'
 import { syncWindow } from './sync-window.js'
@@ -43,6 +48,8 @@ export interface MemberExchangeInit {
   self: string
   /** What this node holds for an exchange: its own statement and each live member's. */
   entries: () => Entry[]
+  /** The second version's sums of `entries` under `salt` (16 hex digits), kept ready (member-digest-sums.ts). */
+  sums: (salt: string) => Uint32Array
   /** Whether this node gives `member`'s statement in an exchange (its own, or a live member's): `entries`, one at a time. */
   gives: (member: string) => boolean
   /**
@@ -66,6 +73,8 @@ export class MemberExchange {
   private readonly init: MemberExchangeInit
   /** Peers that answered a digest with UnknownCommandError (exchanged with by member-sync): until when, and their last whole exchange. */
   private readonly older = new Map<string, { until: number, last: number }>()
+  /** Peers that answered `member-sums` with UnknownCommandError (asked by `member-digest`), until when. */
+  private readonly firstVersion = new Map<string, number>()
 
   constructor (init: MemberExchangeInit) { this.init = init }
 
@@ -73,7 +82,8 @@ export class MemberExchange {
   handle (): Array<() => void> {
     const { rpc } = this.init
     return [
-      rpc.handle(MemberDigest, (req, ctx) => this.answerDigest(ctx.peer, req.sums, req.salt, ctx.envelope.id)),
+      rpc.handle(MemberDigest, (req, ctx) => this.answerDigest(ctx.peer, req.sums, req.salt, ctx.envelope.id, 1)),
+      rpc.handle(MemberSums, (req, ctx) => this.answerDigest(ctx.peer, req.sums, req.salt, ctx.envelope.id, 2)),
       rpc.handle(MemberPatchIntake, (req, ctx) => this.answerPatch(ctx.peer, req, ctx.envelope.id)),
       // Its statements are counted, charged and only then parsed: over budget, none is.
       rpc.handle(MemberSyncIntake, (req, ctx) => {
@@ -105,11 +115,8 @@ export class MemberExchange {
     this.older.delete(peer)
     for (let round = 0, idle = 0; round < MAX_ROUNDS && idle < MAX_IDLE_ROUNDS; round++) {
       let listed
-      // A fresh salt each round: which (member, seq) pairs share a sum is nobody's to choose.
-      const salt = randomSalt(this.init.random ?? Math.random)
       try {
-        const sums = encodeDigest(digestOf(this.init.entries(), salt))
-        listed = await this.init.rpc.request(peer, MemberDigest, { sums, salt }, { timeoutMs: this.init.timeoutMs() })
+        listed = await this.ask(peer)
       } catch (err) {
         if (!(err instanceof UnknownCommandError)) throw err
         if (this.older.size >= MAX_OLDER) this.older.clear()
@@ -118,7 +125,10 @@ export class MemberExchange {
         await this.whole(peer, mark)
         return
       }
-      const { want, give } = reconcile(this.init.entries(), listed.entries, listed.buckets, m => this.init.held.seq(m), this.init.self)
+      // Nothing listed (at rest: no bucket differs), nothing to reconcile: the view is not walked.
+      const { want, give } = listed.buckets.length === 0
+        ? { want: [], give: [] }
+        : reconcile(this.init.entries(), listed.entries, listed.buckets, m => this.init.held.seq(m), this.init.self)
       const given = this.cut(this.init.passive ? [] : give)
       if (want.length === 0 && given.statements.length === 0) {
         // Nothing to ask or give in what was listed; buckets left out are listed next round.
@@ -133,6 +143,30 @@ export class MemberExchange {
     }
   }
 
+  /**
+   * One round's digest: the second version's, or the first's to a peer that does not know it
+   * (then remembered for OLDER_FOR_MS). A fresh salt each round: which (member, seq) pairs share a
+   * sum is nobody's to choose. UnknownCommandError to the first version too: the caller's.
+   */
+  private async ask (peer: string): Promise<{ entries: Entry[], buckets: number[], more: boolean }> {
+    const { rpc, random = Math.random } = this.init
+    const timeoutMs = this.init.timeoutMs()
+    const first = this.firstVersion.get(peer)
+    if (first === undefined || first <= Date.now()) {
+      this.firstVersion.delete(peer)
+      const salt = randomSalt2(random)
+      try {
+        return await rpc.request(peer, MemberSums, { sums: encodeDigest(this.init.sums(salt)), salt }, { timeoutMs })
+      } catch (err) {
+        if (!(err instanceof UnknownCommandError)) throw err
+        if (this.firstVersion.size >= MAX_OLDER) this.firstVersion.clear()
+        this.firstVersion.set(peer, Date.now() + OLDER_FOR_MS)
+      }
+    }
+    const salt = randomSalt(random)
+    return await rpc.request(peer, MemberDigest, { sums: encodeDigest(digestOf(this.init.entries(), salt)), salt }, { timeoutMs })
+  }
+
   /** The exchange of an older build: the whole set both ways, at most once per WHOLE_EVERY_MS with one agent. */
   private async whole (peer: string, mark: { last: number }): Promise<void> {
     if (Date.now() - mark.last < WHOLE_EVERY_MS) return
@@ -141,15 +175,16 @@ export class MemberExchange {
     if (this.init.takes(peer)) this.init.receive(peer, answer.statements)
   }
 
-  private answerDigest (peer: string, sums: string, salt: string, correlationId: string): { entries: Entry[], buckets: number[], more: boolean } {
+  private answerDigest (peer: string, sums: string, salt: string, correlationId: string, version: 1 | 2): { entries: Entry[], buckets: number[], more: boolean } {
     const theirs = decodeDigest(sums)
     if (theirs === undefined) throw new ValidationError(`request for "${MemberDigest.name}": sums are not a digest`)
     if (this.init.passive) return { entries: [], buckets: [], more: false }
     // Charged before the work it pays for (the listing's share once it is known, the most it can
     // be being the members held): a neighbour over its budget costs this node nothing more.
     this.init.charge(peer, Math.max(1, Math.ceil(this.init.held.size / SUMMED_PER_UNIT)), correlationId)
-    const own = this.init.entries()
-    const list = listDiffering(own, differing(digestOf(own, salt), theirs), SYNC_MAX_STATEMENTS, this.init.random ?? Math.random)
+    const buckets = differing(version === 2 ? this.init.sums(salt) : digestOf(this.init.entries(), salt), theirs)
+    if (buckets.size === 0) return { entries: [], buckets: [], more: false }
+    const list = listDiffering(this.init.entries(), buckets, SYNC_MAX_STATEMENTS, this.init.random ?? Math.random)
     this.init.charge(peer, Math.ceil(list.entries.length / LISTED_PER_UNIT), correlationId)
     return list
   }

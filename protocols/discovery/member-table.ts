@@ -6,9 +6,10 @@
  * left) and adds what agents tell of themselves (name, roles, eligibility), when each was last
  * heard, whom to probe next, and which probes are awaited.
  */
-import { FailureDetector, type MemberState, type Transition } from './failure-detector.js'
+import { FailureDetector, isLive, type MemberState, type Transition } from './failure-detector.js'
 import type { MemberTimings } from './member-timings.js'
 import { ProbeTiming } from './probe-timing.js'
+import type { SlotDirectory } from './slot-directory.js'
 import { ADOPT_SHARE } from './constants.js'
 export { PROBE_TIMEOUT_MAX_FACTOR } from './probe-timing.js'
 
@@ -62,6 +63,14 @@ export interface MemberTableInit extends Omit<MemberTimings, 'syncIntervalMs'> {
    * itself: one object for every agent that heard it, not one each.
    */
   told?: (source: Told) => Told
+  /**
+   * Told of each member's slot (`slotOf`) becoming live (alive, suspect) or not, and of a slot
+   * let go (a reaped member), as it happens: columns kept by slot beside the table's follow
+   * (member-digest-sums.ts: the digest's sums, read on every exchange without walking the table).
+   */
+  slots?: { live: (slot: number, live: boolean) => void, free: (slot: number) => void }
+  /** Peer <-> slot shared with other tables (the scale simulation: slot-directory.ts); none, the table's own. */
+  directory?: SlotDirectory
 }
 
 /** What an agent told of itself, never changed once kept (it may be shared, `MemberTableInit.told`). */
@@ -108,9 +117,15 @@ export class MemberTable {
       const heardAt = new Float64Array(capacity)
       heardAt.set(this.heardAt)
       this.heardAt = heardAt
+      // Filled, not written past its end: with a shared directory a first slot may be far out, and
+      // an array written there would turn sparse (a dictionary, far slower and larger).
+      while (this.tellings.length < capacity) this.tellings.push(undefined)
     }
     return at
   }
+
+  /** The slot `peer`'s notes are kept in (see `MemberTableInit.slots`), if it has one. */
+  slotOf (peer: string): number | undefined { return this.fd.slot(peer) }
 
   /** What `peer` told of itself, if anything. */
   private info (peer: string): Told | undefined {
@@ -157,6 +172,9 @@ export class MemberTable {
 
   state (peer: string): MemberState | undefined { return this.fd.state(peer) }
 
+  /** Whether `peer` says it is eligible (false until it says so), without building its entry. */
+  eligible (peer: string): boolean { return this.info(peer)?.eligible ?? false }
+
   /** How many members are held, offline and left ones included. */
   get size (): number { return this.fd.size }
 
@@ -170,7 +188,7 @@ export class MemberTable {
     for (const v of this.fd.view()) {
       if ((v.state !== 'offline' && v.state !== 'left') || now - v.since < afterMs) continue
       const at = this.fd.slot(v.peer)
-      if (at !== undefined) this.tellings[at] = undefined
+      if (at !== undefined) { this.tellings[at] = undefined; this.init.slots?.free(at) }
       this.fd.forget(v.peer)
       this.accusations.delete(v.peer)
       this.probes.delete(v.peer)
@@ -391,6 +409,8 @@ export class MemberTable {
   }
 
   private change (peerId: string, from: MemberState | 'unknown', to: MemberState, incarnation = this.fd.incarnation(peerId) ?? 0): void {
+    const slots = this.init.slots
+    if (slots !== undefined && isLive(from) !== isLive(to)) slots.live(this.fd.slot(peerId) as number, isLive(to))
     this.changes.push({ peerId, name: this.info(peerId)?.name ?? '', from, to, incarnation })
   }
 

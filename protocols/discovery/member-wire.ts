@@ -86,6 +86,19 @@ export const MemberDigest = defineCommand('$agentmesh/member-digest', {
 })
 
 /**
+ * The digest's second version (issue 46): the same exchange, its sums mixed from each entry's
+ * fingerprint kept since its statement was taken (member-digest.ts `share`), under a 16-digit
+ * salt; the answer as `member-digest`'s. A new command, not a field of the old one: an older
+ * build's strict schema would refuse a new field (MSG, not CMD001), and its sums of the first
+ * version would never agree with these. An agent that answers it UnknownCommandError is asked
+ * by `member-digest` (member-exchange.ts), and one that knows neither by `member-sync`.
+ */
+export const MemberSums = defineCommand('$agentmesh/member-sums', {
+  request: z.strictObject({ sums: MemberDigest.request.shape.sums, salt: z.string().regex(/^[0-9a-f]{16}$/) }),
+  response: MemberDigest.response
+})
+
+/**
  * The statements the answerer lacks, and the members whose statements the asker wants; the
  * answer, those it holds of a live member (`more`: cut at the exchange's limits).
  */

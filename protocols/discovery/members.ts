@@ -32,6 +32,8 @@ import { Rumours } from './rumours.js'
 import type { StatementKeys } from './statement-keys.js'
 import { GOSSIP_MAX_BYTES, GOSSIP_MAX_STATEMENTS, MemberGossip, parseStatement, Probe, statementSize, type SignedStatement } from './member-wire.js'
 import { MemberExchange } from './member-exchange.js'
+import { DigestSums } from './member-digest-sums.js'
+import { fingerprint } from './member-digest.js'
 import { MemberTopics } from './member-topics.js'
 import {
   DEFAULT_MAX_MEMBERS, DEFAULT_REAP_AFTER_MS, DEFAULT_SYNC_STATEMENTS_PER_INTERVAL, RETRANSMIT_MULT, STATEMENT_CHECKS_BURST, STATEMENT_CHECKS_PER_SEC,
@@ -139,12 +141,18 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
   private readonly pacer = new AuditPacer()
   private readonly topics = new MemberTopics() // what each member stated it subscribes to
   private readonly exchange: MemberExchange
+  /** The digest's sums kept by the table's slots, so an exchange does not walk the view for them (member-digest-sums.ts). */
+  private readonly digest = new DigestSums()
   private toldTopics = '' // and this node, last (`retell`)
 
   constructor (init: MemberViewInit) {
     super()
     this.init = init
-    this.table = new MemberTable({ ...init, incarnation: 0, random: Math.random })
+    const digest = this.digest
+    this.table = new MemberTable({
+      ...init, incarnation: 0, random: Math.random,
+      slots: { live: (slot, live) => { digest.live(slot, live) }, free: slot => { digest.free(slot) } }
+    })
     const hold = init.heartbeatIntervalMs
     this.health = new LocalHealth(hold)
     this.deadline = new DeadlineTimer({ lateMs: hold, holdMs: hold, fire: now => { this.table.tick(now); this.flush() } })
@@ -159,6 +167,7 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
       self,
       passive: init.passive === true,
       entries: () => this.rumours.entries(p => p === self || this.live(p)),
+      sums: salt => this.digest.sums(salt),
       gives: p => p === self || this.live(p),
       held: this.rumours,
       receive: (from, statements) => this.running ? this.receive(from, statements, true) : 0,
@@ -287,8 +296,13 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
       if (!this.init.keys.verify(body.peerId, s.body, s.sig)) { this.init.onRejected?.('bad_signature', from); break }
       if (this.init.credentials !== undefined && !this.init.credentials.vouches(body.peerId, s.cred)) { this.init.onRejected?.('not_admitted', from); continue }
       this.tombstones.clear(body.peerId)
-      if (this.rumours.offer(body.peerId, body.seq, s, statementSize(s), from)) taken++
+      const offered = this.rumours.offer(body.peerId, body.seq, s, statementSize(s), from)
       this.table.heartbeat(body, now, body.peerId)
+      if (offered) {
+        taken++
+        const slot = this.table.slotOf(body.peerId)
+        if (slot !== undefined) this.digest.hold(slot, body.peerId, fingerprint(body.peerId, body.seq))
+      }
       if (body.addrs !== undefined) this.init.addresses?.learn(body.peerId, body.addrs)
       this.topics.set(body.peerId, body.topics ?? [])
     }
@@ -312,6 +326,7 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
     const cred = this.init.credentials?.own
     const s = { body, sig: this.init.keys.sign(body), ...(cred !== undefined ? { cred } : {}) }
     this.rumours.offer(this.init.self.peerId, this.seq, s, statementSize(s))
+    this.digest.setOwn(this.init.self.peerId, fingerprint(this.init.self.peerId, this.seq))
     return s
   }
 

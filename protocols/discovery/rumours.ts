@@ -28,8 +28,15 @@ export interface RumoursInit<T> {
   seqOf?: (item: T) => number
 }
 
-/** `from`: the neighbour it was heard from, which is never told it back. */
-interface Queued<T> { key: string, item: T, size: number, transmits: number, from?: string }
+/**
+ * `from`: the neighbour it was heard from, which is never told it back. `transmits`: times told,
+ * -1 once out of the queue (told enough, replaced, forgotten). Always the same five fields: one
+ * shape for every record, so the walk's reads stay monomorphic.
+ */
+interface Queued<T> { key: string, item: T, size: number, transmits: number, from: string | undefined }
+
+/** A tier this long, mostly of entries no longer in it, is rewritten (`front`). */
+const COMPACT_AT = 64
 
 export class Rumours<T> {
   private readonly init: RumoursInit<T>
@@ -40,9 +47,15 @@ export class Rumours<T> {
   /**
    * The queue by times told: `tiers[t]` holds those told t times, in the order they got there.
    * A gossip message takes from the lowest tier up without sorting the queue, which in a join
-   * wave holds a statement of most members (at 1,000, each message sorted a thousand).
+   * wave holds a statement of most members (at 1,000, each message sorted a thousand). A tier is
+   * an array, not a map: a record moved up or out stays behind (its `transmits` no longer t),
+   * passed over from `heads[t]` on, until the tier is rewritten (`front`). A map entry per
+   * queued statement per tier was ~40 bytes per (agent, member) pair while a join wave's news
+   * was told (bench:sim, issue 46).
    */
-  private readonly tiers: Array<Map<string, Queued<T>>> = []
+  private readonly tiers: Array<Array<Queued<T>> | undefined> = []
+  /** Where each tier's walk starts: entries before it are all out of the tier. */
+  private readonly heads: number[] = []
   /** The held items by identity (with `init.identity`). */
   private readonly byIdentity = new Map<string, T>()
 
@@ -85,9 +98,9 @@ export class Rumours<T> {
     this.held.set(key, item)
     if (this.init.seqOf === undefined) this.seqs.set(key, seq)
     this.unqueue(key)
-    const q: Queued<T> = { key, item, size, transmits: 0, ...(from !== undefined ? { from } : {}) }
+    const q: Queued<T> = { key, item, size, transmits: 0, from }
     this.queue.set(key, q)
-    this.tier(0).set(key, q)
+    this.tier(0).push(q)
     return true
   }
 
@@ -112,11 +125,12 @@ export class Rumours<T> {
     let bytes = 0
     // Moved up a tier only after the walk: one taken must not be met again in the tier above.
     let full = false
-    for (const tier of this.tiers) {
-      if (full) break
+    for (let t = 0; t < this.tiers.length && !full; t++) {
+      const tier = this.tiers[t]
       if (tier === undefined) continue
-      for (const q of tier.values()) {
-        if (to !== undefined && q.from === to) continue
+      for (let i = this.front(t, tier); i < tier.length; i++) {
+        const q = tier[i]
+        if (q.transmits !== t || (to !== undefined && q.from === to)) continue
         full = taken.length >= maxItems || (taken.length > 0 && bytes + q.size > maxBytes)
         if (full) break
         taken.push(q)
@@ -124,26 +138,51 @@ export class Rumours<T> {
       }
     }
     for (const q of taken) {
-      this.tiers[q.transmits]?.delete(q.key)
       q.transmits++
-      if (q.transmits >= limit) this.queue.delete(q.key)
-      else this.tier(q.transmits).set(q.key, q)
+      if (q.transmits >= limit) { this.queue.delete(q.key); q.transmits = -1 } else this.tier(q.transmits).push(q)
     }
+    this.drained()
     return taken.map(q => q.item)
   }
 
-  private tier (t: number): Map<string, Queued<T>> {
+  private tier (t: number): Array<Queued<T>> {
     let tier = this.tiers[t]
-    if (tier === undefined) { tier = new Map(); this.tiers[t] = tier }
+    if (tier === undefined) { tier = []; this.tiers[t] = tier; this.heads[t] = 0 }
     return tier
   }
 
-  /** Out of the queue (told enough elsewhere, replaced, or forgotten). */
+  /**
+   * Tier `t`'s first entry still in it (or its end). A tier mostly of entries no longer in it
+   * (more than twice the whole queue) is rewritten with those left, in their order: each entry
+   * left behind is passed or dropped a bounded number of times, and a queue drained holds nothing.
+   */
+  private front (t: number, tier: Array<Queued<T>>): number {
+    if (tier.length >= COMPACT_AT && tier.length > 2 * this.queue.size) {
+      let kept = 0
+      for (const q of tier) if (q.transmits === t) tier[kept++] = q
+      tier.length = kept
+      this.heads[t] = 0
+    }
+    let head = this.heads[t]
+    while (head < tier.length && tier[head].transmits !== t) head++
+    if (head === tier.length) { tier.length = 0; head = 0 }
+    this.heads[t] = head
+    return head
+  }
+
+  /** A queue drained keeps no record behind in its tiers. */
+  private drained (): void {
+    if (this.queue.size > 0) return
+    for (let t = 0; t < this.tiers.length; t++) if (this.tiers[t] !== undefined) { (this.tiers[t] as Array<Queued<T>>).length = 0; this.heads[t] = 0 }
+  }
+
+  /** Out of the queue (told enough elsewhere, replaced, or forgotten): left in its tier, passed over. */
   private unqueue (key: string): void {
     const q = this.queue.get(key)
     if (q === undefined) return
     this.queue.delete(key)
-    this.tiers[q.transmits]?.delete(key)
+    q.transmits = -1
+    this.drained()
   }
 
   /** Statements held. */

@@ -13,7 +13,7 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import {
-  bucketOf, decodeDigest, differing, digestOf, DIGEST_BUCKETS, encodeDigest, listDiffering, reconcile, type Entry
+  bucketOf, decodeDigest, differing, digestOf, DIGEST_BUCKETS, encodeDigest, fingerprint, listDiffering, reconcile, sumsOf, type Entry
 } from '../../../protocols/discovery/member-digest.js'
 import { MemberExchange } from '../../../protocols/discovery/member-exchange.js'
 import { MemberDigest, MemberPatch, MemberSync, MemberSyncIntake, SYNC_MAX_STATEMENTS, type SignedStatement } from '../../../protocols/discovery/member-wire.js'
@@ -82,7 +82,7 @@ interface Side {
 }
 
 /** `budget`: units this side lets a neighbour's exchanges charge before it refuses them (RATE001). */
-async function side (opts: { older?: boolean, budget?: number } = {}): Promise<Side> {
+async function side (opts: { older?: boolean, firstVersion?: boolean, budget?: number } = {}): Promise<Side> {
   const node = await createLibp2p({
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()], services: { identify: identify() }
   })
@@ -110,6 +110,8 @@ async function side (opts: { older?: boolean, budget?: number } = {}): Promise<S
     self: id,
     passive: false,
     entries: () => { s.built++; return [...s.store.keys()].map((m): Entry => [m, seqOf(m) as number]) },
+    // The reference walk (a node keeps them by column: member-digest-sums.ts, tested apart).
+    sums: salt => { s.built++; return sumsOf([...s.store.keys()].map(m => [m, fingerprint(m, seqOf(m) as number)]), salt) },
     held: {
       get: m => s.store.get(m),
       seq: seqOf,
@@ -125,7 +127,9 @@ async function side (opts: { older?: boolean, budget?: number } = {}): Promise<S
     },
     timeoutMs: () => 10_000
   })
-  s.exchange.handle()
+  const unhandles = s.exchange.handle()
+  // A build before the digest's second version: it serves member-digest, member-patch and member-sync only.
+  if (opts.firstVersion === true) unhandles[1]()
   return s
 }
 
@@ -135,7 +139,7 @@ const count = (s: Side, subject: string, direction: 'in' | 'out'): number =>
 describe('full exchanges by digest, between two real nodes', () => {
   const sides: Side[] = []
   after(async () => { for (const s of sides) { await s.rpc.stop(); await s.node.stop() } })
-  const pair = async (opts: { older?: boolean, budget?: number } = {}): Promise<[Side, Side]> => {
+  const pair = async (opts: { older?: boolean, firstVersion?: boolean, budget?: number } = {}): Promise<[Side, Side]> => {
     const a = await side()
     const b = await side(opts)
     sides.push(a, b)
@@ -147,7 +151,8 @@ describe('full exchanges by digest, between two real nodes', () => {
     const [a, b] = await pair()
     for (const m of ids(120)) { const st = statement(m, 10); a.store.set(m, st); b.store.set(m, st) }
     await a.exchange?.sync(b.id)
-    assert.equal(count(b, '$agentmesh/member-digest', 'in'), 1)
+    assert.equal(count(b, '$agentmesh/member-sums', 'in'), 1, 'the second version of the digest')
+    assert.equal(count(b, '$agentmesh/member-digest', 'in'), 0)
     assert.equal(count(b, '$agentmesh/member-patch', 'in'), 0, 'nothing differed: no statement sent')
 
     a.store.set('peer-1', statement('peer-1', 11)) // newer at a
@@ -192,7 +197,21 @@ describe('full exchanges by digest, between two real nodes', () => {
     for (const m of ids(n, 'many')) b.store.set(m, statement(m, 1, 60))
     await a.exchange?.sync(b.id)
     assert.equal(a.store.size, n)
-    assert.ok(count(b, '$agentmesh/member-digest', 'in') >= 2, 'listed over two rounds at least')
+    assert.ok(count(b, '$agentmesh/member-sums', 'in') >= 2, 'listed over two rounds at least')
+  })
+
+  it('an agent that knows only the digest\'s first version is asked by it, remembered as such, and both sides get what they lacked', async () => {
+    const [a, b] = await pair({ firstVersion: true })
+    for (const m of ids(50)) { const st = statement(m, 10); a.store.set(m, st); b.store.set(m, st) }
+    a.store.set('only-a', statement('only-a', 1))
+    b.store.set('only-b', statement('only-b', 1))
+    await a.exchange?.sync(b.id)
+    assert.ok(a.store.has('only-b') && b.store.has('only-a'))
+    await a.exchange?.sync(b.id)
+    assert.equal(count(a, '$agentmesh/member-sums', 'out'), 1, 'the second version tried once')
+    assert.equal(count(a, '$agentmesh/member-digest', 'out'), 2, 'then the first, each exchange')
+    assert.equal(count(b, '$agentmesh/member-patch', 'in'), 1, 'the second exchange found nothing to patch: the first version\'s sums agreed')
+    assert.equal(count(a, '$agentmesh/member-sync', 'out'), 0, 'never whole')
   })
 
   it('an agent of an older build is exchanged with whole, and remembered as such (a whole exchange at most every 30 s)', async () => {
@@ -202,7 +221,8 @@ describe('full exchanges by digest, between two real nodes', () => {
     await a.exchange?.sync(b.id)
     assert.ok(a.store.has('old-1') && b.store.has('new-1'))
     await a.exchange?.sync(b.id)
-    assert.equal(count(a, '$agentmesh/member-digest', 'out'), 1, 'asked by digest once')
+    assert.equal(count(a, '$agentmesh/member-sums', 'out'), 1, 'asked by the digest\'s second version once')
+    assert.equal(count(a, '$agentmesh/member-digest', 'out'), 1, 'then by its first, once')
     assert.equal(count(a, '$agentmesh/member-sync', 'out'), 1, 'whole exchanges with one older agent at most every 30 s')
   })
 })
@@ -224,8 +244,9 @@ describe('agents exchange by digest', () => {
     const hk = (n: AgentNode, subject: string): number => n.stats.get('housekeeping_messages_total', { subject, direction: 'out', type: 'REQUEST' })
     const sum = (subject: string): number => nodes.reduce((s, n) => s + hk(n, subject), 0)
     await waitFor(() => nodes.every(n => n.members().filter(m => m.state === 'alive').length === nodes.length - 1), 'every agent alive everywhere')
-    const digests = sum('$agentmesh/member-digest')
-    await waitFor(() => sum('$agentmesh/member-digest') >= digests + 12, 'a dozen more exchanges')
+    const digests = sum('$agentmesh/member-sums')
+    await waitFor(() => sum('$agentmesh/member-sums') >= digests + 12, 'a dozen more exchanges')
+    assert.equal(sum('$agentmesh/member-digest'), 0, 'no digest of the first version between agents of this build')
     assert.equal(sum('$agentmesh/member-sync'), 0, 'no whole exchange between agents of this build')
     const late = await start('late')
     await waitFor(() => late.members().filter(m => m.state === 'alive').length === 3, 'the newcomer knows every member')

@@ -4,6 +4,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Rumours } from '../../../protocols/discovery/rumours.js'
+import { seededRandom } from '../../../harness/random.js'
 import { MemberTable, PROBE_TIMEOUT_MAX_FACTOR, type Heartbeat } from '../../../protocols/discovery/member-table.js'
 import { statementKeys } from '../../../protocols/discovery/statement-keys.js'
 import { parseStatement } from '../../../protocols/discovery/member-wire.js'
@@ -289,4 +290,93 @@ test('member table: a peer that answers slowly gets longer probe timeouts (learn
   w.probeAnswered('b', answer, 3_600_000)
   for (let i = 0, at = 4_000_000; i < 24; i++, at += 1_000) { w.probeStarted('b', at); w.probeAnswered('b', answer, at + 5) }
   assert.ok(w.probeTimeout('b') < PROBE_TIMEOUT_MAX_FACTOR * timings.probeTimeoutMs, `after 24 answers of 5 ms (an hour unclamped would hold the cap for a hundred): ${w.probeTimeout('b')} ms`)
+})
+
+/** The queue as it was kept before issue 46 (a map per tier), the reference the arrays must match message for message. */
+class MapTiers {
+  private readonly queue = new Map<string, { key: string, item: string, size: number, transmits: number, from?: string }>()
+  private readonly tiers: Array<Map<string, { key: string, item: string, size: number, transmits: number, from?: string }>> = []
+  private tier (t: number): Map<string, { key: string, item: string, size: number, transmits: number, from?: string }> { return (this.tiers[t] ??= new Map()) }
+  offer (key: string, item: string, size: number, from?: string): void {
+    this.forget(key)
+    const q = { key, item, size, transmits: 0, ...(from !== undefined ? { from } : {}) }
+    this.queue.set(key, q)
+    this.tier(0).set(key, q)
+  }
+
+  forget (key: string): void { const q = this.queue.get(key); if (q === undefined) return; this.queue.delete(key); this.tiers[q.transmits]?.delete(key) }
+  take (limit: number, maxItems: number, maxBytes: number, to?: string): string[] {
+    const taken: Array<{ key: string, item: string, size: number, transmits: number, from?: string }> = []
+    let bytes = 0
+    let full = false
+    for (const tier of this.tiers) {
+      if (full) break
+      if (tier === undefined) continue
+      for (const q of tier.values()) {
+        if (to !== undefined && q.from === to) continue
+        full = taken.length >= maxItems || (taken.length > 0 && bytes + q.size > maxBytes)
+        if (full) break
+        taken.push(q)
+        bytes += q.size
+      }
+    }
+    for (const q of taken) {
+      this.tiers[q.transmits]?.delete(q.key)
+      q.transmits++
+      if (q.transmits >= limit) this.queue.delete(q.key)
+      else this.tier(q.transmits).set(q.key, q)
+    }
+    return taken.map(q => q.item)
+  }
+
+  get pending (): number { return this.queue.size }
+}
+
+test('rumours: with a join wave\'s many statements (past the tiers\' compaction), every message is the one a map per tier gave, in the same order, and a drained queue keeps nothing', { timeout: 3 * 60_000 }, () => {
+  const seed = Number(process.env.SEED ?? Math.floor(Math.random() * 2 ** 31))
+  console.log(`rumours against map tiers: seed ${seed} (SEED=${seed} repeats it)`)
+  const random = seededRandom(seed)
+  const rand = (n: number): number => Math.floor(random() * n)
+  const r = new Rumours<string>({ retransmitMult: 2 })
+  const ref = new MapTiers()
+  const seqs = new Map<string, number>()
+  const keys = Array.from({ length: 600 }, (_, i) => `k${i}`)
+  const from = ['n0', 'n1', 'n2', undefined]
+  let drainedOnce = false
+  for (let step = 0; step < 20_000; step++) {
+    const op = rand(10)
+    const members = 5 + rand(2_000)
+    if (op < 3 || (op < 6 && step < 2_000)) {
+      const k = keys[rand(keys.length)]
+      const seq = (seqs.get(k) ?? 0) + 1
+      seqs.set(k, seq)
+      const f = from[rand(from.length)]
+      const size = 10 + rand(50)
+      r.offer(k, seq, `${k}.${seq}`, size, f)
+      ref.offer(k, `${k}.${seq}`, size, f)
+    } else if (op < 4) {
+      const k = keys[rand(keys.length)]
+      r.forget(k)
+      ref.forget(k)
+      seqs.delete(k)
+    } else {
+      const to = from[rand(from.length)]
+      const maxItems = 1 + rand(40)
+      const maxBytes = 50 + rand(2_000)
+      assert.deepEqual(r.take(members, maxItems, maxBytes, to), ref.take(r.limit(members), maxItems, maxBytes, to), `step ${step}`)
+    }
+    assert.equal(r.pending, ref.pending, `step ${step}`)
+    if (r.pending === 0) {
+      drainedOnce = true
+      const tiers = (r as unknown as { tiers: Array<unknown[] | undefined> }).tiers
+      assert.ok(tiers.every(t => t === undefined || t.length === 0), `step ${step}: a drained queue holds no record`)
+    }
+  }
+  // Told out to the end: the same messages, and nothing kept behind.
+  for (let i = 0; r.pending > 0 && i < 10_000; i++) assert.deepEqual(r.take(100, 7, 500, 'n1'), ref.take(r.limit(100), 7, 500, 'n1'))
+  for (let i = 0; r.pending > 0 && i < 10_000; i++) assert.deepEqual(r.take(100, 7, 500), ref.take(r.limit(100), 7, 500))
+  assert.equal(ref.pending, 0)
+  const tiers = (r as unknown as { tiers: Array<unknown[] | undefined> }).tiers
+  assert.ok(tiers.every(t => t === undefined || t.length === 0), 'a drained queue holds no record')
+  console.log(`drained during the steps: ${drainedOnce}`)
 })

@@ -1,0 +1,118 @@
+// The digest's second version (issue 46): each entry's fingerprint mixed with the round's salt
+// (protocols/discovery/member-digest.ts), and the sums kept by the member table's slots
+// (member-digest-sums.ts) against the reference walk of what a full exchange gives: this node's
+// own statement and each live member's. Random steps from a printed seed: a failure repeats from it.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { bucketOf, differing, fingerprint, share, sumsOf, saltWords, randomSalt2, type Fingerprint } from '../../../protocols/discovery/member-digest.js'
+import { DigestSums } from '../../../protocols/discovery/member-digest-sums.js'
+import { MemberTable, type Heartbeat } from '../../../protocols/discovery/member-table.js'
+import { seededRandom } from '../../../harness/random.js'
+
+const seedOf = (name: string): number => { const seed = Number(process.env.SEED ?? Math.floor(Math.random() * 2 ** 31)); console.log(`${name}: seed ${seed} (SEED=${seed} repeats it)`); return seed }
+
+test('digest v2: sums do not depend on order; one newer statement changes its own bucket only, under any salt; the salt changes every sum', { timeout: 3 * 60_000 }, () => {
+  const entries: Array<[string, Fingerprint]> = Array.from({ length: 300 }, (_, i) => [`peer-${i}`, fingerprint(`peer-${i}`, 1_000 + i)])
+  const random = seededRandom(seedOf('digest v2 sums'))
+  for (let round = 0; round < 50; round++) {
+    const salt = randomSalt2(random)
+    const a = sumsOf(entries, salt)
+    assert.deepEqual([...sumsOf([...entries].reverse(), salt)], [...a], 'order does not matter')
+    const changed = entries.map(([m, fp]): [string, Fingerprint] => m === 'peer-7' ? [m, fingerprint(m, 1_008)] : [m, fp])
+    assert.deepEqual([...differing(a, sumsOf(changed, salt))], [bucketOf('peer-7')], `salt ${salt}`)
+    const other = sumsOf(entries, randomSalt2(random))
+    assert.ok(differing(a, other).size > 60, 'another salt, other sums')
+  }
+  assert.deepEqual(saltWords(''), [0, 0], 'no salt (the simulation draws none)')
+  assert.deepEqual(saltWords('0000000100000002'), [1, 2])
+  // The fingerprint is the same everywhere for the same (member, seq), and another seq is another fingerprint.
+  assert.deepEqual(fingerprint('peer-1', 5), fingerprint('peer-1', 5))
+  assert.notDeepEqual(fingerprint('peer-1', 5), fingerprint('peer-1', 6))
+})
+
+test('digest v2: a share is not linear in the fingerprint (else a difference masked under one salt would be under all)', { timeout: 3 * 60_000 }, () => {
+  const random = seededRandom(seedOf('digest v2 share'))
+  let linear = 0
+  for (let i = 0; i < 1_000; i++) {
+    const w = (): number => Math.floor(random() * 2 ** 32) >>> 0
+    const [a, b, s0, s1] = [w(), w(), w(), w()]
+    if ((share(a ^ b, 0, s0, s1) ^ share(0, 0, s0, s1)) === (share(a, 0, s0, s1) ^ share(b, 0, s0, s1))) linear++
+  }
+  assert.ok(linear < 5, `${linear} of 1,000 random pairs behaved linearly`)
+})
+
+/** The reference: the columns' sums must equal sumsOf over what they were told is held and live. */
+test('DigestSums: kept by slot through random holds, changes of state and slots freed, its sums equal the reference walk\'s', { timeout: 3 * 60_000 }, () => {
+  const random = seededRandom(seedOf('DigestSums random steps'))
+  const pick = (n: number): number => Math.floor(random() * n)
+  const sums = new DigestSums()
+  const slots: Array<{ member?: string, fp?: Fingerprint, live: boolean }> = []
+  let own: [string, Fingerprint] | undefined
+  let fresh = 0
+  for (let step = 0; step < 5_000; step++) {
+    const r = random()
+    const slot = pick(200)
+    const at = (slots[slot] ??= { live: false })
+    if (r < 0.45) {
+      at.member ??= `peer-${fresh++}`
+      at.fp = fingerprint(at.member, step)
+      sums.hold(slot, at.member, at.fp)
+    } else if (r < 0.85) {
+      at.live = random() < 0.6
+      sums.live(slot, at.live)
+    } else if (r < 0.95) {
+      slots[slot] = { live: false }
+      sums.free(slot)
+    } else {
+      own = ['me', fingerprint('me', step)]
+      sums.setOwn(...own)
+    }
+    if (step % 25 === 0) {
+      const salt = random() < 0.2 ? '' : randomSalt2(random)
+      const reference: Array<[string, Fingerprint]> = own === undefined ? [] : [own]
+      for (const s of slots) if (s?.member !== undefined && s.fp !== undefined && s.live) reference.push([s.member, s.fp])
+      assert.deepEqual([...sums.sums(salt)], [...sumsOf(reference, salt)], `step ${step}, salt '${salt}'`)
+    }
+  }
+})
+
+test('DigestSums beside a MemberTable (as MemberView wires them): the sums follow every member\'s state, a leave, a failed probe, an offline verdict, a reap', { timeout: 3 * 60_000 }, () => {
+  const random = seededRandom(seedOf('DigestSums with the member table'))
+  const sums = new DigestSums()
+  const timings = { heartbeatIntervalMs: 1_000, probeIntervalMs: 1_000, probeTimeoutMs: 500, silenceMs: 5_000, suspicionMinMs: 2_000, suspicionMaxMs: 6_000, confirmationsForMin: 3 }
+  const self = { peerId: 'me', name: 'me', roles: [], eligible: true }
+  const table = new MemberTable({ ...timings, self, incarnation: 1, random, slots: { live: (slot, live) => { sums.live(slot, live) }, free: slot => { sums.free(slot) } } })
+  const held = new Map<string, number>() // member -> seq of its statement held (Rumours, in a node)
+  const incarnations = new Map<string, number>()
+  sums.setOwn('me', fingerprint('me', 1))
+  let now = 0
+  const peers = Array.from({ length: 60 }, (_, i) => `peer-${i}`)
+  for (let step = 0; step < 3_000; step++) {
+    now += Math.floor(random() * 200)
+    const p = peers[Math.floor(random() * peers.length)]
+    const r = random()
+    if (r < 0.5) {
+      // A statement of p, newer: taken and held (members.ts receive), sometimes a leave.
+      const seq = (held.get(p) ?? 0) + 1
+      const inc = (incarnations.get(p) ?? 0) + (random() < 0.2 ? 1 : 0)
+      incarnations.set(p, inc)
+      const hb: Heartbeat = { peerId: p, name: p, roles: [], eligible: true, incarnation: inc, suspects: [], ...(random() < 0.05 ? { leaving: true } : {}) }
+      held.set(p, seq)
+      table.heartbeat(hb, now, p)
+      const slot = table.slotOf(p)
+      if (slot !== undefined) sums.hold(slot, p, fingerprint(p, seq))
+    } else if (r < 0.75) {
+      if (table.state(p) !== undefined && table.probeStarted(p, now)) table.probeFailed(p, now)
+    } else if (r < 0.8) {
+      table.seen(p, { name: p, roles: [] }, now)
+    } else if (r < 0.83) {
+      for (const { peer } of table.reap(now, 3_000)) held.delete(peer)
+    } else {
+      table.tick(now)
+    }
+    table.drain()
+    const reference: Array<[string, Fingerprint]> = [['me', fingerprint('me', 1)]]
+    for (const [m, seq] of held) { const s = table.state(m); if (s === 'alive' || s === 'suspect') reference.push([m, fingerprint(m, seq)]) }
+    assert.deepEqual([...sums.sums()], [...sumsOf(reference)], `step ${step}`)
+  }
+})
