@@ -74,7 +74,12 @@ export class MemberAgent {
     // so what agents hold in common is stored once (bench/sim.ts at 10,000 agents).
     const digest = this.digest
     this.table = new MemberTable({
-      ...init.timings, self, incarnation: init.incarnation, random: init.random, told: t => t, directory: init.directory,
+      ...init.timings,
+      self,
+      incarnation: init.incarnation,
+      random: init.random,
+      told: t => t,
+      directory: init.directory,
       slots: { live: (slot, live) => { digest.live(slot, live) }, free: slot => { digest.free(slot) } }
     })
     this.rumours = new Rumours({ retransmitMult: init.retransmitMult, seqOf: st => st.seq })
@@ -169,7 +174,8 @@ export class MemberAgent {
       case 'member-digest': {
         // The view is walked for a listing only when some bucket differs (at rest, none does).
         const buckets = differing(this.digest.sums(), msg.sums)
-        const list = buckets.size === 0 ? { entries: [], buckets: [], more: false } : listDiffering(this.entries(), buckets, this.init.syncMax?.statements ?? Infinity, this.init.random)
+        const max = this.init.syncMax?.statements ?? Infinity
+        const list = buckets.size === 0 ? { entries: [], buckets: [], more: false } : listDiffering(this.entries(), buckets, max, this.init.random)
         this.init.send(from, { type: 'member-digest-answer', ...list, round: msg.round })
         break
       }

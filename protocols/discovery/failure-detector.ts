@@ -135,7 +135,8 @@ export class FailureDetector {
   view (): Array<{ peer: string, state: MemberState, incarnation: number, since: number }> {
     const out: Array<{ peer: string, state: MemberState, incarnation: number, since: number }> = []
     for (let at = 0; at < this.used; at++) {
-      if (isMember(this.codes[at])) out.push({ peer: this.slots.peerAt(at) as string, state: STATES[this.codes[at] - 1], incarnation: this.incarnations[at], since: this.sinces[at] })
+      if (!isMember(this.codes[at])) continue
+      out.push({ peer: this.slots.peerAt(at) as string, state: STATES[this.codes[at] - 1], incarnation: this.incarnations[at], since: this.sinces[at] })
     }
     return out
   }

@@ -175,7 +175,9 @@ export class MemberExchange {
     if (this.init.takes(peer)) this.init.receive(peer, answer.statements)
   }
 
-  private answerDigest (peer: string, sums: string, salt: string, correlationId: string, version: 1 | 2): { entries: Entry[], buckets: number[], more: boolean } {
+  private answerDigest (
+    peer: string, sums: string, salt: string, correlationId: string, version: 1 | 2
+  ): { entries: Entry[], buckets: number[], more: boolean } {
     const theirs = decodeDigest(sums)
     if (theirs === undefined) throw new ValidationError(`request for "${MemberDigest.name}": sums are not a digest`)
     if (this.init.passive) return { entries: [], buckets: [], more: false }

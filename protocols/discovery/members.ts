@@ -150,7 +150,9 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
     this.init = init
     const digest = this.digest
     this.table = new MemberTable({
-      ...init, incarnation: 0, random: Math.random,
+      ...init,
+      incarnation: 0,
+      random: Math.random,
       slots: { live: (slot, live) => { digest.live(slot, live) }, free: slot => { digest.free(slot) } }
     })
     const hold = init.heartbeatIntervalMs

@@ -10,7 +10,14 @@ import { fakeKeys } from '../../../harness/election-fakes.js'
 import { seededRandom } from '../../../harness/random.js'
 
 const HEARTBEAT_MS = 100
-const TIMINGS = { heartbeatIntervalMs: HEARTBEAT_MS, electionTimeoutMinMs: 400, electionTimeoutMaxMs: 800, voterRemoveAfterMs: 60_000, bootstrapExpect: 1, announceIntervalMs: 600_000 }
+const TIMINGS = {
+  heartbeatIntervalMs: HEARTBEAT_MS,
+  electionTimeoutMinMs: 400,
+  electionTimeoutMaxMs: 800,
+  voterRemoveAfterMs: 60_000,
+  bootstrapExpect: 1,
+  announceIntervalMs: 600_000
+}
 
 type State = 'alive' | 'left' | 'offline'
 
@@ -42,7 +49,10 @@ class View {
 
 const make = (): Election => new Election({ self: 'a', eligible: true, ...TIMINGS, random: () => 0.5, now: 0, keys: fakeKeys('a') })
 
-/** Ticks through `ms` of wakeups (with `review`, the leader's voter review after each, as a driver does); whether it announced. Nobody acks: a leader that added a voter loses its office, alike both ways. */
+/**
+ * Ticks through `ms` of wakeups (with `review`, the leader's voter review after each, as a driver
+ * does); whether it announced. Nobody acks: a leader that added a voter loses its office, alike both ways.
+ */
 function run (e: Election, from: number, ms: number, review = false): boolean {
   let now = from
   let announced = false

@@ -79,9 +79,18 @@ test('DigestSums: kept by slot through random holds, changes of state and slots 
 test('DigestSums beside a MemberTable (as MemberView wires them): the sums follow every member\'s state, a leave, a failed probe, an offline verdict, a reap', { timeout: 3 * 60_000 }, () => {
   const random = seededRandom(seedOf('DigestSums with the member table'))
   const sums = new DigestSums()
-  const timings = { heartbeatIntervalMs: 1_000, probeIntervalMs: 1_000, probeTimeoutMs: 500, silenceMs: 5_000, suspicionMinMs: 2_000, suspicionMaxMs: 6_000, confirmationsForMin: 3 }
+  const timings = {
+    heartbeatIntervalMs: 1_000,
+    probeIntervalMs: 1_000,
+    probeTimeoutMs: 500,
+    silenceMs: 5_000,
+    suspicionMinMs: 2_000,
+    suspicionMaxMs: 6_000,
+    confirmationsForMin: 3
+  }
   const self = { peerId: 'me', name: 'me', roles: [], eligible: true }
-  const table = new MemberTable({ ...timings, self, incarnation: 1, random, slots: { live: (slot, live) => { sums.live(slot, live) }, free: slot => { sums.free(slot) } } })
+  const slots = { live: (slot: number, live: boolean) => { sums.live(slot, live) }, free: (slot: number) => { sums.free(slot) } }
+  const table = new MemberTable({ ...timings, self, incarnation: 1, random, slots })
   const held = new Map<string, number>() // member -> seq of its statement held (Rumours, in a node)
   const incarnations = new Map<string, number>()
   sums.setOwn('me', fingerprint('me', 1))

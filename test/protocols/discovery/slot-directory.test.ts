@@ -43,8 +43,10 @@ test('failure detectors sharing a directory hold what each would on its own; a f
       if (random() < 0.2) incarnation.set(p, (incarnation.get(p) ?? 0) + 1)
       out = both(d => d.heartbeat(p, incarnation.get(p) ?? 0, now))
     } else if (r < 0.55) out = both(d => d.probeFailed(p, 'me', now))
-    else if (r < 0.7) { const by = peers[Math.floor(random() * peers.length)]; out = both(d => d.suspicionReported(p, by, incarnation.get(p) ?? 0, now)) }
-    else if (r < 0.75) out = both(d => d.leave(p, incarnation.get(p) ?? 0, now))
+    else if (r < 0.7) {
+      const by = peers[Math.floor(random() * peers.length)]
+      out = both(d => d.suspicionReported(p, by, incarnation.get(p) ?? 0, now))
+    } else if (r < 0.75) out = both(d => d.leave(p, incarnation.get(p) ?? 0, now))
     else if (r < 0.8) { both(d => { d.forget(p) }); out = [0, 0] } else if (r < 0.85) out = both(d => d.slot(p, true) !== undefined)
     else out = both(d => d.tick(now))
     assert.deepEqual(out[1], out[0], `step ${step}`)
