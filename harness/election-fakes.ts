@@ -5,6 +5,19 @@
 import { voteStatement } from '../protocols/coordination/election-proof.js'
 import type { Certificate, ElectionKeys, VoterConfig } from '../protocols/coordination/election.js'
 
+/**
+ * An election alone on the pure tests' clock (election-audience, election-roll): one voter that
+ * elects itself, heartbeats every 100 ms, and announcements only when something makes them.
+ */
+export const LONE_TIMINGS = {
+  heartbeatIntervalMs: 100,
+  electionTimeoutMinMs: 400,
+  electionTimeoutMaxMs: 800,
+  voterRemoveAfterMs: 60_000,
+  bootstrapExpect: 1,
+  announceIntervalMs: 600_000
+} as const
+
 /** FNV-1a, to keep fake signatures short. */
 function hash (s: string): string {
   let h = 0x811c9dc5

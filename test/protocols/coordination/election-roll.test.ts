@@ -6,18 +6,11 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Election, type MemberInfo } from '../../../protocols/coordination/election.js'
-import { fakeKeys } from '../../../harness/election-fakes.js'
+import { LONE_TIMINGS, fakeKeys } from '../../../harness/election-fakes.js'
 import { seededRandom } from '../../../harness/random.js'
 
-const HEARTBEAT_MS = 100
-const TIMINGS = {
-  heartbeatIntervalMs: HEARTBEAT_MS,
-  electionTimeoutMinMs: 400,
-  electionTimeoutMaxMs: 800,
-  voterRemoveAfterMs: 60_000,
-  bootstrapExpect: 1,
-  announceIntervalMs: 600_000
-}
+const HEARTBEAT_MS = LONE_TIMINGS.heartbeatIntervalMs
+const TIMINGS = LONE_TIMINGS
 
 type State = 'alive' | 'left' | 'offline'
 
