@@ -1,6 +1,6 @@
 /** Helpers shared by the tests: real nodes on 127.0.0.1, conditions waited for with deadlines. */
 import { execFile } from 'node:child_process'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -31,6 +31,18 @@ if (process.env.NODE_TEST_CONTEXT !== undefined) {
 
 export const DIST = fileURLToPath(new URL('..', import.meta.url))
 
+/**
+ * fetch, whose failure names what failed: undici's "fetch failed" says why (a refused connect, a
+ * socket the other side closed, a reset) only in its cause, which node --test does not print.
+ * Also given to the MCP SDK's client transport (its `fetch` option) for the same reason.
+ */
+export async function fetchSaying (input: string | URL | Request, init?: RequestInit): Promise<Response> {
+  return await fetch(input, init).catch((err: Error & { cause?: { code?: string, message?: string } }) => {
+    const url = input instanceof Request ? input.url : String(input)
+    throw new Error(`${init?.method ?? 'GET'} ${url}: ${err.message} (${err.cause?.code ?? ''} ${err.cause?.message ?? ''})`, { cause: err })
+  })
+}
+
 /** Run `fn` with a fresh temporary directory, removed afterwards whatever happens. */
 export async function withTempDir<T> (fn: (dir: string) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), 'agentmesh-test-'))
@@ -41,13 +53,42 @@ export async function withTempDir<T> (fn: (dir: string) => Promise<T>): Promise<
   }
 }
 
-/** A port nothing listens on: bound once by the OS, then let go. */
+/**
+ * A port nothing listens on, for a process that must be told its port before it starts (the
+ * README's commands, a config file). Taken below the kernel's ephemeral range when the host has
+ * room there: a port the OS hands out for port 0 can be taken again, before the process binds
+ * it, as the local end of any outgoing connection of the tests running beside (CI saw the Quick
+ * start's node fail with "address already in use" on 41913, inside 32768-60999). A port below
+ * that range is only ever taken by a listener that asks for it by number.
+ */
 export async function freePort (): Promise<number> {
+  const low = await ephemeralLow()
+  for (let tries = 0; tries < (low > 20_000 ? 50 : 0); tries++) {
+    const port = 10_000 + Math.floor(Math.random() * (low - 10_000))
+    if (await bindable(port)) return port
+  }
   const server = createServer()
   await new Promise<void>(resolve => { server.listen(0, '127.0.0.1', resolve) })
   const port = (server.address() as { port: number }).port
   await new Promise(resolve => server.close(resolve))
   return port
+}
+
+/** The first port of the kernel's ephemeral range (Linux), or 0 where it cannot be read. */
+async function ephemeralLow (): Promise<number> {
+  try {
+    return Number((await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')).trim().split(/\s+/)[0]) || 0
+  } catch {
+    return 0
+  }
+}
+
+async function bindable (port: number): Promise<boolean> {
+  const server = createServer()
+  return await new Promise<boolean>(resolve => {
+    server.once('error', () => { resolve(false) })
+    server.listen(port, '127.0.0.1', () => { server.close(() => { resolve(true) }) })
+  })
 }
 
 export function nodeOptions (mesh: string, extra: CreateAgentNodeOptions = {}): CreateAgentNodeOptions {
@@ -118,6 +159,22 @@ export async function settledElection (nodes: AgentNode[], what: string, forMs =
       : undefined
   }, what, forMs, timeoutMs)
   return { leader: nodes.find(n => n.peerId === seen.leader) as AgentNode, term: seen.term }
+}
+
+/**
+ * The one node of `nodes` in office, each of the others following it, as a single look saw them.
+ * Not `nodes.find(n => n.coordinator().inOffice)` after a waitFor: office is a lease read against
+ * the clock, and on a loaded host it lapsed between the look that found it and that second look
+ * (task-pages.test, CI on Node 20: "Cannot read properties of undefined (reading 'stop')").
+ */
+export async function officeHolder (nodes: AgentNode[], what = 'a coordinator followed by all', timeoutMs = 30_000): Promise<AgentNode> {
+  let found: AgentNode | undefined
+  await waitFor(() => {
+    const office = nodes.filter(n => n.coordinator().inOffice)
+    found = office.length === 1 && nodes.every(n => n === office[0] || n.coordinator().leader === office[0].peerId) ? office[0] : undefined
+    return found !== undefined
+  }, what, timeoutMs)
+  return found as AgentNode
 }
 
 /**

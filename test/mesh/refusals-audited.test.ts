@@ -16,7 +16,7 @@ import { newOwnerKey } from '../../protocols/admission/credential.js'
 import { decodeEnvelope, encodeEnvelope, makeEnvelope, type Envelope } from '../../protocols/envelope/index.js'
 import { encodeLength, FrameDecoder, joinFrames } from '../../protocols/rpc/frames.js'
 import { ControlCommand, RecordsCommand, ReportCommand, StopCommand, SubmitCommand } from '../../protocols/task/index.js'
-import { closedAgent, nodeOptions, stopAll, uniqueMesh, waitFor, withTempDir } from '../helpers.js'
+import { closedAgent, nodeOptions, officeHolder, stopAll, uniqueMesh, waitFor, withTempDir } from '../helpers.js'
 
 const auditOf = (node: AgentNode): AuditLog => node.services.find(s => s instanceof AuditLog) as AuditLog
 
@@ -48,8 +48,7 @@ test('every refusal code a peer can cause leaves an audit line with the peer and
       const insider = (await closedAgent(dir, mesh, owner, 'insider', { roles: ['agent'] }, { coordination: { ...coordination, eligible: false }, bootstrapFrom: a0 })).node
       nodes.push(insider)
       await waitFor(() => nodes.every(n => n.peers().length === 2), 'the three agents to admit each other', 20_000)
-      await waitFor(() => nodes.filter(n => n.coordinator().inOffice).length === 1 && nodes.every(n => n.coordinator().leader !== undefined), 'a coordinator followed by all', 20_000)
-      const leader = nodes.find(n => n.coordinator().inOffice) as AgentNode
+      const leader = await officeHolder(nodes, 'a coordinator followed by all', 20_000)
       const voter = leader === a0 ? a1 : a0
 
       const walked = new Map<string, string>()

@@ -23,7 +23,7 @@ import { createLogger } from '../../node/log.js'
 import { issueCredential, newOwnerKey } from '../../protocols/admission/credential.js'
 import { DirectiveCommand } from '../../protocols/coordination/index.js'
 import { ControlCommand } from '../../protocols/task/index.js'
-import { nodeOptions, stopAll, uniqueMesh, waitFor, withTempDir } from '../helpers.js'
+import { nodeOptions, officeHolder, stopAll, uniqueMesh, waitFor, withTempDir } from '../helpers.js'
 
 const code = (want: string) => (e: Error) => e instanceof AgentMeshError && e.code === want
 
@@ -76,8 +76,7 @@ test('closed mesh: refusals of strangers, directives, task controls and commands
       const a2 = await member(dir, mesh, owner, 'a2', ['agent', 'ops'], 3_600_000, boot)
       nodes.push(a2)
       await waitFor(() => nodes.every(n => n.peers().length === 2), 'the three agents to admit each other', 20_000)
-      await waitFor(() => nodes.every(n => n.coordinator().leader !== undefined && nodes.some(x => x.coordinator().inOffice)), 'a coordinator', 20_000)
-      const leader = nodes.find(n => n.coordinator().inOffice) as AgentNode
+      const leader = await officeHolder(nodes, 'a coordinator', 20_000)
       assert.ok(leader !== a2)
       assert.ok(has(a0, e => e.kind === 'admission.admitted' && e.peer === a1.peerId), 'a0 audited admitting a1')
       assert.ok(has(a0, e => e.kind === 'credential.loaded' && e.peer === a0.peerId), 'a0 audited its own credential')

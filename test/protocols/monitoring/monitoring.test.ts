@@ -9,7 +9,7 @@ import type { AgentNode } from '../../../surfaces/index.js'
 import type { Alert, MetricReport } from '../../../protocols/monitoring/index.js'
 import { reportIntervalMs } from '../../../protocols/monitoring/constants.js'
 import { fileURLToPath } from 'node:url'
-import { coordinateInOffice, Proc, startMesh, stopAll, waitFor } from '../../helpers.js'
+import { coordinateInOffice, officeHolder, Proc, startMesh, stopAll, waitFor } from '../../helpers.js'
 
 const AGENT = fileURLToPath(new URL('../../../harness/fixtures/task-agent.js', import.meta.url))
 /** One host's timings (fast failure detection and elections), three voters to start. */
@@ -48,8 +48,7 @@ test('monitoring: metric reports on an interval and on demand, alerts by severit
     assert.match((await n2.stats.exposition()).body, /alerts_total\{severity="critical"\} 1/)
 
     // The coordinator collects every agent's report and its performance report carries them.
-    await waitFor(() => nodes.filter(n => n.coordinator().inOffice).length === 1, 'a coordinator', 20_000)
-    const coordinator = nodes.find(n => n.coordinator().inOffice) as AgentNode
+    const coordinator = await officeHolder(nodes, 'a coordinator', 20_000)
     const collected = await coordinator.monitoring.collect(nodes.map(n => n.peerId), 2_000)
     assert.deepEqual(collected.map(r => r.agent).sort(), nodes.map(n => n.peerId).sort())
     const perf = n0.subscribe('coordination.performance')
@@ -89,8 +88,7 @@ test('monitoring: the performance report carries every agent alive, those whose 
   // or for an agent none of whose connections hears them.
   const nodes = await startMesh(3, () => ({ ...local, monitoring: { metricsIntervalMs: 60_000 } }))
   try {
-    await waitFor(() => nodes.filter(n => n.coordinator().inOffice).length === 1, 'a coordinator', 20_000)
-    const coordinator = nodes.find(n => n.coordinator().inOffice) as AgentNode
+    const coordinator = await officeHolder(nodes, 'a coordinator', 20_000)
     const other = nodes.find(n => n !== coordinator) as AgentNode
     const perf = other.subscribe('coordination.performance')
     const performance: Array<{ agentMetrics: MetricReport[] }> = []
@@ -123,7 +121,7 @@ test('monitoring: the voters hear every agent\'s report, other agents do not unl
     await waitFor(() => [n0, n1, n2].every(n => n.monitoring.hears), 'the voters to hear reports')
     assert.equal(n3.monitoring.hears, false)
     assert.equal(n4.monitoring.hears, true)
-    const coordinator = nodes.find(n => n.coordinator().inOffice) as AgentNode
+    const coordinator = await officeHolder(nodes, 'a coordinator', 20_000)
     assert.ok([n0, n1, n2].includes(coordinator))
     // The coordinator (a voter) keeps every agent's report, the non-voter's too; n3 keeps only its own.
     await waitFor(() => nodes.every(n => coordinator.monitoring.reports().some(r => r.agent === n.peerId)), 'every report at the coordinator')
@@ -135,8 +133,7 @@ test('monitoring: the voters hear every agent\'s report, other agents do not unl
     await waitFor(() => [n0, n1, n2, n4].every(n => n3.monitoring.reports().some(r => r.agent === n.peerId)), 'every report at n3')
     await coordinator.stop()
     const rest = nodes.filter(n => n !== coordinator)
-    await waitFor(() => rest.some(n => n.coordinator().inOffice) && rest.every(n => n.coordinator().leader !== coordinator.peerId), 'a new coordinator', 20_000)
-    const successor = rest.find(n => n.coordinator().inOffice) as AgentNode
+    const successor = await officeHolder(rest, 'a new coordinator followed by the rest', 20_000)
     assert.equal(successor.monitoring.hears, true)
     assert.equal(n3.monitoring.hears, true, 'hear(true) outlives a change of coordinator')
     // Told to stop, it forgets them.
@@ -183,8 +180,7 @@ test('monitoring: the coordinator alerts on monitoring.alerts.warning when an ag
   try {
     const doomed = (await worker.json(o => o.event === 'started', 'the worker to start')).peerId as string
     await waitFor(() => nodes.every(n => n.members().find(m => m.peerId === doomed)?.state === 'alive'), 'every node to see the worker alive')
-    await waitFor(() => nodes.filter(n => n.coordinator().inOffice).length === 1, 'a coordinator', 20_000)
-    const coordinator = nodes.find(n => n.coordinator().inOffice) as AgentNode
+    const coordinator = await officeHolder(nodes, 'a coordinator', 20_000)
     const watcher = nodes.find(n => n !== coordinator) as AgentNode
     const warnings: Array<{ from: string, alert: Alert }> = []
     const sub = watcher.subscribe('monitoring.alerts.warning')

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { z } from 'zod'
 import type { AgentNode, TaskContext } from '../../../surfaces/index.js'
 import type { NegotiationEvent } from '../../../protocols/negotiation/index.js'
-import { startMesh, stopAll, waitFor } from '../../helpers.js'
+import { officeHolder, startMesh, stopAll, waitFor } from '../../helpers.js'
 
 const Bid = z.strictObject({ cost: z.number().nonnegative() })
 const events = (n: AgentNode): NegotiationEvent[] => {
@@ -113,8 +113,7 @@ test('negotiation: bilateral rounds reach agreement, run out of rounds (NEG002),
 test('negotiation: a task submitted with assignment "contract_net" goes to the agent that won the bids', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(4, () => ({ preset: 'local' as const, coordination: { bootstrapExpect: 4 } }))
   try {
-    await waitFor(() => nodes.filter(n => n.coordinator().inOffice).length === 1 && nodes.every(n => n.coordinator().leader !== undefined), 'a coordinator', 20_000)
-    const coordinator = nodes.find(n => n.coordinator().inOffice) as AgentNode
+    const coordinator = await officeHolder(nodes, 'a coordinator', 20_000)
     const seen = nodes.map(events)
     for (const n of nodes) n.onTask('bake', async (ctx: TaskContext) => `${n.name}:${ctx.taskId}`)
     const h = await nodes[0].submitTask({ task_id: 'bread', type: 'bake', assignment: 'contract_net' })

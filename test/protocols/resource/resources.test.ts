@@ -6,15 +6,14 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { AgentNode, TaskContext } from '../../../surfaces/index.js'
-import { startMesh, stopAll, waitFor } from '../../helpers.js'
+import { officeHolder, startMesh, stopAll, waitFor } from '../../helpers.js'
 
 const fast = { preset: 'local' as const, coordination: { bootstrapExpect: 3 } }
 // Only n1 has a GPU; every node has two cores, 4 GB of memory and no storage.
 const withGpu = (i: number): Record<string, unknown> => ({ ...fast, resources: { cpuCores: 2, memoryGb: 4, storageGb: 0, gpuUnits: i === 1 ? 1 : 0 } })
 
 async function elected (nodes: AgentNode[]): Promise<AgentNode> {
-  await waitFor(() => nodes.filter(n => n.coordinator().inOffice).length === 1 && nodes.every(n => n.coordinator().leader === nodes.find(x => x.coordinator().inOffice)?.peerId), 'a coordinator followed by all', 20_000)
-  return nodes.find(n => n.coordinator().inOffice) as AgentNode
+  return await officeHolder(nodes, 'a coordinator followed by all', 20_000)
 }
 
 const gpu = { cpu_cores: 0, memory_gb: 0, storage_gb: 0, gpu_units: 1 }

@@ -14,7 +14,7 @@ import { REPAIR_MAX_RECORDS, later, listForDigest, repairsFor, replicaDigest, ty
 import { REPLICA_LISTED_CHARS, REPLICA_LISTED_MAX, type PrunedMark, type TaskRecord } from '../../../protocols/task/schemas.js'
 import { seededRandom } from '../../../harness/random.js'
 import { uniqueMesh } from '../../../harness/process.js'
-import { LOADED_HOST_ELECTIONS, nodeOptions, stopAll, waitFor, withTempDir } from '../../helpers.js'
+import { LOADED_HOST_ELECTIONS, nodeOptions, officeHolder, stopAll, waitFor, withTempDir } from '../../helpers.js'
 
 /** Just what the comparison reads of a record. */
 const rec = (id: string, term: number, version: number): TaskRecord => ({ spec: { task_id: id }, term, version }) as unknown as TaskRecord
@@ -148,8 +148,8 @@ test('a voter stopped while tasks ran, started again on its data directory, gets
       }
       const live = (): AgentNode[] => nodes.filter((n): n is AgentNode => n !== undefined)
       await waitFor(() => live().every(n => n.peers().length === 2), 'three nodes to see each other', 60_000)
-      await waitFor(() => live().filter(n => n.coordinator().inOffice).length === 1 && live().every(n => n.coordinator().voters.length === 3), 'a coordinator and three voters', 60_000)
-      const leader = live().find(n => n.coordinator().inOffice) as AgentNode
+      await waitFor(() => live().every(n => n.coordinator().voters.length === 3), 'three voters', 60_000)
+      const leader = await officeHolder(live(), 'a coordinator followed by both others', 60_000)
       const term = leader.coordinator().term
       const away = live().find(n => n !== leader) as AgentNode
       const awayAt = nodes.indexOf(away)

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import type { AgentNode } from '../../../surfaces/index.js'
 import { BatchCall } from '../../../protocols/task/batch-call.js'
 import { CannotRunTaskError, NotTaskHolderError, UnknownCommandError } from '../../../protocols/core/errors.js'
-import { startMesh, stopAll, waitFor } from '../../helpers.js'
+import { officeHolder, startMesh, stopAll, waitFor } from '../../helpers.js'
 
 test('a batch: the calls of one turn to a peer are one request; each item is answered or refused on its own', { timeout: 3 * 60_000 }, async () => {
   const sent: Array<{ peer: string, items: number[] }> = []
@@ -51,8 +51,7 @@ test('a batch to a peer that does not know the batched command goes item by item
 test('tasks run on an agent of the version before batches, and its reports reach a coordinator without them', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(3, () => ({ preset: 'local' as const, coordination: { bootstrapExpect: 3 } }))
   try {
-    await waitFor(() => nodes.filter(n => n.coordinator().inOffice).length === 1 && nodes.every(n => n.coordinator().leader !== undefined), 'a coordinator', 20_000)
-    const coordinator = nodes.find(n => n.coordinator().inOffice) as AgentNode
+    const coordinator = await officeHolder(nodes, 'a coordinator', 20_000)
     const old = nodes.find(n => n !== coordinator) as AgentNode
     // What a node of the version before knows: the single run command and the single report.
     const forget = (n: AgentNode, command: string): void => { assert.ok((n as any).s.rpc.handlers.delete(command), command) }

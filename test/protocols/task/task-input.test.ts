@@ -10,15 +10,13 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { AgentNode, TaskContext } from '../../../surfaces/index.js'
 import { TASK_MESSAGES_MAX_BYTES } from '../../../protocols/task/schemas.js'
-import { startMesh, stopAll, waitFor } from '../../helpers.js'
+import { officeHolder, startMesh, stopAll, waitFor } from '../../helpers.js'
 
 const fast = { preset: 'local' as const, coordination: { bootstrapExpect: 3 } }
 
 /** The coordinator all of `nodes` follow (the ones still running). */
 async function elected (live: AgentNode[]): Promise<AgentNode> {
-  await waitFor(() => live.filter(n => n.coordinator().inOffice).length === 1 &&
-    live.every(n => n.coordinator().leader !== undefined && n.coordinator().leader === live.find(x => x.coordinator().inOffice)?.peerId), 'a coordinator followed by all', 30_000)
-  return live.find(n => n.coordinator().inOffice) as AgentNode
+  return await officeHolder(live, 'a coordinator followed by all', 30_000)
 }
 
 const rejected = (a: { type: string, code?: string }): string | undefined => a.type === 'task.control.reject' ? a.code : undefined

@@ -6,13 +6,12 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { AgentNode, TaskContext } from '../../../surfaces/index.js'
 import { TaskFailedError } from '../../../surfaces/index.js'
-import { startMesh, stopAll, waitFor } from '../../helpers.js'
+import { officeHolder, startMesh, stopAll, waitFor } from '../../helpers.js'
 
 const fast = { preset: 'local' as const, coordination: { bootstrapExpect: 3 } }
 
 async function elected (nodes: AgentNode[]): Promise<AgentNode> {
-  await waitFor(() => nodes.filter(n => n.coordinator().inOffice).length === 1 && nodes.every(n => n.coordinator().leader !== undefined && n.coordinator().leader === nodes.find(x => x.coordinator().inOffice)?.peerId), 'a coordinator followed by all', 20_000)
-  return nodes.find(n => n.coordinator().inOffice) as AgentNode
+  return await officeHolder(nodes, 'a coordinator followed by all', 20_000)
 }
 
 const sleep = async (ms: number, signal?: AbortSignal): Promise<void> => {

@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process'
 import { Validator } from '@seriousme/openapi-schema-validator'
 import { chromium } from 'playwright-core'
 import { ROUTES } from '../../../surfaces/gateway/routes.js'
-import { CLI, Proc, waitFor } from '../../helpers.js'
+import { CLI, fetchSaying, Proc, waitFor } from '../../helpers.js'
 import { CHROMIUM, skipWithout } from '../../requirements.js'
 import { WsClient, getJson, post, startGatewayMesh } from './gateway-client.js'
 
@@ -172,10 +172,7 @@ test('gateway: a client with only HTTP and WebSocket uses a mesh of three agent 
         const [method, path] = entry.split(' ')
         const url = `${base}${path.replace(/\{[^}]+\}/g, 'x')}`
         const init = { method, ...(method === 'POST' ? { headers: { 'content-type': 'application/json' }, body: '{}' } : {}), signal: AbortSignal.timeout(60_000) }
-        // undici's "fetch failed" says why only in its cause: named here, with the route.
-        const res = await fetch(url, init).catch((err: Error & { cause?: { code?: string, message?: string } }) => {
-          throw new Error(`${entry}: ${err.message} (${err.cause?.code ?? ''} ${err.cause?.message ?? ''})`, { cause: err })
-        })
+        const res = await fetchSaying(url, init)
         const body: any = await res.json()
         assert.ok(!['NotFoundError', 'MethodNotAllowedError'].includes(body?.error?.name), `${entry} is served (got ${res.status} ${JSON.stringify(body).slice(0, 200)})`)
       }

@@ -14,7 +14,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { SUPPORTED_PROTOCOL_VERSIONS, type CallToolResult } from '@modelcontextprotocol/sdk/types.js'
 import type { AgentNode } from '../../../surfaces/index.js'
 import { MeshOperations } from '../../../surfaces/operations/index.js'
-import { CLI, Proc, startMesh, stopAll, waitFor } from '../../helpers.js'
+import { CLI, fetchSaying, Proc, startMesh, stopAll, waitFor } from '../../helpers.js'
 
 const STEADY = { bootstrapExpect: 2, electionTimeoutMinMs: 2_000, electionTimeoutMaxMs: 4_000 }
 
@@ -47,7 +47,7 @@ test('two MCP endpoints on two nodes: a task started through one is read, follow
     for (const [i, p] of procs.entries()) {
       const ready = await p.json(o => o.event === 'ready', `MCP endpoint ${i} ready`, 30_000)
       urls.push(ready.url)
-      await clients[i].connect(new StreamableHTTPClientTransport(new URL(ready.url)))
+      await clients[i].connect(new StreamableHTTPClientTransport(new URL(ready.url), { fetch: fetchSaying }))
     }
     const [a, b] = clients
     // Each endpoint through its own node: both must see the coordinator before a task goes through.
@@ -82,7 +82,7 @@ test('two MCP endpoints on two nodes: a task started through one is read, follow
     // The server card, where the server-card extension reserves it and at the well-known path, and the catalog.
     const base = new URL(urls[1])
     for (const path of ['/mcp/server-card', '/.well-known/mcp/server-card.json']) {
-      const res = await fetch(new URL(path, base), { headers: { accept: 'application/mcp-server-card+json' } })
+      const res = await fetchSaying(new URL(path, base), { headers: { accept: 'application/mcp-server-card+json' } })
       assert.equal(res.status, 200, path)
       assert.equal(res.headers.get('content-type'), 'application/mcp-server-card+json')
       assert.equal(res.headers.get('access-control-allow-origin'), '*')
@@ -94,7 +94,7 @@ test('two MCP endpoints on two nodes: a task started through one is read, follow
       // What the card says is what the live server says.
       assert.equal(card.version, b.getServerVersion()?.version)
     }
-    const catalog = await (await fetch(new URL('/.well-known/mcp/catalog.json', base))).json() as any
+    const catalog = await (await fetchSaying(new URL('/.well-known/mcp/catalog.json', base))).json() as any
     assert.deepEqual(catalog.entries.map((e: any) => [e.type, e.url]), [['application/mcp-server-card+json', `${urls[1]}/server-card`]])
   } finally {
     ops.stop()

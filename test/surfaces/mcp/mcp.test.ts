@@ -20,7 +20,7 @@ import { McpError, ResourceUpdatedNotificationSchema, type CallToolResult } from
 import { createAgentNode, defineCommand, type AgentNode, type CreateAgentNodeOptions } from '../../../surfaces/index.js'
 import { loadOrCreateIdentity } from '../../../node/identity.js'
 import { issueCredential, newOwnerKey } from '../../../protocols/admission/credential.js'
-import { CLI, nodeOptions, Proc, startMesh, stopAll, uniqueMesh, waitFor, withTempDir } from '../../helpers.js'
+import { CLI, fetchSaying, nodeOptions, Proc, startMesh, stopAll, uniqueMesh, waitFor, withTempDir } from '../../helpers.js'
 
 const TOOLS = ['call_command', 'cancel_task', 'find_agents', 'get_task', 'list_agents', 'list_dead_letters', 'pause_task', 'publish', 'read_topic', 'resume_task', 'submit_task']
 const Square = defineCommand('square', { request: z.strictObject({ n: z.number() }), response: z.number() })
@@ -274,7 +274,7 @@ test('Streamable HTTP: tools with progress, errors counted in /metrics; stateles
   try {
     const ready = await p.json(o => o.event === 'ready', 'the ready line', 30_000)
     assert.match(ready.url, /^http:\/\/127\.0\.0\.1:\d+\/mcp$/)
-    await client.connect(new StreamableHTTPClientTransport(new URL(ready.url)))
+    await client.connect(new StreamableHTTPClientTransport(new URL(ready.url), { fetch: fetchSaying }))
     assert.equal((await client.listTools()).tools.length, TOOLS.length)
     assert.deepEqual(value(await call(client, 'list_agents')).agents.map((a: any) => a.name), ['n0'])
 
@@ -291,7 +291,7 @@ test('Streamable HTTP: tools with progress, errors counted in /metrics; stateles
     await protocolError(call(client, 'get_task', {}), -32602, /MSG001: get_task: task_id/)
 
     // Counted by tool and outcome on the node's /metrics.
-    const metrics = await (await fetch(`${ready.debug as string}/metrics`)).text()
+    const metrics = await (await fetchSaying(`${ready.debug as string}/metrics`)).text()
     for (const series of ['tool="call_command",outcome="COM001"', 'tool="(unknown)",outcome="unknown_tool"', 'tool="get_task",outcome="MSG001"', 'tool="submit_task",outcome="ok"']) {
       assert.match(metrics, new RegExp(`mcp_tool_call_seconds_count\\{${series.replace(/[()]/g, '\\$&')}\\} 1\\b`), series)
     }
@@ -323,9 +323,9 @@ test('Streamable HTTP: tools with progress, errors counted in /metrics; stateles
     assert.equal(await status(url, 'POST', { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }), 401)
     assert.equal(await status(url, 'POST', { authorization: 'Bearer wrong', 'content-type': 'application/json', accept: 'application/json, text/event-stream' }), 401)
     // The server card is public (no token), names the URL the client used, and says a token is needed.
-    const card = await (await fetch(`${url}/server-card`)).json() as any
+    const card = await (await fetchSaying(`${url}/server-card`)).json() as any
     assert.deepEqual(card.remotes.map((r: any) => [r.url, r.headers?.map((h: any) => [h.name, h.isRequired, h.isSecret])]), [[url, [['Authorization', true, true]]]])
-    await withToken.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: 'Bearer s3cret' } } }))
+    await withToken.connect(new StreamableHTTPClientTransport(new URL(url), { fetch: fetchSaying, requestInit: { headers: { authorization: 'Bearer s3cret' } } }))
     assert.deepEqual(value(await call(withToken, 'list_agents')).agents.map((a: any) => a.name), ['n0'])
   } finally {
     await withToken.close()
