@@ -96,6 +96,11 @@ test('two MCP endpoints on two nodes: a task started through one is read, follow
     }
     const catalog = await (await fetchSaying(new URL('/.well-known/mcp/catalog.json', base))).json() as any
     assert.deepEqual(catalog.entries.map((e: any) => [e.type, e.url]), [['application/mcp-server-card+json', `${urls[1]}/server-card`]])
+  } catch (err) {
+    // What the endpoints printed last (a warning of a failed request, an exit): a client's
+    // "fetch failed" in CI (Node 20, three files at a time) did not say which side gave up.
+    const tails = procs.map((p, i) => `endpoint ${i} (exit ${String(p.child.exitCode)}):\n${[...p.lines.slice(-15), ...p.stderr.split('\n').slice(-15)].join('\n')}`)
+    throw new Error(`${(err as Error).message}\n${tails.join('\n')}`, { cause: err })
   } finally {
     ops.stop()
     await Promise.all(clients.map(async c => { await c.close() }))
