@@ -332,10 +332,31 @@ export class World {
     const m = a.member as MemberAgent
     const changes = m.flush(this.now, c => { this.changed(a, c) })
     if (changes.length === 0) return
+    // Told at once, not with the burst's event 50 ms on: the election reads the table in place,
+    // and a bootstrap proposal formed from members the election had not been told of yet asked
+    // none of them whether a voter set exists (a review found a newcomer pre-voting past the seed
+    // that held the set, where the node, told in the same turn, asks it).
+    this.tellEntered(a)
     if (!a.membersDirty) {
       a.membersDirty = true
       this.push({ at: this.now + 50, kind: 'members', agent: a.i })
     }
+  }
+
+  /**
+   * The election reads the table in place (its roll); it is told only who entered it since it
+   * was last told, still in it (a whole list each burst was O(N) per burst, N² in all).
+   */
+  private tellEntered (a: Agent): void {
+    if (a.entered.length === 0) return
+    const m = a.member as MemberAgent
+    const entered: MemberInfo[] = []
+    for (const p of new Set(a.entered)) {
+      const state = m.table.state(p)
+      if (state === 'alive' || state === 'suspect' || state === 'left') entered.push(this.memberInfo(p, m.table.eligible(p), state === 'left'))
+    }
+    a.entered = []
+    a.election?.membersEntered(entered)
   }
 
   private changed (a: Agent, c: MemberChange): void {
@@ -482,15 +503,7 @@ export class World {
       }
       case 'members': {
         a.membersDirty = false
-        // The election reads the table in place (its roll); it is told only who entered it since
-        // the last burst, still in it (a whole list each burst was O(N) per burst, N² in all).
-        const entered: MemberInfo[] = []
-        for (const p of new Set(a.entered)) {
-          const state = m.table.state(p)
-          if (state === 'alive' || state === 'suspect' || state === 'left') entered.push(this.memberInfo(p, m.table.eligible(p), state === 'left'))
-        }
-        a.entered = []
-        a.election?.membersEntered(entered)
+        this.tellEntered(a)
         this.drainElection(a)
         break
       }

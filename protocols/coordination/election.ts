@@ -753,7 +753,7 @@ export class Election {
   // --- helpers ---------------------------------------------------------------------------
   /** The first voter set this node would propose, while it holds none (bootstrap-check.ts). */
   private bootstrapProposal (): VoterConfig | undefined {
-    if (this.config !== undefined || !this.init.eligible || provenSetAlive(this.proof, this.init.self, this.roll.alive)) return undefined
+    if (this.config !== undefined || !this.init.eligible || provenSetAlive(this.proof, this.init.self, p => this.roll.alive(p))) return undefined
     return bootstrapProposal(this.init.self, this.roll.members(), this.init.bootstrapExpect, this.maxVoters)
   }
 
@@ -772,7 +772,7 @@ export class Election {
     const proposal = config === undefined ? this.bootstrapProposal() : undefined
     // The leader of this node's term: none known while it follows one a term behind (`followBehind`).
     const leader = this.followTerm === undefined ? this.leader : undefined
-    return { self, eligible, term, role, stickyUntil, alive: this.roll.alive, config, leader, proof, votedFor, proposal }
+    return { self, eligible, term, role, stickyUntil, alive: p => this.roll.alive(p), config, leader, proof, votedFor, proposal }
   }
 
   /** The voter set to tell others, once a leader made it (a bootstrap proposal is not told). */

@@ -22,8 +22,12 @@
  * salt by a few integer operations (`share`): still a walk of the view, but over two columns of
  * numbers (member-digest-sums.ts), no string built or hashed. The salt still matters: with no
  * salt, sums of XORs can be aimed (an agent picks its own seqs so that their share cancels
- * another's difference in the same bucket); the fingerprint is cryptographic so that the only
- * way to aim under an unknown salt is a 64-bit collision with a given fingerprint.
+ * another's difference in the same bucket); the fingerprint is cryptographic so that aiming under
+ * an unknown salt needs equal fingerprints. Two of an agent's own statements with equal ones cost
+ * it a birthday search (~2^32 hashes each), and hide only its own statements, which it can also
+ * hide by signing two bodies at one seq (neither version sums bodies); hitting an honest member's
+ * fingerprint costs ~2^64 over the seqs that member could be at (seqs follow the clock, so a
+ * window of them is guessable). A review of member-sums weighed both as low.
  */
 
 import { createHash } from 'node:crypto'
@@ -76,8 +80,9 @@ export function encodeDigest (sums: Uint32Array): string {
 /**
  * Version 2: an entry's fingerprint, kept while its statement is held (computed once per
  * statement taken, beside the signature check it rides with). 64 bits of SHA-256 of the same
- * text version 1 hashes: not invertible, so no agent can pick a seq whose fingerprint equals
- * another's (a 2^64 search), which is what cancelling a difference under every salt would need.
+ * text version 1 hashes: not invertible, so no agent can pick a seq whose fingerprint equals an
+ * honest member's (a 2^64 search per seq guessed), which is what cancelling that member's
+ * difference under every salt would need.
  */
 export function fingerprint (member: string, seq: number): Fingerprint {
   const d = createHash('sha256').update(`${member} ${seq}`).digest()

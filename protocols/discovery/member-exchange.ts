@@ -25,6 +25,14 @@ import { SYNC_MAX_BYTES } from './constants.js'
 import type { Rumours } from './rumours.js'
 import { syncWindow } from './sync-window.js'
 
+/**
+ * The node's salts, drawn from the platform's CSPRNG, not Math.random: V8's generator can be
+ * recovered from a few of its outputs, and a neighbour sees every salt it is asked with, so it
+ * could know the next round's salt and aim a statement's sum at it (a review of member-sums).
+ * The simulation passes its seeded generator instead.
+ */
+const unpredictable = (): number => globalThis.crypto.getRandomValues(new Uint32Array(1))[0] / 0x100000000
+
 /** Digest rounds one exchange takes at most: 16 of up to ~760 credentialed statements each carry a closed mesh of ~12,000. */
 const MAX_ROUNDS = 16
 /**
@@ -149,7 +157,7 @@ export class MemberExchange {
    * sum is nobody's to choose. UnknownCommandError to the first version too: the caller's.
    */
   private async ask (peer: string): Promise<{ entries: Entry[], buckets: number[], more: boolean }> {
-    const { rpc, random = Math.random } = this.init
+    const { rpc, random = unpredictable } = this.init
     const timeoutMs = this.init.timeoutMs()
     const first = this.firstVersion.get(peer)
     if (first === undefined || first <= Date.now()) {
