@@ -14,6 +14,8 @@ import { agentTimings, nodeOptions, Proc, uniqueMesh, waitFor, withTempDir } fro
 
 const AGENT = fileURLToPath(new URL('../../../harness/fixtures/task-agent.js', import.meta.url))
 const TIMINGS = agentTimings(5)
+/** Steps of 100 ms in each task of the first test. */
+const STEPS = 80
 
 function workerEnv (mesh: string, i: number, bootstrap: string[]): NodeJS.ProcessEnv {
   return {
@@ -58,14 +60,17 @@ test('tasks: the coordinator and then an executing agent are killed mid-task; ev
     await waitFor(() => sub.peers().length === 5, 'the submitter to see the five workers', 45_000)
     const firstLeader = (await sub.coordinatorElected({ signal: AbortSignal.timeout(20_000) })).leader
 
+    // 8 s a task: long enough that, on a loaded host, the victim below still has most of its
+    // task ahead of it when killed (with 3 s ones, the victim's task once ended in the moment
+    // before the kill, and nothing had to be placed again: a failure of the test, not the mesh).
     const handles: TaskHandle[] = await sub.submitTasks(Array.from({ length: 6 }, (_, i) => ({
-      task_id: `job-${i}`, type: 'work', metadata: { steps: 30, stepMs: 100 }
+      task_id: `job-${i}`, type: 'work', metadata: { steps: STEPS, stepMs: 100 }
     })))
     const seen = new Map<string, TaskStatus[]>()
     const watching = handles.map(async h => { const list: TaskStatus[] = []; seen.set(h.taskId, list); for await (const s of h.updates()) list.push(s) })
     // Three steps in: each task's checkpoint has been replicated to the voters (every 25 ms) by
     // then, so a task of the coordinator about to die has one to resume from.
-    await waitFor(() => handles.every(h => h.latest?.status === 'running' && h.latest.progress >= 0.1), 'all six tasks past their third step', 20_000)
+    await waitFor(() => handles.every(h => h.latest?.status === 'running' && h.latest.progress >= 3 / STEPS), 'all six tasks past their third step', 20_000)
 
     // The coordinator dies mid-task, taking the tasks it ran itself with it.
     const old = peerOf.get(firstLeader) as Proc
@@ -73,20 +78,22 @@ test('tasks: the coordinator and then an executing agent are killed mid-task; ev
     await waitFor(() => { const c = sub.coordinator(); return c.leader !== undefined && c.leader !== firstLeader }, 'a new coordinator', 20_000)
     const newLeader = sub.coordinator().leader as string
 
-    // Then an agent holding a running task (not the new coordinator) dies too.
-    const victimPeer = await (async () => {
-      let found: string | undefined
+    // Then an agent holding a running task (not the new coordinator) dies too: the one whose
+    // task is least far along, and not past 60% of it, so that it is still running at the kill.
+    const victimTask = await (async () => {
+      let found: TaskHandle | undefined
       await waitFor(() => {
-        found = handles.map(h => h.latest).find(s => s?.status === 'running' && s.agent !== undefined && s.agent !== newLeader && s.agent !== firstLeader)?.agent
+        const running = handles.filter(h => h.latest?.status === 'running' && h.latest.agent !== undefined && h.latest.agent !== newLeader && h.latest.agent !== firstLeader && h.latest.progress <= 0.6)
+        found = running.sort((a, b) => (a.latest?.progress ?? 0) - (b.latest?.progress ?? 0))[0]
         return found !== undefined
-      }, 'a task running on an agent other than the coordinators', 20_000)
-      return found as string
+      }, 'a task under 60% done, running on an agent other than the coordinators', 20_000)
+      return found as TaskHandle
     })()
+    const victimPeer = victimTask.latest?.agent as string
     // The victim's task must have reported to the new coordinator (the submitter hears its
     // progress move on through it) so that its checkpoint is the new coordinator's to resume.
-    const victimTask = handles.find(h => h.latest?.agent === victimPeer) as TaskHandle
     const progressThen = victimTask.latest?.progress ?? 0
-    await waitFor(() => (victimTask.latest?.progress ?? 0) >= progressThen + 0.066, 'the victim\'s task to report through the new coordinator', 20_000)
+    await waitFor(() => (victimTask.latest?.progress ?? 0) >= progressThen + 2 / STEPS, 'the victim\'s task to report through the new coordinator', 20_000)
     const victim = peerOf.get(victimPeer) as Proc
     victim.child.kill('SIGKILL')
 
@@ -99,7 +106,7 @@ test('tasks: the coordinator and then an executing agent are killed mid-task; ev
     for (const [i, h] of handles.entries()) {
       const list = seen.get(h.taskId) as TaskStatus[]
       assert.equal(list.filter(s => ['completed', 'failed', 'cancelled'].includes(s.status)).length, 1, `${h.taskId}: one terminal status`)
-      assert.deepEqual((results[i] as { steps: number }).steps, 30)
+      assert.deepEqual((results[i] as { steps: number }).steps, STEPS)
     }
     // One completion per task across every process, the killed ones included (their output
     // up to the kill is kept).
