@@ -61,6 +61,12 @@ export interface CampaignOptions {
    * when there was a finding, so a finding can be read into afterwards.
    */
   keep?: boolean
+  /**
+   * AGENTMESH_* settings given to every agent besides the campaign's own: the same faults on
+   * another configuration (issue 46: `AGENTMESH_CONNECTIONS_GRAPH=views`, the bounded graph,
+   * with an active view smaller than the mesh so that it is not a full mesh at five agents).
+   */
+  agentEnv?: Record<string, string>
 }
 
 export interface CampaignReport {
@@ -99,7 +105,8 @@ export async function runCampaign (options: CampaignOptions): Promise<CampaignRe
   const seed = campaignSeed(options.seed)
   const log = options.log ?? ((l: string) => { console.log(l) })
   const [minPer, maxPer] = options.perRound ?? [4, 8]
-  log(`fault campaign: seed ${seed} (repeat with AGENTMESH_TEST_FAULT_SEED=${seed}), ${options.faults} faults on ${HOSTS} hosts`)
+  const extra = Object.entries(options.agentEnv ?? {}).map(([k, v]) => `${k}=${v}`).join(' ')
+  log(`fault campaign: seed ${seed} (repeat with AGENTMESH_TEST_FAULT_SEED=${seed}), ${options.faults} faults on ${HOSTS} hosts${extra !== '' ? `, every agent with ${extra}` : ''}`)
   // Two generators: the faults' sequence repeats from the seed whatever the workload's timing drew.
   const faultRand = seededRandom(seed)
   const workRand = seededRandom(seed ^ 0x9E3779B9)
@@ -132,7 +139,8 @@ export async function runCampaign (options: CampaignOptions): Promise<CampaignRe
     AGENTMESH_RETRY_MAX_RETRIES: '3',
     AGENTMESH_RETRY_INITIAL_DELAY_MS: '200',
     AGENTMESH_RETRY_MAX_DELAY_MS: '1000',
-    AGENTMESH_BREAKER_RESET_MS: '1000'
+    AGENTMESH_BREAKER_RESET_MS: '1000',
+    ...options.agentEnv
   })
   const lab = NetnsLab.create(HOSTS, { agent: AGENT })
   const peerIds: string[] = []

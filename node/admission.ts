@@ -20,7 +20,7 @@ import { HOW_TO_GET, OPEN_MODE_WARNING, type Security } from './security-load.js
 import { ConfigError, NotAdmittedError } from '../protocols/core/errors.js'
 import { verifyCredential, type Credential } from '../protocols/admission/credential.js'
 import { RevocationList, Revocations, verifyRevocations } from '../protocols/admission/revocation.js'
-import { COORDINATOR_ROLE, REVOCATIONS_TOPIC_NAME } from '../protocols/admission/constants.js'
+import { COORDINATOR_ROLE, REFUSED_ANSWER_GRACE_MS, REVOCATIONS_TOPIC_NAME } from '../protocols/admission/constants.js'
 import { RefusalBackoff } from '../protocols/admission/refusal-backoff.js'
 import { defineTopic } from '../protocols/pubsub/topics.js'
 import type { PubSubService } from '../protocols/pubsub/index.js'
@@ -362,8 +362,8 @@ export class Admission {
       // A peer that left during its own check is not cooled down: it showed nothing wrong.
       const cooldownMs = reason === 'left' ? 0 : this.coolDown(peer)
       this.audit({ kind: 'admission.refused', peer, code: 'SEC001', reason: why.message.slice(0, 512), detail: { cooldownMs } })
-      // At once, yet after the SEC001 answer has gone out, so the peer learns why.
-      setTimeout(() => { this.expel(peer, why.message) }, 100).unref?.()
+      // Soon, yet after the SEC001 answer has been read, so the peer learns why.
+      setTimeout(() => { this.expel(peer, why.message) }, REFUSED_ANSWER_GRACE_MS).unref?.()
       throw why
     }
   }
@@ -427,8 +427,8 @@ export class Admission {
     const ms = this.backoff.strike(peer, now)
     // Its host too: new peer ids from one host get no new admission windows.
     for (const host of new Set(hosts)) gate.coolDownHost(host, this.backoff.strike(`host ${host}`, now), now)
-    // After the SEC001 answer has gone out (expel waits 100 ms for it), so the peer learns why.
-    setTimeout(() => { gate.coolDown(peer, ms) }, 150).unref?.()
+    // After the SEC001 answer has been read (expel waits REFUSED_ANSWER_GRACE_MS for it), so the peer learns why.
+    setTimeout(() => { gate.coolDown(peer, ms) }, REFUSED_ANSWER_GRACE_MS + 50).unref?.()
     return ms
   }
 

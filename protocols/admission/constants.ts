@@ -23,6 +23,15 @@ export const MAX_REVOKED = 4_096
  */
 export const DEFAULT_ADMISSION_TIMEOUT_MS = 5_000
 
+/**
+ * How long a peer refused by its card exchange stays connected after the refusal (SEC001) was
+ * answered, so that it reads why before the connection goes. Closing a socket with unread data
+ * on it sends a reset, and a reset makes the other side drop what it had not read yet: at 100 ms,
+ * a stranger on a loaded host (CI load, three test files at once) lost its SEC001 answer and saw
+ * only "stream closed". A refused peer's requests are refused meanwhile, and nothing is sent to it.
+ */
+export const REFUSED_ANSWER_GRACE_MS = 1_000
+
 /** The gossip topic revocation lists spread on; every node re-publishes a newer list it accepts. */
 export const REVOCATIONS_TOPIC_NAME = '$agentmesh/revocations'
 
