@@ -96,6 +96,11 @@ export class FailureDetector {
     return hold ? this.take(peer) : undefined
   }
 
+  /** The peer whose slot `at` is, while this detector holds it (member or not yet). */
+  peerAt (at: number): string | undefined {
+    return at >= 0 && at < this.used && this.codes[at] !== FREE ? this.slots.peerAt(at) : undefined
+  }
+
   /** How many slots the columns have room for: a caller's own columns follow it. */
   get slotCapacity (): number { return this.capacity }
 

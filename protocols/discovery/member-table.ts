@@ -127,6 +127,9 @@ export class MemberTable {
   /** The slot `peer`'s notes are kept in (see `MemberTableInit.slots`), if it has one. */
   slotOf (peer: string): number | undefined { return this.fd.slot(peer) }
 
+  /** Whose slot `slot` is (the inverse of `slotOf`), if held. */
+  peerAt (slot: number): string | undefined { return this.fd.peerAt(slot) }
+
   /** What `peer` told of itself, if anything. */
   private info (peer: string): Told | undefined {
     const at = this.fd.slot(peer)
