@@ -47,6 +47,10 @@ export interface WorldInit {
   /** An inbound connection older than this may be handed on (connections.handOffAfterMs; protocols/discovery/hand-off.ts). */
   handOffAfterMs: number
   gossipFanout: number
+  /**
+   * Agents 0..seeds-1 are the seeds: each newcomer lists them all as its bootstrap addresses and
+   * dials them in a random order of its own until one takes it (bootstrap.ts's join round).
+   */
   seeds: number
   /** A joiner refused by every seed tries again after a backoff doubled up to this (connections.bootstrapMaxDelayMs). */
   joinMaxDelayMs?: number
@@ -74,8 +78,10 @@ export interface Agent {
   neighbourIds: Set<string>
   /** Inbound connections (the dialler's index) and when each opened. */
   inbound: Map<number, number>
-  /** A joiner refused by its seed redials one after this backoff (bootstrap.ts: doubled up to 30 s). */
+  /** A joiner refused by every seed of a round starts the next round after this backoff (bootstrap.ts: doubled up to bootstrapMaxDelayMs). */
   joinDelay: number
+  /** The seeds its join round has yet to try, in its own random order (none once joined). */
+  joinRound: number[]
   /** Agents that said no to a hand-off, and until when they are not asked again; handing on (past 3/4 of the cap, until half). */
   declined: Map<number, number>
   draining: boolean
@@ -138,6 +144,7 @@ export class World {
       neighbourIds: new Set(),
       inbound: new Map(),
       joinDelay: 500,
+      joinRound: [],
       declined: new Map(),
       draining: false,
       mesh: new Set(),
@@ -223,9 +230,35 @@ export class World {
     this.push({ at: this.now + membership.syncIntervalMs * (0.5 + this.random()), kind: 'sync', agent: a.i })
     this.push({ at: this.now + 300, kind: 'dial', agent: a.i })
     this.scheduleElection(a)
-    // The bootstrap dial: one of the seeds (the seeds themselves start first and dial each other).
-    const seed = a.i < this.init.seeds ? (a.i + 1) % this.init.seeds : Math.floor(this.random() * Math.min(this.init.seeds, n))
-    if (seed !== a.i) this.dial(a, seed)
+    // The bootstrap dial: the seeds themselves start first and dial the next one (a ring); every
+    // other agent starts a join round over all of them.
+    if (a.i < this.init.seeds) {
+      const next = (a.i + 1) % Math.min(this.init.seeds, n)
+      if (next !== a.i) this.dial(a, next)
+    } else this.joinRoundStart(a)
+  }
+
+  /**
+   * A join round, as bootstrap.ts runs it: the seeds one after the other in a random order until
+   * one takes the joiner. With one seed per few hundred agents and newcomers spread over them,
+   * the join's length stays flat in N (three seeds for every N made it grow as N: each hands on
+   * a fixed number of agents a second).
+   */
+  private joinRoundStart (a: Agent): void {
+    const k = Math.min(this.init.seeds, this.init.n)
+    const round = Array.from({ length: k }, (_, i) => i)
+    for (let i = k - 1; i > 0; i--) { const j = Math.floor(this.random() * (i + 1)); [round[i], round[j]] = [round[j], round[i]] }
+    a.joinRound = round
+    this.joinNext(a)
+  }
+
+  /** The next seed of the round; once every seed refused, the next round after the backoff. */
+  private joinNext (a: Agent): void {
+    const seed = a.joinRound.pop()
+    if (seed !== undefined) { this.dial(a, seed); return }
+    const wait = a.joinDelay / 2 + this.random() * a.joinDelay / 2
+    a.joinDelay = Math.min(a.joinDelay * 2, this.init.joinMaxDelayMs ?? DEFAULT_BOOTSTRAP_MAX_DELAY_MS)
+    this.push({ at: this.now + wait, kind: 'rejoin', agent: a.i })
   }
 
   /** A dial: connected after a round trip and a handshake (two round trips), if the other is up and has room. */
@@ -234,17 +267,20 @@ export class World {
   }
 
   private connect (a: Agent, b: Agent): void {
-    if (a.neighbours.has(b.i) || !a.up || !b.up) return
+    if (a.neighbours.has(b.i) || !a.up) return
+    if (!b.up) {
+      // A dial to a crashed agent fails: a joiner goes on with its round.
+      if (a.neighbours.size === 0 && a.i >= this.init.seeds) this.joinNext(a)
+      return
+    }
     if (b.neighbours.size >= this.init.maxConnections || b.inbound.size >= this.init.maxInbound) {
-      // Refused. A joiner (no connection yet) tries a seed again after its backoff, as bootstrap.ts does.
-      if (a.neighbours.size === 0) {
-        const wait = a.joinDelay / 2 + this.random() * a.joinDelay / 2
-        a.joinDelay = Math.min(a.joinDelay * 2, this.init.joinMaxDelayMs ?? DEFAULT_BOOTSTRAP_MAX_DELAY_MS)
-        this.push({ at: this.now + wait, kind: 'rejoin', agent: a.i })
-      }
+      // Refused (the gater, before Noise: a failed dial). A joiner (no connection yet) tries the
+      // round's next seed, as bootstrap.ts does.
+      if (a.neighbours.size === 0 && a.i >= this.init.seeds) this.joinNext(a)
       return
     }
     a.joinDelay = 500
+    a.joinRound = []
     b.inbound.set(a.i, this.now)
     for (const [x, y] of [[a, b], [b, a]]) {
       x.neighbours.add(y.i)
@@ -486,7 +522,7 @@ export class World {
         this.push({ at: this.now + membership.syncIntervalMs, kind: 'sync', agent: a.i })
         break
       case 'rejoin':
-        if (a.neighbours.size === 0) this.dial(a, Math.floor(this.random() * Math.min(this.init.seeds, this.init.n)))
+        if (a.neighbours.size === 0) this.joinRoundStart(a)
         break
       case 'dial': {
         this.handOff(a)

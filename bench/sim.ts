@@ -13,6 +13,9 @@
 //                       quarters of it, it hands the oldest on (protocols/discovery/hand-off.ts)
 //   --hand-off-ms MS    connections.handOffAfterMs (10000)
 //   --join-max-delay MS connections.bootstrapMaxDelayMs (10000): a joiner refused by full seeds retries after at most this
+//   --agents-per-seed A one seed per A agents, at least 3 (100); every newcomer lists them all and
+//                       tries them in its own random order, as a deployment with several bootstrap addresses
+//   --seeds K           K seeds whatever N (3 for every N before: the join's length then grew as N)
 //   --snapshot FILE     a V8 heap snapshot after the rest phase (bench/heap-paths.ts --owners splits it)
 //   --json              JSON lines only     --quiet   no progress lines on stderr (one as each phase ends)
 // Run with `node --expose-gc` for the heap per (agent, member) pair measured after a collection.
@@ -36,12 +39,25 @@ const maxInbound = Number(arg('max-inbound', '200'))
 const handOffAfterMs = Number(arg('hand-off-ms', '10000'))
 const joinMaxDelayMs = Number(arg('join-max-delay', String(DEFAULT_BOOTSTRAP_MAX_DELAY_MS)))
 const snapshot = arg('snapshot', '')
+/**
+ * Seeds in proportion to N: each takes `maxInbound` newcomers before its gater refuses, and hands
+ * on a few a second after `handOffAfterMs`, so a fixed number of seeds made the join last as N
+ * (3 seeds: all saw all at 38.5 s at 1,000 agents, 127.6 s at 3,000). One per 100 agents keeps a
+ * seed's share of the wave under the three quarters of `maxInbound` (200) where it starts handing
+ * on, so no newcomer waits for a hand-off; one per 300 (4 seeds at 1,000) still had a quarter of
+ * the newcomers refused and waiting (30.5 s at 1,000, against 15.6 s).
+ */
+const agentsPerSeed = Number(arg('agents-per-seed', '100'))
+const fixedSeeds = arg('seeds', '')
+const seedsFor = (n: number): number => Math.min(n, fixedSeeds !== '' ? Number(fixedSeeds) : Math.max(3, Math.ceil(n / agentsPerSeed)))
 const preset = wan ? presets.wan : presets.lan
 const latency: [number, number] = wan ? [20, 150] : [0.5, 5]
 const LIMIT_MS = 180_000
 
 interface Result {
   n: number
+  /** Seeds the newcomers joined through. */
+  seeds: number
   preset: string
   latencyMs: [number, number]
   joinAllAliveS: number | null
@@ -96,10 +112,10 @@ function runOne (n: number): Result {
     handOffAfterMs,
     joinMaxDelayMs,
     gossipFanout: DEFAULT_GOSSIP_FANOUT,
-    seeds: 3
+    seeds: seedsFor(n)
   })
-  // The join wave: the seeds first, every other agent within 5 s, each dialling one seed.
-  for (let i = 0; i < n; i++) world.joinAt(i, i < 3 ? 0 : world.random() * 5_000)
+  // The join wave: the seeds first, every other agent within 5 s, each through the seeds.
+  for (let i = 0; i < n; i++) world.joinAt(i, i < seedsFor(n) ? 0 : world.random() * 5_000)
   let allAlive: number | null = null
   let most: number | null = null
   let coordinator: number | null = null
@@ -165,6 +181,7 @@ function runOne (n: number): Result {
   const s = (ms: number | null): number | null => ms === null ? null : Math.round(ms) / 1_000
   return {
     n,
+    seeds: seedsFor(n),
     preset: wan ? 'wan' : 'lan',
     latencyMs: latency,
     joinAllAliveS: s(allAlive),
@@ -204,6 +221,7 @@ if (!jsonOnly) {
     ['bytes/agent/s at rest, all', r => r.rest.total.bytesPerAgentS, 0],
     ...KINDS.map((k): [string, (r: Result) => number | null, number] => [`  bytes/agent/s, ${k}`, r => r.rest[k].bytesPerAgentS, 0]),
     ['statements per full exchange', r => r.statementsPerSync, 0],
+    ['seeds the newcomers join through', r => r.seeds, 0],
     ['join wave: 99.9% of pairs see each other alive (s)', r => r.join999S, 1],
     ['join wave: all see all alive (s)', r => r.joinAllAliveS, 1],
     ['join wave: one coordinator followed by all (s)', r => r.joinCoordinatorS, 1],

@@ -108,6 +108,11 @@ export class MemberAgent {
   /** Its own statement's and each live member's (member, seq): what a full exchange lists (MemberView's entries). */
   entries (): Entry[] { return this.rumours.entries(p => this.gives(p)) }
 
+  /** `entries` in `buckets` only, from the digest's columns (MemberView's `entriesIn`): the view is not walked. */
+  entriesIn (buckets: ReadonlySet<number>): Entry[] {
+    return this.digest.entriesIn(buckets, this.init.id, slot => this.table.peerAt(slot), p => this.rumours.seq(p))
+  }
+
   /** Whether its statement of `p` goes in an exchange: its own, or a live member's. */
   private gives (p: string): boolean { if (p === this.init.id) return true; const s = this.table.state(p); return s === 'alive' || s === 'suspect' }
 
@@ -175,13 +180,13 @@ export class MemberAgent {
         // The view is walked for a listing only when some bucket differs (at rest, none does).
         const buckets = differing(this.digest.sums(), msg.sums)
         const max = this.init.syncMax?.statements ?? Infinity
-        const list = buckets.size === 0 ? { entries: [], buckets: [], more: false } : listDiffering(this.entries(), buckets, max, this.init.random)
+        const list = buckets.size === 0 ? { entries: [], buckets: [], more: false } : listDiffering(this.entriesIn(buckets), buckets, max, this.init.random)
         this.init.send(from, { type: 'member-digest-answer', ...list, round: msg.round })
         break
       }
       case 'member-digest-answer': {
         if (msg.buckets.length === 0) break
-        const { want, give } = reconcile(this.entries(), msg.entries, msg.buckets, m => this.rumours.seq(m), this.init.id)
+        const { want, give } = reconcile(this.entriesIn(new Set(msg.buckets)), msg.entries, msg.buckets, m => this.rumours.seq(m), this.init.id)
         if (want.length === 0 && give.length === 0) break
         const given = this.cut(give)
         this.init.send(from, { type: 'member-patch', statements: this.copy(given.statements), want, more: msg.more || given.more, round: msg.round })

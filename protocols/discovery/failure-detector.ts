@@ -36,6 +36,9 @@ export interface FailureDetectorConfig {
 
 export interface Transition { peer: string, from: MemberState | 'unknown', to: MemberState, at: number, incarnation: number }
 
+/** A member suspected or offline, and whether this node accuses it first-hand. */
+export interface Lost { peer: string, state: MemberState, incarnation: number, since: number, accused: boolean }
+
 interface Suspicion { startedAt: number, confirmations: Set<string>, deadline: number }
 
 const STATES: readonly MemberState[] = ['alive', 'suspect', 'offline', 'left']
@@ -79,6 +82,12 @@ export class FailureDetector {
    */
   private live = 0
   private readonly lostPeers = new Set<string>()
+  /**
+   * Raised by every change of what this detector holds (a state, an incarnation, a confirmation,
+   * an accusation of its own, a member forgotten): a caller that derived something from it (the
+   * member table's `reconsider`) knows it need not derive it again while the count stands.
+   */
+  private changeCount = 0
   constructor (private readonly config: FailureDetectorConfig) {
     if (config.suspicionMinMs > config.suspicionMaxMs) throw new RangeError('suspicionMinMs must not exceed suspicionMaxMs')
     this.owns = config.directory === undefined
@@ -96,6 +105,14 @@ export class FailureDetector {
     return hold ? this.take(peer) : undefined
   }
 
+  /** The peer whose slot `at` is, while this detector holds it (member or not yet). */
+  peerAt (at: number): string | undefined {
+    return at >= 0 && at < this.used && this.codes[at] !== FREE ? this.slots.peerAt(at) : undefined
+  }
+
+  /** Changes so far of what is held (see `changeCount`): equal counts, the same states, incarnations, confirmations and accusations. */
+  get changes (): number { return this.changeCount }
+
   /** How many slots the columns have room for: a caller's own columns follow it. */
   get slotCapacity (): number { return this.capacity }
 
@@ -105,6 +122,7 @@ export class FailureDetector {
     if (at >= this.used) this.used = at + 1
     this.codes[at] = UNKNOWN
     this.accusedBy[at] = 0
+    this.changeCount++
     this.incarnations[at] = 0
     this.sinces[at] = 0
     return at
@@ -146,11 +164,27 @@ export class FailureDetector {
    * each with whether this node accuses it first-hand (its own probe failed): what a statement
    * names.
    */
-  lost (): Array<{ peer: string, state: MemberState, incarnation: number, since: number, accused: boolean }> {
-    const out: Array<{ peer: string, state: MemberState, incarnation: number, since: number, accused: boolean }> = []
+  lost (): Lost[] {
+    const out: Lost[] = []
     for (const peer of this.lostPeers) {
       const at = this.slots.slotOf(peer) as number
       out.push({ peer, state: STATES[this.codes[at] - 1], incarnation: this.incarnations[at], since: this.sinces[at], accused: this.accusedBy[at] === 1 })
+    }
+    return out
+  }
+
+  /** Each member suspected or offline, in `lost()`'s order, with whether this node accuses it first-hand, without building the list. */
+  forEachLost (fn: (peer: string, accused: boolean) => void): void {
+    for (const peer of this.lostPeers) fn(peer, this.accusedBy[this.slots.slotOf(peer) as number] === 1)
+  }
+
+  /** `lost()`'s members that this node accuses first-hand, only (what its statement names): the others are not built. */
+  accusedLost (): Lost[] {
+    const out: Lost[] = []
+    for (const peer of this.lostPeers) {
+      const at = this.slots.slotOf(peer) as number
+      if (this.accusedBy[at] !== 1) continue
+      out.push({ peer, state: STATES[this.codes[at] - 1], incarnation: this.incarnations[at], since: this.sinces[at], accused: true })
     }
     return out
   }
@@ -172,7 +206,10 @@ export class FailureDetector {
     const state = STATES[this.codes[at] - 1]
     // A member that left comes back only with a newer incarnation (a restart).
     if (state === 'left' && incarnation === this.incarnations[at]) return []
-    if (state === 'alive') { this.incarnations[at] = incarnation; return [] }
+    if (state === 'alive') {
+      if (this.incarnations[at] !== incarnation) { this.incarnations[at] = incarnation; this.changeCount++ }
+      return []
+    }
     // Refutes a suspicion or an offline verdict only with an incarnation at least as new.
     return [this.set(peer, at, 'alive', incarnation, now)]
   }
@@ -185,7 +222,7 @@ export class FailureDetector {
     // Offline already (others' word came first): this node's own failed probe is still said, so
     // the accusation does not rest on accusers that may go away.
     const state = STATES[this.codes[at] - 1]
-    if (state === 'suspect' || state === 'offline') this.accusedBy[at] = 1
+    if ((state === 'suspect' || state === 'offline') && this.accusedBy[at] !== 1) { this.accusedBy[at] = 1; this.changeCount++ }
     return out
   }
 
@@ -195,7 +232,10 @@ export class FailureDetector {
   /** This node states a suspicion or verdict it heard as its own (its accusers are gone: member-table.ts, `reconsider`). */
   adopt (peer: string): void {
     const at = this.at(peer)
-    if (at !== undefined && (this.codes[at] === CODE.suspect || this.codes[at] === CODE.offline)) this.accusedBy[at] = 1
+    if (at !== undefined && (this.codes[at] === CODE.suspect || this.codes[at] === CODE.offline) && this.accusedBy[at] !== 1) {
+      this.accusedBy[at] = 1
+      this.changeCount++
+    }
   }
 
   /**
@@ -244,6 +284,7 @@ export class FailureDetector {
     this.lostPeers.delete(peer)
     this.suspicions.delete(peer)
     this.codes[at] = FREE
+    this.changeCount++
     if (this.owns) this.slots.release(peer)
   }
 
@@ -281,6 +322,7 @@ export class FailureDetector {
     const s = this.suspicions.get(peer)
     if (s === undefined || s.confirmations.has(by)) return []
     s.confirmations.add(by)
+    this.changeCount++
     s.deadline = Math.min(s.deadline, s.startedAt + this.timeoutFor(s.confirmations.size - 1))
     return []
   }
@@ -299,6 +341,7 @@ export class FailureDetector {
     this.suspicions.delete(peer)
     // Offline keeps the accusation (said on for those who learn the mesh later); a refutation or a leave ends it.
     if (to !== 'offline') this.accusedBy[at] = 0
+    this.changeCount++
     return { peer, from, to, at: now, incarnation }
   }
 }

@@ -56,6 +56,11 @@ export interface MemberExchangeInit {
   self: string
   /** What this node holds for an exchange: its own statement and each live member's. */
   entries: () => Entry[]
+  /**
+   * `entries` in the listed buckets only, from the columns the second version's sums are kept in
+   * (member-digest-sums.ts `entriesIn`), without walking the view; none: `entries` filtered.
+   */
+  entriesIn?: (buckets: ReadonlySet<number>) => Entry[]
   /** The second version's sums of `entries` under `salt` (16 hex digits), kept ready (member-digest-sums.ts). */
   sums: (salt: string) => Uint32Array
   /** Whether this node gives `member`'s statement in an exchange (its own, or a live member's): `entries`, one at a time. */
@@ -136,7 +141,7 @@ export class MemberExchange {
       // Nothing listed (at rest: no bucket differs), nothing to reconcile: the view is not walked.
       const { want, give } = listed.buckets.length === 0
         ? { want: [], give: [] }
-        : reconcile(this.init.entries(), listed.entries, listed.buckets, m => this.init.held.seq(m), this.init.self)
+        : reconcile(this.entriesIn(new Set(listed.buckets)), listed.entries, listed.buckets, m => this.init.held.seq(m), this.init.self)
       const given = this.cut(this.init.passive ? [] : give)
       if (want.length === 0 && given.statements.length === 0) {
         // Nothing to ask or give in what was listed; buckets left out are listed next round.
@@ -175,6 +180,11 @@ export class MemberExchange {
     return await rpc.request(peer, MemberDigest, { sums: encodeDigest(digestOf(this.init.entries(), salt)), salt }, { timeoutMs })
   }
 
+  /** What this node gives in `buckets`: by the kept columns when it has them. */
+  private entriesIn (buckets: ReadonlySet<number>): Entry[] {
+    return this.init.entriesIn?.(buckets) ?? this.init.entries()
+  }
+
   /** The exchange of an older build: the whole set both ways, at most once per WHOLE_EVERY_MS with one agent. */
   private async whole (peer: string, mark: { last: number }): Promise<void> {
     if (Date.now() - mark.last < WHOLE_EVERY_MS) return
@@ -194,7 +204,8 @@ export class MemberExchange {
     this.init.charge(peer, Math.max(1, Math.ceil(this.init.held.size / SUMMED_PER_UNIT)), correlationId)
     const buckets = differing(version === 2 ? this.init.sums(salt) : digestOf(this.init.entries(), salt), theirs)
     if (buckets.size === 0) return { entries: [], buckets: [], more: false }
-    const list = listDiffering(this.init.entries(), buckets, SYNC_MAX_STATEMENTS, this.init.random ?? Math.random)
+    // The first version's sums were made from `entries`: listed from the same walk.
+    const list = listDiffering(version === 2 ? this.entriesIn(buckets) : this.init.entries(), buckets, SYNC_MAX_STATEMENTS, this.init.random ?? Math.random)
     this.init.charge(peer, Math.ceil(list.entries.length / LISTED_PER_UNIT), correlationId)
     return list
   }

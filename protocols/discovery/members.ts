@@ -169,6 +169,7 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
       self,
       passive: init.passive === true,
       entries: () => this.rumours.entries(p => p === self || this.live(p)),
+      entriesIn: buckets => this.digest.entriesIn(buckets, self, slot => this.table.peerAt(slot), p => this.rumours.seq(p)),
       sums: salt => this.digest.sums(salt),
       gives: p => p === self || this.live(p),
       held: this.rumours,

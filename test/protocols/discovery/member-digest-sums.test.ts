@@ -72,9 +72,18 @@ test('DigestSums: kept by slot through random holds, changes of state and slots 
       const reference: Array<[string, Fingerprint]> = own === undefined ? [] : [own]
       for (const s of slots) if (s?.member !== undefined && s.fp !== undefined && s.live) reference.push([s.member, s.fp])
       assert.deepEqual([...sums.sums(salt)], [...sumsOf(reference, salt)], `step ${step}, salt '${salt}'`)
+      // What a listing of some buckets gives is what the sums covered in them (seq: the step the fingerprint was made at).
+      const buckets = new Set(Array.from({ length: 1 + pick(8) }, () => pick(64)))
+      const seqOf = new Map(reference.map(([m], i) => [m, i]))
+      const peerAt = (at: number): string | undefined => slots[at]?.member
+      const listed = sums.entriesIn(buckets, 'me', peerAt, m => seqOf.get(m))
+      const expected = reference.filter(([m]) => buckets.has(bucketOf(m))).map(([m]): [string, number] => [m, seqOf.get(m) as number])
+      assert.deepEqual(sortEntries(listed), sortEntries(expected), `step ${step}, buckets ${[...buckets].join(',')}`)
     }
   }
 })
+
+const sortEntries = (xs: Array<[string, number]>): Array<[string, number]> => [...xs].sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)
 
 test('DigestSums beside a MemberTable (as MemberView wires them): the sums follow every member\'s state, a leave, a failed probe, an offline verdict, a reap', { timeout: 3 * 60_000 }, () => {
   const random = seededRandom(seedOf('DigestSums with the member table'))
@@ -123,5 +132,11 @@ test('DigestSums beside a MemberTable (as MemberView wires them): the sums follo
     const reference: Array<[string, Fingerprint]> = [['me', fingerprint('me', 1)]]
     for (const [m, seq] of held) { const s = table.state(m); if (s === 'alive' || s === 'suspect') reference.push([m, fingerprint(m, seq)]) }
     assert.deepEqual([...sums.sums()], [...sumsOf(reference)], `step ${step}`)
+    // A listing of a few buckets, from the columns and the table's slots, is the reference's in them.
+    const buckets = new Set(Array.from({ length: 1 + Math.floor(random() * 8) }, () => Math.floor(random() * 64)))
+    const seqs = new Map<string, number>([['me', 1], ...held])
+    const listed = sums.entriesIn(buckets, 'me', at => table.peerAt(at), m => seqs.get(m))
+    const expected = reference.filter(([m]) => buckets.has(bucketOf(m))).map(([m]): [string, number] => [m, seqs.get(m) as number])
+    assert.deepEqual(sortEntries(listed), sortEntries(expected), `step ${step}`)
   }
 })
