@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import type { Stream } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { decodeEnvelope, encodeEnvelope, isExpired, makeEnvelope, peekId, type Envelope } from '../envelope/index.js'
@@ -72,6 +73,10 @@ export class RpcChannel {
 
   constructor (init: ChannelInit) {
     this.init = init
+    // Every request in the window whose handler asks for ctx.signal listens to it: up to the
+    // window, not a leak. Node's default of 10 would print MaxListenersExceededWarning into the
+    // host's output (seen with 24 agents on the views graph, holding joins for unknown senders).
+    setMaxListeners(Infinity, this.closeController.signal)
     this.stream = init.stream
     this.remotePeer = init.remotePeer
     this.decoder = new FrameDecoder(init.maxMessageBytes)

@@ -3,6 +3,7 @@
  * long-lived stream to each peer it calls and multiplexes requests on it by id: measured 4-5x
  * the throughput of a stream per request, because a new stream costs a multistream-select round.
  */
+import { setMaxListeners } from 'node:events'
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { z } from 'zod'
@@ -471,5 +472,7 @@ export class RpcService {
 
 function selfCaller (peer: string): Caller & { stop: AbortController } {
   const stop = new AbortController()
+  // Each of this node's requests to itself whose handler asks for ctx.signal listens to it.
+  setMaxListeners(Infinity, stop.signal)
   return { remotePeer: peer, closeSignal: stop.signal, stop }
 }

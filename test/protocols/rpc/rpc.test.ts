@@ -146,3 +146,32 @@ test('rpc ttl: a request that arrives after its ttl is not handled but counted a
     await stopAll([a, b])
   }
 })
+
+test('thirty handlers waiting on one connection and thirty on a node\'s requests to itself, each holding ctx.signal: all answered, and no MaxListenersExceededWarning printed into the host', { timeout: 3 * 60_000 }, async () => {
+  const [a, b] = await startMesh(2)
+  const warnings: Error[] = []
+  const onWarning = (w: Error): void => { if (w.name === 'MaxListenersExceededWarning') warnings.push(w) }
+  process.on('warning', onWarning)
+  try {
+    let entered = 0
+    let release!: () => void
+    const released = new Promise<void>(resolve => { release = resolve })
+    b.handle('hold', async (_req, ctx) => {
+      // Asking for the signal is what listens to the connection's close.
+      const signal = ctx.signal
+      entered++
+      await Promise.race([released, new Promise(resolve => { signal.addEventListener('abort', resolve, { once: true }) })])
+      return { aborted: signal.aborted }
+    })
+    const answers = [a, b].flatMap(from => Array.from({ length: 30 }, async () => await from.request(b.peerId, 'hold', {}, { timeoutMs: 60_000 })))
+    await waitFor(() => entered === 60, 'all sixty handlers to be waiting at once', 30_000)
+    release()
+    assert.deepEqual(await Promise.all(answers), Array.from({ length: 60 }, () => ({ aborted: false })))
+    // Node prints the warning on the tick after the eleventh listener: let that tick pass.
+    await new Promise(resolve => setImmediate(resolve))
+    assert.deepEqual(warnings.map(w => w.message), [])
+  } finally {
+    process.off('warning', onWarning)
+    await stopAll([a, b])
+  }
+})
