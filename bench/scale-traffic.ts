@@ -9,7 +9,9 @@
  *   member gossip, probes, member sync, election requests and answers, coordinator announcements),
  *   split into membership and coordination;
  * - gossipsub frames sent (every RPC gossipsub writes to a peer: messages, relays and control);
- * - connections held, and the process's CPU divided by the agents (% of one core).
+ * - connections held, connections opened (either end counts it: one connection counts twice, as
+ *   both ends pay for its handshake), and HyParView messages sent (`connections.graph` views);
+ * - the process's CPU divided by the agents (% of one core).
  */
 import { Session } from 'node:inspector/promises'
 import { mkdir, writeFile } from 'node:fs/promises'
@@ -34,7 +36,11 @@ export interface TrafficRow {
   membershipPerS: number
   coordinationPerS: number
   gossipFramesPerS: number
+  /** HyParView messages sent (0 on the dialer graph). */
+  viewMessagesPerS: number
   connections: number
+  /** Connections opened per agent and second at rest, as each end counts them. */
+  connectionsOpenedPerS: number
   cpuPctPerAgent: number
   /** Where convergence stood at the end: the fewest members one agent saw alive, agents following a leader, voters. */
   minAlive: number
@@ -52,6 +58,13 @@ function countGossipFrames (node: AgentNode): () => number {
   const send = gs.sendRpc.bind(gs)
   gs.sendRpc = (id, rpc) => { frames++; return send(id, rpc) }
   return () => frames
+}
+
+/** Count the connections a node opens or accepts. */
+function countOpened (node: AgentNode): () => number {
+  let opened = 0
+  node.libp2p.addEventListener('connection:open', () => { opened++ })
+  return () => opened
 }
 
 function housekeeping (node: AgentNode, subjects: string[]): number {
@@ -98,14 +111,17 @@ export async function measureTraffic (n: number, o: TrafficOptions): Promise<Tra
   const t0 = Date.now()
   const nodes = await startAgents(n, o)
   const frames = nodes.map(countGossipFrames)
+  const opened = nodes.map(countOpened)
   const end = Date.now() + o.convergeMs
   while (Date.now() < end && !converged(nodes)) await sleep(100)
   const convergedS = converged(nodes) ? (Date.now() - t0) / 1000 : null
   await sleep(o.settleMs)
-  const read = (): { m: number, c: number, f: number, cpu: NodeJS.CpuUsage, at: number } => ({
+  const read = (): { m: number, c: number, f: number, v: number, o: number, cpu: NodeJS.CpuUsage, at: number } => ({
     m: nodes.reduce((s, x) => s + housekeeping(x, MEMBERSHIP_SUBJECTS), 0),
     c: nodes.reduce((s, x) => s + housekeeping(x, COORDINATION_SUBJECTS), 0),
     f: frames.reduce((s, f) => s + f(), 0),
+    v: nodes.reduce((s, x) => s + x.stats.get('view_messages_total', { what: 'out' }), 0),
+    o: opened.reduce((s, f) => s + f(), 0),
     cpu: process.cpuUsage(),
     at: performance.now()
   })
@@ -134,7 +150,9 @@ export async function measureTraffic (n: number, o: TrafficOptions): Promise<Tra
     membershipPerS: per(b.m - a.m),
     coordinationPerS: per(b.c - a.c),
     gossipFramesPerS: per(b.f - a.f),
+    viewMessagesPerS: Math.round((b.v - a.v) / seconds / n * 100) / 100,
     connections: Math.round(connections * 10) / 10,
+    connectionsOpenedPerS: Math.round((b.o - a.o) / seconds / n * 100) / 100,
     cpuPctPerAgent: Math.round((cpu.user + cpu.system) / 1e6 / seconds / n * 100 * 100) / 100,
     minAlive: Math.min(...nodes.map(x => x.members().filter(m => m.state === 'alive').length)),
     following: nodes.filter(x => x.coordination.leader !== undefined).length,

@@ -84,6 +84,14 @@ export interface HyParViewInit {
    * than the request may wait. Without it, any reserve peer at random (as in the paper).
    */
   prefer?: (peer: string) => boolean
+  /**
+   * Whether a shuffle whose walk ends here is answered (the shell's answer: only an origin it
+   * holds a connection to). A node whose reserve is also learnt from a member view loses little
+   * by not answering: the reply refreshes a reserve that the member view refreshes anyway, and to an
+   * origin not connected it costs a connection (a handshake a side, about 60 ms of CPU here).
+   * The walk's sample is taken either way. Without it, always (as in the paper).
+   */
+  answerShuffle?: (origin: string) => boolean
 }
 
 export class HyParView {
@@ -91,6 +99,7 @@ export class HyParView {
   private readonly self: string
   private readonly random: () => number
   private readonly prefer: (peer: string) => boolean
+  private readonly answerShuffle: (origin: string) => boolean
   private readonly active = new Set<string>()
   private readonly passive = new Set<string>()
   /** Neighbour requests out, by peer: when each was sent (a peer that never answers counts as failed). */
@@ -116,6 +125,7 @@ export class HyParView {
     this.self = init.self
     this.random = init.random
     this.prefer = init.prefer ?? (() => false)
+    this.answerShuffle = init.answerShuffle ?? (() => true)
     this.now = init.now
     // Spread the first shuffles over an interval: agents started together do not shuffle in step.
     this.nextShuffle = init.now + this.config.shuffleIntervalMs * (0.5 + this.random())
@@ -292,6 +302,7 @@ export class HyParView {
       return
     }
     // The walk ends here: answer the origin with as many of this node's reserve, then take its sample.
+    if (!this.answerShuffle(msg.origin)) { this.integrate(carried, []); return }
     const reply = this.sample([...this.passive], carried.length)
     this.send(msg.origin, { type: 'shuffle-reply', peers: reply })
     this.integrate(carried, reply)

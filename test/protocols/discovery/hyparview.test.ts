@@ -112,3 +112,21 @@ test('hyparview: the rules one peer can lean on: a join is never refused, a full
   const ask = spare.drain().find(o => o.type === 'send')
   assert.deepEqual(ask, { type: 'send', to: 'r1', message: { type: 'neighbour', high: true } }, 'isolated: it asks with high priority')
 })
+
+test('hyparview: a walk that ends at a node told not to answer its origin takes the sample and sends nothing; one told to answers with its reserve', { timeout: 60_000 }, () => {
+  const endOfWalk = (answer: boolean): HyParView => {
+    const hv = new HyParView({ self: 'end', random: seededRandom(SEED), now: 0, answerShuffle: origin => answer && origin === 'far' })
+    hv.receive('n', { type: 'join' }, 0)
+    hv.learn(['r1', 'r2'], 0)
+    hv.drain()
+    hv.receive('n', { type: 'shuffle', origin: 'far', ttl: 0, peers: ['far', 'q1', 'q2'] }, 1)
+    return hv
+  }
+  const silent = endOfWalk(false)
+  assert.deepEqual(silent.drain(), [], 'no reply: with no connection to the origin it would need one of its own')
+  assert.deepEqual(['far', 'q1', 'q2'].filter(p => silent.passiveView().includes(p)), ['far', 'q1', 'q2'], 'the sample is taken all the same')
+  const answering = endOfWalk(true)
+  const reply = answering.drain().filter(o => o.type === 'send')
+  assert.equal(reply.length, 1)
+  assert.ok(reply[0].type === 'send' && reply[0].to === 'far' && reply[0].message.type === 'shuffle-reply' && reply[0].message.peers.every(p => ['r1', 'r2'].includes(p)) && reply[0].message.peers.length === 2)
+})

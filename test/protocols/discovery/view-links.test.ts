@@ -10,7 +10,7 @@ import { nodeOptions, stopAll, uniqueMesh, waitFor } from '../../helpers.js'
 
 const N = 12
 const ACTIVE = 3
-/** Connections made for a single exchange (a shuffle's reply, a member exchange) and not yet idle. */
+/** Connections made for a single exchange (a neighbour request to a reserve peer, a member exchange) and not yet idle. */
 const TRANSIENT = 4
 
 const viewOf = (n: AgentNode): string[] => n.internals.views?.active() ?? []
