@@ -13,14 +13,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream'
 import { closeServer } from './auth.js'
 
-/** How long an idle keep-alive connection is kept open by the server (unless a mount says): past clients' own (undici 4 s, browsers 60-300 s). */
+/** How long an idle keep-alive connection is kept open by the server: past clients' own (undici 4 s, browsers 60-300 s). */
 export const KEEP_ALIVE_MS = 65_000
 
 export interface HttpMount {
   /** Path prefixes it answers on a shared port ('/v1' takes /v1 and /v1/...); none: every path no other mount owns. */
   readonly paths?: readonly string[]
-  /** Idle keep-alive sockets are closed after this long (KEEP_ALIVE_MS when no mount sets it). */
-  readonly keepAliveMs?: number
   request: (req: IncomingMessage, res: ServerResponse) => void
   /** A request to switch protocols (WebSocket); without it, such a request is answered as any other. */
   upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void
@@ -72,7 +70,10 @@ export class HttpServer {
     // under Node's 5 s). As load balancers are told (AWS: the backend's idle timeout above the
     // balancer's 60 s), the server waits longer than any client keeps one. Closing the server
     // closes every connection at once (closeServer), so a long idle time delays no stop.
-    server.keepAliveTimeout = first.keepAliveMs ?? KEEP_ALIVE_MS
+    // One value for every mount: the MCP endpoint kept its own 1 s after the others moved to this,
+    // and an idle connection reused as its server's loop stalled past that second lost a tool call
+    // (mcp-shared-tasks, "other side closed", in CI and in the loop at load 9-13).
+    server.keepAliveTimeout = KEEP_ALIVE_MS
     // Node's header timer must outlast the keep-alive one, or an idle socket is cut by it instead.
     server.headersTimeout = Math.max(server.headersTimeout, server.keepAliveTimeout + 1_000)
     try {

@@ -69,7 +69,6 @@ export class McpHttpServer {
     if (init.token !== undefined) this.token = new BearerToken(init.token)
     this.mount = {
       paths: [MCP_PATH, '/.well-known/mcp'],
-      keepAliveMs: 1_000,
       request: (req, res) => { void this.serve(req, res) },
       listenError: (err) => new ConfigError(`the MCP endpoint cannot listen on ${this.init.listen}: ${err.message}`, { cause: err })
     }

@@ -5,23 +5,14 @@
 // surface has a server of its own.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createServer } from 'node:net'
+import { connect, createServer } from 'node:net'
 import { createAgentNode } from '../../../surfaces/index.js'
 import { createAgentNode as createRuntimeNode } from '../../../node/create-node.js'
 import { HttpServer, HttpServers, type HttpMount } from '../../../surfaces/http/server.js'
-import { CLI, Proc, nodeOptions, uniqueMesh } from '../../helpers.js'
+import { CLI, Proc, freePort, nodeOptions, uniqueMesh } from '../../helpers.js'
 
 const GATEWAY_TOKEN = 'gateway-token-0123456789'
 const DEBUG_TOKEN = 'debug-token-0123456789'
-
-/** A port free a moment ago. */
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => { server.listen(0, '127.0.0.1', () => { resolve() }) })
-  const port = (server.address() as { port: number }).port
-  await new Promise<void>(resolve => { server.close(() => { resolve() }) })
-  return port
-}
 
 test('attach: the runtime alone serves nothing; what is attached starts after its services and stops before them, and only before start', { timeout: 3 * 60_000 }, async () => {
   const node = await createRuntimeNode(nodeOptions(uniqueMesh(), { name: 'bare', debug: '127.0.0.1:0', gateway: { listen: '127.0.0.1:0' } }))
@@ -107,6 +98,55 @@ test('surfaces: `agentmesh mcp --http` and `--debug` on one host:port share one 
     assert.equal(init.status, 200)
     assert.match(await init.text(), /"protocolVersion"/)
     assert.equal((await fetch(ready.url)).status, 405, 'stateless: GET /mcp is the MCP endpoint\'s 405')
+  } finally {
+    p.child.kill('SIGINT')
+    await p.exited(15_000)
+    await seed.stop()
+  }
+})
+
+/**
+ * Sends one POST on a raw connection and, once its answer is in, how long the server leaves the
+ * connection idle before it closes it (undefined: still open after `ms`).
+ */
+async function idleClosedAfter (url: string, body: string, ms: number): Promise<{ status: string, closedAfterMs?: number }> {
+  const { hostname, port, pathname } = new URL(url)
+  const socket = connect(Number(port), hostname)
+  try {
+    return await new Promise((resolve, reject) => {
+      let text = ''
+      let answeredAt: number | undefined
+      let status = ''
+      socket.on('error', reject)
+      socket.on('data', (d: Buffer) => {
+        text += d.toString()
+        // The whole answer: its head, and as many body bytes as content-length says.
+        const head = text.indexOf('\r\n\r\n')
+        const length = /content-length: (\d+)/i.exec(text)
+        if (answeredAt === undefined && head >= 0 && length !== null && Buffer.byteLength(text.slice(head + 4)) >= Number(length[1])) {
+          answeredAt = Date.now()
+          status = text.slice(0, text.indexOf('\r\n'))
+          setTimeout(() => { resolve({ status }) }, ms)
+        }
+      })
+      socket.on('end', () => { resolve(answeredAt === undefined ? { status: `closed before an answer: ${text.slice(0, 200)}` } : { status, closedAfterMs: Date.now() - answeredAt }) })
+      socket.write(`POST ${pathname} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+    })
+  } finally {
+    socket.destroy()
+  }
+}
+
+test('http server: `agentmesh mcp --http` alone keeps an idle keep-alive connection past undici\'s 4 s, so the client ends it, not a server whose loop stalled', { timeout: 3 * 60_000 }, async () => {
+  const seed = await createAgentNode(nodeOptions(uniqueMesh(), { name: 'seed', preset: 'local' }))
+  await seed.start()
+  const p = new Proc([CLI, 'mcp', '--mesh', seed.config.mesh, '--no-mdns', '--preset', 'local', '--bootstrap', seed.addresses()[0], '--open', '--http', '127.0.0.1:0', '--json'])
+  try {
+    const ready = await p.json(o => o.event === 'ready', 'the ready line', 30_000)
+    // With 1 s (the MCP endpoint's own, until it took the shared server's 65 s) it closed at ~2 s,
+    // and a request sent as its loop stalled past that was reset.
+    const idle = await idleClosedAfter(ready.url, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }), 6_000)
+    assert.deepEqual(idle, { status: 'HTTP/1.1 200 OK' }, 'answered, and still open 6 s later')
   } finally {
     p.child.kill('SIGINT')
     await p.exited(15_000)
