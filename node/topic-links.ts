@@ -14,7 +14,7 @@
  * Nothing is dialled past nine tenths of the connection cap: past it libp2p's manager prunes,
  * and the dials would go round.
  */
-import { setMaxListeners } from 'node:events'
+import { sharedController } from '../protocols/core/fan-out-signal.js'
 import type { Startable } from '../protocols/core/service.js'
 import type { TopicReach } from '../protocols/pubsub/topic-reach.js'
 import { deadline } from '../protocols/core/deadline.js'
@@ -98,9 +98,8 @@ export class TopicLinks implements Startable, TopicReach {
 
   start (): void {
     if (this.stopping !== undefined || this.init.intervalMs <= 0) return
-    this.stopping = new AbortController()
     // Every reach under way listens to it until it ends: one a busy topic, so more than ten at once is no leak.
-    setMaxListeners(Infinity, this.stopping.signal)
+    this.stopping = sharedController()
     this.links.start()
     this.timer = setInterval(() => {
       const now = Date.now()

@@ -14,3 +14,14 @@ export function fanOut (signal: AbortSignal | undefined): { signal: AbortSignal 
   else signal.addEventListener('abort', forward, { once: true })
   return { signal: own.signal, done: () => { signal.removeEventListener('abort', forward) } }
 }
+
+/**
+ * A controller of ours whose signal many waits listen to at once (a service's stop, a channel's
+ * close): any number of listeners, each removed when its wait ends. Node's default of ten would
+ * print MaxListenersExceededWarning into the host's output for what is no leak.
+ */
+export function sharedController (): AbortController {
+  const controller = new AbortController()
+  setMaxListeners(Infinity, controller.signal)
+  return controller
+}

@@ -6,7 +6,7 @@
  * at-most-once goes straight to rpc (one Map lookup for the breaker): today's path and cost.
  */
 import { randomUUID } from 'node:crypto'
-import { setMaxListeners } from 'node:events'
+import { sharedController } from '../core/fan-out-signal.js'
 import { TypedEventEmitter } from 'main-event'
 import type { Logger } from 'pino'
 import type { z } from 'zod'
@@ -100,10 +100,9 @@ export class DeliveryService extends TypedEventEmitter<DeliveryEvents> {
 
   async start (): Promise<void> {
     if (this.running !== undefined) return
-    const running = this.running = new AbortController()
-    this.stream = randomUUID().slice(0, 13)
     // Every reliable message in flight listens to it.
-    setMaxListeners(Infinity, running.signal)
+    const running = this.running = sharedController()
+    this.stream = randomUUID().slice(0, 13)
     this.dedup.load()
     await this.dedup.evict()
     // Keys age out even when no new key comes to push them out.

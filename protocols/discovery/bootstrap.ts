@@ -15,6 +15,7 @@ import type { Libp2p, PeerId } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { TypedEventEmitter } from 'main-event'
 import { deadline } from '../core/deadline.js'
+import { sharedController } from '../core/fan-out-signal.js'
 import { equalJitter } from '../core/jitter.js'
 
 export interface BootstrapInit {
@@ -73,7 +74,8 @@ interface Target {
 export class BootstrapDialer extends TypedEventEmitter<BootstrapEvents> {
   private readonly init: BootstrapInit
   private readonly targets: Target[]
-  private controller = new AbortController()
+  // Every seed's dial listens to it (deadline()): a list of more than ten seeds dials them at once.
+  private controller = sharedController()
   private running = false
   /** The join round (all seeds, one after the other) and its backoff. */
   private round: { timer?: ReturnType<typeof setTimeout>, delay: number, active: boolean, startedAt?: number, count: number }
@@ -122,7 +124,7 @@ export class BootstrapDialer extends TypedEventEmitter<BootstrapEvents> {
   start (): void {
     if (this.running) return
     this.running = true
-    if (this.controller.signal.aborted) this.controller = new AbortController()
+    if (this.controller.signal.aborted) this.controller = sharedController()
     this.init.libp2p.addEventListener('peer:disconnect', this.onDisconnect)
     this.scheduleRound(0)
   }

@@ -31,6 +31,7 @@ import { z } from 'zod'
 import { defineCommand, type RpcService } from '../rpc/index.js'
 import type { Startable } from '../core/service.js'
 import { HyParView, type HyParViewConfig, type ViewMessage, type ViewOutput } from './hyparview.js'
+import { deadline } from '../core/deadline.js'
 
 const PeerIdText = z.string().min(32).max(128).regex(/^[1-9A-HJ-NP-Za-km-z]+$/)
 /** The most peers one shuffle carries (the state machine sends 1 + shuffleActive + shufflePassive). */
@@ -211,8 +212,9 @@ export class ViewLinks implements Startable {
     } else {
       view.receive(from, message, now)
     }
-    // A shuffle's reply, or a refusal to be a neighbour, ends what its connection was opened for.
-    if ((message.type === 'shuffle-reply' || (message.type === 'neighbour-reply' && !message.accepted)) && !view.isActive(from)) this.unlink(from)
+    // A refusal to be a neighbour ends what its connection was opened for. (A shuffle's reply comes
+    // only over a connection opened for something else: `answerShuffle`.)
+    if (message.type === 'neighbour-reply' && !message.accepted && !view.isActive(from)) this.unlink(from)
     this.flush()
   }
 
@@ -261,9 +263,12 @@ export class ViewLinks implements Startable {
     if (next === undefined) return
     const dial = new AbortController()
     this.dials.set(next, dial)
-    this.init.dial(next, AbortSignal.any([dial.signal, AbortSignal.timeout(this.init.dialTimeoutMs)]))
+    // deadline(), not AbortSignal.any with AbortSignal.timeout: on Node 20 that timeout can be
+    // collected before it fires (protocols/core/deadline.ts), and a hung dial stayed in `dials`.
+    const limit = deadline(this.init.dialTimeoutMs, dial.signal)
+    this.init.dial(next, limit.signal)
       .then(() => { if (this.view !== undefined) { this.joinIfAlone(Date.now()); this.flush() } }, () => {})
-      .finally(() => { if (this.dials.get(next) === dial) this.dials.delete(next) })
+      .finally(() => { limit.clear(); if (this.dials.get(next) === dial) this.dials.delete(next) })
   }
 
   /** Carries out what the state machine asked, and sets the timer for its next wakeup. */
@@ -288,7 +293,7 @@ export class ViewLinks implements Startable {
       await this.init.rpc.request(to, ViewExchange, message, { timeoutMs: this.view?.config.neighbourTimeoutMs ?? 5_000, rateLimitRetries: 1 })
       // The same on the answering side: an agent short of neighbours asked every full one in
       // turn and kept each connection busy past IDLE_MS (12 agents: one held all 11).
-      if ((message.type === 'shuffle-reply' || (message.type === 'neighbour-reply' && !message.accepted)) && this.view?.isActive(to) === false) this.unlink(to)
+      if (message.type === 'neighbour-reply' && !message.accepted && this.view?.isActive(to) === false) this.unlink(to)
     } catch {
       this.init.count?.('failed', message.type)
       // A lost `disconnect` leaves this node in the peer's view while the peer is not in its own,
@@ -314,11 +319,13 @@ export class ViewLinks implements Startable {
     if (this.init.connectedSince(peer) !== undefined || this.dials.has(peer)) return
     const dial = new AbortController()
     this.dials.set(peer, dial)
+    const limit = deadline(this.init.dialTimeoutMs, dial.signal)
     try {
-      await this.init.dial(peer, AbortSignal.any([dial.signal, AbortSignal.timeout(this.init.dialTimeoutMs)]))
+      await this.init.dial(peer, limit.signal)
     } catch {
       if (!dial.signal.aborted) this.disconnected(peer)
     } finally {
+      limit.clear()
       if (this.dials.get(peer) === dial) this.dials.delete(peer)
     }
   }

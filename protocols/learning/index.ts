@@ -14,6 +14,7 @@ import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
 import { AgentMeshError, ConnectionError, ModelMismatchError, NotAdmittedError, RateLimitedError, StaleModelError, UnknownModelError, ValidationError } from '../core/errors.js'
 import { dialFramed, FramedStream } from '../rpc/framed-stream.js'
+import { sharedController } from '../core/fan-out-signal.js'
 import type { PubSubService, Subscription } from '../pubsub/index.js'
 import { FetchHeader, FetchRequest, LEARNING_METRICS_TOPIC, LEARNING_PROTOCOL, MODEL_UPDATE_TOPIC, LearningMetrics, ModelUpdate } from './schemas.js'
 import { deadline, type Deadline } from '../core/deadline.js'
@@ -72,7 +73,8 @@ export class LearningService extends TypedEventEmitter<LearningEvents> {
   private readonly holders = new Map<string, Set<string>>()
   private readonly queues = new Map<string, Promise<void>>()
   private readonly open = new Set<Stream>()
-  private stopping = new AbortController()
+  // Every transfer served or fetched listens to it (deadline()).
+  private stopping = sharedController()
   private running = false
   /** learning.model_update and learning.metrics, once this node takes or publishes models. */
   private listening: Array<Subscription<unknown>> = []
@@ -89,7 +91,7 @@ export class LearningService extends TypedEventEmitter<LearningEvents> {
   async start (): Promise<void> {
     if (this.running) return
     this.running = true
-    if (this.stopping.signal.aborted) this.stopping = new AbortController()
+    if (this.stopping.signal.aborted) this.stopping = sharedController()
     await this.init.libp2p.handle(LEARNING_PROTOCOL, (stream, connection) => { void this.serve(stream, connection) }, { maxInboundStreams: 8 })
     if (this.wantsUpdates) this.listen()
   }

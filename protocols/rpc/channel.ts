@@ -1,4 +1,3 @@
-import { setMaxListeners } from 'node:events'
 import type { Stream } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { decodeEnvelope, encodeEnvelope, isExpired, makeEnvelope, peekId, type Envelope } from '../envelope/index.js'
@@ -6,6 +5,7 @@ import { AbortError, AgentMeshError, ConnectionError, SerializationError, Timeou
 import type { MessageMetrics } from '../envelope/metrics.js'
 import type { Logger } from 'pino'
 import { FrameDecoder, joinFrames } from './frames.js'
+import { sharedController } from '../core/fan-out-signal.js'
 
 export interface ChannelInit {
   stream: Stream
@@ -69,14 +69,12 @@ export class RpcChannel {
   private stallTimer?: ReturnType<typeof setTimeout>
   private closedError?: Error
   /** Fires when the channel closes; handlers of requests received on it see it in ctx.signal. */
-  private readonly closeController = new AbortController()
+  // Every request in the window whose handler asks for ctx.signal listens to it (seen past ten
+  // with 24 agents on the views graph, holding joins for unknown senders).
+  private readonly closeController = sharedController()
 
   constructor (init: ChannelInit) {
     this.init = init
-    // Every request in the window whose handler asks for ctx.signal listens to it: up to the
-    // window, not a leak. Node's default of 10 would print MaxListenersExceededWarning into the
-    // host's output (seen with 24 agents on the views graph, holding joins for unknown senders).
-    setMaxListeners(Infinity, this.closeController.signal)
     this.stream = init.stream
     this.remotePeer = init.remotePeer
     this.decoder = new FrameDecoder(init.maxMessageBytes)

@@ -1,7 +1,7 @@
 /** A handler's context (HandlerContext) and how a zod failure is said in one line. */
 import type { z } from 'zod'
 import type { Envelope } from '../envelope/index.js'
-import { TimeoutError } from '../core/errors.js'
+import { AbortError, TimeoutError } from '../core/errors.js'
 import type { HandlerContext } from './commands.js'
 
 /**
@@ -23,6 +23,7 @@ export class Context implements HandlerContext {
   private controller?: AbortController
   private timer?: ReturnType<typeof setTimeout>
   private onClosed?: () => void
+  private disposed = false
 
   constructor (env: Envelope, channel: Caller, sealed = false) {
     this.envelope = env
@@ -32,6 +33,9 @@ export class Context implements HandlerContext {
   }
 
   get signal (): AbortSignal {
+    // Read after the request was answered (a handler's work left running): the request is over,
+    // and a listener added to the channel now would stay until the channel closes.
+    if (this.disposed && this.controller === undefined) this.controller = abortedController()
     if (this.controller === undefined) {
       const controller = new AbortController()
       this.controller = controller
@@ -56,10 +60,17 @@ export class Context implements HandlerContext {
   }
 
   dispose (): void {
+    this.disposed = true
     if (this.timer !== undefined) clearTimeout(this.timer)
     // The channel outlives its requests: leave no listener behind on it.
     if (this.onClosed !== undefined) this.channel.closeSignal.removeEventListener('abort', this.onClosed)
   }
+}
+
+function abortedController (): AbortController {
+  const c = new AbortController()
+  c.abort(new AbortError('the request was answered'))
+  return c
 }
 
 export function describe (error: z.ZodError): string {

@@ -3,7 +3,6 @@
  * long-lived stream to each peer it calls and multiplexes requests on it by id: measured 4-5x
  * the throughput of a stream per request, because a new stream costs a multistream-select round.
  */
-import { setMaxListeners } from 'node:events'
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { z } from 'zod'
@@ -20,6 +19,7 @@ import { RpcChannel, abortReason } from './channel.js'
 import { allows, checkAllow, describeAllow, type Allow, type Command, type Grants, type Handler, type HandleOptions, type RequestOptions } from './commands.js'
 import type { AuditSink } from '../core/audit.js'
 import { deadline, untilAborted } from '../core/deadline.js'
+import { sharedController } from '../core/fan-out-signal.js'
 import * as limits from './constants.js'
 import { MAX_INBOUND_STREAMS, MAX_OUTBOUND_STREAMS, RPC_PROTOCOL } from './constants.js'
 import { RateGuard, type RpcMetrics } from './guard.js'
@@ -471,8 +471,7 @@ export class RpcService {
 }
 
 function selfCaller (peer: string): Caller & { stop: AbortController } {
-  const stop = new AbortController()
   // Each of this node's requests to itself whose handler asks for ctx.signal listens to it.
-  setMaxListeners(Infinity, stop.signal)
+  const stop = sharedController()
   return { remotePeer: peer, closeSignal: stop.signal, stop }
 }

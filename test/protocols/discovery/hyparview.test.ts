@@ -130,3 +130,16 @@ test('hyparview: a walk that ends at a node told not to answer its origin takes 
   assert.equal(reply.length, 1)
   assert.ok(reply[0].type === 'send' && reply[0].to === 'far' && reply[0].message.type === 'shuffle-reply' && reply[0].message.peers.every(p => ['r1', 'r2'].includes(p)) && reply[0].message.peers.length === 2)
 })
+
+test('hyparview: a reserve learnt from a long member list, round after round, is spread over the list, not bunched at its end', { timeout: 60_000 }, () => {
+  const hv = new HyParView({ self: 'me', random: seededRandom(SEED), now: 0 })
+  const members = Array.from({ length: 1_000 }, (_, i) => `m${i}`)
+  for (let round = 0; round < 5; round++) hv.learn(members, round * 5_000)
+  const reserve = hv.passiveView()
+  assert.equal(reserve.length, hv.config.passiveSize)
+  const lastTenth = reserve.filter(p => Number(p.slice(1)) >= 900).length
+  // Uniform: 3.6 of 36 expected. Taken in list order every round it was 34 of 36.
+  assert.ok(lastTenth <= 12, `${lastTenth} of ${reserve.length} from the list's last tenth (seed ${SEED})`)
+  const halves = [reserve.filter(p => Number(p.slice(1)) < 500).length, reserve.filter(p => Number(p.slice(1)) >= 500).length]
+  assert.ok(halves.every(h => h >= 8), `halves ${JSON.stringify(halves)}: both halves of the list are in it`)
+})
