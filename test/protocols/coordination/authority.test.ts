@@ -8,7 +8,7 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { AgentMeshError, TaskAccessError, TaskFailedError, type AgentNode, type TaskContext } from '../../../surfaces/index.js'
+import { AgentMeshError, NotCoordinatorError, TaskAccessError, TaskFailedError, type AgentNode, type TaskContext } from '../../../surfaces/index.js'
 import { ControlCommand, QueryCommand, QueryManyCommand, RecordsCommand, StopCommand } from '../../../protocols/task/index.js'
 import { MemberGossip, type MemberStatement } from '../../../protocols/discovery/members.js'
 import { statementKeys } from '../../../protocols/discovery/statement-keys.js'
@@ -28,6 +28,23 @@ async function elected (nodes: AgentNode[]): Promise<AgentNode> {
 }
 
 const code = (want: string) => (e: Error) => e instanceof AgentMeshError && e.code === want
+
+/**
+ * `ask` of the coordinator in office, and again of the one in office then if the first had lost
+ * its office in between: on a loaded host (three files at a time on two cores) a stall past the
+ * lease lapses it for a moment, and the answer is "not the coordinator in office" (CRD002), not
+ * the refusal under test (seen once in the loop at load 7).
+ */
+async function ofCoordinator<T> (nodes: AgentNode[], ask: (coordinator: AgentNode) => Promise<T>): Promise<T> {
+  for (let tries = 1; ; tries++) {
+    const coordinator = await elected(nodes)
+    try {
+      return await ask(coordinator)
+    } catch (err) {
+      if (!(err instanceof NotCoordinatorError) || !/coordinator in office/.test(err.message) || tries >= 5) throw err
+    }
+  }
+}
 
 test('a stranger can neither control nor read another agent\'s task, nor stop it on its worker; the submitter still can', { timeout: 3 * 60_000 }, async () => {
   // Three voters, and a fourth agent that takes no part in elections: the stranger.
@@ -50,11 +67,11 @@ test('a stranger can neither control nor read another agent\'s task, nor stop it
     assert.ok(coordinator.coordinator().voters.every(v => v !== stranger.peerId), 'the stranger is no voter')
 
     // Status and result: the typed error, not the task (alone or among others).
-    await assert.rejects(stranger.request(coordinator.peerId, QueryCommand, { task_id: 'theirs' }), (e: Error) => e instanceof TaskAccessError && e.code === 'TSK007')
-    await assert.rejects(stranger.request(coordinator.peerId, QueryManyCommand, { task_ids: ['theirs', 'nobody'] }), code('TSK007'))
+    await assert.rejects(ofCoordinator(nodes, async c => await stranger.request(c.peerId, QueryCommand, { task_id: 'theirs' })), (e: Error) => e instanceof TaskAccessError && e.code === 'TSK007')
+    await assert.rejects(ofCoordinator(nodes, async c => await stranger.request(c.peerId, QueryManyCommand, { task_ids: ['theirs', 'nobody'] })), code('TSK007'))
     // Control: task.control.reject with the code.
     for (const type of ['task.control.pause', 'task.control.cancel'] as const) {
-      const answer = await stranger.request(coordinator.peerId, ControlCommand, { command_id: `x-${type}`, type, task_id: 'theirs', reason: 'mine now' })
+      const answer = await ofCoordinator(nodes, async c => await stranger.request(c.peerId, ControlCommand, { command_id: `x-${type}`, type, task_id: 'theirs', reason: 'mine now' }))
       assert.ok(answer.type === 'task.control.reject' && answer.code === 'TSK007', JSON.stringify(answer))
     }
     // Straight to the worker: only the coordinator it follows stops an attempt (CRD002).
@@ -68,10 +85,12 @@ test('a stranger can neither control nor read another agent\'s task, nor stop it
     assert.equal((await h.status()).status, 'running')
     assert.deepEqual(stops, [])
     const refused = (n: AgentNode, message: string, reason: string): number => n.stats.get('coordination_rejected_total', { message, reason })
-    assert.equal(refused(coordinator, 'task-query', 'TSK007'), 1)
-    assert.equal(refused(coordinator, 'task-query-many', 'TSK007'), 1)
-    assert.equal(refused(coordinator, 'task.control.pause', 'TSK007'), 1)
-    assert.equal(refused(coordinator, 'task.control.cancel', 'TSK007'), 1)
+    // By whichever coordinator was in office when asked (the same one unless its office lapsed).
+    const byCoordinators = (message: string): number => nodes.reduce((sum, n) => sum + refused(n, message, 'TSK007'), 0)
+    assert.equal(byCoordinators('task-query'), 1)
+    assert.equal(byCoordinators('task-query-many'), 1)
+    assert.equal(byCoordinators('task.control.pause'), 1)
+    assert.equal(byCoordinators('task.control.cancel'), 1)
     assert.equal(refused(voter, 'task-records', 'not-a-voter'), 1)
     assert.ok(refused(nodes.find(n => n.peerId === agent) as AgentNode, 'task-stop', 'not-coordinator') >= 1)
 
