@@ -41,7 +41,7 @@ test('every refusal code a peer can cause leaves an audit line with the peer and
     const coordination = { bootstrapExpect: 2, electionTimeoutMinMs: 2_000, electionTimeoutMaxMs: 4_000 }
     try {
       const runner = { roles: ['agent', 'coordinator'], capabilities: ['task:*'] }
-      const a0 = (await closedAgent(dir, mesh, owner, 'a0', runner, { coordination, rpc: { requestsPerSec: 200, floodSeconds: 60 } })).node
+      const a0 = (await closedAgent(dir, mesh, owner, 'a0', runner, { coordination, rpc: { requestsPerSec: 50, floodSeconds: 60 } })).node
       nodes.push(a0)
       const a1 = (await closedAgent(dir, mesh, owner, 'a1', runner, { coordination, bootstrapFrom: a0 })).node
       nodes.push(a1)
@@ -144,7 +144,9 @@ test('every refusal code a peer can cause leaves an audit line with the peer and
       assert.equal(await refusedCode(a0, 'r-cmd001', 'no-such-command', {}), 'CMD001')
       await audited(a0, { kind: 'message.refused', code: 'CMD001', peer: insider.peerId, correlationId: 'r-cmd001' })
 
-      // RATE001: requests over a0's per-peer limit (200/s), in one burst.
+      // RATE001: requests over a0's per-peer limit (50/s, a second's worth as burst), in one burst
+      // of 600. At 200/s a0 on a loaded host read the 600 more slowly than its bucket refilled, and
+      // refused none in 20 s (the loop, load 8): the limit must sit below what a0 can serve.
       const flood = await rawStream(insider, a0)
       flood.send(Array.from({ length: 600 }, (_, i) => requestFrame(insider, a0, `flood-${i}`, 'no-such-command', {})))
       await waitFor(() => flood.answers.some(a => a.error?.code === 'RATE001'), 'a RATE001 answer', 20_000)
