@@ -72,7 +72,7 @@ export class HttpServer {
     // closes every connection at once (closeServer), so a long idle time delays no stop.
     // One value for every mount: the MCP endpoint kept its own 1 s after the others moved to this,
     // and an idle connection reused as its server's loop stalled past that second lost a tool call
-    // (mcp-shared-tasks, "other side closed", in CI and in the loop at load 9-13).
+    // (mcp-shared-tasks, "other side closed", in CI at stop 50 and in the loop on a loaded host).
     server.keepAliveTimeout = KEEP_ALIVE_MS
     // Node's header timer must outlast the keep-alive one, or an idle socket is cut by it instead.
     server.headersTimeout = Math.max(server.headersTimeout, server.keepAliveTimeout + 1_000)
