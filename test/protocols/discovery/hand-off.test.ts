@@ -49,7 +49,13 @@ describe('a seed hands newcomers on', () => {
     for (const m of ['dial', 'dialProtocol'] as const) {
       const original = lib[m].bind(lib)
       lib[m] = async (peer: unknown, ...rest: unknown[]) => {
-        const stack = (new Error(m).stack ?? '').split('\n').slice(2, 9).map(l => l.trim()).join(' < ')
+        // Deep enough to reach past the rpc layer to the part that asked (seven frames ended in
+        // RpcService.open < channel < exchange once, in the loop: which request was not told).
+        const limit = Error.stackTraceLimit
+        Error.stackTraceLimit = 40
+        const trace = new Error(m).stack ?? ''
+        Error.stackTraceLimit = limit
+        const stack = trace.split('\n').slice(2).map(l => l.trim()).filter(l => !l.includes('node:internal')).slice(0, 16).join(' < ')
         dialStacks.set(String(peer), stack)
         return await original(peer, ...rest)
       }
