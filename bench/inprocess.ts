@@ -2,7 +2,8 @@
  * npm run bench:inprocess [-- --runs 3]: the steadier A/B for small costs, such as the debug
  * endpoint's. Nodes in one process (so the scheduler of a shared 2-core machine matters less),
  * the two variants interleaved: 64 concurrent requests between two nodes (req/s), and a 4-node
- * broadcast flat out (CPU µs per delivery, all nodes' CPU), each with the debug endpoint off and on.
+ * broadcast flat out (CPU µs per delivery, all nodes' CPU), each with the debug endpoint off and on;
+ * and sequential requests named by a string (as reliable ones are): CPU µs per request, both ends.
  */
 import { parseArgs } from 'node:util'
 import { createAgentNode, type AgentNode, type CreateAgentNodeOptions } from '../surfaces/index.js'
@@ -57,10 +58,25 @@ async function broadcastCpu (debug: boolean): Promise<number> {
   return Math.round((cpu.user + cpu.system) / Math.max(1, got))
 }
 
+/** One request at a time for `ms`: the CPU of both nodes (this process) per request. */
+async function sequentialCpu (debug: boolean): Promise<number> {
+  const [a, b] = await nodes(2, debug)
+  a.handle('echo', (x) => x)
+  await b.joined({ peer: a.peerId, signal: AbortSignal.timeout(10_000) })
+  for (let i = 0; i < 2000; i++) await b.request(a.peerId, 'echo', { i })
+  let done = 0
+  const cpu0 = process.cpuUsage()
+  const end = performance.now() + ms
+  while (performance.now() < end) await b.request(a.peerId, 'echo', { i: done++ })
+  const cpu = process.cpuUsage(cpu0)
+  await a.stop(); await b.stop()
+  return Math.round((cpu.user + cpu.system) / done)
+}
+
 const rows: Array<Record<string, string | number>> = []
 for (let r = 0; r < runs; r++) {
   for (const debug of [false, true]) {
-    rows.push({ run: r + 1, debug: debug ? 'on' : 'off', 'rpc 64 concurrent req/s': await rpc64(debug), 'broadcast CPU µs/delivery': await broadcastCpu(debug) })
+    rows.push({ run: r + 1, debug: debug ? 'on' : 'off', 'rpc 64 concurrent req/s': await rpc64(debug), 'broadcast CPU µs/delivery': await broadcastCpu(debug), 'sequential request CPU µs': await sequentialCpu(debug) })
   }
 }
 console.table(rows)
