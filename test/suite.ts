@@ -25,8 +25,9 @@ import { spawn } from 'node:child_process'
 import { appendFileSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { FailureLine, FileLine, SkipLine } from './summary-reporter.js'
+import type { CpuLine } from './cpu-account.js'
 import { BUNDLE_DIR, PACKAGE_ROOT, checkBundle } from '../surfaces/cli/bundle-check.js'
 
 /**
@@ -149,6 +150,9 @@ const work = mkdtempSync(join(tmpdir(), 'agentmesh-suite-'))
  * 0.38-0.43 s uncached, from the modules 0.81 s against 0.97. The run's own, removed with it.
  */
 const COMPILE_CACHE = process.env.NODE_COMPILE_CACHE ?? join(work, 'compile-cache')
+/** Each test file's CPU, and its processes' (test/cpu-account.ts), for the summary. */
+const CPU_OUT = join(work, 'cpu.jsonl')
+const CPU_ACCOUNT = pathToFileURL(join(here, 'cpu-account.js')).href
 let runs = 0
 function reporters (): { args: string[], summary: string } {
   const summary = join(work, `summary-${runs++}.jsonl`)
@@ -234,8 +238,8 @@ async function run (name: string, list: string[], n: string, file?: string): Pro
   // --test-force-exit: a file whose test failed half-way, leaving a node or a server open, ends
   // with its tests instead of at the file limit (its failure is what the report names); the
   // processes it started are killed by test/helpers.ts after its tests, and by the group's end.
-  const child = spawn(process.execPath, ['--test', '--test-force-exit', `--test-concurrency=${n}`, `--test-timeout=${TEST_LIMIT_MS}`, ...args, ...list],
-    { stdio: fd !== undefined ? ['ignore', fd, fd] : 'inherit', detached: true, env: { ...process.env, AGENTMESH_TEST_SUMMARY_OUT: summary, NODE_COMPILE_CACHE: COMPILE_CACHE } })
+  const child = spawn(process.execPath, ['--test', '--test-force-exit', `--test-concurrency=${n}`, `--test-timeout=${TEST_LIMIT_MS}`, `--import=${CPU_ACCOUNT}`, ...args, ...list],
+    { stdio: fd !== undefined ? ['ignore', fd, fd] : 'inherit', detached: true, env: { ...process.env, AGENTMESH_TEST_SUMMARY_OUT: summary, AGENTMESH_TEST_CPU_OUT: CPU_OUT, NODE_COMPILE_CACHE: COMPILE_CACHE } })
   if (fd !== undefined) closeSync(fd)
   const pgid = child.pid!
   running.add(pgid)
@@ -291,13 +295,28 @@ function summarize (): void {
     // Failed with no failed test: a file that would not load, or the runner killed by a signal.
     if (g.code !== 0 && own.length === 0 && g.hung === undefined) out.push('#     no failed test was reported: see the group\'s report above')
   }
-  // Every file's time and counts, for sizing the tiers and groups (AGENTMESH_TEST_TIMES=<file>: JSON lines).
+  // The CPU of each file's process and of the processes it started (lower bounds: test/cpu-account.ts).
+  const cpu = new Map<string, CpuLine>()
+  const cpuLines = existsSync(CPU_OUT) ? readFileSync(CPU_OUT, 'utf8').split('\n').filter(l => l !== '').map(l => JSON.parse(l) as CpuLine) : []
+  for (const c of cpuLines) cpu.set(basename(c.file), c)
+  const cpuS = (c: CpuLine): number => (c.ms + c.childrenMs) / 1000
+  // Every file's time, CPU and counts, for sizing the tiers and groups (AGENTMESH_TEST_TIMES=<file>: JSON lines).
   if (process.env.AGENTMESH_TEST_TIMES !== undefined && process.env.AGENTMESH_TEST_TIMES !== '') {
-    writeFileSync(process.env.AGENTMESH_TEST_TIMES, timed.map(f => JSON.stringify({ ...f, file: basename(f.file) })).join('\n') + '\n')
+    writeFileSync(process.env.AGENTMESH_TEST_TIMES, timed.map(f => {
+      const c = cpu.get(basename(f.file))
+      return JSON.stringify({ ...f, file: basename(f.file), cpuMs: c?.ms, childrenCpuMs: c?.childrenMs })
+    }).join('\n') + '\n')
   }
   const slow = [...timed].sort((a, b) => b.ms - a.ms).slice(0, 8)
   out.push(`#   ${cliRunsFrom}`)
   out.push(`#   slowest files: ${slow.map(f => `${basename(f.file)} ${(f.ms / 1000).toFixed(0)} s`).join(', ')}`)
+  if (cpu.size > 0) {
+    const all = [...cpu.values()]
+    const own = all.reduce((s, c) => s + c.ms, 0) / 1000
+    const started = all.reduce((s, c) => s + c.childrenMs, 0) / 1000
+    out.push(`#   CPU counted: ${(own + started).toFixed(0)} s (${cpu.size} files' processes ${own.toFixed(0)} s, the processes they started and saw end ${started.toFixed(0)} s)`)
+    out.push(`#   most CPU: ${all.sort((a, b) => cpuS(b) - cpuS(a)).slice(0, 10).map(c => `${basename(c.file)} ${cpuS(c).toFixed(0)} s`).join(', ')}`)
+  }
   const sum = (k: 'passed' | 'failed' | 'skipped'): number => timed.reduce((n, f) => n + f[k], 0)
   out.push(`#   ${timed.length} files: ${sum('passed')} tests passed, ${sum('failed')} failed, ${sum('skipped')} skipped`)
   const byReason = new Map<string, string[]>()
