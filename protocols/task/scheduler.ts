@@ -389,10 +389,19 @@ export class TaskScheduler {
     if (offer !== undefined && offer.agent === from && offer.attempt === rep.attempt && r.status.status === 'submitted') {
       this.placement.settle(rep.task_id)
       this.update(r, { status: 'assigned', agent: from, attempt: rep.attempt, reason: undefined })
+    } else if (offer === undefined && r.status.status === 'submitted' && r.status.agent === from && r.status.attempt === rep.attempt &&
+      (rep.status === 'completed' || rep.status === 'failed')) {
+      // The end of the attempt this agent held when it was taken for lost (its member state
+      // flapped on a loaded host, or it did not answer a takeover), reported while the task waits
+      // for another placement: taken, not thrown away to run the task again. With an offer out
+      // the next attempt may already run, and this end is refused (below) as before.
+      this.update(r, { status: 'assigned', agent: from, attempt: rep.attempt, reason: undefined })
     }
-    if (r.status.agent !== from || r.status.attempt !== rep.attempt) {
+    // A queued task has no holder: a lost attempt's progress is refused, not applied to the queue.
+    if (r.status.status === 'submitted' || r.status.agent !== from || r.status.attempt !== rep.attempt) {
       this.rejected(from, 'task-report', 'not-holder', { ...(correlationId !== undefined ? { correlationId } : {}), taskId: rep.task_id })
-      throw new NotTaskHolderError(`task ${rep.task_id} attempt ${rep.attempt} is not held by ${from} (it is attempt ${r.status.attempt} on ${r.status.agent ?? 'nobody'})`)
+      const now = r.status.status === 'submitted' ? `it waits for another placement since attempt ${r.status.attempt} on ${r.status.agent ?? 'nobody'} was taken for lost` : `it is attempt ${r.status.attempt} on ${r.status.agent ?? 'nobody'}`
+      throw new NotTaskHolderError(`task ${rep.task_id} attempt ${rep.attempt} is not held by ${from} (${now})`)
     }
     const patch = this.table.reportPatch(r, rep)
     if (patch !== undefined) this.update(r, patch)

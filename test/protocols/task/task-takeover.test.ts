@@ -207,3 +207,38 @@ async function takeOffice (tasks: Built['tasks'], release: () => void): Promise<
   release()
   await until('the takeover to end', () => !tasks.scheduler.snapshot(1).taking_over)
 }
+
+test('an agent taken for lost still ends the attempt it held: its end is taken while the task waits for another placement, its progress refused (TSK004)', { timeout: 3 * 60_000 }, async () => {
+  // A loaded host: the agent's member state flapped, or (here) it did not answer the takeover,
+  // and the task went back to the queue. No agent is alive to place it on, so it waits there.
+  const open = record('t8', 65, 3, { status: 'running', attempt: 1, agent: 'w0' })
+  const { rpc, release } = voters([open])
+  const { resources, tasks } = build(rpc)
+  resources.start()
+  tasks.start()
+  try {
+    release()
+    tasks.scheduler.officeCheck()
+    await until('the takeover to end', () => !tasks.scheduler.snapshot(1).taking_over)
+    const r = tasks.scheduler.table.get('t8') as TaskRecord
+    assert.deepEqual([r.status.status, r.losses], ['submitted', 1], 'the attempt was taken for lost')
+    assert.throws(() => tasks.scheduler.report('w0', { task_id: 't8', attempt: 1, status: 'running', progress: 0.5, metrics: {} }),
+      (e: { code?: string, message?: string }) => e.code === 'TSK004' && /waits for another placement/.test(e.message ?? ''))
+    assert.equal(r.status.status, 'submitted', 'the refused progress changed nothing')
+    // An end of another attempt is not w0's to report.
+    assert.throws(() => tasks.scheduler.report('w0', { task_id: 't8', attempt: 2, status: 'completed', progress: 1, metrics: {}, result: 'no' }), (e: { code?: string }) => e.code === 'TSK004')
+    const known = tasks.scheduler.report('w0', { task_id: 't8', attempt: 1, status: 'completed', progress: 1, metrics: {}, result: { by: 'w0' } })
+    assert.equal(known, true)
+    const done = tasks.scheduler.table.get('t8') as TaskRecord
+    assert.deepEqual([done.status.status, done.status.attempt, done.status.agent, done.status.result], ['completed', 1, 'w0', { by: 'w0' }], 'the end of the lost attempt stands')
+    // The submitter is answered what a majority of the voters holds: the end, once it is replicated.
+    let answered = ''
+    for (const end = Date.now() + 10_000; answered !== 'completed' && Date.now() < end; await new Promise(resolve => setTimeout(resolve, 20))) {
+      answered = (await tasks.scheduler.query(SUBMITTER, 't8')).status
+    }
+    assert.equal(answered, 'completed', 'the submitter is answered the end')
+  } finally {
+    tasks.stop()
+    resources.stop()
+  }
+})

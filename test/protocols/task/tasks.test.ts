@@ -4,9 +4,9 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import type { AgentNode, TaskContext } from '../../../surfaces/index.js'
+import type { AgentNode, TaskContext, TaskStatus } from '../../../surfaces/index.js'
 import { TaskFailedError } from '../../../surfaces/index.js'
-import { officeHolder, startMesh, stopAll, waitFor } from '../../helpers.js'
+import { LOADED_HOST_ELECTIONS, officeHolder, startMesh, stopAll, waitFor } from '../../helpers.js'
 
 const fast = { preset: 'local' as const, coordination: { bootstrapExpect: 3 } }
 
@@ -230,19 +230,26 @@ test('tasks: bad input is refused with its code and changes nothing', { timeout:
 })
 
 test('tasks: an agent that stops mid-task loses it to another, and it completes once', { timeout: 3 * 60_000 }, async () => {
-  const nodes = await startMesh(4, () => fast)
+  // Timings a loaded two-core host keeps: on the local preset's (300 ms probes, 300-600 ms
+  // elections) an agent flapped offline and back under load, and its attempt was placed again.
+  // The stopped holder is found at once all the same: it says it leaves.
+  const loaded = {
+    preset: 'local' as const,
+    coordination: { bootstrapExpect: 3, ...LOADED_HOST_ELECTIONS },
+    membership: { probeTimeoutMs: 1_000, silenceMs: 2_000, suspicionMinMs: 1_500, suspicionMaxMs: 4_000 }
+  }
+  const nodes = await startMesh(4, () => loaded)
   try {
     const coordinator = await elected(nodes)
     const runs: string[] = []
-    const attempts: string[] = []
+    // What the coordinator in office published: every loss of an attempt is a status 'submitted' with its reason.
+    const history: TaskStatus[] = []
+    for (const n of nodes) n.tasks.addEventListener('status', (e) => { if (e.detail.status.task_id === 'survivor') history.push({ ...e.detail.status }) })
     // The coordinator has no handler for "work": it lands on another agent (TSK006 here).
     for (const n of nodes) {
       if (n === coordinator) continue
       n.onTask('work', async (ctx: TaskContext) => {
-        runs.push(n.name)
-        // Which attempt each run was: a second run of one attempt is a duplicate offer taken, of a
-        // later one a reassignment (once in the loop at load 7: "n0, n2, n2", attempts not kept).
-        attempts.push(`${n.name}@${ctx.attempt}`)
+        runs.push(`${n.name}@${ctx.attempt}`)
         await sleep(1500, ctx.signal)
         return n.name
       })
@@ -259,9 +266,22 @@ test('tasks: an agent that stops mid-task loses it to another, and it completes 
       h.result(),
       new Promise<never>((_resolve, reject) => { limit = setTimeout(() => { reject(new Error(`no result: ${JSON.stringify(h.latest)}`)) }, 20_000) })
     ]).finally(() => { clearTimeout(limit) })
+    const latest = h.latest as TaskStatus
+    const said = `runs ${runs.join(', ')}; losses: ${history.filter(x => x.status === 'submitted' && x.reason !== undefined).map(x => x.reason).join(' | ') || 'none'}; the last status ${JSON.stringify(latest)}`
     assert.notEqual(result, holder.name)
-    assert.equal(runs.filter(r => r !== holder.name).length, 1, `ran once after the loss: ${attempts.join(', ')}; the task's last status ${JSON.stringify(h.latest)}`)
-    assert.equal(h.latest?.attempt, 2)
+    // The end is recorded once, the end of the attempt that ran last: by the agent it names, with its result.
+    assert.equal(result, nodes.find(n => n.peerId === latest.agent)?.name, said)
+    assert.ok(runs.includes(`${result as string}@${latest.attempt}`), said)
+    // No attempt ran twice (a repeated offer taken: the executor refuses one).
+    assert.equal(new Set(runs).size, runs.length, said)
+    // After the holder's loss the task ran once, unless another loss was recorded (an attempt
+    // taken for lost on a host too loaded for even these timings): at most one run more for each.
+    const after = runs.filter(r => !r.startsWith(`${holder.name}@`))
+    // A loss moves a held attempt back to 'submitted'; another change while queued publishes 'submitted' again, and is no loss.
+    const losses = history.filter((x, i) => x.status === 'submitted' && i > 0 && history[i - 1].status !== 'submitted' && /was lost|does not hold/.test(x.reason ?? '')).length
+    assert.ok(losses >= 1, `the holder's loss was published: ${said}`)
+    assert.ok(after.length >= 1 && after.length <= losses, `ran once after the loss, and once more only for each later loss: ${said}`)
+    if (losses === 1) assert.equal(latest.attempt, 2, said)
   } finally {
     await stopAll(nodes)
   }
