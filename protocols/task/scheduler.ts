@@ -19,7 +19,7 @@
  */
 import type { RpcService } from '../rpc/index.js'
 import type { Office } from '../coordination/office.js'
-import { livePeers, type MemberSource, type MemberSourceEvents } from '../discovery/member-source.js'
+import { livePeers, memberBriefs, type MemberSource, type MemberSourceEvents } from '../discovery/member-source.js'
 import { NotCoordinatorError, NotTaskHolderError, TaskAccessError, UnknownTaskError } from '../core/errors.js'
 import type { StoreSpace } from '../core/store.js'
 import { mayControl, mayRead, TASK_OPERATOR, type TaskGrants, type TaskParties } from './access.js'
@@ -197,6 +197,7 @@ export class TaskScheduler {
       if (this.leading()) this.schedule()
       if (this.leading() && !this.takingOver) {
         this.takeover.quiet(this.officeTerm, Date.now())?.catch((err: Error) => { this.error(err) })
+        this.heldByGone()
         // The voters the member view holds present: one it holds offline would only cost a timeout.
         const alive = new Set(livePeers(this.init.members))
         this.replicaSync.tick(this.officeTerm, this.init.office.voters().filter(v => v !== this.init.self && alive.has(v)), Date.now())
@@ -416,6 +417,26 @@ export class TaskScheduler {
   }
 
   private lost (r: TaskRecord, why: string): void { this.update(r, this.table.lostPatch(r, why)) }
+
+  /**
+   * Open attempts held by agents the member view holds offline or left: lost, as `agentLost`
+   * does on the change. That event is acted on only while leading: one heard while this node's
+   * lease had lapsed a moment, with office back in the same term (no takeover), left the task
+   * assigned to an agent gone for good.
+   */
+  private heldByGone (): void {
+    const open = this.table.open()
+    if (open.length === 0) return
+    const gone = new Set(memberBriefs(this.init.members).filter(b => b.state === 'offline' || b.state === 'left').map(b => b.peer))
+    let any = false
+    for (const r of open) {
+      const agent = r.status.agent
+      if (agent === undefined || agent === this.init.self || !gone.has(agent)) continue
+      this.lost(r, `agent ${agent} was lost`)
+      any = true
+    }
+    if (any) this.schedule()
+  }
 
   // --- the queue --------------------------------------------------------------------------
 

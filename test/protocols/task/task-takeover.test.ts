@@ -242,3 +242,36 @@ test('an agent taken for lost still ends the attempt it held: its end is taken w
     resources.stop()
   }
 })
+
+test('an attempt held by an agent the member view holds offline is lost at the next second, also when the change came while this node was not leading', { timeout: 3 * 60_000 }, async () => {
+  const open = record('t9', 65, 3, { status: 'running', attempt: 1, agent: 'w0' })
+  const v = voters([open])
+  // w0 answers the takeover that it holds attempt 1, running: the takeover keeps it there.
+  const rpc = {
+    ...v.rpc,
+    request: async (peer: string, cmd: { name: string }, payload: unknown, options?: unknown) => cmd.name === '$agentmesh/task/held' && peer === 'w0'
+      ? { tasks: [{ task_id: 't9', attempt: 1, state: 'running', progress: 0.5 }] }
+      : await (v.rpc.request as (...a: unknown[]) => Promise<unknown>)(peer, cmd, payload, options)
+  } as unknown as RpcService
+  const { members, resources, tasks } = build(rpc)
+  resources.start()
+  tasks.start()
+  try {
+    v.release()
+    tasks.scheduler.officeCheck()
+    await until('the takeover to end', () => !tasks.scheduler.snapshot(1).taking_over)
+    const r = tasks.scheduler.table.get('t9') as TaskRecord
+    assert.deepEqual([r.status.status, r.status.agent, r.losses], ['running', 'w0', 0], 'w0 holds it after the takeover')
+    const reasons: string[] = []
+    tasks.addEventListener('status', (e) => { reasons.push(e.detail.status.reason ?? '') })
+    // w0 went offline while this node's lease had lapsed: the change event came and went unheeded; the view holds it offline.
+    members.list = [{ peerId: 'w0', name: 'w0', state: 'offline', eligible: false } as unknown as (typeof members.list)[number]]
+    await until('the attempt on the offline agent to be lost', () => (tasks.scheduler.table.get('t9') as TaskRecord).status.status !== 'running')
+    const after = tasks.scheduler.table.get('t9') as TaskRecord
+    assert.deepEqual([after.status.status, after.losses], ['submitted', 1])
+    assert.ok(reasons.some(x => /agent w0 was lost/.test(x)), `the loss said why: ${JSON.stringify(reasons)}`)
+  } finally {
+    tasks.stop()
+    resources.stop()
+  }
+})
