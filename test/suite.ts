@@ -24,11 +24,12 @@
 import { spawn } from 'node:child_process'
 import { appendFileSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { basename, dirname, join } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import type { FailureLine, FileLine, SkipLine } from './summary-reporter.js'
 import type { CpuLine } from './cpu-account.js'
 import { BUNDLE_DIR, PACKAGE_ROOT, checkBundle } from '../surfaces/cli/bundle-check.js'
+import { bundleTests } from '../tools/bundle-tests.js'
 
 /**
  * The slow files, each with why: `npm test` leaves them out, `npm run test:slow` runs them, and
@@ -72,6 +73,14 @@ const SERIAL: Record<string, string> = {
   'election-scale.test.js': 'nine agents on the local preset\'s 300-600 ms election timeouts, counting that non-voters hear no election message for a second',
   'go-peer.test.js': 'a closed mesh of agent processes and the Go peer built and joined, then go test against a node: 80-100 s of processes alone, 150-180 s at load 20',
   'docker-image.test.js': 'the image replayed: two installs of the whole dependency tree and a compile, kept from the first group\'s npm and CPU (readme.test\'s npm install failed once beside it)'
+}
+
+/**
+ * Files run as tsc wrote them, not from the bundle of the test files (tools/bundle-tests.ts),
+ * each with why.
+ */
+const UNBUNDLED: Record<string, string> = {
+  'adaptations.test.js': 'hashes the source text of the upstream functions each adaptation was measured on, which a bundle rewrites'
 }
 
 /** Files run beside the first group, each with why it may. */
@@ -118,11 +127,11 @@ function testFiles (): string[] {
   }
   return [...byName.keys()].sort().map(name => byName.get(name)!)
 }
-const found = given.length > 0 ? given : testFiles()
+const found = given.length > 0 ? given.map(f => resolve(f)) : testFiles()
 // A name in a table that matches no file (a typo, a file renamed) would quietly move that file to another tier or group.
 if (given.length === 0) {
   const names = new Set(found.map(f => basename(f)))
-  for (const name of [...Object.keys(SLOW), ...Object.keys(SERIAL), ...Object.keys(BESIDE), ...LONG_FIRST]) {
+  for (const name of [...Object.keys(SLOW), ...Object.keys(SERIAL), ...Object.keys(BESIDE), ...Object.keys(UNBUNDLED), ...LONG_FIRST]) {
     if (!names.has(name)) throw new Error(`test/suite.ts names ${name}, which is no test file under ${here}`)
   }
 }
@@ -224,7 +233,20 @@ for (const [signal, n] of Object.entries(SIGNALS)) {
     process.exit(128 + n)
   })
 }
-process.on('exit', () => { for (const pgid of running) kill(-pgid) })
+process.on('exit', () => {
+  for (const pgid of running) kill(-pgid)
+  if (bundleDir !== undefined) rmSync(bundleDir, { recursive: true, force: true })
+})
+
+/**
+ * The test files run from a bundle of each (tools/bundle-tests.ts), made for this run inside
+ * dist/ (the packages they leave out are found from there) and removed after it:
+ * AGENTMESH_TEST_BUNDLE=0 runs them as tsc wrote them.
+ */
+const bundling = process.env.AGENTMESH_TEST_BUNDLE !== '0'
+let bundleDir: string | undefined
+/** The file each test file runs from. */
+let runFile = (f: string): string => f
 
 /**
  * One `node --test` run, in a process group of its own: its report to standard output, or to
@@ -238,7 +260,7 @@ async function run (name: string, list: string[], n: string, file?: string): Pro
   // --test-force-exit: a file whose test failed half-way, leaving a node or a server open, ends
   // with its tests instead of at the file limit (its failure is what the report names); the
   // processes it started are killed by test/helpers.ts after its tests, and by the group's end.
-  const child = spawn(process.execPath, ['--test', '--test-force-exit', `--test-concurrency=${n}`, `--test-timeout=${TEST_LIMIT_MS}`, `--import=${CPU_ACCOUNT}`, ...args, ...list],
+  const child = spawn(process.execPath, ['--test', '--test-force-exit', `--test-concurrency=${n}`, `--test-timeout=${TEST_LIMIT_MS}`, `--import=${CPU_ACCOUNT}`, ...args, ...list.map(runFile)],
     { stdio: fd !== undefined ? ['ignore', fd, fd] : 'inherit', detached: true, env: { ...process.env, AGENTMESH_TEST_SUMMARY_OUT: summary, AGENTMESH_TEST_CPU_OUT: CPU_OUT, NODE_COMPILE_CACHE: COMPILE_CACHE } })
   if (fd !== undefined) closeSync(fd)
   const pgid = child.pid!
@@ -309,6 +331,7 @@ function summarize (): void {
   }
   const slow = [...timed].sort((a, b) => b.ms - a.ms).slice(0, 8)
   out.push(`#   ${cliRunsFrom}`)
+  out.push(`#   ${testsRunFrom}`)
   out.push(`#   slowest files: ${slow.map(f => `${basename(f.file)} ${(f.ms / 1000).toFixed(0)} s`).join(', ')}`)
   if (cpu.size > 0) {
     const all = [...cpu.values()]
@@ -362,6 +385,16 @@ const cliRunsFrom = bundle.entry !== undefined
   ? 'CLI processes ran from the bundle (dist/surfaces/cli/bundle)'
   : `CLI processes ran from the modules, slower to start (${bundle.stale ?? ''}; npm run build makes the bundle)`
 process.stdout.write(`# ${cliRunsFrom.replace('ran', 'run')}\n`)
+
+let testsRunFrom = 'test files ran as tsc wrote them (AGENTMESH_TEST_BUNDLE=0)'
+if (bundling && files.length > 0) {
+  const t0 = Date.now()
+  bundleDir = mkdtempSync(join(dirname(here), '.test-bundle-'))
+  const made = await bundleTests(files.filter(f => UNBUNDLED[basename(f)] === undefined), bundleDir)
+  runFile = (f: string): string => made.files.get(f) ?? f
+  testsRunFrom = `test files ran from a bundle of each (tools/bundle-tests.ts: ${made.outputs} files, ${(made.bytes / 1024 / 1024).toFixed(0)} MiB, made in ${((Date.now() - t0) / 1000).toFixed(1)} s; AGENTMESH_TEST_BUNDLE=0 runs them as tsc wrote them)`
+  process.stdout.write(`# ${testsRunFrom.replace('ran', 'run')}\n`)
+}
 
 // Beside the first group, the files that may share the machine with it; their report once it is done.
 const background = run('beside the first', beside, '1', join(work, 'beside.txt'))

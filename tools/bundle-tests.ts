@@ -1,0 +1,103 @@
+/**
+ * The suite's test files bundled (test/suite.ts, before it runs them): each file with what it
+ * imports, ours and the packages', in a few shared chunks, so that the process node --test
+ * starts for a file loads those instead of resolving and compiling ~1,000 modules one by one.
+ * The same reason as the CLI's bundle (tools/bundle-cli.ts), for the ~160 processes a run starts
+ * for its files: each spent 1.3-1.7 s of CPU loading the compiled modules before its first test,
+ * ~200 s of a run's ~1,300 (measured: rpc.test's process loads in 1.3 s of CPU from the bundle,
+ * 2.2 s from the modules).
+ *
+ * What a test sees is the same code: the bundle is made of dist/ as tsc wrote it. What differs,
+ * and how it is kept the same:
+ * - `import.meta.url` in our modules is their own file's URL in dist/, written in as a string, so
+ *   that a module that finds files beside itself (fixtures, package.json, createRequire) finds
+ *   them. A module whose source holds the words inside a string would have them rewritten too: the
+ *   build fails for one (`import.meta.url` kept for code only).
+ * - An import whose path is computed at run time (`import(new URL(x, import.meta.url).href)`)
+ *   loads that module from dist/, as a second copy: tests use it only to read what a module exports.
+ * - The packages the CLI's bundle leaves out (tools/bundle-cli.ts EXTERNAL) stay out here, and
+ *   so do playwright-core (a browser driver, loaded only by the files that drive Chromium) and
+ *   esbuild (its API finds its binary from its own file: the browser bundle's test builds one).
+ * - A file that reads the source text of a package's functions (the adaptations' hashes of the
+ *   upstream code they were measured on) runs as tsc wrote it: a bundle rewrites that text. The
+ *   suite names those files (test/suite.ts UNBUNDLED).
+ * - Stack traces name the bundle's chunks, with our function names: run a file from dist/test
+ *   (`node --test dist/test/...`) to see the modules' own lines.
+ */
+import { build, type Metafile, type Plugin } from 'esbuild'
+import { readFileSync } from 'node:fs'
+import { join, relative, resolve, sep } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { EXTERNAL } from './bundle-cli.js'
+
+const DIST = resolve(fileURLToPath(new URL('..', import.meta.url)))
+const ROOT = resolve(DIST, '..')
+const TESTS = join(DIST, 'test')
+
+/** `import.meta.url` as code, not inside a string: after a quote or backtick, or followed by one, it is text. */
+const AS_CODE = /(?<![\w$.'"`])import\.meta\.url(?![\w$'"`])/g
+const IN_TEXT = /['"`]import\.meta\.url|import\.meta\.url['"`]/
+
+function ownUrl (): Plugin {
+  return {
+    name: 'agentmesh-test-own-url',
+    setup (b) {
+      b.onLoad({ filter: /\.js$/ }, (args) => {
+        if (!args.path.startsWith(DIST + sep)) return undefined
+        const source = readFileSync(args.path, 'utf8')
+        if (!source.includes('import.meta.url')) return undefined
+        if (IN_TEXT.test(source)) {
+          return { errors: [{ text: `${relative(DIST, args.path)} holds import.meta.url inside a string: the test bundle cannot tell its code from its text (tools/bundle-tests.ts)` }] }
+        }
+        return { contents: source.replace(AS_CODE, JSON.stringify(pathToFileURL(args.path).href)), loader: 'js' }
+      })
+    }
+  }
+}
+
+export interface TestBundle {
+  /** The bundled test files, by the path of the file under dist/test each was made of. */
+  files: Map<string, string>
+  outputs: number
+  bytes: number
+}
+
+/**
+ * Bundles `files` (compiled test files under dist/test) into `outdir`, keeping each file's
+ * path below dist/test (the suite and its summary name files by their base name).
+ */
+export async function bundleTests (files: string[], outdir: string): Promise<TestBundle> {
+  for (const f of files) if (!resolve(f).startsWith(TESTS + sep)) throw new Error(`${f} is not a compiled test file under ${TESTS}`)
+  const result = await build({
+    entryPoints: files,
+    outbase: TESTS,
+    outdir,
+    bundle: true,
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    metafile: true,
+    absWorkingDir: ROOT,
+    logLevel: 'error',
+    external: [...EXTERNAL, 'playwright-core', 'esbuild'],
+    // CommonJS packages in an ES module bundle call require() for Node's own modules.
+    banner: { js: "import { createRequire as __agentmeshRequire } from 'node:module'; const require = __agentmeshRequire(import.meta.url);" },
+    plugins: [ownUrl()]
+  })
+  const meta = result.metafile as Metafile
+  const made = new Map<string, string>()
+  let bytes = 0
+  for (const [out, o] of Object.entries(meta.outputs)) {
+    bytes += o.bytes
+    if (o.entryPoint !== undefined) made.set(resolve(ROOT, o.entryPoint), resolve(ROOT, out))
+  }
+  const bundled = new Map<string, string>()
+  for (const f of files) {
+    const out = made.get(resolve(f))
+    if (out === undefined) throw new Error(`the test bundle has no file made of ${f}`)
+    bundled.set(resolve(f), out)
+  }
+  return { files: bundled, outputs: Object.keys(meta.outputs).length, bytes }
+}
