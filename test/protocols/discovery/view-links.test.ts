@@ -3,7 +3,6 @@
 // connections than a full mesh, and still see every other agent and one coordinator; an agent that
 // stops is repaired around.
 import { test } from 'node:test'
-import assert from 'node:assert/strict'
 import { createAgentNode, type AgentNode } from '../../../surfaces/index.js'
 import { IDLE_MS } from '../../../protocols/discovery/view-links.js'
 import { nodeOptions, stopAll, uniqueMesh, waitFor } from '../../helpers.js'
@@ -81,7 +80,10 @@ test('views: twelve agents through one seed keep active views of at most three o
     await waitFor(() => rest.every(a => !viewOf(a).includes(gone.peerId) && viewOf(a).length >= 1) && connectedGraph(rest),
       `${gone.name}'s neighbours to repair their views`, 60_000).catch((err: Error) => { throw new Error(`${err.message}: ${describe(rest)}`) })
     await waitFor(() => rest.every(a => a.member(gone.peerId)?.state !== 'alive'), `every agent to hold ${gone.name} gone`, 60_000)
-    assert.ok(rest.every(a => alive(a) === N - 2), describe(rest))
+    // Waited for, not read once: on a loaded host another agent may be suspect a moment to one of
+    // them (the loop saw v10 hold 9 of the 10 alive at the instant gone was held gone by all).
+    await waitFor(() => rest.every(a => alive(a) === N - 2), `every agent to hold the ${N - 2} others alive`, 60_000)
+      .catch((err: Error) => { throw new Error(`${err.message}: ${describe(rest)}`) })
   } finally {
     await stopAll(agents)
   }
