@@ -16,8 +16,9 @@
  * - An import whose path is computed at run time (`import(new URL(x, import.meta.url).href)`)
  *   loads that module from dist/, as a second copy: tests use it only to read what a module exports.
  * - The packages the CLI's bundle leaves out (tools/bundle-cli.ts EXTERNAL) stay out here, and
- *   so do playwright-core (a browser driver, loaded only by the files that drive Chromium) and
- *   esbuild (its API finds its binary from its own file: the browser bundle's test builds one).
+ *   so do playwright-core (a browser driver, loaded only by the files that drive Chromium),
+ *   esbuild (its API finds its binary from its own file: the browser bundle's test builds one)
+ *   and every package that finds files from its own place (PLACE_BOUND, checked at each build).
  * - A file that reads the source text of a package's functions (the adaptations' hashes of the
  *   upstream code they were measured on) runs as tsc wrote it: a bundle rewrites that text. The
  *   suite names those files (test/suite.ts UNBUNDLED).
@@ -55,6 +56,29 @@ function ownUrl (): Plugin {
   }
 }
 
+/**
+ * Packages loaded from node_modules, not bundled: each has a file that finds others from its own
+ * place (`import.meta.url`, `__dirname`, `__filename`), which in a chunk would be the chunk's, or
+ * in an ES module no name at all (typescript reads `__filename` as it loads: readme.test would not
+ * load; the OpenAPI validator reads its schemas beside itself). The build fails for a package not
+ * listed here that has such a file.
+ */
+const PLACE_BOUND = ['@seriousme/openapi-schema-validator', 'commander', 'pino', 'thread-stream', 'typescript']
+
+/** A package's file that finds others from its own place: as ES module, or as CommonJS. */
+const FINDS_FILES = /\bimport\.meta\.url\b|\b__dirname\b|\b__filename\b/
+
+/** The packages among `inputs` (paths relative to the package's root) with a file that finds files from its own place. */
+function packagesFindingFiles (inputs: string[]): string[] {
+  const found = new Set<string>()
+  for (const path of inputs) {
+    const pkg = /^node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(path)?.[1]
+    if (pkg === undefined || found.has(pkg)) continue
+    if (FINDS_FILES.test(readFileSync(join(ROOT, path), 'utf8'))) found.add(pkg)
+  }
+  return [...found].sort()
+}
+
 export interface TestBundle {
   /** The bundled test files, by the path of the file under dist/test each was made of. */
   files: Map<string, string>
@@ -74,6 +98,8 @@ export async function bundleTests (files: string[], outdir: string): Promise<Tes
     outdir,
     bundle: true,
     splitting: true,
+    // Errors cross the wire named after their class (protocols/core/errors.ts): a bundle renaming two same-named classes apart must not rename ours.
+    keepNames: true,
     chunkNames: 'chunks/[name]-[hash]',
     platform: 'node',
     format: 'esm',
@@ -81,12 +107,16 @@ export async function bundleTests (files: string[], outdir: string): Promise<Tes
     metafile: true,
     absWorkingDir: ROOT,
     logLevel: 'error',
-    external: [...EXTERNAL, 'playwright-core', 'esbuild'],
+    external: [...EXTERNAL, ...PLACE_BOUND, 'playwright-core', 'esbuild'],
     // CommonJS packages in an ES module bundle call require() for Node's own modules.
     banner: { js: "import { createRequire as __agentmeshRequire } from 'node:module'; const require = __agentmeshRequire(import.meta.url);" },
     plugins: [ownUrl()]
   })
   const meta = result.metafile as Metafile
+  const placeBound = packagesFindingFiles(Object.keys(meta.inputs))
+  if (placeBound.length > 0) {
+    throw new Error(`packages that find files from their own place were bundled: ${placeBound.join(', ')}; list them in tools/bundle-tests.ts PLACE_BOUND (or make them load another way)`)
+  }
   const made = new Map<string, string>()
   let bytes = 0
   for (const [out, o] of Object.entries(meta.outputs)) {
