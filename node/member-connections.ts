@@ -142,6 +142,7 @@ export function handOffs (
     alive: peer => memberView.stateOf(peer) === 'alive',
     voters: () => coordination.voters(),
     leader: () => coordination.leader,
+    bootstrapContacts: () => coordination.bootstrapContacts(),
     members: () => memberView.peersIn('alive'),
     dial: dialById(libp2p),
     dialTimeoutMs: config.connections.dialTimeoutMs,

@@ -50,6 +50,9 @@ export class BootstrapCheck {
     else for (const m of members) if (m.peer !== self && this.firstSeen.size < FIRST_SEEN_KEPT) this.firstSeen.add(m.peer)
   }
 
+  /** The agents met first, in that order: the check asks from among them (none kept once a set is held or proven). */
+  met (): string[] { return [...this.firstSeen] }
+
   /** When the question out went out: the service drops answers to older ones. */
   get startedAt (): number { return this.check?.at ?? Infinity }
 

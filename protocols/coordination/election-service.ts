@@ -168,6 +168,8 @@ export class ElectionService extends TypedEventEmitter<ElectionServiceEvents> {
   status (): ElectionStatus | undefined { return this.election?.status(Date.now()) }
   /** The voters of the first set this node would propose while it holds none (election.ts `proposedVoters`). */
   proposedVoters (): string[] { return this.election?.proposedVoters() ?? [] }
+  /** Whom the election may ask before a first set exists (election.ts `bootstrapContacts`). */
+  bootstrapContacts (): string[] { return this.election?.bootstrapContacts() ?? [] }
 
   inOffice (): boolean { return this.election?.inOffice(Date.now()) ?? false }
 

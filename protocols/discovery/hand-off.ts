@@ -13,9 +13,9 @@
  * sides know the close is agreed: the asker does not probe the agent for it, the agent neither
  * probes the asker nor redials it as its seed (`expects`), and the asker closes. The agent then
  * dials a random live member in place of the link it let go, so those handed on do not end up
- * linked only among themselves. Voters and the coordinator are never asked. A node that holds
- * no voter set yet neither asks nor agrees: its election's bootstrap check asks the agents it
- * met first, its oldest connections. An agent that says no, or a build without the command
+ * linked only among themselves. Voters and the coordinator are never asked, nor, before a first
+ * voter set exists, the agents the election may ask (the proposal's voters, the agents met first:
+ * the oldest connections), and an agent keeps its link to those. An agent that says no, or a build without the command
  * (UnknownCommandError), keeps its connection. Only the agent's inbound connections are closed:
  * one this node dialled itself (a topic or voter link) stays. libp2p's connection manager prunes only past
  * `maxConnections` (300), above the gater's cap, and asks nobody.
@@ -59,6 +59,12 @@ export interface HandOffInit {
   /** The voter set this node holds and the coordinator it follows. */
   voters: () => readonly string[]
   leader: () => string | undefined
+  /**
+   * Whom this node's election may ask before a first voter set exists (the proposal's voters, the
+   * agents it met first: its oldest connections), connected or not: their links are kept, or the
+   * question dials them straight back. Empty once a set is held.
+   */
+  bootstrapContacts: () => readonly string[]
   /**
    * This node's live members (peer ids) and a dial of one by peer id: an agent that let a
    * connection go dials a random member in its place. Without it, agents handed on kept only the
@@ -129,8 +135,8 @@ export class HandOffs implements Startable {
     const voters = this.init.voters()
     const self = this.init.libp2p.peerId.toString()
     // A voter keeps its links to the other voters and to the coordinator (its heartbeats); a non-voter needs none.
-    // Holding no set yet, it cannot tell which links one will need, and its election asks the agents it met first (round()).
-    const needed = voters.length === 0 || (voters.includes(self) && (voters.includes(peer) || this.init.leader() === peer))
+    // Before a first set, the agents its election may ask (bootstrapContacts).
+    const needed = (voters.includes(self) && (voters.includes(peer) || this.init.leader() === peer)) || this.init.bootstrapContacts().includes(peer)
     if (needed || this.others(peer) < Math.max(1, this.init.enough)) {
       this.init.count?.('refused')
       return false
@@ -164,12 +170,10 @@ export class HandOffs implements Startable {
     if (inbound.length > high) this.draining = true
     if (inbound.length <= low) this.draining = false
     if (!this.draining) return
-    // No set held yet: before bootstrapping one, the election asks the agents this node met first
-    // (bootstrap-check.ts), the oldest connections, which a round would hand on; the question
-    // then dialled them straight back (hand-off.test, four agents in the loop at load 7). And
-    // which links the set's voters need is not known until there is one.
-    if (this.init.voters().length === 0) return
-    const keep = new Set([...this.init.voters(), this.init.leader()])
+    // Before a first voter set, the election asks the agents this node met first (bootstrap-check.ts),
+    // its oldest connections, which a round would hand on: the question dialled them straight back
+    // (hand-off.test, four agents in the loop at load 7). Those are kept, the rest handed on.
+    const keep = new Set([...this.init.voters(), this.init.leader(), ...this.init.bootstrapContacts()])
     const oldest = new Map<string, number>()
     for (const c of inbound) {
       const p = c.remotePeer.toString()
