@@ -95,6 +95,8 @@ export class TaskScheduler {
   private takingOver = false
   /** Ends not yet on a majority (untold.ts): queries answer the status before, dependents wait. */
   private readonly untold: UntoldEnds
+  /** Per queued task, the attempt this coordinator took for lost (`agent@attempt`): its end is still taken (report()). */
+  private readonly lostAttempt = new Map<string, string>()
 
   constructor (init: SchedulerInit) {
     this.init = init
@@ -389,14 +391,18 @@ export class TaskScheduler {
     const offer = this.placement.offer(rep.task_id)
     if (offer !== undefined && offer.agent === from && offer.attempt === rep.attempt && r.status.status === 'submitted') {
       this.placement.settle(rep.task_id)
-      this.update(r, { status: 'assigned', agent: from, attempt: rep.attempt, reason: undefined })
-    } else if (offer === undefined && r.status.status === 'submitted' && r.status.agent === from && r.status.attempt === rep.attempt &&
-      (rep.status === 'completed' || rep.status === 'failed')) {
-      // The end of the attempt this agent held when it was taken for lost (its member state
-      // flapped on a loaded host, or it did not answer a takeover), reported while the task waits
-      // for another placement: taken, not thrown away to run the task again. With an offer out
-      // the next attempt may already run, and this end is refused (below) as before.
-      this.update(r, { status: 'assigned', agent: from, attempt: rep.attempt, reason: undefined })
+      const serial = this.init.grants?.held(from)?.serial
+      this.update(r, { status: 'assigned', agent: from, ...(serial !== undefined ? { agent_serial: serial } : {}), attempt: rep.attempt, reason: undefined })
+    } else if (offer === undefined && r.status.status === 'submitted' && (rep.status === 'completed' || rep.status === 'failed') &&
+      this.lostAttempt.get(rep.task_id) === `${from}@${rep.attempt}`) {
+      // The end of the attempt this agent held when this coordinator took it for lost (its
+      // member state flapped on a loaded host, or it did not answer a takeover), reported while
+      // the task waits for another placement: taken, not thrown away to run the task again. With
+      // an offer out the next attempt may already run, and this end is refused (below) as
+      // before; so is the end of an attempt stopped by a pause, the task since resumed.
+      this.lostAttempt.delete(rep.task_id)
+      // The record still names the agent (and its credential's serial): only the state moves back.
+      this.update(r, { status: 'assigned', attempt: rep.attempt, reason: undefined })
     }
     // A queued task has no holder: a lost attempt's progress is refused, not applied to the queue.
     if (r.status.status === 'submitted' || r.status.agent !== from || r.status.attempt !== rep.attempt) {
@@ -416,7 +422,10 @@ export class TaskScheduler {
     this.schedule()
   }
 
-  private lost (r: TaskRecord, why: string): void { this.update(r, this.table.lostPatch(r, why)) }
+  private lost (r: TaskRecord, why: string): void {
+    if (r.status.agent !== undefined) this.lostAttempt.set(r.spec.task_id, `${r.status.agent}@${r.status.attempt}`)
+    this.update(r, this.table.lostPatch(r, why))
+  }
 
   /**
    * Open attempts held by agents the member view holds offline or left: lost, as `agentLost`
@@ -425,11 +434,12 @@ export class TaskScheduler {
    * assigned to an agent gone for good.
    */
   private heldByGone (): void {
-    const open = this.table.open()
-    if (open.length === 0) return
+    // Not an agent the view does not hold at all: a coordinator just restarted may not have heard
+    // of every agent yet, and the takeover asked each holder what it holds.
     const gone = new Set(memberBriefs(this.init.members).filter(b => b.state === 'offline' || b.state === 'left').map(b => b.peer))
+    if (gone.size === 0) return
     let any = false
-    for (const r of open) {
+    for (const r of this.table.open()) {
       const agent = r.status.agent
       if (agent === undefined || agent === this.init.self || !gone.has(agent)) continue
       this.lost(r, `agent ${agent} was lost`)
@@ -497,6 +507,8 @@ export class TaskScheduler {
       this.error(err as Error)
       return undefined
     }
+    // The mark of a lost attempt lasts while the task waits to be placed again (report()).
+    if (next.status !== 'submitted') this.lostAttempt.delete(r.spec.task_id)
     // Only an attempt that is placed or runs holds resources.
     if (next.status !== 'assigned' && next.status !== 'running') this.releaseResources(r)
     const spread = this.replication.queue(r)

@@ -246,14 +246,7 @@ test('an agent taken for lost still ends the attempt it held: its end is taken w
 test('an attempt held by an agent the member view holds offline is lost at the next second, also when the change came while this node was not leading', { timeout: 3 * 60_000 }, async () => {
   const open = record('t9', 65, 3, { status: 'running', attempt: 1, agent: 'w0' })
   const v = voters([open])
-  // w0 answers the takeover that it holds attempt 1, running: the takeover keeps it there.
-  const rpc = {
-    ...v.rpc,
-    request: async (peer: string, cmd: { name: string }, payload: unknown, options?: unknown) => cmd.name === '$agentmesh/task/held' && peer === 'w0'
-      ? { tasks: [{ task_id: 't9', attempt: 1, state: 'running', progress: 0.5 }] }
-      : await (v.rpc.request as (...a: unknown[]) => Promise<unknown>)(peer, cmd, payload, options)
-  } as unknown as RpcService
-  const { members, resources, tasks } = build(rpc)
+  const { members, resources, tasks } = build(w0Holds(v, 't9'))
   resources.start()
   tasks.start()
   try {
@@ -275,3 +268,38 @@ test('an attempt held by an agent the member view holds offline is lost at the n
     resources.stop()
   }
 })
+
+test('the end of an attempt stopped by a pause is not taken once the task is resumed and queued: only a lost attempt\'s is', { timeout: 3 * 60_000 }, async () => {
+  const open = record('t10', 65, 3, { status: 'running', attempt: 1, agent: 'w0' })
+  const v = voters([open])
+  const { resources, tasks } = build(w0Holds(v, 't10'))
+  resources.start()
+  tasks.start()
+  try {
+    v.release()
+    tasks.scheduler.officeCheck()
+    await until('the takeover to end', () => !tasks.scheduler.snapshot(1).taking_over)
+    const control = async (type: 'task.control.pause' | 'task.control.resume'): Promise<string> =>
+      (await tasks.scheduler.control('self', { command_id: type, type, task_id: 't10' })).type
+    assert.equal(await control('task.control.pause'), 'task.control.ack')
+    assert.equal(await control('task.control.resume'), 'task.control.ack')
+    const r = tasks.scheduler.table.get('t10') as TaskRecord
+    assert.deepEqual([r.status.status, r.status.agent, r.status.attempt, r.losses], ['submitted', 'w0', 1, 0], 'queued again by the resume, no agent to place it on')
+    assert.throws(() => tasks.scheduler.report('w0', { task_id: 't10', attempt: 1, status: 'completed', progress: 1, metrics: {}, result: 'late' }),
+      (e: { code?: string }) => e.code === 'TSK004')
+    assert.equal((tasks.scheduler.table.get('t10') as TaskRecord).status.status, 'submitted', 'the stopped attempt\'s end changed nothing')
+  } finally {
+    tasks.stop()
+    resources.stop()
+  }
+})
+
+/** The voters of `v`, and agent w0 answering a takeover that it holds attempt 1 of `task`, running: the takeover keeps it there. */
+function w0Holds (v: ReturnType<typeof voters>, task: string): RpcService {
+  return {
+    ...v.rpc,
+    request: async (peer: string, cmd: { name: string }, payload: unknown, options?: unknown) => cmd.name === '$agentmesh/task/held' && peer === 'w0'
+      ? { tasks: [{ task_id: task, attempt: 1, state: 'running', progress: 0.5 }] }
+      : await (v.rpc.request as (...a: unknown[]) => Promise<unknown>)(peer, cmd, payload, options)
+  } as unknown as RpcService
+}
