@@ -98,8 +98,11 @@ export async function bundleTests (files: string[], outdir: string): Promise<Tes
     outdir,
     bundle: true,
     splitting: true,
-    // Errors cross the wire named after their class (protocols/core/errors.ts): a bundle renaming two same-named classes apart must not rename ours.
-    keepNames: true,
+    // No keepNames: its __name() wrapper is in the text of every function, and a function a test
+    // hands to a page (playwright's page.evaluate) runs there without it (browser.test,
+    // live-page-layout.test: "__name is not defined"). esbuild renames a class only where two of
+    // one name meet in a chunk; our error classes, named on the wire (protocols/core/errors.ts),
+    // keep theirs, and a test of them would fail here first.
     chunkNames: 'chunks/[name]-[hash]',
     platform: 'node',
     format: 'esm',
