@@ -164,6 +164,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
       return
     }
     this.state = 'stopping'
+    this.s.rpc.draining()
     for (const service of [...this.ordered].reverse()) await service.stop()
     await this.store.close()
     this.state = 'stopped'

@@ -89,6 +89,8 @@ export class RpcService {
   private readonly outbound = new Map<string, Promise<RpcChannel>>()
   private readonly inbound = new Set<RpcChannel>()
   private started = false
+  /** Set by `draining()` as the node begins to stop, until the next start. */
+  private draining_ = false
   /** The dials under way, aborted when the service stops (one controller each: a shared signal would gather a listener per dial). */
   private readonly dials = new Set<AbortController>()
   private readonly guard: RateGuard
@@ -112,12 +114,22 @@ export class RpcService {
   async start (): Promise<void> {
     if (this.started) return
     this.started = true
+    this.draining_ = false
     if (this.self.stop.signal.aborted) this.self = selfCaller(this.localPeer)
     await this.init.libp2p.handle(RPC_PROTOCOL, (stream, connection) => { this.onInbound(stream, connection) }, {
       maxInboundStreams: MAX_INBOUND_STREAMS,
       maxOutboundStreams: MAX_OUTBOUND_STREAMS
     })
   }
+
+  /**
+   * The node has begun to stop: its services unregister their handlers one by one before this
+   * service stops, and a request for one already gone is answered as a connection lost (COM002,
+   * fail over), not as an unknown command (CMD001). A peer takes CMD001 for an older build and
+   * speaks the older exchange to it for minutes (member-exchange.ts OLDER_FOR_MS), also after it
+   * restarts as the same build.
+   */
+  draining (): void { this.draining_ = true }
 
   async stop (): Promise<void> {
     if (!this.started) return
@@ -395,6 +407,7 @@ export class RpcService {
       return this.refuse(env, channel.remotePeer, bad, answer)
     }
     const entry = this.handlers.get(env.subject)
+    if (entry === undefined && this.draining_) return this.refuse(env, channel.remotePeer, new ConnectionError(`"${env.subject}": the node is stopping`), answer)
     if (entry === undefined) {
       this.init.stats.inc('messages_total', { direction: 'in', type, status: 'unknown_command' })
       // Its own commands, not the mesh's internal ones ("$..."): what the caller can ask this agent.

@@ -29,6 +29,21 @@ test('typed errors: validation on both ends, handler failure, unknown command', 
   }
 })
 
+test('a node that has begun to stop answers a command whose handler is gone as a lost connection (COM002), not CMD001: a peer would take it for an older build', { timeout: 3 * 60_000 }, async () => {
+  const [a, b] = await startMesh(2)
+  try {
+    b.handle(Div, ({ a, b }) => ({ q: a / b }))
+    // What AgentNode.stop does first, before its services unregister their handlers one by one.
+    b.internals.rpc.draining()
+    await assert.rejects(a.request(b.peerId, '$agentmesh/member-sums-gone', {}), (e: any) => e.name === 'ConnectionError' && e.code === 'COM002' && /stopping/.test(e.message))
+    // A handler still registered still answers.
+    assert.deepEqual(await a.request(b.peerId, Div, { a: 6, b: 3 }), { q: 2 })
+    assert.equal(b.stats.get('messages_total', { status: 'unknown_command' }), 0)
+  } finally {
+    await stopAll([a, b])
+  }
+})
+
 test('deadlines: a silent handler times out with COM001, a caller abort is an AbortError, the handler sees its signal fire', { timeout: 3 * 60_000 }, async () => {
   const [a, b] = await startMesh(2)
   try {
