@@ -16,6 +16,15 @@ import { closeServer } from './auth.js'
 /** How long an idle keep-alive connection is kept open by the server: past clients' own (undici 4 s, browsers 60-300 s). */
 export const KEEP_ALIVE_MS = 65_000
 
+/**
+ * Connections the server holds at once; past it a new one is closed as it comes (Node's
+ * `maxConnections`). With idle connections kept 65 s, a peer that opened sockets without end
+ * would otherwise hold the process's file descriptors. Far above what the surfaces' clients use
+ * (a live page holds one stream, a gateway client a few keep-alive connections), as nginx's
+ * worker_connections (512 by default) is for one worker.
+ */
+export const MAX_CONNECTIONS = 1_024
+
 export interface HttpMount {
   /** Path prefixes it answers on a shared port ('/v1' takes /v1 and /v1/...); none: every path no other mount owns. */
   readonly paths?: readonly string[]
@@ -33,7 +42,7 @@ export class HttpServer {
   /** http://host:port once listening (kept after close, as the surfaces' own URLs always were). */
   url = ''
 
-  constructor (readonly host: string, readonly port: number) {}
+  constructor (readonly host: string, readonly port: number, readonly maxConnections = MAX_CONNECTIONS) {}
 
   /** Serve `mount` from now on, listening first if no other mount is open; resolves with the server's URL. */
   async open (mount: HttpMount): Promise<string> {
@@ -76,6 +85,7 @@ export class HttpServer {
     server.keepAliveTimeout = KEEP_ALIVE_MS
     // Node's header timer must outlast the keep-alive one, or an idle socket is cut by it instead.
     server.headersTimeout = Math.max(server.headersTimeout, server.keepAliveTimeout + 1_000)
+    server.maxConnections = this.maxConnections
     try {
       await new Promise<void>((resolve, reject) => {
         server.once('error', (err) => { reject(first.listenError(err)) })

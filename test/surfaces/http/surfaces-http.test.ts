@@ -188,3 +188,43 @@ test('http server: mounts by path, the one without paths takes the rest, listeni
     blocker.close()
   }
 })
+
+test('the HTTP server holds at most maxConnections at once: one past it is closed as it comes, the ones held still answer', { timeout: 60_000 }, async () => {
+  const port = await freePort()
+  const server = new HttpServer('127.0.0.1', port, 3)
+  const mount: HttpMount = { request: (_req, res) => { res.end('ok') }, listenError: (err) => err }
+  await server.open(mount)
+  const sockets: Array<ReturnType<typeof connect>> = []
+  try {
+    // Three idle connections, each with a request answered on it (so the server has taken it).
+    const ask = async (s: ReturnType<typeof connect>): Promise<string> => await new Promise<string>((resolve, reject) => {
+      let got = ''
+      const onData = (b: Buffer): void => { got += b.toString(); if (got.endsWith('ok')) { s.off('data', onData); resolve(got) } }
+      s.on('data', onData)
+      s.once('error', reject)
+      s.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')
+    })
+    for (let i = 0; i < 3; i++) {
+      const s = connect(port, '127.0.0.1')
+      sockets.push(s)
+      assert.match(await ask(s), /^HTTP\/1.1 200/)
+    }
+    // The fourth is closed by the server before it answers anything.
+    const fourth = connect(port, '127.0.0.1')
+    sockets.push(fourth)
+    let got = ''
+    const closed = await new Promise<boolean>((resolve) => {
+      const limit = setTimeout(() => { resolve(false) }, 10_000)
+      fourth.on('data', (b: Buffer) => { got += b.toString() })
+      fourth.on('close', () => { clearTimeout(limit); resolve(true) })
+      fourth.on('error', () => {})
+      fourth.on('connect', () => { fourth.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n') })
+    })
+    assert.ok(closed, `the connection past the cap was still open after 10 s (answered: ${JSON.stringify(got.slice(0, 40))})`)
+    assert.equal(got, '', 'nothing answered past the cap')
+    assert.match(await ask(sockets[0]), /^HTTP\/1.1 200/, 'a held connection still answers')
+  } finally {
+    for (const s of sockets) s.destroy()
+    await server.close(mount)
+  }
+})
