@@ -168,8 +168,15 @@ export class ElectionService extends TypedEventEmitter<ElectionServiceEvents> {
   status (): ElectionStatus | undefined { return this.election?.status(Date.now()) }
   /** The voters of the first set this node would propose while it holds none (election.ts `proposedVoters`). */
   proposedVoters (): string[] { return this.election?.proposedVoters() ?? [] }
-  /** Whom the election may ask before a first set exists (election.ts `bootstrapContacts`). */
-  bootstrapContacts (): string[] { return this.election?.bootstrapContacts() ?? [] }
+  /**
+   * The agents the election may send messages to before a first set exists: the voters of the set
+   * it would propose (pre-votes, votes) and the agents it met first (the bootstrap check, connected
+   * or not). None once it holds or is shown a set, or may not be elected.
+   */
+  bootstrapContacts (): string[] {
+    const proposed = this.proposedVoters()
+    return proposed.length === 0 ? [] : [...new Set([...proposed, ...(this.election?.bootstrap.met() ?? [])])]
+  }
 
   inOffice (): boolean { return this.election?.inOffice(Date.now()) ?? false }
 

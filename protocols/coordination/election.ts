@@ -89,7 +89,8 @@ export class Election {
   private persistPending = false
   private queriedAt = -Infinity
   /** Before a bootstrap: the agents met first, and the question out to them (`bootstrapReady`). */
-  private readonly bootstrap = new BootstrapCheck()
+  /** Read by the service for the agents met first (bootstrapContacts); told and asked only here. */
+  readonly bootstrap = new BootstrapCheck()
   /** The leader's renewal of its election in office, for a voter ahead of it (`unprovenTerm`). */
   private readonly renewal: Renewal
 
@@ -759,16 +760,6 @@ export class Election {
 
   /** The voters of the set it would propose now (none once it holds or is shown one): views link them before the campaign (member-connections.ts). */
   proposedVoters (): string[] { return this.bootstrapProposal()?.voters ?? [] }
-
-  /**
-   * The agents this node may send election messages to before a first set exists: the voters of
-   * the set it would propose (pre-votes, votes) and the agents it met first (the bootstrap check,
-   * connected or not). None once it holds or is shown a set, or may not be elected.
-   */
-  bootstrapContacts (): string[] {
-    const proposal = this.bootstrapProposal()
-    return proposal === undefined ? [] : [...new Set([...proposal.voters, ...this.bootstrap.met()])]
-  }
 
   private get maxVoters (): number { return this.init.maxVoters ?? DEFAULT_MAX_VOTERS }
   private get announceIntervalMs (): number { return this.init.announceIntervalMs ?? 10 * this.init.heartbeatIntervalMs }

@@ -298,7 +298,7 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
   voters (): string[] { return this.election.status()?.voters ?? [] }
   /** The voter set held, else the first one this node would propose (its campaign must reach each of them). */
   votersOrProposed (): string[] { const held = this.voters(); return held.length > 0 ? held : this.election.proposedVoters() }
-  /** Whom the election may ask before a first voter set exists (Election.bootstrapContacts): their links are kept (hand-off.ts). */
+  /** Whom the election may ask before a first voter set exists (ElectionService.bootstrapContacts): their links are kept (hand-off.ts). */
   bootstrapContacts (): string[] { return this.election.bootstrapContacts() }
 
   /** Fencing: a message of `term` from `from` comes from the coordinator this node follows. */
