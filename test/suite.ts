@@ -77,7 +77,7 @@ const SERIAL: Record<string, string> = {
 
 /**
  * Files run as tsc wrote them, not from the bundle of the test files (tools/bundle-tests.ts),
- * each with why.
+ * each with why. The SLOW files too.
  */
 const UNBUNDLED: Record<string, string> = {
   'adaptations.test.js': 'hashes the source text of the upstream functions each adaptation was measured on, which a bundle rewrites',
@@ -388,7 +388,7 @@ const cliRunsFrom = bundle.entry !== undefined
 process.stdout.write(`# ${cliRunsFrom.replace('ran', 'run')}\n`)
 
 let testsRunFrom = 'test files ran as tsc wrote them (AGENTMESH_TEST_BUNDLE=0)'
-if (bundling && files.length > 0) {
+if (bundling && files.some(f => UNBUNDLED[basename(f)] === undefined && !isSlow(f))) {
   const t0 = Date.now()
   // A run killed outright (SIGKILL, out of memory) left its bundle: removed once its process is gone.
   for (const left of readdirSync(dirname(here))) {
@@ -399,7 +399,9 @@ if (bundling && files.length > 0) {
     }
   }
   bundleDir = mkdtempSync(join(dirname(here), `.test-bundle-${process.pid}-`))
-  const made = await bundleTests(files.filter(f => UNBUNDLED[basename(f)] === undefined), bundleDir)
+  // The slow files run minutes each (a second of loading is nothing to them) and drive outside
+  // parts from their own paths: as tsc wrote them.
+  const made = await bundleTests(files.filter(f => UNBUNDLED[basename(f)] === undefined && !isSlow(f)), bundleDir)
   runFile = (f: string): string => made.files.get(f) ?? f
   testsRunFrom = `test files ran from a bundle of each (tools/bundle-tests.ts: ${made.outputs} files, ${(made.bytes / 1024 / 1024).toFixed(0)} MiB, made in ${((Date.now() - t0) / 1000).toFixed(1)} s; AGENTMESH_TEST_BUNDLE=0 runs them as tsc wrote them)`
   process.stdout.write(`# ${testsRunFrom.replace('ran', 'run')}\n`)
