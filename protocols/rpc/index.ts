@@ -407,7 +407,11 @@ export class RpcService {
       return this.refuse(env, channel.remotePeer, bad, answer)
     }
     const entry = this.handlers.get(env.subject)
-    if (entry === undefined && this.draining_) return this.refuse(env, channel.remotePeer, new ConnectionError(`"${env.subject}": the node is stopping`), answer)
+    // Not refused (refuse() would dead-letter a reliable message here, which its sender retries on COM002).
+    if (entry === undefined && this.draining_) {
+      this.init.stats.inc('messages_total', { direction: 'in', type, status: 'stopping' })
+      return answer(null, new ConnectionError(`"${env.subject}": the node is stopping`))
+    }
     if (entry === undefined) {
       this.init.stats.inc('messages_total', { direction: 'in', type, status: 'unknown_command' })
       // Its own commands, not the mesh's internal ones ("$..."): what the caller can ask this agent.

@@ -181,6 +181,7 @@ export class TaskScheduler {
     if (!this.running) return
     this.running = false
     this.officeTerm = -1
+    this.lostAttempt.clear()
     this.init.members.removeEventListener('member:change', this.memberChanged)
     if (this.tick !== undefined) clearInterval(this.tick)
     this.tick = undefined
@@ -196,6 +197,8 @@ export class TaskScheduler {
     try {
       this.officeCheck()
       this.replica.prune(Date.now())
+      // A mark whose task left the queue without a change here (pruned, merged from a voter): gone.
+      for (const id of this.lostAttempt.keys()) if (this.table.get(id)?.status.status !== 'submitted') this.lostAttempt.delete(id)
       if (this.leading()) this.schedule()
       if (this.leading() && !this.takingOver) {
         this.takeover.quiet(this.officeTerm, Date.now())?.catch((err: Error) => { this.error(err) })
@@ -223,6 +226,8 @@ export class TaskScheduler {
     const term = this.init.office.term
     if (this.officeTerm === term) { this.untold.retry(); return }
     this.officeTerm = term
+    // Marks of an earlier term: the coordinators between may have changed those tasks (merged here, not through change()).
+    this.lostAttempt.clear()
     this.untold.clear()
     this.takingOver = true
     this.ready = this.takeover.takeOver(term).catch((err: Error) => {
@@ -394,12 +399,13 @@ export class TaskScheduler {
       const serial = this.init.grants?.held(from)?.serial
       this.update(r, { status: 'assigned', agent: from, ...(serial !== undefined ? { agent_serial: serial } : {}), attempt: rep.attempt, reason: undefined })
     } else if (offer === undefined && r.status.status === 'submitted' && (rep.status === 'completed' || rep.status === 'failed') &&
-      this.lostAttempt.get(rep.task_id) === `${from}@${rep.attempt}`) {
+      this.lostAttempt.get(rep.task_id) === `${from}@${rep.attempt}` && (this.table.lastOffered(rep.task_id) ?? 0) <= rep.attempt) {
       // The end of the attempt this agent held when this coordinator took it for lost (its
       // member state flapped on a loaded host, or it did not answer a takeover), reported while
       // the task waits for another placement: taken, not thrown away to run the task again. With
-      // an offer out the next attempt may already run, and this end is refused (below) as
-      // before; so is the end of an attempt stopped by a pause, the task since resumed.
+      // an offer out, or one made since that may have been taken (its number spent), the next
+      // attempt may already run, and this end is refused (below) as before; so is the end of an
+      // attempt stopped by a pause, the task since resumed.
       this.lostAttempt.delete(rep.task_id)
       // The record still names the agent (and its credential's serial): only the state moves back.
       this.update(r, { status: 'assigned', attempt: rep.attempt, reason: undefined })
@@ -423,8 +429,9 @@ export class TaskScheduler {
   }
 
   private lost (r: TaskRecord, why: string): void {
-    if (r.status.agent !== undefined) this.lostAttempt.set(r.spec.task_id, `${r.status.agent}@${r.status.attempt}`)
-    this.update(r, this.table.lostPatch(r, why))
+    const held = r.status.agent !== undefined ? `${r.status.agent}@${r.status.attempt}` : undefined
+    // Marked only once this coordinator queued it (change() writes nothing out of office, or to a replaced record).
+    if (this.change(r, this.table.lostPatch(r, why)) !== undefined && r.status.status === 'submitted' && held !== undefined) this.lostAttempt.set(r.spec.task_id, held)
   }
 
   /**
