@@ -168,15 +168,8 @@ export class ElectionService extends TypedEventEmitter<ElectionServiceEvents> {
   status (): ElectionStatus | undefined { return this.election?.status(Date.now()) }
   /** The voters of the first set this node would propose while it holds none (election.ts `proposedVoters`). */
   proposedVoters (): string[] { return this.election?.proposedVoters() ?? [] }
-  /**
-   * The agents the election may send messages to before a first set exists: the voters of the set
-   * it would propose (pre-votes, votes) and the agents it met first (the bootstrap check, connected
-   * or not). None once it holds or is shown a set, or may not be elected.
-   */
-  bootstrapContacts (): string[] {
-    const proposed = this.proposedVoters()
-    return proposed.length === 0 ? [] : [...new Set([...proposed, ...(this.election?.bootstrap.met() ?? [])])]
-  }
+  /** The agents the election met first, in that order, while it holds no set (bootstrap-check.ts): its bootstrap check asks from among them. */
+  firstMet (): string[] { return this.election?.bootstrap.met() ?? [] }
 
   inOffice (): boolean { return this.election?.inOffice(Date.now()) ?? false }
 

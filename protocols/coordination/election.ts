@@ -89,7 +89,7 @@ export class Election {
   private persistPending = false
   private queriedAt = -Infinity
   /** Before a bootstrap: the agents met first, and the question out to them (`bootstrapReady`). */
-  /** Read by the service for the agents met first (bootstrapContacts); told and asked only here. */
+  /** Read by the service for the agents met first (firstMet); told and asked only here. */
   readonly bootstrap = new BootstrapCheck()
   /** The leader's renewal of its election in office, for a voter ahead of it (`unprovenTerm`). */
   private readonly renewal: Renewal

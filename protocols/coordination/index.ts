@@ -13,6 +13,7 @@ import { livePeers, memberBriefs, type MemberSource } from '../discovery/member-
 import { isLive } from '../discovery/failure-detector.js'
 import type { MemberChange } from '../discovery/members.js'
 import type { Office } from './office.js'
+import { BOOTSTRAP_CHECK_ASK } from './constants.js'
 import { ElectionService, type CoordinatorChange } from './election-service.js'
 import type { ElectionKeys, ElectionTimings, Role } from './election.js'
 import type { Certificate, PeerLinks } from './election-types.js'
@@ -298,8 +299,17 @@ export class CoordinationService extends TypedEventEmitter<CoordinationEvents> i
   voters (): string[] { return this.election.status()?.voters ?? [] }
   /** The voter set held, else the first one this node would propose (its campaign must reach each of them). */
   votersOrProposed (): string[] { const held = this.voters(); return held.length > 0 ? held : this.election.proposedVoters() }
-  /** Whom the election may ask before a first voter set exists (ElectionService.bootstrapContacts): their links are kept (hand-off.ts). */
-  bootstrapContacts (): string[] { return this.election.bootstrapContacts() }
+  /**
+   * Whom the election may ask before a first voter set exists, connected or not: the voters of the
+   * set it would propose (pre-votes, votes) and the first few agents it met (the bootstrap check
+   * asks BOOTSTRAP_CHECK_ASK of them, passing over the dead: twice as many). Hand-off keeps their
+   * links (hand-off.ts). None once a set is held; until then, before the node sees enough agents to
+   * propose one too, so that the links are kept from the start.
+   */
+  bootstrapContacts (): string[] {
+    if (this.voters().length > 0) return []
+    return [...new Set([...this.election.proposedVoters(), ...this.election.firstMet().slice(0, 2 * BOOTSTRAP_CHECK_ASK)])]
+  }
 
   /** Fencing: a message of `term` from `from` comes from the coordinator this node follows. */
   admits (term: number, from: string): boolean { return this.election.admits(term, from) === 'ok' }
