@@ -11,6 +11,7 @@ import { ConfigError, ValidationError } from '../../protocols/core/errors.js'
 import { BearerToken } from '../http/auth.js'
 import { isLoopback, splitHostPort } from '../http/listen.js'
 import { HttpServer, type HttpMount } from '../http/server.js'
+import { EVENT_STREAM_MAX_CLIENTS } from '../http/event-stream.js'
 
 export interface DebugRequest {
   url: URL
@@ -73,7 +74,9 @@ export class DebugServer {
     this.http = init.http ?? new HttpServer(host, port)
     this.mount = {
       request: (req, res) => { void this.serve(req, res) },
-      listenError: (err) => new ConfigError(`debug endpoint cannot listen on ${this.init.listen}: ${err.message}`, { cause: err })
+      listenError: (err) => new ConfigError(`debug endpoint cannot listen on ${this.init.listen}: ${err.message}`, { cause: err }),
+      // The live page's /events streams, held open up to their own limit.
+      streams: EVENT_STREAM_MAX_CLIENTS
     }
   }
 

@@ -30,6 +30,7 @@ export class Gateway implements Startable {
     stats.gauge('gateway_ws_connections', 'WebSocket clients connected to the gateway now', () => this.wsOpen)
     this.server = new GatewayServer({
       listen: c.listen,
+      streams: c.wsMaxConnections,
       ...(c.publicUrl !== undefined ? { publicUrl: c.publicUrl } : {}),
       ...(c.token !== undefined ? { token: c.token } : {}),
       origins: c.origins,

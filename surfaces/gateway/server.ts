@@ -43,6 +43,8 @@ export interface GatewayServerInit {
   mounts: (ctx: Pick<GatewayContext, 'baseUrl' | 'count'>) => Promise<Mount[]>
   /** The server to mount on (shared with the other surfaces on its host:port, surfaces/http); else one of its own. */
   http?: HttpServer
+  /** The WebSocket connections it holds open at most (gateway.wsMaxConnections): the HTTP server's cap makes room for them. */
+  streams?: number
 }
 
 /** What the gateway answers on a port it shares (surfaces/http): REST and WebSocket, GraphQL, A2A and its card. */
@@ -66,7 +68,8 @@ export class GatewayServer {
       paths: GATEWAY_PATHS,
       request: (req, res) => { void this.serve(req, res) },
       upgrade: (req, socket, head) => { this.upgrade(req, socket, head) },
-      listenError: (err) => new ConfigError(`gateway cannot listen on ${this.init.listen}: ${err.message}`, { cause: err })
+      listenError: (err) => new ConfigError(`gateway cannot listen on ${this.init.listen}: ${err.message}`, { cause: err }),
+      ...(init.streams !== undefined ? { streams: init.streams } : {})
     }
   }
 

@@ -6,6 +6,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 
+/** Clients an event stream serves at once, unless told otherwise; past it, a 503. */
+export const EVENT_STREAM_MAX_CLIENTS = 32
+
 export interface EventStreamInit {
   maxClients?: number
   /** Unsent bytes a client may have pending before it is dropped. */
@@ -23,7 +26,7 @@ export class EventStream {
   private readonly onDrop?: () => void
 
   constructor (init: EventStreamInit = {}) {
-    this.maxClients = init.maxClients ?? 32
+    this.maxClients = init.maxClients ?? EVENT_STREAM_MAX_CLIENTS
     this.maxBufferedBytes = init.maxBufferedBytes ?? 1024 * 1024
     this.heartbeatMs = init.heartbeatMs ?? 15_000
     this.onDrop = init.onDrop

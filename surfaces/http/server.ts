@@ -17,11 +17,12 @@ import { closeServer } from './auth.js'
 export const KEEP_ALIVE_MS = 65_000
 
 /**
- * Connections the server holds at once; past it a new one is closed as it comes (Node's
- * `maxConnections`). With idle connections kept 65 s, a peer that opened sockets without end
- * would otherwise hold the process's file descriptors. Far above what the surfaces' clients use
- * (a live page holds one stream, a gateway client a few keep-alive connections), as nginx's
- * worker_connections (512 by default) is for one worker.
+ * Connections the server holds at once for requests, over what its mounts hold open by limits of
+ * their own (`HttpMount.streams`: the gateway's WebSockets, the debug page's event streams); past
+ * the sum a new connection is closed as it comes (Node's `maxConnections`, which counts every
+ * socket, upgraded or not). With idle connections kept 65 s, a peer that opened sockets without
+ * end would otherwise hold the process's file descriptors. Far above what request clients use (a
+ * few keep-alive connections each), as nginx's worker_connections (512 by default) is for one worker.
  */
 export const MAX_CONNECTIONS = 1_024
 
@@ -33,6 +34,11 @@ export interface HttpMount {
   upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void
   /** The error to throw when the port cannot be listened on (it names the surface and its setting). */
   listenError: (err: Error) => Error
+  /**
+   * Connections it may hold open at once by a limit of its own (WebSockets, event streams), which
+   * answers past it itself (a 503): the server's cap is MAX_CONNECTIONS over the sum of these.
+   */
+  readonly streams?: number
 }
 
 export class HttpServer {
@@ -42,7 +48,13 @@ export class HttpServer {
   /** http://host:port once listening (kept after close, as the surfaces' own URLs always were). */
   url = ''
 
+  /** `maxConnections`: the connections for requests, over what the mounts' own limits hold (MAX_CONNECTIONS). */
   constructor (readonly host: string, readonly port: number, readonly maxConnections = MAX_CONNECTIONS) {}
+
+  /** The cap of the server's connections: its own for requests and each mount's streams. */
+  private capConnections (): void {
+    if (this.server !== undefined) this.server.maxConnections = this.maxConnections + this.mounts.reduce((n, m) => n + (m.streams ?? 0), 0)
+  }
 
   /** Serve `mount` from now on, listening first if no other mount is open; resolves with the server's URL. */
   async open (mount: HttpMount): Promise<string> {
@@ -55,6 +67,7 @@ export class HttpServer {
       this.mounts.splice(this.mounts.indexOf(mount), 1)
       throw err
     }
+    this.capConnections()
     return this.url
   }
 
@@ -63,6 +76,7 @@ export class HttpServer {
     const i = this.mounts.indexOf(mount)
     if (i < 0) return
     this.mounts.splice(i, 1)
+    this.capConnections()
     if (this.mounts.length > 0) return
     const server = this.server
     this.server = undefined
@@ -85,7 +99,6 @@ export class HttpServer {
     server.keepAliveTimeout = KEEP_ALIVE_MS
     // Node's header timer must outlast the keep-alive one, or an idle socket is cut by it instead.
     server.headersTimeout = Math.max(server.headersTimeout, server.keepAliveTimeout + 1_000)
-    server.maxConnections = this.maxConnections
     try {
       await new Promise<void>((resolve, reject) => {
         server.once('error', (err) => { reject(first.listenError(err)) })
@@ -96,6 +109,7 @@ export class HttpServer {
       throw err
     }
     this.server = server
+    this.capConnections()
     const addr = server.address()
     const bound = typeof addr === 'object' && addr !== null ? addr.port : this.port
     this.url = `http://${this.host.includes(':') ? `[${this.host}]` : this.host}:${bound}`
