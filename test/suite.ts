@@ -387,7 +387,7 @@ const cliRunsFrom = bundle.entry !== undefined
   : `CLI processes ran from the modules, slower to start (${bundle.stale ?? ''}; npm run build makes the bundle)`
 process.stdout.write(`# ${cliRunsFrom.replace('ran', 'run')}\n`)
 
-let testsRunFrom = 'test files ran as tsc wrote them (AGENTMESH_TEST_BUNDLE=0)'
+let testsRunFrom = `test files ran as tsc wrote them (${bundling ? 'the slow tier\'s and UNBUNDLED run so' : 'AGENTMESH_TEST_BUNDLE=0'})`
 if (bundling && files.some(f => UNBUNDLED[basename(f)] === undefined && !isSlow(f))) {
   const t0 = Date.now()
   // A run killed outright (SIGKILL, out of memory) left its bundle: removed once its process is gone.
