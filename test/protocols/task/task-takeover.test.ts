@@ -213,13 +213,7 @@ test('an agent taken for lost still ends the attempt it held: its end is taken w
   // and the task went back to the queue. No agent is alive to place it on, so it waits there.
   const open = record('t8', 65, 3, { status: 'running', attempt: 1, agent: 'w0' })
   const { rpc, release } = voters([open])
-  const { resources, tasks } = build(rpc)
-  resources.start()
-  tasks.start()
-  try {
-    release()
-    tasks.scheduler.officeCheck()
-    await until('the takeover to end', () => !tasks.scheduler.snapshot(1).taking_over)
+  await afterTakeover(rpc, release, async ({ tasks }) => {
     const r = tasks.scheduler.table.get('t8') as TaskRecord
     assert.deepEqual([r.status.status, r.losses], ['submitted', 1], 'the attempt was taken for lost')
     assert.throws(() => tasks.scheduler.report('w0', { task_id: 't8', attempt: 1, status: 'running', progress: 0.5, metrics: {} }),
@@ -237,22 +231,13 @@ test('an agent taken for lost still ends the attempt it held: its end is taken w
       answered = (await tasks.scheduler.query(SUBMITTER, 't8')).status
     }
     assert.equal(answered, 'completed', 'the submitter is answered the end')
-  } finally {
-    tasks.stop()
-    resources.stop()
-  }
+  })
 })
 
 test('an attempt held by an agent the member view holds offline is lost at the next second, also when the change came while this node was not leading', { timeout: 3 * 60_000 }, async () => {
   const open = record('t9', 65, 3, { status: 'running', attempt: 1, agent: 'w0' })
   const v = voters([open])
-  const { members, resources, tasks } = build(w0Holds(v, 't9'))
-  resources.start()
-  tasks.start()
-  try {
-    v.release()
-    tasks.scheduler.officeCheck()
-    await until('the takeover to end', () => !tasks.scheduler.snapshot(1).taking_over)
+  await afterTakeover(w0Holds(v, 't9'), v.release, async ({ members, tasks }) => {
     const r = tasks.scheduler.table.get('t9') as TaskRecord
     assert.deepEqual([r.status.status, r.status.agent, r.losses], ['running', 'w0', 0], 'w0 holds it after the takeover')
     const reasons: string[] = []
@@ -263,22 +248,13 @@ test('an attempt held by an agent the member view holds offline is lost at the n
     const after = tasks.scheduler.table.get('t9') as TaskRecord
     assert.deepEqual([after.status.status, after.losses], ['submitted', 1])
     assert.ok(reasons.some(x => /agent w0 was lost/.test(x)), `the loss said why: ${JSON.stringify(reasons)}`)
-  } finally {
-    tasks.stop()
-    resources.stop()
-  }
+  })
 })
 
 test('the end of an attempt stopped by a pause is not taken once the task is resumed and queued: only a lost attempt\'s is', { timeout: 3 * 60_000 }, async () => {
   const open = record('t10', 65, 3, { status: 'running', attempt: 1, agent: 'w0' })
   const v = voters([open])
-  const { resources, tasks } = build(w0Holds(v, 't10'))
-  resources.start()
-  tasks.start()
-  try {
-    v.release()
-    tasks.scheduler.officeCheck()
-    await until('the takeover to end', () => !tasks.scheduler.snapshot(1).taking_over)
+  await afterTakeover(w0Holds(v, 't10'), v.release, async ({ tasks }) => {
     const control = async (type: 'task.control.pause' | 'task.control.resume'): Promise<string> =>
       (await tasks.scheduler.control('self', { command_id: type, type, task_id: 't10' })).type
     assert.equal(await control('task.control.pause'), 'task.control.ack')
@@ -288,10 +264,7 @@ test('the end of an attempt stopped by a pause is not taken once the task is res
     assert.throws(() => tasks.scheduler.report('w0', { task_id: 't10', attempt: 1, status: 'completed', progress: 1, metrics: {}, result: 'late' }),
       (e: { code?: string }) => e.code === 'TSK004')
     assert.equal((tasks.scheduler.table.get('t10') as TaskRecord).status.status, 'submitted', 'the stopped attempt\'s end changed nothing')
-  } finally {
-    tasks.stop()
-    resources.stop()
-  }
+  })
 })
 
 /** The voters of `v`, and agent w0 answering a takeover that it holds attempt 1 of `task`, running: the takeover keeps it there. */
@@ -302,4 +275,20 @@ function w0Holds (v: ReturnType<typeof voters>, task: string): RpcService {
       ? { tasks: [{ task_id: task, attempt: 1, state: 'running', progress: 0.5 }] }
       : await (v.rpc.request as (...a: unknown[]) => Promise<unknown>)(peer, cmd, payload, options)
   } as unknown as RpcService
+}
+
+/** A coordinator built on `rpc` that took office, its takeover done once `release` lets the voters' read answer: `body` runs with it, stopped after. */
+async function afterTakeover (rpc: RpcService, release: () => void, body: (b: Built) => Promise<void>): Promise<void> {
+  const b = build(rpc)
+  b.resources.start()
+  b.tasks.start()
+  try {
+    release()
+    b.tasks.scheduler.officeCheck()
+    await until('the takeover to end', () => !b.tasks.scheduler.snapshot(1).taking_over)
+    await body(b)
+  } finally {
+    b.tasks.stop()
+    b.resources.stop()
+  }
 }
