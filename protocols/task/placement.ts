@@ -66,6 +66,12 @@ export class Placement {
   private readonly placing = new Set<string>()
   /** The run command in flight for a task being placed: its agent and attempt. */
   private readonly offered = new Map<string, { agent: string, attempt: number }>()
+  /**
+   * The last offer of each task that failed without an answer (timeout, lost connection): the
+   * agent may have taken it. Asked first at the next placement, with the same number, so that an
+   * agent already running it answers "duplicate" instead of stopping it for a new attempt.
+   */
+  private readonly unanswered = new Map<string, { agent: string, attempt: number, asked: number }>()
   /** Agents that answered TSK006 for a task type (no handler), skipped until the time stored. */
   private readonly cannotRun = new Map<string, number>()
   /** Run commands, those of one turn to one agent in one request (batch-call.ts): a pipeline placed at once is a request per agent. */
@@ -88,6 +94,21 @@ export class Placement {
 
   /** The report came first: the offer is settled. */
   settle (id: string): void { this.offered.delete(id) }
+
+  /**
+   * Whether `agent` may hold `attempt` of a queued task from an offer that went unanswered, no
+   * offer made since: its report is then the acknowledgement that never came.
+   */
+  mayHold (id: string, agent: string, attempt: number): boolean {
+    const u = this.unanswered.get(id)
+    return u !== undefined && u.agent === agent && u.attempt === attempt && this.init.table.lastOffered(id) === attempt
+  }
+
+  /** Forget unanswered offers: all (a new term, a stop), or those of tasks no longer queued. */
+  forget (queued?: (id: string) => boolean): void {
+    if (queued === undefined) { this.unanswered.clear(); return }
+    for (const id of this.unanswered.keys()) if (!queued(id)) this.unanswered.delete(id)
+  }
 
   /**
    * Candidates for a task: this node and the agents alive that its grants allow, those known
@@ -143,6 +164,14 @@ export class Placement {
         if (winner === undefined && init.leading() && r.status.status === 'submitted' && r.status.reason !== NO_BID) init.waiting(r, NO_BID)
         if (winner === undefined) return
       }
+      // The agent that may hold the last, unanswered offer is asked again first, once; silent a
+      // second time, it is asked last (a peer that takes requests and never answers them must
+      // not hold the task).
+      const unanswered = this.unanswered.get(id)
+      if (unanswered !== undefined && candidates.includes(unanswered.agent)) {
+        const others = candidates.filter(c => c !== unanswered.agent)
+        candidates = unanswered.asked < 2 ? [unanswered.agent, ...others] : [...others, unanswered.agent]
+      }
       const refusals: string[] = []
       for (const agent of candidates) {
         if (!init.leading() || r.status.status !== 'submitted') return
@@ -151,7 +180,11 @@ export class Placement {
         // next release.
         const grant = init.resources.grant(id, init.self, r.spec.requirements, [agent])
         if (grant.type === 'resource.denied') { refusals.push(grant.code); continue }
-        const attempt = init.table.offer(id)
+        // The same number to the same agent while nothing was offered since; any other offer numbers past it.
+        const again = unanswered !== undefined && unanswered.agent === agent && init.table.lastOffered(id) === unanswered.attempt &&
+          r.status.attempt < unanswered.attempt
+        const attempt = again ? unanswered.attempt : init.table.offer(id)
+        this.unanswered.delete(id)
         this.offered.set(id, { agent, attempt })
         // Every attempt gets the task's messages so far: a new one after a loss, a resume or a takeover misses none.
         const messages = r.status.messages ?? []
@@ -173,8 +206,14 @@ export class Placement {
           refusals.push(err instanceof AgentMeshError ? err.code : 'error')
           // A refusal the agent answered (no handler, no room, not its coordinator) took
           // nothing: the number is free again, so attempts count runs. After a timeout or a lost
-          // connection the agent may have taken it, and the number stays spent.
+          // connection the agent may have taken it, and the number stays spent; the placement
+          // stops here, so that the next one asks that agent again before any other is offered
+          // the task (which would run it twice).
           if (err instanceof AgentMeshError && !['COM001', 'COM002', 'MSG001'].includes(err.code)) init.table.offerReturned(id, attempt)
+          else {
+            this.unanswered.set(id, { agent, attempt, asked: again ? unanswered.asked + 1 : 1 })
+            break
+          }
           // No handler for the type there: do not ask again for a while (handlers may come later).
           if (err instanceof AgentMeshError && err.code === 'TSK006' && /no handler/.test(err.message)) {
             this.cannotRun.set(`${agent}\0${r.spec.type}`, Date.now() + NO_HANDLER_RETRY_MS)

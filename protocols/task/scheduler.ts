@@ -182,6 +182,7 @@ export class TaskScheduler {
     this.running = false
     this.officeTerm = -1
     this.lostAttempt.clear()
+    this.placement.forget()
     this.init.members.removeEventListener('member:change', this.memberChanged)
     if (this.tick !== undefined) clearInterval(this.tick)
     this.tick = undefined
@@ -199,6 +200,7 @@ export class TaskScheduler {
       this.replica.prune(Date.now())
       // A mark whose task left the queue without a change here (pruned, merged from a voter): gone.
       for (const id of this.lostAttempt.keys()) if (this.table.get(id)?.status.status !== 'submitted') this.lostAttempt.delete(id)
+      this.placement.forget(id => this.table.get(id)?.status.status === 'submitted')
       if (this.leading()) this.schedule()
       if (this.leading() && !this.takingOver) {
         this.takeover.quiet(this.officeTerm, Date.now())?.catch((err: Error) => { this.error(err) })
@@ -228,6 +230,7 @@ export class TaskScheduler {
     this.officeTerm = term
     // Marks of an earlier term: the coordinators between may have changed those tasks (merged here, not through change()).
     this.lostAttempt.clear()
+    this.placement.forget()
     this.untold.clear()
     this.takingOver = true
     this.ready = this.takeover.takeOver(term).catch((err: Error) => {
@@ -394,7 +397,11 @@ export class TaskScheduler {
     if (r === undefined) return false
     // The agent may report before its acknowledgement of the run command is processed here.
     const offer = this.placement.offer(rep.task_id)
-    if (offer !== undefined && offer.agent === from && offer.attempt === rep.attempt && r.status.status === 'submitted') {
+    // Or after it was given up: an offer that went unanswered (timeout, lost connection) may have
+    // been taken, and nothing was offered since. Refused, the agent would run it unheard and the
+    // next placement would stop it for a new attempt.
+    const taken = offer !== undefined ? offer.agent === from && offer.attempt === rep.attempt : this.placement.mayHold(rep.task_id, from, rep.attempt)
+    if (taken && r.status.status === 'submitted') {
       this.placement.settle(rep.task_id)
       const serial = this.init.grants?.held(from)?.serial
       this.update(r, { status: 'assigned', agent: from, ...(serial !== undefined ? { agent_serial: serial } : {}), attempt: rep.attempt, reason: undefined })
@@ -413,7 +420,9 @@ export class TaskScheduler {
     // A queued task has no holder: a lost attempt's progress is refused, not applied to the queue.
     if (r.status.status === 'submitted' || r.status.agent !== from || r.status.attempt !== rep.attempt) {
       this.rejected(from, 'task-report', 'not-holder', { ...(correlationId !== undefined ? { correlationId } : {}), taskId: rep.task_id })
-      const now = r.status.status === 'submitted' ? `it waits for another placement since attempt ${r.status.attempt} on ${r.status.agent ?? 'nobody'} was taken for lost` : `it is attempt ${r.status.attempt} on ${r.status.agent ?? 'nobody'}`
+      const now = r.status.status !== 'submitted'
+        ? `it is attempt ${r.status.attempt} on ${r.status.agent ?? 'nobody'}`
+        : r.status.agent === undefined ? 'it waits to be placed' : `it waits for another placement since attempt ${r.status.attempt} on ${r.status.agent} was taken for lost`
       throw new NotTaskHolderError(`task ${rep.task_id} attempt ${rep.attempt} is not held by ${from} (${now})`)
     }
     const patch = this.table.reportPatch(r, rep)

@@ -104,11 +104,14 @@ export function voters (held: TaskRecord[], down: ReadonlySet<string> = new Set(
 
 export interface Built { office: TestOffice, members: TestMembers, resources: ResourceService, tasks: TaskService }
 
-/** With `followed` false, this node followed nobody in the terms before its own: only certificates prove them. */
-export function build (rpc: RpcService, store?: Store, followed = true): Built {
+/**
+ * With `followed` false, this node followed nobody in the terms before its own: only certificates
+ * prove them. `capacities`: what each agent can hold, for the tasks placed on it (none: nothing placed).
+ */
+export function build (rpc: RpcService, store?: Store, followed = true, capacities = new Map<string, TaskSpec['requirements']>()): Built {
   const office = new TestOffice()
   const members = new TestMembers()
-  const resources = new ResourceService({ self: 'self', rpc, office, members, capacities: () => new Map(), publish: () => {}, requestTimeoutMs: 2_000 })
+  const resources = new ResourceService({ self: 'self', rpc, office, members, capacities: () => capacities, publish: () => {}, requestTimeoutMs: 2_000 })
   const negotiation = { onCallForProposals: () => () => {}, contractNet: async () => ({}) } as unknown as NegotiationService
   const tasks = new TaskService({
     self: 'self',
