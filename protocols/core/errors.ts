@@ -104,6 +104,13 @@ export class ConnectionError extends AgentMeshError {
 }
 
 /**
+ * COM002, known not to have reached the peer: no connection or stream could be opened to it (or
+ * this node is not started). A caller whose request changes state there (a task's run command)
+ * knows nothing was taken; after a plain ConnectionError it cannot tell.
+ */
+export class NotSentError extends ConnectionError {}
+
+/**
  * CMD001: the remote node has no handler for the command. `commands`, the node's own (not the
  * mesh's internal `$` ones), are named in the message, the nearest first as a guess: a caller
  * who mistyped one, or asked an agent that runs others, sees what to ask instead (issue 44).

@@ -8,7 +8,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { z } from 'zod'
 import { decodeEnvelope, encodeEnvelope, type Envelope } from '../envelope/index.js'
 import {
-  AbortError, AgentMeshError, BadSignatureError, ConfigError, ConnectionError, ForbiddenError, HandlerError, NotAdmittedError,
+  AbortError, AgentMeshError, BadSignatureError, ConfigError, ConnectionError, ForbiddenError, HandlerError, NotAdmittedError, NotSentError,
   TimeoutError, UnknownCommandError, ValidationError
 } from '../core/errors.js'
 import type { Logger } from 'pino'
@@ -322,13 +322,13 @@ export class RpcService {
   }
 
   private async open (peer: string, signal: AbortSignal): Promise<RpcChannel> {
-    if (!this.started) throw new ConnectionError('node is not started')
+    if (!this.started) throw new NotSentError('node is not started')
     let stream: Stream
     try {
       stream = await this.init.libp2p.dialProtocol(peerIdFromString(peer), RPC_PROTOCOL, { signal })
     } catch (err) {
       if (signal.aborted) throw abortReason(signal)
-      throw new ConnectionError(`cannot open ${RPC_PROTOCOL} to ${peer}: ${(err as Error).message}`, { cause: err })
+      throw new NotSentError(`cannot open ${RPC_PROTOCOL} to ${peer}: ${(err as Error).message}`, { cause: err })
     }
     const channel = new RpcChannel({
       stream,

@@ -8,9 +8,9 @@
 import type { z } from 'zod'
 import type { RpcService } from '../rpc/index.js'
 import type { Office } from '../coordination/office.js'
-import { memberBriefs, type MemberSource } from '../discovery/member-source.js'
+import { livePeers, memberBriefs, type MemberSource } from '../discovery/member-source.js'
 import type { AllocateAnswer, ResourceItem } from '../resource/schemas.js'
-import { AgentMeshError } from '../core/errors.js'
+import { AgentMeshError, CircuitOpenError, NotSentError } from '../core/errors.js'
 import type { TaskExecutor } from './executor.js'
 import type { TaskTable } from './table.js'
 import { RunCommand, RunManyCommand, type TaskRecord, type TaskSpec } from './schemas.js'
@@ -19,6 +19,9 @@ import { runRefusal, type TaskGrants } from './access.js'
 
 type RunOffer = Omit<z.input<typeof RunCommand.request>, 'term'>
 type RunAnswer = z.output<typeof RunCommand.response>
+
+/** An offer that failed without an answer: to whom, its number, how many times asked, the units granted for it. */
+interface Unanswered { agent: string, attempt: number, asked: number, resources: ResourceItem[] }
 
 /** An agent that has no handler for a task type is not asked again for this long (handlers may come later). */
 const NO_HANDLER_RETRY_MS = 30_000
@@ -69,9 +72,11 @@ export class Placement {
   /**
    * The last offer of each task that failed without an answer (timeout, lost connection): the
    * agent may have taken it. Asked first at the next placement, with the same number, so that an
-   * agent already running it answers "duplicate" instead of stopping it for a new attempt.
+   * agent already running it answers "duplicate" instead of stopping it for a new attempt. The
+   * units granted for that offer stay held meanwhile (the pool's allocation of the task), since
+   * the agent may be using them.
    */
-  private readonly unanswered = new Map<string, { agent: string, attempt: number, asked: number }>()
+  private readonly unanswered = new Map<string, Unanswered>()
   /** Agents that answered TSK006 for a task type (no handler), skipped until the time stored. */
   private readonly cannotRun = new Map<string, number>()
   /** Run commands, those of one turn to one agent in one request (batch-call.ts): a pipeline placed at once is a request per agent. */
@@ -101,14 +106,37 @@ export class Placement {
    */
   mayHold (id: string, agent: string, attempt: number): boolean {
     const u = this.unanswered.get(id)
-    return u !== undefined && u.agent === agent && u.attempt === attempt && this.init.table.lastOffered(id) === attempt
+    return u !== undefined && u.agent === agent && u.attempt === attempt && this.init.table.lastOffered(id) === attempt &&
+      (this.init.table.get(id)?.status.attempt ?? 0) < attempt
+  }
+
+  /** The report of an unanswered offer came: the task is the agent's, with the units granted for it (the mark is gone). */
+  claim (id: string): ResourceItem[] | undefined {
+    const u = this.unanswered.get(id)
+    this.unanswered.delete(id)
+    return u?.resources
+  }
+
+  /** The mark of `id`'s unanswered offer, dropped (the task left the queue another way): whom to tell to stop. */
+  release (id: string): { agent: string, attempt: number } | undefined {
+    const u = this.unanswered.get(id)
+    if (u !== undefined) this.drop(id)
+    return u
   }
 
   /** Forget unanswered offers: all (a new term, a stop), or those of tasks no longer queued. */
   forget (queued?: (id: string) => boolean): void {
-    if (queued === undefined) { this.unanswered.clear(); return }
-    for (const id of this.unanswered.keys()) if (!queued(id)) this.unanswered.delete(id)
+    for (const id of [...this.unanswered.keys()]) if (queued === undefined || !queued(id)) this.drop(id)
   }
+
+  /** Drop a mark, and the units held for it unless a record holds them now. */
+  private drop (id: string): void {
+    this.unanswered.delete(id)
+    if (this.init.table.get(id)?.resources === undefined) this.init.resources.free(id)
+  }
+
+  /** This node, or an agent the member view holds alive or suspect (one slow to answer is often suspect). */
+  private live (agent: string): boolean { return agent === this.init.self || livePeers(this.init.members).includes(agent) }
 
   /**
    * Candidates for a task: this node and the agents alive that its grants allow, those known
@@ -154,9 +182,21 @@ export class Placement {
     const { init } = this
     const id = r.spec.task_id
     this.placing.add(id)
+    const term = init.office.term
     try {
       let candidates = this.candidates(r.spec, Date.now())
-      if (r.spec.assignment === 'contract_net') {
+      // The agent that may hold the last, unanswered offer is asked again first, once, while it
+      // is alive or suspect (a contract net is not held again: it won the last); silent a second
+      // time, it is asked last (a peer that takes requests and never answers them must not hold
+      // the task).
+      const unanswered = this.unanswered.get(id)
+      const reask = unanswered !== undefined && unanswered.asked < 2 && this.live(unanswered.agent) && this.granted(unanswered.agent, r.spec)
+      if (unanswered !== undefined) {
+        const others = candidates.filter(c => c !== unanswered.agent)
+        candidates = reask ? [unanswered.agent, ...others] : candidates.includes(unanswered.agent) ? [...others, unanswered.agent] : others
+      }
+      if (reask && r.spec.assignment === 'contract_net') candidates = [unanswered.agent]
+      else if (r.spec.assignment === 'contract_net') {
         // The submitter asked for bids: the agents other than the coordinator are called, and
         // the one awarded is the only candidate for this attempt.
         const winner = await init.contractNet(r.spec, candidates.filter(c => c !== init.self)).catch(() => undefined)
@@ -164,26 +204,20 @@ export class Placement {
         if (winner === undefined && init.leading() && r.status.status === 'submitted' && r.status.reason !== NO_BID) init.waiting(r, NO_BID)
         if (winner === undefined) return
       }
-      // The agent that may hold the last, unanswered offer is asked again first, once; silent a
-      // second time, it is asked last (a peer that takes requests and never answers them must
-      // not hold the task).
-      const unanswered = this.unanswered.get(id)
-      if (unanswered !== undefined && candidates.includes(unanswered.agent)) {
-        const others = candidates.filter(c => c !== unanswered.agent)
-        candidates = unanswered.asked < 2 ? [unanswered.agent, ...others] : [...others, unanswered.agent]
-      }
       const refusals: string[] = []
       for (const agent of candidates) {
         if (!init.leading() || r.status.status !== 'submitted') return
         // The resource manager's word first: two tasks never hold the same unit. A denial
         // (CRD003) is the re-plan rule's conflict: the task waits and is placed again on the
-        // next release.
+        // next release. The units held for an unanswered offer are the same agent's again (the
+        // pool's allocation of the task), and freed before another agent is asked.
+        const mark = this.unanswered.get(id)
+        if (mark !== undefined && mark.agent !== agent) this.drop(id)
         const grant = init.resources.grant(id, init.self, r.spec.requirements, [agent])
         if (grant.type === 'resource.denied') { refusals.push(grant.code); continue }
         // The same number to the same agent while nothing was offered since; any other offer numbers past it.
-        const again = unanswered !== undefined && unanswered.agent === agent && init.table.lastOffered(id) === unanswered.attempt &&
-          r.status.attempt < unanswered.attempt
-        const attempt = again ? unanswered.attempt : init.table.offer(id)
+        const again = mark !== undefined && mark.agent === agent && init.table.lastOffered(id) === mark.attempt && r.status.attempt < mark.attempt
+        const attempt = again ? mark.attempt : init.table.offer(id)
         this.unanswered.delete(id)
         this.offered.set(id, { agent, attempt })
         // Every attempt gets the task's messages so far: a new one after a loss, a resume or a takeover misses none.
@@ -202,18 +236,22 @@ export class Placement {
             continue
           }
         } catch (err) {
-          init.resources.free(id)
           refusals.push(err instanceof AgentMeshError ? err.code : 'error')
-          // A refusal the agent answered (no handler, no room, not its coordinator) took
-          // nothing: the number is free again, so attempts count runs. After a timeout or a lost
-          // connection the agent may have taken it, and the number stays spent; the placement
-          // stops here, so that the next one asks that agent again before any other is offered
-          // the task (which would run it twice).
-          if (err instanceof AgentMeshError && !['COM001', 'COM002', 'MSG001'].includes(err.code)) init.table.offerReturned(id, attempt)
-          else {
-            this.unanswered.set(id, { agent, attempt, asked: again ? unanswered.asked + 1 : 1 })
+          // A refusal the agent answered (no handler, no room, not its coordinator), or a request
+          // that never left (no connection opened, the circuit open), took nothing: the number
+          // is free again, so attempts count runs. After a timeout or a connection lost the
+          // agent may have taken it: the number stays spent, and so do the units, and the
+          // placement stops here, so that the next one asks that agent again before any other
+          // is offered the task (which would run it twice).
+          const unsent = err instanceof NotSentError || err instanceof CircuitOpenError
+          if (err instanceof AgentMeshError && (unsent || !['COM001', 'COM002', 'MSG001'].includes(err.code))) init.table.offerReturned(id, attempt)
+          else if (err instanceof AgentMeshError) {
+            if (init.leading() && init.office.term === term && r.status.status === 'submitted') {
+              this.unanswered.set(id, { agent, attempt, asked: again ? mark.asked + 1 : 1, resources: grant.resources })
+            } else init.resources.free(id)
             break
           }
+          init.resources.free(id)
           // No handler for the type there: do not ask again for a while (handlers may come later).
           if (err instanceof AgentMeshError && err.code === 'TSK006' && /no handler/.test(err.message)) {
             this.cannotRun.set(`${agent}\0${r.spec.type}`, Date.now() + NO_HANDLER_RETRY_MS)

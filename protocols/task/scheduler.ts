@@ -402,7 +402,13 @@ export class TaskScheduler {
     // next placement would stop it for a new attempt.
     const taken = offer !== undefined ? offer.agent === from && offer.attempt === rep.attempt : this.placement.mayHold(rep.task_id, from, rep.attempt)
     if (taken && r.status.status === 'submitted') {
-      this.placement.settle(rep.task_id)
+      if (offer !== undefined) this.placement.settle(rep.task_id)
+      else {
+        // The units granted for the offer are the attempt's; the messages taken since it left go to it now (the offer carried those before).
+        const resources = this.placement.claim(rep.task_id)
+        if (resources !== undefined) r.resources = resources
+        this.deliverTo(from, r, rep.attempt)
+      }
       const serial = this.init.grants?.held(from)?.serial
       this.update(r, { status: 'assigned', agent: from, ...(serial !== undefined ? { agent_serial: serial } : {}), attempt: rep.attempt, reason: undefined })
     } else if (offer === undefined && r.status.status === 'submitted' && (rep.status === 'completed' || rep.status === 'failed') &&
@@ -525,6 +531,11 @@ export class TaskScheduler {
     }
     // The mark of a lost attempt lasts while the task waits to be placed again (report()).
     if (next.status !== 'submitted') this.lostAttempt.delete(r.spec.task_id)
+    // Paused, cancelled or out of time while an offer went unanswered: the agent that may run it is told to stop.
+    const unanswered = next.status !== 'submitted' ? this.placement.release(r.spec.task_id) : undefined
+    if (unanswered !== undefined && next.status !== 'assigned' && next.status !== 'running') {
+      this.stopAttemptOn(unanswered.agent, r.spec.task_id, unanswered.attempt, next.status === 'paused' ? 'pause' : next.status === 'cancelled' ? 'cancel' : 'deadline')
+    }
     // Only an attempt that is placed or runs holds resources.
     if (next.status !== 'assigned' && next.status !== 'running') this.releaseResources(r)
     const spread = this.replication.queue(r)

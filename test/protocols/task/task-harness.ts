@@ -104,15 +104,27 @@ export function voters (held: TaskRecord[], down: ReadonlySet<string> = new Set(
 
 export interface Built { office: TestOffice, members: TestMembers, resources: ResourceService, tasks: TaskService }
 
-/**
- * With `followed` false, this node followed nobody in the terms before its own: only certificates
- * prove them. `capacities`: what each agent can hold, for the tasks placed on it (none: nothing placed).
- */
-export function build (rpc: RpcService, store?: Store, followed = true, capacities = new Map<string, TaskSpec['requirements']>()): Built {
+export interface BuildOptions {
+  /** What each agent can hold, for the tasks placed on it (none: nothing is placed). */
+  capacities?: Map<string, TaskSpec['requirements']>
+  /** The agent a contract net awards each task to (none: no agent bids). */
+  award?: (taskId: string) => string | undefined
+}
+
+/** With `followed` false, this node followed nobody in the terms before its own: only certificates prove them. */
+export function build (rpc: RpcService, store?: Store, followed = true, options: BuildOptions = {}): Built {
   const office = new TestOffice()
   const members = new TestMembers()
+  const capacities = options.capacities ?? new Map()
   const resources = new ResourceService({ self: 'self', rpc, office, members, capacities: () => capacities, publish: () => {}, requestTimeoutMs: 2_000 })
-  const negotiation = { onCallForProposals: () => () => {}, contractNet: async () => ({}) } as unknown as NegotiationService
+  const award = options.award
+  const negotiation = {
+    onCallForProposals: () => () => {},
+    contractNet: async (cfp: { task: { task_id: string } }) => {
+      const peer = award?.(cfp.task.task_id)
+      return peer !== undefined ? { winner: { peer } } : {}
+    }
+  } as unknown as NegotiationService
   const tasks = new TaskService({
     self: 'self',
     rpc,

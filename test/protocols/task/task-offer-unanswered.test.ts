@@ -15,7 +15,7 @@ import type { RpcService } from '../../../protocols/rpc/index.js'
 import type { Member } from '../../../protocols/discovery/members.js'
 import { TaskSpec, signSubmission, type TaskRecord } from '../../../protocols/task/index.js'
 import { TimeoutError } from '../../../protocols/core/errors.js'
-import { KEY, SUBMITTER, build, until, voters, type Built } from './task-harness.js'
+import { KEY, SUBMITTER, build, until, voters, type BuildOptions, type Built } from './task-harness.js'
 
 /** What one agent did with one task: the attempts it began to run, and every offer's number. */
 interface Held { runs: number[], offers: number[] }
@@ -28,12 +28,14 @@ interface Agents {
   drop: number
   /** Called when one of w1's answers is lost. */
   dropped: () => void
+  /** The stop and deliver commands sent to w1 or w2: name and payload. */
+  other: Array<{ peer: string, name: string, payload: unknown }>
 }
 
 /** What the test reads of a run command. */
 interface Run { attempt: number, spec: { task_id: string } }
 
-const member = (peerId: string): Member => ({ peerId, name: peerId, state: 'alive', eligible: false }) as unknown as Member
+const member = (peerId: string, state = 'alive'): Member => ({ peerId, name: peerId, state, eligible: false }) as unknown as Member
 
 /** Agents w1 and w2 behind the harness's voters: each takes a run command as the executor does; w1's first `drop` answers are lost. */
 function agents (v: ReturnType<typeof voters>): Agents {
@@ -43,7 +45,7 @@ function agents (v: ReturnType<typeof voters>): Agents {
     if (h === undefined) state.set(`${agent}/${task}`, h = { runs: [], offers: [] })
     return h
   }
-  const a: Agents = { rpc: v.rpc, held, drop: 1, dropped: () => {} }
+  const a: Agents = { rpc: v.rpc, held, drop: 1, dropped: () => {}, other: [] }
   const take = (peer: string, run: Run): unknown => {
     const h = held(peer, run.spec.task_id)
     h.offers.push(run.attempt)
@@ -58,6 +60,10 @@ function agents (v: ReturnType<typeof voters>): Agents {
     // A run command, or several in one request (a turn's offers to one agent, batch-call.ts): a lost answer loses them all.
     request: async (peer: string, cmd: { name: string }, payload: Run & { runs?: Run[] }, options?: unknown) => {
       const many = cmd.name === '$agentmesh/task/run-many'
+      if ((peer === 'w1' || peer === 'w2') && (cmd.name === '$agentmesh/task/stop' || cmd.name === '$agentmesh/task/deliver')) {
+        a.other.push({ peer, name: cmd.name, payload })
+        return null
+      }
       if ((!many && cmd.name !== '$agentmesh/task/run') || (peer !== 'w1' && peer !== 'w2')) {
         return await (v.rpc.request as (...x: unknown[]) => Promise<unknown>)(peer, cmd, payload, options)
       }
@@ -73,27 +79,34 @@ function agents (v: ReturnType<typeof voters>): Agents {
   return a
 }
 
-/** The coordinator in office after its takeover, `alive` the agents its member view holds: `body` runs with it, stopped after. */
-async function placing (a: Agents, release: () => void, alive: string[], body: (b: Built) => Promise<void>): Promise<void> {
-  const room = { cpu_cores: 8, memory_gb: 8, storage_gb: 8 }
-  const b = build(a.rpc, undefined, true, new Map([['self', room], ['w1', room], ['w2', room]]))
-  b.members.list = alive.map(member)
+const ROOM = { cpu_cores: 8, memory_gb: 8, storage_gb: 8 }
+
+/**
+ * The coordinator in office after its takeover, `alive` the agents its member view holds: `body`
+ * runs with it, stopped after. Each agent has ROOM unless `options` says otherwise.
+ */
+async function placing (a: Agents, release: () => void, alive: string[], body: (b: Built) => Promise<void>, options: BuildOptions = {}): Promise<void> {
+  const b = build(a.rpc, undefined, true, { capacities: new Map([['self', ROOM], ['w1', ROOM], ['w2', ROOM]]), ...options })
+  b.members.list = alive.map(p => member(p))
   b.resources.start()
   b.tasks.start()
+  // The service's timers are unref'd (they never hold a host's process open): a test awaiting one needs a timer of its own.
+  const awake = setInterval(() => {}, 1_000)
   try {
     release()
     b.tasks.scheduler.officeCheck()
     await until('the takeover to end', () => !b.tasks.scheduler.snapshot(1).taking_over)
     await body(b)
   } finally {
+    clearInterval(awake)
     b.tasks.stop()
     b.resources.stop()
   }
 }
 
-async function submit (b: Built, id: string): Promise<void> {
+async function submit (b: Built, id: string, more: Record<string, unknown> = {}): Promise<void> {
   // The coordinator has no handler for the type: it answers itself TSK006 and is passed over.
-  const spec = TaskSpec.parse({ task_id: id, type: 'work' })
+  const spec = TaskSpec.parse({ task_id: id, type: 'work', ...more })
   await b.tasks.scheduler.submit(SUBMITTER, [spec], [signSubmission(spec, SUBMITTER, KEY)])
 }
 
@@ -123,7 +136,7 @@ test('the one agent that may hold the attempt is asked again before any other: n
     a.dropped = () => {
       if (!tasks.every(id => a.held('w1', id).offers.length > 0)) return
       a.drop = 0
-      b.members.list = ['w1', 'w2'].map(member)
+      b.members.list = ['w1', 'w2'].map(p => member(p))
     }
     for (const id of tasks) await submit(b, id)
     await until('every task to be assigned', () => tasks.every(id => status(b, id).status === 'assigned'))
@@ -158,10 +171,65 @@ test('an agent that never answers is asked again once with the same number, then
   const a = agents(v)
   a.drop = Number.POSITIVE_INFINITY
   await placing(a, v.release, ['w1'], async (b) => {
-    a.dropped = () => { b.members.list = ['w1', 'w2'].map(member) }
+    a.dropped = () => { b.members.list = ['w1', 'w2'].map(p => member(p)) }
     await submit(b, 'u3')
     await until('the task to be assigned', () => status(b, 'u3').status === 'assigned')
     assert.deepEqual(a.held('w1', 'u3').offers, [1, 1], 'w1 was offered attempt 1 twice, then passed over')
     assert.deepEqual([status(b, 'u3').agent, status(b, 'u3').attempt, a.held('w2', 'u3').runs], ['w2', 2, [2]], 'w2 runs the next attempt')
+  })
+})
+
+test('the agent asked again is the one that may hold the attempt, also when it is suspect, and also when a contract net would award the task to another', { timeout: 60_000 }, async () => {
+  const v = voters([])
+  const a = agents(v)
+  const awards: string[] = []
+  await placing(a, v.release, ['w1'], async (b) => {
+    // Slow to answer, w1 is suspect by the next placement; w2 is alive, and the net's choice.
+    a.dropped = () => { b.members.list = [member('w1', 'suspect'), member('w2')] }
+    await submit(b, 'c1', { assignment: 'contract_net' })
+    await until('the task to be assigned', () => status(b, 'c1').status === 'assigned')
+    assert.deepEqual([status(b, 'c1').agent, status(b, 'c1').attempt, a.held('w1', 'c1').offers], ['w1', 1, [1, 1]], 'w1 was asked again, with attempt 1')
+    assert.deepEqual(a.held('w2', 'c1').offers, [], 'w2 was not offered the task')
+    assert.deepEqual(awards, ['w1'], 'the net was not held again while w1 may run it')
+  }, { award: (id) => { const w = awards.length === 0 ? 'w1' : 'w2'; awards.push(w); return id === 'c1' ? w : undefined } })
+})
+
+test('the units granted for an unanswered offer stay held: the agent\'s report claims them, and no other task is placed on them', { timeout: 60_000 }, async () => {
+  const v = voters([])
+  const a = agents(v)
+  a.drop = Number.POSITIVE_INFINITY
+  const one = { cpu_cores: 1, memory_gb: 0, storage_gb: 0 }
+  await placing(a, v.release, ['w1'], async (b) => {
+    await submit(b, 'r1', { requirements: one })
+    await until('the offer of r1 to be given up', () => status(b, 'r1').reason?.includes('COM001') === true)
+    assert.equal(b.tasks.scheduler.report('w1', { task_id: 'r1', attempt: 1, status: 'running', progress: 0.1, metrics: {} }), true)
+    const r1 = b.tasks.scheduler.table.get('r1') as TaskRecord
+    assert.deepEqual([r1.status.status, r1.resources?.map(x => x.resource_id)], ['running', ['w1/cpu/0']], 'the report took the units granted for the offer')
+    await submit(b, 'r2', { requirements: one })
+    await until('r2 to wait for the core', () => /CRD003/.test(status(b, 'r2').reason ?? ''))
+    assert.deepEqual(a.held('w1', 'r2').offers, [], 'r2 was not placed on the core r1 runs on')
+  }, { capacities: new Map([['w1', { cpu_cores: 1, memory_gb: 0, storage_gb: 0 }]]) })
+})
+
+test('a message sent while an offer went unanswered reaches the agent once its report is taken; a cancel meanwhile stops it there', { timeout: 60_000 }, async () => {
+  const v = voters([])
+  const a = agents(v)
+  a.drop = Number.POSITIVE_INFINITY
+  await placing(a, v.release, ['w1'], async (b) => {
+    await submit(b, 'd1')
+    await submit(b, 'd2')
+    await until('both offers to be given up', () => ['d1', 'd2'].every(id => status(b, id).reason?.includes('COM001') === true))
+    const answer = await b.tasks.scheduler.input(SUBMITTER, { command_id: 'in1', task_id: 'd1', message: { message_id: 'm1', input: { hello: 1 } } })
+    assert.equal(answer.type, 'task.control.ack')
+    assert.equal(b.tasks.scheduler.report('w1', { task_id: 'd1', attempt: 1, status: 'running', progress: 0, metrics: {} }), true)
+    await until('the message to be delivered to w1', () => a.other.some(o => o.name === '$agentmesh/task/deliver'))
+    const delivered = a.other.find(o => o.name === '$agentmesh/task/deliver')?.payload as { attempt: number, messages: Array<{ message_id: string }> }
+    assert.deepEqual([delivered.attempt, delivered.messages.map(m => m.message_id)], [1, ['m1']])
+    // d2: cancelled while queued, its offer unanswered: w1, which may run it, is told to stop.
+    const cancel = await b.tasks.scheduler.control(SUBMITTER, { command_id: 'c2', type: 'task.control.cancel', task_id: 'd2' })
+    assert.equal(cancel.type, 'task.control.ack')
+    await until('w1 to be told to stop d2', () => a.other.some(o => o.name === '$agentmesh/task/stop'))
+    const stop = a.other.find(o => o.name === '$agentmesh/task/stop')?.payload as { task_id: string, attempt: number, why: string }
+    assert.deepEqual([stop.task_id, stop.attempt, stop.why], ['d2', 1, 'cancel'])
   })
 })
