@@ -122,6 +122,39 @@ test('start through npm: when npm is killed (it does not pass the signal on), th
   }
 })
 
+test('start through npm: npm killed while the node started (before its watch was set up) still stops it', { timeout: 3 * 60_000 }, async () => {
+  // The node's start takes a second or more after its modules loaded; npm killed in between
+  // re-parents it before the watch begins. The child stands in for the node: it loads the watch's
+  // module, waits until npm's stand-in is gone, and only then sets the watch up, as a slow start would.
+  const watch = new URL('../../../surfaces/cli/parent-watch.js', import.meta.url).href
+  const node = `
+    const { stopWithNpmParent } = await import(${JSON.stringify(watch)})
+    const before = process.ppid
+    console.log(JSON.stringify({ event: 'loaded', pid: process.pid }))
+    const t = setInterval(() => {
+      if (process.ppid === before) return
+      clearInterval(t)
+      stopWithNpmParent(() => { process.exit(0) }, { npm_command: 'exec' })
+    }, 50)
+    setInterval(() => {}, 1000)
+  `
+  const parent = new Proc(['-e', `
+    const { spawn } = require('node:child_process')
+    spawn(process.execPath, ['--input-type=module', '-e', ${JSON.stringify(node)}], { stdio: 'inherit' })
+    setInterval(() => {}, 1000)
+  `])
+  let pid: number | undefined
+  try {
+    pid = (await parent.json(o => o.event === 'loaded', 'the stand-in node to load the watch')).pid as number
+    parent.child.kill('SIGKILL')
+    await parent.exited()
+    await waitFor(() => !alive(pid as number), 'the stand-in node to stop, its npm gone before the watch began', 20_000)
+  } finally {
+    await parent.stop()
+    if (pid !== undefined && alive(pid)) process.kill(pid, 'SIGKILL')
+  }
+})
+
 /** Running (a zombie waiting for its new parent to reap it counts as gone). */
 function alive (pid: number): boolean {
   try {
