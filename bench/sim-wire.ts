@@ -67,5 +67,7 @@ export function jsonSize (msg: unknown): number {
   return size
 }
 
+/** A gossip message's answer: which statements the receiver held already, as a 32-bit mask (member-wire.ts MemberGossip). */
+export const GOSSIP_ANSWER_BYTES = RPC_OVERHEAD_BYTES + JSON.stringify({ known: 0xffffffff }).length
 export const PROBE_BYTES = RPC_OVERHEAD_BYTES + JSON.stringify({ incarnation: CLOCK }).length
 export const PROBE_ACK_BYTES = RPC_OVERHEAD_BYTES + JSON.stringify({ incarnation: CLOCK, eligible: true, name: 'agent-00001', roles: [] }).length

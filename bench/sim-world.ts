@@ -30,7 +30,7 @@ import { Flights, MemberAgent, type MemberMessage } from '../harness/sim-model.j
 import { fakeKeys } from '../harness/election-fakes.js'
 import { seededRandom } from '../harness/random.js'
 import type { Preset } from '../node/presets.js'
-import { ENTRY_BYTES, jsonSize, PROBE_ACK_BYTES, PROBE_BYTES, RPC_OVERHEAD_BYTES, statementSizer, WANT_BYTES } from './sim-wire.js'
+import { ENTRY_BYTES, GOSSIP_ANSWER_BYTES, jsonSize, PROBE_ACK_BYTES, PROBE_BYTES, RPC_OVERHEAD_BYTES, statementSizer, WANT_BYTES } from './sim-wire.js'
 import { DIGEST_TEXT_LENGTH } from '../protocols/discovery/member-digest.js'
 
 export interface WorldInit {
@@ -54,6 +54,8 @@ export interface WorldInit {
   seeds: number
   /** A joiner refused by every seed tries again after a backoff doubled up to this (connections.bootstrapMaxDelayMs). */
   joinMaxDelayMs?: number
+  /** Gossip's feedback (constants.ts GOSSIP_FEEDBACK_LIMIT); none: statements told RETRANSMIT_MULT * ceil(log10(n + 1)) times, as before it. */
+  feedbackLimit?: number
 }
 
 export type Kind = 'gossip' | 'sync' | 'probe' | 'election' | 'announce'
@@ -188,6 +190,9 @@ export class World {
       for (const s of msg.statements) bytes += s.size ?? 0
       if (msg.type === 'member-patch') bytes += msg.want.length * WANT_BYTES
       this.statements[kind] += msg.statements.length
+    } else if (msg.type === 'member-gossip-answer') {
+      kind = 'gossip'
+      bytes = GOSSIP_ANSWER_BYTES
     } else if (msg.type === 'member-digest') {
       kind = 'sync'
       bytes = RPC_OVERHEAD_BYTES + DIGEST_TEXT_LENGTH + 12
@@ -209,6 +214,7 @@ export class World {
       incarnation: Math.round(this.now) + 1,
       random: this.random,
       retransmitMult: RETRANSMIT_MULT,
+      ...(this.init.feedbackLimit !== undefined ? { feedbackLimit: this.init.feedbackLimit } : {}),
       send: (to, msg) => { this.memberSend(a.i, to, msg) },
       nonce: () => ++this.nonce,
       gossipMax: { statements: GOSSIP_MAX_STATEMENTS, bytes: GOSSIP_MAX_BYTES },

@@ -16,12 +16,14 @@
 //   --agents-per-seed A one seed per A agents, at least 3 (100); every newcomer lists them all and
 //                       tries them in its own random order, as a deployment with several bootstrap addresses
 //   --seeds K           K seeds whatever N (3 for every N before: the join's length then grew as N)
+//   --feedback K        gossip stops telling a statement once K neighbours answered they held it
+//                       (GOSSIP_FEEDBACK_LIMIT, 3); 0: no feedback, each told its full count (before issue 46's change)
 //   --snapshot FILE     a V8 heap snapshot after the rest phase (bench/heap-paths.ts --owners splits it)
 //   --json              JSON lines only     --quiet   no progress lines on stderr (one as each phase ends)
 // Run with `node --expose-gc` for the heap per (agent, member) pair measured after a collection.
 import { writeHeapSnapshot } from 'node:v8'
 import { presets } from '../node/presets.js'
-import { DEFAULT_BOOTSTRAP_MAX_DELAY_MS, DEFAULT_CONFIRMATIONS_FOR_MIN, DEFAULT_GOSSIP_FANOUT } from '../protocols/discovery/constants.js'
+import { DEFAULT_BOOTSTRAP_MAX_DELAY_MS, DEFAULT_CONFIRMATIONS_FOR_MIN, DEFAULT_GOSSIP_FANOUT, GOSSIP_FEEDBACK_LIMIT } from '../protocols/discovery/constants.js'
 import { KINDS, World, type Kind } from './sim-world.js'
 
 const args = process.argv.slice(2)
@@ -38,6 +40,7 @@ const maxConnections = Number(arg('max-connections', '300'))
 const maxInbound = Number(arg('max-inbound', '200'))
 const handOffAfterMs = Number(arg('hand-off-ms', '10000'))
 const joinMaxDelayMs = Number(arg('join-max-delay', String(DEFAULT_BOOTSTRAP_MAX_DELAY_MS)))
+const feedbackLimit = Number(arg('feedback', String(GOSSIP_FEEDBACK_LIMIT)))
 const snapshot = arg('snapshot', '')
 /**
  * Seeds in proportion to N: each takes `maxInbound` newcomers before its gater refuses, and hands
@@ -70,6 +73,14 @@ interface Result {
   rest: Record<Kind, { msgsPerAgentS: number, bytesPerAgentS: number }> & { total: { msgsPerAgentS: number, bytesPerAgentS: number } }
   statementsPerSync: number
   statementsPerGossip: number
+  /** Statements each agent received in gossip and in full exchanges from the start until no agent had news left to tell (the join wave's news). */
+  joinStatements: { gossip: number, sync: number }
+  /** Simulated seconds from the start until no agent had news left to tell. */
+  toldOutS: number
+  /** Statements each survivor received in gossip and in full exchanges from the crash until it was seen. */
+  crashStatements: { gossip: number, sync: number }
+  /** Gossip's feedback limit (0: none). */
+  feedback: number
   crashed: number
   coordinatorCrashed: boolean
   /** Voters among the crashed, of the voter set then. */
@@ -112,6 +123,7 @@ function runOne (n: number): Result {
     handOffAfterMs,
     joinMaxDelayMs,
     gossipFanout: DEFAULT_GOSSIP_FANOUT,
+    ...(feedbackLimit > 0 ? { feedbackLimit } : {}),
     seeds: seedsFor(n)
   })
   // The join wave: the seeds first, every other agent within 5 s, each through the seeds.
@@ -133,6 +145,8 @@ function runOne (n: number): Result {
   const joinElectionDials = { ...world.electionDials }
   world.run(world.now + 20_000)
   world.run(world.now + 120_000, () => world.agents.every(a => (a.member?.rumours.pending ?? 0) === 0), 1_000)
+  const toldOutS = world.now / 1_000
+  const joinStatements = { gossip: world.statements.gossip / n, sync: world.statements.sync / n }
   world.resetCounts()
   const restFrom = world.now
   world.run(world.now + restS * 1_000)
@@ -165,6 +179,7 @@ function runOne (n: number): Result {
   const votersCrashed = voters.filter(v => victims.has(Number(v.slice(1)))).length
   const quorumLost = voters.length - votersCrashed < Math.floor(voters.length / 2) + 1
   for (const v of victims) world.crash(world.agents[v])
+  world.resetCounts()
   let lost: number | null = null
   let failover: number | null = null
   world.run(world.now + LIMIT_MS, () => {
@@ -177,6 +192,8 @@ function runOne (n: number): Result {
     return lost !== null && (failover !== null || quorumLost)
   }, 100)
   progress(n, 'crash and fail-over seen', world.now, t0, cpu0)
+  const survivors = n - victims.size
+  const crashStatements = { gossip: world.statements.gossip / survivors, sync: world.statements.sync / survivors }
   const cpu = process.cpuUsage(cpu0)
   const s = (ms: number | null): number | null => ms === null ? null : Math.round(ms) / 1_000
   return {
@@ -192,6 +209,10 @@ function runOne (n: number): Result {
     rest,
     statementsPerSync,
     statementsPerGossip,
+    joinStatements,
+    toldOutS,
+    crashStatements,
+    feedback: feedbackLimit,
     crashed: victims.size,
     coordinatorCrashed: leader !== undefined,
     votersCrashed: [votersCrashed, voters.length],
@@ -225,11 +246,16 @@ if (!jsonOnly) {
     ['join wave: 99.9% of pairs see each other alive (s)', r => r.join999S, 1],
     ['join wave: all see all alive (s)', r => r.joinAllAliveS, 1],
     ['join wave: one coordinator followed by all (s)', r => r.joinCoordinatorS, 1],
+    ['join wave: statements received per agent, gossip', r => r.joinStatements.gossip, 0],
+    ['join wave: statements received per agent, full exchanges', r => r.joinStatements.sync, 0],
+    ['join wave: no agent has news left to tell (s)', r => r.toldOutS, 1],
     ['join wave: election requests to agents not connected (dials)', r => Object.values(r.joinElectionDials).reduce((a, b) => a + b, 0), 0],
     ['  of which config-query (the bootstrap check)', r => r.joinElectionDials['config-query'] ?? 0, 0],
     ['coordinators in office at once, at most', r => r.officeMax, 0],
     ['10% crash: all see them offline (s)', r => r.lostOfflineS, 1],
     ['coordinator fail-over, followed by all (s)', r => r.failoverS, 1],
+    ['10% crash: statements received per survivor until seen, gossip', r => r.crashStatements.gossip, 0],
+    ['10% crash: statements received per survivor until seen, full exchanges', r => r.crashStatements.sync, 0],
     ['  voters among the crashed (a majority of them: no quorum, no fail-over)', r => r.votersCrashed[0], 0],
     ['members held per agent, at most', r => r.maxTable, 0],
     ['heap and array buffers per (agent, member) pair, bytes (node --expose-gc: collected first)', r => r.heapPerPairB, 0],
@@ -238,7 +264,7 @@ if (!jsonOnly) {
     ['CPU per simulated second (s)', r => r.simS > 0 ? r.cpuS / r.simS : null, 2]
   ]
   const head = ['', ...results.flatMap((r, i) => i === 0 ? [`N=${r.n}`] : [`N=${r.n}`, '×'])]
-  console.log(`\nSimulation, ${wan ? 'wan' : 'lan'} preset, latency ${latency[0]}-${latency[1]} ms, seed ${seed}\n`)
+  console.log(`\nSimulation, ${wan ? 'wan' : 'lan'} preset, latency ${latency[0]}-${latency[1]} ms, seed ${seed}, gossip feedback ${feedbackLimit > 0 ? feedbackLimit : 'none'}\n`)
   console.log(`| ${head.join(' | ')} |`)
   console.log(`|${head.map(() => '---').join('|')}|`)
   for (const [name, get, d] of rows) {

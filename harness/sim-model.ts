@@ -20,7 +20,8 @@ import type { SlotDirectory } from '../protocols/discovery/slot-directory.js'
 export type Statement = Heartbeat & { seq: number, size?: number, fp?: Fingerprint }
 
 export type MemberMessage =
-  | { type: 'member-gossip', statements: Statement[] }
+  | { type: 'member-gossip', statements: Statement[], id: number }
+  | { type: 'member-gossip-answer', id: number, known: number }
   | { type: 'member-digest', sums: Uint32Array, round: number }
   | { type: 'member-digest-answer', entries: Entry[], buckets: number[], more: boolean, round: number }
   | { type: 'member-patch', statements: Statement[], want: string[], more: boolean, round: number }
@@ -35,6 +36,8 @@ export interface MemberAgentInit {
   incarnation: number
   random: () => number
   retransmitMult: number
+  /** Neighbours answering they held a statement, after which it is no longer told (constants.ts GOSSIP_FEEDBACK_LIMIT); none: no feedback. */
+  feedbackLimit?: number
   /** Sends one message (the caller adds latency, loss, partitions, and counts). */
   send: (to: string, msg: MemberMessage) => void
   /** A fresh probe nonce (RpcService's request ids). */
@@ -54,6 +57,8 @@ export interface MemberAgentInit {
 
 /** Digest rounds of one full exchange, at most (member-exchange.ts MAX_ROUNDS). */
 const MAX_SYNC_ROUNDS = 16
+/** Gossip messages awaiting their answer, at most (one lost to a crash or a partition is dropped, oldest first). */
+const MAX_UNANSWERED = 256
 
 /** One agent's member view: the real MemberTable and Rumours, driven as MemberView drives them. */
 export class MemberAgent {
@@ -64,6 +69,9 @@ export class MemberAgent {
   seq = 0
   /** Probes sent: nonce -> peer (what RpcService does to match an answer to its request). */
   readonly nonces = new Map<number, string>()
+  /** Gossip messages sent, by id, until answered: what was told (the answer's mask refers to it). */
+  private readonly told = new Map<number, { keys: string[], items: Statement[] }>()
+  private gossipId = 0
   private readonly init: MemberAgentInit
 
   constructor (init: MemberAgentInit) {
@@ -82,7 +90,8 @@ export class MemberAgent {
       directory: init.directory,
       slots: { live: (slot, live) => { digest.live(slot, live) }, free: slot => { digest.free(slot) } }
     })
-    this.rumours = new Rumours({ retransmitMult: init.retransmitMult, seqOf: st => st.seq })
+    const feedback = init.feedbackLimit !== undefined ? { feedbackLimit: init.feedbackLimit } : {}
+    this.rumours = new Rumours({ retransmitMult: init.retransmitMult, seqOf: st => st.seq, ...feedback })
   }
 
   /** The agent's statement, when it says something new: kept and queued for gossip (MemberView.issue). */
@@ -132,12 +141,18 @@ export class MemberAgent {
 
   private copy<T>(x: T): T { return this.init.copy === true ? structuredClone(x) : x }
 
-  /** Statements new to the agent, taken as MemberView.receive takes them (signatures aside, their checks budgeted when asked). */
-  receive (from: string, statements: Statement[], full: boolean, now: number): void {
+  /**
+   * Statements new to the agent, taken as MemberView.receive takes them (signatures aside, their
+   * checks budgeted when asked). Returns the gossip answer's mask: bit i set when statement i was
+   * held already (or is the agent's own).
+   */
+  receive (from: string, statements: Statement[], full: boolean, now: number): number {
     const checks = this.init.checks
     this.table.heard(from, now)
-    for (const st of statements) {
-      if (st.peerId === this.init.id || (this.rumours.seq(st.peerId) ?? -1) >= st.seq) continue
+    let known = 0
+    for (let i = 0; i < statements.length; i++) {
+      const st = statements[i]
+      if (st.peerId === this.init.id || (this.rumours.seq(st.peerId) ?? -1) >= st.seq) { if (i < 32) known |= 1 << i; continue }
       if (checks !== undefined && checks.take(from, 1, now) > 0) break
       this.rumours.offer(st.peerId, st.seq, st, st.size ?? 1, from)
       this.table.heartbeat(st, now, st.peerId)
@@ -145,6 +160,7 @@ export class MemberAgent {
       if (slot !== undefined) this.digest.hold(slot, st.peerId, st.fp ?? fingerprint(st.peerId, st.seq))
     }
     if (full) this.table.reconsider(now)
+    return known >>> 0
   }
 
   /** The least-told news to `fanout` of `peers` (spliced at random), when there is any (MemberView.gossipRound). */
@@ -154,9 +170,15 @@ export class MemberAgent {
     const max = this.init.gossipMax ?? { statements: 32, bytes: Infinity }
     for (let i = 0; i < fanout && peers.length > 0; i++) {
       const to = peers.splice(Math.floor(this.init.random() * peers.length), 1)[0]
-      const statements = this.rumours.take(members, max.statements, max.bytes, to)
+      const keys: string[] = []
+      const statements = this.rumours.take(members, max.statements, max.bytes, to, keys)
       if (statements.length === 0) continue
-      this.init.send(to, { type: 'member-gossip', statements: this.init.copy === true ? structuredClone(statements) : statements })
+      const id = ++this.gossipId
+      if (this.init.feedbackLimit !== undefined) {
+        this.told.set(id, { keys, items: statements })
+        if (this.told.size > MAX_UNANSWERED) this.told.delete(this.told.keys().next().value as number)
+      }
+      this.init.send(to, { type: 'member-gossip', id, statements: this.init.copy === true ? structuredClone(statements) : statements })
     }
   }
 
@@ -173,9 +195,18 @@ export class MemberAgent {
 
   onMessage (from: string, msg: MemberMessage, now: number): void {
     switch (msg.type) {
-      case 'member-gossip':
-        this.receive(from, msg.statements, false, now)
+      case 'member-gossip': {
+        const known = this.receive(from, msg.statements, false, now)
+        this.init.send(from, { type: 'member-gossip-answer', id: msg.id, known })
         break
+      }
+      case 'member-gossip-answer': {
+        const told = this.told.get(msg.id)
+        if (told === undefined) break
+        this.told.delete(msg.id)
+        this.rumours.heldBy(told.keys, told.items, msg.known)
+        break
+      }
       case 'member-digest': {
         // The view is walked for a listing only when some bucket differs (at rest, none does).
         const buckets = differing(this.digest.sums(), msg.sums)

@@ -21,6 +21,12 @@ export const DEFAULT_GOSSIP_FANOUT = 3
  */
 export const RETRANSMIT_MULT = 4
 /**
+ * Neighbours answering that they held a statement already, after which this node stops telling
+ * it (rumours.ts, `feedbackLimit`): news old to the mesh, such as what a newcomer's full exchange
+ * brought, stops after a few redundant tellings instead of RETRANSMIT_MULT * ceil(log10(n + 1)).
+ */
+export const GOSSIP_FEEDBACK_LIMIT = 3
+/**
  * How often each agent makes a full exchange with one random neighbour (memberlist's push/pull
  * interval): what gossip missed, such as a refutation lost in a partition or a join wave's last
  * few statements, is caught up. A newcomer does the same at once with the neighbours it meets.

@@ -50,9 +50,14 @@ export const GOSSIP_MAX_BYTES = 64 * 1024
 /** Statements a full exchange carries at most: one per live member. */
 export const SYNC_MAX_STATEMENTS = 4096
 
+/**
+ * News, the least-told first. The answer's `known` (bit i: statement i was held already, or is
+ * the receiver's own) lets the sender stop telling news its neighbours have (rumours.ts,
+ * `feedbackLimit`); an answer without it (an agent of an earlier version) stops nothing.
+ */
 export const MemberGossip = defineCommand('$agentmesh/member-gossip', {
   request: z.strictObject({ statements: z.array(SignedStatement).max(GOSSIP_MAX_STATEMENTS) }),
-  response: z.strictObject({})
+  response: z.strictObject({ known: z.number().int().min(0).max(0xffffffff).optional() })
 })
 
 export const MemberSync = defineCommand('$agentmesh/member-sync', {

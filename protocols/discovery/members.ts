@@ -36,8 +36,8 @@ import { DigestSums } from './member-digest-sums.js'
 import { fingerprint } from './member-digest.js'
 import { MemberTopics } from './member-topics.js'
 import {
-  DEFAULT_MAX_MEMBERS, DEFAULT_REAP_AFTER_MS, DEFAULT_SYNC_STATEMENTS_PER_INTERVAL, RETRANSMIT_MULT, STATEMENT_CHECKS_BURST, STATEMENT_CHECKS_PER_SEC,
-  SYNC_BUDGET_WINDOW_MS, NEWS_DEADLINE_MS
+  DEFAULT_MAX_MEMBERS, DEFAULT_REAP_AFTER_MS, DEFAULT_SYNC_STATEMENTS_PER_INTERVAL, GOSSIP_FEEDBACK_LIMIT, RETRANSMIT_MULT, STATEMENT_CHECKS_BURST,
+  STATEMENT_CHECKS_PER_SEC, SYNC_BUDGET_WINDOW_MS, NEWS_DEADLINE_MS
 } from './constants.js'
 import { NeighbourBudgets } from './member-budgets.js'
 import { Tombstones } from './member-tombstones.js'
@@ -121,7 +121,10 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
   private readonly init: MemberViewInit
   private readonly table: MemberTable
   private readonly gossiping = new Set<string>() // neighbours with a gossip request of this node unanswered
-  private readonly rumours = new Rumours<SignedStatement>({ retransmitMult: RETRANSMIT_MULT, identity: { of: s => s.sig, same: (a, b) => a.body === b.body } })
+  private readonly rumours = new Rumours<SignedStatement>({
+    retransmitMult: RETRANSMIT_MULT, feedbackLimit: GOSSIP_FEEDBACK_LIMIT, identity: { of: s => s.sig, same: (a, b) => a.body === b.body }
+  })
+
   private seq = 0
   private running = false
   private readonly timers = new Repeaters(() => this.running)
@@ -198,8 +201,10 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
         return { incarnation: this.table.incarnation, eligible, name, roles }
       }),
       rpc.handle(MemberGossip, (req, ctx) => {
-        if (!ignored(ctx.peer) && this.init.passive !== true) this.receive(ctx.peer, req.statements, false)
-        return {}
+        if (ignored(ctx.peer) || this.init.passive === true) return {}
+        const known = { mask: 0 }
+        this.receive(ctx.peer, req.statements, false, known)
+        return known.mask !== 0 ? { known: known.mask } : {}
       }),
       ...this.exchange.handle()
     ]
@@ -280,17 +285,24 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
   private live (p: string): boolean { const s = this.stateOf(p); return s === 'alive' || s === 'suspect' }
 
   /** Statements new to this node are taken (each checked against its author's signature), kept and queued to be passed on. */
-  private receive (from: string, statements: SignedStatement[], full: boolean): number {
+  /**
+   * Take the statements new to this node. `known`, for a gossip message's answer: bit i set when
+   * statement i was held already (the same or a newer one of its agent) or is this node's own.
+   */
+  private receive (from: string, statements: SignedStatement[], full: boolean, known?: { mask: number }): number {
     const now = Date.now()
     this.table.heard(from, now)
     let neighbours: Set<string> | undefined
     let taken = 0
-    for (const s of statements) {
-      if (this.rumours.holds(s)) continue
+    const had = (i: number): void => { if (known !== undefined && i < 32) known.mask = (known.mask | (1 << i)) >>> 0 }
+    for (let i = 0; i < statements.length; i++) {
+      const s = statements[i]
+      if (this.rumours.holds(s)) { had(i); continue }
       const body = parseStatement(s.body)
       if (body === undefined) { this.init.onRejected?.('malformed', from); continue }
-      if (body.peerId === this.init.self.peerId || this.init.ignores?.(body.peerId) === true) continue
-      if ((this.rumours.seq(body.peerId) ?? -1) >= body.seq) continue
+      if (body.peerId === this.init.self.peerId) { had(i); continue }
+      if (this.init.ignores?.(body.peerId) === true) continue
+      if ((this.rumours.seq(body.peerId) ?? -1) >= body.seq) { had(i); continue }
       if (this.tombstones.buries(body.peerId, body.seq, body.incarnation)) { this.init.onRejected?.('reaped', from); continue }
       // Table full: an unknown agent is taken only from itself or when connected here.
       if (this.table.state(body.peerId) === undefined && this.table.size >= this.maxMembers && body.peerId !== from &&
@@ -367,12 +379,15 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
     const members = this.table.liveCount() + 1
     for (let sent = 0; sent < this.init.gossipFanout && peers.length > 0 && this.rumours.pending > 0;) {
       const to = peers.splice(Math.floor(Math.random() * peers.length), 1)[0]
-      const statements = this.rumours.take(members, GOSSIP_MAX_STATEMENTS, GOSSIP_MAX_BYTES, to)
+      const keys: string[] = []
+      const statements = this.rumours.take(members, GOSSIP_MAX_STATEMENTS, GOSSIP_MAX_BYTES, to, keys)
       if (statements.length === 0) continue
       sent++
       this.gossiping.add(to)
       // Lost, it is told again by others or caught up by a full exchange; late, it is as good (newsTimeoutMs).
-      void this.init.rpc.request(to, MemberGossip, { statements }, { timeoutMs: this.newsTimeoutMs }).catch(() => {}).finally(() => this.gossiping.delete(to))
+      void this.init.rpc.request(to, MemberGossip, { statements }, { timeoutMs: this.newsTimeoutMs })
+        .then(answer => { if (answer.known !== undefined) this.rumours.heldBy(keys, statements, answer.known) }, () => {})
+        .finally(() => this.gossiping.delete(to))
     }
   }
 

@@ -9,6 +9,15 @@
  *
  * The held statements are also what a full exchange (`member-sync`) sends: a newcomer learns the
  * mesh from one neighbour, and two agents that missed some news catch up.
+ *
+ * With `feedbackLimit`, a statement also leaves the queue once that many neighbours answered a
+ * gossip message that they held it already (Demers et al. 1987, "rumor mongering" with feedback
+ * and counter): news that is old to the mesh stops being told long before the count of
+ * transmissions runs out. Without it, a join wave cost N^2 log N statement receipts (every
+ * newcomer told every statement of its seed's full exchange 16 times at 1,000 agents, almost
+ * all to agents that held it; bench:sim, issue 46). What a neighbour answers only shortens this
+ * node's telling: a liar that says it holds everything delays news, which the others and the
+ * full exchanges still carry.
  */
 
 export interface RumoursInit<T> {
@@ -26,14 +35,17 @@ export interface RumoursInit<T> {
    * (agent, member) pair. A node's signed statements keep their seq in their body: recorded apart.
    */
   seqOf?: (item: T) => number
+  /** Neighbours answering that they held a statement already, after which it is no longer told (none: told `limit` times). */
+  feedbackLimit?: number
 }
 
 /**
  * `from`: the neighbour it was heard from, which is never told it back. `transmits`: times told,
- * -1 once out of the queue (told enough, replaced, forgotten). Always the same five fields: one
- * shape for every record, so the walk's reads stay monomorphic.
+ * -1 once out of the queue (told enough, replaced, forgotten). `held`: neighbours that answered
+ * they held it already. Always the same six fields: one shape for every record, so the walk's
+ * reads stay monomorphic.
  */
-interface Queued<T> { key: string, item: T, size: number, transmits: number, from: string | undefined }
+interface Queued<T> { key: string, item: T, size: number, transmits: number, from: string | undefined, held: number }
 
 /** A tier this long, mostly of entries no longer in it, is rewritten (`front`). */
 const COMPACT_AT = 64
@@ -98,7 +110,7 @@ export class Rumours<T> {
     this.held.set(key, item)
     if (this.init.seqOf === undefined) this.seqs.set(key, seq)
     this.unqueue(key)
-    const q: Queued<T> = { key, item, size, transmits: 0, from }
+    const q: Queued<T> = { key, item, size, transmits: 0, from, held: 0 }
     this.queue.set(key, q)
     this.tier(0).push(q)
     return true
@@ -116,9 +128,9 @@ export class Rumours<T> {
    * full exchange has the seed as its only neighbour, and spent every transmission of every
    * statement telling the seed what it had just said (at 200 agents, some 40 messages of 32
    * statements per newcomer, all to a seed already short of CPU); kept, they go to the
-   * neighbours it meets next.
+   * neighbours it meets next. `keys`, when given, gets each statement's key, in order (for `heldBy`).
    */
-  take (members: number, maxItems: number, maxBytes: number, to?: string): T[] {
+  take (members: number, maxItems: number, maxBytes: number, to?: string, keys?: string[]): T[] {
     if (this.queue.size === 0) return []
     const limit = this.limit(members)
     const taken: Array<Queued<T>> = []
@@ -138,11 +150,28 @@ export class Rumours<T> {
       }
     }
     for (const q of taken) {
+      keys?.push(q.key)
       q.transmits++
       if (q.transmits >= limit) { this.queue.delete(q.key); q.transmits = -1 } else this.tier(q.transmits).push(q)
     }
     this.drained()
     return taken.map(q => q.item)
+  }
+
+  /**
+   * A neighbour's answer to a gossip message of `items` (their `keys` from `take`): bit i of
+   * `mask` set when it held item i already. Each such statement still queued, the same one, counts
+   * one more neighbour that had it, and leaves the queue at `feedbackLimit`.
+   */
+  heldBy (keys: readonly string[], items: readonly T[], mask: number): void {
+    const limit = this.init.feedbackLimit
+    if (limit === undefined || mask === 0) return
+    for (let i = 0; i < keys.length && i < 32; i++) {
+      if ((mask & (1 << i)) === 0) continue
+      const q = this.queue.get(keys[i])
+      if (q === undefined || q.item !== items[i]) continue
+      if (++q.held >= limit) this.unqueue(q.key)
+    }
   }
 
   private tier (t: number): Array<Queued<T>> {

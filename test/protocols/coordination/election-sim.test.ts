@@ -19,6 +19,7 @@ import { Flights, MemberAgent, type MemberMessage } from '../../../harness/sim-m
 import { fakeKeys } from '../../../harness/election-fakes.js'
 import { MAX_TERM_STEP } from '../../../protocols/coordination/election-proof.js'
 import { RENEW_EVERY_TIMEOUTS } from '../../../protocols/coordination/election.js'
+import { GOSSIP_FEEDBACK_LIMIT, RETRANSMIT_MULT } from '../../../protocols/discovery/constants.js'
 
 const TIMINGS = { heartbeatIntervalMs: 50, electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300, voterRemoveAfterMs: 2_000, announceIntervalMs: 200 }
 /** The member view's timings, scaled like the election's (a tenth of the defaults, about). */
@@ -73,7 +74,7 @@ const ALLOWED: Record<MemberState | 'unknown', MemberState[]> = {
   left: ['alive']
 }
 
-const MEMBER_MESSAGES = new Set(['member-gossip', 'member-digest', 'member-digest-answer', 'member-patch', 'member-patch-answer', 'probe', 'probe-ack'])
+const MEMBER_MESSAGES = new Set(['member-gossip', 'member-gossip-answer', 'member-digest', 'member-digest-answer', 'member-patch', 'member-patch-answer', 'probe', 'probe-ack'])
 const isMemberMessage = (m: { type: string }): m is MemberMessage => MEMBER_MESSAGES.has(m.type)
 
 class Simulation {
@@ -127,7 +128,8 @@ class Simulation {
       timings: MEMBERSHIP,
       incarnation: node.lastIncarnation,
       random: this.random,
-      retransmitMult: 4,
+      retransmitMult: RETRANSMIT_MULT,
+      feedbackLimit: GOSSIP_FEEDBACK_LIMIT,
       send: (to, msg) => { this.send(id, to, msg) },
       nonce: () => ++this.nonce,
       copy: true

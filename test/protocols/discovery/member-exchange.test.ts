@@ -16,7 +16,7 @@ import {
   bucketOf, decodeDigest, differing, digestOf, DIGEST_BUCKETS, encodeDigest, fingerprint, listDiffering, reconcile, sumsOf, type Entry
 } from '../../../protocols/discovery/member-digest.js'
 import { MemberExchange } from '../../../protocols/discovery/member-exchange.js'
-import { MemberDigest, MemberPatch, MemberSync, MemberSyncIntake, SYNC_MAX_STATEMENTS, type SignedStatement } from '../../../protocols/discovery/member-wire.js'
+import { MemberDigest, MemberGossip, MemberPatch, MemberSync, MemberSyncIntake, SYNC_MAX_STATEMENTS, type SignedStatement } from '../../../protocols/discovery/member-wire.js'
 import { SYNC_MAX_BYTES } from '../../../protocols/discovery/constants.js'
 import { RpcService } from '../../../protocols/rpc/index.js'
 import { RateLimitedError } from '../../../protocols/core/errors.js'
@@ -250,5 +250,15 @@ describe('agents exchange by digest', () => {
     assert.equal(sum('$agentmesh/member-sync'), 0, 'no whole exchange between agents of this build')
     const late = await start('late')
     await waitFor(() => late.members().filter(m => m.state === 'alive').length === 3, 'the newcomer knows every member')
+  })
+
+  it('a gossip message is answered with which statements the receiver held already (its own among them), not one it could not read', async () => {
+    const [a, b] = nodes
+    const { statements } = await a.request(b.peerId, MemberSync, { statements: [] })
+    assert.ok(statements.length >= 2, 'b\'s own statement and others\' (a\'s own is left out)')
+    const unreadable = { body: '{"not":"a statement"}', sig: 'AAAA' }
+    const answer = await a.request(b.peerId, MemberGossip, { statements: [unreadable, ...statements] })
+    assert.equal(answer.known, ((1 << statements.length) - 1) << 1, 'bit 0, the unreadable one, clear; every other set')
+    assert.deepEqual(await a.request(b.peerId, MemberGossip, { statements: [unreadable] }), {}, 'nothing held: no mask')
   })
 })
