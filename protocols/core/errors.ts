@@ -108,7 +108,10 @@ export class ConnectionError extends AgentMeshError {
  * this node is not started). A caller whose request changes state there (a task's run command)
  * knows nothing was taken; after a plain ConnectionError it cannot tell.
  */
-export class NotSentError extends ConnectionError {}
+export class NotSentError extends ConnectionError {
+  // Named as the class it refines: callers and peers (dead letters, answers on the wire) know COM002 as ConnectionError.
+  constructor (message: string, options?: ErrorOptions) { super(message, options); this.name = 'ConnectionError' }
+}
 
 /**
  * CMD001: the remote node has no handler for the command. `commands`, the node's own (not the
