@@ -154,7 +154,7 @@ export class MemberAgent {
       const st = statements[i]
       if (st.peerId === this.init.id || (this.rumours.seq(st.peerId) ?? -1) >= st.seq) { if (i < 32) known |= 1 << i; continue }
       if (checks !== undefined && checks.take(from, 1, now) > 0) break
-      this.rumours.offer(st.peerId, st.seq, st, st.size ?? 1, from)
+      this.rumours.offer(st.peerId, st.seq, st, st.size ?? 1, from, full)
       this.table.heartbeat(st, now, st.peerId)
       const slot = this.table.slotOf(st.peerId)
       if (slot !== undefined) this.digest.hold(slot, st.peerId, st.fp ?? fingerprint(st.peerId, st.seq))

@@ -21,9 +21,11 @@ export const DEFAULT_GOSSIP_FANOUT = 3
  */
 export const RETRANSMIT_MULT = 4
 /**
- * Neighbours answering that they held a statement already, after which this node stops telling
- * it (rumours.ts, `feedbackLimit`): news old to the mesh, such as what a newcomer's full exchange
- * brought, stops after a few redundant tellings instead of RETRANSMIT_MULT * ceil(log10(n + 1)).
+ * Answers that a statement learnt from a full exchange was held already, after which this node
+ * stops telling it (rumours.ts, `feedbackLimit`): news old to the mesh, such as what a newcomer's
+ * full exchange brought, stops after a few redundant tellings instead of RETRANSMIT_MULT *
+ * ceil(log10(n + 1)). News heard in gossip keeps its full count (refutations must not wait for
+ * an exchange). bench:sim at 1,000 agents: the join's gossip receipts per agent 16,000 -> 6,498.
  */
 export const GOSSIP_FEEDBACK_LIMIT = 3
 /**

@@ -311,7 +311,7 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
       if (!this.init.keys.verify(body.peerId, s.body, s.sig)) { this.init.onRejected?.('bad_signature', from); break }
       if (this.init.credentials !== undefined && !this.init.credentials.vouches(body.peerId, s.cred)) { this.init.onRejected?.('not_admitted', from); continue }
       this.tombstones.clear(body.peerId)
-      const offered = this.rumours.offer(body.peerId, body.seq, s, statementSize(s), from)
+      const offered = this.rumours.offer(body.peerId, body.seq, s, statementSize(s), from, full)
       this.table.heartbeat(body, now, body.peerId)
       if (offered) {
         taken++

@@ -10,14 +10,16 @@
  * The held statements are also what a full exchange (`member-sync`) sends: a newcomer learns the
  * mesh from one neighbour, and two agents that missed some news catch up.
  *
- * With `feedbackLimit`, a statement also leaves the queue once that many neighbours answered a
- * gossip message that they held it already (Demers et al. 1987, "rumor mongering" with feedback
- * and counter): news that is old to the mesh stops being told long before the count of
- * transmissions runs out. Without it, a join wave cost N^2 log N statement receipts (every
- * newcomer told every statement of its seed's full exchange 16 times at 1,000 agents, almost
- * all to agents that held it; bench:sim, issue 46). What a neighbour answers only shortens this
- * node's telling: a liar that says it holds everything delays news, which the others and the
- * full exchanges still carry.
+ * With `feedbackLimit`, a statement learnt from a full exchange (`old`) also leaves the queue
+ * once that many neighbours answered a gossip message that they held it already (Demers et al.
+ * 1987, "rumor mongering" with feedback and counter): news that is old to the mesh stops being
+ * told long before the count of transmissions runs out. Without it, a join wave cost N^2 log N
+ * statement receipts (every newcomer told every statement of its seed's full exchange 16 times
+ * at 1,000 agents, almost all to agents that held it; bench:sim, issue 46). News heard in gossip
+ * and this node's own statements keep their full count: feedback leaves a residue (about 1% of
+ * agents, for three answers) that waits for a full exchange, every 5 s, and a refutation that
+ * waited so long would come after its suspicion ran out (2-6 s). So an answer, true or a lie,
+ * only shortens the telling of news some full exchange already carried.
  */
 
 export interface RumoursInit<T> {
@@ -42,8 +44,8 @@ export interface RumoursInit<T> {
 /**
  * `from`: the neighbour it was heard from, which is never told it back. `transmits`: times told,
  * -1 once out of the queue (told enough, replaced, forgotten). `held`: neighbours that answered
- * they held it already. Always the same six fields: one shape for every record, so the walk's
- * reads stay monomorphic.
+ * they held it already; -1 for news that feedback does not stop (heard in gossip, or this node's
+ * own). Always the same six fields: one shape for every record, so the walk's reads stay monomorphic.
  */
 interface Queued<T> { key: string, item: T, size: number, transmits: number, from: string | undefined, held: number }
 
@@ -97,9 +99,10 @@ export class Rumours<T> {
   /**
    * A statement of `key` numbered `seq`, heard `from` a neighbour (none: this node's own): kept
    * and queued when newer than the one held (true), dropped otherwise (false: already heard, or
-   * older). A newer one replaces the older in the queue, with its count of transmissions started anew.
+   * older). A newer one replaces the older in the queue, with its count of transmissions started
+   * anew. `old`: learnt from a full exchange, news feedback may stop (`heldBy`).
    */
-  offer (key: string, seq: number, item: T, size: number, from?: string): boolean {
+  offer (key: string, seq: number, item: T, size: number, from?: string, old = false): boolean {
     const had = this.held.get(key)
     if (had !== undefined && (this.seq(key) as number) >= seq) return false
     const id = this.init.identity
@@ -110,7 +113,7 @@ export class Rumours<T> {
     this.held.set(key, item)
     if (this.init.seqOf === undefined) this.seqs.set(key, seq)
     this.unqueue(key)
-    const q: Queued<T> = { key, item, size, transmits: 0, from, held: 0 }
+    const q: Queued<T> = { key, item, size, transmits: 0, from, held: old ? 0 : -1 }
     this.queue.set(key, q)
     this.tier(0).push(q)
     return true
@@ -142,7 +145,8 @@ export class Rumours<T> {
       if (tier === undefined) continue
       for (let i = this.front(t, tier); i < tier.length; i++) {
         const q = tier[i]
-        if (q.transmits !== t || (to !== undefined && q.from === to)) continue
+        // Not to the neighbour it came from, nor to its author (which holds it, or a newer one).
+        if (q.transmits !== t || (to !== undefined && (q.from === to || q.key === to))) continue
         full = taken.length >= maxItems || (taken.length > 0 && bytes + q.size > maxBytes)
         if (full) break
         taken.push(q)
@@ -160,8 +164,9 @@ export class Rumours<T> {
 
   /**
    * A neighbour's answer to a gossip message of `items` (their `keys` from `take`): bit i of
-   * `mask` set when it held item i already. Each such statement still queued, the same one, counts
-   * one more neighbour that had it, and leaves the queue at `feedbackLimit`.
+   * `mask` set when it held item i already. Each such statement still queued, the same one and
+   * learnt from a full exchange, counts one more neighbour that had it, and leaves the queue at
+   * `feedbackLimit`.
    */
   heldBy (keys: readonly string[], items: readonly T[], mask: number): void {
     const limit = this.init.feedbackLimit
@@ -169,7 +174,7 @@ export class Rumours<T> {
     for (let i = 0; i < keys.length && i < 32; i++) {
       if ((mask & (1 << i)) === 0) continue
       const q = this.queue.get(keys[i])
-      if (q === undefined || q.item !== items[i]) continue
+      if (q === undefined || q.item !== items[i] || q.held < 0) continue
       if (++q.held >= limit) this.unqueue(q.key)
     }
   }

@@ -118,35 +118,40 @@ const fd = { suspicionMinMs: 200, suspicionMaxMs: 600, confirmationsForMin: 3 }
 const self = { peerId: 'a', name: 'a', roles: [], eligible: true }
 const beat = (peerId: string, incarnation: number, suspects: Heartbeat['suspects'] = []): Heartbeat => ({ peerId, name: peerId, roles: [], eligible: true, incarnation, suspects })
 
-test('rumours: with feedback, a statement leaves the queue once that many neighbours answered they held it; a newer one, or one not in the answer, is told on', { timeout: 3 * 60_000 }, () => {
+test('rumours: with feedback, a statement learnt from a full exchange leaves the queue once that many neighbours answered they held it; news heard in gossip, this node\'s own, and a newer statement are told on', { timeout: 3 * 60_000 }, () => {
   const r = new Rumours<string>({ retransmitMult: 4, feedbackLimit: 2 })
-  r.offer('a', 1, 'a1', 10)
-  r.offer('b', 1, 'b1', 10)
-  r.offer('c', 1, 'c1', 10)
+  r.offer('a', 1, 'a1', 10, 'seed', true)
+  r.offer('b', 1, 'b1', 10, 'n0', false)
+  r.offer('c', 1, 'c1', 10, 'seed', true)
+  r.offer('self', 1, 'self1', 10)
   const keys: string[] = []
   const told = r.take(9, 10, 1_000, 'n1', keys)
-  assert.deepEqual([told, keys], [['a1', 'b1', 'c1'], ['a', 'b', 'c']], 'each statement with its key, in order')
-  // n1 held a1 and c1 already (bits 0 and 2).
-  r.heldBy(keys, told, 0b101)
-  assert.equal(r.pending, 3, 'one neighbour that had them is not enough')
-  // c is replaced by a newer statement before the next answer: the answer about c1 does not count against c2.
-  r.offer('c', 2, 'c2', 10)
-  const keys2: string[] = []
-  const told2 = r.take(9, 10, 1_000, 'n2', keys2)
-  r.heldBy(keys, told, 0b101)
-  assert.deepEqual(new Set(told2), new Set(['c2', 'a1', 'b1']))
-  assert.equal(r.pending, 2, 'a1 left the queue after its second neighbour that had it; c2 and b1 stay')
+  assert.deepEqual([told, keys], [['a1', 'b1', 'c1', 'self1'], ['a', 'b', 'c', 'self']], 'each statement with its key, in order')
+  // n1 held all four already.
+  r.heldBy(keys, told, 0b1111)
+  assert.equal(r.pending, 4, 'one neighbour that had them is not enough')
+  // c is replaced by a newer statement before the next answer: an answer about c1 does not count against c2.
+  r.offer('c', 2, 'c2', 10, 'seed', true)
+  r.heldBy(keys, told, 0b1111)
+  assert.equal(r.pending, 3, 'a1 left the queue at its second neighbour that had it; b1 (heard in gossip), self1 (its own) and c2 stay')
   const rest: string[] = []
   while (r.pending > 0) rest.push(...r.take(9, 10, 1_000))
   assert.ok(!rest.includes('a1'), 'a1 is told no more')
-  assert.ok(rest.includes('b1') && rest.includes('c2'))
+  assert.deepEqual(rest.filter(x => x === 'b1').length, 3, 'b1 is told its full count (4) whatever neighbours answer')
+  assert.deepEqual(rest.filter(x => x === 'self1').length, 3, 'so is this node\'s own statement')
+  assert.ok(rest.includes('c2'))
   // Without a limit, answers change nothing: each is told its full count.
   const plain = new Rumours<string>({ retransmitMult: 1 })
-  plain.offer('x', 1, 'x1', 10)
+  plain.offer('x', 1, 'x1', 10, 'seed', true)
   const k: string[] = []
   const t = plain.take(99, 10, 1_000, undefined, k)
   plain.heldBy(k, t, 0xffffffff)
   assert.equal(plain.pending, 1, 'told once of its two')
+  // A statement is not told to its author.
+  const own = new Rumours<string>({ retransmitMult: 1 })
+  own.offer('w', 1, 'w1', 10)
+  assert.deepEqual(own.take(9, 10, 1_000, 'w'), [], 'w holds its own statement, or a newer one')
+  assert.deepEqual(own.take(9, 10, 1_000, 'v'), ['w1'])
 })
 
 test('member table: a statement is due only with news (a new incarnation, a new accusation, leaving), not for a dropped accusation', { timeout: 3 * 60_000 }, () => {
