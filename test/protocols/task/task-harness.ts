@@ -149,3 +149,25 @@ export async function until (what: string, done: () => boolean): Promise<void> {
     await new Promise(resolve => setTimeout(resolve, 10))
   }
 }
+
+/**
+ * A coordinator built on `rpc` that took office, its takeover done once `release` lets the
+ * voters' read answer: `body` runs with it, stopped after.
+ */
+export async function afterTakeover (rpc: RpcService, release: () => void, body: (b: Built) => Promise<void>, options: BuildOptions = {}): Promise<void> {
+  const b = build(rpc, undefined, true, options)
+  b.resources.start()
+  b.tasks.start()
+  // The service's timers are unref'd (they never hold a host's process open): a test awaiting one needs a timer of its own.
+  const awake = setInterval(() => {}, 1_000)
+  try {
+    release()
+    b.tasks.scheduler.officeCheck()
+    await until('the takeover to end', () => !b.tasks.scheduler.snapshot(1).taking_over)
+    await body(b)
+  } finally {
+    clearInterval(awake)
+    b.tasks.stop()
+    b.resources.stop()
+  }
+}

@@ -15,7 +15,7 @@ import type { RpcService } from '../../../protocols/rpc/index.js'
 import type { Member } from '../../../protocols/discovery/members.js'
 import { TaskSpec, signSubmission, type TaskRecord } from '../../../protocols/task/index.js'
 import { TimeoutError } from '../../../protocols/core/errors.js'
-import { KEY, SUBMITTER, build, until, voters, type BuildOptions, type Built } from './task-harness.js'
+import { KEY, SUBMITTER, afterTakeover, until, voters, type BuildOptions, type Built } from './task-harness.js'
 
 /** What one agent did with one task: the attempts it began to run, and every offer's number. */
 interface Held { runs: number[], offers: number[] }
@@ -86,22 +86,11 @@ const ROOM = { cpu_cores: 8, memory_gb: 8, storage_gb: 8 }
  * runs with it, stopped after. Each agent has ROOM unless `options` says otherwise.
  */
 async function placing (a: Agents, release: () => void, alive: string[], body: (b: Built) => Promise<void>, options: BuildOptions = {}): Promise<void> {
-  const b = build(a.rpc, undefined, true, { capacities: new Map([['self', ROOM], ['w1', ROOM], ['w2', ROOM]]), ...options })
-  b.members.list = alive.map(p => member(p))
-  b.resources.start()
-  b.tasks.start()
-  // The service's timers are unref'd (they never hold a host's process open): a test awaiting one needs a timer of its own.
-  const awake = setInterval(() => {}, 1_000)
-  try {
-    release()
-    b.tasks.scheduler.officeCheck()
-    await until('the takeover to end', () => !b.tasks.scheduler.snapshot(1).taking_over)
+  const capacities = new Map([['self', ROOM], ['w1', ROOM], ['w2', ROOM]])
+  await afterTakeover(a.rpc, release, async (b) => {
+    b.members.list = alive.map(p => member(p))
     await body(b)
-  } finally {
-    clearInterval(awake)
-    b.tasks.stop()
-    b.resources.stop()
-  }
+  }, { capacities, ...options })
 }
 
 async function submit (b: Built, id: string, more: Record<string, unknown> = {}): Promise<void> {

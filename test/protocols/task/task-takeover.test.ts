@@ -20,7 +20,7 @@ import { MemoryStore } from '../../../protocols/core/store.js'
 import { electionKeys } from '../../../protocols/coordination/election-keys.js'
 import { voteStatement } from '../../../protocols/coordination/election-proof.js'
 import type { Certificate } from '../../../protocols/coordination/election-types.js'
-import { FORMER, SUBMITTER, build, record, until, voters, type Built } from './task-harness.js'
+import { FORMER, SUBMITTER, afterTakeover, build, record, until, voters, type Built } from './task-harness.js'
 
 test('an agent lost while a new coordinator reads the voters\' records does not undo the end a majority holds', { timeout: 3 * 60_000 }, async () => {
   // The new coordinator's replica: t1104 running as attempt 2 on w0 (term 65). A majority of the
@@ -275,20 +275,4 @@ function w0Holds (v: ReturnType<typeof voters>, task: string): RpcService {
       ? { tasks: [{ task_id: task, attempt: 1, state: 'running', progress: 0.5 }] }
       : await (v.rpc.request as (...a: unknown[]) => Promise<unknown>)(peer, cmd, payload, options)
   } as unknown as RpcService
-}
-
-/** A coordinator built on `rpc` that took office, its takeover done once `release` lets the voters' read answer: `body` runs with it, stopped after. */
-async function afterTakeover (rpc: RpcService, release: () => void, body: (b: Built) => Promise<void>): Promise<void> {
-  const b = build(rpc)
-  b.resources.start()
-  b.tasks.start()
-  try {
-    release()
-    b.tasks.scheduler.officeCheck()
-    await until('the takeover to end', () => !b.tasks.scheduler.snapshot(1).taking_over)
-    await body(b)
-  } finally {
-    b.tasks.stop()
-    b.resources.stop()
-  }
 }
