@@ -334,16 +334,21 @@ export class TaskScheduler {
     const action = c.type.slice('task.control.'.length) as 'pause' | 'resume' | 'cancel'
     const refusal = controlRefusal(action, r.status.status)
     if (refusal !== undefined) return reject('TSK002', refusal)
-    const ack = (): TaskControlAnswer => ({ type: 'task.control.ack', command_id: c.command_id, status: r.status.status })
-    if (action === 'resume') {
-      this.update(r, { status: 'submitted', reason: 'resumed', ...(c.checkpoint !== undefined ? { checkpoint: c.checkpoint } : {}) })
-      this.schedule()
-      return ack()
+    const open = r.status.status === 'assigned' || r.status.status === 'running' ? { agent: r.status.agent, attempt: r.status.attempt } : undefined
+    const patch = action === 'resume'
+      ? { status: 'submitted' as const, reason: 'resumed', ...(c.checkpoint !== undefined ? { checkpoint: c.checkpoint } : {}) }
+      : action === 'pause' ? { status: 'paused' as const, reason: c.reason ?? 'paused' } : finishPatch('cancelled', { reason: c.reason ?? 'cancelled' })
+    // Written, or refused: the lease can lapse between leadingNow() and here on a loaded host (it
+    // is the clock's, not an event's), and an ack of a change nobody wrote told the client
+    // "running" for a cancel (the test loop's gateway-a2a-blocking.test). The client asks again
+    // with the same command id on CRD002; nothing was written or stopped, so that is safe.
+    if (this.change(r, patch) === undefined) {
+      throw new NotCoordinatorError(`the ${action} of task ${c.task_id} was not written: this node is not leading now; ask again`)
     }
-    if (r.status.status === 'assigned' || r.status.status === 'running') this.stopAttempt(r, action)
-    if (action === 'pause') this.update(r, { status: 'paused', reason: c.reason ?? 'paused' })
-    else this.update(r, finishPatch('cancelled', { reason: c.reason ?? 'cancelled' }))
-    return ack()
+    // The agent is told to stop only once the change is written.
+    if (action === 'resume') this.schedule()
+    else if (open?.agent !== undefined) this.stopAttemptOn(open.agent, c.task_id, open.attempt, action)
+    return { type: 'task.control.ack', command_id: c.command_id, status: r.status.status }
   }
 
   /**
@@ -483,10 +488,6 @@ export class TaskScheduler {
     }
   }
 
-  private stopAttempt (r: TaskRecord, why: 'pause' | 'cancel' | 'deadline'): void {
-    if (r.status.agent !== undefined) this.stopAttemptOn(r.status.agent, r.spec.task_id, r.status.attempt, why)
-  }
-
   private stopAttemptOn (agent: string, taskId: string, attempt: number, why: 'pause' | 'cancel' | 'deadline'): void {
     if (agent === this.init.self) { this.init.executor.stopAttempt(taskId, attempt, why); return }
     const req = { term: this.init.office.term, task_id: taskId, attempt, why }
@@ -505,8 +506,9 @@ export class TaskScheduler {
       if (!this.leading()) break
       // Overdue tasks found above may have ended since (a dependent failing, say).
       if (TERMINAL.has(r.status.status)) continue
-      if (r.status.status === 'assigned' || r.status.status === 'running') this.stopAttempt(r, 'deadline')
-      this.update(r, this.table.deadlinePatch(r))
+      const open = r.status.status === 'assigned' || r.status.status === 'running' ? { agent: r.status.agent, attempt: r.status.attempt } : undefined
+      // The agent is told to stop only once the end is written (not leading any more: the next coordinator decides).
+      if (this.change(r, this.table.deadlinePatch(r)) !== undefined && open?.agent !== undefined) this.stopAttemptOn(open.agent, r.spec.task_id, open.attempt, 'deadline')
     }
     this.armDeadlines()
   }

@@ -267,6 +267,36 @@ test('the end of an attempt stopped by a pause is not taken once the task is res
   })
 })
 
+test('a control whose change could not be written (the lease lapsed after the control began) is refused CRD002, not acknowledged, and stops nothing; asked again, it is written once', { timeout: 3 * 60_000 }, async () => {
+  const open = record('t11', 65, 3, { status: 'running', attempt: 1, agent: 'w0' })
+  const v = voters([open])
+  const stops: unknown[] = []
+  const rpc = w0Holds(v, 't11')
+  const counting = {
+    ...rpc,
+    request: async (peer: string, cmd: { name: string }, payload: unknown, options?: unknown) => {
+      if (cmd.name === '$agentmesh/task/stop') { stops.push(payload); return null }
+      return await (rpc.request as (...a: unknown[]) => Promise<unknown>)(peer, cmd, payload, options)
+    }
+  } as unknown as RpcService
+  await afterTakeover(counting, v.release, async ({ office, tasks }) => {
+    assert.equal((tasks.scheduler.table.get('t11') as TaskRecord).status.status, 'running')
+    // The lease lapses while the control is checked (here: when it reads the voters, for who may control the task).
+    const voters = office.voters
+    office.voters = () => { office.inOffice = false; return voters() }
+    const cancel = { command_id: 'c11', type: 'task.control.cancel' as const, task_id: 't11' }
+    await assert.rejects(tasks.scheduler.control('self', cancel), (e: { code?: string }) => e.code === 'CRD002')
+    assert.equal((tasks.scheduler.table.get('t11') as TaskRecord).status.status, 'running', 'nothing written')
+    assert.deepEqual(stops, [], 'and w0 was not told to stop')
+    office.voters = voters
+    office.inOffice = true
+    const again = await tasks.scheduler.control('self', cancel)
+    assert.deepEqual([again.type, again.type === 'task.control.ack' ? again.status : undefined], ['task.control.ack', 'cancelled'])
+    assert.equal((tasks.scheduler.table.get('t11') as TaskRecord).status.status, 'cancelled')
+    assert.equal(stops.length, 1, 'w0 told to stop once')
+  })
+})
+
 /** The voters of `v`, and agent w0 answering a takeover that it holds attempt 1 of `task`, running: the takeover keeps it there. */
 function w0Holds (v: ReturnType<typeof voters>, task: string): RpcService {
   return {
