@@ -88,7 +88,10 @@ test('two CLI nodes find each other through --bootstrap; the debug endpoint show
     assert.equal(published.count, 2)
     assert.ok(published.subscribers >= 1, `pub published knowing no subscriber: ${JSON.stringify(published)}`)
     assert.equal(await pub.exited(), 0)
-    const m = await sub.json(o => o.event === 'message', 'the message to arrive')
+    // Once (run 8 of the loop, 2026-11-29) pub published to a subscriber it knew and nothing arrived in 60 s: what both printed tells why, next time.
+    const m = await sub.json(o => o.event === 'message', 'the message to arrive').catch((err: Error) => {
+      throw new Error(`${err.message}\nsub printed:\n${sub.lines.join('\n')}\nsub stderr:\n${sub.stderr}\npub printed:\n${pub.lines.join('\n')}\npub stderr:\n${pub.stderr}`, { cause: err })
+    })
     assert.deepEqual(m.payload, { level: 'high' })
     assert.equal(await sub.exited(), 0)
     assert.equal(sub.lines.filter(l => l.includes('"event":"message"')).length, 2)
