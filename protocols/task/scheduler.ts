@@ -334,7 +334,7 @@ export class TaskScheduler {
     const action = c.type.slice('task.control.'.length) as 'pause' | 'resume' | 'cancel'
     const refusal = controlRefusal(action, r.status.status)
     if (refusal !== undefined) return reject('TSK002', refusal)
-    const open = r.status.status === 'assigned' || r.status.status === 'running' ? { agent: r.status.agent, attempt: r.status.attempt } : undefined
+    const open = holder(r)
     const patch = action === 'resume'
       ? { status: 'submitted' as const, reason: 'resumed', ...(c.checkpoint !== undefined ? { checkpoint: c.checkpoint } : {}) }
       : action === 'pause' ? { status: 'paused' as const, reason: c.reason ?? 'paused' } : finishPatch('cancelled', { reason: c.reason ?? 'cancelled' })
@@ -506,7 +506,7 @@ export class TaskScheduler {
       if (!this.leading()) break
       // Overdue tasks found above may have ended since (a dependent failing, say).
       if (TERMINAL.has(r.status.status)) continue
-      const open = r.status.status === 'assigned' || r.status.status === 'running' ? { agent: r.status.agent, attempt: r.status.attempt } : undefined
+      const open = holder(r)
       // The agent is told to stop only once the end is written (not leading any more: the next coordinator decides).
       if (this.change(r, this.table.deadlinePatch(r)) !== undefined && open?.agent !== undefined) this.stopAttemptOn(open.agent, r.spec.task_id, open.attempt, 'deadline')
     }
@@ -560,4 +560,9 @@ export class TaskScheduler {
     // What was freed may let a waiting task run.
     queueMicrotask(() => { this.schedule() })
   }
+}
+
+/** The agent and attempt of an attempt that is placed or runs: the one to tell to stop once a change that ends it is written. */
+function holder (r: TaskRecord): { agent: string | undefined, attempt: number } | undefined {
+  return r.status.status === 'assigned' || r.status.status === 'running' ? { agent: r.status.agent, attempt: r.status.attempt } : undefined
 }
