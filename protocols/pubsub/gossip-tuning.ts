@@ -2,7 +2,7 @@
 import type { Libp2p } from '@libp2p/interface'
 import type { GossipSub } from '@libp2p/gossipsub'
 import { createTopicScoreParams } from '@libp2p/gossipsub/score'
-import { DRAIN_WAIT_MS } from './constants.js'
+import { DRAIN_WAIT_MS, STREAM_OPEN_WAIT_MS } from './constants.js'
 
 /**
  * Gossipsub penalises a peer for rejected messages only on topics that have score parameters,
@@ -60,4 +60,31 @@ export async function waitForGossipDrain (libp2p: Libp2p): Promise<void> {
     }
   }
   if (waits.length > 0) await Promise.all(waits)
+}
+
+/**
+ * A subscriber's subscription comes over the stream it opened to this node, and gossipsub opens
+ * its own stream back separately: one peer at a time, each a protocol negotiation, so on a loaded
+ * host it can be seconds behind. A batch published in between is dropped for that subscriber
+ * without a word (gossipsub's sendRpc: "no open stream"), and a flood publish by a node that does
+ * not subscribe leaves no mesh state that would repair it. `agentmesh pub` published to a
+ * subscriber it knew and delivered nothing (the test loop, at load 10). So before a batch is
+ * gossiped, wait for the streams to `peers` that are still opening: those whose connection opened
+ * less than STREAM_OPEN_WAIT_MS ago. Polled (gossipsub emits nothing when a stream opens), and
+ * never past that age: a stream that is not open by then is not coming, and waiting for it would
+ * hold every batch.
+ */
+export async function waitForGossipStreams (libp2p: Libp2p, peers: readonly string[], sendsTo: (peer: string) => boolean, signal?: AbortSignal): Promise<void> {
+  for (;;) {
+    const opening = peers.filter(p => !sendsTo(p))
+    if (opening.length === 0 || signal?.aborted === true) return
+    const now = Date.now()
+    let until = 0
+    for (const conn of libp2p.getConnections()) {
+      if (conn.status !== 'open' || !opening.includes(conn.remotePeer.toString())) continue
+      until = Math.max(until, conn.timeline.open + STREAM_OPEN_WAIT_MS)
+    }
+    if (until <= now) return
+    await new Promise(resolve => setTimeout(resolve, Math.min(20, until - now)))
+  }
 }

@@ -14,7 +14,7 @@ import type { Logger } from 'pino'
 import { messageFields } from '../envelope/log-fields.js'
 import { Batcher, BatchBudget } from './batcher.js'
 import type { BatchRoute } from './flusher.js'
-import { graylists, penalise, scoreTopic, waitForGossipDrain } from './gossip-tuning.js'
+import { graylists, penalise, scoreTopic, waitForGossipDrain, waitForGossipStreams } from './gossip-tuning.js'
 import { installIntake } from './gossip-intake.js'
 import { GossipGuard, type GossipMetrics } from './gossip-limits.js'
 import type { AuditSink } from '../core/audit.js'
@@ -325,6 +325,7 @@ export class PubSubService {
       if (direct.length > failed.length) this.init.stats.inc('broadcast_batches_total', { direction: 'out', via: 'direct' })
       if (failed.length === 0) return 'direct'
     }
+    await waitForGossipStreams(this.init.libp2p, this.subscribers(topic), p => this.sendsTo(p))
     await waitForGossipDrain(this.init.libp2p)
     await this.gossipsub.publish(gossip, batch)
     this.init.stats.inc('broadcast_batches_total', { direction: 'out', via: 'gossip' })

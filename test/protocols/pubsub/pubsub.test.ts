@@ -6,7 +6,8 @@ import type { Message as GossipMessage } from '@libp2p/gossipsub'
 import type { AgentNode } from '../../../surfaces/index.js'
 import { decodeBatch } from '../../../protocols/envelope/index.js'
 import { gossipTopic } from '../../../protocols/pubsub/index.js'
-import { startMesh, stopAll, waitFor } from '../../helpers.js'
+import { createAgentNode } from '../../../surfaces/index.js'
+import { collect, nodeOptions, startMesh, stopAll, uniqueMesh, waitFor } from '../../helpers.js'
 
 /** Envelopes per gossip message of one topic, as the receiver's gossipsub delivers them. */
 function gossipMessages (node: AgentNode, topic: string): number[] {
@@ -68,5 +69,40 @@ test('a subscriber that stops reading loses the oldest messages past pubsub.subs
     assert.deepEqual(kept, [15, 16, 17, 18, 19], 'the newest five are kept, the oldest lost')
   } finally {
     await stopAll([a, b])
+  }
+})
+
+// The loop's cli.test lost both messages of `agentmesh pub` once (load 10): the subscriber's
+// subscription had come over its own stream, gossipsub's stream back to it was still opening, and
+// gossipsub dropped the batch for it without a word. Here that stream is held back 4 s (a loaded
+// host's negotiations, queued one peer at a time, took seconds), by delaying the publisher's gossipsub instance only.
+test('a batch published while gossipsub\'s stream to a known subscriber is still opening waits for it and arrives', { timeout: 2 * 60_000 }, async () => {
+  const mesh = uniqueMesh()
+  const nodes: AgentNode[] = []
+  try {
+    const a = await createAgentNode(nodeOptions(mesh, { name: 'pub', pubsub: { directFanout: 0 } }))
+    nodes.push(a)
+    const gs = a.libp2p.services.pubsub as unknown as { createOutboundStream?: (...args: unknown[]) => Promise<void>, streamsOutbound?: Map<string, unknown> }
+    const open = gs.createOutboundStream
+    // What this test holds back is gossipsub's (17.x) own: renamed upstream, the test says so instead of passing untested.
+    assert.equal(typeof open, 'function', 'gossipsub opens its outbound streams in createOutboundStream')
+    assert.ok(gs.streamsOutbound instanceof Map, 'gossipsub keeps its outbound streams in streamsOutbound')
+    const later = open as (...args: unknown[]) => Promise<void>
+    gs.createOutboundStream = async (...args: unknown[]) => { await new Promise(resolve => setTimeout(resolve, 4_000)); await later.apply(gs, args) }
+    await a.start()
+    const b = await createAgentNode(nodeOptions(mesh, { name: 'sub', bootstrap: [a.addresses()[0]], pubsub: { directFanout: 0 } }))
+    nodes.push(b)
+    await b.start()
+    const got = collect(b, 'opening')
+    const subPeer = b.peerId
+    await waitFor(() => a.topicPeers('opening').subscribers.includes(subPeer), 'the subscription to reach the publisher')
+    assert.equal((gs.streamsOutbound as Map<string, unknown>).has(subPeer), false, 'the publisher knows the subscriber before its own gossip stream to it is open (the window this test is about)')
+    await a.publish('opening', 1)
+    await a.publish('opening', 2)
+    await a.flush()
+    await waitFor(() => got.length === 2, 'both messages at the subscriber', 15_000)
+    assert.deepEqual(got.map(m => m.payload), [1, 2])
+  } finally {
+    await stopAll(nodes)
   }
 })
