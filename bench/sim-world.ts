@@ -56,6 +56,8 @@ export interface WorldInit {
   joinMaxDelayMs?: number
   /** Gossip's feedback (constants.ts GOSSIP_FEEDBACK_LIMIT); none: statements told RETRANSMIT_MULT * ceil(log10(n + 1)) times, as before it. */
   feedbackLimit?: number
+  /** Statements that told their receiver nothing told at their full count all the same (before issue 46's second change). */
+  allNews?: boolean
 }
 
 export type Kind = 'gossip' | 'sync' | 'probe' | 'election' | 'announce'
@@ -215,6 +217,7 @@ export class World {
       random: this.random,
       retransmitMult: RETRANSMIT_MULT,
       ...(this.init.feedbackLimit !== undefined ? { feedbackLimit: this.init.feedbackLimit } : {}),
+      ...(this.init.allNews === true ? { allNews: true } : {}),
       send: (to, msg) => { this.memberSend(a.i, to, msg) },
       nonce: () => ++this.nonce,
       gossipMax: { statements: GOSSIP_MAX_STATEMENTS, bytes: GOSSIP_MAX_BYTES },

@@ -38,6 +38,11 @@ export interface MemberAgentInit {
   retransmitMult: number
   /** Neighbours answering they held a statement, after which it is no longer told (constants.ts GOSSIP_FEEDBACK_LIMIT); none: no feedback. */
   feedbackLimit?: number
+  /**
+   * Every statement heard in gossip told at its full count, as before a statement that told its
+   * receiver nothing (a confirmation past the limit) was passed on as old news (members.ts).
+   */
+  allNews?: boolean
   /** Sends one message (the caller adds latency, loss, partitions, and counts). */
   send: (to: string, msg: MemberMessage) => void
   /** A fresh probe nonce (RpcService's request ids). */
@@ -154,8 +159,9 @@ export class MemberAgent {
       const st = statements[i]
       if (st.peerId === this.init.id || (this.rumours.seq(st.peerId) ?? -1) >= st.seq) { if (i < 32) known |= 1 << i; continue }
       if (checks !== undefined && checks.take(from, 1, now) > 0) break
-      this.rumours.offer(st.peerId, st.seq, st, st.size ?? 1, from, full)
-      this.table.heartbeat(st, now, st.peerId)
+      // What told the agent nothing is passed on as old news (MemberView.receive; its statements carry no addresses or topics).
+      const told = this.table.heartbeat(st, now, st.peerId)
+      this.rumours.offer(st.peerId, st.seq, st, st.size ?? 1, from, full || (!told && this.init.allNews !== true))
       const slot = this.table.slotOf(st.peerId)
       if (slot !== undefined) this.digest.hold(slot, st.peerId, st.fp ?? fingerprint(st.peerId, st.seq))
     }

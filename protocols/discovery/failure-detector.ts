@@ -149,6 +149,9 @@ export class FailureDetector {
 
   since (peer: string): number | undefined { const at = this.at(peer); return at === undefined ? undefined : this.sinces[at] }
 
+  /** When the suspicion of `peer` runs out, while it is suspect. */
+  suspicionDeadline (peer: string): number | undefined { return this.state(peer) === 'suspect' ? this.suspicions.get(peer)?.deadline : undefined }
+
   /** Every known member with its state. */
   view (): Array<{ peer: string, state: MemberState, incarnation: number, since: number }> {
     const out: Array<{ peer: string, state: MemberState, incarnation: number, since: number }> = []

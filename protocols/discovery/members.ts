@@ -30,7 +30,7 @@ import type { MemberState } from './failure-detector.js'
 import { briefsOf, peersOf, withGrants } from './member-reads.js'
 import { Rumours } from './rumours.js'
 import type { StatementKeys } from './statement-keys.js'
-import { GOSSIP_MAX_BYTES, GOSSIP_MAX_STATEMENTS, MemberGossip, parseStatement, Probe, statementSize, type SignedStatement } from './member-wire.js'
+import { GOSSIP_MAX_BYTES, GOSSIP_MAX_STATEMENTS, MemberGossip, parseStatement, Probe, statementSize, type MemberStatement, type SignedStatement } from './member-wire.js'
 import { MemberExchange } from './member-exchange.js'
 import { DigestSums } from './member-digest-sums.js'
 import { fingerprint } from './member-digest.js'
@@ -311,8 +311,12 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
       if (!this.init.keys.verify(body.peerId, s.body, s.sig)) { this.init.onRejected?.('bad_signature', from); break }
       if (this.init.credentials !== undefined && !this.init.credentials.vouches(body.peerId, s.cred)) { this.init.onRejected?.('not_admitted', from); continue }
       this.tombstones.clear(body.peerId)
-      const offered = this.rumours.offer(body.peerId, body.seq, s, statementSize(s), from, full)
-      this.table.heartbeat(body, now, body.peerId)
+      const previous = this.rumours.get(body.peerId)
+      const told = this.table.heartbeat(body, now, body.peerId)
+      // What told this node nothing (a confirmation of a suspicion past its limit, say) is passed
+      // on as a full exchange's statements are, unless its addresses or topics changed.
+      const old = full || (!told && previous !== undefined && sameRoutes(parseStatement(previous.body), body))
+      const offered = this.rumours.offer(body.peerId, body.seq, s, statementSize(s), from, old)
       if (offered) {
         taken++
         const slot = this.table.slotOf(body.peerId)
@@ -428,4 +432,11 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
 
   /** One timer, at the next suspicion or probe deadline. */
   private armDeadline (): void { this.deadline.arm(this.running ? this.table.nextDeadline() : undefined) }
+}
+
+/** Whether a statement's addresses and topics are those of its author's statement before it (`before`: none, or unreadable, counts as changed). */
+function sameRoutes (before: MemberStatement | undefined, after: MemberStatement): boolean {
+  const same = (a: readonly string[] | undefined, b: readonly string[] | undefined): boolean =>
+    (a?.length ?? 0) === (b?.length ?? 0) && (a ?? []).every((x, i) => x === (b as string[])[i])
+  return before !== undefined && same(before.addrs, after.addrs) && same(before.topics, after.topics)
 }

@@ -185,6 +185,31 @@ test('member table: suspicions count only from a member known before, and only u
   assert.deepEqual(states(t), { b: 'alive@4', m: 'left@1' })
 })
 
+test('member table: a heartbeat tells whether it was news here; accusations past the confirmations\' limit, repeated, stale or of a member offline are not', { timeout: 3 * 60_000 }, () => {
+  const t = new MemberTable({ ...timings, self: card('a'), incarnation: 10, random: () => 0.5 })
+  assert.equal(t.heartbeat(beat('x', 3), 0), true, 'a member first heard')
+  for (const p of ['c1', 'c2', 'c3', 'c4', 'c5', 'c6']) assert.equal(t.heartbeat(beat(p, 1), 0), true)
+  assert.equal(t.heartbeat(beat('x', 3), 10), false, 'the same word again (a new seq of nothing new)')
+  assert.equal(t.heartbeat(beat('x', 3, [], { name: 'renamed' }), 20), true, 'a card changed')
+  assert.equal(t.heartbeat(beat('x', 4, [], { name: 'renamed' }), 30), true, 'a new incarnation')
+  // x suspected: the first accusation, then confirmations up to confirmationsForMin (3) shorten its end.
+  const x4 = (by: string): Heartbeat => beat(by, 1, [{ peerId: 'x', incarnation: 4 }])
+  assert.equal(t.heartbeat(x4('c1'), 100), true, 'the first accusation makes x suspect')
+  assert.equal(states(t).x, 'suspect@4')
+  assert.equal(t.heartbeat(x4('c1'), 110), false, 'the same accuser again')
+  assert.equal(t.heartbeat(x4('c2'), 120), true, 'a confirmation: the suspicion ends sooner')
+  assert.equal(t.heartbeat(x4('c3'), 130), true)
+  assert.equal(t.heartbeat(x4('c4'), 140), true, 'the third confirmation brings it to suspicionMinMs')
+  assert.equal(t.heartbeat(x4('c5'), 150), false, 'a fourth moves nothing: passed on as old news')
+  assert.equal(t.heartbeat(beat('c6', 1, [{ peerId: 'x', incarnation: 3 }]), 160), false, 'an accusation of an incarnation refuted already')
+  assert.equal(t.heartbeat(beat('c6', 1, [{ peerId: 'x', incarnation: 5 }]), 170), true, 'one of an incarnation this node has not heard: it cannot weigh it')
+  assert.equal(t.heartbeat(beat('c6', 1, [{ peerId: 'unknown', incarnation: 1 }]), 180), true, 'one of a member unknown here')
+  assert.equal(t.heartbeat(beat('c5', 1, [{ peerId: 'x', incarnation: 4 }, { peerId: 'a', incarnation: 10 }]), 190), true, 'one of this node')
+  t.tick(100_000)
+  assert.equal(states(t).x, 'offline@4')
+  assert.equal(t.heartbeat(beat('c6', 1, [{ peerId: 'x', incarnation: 4 }]), 100_010), false, 'one of a member held offline')
+})
+
 test('member table: this node refutes a suspicion of its own incarnation, and takes none of one it never had', { timeout: 3 * 60_000 }, () => {
   const t = new MemberTable({ ...timings, self: card('a'), incarnation: 10, random: () => 0.5 })
   t.heartbeat(beat('b', 3), 0)
