@@ -113,7 +113,8 @@ export const GOSSIP_LIMITER_SERVICE = 'gossipLimits'
  * fan-out off. Direct writes cost the publisher one stream write (and one encryption) per
  * subscriber, gossip costs every subscriber duplicates and signatures: measured in
  * docs/benchmarks.md ("Fan-out over direct streams"), direct wins on CPU at every size tried up
- * to 20 and on latency up to TBD; past that a publisher's one core becomes the mesh's limit.
+ * to 20, and on latency at N = 5 and 10 (the table there, loaded: p99 2-23× lower); past a few
+ * dozen subscribers a publisher's one core becomes the mesh's limit.
  */
 export const DEFAULT_DIRECT_FANOUT = 16
 /** `compression`: off, or the codec fan-out batches of at least `compressMinBytes` are compressed with. */
