@@ -21,11 +21,13 @@ export const DEFAULT_GOSSIP_FANOUT = 3
  */
 export const RETRANSMIT_MULT = 4
 /**
- * Answers that a statement learnt from a full exchange was held already, after which this node
- * stops telling it (rumours.ts, `feedbackLimit`): news old to the mesh, such as what a newcomer's
- * full exchange brought, stops after a few redundant tellings instead of RETRANSMIT_MULT *
- * ceil(log10(n + 1)). News heard in gossip keeps its full count (refutations must not wait for
- * an exchange). bench:sim at 1,000 agents: the join's gossip receipts per agent 16,000 -> 6,498.
+ * Neighbours answering that a statement was held already, after which this node stops telling
+ * it, for old news only (rumours.ts, `feedbackLimit`): what a full exchange brought (a
+ * newcomer's whole view), and a statement whose only news was accusations that told this node
+ * nothing (a confirmation past the limit). These stop after a few redundant tellings instead of
+ * RETRANSMIT_MULT * ceil(log10(n + 1)). Other news heard in gossip keeps its full count
+ * (refutations must not wait for an exchange). bench:sim at 1,000 agents: the join's gossip
+ * receipts per agent 16,000 -> 6,498.
  */
 export const GOSSIP_FEEDBACK_LIMIT = 3
 /**

@@ -47,6 +47,25 @@ export interface Heartbeat extends SelfInfo {
   suspects: Array<{ peerId: string, incarnation: number }>
 }
 
+/**
+ * Whether `after`, its author's newer statement, says what `before` said but for its accusations
+ * (and seq): the same incarnation, leave, card, addresses and topics. Only such a statement may
+ * be passed on as old news when its accusations told the receiver nothing (members.ts): an
+ * incarnation is judged against the statement before, not against the failure detector, which
+ * also learns one from probes (a refutation's neighbours probe the suspect and hear its new
+ * incarnation before its statement; its statement is news to the mesh all the same).
+ */
+export function sameButAccusations (before: Heartbeat & Routes, after: Heartbeat & Routes): boolean {
+  const same = (a: readonly string[] | undefined, b: readonly string[] | undefined): boolean =>
+    (a?.length ?? 0) === (b?.length ?? 0) && (a ?? []).every((x, i) => x === (b as string[])[i])
+  return before.incarnation === after.incarnation && (before.leaving ?? false) === (after.leaving ?? false) &&
+    before.name === after.name && before.eligible === after.eligible && same(before.roles, after.roles) &&
+    same(before.addrs, after.addrs) && same(before.topics, after.topics)
+}
+
+/** What a statement may carry beside its heartbeat: where its author listens, and the topics it reads. */
+interface Routes { addrs?: string[], topics?: string[] }
+
 /** A probe's answer: the prober learns the agent's incarnation and what it tells of itself. */
 export interface ProbeAnswer { incarnation: number, eligible: boolean, name: string, roles: string[] }
 
@@ -260,7 +279,9 @@ export class MemberTable {
    *   incarnation this node never had, a lie (taking it would let anyone push the incarnation
    *   to MAX_SAFE_INTEGER, where it can no longer be refuted); one below is stale.
    * Returns whether it told this node anything: a state, an incarnation, a card, a leave, or an
-   * accusation that counts (`accuse`). One that told nothing is passed on as old news (rumours.ts).
+   * accusation that counts (`accuse`). One that told nothing, and says what its author's statement
+   * before it said but for its accusations (`sameButAccusations`), is passed on as old news
+   * (members.ts, rumours.ts).
    */
   heartbeat (hb: Heartbeat, now: number, from = hb.peerId): boolean {
     if (from !== hb.peerId || from === this.init.self.peerId) return false
@@ -270,10 +291,9 @@ export class MemberTable {
     if (hb.leaving === true) { this.forgetAccusations(from); this.apply(this.fd.leave(from, hb.incarnation, now)); return true }
     this.apply(this.fd.heartbeat(from, hb.incarnation, now))
     // Only statements that accuse someone are held: each probe round walks them (`reconsider`).
-    const previously = this.accusations.get(from)
     if (hb.suspects.length > 0) { this.accusations.set(from, hb.suspects); this.accusationsChanged++ } else this.forgetAccusations(from)
     const after = this.fd.state(from)
-    const told = this.accuse(from, hb.suspects, before !== undefined && (after === 'alive' || after === 'suspect'), now, previously)
+    const told = this.accuse(from, hb.suspects, before !== undefined && (after === 'alive' || after === 'suspect'), now, true)
     return told || card || before !== after || incarnation !== this.fd.incarnation(from)
   }
 
@@ -323,15 +343,15 @@ export class MemberTable {
    * its statement is passed on at its full count, members.ts): one of this node, one that made a
    * member suspect or brought its suspicion's end nearer, or one this node cannot weigh yet (an
    * accuser not yet a member here, a suspect unknown here or at an incarnation it has not heard).
-   * An accusation `from` made before (`previously`) counts again without being news, and so does
-   * one of a member held offline, a confirmation past `confirmationsForMin` (the suspicion's end
-   * no longer moves), or a stale incarnation: memberlist re-gossips a suspicion only while it is a
-   * new confirmation under its limit, for the same reason. After 10% of 1,000 agents crashed,
-   * every survivor that probed one said so and every other survivor heard each of those
-   * statements 16 times (bench:sim).
+   * Weighed only with `weigh` (a statement heard; `reconsider` counts the held ones again and
+   * asks nothing). One `from` made before is no news (its confirmation is held), nor is one of a
+   * member held offline, a confirmation past `confirmationsForMin` (the suspicion's end no longer
+   * moves), or a stale incarnation: memberlist re-gossips a suspicion only while it is a new
+   * confirmation under its limit, for the same reason. After 10% of 1,000 agents crashed, every survivor that probed one said so and
+   * every other survivor heard each of those statements 16 times (bench:sim).
    */
-  private accuse (from: string, suspects: Heartbeat['suspects'], vouched: boolean, now: number, previously?: Heartbeat['suspects']): boolean {
-    let told = false
+  private accuse (from: string, suspects: Heartbeat['suspects'], vouched: boolean, now: number, weigh = false): boolean {
+    let told = !weigh
     for (const s of suspects) {
       if (s.peerId === this.init.self.peerId) {
         // Refute: a newer incarnation outranks every suspicion of the older one.
@@ -341,11 +361,11 @@ export class MemberTable {
       }
       if (s.peerId === from) continue
       if (!vouched) { told = true; continue }
+      if (told) { this.apply(this.fd.suspicionReported(s.peerId, from, s.incarnation, now)); continue }
       const known = this.fd.incarnation(s.peerId)
       const state = this.fd.state(s.peerId)
       const deadline = this.fd.suspicionDeadline(s.peerId)
       this.apply(this.fd.suspicionReported(s.peerId, from, s.incarnation, now))
-      if (told || previously?.some(p => p.peerId === s.peerId && p.incarnation === s.incarnation) === true) continue
       told = known === undefined || s.incarnation > known || state !== this.fd.state(s.peerId) || deadline !== this.fd.suspicionDeadline(s.peerId)
     }
     return told

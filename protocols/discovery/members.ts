@@ -23,14 +23,14 @@
  */
 import { TypedEventEmitter } from 'main-event'
 import type { RpcService } from '../rpc/index.js'
-import { MemberTable, type Member, type MemberChange } from './member-table.js'
+import { MemberTable, sameButAccusations, type Member, type MemberChange } from './member-table.js'
 import type { MemberTimings } from './member-timings.js'
 import type { MemberBrief, MemberSource } from './member-source.js'
 import type { MemberState } from './failure-detector.js'
 import { briefsOf, peersOf, withGrants } from './member-reads.js'
 import { Rumours } from './rumours.js'
 import type { StatementKeys } from './statement-keys.js'
-import { GOSSIP_MAX_BYTES, GOSSIP_MAX_STATEMENTS, MemberGossip, parseStatement, Probe, statementSize, type MemberStatement, type SignedStatement } from './member-wire.js'
+import { GOSSIP_MAX_BYTES, GOSSIP_MAX_STATEMENTS, MemberGossip, parseStatement, Probe, statementSize, type SignedStatement } from './member-wire.js'
 import { MemberExchange } from './member-exchange.js'
 import { DigestSums } from './member-digest-sums.js'
 import { fingerprint } from './member-digest.js'
@@ -313,9 +313,10 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
       this.tombstones.clear(body.peerId)
       const previous = this.rumours.get(body.peerId)
       const told = this.table.heartbeat(body, now, body.peerId)
-      // What told this node nothing (a confirmation of a suspicion past its limit, say) is passed
-      // on as a full exchange's statements are, unless its addresses or topics changed.
-      const old = full || (!told && previous !== undefined && sameRoutes(parseStatement(previous.body), body))
+      // A statement whose only news is accusations that told this node nothing (a confirmation
+      // of a suspicion past its limit, say) is passed on as a full exchange's statements are.
+      const before = told || previous === undefined ? undefined : parseStatement(previous.body)
+      const old = full || (before !== undefined && sameButAccusations(before, body))
       const offered = this.rumours.offer(body.peerId, body.seq, s, statementSize(s), from, old)
       if (offered) {
         taken++
@@ -390,7 +391,7 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
       this.gossiping.add(to)
       // Lost, it is told again by others or caught up by a full exchange; late, it is as good (newsTimeoutMs).
       void this.init.rpc.request(to, MemberGossip, { statements }, { timeoutMs: this.newsTimeoutMs })
-        .then(answer => { if (answer.known !== undefined) this.rumours.heldBy(keys, statements, answer.known) }, () => {})
+        .then(answer => { if (answer.known !== undefined) this.rumours.heldBy(keys, statements, answer.known, to) }, () => {})
         .finally(() => this.gossiping.delete(to))
     }
   }
@@ -432,11 +433,4 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
 
   /** One timer, at the next suspicion or probe deadline. */
   private armDeadline (): void { this.deadline.arm(this.running ? this.table.nextDeadline() : undefined) }
-}
-
-/** Whether a statement's addresses and topics are those of its author's statement before it (`before`: none, or unreadable, counts as changed). */
-function sameRoutes (before: MemberStatement | undefined, after: MemberStatement): boolean {
-  const same = (a: readonly string[] | undefined, b: readonly string[] | undefined): boolean =>
-    (a?.length ?? 0) === (b?.length ?? 0) && (a ?? []).every((x, i) => x === (b as string[])[i])
-  return before !== undefined && same(before.addrs, after.addrs) && same(before.topics, after.topics)
 }

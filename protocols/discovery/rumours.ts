@@ -10,16 +10,19 @@
  * The held statements are also what a full exchange (`member-sync`) sends: a newcomer learns the
  * mesh from one neighbour, and two agents that missed some news catch up.
  *
- * With `feedbackLimit`, a statement learnt from a full exchange (`old`) also leaves the queue
+ * With `feedbackLimit`, old news (`old`: a statement learnt from a full exchange, or one whose
+ * only news was accusations that told this node nothing, members.ts) also leaves the queue
  * once that many neighbours answered a gossip message that they held it already (Demers et al.
  * 1987, "rumor mongering" with feedback and counter): news that is old to the mesh stops being
  * told long before the count of transmissions runs out. Without it, a join wave cost N^2 log N
  * statement receipts (every newcomer told every statement of its seed's full exchange 16 times
- * at 1,000 agents, almost all to agents that held it; bench:sim, issue 46). News heard in gossip
- * and this node's own statements keep their full count: feedback leaves a residue (about 1% of
- * agents, for three answers) that waits for a full exchange, every 5 s, and a refutation that
- * waited so long would come after its suspicion ran out (2-6 s). So an answer, true or a lie,
- * only shortens the telling of news some full exchange already carried.
+ * at 1,000 agents, almost all to agents that held it; bench:sim, issue 46). Other news heard in
+ * gossip (a new incarnation, card, leave, address or topic, an accusation that counts) and this
+ * node's own statements keep their full count: feedback leaves a residue (about 1% of agents,
+ * for three answers) that waits for a full exchange, every 5 s, and a refutation that waited so
+ * long would come after its suspicion ran out (2-6 s). So an answer, true or a lie, only shortens
+ * the telling of what a full exchange already carried or what told this node nothing, and a
+ * neighbour's answers count once.
  */
 
 export interface RumoursInit<T> {
@@ -45,9 +48,11 @@ export interface RumoursInit<T> {
  * `from`: the neighbour it was heard from, which is never told it back. `transmits`: times told,
  * -1 once out of the queue (told enough, replaced, forgotten). `held`: neighbours that answered
  * they held it already; -1 for news that feedback does not stop (heard in gossip, or this node's
- * own). Always the same six fields: one shape for every record, so the walk's reads stay monomorphic.
+ * own). `answered`: those neighbours (made at the first answer), so that one neighbour answering
+ * again and again counts once. Always the same seven fields: one shape for every record, so the
+ * walk's reads stay monomorphic.
  */
-interface Queued<T> { key: string, item: T, size: number, transmits: number, from: string | undefined, held: number }
+interface Queued<T> { key: string, item: T, size: number, transmits: number, from: string | undefined, held: number, answered: string[] | undefined }
 
 /** A tier this long, mostly of entries no longer in it, is rewritten (`front`). */
 const COMPACT_AT = 64
@@ -113,7 +118,7 @@ export class Rumours<T> {
     this.held.set(key, item)
     if (this.init.seqOf === undefined) this.seqs.set(key, seq)
     this.unqueue(key)
-    const q: Queued<T> = { key, item, size, transmits: 0, from, held: old ? 0 : -1 }
+    const q: Queued<T> = { key, item, size, transmits: 0, from, held: old ? 0 : -1, answered: undefined }
     this.queue.set(key, q)
     this.tier(0).push(q)
     return true
@@ -163,18 +168,21 @@ export class Rumours<T> {
   }
 
   /**
-   * A neighbour's answer to a gossip message of `items` (their `keys` from `take`): bit i of
+   * Neighbour `by`'s answer to a gossip message of `items` (their `keys` from `take`): bit i of
    * `mask` set when it held item i already. Each such statement still queued, the same one and
-   * learnt from a full exchange, counts one more neighbour that had it, and leaves the queue at
-   * `feedbackLimit`.
+   * old news, counts one more neighbour that had it (a neighbour once: a liar answering three
+   * times must not end the telling alone), and leaves the queue at `feedbackLimit`.
    */
-  heldBy (keys: readonly string[], items: readonly T[], mask: number): void {
+  heldBy (keys: readonly string[], items: readonly T[], mask: number, by: string): void {
     const limit = this.init.feedbackLimit
     if (limit === undefined || mask === 0) return
     for (let i = 0; i < keys.length && i < 32; i++) {
       if ((mask & (1 << i)) === 0) continue
       const q = this.queue.get(keys[i])
       if (q === undefined || q.item !== items[i] || q.held < 0) continue
+      if (q.answered === undefined) q.answered = [by]
+      else if (q.answered.includes(by)) continue
+      else q.answered.push(by)
       if (++q.held >= limit) this.unqueue(q.key)
     }
   }

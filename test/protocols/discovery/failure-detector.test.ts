@@ -3,7 +3,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { FailureDetector, type MemberState } from '../../../protocols/discovery/failure-detector.js'
-import { MemberTable, type Heartbeat } from '../../../protocols/discovery/member-table.js'
+import { MemberTable, sameButAccusations, type Heartbeat } from '../../../protocols/discovery/member-table.js'
 
 const config = { suspicionMinMs: 1_000, suspicionMaxMs: 8_000, confirmationsForMin: 3 }
 
@@ -208,6 +208,40 @@ test('member table: a heartbeat tells whether it was news here; accusations past
   t.tick(100_000)
   assert.equal(states(t).x, 'offline@4')
   assert.equal(t.heartbeat(beat('c6', 1, [{ peerId: 'x', incarnation: 4 }]), 100_010), false, 'one of a member held offline')
+  // An accusation that could not be weighed when first heard (an incarnation of y not heard here
+  // yet), told again once y's own word caught up: it makes y suspect now, so it is news now.
+  t.heartbeat(beat('y', 1), 100_020)
+  assert.equal(t.heartbeat(beat('c6', 1, [{ peerId: 'y', incarnation: 2 }]), 100_030), true, 'y@2 not heard here: not weighed, told in full')
+  assert.equal(states(t).y, 'alive@1')
+  t.heartbeat(beat('y', 2), 100_040)
+  assert.equal(t.heartbeat(beat('c6', 1, [{ peerId: 'y', incarnation: 2 }]), 100_050), true, 'the same accusation, now the one that makes y suspect')
+  assert.equal(states(t).y, 'suspect@2')
+})
+
+test('member table: only a statement that says what its author said before but for its accusations may go as old news; a refutation heard first through a probe is still news to the mesh', { timeout: 3 * 60_000 }, () => {
+  const st = (extra: Partial<Heartbeat & { addrs: string[], topics: string[] }> = {}): Heartbeat & { addrs?: string[], topics?: string[] } =>
+    ({ ...beat('x', 4, [{ peerId: 'y', incarnation: 1 }]), addrs: ['/ip4/10.0.0.1/tcp/1'], topics: ['k1'], ...extra })
+  assert.equal(sameButAccusations(st(), st({ suspects: [{ peerId: 'y', incarnation: 1 }, { peerId: 'z', incarnation: 2 }] })), true, 'accusations alone differ')
+  assert.equal(sameButAccusations(st({ addrs: undefined, topics: undefined }), st({ addrs: [], topics: [] })), true, 'no list and an empty one are the same')
+  assert.equal(sameButAccusations(st(), st({ incarnation: 5 })), false, 'a new incarnation (a refutation, a restart)')
+  assert.equal(sameButAccusations(st(), st({ leaving: true })), false, 'a leave')
+  assert.equal(sameButAccusations(st(), st({ name: 'renamed' })), false, 'a card')
+  assert.equal(sameButAccusations(st(), st({ eligible: false })), false, 'eligibility')
+  assert.equal(sameButAccusations(st(), st({ roles: ['worker'] })), false, 'roles')
+  assert.equal(sameButAccusations(st(), st({ addrs: ['/ip4/10.0.0.2/tcp/1'] })), false, 'addresses')
+  assert.equal(sameButAccusations(st(), st({ topics: ['k1', 'k2'] })), false, 'topics')
+  // The table learns x's refutation from a probe's answer first; its statement then tells the
+  // table nothing, and only the comparison with x's statement before keeps it news.
+  const t = new MemberTable({ ...timings, self: card('a'), incarnation: 10, random: () => 0.5 })
+  t.heartbeat(beat('x', 4), 0)
+  t.heartbeat(beat('c', 1), 0)
+  t.heartbeat(beat('c', 1, [{ peerId: 'x', incarnation: 4 }]), 10)
+  assert.equal(states(t).x, 'suspect@4')
+  for (const p of t.probeRound(20)) t.probeStarted(p, 20, 50)
+  t.probeAnswered('x', { incarnation: 5, eligible: true, name: 'x', roles: [] }, 30)
+  assert.equal(states(t).x, 'alive@5', 'refuted through the probe')
+  assert.equal(t.heartbeat(beat('x', 5), 40), false, 'the refutation statement tells this table nothing new')
+  assert.equal(sameButAccusations(beat('x', 4), beat('x', 5)), false, 'but is not old news: told in full')
 })
 
 test('member table: this node refutes a suspicion of its own incarnation, and takes none of one it never had', { timeout: 3 * 60_000 }, () => {

@@ -128,11 +128,13 @@ test('rumours: with feedback, a statement learnt from a full exchange leaves the
   const told = r.take(9, 10, 1_000, 'n1', keys)
   assert.deepEqual([told, keys], [['a1', 'b1', 'c1', 'self1'], ['a', 'b', 'c', 'self']], 'each statement with its key, in order')
   // n1 held all four already.
-  r.heldBy(keys, told, 0b1111)
+  r.heldBy(keys, told, 0b1111, 'n1')
   assert.equal(r.pending, 4, 'one neighbour that had them is not enough')
+  r.heldBy(keys, told, 0b1111, 'n1')
+  assert.equal(r.pending, 4, 'nor is the same neighbour answering again (a liar\'s answers count once)')
   // c is replaced by a newer statement before the next answer: an answer about c1 does not count against c2.
   r.offer('c', 2, 'c2', 10, 'seed', true)
-  r.heldBy(keys, told, 0b1111)
+  r.heldBy(keys, told, 0b1111, 'n2')
   assert.equal(r.pending, 3, 'a1 left the queue at its second neighbour that had it; b1 (heard in gossip), self1 (its own) and c2 stay')
   const rest: string[] = []
   while (r.pending > 0) rest.push(...r.take(9, 10, 1_000))
@@ -145,7 +147,7 @@ test('rumours: with feedback, a statement learnt from a full exchange leaves the
   plain.offer('x', 1, 'x1', 10, 'seed', true)
   const k: string[] = []
   const t = plain.take(99, 10, 1_000, undefined, k)
-  plain.heldBy(k, t, 0xffffffff)
+  plain.heldBy(k, t, 0xffffffff, 'n1')
   assert.equal(plain.pending, 1, 'told once of its two')
   // A statement is not told to its author.
   const own = new Rumours<string>({ retransmitMult: 1 })
