@@ -44,11 +44,11 @@ export const DEFAULT_SUBSCRIPTION_BUFFER = 10_000
 /** How long a batch waits for gossip streams to drain before it is written anyway. */
 export const DRAIN_WAIT_MS = 1_000
 /**
- * How long after a subscriber connected a batch waits for gossipsub's own stream to it, when its
- * subscription came first (gossip-tuning.ts `waitForGossipStreams`): streams that take longer are
- * not opening, and a batch is not held for them.
+ * How long batches wait for gossipsub's own stream to a subscriber whose subscription came first,
+ * from the first batch that found it without one (gossip-tuning.ts `waitForGossipStreams`): a
+ * stream not open by then is not waited for again.
  */
-export const STREAM_OPEN_WAIT_MS = 10_000
+export const STREAM_OPEN_WAIT_MS = 5_000
 /**
  * Largest batch a node may be configured to build. Gossipsub drops messages over ~4 MiB
  * silently; half of that leaves room for the gossip framing and a last envelope that overshoots.

@@ -62,6 +62,9 @@ export async function waitForGossipDrain (libp2p: Libp2p): Promise<void> {
   if (waits.length > 0) await Promise.all(waits)
 }
 
+/** Subscribers remembered as waited for, at most (past it the record starts again). */
+const MAX_WAITED = 4_096
+
 /**
  * A subscriber's subscription comes over the stream it opened to this node, and gossipsub opens
  * its own stream back separately: one peer at a time, each a protocol negotiation, so on a loaded
@@ -69,22 +72,30 @@ export async function waitForGossipDrain (libp2p: Libp2p): Promise<void> {
  * without a word (gossipsub's sendRpc: "no open stream"), and a flood publish by a node that does
  * not subscribe leaves no mesh state that would repair it. `agentmesh pub` published to a
  * subscriber it knew and delivered nothing (the test loop, at load 10). So before a batch is
- * gossiped, wait for the streams to `peers` that are still opening: those whose connection opened
- * less than STREAM_OPEN_WAIT_MS ago. Polled (gossipsub emits nothing when a stream opens), and
- * never past that age: a stream that is not open by then is not coming, and waiting for it would
- * hold every batch.
+ * gossiped, wait for the streams to `peers` still opening. Each is waited for up to
+ * STREAM_OPEN_WAIT_MS from the first batch that found it without one (`since`, kept by the
+ * caller), not from its connection's start: a socket's first moments go to Noise, yamux and
+ * identify, longer on a loaded host. Past that it is not waited for again (gossipsub does not
+ * retry a stream that failed to open, so it may never come), and a batch is held at most that
+ * long by one subscriber however many arrive. Polled: gossipsub emits nothing when a stream opens.
  */
-export async function waitForGossipStreams (libp2p: Libp2p, peers: readonly string[], sendsTo: (peer: string) => boolean, signal?: AbortSignal): Promise<void> {
+export async function waitForGossipStreams (
+  peers: readonly string[], sendsTo: (peer: string) => boolean, since: Map<string, number>, signal?: AbortSignal
+): Promise<void> {
   for (;;) {
-    const opening = peers.filter(p => !sendsTo(p))
-    if (opening.length === 0 || signal?.aborted === true) return
     const now = Date.now()
     let until = 0
-    for (const conn of libp2p.getConnections()) {
-      if (conn.status !== 'open' || !opening.includes(conn.remotePeer.toString())) continue
-      until = Math.max(until, conn.timeline.open + STREAM_OPEN_WAIT_MS)
+    for (const p of peers) {
+      if (sendsTo(p)) { since.delete(p); continue }
+      let first = since.get(p)
+      if (first === undefined) {
+        if (since.size >= MAX_WAITED) since.clear()
+        first = now
+        since.set(p, first)
+      }
+      until = Math.max(until, first + STREAM_OPEN_WAIT_MS)
     }
-    if (until <= now) return
+    if (until <= now || signal?.aborted === true) return
     await new Promise(resolve => setTimeout(resolve, Math.min(20, until - now)))
   }
 }

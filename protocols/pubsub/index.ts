@@ -97,6 +97,10 @@ export class PubSubService {
   private readonly decoded = new WeakMap<Uint8Array, Checked>()
   private readonly onGossip = (evt: CustomEvent<GossipMessage>): void => { this.receive(evt.detail) }
   private started = false
+  /** Aborted at stop: a batch waiting for a subscriber's stream goes (or is dropped) at once. */
+  private stopping?: AbortController
+  /** Subscribers a batch found without gossipsub's stream to them, since when (gossip-tuning.ts `waitForGossipStreams`). */
+  private readonly streamWaits = new Map<string, number>()
   private gate?: TopicGate
   private reach?: TopicReach
   private readonly debug: boolean
@@ -132,6 +136,7 @@ export class PubSubService {
   async start (): Promise<void> {
     if (this.started) return
     this.started = true
+    this.stopping = new AbortController()
     this.gossipsub.addEventListener('message', this.onGossip)
     await this.fanout?.start()
   }
@@ -139,6 +144,7 @@ export class PubSubService {
   async stop (): Promise<void> {
     if (!this.started) return
     this.started = false
+    this.stopping?.abort()
     this.gossipsub.removeEventListener('message', this.onGossip)
     await this.fanout?.stop()
     for (const b of this.batchers.values()) b.stop()
@@ -325,7 +331,7 @@ export class PubSubService {
       if (direct.length > failed.length) this.init.stats.inc('broadcast_batches_total', { direction: 'out', via: 'direct' })
       if (failed.length === 0) return 'direct'
     }
-    await waitForGossipStreams(this.init.libp2p, this.subscribers(topic), p => this.sendsTo(p))
+    await waitForGossipStreams(this.subscribers(topic), p => this.sendsTo(p), this.streamWaits, this.stopping?.signal)
     await waitForGossipDrain(this.init.libp2p)
     await this.gossipsub.publish(gossip, batch)
     this.init.stats.inc('broadcast_batches_total', { direction: 'out', via: 'gossip' })

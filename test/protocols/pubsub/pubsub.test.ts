@@ -7,6 +7,7 @@ import type { AgentNode } from '../../../surfaces/index.js'
 import { decodeBatch } from '../../../protocols/envelope/index.js'
 import { gossipTopic } from '../../../protocols/pubsub/index.js'
 import { createAgentNode } from '../../../surfaces/index.js'
+import { STREAM_OPEN_WAIT_MS } from '../../../protocols/pubsub/constants.js'
 import { collect, nodeOptions, startMesh, stopAll, uniqueMesh, waitFor } from '../../helpers.js'
 
 /** Envelopes per gossip message of one topic, as the receiver's gossipsub delivers them. */
@@ -102,6 +103,45 @@ test('a batch published while gossipsub\'s stream to a known subscriber is still
     await a.flush()
     await waitFor(() => got.length === 2, 'both messages at the subscriber', 15_000)
     assert.deepEqual(got.map(m => m.payload), [1, 2])
+  } finally {
+    await stopAll(nodes)
+  }
+})
+
+test('a subscriber whose gossip stream never opens holds a batch for the others at most STREAM_OPEN_WAIT_MS, then not again', { timeout: 2 * 60_000 }, async () => {
+  const mesh = uniqueMesh()
+  const nodes: AgentNode[] = []
+  try {
+    const a = await createAgentNode(nodeOptions(mesh, { name: 'pub', pubsub: { directFanout: 0 } }))
+    nodes.push(a)
+    await a.start()
+    const c = await createAgentNode(nodeOptions(mesh, { name: 'healthy', bootstrap: [a.addresses()[0]], pubsub: { directFanout: 0 } }))
+    nodes.push(c)
+    await c.start()
+    const atC = collect(c, 'stuck')
+    const gs = a.libp2p.services.pubsub as unknown as { createOutboundStream?: (...args: unknown[]) => Promise<void>, streamsOutbound?: Map<string, unknown> }
+    assert.equal(typeof gs.createOutboundStream, 'function', 'gossipsub opens its outbound streams in createOutboundStream')
+    await waitFor(() => a.topicPeers('stuck').subscribers.includes(c.peerId) && (gs.streamsOutbound as Map<string, unknown>).has(c.peerId), 'the healthy subscriber known and writable')
+    // From now on the publisher's gossipsub never opens a stream (a negotiation that hangs).
+    gs.createOutboundStream = async () => { await new Promise(() => {}) }
+    const b = await createAgentNode(nodeOptions(mesh, { name: 'stuck', bootstrap: [a.addresses()[0]], pubsub: { directFanout: 0 } }))
+    nodes.push(b)
+    await b.start()
+    b.subscribe('stuck')
+    await waitFor(() => a.topicPeers('stuck').subscribers.includes(b.peerId), 'the second subscription to reach the publisher')
+    assert.equal((gs.streamsOutbound as Map<string, unknown>).has(b.peerId), false)
+    await a.publish('stuck', 1)
+    await a.flush()
+    await waitFor(() => atC.length === 1, 'the first message at the healthy subscriber, after the wait', 20_000)
+    // The next batch is not held for the stream that did not come: its flush (the send, wait
+    // included) takes a moment, not another STREAM_OPEN_WAIT_MS.
+    const before = Date.now()
+    await a.publish('stuck', 2)
+    await a.flush()
+    const flushed = Date.now() - before
+    assert.ok(flushed < STREAM_OPEN_WAIT_MS, `the second batch was not held another ${STREAM_OPEN_WAIT_MS} ms (its flush took ${flushed} ms)`)
+    await waitFor(() => atC.length === 2, 'the second message at the healthy subscriber', 20_000)
+    assert.deepEqual(atC.map(m => m.payload), [1, 2])
   } finally {
     await stopAll(nodes)
   }
