@@ -347,8 +347,9 @@ export class MemberTable {
    * asks nothing). One `from` made before is no news (its confirmation is held), nor is one of a
    * member held offline, a confirmation past `confirmationsForMin` (the suspicion's end no longer
    * moves), or a stale incarnation: memberlist re-gossips a suspicion only while it is a new
-   * confirmation under its limit, for the same reason. After 10% of 1,000 agents crashed, every survivor that probed one said so and
-   * every other survivor heard each of those statements 16 times (bench:sim).
+   * confirmation under its limit, for the same reason. After 10% of 1,000 agents crashed, every
+   * survivor that probed one said so, and every other survivor heard each of those statements 16
+   * times (bench:sim).
    */
   private accuse (from: string, suspects: Heartbeat['suspects'], vouched: boolean, now: number, weigh = false): boolean {
     let told = !weigh
