@@ -54,8 +54,11 @@ export interface PlacementInit {
    * whatever handlers it says it has. None: every agent may (a service built without a mesh's rules).
    */
   grants?: TaskGrants
-  /** The offer was taken: the record says so (status assigned), with the agent's credential serial in a closed mesh. */
-  assigned: (r: TaskRecord, agent: string, attempt: number, serial: string | undefined) => void
+  /**
+   * The offer was taken: the record says so (status assigned), with the agent's credential serial
+   * in a closed mesh. False when it could not be written (this node no longer leads).
+   */
+  assigned: (r: TaskRecord, agent: string, attempt: number, serial: string | undefined) => boolean
   /** Why the task still waits (written only when it changed). */
   waiting: (r: TaskRecord, reason: string) => void
   /** Send the task's messages to the agent that took `attempt` (some came after its offer left). */
@@ -246,7 +249,9 @@ export class Placement {
           const unsent = err instanceof NotSentError || err instanceof CircuitOpenError
           if (err instanceof AgentMeshError && (unsent || !['COM001', 'COM002', 'MSG001'].includes(err.code))) init.table.offerReturned(id, attempt)
           else if (err instanceof AgentMeshError) {
-            if (init.leading() && init.office.term === term && r.status.status === 'submitted') {
+            // Marked in this term even while its lease lapsed (a loaded host): the placement that
+            // follows when it leads again asks the agent first. A new term forgets the marks.
+            if (init.office.term === term && r.status.status === 'submitted') {
               this.unanswered.set(id, { agent, attempt, asked: again ? mark.asked + 1 : 1, resources: grant.resources })
             } else init.resources.free(id)
             break
@@ -263,7 +268,16 @@ export class Placement {
         if ((r.status.messages?.length ?? 0) > messages.length) init.deliver(r, agent, attempt)
         if (r.status.agent === agent && r.status.attempt === attempt) return // its first report came first
         if (r.status.status !== 'submitted') { init.withdraw(r, agent, attempt); return } // cancelled or deadline passed meanwhile
-        init.assigned(r, agent, attempt, init.grants?.held(agent)?.serial)
+        if (init.assigned(r, agent, attempt, init.grants?.held(agent)?.serial)) return
+        // Taken, but not written: this node's lease lapsed while the offer was out (a loaded host;
+        // the test loop's tasks.test ran the task on a third agent so). The agent runs the
+        // attempt, so it is marked as an unanswered offer's would be: its report is the
+        // acknowledgement, and the next placement asks it again with the same number (a
+        // "duplicate"), never another agent with a new one. The units stay the offer's.
+        r.resources = undefined
+        if (init.office.term === term && r.status.status === 'submitted') {
+          this.unanswered.set(id, { agent, attempt, asked: again ? mark.asked : 0, resources: grant.resources })
+        } else init.resources.free(id)
         return
       }
       const reason = candidates.length === 0

@@ -133,7 +133,7 @@ export class TaskScheduler {
       table: this.table,
       contractNet: init.contractNet,
       ...(init.grants !== undefined ? { grants: init.grants } : {}),
-      assigned: (r, agent, attempt, serial) => { this.update(r, { status: 'assigned', agent, ...(serial !== undefined ? { agent_serial: serial } : {}), attempt, reason: undefined }) },
+      assigned: (r, agent, attempt, serial) => this.change(r, { status: 'assigned', agent, ...(serial !== undefined ? { agent_serial: serial } : {}), attempt, reason: undefined }) !== undefined,
       waiting: (r, reason) => { this.update(r, { reason }) },
       deliver: (r, agent, attempt) => { this.deliverTo(agent, r, attempt) },
       withdraw: (r, agent, attempt) => { this.stopAttemptOn(agent, r.spec.task_id, attempt, 'cancel'); this.releaseResources(r) }

@@ -28,6 +28,8 @@ interface Agents {
   drop: number
   /** Called when one of w1's answers is lost. */
   dropped: () => void
+  /** Called when an agent took a run command, before its answer goes back. */
+  took: (peer: string) => void
   /** The stop and deliver commands sent to w1 or w2: name and payload. */
   other: Array<{ peer: string, name: string, payload: unknown }>
 }
@@ -45,7 +47,7 @@ function agents (v: ReturnType<typeof voters>): Agents {
     if (h === undefined) state.set(`${agent}/${task}`, h = { runs: [], offers: [] })
     return h
   }
-  const a: Agents = { rpc: v.rpc, held, drop: 1, dropped: () => {}, other: [] }
+  const a: Agents = { rpc: v.rpc, held, drop: 1, dropped: () => {}, took: () => {}, other: [] }
   const take = (peer: string, run: Run): unknown => {
     const h = held(peer, run.spec.task_id)
     h.offers.push(run.attempt)
@@ -68,6 +70,7 @@ function agents (v: ReturnType<typeof voters>): Agents {
         return await (v.rpc.request as (...x: unknown[]) => Promise<unknown>)(peer, cmd, payload, options)
       }
       const answer = many ? { answers: (payload.runs ?? []).map(run => ({ ok: true, answer: take(peer, run) })) } : take(peer, payload)
+      a.took(peer)
       if (peer === 'w1' && a.drop > 0) {
         a.drop--
         a.dropped()
@@ -220,5 +223,31 @@ test('a message sent while an offer went unanswered reaches the agent once its r
     await until('w1 to be told to stop d2', () => a.other.some(o => o.name === '$agentmesh/task/stop'))
     const stop = a.other.find(o => o.name === '$agentmesh/task/stop')?.payload as { task_id: string, attempt: number, why: string }
     assert.deepEqual([stop.task_id, stop.attempt, stop.why], ['d2', 1, 'cancel'])
+  })
+})
+
+test('an offer taken while the coordinator\'s lease lapsed (the assignment not written) is asked again with the same number of the same agent: no other agent runs it', { timeout: 60_000 }, async () => {
+  const v = voters([])
+  const a = agents(v)
+  a.drop = 0
+  await placing(a, v.release, ['w1', 'w2'], async (b) => {
+    // The lease lapses while the first run command is out (on a loaded host, between the offer and
+    // its answer), and comes back a moment later. Both agents are alive and equally loaded: a new
+    // attempt could go to either.
+    let first: string | undefined
+    a.took = (peer) => {
+      if (first !== undefined) return
+      first = peer
+      b.office.inOffice = false
+      setTimeout(() => { b.office.inOffice = true; b.tasks.scheduler.officeCheck() }, 300)
+    }
+    await submit(b, 'lapse')
+    await until('the task to be assigned', () => status(b, 'lapse').status === 'assigned')
+    const took = first as 'w1' | 'w2'
+    const other = took === 'w1' ? 'w2' : 'w1'
+    assert.deepEqual([status(b, 'lapse').agent, status(b, 'lapse').attempt], [took, 1], 'assigned to the agent that took attempt 1, with that attempt')
+    assert.deepEqual(a.held(took, 'lapse').runs, [1], `${took} began one run: asked again, it answered "duplicate"`)
+    assert.deepEqual(a.held(took, 'lapse').offers, [1, 1], 'offered attempt 1 twice: the first assignment was not written')
+    assert.deepEqual(a.held(other, 'lapse').offers, [], `${other} was not offered the task`)
   })
 })
