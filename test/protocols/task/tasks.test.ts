@@ -267,7 +267,11 @@ test('tasks: an agent that stops mid-task loses it to another, and it completes 
       new Promise<never>((_resolve, reject) => { limit = setTimeout(() => { reject(new Error(`no result: ${JSON.stringify(h.latest)}`)) }, 20_000) })
     ]).finally(() => { clearTimeout(limit) })
     const latest = h.latest as TaskStatus
-    const said = `runs ${runs.join(', ')}; losses: ${history.filter(x => x.status === 'submitted' && x.reason !== undefined).map(x => x.reason).join(' | ') || 'none'}; the last status ${JSON.stringify(latest)}`
+    // Every status published, with its attempt, agent and reason, and each node's term: what a failure needs to be read.
+    const nameOf = (peer: string | undefined): string => nodes.find(n => n.peerId === peer)?.name ?? peer ?? '-'
+    const statuses = history.map(x => `${x.status}@${x.attempt} ${nameOf(x.agent)}${x.reason !== undefined ? ` (${x.reason})` : ''}`).join(' > ')
+    const terms = nodes.map(n => `${n.name} term ${n.coordination.term}`).join(', ')
+    const said = `runs ${runs.join(', ')}; losses: ${history.filter(x => x.status === 'submitted' && x.reason !== undefined).map(x => x.reason).join(' | ') || 'none'}; the last status ${JSON.stringify(latest)}; statuses ${statuses}; ${terms}`
     assert.notEqual(result, holder.name)
     // The end is recorded once, the end of the attempt that ran last: by the agent it names, with its result.
     assert.equal(result, nodes.find(n => n.peerId === latest.agent)?.name, said)
