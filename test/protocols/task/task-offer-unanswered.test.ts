@@ -251,3 +251,23 @@ test('an offer taken while the coordinator\'s lease lapsed (the assignment not w
     assert.deepEqual(a.held(other, 'lapse').offers, [], `${other} was not offered the task`)
   })
 })
+
+test('an offer whose answer was lost while the coordinator\'s lease lapsed is marked all the same: asked again with the same number once it leads again, in the same term', { timeout: 60_000 }, async () => {
+  const v = voters([])
+  const a = agents(v)
+  a.drop = 1 // w1's first answer is lost
+  await placing(a, v.release, ['w1'], async (b) => {
+    let lapsed = false
+    a.took = () => {
+      if (lapsed) return
+      lapsed = true
+      b.office.inOffice = false
+      setTimeout(() => { b.office.inOffice = true; b.tasks.scheduler.officeCheck() }, 300)
+    }
+    await submit(b, 'lapse-lost')
+    await until('the task to be assigned', () => status(b, 'lapse-lost').status === 'assigned')
+    assert.deepEqual([status(b, 'lapse-lost').agent, status(b, 'lapse-lost').attempt], ['w1', 1])
+    assert.deepEqual(a.held('w1', 'lapse-lost').offers, [1, 1], 'offered attempt 1 again, not a new attempt')
+    assert.deepEqual(a.held('w1', 'lapse-lost').runs, [1], 'w1 began one run, not a second that stopped the first')
+  })
+})
