@@ -65,6 +65,11 @@ export interface PlacementInit {
   deliver: (r: TaskRecord, agent: string, attempt: number) => void
   /** Taken by an agent after the task was cancelled or ran out of time meanwhile: stop it there. */
   withdraw: (r: TaskRecord, agent: string, attempt: number) => void
+  /**
+   * The agent that may run `attempt` from an unanswered offer is given up on (`why`): its loss is
+   * written as an agent's loss is, and it is told to stop. False when nothing could be written.
+   */
+  abandoned: (r: TaskRecord, agent: string, attempt: number, why: string) => boolean
 }
 
 export class Placement {
@@ -194,6 +199,16 @@ export class Placement {
       // the task).
       const unanswered = this.unanswered.get(id)
       const reask = unanswered !== undefined && unanswered.asked < 2 && this.live(unanswered.agent) && this.granted(unanswered.agent, r.spec)
+      if (unanswered !== undefined && !reask) {
+        // Given up on: it may run the attempt, so before another agent is offered the task its
+        // loss is written as an agent's loss is (it counts toward max_attempts and shows in the
+        // task's history) and it is told to stop. Before, the mark was dropped without a word, and
+        // a second agent ran the task with no loss recorded (a helper's review).
+        const why = !this.live(unanswered.agent) ? 'no longer alive here' : unanswered.asked >= 2 ? 'silent twice' : 'no longer granted the task'
+        if (!init.abandoned(r, unanswered.agent, unanswered.attempt, why)) return
+        this.drop(id)
+        if (!init.leading() || r.status.status !== 'submitted') return
+      }
       if (unanswered !== undefined) {
         const others = candidates.filter(c => c !== unanswered.agent)
         candidates = reask ? [unanswered.agent, ...others] : candidates.includes(unanswered.agent) ? [...others, unanswered.agent] : others

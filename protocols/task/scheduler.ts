@@ -136,7 +136,12 @@ export class TaskScheduler {
       assigned: (r, agent, attempt, serial) => this.change(r, { status: 'assigned', agent, ...(serial !== undefined ? { agent_serial: serial } : {}), attempt, reason: undefined }) !== undefined,
       waiting: (r, reason) => { this.update(r, { reason }) },
       deliver: (r, agent, attempt) => { this.deliverTo(agent, r, attempt) },
-      withdraw: (r, agent, attempt) => { this.stopAttemptOn(agent, r.spec.task_id, attempt, 'cancel'); this.releaseResources(r) }
+      withdraw: (r, agent, attempt) => { this.stopAttemptOn(agent, r.spec.task_id, attempt, 'cancel'); this.releaseResources(r) },
+      abandoned: (r, agent, attempt, why) => {
+        if (this.change(r, this.table.lostPatch(r, `agent ${agent}, which may run attempt ${attempt} (its offer went unanswered), was lost: ${why}`)) === undefined) return false
+        this.stopAttemptOn(agent, r.spec.task_id, attempt, 'cancel')
+        return true
+      }
     })
     this.takeover = new Takeover({
       ...shared,

@@ -271,3 +271,21 @@ test('an offer whose answer was lost while the coordinator\'s lease lapsed is ma
     assert.deepEqual(a.held('w1', 'lapse-lost').runs, [1], 'w1 began one run, not a second that stopped the first')
   })
 })
+
+test('an agent that may run an unanswered offer\'s attempt and goes offline is written lost and told to stop before another agent runs the task', { timeout: 60_000 }, async () => {
+  const v = voters([])
+  const a = agents(v)
+  a.drop = 1 // w1 takes attempt 1, and its answer is lost
+  await placing(a, v.release, ['w1'], async (b) => {
+    // Once w1's answer is lost, the member view holds it offline and w2 alive.
+    a.dropped = () => { b.members.list = [member('w1', 'offline'), member('w2')] }
+    await submit(b, 'gone')
+    await until('the task to be assigned to w2', () => status(b, 'gone').status === 'assigned' && status(b, 'gone').agent === 'w2')
+    const r = b.tasks.scheduler.table.get('gone') as TaskRecord
+    assert.deepEqual([r.status.attempt, r.losses], [2, 1], 'attempt 2, after one loss written')
+    assert.deepEqual(a.held('w1', 'gone').runs, [1])
+    assert.deepEqual(a.held('w2', 'gone').runs, [2])
+    const stop = a.other.find(o => o.peer === 'w1' && o.name === '$agentmesh/task/stop') as { payload: { task_id: string, attempt: number } } | undefined
+    assert.deepEqual([stop?.payload.task_id, stop?.payload.attempt], ['gone', 1], 'w1 told to stop attempt 1')
+  })
+})
