@@ -12,11 +12,15 @@
  * - A flood does not write a line per refused message: the first event of a (kind, peer) is
  *   written at once, the others of the same second are counted, and one line per second says
  *   how many (`detail.repeated`) with the last one's code, reason and correlation id.
+ * - A change made with the right to make it (WRITTEN_IN_FULL: a keyring change, a key rotation,
+ *   a credential's life, an owner's revocation list) is written in full, every one: they come at
+ *   an operator's pace, not a flood's, and an operator's "use B" then "remove A" in one second
+ *   are two facts the trail must keep, not one line that counts two.
  *   `audit_events_total{kind}` counts every event, written in full or not.
  */
 import { chmod, mkdir, open, type FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import type { AuditEvent, AuditSink } from '../protocols/core/audit.js'
+import type { AuditEvent, AuditKind, AuditSink } from '../protocols/core/audit.js'
 import { ConfigError } from '../protocols/core/errors.js'
 import type { Logger } from './log.js'
 import type { Stats } from './stats.js'
@@ -29,6 +33,14 @@ export interface AuditEntry extends AuditEvent {
   node: string
 }
 
+/**
+ * Kinds never aggregated: changes made by this node or by a holder of the right (an operator's
+ * keyring command, an owner-signed revocation list), not refusals a stranger can cause by the
+ * thousand. key.received is not among them: it arrives in a peer's traffic.
+ */
+export const WRITTEN_IN_FULL: ReadonlySet<AuditKind> = new Set<AuditKind>([
+  'keyring.changed', 'key.rotated', 'credential.loaded', 'credential.expiring', 'credential.expired', 'revocations.accepted'
+])
 /** Events of one (kind, peer) written in full per window; the rest are counted into one line. */
 export const AUDIT_WINDOW_MS = 1_000
 /** Lines waiting for the disk before new ones are left out of the file (~3 MB of lines). */
@@ -51,6 +63,7 @@ export class AuditCoalescer {
   get open (): number { return this.windows.size }
 
   offer (e: AuditEvent, now: number): boolean {
+    if (WRITTEN_IN_FULL.has(e.kind)) return true
     let k = `${e.kind}\n${e.peer ?? ''}`
     if (!this.windows.has(k) && this.windows.size >= MAX_WINDOWS) k = `${e.kind}\n*`
     const w = this.windows.get(k)

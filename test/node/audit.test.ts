@@ -216,3 +216,12 @@ test('the audit aggregation: the first event of a window is written, the rest su
   assert.equal(c.open, 0, 'quiet windows close')
   assert.equal(c.offer(e, 3_001), true)
 })
+
+test('the audit trail keeps every keyring change of one operator in one second, each with its op; a refusal flood beside them is still summed', { timeout: 60_000 }, () => {
+  const audit = new AuditLog({ node: 'me', keep: 50, stats: new Stats(), log: createLogger('silent', { peer_id: 'me', agent: 'me' }) })
+  for (const op of ['install', 'use', 'remove']) audit.record({ kind: 'keyring.changed', peer: 'operator', detail: { op } })
+  for (let i = 0; i < 3; i++) audit.record({ kind: 'keyring.refused', peer: 'operator', code: 'MSG001' })
+  // At once, before any window closes: what /audit serves the moment the third command is answered.
+  assert.deepEqual(audit.recent({ kind: 'keyring.changed' }).map(e => e.detail?.op), ['remove', 'use', 'install'])
+  assert.equal(audit.recent({ kind: 'keyring.refused' }).length, 1, 'refusals are still aggregated')
+})
