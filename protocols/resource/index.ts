@@ -153,7 +153,10 @@ export class ResourceService extends TypedEventEmitter<ResourceServiceEvents> {
     const term = this.init.office.term
     if (this.officeTerm !== term) {
       this.officeTerm = term
-      this.pool.allocations.clear()
+      // The units too: clearing the allocations alone left every unit of an earlier term of this
+      // node's taken for good, so a manager elected again could not restore its running tasks'
+      // allocations nor grant those units (found by task-offer-unanswered.test's new-term case).
+      this.pool.clear()
       this.rebuilt = this.rebuild(term)
     }
     await this.rebuilt
@@ -171,14 +174,18 @@ export class ResourceService extends TypedEventEmitter<ResourceServiceEvents> {
     for (const { agent, allocations } of answers) for (const a of allocations) this.restoreOne({ ...a, holder: agent })
   }
 
-  private restoreOne (a: Held): void {
-    if (this.pool.restore(a)) return
+  private restoreOne (a: Held): boolean {
+    if (this.pool.restore(a)) return true
     const error = new ResourceConflictError(`allocation of ${a.task_id} on ${a.agent} claims units already held; not restored`)
     this.safeDispatchEvent('error', { detail: { error } })
+    return false
   }
 
-  /** Allocations of tasks that run, from the task records (called by the scheduler at takeover). */
-  restore (a: Held): void { this.restoreOne(a) }
+  /**
+   * Allocations of tasks that run, from the task records, and of offers that went unanswered
+   * (the scheduler's, at takeover); false when a unit is someone else's already.
+   */
+  restore (a: Held): boolean { return this.restoreOne(a) }
 
   /** Keep capacities in step with the agents alive; a lost agent's allocations are released. */
   private refresh (): void {

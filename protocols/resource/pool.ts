@@ -16,6 +16,12 @@ export class ResourcePool {
   /** unit resource id -> task id */
   private readonly taken = new Map<string, string>()
 
+  /** Every allocation gone, and with them every unit they held (a new manager's table is rebuilt from what agents and records say). */
+  clear (): void {
+    this.allocations.clear()
+    this.taken.clear()
+  }
+
   setCapacity (agent: string, r: Requirements): void {
     this.capacity.set(agent, { cpu_cores: r.cpu_cores, memory_gb: r.memory_gb, storage_gb: r.storage_gb, gpu_units: r.gpu_units ?? 0 })
   }

@@ -20,8 +20,12 @@ import { runRefusal, type TaskGrants } from './access.js'
 type RunOffer = Omit<z.input<typeof RunCommand.request>, 'term'>
 type RunAnswer = z.output<typeof RunCommand.response>
 
-/** An offer that failed without an answer: to whom, its number, how many times asked, the units granted for it. */
-interface Unanswered { agent: string, attempt: number, asked: number, resources: ResourceItem[] }
+/**
+ * An offer that failed without an answer: to whom, its number, how many times asked, the units
+ * granted for it, and the term whose resource table holds those units (the offer's, until a
+ * later takeover of this node carries the mark into its own: `carry`).
+ */
+interface Unanswered { agent: string, attempt: number, asked: number, resources: ResourceItem[], term: number }
 
 /** An agent that has no handler for a task type is not asked again for this long (handlers may come later). */
 const NO_HANDLER_RETRY_MS = 30_000
@@ -32,7 +36,8 @@ export interface SchedulerResources {
   ready: () => Promise<void>
   grant: (taskId: string, holder: string, r: TaskSpec['requirements'], agents: string[]) => AllocateAnswer
   free: (taskId: string) => string[]
-  restore: (a: { task_id: string, agent: string, holder: string, resources: ResourceItem[] }) => void
+  /** False when a unit is someone else's already (the allocation is not restored). */
+  restore: (a: { task_id: string, agent: string, holder: string, resources: ResourceItem[] }) => boolean
   /** Hold the manager's own answers until `takenOver` resolves (the tasks' allocations restored). */
   settleWith?: (takenOver: () => Promise<void>) => void
 }
@@ -70,6 +75,8 @@ export interface PlacementInit {
    * written as an agent's loss is, and it is told to stop. False when nothing could be written.
    */
   abandoned: (r: TaskRecord, agent: string, attempt: number, why: string) => boolean
+  /** Tell `agent` to stop `attempt` of a task, if it runs it (an agent runs only the attempt named). */
+  stopAttempt: (agent: string, taskId: string, attempt: number) => void
 }
 
 export class Placement {
@@ -114,7 +121,7 @@ export class Placement {
    */
   mayHold (id: string, agent: string, attempt: number): boolean {
     const u = this.unanswered.get(id)
-    return u !== undefined && u.agent === agent && u.attempt === attempt && this.init.table.lastOffered(id) === attempt &&
+    return u !== undefined && u.term === this.init.office.term && u.agent === agent && u.attempt === attempt && this.init.table.lastOffered(id) === attempt &&
       (this.init.table.get(id)?.status.attempt ?? 0) < attempt
   }
 
@@ -132,9 +139,45 @@ export class Placement {
     return u
   }
 
-  /** Forget unanswered offers: all (a new term, a stop), or those of tasks no longer queued. */
+  /** Forget unanswered offers: all (a stop), or those of tasks no longer queued. */
   forget (queued?: (id: string) => boolean): void {
     for (const id of [...this.unanswered.keys()]) if (queued === undefined || !queued(id)) this.drop(id)
+  }
+
+  /**
+   * This node leads `term`, its takeover done (the voters' records merged, the resource table
+   * rebuilt): the marks of offers made in its earlier terms are checked (`confirm`). Before,
+   * a new term forgot them, and an agent running an unanswered offer's attempt ran beside the
+   * next attempt the new term numbered past it (a helper's review of the lease-lapse fix).
+   */
+  carry (term: number): void {
+    for (const [id, u] of [...this.unanswered]) if (u.term !== term) this.confirm(id, u, term)
+  }
+
+  /**
+   * A mark of an offer made in an earlier term of this node. Kept while its task still waits
+   * with no later offer made: its units are held again in this term's resource table, which
+   * was rebuilt without them, and the number stays spent. Otherwise it goes: the task was placed
+   * or ended meanwhile (a coordinator between may have), and the agent is told to stop that
+   * attempt unless the record names it; or its units went to another task meanwhile, and the
+   * agent is written lost and told to stop, as one given up on is. True when kept.
+   */
+  private confirm (id: string, u: Unanswered, term: number): boolean {
+    const { init } = this
+    const r = init.table.get(id)
+    this.unanswered.delete(id)
+    if (r === undefined || r.status.status !== 'submitted' || r.status.attempt >= u.attempt || (init.table.lastOffered(id) ?? 0) > u.attempt) {
+      if (r?.status.agent !== u.agent || r.status.attempt !== u.attempt) init.stopAttempt(u.agent, id, u.attempt)
+      return false
+    }
+    if (!init.resources.restore({ task_id: id, agent: u.agent, holder: init.self, resources: u.resources })) {
+      init.abandoned(r, u.agent, u.attempt, 'the units of its offer went to another task in a later term')
+      return false
+    }
+    // The read may have replaced this replica's copy, and the memory of offers with it.
+    init.table.offerRefused(id, u.attempt)
+    this.unanswered.set(id, { ...u, term })
+    return true
   }
 
   /** Drop a mark, and the units held for it unless a record holds them now. */
@@ -197,6 +240,9 @@ export class Placement {
       // is alive or suspect (a contract net is not held again: it won the last); silent a second
       // time, it is asked last (a peer that takes requests and never answers them must not hold
       // the task).
+      // A mark of an earlier term that the takeover did not carry (its offer's answer came later): checked now; the next second places the task.
+      const earlier = this.unanswered.get(id)
+      if (earlier !== undefined && earlier.term !== term && !this.confirm(id, earlier, term)) return
       const unanswered = this.unanswered.get(id)
       const reask = unanswered !== undefined && unanswered.asked < 2 && this.live(unanswered.agent) && this.granted(unanswered.agent, r.spec)
       if (unanswered !== undefined && !reask) {
@@ -264,10 +310,11 @@ export class Placement {
           const unsent = err instanceof NotSentError || err instanceof CircuitOpenError
           if (err instanceof AgentMeshError && (unsent || !['COM001', 'COM002', 'MSG001'].includes(err.code))) init.table.offerReturned(id, attempt)
           else if (err instanceof AgentMeshError) {
-            // Marked in this term even while its lease lapsed (a loaded host): the placement that
-            // follows when it leads again asks the agent first. A new term forgets the marks.
-            if (init.office.term === term && r.status.status === 'submitted') {
-              this.unanswered.set(id, { agent, attempt, asked: again ? mark.asked + 1 : 1, resources: grant.resources })
+            // Marked even while its lease lapsed (a loaded host), and when the lease came back in
+            // a new term: the placement that follows when it leads again asks the agent first
+            // (a mark of an earlier term once `confirm` kept it).
+            if (r.status.status === 'submitted') {
+              this.unanswered.set(id, { agent, attempt, asked: again ? mark.asked + 1 : 1, resources: grant.resources, term })
             } else init.resources.free(id)
             break
           }
@@ -290,8 +337,8 @@ export class Placement {
         // acknowledgement, and the next placement asks it again with the same number (a
         // "duplicate"), never another agent with a new one. The units stay the offer's.
         r.resources = undefined
-        if (init.office.term === term && r.status.status === 'submitted') {
-          this.unanswered.set(id, { agent, attempt, asked: again ? mark.asked : 0, resources: grant.resources })
+        if (r.status.status === 'submitted') {
+          this.unanswered.set(id, { agent, attempt, asked: again ? mark.asked : 0, resources: grant.resources, term })
         } else init.resources.free(id)
         return
       }

@@ -141,7 +141,8 @@ export class TaskScheduler {
         if (this.change(r, this.table.lostPatch(r, `agent ${agent}, which may run attempt ${attempt} (its offer went unanswered), was lost: ${why}`)) === undefined) return false
         this.stopAttemptOn(agent, r.spec.task_id, attempt, 'cancel')
         return true
-      }
+      },
+      stopAttempt: (agent, id, attempt) => { this.stopAttemptOn(agent, id, attempt, 'cancel') }
     })
     this.takeover = new Takeover({
       ...shared,
@@ -153,7 +154,8 @@ export class TaskScheduler {
       write: (r, patch) => { this.update(r, patch) },
       lost: (r, why) => { this.lost(r, why) },
       placing: () => this.placement.busy,
-      resume: () => { this.armDeadlines(); this.schedule() },
+      // The marks of unanswered offers made in this node's earlier terms: kept or settled before anything is placed.
+      resume: () => { this.placement.carry(this.officeTerm); this.armDeadlines(); this.schedule() },
       check: this.check,
       dropped: (id) => { this.replica.pruned([id]) }
     })
@@ -234,8 +236,8 @@ export class TaskScheduler {
     if (this.officeTerm === term) { this.untold.retry(); return }
     this.officeTerm = term
     // Marks of an earlier term: the coordinators between may have changed those tasks (merged here, not through change()).
+    // Those of unanswered offers stay: the takeover checks them against what it read (placement.ts `carry`).
     this.lostAttempt.clear()
-    this.placement.forget()
     this.untold.clear()
     this.takingOver = true
     this.ready = this.takeover.takeOver(term).catch((err: Error) => {

@@ -19,6 +19,8 @@ import type { Certificate } from '../../../protocols/coordination/election-types
 
 export const KEY = await generateKeyPair('Ed25519')
 export const SUBMITTER = peerIdFromPrivateKey(KEY).toString()
+/** The peer id of this node's key (KEY, which the harness's node signs with): `self` where its own signatures are checked. */
+export const SELF = SUBMITTER
 /** The coordinator of the terms before the test's (67): it signed the records the voters hold (protocols/task/record-seal.ts). */
 export const FORMER_KEY = await generateKeyPair('Ed25519')
 export const FORMER = peerIdFromPrivateKey(FORMER_KEY).toString()
@@ -28,12 +30,13 @@ const T0 = Date.now() - 60_000
 export class TestOffice extends TypedEventEmitter<OfficeEvents> implements Office {
   inOffice = true
   term = 67
-  leader: string | undefined = 'self'
-  voters = (): string[] => ['self', 'v1', 'v2']
+  leader: string | undefined
+  voters = (): string[] => [this.self, 'v1', 'v2']
   admits = (): boolean => true
   fencing = (): 'ok' => 'ok'
-  coordinator = async (): Promise<string> => 'self'
+  coordinator = async (): Promise<string> => this.self
   certificate?: () => Certificate | undefined
+  constructor (readonly self = 'self') { super(); this.leader = self }
 }
 
 export class TestMembers extends TypedEventEmitter<MemberSourceEvents> {
@@ -109,14 +112,20 @@ export interface BuildOptions {
   capacities?: Map<string, TaskSpec['requirements']>
   /** The agent a contract net awards each task to (none: no agent bids). */
   award?: (taskId: string) => string | undefined
+  /**
+   * This node's peer id ("self" unless given). A second takeover of this node checks its own
+   * records' signatures, which only verify under the peer id of the key that made them (SELF).
+   */
+  self?: string
 }
 
 /** With `followed` false, this node followed nobody in the terms before its own: only certificates prove them. */
 export function build (rpc: RpcService, store?: Store, followed = true, options: BuildOptions = {}): Built {
-  const office = new TestOffice()
+  const self = options.self ?? 'self'
+  const office = new TestOffice(self)
   const members = new TestMembers()
   const capacities = options.capacities ?? new Map()
-  const resources = new ResourceService({ self: 'self', rpc, office, members, capacities: () => capacities, publish: () => {}, requestTimeoutMs: 2_000 })
+  const resources = new ResourceService({ self, rpc, office, members, capacities: () => capacities, publish: () => {}, requestTimeoutMs: 2_000 })
   const award = options.award
   const negotiation = {
     onCallForProposals: () => () => {},
@@ -126,7 +135,7 @@ export function build (rpc: RpcService, store?: Store, followed = true, options:
     }
   } as unknown as NegotiationService
   const tasks = new TaskService({
-    self: 'self',
+    self,
     rpc,
     resources: { cpu_cores: 1, memory_gb: 1, storage_gb: 0 },
     office,

@@ -15,7 +15,7 @@ import type { RpcService } from '../../../protocols/rpc/index.js'
 import type { Member } from '../../../protocols/discovery/members.js'
 import { TaskSpec, signSubmission, type TaskRecord } from '../../../protocols/task/index.js'
 import { TimeoutError } from '../../../protocols/core/errors.js'
-import { KEY, SUBMITTER, afterTakeover, until, voters, type BuildOptions, type Built } from './task-harness.js'
+import { FORMER, KEY, SELF, SUBMITTER, afterTakeover, record, until, voters, type BuildOptions, type Built } from './task-harness.js'
 
 /** What one agent did with one task: the attempts it began to run, and every offer's number. */
 interface Held { runs: number[], offers: number[] }
@@ -89,7 +89,7 @@ const ROOM = { cpu_cores: 8, memory_gb: 8, storage_gb: 8 }
  * runs with it, stopped after. Each agent has ROOM unless `options` says otherwise.
  */
 async function placing (a: Agents, release: () => void, alive: string[], body: (b: Built) => Promise<void>, options: BuildOptions = {}): Promise<void> {
-  const capacities = new Map([['self', ROOM], ['w1', ROOM], ['w2', ROOM]])
+  const capacities = new Map([[options.self ?? 'self', ROOM], ['w1', ROOM], ['w2', ROOM]])
   await afterTakeover(a.rpc, release, async (b) => {
     b.members.list = alive.map(p => member(p))
     await body(b)
@@ -103,6 +103,18 @@ async function submit (b: Built, id: string, more: Record<string, unknown> = {})
 }
 
 const status = (b: Built, id: string): TaskRecord['status'] => (b.tasks.scheduler.table.get(id) as TaskRecord).status
+
+/**
+ * This node elected again, in the next term, as its office announces it. The term it led is
+ * proven first, as its own election's announcement would have (the harness took office without
+ * one): the new term's read checks that this node signed its records of it (built with SELF).
+ */
+function reelect (b: Built): void {
+  b.tasks.proofs.follow(b.office.term, b.office.self)
+  b.office.term++
+  b.office.inOffice = true
+  b.office.safeDispatchEvent('coordinator:change', { detail: { leader: b.office.self, term: b.office.term, self: true } })
+}
 
 test('an offer whose answer was lost is made again with the same number to the same agent: "duplicate", and the task runs once', { timeout: 60_000 }, async () => {
   const v = voters([])
@@ -288,4 +300,74 @@ test('an agent that may run an unanswered offer\'s attempt and goes offline is w
     const stop = a.other.find(o => o.peer === 'w1' && o.name === '$agentmesh/task/stop') as { payload: { task_id: string, attempt: number } } | undefined
     assert.deepEqual([stop?.payload.task_id, stop?.payload.attempt], ['gone', 1], 'w1 told to stop attempt 1')
   })
+})
+
+test('an offer taken while the coordinator\'s lease lapsed, the lease back in a new term of the same node, is asked again with the same number of the same agent: no other agent runs it', { timeout: 60_000 }, async () => {
+  const v = voters([])
+  const a = agents(v)
+  a.drop = 0
+  await placing(a, v.release, ['w1', 'w2'], async (b) => {
+    // As above, but this node is elected again (a new term) while the first run command is out:
+    // the new term's takeover reads the records and rebuilds the resource table first.
+    let first: string | undefined
+    a.took = (peer) => {
+      if (first !== undefined) return
+      first = peer
+      b.office.inOffice = false
+      setTimeout(() => { reelect(b) }, 300)
+    }
+    await submit(b, 'reelected')
+    await until('the task to be assigned', () => status(b, 'reelected').status === 'assigned')
+    const took = first as 'w1' | 'w2'
+    const other = took === 'w1' ? 'w2' : 'w1'
+    assert.equal(b.tasks.scheduler.snapshot(1).term, 68, 'assigned in the new term')
+    assert.deepEqual([status(b, 'reelected').agent, status(b, 'reelected').attempt], [took, 1], 'assigned to the agent that took attempt 1, with that attempt')
+    assert.deepEqual(a.held(took, 'reelected').offers, [1, 1], 'offered attempt 1 twice: the first assignment was not written')
+    assert.deepEqual(a.held(took, 'reelected').runs, [1], `${took} began one run: asked again, it answered "duplicate"`)
+    assert.deepEqual(a.held(other, 'reelected').offers, [], `${other} was not offered the task`)
+  }, { self: SELF })
+})
+
+test('an offer whose answer was lost keeps its units through a new term of the same node: the agent\'s report claims them, and no other task is placed on them', { timeout: 60_000 }, async () => {
+  const v = voters([])
+  const a = agents(v)
+  a.drop = Number.POSITIVE_INFINITY
+  const one = { cpu_cores: 1, memory_gb: 0, storage_gb: 0 }
+  await placing(a, v.release, ['w1'], async (b) => {
+    await submit(b, 'n1', { requirements: one })
+    await until('the offer of n1 to be given up', () => status(b, 'n1').reason?.includes('COM001') === true)
+    // Elected again: the new term's resource table is rebuilt from the agents' word and the records, neither of which holds the offer's core.
+    reelect(b)
+    await until('the new term\'s takeover to end', () => b.tasks.scheduler.snapshot(1).term === 68 && !b.tasks.scheduler.snapshot(1).taking_over)
+    assert.equal(b.tasks.scheduler.report('w1', { task_id: 'n1', attempt: 1, status: 'running', progress: 0.1, metrics: {} }), true, 'w1\'s report of attempt 1 is taken in the new term')
+    const n1 = b.tasks.scheduler.table.get('n1') as TaskRecord
+    assert.deepEqual([n1.status.status, n1.status.attempt, n1.resources?.map(x => x.resource_id)], ['running', 1, ['w1/cpu/0']], 'the report took the units granted for the offer')
+    await submit(b, 'n2', { requirements: one })
+    await until('n2 to wait for the core', () => /CRD003/.test(status(b, 'n2').reason ?? ''))
+    assert.deepEqual(a.held('w1', 'n2').offers, [], 'n2 was not placed on the core n1 runs on')
+  }, { capacities: new Map([['w1', { cpu_cores: 1, memory_gb: 0, storage_gb: 0 }]]), self: SELF })
+})
+
+test('an unanswered offer\'s mark, when a coordinator between placed the task elsewhere: at this node\'s next term the agent is told to stop the attempt it may run', { timeout: 60_000 }, async () => {
+  const held: TaskRecord[] = []
+  const v = voters(held)
+  const a = agents(v)
+  a.drop = Number.POSITIVE_INFINITY
+  await placing(a, v.release, ['w1'], async (b) => {
+    await submit(b, 'moved')
+    await until('the offer to w1 to be given up', () => status(b, 'moved').reason?.includes('COM001') === true)
+    // Term 68 was FORMER's: it placed the task on w2 (attempt 2), and the voter holds that record.
+    // This node is elected in term 69 and reads it.
+    held.push(record('moved', 68, 10, { status: 'assigned', agent: 'w2', attempt: 2 }))
+    a.drop = 0
+    b.tasks.proofs.follow(67, SELF)
+    b.tasks.proofs.follow(68, FORMER)
+    b.office.term = 69
+    b.office.safeDispatchEvent('coordinator:change', { detail: { leader: SELF, term: 69, self: true } })
+    await until('the term 69 takeover to end', () => b.tasks.scheduler.snapshot(1).term === 69 && !b.tasks.scheduler.snapshot(1).taking_over)
+    const stops = a.other.filter(o => o.peer === 'w1' && o.name === '$agentmesh/task/stop').map(o => o.payload as { task_id: string, attempt: number })
+    assert.deepEqual(stops.map(s => [s.task_id, s.attempt]), [['moved', 1]], 'w1 told to stop attempt 1')
+    // The takeover finds w2 not holding attempt 2 (the test's agents hold nothing) and places the task again: past attempt 2.
+    assert.deepEqual(a.held('w1', 'moved').offers.filter(n => n <= 2), [1], 'w1 was not offered attempt 1 (or 2) again')
+  }, { self: SELF })
 })

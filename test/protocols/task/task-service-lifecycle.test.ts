@@ -146,3 +146,26 @@ test('a takeover that fails while the node stays in office (its lease lapsed a m
     resources.stop()
   }
 })
+
+test('a manager in office again in a later term rebuilds its table from nothing: the units of an earlier term\'s allocations that nobody holds now are free again', { timeout: 60_000 }, async () => {
+  const { office, resources } = build()
+  resources.start()
+  const errors: Error[] = []
+  resources.addEventListener('error', (e) => { errors.push(e.detail.error) })
+  try {
+    await resources.ready()
+    const both = { cpu_cores: 2, memory_gb: 0, storage_gb: 0 }
+    assert.equal(resources.grant('t1', 'self', both, ['w1']).type, 'resource.allocated')
+    assert.equal(resources.grant('t2', 'self', both, ['w1']).type, 'resource.denied', 'w1\'s two cores are t1\'s')
+    // Elected again: no agent and no record says t1 holds anything now (the test's rpc reaches no agent).
+    office.term++
+    await resources.ready()
+    const t2 = resources.grant('t2', 'self', both, ['w1'])
+    assert.equal(t2.type, 'resource.allocated', 'w1\'s cores are free in the new term\'s table')
+    // And a held allocation put back (as the scheduler does from a running task's record) is refused only on a unit held now.
+    assert.equal(resources.restore({ task_id: 't3', agent: 'w1', holder: 'self', resources: [{ resource_id: 'w1/cpu/0', kind: 'cpu', amount: 1 }] }), false, 't2 holds that core')
+    assert.equal(errors.length, 1, 'the refused restore is reported')
+  } finally {
+    resources.stop()
+  }
+})
