@@ -12,8 +12,8 @@
  * - A flood does not write a line per refused message: the first event of a (kind, peer) is
  *   written at once, the others of the same second are counted, and one line per second says
  *   how many (`detail.repeated`) with the last one's code, reason and correlation id.
- * - A change made with the right to make it (WRITTEN_IN_FULL: a keyring change, a key rotation,
- *   a credential's life, an owner's revocation list) is written in full, every one: they come at
+ * - A change made with the right to make it (WRITTEN_IN_FULL: a keyring change, a credential's
+ *   life, an owner's revocation list) is written in full, every one: they come at
  *   an operator's pace, not a flood's, and an operator's "use B" then "remove A" in one second
  *   are two facts the trail must keep, not one line that counts two.
  *   `audit_events_total{kind}` counts every event, written in full or not.
@@ -36,10 +36,12 @@ export interface AuditEntry extends AuditEvent {
 /**
  * Kinds never aggregated: changes made by this node or by a holder of the right (an operator's
  * keyring command, an owner-signed revocation list), not refusals a stranger can cause by the
- * thousand. key.received is not among them: it arrives in a peer's traffic.
+ * thousand. key.received is not among them: it arrives in a peer's traffic; nor key.rotated,
+ * which a sender's traffic paces (a sealing key per new set of recipients, one per message
+ * past MAX_SENDER_KEYS: a helper's review).
  */
 export const WRITTEN_IN_FULL: ReadonlySet<AuditKind> = new Set<AuditKind>([
-  'keyring.changed', 'key.rotated', 'credential.loaded', 'credential.expiring', 'credential.expired', 'revocations.accepted'
+  'keyring.changed', 'credential.loaded', 'credential.expiring', 'credential.expired', 'revocations.accepted'
 ])
 /** Events of one (kind, peer) written in full per window; the rest are counted into one line. */
 export const AUDIT_WINDOW_MS = 1_000

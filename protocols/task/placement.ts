@@ -125,6 +125,16 @@ export class Placement {
       (this.init.table.get(id)?.status.attempt ?? 0) < attempt
   }
 
+  /**
+   * Whether `agent`'s report of `attempt` matches a mark of this node's earlier term not checked
+   * yet (`confirm`: during the new term's takeover, or an offer that settled after it): not
+   * known yet, rather than refused (TSK004), on which the agent would give up its end.
+   */
+  unconfirmed (id: string, agent: string, attempt: number): boolean {
+    const u = this.unanswered.get(id)
+    return u !== undefined && u.term !== this.init.office.term && u.agent === agent && u.attempt === attempt
+  }
+
   /** The report of an unanswered offer came: the task is the agent's, with the units granted for it (the mark is gone). */
   claim (id: string): ResourceItem[] | undefined {
     const u = this.unanswered.get(id)
@@ -139,14 +149,21 @@ export class Placement {
     return u
   }
 
-  /** Forget unanswered offers: all (a stop), or those of tasks no longer queued. */
+  /**
+   * Forget unanswered offers: all (a stop), or those of this term whose tasks are no longer
+   * queued. A mark of an earlier term is left to `confirm`, which tells its agent to stop when
+   * the task went elsewhere (during a takeover the records read can show that before `carry`
+   * runs; dropped here, the agent would run its attempt unheard: a helper's review).
+   */
   forget (queued?: (id: string) => boolean): void {
-    for (const id of [...this.unanswered.keys()]) if (queued === undefined || !queued(id)) this.drop(id)
+    const term = this.init.office.term
+    for (const [id, u] of [...this.unanswered]) if (queued === undefined || (u.term === term && !queued(id))) this.drop(id)
   }
 
   /**
    * This node leads `term`, its takeover done (the voters' records merged, the resource table
-   * rebuilt): the marks of offers made in its earlier terms are checked (`confirm`). Before,
+   * rebuilt), and is about to place tasks: the marks of offers made in its earlier terms are
+   * checked (`confirm`). Before,
    * a new term forgot them, and an agent running an unanswered offer's attempt ran beside the
    * next attempt the new term numbered past it (a helper's review of the lease-lapse fix).
    */
@@ -170,14 +187,26 @@ export class Placement {
       if (r?.status.agent !== u.agent || r.status.attempt !== u.attempt) init.stopAttempt(u.agent, id, u.attempt)
       return false
     }
+    // The read may have replaced this replica's copy, and the memory of offers with it: the number stays spent.
+    init.table.offerRefused(id, u.attempt)
     if (!init.resources.restore({ task_id: id, agent: u.agent, holder: init.self, resources: u.resources })) {
-      init.abandoned(r, u.agent, u.attempt, 'the units of its offer went to another task in a later term')
+      if (!init.abandoned(r, u.agent, u.attempt, 'the units of its offer went to another task in a later term')) init.stopAttempt(u.agent, id, u.attempt)
       return false
     }
-    // The read may have replaced this replica's copy, and the memory of offers with it.
-    init.table.offerRefused(id, u.attempt)
     this.unanswered.set(id, { ...u, term })
     return true
+  }
+
+  /**
+   * An offer that went out in `term` and may have been taken, settled in another: the units
+   * granted for it are held in this term's resource table, which may have been rebuilt without
+   * them meanwhile (a helper's review), before another task is placed on them. A unit someone
+   * holds now means the agent cannot keep them: it is told to stop, and no mark is made.
+   */
+  private heldAgain (id: string, agent: string, attempt: number, resources: ResourceItem[], term: number): boolean {
+    if (this.init.office.term === term || this.init.resources.restore({ task_id: id, agent, holder: this.init.self, resources })) return true
+    this.init.stopAttempt(agent, id, attempt)
+    return false
   }
 
   /** Drop a mark, and the units held for it unless a record holds them now. */
@@ -240,7 +269,8 @@ export class Placement {
       // is alive or suspect (a contract net is not held again: it won the last); silent a second
       // time, it is asked last (a peer that takes requests and never answers them must not hold
       // the task).
-      // A mark of an earlier term that the takeover did not carry (its offer's answer came later): checked now; the next second places the task.
+      // A mark of an earlier term that the takeover did not carry (its offer's answer came later):
+      // checked now. Kept, the agent is asked again below; gone, the next second places the task.
       const earlier = this.unanswered.get(id)
       if (earlier !== undefined && earlier.term !== term && !this.confirm(id, earlier, term)) return
       const unanswered = this.unanswered.get(id)
@@ -313,7 +343,7 @@ export class Placement {
             // Marked even while its lease lapsed (a loaded host), and when the lease came back in
             // a new term: the placement that follows when it leads again asks the agent first
             // (a mark of an earlier term once `confirm` kept it).
-            if (r.status.status === 'submitted') {
+            if (r.status.status === 'submitted' && this.heldAgain(id, agent, attempt, grant.resources, term)) {
               this.unanswered.set(id, { agent, attempt, asked: again ? mark.asked + 1 : 1, resources: grant.resources, term })
             } else init.resources.free(id)
             break
@@ -324,6 +354,16 @@ export class Placement {
             this.cannotRun.set(`${agent}\0${r.spec.type}`, Date.now() + NO_HANDLER_RETRY_MS)
           }
           continue
+        }
+        // The term changed while the offer was out: the new term's resource table may have been
+        // rebuilt without these units, and the grant would let them go to a second task (a
+        // helper's review). Held again before anything is written; a unit someone holds now
+        // means the agent cannot keep them: it is told to stop (written lost if its report
+        // made the task its own meanwhile).
+        if (init.office.term !== term && !init.resources.restore({ task_id: id, agent, holder: init.self, resources: grant.resources })) {
+          const holds = r.status.agent === agent && r.status.attempt === attempt
+          if (!holds || !init.abandoned(r, agent, attempt, 'the units of its offer went to another task in a later term')) init.stopAttempt(agent, id, attempt)
+          return
         }
         r.resources = grant.resources
         // A message taken while the offer was on its way went to no agent (the task was not placed yet): it goes now.

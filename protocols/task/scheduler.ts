@@ -154,8 +154,7 @@ export class TaskScheduler {
       write: (r, patch) => { this.update(r, patch) },
       lost: (r, why) => { this.lost(r, why) },
       placing: () => this.placement.busy,
-      // The marks of unanswered offers made in this node's earlier terms: kept or settled before anything is placed.
-      resume: () => { this.placement.carry(this.officeTerm); this.armDeadlines(); this.schedule() },
+      resume: () => { this.armDeadlines(); this.schedule() },
       check: this.check,
       dropped: (id) => { this.replica.pruned([id]) }
     })
@@ -413,6 +412,8 @@ export class TaskScheduler {
     // been taken, and nothing was offered since. Refused, the agent would run it unheard and the
     // next placement would stop it for a new attempt.
     const taken = offer !== undefined ? offer.agent === from && offer.attempt === rep.attempt : this.placement.mayHold(rep.task_id, from, rep.attempt)
+    // A mark of this node's earlier term not checked yet: not known yet (the agent sends its end again), never refused.
+    if (!taken && offer === undefined && r.status.status === 'submitted' && this.placement.unconfirmed(rep.task_id, from, rep.attempt)) return false
     if (taken && r.status.status === 'submitted') {
       if (offer !== undefined) this.placement.settle(rep.task_id)
       else {
@@ -487,6 +488,9 @@ export class TaskScheduler {
   /** Place every queued task whose dependencies completed, by priority, then age. */
   schedule (): void {
     if (!this.leading() || this.takingOver) return
+    // The marks of unanswered offers made in this node's earlier terms, kept or settled before
+    // anything is placed: those the takeover found, and those of offers that failed after it.
+    this.placement.carry(this.officeTerm)
     for (const r of this.table.queue(this.placement.busy)) {
       if (r.spec.dependencies.some(d => this.untold.has(d))) continue
       const ready = this.table.readiness(r)

@@ -30,6 +30,8 @@ interface Agents {
   dropped: () => void
   /** Called when an agent took a run command, before its answer goes back. */
   took: (peer: string) => void
+  /** Awaited after `took`, before the answer goes back: an answer slow on its way. */
+  answerAfter: () => Promise<void>
   /** The stop and deliver commands sent to w1 or w2: name and payload. */
   other: Array<{ peer: string, name: string, payload: unknown }>
 }
@@ -47,7 +49,7 @@ function agents (v: ReturnType<typeof voters>): Agents {
     if (h === undefined) state.set(`${agent}/${task}`, h = { runs: [], offers: [] })
     return h
   }
-  const a: Agents = { rpc: v.rpc, held, drop: 1, dropped: () => {}, took: () => {}, other: [] }
+  const a: Agents = { rpc: v.rpc, held, drop: 1, dropped: () => {}, took: () => {}, answerAfter: async () => {}, other: [] }
   const take = (peer: string, run: Run): unknown => {
     const h = held(peer, run.spec.task_id)
     h.offers.push(run.attempt)
@@ -71,6 +73,7 @@ function agents (v: ReturnType<typeof voters>): Agents {
       }
       const answer = many ? { answers: (payload.runs ?? []).map(run => ({ ok: true, answer: take(peer, run) })) } : take(peer, payload)
       a.took(peer)
+      await a.answerAfter()
       if (peer === 'w1' && a.drop > 0) {
         a.drop--
         a.dropped()
@@ -328,24 +331,32 @@ test('an offer taken while the coordinator\'s lease lapsed, the lease back in a 
   }, { self: SELF })
 })
 
-test('an offer whose answer was lost keeps its units through a new term of the same node: the agent\'s report claims them, and no other task is placed on them', { timeout: 60_000 }, async () => {
+test('an offer whose answer was lost keeps its units through a new term of the same node: no other task is placed on them, and the agent\'s report claims them', { timeout: 60_000 }, async () => {
   const v = voters([])
   const a = agents(v)
   a.drop = Number.POSITIVE_INFINITY
-  const one = { cpu_cores: 1, memory_gb: 0, storage_gb: 0 }
+  const caps = new Map([['w1', { cpu_cores: 1, memory_gb: 0, storage_gb: 0 }]])
   await placing(a, v.release, ['w1'], async (b) => {
-    await submit(b, 'n1', { requirements: one })
-    await until('the offer of n1 to be given up', () => status(b, 'n1').reason?.includes('COM001') === true)
-    // Elected again: the new term's resource table is rebuilt from the agents' word and the records, neither of which holds the offer's core.
+    // n2 comes first in the queue (priority 1) but needs memory w1 does not have yet.
+    await submit(b, 'n2', { requirements: { cpu_cores: 1, memory_gb: 1, storage_gb: 0 }, priority: 1 })
+    await until('n2 to wait for an agent big enough', () => /CRD003/.test(status(b, 'n2').reason ?? ''))
+    // n1 takes w1's core; its answer is lost, and the lease lapses with it (no second ask in this term).
+    a.dropped = () => { a.dropped = () => {}; b.office.inOffice = false }
+    await submit(b, 'n1', { requirements: { cpu_cores: 1, memory_gb: 0, storage_gb: 0 } })
+    await until('n1\'s offer to be lost', () => a.held('w1', 'n1').offers.length === 1 && !b.tasks.scheduler.snapshot(1).leading)
+    // w1 grows, and this node is elected again: the new term's resource table is rebuilt from the
+    // agents' word and the records, neither of which holds n1's core. n2 is placed first.
+    caps.set('w1', { cpu_cores: 1, memory_gb: 1, storage_gb: 0 })
     reelect(b)
     await until('the new term\'s takeover to end', () => b.tasks.scheduler.snapshot(1).term === 68 && !b.tasks.scheduler.snapshot(1).taking_over)
+    // The new term's first placement tries n2, then asks w1 again about n1.
+    await until('w1 to be asked about n1 again', () => a.held('w1', 'n1').offers.length === 2)
+    assert.deepEqual(a.held('w1', 'n1').offers, [1, 1], 'with the same number')
+    assert.deepEqual(a.held('w1', 'n2').offers, [], 'n2 was not placed on the core n1\'s offer holds')
     assert.equal(b.tasks.scheduler.report('w1', { task_id: 'n1', attempt: 1, status: 'running', progress: 0.1, metrics: {} }), true, 'w1\'s report of attempt 1 is taken in the new term')
     const n1 = b.tasks.scheduler.table.get('n1') as TaskRecord
     assert.deepEqual([n1.status.status, n1.status.attempt, n1.resources?.map(x => x.resource_id)], ['running', 1, ['w1/cpu/0']], 'the report took the units granted for the offer')
-    await submit(b, 'n2', { requirements: one })
-    await until('n2 to wait for the core', () => /CRD003/.test(status(b, 'n2').reason ?? ''))
-    assert.deepEqual(a.held('w1', 'n2').offers, [], 'n2 was not placed on the core n1 runs on')
-  }, { capacities: new Map([['w1', { cpu_cores: 1, memory_gb: 0, storage_gb: 0 }]]), self: SELF })
+  }, { capacities: caps, self: SELF })
 })
 
 test('an unanswered offer\'s mark, when a coordinator between placed the task elsewhere: at this node\'s next term the agent is told to stop the attempt it may run', { timeout: 60_000 }, async () => {
@@ -360,6 +371,13 @@ test('an unanswered offer\'s mark, when a coordinator between placed the task el
     // This node is elected in term 69 and reads it.
     held.push(record('moved', 68, 10, { status: 'assigned', agent: 'w2', attempt: 2 }))
     a.drop = 0
+    // w2 is slow to say what it holds: the scheduler's every-second check runs after the read
+    // merged that record (the task w2's) and before the takeover settles.
+    const request = a.rpc.request.bind(a.rpc)
+    a.rpc.request = (async (peer: string, cmd: { name: string }, ...rest: unknown[]) => {
+      if (cmd.name === '$agentmesh/task/held' && b.office.term === 69) await new Promise(resolve => setTimeout(resolve, 1_500))
+      return await (request as (...x: unknown[]) => Promise<unknown>)(peer, cmd, ...rest)
+    }) as RpcService['request']
     b.tasks.proofs.follow(67, SELF)
     b.tasks.proofs.follow(68, FORMER)
     b.office.term = 69
@@ -370,4 +388,27 @@ test('an unanswered offer\'s mark, when a coordinator between placed the task el
     // The takeover finds w2 not holding attempt 2 (the test's agents hold nothing) and places the task again: past attempt 2.
     assert.deepEqual(a.held('w1', 'moved').offers.filter(n => n <= 2), [1], 'w1 was not offered attempt 1 (or 2) again')
   }, { self: SELF })
+})
+
+test('an offer whose answer comes after a new term\'s takeover keeps its units: no other task is placed on them', { timeout: 60_000 }, async () => {
+  const v = voters([])
+  const a = agents(v)
+  a.drop = 0
+  const one = { cpu_cores: 1, memory_gb: 0, storage_gb: 0 }
+  await placing(a, v.release, ['w1'], async (b) => {
+    // w1 takes attempt 1 of l1 and its answer is slow: meanwhile this node is elected again and
+    // the new term's takeover rebuilds the resource table, which holds nothing of l1's yet.
+    let answered = (): void => {}
+    a.answerAfter = async () => { a.answerAfter = async () => {}; await new Promise<void>(resolve => { answered = resolve }) }
+    await submit(b, 'l1', { requirements: one })
+    await until('w1 to take l1', () => a.held('w1', 'l1').offers.length === 1)
+    reelect(b)
+    await until('the new term\'s takeover to end', () => b.tasks.scheduler.snapshot(1).term === 68 && !b.tasks.scheduler.snapshot(1).taking_over)
+    answered()
+    await until('l1 to be assigned', () => status(b, 'l1').status === 'assigned')
+    assert.deepEqual([status(b, 'l1').agent, status(b, 'l1').attempt, a.held('w1', 'l1').runs], ['w1', 1, [1]])
+    await submit(b, 'l2', { requirements: one })
+    await until('l2 to wait for the core', () => /CRD003/.test(status(b, 'l2').reason ?? ''))
+    assert.deepEqual(a.held('w1', 'l2').offers, [], 'l2 was not placed on the core l1 runs on')
+  }, { capacities: new Map([['w1', { cpu_cores: 1, memory_gb: 0, storage_gb: 0 }]]), self: SELF })
 })
