@@ -182,11 +182,13 @@ export class Placement {
   private confirm (id: string, u: Unanswered, term: number): boolean {
     const { init } = this
     const r = init.table.get(id)
-    this.unanswered.delete(id)
     if (r === undefined || r.status.status !== 'submitted' || r.status.attempt >= u.attempt || (init.table.lastOffered(id) ?? 0) > u.attempt) {
+      // Its units too, if they were held again here (`heldAgain`) and no record holds them.
+      this.drop(id)
       if (r?.status.agent !== u.agent || r.status.attempt !== u.attempt) init.stopAttempt(u.agent, id, u.attempt)
       return false
     }
+    this.unanswered.delete(id)
     // The read may have replaced this replica's copy, and the memory of offers with it: the number stays spent.
     init.table.offerRefused(id, u.attempt)
     if (!init.resources.restore({ task_id: id, agent: u.agent, holder: init.self, resources: u.resources })) {
@@ -343,9 +345,11 @@ export class Placement {
             // Marked even while its lease lapsed (a loaded host), and when the lease came back in
             // a new term: the placement that follows when it leads again asks the agent first
             // (a mark of an earlier term once `confirm` kept it).
-            if (r.status.status === 'submitted' && this.heldAgain(id, agent, attempt, grant.resources, term)) {
+            // Not held again (another task holds a unit now): the task's allocation in this table is not this offer's, so nothing is freed.
+            if (r.status.status !== 'submitted') init.resources.free(id)
+            else if (this.heldAgain(id, agent, attempt, grant.resources, term)) {
               this.unanswered.set(id, { agent, attempt, asked: again ? mark.asked + 1 : 1, resources: grant.resources, term })
-            } else init.resources.free(id)
+            }
             break
           }
           init.resources.free(id)

@@ -544,9 +544,13 @@ export class TaskScheduler {
     }
     // The mark of a lost attempt lasts while the task waits to be placed again (report()).
     if (next.status !== 'submitted') this.lostAttempt.delete(r.spec.task_id)
-    // Paused, cancelled or out of time while an offer went unanswered: the agent that may run it is told to stop.
+    // Paused, cancelled, out of time, or placed with another agent or attempt while an offer went
+    // unanswered: the agent that may run it is told to stop. Placed with another, too: a
+    // takeover's reconcile can find the task running on the agent a coordinator in between gave
+    // it, before this term's marks are checked (a helper's review).
     const unanswered = next.status !== 'submitted' ? this.placement.release(r.spec.task_id) : undefined
-    if (unanswered !== undefined && next.status !== 'assigned' && next.status !== 'running') {
+    const itsOwn = unanswered !== undefined && next.agent === unanswered.agent && next.attempt === unanswered.attempt && (next.status === 'assigned' || next.status === 'running')
+    if (unanswered !== undefined && !itsOwn) {
       this.stopAttemptOn(unanswered.agent, r.spec.task_id, unanswered.attempt, next.status === 'paused' ? 'pause' : next.status === 'cancelled' ? 'cancel' : 'deadline')
     }
     // Only an attempt that is placed or runs holds resources.

@@ -390,6 +390,34 @@ test('an unanswered offer\'s mark, when a coordinator between placed the task el
   }, { self: SELF })
 })
 
+test('an unanswered offer\'s mark, when a coordinator between placed the task on an agent that runs it: the takeover\'s reconcile keeps that agent and tells the marked one to stop', { timeout: 60_000 }, async () => {
+  const held: TaskRecord[] = []
+  const v = voters(held)
+  const a = agents(v)
+  a.drop = Number.POSITIVE_INFINITY
+  await placing(a, v.release, ['w1'], async (b) => {
+    await submit(b, 'running-elsewhere')
+    await until('the offer to be given up', () => status(b, 'running-elsewhere').reason?.includes('COM001') === true)
+    const [marked, other] = ['w1', 'w2']
+    // Term 68 was FORMER's: it placed the task on the other agent, attempt 2, which runs it and says so when asked.
+    held.push(record('running-elsewhere', 68, 10, { status: 'assigned', agent: other, attempt: 2 }))
+    const request = a.rpc.request.bind(a.rpc)
+    a.rpc.request = (async (peer: string, cmd: { name: string }, ...rest: unknown[]) => {
+      if (cmd.name === '$agentmesh/task/held' && peer === other) return { tasks: [{ task_id: 'running-elsewhere', attempt: 2, state: 'running', progress: 0.5 }] }
+      return await (request as (...x: unknown[]) => Promise<unknown>)(peer, cmd, ...rest)
+    }) as RpcService['request']
+    b.tasks.proofs.follow(67, SELF)
+    b.tasks.proofs.follow(68, FORMER)
+    b.office.term = 69
+    b.office.safeDispatchEvent('coordinator:change', { detail: { leader: SELF, term: 69, self: true } })
+    await until('the term 69 takeover to end', () => b.tasks.scheduler.snapshot(1).term === 69 && !b.tasks.scheduler.snapshot(1).taking_over)
+    const s = status(b, 'running-elsewhere')
+    assert.deepEqual([s.status, s.agent, s.attempt], ['running', other, 2], `${other} keeps attempt 2`)
+    const stops = a.other.filter(o => o.name === '$agentmesh/task/stop').map(o => [o.peer, (o.payload as { task_id: string }).task_id, (o.payload as { attempt: number }).attempt])
+    assert.deepEqual(stops, [[marked, 'running-elsewhere', 1]], `${marked} told to stop attempt 1, and no one else told to stop`)
+  }, { self: SELF })
+})
+
 test('an offer whose answer comes after a new term\'s takeover keeps its units: no other task is placed on them', { timeout: 60_000 }, async () => {
   const v = voters([])
   const a = agents(v)
