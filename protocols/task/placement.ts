@@ -135,6 +135,12 @@ export class Placement {
     return u !== undefined && u.term !== this.init.office.term && u.agent === agent && u.attempt === attempt
   }
 
+  /** Whether this node holds a mark of `agent` taking `attempt` of the task, of any term. */
+  marked (id: string, agent: string, attempt: number): boolean {
+    const u = this.unanswered.get(id)
+    return u !== undefined && u.agent === agent && u.attempt === attempt
+  }
+
   /** The report of an unanswered offer came: the task is the agent's, with the units granted for it (the mark is gone). */
   claim (id: string): ResourceItem[] | undefined {
     const u = this.unanswered.get(id)

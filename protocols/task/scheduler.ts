@@ -154,6 +154,14 @@ export class TaskScheduler {
       write: (r, patch) => { this.update(r, patch) },
       lost: (r, why) => { this.lost(r, why) },
       placing: () => this.placement.busy,
+      agents: () => [this.init.self, ...livePeers(this.init.members)],
+      orphan: (r, agent, attempt) => {
+        // An offer of this node's own earlier term: its mark decides (asked again with the same number).
+        if (this.placement.marked(r.spec.task_id, agent, attempt)) return
+        // Numbered past, so a new offer to the same agent is not taken for that attempt again.
+        this.table.offerRefused(r.spec.task_id, attempt)
+        this.stopAttemptOn(agent, r.spec.task_id, attempt, 'cancel')
+      },
       resume: () => { this.armDeadlines(); this.schedule() },
       check: this.check,
       dropped: (id) => { this.replica.pruned([id]) }

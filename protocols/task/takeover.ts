@@ -7,7 +7,10 @@
  *   whose submission is not signed by its submitter is dropped (submission.ts).
  * - It then asks every agent what it holds: an attempt that finished while no coordinator was
  *   listening is taken from the agent; an attempt its agent does not hold (or an agent gone) is
- *   placed again. The resource table is rebuilt, every record re-stamped and sent to the voters.
+ *   placed again. The agents alive are also asked about the queued tasks: one running an
+ *   attempt of a task no record gives it (an offer of an earlier coordinator whose answer was
+ *   lost) is told to stop, and the next attempt is numbered past it. The resource table is
+ *   rebuilt, every record re-stamped and sent to the voters.
  * - Every second, open tasks nobody heard of for RECONCILE_AFTER_MS are asked about the same way,
  *   so a lost report cannot leave a task "assigned" for ever.
  */
@@ -29,6 +32,8 @@ type HeldTask = z.output<typeof HeldCommand.response>['tasks'][number]
 
 /** An open task with no word from its agent for this long is asked about (`quiet`). */
 const RECONCILE_AFTER_MS = 5_000
+/** How long a takeover waits for the agents' word on its queued tasks (`orphans`): past it, an agent's orphan goes unseen, as before. */
+const ORPHANS_ASK_MS = 1_000
 
 export interface TakeoverInit {
   self: string
@@ -46,6 +51,10 @@ export interface TakeoverInit {
   lost: (r: TaskRecord, why: string) => void
   /** Tasks being placed right now (not asked about). */
   placing: () => ReadonlySet<string>
+  /** The agents alive now (this node among them, if it runs tasks): asked about the queued tasks at takeover. */
+  agents: () => string[]
+  /** `agent` runs `attempt` of a queued task, which no record gives it. */
+  orphan: (r: TaskRecord, agent: string, attempt: number) => void
   /** After taking office: arm the deadline timer and place what waits. */
   resume: () => void
   /** Refuses the records whose submission does not verify (submission.ts); counts and audits them. */
@@ -164,7 +173,9 @@ export class Takeover {
     const { init } = this
     if (!init.current(term)) return
     // What the agents hold decides attempts that ran while nobody was coordinating.
-    await this.reconcile(init.table.open(), term, true)
+    // Beside it, the queued tasks' orphans: their question is bounded by ORPHANS_ASK_MS, so a slow
+    // agent delays the takeover no more than before.
+    await Promise.all([this.reconcile(init.table.open(), term, true), this.orphans(term)])
     if (!init.current(term)) return
     // The resource table is rebuilt: agents' direct allocations, then those of running tasks.
     await init.resources.ready()
@@ -207,19 +218,52 @@ export class Takeover {
     return this.reconcile(quiet, term, false).finally(() => { this.reconciling = false })
   }
 
+  /**
+   * Attempts of queued tasks that an agent runs though no record gives them to it: an offer of an
+   * earlier coordinator, taken, whose answer never reached it (a timeout, the coordinator gone).
+   * No record names them, so the reconcile above does not ask about them, and before, such an
+   * agent ran its attempt to the end unheard beside the attempt placed next (its reports refused,
+   * TSK004). Every agent alive is asked about the queued tasks, once per takeover.
+   */
+  private async orphans (term: number): Promise<void> {
+    const { init } = this
+    const queued = init.table.queue().map(r => r.spec.task_id)
+    if (queued.length === 0) return
+    const held = await this.askAbout(new Map(init.agents().map(agent => [agent, queued])), term, Math.min(ORPHANS_ASK_MS, init.requestTimeoutMs))
+    for (const [agent, tasks] of held) {
+      for (const t of tasks.values()) {
+        if (!init.current(term)) return
+        const r = init.table.get(t.task_id)
+        if (t.state !== 'running' || r === undefined || r.status.status !== 'submitted') continue
+        init.orphan(r, agent, t.attempt)
+      }
+    }
+  }
+
   /** What each agent holding one of these tasks says of it (agents that did not answer are absent). */
   private async ask (open: TaskRecord[], term: number): Promise<Map<string, Map<string, HeldTask>>> {
-    const holders = new Set(open.map(r => r.status.agent).filter((a): a is string => a !== undefined))
+    const byAgent = new Map<string, string[]>()
+    for (const r of open) {
+      const agent = r.status.agent
+      if (agent === undefined) continue
+      const ids = byAgent.get(agent)
+      if (ids === undefined) byAgent.set(agent, [r.spec.task_id])
+      else ids.push(r.spec.task_id)
+    }
+    return await this.askAbout(byAgent, term, this.init.requestTimeoutMs)
+  }
+
+  /** What each agent says of the tasks listed for it (agents that did not answer are absent). */
+  private async askAbout (byAgent: ReadonlyMap<string, string[]>, term: number, timeoutMs: number): Promise<Map<string, Map<string, HeldTask>>> {
     const held = new Map<string, Map<string, HeldTask>>()
-    await Promise.all([...holders].map(async (agent) => {
+    await Promise.all([...byAgent].map(async ([agent, ids]) => {
       try {
-        const ids = open.filter(r => r.status.agent === agent).map(r => r.spec.task_id)
         const found = new Map<string, HeldTask>()
         for (let i = 0; i < ids.length; i += RECORDS_PAGE) {
           const part = ids.slice(i, i + RECORDS_PAGE)
           const { tasks } = agent === this.init.self
             ? { tasks: this.init.executor.held(part) }
-            : await this.askHeld(agent, term, part)
+            : await this.askHeld(agent, term, part, timeoutMs)
           for (const t of tasks) found.set(t.task_id, t)
         }
         held.set(agent, found)
@@ -234,8 +278,8 @@ export class Takeover {
    * that is no answer about its tasks, and counting it as one would place again a task that
    * still runs (two completions). It is asked again, backing off, within requestTimeoutMs.
    */
-  private async askHeld (agent: string, term: number, ids: string[]): Promise<{ tasks: HeldTask[] }> {
-    const end = Date.now() + this.init.requestTimeoutMs
+  private async askHeld (agent: string, term: number, ids: string[], timeoutMs: number): Promise<{ tasks: HeldTask[] }> {
+    const end = Date.now() + timeoutMs
     for (let wait = 25; ; wait = Math.min(wait * 2, 400)) {
       try {
         return await this.init.rpc.request(agent, HeldCommand, { term, task_ids: ids }, { timeoutMs: Math.max(1, end - Date.now()) })

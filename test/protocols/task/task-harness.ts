@@ -117,6 +117,8 @@ export interface BuildOptions {
    * records' signatures, which only verify under the peer id of the key that made them (SELF).
    */
   self?: string
+  /** What the member view holds from the start, before the takeover (none: nobody). */
+  members?: Member[]
 }
 
 /** With `followed` false, this node followed nobody in the terms before its own: only certificates prove them. */
@@ -124,6 +126,7 @@ export function build (rpc: RpcService, store?: Store, followed = true, options:
   const self = options.self ?? 'self'
   const office = new TestOffice(self)
   const members = new TestMembers()
+  members.list = options.members ?? []
   const capacities = options.capacities ?? new Map()
   const resources = new ResourceService({ self, rpc, office, members, capacities: () => capacities, publish: () => {}, requestTimeoutMs: 2_000 })
   const award = options.award

@@ -440,3 +440,26 @@ test('an offer whose answer comes after a new term\'s takeover keeps its units: 
     assert.deepEqual(a.held('w1', 'l2').offers, [], 'l2 was not placed on the core l1 runs on')
   }, { capacities: new Map([['w1', { cpu_cores: 1, memory_gb: 0, storage_gb: 0 }]]), self: SELF })
 })
+
+test('an attempt an earlier coordinator\'s offer started, which no record gives its agent: the takeover tells the agent to stop it and numbers the next attempt past it', { timeout: 60_000 }, async () => {
+  // FORMER queued the task in term 66 and offered w1 attempt 1; w1 took it, and the answer never reached FORMER.
+  const v = voters([record('orphan', 66, 1, { status: 'submitted' })])
+  const a = agents(v)
+  a.drop = 0
+  const asked: string[] = []
+  const request = a.rpc.request.bind(a.rpc)
+  a.rpc.request = (async (peer: string, cmd: { name: string }, payload: { task_ids?: string[] }, ...rest: unknown[]) => {
+    if (cmd.name === '$agentmesh/task/held' && peer === 'w1') {
+      asked.push(...payload.task_ids ?? [])
+      return { tasks: [{ task_id: 'orphan', attempt: 1, state: 'running', progress: 0.2 }] }
+    }
+    return await (request as (...x: unknown[]) => Promise<unknown>)(peer, cmd, payload, ...rest)
+  }) as RpcService['request']
+  await placing(a, v.release, ['w1'], async (b) => {
+    await until('the task to be assigned', () => status(b, 'orphan').status === 'assigned')
+    assert.deepEqual(asked, ['orphan'], 'w1 was asked about the queued task')
+    const stops = a.other.filter(o => o.name === '$agentmesh/task/stop').map(o => [o.peer, (o.payload as { task_id: string }).task_id, (o.payload as { attempt: number }).attempt])
+    assert.deepEqual(stops, [['w1', 'orphan', 1]], 'w1 told to stop attempt 1')
+    assert.deepEqual([status(b, 'orphan').agent, status(b, 'orphan').attempt, a.held('w1', 'orphan').offers], ['w1', 2, [2]], 'the next attempt is 2, not 1 again')
+  }, { members: [member('w1')] })
+})
