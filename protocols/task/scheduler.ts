@@ -156,8 +156,8 @@ export class TaskScheduler {
       placing: () => this.placement.busy,
       agents: () => [this.init.self, ...livePeers(this.init.members)],
       orphan: (r, agent, attempt) => {
-        // An offer of this node's own earlier term: its mark decides (asked again with the same number).
-        if (this.placement.marked(r.spec.task_id, agent, attempt)) return
+        // An offer of this node's own earlier term: its mark decides (asked again with the same number); or one still out.
+        if (this.placement.marked(r.spec.task_id, agent, attempt) || this.placement.busy.has(r.spec.task_id)) return
         // Numbered past, so a new offer to the same agent is not taken for that attempt again.
         this.table.offerRefused(r.spec.task_id, attempt)
         this.stopAttemptOn(agent, r.spec.task_id, attempt, 'cancel')

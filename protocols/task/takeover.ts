@@ -227,14 +227,20 @@ export class Takeover {
    */
   private async orphans (term: number): Promise<void> {
     const { init } = this
-    const queued = init.table.queue().map(r => r.spec.task_id)
+    // Those that could have been offered (their dependencies done), not being placed by an offer
+    // of this node's still out (a helper's review: it may become the task's own), and at most a
+    // page of them, the queue's head: placement goes in queue order, and a large queue must not
+    // cost every agent pages of ids at every takeover.
+    const placing = init.placing()
+    const done = (id: string): boolean => init.table.get(id)?.status.status === 'completed'
+    const queued = init.table.queue(placing).filter(r => r.spec.dependencies.every(done)).slice(0, RECORDS_PAGE).map(r => r.spec.task_id)
     if (queued.length === 0) return
     const held = await this.askAbout(new Map(init.agents().map(agent => [agent, queued])), term, Math.min(ORPHANS_ASK_MS, init.requestTimeoutMs))
     for (const [agent, tasks] of held) {
       for (const t of tasks.values()) {
         if (!init.current(term)) return
         const r = init.table.get(t.task_id)
-        if (t.state !== 'running' || r === undefined || r.status.status !== 'submitted') continue
+        if (t.state !== 'running' || r === undefined || r.status.status !== 'submitted' || init.placing().has(t.task_id)) continue
         init.orphan(r, agent, t.attempt)
       }
     }
@@ -257,13 +263,15 @@ export class Takeover {
   private async askAbout (byAgent: ReadonlyMap<string, string[]>, term: number, timeoutMs: number): Promise<Map<string, Map<string, HeldTask>>> {
     const held = new Map<string, Map<string, HeldTask>>()
     await Promise.all([...byAgent].map(async ([agent, ids]) => {
+      // One bound for the agent's pages together.
+      const end = Date.now() + timeoutMs
       try {
         const found = new Map<string, HeldTask>()
         for (let i = 0; i < ids.length; i += RECORDS_PAGE) {
           const part = ids.slice(i, i + RECORDS_PAGE)
           const { tasks } = agent === this.init.self
             ? { tasks: this.init.executor.held(part) }
-            : await this.askHeld(agent, term, part, timeoutMs)
+            : await this.askHeld(agent, term, part, end)
           for (const t of tasks) found.set(t.task_id, t)
         }
         held.set(agent, found)
@@ -278,8 +286,7 @@ export class Takeover {
    * that is no answer about its tasks, and counting it as one would place again a task that
    * still runs (two completions). It is asked again, backing off, within requestTimeoutMs.
    */
-  private async askHeld (agent: string, term: number, ids: string[], timeoutMs: number): Promise<{ tasks: HeldTask[] }> {
-    const end = Date.now() + timeoutMs
+  private async askHeld (agent: string, term: number, ids: string[], end: number): Promise<{ tasks: HeldTask[] }> {
     for (let wait = 25; ; wait = Math.min(wait * 2, 400)) {
       try {
         return await this.init.rpc.request(agent, HeldCommand, { term, task_ids: ids }, { timeoutMs: Math.max(1, end - Date.now()) })
