@@ -241,32 +241,6 @@ test('a message sent while an offer went unanswered reaches the agent once its r
   })
 })
 
-test('an offer taken while the coordinator\'s lease lapsed (the assignment not written) is asked again with the same number of the same agent: no other agent runs it', { timeout: 60_000 }, async () => {
-  const v = voters([])
-  const a = agents(v)
-  a.drop = 0
-  await placing(a, v.release, ['w1', 'w2'], async (b) => {
-    // The lease lapses while the first run command is out (on a loaded host, between the offer and
-    // its answer), and comes back a moment later. Both agents are alive and equally loaded: a new
-    // attempt could go to either.
-    let first: string | undefined
-    a.took = (peer) => {
-      if (first !== undefined) return
-      first = peer
-      b.office.inOffice = false
-      setTimeout(() => { b.office.inOffice = true; b.tasks.scheduler.officeCheck() }, 300)
-    }
-    await submit(b, 'lapse')
-    await until('the task to be assigned', () => status(b, 'lapse').status === 'assigned')
-    const took = first as 'w1' | 'w2'
-    const other = took === 'w1' ? 'w2' : 'w1'
-    assert.deepEqual([status(b, 'lapse').agent, status(b, 'lapse').attempt], [took, 1], 'assigned to the agent that took attempt 1, with that attempt')
-    assert.deepEqual(a.held(took, 'lapse').runs, [1], `${took} began one run: asked again, it answered "duplicate"`)
-    assert.deepEqual(a.held(took, 'lapse').offers, [1, 1], 'offered attempt 1 twice: the first assignment was not written')
-    assert.deepEqual(a.held(other, 'lapse').offers, [], `${other} was not offered the task`)
-  })
-})
-
 test('an offer whose answer was lost while the coordinator\'s lease lapsed is marked all the same: asked again with the same number once it leads again, in the same term', { timeout: 60_000 }, async () => {
   const v = voters([])
   const a = agents(v)
@@ -305,30 +279,62 @@ test('an agent that may run an unanswered offer\'s attempt and goes offline is w
   })
 })
 
-test('an offer taken while the coordinator\'s lease lapsed, the lease back in a new term of the same node, is asked again with the same number of the same agent: no other agent runs it', { timeout: 60_000 }, async () => {
+/**
+ * Term 68 was FORMER's: it placed `id` on `agent` (attempt 2), and the voter holds that record.
+ * This node, whose offer of attempt 1 went unanswered in term 67, is elected in term 69 and
+ * reads it. `held` answers the takeover's question to an agent first (undefined: the test's
+ * agents answer, holding nothing).
+ */
+async function formerPlacedIt (a: Agents, b: Built, records: TaskRecord[], id: string, agent: string, held: (peer: string) => Promise<unknown>): Promise<void> {
+  records.push(record(id, 68, 10, { status: 'assigned', agent, attempt: 2 }))
+  const request = a.rpc.request.bind(a.rpc) as (...x: unknown[]) => Promise<unknown>
+  a.rpc.request = (async (peer: string, cmd: { name: string }, ...rest: unknown[]) => {
+    const answer = cmd.name === '$agentmesh/task/held' ? await held(peer) : undefined
+    return answer ?? await request(peer, cmd, ...rest)
+  }) as RpcService['request']
+  b.tasks.proofs.follow(67, SELF)
+  b.tasks.proofs.follow(68, FORMER)
+  b.office.term = 69
+  b.office.safeDispatchEvent('coordinator:change', { detail: { leader: SELF, term: 69, self: true } })
+  await until('the term 69 takeover to end', () => b.tasks.scheduler.snapshot(1).term === 69 && !b.tasks.scheduler.snapshot(1).taking_over)
+}
+
+/**
+ * The lease lapses while the first run command is out (on a loaded host, between the offer and
+ * its answer) and comes back 300 ms later, by `back`. Both agents are alive and equally loaded:
+ * a new attempt could go to either. The agent that took attempt 1 is asked again with it.
+ */
+async function lapsedWhileOut (id: string, back: (b: Built) => void, term: number): Promise<void> {
   const v = voters([])
   const a = agents(v)
   a.drop = 0
   await placing(a, v.release, ['w1', 'w2'], async (b) => {
-    // As above, but this node is elected again (a new term) while the first run command is out:
-    // the new term's takeover reads the records and rebuilds the resource table first.
-    let first: string | undefined
+    let first: 'w1' | 'w2' | undefined
     a.took = (peer) => {
       if (first !== undefined) return
-      first = peer
+      first = peer as 'w1' | 'w2'
       b.office.inOffice = false
-      setTimeout(() => { reelect(b) }, 300)
+      setTimeout(() => { back(b) }, 300)
     }
-    await submit(b, 'reelected')
-    await until('the task to be assigned', () => status(b, 'reelected').status === 'assigned')
+    await submit(b, id)
+    await until('the task to be assigned', () => status(b, id).status === 'assigned')
     const took = first as 'w1' | 'w2'
     const other = took === 'w1' ? 'w2' : 'w1'
-    assert.equal(b.tasks.scheduler.snapshot(1).term, 68, 'assigned in the new term')
-    assert.deepEqual([status(b, 'reelected').agent, status(b, 'reelected').attempt], [took, 1], 'assigned to the agent that took attempt 1, with that attempt')
-    assert.deepEqual(a.held(took, 'reelected').offers, [1, 1], 'offered attempt 1 twice: the first assignment was not written')
-    assert.deepEqual(a.held(took, 'reelected').runs, [1], `${took} began one run: asked again, it answered "duplicate"`)
-    assert.deepEqual(a.held(other, 'reelected').offers, [], `${other} was not offered the task`)
+    assert.equal(b.tasks.scheduler.snapshot(1).term, term, `assigned in term ${term}`)
+    assert.deepEqual([status(b, id).agent, status(b, id).attempt], [took, 1], 'assigned to the agent that took attempt 1, with that attempt')
+    assert.deepEqual(a.held(took, id).runs, [1], `${took} began one run: asked again, it answered "duplicate"`)
+    assert.deepEqual(a.held(took, id).offers, [1, 1], 'offered attempt 1 twice: the first assignment was not written')
+    assert.deepEqual(a.held(other, id).offers, [], `${other} was not offered the task`)
   }, { self: SELF })
+}
+
+test('an offer taken while the coordinator\'s lease lapsed (the assignment not written) is asked again with the same number of the same agent: no other agent runs it', { timeout: 60_000 }, async () => {
+  await lapsedWhileOut('lapse', (b) => { b.office.inOffice = true; b.tasks.scheduler.officeCheck() }, 67)
+})
+
+test('an offer taken while the coordinator\'s lease lapsed, the lease back in a new term of the same node, is asked again with the same number of the same agent: no other agent runs it', { timeout: 60_000 }, async () => {
+  // The new term's takeover reads the records and rebuilds the resource table first.
+  await lapsedWhileOut('reelected', reelect, 68)
 })
 
 test('an offer whose answer was lost keeps its units through a new term of the same node: no other task is placed on them, and the agent\'s report claims them', { timeout: 60_000 }, async () => {
@@ -367,22 +373,10 @@ test('an unanswered offer\'s mark, when a coordinator between placed the task el
   await placing(a, v.release, ['w1'], async (b) => {
     await submit(b, 'moved')
     await until('the offer to w1 to be given up', () => status(b, 'moved').reason?.includes('COM001') === true)
-    // Term 68 was FORMER's: it placed the task on w2 (attempt 2), and the voter holds that record.
-    // This node is elected in term 69 and reads it.
-    held.push(record('moved', 68, 10, { status: 'assigned', agent: 'w2', attempt: 2 }))
     a.drop = 0
     // w2 is slow to say what it holds: the scheduler's every-second check runs after the read
-    // merged that record (the task w2's) and before the takeover settles.
-    const request = a.rpc.request.bind(a.rpc)
-    a.rpc.request = (async (peer: string, cmd: { name: string }, ...rest: unknown[]) => {
-      if (cmd.name === '$agentmesh/task/held' && b.office.term === 69) await new Promise(resolve => setTimeout(resolve, 1_500))
-      return await (request as (...x: unknown[]) => Promise<unknown>)(peer, cmd, ...rest)
-    }) as RpcService['request']
-    b.tasks.proofs.follow(67, SELF)
-    b.tasks.proofs.follow(68, FORMER)
-    b.office.term = 69
-    b.office.safeDispatchEvent('coordinator:change', { detail: { leader: SELF, term: 69, self: true } })
-    await until('the term 69 takeover to end', () => b.tasks.scheduler.snapshot(1).term === 69 && !b.tasks.scheduler.snapshot(1).taking_over)
+    // merged the record (the task w2's) and before the takeover settles.
+    await formerPlacedIt(a, b, held, 'moved', 'w2', async () => { await new Promise(resolve => setTimeout(resolve, 1_500)) })
     const stops = a.other.filter(o => o.peer === 'w1' && o.name === '$agentmesh/task/stop').map(o => o.payload as { task_id: string, attempt: number })
     assert.deepEqual(stops.map(s => [s.task_id, s.attempt]), [['moved', 1]], 'w1 told to stop attempt 1')
     // The takeover finds w2 not holding attempt 2 (the test's agents hold nothing) and places the task again: past attempt 2.
@@ -399,18 +393,10 @@ test('an unanswered offer\'s mark, when a coordinator between placed the task on
     await submit(b, 'running-elsewhere')
     await until('the offer to be given up', () => status(b, 'running-elsewhere').reason?.includes('COM001') === true)
     const [marked, other] = ['w1', 'w2']
-    // Term 68 was FORMER's: it placed the task on the other agent, attempt 2, which runs it and says so when asked.
-    held.push(record('running-elsewhere', 68, 10, { status: 'assigned', agent: other, attempt: 2 }))
-    const request = a.rpc.request.bind(a.rpc)
-    a.rpc.request = (async (peer: string, cmd: { name: string }, ...rest: unknown[]) => {
-      if (cmd.name === '$agentmesh/task/held' && peer === other) return { tasks: [{ task_id: 'running-elsewhere', attempt: 2, state: 'running', progress: 0.5 }] }
-      return await (request as (...x: unknown[]) => Promise<unknown>)(peer, cmd, ...rest)
-    }) as RpcService['request']
-    b.tasks.proofs.follow(67, SELF)
-    b.tasks.proofs.follow(68, FORMER)
-    b.office.term = 69
-    b.office.safeDispatchEvent('coordinator:change', { detail: { leader: SELF, term: 69, self: true } })
-    await until('the term 69 takeover to end', () => b.tasks.scheduler.snapshot(1).term === 69 && !b.tasks.scheduler.snapshot(1).taking_over)
+    // The other agent runs attempt 2, and says so when asked.
+    await formerPlacedIt(a, b, held, 'running-elsewhere', other, async (peer) => {
+      return peer === other ? { tasks: [{ task_id: 'running-elsewhere', attempt: 2, state: 'running', progress: 0.5 }] } : undefined
+    })
     const s = status(b, 'running-elsewhere')
     assert.deepEqual([s.status, s.agent, s.attempt], ['running', other, 2], `${other} keeps attempt 2`)
     const stops = a.other.filter(o => o.name === '$agentmesh/task/stop').map(o => [o.peer, (o.payload as { task_id: string }).task_id, (o.payload as { attempt: number }).attempt])
