@@ -235,7 +235,7 @@ export class Takeover {
     const done = (id: string): boolean => init.table.get(id)?.status.status === 'completed'
     const queued = init.table.queue(placing).filter(r => r.spec.dependencies.every(done)).slice(0, RECORDS_PAGE).map(r => r.spec.task_id)
     if (queued.length === 0) return
-    const held = await this.askAbout(new Map(init.agents().map(agent => [agent, queued])), term, Math.min(ORPHANS_ASK_MS, init.requestTimeoutMs))
+    const held = await this.askAbout(new Map(init.agents().map(agent => [agent, queued])), term, Math.min(ORPHANS_ASK_MS, init.requestTimeoutMs), true)
     for (const [agent, tasks] of held) {
       for (const t of tasks.values()) {
         if (!init.current(term)) return
@@ -256,14 +256,20 @@ export class Takeover {
       if (ids === undefined) byAgent.set(agent, [r.spec.task_id])
       else ids.push(r.spec.task_id)
     }
-    return await this.askAbout(byAgent, term, this.init.requestTimeoutMs)
+    return await this.askAbout(byAgent, term, this.init.requestTimeoutMs, false)
   }
 
-  /** What each agent says of the tasks listed for it (agents that did not answer are absent). */
-  private async askAbout (byAgent: ReadonlyMap<string, string[]>, term: number, timeoutMs: number): Promise<Map<string, Map<string, HeldTask>>> {
+  /**
+   * What each agent says of the tasks listed for it (agents that did not answer are absent):
+   * each page within `timeoutMs`, or with `shared`, an agent's pages together. The holders'
+   * question keeps a bound per page: an agent slow on one page of many loses all its tasks at a
+   * takeover, so its bound is not cut by the pages before.
+   */
+  private async askAbout (
+    byAgent: ReadonlyMap<string, string[]>, term: number, timeoutMs: number, shared: boolean
+  ): Promise<Map<string, Map<string, HeldTask>>> {
     const held = new Map<string, Map<string, HeldTask>>()
     await Promise.all([...byAgent].map(async ([agent, ids]) => {
-      // One bound for the agent's pages together.
       const end = Date.now() + timeoutMs
       try {
         const found = new Map<string, HeldTask>()
@@ -271,7 +277,7 @@ export class Takeover {
           const part = ids.slice(i, i + RECORDS_PAGE)
           const { tasks } = agent === this.init.self
             ? { tasks: this.init.executor.held(part) }
-            : await this.askHeld(agent, term, part, end)
+            : await this.askHeld(agent, term, part, shared ? end : Date.now() + timeoutMs)
           for (const t of tasks) found.set(t.task_id, t)
         }
         held.set(agent, found)
