@@ -169,9 +169,9 @@ export class Placement {
   /**
    * This node leads `term`, its takeover done (the voters' records merged, the resource table
    * rebuilt), and is about to place tasks: the marks of offers made in its earlier terms are
-   * checked (`confirm`). Before,
-   * a new term forgot them, and an agent running an unanswered offer's attempt ran beside the
-   * next attempt the new term numbered past it (a helper's review of the lease-lapse fix).
+   * checked (`confirm`). Before, a new term forgot them, and an agent running an unanswered
+   * offer's attempt ran beside the next attempt the new term numbered past it (a helper's
+   * review of the lease-lapse fix).
    */
   carry (term: number): void {
     for (const [id, u] of [...this.unanswered]) if (u.term !== term) this.confirm(id, u, term)
@@ -273,14 +273,14 @@ export class Placement {
     const term = init.office.term
     try {
       let candidates = this.candidates(r.spec, Date.now())
-      // The agent that may hold the last, unanswered offer is asked again first, once, while it
-      // is alive or suspect (a contract net is not held again: it won the last); silent a second
-      // time, it is asked last (a peer that takes requests and never answers them must not hold
-      // the task).
       // A mark of an earlier term that the takeover did not carry (its offer's answer came later):
       // checked now. Kept, the agent is asked again below; gone, the next second places the task.
       const earlier = this.unanswered.get(id)
       if (earlier !== undefined && earlier.term !== term && !this.confirm(id, earlier, term)) return
+      // The agent that may hold the last, unanswered offer is asked again first, once, while it
+      // is alive or suspect (a contract net is not held again: it won the last); silent a second
+      // time, it is asked last (a peer that takes requests and never answers them must not hold
+      // the task).
       const unanswered = this.unanswered.get(id)
       const reask = unanswered !== undefined && unanswered.asked < 2 && this.live(unanswered.agent) && this.granted(unanswered.agent, r.spec)
       if (unanswered !== undefined && !reask) {
