@@ -3,7 +3,8 @@
  * the file to write), read with bench/profile-summary.ts.
  */
 import { Session } from 'node:inspector/promises'
-import { writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { dirname } from 'node:path'
 
 let profiler: Session | undefined
 
@@ -15,6 +16,7 @@ export async function phaseProfile (m: Record<string, unknown>): Promise<void> {
     await profiler.post('Profiler.start')
   } else if (profiler !== undefined) {
     const { profile } = await profiler.post('Profiler.stop')
+    mkdirSync(dirname(String(m.file)), { recursive: true })
     writeFileSync(String(m.file), JSON.stringify(profile))
     profiler.disconnect()
     profiler = undefined

@@ -153,6 +153,17 @@ export const MAX_CONFIRMATIONS_FOR_MIN = 64
 export const ADOPT_SHARE = 2
 
 /**
+ * How many agents, across the mesh on average, probe a member suspected on others' word only
+ * (member-table.ts, `probeRound`): each does when a draw of its own, fixed for that suspicion
+ * (its id, the suspect's, the incarnation), falls under HEARSAY_SHARE / its live neighbours. The
+ * suspicion's end stops moving at `confirmationsForMin` + 1 accusers (3 + 1 by default), so twice
+ * that is enough; with every neighbour probing, a crash of a tenth of N agents was accused by
+ * nearly every survivor, each statement told to all: N³ accusations heard (bench:sim). A node
+ * with this many live neighbours or fewer (a small mesh, an active view) still probes them all.
+ */
+export const HEARSAY_SHARE = 8
+
+/**
  * How often a node tells the mesh its neighbours, for /mesh and the live page. The map is for
  * people watching, so a few seconds of lag is fine and the gossip it costs stays small.
  */

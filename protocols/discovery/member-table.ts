@@ -10,7 +10,8 @@ import { FailureDetector, isLive, type MemberState, type Transition } from './fa
 import type { MemberTimings } from './member-timings.js'
 import { ProbeTiming } from './probe-timing.js'
 import type { SlotDirectory } from './slot-directory.js'
-import { ADOPT_SHARE } from './constants.js'
+import { ADOPT_SHARE, HEARSAY_SHARE } from './constants.js'
+import { fnv1a } from '../core/fnv1a.js'
 export { PROBE_TIMEOUT_MAX_FACTOR } from './probe-timing.js'
 
 export interface Member {
@@ -399,8 +400,9 @@ export class MemberTable {
    * Whom to probe this round, among the live members that are `neighbours` (connected: a probe
    * of another would open a connection, and probing everyone would connect everyone to
    * everyone): the next in shuffled order, and out of turn the one silent longest, if silent for
-   * `silenceMs`, and a neighbour suspected on others' word only (its first-hand confirmation,
-   * or the answer that clears it, comes within a probe, not in its turn). Three probes a round
+   * `silenceMs`, and a neighbour suspected on others' word only if drawn for it (`HEARSAY_SHARE`:
+   * its first-hand confirmation, or the answer that clears it, comes within a probe, not in its
+   * turn). Three probes a round
    * at most, however many neighbours. Without `neighbours` (the simulation's network), every
    * live member is one. Held accusations are counted again first.
    */
@@ -409,7 +411,9 @@ export class MemberTable {
     const live = (p: string): boolean => { const s = this.fd.state(p); return (s === 'alive' || s === 'suspect') && (neighbours === undefined || neighbours.has(p)) }
     const candidates = (neighbours !== undefined ? [...neighbours] : this.fd.view().map(v => v.peer)).filter(live)
     const silence = (p: string): number => now - this.lastHeard(p)
-    const silent = candidates.filter(p => silence(p) >= this.init.silenceMs).sort((a, b) => silence(b) - silence(a))
+    // Silent and still alive here: a suspect is already news, probed out of turn by its share
+    // below (every neighbour probing a crashed one for its silence was the N³ of HEARSAY_SHARE).
+    const silent = candidates.filter(p => silence(p) >= this.init.silenceMs && this.fd.state(p) === 'alive').sort((a, b) => silence(b) - silence(a))
     const out = silent.slice(0, 1)
     let next: string | undefined
     for (let tries = 0; next === undefined && tries < 2; tries++) {
@@ -420,7 +424,11 @@ export class MemberTable {
       }
     }
     if (next !== undefined && !out.includes(next)) out.push(next)
-    const hearsay = candidates.find(p => this.fd.state(p) === 'suspect' && !this.fd.accuses(p) && !this.probes.has(p))
+    // A suspect on others' word: probed by a share of the neighbours, the same ones every round
+    // of this suspicion (a draw made again each round would, in time, have them all probe it).
+    const share = HEARSAY_SHARE / Math.max(1, candidates.length)
+    const drawn = (p: string): boolean => share >= 1 || fnv1a(`${this.init.self.peerId} ${p} ${this.fd.incarnation(p) ?? 0}`) / 2 ** 32 < share
+    const hearsay = candidates.find(p => this.fd.state(p) === 'suspect' && !this.fd.accuses(p) && !this.probes.has(p) && drawn(p))
     if (hearsay !== undefined && !out.includes(hearsay)) out.push(hearsay)
     return out
   }
