@@ -20,7 +20,7 @@
 //                       (GOSSIP_FEEDBACK_LIMIT, 3); 0: no feedback, each told its full count (before issue 46's change)
 //   --all-news          every statement heard in gossip told its full count, even one that told its
 //                       receiver nothing (an accusation past the confirmations' limit): before that change
-//   --snapshot FILE     a V8 heap snapshot after the rest phase (bench/heap-paths.ts --owners splits it)
+//   --snapshot FILE     V8 heap snapshots as the join converged (FILE-N-join) and after the rest phase (FILE-N) (bench/heap-paths.ts --owners splits them)
 //   --json              JSON lines only     --quiet   no progress lines on stderr (one as each phase ends)
 // Run with `node --expose-gc` for the heap per (agent, member) pair measured after a collection.
 import { writeHeapSnapshot } from 'node:v8'
@@ -95,6 +95,8 @@ interface Result {
   maxTable: number
   /** The heap and array buffers after the rest phase over N² (agent, member) pairs; collected first under --expose-gc (heapCollected). */
   heapPerPairB: number
+  /** The same the moment the join wave converged (its news still being told): the run's peak of live memory. */
+  joinHeapPerPairB: number
   heapCollected: boolean
   wallS: number
   /** CPU time of the run (user and system) and the simulated time it covered. */
@@ -145,7 +147,15 @@ function runOne (n: number): Result {
   }, 100)
   // At rest: news told out first (20 s, and until no agent has any left to tell: at 1,000 agents
   // the join wave's statements are still being passed on 20 s after the last agent saw every other), then `restS` measured.
+  const livePerPair = (): number => {
+    (globalThis as { gc?: () => void }).gc?.()
+    // The member columns are typed arrays, whose bytes lie outside the V8 heap: counted too.
+    const { heapUsed, arrayBuffers } = process.memoryUsage()
+    return Math.round((heapUsed + arrayBuffers) / (n * n))
+  }
+  const joinHeapPerPairB = livePerPair()
   progress(n, 'join wave converged', world.now, t0, cpu0)
+  if (snapshot !== '') writeHeapSnapshot(snapshot.replace(/(\.heapsnapshot)?$/, `-${n}-join.heapsnapshot`))
   const joinElectionDials = { ...world.electionDials }
   world.run(world.now + 20_000)
   world.run(world.now + 120_000, () => world.agents.every(a => (a.member?.rumours.pending ?? 0) === 0), 1_000)
@@ -164,10 +174,7 @@ function runOne (n: number): Result {
   const maxTable = world.maxTable()
   // Every agent holds every other: the simulation's memory grows with N², which is what bounds N here.
   const gc = (globalThis as { gc?: () => void }).gc
-  gc?.()
-  // The member columns are typed arrays, whose bytes lie outside the V8 heap: counted too.
-  const { heapUsed, arrayBuffers } = process.memoryUsage()
-  const heapPerPairB = Math.round((heapUsed + arrayBuffers) / (n * n))
+  const heapPerPairB = livePerPair()
   progress(n, `rest measured (${restS} s)`, world.now, t0, cpu0)
   if (snapshot !== '') writeHeapSnapshot(snapshot.replace(/(\.heapsnapshot)?$/, `-${n}.heapsnapshot`))
   // 10% crash at once (silently: no connection closes, probes time out), the coordinator among them.
@@ -225,6 +232,7 @@ function runOne (n: number): Result {
     failoverS: s(failover),
     maxTable,
     heapPerPairB,
+    joinHeapPerPairB,
     heapCollected: gc !== undefined,
     wallS: Math.round(performance.now() - t0) / 1_000,
     cpuS: Math.round((cpu.user + cpu.system) / 1_000) / 1_000,
@@ -262,6 +270,7 @@ if (!jsonOnly) {
     ['10% crash: statements received per survivor until seen, full exchanges', r => r.crashStatements.sync, 0],
     ['  voters among the crashed (a majority of them: no quorum, no fail-over)', r => r.votersCrashed[0], 0],
     ['members held per agent, at most', r => r.maxTable, 0],
+    ['heap and array buffers per (agent, member) pair as the join converged, bytes (collected first under --expose-gc)', r => r.joinHeapPerPairB, 0],
     ['heap and array buffers per (agent, member) pair, bytes (node --expose-gc: collected first)', r => r.heapPerPairB, 0],
     ['wall time of the run (s)', r => r.wallS, 0],
     ['CPU time of the run (s)', r => r.cpuS, 0],
