@@ -11,6 +11,13 @@
  */
 import type { Libp2p, PeerInfo } from '@libp2p/interface'
 
+/** Peers with a connection open: getPeers' count, from the connections' own peer ids (getPeers parses each back from a string). */
+function peerCount (libp2p: Libp2p): number {
+  const peers = new Set<string>()
+  for (const c of libp2p.getConnections()) peers.add(c.remotePeer.toString())
+  return peers.size
+}
+
 /** Dials under way at once. */
 export const DIALS_AT_ONCE = 2
 /** Peers told of while DIALS_AT_ONCE are under way, kept to dial next (the oldest dropped past it). */
@@ -82,10 +89,15 @@ export class PeerDialer {
   }
 
   private wanted (info: PeerInfo): boolean {
+    // The target first: with views it is 0 (view-links.ts dials), and every identify and peer-store
+    // update is a discovery event; counting the peers each time made libp2p decode every
+    // connected peer's id from its string (getPeers), 2% of a seed's CPU through a join at 100.
+    const max = this.maxPeers()
+    if (max <= 0) return false
     const id = info.id.toString()
     if (!this.running || id === this.libp2p.peerId.toString() || this.pending.has(id) || this.skip?.(id) === true) return false
     if (this.libp2p.getConnections(info.id).length > 0) return false
-    return this.libp2p.getPeers().length + this.pending.size < this.maxPeers()
+    return peerCount(this.libp2p) + this.pending.size < max
   }
 
   /** A dial ended: the newest peer told of that is still wanted goes next. */
