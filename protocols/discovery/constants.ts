@@ -157,9 +157,11 @@ export const ADOPT_SHARE = 2
  * (member-table.ts, `probeRound`): each does when a draw of its own, fixed for that suspicion
  * (its id, the suspect's, the incarnation), falls under HEARSAY_SHARE / its live neighbours. The
  * suspicion's end stops moving at `confirmationsForMin` + 1 accusers (3 + 1 by default), so twice
- * that is enough; with every neighbour probing, a crash of a tenth of N agents was accused by
- * nearly every survivor, each statement told to all: N³ accusations heard (bench:sim). A node
- * with this many live neighbours or fewer (a small mesh, an active view) still probes them all.
+ * that is enough; with every neighbour probing (and every neighbour probing a suspect for its
+ * silence), a hang of a tenth of 1,000 agents drew 2,629 first-hand accusations, each changing its
+ * accuser's statement, told to all (bench:sim). A node with this many live neighbours or fewer (a
+ * small mesh, an active view) probes every suspect; any node probes one whose suspicion is still
+ * weak past `suspicionMinMs`.
  */
 export const HEARSAY_SHARE = 8
 

@@ -149,6 +149,12 @@ export class FailureDetector {
 
   since (peer: string): number | undefined { const at = this.at(peer); return at === undefined ? undefined : this.sinces[at] }
 
+  /** While `peer` is suspect: when this node's suspicion of it began, and how many accusers it counts (first-hand and reported). */
+  suspicion (peer: string): { startedAt: number, accusers: number } | undefined {
+    const s = this.state(peer) === 'suspect' ? this.suspicions.get(peer) : undefined
+    return s === undefined ? undefined : { startedAt: s.startedAt, accusers: s.confirmations.size }
+  }
+
   /** When the suspicion of `peer` runs out, while it is suspect. */
   suspicionDeadline (peer: string): number | undefined { return this.state(peer) === 'suspect' ? this.suspicions.get(peer)?.deadline : undefined }
 

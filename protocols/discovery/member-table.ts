@@ -12,6 +12,16 @@ import { ProbeTiming } from './probe-timing.js'
 import type { SlotDirectory } from './slot-directory.js'
 import { ADOPT_SHARE, HEARSAY_SHARE } from './constants.js'
 import { fnv1a } from '../core/fnv1a.js'
+
+/**
+ * murmur3's 32-bit finaliser: FNV-1a alone mixes its last characters weakly, so one agent's draws
+ * for incarnations i and i + 1 were close (34% of those drawn at i drawn again at i + 1).
+ */
+function mix32 (h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b)
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35)
+  return (h ^ (h >>> 16)) >>> 0
+}
 export { PROBE_TIMEOUT_MAX_FACTOR } from './probe-timing.js'
 
 export interface Member {
@@ -53,7 +63,7 @@ export interface Heartbeat extends SelfInfo {
  * (and seq): the same incarnation, leave, card, addresses and topics. Only such a statement may
  * be passed on as old news when its accusations told the receiver nothing (members.ts): an
  * incarnation is judged against the statement before, not against the failure detector, which
- * also learns one from probes (a refutation's neighbours probe the suspect and hear its new
+ * also learns one from probes (a refutation's neighbours that probe the suspect hear its new
  * incarnation before its statement; its statement is news to the mesh all the same).
  */
 export function sameButAccusations (before: Heartbeat & Routes, after: Heartbeat & Routes): boolean {
@@ -402,7 +412,7 @@ export class MemberTable {
    * everyone): the next in shuffled order, and out of turn the one silent longest, if silent for
    * `silenceMs`, and a neighbour suspected on others' word only if drawn for it (`HEARSAY_SHARE`:
    * its first-hand confirmation, or the answer that clears it, comes within a probe, not in its
-   * turn). Three probes a round
+   * turn), or any suspect whose suspicion is still weakly held past `suspicionMinMs`. Three probes a round
    * at most, however many neighbours. Without `neighbours` (the simulation's network), every
    * live member is one. Held accusations are counted again first.
    */
@@ -426,9 +436,18 @@ export class MemberTable {
     if (next !== undefined && !out.includes(next)) out.push(next)
     // A suspect on others' word: probed by a share of the neighbours, the same ones every round
     // of this suspicion (a draw made again each round would, in time, have them all probe it).
+    // A suspicion still weakly held once the earliest verdict could have come (fewer accusers than
+    // shorten it to its minimum, `suspicionMinMs` after it began here) is probed by every
+    // neighbour, its accusers too: the drawn ones may be few (a neighbour of neighbours with many
+    // neighbours each), and a live suspect that cannot refute (its word does not reach the
+    // accusers) is then held alive by each probe's answer, as before the share.
     const share = HEARSAY_SHARE / Math.max(1, candidates.length)
-    const drawn = (p: string): boolean => share >= 1 || fnv1a(`${this.init.self.peerId} ${p} ${this.fd.incarnation(p) ?? 0}`) / 2 ** 32 < share
-    const hearsay = candidates.find(p => this.fd.state(p) === 'suspect' && !this.fd.accuses(p) && !this.probes.has(p) && drawn(p))
+    const drawn = (p: string): boolean => share >= 1 || mix32(fnv1a(`${this.init.self.peerId} ${p} ${this.fd.incarnation(p) ?? 0}`)) / 2 ** 32 < share
+    const weak = (p: string): boolean => {
+      const s = this.fd.suspicion(p)
+      return s !== undefined && s.accusers <= this.init.confirmationsForMin && now - s.startedAt >= this.init.suspicionMinMs
+    }
+    const hearsay = candidates.find(p => this.fd.state(p) === 'suspect' && !this.probes.has(p) && ((!this.fd.accuses(p) && drawn(p)) || weak(p)))
     if (hearsay !== undefined && !out.includes(hearsay)) out.push(hearsay)
     return out
   }

@@ -207,31 +207,43 @@ test('member table: a neighbour suspected on hearsay is probed out of turn; an a
   assert.deepEqual(t.statementDue()?.suspects.map(s => s.peerId).sort(), ['c', 'x'], 'x\'s loss no longer rests on c alone')
 })
 
-test('member table: among many neighbours, a member suspected on hearsay is probed by a share of them, the same ones every round, and not for its silence', { timeout: 3 * 60_000 }, () => {
+test('member table: among many neighbours, a member suspected on hearsay is probed by a share of them, the same ones every round, and not for its silence; a suspicion still weak past its minimum, by all', { timeout: 3 * 60_000 }, () => {
   // 200 agents, each with the same 100 neighbours and x; m0 accuses x. Before HEARSAY_SHARE every
   // one of them probed x at once (x also the one silent longest): 200 accusers of one crash.
   const members = Array.from({ length: 100 }, (_, i) => `m${i}`)
   const neighbours = new Set([...members, 'x'])
+  const slow = { suspicionMinMs: 1_000, suspicionMaxMs: 3_000, confirmationsForMin: 3 }
   const probing = new Set<string>()
   let firstRound = 0
+  let weakRound = 0
   for (let i = 0; i < 200; i++) {
-    const t = new MemberTable({ ...timings, ...fd, self: { ...self, peerId: `n${i}` }, incarnation: 1, random: seededRandom(i + 1) })
+    const t = new MemberTable({ ...timings, ...slow, self: { ...self, peerId: `n${i}` }, incarnation: 1, random: seededRandom(i + 1) })
     t.heartbeat(beat('x', 1), 0)
     for (const m of members) t.heartbeat(beat(m, 1), 5)
-    t.heartbeat(beat('m0', 2, [{ peerId: 'x', incarnation: 1 }]), 10)
+    t.heartbeat(beat('m0', 2, [{ peerId: 'x', incarnation: 1 }]), 200)
     assert.equal(t.members().find(m => m.peerId === 'x')?.state, 'suspect')
-    // Past silenceMs for all, x silent longest; five rounds, all before the suspicion's end.
+    // Past silenceMs (300) for all, x silent longest; five rounds, all before suspicionMinMs.
     for (let round = 0; round < 5; round++) {
       if (t.probeRound(306 + round * 20, neighbours).includes('x')) {
         if (round === 0) firstRound++
         probing.add(`n${i}`)
       }
     }
+    // suspicionMinMs after it began, x still has one accuser: every neighbour probes it now.
+    if (t.probeRound(1_250, neighbours).includes('x')) weakRound++
+    if (i === 0) {
+      // An accuser too: its own probe failed, x's suspicion still weak, it asks x again.
+      t.probeStarted('x', 1_260)
+      t.probeFailed('x', 1_320)
+      assert.deepEqual(t.statementDue()?.suspects.map(s => s.peerId), ['x'])
+      assert.ok(t.probeRound(1_400, neighbours).includes('x'), 'the accuser probes x again while its suspicion is weak')
+    }
   }
   // About 8 of 101 drawn (HEARSAY_SHARE), plus x's turn in each agent's shuffled order (5 rounds of
   // 101: about 10 more). The orders are seeded by the agent's index, so the counts are fixed.
   assert.ok(firstRound >= 3 && firstRound <= 40, `probed x in the first round: ${firstRound} of 200`)
   assert.ok(probing.size <= 50, `probed x in five rounds: ${probing.size} of 200 (a draw made again each round would be most of them)`)
+  assert.equal(weakRound, 200, 'a suspicion weakly held past its minimum is probed by every neighbour')
 })
 
 test('member table: a probe that fails after others\' word made the member offline is still this node\'s accusation', { timeout: 3 * 60_000 }, () => {
