@@ -4,7 +4,8 @@
  * when scraped, so a node nobody scrapes pays nothing for its metrics. Each node has its own
  * registry: several nodes may share a process.
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { Counter, Gauge, Registry } from 'prom-client'
+import { SeriesHistogram } from './series-histogram.js'
 import { MessageLog } from './message-log.js'
 import type { MessageMetrics } from '../protocols/envelope/metrics.js'
 
@@ -88,7 +89,7 @@ export class Stats implements MessageMetrics {
   readonly registry = new Registry()
   /** Recent messages for the debug endpoint (/messages, /events). */
   readonly messages = new MessageLog()
-  private readonly latency: Histogram<'operation' | 'type'>
+  private readonly latency: SeriesHistogram<'operation' | 'type'>
   private connections: () => number = () => 0
 
   constructor () {
@@ -114,13 +115,12 @@ export class Stats implements MessageMetrics {
       registers: [this.registry],
       collect () { this.set(connections()) }
     })
-    this.latency = new Histogram({
+    this.latency = new SeriesHistogram({
       name: 'message_latency_seconds',
       help: 'Latency by operation: request (caller, send to answer), handle (handler run time), deliver (publish to receipt, sender clock)',
       labelNames: ['operation', 'type'],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers: [this.registry]
-    })
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+    }).register(this.registry)
   }
 
   inc (name: CounterName, labels: Labels = {}, by = 1): void {
@@ -159,8 +159,8 @@ export class Stats implements MessageMetrics {
   /** A histogram in seconds with the given labels; returns its observe function. */
   histogram<L extends string> (name: string, help: string, labelNames: L[]): (labels: Record<L, string>, seconds: number) => void {
     const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
-    const h = new Histogram({ name, help, labelNames, buckets, registers: [this.registry] })
-    return (labels, seconds) => { if (seconds >= 0) h.observe(labels as any, seconds) }
+    const h = new SeriesHistogram({ name, help, labelNames, buckets }).register(this.registry)
+    return (labels, seconds) => { if (seconds >= 0) h.observe(labels, seconds) }
   }
 
   /** Where active_connections comes from (the node sets it once libp2p exists). */
