@@ -60,7 +60,7 @@ const sha = (text: string): string => createHash('sha256').update(text).digest('
  */
 const PINS: Array<{ adaptation: string, package: string, measured: string, code: () => string, hash: string }> = [
   {
-    adaptation: 'noise-lengths.ts: a RangeError from the length decoder means "wait for more bytes"',
+    adaptation: 'noise-lengths.ts: a RangeError from the length decoder, or a length up to maxDataLength the buffer cannot hold, means "wait for more bytes"',
     package: '@libp2p/utils',
     measured: '7.4.1',
     code: () => LengthPrefixedDecoder.prototype.decode.toString(),
