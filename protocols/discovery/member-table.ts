@@ -12,6 +12,7 @@ import { ProbeTiming } from './probe-timing.js'
 import type { SlotDirectory } from './slot-directory.js'
 import { ADOPT_SHARE, HEARSAY_SHARE } from './constants.js'
 import { fnv1a } from '../core/fnv1a.js'
+export { PROBE_TIMEOUT_MAX_FACTOR } from './probe-timing.js'
 
 /**
  * murmur3's 32-bit finaliser: FNV-1a alone mixes its last characters weakly, so one agent's draws
@@ -22,7 +23,6 @@ function mix32 (h: number): number {
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35)
   return (h ^ (h >>> 16)) >>> 0
 }
-export { PROBE_TIMEOUT_MAX_FACTOR } from './probe-timing.js'
 
 export interface Member {
   peerId: string
