@@ -58,7 +58,8 @@ export function quickLengths (decoder: unknown): void {
   const fields = decoder as unknown as { lengthDecoder?: LengthDecoder }
   const inner = fields.lengthDecoder
   if (typeof inner !== 'function' || inner.quick === true) return
-  // Own fields of each instance in its code (pinned by the test), as `lengthDecoder` is.
+  // An own field its constructor sets (default 4 MiB; Noise's connections keep the default). Not
+  // among the pinned code: were it gone or unusable, the throwing version below applies, slower only.
   const wait = (decoder as unknown as { maxDataLength?: unknown }).maxDataLength
   const quick: LengthDecoder = typeof wait === 'number' && wait > 0 && Number.isSafeInteger(wait)
     ? (data) => data.byteLength === 0 ? wait : inner(data)
