@@ -3,7 +3,9 @@
  * endpoint's. Nodes in one process (so the scheduler of a shared 2-core machine matters less),
  * the two variants interleaved: 64 concurrent requests between two nodes (req/s), and a 4-node
  * broadcast flat out (CPU µs per delivery, all nodes' CPU), each with the debug endpoint off and on;
- * and sequential requests named by a string (as reliable ones are): CPU µs per request, both ends.
+ * and sequential requests named by a string (as reliable ones are): CPU µs per request, both ends;
+ * and a 5-node broadcast paced at 1,000/s (issue 46's paced scenario, one process): CPU µs per
+ * delivery beyond the nodes' idle CPU (measured first, as long), and envelopes per batch.
  */
 import { parseArgs } from 'node:util'
 import { createAgentNode, type AgentNode, type CreateAgentNodeOptions } from '../surfaces/index.js'
@@ -58,6 +60,36 @@ async function broadcastCpu (debug: boolean): Promise<number> {
   return Math.round((cpu.user + cpu.system) / Math.max(1, got))
 }
 
+/** One publisher at 1,000/s to four for `ms`, the nodes' idle CPU over as long subtracted: CPU per delivery, and envelopes per batch. */
+async function pacedCpu (debug: boolean): Promise<{ cpu: number, perBatch: number }> {
+  const all = await nodes(5, debug)
+  let got = 0
+  const subs = all.slice(1).map(n => n.subscribe('t'))
+  for (const s of subs) void (async () => { for await (const _m of s) got++ })()
+  await sleep(2500)
+  const idle0 = process.cpuUsage()
+  await sleep(ms)
+  const idle = process.cpuUsage(idle0)
+  const batches0 = all[0].stats.get('broadcast_batches_total', { direction: 'out' })
+  const cpu0 = process.cpuUsage()
+  const t0 = performance.now()
+  let seq = 0
+  while (performance.now() - t0 < ms) {
+    const due = Math.floor(performance.now() - t0) // 1,000/s: one a millisecond
+    while (seq < due) await all[0].publish('t', { seq: seq++, pad: 'x'.repeat(1000) })
+    await sleep(2)
+  }
+  await all[0].flush()
+  const end = Date.now() + 10_000
+  // eslint-disable-next-line no-unmodified-loop-condition -- `got` grows in the subscribers' loops
+  while (got < seq * 4 && Date.now() < end) await sleep(20)
+  const cpu = process.cpuUsage(cpu0)
+  const batches = all[0].stats.get('broadcast_batches_total', { direction: 'out' }) - batches0
+  for (const n of all) await n.stop()
+  const us = (c: NodeJS.CpuUsage): number => c.user + c.system
+  return { cpu: Math.round((us(cpu) - us(idle)) / Math.max(1, got)), perBatch: Math.round(10 * seq / Math.max(1, batches)) / 10 }
+}
+
 /** One request at a time for `ms`: the CPU of both nodes (this process) per request. */
 async function sequentialCpu (debug: boolean): Promise<number> {
   const [a, b] = await nodes(2, debug)
@@ -76,7 +108,16 @@ async function sequentialCpu (debug: boolean): Promise<number> {
 const rows: Array<Record<string, string | number>> = []
 for (let r = 0; r < runs; r++) {
   for (const debug of [false, true]) {
-    rows.push({ run: r + 1, debug: debug ? 'on' : 'off', 'rpc 64 concurrent req/s': await rpc64(debug), 'broadcast CPU µs/delivery': await broadcastCpu(debug), 'sequential request CPU µs': await sequentialCpu(debug) })
+    const paced = await pacedCpu(debug)
+    rows.push({
+      run: r + 1,
+      debug: debug ? 'on' : 'off',
+      'rpc 64 concurrent req/s': await rpc64(debug),
+      'broadcast CPU µs/delivery': await broadcastCpu(debug),
+      'sequential request CPU µs': await sequentialCpu(debug),
+      'paced 1,000/s CPU µs/delivery beyond idle': paced.cpu,
+      'paced envelopes/batch': paced.perBatch
+    })
   }
 }
 console.table(rows)

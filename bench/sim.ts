@@ -82,6 +82,10 @@ interface Result {
   toldOutS: number
   /** Statements each survivor received in gossip and in full exchanges from the crash until it was seen. */
   crashStatements: { gossip: number, sync: number }
+  /** Statements the survivors issued from the crash until all saw the crashed offline. */
+  crashIssued: number
+  /** First-hand accusations of the crashed in the survivors' statements then: (accuser, crashed) pairs. */
+  crashAccusations: number
   /** Gossip's feedback limit (0: none). */
   feedback: number
   crashed: number
@@ -191,6 +195,8 @@ function runOne (n: number): Result {
   const quorumLost = voters.length - votersCrashed < Math.floor(voters.length / 2) + 1
   for (const v of victims) world.crash(world.agents[v])
   world.resetCounts()
+  const issued = (): number => world.agents.reduce((sum, a) => sum + (a.up ? (a.member?.issued ?? 0) : 0), 0)
+  const issuedBefore = issued()
   let lost: number | null = null
   let failover: number | null = null
   world.run(world.now + LIMIT_MS, () => {
@@ -205,6 +211,12 @@ function runOne (n: number): Result {
   progress(n, 'crash and fail-over seen', world.now, t0, cpu0)
   const survivors = n - victims.size
   const crashStatements = { gossip: world.statements.gossip / survivors, sync: world.statements.sync / survivors }
+  // What the crash made the survivors say: statements issued, and the (accuser, crashed) pairs
+  // their statements name first-hand once all see the crashed offline (member-table.ts HEARSAY_SHARE).
+  const crashIssued = issued() - issuedBefore
+  const accusing = (a: (typeof world.agents)[number]): number =>
+    a.up ? (a.member?.table.announcement().suspects.filter(x => victims.has(Number(x.peerId.slice(1)))).length ?? 0) : 0
+  const crashAccusations = world.agents.reduce((sum, a) => sum + accusing(a), 0)
   const cpu = process.cpuUsage(cpu0)
   const s = (ms: number | null): number | null => ms === null ? null : Math.round(ms) / 1_000
   return {
@@ -223,6 +235,8 @@ function runOne (n: number): Result {
     joinStatements,
     toldOutS,
     crashStatements,
+    crashIssued,
+    crashAccusations,
     feedback: feedbackLimit,
     crashed: victims.size,
     coordinatorCrashed: leader !== undefined,
@@ -266,6 +280,8 @@ if (!jsonOnly) {
     ['coordinators in office at once, at most', r => r.officeMax, 0],
     ['10% crash: all see them offline (s)', r => r.lostOfflineS, 1],
     ['coordinator fail-over, followed by all (s)', r => r.failoverS, 1],
+    ['10% crash: first-hand accusations of the crashed, once seen ((accuser, crashed) pairs)', r => r.crashAccusations, 0],
+    ['10% crash: statements the survivors issued until seen', r => r.crashIssued, 0],
     ['10% crash: statements received per survivor until seen, gossip', r => r.crashStatements.gossip, 0],
     ['10% crash: statements received per survivor until seen, full exchanges', r => r.crashStatements.sync, 0],
     ['  voters among the crashed (a majority of them: no quorum, no fail-over)', r => r.votersCrashed[0], 0],

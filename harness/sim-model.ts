@@ -72,6 +72,8 @@ export class MemberAgent {
   /** The digest's sums kept by slot (member-digest-sums.ts), as MemberView keeps them. */
   private readonly digest = new DigestSums()
   seq = 0
+  /** Statements this agent issued (bench:sim counts those of a crash). */
+  issued = 0
   /** Probes sent: nonce -> peer (what RpcService does to match an answer to its request). */
   readonly nonces = new Map<number, string>()
   /** Gossip messages sent, by id, until answered: what was told (the answer's mask refers to it). */
@@ -104,6 +106,7 @@ export class MemberAgent {
     const hb = this.table.statementDue()
     if (hb === undefined) return
     this.seq = Math.max(now, this.seq + 1)
+    this.issued++
     const st: Statement = { ...hb, seq: this.seq, fp: fingerprint(this.init.id, this.seq) }
     const size = this.init.sizeOf?.(st) ?? 1
     if (this.init.sizeOf !== undefined) st.size = size
