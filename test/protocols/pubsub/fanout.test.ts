@@ -153,7 +153,14 @@ test('a subscriber that does not speak the fan-out protocol gets gossip, and so 
 
 test('bad input on a fan-out stream: forged source, wrong topic, other mesh and a flood are refused and counted; a broken frame closes that stream only', { timeout: 3 * 60_000 }, async () => {
   // The attacker writes its own frames: it has no fan-out of its own that would open streams beside them.
-  const nodes = await startMesh(3, i => i === 0 ? { pubsub: { publishPerSec: 20, floodSeconds: 0 } } : i === 1 ? { pubsub: { directFanout: 0 } } : {})
+  // Nor does it publish anything of its own (metric reports, a coordinator's announcements, mesh
+  // announcements): once the flood has emptied its bucket, one of those relayed to the victim by
+  // the honest node would be refused and counted beside the 100. CI once saw 20 delivered and 81
+  // refused. Six copies at a time on two cores, an attacker left as it was published 2-3 batches
+  // of its own by gossip within this test in each of 18 runs (none on an idle machine). The count
+  // is of EVENTs only besides, and a failure says what else was counted.
+  const quiet = { pubsub: { directFanout: 0 }, coordination: { eligible: false }, monitoring: { metricsIntervalMs: 0 }, meshAnnounceIntervalMs: 0 }
+  const nodes = await startMesh(3, i => i === 0 ? { pubsub: { publishPerSec: 20, floodSeconds: 0 } } : i === 1 ? quiet : {})
   const [victim, attacker, honest] = nodes
   try {
     const got: unknown[] = []
@@ -179,11 +186,15 @@ test('bad input on a fan-out stream: forged source, wrong topic, other mesh and 
     // bucket, more what it refilled while the 100 were read (the machine's load decides): what is
     // refused is counted, not delivered.
     const delivered = (): number => got.filter(x => typeof x === 'number').length
-    const refused = (): number => victim.stats.get('messages_total', { direction: 'in', status: 'rate_limited' })
+    // EVENT: a request of the attacker's (its membership's, say) refused by the rpc limits is counted under its own type.
+    const refused = (): number => victim.stats.get('messages_total', { direction: 'in', type: 'EVENT', status: 'rate_limited' })
     await waitFor(() => delivered() + refused() === 100, 'each of the 100 delivered or counted as refused').catch((err: Error) => {
-      throw new Error(`${err.message}: ${delivered()} delivered, ${refused()} refused, stream ${s.status}, connections ${victim.libp2p.getConnections(peerIdFromString(attacker.peerId)).length}`)
+      const own = attacker.stats.get('broadcast_batches_total', { direction: 'out', via: 'gossip' })
+      const all = victim.stats.get('messages_total', { direction: 'in', status: 'rate_limited' })
+      throw new Error(`${err.message}: ${delivered()} delivered, ${refused()} refused (${all} of every type), stream ${s.status}, connections ${victim.libp2p.getConnections(peerIdFromString(attacker.peerId)).length}, batches the attacker published by gossip ${own}`)
     })
     assert.ok(delivered() > 0 && refused() > 0, `some delivered (${delivered()}), the rest refused (${refused()})`)
+    assert.equal(attacker.stats.get('broadcast_batches_total', { direction: 'out', via: 'gossip' }), 0, 'the attacker published nothing of its own by gossip: the count above is the flood\'s alone')
     const elsewhere = await open('another-mesh')
     elsewhere.send(batch(attacker.peerId, 'news', 'from another mesh'))
     await waitFor(() => rejected('fanout_no_hello') === 1, 'a batch under another mesh\'s hello to be refused')
