@@ -58,6 +58,8 @@ export interface WorldInit {
   feedbackLimit?: number
   /** Statements that told their receiver nothing told at their full count all the same (before issue 46's second change). */
   allNews?: boolean
+  /** A join's statement told at its full count (before issue 46's third change: feedback stops it too). */
+  joinsInFull?: boolean
 }
 
 export type Kind = 'gossip' | 'sync' | 'probe' | 'election' | 'announce'
@@ -218,6 +220,7 @@ export class World {
       retransmitMult: RETRANSMIT_MULT,
       ...(this.init.feedbackLimit !== undefined ? { feedbackLimit: this.init.feedbackLimit } : {}),
       ...(this.init.allNews === true ? { allNews: true } : {}),
+      ...(this.init.joinsInFull === true ? { joinsInFull: true } : {}),
       send: (to, msg) => { this.memberSend(a.i, to, msg) },
       nonce: () => ++this.nonce,
       gossipMax: { statements: GOSSIP_MAX_STATEMENTS, bytes: GOSSIP_MAX_BYTES },

@@ -20,6 +20,8 @@
 //                       (GOSSIP_FEEDBACK_LIMIT, 3); 0: no feedback, each told its full count (before issue 46's change)
 //   --all-news          every statement heard in gossip told its full count, even one that told its
 //                       receiver nothing (an accusation past the confirmations' limit): before that change
+//   --joins-in-full     a join's statement (a member new to its receiver) told its full count, as
+//                       before feedback stopped it too (member-table.ts telling)
 //   --snapshot FILE     V8 heap snapshots as the join converged (FILE-N-join) and after the rest phase (FILE-N) (bench/heap-paths.ts --owners splits them)
 //   --json              JSON lines only     --quiet   no progress lines on stderr (one as each phase ends)
 // Run with `node --expose-gc` for the heap per (agent, member) pair measured after a collection.
@@ -44,6 +46,7 @@ const handOffAfterMs = Number(arg('hand-off-ms', '10000'))
 const joinMaxDelayMs = Number(arg('join-max-delay', String(DEFAULT_BOOTSTRAP_MAX_DELAY_MS)))
 const feedbackLimit = Number(arg('feedback', String(GOSSIP_FEEDBACK_LIMIT)))
 const allNews = args.includes('--all-news')
+const joinsInFull = args.includes('--joins-in-full')
 const snapshot = arg('snapshot', '')
 /**
  * Seeds in proportion to N: each takes `maxInbound` newcomers before its gater refuses, and hands
@@ -134,6 +137,7 @@ function runOne (n: number): Result {
     gossipFanout: DEFAULT_GOSSIP_FANOUT,
     ...(feedbackLimit > 0 ? { feedbackLimit } : {}),
     ...(allNews ? { allNews } : {}),
+    ...(joinsInFull ? { joinsInFull } : {}),
     seeds: seedsFor(n)
   })
   // The join wave: the seeds first, every other agent within 5 s, each through the seeds.
@@ -293,7 +297,7 @@ if (!jsonOnly) {
     ['CPU per simulated second (s)', r => r.simS > 0 ? r.cpuS / r.simS : null, 2]
   ]
   const head = ['', ...results.flatMap((r, i) => i === 0 ? [`N=${r.n}`] : [`N=${r.n}`, '×'])]
-  console.log(`\nSimulation, ${wan ? 'wan' : 'lan'} preset, latency ${latency[0]}-${latency[1]} ms, seed ${seed}, gossip feedback ${feedbackLimit > 0 ? feedbackLimit : 'none'}${allNews ? ', every statement told in full (--all-news)' : ''}\n`)
+  console.log(`\nSimulation, ${wan ? 'wan' : 'lan'} preset, latency ${latency[0]}-${latency[1]} ms, seed ${seed}, gossip feedback ${feedbackLimit > 0 ? feedbackLimit : 'none'}${allNews ? ', every statement told in full (--all-news)' : ''}${joinsInFull ? ', joins told in full (--joins-in-full)' : ''}\n`)
   console.log(`| ${head.join(' | ')} |`)
   console.log(`|${head.map(() => '---').join('|')}|`)
   for (const [name, get, d] of rows) {

@@ -4,7 +4,7 @@
 // over the REAL pure cores, protocols/discovery/member-table.ts (with the failure detector) and
 // protocols/discovery/rumours.ts. What a node's shell adds with I/O (RPC, timers, signatures) is left to
 // the caller: it says when each round runs, to whom, and carries the messages.
-import { MemberTable, sameButAccusations, type Heartbeat, type MemberChange, type ProbeAnswer } from '../protocols/discovery/member-table.js'
+import { MemberTable, telling, type Heartbeat, type MemberChange, type ProbeAnswer } from '../protocols/discovery/member-table.js'
 import type { MemberTimings } from '../protocols/discovery/member-timings.js'
 import { Rumours } from '../protocols/discovery/rumours.js'
 import type { NeighbourBudgets } from '../protocols/discovery/member-budgets.js'
@@ -43,6 +43,8 @@ export interface MemberAgentInit {
    * receiver nothing (a confirmation past the limit) was passed on as old news (members.ts).
    */
   allNews?: boolean
+  /** A join's statement (member-table.ts `telling`) told at its full count, as before feedback stopped it too. */
+  joinsInFull?: boolean
   /** Sends one message (the caller adds latency, loss, partitions, and counts). */
   send: (to: string, msg: MemberMessage) => void
   /** A fresh probe nonce (RpcService's request ids). */
@@ -162,10 +164,11 @@ export class MemberAgent {
       const st = statements[i]
       if (st.peerId === this.init.id || (this.rumours.seq(st.peerId) ?? -1) >= st.seq) { if (i < 32) known |= 1 << i; continue }
       if (checks !== undefined && checks.take(from, 1, now) > 0) break
-      // A statement whose only news is accusations that told the agent nothing is passed on as old news (MemberView.receive).
+      // Only news is told its full count (MemberView.receive), unless the run asks for the rules before.
       const previous = this.rumours.get(st.peerId)
       const told = this.table.heartbeat(st, now, st.peerId)
-      const old = full || (!told && previous !== undefined && this.init.allNews !== true && sameButAccusations(previous, st))
+      const why = telling(full, previous !== undefined, told, () => previous, st)
+      const old = why === 'exchange' || (why === 'join' && this.init.joinsInFull !== true) || (why === 'accusations' && this.init.allNews !== true)
       this.rumours.offer(st.peerId, st.seq, st, st.size ?? 1, from, old)
       const slot = this.table.slotOf(st.peerId)
       if (slot !== undefined) this.digest.hold(slot, st.peerId, st.fp ?? fingerprint(st.peerId, st.seq))

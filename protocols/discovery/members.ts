@@ -23,7 +23,7 @@
  */
 import { TypedEventEmitter } from 'main-event'
 import type { RpcService } from '../rpc/index.js'
-import { MemberTable, sameButAccusations, type Member, type MemberChange } from './member-table.js'
+import { MemberTable, telling, type Member, type MemberChange } from './member-table.js'
 import type { MemberTimings } from './member-timings.js'
 import type { MemberBrief, MemberSource } from './member-source.js'
 import type { MemberState } from './failure-detector.js'
@@ -313,10 +313,9 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
       this.tombstones.clear(body.peerId)
       const previous = this.rumours.get(body.peerId)
       const told = this.table.heartbeat(body, now, body.peerId)
-      // A statement whose only news is accusations that told this node nothing (a confirmation
-      // of a suspicion past its limit, say) is passed on as a full exchange's statements are.
-      const before = told || previous === undefined ? undefined : parseStatement(previous.body)
-      const old = full || (before !== undefined && sameButAccusations(before, body))
+      // Only news (member-table.ts `telling`) is told its full count: a join, a full exchange's
+      // statements and accusations that told this node nothing stop once neighbours had them.
+      const old = telling(full, previous !== undefined, told, () => previous === undefined ? undefined : parseStatement(previous.body), body) !== 'news'
       const offered = this.rumours.offer(body.peerId, body.seq, s, statementSize(s), from, old)
       if (offered) {
         taken++

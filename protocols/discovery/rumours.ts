@@ -10,19 +10,21 @@
  * The held statements are also what a full exchange (`member-sync`) sends: a newcomer learns the
  * mesh from one neighbour, and two agents that missed some news catch up.
  *
- * With `feedbackLimit`, old news (`old`: a statement learnt from a full exchange, or one whose
- * only news was accusations that told this node nothing, members.ts) also leaves the queue
+ * With `feedbackLimit`, old news (`old`: a statement learnt from a full exchange, a member's
+ * first statement here (its join), or one whose only news was accusations that told this node
+ * nothing: member-table.ts `telling`) also leaves the queue
  * once that many neighbours answered a gossip message that they held it already (Demers et al.
  * 1987, "rumor mongering" with feedback and counter): news that is old to the mesh stops being
  * told long before the count of transmissions runs out. Without it, a join wave cost N^2 log N
  * statement receipts (every newcomer told every statement of its seed's full exchange 16 times
- * at 1,000 agents, almost all to agents that held it; bench:sim, issue 46). Other news heard in
+ * at 1,000 agents, almost all to agents that held it; bench:sim, issue 46), and a newcomer's
+ * own statement reached each agent ~7 times. Other news heard in
  * gossip (a new incarnation, card, leave, address or topic, an accusation that counts) and this
  * node's own statements keep their full count: feedback leaves a residue (about 1% of agents,
  * for three answers) that waits for a full exchange, every 5 s, and a refutation that waited so
  * long would come after its suspicion ran out (2-6 s). So an answer, true or a lie, only shortens
- * the telling of what a full exchange already carried or what told this node nothing, and a
- * neighbour's answers count once.
+ * the telling of what a full exchange already carried, what told this node nothing, or a join
+ * (which full exchanges then carry within `syncIntervalMs`), and a neighbour's answers count once.
  */
 
 export interface RumoursInit<T> {

@@ -5,7 +5,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Rumours } from '../../../protocols/discovery/rumours.js'
 import { seededRandom } from '../../../harness/random.js'
-import { MemberTable, PROBE_TIMEOUT_MAX_FACTOR, type Heartbeat } from '../../../protocols/discovery/member-table.js'
+import { MemberTable, PROBE_TIMEOUT_MAX_FACTOR, telling, type Heartbeat } from '../../../protocols/discovery/member-table.js'
+import { MemberAgent, type MemberMessage, type Statement } from '../../../harness/sim-model.js'
 import { statementKeys } from '../../../protocols/discovery/statement-keys.js'
 import { parseStatement } from '../../../protocols/discovery/member-wire.js'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -522,4 +523,60 @@ test('rumours: with a join wave\'s many statements (past the tiers\' compaction)
   const tiers = (r as unknown as { tiers: Array<unknown[] | undefined> }).tiers
   assert.ok(tiers.every(t => t === undefined || t.length === 0), 'a drained queue holds no record')
   console.log(`drained during the steps: ${drainedOnce}`)
+})
+
+test('telling: a join, a full exchange\'s statement and accusations that told nothing are old news; a new incarnation, card or an accusation that counts is news', { timeout: 3 * 60_000 }, () => {
+  const hb = (over: Partial<Heartbeat> = {}): Heartbeat => ({ ...beat('j', 1), ...over })
+  const never = (): Heartbeat => { throw new Error('the statement before is not read') }
+  assert.equal(telling(true, false, true, never, hb()), 'exchange', 'from a full exchange, whatever it says')
+  assert.equal(telling(false, false, true, never, hb()), 'join', 'the first statement held of its author')
+  assert.equal(telling(false, true, true, never, hb({ incarnation: 2 })), 'news', 'it told the table something (a new incarnation)')
+  const accusing = hb({ suspects: [{ peerId: 'x', incarnation: 1 }] })
+  assert.equal(telling(false, true, false, () => hb(), accusing), 'accusations', 'only accusations, which told nothing')
+  assert.equal(telling(false, true, false, () => hb({ name: 'renamed' }), accusing), 'news', 'its card changed too')
+  assert.equal(telling(false, true, false, () => undefined, accusing), 'news', 'the statement before unreadable: told in full')
+})
+
+test('member gossip: a join heard by gossip stops being told once three neighbours had it; a new incarnation is told its full count (sim model, the rule MemberView.receive uses)', { timeout: 3 * 60_000 }, () => {
+  const neighbours = ['n1', 'n2', 'n3', 'n4', 'n5', 'n6']
+  const others = Array.from({ length: 100 }, (_, i) => `m${i}`)
+  const memberTimings = { ...timings, ...fd, syncIntervalMs: 5_000 }
+  // Agent x, in a mesh of 108, hears j's first statement from n1, then a new incarnation of it
+  // from n2; it gossips to three neighbours a round, and every neighbour answers that it held all
+  // it was told already. Returns how many gossip messages carried each.
+  const run = (joinsInFull: boolean): { join: number, news: number } => {
+    const sent: Array<{ to: string, msg: MemberMessage }> = []
+    let nonce = 0
+    const x = new MemberAgent({ id: 'x', eligible: true, timings: memberTimings, incarnation: 1, random: seededRandom(7), retransmitMult: 4, feedbackLimit: 3, ...(joinsInFull ? { joinsInFull } : {}), send: (to, msg) => { sent.push({ to, msg }) }, nonce: () => ++nonce })
+    x.issue(0)
+    let now = 0
+    for (const n of neighbours) x.connected(n, now)
+    x.onMessage('n1', { type: 'member-gossip', id: 1, statements: [...neighbours, ...others].map(p => ({ ...beat(p, 1), seq: 1 })) }, now)
+    // What it holds so far is told no more: only what follows is counted.
+    while (x.rumours.pending > 0) x.rumours.take(107, 32, Infinity)
+    const tell = (from: string, st: Statement): number => {
+      x.onMessage(from, { type: 'member-gossip', id: 2, statements: [st] }, now)
+      let carried = 0
+      for (let r = 0; r < 60; r++) {
+        now += 100
+        sent.length = 0
+        x.gossipRound([...neighbours], 3)
+        for (const { to, msg } of sent.splice(0)) {
+          if (msg.type !== 'member-gossip') continue
+          if (msg.statements.some(m => m.peerId === st.peerId && m.seq === st.seq)) carried++
+          x.onMessage(to, { type: 'member-gossip-answer', id: msg.id, known: (2 ** msg.statements.length - 1) >>> 0 }, now)
+        }
+      }
+      return carried
+    }
+    const join = tell('n1', { ...beat('j', 1), seq: 1 })
+    return { join, news: tell('n2', { ...beat('j', 2), seq: 2 }) }
+  }
+  const full = 4 * Math.ceil(Math.log10(108 + 1))
+  const now = run(false)
+  const before = run(true)
+  assert.equal(before.join, full, `told its full count before (${full})`)
+  assert.ok(now.join >= 3 && now.join <= 5, `now told until three neighbours answered they had it: ${now.join} times (a round's three answers come in together)`)
+  assert.equal(now.news, full, 'a new incarnation is news: its full count')
+  assert.equal(before.news, full)
 })
