@@ -18,10 +18,11 @@
 //   --seeds K           K seeds whatever N (3 for every N before: the join's length then grew as N)
 //   --feedback K        gossip stops telling a statement once K neighbours answered they held it
 //                       (GOSSIP_FEEDBACK_LIMIT, 3); 0: no feedback, each told its full count (before issue 46's change)
-//   --all-news          every statement heard in gossip told its full count, even one that told its
-//                       receiver nothing (an accusation past the confirmations' limit): before that change
-//   --joins-in-full     a join's statement (a member new to its receiver) told its full count, as
-//                       before feedback stopped it too (member-table.ts telling)
+//   --all-news          a statement that told its receiver nothing but accusations (one past the
+//                       confirmations' limit) told its full count: before that change
+//   --joins-in-full     a join's statement (of a member its receiver's table did not hold) told its
+//                       full count, as before feedback stopped it too (member-table.ts telling); with
+//                       --all-news, every statement heard in gossip is told in full
 //   --snapshot FILE     V8 heap snapshots as the join converged (FILE-N-join) and after the rest phase (FILE-N) (bench/heap-paths.ts --owners splits them)
 //   --json              JSON lines only     --quiet   no progress lines on stderr (one as each phase ends)
 // Run with `node --expose-gc` for the heap per (agent, member) pair measured after a collection.

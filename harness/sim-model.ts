@@ -39,8 +39,9 @@ export interface MemberAgentInit {
   /** Neighbours answering they held a statement, after which it is no longer told (constants.ts GOSSIP_FEEDBACK_LIMIT); none: no feedback. */
   feedbackLimit?: number
   /**
-   * Every statement heard in gossip told at its full count, as before a statement that told its
-   * receiver nothing (a confirmation past the limit) was passed on as old news (members.ts).
+   * A statement that told its receiver nothing but accusations (a confirmation past the limit)
+   * told at its full count, as before it was passed on as old news (members.ts). With
+   * `joinsInFull` too: every statement heard in gossip told in full, the rule before feedback.
    */
   allNews?: boolean
   /** A join's statement (member-table.ts `telling`) told at its full count, as before feedback stopped it too. */
@@ -166,8 +167,9 @@ export class MemberAgent {
       if (checks !== undefined && checks.take(from, 1, now) > 0) break
       // Only news is told its full count (MemberView.receive), unless the run asks for the rules before.
       const previous = this.rumours.get(st.peerId)
+      const held = previous !== undefined || this.table.state(st.peerId) !== undefined
       const told = this.table.heartbeat(st, now, st.peerId)
-      const why = telling(full, previous !== undefined, told, () => previous, st)
+      const why = telling(full, held, told, () => previous, st)
       const old = why === 'exchange' || (why === 'join' && this.init.joinsInFull !== true) || (why === 'accusations' && this.init.allNews !== true)
       this.rumours.offer(st.peerId, st.seq, st, st.size ?? 1, from, old)
       const slot = this.table.slotOf(st.peerId)

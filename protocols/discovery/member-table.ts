@@ -78,12 +78,14 @@ export function sameButAccusations (before: Heartbeat & Routes, after: Heartbeat
  * Why a statement this node took is passed on, which decides how long (rumours.ts): `news` is
  * told its full count, the rest (old news) until `feedbackLimit` neighbours answer they held it.
  * - `exchange`: learnt from a full exchange, which the mesh's other agents run too.
- * - `join`: the first statement this node holds of its author (`held` false): a newcomer, or one
- *   forgotten. Every agent it reaches tells it on, so it is told ~7 times to each agent where a
- *   few would do (bench:sim, 1,000 agents: 6,814 statements received per agent in a join wave).
- *   Feedback leaves a residue, about 1% of agents, that a full exchange reaches within
- *   `syncIntervalMs`: late for a refutation, whose suspicion runs out in 2-6 s, but not for a
- *   join, after which the newcomer only has to be seen.
+ * - `join`: of an author this node's table does not hold (`held` false: no statement of it, and
+ *   not met on a connection or a probe): a newcomer, or one forgotten. Every agent it reaches
+ *   tells it on, so it was told ~7 times to each agent where a few would do (bench:sim, 1,000
+ *   agents: 6,814 statements received per agent in a join wave). Feedback leaves a residue,
+ *   about 1% of agents, that a full exchange reaches within about `syncIntervalMs`: late for a
+ *   refutation, whose suspicion runs out in 2-6 s, but not for a join. A member the table holds
+ *   without its statement (met on a connection, maybe suspected) is not a join: its statement
+ *   may be the refutation.
  * - `accusations`: it told this node nothing (`told` false) and says what its author's statement
  *   before said, but for its accusations (`sameButAccusations`).
  * - `news`: a new incarnation, card, leave, address or topic, or an accusation that counts.

@@ -312,10 +312,12 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
       if (this.init.credentials !== undefined && !this.init.credentials.vouches(body.peerId, s.cred)) { this.init.onRejected?.('not_admitted', from); continue }
       this.tombstones.clear(body.peerId)
       const previous = this.rumours.get(body.peerId)
+      // Held: a statement of it, or the member itself (met on a connection or a probe, its statement not yet held).
+      const held = previous !== undefined || this.table.state(body.peerId) !== undefined
       const told = this.table.heartbeat(body, now, body.peerId)
       // Only news (member-table.ts `telling`) is told its full count: a join, a full exchange's
       // statements and accusations that told this node nothing stop once neighbours had them.
-      const old = telling(full, previous !== undefined, told, () => previous === undefined ? undefined : parseStatement(previous.body), body) !== 'news'
+      const old = telling(full, held, told, () => previous === undefined ? undefined : parseStatement(previous.body), body) !== 'news'
       const offered = this.rumours.offer(body.peerId, body.seq, s, statementSize(s), from, old)
       if (offered) {
         taken++

@@ -24,7 +24,9 @@
  * for three answers) that waits for a full exchange, every 5 s, and a refutation that waited so
  * long would come after its suspicion ran out (2-6 s). So an answer, true or a lie, only shortens
  * the telling of what a full exchange already carried, what told this node nothing, or a join
- * (which full exchanges then carry within `syncIntervalMs`), and a neighbour's answers count once.
+ * (which honest agents' full exchanges then carry within about `syncIntervalMs`; neighbours
+ * lying that they held it, a fifth of the mesh or more, can delay it a few intervals but not stop
+ * it), and a neighbour's answers count once.
  */
 
 export interface RumoursInit<T> {
@@ -49,8 +51,8 @@ export interface RumoursInit<T> {
 /**
  * `from`: the neighbour it was heard from, which is never told it back. `transmits`: times told,
  * -1 once out of the queue (told enough, replaced, forgotten). `held`: neighbours that answered
- * they held it already; -1 for news that feedback does not stop (heard in gossip, or this node's
- * own). `answered`: those neighbours (made at the first answer), so that one neighbour answering
+ * they held it already; -1 for news that feedback does not stop (news heard in gossip, or this
+ * node's own). `answered`: those neighbours (made at the first answer), so that one neighbour answering
  * again and again counts once. Always the same seven fields: one shape for every record, so the
  * walk's reads stay monomorphic.
  */
@@ -107,7 +109,8 @@ export class Rumours<T> {
    * A statement of `key` numbered `seq`, heard `from` a neighbour (none: this node's own): kept
    * and queued when newer than the one held (true), dropped otherwise (false: already heard, or
    * older). A newer one replaces the older in the queue, with its count of transmissions started
-   * anew. `old`: learnt from a full exchange, news feedback may stop (`heldBy`).
+   * anew. `old`: news feedback may stop (`heldBy`): learnt from a full exchange, a join, or
+   * accusations that told nothing (member-table.ts `telling`).
    */
   offer (key: string, seq: number, item: T, size: number, from?: string, old = false): boolean {
     const had = this.held.get(key)
