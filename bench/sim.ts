@@ -82,6 +82,8 @@ interface Result {
   statementsPerGossip: number
   /** Statements each agent received in gossip and in full exchanges from the start until no agent had news left to tell (the join wave's news). */
   joinStatements: { gossip: number, sync: number }
+  /** Statements each agent issued (its own) from its start until the join's news was told out: what every other must receive at least once. */
+  joinIssued: number
   /** Simulated seconds from the start until no agent had news left to tell. */
   toldOutS: number
   /** Statements each survivor received in gossip and in full exchanges from the crash until it was seen. */
@@ -170,6 +172,7 @@ function runOne (n: number): Result {
   world.run(world.now + 120_000, () => world.agents.every(a => (a.member?.rumours.pending ?? 0) === 0), 1_000)
   const toldOutS = world.now / 1_000
   const joinStatements = { gossip: world.statements.gossip / n, sync: world.statements.sync / n }
+  const joinIssued = world.agents.reduce((sum, a) => sum + (a.member?.issued ?? 0), 0) / n
   world.resetCounts()
   const restFrom = world.now
   world.run(world.now + restS * 1_000)
@@ -238,6 +241,7 @@ function runOne (n: number): Result {
     statementsPerSync,
     statementsPerGossip,
     joinStatements,
+    joinIssued,
     toldOutS,
     crashStatements,
     crashIssued,
@@ -279,6 +283,7 @@ if (!jsonOnly) {
     ['join wave: one coordinator followed by all (s)', r => r.joinCoordinatorS, 1],
     ['join wave: statements received per agent, gossip', r => r.joinStatements.gossip, 0],
     ['join wave: statements received per agent, full exchanges', r => r.joinStatements.sync, 0],
+    ['join wave: statements issued per agent (each a statement every other must receive)', r => r.joinIssued, 1],
     ['join wave: no agent has news left to tell (s)', r => r.toldOutS, 1],
     ['join wave: election requests to agents not connected (dials)', r => Object.values(r.joinElectionDials).reduce((a, b) => a + b, 0), 0],
     ['  of which config-query (the bootstrap check)', r => r.joinElectionDials['config-query'] ?? 0, 0],

@@ -121,6 +121,17 @@ const traced = 1e6 / rate(() => {
   endSpan(span)
 }, 400)
 console.log(`A message counted (messages_total): ${counted.toFixed(3)} µs; its receive span, no tracer registered: ${traced.toFixed(3)} µs`)
+// Counts as a busy receiver makes them: three counters, their series varied (64 publishers' labels).
+const peers = Array.from({ length: 64 }, (_, i) => `12D3KooW${'x'.repeat(40)}${i}`)
+const kinds = ['EVENT', 'REQUEST', 'RESPONSE']
+let nth = 0
+const varied = 1e9 / rate(() => {
+  const i = nth++
+  stats.inc('messages_total', { direction: (i & 1) === 1 ? 'in' : 'out', type: kinds[i % 3], status: (i & 8) === 8 ? 'invalid' : 'ok' })
+  stats.inc('gossip_rate_limited_total', { peer: peers[i & 63] })
+  stats.inc('broadcast_batches_total', { direction: 'in', via: (i & 2) === 2 ? 'direct' : 'gossip' })
+}, 400) / 3
+console.log(`A count among varied series (3 counters, 64 publishers): ${varied.toFixed(0)} ns`)
 
 const latencyBuckets = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 const theirs = new Histogram({ name: 'a', help: 'a', labelNames: ['operation', 'type'], buckets: latencyBuckets, registers: [new Registry()] })
