@@ -7,7 +7,7 @@
  */
 import { HyParView, type HyParViewConfig, type ViewMessage } from '../protocols/discovery/hyparview.js'
 import { seededRandom } from './random.js'
-import { Flights } from './sim-model.js'
+import { Flights } from './flights.js'
 
 interface Event { at: number, order: number, run: () => void }
 
