@@ -23,10 +23,13 @@
 //   --joins-in-full     a join's statement (of a member its receiver's table did not hold) told its
 //                       full count, as before feedback stopped it too (member-table.ts telling); with
 //                       --all-news, every statement heard in gossip is told in full
+//   --profile-join DIR  a V8 CPU profile of each N's join wave alone (DIR/join-N.cpuprofile; bench/profile-summary.ts reads it)
 //   --snapshot FILE     V8 heap snapshots as the join converged (FILE-N-join) and after the rest phase (FILE-N) (bench/heap-paths.ts --owners splits them)
 //   --json              JSON lines only     --quiet   no progress lines on stderr (one as each phase ends)
 // Run with `node --expose-gc` for the heap per (agent, member) pair measured after a collection.
 import { writeHeapSnapshot } from 'node:v8'
+import { Session } from 'node:inspector'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { presets } from '../node/presets.js'
 import { DEFAULT_BOOTSTRAP_MAX_DELAY_MS, DEFAULT_CONFIRMATIONS_FOR_MIN, DEFAULT_GOSSIP_FANOUT, GOSSIP_FEEDBACK_LIMIT } from '../protocols/discovery/constants.js'
 import { KINDS, World, type Kind } from './sim-world.js'
@@ -49,6 +52,27 @@ const feedbackLimit = Number(arg('feedback', String(GOSSIP_FEEDBACK_LIMIT)))
 const allNews = args.includes('--all-news')
 const joinsInFull = args.includes('--joins-in-full')
 const snapshot = arg('snapshot', '')
+const profileJoin = arg('profile-join', '')
+
+/**
+ * Profiles the join wave alone (the run is synchronous: the inspector's session, in this
+ * thread, answers each post before it returns). Returns the stop, which writes the profile.
+ */
+function profiler (n: number): () => void {
+  if (profileJoin === '') return () => {}
+  const session = new Session()
+  session.connect()
+  session.post('Profiler.enable')
+  session.post('Profiler.start')
+  return () => {
+    session.post('Profiler.stop', (err, r) => {
+      if (err !== null) throw err
+      mkdirSync(profileJoin, { recursive: true })
+      writeFileSync(`${profileJoin}/join-${n}.cpuprofile`, JSON.stringify(r.profile))
+    })
+    session.disconnect()
+  }
+}
 /**
  * Seeds in proportion to N: each takes `maxInbound` newcomers before its gater refuses, and hands
  * on a few a second after `handOffAfterMs`, so a fixed number of seeds made the join last as N
@@ -125,6 +149,7 @@ function progress (n: number, phase: string, simMs: number, t0: number, cpu0: No
 
 function runOne (n: number): Result {
   const t0 = performance.now()
+  const joinProfiled = profiler(n)
   const cpu0 = process.cpuUsage()
   const world = new World({
     n,
@@ -164,6 +189,7 @@ function runOne (n: number): Result {
     const { heapUsed, arrayBuffers } = process.memoryUsage()
     return Math.round((heapUsed + arrayBuffers) / (n * n))
   }
+  joinProfiled() // before the collection below, which is not the join's
   const joinHeapPerPairB = livePerPair()
   progress(n, 'join wave converged', world.now, t0, cpu0)
   if (snapshot !== '') writeHeapSnapshot(snapshot.replace(/(\.heapsnapshot)?$/, `-${n}-join.heapsnapshot`))
