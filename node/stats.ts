@@ -72,7 +72,7 @@ export function isHousekeeping (subject: string | undefined): boolean {
   return subject !== undefined && HOUSEKEEPING.has(subject)
 }
 
-/** A counter's series: its labels as first given, and its count. */
+/** A counter's series: its labels, in the declared order, and its count. */
 interface Series { labels: Labels, value: number }
 
 /**
