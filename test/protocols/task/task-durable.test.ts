@@ -12,6 +12,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
 import { createAgentNode, type AgentNode, type TaskStatus } from '../../../surfaces/index.js'
@@ -81,7 +82,11 @@ test('tasks: kill -9 all five agents and start them again on their data director
       await Promise.all(first.map(async p => await p.exited()))
       for (let i = 0; i < N; i++) assert.ok(existsSync(join(dataDir(i), 'store')), `w${i} has a store in its data directory`)
       for (let i = 0; i < N; i++) second.push(new Proc([AGENT], env(i, addresses.filter((_, j) => j !== i))))
-      const again = await Promise.all(second.map(async (p, i) => await p.json(o => o.event === 'started', `w${i} to start again`, 60_000)))
+      const again = await Promise.all(second.map(async (p, i) => await p.json(o => o.event === 'started', `w${i} to start again`, 60_000))).catch((err: Error) => {
+        // A port taken between the two lives (CI-like run, once: "address already in use"): who holds it, where `ss` is.
+        const held = ports.map(port => spawnSync('ss', ['-Hltnp', `sport = :${port}`], { encoding: 'utf8' }).stdout?.trim() ?? '').filter(x => x !== '')
+        throw new Error(`${err.message}; listening on the agents' ports now: ${held.join(' | ') || 'nothing (or no ss)'}`)
+      })
       assert.deepEqual(again.map(s => s.peerId), started.map(s => s.peerId), 'the same identities')
       submitter = await newSubmitter(addresses)
       const sub2 = submitter
