@@ -38,11 +38,25 @@ async function rpc64 (debug: boolean): Promise<number> {
   return Math.round(rate)
 }
 
+/** Every node but the first subscribed to 't': how many messages they have been delivered so far. */
+function deliveries (all: AgentNode[]): () => number {
+  let got = 0
+  for (const n of all.slice(1)) {
+    const sub = n.subscribe('t')
+    void (async () => { for await (const _m of sub) got++ })()
+  }
+  return () => got
+}
+
+/** Until `want` messages were delivered, or 10 s. */
+async function delivered (got: () => number, want: number, pollMs: number): Promise<void> {
+  const end = Date.now() + 10_000
+  while (got() < want && Date.now() < end) await sleep(pollMs)
+}
+
 async function broadcastCpu (debug: boolean): Promise<number> {
   const all = await nodes(4, debug)
-  let got = 0
-  const subs = all.slice(1).map(n => n.subscribe('t'))
-  for (const s of subs) void (async () => { for await (const _m of s) got++ })()
+  const got = deliveries(all)
   await sleep(2500)
   const cpu0 = process.cpuUsage()
   const t0 = performance.now()
@@ -52,20 +66,16 @@ async function broadcastCpu (debug: boolean): Promise<number> {
     if (seq % 50 === 0) await new Promise(resolve => setImmediate(resolve))
   }
   await all[0].flush()
-  const end = Date.now() + 10_000
-  // eslint-disable-next-line no-unmodified-loop-condition -- `got` grows in the subscribers' loops
-  while (got < seq * 3 && Date.now() < end) await sleep(50)
+  await delivered(got, seq * 3, 50)
   const cpu = process.cpuUsage(cpu0)
   for (const n of all) await n.stop()
-  return Math.round((cpu.user + cpu.system) / Math.max(1, got))
+  return Math.round((cpu.user + cpu.system) / Math.max(1, got()))
 }
 
 /** One publisher at 1,000/s to four for `ms`, the nodes' idle CPU over as long subtracted: CPU per delivery, and envelopes per batch. */
 async function pacedCpu (debug: boolean): Promise<{ cpu: number, perBatch: number }> {
   const all = await nodes(5, debug)
-  let got = 0
-  const subs = all.slice(1).map(n => n.subscribe('t'))
-  for (const s of subs) void (async () => { for await (const _m of s) got++ })()
+  const got = deliveries(all)
   await sleep(2500)
   const idle0 = process.cpuUsage()
   await sleep(ms)
@@ -80,14 +90,12 @@ async function pacedCpu (debug: boolean): Promise<{ cpu: number, perBatch: numbe
     await sleep(2)
   }
   await all[0].flush()
-  const end = Date.now() + 10_000
-  // eslint-disable-next-line no-unmodified-loop-condition -- `got` grows in the subscribers' loops
-  while (got < seq * 4 && Date.now() < end) await sleep(20)
+  await delivered(got, seq * 4, 20)
   const cpu = process.cpuUsage(cpu0)
   const batches = all[0].stats.get('broadcast_batches_total', { direction: 'out' }) - batches0
   for (const n of all) await n.stop()
   const us = (c: NodeJS.CpuUsage): number => c.user + c.system
-  return { cpu: Math.round((us(cpu) - us(idle)) / Math.max(1, got)), perBatch: Math.round(10 * seq / Math.max(1, batches)) / 10 }
+  return { cpu: Math.round((us(cpu) - us(idle)) / Math.max(1, got())), perBatch: Math.round(10 * seq / Math.max(1, batches)) / 10 }
 }
 
 /** One request at a time for `ms`: the CPU of both nodes (this process) per request. */
