@@ -62,6 +62,12 @@ export const ConnectionsConfig = z.strictObject({
   activeView: z.number().int().min(1).max(32).default(6),
   /** `views`: known agents kept in reserve to repair the active view from. */
   passiveView: z.number().int().min(1).max(256).default(36),
+  /**
+   * `views`: how often, on average, an agent with a full active view swaps one neighbour for a
+   * reserve agent (protocols/discovery/hyparview.ts), which joins again views that filled up
+   * among a few agents; 0 never. Each swap opens up to two connections.
+   */
+  viewSwapMs: z.number().int().min(0).max(3_600_000).default(120_000),
   /** Peers each node tries to stay connected to, dialling ones its peers tell it of (`graph: 'dialer'`). */
   targetPeers: z.number().int().min(0).default(8),
   /** Hard cap on open connections (libp2p's connection manager). */

@@ -162,6 +162,7 @@ export function viewLinksOf (
     config: {
       activeSize: config.connections.activeView,
       passiveSize: config.connections.passiveView,
+      swapIntervalMs: config.connections.viewSwapMs,
       // A view message to a peer not connected opens a connection first: its answer may take the
       // dial's time besides. With 5 s for both, on a loaded host (40 agents beside a test suite,
       // dials p50 11 s) most neighbour requests failed and were asked of another, which failed too.

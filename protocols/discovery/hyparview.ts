@@ -18,6 +18,13 @@
  * - Priorities: a peer with no active neighbour asks with `high` priority and must be taken
  *   (the receiver drops a random neighbour, which moves to its passive view and repairs in turn):
  *   nobody stays isolated. Otherwise a full view refuses, and the asker tries another.
+ * - Swaps (not in the paper): now and then a node with a full view trades one neighbour for a
+ *   reserve peer, and that peer, if full, hands one of its own neighbours to the one traded away
+ *   (a double edge swap: every view keeps its size). Without it, views that fill up among a
+ *   few peers stay that way for good: twelve agents with views of three split into a clique of
+ *   four and the other eight (CI, 2026-11-29), and nothing in the paper's protocol joins them
+ *   again, since full views ask nobody. Random swaps keep the graph a random one, which is
+ *   connected with high probability, and join such islands within a few swap intervals.
  *
  * Peers are named by opaque ids (peer id strings). Which peers may be talked to at all is the
  * shell's question: in a closed mesh it feeds only messages from admitted peers and keeps only
@@ -40,6 +47,11 @@ export interface HyParViewConfig {
   shufflePassive: number
   /** How long a neighbour request may go unanswered before the peer counts as failed. */
   neighbourTimeoutMs: number
+  /**
+   * How often, on average, a node with a full active view swaps a neighbour for a reserve peer
+   * (0: never). Each swap makes up to two new connections, so it is rarer than a shuffle.
+   */
+  swapIntervalMs: number
 }
 
 export const HYPARVIEW_DEFAULTS: HyParViewConfig = {
@@ -50,7 +62,8 @@ export const HYPARVIEW_DEFAULTS: HyParViewConfig = {
   shuffleIntervalMs: 10_000,
   shuffleActive: 3,
   shufflePassive: 4,
-  neighbourTimeoutMs: 5_000
+  neighbourTimeoutMs: 5_000,
+  swapIntervalMs: 120_000
 }
 
 export type ViewMessage =
@@ -58,9 +71,12 @@ export type ViewMessage =
   | { type: 'forward-join', peer: string, ttl: number }
   | { type: 'neighbour', high: boolean }
   | { type: 'neighbour-reply', accepted: boolean }
-  | { type: 'disconnect' }
+  /** `next`: a peer to ask to be a neighbour in the dropped one's place (a swap's hand-over). */
+  | { type: 'disconnect', next?: string }
   | { type: 'shuffle', origin: string, ttl: number, peers: string[] }
   | { type: 'shuffle-reply', peers: string[] }
+  /** Take the sender as a neighbour; if full, drop one of yours and hand it to `peer` (the neighbour the sender drops for you). */
+  | { type: 'swap', peer?: string }
 
 /**
  * What the shell does: send a message (over an open connection, or a short-lived one for a
@@ -114,6 +130,9 @@ export class HyParView {
   /** The passive peers this node sent in its last shuffle: the first it evicts for the reply's. */
   private sentInShuffle: string[] = []
   private nextShuffle: number
+  private nextSwap: number
+  /** The swap under way: the reserve peer asked, and the neighbour to drop for it once it accepts. */
+  private swapping?: { with: string, drop: string }
   /** The time of the input being handled. */
   private now: number
   private out: ViewOutput[] = []
@@ -129,6 +148,7 @@ export class HyParView {
     this.now = init.now
     // Spread the first shuffles over an interval: agents started together do not shuffle in step.
     this.nextShuffle = init.now + this.config.shuffleIntervalMs * (0.5 + this.random())
+    this.nextSwap = this.swapAfter(init.now)
   }
 
   // --- what the shell asks ---------------------------------------------------------------
@@ -183,9 +203,10 @@ export class HyParView {
       case 'forward-join': this.onForwardJoin(from, msg.peer, msg.ttl); break
       case 'neighbour': this.onNeighbour(from, msg.high); break
       case 'neighbour-reply': this.onNeighbourReply(from, msg.accepted); break
-      case 'disconnect': this.onDisconnect(from); break
+      case 'disconnect': this.onDisconnect(from, msg.next); break
       case 'shuffle': this.onShuffle(from, msg); break
       case 'shuffle-reply': this.integrate(msg.peers, this.sentInShuffle); this.sentInShuffle = []; break
+      case 'swap': this.onSwap(from, msg.peer); break
     }
   }
 
@@ -198,6 +219,7 @@ export class HyParView {
     this.now = now
     this.passive.delete(peer)
     this.asking.delete(peer)
+    if (this.swapping !== undefined && (this.swapping.with === peer || this.swapping.drop === peer)) this.swapping = undefined
     if (this.active.delete(peer)) this.emit({ type: 'down', peer })
     this.repair()
   }
@@ -209,12 +231,16 @@ export class HyParView {
       this.nextShuffle = now + this.config.shuffleIntervalMs
       this.shuffle()
     }
+    if (now >= this.nextSwap) {
+      this.nextSwap = this.swapAfter(now)
+      this.swap()
+    }
     this.repair()
   }
 
   /** When `tick` has something to do next. */
   nextWakeup (): number {
-    let at = this.nextShuffle
+    let at = Math.min(this.nextShuffle, this.nextSwap)
     for (const sent of this.asking.values()) at = Math.min(at, sent + this.config.neighbourTimeoutMs)
     return at
   }
@@ -263,6 +289,8 @@ export class HyParView {
   }
 
   private onNeighbourReply (from: string, accepted: boolean): void {
+    const swap = this.swapping?.with === from ? this.swapping : undefined
+    if (swap !== undefined) this.swapping = undefined
     if (!this.asking.delete(from)) {
       // An answer after this node gave up asking (it timed out): the peer took this node as a
       // neighbour. Taken if there is room, else undone, so that no view holds a peer whose own
@@ -272,6 +300,13 @@ export class HyParView {
       return
     }
     if (accepted) {
+      // A swap's peer took this node: the neighbour traded for it goes first, so that the view
+      // keeps its size (the swap's peer handed that neighbour one of its own, if it was full).
+      if (swap !== undefined && this.active.delete(swap.drop)) {
+        this.send(swap.drop, { type: 'disconnect' })
+        this.emit({ type: 'down', peer: swap.drop })
+        this.addPassive(swap.drop)
+      }
       this.passive.delete(from)
       this.addActive(from)
     } else {
@@ -281,12 +316,56 @@ export class HyParView {
     }
   }
 
-  private onDisconnect (from: string): void {
+  private onDisconnect (from: string, next?: string): void {
     if (!this.active.delete(from)) return
     this.emit({ type: 'down', peer: from })
     // It dropped this node to make room, not because it failed: it stays in the reserve.
     this.addPassive(from)
+    // A swap's hand-over: the peer named has just lost a neighbour too, so it has room.
+    if (next !== undefined && next !== this.self && next !== from && !this.active.has(next) && !this.asking.has(next) &&
+      this.active.size + this.asking.size < this.config.activeSize) {
+      this.asking.set(next, this.now)
+      this.send(next, { type: 'neighbour', high: false })
+    }
     this.repair()
+  }
+
+  /** A full view trades a random neighbour for a random reserve peer (see the head of the file). */
+  private swap (): void {
+    if (this.swapping !== undefined || this.asking.size > 0 || this.active.size < this.config.activeSize) return
+    const peer = this.pick([...this.passive].filter(p => !this.refused.has(p)))
+    const drop = this.pick([...this.active])
+    if (peer === undefined || drop === undefined) return
+    this.swapping = { with: peer, drop }
+    this.asking.set(peer, this.now)
+    this.send(peer, { type: 'swap', peer: drop })
+  }
+
+  private onSwap (from: string, handTo?: string): void {
+    if (this.active.has(from)) {
+      this.send(from, { type: 'neighbour-reply', accepted: true })
+      return
+    }
+    if (this.active.size >= this.config.activeSize) {
+      // Full: one of this node's neighbours goes to the one the asker drops, so both keep their size.
+      const given = this.pick([...this.active].filter(p => p !== handTo))
+      if (given === undefined || handTo === undefined || handTo === this.self) {
+        this.send(from, { type: 'neighbour-reply', accepted: false })
+        this.addPassive(from)
+        return
+      }
+      this.active.delete(given)
+      this.send(given, { type: 'disconnect', next: handTo })
+      this.emit({ type: 'down', peer: given })
+      this.addPassive(given)
+    }
+    this.addActive(from)
+    this.send(from, { type: 'neighbour-reply', accepted: true })
+  }
+
+  /** When the next swap is due: a swap interval on average, spread so that agents do not swap in step. */
+  private swapAfter (now: number): number {
+    return this.config.swapIntervalMs > 0 ? now + this.config.swapIntervalMs * (0.5 + this.random()) : Infinity
   }
 
   private shuffle (): void {

@@ -42,9 +42,10 @@ export const ViewWire = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('forward-join'), peer: PeerIdText, ttl: z.number().int().min(0).max(32) }),
   z.strictObject({ type: z.literal('neighbour'), high: z.boolean() }),
   z.strictObject({ type: z.literal('neighbour-reply'), accepted: z.boolean() }),
-  z.strictObject({ type: z.literal('disconnect') }),
+  z.strictObject({ type: z.literal('disconnect'), next: PeerIdText.optional() }),
   z.strictObject({ type: z.literal('shuffle'), origin: PeerIdText, ttl: z.number().int().min(0).max(32), peers: z.array(PeerIdText).max(MAX_SHUFFLE_PEERS) }),
-  z.strictObject({ type: z.literal('shuffle-reply'), peers: z.array(PeerIdText).max(MAX_SHUFFLE_PEERS) })
+  z.strictObject({ type: z.literal('shuffle-reply'), peers: z.array(PeerIdText).max(MAX_SHUFFLE_PEERS) }),
+  z.strictObject({ type: z.literal('swap'), peer: PeerIdText.optional() })
 ])
 
 export const ViewExchange = defineCommand('$agentmesh/view', { request: ViewWire, response: z.strictObject({}) })
@@ -209,6 +210,13 @@ export class ViewLinks implements Startable {
       view.receive(from, { ...message, peers: message.peers.filter(p => p === message.origin || this.init.member(p)) }, now)
     } else if (message.type === 'shuffle-reply') {
       view.receive(from, { ...message, peers: message.peers.filter(p => this.init.member(p)) }, now)
+    } else if ((message.type === 'disconnect' && message.next !== undefined) || (message.type === 'swap' && message.peer !== undefined)) {
+      // A swap's hand-over names a peer to be asked: dropped when it is no member here, so that
+      // an insider cannot make this node dial a stranger.
+      const named = message.type === 'disconnect' ? message.next : message.peer
+      const keep = named !== undefined && this.init.member(named)
+      if (message.type === 'disconnect') view.receive(from, keep ? message : { type: 'disconnect' }, now)
+      else view.receive(from, keep ? message : { type: 'swap' }, now)
     } else {
       view.receive(from, message, now)
     }

@@ -143,3 +143,88 @@ test('hyparview: a reserve learnt from a long member list, round after round, is
   const halves = [reserve.filter(p => Number(p.slice(1)) < 500).length, reserve.filter(p => Number(p.slice(1)) >= 500).length]
   assert.ok(halves.every(h => h >= 8), `halves ${JSON.stringify(halves)}: both halves of the list are in it`)
 })
+
+/**
+ * Twelve agents with views of three, joined as two groups (four through one contact, eight
+ * through another) and told of each other as the member view would: the four fill their views
+ * with each other, the eight among themselves, and full views ask nobody. Without swaps that
+ * split lasts (the control); with them the graph is one again within a few swap intervals.
+ */
+function islands (seed: number, swapIntervalMs: number): ViewWorld {
+  const w = new ViewWorld(seed, { activeSize: 3, passiveSize: 8, swapIntervalMs })
+  const small = ['b0', 'b1', 'b2', 'b3']
+  const large = Array.from({ length: 8 }, (_, i) => `a${i}`)
+  for (const id of [...small, ...large]) w.add(id)
+  small.slice(1).forEach((id, i) => { w.at(10 * (i + 1), () => { w.join(id, 'b0') }) })
+  large.slice(1).forEach((id, i) => { w.at(10 * (i + 1), () => { w.join(id, 'a0') }) })
+  w.run(2_000)
+  for (const id of [...small, ...large]) { w.agents.get(id)!.learn([...small, ...large].filter(p => p !== id), w.now); w.flush(id) }
+  return w
+}
+
+test(`hyparview: views that filled up as two islands (four agents and eight) are joined again by swaps, which keep every view's size; without swaps they stay apart (seed ${SEED})`, { timeout: 60_000 }, () => {
+  console.log(`# seed ${SEED}`)
+  const apart = islands(SEED, 0)
+  apart.run(apart.now + 300_000)
+  assert.equal(apart.flood('b0').reached, 4, 'control: without swaps the four stay an island (so the swaps are what joins them below)')
+  const w = islands(SEED, 10_000)
+  assert.equal(w.flood('b0').reached, 4, 'the four start as an island')
+  let joinedAt: number | undefined
+  while (w.now < 300_000 && joinedAt === undefined) {
+    w.run(w.now + 1_000)
+    if (w.flood('b0').reached === 12) joinedAt = w.now
+  }
+  assert.ok(joinedAt !== undefined, `still apart after ${w.now / 1_000} s: a flood from b0 reaches ${w.flood('b0').reached}`)
+  // Then at rest with swaps going on: one graph, views full and symmetric (a swap keeps sizes).
+  w.run(w.now + 60_000)
+  const v = w.views()
+  assert.deepEqual(v.asymmetric, [], 'every connection is kept by both ends')
+  assert.ok(v.max <= 3, `an active view holds ${v.max}`)
+  assert.ok(v.mean >= 2.5, `mean active view ${v.mean.toFixed(2)}: swaps keep views full`)
+  for (const origin of ['b0', 'a0', 'a7']) assert.equal(w.flood(origin).reached, 12, `a flood from ${origin}`)
+  console.log(`# joined ${(joinedAt / 1_000).toFixed(0)} s after the islands formed (swaps every 10 s on average); mean view ${v.mean.toFixed(2)}`)
+})
+
+test('hyparview: a swap: the asked peer, full, takes the asker and hands one of its own neighbours to the one the asker drops; the asker drops it only once taken', { timeout: 60_000 }, () => {
+  const sends = (hv: HyParView): Array<[string, unknown]> => hv.drain().flatMap(o => o.type === 'send' ? [[o.to, o.message] as [string, unknown]] : [])
+  // The asker: full (x, y), one reserve peer (c); its swap interval has passed.
+  const asker = new HyParView({ self: 'i', random: seededRandom(SEED), now: 0, config: { activeSize: 2, swapIntervalMs: 1_000 } })
+  for (const p of ['x', 'y']) asker.receive(p, { type: 'join' }, 0)
+  asker.learn(['c'], 0)
+  asker.drain()
+  asker.tick(2_000)
+  const [swap] = sends(asker)
+  assert.ok(swap !== undefined && swap[0] === 'c', `a swap goes to the reserve peer: ${JSON.stringify(swap)}`)
+  const handTo = (swap[1] as { type: string, peer: string }).peer
+  assert.ok(['x', 'y'].includes(handTo) && asker.activeView().length === 2, 'it names the neighbour it will drop, and keeps it until answered')
+  // The asked peer: full (p, q).
+  const asked = new HyParView({ self: 'c', random: seededRandom(SEED), now: 0, config: { activeSize: 2, swapIntervalMs: 0 } })
+  for (const p of ['p', 'q']) asked.receive(p, { type: 'join' }, 0)
+  asked.drain()
+  asked.receive('i', { type: 'swap', peer: handTo }, 2_001)
+  const out = sends(asked)
+  const given = out.find(([, m]) => (m as { type: string }).type === 'disconnect')
+  assert.ok(given !== undefined && ['p', 'q'].includes(given[0]) && (given[1] as { next?: string }).next === handTo, `one neighbour is dropped and handed on: ${JSON.stringify(out)}`)
+  assert.deepEqual(out.find(([to]) => to === 'i'), ['i', { type: 'neighbour-reply', accepted: true }])
+  assert.ok(asked.isActive('i') && asked.activeView().length === 2)
+  // The neighbour handed on asks the named peer at once.
+  const handed = new HyParView({ self: given[0], random: seededRandom(SEED), now: 0, config: { activeSize: 2, swapIntervalMs: 0 } })
+  handed.receive('c', { type: 'join' }, 0)
+  handed.receive('z', { type: 'join' }, 0)
+  handed.drain()
+  handed.receive('c', { type: 'disconnect', next: handTo }, 2_002)
+  assert.deepEqual(sends(handed), [[handTo, { type: 'neighbour', high: false }]])
+  // The asker, taken: drops the named neighbour (told), takes c; its view keeps its size.
+  asker.receive('c', { type: 'neighbour-reply', accepted: true }, 2_003)
+  assert.deepEqual(sends(asker), [[handTo, { type: 'disconnect' }]])
+  assert.ok(asker.isActive('c') && !asker.isActive(handTo) && asker.activeView().length === 2)
+  // A refusal changes nothing.
+  const refusedAsker = new HyParView({ self: 'i', random: seededRandom(SEED), now: 0, config: { activeSize: 2, swapIntervalMs: 1_000 } })
+  for (const p of ['x', 'y']) refusedAsker.receive(p, { type: 'join' }, 0)
+  refusedAsker.learn(['c'], 0)
+  refusedAsker.tick(2_000)
+  refusedAsker.drain()
+  refusedAsker.receive('c', { type: 'neighbour-reply', accepted: false }, 2_001)
+  assert.deepEqual(sends(refusedAsker), [])
+  assert.deepEqual(refusedAsker.activeView().sort(), ['x', 'y'])
+})

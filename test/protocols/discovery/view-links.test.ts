@@ -11,6 +11,11 @@ const N = 12
 const ACTIVE = 3
 /** Connections made for a single exchange (a neighbour request to a reserve peer, a member exchange) and not yet idle. */
 const TRANSIENT = 4
+/**
+ * Swaps every 10 s on average (the default is 120 s): twelve agents with views of three once filled
+ * them as a clique of four and the other eight (CI, 2026-11-29), which a swap joins again.
+ */
+const SWAP_MS = 10_000
 
 const viewOf = (n: AgentNode): string[] => n.internals.views?.active() ?? []
 const alive = (n: AgentNode): number => n.members().filter(m => m.state === 'alive').length
@@ -40,7 +45,7 @@ test('views: twelve agents through one seed keep active views of at most three o
   const mesh = uniqueMesh()
   const agents: AgentNode[] = []
   const opts = (name: string, bootstrap: string[] = []): Parameters<typeof createAgentNode>[0] =>
-    nodeOptions(mesh, { name, bootstrap, connections: { graph: 'views', activeView: ACTIVE, passiveView: 8 } })
+    nodeOptions(mesh, { name, bootstrap, connections: { graph: 'views', activeView: ACTIVE, passiveView: 8, viewSwapMs: SWAP_MS } })
   try {
     const seed = await createAgentNode(opts('v0'))
     await seed.start()
