@@ -289,7 +289,7 @@ async function handle (m: Cmd): Promise<unknown> {
         dialsFailed: dials.failed,
         // connections.graph 'views': view messages sent, failed, refused for an unknown sender, and idle connections closed.
         ...Object.fromEntries(['out', 'failed', 'unknown', 'idle-closed'].map(what => [`view_${what}`, agents.reduce((s, a) => s + a.stats.get('view_messages_total', { what }), 0)])),
-        ...Object.fromEntries(['join', 'forward-join', 'neighbour', 'disconnect', 'shuffle', 'swap'].map(type => [`view_out_${type}`, agents.reduce((s, a) => s + a.stats.get('view_messages_total', { what: 'out', type }), 0)])),
+        ...Object.fromEntries(['join', 'forward-join', 'neighbour', 'disconnect', 'shuffle', 'swap', 'swap-reply'].map(type => [`view_out_${type}`, agents.reduce((s, a) => s + a.stats.get('view_messages_total', { what: 'out', type }), 0)])),
         ...Object.fromEntries(['malformed', 'bad_signature', 'not_admitted', 'over_budget', 'reaped', 'over_cap', 'sync_over_budget'].map(r =>
           [`refused_${r}`, agents.reduce((s, a) => s + a.stats.get('gossip_rejected_total', { reason: `member_${r}` }), 0)])),
         // Not summed: the caller prints them per line.

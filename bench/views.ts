@@ -6,14 +6,17 @@
 // gone from every survivor's view with the survivors still one connected graph. The aim (issue
 // 46): per-agent figures flat as N grows.
 //   --n 1000,3000,10000   the sizes     --seed S   the schedule     --rest S  seconds of rest measured (20)
+//   --swap MS             swaps every MS on average (HyParView's default; 0: none)
 //   --json                JSON lines only
 import { ViewWorld } from '../harness/view-sim.js'
+import { HYPARVIEW_DEFAULTS } from '../protocols/discovery/hyparview.js'
 
 const args = process.argv.slice(2)
 const arg = (name: string, dflt: string): string => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : dflt }
 const sizes = arg('n', arg('agents', '1000,3000,10000')).split(',').map(Number)
 const seed = Number(arg('seed', '1'))
 const restS = Number(arg('rest', '20'))
+const swapIntervalMs = Number(arg('swap', String(HYPARVIEW_DEFAULTS.swapIntervalMs)))
 const jsonOnly = args.includes('--json')
 /** Joins are this far apart; how often the graph is looked at; how long a phase may take at most. */
 const GAP_MS = 2
@@ -53,7 +56,7 @@ function connected (w: ViewWorld): boolean {
 
 function runOne (n: number): Result {
   const started = Date.now()
-  const w = new ViewWorld(seed)
+  const w = new ViewWorld(seed, { swapIntervalMs })
   w.joinWave(n, GAP_MS)
   const joinWindow = n * GAP_MS
   const joinS = until(w, () => w.now >= joinWindow && connected(w))

@@ -77,6 +77,8 @@ export type ViewMessage =
   | { type: 'shuffle-reply', peers: string[] }
   /** Take the sender as a neighbour; if full, drop one of yours and hand it to `peer` (the neighbour the sender drops for you). */
   | { type: 'swap', peer?: string }
+  /** A swap's answer; `handed`: the neighbour dropped for the sender, which the sender's dropped one is to ask. */
+  | { type: 'swap-reply', accepted: boolean, handed?: string }
 
 /**
  * What the shell does: send a message (over an open connection, or a short-lived one for a
@@ -207,6 +209,7 @@ export class HyParView {
       case 'shuffle': this.onShuffle(from, msg); break
       case 'shuffle-reply': this.integrate(msg.peers, this.sentInShuffle); this.sentInShuffle = []; break
       case 'swap': this.onSwap(from, msg.peer); break
+      case 'swap-reply': this.onNeighbourReply(from, msg.accepted, msg.handed); break
     }
   }
 
@@ -288,7 +291,7 @@ export class HyParView {
     this.send(from, { type: 'neighbour-reply', accepted: true })
   }
 
-  private onNeighbourReply (from: string, accepted: boolean): void {
+  private onNeighbourReply (from: string, accepted: boolean, handed?: string): void {
     const swap = this.swapping?.with === from ? this.swapping : undefined
     if (swap !== undefined) this.swapping = undefined
     if (!this.asking.delete(from)) {
@@ -301,9 +304,10 @@ export class HyParView {
     }
     if (accepted) {
       // A swap's peer took this node: the neighbour traded for it goes first, so that the view
-      // keeps its size (the swap's peer handed that neighbour one of its own, if it was full).
+      // keeps its size, and is told whom the swap's peer dropped (if it was full), so that the two
+      // ask each other rather than the whole reserve.
       if (swap !== undefined && this.active.delete(swap.drop)) {
-        this.send(swap.drop, { type: 'disconnect' })
+        this.send(swap.drop, handed !== undefined && handed !== swap.drop ? { type: 'disconnect', next: handed } : { type: 'disconnect' })
         this.emit({ type: 'down', peer: swap.drop })
         this.addPassive(swap.drop)
       }
@@ -321,7 +325,8 @@ export class HyParView {
     this.emit({ type: 'down', peer: from })
     // It dropped this node to make room, not because it failed: it stays in the reserve.
     this.addPassive(from)
-    // A swap's hand-over: the peer named has just lost a neighbour too, so it has room.
+    // A swap's hand-over: the peer named has just lost a neighbour too, so it has room (it is
+    // told to ask this node at the same time: whichever request comes first links the two).
     if (next !== undefined && next !== this.self && next !== from && !this.active.has(next) && !this.asking.has(next) &&
       this.active.size + this.asking.size < this.config.activeSize) {
       this.asking.set(next, this.now)
@@ -343,14 +348,16 @@ export class HyParView {
 
   private onSwap (from: string, handTo?: string): void {
     if (this.active.has(from)) {
-      this.send(from, { type: 'neighbour-reply', accepted: true })
+      this.send(from, { type: 'swap-reply', accepted: true })
       return
     }
+    let given: string | undefined
     if (this.active.size >= this.config.activeSize) {
-      // Full: one of this node's neighbours goes to the one the asker drops, so both keep their size.
-      const given = this.pick([...this.active].filter(p => p !== handTo))
+      // Full: one of this node's neighbours and the one the asker drops are told to ask each
+      // other, so that all four keep their size.
+      given = this.pick([...this.active].filter(p => p !== handTo))
       if (given === undefined || handTo === undefined || handTo === this.self) {
-        this.send(from, { type: 'neighbour-reply', accepted: false })
+        this.send(from, { type: 'swap-reply', accepted: false })
         this.addPassive(from)
         return
       }
@@ -360,7 +367,7 @@ export class HyParView {
       this.addPassive(given)
     }
     this.addActive(from)
-    this.send(from, { type: 'neighbour-reply', accepted: true })
+    this.send(from, given !== undefined ? { type: 'swap-reply', accepted: true, handed: given } : { type: 'swap-reply', accepted: true })
   }
 
   /** When the next swap is due: a swap interval on average, spread so that agents do not swap in step. */

@@ -45,8 +45,22 @@ export const ViewWire = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('disconnect'), next: PeerIdText.optional() }),
   z.strictObject({ type: z.literal('shuffle'), origin: PeerIdText, ttl: z.number().int().min(0).max(32), peers: z.array(PeerIdText).max(MAX_SHUFFLE_PEERS) }),
   z.strictObject({ type: z.literal('shuffle-reply'), peers: z.array(PeerIdText).max(MAX_SHUFFLE_PEERS) }),
-  z.strictObject({ type: z.literal('swap'), peer: PeerIdText.optional() })
+  z.strictObject({ type: z.literal('swap'), peer: PeerIdText.optional() }),
+  z.strictObject({ type: z.literal('swap-reply'), accepted: z.boolean(), handed: PeerIdText.optional() })
 ])
+
+/**
+ * A swap's hand-over names a peer to be asked (`disconnect.next`, `swap.peer`, `swap-reply.handed`):
+ * left out when it is no member here, so that an insider cannot make this node dial a stranger.
+ */
+function withoutStrangers (message: ViewMessage, member: (peer: string) => boolean): ViewMessage {
+  switch (message.type) {
+    case 'disconnect': return message.next === undefined || member(message.next) ? message : { type: 'disconnect' }
+    case 'swap': return message.peer === undefined || member(message.peer) ? message : { type: 'swap' }
+    case 'swap-reply': return message.handed === undefined || member(message.handed) ? message : { type: 'swap-reply', accepted: message.accepted }
+    default: return message
+  }
+}
 
 export const ViewExchange = defineCommand('$agentmesh/view', { request: ViewWire, response: z.strictObject({}) })
 
@@ -210,19 +224,12 @@ export class ViewLinks implements Startable {
       view.receive(from, { ...message, peers: message.peers.filter(p => p === message.origin || this.init.member(p)) }, now)
     } else if (message.type === 'shuffle-reply') {
       view.receive(from, { ...message, peers: message.peers.filter(p => this.init.member(p)) }, now)
-    } else if ((message.type === 'disconnect' && message.next !== undefined) || (message.type === 'swap' && message.peer !== undefined)) {
-      // A swap's hand-over names a peer to be asked: dropped when it is no member here, so that
-      // an insider cannot make this node dial a stranger.
-      const named = message.type === 'disconnect' ? message.next : message.peer
-      const keep = named !== undefined && this.init.member(named)
-      if (message.type === 'disconnect') view.receive(from, keep ? message : { type: 'disconnect' }, now)
-      else view.receive(from, keep ? message : { type: 'swap' }, now)
     } else {
-      view.receive(from, message, now)
+      view.receive(from, withoutStrangers(message, this.init.member), now)
     }
     // A refusal to be a neighbour ends what its connection was opened for. (A shuffle's reply comes
     // only over a connection opened for something else: `answerShuffle`.)
-    if (message.type === 'neighbour-reply' && !message.accepted && !view.isActive(from)) this.unlink(from)
+    if ((message.type === 'neighbour-reply' || message.type === 'swap-reply') && !message.accepted && !view.isActive(from)) this.unlink(from)
     this.flush()
   }
 
@@ -301,7 +308,7 @@ export class ViewLinks implements Startable {
       await this.init.rpc.request(to, ViewExchange, message, { timeoutMs: this.view?.config.neighbourTimeoutMs ?? 5_000, rateLimitRetries: 1 })
       // The same on the answering side: an agent short of neighbours asked every full one in
       // turn and kept each connection busy past IDLE_MS (12 agents: one held all 11).
-      if (message.type === 'neighbour-reply' && !message.accepted && this.view?.isActive(to) === false) this.unlink(to)
+      if ((message.type === 'neighbour-reply' || message.type === 'swap-reply') && !message.accepted && this.view?.isActive(to) === false) this.unlink(to)
     } catch {
       this.init.count?.('failed', message.type)
       // A lost `disconnect` leaves this node in the peer's view while the peer is not in its own,

@@ -185,7 +185,7 @@ test(`hyparview: views that filled up as two islands (four agents and eight) are
   console.log(`# joined ${(joinedAt / 1_000).toFixed(0)} s after the islands formed (swaps every 10 s on average); mean view ${v.mean.toFixed(2)}`)
 })
 
-test('hyparview: a swap: the asked peer, full, takes the asker and hands one of its own neighbours to the one the asker drops; the asker drops it only once taken', { timeout: 60_000 }, () => {
+test('hyparview: a swap: the asked peer, full, takes the asker and drops one of its own neighbours; that one and the one the asker drops (only once taken) are told to ask each other', { timeout: 60_000 }, () => {
   const sends = (hv: HyParView): Array<[string, unknown]> => hv.drain().flatMap(o => o.type === 'send' ? [[o.to, o.message] as [string, unknown]] : [])
   // The asker: full (x, y), one reserve peer (c); its swap interval has passed.
   const asker = new HyParView({ self: 'i', random: seededRandom(SEED), now: 0, config: { activeSize: 2, swapIntervalMs: 1_000 } })
@@ -205,7 +205,7 @@ test('hyparview: a swap: the asked peer, full, takes the asker and hands one of 
   const out = sends(asked)
   const given = out.find(([, m]) => (m as { type: string }).type === 'disconnect')
   assert.ok(given !== undefined && ['p', 'q'].includes(given[0]) && (given[1] as { next?: string }).next === handTo, `one neighbour is dropped and handed on: ${JSON.stringify(out)}`)
-  assert.deepEqual(out.find(([to]) => to === 'i'), ['i', { type: 'neighbour-reply', accepted: true }])
+  assert.deepEqual(out.find(([to]) => to === 'i'), ['i', { type: 'swap-reply', accepted: true, handed: given[0] }], 'the asker is told whom it dropped')
   assert.ok(asked.isActive('i') && asked.activeView().length === 2)
   // The neighbour handed on asks the named peer at once.
   const handed = new HyParView({ self: given[0], random: seededRandom(SEED), now: 0, config: { activeSize: 2, swapIntervalMs: 0 } })
@@ -214,9 +214,9 @@ test('hyparview: a swap: the asked peer, full, takes the asker and hands one of 
   handed.drain()
   handed.receive('c', { type: 'disconnect', next: handTo }, 2_002)
   assert.deepEqual(sends(handed), [[handTo, { type: 'neighbour', high: false }]])
-  // The asker, taken: drops the named neighbour (told), takes c; its view keeps its size.
-  asker.receive('c', { type: 'neighbour-reply', accepted: true }, 2_003)
-  assert.deepEqual(sends(asker), [[handTo, { type: 'disconnect' }]])
+  // The asker, taken: drops the named neighbour (told to ask the one handed over), takes c; its view keeps its size.
+  asker.receive('c', { type: 'swap-reply', accepted: true, handed: given[0] }, 2_003)
+  assert.deepEqual(sends(asker), [[handTo, { type: 'disconnect', next: given[0] }]])
   assert.ok(asker.isActive('c') && !asker.isActive(handTo) && asker.activeView().length === 2)
   // A refusal changes nothing.
   const refusedAsker = new HyParView({ self: 'i', random: seededRandom(SEED), now: 0, config: { activeSize: 2, swapIntervalMs: 1_000 } })
@@ -224,7 +224,7 @@ test('hyparview: a swap: the asked peer, full, takes the asker and hands one of 
   refusedAsker.learn(['c'], 0)
   refusedAsker.tick(2_000)
   refusedAsker.drain()
-  refusedAsker.receive('c', { type: 'neighbour-reply', accepted: false }, 2_001)
+  refusedAsker.receive('c', { type: 'swap-reply', accepted: false }, 2_001)
   assert.deepEqual(sends(refusedAsker), [])
   assert.deepEqual(refusedAsker.activeView().sort(), ['x', 'y'])
 })
