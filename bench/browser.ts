@@ -8,12 +8,12 @@
  */
 import { createServer } from 'node:http'
 import { readFile } from 'node:fs/promises'
-import { parseArgs } from 'node:util'
+import { benchArgs } from './args.js'
 import { chromium } from 'playwright-core'
 import { createAgentNode, type AgentNode } from '../surfaces/index.js'
 import { buildBrowser } from '../tools/build-browser.js'
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, requests: { type: 'string', default: '300' } } })
+const { values } = benchArgs({ options: { runs: { type: 'string', default: '3' }, requests: { type: 'string', default: '300' } } })
 const runs = Number(values.runs)
 const requests = Number(values.requests)
 const CHROMIUM = process.env.AGENTMESH_TEST_CHROMIUM ?? '/usr/bin/chromium'

@@ -10,7 +10,7 @@
  * connection phase (the dials and the 5 s after) to DIR, for bench/profile-summary.ts.
  */
 import { mkdirSync } from 'node:fs'
-import { parseArgs } from 'node:util'
+import { benchArgs } from './args.js'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createVanilla } from './vanilla.js'
 import { createAgentNode } from '../surfaces/index.js'
@@ -24,7 +24,7 @@ const cpuMs = (): number => { const c = process.cpuUsage(); return (c.user + c.s
 
 interface Side { addr: () => string, dial: (addr: string) => Promise<unknown>, stop: () => Promise<void> }
 
-const { values } = parseArgs({ options: { only: { type: 'string' }, profile: { type: 'string' } } })
+const { values } = benchArgs({ options: { only: { type: 'string' }, profile: { type: 'string' } } })
 if (values.profile !== undefined) mkdirSync(values.profile, { recursive: true })
 
 async function measure (side: string, make: (i: number) => Promise<Side>): Promise<{ restMsPerS: number, msPerConnection: number }> {

@@ -13,7 +13,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
+import { benchArgs } from './args.js'
 import { fileURLToPath } from 'node:url'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
@@ -21,7 +21,7 @@ import { createAgentNode, type AgentNode } from '../surfaces/index.js'
 import { configEnv } from './config-env.js'
 import { procCpuMs, profileArgs } from './proc-cpu.js'
 
-const { values } = parseArgs({
+const { values } = benchArgs({
   options: {
     kills: { type: 'string', default: '20' },
     agents: { type: 'string', default: '5' },

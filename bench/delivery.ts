@@ -11,11 +11,11 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
+import { benchArgs } from './args.js'
 import { createAgentNode, type AgentNode } from '../surfaces/index.js'
 import type { DeliveryGuarantee } from '../protocols/delivery/constants.js'
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '4' }, concurrency: { type: 'string', default: '64' } } })
+const { values } = benchArgs({ options: { seconds: { type: 'string', default: '4' }, concurrency: { type: 'string', default: '64' } } })
 const ms = Number(values.seconds) * 1000
 const concurrency = Number(values.concurrency)
 

@@ -8,11 +8,11 @@
  * `--env AGENTMESH_X=v` (repeated) gives every agent that setting too, e.g. the bounded graph:
  * `--env AGENTMESH_CONNECTIONS_GRAPH=views --env AGENTMESH_CONNECTIONS_ACTIVE_VIEW=2`.
  */
-import { parseArgs } from 'node:util'
+import { benchArgs } from './args.js'
 import { runCampaign } from '../harness/fault-campaign.js'
 import { netnsUnavailable } from '../harness/netns.js'
 
-const { values } = parseArgs({ options: { faults: { type: 'string', default: '1000' }, seed: { type: 'string' }, 'per-round': { type: 'string', default: '4-8' }, keep: { type: 'boolean' }, env: { type: 'string', multiple: true } } })
+const { values } = benchArgs({ options: { faults: { type: 'string', default: '1000' }, seed: { type: 'string' }, 'per-round': { type: 'string', default: '4-8' }, keep: { type: 'boolean' }, env: { type: 'string', multiple: true } } })
 const why = netnsUnavailable()
 if (why !== undefined) {
   console.error(`bench:faults needs network namespaces: ${why} (run as root, with iproute2 installed)`)

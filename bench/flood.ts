@@ -17,7 +17,7 @@
 import '../node/polyfills.js'
 import { fork, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
+import { benchArgs } from './args.js'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { setPriority } from 'node:os'
 import { createAgentNode, type AgentNode } from '../surfaces/index.js'
@@ -313,7 +313,7 @@ async function gossipRun (label: string, pubsub: Record<string, number>, seconds
 }
 
 async function main (): Promise<void> {
-  const { values: args } = parseArgs({ options: { json: { type: 'boolean', default: false }, seconds: { type: 'string', default: '4' }, concurrency: { type: 'string', default: '128' }, 'handler-us': { type: 'string', default: '0' }, only: { type: 'string' }, runs: { type: 'string', default: '1' }, scenarios: { type: 'string' }, nice: { type: 'string', default: '0' } } })
+  const { values: args } = benchArgs({ options: { json: { type: 'boolean', default: false }, seconds: { type: 'string', default: '4' }, concurrency: { type: 'string', default: '128' }, 'handler-us': { type: 'string', default: '0' }, only: { type: 'string' }, runs: { type: 'string', default: '1' }, scenarios: { type: 'string' }, nice: { type: 'string', default: '0' } } })
   const seconds = Number(args.seconds)
   const concurrency = Number(args.concurrency)
   const handlerUs = Number(args['handler-us'])

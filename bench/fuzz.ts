@@ -4,14 +4,14 @@
  * so a failure can be replayed with `--seed S --only <target>`, and for a failure the smallest
  * counterexample fast-check found and the error. Exits 1 when any target fails.
  */
-import { parseArgs } from 'node:util'
+import { benchArgs } from './args.js'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { CALL_LIMIT_MS, makeTargets, once } from '../harness/fuzz-targets.js'
 
-const { values } = parseArgs({
+const { values } = benchArgs({
   options: { runs: { type: 'string', default: '2000' }, seed: { type: 'string' }, only: { type: 'string' } }
 })
 const runs = Number(values.runs)

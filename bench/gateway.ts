@@ -13,13 +13,13 @@
  * (gateway-N, agent-N, client-N.cpuprofile) for the last round's "REST, 64 at once, coalesced" there
  * (node dist/bench/profile-summary.js DIR gateway reads the gateway node's).
  */
-import { parseArgs } from 'node:util'
+import { benchArgs } from './args.js'
 import { fileURLToPath } from 'node:url'
 import { mkdirSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { ForkedWorker } from './forked-worker.js'
 
-const { values } = parseArgs({
+const { values } = benchArgs({
   options: {
     runs: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '4' },

@@ -11,9 +11,9 @@
  * "(none)": a rough split of a heap by owner (the first path found, not the dominator tree).
  */
 import { readFileSync } from 'node:fs'
-import { parseArgs } from 'node:util'
+import { benchArgs } from './args.js'
 
-const { values: args, positionals } = parseArgs({
+const { values: args, positionals } = benchArgs({
   allowPositionals: true,
   options: { samples: { type: 'string', default: '5' }, depth: { type: 'string', default: '8' }, before: { type: 'string' }, owners: { type: 'string' } }
 })

@@ -7,10 +7,10 @@
  * and a 5-node broadcast paced at 1,000/s (issue 46's paced scenario, one process): CPU µs per
  * delivery beyond the nodes' idle CPU (measured first, as long), and envelopes per batch.
  */
-import { parseArgs } from 'node:util'
+import { benchArgs } from './args.js'
 import { createAgentNode, type AgentNode, type CreateAgentNodeOptions } from '../surfaces/index.js'
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, seconds: { type: 'string', default: '4' } } })
+const { values } = benchArgs({ options: { runs: { type: 'string', default: '3' }, seconds: { type: 'string', default: '4' } } })
 const runs = Number(values.runs)
 const ms = Number(values.seconds) * 1000
 const sleep = async (t: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, t)) }

@@ -9,7 +9,7 @@
  *    B...), so the load of a shared machine falls on both alike.
  */
 import '../node/polyfills.js'
-import { parseArgs } from 'node:util'
+import { benchArgs } from './args.js'
 import { createLibp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { noise } from '@chainsafe/libp2p-noise'
@@ -19,7 +19,7 @@ import { xsalsa20 } from '@noble/ciphers/salsa.js'
 import { Keyring } from '../node/keyring.js'
 import { DIALER_HEADER, keyOfDialer, meshKey } from '../node/mesh-key.js'
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, dials: { type: 'string', default: '200' }, trials: { type: 'string', default: '20000' } } })
+const { values } = benchArgs({ options: { runs: { type: 'string', default: '5' }, dials: { type: 'string', default: '200' }, trials: { type: 'string', default: '20000' } } })
 const runs = Number(values.runs)
 const DIALS = Number(values.dials)
 const TRIALS = Number(values.trials)

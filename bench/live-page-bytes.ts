@@ -7,12 +7,12 @@
  * The routes whose size does not grow with the mesh (/coordinator, /tasks?limit=10,
  * /dead-letters, /breakers) are measured on a live mesh by `npm run bench:scale -- --page`.
  */
-import { parseArgs } from 'node:util'
+import { benchArgs } from './args.js'
 import { meshGroups, meshPage, parseMeshQuery } from '../surfaces/debug/mesh-view.js'
 import { RateRings } from '../surfaces/debug/rate-rings.js'
 import type { MeshSnapshot } from '../protocols/discovery/mesh-map.js'
 
-const { values } = parseArgs({ options: { agents: { type: 'string', default: '50,200,1000' }, links: { type: 'string', default: '8' } } })
+const { values } = benchArgs({ options: { agents: { type: 'string', default: '50,200,1000' }, links: { type: 'string', default: '8' } } })
 
 function map (n: number, links: number): MeshSnapshot {
   let seed = 15

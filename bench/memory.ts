@@ -22,11 +22,11 @@ import '../node/polyfills.js'
 import { readFileSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
+import { benchArgs } from './args.js'
 import { getHeapSpaceStatistics, getHeapStatistics, writeHeapSnapshot } from 'node:v8'
 import { createAgentNode, type AgentNode } from '../surfaces/index.js'
 
-const { values: args } = parseArgs({
+const { values: args } = benchArgs({
   options: {
     agents: { type: 'string', default: '20' },
     snapshots: { type: 'string' },

@@ -9,7 +9,7 @@
  * frame is on it: which of our parts, with what they called, the busy time went to.
  */
 import { readdirSync, readFileSync } from 'node:fs'
-import { parseArgs } from 'node:util'
+import { benchArgs } from './args.js'
 
 interface Profile {
   nodes: Array<{ id: number, callFrame: { functionName: string, url: string, lineNumber: number }, children?: number[] }>
@@ -17,7 +17,7 @@ interface Profile {
   timeDeltas: number[]
 }
 
-const { values: opts, positionals } = parseArgs({ allowPositionals: true, options: { from: { type: 'string', default: '0' }, to: { type: 'string', default: 'Infinity' } } })
+const { values: opts, positionals } = benchArgs({ allowPositionals: true, options: { from: { type: 'string', default: '0' }, to: { type: 'string', default: 'Infinity' } } })
 const dir = positionals[0]
 const match = positionals[1] ?? '' // only the files whose name contains it (one phase, one worker)
 if (dir === undefined) { console.error('usage: profile-summary DIR [MATCH] [--from S] [--to S]'); process.exit(2) }

@@ -10,9 +10,9 @@
 import { ForkedWorker } from './forked-worker.js'
 import { natsMissing, startNats, type NatsServer } from './nats.js'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
+import { benchArgs } from './args.js'
 
-const { values: args } = parseArgs({ options: { json: { type: 'boolean', default: false }, quick: { type: 'boolean', default: false }, only: { type: 'string' }, n: { type: 'string' }, profile: { type: 'string' }, scenario: { type: 'string' }, rate: { type: 'string' }, all: { type: 'string' } } })
+const { values: args } = benchArgs({ options: { json: { type: 'boolean', default: false }, quick: { type: 'boolean', default: false }, only: { type: 'string' }, n: { type: 'string' }, profile: { type: 'string' }, scenario: { type: 'string' }, rate: { type: 'string' }, all: { type: 'string' } } })
 const want = (name: string): boolean => args.scenario === undefined || args.scenario.split(',').includes(name)
 const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url))
 const SECONDS = args.quick ? 2 : 4

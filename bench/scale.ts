@@ -55,7 +55,7 @@
  * listening socket, so a loop turn of seconds leaves the join's dials in the seeds' accept
  * queues past their timeout (docs/benchmarks.md "Scale").
  */
-import { parseArgs } from 'node:util'
+import { benchArgs } from './args.js'
 import { fileURLToPath } from 'node:url'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -64,7 +64,7 @@ import { measureTraffic } from './scale-traffic.js'
 import { pageInChromium } from './live-page-chromium.js'
 import type { CreateAgentNodeOptions } from '../surfaces/index.js'
 
-const { values } = parseArgs({
+const { values } = benchArgs({
   options: {
     agents: { type: 'string', default: '10,50,100,200' },
     'per-process': { type: 'string', default: '25' },

@@ -13,7 +13,7 @@
  * `--profile DIR`: a V8 CPU profile of each measured broadcast, by variant (DIR/<variant>/, read
  * with bench/profile-summary.ts), apart from the set-up and the tables without the network.
  */
-import { parseArgs } from 'node:util'
+import { benchArgs } from './args.js'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { Session } from 'node:inspector/promises'
 import { join } from 'node:path'
@@ -23,7 +23,7 @@ import { decodeBatchFrame, encodeBatch, envelopeToJson, makeEnvelope, type Envel
 import { encodeSealedBatch, grouped, openGroups, sealBatch } from '../protocols/pubsub/sealed-batch.js'
 import { privateKeyOf } from '../protocols/coordination/election-keys.js'
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, messages: { type: 'string', default: '1500' }, requests: { type: 'string', default: '2000' }, pad: { type: 'string', default: '1000' }, profile: { type: 'string' } } })
+const { values } = benchArgs({ options: { runs: { type: 'string', default: '3' }, messages: { type: 'string', default: '1500' }, requests: { type: 'string', default: '2000' }, pad: { type: 'string', default: '1000' }, profile: { type: 'string' } } })
 const runs = Number(values.runs)
 const N = Number(values.messages)
 const R = Number(values.requests)

@@ -32,7 +32,7 @@ import { Session } from 'node:inspector/promises'
 import { tmpdir, cpus } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseArgs } from 'node:util'
+import { benchArgs } from './args.js'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
@@ -255,7 +255,7 @@ async function perEnvelope (times: number): Promise<Record<string, number>> {
 }
 
 async function driver (): Promise<void> {
-  const { values: args } = parseArgs({
+  const { values: args } = benchArgs({
     options: {
       json: { type: 'boolean', default: false },
       quick: { type: 'boolean', default: false },

@@ -14,11 +14,11 @@
  * over 2 s) to tell the two apart. `--profile DIR`: CPU profiles of the seed's process and the
  * newcomers' over the whole run, in DIR/seed and DIR/newcomers (bench/profile-summary.js reads them).
  */
-import { parseArgs } from 'node:util'
+import { benchArgs } from './args.js'
 import { fileURLToPath } from 'node:url'
 import { ForkedWorker } from './forked-worker.js'
 
-const { values } = parseArgs({
+const { values } = benchArgs({
   options: {
     joins: { type: 'string', default: '100' },
     batch: { type: 'string', default: '25' },

@@ -10,7 +10,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
+import { benchArgs } from './args.js'
 import { createAgentNode, makeEnvelope, type AgentNode } from '../surfaces/index.js'
 import { privateKeyOf } from '../protocols/coordination/election-keys.js'
 import { signEnvelope } from '../protocols/envelope/signature.js'
@@ -19,7 +19,7 @@ import type { OutboxEntry } from '../protocols/delivery/outbox.js'
 import { SignedAttempts } from '../protocols/delivery/signed-entry.js'
 import { signedFor } from '../protocols/rpc/outgoing.js'
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' }, rounds: { type: 'string', default: '3' }, concurrency: { type: 'string', default: '16' }, variants: { type: 'string', default: 'unsigned,signed' } } })
+const { values } = benchArgs({ options: { seconds: { type: 'string', default: '3' }, rounds: { type: 'string', default: '3' }, concurrency: { type: 'string', default: '16' }, variants: { type: 'string', default: 'unsigned,signed' } } })
 const ms = Number(values.seconds) * 1000
 const concurrency = Number(values.concurrency)
 const PAYLOAD = { text: 'x'.repeat(1_000) } // ~1 KiB, as the figures in docs/security.md

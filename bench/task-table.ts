@@ -3,11 +3,11 @@
  * takeover's read cost with many finished records retained (they stay FINISHED_RETENTION_MS,
  * ten minutes: 600,000 at 1,000 tasks a second), and a few hundred open ones. No network.
  */
-import { parseArgs } from 'node:util'
+import { benchArgs } from './args.js'
 import { TaskTable, finishPatch } from '../protocols/task/table.js'
 import { TaskSpec } from '../protocols/task/schemas.js'
 
-const { values } = parseArgs({ options: { records: { type: 'string', default: '100000' }, open: { type: 'string', default: '400' } } })
+const { values } = benchArgs({ options: { records: { type: 'string', default: '100000' }, open: { type: 'string', default: '400' } } })
 const n = Number(values.records)
 const open = Number(values.open)
 const t = new TaskTable()

@@ -12,7 +12,7 @@
  * - contract net: the submitter calls for proposals for a task among the agents (they bid for
  *   the task types they run), awards the best, gets its confirmation and rejects the others.
  */
-import { parseArgs } from 'node:util'
+import { benchArgs } from './args.js'
 import { fileURLToPath } from 'node:url'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
@@ -21,7 +21,7 @@ import { createAgentNode } from '../surfaces/index.js'
 import { configEnv } from './config-env.js'
 import { procCpuMs, profileArgs } from './proc-cpu.js'
 
-const { values } = parseArgs({
+const { values } = benchArgs({
   options: {
     agents: { type: 'string', default: '10' },
     latency: { type: 'string', default: '300' },
