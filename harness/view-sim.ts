@@ -16,8 +16,9 @@ export class ViewWorld {
   readonly agents = new Map<string, HyParView>()
   readonly dead = new Set<string>()
   readonly random: () => number
-  /** Messages sent so far, all agents. */
+  /** Messages sent so far, all agents, and by type. */
   sent = 0
+  private readonly sentByType = new Map<ViewMessage['type'], number>()
   private readonly queue = new Flights<Event>()
   private order = 0
   /** When each link's last message arrives. */
@@ -41,6 +42,7 @@ export class ViewWorld {
       if (o.type !== 'send') continue
       this.sent++
       const { to, message } = o
+      this.sentByType.set(message.type, (this.sentByType.get(message.type) ?? 0) + 1)
       if (this.dead.has(to) || !this.agents.has(to)) {
         this.at(100, () => { this.lose(id, to) })
         continue
@@ -83,6 +85,9 @@ export class ViewWorld {
       }
     }
   }
+
+  /** Messages of `type` sent so far, all agents. */
+  count (type: ViewMessage['type']): number { return this.sentByType.get(type) ?? 0 }
 
   live (): string[] { return [...this.agents.keys()].filter(id => !this.dead.has(id)) }
 

@@ -63,11 +63,11 @@ export const ConnectionsConfig = z.strictObject({
   /** `views`: known agents kept in reserve to repair the active view from. */
   passiveView: z.number().int().min(1).max(256).default(36),
   /**
-   * `views`: how often, on average, an agent with a full active view swaps one neighbour for a
-   * reserve agent (protocols/discovery/hyparview.ts), which joins again views that filled up
-   * among a few agents; 0 never. Each swap opens up to two connections.
+   * `views`: the least time between two swaps an agent starts (protocols/discovery/hyparview.ts):
+   * an agent whose neighbour's neighbours are all its own too (views that filled up among a few
+   * agents, apart from the rest) trades a neighbour for a reserve agent; 0 never.
    */
-  viewSwapMs: z.number().int().min(0).max(3_600_000).default(120_000),
+  viewSwapMs: z.number().int().min(0).max(3_600_000).default(30_000),
   /** Peers each node tries to stay connected to, dialling ones its peers tell it of (`graph: 'dialer'`). */
   targetPeers: z.number().int().min(0).default(8),
   /** Hard cap on open connections (libp2p's connection manager). */

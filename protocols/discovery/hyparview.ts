@@ -18,13 +18,19 @@
  * - Priorities: a peer with no active neighbour asks with `high` priority and must be taken
  *   (the receiver drops a random neighbour, which moves to its passive view and repairs in turn):
  *   nobody stays isolated. Otherwise a full view refuses, and the asker tries another.
- * - Swaps (not in the paper): now and then a node with a full view trades one neighbour for a
- *   reserve peer, and that peer, if full, hands one of its own neighbours to the one traded away
- *   (a double edge swap: every view keeps its size). Without it, views that fill up among a
- *   few peers stay that way for good: twelve agents with views of three split into a clique of
- *   four and the other eight (CI, 2026-11-29), and nothing in the paper's protocol joins them
- *   again, since full views ask nobody. Random swaps keep the graph a random one, which is
- *   connected with high probability, and join such islands within a few swap intervals.
+ * - Swaps (not in the paper): views that fill up among a few peers stay that way for good in
+ *   the paper's protocol, since full views ask nobody and shuffles walk within them: twelve
+ *   agents with views of three split into a clique of four and the other eight (CI,
+ *   2026-11-29). A shuffle from a neighbour carries a sample of that neighbour's own active view;
+ *   when every peer in it is in this node's active view too (a closed neighbourhood, the mark of
+ *   such an island; in a random graph of more than a few views' size, neighbours share few
+ *   neighbours), this node trades one neighbour for a reserve peer, and that peer, if full, drops
+ *   one of its own, which links with the one traded away (a double edge swap: every view keeps its
+ *   size). At most one swap per `swapIntervalMs`. Swapping at random on a timer (every 120 s
+ *   on average) joined islands too, but cost every agent about a new connection a minute at rest:
+ *   100 real agents on views used 1.72% and 1.96% of a core each at rest with it, 1.01% and 1.45%
+ *   without (docs/benchmarks.md); a random graph of 1,000 simulated agents at rest makes no swap
+ *   on a closed neighbourhood in a minute.
  *
  * Peers are named by opaque ids (peer id strings). Which peers may be talked to at all is the
  * shell's question: in a closed mesh it feeds only messages from admitted peers and keeps only
@@ -48,8 +54,8 @@ export interface HyParViewConfig {
   /** How long a neighbour request may go unanswered before the peer counts as failed. */
   neighbourTimeoutMs: number
   /**
-   * How often, on average, a node with a full active view swaps a neighbour for a reserve peer
-   * (0: never). Each swap makes up to two new connections, so it is rarer than a shuffle.
+   * The least time between two swaps this node starts (0: never swap). A swap starts only on a
+   * shuffle that shows a closed neighbourhood; each makes up to two new connections.
    */
   swapIntervalMs: number
 }
@@ -63,7 +69,7 @@ export const HYPARVIEW_DEFAULTS: HyParViewConfig = {
   shuffleActive: 3,
   shufflePassive: 4,
   neighbourTimeoutMs: 5_000,
-  swapIntervalMs: 120_000
+  swapIntervalMs: 30_000
 }
 
 export type ViewMessage =
@@ -73,7 +79,8 @@ export type ViewMessage =
   | { type: 'neighbour-reply', accepted: boolean }
   /** `next`: a peer to ask to be a neighbour in the dropped one's place (a swap's hand-over). */
   | { type: 'disconnect', next?: string }
-  | { type: 'shuffle', origin: string, ttl: number, peers: string[] }
+  /** `peers`: the origin, then `active` of its active view (so its first hop can tell a closed neighbourhood), then some of its reserve. */
+  | { type: 'shuffle', origin: string, ttl: number, peers: string[], active?: number }
   | { type: 'shuffle-reply', peers: string[] }
   /** Take the sender as a neighbour; if full, drop one of yours and hand it to `peer` (the neighbour the sender drops for you). */
   | { type: 'swap', peer?: string }
@@ -129,10 +136,19 @@ export class HyParView {
    * 3.1 messages per agent per second, against 0.7 for the shuffles).
    */
   private readonly refused = new Map<string, number>()
+  /**
+   * Neighbours this node dropped (a `disconnect` sent), and when: an answer of theirs to a
+   * neighbour request sent before the drop (a walk's end asks its newcomer) must not take them
+   * back, since the drop reaches them after their answer left and they let this node go.
+   * Forgotten after a neighbour timeout, or when taken again.
+   */
+  private readonly dropped = new Map<string, number>()
   /** The passive peers this node sent in its last shuffle: the first it evicts for the reply's. */
   private sentInShuffle: string[] = []
   private nextShuffle: number
-  private nextSwap: number
+  /** When this node last started a swap, and whether a shuffle showed a closed neighbourhood since. */
+  private lastSwap = -Infinity
+  private swapDue = false
   /** The swap under way: the reserve peer asked, and the neighbour to drop for it once it accepts. */
   private swapping?: { with: string, drop: string }
   /** The time of the input being handled. */
@@ -150,7 +166,6 @@ export class HyParView {
     this.now = init.now
     // Spread the first shuffles over an interval: agents started together do not shuffle in step.
     this.nextShuffle = init.now + this.config.shuffleIntervalMs * (0.5 + this.random())
-    this.nextSwap = this.swapAfter(init.now)
   }
 
   // --- what the shell asks ---------------------------------------------------------------
@@ -230,20 +245,21 @@ export class HyParView {
   tick (now: number): void {
     this.now = now
     for (const [peer, at] of this.asking) if (now - at >= this.config.neighbourTimeoutMs) this.lost(peer, now)
+    for (const [peer, at] of this.dropped) if (now - at >= this.config.neighbourTimeoutMs) this.dropped.delete(peer)
     if (now >= this.nextShuffle) {
       this.nextShuffle = now + this.config.shuffleIntervalMs
       this.shuffle()
     }
-    if (now >= this.nextSwap) {
-      this.nextSwap = this.swapAfter(now)
-      this.swap()
+    if (this.swapDue && now >= this.lastSwap + this.config.swapIntervalMs) {
+      this.swapDue = false
+      if (this.swap()) this.lastSwap = now
     }
     this.repair()
   }
 
   /** When `tick` has something to do next. */
   nextWakeup (): number {
-    let at = Math.min(this.nextShuffle, this.nextSwap)
+    let at = this.swapDue ? Math.min(this.nextShuffle, this.lastSwap + this.config.swapIntervalMs) : this.nextShuffle
     for (const sent of this.asking.values()) at = Math.min(at, sent + this.config.neighbourTimeoutMs)
     return at
   }
@@ -298,7 +314,7 @@ export class HyParView {
       // An answer after this node gave up asking (it timed out): the peer took this node as a
       // neighbour. Taken if there is room, else undone, so that no view holds a peer whose own
       // does not hold it back.
-      if (!accepted || this.active.has(from)) return
+      if (!accepted || this.active.has(from) || this.dropped.has(from)) return
       if (this.active.size < this.config.activeSize) { this.passive.delete(from); this.addActive(from) } else this.send(from, { type: 'disconnect' })
       return
     }
@@ -307,7 +323,7 @@ export class HyParView {
       // keeps its size, and is told whom the swap's peer dropped (if it was full), so that the two
       // ask each other rather than the whole reserve.
       if (swap !== undefined && this.active.delete(swap.drop)) {
-        this.send(swap.drop, handed !== undefined && handed !== swap.drop ? { type: 'disconnect', next: handed } : { type: 'disconnect' })
+        this.drop(swap.drop, handed !== undefined && handed !== swap.drop ? { type: 'disconnect', next: handed } : { type: 'disconnect' })
         this.emit({ type: 'down', peer: swap.drop })
         this.addPassive(swap.drop)
       }
@@ -335,15 +351,29 @@ export class HyParView {
     this.repair()
   }
 
-  /** A full view trades a random neighbour for a random reserve peer (see the head of the file). */
-  private swap (): void {
-    if (this.swapping !== undefined || this.asking.size > 0 || this.active.size < this.config.activeSize) return
+  /**
+   * The first hop of a neighbour's shuffle: whether every peer of its active view it sampled
+   * (never this node) is in this node's active view too. Only a full view over a mesh larger than
+   * it (a reserve to trade with) counts: in a mesh of at most a view and one, all are neighbours.
+   */
+  private closed (origin: string, sample: string[]): void {
+    // A sample as large as a full view's would be: a neighbour with one or two neighbours of its
+    // own shares them with this node often in any small graph.
+    if (this.config.swapIntervalMs <= 0 || sample.length < Math.min(this.config.shuffleActive, this.config.activeSize - 1) || !this.active.has(origin)) return
+    if (this.active.size < this.config.activeSize || this.passive.size === 0) return
+    if (sample.every(p => p !== this.self && this.active.has(p))) this.swapDue = true
+  }
+
+  /** A full view trades a random neighbour for a random reserve peer (see the head of the file); false when it cannot now. */
+  private swap (): boolean {
+    if (this.swapping !== undefined || this.asking.size > 0 || this.active.size < this.config.activeSize) return false
     const peer = this.pick([...this.passive].filter(p => !this.refused.has(p)))
     const drop = this.pick([...this.active])
-    if (peer === undefined || drop === undefined) return
+    if (peer === undefined || drop === undefined) return false
     this.swapping = { with: peer, drop }
     this.asking.set(peer, this.now)
     this.send(peer, { type: 'swap', peer: drop })
+    return true
   }
 
   private onSwap (from: string, handTo?: string): void {
@@ -362,7 +392,7 @@ export class HyParView {
         return
       }
       this.active.delete(given)
-      this.send(given, { type: 'disconnect', next: handTo })
+      this.drop(given, { type: 'disconnect', next: handTo })
       this.emit({ type: 'down', peer: given })
       this.addPassive(given)
     }
@@ -370,25 +400,18 @@ export class HyParView {
     this.send(from, given !== undefined ? { type: 'swap-reply', accepted: true, handed: given } : { type: 'swap-reply', accepted: true })
   }
 
-  /** When the next swap is due: a swap interval on average, spread so that agents do not swap in step. */
-  private swapAfter (now: number): number {
-    return this.config.swapIntervalMs > 0 ? now + this.config.swapIntervalMs * (0.5 + this.random()) : Infinity
-  }
-
   private shuffle (): void {
     const target = this.pick([...this.active])
     if (target === undefined) return
-    const sample = [
-      this.self,
-      ...this.sample([...this.active].filter(p => p !== target), this.config.shuffleActive),
-      ...this.sample([...this.passive], this.config.shufflePassive)
-    ]
+    const active = this.sample([...this.active].filter(p => p !== target), this.config.shuffleActive)
+    const sample = [this.self, ...active, ...this.sample([...this.passive], this.config.shufflePassive)]
     this.sentInShuffle = sample
-    this.send(target, { type: 'shuffle', origin: this.self, ttl: this.config.arwl, peers: sample })
+    this.send(target, { type: 'shuffle', origin: this.self, ttl: this.config.arwl, peers: sample, active: active.length })
   }
 
-  private onShuffle (from: string, msg: { origin: string, ttl: number, peers: string[] }): void {
+  private onShuffle (from: string, msg: { origin: string, ttl: number, peers: string[], active?: number }): void {
     if (msg.origin === this.self) return
+    if (from === msg.origin && msg.active !== undefined) this.closed(from, msg.peers.slice(1, 1 + msg.active))
     const carried = msg.peers.slice(0, 1 + this.config.shuffleActive + this.config.shufflePassive)
     const left = Math.min(msg.ttl, this.config.arwl) - 1
     const next = left > 0 ? this.pick([...this.active].filter(p => p !== from && p !== msg.origin)) : undefined
@@ -432,15 +455,22 @@ export class HyParView {
     }
   }
 
+  /** Tells a neighbour taken out of the active view that it is (and remembers it: `dropped`). */
+  private drop (peer: string, message: ViewMessage & { type: 'disconnect' }): void {
+    this.dropped.set(peer, this.now)
+    this.send(peer, message)
+  }
+
   private addActive (peer: string): void {
     if (peer === this.self || this.active.has(peer)) return
     this.passive.delete(peer)
     this.asking.delete(peer)
+    this.dropped.delete(peer)
     if (this.active.size >= this.config.activeSize) {
       const dropped = this.pick([...this.active])
       if (dropped !== undefined) {
         this.active.delete(dropped)
-        this.send(dropped, { type: 'disconnect' })
+        this.drop(dropped, { type: 'disconnect' })
         this.emit({ type: 'down', peer: dropped })
         this.addPassive(dropped)
       }

@@ -43,7 +43,7 @@ export const ViewWire = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('neighbour'), high: z.boolean() }),
   z.strictObject({ type: z.literal('neighbour-reply'), accepted: z.boolean() }),
   z.strictObject({ type: z.literal('disconnect'), next: PeerIdText.optional() }),
-  z.strictObject({ type: z.literal('shuffle'), origin: PeerIdText, ttl: z.number().int().min(0).max(32), peers: z.array(PeerIdText).max(MAX_SHUFFLE_PEERS) }),
+  z.strictObject({ type: z.literal('shuffle'), origin: PeerIdText, ttl: z.number().int().min(0).max(32), peers: z.array(PeerIdText).max(MAX_SHUFFLE_PEERS), active: z.number().int().min(0).max(MAX_SHUFFLE_PEERS).optional() }),
   z.strictObject({ type: z.literal('shuffle-reply'), peers: z.array(PeerIdText).max(MAX_SHUFFLE_PEERS) }),
   z.strictObject({ type: z.literal('swap'), peer: PeerIdText.optional() }),
   z.strictObject({ type: z.literal('swap-reply'), accepted: z.boolean(), handed: PeerIdText.optional() })
@@ -221,7 +221,10 @@ export class ViewLinks implements Startable {
     this.init.count?.('in', message.type)
     if (message.type === 'shuffle') {
       if (!this.init.member(message.origin)) return
-      view.receive(from, { ...message, peers: message.peers.filter(p => p === message.origin || this.init.member(p)) }, now)
+      // Strangers left out; `active` counts what is left of the origin's active sample.
+      const kept = message.peers.flatMap((p, i) => p === message.origin || this.init.member(p) ? [{ p, i }] : [])
+      const active = message.active === undefined ? {} : { active: kept.filter(k => k.i >= 1 && k.i <= (message.active as number)).length }
+      view.receive(from, { ...message, peers: kept.map(k => k.p), ...active }, now)
     } else if (message.type === 'shuffle-reply') {
       view.receive(from, { ...message, peers: message.peers.filter(p => this.init.member(p)) }, now)
     } else {

@@ -162,7 +162,7 @@ function islands (seed: number, swapIntervalMs: number): ViewWorld {
   return w
 }
 
-test(`hyparview: views that filled up as two islands (four agents and eight) are joined again by swaps, which keep every view's size; without swaps they stay apart (seed ${SEED})`, { timeout: 60_000 }, () => {
+test(`hyparview: views that filled up as two islands (four agents and eight) are joined again by swaps, which keep every view's size; without swaps they stay apart; a random graph of 1,000 at rest hardly swaps (seed ${SEED})`, { timeout: 60_000 }, () => {
   console.log(`# seed ${SEED}`)
   const apart = islands(SEED, 0)
   apart.run(apart.now + 300_000)
@@ -182,18 +182,34 @@ test(`hyparview: views that filled up as two islands (four agents and eight) are
   assert.ok(v.max <= 3, `an active view holds ${v.max}`)
   assert.ok(v.mean >= 2.5, `mean active view ${v.mean.toFixed(2)}: swaps keep views full`)
   for (const origin of ['b0', 'a0', 'a7']) assert.equal(w.flood(origin).reached, 12, `a flood from ${origin}`)
-  console.log(`# joined ${(joinedAt / 1_000).toFixed(0)} s after the islands formed (swaps every 10 s on average); mean view ${v.mean.toFixed(2)}`)
+  console.log(`# joined ${(joinedAt / 1_000).toFixed(0)} s after the islands formed (swaps at most every 10 s); mean view ${v.mean.toFixed(2)}`)
+  // Swaps start only on a closed neighbourhood: in a random graph of 1,000 views of six, rare.
+  const big = new ViewWorld(SEED + 2)
+  big.joinWave(1_000)
+  big.run(5_000 + 2 * big.agents.get('a0')!.config.shuffleIntervalMs)
+  const sentBefore = big.sent
+  const swapsBefore = big.count('swap')
+  big.run(big.now + 60_000)
+  const swaps = big.count('swap') - swapsBefore
+  assert.ok(swaps <= 10, `${swaps} swaps in 60 s of rest among 1,000 agents`)
+  console.log(`# 1,000 at rest: ${swaps} swaps in 60 s, ${((big.sent - sentBefore) / 1_000 / 60).toFixed(2)} messages per agent per second`)
 })
 
-test('hyparview: a swap: the asked peer, full, takes the asker and drops one of its own neighbours; that one and the one the asker drops (only once taken) are told to ask each other', { timeout: 60_000 }, () => {
+test('hyparview: a swap: started on a shuffle showing a closed neighbourhood, at most once per swapIntervalMs; the asked peer, full, takes the asker and drops one of its own neighbours; that one and the one the asker drops (only once taken) are told to ask each other', { timeout: 60_000 }, () => {
   const sends = (hv: HyParView): Array<[string, unknown]> => hv.drain().flatMap(o => o.type === 'send' ? [[o.to, o.message] as [string, unknown]] : [])
-  // The asker: full (x, y), one reserve peer (c); its swap interval has passed.
+  // The asker: full (x, y), one reserve peer (c).
   const asker = new HyParView({ self: 'i', random: seededRandom(SEED), now: 0, config: { activeSize: 2, swapIntervalMs: 1_000 } })
   for (const p of ['x', 'y']) asker.receive(p, { type: 'join' }, 0)
   asker.learn(['c'], 0)
   asker.drain()
+  // A shuffle from x whose active sample names a peer that is not i's neighbour (c, in i's reserve): no swap.
+  asker.receive('x', { type: 'shuffle', origin: 'x', ttl: 0, peers: ['x', 'c'], active: 1 }, 1_000)
+  asker.tick(1_500)
+  assert.deepEqual(sends(asker).filter(([, m]) => (m as { type: string }).type === 'swap'), [], 'an open neighbourhood: no swap')
+  // x's neighbours are all i's too (x's other neighbour is y): a closed neighbourhood, so a swap.
+  asker.receive('x', { type: 'shuffle', origin: 'x', ttl: 0, peers: ['x', 'y'], active: 1 }, 1_900)
   asker.tick(2_000)
-  const [swap] = sends(asker)
+  const [swap] = sends(asker).filter(([, m]) => (m as { type: string }).type === 'swap')
   assert.ok(swap !== undefined && swap[0] === 'c', `a swap goes to the reserve peer: ${JSON.stringify(swap)}`)
   const handTo = (swap[1] as { type: string, peer: string }).peer
   assert.ok(['x', 'y'].includes(handTo) && asker.activeView().length === 2, 'it names the neighbour it will drop, and keeps it until answered')
@@ -218,13 +234,47 @@ test('hyparview: a swap: the asked peer, full, takes the asker and drops one of 
   asker.receive('c', { type: 'swap-reply', accepted: true, handed: given[0] }, 2_003)
   assert.deepEqual(sends(asker), [[handTo, { type: 'disconnect', next: given[0] }]])
   assert.ok(asker.isActive('c') && !asker.isActive(handTo) && asker.activeView().length === 2)
+  // Another closed neighbourhood at once: no second swap within swapIntervalMs; one after it.
+  asker.learn(['c2'], 2_004)
+  const kept = asker.activeView().find(p => p !== 'c') as string
+  asker.receive(kept, { type: 'shuffle', origin: kept, ttl: 0, peers: [kept, 'c'], active: 1 }, 2_100)
+  asker.tick(2_500)
+  assert.deepEqual(sends(asker).filter(([, m]) => (m as { type: string }).type === 'swap'), [], 'not within swapIntervalMs of the last')
+  asker.tick(3_100)
+  assert.equal(sends(asker).filter(([, m]) => (m as { type: string }).type === 'swap').length, 1, 'due since, it goes once the interval is over')
   // A refusal changes nothing.
   const refusedAsker = new HyParView({ self: 'i', random: seededRandom(SEED), now: 0, config: { activeSize: 2, swapIntervalMs: 1_000 } })
   for (const p of ['x', 'y']) refusedAsker.receive(p, { type: 'join' }, 0)
   refusedAsker.learn(['c'], 0)
+  refusedAsker.receive('x', { type: 'shuffle', origin: 'x', ttl: 0, peers: ['x', 'y'], active: 1 }, 1_900)
   refusedAsker.tick(2_000)
   refusedAsker.drain()
   refusedAsker.receive('c', { type: 'swap-reply', accepted: false }, 2_001)
   assert.deepEqual(sends(refusedAsker), [])
   assert.deepEqual(refusedAsker.activeView().sort(), ['x', 'y'])
+})
+
+test('hyparview: a walk\'s end that took its newcomer and dropped it before the newcomer\'s answer came does not take it back (the newcomer let it go on the drop)', { timeout: 60_000 }, () => {
+  // random() 0: every pick is the first (views keep the order peers came in).
+  const end = new HyParView({ self: 'e', random: () => 0, now: 0, config: { activeSize: 2, swapIntervalMs: 0 } })
+  end.receive('x', { type: 'forward-join', peer: 'n', ttl: 0 }, 0)
+  end.receive('a', { type: 'join' }, 1)
+  end.learn(['p1'], 2)
+  assert.deepEqual(end.activeView(), ['n', 'a'])
+  // A join into the full view drops n (the first), which is told; then a is lost, leaving room.
+  end.receive('j', { type: 'join' }, 3)
+  end.lost('a', 4)
+  assert.deepEqual(end.activeView(), ['j'])
+  const told = end.drain().filter(o => o.type === 'send' && o.to === 'n').map(o => o.type === 'send' ? o.message.type : '').filter(t => t !== 'forward-join')
+  assert.deepEqual(told, ['neighbour', 'disconnect'])
+  // n's answer to the walk's neighbour request, sent before the disconnect reached it.
+  end.receive('n', { type: 'neighbour-reply', accepted: true }, 5)
+  assert.ok(!end.isActive('n'), 'n is not taken back: it drops e on the disconnect that follows its answer')
+  // An answer to a request this node gave up on (timed out) is still taken when there is room.
+  const asker = new HyParView({ self: 's', random: seededRandom(SEED), now: 0, config: { activeSize: 2, swapIntervalMs: 0, neighbourTimeoutMs: 100 } })
+  asker.learn(['r'], 0)
+  assert.ok(asker.drain().some(o => o.type === 'send' && o.to === 'r' && o.message.type === 'neighbour'))
+  asker.tick(200)
+  asker.receive('r', { type: 'neighbour-reply', accepted: true }, 300)
+  assert.ok(asker.isActive('r'), 'a late yes from a peer asked is taken')
 })
