@@ -55,7 +55,8 @@ export const ConnectionsConfig = z.strictObject({
    * `views`: HyParView's active view (protocols/discovery/view-links.ts), `activeView` symmetric
    * links repaired from a reserve of `passiveView` known agents, and a connection made for
    * anything else is let go once idle (issue 46: a bounded connection graph as the mesh grows).
-   * Experimental: 12 and 50 agents hold in the tests; 100 converged in 89 s on a 2-core machine, against an aim of 200 in 30 s (docs/benchmarks.md, "Views in real nodes").
+   * Experimental: 12 and 50 agents hold in the tests; 100 converged in 89 s on a 2-core
+   * machine, against an aim of 200 in 30 s (docs/benchmarks.md, "Views in real nodes").
    */
   graph: z.enum(['dialer', 'views']).default('dialer'),
   /** `views`: agents in the active view (open links kept); HyParView's log10(N) + c, 6 holds 10,000. */

@@ -149,6 +149,9 @@ export class HyParView {
   /** When this node last started a swap, and whether a shuffle showed a closed neighbourhood since. */
   private lastSwap = -Infinity
   private swapDue = false
+  /** When this node last dropped a neighbour for another's swap, and last asked a peer a hand-over named. */
+  private lastEvicted = -Infinity
+  private lastHandOver = -Infinity
   /** The swap under way: the reserve peer asked, and the neighbour to drop for it once it accepts. */
   private swapping?: { with: string, drop: string }
   /** The time of the input being handled. */
@@ -314,8 +317,11 @@ export class HyParView {
       // An answer after this node gave up asking (it timed out): the peer took this node as a
       // neighbour. Taken if there is room, else undone, so that no view holds a peer whose own
       // does not hold it back.
-      if (!accepted || this.active.has(from) || this.dropped.has(from)) return
-      if (this.active.size < this.config.activeSize) { this.passive.delete(from); this.addActive(from) } else this.send(from, { type: 'disconnect' })
+      // One this node dropped since is told so again: the disconnect it had may have come before
+      // it took this node on an earlier yes (a disconnect to a peer not holding this node is
+      // nothing to it).
+      if (!accepted || this.active.has(from)) return
+      if (this.active.size < this.config.activeSize && !this.dropped.has(from)) { this.passive.delete(from); this.addActive(from) } else this.send(from, { type: 'disconnect' })
       return
     }
     if (accepted) {
@@ -343,8 +349,12 @@ export class HyParView {
     this.addPassive(from)
     // A swap's hand-over: the peer named has just lost a neighbour too, so it has room (it is
     // told to ask this node at the same time: whichever request comes first links the two).
+    // At most one a swap interval, and never to a peer that refused lately: a hand-over names a
+    // peer to dial, and an insider could otherwise aim this node at one again and again.
     if (next !== undefined && next !== this.self && next !== from && !this.active.has(next) && !this.asking.has(next) &&
+      !this.refused.has(next) && this.now >= this.lastHandOver + this.swapLimitMs() &&
       this.active.size + this.asking.size < this.config.activeSize) {
+      this.lastHandOver = this.now
       this.asking.set(next, this.now)
       this.send(next, { type: 'neighbour', high: false })
     }
@@ -357,12 +367,20 @@ export class HyParView {
    * it (a reserve to trade with) counts: in a mesh of at most a view and one, all are neighbours.
    */
   private closed (origin: string, sample: string[]): void {
-    // A sample as large as a full view's would be: a neighbour with one or two neighbours of its
-    // own shares them with this node often in any small graph.
-    if (this.config.swapIntervalMs <= 0 || sample.length < Math.min(this.config.shuffleActive, this.config.activeSize - 1) || !this.active.has(origin)) return
+    // Distinct peers, neither the origin nor this node, as many as a full view's other
+    // neighbours: a neighbour with fewer shares them with this node often in any small graph, and
+    // a sample of only some of them is often all shared in a dense one (8-10 agents with views of
+    // six: a swap per agent every one or two minutes at rest), while an insider naming itself
+    // again and again would pass any test of fewer.
+    const others = new Set(sample.filter(p => p !== origin && p !== this.self))
+    if (this.config.swapIntervalMs <= 0 || others.size < this.config.activeSize - 1 || !this.active.has(origin)) return
     if (this.active.size < this.config.activeSize || this.passive.size === 0) return
-    if (sample.every(p => p !== this.self && this.active.has(p))) this.swapDue = true
+    for (const p of others) if (!this.active.has(p)) return
+    this.swapDue = true
   }
+
+  /** The least time between two evictions for others' swaps, and between two hand-over asks (never under a shuffle interval). */
+  private swapLimitMs (): number { return Math.max(this.config.swapIntervalMs, this.config.shuffleIntervalMs) }
 
   /** A full view trades a random neighbour for a random reserve peer (see the head of the file); false when it cannot now. */
   private swap (): boolean {
@@ -384,13 +402,15 @@ export class HyParView {
     let given: string | undefined
     if (this.active.size >= this.config.activeSize) {
       // Full: one of this node's neighbours and the one the asker drops are told to ask each
-      // other, so that all four keep their size.
+      // other, so that all four keep their size. At most one such drop a swap interval, whoever
+      // asks: a swap evicts a good neighbour and aims it at a peer the asker names.
       given = this.pick([...this.active].filter(p => p !== handTo))
-      if (given === undefined || handTo === undefined || handTo === this.self) {
+      if (given === undefined || handTo === undefined || handTo === this.self || this.now < this.lastEvicted + this.swapLimitMs()) {
         this.send(from, { type: 'swap-reply', accepted: false })
         this.addPassive(from)
         return
       }
+      this.lastEvicted = this.now
       this.active.delete(given)
       this.drop(given, { type: 'disconnect', next: handTo })
       this.emit({ type: 'down', peer: given })
@@ -403,7 +423,9 @@ export class HyParView {
   private shuffle (): void {
     const target = this.pick([...this.active])
     if (target === undefined) return
-    const active = this.sample([...this.active].filter(p => p !== target), this.config.shuffleActive)
+    // Every other neighbour (not a sample of shuffleActive): the first hop tells a closed
+    // neighbourhood only from all of them (`closed`).
+    const active = this.sample([...this.active].filter(p => p !== target), Math.max(this.config.shuffleActive, this.config.activeSize - 1))
     const sample = [this.self, ...active, ...this.sample([...this.passive], this.config.shufflePassive)]
     this.sentInShuffle = sample
     this.send(target, { type: 'shuffle', origin: this.self, ttl: this.config.arwl, peers: sample, active: active.length })
@@ -412,7 +434,7 @@ export class HyParView {
   private onShuffle (from: string, msg: { origin: string, ttl: number, peers: string[], active?: number }): void {
     if (msg.origin === this.self) return
     if (from === msg.origin && msg.active !== undefined) this.closed(from, msg.peers.slice(1, 1 + msg.active))
-    const carried = msg.peers.slice(0, 1 + this.config.shuffleActive + this.config.shufflePassive)
+    const carried = msg.peers.slice(0, 1 + Math.max(this.config.shuffleActive, this.config.activeSize - 1) + this.config.shufflePassive)
     const left = Math.min(msg.ttl, this.config.arwl) - 1
     const next = left > 0 ? this.pick([...this.active].filter(p => p !== from && p !== msg.origin)) : undefined
     if (next !== undefined) {

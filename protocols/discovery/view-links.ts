@@ -34,8 +34,8 @@ import { HyParView, type HyParViewConfig, type ViewMessage, type ViewOutput } fr
 import { deadline } from '../core/deadline.js'
 
 const PeerIdText = z.string().min(32).max(128).regex(/^[1-9A-HJ-NP-Za-km-z]+$/)
-/** The most peers one shuffle carries (the state machine sends 1 + shuffleActive + shufflePassive). */
-const MAX_SHUFFLE_PEERS = 32
+/** The most peers one shuffle carries (the state machine sends itself, its other neighbours (up to 31) and shufflePassive (4)). */
+const MAX_SHUFFLE_PEERS = 40
 
 export const ViewWire = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('join') }),

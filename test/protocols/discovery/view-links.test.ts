@@ -12,7 +12,7 @@ const ACTIVE = 3
 /** Connections made for a single exchange (a neighbour request to a reserve peer, a member exchange) and not yet idle. */
 const TRANSIENT = 4
 /**
- * Swaps every 10 s on average (the default is 120 s): twelve agents with views of three once filled
+ * Swaps at most every 10 s (the default is 30 s): twelve agents with views of three once filled
  * them as a clique of four and the other eight (CI, 2026-11-29), which a swap joins again.
  */
 const SWAP_MS = 10_000
