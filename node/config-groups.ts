@@ -66,7 +66,8 @@ export const ConnectionsConfig = z.strictObject({
   /**
    * `views`: the least time between two swaps an agent starts (protocols/discovery/hyparview.ts):
    * an agent whose neighbour's neighbours are all its own too (views that filled up among a few
-   * agents, apart from the rest) trades a neighbour for a reserve agent; 0 never.
+   * agents, apart from the rest) trades a neighbour for a reserve agent; and every 20 times as
+   * long on average anyway (the two sides of a healed partition show no closed neighbourhood); 0 never.
    */
   viewSwapMs: z.number().int().min(0).max(3_600_000).default(30_000),
   /** Peers each node tries to stay connected to, dialling ones its peers tell it of (`graph: 'dialer'`). */

@@ -163,6 +163,8 @@ export function viewLinksOf (
       activeSize: config.connections.activeView,
       passiveSize: config.connections.passiveView,
       swapIntervalMs: config.connections.viewSwapMs,
+      // The backstop for islands no closed neighbourhood shows: 20 times as rare (10 min).
+      randomSwapMs: 20 * config.connections.viewSwapMs,
       // A view message to a peer not connected opens a connection first: its answer may take the
       // dial's time besides. With 5 s for both, on a loaded host (40 agents beside a test suite,
       // dials p50 11 s) most neighbour requests failed and were asked of another, which failed too.

@@ -26,11 +26,11 @@
  *   such an island; in a random graph of more than a few views' size, neighbours share few
  *   neighbours), this node trades one neighbour for a reserve peer, and that peer, if full, drops
  *   one of its own, which links with the one traded away (a double edge swap: every view keeps its
- *   size). At most one swap per `swapIntervalMs`. Swapping at random on a timer (every 120 s
- *   on average) joined islands too, but cost every agent about a new connection a minute at rest:
- *   100 real agents on views used 1.72% and 1.96% of a core each at rest with it, 1.01% and 1.45%
- *   without (docs/benchmarks.md); a random graph of 1,000 simulated agents at rest makes no swap
- *   on a closed neighbourhood in a minute.
+ *   size). At most one swap per `swapIntervalMs`. A closed neighbourhood marks only islands of
+ *   about a view's size (cliques); larger ones, such as the two sides of a healed network
+ *   partition, show none, so a node also swaps at random, rarely (`randomSwapMs`, 10 min): at
+ *   every 120 s that cost 100 real agents on views 1.72% and 1.96% of a core each at rest,
+ *   against 1.01% and 1.45% without (docs/benchmarks.md).
  *
  * Peers are named by opaque ids (peer id strings). Which peers may be talked to at all is the
  * shell's question: in a closed mesh it feeds only messages from admitted peers and keeps only
@@ -58,6 +58,12 @@ export interface HyParViewConfig {
    * shuffle that shows a closed neighbourhood; each makes up to two new connections.
    */
   swapIntervalMs: number
+  /**
+   * How often, on average, a node with a full view swaps anyway, at random (0: never): the
+   * backstop for islands that show no closed neighbourhood (larger ones, the two sides of a
+   * healed network partition, each with full views of its own).
+   */
+  randomSwapMs: number
 }
 
 export const HYPARVIEW_DEFAULTS: HyParViewConfig = {
@@ -69,7 +75,8 @@ export const HYPARVIEW_DEFAULTS: HyParViewConfig = {
   shuffleActive: 3,
   shufflePassive: 4,
   neighbourTimeoutMs: 5_000,
-  swapIntervalMs: 30_000
+  swapIntervalMs: 30_000,
+  randomSwapMs: 600_000
 }
 
 export type ViewMessage =
@@ -149,6 +156,8 @@ export class HyParView {
   /** When this node last started a swap, and whether a shuffle showed a closed neighbourhood since. */
   private lastSwap = -Infinity
   private swapDue = false
+  /** When the next swap at random is due (`randomSwapMs`). */
+  private nextRandomSwap: number
   /** When this node last dropped a neighbour for another's swap, and last asked a peer a hand-over named. */
   private lastEvicted = -Infinity
   private lastHandOver = -Infinity
@@ -169,6 +178,7 @@ export class HyParView {
     this.now = init.now
     // Spread the first shuffles over an interval: agents started together do not shuffle in step.
     this.nextShuffle = init.now + this.config.shuffleIntervalMs * (0.5 + this.random())
+    this.nextRandomSwap = this.randomSwapAfter(init.now)
   }
 
   // --- what the shell asks ---------------------------------------------------------------
@@ -253,6 +263,10 @@ export class HyParView {
       this.nextShuffle = now + this.config.shuffleIntervalMs
       this.shuffle()
     }
+    if (now >= this.nextRandomSwap) {
+      this.nextRandomSwap = this.randomSwapAfter(now)
+      this.swapDue = true
+    }
     if (this.swapDue && now >= this.lastSwap + this.config.swapIntervalMs) {
       this.swapDue = false
       if (this.swap()) this.lastSwap = now
@@ -262,7 +276,7 @@ export class HyParView {
 
   /** When `tick` has something to do next. */
   nextWakeup (): number {
-    let at = this.swapDue ? Math.min(this.nextShuffle, this.lastSwap + this.config.swapIntervalMs) : this.nextShuffle
+    let at = Math.min(this.nextRandomSwap, this.swapDue ? Math.min(this.nextShuffle, this.lastSwap + this.config.swapIntervalMs) : this.nextShuffle)
     for (const sent of this.asking.values()) at = Math.min(at, sent + this.config.neighbourTimeoutMs)
     return at
   }
@@ -377,6 +391,11 @@ export class HyParView {
     if (this.active.size < this.config.activeSize || this.passive.size === 0) return
     for (const p of others) if (!this.active.has(p)) return
     this.swapDue = true
+  }
+
+  /** A random swap interval on, spread 0.5-1.5 times `randomSwapMs` so that nodes do not swap in step; never without it. */
+  private randomSwapAfter (now: number): number {
+    return this.config.randomSwapMs > 0 && this.config.swapIntervalMs > 0 ? now + this.config.randomSwapMs * (0.5 + this.random()) : Infinity
   }
 
   /** The least time between two evictions for others' swaps, and between two hand-over asks (never under a shuffle interval). */

@@ -151,7 +151,7 @@ test('hyparview: a reserve learnt from a long member list, round after round, is
  * split lasts (the control); with them the graph is one again within a few swap intervals.
  */
 function islands (seed: number, swapIntervalMs: number): ViewWorld {
-  const w = new ViewWorld(seed, { activeSize: 3, passiveSize: 8, swapIntervalMs })
+  const w = new ViewWorld(seed, { activeSize: 3, passiveSize: 8, swapIntervalMs, randomSwapMs: 0 })
   const small = ['b0', 'b1', 'b2', 'b3']
   const large = Array.from({ length: 8 }, (_, i) => `a${i}`)
   for (const id of [...small, ...large]) w.add(id)
@@ -183,7 +183,7 @@ test(`hyparview: views that filled up as two islands (four agents and eight) are
   for (const origin of ['b0', 'a0', 'a7']) assert.equal(w.flood(origin).reached, 12, `a flood from ${origin}`)
   console.log(`# joined ${(joinedAt / 1_000).toFixed(0)} s after the islands formed (swaps at most every 10 s); mean view ${v.mean.toFixed(2)}`)
   // Swaps start only on a closed neighbourhood: in a random graph of 1,000 views of six, rare.
-  const big = new ViewWorld(SEED + 2)
+  const big = new ViewWorld(SEED + 2, { randomSwapMs: 0 })
   big.joinWave(1_000)
   big.run(5_000 + 2 * big.agents.get('a0')!.config.shuffleIntervalMs)
   const sentBefore = big.sent
@@ -327,4 +327,47 @@ test('hyparview: an insider naming itself in its shuffle\'s active sample starts
   victim.receive('s2', { type: 'swap', peer: 'x2' }, 3_001)
   const replies = victim.drain().flatMap(o => o.type === 'send' && o.message.type === 'swap-reply' ? [[o.to, o.message.accepted]] : [])
   assert.deepEqual(replies, [['s1', true], ['s2', false]])
+})
+
+/**
+ * Two sides of six agents, each side's views K3,3 (every agent of one half linked to the three of
+ * the other half: full views of three, and no triangle, so no closed neighbourhood anywhere), then
+ * told of each other as the member view would after a partition heals.
+ */
+function twoSides (seed: number, swapIntervalMs: number, randomSwapMs: number): ViewWorld {
+  const w = new ViewWorld(seed, { activeSize: 3, passiveSize: 8, swapIntervalMs, randomSwapMs })
+  const sides = ['a', 'b'].map(x => Array.from({ length: 6 }, (_, i) => `${x}${i}`))
+  const all = sides.flat()
+  for (const id of all) w.add(id)
+  for (const side of sides) {
+    for (const u of side.slice(0, 3)) {
+      for (const v of side.slice(3)) {
+        w.agents.get(u)!.receive(v, { type: 'neighbour', high: true }, w.now)
+        w.agents.get(v)!.receive(u, { type: 'neighbour', high: true }, w.now)
+      }
+    }
+  }
+  for (const id of all) { w.agents.get(id)!.drain(); w.agents.get(id)!.learn(all.filter(p => p !== id), w.now); w.flush(id) }
+  return w
+}
+
+test(`hyparview: two sides whose full views hold no triangle (a healed partition): no closed neighbourhood joins them; the swaps at random do (seed ${SEED})`, { timeout: 60_000 }, () => {
+  console.log(`# seed ${SEED}`)
+  for (const [swapMs, label] of [[0, 'without swaps'], [10_000, 'with swaps on a closed neighbourhood only']] as const) {
+    const apart = twoSides(SEED, swapMs, 0)
+    assert.equal(apart.flood('a0').reached, 6, 'the sides start apart')
+    apart.run(600_000)
+    assert.equal(apart.flood('a0').reached, 6, `control, ${label}: the sides stay apart`)
+  }
+  // Swaps at random every 60 s on average here (10 min by default).
+  const w = twoSides(SEED, 10_000, 60_000)
+  let joinedAt: number | undefined
+  while (w.now < 900_000 && joinedAt === undefined) {
+    w.run(w.now + 5_000)
+    if (w.flood('a0').reached === 12) joinedAt = w.now
+  }
+  assert.ok(joinedAt !== undefined, `still apart after ${w.now / 1_000} s: a flood from a0 reaches ${w.flood('a0').reached}`)
+  w.run(w.now + 60_000)
+  assert.deepEqual(w.views().asymmetric, [], 'every connection is kept by both ends')
+  console.log(`# one graph ${(joinedAt / 1_000).toFixed(0)} s after the sides were told of each other; ${w.count('swap')} swaps in all`)
 })
