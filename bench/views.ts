@@ -2,7 +2,7 @@
 // protocols/discovery/hyparview.ts) alone, in simulated time (harness/view-sim.ts), at sizes this
 // machine cannot run as processes. Per N it prints: connections per agent after the rest (the
 // active view: min, mean and max), the time until a join wave through three seeds leaves one
-// connected graph, messages per agent per second at rest, and the time until 10% crashed at once are
+// connected graph, messages per agent per second and swaps per agent a minute at rest, and the time until 10% crashed at once are
 // gone from every survivor's view with the survivors still one connected graph. The aim (issue
 // 46): per-agent figures flat as N grows.
 //   --n 1000,3000,10000   the sizes     --seed S   the schedule     --rest S  seconds of rest measured (20)
@@ -32,6 +32,8 @@ interface Result {
   /** The fewest connections an agent holds once the graph settled (after the rest). */
   activeMin: number
   restMsgsPerAgentS: number
+  /** Swaps started per agent a minute at rest (hyparview.ts: on a closed neighbourhood, and at random). */
+  restSwapsPerAgentMin: number
   crashed: number
   repairS: number | null
   activeMeanAfter: number
@@ -61,8 +63,10 @@ function runOne (n: number): Result {
   const joinWindow = n * GAP_MS
   const joinS = until(w, () => w.now >= joinWindow && connected(w))
   const before = w.sent
+  const swapsBefore = w.count('swap')
   w.run(w.now + restS * 1000)
   const restMsgsPerAgentS = (w.sent - before) / n / restS
+  const restSwapsPerAgentMin = (w.count('swap') - swapsBefore) / n / (restS / 60)
   const settled = w.views()
   const activeMin = Math.min(...w.live().map(id => w.agents.get(id)?.activeView().length ?? 0))
   const live = w.live()
@@ -78,6 +82,7 @@ function runOne (n: number): Result {
     joinS,
     activeMin,
     restMsgsPerAgentS: round(restMsgsPerAgentS),
+    restSwapsPerAgentMin: Math.round(restSwapsPerAgentMin * 1000) / 1000,
     crashed: crashed.length,
     repairS,
     activeMeanAfter: round(after.mean),
@@ -90,11 +95,11 @@ function round (x: number): number { return Math.round(x * 100) / 100 }
 
 if (!jsonOnly) {
   console.log(`bench:views seed ${seed}, sizes ${sizes.join(', ')}; links 1-10 ms, joins ${GAP_MS} ms apart through three seeds`)
-  console.log('agents  connections min/mean/max  join: one connected graph  msgs/agent/s at rest  10% crashed: repaired in  mean after  wall  heap')
+  console.log('agents  connections min/mean/max  join: one connected graph  msgs/agent/s at rest  swaps/agent/min  10% crashed: repaired in  mean after  wall  heap')
 }
 for (const n of sizes) {
   const r = runOne(n)
   if (jsonOnly) { console.log(JSON.stringify(r)); continue }
   const s = (x: number | null): string => x === null ? `> ${LIMIT_MS / 1000} s` : `${x.toFixed(2)} s`
-  console.log(`${String(r.n).padStart(6)}  ${`${r.activeMin} / ${r.activeMean} / ${r.activeMax}`.padStart(26)}  ${s(r.joinS).padStart(25)}  ${r.restMsgsPerAgentS.toFixed(2).padStart(20)}  ${`${r.crashed}: ${s(r.repairS)}`.padStart(25)}  ${String(r.activeMeanAfter).padStart(10)}  ${r.wallS} s  ${r.heapMiB} MiB`)
+  console.log(`${String(r.n).padStart(6)}  ${`${r.activeMin} / ${r.activeMean} / ${r.activeMax}`.padStart(26)}  ${s(r.joinS).padStart(25)}  ${r.restMsgsPerAgentS.toFixed(2).padStart(20)}  ${r.restSwapsPerAgentMin.toFixed(3).padStart(15)}  ${`${r.crashed}: ${s(r.repairS)}`.padStart(25)}  ${String(r.activeMeanAfter).padStart(10)}  ${r.wallS} s  ${r.heapMiB} MiB`)
 }

@@ -162,6 +162,15 @@ function islands (seed: number, swapIntervalMs: number): ViewWorld {
   return w
 }
 
+/** Runs `w` until a flood from `from` reaches all `n` agents (looked at every `stepMs`): the time then, or undefined past `limitMs`. */
+function untilOneGraph (w: ViewWorld, from: string, n: number, limitMs: number, stepMs: number): number | undefined {
+  while (w.now < limitMs) {
+    w.run(w.now + stepMs)
+    if (w.flood(from).reached === n) return w.now
+  }
+  return undefined
+}
+
 test(`hyparview: views that filled up as two islands (four agents and eight) are joined again by swaps, which keep every view's size; without swaps they stay apart; a random graph of 1,000 at rest hardly swaps (seed ${SEED})`, { timeout: 60_000 }, () => {
   console.log(`# seed ${SEED}`)
   const apart = islands(SEED, 0)
@@ -169,11 +178,7 @@ test(`hyparview: views that filled up as two islands (four agents and eight) are
   assert.equal(apart.flood('b0').reached, 4, 'control: without swaps the four stay an island (so the swaps are what joins them below)')
   const w = islands(SEED, 10_000)
   assert.equal(w.flood('b0').reached, 4, 'the four start as an island')
-  let joinedAt: number | undefined
-  while (w.now < 300_000 && joinedAt === undefined) {
-    w.run(w.now + 1_000)
-    if (w.flood('b0').reached === 12) joinedAt = w.now
-  }
+  const joinedAt = untilOneGraph(w, 'b0', 12, 300_000, 1_000)
   assert.ok(joinedAt !== undefined, `still apart after ${w.now / 1_000} s: a flood from b0 reaches ${w.flood('b0').reached}`)
   // Then at rest with swaps going on: one graph, views full and symmetric (a swap keeps sizes).
   w.run(w.now + 60_000)
@@ -361,11 +366,7 @@ test(`hyparview: two sides whose full views hold no triangle (a healed partition
   }
   // Swaps at random every 60 s on average here (10 min by default).
   const w = twoSides(SEED, 10_000, 60_000)
-  let joinedAt: number | undefined
-  while (w.now < 900_000 && joinedAt === undefined) {
-    w.run(w.now + 5_000)
-    if (w.flood('a0').reached === 12) joinedAt = w.now
-  }
+  const joinedAt = untilOneGraph(w, 'a0', 12, 900_000, 5_000)
   assert.ok(joinedAt !== undefined, `still apart after ${w.now / 1_000} s: a flood from a0 reaches ${w.flood('a0').reached}`)
   w.run(w.now + 60_000)
   assert.deepEqual(w.views().asymmetric, [], 'every connection is kept by both ends')
