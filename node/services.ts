@@ -191,6 +191,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     pubsub,
     membership,
     ...(admission.closed ? { rolesOf: (peer: string) => memberView.member(peer)?.roles ?? [] } : {}),
+    members: { ids: () => memberView.peersIn('alive', 'suspect'), info: peer => memberView.member(peer) },
     intervalMs: config.client ? 0 : config.meshAnnounceIntervalMs,
     takeCounts: () => stats.messages.takeCounts(),
     watch: config.debug !== undefined

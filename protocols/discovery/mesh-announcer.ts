@@ -6,7 +6,7 @@
 import type { Startable } from '../core/service.js'
 import type { PubSubService, Subscription } from '../pubsub/index.js'
 import type { Membership, MembershipEvents } from './membership.js'
-import { MESH_TOPIC, MeshMap, type MeshAnnouncement, type MeshSnapshot } from './mesh-map.js'
+import { MESH_TOPIC, MeshMap, type KnownMembers, type MeshAnnouncement, type MeshSnapshot } from './mesh-map.js'
 
 export interface MeshAnnouncerInit {
   self: { peerId: string, name: string, roles: string[] }
@@ -23,6 +23,8 @@ export interface MeshAnnouncerInit {
    * which replace those its announcement claims on the map and the live page.
    */
   rolesOf?: (peerId: string) => string[]
+  /** The members this node knows of: on the map before their first announcement arrives (mesh-map.ts). */
+  members?: KnownMembers
 }
 
 export class MeshAnnouncer implements Startable {
@@ -58,7 +60,7 @@ export class MeshAnnouncer implements Startable {
       this.soon()
     }
     if (this.init.watch) {
-      const map = new MeshMap(() => this.announcement(), Math.max(1_000, this.init.intervalMs))
+      const map = new MeshMap(() => this.announcement(), Math.max(1_000, this.init.intervalMs), this.init.members)
       this.map = map
       const sub = pubsub.subscribe(MESH_TOPIC)
       this.sub = sub

@@ -4,6 +4,12 @@
  * topic every few seconds; a node serving a debug endpoint subscribes and assembles the graph.
  * An agent not heard from for three intervals is dropped, so a node that vanished leaves it.
  *
+ * Agents this node knows as members but has not heard announce yet are on it too, without links
+ * of their own (`announced: false`, aged by when the member view last heard of them): an
+ * announcement made before this node had admitted its sender, or before the sender knew this
+ * node subscribes, reaches nobody, and the next comes an interval later; meanwhile the map
+ * would leave out an agent this node already counts, even elects.
+ *
  * Ages are this node's: when it received an announcement, not the `at` the announcer stamped it
  * with. Another host's clock may be off by more than three intervals (an agent behind would never
  * show, one ahead never leave), and on a loaded mesh an announcement may spend seconds in gossip;
@@ -26,14 +32,31 @@ export type MeshAnnouncement = z.infer<typeof MeshAnnouncement>
 
 export const MESH_TOPIC = defineTopic('$agentmesh/mesh', MeshAnnouncement)
 
-export interface MeshNode { peerId: string, name: string, roles: string[], ageMs: number, self: boolean }
+export interface MeshNode {
+  peerId: string
+  name: string
+  roles: string[]
+  ageMs: number
+  self: boolean
+  /** Present (false) on a member this node has not heard announce itself yet: its links are only those others announce. */
+  announced?: false
+}
+
+/** What the member view says of an agent, for one that has not announced itself. */
+export interface KnownMember { name: string, roles: string[], lastHeard: number }
+
+/** The members this node knows of (alive or suspect), and what it knows of each. */
+export interface KnownMembers {
+  ids: () => Iterable<string>
+  info: (peerId: string) => KnownMember | undefined
+}
 export interface MeshEdge { a: string, b: string, rate: number }
 export interface MeshSnapshot { nodes: MeshNode[], edges: MeshEdge[], ageMs: number, intervalMs: number }
 
 export class MeshMap {
   /** Each agent's newest announcement, and when this node received it. */
   private readonly seen = new Map<string, { a: MeshAnnouncement, heard: number }>()
-  constructor (private readonly self: () => MeshAnnouncement, readonly intervalMs: number) {}
+  constructor (private readonly self: () => MeshAnnouncement, readonly intervalMs: number, private readonly members?: KnownMembers) {}
 
   record (a: MeshAnnouncement, now = Date.now()): void {
     const known = this.seen.get(a.peerId)
@@ -59,10 +82,18 @@ export class MeshMap {
       if (now - e.heard > 3 * this.intervalMs) { this.seen.delete(id); continue }
       if (id !== me.peerId) { all.set(id, e.a); heard.set(id, e.heard) }
     }
+    const unheard = new Map<string, MeshNode>()
+    if (this.members !== undefined) {
+      for (const id of this.members.ids()) {
+        if (all.has(id)) continue
+        const m = this.members.info(id)
+        if (m !== undefined) unheard.set(id, { peerId: id, name: m.name, roles: m.roles, ageMs: Math.max(0, now - m.lastHeard), self: false, announced: false })
+      }
+    }
     const edges = new Map<string, MeshEdge>()
     for (const a of all.values()) {
       for (const p of a.peers) {
-        if (!all.has(p)) continue // only edges between agents that announce themselves
+        if (!all.has(p) && !unheard.has(p)) continue // only edges between agents on the map
         const [x, y] = a.peerId < p ? [a.peerId, p] : [p, a.peerId]
         const key = `${x} ${y}`
         const rate = a.rates[p] ?? 0
@@ -72,9 +103,13 @@ export class MeshMap {
       }
     }
     const age = (id: string): number => Math.max(0, now - (heard.get(id) ?? now))
+    // The map's age is its oldest announcement's: a member not heard yet has none.
     const oldest = Math.max(0, ...[...all.keys()].map(age))
     return {
-      nodes: [...all.values()].map(a => ({ peerId: a.peerId, name: a.name, roles: a.roles, ageMs: age(a.peerId), self: a.peerId === me.peerId })),
+      nodes: [
+        ...[...all.values()].map(a => ({ peerId: a.peerId, name: a.name, roles: a.roles, ageMs: age(a.peerId), self: a.peerId === me.peerId })),
+        ...unheard.values()
+      ],
       edges: [...edges.values()],
       ageMs: oldest,
       intervalMs: this.intervalMs

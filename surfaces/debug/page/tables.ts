@@ -41,7 +41,7 @@ async function showPanel (fresh) {
   // Its neighbours by name where every link is drawn; beyond, their number (the list has the rest).
   const links = graphMode() === 'agents' ? mesh.edges.filter(e => e.a === id || e.b === id).map(e => names.get(e.a === id ? e.b : e.a)).filter(Boolean).join(', ') : n.links + ' agents'
   let h = '<h2>' + esc(n.name) + (n.self ? ' (this node)' : '') + '</h2><dl><dt>peer id</dt><dd>' + esc(n.peerId) + '</dd><dt>roles</dt><dd>' + esc(n.roles.join(', ')) + '</dd>' +
-    '<dt>group</dt><dd>' + esc(groupLabel(n.group ?? '')) + '</dd><dt>linked to</dt><dd>' + esc(links || 'none') + '</dd><dt>announced</dt><dd>' + (n.ageMs / 1000).toFixed(1) + ' s ago</dd>' +
+    '<dt>group</dt><dd>' + esc(groupLabel(n.group ?? '')) + '</dd><dt>linked to</dt><dd>' + esc(links || 'none') + '</dd><dt>announced</dt><dd>' + (n.announced === false ? 'not yet (a member, heard of ' + (n.ageMs / 1000).toFixed(1) + ' s ago)' : (n.ageMs / 1000).toFixed(1) + ' s ago') + '</dd>' +
     '<dt>msgs/s</dt><dd>' + spark(n.series?.messages, 'msgs', 200, 26) + ' ' + n.rate + '</dd><dt>tasks/s</dt><dd>' + spark(n.series?.tasks, 'tasks', 200, 26) + '</dd>'
   if (coord && coord.voters.includes(n.peerId)) h += '<dt>coordination</dt><dd>' + (coord.leader === n.peerId ? 'coordinator, term ' + coord.term : 'voter') + '</dd>'
   if (p) h += '<dt>capabilities</dt><dd>' + esc(p.capabilities.join(', ') || 'none') + '</dd><dt>version</dt><dd>' + esc(p.version) + '</dd>' +

@@ -9,6 +9,7 @@ import type { Membership } from '../../../protocols/discovery/membership.js'
 import type { PubSubService } from '../../../protocols/pubsub/index.js'
 import { createAgentNode, type CreateAgentNodeOptions } from '../../../surfaces/index.js'
 import { nodeOptions, uniqueMesh, waitFor } from '../../helpers.js'
+import { meshStatus } from '../../../surfaces/cli/status.js'
 
 const HOUR = 3_600_000
 const ann = (peerId: string, at: number, peers: string[] = []): MeshAnnouncement => ({ peerId, name: peerId, roles: [], peers, rates: {}, at })
@@ -84,9 +85,47 @@ test('mesh map: an agent with no connection to the watching node is dialled by i
   const b = await createAgentNode(opts('b', { bootstrap: [a.addresses()[0]], coordination: { eligible: false } }))
   await b.start()
   t.after(async () => { await b.stop() })
-  const onMap = async (): Promise<string[]> => ((await (await fetch(`${w.debugUrl as string}/mesh`)).json()).nodes as Array<{ name: string }>).map(n => n.name).sort()
+  // Announced: a member w knows of is on its map before its announcement arrives (see the test after).
+  const onMap = async (): Promise<string[]> => ((await (await fetch(`${w.debugUrl as string}/mesh`)).json()).nodes as Array<{ name: string, announced?: false }>).filter(n => n.announced !== false).map(n => n.name).sort()
   await waitFor(async () => (await onMap()).length === 3, 'w\'s map to hold w, a and b', 30_000)
   assert.deepEqual(await onMap(), ['a', 'b', 'w'])
   assert.ok(w.libp2p.getConnections(b.libp2p.peerId).some(c => c.direction === 'outbound'), 'w dialled b')
   assert.equal(a.libp2p.getConnections(b.libp2p.peerId).length > 0, true, 'b joined through a')
+})
+
+test('mesh map: a member not heard announcing yet is on the map, unannounced, linked by those that announce it; its own announcement replaces it', { timeout: 3 * 60_000 }, () => {
+  const t0 = 1_800_000_000_000
+  const members = new Map([['quiet', { name: 'quiet', roles: ['agent'], lastHeard: t0 - 2_000 }], ['loud', { name: 'loud', roles: ['agent'], lastHeard: t0 }]])
+  const map = new MeshMap(() => ann('me', t0, ['quiet', 'loud']), 1_000, { ids: () => members.keys(), info: id => members.get(id) })
+  map.record(ann('loud', t0, ['me', 'quiet']), t0)
+  const s = map.snapshot(t0 + 500)
+  assert.deepEqual(s.nodes.map(n => [n.name, n.announced ?? true, n.ageMs]).sort(), [['loud', true, 500], ['me', true, 0], ['quiet', false, 2_500]])
+  assert.deepEqual(s.edges.map(e => [e.a, e.b].sort().join('-')).sort(), ['loud-me', 'loud-quiet', 'me-quiet'])
+  assert.equal(s.ageMs, 500, 'the map\'s age is its announcements\'')
+  assert.equal(map.hears('quiet', t0 + 500), false, 'not heard: the watcher still dials it (misses)')
+  map.record(ann('quiet', t0 + 600, ['me']), t0 + 600)
+  assert.equal(map.snapshot(t0 + 700).nodes.find(n => n.name === 'quiet')?.announced, undefined, 'announced now')
+  // Silent past three intervals: still a member (loud) it is shown unannounced again; gone from
+  // the member view too (quiet: dead, left), off the map.
+  members.delete('quiet')
+  assert.deepEqual(map.snapshot(t0 + 600 + 3_001).nodes.map(n => [n.name, n.announced ?? true]).sort(), [['loud', false], ['me', true]])
+})
+
+test('mesh map: an agent that has not announced itself shows on the watcher\'s /mesh and in `status` as the member it is, linked to the watcher', { timeout: 3 * 60_000 }, async (t) => {
+  // q never announces (meshAnnounceIntervalMs 0), as if each of its announcements were lost: the
+  // watcher knows it only as a member, which is what it shows until an announcement comes.
+  const mesh = uniqueMesh()
+  const w = await createAgentNode(nodeOptions(mesh, { name: 'w', preset: 'local', debug: '127.0.0.1:0', meshAnnounceIntervalMs: 1_000 }))
+  await w.start()
+  t.after(async () => { await w.stop() })
+  const q = await createAgentNode(nodeOptions(mesh, { name: 'q', preset: 'local', bootstrap: [w.addresses()[0]], meshAnnounceIntervalMs: 0 }))
+  await q.start()
+  t.after(async () => { await q.stop() })
+  const url = w.debugUrl as string
+  await waitFor(async () => (await meshStatus(url)).rows.length === 2, 'w\'s map to hold q', 30_000)
+  const { nodes, edges } = await (await fetch(`${url}/mesh`)).json() as { nodes: Array<{ name: string, announced?: false }>, edges: Array<{ a: string, b: string }> }
+  assert.deepEqual(nodes.map(n => [n.name, n.announced ?? true]).sort(), [['q', false], ['w', true]])
+  assert.deepEqual(edges.map(e => [e.a, e.b].sort()), [[q.peerId, w.peerId].sort()], 'the link w announces')
+  const rows = (await meshStatus(url)).rows
+  assert.deepEqual(rows.map(r => [r.name, r.peers]), [['w', 1], ['q', 1]])
 })

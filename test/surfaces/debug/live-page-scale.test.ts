@@ -102,7 +102,9 @@ test('live page at 50 agents: groups that add up to 50, search finds one, sparkl
     // from all 49, not every agent's failure detector to agree on all 49 (bench:scale measures that).
     const t0 = Date.now()
     try {
-      await waitFor(async () => (await json(`${url}/mesh/groups`)).body.agents === N, `a0's map to hold all ${N} agents`, MAP_MS, POLL_MS)
+      // Announced, each of them: a member a0 knows of is on its map before its announcement arrives (mesh-map.ts).
+      const announced = async (): Promise<number> => ((await json(`${url}/mesh?limit=500`)).body.nodes as Array<{ announced?: false }>).filter(n => n.announced !== false).length
+      await waitFor(async () => await announced() === N, `a0's map to hold all ${N} agents, announced`, MAP_MS, POLL_MS)
     } catch (err) {
       // Who is missing from the map, a0's word on each, and each agent's own account (what to
       // look at when this fails: unknown to a0, offline there, or not connected to anyone).
