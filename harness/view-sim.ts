@@ -11,6 +11,9 @@ import { Flights } from './flights.js'
 
 interface Event { at: number, order: number, run: () => void }
 
+/** How the simulated links carry view messages (ViewWorld's constructor). */
+export interface LinkModel { late?: number, lateMs?: number, inOrder?: boolean }
+
 export class ViewWorld {
   now = 0
   readonly agents = new Map<string, HyParView>()
@@ -24,7 +27,14 @@ export class ViewWorld {
   /** When each link's last message arrives. */
   private readonly linkFree = new Map<string, number>()
 
-  constructor (seed: number, private readonly config: Partial<HyParViewConfig> = {}) { this.random = seededRandom(seed) }
+  /**
+   * Links take 1-10 ms and keep order (one connection per pair) unless told: `late` of the
+   * messages take 1 s to `lateMs` more, and without `inOrder` each message goes its own way
+   * (the shell sends each as a request of its own, on a stream of its own).
+   */
+  constructor (seed: number, private readonly config: Partial<HyParViewConfig> = {}, readonly links: LinkModel = {}) {
+    this.random = seededRandom(seed)
+  }
 
   add (id: string): HyParView {
     const hv = new HyParView({ self: id, random: seededRandom(Math.floor(this.random() * 2 ** 31)), now: this.now, config: this.config })
@@ -49,7 +59,9 @@ export class ViewWorld {
       }
       // One connection per pair, so in order: never before what was sent on it earlier.
       const link = `${id}>${to}`
-      const at = Math.max(this.now + 1 + this.random() * 9, this.linkFree.get(link) ?? 0)
+      let delay = 1 + this.random() * 9
+      if ((this.links.late ?? 0) > 0 && this.random() < (this.links.late ?? 0)) delay += 1_000 + this.random() * ((this.links.lateMs ?? 1_000) - 1_000)
+      const at = this.links.inOrder === false ? this.now + delay : Math.max(this.now + delay, this.linkFree.get(link) ?? 0)
       this.linkFree.set(link, at)
       this.at(at - this.now, () => { this.deliver(id, to, message) })
     }

@@ -372,3 +372,61 @@ test(`hyparview: two sides whose full views hold no triangle (a healed partition
   assert.deepEqual(w.views().asymmetric, [], 'every connection is kept by both ends')
   console.log(`# one graph ${(joinedAt / 1_000).toFixed(0)} s after the sides were told of each other; ${w.count('swap')} swaps in all`)
 })
+
+test('hyparview: a shuffle from a peer this node does not hold (a one-sided link) is answered with a disconnect, and the holder lets it go; one from a peer this node is asking is not', { timeout: 60_000 }, () => {
+  const a = new HyParView({ self: 'A', random: () => 0, now: 0, config: { activeSize: 3, passiveSize: 8, swapIntervalMs: 0, shuffleIntervalMs: 1_000 } })
+  const b = new HyParView({ self: 'B', random: () => 0, now: 0, config: { activeSize: 3, passiveSize: 8, swapIntervalMs: 0, shuffleIntervalMs: 1_000 } })
+  // A took B on B's ask, and B's side of it was lost: A holds B, B does not hold A.
+  a.receive('B', { type: 'neighbour', high: true }, 1)
+  a.drain()
+  assert.deepEqual([a.isActive('B'), b.isActive('A')], [true, false])
+  a.tick(5_000)
+  const shuffle = a.drain().find(o => o.type === 'send' && o.to === 'B' && o.message.type === 'shuffle')
+  assert.ok(shuffle?.type === 'send', 'A shuffles with its only neighbour')
+  b.receive('A', shuffle.message, 5_001)
+  const told = b.drain().filter(o => o.type === 'send' && o.to === 'A')
+  assert.deepEqual(told.map(o => o.type === 'send' && o.message.type), ['disconnect', 'shuffle-reply'], 'told to let go, and answered')
+  for (const o of told) if (o.type === 'send') a.receive('B', o.message, 5_002)
+  assert.deepEqual(a.activeView(), [], 'A let B go')
+  assert.ok(a.drain().some(o => o.type === 'down' && o.peer === 'B'), 'its connection with it')
+
+  // B asks C; C takes B and shuffles to it before its yes arrives (messages out of order): no disconnect.
+  const c = new HyParView({ self: 'C', random: () => 0, now: 0, config: { activeSize: 3, passiveSize: 8, swapIntervalMs: 0, shuffleIntervalMs: 1_000 } })
+  b.learn(['C'], 6_000)
+  const ask = b.drain().find(o => o.type === 'send' && o.to === 'C' && o.message.type === 'neighbour')
+  assert.ok(ask?.type === 'send', 'B, with room, asks C')
+  c.receive('B', ask.message, 6_001)
+  const yes = c.drain().find(o => o.type === 'send' && o.message.type === 'neighbour-reply')
+  c.tick(10_000)
+  const early = c.drain().find(o => o.type === 'send' && o.to === 'B' && o.message.type === 'shuffle')
+  assert.ok(early?.type === 'send' && yes?.type === 'send')
+  b.receive('C', early.message, 10_001)
+  assert.deepEqual(b.drain().filter(o => o.type === 'send' && o.message.type === 'disconnect'), [], 'B is asking C: no disconnect')
+  b.receive('C', yes.message, 10_002)
+  assert.deepEqual([b.isActive('C'), c.isActive('B')], [true, true])
+})
+
+test(`hyparview: with 5% of messages 1-9 s late and none in order, views end symmetric, with and without swaps: a one-sided link left by crossed answers goes at the holder's next shuffles (seeds ${SEED}-${SEED + 59})`, { timeout: 3 * 60_000 }, () => {
+  const found: string[] = []
+  for (let seed = SEED; seed < SEED + 60; seed++) {
+    for (const swapMs of [0, 1_000]) {
+      const r = seededRandom(seed * 7919 + 13)
+      const n = 6 + Math.floor(r() * 15)
+      const activeSize = 2 + Math.floor(r() * 2)
+      const links = { late: 0.05, lateMs: 9_000, inOrder: false }
+      const w = new ViewWorld(seed, { activeSize, passiveSize: 8, swapIntervalMs: swapMs, shuffleIntervalMs: 2_000 }, links)
+      const ids = w.joinWave(n, 5)
+      w.run(2_000)
+      for (const id of ids) { w.agents.get(id)?.learn(ids.filter(p => p !== id), w.now); w.flush(id) }
+      for (let k = 0; k < 2; k++) { const v = ids[1 + Math.floor(r() * (n - 1))]; w.at(3_000 + r() * 20_000, () => { w.crash(v) }) }
+      w.run(60_000)
+      // Settled: no new swap, nothing late; what was in flight arrives or times out.
+      for (const hv of w.agents.values()) hv.config.swapIntervalMs = 0
+      w.links.late = 0
+      w.run(w.now + 30_000)
+      const v = w.views()
+      if (v.asymmetric.length > 0 || v.max > activeSize) found.push(`seed ${seed} swapMs ${swapMs} (${n} agents, views of ${activeSize}): one-sided ${v.asymmetric.join(' ')}, largest view ${v.max}`)
+    }
+  }
+  assert.deepEqual(found, [])
+})
