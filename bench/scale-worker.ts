@@ -40,7 +40,12 @@ function traceDials (node: AgentNode): void {
       const id = typeof (peer as { toString?: unknown }).toString === 'function' ? String(peer) : ''
       const fresh = !id.startsWith('/') && node.libp2p.getConnections().every(c => c.remotePeer.toString() !== id)
       if (!fresh) return await inner(peer, ...rest)
-      const frame = (new Error().stack ?? '').split('\n').slice(2).find(f => f.includes('/dist/') && !/rpc\/(index|framed-stream)\.js|scale-worker/.test(f)) ?? name
+      // Deep enough to get past libp2p's and the rpc layer's frames to the code that asked.
+      const limit = Error.stackTraceLimit
+      Error.stackTraceLimit = 40
+      const stack = new Error().stack ?? ''
+      Error.stackTraceLimit = limit
+      const frame = stack.split('\n').slice(2).find(f => f.includes('/dist/') && !/rpc\/(index|framed-stream|outgoing|channel|pacer)\.js|node\/member-connections\.js|scale-worker/.test(f)) ?? name
       const where = /\/dist\/([^:]+):(\d+)/.exec(frame)
       const key = where !== null ? `${where[1]}:${where[2]}` : frame.trim().slice(0, 60)
       dials.by.set(key, (dials.by.get(key) ?? 0) + 1)

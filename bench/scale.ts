@@ -361,6 +361,17 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
         console.error(`+${since()} s: members seen alive per agent: min ${alive[0]}, p10 ${pct(alive, 0.1)}, p50 ${pct(alive, 0.5)}, max ${alive.at(-1)}; the seeds: ${seedAt.map(i => all[i]?.alive).join(', ')}`)
         const vf = viewFacts(all)
         if (vf !== undefined) console.error(`+${since()} s: ${vf}`)
+        // Agents with no connection at all: where their join through the seeds stands.
+        const lone = all.map((a, i) => ({ a, p: processOf(i) })).filter(x => x.a.connections === 0)
+        if (lone.length > 0) {
+          const errors = new Map<string, number>()
+          for (const { a } of lone) {
+            const last = a.bootstrapErrors?.last.slice(0, 80)
+            if (last !== undefined) errors.set(last, (errors.get(last) ?? 0) + 1)
+          }
+          console.error(`+${since()} s: ${lone.length} agents with no connection, by process ${JSON.stringify(lone.map(x => x.p))}; bootstrap dials failed ${JSON.stringify(lone.map(x => x.a.bootstrapErrors?.count ?? 0))}, ` +
+            `last errors ${JSON.stringify(Object.fromEntries(errors))}; join rounds ${JSON.stringify(lone.slice(0, 5).map(x => x.a.join))}`)
+        }
         console.error(`+${since()} s: ${all.length} agents up; pairs not seen alive ${all.reduce((s, a) => s + n - 1 - a.alive, 0)}` +
           ` (agents lacking some: ${all.filter(a => a.alive < n - 1).length}); states ${JSON.stringify(states)}; following the most followed leader ${most}, another ${all.filter(a => a.leader !== undefined).length - most}`)
       }
