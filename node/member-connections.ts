@@ -37,13 +37,6 @@ import type { Stats } from './stats.js'
 /** The peers the dialers top up to: none with HyParView's views, which keep their own (view-links.ts). */
 export const targetOf = (config: AgentConfig): number => config.connections.graph === 'views' ? 0 : config.connections.targetPeers
 
-/**
- * With `connections.graph: 'views'`, about this many agents of the mesh dial one agent held offline
- * each reconnect interval, whatever the mesh's size (each round goes ahead with this over the count
- * of members known, alive or not, as its chance); every agent's round does on the dialer graph, where each holds its peers anyway.
- */
-export const VIEWS_RECONNECT_DIALERS = 8
-
 /** Under nine tenths of the connection cap: past it libp2p's manager prunes, and links made past it would go round. */
 const underCap = (libp2p: AgentLibp2p, config: AgentConfig): boolean => libp2p.getConnections().length < 0.9 * config.connections.maxConnections
 
@@ -82,14 +75,6 @@ export function memberConnections (
     // a loaded host's detector can call it offline within the 2 s after (local timings), and the
     // reconnector dialled it straight back (hand-off.test, in the loop at load 7).
     candidates: () => {
-      // Views: a round dials only as one of about VIEWS_RECONNECT_DIALERS rounds a mesh-wide
-      // interval, not one an agent. A healed partition needs one connection across (the member
-      // exchange on it tells each side the other is back), and in a join wave a loaded host's
-      // detector holds live agents offline by the dozen, each dialled by every agent that held it
-      // so: a new connection each, about 0.1 s of CPU for both ends (100 agents on views, one
-      // bench:scale --progress each: 193 such dials in the join without this, 25 with it).
-      // The chance is counted over every member not gone (offline ones too: in a join wave most are, at first).
-      if (config.connections.graph === 'views' && Math.random() * memberView.peersIn('alive', 'suspect', 'offline').length >= VIEWS_RECONNECT_DIALERS) return []
       const offline = memberView.peersIn('offline').filter(p => !handedOff(p))
       return libp2p.getPeers().length >= targetOf(config) ? offline : [...offline, ...memberView.peersIn('alive').filter(p => !handedOff(p))]
     },
