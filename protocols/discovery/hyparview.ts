@@ -451,11 +451,15 @@ export class HyParView {
   }
 
   private onShuffle (from: string, msg: { origin: string, ttl: number, peers: string[], active?: number }): void {
-    // A shuffle goes only to a neighbour, so its sender holds this node: one this node does not
-    // hold (and is not asking) is a one-sided link, left by answers that crossed or came late
-    // (a yes taken after the peer let go, replies out of order). Told to drop it, as a drop is:
-    // the sender repairs its view, and the link is symmetric again (or gone) one shuffle later.
-    if (!this.active.has(from) && !this.asking.has(from)) this.send(from, { type: 'disconnect' })
+    // A shuffle goes only to a neighbour, so its sender held this node when it sent it: one this
+    // node does not hold (and is not asking) is a one-sided link, left by answers that crossed or
+    // came late (a yes taken after the peer let go, replies out of order). Told to drop it, as a
+    // drop is (remembered: its late yes is refused too); the sender repairs its view, and the
+    // link is symmetric again (or gone) a shuffle later. Not a peer dropped lately: a shuffle it
+    // sent before our disconnect reached it says nothing new. The price, out of order only: a
+    // link the sender is still forming (a walk's end whose `neighbour` the shuffle overtook) is
+    // cut and repaired (the review's seeded worlds: mean view fill 0.986 against 0.983 without).
+    if (!this.active.has(from) && !this.asking.has(from) && !this.dropped.has(from)) this.drop(from, { type: 'disconnect' })
     if (msg.origin === this.self) return
     if (from === msg.origin && msg.active !== undefined) this.closed(from, msg.peers.slice(1, 1 + msg.active))
     const carried = msg.peers.slice(0, 1 + Math.max(this.config.shuffleActive, this.config.activeSize - 1) + this.config.shufflePassive)
