@@ -3,6 +3,7 @@
 // connections than a full mesh, and still see every other agent and one coordinator; an agent that
 // stops is repaired around.
 import { test } from 'node:test'
+import assert from 'node:assert/strict'
 import { createAgentNode, type AgentNode } from '../../../surfaces/index.js'
 import { IDLE_MS } from '../../../protocols/discovery/view-links.js'
 import { nodeOptions, stopAll, uniqueMesh, waitFor } from '../../helpers.js'
@@ -89,6 +90,41 @@ test('views: twelve agents through one seed keep active views of at most three o
     // them (the loop saw v10 hold 9 of the 10 alive at the instant gone was held gone by all).
     await waitFor(() => rest.every(a => alive(a) === N - 2), `every agent to hold the ${N - 2} others alive`, 60_000)
       .catch((err: Error) => { throw new Error(`${err.message}: ${describe(rest)}`) })
+  } finally {
+    await stopAll(agents)
+  }
+})
+
+test('views: swaps through real nodes: agents with full views trade neighbours for reserve peers over the wire (swap, swap-reply, a disconnect to each neighbour traded), and the views stay symmetric, bounded and one graph', { timeout: 3 * 60_000 }, async () => {
+  // viewSwapMs 1 s: a full view also swaps at random every 20 s on average (randomSwapMs), so
+  // seven agents with views of three make several within a minute. The state machine's rules are
+  // tested in simulation (hyparview.test.ts); here the messages go through the shell: its schema,
+  // the strangers it drops from them, the connections it opens and lets go.
+  const mesh = uniqueMesh()
+  const agents: AgentNode[] = []
+  const opts = (name: string, bootstrap: string[] = []): Parameters<typeof createAgentNode>[0] =>
+    nodeOptions(mesh, { name, bootstrap, connections: { graph: 'views', activeView: ACTIVE, passiveView: 8, viewSwapMs: 1_000 } })
+  const views = (what: 'in' | 'out' | 'failed' | 'unknown', type: string): number => agents.reduce((s, a) => s + a.stats.get('view_messages_total', { what, type }), 0)
+  const symmetric = (): boolean => agents.every(a => viewOf(a).every(p => viewOf(agents.find(x => x.peerId === p) as AgentNode).includes(a.peerId)))
+  try {
+    const seed = await createAgentNode(opts('s0'))
+    await seed.start()
+    agents.push(seed)
+    for (let i = 1; i < 7; i++) {
+      const a = await createAgentNode(opts(`s${i}`, [seed.addresses()[0]]))
+      await a.start()
+      agents.push(a)
+    }
+    await waitFor(() => agents.every(a => alive(a) === agents.length - 1), 'every agent to see the six others alive', 60_000)
+      .catch((err: Error) => { throw new Error(`${err.message}: ${describe(agents)}`) })
+    await waitFor(() => views('in', 'swap-reply') >= 2, 'two swaps answered', 120_000)
+      .catch((err: Error) => { throw new Error(`${err.message} (swaps sent ${views('out', 'swap')}, answered ${views('in', 'swap-reply')}): ${describe(agents)}`) })
+    assert.ok(views('in', 'swap') >= 2, 'the swaps were received as such')
+    assert.ok(views('in', 'disconnect') >= 2, 'the neighbours traded told so')
+    assert.equal(views('unknown', 'swap') + views('unknown', 'swap-reply'), 0, 'from members only')
+    await waitFor(() => symmetric() && agents.every(a => viewOf(a).length >= 1 && viewOf(a).length <= ACTIVE) && connectedGraph(agents),
+      'views symmetric, of one to three, over one graph', 60_000).catch((err: Error) => { throw new Error(`${err.message}: ${describe(agents)}`) })
+    assert.ok(agents.every(a => alive(a) === agents.length - 1), describe(agents))
   } finally {
     await stopAll(agents)
   }
