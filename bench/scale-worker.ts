@@ -17,7 +17,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { phaseProfile } from './phase-profile.js'
 import { MemberSync } from '../protocols/discovery/member-wire.js'
 import { MESH_TOPIC } from '../protocols/discovery/mesh-map.js'
-import type { RpcService } from '../protocols/rpc/index.js'
+import { RpcService } from '../protocols/rpc/index.js'
 import { REJECT_REASONS } from '../protocols/coordination/election-types.js'
 
 interface Cmd { id: number, cmd: string, [k: string]: any }
@@ -31,8 +31,24 @@ const opened = { count: 0 }
 /** Dials to a peer not connected (bench:scale --progress): by the code that asked, and how long each took (ms). */
 const dials = { by: new Map<string, number>(), ms: [] as number[], failed: 0 }
 
-/** Who dials peers this agent has no connection to: the nearest frame of agentmesh's own code that asked (not the rpc layer). */
+/** Requests to a peer not connected (each opens a connection): by command and message type (bench:scale --progress). */
+const freshRequests = new Map<string, number>()
+
+/** Who dials peers this agent has no connection to: the nearest frame of agentmesh's own code that asked (not the rpc layer); and which requests did. */
 function traceDials (node: AgentNode): void {
+  const rpc = node.services.find((s): s is RpcService => s instanceof RpcService)
+  if (rpc !== undefined) {
+    const r = rpc as unknown as { request: (peer: string, command: { name: string } | string, payload: unknown, ...rest: unknown[]) => Promise<unknown> }
+    const inner = r.request.bind(rpc)
+    r.request = async (peer, command, payload, ...rest) => {
+      if (node.libp2p.getConnections().every(c => c.remotePeer.toString() !== peer)) {
+        const type = (payload as { type?: unknown } | undefined)?.type
+        const key = `${typeof command === 'string' ? command : command.name}${typeof type === 'string' ? ` ${type}` : ''}`
+        freshRequests.set(key, (freshRequests.get(key) ?? 0) + 1)
+      }
+      return await inner(peer, command, payload, ...rest)
+    }
+  }
   const l = node.libp2p as unknown as Record<'dial' | 'dialProtocol', (peer: unknown, ...rest: unknown[]) => Promise<unknown>>
   for (const name of ['dial', 'dialProtocol'] as const) {
     const inner = l[name].bind(l)
@@ -299,6 +315,7 @@ async function handle (m: Cmd): Promise<unknown> {
           [`refused_${r}`, agents.reduce((s, a) => s + a.stats.get('gossip_rejected_total', { reason: `member_${r}` }), 0)])),
         // Not summed: the caller prints them per line.
         dialsBy: Object.fromEntries(dials.by),
+        requestsBy: Object.fromEntries(freshRequests),
         dialMs: dials.ms.splice(0)
       }
     }

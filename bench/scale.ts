@@ -344,12 +344,15 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
         const most = Math.max(0, ...votes.values())
         const states: Record<string, number> = {}
         for (const a of all) for (const [k, v] of Object.entries(a.states ?? {})) states[k] = (states[k] ?? 0) + v
-        const parts = await Promise.all(workers.map(async w => await w.call('progress') as Record<string, number> & { dialsBy: Record<string, number>, dialMs: number[] }))
+        const parts = await Promise.all(workers.map(async w => await w.call('progress') as Record<string, number> & { dialsBy: Record<string, number>, requestsBy: Record<string, number>, dialMs: number[] }))
+        const requestsBy: Record<string, number> = {}
+        for (const p of parts) for (const [k, v] of Object.entries(p.requestsBy ?? {})) requestsBy[k] = (requestsBy[k] ?? 0) + v
         const dialMs = parts.flatMap(p => p.dialMs).sort((x, y) => x - y)
         const dialsBy: Record<string, number> = {}
         for (const p of parts) for (const [k, v] of Object.entries(p.dialsBy)) dialsBy[k] = (dialsBy[k] ?? 0) + v
-        const now = parts.map(({ dialsBy: _, dialMs: __, ...rest }) => rest as Record<string, number>)
+        const now = parts.map(({ dialsBy: _, dialMs: __, requestsBy: ___, ...rest }) => rest as Record<string, number>)
           .reduce<Record<string, number>>((o, x) => { for (const [k, v] of Object.entries(x)) o[k] = (o[k] ?? 0) + v; return o }, {})
+        console.error(`+${since()} s: requests to peers not connected, by command and type (so far): ${JSON.stringify(requestsBy)}`)
         console.error(`+${since()} s: dials to peers not connected, by caller (so far): ${JSON.stringify(dialsBy)}; took p50 ${Math.round(pct(dialMs, 0.5) ?? 0)} ms, p90 ${Math.round(pct(dialMs, 0.9) ?? 0)} ms, ${dialMs.length} ended`)
         const delta = Object.entries(now).map(([k, v]) => `${k} ${v - (work[k] ?? 0)}`).join(', ')
         const perProcess = parts.map((p, i) => p.cpuMs - (cpuBy[i] ?? 0))
