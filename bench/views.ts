@@ -7,6 +7,9 @@
 // 46): per-agent figures flat as N grows.
 //   --n 1000,3000,10000   the sizes     --seed S   the schedule     --rest S  seconds of rest measured (20)
 //   --swap MS             swaps every MS on average (HyParView's default; 0: none)
+//   --late P              P of the messages (0-1) come 1 s to --late-ms (9000) late     --unordered  links keep no order
+//                         (the shell sends each view message as a request of its own); one-sided links are printed either way
+//   --by-type             also the messages sent at rest, by type (what a swap costs: compare with --swap 0)
 //   --json                JSON lines only
 import { ViewWorld } from '../harness/view-sim.js'
 import { HYPARVIEW_DEFAULTS } from '../protocols/discovery/hyparview.js'
@@ -18,6 +21,9 @@ const seed = Number(arg('seed', '1'))
 const restS = Number(arg('rest', '20'))
 const swapIntervalMs = Number(arg('swap', String(HYPARVIEW_DEFAULTS.swapIntervalMs)))
 const jsonOnly = args.includes('--json')
+const links = { late: Number(arg('late', '0')), lateMs: Number(arg('late-ms', '9000')), inOrder: !args.includes('--unordered') }
+const byType = args.includes('--by-type')
+const TYPES = ['join', 'forward-join', 'neighbour', 'neighbour-reply', 'disconnect', 'shuffle', 'shuffle-reply', 'swap', 'swap-reply'] as const
 /** Joins are this far apart; how often the graph is looked at; how long a phase may take at most. */
 const GAP_MS = 2
 const LOOK_MS = 250
@@ -34,6 +40,10 @@ interface Result {
   restMsgsPerAgentS: number
   /** Swaps started per agent a minute at rest (hyparview.ts: on a closed neighbourhood, and at random). */
   restSwapsPerAgentMin: number
+  /** Links held by one end only, after the rest. */
+  oneSided: number
+  /** With --by-type: the messages sent at rest, by type. */
+  restByType?: Record<string, number>
   crashed: number
   repairS: number | null
   activeMeanAfter: number
@@ -58,12 +68,13 @@ function connected (w: ViewWorld): boolean {
 
 function runOne (n: number): Result {
   const started = Date.now()
-  const w = new ViewWorld(seed, { swapIntervalMs })
+  const w = new ViewWorld(seed, { swapIntervalMs }, links)
   w.joinWave(n, GAP_MS)
   const joinWindow = n * GAP_MS
   const joinS = until(w, () => w.now >= joinWindow && connected(w))
   const before = w.sent
   const swapsBefore = w.count('swap')
+  const typesBefore = TYPES.map(t => w.count(t))
   w.run(w.now + restS * 1000)
   const restMsgsPerAgentS = (w.sent - before) / n / restS
   const restSwapsPerAgentMin = (w.count('swap') - swapsBefore) / n / (restS / 60)
@@ -83,6 +94,8 @@ function runOne (n: number): Result {
     activeMin,
     restMsgsPerAgentS: round(restMsgsPerAgentS),
     restSwapsPerAgentMin: Math.round(restSwapsPerAgentMin * 1000) / 1000,
+    oneSided: settled.asymmetric.length,
+    ...(byType ? { restByType: Object.fromEntries(TYPES.map((t, i) => [t, w.count(t) - typesBefore[i]])) } : {}),
     crashed: crashed.length,
     repairS,
     activeMeanAfter: round(after.mean),
@@ -94,12 +107,14 @@ function runOne (n: number): Result {
 function round (x: number): number { return Math.round(x * 100) / 100 }
 
 if (!jsonOnly) {
-  console.log(`bench:views seed ${seed}, sizes ${sizes.join(', ')}; links 1-10 ms, joins ${GAP_MS} ms apart through three seeds`)
-  console.log('agents  connections min/mean/max  join: one connected graph  msgs/agent/s at rest  swaps/agent/min  10% crashed: repaired in  mean after  wall  heap')
+  const late = links.late > 0 ? `, ${links.late * 100}% of messages 1-${links.lateMs / 1000} s late` : ''
+  console.log(`bench:views seed ${seed}, sizes ${sizes.join(', ')}; links 1-10 ms${late}, ${links.inOrder ? 'in order' : 'in no order'}, joins ${GAP_MS} ms apart through three seeds`)
+  console.log('agents  connections min/mean/max  one-sided  join: one connected graph  msgs/agent/s at rest  swaps/agent/min  10% crashed: repaired in  mean after  wall  heap')
 }
 for (const n of sizes) {
   const r = runOne(n)
   if (jsonOnly) { console.log(JSON.stringify(r)); continue }
   const s = (x: number | null): string => x === null ? `> ${LIMIT_MS / 1000} s` : `${x.toFixed(2)} s`
-  console.log(`${String(r.n).padStart(6)}  ${`${r.activeMin} / ${r.activeMean} / ${r.activeMax}`.padStart(26)}  ${s(r.joinS).padStart(25)}  ${r.restMsgsPerAgentS.toFixed(2).padStart(20)}  ${r.restSwapsPerAgentMin.toFixed(3).padStart(15)}  ${`${r.crashed}: ${s(r.repairS)}`.padStart(25)}  ${String(r.activeMeanAfter).padStart(10)}  ${r.wallS} s  ${r.heapMiB} MiB`)
+  if (r.restByType !== undefined) console.log(`        at rest, by type: ${JSON.stringify(r.restByType)}`)
+  console.log(`${String(r.n).padStart(6)}  ${`${r.activeMin} / ${r.activeMean} / ${r.activeMax}`.padStart(26)}  ${String(r.oneSided).padStart(9)}  ${s(r.joinS).padStart(25)}  ${r.restMsgsPerAgentS.toFixed(2).padStart(20)}  ${r.restSwapsPerAgentMin.toFixed(3).padStart(15)}  ${`${r.crashed}: ${s(r.repairS)}`.padStart(25)}  ${String(r.activeMeanAfter).padStart(10)}  ${r.wallS} s  ${r.heapMiB} MiB`)
 }
