@@ -9,7 +9,8 @@
 //   --swap MS             swaps every MS on average (HyParView's default; 0: none)
 //   --late P              P of the messages (0-1) come 1 s to --late-ms (9000) late     --unordered  links keep no order
 //                         (the shell sends each view message as a request of its own); one-sided links are printed either way
-//   --by-type             also the messages sent at rest, by type (what a swap costs: compare with --swap 0)
+//   --by-type             also the messages sent at rest, by type (what a swap costs: compare with --swap 0, over several seeds)
+//   --settle S            seconds run after the join before the rest is measured (0)
 //   --json                JSON lines only
 import { ViewWorld } from '../harness/view-sim.js'
 import { HYPARVIEW_DEFAULTS } from '../protocols/discovery/hyparview.js'
@@ -23,6 +24,7 @@ const swapIntervalMs = Number(arg('swap', String(HYPARVIEW_DEFAULTS.swapInterval
 const jsonOnly = args.includes('--json')
 const links = { late: Number(arg('late', '0')), lateMs: Number(arg('late-ms', '9000')), inOrder: !args.includes('--unordered') }
 const byType = args.includes('--by-type')
+const settleS = Number(arg('settle', '0'))
 const TYPES = ['join', 'forward-join', 'neighbour', 'neighbour-reply', 'disconnect', 'shuffle', 'shuffle-reply', 'swap', 'swap-reply'] as const
 /** Joins are this far apart; how often the graph is looked at; how long a phase may take at most. */
 const GAP_MS = 2
@@ -72,6 +74,7 @@ function runOne (n: number): Result {
   w.joinWave(n, GAP_MS)
   const joinWindow = n * GAP_MS
   const joinS = until(w, () => w.now >= joinWindow && connected(w))
+  w.run(w.now + settleS * 1000)
   const before = w.sent
   const swapsBefore = w.count('swap')
   const typesBefore = TYPES.map(t => w.count(t))
