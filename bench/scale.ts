@@ -367,13 +367,8 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
         // Agents with no connection at all: where their join through the seeds stands.
         const lone = all.map((a, i) => ({ a, p: processOf(i) })).filter(x => x.a.connections === 0)
         if (lone.length > 0) {
-          const errors = new Map<string, number>()
-          for (const { a } of lone) {
-            const last = a.bootstrapErrors?.last.slice(0, 80)
-            if (last !== undefined) errors.set(last, (errors.get(last) ?? 0) + 1)
-          }
           console.error(`+${since()} s: ${lone.length} agents with no connection, by process ${JSON.stringify(lone.map(x => x.p))}; bootstrap dials failed ${JSON.stringify(lone.map(x => x.a.bootstrapErrors?.count ?? 0))}, ` +
-            `last errors ${JSON.stringify(Object.fromEntries(errors))}; join rounds ${JSON.stringify(lone.slice(0, 5).map(x => x.a.join))}`)
+            `last errors ${JSON.stringify(lastErrors(lone.map(x => x.a)))}; join rounds ${JSON.stringify(lone.slice(0, 5).map(x => x.a.join))}`)
         }
         console.error(`+${since()} s: ${all.length} agents up; pairs not seen alive ${all.reduce((s, a) => s + n - 1 - a.alive, 0)}` +
           ` (agents lacking some: ${all.filter(a => a.alive < n - 1).length}); states ${JSON.stringify(states)}; following the most followed leader ${most}, another ${all.filter(a => a.leader !== undefined).length - most}`)
@@ -403,10 +398,8 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
       console.error('the seeds\' connections:', JSON.stringify(seedAt.map(i => all[i]?.connections)), 'refusals:', JSON.stringify(seedAt.map(i => all[i]?.refusals)), 'inbound pending:', JSON.stringify(seedAt.map(i => all[i]?.pendingInbound)), 'agents alone, by process:',
         JSON.stringify(all.map((a, i) => ({ a, p: processOf(i) })).filter(x => x.a.alive === 0).map(x => x.p)))
       if (alone.length > 0) {
-        const errors = new Map<string, number>()
-        for (const a of alone) if (a.bootstrapErrors !== undefined) errors.set(a.bootstrapErrors.last, (errors.get(a.bootstrapErrors.last) ?? 0) + 1)
         console.error(`${alone.length} agents see no other member; their connections:`, JSON.stringify(alone.map(a => a.connections)),
-          'bootstrap dials failed per agent:', JSON.stringify(alone.map(a => a.bootstrapErrors?.count ?? 0)), 'last errors:', Object.fromEntries(errors),
+          'bootstrap dials failed per agent:', JSON.stringify(alone.map(a => a.bootstrapErrors?.count ?? 0)), 'last errors:', lastErrors(alone),
           'dial queues of the first three:', JSON.stringify(alone.slice(0, 3).map(a => a.dialQueue)),
           'their join rounds:', JSON.stringify(alone.map(a => a.join)))
         for (const w of workers) {
@@ -601,4 +594,11 @@ if (values.traffic !== undefined) {
     rows.push(row)
   }
   console.table(rows)
+}
+
+/** How many of `agents` last failed a bootstrap dial with each error. */
+function lastErrors (agents: ReadonlyArray<{ bootstrapErrors?: { last: string } }>): Record<string, number> {
+  const errors: Record<string, number> = {}
+  for (const a of agents) if (a.bootstrapErrors !== undefined) errors[a.bootstrapErrors.last] = (errors[a.bootstrapErrors.last] ?? 0) + 1
+  return errors
 }
