@@ -11,6 +11,9 @@
 //                         (the shell sends each view message as a request of its own); one-sided links are printed either way
 //   --by-type             also the messages sent at rest, by type (what a swap costs: compare with --swap 0, over several seeds)
 //   --settle S            seconds run after the join before the rest is measured (0)
+//   --shell               agents learn the members as the real shell does (a newcomer all of them at once, everyone every 5 s), ask
+//                         reserve peers they hold a connection to first and answer only connected shuffle origins
+//   --gap MS              joins this far apart (2)
 //   --json                JSON lines only
 import { ViewWorld } from '../harness/view-sim.js'
 import { HYPARVIEW_DEFAULTS } from '../protocols/discovery/hyparview.js'
@@ -22,12 +25,12 @@ const seed = Number(arg('seed', '1'))
 const restS = Number(arg('rest', '20'))
 const swapIntervalMs = Number(arg('swap', String(HYPARVIEW_DEFAULTS.swapIntervalMs)))
 const jsonOnly = args.includes('--json')
-const links = { late: Number(arg('late', '0')), lateMs: Number(arg('late-ms', '9000')), inOrder: !args.includes('--unordered') }
+const links = { late: Number(arg('late', '0')), lateMs: Number(arg('late-ms', '9000')), inOrder: !args.includes('--unordered'), shell: args.includes('--shell') }
 const byType = args.includes('--by-type')
 const settleS = Number(arg('settle', '0'))
 const TYPES = ['join', 'forward-join', 'neighbour', 'neighbour-reply', 'disconnect', 'shuffle', 'shuffle-reply', 'swap', 'swap-reply'] as const
 /** Joins are this far apart; how often the graph is looked at; how long a phase may take at most. */
-const GAP_MS = 2
+const GAP_MS = Number(arg('gap', '2'))
 const LOOK_MS = 250
 const LIMIT_MS = 300_000
 
@@ -37,6 +40,8 @@ interface Result {
   activeMax: number
   /** Every agent in one connected graph. */
   joinS: number | null
+  /** Connections opened per agent from the first join to the rest (a message to a peer with none open: harness/view-sim.ts). */
+  joinDialsPerAgent: number
   /** The fewest connections an agent holds once the graph settled (after the rest). */
   activeMin: number
   restMsgsPerAgentS: number
@@ -75,6 +80,7 @@ function runOne (n: number): Result {
   const joinWindow = n * GAP_MS
   const joinS = until(w, () => w.now >= joinWindow && connected(w))
   w.run(w.now + settleS * 1000)
+  const joinDialsPerAgent = w.dials / n
   const before = w.sent
   const swapsBefore = w.count('swap')
   const typesBefore = TYPES.map(t => w.count(t))
@@ -94,6 +100,7 @@ function runOne (n: number): Result {
     activeMean: round(settled.mean),
     activeMax: settled.max,
     joinS,
+    joinDialsPerAgent: round(joinDialsPerAgent),
     activeMin,
     restMsgsPerAgentS: round(restMsgsPerAgentS),
     restSwapsPerAgentMin: Math.round(restSwapsPerAgentMin * 1000) / 1000,
@@ -111,13 +118,13 @@ function round (x: number): number { return Math.round(x * 100) / 100 }
 
 if (!jsonOnly) {
   const late = links.late > 0 ? `, ${links.late * 100}% of messages 1-${links.lateMs / 1000} s late` : ''
-  console.log(`bench:views seed ${seed}, sizes ${sizes.join(', ')}; links 1-10 ms${late}, ${links.inOrder ? 'in order' : 'in no order'}, joins ${GAP_MS} ms apart through three seeds`)
-  console.log('agents  connections min/mean/max  one-sided  join: one connected graph  msgs/agent/s at rest  swaps/agent/min  10% crashed: repaired in  mean after  wall  heap')
+  console.log(`bench:views seed ${seed}, sizes ${sizes.join(', ')}; links 1-10 ms${late}, ${links.inOrder ? 'in order' : 'in no order'}, joins ${GAP_MS} ms apart through three seeds${links.shell ? ', the shell\'s member view' : ''}`)
+  console.log('agents  connections min/mean/max  one-sided  join: one connected graph  join: opened/agent  msgs/agent/s at rest  swaps/agent/min  10% crashed: repaired in  mean after  wall  heap')
 }
 for (const n of sizes) {
   const r = runOne(n)
   if (jsonOnly) { console.log(JSON.stringify(r)); continue }
   const s = (x: number | null): string => x === null ? `> ${LIMIT_MS / 1000} s` : `${x.toFixed(2)} s`
   if (r.restByType !== undefined) console.log(`        at rest, by type: ${JSON.stringify(r.restByType)}`)
-  console.log(`${String(r.n).padStart(6)}  ${`${r.activeMin} / ${r.activeMean} / ${r.activeMax}`.padStart(26)}  ${String(r.oneSided).padStart(9)}  ${s(r.joinS).padStart(25)}  ${r.restMsgsPerAgentS.toFixed(2).padStart(20)}  ${r.restSwapsPerAgentMin.toFixed(3).padStart(15)}  ${`${r.crashed}: ${s(r.repairS)}`.padStart(25)}  ${String(r.activeMeanAfter).padStart(10)}  ${r.wallS} s  ${r.heapMiB} MiB`)
+  console.log(`${String(r.n).padStart(6)}  ${`${r.activeMin} / ${r.activeMean} / ${r.activeMax}`.padStart(26)}  ${String(r.oneSided).padStart(9)}  ${s(r.joinS).padStart(25)}  ${r.joinDialsPerAgent.toFixed(2).padStart(18)}  ${r.restMsgsPerAgentS.toFixed(2).padStart(20)}  ${r.restSwapsPerAgentMin.toFixed(3).padStart(15)}  ${`${r.crashed}: ${s(r.repairS)}`.padStart(25)}  ${String(r.activeMeanAfter).padStart(10)}  ${r.wallS} s  ${r.heapMiB} MiB`)
 }

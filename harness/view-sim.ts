@@ -11,8 +11,23 @@ import { Flights } from './flights.js'
 
 interface Event { at: number, order: number, run: () => void }
 
-/** How the simulated links carry view messages (ViewWorld's constructor). */
-export interface LinkModel { late?: number, lateMs?: number, inOrder?: boolean }
+/**
+ * How the simulated links carry view messages (ViewWorld's constructor). `shell`: each agent
+ * asks reserve peers it holds a connection to first and answers only a shuffle's origin it holds
+ * one to, as the real shell does (view-links.ts `prefer`, `answerShuffle`).
+ */
+export interface LinkModel { late?: number, lateMs?: number, inOrder?: boolean, shell?: boolean }
+
+/**
+ * The connections the shell would hold (view-links.ts): one per pair, open while either side
+ * has the other in its active view; otherwise closed a second after a side drops the other
+ * (UNLINK_AFTER_MS), or once no message used it for IDLE_MS. A message between a pair with none
+ * open opens one: a dial, the handshakes' CPU on both sides.
+ */
+const UNLINK_MS = 1_000
+const IDLE_MS = 15_000
+const SWEEP_MS = 5_000
+interface Connection { used: number, closeAt: number }
 
 export class ViewWorld {
   now = 0
@@ -26,6 +41,13 @@ export class ViewWorld {
   private order = 0
   /** When each link's last message arrives. */
   private readonly linkFree = new Map<string, number>()
+  /** Connections opened so far (see Connection), all agents, and by the type of the message that opened each. */
+  dials = 0
+  private readonly dialsByType = new Map<ViewMessage['type'], number>()
+  private readonly connections = new Map<string, Connection>()
+  /** The agents that joined (or started the mesh), in order: what the shell's member view knows of. */
+  private readonly joined: string[] = []
+  private readonly joinedSet = new Set<string>()
 
   /**
    * Links take 1-10 ms and keep order (one connection per pair) unless told: `late` of the
@@ -37,7 +59,10 @@ export class ViewWorld {
   }
 
   add (id: string): HyParView {
-    const hv = new HyParView({ self: id, random: seededRandom(Math.floor(this.random() * 2 ** 31)), now: this.now, config: this.config })
+    const shell = this.links.shell === true
+      ? { prefer: (peer: string) => this.connected(id, peer), answerShuffle: (origin: string) => this.connected(id, origin) }
+      : {}
+    const hv = new HyParView({ self: id, random: seededRandom(Math.floor(this.random() * 2 ** 31)), now: this.now, config: this.config, ...shell })
     this.agents.set(id, hv)
     return hv
   }
@@ -49,10 +74,20 @@ export class ViewWorld {
     const hv = this.agents.get(id)
     if (hv === undefined || this.dead.has(id)) return
     for (const o of hv.drain()) {
-      if (o.type !== 'send') continue
+      if (o.type !== 'send') {
+        const c = this.connections.get(pair(id, o.peer))
+        if (c !== undefined) c.closeAt = o.type === 'up' ? Infinity : Math.min(c.closeAt, this.now + UNLINK_MS)
+        continue
+      }
       this.sent++
       const { to, message } = o
       this.sentByType.set(message.type, (this.sentByType.get(message.type) ?? 0) + 1)
+      if (this.connected(id, to)) (this.connections.get(pair(id, to)) as Connection).used = this.now
+      else {
+        this.dials++
+        this.dialsByType.set(message.type, (this.dialsByType.get(message.type) ?? 0) + 1)
+        this.connections.set(pair(id, to), { used: this.now, closeAt: Infinity })
+      }
       if (this.dead.has(to) || !this.agents.has(to)) {
         this.at(100, () => { this.lose(id, to) })
         continue
@@ -68,7 +103,12 @@ export class ViewWorld {
   }
 
   join (id: string, contact: string): void {
-    this.agents.get(id)?.join(contact, this.now)
+    const hv = this.agents.get(id)
+    hv?.join(contact, this.now)
+    // The shell: a newcomer learns the members from its contact's full exchange at once.
+    if (this.links.shell === true) hv?.learn(this.joined.filter(p => p !== id && !this.dead.has(p)), this.now)
+    this.joined.push(id)
+    this.joinedSet.add(id)
     this.flush(id)
   }
 
@@ -92,7 +132,15 @@ export class ViewWorld {
       }
       this.now = Math.min(nextTick, until)
       if (this.now === nextTick) {
-        for (const [id, hv] of this.agents) { if (!this.dead.has(id)) { hv.tick(this.now); this.flush(id) } }
+        // The shell's sweep: every 5 s the reserve learns the live members.
+        const sweep = this.links.shell === true && this.now % SWEEP_MS === 0
+        const live = sweep ? this.joined.filter(p => !this.dead.has(p)) : []
+        for (const [id, hv] of this.agents) {
+          if (this.dead.has(id)) continue
+          if (sweep && this.joinedSet.has(id)) hv.learn(live.filter(p => p !== id), this.now)
+          hv.tick(this.now)
+          this.flush(id)
+        }
         nextTick += 100
       }
     }
@@ -100,6 +148,18 @@ export class ViewWorld {
 
   /** Messages of `type` sent so far, all agents. */
   count (type: ViewMessage['type']): number { return this.sentByType.get(type) ?? 0 }
+
+  /** Connections opened so far by a message of `type` (see Connection). */
+  dialsBy (type: ViewMessage['type']): number { return this.dialsByType.get(type) ?? 0 }
+
+  /** Whether `a` and `b` hold a connection now (see Connection). */
+  connected (a: string, b: string): boolean {
+    const c = this.connections.get(pair(a, b))
+    if (c === undefined) return false
+    if (this.agents.get(a)?.isActive(b) === true || this.agents.get(b)?.isActive(a) === true) return true
+    if (this.now >= c.closeAt || this.now - c.used >= IDLE_MS) { this.connections.delete(pair(a, b)); return false }
+    return true
+  }
 
   live (): string[] { return [...this.agents.keys()].filter(id => !this.dead.has(id)) }
 
@@ -148,6 +208,8 @@ export class ViewWorld {
   joinWave (n: number, gapMs = 5): string[] {
     const ids = Array.from({ length: n }, (_, i) => `a${i}`)
     for (const id of ids) this.add(id)
+    this.joined.push(ids[0])
+    this.joinedSet.add(ids[0])
     ids.forEach((id, i) => {
       if (i === 0) return
       const contact = i < 3 ? 'a0' : `a${Math.floor(this.random() * 3)}`
@@ -172,3 +234,5 @@ export class ViewWorld {
     this.flush(who)
   }
 }
+
+function pair (a: string, b: string): string { return a < b ? `${a} ${b}` : `${b} ${a}` }

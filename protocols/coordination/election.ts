@@ -337,6 +337,10 @@ export class Election {
   private bootstrapReady (now: number): VoterConfig | undefined {
     const proposal = this.bootstrapProposal()
     if (proposal === undefined) return undefined
+    // A node outside its own proposal never campaigns with it (`startPreVote`): it has no
+    // bootstrap to hold off, and its question only dialled the agents met first (100 agents on
+    // views: 600-945 config queries to agents not connected in a join, most of them from such).
+    if (!proposal.voters.includes(this.init.self)) return proposal
     const ask = this.bootstrap.next(proposal.voters, this.roll.members(), this.init.connected, now)
     if (ask === undefined) return proposal
     for (const p of ask) this.send(p, { type: 'config-query', bootstrap: true })

@@ -15,6 +15,17 @@
  * - A newcomer joins through one contact; the contact's `forward-join` random walks place it in
  *   the active views of peers at the walk's end and in passive views along it, so joins spread
  *   over the mesh rather than piling onto the seeds.
+ * - A join splits links (not in the paper): a full contact or walk's end drops a neighbour to
+ *   take the newcomer, as in the paper, and hands that neighbour to the newcomer
+ *   (`disconnect.next`), so the link it cut becomes two through the newcomer, the way a node is
+ *   put into a random regular graph. Every view keeps its size, and two walks fill a view of six
+ *   (`joinWalks`). In the paper's way each of the contact's neighbours walks the newcomer out,
+ *   every full end drops one at random, and each dropped peer asks its reserve until one with
+ *   room takes it: in a full mesh only the other dropped ones have room, so most asks are
+ *   refused, each a connection opened for nothing. A newcomer also waits for its walks before
+ *   asking its own reserve (`neighbourTimeoutMs`). The simulation with the shell's connections
+ *   (harness/view-sim.ts `shell`, joins 20 ms apart): connections opened per agent in a join
+ *   wave of 1,000, 41.4 with the paper's join, 8.0 with this one (docs/benchmarks.md).
  * - Priorities: a peer with no active neighbour asks with `high` priority and must be taken
  *   (the receiver drops a random neighbour, which moves to its passive view and repairs in turn):
  *   nobody stays isolated. Otherwise a full view refuses, and the asker tries another.
@@ -150,6 +161,12 @@ export class HyParView {
    * Forgotten after a neighbour timeout, or when taken again.
    */
   private readonly dropped = new Map<string, number>()
+  /**
+   * When this node joined through a contact: until a neighbour timeout later it waits for its
+   * walks' ends and the peers handed to it, rather than asking its reserve (full views that
+   * refuse, a connection each), unless it has no neighbour left.
+   */
+  private joinedAt = -Infinity
   /** The passive peers this node sent in its last shuffle: the first it evicts for the reply's. */
   private sentInShuffle: string[] = []
   private nextShuffle: number
@@ -158,9 +175,10 @@ export class HyParView {
   private swapDue = false
   /** When the next swap at random is due (`randomSwapMs`). */
   private nextRandomSwap: number
-  /** When this node last dropped a neighbour for another's swap, and last asked a peer a hand-over named. */
+  /** When this node last dropped a neighbour for another's swap. */
   private lastEvicted = -Infinity
-  private lastHandOver = -Infinity
+  /** Hand-overs taken (a `disconnect.next` asked) within the last swap limit, by the neighbour that named the peer (`handOverLimit`). */
+  private readonly handOvers = new Map<string, number>()
   /** The swap under way: the reserve peer asked, and the neighbour to drop for it once it accepts. */
   private swapping?: { with: string, drop: string }
   /** The time of the input being handled. */
@@ -202,6 +220,7 @@ export class HyParView {
     this.now = now
     if (contact === this.self) return
     this.send(contact, { type: 'join' })
+    this.joinedAt = now
     // The contact takes the joiner into its active view (a join is never refused): so does the joiner.
     this.addActive(contact)
   }
@@ -259,6 +278,7 @@ export class HyParView {
     this.now = now
     for (const [peer, at] of this.asking) if (now - at >= this.config.neighbourTimeoutMs) this.lost(peer, now)
     for (const [peer, at] of this.dropped) if (now - at >= this.config.neighbourTimeoutMs) this.dropped.delete(peer)
+    for (const [peer, at] of this.handOvers) if (now - at >= this.swapLimitMs()) this.handOvers.delete(peer)
     if (now >= this.nextShuffle) {
       this.nextShuffle = now + this.config.shuffleIntervalMs
       this.shuffle()
@@ -278,16 +298,30 @@ export class HyParView {
   nextWakeup (): number {
     let at = Math.min(this.nextRandomSwap, this.swapDue ? Math.min(this.nextShuffle, this.lastSwap + this.config.swapIntervalMs) : this.nextShuffle)
     for (const sent of this.asking.values()) at = Math.min(at, sent + this.config.neighbourTimeoutMs)
+    // A newcomer short of neighbours asks its reserve once its walks had their time.
+    const waited = this.joinedAt + this.config.neighbourTimeoutMs
+    if (this.active.size < this.config.activeSize && this.now < waited) at = Math.min(at, waited)
     return at
   }
 
   // --- the protocol ----------------------------------------------------------------------
 
   private onJoin (from: string): void {
-    this.addActive(from)
-    // Walk the newcomer out over every other neighbour: it ends in active views some hops away.
-    for (const p of this.active) if (p !== from) this.send(p, { type: 'forward-join', peer: from, ttl: this.config.arwl })
+    // Taken, and the neighbour dropped for it (when full) handed to it: the link cut becomes two.
+    this.addActive(from, from)
+    // Walk the newcomer out over a few other neighbours: each walk ends in an active view some
+    // hops away, and brings the newcomer two links when that view is full (`joinWalks`).
+    const walks = this.sample([...this.active].filter(p => p !== from), this.joinWalks())
+    for (const p of walks) this.send(p, { type: 'forward-join', peer: from, ttl: this.config.arwl })
   }
+
+  /**
+   * The walks a contact starts for a newcomer: enough for a view of `activeSize` when every
+   * walk's end is full (the contact gives two links, each end two), the paper's every neighbour
+   * when fewer are. Where views are not full yet (a young mesh) the newcomer has room left after
+   * them, and asks its reserve once its walks had their time.
+   */
+  private joinWalks (): number { return Math.max(1, Math.ceil((this.config.activeSize - 2) / 2)) }
 
   private onForwardJoin (from: string, peer: string, ttl: number): void {
     if (peer === this.self) return
@@ -295,8 +329,9 @@ export class HyParView {
     const left = Math.min(ttl, this.config.arwl)
     if (left <= 0 || this.active.size <= 1) {
       if (!this.active.has(peer)) {
-        // Its end: this node takes the newcomer and tells it so, as a neighbour request it must take.
-        this.addActive(peer)
+        // Its end: this node takes the newcomer and tells it so, as a neighbour request it must
+        // take; a neighbour dropped for it is handed to it.
+        this.addActive(peer, peer)
         this.send(peer, { type: 'neighbour', high: true })
       }
       return
@@ -304,7 +339,7 @@ export class HyParView {
     if (left === this.config.prwl) this.addPassive(peer)
     const next = this.pick([...this.active].filter(p => p !== from && p !== peer))
     if (next === undefined) {
-      if (!this.active.has(peer)) { this.addActive(peer); this.send(peer, { type: 'neighbour', high: true }) }
+      if (!this.active.has(peer)) { this.addActive(peer, peer); this.send(peer, { type: 'neighbour', high: true }) }
       return
     }
     this.send(next, { type: 'forward-join', peer, ttl: left - 1 })
@@ -361,14 +396,13 @@ export class HyParView {
     this.emit({ type: 'down', peer: from })
     // It dropped this node to make room, not because it failed: it stays in the reserve.
     this.addPassive(from)
-    // A swap's hand-over: the peer named has just lost a neighbour too, so it has room (it is
-    // told to ask this node at the same time: whichever request comes first links the two).
-    // At most one a swap interval, and never to a peer that refused lately: a hand-over names a
-    // peer to dial, and an insider could otherwise aim this node at one again and again.
+    // A hand-over: the peer named has room. A join's newcomer (this node was dropped to take it)
+    // is filling its view; a swap's dropped neighbour has just lost one too (it is told to ask
+    // this node at the same time: whichever request comes first links the two). Never to a peer
+    // that refused lately, and within `handOverLimit`: a hand-over names a peer to dial.
     if (next !== undefined && next !== this.self && next !== from && !this.active.has(next) && !this.asking.has(next) &&
-      !this.refused.has(next) && this.now >= this.lastHandOver + this.swapLimitMs() &&
-      this.active.size + this.asking.size < this.config.activeSize) {
-      this.lastHandOver = this.now
+      !this.refused.has(next) && this.handOverLimit(from) && this.active.size + this.asking.size < this.config.activeSize) {
+      this.handOvers.set(from, this.now)
       this.asking.set(next, this.now)
       this.send(next, { type: 'neighbour', high: false })
     }
@@ -398,8 +432,19 @@ export class HyParView {
     return this.config.randomSwapMs > 0 && this.config.swapIntervalMs > 0 ? now + this.config.randomSwapMs * (0.5 + this.random()) : Infinity
   }
 
-  /** The least time between two evictions for others' swaps, and between two hand-over asks (never under a shuffle interval). */
+  /** The least time between two evictions for others' swaps, and the window of `handOverLimit` (never under a shuffle interval). */
   private swapLimitMs (): number { return Math.max(this.config.swapIntervalMs, this.config.shuffleIntervalMs) }
+
+  /**
+   * Whether a hand-over named by `from` may be asked: one per neighbour and at most `activeSize`
+   * in all per swap limit. An insider could otherwise aim this node at a peer again and again
+   * (taken back after each drop, since a drop leaves room), and each ask may open a connection.
+   * It cannot tilt the view: a hand-over replaces the neighbour that named it. A join wave drops
+   * a node a few times a minute, by different neighbours.
+   */
+  private handOverLimit (from: string): boolean {
+    return !this.handOvers.has(from) && this.handOvers.size < this.config.activeSize
+  }
 
   /** A full view trades a random neighbour for a random reserve peer (see the head of the file); false when it cannot now. */
   private swap (): boolean {
@@ -490,9 +535,13 @@ export class HyParView {
     }
   }
 
-  /** Ask reserve peers to be neighbours while the active view has room and nobody is being asked in its place. */
+  /**
+   * Ask reserve peers to be neighbours while the active view has room and nobody is being asked
+   * in its place; a newcomer with a neighbour waits for its walks first (`joinedAt`).
+   */
   private repair (): void {
     for (const [peer, at] of this.refused) if (this.now - at >= this.config.shuffleIntervalMs || !this.passive.has(peer)) this.refused.delete(peer)
+    if (this.active.size > 0 && this.now < this.joinedAt + this.config.neighbourTimeoutMs) return
     while (this.active.size + this.asking.size < this.config.activeSize) {
       // An isolated node asks even those that refused: with high priority they must take it.
       const isolated = this.active.size === 0
@@ -511,7 +560,8 @@ export class HyParView {
     this.send(peer, message)
   }
 
-  private addActive (peer: string): void {
+  /** Takes `peer` as a neighbour; when full, drops one at random, handed to `handTo` when given (a join's newcomer). */
+  private addActive (peer: string, handTo?: string): void {
     if (peer === this.self || this.active.has(peer)) return
     this.passive.delete(peer)
     this.asking.delete(peer)
@@ -520,7 +570,7 @@ export class HyParView {
       const dropped = this.pick([...this.active])
       if (dropped !== undefined) {
         this.active.delete(dropped)
-        this.drop(dropped, { type: 'disconnect' })
+        this.drop(dropped, handTo !== undefined ? { type: 'disconnect', next: handTo } : { type: 'disconnect' })
         this.emit({ type: 'down', peer: dropped })
         this.addPassive(dropped)
       }

@@ -50,12 +50,14 @@ export const ViewWire = z.discriminatedUnion('type', [
 ])
 
 /**
- * A swap's hand-over names a peer to be asked (`disconnect.next`, `swap.peer`, `swap-reply.handed`):
- * left out when it is no member here, so that an insider cannot make this node dial a stranger.
+ * A swap's hand-over names a peer to be asked (`swap.peer`, `swap-reply.handed`): left out when it
+ * is no member here, so that an insider cannot make this node dial a stranger. A drop's
+ * (`disconnect.next`) is kept: it names a join's newcomer, whose statement is often still on its
+ * way here (the walk's end that dropped this node waited for it; gossip brings it a moment
+ * later), and the ask waits for it to be a member here (`send`), or is given up.
  */
 function withoutStrangers (message: ViewMessage, member: (peer: string) => boolean): ViewMessage {
   switch (message.type) {
-    case 'disconnect': return message.next === undefined || member(message.next) ? message : { type: 'disconnect' }
     case 'swap': return message.peer === undefined || member(message.peer) ? message : { type: 'swap' }
     case 'swap-reply': return message.handed === undefined || member(message.handed) ? message : { type: 'swap-reply', accepted: message.accepted }
     default: return message
@@ -306,6 +308,17 @@ export class ViewLinks implements Startable {
   }
 
   private async send (to: string, message: ViewMessage, attempt = 0): Promise<void> {
+    // Never a message to a peer that is not a member here: one a hand-over named before its
+    // statement came (a join's newcomer) waits for it, and is lost to the view if it never comes.
+    if (!this.init.member(to) && !(await this.waitFor(() => this.init.member(to), new AbortController().signal))) {
+      this.init.count?.('unknown', message.type)
+      const view = this.view
+      if (view !== undefined && (view.isActive(to) || message.type === 'neighbour')) {
+        view.lost(to, Date.now())
+        this.flush()
+      }
+      return
+    }
     this.init.count?.('out', message.type)
     try {
       await this.init.rpc.request(to, ViewExchange, message, { timeoutMs: this.view?.config.neighbourTimeoutMs ?? 5_000, rateLimitRetries: 1 })

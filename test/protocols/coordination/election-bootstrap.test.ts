@@ -200,3 +200,20 @@ test('bootstrap check: newcomers handed on by the seeds that hold the set, linke
   }
   assert.ok(askedSeeds.size > 0, 'the seeds were asked')
 })
+
+test('bootstrap check: a node outside its own proposal asks nobody (it would not campaign with it), round after round', { timeout: 60_000 }, () => {
+  // 'd' sees a, b, c, y, z: its proposal (the three lowest ids) is a, b, c, without itself.
+  const e = new Election({ self: 'd', eligible: true, ...TIMINGS, random: () => 0.5, now: 0, keys: fakeKeys('d') })
+  e.setMembers(['y', 'z', 'a', 'b', 'c'].map(peer => ({ peer, eligible: true })))
+  let t = 0
+  for (let i = 0; i < 5; i++) {
+    const r = round(e, t)
+    t = r.now
+    assert.deepEqual(queried(r.sent), [], `round ${i}: no config query`)
+    assert.deepEqual(votes(r.sent), [], `round ${i}: no campaign`)
+  }
+  // Once its proposal holds it (the lowest ones gone from its view), it asks before campaigning.
+  e.setMembers(['y', 'z', 'c'].map(peer => ({ peer, eligible: true })))
+  const r = round(e, t)
+  assert.deepEqual(queried(r.sent), ['z'], 'the one met first outside its proposal (c, d, y)')
+})

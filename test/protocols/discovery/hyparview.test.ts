@@ -157,7 +157,8 @@ function islands (seed: number, swapIntervalMs: number): ViewWorld {
   for (const id of [...small, ...large]) w.add(id)
   small.slice(1).forEach((id, i) => { w.at(10 * (i + 1), () => { w.join(id, 'b0') }) })
   large.slice(1).forEach((id, i) => { w.at(10 * (i + 1), () => { w.join(id, 'a0') }) })
-  w.run(2_000)
+  // Past the newcomers' wait for their walks: each then fills its view from its own group.
+  w.run(2_000 + w.agents.get('a0')!.config.neighbourTimeoutMs)
   for (const id of [...small, ...large]) { w.agents.get(id)!.learn([...small, ...large].filter(p => p !== id), w.now); w.flush(id) }
   return w
 }
@@ -429,4 +430,111 @@ test(`hyparview: with 5% of messages 1-9 s late and none in order, views end sym
     }
   }
   assert.deepEqual(found, [])
+})
+
+/** What a state machine sent since the last drain, as [to, message] pairs. */
+const sent = (hv: HyParView): Array<[string, unknown]> => hv.drain().flatMap(o => o.type === 'send' ? [[o.to, o.message] as [string, unknown]] : [])
+
+/** A node with a full view of six (p0..p5). */
+function full (self: string): HyParView {
+  const hv = new HyParView({ self, random: seededRandom(SEED), now: 0 })
+  for (let i = 0; i < 6; i++) hv.receive(`p${i}`, { type: 'join' }, 0)
+  hv.drain()
+  return hv
+}
+
+test('hyparview: a join splits links: a full contact and a full walk\'s end each hand the neighbour they drop to the newcomer, which that neighbour asks; the contact walks the newcomer out over two neighbours, not all', { timeout: 60_000 }, () => {
+  const contact = full('c')
+  contact.receive('n', { type: 'join' }, 10)
+  const out = sent(contact)
+  const drops = out.filter(([, m]) => (m as { type: string }).type === 'disconnect')
+  assert.equal(drops.length, 1, `one neighbour dropped: ${JSON.stringify(out)}`)
+  assert.deepEqual(drops[0][1], { type: 'disconnect', next: 'n' }, 'and handed to the newcomer')
+  const walks = out.filter(([, m]) => (m as { type: string }).type === 'forward-join')
+  assert.equal(walks.length, 2, `two walks (a full end gives two links, the contact two): ${JSON.stringify(walks)}`)
+  assert.ok(walks.every(([to]) => to !== drops[0][0] && to !== 'n'), 'over neighbours it keeps')
+  // A walk's end, full: takes the newcomer, tells it so, and hands it the neighbour it drops.
+  const end = full('e')
+  end.receive('p0', { type: 'forward-join', peer: 'n', ttl: 0 }, 10)
+  const endOut = sent(end)
+  assert.ok(endOut.some(([to, m]) => to === 'n' && JSON.stringify(m) === JSON.stringify({ type: 'neighbour', high: true })))
+  const handed = endOut.find(([, m]) => (m as { type: string }).type === 'disconnect')
+  assert.deepEqual(handed?.[1], { type: 'disconnect', next: 'n' })
+  // The neighbour dropped asks the newcomer (low priority: it has room once it lost one).
+  const dropped = new HyParView({ self: 'd', random: seededRandom(SEED), now: 0 })
+  for (const p of ['e', 'q1', 'q2']) dropped.receive(p, { type: 'join' }, 0)
+  dropped.drain()
+  dropped.receive('e', { type: 'disconnect', next: 'n' }, 10)
+  assert.deepEqual(sent(dropped).filter(([to]) => to === 'n'), [['n', { type: 'neighbour', high: false }]])
+  assert.ok(!dropped.isActive('e'))
+})
+
+test('hyparview: hand-overs are asked once per neighbour and at most a view\'s size in all per swap interval: an insider taken back after each drop cannot aim a node at peers again and again', { timeout: 60_000 }, () => {
+  const hv = new HyParView({ self: 'v', random: seededRandom(SEED), now: 0, config: { activeSize: 3, swapIntervalMs: 30_000 } })
+  /**
+   * The peers a hand-over named that were asked since the last look; every ask is answered no at
+   * once (each asked peer refused, so it is not asked again meanwhile), so the view always has room
+   * and only the limit can hold a hand-over back.
+   */
+  const handOversAsked = (named: string[], now: number): string[] => {
+    const all: string[] = []
+    for (let asked = sent(hv), rounds = 0; asked.length > 0 && rounds < 100; asked = sent(hv), rounds++) {
+      for (const [to, m] of asked) {
+        if ((m as { type: string }).type !== 'neighbour') continue
+        all.push(to)
+        hv.receive(to, { type: 'neighbour-reply', accepted: false }, now)
+      }
+    }
+    return all.filter(to => named.includes(to))
+  }
+  /** `from` becomes a neighbour, then drops this node naming `next`. */
+  const dropBy = (from: string, next: string, now: number): string[] => {
+    hv.receive(from, { type: 'neighbour', high: true }, now)
+    handOversAsked([], now)
+    hv.receive(from, { type: 'disconnect', next }, now)
+    return handOversAsked([next], now)
+  }
+  // A neighbour kept throughout: never alone, so a peer that refused is not asked again meanwhile.
+  hv.receive('k', { type: 'join' }, 0)
+  hv.drain()
+  assert.deepEqual(dropBy('x', 't1', 10), ['t1'], 'the first hand-over is asked')
+  assert.deepEqual(dropBy('x', 't2', 20), [], 'not a second named by the same neighbour within the interval')
+  const others = Array.from({ length: 6 }, (_, i) => dropBy(`y${i}`, `u${i}`, 30 + i)).flat()
+  assert.deepEqual(others, ['u0', 'u1'], 'from other neighbours, up to the view\'s size (3) in all')
+  // Once the interval is over, a neighbour's hand-over is asked again.
+  hv.tick(40_000)
+  handOversAsked([], 40_000)
+  assert.deepEqual(dropBy('x', 't3', 40_001), ['t3'])
+})
+
+test('hyparview: a newcomer waits a neighbour timeout for its walks before asking its reserve; one left alone meanwhile asks at once', { timeout: 60_000 }, () => {
+  const hv = new HyParView({ self: 'n', random: seededRandom(SEED), now: 0 })
+  hv.join('c', 0)
+  hv.learn(['r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7'], 1)
+  hv.tick(100)
+  assert.deepEqual(sent(hv).filter(([to]) => to !== 'c'), [], 'no reserve peer asked while its walks are out')
+  assert.ok(hv.nextWakeup() <= hv.config.neighbourTimeoutMs, 'it wakes when the wait is over')
+  hv.tick(hv.config.neighbourTimeoutMs)
+  const asked = sent(hv).filter(([, m]) => (m as { type: string }).type === 'neighbour')
+  assert.equal(asked.length, hv.config.activeSize - 1, 'then it fills its view from the reserve')
+  const alone = new HyParView({ self: 'm', random: seededRandom(SEED), now: 0 })
+  alone.join('c', 0)
+  alone.learn(['r1', 'r2'], 1)
+  alone.drain()
+  alone.lost('c', 50)
+  assert.ok(sent(alone).some(([, m]) => JSON.stringify(m) === JSON.stringify({ type: 'neighbour', high: true })), 'with no neighbour it asks at once, with high priority')
+})
+
+test(`hyparview: a join wave of 1,000 agents 20 ms apart, each learning the members as the shell does, opens about ten connections per agent (41 with the paper's join), and leaves full, symmetric views over one graph (seed ${SEED})`, { timeout: 3 * 60_000 }, () => {
+  console.log(`# seed ${SEED}`)
+  const w = new ViewWorld(SEED, {}, { shell: true })
+  const ids = w.joinWave(1_000, 20)
+  w.run(20_000 + 30_000)
+  const perAgent = w.dials / ids.length
+  console.log(`# connections opened per agent: ${perAgent.toFixed(2)} (neighbour requests ${(w.dialsBy('neighbour') / ids.length).toFixed(2)}, joins ${(w.dialsBy('join') / ids.length).toFixed(2)})`)
+  assert.ok(perAgent <= 14, `${perAgent.toFixed(2)} connections opened per agent`)
+  const v = w.views()
+  assert.deepEqual(v.asymmetric, [])
+  assert.ok(v.mean >= 5.9, `mean view ${v.mean.toFixed(2)}`)
+  assert.equal(w.flood('a0').reached, ids.length)
 })
