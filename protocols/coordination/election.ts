@@ -39,7 +39,7 @@ import { TermClaims, Vouches } from './voter-word.js'
 import { heldFor, heldToStore, holdsAfterHeartbeat, holdsAtStart, promiseMs } from './voter-hold.js'
 import { exitTurn } from './exit-turn.js'
 import { Renewal } from './renewal.js'
-import { DEFAULT_MAX_VOTERS, LOST_AFTER_TIMEOUTS } from './constants.js'
+import { BOOTSTRAP_CHECK_ASK, DEFAULT_MAX_VOTERS, LOST_AFTER_TIMEOUTS } from './constants.js'
 import type {
   Announcement, Certificate, ElectionInit, ElectionMessage, ElectionOutput, ElectionStatus, PersistedElection, RejectReason, Role, VoteDenial
 } from './election-types.js'
@@ -338,9 +338,16 @@ export class Election {
     const proposal = this.bootstrapProposal()
     if (proposal === undefined) return undefined
     // A node outside its own proposal never campaigns with it (`startPreVote`): it has no
-    // bootstrap to hold off, and its question only dialled the agents met first (100 agents on
-    // views: 600-945 config queries to agents not connected in a join, most of them from such).
-    if (!proposal.voters.includes(this.init.self)) return proposal
+    // bootstrap to hold off, and asks only the agents met first that it is connected to. Their
+    // certificate it keeps, and shows newcomers that ask it in turn (a newcomer met it first,
+    // not the seeds). Asking all of them dialled the ones not connected (100 agents on views:
+    // 600-945 config queries to agents not connected in a join, most of them from such nodes).
+    if (!proposal.voters.includes(this.init.self)) {
+      const connected = this.init.connected
+      const linked = this.bootstrap.met().filter(p => connected?.(p) === true && this.roll.alive(p) && !proposal.voters.includes(p))
+      for (const p of linked.slice(0, BOOTSTRAP_CHECK_ASK)) this.send(p, { type: 'config-query', bootstrap: true })
+      return proposal
+    }
     const ask = this.bootstrap.next(proposal.voters, this.roll.members(), this.init.connected, now)
     if (ask === undefined) return proposal
     for (const p of ask) this.send(p, { type: 'config-query', bootstrap: true })

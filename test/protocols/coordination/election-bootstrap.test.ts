@@ -201,19 +201,34 @@ test('bootstrap check: newcomers handed on by the seeds that hold the set, linke
   assert.ok(askedSeeds.size > 0, 'the seeds were asked')
 })
 
-test('bootstrap check: a node outside its own proposal asks nobody (it would not campaign with it), round after round', { timeout: 60_000 }, () => {
-  // 'd' sees a, b, c, y, z: its proposal (the three lowest ids) is a, b, c, without itself.
-  const e = new Election({ self: 'd', eligible: true, ...TIMINGS, random: () => 0.5, now: 0, keys: fakeKeys('d') })
-  e.setMembers(['y', 'z', 'a', 'b', 'c'].map(peer => ({ peer, eligible: true })))
+test('bootstrap check: a node outside its own proposal asks only the agents met first that it is connected to (no dial), never campaigns, and shows the certificate it got to a newcomer that asks it', { timeout: 60_000 }, () => {
+  // 'd' sees a, b, c, y, z (met y and z first): its proposal (the three lowest ids) is a, b, c, without itself.
+  const outside = (connected?: (peer: string) => boolean): Election => {
+    const e = new Election({ self: 'd', eligible: true, ...TIMINGS, random: () => 0.5, now: 0, keys: fakeKeys('d'), ...(connected !== undefined ? { connected } : {}) })
+    e.setMembers([{ peer: 'y', eligible: true }, { peer: 'z', eligible: true }])
+    e.setMembers(['y', 'z', 'a', 'b', 'c'].map(peer => ({ peer, eligible: true })))
+    return e
+  }
+  const alone = outside(() => false)
   let t = 0
   for (let i = 0; i < 5; i++) {
-    const r = round(e, t)
+    const r = round(alone, t)
     t = r.now
-    assert.deepEqual(queried(r.sent), [], `round ${i}: no config query`)
+    assert.deepEqual(queried(r.sent), [], `round ${i}: nobody connected, nobody asked (a question would dial)`)
     assert.deepEqual(votes(r.sent), [], `round ${i}: no campaign`)
   }
-  // Once its proposal holds it (the lowest ones gone from its view), it asks before campaigning.
-  e.setMembers(['y', 'z', 'c'].map(peer => ({ peer, eligible: true })))
-  const r = round(e, t)
-  assert.deepEqual(queried(r.sent), ['z'], 'the one met first outside its proposal (c, d, y)')
+  const e = outside(p => p === 'y')
+  const { now, sent } = round(e, 0)
+  assert.deepEqual(queried(sent), ['y'], 'the connected seed alone')
+  assert.deepEqual(votes(sent), [])
+  e.receive('y', { type: 'config-reply', term: 4, config: seedsSet, proof: certificate(4, 'y', seedsSet, ['y', 'z']) }, now + 5)
+  e.drain()
+  // A newcomer that met d first asks it before its own bootstrap: it is shown the certificate.
+  e.receive('a', { type: 'config-query', bootstrap: true }, now + 10)
+  const reply = e.drain().messages.find(m => m.to === 'a')?.msg as Extract<ElectionMessage, { type: 'config-reply' }> | undefined
+  assert.equal(reply?.proof?.leader, 'y', `the certificate passed on: ${JSON.stringify(reply)}`)
+  // Once its proposal holds it (the lowest ones gone from its view), it asks all it met first before campaigning.
+  const later = outside(() => false)
+  later.setMembers(['y', 'z', 'c'].map(peer => ({ peer, eligible: true })))
+  assert.deepEqual(queried(round(later, 0).sent), ['z'], 'the one met first outside its proposal (c, d, y), connected or not')
 })
