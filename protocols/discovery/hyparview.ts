@@ -23,9 +23,10 @@
  *   every full end drops one at random, and each dropped peer asks its reserve until one with
  *   room takes it: in a full mesh only the other dropped ones have room, so most asks are
  *   refused, each a connection opened for nothing. A newcomer also waits for its walks before
- *   asking its own reserve (`neighbourTimeoutMs`). The simulation with the shell's connections
- *   (harness/view-sim.ts `shell`, joins 20 ms apart): connections opened per agent in a join
- *   wave of 1,000, 41.4 with the paper's join, 8.0 with this one (docs/benchmarks.md).
+ *   asking its own reserve (`neighbourTimeoutMs`). `bench:views --shell --gap 20` (the shell's
+ *   member view and connections, harness/view-sim.ts): connections opened per agent in a join
+ *   wave and 30 s after, 36.4-36.9 at 1,000 and 47.1-47.3 at 3,000 with the paper's join,
+ *   10.2-11.5 and 10.4-10.5 with this one (docs/benchmarks.md).
  * - Priorities: a peer with no active neighbour asks with `high` priority and must be taken
  *   (the receiver drops a random neighbour, which moves to its passive view and repairs in turn):
  *   nobody stays isolated. Otherwise a full view refuses, and the asker tries another.
