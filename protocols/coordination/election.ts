@@ -39,7 +39,7 @@ import { TermClaims, Vouches } from './voter-word.js'
 import { heldFor, heldToStore, holdsAfterHeartbeat, holdsAtStart, promiseMs } from './voter-hold.js'
 import { exitTurn } from './exit-turn.js'
 import { Renewal } from './renewal.js'
-import { BOOTSTRAP_CHECK_ASK, DEFAULT_MAX_VOTERS, LOST_AFTER_TIMEOUTS } from './constants.js'
+import { DEFAULT_MAX_VOTERS, LOST_AFTER_TIMEOUTS } from './constants.js'
 import type {
   Announcement, Certificate, ElectionInit, ElectionMessage, ElectionOutput, ElectionStatus, PersistedElection, RejectReason, Role, VoteDenial
 } from './election-types.js'
@@ -329,25 +329,15 @@ export class Election {
     this.maybeWin(config, now)
   }
 
-  /**
-   * The bootstrap proposal to campaign with now, or undefined: none to make, or the agents met
-   * first are asked first whether a set exists (bootstrap-check.ts), and the campaign waits for
-   * their answers (`answered` starts it once all are in).
-   */
+  /** The bootstrap proposal to campaign with now, or undefined: none to make, or the agents met first are asked
+   *  whether a set exists (bootstrap-check.ts) and the campaign waits for their answers (`answered` starts it). */
   private bootstrapReady (now: number): VoterConfig | undefined {
     const proposal = this.bootstrapProposal()
     if (proposal === undefined) return undefined
-    // A node outside its own proposal never campaigns with it (`startPreVote`): it has no
-    // bootstrap to hold off, and asks only the agents met first that it is connected to. Their
-    // certificate it keeps, and shows newcomers that ask it in turn (a newcomer met it first,
-    // not the seeds). Asking all of them dialled the ones not connected (100 agents on views:
-    // 600-945 config queries to agents not connected in a join, most of them from such nodes).
-    if (!proposal.voters.includes(this.init.self)) {
-      const connected = this.init.connected
-      const linked = this.bootstrap.met().filter(p => connected?.(p) === true && this.roll.alive(p) && !proposal.voters.includes(p))
-      for (const p of linked.slice(0, BOOTSTRAP_CHECK_ASK)) this.send(p, { type: 'config-query', bootstrap: true })
-      return proposal
-    }
+    // Outside its own proposal: never campaigns with it (`startPreVote`), asks without a dial (`linked`).
+    const linked = proposal.voters.includes(this.init.self) ? undefined : this.bootstrap.linked(proposal.voters, v => this.roll.alive(v), this.init.connected)
+    for (const p of linked ?? []) this.send(p, { type: 'config-query', bootstrap: true })
+    if (linked !== undefined) return proposal
     const ask = this.bootstrap.next(proposal.voters, this.roll.members(), this.init.connected, now)
     if (ask === undefined) return proposal
     for (const p of ask) this.send(p, { type: 'config-query', bootstrap: true })
