@@ -312,11 +312,7 @@ export class ViewLinks implements Startable {
     // statement came (a join's newcomer) waits for it, and is lost to the view if it never comes.
     if (!this.init.member(to) && !(await this.waitFor(() => this.init.member(to), new AbortController().signal))) {
       this.init.count?.('unknown', message.type)
-      const view = this.view
-      if (view !== undefined && (view.isActive(to) || message.type === 'neighbour')) {
-        view.lost(to, Date.now())
-        this.flush()
-      }
+      this.unreached(to, message)
       return
     }
     this.init.count?.('out', message.type)
@@ -335,13 +331,19 @@ export class ViewLinks implements Startable {
         this.closing.add(t)
         return
       }
-      // A neighbour (or one asked to be) that cannot be reached is lost to the view; anyone else
-      // (a shuffle's origin, a walk's next hop) just missed one message.
-      const view = this.view
-      if (view !== undefined && (view.isActive(to) || message.type === 'neighbour')) {
-        view.lost(to, Date.now())
-        this.flush()
-      }
+      this.unreached(to, message)
+    }
+  }
+
+  /**
+   * `message` could not reach `to`: a neighbour (or one asked to be) is lost to the view; anyone
+   * else (a shuffle's origin, a walk's next hop) just missed one message.
+   */
+  private unreached (to: string, message: ViewMessage): void {
+    const view = this.view
+    if (view !== undefined && (view.isActive(to) || message.type === 'neighbour')) {
+      view.lost(to, Date.now())
+      this.flush()
     }
   }
 
