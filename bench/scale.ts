@@ -47,6 +47,7 @@
  *
  * `--profile-seeds DIR` (not with `--traffic`): a CPU profile of the first process over the
  * whole run, written when it stops; that process holds the three seeds and its share of agents.
+ * `--profile-join DIR`: a CPU profile of every process over the join, until the mesh converges.
  *
  * `--seeds-apart`: the three seeds in a process of their own (as in a deployment, where each
  * agent is a process) and the others `per-process` to a process after it. By default the seeds
@@ -89,6 +90,8 @@ const { values } = benchArgs({
     /** With --traffic: a V8 CPU profile of the window at rest, written to this folder (bench/profile-summary.ts reads it). */
     profile: { type: 'string' },
     'profile-seeds': { type: 'string' },
+    /** A CPU profile of every process from before the seeds start until the mesh converges (or `converge` runs out), one file a process in DIR. */
+    'profile-join': { type: 'string' },
     /** A CPU profile of every process from the coordinator's crash until all follow a new one (or 60 s), one file a process in DIR. */
     'profile-failover': { type: 'string' },
     /** A CPU profile of every process over the broadcast (publishing and 3 s after), one file a process in DIR. */
@@ -300,7 +303,9 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
   const seedsProfile = values['profile-seeds'] !== undefined ? ['--cpu-prof', '--cpu-prof-dir', values['profile-seeds']] : []
   const workers = Array.from({ length: procs }, (_, i) => new ForkedWorker(WORKER, [], i === 0 ? seedsProfile : []))
   const row: Record<string, string | number | null> = { agents: n, processes: procs }
+  const joinProfile = values['profile-join']
   try {
+    if (joinProfile !== undefined) await Promise.all(workers.map(async w => await w.call('profile', { on: true })))
     const t0 = performance.now()
     const since = (): number => r1((performance.now() - t0) / 1000)
     // The seeds first (worker 0), then every process starts its share at once.
@@ -382,6 +387,7 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
       if (leader !== undefined && whole) { convergedAt = since(); done = true }
     }
     await Promise.all(started)
+    if (joinProfile !== undefined) await Promise.all(workers.map(async (w, p) => await w.call('profile', { on: false, file: join(joinProfile, `join-p${p}.cpuprofile`) }, 60_000)))
     Object.assign(row, { electedS: elected, knownS: knownAt, membersS: membersAt, convergedS: convergedAt })
     if (convergedAt === null) {
       Object.assign(row, { minAlive: Math.min(...all.map(a => a.alive)), following: all.filter(a => a.leader !== undefined).length })

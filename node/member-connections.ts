@@ -215,8 +215,9 @@ export function peerLinks (libp2p: AgentLibp2p): PeerLinks {
       return () => { libp2p.removeEventListener('peer:disconnect', listener) }
     },
     exited: async (peer, signal) => {
+      // What a connection taught the peer store, and what the peer stated (member-addresses.ts), which a peer never dialled has alone.
       const known = await libp2p.peerStore.get(peerIdFromString(peer)).catch(() => undefined)
-      return await refusedEverywhere(tcpEndpoints((known?.addresses ?? []).map(a => a.multiaddr)), signal)
+      return await refusedEverywhere(tcpEndpoints([...(known?.addresses ?? []).map(a => a.multiaddr), ...libp2p.services.statedAddresses.find(peer)]), signal)
     },
     connected: (peer) => {
       // The election asks about members (valid peer ids); a malformed one is simply not connected.

@@ -53,7 +53,7 @@ export function buildMemberView (
     ...(admission.closed ? { mayBeEligible: (peer: string) => admission.mayBeEligible(peer) } : {}),
     ...(admission.credential !== undefined ? { credentials: memberCredentials(admission, admission.credential) } : {}),
     onError: (err) => { observer.error('member heartbeat not sent', err, 'debug') },
-    addresses: memberAddresses(libp2p),
+    addresses: memberAddresses(libp2p, libp2p.services.statedAddresses),
     topics: s.topics
   })
 }
