@@ -245,6 +245,8 @@ async function handle (m: Cmd): Promise<unknown> {
         reason: status.reason,
         election: electionFacts(status),
         states: members.reduce<Record<string, number>>((o, x) => { o[x.state] = (o[x.state] ?? 0) + 1; return o }, {}),
+        // The members it holds suspect or offline: --progress prints the most suspected, by process.
+        lost: members.filter(x => x.state === 'suspect' || x.state === 'offline').map(x => x.peerId),
         connections: a.libp2p.getConnections().length,
         // connections.graph 'views': its active view (peer ids) and reserve size; one-sided links are counted by the bench.
         ...(a.internals.views !== undefined

@@ -148,6 +148,8 @@ interface AgentStatus {
   /** Its own account of its situation, and how many members it sees in each state: printed when a mesh does not converge. */
   reason?: string,
   states?: Record<string, number>
+  /** The members it holds suspect or offline. */
+  lost?: string[]
 }
 /** `suspicions`: agents' suspicions of others, summed over the agents (member_changes_total to suspect): the churn an idle mesh makes of a lag. */
 /** With views: active view sizes, agents with none, links held by one end only, reserve and connections per agent. */
@@ -302,7 +304,7 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
   // --profile-seeds DIR: a V8 CPU profile of the seeds' process (worker 0) over the whole run, written when it stops.
   const seedsProfile = values['profile-seeds'] !== undefined ? ['--cpu-prof', '--cpu-prof-dir', values['profile-seeds']] : []
   const workers = Array.from({ length: procs }, (_, i) => new ForkedWorker(WORKER, [], i === 0 ? seedsProfile : []))
-  const row: Record<string, string | number | null> = { agents: n, processes: procs }
+  const row: Record<string, string | number | null> = { agents: n, processes: procs, preset }
   const joinProfile = values['profile-join']
   try {
     if (joinProfile !== undefined) await Promise.all(workers.map(async w => await w.call('profile', { on: true })))
@@ -369,6 +371,14 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
         console.error(`+${since()} s: members seen alive per agent: min ${alive[0]}, p10 ${pct(alive, 0.1)}, p50 ${pct(alive, 0.5)}, max ${alive.at(-1)}; the seeds: ${seedAt.map(i => all[i]?.alive).join(', ')}`)
         const vf = viewFacts(all)
         if (vf !== undefined) console.error(`+${since()} s: ${vf}`)
+        // The members most held suspect or offline, with their process: a lagging process's agents, or a few agents' own trouble.
+        const lostBy = new Map<string, number>()
+        for (const a of all) for (const p of a.lost ?? []) lostBy.set(p, (lostBy.get(p) ?? 0) + 1)
+        if (lostBy.size > 0) {
+          const ids = all.map(a => a.peerId)
+          const top = [...lostBy].sort((x, y) => y[1] - x[1]).slice(0, 8).map(([p, k]) => `a${ids.indexOf(p)}/p${processOf(ids.indexOf(p))}: ${k}`)
+          console.error(`+${since()} s: ${lostBy.size} members held suspect or offline by someone; the most (agent/process: by how many): ${top.join(', ')}`)
+        }
         // Agents with no connection at all: where their join through the seeds stands.
         const lone = all.map((a, i) => ({ a, p: processOf(i) })).filter(x => x.a.connections === 0)
         if (lone.length > 0) {

@@ -1,5 +1,5 @@
 /** Assembles the libp2p node an agent runs on, from the agent's configuration. */
-import { StatedAddresses } from '../protocols/discovery/member-addresses.js'
+import { STATED_ADDRESS_AGE_MS, StatedAddresses } from '../protocols/discovery/member-addresses.js'
 import './polyfills.js'
 import { libp2pLogger } from './libp2p-logger.js'
 import { corkSends, halfWindowYamux, quickNoiseLengths } from './adaptations/index.js'
@@ -8,7 +8,7 @@ import { noise, type ICryptoInterface } from '@chainsafe/libp2p-noise'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
-import type { PeerStore, PrivateKey } from '@libp2p/interface'
+import type { PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Registry } from 'prom-client'
@@ -152,6 +152,8 @@ export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, 
     start: false,
     ...(logger !== undefined ? { logger } : {}),
     addresses: { listen: config.listen, announce: config.announce },
+    // Addresses stated in member statements (discovery/member-addresses.ts) stay dialable once merged.
+    peerStore: { maxAddressAge: STATED_ADDRESS_AGE_MS },
     transports: reach.transports,
     // Noise and yamux as their packages make them, with our adaptations on these connections only
     // (node/adaptations/: quicker length prefixes, window updates at half the window).
@@ -191,7 +193,7 @@ export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, 
       gossipLimits: () => gossipLimits,
       streamLimits: () => streamLimits(config, gate),
       connectionGate: () => gate,
-      statedAddresses: (components: { peerStore: PeerStore }) => new StatedAddresses(components),
+      statedAddresses: (components: ConstructorParameters<typeof StatedAddresses>[0]) => new StatedAddresses(components),
       pubsub: gossipsub({
         maxInboundStreams: GOSSIP_MAX_INBOUND_STREAMS,
         allowPublishToZeroTopicPeers: true,

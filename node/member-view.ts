@@ -28,6 +28,8 @@ interface MemberViewParts {
   agreed: (peer: string) => boolean
   /** Whom it probes and gossips to (default: every agent connected; with views, the active view). */
   neighbours?: () => Iterable<string>
+  /** An author first heard of with its addresses (member-addresses.ts): the peer dialer's candidate. */
+  learnt?: (peerId: string) => void
 }
 
 export function buildMemberView (
@@ -53,7 +55,7 @@ export function buildMemberView (
     ...(admission.closed ? { mayBeEligible: (peer: string) => admission.mayBeEligible(peer) } : {}),
     ...(admission.credential !== undefined ? { credentials: memberCredentials(admission, admission.credential) } : {}),
     onError: (err) => { observer.error('member heartbeat not sent', err, 'debug') },
-    addresses: memberAddresses(libp2p, libp2p.services.statedAddresses),
+    addresses: memberAddresses(libp2p, libp2p.services.statedAddresses, s.learnt),
     topics: s.topics
   })
 }

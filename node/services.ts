@@ -119,7 +119,10 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
   // With views, member rumours and probes go to the active view (while it is empty: to every agent connected).
   const neighbours = views === undefined ? undefined : (): Iterable<string> => { const a = views.active(); return a.length > 0 ? a : membership.peerIds() }
   const viewed = neighbours !== undefined ? { neighbours } : {}
-  const memberView = buildMemberView(host, { rpc, membership, admission, audit, topics: () => topicLinks.stated(), agreed, ...viewed }, observer)
+  // A member first heard of by rumour is a candidate for the peer dialer (the dialer graph; with
+  // views its target is 0), dialled by id through its stated addresses.
+  const learnt = (peer: string): void => { discovery.consider({ id: peerIdFromString(peer), multiaddrs: [] }) }
+  const memberView = buildMemberView(host, { rpc, membership, admission, audit, topics: () => topicLinks.stated(), agreed, learnt, ...viewed }, observer)
   const topicLinks = linksOfTopics(libp2p, config, pubsub, memberView)
   pubsub.reachWith(topicLinks) // pubsub's own interface (topic-reach.ts): it no longer calls a node closure that reads it back
   membership.addEventListener('peer:join', (e) => { memberView.seen(e.detail.peerId, e.detail.card) })

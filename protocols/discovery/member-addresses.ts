@@ -11,15 +11,21 @@
  * address wastes a dial and reaches nobody else. It can make agents dial a host of its choosing
  * (as in memberlist): the addresses are dialled only when an agent has something to send to it.
  */
-import { NotFoundError, peerRoutingSymbol, type Libp2p, type PeerId, type PeerInfo, type PeerRouting, type PeerStore } from '@libp2p/interface'
+import { NotFoundError, peerRoutingSymbol, type Libp2p, type Libp2pEvents, type PeerId, type PeerInfo, type PeerRouting, type PeerStore, type PeerUpdate, type TypedEventTarget } from '@libp2p/interface'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 
 /** Addresses a statement carries at most, and how long each may be. */
 export const MAX_STATEMENT_ADDRS = 8
 export const MAX_ADDR_LENGTH = 256
-/** Authors whose last addresses are remembered; the oldest go first. */
+/** Authors whose last addresses are remembered, and peers remembered as in the peer store; the least recently stated go first. */
 const REMEMBERED = 10_000
+/**
+ * How long the peer store keeps an address (node/libp2p.ts). libp2p's default, an hour, counts
+ * from when an address was first seen, and a merge of the same address does not renew it: an
+ * agent whose address came back after an hour elsewhere would be held at an expired address.
+ */
+export const STATED_ADDRESS_AGE_MS = 30 * 24 * 3_600_000
 
 export interface MemberAddresses {
   /** This node's addresses to state: its announced or listening ones, without its own peer id. */
@@ -31,25 +37,35 @@ export interface MemberAddresses {
 /**
  * The addresses admitted authors stated, handed to libp2p only when it dials one: a peer routing
  * (libp2p's dial asks its routers for a peer the peer store has no address of), not a peer-store
- * merge per author. A merge costs ~0.8 ms of CPU (the store's protobuf and datastore key; measured
- * on @libp2p/peer-store 12 under libp2p 3.3.11), and every agent learns every member while it
- * dials a handful with views: 99 merges an agent at 100 agents, 999 at 1,000, and a peer-store
- * entry (and a `peer:discovery` event) for each. Merged only when an author's addresses change,
- * so an entry an earlier connection left with its old ones (a restart on another port) is not
- * dialled alone.
+ * merge per author. A merge costs 0.3-0.7 ms of CPU (the store's protobuf and datastore key,
+ * measured on @libp2p/peer-store 12.0.28 under libp2p 3.3.11), and every agent learns every member
+ * while, with views, it dials a handful: 99 merges an agent at 100 agents, 999 at 1,000, each a
+ * peer-store entry. The test of three agents in test/protocols/discovery/member-addresses.test.ts
+ * fails if libp2p's dial stops asking its routers.
+ *
+ * A peer the store already holds (libp2p's `peer:update` said so: a connection, a hint, mDNS)
+ * gets what it states merged, as before: the dial reads the store alone when it has an address,
+ * and an entry an earlier run of the agent left (another port) would be dialled alone.
  */
 export class StatedAddresses implements PeerRouting {
   readonly [Symbol.toStringTag] = '@agentmesh/stated-addresses'
   private readonly stated = new Map<string, { key: string, addrs: Multiaddr[] }>()
+  /** Peers libp2p's peer store told of (`peer:update`): their statements are merged there too. */
+  private readonly stored = new Map<string, true>()
+  private readonly onUpdate = (e: CustomEvent<PeerUpdate>): void => { remember(this.stored, e.detail.peer.id.toString(), true) }
 
-  constructor (private readonly components: { peerStore: PeerStore }) {}
+  constructor (private readonly components: { peerStore: PeerStore, events: TypedEventTarget<Libp2pEvents> }) {}
 
   get [peerRoutingSymbol] (): PeerRouting { return this }
 
-  learn (peerId: string, addrs: string[]): void {
+  start (): void { this.components.events.addEventListener('peer:update', this.onUpdate) }
+  stop (): void { this.components.events.removeEventListener('peer:update', this.onUpdate) }
+
+  /** Keeps what `peerId` stated; true when it is the first this node heard of it (a candidate for the peer dialer). */
+  learn (peerId: string, addrs: string[]): boolean {
     const key = addrs.join(' ')
     const before = this.stated.get(peerId)
-    if (before !== undefined && before.key === key) return
+    if (before !== undefined && before.key === key) { remember(this.stated, peerId, before); return false }
     const parsed: Multiaddr[] = []
     for (const a of addrs.slice(0, MAX_STATEMENT_ADDRS)) {
       try {
@@ -60,13 +76,12 @@ export class StatedAddresses implements PeerRouting {
         parsed.push(withoutPeerId(ma))
       } catch { /* not an address: ignored, the others still count */ }
     }
-    if (parsed.length === 0) return
+    if (parsed.length === 0) return false
     let id
-    try { id = peerIdFromString(peerId) } catch { return }
-    this.stated.delete(peerId)
-    this.stated.set(peerId, { key, addrs: parsed })
-    if (this.stated.size > REMEMBERED) this.stated.delete(this.stated.keys().next().value as string)
-    if (before !== undefined) this.components.peerStore.merge(id, { multiaddrs: parsed }).catch(() => { /* stopping */ })
+    try { id = peerIdFromString(peerId) } catch { return false }
+    remember(this.stated, peerId, { key, addrs: parsed })
+    if (this.stored.has(peerId)) this.components.peerStore.merge(id, { multiaddrs: parsed }).catch(() => { /* stopping */ })
+    return before === undefined
   }
 
   /** What `peerId` last stated (parsed, without its peer id); none if it never did. */
@@ -79,10 +94,24 @@ export class StatedAddresses implements PeerRouting {
     return { id, multiaddrs }
   }
 
-  async * getClosestPeers (): AsyncIterable<PeerInfo> {}
+  /** Not a DHT: a random walk (circuit relay's discovery, kad-dht) that asks gets an error and ends, as with no router at all. */
+  async * getClosestPeers (): AsyncGenerator<PeerInfo> {
+    throw new NotFoundError('stated addresses find peers by id only')
+  }
 }
 
-export function memberAddresses (libp2p: Pick<Libp2p, 'getMultiaddrs'>, stated: Pick<StatedAddresses, 'learn'>): MemberAddresses {
+/** Sets `key` as the newest entry of `map`, which keeps REMEMBERED at most. */
+function remember<V> (map: Map<string, V>, key: string, value: V): void {
+  map.delete(key)
+  map.set(key, value)
+  if (map.size > REMEMBERED) map.delete(map.keys().next().value as string)
+}
+
+/**
+ * This node's own addresses, and where others' go: `stated`, and `learnt` with an author first
+ * heard of (the peer dialer's candidate with the dialer graph, as a new peer-store entry was).
+ */
+export function memberAddresses (libp2p: Pick<Libp2p, 'getMultiaddrs'>, stated: Pick<StatedAddresses, 'learn'>, learnt?: (peerId: string) => void): MemberAddresses {
   return {
     own: () => {
       const out: string[] = []
@@ -95,7 +124,7 @@ export function memberAddresses (libp2p: Pick<Libp2p, 'getMultiaddrs'>, stated: 
       }
       return out
     },
-    learn: (peerId, addrs) => { stated.learn(peerId, addrs) }
+    learn: (peerId, addrs) => { if (stated.learn(peerId, addrs)) learnt?.(peerId) }
   }
 }
 
