@@ -9,7 +9,8 @@
 //   --swap MS             swaps every MS on average (HyParView's default; 0: none)
 //   --late P              P of the messages (0-1) come 1 s to --late-ms (9000) late     --unordered  links keep no order
 //                         (the shell sends each view message as a request of its own); one-sided links are printed either way
-//   --by-type             also the messages sent at rest, by type (what a swap costs: compare with --swap 0, over several seeds)
+//   --by-type             also the messages sent at rest, by type (what a swap costs: compare with --swap 0, over several seeds),
+//                         and the join's dials per agent by the type of the message that opened them
 //   --settle S            seconds run after the join before the rest is measured (0)
 //   --shell               agents learn the members as the real shell does (a newcomer all of them at once, everyone every 5 s), ask
 //                         reserve peers they hold a connection to first and answer only connected shuffle origins
@@ -51,6 +52,8 @@ interface Result {
   oneSided: number
   /** With --by-type: the messages sent at rest, by type. */
   restByType?: Record<string, number>
+  /** With --by-type: the join's connections opened per agent, by the type of the message that opened each. */
+  joinDialsByType?: Record<string, number>
   crashed: number
   repairS: number | null
   activeMeanAfter: number
@@ -81,6 +84,7 @@ function runOne (n: number): Result {
   const joinS = until(w, () => w.now >= joinWindow && connected(w))
   w.run(w.now + settleS * 1000)
   const joinDialsPerAgent = w.dials / n
+  const joinDialsByType = Object.fromEntries(TYPES.map(t => [t, round(w.dialsBy(t) / n)]).filter(([, v]) => v !== 0))
   const before = w.sent
   const swapsBefore = w.count('swap')
   const typesBefore = TYPES.map(t => w.count(t))
@@ -105,7 +109,7 @@ function runOne (n: number): Result {
     restMsgsPerAgentS: round(restMsgsPerAgentS),
     restSwapsPerAgentMin: Math.round(restSwapsPerAgentMin * 1000) / 1000,
     oneSided: settled.asymmetric.length,
-    ...(byType ? { restByType: Object.fromEntries(TYPES.map((t, i) => [t, w.count(t) - typesBefore[i]])) } : {}),
+    ...(byType ? { restByType: Object.fromEntries(TYPES.map((t, i) => [t, w.count(t) - typesBefore[i]])), joinDialsByType } : {}),
     crashed: crashed.length,
     repairS,
     activeMeanAfter: round(after.mean),
@@ -126,5 +130,6 @@ for (const n of sizes) {
   if (jsonOnly) { console.log(JSON.stringify(r)); continue }
   const s = (x: number | null): string => x === null ? `> ${LIMIT_MS / 1000} s` : `${x.toFixed(2)} s`
   if (r.restByType !== undefined) console.log(`        at rest, by type: ${JSON.stringify(r.restByType)}`)
+  if (r.joinDialsByType !== undefined) console.log(`        join: opened/agent by the message that opened it: ${JSON.stringify(r.joinDialsByType)}`)
   console.log(`${String(r.n).padStart(6)}  ${`${r.activeMin} / ${r.activeMean} / ${r.activeMax}`.padStart(26)}  ${String(r.oneSided).padStart(9)}  ${s(r.joinS).padStart(25)}  ${r.joinDialsPerAgent.toFixed(2).padStart(18)}  ${r.restMsgsPerAgentS.toFixed(2).padStart(20)}  ${r.restSwapsPerAgentMin.toFixed(3).padStart(15)}  ${`${r.crashed}: ${s(r.repairS)}`.padStart(25)}  ${String(r.activeMeanAfter).padStart(10)}  ${r.wallS} s  ${r.heapMiB} MiB`)
 }
