@@ -29,7 +29,12 @@
  *   10.2-11.5 and 10.4-10.5 with this one (docs/benchmarks.md).
  * - Priorities: a peer with no active neighbour asks with `high` priority and must be taken
  *   (the receiver drops a random neighbour, which moves to its passive view and repairs in turn):
- *   nobody stays isolated. Otherwise a full view refuses, and the asker tries another.
+ *   nobody stays isolated. Otherwise a full view refuses, and the asker tries another, after a
+ *   pause that doubles with each refusal in a row (`REFUSAL_PAUSE_MS`, up to a swap interval)
+ *   and ends when it loses a neighbour. Without it, an agent one short in a full mesh asked its
+ *   whole reserve within a second, each ask a connection opened to be refused, and again once
+ *   the refusals were a shuffle interval old (bench:views: 80-130 refused asks a run from the
+ *   few such agents in the 30 s after a join wave of 100, docs/benchmarks.md).
  * - Swaps (not in the paper): views that fill up among a few peers stay that way for good in
  *   the paper's protocol, since full views ask nobody and shuffles walk within them: twelve
  *   agents with views of three split into a clique of four and the other eight (CI,
@@ -77,6 +82,14 @@ export interface HyParViewConfig {
    */
   randomSwapMs: number
 }
+
+/**
+ * The pause after a neighbour request is refused before a node with neighbours asks another
+ * reserve peer; doubled with each refusal in a row, up to `swapIntervalMs`. A full mesh refuses
+ * every low-priority ask, and a view one short is whole enough to wait: shuffles and swaps, or a
+ * neighbour lost somewhere, make room.
+ */
+export const REFUSAL_PAUSE_MS = 500
 
 export const HYPARVIEW_DEFAULTS: HyParViewConfig = {
   activeSize: 6,
@@ -168,6 +181,9 @@ export class HyParView {
    * refuse, a connection each), unless it has no neighbour left.
    */
   private joinedAt = -Infinity
+  /** Neighbour requests refused in a row, and when this node may ask its reserve again (REFUSAL_PAUSE_MS). */
+  private refusalsInRow = 0
+  private askAfter = -Infinity
   /** The passive peers this node sent in its last shuffle: the first it evicts for the reply's. */
   private sentInShuffle: string[] = []
   private nextShuffle: number
@@ -271,7 +287,7 @@ export class HyParView {
     this.passive.delete(peer)
     this.asking.delete(peer)
     if (this.swapping !== undefined && (this.swapping.with === peer || this.swapping.drop === peer)) this.swapping = undefined
-    if (this.active.delete(peer)) this.emit({ type: 'down', peer })
+    if (this.active.delete(peer)) { this.emit({ type: 'down', peer }); this.unpause() }
     this.repair()
   }
 
@@ -302,6 +318,8 @@ export class HyParView {
     // A newcomer short of neighbours asks its reserve once its walks had their time.
     const waited = this.joinedAt + this.config.neighbourTimeoutMs
     if (this.active.size < this.config.activeSize && this.now < waited) at = Math.min(at, waited)
+    // One short after a refusal asks again once its pause is over.
+    if (this.oneShort() && this.asking.size === 0 && this.now < this.askAfter) at = Math.min(at, this.askAfter)
     return at
   }
 
@@ -385,9 +403,12 @@ export class HyParView {
       }
       this.passive.delete(from)
       this.addActive(from)
+      this.unpause()
     } else {
-      // Full: it stays in the reserve, and another is asked.
+      // Full: it stays in the reserve, and another is asked after a pause.
       this.refused.set(from, this.now)
+      this.refusalsInRow++
+      this.askAfter = this.now + Math.min(this.config.swapIntervalMs, REFUSAL_PAUSE_MS * 2 ** (this.refusalsInRow - 1))
       this.repair()
     }
   }
@@ -395,6 +416,7 @@ export class HyParView {
   private onDisconnect (from: string, next?: string): void {
     if (!this.active.delete(from)) return
     this.emit({ type: 'down', peer: from })
+    this.unpause()
     // It dropped this node to make room, not because it failed: it stays in the reserve.
     this.addPassive(from)
     // A hand-over: the peer named has room. A join's newcomer (this node was dropped to take it)
@@ -536,13 +558,24 @@ export class HyParView {
     }
   }
 
+  /** A view one short of full: whole enough to pause its asks after a refusal (two short asks on at once). */
+  private oneShort (): boolean { return this.active.size === this.config.activeSize - 1 }
+
+  /** A neighbour taken or lost: the next ask goes at once. */
+  private unpause (): void {
+    this.refusalsInRow = 0
+    this.askAfter = -Infinity
+  }
+
   /**
    * Ask reserve peers to be neighbours while the active view has room and nobody is being asked
-   * in its place; a newcomer with a neighbour waits for its walks first (`joinedAt`).
+   * in its place; a newcomer with a neighbour waits for its walks first (`joinedAt`), and after a
+   * refusal for its pause (`askAfter`).
    */
   private repair (): void {
     for (const [peer, at] of this.refused) if (this.now - at >= this.config.shuffleIntervalMs || !this.passive.has(peer)) this.refused.delete(peer)
     if (this.active.size > 0 && this.now < this.joinedAt + this.config.neighbourTimeoutMs) return
+    if (this.oneShort() && this.now < this.askAfter) return
     while (this.active.size + this.asking.size < this.config.activeSize) {
       // An isolated node asks even those that refused: with high priority they must take it.
       const isolated = this.active.size === 0
