@@ -26,12 +26,13 @@
  *   asking its own reserve (`neighbourTimeoutMs`). `bench:views --shell --gap 20` (the shell's
  *   member view and connections, harness/view-sim.ts): connections opened per agent in a join
  *   wave and 30 s after, 36.4-36.9 at 1,000 and 47.1-47.3 at 3,000 with the paper's join,
- *   10.2-11.5 and 10.4-10.5 with this one (docs/benchmarks.md).
+ *   10.2-11.5 and 10.4-10.5 with this one, 6.8-7.0 at 1,000 once refused asks pause (below;
+ *   docs/benchmarks.md).
  * - Priorities: a peer with no active neighbour asks with `high` priority and must be taken
  *   (the receiver drops a random neighbour, which moves to its passive view and repairs in turn):
  *   nobody stays isolated. Otherwise a full view refuses, and the asker tries another, after a
- *   pause that doubles with each refusal in a row (`REFUSAL_PAUSE_MS`, up to a swap interval)
- *   and ends when it loses a neighbour. Without it, an agent one short in a full mesh asked its
+ *   pause that doubles with each refusal in a row (`REFUSAL_PAUSE_MS`, up to a shuffle
+ *   interval, when its refusals expire) and ends when it takes or loses a neighbour. Without it, an agent one short in a full mesh asked its
  *   whole reserve within a second, each ask a connection opened to be refused, and again once
  *   the refusals were a shuffle interval old (bench:views: 80-130 refused asks a run from the
  *   few such agents in the 30 s after a join wave of 100, docs/benchmarks.md).
@@ -84,8 +85,9 @@ export interface HyParViewConfig {
 }
 
 /**
- * The pause after a neighbour request is refused before a node with neighbours asks another
- * reserve peer; doubled with each refusal in a row, up to `swapIntervalMs`. A full mesh refuses
+ * The pause after a neighbour request is refused before a node one short asks another reserve
+ * peer; doubled with each refusal in a row, up to `shuffleIntervalMs` (a review measured a cap of
+ * a swap interval leaving twice the views one short five minutes on). A full mesh refuses
  * every low-priority ask, and a view one short is whole enough to wait: shuffles and swaps, or a
  * neighbour lost somewhere, make room.
  */
@@ -403,12 +405,11 @@ export class HyParView {
       }
       this.passive.delete(from)
       this.addActive(from)
-      this.unpause()
     } else {
       // Full: it stays in the reserve, and another is asked after a pause.
       this.refused.set(from, this.now)
       this.refusalsInRow++
-      this.askAfter = this.now + Math.min(this.config.swapIntervalMs, REFUSAL_PAUSE_MS * 2 ** (this.refusalsInRow - 1))
+      this.askAfter = this.now + Math.min(this.config.shuffleIntervalMs, REFUSAL_PAUSE_MS * 2 ** (this.refusalsInRow - 1))
       this.repair()
     }
   }
@@ -610,6 +611,8 @@ export class HyParView {
       }
     }
     this.active.add(peer)
+    // A neighbour taken, asked for or not: refusals before it no longer count in a row.
+    this.unpause()
     this.emit({ type: 'up', peer })
   }
 

@@ -565,5 +565,15 @@ test('hyparview: one short of a full view, a node refused asks the next reserve 
   // Two short now (a neighbour lost, the ask out counted as lost too): it asks for both at once.
   hv.lost(third[0], 1_800)
   hv.lost('a1', 1_800)
-  assert.equal(asks().length, 2, 'a neighbour lost ends the pause, and two short asks for both')
+  const [q1, q2] = asks()
+  assert.ok(q1 !== undefined && q2 !== undefined, 'a neighbour lost ends the pause, and two short asks for both')
+  hv.receive(q1, { type: 'neighbour-reply', accepted: false }, 2_000)
+  hv.receive(q2, { type: 'neighbour-reply', accepted: false }, 2_000)
+  const [q3, q4] = asks()
+  assert.ok(q3 !== undefined && q4 !== undefined, 'two short: refused, it asks others at once')
+  // A neighbour it did not ask for (a walk's end) takes it to one short: the refusals before no longer count.
+  hv.receive('w', { type: 'neighbour', high: false }, 2_100)
+  hv.receive(q3, { type: 'neighbour-reply', accepted: false }, 2_200)
+  hv.receive(q4, { type: 'neighbour-reply', accepted: false }, 2_200)
+  assert.equal(hv.nextWakeup(), 2_200 + 2 * REFUSAL_PAUSE_MS, 'two refusals in a row since the neighbour taken: twice the pause, not eight times')
 })
