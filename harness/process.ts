@@ -49,6 +49,14 @@ export const liveProcs = new Set<Proc>()
  * 2-core machine at load 20-30 (three test files and their agents) took 9-25 s; a CI machine is slower.
  */
 const PROC_WAIT_MS = 60_000
+/**
+ * How long `exited` waits, past the exit, for the process's pipes to close. Node emits 'exit'
+ * before it has read the last of a child's stdout: on a loaded host a CLI's answer was not yet
+ * among `lines` when its exit was seen (cli-errors.test, 2026-11-30: "Unexpected end of JSON
+ * input" for a `request` that printed its answer and exited 0). Bounded, since a grandchild that
+ * inherited the pipes keeps them open past the exit.
+ */
+const PIPES_CLOSE_MS = 2_000
 
 /** A child process whose stdout lines can be awaited. */
 export class Proc {
@@ -56,6 +64,8 @@ export class Proc {
   readonly lines: string[] = []
   stderr = ''
   private readonly listeners = new Set<() => void>()
+  /** Resolves on 'close': the process exited and its pipes are read to their end. */
+  private readonly closed: Promise<void>
 
   /** `stdin: 'pipe'` for a process driven over its stdin (harness/fixtures/netns-agent.ts stops when its stdin closes). */
   constructor (args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string, opts: { stdin?: 'pipe' } = {}) {
@@ -68,6 +78,7 @@ export class Proc {
       stdio: [opts.stdin ?? 'ignore', 'pipe', 'pipe'],
       ...(cwd !== undefined ? { cwd } : {})
     })
+    this.closed = new Promise(resolve => { this.child.once('close', () => { resolve() }) })
     liveProcs.add(this)
     this.child.once('exit', () => { liveProcs.delete(this) })
     if (home !== undefined) this.child.once('exit', () => { rmSync(home, { recursive: true, force: true }) })
@@ -95,13 +106,19 @@ export class Proc {
     return found
   }
 
+  /** Its exit code once it exited and what it printed is read (within PIPES_CLOSE_MS of the exit). */
   async exited (timeoutMs = PROC_WAIT_MS): Promise<number | null> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode
-    return await new Promise((resolve, reject) => {
-      // Which process, and what it said last: "did not exit" alone named nothing (clients.test, loaded).
-      const t = setTimeout(() => { reject(new Error(`process did not exit within ${timeoutMs} ms: ${this.described()}`)) }, timeoutMs)
-      this.child.once('exit', (code) => { clearTimeout(t); resolve(code) })
-    })
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      await new Promise<void>((resolve, reject) => {
+        // Which process, and what it said last: "did not exit" alone named nothing (clients.test, loaded).
+        const t = setTimeout(() => { reject(new Error(`process did not exit within ${timeoutMs} ms: ${this.described()}`)) }, timeoutMs)
+        this.child.once('exit', () => { clearTimeout(t); resolve() })
+      })
+    }
+    let grace: ReturnType<typeof setTimeout> | undefined
+    await Promise.race([this.closed, new Promise<void>(resolve => { grace = setTimeout(resolve, PIPES_CLOSE_MS) })])
+    clearTimeout(grace)
+    return this.child.exitCode
   }
 
   /** Its command (script and arguments, shortened) and the end of what it printed, for a failure's message. */
