@@ -30,12 +30,13 @@
  *   docs/benchmarks.md).
  * - Priorities: a peer with no active neighbour asks with `high` priority and must be taken
  *   (the receiver drops a random neighbour, which moves to its passive view and repairs in turn):
- *   nobody stays isolated. Otherwise a full view refuses, and the asker tries another, after a
- *   pause that doubles with each refusal in a row (`REFUSAL_PAUSE_MS`, up to a shuffle
- *   interval, when its refusals expire) and ends when it takes or loses a neighbour. Without it, an agent one short in a full mesh asked its
- *   whole reserve within a second, each ask a connection opened to be refused, and again once
- *   the refusals were a shuffle interval old (bench:views: 80-130 refused asks a run from the
- *   few such agents in the 30 s after a join wave of 100, docs/benchmarks.md).
+ *   nobody stays isolated. Otherwise a full view refuses, and the asker tries another; one
+ *   short of a full view, after a pause that doubles with each refusal in a row
+ *   (`REFUSAL_PAUSE_MS`, up to a shuffle interval, when its refusals expire) and ends when it
+ *   takes or loses a neighbour. Without it, an agent one short in a full mesh asked its whole
+ *   reserve within a second, each ask a connection opened to be refused, and again once the
+ *   refusals were a shuffle interval old (the simulator at 100 agents: 126 of the 127 asks in
+ *   the 2-5 s after a join wave, docs/benchmarks.md).
  * - Swaps (not in the paper): views that fill up among a few peers stay that way for good in
  *   the paper's protocol, since full views ask nobody and shuffles walk within them: twelve
  *   agents with views of three split into a clique of four and the other eight (CI,
