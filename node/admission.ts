@@ -12,7 +12,7 @@
  */
 import { unwatchFile, watchFile } from 'node:fs'
 import type { Connection, Libp2p, PeerId } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
+import { peerIdOf } from '../protocols/core/peer-keys.js'
 import type { AgentConfig } from './config.js'
 import type { Logger } from './log.js'
 import { readFile } from 'node:fs/promises'
@@ -420,7 +420,7 @@ export class Admission {
     const gate = this.gate()
     if (gate === undefined) return 0
     const now = Date.now()
-    const hosts = this.init.libp2p.getConnections(peerIdFromString(peer)).map(c => hostOf(c.remoteAddr)).filter((h): h is string => h !== undefined)
+    const hosts = this.init.libp2p.getConnections(peerIdOf(peer)).map(c => hostOf(c.remoteAddr)).filter((h): h is string => h !== undefined)
     // A peer on a trusted host (connections.trustedHosts: loopback by default) is not cooled down:
     // an agent of this host whose card came late on a loaded machine would lose seconds each time.
     if (hosts.length === 0 || hosts.some(h => gate.trusts(h))) return 0
@@ -442,12 +442,12 @@ export class Admission {
     // host is not cooled down and may come back every second (issue 44: 36 lines in 23 s).
     const paced = this.logPacer.pace(peer, Date.now())
     if (paced !== undefined) this.init.log.warn({ peer, reason, ...(paced.refused > 1 ? { refusals: paced.refused } : {}) }, 'peer not admitted: disconnecting')
-    this.init.libp2p.hangUp(peerIdFromString(peer)).catch(() => {})
+    this.init.libp2p.hangUp(peerIdOf(peer)).catch(() => {})
   }
 
   private connected (peer: string): boolean {
     try {
-      return this.init.libp2p.getConnections(peerIdFromString(peer)).length > 0
+      return this.init.libp2p.getConnections(peerIdOf(peer)).length > 0
     } catch {
       return false
     }

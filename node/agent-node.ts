@@ -7,7 +7,7 @@
  * endpoint, the gateway: surfaces/) is built outside it and attached (`attach`).
  */
 import './polyfills.js'
-import { peerIdFromString } from '@libp2p/peer-id'
+import { peerIdOf } from '../protocols/core/peer-keys.js'
 import { TypedEventEmitter } from 'main-event'
 import type { z } from 'zod'
 import type { AgentConfig } from './config.js'
@@ -243,7 +243,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
 
   /** A peer's gossipsub score as this node sees it; negative once it sent invalid messages. */
   gossipScore (peerId: string): number {
-    return this.s.pubsub.peerScore(peerIdFromString(peerId))
+    return this.s.pubsub.peerScore(peerIdOf(peerId))
   }
 
   // --- request-response and commands ------------------------------------------------------

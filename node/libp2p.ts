@@ -10,7 +10,7 @@ import { ping } from '@libp2p/ping'
 import { gossipsub, type GossipSub } from '@libp2p/gossipsub'
 import type { PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { peerIdFromString } from '@libp2p/peer-id'
+import { peerIdOf } from '../protocols/core/peer-keys.js'
 import type { Registry } from 'prom-client'
 import type { AgentConfig } from './config.js'
 import { AGENTMESH_VERSION } from '../protocols/core/version.js'
@@ -140,7 +140,7 @@ export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, 
   const built: { node?: AgentLibp2p } = {}
   const { maxPerPeer, maxPerHost, trustedHosts, maxInbound } = config.connections
   const gate = new ConnectionGate({ maxPerPeer, maxPerHost, trustedHosts, maxInbound }, () => built.node?.getConnections() ?? [],
-    peer => { built.node?.hangUp(peerIdFromString(peer)).catch(() => {}) })
+    peer => { built.node?.hangUp(peerIdOf(peer)).catch(() => {}) })
   // A flooder (of requests or gossip) in its cool-down is refused right after Noise names it
   // (before any protocol runs), and this node does not dial it back either (membership or
   // bootstrap would).

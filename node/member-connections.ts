@@ -12,7 +12,7 @@
  * fails otherwise, and the election's timeouts decide as before. So only a refusal at every
  * address counts as an exit.
  */
-import { peerIdFromString } from '@libp2p/peer-id'
+import { peerIdOf } from '../protocols/core/peer-keys.js'
 import type { AgentConfig } from './config.js'
 import type { AgentLibp2p } from './libp2p.js'
 import type { MemberView } from '../protocols/discovery/members.js'
@@ -41,8 +41,8 @@ export const targetOf = (config: AgentConfig): number => config.connections.grap
 const underCap = (libp2p: AgentLibp2p, config: AgentConfig): boolean => libp2p.getConnections().length < 0.9 * config.connections.maxConnections
 
 /** Whether this node holds a connection to `peer`, and a dial of it by peer id (its addresses are in the peer store). */
-const connectedTo = (libp2p: AgentLibp2p) => (peer: string): boolean => libp2p.getConnections(peerIdFromString(peer)).length > 0
-const dialById = (libp2p: AgentLibp2p) => async (peer: string, signal: AbortSignal): Promise<void> => { await libp2p.dial(peerIdFromString(peer), { signal }) }
+const connectedTo = (libp2p: AgentLibp2p) => (peer: string): boolean => libp2p.getConnections(peerIdOf(peer)).length > 0
+const dialById = (libp2p: AgentLibp2p) => async (peer: string, signal: AbortSignal): Promise<void> => { await libp2p.dial(peerIdOf(peer), { signal }) }
 
 /**
  * `handedOff`: agents whose connection was just closed by agreement (protocols/discovery/hand-off.ts),
@@ -56,11 +56,11 @@ export function memberConnections (
     changes: memberView,
     stateOf: peer => memberView.stateOf(peer),
     afterMs: config.membership.hangUpAfterMs,
-    hangUp: peer => { libp2p.hangUp(peerIdFromString(peer)).catch(() => {}) },
+    hangUp: peer => { libp2p.hangUp(peerIdOf(peer)).catch(() => {}) },
     // A ping on the connection there is (none: nothing to keep); it rejects when unanswered.
     answers: async peer => {
       if (!connected(peer)) return false
-      await libp2p.services.ping.ping(peerIdFromString(peer), { signal: AbortSignal.timeout(OFFLINE_PING_TIMEOUT_MS) })
+      await libp2p.services.ping.ping(peerIdOf(peer), { signal: AbortSignal.timeout(OFFLINE_PING_TIMEOUT_MS) })
       return true
     }
   })
@@ -176,13 +176,13 @@ export function viewLinksOf (
     connectedSince: peer => {
       let since: number | undefined
       try {
-        for (const c of libp2p.getConnections(peerIdFromString(peer))) if (c.status === 'open') since = Math.min(since ?? Infinity, c.timeline.open)
+        for (const c of libp2p.getConnections(peerIdOf(peer))) if (c.status === 'open') since = Math.min(since ?? Infinity, c.timeline.open)
       } catch { return undefined }
       return since
     },
     quietFor: peer => rpc.quietFor(peer),
     dial: dialById(libp2p),
-    hangUp: peer => { libp2p.hangUp(peerIdFromString(peer)).catch(() => {}) },
+    hangUp: peer => { libp2p.hangUp(peerIdOf(peer)).catch(() => {}) },
     keep: s.keep,
     dialTimeoutMs: config.connections.dialTimeoutMs,
     count: (what, type) => { stats.inc('view_messages_total', { what, type: type ?? '' }) }
@@ -216,12 +216,12 @@ export function peerLinks (libp2p: AgentLibp2p): PeerLinks {
     },
     exited: async (peer, signal) => {
       // What a connection taught the peer store, and what the peer stated (member-addresses.ts), which a peer never dialled has alone.
-      const known = await libp2p.peerStore.get(peerIdFromString(peer)).catch(() => undefined)
+      const known = await libp2p.peerStore.get(peerIdOf(peer)).catch(() => undefined)
       return await refusedEverywhere(tcpEndpoints([...(known?.addresses ?? []).map(a => a.multiaddr), ...libp2p.services.statedAddresses.find(peer)]), signal)
     },
     connected: (peer) => {
       // The election asks about members (valid peer ids); a malformed one is simply not connected.
-      try { return libp2p.getConnections(peerIdFromString(peer)).some(c => c.status === 'open') } catch { return false }
+      try { return libp2p.getConnections(peerIdOf(peer)).some(c => c.status === 'open') } catch { return false }
     }
   }
 }

@@ -5,7 +5,7 @@
  * that node/observe.ts turns into metrics and log lines.
  */
 import { multiaddr } from '@multiformats/multiaddr'
-import { peerIdFromString } from '@libp2p/peer-id'
+import { peerIdOf } from '../protocols/core/peer-keys.js'
 import type { Observer } from './observe.js'
 import type { Startable } from '../protocols/core/service.js'
 import { PubSubService } from '../protocols/pubsub/index.js'
@@ -99,7 +99,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     // A peer another agent told of: addresses that do not parse are skipped, not fatal.
     dial: (peerId, addresses) => {
       const multiaddrs = addresses.flatMap(a => { try { return [multiaddr(a)] } catch { return [] } })
-      if (multiaddrs.length > 0) discovery.consider({ id: peerIdFromString(peerId), multiaddrs })
+      if (multiaddrs.length > 0) discovery.consider({ id: peerIdOf(peerId), multiaddrs })
     }
   })
   const views = config.connections.graph === 'views' && !config.client
@@ -121,7 +121,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
   const viewed = neighbours !== undefined ? { neighbours } : {}
   // A member first heard of by rumour is a candidate for the peer dialer (the dialer graph; with
   // views its target is 0), dialled by id through its stated addresses.
-  const learnt = (peer: string): void => { discovery.consider({ id: peerIdFromString(peer), multiaddrs: [] }) }
+  const learnt = (peer: string): void => { discovery.consider({ id: peerIdOf(peer), multiaddrs: [] }) }
   const memberView = buildMemberView(host, { rpc, membership, admission, audit, topics: () => topicLinks.stated(), agreed, learnt, ...viewed }, observer)
   const topicLinks = linksOfTopics(libp2p, config, pubsub, memberView)
   pubsub.reachWith(topicLinks) // pubsub's own interface (topic-reach.ts): it no longer calls a node closure that reads it back

@@ -22,7 +22,7 @@
  */
 import { z } from 'zod'
 import type { Libp2p } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
+import { peerIdOf } from '../core/peer-keys.js'
 import { defineCommand, type RpcService } from '../rpc/index.js'
 import type { Startable } from '../core/service.js'
 
@@ -191,7 +191,7 @@ export class HandOffs implements Startable {
         this.expected.set(peer, Date.now() + EXPECT_MS)
         this.init.count?.('given')
         // Its inbound connections only: one this node dialled itself (a topic or voter link) is its own to keep.
-        const theirs = libp2p.getConnections(peerIdFromString(peer)).filter(c => c.direction === 'inbound')
+        const theirs = libp2p.getConnections(peerIdOf(peer)).filter(c => c.direction === 'inbound')
         await Promise.all(theirs.map(async c => { await c.close({ signal: AbortSignal.timeout(ROUND_MS) }).catch((err: Error) => { c.abort(err) }) }))
       }))
     } finally {

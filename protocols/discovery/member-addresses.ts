@@ -13,7 +13,7 @@
  */
 import { NotFoundError, peerRoutingSymbol, type Libp2p, type Libp2pEvents, type PeerId, type PeerInfo, type PeerRouting, type PeerStore, type PeerUpdate, type TypedEventTarget } from '@libp2p/interface'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { peerIdFromString } from '@libp2p/peer-id'
+import { peerIdOf } from '../core/peer-keys.js'
 
 /** Addresses a statement carries at most, and how long each may be. */
 export const MAX_STATEMENT_ADDRS = 8
@@ -78,7 +78,7 @@ export class StatedAddresses implements PeerRouting {
     }
     if (parsed.length === 0) return false
     let id
-    try { id = peerIdFromString(peerId) } catch { return false }
+    try { id = peerIdOf(peerId) } catch { return false }
     remember(this.stated, peerId, { key, addrs: parsed })
     if (this.stored.has(peerId)) this.components.peerStore.merge(id, { multiaddrs: parsed }).catch(() => { /* stopping */ })
     return before === undefined

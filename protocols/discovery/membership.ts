@@ -4,7 +4,7 @@
  * tell each other of further peers, which the PeerDialer dials until the node has `targetPeers`.
  */
 import type { Libp2p, PeerId, IdentifyResult } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
+import { peerIdOf } from '../core/peer-keys.js'
 import { TypedEventEmitter } from 'main-event'
 import type { RpcService } from '../rpc/index.js'
 import { CONNECTION_BACKGROUND_DELAY_MS, RPC_PROTOCOL } from '../rpc/constants.js'
@@ -260,7 +260,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
 
   private record (card: AgentCard): void {
     // A card that arrives after the connection closed would make a member nobody can reach.
-    if (!this.running || this.init.libp2p.getConnections(peerIdFromString(card.peerId)).length === 0) return
+    if (!this.running || this.init.libp2p.getConnections(peerIdOf(card.peerId)).length === 0) return
     if (card.client === true) {
       // Saying "client" only gives up rights, so it is believed; a member that turns client is gone.
       this.clientCards.set(card.peerId, card)
@@ -303,7 +303,7 @@ export class Membership extends TypedEventEmitter<MembershipEvents> {
   }
 
   private info (card: AgentCard, joinedAt: number): PeerInfo {
-    const conns = this.init.libp2p.getConnections(peerIdFromString(card.peerId))
+    const conns = this.init.libp2p.getConnections(peerIdOf(card.peerId))
     return {
       peerId: card.peerId,
       name: card.name,

@@ -24,7 +24,7 @@
  * instead of being read for ever.
  */
 import type { Libp2p } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
+import { peerIdOf } from '../core/peer-keys.js'
 import type { Logger } from 'pino'
 import { AuditPacer, noAudit, type AuditSink } from '../core/audit.js'
 import type { Labels, MessageCounter, MessageMetrics } from '../envelope/metrics.js'
@@ -183,7 +183,7 @@ export class GossipGuard {
     const cooldownMs = this.limiter.limits.cooldownMs
     log.warn({ peer: publisher, topic, cooldown_ms: cooldownMs }, 'publisher stayed over its gossip limit: disconnected for the cool-down')
     this.audit.record({ kind: 'limit.disconnected', peer: publisher, code: 'RATE001', reason: 'gossip published over the limit', detail: { limit: 'gossip', cooldown_ms: cooldownMs } })
-    setTimeout(() => { libp2p.hangUp(peerIdFromString(publisher)).catch(() => {}) }, HANG_UP_DELAY_MS)
+    setTimeout(() => { libp2p.hangUp(peerIdOf(publisher)).catch(() => {}) }, HANG_UP_DELAY_MS)
   }
 
   /** What a message of `envelopes` envelopes costs, in gossip messages. */

@@ -5,7 +5,7 @@
  * is the conversation, and closing it ends it.
  */
 import type { Libp2p, Stream } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
+import { peerIdOf } from '../core/peer-keys.js'
 import type { z } from 'zod'
 import { AbortError, ConnectionError, TimeoutError, ValidationError } from '../core/errors.js'
 import { parseJson } from '../envelope/codec.js'
@@ -24,7 +24,7 @@ export async function dialFramed (
   let stream: Stream
   const limit = dialTimeoutMs !== undefined ? deadline(dialTimeoutMs, signal) : undefined
   try {
-    stream = await libp2p.dialProtocol(peerIdFromString(peer), protocol, { signal: limit?.signal ?? signal })
+    stream = await libp2p.dialProtocol(peerIdOf(peer), protocol, { signal: limit?.signal ?? signal })
   } catch (err) {
     throw new ConnectionError(`cannot open ${protocol} to ${peer}: ${(err as Error).message}`, { cause: err })
   } finally {

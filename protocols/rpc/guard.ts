@@ -4,7 +4,7 @@
  * (node/libp2p.ts) keeps it out for the cool-down.
  */
 import type { Libp2p, Stream } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
+import { peerIdOf } from '../core/peer-keys.js'
 import type { Logger } from 'pino'
 import { AuditPacer, noAudit, type AuditSink } from '../core/audit.js'
 import { RateLimitedError } from '../core/errors.js'
@@ -62,7 +62,7 @@ export class RateGuard {
       const cooldownMs = this.limiter.limits.cooldownMs
       log.warn({ peer, limit: verdict.limit, cooldown_ms: cooldownMs }, 'peer stayed over its rpc limits: disconnected for the cool-down')
       this.audit.record({ kind: 'limit.disconnected', peer, code: 'RATE001', reason: 'rpc requests over the limit', detail: { limit: verdict.limit, cooldown_ms: cooldownMs } })
-      setTimeout(() => { libp2p.hangUp(peerIdFromString(peer)).catch(() => {}) }, HANG_UP_DELAY_MS)
+      setTimeout(() => { libp2p.hangUp(peerIdOf(peer)).catch(() => {}) }, HANG_UP_DELAY_MS)
     }
     return new RateLimitedError(`over the ${verdict.limit} limit for this peer (${this.rateOf(verdict.limit)}/s): retry after ${verdict.retryAfterMs} ms`)
   }

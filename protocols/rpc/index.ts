@@ -4,7 +4,7 @@
  * the throughput of a stream per request, because a new stream costs a multistream-select round.
  */
 import type { Connection, Libp2p, Stream } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
+import { peerIdOf } from '../core/peer-keys.js'
 import type { z } from 'zod'
 import { decodeEnvelope, encodeEnvelope, type Envelope } from '../envelope/index.js'
 import {
@@ -325,7 +325,7 @@ export class RpcService {
     if (!this.started) throw new NotSentError('node is not started')
     let stream: Stream
     try {
-      stream = await this.init.libp2p.dialProtocol(peerIdFromString(peer), RPC_PROTOCOL, { signal })
+      stream = await this.init.libp2p.dialProtocol(peerIdOf(peer), RPC_PROTOCOL, { signal })
     } catch (err) {
       if (signal.aborted) throw abortReason(signal)
       throw new NotSentError(`cannot open ${RPC_PROTOCOL} to ${peer}: ${(err as Error).message}`, { cause: err })

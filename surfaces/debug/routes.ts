@@ -4,7 +4,7 @@
  * leaves, subscription changes, sampled messages, dead letters, gossip rates each second). Built
  * over a node from outside (surfaces/index.ts) when `debug` is configured.
  */
-import { peerIdFromString } from '@libp2p/peer-id'
+import { peerIdOf } from '../../protocols/core/peer-keys.js'
 import type { AgentNode } from '../../node/agent-node.js'
 import type { AgentNodeEvents } from '../../node/types.js'
 import type { NodeServices } from '../../node/services.js'
@@ -201,7 +201,7 @@ function eventFeed (node: AgentNode, s: NodeServices, events: EventStream, rates
 async function peerDetails (node: AgentNode): Promise<unknown[]> {
   const { libp2p } = node
   return await Promise.all(node.peers().map(async ({ card: _card, connections: _c, ...p }) => {
-    const conns = libp2p.getConnections(peerIdFromString(p.peerId))
+    const conns = libp2p.getConnections(peerIdOf(p.peerId))
     return {
       ...p,
       // Reliable delivery's circuit breaker for this peer (closed when it never failed).
