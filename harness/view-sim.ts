@@ -8,6 +8,7 @@
 import { HyParView, type HyParViewConfig, type ViewMessage } from '../protocols/discovery/hyparview.js'
 import { seededRandom } from './random.js'
 import { Flights } from './flights.js'
+import { NEWCOMER_MS } from '../protocols/discovery/view-links.js'
 
 interface Event { at: number, order: number, run: () => void }
 
@@ -36,6 +37,8 @@ export class ViewWorld {
   readonly random: () => number
   /** Messages sent so far, all agents, and by type. */
   sent = 0
+  /** Messages injected so far (`inject`): an insider's own, not its state machine's. */
+  injected = 0
   private readonly sentByType = new Map<ViewMessage['type'], number>()
   private readonly queue = new Flights<Event>()
   private order = 0
@@ -48,6 +51,8 @@ export class ViewWorld {
   /** The agents that joined (or started the mesh), in order: what the shell's member view knows of. */
   private readonly joined: string[] = []
   private readonly joinedSet = new Set<string>()
+  /** When each agent joined (the shell's member view hears of it then). */
+  private readonly joinedAt = new Map<string, number>()
 
   /**
    * Links take 1-10 ms and keep order (one connection per pair) unless told: `late` of the
@@ -60,7 +65,12 @@ export class ViewWorld {
 
   add (id: string): HyParView {
     const shell = this.links.shell === true
-      ? { prefer: (peer: string) => this.connected(id, peer), answerShuffle: (origin: string) => this.connected(id, origin) }
+      ? {
+          prefer: (peer: string) => this.connected(id, peer),
+          answerShuffle: (origin: string) => this.connected(id, origin),
+          // The shell's member view: a member heard of within NEWCOMER_MS (view-links.ts) is new.
+          newcomer: (peer: string) => { const at = this.joinedAt.get(peer); return at === undefined || this.now - at < NEWCOMER_MS }
+        }
       : {}
     const hv = new HyParView({ self: id, random: seededRandom(Math.floor(this.random() * 2 ** 31)), now: this.now, config: this.config, ...shell })
     this.agents.set(id, hv)
@@ -79,27 +89,42 @@ export class ViewWorld {
         if (c !== undefined) c.closeAt = o.type === 'up' ? Infinity : Math.min(c.closeAt, this.now + UNLINK_MS)
         continue
       }
-      this.sent++
-      const { to, message } = o
-      this.sentByType.set(message.type, (this.sentByType.get(message.type) ?? 0) + 1)
-      if (this.connected(id, to)) (this.connections.get(pair(id, to)) as Connection).used = this.now
-      else {
-        this.dials++
-        this.dialsByType.set(message.type, (this.dialsByType.get(message.type) ?? 0) + 1)
-        this.connections.set(pair(id, to), { used: this.now, closeAt: Infinity })
-      }
-      if (this.dead.has(to) || !this.agents.has(to)) {
-        this.at(100, () => { this.lose(id, to) })
-        continue
-      }
-      // One connection per pair, so in order: never before what was sent on it earlier.
-      const link = `${id}>${to}`
-      let delay = 1 + this.random() * 9
-      if ((this.links.late ?? 0) > 0 && this.random() < (this.links.late ?? 0)) delay += 1_000 + this.random() * ((this.links.lateMs ?? 1_000) - 1_000)
-      const at = this.links.inOrder === false ? this.now + delay : Math.max(this.now + delay, this.linkFree.get(link) ?? 0)
-      this.linkFree.set(link, at)
-      this.at(at - this.now, () => { this.deliver(id, to, message) })
+      this.post(id, o.to, o.message)
     }
+  }
+
+  /**
+   * A message `from`'s state machine did not ask for: an insider's own, written by a test. It
+   * goes as the machine's do (a connection opened when the pair holds none), and is counted apart
+   * (`injected`), not in `sent`.
+   */
+  inject (from: string, to: string, message: ViewMessage): void {
+    this.injected++
+    this.post(from, to, message, false)
+  }
+
+  private post (id: string, to: string, message: ViewMessage, counted = true): void {
+    if (counted) {
+      this.sent++
+      this.sentByType.set(message.type, (this.sentByType.get(message.type) ?? 0) + 1)
+    }
+    if (this.connected(id, to)) (this.connections.get(pair(id, to)) as Connection).used = this.now
+    else {
+      this.dials++
+      this.dialsByType.set(message.type, (this.dialsByType.get(message.type) ?? 0) + 1)
+      this.connections.set(pair(id, to), { used: this.now, closeAt: Infinity })
+    }
+    if (this.dead.has(to) || !this.agents.has(to)) {
+      this.at(100, () => { this.lose(id, to) })
+      return
+    }
+    // One connection per pair, so in order: never before what was sent on it earlier.
+    const link = `${id}>${to}`
+    let delay = 1 + this.random() * 9
+    if ((this.links.late ?? 0) > 0 && this.random() < (this.links.late ?? 0)) delay += 1_000 + this.random() * ((this.links.lateMs ?? 1_000) - 1_000)
+    const at = this.links.inOrder === false ? this.now + delay : Math.max(this.now + delay, this.linkFree.get(link) ?? 0)
+    this.linkFree.set(link, at)
+    this.at(at - this.now, () => { this.deliver(id, to, message) })
   }
 
   join (id: string, contact: string): void {
@@ -109,6 +134,7 @@ export class ViewWorld {
     if (this.links.shell === true) hv?.learn(this.joined.filter(p => p !== id && !this.dead.has(p)), this.now)
     this.joined.push(id)
     this.joinedSet.add(id)
+    this.joinedAt.set(id, this.now)
     this.flush(id)
   }
 
@@ -210,6 +236,7 @@ export class ViewWorld {
     for (const id of ids) this.add(id)
     this.joined.push(ids[0])
     this.joinedSet.add(ids[0])
+    this.joinedAt.set(ids[0], this.now)
     ids.forEach((id, i) => {
       if (i === 0) return
       const contact = i < 3 ? 'a0' : `a${Math.floor(this.random() * 3)}`

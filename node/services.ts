@@ -103,7 +103,12 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     }
   })
   const views = config.connections.graph === 'views' && !config.client
-    ? viewLinksOf(libp2p, rpc, config, stats, { member: peer => isMember(peer), members: () => memberView.peersIn('alive'), keep: peer => keep(peer) })
+    ? viewLinksOf(libp2p, rpc, config, stats, {
+      member: peer => isMember(peer),
+      members: () => memberView.peersIn('alive'),
+      aliveSince: peer => memberView.stateOf(peer) === 'alive' ? memberView.sinceOf(peer) : undefined,
+      keep: peer => keep(peer)
+    })
     : undefined
   const bootstrap = new BootstrapDialer({
     libp2p,

@@ -51,6 +51,19 @@
  *   every 120 s that cost 100 real agents on views 1.72% and 1.96% of a core each at rest,
  *   against 1.01% and 1.45% without (docs/benchmarks.md).
  *
+ * - An insider's reach (not in the paper, which trusts every peer): a join's walks, a walk's end
+ *   and a high-priority ask each make a full view drop a good neighbour, and the neighbour that
+ *   replaces it costs connections, so one admitted agent sending them at will churned views
+ *   across the mesh (`bench:views`-like world of 200 agents, an insider's mix of the three at 30
+ *   a second for 30 s: 2,458 connections opened, against ~20 at rest). Now, per swap limit: a
+ *   contact walks a peer out once, and only a newcomer (`newcomer`: the shell's member view heard
+ *   of it lately); a walk is taken only from a neighbour, and ends in a view only for a newcomer,
+ *   once per node; a high-priority ask forces a drop once per asker; and a node drops neighbours
+ *   for others (walk ends and forced asks) at most twice its view's size in all. The same attack
+ *   then opened 422-525 connections (hyparview.test), most of them the repairs after the
+ *   insider's own disconnects, which any neighbour may send. A join wave is not slowed:
+ *   `bench:views --shell --gap 20` opened the same connections per agent before and after.
+ *
  * Peers are named by opaque ids (peer id strings). Which peers may be talked to at all is the
  * shell's question: in a closed mesh it feeds only messages from admitted peers and keeps only
  * admitted peers' addresses, so a view never names a peer the mesh has not admitted.
@@ -152,6 +165,14 @@ export interface HyParViewInit {
    * The walk's sample is taken either way. Without it, always (as in the paper).
    */
   answerShuffle?: (origin: string) => boolean
+  /**
+   * Whether `peer` is new to the mesh (the shell's answer: a member it first heard of, or heard
+   * back from offline, lately). Only a newcomer's join is walked out and only a newcomer is taken
+   * at a walk's end, each of which makes full views drop a neighbour: a member of long standing
+   * that joins again has its neighbours already, or finds them in its reserve. Without it, every
+   * peer is new (as in the paper).
+   */
+  newcomer?: (peer: string) => boolean
 }
 
 export class HyParView {
@@ -160,6 +181,7 @@ export class HyParView {
   private readonly random: () => number
   private readonly prefer: (peer: string) => boolean
   private readonly answerShuffle: (origin: string) => boolean
+  private readonly newcomer: (peer: string) => boolean
   private readonly active = new Set<string>()
   private readonly passive = new Set<string>()
   /** Neighbour requests out, by peer: when each was sent (a peer that never answers counts as failed). */
@@ -199,6 +221,16 @@ export class HyParView {
   private lastEvicted = -Infinity
   /** Hand-overs taken (a `disconnect.next` asked) within the last swap limit, by the neighbour that named the peer (`handOverLimit`). */
   private readonly handOvers = new Map<string, number>()
+  /**
+   * What one insider could otherwise repeat at will, each within the last swap limit (see "An
+   * insider's reach" at the head of the file): the peers whose join this node walked out, the
+   * newcomers whose walk ended here, the peers whose high-priority ask made it drop a
+   * neighbour, and when it dropped one for a walk's end or such an ask (`mayDropFor`).
+   */
+  private readonly walkedOut = new Map<string, number>()
+  private readonly walked = new Map<string, number>()
+  private readonly forcedBy = new Map<string, number>()
+  private forcedDrops: number[] = []
   /** The swap under way: the reserve peer asked, and the neighbour to drop for it once it accepts. */
   private swapping?: { with: string, drop: string }
   /** The time of the input being handled. */
@@ -213,6 +245,7 @@ export class HyParView {
     this.random = init.random
     this.prefer = init.prefer ?? (() => false)
     this.answerShuffle = init.answerShuffle ?? (() => true)
+    this.newcomer = init.newcomer ?? (() => true)
     this.now = init.now
     // Spread the first shuffles over an interval: agents started together do not shuffle in step.
     this.nextShuffle = init.now + this.config.shuffleIntervalMs * (0.5 + this.random())
@@ -299,6 +332,7 @@ export class HyParView {
     for (const [peer, at] of this.asking) if (now - at >= this.config.neighbourTimeoutMs) this.lost(peer, now)
     for (const [peer, at] of this.dropped) if (now - at >= this.config.neighbourTimeoutMs) this.dropped.delete(peer)
     for (const [peer, at] of this.handOvers) if (now - at >= this.swapLimitMs()) this.handOvers.delete(peer)
+    for (const seen of [this.walkedOut, this.walked, this.forcedBy]) for (const [peer, at] of seen) if (now - at >= this.swapLimitMs()) seen.delete(peer)
     if (now >= this.nextShuffle) {
       this.nextShuffle = now + this.config.shuffleIntervalMs
       this.shuffle()
@@ -329,6 +363,16 @@ export class HyParView {
   // --- the protocol ----------------------------------------------------------------------
 
   private onJoin (from: string): void {
+    if (this.within(this.walkedOut, from) || !this.newcomer(from)) {
+      // Joined through this node lately, or no newcomer: taken only where there is room, and not
+      // walked out. Each join's walks end in two views some hops away, each dropping a neighbour:
+      // an insider joining again and again would otherwise churn views across the mesh at will.
+      if (this.active.has(from)) return
+      if (this.active.size < this.config.activeSize) this.addActive(from)
+      else this.drop(from, { type: 'disconnect' })
+      return
+    }
+    this.walkedOut.set(from, this.now)
     // Taken, and the neighbour dropped for it (when full) handed to it: the link cut becomes two.
     this.addActive(from, from)
     // Walk the newcomer out over a few other neighbours: each walk ends in an active view some
@@ -346,25 +390,27 @@ export class HyParView {
   private joinWalks (): number { return Math.max(1, Math.ceil((this.config.activeSize - 2) / 2)) }
 
   private onForwardJoin (from: string, peer: string, ttl: number): void {
-    if (peer === this.self) return
+    // Walks go from neighbour to neighbour: one from a peer that is not a neighbour is dropped
+    // (its newcomer asks its reserve for what it lacks).
+    if (peer === this.self || !this.active.has(from)) return
     // A walk's length comes from the network: never longer than this node's own.
     const left = Math.min(ttl, this.config.arwl)
-    if (left <= 0 || this.active.size <= 1) {
-      if (!this.active.has(peer)) {
-        // Its end: this node takes the newcomer and tells it so, as a neighbour request it must
-        // take; a neighbour dropped for it is handed to it.
-        this.addActive(peer, peer)
-        this.send(peer, { type: 'neighbour', high: true })
-      }
+    const next = left <= 0 || this.active.size <= 1 ? undefined : this.pick([...this.active].filter(p => p !== from && p !== peer))
+    if (next !== undefined) {
+      if (left === this.config.prwl) this.addPassive(peer)
+      this.send(next, { type: 'forward-join', peer, ttl: left - 1 })
       return
     }
-    if (left === this.config.prwl) this.addPassive(peer)
-    const next = this.pick([...this.active].filter(p => p !== from && p !== peer))
-    if (next === undefined) {
-      if (!this.active.has(peer)) { this.addActive(peer, peer); this.send(peer, { type: 'neighbour', high: true }) }
-      return
-    }
-    this.send(next, { type: 'forward-join', peer, ttl: left - 1 })
+    if (this.active.has(peer)) return
+    // Its end: this node takes the newcomer and tells it so, as a neighbour request it must take;
+    // a neighbour dropped for it is handed to it. Only a newcomer, once per swap limit (a
+    // newcomer's walks seldom end at one node; a walk can loop back in a small mesh), and within
+    // this node's drops for others; else it goes to the reserve.
+    if (!this.newcomer(peer) || this.within(this.walked, peer) || !this.mayDropFor()) { this.addPassive(peer); return }
+    this.walked.set(peer, this.now)
+    this.droppingFor()
+    this.addActive(peer, peer)
+    this.send(peer, { type: 'neighbour', high: true })
   }
 
   private onNeighbour (from: string, high: boolean): void {
@@ -372,11 +418,15 @@ export class HyParView {
       this.send(from, { type: 'neighbour-reply', accepted: true })
       return
     }
-    if (!high && this.active.size >= this.config.activeSize) {
+    const full = this.active.size >= this.config.activeSize
+    // High priority makes a full view drop a neighbour: once per asker per swap limit, and within
+    // this node's drops for others; past them it is a low-priority ask (a peer alone asks others).
+    if (full && (!high || this.within(this.forcedBy, from) || !this.mayDropFor())) {
       this.send(from, { type: 'neighbour-reply', accepted: false })
       this.addPassive(from)
       return
     }
+    if (full) { this.forcedBy.set(from, this.now); this.droppingFor() }
     this.addActive(from)
     this.send(from, { type: 'neighbour-reply', accepted: true })
   }
@@ -469,6 +519,30 @@ export class HyParView {
    */
   private handOverLimit (from: string): boolean {
     return !this.handOvers.has(from) && this.handOvers.size < this.config.activeSize
+  }
+
+  /** Whether `peer` is in `seen` from within the last swap limit. */
+  private within (seen: Map<string, number>, peer: string): boolean {
+    const at = seen.get(peer)
+    return at !== undefined && this.now - at < this.swapLimitMs()
+  }
+
+  /**
+   * Whether this node may drop a neighbour for another peer (a walk's end, a high-priority ask)
+   * when full: at most twice `activeSize` times per swap limit, whoever asks. A join wave makes a
+   * node a walk's end about twice on average, some nodes more: `bench:views --shell --gap 20` at
+   * 1,000 agents opened 7.49 connections per agent with a cap of `activeSize`, 6.82 with twice
+   * it, 6.94 with none. An isolated peer asks with high priority rarely.
+   */
+  private mayDropFor (): boolean {
+    if (this.active.size < this.config.activeSize) return true
+    this.forcedDrops = this.forcedDrops.filter(at => this.now - at < this.swapLimitMs())
+    return this.forcedDrops.length < 2 * this.config.activeSize
+  }
+
+  /** A neighbour is about to be dropped for another peer (counted when the view is full). */
+  private droppingFor (): void {
+    if (this.active.size >= this.config.activeSize) this.forcedDrops.push(this.now)
   }
 
   /** A full view trades a random neighbour for a random reserve peer (see the head of the file); false when it cannot now. */

@@ -88,6 +88,13 @@ const SWEEP_MS = 5_000
  * agents at rest: 0.13 connections opened per agent a second); they go only over a connection now.
  */
 export const IDLE_MS = 15_000
+/**
+ * A member this node took as alive (first heard of, or back from offline) within this long is a
+ * newcomer to the view (hyparview.ts `newcomer`): its join is walked out, a walk's end takes it.
+ * A join's walks run within seconds of its statement; a member that joins again later (its view
+ * emptied) fills it from its reserve.
+ */
+export const NEWCOMER_MS = 60_000
 
 export interface ViewLinksInit {
   self: string
@@ -99,6 +106,8 @@ export interface ViewLinksInit {
   members: () => string[]
   /** The agents this node is connected to (a join's contact is one of them). */
   connected: () => string[]
+  /** When the member view took `peer` as alive (first heard of, or back from offline); undefined: every peer is a newcomer. */
+  aliveSince?: (peer: string) => number | undefined
   /** When this node's connection to `peer` opened (its oldest open one), undefined when none is. */
   connectedSince: (peer: string) => number | undefined
   /** How long since a request with `peer` was under way either way (rpc's `quietFor`): 0 while one is. */
@@ -141,6 +150,10 @@ export class ViewLinks implements Startable {
       prefer: peer => this.init.connectedSince(peer) !== undefined,
       // The reserve is learnt from the member view (`sweep`): a shuffle's reply is worth no handshake.
       answerShuffle: origin => this.init.connectedSince(origin) !== undefined,
+      newcomer: peer => {
+        const since = this.init.aliveSince?.(peer)
+        return since === undefined || Date.now() - since < NEWCOMER_MS
+      },
       ...config
     })
     this.unhandle = this.init.rpc.handle(ViewExchange, async (message, ctx) => { await this.receive(ctx.peer, message as ViewMessage, ctx.signal); return {} })

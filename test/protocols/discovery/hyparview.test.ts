@@ -11,6 +11,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { HyParView, REFUSAL_PAUSE_MS } from '../../../protocols/discovery/hyparview.js'
 import { ViewWorld } from '../../../harness/view-sim.js'
+import { NEWCOMER_MS } from '../../../protocols/discovery/view-links.js'
 import { seededRandom } from '../../helpers.js'
 
 const SEED = Number(process.env.AGENTMESH_TEST_SEED ?? 46)
@@ -262,7 +263,10 @@ test('hyparview: a swap: started on a shuffle showing a closed neighbourhood, at
 test('hyparview: a walk\'s end that took its newcomer and dropped it before the newcomer\'s answer came does not take it back (the newcomer let it go on the drop)', { timeout: 60_000 }, () => {
   // random() 0: every pick is the first (views keep the order peers came in).
   const end = new HyParView({ self: 'e', random: () => 0, now: 0, config: { activeSize: 2, swapIntervalMs: 0 } })
+  // A walk comes from a neighbour: x, lost once it handed over its walk.
+  end.receive('x', { type: 'join' }, 0)
   end.receive('x', { type: 'forward-join', peer: 'n', ttl: 0 }, 0)
+  end.lost('x', 0)
   end.receive('a', { type: 'join' }, 1)
   end.learn(['p1'], 2)
   assert.deepEqual(end.activeView(), ['n', 'a'])
@@ -576,4 +580,107 @@ test('hyparview: one short of a full view, a node refused asks the next reserve 
   hv.receive(q3, { type: 'neighbour-reply', accepted: false }, 2_200)
   hv.receive(q4, { type: 'neighbour-reply', accepted: false }, 2_200)
   assert.equal(hv.nextWakeup(), 2_200 + 2 * REFUSAL_PAUSE_MS, 'two refusals in a row since the neighbour taken: twice the pause, not eight times')
+})
+
+/**
+ * 200 agents at rest (a minute after their join wave: none a newcomer), one of them an insider
+ * that, besides running the protocol, sends 30 messages a second for 30 s, mixed: a `join` to a
+ * random agent, a walk's last hop naming a random agent (to one of its neighbours, as a neighbour
+ * may), and a `disconnect` then a high-priority `neighbour` to a random agent. Each used to make a
+ * full view drop a good neighbour (a join's two walks, a walk's end, a forced ask) as often as the
+ * insider liked, and each drop costs connections as the views repair. The same world without the
+ * insider's messages is the control.
+ */
+function underAttack (seed: number, attack: boolean): { dials: number, injected: number, reached: number, mean: number } {
+  const w = new ViewWorld(seed, {}, { shell: true })
+  const ids = w.joinWave(200, 20)
+  w.run(4_000 + NEWCOMER_MS + 6_000)
+  const insider = 'a7'
+  const honest = ids.filter(id => id !== insider)
+  const pick = (): string => honest[Math.floor(w.random() * honest.length)]
+  const dials0 = w.dials
+  const end = w.now + 30_000
+  for (let t = w.now; t < end; t += 100) {
+    w.run(t)
+    if (!attack) continue
+    w.inject(insider, pick(), { type: 'join' })
+    const neighbours = w.agents.get(insider)!.activeView()
+    if (neighbours.length > 0) w.inject(insider, neighbours[Math.floor(w.random() * neighbours.length)], { type: 'forward-join', peer: pick(), ttl: 0 })
+    const victim = pick()
+    w.inject(insider, victim, { type: 'disconnect' })
+    w.inject(insider, victim, { type: 'neighbour', high: true })
+  }
+  w.run(end)
+  return { dials: w.dials - dials0, injected: w.injected, reached: w.flood('a0').reached, mean: w.views().mean }
+}
+
+test(`hyparview: an insider's joins, walk ends and high-priority asks, 30 a second for 30 s, cost the mesh a bounded number of connections, not some for every message; the graph stays one (seed ${SEED})`, { timeout: 3 * 60_000 }, () => {
+  console.log(`# seed ${SEED}`)
+  const calm = underAttack(SEED, false)
+  const hit = underAttack(SEED, true)
+  console.log(`# connections opened in 30 s: ${calm.dials} at rest, ${hit.dials} under attack (${hit.injected} messages); mean view then ${hit.mean.toFixed(2)}`)
+  // Before the limits: 2,458 connections for these 1,200 messages. Now what is left is mostly the
+  // repairs after the insider's own disconnects and its one forced ask per agent per swap limit.
+  assert.ok(hit.dials - calm.dials <= 800, `${hit.dials - calm.dials} connections more than at rest for ${hit.injected} messages`)
+  assert.equal(hit.reached, 200, 'a flood still reaches every agent')
+  assert.ok(hit.mean >= 5.5, `mean view ${hit.mean.toFixed(2)}`)
+})
+
+test('hyparview: what one insider may repeat: a join is walked out once per swap limit and only for a newcomer; a walk comes from a neighbour and ends only for a newcomer, once; a high-priority ask forces a drop once per asker, and drops for others stop at twice the view', { timeout: 60_000 }, () => {
+  const W = 30_000
+  const old = new Set(['o1', 'o2', 'o3'])
+  const make = (): HyParView => new HyParView({ self: 'me', random: seededRandom(SEED), now: 0, config: { activeSize: 3, swapIntervalMs: W }, newcomer: p => !old.has(p) })
+  const walks = (hv: HyParView): number => sent(hv).filter(([, m]) => (m as { type: string }).type === 'forward-join').length
+  // Joins: a newcomer's first is walked out, its second within the limit is not; after it, again.
+  const c = make()
+  for (const p of ['k1', 'k2']) c.receive(p, { type: 'join' }, 0)
+  c.drain()
+  c.receive('n1', { type: 'join' }, 1)
+  assert.ok(walks(c) > 0, 'a newcomer is walked out')
+  c.receive('n1', { type: 'join' }, 2)
+  assert.equal(walks(c), 0, 'not again within a swap limit')
+  // Full (k1, k2, n1): a member of long standing joining is not taken at the cost of a neighbour.
+  c.receive('o1', { type: 'join' }, 3)
+  const told = sent(c)
+  assert.ok(!c.isActive('o1') && told.some(([to, m]) => to === 'o1' && (m as { type: string }).type === 'disconnect'), 'an old member\'s join into a full view is answered with a disconnect')
+  assert.equal(told.filter(([, m]) => (m as { type: string }).type === 'forward-join').length, 0)
+  c.tick(W + 10)
+  c.drain()
+  c.receive('n1', { type: 'join' }, W + 10)
+  assert.ok(walks(c) > 0, 'a newcomer\'s join once the limit is over is walked out again')
+  // Walks: from a neighbour only; an end takes a newcomer, once, and puts an old member in reserve.
+  const e = make()
+  e.receive('k1', { type: 'join' }, 0)
+  e.drain()
+  e.receive('x', { type: 'forward-join', peer: 'n2', ttl: 0 }, 1)
+  assert.ok(!e.isActive('n2') && sent(e).length === 0, 'a walk from a peer that is not a neighbour is dropped')
+  e.receive('k1', { type: 'forward-join', peer: 'o2', ttl: 0 }, 2)
+  assert.ok(!e.isActive('o2') && e.passiveView().includes('o2'), 'a walk naming an old member ends in the reserve')
+  e.receive('k1', { type: 'forward-join', peer: 'n2', ttl: 0 }, 3)
+  assert.ok(e.isActive('n2'), 'a newcomer is taken at the walk\'s end')
+  e.receive('n2', { type: 'disconnect' }, 4)
+  e.receive('k1', { type: 'forward-join', peer: 'n2', ttl: 0 }, 5)
+  assert.ok(!e.isActive('n2'), 'not twice within a swap limit')
+  // High-priority asks into a full view: one forced drop per asker per swap limit.
+  const h = make()
+  for (const p of ['k1', 'k2', 'k3']) h.receive(p, { type: 'neighbour', high: true }, 0)
+  h.drain()
+  h.receive('z', { type: 'neighbour', high: true }, 1)
+  assert.ok(h.isActive('z'), 'the first forced ask is taken')
+  h.receive('z', { type: 'disconnect' }, 2)
+  h.receive('k4', { type: 'neighbour', high: true }, 3)
+  h.drain()
+  h.receive('z', { type: 'neighbour', high: true }, 4)
+  assert.ok(!h.isActive('z'), 'the same asker\'s second, within the limit, is refused when full')
+  // Any askers: at most twice the view's size (6) forced drops per swap limit; z's was the first.
+  const answers = Array.from({ length: 10 }, (_, i) => {
+    h.receive(`q${i}`, { type: 'neighbour', high: true }, 10 + i)
+    const reply = sent(h).find(([to, m]) => to === `q${i}` && (m as { type: string }).type === 'neighbour-reply')
+    return (reply?.[1] as { accepted: boolean } | undefined)?.accepted
+  })
+  assert.deepEqual(answers, [true, true, true, true, true, false, false, false, false, false])
+  h.tick(W + 100)
+  h.drain()
+  h.receive('z', { type: 'neighbour', high: true }, W + 100)
+  assert.ok(h.isActive('z'), 'after the limit, taken again')
 })

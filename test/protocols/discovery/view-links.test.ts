@@ -5,7 +5,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createAgentNode, type AgentNode } from '../../../surfaces/index.js'
-import { IDLE_MS } from '../../../protocols/discovery/view-links.js'
+import { IDLE_MS, ViewExchange } from '../../../protocols/discovery/view-links.js'
 import { nodeOptions, stopAll, uniqueMesh, waitFor } from '../../helpers.js'
 
 const N = 12
@@ -125,6 +125,49 @@ test('views: swaps through real nodes: agents with full views trade neighbours f
     await waitFor(() => symmetric() && agents.every(a => viewOf(a).length >= 1 && viewOf(a).length <= ACTIVE) && connectedGraph(agents),
       'views symmetric, of one to three, over one graph', 60_000).catch((err: Error) => { throw new Error(`${err.message}: ${describe(agents)}`) })
     assert.ok(agents.every(a => alive(a) === agents.length - 1), describe(agents))
+  } finally {
+    await stopAll(agents)
+  }
+})
+
+test('views: an insider\'s joins sent again and again over the wire are walked out once, and its walk\'s last hops naming an agent end in a view once', { timeout: 3 * 60_000 }, async () => {
+  // The state machine's limits are tested in simulation (hyparview.test.ts); here an admitted
+  // agent writes the messages itself, through rpc, as a modified agent would.
+  const mesh = uniqueMesh()
+  const agents: AgentNode[] = []
+  const opts = (name: string, bootstrap: string[] = []): Parameters<typeof createAgentNode>[0] =>
+    nodeOptions(mesh, { name, bootstrap, connections: { graph: 'views', activeView: ACTIVE, passiveView: 8, viewSwapMs: 0 } })
+  const out = (a: AgentNode, type: string): number => a.stats.get('view_messages_total', { what: 'out', type })
+  try {
+    const seed = await createAgentNode(opts('i0'))
+    await seed.start()
+    agents.push(seed)
+    for (let i = 1; i < 5; i++) {
+      const a = await createAgentNode(opts(`i${i}`, [seed.addresses()[0]]))
+      await a.start()
+      agents.push(a)
+    }
+    await waitFor(() => agents.every(a => alive(a) === agents.length - 1), 'every agent to see the four others alive', 60_000)
+    // The join wave's own walks over first: no walk passed through any agent for 2 s.
+    const walks = (): number => agents.reduce((n, a) => n + out(a, 'forward-join'), 0)
+    for (let last = -1; last !== walks();) { last = walks(); await new Promise(resolve => setTimeout(resolve, 2_000)) }
+    const [target, insider] = [agents[0], agents[1]]
+    const before = out(target, 'forward-join')
+    for (let i = 0; i < 10; i++) await insider.internals.rpc.request(target.peerId, ViewExchange, { type: 'join' })
+    // A join's walks: one for views of three (hyparview.ts joinWalks), sent at once.
+    const walked = out(target, 'forward-join') - before
+    assert.ok(walked <= 1, `${walked} walks for 10 joins from one agent`)
+    // A walk's last hop naming an agent, from a neighbour of the target, again and again; the agent
+    // named lets the target go each time (a disconnect), so each walk would find room for it.
+    const neighbour = agents.find(a => a !== target && a !== insider && viewOf(target).includes(a.peerId))
+    const named = agents.find(a => a !== target && a !== neighbour)
+    assert.ok(neighbour !== undefined && named !== undefined, describe(agents))
+    const asked = out(target, 'neighbour')
+    for (let i = 0; i < 10; i++) {
+      await named.internals.rpc.request(target.peerId, ViewExchange, { type: 'disconnect' }).catch(() => {})
+      await neighbour.internals.rpc.request(target.peerId, ViewExchange, { type: 'forward-join', peer: named.peerId, ttl: 0 }).catch(() => {})
+    }
+    assert.ok(out(target, 'neighbour') - asked <= 1, `${out(target, 'neighbour') - asked} neighbour requests for 10 walks naming one agent`)
   } finally {
     await stopAll(agents)
   }
