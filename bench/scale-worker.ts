@@ -313,6 +313,9 @@ async function handle (m: Cmd): Promise<unknown> {
         // connections.graph 'views': view messages sent, failed, refused for an unknown sender, and idle connections closed.
         ...Object.fromEntries(['out', 'failed', 'unknown', 'idle-closed'].map(what => [`view_${what}`, agents.reduce((s, a) => s + a.stats.get('view_messages_total', { what }), 0)])),
         ...Object.fromEntries(['join', 'forward-join', 'neighbour', 'disconnect', 'shuffle', 'swap', 'swap-reply'].map(type => [`view_out_${type}`, agents.reduce((s, a) => s + a.stats.get('view_messages_total', { what: 'out', type }), 0)])),
+        // Of them, sent to a peer not connected: each opened a connection (bench:views --by-type counts the same in the simulator).
+        ...Object.fromEntries(['join', 'forward-join', 'neighbour', 'neighbour-reply', 'disconnect', 'shuffle', 'shuffle-reply', 'swap', 'swap-reply'].map(type =>
+          [`view_dialled_${type}`, agents.reduce((s, a) => s + a.stats.get('view_messages_total', { what: 'dialled', type }), 0)])),
         ...Object.fromEntries(['malformed', 'bad_signature', 'not_admitted', 'over_budget', 'reaped', 'over_cap', 'sync_over_budget'].map(r =>
           [`refused_${r}`, agents.reduce((s, a) => s + a.stats.get('gossip_rejected_total', { reason: `member_${r}` }), 0)])),
         // Not summed: the caller prints them per line.

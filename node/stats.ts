@@ -29,7 +29,7 @@ const COUNTERS = {
   streams_aborted_total: { help: 'Inbound streams closed by this node, by protocol and reason', labels: ['protocol', 'reason'] },
   peers_joined_total: { help: 'Agents that joined this node\'s membership view', labels: [] },
   peers_left_total: { help: 'Agents that left this node\'s membership view', labels: [] },
-  view_messages_total: { help: 'HyParView messages (connections.graph views, protocols/discovery/view-links.ts), by what (in|out|failed: unanswered or refused|unknown: refused, its sender not known in time|idle-closed: connections outside the active view closed as idle) and message type', labels: ['what', 'type'] },
+  view_messages_total: { help: 'HyParView messages (connections.graph views, protocols/discovery/view-links.ts), by what (in|out|dialled: sent to a peer not connected, a connection opened for it|failed: unanswered or refused|unknown: refused, its sender not known in time|idle-closed: connections outside the active view closed as idle) and message type', labels: ['what', 'type'] },
   hand_offs_total: { help: 'Inbound connections handed on (protocols/discovery/hand-off.ts), by what: asked (this node asked an agent to let go), given (one agreed and was closed), taken (this node agreed), refused (this node said no)', labels: ['what'] },
   member_statements_total: { help: 'Member statements this node signed (its own, when it says something new) and checked (others\', new to it)', labels: ['kind'] },
   member_changes_total: { help: 'Failure-detection state changes of other agents, by new state (alive|suspect|offline|left)', labels: ['state'] },

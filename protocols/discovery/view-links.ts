@@ -121,7 +121,7 @@ export interface ViewLinksInit {
   dialTimeoutMs: number
   random?: () => number
   /** Counted: messages in and out by type, and connections closed as idle. */
-  count?: (what: 'in' | 'out' | 'failed' | 'unknown' | 'idle-closed', type?: ViewMessage['type']) => void
+  count?: (what: 'in' | 'out' | 'dialled' | 'failed' | 'unknown' | 'idle-closed', type?: ViewMessage['type']) => void
 }
 
 export class ViewLinks implements Startable {
@@ -329,6 +329,7 @@ export class ViewLinks implements Startable {
       return
     }
     this.init.count?.('out', message.type)
+    if (this.init.connectedSince(to) === undefined) this.init.count?.('dialled', message.type)
     try {
       await this.init.rpc.request(to, ViewExchange, message, { timeoutMs: this.view?.config.neighbourTimeoutMs ?? 5_000, rateLimitRetries: 1 })
       // The same on the answering side: an agent short of neighbours asked every full one in
