@@ -5,10 +5,9 @@
  * connection close after 50 ms, and a send to it fails after 100 ms. Every agent ticks each
  * 100 ms. Seeded: one seed gives one run.
  */
-import { HyParView, type HyParViewConfig, type ViewMessage } from '../protocols/discovery/hyparview.js'
+import { HYPARVIEW_DEFAULTS, HyParView, type HyParViewConfig, type ViewMessage } from '../protocols/discovery/hyparview.js'
 import { seededRandom } from './random.js'
 import { Flights } from './flights.js'
-import { NEWCOMER_MS } from '../protocols/discovery/view-links.js'
 
 interface Event { at: number, order: number, run: () => void }
 
@@ -68,8 +67,11 @@ export class ViewWorld {
       ? {
           prefer: (peer: string) => this.connected(id, peer),
           answerShuffle: (origin: string) => this.connected(id, origin),
-          // The shell's member view: a member heard of within NEWCOMER_MS (view-links.ts) is new.
-          newcomer: (peer: string) => { const at = this.joinedAt.get(peer); return at === undefined || this.now - at < NEWCOMER_MS }
+          // The shell's member view (newcomers.ts): a member heard of within newcomerMs is new.
+          newcomer: (peer: string) => {
+            const at = this.joinedAt.get(peer)
+            return at === undefined || this.now - at < (this.config.newcomerMs ?? HYPARVIEW_DEFAULTS.newcomerMs)
+          }
         }
       : {}
     const hv = new HyParView({ self: id, random: seededRandom(Math.floor(this.random() * 2 ** 31)), now: this.now, config: this.config, ...shell })

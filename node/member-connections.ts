@@ -153,7 +153,7 @@ export function handOffs (
 /** HyParView's views over libp2p and rpc (protocols/discovery/view-links.ts), `connections.graph: 'views'`. */
 export function viewLinksOf (
   libp2p: AgentLibp2p, rpc: RpcService, config: AgentConfig, stats: Stats,
-  s: { member: (peer: string) => boolean, members: () => string[], aliveSince: (peer: string) => number | undefined, keep: (peer: string) => boolean }
+  s: { member: (peer: string) => boolean, members: () => string[], keep: (peer: string) => boolean }
 ): ViewLinks {
   const self = libp2p.peerId.toString()
   return new ViewLinks({
@@ -172,7 +172,6 @@ export function viewLinksOf (
     },
     member: s.member,
     members: s.members,
-    aliveSince: s.aliveSince,
     connected: () => [...new Set(libp2p.getConnections().filter(c => c.status === 'open').map(c => c.remotePeer.toString()))],
     connectedSince: peer => {
       let since: number | undefined

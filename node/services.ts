@@ -103,12 +103,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     }
   })
   const views = config.connections.graph === 'views' && !config.client
-    ? viewLinksOf(libp2p, rpc, config, stats, {
-      member: peer => isMember(peer),
-      members: () => memberView.peersIn('alive'),
-      aliveSince: peer => memberView.stateOf(peer) === 'alive' ? memberView.sinceOf(peer) : undefined,
-      keep: peer => keep(peer)
-    })
+    ? viewLinksOf(libp2p, rpc, config, stats, { member: peer => isMember(peer), members: () => memberView.peersIn('alive'), keep: peer => keep(peer) })
     : undefined
   const bootstrap = new BootstrapDialer({
     libp2p,
@@ -142,7 +137,7 @@ export function buildServices (host: NodeHost, observer: Observer): NodeServices
     }
     if (!handOffs.expects(peer)) memberView.lost(peer)
   })
-  if (views !== undefined) memberView.addEventListener('member:change', () => { views.membersChanged() })
+  if (views !== undefined) memberView.addEventListener('member:change', (e) => { views.membersChanged(e.detail) })
   const [hangUps, reconnect] = memberConnections(libp2p, memberView, config, agreed)
   // Views: a member is an agent alive (or suspected, not yet declared dead) in the member view; a
   // connection is kept outside the active view for a voter's links, a topic's subscribers and a watcher's map.

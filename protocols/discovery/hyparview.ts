@@ -51,18 +51,23 @@
  *   every 120 s that cost 100 real agents on views 1.72% and 1.96% of a core each at rest,
  *   against 1.01% and 1.45% without (docs/benchmarks.md).
  *
- * - An insider's reach (not in the paper, which trusts every peer): a join's walks, a walk's end
- *   and a high-priority ask each make a full view drop a good neighbour, and the neighbour that
- *   replaces it costs connections, so one admitted agent sending them at will churned views
- *   across the mesh (`bench:views`-like world of 200 agents, an insider's mix of the three at 30
- *   a second for 30 s: 2,458 connections opened, against ~20 at rest). Now, per swap limit: a
- *   contact walks a peer out once, and only a newcomer (`newcomer`: the shell's member view heard
- *   of it lately); a walk is taken only from a neighbour, and ends in a view only for a newcomer,
- *   once per node; a high-priority ask forces a drop once per asker; and a node drops neighbours
- *   for others (walk ends and forced asks) at most twice its view's size in all. The same attack
- *   then opened 422-525 connections (hyparview.test), most of them the repairs after the
- *   insider's own disconnects, which any neighbour may send. A join wave is not slowed:
- *   `bench:views --shell --gap 20` opened the same connections per agent before and after.
+ * - An insider's reach (not in the paper, which trusts every peer): a join's walks, a walk's end,
+ *   a high-priority ask and a swap each make a full view drop a good neighbour, and the neighbour
+ *   that replaces it costs connections, so one admitted agent sending them at will churned views
+ *   across the mesh (200 agents, an insider's mix of the first three at 30 a second for 30 s:
+ *   2,458 connections opened, against ~20 at rest). Now a contact walks a peer out once while it is
+ *   a newcomer, and only a newcomer (`newcomer`: the shell's member view saw it come lately, not a
+ *   suspicion it refuted, newcomers.ts); a walk is taken only from a neighbour, and ends in a view
+ *   only for a newcomer, once per node; per swap limit, a high-priority ask or a swap forces a drop
+ *   once per asker, and a node drops neighbours for others at most twice its view's size in all.
+ *   The same attack then opened 422-525 connections (hyparview.test), most of them the repairs
+ *   after the insider's own disconnects, which any neighbour may send. A refused high-priority
+ *   ask is asked again after the refusal pause (a node alone asked the same peer ~190 times a
+ *   second). A join wave is not slowed: `bench:views --shell --gap 20` opened the same connections
+ *   per agent before and after. A member of long standing that joins again (its view emptied, a
+ *   restart no member view noticed) is taken where there is room, else refused, and fills its
+ *   view with high-priority asks: 20 restarts among 200 agents opened 502-692 connections in the
+ *   minute after, against 423-425 when every join was walked out.
  *
  * Peers are named by opaque ids (peer id strings). Which peers may be talked to at all is the
  * shell's question: in a closed mesh it feeds only messages from admitted peers and keeps only
@@ -96,6 +101,11 @@ export interface HyParViewConfig {
    * healed network partition, each with full views of its own).
    */
   randomSwapMs: number
+  /**
+   * How long the shell counts a member as new to the mesh (`newcomer`, newcomers.ts): a contact
+   * walks a peer out, and a node ends a walk naming it, once within this (and a swap limit).
+   */
+  newcomerMs: number
 }
 
 /**
@@ -117,7 +127,8 @@ export const HYPARVIEW_DEFAULTS: HyParViewConfig = {
   shufflePassive: 4,
   neighbourTimeoutMs: 5_000,
   swapIntervalMs: 30_000,
-  randomSwapMs: 600_000
+  randomSwapMs: 600_000,
+  newcomerMs: 60_000
 }
 
 export type ViewMessage =
@@ -217,8 +228,6 @@ export class HyParView {
   private swapDue = false
   /** When the next swap at random is due (`randomSwapMs`). */
   private nextRandomSwap: number
-  /** When this node last dropped a neighbour for another's swap. */
-  private lastEvicted = -Infinity
   /** Hand-overs taken (a `disconnect.next` asked) within the last swap limit, by the neighbour that named the peer (`handOverLimit`). */
   private readonly handOvers = new Map<string, number>()
   /**
@@ -332,7 +341,8 @@ export class HyParView {
     for (const [peer, at] of this.asking) if (now - at >= this.config.neighbourTimeoutMs) this.lost(peer, now)
     for (const [peer, at] of this.dropped) if (now - at >= this.config.neighbourTimeoutMs) this.dropped.delete(peer)
     for (const [peer, at] of this.handOvers) if (now - at >= this.swapLimitMs()) this.handOvers.delete(peer)
-    for (const seen of [this.walkedOut, this.walked, this.forcedBy]) for (const [peer, at] of seen) if (now - at >= this.swapLimitMs()) seen.delete(peer)
+    for (const seen of [this.walkedOut, this.walked]) for (const [peer, at] of seen) if (now - at >= this.newcomerLimitMs()) seen.delete(peer)
+    for (const [peer, at] of this.forcedBy) if (now - at >= this.swapLimitMs()) this.forcedBy.delete(peer)
     if (now >= this.nextShuffle) {
       this.nextShuffle = now + this.config.shuffleIntervalMs
       this.shuffle()
@@ -355,18 +365,23 @@ export class HyParView {
     // A newcomer short of neighbours asks its reserve once its walks had their time.
     const waited = this.joinedAt + this.config.neighbourTimeoutMs
     if (this.active.size < this.config.activeSize && this.now < waited) at = Math.min(at, waited)
-    // One short after a refusal asks again once its pause is over.
-    if (this.oneShort() && this.asking.size === 0 && this.now < this.askAfter) at = Math.min(at, this.askAfter)
+    // One short, or alone, after a refusal asks again once its pause is over.
+    if ((this.oneShort() || this.active.size === 0) && this.asking.size === 0 && this.now < this.askAfter) at = Math.min(at, this.askAfter)
     return at
   }
 
   // --- the protocol ----------------------------------------------------------------------
 
   private onJoin (from: string): void {
-    if (this.within(this.walkedOut, from) || !this.newcomer(from)) {
-      // Joined through this node lately, or no newcomer: taken only where there is room, and not
-      // walked out. Each join's walks end in two views some hops away, each dropping a neighbour:
-      // an insider joining again and again would otherwise churn views across the mesh at will.
+    if (this.within(this.walkedOut, from, this.newcomerLimitMs()) || !this.newcomer(from)) {
+      // Joined through this node lately, or no newcomer (a member whose view emptied, a restart
+      // heard of as no return): not walked out. Each join's walks end in two views some hops away,
+      // each dropping a neighbour: an insider joining again and again would otherwise churn views
+      // across the mesh at will. Taken where there is room; refused when full, so that the joiner,
+      // alone, asks its reserve with high priority. Taken as a split instead (the neighbour dropped
+      // handed to it), a joiner waited a neighbour timeout for walks that never came: 20 of 200
+      // agents restarted before anyone suspected them filled their views in a median 5.1 s, not
+      // 0.1 s, and opened 704-931 connections in a minute, not 502-692 (the review's scripts).
       if (this.active.has(from)) return
       if (this.active.size < this.config.activeSize) this.addActive(from)
       else this.drop(from, { type: 'disconnect' })
@@ -406,7 +421,7 @@ export class HyParView {
     // a neighbour dropped for it is handed to it. Only a newcomer, once per swap limit (a
     // newcomer's walks seldom end at one node; a walk can loop back in a small mesh), and within
     // this node's drops for others; else it goes to the reserve.
-    if (!this.newcomer(peer) || this.within(this.walked, peer) || !this.mayDropFor()) { this.addPassive(peer); return }
+    if (!this.newcomer(peer) || this.within(this.walked, peer, this.newcomerLimitMs()) || !this.mayDropFor()) { this.addPassive(peer); return }
     this.walked.set(peer, this.now)
     this.droppingFor()
     this.addActive(peer, peer)
@@ -521,15 +536,18 @@ export class HyParView {
     return !this.handOvers.has(from) && this.handOvers.size < this.config.activeSize
   }
 
-  /** Whether `peer` is in `seen` from within the last swap limit. */
-  private within (seen: Map<string, number>, peer: string): boolean {
+  /** Whether `peer` is in `seen` from within the last `windowMs` (a swap limit). */
+  private within (seen: Map<string, number>, peer: string, windowMs = this.swapLimitMs()): boolean {
     const at = seen.get(peer)
-    return at !== undefined && this.now - at < this.swapLimitMs()
+    return at !== undefined && this.now - at < windowMs
   }
 
+  /** How long a newcomer's join and walks are remembered: as long as it is a newcomer, and a swap limit at least. */
+  private newcomerLimitMs (): number { return Math.max(this.swapLimitMs(), this.config.newcomerMs) }
+
   /**
-   * Whether this node may drop a neighbour for another peer (a walk's end, a high-priority ask)
-   * when full: at most twice `activeSize` times per swap limit, whoever asks. A join wave makes a
+   * Whether this node may drop a neighbour for another peer (a walk's end, a high-priority ask, a
+   * swap) when full: at most twice `activeSize` times per swap limit, whoever asks. A join wave makes a
    * node a walk's end about twice on average, some nodes more: `bench:views --shell --gap 20` at
    * 1,000 agents opened 7.49 connections per agent with a cap of `activeSize`, 6.82 with twice
    * it, 6.94 with none. An isolated peer asks with high priority rarely.
@@ -565,15 +583,18 @@ export class HyParView {
     let given: string | undefined
     if (this.active.size >= this.config.activeSize) {
       // Full: one of this node's neighbours and the one the asker drops are told to ask each
-      // other, so that all four keep their size. At most one such drop a swap interval, whoever
-      // asks: a swap evicts a good neighbour and aims it at a peer the asker names.
+      // other, so that all four keep their size. A swap evicts a good neighbour and aims it at a
+      // peer the asker names: once per asker per swap limit, within the drops for others. (It was
+      // once per swap limit whoever asked: an insider swapping with every node every 30 s then
+      // also refused honest swaps everywhere, which are what join islands again.)
       given = this.pick([...this.active].filter(p => p !== handTo))
-      if (given === undefined || handTo === undefined || handTo === this.self || this.now < this.lastEvicted + this.swapLimitMs()) {
+      if (given === undefined || handTo === undefined || handTo === this.self || this.within(this.forcedBy, from) || !this.mayDropFor()) {
         this.send(from, { type: 'swap-reply', accepted: false })
         this.addPassive(from)
         return
       }
-      this.lastEvicted = this.now
+      this.forcedBy.set(from, this.now)
+      this.droppingFor()
       this.active.delete(given)
       this.drop(given, { type: 'disconnect', next: handTo })
       this.emit({ type: 'down', peer: given })
@@ -653,9 +674,11 @@ export class HyParView {
     if (this.active.size > 0 && this.now < this.joinedAt + this.config.neighbourTimeoutMs) return
     if (this.oneShort() && this.now < this.askAfter) return
     while (this.active.size + this.asking.size < this.config.activeSize) {
-      // An isolated node asks even those that refused: with high priority they must take it.
-      const isolated = this.active.size === 0
-      const open = [...this.passive].filter(p => !this.asking.has(p) && (isolated || !this.refused.has(p)))
+      // An isolated node asks those that refused too, with high priority, once its pause is over.
+      // A high-priority ask is refused past the asked node's limits (an insider's reach, above):
+      // asked again at once, the same peer refused again, ~190 times a second (the review of ad6cf10).
+      let open = [...this.passive].filter(p => !this.asking.has(p) && !this.refused.has(p))
+      if (open.length === 0 && this.active.size === 0 && this.now >= this.askAfter) open = [...this.passive].filter(p => !this.asking.has(p))
       const preferred = open.filter(p => this.prefer(p))
       const candidate = this.pick(preferred.length > 0 ? preferred : open)
       if (candidate === undefined) return

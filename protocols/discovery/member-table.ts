@@ -224,9 +224,6 @@ export class MemberTable {
     return this.fd.view().map(v => this.entry(v.peer, v.state, v.incarnation, v.since))
   }
 
-  /** When a member entered its state here (ms since epoch), no entry built. */
-  since (peer: string): number | undefined { return this.fd.since(peer) }
-
   /** One member's entry, without building the others' as `members` does. */
   member (peer: string): Member | undefined {
     const state = this.fd.state(peer)

@@ -277,8 +277,6 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
 
   /** A member's state alone, no entry built. */
   stateOf (peerId: string): Member['state'] | undefined { return this.table.state(peerId) }
-  /** When a member entered its state here (ms since epoch), no entry built. */
-  sinceOf (peerId: string): number | undefined { return this.table.since(peerId) }
   get ownIncarnation (): number { return this.table.incarnation }
 
   /** Members alive or suspect that stated the topic of `key` (topic-rendezvous.ts); `retell` states this node's topics if they changed. */

@@ -32,6 +32,8 @@ import { defineCommand, type RpcService } from '../rpc/index.js'
 import type { Startable } from '../core/service.js'
 import { HyParView, type HyParViewConfig, type ViewMessage, type ViewOutput } from './hyparview.js'
 import { deadline } from '../core/deadline.js'
+import { Newcomers } from './newcomers.js'
+import type { MemberState } from './failure-detector.js'
 
 const PeerIdText = z.string().min(32).max(128).regex(/^[1-9A-HJ-NP-Za-km-z]+$/)
 /** The most peers one shuffle carries (the state machine sends itself, its other neighbours (up to 31) and shufflePassive (4)). */
@@ -88,13 +90,6 @@ const SWEEP_MS = 5_000
  * agents at rest: 0.13 connections opened per agent a second); they go only over a connection now.
  */
 export const IDLE_MS = 15_000
-/**
- * A member this node took as alive (first heard of, or back from offline) within this long is a
- * newcomer to the view (hyparview.ts `newcomer`): its join is walked out, a walk's end takes it.
- * A join's walks run within seconds of its statement; a member that joins again later (its view
- * emptied) fills it from its reserve.
- */
-export const NEWCOMER_MS = 60_000
 
 export interface ViewLinksInit {
   self: string
@@ -106,8 +101,6 @@ export interface ViewLinksInit {
   members: () => string[]
   /** The agents this node is connected to (a join's contact is one of them). */
   connected: () => string[]
-  /** When the member view took `peer` as alive (first heard of, or back from offline); undefined: every peer is a newcomer. */
-  aliveSince?: (peer: string) => number | undefined
   /** When this node's connection to `peer` opened (its oldest open one), undefined when none is. */
   connectedSince: (peer: string) => number | undefined
   /** How long since a request with `peer` was under way either way (rpc's `quietFor`): 0 while one is. */
@@ -127,6 +120,8 @@ export interface ViewLinksInit {
 export class ViewLinks implements Startable {
   private readonly init: ViewLinksInit
   private view?: HyParView
+  /** Members new to the mesh, from the member view's changes (`membersChanged`): the state machine's `newcomer`. */
+  private newcomers?: Newcomers
   private unhandle?: () => void
   private timer?: ReturnType<typeof setTimeout>
   private sweeper?: ReturnType<typeof setInterval>
@@ -150,12 +145,10 @@ export class ViewLinks implements Startable {
       prefer: peer => this.init.connectedSince(peer) !== undefined,
       // The reserve is learnt from the member view (`sweep`): a shuffle's reply is worth no handshake.
       answerShuffle: origin => this.init.connectedSince(origin) !== undefined,
-      newcomer: peer => {
-        const since = this.init.aliveSince?.(peer)
-        return since === undefined || Date.now() - since < NEWCOMER_MS
-      },
+      newcomer: peer => this.newcomers?.isNew(peer, Date.now()) ?? true,
       ...config
     })
+    this.newcomers = new Newcomers(this.view.config.newcomerMs)
     this.unhandle = this.init.rpc.handle(ViewExchange, async (message, ctx) => { await this.receive(ctx.peer, message as ViewMessage, ctx.signal); return {} })
     this.sweeper = setInterval(() => { this.sweep() }, SWEEP_MS)
     this.sweeper.unref?.()
@@ -186,13 +179,15 @@ export class ViewLinks implements Startable {
   isActive (peer: string): boolean { return this.view?.isActive(peer) === true }
 
   /**
-   * The member view changed: a newcomer a held forward-join named may be known now, a member
-   * gone is lost to the view, and an agent with no neighbour joins through one it is connected to.
+   * The member view changed (`change`, its `member:change`): a member's coming is noted
+   * (Newcomers), a newcomer a held forward-join named may be known now, a member gone is lost to
+   * the view, and an agent with no neighbour joins through one it is connected to.
    */
-  membersChanged (): void {
+  membersChanged (change?: { peerId: string, from: MemberState | 'unknown', to: MemberState }): void {
     const view = this.view
     if (view === undefined) return
     const now = Date.now()
+    if (change !== undefined) this.newcomers?.change(change.peerId, change.from, change.to, now)
     this.wake(now)
     // A newcomer's reserve from the members it has just learnt, not at the next sweep: dropped by a
     // full seed before then, it had nobody to ask (at most once a LEARN_MS).

@@ -9,9 +9,8 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { HyParView, REFUSAL_PAUSE_MS } from '../../../protocols/discovery/hyparview.js'
+import { HYPARVIEW_DEFAULTS, HyParView, REFUSAL_PAUSE_MS } from '../../../protocols/discovery/hyparview.js'
 import { ViewWorld } from '../../../harness/view-sim.js'
-import { NEWCOMER_MS } from '../../../protocols/discovery/view-links.js'
 import { seededRandom } from '../../helpers.js'
 
 const SEED = Number(process.env.AGENTMESH_TEST_SEED ?? 46)
@@ -324,7 +323,7 @@ test('hyparview: a late yes from a peer this node dropped since is answered with
   assert.deepEqual(oneSided, [], `A [${a.activeView().join(' ')}], B [${b.activeView().join(' ')}]`)
 })
 
-test('hyparview: an insider naming itself in its shuffle\'s active sample starts no swap; a swap that evicts goes at most once a swap interval, whoever asks', { timeout: 60_000 }, () => {
+test('hyparview: an insider naming itself in its shuffle\'s active sample starts no swap; a swap that evicts goes at most once per asker per swap interval', { timeout: 60_000 }, () => {
   const victim = new HyParView({ self: 'v', random: seededRandom(SEED), now: 0, config: { activeSize: 3, swapIntervalMs: 1_000, shuffleIntervalMs: 1_000 } })
   for (const p of ['m', 'g1', 'g2']) victim.receive(p, { type: 'join' }, 0)
   victim.learn(['r1', 'r2'], 0)
@@ -332,11 +331,21 @@ test('hyparview: an insider naming itself in its shuffle\'s active sample starts
   victim.receive('m', { type: 'shuffle', origin: 'm', ttl: 0, peers: ['m', 'm', 'm', 'm'], active: 3 }, 100)
   victim.tick(2_000)
   assert.deepEqual(victim.drain().filter(o => o.type === 'send' && o.message.type === 'swap'), [], 'no swap on a sample of the insider itself')
-  // Two swaps from two askers at once: the first evicts a neighbour, the second is refused.
+  // Swaps from two askers at once each evict a neighbour (one insider swapping with every node
+  // must not leave honest swaps refused everywhere); the first asker's second, once its swap
+  // neighbour dropped it again, is refused within the interval.
+  const replies = (): unknown[] => victim.drain().flatMap(o => o.type === 'send' && o.message.type === 'swap-reply' ? [[o.to, o.message.accepted]] : [])
   victim.receive('s1', { type: 'swap', peer: 'x1' }, 3_000)
   victim.receive('s2', { type: 'swap', peer: 'x2' }, 3_001)
-  const replies = victim.drain().flatMap(o => o.type === 'send' && o.message.type === 'swap-reply' ? [[o.to, o.message.accepted]] : [])
-  assert.deepEqual(replies, [['s1', true], ['s2', false]])
+  assert.deepEqual(replies(), [['s1', true], ['s2', true]])
+  victim.receive('s1', { type: 'disconnect' }, 3_002)
+  victim.receive('g3', { type: 'neighbour', high: true }, 3_003)
+  assert.equal(victim.activeView().length, 3)
+  victim.receive('s1', { type: 'swap', peer: 'x3' }, 3_004)
+  assert.deepEqual(replies(), [['s1', false]])
+  victim.tick(3_004 + 30_000)
+  victim.receive('s1', { type: 'swap', peer: 'x3' }, 3_004 + 30_000)
+  assert.deepEqual(replies(), [['s1', true]], 'once the interval is over, taken again')
 })
 
 /**
@@ -594,7 +603,7 @@ test('hyparview: one short of a full view, a node refused asks the next reserve 
 function underAttack (seed: number, attack: boolean): { dials: number, injected: number, reached: number, mean: number } {
   const w = new ViewWorld(seed, {}, { shell: true })
   const ids = w.joinWave(200, 20)
-  w.run(4_000 + NEWCOMER_MS + 6_000)
+  w.run(4_000 + HYPARVIEW_DEFAULTS.newcomerMs + 6_000)
   const insider = 'a7'
   const honest = ids.filter(id => id !== insider)
   const pick = (): string => honest[Math.floor(w.random() * honest.length)]
@@ -626,10 +635,10 @@ test(`hyparview: an insider's joins, walk ends and high-priority asks, 30 a seco
   assert.ok(hit.mean >= 5.5, `mean view ${hit.mean.toFixed(2)}`)
 })
 
-test('hyparview: what one insider may repeat: a join is walked out once per swap limit and only for a newcomer; a walk comes from a neighbour and ends only for a newcomer, once; a high-priority ask forces a drop once per asker, and drops for others stop at twice the view', { timeout: 60_000 }, () => {
+test('hyparview: what one insider may repeat: a join is walked out once while the joiner is a newcomer, and only a newcomer; a walk comes from a neighbour and ends only for a newcomer, once; a high-priority ask forces a drop once per asker, and drops for others stop at twice the view', { timeout: 60_000 }, () => {
   const W = 30_000
   const old = new Set(['o1', 'o2', 'o3'])
-  const make = (): HyParView => new HyParView({ self: 'me', random: seededRandom(SEED), now: 0, config: { activeSize: 3, swapIntervalMs: W }, newcomer: p => !old.has(p) })
+  const make = (): HyParView => new HyParView({ self: 'me', random: seededRandom(SEED), now: 0, config: { activeSize: 3, swapIntervalMs: W, newcomerMs: 2 * W }, newcomer: p => !old.has(p) })
   const walks = (hv: HyParView): number => sent(hv).filter(([, m]) => (m as { type: string }).type === 'forward-join').length
   // Joins: a newcomer's first is walked out, its second within the limit is not; after it, again.
   const c = make()
@@ -644,9 +653,15 @@ test('hyparview: what one insider may repeat: a join is walked out once per swap
   const told = sent(c)
   assert.ok(!c.isActive('o1') && told.some(([to, m]) => to === 'o1' && (m as { type: string }).type === 'disconnect'), 'an old member\'s join into a full view is answered with a disconnect')
   assert.equal(told.filter(([, m]) => (m as { type: string }).type === 'forward-join').length, 0)
+  // Remembered as long as a peer is a newcomer (newcomerMs, past the swap limit here).
   c.tick(W + 10)
   c.drain()
+  c.receive('n1', { type: 'disconnect' }, W + 10)
   c.receive('n1', { type: 'join' }, W + 10)
+  assert.equal(walks(c), 0, 'not walked out again while it is a newcomer')
+  c.tick(2 * W + 10)
+  c.drain()
+  c.receive('n1', { type: 'join' }, 2 * W + 10)
   assert.ok(walks(c) > 0, 'a newcomer\'s join once the limit is over is walked out again')
   // Walks: from a neighbour only; an end takes a newcomer, once, and puts an old member in reserve.
   const e = make()
@@ -683,4 +698,22 @@ test('hyparview: what one insider may repeat: a join is walked out once per swap
   h.drain()
   h.receive('z', { type: 'neighbour', high: true }, W + 100)
   assert.ok(h.isActive('z'), 'after the limit, taken again')
+})
+
+test('hyparview: a node alone whose high-priority ask is refused (past the asked node\'s limits) asks again only after the pause, doubled with each refusal in a row', { timeout: 60_000 }, () => {
+  const hv = new HyParView({ self: 'x', random: seededRandom(SEED), now: 0, config: { activeSize: 3 } })
+  hv.learn(['p'], 0)
+  assert.deepEqual(sent(hv), [['p', { type: 'neighbour', high: true }]], 'alone: it asks at once, with high priority')
+  hv.receive('p', { type: 'neighbour-reply', accepted: false }, 10)
+  assert.deepEqual(sent(hv), [], 'not again at once (it was asked ~190 times a second)')
+  assert.equal(hv.nextWakeup(), 10 + REFUSAL_PAUSE_MS, 'it wakes when the pause is over')
+  hv.tick(10 + REFUSAL_PAUSE_MS - 1)
+  assert.deepEqual(sent(hv), [])
+  hv.tick(10 + REFUSAL_PAUSE_MS)
+  assert.deepEqual(sent(hv), [['p', { type: 'neighbour', high: true }]], 'then again')
+  hv.receive('p', { type: 'neighbour-reply', accepted: false }, 600)
+  hv.tick(600 + REFUSAL_PAUSE_MS)
+  assert.deepEqual(sent(hv), [], 'the second pause is twice as long')
+  hv.tick(600 + 2 * REFUSAL_PAUSE_MS)
+  assert.deepEqual(sent(hv), [['p', { type: 'neighbour', high: true }]])
 })
