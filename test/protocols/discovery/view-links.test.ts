@@ -157,13 +157,17 @@ test('views: an insider\'s joins sent again and again over the wire are walked o
     // A join's walks: one for views of three (hyparview.ts joinWalks), sent at once.
     const walked = out(target, 'forward-join') - before
     assert.ok(walked <= 1, `${walked} walks for 10 joins from one agent`)
-    // A walk's last hop naming an agent, from a neighbour of the target, again and again; the agent
-    // named lets the target go each time (a disconnect), so each walk would find room for it.
+    // A walk's last hop naming an agent not in the target's view, from a neighbour of the target:
+    // the agent, a newcomer to the target's member view (Newcomers, fed by its member:change), is
+    // taken. Then again and again, the agent named letting the target go each time (a disconnect),
+    // so that each walk would find room for it: not taken again.
     const neighbour = agents.find(a => a !== target && a !== insider && viewOf(target).includes(a.peerId))
-    const named = agents.find(a => a !== target && a !== neighbour)
+    const named = agents.find(a => a !== target && a !== neighbour && !viewOf(target).includes(a.peerId))
     assert.ok(neighbour !== undefined && named !== undefined, describe(agents))
     const asked = out(target, 'neighbour')
-    for (let i = 0; i < 10; i++) {
+    await neighbour.internals.rpc.request(target.peerId, ViewExchange, { type: 'forward-join', peer: named.peerId, ttl: 0 })
+    assert.ok(viewOf(target).includes(named.peerId), `a newcomer is taken at the walk's end: ${describe(agents)}`)
+    for (let i = 0; i < 9; i++) {
       await named.internals.rpc.request(target.peerId, ViewExchange, { type: 'disconnect' }).catch(() => {})
       await neighbour.internals.rpc.request(target.peerId, ViewExchange, { type: 'forward-join', peer: named.peerId, ttl: 0 }).catch(() => {})
     }
