@@ -57,13 +57,13 @@
  *   across the mesh (200 agents, an insider's mix of the first three at 30 a second for 30 s:
  *   2,458 connections opened, against ~20 at rest). Now a contact walks a peer out once while it is
  *   a newcomer, and only a newcomer (`newcomer`: the shell's member view saw it come lately, not a
- *   suspicion it refuted, newcomers.ts); a walk is taken only from a neighbour, and ends in a view
+ *   suspicion it refuted nor a return soon after its last coming, newcomers.ts); a walk is taken only from a neighbour, and ends in a view
  *   only for a newcomer, once per node; per swap limit, a high-priority ask or a swap forces a drop
  *   once per asker, and a node drops neighbours for others at most twice its view's size in all.
  *   The same attack then opened 422-525 connections (hyparview.test), most of them the repairs
  *   after the insider's own disconnects, which any neighbour may send. A refused high-priority
  *   ask is asked again after the refusal pause (a node alone asked the same peer ~190 times a
- *   second). A join wave is not slowed: `bench:views --shell --gap 20` opened the same connections
+ *   second), and a join its contact refuses is one more refusal (`paused`). A join wave is not slowed: `bench:views --shell --gap 20` opened the same connections
  *   per agent before and after. A member of long standing that joins again (its view emptied, a
  *   restart no member view noticed) is taken where there is room, else refused, and fills its
  *   view with high-priority asks: 20 restarts among 200 agents opened 502-692 connections in the
@@ -217,6 +217,8 @@ export class HyParView {
    * refuse, a connection each), unless it has no neighbour left.
    */
   private joinedAt = -Infinity
+  /** The contact of this node's last join: its disconnect within a neighbour timeout is the join refused. */
+  private contact?: string
   /** Neighbour requests refused in a row, and when this node may ask its reserve again (REFUSAL_PAUSE_MS). */
   private refusalsInRow = 0
   private askAfter = -Infinity
@@ -283,9 +285,21 @@ export class HyParView {
     if (contact === this.self) return
     this.send(contact, { type: 'join' })
     this.joinedAt = now
-    // The contact takes the joiner into its active view (a join is never refused): so does the joiner.
+    this.contact = contact
+    // The contact takes a newcomer into its active view: so does the joiner. Not a neighbour won
+    // yet (a full contact refuses a member of long standing): a pause after refusals goes on.
+    const [inRow, after] = [this.refusalsInRow, this.askAfter]
     this.addActive(contact)
+    this.refusalsInRow = inRow
+    this.askAfter = after
   }
+
+  /**
+   * Whether this node, after refusals, waits before it asks again (`REFUSAL_PAUSE_MS`): the shell
+   * joins through another contact only once it is over (view-links.ts `joinIfAlone` joins on every
+   * member change while alone: a full contact refusing each, it asked its reserve again each time).
+   */
+  paused (now: number): boolean { return now < this.askAfter }
 
   /**
    * Peers learnt elsewhere (the member view, mDNS, a bootstrap list) as candidates for the
@@ -473,9 +487,7 @@ export class HyParView {
       this.addActive(from)
     } else {
       // Full: it stays in the reserve, and another is asked after a pause.
-      this.refused.set(from, this.now)
-      this.refusalsInRow++
-      this.askAfter = this.now + Math.min(this.config.shuffleIntervalMs, REFUSAL_PAUSE_MS * 2 ** (this.refusalsInRow - 1))
+      this.refusedBy(from)
       this.repair()
     }
   }
@@ -483,7 +495,10 @@ export class HyParView {
   private onDisconnect (from: string, next?: string): void {
     if (!this.active.delete(from)) return
     this.emit({ type: 'down', peer: from })
-    this.unpause()
+    // The contact of a join just sent letting this node go refused the join (a full view, a
+    // member of long standing): a refusal like any other, paused after.
+    if (from === this.contact && this.now < this.joinedAt + this.config.neighbourTimeoutMs) this.refusedBy(from)
+    else this.unpause()
     // It dropped this node to make room, not because it failed: it stays in the reserve.
     this.addPassive(from)
     // A hand-over: the peer named has room. A join's newcomer (this node was dropped to take it)
@@ -653,6 +668,13 @@ export class HyParView {
       }
       this.passive.add(p)
     }
+  }
+
+  /** `peer` refused this node: not asked again for a shuffle interval, and the next ask waits a pause (REFUSAL_PAUSE_MS). */
+  private refusedBy (peer: string): void {
+    this.refused.set(peer, this.now)
+    this.refusalsInRow++
+    this.askAfter = this.now + Math.min(this.config.shuffleIntervalMs, REFUSAL_PAUSE_MS * 2 ** (this.refusalsInRow - 1))
   }
 
   /** A view one short of full: whole enough to pause its asks after a refusal (two short asks on at once). */

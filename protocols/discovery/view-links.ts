@@ -282,7 +282,8 @@ export class ViewLinks implements Startable {
    */
   private joinIfAlone (now: number): void {
     const view = this.view
-    if (view === undefined || view.activeView().length > 0) return
+    // Not while refusals pause its asks: each join to a full contact is one more refusal.
+    if (view === undefined || view.activeView().length > 0 || view.paused(now)) return
     const pick = <T>(xs: T[]): T | undefined => xs.length === 0 ? undefined : xs[Math.floor((this.init.random ?? Math.random)() * xs.length)]
     const contact = pick(this.init.connected().filter(p => this.init.member(p)))
     if (contact !== undefined) { view.join(contact, now); return }

@@ -700,7 +700,7 @@ test('hyparview: what one insider may repeat: a join is walked out once while th
   assert.ok(h.isActive('z'), 'after the limit, taken again')
 })
 
-test('hyparview: a node alone whose high-priority ask is refused (past the asked node\'s limits) asks again only after the pause, doubled with each refusal in a row', { timeout: 60_000 }, () => {
+test('hyparview: a node alone whose high-priority ask is refused (past the asked node\'s limits) asks again only after the pause, doubled with each refusal in a row; a join refused by its contact is one more', { timeout: 60_000 }, () => {
   const hv = new HyParView({ self: 'x', random: seededRandom(SEED), now: 0, config: { activeSize: 3 } })
   hv.learn(['p'], 0)
   assert.deepEqual(sent(hv), [['p', { type: 'neighbour', high: true }]], 'alone: it asks at once, with high priority')
@@ -716,4 +716,14 @@ test('hyparview: a node alone whose high-priority ask is refused (past the asked
   assert.deepEqual(sent(hv), [], 'the second pause is twice as long')
   hv.tick(600 + 2 * REFUSAL_PAUSE_MS)
   assert.deepEqual(sent(hv), [['p', { type: 'neighbour', high: true }]])
+  // Refused a third time, it joins through a contact (the shell's joinIfAlone, which waits while
+  // `paused`): the join does not end the pause, and the contact letting it go at once (a full
+  // view refusing a member of long standing) is one more refusal.
+  hv.receive('p', { type: 'neighbour-reply', accepted: false }, 1_700)
+  assert.ok(hv.paused(1_700) && !hv.paused(1_700 + 4 * REFUSAL_PAUSE_MS))
+  hv.join('c', 1_700 + 4 * REFUSAL_PAUSE_MS)
+  sent(hv)
+  hv.receive('c', { type: 'disconnect' }, 3_800)
+  assert.deepEqual(sent(hv), [], 'nobody asked at once: p refused lately, c refused the join')
+  assert.ok(hv.paused(3_800 + 8 * REFUSAL_PAUSE_MS - 1) && !hv.paused(3_800 + 8 * REFUSAL_PAUSE_MS), 'a fourth refusal: eight times the pause')
 })

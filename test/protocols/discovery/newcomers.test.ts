@@ -1,9 +1,9 @@
 /** protocols/discovery/newcomers.ts: which members are new to the mesh, for the views' `newcomer`. */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Newcomers } from '../../../protocols/discovery/newcomers.js'
+import { Newcomers, RETURN_AFTER } from '../../../protocols/discovery/newcomers.js'
 
-test('newcomers: first heard of, or back from offline or left, a member is new for the window; a refuted suspicion makes nobody new', { timeout: 60_000 }, () => {
+test('newcomers: first heard of, or back from offline or left long after its last coming, a member is new for the window; a refuted suspicion, or a return soon after, makes nobody new', { timeout: 60_000 }, () => {
   const n = new Newcomers(60_000)
   n.change('a', 'unknown', 'alive', 0)
   assert.ok(n.isNew('a', 59_999))
@@ -13,23 +13,34 @@ test('newcomers: first heard of, or back from offline or left, a member is new f
   n.change('a', 'alive', 'suspect', 70_000)
   n.change('a', 'suspect', 'alive', 71_000)
   assert.ok(!n.isNew('a', 71_000), 'suspect -> alive is no return')
-  // Offline, then back (a restart, a healed partition): new again.
-  n.change('a', 'suspect', 'offline', 80_000)
-  n.change('a', 'offline', 'alive', 90_000)
-  assert.ok(n.isNew('a', 90_000))
-  n.change('b', 'left', 'alive', 91_000)
-  assert.ok(n.isNew('b', 91_000))
+  // Offline, then back (a restart, a healed partition), long after its last coming: new again.
+  const later = RETURN_AFTER * 60_000
+  n.change('a', 'suspect', 'offline', later)
+  n.change('a', 'offline', 'alive', later + 1_000)
+  assert.ok(n.isNew('a', later + 1_000))
+  // But not back again soon after: a signed leave and the next incarnation are the member's own.
+  n.change('a', 'alive', 'left', later + 70_000)
+  n.change('a', 'left', 'alive', later + 70_100)
+  assert.ok(!n.isNew('a', later + 70_100), 'a return within RETURN_AFTER windows of the last coming is no newcomer')
+  n.change('b', 'unknown', 'alive', later)
+  n.change('b', 'alive', 'left', later + 1_000)
+  n.change('b', 'left', 'alive', later + 1_100)
+  assert.ok(n.isNew('b', later + 1_100), 'still new from its first coming')
+  assert.ok(!n.isNew('b', later + 60_000), 'but only for the window of its first coming')
   // First heard of as a suspect (an older statement) is a coming too.
-  n.change('c', 'unknown', 'suspect', 92_000)
-  assert.ok(n.isNew('c', 92_000))
+  n.change('c', 'unknown', 'suspect', later)
+  assert.ok(n.isNew('c', later))
 })
 
-test('newcomers: what is held is pruned as it ages, a return counted from its own time', { timeout: 60_000 }, () => {
+test('newcomers: what is held is pruned as it ages', { timeout: 60_000 }, () => {
   const n = new Newcomers(1_000)
   for (let i = 0; i < 1_000; i++) n.change(`p${i}`, 'unknown', 'alive', i)
-  n.change('p0', 'offline', 'alive', 1_500)
-  n.change('late', 'unknown', 'alive', 2_400)
-  assert.ok(n.isNew('p0', 2_400), 'the return moved it on')
-  assert.ok(!n.isNew('p999', 2_400))
-  assert.equal((n as unknown as { came: Map<string, number> }).came.size, 2, 'the aged ones are gone')
+  const far = RETURN_AFTER * 1_000 + 500
+  n.change('p0', 'offline', 'alive', far)
+  n.change('late', 'unknown', 'alive', far + 900)
+  assert.ok(n.isNew('p0', far + 900), 'a return long after is counted from its own time')
+  assert.ok(!n.isNew('p999', far + 900))
+  const held = n as unknown as { came: Map<string, number>, last: Map<string, number> }
+  assert.equal(held.came.size, 2, 'the aged newcomers are gone')
+  assert.equal(held.last.size, 2, 'and the aged comings')
 })
