@@ -57,17 +57,18 @@
  *   across the mesh (200 agents, an insider's mix of the first three at 30 a second for 30 s:
  *   2,458 connections opened, against ~20 at rest). Now a contact walks a peer out once while it is
  *   a newcomer, and only a newcomer (`newcomer`: the shell's member view saw it come lately, not a
- *   suspicion it refuted nor a return soon after its last coming, newcomers.ts); a walk is taken only from a neighbour, and ends in a view
- *   only for a newcomer, once per node; per swap limit, a high-priority ask or a swap forces a drop
- *   once per asker, and a node drops neighbours for others at most twice its view's size in all.
- *   The same attack then opened 422-525 connections (hyparview.test), most of them the repairs
- *   after the insider's own disconnects, which any neighbour may send. A refused high-priority
- *   ask is asked again after the refusal pause (a node alone asked the same peer ~190 times a
- *   second), and a join its contact refuses is one more refusal (`paused`). A join wave is not slowed: `bench:views --shell --gap 20` opened the same connections
- *   per agent before and after. A member of long standing that joins again (its view emptied, a
- *   restart no member view noticed) is taken where there is room, else refused, and fills its
- *   view with high-priority asks: 20 restarts among 200 agents opened 502-692 connections in the
- *   minute after, against 423-425 when every join was walked out.
+ *   suspicion it refuted nor a return soon after its last coming, newcomers.ts); a walk is taken
+ *   only from a neighbour, and ends in a view only for a newcomer, once per node; per swap limit, a
+ *   high-priority ask or a swap forces a drop once per asker, and a node drops neighbours for
+ *   others at most twice its view's size in all. The same attack then opened 422-532 connections
+ *   (hyparview.test), most of them the repairs after the insider's own disconnects, which any
+ *   neighbour may send. A refused high-priority ask is asked again after the refusal pause (a node
+ *   alone asked the same peer ~190 times a second), and a join its contact refuses is one more
+ *   refusal (`paused`). A join wave is not slowed: `bench:views --shell --gap 20` opened the same
+ *   connections per agent before and after. A member of long standing that joins again (its view
+ *   emptied, a restart no member view noticed) is taken where there is room, else refused, and
+ *   fills its view with high-priority asks: 20 restarts among 200 agents opened 489-692
+ *   connections in the minute after, against 423-425 when every join was walked out.
  *
  * Peers are named by opaque ids (peer id strings). Which peers may be talked to at all is the
  * shell's question: in a closed mesh it feeds only messages from admitted peers and keeps only

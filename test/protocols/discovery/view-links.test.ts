@@ -42,20 +42,26 @@ function connectedGraph (agents: readonly AgentNode[]): boolean {
 const describe = (agents: readonly AgentNode[]): string =>
   agents.map(a => `${a.name}: view [${viewOf(a).map(p => agents.find(x => x.peerId === p)?.name ?? '?').join(' ')}], ${connectedAgents(a, agents)} connected, ${alive(a)} alive`).join('; ')
 
-test('views: twelve agents through one seed keep active views of at most three over a connected graph and fewer connections than a full mesh, every agent seen and one coordinator; a stopped agent is repaired around', { timeout: 3 * 60_000 }, async () => {
+/**
+ * Starts `n` agents on views (active views of ACTIVE, reserves of 8) in a mesh of their own, each
+ * after the first through it, into `agents` as they start (so that a caller's `finally` stops
+ * those started when one fails).
+ */
+async function throughOneSeed (agents: AgentNode[], n: number, prefix: string, viewSwapMs: number): Promise<void> {
   const mesh = uniqueMesh()
-  const agents: AgentNode[] = []
   const opts = (name: string, bootstrap: string[] = []): Parameters<typeof createAgentNode>[0] =>
-    nodeOptions(mesh, { name, bootstrap, connections: { graph: 'views', activeView: ACTIVE, passiveView: 8, viewSwapMs: SWAP_MS } })
+    nodeOptions(mesh, { name, bootstrap, connections: { graph: 'views', activeView: ACTIVE, passiveView: 8, viewSwapMs } })
+  for (let i = 0; i < n; i++) {
+    const a = await createAgentNode(opts(`${prefix}${i}`, i === 0 ? [] : [agents[0].addresses()[0]]))
+    await a.start()
+    agents.push(a)
+  }
+}
+
+test('views: twelve agents through one seed keep active views of at most three over a connected graph and fewer connections than a full mesh, every agent seen and one coordinator; a stopped agent is repaired around', { timeout: 3 * 60_000 }, async () => {
+  const agents: AgentNode[] = []
   try {
-    const seed = await createAgentNode(opts('v0'))
-    await seed.start()
-    agents.push(seed)
-    for (let i = 1; i < N; i++) {
-      const a = await createAgentNode(opts(`v${i}`, [seed.addresses()[0]]))
-      await a.start()
-      agents.push(a)
-    }
+    await throughOneSeed(agents, N, 'v', SWAP_MS)
     await waitFor(() => agents.every(a => alive(a) === N - 1), 'every agent to see the eleven others alive', 60_000)
       .catch((err: Error) => { throw new Error(`${err.message}: ${describe(agents)}`) })
     await waitFor(() => {
@@ -80,7 +86,7 @@ test('views: twelve agents through one seed keep active views of at most three o
     // An agent that is not a voter stops: its neighbours repair their views from the reserve, and
     // the rest still form one graph and see each other.
     const coordinator = agents[0].coordinator()
-    const gone = agents.find(a => a !== seed && !coordinator.voters.includes(a.peerId) && coordinator.leader !== a.peerId) as AgentNode
+    const gone = agents.find(a => a !== agents[0] && !coordinator.voters.includes(a.peerId) && coordinator.leader !== a.peerId) as AgentNode
     await gone.stop()
     const rest = agents.filter(a => a !== gone)
     await waitFor(() => rest.every(a => !viewOf(a).includes(gone.peerId) && viewOf(a).length >= 1) && connectedGraph(rest),
@@ -100,21 +106,11 @@ test('views: swaps through real nodes: agents with full views trade neighbours f
   // seven agents with views of three make several within a minute. The state machine's rules are
   // tested in simulation (hyparview.test.ts); here the messages go through the shell: its schema,
   // the strangers it drops from them, the connections it opens and lets go.
-  const mesh = uniqueMesh()
   const agents: AgentNode[] = []
-  const opts = (name: string, bootstrap: string[] = []): Parameters<typeof createAgentNode>[0] =>
-    nodeOptions(mesh, { name, bootstrap, connections: { graph: 'views', activeView: ACTIVE, passiveView: 8, viewSwapMs: 1_000 } })
   const views = (what: 'in' | 'out' | 'failed' | 'unknown', type: string): number => agents.reduce((s, a) => s + a.stats.get('view_messages_total', { what, type }), 0)
   const symmetric = (): boolean => agents.every(a => viewOf(a).every(p => viewOf(agents.find(x => x.peerId === p) as AgentNode).includes(a.peerId)))
   try {
-    const seed = await createAgentNode(opts('s0'))
-    await seed.start()
-    agents.push(seed)
-    for (let i = 1; i < 7; i++) {
-      const a = await createAgentNode(opts(`s${i}`, [seed.addresses()[0]]))
-      await a.start()
-      agents.push(a)
-    }
+    await throughOneSeed(agents, 7, 's', 1_000)
     await waitFor(() => agents.every(a => alive(a) === agents.length - 1), 'every agent to see the six others alive', 60_000)
       .catch((err: Error) => { throw new Error(`${err.message}: ${describe(agents)}`) })
     await waitFor(() => views('in', 'swap-reply') >= 2, 'two swaps answered', 120_000)
@@ -133,20 +129,10 @@ test('views: swaps through real nodes: agents with full views trade neighbours f
 test('views: an insider\'s joins sent again and again over the wire are walked out once, and its walk\'s last hops naming an agent end in a view once', { timeout: 3 * 60_000 }, async () => {
   // The state machine's limits are tested in simulation (hyparview.test.ts); here an admitted
   // agent writes the messages itself, through rpc, as a modified agent would.
-  const mesh = uniqueMesh()
   const agents: AgentNode[] = []
-  const opts = (name: string, bootstrap: string[] = []): Parameters<typeof createAgentNode>[0] =>
-    nodeOptions(mesh, { name, bootstrap, connections: { graph: 'views', activeView: ACTIVE, passiveView: 8, viewSwapMs: 0 } })
   const out = (a: AgentNode, type: string): number => a.stats.get('view_messages_total', { what: 'out', type })
   try {
-    const seed = await createAgentNode(opts('i0'))
-    await seed.start()
-    agents.push(seed)
-    for (let i = 1; i < 5; i++) {
-      const a = await createAgentNode(opts(`i${i}`, [seed.addresses()[0]]))
-      await a.start()
-      agents.push(a)
-    }
+    await throughOneSeed(agents, 5, 'i', 0)
     await waitFor(() => agents.every(a => alive(a) === agents.length - 1), 'every agent to see the four others alive', 60_000)
     // The join wave's own walks over first: no walk passed through any agent for 2 s.
     const walks = (): number => agents.reduce((n, a) => n + out(a, 'forward-join'), 0)
