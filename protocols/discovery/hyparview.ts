@@ -60,7 +60,7 @@
  *   suspicion it refuted nor a return soon after its last coming, newcomers.ts); a walk is taken
  *   only from a neighbour, and ends in a view only for a newcomer, once per node; per swap limit, a
  *   high-priority ask or a swap forces a drop once per asker, and a node drops neighbours for
- *   others at most twice its view's size in all. The same attack then opened 422-532 connections
+ *   others at most twice its view's size in all. The same attack then opened 408-532 connections
  *   (hyparview.test), most of them the repairs after the insider's own disconnects, which any
  *   neighbour may send. A refused high-priority ask is asked again after the refusal pause (a node
  *   alone asked the same peer ~190 times a second), and a join its contact refuses is one more
