@@ -12,6 +12,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { createAgentNode, type AgentNode, type CreateAgentNodeOptions } from '../surfaces/index.js'
 import { BootstrapDialer } from '../protocols/discovery/bootstrap.js'
 import { connect } from 'node:net'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { execFileSync } from 'node:child_process'
 import { multiaddr } from '@multiformats/multiaddr'
 import { phaseProfile } from './phase-profile.js'
@@ -34,7 +35,23 @@ const dials = { by: new Map<string, number>(), ms: [] as number[], failed: 0 }
 /** Requests to a peer not connected (each opens a connection): by command and message type (bench:scale --progress). */
 const freshRequests = new Map<string, number>()
 
+/**
+ * The event loop's delay since the last progress line (bench:scale --progress): a process whose
+ * loop turns take seconds accepts its seeds' joiners that late (their dials time out queued).
+ */
+const loopDelay = monitorEventLoopDelay({ resolution: 20 })
+
+/** Inbound connections' upgrade, TCP accepted to the connection's open event (Noise, yamux), ms (bench:scale --progress): at the seeds and the others. */
+const upgrades = { seeds: [] as number[], others: [] as number[] }
+
 /** Who dials peers this agent has no connection to: the nearest frame of agentmesh's own code that asked (not the rpc layer); and which requests did. */
+/** The loop's delay p99 and max (ms) since the last call, then forgotten. */
+function loopFigures (): { p99: number, max: number } {
+  const f = { p99: Math.round(loopDelay.percentile(99) / 1e6), max: Math.round(loopDelay.max / 1e6) }
+  loopDelay.reset()
+  return f
+}
+
 function traceDials (node: AgentNode): void {
   const rpc = node.services.find((s): s is RpcService => s instanceof RpcService)
   if (rpc !== undefined) {
@@ -182,7 +199,14 @@ async function handle (m: Cmd): Promise<unknown> {
         frames.set(node, countFrames(node))
         // --progress only: the wrapper runs on every dial, and a plain run measures the code alone.
         if (m.progress === true) {
-          node.libp2p.addEventListener('connection:open', () => { opened.count++ })
+          loopDelay.enable()
+          const isSeed = m.seeding === true
+          node.libp2p.addEventListener('connection:open', (e) => {
+            opened.count++
+            const t = e.detail.timeline
+            // libp2p 3 sets no `upgraded` on the timeline: the open event is the upgrade's end.
+            if (e.detail.direction === 'inbound') (isSeed ? upgrades.seeds : upgrades.others).push(Date.now() - t.open)
+          })
           traceDials(node)
         }
         // When it first followed each leader (this machine's clock): the fail-over's spread, without the bench's polling in it.
@@ -216,7 +240,6 @@ async function handle (m: Cmd): Promise<unknown> {
     }
     case 'lag': {
       // The event loop's delay over 2 s, and the CPU the process spent meanwhile.
-      const { monitorEventLoopDelay } = await import('node:perf_hooks')
       const c0 = process.cpuUsage()
       const h = monitorEventLoopDelay({ resolution: 10 })
       const t0 = performance.now()
@@ -321,7 +344,9 @@ async function handle (m: Cmd): Promise<unknown> {
         // Not summed: the caller prints them per line.
         dialsBy: Object.fromEntries(dials.by),
         requestsBy: Object.fromEntries(freshRequests),
-        dialMs: dials.ms.splice(0)
+        dialMs: dials.ms.splice(0),
+        loop: loopFigures(),
+        upgrades: { seeds: upgrades.seeds.splice(0), others: upgrades.others.splice(0) }
       }
     }
     case 'counters': {

@@ -188,6 +188,24 @@ interface Counters {
 
 type CountKey = Exclude<keyof Counters, 'announcementsRejected'>
 
+type Counts = Record<string, number>
+type ProgressPart = Counts & {
+  dialsBy: Counts, requestsBy: Counts, dialMs: number[], loop: { p99: number, max: number }, upgrades: { seeds: number[], others: number[] }
+}
+
+/** What the agents' work is made of so far, summed over the processes (bench:scale --progress; the worker's `progress`). */
+async function workSoFar (workers: ForkedWorker[]): Promise<{ parts: ProgressPart[], requestsBy: Counts, dialsBy: Counts, now: Counts }> {
+  const parts = await Promise.all(workers.map(async w => await w.call('progress') as ProgressPart))
+  const add = (o: Counts, x: Counts): Counts => { for (const [k, v] of Object.entries(x)) o[k] = (o[k] ?? 0) + v; return o }
+  const requestsBy = parts.reduce<Counts>((o, p) => add(o, p.requestsBy ?? {}), {})
+  const dialsBy = parts.reduce<Counts>((o, p) => add(o, p.dialsBy), {})
+  const now = parts.map(({ dialsBy: _, dialMs: __, requestsBy: ___, loop: ____, upgrades: _____, ...rest }) => rest as Counts).reduce(add, {})
+  return { parts, requestsBy, dialsBy, now }
+}
+
+/** `b` less `a`, key by key, the keys that changed. */
+const grown = (a: Counts, b: Counts): Counts => Object.fromEntries(Object.entries(b).map(([k, v]) => [k, v - (a[k] ?? 0)]).filter(([, v]) => v !== 0))
+
 async function statuses (workers: ForkedWorker[]): Promise<AgentStatus[]> {
   return (await Promise.all(workers.map(async w => await w.call('status') as AgentStatus[]))).flat()
 }
@@ -316,11 +334,11 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
     if (spread) {
       // One at a time, each joining the first.
       for (const [i, at] of seedAt.entries()) {
-        const [s] = await workers[i].call('start', { mesh, preset, first: at, count: 1, seeds: seeds.slice(0, 1), options, debugFirst: values.page && i === 0, progress: values.progress }) as Array<{ addr: string }>
+        const [s] = await workers[i].call('start', { mesh, preset, first: at, count: 1, seeds: seeds.slice(0, 1), seeding: true, options, debugFirst: values.page && i === 0, progress: values.progress }) as Array<{ addr: string }>
         seeds.push(s.addr)
       }
     } else {
-      seeds.push(...(await workers[0].call('start', { mesh, preset, first: 0, count: nSeeds, seeds: [], options, debugFirst: values.page, progress: values.progress }) as Array<{ addr: string }>).map(s => s.addr))
+      seeds.push(...(await workers[0].call('start', { mesh, preset, first: 0, count: nSeeds, seeds: [], seeding: true, options, debugFirst: values.page, progress: values.progress }) as Array<{ addr: string }>).map(s => s.addr))
     }
     const started = workers.map(async (w, i) => {
       const own = spread && i < nSeeds ? 1 : 0
@@ -351,14 +369,8 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
         const most = Math.max(0, ...votes.values())
         const states: Record<string, number> = {}
         for (const a of all) for (const [k, v] of Object.entries(a.states ?? {})) states[k] = (states[k] ?? 0) + v
-        const parts = await Promise.all(workers.map(async w => await w.call('progress') as Record<string, number> & { dialsBy: Record<string, number>, requestsBy: Record<string, number>, dialMs: number[] }))
-        const requestsBy: Record<string, number> = {}
-        for (const p of parts) for (const [k, v] of Object.entries(p.requestsBy ?? {})) requestsBy[k] = (requestsBy[k] ?? 0) + v
+        const { parts, requestsBy, dialsBy, now } = await workSoFar(workers)
         const dialMs = parts.flatMap(p => p.dialMs).sort((x, y) => x - y)
-        const dialsBy: Record<string, number> = {}
-        for (const p of parts) for (const [k, v] of Object.entries(p.dialsBy)) dialsBy[k] = (dialsBy[k] ?? 0) + v
-        const now = parts.map(({ dialsBy: _, dialMs: __, requestsBy: ___, ...rest }) => rest as Record<string, number>)
-          .reduce<Record<string, number>>((o, x) => { for (const [k, v] of Object.entries(x)) o[k] = (o[k] ?? 0) + v; return o }, {})
         console.error(`+${since()} s: requests to peers not connected, by command and type (so far): ${JSON.stringify(requestsBy)}`)
         console.error(`+${since()} s: dials to peers not connected, by caller (so far): ${JSON.stringify(dialsBy)}; took p50 ${Math.round(pct(dialMs, 0.5) ?? 0)} ms, p90 ${Math.round(pct(dialMs, 0.9) ?? 0)} ms, ${dialMs.length} ended`)
         const dialled = Object.entries(now).filter(([k, v]) => k.startsWith('view_dialled_') && v > 0).map(([k, v]) => [k.slice('view_dialled_'.length), v])
@@ -368,6 +380,9 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
         cpuBy = parts.map(p => p.cpuMs)
         work = now
         console.error(`+${since()} s: CPU ms per process since the last line: ${perProcess.join(' ')}`)
+        const upgradeFigures = (ms: number[]): string => { ms.sort((x, y) => x - y); return ms.length === 0 ? 'none' : `${ms.length}, p50 ${Math.round(pct(ms, 0.5) ?? 0)} p90 ${Math.round(pct(ms, 0.9) ?? 0)} max ${ms.at(-1)} ms` }
+        console.error(`+${since()} s: inbound connections upgraded since the last line (accepted to upgraded): at the seeds ${upgradeFigures(parts.flatMap(p => p.upgrades.seeds))}; at the others ${upgradeFigures(parts.flatMap(p => p.upgrades.others))}`)
+        console.error(`+${since()} s: event loop delay per process since the last line, p99/max ms: ${parts.map(p => `${p.loop.p99}/${p.loop.max}`).join(' ')}`)
         console.error(`+${since()} s: since the last line: ${delta}`)
         const alive = all.map(a => a.alive).sort((x, y) => x - y)
         console.error(`+${since()} s: members seen alive per agent: min ${alive[0]}, p10 ${pct(alive, 0.1)}, p50 ${pct(alive, 0.5)}, max ${alive.at(-1)}; the seeds: ${seedAt.map(i => all[i]?.alive).join(', ')}`)
@@ -475,9 +490,17 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
       }
       return row
     }
+    const work0 = values.progress ? await workSoFar(workers) : undefined
     const a = await counters(workers)
     await sleep(Number(values.window) * 1000)
     const b = await counters(workers)
+    if (work0 !== undefined) {
+      // At rest a connection opened is churn: each costs tens of ms of CPU at both ends (bench/connection-cost.ts).
+      const work1 = await workSoFar(workers)
+      const opened = (work1.now.opened ?? 0) - (work0.now.opened ?? 0)
+      console.error(`at rest: connections opened (both ends count) ${opened} in ${values.window} s; requests to peers not connected, by command and type: ` +
+        `${JSON.stringify(grown(work0.requestsBy, work1.requestsBy))}; dials to peers not connected, by caller: ${JSON.stringify(grown(work0.dialsBy, work1.dialsBy))}`)
+    }
     const seconds = (b.at - a.at) / 1000
     const perAgent = (x: number): number => r1(x / seconds / b.agents)
     const now = await statuses(workers)

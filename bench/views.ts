@@ -2,7 +2,8 @@
 // protocols/discovery/hyparview.ts) alone, in simulated time (harness/view-sim.ts), at sizes this
 // machine cannot run as processes. Per N it prints: connections per agent after the rest (the
 // active view: min, mean and max), the time until a join wave through three seeds leaves one
-// connected graph, messages per agent per second and swaps per agent a minute at rest, and the time until 10% crashed at once are
+// connected graph, messages per agent per second, connections opened and swaps per agent a
+// minute at rest, and the time until 10% crashed at once are
 // gone from every survivor's view with the survivors still one connected graph. The aim (issue
 // 46): per-agent figures flat as N grows.
 //   --n 1000,3000,10000   the sizes     --seed S   the schedule     --rest S  seconds of rest measured (20)
@@ -48,6 +49,8 @@ interface Result {
   restMsgsPerAgentS: number
   /** Swaps started per agent a minute at rest (hyparview.ts: on a closed neighbourhood, and at random). */
   restSwapsPerAgentMin: number
+  /** Connections opened per agent a minute at rest (a view one short asking its reserve, a shuffle's reply): tens of ms of CPU each in real nodes. */
+  restOpenedPerAgentMin: number
   /** Links held by one end only, after the rest. */
   oneSided: number
   /** With --by-type: the messages sent at rest, by type. */
@@ -86,11 +89,13 @@ function runOne (n: number): Result {
   const joinDialsPerAgent = w.dials / n
   const joinDialsByType = Object.fromEntries(TYPES.map(t => [t, round(w.dialsBy(t) / n)]).filter(([, v]) => v !== 0))
   const before = w.sent
+  const dialsBefore = w.dials
   const swapsBefore = w.count('swap')
   const typesBefore = TYPES.map(t => w.count(t))
   w.run(w.now + restS * 1000)
   const restMsgsPerAgentS = (w.sent - before) / n / restS
   const restSwapsPerAgentMin = (w.count('swap') - swapsBefore) / n / (restS / 60)
+  const restOpenedPerAgentMin = (w.dials - dialsBefore) / n / (restS / 60)
   const settled = w.views()
   const activeMin = Math.min(...w.live().map(id => w.agents.get(id)?.activeView().length ?? 0))
   const live = w.live()
@@ -108,6 +113,7 @@ function runOne (n: number): Result {
     activeMin,
     restMsgsPerAgentS: round(restMsgsPerAgentS),
     restSwapsPerAgentMin: Math.round(restSwapsPerAgentMin * 1000) / 1000,
+    restOpenedPerAgentMin: Math.round(restOpenedPerAgentMin * 1000) / 1000,
     oneSided: settled.asymmetric.length,
     ...(byType ? { restByType: Object.fromEntries(TYPES.map((t, i) => [t, w.count(t) - typesBefore[i]])), joinDialsByType } : {}),
     crashed: crashed.length,
@@ -123,7 +129,7 @@ function round (x: number): number { return Math.round(x * 100) / 100 }
 if (!jsonOnly) {
   const late = links.late > 0 ? `, ${links.late * 100}% of messages 1-${links.lateMs / 1000} s late` : ''
   console.log(`bench:views seed ${seed}, sizes ${sizes.join(', ')}; links 1-10 ms${late}, ${links.inOrder ? 'in order' : 'in no order'}, joins ${GAP_MS} ms apart through three seeds${links.shell ? ', the shell\'s member view' : ''}`)
-  console.log('agents  connections min/mean/max  one-sided  join: one connected graph  join: opened/agent  msgs/agent/s at rest  swaps/agent/min  10% crashed: repaired in  mean after  wall  heap')
+  console.log('agents  connections min/mean/max  one-sided  join: one connected graph  join: opened/agent  msgs/agent/s at rest  opened/agent/min at rest  swaps/agent/min  10% crashed: repaired in  mean after  wall  heap')
 }
 for (const n of sizes) {
   const r = runOne(n)
@@ -131,5 +137,5 @@ for (const n of sizes) {
   const s = (x: number | null): string => x === null ? `> ${LIMIT_MS / 1000} s` : `${x.toFixed(2)} s`
   if (r.restByType !== undefined) console.log(`        at rest, by type: ${JSON.stringify(r.restByType)}`)
   if (r.joinDialsByType !== undefined) console.log(`        join: opened/agent by the message that opened it: ${JSON.stringify(r.joinDialsByType)}`)
-  console.log(`${String(r.n).padStart(6)}  ${`${r.activeMin} / ${r.activeMean} / ${r.activeMax}`.padStart(26)}  ${String(r.oneSided).padStart(9)}  ${s(r.joinS).padStart(25)}  ${r.joinDialsPerAgent.toFixed(2).padStart(18)}  ${r.restMsgsPerAgentS.toFixed(2).padStart(20)}  ${r.restSwapsPerAgentMin.toFixed(3).padStart(15)}  ${`${r.crashed}: ${s(r.repairS)}`.padStart(25)}  ${String(r.activeMeanAfter).padStart(10)}  ${r.wallS} s  ${r.heapMiB} MiB`)
+  console.log(`${String(r.n).padStart(6)}  ${`${r.activeMin} / ${r.activeMean} / ${r.activeMax}`.padStart(26)}  ${String(r.oneSided).padStart(9)}  ${s(r.joinS).padStart(25)}  ${r.joinDialsPerAgent.toFixed(2).padStart(18)}  ${r.restMsgsPerAgentS.toFixed(2).padStart(20)}  ${r.restOpenedPerAgentMin.toFixed(3).padStart(24)}  ${r.restSwapsPerAgentMin.toFixed(3).padStart(15)}  ${`${r.crashed}: ${s(r.repairS)}`.padStart(25)}  ${String(r.activeMeanAfter).padStart(10)}  ${r.wallS} s  ${r.heapMiB} MiB`)
 }
