@@ -44,7 +44,6 @@ const loopDelay = monitorEventLoopDelay({ resolution: 20 })
 /** Inbound connections' upgrade, TCP accepted to the connection's open event (Noise, yamux), ms (bench:scale --progress): at the seeds and the others. */
 const upgrades = { seeds: [] as number[], others: [] as number[] }
 
-/** Who dials peers this agent has no connection to: the nearest frame of agentmesh's own code that asked (not the rpc layer); and which requests did. */
 /** The loop's delay p99 and max (ms) since the last call, then forgotten. */
 function loopFigures (): { p99: number, max: number } {
   const f = { p99: Math.round(loopDelay.percentile(99) / 1e6), max: Math.round(loopDelay.max / 1e6) }
@@ -52,6 +51,7 @@ function loopFigures (): { p99: number, max: number } {
   return f
 }
 
+/** Who dials peers this agent has no connection to: the nearest frame of agentmesh's own code that asked (not the rpc layer); and which requests did. */
 function traceDials (node: AgentNode): void {
   const rpc = node.services.find((s): s is RpcService => s instanceof RpcService)
   if (rpc !== undefined) {
