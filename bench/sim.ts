@@ -25,7 +25,7 @@
 //                       --all-news, every statement heard in gossip is told in full
 //   --profile-join DIR  a V8 CPU profile of each N's join wave alone (DIR/join-N.cpuprofile; bench/profile-summary.ts reads it)
 //   --snapshot FILE     V8 heap snapshots as the join converged (FILE-N-join) and after the rest phase (FILE-N) (bench/heap-paths.ts --owners splits them)
-//   --json              JSON lines only     --quiet   no progress lines on stderr (one as each phase ends)
+//   --json              JSON lines only     --quiet   no progress lines on stderr (one as each phase ends, one every 30 s of wall time)
 // Run with `node --expose-gc` for the heap per (agent, member) pair measured after a collection.
 import { writeHeapSnapshot } from 'node:v8'
 import { Session } from 'node:inspector'
@@ -99,6 +99,8 @@ interface Result {
   joinCoordinatorS: number | null
   /** Election requests of the join wave to agents not connected (a dial each in the node), by message type. */
   joinElectionDials: Record<string, number>
+  /** Election messages each agent sent, on average, from the start until the join converged (a storm of questions shows here). */
+  joinElectionMsgs: number
   /** Coordinators in office at once, at most, over the whole run (checked every 100 ms). */
   officeMax: number
   rest: Record<Kind, { msgsPerAgentS: number, bytesPerAgentS: number }> & { total: { msgsPerAgentS: number, bytesPerAgentS: number } }
@@ -168,6 +170,13 @@ function runOne (n: number): Result {
     ...(joinsInFull ? { joinsInFull } : {}),
     seeds: seedsFor(n)
   })
+  // A line every 30 s of wall time within a phase too, with the messages sent so far by kind.
+  let lineAt = performance.now()
+  world.onPlayed = () => {
+    if (performance.now() - lineAt < 30_000) return
+    lineAt = performance.now()
+    progress(n, `${world.played} events played, messages sent so far ${KINDS.map(k => `${k} ${world.count[k].msgs}`).join(', ')}`, world.now, t0, cpu0)
+  }
   // The join wave: the seeds first, every other agent within 5 s, each through the seeds.
   for (let i = 0; i < n; i++) world.joinAt(i, i < seedsFor(n) ? 0 : world.random() * 5_000)
   let allAlive: number | null = null
@@ -194,6 +203,7 @@ function runOne (n: number): Result {
   progress(n, 'join wave converged', world.now, t0, cpu0)
   if (snapshot !== '') writeHeapSnapshot(snapshot.replace(/(\.heapsnapshot)?$/, `-${n}-join.heapsnapshot`))
   const joinElectionDials = { ...world.electionDials }
+  const joinElectionMsgs = world.count.election.msgs / n
   world.run(world.now + 20_000)
   world.run(world.now + 120_000, () => world.agents.every(a => (a.member?.rumours.pending ?? 0) === 0), 1_000)
   const toldOutS = world.now / 1_000
@@ -262,6 +272,7 @@ function runOne (n: number): Result {
     join999S: s(most),
     joinCoordinatorS: s(coordinator),
     joinElectionDials,
+    joinElectionMsgs,
     officeMax: world.officeMax,
     rest,
     statementsPerSync,
@@ -311,6 +322,7 @@ if (!jsonOnly) {
     ['join wave: statements received per agent, full exchanges', r => r.joinStatements.sync, 0],
     ['join wave: statements issued per agent (each a statement every other must receive)', r => r.joinIssued, 1],
     ['join wave: no agent has news left to tell (s)', r => r.toldOutS, 1],
+    ['join wave: election messages sent per agent', r => r.joinElectionMsgs, 1],
     ['join wave: election requests to agents not connected (dials)', r => Object.values(r.joinElectionDials).reduce((a, b) => a + b, 0), 0],
     ['  of which config-query (the bootstrap check)', r => r.joinElectionDials['config-query'] ?? 0, 0],
     ['coordinators in office at once, at most', r => r.officeMax, 0],
