@@ -136,10 +136,10 @@ export class World {
   /** Events played so far. */
   played = 0
   /**
-   * Called every 2^20 events played (about a second of CPU), inside `run`: a run that spins on
-   * one simulated moment (a storm of messages) still shows where it is, where a check between
-   * simulated steps would never come (bench:sim at 1,000 agents, before 93c695a: 633,735
-   * election messages in 50 simulated ms, and no line for an hour).
+   * Called every 2^20 events played (20-30 s of CPU at 1,000 agents), inside `run`: a run that
+   * spins on one simulated moment (a storm of messages) still shows where it is, where a check
+   * between simulated steps would never come (bench:sim at 1,000 agents, before 93c695a: 633,735
+   * election messages in 50 simulated ms, and no line in 18 minutes).
    */
   onPlayed?: () => void
   /**
