@@ -104,14 +104,25 @@ export class BootstrapCheck {
    * asking none let such newcomers bootstrap a second set (docs/coordination.md).
    *
    * Such a node has no bootstrap to hold off, so a question out from when its proposal held it is
-   * dropped here: an answer to it would start a campaign round, whose questions to these agents
-   * were answered in turn (bench:sim at 1,000 agents: config queries doubling each round trip,
-   * 633,735 in 50 simulated ms, the join never done).
+   * dropped here (`withdraw`). Kept, it was closed again by every later "no set" from one of the
+   * agents it asked, and each time the election asked these agents again, whose answers did the
+   * same (bench:sim at 1,000 agents: config queries doubling each round trip, 633,735 in 50
+   * simulated ms, the join never done).
    */
   linked (proposed: string[], alive: (peer: string) => boolean, connected: ((peer: string) => boolean) | undefined): string[] {
-    this.check = undefined
+    this.withdraw()
     if (connected === undefined) return []
     return [...this.firstSeen].filter(p => connected(p) && alive(p) && !proposed.includes(p)).slice(0, BOOTSTRAP_CHECK_ASK)
+  }
+
+  /**
+   * No bootstrap to hold off now (no proposal, or one without this node): the question out is
+   * dropped, so that answers to it are no go-ahead for a campaign later, when the mesh may have
+   * made a set meanwhile; the next proposal asks again. Undefined: the election's "no proposal".
+   */
+  withdraw (): undefined {
+    this.check = undefined
+    return undefined
   }
 
   /** A leader's certificate was shown to this node: no question is out any more, and none will be. */

@@ -315,7 +315,7 @@ export class Election {
       if (proposal === undefined) return this.quitRound(now)
       config = proposal
     }
-    if (!config.voters.includes(this.init.self)) return
+    if (!config.voters.includes(this.init.self)) return this.quitRound(now)
     this.electionDeadline = now + this.campaignTimeout(now)
     this.roundStart = now
     this.role = 'pre-candidate'
@@ -333,7 +333,7 @@ export class Election {
    *  whether a set exists (bootstrap-check.ts) and the campaign waits for their answers (`answered` starts it). */
   private bootstrapReady (now: number): VoterConfig | undefined {
     const proposal = this.bootstrapProposal()
-    if (proposal === undefined) return undefined
+    if (proposal === undefined) return this.bootstrap.withdraw()
     // Outside its own proposal: never campaigns with it (`startPreVote`), asks without a dial (`linked`).
     const linked = proposal.voters.includes(this.init.self) ? undefined : this.bootstrap.linked(proposal.voters, v => this.roll.alive(v), this.init.connected)
     for (const p of linked ?? []) this.send(p, { type: 'config-query', bootstrap: true })
@@ -347,9 +347,9 @@ export class Election {
   }
 
   /**
-   * A campaign round that cannot go on (no proposal to make, or its question is still out): a
-   * campaign under way stands down, and answers to its requests are stale (a late pre-vote grant
-   * would otherwise start the election with the question unanswered).
+   * A campaign round that cannot go on (no proposal, its question still out, this node not among
+   * the voters): a campaign under way stands down, and answers to its requests are stale (a late
+   * pre-vote grant would otherwise start an election the node's own view no longer backs).
    */
   private quitRound (now: number): void {
     this.roundStart = now
