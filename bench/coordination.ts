@@ -96,7 +96,10 @@ function latestLeader (procs: Proc[]): { proc: Proc, at: number, term: number } 
 
 async function failover (kills: number, n: number): Promise<number[]> {
   const dir = mkdtempSync(join(tmpdir(), 'am-failover-'))
-  const base = 20_000 + Math.floor(Math.random() * 20_000)
+  // Fixed ports (a restarted agent listens where the others' bootstrap lists say), below Linux's
+  // ephemeral range (32768-60999 by default), where an outgoing connection could hold one: a run
+  // on 2026-11-30 failed with EADDRINUSE on 34610.
+  const base = 20_000 + Math.floor(Math.random() * 12_000)
   const ports = Array.from({ length: n }, (_, i) => base + i)
   const procs = ports.map((_, i) => startProc(i, dir, ports))
   const samples: number[] = []

@@ -137,7 +137,9 @@ test('the image\'s files alone run: its environment starts a node, its HEALTHCHE
   await withTempDir(async (dir) => {
     const app = await imageLayout(dir)
     const cli = join(app, 'dist', 'surfaces', 'cli', 'main.js')
-    const debugPort = 20_000 + Math.floor(Math.random() * 20_000)
+    // Free and below the ephemeral range (helpers.ts freePort): a random pick in 20000-39999 could meet an outgoing connection's port.
+    const debugPort = await freePort()
+    const cliDebugPort = await freePort()
     const token = randomBytes(24).toString('hex')
     const mesh = uniqueMesh()
     // The Dockerfile's ENV (with ports the test can own), plus compose's bootstrap service.
@@ -165,7 +167,7 @@ test('the image\'s files alone run: its environment starts a node, its HEALTHCHE
       // `docker compose run --rm cli request bootstrap echo ...`: the cli service's environment,
       // its bootstrap address (/dns4/bootstrap/tcp/7001 on the compose network) made local.
       const tcp = (ready.addresses as string[]).find(a => !a.includes('/ws/'))!.replace(/\/p2p\/.*$/, '')
-      const cliEnv = { ...image, AGENTMESH_DATA_DIR: join(dir, 'cli-data'), AGENTMESH_IDENTITY: join(dir, 'cli-data', 'identity.json'), AGENTMESH_DEBUG: `127.0.0.1:${debugPort + 1}`, AGENTMESH_MESH: mesh, AGENTMESH_BOOTSTRAP: tcp, AGENTMESH_SECURITY_MODE: 'open' }
+      const cliEnv = { ...image, AGENTMESH_DATA_DIR: join(dir, 'cli-data'), AGENTMESH_IDENTITY: join(dir, 'cli-data', 'identity.json'), AGENTMESH_DEBUG: `127.0.0.1:${cliDebugPort}`, AGENTMESH_MESH: mesh, AGENTMESH_BOOTSTRAP: tcp, AGENTMESH_SECURITY_MODE: 'open' }
       const request = new Proc([cli, 'request', '--log-level', 'silent', '--no-mdns', 'bootstrap', 'echo', '"from the cli service"'], cliEnv)
       assert.equal(await request.exited(30_000), 0, request.stderr)
       assert.equal(JSON.parse(request.lines.join('\n')), 'from the cli service')
