@@ -17,7 +17,7 @@
 // Left out: local health (no simulated process stalls, so its multiplier stays 1), signatures
 // (statements are never forged here), reaping (runs last minutes, not an hour).
 import { Election, type Announcement, type ElectionMessage } from '../protocols/coordination/election.js'
-import { REQUESTS } from '../protocols/coordination/election-wire.js'
+import { REQUESTS, staleAnswer } from '../protocols/coordination/election-wire.js'
 import type { MemberInfo } from '../protocols/coordination/voter-set.js'
 import type { MemberRoll } from '../protocols/coordination/election-roll.js'
 import type { MemberChange } from '../protocols/discovery/member-table.js'
@@ -66,7 +66,12 @@ export interface WorldInit {
 export type Kind = 'gossip' | 'sync' | 'probe' | 'election' | 'announce'
 export const KINDS: Kind[] = ['gossip', 'sync', 'probe', 'election', 'announce']
 
-type Msg = MemberMessage | { type: 'election', msg: ElectionMessage } | { type: 'announce', a: Announcement, id: number, size: number } | { type: 'connect' }
+/**
+ * An election message: a request carries when it was sent; an answer, the request it answers and
+ * that time, so its receiver drops it when stale as the node's service does (staleAnswer).
+ */
+type ElectionMsg = { type: 'election', msg: ElectionMessage, sentAt: number, answers?: { request: ElectionMessage, sentAt: number } }
+type Msg = MemberMessage | ElectionMsg | { type: 'announce', a: Announcement, id: number, size: number } | { type: 'connect' }
 type DOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
 type Ev = { at: number, order: number } & (
   | { kind: 'msg', from: number, to: number, msg: Msg }
@@ -481,15 +486,18 @@ export class World {
     this.push({ at: Math.max(at, this.now), kind: 'election', agent: a.i, stamp: at })
   }
 
-  private drainElection (a: Agent): void {
+  /** `asked`: the request just taken, from whom: the answers to that agent are its answers. */
+  private drainElection (a: Agent, asked?: { from: string, request: ElectionMsg }): void {
     const e = a.election as Election
     const out = e.drain()
     for (const { to, msg } of out.messages) {
-      if (REQUESTS.has(msg.type) && !a.neighbourIds.has(to) && !this.dialled.has(`${a.i}>${to}`)) {
+      const request = REQUESTS.has(msg.type)
+      if (request && !a.neighbourIds.has(to) && !this.dialled.has(`${a.i}>${to}`)) {
         this.dialled.add(`${a.i}>${to}`)
         this.electionDials[msg.type] = (this.electionDials[msg.type] ?? 0) + 1
       }
-      this.send(a.i, this.index(to), { type: 'election', msg }, 'election', RPC_OVERHEAD_BYTES + jsonSize(msg))
+      const answers = !request && asked !== undefined && to === asked.from ? { answers: { request: asked.request.msg, sentAt: asked.request.sentAt } } : {}
+      this.send(a.i, this.index(to), { type: 'election', msg, sentAt: this.now, ...answers }, 'election', RPC_OVERHEAD_BYTES + jsonSize(msg))
     }
     if (out.announce !== undefined) {
       const id = ++this.announceId
@@ -507,7 +515,13 @@ export class World {
     if (msg.type === 'connect') { this.connect(this.agents[ev.from], a); return }
     // A message between agents not connected travels on a connection the rpc opens (probes,
     // exchanges and gossip go to neighbours only; election messages go to voters directly).
-    if (msg.type === 'election') { a.election?.receive(this.agents[ev.from].id, msg.msg, this.now); this.drainElection(a); return }
+    if (msg.type === 'election') {
+      const from = this.agents[ev.from].id
+      if (msg.answers !== undefined && staleAnswer(msg.answers.request, msg.msg, msg.answers.sentAt, a.election)) return
+      a.election?.receive(from, msg.msg, this.now)
+      this.drainElection(a, REQUESTS.has(msg.msg.type) ? { from, request: msg } : undefined)
+      return
+    }
     if (msg.type === 'announce') {
       const origin = this.index(msg.a.leader)
       if ((a.heard.get(origin) ?? 0) >= msg.id) return

@@ -13,7 +13,7 @@ import type {
   Certificate, ElectionEvent, ElectionKeys, ElectionMessage, ElectionStatus, ElectionTimings, MemberInfo, PeerLinks, PersistedElection, Role
 } from './election-types.js'
 import { ElectionStateFile } from './election-state-file.js'
-import { COORDINATOR_TOPIC, ElectionCommand, REQUESTS } from './election-wire.js'
+import { COORDINATOR_TOPIC, ElectionCommand, REQUESTS, staleAnswer } from './election-wire.js'
 import { SLACK_CAP_FACTOR } from './election-slack.js'
 import { deadline } from '../core/deadline.js'
 
@@ -278,12 +278,7 @@ export class ElectionService extends TypedEventEmitter<ElectionServiceEvents> {
       const sentAt = Date.now()
       const reply = await this.init.rpc.request(to, ElectionCommand, msg, { timeoutMs: this.init.electionTimeoutMaxMs * (1 + SLACK_CAP_FACTOR) })
       this.election?.observeReply(Date.now() - sentAt, Date.now())
-      // A vote's answer from an earlier round (a pre-vote grant has no round of its own) counts for
-      // nothing now; nor does "no set known" to an earlier bootstrap question (a certificate does, whenever).
-      const e = this.election
-      const stale = (msg.type === 'vote' && sentAt < (e?.roundStartedAt ?? -Infinity)) ||
-        (msg.type === 'config-query' && msg.bootstrap === true && reply?.type === 'config-reply' && reply.proof === undefined && sentAt < (e?.checkStartedAt ?? Infinity))
-      if (reply !== null && !stale && this.running && this.election !== undefined) {
+      if (reply !== null && !staleAnswer(msg, reply, sentAt, this.election) && this.running && this.election !== undefined) {
         this.election.receive(to, reply as ElectionMessage, Date.now())
         this.flush()
       }

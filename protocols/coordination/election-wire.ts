@@ -75,6 +75,20 @@ export const ElectionCommand = defineCommand('$agentmesh/election', {
 export const REQUESTS: ReadonlySet<ElectionMessage['type']> = new Set<ElectionMessage['type']>(['vote', 'heartbeat', 'config-query'])
 
 /**
+ * Whether the answer to `request`, sent at `sentAt`, comes too late to count and is dropped
+ * unread: a vote's answer from before the node's current campaign round (a pre-vote grant has no
+ * round of its own), or "no set known" to a bootstrap question older than the one out (a
+ * certificate counts whenever it comes; with no question out, every "no set" is old). The
+ * service applies it to every answer, and bench:sim's world does the same.
+ */
+export function staleAnswer (
+  request: ElectionMessage, answer: ElectionMessage | null, sentAt: number, node: { roundStartedAt: number, checkStartedAt: number } | undefined
+): boolean {
+  return (request.type === 'vote' && sentAt < (node?.roundStartedAt ?? -Infinity)) ||
+    (request.type === 'config-query' && request.bootstrap === true && answer?.type === 'config-reply' && answer.proof === undefined && sentAt < (node?.checkStartedAt ?? Infinity))
+}
+
+/**
  * The leader's announcement, gossiped to every agent every `coordination.announceIntervalMs`
  * and at once after a win or a change of the voter set: how non-voters learn the coordinator
  * (election.ts, `announcement`). The certificate is always there: a receiver that has not
