@@ -63,6 +63,18 @@ export interface WorldInit {
   joinsInFull?: boolean
 }
 
+/**
+ * bench:sim's settings where no option changes them (bench/sim.ts), and test/mesh/sim-scale.test's:
+ * an agent dials up to 8, holds up to 300 connections, takes up to 200 inbound and hands one on
+ * after 10 s; one seed per 100 agents, at least three.
+ */
+export const SIM_DEFAULTS = { targetPeers: 8, maxConnections: 300, maxInbound: 200, handOffAfterMs: 10_000, agentsPerSeed: 100 } as const
+
+/** One seed per `agentsPerSeed` agents, at least three (never more than the agents). */
+export function seedsFor (n: number, agentsPerSeed: number = SIM_DEFAULTS.agentsPerSeed): number {
+  return Math.min(n, Math.max(3, Math.ceil(n / agentsPerSeed)))
+}
+
 export type Kind = 'gossip' | 'sync' | 'probe' | 'election' | 'announce'
 export const KINDS: Kind[] = ['gossip', 'sync', 'probe', 'election', 'announce']
 
@@ -189,6 +201,9 @@ export class World {
 
   /** Agent `i` starts at `at` (simulated ms). */
   joinAt (i: number, at: number): void { this.push({ at, kind: 'join', agent: i }) }
+
+  /** The join wave: the seeds (agents 0..seeds-1) at once, every other agent within 5 s, each through the seeds. */
+  joinWave (): void { for (let i = 0; i < this.init.n; i++) this.joinAt(i, i < this.init.seeds ? 0 : this.random() * 5_000) }
 
   private index (id: string): number { return Number(id.slice(1)) }
 

@@ -32,7 +32,7 @@ import { Session } from 'node:inspector'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { presets } from '../node/presets.js'
 import { DEFAULT_BOOTSTRAP_MAX_DELAY_MS, DEFAULT_CONFIRMATIONS_FOR_MIN, DEFAULT_GOSSIP_FANOUT, GOSSIP_FEEDBACK_LIMIT } from '../protocols/discovery/constants.js'
-import { KINDS, World, type Kind } from './sim-world.js'
+import { KINDS, SIM_DEFAULTS, seedsFor, World, type Kind } from './sim-world.js'
 
 const args = process.argv.slice(2)
 const arg = (name: string, dflt: string): string => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : dflt }
@@ -44,9 +44,9 @@ const showProgress = !args.includes('--quiet')
 const seed = Number(arg('seed', '1'))
 const restS = Number(arg('rest', '60'))
 const syncMs = arg('sync-ms', '')
-const maxConnections = Number(arg('max-connections', '300'))
-const maxInbound = Number(arg('max-inbound', '200'))
-const handOffAfterMs = Number(arg('hand-off-ms', '10000'))
+const maxConnections = Number(arg('max-connections', String(SIM_DEFAULTS.maxConnections)))
+const maxInbound = Number(arg('max-inbound', String(SIM_DEFAULTS.maxInbound)))
+const handOffAfterMs = Number(arg('hand-off-ms', String(SIM_DEFAULTS.handOffAfterMs)))
 const joinMaxDelayMs = Number(arg('join-max-delay', String(DEFAULT_BOOTSTRAP_MAX_DELAY_MS)))
 const feedbackLimit = Number(arg('feedback', String(GOSSIP_FEEDBACK_LIMIT)))
 const allNews = args.includes('--all-news')
@@ -81,9 +81,9 @@ function profiler (n: number): () => void {
  * on, so no newcomer waits for a hand-off; one per 300 (4 seeds at 1,000) still had a quarter of
  * the newcomers refused and waiting (30.5 s at 1,000, against 15.6 s).
  */
-const agentsPerSeed = Number(arg('agents-per-seed', '100'))
+const agentsPerSeed = Number(arg('agents-per-seed', String(SIM_DEFAULTS.agentsPerSeed)))
 const fixedSeeds = arg('seeds', '')
-const seedsFor = (n: number): number => Math.min(n, fixedSeeds !== '' ? Number(fixedSeeds) : Math.max(3, Math.ceil(n / agentsPerSeed)))
+const seeds = (n: number): number => fixedSeeds !== '' ? Math.min(n, Number(fixedSeeds)) : seedsFor(n, agentsPerSeed)
 const preset = wan ? presets.wan : presets.lan
 const latency: [number, number] = wan ? [20, 150] : [0.5, 5]
 const LIMIT_MS = 180_000
@@ -159,7 +159,7 @@ function runOne (n: number): Result {
     membership: { ...preset.membership, ...(syncMs !== '' ? { syncIntervalMs: Number(syncMs) } : {}), confirmationsForMin: DEFAULT_CONFIRMATIONS_FOR_MIN },
     coordination: preset.coordination,
     latency,
-    targetPeers: 8,
+    targetPeers: SIM_DEFAULTS.targetPeers,
     maxConnections,
     maxInbound,
     handOffAfterMs,
@@ -168,7 +168,7 @@ function runOne (n: number): Result {
     ...(feedbackLimit > 0 ? { feedbackLimit } : {}),
     ...(allNews ? { allNews } : {}),
     ...(joinsInFull ? { joinsInFull } : {}),
-    seeds: seedsFor(n)
+    seeds: seeds(n)
   })
   // A line every 30 s of wall time within a phase too, with the messages sent so far by kind.
   let lineAt = performance.now()
@@ -177,8 +177,7 @@ function runOne (n: number): Result {
     lineAt = performance.now()
     progress(n, `${world.played} events played, messages sent so far ${KINDS.map(k => `${k} ${world.count[k].msgs}`).join(', ')}`, world.now, t0, cpu0)
   }
-  // The join wave: the seeds first, every other agent within 5 s, each through the seeds.
-  for (let i = 0; i < n; i++) world.joinAt(i, i < seedsFor(n) ? 0 : world.random() * 5_000)
+  world.joinWave()
   let allAlive: number | null = null
   let most: number | null = null
   let coordinator: number | null = null
@@ -265,7 +264,7 @@ function runOne (n: number): Result {
   const s = (ms: number | null): number | null => ms === null ? null : Math.round(ms) / 1_000
   return {
     n,
-    seeds: seedsFor(n),
+    seeds: seeds(n),
     preset: wan ? 'wan' : 'lan',
     latencyMs: latency,
     joinAllAliveS: s(allAlive),

@@ -7,7 +7,7 @@
 // queries in 50 simulated ms). AGENTMESH_TEST_SEED replays another schedule.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { World } from '../../bench/sim-world.js'
+import { SIM_DEFAULTS, seedsFor, World } from '../../bench/sim-world.js'
 import { presets } from '../../node/presets.js'
 import { DEFAULT_BOOTSTRAP_MAX_DELAY_MS, DEFAULT_CONFIRMATIONS_FOR_MIN, DEFAULT_GOSSIP_FANOUT, GOSSIP_FEEDBACK_LIMIT } from '../../protocols/discovery/constants.js'
 
@@ -21,24 +21,24 @@ const MAX_ELECTION_PER_AGENT = 20
 test(`simulated join wave of ${N} agents: all see all alive, one coordinator followed by all, never two in office, election messages bounded`, { timeout: 5 * 60_000 }, () => {
   console.log(`# seed ${SEED} (AGENTMESH_TEST_SEED replays another)`)
   const { membership, coordination } = presets.lan
-  const seeds = N / 100
-  // bench:sim's settings at this size (bench/sim.ts defaults): lan timings over 0.5-5 ms links.
+  // bench:sim with no option: lan timings over 0.5-5 ms links, its defaults (ten seeds here).
+  const { targetPeers, maxConnections, maxInbound, handOffAfterMs } = SIM_DEFAULTS
   const world = new World({
     n: N,
     seed: SEED,
     membership: { ...membership, confirmationsForMin: DEFAULT_CONFIRMATIONS_FOR_MIN },
     coordination,
     latency: [0.5, 5],
-    targetPeers: 8,
-    maxConnections: 300,
-    maxInbound: 200,
-    handOffAfterMs: 10_000,
+    targetPeers,
+    maxConnections,
+    maxInbound,
+    handOffAfterMs,
     joinMaxDelayMs: DEFAULT_BOOTSTRAP_MAX_DELAY_MS,
     gossipFanout: DEFAULT_GOSSIP_FANOUT,
     feedbackLimit: GOSSIP_FEEDBACK_LIMIT,
-    seeds
+    seeds: seedsFor(N)
   })
-  for (let i = 0; i < N; i++) world.joinAt(i, i < seeds ? 0 : world.random() * 5_000)
+  world.joinWave()
   // A storm plays millions of events on one simulated moment, which the check between simulated
   // steps below never sees: stopped here (every 2^20 events), by the messages it sent.
   world.onPlayed = () => {
