@@ -24,7 +24,7 @@ import type { MemberChange } from '../protocols/discovery/member-table.js'
 import type { MemberTimings } from '../protocols/discovery/member-timings.js'
 import { NeighbourBudgets } from '../protocols/discovery/member-budgets.js'
 import { SlotDirectory } from '../protocols/discovery/slot-directory.js'
-import { DEFAULT_BOOTSTRAP_MAX_DELAY_MS, DEFAULT_MAX_MEMBERS, RETRANSMIT_MULT, STATEMENT_CHECKS_BURST, STATEMENT_CHECKS_PER_SEC, SYNC_MAX_BYTES } from '../protocols/discovery/constants.js'
+import { DEFAULT_BOOTSTRAP_MAX_DELAY_MS, DEFAULT_MAX_MEMBERS, EXCHANGE_FEEDBACK_LIMIT, GOSSIP_FEEDBACK_LIMIT, RETRANSMIT_MULT, STATEMENT_CHECKS_BURST, STATEMENT_CHECKS_PER_SEC, SYNC_MAX_BYTES } from '../protocols/discovery/constants.js'
 import { GOSSIP_MAX_BYTES, GOSSIP_MAX_STATEMENTS, SYNC_MAX_STATEMENTS } from '../protocols/discovery/member-wire.js'
 import { MemberAgent, type MemberMessage } from '../harness/sim-model.js'
 import { Flights } from '../harness/flights.js'
@@ -57,6 +57,8 @@ export interface WorldInit {
   joinMaxDelayMs?: number
   /** Gossip's feedback (constants.ts GOSSIP_FEEDBACK_LIMIT); none: statements told RETRANSMIT_MULT * ceil(log10(n + 1)) times, as before it. */
   feedbackLimit?: number
+  /** The same for what a full exchange brought (constants.ts EXCHANGE_FEEDBACK_LIMIT); none: `feedbackLimit` (before issue 46's change to one). */
+  exchangeFeedbackLimit?: number
   /** Statements that told their receiver nothing told at their full count all the same (before issue 46's second change). */
   allNews?: boolean
   /** A join's statement told at its full count (before issue 46's third change: feedback stops it too). */
@@ -66,9 +68,17 @@ export interface WorldInit {
 /**
  * bench:sim's settings where no option changes them (bench/sim.ts), and test/mesh/sim-scale.test's:
  * an agent dials up to 8, holds up to 300 connections, takes up to 200 inbound and hands one on
- * after 10 s; one seed per 100 agents, at least three.
+ * after 10 s; one seed per 100 agents, at least three; gossip's feedback as a node's (constants.ts).
  */
-export const SIM_DEFAULTS = { targetPeers: 8, maxConnections: 300, maxInbound: 200, handOffAfterMs: 10_000, agentsPerSeed: 100 } as const
+export const SIM_DEFAULTS = {
+  targetPeers: 8,
+  maxConnections: 300,
+  maxInbound: 200,
+  handOffAfterMs: 10_000,
+  agentsPerSeed: 100,
+  feedbackLimit: GOSSIP_FEEDBACK_LIMIT,
+  exchangeFeedbackLimit: EXCHANGE_FEEDBACK_LIMIT
+} as const
 
 /** One seed per `agentsPerSeed` agents, at least three (never more than the agents). */
 export function seedsFor (n: number, agentsPerSeed: number = SIM_DEFAULTS.agentsPerSeed): number {
@@ -249,6 +259,7 @@ export class World {
       random: this.random,
       retransmitMult: RETRANSMIT_MULT,
       ...(this.init.feedbackLimit !== undefined ? { feedbackLimit: this.init.feedbackLimit } : {}),
+      ...(this.init.exchangeFeedbackLimit !== undefined ? { exchangeFeedbackLimit: this.init.exchangeFeedbackLimit } : {}),
       ...(this.init.allNews === true ? { allNews: true } : {}),
       ...(this.init.joinsInFull === true ? { joinsInFull: true } : {}),
       send: (to, msg) => { this.memberSend(a.i, to, msg) },

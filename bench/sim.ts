@@ -18,6 +18,8 @@
 //   --seeds K           K seeds whatever N (3 for every N before: the join's length then grew as N)
 //   --feedback K        gossip stops telling a statement once K neighbours answered they held it
 //                       (GOSSIP_FEEDBACK_LIMIT, 3); 0: no feedback, each told its full count (before issue 46's change)
+//   --exchange-feedback K  the same for a statement learnt from a full exchange (EXCHANGE_FEEDBACK_LIMIT, 1);
+//                       0: --feedback's K, as before (issue 46, 2026-11-30)
 //   --all-news          a statement that told its receiver nothing but accusations (one past the
 //                       confirmations' limit) told its full count: before that change
 //   --joins-in-full     a join's statement (of a member its receiver's table did not hold) told its
@@ -31,7 +33,7 @@ import { writeHeapSnapshot } from 'node:v8'
 import { Session } from 'node:inspector'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { presets } from '../node/presets.js'
-import { DEFAULT_BOOTSTRAP_MAX_DELAY_MS, DEFAULT_CONFIRMATIONS_FOR_MIN, DEFAULT_GOSSIP_FANOUT, GOSSIP_FEEDBACK_LIMIT } from '../protocols/discovery/constants.js'
+import { DEFAULT_BOOTSTRAP_MAX_DELAY_MS, DEFAULT_CONFIRMATIONS_FOR_MIN, DEFAULT_GOSSIP_FANOUT } from '../protocols/discovery/constants.js'
 import { KINDS, SIM_DEFAULTS, seedsFor, World, type Kind } from './sim-world.js'
 
 const args = process.argv.slice(2)
@@ -48,18 +50,21 @@ const maxConnections = Number(arg('max-connections', String(SIM_DEFAULTS.maxConn
 const maxInbound = Number(arg('max-inbound', String(SIM_DEFAULTS.maxInbound)))
 const handOffAfterMs = Number(arg('hand-off-ms', String(SIM_DEFAULTS.handOffAfterMs)))
 const joinMaxDelayMs = Number(arg('join-max-delay', String(DEFAULT_BOOTSTRAP_MAX_DELAY_MS)))
-const feedbackLimit = Number(arg('feedback', String(GOSSIP_FEEDBACK_LIMIT)))
+const feedbackLimit = Number(arg('feedback', String(SIM_DEFAULTS.feedbackLimit)))
+const exchangeFeedbackLimit = Number(arg('exchange-feedback', String(SIM_DEFAULTS.exchangeFeedbackLimit)))
 const allNews = args.includes('--all-news')
 const joinsInFull = args.includes('--joins-in-full')
 const snapshot = arg('snapshot', '')
 const profileJoin = arg('profile-join', '')
+const profileCrash = arg('profile-crash', '')
 
 /**
- * Profiles the join wave alone (the run is synchronous: the inspector's session, in this
- * thread, answers each post before it returns). Returns the stop, which writes the profile.
+ * Profiles one phase alone, the join wave or the crash (the run is synchronous: the inspector's
+ * session, in this thread, answers each post before it returns). Returns the stop, which writes
+ * the profile to `dir`.
  */
-function profiler (n: number): () => void {
-  if (profileJoin === '') return () => {}
+function profiler (n: number, dir: string, phase: 'join' | 'crash'): () => void {
+  if (dir === '') return () => {}
   const session = new Session()
   session.connect()
   session.post('Profiler.enable')
@@ -67,8 +72,8 @@ function profiler (n: number): () => void {
   return () => {
     session.post('Profiler.stop', (err, r) => {
       if (err !== null) throw err
-      mkdirSync(profileJoin, { recursive: true })
-      writeFileSync(`${profileJoin}/join-${n}.cpuprofile`, JSON.stringify(r.profile))
+      mkdirSync(dir, { recursive: true })
+      writeFileSync(`${dir}/${phase}-${n}.cpuprofile`, JSON.stringify(r.profile))
     })
     session.disconnect()
   }
@@ -108,6 +113,8 @@ interface Result {
   statementsPerGossip: number
   /** Statements each agent received in gossip and in full exchanges from the start until no agent had news left to tell (the join wave's news). */
   joinStatements: { gossip: number, sync: number }
+  /** Of those, the statements new to the agent that it took (the rest it held already, or were past its budget of checks). */
+  joinTaken: { gossip: number, sync: number }
   /** Statements each agent issued (its own) from its start until the join's news was told out: what every other must receive at least once. */
   joinIssued: number
   /** Simulated seconds from the start until no agent had news left to tell. */
@@ -120,6 +127,8 @@ interface Result {
   crashAccusations: number
   /** Gossip's feedback limit (0: none). */
   feedback: number
+  /** Its limit for what a full exchange brought (0: `feedback`'s). */
+  exchangeFeedback: number
   crashed: number
   coordinatorCrashed: boolean
   /** Voters among the crashed, of the voter set then. */
@@ -151,7 +160,7 @@ function progress (n: number, phase: string, simMs: number, t0: number, cpu0: No
 
 function runOne (n: number): Result {
   const t0 = performance.now()
-  const joinProfiled = profiler(n)
+  const joinProfiled = profiler(n, profileJoin, 'join')
   const cpu0 = process.cpuUsage()
   const world = new World({
     n,
@@ -166,6 +175,7 @@ function runOne (n: number): Result {
     joinMaxDelayMs,
     gossipFanout: DEFAULT_GOSSIP_FANOUT,
     ...(feedbackLimit > 0 ? { feedbackLimit } : {}),
+    ...(exchangeFeedbackLimit > 0 ? { exchangeFeedbackLimit } : {}),
     ...(allNews ? { allNews } : {}),
     ...(joinsInFull ? { joinsInFull } : {}),
     seeds: seeds(n)
@@ -207,6 +217,8 @@ function runOne (n: number): Result {
   world.run(world.now + 120_000, () => world.agents.every(a => (a.member?.rumours.pending ?? 0) === 0), 1_000)
   const toldOutS = world.now / 1_000
   const joinStatements = { gossip: world.statements.gossip / n, sync: world.statements.sync / n }
+  const joinTaken = { gossip: 0, sync: 0 }
+  for (const a of world.agents) { joinTaken.gossip += (a.member?.took.gossip ?? 0) / n; joinTaken.sync += (a.member?.took.sync ?? 0) / n }
   const joinIssued = world.agents.reduce((sum, a) => sum + (a.member?.issued ?? 0), 0) / n
   world.resetCounts()
   const restFrom = world.now
@@ -236,6 +248,7 @@ function runOne (n: number): Result {
   const voters = leader === undefined ? [] : (world.agents[Number(leader.slice(1))].election?.status(world.now).voters ?? [])
   const votersCrashed = voters.filter(v => victims.has(Number(v.slice(1)))).length
   const quorumLost = voters.length - votersCrashed < Math.floor(voters.length / 2) + 1
+  const crashProfiled = profiler(n, profileCrash, 'crash')
   for (const v of victims) world.crash(world.agents[v])
   world.resetCounts()
   const issued = (): number => world.agents.reduce((sum, a) => sum + (a.up ? (a.member?.issued ?? 0) : 0), 0)
@@ -251,6 +264,7 @@ function runOne (n: number): Result {
     }
     return lost !== null && (failover !== null || quorumLost)
   }, 100)
+  crashProfiled()
   progress(n, 'crash and fail-over seen', world.now, t0, cpu0)
   const survivors = n - victims.size
   const crashStatements = { gossip: world.statements.gossip / survivors, sync: world.statements.sync / survivors }
@@ -277,12 +291,14 @@ function runOne (n: number): Result {
     statementsPerSync,
     statementsPerGossip,
     joinStatements,
+    joinTaken,
     joinIssued,
     toldOutS,
     crashStatements,
     crashIssued,
     crashAccusations,
     feedback: feedbackLimit,
+    exchangeFeedback: exchangeFeedbackLimit,
     crashed: victims.size,
     coordinatorCrashed: leader !== undefined,
     votersCrashed: [votersCrashed, voters.length],
@@ -319,6 +335,8 @@ if (!jsonOnly) {
     ['join wave: one coordinator followed by all (s)', r => r.joinCoordinatorS, 1],
     ['join wave: statements received per agent, gossip', r => r.joinStatements.gossip, 0],
     ['join wave: statements received per agent, full exchanges', r => r.joinStatements.sync, 0],
+    ['  of which new to it and taken, gossip', r => r.joinTaken.gossip, 0],
+    ['  of which new to it and taken, full exchanges', r => r.joinTaken.sync, 0],
     ['join wave: statements issued per agent (each a statement every other must receive)', r => r.joinIssued, 1],
     ['join wave: no agent has news left to tell (s)', r => r.toldOutS, 1],
     ['join wave: election messages sent per agent', r => r.joinElectionMsgs, 1],
@@ -340,7 +358,7 @@ if (!jsonOnly) {
     ['CPU per simulated second (s)', r => r.simS > 0 ? r.cpuS / r.simS : null, 2]
   ]
   const head = ['', ...results.flatMap((r, i) => i === 0 ? [`N=${r.n}`] : [`N=${r.n}`, '×'])]
-  console.log(`\nSimulation, ${wan ? 'wan' : 'lan'} preset, latency ${latency[0]}-${latency[1]} ms, seed ${seed}, gossip feedback ${feedbackLimit > 0 ? feedbackLimit : 'none'}${allNews ? ', every statement told in full (--all-news)' : ''}${joinsInFull ? ', joins told in full (--joins-in-full)' : ''}\n`)
+  console.log(`\nSimulation, ${wan ? 'wan' : 'lan'} preset, latency ${latency[0]}-${latency[1]} ms, seed ${seed}, gossip feedback ${feedbackLimit > 0 ? `${feedbackLimit}, ${exchangeFeedbackLimit > 0 ? exchangeFeedbackLimit : feedbackLimit} for an exchange's news` : 'none'}${allNews ? ', every statement told in full (--all-news)' : ''}${joinsInFull ? ', joins told in full (--joins-in-full)' : ''}\n`)
   console.log(`| ${head.join(' | ')} |`)
   console.log(`|${head.map(() => '---').join('|')}|`)
   for (const [name, get, d] of rows) {

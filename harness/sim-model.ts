@@ -19,13 +19,20 @@ import type { SlotDirectory } from '../protocols/discovery/slot-directory.js'
  */
 export type Statement = Heartbeat & { seq: number, size?: number, fp?: Fingerprint }
 
+/**
+ * Where a full exchange is: its round, and the rounds in a row that brought the asker nothing new
+ * (member-exchange.ts MAX_IDLE_ROUNDS). Carried by the simulated messages, where the node keeps
+ * them in its exchange's loop; not on the wire.
+ */
+export interface ExchangeRound { round: number, idle: number }
+
 export type MemberMessage =
   | { type: 'member-gossip', statements: Statement[], id: number }
   | { type: 'member-gossip-answer', id: number, known: number }
-  | { type: 'member-digest', sums: Uint32Array, round: number }
-  | { type: 'member-digest-answer', entries: Entry[], buckets: number[], more: boolean, round: number }
-  | { type: 'member-patch', statements: Statement[], want: string[], more: boolean, round: number }
-  | { type: 'member-patch-answer', statements: Statement[], more: boolean, round: number }
+  | { type: 'member-digest', sums: Uint32Array } & ExchangeRound
+  | { type: 'member-digest-answer', entries: Entry[], buckets: number[], more: boolean } & ExchangeRound
+  | { type: 'member-patch', statements: Statement[], want: string[], more: boolean } & ExchangeRound
+  | { type: 'member-patch-answer', statements: Statement[], more: boolean } & ExchangeRound
   | { type: 'probe', incarnation: number, nonce: number }
   | { type: 'probe-ack', answer: ProbeAnswer, nonce: number }
 
@@ -38,6 +45,8 @@ export interface MemberAgentInit {
   retransmitMult: number
   /** Neighbours answering they held a statement, after which it is no longer told (constants.ts GOSSIP_FEEDBACK_LIMIT); none: no feedback. */
   feedbackLimit?: number
+  /** The same for a statement learnt from a full exchange (constants.ts EXCHANGE_FEEDBACK_LIMIT); none: `feedbackLimit`, the rule before. */
+  exchangeFeedbackLimit?: number
   /**
    * A statement that told its receiver nothing but accusations (a confirmation past the limit)
    * told at its full count, as before it was passed on as old news (members.ts). With
@@ -65,6 +74,8 @@ export interface MemberAgentInit {
 
 /** Digest rounds of one full exchange, at most (member-exchange.ts MAX_ROUNDS). */
 const MAX_SYNC_ROUNDS = 16
+/** Rounds in a row that brought the asker nothing new, after which the exchange ends (member-exchange.ts MAX_IDLE_ROUNDS). */
+const MAX_IDLE_ROUNDS = 2
 /** Gossip messages awaiting their answer, at most (one lost to a crash or a partition is dropped, oldest first). */
 const MAX_UNANSWERED = 256
 
@@ -77,6 +88,11 @@ export class MemberAgent {
   seq = 0
   /** Statements this agent issued (bench:sim counts those of a crash). */
   issued = 0
+  /**
+   * Statements new to it that it took, from gossip and from full exchanges (bench:sim: the rest of
+   * those it received it held already, or were past its budget of checks).
+   */
+  readonly took = { gossip: 0, sync: 0 }
   /** Probes sent: nonce -> peer (what RpcService does to match an answer to its request). */
   readonly nonces = new Map<number, string>()
   /** Gossip messages sent, by id, until answered: what was told (the answer's mask refers to it). */
@@ -100,8 +116,7 @@ export class MemberAgent {
       directory: init.directory,
       slots: { live: (slot, live) => { digest.live(slot, live) }, free: slot => { digest.free(slot) } }
     })
-    const feedback = init.feedbackLimit !== undefined ? { feedbackLimit: init.feedbackLimit } : {}
-    this.rumours = new Rumours({ retransmitMult: init.retransmitMult, seqOf: st => st.seq, ...feedback })
+    this.rumours = new Rumours({ retransmitMult: init.retransmitMult, seqOf: st => st.seq })
   }
 
   /** The agent's statement, when it says something new: kept and queued for gossip (MemberView.issue). */
@@ -143,24 +158,28 @@ export class MemberAgent {
     return { statements: items, more }
   }
 
-  /** A full exchange with `to`: its digest first (member-exchange.ts sync); `round` counts the rounds of one exchange. */
-  sync (to: string, round = 0): void {
-    if (round >= MAX_SYNC_ROUNDS) return
+  /**
+   * A full exchange with `to`: its digest first (member-exchange.ts sync). `at` is where the
+   * exchange is: its rounds, and those in a row that brought nothing new (none: it starts).
+   */
+  sync (to: string, at: ExchangeRound = { round: 0, idle: 0 }): void {
+    if (at.round >= MAX_SYNC_ROUNDS || at.idle >= MAX_IDLE_ROUNDS) return
     // No salt drawn: simulated agents do not aim their seqs, and a draw would change the schedule.
-    this.init.send(to, { type: 'member-digest', sums: this.digest.sums(), round })
+    this.init.send(to, { type: 'member-digest', sums: this.digest.sums(), round: at.round, idle: at.idle })
   }
 
   private copy<T>(x: T): T { return this.init.copy === true ? structuredClone(x) : x }
 
   /**
    * Statements new to the agent, taken as MemberView.receive takes them (signatures aside, their
-   * checks budgeted when asked). Returns the gossip answer's mask: bit i set when statement i was
-   * held already (or is the agent's own).
+   * checks budgeted when asked). Returns the gossip answer's mask (`known`: bit i set when
+   * statement i was held already, or is the agent's own) and how many were new and taken.
    */
-  receive (from: string, statements: Statement[], full: boolean, now: number): number {
+  receive (from: string, statements: Statement[], full: boolean, now: number): { known: number, taken: number } {
     const checks = this.init.checks
     this.table.heard(from, now)
     let known = 0
+    let taken = 0
     for (let i = 0; i < statements.length; i++) {
       const st = statements[i]
       if (st.peerId === this.init.id || (this.rumours.seq(st.peerId) ?? -1) >= st.seq) { if (i < 32) known |= 1 << i; continue }
@@ -171,12 +190,16 @@ export class MemberAgent {
       const told = this.table.heartbeat(st, now, st.peerId)
       const why = telling(full, held, told, () => previous, st)
       const old = why === 'exchange' || (why === 'join' && this.init.joinsInFull !== true) || (why === 'accusations' && this.init.allNews !== true)
-      this.rumours.offer(st.peerId, st.seq, st, st.size ?? 1, from, old)
+      const { feedbackLimit, exchangeFeedbackLimit } = this.init
+      const feedback = !old || feedbackLimit === undefined ? undefined : why === 'exchange' ? exchangeFeedbackLimit ?? feedbackLimit : feedbackLimit
+      this.rumours.offer(st.peerId, st.seq, st, st.size ?? 1, from, feedback)
+      taken++
       const slot = this.table.slotOf(st.peerId)
       if (slot !== undefined) this.digest.hold(slot, st.peerId, st.fp ?? fingerprint(st.peerId, st.seq))
     }
     if (full) this.table.reconsider(now)
-    return known >>> 0
+    this.took[full ? 'sync' : 'gossip'] += taken
+    return { known: known >>> 0, taken }
   }
 
   /** The least-told news to `fanout` of `peers` (spliced at random), when there is any (MemberView.gossipRound). */
@@ -212,7 +235,7 @@ export class MemberAgent {
   onMessage (from: string, msg: MemberMessage, now: number): void {
     switch (msg.type) {
       case 'member-gossip': {
-        const known = this.receive(from, msg.statements, false, now)
+        const { known } = this.receive(from, msg.statements, false, now)
         this.init.send(from, { type: 'member-gossip-answer', id: msg.id, known })
         break
       }
@@ -228,27 +251,34 @@ export class MemberAgent {
         const buckets = differing(this.digest.sums(), msg.sums)
         const max = this.init.syncMax?.statements ?? Infinity
         const list = buckets.size === 0 ? { entries: [], buckets: [], more: false } : listDiffering(this.entriesIn(buckets), buckets, max, this.init.random)
-        this.init.send(from, { type: 'member-digest-answer', ...list, round: msg.round })
+        this.init.send(from, { type: 'member-digest-answer', ...list, round: msg.round, idle: msg.idle })
         break
       }
       case 'member-digest-answer': {
         if (msg.buckets.length === 0) break
         const { want, give } = reconcile(this.entriesIn(new Set(msg.buckets)), msg.entries, msg.buckets, m => this.rumours.seq(m), this.init.id)
-        if (want.length === 0 && give.length === 0) break
         const given = this.cut(give)
-        this.init.send(from, { type: 'member-patch', statements: this.copy(given.statements), want, more: msg.more || given.more, round: msg.round })
+        if (want.length === 0 && given.statements.length === 0) {
+          // Nothing to ask or give in what was listed: the buckets left out are listed next round.
+          if (msg.more) this.sync(from, { round: msg.round + 1, idle: msg.idle + 1 })
+          break
+        }
+        this.init.send(from, { type: 'member-patch', statements: this.copy(given.statements), want, more: msg.more || given.more, round: msg.round, idle: msg.idle })
         break
       }
       case 'member-patch': {
         const answer = this.cut([...new Set(msg.want)].filter(m => this.gives(m)))
         this.receive(from, msg.statements, true, now)
-        this.init.send(from, { type: 'member-patch-answer', statements: this.copy(answer.statements), more: msg.more || answer.more, round: msg.round })
+        this.init.send(from, { type: 'member-patch-answer', statements: this.copy(answer.statements), more: msg.more || answer.more, round: msg.round, idle: msg.idle })
         break
       }
-      case 'member-patch-answer':
-        this.receive(from, msg.statements, true, now)
-        if (msg.more) this.sync(from, msg.round + 1)
+      case 'member-patch-answer': {
+        const { taken } = this.receive(from, msg.statements, true, now)
+        // A round that brought nothing new counts toward the end (past its budget of checks, the
+        // asker would be sent up to 16 answers of statements it drops unread).
+        if (msg.more) this.sync(from, { round: msg.round + 1, idle: taken > 0 ? 0 : msg.idle + 1 })
         break
+      }
       case 'probe': {
         this.table.probedBy(from, msg.incarnation, now)
         const answer = { incarnation: this.table.incarnation, eligible: this.init.eligible, name: this.init.id, roles: [] }

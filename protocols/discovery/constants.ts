@@ -22,15 +22,26 @@ export const DEFAULT_GOSSIP_FANOUT = 3
 export const RETRANSMIT_MULT = 4
 /**
  * Neighbours answering that a statement was held already, after which this node stops telling
- * it, for old news only (rumours.ts, `feedbackLimit`): what a full exchange brought (a
- * newcomer's whole view), a join (the first statement of a member this node's table did not
- * hold), and a statement whose only news was accusations that told this node nothing (a
- * confirmation past the limit): member-table.ts `telling`. These stop after a few redundant
- * tellings instead of RETRANSMIT_MULT * ceil(log10(n + 1)). Other news heard in gossip keeps its
- * full count (refutations must not wait for an exchange). bench:sim at 1,000 agents: the join's
- * gossip receipts per agent 16,000 -> 6,498, and 6,814 -> 3,731 once joins were old news too.
+ * it, for old news only (rumours.ts, `feedback`): a join (the first statement of a member this
+ * node's table did not hold) and a statement whose only news was accusations that told this node
+ * nothing (a confirmation past the limit): member-table.ts `telling`. These stop after a few
+ * redundant tellings instead of RETRANSMIT_MULT * ceil(log10(n + 1)). Other news heard in gossip
+ * keeps its full count (refutations must not wait for an exchange). bench:sim at 1,000 agents:
+ * the join's gossip receipts per agent 16,000 -> 6,498, and 6,814 -> 3,731 once joins were old
+ * news too.
  */
 export const GOSSIP_FEEDBACK_LIMIT = 3
+/**
+ * The same for what a full exchange brought (a newcomer's whole view, a neighbour's catch-up):
+ * one answer. Its giver held it, and every agent exchanges every `syncIntervalMs`, so a statement
+ * an exchange brings is old to the mesh, and the first neighbour that held it already says the
+ * neighbourhood has it too. At three, a join wave's gossip was mostly statements their receiver
+ * held (bench:sim at 1,000 agents: of 3,722 statements an agent received in gossip, 3,463). bench:sim seeds
+ * 1-3 at 1,000 (issue 46): those receipts 3,722 -> 2,104, and all saw all sooner (16.7, 16.6,
+ * 15.3 s -> 15.5, 15.5, 14.4 s); at none (exchange news not told at all), 216 receipts but
+ * 30.6 s: a newcomer's view, passed on, is how most agents first hear of the others.
+ */
+export const EXCHANGE_FEEDBACK_LIMIT = 1
 /**
  * How often each agent makes a full exchange with one random neighbour (memberlist's push/pull
  * interval): what gossip missed, such as a refutation lost in a partition or a join wave's last

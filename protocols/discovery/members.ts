@@ -36,8 +36,8 @@ import { DigestSums } from './member-digest-sums.js'
 import { fingerprint } from './member-digest.js'
 import { MemberTopics } from './member-topics.js'
 import {
-  DEFAULT_MAX_MEMBERS, DEFAULT_REAP_AFTER_MS, DEFAULT_SYNC_STATEMENTS_PER_INTERVAL, GOSSIP_FEEDBACK_LIMIT, RETRANSMIT_MULT, STATEMENT_CHECKS_BURST,
-  STATEMENT_CHECKS_PER_SEC, SYNC_BUDGET_WINDOW_MS, NEWS_DEADLINE_MS
+  DEFAULT_MAX_MEMBERS, DEFAULT_REAP_AFTER_MS, DEFAULT_SYNC_STATEMENTS_PER_INTERVAL, EXCHANGE_FEEDBACK_LIMIT, GOSSIP_FEEDBACK_LIMIT, RETRANSMIT_MULT,
+  STATEMENT_CHECKS_BURST, STATEMENT_CHECKS_PER_SEC, SYNC_BUDGET_WINDOW_MS, NEWS_DEADLINE_MS
 } from './constants.js'
 import { NeighbourBudgets } from './member-budgets.js'
 import { Tombstones } from './member-tombstones.js'
@@ -122,7 +122,7 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
   private readonly table: MemberTable
   private readonly gossiping = new Set<string>() // neighbours with a gossip request of this node unanswered
   private readonly rumours = new Rumours<SignedStatement>({
-    retransmitMult: RETRANSMIT_MULT, feedbackLimit: GOSSIP_FEEDBACK_LIMIT, identity: { of: s => s.sig, same: (a, b) => a.body === b.body }
+    retransmitMult: RETRANSMIT_MULT, identity: { of: s => s.sig, same: (a, b) => a.body === b.body }
   })
 
   private seq = 0
@@ -316,9 +316,11 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
       const held = previous !== undefined || this.table.state(body.peerId) !== undefined
       const told = this.table.heartbeat(body, now, body.peerId)
       // Only news (member-table.ts `telling`) is told its full count: a join, a full exchange's
-      // statements and accusations that told this node nothing stop once neighbours had them.
-      const old = telling(full, held, told, () => previous === undefined ? undefined : parseStatement(previous.body), body) !== 'news'
-      const offered = this.rumours.offer(body.peerId, body.seq, s, statementSize(s), from, old)
+      // statements and accusations that told this node nothing stop once neighbours had them
+      // (one neighbour for an exchange's, three for the rest: constants.ts).
+      const why = telling(full, held, told, () => previous === undefined ? undefined : parseStatement(previous.body), body)
+      const feedback = why === 'news' ? undefined : why === 'exchange' ? EXCHANGE_FEEDBACK_LIMIT : GOSSIP_FEEDBACK_LIMIT
+      const offered = this.rumours.offer(body.peerId, body.seq, s, statementSize(s), from, feedback)
       if (offered) {
         taken++
         const slot = this.table.slotOf(body.peerId)

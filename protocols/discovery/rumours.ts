@@ -10,12 +10,13 @@
  * The held statements are also what a full exchange (`member-sync`) sends: a newcomer learns the
  * mesh from one neighbour, and two agents that missed some news catch up.
  *
- * With `feedbackLimit`, old news (`old`: a statement learnt from a full exchange, a member's
- * first statement here (its join), or one whose only news was accusations that told this node
- * nothing: member-table.ts `telling`) also leaves the queue
- * once that many neighbours answered a gossip message that they held it already (Demers et al.
- * 1987, "rumor mongering" with feedback and counter): news that is old to the mesh stops being
- * told long before the count of transmissions runs out. Without it, a join wave cost N^2 log N
+ * Old news (a statement learnt from a full exchange, a member's first statement here (its join),
+ * or one whose only news was accusations that told this node nothing: member-table.ts `telling`)
+ * is offered with a `feedback` count, and also leaves the queue once that many neighbours answered
+ * a gossip message that they held it already (Demers et al. 1987, "rumor mongering" with feedback
+ * and counter): news that is old to the mesh stops being told long before the count of
+ * transmissions runs out. The caller picks the count by why it is old (constants.ts: one answer
+ * for what a full exchange brought, three for the rest). Without it, a join wave cost N^2 log N
  * statement receipts (every newcomer told every statement of its seed's full exchange 16 times
  * at 1,000 agents, almost all to agents that held it; bench:sim, issue 46), and a newcomer's
  * own statement reached each agent ~7 times. Other news heard in
@@ -26,7 +27,9 @@
  * the telling of what a full exchange already carried, what told this node nothing, or a join
  * (which honest agents' full exchanges then carry within about `syncIntervalMs`; neighbours
  * lying that they held it, a fifth of the mesh or more, can delay it a few intervals but not stop
- * it), and a neighbour's answers count once.
+ * it), and a neighbour's answers count once. What a full exchange brought stops at one answer: one
+ * lying neighbour stops this node telling it, but the agent that gave it holds it, and every
+ * agent's own exchanges carry it on.
  */
 
 export interface RumoursInit<T> {
@@ -44,19 +47,17 @@ export interface RumoursInit<T> {
    * (agent, member) pair. A node's signed statements keep their seq in their body: recorded apart.
    */
   seqOf?: (item: T) => number
-  /** Neighbours answering that they held a statement already, after which it is no longer told (none: told `limit` times). */
-  feedbackLimit?: number
 }
 
 /**
  * `from`: the neighbour it was heard from, which is never told it back. `transmits`: times told,
- * -1 once out of the queue (told enough, replaced, forgotten). `held`: neighbours that answered
- * they held it already; -1 for news that feedback does not stop (news heard in gossip, or this
- * node's own). `answered`: those neighbours (made at the first answer), so that one neighbour answering
- * again and again counts once. Always the same seven fields: one shape for every record, so the
- * walk's reads stay monomorphic.
+ * -1 once out of the queue (told enough, replaced, forgotten). `left`: neighbours still to answer
+ * that they held it already before it leaves the queue; -1 for news that feedback does not stop
+ * (news heard in gossip, or this node's own). `answered`: those that answered (made at the first
+ * answer), so that one neighbour answering again and again counts once. Always the same seven
+ * fields: one shape for every record, so the walk's reads stay monomorphic.
  */
-interface Queued<T> { key: string, item: T, size: number, transmits: number, from: string | undefined, held: number, answered: string[] | undefined }
+interface Queued<T> { key: string, item: T, size: number, transmits: number, from: string | undefined, left: number, answered: string[] | undefined }
 
 /** A tier this long, mostly of entries no longer in it, is rewritten (`front`). */
 const COMPACT_AT = 64
@@ -109,10 +110,11 @@ export class Rumours<T> {
    * A statement of `key` numbered `seq`, heard `from` a neighbour (none: this node's own): kept
    * and queued when newer than the one held (true), dropped otherwise (false: already heard, or
    * older). A newer one replaces the older in the queue, with its count of transmissions started
-   * anew. `old`: news feedback may stop (`heldBy`): learnt from a full exchange, a join, or
-   * accusations that told nothing (member-table.ts `telling`).
+   * anew. `feedback`, for old news (learnt from a full exchange, a join, or accusations that told
+   * nothing: member-table.ts `telling`): it leaves the queue once that many neighbours answered
+   * they held it (`heldBy`); none: told its full count whatever they answer.
    */
-  offer (key: string, seq: number, item: T, size: number, from?: string, old = false): boolean {
+  offer (key: string, seq: number, item: T, size: number, from?: string, feedback?: number): boolean {
     const had = this.held.get(key)
     if (had !== undefined && (this.seq(key) as number) >= seq) return false
     const id = this.init.identity
@@ -123,7 +125,7 @@ export class Rumours<T> {
     this.held.set(key, item)
     if (this.init.seqOf === undefined) this.seqs.set(key, seq)
     this.unqueue(key)
-    const q: Queued<T> = { key, item, size, transmits: 0, from, held: old ? 0 : -1, answered: undefined }
+    const q: Queued<T> = { key, item, size, transmits: 0, from, left: feedback === undefined ? -1 : Math.max(1, feedback), answered: undefined }
     this.queue.set(key, q)
     this.tier(0).push(q)
     return true
@@ -176,19 +178,18 @@ export class Rumours<T> {
    * Neighbour `by`'s answer to a gossip message of `items` (their `keys` from `take`): bit i of
    * `mask` set when it held item i already. Each such statement still queued, the same one and
    * old news, counts one more neighbour that had it (a neighbour once: a liar answering three
-   * times must not end the telling alone), and leaves the queue at `feedbackLimit`.
+   * times must not end the telling alone), and leaves the queue at its `feedback` count.
    */
   heldBy (keys: readonly string[], items: readonly T[], mask: number, by: string): void {
-    const limit = this.init.feedbackLimit
-    if (limit === undefined || mask === 0) return
+    if (mask === 0) return
     for (let i = 0; i < keys.length && i < 32; i++) {
       if ((mask & (1 << i)) === 0) continue
       const q = this.queue.get(keys[i])
-      if (q === undefined || q.item !== items[i] || q.held < 0) continue
+      if (q === undefined || q.item !== items[i] || q.left < 0) continue
       if (q.answered === undefined) q.answered = [by]
       else if (q.answered.includes(by)) continue
       else q.answered.push(by)
-      if (++q.held >= limit) this.unqueue(q.key)
+      if (--q.left === 0) this.unqueue(q.key)
     }
   }
 

@@ -9,7 +9,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { SIM_DEFAULTS, seedsFor, World } from '../../bench/sim-world.js'
 import { presets } from '../../node/presets.js'
-import { DEFAULT_BOOTSTRAP_MAX_DELAY_MS, DEFAULT_CONFIRMATIONS_FOR_MIN, DEFAULT_GOSSIP_FANOUT, GOSSIP_FEEDBACK_LIMIT } from '../../protocols/discovery/constants.js'
+import { DEFAULT_BOOTSTRAP_MAX_DELAY_MS, DEFAULT_CONFIRMATIONS_FOR_MIN, DEFAULT_GOSSIP_FANOUT } from '../../protocols/discovery/constants.js'
 
 const SEED = Number(process.env.AGENTMESH_TEST_SEED ?? 1)
 const N = 1000
@@ -22,7 +22,7 @@ test(`simulated join wave of ${N} agents: all see all alive, one coordinator fol
   console.log(`# seed ${SEED} (AGENTMESH_TEST_SEED replays another)`)
   const { membership, coordination } = presets.lan
   // bench:sim with no option: lan timings over 0.5-5 ms links, its defaults (ten seeds here).
-  const { targetPeers, maxConnections, maxInbound, handOffAfterMs } = SIM_DEFAULTS
+  const { targetPeers, maxConnections, maxInbound, handOffAfterMs, feedbackLimit, exchangeFeedbackLimit } = SIM_DEFAULTS
   const world = new World({
     n: N,
     seed: SEED,
@@ -35,7 +35,8 @@ test(`simulated join wave of ${N} agents: all see all alive, one coordinator fol
     handOffAfterMs,
     joinMaxDelayMs: DEFAULT_BOOTSTRAP_MAX_DELAY_MS,
     gossipFanout: DEFAULT_GOSSIP_FANOUT,
-    feedbackLimit: GOSSIP_FEEDBACK_LIMIT,
+    feedbackLimit,
+    exchangeFeedbackLimit,
     seeds: seedsFor(N)
   })
   world.joinWave()

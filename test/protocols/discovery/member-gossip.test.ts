@@ -122,33 +122,34 @@ const fd = { suspicionMinMs: 200, suspicionMaxMs: 600, confirmationsForMin: 3 }
 const self = { peerId: 'a', name: 'a', roles: [], eligible: true }
 const beat = (peerId: string, incarnation: number, suspects: Heartbeat['suspects'] = []): Heartbeat => ({ peerId, name: peerId, roles: [], eligible: true, incarnation, suspects })
 
-test('rumours: with feedback, a statement learnt from a full exchange leaves the queue once that many neighbours answered they held it; news heard in gossip, this node\'s own, and a newer statement are told on', { timeout: 3 * 60_000 }, () => {
-  const r = new Rumours<string>({ retransmitMult: 4, feedbackLimit: 2 })
-  r.offer('a', 1, 'a1', 10, 'seed', true)
-  r.offer('b', 1, 'b1', 10, 'n0', false)
-  r.offer('c', 1, 'c1', 10, 'seed', true)
+test('rumours: old news offered with a feedback count leaves the queue once that many neighbours answered they held it; news heard in gossip, this node\'s own, and a newer statement are told on', { timeout: 3 * 60_000 }, () => {
+  const r = new Rumours<string>({ retransmitMult: 4 })
+  r.offer('a', 1, 'a1', 10, 'seed', 2)
+  r.offer('b', 1, 'b1', 10, 'n0')
+  r.offer('c', 1, 'c1', 10, 'seed', 2)
+  r.offer('d', 1, 'd1', 10, 'seed', 1)
   r.offer('self', 1, 'self1', 10)
   const keys: string[] = []
   const told = r.take(9, 10, 1_000, 'n1', keys)
-  assert.deepEqual([told, keys], [['a1', 'b1', 'c1', 'self1'], ['a', 'b', 'c', 'self']], 'each statement with its key, in order')
-  // n1 held all four already.
-  r.heldBy(keys, told, 0b1111, 'n1')
-  assert.equal(r.pending, 4, 'one neighbour that had them is not enough')
-  r.heldBy(keys, told, 0b1111, 'n1')
+  assert.deepEqual([told, keys], [['a1', 'b1', 'c1', 'd1', 'self1'], ['a', 'b', 'c', 'd', 'self']], 'each statement with its key, in order')
+  // n1 held all five already.
+  r.heldBy(keys, told, 0b11111, 'n1')
+  assert.equal(r.pending, 4, 'd1 (feedback 1: a full exchange\'s) left at the first neighbour that had it; for the others one is not enough')
+  r.heldBy(keys, told, 0b11111, 'n1')
   assert.equal(r.pending, 4, 'nor is the same neighbour answering again (a liar\'s answers count once)')
   // c is replaced by a newer statement before the next answer: an answer about c1 does not count against c2.
-  r.offer('c', 2, 'c2', 10, 'seed', true)
-  r.heldBy(keys, told, 0b1111, 'n2')
+  r.offer('c', 2, 'c2', 10, 'seed', 2)
+  r.heldBy(keys, told, 0b11111, 'n2')
   assert.equal(r.pending, 3, 'a1 left the queue at its second neighbour that had it; b1 (heard in gossip), self1 (its own) and c2 stay')
   const rest: string[] = []
   while (r.pending > 0) rest.push(...r.take(9, 10, 1_000))
-  assert.ok(!rest.includes('a1'), 'a1 is told no more')
+  assert.ok(!rest.includes('a1') && !rest.includes('d1'), 'a1 and d1 are told no more')
   assert.deepEqual(rest.filter(x => x === 'b1').length, 3, 'b1 is told its full count (4) whatever neighbours answer')
   assert.deepEqual(rest.filter(x => x === 'self1').length, 3, 'so is this node\'s own statement')
   assert.ok(rest.includes('c2'))
-  // Without a limit, answers change nothing: each is told its full count.
+  // Without a count, answers change nothing: each is told its full count.
   const plain = new Rumours<string>({ retransmitMult: 1 })
-  plain.offer('x', 1, 'x1', 10, 'seed', true)
+  plain.offer('x', 1, 'x1', 10, 'seed')
   const k: string[] = []
   const t = plain.take(99, 10, 1_000, undefined, k)
   plain.heldBy(k, t, 0xffffffff, 'n1')
@@ -589,9 +590,23 @@ test('member gossip: a join heard by gossip stops being told once three neighbou
   assert.equal(now.met, full, 'a member met on a connection is no join: its first statement held is told in full')
 })
 
-test('member view: a join stops being told once three neighbours had it; a refutation that is the first statement held of a member met on a connection is told its full count', { timeout: 3 * 60_000 }, async () => {
-  // MemberView itself (the shell the nodes run), its RPC a recorder on which every neighbour
-  // answers a gossip message that it held all of it already.
+/**
+ * MemberView itself (the shell the nodes run), its RPC a recorder on which every neighbour answers
+ * a gossip message that it held all of it already; it holds six neighbours and 100 other members
+ * from a full exchange. `carried` hands it one statement (from a full exchange with `full`) and
+ * counts the gossip messages that carried it over 40 rounds.
+ */
+function answeredView (gossipFanout: number): {
+  view: MemberView
+  shell: {
+    receive: (from: string, s: SignedStatement[], full: boolean) => number
+    rumours: Rumours<SignedStatement>
+    table: MemberTable
+    deadline: { clear: () => void }
+  }
+  signed: (peerId: string, incarnation: number, seq: number, suspects?: Heartbeat['suspects']) => SignedStatement
+  carried: (st: SignedStatement, from: string, full?: boolean) => Promise<number>
+} {
   const neighbours = ['b', 'c', 'd', 'e', 'f', 'g']
   const requests: Array<{ to: string, statements: SignedStatement[] }> = []
   const rpc = {
@@ -603,7 +618,7 @@ test('member view: a join stops being told once three neighbours had it; a refut
   } as unknown as RpcService
   const keys = { sign: (body: string) => `sig:${body}`, verify: () => true }
   const slow = { probeIntervalMs: 60_000, syncIntervalMs: 60_000 }
-  const view = new MemberView({ ...timings, ...fd, ...slow, self, rpc, keys, neighbours: () => neighbours, gossipFanout: 3 })
+  const view = new MemberView({ ...timings, ...fd, ...slow, self, rpc, keys, neighbours: () => neighbours, gossipFanout })
   // Its private parts, driven by hand: the rounds run here, not on its timers (it is not started).
   const shell = view as unknown as {
     receive: (from: string, s: SignedStatement[], full: boolean) => number
@@ -619,13 +634,9 @@ test('member view: a join stops being told once three neighbours had it; a refut
   for (const n of neighbours) view.seen(n, { name: n, roles: [] })
   const others = [...neighbours.filter(n => n !== 'b'), ...Array.from({ length: 100 }, (_, i) => `m${i}`)]
   shell.receive('c', others.map(p => signed(p, 1, 1)), true)
-  // b answered a probe (in the table at incarnation 7, no statement of it held); c accuses it.
-  shell.table.probedBy('b', 7, Date.now())
-  shell.receive('c', [signed('c', 1, 2, [{ peerId: 'b', incarnation: 7 }])], false)
-  assert.equal(view.stateOf('b'), 'suspect')
-  const carried = async (st: SignedStatement, from: string): Promise<number> => {
+  const carried = async (st: SignedStatement, from: string, full = false): Promise<number> => {
     while (shell.rumours.pending > 0) shell.rumours.take(200, 32, Infinity)
-    shell.receive(from, [st], false)
+    shell.receive(from, [st], full)
     requests.length = 0
     for (let r = 0; r < 40; r++) {
       shell.gossipRound()
@@ -633,11 +644,28 @@ test('member view: a join stops being told once three neighbours had it; a refut
     }
     return requests.filter(q => q.statements.some(s => s.body === st.body)).length
   }
+  return { view, shell, signed, carried }
+}
+
+test('member view: a join stops being told once three neighbours had it; a refutation that is the first statement held of a member met on a connection is told its full count', { timeout: 3 * 60_000 }, async () => {
+  const { view, shell, signed, carried } = answeredView(3)
+  // b answered a probe (in the table at incarnation 7, no statement of it held); c accuses it.
+  shell.table.probedBy('b', 7, Date.now())
+  shell.receive('c', [signed('c', 1, 2, [{ peerId: 'b', incarnation: 7 }])], false)
+  assert.equal(view.stateOf('b'), 'suspect')
   const full = shell.rumours.limit(shell.table.liveCount() + 1)
   const refutation = await carried(signed('b', 8, 2), 'd')
   assert.equal(view.stateOf('b'), 'alive', 'refuted')
   assert.equal(refutation, full, `the refutation told its full count (${full}) whatever the answers`)
   const join = await carried(signed('j', 1, 1), 'e')
   assert.ok(join >= 3 && join < full / 2, `a newcomer's statement told until three neighbours had it: ${join} times`)
+  shell.deadline.clear()
+})
+
+test('member view: a statement a full exchange brought stops being told at the first neighbour that held it, a join heard in gossip at the third', { timeout: 3 * 60_000 }, async () => {
+  // One neighbour a round, so that each answer comes before the next telling.
+  const { shell, signed, carried } = answeredView(1)
+  assert.equal(await carried(signed('x', 1, 1), 'd', true), 1, 'the exchange\'s statement: told once')
+  assert.equal(await carried(signed('j', 1, 1), 'e'), 3, 'the join: told three times')
   shell.deadline.clear()
 })
