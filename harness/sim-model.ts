@@ -10,6 +10,7 @@ import { Rumours } from '../protocols/discovery/rumours.js'
 import type { NeighbourBudgets } from '../protocols/discovery/member-budgets.js'
 import { cutWithin, differing, fingerprint, listDiffering, reconcile, type Entry, type Fingerprint } from '../protocols/discovery/member-digest.js'
 import { DigestSums } from '../protocols/discovery/member-digest-sums.js'
+import { asked } from '../protocols/discovery/member-exchange.js'
 import type { SlotDirectory } from '../protocols/discovery/slot-directory.js'
 
 /**
@@ -257,13 +258,16 @@ export class MemberAgent {
       case 'member-digest-answer': {
         if (msg.buckets.length === 0) break
         const { want, give } = reconcile(this.entriesIn(new Set(msg.buckets)), msg.entries, msg.buckets, m => this.rumours.seq(m), this.init.id)
+        const { ask, cut } = asked(want, this.init.checks?.room(from, now) ?? Infinity)
         const given = this.cut(give)
-        if (want.length === 0 && given.statements.length === 0) {
+        if (ask.length === 0 && given.statements.length === 0) {
           // Nothing to ask or give in what was listed: the buckets left out are listed next round.
-          if (msg.more) this.sync(from, { round: msg.round + 1, idle: msg.idle + 1 })
+          if (msg.more && !cut) this.sync(from, { round: msg.round + 1, idle: msg.idle + 1 })
           break
         }
-        this.init.send(from, { type: 'member-patch', statements: this.copy(given.statements), want, more: msg.more || given.more, round: msg.round, idle: msg.idle })
+        // `more`: another round after this one. Past the budget (`cut`), only if the answer is cut short by its size (member-exchange.ts).
+        const patch = { statements: this.copy(given.statements), want: ask, more: !cut && (msg.more || given.more), round: msg.round, idle: msg.idle }
+        this.init.send(from, { type: 'member-patch', ...patch })
         break
       }
       case 'member-patch': {

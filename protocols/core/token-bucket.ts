@@ -18,6 +18,9 @@ export class TokenBucket {
     this.last = now
   }
 
+  /** The whole tokens there at `now`, taking none. */
+  available (now: number): number { return Math.floor(this.at(now)) }
+
   /** The tokens there at `now` (not stored). */
   private at (now: number): number {
     return Math.min(this.capacity, this.tokens + (now - this.last) * this.rate / 1000)

@@ -25,4 +25,9 @@ export class NeighbourBudgets {
     }
     return b.take(n, now)
   }
+
+  /** The tokens `peer` has left at `now`, taking none (a neighbour not yet met: a full bucket). */
+  room (peer: string, now: number): number {
+    return this.buckets.get(peer)?.available(now) ?? this.capacity
+  }
 }

@@ -15,7 +15,8 @@
  * What a neighbour's exchanges may make this node do is charged to its budget (members.ts'
  * `charge`, in statements): a digest a unit per 64 members held (before it is summed) and per 8
  * entries listed (once listed), a patch each statement it carries and each one it asks for
- * (at least one), before any is parsed or looked up.
+ * (at least one), before any is parsed or looked up. The other way, a patch asks a neighbour
+ * for no more statements than this node may still check from it (`asked`).
  */
 import type { RpcService } from '../rpc/index.js'
 import { UnknownCommandError, ValidationError } from '../core/errors.js'
@@ -51,6 +52,21 @@ const OLDER_FOR_MS = 5 * 60_000
 /** Whole exchanges with one older agent, at most one per (its exchanges carry everything both ways). */
 const WHOLE_EVERY_MS = 30_000
 
+/**
+ * Of the statements `want`ed from a neighbour, those this node can take from it (`room`: its budget
+ * of signature checks for that neighbour, members.ts); `cut` when that left some out, and the
+ * exchange then ends with this patch (unless its answer was cut short by its size): what is left
+ * comes by gossip or a later exchange, once the budget has refilled. Before, the asker wanted everything it lacked, and its neighbour sent it:
+ * in a join wave at 3,000 agents (bench:sim, issue 46, scratch counts) an agent was sent 5,235
+ * statements new to it in exchanges and took 2,544, the rest past its budget and dropped unread;
+ * and the trickle the budget refilled kept such exchanges from ever going idle (MAX_IDLE_ROUNDS):
+ * 576 of them ran all 16 rounds, each listing the whole view and answered with up to 512 KiB of
+ * statements to drop.
+ */
+export function asked (want: string[], room: number): { ask: string[], cut: boolean } {
+  return want.length > room ? { ask: want.slice(0, Math.max(0, room)), cut: true } : { ask: want, cut: false }
+}
+
 export interface MemberExchangeInit {
   rpc: RpcService
   self: string
@@ -78,6 +94,8 @@ export interface MemberExchangeInit {
   takes: (from: string) => boolean
   /** Charge `n` statements to `from`'s budget, or throw RATE001 (members.ts). */
   charge: (from: string, n: number, correlationId: string) => void
+  /** Statements new to this node it may still take from `peer` (its budget of signature checks, members.ts): a patch asks for no more. None: no bound. */
+  room?: (peer: string) => number
   timeoutMs: () => number
   random?: () => number
 }
@@ -142,16 +160,19 @@ export class MemberExchange {
       const { want, give } = listed.buckets.length === 0
         ? { want: [], give: [] }
         : reconcile(this.entriesIn(new Set(listed.buckets)), listed.entries, listed.buckets, m => this.init.held.seq(m), this.init.self)
+      const { ask, cut } = asked(want, this.init.room?.(peer) ?? Infinity)
       const given = this.cut(this.init.passive ? [] : give)
-      if (want.length === 0 && given.statements.length === 0) {
+      if (ask.length === 0 && given.statements.length === 0) {
         // Nothing to ask or give in what was listed; buckets left out are listed next round.
-        if (!listed.more) return
+        if (!listed.more || cut) return
         idle++
         continue
       }
-      const patched = await this.init.rpc.request(peer, MemberPatch, { statements: given.statements, want }, { timeoutMs: this.init.timeoutMs() })
+      const patched = await this.init.rpc.request(peer, MemberPatch, { statements: given.statements, want: ask }, { timeoutMs: this.init.timeoutMs() })
       const taken = this.init.takes(peer) ? this.init.receive(peer, patched.statements) : 0
-      if (!listed.more && !patched.more && !given.more) return
+      // Past this node's budget for the peer, only an answer cut short by its size goes on (the
+      // budget has room for the rest); what else is left comes by gossip or a later exchange.
+      if (cut ? !patched.more : !listed.more && !patched.more && !given.more) return
       idle = taken > 0 ? 0 : idle + 1
     }
   }

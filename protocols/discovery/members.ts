@@ -179,6 +179,7 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
       receive: (from, statements) => this.running ? this.receive(from, statements, true) : 0,
       takes: from => init.ignores?.(from) !== true,
       charge: (from, n, id) => { this.charge(from, n, id) },
+      room: from => this.checks.room(from, Date.now()),
       timeoutMs: () => this.newsTimeoutMs
     })
   }

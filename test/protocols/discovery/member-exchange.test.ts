@@ -81,8 +81,11 @@ interface Side {
   taken: number
 }
 
-/** `budget`: units this side lets a neighbour's exchanges charge before it refuses them (RATE001). */
-async function side (opts: { older?: boolean, firstVersion?: boolean, budget?: number } = {}): Promise<Side> {
+/**
+ * `budget`: units this side lets a neighbour's exchanges charge before it refuses them (RATE001).
+ * `checks`: statements new to it that it may take in all (its budget of signature checks).
+ */
+async function side (opts: { older?: boolean, firstVersion?: boolean, budget?: number, checks?: number } = {}): Promise<Side> {
   const node = await createLibp2p({
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()], services: { identify: identify() }
   })
@@ -121,6 +124,7 @@ async function side (opts: { older?: boolean, firstVersion?: boolean, budget?: n
     gives: m => s.store.has(m),
     receive,
     takes: () => true,
+    ...(opts.checks !== undefined ? { room: () => (opts.checks as number) - s.taken } : {}),
     charge: (_from, n) => {
       if (s.charged + n > (opts.budget ?? Infinity)) throw new RateLimitedError('over budget: retry after 1000 ms')
       s.charged += n
@@ -139,8 +143,8 @@ const count = (s: Side, subject: string, direction: 'in' | 'out'): number =>
 describe('full exchanges by digest, between two real nodes', () => {
   const sides: Side[] = []
   after(async () => { for (const s of sides) { await s.rpc.stop(); await s.node.stop() } })
-  const pair = async (opts: { older?: boolean, firstVersion?: boolean, budget?: number } = {}): Promise<[Side, Side]> => {
-    const a = await side()
+  const pair = async (opts: { older?: boolean, firstVersion?: boolean, budget?: number } = {}, asker: { checks?: number } = {}): Promise<[Side, Side]> => {
+    const a = await side(asker)
     const b = await side(opts)
     sides.push(a, b)
     await a.node.dial(b.node.getMultiaddrs()[0])
@@ -181,6 +185,17 @@ describe('full exchanges by digest, between two real nodes', () => {
     await a.exchange?.sync(b.id)
     assert.equal(a.store.size, n, 'the newcomer holds every statement after one exchange')
     assert.ok(count(b, '$agentmesh/member-patch', 'in') >= 3, 'over several patches')
+  })
+
+  it('an asker wants no more statements than its budget of checks lets it take, and its exchange then ends', async () => {
+    // 800 statements of 4 KB: a whole exchange is seven patches of 512 KiB; the asker may check 300.
+    const [a, b] = await pair({}, { checks: 300 })
+    for (const m of ids(800, 'big')) b.store.set(m, statement(m, 1, 4_000))
+    await a.exchange?.sync(b.id)
+    assert.equal(a.taken, 300, 'what its budget lets it check')
+    const patches = count(b, '$agentmesh/member-patch', 'in')
+    assert.equal(patches, Math.ceil(300 * 4_000 / SYNC_MAX_BYTES), 'the patches that 300 such statements need, not the seven that all 800 would')
+    assert.equal(count(b, '$agentmesh/member-sums', 'in'), patches, 'and no further round once the budget is spent')
   })
 
   it('a neighbour over its budget is refused before this node sums, lists or looks anything up', async () => {
