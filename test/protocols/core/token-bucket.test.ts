@@ -3,6 +3,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { TokenBucket } from '../../../protocols/core/token-bucket.js'
 import { BatchBudget } from '../../../protocols/pubsub/batcher.js'
+import { NeighbourBudgets } from '../../../protocols/discovery/member-budgets.js'
 
 test('token bucket: starts full, refills continuously in fractions, never above its capacity', { timeout: 3 * 60_000 }, () => {
   const b = new TokenBucket(10, 5, 1_000)
@@ -15,6 +16,20 @@ test('token bucket: starts full, refills continuously in fractions, never above 
   assert.ok(!b.full(1_499))
   assert.ok(b.full(1_500))
   assert.equal(b.level(60_000), 1, 'capped at the capacity however long it waited')
+})
+
+test('token bucket: available counts the whole tokens there, taking none; a neighbour\'s budget has room for a full bucket before it is met', { timeout: 3 * 60_000 }, () => {
+  const b = new TokenBucket(10, 5, 0)
+  assert.equal(b.take(4, 0), 0)
+  assert.equal(b.available(0), 1)
+  assert.equal(b.available(150), 2, '2.5 tokens: two whole ones')
+  assert.equal(b.available(150), 2, 'and looking took none')
+  const budgets = new NeighbourBudgets(1_024, 128)
+  assert.equal(budgets.room('p', 0), 1_024)
+  assert.equal(budgets.take('p', 1_000, 0), 0)
+  assert.equal(budgets.room('p', 0), 24)
+  assert.equal(budgets.room('p', 500), 88, 'refilled at 128 a second')
+  assert.equal(budgets.room('q', 500), 1_024)
 })
 
 test('token bucket: take is all or nothing, and says how long until the tokens are there (rounded up to whole ms)', { timeout: 3 * 60_000 }, () => {
