@@ -4,7 +4,7 @@
 // over the REAL pure cores, protocols/discovery/member-table.ts (with the failure detector) and
 // protocols/discovery/rumours.ts. What a node's shell adds with I/O (RPC, timers, signatures) is left to
 // the caller: it says when each round runs, to whom, and carries the messages.
-import { MemberTable, telling, type Heartbeat, type MemberChange, type ProbeAnswer } from '../protocols/discovery/member-table.js'
+import { feedbackFor, MemberTable, telling, type Heartbeat, type MemberChange, type ProbeAnswer } from '../protocols/discovery/member-table.js'
 import type { MemberTimings } from '../protocols/discovery/member-timings.js'
 import { Rumours } from '../protocols/discovery/rumours.js'
 import type { NeighbourBudgets } from '../protocols/discovery/member-budgets.js'
@@ -191,8 +191,8 @@ export class MemberAgent {
       const told = this.table.heartbeat(st, now, st.peerId)
       const why = telling(full, held, told, () => previous, st)
       const old = why === 'exchange' || (why === 'join' && this.init.joinsInFull !== true) || (why === 'accusations' && this.init.allNews !== true)
-      const { feedbackLimit, exchangeFeedbackLimit } = this.init
-      const feedback = !old || feedbackLimit === undefined ? undefined : why === 'exchange' ? exchangeFeedbackLimit ?? feedbackLimit : feedbackLimit
+      const { feedbackLimit: gossip, exchangeFeedbackLimit: exchange = gossip } = this.init
+      const feedback = !old || gossip === undefined || exchange === undefined ? undefined : feedbackFor(why, held && told, { gossip, exchange })
       this.rumours.offer(st.peerId, st.seq, st, st.size ?? 1, from, feedback)
       taken++
       const slot = this.table.slotOf(st.peerId)

@@ -33,13 +33,14 @@ export const RETRANSMIT_MULT = 4
 export const GOSSIP_FEEDBACK_LIMIT = 3
 /**
  * The same for what a full exchange brought (a newcomer's whole view, a neighbour's catch-up):
- * one answer. Its giver held it, and every agent exchanges every `syncIntervalMs`, so a statement
+ * one answer, unless it told this node something of a member it held (member-table.ts
+ * `feedbackFor`). Its giver held it, and every agent exchanges every `syncIntervalMs`, so a statement
  * an exchange brings is old to the mesh, and the first neighbour that held it already says the
  * neighbourhood has it too. At three, a join wave's gossip was mostly statements their receiver
  * held (bench:sim at 1,000 agents: of 3,722 statements an agent received in gossip, 3,463). bench:sim seeds
  * 1-3 at 1,000 (issue 46): those receipts 3,722 -> 2,104, and all saw all sooner (16.7, 16.6,
- * 15.3 s -> 15.5, 15.5, 14.4 s); at none (exchange news not told at all), 216 receipts but
- * 30.6 s: a newcomer's view, passed on, is how most agents first hear of the others.
+ * 15.3 s -> 15.5, 15.5, 14.4 s); not told at all (a scratch switch, not a bench option), 216
+ * receipts but 30.6 s: a newcomer's view, passed on, is how most agents first hear of the others.
  */
 export const EXCHANGE_FEEDBACK_LIMIT = 1
 /**

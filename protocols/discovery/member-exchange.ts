@@ -2,9 +2,10 @@
  * Full member exchanges (anti-entropy, and how a newcomer learns the mesh), by digest: the asker
  * sends the sums of what it would give (member-digest.ts), the answerer lists its entries of the
  * buckets that differ, and one `member-patch` round trip carries only the statements either side
- * lacks. A mesh at rest exchanges 64 sums and an empty list; a newcomer gets every statement, as
- * before, over as many rounds as the exchange's limits need (a closed mesh past ~760 agents did
- * not fit one). With an agent of an older build (it answers UnknownCommandError) the exchange is
+ * lacks. A mesh at rest exchanges 64 sums and an empty list; a newcomer gets every statement
+ * its budget of signature checks lets it take (`asked`), over as many rounds as the exchange's
+ * limits need (a closed mesh past ~760 agents did not fit one), and the rest from gossip and its
+ * next exchanges. With an agent of an older build (it answers UnknownCommandError) the exchange is
  * the whole set both ways (`member-sync`), which this node also still serves.
  *
  * The sums are those of the digest's second version (`member-sums`, kept ready by column:
@@ -61,7 +62,8 @@ const WHOLE_EVERY_MS = 30_000
  * statements new to it in exchanges and took 2,544, the rest past its budget and dropped unread;
  * and the trickle the budget refilled kept such exchanges from ever going idle (MAX_IDLE_ROUNDS):
  * 576 of them ran all 16 rounds, each listing the whole view and answered with up to 512 KiB of
- * statements to drop.
+ * statements to drop. The budget is the one gossip from that neighbour draws on too: a neighbour
+ * whose gossip used it up is asked for nothing until it refills, and anti-entropy with it waits.
  */
 export function asked (want: string[], room: number): { ask: string[], cut: boolean } {
   return want.length > room ? { ask: want.slice(0, Math.max(0, room)), cut: true } : { ask: want, cut: false }

@@ -10,7 +10,7 @@ import { FailureDetector, isLive, type MemberState, type Transition } from './fa
 import type { MemberTimings } from './member-timings.js'
 import { ProbeTiming } from './probe-timing.js'
 import type { SlotDirectory } from './slot-directory.js'
-import { ADOPT_SHARE, HEARSAY_SHARE } from './constants.js'
+import { ADOPT_SHARE, EXCHANGE_FEEDBACK_LIMIT, GOSSIP_FEEDBACK_LIMIT, HEARSAY_SHARE } from './constants.js'
 import { fnv1a } from '../core/fnv1a.js'
 export { PROBE_TIMEOUT_MAX_FACTOR } from './probe-timing.js'
 
@@ -76,7 +76,7 @@ export function sameButAccusations (before: Heartbeat & Routes, after: Heartbeat
 
 /**
  * Why a statement this node took is passed on, which decides how long (rumours.ts): `news` is
- * told its full count, the rest (old news) until `feedbackLimit` neighbours answer they held it.
+ * told its full count, the rest (old news) until a few neighbours answer they held it (`feedbackFor`).
  * - `exchange`: learnt from a full exchange, which the mesh's other agents run too.
  * - `join`: of an author this node's table does not hold (`held` false: no statement of it, and
  *   not met on a connection or a probe): a newcomer, or one forgotten. Every agent it reaches
@@ -99,6 +99,22 @@ export function telling (full: boolean, held: boolean, told: boolean, before: ()
   if (told) return 'news'
   const b = before()
   return b !== undefined && sameButAccusations(b, after) ? 'accusations' : 'news'
+}
+
+/**
+ * How many neighbours must answer that they held a statement taken for `why` before it is no
+ * longer told (rumours.ts `offer`); undefined: its full count. What a full exchange brought stops
+ * at the first (`limits.exchange`), unless it told this node something of a member it held
+ * (`newsOfHeld`: a refutation, a leave, a new incarnation or an accusation that counts, coming
+ * over a healed partition): that keeps `limits.gossip`, as before, since feedback at one answer
+ * leaves far more agents untold (Demers et al.: about a fifth, against 1% at three) and such
+ * news must not wait for the next exchange. A join and accusations that told nothing: `limits.gossip`.
+ */
+export function feedbackFor (
+  why: Telling, newsOfHeld: boolean, limits: { gossip: number, exchange: number } = { gossip: GOSSIP_FEEDBACK_LIMIT, exchange: EXCHANGE_FEEDBACK_LIMIT }
+): number | undefined {
+  if (why === 'news') return undefined
+  return why === 'exchange' && !newsOfHeld ? limits.exchange : limits.gossip
 }
 
 /** What a statement may carry beside its heartbeat: where its author listens, and the topics it reads. */

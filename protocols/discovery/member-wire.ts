@@ -52,8 +52,8 @@ export const SYNC_MAX_STATEMENTS = 4096
 
 /**
  * News, the least-told first. The answer's `known` (bit i: statement i was held already, or is
- * the receiver's own) lets the sender stop telling news its neighbours have (rumours.ts,
- * `feedbackLimit`); an answer without it (an agent of an earlier version) stops nothing.
+ * the receiver's own) lets the sender stop telling news its neighbours have (rumours.ts
+ * `feedback`, member-table.ts `feedbackFor`); an answer without it (an agent of an earlier version) stops nothing.
  */
 export const MemberGossip = defineCommand('$agentmesh/member-gossip', {
   request: z.strictObject({ statements: z.array(SignedStatement).max(GOSSIP_MAX_STATEMENTS) }),

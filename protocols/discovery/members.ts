@@ -23,7 +23,7 @@
  */
 import { TypedEventEmitter } from 'main-event'
 import type { RpcService } from '../rpc/index.js'
-import { MemberTable, telling, type Member, type MemberChange } from './member-table.js'
+import { feedbackFor, MemberTable, telling, type Member, type MemberChange } from './member-table.js'
 import type { MemberTimings } from './member-timings.js'
 import type { MemberBrief, MemberSource } from './member-source.js'
 import type { MemberState } from './failure-detector.js'
@@ -36,7 +36,7 @@ import { DigestSums } from './member-digest-sums.js'
 import { fingerprint } from './member-digest.js'
 import { MemberTopics } from './member-topics.js'
 import {
-  DEFAULT_MAX_MEMBERS, DEFAULT_REAP_AFTER_MS, DEFAULT_SYNC_STATEMENTS_PER_INTERVAL, EXCHANGE_FEEDBACK_LIMIT, GOSSIP_FEEDBACK_LIMIT, RETRANSMIT_MULT,
+  DEFAULT_MAX_MEMBERS, DEFAULT_REAP_AFTER_MS, DEFAULT_SYNC_STATEMENTS_PER_INTERVAL, RETRANSMIT_MULT,
   STATEMENT_CHECKS_BURST, STATEMENT_CHECKS_PER_SEC, SYNC_BUDGET_WINDOW_MS, NEWS_DEADLINE_MS
 } from './constants.js'
 import { NeighbourBudgets } from './member-budgets.js'
@@ -318,10 +318,9 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
       const told = this.table.heartbeat(body, now, body.peerId)
       // Only news (member-table.ts `telling`) is told its full count: a join, a full exchange's
       // statements and accusations that told this node nothing stop once neighbours had them
-      // (one neighbour for an exchange's, three for the rest: constants.ts).
+      // (member-table.ts feedbackFor).
       const why = telling(full, held, told, () => previous === undefined ? undefined : parseStatement(previous.body), body)
-      const feedback = why === 'news' ? undefined : why === 'exchange' ? EXCHANGE_FEEDBACK_LIMIT : GOSSIP_FEEDBACK_LIMIT
-      const offered = this.rumours.offer(body.peerId, body.seq, s, statementSize(s), from, feedback)
+      const offered = this.rumours.offer(body.peerId, body.seq, s, statementSize(s), from, feedbackFor(why, held && told))
       if (offered) {
         taken++
         const slot = this.table.slotOf(body.peerId)

@@ -20,7 +20,7 @@ import { Flights } from '../../../harness/flights.js'
 import { fakeKeys } from '../../../harness/election-fakes.js'
 import { MAX_TERM_STEP } from '../../../protocols/coordination/election-proof.js'
 import { RENEW_EVERY_TIMEOUTS } from '../../../protocols/coordination/election.js'
-import { GOSSIP_FEEDBACK_LIMIT, RETRANSMIT_MULT } from '../../../protocols/discovery/constants.js'
+import { EXCHANGE_FEEDBACK_LIMIT, GOSSIP_FEEDBACK_LIMIT, RETRANSMIT_MULT } from '../../../protocols/discovery/constants.js'
 
 const TIMINGS = { heartbeatIntervalMs: 50, electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300, voterRemoveAfterMs: 2_000, announceIntervalMs: 200 }
 /** The member view's timings, scaled like the election's (a tenth of the defaults, about). */
@@ -131,6 +131,7 @@ class Simulation {
       random: this.random,
       retransmitMult: RETRANSMIT_MULT,
       feedbackLimit: GOSSIP_FEEDBACK_LIMIT,
+      exchangeFeedbackLimit: EXCHANGE_FEEDBACK_LIMIT,
       send: (to, msg) => { this.send(id, to, msg) },
       nonce: () => ++this.nonce,
       copy: true

@@ -12,6 +12,7 @@ import type { SignedStatement } from '../../../protocols/discovery/member-wire.j
 import type { RpcService } from '../../../protocols/rpc/index.js'
 import { statementKeys } from '../../../protocols/discovery/statement-keys.js'
 import { parseStatement } from '../../../protocols/discovery/member-wire.js'
+import { STATEMENT_CHECKS_BURST } from '../../../protocols/discovery/constants.js'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 
@@ -662,10 +663,55 @@ test('member view: a join stops being told once three neighbours had it; a refut
   shell.deadline.clear()
 })
 
-test('member view: a statement a full exchange brought stops being told at the first neighbour that held it, a join heard in gossip at the third', { timeout: 3 * 60_000 }, async () => {
-  // One neighbour a round, so that each answer comes before the next telling.
+test('member view: a statement a full exchange brought stops being told at the first neighbour that held it, a join heard in gossip at the third, and so does news of a member held that an exchange brought', { timeout: 3 * 60_000 }, async () => {
+  // One neighbour a round, so that each answer comes before the next telling. The neighbour is
+  // drawn at random each round, and one drawn twice counts once: three answers take three or more.
   const { shell, signed, carried } = answeredView(1)
-  assert.equal(await carried(signed('x', 1, 1), 'd', true), 1, 'the exchange\'s statement: told once')
-  assert.equal(await carried(signed('j', 1, 1), 'e'), 3, 'the join: told three times')
+  const full = shell.rumours.limit(shell.table.liveCount() + 1)
+  assert.equal(await carried(signed('x', 1, 1), 'd', true), 1, 'the exchange\'s statement of a member new here: told once')
+  const join = await carried(signed('j', 1, 1), 'e')
+  assert.ok(join >= 3 && join < full, `the join: until three neighbours had it (${join} of ${full})`)
+  // m5 is held at incarnation 1 (the first exchange); a new incarnation of it (a refutation, as
+  // after a healed partition) comes in an exchange: news, which one answer must not end.
+  const refutation = await carried(signed('m5', 2, 2), 'd', true)
+  assert.ok(refutation >= 3 && refutation < full, `a new incarnation of a member held, from an exchange: until three had it (${refutation} of ${full})`)
+  shell.deadline.clear()
+})
+
+test('member view: a full exchange asks a neighbour for no more statements than its budget of checks for that neighbour has room for', { timeout: 3 * 60_000 }, async () => {
+  // MemberView with an RPC that answers as a neighbour holding 2,000 members this view lacks:
+  // every bucket listed, and each patch's `want` recorded.
+  const others = Array.from({ length: 2_000 }, (_, i) => `w${i}`)
+  const wants: number[] = []
+  const rpc = {
+    handle: () => () => {},
+    request: async (_to: string, def: { name: string }, req: { want?: string[] }) => {
+      if (def.name === '$agentmesh/member-sums') {
+        return { entries: others.map(m => [m, 1]), buckets: Array.from({ length: 64 }, (_, i) => i), more: false }
+      }
+      if (def.name === '$agentmesh/member-patch') { wants.push(req.want?.length ?? 0); return { statements: [], more: false } }
+      return {}
+    }
+  } as unknown as RpcService
+  const keys = { sign: (body: string) => `sig:${body}`, verify: () => true }
+  const slow = { probeIntervalMs: 60_000, syncIntervalMs: 60_000 }
+  const view = new MemberView({ ...timings, ...fd, ...slow, self, rpc, keys, neighbours: () => ['n'], gossipFanout: 1 })
+  const shell = view as unknown as {
+    receive: (from: string, s: SignedStatement[], full: boolean) => number
+    exchange: { sync: (peer: string) => Promise<void> }
+    deadline: { clear: () => void }
+  }
+  const signed = (peerId: string): SignedStatement => {
+    const body = JSON.stringify({ ...beat(peerId, 1), seq: 1 })
+    return { body, sig: `sig:${body}` }
+  }
+  await shell.exchange.sync('n')
+  assert.deepEqual(wants, [STATEMENT_CHECKS_BURST], 'a fresh neighbour: a full budget\'s worth')
+  // n's gossip made this view check 1,000 statements: 24 checks left for n.
+  shell.receive('n', Array.from({ length: 1_000 }, (_, i) => signed(`g${i}`)), false)
+  wants.length = 0
+  await shell.exchange.sync('n')
+  assert.equal(wants.length, 1)
+  assert.ok(wants[0] >= 24 && wants[0] < 30, `what is left of its budget (24, and what refilled since): ${wants[0]}`)
   shell.deadline.clear()
 })
