@@ -10,7 +10,7 @@ import { Rumours } from '../protocols/discovery/rumours.js'
 import type { NeighbourBudgets } from '../protocols/discovery/member-budgets.js'
 import { cutWithin, differing, fingerprint, listDiffering, reconcile, type Entry, type Fingerprint } from '../protocols/discovery/member-digest.js'
 import { DigestSums } from '../protocols/discovery/member-digest-sums.js'
-import { asked } from '../protocols/discovery/member-exchange.js'
+import { asked, MAX_IDLE_ROUNDS, MAX_ROUNDS } from '../protocols/discovery/member-exchange.js'
 import type { SlotDirectory } from '../protocols/discovery/slot-directory.js'
 
 /**
@@ -73,10 +73,6 @@ export interface MemberAgentInit {
   directory?: SlotDirectory
 }
 
-/** Digest rounds of one full exchange, at most (member-exchange.ts MAX_ROUNDS). */
-const MAX_SYNC_ROUNDS = 16
-/** Rounds in a row that brought the asker nothing new, after which the exchange ends (member-exchange.ts MAX_IDLE_ROUNDS). */
-const MAX_IDLE_ROUNDS = 2
 /** Gossip messages awaiting their answer, at most (one lost to a crash or a partition is dropped, oldest first). */
 const MAX_UNANSWERED = 256
 
@@ -164,7 +160,7 @@ export class MemberAgent {
    * exchange is: its rounds, and those in a row that brought nothing new (none: it starts).
    */
   sync (to: string, at: ExchangeRound = { round: 0, idle: 0 }): void {
-    if (at.round >= MAX_SYNC_ROUNDS || at.idle >= MAX_IDLE_ROUNDS) return
+    if (at.round >= MAX_ROUNDS || at.idle >= MAX_IDLE_ROUNDS) return
     // No salt drawn: simulated agents do not aim their seqs, and a draw would change the schedule.
     this.init.send(to, { type: 'member-digest', sums: this.digest.sums(), round: at.round, idle: at.idle })
   }
@@ -278,8 +274,7 @@ export class MemberAgent {
       }
       case 'member-patch-answer': {
         const { taken } = this.receive(from, msg.statements, true, now)
-        // A round that brought nothing new counts toward the end (past its budget of checks, the
-        // asker would be sent up to 16 answers of statements it drops unread).
+        // A round that brought nothing new counts toward the end (member-exchange.ts MAX_IDLE_ROUNDS).
         if (msg.more) this.sync(from, { round: msg.round + 1, idle: taken > 0 ? 0 : msg.idle + 1 })
         break
       }

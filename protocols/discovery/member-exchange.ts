@@ -36,14 +36,14 @@ import { syncWindow } from './sync-window.js'
 const unpredictable = (): number => globalThis.crypto.getRandomValues(new Uint32Array(1))[0] / 0x100000000
 
 /** Digest rounds one exchange takes at most: 16 of up to ~760 credentialed statements each carry a closed mesh of ~12,000. */
-const MAX_ROUNDS = 16
+export const MAX_ROUNDS = 16
 /**
  * Rounds in a row that brought this node nothing new before the exchange ends: a newcomer past
  * its budget of signature checks, or an answerer that keeps asking for statements (a hostile one
  * listing every bucket empty), would otherwise cost up to 16 × 512 KiB. What is left, the other
  * side's own exchanges pull, and the next one here.
  */
-const MAX_IDLE_ROUNDS = 2
+export const MAX_IDLE_ROUNDS = 2
 /** Entries summed per unit charged for a digest, and entries listed per unit. */
 const SUMMED_PER_UNIT = 64
 const LISTED_PER_UNIT = 8
