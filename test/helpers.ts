@@ -117,6 +117,28 @@ export async function coordinateInOffice (coordinator: AgentNode, options: Param
 }
 
 /**
+ * A question put straight to the coordinator in office (a raw request, not the task client,
+ * which asks again by itself), asked again of whoever holds office while the one asked answers
+ * CRD002: on a loaded host a lease can lapse, or a takeover still be reading the voters' records,
+ * between finding the office holder and asking it, and CRD002 says nothing was done. Returns the
+ * answer and the node that gave it, whose audit or state a test then reads.
+ */
+export async function askInOffice<T> (
+  nodes: AgentNode[], ask: (holder: AgentNode) => Promise<T>, timeoutMs = 20_000
+): Promise<{ answer: T, holder: AgentNode }> {
+  const end = Date.now() + timeoutMs
+  for (;;) {
+    const holder = await officeHolder(nodes, 'a coordinator followed by all', Math.max(1, end - Date.now()))
+    try {
+      return { answer: await ask(holder), holder }
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'CRD002' || Date.now() >= end) throw err
+      await new Promise(resolve => setTimeout(resolve, 200))
+    }
+  }
+}
+
+/**
  * Election timeouts a loaded host keeps (issue 45), for tests of several agents in one process
  * that check no new term comes: on the local preset's 300-600 ms, beside two other test files on
  * two cores, a stalled event loop looks like a lost leader. As closedAgent, authority.test and

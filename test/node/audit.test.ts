@@ -23,7 +23,7 @@ import { createLogger } from '../../node/log.js'
 import { issueCredential, newOwnerKey } from '../../protocols/admission/credential.js'
 import { DirectiveCommand } from '../../protocols/coordination/index.js'
 import { ControlCommand } from '../../protocols/task/index.js'
-import { nodeOptions, officeHolder, stopAll, uniqueMesh, waitFor, withTempDir } from '../helpers.js'
+import { askInOffice, nodeOptions, officeHolder, stopAll, uniqueMesh, waitFor, withTempDir } from '../helpers.js'
 
 const code = (want: string) => (e: Error) => e instanceof AgentMeshError && e.code === want
 
@@ -109,9 +109,10 @@ test('closed mesh: refusals of strangers, directives, task controls and commands
       // A task of a0's: a2 (no party to it) cannot cancel it; a0, its submitter, can.
       const h = await a0.submitTask({ task_id: `t-${randomUUID()}`, type: 'nobody-runs-this' })
       const cancel = { type: 'task.control.cancel' as const, task_id: h.taskId, reason: 'mine now' }
-      const refused = await a2.request(leader.peerId, ControlCommand, { ...cancel, command_id: 'c1' })
+      // Asked of whoever holds office now: CI's run once found the lease lapsed here (CRD002).
+      const { answer: refused, holder } = await askInOffice(nodes.filter(n => n !== stranger), n => a2.request(n.peerId, ControlCommand, { ...cancel, command_id: 'c1' }))
       assert.ok(refused.type === 'task.control.reject' && refused.code === 'TSK007', JSON.stringify(refused))
-      await waitFor(() => has(leader, e => e.kind === 'task.control.refused' && e.peer === a2.peerId && e.code === 'TSK007' && e.detail?.task_id === h.taskId),
+      await waitFor(() => has(holder, e => e.kind === 'task.control.refused' && e.peer === a2.peerId && e.code === 'TSK007' && e.detail?.task_id === h.taskId),
         'the task control refusal audited on the coordinator')
       assert.equal((await h.cancel('still mine')).type, 'task.control.ack')
 
