@@ -83,11 +83,13 @@ export class FailureDetector {
   private live = 0
   private readonly lostPeers = new Set<string>()
   /**
-   * Raised by every change of what this detector holds (a state, an incarnation, a confirmation,
-   * an accusation of its own, a member forgotten): a caller that derived something from it (the
-   * member table's `reconsider`) knows it need not derive it again while the count stands.
+   * The slots whose member changed state or incarnation, or became a member, since the last
+   * `takeTouched` (a flag column and the list of those flagged): a caller that derived something
+   * from them (the member table's held accusations, `reconsider`) derives it again for those
+   * only, not for every member each probe round.
    */
-  private changeCount = 0
+  private touchedAt = new Uint8Array(0)
+  private touchedSlots: number[] = []
   constructor (private readonly config: FailureDetectorConfig) {
     if (config.suspicionMinMs > config.suspicionMaxMs) throw new RangeError('suspicionMinMs must not exceed suspicionMaxMs')
     this.owns = config.directory === undefined
@@ -110,8 +112,23 @@ export class FailureDetector {
     return at >= 0 && at < this.used && this.codes[at] !== FREE ? this.slots.peerAt(at) : undefined
   }
 
-  /** Changes so far of what is held (see `changeCount`): equal counts, the same states, incarnations, confirmations and accusations. */
-  get changes (): number { return this.changeCount }
+  /** The members whose state or incarnation changed, or that became members, since the last call, in the order first touched. */
+  takeTouched (): string[] {
+    const out: string[] = []
+    for (const at of this.touchedSlots) {
+      this.touchedAt[at] = 0
+      // A slot forgotten since (and perhaps taken by another peer, not yet a member) has nothing to derive.
+      if (at < this.used && isMember(this.codes[at])) out.push(this.slots.peerAt(at) as string)
+    }
+    this.touchedSlots = []
+    return out
+  }
+
+  private touch (at: number): void {
+    if (this.touchedAt[at] === 1) return
+    this.touchedAt[at] = 1
+    this.touchedSlots.push(at)
+  }
 
   /** How many slots the columns have room for: a caller's own columns follow it. */
   get slotCapacity (): number { return this.capacity }
@@ -122,7 +139,6 @@ export class FailureDetector {
     if (at >= this.used) this.used = at + 1
     this.codes[at] = UNKNOWN
     this.accusedBy[at] = 0
-    this.changeCount++
     this.incarnations[at] = 0
     this.sinces[at] = 0
     return at
@@ -135,6 +151,7 @@ export class FailureDetector {
     const accused = new Uint8Array(capacity); accused.set(this.accusedBy); this.accusedBy = accused
     const incarnations = new Float64Array(capacity); incarnations.set(this.incarnations); this.incarnations = incarnations
     const sinces = new Float64Array(capacity); sinces.set(this.sinces); this.sinces = sinces
+    const touched = new Uint8Array(capacity); touched.set(this.touchedAt); this.touchedAt = touched
     this.capacity = capacity
   }
 
@@ -216,7 +233,7 @@ export class FailureDetector {
     // A member that left comes back only with a newer incarnation (a restart).
     if (state === 'left' && incarnation === this.incarnations[at]) return []
     if (state === 'alive') {
-      if (this.incarnations[at] !== incarnation) { this.incarnations[at] = incarnation; this.changeCount++ }
+      if (this.incarnations[at] !== incarnation) { this.incarnations[at] = incarnation; this.touch(at) }
       return []
     }
     // Refutes a suspicion or an offline verdict only with an incarnation at least as new.
@@ -231,7 +248,7 @@ export class FailureDetector {
     // Offline already (others' word came first): this node's own failed probe is still said, so
     // the accusation does not rest on accusers that may go away.
     const state = STATES[this.codes[at] - 1]
-    if ((state === 'suspect' || state === 'offline') && this.accusedBy[at] !== 1) { this.accusedBy[at] = 1; this.changeCount++ }
+    if ((state === 'suspect' || state === 'offline') && this.accusedBy[at] !== 1) this.accusedBy[at] = 1
     return out
   }
 
@@ -241,10 +258,7 @@ export class FailureDetector {
   /** This node states a suspicion or verdict it heard as its own (its accusers are gone: member-table.ts, `reconsider`). */
   adopt (peer: string): void {
     const at = this.at(peer)
-    if (at !== undefined && (this.codes[at] === CODE.suspect || this.codes[at] === CODE.offline) && this.accusedBy[at] !== 1) {
-      this.accusedBy[at] = 1
-      this.changeCount++
-    }
+    if (at !== undefined && (this.codes[at] === CODE.suspect || this.codes[at] === CODE.offline)) this.accusedBy[at] = 1
   }
 
   /**
@@ -293,7 +307,6 @@ export class FailureDetector {
     this.lostPeers.delete(peer)
     this.suspicions.delete(peer)
     this.codes[at] = FREE
-    this.changeCount++
     if (this.owns) this.slots.release(peer)
   }
 
@@ -331,7 +344,6 @@ export class FailureDetector {
     const s = this.suspicions.get(peer)
     if (s === undefined || s.confirmations.has(by)) return []
     s.confirmations.add(by)
-    this.changeCount++
     s.deadline = Math.min(s.deadline, s.startedAt + this.timeoutFor(s.confirmations.size - 1))
     return []
   }
@@ -350,7 +362,7 @@ export class FailureDetector {
     this.suspicions.delete(peer)
     // Offline keeps the accusation (said on for those who learn the mesh later); a refutation or a leave ends it.
     if (to !== 'offline') this.accusedBy[at] = 0
-    this.changeCount++
+    this.touch(at)
     return { peer, from, to, at: now, incarnation }
   }
 }

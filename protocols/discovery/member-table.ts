@@ -168,19 +168,12 @@ export class MemberTable {
   private readonly timing: ProbeTiming
   private changes: MemberChange[] = []
   private announceNow = false
-  /** The accusations in each member's newest statement that names any: counted again each probe round (`reconsider`). */
+  /** The accusations in each member's newest statement that names any: counted again as their parties change (`reconsider`). */
   private readonly accusations = new Map<string, Heartbeat['suspects']>()
-  /** Raised on each change of `accusations`. */
-  private accusationsChanged = 0
-  /**
-   * What the last `reconsider` found, when its walk of the accusations changed nothing (no state,
-   * confirmation or incarnation): while the detector's changes, the accusations and this node's
-   * incarnation stay as they were then, a walk again would change nothing either and name the same
-   * members, so it is skipped. After a crash every accuser's statement is held by every agent and
-   * names its suspects for as long as it is kept: each probe round walked them all, N per agent
-   * per second at rest (bench:sim: ~20% of the CPU of a 10% crash at 1,000 agents).
-   */
-  private quiet?: { changes: number, accusations: number, incarnation: number, named: Set<string> }
+  /** Who names each member in `accusations` (suspect -> accusers): what `reconsider` counts again when the suspect changes. */
+  private readonly accusersOf = new Map<string, Set<string>>()
+  /** This node's incarnation when `reconsider` last ran: a change counts the accusations of this node again. */
+  private reconsidered: number
   /** What this node last told of itself (`statementDue`). */
   private told?: { incarnation: number, accused: Set<string> }
   incarnation: number
@@ -190,6 +183,7 @@ export class MemberTable {
     this.fd = new FailureDetector(init)
     this.timing = new ProbeTiming(init.probeTimeoutMs)
     this.incarnation = init.incarnation
+    this.reconsidered = init.incarnation
     this.toldOf = init.told ?? copyTold
   }
 
@@ -345,7 +339,7 @@ export class MemberTable {
     if (hb.leaving === true) { this.forgetAccusations(from); this.apply(this.fd.leave(from, hb.incarnation, now)); return true }
     this.apply(this.fd.heartbeat(from, hb.incarnation, now))
     // Only statements that accuse someone are held: each probe round walks them (`reconsider`).
-    if (hb.suspects.length > 0) { this.accusations.set(from, hb.suspects); this.accusationsChanged++ } else this.forgetAccusations(from)
+    this.holdAccusations(from, hb.suspects)
     const after = this.fd.state(from)
     const told = this.accuse(from, hb.suspects, before !== undefined && (after === 'alive' || after === 'suspect'), now, true)
     return told || card || before !== after || incarnation !== this.fd.incarnation(from)
@@ -355,41 +349,87 @@ export class MemberTable {
    * The accusations held are counted again (each probe round, and after a full exchange): a
    * statement is told once, so one heard before the suspect's own newest word, or from an agent
    * that was not yet a member, counts once this node has caught up. The old heartbeats did the
-   * same by repeating every suspicion each second.
+   * same by repeating every suspicion each second. Only what a change can have made count is
+   * counted again: the accusations of a member and of its accusers once its state or incarnation
+   * changed (the detector's `takeTouched`), and those of this node once its incarnation did.
+   * Counting them all each round was most of the CPU of a crash (after one, every accuser's
+   * statement is held by every agent for as long as it is kept: bench:sim, 17% of a 10% crash
+   * at 2,000 agents, and growing with N), and the detector changes too often then for a walk to
+   * be skipped while nothing changed.
    */
   reconsider (now: number): void {
-    const quiet = this.quiet
-    let named: Set<string>
-    if (quiet !== undefined && quiet.changes === this.fd.changes && quiet.accusations === this.accusationsChanged && quiet.incarnation === this.incarnation) {
-      named = quiet.named
-    } else {
-      const before = { changes: this.fd.changes, accusations: this.accusationsChanged, incarnation: this.incarnation }
-      // The members named by a live accuser at the incarnation held here (a walk changes no
-      // member's incarnation): what a string of member and incarnation per accusation told, each
-      // made anew every round.
-      named = new Set<string>()
-      for (const [accuser, suspects] of this.accusations) {
-        const state = this.fd.state(accuser)
-        if (state !== 'alive' && state !== 'suspect') continue
-        this.accuse(accuser, suspects, true, now)
-        for (const s of suspects) if (this.fd.incarnation(s.peerId) === s.incarnation) named.add(s.peerId)
+    // Counting may change a state (a member made suspect): its other accusers count at once, as a
+    // walk of all would have found them. Each pass changes less: a suspect stays one while counted.
+    for (let pass = 0; pass < 4; pass++) {
+      const touched = this.fd.takeTouched()
+      if (this.reconsidered !== this.incarnation) { this.reconsidered = this.incarnation; touched.push(this.init.self.peerId) }
+      if (touched.length === 0) break
+      for (const peer of touched) {
+        const own = this.accusations.get(peer)
+        if (own !== undefined && isLive(this.fd.state(peer) ?? 'unknown')) for (const s of own) this.recount(peer, s, now)
+        const accusers = this.accusersOf.get(peer)
+        if (accusers === undefined) continue
+        for (const accuser of accusers) {
+          if (accuser === peer || !isLive(this.fd.state(accuser) ?? 'unknown')) continue
+          for (const s of this.accusations.get(accuser) as Heartbeat['suspects']) if (s.peerId === peer) this.recount(accuser, s, now)
+        }
       }
-      const changed = before.changes !== this.fd.changes || before.incarnation !== this.incarnation
-      this.quiet = changed ? undefined : { ...before, named }
     }
     // A member held lost here that no accuser still in the mesh names (they died, left or
     // restarted): statements name first-hand accusations only, so its loss would rest on nobody,
     // and an agent that missed it, or learns the mesh later, would hold it alive for good. This
     // node takes the accusation up now and then: ADOPT_SHARE agents a round across the mesh on
-    // average, not all of them at once (that was the N² the first-hand rule removed).
-    const live = Math.max(1, this.fd.liveCount())
+    // average, not all of them at once (that was the N² the first-hand rule removed). The draw
+    // comes first: whether anyone names it is asked only of the few drawn.
+    const share = ADOPT_SHARE / Math.max(1, this.fd.liveCount())
     this.fd.forEachLost((peer, accused) => {
-      if (!accused && !named.has(peer) && this.init.random() < ADOPT_SHARE / live) this.fd.adopt(peer)
+      if (!accused && this.init.random() < share && !this.named(peer)) this.fd.adopt(peer)
     })
   }
 
+  /** One held accusation counted again (as `accuse` counts a vouched one, asking nothing). */
+  private recount (accuser: string, s: Heartbeat['suspects'][number], now: number): void {
+    if (s.peerId === this.init.self.peerId) {
+      if (s.incarnation === this.incarnation) { this.incarnation++; this.announceNow = true }
+      return
+    }
+    if (s.peerId !== accuser) this.apply(this.fd.suspicionReported(s.peerId, accuser, s.incarnation, now))
+  }
+
+  /** Whether an accuser still in the mesh names `peer` at the incarnation held here. */
+  private named (peer: string): boolean {
+    const accusers = this.accusersOf.get(peer)
+    if (accusers === undefined) return false
+    const incarnation = this.fd.incarnation(peer)
+    for (const accuser of accusers) {
+      if (!isLive(this.fd.state(accuser) ?? 'unknown')) continue
+      for (const s of this.accusations.get(accuser) as Heartbeat['suspects']) if (s.peerId === peer && s.incarnation === incarnation) return true
+    }
+    return false
+  }
+
+  /** `from`'s newest statement's accusations, in place of what it said before, indexed by whom they name. */
+  private holdAccusations (from: string, suspects: Heartbeat['suspects']): void {
+    this.forgetAccusations(from)
+    if (suspects.length === 0) return
+    this.accusations.set(from, suspects)
+    for (const s of suspects) {
+      let accusers = this.accusersOf.get(s.peerId)
+      if (accusers === undefined) { accusers = new Set(); this.accusersOf.set(s.peerId, accusers) }
+      accusers.add(from)
+    }
+  }
+
   private forgetAccusations (from: string): void {
-    if (this.accusations.delete(from)) this.accusationsChanged++
+    const held = this.accusations.get(from)
+    if (held === undefined) return
+    this.accusations.delete(from)
+    for (const s of held) {
+      const accusers = this.accusersOf.get(s.peerId)
+      if (accusers === undefined) continue
+      accusers.delete(from)
+      if (accusers.size === 0) this.accusersOf.delete(s.peerId)
+    }
   }
 
   /**
