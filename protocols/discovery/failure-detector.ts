@@ -74,6 +74,12 @@ export class FailureDetector {
   private incarnations = new Float64Array(0)
   private sinces = new Float64Array(0)
   private readonly suspicions = new Map<string, Suspicion>()
+  /**
+   * No suspicion held runs out before it (a bound, not always the earliest: one ended by a
+   * refutation leaves it where it was). `tick` runs on every timer of its owner, and walking the
+   * lost members each time was 6% of the CPU of a 10% crash at 2,000 agents (bench:sim).
+   */
+  private earliest = Infinity
   private members = 0
   /**
    * Kept as states change, not counted on each read: a statement (`lost`), each gossip round
@@ -286,13 +292,16 @@ export class FailureDetector {
   /** Let time pass: suspicions past their deadline become offline verdicts. */
   tick (now: number): Transition[] {
     const out: Transition[] = []
+    if (now < this.earliest) return out
+    let earliest = Infinity
     for (const peer of this.lostPeers) {
       const at = this.slots.slotOf(peer) as number
       const s = this.suspicions.get(peer)
-      if (this.codes[at] === CODE.suspect && s !== undefined && now >= s.deadline) {
-        out.push(this.set(peer, at, 'offline', this.incarnations[at], now))
-      }
+      if (this.codes[at] !== CODE.suspect || s === undefined) continue
+      if (now >= s.deadline) out.push(this.set(peer, at, 'offline', this.incarnations[at], now))
+      else earliest = Math.min(earliest, s.deadline)
     }
+    this.earliest = earliest
     return out
   }
 
@@ -315,6 +324,7 @@ export class FailureDetector {
 
   /** When the next suspicion expires, for the caller's single timer; undefined if none. */
   nextDeadline (): number | undefined {
+    if (this.earliest === Infinity) return undefined
     let next: number | undefined
     for (const peer of this.lostPeers) {
       const at = this.slots.slotOf(peer) as number
@@ -338,6 +348,7 @@ export class FailureDetector {
     if (code === CODE.alive) {
       const t = this.set(peer, at, 'suspect', incarnation, now)
       this.suspicions.set(peer, { startedAt: now, confirmations: new Set([by]), deadline: now + this.config.suspicionMaxMs })
+      this.earliest = Math.min(this.earliest, now + this.config.suspicionMaxMs)
       return [t]
     }
     // Already suspect: an independent confirmation shortens the deadline (never lengthens it).
@@ -345,6 +356,7 @@ export class FailureDetector {
     if (s === undefined || s.confirmations.has(by)) return []
     s.confirmations.add(by)
     s.deadline = Math.min(s.deadline, s.startedAt + this.timeoutFor(s.confirmations.size - 1))
+    this.earliest = Math.min(this.earliest, s.deadline)
     return []
   }
 

@@ -408,11 +408,22 @@ export class MemberTable {
     return false
   }
 
-  /** `from`'s newest statement's accusations, in place of what it said before, indexed by whom they name. */
+  /**
+   * `from`'s newest statement's accusations, in place of what it said before, indexed by whom they
+   * name. Only what changed is indexed again: an accuser's next statement mostly adds one name to
+   * the last (after a crash every agent takes a few thousand of them).
+   */
   private holdAccusations (from: string, suspects: Heartbeat['suspects']): void {
-    this.forgetAccusations(from)
-    if (suspects.length === 0) return
+    const held = this.accusations.get(from)
+    if (suspects.length === 0) { this.forgetAccusations(from); return }
     this.accusations.set(from, suspects)
+    if (held !== undefined) {
+      const named = held.length * suspects.length <= 64 ? undefined : new Set(suspects.map(s => s.peerId))
+      for (const s of held) {
+        const still = named !== undefined ? named.has(s.peerId) : suspects.some(x => x.peerId === s.peerId)
+        if (!still) this.unindex(s.peerId, from)
+      }
+    }
     for (const s of suspects) {
       let accusers = this.accusersOf.get(s.peerId)
       if (accusers === undefined) { accusers = new Set(); this.accusersOf.set(s.peerId, accusers) }
@@ -424,12 +435,14 @@ export class MemberTable {
     const held = this.accusations.get(from)
     if (held === undefined) return
     this.accusations.delete(from)
-    for (const s of held) {
-      const accusers = this.accusersOf.get(s.peerId)
-      if (accusers === undefined) continue
-      accusers.delete(from)
-      if (accusers.size === 0) this.accusersOf.delete(s.peerId)
-    }
+    for (const s of held) this.unindex(s.peerId, from)
+  }
+
+  private unindex (suspect: string, accuser: string): void {
+    const accusers = this.accusersOf.get(suspect)
+    if (accusers === undefined) return
+    accusers.delete(accuser)
+    if (accusers.size === 0) this.accusersOf.delete(suspect)
   }
 
   /**
@@ -566,7 +579,10 @@ export class MemberTable {
 
   /** Let time pass: probes past their deadline fail, suspicions past theirs become offline. */
   tick (now: number): void {
-    for (const [peer, deadline] of [...this.probes]) if (now >= deadline) this.probeFailed(peer, now)
+    // Collected first: a failure deletes from the map walked (a copy of it on every timer was a cost of its own).
+    let due: string[] | undefined
+    for (const [peer, deadline] of this.probes) if (now >= deadline) (due ??= []).push(peer)
+    if (due !== undefined) for (const peer of due) this.probeFailed(peer, now)
     this.apply(this.fd.tick(now))
   }
 
