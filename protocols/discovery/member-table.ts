@@ -358,8 +358,10 @@ export class MemberTable {
    * be skipped while nothing changed.
    */
   reconsider (now: number): void {
-    // Counting may change a state (a member made suspect): its other accusers count at once, as a
-    // walk of all would have found them. Each pass changes less: a suspect stays one while counted.
+    // Counting may change a state (a member made suspect) or this node's incarnation (refuted):
+    // what that touched is counted in the next pass. Each pass changes less; past the fourth (only
+    // a chain of accusations of this node at incarnations it has yet to reach, lies, goes on that
+    // long) the rest waits for the next call, nothing lost: the touches stay with the detector.
     for (let pass = 0; pass < 4; pass++) {
       const touched = this.fd.takeTouched()
       if (this.reconsidered !== this.incarnation) { this.reconsidered = this.incarnation; touched.push(this.init.self.peerId) }

@@ -309,12 +309,14 @@ test('member table: an accuser still in the mesh that names an older incarnation
 test('member table: a reconsider that counts again only the accusations whose parties changed leaves the table as one that counts every held accusation each time, over random steps', { timeout: 3 * 60_000 }, () => {
   const seed = Number(process.env.SEED ?? Math.floor(Math.random() * 2 ** 31))
   console.log(`reconsider of what changed: seed ${seed} (SEED=${seed} repeats it)`)
-  // Two tables fed the same steps: before each reconsider the second counts every held
-  // accusation again, as the walk of all did before. Any difference of state, incarnation, change
-  // told or statement shows up; so does an index of accusers that strays from the accusations
-  // held. The two may come to hold their lost members in another order (the same changes, told
-  // in another order), so the draws for adoption are fixed rather than drawn along them: all
-  // adopted that no accuser names (which asks the index each round), then none adopted.
+  // Two tables fed the same steps. Before each reconsider the second counts every held accusation
+  // again until that changes nothing (the walk of all, as before), and forgets what changed, so
+  // its own reconsider only draws for adoption. Any difference of state, incarnation, suspicion
+  // (its accusers and deadline), change told or statement shows up; so does an index of accusers
+  // that strays from the accusations held, or a member named by a live accuser that the index
+  // does not find. The two may come to hold their lost members in another order (the same
+  // changes, told in another order), so the draws for adoption are fixed rather than drawn along
+  // them: all adopted that no accuser names (which asks the index each round), then none.
   for (const draw of [0, 0.999]) {
     const steps = seededRandom(seed)
     const tables = [0, 1].map(() => new MemberTable({ ...timings, ...fd, self, incarnation: 10, random: () => draw }))
@@ -322,10 +324,20 @@ test('member table: a reconsider that counts again only the accusations whose pa
     interface Inside {
       accusations: Map<string, Suspects>
       accusersOf: Map<string, Set<string>>
+      reconsidered: number
       recount: (accuser: string, s: Suspects[number], now: number) => void
-      fd: { state: (p: string) => string | undefined }
+      named: (peer: string) => boolean
+      fd: {
+        state: (p: string) => string | undefined
+        incarnation: (p: string) => number | undefined
+        takeTouched: () => string[]
+        forEachLost: (fn: (peer: string, accused: boolean) => void) => void
+        suspicion: (p: string) => unknown
+        suspicionDeadline: (p: string) => number | undefined
+      }
     }
     const inside = (t: MemberTable): Inside => t as unknown as Inside
+    const live = (x: Inside, p: string): boolean => { const state = x.fd.state(p); return state === 'alive' || state === 'suspect' }
     const counted = [0, 0]
     tables.forEach((t, i) => {
       const x = inside(t)
@@ -334,11 +346,16 @@ test('member table: a reconsider that counts again only the accusations whose pa
     })
     const walkAll = (t: MemberTable, now: number): void => {
       const x = inside(t)
-      for (const [accuser, suspects] of x.accusations) {
-        const state = x.fd.state(accuser)
-        if (state === 'alive' || state === 'suspect') for (const s of suspects) x.recount(accuser, s, now)
+      for (let pass = 0; pass < 10; pass++) {
+        for (const [accuser, suspects] of x.accusations) if (live(x, accuser)) for (const s of suspects) x.recount(accuser, s, now)
+        const settled = x.fd.takeTouched().length === 0 && x.reconsidered === t.incarnation
+        x.reconsidered = t.incarnation
+        if (settled) return
       }
     }
+    // What the walk of all found named: a live accuser names the member at the incarnation held here.
+    const namedByWalk = (x: Inside, p: string): boolean =>
+      [...x.accusations].some(([accuser, ss]) => live(x, accuser) && ss.some(s => s.peerId === p && s.incarnation === x.fd.incarnation(p)))
     const index = (t: MemberTable): string[] => {
       const out: string[] = []
       for (const [suspect, accusers] of inside(t).accusersOf) for (const a of accusers) out.push(`${suspect}<${a}`)
@@ -347,7 +364,7 @@ test('member table: a reconsider that counts again only the accusations whose pa
     const derived = (t: MemberTable): string[] => [...new Set([...inside(t).accusations].flatMap(([a, ss]) => ss.map(s => `${s.peerId}<${a}`)))].sort()
     const byPeer = (changes: MemberChange[]): MemberChange[] => [...changes].sort((a, b) => `${a.peerId} ${a.to}`.localeCompare(`${b.peerId} ${b.to}`))
     const peers = Array.from({ length: 12 }, (_, i) => `p${i}`)
-    const incarnations = new Map<string, number>([['a', 10]])
+    const incarnations = new Map<string, number>()
     let now = 0
     for (let step = 0; step < 4_000; step++) {
       now += Math.floor(steps() * 80)
@@ -355,25 +372,42 @@ test('member table: a reconsider that counts again only the accusations whose pa
       const r = steps()
       let act: (t: MemberTable, i: number) => void
       if (r < 0.35) {
-        // p's statement: sometimes a new incarnation, sometimes accusing a few at an incarnation they said (or not yet, or this node's).
+        // p's statement: sometimes a new incarnation, sometimes accusing a few (up to 12, past the
+        // index's small-list path) at an incarnation they said, or not yet, or this node's own (its
+        // current one, the next, or the last).
         const inc = (incarnations.get(p) ?? 0) + (steps() < 0.15 ? 1 : 0)
         incarnations.set(p, inc)
+        const own = tables[0].incarnation
         const suspects = steps() < 0.5
           ? []
-          : Array.from({ length: 1 + Math.floor(steps() * 3) }, () => {
-            const q = steps() < 0.1 ? 'a' : peers[Math.floor(steps() * peers.length)]
+          : Array.from({ length: 1 + Math.floor(steps() * (steps() < 0.8 ? 3 : 12)) }, () => {
+            if (steps() < 0.1) return { peerId: 'a', incarnation: own + Math.floor(steps() * 3) - 1 }
+            const q = peers[Math.floor(steps() * peers.length)]
             return { peerId: q, incarnation: (incarnations.get(q) ?? 0) + (steps() < 0.2 ? 1 : 0) }
           })
         const hb = { ...beat(p, inc, suspects), ...(steps() < 0.02 ? { leaving: true } : {}) }
         act = t => { t.heartbeat(hb, now) }
-      } else if (r < 0.5) {
+      } else if (r < 0.45) {
         act = t => { if (t.probeStarted(p, now, 10)) t.probeFailed(p, now) }
+      } else if (r < 0.5) {
+        // p probes this node, or shows its card on a connection: spoken at the incarnation held, or a newer one.
+        const inc = (incarnations.get(p) ?? 0) + (steps() < 0.3 ? 1 : 0)
+        incarnations.set(p, inc)
+        act = steps() < 0.5 ? t => { t.probedBy(p, inc, now) } : t => { t.seen(p, { name: p, roles: [] }, now) }
+      } else if (r < 0.51) {
+        // A restart: this node's incarnation jumps (members.ts start).
+        const jump = 1 + Math.floor(steps() * 3)
+        act = t => { t.incarnation += jump }
       } else if (r < 0.6) {
         act = t => { t.tick(now) }
       } else if (r < 0.63) {
         act = t => { t.reap(now, 2_000) }
       } else {
         act = (t, i) => { if (i === 1) walkAll(t, now); t.reconsider(now) }
+        for (const t of tables) {
+          const x = inside(t)
+          x.fd.forEachLost(q => { assert.equal(x.named(q), namedByWalk(x, q), `step ${step}: whether ${q} is named`) })
+        }
       }
       const told = tables.map((t, i) => {
         act(t, i)
@@ -381,7 +415,10 @@ test('member table: a reconsider that counts again only the accusations whose pa
         const due = t.statementDue()
         const suspects = due === undefined ? [] : [...due.suspects].sort((x, y) => x.peerId.localeCompare(y.peerId))
         const statement = due === undefined ? undefined : { ...due, suspects }
-        return { changes: byPeer(drained.changes), announce: drained.announce, due: statement, incarnation: t.incarnation, members: t.members() }
+        const members = t.members()
+        const x = inside(t)
+        const suspicions = members.map(m => ({ peer: m.peerId, suspicion: x.fd.suspicion(m.peerId), deadline: x.fd.suspicionDeadline(m.peerId) }))
+        return { changes: byPeer(drained.changes), announce: drained.announce, due: statement, incarnation: t.incarnation, members, suspicions }
       })
       assert.deepEqual(told[0], told[1], `step ${step}`)
       assert.deepEqual(index(tables[0]), derived(tables[0]), `step ${step}: the index of accusers`)
