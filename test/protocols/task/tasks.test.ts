@@ -221,8 +221,23 @@ test('tasks: bad input is refused with its code and changes nothing', { timeout:
     const outsider = nodes.find(n => n.peerId !== holder && n !== coordinator) as AgentNode
     assert.ok(outsider !== undefined && outsider.peerId !== holder)
     const { ReportCommand } = await import('../../../protocols/task/index.js')
-    await assert.rejects(outsider.request(coordinator.peerId, ReportCommand, { task_id: 'real', attempt: 1, status: 'failed', progress: 0, metrics: {} }), (e: { code?: string }) => e.code === 'TSK004')
-    assert.ok(coordinator.stats.get('coordination_rejected_total', { message: 'task-report', reason: 'not-holder' }) >= 1)
+    // Asked of the coordinator leading now: one whose lease lapsed under load answers a report
+    // `known: false` unweighed (scheduler.ts `report`), as it did the audit test's control (CRD002).
+    const forged = { task_id: 'real', attempt: 1, status: 'failed' as const, progress: 0, metrics: {} }
+    let refusedBy: AgentNode | undefined
+    await waitFor(async () => {
+      const office = await officeHolder(nodes, 'a coordinator followed by all', 20_000)
+      if (office === outsider) return false
+      try {
+        await outsider.request(office.peerId, ReportCommand, forged)
+        return false
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'TSK004') throw err
+        refusedBy = office
+        return true
+      }
+    }, 'the forged report refused (TSK004)', 20_000)
+    assert.ok((refusedBy as AgentNode).stats.get('coordination_rejected_total', { message: 'task-report', reason: 'not-holder' }) >= 1)
     assert.equal((await h.status()).status, 'completed', 'the forged report changed nothing')
   } finally {
     await stopAll(nodes)
