@@ -338,10 +338,10 @@ export class MemberTable {
     const card = this.learn(from, hb, now)
     if (hb.leaving === true) { this.forgetAccusations(from); this.apply(this.fd.leave(from, hb.incarnation, now)); return true }
     this.apply(this.fd.heartbeat(from, hb.incarnation, now))
-    // Only statements that accuse someone are held: each probe round walks them (`reconsider`).
+    // Only statements that accuse someone are held, indexed by whom they name (`reconsider`).
     this.holdAccusations(from, hb.suspects)
     const after = this.fd.state(from)
-    const told = this.accuse(from, hb.suspects, before !== undefined && (after === 'alive' || after === 'suspect'), now, true)
+    const told = this.accuse(from, hb.suspects, before !== undefined && (after === 'alive' || after === 'suspect'), now)
     return told || card || before !== after || incarnation !== this.fd.incarnation(from)
   }
 
@@ -389,7 +389,10 @@ export class MemberTable {
     })
   }
 
-  /** One held accusation counted again (as `accuse` counts a vouched one, asking nothing). */
+  /**
+   * One accusation counted (a vouched one, asking nothing of what it told): of this node, refuted
+   * at its own incarnation (a newer one outranks every suspicion of the older); of another, reported.
+   */
   private recount (accuser: string, s: Heartbeat['suspects'][number], now: number): void {
     if (s.peerId === this.init.self.peerId) {
       if (s.incarnation === this.incarnation) { this.incarnation++; this.announceNow = true }
@@ -452,26 +455,20 @@ export class MemberTable {
    * its statement is passed on at its full count, members.ts): one of this node, one that made a
    * member suspect or brought its suspicion's end nearer, or one this node cannot weigh yet (an
    * accuser not yet a member here, a suspect unknown here or at an incarnation it has not heard).
-   * Weighed only with `weigh` (a statement heard; `reconsider` counts the held ones again and
-   * asks nothing). One `from` made before is no news (its confirmation is held), nor is one of a
+   * (`reconsider` counts the held ones again with `recount`, asking nothing.) One `from` made before is no news (its confirmation is held), nor is one of a
    * member held offline, a confirmation past `confirmationsForMin` (the suspicion's end no longer
    * moves), or a stale incarnation: memberlist re-gossips a suspicion only while it is a new
    * confirmation under its limit, for the same reason. After 10% of 1,000 agents crashed, every
    * survivor that probed one said so, and every other survivor heard each of those statements 16
    * times (bench:sim).
    */
-  private accuse (from: string, suspects: Heartbeat['suspects'], vouched: boolean, now: number, weigh = false): boolean {
-    let told = !weigh
+  private accuse (from: string, suspects: Heartbeat['suspects'], vouched: boolean, now: number): boolean {
+    let told = false
     for (const s of suspects) {
-      if (s.peerId === this.init.self.peerId) {
-        // Refute: a newer incarnation outranks every suspicion of the older one.
-        if (s.incarnation === this.incarnation) { this.incarnation++; this.announceNow = true }
-        told = true
-        continue
-      }
+      if (s.peerId === this.init.self.peerId) { this.recount(from, s, now); told = true; continue }
       if (s.peerId === from) continue
       if (!vouched) { told = true; continue }
-      if (told) { this.apply(this.fd.suspicionReported(s.peerId, from, s.incarnation, now)); continue }
+      if (told) { this.recount(from, s, now); continue }
       const known = this.fd.incarnation(s.peerId)
       const state = this.fd.state(s.peerId)
       const deadline = this.fd.suspicionDeadline(s.peerId)
