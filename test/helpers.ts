@@ -133,7 +133,7 @@ export async function askInOffice<T> (
       return { answer: await ask(holder), holder }
     } catch (err) {
       if ((err as { code?: string }).code !== 'CRD002' || Date.now() >= end) throw err
-      await new Promise(resolve => setTimeout(resolve, 200))
+      await sleep(200)
     }
   }
 }
