@@ -1,21 +1,31 @@
 /**
- * npm run bench [-- --json] [--quick] [--only agentmesh,vanilla,nats]
+ * npm run bench [-- --json] [--quick] [--only agentmesh,vanilla,nats] [--warmup S]
  *
  * agentmesh, vanilla libp2p 3 and NATS (a nats-server on 127.0.0.1, the brokered baseline) on
  * the same load, each node its own process, in one run: broadcast throughput and delivery
  * latency (1 KiB messages, N = 5 and 10, one publisher flat out, one paced at 1,000/s, all
  * publishing 200/s), loss, request-response (sequential p50/p99, 64 concurrent req/s),
- * dial-to-first-answer, and RSS per process.
+ * dial-to-first-answer, and RSS per process. Each broadcast scenario of agentmesh and NATS is
+ * measured after an unmeasured run of the same load (--warmup S: 5 s with --quick, else 8), so that
+ * it sees the steady state a long-running agent is in.
  */
 import { ForkedWorker } from './forked-worker.js'
 import { natsMissing, startNats, type NatsServer } from './nats.js'
 import { fileURLToPath } from 'node:url'
 import { benchArgs } from './args.js'
 
-const { values: args } = benchArgs({ options: { json: { type: 'boolean', default: false }, quick: { type: 'boolean', default: false }, only: { type: 'string' }, n: { type: 'string' }, profile: { type: 'string' }, scenario: { type: 'string' }, rate: { type: 'string' }, all: { type: 'string' } } })
+const { values: args } = benchArgs({ options: { json: { type: 'boolean', default: false }, quick: { type: 'boolean', default: false }, only: { type: 'string' }, n: { type: 'string' }, profile: { type: 'string' }, scenario: { type: 'string' }, rate: { type: 'string' }, all: { type: 'string' }, warmup: { type: 'string' } } })
 const want = (name: string): boolean => args.scenario === undefined || args.scenario.split(',').includes(name)
 const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url))
 const SECONDS = args.quick ? 2 : 4
+/**
+ * Each broadcast scenario's unmeasured run of the same load before its measured one (--warmup S;
+ * 0 for the cold figures of before 2026-12-01). A node's per-batch functions run a few hundred
+ * times a second, and V8 optimizes them only seconds in: at N=10, 1,000/s, after one second of
+ * warm-up its compiler threads still took a third of both cores in the measured window (perf),
+ * the paced p99 was 25-38 ms; after six, 7-10 ms. A long-running agent pays that once.
+ */
+const WARMUP_SECONDS = args.warmup !== undefined ? Number(args.warmup) : args.quick ? 5 : 8
 const log = (s: string): void => { if (!args.json) process.stderr.write(s + '\n') }
 
 // --profile DIR: every worker writes a V8 CPU profile there of each measured phase (the
@@ -65,6 +75,19 @@ async function mesh (impl: string, n: number): Promise<{ workers: ForkedWorker[]
   }
 }
 
+/** Until the receivers' counts have not moved for half a second (a warm-up's last deliveries), or 10 s. */
+async function quiet (workers: ForkedWorker[]): Promise<void> {
+  const count = async (): Promise<number> => (await Promise.all(workers.map(async w => await w.call('report')))).reduce((a, r) => a + (r.count as number), 0)
+  const end = Date.now() + 10_000
+  let last = await count()
+  while (Date.now() < end) {
+    await new Promise(resolve => setTimeout(resolve, 500))
+    const now = await count()
+    if (now === last) return
+    last = now
+  }
+}
+
 async function broadcast (impl: string, workers: ForkedWorker[], topic: string, publishers: number, rate: number, label: string): Promise<BroadcastResult> {
   const n = workers.length
   const gossipTopic = impl === 'agentmesh' ? `agentmesh/${`bench${process.pid}${impl}${n}`}/${topic}` : topic
@@ -72,10 +95,17 @@ async function broadcast (impl: string, workers: ForkedWorker[], topic: string, 
   // Publishers must know every subscriber before the clock starts.
   for (const w of workers) await w.call('waitSubscribers', { topic: impl === 'agentmesh' ? topic : gossipTopic, n: n - 1 })
   await new Promise(resolve => setTimeout(resolve, 1500)) // let the gossip mesh settle (GRAFTs)
+  const pubs = workers.slice(0, publishers)
+  // The same load, unmeasured, first (WARMUP_SECONDS), as the request scenarios send 3,000 requests first.
+  // Not for vanilla libp2p: it carries a tenth of these loads or less, and a warm-up only left it
+  // a backlog that the measured run queued behind (100% lost at N=10, 1,000/s, in the first try).
+  if (WARMUP_SECONDS > 0 && impl !== 'vanilla') {
+    await Promise.all(pubs.map(async w => await w.call('publish', { topic, rate, durationMs: WARMUP_SECONDS * 1000 })))
+    await quiet(workers)
+  }
   for (const w of workers) await w.call('reset')
   await profile(workers, true, `${impl}-${label.replace(/[^a-z0-9]+/gi, '-')}-n${n}`)
   const brokerCpu0 = impl === 'nats' ? nats?.cpuMs() ?? 0 : 0
-  const pubs = workers.slice(0, publishers)
   const results = await Promise.all(pubs.map(async w => await w.call('publish', { topic, rate, durationMs: SECONDS * 1000 })))
   const sent = results.reduce((a, r) => a + r.sent, 0)
   const start = Math.min(...results.map(r => r.startedAt))
@@ -230,6 +260,6 @@ for (const other of ['vanilla', 'nats']) {
   log(`\nagentmesh / ${other}, same run (above 1: agentmesh ahead):`)
   for (const [k, v] of Object.entries(ratios)) log(`  ${k.padEnd(56)} ${v}x`)
 }
-results.machine = { node: process.version, cores: (await import('node:os')).cpus().length, seconds: SECONDS }
+results.machine = { node: process.version, cores: (await import('node:os')).cpus().length, seconds: SECONDS, warmupSeconds: WARMUP_SECONDS }
 if (args.json) process.stdout.write(JSON.stringify(results) + '\n')
 process.exit(0)
