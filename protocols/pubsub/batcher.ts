@@ -29,6 +29,8 @@ export interface BatcherInit<T = string> {
   shared?: BatchBudget
   /** Envelopes a receiver charges as one gossip message (GOSSIP_ENVELOPES_PER_MESSAGE): a larger batch costs the shared budget more. */
   sharedUnit?: number
+  /** What such a unit costs a batch written over the direct fan-out streams (DIRECT_FRAME_WEIGHT); default 1. */
+  sharedDirectWeight?: number
   maxEnvelopes: number
   maxBytes: number
   /**
@@ -72,7 +74,7 @@ export class Batcher<T = string> {
       windowMs: init.windowMs,
       gossipPerSec: init.maxBatchesPerSec,
       holdFactor: init.holdFactor ?? WRITE_HOLD_FACTOR,
-      ...(init.shared !== undefined ? { shared: init.shared.bucket, sharedUnit: init.sharedUnit } : {}),
+      ...(init.shared !== undefined ? { shared: init.shared.bucket, sharedUnit: init.sharedUnit, sharedDirectWeight: init.sharedDirectWeight } : {}),
       now: performance.now()
     })
   }
@@ -171,7 +173,7 @@ export class Batcher<T = string> {
     this.flushing = true
     while (this.ready.length > 0 && !this.stopped) {
       const batch = this.ready.shift() as T[]
-      // Full batches too: a receiver charges one per `sharedUnit` envelopes, however they came.
+      // Full batches too: a receiver charges one per `sharedUnit` envelopes (a direct frame less), however they came.
       const admit = (): number => this.flusher.admit(batch.length, performance.now())
       for (let wait = admit(); wait > 0 && !this.stopped; wait = admit()) await new Promise(resolve => setTimeout(resolve, wait))
       if (this.stopped) break

@@ -22,7 +22,8 @@
  *    what is published in one turn travels together and a lone envelope goes as a batch of one.
  *    The budgets are the ceilings:
  *    - the node's batches a second, all topics together (`shared`): what receivers charge this
- *      node (pubsub.publishPerSec) and hang up on it for;
+ *      node (pubsub.publishPerSec) and hang up on it for, a batch that goes directly at
+ *      `sharedDirectWeight` (receivers charge a direct frame less: DIRECT_FRAME_WEIGHT);
  *    - the topic's own gossip messages a second (`gossipPerSec`), while its batches go by gossip:
  *      a gossip message costs each receiver a fixed few ms whatever it carries. A batch written
  *      over the direct fan-out streams costs a receiver one stream frame, and is not held to it.
@@ -59,6 +60,8 @@ export interface FlusherInit {
   /** The node's budget of batches, shared by every topic's flusher; a batch costs one per `sharedUnit` envelopes. */
   shared?: TokenBucket
   sharedUnit?: number
+  /** What such a unit costs when the batch goes over the direct fan-out streams (receivers charge DIRECT_FRAME_WEIGHT); default 1. */
+  sharedDirectWeight?: number
   now: number
 }
 
@@ -85,6 +88,8 @@ export class Flusher {
   private route: BatchRoute = 'gossip'
   /** The `at` last answered, so a shell asked the same again keeps its timer. */
   private lastAt?: FlushStep
+  /** What the batch being written was charged less than a gossip message's price (its route was guessed direct). */
+  private owed = 0
 
   constructor (init: FlusherInit) {
     this.init = init
@@ -109,11 +114,18 @@ export class Flusher {
 
   /**
    * A sealed batch of `count` envelopes is about to be written: 0 when it may go now (the node's
-   * budget charged, into debt for a batch of more than a unit), else the ms to wait first.
+   * budget charged, into debt for a batch of more than a unit), else the ms to wait first. Its
+   * route is known once written: it is charged as the last batch went, and a batch charged as
+   * direct that went by gossip pays the rest in `written`.
    */
   admit (count: number, now: number): number {
     const shared = this.init.shared
-    if (shared !== undefined && !shared.charge(Math.ceil(count / (this.init.sharedUnit ?? 1)), now)) return shared.msUntilNext(now)
+    if (shared !== undefined) {
+      const units = Math.ceil(count / (this.init.sharedUnit ?? 1))
+      const weight = this.route === 'direct' ? this.init.sharedDirectWeight ?? 1 : 1
+      if (!shared.charge(units * weight, now)) return shared.msUntilNext(now)
+      this.owed = units * (1 - weight)
+    }
     this.writeStart = now
     return 0
   }
@@ -121,6 +133,8 @@ export class Flusher {
   /** A sealed batch was written (or failed: `route` gossip, the conservative answer). */
   written (route: BatchRoute, now: number): FlushStep {
     this.inFlight = Math.max(0, this.inFlight - 1)
+    if (route === 'gossip' && this.owed > 0) this.init.shared?.spend(this.owed, now)
+    this.owed = 0
     this.route = route
     const took = now - (this.writeStart ?? now)
     this.writeStart = undefined

@@ -79,9 +79,10 @@ export class Inbound {
   /**
    * The checks a batch on `topic` relayed by `propagator` and published by `publisher` must pass
    * before anything of it is delivered (or, by gossip, forwarded). The whole batch goes when one
-   * envelope fails: one forgery is reason enough to distrust what came with it.
+   * envelope fails: one forgery is reason enough to distrust what came with it. `direct`: it came
+   * on the publisher's own fan-out stream, and is charged as such a frame (DIRECT_FRAME_WEIGHT).
    */
-  check (propagator: string, publisher: string, topic: string, data: Uint8Array, schema: z.ZodType | undefined): Checked | Refusal {
+  check (propagator: string, publisher: string, topic: string, data: Uint8Array, schema: z.ZodType | undefined, direct = false): Checked | Refusal {
     const admitted = this.init.admits?.(propagator, publisher) ?? 'accept'
     if (admitted === 'reject') return this.reject(propagator, publisher, topic, 'not_admitted')
     if (admitted === 'ignore') {
@@ -89,7 +90,8 @@ export class Inbound {
       return { ignore: true }
     }
     // Limits before decoding: a flood is refused at the least cost (counted by the guard, not logged).
-    if (!this.init.guard.check(propagator, publisher, topic)) return { ignore: true }
+    const least = GossipGuard.weightOf(1, direct)
+    if (!this.init.guard.check(propagator, publisher, topic, least)) return { ignore: true }
     let envs: Envelope[]
     let sections: Uint8Array[]
     try {
@@ -97,7 +99,7 @@ export class Inbound {
     } catch (err) {
       return this.reject(propagator, publisher, topic, (err as Error).name)
     }
-    const extra = GossipGuard.weightOf(envs.length) - 1
+    const extra = GossipGuard.weightOf(envs.length, direct) - least
     if (extra > 0 && !this.init.guard.check(propagator, publisher, topic, extra)) return { ignore: true }
     const payloads: unknown[] = []
     let sealed: boolean[] | undefined

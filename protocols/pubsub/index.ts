@@ -28,7 +28,7 @@ import { encodeSealedBatch, sealBatch, type BatchItem } from './sealed-batch.js'
 import type { GateVerdict, PublishOptions, TopicGate } from './publish-options.js'
 import { gossipTopic, toTopic, type Topic } from './topics.js'
 import type { TopicReach } from './topic-reach.js'
-import { DEFAULT_COMPRESS_MIN_BYTES, DEFAULT_COMPRESSION, DEFAULT_DIRECT_FANOUT, DEFAULT_PUBLISH_PER_SEC, GOSSIP_ENVELOPES_PER_MESSAGE, MAX_SPILL_BYTES, NOISE_BATCH_BYTES, OWN_PUBLISH_SHARE } from './constants.js'
+import { DEFAULT_COMPRESS_MIN_BYTES, DEFAULT_COMPRESSION, DEFAULT_DIRECT_FANOUT, DEFAULT_PUBLISH_PER_SEC, DIRECT_FRAME_WEIGHT, GOSSIP_ENVELOPES_PER_MESSAGE, MAX_SPILL_BYTES, NOISE_BATCH_BYTES, OWN_PUBLISH_SHARE } from './constants.js'
 
 export * from './constants.js'
 export * from './topics.js'
@@ -300,7 +300,9 @@ export class PubSubService {
         transportBytes: NOISE_BATCH_BYTES - 6 - Buffer.byteLength(topic) - 2,
         maxSpill: MAX_SPILL_BYTES,
         maxBatchesPerSec: this.init.maxBatchesPerSec,
-        ...(this.sendBudget !== undefined ? { shared: this.sendBudget, sharedUnit: GOSSIP_ENVELOPES_PER_MESSAGE } : {}),
+        ...(this.sendBudget !== undefined
+          ? { shared: this.sendBudget, sharedUnit: GOSSIP_ENVELOPES_PER_MESSAGE, sharedDirectWeight: DIRECT_FRAME_WEIGHT }
+          : {}),
         maxQueued: this.init.publishWindow,
         flush: async (items) => await this.sendBatch(topic, gossip, items),
         onError: (err, count) => {
@@ -370,7 +372,7 @@ export class PubSubService {
       this.init.stats.inc('messages_total', { direction: 'in', type: 'EVENT', status: 'unsubscribed' })
       return
     }
-    const r = this.inbound.check(peer, peer, topic, batch, local.topic.schema)
+    const r = this.inbound.check(peer, peer, topic, batch, local.topic.schema, true)
     if (!('envs' in r)) return
     this.init.stats.inc('broadcast_batches_total', { direction: 'in', via: 'direct' })
     this.inbound.deliverBatch(local, r)

@@ -182,9 +182,9 @@ test('bad input on a fan-out stream: forged source, wrong topic, other mesh and 
     // Over pubsub.publishPerSec (20/s, a burst of 20): the rest of 100 is dropped and counted.
     for (let i = 0; i < 100; i++) s.send(batch(attacker.peerId, 'news', i))
     await waitFor(() => victim.stats.get('gossip_rate_limited_total', { peer: attacker.peerId }) > 0, 'the flood to be limited')
-    // About the burst (20) is taken, less what the forged and misfiled batches drew from the same
-    // bucket, more what it refilled while the 100 were read (the machine's load decides): what is
-    // refused is counted, not delivered.
+    // About twice the burst (20) is taken, a direct frame counting half (DIRECT_FRAME_WEIGHT), less
+    // what the forged and misfiled batches drew from the same bucket, more what it refilled while
+    // the 100 were read (the machine's load decides): what is refused is counted, not delivered.
     const delivered = (): number => got.filter(x => typeof x === 'number').length
     // EVENT: a request of the attacker's (its membership's, say) refused by the rpc limits is counted under its own type.
     const refused = (): number => victim.stats.get('messages_total', { direction: 'in', type: 'EVENT', status: 'rate_limited' })
@@ -194,6 +194,8 @@ test('bad input on a fan-out stream: forged source, wrong topic, other mesh and 
       throw new Error(`${err.message}: ${delivered()} delivered, ${refused()} refused (${all} of every type), stream ${s.status}, connections ${victim.libp2p.getConnections(peerIdFromString(attacker.peerId)).length}, batches the attacker published by gossip ${own}`)
     })
     assert.ok(delivered() > 0 && refused() > 0, `some delivered (${delivered()}), the rest refused (${refused()})`)
+    // Charged as gossip messages, the burst would have taken about 20 (as before 2026-12-01).
+    assert.ok(delivered() >= 30, `direct frames charged half: ${delivered()} delivered of a burst of 20`)
     assert.equal(attacker.stats.get('broadcast_batches_total', { direction: 'out', via: 'gossip' }), 0, 'the attacker published nothing of its own by gossip: the count above is the flood\'s alone')
     const elsewhere = await open('another-mesh')
     elsewhere.send(batch(attacker.peerId, 'news', 'from another mesh'))

@@ -98,6 +98,25 @@ test('the node\'s budget, shared by every topic, holds batches whatever their wa
   assert.equal(c.admit(1, 16), 24, 'two units of debt: 24 ms until a token again')
 })
 
+test('a batch that goes directly is charged the direct weight; one charged so that went by gossip pays the rest', { timeout: 60_000 }, () => {
+  // 100 a second (a token every 10 ms), a burst of 2.
+  const shared = new TokenBucket(100, 2, 0)
+  const f = new Flusher({ ...limits, holdFactor: 0, gossipPerSec: 1000, shared, sharedUnit: 50, sharedDirectWeight: 0.5, now: 0 })
+  // The first batch's way is not known yet: a full unit.
+  f.add(100, 0); f.sealed(); assert.equal(f.admit(1, 0), 0); f.written('direct', 0)
+  // After a direct one, half: of the one token left, half is.
+  f.add(100, 0); f.sealed(); assert.equal(f.admit(1, 0), 0); f.written('direct', 0)
+  f.add(100, 0); f.sealed(); assert.equal(f.admit(1, 0), 5, 'half a token left: 5 ms until a whole one')
+  assert.equal(f.admit(1, 5), 0, 'a whole token there: charged half')
+  // That one went by gossip after all: the other half is paid, and the bucket is empty.
+  f.written('gossip', 5)
+  assert.deepEqual(f.add(100, 5), { do: 'at', at: 15 }, 'a token again 10 ms on')
+  // After a gossip batch, a full unit again: a batch of 120 envelopes is three.
+  f.sealed()
+  assert.equal(f.admit(120, 15), 0)
+  assert.equal(f.admit(1, 15), 30, 'three units from one token: two of debt, 30 ms until a token')
+})
+
 test('just written: the link stays busy as long again as the write took, never longer than the window', { timeout: 60_000 }, () => {
   const f = new Flusher({ ...limits, holdFactor: 1, gossipPerSec: 1000, now: 0 })
   f.add(100, 0)

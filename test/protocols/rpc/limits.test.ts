@@ -273,6 +273,9 @@ test('gossip guard: the publisher is charged whoever relays, penalised when it s
   // A batch of 120 envelopes costs three messages.
   assert.equal(GossipGuard.weightOf(120), 3)
   assert.equal(GossipGuard.weightOf(1), 1)
+  // A frame of the direct fan-out costs a receiver less than a gossip message: half, per unit.
+  assert.equal(GossipGuard.weightOf(1, true), 0.5)
+  assert.equal(GossipGuard.weightOf(120, true), 1.5)
 })
 
 test('gossip: a publisher far over its limit is dropped, counted and graylisted; an honest publisher\'s messages all arrive and its relaying costs it nothing', { timeout: 3 * 60_000 }, async () => {
