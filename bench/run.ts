@@ -20,7 +20,7 @@ const WORKER = fileURLToPath(new URL('./worker.js', import.meta.url))
 const SECONDS = args.quick ? 2 : 4
 /**
  * Each broadcast scenario's unmeasured run of the same load before its measured one (--warmup S;
- * 0 for the cold figures of before 2026-12-01). A node's per-batch functions run a few hundred
+ * 0 for the cold figures the bench printed until 2026-11-30). A node's per-batch functions run a few hundred
  * times a second, and V8 optimizes them only seconds in: at N=10, 1,000/s, after one second of
  * warm-up its compiler threads still took a third of both cores in the measured window (perf),
  * the paced p99 was 25-38 ms; after six, 7-10 ms. A long-running agent pays that once.

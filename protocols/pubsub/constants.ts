@@ -103,9 +103,9 @@ export const GOSSIP_ENVELOPES_PER_MESSAGE = 50
  * What a frame written over the direct fan-out streams is charged, in gossip messages per
  * GOSSIP_ENVELOPES_PER_MESSAGE envelopes (at least one such unit): half. A receiver reads it
  * from a stream of its publisher's, with no gossipsub around it (no signature, duplicates,
- * IDONTWANT or control traffic): measured on bench's 5 agents, 1,000/s from one, warm (issue 46,
- * 2026-12-01), ~640 µs of all the nodes' CPU per batch and receiver directly against ~5.9 ms
- * by gossip, and 270 against 2,000 µs a message with all five publishing 200/s. At a full
+ * IDONTWANT or control traffic): measured with bench's 5 agents each publishing 200/s, warm
+ * (issue 46, 2026-11-30), all the nodes' CPU came to ~270 µs per direct frame and receiver (one
+ * envelope a frame) against ~2,000 µs per gossip message and receiver (4.7 a message). At a full
  * charge a publisher flat out was held to its own share of the limit, 300 batches of 50 a
  * second (15,000 envelopes/s), while its core had room for ~23,600 (the bench, the limit lifted);
  * at half, 600 batches a second go directly. A flood of one-envelope direct frames may then

@@ -194,7 +194,7 @@ test('bad input on a fan-out stream: forged source, wrong topic, other mesh and 
       throw new Error(`${err.message}: ${delivered()} delivered, ${refused()} refused (${all} of every type), stream ${s.status}, connections ${victim.libp2p.getConnections(peerIdFromString(attacker.peerId)).length}, batches the attacker published by gossip ${own}`)
     })
     assert.ok(delivered() > 0 && refused() > 0, `some delivered (${delivered()}), the rest refused (${refused()})`)
-    // Charged as gossip messages, the burst would have taken about 20 (as before 2026-12-01).
+    // Charged as gossip messages, the burst would have taken about 20 (as before issue 46's eighth session of 2026-11-30).
     assert.ok(delivered() >= 30, `direct frames charged half: ${delivered()} delivered of a burst of 20`)
     assert.equal(attacker.stats.get('broadcast_batches_total', { direction: 'out', via: 'gossip' }), 0, 'the attacker published nothing of its own by gossip: the count above is the flood\'s alone')
     const elsewhere = await open('another-mesh')
