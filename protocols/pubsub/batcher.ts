@@ -17,7 +17,7 @@ export interface BatcherInit<T = string> {
    * Gossip messages this topic may cost per second before batches wait to grow. A gossip
    * message costs every receiver the same fixed work whatever its size, so under load it is
    * cheaper to send fewer, fuller batches than more, emptier ones. Batches that go over the
-   * direct fan-out streams (`flush` answers 'direct') are not held to it.
+   * direct fan-out streams (`flush` answers 'direct' or 'direct-full') are not held to it.
    */
   maxBatchesPerSec: number
   /**

@@ -6,8 +6,9 @@
  * - KIND_BATCH: the topic (varint length, UTF-8), then a gossip batch exactly as gossip carries
  *   it (WIRE_JSON_V1 and a JSON array of envelopes, or a batch with sealed groups: 0x04 with its
  *   binary sections, envelope/sections.ts), or compressed (envelope/compression.ts; 0x01 only);
- * - KIND_CONTROL: a JSON object, `hello` first (the sender's mesh and the codecs it accepts),
- *   then `reach` whenever it changes (for each topic the sender subscribes to, its directly
+ * - KIND_CONTROL: a JSON object, `hello` first (the sender's mesh and the codecs it accepts, and
+ *   WEIGHS_DIRECT_HALF when it charges a batch frame half: older builds charge it in full), then
+ *   `reach` whenever it changes (for each topic the sender subscribes to, its directly
  *   connected peers that subscribe too: what lets a publisher know it reaches every subscriber).
  */
 import { z } from 'zod'
@@ -18,6 +19,12 @@ import { encodeLength } from '../rpc/frames.js'
 export const FANOUT_PROTOCOL = '/agentmesh/fanout/1.0.0'
 export const KIND_BATCH = 0x01
 export const KIND_CONTROL = 0x02
+/**
+ * Said in a hello's `accepts` by a node that charges the batch frames of this stream at
+ * DIRECT_FRAME_WEIGHT (constants.ts): its publishers may send it that much more. An older build
+ * says nothing, charges every frame as a gossip message, and is sent to as it charges.
+ */
+export const WEIGHS_DIRECT_HALF = 'weighs:direct-half'
 
 /** Peers a reach entry lists; a node with more subscribers of a topic says `null` ("many"), and publishers gossip to it. */
 export const REACH_MAX_PEERS = 64

@@ -18,7 +18,7 @@ import { WIRE_JSON_V1 } from '../envelope/constants.js'
 import { FrameDecoder } from '../rpc/frames.js'
 import { CONNECTION_BACKGROUND_DELAY_MS } from '../rpc/constants.js'
 import { DRAIN_WAIT_MS } from './constants.js'
-import { batchFrame, controlFrame, FANOUT_PROTOCOL, parseFrame, REACH_MAX_PEERS, type Control } from './fanout-wire.js'
+import { batchFrame, controlFrame, FANOUT_PROTOCOL, parseFrame, REACH_MAX_PEERS, WEIGHS_DIRECT_HALF, type Control } from './fanout-wire.js'
 import type { GossipMetrics } from './gossip-limits.js'
 import { ownReach, ReachTable } from './reach.js'
 
@@ -107,8 +107,8 @@ export class Fanout {
     this.init = init
     this.self = init.libp2p.peerId.toString()
     // Every codec this build has is understood (a browser bundle has none); which one this node
-    // writes is its own setting.
-    this.accepts = [...COMPRESSION_CODECS]
+    // writes is its own setting. And how it charges a batch frame.
+    this.accepts = [...COMPRESSION_CODECS, WEIGHS_DIRECT_HALF]
   }
 
   async start (): Promise<void> {
@@ -158,6 +158,12 @@ export class Fanout {
       }
     }
     return this.reach.covers(this.self, topic, subscribers) ? subscribers : undefined
+  }
+
+  /** Whether every one of `peers` said it charges a batch frame at DIRECT_FRAME_WEIGHT (an older build charges it in full). */
+  weighHalf (peers: readonly string[]): boolean {
+    for (const peer of peers) if (this.links.get(peer)?.hello?.accepts.has(WEIGHS_DIRECT_HALF) !== true) return false
+    return true
   }
 
   /** Subscribers beyond `subscribers` (this node's) that those told of in their reach (reach.ts). */

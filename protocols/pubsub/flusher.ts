@@ -34,8 +34,12 @@
  */
 import { TokenBucket } from '../core/token-bucket.js'
 
-/** How a batch went: over the direct fan-out streams only, or by gossip (wholly or as repair). */
-export type BatchRoute = 'direct' | 'gossip'
+/**
+ * How a batch went: over the direct fan-out streams only, every receiver charging it at the direct
+ * weight ('direct'), or one at least in full ('direct-full': an older build); or by gossip
+ * (wholly or as repair).
+ */
+export type BatchRoute = 'direct' | 'direct-full' | 'gossip'
 
 /** What the shell does next. */
 export type FlushStep =
@@ -88,8 +92,9 @@ export class Flusher {
   private route: BatchRoute = 'gossip'
   /** The `at` last answered, so a shell asked the same again keeps its timer. */
   private lastAt?: FlushStep
-  /** What the batch being written was charged less than a gossip message's price (its route was guessed direct). */
-  private owed = 0
+  /** The units of the batch being written, and what each was charged (its route guessed from the last). */
+  private units = 0
+  private charged = 1
 
   constructor (init: FlusherInit) {
     this.init = init
@@ -122,19 +127,27 @@ export class Flusher {
     const shared = this.init.shared
     if (shared !== undefined) {
       const units = Math.ceil(count / (this.init.sharedUnit ?? 1))
-      const weight = this.route === 'direct' ? this.init.sharedDirectWeight ?? 1 : 1
+      const weight = this.weight(this.route)
       if (!shared.charge(units * weight, now)) return shared.msUntilNext(now)
-      this.owed = units * (1 - weight)
+      this.units = units
+      this.charged = weight
     }
     this.writeStart = now
     return 0
   }
 
+  /** What a unit of the shared budget costs a batch that went `route`. */
+  private weight (route: BatchRoute): number {
+    return route === 'direct' ? this.init.sharedDirectWeight ?? 1 : 1
+  }
+
   /** A sealed batch was written (or failed: `route` gossip, the conservative answer). */
   written (route: BatchRoute, now: number): FlushStep {
     this.inFlight = Math.max(0, this.inFlight - 1)
-    if (route === 'gossip' && this.owed > 0) this.init.shared?.spend(this.owed, now)
-    this.owed = 0
+    // Charged as the last batch went: one that cost its receivers more pays the rest now.
+    const rest = this.units * (this.weight(route) - this.charged)
+    if (rest > 0) this.init.shared?.spend(rest, now)
+    this.units = 0
     this.route = route
     const took = now - (this.writeStart ?? now)
     this.writeStart = undefined

@@ -331,7 +331,7 @@ export class PubSubService {
     if (direct !== undefined) {
       const failed = await (this.fanout as Fanout).send(topic, direct, batch)
       if (direct.length > failed.length) this.init.stats.inc('broadcast_batches_total', { direction: 'out', via: 'direct' })
-      if (failed.length === 0) return 'direct'
+      if (failed.length === 0) return (this.fanout as Fanout).weighHalf(direct) ? 'direct' : 'direct-full'
     }
     await waitForGossipStreams(this.subscribers(topic), p => this.sendsTo(p), this.streamWaits, this.stopping?.signal)
     await waitForGossipDrain(this.init.libp2p)

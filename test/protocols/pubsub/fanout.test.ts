@@ -16,7 +16,7 @@ import type { Stream } from '@libp2p/interface'
 import { createAgentNode, type AgentNode } from '../../../surfaces/index.js'
 import { encodeBatch, envelopeToJson, inflateFrame, makeEnvelope, WIRE_COMPRESSED, WIRE_JSON_V1, decodeBatch } from '../../../protocols/envelope/index.js'
 import { gossipTopic, FANOUT_PROTOCOL } from '../../../protocols/pubsub/index.js'
-import { batchFrame, controlFrame, parseFrame } from '../../../protocols/pubsub/fanout-wire.js'
+import { batchFrame, controlFrame, parseFrame, WEIGHS_DIRECT_HALF } from '../../../protocols/pubsub/fanout-wire.js'
 import { FrameDecoder } from '../../../protocols/rpc/frames.js'
 import { nodeOptions, startMesh, stopAll, uniqueMesh, waitFor } from '../../helpers.js'
 
@@ -213,12 +213,13 @@ test('bad input on a fan-out stream: forged source, wrong topic, other mesh and 
   }
 })
 
-interface Listener { node: Libp2p<{ pubsub: GossipSub }>, firstBytes: number[], envelopes: unknown[], gossip: { n: number } }
+interface Listener { node: Libp2p<{ pubsub: GossipSub }>, firstBytes: number[], envelopes: unknown[], gossip: { n: number }, accepts: string[][] }
 
 /**
  * A bare libp2p peer (not agentmesh) that speaks the fan-out protocol (the test writes its hello):
  * it subscribes to the topic by gossipsub, tells its reach and hello on its own stream, and
- * records the first byte of each batch written to it (and what gossip brings, counted apart).
+ * records the first byte of each batch written to it (and what gossip brings, counted apart),
+ * and what each hello written to it accepts.
  */
 async function listener (mesh: string): Promise<Listener> {
   const node = await createLibp2p({
@@ -228,7 +229,7 @@ async function listener (mesh: string): Promise<Listener> {
     streamMuxers: [yamux()],
     services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, scoreParams: { IPColocationFactorWeight: 0 } }) }
   }) as Libp2p<{ pubsub: GossipSub }>
-  const l: Listener = { node, firstBytes: [], envelopes: [], gossip: { n: 0 } }
+  const l: Listener = { node, firstBytes: [], envelopes: [], gossip: { n: 0 }, accepts: [] }
   node.services.pubsub.addEventListener('message', (e) => {
     l.gossip.n++
     l.envelopes.push(...decodeBatch(e.detail.data, 1 << 22).map(e => e.payload))
@@ -238,6 +239,7 @@ async function listener (mesh: string): Promise<Listener> {
     stream.addEventListener('message', (e) => {
       for (const body of decoder.push(e.data)) {
         const f = parseFrame(body)
+        if (f.kind === 'control' && f.control.hello !== undefined) l.accepts.push(f.control.hello.accepts)
         if (f.kind !== 'batch') continue
         l.firstBytes.push(f.batch[0])
         l.envelopes.push(...decodeBatch(inflateFrame(f.batch, 1 << 22), 1 << 22).map(e => e.payload))
@@ -276,6 +278,8 @@ test('compression: a publisher compresses a batch only for the peers whose hello
     assert.ok(packs.firstBytes.every(x => x === WIRE_COMPRESSED.brotli), `the accepting peer got only brotli batches: ${packs.firstBytes.join(',')}`)
     assert.deepEqual(packs.envelopes, plain.envelopes, 'the same envelopes')
     assert.deepEqual(atB.slice(first), plain.envelopes.slice(first), 'and b (an agentmesh node) read them too')
+    // a's hello says what it reads and how it charges a batch frame (half: a publisher may send it more).
+    assert.deepEqual(plain.accepts, [['deflate', 'brotli', WEIGHS_DIRECT_HALF]])
   } finally {
     await stopAll([a, b])
     await plain.node.stop()

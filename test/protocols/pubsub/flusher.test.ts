@@ -114,6 +114,14 @@ test('a batch that goes directly is charged the direct weight; one charged so th
   // After a gossip batch, a full unit again: a batch of 120 envelopes is three.
   f.sealed()
   assert.equal(f.admit(120, 15), 0)
+  // Written directly, one receiver charging it in full (an older build): a unit each, nothing more owed.
+  f.written('direct-full', 15)
+  assert.equal(shared.available(15), -2)
+  // And the next is guessed full too; one guessed half that a receiver charged in full pays the rest.
+  const g = new Flusher({ ...limits, holdFactor: 0, gossipPerSec: 1000, shared: new TokenBucket(100, 2, 0), sharedUnit: 50, sharedDirectWeight: 0.5, now: 0 })
+  g.add(100, 0); g.sealed(); assert.equal(g.admit(1, 0), 0); g.written('direct', 0)
+  g.add(100, 0); g.sealed(); assert.equal(g.admit(1, 0), 0); g.written('direct-full', 0)
+  assert.deepEqual(g.add(100, 0), { do: 'at', at: 10 }, 'two whole tokens spent: 10 ms until one')
   assert.equal(f.admit(1, 15), 30, 'three units from one token: two of debt, 30 ms until a token')
 })
 
