@@ -26,6 +26,10 @@ const SECONDS = args.quick ? 2 : 4
  * the paced p99 was 25-38 ms; after six, 7-10 ms. A long-running agent pays that once.
  */
 const WARMUP_SECONDS = args.warmup !== undefined ? Number(args.warmup) : args.quick ? 5 : 8
+if (!Number.isFinite(WARMUP_SECONDS) || WARMUP_SECONDS < 0) {
+  process.stderr.write(`--warmup ${String(args.warmup)}: seconds, 0 or more\n`)
+  process.exit(2)
+}
 const log = (s: string): void => { if (!args.json) process.stderr.write(s + '\n') }
 
 // --profile DIR: every worker writes a V8 CPU profile there of each measured phase (the
@@ -52,6 +56,10 @@ interface BroadcastResult {
   p50Ms: number,
   p99Ms: number,
   duplicates: number
+  /** The unmeasured run before it (0: measured cold, as vanilla libp2p is). */
+  warmupSeconds: number
+  /** Messages of the warm-up that arrived after the reset: not counted. */
+  staleFromWarmup: number
   /** Envelopes per batch the publishers wrote (agentmesh only). */
   envelopesPerBatch?: number
 }
@@ -75,17 +83,18 @@ async function mesh (impl: string, n: number): Promise<{ workers: ForkedWorker[]
   }
 }
 
-/** Until the receivers' counts have not moved for half a second (a warm-up's last deliveries), or 10 s. */
-async function quiet (workers: ForkedWorker[]): Promise<void> {
+/** Until the receivers' counts have not moved for half a second (a warm-up's last deliveries), or 10 s: whether they settled. */
+async function quiet (workers: ForkedWorker[]): Promise<boolean> {
   const count = async (): Promise<number> => (await Promise.all(workers.map(async w => await w.call('report')))).reduce((a, r) => a + (r.count as number), 0)
   const end = Date.now() + 10_000
   let last = await count()
   while (Date.now() < end) {
     await new Promise(resolve => setTimeout(resolve, 500))
     const now = await count()
-    if (now === last) return
+    if (now === last) return true
     last = now
   }
+  return false
 }
 
 async function broadcast (impl: string, workers: ForkedWorker[], topic: string, publishers: number, rate: number, label: string): Promise<BroadcastResult> {
@@ -99,9 +108,11 @@ async function broadcast (impl: string, workers: ForkedWorker[], topic: string, 
   // The same load, unmeasured, first (WARMUP_SECONDS), as the request scenarios send 3,000 requests first.
   // Not for vanilla libp2p: it carries a tenth of these loads or less, and a warm-up only left it
   // a backlog that the measured run queued behind (100% lost at N=10, 1,000/s, in the first try).
-  if (WARMUP_SECONDS > 0 && impl !== 'vanilla') {
-    await Promise.all(pubs.map(async w => await w.call('publish', { topic, rate, durationMs: WARMUP_SECONDS * 1000 })))
-    await quiet(workers)
+  const warmup = impl === 'vanilla' ? 0 : WARMUP_SECONDS
+  if (warmup > 0) {
+    await Promise.all(pubs.map(async w => await w.call('publish', { topic, rate, durationMs: warmup * 1000 })))
+    // A warm-up's stragglers after the reset are told apart by its run number (worker.ts) and counted as stale.
+    if (!await quiet(workers)) log(`  (${label}: the warm-up's deliveries had not settled after 10 s)`)
   }
   for (const w of workers) await w.call('reset')
   await profile(workers, true, `${impl}-${label.replace(/[^a-z0-9]+/gi, '-')}-n${n}`)
@@ -130,6 +141,7 @@ async function broadcast (impl: string, workers: ForkedWorker[], topic: string, 
   const p50s: number[] = []
   const p99s: number[] = []
   let dups = 0
+  let stale = 0
   // The broker's CPU is part of NATS's cost per delivery (it does the fan-out).
   let cpuMs = impl === 'nats' ? (nats?.cpuMs() ?? 0) - brokerCpu0 : 0
   let delivered = 0
@@ -144,6 +156,7 @@ async function broadcast (impl: string, workers: ForkedWorker[], topic: string, 
     if (r.count > 0) rates.push(r.count / ((r.lastReceipt - start) / 1000))
     if (!Number.isNaN(r.p50)) { p50s.push(r.p50); p99s.push(r.p99) }
     dups += r.duplicates
+    stale += r.stale ?? 0
   })
   const res: BroadcastResult = {
     scenario: label,
@@ -161,11 +174,13 @@ async function broadcast (impl: string, workers: ForkedWorker[], topic: string, 
     lost,
     p50Ms: p50s.length === 0 ? NaN : round(Math.max(...p50s)),
     p99Ms: p99s.length === 0 ? NaN : round(Math.max(...p99s)),
-    duplicates: dups
+    duplicates: dups,
+    warmupSeconds: warmup,
+    staleFromWarmup: stale
   }
   const batches = results.reduce((a, r) => a + (r.batches ?? 0), 0)
   if (batches > 0) res.envelopesPerBatch = round(sent / batches)
-  log(`  ${label.padEnd(34)} ${String(res.deliveredPerSecPerReceiver).padStart(7)}/s per receiver  p50 ${String(res.p50Ms).padStart(7)} ms  p99 ${String(res.p99Ms).padStart(7)} ms  loss ${res.lossPct}% (${lost}/${expectedAll})  cpu ${res.cpuUsPerDelivery} µs/delivery${res.envelopesPerBatch !== undefined ? `  ${res.envelopesPerBatch} per batch` : ''}`)
+  log(`  ${label.padEnd(34)} ${String(res.deliveredPerSecPerReceiver).padStart(7)}/s per receiver  p50 ${String(res.p50Ms).padStart(7)} ms  p99 ${String(res.p99Ms).padStart(7)} ms  loss ${res.lossPct}% (${lost}/${expectedAll})  cpu ${res.cpuUsPerDelivery} µs/delivery${res.envelopesPerBatch !== undefined ? `  ${res.envelopesPerBatch} per batch` : ''}${warmup === 0 ? '  (cold)' : ''}${stale > 0 ? `  ${stale} stale` : ''}`)
   return res
 }
 
@@ -257,7 +272,7 @@ for (const other of ['vanilla', 'nats']) {
   const ratios = ratiosAgainst(other)
   if (ratios === undefined) continue
   results[`ratios_${other}`] = ratios
-  log(`\nagentmesh / ${other}, same run (above 1: agentmesh ahead):`)
+  log(`\nagentmesh / ${other}, same run (above 1: agentmesh ahead${other === 'vanilla' && WARMUP_SECONDS > 0 ? '; its broadcasts measured cold, agentmesh\'s warm' : ''}):`)
   for (const [k, v] of Object.entries(ratios)) log(`  ${k.padEnd(56)} ${v}x`)
 }
 results.machine = { node: process.version, cores: (await import('node:os')).cpus().length, seconds: SECONDS, warmupSeconds: WARMUP_SECONDS }

@@ -47,8 +47,12 @@ let lastReceipt = 0
 let duplicates = 0
 let seen = new Set<string>()
 let cpuAtReset = process.cpuUsage()
+/** Counted up by every reset, in every worker alike: a message of an earlier run (a warm-up's straggler) is not this run's. */
+let run = 0
+let stale = 0
 
-function record (pub: number, seq: number, sentAt: number): void {
+function record (pub: number, seq: number, sentAt: number, of?: number): void {
+  if (of !== undefined && of !== run) { stale++; return }
   const key = `${pub}:${seq}`
   if (seen.has(key)) { duplicates++; return }
   seen.add(key)
@@ -120,11 +124,11 @@ async function handle (m: Cmd): Promise<unknown> {
       const topic = m.topic as string
       if (am !== undefined) {
         const sub = am.subscribe(topic)
-        void (async () => { for await (const msg of sub) { const p = msg.payload as any; if (msg.from !== am!.peerId) record(p.pub, p.seq, p.t) } })()
+        void (async () => { for await (const msg of sub) { const p = msg.payload as any; if (msg.from !== am!.peerId) record(p.pub, p.seq, p.t, p.run) } })()
       } else if (nc !== undefined) {
         // The same JSON payload as agentmesh's, parsed on receipt as an agent would.
         nc.subscribe(topic, {
-          callback: (_err, msg) => { const p = JSON.parse(Buffer.from(msg.data).toString()); if (p.pub !== index) record(p.pub, p.seq, p.t) }
+          callback: (_err, msg) => { const p = JSON.parse(Buffer.from(msg.data).toString()); if (p.pub !== index) record(p.pub, p.seq, p.t, p.run) }
         })
         await nc.flush() // the server has the subscription before the publishers start
       } else {
@@ -145,7 +149,7 @@ async function handle (m: Cmd): Promise<unknown> {
       return { subscribers: count() }
     }
     case 'reset': {
-      received = new Map(); latencies = []; lastReceipt = 0; duplicates = 0; seen = new Set(); cpuAtReset = process.cpuUsage()
+      received = new Map(); latencies = []; lastReceipt = 0; duplicates = 0; seen = new Set(); stale = 0; run++; cpuAtReset = process.cpuUsage()
       return {}
     }
     case 'publish': {
@@ -157,8 +161,8 @@ async function handle (m: Cmd): Promise<unknown> {
       const batches0 = batchesOut()
       let seq = 0
       const one = async (): Promise<void> => {
-        if (am !== undefined) await am.publish(topic, { pub: index, seq: seq++, t: now(), pad: pad() })
-        else if (nc !== undefined) await natsPublish(topic, { pub: index, seq: seq++, t: now(), pad: pad() })
+        if (am !== undefined) await am.publish(topic, { pub: index, seq: seq++, t: now(), run, pad: pad() })
+        else if (nc !== undefined) await natsPublish(topic, { pub: index, seq: seq++, t: now(), run, pad: pad() })
         else await va!.services.pubsub.publish(topic, encodeVanilla(index, seq++))
       }
       if (rate === 0) {
@@ -194,6 +198,7 @@ async function handle (m: Cmd): Promise<unknown> {
         max: sorted[sorted.length - 1] ?? NaN,
         lastReceipt,
         duplicates,
+        stale,
         rss: process.memoryUsage().rss
       }
     }
