@@ -7,7 +7,7 @@
  * queue, the timers and the writes, one after another.
  */
 import { TokenBucket } from '../core/token-bucket.js'
-import { Flusher, type BatchRoute, type FlushStep } from './flusher.js'
+import { Flusher, type BatchRoute, type BatchSent, type FlushStep } from './flusher.js'
 import { WRITE_HOLD_FACTOR } from './constants.js'
 
 export interface BatcherInit<T = string> {
@@ -31,6 +31,8 @@ export interface BatcherInit<T = string> {
   sharedUnit?: number
   /** What such a unit costs a batch written over the direct fan-out streams (DIRECT_FRAME_WEIGHT); default 1. */
   sharedDirectWeight?: number
+  /** Bytes such a unit covers (GOSSIP_BYTES_PER_MESSAGE), when `flush` says the batch's bytes. */
+  sharedUnitBytes?: number
   maxEnvelopes: number
   maxBytes: number
   /**
@@ -46,9 +48,10 @@ export interface BatcherInit<T = string> {
   maxQueued: number
   /**
    * Writes one batch (its envelopes: their JSON texts, or what pubsub seals in the batch) to the
-   * network, and says how it went; no answer counts as gossip (the topic's budget applies).
+   * network, and says how it went (and its bytes, which the shared budget charges by too); no
+   * answer counts as gossip (the topic's budget applies).
    */
-  flush: (items: T[]) => Promise<BatchRoute | undefined | void>
+  flush: (items: T[]) => Promise<BatchRoute | BatchSent | undefined | void>
   onError: (err: unknown, count: number) => void
 }
 
@@ -74,7 +77,9 @@ export class Batcher<T = string> {
       windowMs: init.windowMs,
       gossipPerSec: init.maxBatchesPerSec,
       holdFactor: init.holdFactor ?? WRITE_HOLD_FACTOR,
-      ...(init.shared !== undefined ? { shared: init.shared.bucket, sharedUnit: init.sharedUnit, sharedDirectWeight: init.sharedDirectWeight } : {}),
+      ...(init.shared !== undefined
+        ? { shared: init.shared.bucket, sharedUnit: init.sharedUnit, sharedDirectWeight: init.sharedDirectWeight, sharedUnitBytes: init.sharedUnitBytes }
+        : {}),
       now: performance.now()
     })
   }
@@ -177,15 +182,17 @@ export class Batcher<T = string> {
       const admit = (): number => this.flusher.admit(batch.length, performance.now())
       for (let wait = admit(); wait > 0 && !this.stopped; wait = admit()) await new Promise(resolve => setTimeout(resolve, wait))
       if (this.stopped) break
-      let route: BatchRoute = 'gossip'
+      let sent: BatchSent = { route: 'gossip', bytes: 0 }
       try {
-        route = (await this.init.flush(batch)) ?? 'gossip'
+        const r = await this.init.flush(batch)
+        if (typeof r === 'string') sent = { route: r, bytes: 0 }
+        else if (r !== undefined) sent = r
       } catch (err) {
         this.init.onError(err, batch.length)
       }
       this.queued -= batch.length
       for (const wake of this.spaceWaiters.splice(0)) wake()
-      this.apply(this.flusher.written(route, performance.now()))
+      this.apply(this.flusher.written(sent.route, performance.now(), sent.bytes))
     }
     this.flushing = false
     for (const wake of this.spaceWaiters.splice(0)) wake()

@@ -87,8 +87,9 @@ export const DEFAULT_FLOOD_PUBLISH = true
  * sends at most `maxBatchesPerSec` (40) messages per topic and second however many envelopes it
  * publishes: the broadcast bench's flat-out publisher (2,000-4,000 envelopes/s) sends 40 (over
  * the direct fan-out streams only the node's OWN_PUBLISH_SHARE holds its batches). A
- * message carrying more than GOSSIP_ENVELOPES_PER_MESSAGE envelopes counts as one per that
- * many, so packing envelopes into huge batches does not escape the limit. 400/s is ten topics
+ * message carrying more than GOSSIP_ENVELOPES_PER_MESSAGE envelopes, or GOSSIP_BYTES_PER_MESSAGE
+ * bytes, counts as one per that many, so packing envelopes (or bytes) into huge batches does not
+ * escape the limit. 400/s is ten topics
  * flat out, and a node holds all its topics to OWN_PUBLISH_SHARE of it; the flood in issue 13 was ~800/s.
  */
 export const DEFAULT_PUBLISH_PER_SEC = 400
@@ -99,6 +100,13 @@ export const DEFAULT_PUBLISH_PER_SEC = 400
 export const OWN_PUBLISH_SHARE = 0.75
 /** Envelopes a gossip message may carry for the price of one (the default batch size). */
 export const GOSSIP_ENVELOPES_PER_MESSAGE = 50
+/**
+ * Bytes a gossip message may carry for the price of one: a batch of 50 envelopes of 1 KiB
+ * (~55 KB) costs one, a larger message one per 64 KiB begun. A receiver parses every byte;
+ * counted by envelopes alone, one envelope of 256 KiB cost what one of 100 bytes did, and a
+ * publisher under its limit could have 400 of them a second parsed (review of 2026-11-30).
+ */
+export const GOSSIP_BYTES_PER_MESSAGE = 64 * 1024
 /**
  * What a frame written over the direct fan-out streams is charged, in gossip messages per
  * GOSSIP_ENVELOPES_PER_MESSAGE envelopes (at least one such unit): half. A receiver reads it

@@ -41,6 +41,9 @@ import { TokenBucket } from '../core/token-bucket.js'
  */
 export type BatchRoute = 'direct' | 'direct-full' | 'gossip'
 
+/** How a batch went, and its bytes as its receivers decode it (what they charge by, with its envelopes). */
+export interface BatchSent { route: BatchRoute, bytes: number }
+
 /** What the shell does next. */
 export type FlushStep =
   /** Seal the open batch now. */
@@ -66,6 +69,8 @@ export interface FlusherInit {
   sharedUnit?: number
   /** What such a unit costs when the batch goes over the direct fan-out streams (receivers charge DIRECT_FRAME_WEIGHT); default 1. */
   sharedDirectWeight?: number
+  /** Bytes a unit covers (GOSSIP_BYTES_PER_MESSAGE): a batch costs at least one per this many bytes begun, once its bytes are known. */
+  sharedUnitBytes?: number
   now: number
 }
 
@@ -141,11 +146,17 @@ export class Flusher {
     return route === 'direct' ? this.init.sharedDirectWeight ?? 1 : 1
   }
 
-  /** A sealed batch was written (or failed: `route` gossip, the conservative answer). */
-  written (route: BatchRoute, now: number): FlushStep {
+  /**
+   * A sealed batch was written (or failed: `route` gossip, the conservative answer), `bytes` long
+   * as its receivers decode it (0: not known).
+   */
+  written (route: BatchRoute, now: number, bytes = 0): FlushStep {
     this.inFlight = Math.max(0, this.inFlight - 1)
-    // Charged as the last batch went: one that cost its receivers more pays the rest now.
-    const rest = this.units * (this.weight(route) - this.charged)
+    // Charged by its envelopes, as the last batch went: one that costs its receivers more (its
+    // way, or its bytes) pays the rest now.
+    const perBytes = this.init.sharedUnitBytes
+    const units = perBytes !== undefined && this.units > 0 ? Math.max(this.units, Math.ceil(bytes / perBytes)) : this.units
+    const rest = units * this.weight(route) - this.units * this.charged
     if (rest > 0) this.init.shared?.spend(rest, now)
     this.units = 0
     this.route = route

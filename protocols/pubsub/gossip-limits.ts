@@ -30,7 +30,7 @@ import { AuditPacer, noAudit, type AuditSink } from '../core/audit.js'
 import type { Labels, MessageCounter, MessageMetrics } from '../envelope/metrics.js'
 import { PeerLabels, PeerLimiter } from '../rpc/limits.js'
 import { MAX_LABELLED_PEERS, DEFAULT_COOLDOWN_MS } from '../rpc/constants.js'
-import { DEFAULT_GOSSIP_FLOOD_SECONDS, DEFAULT_PUBLISH_PER_SEC, DIRECT_FRAME_WEIGHT, GOSSIP_ENVELOPES_PER_MESSAGE, GOSSIP_LIMITER_SERVICE } from './constants.js'
+import { DEFAULT_GOSSIP_FLOOD_SECONDS, DEFAULT_PUBLISH_PER_SEC, DIRECT_FRAME_WEIGHT, GOSSIP_BYTES_PER_MESSAGE, GOSSIP_ENVELOPES_PER_MESSAGE, GOSSIP_LIMITER_SERVICE } from './constants.js'
 
 /** What gossip counts: the message protocols' counters and the two of its limits (node/stats.ts describes them). */
 export interface GossipMetrics extends Omit<MessageMetrics, 'inc'> {
@@ -114,8 +114,8 @@ export class GossipGuard {
 
   /**
    * Charges `weight` gossip messages to the publisher: whether the message may be taken (false:
-   * ignore it). A message is charged its least weight before it is decoded (one; a direct frame
-   * DIRECT_FRAME_WEIGHT), then the rest of weightOf(its envelopes).
+   * ignore it). A message is charged what its bytes weigh before it is decoded, then the rest of
+   * weightOf(its envelopes, its bytes).
    */
   check (propagator: string, publisher: string, topic: string, weight = 1, now = Date.now()): boolean {
     const verdict = this.limiter.check(publisher, topic, 0, now, weight)
@@ -187,9 +187,18 @@ export class GossipGuard {
     setTimeout(() => { libp2p.hangUp(peerIdOf(publisher)).catch(() => {}) }, HANG_UP_DELAY_MS)
   }
 
-  /** What a message of `envelopes` envelopes costs, in gossip messages (`direct`: a frame of the direct fan-out, DIRECT_FRAME_WEIGHT a unit). */
-  static weightOf (envelopes: number, direct = false): number {
-    return Math.max(1, Math.ceil(envelopes / GOSSIP_ENVELOPES_PER_MESSAGE)) * (direct ? DIRECT_FRAME_WEIGHT : 1)
+  /**
+   * What a message of `envelopes` envelopes and `bytes` bytes (its batch, as decoded) costs, in
+   * gossip messages: a unit per GOSSIP_ENVELOPES_PER_MESSAGE envelopes or GOSSIP_BYTES_PER_MESSAGE
+   * bytes begun, whichever is more (`direct`: a frame of the direct fan-out, DIRECT_FRAME_WEIGHT a unit).
+   */
+  static weightOf (envelopes: number, direct = false, bytes = 0): number {
+    return GossipGuard.unitsOf(envelopes, bytes) * (direct ? DIRECT_FRAME_WEIGHT : 1)
+  }
+
+  /** The units a message of `envelopes` envelopes and `bytes` bytes is charged (at least one). */
+  static unitsOf (envelopes: number, bytes: number): number {
+    return Math.max(1, Math.ceil(envelopes / GOSSIP_ENVELOPES_PER_MESSAGE), Math.ceil(bytes / GOSSIP_BYTES_PER_MESSAGE))
   }
 
   /** Audits a publisher over its limit once a second at most, and each new run as graylisting. */

@@ -90,7 +90,7 @@ export class Inbound {
       return { ignore: true }
     }
     // Limits before decoding: a flood is refused at the least cost (counted by the guard, not logged).
-    const least = GossipGuard.weightOf(1, direct)
+    const least = GossipGuard.weightOf(1, direct, data.byteLength)
     if (!this.init.guard.check(propagator, publisher, topic, least)) return { ignore: true }
     let envs: Envelope[]
     let sections: Uint8Array[]
@@ -99,7 +99,7 @@ export class Inbound {
     } catch (err) {
       return this.reject(propagator, publisher, topic, (err as Error).name)
     }
-    const extra = GossipGuard.weightOf(envs.length, direct) - least
+    const extra = GossipGuard.weightOf(envs.length, direct, data.byteLength) - least
     if (extra > 0 && !this.init.guard.check(propagator, publisher, topic, extra)) return { ignore: true }
     const payloads: unknown[] = []
     let sealed: boolean[] | undefined

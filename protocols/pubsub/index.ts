@@ -13,7 +13,7 @@ import { AgentMeshError, ValidationError } from '../core/errors.js'
 import type { Logger } from 'pino'
 import { messageFields } from '../envelope/log-fields.js'
 import { Batcher, BatchBudget } from './batcher.js'
-import type { BatchRoute } from './flusher.js'
+import type { BatchSent } from './flusher.js'
 import { graylists, penalise, scoreTopic, waitForGossipDrain, waitForGossipStreams } from './gossip-tuning.js'
 import { installIntake } from './gossip-intake.js'
 import { GossipGuard, type GossipMetrics } from './gossip-limits.js'
@@ -28,7 +28,7 @@ import { encodeSealedBatch, sealBatch, type BatchItem } from './sealed-batch.js'
 import type { GateVerdict, PublishOptions, TopicGate } from './publish-options.js'
 import { gossipTopic, toTopic, type Topic } from './topics.js'
 import type { TopicReach } from './topic-reach.js'
-import { DEFAULT_COMPRESS_MIN_BYTES, DEFAULT_COMPRESSION, DEFAULT_DIRECT_FANOUT, DEFAULT_PUBLISH_PER_SEC, DIRECT_FRAME_WEIGHT, GOSSIP_ENVELOPES_PER_MESSAGE, MAX_SPILL_BYTES, NOISE_BATCH_BYTES, OWN_PUBLISH_SHARE } from './constants.js'
+import { DEFAULT_COMPRESS_MIN_BYTES, DEFAULT_COMPRESSION, DEFAULT_DIRECT_FANOUT, DEFAULT_PUBLISH_PER_SEC, DIRECT_FRAME_WEIGHT, GOSSIP_BYTES_PER_MESSAGE, GOSSIP_ENVELOPES_PER_MESSAGE, MAX_SPILL_BYTES, NOISE_BATCH_BYTES, OWN_PUBLISH_SHARE } from './constants.js'
 
 export * from './constants.js'
 export * from './topics.js'
@@ -301,7 +301,12 @@ export class PubSubService {
         maxSpill: MAX_SPILL_BYTES,
         maxBatchesPerSec: this.init.maxBatchesPerSec,
         ...(this.sendBudget !== undefined
-          ? { shared: this.sendBudget, sharedUnit: GOSSIP_ENVELOPES_PER_MESSAGE, sharedDirectWeight: DIRECT_FRAME_WEIGHT }
+          ? {
+              shared: this.sendBudget,
+              sharedUnit: GOSSIP_ENVELOPES_PER_MESSAGE,
+              sharedDirectWeight: DIRECT_FRAME_WEIGHT,
+              sharedUnitBytes: GOSSIP_BYTES_PER_MESSAGE
+            }
           : {}),
         maxQueued: this.init.publishWindow,
         flush: async (items) => await this.sendBatch(topic, gossip, items),
@@ -320,7 +325,7 @@ export class PubSubService {
    * all connected here (and speak the fan-out protocol), else gossiped. A batch some stream could
    * not take is gossiped as well (the repair path): those that had it drop it by envelope id.
    */
-  private async sendBatch (topic: string, gossip: string, items: BatchItem[]): Promise<BatchRoute> {
+  private async sendBatch (topic: string, gossip: string, items: BatchItem[]): Promise<BatchSent> {
     const batch = encodeSealedBatch(sealBatch(this.init.sealer ?? noSealer, topic, items))
     let subscribers = this.subscribers(topic)
     if (subscribers.length === 0 && this.reach !== undefined) {
@@ -331,13 +336,13 @@ export class PubSubService {
     if (direct !== undefined) {
       const failed = await (this.fanout as Fanout).send(topic, direct, batch)
       if (direct.length > failed.length) this.init.stats.inc('broadcast_batches_total', { direction: 'out', via: 'direct' })
-      if (failed.length === 0) return (this.fanout as Fanout).weighHalf(direct) ? 'direct' : 'direct-full'
+      if (failed.length === 0) return { route: (this.fanout as Fanout).weighHalf(direct) ? 'direct' : 'direct-full', bytes: batch.byteLength }
     }
     await waitForGossipStreams(this.subscribers(topic), p => this.sendsTo(p), this.streamWaits, this.stopping?.signal)
     await waitForGossipDrain(this.init.libp2p)
     await this.gossipsub.publish(gossip, batch)
     this.init.stats.inc('broadcast_batches_total', { direction: 'out', via: 'gossip' })
-    return 'gossip'
+    return { route: 'gossip', bytes: batch.byteLength }
   }
 
   private validate (peer: PeerId, msg: GossipMessage, topic: string): TopicValidatorResult {

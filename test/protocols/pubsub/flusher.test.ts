@@ -122,6 +122,11 @@ test('a batch that goes directly is charged the direct weight; one charged so th
   g.add(100, 0); g.sealed(); assert.equal(g.admit(1, 0), 0); g.written('direct', 0)
   g.add(100, 0); g.sealed(); assert.equal(g.admit(1, 0), 0); g.written('direct-full', 0)
   assert.deepEqual(g.add(100, 0), { do: 'at', at: 10 }, 'two whole tokens spent: 10 ms until one')
+  // A batch is charged by its envelopes before it goes; one whose bytes weigh more pays the rest after.
+  const h = new Flusher({ ...limits, holdFactor: 0, gossipPerSec: 1000, shared: new TokenBucket(100, 2, 0), sharedUnit: 50, sharedUnitBytes: 1000, now: 0 })
+  h.add(100, 0); h.sealed(); assert.equal(h.admit(1, 0), 0)
+  h.written('gossip', 0, 2500)
+  assert.deepEqual(h.add(100, 0), { do: 'at', at: 20 }, 'three units for 2,500 bytes: one in debt, a token again in 20 ms')
   assert.equal(f.admit(1, 15), 30, 'three units from one token: two of debt, 30 ms until a token')
 })
 

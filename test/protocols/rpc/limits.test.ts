@@ -276,6 +276,12 @@ test('gossip guard: the publisher is charged whoever relays, penalised when it s
   // A frame of the direct fan-out costs a receiver less than a gossip message: half, per unit.
   assert.equal(GossipGuard.weightOf(1, true), 0.5)
   assert.equal(GossipGuard.weightOf(120, true), 1.5)
+  // And by bytes: one per 64 KiB begun, whichever is more (one envelope of 200 KiB is four).
+  assert.equal(GossipGuard.weightOf(1, false, 200 * 1024), 4)
+  assert.equal(GossipGuard.weightOf(1, true, 200 * 1024), 2)
+  assert.equal(GossipGuard.weightOf(50, false, 64 * 1024), 1)
+  assert.equal(GossipGuard.weightOf(50, false, 64 * 1024 + 1), 2)
+  assert.equal(GossipGuard.weightOf(120, false, 100), 3)
 })
 
 test('gossip: a publisher far over its limit is dropped, counted and graylisted; an honest publisher\'s messages all arrive and its relaying costs it nothing', { timeout: 3 * 60_000 }, async () => {
