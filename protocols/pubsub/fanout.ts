@@ -46,7 +46,8 @@ export interface FanoutInit {
    */
   admitted?: (peer: string) => boolean
   /** A batch `peer` wrote (decompressed: WIRE_JSON_V1 and the JSON array). */
-  onBatch: (peer: string, topic: string, batch: Uint8Array) => void
+  /** A batch frame from `peer`, its publisher; `charge`: whether its hello said it budgets frames at the direct weight. */
+  onBatch: (peer: string, topic: string, batch: Uint8Array, charge: 'direct' | 'direct-legacy') => void
 }
 
 interface Link {
@@ -316,7 +317,8 @@ export class Fanout {
         else if (link.hello === undefined || link.hello.mesh !== this.init.mesh) {
           this.init.stats.inc('gossip_rejected_total', { reason: 'fanout_no_hello' })
         } else {
-          this.init.onBatch(peer, frame.topic, inflateFrame(frame.batch, this.init.maxFrameBytes))
+          const charge = link.hello.accepts.has(WEIGHS_DIRECT_HALF) ? 'direct' : 'direct-legacy'
+          this.init.onBatch(peer, frame.topic, inflateFrame(frame.batch, this.init.maxFrameBytes), charge)
         }
       }
     } catch (err) {

@@ -37,6 +37,14 @@ export interface GossipMetrics extends Omit<MessageMetrics, 'inc'> {
   inc: (name: MessageCounter | 'gossip_rate_limited_total' | 'gossip_flooders_disconnected_total' | 'gossip_rpcs_dropped_total' | 'broadcast_batches_total', labels?: Labels, by?: number) => void
 }
 
+/**
+ * How a message received is charged: it came by gossip; on its publisher's own fan-out stream,
+ * the publisher having said WEIGHS_DIRECT_HALF in its hello (it budgets as this build does); or
+ * on the stream of an older build that did not say it, charged as that build charges itself (by
+ * envelopes alone, in full), so an honest older publisher is not refused what it budgeted for.
+ */
+export type Charge = 'gossip' | 'direct' | 'direct-legacy'
+
 /** Why an RPC was dropped unread (gossip_rpcs_dropped_total's reason). */
 export type DropReason = 'held' | 'graylisted' | 'cooling'
 
@@ -190,10 +198,12 @@ export class GossipGuard {
   /**
    * What a message of `envelopes` envelopes and `bytes` bytes (its batch, as decoded) costs, in
    * gossip messages: a unit per GOSSIP_ENVELOPES_PER_MESSAGE envelopes or GOSSIP_BYTES_PER_MESSAGE
-   * bytes begun, whichever is more (`direct`: a frame of the direct fan-out, DIRECT_FRAME_WEIGHT a unit).
+   * bytes begun, whichever is more; on a fan-out stream, DIRECT_FRAME_WEIGHT a unit ('direct'),
+   * or a unit per GOSSIP_ENVELOPES_PER_MESSAGE envelopes ('direct-legacy', see Charge).
    */
-  static weightOf (envelopes: number, direct = false, bytes = 0): number {
-    return GossipGuard.unitsOf(envelopes, bytes) * (direct ? DIRECT_FRAME_WEIGHT : 1)
+  static weightOf (envelopes: number, charge: Charge = 'gossip', bytes = 0): number {
+    if (charge === 'direct-legacy') return GossipGuard.unitsOf(envelopes, 0)
+    return GossipGuard.unitsOf(envelopes, bytes) * (charge === 'direct' ? DIRECT_FRAME_WEIGHT : 1)
   }
 
   /** The units a message of `envelopes` envelopes and `bytes` bytes is charged (at least one). */

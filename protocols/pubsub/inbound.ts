@@ -15,7 +15,7 @@ import { endSpan, SpanKind, startReceiveSpan } from '../envelope/trace.js'
 import { isSealed, noSealer, type Opened, type Sealer } from '../sealing/index.js'
 import { openGroups } from './sealed-batch.js'
 import { isReliable } from '../rpc/receiver.js'
-import { GossipGuard, type GossipMetrics } from './gossip-limits.js'
+import { GossipGuard, type Charge, type GossipMetrics } from './gossip-limits.js'
 import type { TopicGate } from './publish-options.js'
 import type { Subscription, Message } from './subscription.js'
 import type { Topic } from './topics.js'
@@ -79,10 +79,10 @@ export class Inbound {
   /**
    * The checks a batch on `topic` relayed by `propagator` and published by `publisher` must pass
    * before anything of it is delivered (or, by gossip, forwarded). The whole batch goes when one
-   * envelope fails: one forgery is reason enough to distrust what came with it. `direct`: it came
-   * on the publisher's own fan-out stream, and is charged as such a frame (DIRECT_FRAME_WEIGHT).
+   * envelope fails: one forgery is reason enough to distrust what came with it. `charge`: how the
+   * way it came is charged (gossip-limits.ts, Charge).
    */
-  check (propagator: string, publisher: string, topic: string, data: Uint8Array, schema: z.ZodType | undefined, direct = false): Checked | Refusal {
+  check (propagator: string, publisher: string, topic: string, data: Uint8Array, schema: z.ZodType | undefined, charge: Charge = 'gossip'): Checked | Refusal {
     const admitted = this.init.admits?.(propagator, publisher) ?? 'accept'
     if (admitted === 'reject') return this.reject(propagator, publisher, topic, 'not_admitted')
     if (admitted === 'ignore') {
@@ -90,7 +90,7 @@ export class Inbound {
       return { ignore: true }
     }
     // Limits before decoding: a flood is refused at the least cost (counted by the guard, not logged).
-    const least = GossipGuard.weightOf(1, direct, data.byteLength)
+    const least = GossipGuard.weightOf(1, charge, data.byteLength)
     if (!this.init.guard.check(propagator, publisher, topic, least)) return { ignore: true }
     let envs: Envelope[]
     let sections: Uint8Array[]
@@ -99,7 +99,7 @@ export class Inbound {
     } catch (err) {
       return this.reject(propagator, publisher, topic, (err as Error).name)
     }
-    const extra = GossipGuard.weightOf(envs.length, direct, data.byteLength) - least
+    const extra = GossipGuard.weightOf(envs.length, charge, data.byteLength) - least
     if (extra > 0 && !this.init.guard.check(propagator, publisher, topic, extra)) return { ignore: true }
     const payloads: unknown[] = []
     let sealed: boolean[] | undefined

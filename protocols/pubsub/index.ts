@@ -128,7 +128,7 @@ export class PubSubService {
         maxFrameBytes: this.maxGossipBytes,
         topics: () => this.topics.keys(),
         subscribersOf: (topic) => this.subscribers(topic),
-        onBatch: (peer, topic, batch) => { this.receiveFanout(peer, topic, batch) }
+        onBatch: (peer, topic, batch, charge) => { this.receiveFanout(peer, topic, batch, charge) }
       })
     }
   }
@@ -371,13 +371,13 @@ export class PubSubService {
   }
 
   /** A batch on a fan-out stream: `peer`, authenticated by Noise, is its publisher. */
-  private receiveFanout (peer: string, topic: string, batch: Uint8Array): void {
+  private receiveFanout (peer: string, topic: string, batch: Uint8Array, charge: 'direct' | 'direct-legacy'): void {
     const local = this.topics.get(topic)
     if (local === undefined) {
       this.init.stats.inc('messages_total', { direction: 'in', type: 'EVENT', status: 'unsubscribed' })
       return
     }
-    const r = this.inbound.check(peer, peer, topic, batch, local.topic.schema, true)
+    const r = this.inbound.check(peer, peer, topic, batch, local.topic.schema, charge)
     if (!('envs' in r)) return
     this.init.stats.inc('broadcast_batches_total', { direction: 'in', via: 'direct' })
     this.inbound.deliverBatch(local, r)
