@@ -101,12 +101,17 @@ export const OWN_PUBLISH_SHARE = 0.75
 /** Envelopes a gossip message may carry for the price of one (the default batch size). */
 export const GOSSIP_ENVELOPES_PER_MESSAGE = 50
 /**
- * Bytes a gossip message may carry for the price of one: a batch of 50 envelopes of 1 KiB
- * (~55 KB) costs one, a larger message one per 64 KiB begun. A receiver parses every byte;
- * counted by envelopes alone, one envelope of 256 KiB cost what one of 100 bytes did, and a
- * publisher under its limit could have 400 of them a second parsed (review of 2026-11-30).
+ * Bytes a gossip message may carry for the price of one: a unit per 128 KiB begun, so a full batch
+ * of 50 envelopes of up to ~2.6 KB costs one, as it did when only envelopes were counted.
+ * Counted by envelopes alone, one envelope of 256 KiB cost what one of 100 bytes did (review of
+ * 2026-11-30). Why not less: most of what a receiver spends on a batch is per frame and per
+ * envelope (~200 µs a frame, ~9 µs an envelope of 1 KiB, from the paced and flat-out figures in
+ * docs/benchmarks.md), not per byte (the cipher ~1.6 µs a KiB), so a frame of one 256-KiB envelope
+ * costs about what a full batch does, not four times; at 64 KiB a unit, a full batch of 1.5-KB
+ * envelopes would have cost two and halved an honest publisher's ceiling. Estimated, not measured
+ * for large frames.
  */
-export const GOSSIP_BYTES_PER_MESSAGE = 64 * 1024
+export const GOSSIP_BYTES_PER_MESSAGE = 128 * 1024
 /**
  * What a frame written over the direct fan-out streams is charged, in gossip messages per
  * GOSSIP_ENVELOPES_PER_MESSAGE envelopes (at least one such unit): half. A receiver reads it

@@ -276,14 +276,14 @@ test('gossip guard: the publisher is charged whoever relays, penalised when it s
   // A frame of the direct fan-out costs a receiver less than a gossip message: half, per unit.
   assert.equal(GossipGuard.weightOf(1, 'direct'), 0.5)
   assert.equal(GossipGuard.weightOf(120, 'direct'), 1.5)
-  // And by bytes: one per 64 KiB begun, whichever is more (one envelope of 200 KiB is four).
-  assert.equal(GossipGuard.weightOf(1, 'gossip', 200 * 1024), 4)
-  assert.equal(GossipGuard.weightOf(1, 'direct', 200 * 1024), 2)
-  assert.equal(GossipGuard.weightOf(50, 'gossip', 64 * 1024), 1)
-  assert.equal(GossipGuard.weightOf(50, 'gossip', 64 * 1024 + 1), 2)
+  // And by bytes: one per 128 KiB begun, whichever is more (one envelope of 300 KiB is three).
+  assert.equal(GossipGuard.weightOf(1, 'gossip', 300 * 1024), 3)
+  assert.equal(GossipGuard.weightOf(1, 'direct', 300 * 1024), 1.5)
+  assert.equal(GossipGuard.weightOf(50, 'gossip', 128 * 1024), 1)
+  assert.equal(GossipGuard.weightOf(50, 'gossip', 128 * 1024 + 1), 2)
   assert.equal(GossipGuard.weightOf(120, 'gossip', 100), 3)
   // On the stream of an older build (no weighs:direct-half in its hello): as it charges itself, by envelopes, in full.
-  assert.equal(GossipGuard.weightOf(1, 'direct-legacy', 200 * 1024), 1)
+  assert.equal(GossipGuard.weightOf(1, 'direct-legacy', 300 * 1024), 1)
   assert.equal(GossipGuard.weightOf(120, 'direct-legacy', 100), 3)
 })
 
