@@ -22,8 +22,9 @@
  *    what is published in one turn travels together and a lone envelope goes as a batch of one.
  *    The budgets are the ceilings:
  *    - the node's batches a second, all topics together (`shared`): what receivers charge this
- *      node (pubsub.publishPerSec) and hang up on it for, a batch that goes directly at
- *      `sharedDirectWeight` (receivers charge a direct frame less: DIRECT_FRAME_WEIGHT);
+ *      node (pubsub.publishPerSec) and hang up on it for: a unit per `sharedUnit` envelopes or
+ *      `sharedUnitBytes` bytes begun, whichever is more, a batch that goes directly at
+ *      `sharedDirectWeight` a unit (receivers charge a direct frame less: DIRECT_FRAME_WEIGHT);
  *    - the topic's own gossip messages a second (`gossipPerSec`), while its batches go by gossip:
  *      a gossip message costs each receiver a fixed few ms whatever it carries. A batch written
  *      over the direct fan-out streams costs a receiver one stream frame, and is not held to it.
