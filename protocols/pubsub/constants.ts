@@ -101,17 +101,18 @@ export const OWN_PUBLISH_SHARE = 0.75
 /** Envelopes a gossip message may carry for the price of one (the default batch size). */
 export const GOSSIP_ENVELOPES_PER_MESSAGE = 50
 /**
- * Bytes a gossip message may carry for the price of one: a unit per 128 KiB begun, so a full batch
- * of 50 envelopes of up to ~2.6 KB costs one, as it did when only envelopes were counted.
- * Counted by envelopes alone, one envelope of 256 KiB cost what one of 100 bytes did (review of
- * 2026-11-30). Why not less: most of what a receiver spends on a batch is per frame and per
- * envelope (~200 µs a frame, ~9 µs an envelope of 1 KiB, from the paced and flat-out figures in
- * docs/benchmarks.md), not per byte (the cipher ~1.6 µs a KiB), so a frame of one 256-KiB envelope
- * costs about what a full batch does, not four times; at 64 KiB a unit, a full batch of 1.5-KB
- * envelopes would have cost two and halved an honest publisher's ceiling. Estimated, not measured
- * for large frames.
+ * Bytes that cost a gossip message, whatever way they come: a message is charged what its
+ * envelopes weigh (a unit per GOSSIP_ENVELOPES_PER_MESSAGE, DIRECT_FRAME_WEIGHT a unit on a fan-out
+ * stream) or its bytes / this, whichever is more. So a batch up to the default batchMaxBytes costs
+ * what its envelopes do, as every build before 2026-11-30 budgeted it, and only larger messages
+ * (one envelope past it, or a batch limit set higher) cost more: counted by envelopes alone, one
+ * envelope of 16 MiB cost what one of 100 bytes did (review of 2026-11-30). Per byte a direct frame
+ * costs what a gossip message does: a receiver's cost is mostly per frame and per envelope (~200 µs
+ * a frame, ~9 µs an envelope of 1 KiB, from the paced and flat-out figures in docs/benchmarks.md),
+ * and the bytes' share (the cipher ~1.6 µs a KiB, the parse) is the same either way. Estimated, not
+ * measured for large frames.
  */
-export const GOSSIP_BYTES_PER_MESSAGE = 128 * 1024
+export const GOSSIP_BYTES_PER_MESSAGE = 256 * 1024
 /**
  * What a frame written over the direct fan-out streams is charged, in gossip messages per
  * GOSSIP_ENVELOPES_PER_MESSAGE envelopes (at least one such unit): half. A receiver reads it

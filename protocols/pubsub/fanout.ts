@@ -45,9 +45,17 @@ export interface FanoutInit {
    * (`admissionChanged`). Unset: every peer.
    */
   admitted?: (peer: string) => boolean
-  /** A batch `peer` wrote (decompressed: WIRE_JSON_V1 and the JSON array). */
-  /** A batch frame from `peer`, its publisher; `charge`: whether its hello said it budgets frames at the direct weight. */
+  /**
+   * A batch `peer` wrote (decompressed: WIRE_JSON_V1 and the JSON array); `charge`: whether its
+   * hello said it budgets frames at the direct weight.
+   */
   onBatch: (peer: string, topic: string, batch: Uint8Array, charge: 'direct' | 'direct-legacy') => void
+  /**
+   * Whether `peer`'s batch frames are read at all (the gossip guard: not while it is held or
+   * cooling down after going over its limit). A frame refused here is dropped before it is
+   * decompressed or parsed. Unset: always.
+   */
+  reads?: (peer: string) => boolean
 }
 
 interface Link {
@@ -316,7 +324,7 @@ export class Fanout {
         if (frame.kind === 'control') this.onControl(peer, link, frame.control)
         else if (link.hello === undefined || link.hello.mesh !== this.init.mesh) {
           this.init.stats.inc('gossip_rejected_total', { reason: 'fanout_no_hello' })
-        } else {
+        } else if (this.init.reads?.(peer) !== false) {
           const charge = link.hello.accepts.has(WEIGHS_DIRECT_HALF) ? 'direct' : 'direct-legacy'
           this.init.onBatch(peer, frame.topic, inflateFrame(frame.batch, this.init.maxFrameBytes), charge)
         }

@@ -22,9 +22,9 @@
  *    what is published in one turn travels together and a lone envelope goes as a batch of one.
  *    The budgets are the ceilings:
  *    - the node's batches a second, all topics together (`shared`): what receivers charge this
- *      node (pubsub.publishPerSec) and hang up on it for: a unit per `sharedUnit` envelopes or
- *      `sharedUnitBytes` bytes begun, whichever is more, a batch that goes directly at
- *      `sharedDirectWeight` a unit (receivers charge a direct frame less: DIRECT_FRAME_WEIGHT);
+ *      node (pubsub.publishPerSec) and hang up on it for: a unit per `sharedUnit` envelopes begun
+ *      (`sharedDirectWeight` a unit for a batch that goes directly: receivers charge a direct
+ *      frame less, DIRECT_FRAME_WEIGHT), or its bytes / `sharedUnitBytes`, whichever is more;
  *    - the topic's own gossip messages a second (`gossipPerSec`), while its batches go by gossip:
  *      a gossip message costs each receiver a fixed few ms whatever it carries. A batch written
  *      over the direct fan-out streams costs a receiver one stream frame, and is not held to it.
@@ -70,7 +70,7 @@ export interface FlusherInit {
   sharedUnit?: number
   /** What such a unit costs when the batch goes over the direct fan-out streams (receivers charge DIRECT_FRAME_WEIGHT); default 1. */
   sharedDirectWeight?: number
-  /** Bytes a unit covers (GOSSIP_BYTES_PER_MESSAGE): a batch costs at least one per this many bytes begun, once its bytes are known. */
+  /** Bytes that cost a unit at full weight (GOSSIP_BYTES_PER_MESSAGE): a batch costs at least its bytes / this, once they are known. */
   sharedUnitBytes?: number
   now: number
 }
@@ -156,8 +156,8 @@ export class Flusher {
     // Charged by its envelopes, as the last batch went: one that costs its receivers more (its
     // way, or its bytes) pays the rest now.
     const perBytes = this.init.sharedUnitBytes
-    const units = perBytes !== undefined && this.units > 0 ? Math.max(this.units, Math.ceil(bytes / perBytes)) : this.units
-    const rest = units * this.weight(route) - this.units * this.charged
+    const cost = Math.max(this.units * this.weight(route), perBytes !== undefined && this.units > 0 ? bytes / perBytes : 0)
+    const rest = cost - this.units * this.charged
     if (rest > 0) this.init.shared?.spend(rest, now)
     this.units = 0
     this.route = route

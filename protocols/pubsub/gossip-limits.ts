@@ -40,8 +40,8 @@ export interface GossipMetrics extends Omit<MessageMetrics, 'inc'> {
 /**
  * How a message received is charged: it came by gossip; on its publisher's own fan-out stream,
  * the publisher having said WEIGHS_DIRECT_HALF in its hello (it budgets as this build does); or
- * on the stream of an older build that did not say it, charged as that build charges itself (by
- * envelopes alone, in full), so an honest older publisher is not refused what it budgeted for.
+ * on the stream of an older build that did not say it, charged in full as that build budgets its
+ * frames (its batches, up to the default batchMaxBytes, weigh no more by their bytes).
  */
 export type Charge = 'gossip' | 'direct' | 'direct-legacy'
 
@@ -171,6 +171,20 @@ export class GossipGuard {
     return this.dropped(peer, graylisted ? 'graylisted' : 'held')
   }
 
+  /**
+   * Whether `peer`'s frames on its own fan-out stream are read at all: not while it is held or in
+   * its cool-down. Such a frame is dropped unread, before it is decompressed (a small compressed
+   * frame may inflate to the largest batch) or decoded, and counted as an RPC dropped.
+   */
+  readsFrom (peer: string, now: number): boolean {
+    if (this.limiter.coolingDown(peer, now)) return this.dropped(peer, 'cooling')
+    const until = this.held.get(peer)
+    if (until === undefined) return true
+    if (until > now) return this.dropped(peer, 'held')
+    this.held.delete(peer)
+    return true
+  }
+
   private dropped (peer: string, reason: DropReason): false {
     this.init.stats.inc('gossip_rpcs_dropped_total', { peer: this.labels.label(peer), reason })
     // Gossipsub's score says what its RPCs no longer show it: under the graylist threshold, it
@@ -197,18 +211,13 @@ export class GossipGuard {
 
   /**
    * What a message of `envelopes` envelopes and `bytes` bytes (its batch, as decoded) costs, in
-   * gossip messages: a unit per GOSSIP_ENVELOPES_PER_MESSAGE envelopes or GOSSIP_BYTES_PER_MESSAGE
-   * bytes begun, whichever is more; on a fan-out stream, DIRECT_FRAME_WEIGHT a unit ('direct'),
-   * or a unit per GOSSIP_ENVELOPES_PER_MESSAGE envelopes ('direct-legacy', see Charge).
+   * gossip messages: a unit per GOSSIP_ENVELOPES_PER_MESSAGE envelopes begun (DIRECT_FRAME_WEIGHT a
+   * unit on the fan-out stream of a publisher that said WEIGHS_DIRECT_HALF), or its bytes /
+   * GOSSIP_BYTES_PER_MESSAGE, whichever is more.
    */
   static weightOf (envelopes: number, charge: Charge = 'gossip', bytes = 0): number {
-    if (charge === 'direct-legacy') return GossipGuard.unitsOf(envelopes, 0)
-    return GossipGuard.unitsOf(envelopes, bytes) * (charge === 'direct' ? DIRECT_FRAME_WEIGHT : 1)
-  }
-
-  /** The units a message of `envelopes` envelopes and `bytes` bytes is charged (at least one). */
-  static unitsOf (envelopes: number, bytes: number): number {
-    return Math.max(1, Math.ceil(envelopes / GOSSIP_ENVELOPES_PER_MESSAGE), Math.ceil(bytes / GOSSIP_BYTES_PER_MESSAGE))
+    const units = Math.max(1, Math.ceil(envelopes / GOSSIP_ENVELOPES_PER_MESSAGE))
+    return Math.max(units * (charge === 'direct' ? DIRECT_FRAME_WEIGHT : 1), bytes / GOSSIP_BYTES_PER_MESSAGE)
   }
 
   /** Audits a publisher over its limit once a second at most, and each new run as graylisting. */

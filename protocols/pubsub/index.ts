@@ -128,7 +128,8 @@ export class PubSubService {
         maxFrameBytes: this.maxGossipBytes,
         topics: () => this.topics.keys(),
         subscribersOf: (topic) => this.subscribers(topic),
-        onBatch: (peer, topic, batch, charge) => { this.receiveFanout(peer, topic, batch, charge) }
+        onBatch: (peer, topic, batch, charge) => { this.receiveFanout(peer, topic, batch, charge) },
+        reads: (peer) => guard.readsFrom(peer, Date.now())
       })
     }
   }

@@ -189,12 +189,14 @@ test('bad input on a fan-out stream: forged source, wrong topic, other mesh and 
     const delivered = (): number => got.filter(x => typeof x === 'number').length
     // EVENT: a request of the attacker's (its membership's, say) refused by the rpc limits is counted under its own type.
     const refused = (): number => victim.stats.get('messages_total', { direction: 'in', type: 'EVENT', status: 'rate_limited' })
-    await waitFor(() => delivered() + refused() === 100, 'each of the 100 delivered or counted as refused').catch((err: Error) => {
+    // Once refused, the attacker is held: its next frames are dropped unread (not inflated, not parsed), and counted so.
+    const unread = (): number => victim.stats.get('gossip_rpcs_dropped_total', { peer: attacker.peerId, reason: 'held' })
+    await waitFor(() => delivered() + refused() + unread() === 100, 'each of the 100 delivered, refused, or dropped unread').catch((err: Error) => {
       const own = attacker.stats.get('broadcast_batches_total', { direction: 'out', via: 'gossip' })
       const all = victim.stats.get('messages_total', { direction: 'in', status: 'rate_limited' })
-      throw new Error(`${err.message}: ${delivered()} delivered, ${refused()} refused (${all} of every type), stream ${s.status}, connections ${victim.libp2p.getConnections(peerIdFromString(attacker.peerId)).length}, batches the attacker published by gossip ${own}`)
+      throw new Error(`${err.message}: ${delivered()} delivered, ${refused()} refused (${all} of every type), ${unread()} unread, stream ${s.status}, connections ${victim.libp2p.getConnections(peerIdFromString(attacker.peerId)).length}, batches the attacker published by gossip ${own}`)
     })
-    assert.ok(delivered() > 0 && refused() > 0, `some delivered (${delivered()}), the rest refused (${refused()})`)
+    assert.ok(delivered() > 0 && refused() > 0 && unread() > 0, `some delivered (${delivered()}), one refused (${refused()}), the rest unread (${unread()})`)
     // Charged as gossip messages, the burst would have taken about 20 (as before issue 46's eighth session of 2026-11-30).
     assert.ok(delivered() >= 30, `direct frames charged half: ${delivered()} delivered of a burst of 20`)
     assert.equal(attacker.stats.get('broadcast_batches_total', { direction: 'out', via: 'gossip' }), 0, 'the attacker published nothing of its own by gossip: the count above is the flood\'s alone')

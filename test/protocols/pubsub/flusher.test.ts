@@ -126,7 +126,7 @@ test('a batch that goes directly is charged the direct weight; one charged so th
   const h = new Flusher({ ...limits, holdFactor: 0, gossipPerSec: 1000, shared: new TokenBucket(100, 2, 0), sharedUnit: 50, sharedUnitBytes: 1000, now: 0 })
   h.add(100, 0); h.sealed(); assert.equal(h.admit(1, 0), 0)
   h.written('gossip', 0, 2500)
-  assert.deepEqual(h.add(100, 0), { do: 'at', at: 20 }, 'three units for 2,500 bytes: one in debt, a token again in 20 ms')
+  assert.deepEqual(h.add(100, 0), { do: 'at', at: 15 }, '2,500 bytes weigh 2.5 units: half a token in debt, a token again in 15 ms')
   assert.equal(f.admit(1, 15), 30, 'three units from one token: two of debt, 30 ms until a token')
 })
 

@@ -276,15 +276,17 @@ test('gossip guard: the publisher is charged whoever relays, penalised when it s
   // A frame of the direct fan-out costs a receiver less than a gossip message: half, per unit.
   assert.equal(GossipGuard.weightOf(1, 'direct'), 0.5)
   assert.equal(GossipGuard.weightOf(120, 'direct'), 1.5)
-  // And by bytes: one per 128 KiB begun, whichever is more (one envelope of 300 KiB is three).
-  assert.equal(GossipGuard.weightOf(1, 'gossip', 300 * 1024), 3)
-  assert.equal(GossipGuard.weightOf(1, 'direct', 300 * 1024), 1.5)
-  assert.equal(GossipGuard.weightOf(50, 'gossip', 128 * 1024), 1)
-  assert.equal(GossipGuard.weightOf(50, 'gossip', 128 * 1024 + 1), 2)
-  assert.equal(GossipGuard.weightOf(120, 'gossip', 100), 3)
-  // On the stream of an older build (no weighs:direct-half in its hello): as it charges itself, by envelopes, in full.
-  assert.equal(GossipGuard.weightOf(1, 'direct-legacy', 300 * 1024), 1)
+  // Or by bytes, whichever weighs more: a unit per 256 KiB, whatever the way (one envelope of 1 MiB is four).
+  assert.equal(GossipGuard.weightOf(1, 'gossip', 1024 * 1024), 4)
+  assert.equal(GossipGuard.weightOf(1, 'direct', 1024 * 1024), 4)
+  assert.equal(GossipGuard.weightOf(1, 'direct', 256 * 1024), 1)
+  assert.equal(GossipGuard.weightOf(1, 'direct', 64 * 1024), 0.5)
+  assert.equal(GossipGuard.weightOf(50, 'gossip', 256 * 1024), 1, 'a batch up to the default batchMaxBytes weighs its envelopes, as every build budgets it')
+  assert.equal(GossipGuard.weightOf(50, 'gossip', 384 * 1024), 1.5)
+  // On the stream of an older build (no weighs:direct-half in its hello): in full, its bytes counted alike.
+  assert.equal(GossipGuard.weightOf(1, 'direct-legacy', 100), 1)
   assert.equal(GossipGuard.weightOf(120, 'direct-legacy', 100), 3)
+  assert.equal(GossipGuard.weightOf(1, 'direct-legacy', 1024 * 1024), 4)
 })
 
 test('gossip: a publisher far over its limit is dropped, counted and graylisted; an honest publisher\'s messages all arrive and its relaying costs it nothing', { timeout: 3 * 60_000 }, async () => {
