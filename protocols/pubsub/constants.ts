@@ -115,7 +115,9 @@ export const GOSSIP_ENVELOPES_PER_MESSAGE = 50
 export const GOSSIP_BYTES_PER_MESSAGE = 256 * 1024
 /**
  * What a frame written over the direct fan-out streams is charged, in gossip messages per
- * GOSSIP_ENVELOPES_PER_MESSAGE envelopes (at least one such unit): half. A receiver reads it
+ * GOSSIP_ENVELOPES_PER_MESSAGE envelopes (at least one such unit): half, when its publisher's
+ * hello says WEIGHS_DIRECT_HALF (its bytes weigh as a gossip message's: GOSSIP_BYTES_PER_MESSAGE;
+ * an older build's frames are charged in full, as it budgets them). A receiver reads it
  * from a stream of its publisher's, with no gossipsub around it (no signature, duplicates,
  * IDONTWANT or control traffic): measured with bench's 5 agents each publishing 200/s, warm
  * (issue 46, 2026-11-30), all the nodes' CPU came to ~270 µs per direct frame and receiver (one
