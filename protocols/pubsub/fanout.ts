@@ -19,7 +19,7 @@ import { FrameDecoder } from '../rpc/frames.js'
 import { CONNECTION_BACKGROUND_DELAY_MS } from '../rpc/constants.js'
 import { DRAIN_WAIT_MS } from './constants.js'
 import { batchFrame, controlFrame, FANOUT_PROTOCOL, parseFrame, REACH_MAX_PEERS, WEIGHS_DIRECT_HALF, type Control } from './fanout-wire.js'
-import type { GossipMetrics } from './gossip-limits.js'
+import type { Charge, GossipMetrics } from './gossip-limits.js'
 import { ownReach, ReachTable } from './reach.js'
 
 /** libp2p's typed listeners, as its untyped add/removeEventListener takes them (no DOM types in the build). */
@@ -49,7 +49,7 @@ export interface FanoutInit {
    * A batch `peer` wrote (decompressed: WIRE_JSON_V1 and the JSON array); `charge`: whether its
    * hello said it budgets frames at the direct weight.
    */
-  onBatch: (peer: string, topic: string, batch: Uint8Array, charge: 'direct' | 'direct-legacy') => void
+  onBatch: (peer: string, topic: string, batch: Uint8Array, charge: Exclude<Charge, 'gossip'>) => void
   /**
    * Whether `peer`'s batch frames are read at all (the gossip guard: not while it is held or
    * cooling down after going over its limit). A frame refused here is dropped before it is

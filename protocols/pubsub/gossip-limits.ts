@@ -122,8 +122,8 @@ export class GossipGuard {
 
   /**
    * Charges `weight` gossip messages to the publisher: whether the message may be taken (false:
-   * ignore it). A message is charged what its bytes weigh before it is decoded, then the rest of
-   * weightOf(its envelopes, its bytes).
+   * ignore it). A message is charged what one envelope and its bytes weigh before it is decoded,
+   * then the rest of weightOf(its envelopes, its bytes).
    */
   check (propagator: string, publisher: string, topic: string, weight = 1, now = Date.now()): boolean {
     const verdict = this.limiter.check(publisher, topic, 0, now, weight)

@@ -16,7 +16,7 @@ import { Batcher, BatchBudget } from './batcher.js'
 import type { BatchSent } from './flusher.js'
 import { graylists, penalise, scoreTopic, waitForGossipDrain, waitForGossipStreams } from './gossip-tuning.js'
 import { installIntake } from './gossip-intake.js'
-import { GossipGuard, type GossipMetrics } from './gossip-limits.js'
+import { GossipGuard, type Charge, type GossipMetrics } from './gossip-limits.js'
 import type { AuditSink } from '../core/audit.js'
 import { Subscription } from './subscription.js'
 import { preparePublish, type Prepared } from './prepare.js'
@@ -372,7 +372,7 @@ export class PubSubService {
   }
 
   /** A batch on a fan-out stream: `peer`, authenticated by Noise, is its publisher. */
-  private receiveFanout (peer: string, topic: string, batch: Uint8Array, charge: 'direct' | 'direct-legacy'): void {
+  private receiveFanout (peer: string, topic: string, batch: Uint8Array, charge: Exclude<Charge, 'gossip'>): void {
     const local = this.topics.get(topic)
     if (local === undefined) {
       this.init.stats.inc('messages_total', { direction: 'in', type: 'EVENT', status: 'unsubscribed' })
