@@ -23,7 +23,7 @@ const SECONDS = args.quick ? 2 : 4
  * 0 for the cold figures the bench printed until 2026-11-30). A node's per-batch functions run a few hundred
  * times a second, and V8 optimizes them only seconds in: at N=10, 1,000/s, after one second of
  * warm-up its compiler threads still took a third of both cores in the measured window (perf),
- * the paced p99 was 25-38 ms; after six, 7-10 ms. A long-running agent pays that once.
+ * the paced p99 was 25-38 ms; after six, 8.5-9.5 ms. A long-running agent pays that once.
  */
 const WARMUP_SECONDS = args.warmup !== undefined ? Number(args.warmup) : args.quick ? 5 : 8
 if (!Number.isFinite(WARMUP_SECONDS) || WARMUP_SECONDS < 0) {
