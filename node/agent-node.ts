@@ -25,6 +25,7 @@ import type { Startable } from '../protocols/core/service.js'
 import { AGENTMESH_VERSION } from '../protocols/core/version.js'
 import type { PublishOptions, Subscription, Topic } from '../protocols/pubsub/index.js'
 import { until } from './until.js'
+import { deadline } from '../protocols/core/deadline.js'
 import type { Security } from './security-load.js'
 import type { Keyring } from './keyring.js'
 import { RPC_PROTOCOL, type Command, type Handler, type RequestOptions, type SendResult } from '../protocols/rpc/index.js'
@@ -87,6 +88,13 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   private readonly ordered: Startable[]
   private state: 'new' | 'starting' | 'started' | 'stopping' | 'stopped' = 'new'
   private startedAt = 0
+  /**
+   * Aborted as stop() begins: the waits on the mesh (joined, waitForAgent, waitForSubscribers,
+   * coordinatorElected) end then with COM002 rather than pending for good (a program awaiting
+   * one at its top level exited with code 13 on Ctrl-C, and a pending coordinatorElected kept a
+   * timer of the stopped node's running).
+   */
+  private readonly lifetime = new AbortController()
   readonly security: Security
   /** What this node keeps across restarts: the data directory's store, or memory without one (node/store.ts). */
   readonly store: Store
@@ -139,6 +147,16 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
 
   get started (): boolean { return this.state === 'started' }
 
+  /** `wait` given a signal that fires with the caller's or when this node stops (its `clear` run after). */
+  private async untilStopped<T> (signal: AbortSignal | undefined, wait: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const both = deadline(Infinity, signal, this.lifetime.signal)
+    try {
+      return await wait(both.signal)
+    } finally {
+      both.clear()
+    }
+  }
+
   /** Start listening, join the mesh, and start what was attached (the debug endpoint, the gateway). */
   async start (): Promise<void> {
     if (this.state === 'started' || this.state === 'starting') return
@@ -161,9 +179,11 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   async stop (): Promise<void> {
     if (this.state === 'stopped' || this.state === 'stopping' || this.state === 'new') {
       this.state = 'stopped'
+      this.lifetime.abort(new ConnectionError('the node stopped'))
       return
     }
     this.state = 'stopping'
+    this.lifetime.abort(new ConnectionError('the node stopped'))
     this.s.rpc.draining()
     for (const service of [...this.ordered].reverse()) await service.stop()
     await this.store.close()
@@ -229,16 +249,17 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   /**
    * Resolves with the peers known to subscribe to a topic once there are at least `min` (1).
    * Subscriptions spread by gossip a moment after peers connect: an event published before any
-   * subscriber is known reaches only this node's own subscribers.
+   * subscriber is known reaches only this node's own subscribers. Rejects with the signal's
+   * reason, or COM002 once the node stops.
    */
   async waitForSubscribers (topic: Topic | string, options: { min?: number, signal?: AbortSignal } = {}): Promise<string[]> {
     this.assertStarted('wait for subscribers')
     const name = typeof topic === 'string' ? topic : topic.name
     const min = options.min ?? 1
-    return await until(this.libp2p.services.pubsub, 'subscription-change', () => {
+    return await this.untilStopped(options.signal, async signal => await until(this.libp2p.services.pubsub, 'subscription-change', () => {
       const subs = this.s.pubsub.subscribers(name)
       return subs.length >= min ? subs : undefined
-    }, options.signal)
+    }, signal))
   }
 
   /** A peer's gossipsub score as this node sees it; negative once it sent invalid messages. */
@@ -293,10 +314,11 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   /**
    * Resolves once this node sees at least `min` agents (or the one agent `peer`): `start()`
    * returns as soon as the node listens, before bootstrap and discovery have found anyone.
+   * Rejects with the signal's reason, or COM002 once the node stops.
    */
   async joined (options: { min?: number, peer?: string, signal?: AbortSignal } = {}): Promise<void> {
     const done = (): boolean => options.peer !== undefined ? this.s.membership.get(options.peer) !== undefined : this.peers().length >= (options.min ?? 1)
-    await until(this, 'peer:join', () => done() ? true : undefined, options.signal)
+    await this.untilStopped(options.signal, async signal => await until(this, 'peer:join', () => done() ? true : undefined, signal))
   }
 
   /** Every agent this node has heard of, with its state (alive, suspect, offline, left); `member`: one by peer id, the others' entries not built. */
@@ -355,10 +377,11 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
    * Resolves once a coordinator is in office as this node sees it (this node, or one it
    * follows), with its peer id and term. This node's own win counts once a majority answered
    * its first heartbeat, and again after a lapse of its lease once acks renew it
-   * (CoordinationService.coordinator says how it waits for both).
+   * (CoordinationService.coordinator says how it waits for both). Rejects with the signal's
+   * reason, or COM002 once the node stops.
    */
   async coordinatorElected (options: { signal?: AbortSignal } = {}): Promise<{ leader: string, term: number }> {
-    const leader = await this.coordination.coordinator(options)
+    const leader = await this.untilStopped(options.signal, async signal => await this.coordination.coordinator({ signal }))
     return { leader, term: this.coordination.term }
   }
 
@@ -368,13 +391,13 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   /**
    * Resolves with the first agent that has the capability, the role and the name the query asks
    * for (each if given): at once if one is known, else when one joins. Rejects with the
-   * signal's reason when it fires.
+   * signal's reason when it fires, and with COM002 (`ConnectionError`) when the node stops.
    */
   async waitForAgent (query: AgentQuery, options: { signal?: AbortSignal } = {}): Promise<PeerInfo> {
-    return await until(this, 'peer:join', (e?: Event) => {
+    return await this.untilStopped(options.signal, async signal => await until(this, 'peer:join', (e?: Event) => {
       const joined = (e as AgentNodeEvents['peer:join'] | undefined)?.detail
       return joined !== undefined ? (matches(joined, query) ? joined : undefined) : this.findAgents(query)[0]
-    }, options.signal)
+    }, signal))
   }
 
   card (): AgentCard {

@@ -1,5 +1,5 @@
 /**
- * A signal that aborts at a deadline or when any of the given signals does.
+ * A signal that aborts at a deadline (none: `Infinity`) or when any of the given signals does.
  *
  * Not `AbortSignal.any([..., AbortSignal.timeout(ms)])`: on Node 20, `AbortSignal.any` holds its
  * sources weakly, and a timeout signal nobody else holds can be garbage-collected before it
@@ -17,8 +17,11 @@ export function deadline (timeoutMs: number, ...signals: Array<AbortSignal | und
   const sources = signals.filter((s): s is AbortSignal => s !== undefined)
   const onAbort = (e: Event): void => { finish((e.target as AbortSignal).reason) }
   // Like AbortSignal.timeout: its reason is a TimeoutError DOMException, and it keeps no process alive.
-  const timer = setTimeout(() => { finish(new DOMException('The operation was aborted due to timeout', 'TimeoutError')) }, Math.max(0, timeoutMs))
-  timer.unref?.()
+  // An infinite deadline has no timer (setTimeout would take it for 1 ms): the signals alone end it.
+  const timer = Number.isFinite(timeoutMs)
+    ? setTimeout(() => { finish(new DOMException('The operation was aborted due to timeout', 'TimeoutError')) }, Math.max(0, timeoutMs))
+    : undefined
+  timer?.unref?.()
   function clear (): void {
     clearTimeout(timer)
     for (const s of sources) s.removeEventListener('abort', onAbort)

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { AbortError, createAgentNode, TimeoutError } from '../../surfaces/index.js'
+import { AbortError, ConnectionError, createAgentNode, TimeoutError } from '../../surfaces/index.js'
 import { nodeOptions, startMesh, stopAll, uniqueMesh, waitFor } from '../helpers.js'
 
 /** Timers and intervals still armed in this process (unref'd ones included). */
@@ -77,5 +77,34 @@ test('waitForAgent: resolves with an agent already known, with one that joins la
     await assert.rejects(a.waitForAgent({ name: 'nobody' }, { signal: AbortSignal.timeout(50) }), (e: Error) => e instanceof TimeoutError)
   } finally {
     await stopAll([a, b, late])
+  }
+})
+
+test('stop() ends the waits on the mesh: joined, waitForAgent, waitForSubscribers and coordinatorElected reject with COM002, then and after', { timeout: 3 * 60_000 }, async () => {
+  // Alone and not eligible: no peer joins, no subscriber comes, no coordinator is elected.
+  const node = await createAgentNode(nodeOptions(uniqueMesh(), { name: 'alone', coordination: { eligible: false } }))
+  await node.start()
+  const stopped = (e: Error): boolean => e instanceof ConnectionError && e.code === 'COM002' && e.message === 'the node stopped'
+  try {
+    // With and without a signal of the caller's: a long timeout of its own does not hold the wait past the stop.
+    const waits = [
+      node.joined(),
+      node.waitForAgent({ capability: 'nothing' }, { signal: AbortSignal.timeout(600_000) }),
+      node.waitForSubscribers('nobody-reads'),
+      node.coordinatorElected()
+    ]
+    const settled = Promise.allSettled(waits)
+    await node.stop()
+    for (const r of await settled) {
+      assert.equal(r.status, 'rejected')
+      assert.ok(stopped((r as PromiseRejectedResult).reason), String((r as PromiseRejectedResult).reason))
+    }
+    // Begun on a stopped node: rejected at once, not left pending.
+    await assert.rejects(node.waitForAgent({ capability: 'nothing' }), stopped)
+    await assert.rejects(node.coordinatorElected(), stopped)
+    // What is already true still answers.
+    await assert.doesNotReject(node.joined({ min: 0 }))
+  } finally {
+    await node.stop()
   }
 })
