@@ -50,6 +50,16 @@ export const DRAIN_WAIT_MS = 1_000
  */
 export const STREAM_OPEN_WAIT_MS = 5_000
 /**
+ * How long batches wait for gossipsub to score a just-admitted subscriber at or above its publish
+ * threshold (gossip-tuning.ts `publishesTo`), from the first batch that found it under: a closed
+ * mesh scores a peer not yet admitted under that threshold (node/libp2p.ts), and gossipsub keeps a
+ * peer's score for a heartbeat (@libp2p/gossipsub 17.1.1: `scoreCacheValidityMs` is the
+ * `heartbeatInterval`, 1 s). A batch gossiped in that second reached no such subscriber and was
+ * not repaired: at the next heartbeat it is grafted into the mesh, and mesh peers get no IHAVE.
+ * README's calc.ts, run closed, lost calc-1's alert to calc-2 in 3 runs of 6. A heartbeat and a margin.
+ */
+export const SCORE_REFRESH_WAIT_MS = 1_200
+/**
  * Largest batch a node may be configured to build. Gossipsub drops messages over ~4 MiB
  * silently; half of that leaves room for the gossip framing and a last envelope that overshoots.
  */

@@ -35,6 +35,17 @@ export function penalise (gossipsub: GossipSub, peer: string): void {
 }
 
 /**
+ * Whether gossipsub publishes to `peer` now: its score (cached for up to a heartbeat) at or above
+ * the publish threshold. True when the implementation does not show either.
+ */
+export function publishesTo (gossipsub: GossipSub, peer: string): boolean {
+  const gs = gossipsub as unknown as { score?: { score?: (id: string) => number }, opts?: { scoreThresholds?: { publishThreshold?: number } } }
+  const threshold = gs.opts?.scoreThresholds?.publishThreshold
+  const score = gs.score?.score?.(peer)
+  return threshold === undefined || score === undefined || score >= threshold
+}
+
+/**
  * Whether gossipsub graylists `peer` now: its score (cached by gossipsub for up to a heartbeat)
  * below the graylist threshold, under which gossipsub ignores everything the peer sends.
  */
@@ -78,9 +89,11 @@ const MAX_WAITED = 4_096
  * identify, longer on a loaded host. Past that it is not waited for again (gossipsub does not
  * retry a stream that failed to open, so it may never come), and a batch is held at most that
  * long by one subscriber however many arrive. Polled: gossipsub emits nothing when a stream opens.
+ * The same wait, with `publishesTo` and SCORE_REFRESH_WAIT_MS as `boundMs`, holds a batch for a
+ * subscriber just admitted until gossipsub's cached score of it says it may be published to.
  */
 export async function waitForGossipStreams (
-  peers: readonly string[], sendsTo: (peer: string) => boolean, since: Map<string, number>, signal?: AbortSignal
+  peers: readonly string[], sendsTo: (peer: string) => boolean, since: Map<string, number>, signal?: AbortSignal, boundMs = STREAM_OPEN_WAIT_MS
 ): Promise<void> {
   for (;;) {
     const now = Date.now()
@@ -93,7 +106,7 @@ export async function waitForGossipStreams (
         first = now
         since.set(p, first)
       }
-      until = Math.max(until, first + STREAM_OPEN_WAIT_MS)
+      until = Math.max(until, first + boundMs)
     }
     if (until <= now || signal?.aborted === true) return
     await new Promise(resolve => setTimeout(resolve, Math.min(20, until - now)))

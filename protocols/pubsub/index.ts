@@ -14,7 +14,7 @@ import type { Logger } from 'pino'
 import { messageFields } from '../envelope/log-fields.js'
 import { Batcher, BatchBudget } from './batcher.js'
 import type { BatchSent } from './flusher.js'
-import { graylists, penalise, scoreTopic, waitForGossipDrain, waitForGossipStreams } from './gossip-tuning.js'
+import { graylists, penalise, publishesTo, scoreTopic, waitForGossipDrain, waitForGossipStreams } from './gossip-tuning.js'
 import { installIntake } from './gossip-intake.js'
 import { GossipGuard, type Charge, type GossipMetrics } from './gossip-limits.js'
 import type { AuditSink } from '../core/audit.js'
@@ -28,7 +28,7 @@ import { encodeSealedBatch, sealBatch, type BatchItem } from './sealed-batch.js'
 import type { GateVerdict, PublishOptions, TopicGate } from './publish-options.js'
 import { gossipTopic, toTopic, type Topic } from './topics.js'
 import type { TopicReach } from './topic-reach.js'
-import { DEFAULT_COMPRESS_MIN_BYTES, DEFAULT_COMPRESSION, DEFAULT_DIRECT_FANOUT, DEFAULT_PUBLISH_PER_SEC, DIRECT_FRAME_WEIGHT, GOSSIP_BYTES_PER_MESSAGE, GOSSIP_ENVELOPES_PER_MESSAGE, MAX_SPILL_BYTES, NOISE_BATCH_BYTES, OWN_PUBLISH_SHARE } from './constants.js'
+import { DEFAULT_COMPRESS_MIN_BYTES, DEFAULT_COMPRESSION, DEFAULT_DIRECT_FANOUT, DEFAULT_PUBLISH_PER_SEC, DIRECT_FRAME_WEIGHT, GOSSIP_BYTES_PER_MESSAGE, GOSSIP_ENVELOPES_PER_MESSAGE, MAX_SPILL_BYTES, NOISE_BATCH_BYTES, OWN_PUBLISH_SHARE, SCORE_REFRESH_WAIT_MS } from './constants.js'
 
 export * from './constants.js'
 export * from './topics.js'
@@ -101,6 +101,8 @@ export class PubSubService {
   private stopping?: AbortController
   /** Subscribers a batch found without gossipsub's stream to them, since when (gossip-tuning.ts `waitForGossipStreams`). */
   private readonly streamWaits = new Map<string, number>()
+  /** The same for subscribers gossipsub scores under its publish threshold (gossip-tuning.ts `publishesTo`). */
+  private readonly scoreWaits = new Map<string, number>()
   private gate?: TopicGate
   private reach?: TopicReach
   private readonly debug: boolean
@@ -340,6 +342,7 @@ export class PubSubService {
       if (failed.length === 0) return { route: (this.fanout as Fanout).weighHalf(direct) ? 'direct' : 'direct-full', bytes: batch.byteLength }
     }
     await waitForGossipStreams(this.subscribers(topic), p => this.sendsTo(p), this.streamWaits, this.stopping?.signal)
+    await waitForGossipStreams(this.subscribers(topic), p => publishesTo(this.gossipsub, p), this.scoreWaits, this.stopping?.signal, SCORE_REFRESH_WAIT_MS)
     await waitForGossipDrain(this.init.libp2p)
     await this.gossipsub.publish(gossip, batch)
     this.init.stats.inc('broadcast_batches_total', { direction: 'out', via: 'gossip' })
