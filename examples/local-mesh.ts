@@ -88,9 +88,10 @@ function startAgent (i: number, bootstrap: string | undefined): Promise<Ready> {
   })
 }
 
-/** The block a newcomer needs: where each agent is, the live page, and commands that work as pasted.
- * Only agents still running are listed (one may have been stopped with the "kill" hint). */
-function printEndpoints (header: string): void {
+/** The block a newcomer needs: where each agent is, the live page, and commands that work as pasted
+ * (`hints`: not once stopping, when none would work). Only agents still running are listed (one may
+ * have been stopped with the "kill" hint). */
+function printEndpoints (header: string, hints = true): void {
   const all = ready.filter(a => !gone.has(a.name))
   if (all.length === 0) return
   const first = all[0]
@@ -98,6 +99,7 @@ function printEndpoints (header: string): void {
   console.log(`\n${header}`)
   for (const a of all) console.log(`  ${a.name.padEnd(8)} ${a.debug}/health   pid ${a.pid}   ${a.peerId}`)
   console.log(`Live page: ${first.debug}/   (also ${first.debug}/tasks and ${first.debug}/coordinator)`)
+  if (!hints) return
   console.log('Try:')
   console.log(`  curl ${first.debug}/peers`)
   console.log(`  ${cli} status ${first.debug}`)
@@ -137,7 +139,8 @@ async function makeKeys (): Promise<void> {
 async function stopAll (why: string, code = 0): Promise<void> {
   if (stopping) return
   stopping = true
-  printEndpoints(`agentmesh: ${why}: stopping mesh "${values.mesh}", which ran at:`)
+  printEndpoints(`agentmesh: ${why}: stopping mesh "${values.mesh}", which ran at:`, false)
+  const before = [...gone]
   for (const a of agents) if (a.child.exitCode === null && a.child.signalCode === null) a.child.kill('SIGTERM')
   const done = await Promise.race([
     Promise.all(agents.map(async a => { await a.exited })).then(() => true),
@@ -147,7 +150,8 @@ async function stopAll (why: string, code = 0): Promise<void> {
     for (const a of agents) if (a.child.exitCode === null && a.child.signalCode === null) a.child.kill('SIGKILL')
     console.log(`agentmesh: killed the agents still running after ${STOP_GRACE_MS / 1000} s`)
   } else {
-    console.log(`agentmesh: all ${agents.length} agents stopped`)
+    // Those stopped before (the "kill" hint) are not counted again.
+    console.log(before.length === 0 ? `agentmesh: all ${agents.length} agents stopped` : `agentmesh: ${agents.length - before.length} agents stopped (${before.join(', ')} had stopped already)`)
   }
   rmSync(keys, { recursive: true, force: true })
   process.exit(done ? code : 1)

@@ -182,6 +182,18 @@ export class Admission {
   private watchOwn (): void {
     const c = this.own
     this.audit({ kind: 'credential.loaded', peer: c.subject, detail: { serial: c.serial, roles: c.roles.join(','), expiresAt: c.expiresAt } })
+    // The others know this node by its credential: what its configuration claims beyond it, they
+    // never see (a capability asked for by waitForAgent, a role a handler allows), and nothing
+    // else says so. `task:*` grants every `task:T`.
+    const { roles, capabilities } = this.init.config
+    const granted = (x: string): boolean => c.capabilities.includes(x) || (x.startsWith('task:') && c.capabilities.includes('task:*'))
+    const notGranted = { roles: roles.filter(r => !c.roles.includes(r)), capabilities: capabilities.filter(x => !granted(x)) }
+    if (notGranted.roles.length + notGranted.capabilities.length > 0) {
+      const flags = [...(notGranted.roles.length > 0 ? [`--roles ${[...new Set([...c.roles, ...roles])].join(',')}`] : []),
+        ...(notGranted.capabilities.length > 0 ? [`--capabilities ${[...new Set([...c.capabilities, ...capabilities])].join(',')}`] : [])]
+      this.init.log.warn({ notGranted, granted: { roles: c.roles, capabilities: c.capabilities } },
+        `this node claims roles or capabilities its credential does not grant; the mesh sees only the credential's. Ask the mesh owner for one with ${flags.join(' ')}`)
+    }
     const warnAt = c.expiresAt - Math.min(EXPIRY_WARNING_MS, (c.expiresAt - c.issuedAt) / 10)
     const expiresIn = (): number => c.expiresAt - Date.now()
     this.ownTimers = [

@@ -21,8 +21,10 @@ function howToClose (mesh: string): string {
     `  agentmesh mesh init --mesh ${mesh}     (once, by the mesh owner: writes mesh-owner.json, kept offline, and mesh.psk)\n` +
     '  agentmesh id --identity id.json     (this node\'s identity, created mode 0600)\n' +
     '  agentmesh credential issue --owner mesh-owner.json --identity id.json --roles agent,coordinator --out cred.json\n' +
-    'then give --identity id.json --credential cred.json (and --psk mesh.psk if the mesh uses its key). ' +
-    'For local development only, --open (security.mode "open", or --preset local) admits any peer that knows the mesh name.'
+    'then give --identity id.json --credential cred.json (and --psk mesh.psk if the mesh uses its key); ' +
+    'a node embedded with createAgentNode takes them as AGENTMESH_IDENTITY, AGENTMESH_SECURITY_CREDENTIAL and AGENTMESH_SECURITY_PSK (with env: process.env), ' +
+    'or the options identity, security.credential and security.psk. ' +
+    'For local development only, --open (security.mode "open", AGENTMESH_SECURITY_MODE=open, or --preset local) admits any peer that knows the mesh name.'
 }
 
 /** Logged at start and listed by /health (`warnings`) while a node runs open. */
@@ -70,7 +72,13 @@ export async function checkOwnCredential (config: AgentConfig, peerId: string, r
     const credential = await verifyCredential(raw, { issuer, mesh: config.mesh, subject: peerId, now: Date.now(), revoked: c => held.revoked(c) })
     return { credential, ...(revocations !== undefined ? { revocations } : {}) }
   } catch (err) {
-    throw new ConfigError(`${what} does not admit this node (${peerId}): ${(err as Error).message}; ${HOW_TO_GET.replace('<this peer id>', peerId)}`, { cause: err })
+    // Another mesh's credential: most often this node was not told its mesh (it is "default"
+    // then), and a new credential from that mesh's owner could not help (an owner issues for its own mesh).
+    const mesh = typeof raw === 'object' && raw !== null ? (raw as { mesh?: unknown }).mesh : undefined
+    const fix = typeof mesh === 'string' && mesh !== config.mesh
+      ? `this node's mesh is "${config.mesh}": to join mesh "${mesh}", start it with --mesh ${mesh} (AGENTMESH_MESH=${mesh}, or the option mesh: '${mesh}'); for mesh "${config.mesh}", ${HOW_TO_GET.replace('<this peer id>', peerId)}`
+      : HOW_TO_GET.replace('<this peer id>', peerId)
+    throw new ConfigError(`${what} does not admit this node (${peerId}): ${(err as Error).message}; ${fix}`, { cause: err })
   }
 }
 

@@ -5,7 +5,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import ts from 'typescript'
@@ -26,6 +26,22 @@ test('README opens with the two commands CI and users rely on, and documents eve
   for (const k of configKeys()) {
     assert.ok(readme.includes(`| ${k.path.join('.')} | ${k.env} |`), `README documents ${k.path.join('.')}`)
   }
+})
+
+/**
+ * Error classes the README and docs/ name that no caller of the package meets as an object:
+ * JavaScript's own and libp2p's, the gateway's (an HTTP answer's code), a handshake's (logged).
+ */
+const NOT_THROWN_TO_CALLERS = new Set(['RangeError', 'TypeError', 'TooManyInboundProtocolStreamsError', 'UnknownAgentError', 'MeshKeyHandshakeError'])
+
+test('every error class the docs say a caller gets is exported by the package, so that `instanceof` works', { timeout: 60_000 }, async () => {
+  const pkg = await import('../../surfaces/index.js') as Record<string, unknown>
+  const texts = [await readFile(join(ROOT, 'README.md'), 'utf8')]
+  for (const f of await readdir(join(ROOT, 'docs'))) if (f.endsWith('.md')) texts.push(await readFile(join(ROOT, 'docs', f), 'utf8'))
+  const named = new Set(texts.flatMap(t => [...t.matchAll(/\b[A-Z][A-Za-z]+Error\b/g)].map(m => m[0])))
+  assert.ok(named.has('DeliveryFailedError') && named.has('TopicDeliveryError'), 'the docs name the delivery errors')
+  const missing = [...named].filter(n => !NOT_THROWN_TO_CALLERS.has(n) && typeof pkg[n] !== 'function')
+  assert.deepEqual(missing, [], 'named in the docs, not exported by the package')
 })
 
 /** What a fragment may use without defining it: the names its own first lines say are given. */
@@ -78,42 +94,73 @@ async function compile (dir: string, blocks: Block[]): Promise<void> {
 /** The lines a process printed once it printed `line` (or failed); never waits past the deadline. */
 async function printed (p: Proc, line: string | RegExp, what: string, timeoutMs = 20_000): Promise<void> {
   const seen = (): boolean => p.lines.some(l => typeof line === 'string' ? l === line : line.test(l))
-  await waitFor(() => seen() || p.child.exitCode !== null, what, timeoutMs)
-  assert.ok(seen(), `${what}: exited ${p.child.exitCode}; stdout:\n${p.lines.join('\n')}\nstderr:\n${p.stderr}`)
+  const output = (): string => `stdout:\n${p.lines.join('\n')}\nstderr:\n${p.stderr}`
+  await waitFor(() => seen() || p.child.exitCode !== null, what, timeoutMs).catch((err: Error) => { throw new Error(`${err.message}; ${output()}`, { cause: err }) })
+  assert.ok(seen(), `${what}: exited ${p.child.exitCode}; ${output()}`)
+}
+
+/** calc.js twice (calc-1, then calc-2 joining through calc-1's address), each with `envOf(name)`: both print the README's lines and stop at Ctrl-C. */
+async function calcPair (js: string, envOf: (name: string) => Record<string, string> | Promise<Record<string, string>>): Promise<void> {
+  const procs: Proc[] = []
+  try {
+    const first = new Proc([js], { ...await envOf('calc-1'), AGENTMESH_NAME: 'calc-1' })
+    procs.push(first)
+    await printed(first, /^calc-1 listening on /, 'calc-1 prints its address')
+    const address = first.lines[0].replace('calc-1 listening on ', '')
+    assert.match(address, /^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/12D3KooW\w+$/)
+    const second = new Proc([js], { ...await envOf('calc-2'), AGENTMESH_NAME: 'calc-2', AGENTMESH_BOOTSTRAP: address })
+    procs.push(second)
+    for (const p of procs) await printed(p, 'alert high from myself', 'each calc hears its own alert')
+    await printed(procs[0], 'alert high from calc-2', 'calc-1 hears calc-2\'s alert')
+    await printed(procs[1], 'alert high from calc-1', 'calc-2 hears calc-1\'s alert')
+    for (const p of procs) p.child.kill('SIGINT')
+    for (const p of procs) assert.equal(await p.exited(10_000), 0, `Ctrl-C stops it cleanly; stderr:\n${p.stderr}`)
+    for (const [self, other] of [['calc-1', 'calc-2'], ['calc-2', 'calc-1']]) {
+      const p = procs[self === 'calc-1' ? 0 : 1]
+      const out = p.lines.join('\n')
+      assert.match(p.lines[0], new RegExp(`^${self} listening on /ip4/127\\.0\\.0\\.1/tcp/\\d+/p2p/12D3KooW\\w+$`), out)
+      assert.deepEqual(p.lines.slice(1, 3), [`${other} joined (math)`, `${other} says 2 + 3 = 5`], out)
+      // Its own alert and the other's, each once, in either order.
+      assert.deepEqual(p.lines.slice(3).sort(), ['alert high from myself', `alert high from ${other}`].sort(), out)
+      assert.doesNotMatch(p.stderr, /"level":50/, 'no error logged')
+      assert.doesNotMatch(p.stderr, /does not grant/, 'its credential grants what it claims')
+    }
+  } finally {
+    for (const p of procs) await p.stop('SIGKILL')
+  }
 }
 
 /** How each complete program is run, as its comments tell a reader to, and what it must print. */
 const RUNS: Record<string, (js: string) => Promise<void>> = {
-  // Twice, the second joining through the address the first prints; both stop at Ctrl-C.
+  // Twice, the second joining through the address the first prints; both stop at Ctrl-C. Open, as
+  // calc.ts's first line runs it (a local try), then closed, with the keys made as the README's
+  // paragraph says (mesh, identity, credential granting `math`, mesh key).
   'calc.ts': async (js) => {
-    // Open, as calc.ts's first line runs it (a local try; closed needs a credential per agent).
-    const env = { AGENTMESH_MESH: uniqueMesh(), AGENTMESH_MDNS: 'false', AGENTMESH_LISTEN: '/ip4/127.0.0.1/tcp/0', AGENTMESH_LOG_LEVEL: 'warn', AGENTMESH_SECURITY_MODE: 'open' }
-    const procs: Proc[] = []
-    try {
-      const first = new Proc([js], { ...env, AGENTMESH_NAME: 'calc-1' })
-      procs.push(first)
-      await printed(first, /^calc-1 listening on /, 'calc-1 prints its address')
-      const address = first.lines[0].replace('calc-1 listening on ', '')
-      assert.match(address, /^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/12D3KooW\w+$/)
-      const second = new Proc([js], { ...env, AGENTMESH_NAME: 'calc-2', AGENTMESH_BOOTSTRAP: address })
-      procs.push(second)
-      for (const p of procs) await printed(p, 'alert high from myself', 'each calc hears its own alert')
-      await printed(procs[0], 'alert high from calc-2', 'calc-1 hears calc-2\'s alert')
-      await printed(procs[1], 'alert high from calc-1', 'calc-2 hears calc-1\'s alert')
-      for (const p of procs) p.child.kill('SIGINT')
-      for (const p of procs) assert.equal(await p.exited(10_000), 0, `Ctrl-C stops it cleanly; stderr:\n${p.stderr}`)
-      for (const [self, other] of [['calc-1', 'calc-2'], ['calc-2', 'calc-1']]) {
-        const p = procs[self === 'calc-1' ? 0 : 1]
-        const out = p.lines.join('\n')
-        assert.match(p.lines[0], new RegExp(`^${self} listening on /ip4/127\\.0\\.0\\.1/tcp/\\d+/p2p/12D3KooW\\w+$`), out)
-        assert.deepEqual(p.lines.slice(1, 3), [`${other} joined (math)`, `${other} says 2 + 3 = 5`], out)
-        // Its own alert and the other's, each once, in either order.
-        assert.deepEqual(p.lines.slice(3).sort(), ['alert high from myself', `alert high from ${other}`].sort(), out)
-        assert.doesNotMatch(p.stderr, /"level":50/, 'no error logged')
+    const env = { AGENTMESH_MESH: uniqueMesh(), AGENTMESH_MDNS: 'false', AGENTMESH_LISTEN: '/ip4/127.0.0.1/tcp/0', AGENTMESH_LOG_LEVEL: 'warn' }
+    await calcPair(js, () => ({ ...env, AGENTMESH_SECURITY_MODE: 'open' }))
+    await withTempDir(async (keys) => {
+      const cli = async (...args: string[]): Promise<void> => { await run(process.execPath, [join(DIST, 'surfaces', 'cli', 'main.js'), ...args], keys) }
+      await cli('mesh', 'init', '--mesh', env.AGENTMESH_MESH)
+      const closed = async (name: string, capabilities: string): Promise<Record<string, string>> => {
+        await cli('id', '--identity', `${name}.json`)
+        await cli('credential', 'issue', '--owner', 'mesh-owner.json', '--identity', `${name}.json`, '--roles', 'agent,coordinator', ...(capabilities !== '' ? ['--capabilities', capabilities] : []), '--out', `${name}.cred.json`)
+        return { ...env, AGENTMESH_IDENTITY: join(keys, `${name}.json`), AGENTMESH_SECURITY_CREDENTIAL: join(keys, `${name}.cred.json`), AGENTMESH_SECURITY_PSK: join(keys, 'mesh.psk') }
       }
-    } finally {
-      for (const p of procs) await p.stop('SIGKILL')
-    }
+      await calcPair(js, async (name) => await closed(name, 'math'))
+      // A credential without `math`: the node says so at start (the mesh never sees what it only
+      // claims), and Ctrl-C ends its wait for a peer at once, with the node's COM002.
+      const lone = new Proc([js], { ...await closed('calc-3', ''), AGENTMESH_NAME: 'calc-3' })
+      try {
+        await waitFor(() => /its credential does not grant.*--capabilities math/.test(lone.stderr) || lone.child.exitCode !== null, 'the warning of a capability not granted')
+        assert.match(lone.stderr, /"notGranted":\{"roles":\[\],"capabilities":\["math"\]\}/, lone.stderr)
+        await printed(lone, /^calc-3 listening on /, 'calc-3 prints its address')
+        lone.child.kill('SIGINT')
+        assert.equal(await lone.exited(10_000), 1, `its top-level wait rejects: ${lone.stderr}`)
+        assert.match(lone.stderr, /COM002[\s\S]*the node stopped|the node stopped[\s\S]*COM002/, lone.stderr)
+      } finally {
+        await lone.stop('SIGKILL')
+      }
+    })
   },
   'presets.ts': async (js) => {
     const p = new Proc([js])

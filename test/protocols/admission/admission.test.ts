@@ -75,6 +75,10 @@ test('a closed mesh admits only peers with a valid credential of its owner, and 
     const wrong = await cli(['start', '--mesh', mesh, '--identity', join(dir, 'id0.json'), '--credential', join(dir, 'cred1.json'), '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0'])
     assert.equal(wrong.code, 2)
     assert.match(wrong.stderr, /does not admit this node.*belongs to.*credential issue/s)
+    // Nor one of another mesh (no --mesh: "default"): the way out named is the credential's mesh, which no new credential of this owner could change.
+    const elsewhere = await cli(['start', '--identity', join(dir, 'id0.json'), '--credential', join(dir, 'cred0.json'), '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0'])
+    assert.equal(elsewhere.code, 2)
+    assert.match(elsewhere.stderr, new RegExp(`credential is for mesh "${mesh}", not "default".*this node's mesh is "default": to join mesh "${mesh}", start it with --mesh ${mesh} \\(AGENTMESH_MESH=${mesh}`, 's'))
 
     const env = { AGENTMESH_PRESET: 'local', AGENTMESH_COORDINATION_BOOTSTRAP_EXPECT: '2', AGENTMESH_SECURITY_ADMISSION_TIMEOUT_MS: '3000', AGENTMESH_LOG_LEVEL: 'warn' }
     const start = (i: number, extra: string[]): Proc => new Proc([CLI, 'start', '--json', '--mesh', mesh, '--name', `a${i}`, '--identity', join(dir, `id${i}.json`),
