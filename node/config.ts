@@ -23,7 +23,7 @@ import { DEFAULT_PRESET, PRESET_NAMES, presets, type PresetName } from './preset
 import { SecurityConfig } from './security-config.js'
 import { RpcConfig } from './rpc-config.js'
 import { LearningConfig, NegotiationConfig } from './conversation-config.js'
-import { GatewayConfig } from './gateway-config.js'
+import { GatewayConfig, MIN_TOKEN_CHARS } from './gateway-config.js'
 
 export { presets, PRESET_NAMES, type Preset, type PresetName } from './presets.js'
 export * from './config-groups.js'
@@ -78,7 +78,7 @@ export const ConfigObject = z.strictObject({
   /** host:port of the HTTP debug endpoint; none means no endpoint. */
   debug: HostPort.optional(),
   /** Bearer token the debug endpoint requires; mandatory when it binds beyond loopback. */
-  debugToken: z.string().min(16).optional(),
+  debugToken: z.string().min(MIN_TOKEN_CHARS).optional(),
   /** Largest encoded envelope sent or accepted (R-MSG: 1 MiB; protocols/envelope/constants.ts). */
   maxMessageBytes: z.number().int().min(1024).max(envelope.MAX_MAX_MESSAGE_BYTES).default(envelope.DEFAULT_MAX_MESSAGE_BYTES),
   logLevel: z.enum(['silent', 'error', 'warn', 'info', 'debug']).default('info'),

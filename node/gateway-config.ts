@@ -5,6 +5,9 @@
  */
 import { z } from 'zod'
 
+/** The shortest bearer token a surface takes (the debug endpoint, the gateway, the MCP endpoint): guessing one is then out of reach. */
+export const MIN_TOKEN_CHARS = 16
+
 /**
  * Largest request body (REST) and WebSocket frame accepted: 1 MiB, the mesh's own default
  * envelope bound (maxMessageBytes), so anything a client may send fits one message of the mesh.
@@ -62,7 +65,7 @@ export const GatewayConfig = z.strictObject({
    */
   publicUrl: PublicUrl.optional(),
   /** Bearer token every client must show; mandatory when the gateway binds beyond loopback. */
-  token: z.string().min(16).optional(),
+  token: z.string().min(MIN_TOKEN_CHARS).optional(),
   /** Largest request body or WebSocket frame accepted (413, or the socket closed with 1009, past it). */
   maxBodyBytes: z.number().int().min(MIN_MAX_BODY_BYTES).max(MAX_MAX_BODY_BYTES).default(DEFAULT_MAX_BODY_BYTES),
   /** Browser origins allowed to call the gateway (CORS) and open its WebSocket; other origins are refused (403). */

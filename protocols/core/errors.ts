@@ -325,15 +325,21 @@ const byName = new Map<string, { Class: WireClass, code: ErrorCode }>(WIRE_CLASS
   return [c.name, { Class: c, code: sample.code }]
 }))
 
+/** The class of each code that only one class has, for answers that carry a code and no name (a task control's refusal). */
+const byCode = new Map<ErrorCode, { Class: WireClass, code: ErrorCode }>()
+for (const [, k] of byName) byCode.set(k.code, byCode.has(k.code) ? { Class: AgentMeshError, code: k.code } : k)
+
 /**
  * Rebuild a typed error from an error answer received from a peer: an instance of the class the
- * answer names (so `instanceof` works across nodes) with the peer's message. A name this node
- * does not know, or one whose class has another code than the answer's, gives a plain
- * AgentMeshError with the answer's code (CMD002 for an unknown code) and name.
+ * answer names (so `instanceof` works across nodes) with the peer's message; with no name, the
+ * one class of its code, where only one has it (a gateway client saw TSK001 as UnknownTaskError
+ * on one route and AgentMeshError on another). A name this node does not know, or one whose
+ * class has another code than the answer's, gives a plain AgentMeshError with the answer's code
+ * (CMD002 for an unknown code) and name.
  */
 export function errorFromWire (wire: { code: string, name?: string, message: string }): AgentMeshError {
   const code: ErrorCode = isErrorCode(wire.code) ? wire.code : 'CMD002'
-  const known = wire.name !== undefined ? byName.get(wire.name) : undefined
+  const known = wire.name !== undefined ? byName.get(wire.name) : byCode.get(code)
   // Runs only AgentMeshError's constructor with the named class's prototype: the class's own
   // constructor wants its arguments (a size, a command), which the wire carries in the message.
   const err: AgentMeshError = known !== undefined && known.code === code

@@ -48,7 +48,14 @@ const QUIET_MS = 3_000
 
 export class TaskHandle {
   readonly taskId: string
+  /** The spec this handle was submitted with: the task's own, unless `duplicate`. */
   readonly spec: TaskSpec
+  /**
+   * The coordinator held a task of this `task_id` already when it was submitted (an earlier
+   * submission, or this one's own attempt whose answer was lost): submission is idempotent by
+   * task_id, so the task is the one held, and `spec`, if it differs, was not taken.
+   */
+  duplicate = false
   private last?: TaskStatus
   /** When this handle last heard of its task (an update or an answer). */
   heardAt = Date.now()
@@ -194,16 +201,20 @@ export class TaskClient {
     })
     const handles = specs.map(s => this.handles.get(s.task_id) ?? new TaskHandle(s, this))
     for (const h of handles) this.handles.set(h.taskId, h)
+    let accepted: Array<{ task_id: string, duplicate: boolean }>
     try {
-      await this.send(specs, options.signal)
+      accepted = await this.send(specs, options.signal)
     } catch (err) {
       for (const h of handles) if (h.latest === undefined) this.handles.delete(h.taskId)
       throw err
     }
+    const duplicates = new Set(accepted.filter(a => a.duplicate).map(a => a.task_id))
+    for (const h of handles) h.duplicate = duplicates.has(h.taskId)
     return handles
   }
 
-  private async send (specs: TaskSpec[], signal?: AbortSignal): Promise<void> {
+  /** The coordinator's answer for each task: held, and whether it held that task_id already. */
+  private async send (specs: TaskSpec[], signal?: AbortSignal): Promise<Array<{ task_id: string, duplicate: boolean }>> {
     const limit = deadline(this.init.submitTimeoutMs, signal)
     // Signed once per submission, kept by the coordinator with each task's record.
     const signed = specs.map(s => this.init.sign(s))
@@ -212,9 +223,8 @@ export class TaskClient {
       while (!limit.signal.aborted) {
         try {
           const coordinator = await this.coordinator(limit.signal)
-          if (coordinator === this.init.self) await this.init.local.submit(specs, signed)
-          else await this.init.rpc.request(coordinator, SubmitCommand, { tasks: specs, signed }, { signal: limit.signal })
-          return
+          if (coordinator === this.init.self) return await this.init.local.submit(specs, signed)
+          return (await this.init.rpc.request(coordinator, SubmitCommand, { tasks: specs, signed }, { signal: limit.signal })).accepted
         } catch (err) {
           last = err
           // A refusal for what the tasks are (validation, dependencies, deadline) is final.

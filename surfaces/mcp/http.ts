@@ -17,6 +17,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
 import { ConfigError } from '../../protocols/core/errors.js'
+import { MIN_TOKEN_CHARS } from '../../node/gateway-config.js'
 import { BearerToken } from '../http/auth.js'
 import { isLoopback, splitHostPort } from '../http/listen.js'
 import { HttpServer, type HttpMount } from '../http/server.js'
@@ -78,6 +79,9 @@ export class McpHttpServer {
     if (this.open) return this.url
     const { host, port } = splitHostPort(this.init.listen)
     if (!Number.isInteger(port) || port < 0 || port > 65_535 || host === '') throw new ConfigError(`--http ${this.init.listen}: expected host:port, e.g. 127.0.0.1:8090`)
+    if (this.init.token !== undefined && this.init.token.length < MIN_TOKEN_CHARS) {
+      throw new ConfigError(`--http-token: at least ${MIN_TOKEN_CHARS} characters, as the gateway's and the debug endpoint's tokens (e.g. openssl rand -hex 16)`)
+    }
     if (!isLoopback(host) && this.init.token === undefined) {
       throw new ConfigError(`the MCP endpoint on ${this.init.listen} is reachable beyond this host: give a token (--http-token or AGENTMESH_MCP_TOKEN) or bind it to 127.0.0.1`)
     }

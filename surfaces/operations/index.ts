@@ -199,7 +199,8 @@ export class MeshOperations {
   async submit (input: unknown, options: { signal?: AbortSignal } = {}): Promise<SubmitOutput> {
     const s = parseInput(SubmitInput, input, 'submit')
     const handles = await this.node.submitTasks(s.tasks.map(t => ({ ...t, task_id: t.task_id ?? randomUUID() })), options)
-    return { task_ids: handles.map(h => h.taskId) }
+    const duplicates = handles.filter(h => h.duplicate).map(h => h.taskId)
+    return { task_ids: handles.map(h => h.taskId), ...(duplicates.length > 0 ? { duplicates } : {}) }
   }
 
   /**

@@ -79,7 +79,14 @@ export const SubmitInput = z.strictObject({
   tasks: z.array(TaskInput).min(1).max(1_000)
 })
 export type SubmitInput = z.input<typeof SubmitInput>
-export const SubmitOutput = z.strictObject({ task_ids: z.array(z.string()) })
+export const SubmitOutput = z.strictObject({
+  task_ids: z.array(z.string()),
+  /**
+   * Those the coordinator held already (submission is idempotent by task_id; TaskHandle.duplicate):
+   * the task held is unchanged, and a different spec given was not taken.
+   */
+  duplicates: z.array(z.string()).optional()
+})
 export type SubmitOutput = z.infer<typeof SubmitOutput>
 
 export const ControlInput = z.strictObject({

@@ -85,7 +85,12 @@ export class ZodGraphQL {
     const out: GraphQLFieldConfigArgumentMap = {}
     for (const [key, prop] of Object.entries(js.properties ?? {})) {
       const t = this.inputType(prefix + pascal(key), prop)
-      out[checkName(key)] = { type: nonNull(t, required.has(key) && prop.default === undefined), description: prop.description }
+      // A required JSON argument is nullable (null is a payload too), and omitted it is null: the
+      // operation's schema requires the key, and `request(agent, command)` without a payload
+      // was refused MSG001 where REST sends an empty body as null.
+      const omittedIsNull = t === JSONScalar && required.has(key) && prop.default === undefined
+      const type = nonNull(t, required.has(key) && prop.default === undefined)
+      out[checkName(key)] = { type, description: prop.description, ...(omittedIsNull ? { defaultValue: null } : {}) }
     }
     return out
   }

@@ -31,3 +31,14 @@ test('deadline fires with a TimeoutError after garbage collection, follows its s
   quiet.abort()
   assert.equal(e.signal.aborted, false, 'cleared: the source no longer reaches it')
 })
+
+test('deadline(Infinity): no timer (setTimeout would fire it at once), it ends with its sources alone', { timeout: 60_000 }, async () => {
+  const source = new AbortController()
+  const d = deadline(Infinity, source.signal)
+  await new Promise(resolve => setTimeout(resolve, 50))
+  assert.equal(d.signal.aborted, false, 'not fired by a timer')
+  source.abort(new Error('stopped'))
+  assert.equal(d.signal.aborted, true)
+  assert.equal((d.signal.reason as Error).message, 'stopped')
+  d.clear()
+})

@@ -80,6 +80,9 @@ test('graphql: agents, a command, topic events over graphql-ws and SSE, tasks su
     assert.deepEqual(square.body.data.request, { agent: nodes[2].peerId, result: 144 })
     const badSquare = await gql(gw.url, 'mutation { request(agent: "n2", command: "square", payload: { n: "x" }) { result } }')
     assert.equal(badSquare.body.errors?.[0].extensions.code, 'MSG001')
+    // Omitted, a payload is null (the JSON scalar is nullable, as REST's empty body is null): the answer is about the agent.
+    const nobody = await gql(gw.url, 'mutation { request(agent: "nobody", command: "square") { result } }')
+    assert.equal(nobody.body.errors?.[0].extensions.code, 'COM002', JSON.stringify(nobody.body))
 
     // Topic events over graphql-ws: what another agent publishes arrives, in order.
     const events = follow<{ topicEvents: { payload: { i: number }, fromName: string } }>(client, 'subscription($t: String!) { topicEvents(topic: $t) { payload fromName } }', { t: 'news' }, got => got.length === 3)

@@ -125,6 +125,11 @@ test('gateway: a client with only HTTP and WebSocket uses a mesh of three agent 
       assert.equal(updates[0].status.result, 1 + (1 + 10) + 100, 'p3 summed what p1 and p2 gave it')
       const p3 = await getJson(`${base}/v1/tasks/p3`)
       assert.deepEqual([p3.status, p3.result], ['completed', 112])
+      // p1 again, with another spec: idempotent by task_id, the answer names it a duplicate and the task is unchanged.
+      const again = await post(`${base}/v1/tasks`, { tasks: [{ task_id: 'p1', type: 'other', metadata: { add: 7 } }, { task_id: 'p4', type: 'add', metadata: { add: 2 } }] })
+      assert.deepEqual(again.body, { task_ids: ['p1', 'p4'], duplicates: ['p1'] })
+      const p1 = await getJson(`${base}/v1/tasks/p1`)
+      assert.deepEqual([p1.status, p1.result], ['completed', 1], 'p1 as it was, not run again with the other spec')
 
       const submitted = await client.call('submit', { task: { type: 'add', metadata: { add: 5 } } })
       assert.equal(submitted.type, 'result', JSON.stringify(submitted))

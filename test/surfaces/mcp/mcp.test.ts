@@ -314,7 +314,11 @@ test('Streamable HTTP: tools with progress, errors counted in /metrics; stateles
   const open = new Proc(mcpArgs(nodes2, '--open', '--http', '0.0.0.0:0'))
   assert.equal(await open.exited(30_000), 2)
   assert.match(open.stderr, /CFG001 .*reachable beyond this host: give a token/)
-  const guarded = new Proc(mcpArgs(nodes2, '--open', '--http', '0.0.0.0:0', '--json'), { AGENTMESH_MCP_TOKEN: 's3cret' })
+  // A token shorter than the gateway's and the debug endpoint's least (16 characters) is refused as theirs are.
+  const short = new Proc(mcpArgs(nodes2, '--open', '--http', '0.0.0.0:0'), { AGENTMESH_MCP_TOKEN: 's3cret' })
+  assert.equal(await short.exited(30_000), 2)
+  assert.match(short.stderr, /CFG001 .*--http-token: at least 16 characters/)
+  const guarded = new Proc(mcpArgs(nodes2, '--open', '--http', '0.0.0.0:0', '--json'), { AGENTMESH_MCP_TOKEN: 's3cret-s3cret-s3cret' })
   const withToken = new Client({ name: 'agentmesh-test', version: '1.0.0' })
   try {
     const ready = await guarded.json(o => o.event === 'ready', 'the ready line', 30_000)
@@ -325,7 +329,7 @@ test('Streamable HTTP: tools with progress, errors counted in /metrics; stateles
     // The server card is public (no token), names the URL the client used, and says a token is needed.
     const card = await (await fetchSaying(`${url}/server-card`)).json() as any
     assert.deepEqual(card.remotes.map((r: any) => [r.url, r.headers?.map((h: any) => [h.name, h.isRequired, h.isSecret])]), [[url, [['Authorization', true, true]]]])
-    await withToken.connect(new StreamableHTTPClientTransport(new URL(url), { fetch: fetchSaying, requestInit: { headers: { authorization: 'Bearer s3cret' } } }))
+    await withToken.connect(new StreamableHTTPClientTransport(new URL(url), { fetch: fetchSaying, requestInit: { headers: { authorization: 'Bearer s3cret-s3cret-s3cret' } } }))
     assert.deepEqual(value(await call(withToken, 'list_agents')).agents.map((a: any) => a.name), ['n0'])
   } finally {
     await withToken.close()
