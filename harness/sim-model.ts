@@ -8,7 +8,7 @@ import { feedbackFor, MemberTable, telling, type Heartbeat, type MemberChange, t
 import type { MemberTimings } from '../protocols/discovery/member-timings.js'
 import { Rumours } from '../protocols/discovery/rumours.js'
 import type { NeighbourBudgets } from '../protocols/discovery/member-budgets.js'
-import { cutWithin, differing, fingerprint, listDiffering, reconcile, type Entry, type Fingerprint } from '../protocols/discovery/member-digest.js'
+import { cutWithin, differing, fingerprint, reconcile, type Entry, type Fingerprint } from '../protocols/discovery/member-digest.js'
 import { DigestSums } from '../protocols/discovery/member-digest-sums.js'
 import { asked, MAX_IDLE_ROUNDS, MAX_ROUNDS } from '../protocols/discovery/member-exchange.js'
 import type { SlotDirectory } from '../protocols/discovery/slot-directory.js'
@@ -126,7 +126,7 @@ export class MemberAgent {
     const size = this.init.sizeOf?.(st) ?? 1
     if (this.init.sizeOf !== undefined) st.size = size
     this.rumours.offer(this.init.id, this.seq, st, size)
-    this.digest.setOwn(this.init.id, st.fp as Fingerprint)
+    this.digest.setOwn(this.init.id, st.fp as Fingerprint, this.seq)
   }
 
   /** A connection to `peer` opened: true when it was unknown (then probe it and exchange all, as members.ts does). */
@@ -142,7 +142,7 @@ export class MemberAgent {
 
   /** `entries` in `buckets` only, from the digest's columns (MemberView's `entriesIn`): the view is not walked. */
   entriesIn (buckets: ReadonlySet<number>): Entry[] {
-    return this.digest.entriesIn(buckets, this.init.id, slot => this.table.peerAt(slot), p => this.rumours.seq(p))
+    return this.digest.entriesIn(buckets, this.init.id, slot => this.table.peerAt(slot))
   }
 
   /** Whether its statement of `p` goes in an exchange: its own, or a live member's. */
@@ -192,7 +192,7 @@ export class MemberAgent {
       this.rumours.offer(st.peerId, st.seq, st, st.size ?? 1, from, feedback)
       taken++
       const slot = this.table.slotOf(st.peerId)
-      if (slot !== undefined) this.digest.hold(slot, st.peerId, st.fp ?? fingerprint(st.peerId, st.seq))
+      if (slot !== undefined) this.digest.hold(slot, st.peerId, st.fp ?? fingerprint(st.peerId, st.seq), st.seq)
     }
     if (full) this.table.reconsider(now)
     this.took[full ? 'sync' : 'gossip'] += taken
@@ -247,7 +247,7 @@ export class MemberAgent {
         // The view is walked for a listing only when some bucket differs (at rest, none does).
         const buckets = differing(this.digest.sums(), msg.sums)
         const max = this.init.syncMax?.statements ?? Infinity
-        const list = buckets.size === 0 ? { entries: [], buckets: [], more: false } : listDiffering(this.entriesIn(buckets), buckets, max, this.init.random)
+        const list = this.digest.listing(buckets, max, this.init.random, this.init.id, slot => this.table.peerAt(slot))
         this.init.send(from, { type: 'member-digest-answer', ...list, round: msg.round, idle: msg.idle })
         break
       }

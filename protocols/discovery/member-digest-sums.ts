@@ -8,15 +8,20 @@
  * `syncIntervalMs`, over the whole view. Built from the held statements (`Rumours.entries`:
  * an array of N pairs, N map reads and N salted string hashes), that was a third of the scale
  * simulation's CPU at 1,000 agents, and N² in all. Here it is N integer mixes, and what the
- * columns cost per (agent, member) pair is 9 bytes (two 32-bit words and one byte of bucket and
- * flags).
+ * columns cost per (agent, member) pair is 17 bytes (two 32-bit words of the fingerprint, the
+ * statement's seq, and one byte of bucket and flags).
+ *
+ * The seq is kept beside its fingerprint so that a listing (`entriesIn`) reads no map: with a
+ * map read of the held statements per entry listed, the listings of a join wave (a newcomer's
+ * first exchange lists its neighbour's whole view) were a fifth of bench:sim's CPU in the join's
+ * first seconds at 3,000 agents, `Rumours.seq` alone a tenth.
  *
  * What it sums is what `entries` gave: this node's own statement, and that of each member held
  * live. Its owner keeps the two in step: `hold` when a statement is taken (with its slot),
  * `live` on each change of state the table tells (`MemberTableInit.slots`), `free` when a
  * slot is let go (a reaped member: the slot goes to another peer).
  */
-import { bucketOf, DIGEST_BUCKETS, saltWords, share, type Entry, type Fingerprint } from './member-digest.js'
+import { bucketOf, chooseBuckets, DIGEST_BUCKETS, saltWords, share, type Entry, type Fingerprint } from './member-digest.js'
 
 /** The byte per slot: the bucket in the low six bits, then two flags. */
 const BUCKET = DIGEST_BUCKETS - 1
@@ -27,18 +32,21 @@ export class DigestSums {
   private lo = new Uint32Array(0)
   private hi = new Uint32Array(0)
   private meta = new Uint8Array(0)
+  /** The seq of the statement held in each slot (a seq may pass 2^32: a node's are milliseconds). */
+  private seqs = new Float64Array(0)
   /** Slots below it may be in use (the walk's end). */
   private end = 0
-  private own?: { bucket: number, fp: Fingerprint }
+  private own?: { bucket: number, fp: Fingerprint, seq: number }
 
-  /** This node's own statement, always given. */
-  setOwn (member: string, fp: Fingerprint): void { this.own = { bucket: bucketOf(member), fp } }
+  /** This node's own statement (numbered `seq`), always given. */
+  setOwn (member: string, fp: Fingerprint, seq: number): void { this.own = { bucket: bucketOf(member), fp, seq } }
 
-  /** The statement held of the member in `slot` is now the one of `fp` (its seq changed). */
-  hold (slot: number, member: string, fp: Fingerprint): void {
+  /** The statement held of the member in `slot` is now the one numbered `seq`, of fingerprint `fp`. */
+  hold (slot: number, member: string, fp: Fingerprint, seq: number): void {
     this.room(slot)
     this.lo[slot] = fp.lo
     this.hi[slot] = fp.hi
+    this.seqs[slot] = seq
     this.meta[slot] = (this.meta[slot] & LIVE) | HELD | bucketOf(member)
   }
 
@@ -70,27 +78,57 @@ export class DigestSums {
    * reconciles once some buckets differ: the whole view was walked for it (`Rumours.entries`, an
    * array of every member with a map read each, then filtered by bucket), N per round of every
    * exchange with a difference (a join wave, a crash: ~15-30% of bench:sim's CPU at 1,000 agents).
-   * Here the walk is of one byte per slot, and only the members listed are looked up.
-   * `peerAt`: the member in a slot (the table's); `seq`: the seq of its statement held.
+   * Here the walk is of one byte per slot, and each member listed is one read of the table's
+   * slots (`peerAt`: the member in a slot) and none of a map.
    */
-  entriesIn (buckets: ReadonlySet<number>, self: string, peerAt: (slot: number) => string | undefined, seq: (member: string) => number | undefined): Entry[] {
+  entriesIn (buckets: ReadonlySet<number>, self: string, peerAt: (slot: number) => string | undefined): Entry[] {
     const out: Entry[] = []
     if (buckets.size === 0) return out
-    if (this.own !== undefined && buckets.has(this.own.bucket)) {
-      const own = seq(self)
-      if (own !== undefined) out.push([self, own])
-    }
+    if (this.own !== undefined && buckets.has(this.own.bucket)) out.push([self, this.own.seq])
     const listed = new Uint8Array(DIGEST_BUCKETS)
     for (const b of buckets) if (b >= 0 && b < DIGEST_BUCKETS) listed[b] = 1
-    const meta = this.meta
+    const { meta, seqs } = this
     for (let i = 0; i < this.end; i++) {
       const m = meta[i]
       if ((m & (HELD | LIVE)) !== (HELD | LIVE) || listed[m & BUCKET] === 0) continue
       const member = peerAt(i)
-      const at = member === undefined ? undefined : seq(member)
-      if (member !== undefined && at !== undefined) out.push([member, at])
+      if (member !== undefined) out.push([member, seqs[i]])
     }
     return out
+  }
+
+  /**
+   * What an answer to a digest lists (member-digest.ts `listDiffering` over `entriesIn(buckets)`,
+   * the same entries in the same order, with the same draw of `random`): whole buckets of
+   * `buckets`, at most `max` entries. The buckets are counted first, by one walk of a byte per
+   * slot, and only the entries of those taken are made. A join wave's listing is of every bucket
+   * (a newcomer's sums differ in all), and at 10,000 agents a view is over SYNC_MAX_STATEMENTS
+   * (4,096): listing all and keeping what fitted made 10,000 entries for ~4,000 kept, and
+   * `entriesIn` with its garbage was half of bench:sim's CPU in the join's first seconds.
+   */
+  listing (buckets: ReadonlySet<number>, max: number, random: () => number, self: string, peerAt: (slot: number) => string | undefined): { entries: Entry[], buckets: number[], more: boolean } {
+    if (buckets.size === 0) return { entries: [], buckets: [], more: false }
+    const counts = new Uint32Array(DIGEST_BUCKETS)
+    const own = this.own !== undefined && buckets.has(this.own.bucket) ? this.own : undefined
+    if (own !== undefined) counts[own.bucket]++
+    const { meta, seqs } = this
+    for (let i = 0; i < this.end; i++) {
+      const m = meta[i]
+      if ((m & (HELD | LIVE)) === (HELD | LIVE) && buckets.has(m & BUCKET) && peerAt(i) !== undefined) counts[m & BUCKET]++
+    }
+    const { listed, more } = chooseBuckets(b => b >= 0 && b < DIGEST_BUCKETS ? counts[b] : 0, buckets, max, random)
+    // Each bucket's entries in the order entriesIn gives them (this node's own first, then by slot), the buckets in `listed`'s order.
+    const byBucket: Entry[][] = listed.map(() => [])
+    const at = new Int8Array(DIGEST_BUCKETS).fill(-1)
+    listed.forEach((b, i) => { if (b >= 0 && b < DIGEST_BUCKETS) at[b] = i })
+    if (own !== undefined && at[own.bucket] >= 0) byBucket[at[own.bucket]].push([self, own.seq])
+    for (let i = 0; i < this.end; i++) {
+      const m = meta[i]
+      if ((m & (HELD | LIVE)) !== (HELD | LIVE) || at[m & BUCKET] < 0) continue
+      const member = peerAt(i)
+      if (member !== undefined) byBucket[at[m & BUCKET]].push([member, seqs[i]])
+    }
+    return { entries: byBucket.flat(), buckets: listed, more }
   }
 
   /** A quarter more room at a time, as the failure detector's columns grow (it hands out the slots). */
@@ -101,5 +139,6 @@ export class DigestSums {
     const lo = new Uint32Array(capacity); lo.set(this.lo); this.lo = lo
     const hi = new Uint32Array(capacity); hi.set(this.hi); this.hi = hi
     const meta = new Uint8Array(capacity); meta.set(this.meta); this.meta = meta
+    const seqs = new Float64Array(capacity); seqs.set(this.seqs); this.seqs = seqs
   }
 }

@@ -158,19 +158,32 @@ export function listDiffering (
     if (list === undefined) { list = []; byBucket.set(b, list) }
     list.push(e)
   }
+  const { listed, more } = chooseBuckets(b => byBucket.get(b)?.length ?? 0, buckets, max, random)
+  const out: Entry[] = []
+  for (const b of listed) out.push(...(byBucket.get(b) ?? []))
+  return { entries: out, buckets: listed, more }
+}
+
+/**
+ * Which of `buckets` a listing of at most `max` entries takes whole, in the order listed, given
+ * each bucket's count: from a random one on, in bucket order, each that still fits (`more` when
+ * one did not). `listDiffering` lists them from the entries; DigestSums.listing counts first and
+ * lists only those taken.
+ */
+export function chooseBuckets (count: (bucket: number) => number, buckets: ReadonlySet<number>, max: number, random: () => number): { listed: number[], more: boolean } {
   const order = [...buckets].sort((a, b) => a - b)
   const start = Math.floor(random() * order.length)
-  const out: Entry[] = []
   const listed: number[] = []
+  let total = 0
   let more = false
   for (let i = 0; i < order.length; i++) {
     const b = order[(start + i) % order.length]
-    const list = byBucket.get(b) ?? []
-    if (out.length + list.length > max) { more = true; continue }
-    out.push(...list)
+    const n = count(b)
+    if (total + n > max) { more = true; continue }
+    total += n
     listed.push(b)
   }
-  return { entries: out, buckets: listed, more }
+  return { listed, more }
 }
 
 /**

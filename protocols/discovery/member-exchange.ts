@@ -79,6 +79,12 @@ export interface MemberExchangeInit {
    * (member-digest-sums.ts `entriesIn`), without walking the view; none: `entries` filtered.
    */
   entriesIn?: (buckets: ReadonlySet<number>) => Entry[]
+  /**
+   * An answer's listing from the same columns (member-digest-sums.ts `listing`): what
+   * `listDiffering` over `entriesIn` gives, counted first so that only the entries that fit are
+   * made; none: `listDiffering`.
+   */
+  listIn?: (buckets: ReadonlySet<number>, max: number, random: () => number) => { entries: Entry[], buckets: number[], more: boolean }
   /** The second version's sums of `entries` under `salt` (16 hex digits), kept ready (member-digest-sums.ts). */
   sums: (salt: string) => Uint32Array
   /** Whether this node gives `member`'s statement in an exchange (its own, or a live member's): `entries`, one at a time. */
@@ -228,7 +234,10 @@ export class MemberExchange {
     const buckets = differing(version === 2 ? this.init.sums(salt) : digestOf(this.init.entries(), salt), theirs)
     if (buckets.size === 0) return { entries: [], buckets: [], more: false }
     // The first version's sums were made from `entries`: listed from the same walk.
-    const list = listDiffering(version === 2 ? this.entriesIn(buckets) : this.init.entries(), buckets, SYNC_MAX_STATEMENTS, this.init.random ?? Math.random)
+    const random = this.init.random ?? Math.random
+    const list = version === 2 && this.init.listIn !== undefined
+      ? this.init.listIn(buckets, SYNC_MAX_STATEMENTS, random)
+      : listDiffering(version === 2 ? this.entriesIn(buckets) : this.init.entries(), buckets, SYNC_MAX_STATEMENTS, random)
     this.init.charge(peer, Math.ceil(list.entries.length / LISTED_PER_UNIT), correlationId)
     return list
   }

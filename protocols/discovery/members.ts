@@ -172,7 +172,8 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
       self,
       passive: init.passive === true,
       entries: () => this.rumours.entries(p => p === self || this.live(p)),
-      entriesIn: buckets => this.digest.entriesIn(buckets, self, slot => this.table.peerAt(slot), p => this.rumours.seq(p)),
+      entriesIn: buckets => this.digest.entriesIn(buckets, self, slot => this.table.peerAt(slot)),
+      listIn: (buckets, max, random) => this.digest.listing(buckets, max, random, self, slot => this.table.peerAt(slot)),
       sums: salt => this.digest.sums(salt),
       gives: p => p === self || this.live(p),
       held: this.rumours,
@@ -324,7 +325,7 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
       if (offered) {
         taken++
         const slot = this.table.slotOf(body.peerId)
-        if (slot !== undefined) this.digest.hold(slot, body.peerId, fingerprint(body.peerId, body.seq))
+        if (slot !== undefined) this.digest.hold(slot, body.peerId, fingerprint(body.peerId, body.seq), body.seq)
       }
       if (body.addrs !== undefined) this.init.addresses?.learn(body.peerId, body.addrs)
       this.topics.set(body.peerId, body.topics ?? [])
@@ -349,7 +350,7 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
     const cred = this.init.credentials?.own
     const s = { body, sig: this.init.keys.sign(body), ...(cred !== undefined ? { cred } : {}) }
     this.rumours.offer(this.init.self.peerId, this.seq, s, statementSize(s))
-    this.digest.setOwn(this.init.self.peerId, fingerprint(this.init.self.peerId, this.seq))
+    this.digest.setOwn(this.init.self.peerId, fingerprint(this.init.self.peerId, this.seq), this.seq)
     return s
   }
 

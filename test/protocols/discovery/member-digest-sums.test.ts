@@ -4,7 +4,7 @@
 // own statement and each live member's. Random steps from a printed seed: a failure repeats from it.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { bucketOf, differing, fingerprint, share, sumsOf, saltWords, randomSalt2, type Fingerprint } from '../../../protocols/discovery/member-digest.js'
+import { bucketOf, differing, fingerprint, listDiffering, share, sumsOf, saltWords, randomSalt2, type Fingerprint } from '../../../protocols/discovery/member-digest.js'
 import { DigestSums } from '../../../protocols/discovery/member-digest-sums.js'
 import { MemberTable, type Heartbeat } from '../../../protocols/discovery/member-table.js'
 import { seededRandom } from '../../../harness/random.js'
@@ -46,8 +46,8 @@ test('DigestSums: kept by slot through random holds, changes of state and slots 
   const random = seededRandom(seedOf('DigestSums random steps'))
   const pick = (n: number): number => Math.floor(random() * n)
   const sums = new DigestSums()
-  const slots: Array<{ member?: string, fp?: Fingerprint, live: boolean }> = []
-  let own: [string, Fingerprint] | undefined
+  const slots: Array<{ member?: string, fp?: Fingerprint, seq?: number, live: boolean }> = []
+  let own: [string, Fingerprint, number] | undefined
   let fresh = 0
   for (let step = 0; step < 5_000; step++) {
     const r = random()
@@ -56,7 +56,8 @@ test('DigestSums: kept by slot through random holds, changes of state and slots 
     if (r < 0.45) {
       at.member ??= `peer-${fresh++}`
       at.fp = fingerprint(at.member, step)
-      sums.hold(slot, at.member, at.fp)
+      at.seq = step
+      sums.hold(slot, at.member, at.fp, step)
     } else if (r < 0.85) {
       at.live = random() < 0.6
       sums.live(slot, at.live)
@@ -64,21 +65,25 @@ test('DigestSums: kept by slot through random holds, changes of state and slots 
       slots[slot] = { live: false }
       sums.free(slot)
     } else {
-      own = ['me', fingerprint('me', step)]
+      own = ['me', fingerprint('me', step), step]
       sums.setOwn(...own)
     }
     if (step % 25 === 0) {
       const salt = random() < 0.2 ? '' : randomSalt2(random)
-      const reference: Array<[string, Fingerprint]> = own === undefined ? [] : [own]
-      for (const s of slots) if (s?.member !== undefined && s.fp !== undefined && s.live) reference.push([s.member, s.fp])
-      assert.deepEqual([...sums.sums(salt)], [...sumsOf(reference, salt)], `step ${step}, salt '${salt}'`)
-      // What a listing of some buckets gives is what the sums covered in them (seq: the step the fingerprint was made at).
+      const reference: Array<[string, Fingerprint, number]> = own === undefined ? [] : [own]
+      for (const s of slots) if (s?.member !== undefined && s.fp !== undefined && s.seq !== undefined && s.live) reference.push([s.member, s.fp, s.seq])
+      assert.deepEqual([...sums.sums(salt)], [...sumsOf(reference.map(([m, fp]) => [m, fp]), salt)], `step ${step}, salt '${salt}'`)
+      // What a listing of some buckets gives is what the sums covered in them, each with the seq it was held at (the step its fingerprint was made at).
       const buckets = new Set(Array.from({ length: 1 + pick(8) }, () => pick(64)))
-      const seqOf = new Map(reference.map(([m], i) => [m, i]))
       const peerAt = (at: number): string | undefined => slots[at]?.member
-      const listed = sums.entriesIn(buckets, 'me', peerAt, m => seqOf.get(m))
-      const expected = reference.filter(([m]) => buckets.has(bucketOf(m))).map(([m]): [string, number] => [m, seqOf.get(m) as number])
+      const listed = sums.entriesIn(buckets, 'me', peerAt)
+      const expected = reference.filter(([m]) => buckets.has(bucketOf(m))).map(([m, , seq]): [string, number] => [m, seq])
       assert.deepEqual(sortEntries(listed), sortEntries(expected), `step ${step}, buckets ${[...buckets].join(',')}`)
+      // An answer's listing, counted first, is listDiffering's over that listing: the same entries in the same order, the same buckets, the same `more`.
+      const max = pick(40)
+      const draw = random()
+      const counted = sums.listing(buckets, max, () => draw, 'me', peerAt)
+      assert.deepEqual(counted, listDiffering(listed, buckets, max, () => draw), `step ${step}, at most ${max}`)
     }
   }
 })
@@ -102,7 +107,7 @@ test('DigestSums beside a MemberTable (as MemberView wires them): the sums follo
   const table = new MemberTable({ ...timings, self, incarnation: 1, random, slots })
   const held = new Map<string, number>() // member -> seq of its statement held (Rumours, in a node)
   const incarnations = new Map<string, number>()
-  sums.setOwn('me', fingerprint('me', 1))
+  sums.setOwn('me', fingerprint('me', 1), 1)
   let now = 0
   const peers = Array.from({ length: 60 }, (_, i) => `peer-${i}`)
   for (let step = 0; step < 3_000; step++) {
@@ -118,7 +123,7 @@ test('DigestSums beside a MemberTable (as MemberView wires them): the sums follo
       held.set(p, seq)
       table.heartbeat(hb, now, p)
       const slot = table.slotOf(p)
-      if (slot !== undefined) sums.hold(slot, p, fingerprint(p, seq))
+      if (slot !== undefined) sums.hold(slot, p, fingerprint(p, seq), seq)
     } else if (r < 0.75) {
       if (table.state(p) !== undefined && table.probeStarted(p, now)) table.probeFailed(p, now)
     } else if (r < 0.8) {
@@ -135,7 +140,7 @@ test('DigestSums beside a MemberTable (as MemberView wires them): the sums follo
     // A listing of a few buckets, from the columns and the table's slots, is the reference's in them.
     const buckets = new Set(Array.from({ length: 1 + Math.floor(random() * 8) }, () => Math.floor(random() * 64)))
     const seqs = new Map<string, number>([['me', 1], ...held])
-    const listed = sums.entriesIn(buckets, 'me', at => table.peerAt(at), m => seqs.get(m))
+    const listed = sums.entriesIn(buckets, 'me', at => table.peerAt(at))
     const expected = reference.filter(([m]) => buckets.has(bucketOf(m))).map(([m]): [string, number] => [m, seqs.get(m) as number])
     assert.deepEqual(sortEntries(listed), sortEntries(expected), `step ${step}`)
   }
