@@ -106,7 +106,9 @@ export class DigestSums {
    * (4,096): listing all and keeping what fitted made 10,000 entries for ~4,000 kept, and
    * `entriesIn` with its garbage was half of bench:sim's CPU in the join's first seconds.
    */
-  listing (buckets: ReadonlySet<number>, max: number, random: () => number, self: string, peerAt: (slot: number) => string | undefined): { entries: Entry[], buckets: number[], more: boolean } {
+  listing (
+    buckets: ReadonlySet<number>, max: number, random: () => number, self: string, peerAt: (slot: number) => string | undefined
+  ): { entries: Entry[], buckets: number[], more: boolean } {
     if (buckets.size === 0) return { entries: [], buckets: [], more: false }
     const counts = new Uint32Array(DIGEST_BUCKETS)
     const own = this.own !== undefined && buckets.has(this.own.bucket) ? this.own : undefined

@@ -170,7 +170,9 @@ export function listDiffering (
  * one did not). `listDiffering` lists them from the entries; DigestSums.listing counts first and
  * lists only those taken.
  */
-export function chooseBuckets (count: (bucket: number) => number, buckets: ReadonlySet<number>, max: number, random: () => number): { listed: number[], more: boolean } {
+export function chooseBuckets (
+  count: (bucket: number) => number, buckets: ReadonlySet<number>, max: number, random: () => number
+): { listed: number[], more: boolean } {
   const order = [...buckets].sort((a, b) => a - b)
   const start = Math.floor(random() * order.length)
   const listed: number[] = []
