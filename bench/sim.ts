@@ -28,6 +28,10 @@
 //   --profile-join DIR  a V8 CPU profile of each N's join wave alone (DIR/join-N.cpuprofile; bench/profile-summary.ts reads it)
 //   --snapshot FILE     V8 heap snapshots as the join converged (FILE-N-join) and after the rest phase (FILE-N) (bench/heap-paths.ts --owners splits them)
 //   --json              JSON lines only     --quiet   no progress lines on stderr (one as each phase ends, one every 30 s of wall time)
+//   --events E          each N stops after E events played (counted by 1,048,576: the first moments of its
+//                       join, measured or profiled with --cpu-prof without running the rest), printing a JSON
+//                       line { n, events, simS, cpuS } in place of its figures; at 10,000 agents one
+//                       million events took 819 s of CPU (issue 46, 2026-11-30)
 // Run with `node --expose-gc` for the heap per (agent, member) pair measured after a collection.
 import { writeHeapSnapshot } from 'node:v8'
 import { Session } from 'node:inspector'
@@ -57,6 +61,10 @@ const joinsInFull = args.includes('--joins-in-full')
 const snapshot = arg('snapshot', '')
 const profileJoin = arg('profile-join', '')
 const profileCrash = arg('profile-crash', '')
+const eventsCap = Number(arg('events', 'Infinity'))
+if (!(eventsCap > 0)) { console.error(`--events ${arg('events', '')}: a number of events, above 0`); process.exit(2) }
+/** Thrown out of a run at `--events`: where it stopped. */
+class EventsPlayed { constructor (readonly events: number, readonly simS: number) {} }
 
 /**
  * Profiles one phase alone, the join wave or the crash (the run is synchronous: the inspector's
@@ -183,6 +191,7 @@ function runOne (n: number): Result {
   // A line every 30 s of wall time within a phase too, with the messages sent so far by kind.
   let lineAt = performance.now()
   world.onPlayed = () => {
+    if (world.played >= eventsCap) throw new EventsPlayed(world.played, world.now / 1_000)
     if (performance.now() - lineAt < 30_000) return
     lineAt = performance.now()
     progress(n, `${world.played} events played, messages sent so far ${KINDS.map(k => `${k} ${world.count[k].msgs}`).join(', ')}`, world.now, t0, cpu0)
@@ -317,10 +326,20 @@ function runOne (n: number): Result {
 
 const results: Result[] = []
 for (const n of sizes) {
-  const r = runOne(n)
+  const cpu0 = process.cpuUsage()
+  let r: Result
+  try {
+    r = runOne(n)
+  } catch (err) {
+    if (!(err instanceof EventsPlayed)) throw err
+    const cpu = process.cpuUsage(cpu0)
+    console.log(JSON.stringify({ bench: 'sim', seed, n, events: err.events, simS: err.simS, cpuS: (cpu.user + cpu.system) / 1e6 }))
+    continue
+  }
   results.push(r)
   console.log(JSON.stringify({ bench: 'sim', seed, ...r }))
 }
+if (results.length === 0) process.exit(0)
 
 if (!jsonOnly) {
   const fmt = (x: number | null, d = 1): string => x === null ? 'none' : x.toLocaleString('en', { maximumFractionDigits: d, minimumFractionDigits: d })
