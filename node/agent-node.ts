@@ -177,13 +177,13 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
 
   /** Leave the mesh: stops what was attached and closes every stream, timer and socket. Idempotent. */
   async stop (): Promise<void> {
+    // First: the waits on the mesh end at once, whatever state the node is in (again, a no-op).
+    this.lifetime.abort(new ConnectionError('the node stopped'))
     if (this.state === 'stopped' || this.state === 'stopping' || this.state === 'new') {
       this.state = 'stopped'
-      this.lifetime.abort(new ConnectionError('the node stopped'))
       return
     }
     this.state = 'stopping'
-    this.lifetime.abort(new ConnectionError('the node stopped'))
     this.s.rpc.draining()
     for (const service of [...this.ordered].reverse()) await service.stop()
     await this.store.close()
