@@ -156,7 +156,8 @@ export const ROUTES: Route[] = [
     query: z.strictObject({ delivery: Delivery.optional(), recipients: CommaList.describe('agents (peer ids or names) that must acknowledge, comma-separated') }),
     body: 'any',
     response: PublishOutput,
-    errors: [404, 502, 504],
+    // 429: RATE001, a named recipient that has not acknowledged (rate-limited, or not subscribed yet) after the delivery's retries.
+    errors: [404, 429, 502, 504],
     run: async ({ ops, params, query, body }) => await ops.publish({
       topic: params.topic,
       payload: body,
