@@ -35,25 +35,29 @@ export function penalise (gossipsub: GossipSub, peer: string): void {
 }
 
 /**
- * Whether gossipsub publishes to `peer` now: its score (cached for up to a heartbeat) at or above
- * the publish threshold. True when the implementation does not show either.
+ * `peer`'s score as gossipsub keeps it (cached for up to a heartbeat) beside one of its
+ * thresholds; undefined when the implementation shows either not.
  */
-export function publishesTo (gossipsub: GossipSub, peer: string): boolean {
-  const gs = gossipsub as unknown as { score?: { score?: (id: string) => number }, opts?: { scoreThresholds?: { publishThreshold?: number } } }
-  const threshold = gs.opts?.scoreThresholds?.publishThreshold
+function scoreAndThreshold (gossipsub: GossipSub, peer: string, which: 'publishThreshold' | 'graylistThreshold'): { score: number, threshold: number } | undefined {
+  const gs = gossipsub as unknown as { score?: { score?: (id: string) => number }, opts?: { scoreThresholds?: Record<string, number | undefined> } }
+  const threshold = gs.opts?.scoreThresholds?.[which]
   const score = gs.score?.score?.(peer)
-  return threshold === undefined || score === undefined || score >= threshold
+  return threshold === undefined || score === undefined ? undefined : { score, threshold }
+}
+
+/** Whether gossipsub publishes to `peer` now: its score at or above the publish threshold (true when it cannot be read). */
+export function publishesTo (gossipsub: GossipSub, peer: string): boolean {
+  const s = scoreAndThreshold(gossipsub, peer, 'publishThreshold')
+  return s === undefined || s.score >= s.threshold
 }
 
 /**
- * Whether gossipsub graylists `peer` now: its score (cached by gossipsub for up to a heartbeat)
- * below the graylist threshold, under which gossipsub ignores everything the peer sends.
+ * Whether gossipsub graylists `peer` now: its score below the graylist threshold, under which
+ * gossipsub ignores everything the peer sends (false when it cannot be read).
  */
 export function graylists (gossipsub: GossipSub, peer: string): boolean {
-  const gs = gossipsub as unknown as { score?: { score?: (id: string) => number }, opts?: { scoreThresholds?: { graylistThreshold?: number } } }
-  const threshold = gs.opts?.scoreThresholds?.graylistThreshold
-  const score = gs.score?.score?.(peer)
-  return threshold !== undefined && score !== undefined && score < threshold
+  const s = scoreAndThreshold(gossipsub, peer, 'graylistThreshold')
+  return s !== undefined && s.score < s.threshold
 }
 
 /**
