@@ -8,7 +8,7 @@ import { feedbackFor, MemberTable, telling, type Heartbeat, type MemberChange, t
 import type { MemberTimings } from '../protocols/discovery/member-timings.js'
 import { Rumours } from '../protocols/discovery/rumours.js'
 import type { NeighbourBudgets } from '../protocols/discovery/member-budgets.js'
-import { cutWithin, differing, fingerprint, reconcile, type Entry, type Fingerprint } from '../protocols/discovery/member-digest.js'
+import { Cut, cutWithin, differing, fingerprint, Listing, type Entry, type Fingerprint } from '../protocols/discovery/member-digest.js'
 import { DigestSums } from '../protocols/discovery/member-digest-sums.js'
 import { asked, MAX_IDLE_ROUNDS, MAX_ROUNDS } from '../protocols/discovery/member-exchange.js'
 import type { SlotDirectory } from '../protocols/discovery/slot-directory.js'
@@ -140,11 +140,6 @@ export class MemberAgent {
   /** Its own statement's and each live member's (member, seq): what a full exchange lists (MemberView's entries). */
   entries (): Entry[] { return this.rumours.entries(p => this.gives(p)) }
 
-  /** `entries` in `buckets` only, from the digest's columns (MemberView's `entriesIn`): the view is not walked. */
-  entriesIn (buckets: ReadonlySet<number>): Entry[] {
-    return this.digest.entriesIn(buckets, this.init.id, slot => this.table.peerAt(slot))
-  }
-
   /** Whether its statement of `p` goes in an exchange: its own, or a live member's. */
   private gives (p: string): boolean { if (p === this.init.id) return true; const s = this.table.state(p); return s === 'alive' || s === 'suspect' }
 
@@ -153,6 +148,12 @@ export class MemberAgent {
     const max = this.init.syncMax ?? { statements: Infinity, bytes: Infinity }
     const { items, more } = cutWithin(members, this.init.id, m => this.rumours.get(m), st => st.size ?? 1, { items: max.statements, bytes: max.bytes })
     return { statements: items, more }
+  }
+
+  /** An empty patch within the exchange's limits, filled a member at a time (member-exchange.ts cutter). */
+  private cutter (): Cut<Statement> {
+    const max = this.init.syncMax ?? { statements: Infinity, bytes: Infinity }
+    return new Cut<Statement>(m => this.rumours.get(m), st => st.size ?? 1, { items: max.statements, bytes: max.bytes })
   }
 
   /**
@@ -253,16 +254,19 @@ export class MemberAgent {
       }
       case 'member-digest-answer': {
         if (msg.buckets.length === 0) break
-        const { want, give } = reconcile(this.entriesIn(new Set(msg.buckets)), msg.entries, msg.buckets, m => this.rumours.seq(m), this.init.id)
-        const { ask, cut } = asked(want, this.init.checks?.room(from, now) ?? Infinity)
-        const given = this.cut(give)
-        if (ask.length === 0 && given.statements.length === 0) {
+        // As member-exchange.ts: what it wants up to its room (and one more, to tell it was cut),
+        // and its gives walked from its columns until the patch is full.
+        const listing = new Listing(msg.entries, msg.buckets)
+        const room = this.init.checks?.room(from, now) ?? Infinity
+        const { ask, cut } = asked(listing.wanted(m => this.rumours.seq(m), this.init.id, room + 1), room)
+        const given = listing.give((buckets, visit) => { this.digest.eachIn(buckets, this.init.id, slot => this.table.peerAt(slot), visit) }, this.cutter())
+        if (ask.length === 0 && given.items.length === 0) {
           // Nothing to ask or give in what was listed: the buckets left out are listed next round.
           if (msg.more && !cut) this.sync(from, { round: msg.round + 1, idle: msg.idle + 1 })
           break
         }
         // `more`: another round after this one. Past the budget (`cut`), only if the answer is cut short by its size (member-exchange.ts).
-        const patch = { statements: this.copy(given.statements), want: ask, more: !cut && (msg.more || given.more), round: msg.round, idle: msg.idle }
+        const patch = { statements: this.copy(given.items), want: ask, more: !cut && (msg.more || given.more), round: msg.round, idle: msg.idle }
         this.init.send(from, { type: 'member-patch', ...patch })
         break
       }

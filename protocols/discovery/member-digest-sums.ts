@@ -83,8 +83,19 @@ export class DigestSums {
    */
   entriesIn (buckets: ReadonlySet<number>, self: string, peerAt: (slot: number) => string | undefined): Entry[] {
     const out: Entry[] = []
-    if (buckets.size === 0) return out
-    if (this.own !== undefined && buckets.has(this.own.bucket)) out.push([self, this.own.seq])
+    this.eachIn(buckets, self, peerAt, (member, seq) => { out.push([member, seq]); return true })
+    return out
+  }
+
+  /**
+   * `entriesIn`'s entries given one at a time to `visit`, until it answers false (member-digest.ts
+   * `EntryWalk`): an asker's gives are found by walking its view, and a newcomer's neighbour has
+   * all of it to give where one patch carries ~1,500. Made as a list, the asker's walk (with its
+   * garbage) was a fifth of bench:sim's CPU in a 10,000-agent join's first seconds.
+   */
+  eachIn (buckets: ReadonlySet<number>, self: string, peerAt: (slot: number) => string | undefined, visit: (member: string, seq: number) => boolean): void {
+    if (buckets.size === 0) return
+    if (this.own !== undefined && buckets.has(this.own.bucket) && !visit(self, this.own.seq)) return
     const listed = new Uint8Array(DIGEST_BUCKETS)
     for (const b of buckets) if (b >= 0 && b < DIGEST_BUCKETS) listed[b] = 1
     const { meta, seqs } = this
@@ -92,9 +103,8 @@ export class DigestSums {
       const m = meta[i]
       if ((m & (HELD | LIVE)) !== (HELD | LIVE) || listed[m & BUCKET] === 0) continue
       const member = peerAt(i)
-      if (member !== undefined) out.push([member, seqs[i]])
+      if (member !== undefined && !visit(member, seqs[i])) return
     }
-    return out
   }
 
   /**

@@ -189,6 +189,38 @@ export function chooseBuckets (
 }
 
 /**
+ * What a patch or its answer carries, filled one member at a time: each member's statement
+ * (`get`) while it fits in `max` statements and bytes. `add` says false once one did not fit
+ * (`more`), so that a walk feeding it stops there: an asker's gives are found by walking its
+ * view (`Listing`), and at 10,000 agents a newcomer's neighbour has ~10,000 to give it where
+ * a patch carries ~1,500 (bench:sim, issue 46).
+ */
+export class Cut<T> {
+  readonly items: T[] = []
+  more = false
+  private bytes = 0
+  private readonly get: (member: string) => T | undefined
+  private readonly size: (item: T) => number
+  private readonly max: { items: number, bytes: number }
+
+  constructor (get: (member: string) => T | undefined, size: (item: T) => number, max: { items: number, bytes: number }) {
+    this.get = get
+    this.size = size
+    this.max = max
+  }
+
+  /** `member`'s statement, if held and it fits: false once the cut is full (a member not held is skipped). */
+  add (member: string): boolean {
+    const item = this.get(member)
+    if (item === undefined) return true
+    this.bytes += this.size(item)
+    if (this.items.length >= this.max.items || this.bytes > this.max.bytes) { this.more = true; return false }
+    this.items.push(item)
+    return true
+  }
+}
+
+/**
  * What a patch or its answer carries: the statements of `members` (`first`'s, this node's own, at
  * the head: a newcomer must learn who its neighbour is), up to `max` statements and bytes;
  * `more` when some were left out.
@@ -197,36 +229,82 @@ export function cutWithin<T> (
   members: readonly string[], first: string, get: (member: string) => T | undefined, size: (item: T) => number, max: { items: number, bytes: number }
 ): { items: T[], more: boolean } {
   const ordered = members.includes(first) ? [first, ...members.filter(m => m !== first)] : members
-  const items: T[] = []
-  let bytes = 0
-  for (const m of ordered) {
-    const item = get(m)
-    if (item === undefined) continue
-    bytes += size(item)
-    if (items.length >= max.items || bytes > max.bytes) return { items, more: true }
-    items.push(item)
+  const cut = new Cut(get, size, max)
+  for (const m of ordered) if (!cut.add(m)) break
+  return { items: cut.items, more: cut.more }
+}
+
+/**
+ * This node's own entries in `buckets` only (its own statement's first, then the rest in a
+ * stable order), each given to `visit` until it answers false: what the asker walks to find what
+ * it gives. member-digest-sums.ts `eachIn` walks its columns; `entriesWalk` a list of entries.
+ */
+export type EntryWalk = (buckets: ReadonlySet<number>, visit: (member: string, seq: number) => boolean) => void
+
+/** An EntryWalk over `entries` (each member at most once), `self`'s first: where no columns are kept (a test, the first version's exchange). */
+export function entriesWalk (entries: Iterable<Entry>, self: string): EntryWalk {
+  return (buckets, visit) => {
+    let own: Entry | undefined
+    const rest: Entry[] = []
+    for (const e of entries) {
+      if (!buckets.has(bucketOf(e[0]))) continue
+      if (e[0] === self) own = e
+      else rest.push(e)
+    }
+    if (own !== undefined && !visit(own[0], own[1])) return
+    for (const [member, seq] of rest) if (!visit(member, seq)) return
   }
-  return { items, more: false }
+}
+
+/**
+ * An answer's listing as the asker reads it: the answerer's seq of each member it listed, in the
+ * buckets it listed (entries outside them are not the answerer's to list, and are ignored).
+ */
+export class Listing {
+  readonly buckets: ReadonlySet<number>
+  private readonly seqs = new Map<string, number>()
+
+  constructor (theirs: readonly Entry[], listedBuckets: readonly number[]) {
+    this.buckets = new Set(listedBuckets)
+    for (const [member, seq] of theirs) if (this.buckets.has(bucketOf(member))) this.seqs.set(member, seq)
+  }
+
+  /**
+   * The members whose statements the asker lacks or holds older (never `self`, the asker), in the
+   * order listed; at most `max` (a patch asks for no more than the asker may check, plus one to
+   * tell that some were left: member-exchange.ts `asked`).
+   */
+  wanted (held: (member: string) => number | undefined, self: string, max = Infinity): string[] {
+    const want: string[] = []
+    for (const [member, seq] of this.seqs) {
+      if (want.length >= max) break
+      if (member !== self && (held(member) ?? -1) < seq) want.push(member)
+    }
+    return want
+  }
+
+  /** Whether the asker gives its statement of `member` (numbered `seq`, in a listed bucket): the answerer lacks it or holds it older. */
+  lacks (member: string, seq: number): boolean { return (this.seqs.get(member) ?? -1) < seq }
+
+  /** The asker's gives, walked (`own`) into `cut` until it is full: the walk stops there, not at the end of the view. */
+  give<T> (own: EntryWalk, cut: Cut<T>): Cut<T> {
+    own(this.buckets, (member, seq) => !this.lacks(member, seq) || cut.add(member))
+    return cut
+  }
 }
 
 /**
  * From the answerer's entries of the buckets it listed: the members whose statements the asker
  * lacks or holds older (`want`; never `self`, the asker), and, of the asker's own entries in
  * those buckets, those the answerer lacks or holds older (`give`). Entries outside the listed
- * buckets are not the answerer's to list, and are ignored.
+ * buckets are not the answerer's to list, and are ignored. `Listing` does the same a member at a
+ * time, as the exchange runs it; this is the whole of it at once (a test's reference).
  */
 export function reconcile (
   own: Iterable<Entry>, theirs: readonly Entry[], listedBuckets: readonly number[], held: (member: string) => number | undefined, self: string
 ): { want: string[], give: string[] } {
-  const buckets = new Set(listedBuckets)
-  const listed = new Map<string, number>()
-  for (const [member, seq] of theirs) if (buckets.has(bucketOf(member))) listed.set(member, seq)
-  const want: string[] = []
-  for (const [member, seq] of listed) if (member !== self && (held(member) ?? -1) < seq) want.push(member)
+  const listing = new Listing(theirs, listedBuckets)
   const give: string[] = []
-  for (const [member, seq] of own) {
-    if (!buckets.has(bucketOf(member))) continue
-    if ((listed.get(member) ?? -1) < seq) give.push(member)
-  }
-  return { want, give }
+  entriesWalk(own, self)(listing.buckets, (member, seq) => { if (listing.lacks(member, seq)) give.push(member); return true })
+  return { want: listing.wanted(held, self), give }
 }

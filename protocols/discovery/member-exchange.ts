@@ -21,7 +21,7 @@
  */
 import type { RpcService } from '../rpc/index.js'
 import { UnknownCommandError, ValidationError } from '../core/errors.js'
-import { cutWithin, decodeDigest, differing, digestOf, encodeDigest, listDiffering, randomSalt, randomSalt2, reconcile, type Entry } from './member-digest.js'
+import { Cut, cutWithin, decodeDigest, differing, digestOf, encodeDigest, entriesWalk, listDiffering, Listing, randomSalt, randomSalt2, type Entry, type EntryWalk } from './member-digest.js'
 import { MemberDigest, MemberPatch, MemberPatchIntake, MemberSums, MemberSync, MemberSyncIntake, SYNC_MAX_STATEMENTS, statementSize, type SignedStatement } from './member-wire.js'
 import { SYNC_MAX_BYTES } from './constants.js'
 import type { Rumours } from './rumours.js'
@@ -47,6 +47,8 @@ export const MAX_IDLE_ROUNDS = 2
 /** Entries summed per unit charged for a digest, and entries listed per unit. */
 const SUMMED_PER_UNIT = 64
 const LISTED_PER_UNIT = 8
+/** What one patch or its answer carries at most. */
+const EXCHANGE_LIMITS = { items: SYNC_MAX_STATEMENTS, bytes: SYNC_MAX_BYTES }
 /** Older agents remembered as such, at most, and for how long (an upgrade, or a digest refused while its answerer stopped, is tried again after it). */
 const MAX_OLDER = 4_096
 const OLDER_FOR_MS = 5 * 60_000
@@ -75,13 +77,14 @@ export interface MemberExchangeInit {
   /** What this node holds for an exchange: its own statement and each live member's. */
   entries: () => Entry[]
   /**
-   * `entries` in the listed buckets only, from the columns the second version's sums are kept in
-   * (member-digest-sums.ts `entriesIn`), without walking the view; none: `entries` filtered.
+   * `entries` in the listed buckets only, this node's own first, one at a time until the walk is
+   * told to stop (member-digest.ts `EntryWalk`), from the columns the second version's sums are
+   * kept in (member-digest-sums.ts `eachIn`); none: `entries` filtered.
    */
-  entriesIn?: (buckets: ReadonlySet<number>) => Entry[]
+  walkIn?: EntryWalk
   /**
    * An answer's listing from the same columns (member-digest-sums.ts `listing`): what
-   * `listDiffering` over `entriesIn` gives, counted first so that only the entries that fit are
+   * `listDiffering` over its entries in those buckets gives, counted first so that only the entries that fit are
    * made; none: `listDiffering`.
    */
   listIn?: (buckets: ReadonlySet<number>, max: number, random: () => number) => { entries: Entry[], buckets: number[], more: boolean }
@@ -165,18 +168,20 @@ export class MemberExchange {
         return
       }
       // Nothing listed (at rest: no bucket differs), nothing to reconcile: the view is not walked.
-      const { want, give } = listed.buckets.length === 0
-        ? { want: [], give: [] }
-        : reconcile(this.entriesIn(new Set(listed.buckets)), listed.entries, listed.buckets, m => this.init.held.seq(m), this.init.self)
-      const { ask, cut } = asked(want, this.init.room?.(peer) ?? Infinity)
-      const given = this.cut(this.init.passive ? [] : give)
-      if (ask.length === 0 && given.statements.length === 0) {
+      // Else what it wants, up to its room (and one more, to tell that some were left), and its
+      // gives, walked until the patch is full: not the whole view when its neighbour lacks it all.
+      const reading = listed.buckets.length === 0 ? undefined : new Listing(listed.entries, listed.buckets)
+      const room = this.init.room?.(peer) ?? Infinity
+      const { ask, cut } = asked(reading?.wanted(m => this.init.held.seq(m), this.init.self, room + 1) ?? [], room)
+      const given = this.cutter()
+      if (reading !== undefined && !this.init.passive) reading.give(this.walkIn(), given)
+      if (ask.length === 0 && given.items.length === 0) {
         // Nothing to ask or give in what was listed; buckets left out are listed next round.
         if (!listed.more || cut) return
         idle++
         continue
       }
-      const patched = await this.init.rpc.request(peer, MemberPatch, { statements: given.statements, want: ask }, { timeoutMs: this.init.timeoutMs() })
+      const patched = await this.init.rpc.request(peer, MemberPatch, { statements: given.items, want: ask }, { timeoutMs: this.init.timeoutMs() })
       const taken = this.init.takes(peer) ? this.init.receive(peer, patched.statements) : 0
       // Past this node's budget for the peer, only an answer cut short by its size goes on (the
       // budget has room for the rest); what else is left comes by gossip or a later exchange.
@@ -209,9 +214,9 @@ export class MemberExchange {
     return await rpc.request(peer, MemberDigest, { sums: encodeDigest(digestOf(this.init.entries(), salt)), salt }, { timeoutMs })
   }
 
-  /** What this node gives in `buckets`: by the kept columns when it has them. */
-  private entriesIn (buckets: ReadonlySet<number>): Entry[] {
-    return this.init.entriesIn?.(buckets) ?? this.init.entries()
+  /** This node's entries in some buckets, walked: by the kept columns when it has them. */
+  private walkIn (): EntryWalk {
+    return this.init.walkIn ?? entriesWalk(this.init.entries(), this.init.self)
   }
 
   /** The exchange of an older build: the whole set both ways, at most once per WHOLE_EVERY_MS with one agent. */
@@ -237,7 +242,7 @@ export class MemberExchange {
     const random = this.init.random ?? Math.random
     const list = version === 2 && this.init.listIn !== undefined
       ? this.init.listIn(buckets, SYNC_MAX_STATEMENTS, random)
-      : listDiffering(version === 2 ? this.entriesIn(buckets) : this.init.entries(), buckets, SYNC_MAX_STATEMENTS, random)
+      : listDiffering(this.init.entries(), buckets, SYNC_MAX_STATEMENTS, random)
     this.init.charge(peer, Math.ceil(list.entries.length / LISTED_PER_UNIT), correlationId)
     return list
   }
@@ -262,7 +267,10 @@ export class MemberExchange {
 
   /** The statements of `members`, this node's own first, up to the exchange's limits (`more`: some left out). */
   private cut (members: string[]): { statements: SignedStatement[], more: boolean } {
-    const { items, more } = cutWithin(members, this.init.self, m => this.init.held.get(m), statementSize, { items: SYNC_MAX_STATEMENTS, bytes: SYNC_MAX_BYTES })
+    const { items, more } = cutWithin(members, this.init.self, m => this.init.held.get(m), statementSize, EXCHANGE_LIMITS)
     return { statements: items, more }
   }
+
+  /** An empty patch within the exchange's limits, filled a member at a time (`Listing.give`). */
+  private cutter (): Cut<SignedStatement> { return new Cut(m => this.init.held.get(m), statementSize, EXCHANGE_LIMITS) }
 }

@@ -172,7 +172,7 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
       self,
       passive: init.passive === true,
       entries: () => this.rumours.entries(p => p === self || this.live(p)),
-      entriesIn: buckets => this.digest.entriesIn(buckets, self, slot => this.table.peerAt(slot)),
+      walkIn: (buckets, visit) => { this.digest.eachIn(buckets, self, slot => this.table.peerAt(slot), visit) },
       listIn: (buckets, max, random) => this.digest.listing(buckets, max, random, self, slot => this.table.peerAt(slot)),
       sums: salt => this.digest.sums(salt),
       gives: p => p === self || this.live(p),
