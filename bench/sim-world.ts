@@ -175,6 +175,7 @@ export class World {
    * in agent order (it walked them in the order it first held them before: the schedule moved).
    */
   private readonly directory = new SlotDirectory()
+  private readonly numbers = new Map<string, number>()
 
   constructor (readonly init: WorldInit) {
     this.random = seededRandom(init.seed)
@@ -199,6 +200,7 @@ export class World {
       heard: new Map(),
       checks: new NeighbourBudgets(STATEMENT_CHECKS_BURST, STATEMENT_CHECKS_PER_SEC)
     }))
+    for (const a of this.agents) this.numbers.set(a.id, a.i)
     for (const a of this.agents) this.directory.take(a.id)
   }
 
@@ -215,7 +217,12 @@ export class World {
   /** The join wave: the seeds (agents 0..seeds-1) at once, every other agent within 5 s, each through the seeds. */
   joinWave (): void { for (let i = 0; i < this.init.n; i++) this.joinAt(i, i < this.init.seeds ? 0 : this.random() * 5_000) }
 
-  private index (id: string): number { return Number(id.slice(1)) }
+  /**
+   * An agent's number from its id, by a map made once: parsed from the id (a slice and a number
+   * each), it was 4% of bench:sim's CPU at 10,000 agents, read for every member an election is
+   * told of and every message sent.
+   */
+  private index (id: string): number { return this.numbers.get(id) ?? Number(id.slice(1)) }
 
   private latency (): number { const [lo, hi] = this.init.latency; return lo + this.random() * (hi - lo) }
 
