@@ -15,7 +15,7 @@ import { listenError, type AgentLibp2p } from './libp2p.js'
 import { nodeHealth, type NodeHealth } from './health.js'
 import { MemoryStore, type Store } from '../protocols/core/store.js'
 import { Stats } from './stats.js'
-import { createLogger, type Logger } from './log.js'
+import { closeLogger, createLogger, type Logger } from './log.js'
 import type { AgentNodeEvents, HandleOptions } from './types.js'
 import { buildServices, offeredResources, type NodeServices } from './services.js'
 import { createObserver, observe } from './observe.js'
@@ -95,6 +95,8 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
    * timer of the stopped node's running).
    */
   private readonly lifetime = new AbortController()
+  /** Whether this node made its logger (no `log` part given): then stop() closes it, and the host's logger is the host's. */
+  private readonly ownsLog: boolean
   readonly security: Security
   /** What this node keeps across restarts: the data directory's store, or memory without one (node/store.ts). */
   readonly store: Store
@@ -112,6 +114,7 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     this.stats = stats
     this.name = config.name ?? `agent-${this.peerId.slice(-6)}`
     this.log = log ?? createLogger(config.logLevel, { peer_id: this.peerId, agent: this.name }, config.logFormat)
+    this.ownsLog = log === undefined
     stats.messages.keepRecords = config.debug !== undefined
     const observer = createObserver(stats, this.log)
     const s = buildServices(this, observer)
@@ -180,7 +183,10 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     // First: the waits on the mesh end at once, whatever state the node is in (again, a no-op).
     this.lifetime.abort(new ConnectionError('the node stopped'))
     if (this.state === 'stopped' || this.state === 'stopping' || this.state === 'new') {
+      const never = this.state === 'new'
       this.state = 'stopped'
+      // A node never started made its logger all the same.
+      if (never) await this.releaseLog()
       return
     }
     this.state = 'stopping'
@@ -191,7 +197,17 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     await this.tracing?.flush().catch((err) => { this.log.warn({ error: (err as Error).message }, 'traces could not be flushed') })
     // Only a node that started says it stopped: a failed start reports its error and nothing else.
     if (this.startedAt > 0) this.log.info('node stopped')
-    this.log.flush()
+    await this.releaseLog()
+  }
+
+  /**
+   * The logger last: one this node made is closed, which takes away the process 'exit' listener
+   * its destination held (node/log-destination.ts), so an embedding process is left as it was; a
+   * line logged after is still written. A logger the host gave is flushed and left to the host.
+   */
+  private async releaseLog (): Promise<void> {
+    if (this.ownsLog) await closeLogger(this.log)
+    else this.log.flush()
   }
 
   async [Symbol.asyncDispose] (): Promise<void> { await this.stop() }

@@ -12,3 +12,6 @@ export function createLogger (level: LevelWithSilent, base: { peer_id: string, a
   // pino's browser build leaves `base` out of what it writes; a child's bindings are written.
   return pino({ level, browser: { asObject: true } }).child(base)
 }
+
+/** log.ts's twin: the console holds nothing to close. */
+export async function closeLogger (_log: Logger): Promise<void> {}

@@ -65,11 +65,6 @@ const Limit = z.coerce.number().int().min(1).max(1_000).optional()
  */
 const CommaList = z.string().max(1_024).optional().describe('comma-separated')
 /**
- * A topic in a path: the gossip layer's rule (protocols/pubsub/topics.ts: 1-200 characters, no
- * whitespace) on top of TopicName's, so a name gossip refuses is a 400 here and not an internal error.
- */
-const PathTopic = TopicName.max(200).regex(/^\S+$/, 'no whitespace in a topic name')
-/**
  * release's body with the wire's rules (protocols/resource/schemas.ts: a task id of letters, digits
  * and _ . : -, a resource id of at most 200 characters), which the signed request checks: an id
  * the wire refuses is a 400 here and not an internal error.
@@ -152,7 +147,7 @@ export const ROUTES: Route[] = [
     operationId: 'publish',
     summary: 'Publish an event on a topic: the body is the event\'s payload; with delivery at-least-once or exactly-once, resolves once the recipients acknowledged it',
     tag: 'topics',
-    params: { topic: PathTopic },
+    params: { topic: TopicName },
     query: z.strictObject({ delivery: Delivery.optional(), recipients: CommaList.describe('agents (peer ids or names) that must acknowledge, comma-separated') }),
     body: 'any',
     response: PublishOutput,
@@ -171,7 +166,7 @@ export const ROUTES: Route[] = [
     operationId: 'recentEvents',
     summary: 'A topic\'s last events, oldest first; the first ask starts keeping them (`since` says from when)',
     tag: 'topics',
-    params: { topic: PathTopic },
+    params: { topic: TopicName },
     query: z.strictObject({ limit: Limit }),
     response: RecentEvents,
     errors: [429],

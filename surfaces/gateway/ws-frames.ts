@@ -31,12 +31,18 @@ export const ClientFrame = z.looseObject({
   traceparent: z.string().max(256).optional()
 })
 
-/** subscribe / unsubscribe: a topic or a task, one of the two. */
-export const SubscriptionTarget = z.union([
-  z.strictObject({ topic: TopicName }),
-  z.strictObject({ task: TaskId })
-])
-export type SubscriptionTarget = z.infer<typeof SubscriptionTarget>
+/**
+ * subscribe / unsubscribe: a topic or a task, one of the two. One object with both optional, not
+ * a union of the two shapes: a union that matches neither answers only zod's "Invalid input",
+ * where a client needs to hear which field it left out (or that it gave both).
+ */
+export const SubscriptionTarget = z.strictObject({ topic: TopicName.optional(), task: TaskId.optional() })
+  .superRefine((t, ctx) => {
+    if (t.topic === undefined && t.task === undefined) ctx.addIssue({ code: 'custom', message: 'needs a "topic" (a topic name) or a "task" (a task id)' })
+    else if (t.topic !== undefined && t.task !== undefined) ctx.addIssue({ code: 'custom', message: 'takes a "topic" or a "task", not both' })
+  })
+  .transform((t): { topic: string } | { task: string } => t.topic !== undefined ? { topic: t.topic } : { task: t.task as string })
+export type SubscriptionTarget = z.output<typeof SubscriptionTarget>
 
 /** submit: a pipeline (`tasks`) or one `task`. */
 export const SubmitFrame = z.union([

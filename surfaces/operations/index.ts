@@ -37,11 +37,15 @@ export class UnknownAgentError extends AgentMeshError {
   }
 }
 
-/** Parse `input` with `schema`, or throw MSG001 naming the operation and the fields. */
+/**
+ * Parse `input` with `schema`, or throw MSG001 naming the operation and the fields. An issue with
+ * the input as a whole is said after the operation's name alone (`subscribe: needs a "topic" ...`):
+ * a label for it ("(input)") told the client nothing it did not know.
+ */
 export function parseInput<S extends z.ZodType> (schema: S, input: unknown, what: string): z.output<S> {
   const r = schema.safeParse(input)
   if (r.success) return r.data
-  throw new ValidationError(`${what}: ${r.error.issues.map(i => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ')}`)
+  throw new ValidationError(`${what}: ${r.error.issues.map(i => i.path.length > 0 ? `${i.path.join('.')}: ${i.message}` : i.message).join('; ')}`)
 }
 
 const POLL_MS = 1_000

@@ -14,7 +14,8 @@ export { TaskId, TaskSpec, TaskStatus, TaskControlAnswer, ControlAction, Allocat
 const Name = z.string().min(1).max(128)
 /** A topic the application owns: names starting with "$" are agentmesh's own. */
 // As gossip carries them (protocols/pubsub/topics.ts): a name it would refuse is bad input on every surface, not an internal error.
-export const TopicName = z.string().min(1).max(200).regex(/^\S+$/, 'no whitespace in a topic name').regex(/^[^$]/, 'topic names starting with "$" are agentmesh\'s own')
+// An empty name stops at its first issue: it fails every rule after, and was told so three times.
+export const TopicName = z.string().min(1, { abort: true }).max(200).regex(/^\S+$/, 'no whitespace in a topic name').regex(/^[^$]/, 'topic names starting with "$" are agentmesh\'s own')
 /** A command the application owns: names starting with "$" are agentmesh's own. */
 export const CommandName = z.string().min(1).max(256).regex(/^[^$]/, 'command names starting with "$" are agentmesh\'s own')
 /** An agent named by its peer id or by the name in its card. */

@@ -1,12 +1,16 @@
 /**
  * The node's lifecycle through its ordered list of services: every service's start() and stop()
  * are safe to call twice (and stop() before start()), and a node whose services were walked so
- * stops cleanly, leaving no timer behind. Also waitForAgent, which waits on joins.
+ * stops cleanly, leaving no timer behind, nor a process listener in the process that embeds it.
+ * Also waitForAgent, which waits on joins.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { fileURLToPath } from 'node:url'
 import { AbortError, ConnectionError, createAgentNode, TimeoutError } from '../../surfaces/index.js'
-import { nodeOptions, startMesh, stopAll, uniqueMesh, waitFor } from '../helpers.js'
+import { nodeOptions, Proc, startMesh, stopAll, uniqueMesh, waitFor } from '../helpers.js'
+
+const LISTENER_HOST = fileURLToPath(new URL('../fixtures/listener-host.js', import.meta.url))
 
 /** Timers and intervals still armed in this process (unref'd ones included). */
 function timers (): number {
@@ -42,6 +46,25 @@ test('every service of a started node survives start() twice and stop() twice; t
     await stopAll([a, b])
   }
   await waitFor(() => timers() <= before, `no timer left once the nodes stopped (had ${before}, now ${timers()})`, 5_000)
+})
+
+// In a process of its own: this file's other nodes (and the runner) would have put their own
+// listeners in the count before it began.
+test('stopped nodes leave their host process\'s listeners as they found them: JSON and pretty logs, a node never started; a line logged after stop is written', { timeout: 2 * 60_000 }, async () => {
+  const host = new Proc([LISTENER_HOST])
+  try {
+    await host.json(o => o.event === 'done', 'the host process to run its nodes', 60_000)
+    assert.equal(await host.exited(30_000), 0, host.described())
+    const steps = host.lines.map(l => JSON.parse(l)).filter(o => o.step !== undefined)
+    const before = steps[0].listeners
+    // The JSON logger's destination held a process 'exit' listener for good (pino's, to write out its buffer at exit).
+    assert.ok(steps.find(s => s.step === 'json started').listeners.exit > (before.exit ?? 0), 'a started node holds an exit listener (what makes the check below one)')
+    for (const s of steps.slice(1).filter(s => s.step !== 'json started')) assert.deepEqual(s.listeners, before, `${s.step as string}: as before any node`)
+    assert.match(host.stderr, /"msg":"node stopped"/, 'the stopped node\'s last line was written out')
+    assert.match(host.stderr, /"msg":"a line logged after stop"/)
+  } finally {
+    await host.stop()
+  }
 })
 
 test('every service of a node never started may be stopped, twice; the node then stops', { timeout: 3 * 60_000 }, async () => {

@@ -20,6 +20,7 @@ import {
 } from '@a2a-js/sdk/errors'
 import { AgentMeshError } from '../../../protocols/core/errors.js'
 import { ValidationError } from '../../../protocols/core/errors.js'
+import { UnknownAgentError } from '../../operations/index.js'
 import type { TaskMessage, TaskState as MeshState, TaskStatus } from '../../../protocols/task/schemas.js'
 
 export const STATES: Record<MeshState, TaskState> = {
@@ -199,14 +200,21 @@ function dataOf (message: Message): unknown {
 
 /**
  * A mesh error as the A2A error that fits: TSK001 TaskNotFound, TSK002 TaskNotCancelable (on a
- * cancel) or UnsupportedOperation, input errors RequestMalformed (JSON-RPC -32602), anything else
- * the generic A2A error (-32603) with its message. The spec's code is in the error's metadata
- * (`data[0].metadata.code` in JSON-RPC), so a client can tell a timeout from a refusal.
+ * cancel) or UnsupportedOperation, input errors and an agent this node does not know
+ * RequestMalformed (JSON-RPC -32602 invalid params), anything else the generic A2A error (-32603)
+ * with its message. The spec's code is in the error's metadata (`data[0].metadata.code` in
+ * JSON-RPC, with `name`), so a client can tell a timeout from a refusal.
  */
 export function toA2AError (err: unknown, during?: 'cancel'): Error {
   if (err instanceof A2AError) return err
   if (!(err instanceof AgentMeshError)) return new A2AError({ message: 'internal error (see the node\'s log)', metadata: { code: 'INTERNAL' } })
   const options = { message: err.message, metadata: { code: err.code, name: err.name } }
+  // A command's "agent" that names no agent this node knows (COM002, UnknownAgentError) is a
+  // wrong parameter of the client's message: invalid params (-32602; HTTP+JSON 400), which A2A
+  // clients read as "fix the request" (the SDK's client throws RequestMalformedError). Not
+  // TaskNotFound (-32001): A2A has no "agent not found", and -32001 tells a client the task id it
+  // sent is unknown, while a command names no task. Not -32603: nothing failed inside the gateway.
+  if (err instanceof UnknownAgentError) return new RequestMalformedError(options)
   switch (err.code) {
     case 'TSK001': return new TaskNotFoundError(options)
     case 'TSK002': return during === 'cancel' ? new TaskNotCancelableError(options) : new UnsupportedOperationError(options)

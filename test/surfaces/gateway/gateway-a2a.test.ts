@@ -4,7 +4,7 @@
  * the agents' capabilities) round-trips through the SDK's AgentCard codec; a command answers
  * with a message; tasks sent together stream to their result; a blocking send waits for the task; GetTask
  * and ListTasks find what was sent; a running task is cancelled while a subscriber follows it;
- * an unknown method, an unknown task and bad input answer A2A's errors, with the mesh's code.
+ * an unknown method, an unknown task, an unknown agent and bad input answer A2A's errors, with the mesh's code.
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto'
 import { z } from 'zod'
 import { AgentCard, Role, TaskState, type Message, type Part, type StreamResponse, type Task } from '@a2a-js/sdk'
 import { ClientFactory, JsonRpcTransportFactory, RestTransportFactory, type Client } from '@a2a-js/sdk/client'
-import { TaskNotCancelableError, TaskNotFoundError } from '@a2a-js/sdk/errors'
+import { RequestMalformedError, TaskNotCancelableError, TaskNotFoundError } from '@a2a-js/sdk/errors'
 import { defineCommand } from '../../../surfaces/index.js'
 import { a2aMount, SCHEMA_EXTENSION } from '../../../surfaces/gateway/a2a/index.js'
 import { serveMounts } from './mount-server.js'
@@ -49,7 +49,7 @@ async function rejects (p: Promise<unknown>, check: (err: Error) => boolean, wha
   assert.fail(`${what}: no error`)
 }
 
-test('a2a: the card, a command, tasks sent together streamed, a blocking send, get/list, a task cancelled while followed; unknown method and task, bad input', { timeout: 3 * 60_000 }, async () => {
+test('a2a: the card, a command, tasks sent together streamed, a blocking send, get/list, a task cancelled while followed; unknown method, task and agent, bad input', { timeout: 3 * 60_000 }, async () => {
   const nodes = await startMesh(3, (i) => ({
     preset: 'local',
     coordination: STEADY,
@@ -156,6 +156,13 @@ test('a2a: the card, a command, tasks sent together streamed, a blocking send, g
     assert.equal(badTask.body.error.data[0].metadata.code, 'TSK003')
     const push = await rpc(gw.url, { jsonrpc: '2.0', id: 6, method: 'CreateTaskPushNotificationConfig', params: { taskId: 'a2', url: 'http://127.0.0.1:1/hook' } })
     assert.equal(push.body.error.code, -32003)
+    // A command for an agent the mesh has not: the client's mistake (invalid params), not an
+    // internal error (it was -32603); the mesh's code and error name in the error's data.
+    const noAgent = await rpc(gw.url, { jsonrpc: '2.0', id: 7, method: 'SendMessage', params: { message: { messageId: 'm3', role: 'ROLE_USER', parts: [{ data: { command: 'square', agent: 'nobody', payload: { n: 2 } } }] } } })
+    assert.equal(noAgent.body.error?.code, -32602, JSON.stringify(noAgent.body))
+    assert.deepEqual([noAgent.body.error.data[0].reason, noAgent.body.error.data[0].metadata], ['INVALID_PARAMS', { code: 'COM002', name: 'UnknownAgentError' }])
+    assert.match(noAgent.body.error.message, /no agent "nobody".*n2/, 'the message names the agent asked for and those seen')
+    await rejects(client.sendMessage(send(message({ command: 'square', agent: 'nobody', payload: { n: 2 } }))), e => e instanceof RequestMalformedError, 'an unknown agent')
 
     // The HTTP+JSON binding: the same through the SDK's REST transport.
     const rest: Client = await new ClientFactory({ transports: [new RestTransportFactory()] }).createFromUrl(gw.url)
@@ -163,6 +170,7 @@ test('a2a: the card, a command, tasks sent together streamed, a blocking send, g
     assert.equal(viaRest.status?.state, TaskState.TASK_STATE_COMPLETED)
     assert.equal(dataOf((await rest.getTask({ tenant: '', id: viaRest.id })).artifacts[0].parts[0]), 2)
     await rejects(rest.getTask({ tenant: '', id: 'no-such-task' }), e => e instanceof TaskNotFoundError, 'an unknown task over HTTP+JSON')
+    await rejects(rest.sendMessage(send(message({ command: 'square', agent: 'nobody', payload: { n: 2 } }))), e => e instanceof RequestMalformedError, 'an unknown agent over HTTP+JSON')
     const restStream: StreamResponse[] = []
     for await (const e of rest.sendMessageStream(send(message({ command: 'square', agent: 'n2', payload: { n: 3 } })))) restStream.push(e)
     assert.equal(restStream[0].payload?.$case === 'message' ? dataOf(restStream[0].payload.value.parts[0]) : undefined, 9)
@@ -170,6 +178,7 @@ test('a2a: the card, a command, tasks sent together streamed, a blocking send, g
     assert.ok((gw.counts.get('/a2a 200') ?? 0) >= 10)
     assert.equal(gw.counts.get('/.well-known/agent-card.json 200'), 3)
     assert.equal(gw.counts.get('/a2a/get 404'), 1)
+    assert.equal(gw.counts.get('/a2a/send 400'), 1, 'the unknown agent over HTTP+JSON is a 400')
   } finally {
     await gw.stop()
     await stopAll(nodes)
