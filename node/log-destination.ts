@@ -18,6 +18,9 @@ import { pino } from 'pino'
 
 type SonicBoom = ReturnType<typeof pino.destination>
 
+/** How long a node's stop() waits for stderr to take the log lines still buffered. */
+export const CLOSE_WAIT_MS = 2_000
+
 export class StderrDestination {
   private readonly stream: SonicBoom = pino.destination({ fd: 2, sync: false })
   /** pino swaps the stream's methods for no-ops after EPIPE (stderr's reader went): then end() never closes it. */
@@ -37,14 +40,18 @@ export class StderrDestination {
   }
 
   /**
-   * Writes out what is buffered, closes, and resolves once closed (pino's 'exit' listener gone).
-   * It waits for stderr to take the buffered lines: a reader that never reads stalls it, as it
-   * stalls the process's every synchronous write to stderr already.
+   * Writes out what is buffered, closes, and resolves once closed (pino's 'exit' listener gone),
+   * or after `waitMs`: it waits for stderr to take the buffered lines, and a reader that never
+   * reads would hold a node's stop() for good. Past the wait the destination finishes on its own
+   * once stderr drains, and holds its listener until then.
    */
-  async close (): Promise<void> {
+  async close (waitMs = CLOSE_WAIT_MS): Promise<void> {
     this.closing ??= this.stream.end !== this.end
       ? Promise.resolve()
       : new Promise<void>(resolve => { this.stream.once('close', () => { resolve() }); this.stream.end() })
-    await this.closing
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const waited = new Promise<void>(resolve => { timer = setTimeout(resolve, waitMs); timer.unref?.() })
+    await Promise.race([this.closing, waited])
+    clearTimeout(timer)
   }
 }

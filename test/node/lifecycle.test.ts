@@ -7,6 +7,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { fileURLToPath } from 'node:url'
+import { spawn } from 'node:child_process'
+import { CLOSE_WAIT_MS } from '../../node/log-destination.js'
 import { AbortError, ConnectionError, createAgentNode, TimeoutError } from '../../surfaces/index.js'
 import { nodeOptions, Proc, startMesh, stopAll, uniqueMesh, waitFor } from '../helpers.js'
 
@@ -64,6 +66,21 @@ test('stopped nodes leave their host process\'s listeners as they found them: JS
     assert.match(host.stderr, /"msg":"a line logged after stop"/)
   } finally {
     await host.stop()
+  }
+})
+
+test('a node whose host\'s stderr is a pipe nobody reads still stops: its logger\'s close waits a while, not for good', { timeout: 2 * 60_000 }, async () => {
+  // Not Proc: it reads stderr. Here stderr is piped and never read, so the pipe fills.
+  const child = spawn(process.execPath, [LISTENER_HOST, 'stderr-unread'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  child.stderr.pause()
+  try {
+    let out = ''
+    child.stdout.on('data', (b: Buffer) => { out += b.toString() })
+    await waitFor(() => out.includes('"step":"stopped"'), 'stop() to return with stderr full', 60_000)
+    const { ms } = JSON.parse(out.split('\n').find(l => l.includes('"step":"stopped"')) as string)
+    assert.ok(ms >= CLOSE_WAIT_MS - 100, `stop() waited for the log lines a while (${ms as number} ms): what makes this test one`)
+  } finally {
+    child.kill('SIGKILL')
   }
 })
 
