@@ -250,7 +250,7 @@ export class World {
       bytes = RPC_OVERHEAD_BYTES + DIGEST_TEXT_LENGTH + 12
     } else if (msg.type === 'member-digest-answer') {
       kind = 'sync'
-      bytes = RPC_OVERHEAD_BYTES + msg.entries.length * ENTRY_BYTES + msg.buckets.length * 3 + 40
+      bytes = RPC_OVERHEAD_BYTES + msg.listed.members.length * ENTRY_BYTES + msg.buckets.length * 3 + 40
     }
     this.send(from, this.index(to), msg, kind, bytes)
   }

@@ -8,7 +8,7 @@ import { feedbackFor, MemberTable, telling, type Heartbeat, type MemberChange, t
 import type { MemberTimings } from '../protocols/discovery/member-timings.js'
 import { Rumours } from '../protocols/discovery/rumours.js'
 import type { NeighbourBudgets } from '../protocols/discovery/member-budgets.js'
-import { Cut, cutWithin, differing, fingerprint, Listing, type Entry, type Fingerprint } from '../protocols/discovery/member-digest.js'
+import { Cut, cutWithin, differing, fingerprint, Listing, type Entry, type Fingerprint, type Listed } from '../protocols/discovery/member-digest.js'
 import { DigestSums } from '../protocols/discovery/member-digest-sums.js'
 import { asked, MAX_IDLE_ROUNDS, MAX_ROUNDS } from '../protocols/discovery/member-exchange.js'
 import type { SlotDirectory } from '../protocols/discovery/slot-directory.js'
@@ -31,7 +31,7 @@ export type MemberMessage =
   | { type: 'member-gossip', statements: Statement[], id: number }
   | { type: 'member-gossip-answer', id: number, known: number }
   | { type: 'member-digest', sums: Uint32Array } & ExchangeRound
-  | { type: 'member-digest-answer', entries: Entry[], buckets: number[], more: boolean } & ExchangeRound
+  | { type: 'member-digest-answer', listed: Listed, buckets: number[], more: boolean } & ExchangeRound
   | { type: 'member-patch', statements: Statement[], want: string[], more: boolean } & ExchangeRound
   | { type: 'member-patch-answer', statements: Statement[], more: boolean } & ExchangeRound
   | { type: 'probe', incarnation: number, nonce: number }
@@ -249,14 +249,14 @@ export class MemberAgent {
         const buckets = differing(this.digest.sums(), msg.sums)
         const max = this.init.syncMax?.statements ?? Infinity
         const list = this.digest.listing(buckets, max, this.init.random, this.init.id, slot => this.table.peerAt(slot))
-        this.init.send(from, { type: 'member-digest-answer', ...list, round: msg.round, idle: msg.idle })
+        this.init.send(from, { type: 'member-digest-answer', listed: list, buckets: list.buckets, more: list.more, round: msg.round, idle: msg.idle })
         break
       }
       case 'member-digest-answer': {
         if (msg.buckets.length === 0) break
         // As member-exchange.ts: what it wants up to its room (and one more, to tell it was cut),
         // and its gives walked from its columns until the patch is full.
-        const listing = new Listing(msg.entries, msg.buckets)
+        const listing = new Listing(msg.listed, msg.buckets)
         const room = this.init.checks?.room(from, now) ?? Infinity
         const { ask, cut } = asked(listing.wanted(m => this.rumours.seq(m), this.init.id, room + 1), room)
         const given = listing.give((buckets, visit) => { this.digest.eachIn(buckets, this.init.id, slot => this.table.peerAt(slot), visit) }, this.cutter())

@@ -21,7 +21,7 @@
  * `live` on each change of state the table tells (`MemberTableInit.slots`), `free` when a
  * slot is let go (a reaped member: the slot goes to another peer).
  */
-import { bucketOf, chooseBuckets, DIGEST_BUCKETS, saltWords, share, type Entry, type Fingerprint } from './member-digest.js'
+import { bucketOf, chooseBuckets, DIGEST_BUCKETS, saltWords, share, type Entry, type Fingerprint, type Listed } from './member-digest.js'
 
 /** The byte per slot: the bucket in the low six bits, then two flags. */
 const BUCKET = DIGEST_BUCKETS - 1
@@ -109,17 +109,19 @@ export class DigestSums {
 
   /**
    * What an answer to a digest lists (member-digest.ts `listDiffering` over `entriesIn(buckets)`,
-   * the same entries in the same order, with the same draw of `random`): whole buckets of
-   * `buckets`, at most `max` entries. The buckets are counted first, by one walk of a byte per
-   * slot, and only the entries of those taken are made. A join wave's listing is of every bucket
-   * (a newcomer's sums differ in all), and at 10,000 agents a view is over SYNC_MAX_STATEMENTS
-   * (4,096): listing all and keeping what fitted made 10,000 entries for ~4,000 kept, and
-   * `entriesIn` with its garbage was half of bench:sim's CPU in the join's first seconds.
+   * the same entries in the same order, with the same draw of `random`), as two columns (each
+   * entry's member and seq, `Listed`): whole buckets of `buckets`, at most `max` entries. The
+   * buckets are counted first, by one walk of a byte per slot, and only the entries of those taken
+   * are placed, each at its bucket's next place. A join wave's listing is of every bucket (a
+   * newcomer's sums differ in all), and at 10,000 agents a view is over SYNC_MAX_STATEMENTS (4,096):
+   * listing all and keeping what fitted made 10,000 entries for ~4,000 kept, and `entriesIn` with
+   * its garbage was half of bench:sim's CPU in the join's first seconds. As columns, a listing is
+   * two arrays, not an array per entry (the node makes the wire's pairs from them as it answers).
    */
   listing (
     buckets: ReadonlySet<number>, max: number, random: () => number, self: string, peerAt: (slot: number) => string | undefined
-  ): { entries: Entry[], buckets: number[], more: boolean } {
-    if (buckets.size === 0) return { entries: [], buckets: [], more: false }
+  ): Listed & { buckets: number[], more: boolean } {
+    if (buckets.size === 0) return { members: [], seqs: new Float64Array(0), buckets: [], more: false }
     const counts = new Uint32Array(DIGEST_BUCKETS)
     const own = this.own !== undefined && buckets.has(this.own.bucket) ? this.own : undefined
     if (own !== undefined) counts[own.bucket]++
@@ -129,18 +131,21 @@ export class DigestSums {
       if ((m & (HELD | LIVE)) === (HELD | LIVE) && buckets.has(m & BUCKET) && peerAt(i) !== undefined) counts[m & BUCKET]++
     }
     const { listed, more } = chooseBuckets(b => b >= 0 && b < DIGEST_BUCKETS ? counts[b] : 0, buckets, max, random)
-    // Each bucket's entries in the order entriesIn gives them (this node's own first, then by slot), the buckets in `listed`'s order.
-    const byBucket: Entry[][] = listed.map(() => [])
-    const at = new Int8Array(DIGEST_BUCKETS).fill(-1)
-    listed.forEach((b, i) => { if (b >= 0 && b < DIGEST_BUCKETS) at[b] = i })
-    if (own !== undefined && at[own.bucket] >= 0) byBucket[at[own.bucket]].push([self, own.seq])
+    // Each listed bucket's entries from its place on, in the order entriesIn gives them (this
+    // node's own first, then by slot), the buckets in `listed`'s order.
+    const next = new Int32Array(DIGEST_BUCKETS).fill(-1)
+    let total = 0
+    for (const b of listed) if (b >= 0 && b < DIGEST_BUCKETS) { next[b] = total; total += counts[b] }
+    const out = { members: new Array<string>(total), seqs: new Float64Array(total) }
+    const place = (bucket: number, member: string, seq: number): void => { const at = next[bucket]++; out.members[at] = member; out.seqs[at] = seq }
+    if (own !== undefined && next[own.bucket] >= 0) place(own.bucket, self, own.seq)
     for (let i = 0; i < this.end; i++) {
       const m = meta[i]
-      if ((m & (HELD | LIVE)) !== (HELD | LIVE) || at[m & BUCKET] < 0) continue
+      if ((m & (HELD | LIVE)) !== (HELD | LIVE) || next[m & BUCKET] < 0) continue
       const member = peerAt(i)
-      if (member !== undefined) byBucket[at[m & BUCKET]].push([member, seqs[i]])
+      if (member !== undefined) place(m & BUCKET, member, seqs[i])
     }
-    return { entries: byBucket.flat(), buckets: listed, more }
+    return { ...out, buckets: listed, more }
   }
 
   /** A quarter more room at a time, as the failure detector's columns grow (it hands out the slots). */

@@ -257,16 +257,36 @@ export function entriesWalk (entries: Iterable<Entry>, self: string): EntryWalk 
 }
 
 /**
+ * A listing's entries as two columns, each entry's member and its seq: how a listing is made
+ * (member-digest-sums.ts `listing`) and read (`Listing`), an array per entry only on the wire.
+ */
+export interface Listed { readonly members: readonly string[], readonly seqs: ArrayLike<number> }
+
+/** The wire's entries as columns. */
+export function columns (entries: readonly Entry[]): Listed {
+  return { members: entries.map(e => e[0]), seqs: entries.map(e => e[1]) }
+}
+
+/** Columns as the wire's entries. */
+export function pairs (listed: Listed): Entry[] {
+  return listed.members.map((m, i): Entry => [m, listed.seqs[i]])
+}
+
+/**
  * An answer's listing as the asker reads it: the answerer's seq of each member it listed, in the
- * buckets it listed (entries outside them are not the answerer's to list, and are ignored).
+ * buckets it listed (entries outside them are not the answerer's to list, and are ignored: with
+ * every bucket listed, none can be, and no member is hashed to tell).
  */
 export class Listing {
   readonly buckets: ReadonlySet<number>
   private readonly seqs = new Map<string, number>()
 
-  constructor (theirs: readonly Entry[], listedBuckets: readonly number[]) {
+  constructor (theirs: Listed, listedBuckets: readonly number[]) {
     this.buckets = new Set(listedBuckets)
-    for (const [member, seq] of theirs) if (this.buckets.has(bucketOf(member))) this.seqs.set(member, seq)
+    let all = true
+    for (let b = 0; b < DIGEST_BUCKETS && all; b++) all = this.buckets.has(b)
+    const { members, seqs } = theirs
+    for (let i = 0; i < members.length; i++) if (all || this.buckets.has(bucketOf(members[i]))) this.seqs.set(members[i], seqs[i])
   }
 
   /**
@@ -303,7 +323,7 @@ export class Listing {
 export function reconcile (
   own: Iterable<Entry>, theirs: readonly Entry[], listedBuckets: readonly number[], held: (member: string) => number | undefined, self: string
 ): { want: string[], give: string[] } {
-  const listing = new Listing(theirs, listedBuckets)
+  const listing = new Listing(columns(theirs), listedBuckets)
   const give: string[] = []
   entriesWalk(own, self)(listing.buckets, (member, seq) => { if (listing.lacks(member, seq)) give.push(member); return true })
   return { want: listing.wanted(held, self), give }

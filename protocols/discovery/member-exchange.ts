@@ -21,7 +21,7 @@
  */
 import type { RpcService } from '../rpc/index.js'
 import { UnknownCommandError, ValidationError } from '../core/errors.js'
-import { Cut, cutWithin, decodeDigest, differing, digestOf, encodeDigest, entriesWalk, listDiffering, Listing, randomSalt, randomSalt2, type Entry, type EntryWalk } from './member-digest.js'
+import { columns, Cut, cutWithin, decodeDigest, differing, digestOf, encodeDigest, entriesWalk, listDiffering, Listing, pairs, randomSalt, randomSalt2, type Entry, type EntryWalk, type Listed } from './member-digest.js'
 import { MemberDigest, MemberPatch, MemberPatchIntake, MemberSums, MemberSync, MemberSyncIntake, SYNC_MAX_STATEMENTS, statementSize, type SignedStatement } from './member-wire.js'
 import { SYNC_MAX_BYTES } from './constants.js'
 import type { Rumours } from './rumours.js'
@@ -87,7 +87,7 @@ export interface MemberExchangeInit {
    * `listDiffering` over its entries in those buckets gives, counted first so that only the entries that fit are
    * made; none: `listDiffering`.
    */
-  listIn?: (buckets: ReadonlySet<number>, max: number, random: () => number) => { entries: Entry[], buckets: number[], more: boolean }
+  listIn?: (buckets: ReadonlySet<number>, max: number, random: () => number) => Listed & { buckets: number[], more: boolean }
   /** The second version's sums of `entries` under `salt` (16 hex digits), kept ready (member-digest-sums.ts). */
   sums: (salt: string) => Uint32Array
   /** Whether this node gives `member`'s statement in an exchange (its own, or a live member's): `entries`, one at a time. */
@@ -170,7 +170,7 @@ export class MemberExchange {
       // Nothing listed (at rest: no bucket differs), nothing to reconcile: the view is not walked.
       // Else what it wants, up to its room (and one more, to tell that some were left), and its
       // gives, walked until the patch is full: not the whole view when its neighbour lacks it all.
-      const reading = listed.buckets.length === 0 ? undefined : new Listing(listed.entries, listed.buckets)
+      const reading = listed.buckets.length === 0 ? undefined : new Listing(columns(listed.entries), listed.buckets)
       const room = this.init.room?.(peer) ?? Infinity
       const { ask, cut } = asked(reading?.wanted(m => this.init.held.seq(m), this.init.self, room + 1) ?? [], room)
       const given = this.cutter()
@@ -240,8 +240,9 @@ export class MemberExchange {
     if (buckets.size === 0) return { entries: [], buckets: [], more: false }
     // The first version's sums were made from `entries`: listed from the same walk.
     const random = this.init.random ?? Math.random
-    const list = version === 2 && this.init.listIn !== undefined
-      ? this.init.listIn(buckets, SYNC_MAX_STATEMENTS, random)
+    const listed = version === 2 ? this.init.listIn?.(buckets, SYNC_MAX_STATEMENTS, random) : undefined
+    const list = listed !== undefined
+      ? { entries: pairs(listed), buckets: listed.buckets, more: listed.more }
       : listDiffering(this.init.entries(), buckets, SYNC_MAX_STATEMENTS, random)
     this.init.charge(peer, Math.ceil(list.entries.length / LISTED_PER_UNIT), correlationId)
     return list
