@@ -83,9 +83,9 @@ export interface MemberExchangeInit {
    */
   walkIn?: EntryWalk
   /**
-   * An answer's listing from the same columns (member-digest-sums.ts `listing`): what
-   * `listDiffering` over its entries in those buckets gives, counted first so that only the entries that fit are
-   * made; none: `listDiffering`.
+   * An answer's listing from the same columns (member-digest-sums.ts `listing`), as two columns:
+   * what `listDiffering` over its entries in those buckets gives, counted first so that only the
+   * entries that fit are placed; none: `listDiffering`.
    */
   listIn?: (buckets: ReadonlySet<number>, max: number, random: () => number) => Listed & { buckets: number[], more: boolean }
   /** The second version's sums of `entries` under `salt` (16 hex digits), kept ready (member-digest-sums.ts). */
