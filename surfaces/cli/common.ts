@@ -209,6 +209,25 @@ export async function waitFor (check: () => boolean, timeoutMs: number, interval
 }
 
 /**
+ * Calls `gone` once when stdout's reader goes away (EPIPE: `agentmesh start | head -3`, a log
+ * collector that died). Without a listener, the write that finds the pipe closed is an uncaught
+ * 'error' that ends the process on the spot, with a stack trace and without the node's stop (no
+ * leave announced, the store not closed). Returns whether stdout is gone, for the writers to
+ * check: a write after EPIPE is dropped by the stream, but says nothing.
+ */
+export function onStdoutGone (gone: () => void): () => boolean {
+  let closed = false
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    // After EPIPE the stream is destroyed: what a later write reports is the same pipe gone.
+    if (closed) return
+    if (err.code !== 'EPIPE') throw err
+    closed = true
+    gone()
+  })
+  return () => closed
+}
+
+/**
  * How long a stop asked by a signal (or by npm going away) may take before the process exits
  * anyway: a stop that waits on a peer or a disk that does not answer must not leave the node
  * holding its ports (a container runtime's own grace is 10 s, then SIGKILL).

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander'
 import { createTracedNode } from './traced-node.js'
-import { configFrom, nodeOptions, onSignals, report } from './common.js'
+import { configFrom, nodeOptions, onSignals, onStdoutGone, report } from './common.js'
 import { printCoordinator, type Out } from './coordinator-lines.js'
 import { stopWithNpmParent } from './parent-watch.js'
 import { defaultDataDir } from '../../node/data-dir.js'
@@ -36,7 +36,11 @@ export function startCommand (): Command {
         const dataDir = o.dataDir === false ? undefined : given ?? defaultDataDir(config.name)
         const node = await createTracedNode({ ...config, ...(dataDir !== undefined ? { dataDir } : {}) })
         const json = o.json === true
+        // A node is a service, not its output: with stdout's reader gone it runs on and prints
+        // nothing more, as its logs stop once stderr is gone (pino drops them after EPIPE).
+        const stdoutGone = onStdoutGone(() => {})
         const out: Out = (event, text) => {
+          if (stdoutGone()) return
           process.stdout.write(json ? JSON.stringify({ ...event, ts: new Date().toISOString() }) + '\n' : text + '\n')
         }
         node.addEventListener('peer:join', (e) => {

@@ -1,5 +1,5 @@
 import { Command } from 'commander'
-import { clientNode, nodeOptions, onSignals, report } from './common.js'
+import { clientNode, nodeOptions, onSignals, onStdoutGone, report } from './common.js'
 
 export function subCommand (): Command {
   return nodeOptions(new Command('sub'), 'client')
@@ -12,7 +12,10 @@ export function subCommand (): Command {
         const { node } = client
         const sub = node.subscribe(topic)
         const stop = async (): Promise<void> => { sub.unsubscribe(); await node.stop() }
-        onSignals(stop)
+        const stopNow = onSignals(stop)
+        // Printing the events is what sub is for: with stdout's reader gone (`agentmesh sub t | head -1`)
+        // it stops as if interrupted, exit 0, as `yes | head -1` ends.
+        const stdoutGone = onStdoutGone(stopNow)
         // A subscriber that never reached the mesh would wait for nothing: say why and stop.
         client.unreachable.addEventListener('abort', () => {
           stop().finally(() => report(client.unreachable.reason))
@@ -22,6 +25,7 @@ export function subCommand (): Command {
         let n = 0
         const limit = o.count !== undefined ? Number(o.count) : Infinity
         for await (const msg of sub) {
+          if (stdoutGone()) break
           const from = node.peers().find(p => p.peerId === msg.from)?.name ?? msg.from
           process.stdout.write(o.json === true
             ? JSON.stringify({ event: 'message', topic, from: msg.from, id: msg.envelope.id, payload: msg.payload }) + '\n'
