@@ -33,7 +33,7 @@ export async function createAgentNode (options: CreateAgentNodeOptions = {}): Pr
   const peerId = peerIdFromPrivateKey(id.privateKey).toString()
   const keep = async (): Promise<void> => { if (unwritten !== undefined && identityFile !== undefined) await writeIdentity(identityFile, unwritten) }
   // Before anything listens: a closed-mesh node whose credential does not verify never starts.
-  const security = await loadSecurity(config, peerId, privateKey !== undefined)
+  const security = await loadSecurity(config, peerId, privateKey !== undefined, unwritten !== undefined)
   // After the security check, so a start refused for its credential leaves no store behind and binds no directory.
   // Before anything listens: a data directory in use by another node, or a damaged store, stops here (STO001).
   const store = config.dataDir !== undefined ? LmdbStore.open(config.dataDir) : new MemoryStore()

@@ -43,7 +43,7 @@ async function readJson (path: string, what: string): Promise<unknown> {
  * In closed mode, this node's credential (it must verify for this very peer id, or the node
  * refuses to start) and the revocation list of `security.revocations`; nothing in open mode.
  */
-export async function loadSecurity (config: AgentConfig, peerId: string, keyGiven: boolean): Promise<Security> {
+export async function loadSecurity (config: AgentConfig, peerId: string, keyGiven: boolean, identityCreated = false): Promise<Security> {
   const sec = config.security
   if (sec.mode === 'open') return {}
   if (sec.credential === undefined) throw new ConfigError(howToClose(config.mesh))
@@ -53,6 +53,16 @@ export async function loadSecurity (config: AgentConfig, peerId: string, keyGive
   }
   const raw = await readJson(sec.credential, 'credential file')
   const issuer = typeof raw === 'object' && raw !== null ? String((raw as { issuer?: unknown }).issuer) : ''
+  const subject = typeof raw === 'object' && raw !== null ? (raw as { subject?: unknown }).subject : undefined
+  // No file at --identity: this start made a key of its own (written only if it is admitted), so
+  // the credential, issued for an existing identity, names another peer. The usual cause is a
+  // mistyped path; "issue a credential for <this peer id>" would name a key no file holds yet.
+  if (identityCreated && config.identity !== undefined && typeof subject === 'string' && subject !== peerId) {
+    throw new ConfigError(`identity file ${config.identity} does not exist, and credential ${sec.credential} is for peer ${subject}: ` +
+      `give --identity the file of ${subject} (agentmesh id --identity <file> shows the peer id of a file). ` +
+      `For a new agent, create its identity first (agentmesh id --identity ${config.identity}) and have the mesh owner issue a credential for it ` +
+      `(agentmesh credential issue --owner mesh-owner.json --identity ${config.identity} --roles agent,coordinator --out cred.json)`)
+  }
   let revocations: RevocationList | undefined
   if (sec.revocations !== undefined) revocations = await readRevocations(sec.revocations, { mesh: config.mesh, issuer })
   return await checkOwnCredential(config, peerId, raw, revocations, `credential ${sec.credential}`)

@@ -182,3 +182,22 @@ test('credential issue over a file holding another mesh\'s or another peer\'s cr
     assert.match((await issue('prod-owner.json', 'a2.json')).stderr, /a1\.cred\.json held a credential of 12D3KooW\w+ in mesh "prod"/)
   })
 })
+
+test('a closed start whose --identity file does not exist says so and names the credential\'s peer, rather than asking for a credential for a key no file holds', { timeout: 90_000 }, async () => {
+  await withTempDir(async (dir) => {
+    const at = (f: string): string => join(dir, f)
+    const run = async (args: string[]): Promise<Proc> => { const p = new Proc([CLI, ...args]); await p.exited(60_000); return p }
+    assert.equal((await run(['mesh', 'init', '--mesh', 'm1', '--out', at('owner.json'), '--no-psk'])).child.exitCode, 0)
+    const id = await run(['id', '--identity', at('a1.json'), '--json'])
+    const peerId = JSON.parse(id.lines[0]).peerId as string
+    assert.equal((await run(['credential', 'issue', '--owner', at('owner.json'), '--identity', at('a1.json'), '--out', at('a1.cred.json')])).child.exitCode, 0)
+    // a1.jsn: a typo of the file the credential was issued for.
+    const p = await run(['start', '--mesh', 'm1', '--no-mdns', '--no-data-dir', '--listen', '/ip4/127.0.0.1/tcp/0', '--identity', at('a1.jsn'), '--credential', at('a1.cred.json')])
+    assert.equal(p.child.exitCode, 2, p.stderr)
+    assert.match(p.stderr, /CFG001 ConfigError: identity file \S*a1\.jsn does not exist, and credential \S*a1\.cred\.json is for peer (\S+): give --identity the file of \1/)
+    assert.ok(p.stderr.includes(`is for peer ${peerId}:`), p.stderr)
+    // Not the advice that fits a credential of another peer: a credential for the key this start made and never wrote.
+    assert.doesNotMatch(p.stderr, /--peer 12D3Koo/)
+    assert.doesNotMatch(p.stderr, STACK)
+  })
+})
