@@ -172,6 +172,19 @@ test('the image\'s files alone run: its environment starts a node, its HEALTHCHE
       assert.equal(await request.exited(30_000), 0, request.stderr)
       assert.equal(JSON.parse(request.lines.join('\n')), 'from the cli service')
 
+      // README, Containers, "From the host": the command as printed, run from outside the image's
+      // environment, with the published port made local. It once lacked --open: a client is closed
+      // by default, and it stopped with CFG001 before dialling the open compose mesh.
+      const readme = await text('README.md')
+      const containers = readme.slice(readme.indexOf('## Containers'), readme.indexOf('\n## ', readme.indexOf('## Containers') + 1))
+      const printed = containers.match(/`(agentmesh request --mesh compose [^`]*)`/)?.[1]
+      assert.ok(printed !== undefined, 'README, Containers: the command that reaches the mesh from the host')
+      const fromHost = printed.split(/\s+/).slice(1)
+        .map(a => a === 'compose' ? mesh : a.replace(/^\/ip4\/127\.0\.0\.1\/tcp\/7001$/, tcp))
+      const host = new Proc([cli, ...fromHost])
+      assert.equal(await host.exited(30_000), 0, `${printed}: ${host.stderr}`)
+      assert.equal(JSON.parse(host.lines.join('\n')).name, 'bootstrap', printed)
+
       // A new container on the same volume: the data directory was the store's, and the node comes back as itself.
       assert.ok((await readdir(image.AGENTMESH_DATA_DIR)).includes('LOCK'), 'the store is in the data directory')
       await node.stop()
