@@ -26,10 +26,18 @@ export interface Owner { mesh: string, issuer: string, key: PrivateKey }
 /** The owner key file, checked (a file whose key is not its issuer's is refused). */
 export async function readOwner (path: string): Promise<Owner> {
   let parsed: z.infer<typeof OwnerFile>
+  let raw: unknown
   try {
-    parsed = OwnerFile.parse(JSON.parse(await readFile(path, 'utf8')))
+    raw = JSON.parse(await readFile(path, 'utf8'))
+    parsed = OwnerFile.parse(raw)
   } catch (err) {
-    throw new ConfigError(`${path} is not a mesh owner key file (agentmesh mesh init makes one): ${(err as Error).message}`, { cause: err })
+    // An agent's identity file in its place is the likely mix-up (both hold an Ed25519 key): say so,
+    // rather than the schema's four issues as a JSON array.
+    const identity = typeof raw === 'object' && raw !== null && (raw as { type?: unknown }).type === 'Ed25519'
+    const why = identity
+      ? `it is an agent's identity file (peer ${String((raw as { id?: unknown }).id)}); --owner takes the owner key file agentmesh mesh init wrote (mesh-owner.json unless --out)`
+      : err instanceof z.ZodError ? err.issues.map(i => `${i.path.join('.') || 'the file'}: ${i.message}`).join('; ') : (err as Error).message
+    throw new ConfigError(`${path} is not a mesh owner key file (agentmesh mesh init makes one): ${why}`, { cause: err })
   }
   const key = privateKeyFromProtobuf(Buffer.from(parsed.privateKey, 'base64'))
   const issuer = peerIdFromPrivateKey(key).toString()

@@ -201,3 +201,24 @@ test('a closed start whose --identity file does not exist says so and names the 
     assert.doesNotMatch(p.stderr, STACK)
   })
 })
+
+test('credential issue with an identity file as --owner says it is an identity file, in one line, not the schema\'s issues as JSON', { timeout: 90_000 }, async () => {
+  await withTempDir(async (dir) => {
+    const at = (f: string): string => join(dir, f)
+    const run = async (args: string[]): Promise<Proc> => { const p = new Proc([CLI, ...args]); await p.exited(60_000); return p }
+    const id = await run(['id', '--identity', at('a1.json'), '--json'])
+    const peerId = JSON.parse(id.lines[0]).peerId as string
+    const p = await run(['credential', 'issue', '--owner', at('a1.json'), '--identity', at('a1.json')])
+    assert.equal(p.child.exitCode, 2, p.stderr)
+    const said = p.stderr.trim().split('\n')
+    assert.equal(said.length, 1, p.stderr)
+    assert.match(said[0]!, /^agentmesh: CFG001 ConfigError: \S*a1\.json is not a mesh owner key file \(agentmesh mesh init makes one\): it is an agent's identity file \(peer (\S+)\); --owner takes the owner key file/)
+    assert.ok(said[0]!.includes(`(peer ${peerId})`), p.stderr)
+    // Another file that is not one: the schema's issues, on the same line.
+    await writeFile(at('other.json'), '{"type":"x"}')
+    const other = await run(['credential', 'issue', '--owner', at('other.json'), '--identity', at('a1.json')])
+    assert.equal(other.child.exitCode, 2, other.stderr)
+    assert.equal(other.stderr.trim().split('\n').length, 1, other.stderr)
+    assert.match(other.stderr, /is not a mesh owner key file \(agentmesh mesh init makes one\): .*type/)
+  })
+})
