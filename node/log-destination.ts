@@ -1,57 +1,141 @@
 /**
- * Where the JSON log lines of a logger the library made go: stderr, written asynchronously by
- * pino's destination (SonicBoom, sync: false), so that a node logging at debug level does not
- * wait on whoever reads its stderr.
+ * Where the JSON log lines of a logger the library made go: stderr, written asynchronously, so
+ * that a node logging at debug level does not wait on whoever reads its stderr (a host that pipes
+ * it and reads it late, or never).
  *
- * Such a destination holds a process 'exit' listener while it is open: pino registers it (through
- * on-exit-leak-free) to write out what is still buffered if the process exits, and removes it only
- * when the destination closes. A node's logger lived as long as the process, so a host that
- * embedded nodes and stopped them kept one listener it had not asked for. `close()` writes out what
- * is buffered and closes the destination (fd 2 itself stays open: SonicBoom never closes 1 or 2),
- * which takes the listener away; it resolves once it is gone.
+ * Our own writer, not pino's (SonicBoom, `pino.destination({ sync: false })`), for two reasons seen
+ * with sonic-boom 4.2.1 (pino 10.x's):
+ * - it holds a process 'exit' listener from the moment it opens until it is closed (pino registers
+ *   it through on-exit-leak-free), so a host that embedded nodes and stopped them kept listeners
+ *   it had not asked for;
+ * - that listener writes out what is buffered with `flushSync`, which retries a failed write every
+ *   100 ms for as long as it fails, whatever the error: with stderr's reader gone (EPIPE,
+ *   `agentmesh start 2>&1 | head -2`, then SIGTERM) the exit never finished, and the process, its
+ *   ports bound, ran no signal handler again; only SIGKILL ended it (a user review, 2026-12-01).
  *
- * A line logged after close() (a late callback of the stopped node) is written synchronously: the
- * closed SonicBoom throws on write, and a log call must not throw at its caller.
+ * Here a line is queued and written by `fs.write`; a full pipe (EAGAIN) is tried again shortly; any
+ * other error (EPIPE: the reader went) drops what is queued and every later line, which have
+ * nowhere to go. A process 'exit' listener is held only while lines are queued, to write them out
+ * synchronously if the process exits first: it gives up at the first error other than EAGAIN, and
+ * on a pipe still full after CLOSE_WAIT_MS. `close()` waits for the queue to empty, at most
+ * CLOSE_WAIT_MS; a line logged after it (a late callback of a stopped node) is written at once,
+ * synchronously, behind what is still queued if anything is.
  */
-import { writeSync } from 'node:fs'
-import { pino } from 'pino'
+import { write as writeAsync, writeSync } from 'node:fs'
 
-type SonicBoom = ReturnType<typeof pino.destination>
-
-/** How long a node's stop() waits for stderr to take the log lines still buffered. */
+/** How long a node's stop() waits for stderr to take the log lines still queued, and an exit's last write at most. */
 export const CLOSE_WAIT_MS = 2_000
+/** Lines queued at most, in bytes, for a reader that does not read: past it a line is dropped (and counted), not kept. */
+export const MAX_QUEUED_BYTES = 16 * 1024 * 1024
+/** How soon a write that met a full pipe (EAGAIN) is tried again. */
+const FULL_RETRY_MS = 10
 
 export class StderrDestination {
-  private readonly stream: SonicBoom = pino.destination({ fd: 2, sync: false })
-  /** pino swaps the stream's methods for no-ops after EPIPE (stderr's reader went): then end() never closes it. */
-  private readonly end = this.stream.end
-  private closing?: Promise<void>
+  private readonly fd: number
+  private queue: Buffer[] = []
+  /** Bytes queued or being written. */
+  private queued = 0
+  private writing = false
+  /** stderr refused a write for good (EPIPE, EBADF): lines are dropped from then on. */
+  private gone = false
+  /** Lines dropped: stderr gone, or the queue past MAX_QUEUED_BYTES. */
+  dropped = 0
+  private readonly emptied: Array<() => void> = []
+  private listening = false
+  private closed = false
+  private readonly onExit = (): void => { this.flushSync() }
+
+  constructor (fd = 2) { this.fd = fd }
 
   write (line: string): boolean {
-    if (this.closing === undefined) return this.stream.write(line)
-    try { writeSync(2, line) } catch { /* stderr is gone: the line has nowhere to go */ }
+    if (this.gone) { this.dropped++; return true }
+    // After close(), with nothing queued: written at once, so that a stopped node's late line
+    // arms no listener and waits on no write (the thread pool may be busy with the host's work).
+    if (this.closed && this.queued === 0) {
+      try { writeSync(this.fd, line) } catch { this.dropped++ }
+      return true
+    }
+    const chunk = Buffer.from(line)
+    if (this.queued + chunk.length > MAX_QUEUED_BYTES) { this.dropped++; return true }
+    this.queue.push(chunk)
+    this.queued += chunk.length
+    if (!this.listening) { this.listening = true; process.on('exit', this.onExit) }
+    if (!this.writing) this.pump()
     return true
   }
 
-  /** What pino's `logger.flush(cb)` calls. */
+  /** What pino's `logger.flush(cb)` calls: `cb` once what is queued now is written (or dropped). */
   flush (cb?: (err?: Error) => void): void {
-    if (this.closing !== undefined) { cb?.(); return }
-    this.stream.flush(cb)
+    if (cb === undefined) return
+    if (this.queued === 0) { cb(); return }
+    this.emptied.push(() => { cb() })
   }
 
-  /**
-   * Writes out what is buffered, closes, and resolves once closed (pino's 'exit' listener gone),
-   * or after `waitMs`: it waits for stderr to take the buffered lines, and a reader that never
-   * reads would hold a node's stop() for good. Past the wait the destination finishes on its own
-   * once stderr drains, and holds its listener until then.
-   */
+  /** Resolves once the queue is empty, or after `waitMs` (a reader that never reads must not hold a node's stop()). */
   async close (waitMs = CLOSE_WAIT_MS): Promise<void> {
-    this.closing ??= this.stream.end !== this.end
-      ? Promise.resolve()
-      : new Promise<void>(resolve => { this.stream.once('close', () => { resolve() }); this.stream.end() })
+    this.closed = true
+    if (this.queued === 0) return
     let timer: ReturnType<typeof setTimeout> | undefined
-    const waited = new Promise<void>(resolve => { timer = setTimeout(resolve, waitMs); timer.unref?.() })
-    await Promise.race([this.closing, waited])
+    await Promise.race([
+      new Promise<void>(resolve => { this.emptied.push(resolve) }),
+      new Promise<void>(resolve => { timer = setTimeout(resolve, waitMs); timer.unref?.() })
+    ])
     clearTimeout(timer)
+  }
+
+  private pump (): void {
+    if (this.queue.length === 0) { this.idle(); return }
+    this.writing = true
+    const chunk = this.queue.length === 1 ? this.queue[0] : Buffer.concat(this.queue)
+    this.queue = []
+    writeAsync(this.fd, chunk, 0, chunk.length, null, (err, n) => {
+      if (err !== null) {
+        if (err.code === 'EAGAIN') {
+          this.queue.unshift(chunk)
+          setTimeout(() => { this.pump() }, FULL_RETRY_MS).unref()
+          return
+        }
+        this.giveUp()
+        return
+      }
+      this.queued -= n
+      if (n < chunk.length) this.queue.unshift(chunk.subarray(n))
+      this.pump()
+    })
+  }
+
+  /** The queue is empty: the exit listener goes, and those waiting for the queue are told. */
+  private idle (): void {
+    this.writing = false
+    if (this.listening) { this.listening = false; process.off('exit', this.onExit) }
+    for (const done of this.emptied.splice(0)) done()
+  }
+
+  private giveUp (): void {
+    this.gone = true
+    this.dropped += this.queue.length
+    this.queue = []
+    this.queued = 0
+    this.idle()
+  }
+
+  /** The process exits with lines queued: written synchronously, giving up on stderr gone or a pipe full past CLOSE_WAIT_MS. */
+  private flushSync (): void {
+    const deadline = Date.now() + CLOSE_WAIT_MS
+    const sleep = new Int32Array(new SharedArrayBuffer(4))
+    for (let chunk = this.queue.shift(); chunk !== undefined && !this.gone; chunk = this.queue.shift()) {
+      let at = 0
+      while (at < chunk.length) {
+        try {
+          at += writeSync(this.fd, chunk, at)
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || Date.now() >= deadline) { this.giveUp(); return }
+          Atomics.wait(sleep, 0, 0, FULL_RETRY_MS)
+        }
+      }
+    }
+    this.queue = []
+    this.queued = 0
+    this.idle()
   }
 }

@@ -20,8 +20,8 @@ export function createLogger (level: LevelWithSilent, base: { peer_id: string, a
     // Only a terminal needs the pretty printer, so only then is it loaded (it is CommonJS).
     const pretty = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty')
     // Written synchronously: a person reads these lines, and Node writes a terminal (or a pipe,
-    // on Linux) synchronously anyway. Asynchronous, pino-pretty's destination held a process
-    // 'exit' listener for good, as the JSON one did until closed (log-destination.ts).
+    // on Linux) synchronously anyway. Asynchronous, pino-pretty's destination (SonicBoom) held a
+    // process 'exit' listener for good (log-destination.ts says why the JSON lines have our own).
     return pino(options, pretty({ colorize: true, destination: 2, sync: true, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l', singleLine: true }))
   }
   const destination = new StderrDestination()
@@ -31,9 +31,10 @@ export function createLogger (level: LevelWithSilent, base: { peer_id: string, a
 }
 
 /**
- * Done with a logger made by createLogger: what it buffered is written, and the process listener
- * its destination held is gone once this resolves (log-destination.ts). A line logged after is
- * still written. Any other logger is flushed, and left to whoever made it.
+ * Done with a logger made by createLogger: what it queued is written (waiting CLOSE_WAIT_MS at
+ * most), and with it the process listener its destination holds while lines are queued goes
+ * (log-destination.ts). A line logged after is still written. Any other logger is flushed, and
+ * left to whoever made it.
  */
 export async function closeLogger (log: Logger): Promise<void> {
   const destination = destinations.get(log)
