@@ -68,7 +68,8 @@ export function createObserver (stats: Stats, log: Logger): Observer {
 }
 
 /** `meshKey`: whether the node holds a mesh key; `client`: a CLI client's node; `bootstrap`: its bootstrap addresses. */
-export interface ObserveOptions { meshKey: boolean, client: boolean, bootstrap: string[] }
+/** `credential`: this node shows one in the card exchange (a closed mesh's). */
+export interface ObserveOptions { meshKey: boolean, client: boolean, bootstrap: string[], credential: boolean }
 
 /**
  * Listen to every service's events: counters, gauges and log lines, and the node's public
@@ -103,6 +104,22 @@ export function observe (s: NodeServices, stats: Stats, log: Logger, emit: Typed
     // A client's command says it when it gives up (surfaces/cli/join.ts): info there.
     log[opts.client && address !== undefined ? 'info' : 'warn']({ peer, peer_mesh: mesh, mesh: s.membership.mesh, ...(address !== undefined ? { address } : {}) }, text)
     emit.safeDispatchEvent('mesh:foreign', { detail: { peer, mesh, ...(address !== undefined ? { address } : {}) } })
+  })
+  // A peer that refused this node's card (SEC001) is said once: otherwise an open node (or one
+  // with a credential another mesh's owner signed) only ever sees "agents seen: none".
+  const refusedBy = new Set<string>()
+  s.membership.addEventListener('error', (e) => {
+    const { peer, error } = e.detail
+    if ((error as { code?: string }).code !== 'SEC001' || refusedBy.has(peer)) return
+    if (refusedBy.size >= 1_024) refusedBy.clear()
+    refusedBy.add(peer)
+    const address = bootstrap.find(a => a.endsWith(`/p2p/${peer}`))
+    const hint = opts.credential
+      ? 'its mesh does not admit this node\'s credential'
+      : 'its mesh is closed and this node shows no credential (start it with --identity and --credential, docs/security.md)'
+    const text = `${address !== undefined ? `the bootstrap peer at ${address}` : `peer ${peer}`} refused this node: ${hint}`
+    log[opts.client && address !== undefined ? 'info' : 'warn']({ peer, error: error.message, ...(address !== undefined ? { address } : {}) }, text)
+    emit.safeDispatchEvent('mesh:refused', { detail: { peer, error, ...(address !== undefined ? { address } : {}) } })
   })
   // One warning per bootstrap address and cause, not one per retry (a seed down for an hour is
   // said once, then again when its error changes); the retries go to debug. A client's command

@@ -25,6 +25,11 @@ export interface AgentNodeEvents {
    * it was dialled at, when it is a bootstrap peer.
    */
   'mesh:foreign': CustomEvent<{ peer: string, mesh: string, address?: string }>
+  /**
+   * A peer refused this node in the card exchange (SEC001: its mesh is closed, and this node
+   * showed no credential it admits). Told once per peer. `address`: as for `mesh:foreign`.
+   */
+  'mesh:refused': CustomEvent<{ peer: string, error: Error, address?: string }>
   /** Failure detection moved an agent to another state (alive, suspect, offline, left). */
   'member:change': CustomEvent<MemberChange>
   /** A coordinator took office, or this node knows of none any more. */

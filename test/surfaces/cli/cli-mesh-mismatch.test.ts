@@ -7,7 +7,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { writePsk } from '../../../node/psk.js'
-import { CLI, Proc, uniqueMesh, waitFor, withTempDir } from '../../helpers.js'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { closedAgent, CLI, Proc, uniqueMesh, waitFor, withTempDir } from '../../helpers.js'
 
 /** Far over the issue's 6 s: a loaded two-core host may start a CLI process slowly; the elapsed time is printed. */
 const LOAD_PROOF_MS = 20_000
@@ -117,6 +118,28 @@ test('start without the key logs one warning for its bootstrap peer, not one per
       assert.equal(failures()[0].address, agent.address)
     } finally {
       await Promise.all([third.stop(), agent.proc.stop()])
+    }
+  })
+})
+
+// A user review (2026-12-01): an --open client against a closed mesh was refused (SEC001) in the
+// card exchange and never said so: `request` ended "agents seen: none", `pub` said it published.
+test('an --open client against a closed mesh fails within seconds with SEC001, saying the mesh refused it and how to show a credential, exit 1', { timeout: 3 * 60_000 }, async () => {
+  await withTempDir(async (dir) => {
+    const mesh = uniqueMesh()
+    const owner = await generateKeyPair('Ed25519')
+    const { node } = await closedAgent(dir, mesh, owner, 'a2', { roles: ['agent', 'coordinator'] })
+    try {
+      const address = node.addresses()[0]
+      const r = await run(['request', '--open', '--no-mdns', '--mesh', mesh, '--bootstrap', address, 'a2', 'echo', '1'])
+      assert.equal(r.code, 1, r.stderr)
+      assert.equal(r.said.length, 1, r.stderr)
+      assert.match(r.said[0], /^agentmesh: SEC001 NotAdmittedError: /)
+      assert.ok(r.said[0].includes(`the peer at ${address} refused this client`), r.said[0])
+      assert.match(r.said[0], /pass --identity and --credential/)
+      assert.ok(r.ms < LOAD_PROOF_MS, `failed in ${r.ms} ms`)
+    } finally {
+      await node.stop()
     }
   })
 })
