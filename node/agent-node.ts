@@ -122,7 +122,8 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     ;({ coordination: this.coordination, tasks: this.tasks, resources: this.resources, delivery: this.delivery } = s)
     ;({ negotiation: this.negotiation, monitoring: this.monitoring, learning: this.learning } = s)
     this.deadLetters = s.deadLetters
-    observe(s, stats, this.log, this, observer, { meshKey: this.keyring !== undefined, client: config.client, bootstrap: config.bootstrap, credential: security.credential !== undefined })
+    const shown = { meshKey: this.keyring !== undefined, client: config.client, bootstrap: config.bootstrap, credential: security.credential !== undefined }
+    observe(s, stats, this.log, this, observer, shown)
     this.ordered = [...s.ordered]
   }
 
