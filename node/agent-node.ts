@@ -202,9 +202,10 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   }
 
   /**
-   * The logger last: one this node made is closed, which takes away the process 'exit' listener
-   * its destination held (node/log-destination.ts), so an embedding process is left as it was; a
-   * line logged after is still written. A logger the host gave is flushed and left to the host.
+   * The logger last: one this node made is closed: what it queued is written (2 s at most), and
+   * with it goes the process 'exit' listener its stderr writer holds while lines are queued
+   * (node/log-destination.ts), so an embedding process is left as it was; a line logged after is
+   * still written. A logger the host gave is flushed and left to the host.
    */
   private async releaseLog (): Promise<void> {
     if (this.ownsLog) await closeLogger(this.log)
