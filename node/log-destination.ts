@@ -15,8 +15,8 @@
  *
  * Here a line is queued and written by `fs.write`; a full pipe (EAGAIN) is tried again shortly; any
  * other error (EPIPE: the reader went) drops what is queued and every later line, which have
- * nowhere to go. A process 'exit' listener is held only while lines are queued, to write them out
- * synchronously if the process exits first: it gives up at the first error other than EAGAIN, and
+ * nowhere to go. A process 'exit' listener is held only while lines are queued (one for all the
+ * writers of a process), to write them out synchronously if the process exits first: it gives up at the first error other than EAGAIN, and
  * on a pipe still full after CLOSE_WAIT_MS. `close()` waits for the queue to empty, at most
  * CLOSE_WAIT_MS; a line logged after it (a late callback of a stopped node) is written at once,
  * synchronously, behind what is still queued if anything is.
@@ -30,6 +30,24 @@ export const MAX_QUEUED_BYTES = 16 * 1024 * 1024
 /** How soon a write that met a full pipe (EAGAIN) is tried again. */
 const FULL_RETRY_MS = 10
 
+/**
+ * The writers with lines queued, and the one process 'exit' listener they share while any are:
+ * one per writer would pass Node's limit of ten listeners (and its warning on the host's stderr)
+ * in a program that runs a dozen nodes.
+ */
+const waiting = new Set<StderrDestination>()
+const onExit = (): void => { for (const d of [...waiting]) d.flushSync() }
+function waits (d: StderrDestination, queued: boolean): void {
+  if (queued === waiting.has(d)) return
+  if (queued) {
+    if (waiting.size === 0) process.on('exit', onExit)
+    waiting.add(d)
+  } else {
+    waiting.delete(d)
+    if (waiting.size === 0) process.off('exit', onExit)
+  }
+}
+
 export class StderrDestination {
   private readonly fd: number
   private queue: Buffer[] = []
@@ -41,9 +59,7 @@ export class StderrDestination {
   /** Lines dropped: stderr gone, or the queue past MAX_QUEUED_BYTES. */
   dropped = 0
   private readonly emptied: Array<() => void> = []
-  private listening = false
   private closed = false
-  private readonly onExit = (): void => { this.flushSync() }
 
   constructor (fd = 2) { this.fd = fd }
 
@@ -59,7 +75,7 @@ export class StderrDestination {
     if (this.queued + chunk.length > MAX_QUEUED_BYTES) { this.dropped++; return true }
     this.queue.push(chunk)
     this.queued += chunk.length
-    if (!this.listening) { this.listening = true; process.on('exit', this.onExit) }
+    waits(this, true)
     if (!this.writing) this.pump()
     return true
   }
@@ -107,7 +123,7 @@ export class StderrDestination {
   /** The queue is empty: the exit listener goes, and those waiting for the queue are told. */
   private idle (): void {
     this.writing = false
-    if (this.listening) { this.listening = false; process.off('exit', this.onExit) }
+    waits(this, false)
     for (const done of this.emptied.splice(0)) done()
   }
 
@@ -120,7 +136,7 @@ export class StderrDestination {
   }
 
   /** The process exits with lines queued: written synchronously, giving up on stderr gone or a pipe full past CLOSE_WAIT_MS. */
-  private flushSync (): void {
+  flushSync (): void {
     const deadline = Date.now() + CLOSE_WAIT_MS
     const sleep = new Int32Array(new SharedArrayBuffer(4))
     for (let chunk = this.queue.shift(); chunk !== undefined && !this.gone; chunk = this.queue.shift()) {
