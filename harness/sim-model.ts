@@ -96,9 +96,17 @@ export class MemberAgent {
   private readonly told = new Map<number, { keys: string[], items: Statement[] }>()
   private gossipId = 0
   private readonly init: MemberAgentInit
+  /**
+   * A member's slot, under which a listing read keeps the answerer's seqs (member-digest.ts
+   * `Listing`): the shared directory's, held here or not, so that a newcomer's first listing
+   * (all of it new to it) is kept in arrays too; else the table's.
+   */
+  private readonly slotOf: (member: string) => number | undefined
 
   constructor (init: MemberAgentInit) {
     this.init = init
+    const directory = init.directory
+    this.slotOf = directory !== undefined ? m => directory.slotOf(m) : m => this.table.slotOf(m)
     const self = { peerId: init.id, name: init.id, roles: [], eligible: init.eligible }
     // Statements are never changed once issued, and every agent is handed the same object (unless
     // `copy`): the table keeps it as what its author told, and the rumours read its seq from it,
@@ -140,6 +148,11 @@ export class MemberAgent {
   /** Its own statement's and each live member's (member, seq): what a full exchange lists (MemberView's entries). */
   entries (): Entry[] { return this.rumours.entries(p => this.gives(p)) }
 
+  /** Its seq of `member` (in `slot`, when it has one): from the digest's column, else the rumours' map (as member-exchange.ts reads a listing). */
+  private heldSeq (member: string, slot: number | undefined): number | undefined {
+    return (slot === undefined ? undefined : this.digest.seqAt(slot)) ?? this.rumours.seq(member)
+  }
+
   /** Whether its statement of `p` goes in an exchange: its own, or a live member's. */
   private gives (p: string): boolean { if (p === this.init.id) return true; const s = this.table.state(p); return s === 'alive' || s === 'suspect' }
 
@@ -180,7 +193,7 @@ export class MemberAgent {
     let taken = 0
     for (let i = 0; i < statements.length; i++) {
       const st = statements[i]
-      if (st.peerId === this.init.id || (this.rumours.seq(st.peerId) ?? -1) >= st.seq) { if (i < 32) known |= 1 << i; continue }
+      if (st.peerId === this.init.id || (this.heldSeq(st.peerId, this.slotOf(st.peerId)) ?? -1) >= st.seq) { if (i < 32) known |= 1 << i; continue }
       if (checks !== undefined && checks.take(from, 1, now) > 0) break
       // Only news is told its full count (MemberView.receive), unless the run asks for the rules before.
       const previous = this.rumours.get(st.peerId)
@@ -256,9 +269,9 @@ export class MemberAgent {
         if (msg.buckets.length === 0) break
         // As member-exchange.ts: what it wants up to its room (and one more, to tell it was cut),
         // and its gives walked from its columns until the patch is full.
-        const listing = new Listing(msg.listed, msg.buckets)
+        const listing = new Listing(msg.listed, msg.buckets, this.slotOf)
         const room = this.init.checks?.room(from, now) ?? Infinity
-        const { ask, cut } = asked(listing.wanted(m => this.rumours.seq(m), this.init.id, room + 1), room)
+        const { ask, cut } = asked(listing.wanted((m, slot) => this.heldSeq(m, slot), this.init.id, room + 1), room)
         const given = listing.give((buckets, visit) => { this.digest.eachIn(buckets, this.init.id, slot => this.table.peerAt(slot), visit) }, this.cutter())
         if (ask.length === 0 && given.items.length === 0) {
           // Nothing to ask or give in what was listed: the buckets left out are listed next round.

@@ -93,7 +93,7 @@ export class DigestSums {
    * all of it to give where one patch carries ~1,500. Made as a list, the asker's walk (with its
    * garbage) was a fifth of bench:sim's CPU in a 10,000-agent join's first seconds.
    */
-  eachIn (buckets: ReadonlySet<number>, self: string, peerAt: (slot: number) => string | undefined, visit: (member: string, seq: number) => boolean): void {
+  eachIn (buckets: ReadonlySet<number>, self: string, peerAt: (slot: number) => string | undefined, visit: (member: string, seq: number, slot?: number) => boolean): void {
     if (buckets.size === 0) return
     if (this.own !== undefined && buckets.has(this.own.bucket) && !visit(self, this.own.seq)) return
     const listed = new Uint8Array(DIGEST_BUCKETS)
@@ -103,8 +103,17 @@ export class DigestSums {
       const m = meta[i]
       if ((m & (HELD | LIVE)) !== (HELD | LIVE) || listed[m & BUCKET] === 0) continue
       const member = peerAt(i)
-      if (member !== undefined && !visit(member, seqs[i])) return
+      if (member !== undefined && !visit(member, seqs[i], i)) return
     }
+  }
+
+  /**
+   * The seq of the statement held in `slot`, if one is (what `Rumours.seq` says of its member, read
+   * from a column rather than a map: an asker reads it for each entry a listing names, member-digest.ts
+   * `Listing.wanted`).
+   */
+  seqAt (slot: number): number | undefined {
+    return slot >= 0 && slot < this.meta.length && (this.meta[slot] & HELD) !== 0 ? this.seqs[slot] : undefined
   }
 
   /**

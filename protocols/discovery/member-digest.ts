@@ -237,9 +237,10 @@ export function cutWithin<T> (
 /**
  * This node's own entries in `buckets` only (its own statement's first, then the rest in a
  * stable order), each given to `visit` until it answers false: what the asker walks to find what
- * it gives. member-digest-sums.ts `eachIn` walks its columns; `entriesWalk` a list of entries.
+ * it gives. member-digest-sums.ts `eachIn` walks its columns, and gives each member's slot (the
+ * number `Listing` keeps the answerer's seqs under); `entriesWalk` a list of entries, no slot.
  */
-export type EntryWalk = (buckets: ReadonlySet<number>, visit: (member: string, seq: number) => boolean) => void
+export type EntryWalk = (buckets: ReadonlySet<number>, visit: (member: string, seq: number, slot?: number) => boolean) => void
 
 /** An EntryWalk over `entries` (each member at most once), `self`'s first: where no columns are kept (a test, the first version's exchange). */
 export function entriesWalk (entries: Iterable<Entry>, self: string): EntryWalk {
@@ -273,43 +274,140 @@ export function pairs (listed: Listed): Entry[] {
 }
 
 /**
+ * A member's slot in the asker's table (member-table.ts `slotOf`: a number no other member has
+ * while it is held), under which `Listing` keeps the answerer's seq of it; none for a member the
+ * asker does not hold (then a map keeps it).
+ */
+export type SlotOf = (member: string) => number | undefined
+
+/**
+ * The answerer's seqs of the members one listing names, by the asker's slot of each, for the one
+ * `Listing` read at a time (a listing is read as it arrives, within one turn of the event loop:
+ * member-exchange.ts, harness/sim-model.ts). `stamp[slot]` is the listing's generation when the
+ * slot's seq (and its first place in the listing, `first`) are this listing's; `at[i]`, entry i's
+ * slot (-1: none; -2: outside the listed buckets). Arrays kept from one listing to the next, not a
+ * map made for each: the map of a listing of up to 4,096 entries, a read of it per give walked,
+ * and a map read per entry listed of the statements held were a quarter of bench:sim's CPU in a
+ * 10,000-agent join's first seconds (issue 46).
+ */
+const scratch = {
+  generation: 0,
+  stamp: new Uint32Array(0),
+  first: new Int32Array(0),
+  seq: new Float64Array(0),
+  at: new Int32Array(0)
+}
+
+/** Room in `scratch` for slots below `slots` and a listing of `entries`. */
+function scratchRoom (slots: number, entries: number): void {
+  if (slots > scratch.stamp.length) {
+    const capacity = Math.max(slots, Math.ceil(scratch.stamp.length * 1.5), 64)
+    const stamp = new Uint32Array(capacity); stamp.set(scratch.stamp); scratch.stamp = stamp
+    const first = new Int32Array(capacity); first.set(scratch.first); scratch.first = first
+    const seq = new Float64Array(capacity); seq.set(scratch.seq); scratch.seq = seq
+  }
+  if (entries > scratch.at.length) scratch.at = new Int32Array(Math.max(entries, Math.ceil(scratch.at.length * 1.5), 64))
+}
+
+/** A fresh generation: every slot's stamp is older (wrapped: all cleared). */
+function nextGeneration (): number {
+  if (scratch.generation >= 0xfffffffe) { scratch.stamp.fill(0); scratch.generation = 0 }
+  return ++scratch.generation
+}
+
+const noSlots: SlotOf = () => undefined
+
+/**
  * An answer's listing as the asker reads it: the answerer's seq of each member it listed, in the
  * buckets it listed (entries outside them are not the answerer's to list, and are ignored: with
- * every bucket listed, none can be, and no member is hashed to tell).
+ * every bucket listed, none can be, and no member is hashed to tell). A member listed twice counts
+ * at its first place with its last seq. Kept by the asker's slots (`slotOf`, `scratch`): read it
+ * (`wanted`, `lacks`, `give`) before the next one is made, or it throws.
  */
 export class Listing {
   readonly buckets: ReadonlySet<number>
-  private readonly seqs = new Map<string, number>()
+  private readonly theirs: Listed
+  private readonly slotOf: SlotOf
+  private readonly generation: number
+  /** The seqs of listed members with no slot here (a member the asker does not hold), and those given to `wanted` already. */
+  private unslotted: Map<string, number> | undefined
 
-  constructor (theirs: Listed, listedBuckets: readonly number[]) {
+  constructor (theirs: Listed, listedBuckets: readonly number[], slotOf: SlotOf = noSlots) {
     this.buckets = new Set(listedBuckets)
+    this.theirs = theirs
+    this.slotOf = slotOf
     let all = true
     for (let b = 0; b < DIGEST_BUCKETS && all; b++) all = this.buckets.has(b)
     const { members, seqs } = theirs
-    for (let i = 0; i < members.length; i++) if (all || this.buckets.has(bucketOf(members[i]))) this.seqs.set(members[i], seqs[i])
+    this.generation = nextGeneration()
+    scratchRoom(0, members.length)
+    for (let i = 0; i < members.length; i++) {
+      const member = members[i]
+      if (!all && !this.buckets.has(bucketOf(member))) { scratch.at[i] = -2; continue }
+      const slot = slotOf(member)
+      if (slot === undefined || slot < 0) {
+        scratch.at[i] = -1
+        this.unslotted ??= new Map()
+        this.unslotted.set(member, seqs[i])
+        continue
+      }
+      scratch.at[i] = slot
+      scratchRoom(slot + 1, 0)
+      if (scratch.stamp[slot] !== this.generation) { scratch.stamp[slot] = this.generation; scratch.first[slot] = i }
+      scratch.seq[slot] = seqs[i]
+    }
   }
 
   /**
    * The members whose statements the asker lacks or holds older (never `self`, the asker), in the
    * order listed; at most `max` (a patch asks for no more than the asker may check, plus one to
-   * tell that some were left: member-exchange.ts `asked`).
+   * tell that some were left: member-exchange.ts `asked`). `held`: the asker's seq of a member
+   * (given its slot, when it has one).
    */
-  wanted (held: (member: string) => number | undefined, self: string, max = Infinity): string[] {
+  wanted (held: (member: string, slot: number | undefined) => number | undefined, self: string, max = Infinity): string[] {
+    this.current()
     const want: string[] = []
-    for (const [member, seq] of this.seqs) {
-      if (want.length >= max) break
-      if (member !== self && (held(member) ?? -1) < seq) want.push(member)
+    const { members } = this.theirs
+    let named: Set<string> | undefined
+    for (let i = 0; i < members.length && want.length < max; i++) {
+      const slot = scratch.at[i]
+      if (slot === -2) continue
+      const member = members[i]
+      let seq: number
+      if (slot === -1) {
+        named ??= new Set()
+        if (named.has(member)) continue
+        named.add(member)
+        seq = (this.unslotted as Map<string, number>).get(member) as number
+      } else {
+        if (scratch.first[slot] !== i) continue
+        seq = scratch.seq[slot]
+      }
+      if (member !== self && (held(member, slot < 0 ? undefined : slot) ?? -1) < seq) want.push(member)
     }
     return want
   }
 
-  /** Whether the asker gives its statement of `member` (numbered `seq`, in a listed bucket): the answerer lacks it or holds it older. */
-  lacks (member: string, seq: number): boolean { return (this.seqs.get(member) ?? -1) < seq }
+  /**
+   * Whether the asker gives its statement of `member` (numbered `seq`, in a listed bucket; `slot`:
+   * its slot, when the walk knows it): the answerer lacks it or holds it older.
+   */
+  lacks (member: string, seq: number, slot?: number): boolean {
+    this.current()
+    const at = slot ?? this.slotOf(member)
+    if (at === undefined || at < 0) return (this.unslotted?.get(member) ?? -1) < seq
+    return at >= scratch.stamp.length || scratch.stamp[at] !== this.generation || scratch.seq[at] < seq
+  }
 
   /** The asker's gives, walked (`own`) into `cut` until it is full: the walk stops there, not at the end of the view. */
   give<T> (own: EntryWalk, cut: Cut<T>): Cut<T> {
-    own(this.buckets, (member, seq) => !this.lacks(member, seq) || cut.add(member))
+    own(this.buckets, (member, seq, slot) => !this.lacks(member, seq, slot) || cut.add(member))
     return cut
+  }
+
+  /** The scratch arrays hold this listing's seqs still: a listing read after the next was made would read that one's. */
+  private current (): void {
+    if (scratch.generation !== this.generation) throw new Error('a member listing was read after the next was made (member-digest.ts Listing)')
   }
 }
 
@@ -326,5 +424,5 @@ export function reconcile (
   const listing = new Listing(columns(theirs), listedBuckets)
   const give: string[] = []
   entriesWalk(own, self)(listing.buckets, (member, seq) => { if (listing.lacks(member, seq)) give.push(member); return true })
-  return { want: listing.wanted(held, self), give }
+  return { want: listing.wanted(member => held(member), self), give }
 }

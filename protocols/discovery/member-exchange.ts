@@ -21,7 +21,7 @@
  */
 import type { RpcService } from '../rpc/index.js'
 import { UnknownCommandError, ValidationError } from '../core/errors.js'
-import { columns, Cut, cutWithin, decodeDigest, differing, digestOf, encodeDigest, entriesWalk, listDiffering, Listing, pairs, randomSalt, randomSalt2, type Entry, type EntryWalk, type Listed } from './member-digest.js'
+import { columns, Cut, cutWithin, decodeDigest, differing, digestOf, encodeDigest, entriesWalk, listDiffering, Listing, pairs, randomSalt, randomSalt2, type Entry, type EntryWalk, type Listed, type SlotOf } from './member-digest.js'
 import { MemberDigest, MemberPatch, MemberPatchIntake, MemberSums, MemberSync, MemberSyncIntake, SYNC_MAX_STATEMENTS, statementSize, type SignedStatement } from './member-wire.js'
 import { SYNC_MAX_BYTES } from './constants.js'
 import type { Rumours } from './rumours.js'
@@ -88,6 +88,12 @@ export interface MemberExchangeInit {
    * entries that fit are placed; none: `listDiffering`.
    */
   listIn?: (buckets: ReadonlySet<number>, max: number, random: () => number) => Listed & { buckets: number[], more: boolean }
+  /**
+   * A member's slot in this node's table (member-table.ts `slotOf`) and the seq of the statement
+   * held in a slot (member-digest-sums.ts `seqAt`): an answer's listing is then read in arrays by
+   * slot, not maps by member (member-digest.ts `Listing`). None: by member (`held.seq`).
+   */
+  slots?: { of: SlotOf, seq: (slot: number) => number | undefined }
   /** The second version's sums of `entries` under `salt` (16 hex digits), kept ready (member-digest-sums.ts). */
   sums: (salt: string) => Uint32Array
   /** Whether this node gives `member`'s statement in an exchange (its own, or a live member's): `entries`, one at a time. */
@@ -170,9 +176,11 @@ export class MemberExchange {
       // Nothing listed (at rest: no bucket differs), nothing to reconcile: the view is not walked.
       // Else what it wants, up to its room (and one more, to tell that some were left), and its
       // gives, walked until the patch is full: not the whole view when its neighbour lacks it all.
-      const reading = listed.buckets.length === 0 ? undefined : new Listing(columns(listed.entries), listed.buckets)
+      const slots = this.init.slots
+      const reading = listed.buckets.length === 0 ? undefined : new Listing(columns(listed.entries), listed.buckets, slots?.of)
       const room = this.init.room?.(peer) ?? Infinity
-      const { ask, cut } = asked(reading?.wanted(m => this.init.held.seq(m), this.init.self, room + 1) ?? [], room)
+      const held = (m: string, slot: number | undefined): number | undefined => (slot === undefined ? undefined : slots?.seq(slot)) ?? this.init.held.seq(m)
+      const { ask, cut } = asked(reading?.wanted(held, this.init.self, room + 1) ?? [], room)
       const given = this.cutter()
       if (reading !== undefined && !this.init.passive) reading.give(this.walkIn(), given)
       if (ask.length === 0 && given.items.length === 0) {

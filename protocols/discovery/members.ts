@@ -174,6 +174,7 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
       entries: () => this.rumours.entries(p => p === self || this.live(p)),
       walkIn: (buckets, visit) => { this.digest.eachIn(buckets, self, slot => this.table.peerAt(slot), visit) },
       listIn: (buckets, max, random) => this.digest.listing(buckets, max, random, self, slot => this.table.peerAt(slot)),
+      slots: { of: p => this.table.slotOf(p), seq: slot => this.digest.seqAt(slot) },
       sums: salt => this.digest.sums(salt),
       gives: p => p === self || this.live(p),
       held: this.rumours,

@@ -100,6 +100,46 @@ test('DigestSums: kept by slot through random holds, changes of state and slots 
   }
 })
 
+test('a listing read by slot (member-digest.ts Listing) says what a map of the listing said: the wanted in the order listed, a member listed twice at its first place with its last seq, the gives', { timeout: 3 * 60_000 }, () => {
+  const random = seededRandom(seedOf('listing by slot'))
+  const pick = (n: number): number => Math.floor(random() * n)
+  for (let round = 0; round < 300; round++) {
+    const members = Array.from({ length: 1 + pick(120) }, (_, i) => `peer-${round}-${i}`).concat(['me'])
+    // Slots as a table gives them: most members held have one, some not; numbers far apart (a shared directory's).
+    const slots = new Map<string, number>()
+    for (const m of members) if (random() < 0.8) slots.set(m, pick(4) * 10_000 + slots.size)
+    const held = new Map<string, number>()
+    for (const m of members) if (random() < 0.6) held.set(m, 1 + pick(5))
+    // The answerer's listing: repeats, entries outside the buckets it lists, members the asker never heard of.
+    const listed: Array<[string, number]> = []
+    for (let i = 0; i < pick(200); i++) listed.push([random() < 0.9 ? members[pick(members.length)] : `stranger-${pick(30)}`, 1 + pick(5)])
+    const buckets = random() < 0.3 ? Array.from({ length: 64 }, (_, b) => b) : [...new Set(Array.from({ length: 1 + pick(40) }, () => pick(64)))]
+    const inBuckets = new Set(buckets)
+    // The reference: the map the listing was read into before.
+    const theirs = new Map<string, number>()
+    for (const [m, seq] of listed) if (inBuckets.has(bucketOf(m))) theirs.set(m, seq)
+    const max = random() < 0.3 ? pick(10) : Infinity
+    const want: string[] = []
+    for (const [m, seq] of theirs) { if (want.length >= max) break; if (m !== 'me' && (held.get(m) ?? -1) < seq) want.push(m) }
+    const own = members.filter(m => held.has(m) && inBuckets.has(bucketOf(m)))
+    const gives = own.filter(m => (theirs.get(m) ?? -1) < (held.get(m) as number))
+
+    const listing = new Listing(columns(listed), buckets, m => slots.get(m))
+    let slotsRead = 0
+    assert.deepEqual(listing.wanted((m, slot) => { if (slot !== undefined) { assert.equal(slot, slots.get(m)); slotsRead++ } return held.get(m) }, 'me', max), want, `round ${round}: wanted`)
+    const given = listing.give((_, visit) => {
+      for (const m of own) if (!visit(m, held.get(m) as number, random() < 0.5 ? slots.get(m) : undefined)) return
+    }, new Cut(m => m, () => 1, { items: Infinity, bytes: Infinity }))
+    assert.deepEqual(given.items, gives, `round ${round}: gives`)
+    if (listed.some(([m]) => m !== 'me' && slots.has(m) && inBuckets.has(bucketOf(m))) && max === Infinity) assert.ok(slotsRead > 0, 'the held seqs were read by slot')
+  }
+  // A listing is read before the next is made: its seqs are in arrays the next one takes.
+  const first = new Listing(columns([['peer-a', 1]]), Array.from({ length: 64 }, (_, b) => b), () => 3)
+  const second = new Listing(columns([['peer-a', 2]]), Array.from({ length: 64 }, (_, b) => b), () => 3)
+  assert.deepEqual(second.wanted(() => 1, 'me'), ['peer-a'])
+  assert.throws(() => first.wanted(() => 1, 'me'), /read after the next was made/)
+})
+
 const sortEntries = (xs: Array<[string, number]>): Array<[string, number]> => [...xs].sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)
 
 test('DigestSums beside a MemberTable (as MemberView wires them): the sums follow every member\'s state, a leave, a failed probe, an offline verdict, a reap', { timeout: 3 * 60_000 }, () => {
