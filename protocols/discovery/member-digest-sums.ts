@@ -93,7 +93,9 @@ export class DigestSums {
    * all of it to give where one patch carries ~1,500. Made as a list, the asker's walk (with its
    * garbage) was a fifth of bench:sim's CPU in a 10,000-agent join's first seconds.
    */
-  eachIn (buckets: ReadonlySet<number>, self: string, peerAt: (slot: number) => string | undefined, visit: (member: string, seq: number, slot?: number) => boolean): void {
+  eachIn (
+    buckets: ReadonlySet<number>, self: string, peerAt: (slot: number) => string | undefined, visit: (member: string, seq: number, slot?: number) => boolean
+  ): void {
     if (buckets.size === 0) return
     if (this.own !== undefined && buckets.has(this.own.bucket) && !visit(self, this.own.seq)) return
     const listed = new Uint8Array(DIGEST_BUCKETS)
