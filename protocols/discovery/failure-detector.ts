@@ -87,7 +87,12 @@ export class FailureDetector {
    * them made a join wave cost each agent O(N²) (bench:sim at 1,000 agents: most of its time).
    */
   private live = 0
-  private readonly lostPeers = new Set<string>()
+  /**
+   * The slots of the members suspected or offline, in the order they became so: walked on every
+   * statement this node issues and every tick, by slot so that no walk reads the directory's map
+   * (a tenth of bench:sim's crash phase at 2,000 agents was those reads).
+   */
+  private readonly lostSlots = new Set<number>()
   /**
    * The slots whose member changed state or incarnation, or became a member, since the last
    * `takeTouched` (a flag column and the list of those flagged): a caller that derived something
@@ -198,8 +203,8 @@ export class FailureDetector {
    */
   lost (): Lost[] {
     const out: Lost[] = []
-    for (const peer of this.lostPeers) {
-      const at = this.slots.slotOf(peer) as number
+    for (const at of this.lostSlots) {
+      const peer = this.slots.peerAt(at) as string
       out.push({ peer, state: STATES[this.codes[at] - 1], incarnation: this.incarnations[at], since: this.sinces[at], accused: this.accusedBy[at] === 1 })
     }
     return out
@@ -207,15 +212,15 @@ export class FailureDetector {
 
   /** Each member suspected or offline, in `lost()`'s order, with whether this node accuses it first-hand, without building the list. */
   forEachLost (fn: (peer: string, accused: boolean) => void): void {
-    for (const peer of this.lostPeers) fn(peer, this.accusedBy[this.slots.slotOf(peer) as number] === 1)
+    for (const at of this.lostSlots) fn(this.slots.peerAt(at) as string, this.accusedBy[at] === 1)
   }
 
   /** `lost()`'s members that this node accuses first-hand, only (what its statement names): the others are not built. */
   accusedLost (): Lost[] {
     const out: Lost[] = []
-    for (const peer of this.lostPeers) {
-      const at = this.slots.slotOf(peer) as number
+    for (const at of this.lostSlots) {
       if (this.accusedBy[at] !== 1) continue
+      const peer = this.slots.peerAt(at) as string
       out.push({ peer, state: STATES[this.codes[at] - 1], incarnation: this.incarnations[at], since: this.sinces[at], accused: true })
     }
     return out
@@ -294,10 +299,11 @@ export class FailureDetector {
     const out: Transition[] = []
     if (now < this.earliest) return out
     let earliest = Infinity
-    for (const peer of this.lostPeers) {
-      const at = this.slots.slotOf(peer) as number
+    for (const at of this.lostSlots) {
+      if (this.codes[at] !== CODE.suspect) continue
+      const peer = this.slots.peerAt(at) as string
       const s = this.suspicions.get(peer)
-      if (this.codes[at] !== CODE.suspect || s === undefined) continue
+      if (s === undefined) continue
       if (now >= s.deadline) out.push(this.set(peer, at, 'offline', this.incarnations[at], now))
       else earliest = Math.min(earliest, s.deadline)
     }
@@ -313,7 +319,7 @@ export class FailureDetector {
       if (isLive(STATES[this.codes[at] - 1])) this.live--
       this.members--
     }
-    this.lostPeers.delete(peer)
+    this.lostSlots.delete(at)
     this.suspicions.delete(peer)
     this.codes[at] = FREE
     if (this.owns) this.slots.release(peer)
@@ -326,10 +332,10 @@ export class FailureDetector {
   nextDeadline (): number | undefined {
     if (this.earliest === Infinity) return undefined
     let next: number | undefined
-    for (const peer of this.lostPeers) {
-      const at = this.slots.slotOf(peer) as number
-      const s = this.suspicions.get(peer)
-      if (this.codes[at] === CODE.suspect && s !== undefined && (next === undefined || s.deadline < next)) next = s.deadline
+    for (const at of this.lostSlots) {
+      if (this.codes[at] !== CODE.suspect) continue
+      const s = this.suspicions.get(this.slots.peerAt(at) as string)
+      if (s !== undefined && (next === undefined || s.deadline < next)) next = s.deadline
     }
     return next
   }
@@ -366,8 +372,8 @@ export class FailureDetector {
     const at = held ?? this.slot(peer, true) as number
     if (held === undefined) this.members++
     this.live += (isLive(to) ? 1 : 0) - (isLive(from) ? 1 : 0)
-    if (to === 'suspect' || to === 'offline') this.lostPeers.add(peer)
-    else this.lostPeers.delete(peer)
+    if (to === 'suspect' || to === 'offline') this.lostSlots.add(at)
+    else this.lostSlots.delete(at)
     this.codes[at] = CODE[to]
     this.incarnations[at] = incarnation
     this.sinces[at] = now
