@@ -158,7 +158,7 @@ export class DigestSums {
   listing (
     buckets: ReadonlySet<number>, max: number, random: () => number, self: string, peerAt: (slot: number) => string | undefined
   ): Listed & { buckets: number[], more: boolean } {
-    if (buckets.size === 0) return { members: [], seqs: new Float64Array(0), buckets: [], more: false }
+    if (buckets.size === 0) return { members: [], seqs: new Float64Array(0), slots: new Int32Array(0), buckets: [], more: false }
     const counts = new Uint32Array(DIGEST_BUCKETS)
     const own = this.own !== undefined && buckets.has(this.own.bucket) ? this.own : undefined
     if (own !== undefined) counts[own.bucket]++
@@ -173,14 +173,19 @@ export class DigestSums {
     const next = new Int32Array(DIGEST_BUCKETS).fill(-1)
     let total = 0
     for (const b of listed) if (b >= 0 && b < DIGEST_BUCKETS) { next[b] = total; total += counts[b] }
-    const out = { members: new Array<string>(total), seqs: new Float64Array(total) }
-    const place = (bucket: number, member: string, seq: number): void => { const at = next[bucket]++; out.members[at] = member; out.seqs[at] = seq }
-    if (own !== undefined && next[own.bucket] >= 0) place(own.bucket, self, own.seq)
+    const out = { members: new Array<string>(total), seqs: new Float64Array(total), slots: new Int32Array(total) }
+    const place = (bucket: number, member: string, seq: number, slot: number): void => {
+      const at = next[bucket]++
+      out.members[at] = member
+      out.seqs[at] = seq
+      out.slots[at] = slot
+    }
+    if (own !== undefined && next[own.bucket] >= 0) place(own.bucket, self, own.seq, -1)
     for (let i = 0; i < this.end; i++) {
       const m = meta[i]
       if ((m & (HELD | LIVE)) !== (HELD | LIVE) || next[m & BUCKET] < 0) continue
       const member = peerAt(i)
-      if (member !== undefined) place(m & BUCKET, member, seqs[i])
+      if (member !== undefined) place(m & BUCKET, member, seqs[i], i)
     }
     return { ...out, buckets: listed, more }
   }

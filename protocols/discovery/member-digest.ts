@@ -261,7 +261,17 @@ export function entriesWalk (entries: Iterable<Entry>, self: string): EntryWalk 
  * A listing's entries as two columns, each entry's member and its seq: how a listing is made
  * (member-digest-sums.ts `listing`) and read (`Listing`), an array per entry only on the wire.
  */
-export interface Listed { readonly members: readonly string[], readonly seqs: ArrayLike<number> }
+export interface Listed {
+  readonly members: readonly string[]
+  readonly seqs: ArrayLike<number>
+  /**
+   * The answerer's slot of each (-1: its own statement), when its listing was made from its
+   * columns (member-digest-sums.ts `listing`). Not on the wire: a slot means something only to a
+   * table sharing the answerer's directory (the simulation's, slot-directory.ts), whose asker
+   * then reads it in place of its own lookup of each member (`Listing`'s `shared`).
+   */
+  readonly slots?: ArrayLike<number>
+}
 
 /** The wire's entries as columns. */
 export function columns (entries: readonly Entry[]): Listed {
@@ -332,19 +342,24 @@ export class Listing {
   /** The seqs of listed members with no slot here (a member the asker does not hold), and those given to `wanted` already. */
   private unslotted: Map<string, number> | undefined
 
-  constructor (theirs: Listed, listedBuckets: readonly number[], slotOf: SlotOf = noSlots) {
+  /**
+   * `shared`: the asker's slots are the answerer's (one directory for both, the simulation's),
+   * so the listing's `slots` are read rather than looked up.
+   */
+  constructor (theirs: Listed, listedBuckets: readonly number[], slotOf: SlotOf = noSlots, shared = false) {
     this.buckets = new Set(listedBuckets)
     this.theirs = theirs
     this.slotOf = slotOf
     let all = true
     for (let b = 0; b < DIGEST_BUCKETS && all; b++) all = this.buckets.has(b)
     const { members, seqs } = theirs
+    const theirSlots = shared ? theirs.slots : undefined
     this.generation = nextGeneration()
     scratchRoom(0, members.length)
     for (let i = 0; i < members.length; i++) {
       const member = members[i]
       if (!all && !this.buckets.has(bucketOf(member))) { scratch.at[i] = -2; continue }
-      const slot = slotOf(member)
+      const slot = theirSlots !== undefined && theirSlots[i] >= 0 ? theirSlots[i] : slotOf(member)
       if (slot === undefined || slot < 0) {
         scratch.at[i] = -1
         this.unslotted ??= new Map()

@@ -84,6 +84,8 @@ test('DigestSums: kept by slot through random holds, changes of state and slots 
       const draw = random()
       const counted = sums.listing(buckets, max, () => draw, 'me', peerAt)
       assert.deepEqual({ entries: pairs(counted), buckets: counted.buckets, more: counted.more }, listDiffering(listed, buckets, max, () => draw), `step ${step}, at most ${max}`)
+      // Each entry with its slot: the member in it, or -1 for this node's own.
+      assert.deepEqual(counted.members.map((m, i) => counted.slots?.[i] === -1 ? m === 'me' : peerAt(counted.slots?.[i] as number) === m), counted.members.map(() => true), `step ${step}, slots`)
       // An asker's gives, walked from the columns into a patch of a few statements: the first of
       // those the answerer's listing lacks or holds older, in the walk's order (its own first),
       // and the walk stops at the first that does not fit rather than at the end of the view.
@@ -124,7 +126,12 @@ test('a listing read by slot (member-digest.ts Listing) says what a map of the l
     const own = members.filter(m => held.has(m) && inBuckets.has(bucketOf(m)))
     const gives = own.filter(m => (theirs.get(m) ?? -1) < (held.get(m) as number))
 
-    const listing = new Listing(columns(listed), buckets, m => slots.get(m))
+    // Half the time the listing carries the answerer's slots, the asker's too (one directory, the simulation's): read, not looked up.
+    const shared = random() < 0.5
+    const lookups = { n: 0 }
+    const theirSlots = { ...columns(listed), slots: listed.map(([m]) => slots.get(m) ?? -1) }
+    const listing = new Listing(shared ? theirSlots : columns(listed), buckets, m => { lookups.n++; return slots.get(m) }, shared)
+    if (shared) assert.equal(lookups.n, listed.filter(([m]) => inBuckets.has(bucketOf(m)) && !slots.has(m)).length, 'only members the listing gave no slot are looked up')
     let slotsRead = 0
     assert.deepEqual(listing.wanted((m, slot) => { if (slot !== undefined) { assert.equal(slot, slots.get(m)); slotsRead++ } return held.get(m) }, 'me', max), want, `round ${round}: wanted`)
     const given = listing.give((_, visit) => {
