@@ -88,6 +88,8 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
   private readonly ordered: Startable[]
   private state: 'new' | 'starting' | 'started' | 'stopping' | 'stopped' = 'new'
   private startedAt = 0
+  /** The start in progress, for a stop() that comes meanwhile to wait for (it would otherwise stop services still starting). */
+  private starting?: Promise<void>
   /**
    * Aborted as stop() begins: the waits on the mesh (joined, waitForAgent, waitForSubscribers,
    * coordinatorElected) end then with COM002 rather than pending for good (a program awaiting
@@ -161,33 +163,62 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
     }
   }
 
-  /** Start listening, join the mesh, and start what was attached (the debug endpoint, the gateway). */
-  async start (): Promise<void> {
+  /**
+   * Start listening, join the mesh, and start what was attached (the debug endpoint, the gateway).
+   * `signal` (a process asked to stop while it starts: SIGTERM before the node is up) gives the
+   * start up between two services: what started is stopped, and it rejects with the signal's
+   * reason. A stop() meanwhile does the same, and returns once the node is stopped.
+   */
+  async start (options: { signal?: AbortSignal } = {}): Promise<void> {
     if (this.state === 'started' || this.state === 'starting') return
     if (this.state === 'stopped' || this.state === 'stopping') throw new ConnectionError('a stopped node cannot be started again; create a new one')
     this.state = 'starting'
+    this.starting = this.startServices(options.signal)
     try {
-      for (const service of this.ordered) await service.start()
+      await this.starting
+    } finally {
+      this.starting = undefined
+    }
+  }
+
+  private async startServices (signal: AbortSignal | undefined): Promise<void> {
+    try {
+      for (const service of this.ordered) {
+        signal?.throwIfAborted()
+        this.lifetime.signal.throwIfAborted()
+        await service.start()
+      }
+      signal?.throwIfAborted()
       this.startedAt = Date.now()
       this.state = 'started'
       this.log.info({ addresses: this.addresses(), debug: this.debugUrl, mesh: this.config.mesh }, 'node started')
     } catch (err) {
       // Every stop() is safe before its start(): stopping them all stops what started.
+      this.lifetime.abort(new ConnectionError('the node stopped'))
       this.state = 'started'
-      await this.stop()
+      await this.stopServices()
       throw listenError(err) ?? err
     }
   }
 
   /** Leave the mesh: stops what was attached and closes every stream, timer and socket. Idempotent. */
   async stop (): Promise<void> {
-    // First: the waits on the mesh end at once, whatever state the node is in (again, a no-op).
+    // First: the waits on the mesh end at once, whatever state the node is in (again, a no-op);
+    // a start in progress gives up at its next service, and is waited for.
     this.lifetime.abort(new ConnectionError('the node stopped'))
+    if (this.state === 'starting') await this.starting?.catch(() => {})
+    await this.stopServices()
+  }
+
+  private async stopServices (): Promise<void> {
     if (this.state === 'stopped' || this.state === 'stopping' || this.state === 'new') {
       const never = this.state === 'new'
       this.state = 'stopped'
-      // A node never started made its logger all the same.
-      if (never) await this.releaseLog()
+      // A node never started made its logger and opened its store all the same (the data directory's LOCK).
+      if (never) {
+        await this.store.close()
+        await this.releaseLog()
+      }
       return
     }
     this.state = 'stopping'

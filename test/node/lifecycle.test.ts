@@ -8,9 +8,12 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { fileURLToPath } from 'node:url'
 import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { connect } from 'node:net'
+import { join } from 'node:path'
 import { CLOSE_WAIT_MS } from '../../node/log-destination.js'
-import { AbortError, ConnectionError, createAgentNode, TimeoutError } from '../../surfaces/index.js'
-import { nodeOptions, Proc, startMesh, stopAll, uniqueMesh, waitFor } from '../helpers.js'
+import { AbortError, ConnectionError, createAgentNode, TimeoutError, type AgentNode } from '../../surfaces/index.js'
+import { freePort, nodeOptions, Proc, startMesh, stopAll, uniqueMesh, waitFor, withTempDir } from '../helpers.js'
 
 const LISTENER_HOST = fileURLToPath(new URL('../fixtures/listener-host.js', import.meta.url))
 
@@ -93,6 +96,68 @@ test('every service of a node never started may be stopped, twice; the node then
   }
   await node.stop()
   assert.equal(node.started, false)
+})
+
+/** Whether something accepts a TCP connection on 127.0.0.1:`port`. */
+async function listening (port: number): Promise<boolean> {
+  return await new Promise(resolve => {
+    const s = connect(port, '127.0.0.1')
+    s.once('connect', () => { s.destroy(); resolve(true) })
+    s.once('error', () => { resolve(false) })
+  })
+}
+
+test('a start given up (its signal aborted, or stop() called meanwhile) stops what had started: the port is free, the data directory unlocked', { timeout: 3 * 60_000 }, async () => {
+  await withTempDir(async (dir) => {
+    const nodes: AgentNode[] = []
+    const make = async (name: string, port?: number): Promise<AgentNode> => {
+      const node = await createAgentNode(nodeOptions(uniqueMesh(), { ...(port !== undefined ? { listen: [`/ip4/127.0.0.1/tcp/${port}`] } : {}), dataDir: join(dir, name) }))
+      nodes.push(node)
+      return node
+    }
+    let release = (): void => {}
+    try {
+      // Its signal aborted once libp2p listens (an attached part starts after every service).
+      const port = await freePort()
+      const node = await make('a', port)
+      const controller = new AbortController()
+      const reason = new AbortError('SIGTERM: stopping')
+      let wasListening = false
+      node.attach({ start: async () => { wasListening = await listening(port); controller.abort(reason) }, stop: () => {} })
+      await assert.rejects(node.start({ signal: controller.signal }), (err) => err === reason)
+      assert.ok(wasListening, 'the node listened before its start was given up')
+      assert.equal(await listening(port), false, 'nothing listens once the start gave up')
+      assert.equal(existsSync(join(dir, 'a', 'LOCK')), false, 'the data directory is unlocked')
+      assert.equal(node.health().status, 'stopped')
+
+      // stop() while a part is still starting: it waits for the start to give up, which rejects with COM002.
+      const port2 = await freePort()
+      const other = await make('b', port2)
+      let reached = (): void => {}
+      const atPart = new Promise<void>(resolve => { reached = resolve })
+      let laterStarted = false
+      other.attach({ start: async () => { reached(); await new Promise<void>(resolve => { release = resolve }) }, stop: () => {} })
+      other.attach({ start: () => { laterStarted = true }, stop: () => {} })
+      const starting = other.start()
+      await atPart
+      const stopping = other.stop()
+      release()
+      await assert.rejects(starting, (err: Error) => err instanceof ConnectionError)
+      await stopping
+      assert.equal(laterStarted, false, 'the part after the stop was not started')
+      assert.equal(await listening(port2), false)
+      assert.equal(existsSync(join(dir, 'b', 'LOCK')), false)
+
+      // A node never started: its stop() closes the store it opened, so the directory opens again.
+      const idle = await make('c')
+      await idle.stop()
+      assert.equal(existsSync(join(dir, 'c', 'LOCK')), false)
+      await (await make('c')).stop()
+    } finally {
+      release()
+      await Promise.all(nodes.map(async n => { await n.stop() }))
+    }
+  })
 })
 
 test('waitForAgent: resolves with an agent already known, with one that joins later, and rejects with the signal\'s reason', { timeout: 3 * 60_000 }, async () => {
