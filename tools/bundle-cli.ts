@@ -15,6 +15,8 @@
  *   through a dynamic import, which esbuild turns into a default-only chunk that loses its named
  *   exports (`resourceFromAttributes is not a function`): it stays external too, and the build
  *   fails if any other package comes out in that shape.
+ * - surfaces/cli/signals.js, which main.ts loads before the bundle and the command then uses:
+ *   both must hold the same module (signals.ts says why).
  * - A module of ours that finds files beside itself (`new URL(..., import.meta.url)`: the
  *   package.json of the version, the store walker, createRequire) sees its own URL, not the
  *   chunk's: `import.meta.url` in our files is rewritten to the URL the module has in dist/.
@@ -50,6 +52,20 @@ function ownUrlPlugin (): Plugin {
   }
 }
 
+/**
+ * surfaces/cli/signals.js stays outside the bundle, imported from beside it: main.ts loads it
+ * before the bundle, and the command must take its signals over in that same module (signals.ts).
+ */
+function sharedSignalsPlugin (): Plugin {
+  const cli = join(DIST, 'surfaces', 'cli')
+  return {
+    name: 'agentmesh-shared-signals',
+    setup (b) {
+      b.onResolve({ filter: /^\.\/signals\.js$/ }, (args) => dirname(args.importer) === cli ? { path: '../signals.js', external: true } : undefined)
+    }
+  }
+}
+
 export interface CliBundle {
   dir: string
   bytes: number
@@ -74,7 +90,7 @@ export async function bundleCli (): Promise<CliBundle> {
     external: EXTERNAL,
     // CommonJS packages in an ES module bundle call require() for Node's own modules.
     banner: { js: "import { createRequire as __agentmeshRequire } from 'node:module'; const require = __agentmeshRequire(import.meta.url);" },
-    plugins: [ownUrlPlugin()]
+    plugins: [ownUrlPlugin(), sharedSignalsPlugin()]
   })
   const meta = result.metafile as Metafile
   let bytes = 0

@@ -1,10 +1,11 @@
 import { Command, Option } from 'commander'
 import type { AgentNode } from '../../node/agent-node.js'
 import { loadConfig, type AgentConfig } from '../../node/config.js'
-import { AgentMeshError } from '../../protocols/core/errors.js'
+import { AbortError, AgentMeshError } from '../../protocols/core/errors.js'
 import { editDistance } from '../../protocols/core/edit-distance.js'
 import { watchBootstrap } from './join.js'
 import { watchAbsent } from '../../node/absent-agent.js'
+import { takeSignals } from './signals.js'
 
 /** Exit codes, one convention for every command (README's CLI section says the same). */
 export const EXIT_RUNTIME = 1
@@ -83,8 +84,9 @@ export interface Client {
 /**
  * A short-lived node for one job (pub, sub, request): a client of the mesh (it never votes and
  * is not listed as an agent), listening on loopback only, under its own name, whatever the file says.
+ * With `shutdown` (sub: it runs until stopped), a signal stops the node, however far its start went.
  */
-export async function clientNode (o: Record<string, any>): Promise<Client> {
+export async function clientNode (o: Record<string, any>, shutdown?: Shutdown): Promise<Client> {
   // Log level: --log-level, then -v, then AGENTMESH_LOG_LEVEL or the file, then warn (a default
   // under them all: the answer is what a client prints).
   const config = await configFrom(o, {
@@ -99,7 +101,8 @@ export async function clientNode (o: Record<string, any>): Promise<Client> {
   const node = await createTracedNode({ ...config })
   // Watching before start(): the first dial starts with it.
   const watch = watchBootstrap(node, config.bootstrap)
-  await node.start()
+  shutdown?.stopWith(async () => { await node.stop() })
+  await node.start({ ...(shutdown !== undefined ? { signal: shutdown.signal } : {}) })
   return { node, unreachable: watch.signal, bootstrapFailures: watch.failures }
 }
 
@@ -234,22 +237,64 @@ export function onStdoutGone (gone: () => void): () => boolean {
  */
 export const STOP_GRACE_MS = 15_000
 
+/** What a command that runs until stopped (start, sub, mcp) does on SIGINT or SIGTERM: `onSignals`. */
+export interface Shutdown {
+  /** Aborted by the first signal (or `stop`): a start in progress gives up (AgentNode.start's `signal`). */
+  readonly signal: AbortSignal
+  /**
+   * What a signal runs from now on, then exits 0 (1 when it fails). A signal that came already
+   * runs it now: given as soon as the node exists, before its start, it stops the node however
+   * far its start went (the node's stop() waits for the start to give up).
+   */
+  stopWith: (stop: () => Promise<void>) => void
+  /** Stop as a signal does: npm gone (parent-watch.ts), stdout's reader gone. */
+  stop: () => void
+  /**
+   * The command's catch: after a signal, a failure is the start giving up (or moot: the stop was
+   * asked), and the stop decides the exit; before one, it is reported (`report`).
+   */
+  failed: (err: unknown) => void
+}
+
 /**
- * Stop on SIGINT or SIGTERM (a second one exits at once), exiting 0 when the stop is done; the
- * handler is returned for other causes to call (parent-watch.ts).
+ * SIGINT and SIGTERM, taken over from main.ts (signals.ts) as the command begins, before it
+ * reads its config: a signal while the node starts stops it as one after the start does, and
+ * leaves no port bound (before, a signal in the first 0.65 s of `start` ended it with 130/143, and
+ * `docker stop` of a node that was PID 1 waited 10 s). A second signal exits at once; a stop
+ * that has not finished `graceMs` after the first exits 1.
  */
-export function onSignals (stop: () => Promise<void>, graceMs = STOP_GRACE_MS): () => void {
-  let stopping = false
-  const handler = (): void => {
-    if (stopping) process.exit(130)
-    stopping = true
+export function onSignals (graceMs = STOP_GRACE_MS): Shutdown {
+  const controller = new AbortController()
+  let stopNode: (() => Promise<void>) | undefined
+  let running = false
+  const run = (): void => {
+    if (running || stopNode === undefined) return
+    running = true
+    stopNode().then(() => process.exit(0), () => process.exit(EXIT_RUNTIME))
+  }
+  const stop = (why: string): void => {
+    if (controller.signal.aborted) return
+    controller.abort(new AbortError(`${why}: stopping`))
     setTimeout(() => {
       process.stderr.write(`agentmesh: the stop did not finish in ${graceMs} ms: exiting without it\n`)
       process.exit(EXIT_RUNTIME)
     }, graceMs)
-    stop().then(() => process.exit(0), () => process.exit(EXIT_RUNTIME))
+    // Before there is a node to stop, the start is on its way to one (or to failing): said, since it may take a moment.
+    if (stopNode === undefined) process.stderr.write(`agentmesh: ${why} while starting: stopping before the node serves\n`)
+    run()
   }
-  process.on('SIGINT', handler)
-  process.on('SIGTERM', handler)
-  return handler
+  takeSignals((signal) => {
+    if (controller.signal.aborted) process.exit(130)
+    stop(signal)
+  })
+  return {
+    signal: controller.signal,
+    stopWith: (f) => { stopNode = f; if (controller.signal.aborted) run() },
+    stop: () => { stop('asked to stop') },
+    failed: (err) => {
+      if (!controller.signal.aborted) report(err)
+      stopNode ??= async () => {}
+      run()
+    }
+  }
 }

@@ -17,12 +17,12 @@ import { attachSurfaces, type HttpServers } from '../compose.js'
 import { splitHostPort } from '../http/listen.js'
 import { MeshOperations } from '../operations/index.js'
 import { MeshMcp, McpHttpServer } from '../mcp/index.js'
-import { configFrom, fail, nodeOptions, onSignals, report, type Client } from './common.js'
+import { configFrom, fail, nodeOptions, onSignals, type Client, type Shutdown } from './common.js'
 import { watchBootstrap } from './join.js'
 import { TASK_OPERATOR } from '../../protocols/task/access.js'
 
 /** The node the MCP server runs through: loopback only and logs at warn unless told otherwise, as a client's. */
-async function mcpNode (o: Record<string, any>): Promise<Client & { http: HttpServers }> {
+async function mcpNode (o: Record<string, any>, shutdown: Shutdown): Promise<Client & { http: HttpServers }> {
   const config = await configFrom(o, {
     client: o.client === true,
     // An MCP server comes and goes with its host: it must never be one of the voters a quorum counts on.
@@ -44,7 +44,9 @@ async function mcpNode (o: Record<string, any>): Promise<Client & { http: HttpSe
   // Its debug endpoint (--debug); on the --http address, the MCP endpoint shares its server (surfaces/http).
   const { http } = attachSurfaces(node)
   const watch = watchBootstrap(node, config.bootstrap)
-  await node.start()
+  // A signal from here on stops the node, however far its start went.
+  shutdown.stopWith(async () => { await node.stop() })
+  await node.start({ signal: shutdown.signal })
   return { node, unreachable: watch.signal, bootstrapFailures: watch.failures, http }
 }
 
@@ -72,13 +74,15 @@ export function mcpCommand (): Command {
     .option('--debug <host:port>', 'this node\'s debug endpoint (/health, /metrics with mcp_tool_call_seconds), e.g. 127.0.0.1:0')
     .option('--debug-token <token>', 'bearer token of the debug endpoint; required to bind it beyond loopback')
     .action(async (o) => {
+      // Before anything starts: a signal while the node starts stops it (common.ts onSignals).
+      const shutdown = onSignals()
       try {
         // Read, then removed: the config loader refuses AGENTMESH_ variables it does not know, and no child should inherit it.
         const token: string | undefined = o.httpToken ?? process.env.AGENTMESH_MCP_TOKEN
         delete process.env.AGENTMESH_MCP_TOKEN
         const stdio = o.http === undefined
         const out = stdio ? protocolStdout() : undefined
-        const client = await mcpNode(o)
+        const client = await mcpNode(o, shutdown)
         const { node } = client
         const ops = new MeshOperations(node)
         ops.start()
@@ -91,7 +95,7 @@ export function mcpCommand (): Command {
           ops.stop()
           await node.stop()
         }
-        onSignals(stop)
+        shutdown.stopWith(stop)
         // The tools say it too (COM002), but the operator reading the host's log should see why first.
         client.unreachable.addEventListener('abort', () => { node.log.error({ err: client.unreachable.reason }, 'mesh unreachable: tools answer COM002 until a bootstrap peer answers') })
         if (out !== undefined) {
@@ -108,7 +112,7 @@ export function mcpCommand (): Command {
           ? JSON.stringify({ event: 'ready', url, peerId: node.peerId, name: node.name, token: token !== undefined, debug: node.debugUrl ?? null }) + '\n'
           : `agentmesh mcp: serving ${url} as ${node.peerId}${token !== undefined ? ' (bearer token required)' : ''}\n`)
       } catch (err) {
-        report(err)
+        shutdown.failed(err)
       }
     })
 }

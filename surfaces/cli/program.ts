@@ -4,6 +4,7 @@ import '../../node/polyfills.js'
 import { Command, type CommanderError } from 'commander'
 import { AGENTMESH_VERSION } from '../../protocols/core/version.js'
 import { EXIT_USAGE } from './common.js'
+import { SERVING } from './signals.js'
 
 const EXIT_CODES = `
 Exit codes:
@@ -53,13 +54,9 @@ const settle = (cmd: Command, path: string): void => {
 }
 for (const cmd of program.commands) settle(cmd, cmd.name())
 
-/**
- * Commands whose action returns while the process goes on serving (`start`, `mcp --http`) or
- * that end with a subscription (`sub`): they end by a signal, which exits once the node stopped
- * (common.ts onSignals).
- */
-const SERVING = new Set(['start', 'mcp', 'sub'])
-
+// SERVING (signals.ts): commands whose action returns while the process goes on serving (`start`,
+// `mcp --http`) or that end with a subscription (`sub`): they end by a signal, which exits once
+// the node stopped (common.ts onSignals).
 await program.parseAsync(process.argv)
 // Any other command has done its work once its action resolved: its node stopped, its answer
 // written (stdout and stderr drained below; pino flushes its asynchronous destination on exit).

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander'
 import { createTracedNode } from './traced-node.js'
-import { configFrom, nodeOptions, onSignals, onStdoutGone, report } from './common.js'
+import { configFrom, nodeOptions, onSignals, onStdoutGone } from './common.js'
 import { printCoordinator, type Out } from './coordinator-lines.js'
 import { stopWithNpmParent } from './parent-watch.js'
 import { defaultDataDir } from '../../node/data-dir.js'
@@ -16,6 +16,10 @@ export function startCommand (): Command {
       '(default ~/.agentmesh/<name>, or ~/.agentmesh/default without a name)')
     .addOption(new Option('--no-data-dir', 'keep everything in memory: a restart forgets the identity, the election\'s term and vote, and every message not yet delivered'))
     .action(async (o) => {
+      // Before anything starts: a signal (or npm going away) while the node starts stops it,
+      // as one after the start does (common.ts onSignals).
+      const shutdown = onSignals()
+      stopWithNpmParent(shutdown.stop)
       try {
         const gateway = { ...(o.gateway !== undefined ? { listen: o.gateway } : {}), ...(o.gatewayToken !== undefined ? { token: o.gatewayToken } : {}) }
         const flags = {
@@ -35,6 +39,8 @@ export function startCommand (): Command {
         // --no-data-dir wins over the file and the variables; otherwise one directory per agent name (the library's default is memory).
         const dataDir = o.dataDir === false ? undefined : given ?? defaultDataDir(config.name)
         const node = await createTracedNode({ ...config, ...(dataDir !== undefined ? { dataDir } : {}) })
+        let quiet = (): void => {}
+        shutdown.stopWith(async () => { quiet(); await node.stop() })
         const json = o.json === true
         // A node is a service, not its output: with stdout's reader gone it runs on and prints
         // nothing more, as its logs stop once stderr is gone (pino drops them after EPIPE).
@@ -51,7 +57,7 @@ export function startCommand (): Command {
         })
         node.handle('echo', (req) => req)
         node.handle('info', () => node.health())
-        await node.start()
+        await node.start({ signal: shutdown.signal })
         const debug = node.debugUrl ?? null
         const gatewayUrl = node.gatewayUrl ?? null
         const { warnings } = node.health()
@@ -74,11 +80,9 @@ export function startCommand (): Command {
             `  mesh key ${meshKey ? 'yes (a host without it cannot connect)' : 'none (a node started with --psk cannot connect to this one)'}`,
             `  data     ${dataDir ?? '(in memory: --no-data-dir)'}`
           ].join('\n'))
-        const quiet = printCoordinator(node, out)
-        const stop = onSignals(async () => { quiet(); await node.stop() })
-        stopWithNpmParent(stop)
+        quiet = printCoordinator(node, out)
       } catch (err) {
-        report(err)
+        shutdown.failed(err)
       }
     })
 }

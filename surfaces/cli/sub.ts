@@ -7,15 +7,17 @@ export function subCommand (): Command {
     .argument('<topic>', 'topic name')
     .option('--count <n>', 'exit after this many messages')
     .action(async (topic: string, o) => {
+      // Before anything starts: a signal while the client starts stops it (common.ts onSignals).
+      const shutdown = onSignals()
       try {
-        const client = await clientNode(o)
+        const client = await clientNode(o, shutdown)
         const { node } = client
         const sub = node.subscribe(topic)
         const stop = async (): Promise<void> => { sub.unsubscribe(); await node.stop() }
-        const stopNow = onSignals(stop)
+        shutdown.stopWith(stop)
         // Printing the events is what sub is for: with stdout's reader gone (`agentmesh sub t | head -1`)
         // it stops as if interrupted, exit 0, as `yes | head -1` ends.
-        const stdoutGone = onStdoutGone(stopNow)
+        const stdoutGone = onStdoutGone(shutdown.stop)
         // A subscriber that never reached the mesh would wait for nothing: say why and stop.
         client.unreachable.addEventListener('abort', () => {
           stop().finally(() => report(client.unreachable.reason))
@@ -34,7 +36,7 @@ export function subCommand (): Command {
         }
         await node.stop()
       } catch (err) {
-        report(err)
+        shutdown.failed(err)
       }
     })
 }

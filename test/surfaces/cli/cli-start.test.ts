@@ -178,7 +178,7 @@ test('a stop that never finishes does not keep the process: it exits 1 after its
   const common = new URL('../../../surfaces/cli/common.js', import.meta.url).href
   const proc = new Proc(['--input-type=module', '-e', `
     import { onSignals } from ${JSON.stringify(common)}
-    onSignals(() => new Promise(() => {}), 500)
+    onSignals(500).stopWith(() => new Promise(() => {}))
     setInterval(() => {}, 1000)
     console.log(JSON.stringify({ event: 'ready' }))
   `])
