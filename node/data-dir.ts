@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { StoreError } from '../protocols/core/errors.js'
 import type { Store } from '../protocols/core/store.js'
+import { readStoreValue } from './store.js'
 
 /** The space holding what the node knows about itself. */
 const SPACE = 'node'
@@ -49,6 +50,21 @@ function refusal (dataDir: string, owner: string, ownerFile: string | undefined,
   ]
   return `the data directory ${dataDir} belongs to peer ${owner}${ownerFile !== undefined ? ` (${ownerFile})` : ''}, not to ${mine}: ` +
     `${ways.join('; or ')}. Nothing was changed`
+}
+
+/** The identity a data directory belongs to (recorded at its first start), read without taking its LOCK. */
+export interface DataDirOwner {
+  peerId: string
+  /** Where its key was when it was recorded (an absolute path); older directories did not record it. */
+  identityFile?: string
+}
+
+/** The owner of `dataDir`, read while its node may run (node/store.ts readStoreValue); undefined when none is recorded. */
+export async function dataDirOwner (dataDir: string): Promise<DataDirOwner | undefined> {
+  const peerId = await readStoreValue<string>(dataDir, SPACE, 'peerId')
+  if (peerId === undefined) return undefined
+  const identityFile = await readStoreValue<string>(dataDir, SPACE, 'identityFile')
+  return { peerId, ...(identityFile !== undefined ? { identityFile } : {}) }
 }
 
 /** The CLI's data directory when none is given: one per agent name under the user's home, so two agents on a host never share one. */

@@ -10,7 +10,7 @@
  * break the election's promises). A store that cannot be opened, or that node/store-check.ts finds
  * damaged before it is opened, fails with STO001 and its path; nothing is ever deleted to recover.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { createRequire } from 'node:module'
 import type { Database, RootDatabase } from 'lmdb'
@@ -176,6 +176,29 @@ export class LmdbStore implements Store {
     } finally {
       releaseLock(this.lock)
     }
+  }
+}
+
+/**
+ * A value in a data directory's store, read without taking its LOCK: the node using the directory
+ * may be running, and LMDB lets a reader in beside its writer. Writes nothing (`agentmesh id
+ * --data-dir`); undefined when there is no store, or no such space or key; STO001 when the store
+ * cannot be read. Unlike open(), it does not check the file first: that check reads the file as
+ * it is on disk, which is only consistent while no node writes it.
+ */
+export async function readStoreValue<V> (dataDir: string, space: string, key: string): Promise<V | undefined> {
+  const path = join(dataDir, 'store')
+  if (!existsSync(join(path, 'data.mdb'))) return undefined
+  let root: RootDatabase | undefined
+  try {
+    root = loadLmdb().open({ path, readOnly: true, maxDbs: MAX_SPACES, compression: false })
+    // Read-only, a space never written is not created: openDB gives nothing.
+    const db = root.openDB<V, string>({ name: space, compression: false }) as Database<V, string> | undefined
+    return db?.get(key)
+  } catch (err) {
+    throw new StoreError(`cannot read the store ${path}: ${(err as Error).message}`, { cause: err })
+  } finally {
+    await root?.close()
   }
 }
 
