@@ -16,6 +16,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
+import { spawnSync } from 'node:child_process'
 import { mkdir, readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
@@ -48,12 +49,16 @@ test('the image builds from docker/Dockerfile and runs as docker/compose.yaml st
     const stages = await replay(await dockerfileText(ROOT), { context: ROOT, dir, log: (l) => { console.log(l) } })
     const image = stages.at(-1) as Stage
     // What the replay cannot do, named: a new RUN in the image's stage must be looked at here.
-    assert.deepEqual(image.notReplayed, ['mkdir -p /data && chown node:node /data'], 'the runtime stage\'s RUN lines (root\'s work, not replayed)')
+    assert.deepEqual(image.notReplayed, ['mkdir -p /data && chown node:node /data && ln -s /app/dist/surfaces/cli/main.js /usr/local/bin/agentmesh'],
+      'the runtime stage\'s RUN lines (root\'s work, not replayed)')
     assert.equal(image.user, 'node', 'the image runs as the unprivileged node user')
     assert.deepEqual(image.volumes, ['/data'])
     assert.ok(image.entrypoint !== undefined && image.entrypoint[0] === 'node', `ENTRYPOINT runs node: ${String(image.entrypoint)}`)
     assert.ok(image.healthcheck !== undefined && image.healthcheck[0] === 'node', 'HEALTHCHECK runs node')
     const app = join(image.root, image.workdir)
+    // `agentmesh` on the PATH is a link to main.js, run through its #! line.
+    const version = spawnSync(join(app, 'dist', 'surfaces', 'cli', 'main.js'), ['--version'], { encoding: 'utf8' })
+    assert.equal(version.status, 0, `main.js runs as a command: ${version.stderr ?? String(version.error)}`)
     // The runtime layout has no compiler, test tool or source: the production install and the built dist only.
     const installed = JSON.parse(await readFile(join(app, 'node_modules', '.package-lock.json'), 'utf8')).packages as Record<string, { dev?: boolean }>
     assert.equal(installed['node_modules/typescript'], undefined, 'typescript is not in the image')
