@@ -217,14 +217,29 @@ function takeLock (dataDir: string): string {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new StoreError(`cannot lock the data directory ${dataDir}: ${(err as Error).message}`, { cause: err })
     }
-    const pid = Number.parseInt(readFileSync(lock, 'utf8'), 10)
-    // Our own pid here is stale: a container restarted after kill -9 runs node with the same pid (often 1) as before.
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
-      throw new StoreError(`the data directory ${dataDir} is in use by process ${pid} (another node with the same data directory is running)`)
+    const pid = lockHolder(dataDir)
+    if (pid !== undefined) {
+      throw new StoreError(`the data directory ${dataDir} is in use by process ${pid} (another node with the same data directory is running): ` +
+        'give this node a directory of its own (--data-dir <dir>, or dataDir), or stop that one')
     }
     rmSync(lock, { force: true })
   }
   throw new StoreError(`cannot lock the data directory ${dataDir}`)
+}
+
+/**
+ * The live process, other than this one, whose pid <dataDir>/LOCK holds; undefined when there is
+ * no LOCK, or it was left by a dead process. Our own pid there is stale: a container restarted
+ * after kill -9 runs node with the same pid (often 1) as before.
+ */
+export function lockHolder (dataDir: string): number | undefined {
+  let pid: number
+  try {
+    pid = Number.parseInt(readFileSync(resolve(dataDir, 'LOCK'), 'utf8'), 10)
+  } catch {
+    return undefined
+  }
+  return Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid) ? pid : undefined
 }
 
 function releaseLock (lock: string): void {

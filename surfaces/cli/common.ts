@@ -6,6 +6,7 @@ import { editDistance } from '../../protocols/core/edit-distance.js'
 import { watchBootstrap } from './join.js'
 import { watchAbsent } from '../../node/absent-agent.js'
 import { takeSignals } from './signals.js'
+import { besideRunningNode } from './beside-node.js'
 
 /** Exit codes, one convention for every command (README's CLI section says the same). */
 export const EXIT_RUNTIME = 1
@@ -89,16 +90,19 @@ export interface Client {
 export async function clientNode (o: Record<string, any>, shutdown?: Shutdown): Promise<Client> {
   // Log level: --log-level, then -v, then AGENTMESH_LOG_LEVEL or the file, then warn (a default
   // under them all: the answer is what a client prints).
-  const config = await configFrom(o, {
+  const given = await configFrom(o, {
     client: true,
     listen: o.listen ?? ['/ip4/127.0.0.1/tcp/0'],
     name: o.name ?? `cli-${process.pid}`,
     ...(o.verbose === true && o.logLevel === undefined ? { logLevel: 'info' } : {})
   }, { logLevel: 'warn' })
+  // `docker exec <container> agentmesh request ...`: the node's data directory and identity are the node's (beside-node.ts).
+  const { config, note } = await besideRunningNode(given)
   if (config.bootstrap.length === 0 && !config.mdns) fail('nothing to join: give --bootstrap <multiaddr> or allow mDNS')
   // Loaded here, not at the top: the commands that never join (id, credential, mesh) skip libp2p's load.
   const { createTracedNode } = await import('./traced-node.js')
   const node = await createTracedNode({ ...config })
+  if (note !== undefined) node.log.info(note)
   // Watching before start(): the first dial starts with it.
   const watch = watchBootstrap(node, config.bootstrap)
   shutdown?.stopWith(async () => { await node.stop() })

@@ -19,11 +19,12 @@ import { MeshOperations } from '../operations/index.js'
 import { MeshMcp, McpHttpServer } from '../mcp/index.js'
 import { configFrom, fail, nodeOptions, onSignals, type Client, type Shutdown } from './common.js'
 import { watchBootstrap } from './join.js'
+import { besideRunningNode } from './beside-node.js'
 import { TASK_OPERATOR } from '../../protocols/task/access.js'
 
 /** The node the MCP server runs through: loopback only and logs at warn unless told otherwise, as a client's. */
 async function mcpNode (o: Record<string, any>, shutdown: Shutdown): Promise<Client & { http: HttpServers }> {
-  const config = await configFrom(o, {
+  const given = await configFrom(o, {
     client: o.client === true,
     // An MCP server comes and goes with its host: it must never be one of the voters a quorum counts on.
     coordination: { eligible: false },
@@ -39,8 +40,11 @@ async function mcpNode (o: Record<string, any>, shutdown: Shutdown): Promise<Cli
     // Nothing of this machine is offered to the mesh's resource manager: the host's machine is not the mesh's.
     resources: { cpuCores: 0, memoryGb: 0, storageGb: 0, gpuUnits: 0 }
   })
+  // In a running node's environment (docker exec), its data directory, identity and debug endpoint are the node's (beside-node.ts).
+  const { config, note } = await besideRunningNode(given, { debug: o.debug })
   if (config.bootstrap.length === 0 && !config.mdns) fail('nothing to join: give --bootstrap <multiaddr> or allow mDNS')
   const node = await createTracedNode({ ...config }, createAgentNode)
+  if (note !== undefined) node.log.info(note)
   // Its debug endpoint (--debug); on the --http address, the MCP endpoint shares its server (surfaces/http).
   const { http } = attachSurfaces(node)
   const watch = watchBootstrap(node, config.bootstrap)
