@@ -8,7 +8,7 @@
 import { homedir } from 'node:os'
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { StoreError } from '../protocols/core/errors.js'
+import { DataDirTakenError } from '../protocols/core/errors.js'
 import type { Store } from '../protocols/core/store.js'
 import { readStoreValue } from './store.js'
 
@@ -25,7 +25,7 @@ export async function bindIdentity (store: Store, dataDir: string, peerId: strin
   fresh = false, keep: () => Promise<void> = async () => {}): Promise<void> {
   const space = store.space<string>(SPACE)
   const owner = space.get('peerId')
-  if (owner !== undefined && owner !== peerId) throw new StoreError(refusal(dataDir, owner, space.get('identityFile'), peerId, identityFile, fresh))
+  if (owner !== undefined && owner !== peerId) throw new DataDirTakenError(refusal(dataDir, owner, space.get('identityFile'), peerId, identityFile, fresh))
   await keep()
   if (owner === undefined) {
     await space.put('peerId', peerId)

@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join, resolve } from 'node:path'
 import { createRequire } from 'node:module'
 import type { Database, RootDatabase } from 'lmdb'
-import { StoreError } from '../protocols/core/errors.js'
+import { DataDirTakenError, StoreError } from '../protocols/core/errors.js'
 import { checkStore } from './store-check.js'
 import type { Store, StoreOp, StoreRange, StoreSpace } from '../protocols/core/store.js'
 
@@ -219,7 +219,7 @@ function takeLock (dataDir: string): string {
     }
     const pid = lockHolder(dataDir)
     if (pid !== undefined) {
-      throw new StoreError(`the data directory ${dataDir} is in use by process ${pid} (another node with the same data directory is running): ` +
+      throw new DataDirTakenError(`the data directory ${dataDir} is in use by process ${pid} (another node with the same data directory is running): ` +
         'give this node a directory of its own (--data-dir <dir>, or dataDir), or stop that one')
     }
     rmSync(lock, { force: true })

@@ -297,6 +297,16 @@ export class StoreError extends AgentMeshError {
   constructor (message: string, options?: ErrorOptions) { super('STO001', message, options) }
 }
 
+/**
+ * STO001, refining StoreError: the data directory is another node's, in use by a running process
+ * or bound to another identity. Nothing is wrong with the store; the command names a directory
+ * it cannot use as asked, so the CLI exits as for a usage error (2), as for a port in use.
+ */
+export class DataDirTakenError extends StoreError {
+  // Named as the class it refines: callers and peers know STO001 as StoreError.
+  constructor (message: string, options?: ErrorOptions) { super(message, options); this.name = 'StoreError' }
+}
+
 /** The request was cancelled by the caller's AbortSignal (not a timeout of ours). */
 export class AbortError extends Error {
   readonly code = 'ABORT_ERR'

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander'
 import type { AgentNode } from '../../node/agent-node.js'
 import { loadConfig, type AgentConfig } from '../../node/config.js'
-import { AbortError, AgentMeshError } from '../../protocols/core/errors.js'
+import { AbortError, AgentMeshError, DataDirTakenError } from '../../protocols/core/errors.js'
 import { editDistance } from '../../protocols/core/edit-distance.js'
 import { watchBootstrap } from './join.js'
 import { watchAbsent } from '../../node/absent-agent.js'
@@ -188,10 +188,12 @@ export function fail (message: string, code = EXIT_USAGE): never {
 /**
  * One handler for every command's errors: a typed error prints its code, nothing prints a stack.
  * A configuration error (CFG001: a bad value, a port already in use) is the user's to fix before
- * running again, so it exits as a usage error.
+ * running again, so it exits as a usage error; so does a data directory another node holds or
+ * owns (STO001, DataDirTakenError), as a port another process holds does.
  */
 export function report (err: unknown): never {
-  if (err instanceof AgentMeshError) fail(`${err.code} ${err.name}: ${err.message}`, err.code === 'CFG001' ? EXIT_USAGE : EXIT_RUNTIME)
+  const usage = err instanceof DataDirTakenError || (err instanceof AgentMeshError && err.code === 'CFG001')
+  if (err instanceof AgentMeshError) fail(`${err.code} ${err.name}: ${err.message}`, usage ? EXIT_USAGE : EXIT_RUNTIME)
   fail((err as Error)?.message ?? String(err), EXIT_RUNTIME)
 }
 

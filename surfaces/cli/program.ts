@@ -10,7 +10,8 @@ const EXIT_CODES = `
 Exit codes:
   0  done (or stopped by SIGINT/SIGTERM)
   1  failed at run time: a request failed, no such agent, the mesh or debug endpoint unreachable
-  2  usage or configuration: unknown flag, missing argument, bad config value (CFG001), port in use`
+  2  usage or configuration: unknown flag, missing argument, bad config value (CFG001), port in use,
+     data directory another node holds or owns (STO001)`
 
 // Commander exits 1 on an unknown flag or a missing argument; a usage error exits 2 here, as
 // the configuration errors do, so a script can tell "fix the command" from "it failed".

@@ -21,7 +21,7 @@ async function refusedAtStart (home: string, dataDir: string, match: RegExp): Pr
   const p = start(home, ['--data-dir', dataDir])
   try {
     const code = await p.exited(30_000)
-    assert.notEqual(code, 0, 'exits non-zero')
+    assert.equal(code, 1, 'exits 1: failed at run time (a damaged store is no usage error)')
     assert.equal(p.child.signalCode, null, `no crash: ${p.stderr}`)
     assert.match(p.stderr, /STO001/)
     assert.ok(p.stderr.includes(join(dataDir, 'store')), p.stderr)
@@ -69,7 +69,8 @@ test('a node restarted on its data directory after kill -9 keeps its peer id and
 
       const second = start(home, ['--name', 'solo', '--data-dir', dataDir], env)
       try {
-        assert.notEqual(await second.exited(30_000), 0)
+        // Exits 2, as for a port in use: the command names a directory another node holds.
+        assert.equal(await second.exited(30_000), 2, second.described())
         assert.match(second.stderr, new RegExp(`STO001 .*in use by process ${first.child.pid as number}\\b`))
       } finally {
         await second.stop('SIGKILL')
@@ -117,7 +118,7 @@ test('the CLI\'s data directory: ~/.agentmesh/<name> by default, none with --no-
     await mkdir(join(home, 'keys'))
     const other = start(home, ['--name', 'a1', '--identity', join(home, 'keys', 'other.json')])
     try {
-      assert.notEqual(await other.exited(30_000), 0)
+      assert.equal(await other.exited(30_000), 2, other.described())
       assert.match(other.stderr, new RegExp(`STO001 .*belongs to peer ${peerId}`))
     } finally {
       await other.stop('SIGKILL')
