@@ -197,6 +197,16 @@ export function report (err: unknown): never {
   fail((err as Error)?.message ?? String(err), EXIT_RUNTIME)
 }
 
+/**
+ * A URL a person can open, for one a server bound to every interface reports: http://0.0.0.0:8001
+ * is where it listens, not an address to browse to, so it is given on loopback, with `bound` (0.0.0.0 or [::]) to say so.
+ */
+export function reachableUrl (url: string): { url: string, bound?: string } {
+  const m = /^(\w+:\/\/)(0\.0\.0\.0|\[::\])(:\d+.*)?$/.exec(url)
+  if (m === null) return { url }
+  return { url: `${m[1]}${m[2] === '0.0.0.0' ? '127.0.0.1' : '[::1]'}${m[3] ?? ''}`, bound: m[2] }
+}
+
 export function parseJsonArg (text: string | undefined, what: string): unknown {
   if (text === undefined) return null
   try {

@@ -17,7 +17,7 @@ import { attachSurfaces, type HttpServers } from '../compose.js'
 import { splitHostPort } from '../http/listen.js'
 import { MeshOperations } from '../operations/index.js'
 import { MeshMcp, McpHttpServer } from '../mcp/index.js'
-import { configFrom, fail, nodeOptions, onSignals, type Client, type Shutdown } from './common.js'
+import { configFrom, fail, nodeOptions, onSignals, reachableUrl, type Client, type Shutdown } from './common.js'
 import { watchBootstrap } from './join.js'
 import { besideRunningNode } from './beside-node.js'
 import { TASK_OPERATOR } from '../../protocols/task/access.js'
@@ -112,9 +112,11 @@ export function mcpCommand (): Command {
           process.exit(0)
         }
         const url = await (http as McpHttpServer).start()
+        const reachable = reachableUrl(url)
         process.stdout.write(o.json === true
           ? JSON.stringify({ event: 'ready', url, peerId: node.peerId, name: node.name, token: token !== undefined, debug: node.debugUrl ?? null }) + '\n'
-          : `agentmesh mcp: serving ${url} as ${node.peerId}${token !== undefined ? ' (bearer token required)' : ''}\n`)
+          : `agentmesh mcp: serving ${reachable.url}${reachable.bound !== undefined ? ` (listening on every interface, ${reachable.bound})` : ''} as ${node.peerId}` +
+            `${token !== undefined ? ' (bearer token required)' : ''}\n`)
       } catch (err) {
         shutdown.failed(err)
       }

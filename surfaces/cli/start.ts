@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander'
 import { createTracedNode } from './traced-node.js'
-import { configFrom, nodeOptions, onSignals, onStdoutGone } from './common.js'
+import { configFrom, nodeOptions, onSignals, onStdoutGone, reachableUrl } from './common.js'
 import { printCoordinator, type Out } from './coordinator-lines.js'
 import { stopWithNpmParent } from './parent-watch.js'
 import { defaultDataDir } from '../../node/data-dir.js'
@@ -68,14 +68,19 @@ export function startCommand (): Command {
         const security = config.security.mode === 'open'
           ? 'OPEN: any peer that knows the mesh name is admitted (local development only)'
           : `closed: credential ${node.security.credential?.serial ?? '?'}`
+        // The lines are read by a person: an address to open, not the wildcard the server is bound to (the JSON keeps that).
+        const everywhere = (bound: string | undefined, within?: string): string =>
+          bound === undefined ? '' : within !== undefined ? `${within}listening on every interface, ${bound}` : ` (listening on every interface, ${bound})`
+        const debugAt = debug !== null ? reachableUrl(debug) : undefined
+        const gatewayAt = gatewayUrl !== null ? reachableUrl(gatewayUrl) : undefined
         out({ event: 'ready', peerId: node.peerId, name: node.name, mesh: config.mesh, addresses: node.addresses(), debug, gateway: gatewayUrl, security: config.security.mode, meshKey, dataDir: dataDir ?? null, warnings },
           [
             `agentmesh ${node.name} ready`,
             `  mesh     ${config.mesh}`,
             `  peer id  ${node.peerId}`,
             ...node.addresses().map(a => `  listen   ${a}`),
-            `  debug    ${debug ?? '(off: --debug host:port)'}`,
-            ...(gatewayUrl !== null ? [`  gateway  ${gatewayUrl}/v1 (REST; WebSocket at ${gatewayUrl.replace(/^http/, 'ws')}/v1/ws)`] : []),
+            `  debug    ${debugAt !== undefined ? `${debugAt.url}${everywhere(debugAt.bound)}` : '(off: --debug host:port)'}`,
+            ...(gatewayAt !== undefined ? [`  gateway  ${gatewayAt.url}/v1 (REST; WebSocket at ${gatewayAt.url.replace(/^http/, 'ws')}/v1/ws${everywhere(gatewayAt.bound, '; ')})`] : []),
             `  security ${security}`,
             `  mesh key ${meshKey ? 'yes (a host without it cannot connect)' : 'none (a node started with --psk cannot connect to this one)'}`,
             `  data     ${dataDir ?? '(in memory: --no-data-dir)'}`

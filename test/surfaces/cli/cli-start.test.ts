@@ -191,3 +191,22 @@ test('a stop that never finishes does not keep the process: it exits 1 after its
     await proc.stop('SIGKILL')
   }
 })
+
+test('the ready block gives a debug endpoint and a gateway bound to every interface at an address a person can open', { timeout: 2 * 60_000 }, async () => {
+  const token = 'a-token-of-32-characters-at-last'
+  const proc = new Proc([CLI, 'start', '--open', '--no-mdns', '--no-data-dir', '--preset', 'local', '--listen', '/ip4/127.0.0.1/tcp/0',
+    '--debug', '0.0.0.0:0', '--debug-token', token, '--gateway', '0.0.0.0:0', '--gateway-token', token])
+  try {
+    await waitFor(() => proc.lines.some(l => l.startsWith('  data ')) || proc.child.exitCode !== null, 'the ready block', 60_000)
+    const debug = proc.lines.find(l => l.startsWith('  debug '))
+    assert.match(debug ?? '', /^ {2}debug {4}http:\/\/127\.0\.0\.1:\d+ \(listening on every interface, 0\.0\.0\.0\)$/, proc.described())
+    const gateway = proc.lines.find(l => l.startsWith('  gateway '))
+    assert.match(gateway ?? '', /^ {2}gateway {2}http:\/\/127\.0\.0\.1:\d+\/v1 \(REST; WebSocket at ws:\/\/127\.0\.0\.1:\d+\/v1\/ws; listening on every interface, 0\.0\.0\.0\)$/)
+    // Opened as printed, it answers.
+    const url = (debug as string).split(/\s+/)[2]
+    const health = await fetch(`${url}/health`, { headers: { authorization: `Bearer ${token}` } })
+    assert.equal(health.status, 200)
+  } finally {
+    await proc.stop()
+  }
+})
