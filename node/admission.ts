@@ -395,9 +395,14 @@ export class Admission {
       this.audit({ kind: 'revocations.refused', code: (err as NotAdmittedError).code, reason: from, detail: { error: (err as Error).message.slice(0, 200) } })
       return { refused: err as NotAdmittedError }
     }
+    const had = this.revocations.current !== undefined
     if (!this.revocations.offer(list)) return { list, held: this.revocations.current as RevocationList }
     let expelled = 0
-    this.init.log.warn({ from, issuedAt: list.issuedAt, serials: list.serials.length, subjects: list.subjects.length }, 'newer revocation list taken')
+    // A node that held none (no --revocations) learns the mesh's list as it joins, as every client
+    // of a closed mesh with one does: routine, said at info. A newer one than it held is a revocation made while it runs: a warning.
+    const taken = { from, issuedAt: list.issuedAt, serials: list.serials.length, subjects: list.subjects.length }
+    if (had) this.init.log.warn(taken, 'newer revocation list taken')
+    else this.init.log.info(taken, 'revocation list taken')
     this.audit({ kind: 'revocations.accepted', reason: from, detail: { issuedAt: list.issuedAt, serials: list.serials.length, subjects: list.subjects.length } })
     if (this.revocations.revoked(this.own)) this.init.log.error({ serial: this.own.serial }, 'this node\'s own credential is revoked: the mesh will refuse it')
     for (const [peer, c] of [...this.admitted]) {
