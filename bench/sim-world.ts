@@ -26,7 +26,7 @@ import { NeighbourBudgets } from '../protocols/discovery/member-budgets.js'
 import { SlotDirectory } from '../protocols/discovery/slot-directory.js'
 import { DEFAULT_BOOTSTRAP_MAX_DELAY_MS, DEFAULT_MAX_MEMBERS, EXCHANGE_FEEDBACK_LIMIT, GOSSIP_FEEDBACK_LIMIT, RETRANSMIT_MULT, STATEMENT_CHECKS_BURST, STATEMENT_CHECKS_PER_SEC, SYNC_MAX_BYTES } from '../protocols/discovery/constants.js'
 import { GOSSIP_MAX_BYTES, GOSSIP_MAX_STATEMENTS, SYNC_MAX_STATEMENTS } from '../protocols/discovery/member-wire.js'
-import { MemberAgent, type MemberMessage, type Statement } from '../harness/sim-model.js'
+import { MemberAgent, type MemberMessage } from '../harness/sim-model.js'
 import { Flights } from '../harness/flights.js'
 import { fakeKeys } from '../harness/election-fakes.js'
 import { seededRandom } from '../harness/random.js'
@@ -175,8 +175,6 @@ export class World {
    * in agent order (it walked them in the order it first held them before: the schedule moved).
    */
   private readonly directory = new SlotDirectory()
-  /** Every statement issued, by its author's slot in `directory` (harness/sim-model.ts `issued`). */
-  private readonly issued: Array<Statement[] | undefined> = []
   private readonly numbers = new Map<string, number>()
 
   constructor (readonly init: WorldInit) {
@@ -278,8 +276,7 @@ export class World {
       syncMax: { statements: SYNC_MAX_STATEMENTS, bytes: SYNC_MAX_BYTES },
       sizeOf: this.sizeOf,
       checks: a.checks,
-      directory: this.directory,
-      issued: this.issued
+      directory: this.directory
     })
     const { random, now } = this
     const connected = (p: string): boolean => a.neighbourIds.has(p)

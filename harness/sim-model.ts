@@ -74,13 +74,6 @@ export interface MemberAgentInit {
   copy?: boolean
   /** Peer <-> slot shared by every agent's table (slot-directory.ts): stored once, not once per agent. */
   directory?: SlotDirectory
-  /**
-   * With `directory`: every statement issued, by its author's slot there, shared by the agents.
-   * An agent finds the statement it holds of a member by the seq its digest keeps in that slot
-   * (`statementOf`), not by its map of the statements held: those reads, one per statement an
-   * exchange sends, were 10% of a 10,000-agent join's first seconds (issue 46).
-   */
-  issued?: Array<Statement[] | undefined>
 }
 
 /** Gossip messages awaiting their answer, at most (one lost to a crash or a partition is dropped, oldest first). */
@@ -140,8 +133,7 @@ export class MemberAgent {
     if (hb === undefined) return
     this.seq = Math.max(now, this.seq + 1)
     this.issued++
-    const st: Statement = { ...hb, seq: this.seq, fp: fingerprint(this.init.id, this.seq), slot: this.init.directory?.slotOf(this.init.id) ?? -1 }
-    if (st.slot !== undefined && st.slot >= 0 && this.init.issued !== undefined) (this.init.issued[st.slot] ??= []).push(st)
+    const st: Statement = { ...hb, seq: this.seq, fp: fingerprint(this.init.id, this.seq), slot: -1 }
     const size = this.init.sizeOf?.(st) ?? 1
     if (this.init.sizeOf !== undefined) st.size = size
     this.rumours.offer(this.init.id, this.seq, st, size)
@@ -178,25 +170,14 @@ export class MemberAgent {
   /** The statements of `members` (its own first), up to the exchange's limits (member-exchange.ts cut). */
   private cut (members: string[]): { statements: Statement[], more: boolean } {
     const max = this.init.syncMax ?? { statements: Infinity, bytes: Infinity }
-    const { items, more } = cutWithin(members, this.init.id, m => this.statementOf(m), st => st.size ?? 1, { items: max.statements, bytes: max.bytes })
+    const { items, more } = cutWithin(members, this.init.id, m => this.rumours.get(m), st => st.size ?? 1, { items: max.statements, bytes: max.bytes })
     return { statements: items, more }
   }
 
   /** An empty patch within the exchange's limits, filled a member at a time (member-exchange.ts cutter). */
   private cutter (): Cut<Statement> {
     const max = this.init.syncMax ?? { statements: Infinity, bytes: Infinity }
-    return new Cut<Statement>((m, slot) => this.statementOf(m, slot), st => st.size ?? 1, { items: max.statements, bytes: max.bytes })
-  }
-
-  /**
-   * The statement it holds of `member` (in `slot`, when the walk knows it): among those its author
-   * issued (`issued`), the one numbered as its digest's column says; else from the rumours' map.
-   */
-  private statementOf (member: string, slot = this.slotOf(member)): Statement | undefined {
-    const issued = slot === undefined ? undefined : this.init.issued?.[slot]
-    const seq = issued === undefined ? undefined : this.digest.seqAt(slot as number)
-    if (issued !== undefined && seq !== undefined) for (let i = issued.length - 1; i >= 0; i--) if (issued[i].seq === seq) return issued[i]
-    return this.rumours.get(member)
+    return new Cut<Statement>(m => this.rumours.get(m), st => st.size ?? 1, { items: max.statements, bytes: max.bytes })
   }
 
   /**

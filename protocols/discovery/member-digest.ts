@@ -199,20 +199,19 @@ export class Cut<T> {
   readonly items: T[] = []
   more = false
   private bytes = 0
-  private readonly get: (member: string, slot?: number) => T | undefined
+  private readonly get: (member: string) => T | undefined
   private readonly size: (item: T) => number
   private readonly max: { items: number, bytes: number }
 
-  /** `get`: a member's statement (`slot`: its slot, when the caller's walk knows it). */
-  constructor (get: (member: string, slot?: number) => T | undefined, size: (item: T) => number, max: { items: number, bytes: number }) {
+  constructor (get: (member: string) => T | undefined, size: (item: T) => number, max: { items: number, bytes: number }) {
     this.get = get
     this.size = size
     this.max = max
   }
 
   /** `member`'s statement, if held and it fits: false once the cut is full (a member not held is skipped). */
-  add (member: string, slot?: number): boolean {
-    const item = this.get(member, slot)
+  add (member: string): boolean {
+    const item = this.get(member)
     if (item === undefined) return true
     this.bytes += this.size(item)
     if (this.items.length >= this.max.items || this.bytes > this.max.bytes) { this.more = true; return false }
@@ -417,7 +416,7 @@ export class Listing {
 
   /** The asker's gives, walked (`own`) into `cut` until it is full: the walk stops there, not at the end of the view. */
   give<T> (own: EntryWalk, cut: Cut<T>): Cut<T> {
-    own(this.buckets, (member, seq, slot) => !this.lacks(member, seq, slot) || cut.add(member, slot))
+    own(this.buckets, (member, seq, slot) => !this.lacks(member, seq, slot) || cut.add(member))
     return cut
   }
 
