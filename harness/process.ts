@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { connect } from 'node:net'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 
@@ -30,6 +31,15 @@ export async function waitFor (check: () => boolean | Promise<boolean>, what: st
   }
   if (await check()) return
   throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`)
+}
+
+/** Whether something accepts a TCP connection on 127.0.0.1:`port` (a node stopped leaves nothing listening). */
+export async function listening (port: number): Promise<boolean> {
+  return await new Promise(resolve => {
+    const s = connect(port, '127.0.0.1')
+    s.once('connect', () => { s.destroy(); resolve(true) })
+    s.once('error', () => { resolve(false) })
+  })
 }
 
 export async function sleep (ms: number): Promise<void> {

@@ -14,7 +14,7 @@ import type { PrivateKey } from '@libp2p/interface'
 import { issueCredential, type Credential } from '../protocols/admission/credential.js'
 
 // The process helpers and the seeded generator live in harness/, which bench/ imports too.
-export { agentTimings, CLI, Proc, sleep, uniqueMesh, waitFor } from '../harness/process.js'
+export { agentTimings, CLI, listening, Proc, sleep, uniqueMesh, waitFor } from '../harness/process.js'
 export { seededRandom } from '../harness/random.js'
 
 // After a test file's tests, the processes a failed test left running (one of two agents started

@@ -9,11 +9,10 @@ import assert from 'node:assert/strict'
 import { fileURLToPath } from 'node:url'
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { connect } from 'node:net'
 import { join } from 'node:path'
 import { CLOSE_WAIT_MS } from '../../node/log-destination.js'
 import { AbortError, ConnectionError, createAgentNode, TimeoutError, type AgentNode } from '../../surfaces/index.js'
-import { freePort, nodeOptions, Proc, startMesh, stopAll, uniqueMesh, waitFor, withTempDir } from '../helpers.js'
+import { freePort, listening, nodeOptions, Proc, startMesh, stopAll, uniqueMesh, waitFor, withTempDir } from '../helpers.js'
 
 const LISTENER_HOST = fileURLToPath(new URL('../fixtures/listener-host.js', import.meta.url))
 
@@ -97,15 +96,6 @@ test('every service of a node never started may be stopped, twice; the node then
   await node.stop()
   assert.equal(node.started, false)
 })
-
-/** Whether something accepts a TCP connection on 127.0.0.1:`port`. */
-async function listening (port: number): Promise<boolean> {
-  return await new Promise(resolve => {
-    const s = connect(port, '127.0.0.1')
-    s.once('connect', () => { s.destroy(); resolve(true) })
-    s.once('error', () => { resolve(false) })
-  })
-}
 
 test('a start given up (its signal aborted, or stop() called meanwhile) stops what had started: the port is free, the data directory unlocked', { timeout: 3 * 60_000 }, async () => {
   await withTempDir(async (dir) => {

@@ -8,17 +8,8 @@ import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { existsSync, openSync, closeSync, constants } from 'node:fs'
 import { open } from 'node:fs/promises'
-import { connect } from 'node:net'
 import { join } from 'node:path'
-import { CLI, Proc, freePort, waitFor, withTempDir } from '../../helpers.js'
-
-async function listening (port: number): Promise<boolean> {
-  return await new Promise(resolve => {
-    const s = connect(port, '127.0.0.1')
-    s.once('connect', () => { s.destroy(); resolve(true) })
-    s.once('error', () => { resolve(false) })
-  })
-}
+import { CLI, Proc, freePort, listening, waitFor, withTempDir } from '../../helpers.js'
 
 /**
  * Runs `args` with `-c <fifo>`, sends `signal` once the process opened the FIFO (it is starting

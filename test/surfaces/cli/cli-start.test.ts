@@ -3,10 +3,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import { connect } from 'node:net'
 import { join } from 'node:path'
 import { writePsk } from '../../../node/psk.js'
-import { CLI, Proc, uniqueMesh, waitFor, withTempDir } from '../../helpers.js'
+import { CLI, listening, Proc, uniqueMesh, waitFor, withTempDir } from '../../helpers.js'
 
 async function startCli (args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ proc: Proc, ready: any }> {
   const proc = new Proc([CLI, 'start', '--json', '--no-mdns', '--preset', 'local', '--listen', '/ip4/127.0.0.1/tcp/0', ...args], env)
@@ -162,14 +161,6 @@ function alive (pid: number): boolean {
   } catch {
     return false
   }
-}
-
-async function listening (port: number): Promise<boolean> {
-  return await new Promise(resolve => {
-    const s = connect(port, '127.0.0.1')
-    s.once('connect', () => { s.destroy(); resolve(true) })
-    s.once('error', () => { resolve(false) })
-  })
 }
 
 test('a stop that never finishes does not keep the process: it exits 1 after its grace, and says why', { timeout: 3 * 60_000 }, async () => {
