@@ -5,7 +5,7 @@
  * free reference to one of these names in bundled code becomes an import of this module; the
  * page's window gets nothing, and code that looks for `globalThis.process` still finds none).
  * - `Buffer`: the `buffer` package, Node's API for what the protocols use (base64, hex, utf8,
- *   latin1, byteLength, allocUnsafe), with base64url added (below).
+ *   latin1, byteLength, allocUnsafe); base64url is protocols/core/base64url.ts's.
  * - `setImmediate`: a task after the pending I/O, as in Node, on a MessageChannel (a zero
  *   setTimeout would be clamped to 4 ms once nested, and the rpc channel yields with it per batch).
  * - `process`: only `process.memoryUsage.rss()` is read (a metric report's rss_mb); a page has no
@@ -14,25 +14,11 @@
 import { Buffer as PackageBuffer } from 'buffer'
 
 /**
- * The `buffer` package's Buffer, with the 'base64url' encoding Node has had since v15 (envelope
- * signatures and sealed payloads' key ids and tags use it): written as base64 with the URL-safe
- * alphabet and no padding, read as base64 (the package's decoder already takes '-' and '_' and
- * missing padding). Patched on the bundle's own copy of the package, which only this module binds.
+ * The `buffer` package's Buffer as it is: it has no 'base64url' encoding, which our code writes
+ * and reads through protocols/core/base64url.ts rather than by patching the package (a host that
+ * bundles us may share its copy).
  */
-function withBase64url (B: typeof PackageBuffer): typeof PackageBuffer {
-  const toString = B.prototype.toString
-  B.prototype.toString = function (this: PackageBuffer, encoding?: string, start?: number, end?: number): string {
-    if (encoding !== 'base64url') return toString.call(this, encoding as BufferEncoding, start, end)
-    return toString.call(this, 'base64', start, end).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
-  }
-  const from = B.from as (value: unknown, encoding?: unknown, length?: unknown) => PackageBuffer
-  B.from = function (value: unknown, encoding?: unknown, length?: unknown): PackageBuffer {
-    return from.call(B, value, typeof value === 'string' && encoding === 'base64url' ? 'base64' : encoding, length)
-  } as typeof B.from
-  return B
-}
-
-export const Buffer = withBase64url(PackageBuffer)
+export const Buffer = PackageBuffer
 
 const waiting: Array<() => void> = []
 let channel: MessageChannel | undefined

@@ -12,6 +12,7 @@ import type { PrivateKey } from '@libp2p/interface'
 import { BadSignatureError } from '../core/errors.js'
 import { peerSignatureVerifies } from '../core/peer-verify.js'
 import { signWith } from '../core/peer-sign.js'
+import { fromBase64url, toBase64url } from '../core/base64url.js'
 import type { Envelope } from './schema.js'
 
 /**
@@ -51,12 +52,12 @@ export function signedBytes (env: Envelope): Uint8Array {
 export function signEnvelope<E extends Envelope> (env: E, privateKey: PrivateKey): E {
   // Node's crypto signs Ed25519 (and secp256k1) synchronously; an async signer would not fit the hot paths.
   const sig = signWith(privateKey, signedBytes(env), 'envelope signatures')
-  return { ...env, signature: Buffer.from(sig).toString('base64url') }
+  return { ...env, signature: toBase64url(sig) }
 }
 
 /** Whether `signature` (base64url) is `source`'s signature of `bytes` (what signedBytes made). */
 export function signatureVerifies (source: string, bytes: Uint8Array, signature: string): boolean {
-  return peerSignatureVerifies(source, bytes, Buffer.from(signature, 'base64url'))
+  return peerSignatureVerifies(source, bytes, fromBase64url(signature))
 }
 
 /** Whether the envelope carries a signature that verifies for its source (false when it has none). */
@@ -82,7 +83,7 @@ export function verifyEnvelope<E extends Envelope> (env: E): E {
  */
 export function signValue (domain: string, value: unknown, privateKey: PrivateKey): string {
   const sig = signWith(privateKey, Buffer.from(domain + canonicalJson(value), 'utf8'), 'signed values')
-  return Buffer.from(sig).toString('base64url')
+  return toBase64url(sig)
 }
 
 /** Whether `signature` is `signer`'s (a peer id) signValue of `value` under `domain`. */

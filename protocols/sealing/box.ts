@@ -21,6 +21,7 @@ import { hkdf } from '@noble/hashes/hkdf.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { randomBytes } from 'node:crypto'
 import { parseJson } from '../core/json.js'
+import { toBase64url } from '../core/base64url.js'
 import { SealedError } from '../core/errors.js'
 import { CONTENT_DOMAIN, KEY_BYTES, KID_BYTES, NONCE_BYTES, SEALED_VERSION, WRAP_DOMAIN, WRAPS_EVERY, WRAPS_EVERY_MS, WRAPS_FIRST } from './constants.js'
 import { tagOf, type OwnKey } from './keys.js'
@@ -77,7 +78,7 @@ function wrapKey (shared: Uint8Array, ek: Uint8Array, recipient: Uint8Array, b: 
 
 /** A fresh content key, wrapped for each recipient's X25519 public key. */
 export function makeContentKey (recipients: Uint8Array[], b: Omit<Binding, 'subject'>, now: number): ContentKey {
-  const kid = randomBytes(KID_BYTES).toString('base64url')
+  const kid = toBase64url(randomBytes(KID_BYTES))
   const key = new Uint8Array(randomBytes(KEY_BYTES))
   const eSecret = x25519.utils.randomSecretKey()
   const ek = x25519.getPublicKey(eSecret)

@@ -8,6 +8,7 @@ import { publicKeyOf } from '../core/peer-keys.js'
 import { ed25519 } from '@noble/curves/ed25519.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { SealedError } from '../core/errors.js'
+import { toBase64url } from '../core/base64url.js'
 import { MAX_PEER_KEYS, TAG_BYTES } from './constants.js'
 
 /** This node's X25519 key pair, from its Ed25519 identity (RFC 7748 birational map). */
@@ -23,7 +24,7 @@ export function ownKey (privateKey: PrivateKey): OwnKey {
 
 /** How a wrap names its recipient: the first bytes of the hash of its X25519 public key. */
 export function tagOf (x25519Public: Uint8Array): string {
-  return Buffer.from(sha256(x25519Public).subarray(0, TAG_BYTES)).toString('base64url')
+  return toBase64url(sha256(x25519Public).subarray(0, TAG_BYTES))
 }
 
 /** Recipients' X25519 public keys by peer id, derived once each (bounded). */

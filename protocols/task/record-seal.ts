@@ -17,6 +17,7 @@
 import type { PrivateKey } from '@libp2p/interface'
 import { canonicalJson, signatureVerifies } from '../envelope/index.js'
 import { signWith } from '../core/peer-sign.js'
+import { toBase64url } from '../core/base64url.js'
 import type { TaskRecord } from './schemas.js'
 
 export const TASK_RECORD_DOMAIN = 'agentmesh/task-record/1'
@@ -46,7 +47,7 @@ export class RecordSealer {
     const text = recordText(this.mesh, r)
     if (this.signed.get(r) !== text || r.signature?.by !== this.self) {
       const sig = signWith(this.privateKey, Buffer.from(text, 'utf8'), 'task records')
-      r.signature = { by: this.self, sig: Buffer.from(sig).toString('base64url') }
+      r.signature = { by: this.self, sig: toBase64url(sig) }
       this.signed.set(r, text)
       this.signatures++
     }

@@ -457,11 +457,13 @@ test('browser bundle: no Node-only module is bundled, and each browser twin expo
   }
 })
 
-test('browser Buffer: the buffer package as the bundle binds it writes and reads what Node\'s does, base64url included', { timeout: 3 * 60_000 }, async () => {
+test('browser Buffer: the buffer package as the bundle binds it writes and reads what Node\'s does', { timeout: 3 * 60_000 }, async () => {
+  // base64url is not the package's (it has none, and is not patched for it): protocols/core/base64url.ts
+  // writes and reads it, in Node and in a page (test/protocols/core/base64url.test.ts).
   const { Buffer: BrowserBuffer } = await import('../../node/browser/globals.js')
   for (let n = 0; n < 70; n++) {
     const bytes = randomBytes(n)
-    for (const encoding of ['base64url', 'base64', 'hex', 'latin1'] as const) {
+    for (const encoding of ['base64', 'hex', 'latin1'] as const) {
       const text = bytes.toString(encoding)
       assert.equal(BrowserBuffer.from(bytes).toString(encoding), text, `${encoding} of ${n} bytes`)
       assert.deepEqual(Uint8Array.from(BrowserBuffer.from(text, encoding)), Uint8Array.from(bytes), `${encoding} of ${n} bytes, read back`)

@@ -6,6 +6,7 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesToHex } from '@noble/hashes/utils.js'
+import { toBase64url } from '../../../protocols/core/base64url.js'
 import { UnavailableInBrowserError } from './unavailable.js'
 
 interface WebCrypto { getRandomValues: (a: Uint8Array) => Uint8Array, randomUUID: () => string }
@@ -41,7 +42,7 @@ class Sha256 {
     if (encoding === 'hex') return bytesToHex(bytes)
     // Topic keys (protocols/discovery/topic-rendezvous.ts). An encoding not written here must fail, not
     // return bytes where Node returns a string: a statement with bytes for text is refused.
-    if (encoding === 'base64url') return Buffer.from(bytes).toString('base64url')
+    if (encoding === 'base64url') return toBase64url(bytes)
     throw new UnavailableInBrowserError(`digest('${encoding}')`)
   }
 }
