@@ -8,7 +8,7 @@
  * include what V8 inlined into it.
  */
 import { Session } from 'node:inspector'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 
@@ -21,7 +21,7 @@ if (out === undefined || script === undefined) {
 }
 
 /** Bytes allocated by function (file:line of its start), most first. */
-export function bytesByFunction (head: SamplingNode): Array<[string, number]> {
+function bytesByFunction (head: SamplingNode): Array<[string, number]> {
   const by = new Map<string, number>()
   const walk = (n: SamplingNode): void => {
     const key = `${n.callFrame.functionName === '' ? '(anonymous)' : n.callFrame.functionName} ${n.callFrame.url.split('/').slice(-2).join('/')}:${n.callFrame.lineNumber + 1}`
@@ -41,7 +41,7 @@ process.on('exit', () => {
   session.post('HeapProfiler.stopSampling', (err, result) => {
     if (err !== null) { console.error(`alloc-profile: ${err.message}`); return }
     writeFileSync(out, JSON.stringify(result.profile))
-    const rows = bytesByFunction(JSON.parse(readFileSync(out, 'utf8')).head as SamplingNode)
+    const rows = bytesByFunction(result.profile.head as SamplingNode)
     const total = rows.reduce((sum, [, b]) => sum + b, 0)
     console.error(`alloc-profile: ${(total / 1e6).toFixed(0)} MB allocated (sampled); by function:`)
     for (const [key, bytes] of rows.slice(0, 25)) console.error(`${(100 * bytes / total).toFixed(1).padStart(5)}%  ${(bytes / 1e6).toFixed(0).padStart(7)} MB  ${key}`)

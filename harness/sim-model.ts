@@ -84,7 +84,7 @@ export class MemberAgent {
   readonly table: MemberTable
   readonly rumours: Rumours<Statement>
   /** The digest's sums kept by slot (member-digest-sums.ts), as MemberView keeps them. */
-  private readonly digest = new DigestSums()
+  private readonly digest = new DigestSums({ keepUnsalted: true })
   seq = 0
   /** Statements this agent issued (bench:sim counts those of a crash). */
   issued = 0

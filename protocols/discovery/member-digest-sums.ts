@@ -38,11 +38,17 @@ export class DigestSums {
   private end = 0
   /**
    * The sums with no salt, kept as slots change (each change XORs its share out and in), without
-   * this node's own: the simulation draws no salt, and walking 10,000 members for each of the
-   * exchanges' sums was 3.5% of bench:sim's CPU in a 10,000-agent join (issue 46). A node's rounds
-   * are salted, and walk.
+   * this node's own, when asked for (`keepUnsalted`): the simulation draws no salt, and walking
+   * 10,000 members for each of the exchanges' sums was 3.5% of bench:sim's CPU in a 10,000-agent
+   * join (issue 46). A node's rounds are salted, and walk: it keeps none, and a statement it takes
+   * costs it no share computed for them.
    */
-  private readonly plain = new Uint32Array(DIGEST_BUCKETS)
+  private readonly plain?: Uint32Array
+
+  constructor (options: { keepUnsalted?: boolean } = {}) {
+    if (options.keepUnsalted === true) this.plain = new Uint32Array(DIGEST_BUCKETS)
+  }
+
   private own?: { bucket: number, fp: Fingerprint, seq: number }
 
   /** This node's own statement (numbered `seq`), always given. */
@@ -51,39 +57,39 @@ export class DigestSums {
   /** The statement held of the member in `slot` is now the one numbered `seq`, of fingerprint `fp`. */
   hold (slot: number, member: string, fp: Fingerprint, seq: number): void {
     this.room(slot)
-    this.unsum(slot)
+    this.xorShare(slot)
     this.lo[slot] = fp.lo
     this.hi[slot] = fp.hi
     this.seqs[slot] = seq
     this.meta[slot] = (this.meta[slot] & LIVE) | HELD | bucketOf(member)
-    this.unsum(slot)
+    this.xorShare(slot)
   }
 
   /** The member in `slot` became live (alive, suspect) or not (offline, left). */
   live (slot: number, live: boolean): void {
     this.room(slot)
-    this.unsum(slot)
+    this.xorShare(slot)
     this.meta[slot] = live ? this.meta[slot] | LIVE : this.meta[slot] & ~LIVE
-    this.unsum(slot)
+    this.xorShare(slot)
   }
 
   /** The slot is let go: nothing of its member is summed, and the next peer in it starts blank. */
   free (slot: number): void {
     if (slot >= this.meta.length) return
-    this.unsum(slot)
+    this.xorShare(slot)
     this.meta[slot] = 0
   }
 
-  /** The slot's share taken out of the unsalted sums, or put back (an XOR), if it is summed. */
-  private unsum (slot: number): void {
+  /** The slot's share taken out of the kept unsalted sums, or put back (an XOR), if it is summed. */
+  private xorShare (slot: number): void {
     const m = this.meta[slot]
-    if ((m & (HELD | LIVE)) === (HELD | LIVE)) this.plain[m & BUCKET] ^= share(this.lo[slot], this.hi[slot], 0, 0)
+    if (this.plain !== undefined && (m & (HELD | LIVE)) === (HELD | LIVE)) this.plain[m & BUCKET] ^= share(this.lo[slot], this.hi[slot], 0, 0)
   }
 
   /** The sums under a version-2 salt (member-digest.ts `saltWords`; '' for none). */
   sums (salt = ''): Uint32Array {
     const [s0, s1] = saltWords(salt)
-    if (s0 === 0 && s1 === 0) {
+    if (s0 === 0 && s1 === 0 && this.plain !== undefined) {
       const out = Uint32Array.from(this.plain)
       if (this.own !== undefined) out[this.own.bucket] ^= share(this.own.fp.lo, this.own.fp.hi, 0, 0)
       return out

@@ -339,7 +339,7 @@ export class Listing {
   private readonly theirs: Listed
   private readonly slotOf: SlotOf
   private readonly generation: number
-  /** The seqs of listed members with no slot here (a member the asker does not hold), and those given to `wanted` already. */
+  /** The seqs of listed members with no slot here (a member the asker does not hold), by member. */
   private unslotted: Map<string, number> | undefined
 
   /**
@@ -439,5 +439,5 @@ export function reconcile (
   const listing = new Listing(columns(theirs), listedBuckets)
   const give: string[] = []
   entriesWalk(own, self)(listing.buckets, (member, seq) => { if (listing.lacks(member, seq)) give.push(member); return true })
-  return { want: listing.wanted(member => held(member), self), give }
+  return { want: listing.wanted(held, self), give }
 }
