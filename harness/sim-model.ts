@@ -124,7 +124,7 @@ export class MemberAgent {
       directory: init.directory,
       slots: { live: (slot, live) => { digest.live(slot, live) }, free: slot => { digest.free(slot) } }
     })
-    this.rumours = new Rumours({ retransmitMult: init.retransmitMult, seqOf: st => st.seq })
+    this.rumours = new Rumours({ retransmitMult: init.retransmitMult, seqOf: st => st.seq, directory: init.directory })
   }
 
   /** The agent's statement, when it says something new: kept and queued for gossip (MemberView.issue). */

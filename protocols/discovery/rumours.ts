@@ -31,6 +31,7 @@
  * lying neighbour stops this node telling it, but the agent that gave it holds it, and every
  * agent's own exchanges carry it on.
  */
+import type { SlotDirectory } from './slot-directory.js'
 
 export interface RumoursInit<T> {
   /** memberlist's RetransmitMult. */
@@ -47,6 +48,61 @@ export interface RumoursInit<T> {
    * (agent, member) pair. A node's signed statements keep their seq in their body: recorded apart.
    */
   seqOf?: (item: T) => number
+  /**
+   * Keys' slots in a directory shared by many holders that never frees one (the scale
+   * simulation's agents: slot-directory.ts): the items held are then kept in an array by slot,
+   * not a map by key. A map entry was ~40 bytes per (agent, member) pair, ~4 GB of a
+   * 10,000-agent simulation's heap once all know all, and a read of it missed the cache where the
+   * shared directory's map stays in it (bench:sim, issue 46). A node's own directory frees slots
+   * for newcomers: its rumours keep their map.
+   */
+  directory?: Pick<SlotDirectory, 'slotOf' | 'take' | 'peerAt'>
+}
+
+/** Where the newest item of each key is held: a map (a node's), or an array by a shared slot (`SlotHeld`). */
+interface Held<T> {
+  get: (key: string) => T | undefined
+  set: (key: string, item: T) => void
+  delete: (key: string) => void
+  readonly size: number
+  keys: () => Iterable<string>
+}
+
+/** The items held in an array by their keys' slots in a shared directory (`RumoursInit.directory`); `keys` in slot order. */
+class SlotHeld<T> implements Held<T> {
+  private readonly items: Array<T | undefined> = []
+  private readonly directory: NonNullable<RumoursInit<T>['directory']>
+  size = 0
+
+  constructor (directory: NonNullable<RumoursInit<T>['directory']>) { this.directory = directory }
+
+  get (key: string): T | undefined {
+    const at = this.directory.slotOf(key)
+    return at === undefined ? undefined : this.items[at]
+  }
+
+  set (key: string, item: T): void {
+    const at = this.directory.take(key)
+    // Filled, not written past its end: an array written far out turns sparse (a dictionary).
+    while (this.items.length <= at) this.items.push(undefined)
+    if (this.items[at] === undefined) this.size++
+    this.items[at] = item
+  }
+
+  delete (key: string): void {
+    const at = this.directory.slotOf(key)
+    if (at === undefined || this.items[at] === undefined) return
+    this.items[at] = undefined
+    this.size--
+  }
+
+  * keys (): Iterable<string> {
+    for (let at = 0; at < this.items.length; at++) {
+      if (this.items[at] === undefined) continue
+      const key = this.directory.peerAt(at)
+      if (key !== undefined) yield key
+    }
+  }
 }
 
 /**
@@ -54,17 +110,27 @@ export interface RumoursInit<T> {
  * -1 once out of the queue (told enough, replaced, forgotten). `left`: neighbours still to answer
  * that they held it already before it leaves the queue; -1 for news that feedback does not stop
  * (news heard in gossip, or this node's own). `answered`: those that answered (made at the first
- * answer), so that one neighbour answering again and again counts once. Always the same seven
- * fields: one shape for every record, so the walk's reads stay monomorphic.
+ * answer), so that one neighbour answering again and again counts once. `at`: its place in the
+ * tier of its `transmits`. Always the same eight fields: one shape for every record, so the
+ * walk's reads stay monomorphic.
  */
-interface Queued<T> { key: string, item: T, size: number, transmits: number, from: string | undefined, left: number, answered: string[] | undefined }
+interface Queued<T> {
+  key: string
+  item: T
+  size: number
+  transmits: number
+  from: string | undefined
+  left: number
+  answered: string[] | undefined
+  at: number
+}
 
-/** A tier this long, mostly of entries no longer in it, is rewritten (`front`). */
+/** A tier this long, mostly of places emptied, is rewritten (`front`). */
 const COMPACT_AT = 64
 
 export class Rumours<T> {
   private readonly init: RumoursInit<T>
-  private readonly held = new Map<string, T>()
+  private readonly held: Held<T>
   /** The seq of each item held, when `init.seqOf` cannot read it from the item. */
   private readonly seqs = new Map<string, number>()
   private readonly queue = new Map<string, Queued<T>>()
@@ -72,18 +138,25 @@ export class Rumours<T> {
    * The queue by times told: `tiers[t]` holds those told t times, in the order they got there.
    * A gossip message takes from the lowest tier up without sorting the queue, which in a join
    * wave holds a statement of most members (at 1,000, each message sorted a thousand). A tier is
-   * an array, not a map: a record moved up or out stays behind (its `transmits` no longer t),
-   * passed over from `heads[t]` on, until the tier is rewritten (`front`). A map entry per
-   * queued statement per tier was ~40 bytes per (agent, member) pair while a join wave's news
-   * was told (bench:sim, issue 46).
+   * an array, not a map: a record moved up or out leaves its place empty (`at`), passed over from
+   * `heads[t]` on, until the tier is rewritten (`front`). A map entry per queued statement per
+   * tier was ~40 bytes per (agent, member) pair while a join wave's news was told (bench:sim,
+   * issue 46). The place is emptied, not left holding the record: records out of the queue that
+   * tiers kept were 60% of those alive in a 3,000-agent join (4.6 million of 7.3 million, 80
+   * bytes each), all of them work for the collector.
    */
-  private readonly tiers: Array<Array<Queued<T>> | undefined> = []
-  /** Where each tier's walk starts: entries before it are all out of the tier. */
+  private readonly tiers: Array<Array<Queued<T> | undefined> | undefined> = []
+  /** Where each tier's walk starts: places before it are all empty. */
   private readonly heads: number[] = []
+  /** Records in each tier (its places not emptied). */
+  private readonly counts: number[] = []
   /** The held items by identity (with `init.identity`). */
   private readonly byIdentity = new Map<string, T>()
 
-  constructor (init: RumoursInit<T>) { this.init = init }
+  constructor (init: RumoursInit<T>) {
+    this.init = init
+    this.held = init.directory !== undefined ? new SlotHeld(init.directory) : new Map<string, T>()
+  }
 
   /**
    * Whether `item` is one held now (by identity and sameness): every gossip message and full
@@ -125,9 +198,9 @@ export class Rumours<T> {
     this.held.set(key, item)
     if (this.init.seqOf === undefined) this.seqs.set(key, seq)
     this.unqueue(key)
-    const q: Queued<T> = { key, item, size, transmits: 0, from, left: feedback === undefined ? -1 : Math.max(1, feedback), answered: undefined }
+    const q: Queued<T> = { key, item, size, transmits: 0, from, left: feedback === undefined ? -1 : Math.max(1, feedback), answered: undefined, at: 0 }
     this.queue.set(key, q)
-    this.tier(0).push(q)
+    this.place(q)
     return true
   }
 
@@ -158,7 +231,7 @@ export class Rumours<T> {
       for (let i = this.front(t, tier); i < tier.length; i++) {
         const q = tier[i]
         // Not to the neighbour it came from, nor to its author (which holds it, or a newer one).
-        if (q.transmits !== t || (to !== undefined && (q.from === to || q.key === to))) continue
+        if (q === undefined || (to !== undefined && (q.from === to || q.key === to))) continue
         full = taken.length >= maxItems || (taken.length > 0 && bytes + q.size > maxBytes)
         if (full) break
         taken.push(q)
@@ -167,8 +240,9 @@ export class Rumours<T> {
     }
     for (const q of taken) {
       keys?.push(q.key)
+      this.displace(q)
       q.transmits++
-      if (q.transmits >= limit) { this.queue.delete(q.key); q.transmits = -1 } else this.tier(q.transmits).push(q)
+      if (q.transmits >= limit) { this.queue.delete(q.key); q.transmits = -1 } else this.place(q)
     }
     this.drained()
     return taken.map(q => q.item)
@@ -193,42 +267,57 @@ export class Rumours<T> {
     }
   }
 
-  private tier (t: number): Array<Queued<T>> {
+  /** `q` at the end of the tier of its `transmits`. */
+  private place (q: Queued<T>): void {
+    const t = q.transmits
     let tier = this.tiers[t]
-    if (tier === undefined) { tier = []; this.tiers[t] = tier; this.heads[t] = 0 }
-    return tier
+    if (tier === undefined) { tier = []; this.tiers[t] = tier; this.heads[t] = 0; this.counts[t] = 0 }
+    q.at = tier.length
+    tier.push(q)
+    this.counts[t]++
+  }
+
+  /** `q`'s place in its tier emptied (it moves up a tier, or leaves the queue). */
+  private displace (q: Queued<T>): void {
+    const tier = this.tiers[q.transmits] as Array<Queued<T> | undefined>
+    tier[q.at] = undefined
+    this.counts[q.transmits]--
   }
 
   /**
-   * Tier `t`'s first entry still in it (or its end). A tier mostly of entries no longer in it
-   * (more than twice the whole queue) is rewritten with those left, in their order: each entry
-   * left behind is passed or dropped a bounded number of times, and a queue drained holds nothing.
+   * Tier `t`'s first record (or its end). A tier mostly of empty places (more than half, from
+   * COMPACT_AT places on) is rewritten with its records, in their order: each place is passed a
+   * bounded number of times, and a queue drained holds nothing.
    */
-  private front (t: number, tier: Array<Queued<T>>): number {
-    if (tier.length >= COMPACT_AT && tier.length > 2 * this.queue.size) {
+  private front (t: number, tier: Array<Queued<T> | undefined>): number {
+    if (tier.length >= COMPACT_AT && 2 * this.counts[t] < tier.length) {
       let kept = 0
-      for (const q of tier) if (q.transmits === t) tier[kept++] = q
+      for (const q of tier) if (q !== undefined) { q.at = kept; tier[kept++] = q }
       tier.length = kept
       this.heads[t] = 0
     }
     let head = this.heads[t]
-    while (head < tier.length && tier[head].transmits !== t) head++
+    while (head < tier.length && tier[head] === undefined) head++
     if (head === tier.length) { tier.length = 0; head = 0 }
     this.heads[t] = head
     return head
   }
 
-  /** A queue drained keeps no record behind in its tiers. */
+  /** A queue drained keeps no place behind in its tiers. */
   private drained (): void {
     if (this.queue.size > 0) return
-    for (let t = 0; t < this.tiers.length; t++) if (this.tiers[t] !== undefined) { (this.tiers[t] as Array<Queued<T>>).length = 0; this.heads[t] = 0 }
+    for (let t = 0; t < this.tiers.length; t++) {
+      const tier = this.tiers[t]
+      if (tier !== undefined) { tier.length = 0; this.heads[t] = 0; this.counts[t] = 0 }
+    }
   }
 
-  /** Out of the queue (told enough elsewhere, replaced, or forgotten): left in its tier, passed over. */
+  /** Out of the queue (told enough elsewhere, replaced, or forgotten): its place in its tier emptied. */
   private unqueue (key: string): void {
     const q = this.queue.get(key)
     if (q === undefined) return
     this.queue.delete(key)
+    this.displace(q)
     q.transmits = -1
     this.drained()
   }
@@ -242,7 +331,7 @@ export class Rumours<T> {
   /** The statements held whose key passes `keep`: a full exchange's content. */
   all (keep: (key: string) => boolean = () => true): T[] {
     const out: T[] = []
-    for (const [key, item] of this.held) if (keep(key)) out.push(item)
+    for (const key of this.held.keys()) if (keep(key)) out.push(this.held.get(key) as T)
     return out
   }
 

@@ -5,6 +5,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Rumours } from '../../../protocols/discovery/rumours.js'
 import { seededRandom } from '../../../harness/random.js'
+import { SlotDirectory } from '../../../protocols/discovery/slot-directory.js'
 import { MemberTable, PROBE_TIMEOUT_MAX_FACTOR, telling, type Heartbeat, type MemberChange } from '../../../protocols/discovery/member-table.js'
 import { MemberAgent, type MemberMessage, type Statement } from '../../../harness/sim-model.js'
 import { MemberView } from '../../../protocols/discovery/members.js'
@@ -555,54 +556,66 @@ class MapTiers {
   get pending (): number { return this.queue.size }
 }
 
-test('rumours: with a join wave\'s many statements (past the tiers\' compaction), every message is the one a map per tier gave, in the same order, and a drained queue keeps nothing', { timeout: 3 * 60_000 }, () => {
-  const seed = Number(process.env.SEED ?? Math.floor(Math.random() * 2 ** 31))
-  console.log(`rumours against map tiers: seed ${seed} (SEED=${seed} repeats it)`)
-  const random = seededRandom(seed)
-  const rand = (n: number): number => Math.floor(random() * n)
-  const r = new Rumours<string>({ retransmitMult: 2 })
-  const ref = new MapTiers()
-  const seqs = new Map<string, number>()
-  const keys = Array.from({ length: 600 }, (_, i) => `k${i}`)
-  const from = ['n0', 'n1', 'n2', undefined]
-  let drainedOnce = false
-  for (let step = 0; step < 20_000; step++) {
-    const op = rand(10)
-    const members = 5 + rand(2_000)
-    if (op < 3 || (op < 6 && step < 2_000)) {
+for (const held of ['a map', 'a shared directory\'s slots'] as const) {
+  test(`rumours (held in ${held}): with a join wave's many statements (past the tiers' compaction), every message is the one a map per tier gave, in the same order; the tiers keep no record out of the queue, and a drained queue keeps nothing`, { timeout: 3 * 60_000 }, () => {
+    const seed = Number(process.env.SEED ?? Math.floor(Math.random() * 2 ** 31))
+    console.log(`rumours against map tiers, held in ${held}: seed ${seed} (SEED=${seed} repeats it)`)
+    const random = seededRandom(seed)
+    const rand = (n: number): number => Math.floor(random() * n)
+    const directory = new SlotDirectory()
+    // A directory shared with others: slots taken in an order of their own, some never held here.
+    for (let i = 0; i < 700; i++) directory.take(`k${(i * 7) % 700}`)
+    const r = new Rumours<string>({ retransmitMult: 2, ...(held === 'a map' ? {} : { directory }), seqOf: item => Number(item.split('.')[1]) })
+    const ref = new MapTiers()
+    const seqs = new Map<string, number>()
+    const keys = Array.from({ length: 600 }, (_, i) => `k${i}`)
+    const from = ['n0', 'n1', 'n2', undefined]
+    let drainedOnce = false
+    for (let step = 0; step < 20_000; step++) {
+      const op = rand(10)
+      const members = 5 + rand(2_000)
+      if (op < 3 || (op < 6 && step < 2_000)) {
+        const k = keys[rand(keys.length)]
+        const seq = (seqs.get(k) ?? 0) + 1
+        seqs.set(k, seq)
+        const f = from[rand(from.length)]
+        const size = 10 + rand(50)
+        r.offer(k, seq, `${k}.${seq}`, size, f)
+        ref.offer(k, `${k}.${seq}`, size, f)
+      } else if (op < 4) {
+        const k = keys[rand(keys.length)]
+        r.forget(k)
+        ref.forget(k)
+        seqs.delete(k)
+      } else {
+        const to = from[rand(from.length)]
+        const maxItems = 1 + rand(40)
+        const maxBytes = 50 + rand(2_000)
+        assert.deepEqual(r.take(members, maxItems, maxBytes, to), ref.take(r.limit(members), maxItems, maxBytes, to), `step ${step}`)
+      }
+      assert.equal(r.pending, ref.pending, `step ${step}`)
       const k = keys[rand(keys.length)]
-      const seq = (seqs.get(k) ?? 0) + 1
-      seqs.set(k, seq)
-      const f = from[rand(from.length)]
-      const size = 10 + rand(50)
-      r.offer(k, seq, `${k}.${seq}`, size, f)
-      ref.offer(k, `${k}.${seq}`, size, f)
-    } else if (op < 4) {
-      const k = keys[rand(keys.length)]
-      r.forget(k)
-      ref.forget(k)
-      seqs.delete(k)
-    } else {
-      const to = from[rand(from.length)]
-      const maxItems = 1 + rand(40)
-      const maxBytes = 50 + rand(2_000)
-      assert.deepEqual(r.take(members, maxItems, maxBytes, to), ref.take(r.limit(members), maxItems, maxBytes, to), `step ${step}`)
+      assert.equal(r.seq(k), seqs.get(k), `step ${step}: the seq held of ${k}`)
+      assert.equal(r.size, seqs.size, `step ${step}: statements held`)
+      const { tiers, queue } = r as unknown as { tiers: Array<Array<{ key: string, transmits: number } | undefined> | undefined>, queue: Map<string, unknown> }
+      tiers.forEach((tier, t) => {
+        for (const q of tier ?? []) if (q !== undefined) assert.ok(q.transmits === t && queue.get(q.key) === q, `step ${step}: tier ${t} holds ${q.key} (told ${q.transmits}), out of the queue or of the tier`)
+      })
+      if (r.pending === 0) {
+        drainedOnce = true
+        assert.ok(tiers.every(t => t === undefined || t.length === 0), `step ${step}: a drained queue holds no record`)
+      }
     }
-    assert.equal(r.pending, ref.pending, `step ${step}`)
-    if (r.pending === 0) {
-      drainedOnce = true
-      const tiers = (r as unknown as { tiers: Array<unknown[] | undefined> }).tiers
-      assert.ok(tiers.every(t => t === undefined || t.length === 0), `step ${step}: a drained queue holds no record`)
-    }
-  }
-  // Told out to the end: the same messages, and nothing kept behind.
-  for (let i = 0; r.pending > 0 && i < 10_000; i++) assert.deepEqual(r.take(100, 7, 500, 'n1'), ref.take(r.limit(100), 7, 500, 'n1'))
-  for (let i = 0; r.pending > 0 && i < 10_000; i++) assert.deepEqual(r.take(100, 7, 500), ref.take(r.limit(100), 7, 500))
-  assert.equal(ref.pending, 0)
-  const tiers = (r as unknown as { tiers: Array<unknown[] | undefined> }).tiers
-  assert.ok(tiers.every(t => t === undefined || t.length === 0), 'a drained queue holds no record')
-  console.log(`drained during the steps: ${drainedOnce}`)
-})
+    assert.deepEqual(r.entries().sort(), [...seqs].sort(), 'the entries held')
+    // Told out to the end: the same messages, and nothing kept behind.
+    for (let i = 0; r.pending > 0 && i < 10_000; i++) assert.deepEqual(r.take(100, 7, 500, 'n1'), ref.take(r.limit(100), 7, 500, 'n1'))
+    for (let i = 0; r.pending > 0 && i < 10_000; i++) assert.deepEqual(r.take(100, 7, 500), ref.take(r.limit(100), 7, 500))
+    assert.equal(ref.pending, 0)
+    const tiers = (r as unknown as { tiers: Array<unknown[] | undefined> }).tiers
+    assert.ok(tiers.every(t => t === undefined || t.length === 0), 'a drained queue holds no record')
+    console.log(`drained during the steps: ${drainedOnce}`)
+  })
+}
 
 test('telling: a join, a full exchange\'s statement and accusations that told nothing are old news; a new incarnation, card or an accusation that counts is news', { timeout: 3 * 60_000 }, () => {
   const hb = (over: Partial<Heartbeat> = {}): Heartbeat => ({ ...beat('j', 1), ...over })
