@@ -84,7 +84,7 @@ export class MemberAgent {
   readonly table: MemberTable
   readonly rumours: Rumours<Statement>
   /** The digest's sums kept by slot (member-digest-sums.ts), as MemberView keeps them. */
-  private readonly digest = new DigestSums({ keepUnsalted: true })
+  private readonly digest = new DigestSums({ keepUnsalted: true, capacity: () => this.table.slotCapacity })
   seq = 0
   /** Statements this agent issued (bench:sim counts those of a crash). */
   issued = 0
@@ -113,7 +113,8 @@ export class MemberAgent {
     const self = { peerId: init.id, name: init.id, roles: [], eligible: init.eligible }
     // Statements are never changed once issued, and every agent is handed the same object (unless
     // `copy`): the table keeps it as what its author told, and the rumours read its seq from it,
-    // so what agents hold in common is stored once (bench/sim.ts at 10,000 agents).
+    // so what agents hold in common is stored once (bench/sim.ts at 10,000 agents). With the
+    // shared directory the rumours hold them in an array by slot, not a map (rumours.ts).
     const digest = this.digest
     this.table = new MemberTable({
       ...init.timings,

@@ -45,8 +45,12 @@ export class DigestSums {
    */
   private readonly plain?: Uint32Array
 
-  constructor (options: { keepUnsalted?: boolean } = {}) {
+  /** The room the table's columns have (`MemberTable.slotCapacity`): these grow to it at once. */
+  private readonly capacity?: () => number
+
+  constructor (options: { keepUnsalted?: boolean, capacity?: () => number } = {}) {
     if (options.keepUnsalted === true) this.plain = new Uint32Array(DIGEST_BUCKETS)
+    if (options.capacity !== undefined) this.capacity = options.capacity
   }
 
   private own?: { bucket: number, fp: Fingerprint, seq: number }
@@ -196,11 +200,11 @@ export class DigestSums {
     return { ...out, buckets: listed, more }
   }
 
-  /** A quarter more room at a time, as the failure detector's columns grow (it hands out the slots). */
+  /** A quarter more room at a time, or the table's (`capacity`), as the failure detector's columns grow (it hands out the slots). */
   private room (slot: number): void {
     if (slot >= this.end) this.end = slot + 1
     if (slot < this.meta.length) return
-    const capacity = Math.max(16, slot + 1, Math.ceil(this.meta.length * 1.25))
+    const capacity = Math.max(16, slot + 1, Math.ceil(this.meta.length * 1.25), this.capacity?.() ?? 0)
     const lo = new Uint32Array(capacity); lo.set(this.lo); this.lo = lo
     const hi = new Uint32Array(capacity); hi.set(this.hi); this.hi = hi
     const meta = new Uint8Array(capacity); meta.set(this.meta); this.meta = meta

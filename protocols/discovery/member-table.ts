@@ -202,6 +202,9 @@ export class MemberTable {
     return at
   }
 
+  /** How many slots the columns have room for (a caller's own columns follow it: member-digest-sums.ts). */
+  get slotCapacity (): number { return this.fd.slotCapacity }
+
   /** The slot `peer`'s notes are kept in (see `MemberTableInit.slots`), if it has one. */
   slotOf (peer: string): number | undefined { return this.fd.slot(peer) }
 

@@ -145,7 +145,7 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
   private readonly topics = new MemberTopics() // what each member stated it subscribes to
   private readonly exchange: MemberExchange
   /** The digest's sums kept by the table's slots, so an exchange does not walk the view for them (member-digest-sums.ts). */
-  private readonly digest = new DigestSums()
+  private readonly digest = new DigestSums({ capacity: () => this.table.slotCapacity })
   private toldTopics = '' // and this node, last (`retell`)
 
   constructor (init: MemberViewInit) {
