@@ -617,6 +617,21 @@ for (const held of ['a map', 'a shared directory\'s slots'] as const) {
   })
 }
 
+test('member columns: a table sharing a directory takes room for every slot at once; a table of its own grows a quarter at a time', { timeout: 60_000 }, () => {
+  const directory = new SlotDirectory()
+  for (let i = 0; i < 5_000; i++) directory.take(`m${i}`)
+  const shared = new MemberTable({ ...timings, ...fd, self, incarnation: 10, random: () => 0.5, directory })
+  shared.heartbeat(beat('m3', 1), 0)
+  assert.equal(shared.slotCapacity, 5_000, 'the first member held: room for the directory\'s 5,000 slots')
+  shared.heartbeat(beat('m4999', 1), 0)
+  assert.equal(shared.slotCapacity, 5_000, 'no copy for the last slot')
+  assert.equal(shared.state('m4999'), 'alive')
+  const own = new MemberTable({ ...timings, ...fd, self, incarnation: 10, random: () => 0.5 })
+  const seen: number[] = []
+  for (let i = 0; i < 40; i++) { own.heartbeat(beat(`m${i}`, 1), 0); if (seen.at(-1) !== own.slotCapacity) seen.push(own.slotCapacity) }
+  assert.deepEqual(seen, [16, 20, 25, 32, 40], 'its own slots, handed out one by one: a quarter more room each time')
+})
+
 test('telling: a join, a full exchange\'s statement and accusations that told nothing are old news; a new incarnation, card or an accusation that counts is news', { timeout: 3 * 60_000 }, () => {
   const hb = (over: Partial<Heartbeat> = {}): Heartbeat => ({ ...beat('j', 1), ...over })
   const never = (): Heartbeat => { throw new Error('the statement before is not read') }
