@@ -597,9 +597,12 @@ for (const held of ['a map', 'a shared directory\'s slots'] as const) {
       const k = keys[rand(keys.length)]
       assert.equal(r.seq(k), seqs.get(k), `step ${step}: the seq held of ${k}`)
       assert.equal(r.size, seqs.size, `step ${step}: statements held`)
-      const { tiers, queue } = r as unknown as { tiers: Array<Array<{ key: string, transmits: number } | undefined> | undefined>, queue: Map<string, unknown> }
+      type Tiers = Array<Array<{ key: string, transmits: number } | undefined> | undefined>
+      const { tiers, queue, counts } = r as unknown as { tiers: Tiers, queue: Map<string, unknown>, counts: number[] }
       tiers.forEach((tier, t) => {
         for (const q of tier ?? []) if (q !== undefined) assert.ok(q.transmits === t && queue.get(q.key) === q, `step ${step}: tier ${t} holds ${q.key} (told ${q.transmits}), out of the queue or of the tier`)
+        // The count decides when a tier is rewritten: one that drifts up keeps emptied places for good.
+        assert.equal(counts[t] ?? 0, (tier ?? []).filter(q => q !== undefined).length, `step ${step}: tier ${t}'s count`)
       })
       if (r.pending === 0) {
         drainedOnce = true
