@@ -30,8 +30,10 @@
 //   --json              JSON lines only     --quiet   no progress lines on stderr (one as each phase ends, one every 30 s of wall time)
 //   --events E          each N stops after E events played (counted by 1,048,576: the first moments of its
 //                       join, measured or profiled with --cpu-prof without running the rest), printing a JSON
-//                       line { n, events, simS, cpuS } in place of its figures; at 10,000 agents one
-//                       million events took 819 s of CPU (issue 46, 2026-11-30)
+//                       line { n, events, simS, cpuS } in place of its figures, with the heap then
+//                       (liveHeapMiB after a collection with --expose-gc, arrayBuffersMiB) and the
+//                       statements the agents held and had queued to tell (held, queued); at 10,000
+//                       agents one million events took 819 s of CPU (issue 46, 2026-11-30)
 // Run with `node --expose-gc` for the heap per (agent, member) pair measured after a collection.
 // `npm run bench:sim` runs it so, with a 16 GiB heap (the issue's bound; Node's default here is
 // ~4 GiB, under what 10,000 agents hold: 8.8 GB three seconds into the join) and young
@@ -68,7 +70,10 @@ const profileCrash = arg('profile-crash', '')
 const eventsCap = Number(arg('events', 'Infinity'))
 if (!(eventsCap > 0)) { console.error(`--events ${arg('events', '')}: a number of events, above 0`); process.exit(2) }
 /** Thrown out of a run at `--events`: where it stopped. */
-class EventsPlayed { constructor (readonly events: number, readonly simS: number) {} }
+interface HeldAt { liveHeapMiB: number, arrayBuffersMiB: number, held: number, queued: number }
+class EventsPlayed {
+  constructor (readonly events: number, readonly simS: number, readonly cpuS: number, readonly at: HeldAt) {}
+}
 
 /**
  * Profiles one phase alone, the join wave or the crash (the run is synchronous: the inspector's
@@ -195,7 +200,19 @@ function runOne (n: number): Result {
   // A line every 30 s of wall time within a phase too, with the messages sent so far by kind.
   let lineAt = performance.now()
   world.onPlayed = () => {
-    if (world.played >= eventsCap) throw new EventsPlayed(world.played, world.now / 1_000)
+    if (world.played >= eventsCap) {
+      // What the run holds where it stops: the gossip queues were most of a join's heap (issue 46).
+      // The CPU is read first: the collection below is not the run's.
+      const cpu = process.cpuUsage(cpu0)
+      ;(globalThis as { gc?: () => void }).gc?.()
+      const { heapUsed, arrayBuffers } = process.memoryUsage()
+      let held = 0
+      let queued = 0
+      for (const a of world.agents) { held += a.member?.rumours.size ?? 0; queued += a.member?.rumours.pending ?? 0 }
+      const mib = (b: number): number => Math.round(b / 2 ** 20)
+      const at = { liveHeapMiB: mib(heapUsed), arrayBuffersMiB: mib(arrayBuffers), held, queued }
+      throw new EventsPlayed(world.played, world.now / 1_000, (cpu.user + cpu.system) / 1e6, at)
+    }
     if (performance.now() - lineAt < 30_000) return
     lineAt = performance.now()
     progress(n, `${world.played} events played, messages sent so far ${KINDS.map(k => `${k} ${world.count[k].msgs}`).join(', ')}`, world.now, t0, cpu0)
@@ -330,14 +347,12 @@ function runOne (n: number): Result {
 
 const results: Result[] = []
 for (const n of sizes) {
-  const cpu0 = process.cpuUsage()
   let r: Result
   try {
     r = runOne(n)
   } catch (err) {
     if (!(err instanceof EventsPlayed)) throw err
-    const cpu = process.cpuUsage(cpu0)
-    console.log(JSON.stringify({ bench: 'sim', seed, n, events: err.events, simS: err.simS, cpuS: (cpu.user + cpu.system) / 1e6 }))
+    console.log(JSON.stringify({ bench: 'sim', seed, n, events: err.events, simS: err.simS, cpuS: err.cpuS, ...err.at }))
     continue
   }
   results.push(r)

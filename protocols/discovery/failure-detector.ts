@@ -146,11 +146,12 @@ export class FailureDetector {
 
   private take (peer: string): number {
     const at = this.slots.take(peer)
-    // A shared directory (the simulation's) knows every peer from the start: its slots are
-    // handed out up front, so the columns take room for them all at once, not in the ~30 steps
-    // a quarter at a time from 16 to 10,000, each a copy and garbage (3% of a 10,000-agent join's
-    // CPU, and buffers outside the heap that called the collector in).
-    if (at >= this.capacity) this.grow(this.owns ? at + 1 : Math.max(at + 1, this.slots.end))
+    // Room for every slot the directory has handed out. A table's own directory hands them out
+    // one by one, so its columns grow a quarter at a time. A shared one (the simulation's) knows
+    // every peer from the start, so the columns take room for them all at once, not in the ~30
+    // steps from 16 to 10,000, each a copy and garbage (3% of a 10,000-agent join's CPU, and
+    // buffers outside the heap that called the collector in).
+    if (at >= this.capacity) this.grow(this.slots.end)
     if (at >= this.used) this.used = at + 1
     this.codes[at] = UNKNOWN
     this.accusedBy[at] = 0
