@@ -24,7 +24,7 @@ import type { MemberChange } from '../protocols/discovery/member-table.js'
 import type { MemberTimings } from '../protocols/discovery/member-timings.js'
 import { NeighbourBudgets } from '../protocols/discovery/member-budgets.js'
 import { SlotDirectory } from '../protocols/discovery/slot-directory.js'
-import { DEFAULT_BOOTSTRAP_MAX_DELAY_MS, DEFAULT_MAX_MEMBERS, EXCHANGE_FEEDBACK_LIMIT, GOSSIP_FEEDBACK_LIMIT, RETRANSMIT_MULT, STATEMENT_CHECKS_BURST, STATEMENT_CHECKS_PER_SEC, SYNC_MAX_BYTES } from '../protocols/discovery/constants.js'
+import { DEFAULT_BOOTSTRAP_MAX_DELAY_MS, DEFAULT_MAX_MEMBERS, DEFAULT_MAX_QUEUED, EXCHANGE_FEEDBACK_LIMIT, GOSSIP_FEEDBACK_LIMIT, RETRANSMIT_MULT, STATEMENT_CHECKS_BURST, STATEMENT_CHECKS_PER_SEC, SYNC_MAX_BYTES } from '../protocols/discovery/constants.js'
 import { GOSSIP_MAX_BYTES, GOSSIP_MAX_STATEMENTS, SYNC_MAX_STATEMENTS } from '../protocols/discovery/member-wire.js'
 import { MemberAgent, type MemberMessage } from '../harness/sim-model.js'
 import { Flights } from '../harness/flights.js'
@@ -63,12 +63,14 @@ export interface WorldInit {
   allNews?: boolean
   /** A join's statement told at its full count (before issue 46's third change: feedback stops it too). */
   joinsInFull?: boolean
+  /** Statements an agent's gossip queue holds at most (rumours.ts `maxQueued`); none: unbounded. */
+  maxQueued?: number
 }
 
 /**
  * bench:sim's settings where no option changes them (bench/sim.ts), and test/mesh/sim-scale.test's:
  * an agent dials up to 8, holds up to 300 connections, takes up to 200 inbound and hands one on
- * after 10 s; one seed per 100 agents, at least three; gossip's feedback as a node's (constants.ts).
+ * after 10 s; one seed per 100 agents, at least three; gossip's feedback and queue bound as a node's (constants.ts).
  */
 export const SIM_DEFAULTS = {
   targetPeers: 8,
@@ -77,7 +79,8 @@ export const SIM_DEFAULTS = {
   handOffAfterMs: 10_000,
   agentsPerSeed: 100,
   feedbackLimit: GOSSIP_FEEDBACK_LIMIT,
-  exchangeFeedbackLimit: EXCHANGE_FEEDBACK_LIMIT
+  exchangeFeedbackLimit: EXCHANGE_FEEDBACK_LIMIT,
+  maxQueued: DEFAULT_MAX_QUEUED
 } as const
 
 /** One seed per `agentsPerSeed` agents, at least three (never more than the agents). */
@@ -270,6 +273,7 @@ export class World {
       ...(this.init.exchangeFeedbackLimit !== undefined ? { exchangeFeedbackLimit: this.init.exchangeFeedbackLimit } : {}),
       ...(this.init.allNews === true ? { allNews: true } : {}),
       ...(this.init.joinsInFull === true ? { joinsInFull: true } : {}),
+      ...(this.init.maxQueued !== undefined ? { maxQueued: this.init.maxQueued } : {}),
       send: (to, msg) => { this.memberSend(a.i, to, msg) },
       nonce: () => ++this.nonce,
       gossipMax: { statements: GOSSIP_MAX_STATEMENTS, bytes: GOSSIP_MAX_BYTES },

@@ -25,6 +25,7 @@
 //   --joins-in-full     a join's statement (of a member its receiver's table did not hold) told its
 //                       full count, as before feedback stopped it too (member-table.ts telling); with
 //                       --all-news, every statement heard in gossip is told in full
+//   --max-queued Q      statements an agent's gossip queue holds at most (DEFAULT_MAX_QUEUED, 128); 0: unbounded (before issue 46's bound)
 //   --profile-join DIR  a V8 CPU profile of each N's join wave alone (DIR/join-N.cpuprofile; bench/profile-summary.ts reads it)
 //   --snapshot FILE     V8 heap snapshots as the join converged (FILE-N-join) and after the rest phase (FILE-N) (bench/heap-paths.ts --owners splits them)
 //   --json              JSON lines only     --quiet   no progress lines on stderr (one as each phase ends, one every 30 s of wall time)
@@ -64,6 +65,7 @@ const feedbackLimit = Number(arg('feedback', String(SIM_DEFAULTS.feedbackLimit))
 const exchangeFeedbackLimit = Number(arg('exchange-feedback', String(SIM_DEFAULTS.exchangeFeedbackLimit)))
 const allNews = args.includes('--all-news')
 const joinsInFull = args.includes('--joins-in-full')
+const maxQueued = Number(arg('max-queued', String(SIM_DEFAULTS.maxQueued)))
 const snapshot = arg('snapshot', '')
 const profileJoin = arg('profile-join', '')
 const profileCrash = arg('profile-crash', '')
@@ -136,6 +138,10 @@ interface Result {
   joinIssued: number
   /** Simulated seconds from the start until no agent had news left to tell. */
   toldOutS: number
+  /** Statements one agent had queued to tell, at most, sampled every 100 ms of the join wave. */
+  joinQueuedMax: number
+  /** Statements each agent's queue let go past its bound (--max-queued) before telling them their count, until no agent had news left to tell. */
+  joinPruned: number
   /** Statements each survivor received in gossip and in full exchanges from the crash until it was seen. */
   crashStatements: { gossip: number, sync: number }
   /** Statements the survivors issued from the crash until all saw the crashed offline. */
@@ -146,6 +152,8 @@ interface Result {
   feedback: number
   /** Its limit for what a full exchange brought (0: `feedback`'s). */
   exchangeFeedback: number
+  /** Statements an agent's gossip queue held at most (0: unbounded). */
+  maxQueued: number
   crashed: number
   coordinatorCrashed: boolean
   /** Voters among the crashed, of the voter set then. */
@@ -195,6 +203,7 @@ function runOne (n: number): Result {
     ...(exchangeFeedbackLimit > 0 ? { exchangeFeedbackLimit } : {}),
     ...(allNews ? { allNews } : {}),
     ...(joinsInFull ? { joinsInFull } : {}),
+    ...(maxQueued > 0 ? { maxQueued } : {}),
     seeds: seeds(n)
   })
   // A line every 30 s of wall time within a phase too, with the messages sent so far by kind.
@@ -221,7 +230,9 @@ function runOne (n: number): Result {
   let allAlive: number | null = null
   let most: number | null = null
   let coordinator: number | null = null
+  let joinQueuedMax = 0
   world.run(LIMIT_MS, () => {
+    for (const a of world.agents) joinQueuedMax = Math.max(joinQueuedMax, a.member?.rumours.pending ?? 0)
     if (world.upCount < n) return false
     if (most === null && world.agents.reduce((s, a) => s + a.alive, 0) >= 0.999 * n * (n - 1)) most = world.now
     if (allAlive === null && world.agents.every(a => a.alive === n - 1)) allAlive = world.now
@@ -250,6 +261,7 @@ function runOne (n: number): Result {
   const joinTaken = { gossip: 0, sync: 0 }
   for (const a of world.agents) { joinTaken.gossip += (a.member?.took.gossip ?? 0) / n; joinTaken.sync += (a.member?.took.sync ?? 0) / n }
   const joinIssued = world.agents.reduce((sum, a) => sum + (a.member?.issued ?? 0), 0) / n
+  const joinPruned = world.agents.reduce((sum, a) => sum + (a.member?.rumours.pruned ?? 0), 0) / n
   world.resetCounts()
   const restFrom = world.now
   world.run(world.now + restS * 1_000)
@@ -324,11 +336,14 @@ function runOne (n: number): Result {
     joinTaken,
     joinIssued,
     toldOutS,
+    joinQueuedMax,
+    joinPruned,
     crashStatements,
     crashIssued,
     crashAccusations,
     feedback: feedbackLimit,
     exchangeFeedback: exchangeFeedbackLimit,
+    maxQueued,
     crashed: victims.size,
     coordinatorCrashed: leader !== undefined,
     votersCrashed: [votersCrashed, voters.length],
@@ -377,6 +392,8 @@ if (!jsonOnly) {
     ['  of which new to it and taken, full exchanges', r => r.joinTaken.sync, 0],
     ['join wave: statements issued per agent (each a statement every other must receive)', r => r.joinIssued, 1],
     ['join wave: no agent has news left to tell (s)', r => r.toldOutS, 1],
+    ['join wave: statements one agent had queued to tell, at most', r => r.joinQueuedMax, 0],
+    ['join wave: statements let go from each agent\'s queue past its bound, untold', r => r.joinPruned, 1],
     ['join wave: election messages sent per agent', r => r.joinElectionMsgs, 1],
     ['join wave: election requests to agents not connected (dials)', r => Object.values(r.joinElectionDials).reduce((a, b) => a + b, 0), 0],
     ['  of which config-query (the bootstrap check)', r => r.joinElectionDials['config-query'] ?? 0, 0],
@@ -396,7 +413,7 @@ if (!jsonOnly) {
     ['CPU per simulated second (s)', r => r.simS > 0 ? r.cpuS / r.simS : null, 2]
   ]
   const head = ['', ...results.flatMap((r, i) => i === 0 ? [`N=${r.n}`] : [`N=${r.n}`, '×'])]
-  console.log(`\nSimulation, ${wan ? 'wan' : 'lan'} preset, latency ${latency[0]}-${latency[1]} ms, seed ${seed}, gossip feedback ${feedbackLimit > 0 ? `${feedbackLimit}, ${exchangeFeedbackLimit > 0 ? exchangeFeedbackLimit : feedbackLimit} for an exchange's news` : 'none'}${allNews ? ', every statement told in full (--all-news)' : ''}${joinsInFull ? ', joins told in full (--joins-in-full)' : ''}\n`)
+  console.log(`\nSimulation, ${wan ? 'wan' : 'lan'} preset, latency ${latency[0]}-${latency[1]} ms, seed ${seed}, gossip feedback ${feedbackLimit > 0 ? `${feedbackLimit}, ${exchangeFeedbackLimit > 0 ? exchangeFeedbackLimit : feedbackLimit} for an exchange's news` : 'none'}${allNews ? ', every statement told in full (--all-news)' : ''}${joinsInFull ? ', joins told in full (--joins-in-full)' : ''}, gossip queues ${maxQueued > 0 ? `of ${maxQueued} at most` : 'unbounded'}\n`)
   console.log(`| ${head.join(' | ')} |`)
   console.log(`|${head.map(() => '---').join('|')}|`)
   for (const [name, get, d] of rows) {

@@ -74,6 +74,8 @@ export interface MemberAgentInit {
   copy?: boolean
   /** Peer <-> slot shared by every agent's table (slot-directory.ts): stored once, not once per agent. */
   directory?: SlotDirectory
+  /** Statements its gossip queue holds at most (rumours.ts `maxQueued`); none: unbounded. */
+  maxQueued?: number
 }
 
 /** Gossip messages awaiting their answer, at most (one lost to a crash or a partition is dropped, oldest first). */
@@ -125,7 +127,7 @@ export class MemberAgent {
       directory: init.directory,
       slots: { live: (slot, live) => { digest.live(slot, live) }, free: slot => { digest.free(slot) } }
     })
-    this.rumours = new Rumours({ retransmitMult: init.retransmitMult, seqOf: st => st.seq, directory: init.directory })
+    this.rumours = new Rumours({ retransmitMult: init.retransmitMult, seqOf: st => st.seq, directory: init.directory, maxQueued: init.maxQueued })
   }
 
   /** The agent's statement, when it says something new: kept and queued for gossip (MemberView.issue). */

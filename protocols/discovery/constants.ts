@@ -44,6 +44,19 @@ export const GOSSIP_FEEDBACK_LIMIT = 3
  */
 export const EXCHANGE_FEEDBACK_LIMIT = 1
 /**
+ * Statements an agent's gossip queue holds at most (rumours.ts `maxQueued`): past it the most
+ * told leave it untold, the longest queued of them first, as Serf prunes memberlist's queue past
+ * MaxQueueDepth; this agent's own statement never does. What leaves stays held, so full
+ * exchanges (every `syncIntervalMs`) still carry it. A join wave teaches an agent statements far
+ * faster than its rounds tell them (32 a message, three messages a round): unbounded, one agent's
+ * queue held 970 at 1,000 agents, 2,866 at 3,000 and ~3,750 on average at 10,000 (37.5 million
+ * records, 4.9 GB of a simulation's heap), mostly statements told many times already, ahead of
+ * fresher news. bench:sim seed 1 (issue 46), unbounded -> 128: at 1,000 agents all saw all at 15.5
+ * -> 13.7 s and each received 2,105 -> 1,715 statements by gossip; at 3,000, 20.2 -> 17.6 s and
+ * 4,561 -> 2,380, and a 10% crash seen in 15.0 -> 14.0 s. 64 and 256 were no better (docs/benchmarks.md).
+ */
+export const DEFAULT_MAX_QUEUED = 128
+/**
  * How often each agent makes a full exchange with one random neighbour (memberlist's push/pull
  * interval): what gossip missed, such as a refutation lost in a partition or a join wave's last
  * few statements, is caught up. A newcomer does the same at once with the neighbours it meets.

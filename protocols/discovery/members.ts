@@ -36,7 +36,7 @@ import { DigestSums } from './member-digest-sums.js'
 import { fingerprint } from './member-digest.js'
 import { MemberTopics } from './member-topics.js'
 import {
-  DEFAULT_MAX_MEMBERS, DEFAULT_REAP_AFTER_MS, DEFAULT_SYNC_STATEMENTS_PER_INTERVAL, RETRANSMIT_MULT,
+  DEFAULT_MAX_MEMBERS, DEFAULT_MAX_QUEUED, DEFAULT_REAP_AFTER_MS, DEFAULT_SYNC_STATEMENTS_PER_INTERVAL, RETRANSMIT_MULT,
   STATEMENT_CHECKS_BURST, STATEMENT_CHECKS_PER_SEC, SYNC_BUDGET_WINDOW_MS, NEWS_DEADLINE_MS
 } from './constants.js'
 import { NeighbourBudgets } from './member-budgets.js'
@@ -122,7 +122,7 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
   private readonly table: MemberTable
   private readonly gossiping = new Set<string>() // neighbours with a gossip request of this node unanswered
   private readonly rumours = new Rumours<SignedStatement>({
-    retransmitMult: RETRANSMIT_MULT, identity: { of: s => s.sig, same: (a, b) => a.body === b.body }
+    retransmitMult: RETRANSMIT_MULT, identity: { of: s => s.sig, same: (a, b) => a.body === b.body }, maxQueued: DEFAULT_MAX_QUEUED
   })
 
   private seq = 0

@@ -57,6 +57,12 @@ export interface RumoursInit<T> {
    * for newcomers: its rumours keep their map.
    */
   directory?: Pick<SlotDirectory, 'slotOf' | 'take' | 'peerAt'>
+  /**
+   * Statements queued at most: past it, the most-told leave the queue, the longest there first
+   * (memberlist's TransmitLimitedQueue.Prune, as Serf calls it past MaxQueueDepth); this node's
+   * own never do. They stay held, so full exchanges still carry them. None: unbounded.
+   */
+  maxQueued?: number
 }
 
 /** Where the newest item of each key is held: a map (a node's), or an array by a shared slot (`SlotHeld`). */
@@ -152,6 +158,8 @@ export class Rumours<T> {
   private readonly counts: number[] = []
   /** The held items by identity (with `init.identity`). */
   private readonly byIdentity = new Map<string, T>()
+  /** Records that left the queue past `init.maxQueued`, before being told their count. */
+  private prunedCount = 0
 
   constructor (init: RumoursInit<T>) {
     this.init = init
@@ -201,7 +209,28 @@ export class Rumours<T> {
     const q: Queued<T> = { key, item, size, transmits: 0, from, left: feedback === undefined ? -1 : Math.max(1, feedback), answered: undefined, at: 0 }
     this.queue.set(key, q)
     this.place(q)
+    const max = this.init.maxQueued
+    if (max !== undefined && this.queue.size > max) this.prune()
     return true
+  }
+
+  /**
+   * One record out of the queue: the first (longest there) of the highest tier that holds one
+   * not this node's own. Its own statement is what refutes a suspicion of it, which must not wait
+   * for a full exchange; it is one record at most.
+   */
+  private prune (): void {
+    for (let t = this.tiers.length - 1; t >= 0; t--) {
+      const tier = this.tiers[t]
+      if (tier === undefined || this.counts[t] === 0) continue
+      for (let i = this.front(t, tier); i < tier.length; i++) {
+        const q = tier[i]
+        if (q === undefined || q.from === undefined) continue
+        this.prunedCount++
+        this.unqueue(q.key)
+        return
+      }
+    }
   }
 
   /** How many times each piece of news is passed on, with `members` agents known. */
@@ -327,6 +356,9 @@ export class Rumours<T> {
 
   /** Statements still to be told. */
   get pending (): number { return this.queue.size }
+
+  /** Statements that left the queue past `init.maxQueued` before being told their count. */
+  get pruned (): number { return this.prunedCount }
 
   /** The statements held whose key passes `keep`: a full exchange's content. */
   all (keep: (key: string) => boolean = () => true): T[] {

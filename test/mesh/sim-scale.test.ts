@@ -22,7 +22,7 @@ test(`simulated join wave of ${N} agents: all see all alive, one coordinator fol
   console.log(`# seed ${SEED} (AGENTMESH_TEST_SEED replays another)`)
   const { membership, coordination } = presets.lan
   // bench:sim with no option: lan timings over 0.5-5 ms links, its defaults (ten seeds here).
-  const { targetPeers, maxConnections, maxInbound, handOffAfterMs, feedbackLimit, exchangeFeedbackLimit } = SIM_DEFAULTS
+  const { targetPeers, maxConnections, maxInbound, handOffAfterMs, feedbackLimit, exchangeFeedbackLimit, maxQueued } = SIM_DEFAULTS
   const world = new World({
     n: N,
     seed: SEED,
@@ -37,6 +37,7 @@ test(`simulated join wave of ${N} agents: all see all alive, one coordinator fol
     gossipFanout: DEFAULT_GOSSIP_FANOUT,
     feedbackLimit,
     exchangeFeedbackLimit,
+    maxQueued,
     seeds: seedsFor(N)
   })
   world.joinWave()

@@ -13,7 +13,7 @@ import type { SignedStatement } from '../../../protocols/discovery/member-wire.j
 import type { RpcService } from '../../../protocols/rpc/index.js'
 import { statementKeys } from '../../../protocols/discovery/statement-keys.js'
 import { parseStatement } from '../../../protocols/discovery/member-wire.js'
-import { STATEMENT_CHECKS_BURST, STATEMENT_CHECKS_PER_SEC } from '../../../protocols/discovery/constants.js'
+import { DEFAULT_MAX_QUEUED, STATEMENT_CHECKS_BURST, STATEMENT_CHECKS_PER_SEC } from '../../../protocols/discovery/constants.js'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 
@@ -55,6 +55,31 @@ test('rumours: news is never told back to the neighbour it was heard from; it wa
   assert.equal(r.pending, 0)
   r.offer('z', 1, 'z1', 10, 'seed')
   assert.deepEqual(r.take(9, 10, 1_000), ['z1'], 'no receiver named: anything queued')
+})
+
+test('rumours: past its bound the queue lets the most told go first, the longest queued of them first, and never this node\'s own; what it lets go stays held for full exchanges', { timeout: 60_000 }, () => {
+  const r = new Rumours<string>({ retransmitMult: 4, maxQueued: 3 })
+  r.offer('self', 1, 'self1', 10)
+  r.offer('a', 1, 'a1', 10, 'n1')
+  r.offer('b', 1, 'b1', 10, 'n1')
+  assert.deepEqual(r.take(9, 2, 1_000), ['self1', 'a1'], 'two told once; b1 not yet')
+  r.offer('c', 1, 'c1', 10, 'n2')
+  assert.equal(r.pending, 3)
+  assert.equal(r.pruned, 1)
+  assert.deepEqual(r.take(9, 10, 1_000), ['b1', 'c1', 'self1'], 'a1 let go (told once, queued before b1 and c1); this node\'s own, told as often, kept')
+  assert.deepEqual(r.all().sort(), ['a1', 'b1', 'c1', 'self1'], 'all still held: a full exchange carries a1')
+  // All told as often: the longest queued goes; the own statement is passed over, however old.
+  const s = new Rumours<string>({ retransmitMult: 4, maxQueued: 2 })
+  s.offer('self', 1, 'self1', 10)
+  s.offer('x', 1, 'x1', 10, 'n1')
+  s.offer('y', 1, 'y1', 10, 'n1')
+  s.offer('z', 1, 'z1', 10, 'n1')
+  assert.equal(s.pruned, 2)
+  assert.deepEqual(s.take(9, 10, 1_000), ['self1', 'z1'], 'x1 then y1 let go, the newest kept beside the own statement')
+  const unbounded = new Rumours<string>({ retransmitMult: 4 })
+  for (let i = 0; i < 100; i++) unbounded.offer(`k${i}`, 1, `k${i}`, 1, 'n1')
+  assert.equal(unbounded.pending, 100, 'without a bound nothing is let go')
+  assert.equal(unbounded.pruned, 0)
 })
 
 test('rumours: over random offers, takes and forgets, each message carries the least told (its source aside), within its limits, each statement told the limit and no more', { timeout: 3 * 60_000 }, () => {
@@ -516,8 +541,14 @@ test('member table: a peer that answers slowly gets longer probe timeouts (learn
   assert.ok(w.probeTimeout('b') < PROBE_TIMEOUT_MAX_FACTOR * timings.probeTimeoutMs, `after 24 answers of 5 ms (an hour unclamped would hold the cap for a hundred): ${w.probeTimeout('b')} ms`)
 })
 
-/** The queue as it was kept before issue 46 (a map per tier), the reference the arrays must match message for message. */
+/**
+ * The queue as it was kept before issue 46 (a map per tier), the reference the arrays must match
+ * message for message; past `maxQueued`, the first of the highest tier not this node's own (no
+ * `from`) leaves it, as memberlist's Prune drops the most told.
+ */
 class MapTiers {
+  pruned = 0
+  constructor (private readonly maxQueued = Infinity) {}
   private readonly queue = new Map<string, { key: string, item: string, size: number, transmits: number, from?: string }>()
   private readonly tiers: Array<Map<string, { key: string, item: string, size: number, transmits: number, from?: string }>> = []
   private tier (t: number): Map<string, { key: string, item: string, size: number, transmits: number, from?: string }> { return (this.tiers[t] ??= new Map()) }
@@ -526,6 +557,11 @@ class MapTiers {
     const q = { key, item, size, transmits: 0, ...(from !== undefined ? { from } : {}) }
     this.queue.set(key, q)
     this.tier(0).set(key, q)
+    if (this.queue.size <= this.maxQueued) return
+    for (let t = this.tiers.length - 1; t >= 0; t--) {
+      const out = [...(this.tiers[t]?.values() ?? [])].find(q => q.from !== undefined)
+      if (out !== undefined) { this.forget(out.key); this.pruned++; return }
+    }
   }
 
   forget (key: string): void { const q = this.queue.get(key); if (q === undefined) return; this.queue.delete(key); this.tiers[q.transmits]?.delete(key) }
@@ -556,17 +592,18 @@ class MapTiers {
   get pending (): number { return this.queue.size }
 }
 
-for (const held of ['a map', 'a shared directory\'s slots'] as const) {
-  test(`rumours (held in ${held}): with a join wave's many statements (past the tiers' compaction), every message is the one a map per tier gave, in the same order; the tiers keep no record out of the queue, and a drained queue keeps nothing`, { timeout: 3 * 60_000 }, () => {
+for (const [held, maxQueued] of [['a map', undefined], ['a shared directory\'s slots', undefined], ['a map', 20], ['a shared directory\'s slots', 20]] as const) {
+  const bound = maxQueued === undefined ? 'unbounded' : `at most ${maxQueued} queued, the most told let go first`
+  test(`rumours (held in ${held}, ${bound}): with a join wave's many statements (past the tiers' compaction), every message is the one a map per tier gave, in the same order; the tiers keep no record out of the queue, and a drained queue keeps nothing`, { timeout: 3 * 60_000 }, () => {
     const seed = Number(process.env.SEED ?? Math.floor(Math.random() * 2 ** 31))
-    console.log(`rumours against map tiers, held in ${held}: seed ${seed} (SEED=${seed} repeats it)`)
+    console.log(`rumours against map tiers, held in ${held}, ${bound}: seed ${seed} (SEED=${seed} repeats it)`)
     const random = seededRandom(seed)
     const rand = (n: number): number => Math.floor(random() * n)
     const directory = new SlotDirectory()
     // A directory shared with others: slots taken in an order of their own, some never held here.
     for (let i = 0; i < 700; i++) directory.take(`k${(i * 7) % 700}`)
-    const r = new Rumours<string>({ retransmitMult: 2, ...(held === 'a map' ? {} : { directory }), seqOf: item => Number(item.split('.')[1]) })
-    const ref = new MapTiers()
+    const r = new Rumours<string>({ retransmitMult: 2, ...(held === 'a map' ? {} : { directory }), seqOf: item => Number(item.split('.')[1]), maxQueued })
+    const ref = new MapTiers(maxQueued)
     const seqs = new Map<string, number>()
     const keys = Array.from({ length: 600 }, (_, i) => `k${i}`)
     const from = ['n0', 'n1', 'n2', undefined]
@@ -594,6 +631,8 @@ for (const held of ['a map', 'a shared directory\'s slots'] as const) {
         assert.deepEqual(r.take(members, maxItems, maxBytes, to), ref.take(r.limit(members), maxItems, maxBytes, to), `step ${step}`)
       }
       assert.equal(r.pending, ref.pending, `step ${step}`)
+      assert.equal(r.pruned, ref.pruned, `step ${step}: let go past the bound`)
+      assert.ok(r.pending <= (maxQueued ?? Infinity), `step ${step}: ${r.pending} queued, over the bound`)
       const k = keys[rand(keys.length)]
       assert.equal(r.seq(k), seqs.get(k), `step ${step}: the seq held of ${k}`)
       assert.equal(r.size, seqs.size, `step ${step}: statements held`)
@@ -616,7 +655,8 @@ for (const held of ['a map', 'a shared directory\'s slots'] as const) {
     assert.equal(ref.pending, 0)
     const tiers = (r as unknown as { tiers: Array<unknown[] | undefined> }).tiers
     assert.ok(tiers.every(t => t === undefined || t.length === 0), 'a drained queue holds no record')
-    console.log(`drained during the steps: ${drainedOnce}`)
+    console.log(`drained during the steps: ${drainedOnce}; let go past the bound: ${r.pruned}`)
+    if (maxQueued !== undefined) assert.ok(r.pruned > 0, 'the bound was reached')
   })
 }
 
@@ -780,6 +820,18 @@ test('member view: a statement a full exchange brought stops being told at the f
   // after a healed partition) comes in an exchange: news, which one answer must not end.
   const refutation = await carried(signed('m5', 2, 2), 'd', true)
   assert.ok(refutation >= 3 && refutation < full, `a new incarnation of a member held, from an exchange: until three had it (${refutation} of ${full})`)
+  shell.deadline.clear()
+})
+
+test('member view: a full exchange of 300 members new to it leaves at most DEFAULT_MAX_QUEUED statements queued for gossip, all 300 held for its own exchanges', { timeout: 60_000 }, () => {
+  const { shell, signed } = answeredView(3)
+  const before = shell.rumours.size
+  const wave = Array.from({ length: 300 }, (_, i) => signed(`w${i}`, 1, 1))
+  shell.receive('d', wave, true)
+  assert.equal(shell.rumours.size, before + 300, 'every statement taken and held')
+  assert.equal(shell.rumours.pending, DEFAULT_MAX_QUEUED, `queued: ${shell.rumours.pending}`)
+  assert.ok(shell.rumours.pruned >= 300 + before - DEFAULT_MAX_QUEUED, `let go untold: ${shell.rumours.pruned}`)
+  assert.ok(shell.rumours.all().some(st => st.body === wave[0].body), 'the first of the wave, let go from the queue, is still held')
   shell.deadline.clear()
 })
 
