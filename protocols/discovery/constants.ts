@@ -53,7 +53,9 @@ export const EXCHANGE_FEEDBACK_LIMIT = 1
  * records, 4.9 GB of a simulation's heap), mostly statements told many times already, ahead of
  * fresher news. bench:sim seed 1 (issue 46), unbounded -> 128: at 1,000 agents all saw all at 15.5
  * -> 13.7 s and each received 2,105 -> 1,715 statements by gossip; at 3,000, 20.2 -> 17.6 s and
- * 4,561 -> 2,380, and a 10% crash seen in 15.0 -> 14.0 s. 64 and 256 were no better (docs/benchmarks.md).
+ * 4,561 -> 2,380, and a 10% crash seen in 15.0 -> 14.0 s. At 1,000 the crash was seen 0.6 s later
+ * over three seeds (its accusations, let go, wait for an exchange). 256 and 512 gained less; 64
+ * told less again and saw the crash no sooner (docs/benchmarks.md).
  */
 export const DEFAULT_MAX_QUEUED = 128
 /**
