@@ -44,18 +44,18 @@ export const GOSSIP_FEEDBACK_LIMIT = 3
  */
 export const EXCHANGE_FEEDBACK_LIMIT = 1
 /**
- * Statements an agent's gossip queue holds at most (rumours.ts `maxQueued`): past it the most
- * told leave it untold, the longest queued of them first, as Serf prunes memberlist's queue past
- * MaxQueueDepth; this agent's own statement never does. What leaves stays held, so full
- * exchanges (every `syncIntervalMs`) still carry it. A join wave teaches an agent statements far
- * faster than its rounds tell them (32 a message, three messages a round): unbounded, one agent's
- * queue held 970 at 1,000 agents, 2,866 at 3,000 and ~3,750 on average at 10,000 (37.5 million
- * records, 4.9 GB of a simulation's heap), mostly statements told many times already, ahead of
- * fresher news. bench:sim seed 1 (issue 46), unbounded -> 128: at 1,000 agents all saw all at 15.5
- * -> 13.7 s and each received 2,105 -> 1,715 statements by gossip; at 3,000, 20.2 -> 17.6 s and
- * 4,561 -> 2,380, and a 10% crash seen in 15.0 -> 14.0 s. At 1,000 the crash was seen 0.6 s later
- * over three seeds (its accusations, let go, wait for an exchange). 256 and 512 gained less; 64
- * told less again and saw the crash no sooner (docs/benchmarks.md).
+ * Statements an agent's gossip queue holds at most (rumours.ts `maxQueued`): past it, records
+ * leave it untold, from the neighbour with the most queued, the most told and longest queued of
+ * them first (memberlist's Prune, as Serf bounds its queue past MaxQueueDepth); this agent's own
+ * statement never does. What leaves stays held, so full exchanges (every `syncIntervalMs`) still
+ * carry it. A join wave teaches an agent statements far faster than its rounds tell them (32 a
+ * message, three messages a round): unbounded, one agent's queue held 970 at 1,000 agents, 2,866
+ * at 3,000 and ~3,750 on average at 10,000 (37.5 million records, 4.9 GB of a simulation's heap),
+ * mostly statements told many times already. bench:sim seed 1 (issue 46), unbounded -> 128:
+ * statements each agent received by gossip in the join 2,105 -> 1,699 at 1,000 agents and 4,561
+ * -> 2,359 at 3,000, the 10% crash's per survivor 3,340 -> 2,811 and 6,624 -> 4,521; the times to
+ * converge within a second either way over three seeds (docs/benchmarks.md). By neighbour, so a
+ * burst of fresh statements from one neighbour lets its own go, not a refutation another passed on.
  */
 export const DEFAULT_MAX_QUEUED = 128
 /**

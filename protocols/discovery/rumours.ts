@@ -58,9 +58,10 @@ export interface RumoursInit<T> {
    */
   directory?: Pick<SlotDirectory, 'slotOf' | 'take' | 'peerAt'>
   /**
-   * Statements queued at most: past it, the most-told leave the queue, the longest there first
-   * (memberlist's TransmitLimitedQueue.Prune, as Serf calls it past MaxQueueDepth); this node's
-   * own never do. They stay held, so full exchanges still carry them. None: unbounded.
+   * Statements queued at most: past it, records leave the queue untold, from the neighbour with
+   * the most queued, the most told of them first (`prune`; memberlist's TransmitLimitedQueue.Prune,
+   * as Serf calls it past MaxQueueDepth); this node's own never do. They stay held, so full
+   * exchanges still carry them. None: unbounded.
    */
   maxQueued?: number
 }
@@ -160,6 +161,8 @@ export class Rumours<T> {
   private readonly byIdentity = new Map<string, T>()
   /** Records that left the queue past `init.maxQueued`, before being told their count. */
   private prunedCount = 0
+  /** Records queued by the neighbour they were heard from (with `init.maxQueued`: whose goes first). */
+  private readonly bySource = new Map<string, number>()
 
   constructor (init: RumoursInit<T>) {
     this.init = init
@@ -210,22 +213,33 @@ export class Rumours<T> {
     this.queue.set(key, q)
     this.place(q)
     const max = this.init.maxQueued
-    if (max !== undefined && this.queue.size > max) this.prune()
+    if (max === undefined) return true
+    if (from !== undefined) this.bySource.set(from, (this.bySource.get(from) ?? 0) + 1)
+    if (this.queue.size > max) this.prune()
     return true
   }
 
   /**
-   * One record out of the queue: the first (longest there) of the highest tier that holds one
-   * not this node's own. Its own statement is what refutes a suspicion of it, which must not wait
-   * for a full exchange; it is one record at most.
+   * One record out of the queue, from the neighbour that has the most queued here: of its
+   * records, the first (longest queued) of the highest tier (the most told), as memberlist's
+   * Prune lets the most told go. By neighbour, so that one neighbour's burst of fresh statements
+   * (128 is within its budget of checks) pushes out its own records, not a refutation or
+   * suspicion another neighbour passed on just before it, untold. In a join wave most of a
+   * newcomer's queue came from its first full exchange, one neighbour: the rule is then
+   * memberlist's. This node's own statement (what refutes a suspicion of it) has no neighbour
+   * and is never let go.
    */
   private prune (): void {
+    let source: string | undefined
+    let most = 0
+    for (const [from, n] of this.bySource) if (n > most) { most = n; source = from }
+    if (source === undefined) return
     for (let t = this.tiers.length - 1; t >= 0; t--) {
       const tier = this.tiers[t]
       if (tier === undefined || this.counts[t] === 0) continue
       for (let i = this.front(t, tier); i < tier.length; i++) {
         const q = tier[i]
-        if (q === undefined || q.from === undefined) continue
+        if (q === undefined || q.from !== source) continue
         this.prunedCount++
         this.unqueue(q.key)
         return
@@ -271,7 +285,7 @@ export class Rumours<T> {
       keys?.push(q.key)
       this.displace(q)
       q.transmits++
-      if (q.transmits >= limit) { this.queue.delete(q.key); q.transmits = -1 } else this.place(q)
+      if (q.transmits >= limit) { this.queue.delete(q.key); this.unsourced(q); q.transmits = -1 } else this.place(q)
     }
     this.drained()
     return taken.map(q => q.item)
@@ -347,8 +361,16 @@ export class Rumours<T> {
     if (q === undefined) return
     this.queue.delete(key)
     this.displace(q)
+    this.unsourced(q)
     q.transmits = -1
     this.drained()
+  }
+
+  /** `q` left the queue: one fewer of its neighbour's (`bySource`). */
+  private unsourced (q: Queued<T>): void {
+    if (q.from === undefined || this.init.maxQueued === undefined) return
+    const n = (this.bySource.get(q.from) as number) - 1
+    if (n === 0) this.bySource.delete(q.from); else this.bySource.set(q.from, n)
   }
 
   /** Statements held. */

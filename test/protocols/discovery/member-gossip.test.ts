@@ -57,7 +57,7 @@ test('rumours: news is never told back to the neighbour it was heard from; it wa
   assert.deepEqual(r.take(9, 10, 1_000), ['z1'], 'no receiver named: anything queued')
 })
 
-test('rumours: past its bound the queue lets the most told go first, the longest queued of them first, and never this node\'s own; what it lets go stays held for full exchanges', { timeout: 60_000 }, () => {
+test('rumours: past its bound the queue lets go what the neighbour with the most queued passed on, the most told and longest queued of it first, never this node\'s own; what it lets go stays held for full exchanges', { timeout: 60_000 }, () => {
   const r = new Rumours<string>({ retransmitMult: 4, maxQueued: 3 })
   r.offer('self', 1, 'self1', 10)
   r.offer('a', 1, 'a1', 10, 'n1')
@@ -66,20 +66,36 @@ test('rumours: past its bound the queue lets the most told go first, the longest
   r.offer('c', 1, 'c1', 10, 'n2')
   assert.equal(r.pending, 3)
   assert.equal(r.pruned, 1)
-  assert.deepEqual(r.take(9, 10, 1_000), ['b1', 'c1', 'self1'], 'a1 let go (told once, queued before b1 and c1); this node\'s own, told as often, kept')
+  assert.deepEqual(r.take(9, 10, 1_000), ['b1', 'c1', 'self1'], 'a1 let go (n1 has two queued, a1 told once); this node\'s own, told as often, kept')
   assert.deepEqual(r.all().sort(), ['a1', 'b1', 'c1', 'self1'], 'all still held: a full exchange carries a1')
-  // All told as often: the longest queued goes; the own statement is passed over, however old.
+  // All told as often: the longest queued goes; the own statement is passed over however old.
   const s = new Rumours<string>({ retransmitMult: 4, maxQueued: 2 })
   s.offer('self', 1, 'self1', 10)
   s.offer('x', 1, 'x1', 10, 'n1')
   s.offer('y', 1, 'y1', 10, 'n1')
   s.offer('z', 1, 'z1', 10, 'n1')
   assert.equal(s.pruned, 2)
-  assert.deepEqual(s.take(9, 10, 1_000), ['self1', 'z1'], 'x1 then y1 let go, the newest kept beside the own statement')
+  assert.deepEqual(s.take(9, 10, 1_000), ['self1', 'z1'], 'x1 then y1 let go; the own statement kept, though the oldest')
+  // Two neighbours: the one with more queued loses one, whatever the other's records are told.
+  const two = new Rumours<string>({ retransmitMult: 4, maxQueued: 4 })
+  two.offer('p', 1, 'p1', 10, 'n2')
+  two.take(9, 1, 1_000)
+  for (const k of ['q', 'r', 's', 't']) two.offer(k, 1, `${k}1`, 10, 'n1')
+  assert.deepEqual(two.take(9, 10, 1_000), ['r1', 's1', 't1', 'p1'], 'q1 let go: n1 had four queued, n2 one (told more often)')
   const unbounded = new Rumours<string>({ retransmitMult: 4 })
   for (let i = 0; i < 100; i++) unbounded.offer(`k${i}`, 1, `k${i}`, 1, 'n1')
   assert.equal(unbounded.pending, 100, 'without a bound nothing is let go')
   assert.equal(unbounded.pruned, 0)
+})
+
+test('rumours: a neighbour\'s burst of fresh statements past the bound does not push out, untold, the refutation that came just before it', { timeout: 60_000 }, () => {
+  const r = new Rumours<string>({ retransmitMult: 4, maxQueued: 128 })
+  for (let i = 0; i < 100; i++) r.offer(`m${i}`, 1, `m${i}`, 10, 'n1')
+  for (let round = 0; round < 4; round++) r.take(200, 32, Infinity) // each of the 100 told once or more
+  r.offer('v', 2, 'v-refutes', 10, 'n2')
+  for (let i = 0; i < 300; i++) r.offer(`flood${i}`, 1, `flood${i}`, 10, 'evil')
+  assert.equal(r.pending, 128)
+  assert.equal(r.take(200, 32, Infinity)[0], 'v-refutes', 'told in the next message, first')
 })
 
 test('rumours: over random offers, takes and forgets, each message carries the least told (its source aside), within its limits, each statement told the limit and no more', { timeout: 3 * 60_000 }, () => {
@@ -543,11 +559,12 @@ test('member table: a peer that answers slowly gets longer probe timeouts (learn
 
 /**
  * The queue as it was kept before issue 46 (a map per tier), the reference the arrays must match
- * message for message; past `maxQueued`, the first of the highest tier not this node's own (no
- * `from`) leaves it, as memberlist's Prune drops the most told.
+ * message for message; past `maxQueued`, of the neighbour (`from`) with the most queued (the
+ * first to get there of those with as many), the first of the highest tier leaves it.
  */
 class MapTiers {
   pruned = 0
+  private readonly sources = new Map<string, number>()
   constructor (private readonly maxQueued = Infinity) {}
   private readonly queue = new Map<string, { key: string, item: string, size: number, transmits: number, from?: string }>()
   private readonly tiers: Array<Map<string, { key: string, item: string, size: number, transmits: number, from?: string }>> = []
@@ -557,14 +574,32 @@ class MapTiers {
     const q = { key, item, size, transmits: 0, ...(from !== undefined ? { from } : {}) }
     this.queue.set(key, q)
     this.tier(0).set(key, q)
+    if (this.maxQueued === Infinity) return
+    if (from !== undefined) this.sources.set(from, (this.sources.get(from) ?? 0) + 1)
     if (this.queue.size <= this.maxQueued) return
+    let source: string | undefined
+    let most = 0
+    for (const [f, n] of this.sources) if (n > most) { most = n; source = f }
     for (let t = this.tiers.length - 1; t >= 0; t--) {
-      const out = [...(this.tiers[t]?.values() ?? [])].find(q => q.from !== undefined)
+      const out = [...(this.tiers[t]?.values() ?? [])].find(q => q.from === source)
       if (out !== undefined) { this.forget(out.key); this.pruned++; return }
     }
   }
 
-  forget (key: string): void { const q = this.queue.get(key); if (q === undefined) return; this.queue.delete(key); this.tiers[q.transmits]?.delete(key) }
+  private left (q: { from?: string }): void {
+    if (q.from === undefined || this.maxQueued === Infinity) return
+    const n = (this.sources.get(q.from) as number) - 1
+    if (n === 0) this.sources.delete(q.from); else this.sources.set(q.from, n)
+  }
+
+  forget (key: string): void {
+    const q = this.queue.get(key)
+    if (q === undefined) return
+    this.queue.delete(key)
+    this.left(q)
+    this.tiers[q.transmits]?.delete(key)
+  }
+
   take (limit: number, maxItems: number, maxBytes: number, to?: string): string[] {
     const taken: Array<{ key: string, item: string, size: number, transmits: number, from?: string }> = []
     let bytes = 0
@@ -583,8 +618,7 @@ class MapTiers {
     for (const q of taken) {
       this.tiers[q.transmits]?.delete(q.key)
       q.transmits++
-      if (q.transmits >= limit) this.queue.delete(q.key)
-      else this.tier(q.transmits).set(q.key, q)
+      if (q.transmits >= limit) { this.queue.delete(q.key); this.left(q) } else this.tier(q.transmits).set(q.key, q)
     }
     return taken.map(q => q.item)
   }
@@ -593,7 +627,7 @@ class MapTiers {
 }
 
 for (const [held, maxQueued] of [['a map', undefined], ['a shared directory\'s slots', undefined], ['a map', 20], ['a shared directory\'s slots', 20]] as const) {
-  const bound = maxQueued === undefined ? 'unbounded' : `at most ${maxQueued} queued, the most told let go first`
+  const bound = maxQueued === undefined ? 'unbounded' : `at most ${maxQueued} queued, the busiest neighbour's most told let go first`
   test(`rumours (held in ${held}, ${bound}): with a join wave's many statements (past the tiers' compaction), every message is the one a map per tier gave, in the same order; the tiers keep no record out of the queue, and a drained queue keeps nothing`, { timeout: 3 * 60_000 }, () => {
     const seed = Number(process.env.SEED ?? Math.floor(Math.random() * 2 ** 31))
     console.log(`rumours against map tiers, held in ${held}, ${bound}: seed ${seed} (SEED=${seed} repeats it)`)
