@@ -53,9 +53,10 @@ export const EXCHANGE_FEEDBACK_LIMIT = 1
  * at 3,000 and ~3,750 on average at 10,000 (37.5 million records, 4.9 GB of a simulation's heap),
  * mostly statements told many times already. bench:sim seed 1 (issue 46), unbounded -> 128:
  * statements each agent received by gossip in the join 2,105 -> 1,699 at 1,000 agents and 4,561
- * -> 2,359 at 3,000, the 10% crash's per survivor 3,340 -> 2,811 and 6,624 -> 4,521; the times to
- * converge within a second either way over three seeds (docs/benchmarks.md). By neighbour, so a
- * burst of fresh statements from one neighbour lets its own go, not a refutation another passed on.
+ * -> 2,359 at 3,000, the 10% crash's per survivor 3,340 -> 2,811 and 6,624 -> 4,521. The times to
+ * converge moved less than a second on average over three seeds at 1,000; at 3,000 the join was
+ * 0.6 s later and the crash seen 1.4 s sooner (docs/benchmarks.md). By neighbour, so a burst of
+ * fresh statements from one neighbour lets its own go, not a refutation another passed on.
  */
 export const DEFAULT_MAX_QUEUED = 128
 /**

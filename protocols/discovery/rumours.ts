@@ -10,6 +10,10 @@
  * The held statements are also what a full exchange (`member-sync`) sends: a newcomer learns the
  * mesh from one neighbour, and two agents that missed some news catch up.
  *
+ * The queue is bounded (`maxQueued`): a join wave teaches an agent statements far faster than its
+ * rounds tell them, and past the bound those told most, of the neighbour with the most queued,
+ * leave it untold. They stay held, so full exchanges still carry them.
+ *
  * Old news (a statement learnt from a full exchange, a member's first statement here (its join),
  * or one whose only news was accusations that told this node nothing: member-table.ts `telling`)
  * is offered with a `feedback` count, and also leaves the queue once that many neighbours answered
