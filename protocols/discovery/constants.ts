@@ -146,12 +146,17 @@ export const DEFAULT_RECONNECT_INTERVAL_MS = 10_000
  */
 export const DEFAULT_BOOTSTRAP_MAX_DELAY_MS = 10_000
 /**
- * Members a table holds at most, offline and left ones included: the most a full exchange can
- * describe (SYNC_MAX_STATEMENTS). Over it, statements of agents unknown here that a relay passes
- * on are refused (an open mesh lets anyone sign statements for made-up peer ids, which would
- * otherwise stay in every table for good); agents connected here are always taken.
+ * Members a table holds at most, offline and left ones included. Over it, statements of agents
+ * unknown here that a relay passes on are refused (an open mesh lets anyone sign statements for
+ * made-up peer ids, which would otherwise stay in every table for good); agents connected here
+ * are always taken. 16,384: a mesh of 10,000 agents (issue 46's aim) with room for those gone
+ * until they are reaped. It was 4,096, the most one full exchange could describe before
+ * exchanges ran in rounds, and a mesh past it never converged (each agent refused the rest). What
+ * it costs: a node's member view holds 760-870 B of heap per member of an open mesh (statements
+ * of ~300 B; a scratch measurement of MemberView at 4,096 and 16,384 members, 2026-12-02), a
+ * credential's ~700 B more in a closed one: a flood of made-up members fills at most ~13 MiB.
  */
-export const DEFAULT_MAX_MEMBERS = 4_096
+export const DEFAULT_MAX_MEMBERS = 16_384
 /** How often each agent probes one of its neighbours directly, round robin (memberlist's LAN: 1 s). */
 export const DEFAULT_PROBE_INTERVAL_MS = 1_000
 /**

@@ -869,6 +869,20 @@ test('member view: a full exchange of 300 members new to it leaves at most DEFAU
   shell.deadline.clear()
 })
 
+test('member view: with the default cap, statements of 6,000 members passed on by six neighbours are all held (a mesh of 10,000 agents fits; the cap was 4,096)', { timeout: 60_000 }, () => {
+  const { view, shell, signed } = answeredView(3)
+  const before = shell.table.size
+  for (let k = 0; k < 6; k++) {
+    const from = `relay${k}`
+    view.seen(from, { name: from, roles: [] })
+    // 1,000 from each: within a new neighbour's budget of checks (STATEMENT_CHECKS_BURST).
+    const taken = shell.receive(from, Array.from({ length: 1_000 }, (_, i) => signed(`x${k * 1_000 + i}`, 1, 1)), true)
+    assert.equal(taken, 1_000, `all of ${from}'s taken`)
+  }
+  assert.equal(shell.table.size, before + 6 + 6_000, `members held: ${shell.table.size}`)
+  shell.deadline.clear()
+})
+
 test('member view: a full exchange asks a neighbour for no more statements than its budget of checks for that neighbour has room for', { timeout: 3 * 60_000 }, async () => {
   // MemberView with an RPC that answers as a neighbour holding 2,000 members this view lacks:
   // every bucket listed, and each patch's `want` recorded.
