@@ -150,8 +150,12 @@ export const MembershipConfig = z.strictObject({
   hangUpAfterMs: z.number().int().min(0).default(discovery.DEFAULT_HANG_UP_AFTER_MS),
   /** How often one agent held offline is dialled (what joins a healed partition); 0 never. */
   reconnectIntervalMs: z.number().int().min(0).default(discovery.DEFAULT_RECONNECT_INTERVAL_MS),
-  /** Members held at most; over it, statements of unknown agents from relays are refused (neighbours are always taken). */
-  maxMembers: z.number().int().min(16).max(1_000_000).default(discovery.DEFAULT_MAX_MEMBERS),
+  /**
+   * Members held at most; over it, statements of unknown agents from relays are refused (neighbours
+   * are always taken). None: DEFAULT_MAX_MEMBERS (16,384) in a closed mesh, DEFAULT_OPEN_MAX_MEMBERS
+   * (4,096) in an open one, where anyone may make members up (constants.ts).
+   */
+  maxMembers: z.number().int().min(16).max(1_000_000).optional(),
   /**
    * A suspicion becomes "offline" after suspicionMaxMs when one agent suspects; each other agent
    * that confirms shortens it, down to suspicionMinMs at confirmationsForMin (memberlist's rule).

@@ -159,6 +159,11 @@ function markPreset (input: unknown, sources: Source): void {
   }
 }
 
+/** Members a table holds at most: `membership.maxMembers`, or the security mode's default (constants.ts DEFAULT_MAX_MEMBERS, DEFAULT_OPEN_MAX_MEMBERS). */
+export function maxMembersOf (config: Pick<AgentConfig, 'membership' | 'security'>): number {
+  return config.membership.maxMembers ?? (config.security.mode === 'open' ? discovery.DEFAULT_OPEN_MAX_MEMBERS : discovery.DEFAULT_MAX_MEMBERS)
+}
+
 /** Parse a configuration object; a bad one throws a ConfigError naming the key. */
 export function parseConfig (input: unknown, sources: Source = new Map()): AgentConfig {
   const r = ConfigSchema.safeParse(input)

@@ -12,7 +12,7 @@ import type { PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { peerIdOf } from '../protocols/core/peer-keys.js'
 import type { Registry } from 'prom-client'
-import type { AgentConfig } from './config.js'
+import { maxMembersOf, type AgentConfig } from './config.js'
 import { AGENTMESH_VERSION } from '../protocols/core/version.js'
 import { ConfigError } from '../protocols/core/errors.js'
 import { PeerLimiter } from '../protocols/rpc/limits.js'
@@ -193,7 +193,7 @@ export async function buildLibp2p (config: AgentConfig, privateKey: PrivateKey, 
       gossipLimits: () => gossipLimits,
       streamLimits: () => streamLimits(config, gate),
       connectionGate: () => gate,
-      statedAddresses: (components: ConstructorParameters<typeof StatedAddresses>[0]) => new StatedAddresses(components),
+      statedAddresses: (components: ConstructorParameters<typeof StatedAddresses>[0]) => new StatedAddresses(components, { remembered: maxMembersOf(config) }),
       pubsub: gossipsub({
         maxInboundStreams: GOSSIP_MAX_INBOUND_STREAMS,
         allowPublishToZeroTopicPeers: true,

@@ -3,7 +3,7 @@
  * key for its statements, its addresses, the admission's credentials (closed mesh), the limits'
  * per-peer counting and the audit.
  */
-import type { AgentConfig } from './config.js'
+import { maxMembersOf, type AgentConfig } from './config.js'
 import type { Observer } from './observe.js'
 import type { NodeHost } from './service-types.js'
 import type { Admission } from './admission.js'
@@ -40,8 +40,10 @@ export function buildMemberView (
   const { config, libp2p, stats } = host
   const { rpc, membership, admission, audit, agreed } = s
   const memberLabels = new PeerLabels(MAX_LABELLED_PEERS)
+  const maxMembers = maxMembersOf(config)
   return new MemberView({
     ...config.membership,
+    maxMembers,
     self: { peerId: host.peerId, name: host.name, roles: config.roles, eligible: selfEligible(config, admission) },
     rpc,
     keys: countedKeys(statementKeys(privateKeyOf(libp2p), config.mesh), (kind) => { stats.inc('member_statements_total', { kind }) }),
@@ -53,7 +55,7 @@ export function buildMemberView (
     passive: config.client,
     ignores: (peer) => membership.isClient(peer) || admission.distrusts(peer),
     ...(admission.closed ? { mayBeEligible: (peer: string) => admission.mayBeEligible(peer) } : {}),
-    ...(admission.credential !== undefined ? { credentials: memberCredentials(admission, admission.credential) } : {}),
+    ...(admission.credential !== undefined ? { credentials: memberCredentials(admission, admission.credential, maxMembers) } : {}),
     onError: (err) => { observer.error('member heartbeat not sent', err, 'debug') },
     addresses: memberAddresses(libp2p, libp2p.services.statedAddresses, s.learnt),
     topics: s.topics
@@ -61,8 +63,8 @@ export function buildMemberView (
 }
 
 /** Statements carry this node's credential; an author not admitted here needs a valid one (closed mesh). */
-const memberCredentials = (a: Admission, own: Credential): MemberCredentials =>
-  new MemberCredentials({ own, credentialOf: p => a.credentialOf(p), distrusts: p => a.distrusts(p), revoked: c => a.revoked(c) })
+const memberCredentials = (a: Admission, own: Credential, remembered: number): MemberCredentials =>
+  new MemberCredentials({ own, credentialOf: p => a.credentialOf(p), distrusts: p => a.distrusts(p), revoked: c => a.revoked(c), remembered })
 
 /**
  * Whether this node may vote and be elected: `coordination.eligible`, never as a client, and in a

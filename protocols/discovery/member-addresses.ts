@@ -14,12 +14,17 @@
 import { NotFoundError, peerRoutingSymbol, type Libp2p, type Libp2pEvents, type PeerId, type PeerInfo, type PeerRouting, type PeerStore, type PeerUpdate, type TypedEventTarget } from '@libp2p/interface'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdOf } from '../core/peer-keys.js'
+import { DEFAULT_MAX_MEMBERS } from './constants.js'
 
 /** Addresses a statement carries at most, and how long each may be. */
 export const MAX_STATEMENT_ADDRS = 8
 export const MAX_ADDR_LENGTH = 256
-/** Authors whose last addresses are remembered, and peers remembered as in the peer store; the least recently stated go first. */
-const REMEMBERED = 10_000
+/**
+ * Authors whose last addresses are remembered, and peers remembered as in the peer store, by
+ * default (a node passes its table's cap when larger); the least recently stated go first. An
+ * author forgotten here cannot be dialled by rumour alone until it states its addresses again.
+ */
+const REMEMBERED = DEFAULT_MAX_MEMBERS
 /**
  * How long the peer store keeps an address (node/libp2p.ts). libp2p's default, an hour, counts
  * from when an address was first seen, and a merge of the same address does not renew it: an
@@ -52,9 +57,13 @@ export class StatedAddresses implements PeerRouting {
   private readonly stated = new Map<string, { key: string, addrs: Multiaddr[] }>()
   /** Peers libp2p's peer store told of (`peer:update`): their statements are merged there too. */
   private readonly stored = new Map<string, true>()
-  private readonly onUpdate = (e: CustomEvent<PeerUpdate>): void => { remember(this.stored, e.detail.peer.id.toString(), true) }
+  private readonly onUpdate = (e: CustomEvent<PeerUpdate>): void => { remember(this.stored, e.detail.peer.id.toString(), true, this.remembered) }
 
-  constructor (private readonly components: { peerStore: PeerStore, events: TypedEventTarget<Libp2pEvents> }) {}
+  private readonly remembered: number
+
+  constructor (private readonly components: { peerStore: PeerStore, events: TypedEventTarget<Libp2pEvents> }, options: { remembered?: number } = {}) {
+    this.remembered = Math.max(REMEMBERED, options.remembered ?? 0)
+  }
 
   get [peerRoutingSymbol] (): PeerRouting { return this }
 
@@ -65,7 +74,7 @@ export class StatedAddresses implements PeerRouting {
   learn (peerId: string, addrs: string[]): boolean {
     const key = addrs.join(' ')
     const before = this.stated.get(peerId)
-    if (before !== undefined && before.key === key) { remember(this.stated, peerId, before); return false }
+    if (before !== undefined && before.key === key) { remember(this.stated, peerId, before, this.remembered); return false }
     const parsed: Multiaddr[] = []
     for (const a of addrs.slice(0, MAX_STATEMENT_ADDRS)) {
       try {
@@ -79,7 +88,7 @@ export class StatedAddresses implements PeerRouting {
     if (parsed.length === 0) return false
     let id
     try { id = peerIdOf(peerId) } catch { return false }
-    remember(this.stated, peerId, { key, addrs: parsed })
+    remember(this.stated, peerId, { key, addrs: parsed }, this.remembered)
     if (this.stored.has(peerId)) this.components.peerStore.merge(id, { multiaddrs: parsed }).catch(() => { /* stopping */ })
     return before === undefined
   }
@@ -100,11 +109,11 @@ export class StatedAddresses implements PeerRouting {
   }
 }
 
-/** Sets `key` as the newest entry of `map`, which keeps REMEMBERED at most. */
-function remember<V> (map: Map<string, V>, key: string, value: V): void {
+/** Sets `key` as the newest entry of `map`, which keeps `max` at most. */
+function remember<V> (map: Map<string, V>, key: string, value: V, max: number): void {
   map.delete(key)
   map.set(key, value)
-  if (map.size > REMEMBERED) map.delete(map.keys().next().value as string)
+  if (map.size > max) map.delete(map.keys().next().value as string)
 }
 
 /**

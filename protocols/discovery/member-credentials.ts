@@ -13,9 +13,14 @@
  */
 import { verifyCredentialNow, type Credential } from '../admission/credential.js'
 import { CLOCK_SKEW_MS } from '../admission/constants.js'
+import { DEFAULT_MAX_MEMBERS } from './constants.js'
 
-/** Credentials of members not connected here, remembered once checked; the oldest is forgotten first. */
-export const MAX_VOUCHED = 4_096
+/**
+ * Credentials of members not connected here, remembered once checked, the oldest forgotten first,
+ * by default (a node passes its table's cap, `remembered`): a member whose credential was
+ * forgotten shows no roles or capabilities (`grants`) until its next statement is checked again.
+ */
+export const MAX_VOUCHED = DEFAULT_MAX_MEMBERS
 
 export interface MemberCredentialsInit {
   /** This node's credential: its issuer is the owner it trusts, and it goes on its own statements. */
@@ -26,6 +31,8 @@ export interface MemberCredentialsInit {
   distrusts: (peer: string) => boolean
   /** Whether the newest revocation list names it. */
   revoked: (c: Pick<Credential, 'serial' | 'subject'>) => boolean
+  /** Credentials remembered at most (MAX_VOUCHED): as many as the table holds members (members.ts `maxMembers`). */
+  remembered?: number
 }
 
 export class MemberCredentials {
@@ -69,6 +76,6 @@ export class MemberCredentials {
     if (this.vouched.get(author) === c) return
     this.vouched.delete(author)
     this.vouched.set(author, c)
-    if (this.vouched.size > MAX_VOUCHED) this.vouched.delete(this.vouched.keys().next().value as string)
+    if (this.vouched.size > (this.init.remembered ?? MAX_VOUCHED)) this.vouched.delete(this.vouched.keys().next().value as string)
   }
 }

@@ -180,6 +180,7 @@ export class Rumours<T> {
   private readonly lastPrune = { from: undefined as string | undefined, tier: -1, at: 0, rewrites: -1 }
 
   constructor (init: RumoursInit<T>) {
+    if (init.maxQueued !== undefined && !(Number.isInteger(init.maxQueued) && init.maxQueued >= 1)) throw new RangeError(`maxQueued: a whole number of statements, 1 or more (${init.maxQueued})`)
     this.init = init
     this.held = init.directory !== undefined ? new SlotHeld(init.directory) : new Map<string, T>()
   }
@@ -258,9 +259,11 @@ export class Rumours<T> {
       for (let i = start; i < tier.length; i++) {
         const q = tier[i]
         if (q === undefined || q.from !== source) continue
+        // Remembered before it leaves: a queue it drains rewrites its tiers (`drained`), and the
+        // place must not outlive that (a review's fuzz, with a bound below one).
+        last.from = source; last.tier = t; last.at = i + 1; last.rewrites = this.rewrites
         this.prunedCount++
         this.unqueue(q.key)
-        last.from = source; last.tier = t; last.at = i + 1; last.rewrites = this.rewrites
         return
       }
     }

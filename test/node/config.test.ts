@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { loadConfig, parseConfig, ConfigError } from '../../surfaces/index.js'
-import { presets } from '../../node/config.js'
+import { maxMembersOf, presets } from '../../node/config.js'
 import * as coordination from '../../protocols/coordination/constants.js'
 import * as discovery from '../../protocols/discovery/constants.js'
 import * as pubsub from '../../protocols/pubsub/constants.js'
@@ -98,6 +98,14 @@ test('the defaults are the constants files\' (one place for each), and the lan p
   assert.equal(c.resources.storageGb, discovery.DEFAULT_STORAGE_GB)
   assert.throws(() => parseConfig({ resources: { cpuCores: discovery.RESOURCE_LIMITS.cpuCores + 1 } }), /resources\.cpuCores/)
   assert.deepEqual(pick(c, presets.lan), presets.lan)
+})
+
+test('the member cap follows the security mode unless set: 16,384 in a closed mesh (10,000 agents fit), 4,096 in an open one (anyone may make members up)', { timeout: 60_000 }, () => {
+  assert.equal(maxMembersOf(parseConfig({})), discovery.DEFAULT_MAX_MEMBERS)
+  assert.ok(discovery.DEFAULT_MAX_MEMBERS >= 10_000)
+  assert.equal(maxMembersOf(parseConfig({ security: { mode: 'open' } })), discovery.DEFAULT_OPEN_MAX_MEMBERS)
+  assert.equal(maxMembersOf(parseConfig({ preset: 'local' })), discovery.DEFAULT_OPEN_MAX_MEMBERS, 'the local preset is open')
+  assert.equal(maxMembersOf(parseConfig({ security: { mode: 'open' }, membership: { maxMembers: 20_000 } })), 20_000)
 })
 
 /** The keys of `like` (a preset) taken from a parsed configuration. */

@@ -88,6 +88,16 @@ test('rumours: past its bound the queue lets go what the neighbour with the most
   assert.equal(unbounded.pruned, 0)
 })
 
+test('rumours: a bound is a whole number of statements, one or more (a bound below one would leave the queue nothing to tell)', { timeout: 60_000 }, () => {
+  for (const maxQueued of [0, 0.5, -1, Number.NaN]) assert.throws(() => new Rumours<string>({ retransmitMult: 4, maxQueued }), RangeError, String(maxQueued))
+  const r = new Rumours<string>({ retransmitMult: 4, maxQueued: 1 })
+  r.offer('a', 1, 'a1', 10, 'n1')
+  r.offer('b', 1, 'b1', 10, 'n1')
+  r.offer('c', 1, 'c1', 10, 'n1')
+  assert.equal(r.pending, 1)
+  assert.deepEqual(r.take(9, 32, 1_000), ['c1'], 'the last one offered is the one left')
+})
+
 test('rumours: a neighbour\'s burst of fresh statements past the bound does not push out, untold, the refutation that came just before it', { timeout: 60_000 }, () => {
   const r = new Rumours<string>({ retransmitMult: 4, maxQueued: 128 })
   for (let i = 0; i < 100; i++) r.offer(`m${i}`, 1, `m${i}`, 10, 'n1')
