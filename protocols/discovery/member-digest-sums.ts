@@ -172,10 +172,13 @@ export class DigestSums {
     const counts = new Uint32Array(DIGEST_BUCKETS)
     const own = this.own !== undefined && buckets.has(this.own.bucket) ? this.own : undefined
     if (own !== undefined) counts[own.bucket]++
+    // A byte per bucket, not a Set's lookup per slot (the walk passes every slot of the view).
+    const asked = new Uint8Array(DIGEST_BUCKETS)
+    for (const b of buckets) if (b >= 0 && b < DIGEST_BUCKETS) asked[b] = 1
     const { meta, seqs } = this
     for (let i = 0; i < this.end; i++) {
       const m = meta[i]
-      if ((m & (HELD | LIVE)) === (HELD | LIVE) && buckets.has(m & BUCKET) && peerAt(i) !== undefined) counts[m & BUCKET]++
+      if ((m & (HELD | LIVE)) === (HELD | LIVE) && asked[m & BUCKET] === 1 && peerAt(i) !== undefined) counts[m & BUCKET]++
     }
     const { listed, more } = chooseBuckets(b => b >= 0 && b < DIGEST_BUCKETS ? counts[b] : 0, buckets, max, random)
     // Each listed bucket's entries from its place on, in the order entriesIn gives them (this

@@ -612,7 +612,7 @@ export class MemberTable {
       known.roles.length !== told.roles.length || known.roles.some((r, i) => r !== told.roles[i])
   }
 
-  private apply (transitions: Transition[]): void {
+  private apply (transitions: readonly Transition[]): void {
     for (const t of transitions) this.change(t.peer, t.from, t.to, t.incarnation)
   }
 
