@@ -152,8 +152,9 @@ export const DEFAULT_BOOTSTRAP_MAX_DELAY_MS = 10_000
  * are always taken. 16,384: a mesh of 10,000 agents (issue 46's aim) with room for those gone
  * until they are reaped. It was 4,096, the most one full exchange could describe before
  * exchanges ran in rounds, and a mesh past it never converged (each agent refused the rest). What
- * it costs (bench/member-memory.ts, 2026-12-02): a node's member view holds 620-900 B of heap
- * per member of ordinary statements (~300 B) from 1,000 to 16,384 members, a credential's ~700 B
+ * it costs (bench/member-memory.ts, 2026-12-02): a node's member view holds ~620 B of heap per
+ * member of ordinary statements (~300 B) at 16,384 members (up to ~1 KB at 1,000, where the
+ * view's fixed costs are shared by fewer), a credential's ~700 B
  * more in a closed mesh, where every member is one the owner admitted. In an open mesh anyone may
  * sign statements for peer ids it makes up, near MAX_STATEMENT_BYTES each with 256 suspects
  * (~117 KB of heap a member): there the cap stays at DEFAULT_OPEN_MAX_MEMBERS, ~0.46 GiB of such
