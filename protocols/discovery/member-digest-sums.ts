@@ -134,8 +134,7 @@ export class DigestSums {
   ): void {
     if (buckets.size === 0) return
     if (this.own !== undefined && buckets.has(this.own.bucket) && !visit(self, this.own.seq)) return
-    const listed = new Uint8Array(DIGEST_BUCKETS)
-    for (const b of buckets) if (b >= 0 && b < DIGEST_BUCKETS) listed[b] = 1
+    const listed = bucketMask(buckets)
     const { meta, seqs } = this
     for (let i = 0; i < this.end; i++) {
       const m = meta[i]
@@ -172,9 +171,7 @@ export class DigestSums {
     const counts = new Uint32Array(DIGEST_BUCKETS)
     const own = this.own !== undefined && buckets.has(this.own.bucket) ? this.own : undefined
     if (own !== undefined) counts[own.bucket]++
-    // A byte per bucket, not a Set's lookup per slot (the walk passes every slot of the view).
-    const asked = new Uint8Array(DIGEST_BUCKETS)
-    for (const b of buckets) if (b >= 0 && b < DIGEST_BUCKETS) asked[b] = 1
+    const asked = bucketMask(buckets)
     const { meta, seqs } = this
     for (let i = 0; i < this.end; i++) {
       const m = meta[i]
@@ -213,4 +210,11 @@ export class DigestSums {
     const meta = new Uint8Array(capacity); meta.set(this.meta); this.meta = meta
     const seqs = new Float64Array(capacity); seqs.set(this.seqs); this.seqs = seqs
   }
+}
+
+/** `buckets` as a byte per bucket (1: in it), read per slot by the walks over the view: not a Set's lookup per slot. */
+function bucketMask (buckets: ReadonlySet<number>): Uint8Array {
+  const mask = new Uint8Array(DIGEST_BUCKETS)
+  for (const b of buckets) if (b >= 0 && b < DIGEST_BUCKETS) mask[b] = 1
+  return mask
 }
