@@ -339,6 +339,9 @@ async function handle (m: Cmd): Promise<unknown> {
         // Of them, sent to a peer not connected: each opened a connection (bench:views --by-type counts the same in the simulator).
         ...Object.fromEntries(['join', 'forward-join', 'neighbour', 'neighbour-reply', 'disconnect', 'shuffle', 'shuffle-reply', 'swap', 'swap-reply'].map(type =>
           [`view_dialled_${type}`, agents.reduce((s, a) => s + a.stats.get('view_messages_total', { what: 'dialled', type }), 0)])),
+        // And those that failed (unanswered, or the connection lost), by type: each one lost to the view is repaired (view-links.ts unreached).
+        ...Object.fromEntries(['join', 'forward-join', 'neighbour', 'neighbour-reply', 'disconnect', 'shuffle', 'shuffle-reply', 'swap', 'swap-reply'].map(type =>
+          [`view_failed_${type}`, agents.reduce((s, a) => s + a.stats.get('view_messages_total', { what: 'failed', type }), 0)])),
         ...Object.fromEntries(['malformed', 'bad_signature', 'not_admitted', 'over_budget', 'reaped', 'over_cap', 'sync_over_budget'].map(r =>
           [`refused_${r}`, agents.reduce((s, a) => s + a.stats.get('gossip_rejected_total', { reason: `member_${r}` }), 0)])),
         // Not summed: the caller prints them per line.

@@ -16,6 +16,8 @@
 //   --shell               agents learn the members as the real shell does (a newcomer all of them at once, everyone every 5 s), ask
 //                         reserve peers they hold a connection to first and answer only connected shuffle origins
 //   --gap MS              joins this far apart (2)
+//   --neighbour-timeout MS  how long a neighbour request may go unanswered (HyParView's 5,000; real nodes add their dial
+//                         timeout: 15,000 with the defaults, node/member-connections.ts)
 //   --json                JSON lines only
 import { ViewWorld } from '../harness/view-sim.js'
 import { HYPARVIEW_DEFAULTS } from '../protocols/discovery/hyparview.js'
@@ -30,6 +32,8 @@ const jsonOnly = args.includes('--json')
 const links = { late: Number(arg('late', '0')), lateMs: Number(arg('late-ms', '9000')), inOrder: !args.includes('--unordered'), shell: args.includes('--shell') }
 const byType = args.includes('--by-type')
 const settleS = Number(arg('settle', '0'))
+const neighbourTimeoutArg = arg('neighbour-timeout', '')
+const neighbourTimeoutMs = neighbourTimeoutArg === '' ? undefined : Number(neighbourTimeoutArg)
 const TYPES = ['join', 'forward-join', 'neighbour', 'neighbour-reply', 'disconnect', 'shuffle', 'shuffle-reply', 'swap', 'swap-reply'] as const
 /** Joins are this far apart; how often the graph is looked at; how long a phase may take at most. */
 const GAP_MS = Number(arg('gap', '2'))
@@ -81,7 +85,7 @@ function connected (w: ViewWorld): boolean {
 
 function runOne (n: number): Result {
   const started = Date.now()
-  const w = new ViewWorld(seed, { swapIntervalMs }, links)
+  const w = new ViewWorld(seed, { swapIntervalMs, ...(neighbourTimeoutMs !== undefined ? { neighbourTimeoutMs } : {}) }, links)
   w.joinWave(n, GAP_MS)
   const joinWindow = n * GAP_MS
   const joinS = until(w, () => w.now >= joinWindow && connected(w))
