@@ -200,8 +200,9 @@ function dataOf (message: Message): unknown {
 
 /**
  * A mesh error as the A2A error that fits: TSK001 TaskNotFound, TSK002 TaskNotCancelable (on a
- * cancel) or UnsupportedOperation, input errors and an agent this node does not know
- * RequestMalformed (JSON-RPC -32602 invalid params), anything else the generic A2A error (-32603)
+ * cancel) or UnsupportedOperation, CMD001 (the agent serves no such command) UnsupportedOperation,
+ * input errors and an agent this node does not know RequestMalformed (JSON-RPC -32602 invalid
+ * params), anything else the generic A2A error (-32603)
  * with its message. The spec's code is in the error's metadata (`data[0].metadata.code` in
  * JSON-RPC, with `name`), so a client can tell a timeout from a refusal.
  */
@@ -218,6 +219,10 @@ export function toA2AError (err: unknown, during?: 'cancel'): Error {
   switch (err.code) {
     case 'TSK001': return new TaskNotFoundError(options)
     case 'TSK002': return during === 'cancel' ? new TaskNotCancelableError(options) : new UnsupportedOperationError(options)
+    // The agent reached serves no such command: what it does not support, asked of it by name
+    // (-32004; HTTP+JSON 400), not a failure inside the gateway (it was -32603, 500, so a client
+    // retried what can never succeed).
+    case 'CMD001': return new UnsupportedOperationError(options)
     case 'MSG001': case 'MSG002': case 'TSK003': case 'TSK005': case 'CFG001': return new RequestMalformedError(options)
     default: return new A2AError(options)
   }

@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto'
 import { z } from 'zod'
 import { AgentCard, Role, TaskState, type Message, type Part, type StreamResponse, type Task } from '@a2a-js/sdk'
 import { ClientFactory, JsonRpcTransportFactory, RestTransportFactory, type Client } from '@a2a-js/sdk/client'
-import { RequestMalformedError, TaskNotCancelableError, TaskNotFoundError } from '@a2a-js/sdk/errors'
+import { RequestMalformedError, TaskNotCancelableError, TaskNotFoundError, UnsupportedOperationError } from '@a2a-js/sdk/errors'
 import { defineCommand } from '../../../surfaces/index.js'
 import { a2aMount, SCHEMA_EXTENSION } from '../../../surfaces/gateway/a2a/index.js'
 import { serveMounts } from './mount-server.js'
@@ -163,6 +163,12 @@ test('a2a: the card, a command, tasks sent together streamed, a blocking send, g
     assert.deepEqual([noAgent.body.error.data[0].reason, noAgent.body.error.data[0].metadata], ['INVALID_PARAMS', { code: 'COM002', name: 'UnknownAgentError' }])
     assert.match(noAgent.body.error.message, /no agent "nobody".*n2/, 'the message names the agent asked for and those seen')
     await rejects(client.sendMessage(send(message({ command: 'square', agent: 'nobody', payload: { n: 2 } }))), e => e instanceof RequestMalformedError, 'an unknown agent')
+    // A command the agent named does not serve (CMD001): unsupported there (-32004), not an
+    // internal error (it was -32603), the mesh's code in the data.
+    const noCommand = await rpc(gw.url, { jsonrpc: '2.0', id: 8, method: 'SendMessage', params: { message: { messageId: 'm4', role: 'ROLE_USER', parts: [{ data: { command: 'cube', agent: 'n2', payload: { n: 2 } } }] } } })
+    assert.equal(noCommand.body.error?.code, -32004, JSON.stringify(noCommand.body))
+    assert.equal(noCommand.body.error.data[0].metadata.code, 'CMD001')
+    await rejects(client.sendMessage(send(message({ command: 'cube', agent: 'n2', payload: { n: 2 } }))), e => e instanceof UnsupportedOperationError, 'a command the agent does not serve')
 
     // The HTTP+JSON binding: the same through the SDK's REST transport.
     const rest: Client = await new ClientFactory({ transports: [new RestTransportFactory()] }).createFromUrl(gw.url)
