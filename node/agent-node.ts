@@ -170,7 +170,10 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
    * reason. A stop() meanwhile does the same, and returns once the node is stopped.
    */
   async start (options: { signal?: AbortSignal } = {}): Promise<void> {
-    if (this.state === 'started' || this.state === 'starting') return
+    if (this.state === 'started') return
+    // A second start() while one is under way waits for it, and fails as it does: returning at
+    // once let a host use a node that was not listening yet (or never would be).
+    if (this.state === 'starting') { await this.starting; return }
     if (this.state === 'stopped' || this.state === 'stopping') throw new ConnectionError('a stopped node cannot be started again; create a new one')
     this.state = 'starting'
     this.starting = this.startServices(options.signal)

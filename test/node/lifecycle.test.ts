@@ -150,6 +150,47 @@ test('a start given up (its signal aborted, or stop() called meanwhile) stops wh
   })
 })
 
+test('a second start() while the first is under way settles with it: resolved once the node has started, rejected with the first\'s error', { timeout: 3 * 60_000 }, async () => {
+  const nodes: AgentNode[] = []
+  let release = (): void => {}
+  try {
+    const node = await createAgentNode(nodeOptions(uniqueMesh()))
+    nodes.push(node)
+    let reached = (): void => {}
+    const atPart = new Promise<void>(resolve => { reached = resolve })
+    node.attach({ start: async () => { reached(); await new Promise<void>(resolve => { release = resolve }) }, stop: () => {} })
+    const first = node.start()
+    await atPart
+    let secondDone = false
+    const second = node.start().then(() => { secondDone = true })
+    await new Promise(resolve => setTimeout(resolve, 200))
+    assert.equal(secondDone, false, 'the second start() waits while a part is still starting')
+    release()
+    await Promise.all([first, second])
+    assert.equal(node.started, true)
+    assert.equal(node.health().status === 'stopped', false)
+
+    // The first fails (a part throws): the second rejects with the same error.
+    const failing = await createAgentNode(nodeOptions(uniqueMesh()))
+    nodes.push(failing)
+    const boom = new Error('the part could not start')
+    let fail = (): void => {}
+    let failReached = (): void => {}
+    const atFailing = new Promise<void>(resolve => { failReached = resolve })
+    failing.attach({ start: async () => { failReached(); await new Promise<void>(resolve => { fail = resolve }); throw boom }, stop: () => {} })
+    const a = failing.start()
+    await atFailing
+    const b = failing.start()
+    fail()
+    await assert.rejects(a, (err) => err === boom)
+    await assert.rejects(b, (err) => err === boom)
+    assert.equal(failing.started, false)
+  } finally {
+    release()
+    await Promise.all(nodes.map(async n => { await n.stop() }))
+  }
+})
+
 test('waitForAgent: resolves with an agent already known, with one that joins later, and rejects with the signal\'s reason', { timeout: 3 * 60_000 }, async () => {
   const [a, b] = await startMesh(2, (i) => ({ capabilities: i === 1 ? ['translate'] : [], roles: i === 1 ? ['worker'] : [] }))
   let late
