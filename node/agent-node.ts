@@ -167,7 +167,8 @@ export class AgentNode extends TypedEventEmitter<AgentNodeEvents> {
    * Start listening, join the mesh, and start what was attached (the debug endpoint, the gateway).
    * `signal` (a process asked to stop while it starts: SIGTERM before the node is up) gives the
    * start up between two services: what started is stopped, and it rejects with the signal's
-   * reason. A stop() meanwhile does the same, and returns once the node is stopped.
+   * reason. A stop() meanwhile does the same, and returns once the node is stopped. A second
+   * start() while one is under way settles with that one (its own `signal` is not looked at).
    */
   async start (options: { signal?: AbortSignal } = {}): Promise<void> {
     if (this.state === 'started') return
