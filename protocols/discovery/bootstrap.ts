@@ -46,10 +46,11 @@ const SWEEP_AFTER_MS = 3_000
  * A seed's dial that timed out waits twice as long the next time, up to this many times
  * `dialTimeoutMs` (60 s with the defaults; node/libp2p.ts lets one address take that long).
  * A seed whose event loop turns take seconds takes one connection from its accept queue a turn
- * (Node's accept, seen with strace); a joiner that gave up and dialled again left its abandoned
- * connection in that queue and queued a new one behind it, so a join wave's retries outran
- * what the seed could accept and the queue held only dead connections (ss: 100-200 in
- * CLOSE_WAIT) while a third of 200 agents never joined. One attempt that waits is served.
+ * (libuv accepts once per readiness since 1.45, libuv/libuv#3696; seen with strace); a joiner
+ * that gave up and dialled again left its abandoned connection in that queue and queued a new
+ * one behind it, so a join wave's retries outran what the seed could accept and the queue held
+ * only dead connections (ss: 100-200 in CLOSE_WAIT) while a third of 200 agents never joined.
+ * One attempt that waits is served.
  */
 export const JOIN_DIAL_TIMEOUT_MAX_FACTOR = 6
 
