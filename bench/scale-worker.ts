@@ -26,6 +26,8 @@ interface Cmd { id: number, cmd: string, [k: string]: any }
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 const MEMBERSHIP = ['$agentmesh/members', '$agentmesh/probe', '$agentmesh/member-gossip', '$agentmesh/member-sync', '$agentmesh/member-digest', '$agentmesh/member-sums', '$agentmesh/member-patch']
 const COORDINATION = ['$agentmesh/election', '$agentmesh/coordinator']
+/** HyParView's message types (protocols/discovery/hyparview.ts ViewMessage), as view_messages_total labels them. */
+const VIEW_TYPES = ['join', 'forward-join', 'neighbour', 'neighbour-reply', 'disconnect', 'shuffle', 'shuffle-reply', 'swap', 'swap-reply'] as const
 
 /** Connections opened by this process's agents, either way (bench:scale --progress). */
 const opened = { count: 0 }
@@ -337,11 +339,9 @@ async function handle (m: Cmd): Promise<unknown> {
         ...Object.fromEntries(['out', 'failed', 'unknown', 'idle-closed'].map(what => [`view_${what}`, agents.reduce((s, a) => s + a.stats.get('view_messages_total', { what }), 0)])),
         ...Object.fromEntries(['join', 'forward-join', 'neighbour', 'disconnect', 'shuffle', 'swap', 'swap-reply'].map(type => [`view_out_${type}`, agents.reduce((s, a) => s + a.stats.get('view_messages_total', { what: 'out', type }), 0)])),
         // Of them, sent to a peer not connected: each opened a connection (bench:views --by-type counts the same in the simulator).
-        ...Object.fromEntries(['join', 'forward-join', 'neighbour', 'neighbour-reply', 'disconnect', 'shuffle', 'shuffle-reply', 'swap', 'swap-reply'].map(type =>
-          [`view_dialled_${type}`, agents.reduce((s, a) => s + a.stats.get('view_messages_total', { what: 'dialled', type }), 0)])),
-        // And those that failed (unanswered, or the connection lost), by type: each one lost to the view is repaired (view-links.ts unreached).
-        ...Object.fromEntries(['join', 'forward-join', 'neighbour', 'neighbour-reply', 'disconnect', 'shuffle', 'shuffle-reply', 'swap', 'swap-reply'].map(type =>
-          [`view_failed_${type}`, agents.reduce((s, a) => s + a.stats.get('view_messages_total', { what: 'failed', type }), 0)])),
+        // And those that failed (unanswered, or the connection lost): each one lost to the view is repaired (view-links.ts unreached).
+        ...Object.fromEntries((['dialled', 'failed'] as const).flatMap(what => VIEW_TYPES.map(type =>
+          [`view_${what}_${type}`, agents.reduce((s, a) => s + a.stats.get('view_messages_total', { what, type }), 0)]))),
         ...Object.fromEntries(['malformed', 'bad_signature', 'not_admitted', 'over_budget', 'reaped', 'over_cap', 'sync_over_budget'].map(r =>
           [`refused_${r}`, agents.reduce((s, a) => s + a.stats.get('gossip_rejected_total', { reason: `member_${r}` }), 0)])),
         // Not summed: the caller prints them per line.

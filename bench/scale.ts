@@ -53,8 +53,8 @@
  * agent is a process) and the others `per-process` to a process after it. By default the seeds
  * share the first process with 22 agents: that process's event loop then serves the join wave
  * and its agents' own traffic at once, and Node took one connection a loop turn from each
- * listening socket (libuv since 1.45, libuv/libuv#3696), so a loop turn of seconds leaves the join's dials in the seeds' accept
- * queues past their timeout (docs/benchmarks.md "Scale").
+ * listening socket (libuv since 1.45, libuv/libuv#3696), so a loop turn of seconds leaves the
+ * join's dials in the seeds' accept queues past their timeout (docs/benchmarks.md "Scale").
  */
 import { benchArgs } from './args.js'
 import { fileURLToPath } from 'node:url'
