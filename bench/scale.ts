@@ -373,9 +373,11 @@ async function run (n: number): Promise<Record<string, string | number | null>> 
         const dialMs = parts.flatMap(p => p.dialMs).sort((x, y) => x - y)
         console.error(`+${since()} s: requests to peers not connected, by command and type (so far): ${JSON.stringify(requestsBy)}`)
         console.error(`+${since()} s: dials to peers not connected, by caller (so far): ${JSON.stringify(dialsBy)}; took p50 ${Math.round(pct(dialMs, 0.5) ?? 0)} ms, p90 ${Math.round(pct(dialMs, 0.9) ?? 0)} ms, ${dialMs.length} ended`)
-        const dialled = Object.entries(now).filter(([k, v]) => k.startsWith('view_dialled_') && v > 0).map(([k, v]) => [k.slice('view_dialled_'.length), v])
+        // The view messages counted under `view_${what}_${type}` (scale-worker.ts), by type, those not 0.
+        const byType = (what: string): Array<[string, number]> => Object.entries(now).filter(([k, v]) => k.startsWith(`view_${what}_`) && v > 0).map(([k, v]) => [k.slice(`view_${what}_`.length), v])
+        const dialled = byType('dialled')
         if (dialled.length > 0) console.error(`+${since()} s: view messages to peers not connected, each a connection opened, by type (so far): ${JSON.stringify(Object.fromEntries(dialled))}`)
-        const failed = Object.entries(now).filter(([k, v]) => k.startsWith('view_failed_') && v > 0).map(([k, v]) => [k.slice('view_failed_'.length), v])
+        const failed = byType('failed')
         if (failed.length > 0) console.error(`+${since()} s: view messages that failed, by type (so far): ${JSON.stringify(Object.fromEntries(failed))}`)
         const delta = Object.entries(now).map(([k, v]) => `${k} ${v - (work[k] ?? 0)}`).join(', ')
         const perProcess = parts.map((p, i) => p.cpuMs - (cpuBy[i] ?? 0))
