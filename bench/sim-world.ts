@@ -65,6 +65,8 @@ export interface WorldInit {
   joinsInFull?: boolean
   /** Statements an agent's gossip queue holds at most (rumours.ts `maxQueued`); none: unbounded. */
   maxQueued?: number
+  /** Exchanges compare whole buckets only (before the digest's third version, issue 46): bench:sim --no-cells. */
+  noCells?: boolean
 }
 
 /**
@@ -251,9 +253,12 @@ export class World {
     } else if (msg.type === 'member-digest') {
       kind = 'sync'
       bytes = RPC_OVERHEAD_BYTES + DIGEST_TEXT_LENGTH + 12
+      // The third version's count (one number) and sums by cell (a bucket's number and 64 sums).
+      if (msg.count !== undefined) bytes += 12
+      if (msg.cells !== undefined) bytes += msg.cells.buckets.length * (DIGEST_TEXT_LENGTH + 16)
     } else if (msg.type === 'member-digest-answer') {
       kind = 'sync'
-      bytes = RPC_OVERHEAD_BYTES + msg.listed.members.length * ENTRY_BYTES + msg.buckets.length * 3 + 40
+      bytes = RPC_OVERHEAD_BYTES + msg.listed.members.length * ENTRY_BYTES + msg.buckets.length * 5 + msg.split.length * 3 + 50
     }
     this.send(from, this.index(to), msg, kind, bytes)
   }
@@ -274,6 +279,7 @@ export class World {
       ...(this.init.allNews === true ? { allNews: true } : {}),
       ...(this.init.joinsInFull === true ? { joinsInFull: true } : {}),
       ...(this.init.maxQueued !== undefined ? { maxQueued: this.init.maxQueued } : {}),
+      ...(this.init.noCells === true ? { cells: false } : {}),
       send: (to, msg) => { this.memberSend(a.i, to, msg) },
       nonce: () => ++this.nonce,
       gossipMax: { statements: GOSSIP_MAX_STATEMENTS, bytes: GOSSIP_MAX_BYTES },

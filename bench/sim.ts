@@ -25,6 +25,7 @@
 //   --joins-in-full     a join's statement (of a member its receiver's table did not hold) told its
 //                       full count, as before feedback stopped it too (member-table.ts telling); with
 //                       --all-news, every statement heard in gossip is told in full
+//   --no-cells          exchanges compare whole buckets only, never by cell (before the digest's third version, issue 46)
 //   --max-queued Q      statements an agent's gossip queue holds at most (DEFAULT_MAX_QUEUED, 128); 0: unbounded (before issue 46's bound)
 //   --profile-join DIR  a V8 CPU profile of each N's join wave alone (DIR/join-N.cpuprofile; bench/profile-summary.ts reads it)
 //   --snapshot FILE     V8 heap snapshots as the join converged (FILE-N-join) and after the rest phase (FILE-N) (bench/heap-paths.ts --owners splits them)
@@ -66,6 +67,7 @@ const exchangeFeedbackLimit = Number(arg('exchange-feedback', String(SIM_DEFAULT
 const allNews = args.includes('--all-news')
 const joinsInFull = args.includes('--joins-in-full')
 const maxQueued = Number(arg('max-queued', String(SIM_DEFAULTS.maxQueued)))
+const noCells = args.includes('--no-cells')
 const snapshot = arg('snapshot', '')
 const profileJoin = arg('profile-join', '')
 const profileCrash = arg('profile-crash', '')
@@ -204,6 +206,7 @@ function runOne (n: number): Result {
     ...(allNews ? { allNews } : {}),
     ...(joinsInFull ? { joinsInFull } : {}),
     ...(maxQueued > 0 ? { maxQueued } : {}),
+    ...(noCells ? { noCells } : {}),
     seeds: seeds(n)
   })
   // A line every 30 s of wall time within a phase too, with the messages sent so far by kind.
@@ -413,7 +416,7 @@ if (!jsonOnly) {
     ['CPU per simulated second (s)', r => r.simS > 0 ? r.cpuS / r.simS : null, 2]
   ]
   const head = ['', ...results.flatMap((r, i) => i === 0 ? [`N=${r.n}`] : [`N=${r.n}`, '×'])]
-  console.log(`\nSimulation, ${wan ? 'wan' : 'lan'} preset, latency ${latency[0]}-${latency[1]} ms, seed ${seed}, gossip feedback ${feedbackLimit > 0 ? `${feedbackLimit}, ${exchangeFeedbackLimit > 0 ? exchangeFeedbackLimit : feedbackLimit} for an exchange's news` : 'none'}${allNews ? ', every statement told in full (--all-news)' : ''}${joinsInFull ? ', joins told in full (--joins-in-full)' : ''}, gossip queues ${maxQueued > 0 ? `of ${maxQueued} at most` : 'unbounded'}\n`)
+  console.log(`\nSimulation, ${wan ? 'wan' : 'lan'} preset, latency ${latency[0]}-${latency[1]} ms, seed ${seed}, gossip feedback ${feedbackLimit > 0 ? `${feedbackLimit}, ${exchangeFeedbackLimit > 0 ? exchangeFeedbackLimit : feedbackLimit} for an exchange's news` : 'none'}${allNews ? ', every statement told in full (--all-news)' : ''}${joinsInFull ? ', joins told in full (--joins-in-full)' : ''}, gossip queues ${maxQueued > 0 ? `of ${maxQueued} at most` : 'unbounded'}, ${noCells ? 'whole buckets only (--no-cells)' : 'large buckets compared by cell'}\n`)
   console.log(`| ${head.join(' | ')} |`)
   console.log(`|${head.map(() => '---').join('|')}|`)
   for (const [name, get, d] of rows) {

@@ -8,7 +8,7 @@ import { feedbackFor, MemberTable, telling, type Heartbeat, type MemberChange, t
 import type { MemberTimings } from '../protocols/discovery/member-timings.js'
 import { Rumours } from '../protocols/discovery/rumours.js'
 import type { NeighbourBudgets } from '../protocols/discovery/member-budgets.js'
-import { Cut, cutWithin, differing, fingerprint, Listing, type Entry, type Fingerprint, type Listed } from '../protocols/discovery/member-digest.js'
+import { answerAreas, Cut, cutWithin, fingerprint, Listing, type Entry, type Fingerprint, type Listed } from '../protocols/discovery/member-digest.js'
 import { DigestSums } from '../protocols/discovery/member-digest-sums.js'
 import { asked, MAX_IDLE_ROUNDS, MAX_ROUNDS } from '../protocols/discovery/member-exchange.js'
 import type { SlotDirectory } from '../protocols/discovery/slot-directory.js'
@@ -28,13 +28,14 @@ export type Statement = Heartbeat & { seq: number, size?: number, fp?: Fingerpri
  * (member-exchange.ts MAX_IDLE_ROUNDS). Carried by the simulated messages, where the node keeps
  * them in its exchange's loop; not on the wire.
  */
-export interface ExchangeRound { round: number, idle: number }
+/** Where an exchange is: its round, the rounds in a row that brought nothing new, and whether it has compared buckets by cell yet (once an exchange). */
+export interface ExchangeRound { round: number, idle: number, celled?: boolean }
 
 export type MemberMessage =
   | { type: 'member-gossip', statements: Statement[], id: number }
   | { type: 'member-gossip-answer', id: number, known: number }
-  | { type: 'member-digest', sums: Uint32Array } & ExchangeRound
-  | { type: 'member-digest-answer', listed: Listed, buckets: number[], more: boolean } & ExchangeRound
+  | { type: 'member-digest', sums: Uint32Array, count?: number, cells?: { buckets: number[], sums: Uint32Array[] } } & ExchangeRound
+  | { type: 'member-digest-answer', listed: Listed, buckets: number[], split: number[], more: boolean } & ExchangeRound
   | { type: 'member-patch', statements: Statement[], want: string[], more: boolean } & ExchangeRound
   | { type: 'member-patch-answer', statements: Statement[], more: boolean } & ExchangeRound
   | { type: 'probe', incarnation: number, nonce: number }
@@ -76,6 +77,11 @@ export interface MemberAgentInit {
   directory?: SlotDirectory
   /** Statements its gossip queue holds at most (rumours.ts `maxQueued`); none: unbounded. */
   maxQueued?: number
+  /**
+   * Whether its exchanges compare large buckets by cell (member-exchange.ts, the digest's third
+   * version); false: whole buckets only, as before (bench:sim --no-cells). Default true.
+   */
+  cells?: boolean
 }
 
 /** Gossip messages awaiting their answer, at most (one lost to a crash or a partition is dropped, oldest first). */
@@ -100,6 +106,8 @@ export class MemberAgent {
   /** Gossip messages sent, by id, until answered: what was told (the answer's mask refers to it). */
   private readonly told = new Map<number, { keys: string[], items: Statement[] }>()
   private gossipId = 0
+  /** Buckets a neighbour's answer had compared by cell: the next round of the exchange with it sends their sums by cell. */
+  private readonly split = new Map<string, number[]>()
   private readonly init: MemberAgentInit
   /**
    * A member's slot, under which a listing read keeps the answerer's seqs (member-digest.ts
@@ -188,9 +196,20 @@ export class MemberAgent {
    * exchange is: its rounds, and those in a row that brought nothing new (none: it starts).
    */
   sync (to: string, at: ExchangeRound = { round: 0, idle: 0 }): void {
+    const split = this.split.get(to)
+    this.split.delete(to)
     if (at.round >= MAX_ROUNDS || at.idle >= MAX_IDLE_ROUNDS) return
     // No salt drawn: simulated agents do not aim their seqs, and a draw would change the schedule.
-    this.init.send(to, { type: 'member-digest', sums: this.digest.sums(), round: at.round, idle: at.idle })
+    const cells = at.round > 0 && split !== undefined ? { buckets: split, sums: this.digest.cellSums(split) } : undefined
+    this.init.send(to, {
+      type: 'member-digest',
+      sums: this.digest.sums(),
+      ...(this.init.cells === false ? {} : { count: this.digest.count() }),
+      ...(cells !== undefined ? { cells } : {}),
+      round: at.round,
+      idle: at.idle,
+      ...(at.celled === true ? { celled: true } : {})
+    })
   }
 
   private copy<T>(x: T): T { return this.init.copy === true ? structuredClone(x) : x }
@@ -273,14 +292,23 @@ export class MemberAgent {
       }
       case 'member-digest': {
         // The view is walked for a listing only when some bucket differs (at rest, none does).
-        const buckets = differing(this.digest.sums(), msg.sums)
+        // Buckets compared by cell are listed by the cells that differ; a large bucket the asker
+        // is not far behind in is compared by cell next round (member-exchange.ts answerDigest).
+        const { areas, split } = answerAreas(this.digest, msg)
         const max = this.init.syncMax?.statements ?? Infinity
-        const list = this.digest.listing(buckets, max, this.init.random, this.init.id, slot => this.table.peerAt(slot))
-        this.init.send(from, { type: 'member-digest-answer', listed: list, buckets: list.buckets, more: list.more, round: msg.round, idle: msg.idle })
+        const list = this.digest.listing(areas, max, this.init.random, this.init.id, slot => this.table.peerAt(slot))
+        this.init.send(from, { type: 'member-digest-answer', listed: list, buckets: list.buckets, split, more: list.more, round: msg.round, idle: msg.idle, ...(msg.celled === true ? { celled: true } : {}) })
         break
       }
       case 'member-digest-answer': {
-        if (msg.buckets.length === 0) break
+        // Buckets to compare by cell are followed once an exchange (member-exchange.ts rounds):
+        // in a join wave the views change between rounds, and following each answer's would
+        // chase them for all 16 rounds.
+        const follow = msg.split.length > 0 && msg.celled !== true
+        if (follow) this.split.set(from, msg.split)
+        const more = msg.more || follow
+        const celled = msg.celled === true || follow
+        if (msg.buckets.length === 0 && !follow) break
         // As member-exchange.ts: what it wants up to its room (and one more, to tell it was cut),
         // and its gives walked from its columns until the patch is full.
         const listing = new Listing(msg.listed, msg.buckets, this.slotOf, this.init.directory !== undefined)
@@ -288,25 +316,26 @@ export class MemberAgent {
         const { ask, cut } = asked(listing.wanted((m, slot) => this.heldSeq(m, slot), this.init.id, room + 1), room)
         const given = listing.give((buckets, visit) => { this.digest.eachIn(buckets, this.init.id, slot => this.table.peerAt(slot), visit) }, this.cutter())
         if (ask.length === 0 && given.items.length === 0) {
-          // Nothing to ask or give in what was listed: the buckets left out are listed next round.
-          if (msg.more && !cut) this.sync(from, { round: msg.round + 1, idle: msg.idle + 1 })
+          // Nothing to ask or give in what was listed: the buckets left out are listed next round,
+          // and those to compare by cell are (a round of that alone is not an idle one).
+          if (more && !cut) this.sync(from, { round: msg.round + 1, idle: msg.buckets.length === 0 ? msg.idle : msg.idle + 1, celled })
           break
         }
         // `more`: another round after this one. Past the budget (`cut`), only if the answer is cut short by its size (member-exchange.ts).
-        const patch = { statements: this.copy(given.items), want: ask, more: !cut && (msg.more || given.more), round: msg.round, idle: msg.idle }
+        const patch = { statements: this.copy(given.items), want: ask, more: !cut && (more || given.more), round: msg.round, idle: msg.idle, celled }
         this.init.send(from, { type: 'member-patch', ...patch })
         break
       }
       case 'member-patch': {
         const answer = this.cut([...new Set(msg.want)].filter(m => this.gives(m)))
         this.receive(from, msg.statements, true, now)
-        this.init.send(from, { type: 'member-patch-answer', statements: this.copy(answer.statements), more: msg.more || answer.more, round: msg.round, idle: msg.idle })
+        this.init.send(from, { type: 'member-patch-answer', statements: this.copy(answer.statements), more: msg.more || answer.more, round: msg.round, idle: msg.idle, ...(msg.celled === true ? { celled: true } : {}) })
         break
       }
       case 'member-patch-answer': {
         const { taken } = this.receive(from, msg.statements, true, now)
         // A round that brought nothing new counts toward the end (member-exchange.ts MAX_IDLE_ROUNDS).
-        if (msg.more) this.sync(from, { round: msg.round + 1, idle: taken > 0 ? 0 : msg.idle + 1 })
+        if (msg.more) this.sync(from, { round: msg.round + 1, idle: taken > 0 ? 0 : msg.idle + 1, celled: msg.celled === true })
         break
       }
       case 'probe': {

@@ -65,7 +65,7 @@ export type CounterName = keyof typeof COUNTERS
  * the latency histograms and on the live page.
  */
 const HOUSEKEEPING = new Set([
-  '$agentmesh/members', '$agentmesh/probe', '$agentmesh/member-gossip', '$agentmesh/member-sync', '$agentmesh/member-digest', '$agentmesh/member-sums', '$agentmesh/member-patch', '$agentmesh/hand-off', '$agentmesh/election', '$agentmesh/coordinator', '$agentmesh/mesh'
+  '$agentmesh/members', '$agentmesh/probe', '$agentmesh/member-gossip', '$agentmesh/member-sync', '$agentmesh/member-digest', '$agentmesh/member-sums', '$agentmesh/member-cells', '$agentmesh/member-patch', '$agentmesh/hand-off', '$agentmesh/election', '$agentmesh/coordinator', '$agentmesh/mesh'
 ])
 
 export function isHousekeeping (subject: string | undefined): boolean {

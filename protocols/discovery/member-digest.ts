@@ -28,6 +28,10 @@
  * hide by signing two bodies at one seq (neither version sums bodies); hitting an honest member's
  * fingerprint costs ~2^64 over the seqs that member could be at (seqs follow the clock, so a
  * window of them is guessable). A review of member-sums weighed both as low.
+ *
+ * The third version (`$agentmesh/member-cells`, issue 46) keeps the second's sums and adds a
+ * second level: a large bucket that differs a little is summed again by cell and only the cells
+ * that differ are listed (`answerAreas`, below).
  */
 
 import { createHash } from 'node:crypto'
@@ -49,6 +53,151 @@ function fnv1a (text: string, seed = 0x811c9dc5): number {
 
 /** The bucket a member's entries fall in. */
 export function bucketOf (member: string): number { return fnv1a(member) % DIGEST_BUCKETS }
+
+/**
+ * Cells of a bucket: a bucket too large to list whole when little in it differs is compared
+ * again by cell (member-exchange.ts, the third version), 64 sums of it, and only the cells that
+ * differ are listed. Why: a bucket holds N/64 members, and late in a join wave, or at a crash,
+ * two neighbours' views differ by a few members in most buckets: at 1,000 agents three quarters
+ * of the entries a join's answers listed were held by the asker at the same seq already
+ * (bench:sim, issue 46), and the share grows with N (a bucket of 156 members at 10,000).
+ */
+export const BUCKET_CELLS = 64
+/** Cells in all: a cell's number holds its bucket in the low six bits and its place in the bucket above them. */
+export const DIGEST_CELLS = DIGEST_BUCKETS * BUCKET_CELLS
+/**
+ * What a listing covers, by area: 0-63 a whole bucket, CELL_AREA + a cell's number that cell
+ * alone (a bucket compared by cell). An answer of the first two versions lists buckets only.
+ */
+export const CELL_AREA = DIGEST_BUCKETS
+/** Area numbers are below it. */
+export const AREAS = CELL_AREA + DIGEST_CELLS
+
+/**
+ * A member's cell: its bucket (`bucketOf`) in the low six bits, and above them six bits of the
+ * same hash mixed again (murmur3's finaliser): FNV-1a's low bits barely depend on its high
+ * ones, so its next six bits would split a bucket unevenly.
+ */
+export function cellOf (member: string): number {
+  const h = fnv1a(member)
+  let x = h
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b)
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35)
+  x ^= x >>> 16
+  return ((x >>> 26) << 6) | (h % DIGEST_BUCKETS)
+}
+
+/** Entries a differing bucket holds, at least, for it to be compared by cell rather than listed whole. */
+export const CELLS_FROM = 16
+
+/**
+ * Whether an answerer has its asker compare a differing bucket by cell rather than listing it
+ * whole: the bucket is large (`inBucket` entries here, at least CELLS_FROM) and the asker's sums
+ * cover at least half as many entries in all as this node's (`theirs`, the count its digest
+ * gave, against `ours`), so that little in it likely differs. A newcomer, far behind in every
+ * bucket, is listed them whole, as before: comparing by cell would cost it a round trip and 64
+ * sums a bucket to be listed nearly the same. One count for all buckets, not one each: a bucket's
+ * share of a view is about the same everywhere (a hash of the member), and a digest at rest
+ * carries it too (64 counts were a quarter more bytes of exchange at rest, bench:sim at 1,000).
+ */
+export function byCells (inBucket: number, ours: number, theirs: number): boolean { return inBucket >= CELLS_FROM && theirs * 2 >= ours }
+
+/** The areas of the cells that differ in each of `buckets` (CELL_AREA + cell), given both sides' sums by cell in `buckets`' order. */
+export function differingCells (buckets: readonly number[], ours: readonly Uint32Array[], theirs: readonly Uint32Array[]): number[] {
+  const out: number[] = []
+  buckets.forEach((b, i) => {
+    for (let c = 0; c < BUCKET_CELLS; c++) if (ours[i][c] !== theirs[i]?.[c]) out.push(CELL_AREA + ((c << 6) | b))
+  })
+  return out
+}
+
+/** A digest's sums as the answerer compares them (the third version adds the first two fields; the second and first send `sums` only). */
+export interface Digest {
+  readonly sums: Uint32Array
+  /** How many entries the asker's sums cover in all. */
+  readonly count?: number
+  /** Buckets the answerer had compared by cell, with the asker's sums of each by cell (64 a bucket), in the same order. */
+  readonly cells?: { readonly buckets: readonly number[], readonly sums: readonly Uint32Array[] }
+}
+
+/** The answerer's side of a comparison, under the round's salt (member-digest-sums.ts `DigestSums`). */
+export interface OwnSums {
+  sums: () => Uint32Array
+  counts: () => Uint32Array
+  cellSums: (buckets: readonly number[]) => Uint32Array[]
+}
+
+/**
+ * What an answer to `theirs` lists, as areas (`Areas`): the buckets that differ, whole; of those
+ * the asker sent by cell, the cells that differ; and the buckets it has the asker compare by cell
+ * next round instead (`split`: `byCells`, given the asker's counts; none without counts, as the
+ * second version answers).
+ */
+export function answerAreas (ours: OwnSums, theirs: Digest): { areas: Set<number>, split: number[] } {
+  const areas = differing(ours.sums(), theirs.sums)
+  const split: number[] = []
+  if (areas.size === 0) return { areas, split }
+  const cells = theirs.cells
+  if (cells !== undefined) {
+    const asked: number[] = []
+    const sent: Uint32Array[] = []
+    cells.buckets.forEach((b, i) => { if (areas.has(b) && !asked.includes(b)) { asked.push(b); sent.push(cells.sums[i]) } })
+    if (asked.length > 0) {
+      for (const b of asked) areas.delete(b)
+      for (const a of differingCells(asked, ours.cellSums(asked), sent)) areas.add(a)
+    }
+  }
+  if (theirs.count !== undefined) {
+    const counts = ours.counts()
+    let total = 0
+    for (const n of counts) total += n
+    for (const b of areas) {
+      if (b < CELL_AREA && byCells(counts[b], total, theirs.count)) { areas.delete(b); split.push(b) }
+    }
+  }
+  return { areas, split }
+}
+
+/** The area a cell is listed under in a listing of `wholeBuckets` and `cells` (two masks: a byte per bucket, a byte per cell), or -1. */
+export function areaOf (cell: number, wholeBuckets: Uint8Array, cells: Uint8Array): number {
+  if (wholeBuckets[cell & (DIGEST_BUCKETS - 1)] === 1) return cell & (DIGEST_BUCKETS - 1)
+  return cells[cell] === 1 ? CELL_AREA + cell : -1
+}
+
+/**
+ * Areas as two masks, a byte per bucket listed whole and a byte per cell listed alone (a cell
+ * of a bucket listed whole is the bucket's): what a walk over the view reads per member or slot,
+ * rather than a Set's lookup. Numbers outside the areas are ignored.
+ */
+export class Areas {
+  readonly whole = new Uint8Array(DIGEST_BUCKETS)
+  readonly cells = new Uint8Array(DIGEST_CELLS)
+  /** Every bucket whole: nothing is left out. */
+  readonly all: boolean
+  readonly size: number
+
+  constructor (areas: Iterable<number>) {
+    let wholes = 0
+    let size = 0
+    for (const a of areas) {
+      if (!Number.isInteger(a) || a < 0 || a >= AREAS) continue
+      if (a < CELL_AREA) {
+        if (this.whole[a] === 0) { this.whole[a] = 1; wholes++; size++ }
+      } else if (this.cells[a - CELL_AREA] === 0) {
+        this.cells[a - CELL_AREA] = 1
+        size++
+      }
+    }
+    this.all = wholes === DIGEST_BUCKETS
+    this.size = size
+  }
+
+  /** Whether `member`'s entry is in these areas. */
+  has (member: string): boolean { return this.all || this.hasCell(cellOf(member)) }
+
+  /** Whether a member of cell `cell` is. */
+  hasCell (cell: number): boolean { return areaOf(cell, this.whole, this.cells) >= 0 }
+}
 
 /**
  * One entry's share of its bucket's sum, under the asker's `salt` (fresh each round): with a fixed
@@ -126,6 +275,18 @@ export function sumsOf (entries: Iterable<[member: string, fp: Fingerprint]>, sa
   return sums
 }
 
+/** Version 2's sums of `buckets`' entries by cell (64 sums a bucket, in `buckets`' order), walked: the reference for DigestSums.cellSums. */
+export function cellSumsOf (entries: Iterable<[member: string, fp: Fingerprint]>, buckets: readonly number[], salt = ''): Uint32Array[] {
+  const [s0, s1] = saltWords(salt)
+  const out = buckets.map(() => new Uint32Array(BUCKET_CELLS))
+  for (const [member, fp] of entries) {
+    const cell = cellOf(member)
+    const i = buckets.indexOf(cell & (DIGEST_BUCKETS - 1))
+    if (i >= 0) out[i][cell >>> 6] ^= share(fp.lo, fp.hi, s0, s1)
+  }
+  return out
+}
+
 /** The sums of a digest's text; undefined when it is not one (the schema checks its form first). */
 export function decodeDigest (text: string): Uint32Array | undefined {
   if (text.length !== DIGEST_TEXT_LENGTH || !/^[0-9a-f]+$/.test(text)) return undefined
@@ -142,18 +303,20 @@ export function differing (ours: Uint32Array, theirs: Uint32Array): Set<number> 
 }
 
 /**
- * The answerer's entries in the buckets that differ, whole buckets only, up to `max` entries:
- * `more` when buckets were left out (the asker exchanges again for them). Buckets are taken from
- * a random one on, so that a mesh too large for one answer is not always listed from the same end.
+ * The answerer's entries in the areas that differ (buckets, and cells of buckets compared by
+ * cell: `Areas`), whole areas only, up to `max` entries: `more` when areas were left out (the
+ * asker exchanges again for them). Areas are taken from a random one on, so that a mesh too large
+ * for one answer is not always listed from the same end.
  */
 export function listDiffering (
   entries: Iterable<Entry>, buckets: ReadonlySet<number>, max: number, random: () => number
 ): { entries: Entry[], buckets: number[], more: boolean } {
   if (buckets.size === 0) return { entries: [], buckets: [], more: false }
+  const areas = new Areas(buckets)
   const byBucket = new Map<number, Entry[]>()
   for (const e of entries) {
-    const b = bucketOf(e[0])
-    if (!buckets.has(b)) continue
+    const b = areaOf(cellOf(e[0]), areas.whole, areas.cells)
+    if (b < 0) continue
     let list = byBucket.get(b)
     if (list === undefined) { list = []; byBucket.set(b, list) }
     list.push(e)
@@ -240,15 +403,15 @@ export function cutWithin<T> (
  * it gives. member-digest-sums.ts `eachIn` walks its columns, and gives each member's slot (the
  * number `Listing` keeps the answerer's seqs under); `entriesWalk` a list of entries, no slot.
  */
-export type EntryWalk = (buckets: ReadonlySet<number>, visit: (member: string, seq: number, slot?: number) => boolean) => void
+export type EntryWalk = (areas: Areas, visit: (member: string, seq: number, slot?: number) => boolean) => void
 
 /** An EntryWalk over `entries` (each member at most once), `self`'s first: where no columns are kept (a test, the first version's exchange). */
 export function entriesWalk (entries: Iterable<Entry>, self: string): EntryWalk {
-  return (buckets, visit) => {
+  return (areas, visit) => {
     let own: Entry | undefined
     const rest: Entry[] = []
     for (const e of entries) {
-      if (!buckets.has(bucketOf(e[0]))) continue
+      if (!areas.has(e[0])) continue
       if (e[0] === self) own = e
       else rest.push(e)
     }
@@ -335,7 +498,7 @@ const noSlots: SlotOf = () => undefined
  * (`wanted`, `lacks`, `give`) before the next one is made, or it throws.
  */
 export class Listing {
-  readonly buckets: ReadonlySet<number>
+  readonly areas: Areas
   private readonly theirs: Listed
   private readonly slotOf: SlotOf
   private readonly generation: number
@@ -347,18 +510,17 @@ export class Listing {
    * so the listing's `slots` are read rather than looked up.
    */
   constructor (theirs: Listed, listedBuckets: readonly number[], slotOf: SlotOf = noSlots, shared = false) {
-    this.buckets = new Set(listedBuckets)
+    this.areas = new Areas(listedBuckets)
     this.theirs = theirs
     this.slotOf = slotOf
-    let all = true
-    for (let b = 0; b < DIGEST_BUCKETS && all; b++) all = this.buckets.has(b)
+    const { all } = this.areas
     const { members, seqs } = theirs
     const theirSlots = shared ? theirs.slots : undefined
     this.generation = nextGeneration()
     scratchRoom(0, members.length)
     for (let i = 0; i < members.length; i++) {
       const member = members[i]
-      if (!all && !this.buckets.has(bucketOf(member))) { scratch.at[i] = -2; continue }
+      if (!all && !this.areas.has(member)) { scratch.at[i] = -2; continue }
       const slot = theirSlots !== undefined && theirSlots[i] >= 0 ? theirSlots[i] : slotOf(member)
       if (slot === undefined || slot < 0) {
         scratch.at[i] = -1
@@ -416,7 +578,7 @@ export class Listing {
 
   /** The asker's gives, walked (`own`) into `cut` until it is full: the walk stops there, not at the end of the view. */
   give<T> (own: EntryWalk, cut: Cut<T>): Cut<T> {
-    own(this.buckets, (member, seq, slot) => !this.lacks(member, seq, slot) || cut.add(member))
+    own(this.areas, (member, seq, slot) => !this.lacks(member, seq, slot) || cut.add(member))
     return cut
   }
 
@@ -438,6 +600,6 @@ export function reconcile (
 ): { want: string[], give: string[] } {
   const listing = new Listing(columns(theirs), listedBuckets)
   const give: string[] = []
-  entriesWalk(own, self)(listing.buckets, (member, seq) => { if (listing.lacks(member, seq)) give.push(member); return true })
+  entriesWalk(own, self)(listing.areas, (member, seq) => { if (listing.lacks(member, seq)) give.push(member); return true })
   return { want: listing.wanted(held, self), give }
 }

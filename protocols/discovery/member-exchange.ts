@@ -9,9 +9,13 @@
  * the whole set both ways (`member-sync`), which this node also still serves.
  *
  * The sums are those of the digest's second version (`member-sums`, kept ready by column:
- * member-digest-sums.ts); an agent that answers it UnknownCommandError is asked by the first
- * (`member-digest`, summed from the entries held) for OLDER_FOR_MS, and both are served. The view
- * is walked for a listing, or to reconcile one, only when some bucket differs.
+ * member-digest-sums.ts), asked by its third (`member-cells`): the same sums with the count of
+ * entries they cover, so that an answerer can have a large bucket in which the asker is not far
+ * behind compared again by cell next round (the asker sends that bucket's 64 sums by cell) rather
+ * than list it whole (member-digest.ts `answerAreas`). An agent that answers the third
+ * UnknownCommandError is asked by the second, and one that answers that so too by the first
+ * (`member-digest`, summed from the entries held), each for OLDER_FOR_MS; all three are served.
+ * The view is walked for a listing, or to reconcile one, only when some bucket differs.
  *
  * What a neighbour's exchanges may make this node do is charged to its budget (members.ts'
  * `charge`, in statements): a digest a unit per 64 members held (before it is summed) and per 8
@@ -21,8 +25,8 @@
  */
 import type { RpcService } from '../rpc/index.js'
 import { UnknownCommandError, ValidationError } from '../core/errors.js'
-import { columns, Cut, cutWithin, decodeDigest, differing, digestOf, encodeDigest, entriesWalk, listDiffering, Listing, pairs, randomSalt, randomSalt2, type Entry, type EntryWalk, type Listed, type SlotOf } from './member-digest.js'
-import { MemberDigest, MemberPatch, MemberPatchIntake, MemberSums, MemberSync, MemberSyncIntake, SYNC_MAX_STATEMENTS, statementSize, type SignedStatement } from './member-wire.js'
+import { answerAreas, columns, Cut, cutWithin, decodeDigest, differing, digestOf, encodeDigest, entriesWalk, listDiffering, Listing, pairs, randomSalt, randomSalt2, type Digest, type Entry, type EntryWalk, type Listed, type SlotOf } from './member-digest.js'
+import { MemberCells, MemberDigest, MemberPatch, MemberPatchIntake, MemberSums, MemberSync, MemberSyncIntake, SYNC_MAX_STATEMENTS, statementSize, type SignedStatement } from './member-wire.js'
 import { SYNC_MAX_BYTES } from './constants.js'
 import type { Rumours } from './rumours.js'
 import { syncWindow } from './sync-window.js'
@@ -96,6 +100,12 @@ export interface MemberExchangeInit {
   slots?: { of: SlotOf, seq: (slot: number) => number | undefined }
   /** The second version's sums of `entries` under `salt` (16 hex digits), kept ready (member-digest-sums.ts). */
   sums: (salt: string) => Uint32Array
+  /**
+   * For the third version: how many entries the sums cover in each bucket (`counts`), and the
+   * sums of some buckets by cell under `salt` (`sums`, 64 a bucket, member-digest-sums.ts
+   * `cellSums`).
+   */
+  cells: { counts: () => Uint32Array, sums: (buckets: readonly number[], salt: string) => Uint32Array[] }
   /** Whether this node gives `member`'s statement in an exchange (its own, or a live member's): `entries`, one at a time. */
   gives: (member: string) => boolean
   /**
@@ -121,8 +131,11 @@ export class MemberExchange {
   private readonly init: MemberExchangeInit
   /** Peers that answered a digest with UnknownCommandError (exchanged with by member-sync): until when, and their last whole exchange. */
   private readonly older = new Map<string, { until: number, last: number }>()
-  /** Peers that answered `member-sums` with UnknownCommandError (asked by `member-digest`), until when. */
-  private readonly firstVersion = new Map<string, number>()
+  /**
+   * Peers that answered the digest's third version (`member-cells`) with UnknownCommandError, and
+   * the version they are asked by instead (2, or 1 if `member-sums` was refused too), until when.
+   */
+  private readonly lower = new Map<string, { version: 1 | 2, until: number }>()
 
   constructor (init: MemberExchangeInit) { this.init = init }
 
@@ -130,8 +143,8 @@ export class MemberExchange {
   handle (): Array<() => void> {
     const { rpc } = this.init
     return [
-      rpc.handle(MemberDigest, (req, ctx) => this.answerDigest(ctx.peer, req.sums, req.salt, ctx.envelope.id, 1)),
-      rpc.handle(MemberSums, (req, ctx) => this.answerDigest(ctx.peer, req.sums, req.salt, ctx.envelope.id, 2)),
+      rpc.handle(MemberDigest, (req, ctx) => this.answerDigest(ctx.peer, req, ctx.envelope.id, 1)),
+      rpc.handle(MemberSums, (req, ctx) => this.answerDigest(ctx.peer, req, ctx.envelope.id, 2)),
       rpc.handle(MemberPatchIntake, (req, ctx) => this.answerPatch(ctx.peer, req, ctx.envelope.id)),
       // Its statements are counted, charged and only then parsed: over budget, none is.
       rpc.handle(MemberSyncIntake, (req, ctx) => {
@@ -141,6 +154,10 @@ export class MemberExchange {
         if (!full.success) throw new ValidationError(`request for "${MemberSync.name}": ${full.error.issues[0]?.message ?? 'invalid'}`)
         if (!this.init.passive && this.init.takes(ctx.peer)) this.init.receive(ctx.peer, full.data.statements)
         return { statements: answer }
+      }),
+      rpc.handle(MemberCells, (req, ctx) => {
+        const answer = this.answerDigest(ctx.peer, req, ctx.envelope.id, 3)
+        return { ...answer, split: answer.split ?? [] }
       })
     ]
   }
@@ -161,10 +178,17 @@ export class MemberExchange {
     const older = this.older.get(peer)
     if (older !== undefined && older.until > Date.now()) { await this.whole(peer, older); return }
     this.older.delete(peer)
+    // Buckets an answer would compare by cell: the next round's digest sends their sums by cell.
+    // Followed once an exchange: in a join wave the views change between rounds, and following
+    // every answer's would chase them for all MAX_ROUNDS (bench:sim, issue 46).
+    let split: number[] = []
+    let celled = false
     for (let round = 0, idle = 0; round < MAX_ROUNDS && idle < MAX_IDLE_ROUNDS; round++) {
       let listed
       try {
-        listed = await this.ask(peer)
+        listed = await this.ask(peer, split)
+        split = !celled && listed.split !== undefined ? listed.split : []
+        if (split.length > 0) celled = true
       } catch (err) {
         if (!(err instanceof UnknownCommandError)) throw err
         if (this.older.size >= MAX_OLDER) this.older.clear()
@@ -184,38 +208,57 @@ export class MemberExchange {
       const given = this.cutter()
       if (reading !== undefined && !this.init.passive) reading.give(this.walkIn(), given)
       if (ask.length === 0 && given.items.length === 0) {
-        // Nothing to ask or give in what was listed; buckets left out are listed next round.
-        if (!listed.more || cut) return
-        idle++
+        // Nothing to ask or give in what was listed; buckets left out are listed next round, and
+        // those to compare by cell are (a round that only named those is not an idle one).
+        if ((!listed.more && split.length === 0) || cut) return
+        if (listed.buckets.length > 0) idle++
         continue
       }
       const patched = await this.init.rpc.request(peer, MemberPatch, { statements: given.items, want: ask }, { timeoutMs: this.init.timeoutMs() })
       const taken = this.init.takes(peer) ? this.init.receive(peer, patched.statements) : 0
       // Past this node's budget for the peer, only an answer cut short by its size goes on (the
       // budget has room for the rest); what else is left comes by gossip or a later exchange.
-      if (cut ? !patched.more : !listed.more && !patched.more && !given.more) return
+      if (cut ? !patched.more : !listed.more && split.length === 0 && !patched.more && !given.more) return
       idle = taken > 0 ? 0 : idle + 1
     }
   }
 
   /**
-   * One round's digest: the second version's, or the first's to a peer that does not know it
-   * (then remembered for OLDER_FOR_MS). A fresh salt each round: which (member, seq) pairs share a
-   * sum is nobody's to choose. UnknownCommandError to the first version too: the caller's.
+   * One round's digest: the third version's (with the sums by cell of the buckets the last answer
+   * named, `split`), or an older one to a peer that does not know it (then remembered for
+   * OLDER_FOR_MS). A fresh salt each round: which (member, seq) pairs share a sum is nobody's to
+   * choose. UnknownCommandError to the first version too: the caller's.
    */
-  private async ask (peer: string): Promise<{ entries: Entry[], buckets: number[], more: boolean }> {
+  private async ask (peer: string, split: readonly number[]): Promise<{ entries: Entry[], buckets: number[], split?: number[], more: boolean }> {
     const { rpc, random = unpredictable } = this.init
     const timeoutMs = this.init.timeoutMs()
-    const first = this.firstVersion.get(peer)
-    if (first === undefined || first <= Date.now()) {
-      this.firstVersion.delete(peer)
+    let lower = this.lower.get(peer)
+    if (lower !== undefined && lower.until <= Date.now()) { this.lower.delete(peer); lower = undefined }
+    const refused = (version: 1 | 2): void => {
+      if (this.lower.size >= MAX_OLDER) this.lower.clear()
+      this.lower.set(peer, { version, until: Date.now() + OLDER_FOR_MS })
+    }
+    if (lower === undefined) {
+      const salt = randomSalt2(random)
+      const counts = this.init.cells.counts()
+      let count = 0
+      for (const n of counts) count += n
+      const cells = split.length === 0 ? undefined : this.init.cells.sums(split, salt).map((sums, i) => ({ bucket: split[i], sums: encodeDigest(sums) }))
+      try {
+        const req = { sums: encodeDigest(this.init.sums(salt)), salt, count, ...(cells !== undefined ? { cells } : {}) }
+        return await rpc.request(peer, MemberCells, req, { timeoutMs })
+      } catch (err) {
+        if (!(err instanceof UnknownCommandError)) throw err
+        refused(2)
+      }
+    }
+    if (lower === undefined || lower.version === 2) {
       const salt = randomSalt2(random)
       try {
         return await rpc.request(peer, MemberSums, { sums: encodeDigest(this.init.sums(salt)), salt }, { timeoutMs })
       } catch (err) {
         if (!(err instanceof UnknownCommandError)) throw err
-        if (this.firstVersion.size >= MAX_OLDER) this.firstVersion.clear()
-        this.firstVersion.set(peer, Date.now() + OLDER_FOR_MS)
+        refused(1)
       }
     }
     const salt = randomSalt(random)
@@ -235,25 +278,43 @@ export class MemberExchange {
     if (this.init.takes(peer)) this.init.receive(peer, answer.statements)
   }
 
+  /**
+   * An answer to a digest of any version: the entries of the areas that differ (whole buckets;
+   * for the third version, also the cells that differ of buckets the asker sent by cell), and for
+   * the third, the buckets to compare by cell next round (`split`, member-digest.ts `answerAreas`).
+   */
   private answerDigest (
-    peer: string, sums: string, salt: string, correlationId: string, version: 1 | 2
-  ): { entries: Entry[], buckets: number[], more: boolean } {
-    const theirs = decodeDigest(sums)
-    if (theirs === undefined) throw new ValidationError(`request for "${MemberDigest.name}": sums are not a digest`)
-    if (this.init.passive) return { entries: [], buckets: [], more: false }
+    peer: string, req: { sums: string, salt: string, count?: number, cells?: Array<{ bucket: number, sums: string }> },
+    correlationId: string, version: 1 | 2 | 3
+  ): { entries: Entry[], buckets: number[], split?: number[], more: boolean } {
+    const theirs = decodeDigest(req.sums)
+    const theirCells = req.cells?.map(c => decodeDigest(c.sums))
+    if (theirs === undefined || theirCells?.includes(undefined) === true) throw new ValidationError(`request for "${MemberDigest.name}": sums are not a digest`)
+    const none = version === 3 ? { entries: [], buckets: [], split: [], more: false } : { entries: [], buckets: [], more: false }
+    if (this.init.passive) return none
     // Charged before the work it pays for (the listing's share once it is known, the most it can
-    // be being the members held): a neighbour over its budget costs this node nothing more.
-    this.init.charge(peer, Math.max(1, Math.ceil(this.init.held.size / SUMMED_PER_UNIT)), correlationId)
-    const buckets = differing(version === 2 ? this.init.sums(salt) : digestOf(this.init.entries(), salt), theirs)
-    if (buckets.size === 0) return { entries: [], buckets: [], more: false }
+    // be being the members held; sums by cell are a second walk of the view): a neighbour over
+    // its budget costs this node nothing more.
+    const walks = theirCells !== undefined && theirCells.length > 0 ? 2 : 1
+    this.init.charge(peer, walks * Math.max(1, Math.ceil(this.init.held.size / SUMMED_PER_UNIT)), correlationId)
+    const { salt } = req
+    const digest: Digest = {
+      sums: theirs,
+      ...(req.count !== undefined ? { count: req.count } : {}),
+      ...(req.cells !== undefined ? { cells: { buckets: req.cells.map(c => c.bucket), sums: theirCells as Uint32Array[] } } : {})
+    }
+    const { areas, split } = version === 3
+      ? answerAreas({ sums: () => this.init.sums(salt), counts: () => this.init.cells.counts(), cellSums: b => this.init.cells.sums(b, salt) }, digest)
+      : { areas: differing(version === 2 ? this.init.sums(salt) : digestOf(this.init.entries(), salt), theirs), split: [] }
+    if (areas.size === 0 && split.length === 0) return none
     // The first version's sums were made from `entries`: listed from the same walk.
     const random = this.init.random ?? Math.random
-    const listed = version === 2 ? this.init.listIn?.(buckets, SYNC_MAX_STATEMENTS, random) : undefined
+    const listed = version >= 2 ? this.init.listIn?.(areas, SYNC_MAX_STATEMENTS, random) : undefined
     const list = listed !== undefined
       ? { entries: pairs(listed), buckets: listed.buckets, more: listed.more }
-      : listDiffering(this.init.entries(), buckets, SYNC_MAX_STATEMENTS, random)
+      : listDiffering(this.init.entries(), areas, SYNC_MAX_STATEMENTS, random)
     this.init.charge(peer, Math.ceil(list.entries.length / LISTED_PER_UNIT), correlationId)
-    return list
+    return version === 3 ? { ...list, split } : list
   }
 
   private answerPatch (peer: string, req: { statements: unknown[], want: string[] }, correlationId: string): { statements: SignedStatement[], more: boolean } {

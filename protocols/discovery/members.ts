@@ -176,6 +176,7 @@ export class MemberView extends TypedEventEmitter<MemberViewEvents> implements M
       listIn: (buckets, max, random) => this.digest.listing(buckets, max, random, self, slot => this.table.peerAt(slot)),
       slots: { of: p => this.table.slotOf(p), seq: slot => this.digest.seqAt(slot) },
       sums: salt => this.digest.sums(salt),
+      cells: { counts: () => this.digest.counts(), sums: (buckets, salt) => this.digest.cellSums(buckets, salt) },
       gives: p => p === self || this.live(p),
       held: this.rumours,
       receive: (from, statements) => this.running ? this.receive(from, statements, true) : 0,

@@ -4,7 +4,7 @@
 // own statement and each live member's. Random steps from a printed seed: a failure repeats from it.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { bucketOf, columns, Cut, differing, fingerprint, listDiffering, Listing, pairs, share, sumsOf, saltWords, randomSalt2, type Fingerprint } from '../../../protocols/discovery/member-digest.js'
+import { Areas, bucketOf, CELL_AREA, cellOf, cellSumsOf, columns, Cut, differing, DIGEST_BUCKETS, fingerprint, listDiffering, Listing, pairs, share, sumsOf, saltWords, randomSalt2, type Fingerprint } from '../../../protocols/discovery/member-digest.js'
 import { DigestSums } from '../../../protocols/discovery/member-digest-sums.js'
 import { MemberTable, type Heartbeat } from '../../../protocols/discovery/member-table.js'
 import { seededRandom } from '../../../harness/random.js'
@@ -73,11 +73,23 @@ test('DigestSums: kept by slot through random holds, changes of state and slots 
       const reference: Array<[string, Fingerprint, number]> = own === undefined ? [] : [own]
       for (const s of slots) if (s?.member !== undefined && s.fp !== undefined && s.seq !== undefined && s.live) reference.push([s.member, s.fp, s.seq])
       assert.deepEqual([...sums.sums(salt)], [...sumsOf(reference.map(([m, fp]) => [m, fp]), salt)], `step ${step}, salt '${salt}'`)
-      // What a listing of some buckets gives is what the sums covered in them, each with the seq it was held at (the step its fingerprint was made at).
-      const buckets = new Set(Array.from({ length: 1 + pick(8) }, () => pick(64)))
+      // The third version's: the count of what each bucket's sum covers, and some buckets' sums by cell.
+      const perBucket = new Array<number>(DIGEST_BUCKETS).fill(0)
+      for (const [m] of reference) perBucket[bucketOf(m)]++
+      assert.deepEqual([...sums.counts()], perBucket, `step ${step}, counts`)
+      assert.equal(sums.count(), reference.length)
+      const byCell = Array.from({ length: pick(4) }, () => pick(DIGEST_BUCKETS))
+      assert.deepEqual(sums.cellSums(byCell, salt).map(c => [...c]), cellSumsOf(reference.map(([m, fp]) => [m, fp]), byCell, salt).map(c => [...c]), `step ${step}, sums by cell of ${byCell.join(',')}`)
+      // What a listing of some areas gives (whole buckets, and cells alone, some of them in a
+      // bucket listed whole too) is what the sums covered in them, each with the seq it was held
+      // at (the step its fingerprint was made at).
+      const buckets = new Set(Array.from({ length: pick(8) }, () => pick(64)))
+      for (let i = pick(6); i > 0 && reference.length > 0; i--) buckets.add(CELL_AREA + cellOf(reference[pick(reference.length)][0]))
+      if (buckets.size === 0) buckets.add(pick(64))
+      const areas = new Areas(buckets)
       const peerAt = (at: number): string | undefined => slots[at]?.member
       const listed = sums.entriesIn(buckets, 'me', peerAt)
-      const expected = reference.filter(([m]) => buckets.has(bucketOf(m))).map(([m, , seq]): [string, number] => [m, seq])
+      const expected = reference.filter(([m]) => areas.has(m)).map(([m, , seq]): [string, number] => [m, seq])
       assert.deepEqual(sortEntries(listed), sortEntries(expected), `step ${step}, buckets ${[...buckets].join(',')}`)
       // An answer's listing, counted first, is listDiffering's over that listing: the same entries in the same order, the same buckets, the same `more`.
       const max = pick(40)

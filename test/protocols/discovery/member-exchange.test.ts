@@ -13,10 +13,11 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import {
-  bucketOf, decodeDigest, differing, digestOf, DIGEST_BUCKETS, encodeDigest, fingerprint, listDiffering, reconcile, sumsOf, type Entry
+  bucketOf, CELL_AREA, cellOf, cellSumsOf, decodeDigest, differing, digestOf, DIGEST_BUCKETS, encodeDigest, fingerprint, listDiffering, reconcile, sumsOf,
+  type Entry
 } from '../../../protocols/discovery/member-digest.js'
 import { MemberExchange } from '../../../protocols/discovery/member-exchange.js'
-import { MemberDigest, MemberGossip, MemberPatch, MemberSync, MemberSyncIntake, SYNC_MAX_STATEMENTS, type SignedStatement } from '../../../protocols/discovery/member-wire.js'
+import { MemberCells, MemberDigest, MemberGossip, MemberPatch, MemberSync, MemberSyncIntake, SYNC_MAX_STATEMENTS, type SignedStatement } from '../../../protocols/discovery/member-wire.js'
 import { SYNC_MAX_BYTES } from '../../../protocols/discovery/constants.js'
 import { RpcService } from '../../../protocols/rpc/index.js'
 import { RateLimitedError } from '../../../protocols/core/errors.js'
@@ -85,7 +86,7 @@ interface Side {
  * `budget`: units this side lets a neighbour's exchanges charge before it refuses them (RATE001).
  * `checks`: statements new to it that it may take in all (its budget of signature checks).
  */
-async function side (opts: { older?: boolean, firstVersion?: boolean, budget?: number, checks?: number } = {}): Promise<Side> {
+async function side (opts: { older?: boolean, firstVersion?: boolean, secondVersion?: boolean, budget?: number, checks?: number } = {}): Promise<Side> {
   const node = await createLibp2p({
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()], services: { identify: identify() }
   })
@@ -115,6 +116,10 @@ async function side (opts: { older?: boolean, firstVersion?: boolean, budget?: n
     entries: () => { s.built++; return [...s.store.keys()].map((m): Entry => [m, seqOf(m) as number]) },
     // The reference walk (a node keeps them by column: member-digest-sums.ts, tested apart).
     sums: salt => { s.built++; return sumsOf([...s.store.keys()].map(m => [m, fingerprint(m, seqOf(m) as number)]), salt) },
+    cells: {
+      counts: () => { const c = new Uint32Array(DIGEST_BUCKETS); for (const m of s.store.keys()) c[bucketOf(m)]++; return c },
+      sums: (buckets, salt) => { s.built++; return cellSumsOf([...s.store.keys()].map(m => [m, fingerprint(m, seqOf(m) as number)]), buckets, salt) }
+    },
     held: {
       get: m => s.store.get(m),
       seq: seqOf,
@@ -133,7 +138,9 @@ async function side (opts: { older?: boolean, firstVersion?: boolean, budget?: n
   })
   const unhandles = s.exchange.handle()
   // A build before the digest's second version: it serves member-digest, member-patch and member-sync only.
-  if (opts.firstVersion === true) unhandles[1]()
+  if (opts.firstVersion === true) { unhandles[1](); unhandles[4]() }
+  // A build before its third: no member-cells.
+  if (opts.secondVersion === true) unhandles[4]()
   return s
 }
 
@@ -143,7 +150,8 @@ const count = (s: Side, subject: string, direction: 'in' | 'out'): number =>
 describe('full exchanges by digest, between two real nodes', () => {
   const sides: Side[] = []
   after(async () => { for (const s of sides) { await s.rpc.stop(); await s.node.stop() } })
-  const pair = async (opts: { older?: boolean, firstVersion?: boolean, budget?: number } = {}, asker: { checks?: number } = {}): Promise<[Side, Side]> => {
+  type Opts = { older?: boolean, firstVersion?: boolean, secondVersion?: boolean, budget?: number }
+  const pair = async (opts: Opts = {}, asker: { checks?: number } = {}): Promise<[Side, Side]> => {
     const a = await side(asker)
     const b = await side(opts)
     sides.push(a, b)
@@ -155,8 +163,8 @@ describe('full exchanges by digest, between two real nodes', () => {
     const [a, b] = await pair()
     for (const m of ids(120)) { const st = statement(m, 10); a.store.set(m, st); b.store.set(m, st) }
     await a.exchange?.sync(b.id)
-    assert.equal(count(b, '$agentmesh/member-sums', 'in'), 1, 'the second version of the digest')
-    assert.equal(count(b, '$agentmesh/member-digest', 'in'), 0)
+    assert.equal(count(b, '$agentmesh/member-cells', 'in'), 1, 'the third version of the digest')
+    assert.equal(count(b, '$agentmesh/member-sums', 'in') + count(b, '$agentmesh/member-digest', 'in'), 0)
     assert.equal(count(b, '$agentmesh/member-patch', 'in'), 0, 'nothing differed: no statement sent')
 
     a.store.set('peer-1', statement('peer-1', 11)) // newer at a
@@ -195,7 +203,7 @@ describe('full exchanges by digest, between two real nodes', () => {
     assert.equal(a.taken, 300, 'what its budget lets it check')
     const patches = count(b, '$agentmesh/member-patch', 'in')
     assert.equal(patches, Math.ceil(300 * 4_000 / SYNC_MAX_BYTES), 'the patches that 300 such statements need, not the seven that all 800 would')
-    assert.equal(count(b, '$agentmesh/member-sums', 'in'), patches, 'and no further round once the budget is spent')
+    assert.equal(count(b, '$agentmesh/member-cells', 'in'), patches, 'and no further round once the budget is spent')
   })
 
   it('a neighbour over its budget is refused before this node sums, lists or looks anything up', async () => {
@@ -212,7 +220,7 @@ describe('full exchanges by digest, between two real nodes', () => {
     for (const m of ids(n, 'many')) b.store.set(m, statement(m, 1, 60))
     await a.exchange?.sync(b.id)
     assert.equal(a.store.size, n)
-    assert.ok(count(b, '$agentmesh/member-sums', 'in') >= 2, 'listed over two rounds at least')
+    assert.ok(count(b, '$agentmesh/member-cells', 'in') >= 2, 'listed over two rounds at least')
   })
 
   it('an agent that knows only the digest\'s first version is asked by it, remembered as such, and both sides get what they lacked', async () => {
@@ -223,10 +231,69 @@ describe('full exchanges by digest, between two real nodes', () => {
     await a.exchange?.sync(b.id)
     assert.ok(a.store.has('only-b') && b.store.has('only-a'))
     await a.exchange?.sync(b.id)
+    assert.equal(count(a, '$agentmesh/member-cells', 'out'), 1, 'the third version tried once')
     assert.equal(count(a, '$agentmesh/member-sums', 'out'), 1, 'the second version tried once')
     assert.equal(count(a, '$agentmesh/member-digest', 'out'), 2, 'then the first, each exchange')
     assert.equal(count(b, '$agentmesh/member-patch', 'in'), 1, 'the second exchange found nothing to patch: the first version\'s sums agreed')
     assert.equal(count(a, '$agentmesh/member-sync', 'out'), 0, 'never whole')
+  })
+
+  it('an agent that knows the digest\'s second version but not its third is asked by it, remembered as such', async () => {
+    const [a, b] = await pair({ secondVersion: true })
+    for (const m of ids(50)) { const st = statement(m, 10); a.store.set(m, st); b.store.set(m, st) }
+    a.store.set('only-a', statement('only-a', 1))
+    b.store.set('only-b', statement('only-b', 1))
+    await a.exchange?.sync(b.id)
+    assert.ok(a.store.has('only-b') && b.store.has('only-a'))
+    await a.exchange?.sync(b.id)
+    assert.equal(count(a, '$agentmesh/member-cells', 'out'), 1, 'the third version tried once')
+    assert.equal(count(a, '$agentmesh/member-sums', 'out'), 2, 'then the second, each exchange')
+    assert.equal(count(a, '$agentmesh/member-digest', 'out'), 0)
+  })
+
+  it('a large bucket that differs a little is compared by cell: the answer names it, and the next round lists only the cells that differ', async () => {
+    const [a, b] = await pair()
+    // ~47 members a bucket, the same statements on both sides; then a few differ.
+    const members = ids(3_000, 'm')
+    for (const m of members) { const st = statement(m, 10, 80); a.store.set(m, st); b.store.set(m, st) }
+    const newer = [members[5], members[700], members[2_100]]
+    for (const m of newer) b.store.set(m, statement(m, 11, 80))
+    a.store.set('only-a', statement('only-a', 1, 80))
+    const differs = new Set([...newer, 'only-a'].map(bucketOf))
+    const sumsAt = (s: Side, salt: string): Uint32Array => sumsOf([...s.store.keys()].map(m => [m, fingerprint(m, JSON.parse(s.store.get(m)?.body ?? '{}').seq)]), salt)
+    const cellsAt = (s: Side, buckets: number[], salt: string): Uint32Array[] => cellSumsOf([...s.store.keys()].map(m => [m, fingerprint(m, JSON.parse(s.store.get(m)?.body ?? '{}').seq)]), buckets, salt)
+    const salt = '0123456789abcdef'
+    // Asked by one not far behind: nothing listed, the differing buckets named.
+    const first = await a.rpc.request(b.id, MemberCells, { sums: encodeDigest(sumsAt(a, salt)), salt, count: a.store.size })
+    assert.deepEqual(first.entries, [])
+    assert.deepEqual([...first.split].sort(), [...differs].sort(), 'the buckets that differ, to compare by cell')
+    assert.equal(first.more, false, 'more: areas left out of the listing, none here')
+    // Their sums by cell: only the cells that differ are listed, a few entries, not ~47 a bucket.
+    const cells = cellsAt(a, first.split, salt).map((sums, i) => ({ bucket: first.split[i], sums: encodeDigest(sums) }))
+    const second = await a.rpc.request(b.id, MemberCells, { sums: encodeDigest(sumsAt(a, salt)), salt, count: a.store.size, cells })
+    assert.deepEqual(second.split, [])
+    assert.deepEqual([...second.buckets].sort((x, y) => x - y), [...new Set([...newer, 'only-a'].map(m => CELL_AREA + cellOf(m)))].sort((x, y) => x - y), 'the cells of the members that differ')
+    const listedMembers = second.entries.map(([m]) => m)
+    for (const m of newer) assert.ok(listedMembers.includes(m), `${m} listed`)
+    assert.ok(second.entries.length < 20, `${second.entries.length} entries listed (a whole bucket is ~47)`)
+    // A newcomer (a count far below the answerer's) is listed whole buckets at once, as before.
+    const newcomer = await a.rpc.request(b.id, MemberCells, { sums: encodeDigest(sumsOf([], salt)), salt, count: 0 })
+    assert.deepEqual(newcomer.split, [])
+    assert.equal(newcomer.entries.length, Math.min(b.store.size, SYNC_MAX_STATEMENTS), 'whole buckets, as many as fit')
+    // And the exchange itself: both sides end with what they lacked.
+    a.taken = b.taken = 0
+    await a.exchange?.sync(b.id)
+    assert.equal(a.taken, 3, 'a took the three newer statements')
+    assert.equal(b.taken, 1, 'b took the one it lacked')
+    for (const m of newer) assert.equal(JSON.parse(a.store.get(m)?.body ?? '{}').seq, 11)
+  })
+
+  it('sums by cell that are not a digest are refused as bad input (MSG), and a bucket named twice or out of range is not taken', async () => {
+    const [a, b] = await pair()
+    const salt = '0123456789abcdef'
+    const sums = encodeDigest(sumsOf([], salt))
+    await assert.rejects(a.rpc.request(b.id, MemberCells, { sums, salt, count: 0, cells: [{ bucket: 3, sums: 'zz'.repeat(256) }] }), (err: Error & { code?: string }) => err.code === 'MSG001' || /sums|MSG/.test(`${err.code ?? ''} ${err.message}`))
+    await assert.rejects(a.rpc.request(b.id, MemberCells, { sums, salt, count: 0, cells: [{ bucket: 64, sums }] }), (err: Error & { code?: string }) => /MSG/.test(err.code ?? ''))
   })
 
   it('an agent of an older build is exchanged with whole, and remembered as such (a whole exchange at most every 30 s)', async () => {
@@ -236,7 +303,8 @@ describe('full exchanges by digest, between two real nodes', () => {
     await a.exchange?.sync(b.id)
     assert.ok(a.store.has('old-1') && b.store.has('new-1'))
     await a.exchange?.sync(b.id)
-    assert.equal(count(a, '$agentmesh/member-sums', 'out'), 1, 'asked by the digest\'s second version once')
+    assert.equal(count(a, '$agentmesh/member-cells', 'out'), 1, 'asked by the digest\'s third version once')
+    assert.equal(count(a, '$agentmesh/member-sums', 'out'), 1, 'by its second once')
     assert.equal(count(a, '$agentmesh/member-digest', 'out'), 1, 'then by its first, once')
     assert.equal(count(a, '$agentmesh/member-sync', 'out'), 1, 'whole exchanges with one older agent at most every 30 s')
   })
@@ -259,9 +327,9 @@ describe('agents exchange by digest', () => {
     const hk = (n: AgentNode, subject: string): number => n.stats.get('housekeeping_messages_total', { subject, direction: 'out', type: 'REQUEST' })
     const sum = (subject: string): number => nodes.reduce((s, n) => s + hk(n, subject), 0)
     await waitFor(() => nodes.every(n => n.members().filter(m => m.state === 'alive').length === nodes.length - 1), 'every agent alive everywhere')
-    const digests = sum('$agentmesh/member-sums')
-    await waitFor(() => sum('$agentmesh/member-sums') >= digests + 12, 'a dozen more exchanges')
-    assert.equal(sum('$agentmesh/member-digest'), 0, 'no digest of the first version between agents of this build')
+    const digests = sum('$agentmesh/member-cells')
+    await waitFor(() => sum('$agentmesh/member-cells') >= digests + 12, 'a dozen more exchanges')
+    assert.equal(sum('$agentmesh/member-digest') + sum('$agentmesh/member-sums'), 0, 'no digest of an older version between agents of this build')
     assert.equal(sum('$agentmesh/member-sync'), 0, 'no whole exchange between agents of this build')
     const late = await start('late')
     await waitFor(() => late.members().filter(m => m.state === 'alive').length === 3, 'the newcomer knows every member')

@@ -901,8 +901,8 @@ test('member view: a full exchange asks a neighbour for no more statements than 
   const rpc = {
     handle: () => () => {},
     request: async (_to: string, def: { name: string }, req: { want?: string[] }) => {
-      if (def.name === '$agentmesh/member-sums') {
-        return { entries: others.map(m => [m, 1]), buckets: Array.from({ length: 64 }, (_, i) => i), more: false }
+      if (def.name === '$agentmesh/member-cells') {
+        return { entries: others.map(m => [m, 1]), buckets: Array.from({ length: 64 }, (_, i) => i), split: [], more: false }
       }
       if (def.name === '$agentmesh/member-patch') { wants.push(req.want?.length ?? 0); return { statements: [], more: false } }
       return {}
