@@ -136,6 +136,8 @@ interface Result {
   joinStatements: { gossip: number, sync: number }
   /** Of those, the statements new to the agent that it took (the rest it held already, or were past its budget of checks). */
   joinTaken: { gossip: number, sync: number }
+  /** Kilobytes each agent sent in gossip and in full exchanges over the same span (digests, listings, patches: what the digest's third version cut). */
+  joinKB: { gossip: number, sync: number }
   /** Statements each agent issued (its own) from its start until the join's news was told out: what every other must receive at least once. */
   joinIssued: number
   /** Simulated seconds from the start until no agent had news left to tell. */
@@ -146,6 +148,8 @@ interface Result {
   joinPruned: number
   /** Statements each survivor received in gossip and in full exchanges from the crash until it was seen. */
   crashStatements: { gossip: number, sync: number }
+  /** Kilobytes each survivor sent in gossip and in full exchanges until the crash was seen. */
+  crashKB: { gossip: number, sync: number }
   /** Statements the survivors issued from the crash until all saw the crashed offline. */
   crashIssued: number
   /** First-hand accusations of the crashed in the survivors' statements then: (accuser, crashed) pairs. */
@@ -261,6 +265,7 @@ function runOne (n: number): Result {
   world.run(world.now + 120_000, () => world.agents.every(a => (a.member?.rumours.pending ?? 0) === 0), 1_000)
   const toldOutS = world.now / 1_000
   const joinStatements = { gossip: world.statements.gossip / n, sync: world.statements.sync / n }
+  const joinKB = { gossip: world.count.gossip.bytes / n / 1_000, sync: world.count.sync.bytes / n / 1_000 }
   const joinTaken = { gossip: 0, sync: 0 }
   for (const a of world.agents) { joinTaken.gossip += (a.member?.took.gossip ?? 0) / n; joinTaken.sync += (a.member?.took.sync ?? 0) / n }
   const joinIssued = world.agents.reduce((sum, a) => sum + (a.member?.issued ?? 0), 0) / n
@@ -313,6 +318,7 @@ function runOne (n: number): Result {
   progress(n, 'crash and fail-over seen', world.now, t0, cpu0)
   const survivors = n - victims.size
   const crashStatements = { gossip: world.statements.gossip / survivors, sync: world.statements.sync / survivors }
+  const crashKB = { gossip: world.count.gossip.bytes / survivors / 1_000, sync: world.count.sync.bytes / survivors / 1_000 }
   // What the crash made the survivors say: statements issued, and the (accuser, crashed) pairs
   // their statements name first-hand once all see the crashed offline (member-table.ts HEARSAY_SHARE).
   const crashIssued = issued() - issuedBefore
@@ -336,12 +342,14 @@ function runOne (n: number): Result {
     statementsPerSync,
     statementsPerGossip,
     joinStatements,
+    joinKB,
     joinTaken,
     joinIssued,
     toldOutS,
     joinQueuedMax,
     joinPruned,
     crashStatements,
+    crashKB,
     crashIssued,
     crashAccusations,
     feedback: feedbackLimit,
@@ -393,6 +401,8 @@ if (!jsonOnly) {
     ['join wave: statements received per agent, full exchanges', r => r.joinStatements.sync, 0],
     ['  of which new to it and taken, gossip', r => r.joinTaken.gossip, 0],
     ['  of which new to it and taken, full exchanges', r => r.joinTaken.sync, 0],
+    ['join wave: kilobytes sent per agent, gossip', r => r.joinKB.gossip, 0],
+    ['join wave: kilobytes sent per agent, full exchanges', r => r.joinKB.sync, 0],
     ['join wave: statements issued per agent (each a statement every other must receive)', r => r.joinIssued, 1],
     ['join wave: no agent has news left to tell (s)', r => r.toldOutS, 1],
     ['join wave: statements one agent had queued to tell, at most', r => r.joinQueuedMax, 0],
@@ -407,6 +417,8 @@ if (!jsonOnly) {
     ['10% crash: statements the survivors issued until seen', r => r.crashIssued, 0],
     ['10% crash: statements received per survivor until seen, gossip', r => r.crashStatements.gossip, 0],
     ['10% crash: statements received per survivor until seen, full exchanges', r => r.crashStatements.sync, 0],
+    ['10% crash: kilobytes sent per survivor until seen, gossip', r => r.crashKB.gossip, 0],
+    ['10% crash: kilobytes sent per survivor until seen, full exchanges', r => r.crashKB.sync, 0],
     ['  voters among the crashed (a majority of them: no quorum, no fail-over)', r => r.votersCrashed[0], 0],
     ['members held per agent, at most', r => r.maxTable, 0],
     ['heap and array buffers per (agent, member) pair as the join converged, bytes (collected first under --expose-gc)', r => r.joinHeapPerPairB, 0],
