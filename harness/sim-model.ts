@@ -24,12 +24,17 @@ import type { SlotDirectory } from '../protocols/discovery/slot-directory.js'
 export type Statement = Heartbeat & { seq: number, size?: number, fp?: Fingerprint, slot?: number }
 
 /**
- * Where a full exchange is: its round, and the rounds in a row that brought the asker nothing new
- * (member-exchange.ts MAX_IDLE_ROUNDS). Carried by the simulated messages, where the node keeps
- * them in its exchange's loop; not on the wire.
+ * Where a full exchange is: its round, the rounds in a row that brought the asker nothing new
+ * (member-exchange.ts MAX_IDLE_ROUNDS), whether an answer's buckets to compare by cell were
+ * followed yet (once an exchange), and those to send by cell next round (`split`). Carried by
+ * the simulated messages, where the node keeps them in its exchange's loop; not on the wire.
  */
-/** Where an exchange is: its round, the rounds in a row that brought nothing new, and whether it has compared buckets by cell yet (once an exchange). */
-export interface ExchangeRound { round: number, idle: number, celled?: boolean }
+export interface ExchangeRound { round: number, idle: number, celled?: boolean, split?: number[] }
+
+/** An exchange's place, as a message of it carries it on. */
+function place (m: ExchangeRound): ExchangeRound {
+  return { round: m.round, idle: m.idle, ...(m.celled === true ? { celled: true } : {}), ...(m.split !== undefined ? { split: m.split } : {}) }
+}
 
 export type MemberMessage =
   | { type: 'member-gossip', statements: Statement[], id: number }
@@ -106,8 +111,6 @@ export class MemberAgent {
   /** Gossip messages sent, by id, until answered: what was told (the answer's mask refers to it). */
   private readonly told = new Map<number, { keys: string[], items: Statement[] }>()
   private gossipId = 0
-  /** Buckets a neighbour's answer had compared by cell: the next round of the exchange with it sends their sums by cell. */
-  private readonly split = new Map<string, number[]>()
   private readonly init: MemberAgentInit
   /**
    * A member's slot, under which a listing read keeps the answerer's seqs (member-digest.ts
@@ -196,15 +199,16 @@ export class MemberAgent {
    * exchange is: its rounds, and those in a row that brought nothing new (none: it starts).
    */
   sync (to: string, at: ExchangeRound = { round: 0, idle: 0 }): void {
-    const split = this.split.get(to)
-    this.split.delete(to)
     if (at.round >= MAX_ROUNDS || at.idle >= MAX_IDLE_ROUNDS) return
     // No salt drawn: simulated agents do not aim their seqs, and a draw would change the schedule.
-    const cells = at.round > 0 && split !== undefined ? { buckets: split, sums: this.digest.cellSums(split) } : undefined
+    const { split } = at
+    const cells = split !== undefined ? { buckets: split, sums: this.digest.cellSums(split) } : undefined
+    // Once buckets were compared by cell, the count is 0: later rounds are listed whole buckets (member-exchange.ts ask).
+    const count = at.celled === true ? 0 : this.digest.count()
     this.init.send(to, {
       type: 'member-digest',
       sums: this.digest.sums(),
-      ...(this.init.cells === false ? {} : { count: this.digest.count() }),
+      ...(this.init.cells === false ? {} : { count }),
       ...(cells !== undefined ? { cells } : {}),
       round: at.round,
       idle: at.idle,
@@ -297,7 +301,7 @@ export class MemberAgent {
         const { areas, split } = answerAreas(this.digest, msg)
         const max = this.init.syncMax?.statements ?? Infinity
         const list = this.digest.listing(areas, max, this.init.random, this.init.id, slot => this.table.peerAt(slot))
-        this.init.send(from, { type: 'member-digest-answer', listed: list, buckets: list.buckets, split, more: list.more, round: msg.round, idle: msg.idle, ...(msg.celled === true ? { celled: true } : {}) })
+        this.init.send(from, { type: 'member-digest-answer', listed: list, buckets: list.buckets, split, more: list.more, ...place({ round: msg.round, idle: msg.idle, celled: msg.celled === true }) })
         break
       }
       case 'member-digest-answer': {
@@ -305,9 +309,8 @@ export class MemberAgent {
         // in a join wave the views change between rounds, and following each answer's would
         // chase them for all 16 rounds.
         const follow = msg.split.length > 0 && msg.celled !== true
-        if (follow) this.split.set(from, msg.split)
         const more = msg.more || follow
-        const celled = msg.celled === true || follow
+        const next = { round: msg.round, idle: msg.idle, ...(msg.celled === true || follow ? { celled: true } : {}), ...(follow ? { split: msg.split } : {}) }
         if (msg.buckets.length === 0 && !follow) break
         // As member-exchange.ts: what it wants up to its room (and one more, to tell it was cut),
         // and its gives walked from its columns until the patch is full.
@@ -318,24 +321,24 @@ export class MemberAgent {
         if (ask.length === 0 && given.items.length === 0) {
           // Nothing to ask or give in what was listed: the buckets left out are listed next round,
           // and those to compare by cell are (a round of that alone is not an idle one).
-          if (more && !cut) this.sync(from, { round: msg.round + 1, idle: msg.buckets.length === 0 ? msg.idle : msg.idle + 1, celled })
+          if (more && !cut) this.sync(from, { ...next, round: msg.round + 1, idle: follow && msg.buckets.length === 0 ? msg.idle : msg.idle + 1 })
           break
         }
         // `more`: another round after this one. Past the budget (`cut`), only if the answer is cut short by its size (member-exchange.ts).
-        const patch = { statements: this.copy(given.items), want: ask, more: !cut && (more || given.more), round: msg.round, idle: msg.idle, celled }
+        const patch = { statements: this.copy(given.items), want: ask, more: !cut && (more || given.more), ...next }
         this.init.send(from, { type: 'member-patch', ...patch })
         break
       }
       case 'member-patch': {
         const answer = this.cut([...new Set(msg.want)].filter(m => this.gives(m)))
         this.receive(from, msg.statements, true, now)
-        this.init.send(from, { type: 'member-patch-answer', statements: this.copy(answer.statements), more: msg.more || answer.more, round: msg.round, idle: msg.idle, ...(msg.celled === true ? { celled: true } : {}) })
+        this.init.send(from, { type: 'member-patch-answer', statements: this.copy(answer.statements), more: msg.more || answer.more, ...place(msg) })
         break
       }
       case 'member-patch-answer': {
         const { taken } = this.receive(from, msg.statements, true, now)
         // A round that brought nothing new counts toward the end (member-exchange.ts MAX_IDLE_ROUNDS).
-        if (msg.more) this.sync(from, { round: msg.round + 1, idle: taken > 0 ? 0 : msg.idle + 1, celled: msg.celled === true })
+        if (msg.more) this.sync(from, { ...place(msg), round: msg.round + 1, idle: taken > 0 ? 0 : msg.idle + 1 })
         break
       }
       case 'probe': {

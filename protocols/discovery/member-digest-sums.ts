@@ -38,7 +38,7 @@ export class DigestSums {
   private meta = new Uint8Array(0)
   /** Each slot's place in its bucket (member-digest.ts `cellOf`, the bits above the bucket's): its cell is `sub << 6 | bucket`. */
   private sub = new Uint8Array(0)
-  /** What each bucket's sum covers, counted (this node's own statement too): an asker's counts tell its answerer how far behind it is (member-exchange.ts). */
+  /** What each bucket's sum covers, counted (this node's own statement too): an answerer compares by cell only buckets this large, and an asker's total tells it how far behind the asker is (member-digest.ts `byCells`). */
   private readonly counted = new Uint32Array(DIGEST_BUCKETS)
   /** The seq of the statement held in each slot (a seq may pass 2^32: a node's are milliseconds). */
   private seqs = new Float64Array(0)
@@ -206,9 +206,10 @@ export class DigestSums {
   /**
    * What an answer to a digest lists (member-digest.ts `listDiffering` over `entriesIn(buckets)`,
    * the same entries in the same order, with the same draw of `random`), as two columns (each
-   * entry's member and seq, `Listed`): whole buckets of `buckets`, at most `max` entries. The
-   * buckets are counted first, by one walk of a byte per slot, and only the entries of those taken
-   * are placed, each at its bucket's next place. A join wave's listing is of every bucket (a
+   * entry's member and seq, `Listed`): whole areas of `buckets` (buckets, and cells alone:
+   * member-digest.ts `Areas`), at most `max` entries. The areas are counted first, by one walk
+   * of two bytes per slot, and only the entries of those taken are placed, each at its area's
+   * next place. A join wave's listing is of every bucket (a
    * newcomer's sums differ in all), and at 10,000 agents a view is over SYNC_MAX_STATEMENTS (4,096):
    * listing all and keeping what fitted made 10,000 entries for ~4,000 kept, and `entriesIn` with
    * its garbage was half of bench:sim's CPU in the join's first seconds. As columns, a listing is

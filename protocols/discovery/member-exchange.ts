@@ -18,8 +18,8 @@
  * The view is walked for a listing, or to reconcile one, only when some bucket differs.
  *
  * What a neighbour's exchanges may make this node do is charged to its budget (members.ts'
- * `charge`, in statements): a digest a unit per 64 members held (before it is summed) and per 8
- * entries listed (once listed), a patch each statement it carries and each one it asks for
+ * `charge`, in statements): a digest a unit per 64 members held (before it is summed; two with
+ * sums by cell, a second walk) and per 8 entries listed (once listed), a patch each statement it carries and each one it asks for
  * (at least one), before any is parsed or looked up. The other way, a patch asks a neighbour
  * for no more statements than this node may still check from it (`asked`).
  */
@@ -139,7 +139,7 @@ export class MemberExchange {
 
   constructor (init: MemberExchangeInit) { this.init = init }
 
-  /** Serves the three exchange commands; returns what unregisters them. */
+  /** Serves the exchange's commands (the digest's three versions, the patch, the whole exchange); returns what unregisters them, in that order but the third version's last. */
   handle (): Array<() => void> {
     const { rpc } = this.init
     return [
@@ -186,7 +186,7 @@ export class MemberExchange {
     for (let round = 0, idle = 0; round < MAX_ROUNDS && idle < MAX_IDLE_ROUNDS; round++) {
       let listed
       try {
-        listed = await this.ask(peer, split)
+        listed = await this.ask(peer, split, celled)
         split = !celled && listed.split !== undefined ? listed.split : []
         if (split.length > 0) celled = true
       } catch (err) {
@@ -211,7 +211,9 @@ export class MemberExchange {
         // Nothing to ask or give in what was listed; buckets left out are listed next round, and
         // those to compare by cell are (a round that only named those is not an idle one).
         if ((!listed.more && split.length === 0) || cut) return
-        if (listed.buckets.length > 0) idle++
+        // Only the round whose buckets to compare by cell were just followed is not an idle one:
+        // an answerer that lists nothing with `more` would otherwise keep the exchange going.
+        if (listed.buckets.length > 0 || split.length === 0) idle++
         continue
       }
       const patched = await this.init.rpc.request(peer, MemberPatch, { statements: given.items, want: ask }, { timeoutMs: this.init.timeoutMs() })
@@ -227,9 +229,13 @@ export class MemberExchange {
    * One round's digest: the third version's (with the sums by cell of the buckets the last answer
    * named, `split`), or an older one to a peer that does not know it (then remembered for
    * OLDER_FOR_MS). A fresh salt each round: which (member, seq) pairs share a sum is nobody's to
-   * choose. UnknownCommandError to the first version too: the caller's.
+   * choose. UnknownCommandError to the first version too: the caller's. Once an exchange has
+   * followed a split (`celled`), its count is 0: the answerer then lists whole what differs
+   * besides, rather than name buckets to compare by cell that this exchange would not follow.
    */
-  private async ask (peer: string, split: readonly number[]): Promise<{ entries: Entry[], buckets: number[], split?: number[], more: boolean }> {
+  private async ask (
+    peer: string, split: readonly number[], celled: boolean
+  ): Promise<{ entries: Entry[], buckets: number[], split?: number[], more: boolean }> {
     const { rpc, random = unpredictable } = this.init
     const timeoutMs = this.init.timeoutMs()
     let lower = this.lower.get(peer)
@@ -240,9 +246,8 @@ export class MemberExchange {
     }
     if (lower === undefined) {
       const salt = randomSalt2(random)
-      const counts = this.init.cells.counts()
       let count = 0
-      for (const n of counts) count += n
+      if (!celled) for (const n of this.init.cells.counts()) count += n
       const cells = split.length === 0 ? undefined : this.init.cells.sums(split, salt).map((sums, i) => ({ bucket: split[i], sums: encodeDigest(sums) }))
       try {
         const req = { sums: encodeDigest(this.init.sums(salt)), salt, count, ...(cells !== undefined ? { cells } : {}) }

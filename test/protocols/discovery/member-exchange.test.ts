@@ -13,8 +13,8 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import {
-  bucketOf, CELL_AREA, cellOf, cellSumsOf, decodeDigest, differing, digestOf, DIGEST_BUCKETS, encodeDigest, fingerprint, listDiffering, reconcile, sumsOf,
-  type Entry
+  answerAreas, areaOf, Areas, bucketOf, byCells, CELL_AREA, CELLS_FROM, cellOf, cellSumsOf, decodeDigest, differing, digestOf, DIGEST_BUCKETS, encodeDigest,
+  fingerprint, listDiffering, reconcile, sumsOf, type Entry, type OwnSums
 } from '../../../protocols/discovery/member-digest.js'
 import { MemberExchange } from '../../../protocols/discovery/member-exchange.js'
 import { MemberCells, MemberDigest, MemberGossip, MemberPatch, MemberSync, MemberSyncIntake, SYNC_MAX_STATEMENTS, type SignedStatement } from '../../../protocols/discovery/member-wire.js'
@@ -38,6 +38,88 @@ test('digest: equal sets have equal sums; one newer statement changes its own bu
   assert.deepEqual([...decodeDigest(encodeDigest(a)) ?? []], [...a])
   assert.equal(decodeDigest('zz'.repeat(DIGEST_BUCKETS * 4)), undefined, 'not hex')
   assert.equal(decodeDigest('00'), undefined, 'not the length')
+})
+
+test('digest v3: a large bucket that differs is compared by cell when the asker is not far behind; sums by cell list only the cells that differ', { timeout: 3 * 60_000 }, () => {
+  // The edges of the rule: at least CELLS_FROM entries in the bucket, and the asker's count at least half the answerer's.
+  assert.equal(byCells(CELLS_FROM - 1, 1_000, 1_000), false)
+  assert.equal(byCells(CELLS_FROM, 1_000, 500), true)
+  assert.equal(byCells(CELLS_FROM, 1_000, 499), false)
+  const fp = (m: string, seq: number): [string, ReturnType<typeof fingerprint>] => [m, fingerprint(m, seq)]
+  const members = ids(4_000, 'c')
+  const ours = new Map(members.map(m => [m, 1]))
+  const own = (): OwnSums => ({
+    sums: () => sumsOf([...ours].map(([m, s]) => fp(m, s))),
+    counts: () => { const c = new Uint32Array(DIGEST_BUCKETS); for (const m of ours.keys()) c[bucketOf(m)]++; return c },
+    cellSums: buckets => cellSumsOf([...ours].map(([m, s]) => fp(m, s)), buckets)
+  })
+  const theirs = new Map(ours)
+  theirs.set('c-10', 2)
+  theirs.set('c-2000', 2)
+  const theirSums = sumsOf([...theirs].map(([m, s]) => fp(m, s)))
+  const differs = [...new Set(['c-10', 'c-2000'].map(bucketOf))].sort((x, y) => x - y)
+  // Not far behind: nothing listed, the differing buckets named.
+  const near = answerAreas(own(), { sums: theirSums, count: 4_000 })
+  assert.deepEqual([...near.areas], [])
+  assert.deepEqual([...near.split].sort((x, y) => x - y), differs)
+  // Far behind (or no count: the second version): the buckets whole.
+  assert.deepEqual([...answerAreas(own(), { sums: theirSums, count: 1_999 }).areas].sort((x, y) => x - y), differs)
+  assert.deepEqual(answerAreas(own(), { sums: theirSums }).split, [])
+  // With their sums by cell (one bucket named twice): the cells of the two members only.
+  const theirCells = cellSumsOf([...theirs].map(([m, s]) => fp(m, s)), differs)
+  const celled = answerAreas(own(), { sums: theirSums, count: 4_000, cells: { buckets: [...differs, differs[0]], sums: [...theirCells, theirCells[0]] } })
+  assert.deepEqual([...celled.areas].sort((x, y) => x - y), [...new Set(['c-10', 'c-2000'].map(m => CELL_AREA + cellOf(m)))].sort((x, y) => x - y))
+  assert.deepEqual(celled.split, [])
+  // Sums by cell of a bucket that no longer differs add nothing; a cell's area is its bucket's when listed whole.
+  ours.set('c-10', 2)
+  ours.set('c-2000', 2)
+  assert.deepEqual([...answerAreas(own(), { sums: theirSums, count: 4_000, cells: { buckets: differs, sums: theirCells } }).areas], [])
+  const areas = new Areas([bucketOf('c-10'), CELL_AREA + cellOf('c-10'), CELL_AREA + cellOf('c-2000')])
+  assert.ok(areas.has('c-10') && areas.has('c-2000'))
+  assert.equal(areaOf(cellOf('c-10'), areas.whole, areas.cells), bucketOf('c-10'), 'listed under its whole bucket')
+})
+
+test('digest v3: an answerer that lists nothing and says there is more holds an exchange two idle rounds at most; buckets to compare by cell are followed once an exchange', { timeout: 3 * 60_000 }, async () => {
+  const held = new Map(ids(100).map((m): [string, SignedStatement] => [m, statement(m, 1)]))
+  const entries = (): Entry[] => [...held.keys()].map((m): Entry => [m, 1])
+  const answers = [
+    { name: 'nothing listed, more', answer: { entries: [], buckets: [], split: [], more: true }, asked: 2, cells: 0 },
+    { name: 'buckets named every round, more', answer: { entries: [], buckets: [], split: [1, 2, 3], more: true }, asked: 3, cells: 1 },
+    { name: 'buckets named every round', answer: { entries: [], buckets: [], split: [1, 2, 3], more: false }, asked: 2, cells: 1 }
+  ]
+  for (const { name, answer, asked, cells } of answers) {
+    const sent: Array<{ count: number, cells?: unknown[] }> = []
+    const rpc = {
+      handle: () => () => {},
+      request: async (_to: string, def: { name: string }, req: { count: number, cells?: unknown[] }) => {
+        assert.equal(def.name, '$agentmesh/member-cells', name)
+        sent.push(req)
+        return answer
+      }
+    } as unknown as RpcService
+    const exchange = new MemberExchange({
+      rpc,
+      self: 'me',
+      passive: false,
+      entries,
+      sums: salt => sumsOf(entries().map(([m, s]) => [m, fingerprint(m, s)]), salt),
+      cells: {
+        counts: () => { const c = new Uint32Array(DIGEST_BUCKETS); for (const [m] of entries()) c[bucketOf(m)]++; return c },
+        sums: (buckets, salt) => cellSumsOf(entries().map(([m, s]) => [m, fingerprint(m, s)]), buckets, salt)
+      },
+      gives: () => true,
+      held: { get: m => held.get(m), seq: m => held.has(m) ? 1 : undefined, size: held.size, all: () => [...held.values()] },
+      receive: () => 0,
+      takes: () => true,
+      charge: () => {},
+      timeoutMs: () => 1_000
+    })
+    await exchange.sync('them')
+    assert.equal(sent.length, asked, `${name}: digests sent`)
+    assert.equal(sent.filter(r => r.cells !== undefined).length, cells, `${name}: sums by cell sent`)
+    assert.equal(sent[0].count, 100, `${name}: the first round counts what the sums cover`)
+    if (cells > 0) assert.ok(sent.slice(1).every(r => r.count === 0), `${name}: after a split was followed, a count of 0 (whole buckets from then on)`)
+  }
 })
 
 test('digest: the answerer lists whole buckets up to its limit and says when it left some out; reconcile finds what each side lacks', { timeout: 3 * 60_000 }, () => {
@@ -282,7 +364,9 @@ describe('full exchanges by digest, between two real nodes', () => {
     assert.equal(newcomer.entries.length, Math.min(b.store.size, SYNC_MAX_STATEMENTS), 'whole buckets, as many as fit')
     // And the exchange itself: both sides end with what they lacked.
     a.taken = b.taken = 0
+    const asked = count(b, '$agentmesh/member-cells', 'in')
     await a.exchange?.sync(b.id)
+    assert.equal(count(b, '$agentmesh/member-cells', 'in') - asked, 2, 'two rounds: the buckets named, then compared by cell')
     assert.equal(a.taken, 3, 'a took the three newer statements')
     assert.equal(b.taken, 1, 'b took the one it lacked')
     for (const m of newer) assert.equal(JSON.parse(a.store.get(m)?.body ?? '{}').seq, 11)
@@ -292,8 +376,8 @@ describe('full exchanges by digest, between two real nodes', () => {
     const [a, b] = await pair()
     const salt = '0123456789abcdef'
     const sums = encodeDigest(sumsOf([], salt))
-    await assert.rejects(a.rpc.request(b.id, MemberCells, { sums, salt, count: 0, cells: [{ bucket: 3, sums: 'zz'.repeat(256) }] }), (err: Error & { code?: string }) => err.code === 'MSG001' || /sums|MSG/.test(`${err.code ?? ''} ${err.message}`))
-    await assert.rejects(a.rpc.request(b.id, MemberCells, { sums, salt, count: 0, cells: [{ bucket: 64, sums }] }), (err: Error & { code?: string }) => /MSG/.test(err.code ?? ''))
+    await assert.rejects(a.rpc.request(b.id, MemberCells, { sums, salt, count: 0, cells: [{ bucket: 3, sums: 'zz'.repeat(256) }] }), (err: Error & { code?: string }) => err.code === 'MSG001')
+    await assert.rejects(a.rpc.request(b.id, MemberCells, { sums, salt, count: 0, cells: [{ bucket: 64, sums }] }), (err: Error & { code?: string }) => err.code === 'MSG001')
   })
 
   it('an agent of an older build is exchanged with whole, and remembered as such (a whole exchange at most every 30 s)', async () => {
