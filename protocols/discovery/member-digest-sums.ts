@@ -38,7 +38,11 @@ export class DigestSums {
   private meta = new Uint8Array(0)
   /** Each slot's place in its bucket (member-digest.ts `cellOf`, the bits above the bucket's): its cell is `sub << 6 | bucket`. */
   private sub = new Uint8Array(0)
-  /** What each bucket's sum covers, counted (this node's own statement too): an answerer compares by cell only buckets this large, and an asker's total tells it how far behind the asker is (member-digest.ts `byCells`). */
+  /**
+   * What each bucket's sum covers, counted (this node's own statement too): an answerer compares
+   * by cell only buckets this large, and an asker's total tells it how far behind the asker is
+   * (member-digest.ts `byCells`).
+   */
   private readonly counted = new Uint32Array(DIGEST_BUCKETS)
   /** The seq of the statement held in each slot (a seq may pass 2^32: a node's are milliseconds). */
   private seqs = new Float64Array(0)

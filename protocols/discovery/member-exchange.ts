@@ -139,7 +139,10 @@ export class MemberExchange {
 
   constructor (init: MemberExchangeInit) { this.init = init }
 
-  /** Serves the exchange's commands (the digest's three versions, the patch, the whole exchange); returns what unregisters them, in that order but the third version's last. */
+  /**
+   * Serves the exchange's commands (the digest's three versions, the patch, the whole exchange);
+   * returns what unregisters them, in that order but the third version's last.
+   */
   handle (): Array<() => void> {
     const { rpc } = this.init
     return [
