@@ -305,14 +305,20 @@ describe('full exchanges by digest, between two real nodes', () => {
     assert.ok(count(b, '$agentmesh/member-cells', 'in') >= 2, 'listed over two rounds at least')
   })
 
-  it('an agent that knows only the digest\'s first version is asked by it, remembered as such, and both sides get what they lacked', async () => {
-    const [a, b] = await pair({ firstVersion: true })
+  /** Two exchanges with an agent of an older version of the digest (`opts`), each side lacking one statement: both get what they lacked in the first. */
+  const twoWithOlder = async (opts: Opts): Promise<[Side, Side]> => {
+    const [a, b] = await pair(opts)
     for (const m of ids(50)) { const st = statement(m, 10); a.store.set(m, st); b.store.set(m, st) }
     a.store.set('only-a', statement('only-a', 1))
     b.store.set('only-b', statement('only-b', 1))
     await a.exchange?.sync(b.id)
     assert.ok(a.store.has('only-b') && b.store.has('only-a'))
     await a.exchange?.sync(b.id)
+    return [a, b]
+  }
+
+  it('an agent that knows only the digest\'s first version is asked by it, remembered as such, and both sides get what they lacked', async () => {
+    const [a, b] = await twoWithOlder({ firstVersion: true })
     assert.equal(count(a, '$agentmesh/member-cells', 'out'), 1, 'the third version tried once')
     assert.equal(count(a, '$agentmesh/member-sums', 'out'), 1, 'the second version tried once')
     assert.equal(count(a, '$agentmesh/member-digest', 'out'), 2, 'then the first, each exchange')
@@ -321,13 +327,7 @@ describe('full exchanges by digest, between two real nodes', () => {
   })
 
   it('an agent that knows the digest\'s second version but not its third is asked by it, remembered as such', async () => {
-    const [a, b] = await pair({ secondVersion: true })
-    for (const m of ids(50)) { const st = statement(m, 10); a.store.set(m, st); b.store.set(m, st) }
-    a.store.set('only-a', statement('only-a', 1))
-    b.store.set('only-b', statement('only-b', 1))
-    await a.exchange?.sync(b.id)
-    assert.ok(a.store.has('only-b') && b.store.has('only-a'))
-    await a.exchange?.sync(b.id)
+    const [a] = await twoWithOlder({ secondVersion: true })
     assert.equal(count(a, '$agentmesh/member-cells', 'out'), 1, 'the third version tried once')
     assert.equal(count(a, '$agentmesh/member-sums', 'out'), 2, 'then the second, each exchange')
     assert.equal(count(a, '$agentmesh/member-digest', 'out'), 0)
