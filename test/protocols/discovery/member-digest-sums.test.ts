@@ -216,3 +216,31 @@ test('DigestSums beside a MemberTable (as MemberView wires them): the sums follo
     assert.deepEqual(sortEntries(listed), sortEntries(expected), `step ${step}`)
   }
 })
+
+test('DigestSums with the table\'s capacity: its columns grow to it at the first hold, grow again past it, and lose nothing held as they do', { timeout: 3 * 60_000 }, () => {
+  let capacity = 1_000
+  const sums = new DigestSums({ capacity: () => capacity })
+  const columnsOf = (s: DigestSums): number => (s as unknown as { meta: Uint8Array }).meta.length
+  const held: Array<[string, Fingerprint]> = []
+  const hold = (slot: number): void => {
+    const member = `peer-${slot}`
+    const fp = fingerprint(member, 1)
+    sums.hold(slot, member, fp, 1)
+    sums.live(slot, true)
+    held.push([member, fp])
+  }
+  hold(5)
+  assert.equal(columnsOf(sums), 1_000, 'the first hold sizes the columns to the table\'s capacity at once')
+  for (let slot = 6; slot < 1_000; slot += 7) hold(slot)
+  assert.equal(columnsOf(sums), 1_000, 'holds within the capacity do not grow the columns')
+  // The table grew (MemberTable.slotCapacity): the next slot past the columns takes them to the new capacity.
+  capacity = 4_000
+  hold(1_500)
+  assert.equal(columnsOf(sums), 4_000)
+  // A slot past a capacity that did not grow: a quarter more room, or the slot's.
+  hold(9_000)
+  assert.equal(columnsOf(sums), 9_001)
+  assert.equal(sums.count(), held.length, 'every entry held is counted after each growth')
+  const salt = randomSalt2(seededRandom(seedOf('DigestSums capacity salt')))
+  assert.deepEqual([...sums.sums(salt)], [...sumsOf(held.map(([m, fp]) => [m, fp]), salt)], 'the sums are the reference walk\'s after each growth')
+})
