@@ -56,7 +56,7 @@ export const ConnectionsConfig = z.strictObject({
    * links repaired from a reserve of `passiveView` known agents, and a connection made for
    * anything else is let go once idle (issue 46: a bounded connection graph as the mesh grows).
    * Not the default: 12 and 50 agents hold in the tests, and on 2-core hosts 100 agents converged
-   * in 47-62 s and 200 in 159-173 s on a fast one (and not at all on slower ones), against an aim
+   * in 47-62 s and 200 in 159-165 s on a fast one (and not at all on slower ones), against an aim
    * of 200 in 30 s; at 40 agents the dialer converged in half the time with twice the
    * connections (docs/benchmarks.md, issue 46's sections).
    */
