@@ -98,6 +98,13 @@ export const KINDS: Kind[] = ['gossip', 'sync', 'probe', 'election', 'announce']
  * that time, so its receiver drops it when stale as the node's service does (staleAnswer).
  */
 type ElectionMsg = { type: 'election', msg: ElectionMessage, sentAt: number, answers?: { request: ElectionMessage, sentAt: number } }
+/** Which part of a full exchange's bytes each of its messages is counted under (`exchange`). */
+const EXCHANGE_PART: Partial<Record<MemberMessage['type'], 'digests' | 'listings' | 'patches' | 'patchAnswers'>> = {
+  'member-digest': 'digests',
+  'member-digest-answer': 'listings',
+  'member-patch': 'patches',
+  'member-patch-answer': 'patchAnswers'
+}
 type Msg = MemberMessage | ElectionMsg | { type: 'announce', a: Announcement, id: number, size: number } | { type: 'connect' }
 type DOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
 type Ev = { at: number, order: number } & (
@@ -153,6 +160,8 @@ export class World {
   readonly count = Object.fromEntries(KINDS.map(k => [k, { msgs: 0, bytes: 0 }])) as Record<Kind, { msgs: number, bytes: number }>
   /** Statements carried by gossip and by full exchanges (counted with `count`). */
   statements = { gossip: 0, sync: 0 }
+  /** Bytes of full exchanges by message (counted with `count.sync`), and the statements the askers' patches gave. */
+  exchange = { digests: 0, listings: 0, patches: 0, patchAnswers: 0, given: 0 }
   crashed = new Set<string>()
   private readonly sizeOf = statementSizer(true)
   /** Agents up. */
@@ -213,6 +222,7 @@ export class World {
   resetCounts (): void {
     for (const k of KINDS) this.count[k] = { msgs: 0, bytes: 0 }
     this.statements = { gossip: 0, sync: 0 }
+    this.exchange = { digests: 0, listings: 0, patches: 0, patchAnswers: 0, given: 0 }
   }
 
   private push (ev: DOmit<Ev, 'order'>): void { this.events.push({ ...ev, order: this.order++ } as Ev) }
@@ -260,6 +270,9 @@ export class World {
       kind = 'sync'
       bytes = RPC_OVERHEAD_BYTES + msg.listed.members.length * ENTRY_BYTES + msg.buckets.length * 5 + msg.split.length * 3 + 50
     }
+    const part = EXCHANGE_PART[msg.type]
+    if (part !== undefined) this.exchange[part] += bytes
+    if (msg.type === 'member-patch') this.exchange.given += msg.statements.length
     this.send(from, this.index(to), msg, kind, bytes)
   }
 

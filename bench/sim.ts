@@ -138,6 +138,11 @@ interface Result {
   joinTaken: { gossip: number, sync: number }
   /** Kilobytes each agent sent in gossip and in full exchanges over the same span (digests, listings, patches: what the digest's third version cut). */
   joinKB: { gossip: number, sync: number }
+  /**
+   * The same full exchanges' kilobytes by message: digests, answers' listings, patches (the
+   * asker's gives and wants), their answers; and the statements patches gave.
+   */
+  joinExchange: { digestsKB: number, listingsKB: number, patchesKB: number, patchAnswersKB: number, given: number }
   /** Statements each agent issued (its own) from its start until the join's news was told out: what every other must receive at least once. */
   joinIssued: number
   /** Simulated seconds from the start until no agent had news left to tell. */
@@ -266,6 +271,15 @@ function runOne (n: number): Result {
   const toldOutS = world.now / 1_000
   const joinStatements = { gossip: world.statements.gossip / n, sync: world.statements.sync / n }
   const joinKB = { gossip: world.count.gossip.bytes / n / 1_000, sync: world.count.sync.bytes / n / 1_000 }
+  const x = world.exchange
+  const perAgentKB = (bytes: number): number => bytes / n / 1_000
+  const joinExchange = {
+    digestsKB: perAgentKB(x.digests),
+    listingsKB: perAgentKB(x.listings),
+    patchesKB: perAgentKB(x.patches),
+    patchAnswersKB: perAgentKB(x.patchAnswers),
+    given: x.given / n
+  }
   const joinTaken = { gossip: 0, sync: 0 }
   for (const a of world.agents) { joinTaken.gossip += (a.member?.took.gossip ?? 0) / n; joinTaken.sync += (a.member?.took.sync ?? 0) / n }
   const joinIssued = world.agents.reduce((sum, a) => sum + (a.member?.issued ?? 0), 0) / n
@@ -343,6 +357,7 @@ function runOne (n: number): Result {
     statementsPerGossip,
     joinStatements,
     joinKB,
+    joinExchange,
     joinTaken,
     joinIssued,
     toldOutS,
@@ -403,6 +418,11 @@ if (!jsonOnly) {
     ['  of which new to it and taken, full exchanges', r => r.joinTaken.sync, 0],
     ['join wave: kilobytes sent per agent, gossip', r => r.joinKB.gossip, 0],
     ['join wave: kilobytes sent per agent, full exchanges', r => r.joinKB.sync, 0],
+    ['  of which digests', r => r.joinExchange.digestsKB, 0],
+    ['  of which answers\' listings', r => r.joinExchange.listingsKB, 0],
+    ['  of which patches (the asker\'s gives and wants)', r => r.joinExchange.patchesKB, 0],
+    ['  of which patches\' answers', r => r.joinExchange.patchAnswersKB, 0],
+    ['join wave: statements given per agent in patches (the askers\' gives)', r => r.joinExchange.given, 0],
     ['join wave: statements issued per agent (each a statement every other must receive)', r => r.joinIssued, 1],
     ['join wave: no agent has news left to tell (s)', r => r.toldOutS, 1],
     ['join wave: statements one agent had queued to tell, at most', r => r.joinQueuedMax, 0],
