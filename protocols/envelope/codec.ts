@@ -1,5 +1,6 @@
 import { Envelope } from './schema.js'
-import { MIN_SECTION_BYTES, SUPPORTED_ENVELOPE_VERSIONS, WIRE_JSON_SEALED_GROUPS, WIRE_JSON_SECTIONS, WIRE_JSON_V1 } from './constants.js'
+import { MIN_SECTION_BYTES, SUPPORTED_ENVELOPE_VERSIONS, WIRE_JSON_SEALED_GROUPS, WIRE_JSON_SECTIONS, WIRE_JSON_SHARED_HEAD, WIRE_JSON_V1 } from './constants.js'
+import { decodeSharedBatch } from './shared-head.js'
 import { encodeSections, jsonPart, sectionsOf, type SectionBytes } from './sections.js'
 import { parseJson } from '../core/json.js'
 import { quickCheck } from './quick-check.js'
@@ -55,7 +56,7 @@ export function encodeSectionBatch (jsons: readonly string[], sections: readonly
   return encodeSections('[' + jsons.join(',') + ']', sections)
 }
 
-const BATCH_FORMATS = ['wire format 0x01', '0x03 (batches with sealed groups)', '0x04 (batches with binary sections)']
+const BATCH_FORMATS = ['wire format 0x01', '0x03 (batches with sealed groups)', '0x04 (batches with binary sections)', '0x05 (batches with a shared head)']
 
 /** Decode the JSON body of a frame after checking its size and version byte (0x04: its JSON part). */
 function decodeJson (bytes: Bytes, maxBytes: number, batch = false): unknown {
@@ -104,9 +105,10 @@ export function decodeBatch (bytes: Bytes, maxBytes: number): Envelope[] {
 
 /**
  * A batch's envelopes and, in a batch with binary sections (0x04), its sections (views into
- * `bytes`, not copies; none for 0x01 and 0x03): what a receiver opens sealed groups with.
+ * `bytes`, not copies; none for 0x01, 0x03 and 0x05): what a receiver opens sealed groups with.
  */
 export function decodeBatchFrame (bytes: Bytes, maxBytes: number): { envs: Envelope[], sections: Uint8Array[] } {
+  if (bytes.byteLength > 0 && bytes[0] === WIRE_JSON_SHARED_HEAD) return { envs: decodeSharedBatch(bytes, maxBytes).map(validateEnvelope), sections: [] }
   const value = decodeJson(bytes, maxBytes, true)
   if (!Array.isArray(value)) throw new ValidationError('batch must be a JSON array of envelopes')
   const envs = value.map(validateEnvelope)

@@ -20,6 +20,12 @@ export const WIRE_JSON_SEALED_GROUPS = 0x03
  * it (MSG002), as one that knows only 0x01 refuses 0x03. Batches only.
  */
 export const WIRE_JSON_SECTIONS = 0x04
+/**
+ * A batch whose envelopes' common fields travel once, in a head (shared-head.ts): what a fan-out
+ * stream carries to a peer whose hello accepts it. A node that does not know it refuses it
+ * (MSG002) and is never sent it. Batches only.
+ */
+export const WIRE_JSON_SHARED_HEAD = 0x05
 /** The shortest section: a ciphertext is at least its AEAD's 16-byte tag. */
 export const MIN_SECTION_BYTES = 16
 

@@ -10,6 +10,7 @@ export * from './constants.js'
 export * from './codec.js'
 export * from './signature.js'
 export * from './compression.js'
+export * from './shared-head.js'
 
 export interface EnvelopeFields {
   source: string

@@ -17,30 +17,30 @@ import { WIRE_JSON_SECTIONS } from './constants.js'
 /** Bytes of a varint that can say any frame length a node accepts (MAX_MAX_MESSAGE_BYTES < 2^28). */
 const MAX_VARINT_BYTES = 4
 
-function varintSize (n: number): number {
+export function varintSize (n: number): number {
   let size = 1
   while (n >= 0x80) { n = Math.floor(n / 0x80); size++ }
   return size
 }
 
-function writeVarint (buf: Buffer, at: number, n: number): number {
+export function writeVarint (buf: Buffer, at: number, n: number): number {
   while (n >= 0x80) { buf[at++] = (n & 0x7f) | 0x80; n = Math.floor(n / 0x80) }
   buf[at++] = n
   return at
 }
 
-/** The varint at `at`, and where what follows it starts; MSG002 when it runs past the end or is too long. */
-function readVarint (buf: Uint8Array, at: number, what: string): { n: number, next: number } {
+/** The varint at `at`, and where what follows it starts; MSG002 (naming `format`) when it runs past the end or is too long. */
+export function readVarint (buf: Uint8Array, at: number, what: string, format = 'batch with sections'): { n: number, next: number } {
   let n = 0
   let scale = 1
   for (let i = 0; i < MAX_VARINT_BYTES; i++) {
-    if (at + i >= buf.byteLength) throw new SerializationError(`batch with sections: ${what} runs past the end of the frame`)
+    if (at + i >= buf.byteLength) throw new SerializationError(`${format}: ${what} runs past the end of the frame`)
     const b = buf[at + i]
     n += (b & 0x7f) * scale
     if ((b & 0x80) === 0) return { n, next: at + i + 1 }
     scale *= 0x80
   }
-  throw new SerializationError(`batch with sections: ${what} is longer than ${MAX_VARINT_BYTES} bytes`)
+  throw new SerializationError(`${format}: ${what} is longer than ${MAX_VARINT_BYTES} bytes`)
 }
 
 /** A section as its bytes, or in pieces (a ciphertext and its tag) that the frame holds one after the other. */

@@ -5,7 +5,8 @@
  * says what it is:
  * - KIND_BATCH: the topic (varint length, UTF-8), then a gossip batch exactly as gossip carries
  *   it (WIRE_JSON_V1 and a JSON array of envelopes, or a batch with sealed groups: 0x04 with its
- *   binary sections, envelope/sections.ts), or compressed (envelope/compression.ts; 0x01 only);
+ *   binary sections, envelope/sections.ts), or compressed (envelope/compression.ts; 0x01 only),
+ *   or with a shared head (0x05, envelope/shared-head.ts) to a peer that accepts it;
  * - KIND_CONTROL: a JSON object, `hello` first (the sender's mesh and the codecs it accepts, and
  *   WEIGHS_DIRECT_HALF when it charges a batch frame half: older builds charge it in full), then
  *   `reach` whenever it changes (for each topic the sender subscribes to, its directly

@@ -15,12 +15,14 @@ import type { Uint8ArrayList } from 'uint8arraylist'
 import { AgentMeshError } from '../core/errors.js'
 import { COMPRESSION_CODECS, compressFrame, inflateFrame, type CompressionCodec } from '../envelope/compression.js'
 import { WIRE_JSON_V1 } from '../envelope/constants.js'
+import { SHARED_HEAD_CODEC } from '../envelope/shared-head.js'
 import { FrameDecoder } from '../rpc/frames.js'
 import { CONNECTION_BACKGROUND_DELAY_MS } from '../rpc/constants.js'
 import { DRAIN_WAIT_MS } from './constants.js'
 import { batchFrame, controlFrame, FANOUT_PROTOCOL, parseFrame, REACH_MAX_PEERS, WEIGHS_DIRECT_HALF, type Control } from './fanout-wire.js'
 import type { Charge, GossipMetrics } from './gossip-limits.js'
 import { ownReach, ReachTable } from './reach.js'
+import type { BatchForms } from './sealed-batch.js'
 
 /** libp2p's typed listeners, as its untyped add/removeEventListener takes them (no DOM types in the build). */
 type Listener = (evt: Event) => void
@@ -117,7 +119,7 @@ export class Fanout {
     this.self = init.libp2p.peerId.toString()
     // Every codec this build has is understood (a browser bundle has none); which one this node
     // writes is its own setting. And how it charges a batch frame.
-    this.accepts = [...COMPRESSION_CODECS, WEIGHS_DIRECT_HALF]
+    this.accepts = [...COMPRESSION_CODECS, WEIGHS_DIRECT_HALF, SHARED_HEAD_CODEC]
   }
 
   async start (): Promise<void> {
@@ -181,26 +183,32 @@ export class Fanout {
   }
 
   /**
-   * Writes one batch to each peer (one frame built once, compressed once for those that accept
-   * it) and waits, a bounded while, for streams whose buffer is full: a publisher that outruns a
-   * subscriber is held at publish. Resolves with the peers it could not write to.
+   * Writes one batch to each peer (each frame built once: compressed for those that accept the
+   * codec, else with a shared head for those that read it, else plain) and waits, a bounded while,
+   * for streams whose buffer is full: a publisher that outruns a subscriber is held at publish.
+   * Resolves with the peers it could not write to.
    */
-  async send (topic: string, peers: readonly string[], batch: Uint8Array): Promise<string[]> {
+  async send (topic: string, peers: readonly string[], forms: BatchForms): Promise<string[]> {
     const failed: string[] = []
     const waits: Array<Promise<void>> = []
     const c = this.init.compression
     let plain: Uint8Array | undefined
     let packed: Uint8Array | undefined
+    let shared: Uint8Array | undefined
     for (const peer of peers) {
       const link = this.links.get(peer)
       const out = link?.out
       if (out === undefined || out.writeStatus !== 'writable' || this.init.admitted?.(peer) === false) { failed.push(peer); continue }
       let frame: Uint8Array
+      const accepts = link?.hello?.accepts
       // A compressed frame inflates to WIRE_JSON_V1: a batch with sealed groups (0x04, or 0x03 from
       // an older build) keeps its byte, uncompressed: most of its bytes are ciphertext, which does not compress.
-      const compress = c !== undefined && batch[0] === WIRE_JSON_V1 && batch.byteLength >= c.minBytes && link?.hello?.accepts.has(c.codec) === true
-      if (compress) frame = packed ??= batchFrame(topic, compressFrame(batch, c.codec))
-      else frame = plain ??= batchFrame(topic, batch)
+      const batch = c !== undefined && accepts?.has(c.codec) === true ? forms.plain() : undefined
+      if (c !== undefined && batch !== undefined && batch[0] === WIRE_JSON_V1 && batch.byteLength >= c.minBytes) {
+        frame = packed ??= batchFrame(topic, compressFrame(batch, c.codec))
+      } else if (accepts?.has(SHARED_HEAD_CODEC) === true && forms.sharedHead() !== undefined) {
+        frame = shared ??= batchFrame(topic, forms.sharedHead() as Uint8Array)
+      } else frame = plain ??= batchFrame(topic, forms.plain())
       try {
         if (!out.send(frame)) waits.push(out.onDrain({ signal: AbortSignal.timeout(DRAIN_WAIT_MS) }).catch(() => {}))
       } catch {

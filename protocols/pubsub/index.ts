@@ -8,7 +8,7 @@
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import { TopicValidatorResult, type GossipSub, type Message as GossipMessage } from '@libp2p/gossipsub'
 import type { z } from 'zod'
-import { decodeBatchFrame, isExpired, type CompressionCodec, type Envelope } from '../envelope/index.js'
+import { decodeBatchFrame, isExpired, type CompressionCodec, type Envelope, type SplitJson } from '../envelope/index.js'
 import { AgentMeshError, ValidationError } from '../core/errors.js'
 import type { Logger } from 'pino'
 import { messageFields } from '../envelope/log-fields.js'
@@ -24,7 +24,7 @@ import { noSealer, type Sealer } from '../sealing/index.js'
 import { isReliable } from '../rpc/receiver.js'
 import { Fanout } from './fanout.js'
 import { Inbound, type Checked, type LocalTopic } from './inbound.js'
-import { encodeSealedBatch, sealBatch, type BatchItem } from './sealed-batch.js'
+import { BatchForms, sealBatch, type BatchItem } from './sealed-batch.js'
 import type { GateVerdict, PublishOptions, TopicGate } from './publish-options.js'
 import { gossipTopic, toTopic, type Topic } from './topics.js'
 import type { TopicReach } from './topic-reach.js'
@@ -183,7 +183,7 @@ export class PubSubService {
     if (!sealed || p.sealedToSelf === true) this.deliverLocal(t, sealed ? { ...env, payload: value } : env, value, sealed)
     if (this.init.stats.message(t.name, { direction: 'out', type: env.type, status: 'ok' })) this.init.stats.messages.add(env, 'out', p.size)
     if (this.debug) this.init.log.debug(messageFields(env), 'event published')
-    await this.batcher(t.name, gossipTopic(this.init.mesh, t.name)).add(p.grouped ?? p.json, p.size)
+    await this.batcher(t.name, gossipTopic(this.init.mesh, t.name)).add(p.grouped ?? p.json as SplitJson, p.size)
   }
 
   /** Reliable delivery's side of receipt (protocols/delivery sets it once, when built). */
@@ -329,7 +329,7 @@ export class PubSubService {
    * not take is gossiped as well (the repair path): those that had it drop it by envelope id.
    */
   private async sendBatch (topic: string, gossip: string, items: BatchItem[]): Promise<BatchSent> {
-    const batch = encodeSealedBatch(sealBatch(this.init.sealer ?? noSealer, topic, items))
+    const forms = new BatchForms(sealBatch(this.init.sealer ?? noSealer, topic, items))
     let subscribers = this.subscribers(topic)
     if (subscribers.length === 0 && this.reach !== undefined) {
       await this.reach.reach(topic, () => this.subscribers(topic).some(p => this.sendsTo(p)))
@@ -337,10 +337,11 @@ export class PubSubService {
     }
     const direct = this.fanout?.targets(topic, subscribers)
     if (direct !== undefined) {
-      const failed = await (this.fanout as Fanout).send(topic, direct, batch)
+      const failed = await (this.fanout as Fanout).send(topic, direct, forms)
       if (direct.length > failed.length) this.init.stats.inc('broadcast_batches_total', { direction: 'out', via: 'direct' })
-      if (failed.length === 0) return { route: (this.fanout as Fanout).weighHalf(direct) ? 'direct' : 'direct-full', bytes: batch.byteLength }
+      if (failed.length === 0) return { route: (this.fanout as Fanout).weighHalf(direct) ? 'direct' : 'direct-full', bytes: forms.bytes }
     }
+    const batch = forms.plain()
     await waitForGossipStreams(this.subscribers(topic), p => this.sendsTo(p), this.streamWaits, this.stopping?.signal)
     await waitForGossipStreams(this.subscribers(topic), p => publishesTo(this.gossipsub, p), this.scoreWaits, this.stopping?.signal, SCORE_REFRESH_WAIT_MS)
     await waitForGossipDrain(this.init.libp2p)

@@ -4,7 +4,7 @@
  * does, and measured against the largest message a node takes.
  */
 import type { z } from 'zod'
-import { envelopeToJson, makeEnvelope, validateEnvelope, type Envelope } from '../envelope/index.js'
+import { makeEnvelope, splitJson, validateEnvelope, type Envelope, type SplitJson } from '../envelope/index.js'
 import { MessageTooLargeError, ValidationError } from '../core/errors.js'
 import { SpanKind, startSendSpan } from '../envelope/trace.js'
 import { noSealer, type EncryptFor, type Sealer } from '../sealing/index.js'
@@ -16,7 +16,8 @@ import { toTopic, type Topic } from './topics.js'
 export interface Prepared {
   topic: Topic
   env: Envelope
-  json: string
+  /** Its JSON, written once: in two parts (envelope/shared-head.ts), or as queued when `grouped`. */
+  json: SplitJson | string
   size: number
   /** The payload as given (parsed by the topic's schema); `env.payload` is sealed when `sealedToSelf` is set. */
   value: unknown
@@ -66,8 +67,9 @@ export function preparePublish<S extends z.ZodType> (
     if (g.bound > ctx.maxMessageBytes) throw new MessageTooLargeError(g.bound, ctx.maxMessageBytes)
     return { topic: t, env: g.env, json: g.json, size: g.size, value, sealedToSelf: group.toSelf, grouped: g }
   }
-  const json = envelopeToJson(env)
-  const size = Buffer.byteLength(json) + 1
+  const json = splitJson(env)
+  // joinJson's length: the two parts less the brace and comma they trade (the wire byte is the +1).
+  const size = Buffer.byteLength(json.shared) + Buffer.byteLength(json.own) - 1 + 1
   if (size > ctx.maxMessageBytes) throw new MessageTooLargeError(size, ctx.maxMessageBytes)
   return { topic: t, env, json, size, value, ...(sealed !== undefined ? { sealedToSelf: sealed.toSelf } : {}) }
 }

@@ -10,7 +10,7 @@
  * On receipt the groups of a batch are opened before its envelopes are delivered, each once.
  */
 import { randomBytes } from 'node:crypto'
-import { encodeBatch, encodeSectionBatch, envelopeToJson, type Envelope } from '../envelope/index.js'
+import { encodeBatch, encodeSectionBatch, encodeSharedBatch, envelopeToJson, joinJson, type Envelope, type SplitJson } from '../envelope/index.js'
 import { isGroupHead, isGroupPart, isSealed, type GroupHead, type GroupPart, type Opened, type SealedPayload, type Sealer } from '../sealing/index.js'
 import { SealedError } from '../core/errors.js'
 
@@ -38,7 +38,12 @@ export interface Grouped {
   json: string
 }
 
-export type BatchItem = string | Grouped
+/** A queued publish: its envelope's JSON in two parts (envelope/shared-head.ts), or waiting to be sealed with its batch. */
+export type BatchItem = SplitJson | Grouped
+
+function isGrouped (item: BatchItem): item is Grouped {
+  return 'recipients' in item
+}
 
 /**
  * What a grouped envelope's payload is while it is written to JSON once, at publish: a string no
@@ -81,6 +86,8 @@ export interface SealedBatch {
   groups: boolean
   /** The groups' ciphertexts (each in pieces: its bytes, then its tag), in the order their heads name them; undefined in the base64 form. */
   sections?: Array<readonly Uint8Array[]>
+  /** A batch with no group whose envelopes share their SHARED_FIELDS: the head and each one's own part, for a 0x05 batch. */
+  shared?: { head: string, owns: string[] }
 }
 
 /**
@@ -92,15 +99,23 @@ export interface SealedBatch {
 export function sealBatch (sealer: Sealer, topic: string, items: readonly BatchItem[], form: 'sections' | 'base64' = 'sections'): SealedBatch {
   const jsons = new Array<string>(items.length)
   let sets: Map<readonly string[], number[]> | undefined
+  let alike = true
   for (let i = 0; i < items.length; i++) {
     const item = items[i]
-    if (typeof item === 'string') { jsons[i] = item; continue }
+    if (!isGrouped(item)) {
+      jsons[i] = joinJson(item)
+      alike &&= item.shared === (items[0] as SplitJson).shared
+      continue
+    }
     sets ??= new Map()
     const at = sets.get(item.recipients)
     if (at === undefined) sets.set(item.recipients, [i])
     else at.push(i)
   }
-  if (sets === undefined) return { jsons, groups: false }
+  if (sets === undefined) {
+    if (!alike || items.length === 0) return { jsons, groups: false }
+    return { jsons, groups: false, shared: { head: (items[0] as SplitJson).shared, owns: items.map(item => (item as SplitJson).own) } }
+  }
   if (sets.size > 1) sets = sameContent(sets)
   const sections: Array<readonly Uint8Array[]> | undefined = form === 'sections' ? [] : undefined
   for (const [recipients, at] of sets) {
@@ -121,6 +136,34 @@ export function sealBatch (sealer: Sealer, topic: string, items: readonly BatchI
 /** The batch's frame: 0x01 without groups, 0x04 with their sections, 0x03 with their base64. */
 export function encodeSealedBatch (b: SealedBatch): Uint8Array {
   return b.sections !== undefined ? encodeSectionBatch(b.jsons, b.sections) : encodeBatch(b.jsons, b.groups)
+}
+
+/**
+ * A batch's bytes in the forms its peers may be sent, each encoded when first asked for: `plain`
+ * (encodeSealedBatch: what gossip carries and every build reads), and `sharedHead` (0x05) when
+ * the batch has one. `bytes`: the larger of those written, what the sender's budget charges.
+ */
+export class BatchForms {
+  private readonly b: SealedBatch
+  private plainBytes?: Uint8Array
+  private sharedBytes?: Uint8Array
+
+  constructor (b: SealedBatch) { this.b = b }
+
+  plain (): Uint8Array {
+    return (this.plainBytes ??= encodeSealedBatch(this.b))
+  }
+
+  /** The 0x05 form, or undefined when the batch has none (groups, or envelopes whose shared fields differ). */
+  sharedHead (): Uint8Array | undefined {
+    const s = this.b.shared
+    if (s === undefined) return undefined
+    return (this.sharedBytes ??= encodeSharedBatch(s.head, s.owns))
+  }
+
+  get bytes (): number {
+    return Math.max(this.plainBytes?.byteLength ?? 0, this.sharedBytes?.byteLength ?? 0)
+  }
 }
 
 /**

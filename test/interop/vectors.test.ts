@@ -150,6 +150,10 @@ test('each committed vector decodes and verifies with the TypeScript code', { ti
       assert.equal(parsed.topic, v.topic)
       assert.equal(Buffer.from(parsed.batch).toString('hex'), v.batch_hex)
     }
+    // The same envelopes from the batch with a shared head, and its frame on the fan-out stream.
+    assert.deepEqual(decodeBatch(bytes(v.fanout.shared_head.batch_hex), 1024 * 1024), v.envelopes)
+    const shared = parseFrame(frames(v.fanout.shared_head.batch_frame_hex)[0])
+    assert.equal(shared.kind === 'batch' ? Buffer.from(shared.batch).toString('hex') : undefined, v.fanout.shared_head.batch_hex)
     const hello = parseFrame(frames(v.fanout.hello_frame_hex)[0])
     assert.equal(hello.kind === 'control' ? hello.control.hello?.mesh : undefined, MESH)
     const id = await gossipMessageId(await identity('alice'), BigInt('0x' + (v.message_id.seqno_hex as string)))

@@ -19,7 +19,7 @@ import { dirname, join } from 'node:path'
 import { generateKeyPairFromSeed, privateKeyToProtobuf, publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
-import { encodeEnvelope, envelopeToJson, makeEnvelope, canonicalJson, signEnvelope, signedText, type Envelope } from '../../protocols/envelope/index.js'
+import { decodeBatch, encodeEnvelope, envelopeToJson, makeEnvelope, canonicalJson, signEnvelope, signedText, splitJson, SHARED_FIELDS, SHARED_HEAD_CODEC, type Envelope } from '../../protocols/envelope/index.js'
 import { ENVELOPE_SIGNATURE_DOMAIN } from '../../protocols/envelope/signature.js'
 import { issueCredential, verifyCredential, type Credential } from '../../protocols/admission/credential.js'
 import { signRevocations } from '../../protocols/admission/revocation.js'
@@ -33,7 +33,7 @@ import { joinFrames } from '../../protocols/rpc/frames.js'
 import { RpcChannel } from '../../protocols/rpc/channel.js'
 import { type AgentMeshError, HandlerError, UnknownCommandError } from '../../protocols/core/errors.js'
 import { gossipTopic } from '../../protocols/pubsub/topics.js'
-import { encodeSealedBatch, sealBatch } from '../../protocols/pubsub/sealed-batch.js'
+import { BatchForms, sealBatch } from '../../protocols/pubsub/sealed-batch.js'
 import { batchFrame, controlFrame, FANOUT_PROTOCOL } from '../../protocols/pubsub/fanout-wire.js'
 import { COMPRESSION_CODECS } from '../../protocols/envelope/compression.js'
 import { noSealer } from '../../protocols/sealing/index.js'
@@ -431,19 +431,27 @@ async function gossipVector (): Promise<unknown> {
     makeEnvelope({ id: '00000000-0000-4000-8000-0000000000e1', source: alice.peerId, destination: { topic }, type: 'EVENT', subject: topic, payload: { headline: 'first' } }),
     makeEnvelope({ id: '00000000-0000-4000-8000-0000000000e2', source: alice.peerId, destination: { topic }, type: 'EVENT', subject: topic, payload: { headline: 'second', n: 2 } })
   ])
-  // The batch exactly as pubsub's sendBatch encodes it (protocols/pubsub/index.ts): sealBatch, then encodeSealedBatch.
-  const batch = encodeSealedBatch(sealBatch(noSealer, topic, envs.map(envelopeToJson)))
+  // The batch exactly as pubsub's sendBatch encodes it (protocols/pubsub/index.ts): sealBatch, then
+  // BatchForms: plain (0x01, encodeSealedBatch) for gossip, and with a shared head (0x05) for a fan-out peer that reads it.
+  const forms = new BatchForms(sealBatch(noSealer, topic, envs.map(splitJson)))
+  const batch = forms.plain()
+  const shared = forms.sharedHead() as Uint8Array
   const seqno = 0x0102030405060708n
   return {
     about: 'A gossip batch (protocols/pubsub): 0x01 then a JSON array of envelopes, the gossipsub message data on topic gossip_topic, StrictSign. The same batch on a fan-out stream frame, the fan-out control frame, and the gossipsub message id js-libp2p computes.',
     mesh: MESH,
     topic,
     gossip_topic: gossipTopic(MESH, topic),
-    envelopes: envs,
+    envelopes: decodeBatch(batch, 1 << 20), // in the order the batch writes their fields: shared ones first
     batch_hex: hex(batch),
     fanout: {
       protocol: FANOUT_PROTOCOL,
       batch_frame_hex: hex(batchFrame(topic, batch)),
+      shared_head: {
+        about: `What a publisher writes instead to a peer whose hello accepts "${SHARED_HEAD_CODEC}": 0x05, a varint length, the head (a JSON object of the fields the envelopes share: ${SHARED_FIELDS.join(', ')}), then a JSON array of each envelope's own fields. An envelope is the head's fields with its own over them; decoded, this batch is the envelopes above.`,
+        batch_hex: hex(shared),
+        batch_frame_hex: hex(batchFrame(topic, shared))
+      },
       hello_frame_hex: hex(controlFrame({ hello: { mesh: MESH, accepts: [...COMPRESSION_CODECS] } })),
       reach_frame_hex: hex(controlFrame({ reach: { [topic]: [alice.peerId] } }))
     },

@@ -14,7 +14,7 @@ import { gossipsub, type GossipSub, type Message as GossipMessage } from '@libp2
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Stream } from '@libp2p/interface'
 import { createAgentNode, type AgentNode } from '../../../surfaces/index.js'
-import { encodeBatch, envelopeToJson, inflateFrame, makeEnvelope, WIRE_COMPRESSED, WIRE_JSON_V1, decodeBatch } from '../../../protocols/envelope/index.js'
+import { encodeBatch, encodeSharedBatch, envelopeToJson, inflateFrame, makeEnvelope, splitJson, SHARED_HEAD_CODEC, WIRE_COMPRESSED, WIRE_JSON_SHARED_HEAD, WIRE_JSON_V1, decodeBatch } from '../../../protocols/envelope/index.js'
 import { gossipTopic, FANOUT_PROTOCOL } from '../../../protocols/pubsub/index.js'
 import { batchFrame, controlFrame, parseFrame, WEIGHS_DIRECT_HALF } from '../../../protocols/pubsub/fanout-wire.js'
 import { FrameDecoder } from '../../../protocols/rpc/frames.js'
@@ -216,7 +216,15 @@ test('bad input on a fan-out stream: forged source, wrong topic, other mesh and 
   }
 })
 
-interface Listener { node: Libp2p<{ pubsub: GossipSub }>, firstBytes: number[], envelopes: unknown[], gossip: { n: number }, accepts: string[][] }
+interface Listener {
+  node: Libp2p<{ pubsub: GossipSub }>
+  /** Of each batch written to it on its fan-out stream: its wire byte and its length. */
+  firstBytes: number[]
+  bytes: number[]
+  envelopes: unknown[]
+  gossip: { n: number }
+  accepts: string[][]
+}
 
 /**
  * A bare libp2p peer (not agentmesh) that speaks the fan-out protocol (the test writes its hello):
@@ -232,7 +240,7 @@ async function listener (mesh: string): Promise<Listener> {
     streamMuxers: [yamux()],
     services: { identify: identify(), pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, scoreParams: { IPColocationFactorWeight: 0 } }) }
   }) as Libp2p<{ pubsub: GossipSub }>
-  const l: Listener = { node, firstBytes: [], envelopes: [], gossip: { n: 0 }, accepts: [] }
+  const l: Listener = { node, firstBytes: [], bytes: [], envelopes: [], gossip: { n: 0 }, accepts: [] }
   node.services.pubsub.addEventListener('message', (e) => {
     l.gossip.n++
     l.envelopes.push(...decodeBatch(e.detail.data, 1 << 22).map(e => e.payload))
@@ -245,6 +253,7 @@ async function listener (mesh: string): Promise<Listener> {
         if (f.kind === 'control' && f.control.hello !== undefined) l.accepts.push(f.control.hello.accepts)
         if (f.kind !== 'batch') continue
         l.firstBytes.push(f.batch[0])
+        l.bytes.push(f.batch.byteLength)
         l.envelopes.push(...decodeBatch(inflateFrame(f.batch, 1 << 22), 1 << 22).map(e => e.payload))
       }
     })
@@ -282,10 +291,64 @@ test('compression: a publisher compresses a batch only for the peers whose hello
     assert.deepEqual(packs.envelopes, plain.envelopes, 'the same envelopes')
     assert.deepEqual(atB.slice(first), plain.envelopes.slice(first), 'and b (an agentmesh node) read them too')
     // a's hello says what it reads and how it charges a batch frame (half: a publisher may send it more).
-    assert.deepEqual(plain.accepts, [['deflate', 'brotli', WEIGHS_DIRECT_HALF]])
+    assert.deepEqual(plain.accepts, [['deflate', 'brotli', WEIGHS_DIRECT_HALF, SHARED_HEAD_CODEC]])
   } finally {
     await stopAll([a, b])
     await plain.node.stop()
     await packs.node.stop()
+  }
+})
+
+test('shared head: a publisher writes a batch\'s common fields once only to the peers whose hello accepts it; every peer reads the same envelopes; a forged or malformed head is refused', { timeout: 3 * 60_000 }, async () => {
+  const mesh = uniqueMesh()
+  const a = await createAgentNode(nodeOptions(mesh, { name: 'a' }))
+  const b = await createAgentNode(nodeOptions(mesh, { name: 'b' }))
+  const plain = await listener(mesh)
+  const heads = await listener(mesh)
+  try {
+    await a.start()
+    await b.start()
+    await b.dial(a.addresses()[0])
+    const atA = collect(a, 'news')
+    const atB = collect(b, 'news')
+    const gossipB = gossipCount(b, 'news')
+    const streams: Stream[] = []
+    for (const l of [plain, heads]) {
+      await l.node.dial(a.libp2p.getMultiaddrs()[0])
+      const s = await l.node.dialProtocol(a.libp2p.peerId, FANOUT_PROTOCOL)
+      s.send(controlFrame({ hello: { mesh, accepts: l === plain ? [] : [SHARED_HEAD_CODEC] }, reach: { news: [] } }))
+      streams.push(s)
+    }
+    await waitFor(() => a.topicPeers('news').subscribers.length === 3, 'the three subscriptions to reach a')
+    const first = await warmUp(a, 'news', [{ got: atB, gossip: gossipB }, { got: plain.envelopes, gossip: plain.gossip }, { got: heads.envelopes, gossip: heads.gossip }])
+    const direct = { plain: plain.bytes.length, heads: heads.bytes.length }
+    const text = 'agent status report '.repeat(50)
+    for (let i = 0; i < 100; i++) await a.publish('news', { i, text })
+    await waitFor(() => atB.length === first + 100 && plain.envelopes.length === first + 100 && heads.envelopes.length === first + 100, 'all at the three')
+    assert.ok(plain.firstBytes.every(x => x === WIRE_JSON_V1), `the peer that said nothing got only 0x01 batches: ${plain.firstBytes.join(',')}`)
+    assert.ok(heads.firstBytes.length > 0 && heads.firstBytes.every(x => x === WIRE_JSON_SHARED_HEAD), `the accepting peer got only 0x05 batches: ${heads.firstBytes.join(',')}`)
+    assert.deepEqual(heads.envelopes, plain.envelopes, 'the same envelopes')
+    assert.deepEqual(atB.slice(first), plain.envelopes.slice(first), 'and b (this build, which accepts it too) read them')
+    // The same batches (each written to both), fewer bytes: ~250 an envelope of its ~1,300.
+    const sum = (xs: number[]): number => xs.reduce((x, y) => x + y, 0)
+    const [p, h] = [sum(plain.bytes.slice(direct.plain)), sum(heads.bytes.slice(direct.heads))]
+    assert.equal(plain.bytes.length - direct.plain, heads.bytes.length - direct.heads, 'as many batches to each')
+    assert.ok(h < p * 0.9, `0x05 batches ${h} bytes against 0x01's ${p}`)
+
+    // The listener that reads 0x05 writes some to a: a head naming another source is a forgery, a head holding an envelope's own field is malformed.
+    const rejected = (reason: string): number => a.stats.get('gossip_rejected_total', { reason })
+    const forged = splitJson(makeEnvelope({ source: b.peerId, destination: { topic: 'news' }, type: 'EVENT', subject: 'news', payload: 'forged' }))
+    streams[1].send(batchFrame('news', encodeSharedBatch(forged.shared, [forged.own])))
+    await waitFor(() => rejected('forged_source') === 1, 'the forged head to be rejected')
+    const own = splitJson(makeEnvelope({ source: heads.node.peerId.toString(), destination: { topic: 'news' }, type: 'EVENT', subject: 'news', payload: 'own' }))
+    streams[1].send(batchFrame('news', encodeSharedBatch(own.shared.slice(0, -1) + ',"payload":"from the head"}', [own.own])))
+    await waitFor(() => rejected('ValidationError') === 1, 'the head with a payload to be rejected')
+    streams[1].send(batchFrame('news', encodeSharedBatch(own.shared, [own.own])))
+    await waitFor(() => atA.includes('own'), 'a well-formed 0x05 batch from the listener to be delivered')
+    assert.ok(!atA.includes('forged') && !atA.includes('from the head'))
+  } finally {
+    await stopAll([a, b])
+    await plain.node.stop()
+    await heads.node.stop()
   }
 })

@@ -7,7 +7,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
 import { SerializationError, UnsupportedVersionError } from '../../../protocols/core/errors.js'
 import { SealingService } from '../../../protocols/sealing/index.js'
-import { decodeBatch, decodeBatchFrame, decodeEnvelope, encodeSectionBatch, envelopeToJson, makeEnvelope, WIRE_JSON_SEALED_GROUPS, WIRE_JSON_SECTIONS } from '../../../protocols/envelope/index.js'
+import { decodeBatch, decodeBatchFrame, decodeEnvelope, encodeSectionBatch, makeEnvelope, splitJson, WIRE_JSON_SEALED_GROUPS, WIRE_JSON_SECTIONS } from '../../../protocols/envelope/index.js'
 import { gossipTopic } from '../../../protocols/pubsub/index.js'
 import { encodeSealedBatch, grouped, openGroups, sealBatch, type BatchItem } from '../../../protocols/pubsub/sealed-batch.js'
 import { privateKeyOf } from '../../../protocols/coordination/election-keys.js'
@@ -26,7 +26,7 @@ function items (s: SealingService, source: string, topic: string, values: unknow
   return values.map((v, i) => {
     const env = makeEnvelope({ source, destination: { topic }, type: 'EVENT', subject: topic, payload: v })
     const recipients = to[i]
-    return recipients === undefined ? envelopeToJson(env) : grouped(env, v, s.forGroup(topic, recipients).recipients)
+    return recipients === undefined ? splitJson(env) : grouped(env, v, s.forGroup(topic, recipients).recipients)
   })
 }
 
