@@ -4,7 +4,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import {
   decodeBatch, encodeBatch, encodeSharedBatch, hasValidSignature, joinJson, makeEnvelope, signEnvelope, splitJson,
-  SHARED_FIELDS, WIRE_JSON_SHARED_HEAD, type Envelope
+  decodeSharedBatch, Envelope, SHARED_FIELDS, WIRE_JSON_SHARED_HEAD
 } from '../../../protocols/envelope/index.js'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
@@ -116,4 +116,68 @@ test('the head holds exactly the fields a topic batch\'s envelopes have alike', 
   const s = splitJson(event({ ok: 1 }, { ttl: 10 }))
   assert.deepEqual(Object.keys(JSON.parse(s.shared)), [...SHARED_FIELDS])
   assert.deepEqual(Object.keys(JSON.parse(s.own)).sort(), ['id', 'payload', 'timestamp', 'ttl'])
+})
+
+test('the limit a 0x05 batch is held to is its 0x01 form\'s exact size: a batch at the limit passes in either form', () => {
+  const envs = Array.from({ length: 50 }, (_, i) => event({ i, text: 'y'.repeat(100) }))
+  const splits = envs.map(splitJson)
+  const plain = encodeBatch(splits.map(joinJson))
+  const shared = encodeSharedBatch(splits[0].shared, splits.map(s => s.own))
+  assert.equal(decodeBatch(shared, plain.byteLength).length, 50)
+  assert.equal(refusal(() => decodeBatch(shared, plain.byteLength - 1)), 'MSG002 MessageTooLargeError')
+  assert.equal(refusal(() => decodeBatch(plain, plain.byteLength - 1)), 'MSG002 MessageTooLargeError')
+})
+
+test('every field of the envelope schema survives the split and the batch: a field added to the schema and not to the split fails here', () => {
+  const all: Record<string, unknown> = {}
+  const sample: Record<string, unknown> = {
+    version: 1,
+    id: 'e-1',
+    timestamp: 1,
+    source: SOURCE,
+    destination: { topic: 'news' },
+    type: 'RESPONSE',
+    subject: 'news',
+    payload: { a: 1 },
+    headers: { h: 'v' },
+    priority: 'high',
+    ttl: 60_000,
+    replyTo: 'r',
+    correlationId: 'c',
+    conversationId: 'v',
+    error: { code: 'CMD001', name: 'UnknownCommandError', message: 'no' }
+  }
+  for (const k of Object.keys(Envelope.shape)) {
+    if (k === 'signature') continue // set by signing, below
+    assert.ok(k in sample, `the test's sample lacks the schema's field "${k}": add it`)
+    all[k] = sample[k]
+  }
+  const env = Envelope.parse(all)
+  const s = splitJson(env)
+  assert.deepEqual(JSON.parse(joinJson(s)), env)
+  assert.deepEqual(decodeBatch(encodeSharedBatch(s.shared, [s.own]), 1 << 20), [env])
+  const signed = { ...env, signature: 'c2lnbmF0dXJl' }
+  const t = splitJson(signed)
+  assert.deepEqual(JSON.parse(joinJson(t)), signed)
+  assert.deepEqual(decodeBatch(encodeSharedBatch(t.shared, [t.own]), 1 << 20), [signed])
+})
+
+test('a head of some shared fields, the rest in each own part: what neither holds stays absent, and the envelope check names it', () => {
+  const env = event('x')
+  const { priority, headers, ...rest } = env
+  const head = JSON.stringify({ version: 1, source: env.source, destination: env.destination, type: env.type, subject: env.subject })
+  const own = JSON.stringify({ id: rest.id, timestamp: rest.timestamp, payload: rest.payload, priority, headers })
+  assert.deepEqual(decodeBatch(encodeSharedBatch(head, [own]), 1 << 20), [env])
+  const lacking = JSON.stringify({ id: rest.id, timestamp: rest.timestamp, payload: rest.payload, headers })
+  const [value] = decodeSharedBatch(encodeSharedBatch(head, [lacking]), 1 << 20) as Array<Record<string, unknown>>
+  assert.equal(Object.hasOwn(value, 'priority'), false)
+  assert.match((() => { try { decodeBatch(encodeSharedBatch(head, [lacking]), 1 << 20) } catch (err) { return (err as Error).message } return '' })(), /priority/)
+  // An own part without a payload is an envelope without one: refused, not delivered with `undefined`.
+  const [noPayload] = decodeSharedBatch(encodeSharedBatch(splitJson(env).shared, [JSON.stringify({ id: 'x', timestamp: 1 })]), 1 << 20) as Array<Record<string, unknown>>
+  assert.equal(Object.hasOwn(noPayload, 'payload'), false)
+  // "__proto__" in an own part is a key like any other (refused by the check), never the object's prototype.
+  const [proto] = decodeSharedBatch(encodeSharedBatch(splitJson(env).shared, ['{"id":"x","timestamp":1,"payload":1,"__proto__":{"polluted":true}}']), 1 << 20) as Array<Record<string, unknown>>
+  assert.equal(Object.getPrototypeOf(proto), Object.prototype)
+  assert.equal((proto as { polluted?: unknown }).polluted, undefined)
+  assert.equal(refusal(() => decodeBatch(encodeSharedBatch(splitJson(env).shared, ['{"id":"x","timestamp":1,"payload":1,"__proto__":{}}']), 1 << 20)), 'MSG001 ValidationError')
 })
