@@ -16,6 +16,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { skipWithout } from '../requirements.js'
 import { CLI, Proc, freePort, runCli, uniqueMesh, waitFor, withTempDir, sleep } from '../helpers.js'
+import { WIRE_JSON_SHARED_HEAD } from '../../protocols/envelope/constants.js'
 
 /** interop/go of this checkout (the compiled test runs from dist/test/interop). */
 const GO_MODULE = fileURLToPath(new URL('../../../interop/go', import.meta.url))
@@ -192,6 +193,9 @@ test('a Go peer on go-libp2p joins a closed mesh of TypeScript agents: requests 
       await sleep(1_000)
       const directIds = direct().map(o => o.id as string)
       assert.equal(new Set(directIds).size, directIds.length, `a direct event arrived twice: ${directIds.join(', ')}`)
+      // Its hello accepts batches with a shared head: a TypeScript publisher writes them so, and the Go decoder reads them.
+      const fanned = direct().filter(o => o.via === 'fanout')
+      assert.ok(fanned.every(o => o.wire === WIRE_JSON_SHARED_HEAD), `fan-out batches to the Go peer by wire byte: ${fanned.map(o => o.wire as number).join(',')}`)
 
       // The Go peer publishes, a TypeScript subscriber gets each event once.
       const sub = new Proc([CLI, 'sub', ...client, '--bootstrap', boot, 'news', '--json'])

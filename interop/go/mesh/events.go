@@ -108,7 +108,7 @@ func (n *Node) Subscribe(topic string) (<-chan Event, error) {
 				n.logf("gossip on %s from %s: %v", topic, m.GetFrom(), err)
 				continue
 			}
-			n.deliver(topic, m.GetFrom(), envs, "gossip")
+			n.deliver(topic, m.GetFrom(), envs, "gossip", m.Data[0])
 		}
 	}()
 	return ch, nil
@@ -117,7 +117,7 @@ func (n *Node) Subscribe(topic string) (<-chan Event, error) {
 // deliver hands envelopes to the topic's subscribers: each envelope's source must be the
 // publisher that signed the gossip message (or opened the fan-out stream), and an id already
 // delivered is not delivered again.
-func (n *Node) deliver(topic string, publisher peer.ID, envs []wire.Envelope, via string) {
+func (n *Node) deliver(topic string, publisher peer.ID, envs []wire.Envelope, via string, format byte) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	now := time.Now()
@@ -137,7 +137,7 @@ func (n *Node) deliver(topic string, publisher peer.ID, envs []wire.Envelope, vi
 		n.seen[e.ID()] = now
 		for _, ch := range n.subs[topic] {
 			select {
-			case ch <- Event{Topic: topic, Envelope: e, Via: via}:
+			case ch <- Event{Topic: topic, Envelope: e, Via: via, Wire: format}:
 			default:
 			}
 		}
@@ -184,7 +184,7 @@ func (n *Node) serveFanout(s network.Stream) {
 				n.logf("fan-out from %s: %v", from, err)
 				continue
 			}
-			n.deliver(topic, from, envs, "fanout")
+			n.deliver(topic, from, envs, "fanout", batch[0])
 		case wire.FanoutControl:
 			n.logf("fan-out control from %s: %s", from, body[1:])
 			if v, err := wire.Parse(body[1:]); err == nil {

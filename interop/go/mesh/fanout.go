@@ -14,7 +14,8 @@ import (
 // stream to each admitted peer that speaks /agentmesh/fanout/1.0.0 and says hello, then which
 // of its topics it hears (reach), so a publisher all of whose subscribers are directly
 // connected may write batches to it on the stream instead of gossiping them. It accepts no
-// compressed batches, and publishes by gossip only.
+// compressed batches, but batches with a shared head (wire.SharedHeadCodec), and publishes by
+// gossip only.
 
 type fanoutOut struct {
 	mu sync.Mutex
@@ -45,7 +46,7 @@ func (n *Node) openFanout(p peer.ID) {
 	}
 	out.mu.Lock()
 	out.s = s
-	_, err = s.Write(wire.FanoutControlFrame(wire.NewObject("hello", wire.NewObject("mesh", n.cfg.Mesh, "accepts", []wire.Value{}))))
+	_, err = s.Write(wire.FanoutControlFrame(wire.NewObject("hello", wire.NewObject("mesh", n.cfg.Mesh, "accepts", []wire.Value{wire.SharedHeadCodec}))))
 	out.mu.Unlock()
 	if err != nil {
 		n.logf("fan-out hello to %s: %v", p, err)

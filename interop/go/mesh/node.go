@@ -55,6 +55,7 @@ type Event struct {
 	Topic    string
 	Envelope wire.Envelope
 	Via      string // "gossip" or "fanout"
+	Wire     byte   // the batch's wire byte: 0x01, or 0x05 (a shared head, fan-out only)
 }
 
 // Node is the Go agentmesh peer.

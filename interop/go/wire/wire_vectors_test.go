@@ -190,6 +190,22 @@ func TestGossipVectors(t *testing.T) {
 	if _, err := DecodeBatch(append([]byte{0x04}, batch[1:]...)); err == nil {
 		t.Error("a 0x04 batch was read")
 	}
+	// The same envelopes from the batch with a shared head: written again as 0x01, the same bytes.
+	shared := unhex(t, str(t, v, "fanout", "shared_head", "batch_hex"))
+	fromShared, err := DecodeBatch(shared)
+	if err != nil || len(fromShared) != 2 {
+		t.Fatalf("decode shared-head batch: %v (%d)", err, len(fromShared))
+	}
+	sameBytes(t, "shared-head batch decoded and encoded", EncodeBatch(fromShared), batch)
+	// A head holding an envelope's own field, and a head larger than the frame, are refused.
+	bad := append([]byte{WireSharedHead, 14}, []byte(`{"payload":1}[{"id":"x"}]`)...)
+	bad[1] = byte(len(`{"payload":1}`))
+	if _, err := DecodeBatch(bad); err == nil || err.(*Error).Code != "MSG001" {
+		t.Errorf("a head with a payload: %v", err)
+	}
+	if _, err := DecodeBatch(append([]byte{WireSharedHead, 0x7f}, []byte(`{}[]`)...)); err == nil || err.(*Error).Code != "MSG002" {
+		t.Errorf("a head past the frame: %v", err)
+	}
 }
 
 func TestCredentialVectors(t *testing.T) {

@@ -224,7 +224,7 @@ func subscribe(n *mesh.Node, topic string) error {
 	go func() {
 		for ev := range ch {
 			emit(wire.NewObject("event", "message", "topic", ev.Topic, "id", ev.Envelope.ID(),
-				"source", ev.Envelope.Source(), "type", ev.Envelope.Type(), "via", ev.Via, "payload", ev.Envelope.Payload()))
+				"source", ev.Envelope.Source(), "type", ev.Envelope.Type(), "via", ev.Via, "wire", float64(ev.Wire), "payload", ev.Envelope.Payload()))
 		}
 	}()
 	return nil
