@@ -22,7 +22,7 @@ import { signRevocations, verifyRevocations } from '../protocols/admission/revoc
 import { ElectionStateFile } from '../protocols/coordination/election-state-file.js'
 import { SealingService } from '../protocols/sealing/index.js'
 import { openGroups } from '../protocols/pubsub/sealed-batch.js'
-import { decodeBatchFrame, encodeSectionBatch } from '../protocols/envelope/index.js'
+import { decodeBatchFrame, encodeSectionBatch, encodeSharedBatch, envelopeToJson, splitJson } from '../protocols/envelope/index.js'
 import { configFromEnv, configFromFile, configKeys, parseConfig } from '../node/config.js'
 import { loadOrCreateIdentity } from '../node/identity.js'
 import { PAYLOAD_HOLE, POLLUTION_MARK, chunked, framedChunks, frameBodies, hostile, messagesLike, wireBytes } from './fuzz-inputs.js'
@@ -131,6 +131,24 @@ export async function makeTargets (dir: string): Promise<Target[]> {
     },
     wireBytes([env, env]).map(bytes => Uint8Array.from([0x04, ...bytes.subarray(1)])),
     fc.uint8Array({ maxLength: 64 }).map(bytes => Uint8Array.from([0x04, ...bytes]))
+  )
+  // A batch with a shared head (0x05) of three topic envelopes: its frame changed byte by byte, and its head and own parts changed as values.
+  const headEnvs = [plainEnv, ...sectionEnvs.slice(0, 2).map(e => ({ ...e, payload: plain }))].map(splitJson)
+  const headOwns = headEnvs.map(x => JSON.parse(x.own) as unknown)
+  const sharedFrame = encodeSharedBatch(headEnvs[0].shared, headEnvs.map(x => x.own))
+  const sharedFrames: fc.Arbitrary<Uint8Array> = fc.oneof(
+    {
+      weight: 3,
+      arbitrary: fc.tuple(fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }), fc.nat(), fc.uint8Array({ maxLength: 24 }))
+        .map(([flips, cut, tail]) => {
+          const bytes = Buffer.from(sharedFrame)
+          for (const [at, byte] of flips) bytes[1 + (at % (bytes.byteLength - 1))] = byte
+          return Buffer.concat([bytes.subarray(0, bytes.byteLength - (cut % 8 === 0 ? cut % bytes.byteLength : 0)), tail])
+        })
+    },
+    { weight: 2, arbitrary: messagesLike(JSON.parse(headEnvs[0].shared)).map(h => encodeSharedBatch(JSON.stringify(h) ?? 'null', headEnvs.map(x => x.own))) },
+    { weight: 2, arbitrary: messagesLike(headOwns).map(o => encodeSharedBatch(headEnvs[0].shared, (Array.isArray(o) ? o : [o]).map(x => JSON.stringify(x) ?? 'null'))) },
+    fc.uint8Array({ maxLength: 64 }).map(bytes => Uint8Array.from([0x05, ...bytes]))
   )
   const inEnvelopes = (x: unknown): Envelope[] => (Array.isArray(x) ? x : [x]).map((payload, i) => ({ ...makeEnvelope({ source: a, destination: { topic: 'fuzz-topic' }, type: 'EVENT', subject: 'fuzz-topic', payload: 0, id: `env-${i}` }), payload }))
   const targets: Target[] = [
@@ -244,6 +262,18 @@ export async function makeTargets (dir: string): Promise<Target[]> {
         for (const o of v as Array<{ id: string, value: unknown } | undefined>) {
           if (o !== undefined) check(isDeepStrictEqual(o.value, groupValues[groupIds.indexOf(o.id)]), 'a changed 0x04 batch opened a group to something else')
         }
+      }
+    },
+    {
+      // A batch with a shared head (0x05): refused with MSG001/MSG002, or envelopes that a 0x01 batch of them decodes to alike, within the limit.
+      name: 'envelope: decodeBatchFrame (0x05)',
+      codes: ['MSG001', 'MSG002'],
+      input: sharedFrames,
+      run: x => decodeBatchFrame(x as Uint8Array, MAX),
+      accepted: v => {
+        const { envs, plainBytes } = v as ReturnType<typeof decodeBatchFrame>
+        check(plainBytes <= MAX, `a 0x05 batch taken whose 0x01 form is ${plainBytes} bytes`)
+        check(isDeepStrictEqual(decodeBatch(encodeBatch(envs.map(envelopeToJson)), 2 * MAX), envs), 'a 0x05 batch decoded to envelopes its 0x01 form does not')
       }
     },
     ...configTargets(dir),

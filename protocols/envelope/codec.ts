@@ -106,14 +106,19 @@ export function decodeBatch (bytes: Bytes, maxBytes: number): Envelope[] {
 /**
  * A batch's envelopes and, in a batch with binary sections (0x04), its sections (views into
  * `bytes`, not copies; none for 0x01, 0x03 and 0x05): what a receiver opens sealed groups with.
+ * `plainBytes`: the frame's bytes, or for a batch with a shared head (0x05) those of its 0x01
+ * form, which is what the batch weighs (gossip-limits.ts charges it so).
  */
-export function decodeBatchFrame (bytes: Bytes, maxBytes: number): { envs: Envelope[], sections: Uint8Array[] } {
-  if (bytes.byteLength > 0 && bytes[0] === WIRE_JSON_SHARED_HEAD) return { envs: decodeSharedBatch(bytes, maxBytes).map(validateEnvelope), sections: [] }
+export function decodeBatchFrame (bytes: Bytes, maxBytes: number): { envs: Envelope[], sections: Uint8Array[], plainBytes: number } {
+  if (bytes.byteLength > 0 && bytes[0] === WIRE_JSON_SHARED_HEAD) {
+    const { envs, plainBytes } = decodeSharedBatch(bytes, maxBytes, validateEnvelope)
+    return { envs, sections: [], plainBytes }
+  }
   const value = decodeJson(bytes, maxBytes, true)
   if (!Array.isArray(value)) throw new ValidationError('batch must be a JSON array of envelopes')
   const envs = value.map(validateEnvelope)
-  if (bytes[0] !== WIRE_JSON_SECTIONS) return { envs, sections: [] }
-  return { envs, sections: sectionsOf(bytes, jsonPart(bytes).end, envs.length, MIN_SECTION_BYTES) }
+  if (bytes[0] !== WIRE_JSON_SECTIONS) return { envs, sections: [], plainBytes: bytes.byteLength }
+  return { envs, sections: sectionsOf(bytes, jsonPart(bytes).end, envs.length, MIN_SECTION_BYTES), plainBytes: bytes.byteLength }
 }
 
 /** Best effort: the id of a frame that failed validation, so the error answer can name it. */

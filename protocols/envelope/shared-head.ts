@@ -74,14 +74,22 @@ function isRecord (v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
 }
 
+/** The bytes of a 0x05 batch's 0x01 form (wire byte included): each envelope carries the head, less the brace it trades for a comma. */
+export function plainSize (headBytes: number, envelopes: number, arrayBytes: number): number {
+  return 1 + envelopes * (headBytes - 1) + arrayBytes
+}
+
 /**
- * The envelopes of a 0x05 batch as plain values, not yet checked (the codec checks each as it
- * checks a 0x01 batch's). Refused whole (MSG002) when the framing or either JSON part is malformed,
- * the head is not an object of SHARED_FIELDS, or the batch written as 0x01 would be over
- * `maxBytes`: a small head repeated over many envelopes never decodes into more than a 0x01 batch
- * of the same limit could.
+ * The envelopes of a 0x05 batch, each checked by `check` (the codec's envelope check) as it is
+ * rebuilt, so the first bad one ends the work; and the bytes of the batch's 0x01 form, what a
+ * receiver charges it by (as a compressed frame is charged inflated). Refused whole (MSG002) when
+ * the framing or either JSON part is malformed or the 0x01 form would be over `maxBytes` (a small
+ * head repeated over many envelopes never decodes into more than a 0x01 batch of the same limit
+ * could); MSG001 when the head is not an object of SHARED_FIELDS, or an envelope lacks a field
+ * that neither it nor the head holds (before it is built: work for an envelope that cannot be
+ * valid is not done).
  */
-export function decodeSharedBatch (bytes: Uint8Array, maxBytes: number): unknown[] {
+export function decodeSharedBatch<E> (bytes: Uint8Array, maxBytes: number, check: (value: unknown, index: number) => E): { envs: E[], plainBytes: number } {
   if (bytes.byteLength > maxBytes) throw new MessageTooLargeError(bytes.byteLength, maxBytes)
   const { n: h, next } = readVarint(bytes, 1, 'the head\'s length', FORMAT)
   if (h < 2 || next + h >= bytes.byteLength) throw new SerializationError(`${FORMAT}: a head of ${h} bytes in a frame of ${bytes.byteLength}`)
@@ -91,28 +99,35 @@ export function decodeSharedBatch (bytes: Uint8Array, maxBytes: number): unknown
   for (const k of Object.keys(head)) {
     if (!SHARED.has(k)) throw new ValidationError(`${FORMAT}: the head may hold only ${SHARED_FIELDS.join(', ')}, not "${k.slice(0, 64)}"`)
   }
-  const itemsBytes = bytes.byteLength - next - h
-  const owns = parseJson(buf.toString('utf8', next + h), itemsBytes)
+  const arrayBytes = bytes.byteLength - next - h
+  const owns = parseJson(buf.toString('utf8', next + h), arrayBytes)
   if (!Array.isArray(owns)) throw new ValidationError(`${FORMAT}: the envelopes must be a JSON array`)
-  // The batch written as 0x01: each envelope carries the head's bytes, less the brace it trades for a comma.
-  const plain = 1 + owns.length * (h - 1) + itemsBytes
-  if (plain > maxBytes) throw new MessageTooLargeError(plain, maxBytes)
-  const whole = SHARED_FIELDS.every(k => Object.hasOwn(head, k))
-  return owns.map(own => isRecord(own) ? rebuild(head, own, whole) : own)
+  const plainBytes = plainSize(h, owns.length, arrayBytes)
+  if (plainBytes > maxBytes) throw new MessageTooLargeError(plainBytes, maxBytes)
+  const missing = SHARED_FIELDS.filter(k => !Object.hasOwn(head, k))
+  const envs = new Array<E>(owns.length)
+  for (let i = 0; i < owns.length; i++) {
+    const own: unknown = owns[i]
+    if (!isRecord(own)) { envs[i] = check(own, i); continue } // refused by the check, as in a 0x01 batch
+    for (const k of OWN_KEYS) if (!Object.hasOwn(own, k)) throw new ValidationError(`${FORMAT}: envelope ${i} has no ${k}`)
+    for (const k of missing) if (!Object.hasOwn(own, k)) throw new ValidationError(`${FORMAT}: envelope ${i} has no ${k}, and the head none`)
+    envs[i] = check(rebuild(head, own), i)
+  }
+  return { envs, plainBytes }
 }
 
-/** Keys an own part always has, in a well-formed batch. */
+/** Keys every own part holds: an envelope's own id, time and payload. */
 const OWN_KEYS = ['id', 'timestamp', 'payload'] as const
 
 /**
- * `{ ...head, ...own }`, built as one object literal in makeEnvelope's key order: a spread made
- * objects that V8's later reads (the quick check, delivery) took 2-3 times as long over (profile of
- * bench N=5 flat out: the spread and the check 24% of the busy CPU). The head's objects are copied:
- * each envelope owns its destination and headers, as from a 0x01 batch, so what one receiver's
- * code does to one does not reach the batch's others. A key neither part holds stays absent (the
- * envelope's check then says which); `whole`: the head holds every shared field.
+ * `{ ...head, ...own }` for an own part that holds OWN_KEYS and, with the head, every shared field,
+ * built as one object literal in makeEnvelope's key order: a spread made objects that V8's later
+ * reads (the quick check, delivery) took 2-3 times as long over (profile of bench N=5 flat out:
+ * the spread and the check 24% of the busy CPU). The head's objects are copied: each envelope owns
+ * its destination and headers, as from a 0x01 batch, so what one receiver's code does to one does
+ * not reach the batch's others.
  */
-function rebuild (head: Record<string, unknown>, own: Record<string, unknown>, whole: boolean): Record<string, unknown> {
+function rebuild (head: Record<string, unknown>, own: Record<string, unknown>): Record<string, unknown> {
   const env: Record<string, unknown> = {
     version: head.version,
     id: own.id,
@@ -131,8 +146,6 @@ function rebuild (head: Record<string, unknown>, own: Record<string, unknown>, w
     if (k === '__proto__') Object.defineProperty(env, k, { value: own[k], enumerable: true, writable: true, configurable: true })
     else env[k] = own[k]
   }
-  for (const k of OWN_KEYS) if (!Object.hasOwn(own, k)) delete env[k]
-  if (!whole) for (const k of SHARED_FIELDS) if (!Object.hasOwn(head, k) && !Object.hasOwn(own, k)) delete env[k]
   return env
 }
 

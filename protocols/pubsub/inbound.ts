@@ -8,7 +8,7 @@
  */
 import type { z } from 'zod'
 import type { Logger } from 'pino'
-import { decodeBatchFrame, isExpired, type Envelope } from '../envelope/index.js'
+import { decodeBatchFrame, isExpired, WIRE_JSON_SHARED_HEAD, type Envelope } from '../envelope/index.js'
 import { messageFields } from '../envelope/log-fields.js'
 import { hasValidSignature } from '../envelope/signature.js'
 import { endSpan, SpanKind, startReceiveSpan } from '../envelope/trace.js'
@@ -92,14 +92,19 @@ export class Inbound {
     // Limits before decoding: a flood is refused at the least cost (counted by the guard, not logged).
     const least = GossipGuard.weightOf(1, charge, data.byteLength)
     if (!this.init.guard.check(propagator, publisher, topic, least)) return { ignore: true }
+    // A batch with a shared head is written only on a fan-out stream, to a peer that said it reads
+    // it: gossip relays to builds that do not, so by gossip it is refused as an older build refuses it.
+    if (charge === 'gossip' && data[0] === WIRE_JSON_SHARED_HEAD) return this.reject(propagator, publisher, topic, 'UnsupportedVersionError')
     let envs: Envelope[]
     let sections: Uint8Array[]
+    let plainBytes: number
     try {
-      ({ envs, sections } = decodeBatchFrame(data, this.init.maxBatchBytes))
+      ({ envs, sections, plainBytes } = decodeBatchFrame(data, this.init.maxBatchBytes))
     } catch (err) {
       return this.reject(propagator, publisher, topic, (err as Error).name)
     }
-    const extra = GossipGuard.weightOf(envs.length, charge, data.byteLength) - least
+    // Charged as decoded: a shared head's batch by its 0x01 form's bytes (as a compressed one by its inflated bytes).
+    const extra = GossipGuard.weightOf(envs.length, charge, plainBytes) - least
     if (extra > 0 && !this.init.guard.check(propagator, publisher, topic, extra)) return { ignore: true }
     const payloads: unknown[] = []
     let sealed: boolean[] | undefined

@@ -10,7 +10,8 @@
  * On receipt the groups of a batch are opened before its envelopes are delivered, each once.
  */
 import { randomBytes } from 'node:crypto'
-import { encodeBatch, encodeSectionBatch, encodeSharedBatch, envelopeToJson, joinJson, type Envelope, type SplitJson } from '../envelope/index.js'
+import { encodeBatch, encodeSectionBatch, encodeSharedBatch, envelopeToJson, joinJson, plainSize, type Envelope, type SplitJson } from '../envelope/index.js'
+import { varintSize } from '../envelope/sections.js'
 import { isGroupHead, isGroupPart, isSealed, type GroupHead, type GroupPart, type Opened, type SealedPayload, type Sealer } from '../sealing/index.js'
 import { SealedError } from '../core/errors.js'
 
@@ -141,7 +142,8 @@ export function encodeSealedBatch (b: SealedBatch): Uint8Array {
 /**
  * A batch's bytes in the forms its peers may be sent, each encoded when first asked for: `plain`
  * (encodeSealedBatch: what gossip carries and every build reads), and `sharedHead` (0x05) when
- * the batch has one. `bytes`: the larger of those written, what the sender's budget charges.
+ * the batch has one. `bytes`: the plain form's, what receivers charge either form by and so what
+ * the sender's budget charges.
  */
 export class BatchForms {
   private readonly b: SealedBatch
@@ -162,7 +164,10 @@ export class BatchForms {
   }
 
   get bytes (): number {
-    return Math.max(this.plainBytes?.byteLength ?? 0, this.sharedBytes?.byteLength ?? 0)
+    if (this.plainBytes !== undefined || this.sharedBytes === undefined) return this.plain().byteLength
+    const s = this.b.shared as { head: string, owns: string[] }
+    const head = Buffer.byteLength(s.head)
+    return plainSize(head, s.owns.length, this.sharedBytes.byteLength - 1 - varintSize(head) - head)
   }
 }
 

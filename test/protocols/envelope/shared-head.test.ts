@@ -3,7 +3,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import {
-  decodeBatch, encodeBatch, encodeSharedBatch, hasValidSignature, joinJson, makeEnvelope, signEnvelope, splitJson,
+  decodeBatch, decodeBatchFrame, encodeBatch, encodeSharedBatch, hasValidSignature, joinJson, makeEnvelope, signEnvelope, splitJson,
   decodeSharedBatch, Envelope, SHARED_FIELDS, WIRE_JSON_SHARED_HEAD
 } from '../../../protocols/envelope/index.js'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -162,22 +162,47 @@ test('every field of the envelope schema survives the split and the batch: a fie
   assert.deepEqual(decodeBatch(encodeSharedBatch(t.shared, [t.own]), 1 << 20), [signed])
 })
 
-test('a head of some shared fields, the rest in each own part: what neither holds stays absent, and the envelope check names it', () => {
+test('a head of some shared fields, the rest in each own part; an envelope lacking a field neither holds is refused before it is built', () => {
   const env = event('x')
   const { priority, headers, ...rest } = env
   const head = JSON.stringify({ version: 1, source: env.source, destination: env.destination, type: env.type, subject: env.subject })
   const own = JSON.stringify({ id: rest.id, timestamp: rest.timestamp, payload: rest.payload, priority, headers })
   assert.deepEqual(decodeBatch(encodeSharedBatch(head, [own]), 1 << 20), [env])
+  const asIs = (bytes: Uint8Array): Array<Record<string, unknown>> => decodeSharedBatch(bytes, 1 << 20, v => v as Record<string, unknown>).envs
+  // Refused at the first such envelope, whatever follows: a head of nothing over 100,000 empty parts does no work per part.
   const lacking = JSON.stringify({ id: rest.id, timestamp: rest.timestamp, payload: rest.payload, headers })
-  const [value] = decodeSharedBatch(encodeSharedBatch(head, [lacking]), 1 << 20) as Array<Record<string, unknown>>
-  assert.equal(Object.hasOwn(value, 'priority'), false)
-  assert.match((() => { try { decodeBatch(encodeSharedBatch(head, [lacking]), 1 << 20) } catch (err) { return (err as Error).message } return '' })(), /priority/)
+  assert.throws(() => asIs(encodeSharedBatch(head, [own, lacking, own])), (err: Error) => err instanceof AgentMeshError && err.code === 'MSG001' && /envelope 1 has no priority/.test(err.message))
+  assert.throws(() => asIs(encodeSharedBatch('{}', new Array(100_000).fill('{}'))), /envelope 0 has no id/)
   // An own part without a payload is an envelope without one: refused, not delivered with `undefined`.
-  const [noPayload] = decodeSharedBatch(encodeSharedBatch(splitJson(env).shared, [JSON.stringify({ id: 'x', timestamp: 1 })]), 1 << 20) as Array<Record<string, unknown>>
-  assert.equal(Object.hasOwn(noPayload, 'payload'), false)
+  assert.throws(() => asIs(encodeSharedBatch(splitJson(env).shared, [JSON.stringify({ id: 'x', timestamp: 1 })])), /envelope 0 has no payload/)
   // "__proto__" in an own part is a key like any other (refused by the check), never the object's prototype.
-  const [proto] = decodeSharedBatch(encodeSharedBatch(splitJson(env).shared, ['{"id":"x","timestamp":1,"payload":1,"__proto__":{"polluted":true}}']), 1 << 20) as Array<Record<string, unknown>>
+  const [proto] = asIs(encodeSharedBatch(splitJson(env).shared, ['{"id":"x","timestamp":1,"payload":1,"__proto__":{"polluted":true}}']))
   assert.equal(Object.getPrototypeOf(proto), Object.prototype)
   assert.equal((proto as { polluted?: unknown }).polluted, undefined)
   assert.equal(refusal(() => decodeBatch(encodeSharedBatch(splitJson(env).shared, ['{"id":"x","timestamp":1,"payload":1,"__proto__":{}}']), 1 << 20)), 'MSG001 ValidationError')
+})
+
+test('not an object where one is due: a head of null, an own part of null or a list, each refused with its code, never a TypeError', () => {
+  const s = splitJson(event(1))
+  for (const head of ['null', '"text"', '[]', '12']) assert.equal(refusal(() => decodeBatch(encodeSharedBatch(head, [s.own]), 1 << 20)), 'MSG001 ValidationError', head)
+  for (const own of ['null', '[]', '"x"', '7']) assert.equal(refusal(() => decodeBatch(encodeSharedBatch(s.shared, [s.own, own]), 1 << 20)), 'MSG001 ValidationError', own)
+})
+
+test('a multicast head: each envelope gets its own list of peers', () => {
+  const head = JSON.stringify({ version: 1, source: SOURCE, destination: { peers: ['p1', 'p2'] }, type: 'EVENT', subject: 's', headers: {}, priority: 'normal' })
+  const owns = [1, 2].map(i => JSON.stringify({ id: `e-${i}`, timestamp: 1, payload: i }))
+  const [x, y] = decodeSharedBatch(encodeSharedBatch(head, owns), 1 << 20, v => v as Envelope).envs
+  assert.notEqual((x.destination as { peers: string[] }).peers, (y.destination as { peers: string[] }).peers)
+  ;(x.destination as { peers: string[] }).peers.push('p3')
+  assert.deepEqual(y.destination, { peers: ['p1', 'p2'] })
+})
+
+test('a batch weighs its 0x01 form: what the decoder reports, and what a compressed frame would weigh inflated', () => {
+  const envs = Array.from({ length: 20 }, (_, i) => event(i, { headers: { note: 'n'.repeat(2_000) } }))
+  const splits = envs.map(splitJson)
+  const plain = encodeBatch(splits.map(joinJson))
+  const shared = encodeSharedBatch(splits[0].shared, splits.map(s => s.own))
+  assert.ok(shared.byteLength * 10 < plain.byteLength)
+  assert.equal(decodeBatchFrame(shared, 1 << 20).plainBytes, plain.byteLength)
+  assert.equal(decodeBatchFrame(plain, 1 << 20).plainBytes, plain.byteLength)
 })
