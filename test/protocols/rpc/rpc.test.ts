@@ -190,3 +190,20 @@ test('thirty handlers waiting on one connection and thirty on a node\'s requests
     await stopAll([a, b])
   }
 })
+
+test('a request after the connection to its peer closed goes on a new channel: the open channel a request reuses is never a closed one', { timeout: 3 * 60_000 }, async () => {
+  const nodes = await startMesh(2)
+  const [a, b] = nodes
+  try {
+    b.handle('echo', (req: any) => req)
+    assert.deepEqual(await a.request(b.peerId, 'echo', { n: 1 }), { n: 1 })
+    assert.deepEqual(await a.request(b.peerId, 'echo', { n: 2 }), { n: 2 }, 'on the channel the first opened')
+    // The connection goes (and every stream on it): the next request opens another.
+    for (const c of a.libp2p.getConnections()) await c.close()
+    await waitFor(() => a.libp2p.getConnections().length === 0, 'a to have no connection')
+    assert.deepEqual(await a.request(b.peerId, 'echo', { n: 3 }, { timeoutMs: 10_000 }), { n: 3 })
+    assert.deepEqual(await a.request(b.peerId, 'echo', { n: 4 }), { n: 4 })
+  } finally {
+    await stopAll(nodes)
+  }
+})
