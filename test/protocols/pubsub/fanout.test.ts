@@ -265,24 +265,9 @@ async function listener (mesh: string): Promise<Listener> {
 }
 
 test('compression: a publisher compresses a batch only for the peers whose hello accepts the codec; every peer reads the same envelopes', { timeout: 3 * 60_000 }, async () => {
-  const mesh = uniqueMesh()
-  const a = await createAgentNode(nodeOptions(mesh, { name: 'a', pubsub: { compression: 'brotli', compressMinBytes: 0 } }))
-  const b = await createAgentNode(nodeOptions(mesh, { name: 'b' }))
-  const plain = await listener(mesh)
-  const packs = await listener(mesh)
+  const m = await twoListeners({ pubsub: { compression: 'brotli', compressMinBytes: 0 } }, [[], ['brotli']])
+  const { a, atB, first, listeners: [plain, packs] } = m
   try {
-    await a.start()
-    await b.start()
-    await b.dial(a.addresses()[0])
-    const atB = collect(b, 'news')
-    const gossipB = gossipCount(b, 'news')
-    for (const l of [plain, packs]) {
-      await l.node.dial(a.libp2p.getMultiaddrs()[0])
-      const s = await l.node.dialProtocol(a.libp2p.peerId, FANOUT_PROTOCOL)
-      s.send(controlFrame({ hello: { mesh, accepts: l === plain ? [] : ['brotli'] }, reach: { news: [] } }))
-    }
-    await waitFor(() => a.topicPeers('news').subscribers.length === 3, 'the three subscriptions to reach a')
-    const first = await warmUp(a, 'news', [{ got: atB, gossip: gossipB }, { got: plain.envelopes, gossip: plain.gossip }, { got: packs.envelopes, gossip: packs.gossip }])
     const text = 'agent status report '.repeat(50)
     for (let i = 0; i < 100; i++) await a.publish('news', { i, text })
     await waitFor(() => atB.length === first + 100 && plain.envelopes.length === first + 100 && packs.envelopes.length === first + 100, 'all at the three')
@@ -294,18 +279,26 @@ test('compression: a publisher compresses a batch only for the peers whose hello
     // a's hello says what it reads and how it charges a batch frame (half: a publisher may send it more).
     assert.deepEqual(plain.accepts, [['deflate', 'brotli', WEIGHS_DIRECT_HALF, SHARED_HEAD_CODEC]])
   } finally {
-    await stopAll([a, b])
-    await plain.node.stop()
-    await packs.node.stop()
+    await m.stop()
   }
 })
 
-test('shared head: a publisher writes a batch\'s common fields once only to the peers whose hello accepts it; every peer reads the same envelopes; a forged or malformed head is refused', { timeout: 3 * 60_000 }, async () => {
+/**
+ * A publisher `a` (with `options`), an agentmesh subscriber `b` and two bare listeners whose
+ * hellos accept `accepts[0]` and `accepts[1]`, all on "news" (`a` too), warmed up until a batch
+ * reaches the three directly: `first` envelopes published so far.
+ */
+async function twoListeners (options: Partial<Parameters<typeof nodeOptions>[1]>, accepts: [string[], string[]]): Promise<{
+  a: AgentNode, b: AgentNode, atA: unknown[], atB: unknown[], first: number, listeners: [Listener, Listener], streams: Stream[], stop: () => Promise<void>
+}> {
   const mesh = uniqueMesh()
-  const a = await createAgentNode(nodeOptions(mesh, { name: 'a' }))
+  const a = await createAgentNode(nodeOptions(mesh, { name: 'a', ...options }))
   const b = await createAgentNode(nodeOptions(mesh, { name: 'b' }))
-  const plain = await listener(mesh)
-  const heads = await listener(mesh)
+  const listeners: [Listener, Listener] = [await listener(mesh), await listener(mesh)]
+  const stop = async (): Promise<void> => {
+    await stopAll([a, b])
+    for (const l of listeners) await l.node.stop()
+  }
   try {
     await a.start()
     await b.start()
@@ -314,14 +307,25 @@ test('shared head: a publisher writes a batch\'s common fields once only to the 
     const atB = collect(b, 'news')
     const gossipB = gossipCount(b, 'news')
     const streams: Stream[] = []
-    for (const l of [plain, heads]) {
+    for (const [i, l] of listeners.entries()) {
       await l.node.dial(a.libp2p.getMultiaddrs()[0])
       const s = await l.node.dialProtocol(a.libp2p.peerId, FANOUT_PROTOCOL)
-      s.send(controlFrame({ hello: { mesh, accepts: l === plain ? [] : [SHARED_HEAD_CODEC] }, reach: { news: [] } }))
+      s.send(controlFrame({ hello: { mesh, accepts: accepts[i] }, reach: { news: [] } }))
       streams.push(s)
     }
     await waitFor(() => a.topicPeers('news').subscribers.length === 3, 'the three subscriptions to reach a')
-    const first = await warmUp(a, 'news', [{ got: atB, gossip: gossipB }, { got: plain.envelopes, gossip: plain.gossip }, { got: heads.envelopes, gossip: heads.gossip }])
+    const first = await warmUp(a, 'news', [{ got: atB, gossip: gossipB }, ...listeners.map(l => ({ got: l.envelopes, gossip: l.gossip }))])
+    return { a, b, atA, atB, first, listeners, streams, stop }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}
+
+test('shared head: a publisher writes a batch\'s common fields once only to the peers whose hello accepts it; every peer reads the same envelopes; a forged or malformed head is refused', { timeout: 3 * 60_000 }, async () => {
+  const m = await twoListeners({}, [[], [SHARED_HEAD_CODEC]])
+  const { a, b, atA, atB, first, streams, listeners: [plain, heads] } = m
+  try {
     const direct = { plain: plain.bytes.length, heads: heads.bytes.length }
     const text = 'agent status report '.repeat(50)
     for (let i = 0; i < 100; i++) await a.publish('news', { i, text })
@@ -330,7 +334,7 @@ test('shared head: a publisher writes a batch\'s common fields once only to the 
     assert.ok(heads.firstBytes.length > 0 && heads.firstBytes.every(x => x === WIRE_JSON_SHARED_HEAD), `the accepting peer got only 0x05 batches: ${heads.firstBytes.join(',')}`)
     assert.deepEqual(heads.envelopes, plain.envelopes, 'the same envelopes')
     assert.deepEqual(atB.slice(first), plain.envelopes.slice(first), 'and b (this build, which accepts it too) read them')
-    // The same batches (each written to both), fewer bytes: ~250 an envelope of its ~1,300.
+    // The same batches (each written to both), fewer bytes: ~190 an envelope of its ~1,300.
     const sum = (xs: number[]): number => xs.reduce((x, y) => x + y, 0)
     const [p, h] = [sum(plain.bytes.slice(direct.plain)), sum(heads.bytes.slice(direct.heads))]
     assert.equal(plain.bytes.length - direct.plain, heads.bytes.length - direct.heads, 'as many batches to each')
@@ -348,12 +352,10 @@ test('shared head: a publisher writes a batch\'s common fields once only to the 
     await waitFor(() => atA.includes('own'), 'a well-formed 0x05 batch from the listener to be delivered')
     // By gossip the same well-formed batch is refused, as a build that does not read 0x05 refuses it (gossip relays to such builds).
     const gossiped = splitJson(makeEnvelope({ source: heads.node.peerId.toString(), destination: { topic: 'news' }, type: 'EVENT', subject: 'news', payload: 'by gossip' }))
-    await heads.node.services.pubsub.publish(gossipTopic(mesh, 'news'), encodeSharedBatch(gossiped.shared, [gossiped.own]))
+    await heads.node.services.pubsub.publish(gossipTopic(a.config.mesh, 'news'), encodeSharedBatch(gossiped.shared, [gossiped.own]))
     await waitFor(() => rejected('UnsupportedVersionError') === 1, 'the 0x05 batch by gossip to be rejected')
     assert.ok(!atA.includes('forged') && !atA.includes('from the head') && !atA.includes('by gossip'))
   } finally {
-    await stopAll([a, b])
-    await plain.node.stop()
-    await heads.node.stop()
+    await m.stop()
   }
 })
