@@ -25,7 +25,7 @@ function refusal (fn: () => unknown): string {
   assert.fail('not refused')
 }
 
-test('a batch of envelopes with the same shared fields decodes to what its 0x01 batch decodes to, in fewer bytes', () => {
+test('a batch of envelopes with the same shared fields decodes to what its 0x01 batch decodes to, in fewer bytes', { timeout: 60_000 }, () => {
   const envs = [
     event({ headline: 'first' }),
     event({ headline: 'second', n: 2 }, { ttl: 5_000, correlationId: 'c-1' }),
@@ -45,7 +45,7 @@ test('a batch of envelopes with the same shared fields decodes to what its 0x01 
   assert.ok(plain.byteLength - shared.byteLength > 3 * (Buffer.byteLength(splits[0].shared) - 10), `${shared.byteLength} against ${plain.byteLength} bytes`)
 })
 
-test('an own part\'s field stands over the head\'s; a signed envelope\'s signature still verifies', async () => {
+test('an own part\'s field stands over the head\'s; a signed envelope\'s signature still verifies', { timeout: 60_000 }, async () => {
   const key = await generateKeyPair('Ed25519')
   const source = peerIdFromPrivateKey(key).toString()
   const signed = signEnvelope(makeEnvelope({ source, destination: { topic: 'news' }, type: 'EVENT', subject: 'news', payload: { ok: true } }), key)
@@ -60,7 +60,7 @@ test('an own part\'s field stands over the head\'s; a signed envelope\'s signatu
   assert.deepEqual(b, urgent)
 })
 
-test('each decoded envelope owns its destination and headers: a change to one reaches no other', () => {
+test('each decoded envelope owns its destination and headers: a change to one reaches no other', { timeout: 60_000 }, () => {
   const envs = [event(1, { headers: { trace: 'a' } }), event(2, { headers: { trace: 'a' } })]
   const splits = envs.map(splitJson)
   const [x, y] = decodeBatch(encodeSharedBatch(splits[0].shared, splits.map(s => s.own)), 1 << 20)
@@ -70,7 +70,7 @@ test('each decoded envelope owns its destination and headers: a change to one re
   assert.deepEqual(y.destination, { topic: 'news' })
 })
 
-test('refused whole, with the spec\'s codes: a head that is not an object of shared fields, envelopes not an array, a bad envelope, broken framing', () => {
+test('refused whole, with the spec\'s codes: a head that is not an object of shared fields, envelopes not an array, a bad envelope, broken framing', { timeout: 60_000 }, () => {
   const s = splitJson(event({ ok: 1 }))
   const frame = (head: string, items: string): Uint8Array => encodeSharedBatch(head, [items])
   // A head may hold only the shared fields: an id, payload or timestamp there would give every envelope the same.
@@ -98,7 +98,7 @@ test('refused whole, with the spec\'s codes: a head that is not an object of sha
   assert.equal(decodeBatch(good, 1 << 20).length, 1)
 })
 
-test('a large head over many small envelopes decodes only when the batch written plainly would be within the limit', () => {
+test('a large head over many small envelopes decodes only when the batch written plainly would be within the limit', { timeout: 60_000 }, () => {
   // 4 KiB of headers, shared by 200 envelopes of ~70 bytes: 18 KB on the wire, ~840 KB written plainly.
   const head = splitJson(event(0, { headers: { note: 'h'.repeat(4_000) } })).shared
   const owns = Array.from({ length: 200 }, (_, i) => JSON.stringify({ id: `e-${i}`, timestamp: 1, payload: i }))
@@ -112,13 +112,13 @@ test('a large head over many small envelopes decodes only when the batch written
   assert.equal(refusal(() => decodeBatch(batch, 1_000)), 'MSG002 MessageTooLargeError')
 })
 
-test('the head holds exactly the fields a topic batch\'s envelopes have alike', () => {
+test('the head holds exactly the fields a topic batch\'s envelopes have alike', { timeout: 60_000 }, () => {
   const s = splitJson(event({ ok: 1 }, { ttl: 10 }))
   assert.deepEqual(Object.keys(JSON.parse(s.shared)), [...SHARED_FIELDS])
   assert.deepEqual(Object.keys(JSON.parse(s.own)).sort(), ['id', 'payload', 'timestamp', 'ttl'])
 })
 
-test('the limit a 0x05 batch is held to is its 0x01 form\'s exact size: a batch at the limit passes in either form', () => {
+test('the limit a 0x05 batch is held to is its 0x01 form\'s exact size: a batch at the limit passes in either form', { timeout: 60_000 }, () => {
   const envs = Array.from({ length: 50 }, (_, i) => event({ i, text: 'y'.repeat(100) }))
   const splits = envs.map(splitJson)
   const plain = encodeBatch(splits.map(joinJson))
@@ -128,7 +128,7 @@ test('the limit a 0x05 batch is held to is its 0x01 form\'s exact size: a batch 
   assert.equal(refusal(() => decodeBatch(plain, plain.byteLength - 1)), 'MSG002 MessageTooLargeError')
 })
 
-test('every field of the envelope schema survives the split and the batch: a field added to the schema and not to the split fails here', () => {
+test('every field of the envelope schema survives the split and the batch: a field added to the schema and not to the split fails here', { timeout: 60_000 }, () => {
   const all: Record<string, unknown> = {}
   const sample: Record<string, unknown> = {
     version: 1,
@@ -162,7 +162,7 @@ test('every field of the envelope schema survives the split and the batch: a fie
   assert.deepEqual(decodeBatch(encodeSharedBatch(t.shared, [t.own]), 1 << 20), [signed])
 })
 
-test('a head of some shared fields, the rest in each own part; an envelope lacking a field neither holds is refused before it is built', () => {
+test('a head of some shared fields, the rest in each own part; an envelope lacking a field neither holds is refused before it is built', { timeout: 60_000 }, () => {
   const env = event('x')
   const { priority, headers, ...rest } = env
   const head = JSON.stringify({ version: 1, source: env.source, destination: env.destination, type: env.type, subject: env.subject })
@@ -182,13 +182,13 @@ test('a head of some shared fields, the rest in each own part; an envelope lacki
   assert.equal(refusal(() => decodeBatch(encodeSharedBatch(splitJson(env).shared, ['{"id":"x","timestamp":1,"payload":1,"__proto__":{}}']), 1 << 20)), 'MSG001 ValidationError')
 })
 
-test('not an object where one is due: a head of null, an own part of null or a list, each refused with its code, never a TypeError', () => {
+test('not an object where one is due: a head of null, an own part of null or a list, each refused with its code, never a TypeError', { timeout: 60_000 }, () => {
   const s = splitJson(event(1))
   for (const head of ['null', '"text"', '[]', '12']) assert.equal(refusal(() => decodeBatch(encodeSharedBatch(head, [s.own]), 1 << 20)), 'MSG001 ValidationError', head)
   for (const own of ['null', '[]', '"x"', '7']) assert.equal(refusal(() => decodeBatch(encodeSharedBatch(s.shared, [s.own, own]), 1 << 20)), 'MSG001 ValidationError', own)
 })
 
-test('a multicast head: each envelope gets its own list of peers', () => {
+test('a multicast head: each envelope gets its own list of peers', { timeout: 60_000 }, () => {
   const head = JSON.stringify({ version: 1, source: SOURCE, destination: { peers: ['p1', 'p2'] }, type: 'EVENT', subject: 's', headers: {}, priority: 'normal' })
   const owns = [1, 2].map(i => JSON.stringify({ id: `e-${i}`, timestamp: 1, payload: i }))
   const [x, y] = decodeSharedBatch(encodeSharedBatch(head, owns), 1 << 20, v => v as Envelope).envs
@@ -197,7 +197,7 @@ test('a multicast head: each envelope gets its own list of peers', () => {
   assert.deepEqual(y.destination, { peers: ['p1', 'p2'] })
 })
 
-test('a batch weighs its 0x01 form: what the decoder reports, and what a compressed frame would weigh inflated', () => {
+test('a batch weighs its 0x01 form: what the decoder reports, and what a compressed frame would weigh inflated', { timeout: 60_000 }, () => {
   const envs = Array.from({ length: 20 }, (_, i) => event(i, { headers: { note: 'n'.repeat(2_000) } }))
   const splits = envs.map(splitJson)
   const plain = encodeBatch(splits.map(joinJson))
