@@ -9,10 +9,15 @@ import {
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { AgentMeshError } from '../../../protocols/core/errors.js'
+import { BatchForms, sealBatch } from '../../../protocols/pubsub/sealed-batch.js'
+import { noSealer } from '../../../protocols/sealing/index.js'
 
 const SOURCE = '12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5'
 const event = (payload: unknown, extra: Partial<Envelope> = {}): Envelope =>
   ({ ...makeEnvelope({ source: SOURCE, destination: { topic: 'news' }, type: 'EVENT', subject: 'news', payload }), ...extra })
+
+/** A head's JSON with its `headers` replaced. */
+const withHeaders = (shared: string, headers: Record<string, string>): string => JSON.stringify({ ...JSON.parse(shared), headers })
 
 /** The code an error thrown by `fn` carries (the spec's MSG00x), and its class's name. */
 function refusal (fn: () => unknown): string {
@@ -61,9 +66,9 @@ test('an own part\'s field stands over the head\'s; a signed envelope\'s signatu
 })
 
 test('each decoded envelope owns its destination and headers: a change to one reaches no other', { timeout: 60_000 }, () => {
-  const envs = [event(1, { headers: { trace: 'a' } }), event(2, { headers: { trace: 'a' } })]
-  const splits = envs.map(splitJson)
-  const [x, y] = decodeBatch(encodeSharedBatch(splits[0].shared, splits.map(s => s.own)), 1 << 20)
+  // Headers in the head (as a peer may write them), shared by both envelopes on the wire.
+  const owns = [event(1), event(2)].map(e => splitJson(e).own)
+  const [x, y] = decodeBatch(encodeSharedBatch(withHeaders(splitJson(event(0)).shared, { trace: 'a' }), owns), 1 << 20)
   x.headers.added = 'by a handler'
   ;(x.destination as { topic: string }).topic = 'elsewhere'
   assert.deepEqual(y.headers, { trace: 'a' })
@@ -100,7 +105,8 @@ test('refused whole, with the spec\'s codes: a head that is not an object of sha
 
 test('a large head over many small envelopes decodes only when the batch written plainly would be within the limit', { timeout: 60_000 }, () => {
   // 4 KiB of headers, shared by 200 envelopes of ~70 bytes: 18 KB on the wire, ~840 KB written plainly.
-  const head = splitJson(event(0, { headers: { note: 'h'.repeat(4_000) } })).shared
+  // Written by hand: this build's writer keeps headers that hold anything with each envelope, but a peer may put them in the head.
+  const head = withHeaders(splitJson(event(0)).shared, { note: 'h'.repeat(4_000) })
   const owns = Array.from({ length: 200 }, (_, i) => JSON.stringify({ id: `e-${i}`, timestamp: 1, payload: i }))
   const batch = encodeSharedBatch(head, owns)
   assert.ok(batch.byteLength < 20_000)
@@ -116,6 +122,24 @@ test('the head holds exactly the fields a topic batch\'s envelopes have alike', 
   const s = splitJson(event({ ok: 1 }, { ttl: 10 }))
   assert.deepEqual(Object.keys(JSON.parse(s.shared)), [...SHARED_FIELDS])
   assert.deepEqual(Object.keys(JSON.parse(s.own)).sort(), ['id', 'payload', 'timestamp', 'ttl'])
+  // Headers that hold anything (a trace context differs in every envelope) go with the envelope's own fields.
+  const traced = splitJson(event(1, { headers: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' } }))
+  assert.deepEqual(Object.keys(JSON.parse(traced.shared)), SHARED_FIELDS.filter(k => k !== 'headers'))
+  assert.deepEqual(Object.keys(JSON.parse(traced.own)).sort(), ['headers', 'id', 'payload', 'timestamp'])
+})
+
+test('a traced publisher\'s batch, each envelope with its own trace context, still goes with a shared head and decodes to its envelopes', { timeout: 60_000 }, () => {
+  const envs = Array.from({ length: 5 }, (_, i) => event({ i }, { headers: { traceparent: `00-${String(i).repeat(32)}-${'b'.repeat(16)}-01` } }))
+  const forms = new BatchForms(sealBatch(noSealer, 'news', envs.map(splitJson)))
+  const shared = forms.sharedHead()
+  assert.ok(shared !== undefined, 'the batch has a shared head')
+  assert.deepEqual(decodeBatch(shared, 1 << 20), envs)
+  assert.deepEqual(decodeBatch(forms.plain(), 1 << 20), envs)
+  assert.ok(shared.byteLength < forms.plain().byteLength)
+  // One envelope with no headers among traced ones: the shared fields differ, the batch goes plain.
+  const mixed = new BatchForms(sealBatch(noSealer, 'news', [...envs, event({ i: 9 })].map(splitJson)))
+  assert.equal(mixed.sharedHead(), undefined)
+  assert.equal(decodeBatch(mixed.plain(), 1 << 20).length, 6)
 })
 
 test('the limit a 0x05 batch is held to is its 0x01 form\'s exact size: a batch at the limit passes in either form', { timeout: 60_000 }, () => {
@@ -198,10 +222,10 @@ test('a multicast head: each envelope gets its own list of peers', { timeout: 60
 })
 
 test('a batch weighs its 0x01 form: what the decoder reports, and what a compressed frame would weigh inflated', { timeout: 60_000 }, () => {
-  const envs = Array.from({ length: 20 }, (_, i) => event(i, { headers: { note: 'n'.repeat(2_000) } }))
-  const splits = envs.map(splitJson)
-  const plain = encodeBatch(splits.map(joinJson))
-  const shared = encodeSharedBatch(splits[0].shared, splits.map(s => s.own))
+  const head = withHeaders(splitJson(event(0)).shared, { note: 'n'.repeat(2_000) })
+  const owns = Array.from({ length: 20 }, (_, i) => splitJson(event(i)).own)
+  const plain = encodeBatch(owns.map(own => joinJson({ shared: head, own })))
+  const shared = encodeSharedBatch(head, owns)
   assert.ok(shared.byteLength * 10 < plain.byteLength)
   assert.equal(decodeBatchFrame(shared, 1 << 20).plainBytes, plain.byteLength)
   assert.equal(decodeBatchFrame(plain, 1 << 20).plainBytes, plain.byteLength)
