@@ -3,9 +3,12 @@
  * Encodes and decodes typical envelopes with JSON (the chosen format) and CBOR (cborg), and
  * prints operations per second and encoded sizes. Protobuf was left out: envelopes carry
  * free-form JSON payloads, which protobuf would carry as an embedded JSON or CBOR blob anyway.
+ * Then a topic batch's bytes per envelope written plainly (0x01) and with a shared head (0x05,
+ * envelope/shared-head.ts), and the decode of each, for the broadcast bench's event at three
+ * paddings (docs/benchmarks.md, "A batch's common fields written once").
  */
 import { encode as cborEncode, decode as cborDecode } from 'cborg'
-import { decodeEnvelope, encodeEnvelope, makeEnvelope, validateEnvelope, type Envelope } from '../protocols/envelope/index.js'
+import { decodeBatch, decodeEnvelope, encodeBatch, encodeEnvelope, encodeSharedBatch, joinJson, makeEnvelope, splitJson, validateEnvelope, type Envelope } from '../protocols/envelope/index.js'
 
 const source = '12D3KooWLTDZ8mNdoC2YAkgd4emA2M6w6ZVNQ7Ew5yFmyrCWF2kC'
 const cases: Record<string, Envelope> = {
@@ -37,5 +40,22 @@ for (const [name, env] of Object.entries(cases)) {
     'cbor decode/s': opsPerSec(() => validateEnvelope(cborDecode(cbor)))
   })
 }
-if (process.argv.includes('--json')) console.log(JSON.stringify(rows))
-else console.table(rows)
+
+// A batch of 50 of the broadcast bench's events (bench/worker.ts: {pub, seq, t, run, pad}).
+const batches: Array<Record<string, string | number>> = []
+for (const pad of [0, 100, 1000]) {
+  const splits = Array.from({ length: 50 }, (_, seq) => splitJson(makeEnvelope({ source, destination: { topic: 'bench' }, type: 'EVENT', subject: 'bench', payload: { pub: 0, seq, t: Date.now() + 0.123, run: 1, pad: 'x'.repeat(pad) } })))
+  const plain = encodeBatch(splits.map(joinJson))
+  const shared = encodeSharedBatch(splits[0].shared, splits.map(s => s.own))
+  batches.push({
+    'batch of 50, pad': pad,
+    '0x01 bytes/envelope': Math.round(plain.byteLength / 50),
+    '0x05 bytes/envelope': Math.round(shared.byteLength / 50),
+    fewer: `${(100 * (1 - shared.byteLength / plain.byteLength)).toFixed(1)}%`,
+    '0x01 decode batches/s': opsPerSec(() => decodeBatch(plain, 1 << 20)),
+    '0x05 decode batches/s': opsPerSec(() => decodeBatch(shared, 1 << 20))
+  })
+}
+
+if (process.argv.includes('--json')) console.log(JSON.stringify({ envelopes: rows, batches }))
+else { console.table(rows); console.table(batches) }
