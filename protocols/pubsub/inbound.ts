@@ -16,6 +16,7 @@ import { isSealed, noSealer, type Opened, type Sealer } from '../sealing/index.j
 import { openGroups } from './sealed-batch.js'
 import { isReliable } from '../rpc/receiver.js'
 import { GossipGuard, type Charge, type GossipMetrics } from './gossip-limits.js'
+import { AuditPacer } from '../core/audit.js'
 import type { TopicGate } from './publish-options.js'
 import type { Subscription, Message } from './subscription.js'
 import type { Topic } from './topics.js'
@@ -68,6 +69,8 @@ export class Inbound {
   private readonly init: InboundInit
   private readonly debug: boolean
   private readonly recent = new Set<string>()
+  /** Rejections logged: the first a second per peer (reject). */
+  private readonly logged = new AuditPacer()
   private readonly order: string[] = []
   private orderAt = 0
 
@@ -203,9 +206,15 @@ export class Inbound {
     return false
   }
 
+  /**
+   * Counted each time; logged at most once a second per peer that sent it, with how many it
+   * sent since: a publisher's own fan-out stream costs it no gossipsub score, so an admitted
+   * peer could otherwise write a warning line per bad batch up to its rate limit (~800 a second).
+   */
   private reject (propagator: string, publisher: string, topic: string, reason: string): Refusal {
     this.init.stats.inc('gossip_rejected_total', { reason })
-    this.init.log.warn({ peer: propagator, publisher, topic, reason }, 'gossip message rejected')
+    const paced = this.logged.pace(propagator, Date.now())
+    if (paced !== undefined) this.init.log.warn({ peer: propagator, publisher, topic, reason, ...(paced.refused > 1 ? { rejected: paced.refused } : {}) }, 'gossip message rejected')
     this.init.stats.inc('messages_total', { direction: 'in', type: 'EVENT', status: 'invalid' })
     return { reason }
   }
