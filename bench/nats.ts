@@ -34,6 +34,15 @@ async function freePort (): Promise<number> {
   })
 }
 
+let signalsHeld = false
+/** SIGTERM or SIGINT to the bench: exit (status 128 + the signal's number), so 'exit' handlers run. */
+function onStopSignal (): void {
+  if (signalsHeld) return
+  signalsHeld = true
+  process.once('SIGTERM', () => { process.exit(143) })
+  process.once('SIGINT', () => { process.exit(130) })
+}
+
 /** Start nats-server on a free port; resolves once it accepts connections. */
 export async function startNats (): Promise<NatsServer> {
   const port = await freePort()
@@ -50,6 +59,13 @@ export async function startNats (): Promise<NatsServer> {
     await new Promise(resolve => setTimeout(resolve, 50))
   }
   const pid = child.pid as number
+  // A bench ended by a signal sent to it alone (a supervisor's SIGTERM: its nats-server is not told)
+  // or by an error takes the server with it: 'exit' handlers run on process.exit, and the signals
+  // below are turned into one. Without it the server stayed behind, holding its port.
+  const orphaned = (): void => { if (child.exitCode === null) child.kill('SIGKILL') }
+  process.once('exit', orphaned)
+  child.once('exit', () => { process.removeListener('exit', orphaned) })
+  onStopSignal()
   return {
     url: `nats://127.0.0.1:${port}`,
     pid,

@@ -26,7 +26,7 @@ import { netnsUnavailable } from '../harness/netns.js'
 import { loopUnavailable } from './loop-disk.js'
 import { BUNDLE_DIR, PACKAGE_ROOT, checkBundle } from '../surfaces/cli/bundle-check.js'
 
-export type Part = 'chromium' | 'promtool' | 'netns' | 'cgroup' | 'loop' | 'python' | 'python3' | 'mcp-conformance' | 'go' | 'cli-bundle'
+export type Part = 'chromium' | 'promtool' | 'nats-server' | 'netns' | 'cgroup' | 'loop' | 'python' | 'python3' | 'mcp-conformance' | 'go' | 'cli-bundle'
 
 /**
  * The MCP conformance suite (@modelcontextprotocol/conformance) and the Node 22 that runs it:
@@ -71,6 +71,15 @@ const PARTS: Record<Part, { what: string, install: string, check: () => string |
       const r = spawnSync('promtool', ['--version'], { encoding: 'utf8' })
       if (r.error !== undefined) return `promtool is not on PATH (${(r.error as NodeJS.ErrnoException).code ?? r.error.message})`
       return r.status === 0 ? undefined : `promtool --version exited with ${String(r.status)}`
+    }
+  },
+  'nats-server': {
+    what: 'nats-server, the broker the bench runs beside agentmesh',
+    install: 'apt-get install nats-server (Debian), or nats-server from a NATS release on PATH',
+    check: () => {
+      const r = spawnSync('nats-server', ['--version'], { encoding: 'utf8' })
+      if (r.error !== undefined) return `nats-server is not on PATH (${(r.error as NodeJS.ErrnoException).code ?? r.error.message})`
+      return r.status === 0 ? undefined : `nats-server --version exited with ${String(r.status)}`
     }
   },
   netns: {
