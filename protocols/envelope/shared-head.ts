@@ -47,21 +47,17 @@ export function splitJson (env: Envelope): SplitJson {
   // Object literals of one shape each, not a rest pattern: V8 writes them faster (3.2 against 3.9 µs an envelope of 1.3 KB).
   const own: Record<string, unknown> = { id: env.id, timestamp: env.timestamp, payload: env.payload }
   const { version, source, destination, type, subject, headers, priority } = env
-  const shared = hasAny(headers)
+  const ownHeaders = Object.keys(headers).length > 0
+  const shared = ownHeaders
     ? { version, source, destination, type, subject, priority }
     : { version, source, destination, type, subject, headers, priority }
-  if (!('headers' in shared)) own.headers = headers
+  if (ownHeaders) own.headers = headers
   for (const k of OPTIONAL_OWN) if (env[k] !== undefined) own[k] = env[k]
   try {
     return { shared: JSON.stringify(shared), own: JSON.stringify(own) }
   } catch (err) {
     throw new SerializationError(`envelope ${env.id} cannot be serialized: ${(err as Error).message}`, { cause: err })
   }
-}
-
-/** Whether a record holds any key (headers are read by JSON.parse or built by us: own keys only). */
-function hasAny (o: object): boolean {
-  return Object.keys(o).length > 0
 }
 
 /** The envelope's whole JSON object from its two parts (a concatenation: no second stringify). */

@@ -206,9 +206,10 @@ export class Fanout {
       const batch = c !== undefined && accepts?.has(c.codec) === true ? forms.plain() : undefined
       if (c !== undefined && batch !== undefined && batch[0] === WIRE_JSON_V1 && batch.byteLength >= c.minBytes) {
         frame = packed ??= batchFrame(topic, compressFrame(batch, c.codec))
-      } else if (accepts?.has(SHARED_HEAD_CODEC) === true && forms.sharedHead() !== undefined) {
-        frame = shared ??= batchFrame(topic, forms.sharedHead() as Uint8Array)
-      } else frame = plain ??= batchFrame(topic, forms.plain())
+      } else {
+        const head = accepts?.has(SHARED_HEAD_CODEC) === true ? forms.sharedHead() : undefined
+        frame = head !== undefined ? (shared ??= batchFrame(topic, head)) : (plain ??= batchFrame(topic, forms.plain()))
+      }
       try {
         if (!out.send(frame)) waits.push(out.onDrain({ signal: AbortSignal.timeout(DRAIN_WAIT_MS) }).catch(() => {}))
       } catch {

@@ -68,8 +68,8 @@ export function preparePublish<S extends z.ZodType> (
     return { topic: t, env: g.env, json: g.json, size: g.size, value, sealedToSelf: group.toSelf, grouped: g }
   }
   const json = splitJson(env)
-  // joinJson's length: the two parts less the brace and comma they trade (the wire byte is the +1).
-  const size = Buffer.byteLength(json.shared) + Buffer.byteLength(json.own) - 1 + 1
+  // joinJson's length (the two parts trade a brace each for a comma: one byte fewer) and the wire byte.
+  const size = Buffer.byteLength(json.shared) + Buffer.byteLength(json.own)
   if (size > ctx.maxMessageBytes) throw new MessageTooLargeError(size, ctx.maxMessageBytes)
   return { topic: t, env, json, size, value, ...(sealed !== undefined ? { sealedToSelf: sealed.toSelf } : {}) }
 }
